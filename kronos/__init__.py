@@ -1,0 +1,1 @@
+"""Kronos: our implementation of the Kronos foundation model for OHLCV candles."""

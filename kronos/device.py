@@ -1,0 +1,32 @@
+"""The one place where the compute device and dtype are chosen."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+DTYPE = torch.float32  # the official numerics are float32-only (RoPE tables are float32)
+
+
+def default_device() -> torch.device:
+    """CUDA if present, else Apple MPS, else CPU; ``KRONOS_DEVICE`` overrides (e.g. 'cpu')."""
+    forced = os.environ.get("KRONOS_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """A user's device choice, checked: asking for CUDA or MPS where there is none is a clear error."""
+    if device is None:
+        return default_device()
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA device is available; use --device cpu.")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("MPS was requested but is not available on this machine; use --device cpu.")
+    return dev

@@ -1,0 +1,160 @@
+"""Building blocks shared by the tokenizer and the predictor: RMSNorm, RoPE, attention, SwiGLU, block.
+
+Nothing here keeps state between calls: rotary angles are computed from the positions passed in, and
+key/value caches are objects owned by the caller, so one model instance can serve many threads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import NORM_EPS, ROPE_BASE
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = NORM_EPS):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        normed = xf * torch.rsqrt(torch.mean(xf * xf, dim=-1, keepdim=True) + self.eps)
+        # The official order: cast back first, then scale by the weight.
+        return normed.type_as(x) * self.weight
+
+
+class Rotary(nn.Module):
+    """Rotate-half RoPE. ``inv_freq`` is a stored buffer: loaded values are used as they are."""
+
+    def __init__(self, head_dim: int):
+        super().__init__()
+        inv_freq = 1.0 / (ROPE_BASE ** (torch.arange(0, head_dim, 2).float() / head_dim))
+        self.register_buffer("inv_freq", inv_freq)
+
+    def cos_sin(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos/sin for integer positions of shape [n] or [batch, n], ready to broadcast over heads."""
+        angles = positions.to(self.inv_freq.dtype).unsqueeze(-1) * self.inv_freq
+        emb = torch.cat((angles, angles), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        if positions.dim() == 1:
+            return cos[None, None], sin[None, None]
+        return cos[:, None], sin[:, None]
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return (x * cos) + (torch.cat((-x2, x1), dim=-1) * sin)
+
+
+@dataclass
+class KVCache:
+    """Preallocated keys/values of one attention layer: [rows, heads, max_len, head_dim]."""
+
+    k: torch.Tensor
+    v: torch.Tensor
+
+    @classmethod
+    def empty(cls, rows: int, heads: int, max_len: int, head_dim: int, like: torch.Tensor) -> "KVCache":
+        shape = (rows, heads, max_len, head_dim)
+        return cls(like.new_zeros(shape), like.new_zeros(shape))
+
+    def select_rows(self, rows: torch.Tensor) -> "KVCache":
+        return KVCache(self.k.index_select(0, rows), self.v.index_select(0, rows))
+
+
+def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    b, n, d = x.shape
+    return x.view(b, n, heads, d // heads).transpose(1, 2)
+
+
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    b, h, n, hd = x.shape
+    return x.transpose(1, 2).contiguous().view(b, n, h * hd)
+
+
+def _step_mask(positions: torch.Tensor, length: int) -> torch.Tensor | None:
+    """Boolean key mask [rows, 1, 1, length] for one-token decoding at per-row positions (None if all equal)."""
+    if bool((positions == positions[0]).all()):
+        return None
+    keys = torch.arange(length, device=positions.device)
+    return (keys[None, :] <= positions[:, None])[:, None, None, :]
+
+
+class SelfAttention(nn.Module):
+    """Causal multi-head self-attention with RoPE and an optional KV cache."""
+
+    def __init__(self, d_model: int, n_heads: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
+        super().__init__()
+        self.n_heads = n_heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.rotary = Rotary(d_model // n_heads)
+        self.attn_dropout_p = attn_dropout_p
+        self.resid_dropout = nn.Dropout(resid_dropout_p)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, positions: torch.Tensor | None = None):
+        """Two modes.
+
+        * ``positions is None``: a whole sequence at positions 0..n-1 (training, prefill, window
+          recomputation). If ``cache`` is given, its first n slots are filled.
+        * ``positions`` of shape [rows]: one new token per row at that position; its key/value are
+          written into ``cache`` and the query attends to cache slots 0..position.
+        """
+        q = _split_heads(self.q_proj(x), self.n_heads)
+        k = _split_heads(self.k_proj(x), self.n_heads)
+        v = _split_heads(self.v_proj(x), self.n_heads)
+        dropout = self.attn_dropout_p if self.training else 0.0
+        if positions is None:
+            n = x.shape[1]
+            cos, sin = self.rotary.cos_sin(torch.arange(n, device=x.device))
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            if cache is not None:
+                cache.k[:, :, :n] = k
+                cache.v[:, :, :n] = v
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        else:
+            cos, sin = self.rotary.cos_sin(positions[:, None])
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            rows = torch.arange(x.shape[0], device=x.device)
+            cache.k[rows, :, positions] = k[:, :, 0]
+            cache.v[rows, :, positions] = v[:, :, 0]
+            length = int(positions.max()) + 1
+            mask = _step_mask(positions, length)
+            out = F.scaled_dot_product_attention(
+                q, cache.k[:, :, :length], cache.v[:, :, :length], attn_mask=mask, dropout_p=dropout
+            )
+        return self.resid_dropout(self.out_proj(_merge_heads(out)))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, d_model: int, ff_dim: int, dropout_p: float = 0.0):
+        super().__init__()
+        self.w1 = nn.Linear(d_model, ff_dim, bias=False)
+        self.w3 = nn.Linear(d_model, ff_dim, bias=False)
+        self.w2 = nn.Linear(ff_dim, d_model, bias=False)
+        self.ffn_dropout = nn.Dropout(dropout_p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ffn_dropout(self.w2(F.silu(self.w1(x)) * self.w3(x)))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: x + attn(norm(x)), then + ffn(norm(.))."""
+
+    def __init__(self, d_model: int, n_heads: int, ff_dim: int, ffn_dropout_p: float = 0.0,
+                 attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
+        super().__init__()
+        self.norm1 = RMSNorm(d_model)
+        self.self_attn = SelfAttention(d_model, n_heads, attn_dropout_p, resid_dropout_p)
+        self.norm2 = RMSNorm(d_model)
+        self.ffn = SwiGLU(d_model, ff_dim, ffn_dropout_p)
+
+    def forward(self, x, cache: KVCache | None = None, positions: torch.Tensor | None = None):
+        x = x + self.self_attn(self.norm1(x), cache, positions)
+        return x + self.ffn(self.norm2(x))

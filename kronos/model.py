@@ -1,0 +1,181 @@
+"""The Kronos decoder: hierarchical token embedding + temporal embedding, a causal RoPE trunk, and a
+dependency-aware dual head (s1 from the trunk, then s2 conditioned on the chosen s1)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import DEPENDENCY_HEADS, KronosConfig
+from .layers import KVCache, RMSNorm, Rotary, TransformerBlock, _merge_heads, _split_heads
+
+
+class HierarchicalEmbedding(nn.Module):
+    def __init__(self, config: KronosConfig):
+        super().__init__()
+        d = config.d_model
+        self.scale = math.sqrt(d)
+        self.emb_s1 = nn.Embedding(2 ** config.s1_bits, d)
+        self.emb_s2 = nn.Embedding(2 ** config.s2_bits, d)
+        self.fusion_proj = nn.Linear(2 * d, d)
+
+    def forward(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+        return self.fusion_proj(torch.cat([self.emb_s1(s1) * self.scale, self.emb_s2(s2) * self.scale], dim=-1))
+
+
+class SinusoidTable(nn.Module):
+    """Fixed sin/cos table (only used when ``learn_te`` is false; no published model does that)."""
+
+    def __init__(self, rows: int, d: int):
+        super().__init__()
+        pos = torch.arange(rows).float().unsqueeze(1)
+        freq = torch.exp(torch.arange(0, d, 2).float() * -(math.log(10000.0) / d))
+        table = torch.zeros(rows, d)
+        table[:, 0::2] = torch.sin(pos * freq)
+        table[:, 1::2] = torch.cos(pos * freq)
+        self.emb = nn.Embedding(rows, d)
+        self.emb.weight = nn.Parameter(table, requires_grad=False)
+
+    def forward(self, idx):
+        return self.emb(idx)
+
+
+class TemporalEmbedding(nn.Module):
+    """Sum of minute, hour, weekday, day-of-month and month embeddings (stamp columns in that order)."""
+
+    SIZES = {"minute": 60, "hour": 24, "weekday": 7, "day": 32, "month": 13}
+
+    def __init__(self, config: KronosConfig):
+        super().__init__()
+        table = (lambda n: nn.Embedding(n, config.d_model)) if config.learn_te else (
+            lambda n: SinusoidTable(n, config.d_model))
+        for name, size in self.SIZES.items():
+            setattr(self, f"{name}_embed", table(size))
+
+    def forward(self, stamp: torch.Tensor) -> torch.Tensor:
+        s = stamp.long()
+        # The official summation order (hour first, minute last) matters at float32 precision.
+        return (self.hour_embed(s[..., 1]) + self.weekday_embed(s[..., 2]) + self.day_embed(s[..., 3])
+                + self.month_embed(s[..., 4]) + self.minute_embed(s[..., 0]))
+
+
+class CrossAttention(nn.Module):
+    """Attention of the s1-embedding query over the trunk states (4 heads, no rotation in effect)."""
+
+    def __init__(self, d_model: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
+        super().__init__()
+        self.n_heads = DEPENDENCY_HEADS
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+        # Stored in checkpoints; unused because the official inference path rotates by position 0 only.
+        self.rotary = Rotary(d_model // DEPENDENCY_HEADS)
+        self.attn_dropout_p = attn_dropout_p
+        self.resid_dropout = nn.Dropout(resid_dropout_p)
+
+    def keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _split_heads(self.k_proj(h), self.n_heads), _split_heads(self.v_proj(h), self.n_heads)
+
+    def forward(self, query, k, v, attn_mask=None, is_causal=False):
+        q = _split_heads(self.q_proj(query), self.n_heads)
+        dropout = self.attn_dropout_p if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout, is_causal=is_causal)
+        return self.resid_dropout(self.out_proj(_merge_heads(out)))
+
+
+class DependencyAwareLayer(nn.Module):
+    def __init__(self, config: KronosConfig):
+        super().__init__()
+        self.cross_attn = CrossAttention(config.d_model, config.attn_dropout_p, config.resid_dropout_p)
+        self.norm = RMSNorm(config.d_model)
+
+
+class DualHead(nn.Module):
+    def __init__(self, config: KronosConfig):
+        super().__init__()
+        self.proj_s1 = nn.Linear(config.d_model, 2 ** config.s1_bits)
+        self.proj_s2 = nn.Linear(config.d_model, 2 ** config.s2_bits)
+
+
+class Kronos(nn.Module):
+    def __init__(self, config: KronosConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = HierarchicalEmbedding(c)
+        self.time_emb = TemporalEmbedding(c)
+        self.token_drop = nn.Dropout(c.token_dropout_p)
+        self.transformer = nn.ModuleList([
+            TransformerBlock(c.d_model, c.n_heads, c.ff_dim, c.ffn_dropout_p, c.attn_dropout_p, c.resid_dropout_p)
+            for _ in range(c.n_layers)
+        ])
+        self.norm = RMSNorm(c.d_model)
+        self.dep_layer = DependencyAwareLayer(c)
+        self.head = DualHead(c)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_normal_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding) and module.weight.requires_grad:
+            nn.init.normal_(module.weight, mean=0.0, std=module.weight.shape[1] ** -0.5)
+
+    # --- trunk -------------------------------------------------------------------------------------
+    def embed(self, s1, s2, stamp=None, exogenous=None):
+        x = self.embedding(s1, s2)
+        if stamp is not None:
+            x = x + self.time_emb(stamp)
+        if exogenous is not None:
+            x = x + exogenous
+        return self.token_drop(x)
+
+    def trunk(self, x, caches: list[KVCache] | None = None, positions: torch.Tensor | None = None):
+        """Causal blocks + final norm. See ``SelfAttention.forward`` for the two cache modes."""
+        for i, layer in enumerate(self.transformer):
+            x = layer(x, None if caches is None else caches[i], positions)
+        return self.norm(x)
+
+    def new_caches(self, rows: int, max_len: int, like: torch.Tensor) -> list[KVCache]:
+        c = self.config
+        return [KVCache.empty(rows, c.n_heads, max_len, c.d_model // c.n_heads, like) for _ in range(c.n_layers)]
+
+    # --- heads -------------------------------------------------------------------------------------
+    def s1_logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head.proj_s1(h)
+
+    def dependency_keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dep_layer.cross_attn.keys_values(h)
+
+    def s2_logits(self, h_last, s1, k, v, attn_mask=None) -> torch.Tensor:
+        """Eval-mode s2 logits for the last position.
+
+        h_last [R, 1, d] is the trunk state of the last position, s1 [R, 1] the chosen coarse ids, and
+        k, v [R, 4, n, d/4] the dependency keys/values of every position in the window: the s1 query
+        attends to all of them, unmasked (``attn_mask`` only hides unused cache slots).
+        """
+        query = self.embedding.emb_s1(s1)  # the official model uses E1 here without the sqrt(d) scale
+        o = self.dep_layer.cross_attn(query, k, v, attn_mask=attn_mask)
+        return self.head.proj_s2(self.dep_layer.norm(h_last + o))
+
+    # --- full forward (training, and the reference for cached decoding) ----------------------------
+    def forward(self, s1, s2, stamp=None, s1_targets=None, exogenous=None):
+        """Logits for every position: s1 [B, T, V1] and s2 [B, T, V2] conditioned on ``s1_targets``.
+
+        Position i's s2 query attends to trunk states 0..i, which is exactly what inference does at the
+        last position. (Upstream's training mode also rotates that query by RoPE; its inference does not,
+        so we train the way the model is used.)
+        """
+        h = self.trunk(self.embed(s1, s2, stamp, exogenous))
+        logits1 = self.s1_logits(h)
+        if s1_targets is None:
+            s1_targets = logits1.argmax(-1)
+        k, v = self.dependency_keys_values(h)
+        o = self.dep_layer.cross_attn(self.embedding.emb_s1(s1_targets), k, v, is_causal=True)
+        logits2 = self.head.proj_s2(self.dep_layer.norm(h + o))
+        return logits1, logits2
