@@ -1,0 +1,58 @@
+"""Small sampling helpers: temperature, top-k, top-p (nucleus), seeded draws."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """``temperature == 0`` or ``top_k == 1`` is greedy. Unlike upstream, top-k and top-p combine
+    (top-k first, then the nucleus of what is left) instead of top-k silently disabling top-p."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.9
+
+    def __post_init__(self):
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0 (0 means greedy), got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 means off), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1] (1 means off), got {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0 or self.top_k == 1
+
+
+def keep_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Logits strictly below the k-th largest become -inf (ties with the k-th survive)."""
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def keep_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probability mass exceeds ``p``
+    (the token that crosses ``p`` is kept, and so is the most likely token)."""
+    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+    drop = cumulative > p
+    drop[..., 1:] = drop[..., :-1].clone()
+    drop[..., 0] = False
+    return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+
+
+def sample(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """One id per row of ``logits`` [R, V] -> [R, 1]."""
+    if cfg.temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / cfg.temperature
+    if cfg.top_k > 0:
+        logits = keep_top_k(logits, cfg.top_k)
+    if cfg.top_p < 1.0:
+        logits = keep_top_p(logits, cfg.top_p)
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
