@@ -8,7 +8,7 @@ import pandas as pd
 def time_features(timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
     """[n, 5] float32: minute, hour, weekday (Mon=0), day of month, month — on the local wall clock."""
     ts = pd.DatetimeIndex(timestamps)
-    return np.stack([ts.minute, ts.hour, ts.weekday, ts.day, ts.month], axis=1).astype(np.float32)
+    return np.stack([ts.minute, ts.hour, ts.day_of_week, ts.day, ts.month], axis=1).astype(np.float32)
 
 
 def bar_spacing(timestamps: pd.DatetimeIndex) -> pd.Timedelta:
@@ -25,7 +25,7 @@ def plain_future_timestamps(timestamps: pd.DatetimeIndex, horizon: int) -> pd.Da
     no weekend bars, weekends are skipped. Exchange calendars live in ``data_sources.calendars``."""
     ts = pd.DatetimeIndex(timestamps)
     step = bar_spacing(ts)
-    skip_weekends = step >= pd.Timedelta(days=1) and not bool((ts.weekday >= 5).any())
+    skip_weekends = step >= pd.Timedelta(days=1) and not bool((ts.day_of_week >= 5).any())
     out, current = [], ts[-1]
     while len(out) < horizon:
         current = current + step

@@ -1,0 +1,134 @@
+"""KV-cached generation, seeds, batching and thread safety."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import random_bars
+from kronos.forecast import Forecaster, ForecastSettings, InputError
+from kronos.generate import decode_one_token, prefill, _Cache
+
+
+def test_kv_cache_gives_the_logits_of_full_recomputation(oracle):
+    model = oracle("mini").ours(2048).predictor
+    g = torch.Generator().manual_seed(3)
+    n, extra = 60, 12
+    s1 = torch.randint(0, 1024, (1, n + extra), generator=g)
+    s2 = torch.randint(0, 1024, (1, n + extra), generator=g)
+    stamps = torch.stack([torch.randint(0, 7, (1, n + extra), generator=g)] * 5, -1).float()
+    with torch.no_grad():
+        h, caches = prefill(model, s1[:, :n], s2[:, :n], stamps[:, :n], context=2048)
+        cache = _Cache(model, torch.arange(1), n + extra, h)
+        for big, small in zip(cache.layers, caches):
+            big.k[:, :, :n], big.v[:, :, :n] = small.k, small.v
+        k, v = model.dependency_keys_values(h)
+        cache.dep.k[:, :, :n], cache.dep.v[:, :, :n] = k, v
+        for t in range(n, n + extra):
+            pos = torch.tensor([t])
+            h_step = decode_one_token(model, cache, s1[:, t:t + 1], s2[:, t:t + 1], stamps[:, t:t + 1], pos)
+            full = model.trunk(model.embed(s1[:, :t + 1], s2[:, :t + 1], stamps[:, :t + 1]))
+            torch.testing.assert_close(model.s1_logits(h_step), model.s1_logits(full[:, -1:]), rtol=1e-5, atol=1e-5)
+            chosen = torch.tensor([[t % 1024]])
+            fk, fv = model.dependency_keys_values(full)
+            torch.testing.assert_close(
+                model.s2_logits(h_step, chosen, cache.dep.k[:, :, :t + 1], cache.dep.v[:, :, :t + 1]),
+                model.s2_logits(full[:, -1:], chosen, fk, fv), rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny(oracle):
+    return oracle("tiny").ours(64)
+
+
+def test_same_seed_same_paths_and_paths_differ(tiny):
+    f = Forecaster(tiny)
+    bars = random_bars(80)
+    a = f.forecast(bars, 20, paths=16, seed=5)
+    b = f.forecast(bars, 20, paths=16, seed=5)
+    c = f.forecast(bars, 20, paths=16, seed=6)
+    np.testing.assert_array_equal(a.paths, b.paths)
+    assert not np.array_equal(a.paths, c.paths)
+    assert np.unique(a.paths[:, -1, 3]).size > 4  # sampled paths are a distribution, not copies
+    assert a.paths.shape == (16, 20, 6)
+    q = a.quantiles()
+    assert list(q.columns[:3]) == ["open_p10", "open_p50", "open_p90"]
+    assert (q["close_p10"] <= q["close_p50"]).all() and (q["close_p50"] <= q["close_p90"]).all()
+    assert a.provenance["seed"] == 5 and a.provenance["input_sha256"] == c.provenance["input_sha256"]
+
+
+def test_batch_with_unequal_lengths_matches_single_runs(tiny):
+    f = Forecaster(tiny)
+    series = [random_bars(40, seed=1), random_bars(100, seed=2), random_bars(55, seed=3)]
+    kwargs = dict(paths=2, top_k=1, top_p=1.0)
+    batch = f.forecast_batch(series, 25, lookback=None, **kwargs)
+    for bars, fc in zip(series, batch):
+        single = f.forecast(bars, 25, **kwargs)
+        np.testing.assert_allclose(fc.mean, single.mean, rtol=1e-5)
+        assert fc.provenance["bars_used"] == min(len(bars), 64)
+
+
+def test_four_threads_equal_sequential_runs(tiny):
+    f = Forecaster(tiny)
+    jobs = [(random_bars(50 + 10 * i, seed=i), 100 + i) for i in range(4)]
+    sequential = [f.forecast(b, 15, paths=8, seed=s).paths for b, s in jobs]
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(4)
+
+    def work(i):
+        barrier.wait()
+        results[i] = f.forecast(jobs[i][0], 15, paths=8, seed=jobs[i][1]).paths
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(4):
+        np.testing.assert_array_equal(results[i], sequential[i])
+
+
+def test_progress_is_reported_per_step(tiny):
+    seen = []
+    Forecaster(tiny).forecast(random_bars(30), 7, paths=3, progress=lambda i, n: seen.append((i, n)))
+    assert seen == [(i, 7) for i in range(1, 8)]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(horizon=0), "horizon"),
+    (dict(horizon=5, paths=0), "paths"),
+    (dict(horizon=5, temperature=-1), "temperature"),
+    (dict(horizon=5, top_p=0), "top_p"),
+    (dict(horizon=5, lookback=500), "lookback is 500 bars but only 60"),
+])
+def test_bad_settings_are_named(tiny, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        Forecaster(tiny).forecast(random_bars(60), settings=ForecastSettings(**kwargs))
+
+
+def test_bad_bars_are_named(tiny):
+    f = Forecaster(tiny)
+    bars = random_bars(40)
+    with pytest.raises(InputError, match="lack columns"):
+        f.forecast(bars.drop(columns="close"), 5)
+    with pytest.raises(InputError, match="missing or non-numeric"):
+        f.forecast(bars.assign(open=bars["open"].where(bars.index != 7)), 5)
+    with pytest.raises(InputError, match="strictly increasing"):
+        f.forecast(bars.iloc[::-1], 5)
+    with pytest.raises(InputError, match="no timestamps"):
+        f.forecast(bars.drop(columns="timestamp"), 5)
+
+
+def test_volume_absent_is_zero_filled(tiny):
+    fc = Forecaster(tiny).forecast(random_bars(40).drop(columns="volume"), 5, paths=2)
+    assert (fc.history[["volume", "amount"]] == 0).all().all()
+    assert np.isfinite(fc.paths).all()
+
+
+def test_temperature_zero_is_greedy(tiny):
+    f = Forecaster(tiny)
+    a = f.forecast(random_bars(40), 10, paths=3, temperature=0, seed=1)
+    b = f.forecast(random_bars(40), 10, paths=3, top_k=1, top_p=1.0, seed=2)
+    np.testing.assert_allclose(a.paths, b.paths, rtol=1e-6)

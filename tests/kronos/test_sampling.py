@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from kronos.sampling import SamplingConfig, keep_top_k, keep_top_p, sample
+
+
+def test_top_k_keeps_ties_with_the_kth():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 2.0, 0.5]])
+    kept = keep_top_k(logits, 2)
+    assert torch.isfinite(kept).tolist() == [[False, True, True, True, False]]
+
+
+def test_top_p_keeps_the_crossing_token_and_the_best():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    kept = torch.isfinite(keep_top_p(probs.log(), 0.7))
+    assert kept.tolist() == [[True, True, False, False]]
+    assert torch.isfinite(keep_top_p(probs.log(), 0.01)).tolist() == [[True, False, False, False]]
+    shuffled = probs[:, [2, 0, 3, 1]]
+    assert torch.isfinite(keep_top_p(shuffled.log(), 0.7)).tolist() == [[False, True, False, True]]
+
+
+def test_top_k_and_top_p_combine():
+    logits = torch.tensor([[0.0, 0.0, 0.0, 10.0]]).repeat(200, 1)
+    g = torch.Generator().manual_seed(0)
+    ids = sample(logits, SamplingConfig(temperature=1.0, top_k=3, top_p=0.5), g)
+    assert (ids == 3).all()  # top-p still applies after top-k
+
+
+def test_seeded_sampling_is_reproducible():
+    logits = torch.randn(64, 1024, generator=torch.Generator().manual_seed(1))
+    cfg = SamplingConfig(1.0, 0, 0.95)
+    a = sample(logits, cfg, torch.Generator().manual_seed(9))
+    b = sample(logits, cfg, torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [dict(temperature=-0.1), dict(top_k=-1), dict(top_p=0.0), dict(top_p=1.5)])
+def test_invalid_sampling_settings(bad):
+    with pytest.raises(ValueError):
+        SamplingConfig(**bad)
