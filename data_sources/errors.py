@@ -1,0 +1,32 @@
+"""Errors raised by the data layer. Every message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class DataSourceError(Exception):
+    """Base class: anything that stops us from producing valid bars."""
+
+
+class SymbolNotFoundError(DataSourceError):
+    """The source does not know the symbol (typo, delisted, wrong suffix)."""
+
+
+class EmptyDataError(DataSourceError):
+    """The source answered but returned no bars for the request."""
+
+
+class RateLimitError(DataSourceError):
+    """The source refused the request because too many were sent."""
+
+
+class SourceUnavailableError(DataSourceError):
+    """Network down, DNS failure, timeout, or the service itself is down."""
+
+
+class DataFormatError(DataSourceError):
+    """A file or payload cannot be read into the bars schema."""
+
+
+# Errors for which serving cached (stale) bars is the right fallback:
+# the request itself was fine, the world was not.
+TRANSIENT_ERRORS = (RateLimitError, SourceUnavailableError)

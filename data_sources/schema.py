@@ -1,0 +1,161 @@
+"""The one bars schema every source produces and every consumer reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataFormatError
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+COLUMNS = ("timestamp",) + VALUE_COLUMNS
+SOURCES = ("yfinance", "ccxt", "file", "sample")
+
+
+@dataclass
+class Bars:
+    """OHLCV(+amount) bars with where-they-came-from metadata.
+
+    ``frame`` columns are exactly COLUMNS: ``timestamp`` is tz-aware (nanosecond unit) in the
+    market's local wall clock, value columns are float64, the index is a RangeIndex. Order and
+    uniqueness of timestamps are *not* enforced here: the quality gate reports them so that
+    nothing is changed silently (see quality.check_bars / apply_fixes).
+    """
+
+    frame: pd.DataFrame
+    source: str
+    symbol: str
+    interval: str
+    calendar: str | None = None
+    timezone: str = ""
+    fetched_at: pd.Timestamp | None = None
+    stale: bool = False
+    age: timedelta | None = None
+    origin: str = ""
+    amount_filled: bool = False
+    timezone_assumed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        f = self.frame
+        if not isinstance(f, pd.DataFrame) or tuple(f.columns) != COLUMNS:
+            cols = list(f.columns) if isinstance(f, pd.DataFrame) else type(f).__name__
+            raise DataFormatError(f"bars frame must have columns {list(COLUMNS)}, got {cols}; build it with Bars.from_frame()")
+        ts = f["timestamp"]
+        if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+            raise DataFormatError(f"bars 'timestamp' must be tz-aware datetimes, got {ts.dtype}; localise it (Bars.from_frame(timezone=...))")
+        for c in VALUE_COLUMNS:
+            if f[c].dtype != np.float64:
+                raise DataFormatError(f"bars column {c!r} must be float64, got {f[c].dtype}; build it with Bars.from_frame()")
+        if not isinstance(f.index, pd.RangeIndex) or f.index.start != 0 or f.index.step != 1:
+            raise DataFormatError("bars frame must have a 0-based RangeIndex; call frame.reset_index(drop=True)")
+        tz = str(ts.dt.tz)
+        if not self.timezone:
+            self.timezone = tz
+        elif self.timezone != tz:
+            raise DataFormatError(f"bars metadata says timezone {self.timezone!r} but timestamps are in {tz!r}")
+        if self.age is not None and not isinstance(self.age, timedelta):
+            raise TypeError("age must be a timedelta or None")
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        symbol: str,
+        interval: str,
+        timezone: str | None = None,
+        **meta,
+    ) -> "Bars":
+        """Normalise a frame holding timestamp/open/high/low/close/volume[/amount] into Bars.
+
+        Naive timestamps are localised to ``timezone`` (or UTC, flagged ``timezone_assumed``);
+        aware ones are converted to ``timezone`` when given. A missing ``amount`` is filled with
+        volume * mean(open, high, low, close), as the Kronos predictor does, and flagged.
+        """
+        missing = [c for c in ("timestamp",) + VALUE_COLUMNS[:-1] if c not in frame.columns]
+        if missing:
+            raise DataFormatError(f"missing columns {missing}; columns are {list(frame.columns)}")
+        out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+        ts = pd.to_datetime(pd.Series(frame["timestamp"].to_numpy()), errors="raise")
+        notes = list(meta.pop("notes", []) or [])
+        assumed = bool(meta.pop("timezone_assumed", False))
+        if getattr(ts.dt, "tz", None) is None:
+            if timezone is None:
+                timezone, assumed = "UTC", True
+            ts = ts.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            if ts.isna().any() and not pd.isna(frame["timestamp"]).any():
+                raise DataFormatError(
+                    f"{int(ts.isna().sum())} timestamps do not exist or are ambiguous in {timezone} "
+                    "(daylight-saving change); give timestamps with a UTC offset or use timezone='UTC'"
+                )
+        elif timezone is not None:
+            ts = ts.dt.tz_convert(timezone)
+        out["timestamp"] = ts.dt.as_unit("ns").reset_index(drop=True)
+        for c in VALUE_COLUMNS[:-1]:
+            out[c] = pd.to_numeric(pd.Series(frame[c].to_numpy()), errors="coerce").astype("float64")
+        amount_filled = bool(meta.pop("amount_filled", False))
+        if "amount" in frame.columns and not pd.isna(frame["amount"]).all():
+            out["amount"] = pd.to_numeric(pd.Series(frame["amount"].to_numpy()), errors="coerce").astype("float64")
+        else:
+            out["amount"] = out["volume"] * out[list(PRICE_COLUMNS)].mean(axis=1)
+            amount_filled = True
+        return cls(
+            frame=out,
+            source=source,
+            symbol=symbol,
+            interval=interval,
+            timezone=str(out["timestamp"].dt.tz),
+            amount_filled=amount_filled,
+            timezone_assumed=assumed,
+            notes=notes,
+            **meta,
+        )
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def timestamps(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.frame["timestamp"])
+
+    def replace(self, **changes) -> "Bars":
+        """Copy with some fields changed (the frame is copied, notes list too)."""
+        changes.setdefault("notes", list(self.notes))
+        if "frame" not in changes:
+            changes["frame"] = self.frame.copy()
+        return dataclasses.replace(self, **changes)
+
+    def tail(self, n: int) -> "Bars":
+        """The last ``n`` bars, metadata kept."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        return self.replace(frame=self.frame.iloc[len(self.frame) - min(n, len(self.frame)):].reset_index(drop=True))
+
+    def content_hash(self) -> str:
+        """sha256 over timezone, timestamps (UTC ns) and values: equal data, equal key."""
+        h = hashlib.sha256()
+        h.update(b"kronos-bars-v1\0")
+        h.update(self.timezone.encode())
+        h.update(b"\0")
+        h.update(np.ascontiguousarray(self.frame["timestamp"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy(), dtype="<i8").tobytes())
+        vals = self.frame[list(VALUE_COLUMNS)].to_numpy(dtype="<f8")
+        # NaN payload bits can differ between producers; hash one canonical NaN.
+        vals = np.where(np.isnan(vals), np.nan, vals)
+        h.update(np.ascontiguousarray(vals).tobytes())
+        return h.hexdigest()
+
+    def summary(self) -> str:
+        if len(self) == 0:
+            return f"{self.symbol} {self.interval}: no bars"
+        ts = self.frame["timestamp"]
+        return f"{self.symbol} {self.interval} ({self.source}): {len(self)} bars {ts.iloc[0]} -> {ts.iloc[-1]}"
