@@ -1,0 +1,394 @@
+"""Data-quality gate: run before every forecast; reports, never changes anything by itself.
+
+``check_bars`` returns findings a UI can list. Each finding that has a safe remedy names it in
+``fix``; ``apply_fixes`` applies only the fixes the user accepted and records them in notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import calendars
+from .intervals import format_interval, parse_interval
+from .schema import PRICE_COLUMNS, VALUE_COLUMNS, Bars
+
+SEVERITIES = ("error", "warning", "info")
+MAX_FILL_BARS = 3  # forward-filling longer holes would invent a trend-free stretch of data
+ZERO_VOLUME_RUN = 5
+MAX_GRID = 3_000_000  # beyond this many expected bars the gap check is skipped (and says so)
+_SPLIT_RATIOS = (2, 3, 4, 5, 7, 8, 10, 15, 20, 1.5, 4 / 3)
+_N_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or fact) about the bars.
+
+    ``rows``: how many bars are affected; ``examples``: a few of their timestamps;
+    ``fix``: name of the remedy ``apply_fixes`` understands, or None when no fix is safe.
+    """
+
+    code: str
+    severity: str
+    message: str
+    rows: int = 0
+    examples: tuple = ()
+    fix: str | None = None
+    fix_description: str | None = None
+
+
+FIX_DESCRIPTIONS = {
+    "sort": "sort bars by timestamp",
+    "drop_duplicates": "keep the last bar of each duplicated timestamp",
+    "drop_nan_rows": "drop bars with a missing timestamp or price",
+    "drop_bad_prices": "drop bars with a non-positive price or negative volume",
+    "repair_ohlc": "widen high/low to cover open and close",
+    "adjust_splits": "divide prices before each suspected split by its ratio (volume multiplied)",
+    "drop_off_calendar": "drop bars that fall outside the trading calendar's sessions",
+    "fill_gaps": f"insert flat bars (previous close, zero volume) for gaps of at most {MAX_FILL_BARS} bars",
+}
+# Order matters: later fixes assume the earlier ones (sorted, unique, finite data).
+FIX_ORDER = tuple(FIX_DESCRIPTIONS)
+
+
+def _examples(ts) -> tuple:
+    return tuple(pd.Timestamp(t) for t in list(ts)[:_N_EXAMPLES])
+
+
+def _fmt(examples: tuple) -> str:
+    return ", ".join(str(t) for t in examples)
+
+
+def _step(bars: Bars, ts: pd.DatetimeIndex) -> pd.Timedelta | None:
+    try:
+        return parse_interval(bars.interval)
+    except ValueError:
+        return calendars.infer_interval(ts)
+
+
+def _clean_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sorted, unique, finite rows: what later checks reason about."""
+    ok = frame["timestamp"].notna() & frame[list(PRICE_COLUMNS)].notna().all(axis=1)
+    ok &= np.isfinite(frame[list(PRICE_COLUMNS)]).all(axis=1)
+    f = frame[ok].sort_values("timestamp", kind="stable")
+    f = f.drop_duplicates("timestamp", keep="last")
+    return f.reset_index(drop=True)
+
+
+def _split_candidates(f: pd.DataFrame) -> list[tuple[int, float]]:
+    """(row position in f, nice ratio new/old) for overnight jumps that look like splits."""
+    if len(f) < 3:
+        return []
+    o = f["open"].to_numpy()
+    c = f["close"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = o[1:] / c[:-1]
+        intraday = np.abs(c[1:] / o[1:] - 1)
+    out = []
+    nice = np.array([x for x in _SPLIT_RATIOS] + [1 / x for x in _SPLIT_RATIOS])
+    for j in np.nonzero(np.isfinite(r) & (r > 0) & ((r > 1.4) | (r < 1 / 1.4)))[0]:
+        rel = np.abs(r[j] / nice - 1)
+        k = int(np.argmin(rel))
+        # A split moves the price overnight by a clean ratio, and the bar after it is calm.
+        if rel[k] > 0.03 or intraday[j] > 0.15:
+            continue
+        i = j + 1
+        after = c[i:i + 5]
+        # A bad tick snaps back; a split stays at the new level.
+        if np.abs(np.median(after) / c[j] / nice[k] - 1) > 0.15:
+            continue
+        out.append((i, float(nice[k])))
+    return out
+
+
+def _ratio_text(r: float) -> str:
+    if r < 1:
+        return f"{round(1 / r, 2):g}-for-1 split (price cut to 1/{round(1 / r, 2):g})"
+    return f"1-for-{round(r, 2):g} reverse split (price x{round(r, 2):g})"
+
+
+def _calendar_grid(bars: Bars, f: pd.DataFrame, step):
+    """(expected grid, note) for the clean view, or (None, reason) when it cannot be judged."""
+    ts = pd.DatetimeIndex(f["timestamp"])
+    if len(ts) < 3 or step is None:
+        return None, "fewer than 3 valid bars"
+    if (ts[-1] - ts[0]) / step > MAX_GRID:
+        return None, f"history spans more than {MAX_GRID:,} bars"
+    try:
+        return calendars.expected_timestamps(ts, interval=step, calendar=bars.calendar), None
+    except Exception as exc:  # the gate must report, never crash
+        return None, f"calendar check failed: {exc}"
+
+
+def check_bars(bars: Bars, lookback: int | None = None) -> list[Finding]:
+    """Inspect bars (never modifies them) and list everything that could mislead a forecast."""
+    out: list[Finding] = []
+    frame = bars.frame
+    n = len(frame)
+    if n == 0:
+        return [Finding("empty", "error", "no bars at all: pick another symbol, interval or date range")]
+    ts_all = frame["timestamp"]
+
+    bad_ts = ts_all.isna()
+    values = frame[list(VALUE_COLUMNS)]
+    nan_rows = bad_ts | values.isna().any(axis=1) | ~np.isfinite(values.fillna(0)).all(axis=1)
+    if nan_rows.any():
+        cols = [c for c in VALUE_COLUMNS if frame[c].isna().any() or not np.isfinite(frame[c].fillna(0)).all()]
+        if bad_ts.any():
+            cols = ["timestamp"] + cols
+        out.append(Finding(
+            "nan_values", "error",
+            f"{int(nan_rows.sum())} bars have missing or infinite values (in {', '.join(cols)}): "
+            "drop those bars, or fix the source data",
+            int(nan_rows.sum()), _examples(ts_all[nan_rows].dropna()), "drop_nan_rows", FIX_DESCRIPTIONS["drop_nan_rows"]))
+
+    valid_ts = ts_all.dropna()
+    dup = valid_ts.duplicated(keep=False)
+    if dup.any():
+        n_extra = int(valid_ts.duplicated().sum())
+        out.append(Finding(
+            "duplicate_timestamps", "error",
+            f"{n_extra} duplicated timestamps: each bar time must appear once; keep the last copy of each",
+            n_extra, _examples(valid_ts[dup].unique()), "drop_duplicates", FIX_DESCRIPTIONS["drop_duplicates"]))
+    backwards = valid_ts.diff() < pd.Timedelta(0)
+    if backwards.any():
+        out.append(Finding(
+            "unsorted", "error",
+            f"timestamps go backwards {int(backwards.sum())} times: bars must be in time order; sort them",
+            int(backwards.sum()), _examples(valid_ts[backwards]), "sort", FIX_DESCRIPTIONS["sort"]))
+
+    prices = frame[list(PRICE_COLUMNS)]
+    bad_price = (prices <= 0).any(axis=1) | (frame["volume"] < 0)
+    if bad_price.any():
+        out.append(Finding(
+            "non_positive_price", "error",
+            f"{int(bad_price.sum())} bars have a zero or negative price (or negative volume): "
+            "these are data errors; drop those bars or fix the source",
+            int(bad_price.sum()), _examples(ts_all[bad_price]), "drop_bad_prices", FIX_DESCRIPTIONS["drop_bad_prices"]))
+
+    hi_bad = frame["high"] < frame[["open", "close"]].max(axis=1)
+    lo_bad = frame["low"] > frame[["open", "close"]].min(axis=1)
+    incoherent = hi_bad | lo_bad | (frame["high"] < frame["low"])
+    if incoherent.any():
+        out.append(Finding(
+            "ohlc_inconsistent", "warning",
+            f"{int(incoherent.sum())} bars have high below max(open, close) or low above min(open, close): "
+            "widen high/low to cover open and close, or check the column order (open, high, low, close)",
+            int(incoherent.sum()), _examples(ts_all[incoherent]), "repair_ohlc", FIX_DESCRIPTIONS["repair_ohlc"]))
+
+    f = _clean_view(frame)
+    vol = f["volume"].fillna(0).to_numpy()
+    zero = vol == 0
+    if len(f) and zero.all():
+        out.append(Finding(
+            "zero_volume", "warning",
+            "volume is zero on every bar (usual for currencies and indices from Yahoo): "
+            "the model gets no volume signal; prefer a source with volume if you have one",
+            len(f), _examples(f["timestamp"])))
+    elif zero.any():
+        # runs of consecutive zero-volume bars
+        edges = np.diff(np.concatenate([[0], zero.astype(int), [0]]))
+        starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+        long_runs = [(s, e) for s, e in zip(starts, ends) if e - s >= ZERO_VOLUME_RUN]
+        if long_runs:
+            rows = sum(e - s for s, e in long_runs)
+            out.append(Finding(
+                "zero_volume_run", "warning",
+                f"{len(long_runs)} runs of {ZERO_VOLUME_RUN}+ consecutive zero-volume bars ({rows} bars): "
+                "the market may have been halted or the feed stalled; check those periods or start the history after them",
+                rows, _examples(f["timestamp"].iloc[[s for s, _ in long_runs]])))
+
+    splits = _split_candidates(f)
+    if splits:
+        ex = _examples(f["timestamp"].iloc[[i for i, _ in splits]])
+        ratios = "; ".join(f"{t.date()}: {_ratio_text(r)}" for t, (_, r) in zip(ex, splits))
+        out.append(Finding(
+            "split_jump", "warning",
+            f"{len(splits)} overnight price jumps look like stock splits ({ratios}); the model would read "
+            "them as crashes or rallies: use split-adjusted prices or accept the adjustment",
+            len(splits), ex, "adjust_splits", FIX_DESCRIPTIONS["adjust_splits"]))
+
+    step = _step(bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None
+    if bars.calendar is None and len(f) >= 3:
+        out.append(Finding(
+            "unknown_calendar", "info",
+            "no trading calendar is known for these bars: gaps and future bar times follow the history's "
+            "own rhythm (weekdays and hours it trades); choose the exchange calendar if you know it"))
+    grid, why = _calendar_grid(bars, f, step)
+    if grid is not None:
+        actual = pd.DatetimeIndex(f["timestamp"])
+        missing = grid.difference(actual)
+        extra = actual.difference(grid)
+        cal_name = bars.calendar or "the history's own rhythm"
+        if len(missing):
+            pos = grid.get_indexer(missing)
+            runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
+            longest = max(len(r) for r in runs)
+            fixable = any(len(r) <= MAX_FILL_BARS for r in runs)
+            tail = ("fill the short ones with flat bars, or pick a range without holes" if fixable
+                    else "these are too long to fill safely; pick a range without holes")
+            out.append(Finding(
+                "gaps", "warning",
+                f"{len(missing)} expected {format_interval(step)} bars are missing against {cal_name} "
+                f"({len(runs)} gaps, longest {longest} bars): {tail}",
+                len(missing), _examples(missing),
+                "fill_gaps" if fixable else None, FIX_DESCRIPTIONS["fill_gaps"] if fixable else None))
+        if len(extra):
+            out.append(Finding(
+                "off_calendar", "warning",
+                f"{len(extra)} bars fall outside the sessions of {cal_name} (pre/post-market bars, a wrong "
+                "calendar or a wrong timezone): choose the right calendar/timezone, or drop them",
+                len(extra), _examples(extra), "drop_off_calendar", FIX_DESCRIPTIONS["drop_off_calendar"]))
+    elif len(f) >= 3:
+        out.append(Finding("gaps_not_checked", "info", f"gaps were not checked: {why}"))
+
+    if lookback is not None and len(f) < lookback:
+        out.append(Finding(
+            "short_history", "error",
+            f"history has {len(f)} usable bars but the lookback is {lookback}: load a longer history "
+            f"(an earlier start or a longer interval) or lower the lookback to at most {len(f)}",
+            len(f)))
+
+    if bars.timezone_assumed:
+        out.append(Finding(
+            "timezone_assumed", "warning",
+            f"the timestamps carried no timezone and were read as {bars.timezone}: if they are exchange "
+            "local times, give the timezone (e.g. America/New_York) so hours and weekdays are right"))
+    if bars.amount_filled:
+        out.append(Finding(
+            "amount_filled", "info",
+            "turnover (amount) was not in the data; it was estimated as volume x mean(open, high, low, close)"))
+    if bars.stale:
+        age = f" ({bars.age} old)" if bars.age is not None else ""
+        out.append(Finding(
+            "stale", "warning",
+            f"the source could not be reached; these are cached bars{age}: retry later for fresh data"))
+    for note in bars.notes:
+        out.append(Finding("source_note", "info", note))
+    return out
+
+
+# ----------------------------------------------------------------------------------- fixes
+def _fix_sort(f, bars):
+    return f.sort_values("timestamp", kind="stable")
+
+
+def _fix_drop_duplicates(f, bars):
+    keep = ~(f["timestamp"].duplicated(keep="last") & f["timestamp"].notna())
+    return f[keep]
+
+
+def _fix_drop_nan_rows(f, bars):
+    vals = f[list(VALUE_COLUMNS)]
+    ok = f["timestamp"].notna() & vals.notna().all(axis=1) & np.isfinite(vals.fillna(0)).all(axis=1)
+    return f[ok]
+
+
+def _fix_drop_bad_prices(f, bars):
+    ok = ~((f[list(PRICE_COLUMNS)] <= 0).any(axis=1) | (f["volume"] < 0))
+    return f[ok]
+
+
+def _fix_repair_ohlc(f, bars):
+    f = f.copy()
+    p = f[list(PRICE_COLUMNS)]
+    f["high"] = p.max(axis=1)
+    f["low"] = p.min(axis=1)
+    return f
+
+
+def _fix_adjust_splits(f, bars):
+    f = _clean_view(f)
+    for i, r in reversed(_split_candidates(f)):
+        # Earlier prices are scaled to the post-split level; turnover (price x volume) is unchanged.
+        f.loc[: i - 1, list(PRICE_COLUMNS)] *= r
+        f.loc[: i - 1, "volume"] /= r
+    return f
+
+
+def _fix_drop_off_calendar(f, bars):
+    f = _clean_view(f)
+    grid, _ = _calendar_grid(bars, f, _step(bars, pd.DatetimeIndex(f["timestamp"])))
+    if grid is None:
+        return f
+    return f[pd.DatetimeIndex(f["timestamp"]).isin(grid)]
+
+
+def _fix_fill_gaps(f, bars):
+    f = _clean_view(f)
+    step = _step(bars, pd.DatetimeIndex(f["timestamp"]))
+    grid, _ = _calendar_grid(bars, f, step)
+    if grid is None:
+        return f
+    missing = grid.difference(pd.DatetimeIndex(f["timestamp"]))
+    if not len(missing):
+        return f
+    pos = grid.get_indexer(missing)
+    runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
+    fill = pd.DatetimeIndex(np.concatenate([grid[r].asi8 for r in runs if len(r) <= MAX_FILL_BARS] or [np.array([], "int64")]))
+    fill = pd.DatetimeIndex(fill.asi8.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(bars.timezone) if len(fill) else fill
+    fill = fill[fill > f["timestamp"].iloc[0]]
+    if not len(fill):
+        return f
+    rows = pd.DataFrame({"timestamp": pd.Series(fill).dt.as_unit("ns")})
+    merged = pd.concat([f, rows], ignore_index=True).sort_values("timestamp", kind="stable")
+    prev_close = merged["close"].ffill()
+    is_new = merged["open"].isna()
+    for c in PRICE_COLUMNS:
+        merged.loc[is_new, c] = prev_close[is_new]
+    merged.loc[is_new, ["volume", "amount"]] = 0.0
+    return merged
+
+
+_FIX_FUNCS = {
+    "sort": _fix_sort,
+    "drop_duplicates": _fix_drop_duplicates,
+    "drop_nan_rows": _fix_drop_nan_rows,
+    "drop_bad_prices": _fix_drop_bad_prices,
+    "repair_ohlc": _fix_repair_ohlc,
+    "adjust_splits": _fix_adjust_splits,
+    "drop_off_calendar": _fix_drop_off_calendar,
+    "fill_gaps": _fix_fill_gaps,
+}
+_CODE_TO_FIX = {
+    "unsorted": "sort",
+    "duplicate_timestamps": "drop_duplicates",
+    "nan_values": "drop_nan_rows",
+    "non_positive_price": "drop_bad_prices",
+    "ohlc_inconsistent": "repair_ohlc",
+    "split_jump": "adjust_splits",
+    "off_calendar": "drop_off_calendar",
+    "gaps": "fill_gaps",
+}
+
+
+def apply_fixes(bars: Bars, findings_or_codes) -> Bars:
+    """A new Bars with the accepted fixes applied (finding objects, finding codes or fix names).
+
+    Raises ValueError for a finding that has no safe fix. Each applied fix is recorded in notes.
+    """
+    if isinstance(findings_or_codes, (str, Finding)):
+        findings_or_codes = [findings_or_codes]
+    wanted = set()
+    for item in findings_or_codes:
+        if isinstance(item, Finding):
+            if item.fix is None:
+                raise ValueError(f"finding {item.code!r} has no automatic fix: {item.message}")
+            wanted.add(item.fix)
+        elif item in _FIX_FUNCS:
+            wanted.add(item)
+        elif item in _CODE_TO_FIX:
+            wanted.add(_CODE_TO_FIX[item])
+        else:
+            raise ValueError(f"no automatic fix for {item!r}; fixes are {sorted(_FIX_FUNCS)}")
+    f = bars.frame.copy()
+    notes = list(bars.notes)
+    for name in FIX_ORDER:
+        if name in wanted:
+            before = len(f)
+            f = _FIX_FUNCS[name](f, bars)
+            notes.append(f"applied fix '{name}': {FIX_DESCRIPTIONS[name]} ({before} -> {len(f)} bars)")
+    return bars.replace(frame=f.reset_index(drop=True), notes=notes)
