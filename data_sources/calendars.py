@@ -8,6 +8,7 @@ crypto trades 24/7; FX trades from Sunday 17:00 to Friday 17:00 New York time.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import exchange_calendars as xcals
@@ -51,12 +52,24 @@ def _calendar_for_years(code: str, first_year: int, last_year: int) -> xcals.Exc
         start = lo
     if hi is not None and end > hi:
         end = hi
-    return xcals.get_calendar(code, start=start, end=end)
+    with warnings.catch_warnings():
+        _ignore_pandas_deprecations()
+        return xcals.get_calendar(code, start=start, end=end)
 
 
 @functools.lru_cache(maxsize=64)
 def _default_calendar(code: str) -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(code)
+    with warnings.catch_warnings():
+        _ignore_pandas_deprecations()
+        return xcals.get_calendar(code)
+
+
+def _ignore_pandas_deprecations() -> None:
+    # exchange_calendars 4.13 uses pandas APIs that pandas 3.1 deprecates: not actionable here.
+    for name in ("Pandas4Warning", "Pandas5Warning"):
+        cat = getattr(pd.errors, name, None)
+        if cat is not None:
+            warnings.filterwarnings("ignore", category=cat)
 
 
 def exchange_calendar(code: str, start: pd.Timestamp, end: pd.Timestamp) -> xcals.ExchangeCalendar:
@@ -206,7 +219,7 @@ def _observed_weekdays(idx: pd.DatetimeIndex) -> frozenset:
     if idx[-1] - idx[0] < pd.Timedelta(days=14):
         return frozenset(range(7))
     local = idx.tz_localize(None) if idx.tz is not None else idx
-    return frozenset(int(d) for d in np.unique(local.dayofweek))
+    return frozenset(int(d) for d in np.unique(local.day_of_week))
 
 
 def _steps(step: pd.Timedelta, ks: np.ndarray) -> pd.TimedeltaIndex:
@@ -251,7 +264,7 @@ def _grid(spec: _Spec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeInd
         else:
             days = pd.date_range(lstart.normalize(), lend.normalize(), freq="D")
             if spec.calendar != CRYPTO:
-                days = days[days.dayofweek.isin(list(spec.weekdays))]
+                days = days[days.day_of_week.isin(list(spec.weekdays))]
         idx = _localize(pd.DatetimeIndex(days) + spec.time_of_day, tz)
         return idx[(idx >= start) & (idx <= end)]
     # intraday
@@ -283,7 +296,7 @@ def _grid(spec: _Spec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeInd
         return idx[(idx >= start) & (idx <= end)]
     if spec.times_of_day is not None:
         days = pd.date_range(lstart.normalize(), lend.normalize(), freq="D")
-        days = days[days.dayofweek.isin(list(spec.weekdays))]
+        days = days[days.day_of_week.isin(list(spec.weekdays))]
         naive = (days.as_unit("ns").asi8[:, None] + spec.times_of_day[None, :]).ravel()
         idx = _localize(pd.DatetimeIndex(np.sort(naive).astype("datetime64[ns]")), tz)
         return idx[(idx >= start) & (idx <= end)]
@@ -298,12 +311,12 @@ def _grid(spec: _Spec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeInd
     if spec.calendar == FX:
         ny = idx.tz_convert(FX_TZ).tz_localize(None)
         # Week offset since Sunday 17:00 NY; the market is open for the first 5 days of it.
-        since_open = (ny - ny.normalize()) + pd.to_timedelta((ny.dayofweek + 1) % 7, unit="D") - FX_ROLL
+        since_open = (ny - ny.normalize()) + pd.to_timedelta((ny.day_of_week + 1) % 7, unit="D") - FX_ROLL
         since_open = since_open % pd.Timedelta(days=7)
         idx = idx[since_open < pd.Timedelta(days=5)]
     elif spec.calendar is None and spec.weekdays != frozenset(range(7)):
         local = idx.tz_localize(None)
-        idx = idx[local.dayofweek.isin(list(spec.weekdays))]
+        idx = idx[local.day_of_week.isin(list(spec.weekdays))]
     return idx
 
 
