@@ -1,0 +1,146 @@
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from data_sources.errors import DataFormatError
+from data_sources.files import read_bars_file
+from data_sources.schema import COLUMNS
+
+OK_ROWS = "2024-07-01,10,11,9.5,10.5,1000\n2024-07-02,10.5,11.5,10,11,1200\n2024-07-03,11,12,10.5,11.5,900\n"
+
+
+def read(text, **kw):
+    return read_bars_file(text.encode() if isinstance(text, str) else text, name=kw.pop("name", "x.csv"), **kw)
+
+
+def test_yahoo_style_export_with_adj_close():
+    b = read("Date,Open,High,Low,Close,Adj Close,Volume\n" + OK_ROWS.replace(",1000", ",10.4,1000")
+             .replace(",1200", ",10.9,1200").replace(",900", ",11.4,900"), timezone="America/New_York")
+    assert tuple(b.frame.columns) == COLUMNS and len(b) == 3
+    assert b.frame["close"].tolist() == [10.5, 11.0, 11.5]  # unadjusted close kept with O/H/L
+    assert str(b.frame["timestamp"].dt.tz) == "America/New_York" and b.interval == "1d"
+    assert b.amount_filled and b.frame["amount"].iloc[0] == pytest.approx(1000 * (10 + 11 + 9.5 + 10.5) / 4)
+    assert any("Adj Close" in n for n in b.notes)
+
+
+def test_semicolon_decimal_comma_investing_style():
+    text = "Datum;Price;Open;High;Low;Vol.;Change %\n03.07.2024;1.234,5;1.230,0;1.240,0;1.229,0;1,25M;0,5%\n" \
+           "02.07.2024;1.228,0;1.220,0;1.231,0;1.219,5;980,1K;-0,1%\n"
+    b = read(text)
+    assert b.frame["close"].tolist() == [1234.5, 1228.0]
+    assert b.frame["volume"].tolist() == [1_250_000.0, 980_100.0]
+    assert b.frame["timestamp"].dt.month.tolist() == [7, 7]  # day-first dotted dates
+    assert not b.frame["timestamp"].is_monotonic_increasing  # order kept: the gate reports it
+
+
+@pytest.mark.parametrize("unit,scale", [("s", 1), ("ms", 1000)])
+def test_epoch_seconds_and_milliseconds(unit, scale):
+    t0 = int(pd.Timestamp("2024-07-01", tz="UTC").timestamp()) * scale
+    text = "timestamp,open,high,low,close,volume\n" + "\n".join(
+        f"{t0 + i * 3600 * scale},1,2,0.5,1.5,3" for i in range(4))
+    b = read(text)
+    assert b.frame["timestamp"].iloc[1] == pd.Timestamp("2024-07-01 01:00", tz="UTC") and b.interval == "1h"
+
+
+def test_timezone_argument_converts_aware_and_localises_naive():
+    aware = read("datetime,open,high,low,close,volume\n2024-07-01T13:30:00Z,1,2,0.5,1.5,1\n2024-07-01T14:30:00Z,1,2,0.5,1.5,1\n",
+                 timezone="America/New_York")
+    assert aware.frame["timestamp"].iloc[0].hour == 9 and not aware.timezone_assumed
+    naive = read("time,open,high,low,close,volume\n2024-07-01 09:30,1,2,0.5,1.5,1\n2024-07-01 10:30,1,2,0.5,1.5,1\n")
+    assert naive.timezone_assumed and naive.timezone == "UTC"
+
+
+def test_separate_date_and_time_columns_and_tab_separator():
+    b = read("Date\tTime\tOpen\tHigh\tLow\tClose\tVolume\n2024.01.02\t09:30\t1\t2\t0.5\t1.5\t1\n2024.01.02\t09:31\t1\t2\t0.5\t1.5\t1\n")
+    assert b.frame["timestamp"].iloc[1] == pd.Timestamp("2024-01-02 09:31", tz="UTC") and b.interval == "1m"
+
+
+def test_parquet_with_datetime_index(tmp_path):
+    df = pd.DataFrame({"Open": [1.0, 2.0], "High": [2.0, 3.0], "Low": [0.5, 1.0], "Close": [1.5, 2.5], "Volume": [5, 6]},
+                      index=pd.date_range("2024-01-01", periods=2, freq="D", tz="Europe/London", name="Date"))
+    p = tmp_path / "bars.parquet"
+    df.to_parquet(p)
+    b = read_bars_file(p)
+    assert b.timezone == "Europe/London" and b.frame["close"].tolist() == [1.5, 2.5] and b.symbol == "bars"
+
+
+def test_unnamed_index_column_from_pandas_to_csv():
+    b = read("," + "open,high,low,close,volume\n" + OK_ROWS)
+    assert len(b) == 3
+
+
+def test_file_like_upload_object():
+    class Upload(io.BytesIO):
+        name = "AAPL.csv"
+        size = 100
+
+    b = read_bars_file(Upload(("date,open,high,low,close,volume\n" + OK_ROWS).encode()))
+    assert b.symbol == "AAPL"
+
+
+REJECTIONS = [
+    (b"", "empty"),
+    (b"date,open,high,low,close\n", "no rows"),
+    (b"hello\nworld\n", "single column"),
+    (b"date,open,high,low,volume\n2024-01-02,1,2,0.5,100\n", "no 'close' column found; columns are ['date', 'open', 'high', 'low', 'volume']: rename your closing price column to 'close'"),
+    (b"open,high,low,close\n1,2,0.5,1\n", "no date/time column found"),
+    (b"date,open,high,low,close\nfoo,1,2,0.5,1\n", "could not read the dates in column 'date' (e.g. 'foo')"),
+    (b"date,open,high,low,close\n2024-01-02,a,b,c,d\n", "has no numbers"),
+    (b"date,open,high,low,close\n2024-01-02,1,2,0.5,1.5,9,9\n", "same number"),
+    (b"date,open,high,low,close\n5,1,2,0.5,1.5\n", "small numbers"),
+    (b"\x00\x01\x02binary", "not text"),
+    (b"PAR1garbage", "Parquet"),
+    (b"Close,close,date,open,high,low\n1,1,2024-01-01,1,1,1\n", "keep only one"),
+]
+
+
+@pytest.mark.parametrize("data,reason", REJECTIONS)
+def test_rejections_name_the_problem(data, reason):
+    with pytest.raises(DataFormatError) as err:
+        read_bars_file(data, name="bad.csv")
+    assert reason in str(err.value)
+
+
+def test_size_and_row_limits(tmp_path):
+    p = tmp_path / "big.csv"
+    p.write_text("date,open,high,low,close,volume\n" + OK_ROWS * 10)
+    with pytest.raises(DataFormatError, match="over the 0 MB limit"):
+        read_bars_file(p, max_bytes=100)
+    with pytest.raises(DataFormatError, match="more than 5 rows"):
+        read_bars_file(p, max_rows=5)
+    with pytest.raises(DataFormatError, match="file not found"):
+        read_bars_file(tmp_path / "missing.csv")
+    with pytest.raises(DataFormatError, match="not supported"):
+        read_bars_file(b"PK\x03\x04", name="book.xlsx")
+
+
+cell = st.one_of(st.text(max_size=12), st.integers(-10**15, 10**15).map(str), st.floats(allow_nan=True).map(str),
+                 st.sampled_from(["2024-07-01", "01.02.2024", "1,5", "1.2M", "", "NaN", "-", "2024-07-01T09:30:00+02:00"]))
+header = st.lists(st.sampled_from(["date", "Date", "time", "timestamp", "Open", "high", "Low", "close", "Close",
+                                   "Adj Close", "Vol.", "volume", "amount", "x", ""]), min_size=1, max_size=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(header=header, rows=st.lists(st.lists(cell, min_size=1, max_size=8), max_size=6), sep=st.sampled_from([",", ";", "\t"]))
+def test_reader_never_crashes_on_tables(header, rows, sep):
+    text = sep.join(header) + "\n" + "\n".join(sep.join(r) for r in rows)
+    try:
+        b = read_bars_file(text.encode(), name="h.csv")
+    except DataFormatError as exc:
+        assert len(str(exc)) > 20  # a reason, not a bare code
+        return
+    assert tuple(b.frame.columns) == COLUMNS and len(b) >= 1
+    assert all(b.frame[c].dtype == np.float64 for c in COLUMNS[1:])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300))
+def test_reader_never_crashes_on_bytes(data):
+    try:
+        read_bars_file(data, name="b.csv")
+    except DataFormatError as exc:
+        assert str(exc)

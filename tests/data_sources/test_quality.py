@@ -1,0 +1,155 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from data_sources.quality import apply_fixes, check_bars
+from data_sources.samples import load_sample
+from data_sources.schema import Bars
+
+NY = "America/New_York"
+
+
+def make(ts, close=None, calendar="XNYS", interval="1d", **cols):
+    n = len(ts)
+    close = np.asarray(close if close is not None else np.linspace(100, 110, n), dtype=float)
+    df = pd.DataFrame({"timestamp": ts, "open": cols.get("open", close), "high": cols.get("high", close * 1.01),
+                       "low": cols.get("low", close * 0.99), "close": close, "volume": cols.get("volume", np.full(n, 1e6))})
+    return Bars.from_frame(df, source="file", symbol="T", interval=interval, timezone=NY, calendar=calendar)
+
+
+def codes(findings):
+    return {f.code: f for f in findings}
+
+
+def sessions(start, end):
+    from data_sources.calendars import exchange_calendar
+    cal = exchange_calendar("XNYS", pd.Timestamp(start), pd.Timestamp(end))
+    return pd.DatetimeIndex(cal.sessions_in_range(start, end)).tz_localize(NY)
+
+
+def test_clean_daily_history_has_no_problems_and_holidays_are_not_gaps():
+    b = make(sessions("2024-06-03", "2024-07-31"))
+    found = codes(check_bars(b, lookback=30))
+    assert not {"gaps", "off_calendar", "nan_values", "unsorted", "split_jump", "short_history"} & set(found)
+
+
+def test_short_history_names_both_numbers():
+    b = make(sessions("2024-06-03", "2024-07-31"))
+    f = codes(check_bars(b, lookback=400))["short_history"]
+    assert f.severity == "error" and str(len(b)) in f.message and "400" in f.message and f.fix is None
+
+
+def test_gap_is_reported_and_short_gap_filled():
+    ts = sessions("2024-06-03", "2024-07-31")
+    b = make(ts.delete([10, 11]))
+    f = codes(check_bars(b))["gaps"]
+    assert f.rows == 2 and f.examples[0] == ts[10] and f.fix == "fill_gaps"
+    fixed = apply_fixes(b, [f])
+    assert len(fixed) == len(ts) and "gaps" not in codes(check_bars(fixed))
+    filled = fixed.frame.set_index("timestamp").loc[ts[10]]
+    assert filled["volume"] == 0 and filled["close"] == b.frame["close"].iloc[9]
+    assert len(b) == len(ts) - 2  # the original is untouched
+
+
+def test_long_gap_has_no_automatic_fix():
+    ts = sessions("2024-01-02", "2024-07-31")
+    b = make(ts.delete(list(range(20, 40))))
+    f = codes(check_bars(b))["gaps"]
+    assert f.fix is None and "too long" in f.message
+    with pytest.raises(ValueError, match="no automatic fix"):
+        apply_fixes(b, [f])
+
+
+def test_weekend_bar_is_off_calendar():
+    ts = sessions("2024-06-03", "2024-06-28").append(pd.DatetimeIndex([pd.Timestamp("2024-06-29", tz=NY)]))
+    f = codes(check_bars(make(ts)))["off_calendar"]
+    assert f.rows == 1 and f.examples[0].day_name() == "Saturday"
+
+
+def test_unsorted_duplicates_nans_bad_prices_and_fixes():
+    ts = sessions("2024-06-03", "2024-06-28")
+    b = make(ts)
+    f = b.frame.copy()
+    f = pd.concat([f.iloc[[3]], f], ignore_index=True)  # duplicate + out of order
+    f.loc[5, "close"] = np.nan
+    f.loc[7, "low"] = -1.0
+    f.loc[9, "high"] = f.loc[9, "close"] * 0.9
+    bad = b.replace(frame=f)
+    before = bad.frame.copy()
+    found = codes(check_bars(bad))
+    assert {"duplicate_timestamps", "unsorted", "nan_values", "non_positive_price", "ohlc_inconsistent"} <= set(found)
+    pd.testing.assert_frame_equal(bad.frame, before)  # check_bars never mutates
+    fixed = apply_fixes(bad, [x for x in found.values() if x.fix])
+    left = codes(check_bars(fixed))
+    assert not {"duplicate_timestamps", "unsorted", "nan_values", "non_positive_price", "ohlc_inconsistent"} & set(left)
+    assert fixed.frame["timestamp"].is_monotonic_increasing and any("applied fix" in n for n in fixed.notes)
+
+
+def test_split_jump_in_bundled_unadjusted_sample_and_adjustment():
+    b = load_sample("AAPL daily 2000-2013 (bundled)")
+    f = codes(check_bars(b))["split_jump"]
+    assert [t.date().isoformat() for t in f.examples] == ["2000-06-21", "2005-02-28"]
+    adj = apply_fixes(b, ["split_jump"])
+    assert "split_jump" not in codes(check_bars(adj))
+    day_before = adj.frame.set_index("timestamp").loc[pd.Timestamp("2005-02-25", tz=NY)]
+    assert day_before["close"] == pytest.approx(b.frame.set_index("timestamp").loc[pd.Timestamp("2005-02-25", tz=NY), "close"] / 2)
+
+
+def test_crash_is_not_a_split():
+    ts = sessions("2024-01-02", "2024-03-28")
+    close = np.full(len(ts), 100.0)
+    close[30:] = 52.0  # -48%: near 1/2 but the bar itself moves a lot
+    openp = close.copy()
+    openp[30] = 80.0
+    found = codes(check_bars(make(ts, close=close, open=openp, high=np.maximum(openp, close) + 1, low=np.minimum(openp, close) - 1)))
+    assert "split_jump" not in found
+
+
+def test_zero_volume_and_metadata_findings():
+    ts = sessions("2024-06-03", "2024-06-28")
+    vol = np.full(len(ts), 1e6)
+    vol[3:10] = 0
+    found = codes(check_bars(make(ts, volume=vol)))
+    assert found["zero_volume_run"].rows == 7
+    assert "zero_volume" in codes(check_bars(make(ts, volume=np.zeros(len(ts)))))
+    assert found["amount_filled"].severity == "info"
+
+
+def test_crypto_gap_and_unknown_calendar():
+    ts = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC").delete([5])
+    b = Bars.from_frame(pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}),
+                        source="ccxt", symbol="BTC/USDT", interval="1h", calendar="24/7")
+    assert codes(check_bars(b))["gaps"].rows == 1
+    assert "unknown_calendar" in codes(check_bars(b.replace(calendar=None)))
+
+
+def test_empty_bars():
+    b = make(pd.DatetimeIndex([], tz=NY))
+    assert [f.code for f in check_bars(b)] == ["empty"]
+
+
+price = st.one_of(st.floats(-10, 1e6), st.just(0.0), st.just(float("nan")), st.just(float("inf")))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.integers(0, 24 * 90), price, price, price, price, st.one_of(st.floats(-5, 1e9), st.just(float("nan")))),
+                     max_size=40),
+       calendar=st.sampled_from(["XNYS", "24/7", "FX", None]), interval=st.sampled_from(["1h", "1d", "5m", "weird"]),
+       lookback=st.one_of(st.none(), st.integers(1, 100)))
+def test_gate_never_crashes_and_every_finding_explains_itself(rows, calendar, interval, lookback):
+    base = pd.Timestamp("2024-03-01", tz=NY)
+    df = pd.DataFrame(rows, columns=["h", "open", "high", "low", "close", "volume"])
+    df["timestamp"] = [base + pd.Timedelta(hours=int(h)) for h in df["h"]]
+    b = Bars.from_frame(df.drop(columns="h"), source="file", symbol="H", interval=interval, calendar=calendar)
+    snapshot = b.frame.copy()
+    findings = check_bars(b, lookback=lookback)
+    pd.testing.assert_frame_equal(b.frame, snapshot)
+    for f in findings:
+        assert f.severity in ("error", "warning", "info") and len(f.message) > 20
+        assert f.rows >= 0 and len(f.examples) <= 5
+    fixable = [f for f in findings if f.fix]
+    if fixable:
+        fixed = apply_fixes(b, fixable)
+        assert len(fixed.frame.columns) == 7
