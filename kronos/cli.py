@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def run_forecast(args) -> int:
     model = args.model
     if model is None:
         from .bundled import default_model_path
-        model = default_model_path()
+        try:
+            model = default_model_path()
+        except FileNotFoundError as e:
+            raise CliError(str(e)) from None
     try:
         pair = load_pair(model, args.tokenizer, revision=args.revision, device=device)
     except CheckpointError as e:
@@ -151,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kronos: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not bad input: still one line, with a way to get the details
+        if os.environ.get("KRONOS_DEBUG"):
+            raise
+        print(f"kronos: internal error: {type(e).__name__}: {e} (set KRONOS_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

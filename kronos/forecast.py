@@ -243,9 +243,13 @@ class Forecaster:
         return results
 
     def _decode(self, s1: torch.Tensor, s2: torch.Tensor, horizon: int) -> np.ndarray:
-        """Decode each path's last ``context`` tokens in one causal pass (as upstream) and keep the horizon."""
+        """Decode each path's last ``context`` tokens as one causal sequence (as upstream) and keep the
+        horizon. The window's context part is the same for every path, so it is decoded once."""
         window = min(s1.shape[1], self.pair.context)
         s1, s2 = s1[:, -window:], s2[:, -window:]
-        parts = [self.pair.tokenizer.decode(s1[i:i + DECODE_CHUNK], s2[i:i + DECODE_CHUNK])[:, -horizon:]
+        shared = max(window - horizon, 0)
+        p1, p2 = s1[:1, :shared], s2[:1, :shared]
+        parts = [self.pair.tokenizer.decode_continuations(p1, p2, s1[i:i + DECODE_CHUNK, shared:],
+                                                          s2[i:i + DECODE_CHUNK, shared:])[:, -horizon:]
                  for i in range(0, s1.shape[0], DECODE_CHUNK)]
         return torch.cat(parts).float().cpu().numpy()

@@ -68,9 +68,7 @@ def decode_one_token(model: Kronos, cache: _Cache, s1, s2, stamps, positions):
     """Trunk state for one new token per cached row at ``positions``; caches updated in place."""
     h = model.trunk(model.embed(s1, s2, stamps), cache.layers, positions)
     k, v = model.dependency_keys_values(h)
-    rows = torch.arange(len(positions), device=positions.device)
-    cache.dep.k[rows, :, positions] = k[:, :, 0]
-    cache.dep.v[rows, :, positions] = v[:, :, 0]
+    cache.dep.write(positions, k[:, :, 0], v[:, :, 0])
     return h
 
 

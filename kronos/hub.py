@@ -40,6 +40,10 @@ def _is_checkpoint_dir(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
 
 
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith((".", "/", "~")) or ref.count("/") > 1 or "\\" in ref
+
+
 def _weights_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path / WEIGHTS_FILE, "rb") as f:
@@ -61,7 +65,7 @@ def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str 
                 "point to a folder in the official layout (as saved by save_checkpoint or the Hub).")
         return Source(str(ref), path, "local:" + _weights_digest(path))
     ref = str(ref)
-    if ref.count("/") != 1 or ref.startswith((".", "/", "~")):
+    if ref.count("/") != 1 or _looks_like_path(ref):
         raise CheckpointError(
             f"'{ref}' is neither an existing folder nor a Hub repo id like 'NeoQuasar/Kronos-small'; "
             f"official names are {sorted(OFFICIAL_MODELS)}.")
@@ -202,6 +206,9 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
         name = meta.get("name", path.name)
     else:
         model_ref = model
+        if _looks_like_path(str(model)) and not path.exists():
+            raise CheckpointError(f"model folder '{model}' does not exist; check the path, or use an official "
+                                  f"name {sorted(OFFICIAL_MODELS)} or a Hub repo id.")
         if tokenizer is None:
             raise CheckpointError(
                 f"'{model}' is not an official model name, so its tokenizer is unknown: pass --tokenizer "

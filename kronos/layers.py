@@ -62,6 +62,17 @@ class KVCache:
         shape = (rows, heads, max_len, head_dim)
         return cls(like.new_zeros(shape), like.new_zeros(shape))
 
+    def write(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store one [rows, heads, head_dim] key/value per row at that row's position."""
+        first = int(positions[0])
+        if bool((positions == first).all()):  # the common case; slicing is far cheaper than index_put
+            self.k[:, :, first] = k
+            self.v[:, :, first] = v
+        else:
+            rows = torch.arange(len(positions), device=positions.device)
+            self.k[rows, :, positions] = k
+            self.v[rows, :, positions] = v
+
     def select_rows(self, rows: torch.Tensor) -> "KVCache":
         return KVCache(self.k.index_select(0, rows), self.v.index_select(0, rows))
 
@@ -98,19 +109,31 @@ class SelfAttention(nn.Module):
         self.attn_dropout_p = attn_dropout_p
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, positions: torch.Tensor | None = None):
-        """Two modes.
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, positions: torch.Tensor | None = None,
+                prefix: KVCache | None = None):
+        """Three modes.
 
         * ``positions is None``: a whole sequence at positions 0..n-1 (training, prefill, window
           recomputation). If ``cache`` is given, its first n slots are filled.
         * ``positions`` of shape [rows]: one new token per row at that position; its key/value are
           written into ``cache`` and the query attends to cache slots 0..position.
+        * ``prefix``: the keys/values of m earlier tokens shared by every row (batch 1): x continues
+          them at positions m..m+n-1, causally.
         """
         q = _split_heads(self.q_proj(x), self.n_heads)
         k = _split_heads(self.k_proj(x), self.n_heads)
         v = _split_heads(self.v_proj(x), self.n_heads)
         dropout = self.attn_dropout_p if self.training else 0.0
-        if positions is None:
+        if prefix is not None:
+            m, n, rows = prefix.k.shape[2], x.shape[1], x.shape[0]
+            cos, sin = self.rotary.cos_sin(torch.arange(m, m + n, device=x.device))
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            k = torch.cat([prefix.k.expand(rows, -1, -1, -1), k], dim=2)
+            v = torch.cat([prefix.v.expand(rows, -1, -1, -1), v], dim=2)
+            keys = torch.arange(m + n, device=x.device)
+            mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        elif positions is None:
             n = x.shape[1]
             cos, sin = self.rotary.cos_sin(torch.arange(n, device=x.device))
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
@@ -121,9 +144,7 @@ class SelfAttention(nn.Module):
         else:
             cos, sin = self.rotary.cos_sin(positions[:, None])
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            rows = torch.arange(x.shape[0], device=x.device)
-            cache.k[rows, :, positions] = k[:, :, 0]
-            cache.v[rows, :, positions] = v[:, :, 0]
+            cache.write(positions, k[:, :, 0], v[:, :, 0])
             length = int(positions.max()) + 1
             mask = _step_mask(positions, length)
             out = F.scaled_dot_product_attention(
@@ -155,6 +176,7 @@ class TransformerBlock(nn.Module):
         self.norm2 = RMSNorm(d_model)
         self.ffn = SwiGLU(d_model, ff_dim, ffn_dropout_p)
 
-    def forward(self, x, cache: KVCache | None = None, positions: torch.Tensor | None = None):
-        x = x + self.self_attn(self.norm1(x), cache, positions)
+    def forward(self, x, cache: KVCache | None = None, positions: torch.Tensor | None = None,
+                prefix: KVCache | None = None):
+        x = x + self.self_attn(self.norm1(x), cache, positions, prefix)
         return x + self.ffn(self.norm2(x))

@@ -35,15 +35,23 @@ def keep_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
+NUCLEUS_PROBE = 64  # a partial sort of this many tokens usually holds the whole nucleus
+
+
 def keep_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of most likely tokens whose probability mass exceeds ``p``
     (the token that crosses ``p`` is kept, and so is the most likely token)."""
-    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-    drop = cumulative > p
-    drop[..., 1:] = drop[..., :-1].clone()
-    drop[..., 0] = False
-    return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    k = min(NUCLEUS_PROBE, logits.shape[-1])
+    top, order = torch.topk(probs, k, dim=-1)
+    cumulative = top.cumsum(dim=-1)
+    if not bool((cumulative[..., -1] > p).all()):  # a flat distribution: sort everything
+        top, order = torch.sort(probs, descending=True, dim=-1)
+        cumulative = top.cumsum(dim=-1)
+    keep = torch.ones_like(cumulative, dtype=torch.bool)
+    keep[..., 1:] = cumulative[..., :-1] <= p
+    mask = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, keep)
+    return logits.masked_fill(~mask, float("-inf"))
 
 
 def sample(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import TokenizerConfig
-from .layers import TransformerBlock
+from .layers import KVCache, TransformerBlock
 
 
 class BinarySphericalQuantizer(nn.Module):
@@ -106,6 +106,22 @@ class KronosTokenizer(nn.Module):
     def decode(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
         """(s1, s2) ids [B, T] -> normalised bars [B, T, d_in] (one causal pass, positions from 0)."""
         return self._decode_latent(self.post_quant_embed(self.ids_to_code(s1, s2)))
+
+    @torch.no_grad()
+    def decode_continuations(self, prefix_s1, prefix_s2, s1, s2) -> torch.Tensor:
+        """Decode [R, n] continuations of one shared [1, m] prefix; returns the bars of the continuations
+        only, [R, n, d_in]. Equals ``decode`` of each full sequence, but the prefix is computed once."""
+        if prefix_s1.shape[1] == 0:
+            return self.decode(s1, s2)
+        zp = self.post_quant_embed(self.ids_to_code(prefix_s1, prefix_s2))
+        z = self.post_quant_embed(self.ids_to_code(s1, s2))
+        heads, head_dim = self.config.n_heads, self.config.d_model // self.config.n_heads
+        for layer in self.decoder:
+            cache = KVCache.empty(1, heads, zp.shape[1], head_dim, zp)
+            zp_next = layer(zp, cache)
+            z = layer(z, prefix=cache)
+            zp = zp_next
+        return self.head(z)
 
     def forward(self, x: torch.Tensor) -> TokenizerOutput:
         """Training pass: reconstruct from the coarse bits and from all bits; BSQ commitment + entropy loss."""

@@ -1,0 +1,102 @@
+"""Strict loading from folders and from a pre-filled Hugging Face cache (no network)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import huggingface_hub.constants
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from kronos.config import OFFICIAL_MODELS
+from kronos.hub import CheckpointError, load_pair, load_predictor, load_tokenizer, save_checkpoint
+
+
+def _copy(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_missing_key_is_refused(oracle, tmp_path):
+    folder = _copy(oracle("tiny").folder / "predictor", tmp_path / "p")
+    state = load_file(str(folder / "model.safetensors"))
+    del state["norm.weight"]
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"missing 1 keys.*norm\.weight"):
+        load_predictor(folder, device="cpu")
+
+
+def test_wrong_shape_and_extra_key_are_refused(oracle, tmp_path):
+    folder = _copy(oracle("tiny").folder / "predictor", tmp_path / "p")
+    state = load_file(str(folder / "model.safetensors"))
+    state["head.proj_s1.bias"] = torch.zeros(7)
+    state["surprise.weight"] = torch.zeros(1)
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"unexpected 1 keys.*wrong shapes.*head\.proj_s1\.bias"):
+        load_predictor(folder, device="cpu")
+
+
+def test_tokenizer_as_predictor_is_refused(oracle):
+    with pytest.raises(CheckpointError, match="missing keys"):
+        load_predictor(oracle("tiny").folder / "tokenizer", device="cpu")
+
+
+def test_tokenizer_group_size_must_match_buffer(oracle, tmp_path):
+    folder = _copy(oracle("mini").folder / "tokenizer", tmp_path / "t")  # Tokenizer-2k layout: group_size 5
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["group_size"] = 4
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="group_basis"):
+        load_tokenizer(folder, device="cpu")
+
+
+def test_unknown_reference_and_empty_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="neither an existing folder nor a Hub repo id"):
+        load_predictor(str(tmp_path / "nope"), device="cpu")
+    with pytest.raises(CheckpointError, match="does not hold config.json"):
+        load_predictor(tmp_path, device="cpu")
+    with pytest.raises(CheckpointError, match="its tokenizer is unknown"):
+        load_pair("someone/some-model", device="cpu")
+
+
+def test_round_trip_save_and_load(oracle, tmp_path):
+    pair = oracle("tiny").ours(64)
+    save_checkpoint(pair.predictor, tmp_path / "predictor")
+    again, src = load_predictor(tmp_path / "predictor", device="cpu")
+    for (k, a), (_, b) in zip(pair.predictor.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert src.revision.startswith("local:")
+    assert json.loads((tmp_path / "predictor" / "config.json").read_text()) == pair.predictor.config.to_dict()
+
+
+def fill_hub_cache(cache, repo_id, revision, folder):
+    """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    shutil.copytree(folder, repo / "snapshots" / revision)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def test_official_name_loads_from_prefilled_hub_cache(oracle, tmp_path, offline):
+    o = oracle("mini")
+    spec = OFFICIAL_MODELS["mini"]
+    fill_hub_cache(tmp_path, spec.repo_id, spec.revision, o.folder / "predictor")
+    fill_hub_cache(tmp_path, spec.tokenizer_repo_id, spec.tokenizer_revision, o.folder / "tokenizer")
+    pair = load_pair("mini", cache_dir=tmp_path, device="cpu")
+    assert pair.context == 2048
+    prov = pair.provenance()
+    assert prov["predictor"] == "NeoQuasar/Kronos-mini" and prov["predictor_revision"] == spec.revision
+    assert prov["tokenizer_revision"] == spec.tokenizer_revision
+    ref = o.official_predictor.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in pair.predictor.state_dict().items())
+
+
+def test_offline_and_not_cached_says_what_to_do(tmp_path, offline):
+    with pytest.raises(CheckpointError, match="not in the local Hugging Face cache"):
+        load_pair("small", cache_dir=tmp_path, device="cpu")
