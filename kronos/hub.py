@@ -52,10 +52,12 @@ def _weights_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None) -> Source:
+def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+            tqdm_class=None) -> Source:
     """A local checkpoint folder, or a Hub repo id downloaded through huggingface_hub's cache.
 
     ``HF_HUB_OFFLINE=1`` is honoured by huggingface_hub itself: cached files are used, nothing is fetched.
+    ``tqdm_class`` lets a UI show download progress (any tqdm subclass).
     """
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -74,7 +76,7 @@ def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str 
                                         RevisionNotFoundError)
     try:
         folder = snapshot_download(ref, revision=revision, cache_dir=cache_dir,
-                                   allow_patterns=[CONFIG_FILE, WEIGHTS_FILE])
+                                   allow_patterns=[CONFIG_FILE, WEIGHTS_FILE], tqdm_class=tqdm_class)
     except LocalEntryNotFoundError as e:
         raise CheckpointError(
             f"'{ref}' is not in the local Hugging Face cache and the Hub cannot be reached "
@@ -121,8 +123,8 @@ def load_state_strict(module: nn.Module, path: Path) -> None:
     module.load_state_dict(state, strict=True)
 
 
-def load_tokenizer(ref, revision=None, cache_dir=None, device=None) -> tuple[KronosTokenizer, Source]:
-    src = resolve(ref, revision, cache_dir)
+def load_tokenizer(ref, revision=None, cache_dir=None, device=None, tqdm_class=None) -> tuple[KronosTokenizer, Source]:
+    src = resolve(ref, revision, cache_dir, tqdm_class)
     try:
         cfg = TokenizerConfig.from_dict(_read_config(src.path))
     except ConfigError as e:
@@ -132,8 +134,8 @@ def load_tokenizer(ref, revision=None, cache_dir=None, device=None) -> tuple[Kro
     return tok.to(device or default_device()).eval(), src
 
 
-def load_predictor(ref, revision=None, cache_dir=None, device=None) -> tuple[Kronos, Source]:
-    src = resolve(ref, revision, cache_dir)
+def load_predictor(ref, revision=None, cache_dir=None, device=None, tqdm_class=None) -> tuple[Kronos, Source]:
+    src = resolve(ref, revision, cache_dir, tqdm_class)
     try:
         cfg = KronosConfig.from_dict(_read_config(src.path))
     except ConfigError as e:
@@ -180,7 +182,7 @@ class KronosPair:
 
 def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = None, *, revision: str | None = None,
               tokenizer_revision: str | None = None, context: int | None = None, cache_dir=None,
-              device=None) -> KronosPair:
+              device=None, tqdm_class=None) -> KronosPair:
     """Load a predictor and its tokenizer.
 
     ``model`` is an official name ('mini', 'small', 'base'), a Hub repo id, a checkpoint folder, or a
@@ -214,8 +216,8 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
                 f"'{model}' is not an official model name, so its tokenizer is unknown: pass --tokenizer "
                 "(a Hub repo id or folder), or use a folder with tokenizer/ and predictor/ subfolders.")
         context = context or DEFAULT_BUNDLE_CONTEXT
-    predictor, psrc = load_predictor(model_ref, revision, cache_dir, device)
-    tok, tsrc = load_tokenizer(tokenizer, tokenizer_revision, cache_dir, device)
+    predictor, psrc = load_predictor(model_ref, revision, cache_dir, device, tqdm_class)
+    tok, tsrc = load_tokenizer(tokenizer, tokenizer_revision, cache_dir, device, tqdm_class)
     if tok.config.s1_bits != predictor.config.s1_bits or tok.config.s2_bits != predictor.config.s2_bits:
         raise CheckpointError("tokenizer and predictor disagree on s1_bits/s2_bits: they are not a pair.")
     return KronosPair(tok, predictor, int(context), name, psrc, tsrc)
