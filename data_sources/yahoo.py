@@ -40,6 +40,7 @@ _SUFFIX_CALENDAR = {
 _US_EXCHANGES = {"NMS", "NYQ", "NGM", "NCM", "ASE", "PCX", "BTS", "NAS", "NYS", "PNK", "OQB", "OQX", "CBO", "WCB", "DJI", "SNP", "NIM"}
 
 _config_lock = threading.Lock()
+_META_KEYS = ("exchangeTimezoneName", "exchangeName", "fullExchangeName", "instrumentType", "currency")
 
 
 def infer_calendar(symbol: str, meta: dict | None = None) -> str | None:
@@ -140,6 +141,13 @@ def _translate(exc: Exception, symbol: str, interval: str) -> DataSourceError:
         return SymbolNotFoundError(
             f"Yahoo Finance does not know the symbol {symbol!r} (it may be delisted or misspelt): check it on finance.yahoo.com; "
             "non-US listings need a suffix (e.g. 'VOD.L', '7203.T'), currencies '=X' (e.g. 'EURUSD=X'), crypto '-USD' (e.g. 'BTC-USD')")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 404:
+        return _translate(yfe.YFTzMissingError(symbol), symbol, interval)
+    if status == 429:
+        return _translate(yfe.YFRateLimitError(), symbol, interval)
+    if isinstance(status, int) and status >= 500:
+        return SourceUnavailableError(f"Yahoo Finance answered HTTP {status} (a server problem): retry later (cached bars are used meanwhile when available)")
     if isinstance(exc, yfe.YFInvalidPeriodError):
         return EmptyDataError(f"Yahoo rejected the date range for {symbol}: {exc}; choose a shorter range")
     if isinstance(exc, yfe.YFPricesMissingError):
@@ -237,7 +245,9 @@ def fetch_yahoo(symbol: str, interval: str = "1d", lookback: int | None = None,
                     if isinstance(exc, yfe.YFPricesMissingError) and len(windows) > 1:
                         continue
                     raise
-                meta = dict(ticker.history_metadata or {}) or meta
+                # Read single keys: iterating the metadata would trigger an extra intraday request.
+                md = ticker.history_metadata or {}
+                meta = {k: md.get(k) for k in _META_KEYS if k in md} or meta
     except Exception as exc:
         raise _translate(exc, symbol, interval) from exc
 

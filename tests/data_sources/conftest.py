@@ -103,6 +103,11 @@ class YahooServer:
                     else:
                         r.status_code = 404
                         r.content = json.dumps(_load("yahoo_chart_not_found.json")).encode()
+                elif path.startswith("/v10/finance/quoteSummary/"):
+                    symbol = path.rsplit("/", 1)[1]
+                    r.status_code = 404
+                    r.content = json.dumps({"quoteSummary": {"result": None, "error": {
+                        "code": "Not Found", "description": f"Quote not found for symbol: {symbol}"}}}).encode()
                 else:
                     r.status_code, r.content = 404, b"unexpected url in test"
                 r.ok = r.status_code < 400
