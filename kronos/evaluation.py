@@ -1,0 +1,262 @@
+"""Walk-forward evaluation of probabilistic forecasts, for any model with the same signature.
+
+A *forecast function* maps ``(history, future_timestamps, horizon, seed) -> paths`` where ``history``
+is a frame (timestamp + open, high, low, close, volume, amount) of the bars before the cut-off and
+``paths`` is a float array [S, horizon, 6] in price units. Kronos (``kronos_forecast_fn``) and the
+naive baselines (``kronos.baselines``) all have it, so every model is scored on the same cut-offs with
+the same seeds.
+
+Per cut-off and horizon step we keep: the actual value, the median, the p10/p90 band, CRPS (from the
+paths), whether the band covered the actual, the absolute error of the median, whether the median
+got the direction (vs the last close) right, and the PIT value (the paths' quantile of the actual),
+which is what a later conformal calibration of the fan needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .config import PRICE_COLUMNS
+from .forecast import bars_frame
+
+ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]
+BAND = (0.1, 0.9)
+
+
+# --- metrics (pure functions; samples on axis 0) ----------------------------------------------------
+def crps_samples(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Sample CRPS: E|X - y| - ½ E|X - X'| over the empirical distribution of ``samples`` [S, ...].
+
+    A point mass (S = 1, or identical samples) gives the absolute error."""
+    x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)
+    y = np.asarray(actual, dtype=np.float64)
+    s = x.shape[0]
+    term1 = np.abs(x - y).mean(axis=0)
+    # sum_{i,j} |x_i - x_j| = 2 sum_i (2i - s + 1) x_(i) for sorted x, i = 0..s-1
+    weights = (2 * np.arange(s) - s + 1).reshape((s,) + (1,) * (x.ndim - 1))
+    term2 = 2 * (weights * x).sum(axis=0) / (s * s)
+    return term1 - 0.5 * term2
+
+
+def pit_values(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """The paths' quantile of the actual value: P(X < y) + ½ P(X = y) (mid-rank for ties)."""
+    x = np.asarray(samples)
+    y = np.asarray(actual)
+    return (x < y).mean(axis=0) + 0.5 * (x == y).mean(axis=0)
+
+
+def band_covers(samples: np.ndarray, actual: np.ndarray, band: tuple[float, float] = BAND) -> np.ndarray:
+    lo, hi = np.quantile(samples, band, axis=0)
+    return (actual >= lo) & (actual <= hi)
+
+
+# --- cut-offs -------------------------------------------------------------------------------------
+def choose_cutoffs(n_bars: int, horizon: int, n_cutoffs: int, min_history: int = 2,
+                   start: int | None = None) -> list[int]:
+    """``n_cutoffs`` row positions, evenly spread, each leaving ``horizon`` bars after it and at least
+    ``min_history`` (and at least ``start``) bars before it. History = bars[:c], actual = bars[c:c+h]."""
+    lo = max(min_history, start or 0)
+    hi = n_bars - horizon
+    if hi < lo:
+        raise ValueError(f"{n_bars} bars cannot hold {min_history} history bars plus a {horizon}-bar horizon")
+    if n_cutoffs < 1:
+        raise ValueError("n_cutoffs must be at least 1")
+    return sorted(set(np.linspace(lo, hi, n_cutoffs).round().astype(int).tolist()))
+
+
+def cutoffs_from_time(bars, start, horizon: int, n_cutoffs: int, min_history: int = 2) -> list[int]:
+    """Cut-offs spread over the bars from timestamp ``start`` on (e.g. a held-out test period)."""
+    frame = bars_frame(bars)
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    t = pd.Timestamp(start)
+    if ts.tz is not None and t.tzinfo is None:
+        t = t.tz_localize(ts.tz)
+    first = int(np.searchsorted(ts, t))
+    return choose_cutoffs(len(frame), horizon, n_cutoffs, min_history, first)
+
+
+# --- results --------------------------------------------------------------------------------------
+@dataclass
+class EvalResult:
+    """Everything a walk-forward run measured; arrays are [cut-offs, horizon] unless noted."""
+
+    name: str
+    column: str
+    horizon: int
+    cutoffs: list[int]  # row positions in the bars
+    cutoff_times: pd.DatetimeIndex  # timestamp of the last history bar at each cut-off
+    seeds: list[int]
+    last: np.ndarray  # [C] last observed value of ``column``
+    actual: np.ndarray
+    median: np.ndarray
+    lower: np.ndarray  # p10
+    upper: np.ndarray  # p90
+    crps: np.ndarray
+    covered: np.ndarray  # bool: actual inside [p10, p90]
+    abs_error: np.ndarray  # |median - actual|
+    direction_hit: np.ndarray  # bool: sign(median - last) == sign(actual - last)
+    pit: np.ndarray  # paths' quantile of the actual (for calibration / conformal fans)
+    n_paths: int
+    paths: np.ndarray | None = None  # [C, S, H, 6] when keep_paths
+    meta: dict = field(default_factory=dict)
+
+    def coverage_by_step(self) -> np.ndarray:
+        return self.covered.mean(axis=0)
+
+    def crps_by_step(self) -> np.ndarray:
+        return self.crps.mean(axis=0)
+
+    def summary(self) -> dict:
+        scale = np.abs(self.last)[:, None]
+        return {
+            "model": self.name,
+            "cutoffs": len(self.cutoffs),
+            "horizon": self.horizon,
+            "paths": self.n_paths,
+            "crps": float(self.crps.mean()),
+            "crps_pct": float((self.crps / scale).mean() * 100),
+            "mae_median": float(self.abs_error.mean()),
+            "mae_pct": float((self.abs_error / scale).mean() * 100),
+            "coverage_p10_p90": float(self.covered.mean()),
+            "direction_hit": float(self.direction_hit.mean()),
+            "pit_mean": float(self.pit.mean()),
+        }
+
+    def summary_table(self) -> pd.DataFrame:
+        return pd.DataFrame([self.summary()]).set_index("model")
+
+    def per_cutoff(self) -> pd.DataFrame:
+        """One row per cut-off: time, seed, mean CRPS, coverage, MAE and direction hit rate."""
+        return pd.DataFrame({
+            "cutoff_time": self.cutoff_times, "seed": self.seeds, "crps": self.crps.mean(1),
+            "coverage_p10_p90": self.covered.mean(1), "mae_median": self.abs_error.mean(1),
+            "direction_hit": self.direction_hit.mean(1)})
+
+    def pit_frame(self) -> pd.DataFrame:
+        """Long table (cut-off, step, pit) for calibration."""
+        c, h = self.pit.shape
+        return pd.DataFrame({"cutoff_time": np.repeat(self.cutoff_times, h), "step": np.tile(np.arange(1, h + 1), c),
+                             "pit": self.pit.reshape(-1)})
+
+
+def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequence[int] | None = None,
+                 n_cutoffs: int = 10, min_history: int = 64, lookback: int | None = None, seed: int = 0,
+                 column: str = "close", name: str | None = None, keep_paths: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> EvalResult:
+    """Forecast from every cut-off and score against what happened.
+
+    Cut-off ``i`` uses seed ``seed + i`` and history ``bars[max(0, c - lookback):c]`` (all bars
+    before ``c`` when ``lookback`` is None), whatever the model, so results are comparable.
+    A function with a ``batch`` attribute (``batch(histories, futures, horizon, seeds) -> [paths]``)
+    is called once for all cut-offs instead.
+    """
+    frame = bars_frame(bars)
+    if column not in PRICE_COLUMNS:
+        raise ValueError(f"column must be one of {PRICE_COLUMNS}, got {column!r}")
+    col = PRICE_COLUMNS.index(column)
+    if cutoffs is None:
+        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, min_history)
+    cutoffs = [int(c) for c in cutoffs]
+    if any(c < 2 or c + horizon > len(frame) for c in cutoffs):
+        raise ValueError(f"every cut-off needs 2+ bars before it and {horizon} after it ({len(frame)} bars)")
+    values = frame[list(PRICE_COLUMNS)].to_numpy(np.float64)
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    seeds = [int(seed) + i for i in range(len(cutoffs))]
+    histories = [frame.iloc[(0 if lookback is None else max(0, c - lookback)):c].reset_index(drop=True)
+                 for c in cutoffs]
+    futures = [ts[c:c + horizon] for c in cutoffs]
+    batch = getattr(forecast_fn, "batch", None)
+    if batch is not None:
+        all_paths = batch(histories, futures, horizon, seeds)
+        if progress:
+            progress(len(cutoffs), len(cutoffs))
+    else:
+        all_paths = []
+        for i, (h, f, s) in enumerate(zip(histories, futures, seeds)):
+            all_paths.append(forecast_fn(h, f, horizon, s))
+            if progress:
+                progress(i + 1, len(cutoffs))
+    rows = {k: [] for k in ("actual", "median", "lower", "upper", "crps", "covered", "pit")}
+    n_paths = None
+    for c, paths in zip(cutoffs, all_paths):
+        paths = np.asarray(paths, dtype=np.float64)
+        if paths.ndim != 3 or paths.shape[1:] != (horizon, len(PRICE_COLUMNS)):
+            raise ValueError(f"forecast function returned shape {paths.shape}, expected [S, {horizon}, 6]")
+        n_paths = paths.shape[0]
+        x = paths[:, :, col]
+        y = values[c:c + horizon, col]
+        lo, med, hi = np.quantile(x, (BAND[0], 0.5, BAND[1]), axis=0)
+        rows["actual"].append(y)
+        rows["median"].append(med)
+        rows["lower"].append(lo)
+        rows["upper"].append(hi)
+        rows["crps"].append(crps_samples(x, y))
+        rows["covered"].append((y >= lo) & (y <= hi))
+        rows["pit"].append(pit_values(x, y))
+    arr = {k: np.stack(v) for k, v in rows.items()}
+    last = np.array([values[c - 1, col] for c in cutoffs])
+    direction = np.sign(arr["median"] - last[:, None]) == np.sign(arr["actual"] - last[:, None])
+    return EvalResult(
+        name=name or getattr(forecast_fn, "name", getattr(forecast_fn, "__name__", "model")), column=column,
+        horizon=horizon, cutoffs=cutoffs, cutoff_times=ts[[c - 1 for c in cutoffs]], seeds=seeds, last=last,
+        actual=arr["actual"], median=arr["median"], lower=arr["lower"], upper=arr["upper"], crps=arr["crps"],
+        covered=arr["covered"], abs_error=np.abs(arr["median"] - arr["actual"]), direction_hit=direction,
+        pit=arr["pit"], n_paths=int(n_paths),
+        paths=np.stack([np.asarray(p, np.float32) for p in all_paths]) if keep_paths else None,
+        meta={"lookback": lookback, "seed": seed, "bars": len(frame)})
+
+
+def compare(models: Mapping[str, ForecastFn], bars, *, horizon: int, cutoffs: Sequence[int] | None = None,
+            n_cutoffs: int = 10, min_history: int = 64, lookback: int | None = None, seed: int = 0,
+            column: str = "close", keep_paths: bool = False, progress=None) -> dict[str, EvalResult]:
+    """Walk-forward every model on the same cut-offs, history windows and seeds."""
+    frame = bars_frame(bars)
+    if cutoffs is None:
+        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, min_history)
+    return {name: walk_forward(fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
+                               column=column, name=name, keep_paths=keep_paths,
+                               progress=(lambda i, n, _name=name: progress(_name, i, n)) if progress else None)
+            for name, fn in models.items()}
+
+
+def summary_table(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> pd.DataFrame:
+    """One row per model (the summaries side by side)."""
+    items = results.values() if isinstance(results, Mapping) else results
+    return pd.DataFrame([r.summary() for r in items]).set_index("model")
+
+
+# --- Kronos as a forecast function ------------------------------------------------------------------
+class KronosForecastFn:
+    """Adapt a ``Forecaster`` to the forecast-function signature (given future timestamps are used)."""
+
+    def __init__(self, forecaster, paths: int = 30, name: str | None = None, batch_size: int = 0, **settings):
+        self.forecaster = forecaster
+        self.paths = paths
+        self.settings = settings
+        self.name = name or forecaster.pair.name
+        if batch_size > 1:
+            self.batch_size = batch_size
+            self.batch = self._batch
+
+    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+        fc = self.forecaster.forecast(history, horizon, paths=self.paths, seed=seed, future_timestamps=future,
+                                      **self.settings)
+        return fc.paths
+
+    def _batch(self, histories, futures, horizon, seeds):
+        """Batched: each chunk of cut-offs shares one random stream seeded with its first seed."""
+        out = []
+        for i in range(0, len(histories), self.batch_size):
+            fcs = self.forecaster.forecast_batch(histories[i:i + self.batch_size], horizon, paths=self.paths,
+                                                 seed=seeds[i], future_timestamps=futures[i:i + self.batch_size],
+                                                 **self.settings)
+            out.extend(fc.paths for fc in fcs)
+        return out
+
+
+def kronos_forecast_fn(forecaster, paths: int = 30, name: str | None = None, batch_size: int = 0,
+                       **settings) -> KronosForecastFn:
+    return KronosForecastFn(forecaster, paths, name, batch_size, **settings)
