@@ -62,19 +62,48 @@ class KVCache:
         shape = (rows, heads, max_len, head_dim)
         return cls(like.new_zeros(shape), like.new_zeros(shape))
 
-    def write(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Store one [rows, heads, head_dim] key/value per row at that row's position."""
-        first = int(positions[0])
-        if bool((positions == first).all()):  # the common case; slicing is far cheaper than index_put
-            self.k[:, :, first] = k
-            self.v[:, :, first] = v
-        else:
-            rows = torch.arange(len(positions), device=positions.device)
-            self.k[rows, :, positions] = k
-            self.v[rows, :, positions] = v
 
-    def select_rows(self, rows: torch.Tensor) -> "KVCache":
-        return KVCache(self.k.index_select(0, rows), self.v.index_select(0, rows))
+@dataclass
+class PathCache:
+    """Keys/values for many sampled paths continuing shared contexts, for one attention layer.
+
+    ``prefix`` [series, heads, N, hd] holds each series' context once (shorter contexts are padded and
+    hidden by ``prefix_mask`` [series, 1, 1, N]); ``gen`` [rows, heads, horizon, hd] holds what each
+    path generated. Rows are series-major: row = series * paths + path. Attention then reads each
+    context once per step instead of once per path.
+    """
+
+    prefix: KVCache
+    prefix_mask: torch.Tensor | None
+    gen: KVCache
+
+
+def attend_paths(q: torch.Tensor, cache: PathCache, length: int) -> torch.Tensor:
+    """Softmax attention of one query per row [rows, heads, 1, hd] over its series' context and its
+    own first ``length`` generated keys; returns [rows, heads, 1, hd]."""
+    rows, heads, _, hd = q.shape
+    series, n = cache.prefix.k.shape[0], cache.prefix.k.shape[2]
+    paths = rows // series
+    scale = hd ** -0.5
+    qs = q.view(series, paths, heads, hd).transpose(1, 2)  # [series, heads, paths, hd]
+    scores_prefix = (qs @ cache.prefix.k.transpose(-1, -2)) * scale
+    if cache.prefix_mask is not None:
+        scores_prefix = scores_prefix.masked_fill(~cache.prefix_mask, float("-inf"))
+    gk, gv = cache.gen.k[:, :, :length], cache.gen.v[:, :, :length]
+    scores_gen = ((q @ gk.transpose(-1, -2)) * scale).view(series, paths, heads, length).transpose(1, 2)
+    weights = torch.softmax(torch.cat([scores_prefix, scores_gen], dim=-1), dim=-1)
+    out = (weights[..., :n] @ cache.prefix.v).transpose(1, 2).reshape(rows, heads, 1, hd)
+    w_gen = weights[..., n:].transpose(1, 2).reshape(rows, heads, 1, length)
+    return out + w_gen @ gv
+
+
+@dataclass
+class PathStep:
+    """One new token per path, at generated index ``index`` (absolute positions per row)."""
+
+    cache: PathCache
+    index: int
+    positions: torch.Tensor
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -87,16 +116,8 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).contiguous().view(b, n, h * hd)
 
 
-def _step_mask(positions: torch.Tensor, length: int) -> torch.Tensor | None:
-    """Boolean key mask [rows, 1, 1, length] for one-token decoding at per-row positions (None if all equal)."""
-    if bool((positions == positions[0]).all()):
-        return None
-    keys = torch.arange(length, device=positions.device)
-    return (keys[None, :] <= positions[:, None])[:, None, None, :]
-
-
 class SelfAttention(nn.Module):
-    """Causal multi-head self-attention with RoPE and an optional KV cache."""
+    """Causal multi-head self-attention with RoPE, and the cache modes used for fast generation."""
 
     def __init__(self, d_model: int, n_heads: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
         super().__init__()
@@ -109,22 +130,27 @@ class SelfAttention(nn.Module):
         self.attn_dropout_p = attn_dropout_p
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, positions: torch.Tensor | None = None,
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, step: PathStep | None = None,
                 prefix: KVCache | None = None):
-        """Three modes.
+        """Modes (at most one of ``step`` / ``prefix``):
 
-        * ``positions is None``: a whole sequence at positions 0..n-1 (training, prefill, window
-          recomputation). If ``cache`` is given, its first n slots are filled.
-        * ``positions`` of shape [rows]: one new token per row at that position; its key/value are
-          written into ``cache`` and the query attends to cache slots 0..position.
-        * ``prefix``: the keys/values of m earlier tokens shared by every row (batch 1): x continues
-          them at positions m..m+n-1, causally.
+        * default: a whole sequence at positions 0..n-1 (training, prefill, window recomputation);
+          if ``cache`` is given, the sequence's keys/values are stored in its first n slots.
+        * ``step``: one new token per path (x is [rows, 1, d]), see ``PathStep`` / ``attend_paths``.
+        * ``prefix``: keys/values of m earlier tokens shared by every row (batch 1); x continues them at
+          positions m..m+n-1, causally.
         """
         q = _split_heads(self.q_proj(x), self.n_heads)
         k = _split_heads(self.k_proj(x), self.n_heads)
         v = _split_heads(self.v_proj(x), self.n_heads)
         dropout = self.attn_dropout_p if self.training else 0.0
-        if prefix is not None:
+        if step is not None:
+            cos, sin = self.rotary.cos_sin(step.positions[:, None])
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            step.cache.gen.k[:, :, step.index] = k[:, :, 0]
+            step.cache.gen.v[:, :, step.index] = v[:, :, 0]
+            out = attend_paths(q, step.cache, step.index + 1)
+        elif prefix is not None:
             m, n, rows = prefix.k.shape[2], x.shape[1], x.shape[0]
             cos, sin = self.rotary.cos_sin(torch.arange(m, m + n, device=x.device))
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
@@ -133,7 +159,7 @@ class SelfAttention(nn.Module):
             keys = torch.arange(m + n, device=x.device)
             mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-        elif positions is None:
+        else:
             n = x.shape[1]
             cos, sin = self.rotary.cos_sin(torch.arange(n, device=x.device))
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
@@ -141,15 +167,6 @@ class SelfAttention(nn.Module):
                 cache.k[:, :, :n] = k
                 cache.v[:, :, :n] = v
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
-        else:
-            cos, sin = self.rotary.cos_sin(positions[:, None])
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            cache.write(positions, k[:, :, 0], v[:, :, 0])
-            length = int(positions.max()) + 1
-            mask = _step_mask(positions, length)
-            out = F.scaled_dot_product_attention(
-                q, cache.k[:, :, :length], cache.v[:, :, :length], attn_mask=mask, dropout_p=dropout
-            )
         return self.resid_dropout(self.out_proj(_merge_heads(out)))
 
 
@@ -176,7 +193,7 @@ class TransformerBlock(nn.Module):
         self.norm2 = RMSNorm(d_model)
         self.ffn = SwiGLU(d_model, ff_dim, ffn_dropout_p)
 
-    def forward(self, x, cache: KVCache | None = None, positions: torch.Tensor | None = None,
+    def forward(self, x, cache: KVCache | None = None, step: PathStep | None = None,
                 prefix: KVCache | None = None):
-        x = x + self.self_attn(self.norm1(x), cache, positions, prefix)
+        x = x + self.self_attn(self.norm1(x), cache, step, prefix)
         return x + self.ffn(self.norm2(x))

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import DEPENDENCY_HEADS, KronosConfig
-from .layers import KVCache, RMSNorm, Rotary, TransformerBlock, _merge_heads, _split_heads
+from .layers import KVCache, PathCache, PathStep, RMSNorm, Rotary, TransformerBlock, _merge_heads, _split_heads, attend_paths
 
 
 class HierarchicalEmbedding(nn.Module):
@@ -79,11 +79,17 @@ class CrossAttention(nn.Module):
     def keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return _split_heads(self.k_proj(h), self.n_heads), _split_heads(self.v_proj(h), self.n_heads)
 
-    def forward(self, query, k, v, attn_mask=None, is_causal=False):
-        q = _split_heads(self.q_proj(query), self.n_heads)
+    def query(self, sibling: torch.Tensor) -> torch.Tensor:
+        # The official layer rotates by the query length's positions (0 only): the identity.
+        return _split_heads(self.q_proj(sibling), self.n_heads)
+
+    def out(self, heads: torch.Tensor) -> torch.Tensor:
+        return self.resid_dropout(self.out_proj(_merge_heads(heads)))
+
+    def forward(self, sibling, k, v, is_causal=False):
         dropout = self.attn_dropout_p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout, is_causal=is_causal)
-        return self.resid_dropout(self.out_proj(_merge_heads(out)))
+        return self.out(F.scaled_dot_product_attention(self.query(sibling), k, v, dropout_p=dropout,
+                                                       is_causal=is_causal))
 
 
 class DependencyAwareLayer(nn.Module):
@@ -135,15 +141,12 @@ class Kronos(nn.Module):
             x = x + exogenous
         return self.token_drop(x)
 
-    def trunk(self, x, caches: list[KVCache] | None = None, positions: torch.Tensor | None = None):
-        """Causal blocks + final norm. See ``SelfAttention.forward`` for the two cache modes."""
+    def trunk(self, x, caches: list[KVCache] | None = None, steps: list[PathStep] | None = None):
+        """Causal blocks + final norm. ``caches`` stores each layer's keys/values of a whole sequence
+        (prefill); ``steps`` decodes one token per path (see ``SelfAttention.forward``)."""
         for i, layer in enumerate(self.transformer):
-            x = layer(x, None if caches is None else caches[i], positions)
+            x = layer(x, None if caches is None else caches[i], None if steps is None else steps[i])
         return self.norm(x)
-
-    def new_caches(self, rows: int, max_len: int, like: torch.Tensor) -> list[KVCache]:
-        c = self.config
-        return [KVCache.empty(rows, c.n_heads, max_len, c.d_model // c.n_heads, like) for _ in range(c.n_layers)]
 
     # --- heads -------------------------------------------------------------------------------------
     def s1_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -152,16 +155,23 @@ class Kronos(nn.Module):
     def dependency_keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.dep_layer.cross_attn.keys_values(h)
 
-    def s2_logits(self, h_last, s1, k, v, attn_mask=None) -> torch.Tensor:
+    def _s2_from_attention(self, h_last, o) -> torch.Tensor:
+        return self.head.proj_s2(self.dep_layer.norm(h_last + self.dep_layer.cross_attn.out(o)))
+
+    def s2_logits(self, h_last, s1, k, v) -> torch.Tensor:
         """Eval-mode s2 logits for the last position.
 
         h_last [R, 1, d] is the trunk state of the last position, s1 [R, 1] the chosen coarse ids, and
         k, v [R, 4, n, d/4] the dependency keys/values of every position in the window: the s1 query
-        attends to all of them, unmasked (``attn_mask`` only hides unused cache slots).
+        attends to all of them, unmasked.
         """
-        query = self.embedding.emb_s1(s1)  # the official model uses E1 here without the sqrt(d) scale
-        o = self.dep_layer.cross_attn(query, k, v, attn_mask=attn_mask)
-        return self.head.proj_s2(self.dep_layer.norm(h_last + o))
+        q = self.dep_layer.cross_attn.query(self.embedding.emb_s1(s1))
+        return self._s2_from_attention(h_last, F.scaled_dot_product_attention(q, k, v))
+
+    def s2_logits_paths(self, h_last, s1, memory: PathCache, length: int) -> torch.Tensor:
+        """As ``s2_logits``, with the window's dependency keys split into shared context + per-path part."""
+        q = self.dep_layer.cross_attn.query(self.embedding.emb_s1(s1))
+        return self._s2_from_attention(h_last, attend_paths(q, memory, length))
 
     # --- full forward (training, and the reference for cached decoding) ----------------------------
     def forward(self, s1, s2, stamp=None, s1_targets=None, exogenous=None):

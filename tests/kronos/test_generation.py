@@ -9,33 +9,48 @@ import torch
 
 from conftest import random_bars
 from kronos.forecast import Forecaster, ForecastSettings, InputError
-from kronos.generate import decode_one_token, prefill, _Cache
+from kronos.generate import PathState, prefill
 
 
-def test_kv_cache_gives_the_logits_of_full_recomputation(oracle):
+@pytest.mark.parametrize("lengths", [[60], [60, 45]])
+def test_kv_cache_gives_the_logits_of_full_recomputation(oracle, lengths):
+    """Shared-context caches + per-path tokens give what a full pass over each path gives."""
     model = oracle("mini").ours(2048).predictor
     g = torch.Generator().manual_seed(3)
-    n, extra = 60, 12
-    s1 = torch.randint(0, 1024, (1, n + extra), generator=g)
-    s2 = torch.randint(0, 1024, (1, n + extra), generator=g)
-    stamps = torch.stack([torch.randint(0, 7, (1, n + extra), generator=g)] * 5, -1).float()
+    paths, extra = 3, 10
+    rows = len(lengths) * paths
+    seqs = [(torch.randint(0, 1024, (n + extra,), generator=g), torch.randint(0, 1024, (n + extra,), generator=g),
+             torch.randint(0, 7, (n + extra, 5), generator=g).float()) for n in lengths]
+    # Every path continues its series' context with its own random tokens.
+    tails = [[(torch.randint(0, 1024, (extra,), generator=g), torch.randint(0, 1024, (extra,), generator=g))
+              for _ in range(paths)] for _ in lengths]
     with torch.no_grad():
-        h, caches = prefill(model, s1[:, :n], s2[:, :n], stamps[:, :n], context=2048)
-        cache = _Cache(model, torch.arange(1), n + extra, h)
-        for big, small in zip(cache.layers, caches):
-            big.k[:, :, :n], big.v[:, :, :n] = small.k, small.v
-        k, v = model.dependency_keys_values(h)
-        cache.dep.k[:, :, :n], cache.dep.v[:, :, :n] = k, v
-        for t in range(n, n + extra):
-            pos = torch.tensor([t])
-            h_step = decode_one_token(model, cache, s1[:, t:t + 1], s2[:, t:t + 1], stamps[:, t:t + 1], pos)
-            full = model.trunk(model.embed(s1[:, :t + 1], s2[:, :t + 1], stamps[:, :t + 1]))
-            torch.testing.assert_close(model.s1_logits(h_step), model.s1_logits(full[:, -1:]), rtol=1e-5, atol=1e-5)
-            chosen = torch.tensor([[t % 1024]])
-            fk, fv = model.dependency_keys_values(full)
-            torch.testing.assert_close(
-                model.s2_logits(h_step, chosen, cache.dep.k[:, :, :t + 1], cache.dep.v[:, :, :t + 1]),
-                model.s2_logits(full[:, -1:], chosen, fk, fv), rtol=1e-5, atol=1e-5)
+        state = PathState(model, lengths, paths, extra, model.embedding.emb_s1.weight)
+        for b, (a1, a2, st) in enumerate(seqs):
+            n = lengths[b]
+            h, caches = prefill(model, a1[None, :n], a2[None, :n], st[None, :n], context=2048)
+            state.store_prefix(b, caches, *model.dependency_keys_values(h))
+        for j in range(extra):
+            def col(b, r, which):
+                return tails[b][r][which][j]
+            t1 = torch.stack([col(b, r, 0) for b in range(len(lengths)) for r in range(paths)])[:, None]
+            t2 = torch.stack([col(b, r, 1) for b in range(len(lengths)) for r in range(paths)])[:, None]
+            st = torch.stack([seqs[b][2][lengths[b] + j] for b in range(len(lengths)) for _ in range(paths)])[:, None]
+            pos = torch.tensor([lengths[b] + j for b in range(len(lengths)) for _ in range(paths)])
+            h_step = state.decode_one_token(model, t1, t2, st, pos)
+            chosen = torch.randint(0, 1024, (rows, 1), generator=g)
+            s2_fast = model.s2_logits_paths(h_step, chosen, state.dep, state.generated)
+            for i in range(rows):
+                b, r = divmod(i, paths)
+                n = lengths[b]
+                f1 = torch.cat([seqs[b][0][:n], torch.stack([tails[b][r][0][k] for k in range(j + 1)])])[None]
+                f2 = torch.cat([seqs[b][1][:n], torch.stack([tails[b][r][1][k] for k in range(j + 1)])])[None]
+                full = model.trunk(model.embed(f1, f2, seqs[b][2][None, : n + j + 1]))
+                torch.testing.assert_close(model.s1_logits(h_step[i:i + 1]), model.s1_logits(full[:, -1:]),
+                                           rtol=1e-5, atol=1e-5)
+                fk, fv = model.dependency_keys_values(full)
+                torch.testing.assert_close(s2_fast[i:i + 1], model.s2_logits(full[:, -1:], chosen[i:i + 1], fk, fv),
+                                           rtol=1e-5, atol=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -38,3 +38,11 @@ def test_seeded_sampling_is_reproducible():
 def test_invalid_sampling_settings(bad):
     with pytest.raises(ValueError):
         SamplingConfig(**bad)
+
+
+def test_draw_follows_the_distribution_and_skips_zero_mass():
+    probs = torch.tensor([[0.0, 0.2, 0.0, 0.5, 0.3]]).repeat(20000, 1)
+    ids = sample(probs.log(), SamplingConfig(1.0, 0, 1.0), torch.Generator().manual_seed(4))[:, 0]
+    freq = torch.bincount(ids, minlength=5).float() / len(ids)
+    assert freq[0] == 0 and freq[2] == 0
+    torch.testing.assert_close(freq, probs[0], atol=0.015, rtol=0)
