@@ -157,8 +157,8 @@ def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequen
     if column not in PRICE_COLUMNS:
         raise ValueError(f"column must be one of {PRICE_COLUMNS}, got {column!r}")
     col = PRICE_COLUMNS.index(column)
-    if cutoffs is None:
-        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, min_history)
+    if cutoffs is None:  # every cut-off gets a full lookback of history
+        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, max(min_history, lookback or 0))
     cutoffs = [int(c) for c in cutoffs]
     if any(c < 2 or c + horizon > len(frame) for c in cutoffs):
         raise ValueError(f"every cut-off needs 2+ bars before it and {horizon} after it ({len(frame)} bars)")
@@ -215,7 +215,7 @@ def compare(models: Mapping[str, ForecastFn], bars, *, horizon: int, cutoffs: Se
     """Walk-forward every model on the same cut-offs, history windows and seeds."""
     frame = bars_frame(bars)
     if cutoffs is None:
-        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, min_history)
+        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, max(min_history, lookback or 0))
     return {name: walk_forward(fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
                                column=column, name=name, keep_paths=keep_paths,
                                progress=(lambda i, n, _name=name: progress(_name, i, n)) if progress else None)

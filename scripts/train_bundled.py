@@ -32,18 +32,18 @@ SEED = 0
 TOKENIZER = TokenizerConfig(d_in=6, d_model=64, n_heads=4, ff_dim=128, n_enc_layers=3, n_dec_layers=3,
                             ffn_dropout_p=0.0, attn_dropout_p=0.0, resid_dropout_p=0.0, s1_bits=10, s2_bits=10,
                             beta=0.05, gamma0=1.0, gamma=1.1, zeta=0.05, group_size=4)
-TOKENIZER_TRAIN = TrainConfig(steps=600, batch_size=32, lr=2e-3, warmup_steps=30, grad_clip=2.0, seed=SEED,
-                              val_windows=128, eval_every=100, save_every=100, log_every=25)
+TOKENIZER_TRAIN = TrainConfig(steps=300, batch_size=32, lr=2e-3, warmup_steps=20, grad_clip=2.0, seed=SEED,
+                              val_windows=128, eval_every=50, save_every=50, log_every=25)
 PREDICTORS = {
     "studio-tiny": (KronosConfig(s1_bits=10, s2_bits=10, n_layers=2, d_model=64, n_heads=4, ff_dim=192,
                                  ffn_dropout_p=0.1, attn_dropout_p=0.0, resid_dropout_p=0.1, token_dropout_p=0.0,
                                  learn_te=True),
-                    TrainConfig(steps=1200, batch_size=32, lr=2e-3, warmup_steps=60, grad_clip=3.0, seed=SEED,
-                                val_windows=128, eval_every=100, save_every=100, log_every=25)),
+                    TrainConfig(steps=500, batch_size=32, lr=2e-3, warmup_steps=25, grad_clip=3.0, seed=SEED,
+                                val_windows=128, eval_every=50, save_every=50, log_every=25)),
     "studio-small": (KronosConfig(s1_bits=10, s2_bits=10, n_layers=6, d_model=128, n_heads=4, ff_dim=384,
                                   ffn_dropout_p=0.1, attn_dropout_p=0.0, resid_dropout_p=0.1, token_dropout_p=0.0,
                                   learn_te=True),
-                     TrainConfig(steps=500, batch_size=32, lr=1e-3, warmup_steps=30, grad_clip=3.0, seed=SEED,
+                     TrainConfig(steps=250, batch_size=32, lr=1.5e-3, warmup_steps=15, grad_clip=3.0, seed=SEED,
                                  val_windows=128, eval_every=50, save_every=50, log_every=25)),
 }
 
