@@ -1,0 +1,17 @@
+"""Kronos Studio: `streamlit run app.py`. Page navigation and the shared sidebar, nothing else."""
+import streamlit as st
+
+from app_support import sidebar
+
+st.set_page_config(page_title="Kronos Studio", page_icon=":material/ssid_chart:", layout="wide")
+
+# Add a page here (one file under pages/); the sidebar's data, model and sampling inputs are shared.
+PAGES = [
+    st.Page("pages/forecast.py", title="Forecast", icon=":material/ssid_chart:", default=True),
+    st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+]
+
+page = st.navigation(PAGES)
+st.sidebar.title("Kronos Studio")
+sidebar.render()
+page.run()

@@ -1,0 +1,118 @@
+"""Forecast runs: a content-addressed store of sampled paths (shared by all sessions of the process)
+and a runner that shows a progress bar with steps and ETA while sampling."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+
+import pandas as pd
+import streamlit as st
+
+from .models import ModelChoice, load_model
+
+MAX_STORED = 64
+
+
+class ForecastStore:
+    """LRU of Forecast objects keyed by (data hash, interval, calendar, future stamps, model, settings).
+    The settings hold the seed, so equal keys mean equal samples; quantiles are re-drawn from the
+    stored paths, never resampled."""
+
+    def __init__(self, size: int = MAX_STORED):
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, forecast) -> None:
+        with self._lock:
+            self._items[key] = forecast
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> ForecastStore:
+    return ForecastStore()
+
+
+def _stamp_digest(stamps: pd.DatetimeIndex | None) -> str:
+    if stamps is None:
+        return "calendar"
+    return hashlib.sha256(",".join(map(str, stamps)).encode()).hexdigest()[:16]
+
+
+def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
+    return (bars.content_hash(), bars.interval, bars.calendar, _stamp_digest(future), choice.key, settings)
+
+
+def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
+    """Future bar times on the bars' trading calendar (sessions, holidays), as the data layer knows it."""
+    from data_sources import future_timestamps
+    from kronos.forecast import InputError
+
+    try:
+        return future_timestamps(bars.timestamps, horizon, interval=bars.interval, calendar=bars.calendar)
+    except Exception as e:
+        raise InputError(f"could not place {horizon} future bars after the last one ({e}); "
+                         "check the interval, or use fewer bars of horizon") from None
+
+
+def cached(bars, choice: ModelChoice, settings, future=None):
+    return store().get(forecast_key(bars, choice, settings, future))
+
+
+class _ProgressBar:
+    """st.progress with step count, elapsed time and ETA; redraws at most every 0.1 s."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = st.progress(0.0, text=f"{label}: preparing…")
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, step: int, total: int) -> None:
+        now = time.perf_counter()
+        if step < total and now - self.last < 0.1:
+            return
+        self.last = now
+        elapsed = now - self.started
+        eta = elapsed / step * (total - step) if step else 0.0
+        self.bar.progress(step / total, text=f"{self.label}: step {step} of {total} · "
+                                             f"{elapsed:.1f} s elapsed · ETA {eta:.1f} s")
+
+    def done(self) -> None:
+        self.bar.empty()
+
+
+def run(bars, choice: ModelChoice, settings, future=None, label: str | None = None):
+    """(Forecast, came_from_store). Loads the model once per process; raises kronos.forecast.InputError
+    or kronos.hub.CheckpointError with messages meant for the user."""
+    key = forecast_key(bars, choice, settings, future)
+    hit = store().get(key)
+    if hit is not None:
+        return hit, True
+    from kronos.forecast import Forecaster
+
+    pair = load_model(choice)
+    if future is None:
+        future = future_stamps(bars, settings.horizon)
+    bar = _ProgressBar(label or f"Sampling {settings.paths} paths with {pair.name}")
+    try:
+        fc = Forecaster(pair).forecast(bars, settings=settings, future_timestamps=future, progress=bar)
+    finally:
+        bar.done()
+    store().put(key, fc)
+    return fc, False

@@ -1,0 +1,107 @@
+"""The shared sidebar (data, model, sampling), drawn by app.py on every page; pages read its values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from .models import ModelChoice, device_label, model_choices
+
+SOURCES = {"sample": "Bundled sample", "yfinance": "Ticker (Yahoo Finance)", "ccxt": "Crypto (exchange)",
+           "file": "Upload CSV / Parquet"}
+YAHOO_INTERVALS = ["1d", "1wk", "1h", "30m", "15m", "5m", "1m"]
+CRYPTO_INTERVALS = ["1h", "4h", "1d", "15m", "5m", "1m"]
+EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
+STATE_KEY = "studio_inputs"
+
+
+@dataclass
+class Inputs:
+    source: str
+    sample: str | None
+    symbol: str
+    exchange: str
+    interval: str
+    upload: object | None  # streamlit UploadedFile
+    lookback: int
+    horizon: int
+    model: ModelChoice | None
+    models: list[ModelChoice]
+    paths: int
+    seed: int
+    temperature: float
+    top_p: float
+    top_k: int
+
+    def settings(self, lookback: int | None = None, horizon: int | None = None):
+        from kronos.forecast import ForecastSettings
+
+        return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
+                                temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                                lookback=lookback or self.lookback)
+
+    def lookback_for(self, choice: ModelChoice | None) -> int:
+        """The lookback actually used: never more bars than the model's context."""
+        return min(self.lookback, choice.context) if choice else self.lookback
+
+
+@st.cache_data(show_spinner=False)
+def _sample_names() -> list[str]:
+    from data_sources import list_samples
+
+    return [s.name for s in list_samples()]
+
+
+def render() -> Inputs:
+    sb = st.sidebar
+    sb.markdown("### Data")
+    source = sb.selectbox("Source", list(SOURCES), format_func=SOURCES.get, key="sb_source")
+    sample = symbol = exchange = ""
+    upload = None
+    interval = "1d"
+    if source == "sample":
+        sample = sb.selectbox("Sample", _sample_names(), key="sb_sample")
+    elif source == "yfinance":
+        symbol = sb.text_input("Ticker", "AAPL", key="sb_ticker",
+                               help="Stocks (AAPL), ETFs (SPY), indices (^GSPC), FX (EURUSD=X)")
+        interval = sb.selectbox("Interval", YAHOO_INTERVALS, key="sb_yf_interval")
+    elif source == "ccxt":
+        exchange = sb.selectbox("Exchange", EXCHANGES, key="sb_exchange", accept_new_options=True)
+        symbol = sb.text_input("Pair", "BTC/USDT", key="sb_pair", help="BASE/QUOTE as the exchange lists it")
+        interval = sb.selectbox("Interval", CRYPTO_INTERVALS, key="sb_cx_interval")
+    else:
+        upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",
+                                  help="A date/time column and open, high, low, close (volume optional)")
+    c1, c2 = sb.columns(2)
+    lookback = c1.number_input("Lookback (bars)", 16, 2048, 256, step=16, key="sb_lookback",
+                               help="Context bars the model reads (capped at the model's context)")
+    horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon")
+
+    sb.markdown("### Model")
+    choices = model_choices()
+    by_key = {c.key: c for c in choices}
+    model_key = sb.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label, key="sb_model")
+    if not any(c.kind in ("bundled", "folder") for c in choices):
+        sb.warning("No bundled model found under assets/models: offline forecasts need one. "
+                   "Official models download from the Hugging Face Hub when online.")
+    sb.caption(f"Device: **{device_label()}**")
+
+    with sb.expander("Sampling", expanded=False):
+        temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sb_temperature")
+        top_p = st.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
+        top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
+        paths = st.number_input("Sample paths", 1, 1000, 30, step=10, key="sb_paths")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
+    inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, int(lookback), int(horizon),
+                    by_key.get(model_key), choices, int(paths), int(seed), float(temperature), float(top_p),
+                    int(top_k))
+    st.session_state[STATE_KEY] = inputs
+    return inputs
+
+
+def current() -> Inputs:
+    """The sidebar's values for this run (app.py draws the sidebar before the page runs)."""
+    inputs = st.session_state.get(STATE_KEY)
+    if inputs is None:
+        inputs = render()
+    return inputs

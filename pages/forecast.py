@@ -1,0 +1,113 @@
+"""Forecast page: data → quality gate → run → fan chart, summary, quantile table, downloads."""
+import io
+import json
+
+import streamlit as st
+
+from app_support import app_version, data, forecasts, sidebar
+from app_support.events import parse_events
+from app_support.metrics import summarize
+from kronos.charts import fan_chart, level_name
+
+BANDS = {"p10–p90": (0.1, 0.9), "p5–p95": (0.05, 0.95), "p25–p75": (0.25, 0.75)}
+EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+st.title("Forecast")
+inputs = sidebar.current()
+choice = inputs.model
+bars = data.load(inputs)
+if bars is None:
+    st.stop()
+data.show_staleness(bars)
+st.markdown(data.describe(bars))
+lookback = inputs.lookback_for(choice)
+if choice and lookback < inputs.lookback:
+    st.caption(f"Lookback capped at {lookback} bars, the context of {choice.label}.")
+bars = data.quality_gate(bars, lookback)
+if bars is None or choice is None:
+    st.stop()
+
+with st.expander("Event markers (optional)", icon=":material/flag:"):
+    text = st.text_area("One per line: date[ time], label", key="events_text",
+                        placeholder="2013-04-23, Earnings\n2013-05-01 14:00, FOMC")
+    events, unreadable = parse_events(text)
+    if unreadable:
+        st.warning(f"Could not read these lines as dates: {unreadable}. Use e.g. `2013-04-23, Earnings`.")
+
+try:
+    settings = inputs.settings(lookback=lookback)
+except ValueError as e:  # kronos.forecast.InputError
+    st.error(f"**Check the sampling settings:** {e}")
+    st.stop()
+
+clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast")
+fc, from_store = forecasts.cached(bars, choice, settings), True
+if clicked and fc is None:
+    try:
+        fc, from_store = forecasts.run(bars, choice, settings)
+    except Exception as e:  # InputError, CheckpointError and anything unforeseen: a message, not a traceback
+        from kronos.hub import CheckpointError
+
+        what = "model could not be loaded" if isinstance(e, CheckpointError) else "forecast could not run"
+        detail = str(e) if isinstance(e, ValueError | CheckpointError) else f"{type(e).__name__}: {e}"
+        st.error(f"**The {what}.** {detail}")
+        st.stop()
+if fc is None:
+    st.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 3])
+field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default="close", key="fan_field") or "close"
+band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
+band = BANDS[band_name]
+shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
+
+fig = fan_chart(fc, field, band, paths=shown, events=events,
+                title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths")
+st.plotly_chart(fig, key="fan_chart", config={"displaylogo": False})
+
+s = summarize(fc, "close", band)
+m = st.columns(4)
+m[0].metric("Expected return at horizon", f"{s.expected_return:+.2%}", help="Mean of the paths' last close "
+            f"vs the last close ({s.last:,.2f}); median path {s.median_return:+.2%}")
+m[1].metric("P(close ends above last close)", f"{s.prob_up:.0%}")
+m[2].metric(f"Band width {band_name} at horizon", f"{s.band_width:.1%}",
+            help=f"{s.band_low:,.2f} to {s.band_high:,.2f}, relative to the last close")
+prov = fc.provenance
+m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
+            delta_color="off")
+st.caption(f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
+           f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
+           f"data {prov['input_sha256']}")
+
+levels = (band[0], 0.5, band[1])
+table = fc.quantiles(levels)
+cols = [f"{f}_{level_name(q)}" for f in ("close", "high", "low", "volume") for q in levels]
+st.subheader("Quantiles")
+st.dataframe(table[cols].reset_index(), key="quantile_table", hide_index=True,
+             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp")})
+
+
+def _parquet() -> bytes:
+    buf = io.BytesIO()
+    fc.paths_frame().to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenance": prov,
+          "data": {"source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
+                   "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
+                   "notes": bars.notes},
+          "band": list(band), "events": [[str(t), label] for t, label in events]}
+stem = f"kronos_{bars.symbol}_{bars.interval}_{prov['model']}_seed{prov['seed']}".replace("/", "-")
+d = st.columns(4)
+d[0].download_button("Quantiles CSV", lambda: fc.quantiles(EXPORT_LEVELS).reset_index().to_csv(index=False),
+                     f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")
+d[1].download_button("Paths Parquet", _parquet, f"{stem}_paths.parquet", "application/octet-stream",
+                     on_click="ignore", icon=":material/download:")
+d[2].download_button("Paths CSV", lambda: fc.paths_frame().to_csv(index=False), f"{stem}_paths.csv", "text/csv",
+                     on_click="ignore", icon=":material/download:")
+d[3].download_button("Settings + provenance JSON", lambda: json.dumps(export, indent=2, default=str),
+                     f"{stem}_provenance.json", "application/json", on_click="ignore", icon=":material/download:")
+with st.expander("Provenance"):
+    st.json(export, expanded=1)
