@@ -93,7 +93,7 @@ def run_forecast(args) -> int:
         pair = load_pair(model, args.tokenizer, revision=args.revision, device=device)
     except CheckpointError as e:
         raise CliError(str(e)) from None
-    forecaster = Forecaster(pair, **_calendar_kwargs())
+    forecaster = Forecaster(pair)
     bar = None
     if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):
         from tqdm import tqdm
@@ -120,15 +120,6 @@ def run_forecast(args) -> int:
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {fc.provenance['device']}, "
           f"{fc.provenance['elapsed_s']} s)", file=sys.stderr)
     return 0
-
-
-def _calendar_kwargs() -> dict:
-    """Use exchange-calendar future stamps when data_sources provides them."""
-    try:
-        from data_sources.calendars import future_timestamps
-    except ImportError:
-        return {}
-    return {"future_timestamps": lambda ts, horizon: future_timestamps(ts, horizon)}
 
 
 def build_parser() -> argparse.ArgumentParser:

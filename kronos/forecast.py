@@ -17,9 +17,18 @@ from .config import PRICE_COLUMNS
 from .generate import Progress, Prompt, generate
 from .hub import KronosPair
 from .sampling import SamplingConfig
-from .timefeatures import plain_future_timestamps, time_features
+from .timefeatures import time_features
 
 FutureTimestamps = Callable[[pd.DatetimeIndex, int], pd.DatetimeIndex]
+
+
+def session_future_timestamps(timestamps: pd.DatetimeIndex, horizon: int, *, calendar: str | None = None,
+                              interval: str | None = None) -> pd.DatetimeIndex:
+    """The one rule for future bar times: the bars' trading calendar (exchange sessions, 24/7 crypto,
+    the weekly FX session), or the history's own rhythm when the calendar is unknown."""
+    from data_sources.calendars import future_timestamps
+
+    return future_timestamps(timestamps, horizon, interval=interval, calendar=calendar)
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 NORM_EPS = 1e-5
 DECODE_CHUNK = 64  # paths decoded per tokenizer pass, to bound memory for large path counts
@@ -166,7 +175,9 @@ def input_digest(history: pd.DataFrame) -> str:
 class Forecaster:
     """Stateless apart from the (read-only) model: safe to share between threads."""
 
-    def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps = plain_future_timestamps):
+    def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps | None = None):
+        """``future_timestamps`` overrides the calendar rule (``session_future_timestamps``, which reads
+        the calendar and interval from a ``Bars`` object's metadata)."""
         self.pair = pair
         self.future_timestamps = future_timestamps
 
@@ -178,8 +189,11 @@ class Forecaster:
                              "lower the lookback or load more history")
         history = frame.iloc[-lookback:].reset_index(drop=True)
         ts = pd.DatetimeIndex(history["timestamp"])
-        if future is None:
+        if future is None and self.future_timestamps is not None:
             future = self.future_timestamps(ts, settings.horizon)
+        elif future is None:
+            future = session_future_timestamps(ts, settings.horizon, calendar=getattr(bars, "calendar", None),
+                                               interval=getattr(bars, "interval", None))
         future = pd.DatetimeIndex(future)
         if len(future) != settings.horizon:
             raise InputError(f"got {len(future)} future timestamps for a horizon of {settings.horizon}")

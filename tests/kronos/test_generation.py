@@ -147,3 +147,16 @@ def test_temperature_zero_is_greedy(tiny):
     a = f.forecast(random_bars(40), 10, paths=3, temperature=0, seed=1)
     b = f.forecast(random_bars(40), 10, paths=3, top_k=1, top_p=1.0, seed=2)
     np.testing.assert_allclose(a.paths, b.paths, rtol=1e-6)
+
+
+def test_future_stamps_follow_the_exchange_calendar(tiny):
+    from data_sources import Bars
+
+    frame = random_bars(80, freq="B", start="2024-04-10")
+    frame = frame[frame["timestamp"] <= "2024-07-03"].copy()
+    frame["timestamp"] = frame["timestamp"].dt.tz_localize("America/New_York")
+    frame["amount"] = frame["volume"] * frame["close"]
+    bars = Bars.from_frame(frame, source="file", symbol="TEST", interval="1d", calendar="XNYS")
+    fc = Forecaster(tiny).forecast(bars, 3, paths=2)
+    assert [str(t.date()) for t in fc.timestamps] == ["2024-07-05", "2024-07-08", "2024-07-09"]
+    assert str(fc.timestamps.tz) == "America/New_York"
