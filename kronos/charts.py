@@ -53,12 +53,13 @@ def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
     if len(stamps) < 3:
         return []
     breaks = []
-    if not (stamps.dayofweek >= 5).any():
+    if not (stamps.day_of_week >= 5).any():
         breaks.append(dict(bounds=["sat", "mon"]))
     step = pd.Series(stamps).diff().dropna().min()
     if step is not None and step < pd.Timedelta(hours=12):
         tod = (stamps - stamps.normalize()) / pd.Timedelta(hours=1)
-        first, last = float(tod.min()), float(tod.max() + step / pd.Timedelta(hours=1))
+        half = step / pd.Timedelta(hours=1) / 2  # candles are one step wide: keep half a step each side
+        first, last = float(tod.min() - half), float(tod.max() + half)
         if first > 0 and last < 24 and last - first < 23:
             breaks.append(dict(pattern="hour", bounds=[last, first]))
     return breaks

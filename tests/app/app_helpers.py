@@ -1,0 +1,36 @@
+"""Helpers shared by the app tests (a unique module name: other test folders have a conftest too)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def make_model(folder: Path, name: str, seed: int) -> Path:
+    import torch
+
+    from kronos.config import KronosConfig, TokenizerConfig
+    from kronos.hub import save_checkpoint
+    from kronos.model import Kronos
+    from kronos.tokenizer import KronosTokenizer
+
+    torch.manual_seed(seed)
+    save_checkpoint(Kronos(KronosConfig(n_layers=2, d_model=64, n_heads=4, ff_dim=128)), folder / "predictor")
+    save_checkpoint(KronosTokenizer(TokenizerConfig(d_model=32, n_heads=4, ff_dim=64, n_enc_layers=1,
+                                                    n_dec_layers=1)), folder / "tokenizer")
+    (folder / "bundle.json").write_text(json.dumps({"context": 128, "name": name}))
+    return folder
+
+
+def good_csv(n: int = 200) -> bytes:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ts = pd.bdate_range("2023-01-02", periods=n)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    frame = pd.DataFrame({"date": ts.strftime("%Y-%m-%d"), "open": close * 0.999, "high": close * 1.01,
+                          "low": close * 0.99, "close": close, "volume": rng.integers(1000, 5000, n)})
+    return frame.to_csv(index=False).encode()
+
+
+BAD_CSV = b"name,colour\nfoo,red\nbar,blue\n"

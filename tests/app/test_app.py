@@ -1,0 +1,168 @@
+"""Page logic through Streamlit's AppTest (no browser): forecast, cache, gate, errors, compare."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app_helpers import BAD_CSV, good_csv
+
+
+def small(at, horizon=8, paths=4):
+    at.sidebar.number_input(key="sb_horizon").set_value(horizon).run()
+    at.number_input(key="sb_paths").set_value(paths).run()
+    return at
+
+
+def messages(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def test_starts_with_sidebar_and_gate(new_app):
+    at = new_app().run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="sb_source").value == "sample"
+    labels = at.sidebar.selectbox(key="sb_model").options
+    assert labels[0].startswith("test-tiny-a") and any("Kronos-small" in o for o in labels)
+    assert "3270 bars" in at.markdown[0].value  # AAPL bundled sample
+    assert at.checkbox(key="fix_split_jump")  # the gate lists the splits, with the fix offered
+    assert "Device: **cpu" in messages(at.sidebar.caption)
+    assert "Run forecast" in messages(at.info)
+
+
+def test_forecast_cached_and_requantiled_without_resampling(new_app):
+    from app_support.forecasts import store
+
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, messages(at.error)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    kinds = [t["type"] for t in fig["data"]]
+    assert "candlestick" in kinds and any(t.get("fill") == "tonexty" for t in fig["data"])
+    metrics = {m.label: m for m in at.metric}
+    assert "P(close ends above last close)" in metrics
+    assert metrics["Sampling time"].delta == "just sampled"
+    table = at.dataframe[0].value
+    assert len(table) == 8 and "close_p10" in table.columns and "close_p90" in table.columns
+    export = at.json[0].value
+    export = json.loads(export) if isinstance(export, str) else export
+    assert export["provenance"]["seed"] == 0 and export["provenance"]["model"] == "test-tiny-a"
+    assert len(export["data"]["content_sha256"]) == 64 and export["app"]["version"]
+    n = len(store())
+
+    at.selectbox(key="fan_band").set_value("p25–p75").run()  # display only: no new sample
+    assert {m.label: m for m in at.metric}["Sampling time"].delta == "from cache"
+    assert "close_p25" in at.dataframe[0].value.columns
+    at.segmented_control(key="fan_field").set_value("volume").run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(t["type"] == "bar" for t in fig["data"])
+    assert len(store()) == n
+
+    at.number_input(key="sb_seed").set_value(7).run()  # a new seed is a new forecast: not served from cache
+    assert not at.get("plotly_chart") and "Run forecast" in messages(at.info)
+    at.number_input(key="sb_seed").set_value(0).run()  # back: instantly from the store
+    assert at.get("plotly_chart") and len(store()) == n
+
+
+def test_events_are_drawn(new_app):
+    at = small(new_app().run())
+    at.text_area(key="events_text").input("2013-02-20, Earnings\nnot a date, x").run()
+    assert "not a date" in messages(at.warning)
+    at.button(key="run_forecast").click().run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    texts = [a.get("text") for a in fig["layout"]["annotations"]]
+    assert "Earnings" in texts and "forecast start" in texts
+
+
+def upload(at, name, data, mime="text/csv"):
+    at.sidebar.selectbox(key="sb_source").set_value("file").run()
+    at.sidebar.file_uploader(key="sb_upload").set_value((name, data, mime)).run()
+    return at
+
+
+def test_good_upload_then_bad_upload_then_recovers(new_app):
+    at = upload(new_app().run(), "mine.csv", good_csv())
+    assert not at.exception and not at.error, messages(at.error)
+    assert "**mine**" in at.markdown[0].value and "200 bars" in at.markdown[0].value
+    at.sidebar.file_uploader(key="sb_upload").set_value(("bad.csv", BAD_CSV, "text/csv")).run()
+    assert not at.exception
+    assert "no date/time column" in messages(at.error)
+    at.sidebar.selectbox(key="sb_source").set_value("sample").run()  # the app keeps working
+    assert not at.error and "3270 bars" in at.markdown[0].value
+
+
+def test_gate_blocks_until_fix_accepted(new_app):
+    text = good_csv(160).decode().splitlines()
+    rows = text[1:]
+    shuffled = "\n".join([text[0], *rows[:50], rows[60], *rows[50:]]) + "\n"  # one duplicated, out-of-order row
+    at = upload(new_app().run(), "dups.csv", shuffled.encode())
+    assert "cannot run" in messages(at.error)
+    assert not at.button  # no run button while blocked
+    for key in ("fix_duplicate_timestamps", "fix_unsorted"):
+        if at.checkbox(key=key) is not None:
+            at.checkbox(key=key).check().run()
+    assert not at.error, messages(at.error)
+    assert at.button(key="run_forecast")
+
+
+def test_short_history_is_an_error_not_a_traceback(new_app):
+    at = upload(new_app().run(), "short.csv", good_csv(40))
+    assert not at.exception
+    assert "short_history" in messages(at.markdown) and "cannot run" in messages(at.error)
+
+
+@pytest.mark.parametrize("exc_name,expected", [("SourceUnavailableError", "Could not reach the data source"),
+                                               ("SymbolNotFoundError", "Could not load the bars")])
+def test_network_errors_are_messages(new_app, monkeypatch, exc_name, expected):
+    import data_sources
+    from data_sources import errors
+
+    def fail(*args, **kwargs):
+        raise getattr(errors, exc_name)("ZZZZ: no such symbol / no network; check the ticker")
+
+    monkeypatch.setattr(data_sources, "load_bars", fail)
+    at = new_app().run()
+    at.sidebar.selectbox(key="sb_source").set_value("yfinance").run()
+    at.sidebar.text_input(key="sb_ticker").input("ZZZZ").run()
+    assert not at.exception
+    assert expected in messages(at.error) and "ZZZZ" in messages(at.error)
+
+
+def test_offline_official_model_is_a_clear_error(new_app, no_network):
+    at = small(new_app().run())
+    at.sidebar.selectbox(key="sb_model").set_value("official:small").run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception
+    err = messages(at.error)
+    assert "model could not be loaded" in err and "bundled model" in err
+    at.sidebar.selectbox(key="sb_model").set_value(at.sidebar.selectbox(key="sb_model").options[0]).run()
+    assert not at.error  # switching back works
+
+
+def test_no_bundled_model_warns(new_app, monkeypatch):
+    import kronos.bundled
+
+    monkeypatch.delenv("KRONOS_STUDIO_MODELS")
+    monkeypatch.setattr(kronos.bundled, "bundled_models", lambda: {})
+    at = new_app().run()
+    assert not at.exception
+    assert "No bundled model" in messages(at.sidebar.warning)
+
+
+def test_compare_backtest(new_app):
+    at = small(new_app().run(), horizon=6, paths=4)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    picked = at.multiselect(key="cmp_models").value  # the two local test models by default
+    assert [k.rsplit("/", 1)[-1] for k in picked] == ["test-tiny-a", "test-tiny-b"]
+    at.segmented_control(key="cmp_mode").set_value("Backtest").run()
+    assert at.date_input(key="cmp_cutoff")
+    at.button(key="run_compare").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "xaxis2" in fig["layout"] and fig["layout"]["yaxis2"].get("matches") == "y"
+    assert any(t.get("name") == "actual close" for t in fig["data"])
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["test-tiny-a (local folder)", "test-tiny-b (local folder)"]
+    assert table["p10–p90 coverage"].between(0, 1).all() and (table["time (s)"] > 0).all()
