@@ -20,6 +20,7 @@ from .sampling import SamplingConfig
 from .timefeatures import time_features
 
 FutureTimestamps = Callable[[pd.DatetimeIndex, int], pd.DatetimeIndex]
+Events = Callable[[pd.DatetimeIndex, pd.DatetimeIndex], np.ndarray]
 
 
 def session_future_timestamps(timestamps: pd.DatetimeIndex, horizon: int, *, calendar: str | None = None,
@@ -203,16 +204,21 @@ class Forecaster:
         return _Prepared(history, future, mu, sigma, xn, input_digest(history))
 
     def forecast(self, bars, horizon: int | None = None, *, settings: ForecastSettings | None = None,
-                 future_timestamps=None, progress: Progress | None = None, **kwargs) -> Forecast:
-        """Forecast one series. Pass ``settings`` or the ForecastSettings fields as keywords."""
+                 future_timestamps=None, events: Events | None = None, progress: Progress | None = None,
+                 **kwargs) -> Forecast:
+        """Forecast one series. Pass ``settings`` or the ForecastSettings fields as keywords.
+
+        ``events`` (needs a model with an event encoder) maps (history timestamps, future timestamps)
+        to an array [len(history) + horizon, channels] of exogenous inputs for those bars."""
         return self.forecast_batch([bars], horizon, settings=settings,
                                    future_timestamps=None if future_timestamps is None else [future_timestamps],
-                                   progress=progress, **kwargs)[0]
+                                   events=events, progress=progress, **kwargs)[0]
 
     @torch.no_grad()
     def forecast_batch(self, bars_list: Sequence, horizon: int | None = None, *,
                        settings: ForecastSettings | None = None, future_timestamps: Sequence | None = None,
-                       progress: Progress | None = None, **kwargs) -> list[Forecast]:
+                       events: Events | None = None, progress: Progress | None = None,
+                       **kwargs) -> list[Forecast]:
         """Forecast several series in one batched run; lengths may differ. The random stream is
         shared by the batch, so sampled paths differ from one-at-a-time runs with the same seed."""
         if settings is None:
@@ -231,7 +237,8 @@ class Forecaster:
             x = torch.from_numpy(p.normalized).to(device)[None]
             s1, s2 = pair.tokenizer.encode(x)
             stamps = np.concatenate([time_features(p.history["timestamp"]), time_features(p.future)])
-            prompts.append(Prompt(s1[0], s2[0], torch.from_numpy(stamps).to(device)))
+            prompts.append(Prompt(s1[0], s2[0], torch.from_numpy(stamps).to(device),
+                                  None if events is None else self._event_matrix(events, p, device)))
         generator = torch.Generator(device=device).manual_seed(int(settings.seed))
         tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
                           settings.sampling, generator, progress)
@@ -243,6 +250,7 @@ class Forecaster:
             provenance = {
                 **pair.provenance(),
                 "device": str(device),
+                "events": events is not None,
                 "seed": int(settings.seed),
                 "input_sha256": p.digest,
                 "history_start": str(p.history["timestamp"].iloc[0]),
@@ -255,6 +263,20 @@ class Forecaster:
             results.append(Forecast(p.future, paths.astype(np.float32), mean.astype(np.float32), p.history,
                                     settings, provenance))
         return results
+
+    def _event_matrix(self, events: Events, p: _Prepared, device) -> torch.Tensor:
+        encoder = self.pair.predictor.event_emb
+        if encoder is None:
+            raise InputError("events were given but this model has no event encoder: load an event adapter")
+        channels = encoder.in_features
+        matrix = np.asarray(events(pd.DatetimeIndex(p.history["timestamp"]), p.future), dtype=np.float32)
+        expected = (len(p.history) + len(p.future), channels)
+        if matrix.shape != expected:
+            raise InputError(f"the event matrix has shape {matrix.shape}, expected {expected} "
+                             "(history bars + horizon, event channels)")
+        if not np.isfinite(matrix).all():
+            raise InputError("the event matrix has missing or infinite values")
+        return torch.from_numpy(matrix).to(device)
 
     def _decode(self, s1: torch.Tensor, s2: torch.Tensor, horizon: int) -> np.ndarray:
         """Decode each path's last ``context`` tokens as one causal sequence (as upstream) and keep the

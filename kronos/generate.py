@@ -23,32 +23,52 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Prompt:
-    """One series: its context token ids [N] and the time stamps of context and horizon [N + horizon, 5]."""
+    """One series: its context token ids [N], the time stamps of context and horizon [N + horizon, 5],
+    and optionally event channels for the same bars [N + horizon, C]."""
 
     s1: torch.Tensor
     s2: torch.Tensor
     stamps: torch.Tensor
+    events: torch.Tensor | None = None
 
 
-def prefill(model: Kronos, s1, s2, stamps, context: int):
+@dataclass
+class BarFeatures:
+    """Per-bar inputs besides the tokens, for every row and step: stamps [R, L, 5], events [R, L, C]."""
+
+    stamps: torch.Tensor
+    events: torch.Tensor | None
+
+    def take(self, rows, cols) -> "BarFeatures":
+        return BarFeatures(self.stamps[rows, cols], None if self.events is None else self.events[rows, cols])
+
+    def gather(self, idx: torch.Tensor) -> "BarFeatures":
+        """Per-row windows: idx [rows, w] of bar indices."""
+        def g(x):
+            return x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
+        return BarFeatures(g(self.stamps), None if self.events is None else g(self.events))
+
+
+def prefill(model: Kronos, s1, s2, bars: BarFeatures, context: int):
     """Trunk over one series' window ([1, n] ids): (h [1, w, d], per-layer caches of the w tokens).
 
     A context longer than the window is cut to its last ``context`` tokens (positions from 0), and
     then no cache is returned: the next token already needs a shifted window."""
     if s1.shape[1] > context:
-        s1, s2, stamps = s1[:, -context:], s2[:, -context:], stamps[:, -context:]
-        return model.trunk(model.embed(s1, s2, stamps)), None
+        window = slice(s1.shape[1] - context, None)
+        bars = bars.take(slice(None), window)
+        return model.trunk(model.embed(s1[:, window], s2[:, window], bars.stamps, bars.events)), None
     c = model.config
     caches = [KVCache.empty(1, c.n_heads, s1.shape[1], c.d_model // c.n_heads, model.embedding.emb_s1.weight)
               for _ in range(c.n_layers)]
-    return model.trunk(model.embed(s1, s2, stamps), caches), caches
+    return model.trunk(model.embed(s1, s2, bars.stamps, bars.events), caches), caches
 
 
-def recompute_window(model: Kronos, s1, s2, stamps, ends: torch.Tensor, context: int):
+def recompute_window(model: Kronos, s1, s2, bars: BarFeatures, ends: torch.Tensor, context: int):
     """Full pass over each row's last ``context`` tokens (positions restart at 0), as upstream does."""
     idx = (ends - context)[:, None] + torch.arange(context, device=ends.device)
-    return model.trunk(model.embed(s1.gather(1, idx), s2.gather(1, idx),
-                                   stamps.gather(1, idx[..., None].expand(-1, -1, stamps.shape[-1]))))
+    window = bars.gather(idx)
+    return model.trunk(model.embed(s1.gather(1, idx), s2.gather(1, idx), window.stamps, window.events))
 
 
 class PathState:
@@ -75,10 +95,11 @@ class PathState:
             layer.prefix.k[b, :, :n], layer.prefix.v[b, :, :n] = cache.k[0], cache.v[0]
         self.dep.prefix.k[b, :, :n], self.dep.prefix.v[b, :, :n] = dep_k[0], dep_v[0]
 
-    def decode_one_token(self, model: Kronos, s1, s2, stamps, positions) -> torch.Tensor:
-        """Trunk state [rows, 1, d] of one new token per path; caches updated."""
+    def decode_one_token(self, model: Kronos, s1, s2, bars: BarFeatures, positions) -> torch.Tensor:
+        """Trunk state [rows, 1, d] of one new token per path ([rows, 1] ids and bar features)."""
         j = self.generated
-        h = model.trunk(model.embed(s1, s2, stamps), steps=[PathStep(c, j, positions) for c in self.layers])
+        h = model.trunk(model.embed(s1, s2, bars.stamps, bars.events),
+                        steps=[PathStep(c, j, positions) for c in self.layers])
         k, v = model.dependency_keys_values(h)
         self.dep.gen.k[:, :, j], self.dep.gen.v[:, :, j] = k[:, :, 0], v[:, :, 0]
         self.generated += 1
@@ -104,7 +125,12 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
     R, L = len(prompts) * S, max(lengths) + P
     s1 = torch.zeros(R, L, dtype=torch.long, device=device)
     s2 = torch.zeros_like(s1)
-    stamps = torch.zeros(R, L, prompts[0].stamps.shape[-1], dtype=weight.dtype, device=device)
+    with_events = prompts[0].events is not None
+    if any((p.events is not None) != with_events for p in prompts):
+        raise ValueError("either every series in a batch has events or none has")
+    bars = BarFeatures(torch.zeros(R, L, prompts[0].stamps.shape[-1], dtype=weight.dtype, device=device),
+                       torch.zeros(R, L, prompts[0].events.shape[-1], dtype=weight.dtype, device=device)
+                       if with_events else None)
     t = torch.tensor(lengths, device=device).repeat_interleave(S)  # tokens known per row
     h_last = weight.new_zeros(R, 1, model.config.d_model)
     cached = [n <= context for n in lengths]
@@ -116,8 +142,10 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
         rows = slice(b * S, (b + 1) * S)
         n = len(p.s1)
         s1[rows, :n], s2[rows, :n] = p.s1, p.s2
-        stamps[rows, : n + P] = p.stamps[: n + P]
-        h, caches = prefill(model, p.s1[None], p.s2[None], stamps[b * S: b * S + 1, :n], context)
+        bars.stamps[rows, : n + P] = p.stamps[: n + P]
+        if with_events:
+            bars.events[rows, : n + P] = p.events[: n + P]
+        h, caches = prefill(model, p.s1[None], p.s2[None], bars.take(slice(b * S, b * S + 1), slice(0, n)), context)
         h_last[rows] = h[:, -1:]
         k, v = model.dependency_keys_values(h)
         if caches is not None:
@@ -152,13 +180,13 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
             in_cache = t <= context
             if bool(in_cache.any()):
                 pos = t - 1
-                h = state.decode_one_token(model, s1[rows, pos][:, None], s2[rows, pos][:, None],
-                                           stamps[rows, pos][:, None], pos)
+                r, c = rows[:, None], pos[:, None]
+                h = state.decode_one_token(model, s1[r, c], s2[r, c], bars.take(r, c), pos)
                 h_last[in_cache] = h[in_cache]
         slide = (t > context).nonzero().flatten()
         window_memory = None
         if len(slide):
-            h = recompute_window(model, s1[slide], s2[slide], stamps[slide], t[slide], context)
+            h = recompute_window(model, s1[slide], s2[slide], bars.take(slide, slice(None)), t[slide], context)
             h_last[slide] = h[:, -1:]
             window_memory = (slide, *model.dependency_keys_values(h))
 

@@ -122,6 +122,16 @@ class Kronos(nn.Module):
         self.dep_layer = DependencyAwareLayer(c)
         self.head = DualHead(c)
         self.apply(self._init_weights)
+        # Optional exogenous-event encoder (not part of the official architecture or checkpoints).
+        self.event_emb: nn.Linear | None = None
+
+    def attach_event_embedding(self, channels: int) -> nn.Linear:
+        """Add Linear(channels -> d_model) on top of the token and time embeddings. Zero-initialised,
+        so the model's outputs are unchanged until it is trained."""
+        self.event_emb = nn.Linear(channels, self.config.d_model).to(self.embedding.emb_s1.weight)
+        nn.init.zeros_(self.event_emb.weight)
+        nn.init.zeros_(self.event_emb.bias)
+        return self.event_emb
 
     @staticmethod
     def _init_weights(module):
@@ -133,12 +143,16 @@ class Kronos(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=module.weight.shape[1] ** -0.5)
 
     # --- trunk -------------------------------------------------------------------------------------
-    def embed(self, s1, s2, stamp=None, exogenous=None):
+    def embed(self, s1, s2, stamp=None, events=None):
+        """Token + time embeddings, plus the event embedding when events are given. Without events
+        the computation is exactly the official one."""
         x = self.embedding(s1, s2)
         if stamp is not None:
             x = x + self.time_emb(stamp)
-        if exogenous is not None:
-            x = x + exogenous
+        if events is not None:
+            if self.event_emb is None:
+                raise ValueError("this model has no event encoder: load an event adapter to use events")
+            x = x + self.event_emb(events)
         return self.token_drop(x)
 
     def trunk(self, x, caches: list[KVCache] | None = None, steps: list[PathStep] | None = None):
@@ -174,14 +188,14 @@ class Kronos(nn.Module):
         return self._s2_from_attention(h_last, attend_paths(q, memory, length))
 
     # --- full forward (training, and the reference for cached decoding) ----------------------------
-    def forward(self, s1, s2, stamp=None, s1_targets=None, exogenous=None):
+    def forward(self, s1, s2, stamp=None, s1_targets=None, events=None):
         """Logits for every position: s1 [B, T, V1] and s2 [B, T, V2] conditioned on ``s1_targets``.
 
         Position i's s2 query attends to trunk states 0..i, which is exactly what inference does at the
         last position. (Upstream's training mode also rotates that query by RoPE; its inference does not,
         so we train the way the model is used.)
         """
-        h = self.trunk(self.embed(s1, s2, stamp, exogenous))
+        h = self.trunk(self.embed(s1, s2, stamp, events))
         logits1 = self.s1_logits(h)
         if s1_targets is None:
             s1_targets = logits1.argmax(-1)

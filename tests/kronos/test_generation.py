@@ -9,7 +9,7 @@ import torch
 
 from conftest import random_bars
 from kronos.forecast import Forecaster, ForecastSettings, InputError
-from kronos.generate import PathState, prefill
+from kronos.generate import BarFeatures, PathState, prefill
 
 
 @pytest.mark.parametrize("lengths", [[60], [60, 45]])
@@ -28,7 +28,7 @@ def test_kv_cache_gives_the_logits_of_full_recomputation(oracle, lengths):
         state = PathState(model, lengths, paths, extra, model.embedding.emb_s1.weight)
         for b, (a1, a2, st) in enumerate(seqs):
             n = lengths[b]
-            h, caches = prefill(model, a1[None, :n], a2[None, :n], st[None, :n], context=2048)
+            h, caches = prefill(model, a1[None, :n], a2[None, :n], BarFeatures(st[None, :n], None), context=2048)
             state.store_prefix(b, caches, *model.dependency_keys_values(h))
         for j in range(extra):
             def col(b, r, which):
@@ -37,7 +37,7 @@ def test_kv_cache_gives_the_logits_of_full_recomputation(oracle, lengths):
             t2 = torch.stack([col(b, r, 1) for b in range(len(lengths)) for r in range(paths)])[:, None]
             st = torch.stack([seqs[b][2][lengths[b] + j] for b in range(len(lengths)) for _ in range(paths)])[:, None]
             pos = torch.tensor([lengths[b] + j for b in range(len(lengths)) for _ in range(paths)])
-            h_step = state.decode_one_token(model, t1, t2, st, pos)
+            h_step = state.decode_one_token(model, t1, t2, BarFeatures(st, None), pos)
             chosen = torch.randint(0, 1024, (rows, 1), generator=g)
             s2_fast = model.s2_logits_paths(h_step, chosen, state.dep, state.generated)
             for i in range(rows):
@@ -160,3 +160,28 @@ def test_future_stamps_follow_the_exchange_calendar(tiny):
     fc = Forecaster(tiny).forecast(bars, 3, paths=2)
     assert [str(t.date()) for t in fc.timestamps] == ["2024-07-05", "2024-07-08", "2024-07-09"]
     assert str(fc.timestamps.tz) == "America/New_York"
+
+
+def test_event_encoder_is_inert_until_trained_and_then_changes_the_forecast(oracle):
+    pair = oracle("tiny").ours(64)
+    f = Forecaster(pair)
+    bars = random_bars(50)
+    base = f.forecast(bars, 12, paths=6, seed=2)
+    emb = pair.predictor.attach_event_embedding(20)
+    try:
+        def events(hist, fut):
+            return np.ones((len(hist) + len(fut), 20), dtype=np.float32)
+        no_events = f.forecast(bars, 12, paths=6, seed=2)
+        zero_init = f.forecast(bars, 12, paths=6, seed=2, events=events)
+        np.testing.assert_array_equal(no_events.paths, base.paths)  # module present, no events: identical
+        np.testing.assert_array_equal(zero_init.paths, base.paths)  # zero-initialised encoder: identical
+        with torch.no_grad():
+            emb.weight.normal_(0, 1.0, generator=torch.Generator().manual_seed(0))
+        moved = f.forecast(bars, 12, paths=6, seed=2, events=events)
+        assert not np.array_equal(moved.paths, base.paths) and moved.provenance["events"]
+        with pytest.raises(InputError, match="shape"):
+            f.forecast(bars, 12, paths=2, events=lambda h, fu: np.zeros((3, 20)))
+    finally:
+        pair.predictor.event_emb = None
+    with pytest.raises(InputError, match="no event encoder"):
+        f.forecast(bars, 5, paths=2, events=lambda h, fu: np.zeros((len(h) + len(fu), 20)))
