@@ -29,10 +29,10 @@ def market_bars(source: str, symbol: str, interval: str, lookback: int, exchange
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def file_bars(data: bytes, name: str) -> Bars:
+def file_bars(data: bytes, name: str, timezone: str | None = None, calendar: str | None = None) -> Bars:
     from data_sources import read_bars_file
 
-    return read_bars_file(data, name=name)
+    return read_bars_file(data, name=name, timezone=timezone, calendar=calendar)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs={Bars: _bars_key})
@@ -59,7 +59,7 @@ def load(inputs) -> Bars | None:
                 st.info("Upload a CSV or Parquet file of bars in the sidebar (columns date, open, high, low, close, "
                         "volume), or pick a bundled sample.")
                 return None
-            return file_bars(inputs.upload.getvalue(), inputs.upload.name)
+            return file_bars(inputs.upload.getvalue(), inputs.upload.name, inputs.timezone, inputs.calendar)
         symbol = inputs.symbol.strip()
         if not symbol:
             st.info("Type a ticker or pair in the sidebar.")

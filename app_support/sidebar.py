@@ -11,6 +11,9 @@ SOURCES = {"sample": "Bundled sample", "yfinance": "Ticker (Yahoo Finance)", "cc
            "file": "Upload CSV / Parquet"}
 YAHOO_INTERVALS = ["1d", "1wk", "1h", "30m", "15m", "5m", "1m"]
 CRYPTO_INTERVALS = ["1h", "4h", "1d", "15m", "5m", "1m"]
+TIMEZONES = [None, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
+             "Asia/Hong_Kong", "Australia/Sydney"]
+CALENDARS = [None, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
 EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
 STATE_KEY = "studio_inputs"
 
@@ -23,6 +26,8 @@ class Inputs:
     exchange: str
     interval: str
     upload: object | None  # streamlit UploadedFile
+    timezone: str | None  # for uploads
+    calendar: str | None  # for uploads
     lookback: int
     horizon: int
     model: ModelChoice | None
@@ -41,8 +46,13 @@ class Inputs:
                                 lookback=lookback or self.lookback)
 
     def lookback_for(self, choice: ModelChoice | None) -> int:
-        """The lookback actually used: never more bars than the model's context."""
-        return min(self.lookback, choice.context) if choice else self.lookback
+        """The lookback actually used: lookback + horizon fits the model's context where it can (as
+        upstream's 400 + 120 in 512), so every sampling step reuses the KV cache instead of recomputing
+        a sliding window; never less than half the context, never more than all of it."""
+        if choice is None:
+            return self.lookback
+        room = max(choice.context - self.horizon, choice.context // 2)
+        return max(2, min(self.lookback, room))
 
 
 @st.cache_data(show_spinner=False)
@@ -57,7 +67,7 @@ def render() -> Inputs:
     sb.markdown("### Data")
     source = sb.selectbox("Source", list(SOURCES), format_func=SOURCES.get, key="sb_source")
     sample = symbol = exchange = ""
-    upload = None
+    upload = timezone = calendar = None
     interval = "1d"
     if source == "sample":
         sample = sb.selectbox("Sample", _sample_names(), key="sb_sample")
@@ -72,6 +82,12 @@ def render() -> Inputs:
     else:
         upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",
                                   help="A date/time column and open, high, low, close (volume optional)")
+        c1, c2 = sb.columns(2)
+        timezone = c1.selectbox("Timezone", TIMEZONES, key="sb_file_tz", accept_new_options=True,
+                                format_func=lambda z: z or "as in file",
+                                help="How to read times without a UTC offset (default: UTC, flagged)")
+        calendar = c2.selectbox("Calendar", CALENDARS, key="sb_file_cal", accept_new_options=True,
+                                format_func=lambda c: c or "infer", help="Trading calendar for gaps and future bars")
     c1, c2 = sb.columns(2)
     lookback = c1.number_input("Lookback (bars)", 16, 2048, 256, step=16, key="sb_lookback",
                                help="Context bars the model reads (capped at the model's context)")
@@ -92,7 +108,8 @@ def render() -> Inputs:
         top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
         paths = st.number_input("Sample paths", 1, 1000, 30, step=10, key="sb_paths")
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
-    inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, int(lookback), int(horizon),
+    inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
+                    int(lookback), int(horizon),
                     by_key.get(model_key), choices, int(paths), int(seed), float(temperature), float(top_p),
                     int(top_k))
     st.session_state[STATE_KEY] = inputs

@@ -172,9 +172,10 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
     stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(forecast.timestamps)))
     fig.update_xaxes(rangebreaks=_rangebreaks(stamps), rangeslider_visible=False)
     fig.update_yaxes(title_text=field, tickformat=",.0f" if field == "volume" else None)
-    fig.update_layout(title=title, height=height, hovermode="x unified", template="plotly_white",
-                      margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top") if title else None, height=height,
+                      hovermode="x unified", template="plotly_white",
+                      margin=dict(l=10, r=10, t=80 if title else 40, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
     return fig
 
 

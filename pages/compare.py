@@ -99,8 +99,9 @@ for col, row in zip(cols, rows):
         st.metric("Time", f"{row['time (s)']:.1f} s")
         if actual is not None:
             st.metric("MAE of p50 close", f"{row['MAE (p50 close)']:,.2f}", f"{row['MAPE']:.1%} of price",
-                      delta_color="off")
-            st.metric("p10–p90 coverage", f"{row['p10–p90 coverage']:.0%}", "nominal 80%", delta_color="off")
+                      delta_color="off", delta_arrow="off")
+            st.metric("p10–p90 coverage", f"{row['p10–p90 coverage']:.0%}", "nominal 80%", delta_color="off",
+                      delta_arrow="off")
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_table",
              column_config={"MAPE": st.column_config.NumberColumn(format="percent"),
                             "p10–p90 coverage": st.column_config.NumberColumn(format="percent"),

@@ -22,7 +22,8 @@ data.show_staleness(bars)
 st.markdown(data.describe(bars))
 lookback = inputs.lookback_for(choice)
 if choice and lookback < inputs.lookback:
-    st.caption(f"Lookback capped at {lookback} bars, the context of {choice.label}.")
+    st.caption(f"Lookback capped at {lookback} bars: {choice.label} reads at most {choice.context} bars, and "
+               f"lookback + horizon within that window lets every sampling step reuse the cache (much faster).")
 bars = data.quality_gate(bars, lookback)
 if bars is None or choice is None:
     st.stop()
@@ -75,7 +76,7 @@ m[2].metric(f"Band width {band_name} at horizon", f"{s.band_width:.1%}",
             help=f"{s.band_low:,.2f} to {s.band_high:,.2f}, relative to the last close")
 prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
-            delta_color="off")
+            delta_color="off", delta_arrow="off")
 st.caption(f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']}")
@@ -85,7 +86,7 @@ table = fc.quantiles(levels)
 cols = [f"{f}_{level_name(q)}" for f in ("close", "high", "low", "volume") for q in levels]
 st.subheader("Quantiles")
 st.dataframe(table[cols].reset_index(), key="quantile_table", hide_index=True,
-             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp")})
+             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm")})
 
 
 def _parquet() -> bytes:

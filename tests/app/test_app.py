@@ -85,6 +85,10 @@ def test_good_upload_then_bad_upload_then_recovers(new_app):
     at = upload(new_app().run(), "mine.csv", good_csv())
     assert not at.exception and not at.error, messages(at.error)
     assert "**mine**" in at.markdown[0].value and "200 bars" in at.markdown[0].value
+    assert "timezone_assumed" in messages(at.markdown)
+    at.sidebar.selectbox(key="sb_file_tz").set_value("America/New_York").run()
+    at.sidebar.selectbox(key="sb_file_cal").set_value("XNYS").run()
+    assert "calendar XNYS" in at.markdown[0].value and "timezone_assumed" not in messages(at.markdown)
     at.sidebar.file_uploader(key="sb_upload").set_value(("bad.csv", BAD_CSV, "text/csv")).run()
     assert not at.exception
     assert "no date/time column" in messages(at.error)

@@ -1,0 +1,226 @@
+"""End to end in headless Chromium (Playwright): start `streamlit run app.py`, forecast on bundled data,
+upload a good and a bad CSV, compare two models. Screenshots go to test-artifacts/ (gitignored).
+
+Click-to-fan timing (not part of the normal run): KRONOS_STUDIO_MEASURE=1 pytest tests/app -k click_to_fan
+times horizon 60 x 30 paths with the first bundled model (or the folders in KRONOS_STUDIO_MEASURE_MODELS).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app_helpers import BAD_CSV, good_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")]
+FAN = '[data-testid="stPlotlyChart"] .main-svg .scatterlayer .trace path'
+IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(models: str, workdir: Path):
+    port = free_port()
+    env = {**os.environ, "KRONOS_STUDIO_MODELS": models, "KRONOS_STUDIO_CACHE": str(workdir / "cache"),
+           "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(workdir / "hf"), "KRONOS_DEVICE": "cpu",
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "STREAMLIT_SERVER_HEADLESS": "true",
+           "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_CLIENT_SHOW_ERROR_DETAILS": "full",
+           "PYTHONPATH": str(ROOT)}
+    log = open(workdir / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
+                             str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {(workdir / 'streamlit.log').read_text()}")
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("streamlit did not become healthy in 60 s")
+
+
+def stop_server(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_models, tmp_path_factory):
+    proc, url = start_server(os.pathsep.join(map(str, tiny_models)), tmp_path_factory.mktemp("server"))
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.js_errors = errors
+    yield pg
+    ctx.close()
+
+
+def open_app(page, url):
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_role("button", name="Run forecast").wait_for(timeout=60_000)
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(1000, int(height) + 200)})
+    page.wait_for_timeout(300)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    return path
+
+
+def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    page.wait_for_timeout(200)
+    page.wait_for_selector(IDLE)
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option).click()
+    page.wait_for_selector(IDLE)
+
+
+def no_exceptions(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert not page.js_errors, page.js_errors
+
+
+def test_forecast_draws_fan_and_table(page, app_url):
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    set_number(page, "Horizon (bars)", 20)
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=60_000)
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(page.get_by_text("P(close ends above last close)")).to_be_visible()
+    expect(page.get_by_role("button", name="Quantiles CSV")).to_be_visible()
+    assert page.locator('[data-testid="stPlotlyChart"] .boxlayer .trace path').count() > 0  # the candlesticks
+    no_exceptions(page)
+    shot(page, "forecast_fan.png")
+    # Display-only changes redraw from the stored paths.
+    page.get_by_test_id("stButtonGroup").get_by_text("volume").click()
+    expect(page.get_by_text("from cache")).to_be_visible(timeout=30_000)
+    no_exceptions(page)
+
+
+def test_upload_good_and_bad_csv(page, app_url, tmp_path):
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    choose(page, "Source", "Upload CSV / Parquet")
+    good, bad = tmp_path / "mine.csv", tmp_path / "broken.csv"
+    good.write_bytes(good_csv())
+    bad.write_bytes(BAD_CSV)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(good))
+    expect(page.get_by_text("200 bars")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Run forecast")).to_be_visible()
+    shot(page, "upload_good.png")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    alert = page.get_by_test_id("stAlertContentError")
+    expect(alert).to_contain_text("no date/time column", timeout=30_000)
+    expect(alert).to_contain_text("name the bar time column")
+    no_exceptions(page)
+    shot(page, "upload_bad.png")
+
+
+def test_compare_two_models(page, app_url):
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    set_number(page, "Horizon (bars)", 10)
+    page.get_by_test_id("stSidebarNav").get_by_text("Compare models").click()
+    page.get_by_role("button", name="Run comparison").wait_for(timeout=60_000)
+    page.get_by_test_id("stButtonGroup").get_by_text("Backtest").click()
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Run comparison").click()
+    page.wait_for_selector(FAN, timeout=90_000)
+    expect(page.get_by_text("p10–p90 coverage").first).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"] .subplot')).to_have_count(2)
+    no_exceptions(page)
+    shot(page, "compare_backtest.png")
+
+
+@pytest.mark.skipif(not os.environ.get("KRONOS_STUDIO_MEASURE"), reason="timing run: set KRONOS_STUDIO_MEASURE=1")
+def test_click_to_fan(browser, tmp_path):
+    """Click on Run forecast to drawn fan, horizon 60 and 30 paths, on the first offered model."""
+    proc, url = start_server(os.environ.get("KRONOS_STUDIO_MEASURE_MODELS", ""), tmp_path)
+    try:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.js_errors = []
+        open_app(page, url)
+        set_number(page, "Horizon (bars)", 60)
+        model = page.get_by_test_id("stSelectbox").filter(has_text="Model").first.inner_text()
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Run forecast").click()
+        page.wait_for_selector(FAN, timeout=300_000)
+        cold = time.perf_counter() - t0
+        # Same inputs again (a new session): the forecast comes from the store, no click needed.
+        t0 = time.perf_counter()
+        page.reload()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        set_number(page, "Horizon (bars)", 60)
+        page.wait_for_selector(FAN, timeout=60_000)
+        results = [round(cold, 2), round(time.perf_counter() - t0, 2)]
+        shown = page.get_by_test_id("stMetric").filter(has_text="Sampling time").inner_text()
+        shot(page, "click_to_fan.png")
+        report = {"model": model, "horizon": 60, "paths": 30, "click_to_fan_s": results[0],
+                  "reload_same_inputs_to_fan_s": results[1], "sampling_metric_after_reload": shown,
+                  "cpu_threads": os.cpu_count()}
+        (ARTIFACTS / "click_to_fan.json").write_text(json.dumps(report, indent=2))
+        print(report)
+        ctx.close()
+    finally:
+        stop_server(proc)
