@@ -202,7 +202,8 @@ def test_click_to_fan(browser, tmp_path):
         page.js_errors = []
         open_app(page, url)
         set_number(page, "Horizon (bars)", 60)
-        model = page.get_by_test_id("stSelectbox").filter(has_text="Model").first.inner_text()
+        model = page.get_by_test_id("stSelectbox").filter(has_text="Model").first.locator(
+            '[data-baseweb="select"]').inner_text()
         t0 = time.perf_counter()
         page.get_by_role("button", name="Run forecast").click()
         page.wait_for_selector(FAN, timeout=300_000)
