@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_support import sidebar
 
-st.set_page_config(page_title="Kronos Studio", page_icon=":material/ssid_chart:", layout="wide")
+st.set_page_config(page_title="Kronos Studio", layout="wide")  # no page_icon: a material icon favicon is fetched from a CDN
 
 # Add a page here (one file under pages/); the sidebar's data, model and sampling inputs are shared.
 PAGES = [
