@@ -402,3 +402,4 @@ def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuil
         models.update(default_baselines(paths=max(paths, 100)))
     return compare(models, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
                    progress=progress)
+
