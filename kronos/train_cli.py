@@ -84,6 +84,10 @@ def register(sub) -> None:
                                                                          "(default: the window)")
     pred.set_defaults(func=run_train_predictor)
 
+    from .lora_cli import register_cli as register_lora  # ``kronos train lora`` (LoRA + event inputs)
+
+    register_lora(tsub, _common)
+
 
 # --- helpers ------------------------------------------------------------------------------------
 def _err(e: Exception):
