@@ -91,8 +91,9 @@ class EventCalendar:
     def times(self, kind: str) -> np.ndarray:
         return _ns(self.frame.loc[self.frame["type"] == kind, "time"])
 
-    def markers(self, start=None, end=None) -> list[tuple[pd.Timestamp, str]]:
-        """(time in US Eastern, label) for the chart, optionally within [start, end]."""
+    def markers(self, start=None, end=None, short: bool = False) -> list[tuple[pd.Timestamp, str]]:
+        """(time in US Eastern, label) for the chart, optionally within [start, end]; ``short``: the
+        type's upper-case name (FOMC, CPI, NFP ...) instead of the event description."""
         f = self.frame
         t = f["time"]
         keep = np.ones(len(f), bool)
@@ -102,7 +103,8 @@ class EventCalendar:
             keep &= t <= _utc_ts(end)
         out = []
         for _, row in f.loc[keep].iterrows():
-            label = str(row["event"]) if isinstance(row["event"], str) and row["event"] else str(row["type"]).upper()
+            label = str(row["event"]) if isinstance(row["event"], str) and row["event"] and not short \
+                else str(row["type"]).upper()
             out.append((row["time"].tz_convert(CALENDAR_TZ), label))
         return out
 

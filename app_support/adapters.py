@@ -1,0 +1,197 @@
+"""LoRA event adapters in the app: where they are kept, merging one onto a loaded model (once per
+process; the shared base model is never modified), event calendars and event-conditioned runs."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from .models import ModelChoice, load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+ADAPTER_DIR = ROOT / ".cache" / "adapters"  # written by the Fine-tune page
+ENV_ADAPTERS = "KRONOS_STUDIO_ADAPTERS"  # extra adapter folders, os.pathsep-separated
+
+
+def adapter_folders() -> list[Path]:
+    roots = [ADAPTER_DIR] + [Path(p).expanduser() for p in filter(None, os.environ.get(ENV_ADAPTERS, "").split(os.pathsep))]
+    out = []
+    for root in roots:
+        cands = [root] + (sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else [])
+        out += [p for p in cands if (p / "adapter_config.json").is_file()]
+    return out
+
+
+def adapters_for(pair) -> list[Path]:
+    """Adapter folders trained on this pair's predictor and tokenizer revisions."""
+    prov = pair.provenance()
+    out = []
+    for folder in adapter_folders():
+        try:
+            base = json.loads((folder / "adapter_config.json").read_text()).get("base_model", {})
+        except (OSError, json.JSONDecodeError):
+            continue
+        if (base.get("predictor_revision"), base.get("tokenizer_revision")) == (
+                prov.get("predictor_revision"), prov.get("tokenizer_revision")):
+            out.append(folder)
+    return out
+
+
+class AdaptedRegistry:
+    def __init__(self):
+        self._pairs: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, choice: ModelChoice, folder: Path):
+        from kronos.lora import apply_adapter
+
+        stamp = (folder / "adapter_model.safetensors").stat().st_mtime_ns
+        key = (choice.key, str(folder), stamp)
+        with self._lock:
+            if key not in self._pairs:
+                self._pairs[key] = apply_adapter(load_model(choice), folder)
+            return self._pairs[key]
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> AdaptedRegistry:
+    return AdaptedRegistry()
+
+
+def adapted_pair(choice: ModelChoice, folder: Path):
+    """The base model with the adapter merged into a copy (cached per process)."""
+    return registry().get(choice, Path(folder))
+
+
+@st.cache_resource(show_spinner=False)
+def _bundled_calendar():
+    from kronos.events import bundled_calendar
+
+    return bundled_calendar()
+
+
+def calendar(use_bundled: bool = True, upload=None):
+    """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
+    Raises kronos.events.EventError for an unreadable upload."""
+    from kronos.events import load_calendar
+
+    cal = _bundled_calendar() if use_bundled else None
+    if upload is not None:
+        user = load_calendar(upload.getvalue(), getattr(upload, "name", "upload"))
+        cal = user if cal is None else cal.merged(user)
+    return cal
+
+
+def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
+    """Calendar events as (time in the bars' time zone, label) pairs for the fan chart."""
+    if cal is None:
+        return []
+    tz = pd.DatetimeIndex(bars.frame["timestamp"]).tz
+    return [(t.tz_convert(tz) if tz is not None else t.tz_localize(None), label) for t, label in cal.markers(short=True)]
+
+
+def run(bars, pair, settings, future, events, key: tuple, label: str):
+    """A forecast with ``pair`` (and an events builder, or None), stored under ``key`` in the shared
+    forecast store."""
+    from kronos.forecast import Forecaster
+
+    from .forecasts import _ProgressBar, store
+
+    hit = store().get(key)
+    if hit is not None:
+        return hit
+    bar = _ProgressBar(label)
+    try:
+        fc = Forecaster(pair).forecast(bars, settings=settings, future_timestamps=future, events=events,
+                                       progress=bar)
+    finally:
+        bar.done()
+    store().put(key, fc)
+    return fc
+
+
+def calendar_digest(cal) -> str:
+    import hashlib
+
+    if cal is None:
+        return "none"
+    f = cal.frame[["time", "type", "actual", "consensus"]]
+    return hashlib.sha256(pd.util.hash_pandas_object(f, index=False).values.tobytes()).hexdigest()[:12]
+
+
+def controls(bars, choice: ModelChoice):
+    """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
+    draw-both toggle)."""
+    from kronos.events import EventError
+
+    use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
+                      key="cal_bundled")
+    upload = st.file_uploader("Your event calendar (CSV: datetime, type, actual, consensus; times US Eastern "
+                              "unless they carry an offset)", type=["csv", "txt"], key="cal_upload")
+    try:
+        cal = calendar(use, upload)
+    except EventError as e:
+        st.warning(f"Could not read the calendar: {e}")
+        cal = calendar(use)
+    shown = markers(cal, bars)
+    folder, both = None, False
+    if adapter_folders():
+        try:
+            found = adapters_for(load_model(choice))
+        except Exception:  # the model cannot load: the run button reports it
+            found = []
+        if found:
+            folder = st.selectbox("LoRA event adapter", [None, *found], key="adapter_folder",
+                                  format_func=lambda p: "none (base model, no event inputs)" if p is None else p.name)
+            if folder is not None:
+                both = st.toggle("Draw the fan with and without events", key="adapter_both",
+                                 help="The dashed lines are the same adapter sampled without event inputs")
+                if cal is None:
+                    st.info("The adapter reads no events without a calendar: its fan equals the no-events fan.")
+    return cal, shown, folder, both
+
+
+def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):
+    """(forecast with events, forecast without events or None, came_from_store) for an adapter; runs
+    when ``clicked``, otherwise only stored forecasts are returned (None when absent)."""
+    from kronos.events import EventBuilder
+
+    from .forecasts import forecast_key, future_stamps, store
+
+    base = forecast_key(bars, choice, settings) + (str(folder),)
+    keys = {"events": base + ("events", calendar_digest(cal)), "plain": base + ("no events",)}
+    got = {k: store().get(v) for k, v in keys.items()}
+    from_store = got["events"] is not None and (not both or got["plain"] is not None)
+    if clicked and not from_store:
+        try:
+            pair = adapted_pair(choice, folder)
+            future = future_stamps(bars, settings.horizon)
+            builder = EventBuilder(cal) if cal is not None else None
+            got["events"] = run(bars, pair, settings, future, builder, keys["events"],
+                                f"Sampling {settings.paths} paths with {pair.name} and events")
+            if both:
+                got["plain"] = run(bars, pair, settings, future, None, keys["plain"],
+                                   f"Sampling {settings.paths} paths with {pair.name} without events")
+        except Exception as e:
+            st.error(f"**The adapter forecast could not run.** {e}")
+            st.stop()
+    return got["events"], got["plain"] if both else None, from_store
+
+
+def overlay(fig, forecast, field: str, band) -> None:
+    """Add a second forecast's band and median as dashed lines (the no-events fan)."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    j = list(forecast.columns).index(field)
+    lo, mid, hi = np.quantile(forecast.paths[:, :, j], [min(band), 0.5, max(band)], axis=0)
+    x = pd.DatetimeIndex(forecast.timestamps)
+    x = x.tz_localize(None) if x.tz is not None else x
+    for y, name in ((lo, "no events: band"), (hi, None), (mid, "no events: p50")):
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name or "", showlegend=name is not None,
+                                 line=dict(color="#ff7f0e", width=1.5 if name == "no events: p50" else 1, dash="dash"),
+                                 legendgroup="noevents"))
