@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from app_support import app_version, data, forecasts, sidebar
+from app_support import adapters, app_version, data, forecasts, sidebar
 from app_support.events import parse_events
 from app_support.metrics import summarize
 from kronos.charts import fan_chart, level_name
@@ -35,6 +35,10 @@ with st.expander("Event markers (optional)", icon=":material/flag:"):
     if unreadable:
         st.warning(f"Could not read these lines as dates: {unreadable}. Use e.g. `2013-04-23, Earnings`.")
 
+with st.expander("Event calendar and LoRA adapter", icon=":material/event:"):
+    calendar, calendar_markers, adapter, both_fans = adapters.controls(bars, choice)
+events = events + calendar_markers
+
 try:
     settings = inputs.settings(lookback=lookback)
 except ValueError as e:  # kronos.forecast.InputError
@@ -43,6 +47,10 @@ except ValueError as e:  # kronos.forecast.InputError
 
 clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast")
 fc, from_store = forecasts.cached(bars, choice, settings), True
+fc_plain = None
+if adapter is not None:  # event-conditioned forecast with a LoRA adapter (app_support.adapters)
+    fc, fc_plain, from_store = adapters.cached_or_run(bars, choice, settings, adapter, calendar, clicked, both_fans)
+    clicked = False
 if clicked and fc is None:
     try:
         fc, from_store = forecasts.run(bars, choice, settings)
@@ -65,6 +73,8 @@ shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, set
 
 fig = fan_chart(fc, field, band, paths=shown, events=events,
                 title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths")
+if fc_plain is not None:
+    adapters.overlay(fig, fc_plain, field, band)
 st.plotly_chart(fig, key="fan_chart", config={"displaylogo": False})
 
 s = summarize(fc, "close", band)
