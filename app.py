@@ -9,6 +9,7 @@ st.set_page_config(page_title="Kronos Studio", layout="wide")  # no page_icon: a
 PAGES = [
     st.Page("pages/forecast.py", title="Forecast", icon=":material/ssid_chart:", default=True),
     st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+    st.Page("pages/fine_tune.py", title="Fine-tune (events)", icon="🧪"),
 ]
 
 page = st.navigation(PAGES)
