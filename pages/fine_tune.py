@@ -1,0 +1,141 @@
+"""Fine-tune page: LoRA + event embedding on the chosen bars (base model frozen), with a progress bar,
+then a before/after walk-forward evaluation on the held-out end of the data."""
+import io
+import time
+import zipfile
+
+import pandas as pd
+import streamlit as st
+
+from app_support import adapters, data, sidebar
+from app_support.models import load_model
+
+st.title("Fine-tune with events (LoRA)")
+st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "
+           "(20 event channels: macro release flags, surprises, days to the next release, leader returns); "
+           "every other weight stays frozen. The bars are split by time: training, validation (model "
+           "selection), and a held-out test period for the before/after evaluation.")
+inputs = sidebar.current()
+choice = inputs.model
+bars = data.load(inputs)
+if bars is None or choice is None:
+    st.stop()
+st.markdown(data.describe(bars))
+
+with st.expander("Event calendar", icon=":material/event:", expanded=False):
+    calendar, _, _, _ = adapters.controls(bars, choice)
+
+c = st.columns(4)
+steps = c[0].number_input("Steps", 1, 5000, 150, step=50, key="ft_steps")
+batch = c[1].number_input("Batch (windows)", 1, 128, 16, key="ft_batch")
+lr = c[2].number_input("Learning rate", 1e-5, 1e-1, 1e-3, format="%.5f", key="ft_lr")
+window = c[3].number_input("Window (bars)", 16, 2048, min(128, choice.context), step=16, key="ft_window",
+                           help="History + target bars per training window (at most the model's context)")
+c = st.columns(4)
+val_frac = c[0].slider("Validation share", 0.05, 0.4, 0.15, key="ft_val")
+test_frac = c[1].slider("Held-out test share", 0.05, 0.5, 0.2, key="ft_test")
+cutoffs = c[2].number_input("Walk-forward cut-offs", 2, 100, 10, key="ft_cutoffs")
+eval_paths = c[3].number_input("Paths per cut-off", 2, 200, 20, key="ft_paths")
+name = st.text_input("Adapter name", f"{bars.symbol}-{bars.interval}-events".replace("/", "-"), key="ft_name")
+
+if not st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):
+    if "ft_result" in st.session_state:
+        st.info("Showing the last fine-tuning run of this session.")
+    else:
+        st.stop()
+else:
+    from kronos.datasets import DataError, as_series, build_train_data, fraction_split
+    from kronos.events import EventBuilder
+    from kronos.lora import apply_adapter, before_after, finetune_lora
+    from kronos.training import TrainConfig
+
+    try:
+        pair = load_model(choice)
+        window = int(min(window, pair.context))
+        series = as_series(bars)
+        split = fraction_split(series, float(val_frac), float(test_frac))
+        lookback = max(2, window * 3 // 4)
+        train_data = build_train_data([series], split, window, lookback, stride=1)
+    except (DataError, ValueError) as e:
+        st.error(f"**Cannot build training windows.** {e}")
+        st.stop()
+    builder = EventBuilder(calendar) if calendar is not None else EventBuilder()
+    bar = st.progress(0.0, text="Fine-tuning: preparing…")
+    started = time.perf_counter()
+
+    def progress(step, total, record):
+        if step % max(1, total // 100) and step != total:
+            return
+        el = time.perf_counter() - started
+        loss = f" · val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
+        bar.progress(step / total, text=f"Fine-tuning: step {step} of {total} · {el:.0f} s · "
+                                        f"ETA {el / step * (total - step):.0f} s{loss}")
+
+    folder = adapters.ADAPTER_DIR / name
+    cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), warmup_steps=max(1, int(steps) // 20),
+                      weight_decay=0.0, grad_clip=1.0, eval_every=max(1, int(steps) // 5), val_windows=64,
+                      log_every=max(1, int(steps) // 20))
+    try:
+        result = finetune_lora(pair, train_data, builder, cfg, folder, name=name, log=None, progress=progress,
+                               run_info={"data": data.describe(bars), "calendar": getattr(calendar, "name", None)})
+    except Exception as e:
+        st.error(f"**Fine-tuning failed.** {type(e).__name__}: {e}")
+        st.stop()
+    bar.empty()
+    adapted = apply_adapter(pair, result.adapter)
+    ev_bar = st.progress(0.0, text="Walk-forward evaluation…")
+    names = []
+
+    def eval_progress(model, i, n):
+        if model not in names:
+            names.append(model)
+        ev_bar.progress(min(1.0, (len(names) - 1 + i / n) / 6), text=f"Walk-forward: {model} ({i}/{n})")
+
+    try:
+        res = before_after(pair, adapted, series.frame, builder, horizon=inputs.horizon, start=split.test_start,
+                           n_cutoffs=int(cutoffs), lookback=lookback, paths=int(eval_paths), seed=inputs.seed,
+                           progress=eval_progress)
+    except ValueError as e:
+        st.warning(f"No walk-forward evaluation: {e}. Use a larger test share or a shorter horizon.")
+        res = {}
+    ev_bar.empty()
+    from kronos.evaluation import summary_table
+
+    st.session_state["ft_result"] = {
+        "counts": result.counts, "base_val": result.base_val, "best_val": result.best_val,
+        "best_step": result.best_step, "history": pd.DataFrame(result.history), "folder": folder,
+        "table": summary_table(res) if res else None, "test_start": split.test_start,
+    }
+
+r = st.session_state["ft_result"]
+k = r["counts"]
+m = st.columns(4)
+m[0].metric("Trainable parameters", f"{k['trainable']:,}", help=f"LoRA {k['lora']:,} + event embedding "
+            f"{k['event_emb']:,}")
+m[1].metric("Total parameters", f"{k['total']:,}", f"{k['trainable_pct']:.2f}% trained", delta_color="off")
+if r["base_val"] is not None:
+    m[2].metric("Validation loss", f"{r['best_val']:.4f}", f"{r['best_val'] - r['base_val']:+.4f} vs base",
+                delta_color="inverse")
+m[3].metric("Best step", r["best_step"])
+hist = r["history"]
+if len(hist) and "val_loss" in hist:
+    st.line_chart(hist.set_index("step")[["train_loss", "val_loss"]], height=220)
+if r["table"] is not None:
+    st.subheader(f"Before / after: walk-forward on the held-out bars from {r['test_start']}")
+    cols = ["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit", "cutoffs", "horizon", "paths"]
+    st.dataframe(r["table"][cols], key="ft_table",
+                 column_config={"crps_pct": st.column_config.NumberColumn("CRPS % (lower is better)", format="%.3f"),
+                                "mae_pct": st.column_config.NumberColumn("MAE of median %", format="%.3f"),
+                                "coverage_p10_p90": st.column_config.NumberColumn("p10–p90 coverage", format="%.2f"),
+                                "direction_hit": st.column_config.NumberColumn("direction hit rate", format="%.2f")})
+    st.caption("The adapter is compared with the base model on the same cut-offs and seeds, with events and "
+               "without (the no-events row isolates what the LoRA weights alone changed).")
+folder = r["folder"]
+st.success(f"Adapter saved to `{folder}`; pick it on the Forecast page (Event calendar and LoRA adapter).")
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    for f in sorted(folder.iterdir()):
+        if f.is_file():
+            z.write(f, f"{folder.name}/{f.name}")
+st.download_button("Download adapter (zip)", buf.getvalue(), f"{folder.name}.zip", "application/zip",
+                   on_click="ignore", icon=":material/download:")
