@@ -7,8 +7,8 @@ st.set_page_config(page_title="Kronos Studio", layout="wide")  # no page_icon: a
 
 # Add a page here (one file under pages/); the sidebar's data, model and sampling inputs are shared.
 PAGES = [
-    st.Page("pages/forecast.py", title="Forecast", icon=":material/ssid_chart:", default=True),
-    st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+    st.Page("pages/forecast.py", title="Forecast", icon="📈", default=True),
+    st.Page("pages/compare.py", title="Compare models", icon="⚖️"),
     st.Page("pages/fine_tune.py", title="Fine-tune (events)", icon="🧪"),
 ]
 

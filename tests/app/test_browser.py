@@ -94,6 +94,8 @@ def page(browser):
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.js_errors = errors
+    pg.requests = []
+    pg.on("request", lambda r: pg.requests.append(r.url))
     yield pg
     ctx.close()
 
@@ -134,6 +136,8 @@ def no_exceptions(page) -> None:
 
     expect(page.get_by_test_id("stException")).to_have_count(0)
     assert not page.js_errors, page.js_errors
+    outside = [u for u in page.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
+    assert not outside, f"requests off the machine: {outside}"
 
 
 def test_forecast_draws_fan_and_table(page, app_url):
@@ -163,11 +167,11 @@ def test_upload_good_and_bad_csv(page, app_url, tmp_path):
     good, bad = tmp_path / "mine.csv", tmp_path / "broken.csv"
     good.write_bytes(good_csv())
     bad.write_bytes(BAD_CSV)
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(good))
+    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(good))
     expect(page.get_by_text("200 bars")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Run forecast")).to_be_visible()
     shot(page, "upload_good.png")
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
     alert = page.get_by_test_id("stAlertContentError")
     expect(alert).to_contain_text("no date/time column", timeout=30_000)
     expect(alert).to_contain_text("name the bar time column")
@@ -206,6 +210,9 @@ def test_click_to_fan(browser, tmp_path):
             '[data-baseweb="select"]').inner_text()
         t0 = time.perf_counter()
         page.get_by_role("button", name="Run forecast").click()
+        progress = page.get_by_test_id("stProgress")
+        progress.filter(has_text="ETA").wait_for(timeout=60_000)
+        progress_text = progress.inner_text()
         page.wait_for_selector(FAN, timeout=300_000)
         cold = time.perf_counter() - t0
         # Same inputs again (a new session): the forecast comes from the store, no click needed.
@@ -219,7 +226,8 @@ def test_click_to_fan(browser, tmp_path):
         shot(page, "click_to_fan.png")
         report = {"model": model, "horizon": 60, "paths": 30, "click_to_fan_s": results[0],
                   "reload_same_inputs_to_fan_s": results[1], "sampling_metric_after_reload": shown,
-                  "cpu_threads": os.cpu_count()}
+                  "cpu_threads": os.cpu_count(),
+                  "progress_seen": progress_text, "load_average": os.getloadavg()}
         (ARTIFACTS / "click_to_fan.json").write_text(json.dumps(report, indent=2))
         print(report)
         ctx.close()
