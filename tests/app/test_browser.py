@@ -153,6 +153,15 @@ def test_forecast_draws_fan_and_table(page, app_url):
     assert page.locator('[data-testid="stPlotlyChart"] .boxlayer .trace path').count() > 0  # the candlesticks
     no_exceptions(page)
     shot(page, "forecast_fan.png")
+    # Downloads carry data, not just a header.
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Quantiles CSV").click()
+    lines = Path(dl.value.path()).read_text().splitlines()
+    assert lines[0].startswith("timestamp,open_p5") and len(lines) == 21  # header + horizon 20
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Settings + provenance JSON").click()
+    export = json.loads(Path(dl.value.path()).read_text())
+    assert export["provenance"]["seed"] == 0 and export["provenance"]["settings"]["horizon"] == 20
     # Display-only changes redraw from the stored paths.
     page.get_by_test_id("stButtonGroup").get_by_text("volume").click()
     expect(page.get_by_text("from cache")).to_be_visible(timeout=30_000)
