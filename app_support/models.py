@@ -140,7 +140,27 @@ def load_model(choice: ModelChoice):
         slot.empty()
 
 
+def _import_model_code() -> None:
+    import torch  # noqa: F401  (about 2 s on a cold start)
+
+    import kronos.forecast  # noqa: F401
+    import kronos.hub  # noqa: F401
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import torch and the model code in the background once per process, so the first page paints
+    without waiting for them (the first forecast still waits if they are not in yet)."""
+    thread = threading.Thread(target=_import_model_code, name="kronos-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def device_label() -> str:
+    thread = warm_up()
+    thread.join(timeout=0.2)
+    if thread.is_alive():
+        return "detecting… (loading torch)"
     import torch
 
     from kronos.device import default_device
