@@ -6,10 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import random_bars
 from kronos.baselines import Bootstrap, Persistence, RandomWalk, default_baselines
 from kronos.evaluation import (band_covers, choose_cutoffs, compare, crps_samples, cutoffs_from_time,
                                kronos_forecast_fn, pit_values, summary_table, walk_forward)
+
+
+def random_bars(n: int, seed: int = 0, freq: str = "5min", start: str = "2024-06-03 09:30") -> pd.DataFrame:
+    """A geometric random walk with coherent OHLC and positive volume (local: importing from conftest
+    breaks when several test folders each have a conftest)."""
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+    open_ = np.r_[close[0], close[:-1]] * (1 + rng.normal(0, 0.0005, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.002, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.002, n))
+    return pd.DataFrame({"timestamp": pd.date_range(start, periods=n, freq=freq), "open": open_, "high": high,
+                         "low": low, "close": close, "volume": rng.uniform(1e3, 5e3, n)})
 
 
 def gbm_bars(n=800, sigma=0.01, seed=0):

@@ -18,7 +18,18 @@ from kronos.hub import load_pair, load_predictor, load_tokenizer
 from kronos.training import (TrainConfig, new_predictor, new_tokenizer, predictor_loss, tokenizer_loss,
                              train_predictor, train_tokenizer)
 
-from conftest import random_bars
+
+
+def random_bars(n: int, seed: int = 0, freq: str = "5min", start: str = "2024-06-03 09:30") -> pd.DataFrame:
+    """A geometric random walk with coherent OHLC and positive volume (local: importing from conftest
+    breaks when several test folders each have a conftest)."""
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+    open_ = np.r_[close[0], close[:-1]] * (1 + rng.normal(0, 0.0005, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.002, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.002, n))
+    return pd.DataFrame({"timestamp": pd.date_range(start, periods=n, freq=freq), "open": open_, "high": high,
+                         "low": low, "close": close, "volume": rng.uniform(1e3, 5e3, n)})
 
 TOK = TokenizerConfig(d_model=16, n_heads=2, ff_dim=32, n_enc_layers=2, n_dec_layers=2)
 PRED = KronosConfig(n_layers=1, d_model=16, n_heads=2, ff_dim=32, ffn_dropout_p=0.1, resid_dropout_p=0.1,
