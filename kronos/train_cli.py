@@ -185,9 +185,10 @@ def run_train_tokenizer(args) -> int:
     series = _series(args)
     data = _data(args, series)
     if args.init:
-        ref = OFFICIAL_MODELS[args.init].tokenizer_repo_id if args.init in OFFICIAL_MODELS else args.init
+        official = OFFICIAL_MODELS.get(args.init)
+        ref = official.tokenizer_repo_id if official else args.init
         try:
-            tok, _ = load_tokenizer(ref, device=device)
+            tok, _ = load_tokenizer(ref, official.tokenizer_revision if official else None, device=device)
         except CheckpointError as e:
             raise _err(e) from None
         lr, info = 2e-4, {"init": ref}
