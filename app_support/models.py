@@ -126,6 +126,7 @@ def load_model(choice: ModelChoice):
     """The model for ``choice``; official models show a download progress bar the first time.
     Raises kronos.hub.CheckpointError (offline and not cached, bad folder) with a clear message."""
     reg = registry()
+    warm_up().torch_ready.wait()  # torch imported and its threads set before the first forecast
     if reg.loaded(choice.key):
         return reg.get(choice)
     slot = st.empty()
@@ -140,26 +141,63 @@ def load_model(choice: ModelChoice):
         slot.empty()
 
 
-def _import_model_code() -> None:
-    import torch  # noqa: F401  (about 2 s on a cold start)
+ENV_THREADS = "KRONOS_STUDIO_TORCH_THREADS"
 
-    import kronos.forecast  # noqa: F401
-    import kronos.hub  # noqa: F401
+
+def configure_torch() -> None:
+    """CPU threads for sampling. On a machine with two cores or fewer, one thread: the browser and the
+    server share those cores, and OpenMP threads that wait on each other under contention made a
+    30-path forecast 5-30x slower (0.8 s with one thread vs 4-40 s with two, studio-small, horizon 60).
+    ``KRONOS_STUDIO_TORCH_THREADS`` overrides."""
+    import torch
+
+    wanted = os.environ.get(ENV_THREADS)
+    if wanted:
+        torch.set_num_threads(max(1, int(wanted)))
+    elif (os.cpu_count() or 1) <= 2:
+        torch.set_num_threads(1)
+
+
+class WarmUp:
+    """Once per process, in a background thread: import torch (about 2 s cold) and set its threads,
+    then load the default bundled model and build the NYSE calendar, so the first page paints at once
+    and the first click does not pay for them. Failures are left for the page to report."""
+
+    def __init__(self, reg: ModelRegistry, default: ModelChoice | None):
+        self.torch_ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(reg, default), name="kronos-warm-up", daemon=True)
+        self.thread.start()
+
+    def _run(self, reg: ModelRegistry, default: ModelChoice | None) -> None:
+        try:
+            import torch  # noqa: F401
+
+            configure_torch()
+            import kronos.forecast  # noqa: F401
+            import kronos.hub  # noqa: F401
+        finally:
+            self.torch_ready.set()
+        try:
+            if default is not None:
+                reg.get(default)
+            import pandas as pd
+
+            from data_sources import future_timestamps
+
+            future_timestamps(pd.bdate_range("2024-01-02", periods=5, tz="America/New_York"), 5, interval="1d",
+                              calendar="XNYS")
+        except Exception:
+            pass
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up() -> threading.Thread:
-    """Import torch and the model code in the background once per process, so the first page paints
-    without waiting for them (the first forecast still waits if they are not in yet)."""
-    thread = threading.Thread(target=_import_model_code, name="kronos-warm-up", daemon=True)
-    thread.start()
-    return thread
+def warm_up() -> WarmUp:
+    bundled = [c for c in model_choices() if c.kind == "bundled"]
+    return WarmUp(registry(), bundled[0] if bundled else None)
 
 
 def device_label() -> str:
-    thread = warm_up()
-    thread.join(timeout=0.2)
-    if thread.is_alive():
+    if not warm_up().torch_ready.wait(timeout=0.2):
         return "detecting… (loading torch)"
     import torch
 

@@ -1,6 +1,7 @@
 """Forecast page: data → quality gate → run → fan chart, summary, quantile table, downloads."""
 import io
 import json
+import re
 
 import streamlit as st
 
@@ -110,7 +111,8 @@ export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenanc
                    "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
                    "notes": bars.notes},
           "band": list(band), "events": [[str(t), label] for t, label in events]}
-stem = f"kronos_{bars.symbol}_{bars.interval}_{prov['model']}_seed{prov['seed']}".replace("/", "-")
+model_tag = choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]  # studio-small, mini, a folder's name
+stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}")
 d = st.columns(4)
 d[0].download_button("Quantiles CSV", lambda: fc.quantiles(EXPORT_LEVELS).reset_index().to_csv(index=False),
                      f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")

@@ -73,3 +73,14 @@ def new_app(app_env):
         return AppTest.from_file(str(APP), default_timeout=90)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """The app sets torch to one thread on small machines (app_support.models.configure_torch);
+    keep that from leaking into the other test folders that share this pytest process."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
