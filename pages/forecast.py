@@ -96,7 +96,10 @@ levels = (band[0], 0.5, band[1])
 table = fc.quantiles(levels)
 cols = [f"{f}_{level_name(q)}" for f in ("close", "high", "low", "volume") for q in levels]
 st.subheader("Quantiles")
-st.dataframe(table[cols].reset_index(), key="quantile_table", hide_index=True,
+shown_table = table[cols].reset_index()
+if shown_table["timestamp"].dt.tz is not None:  # market wall clock, as on the chart
+    shown_table["timestamp"] = shown_table["timestamp"].dt.tz_localize(None)
+st.dataframe(shown_table, key="quantile_table", hide_index=True,
              column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm")})
 
 
