@@ -3,13 +3,14 @@ import streamlit as st
 
 from app_support import sidebar
 
-st.set_page_config(page_title="Kronos Studio", layout="wide")  # no page_icon: a material icon favicon is fetched from a CDN
+st.set_page_config(page_title="Kronos Studio", layout="wide")
+# No page icons: a material icon becomes a favicon fetched from a CDN, and emoji need an emoji font.
 
 # Add a page here (one file under pages/); the sidebar's data, model and sampling inputs are shared.
 PAGES = [
-    st.Page("pages/forecast.py", title="Forecast", icon="📈", default=True),
-    st.Page("pages/compare.py", title="Compare models", icon="⚖️"),
-    st.Page("pages/fine_tune.py", title="Fine-tune (events)", icon="🧪"),
+    st.Page("pages/forecast.py", title="Forecast", default=True),
+    st.Page("pages/compare.py", title="Compare models"),
+    st.Page("pages/fine_tune.py", title="Fine-tune (events)"),
 ]
 
 page = st.navigation(PAGES)
