@@ -88,6 +88,10 @@ class PathState:
         self.layers = [make(c.n_heads, c.d_model // c.n_heads) for _ in range(c.n_layers)]
         self.dep = make(4, c.d_model // 4)
         self.generated = 0  # tokens stored in the per-path part
+        rotaries = [block.self_attn.rotary for block in model.transformer]
+        # Checkpoints store one inv_freq per layer; when they agree, cos/sin are computed once per step.
+        self.shared_rotary = rotaries[0] if all(torch.equal(r.inv_freq, rotaries[0].inv_freq)
+                                                for r in rotaries) else None
 
     def store_prefix(self, b: int, caches: list[KVCache], dep_k: torch.Tensor, dep_v: torch.Tensor) -> None:
         n = dep_k.shape[2]
@@ -98,8 +102,9 @@ class PathState:
     def decode_one_token(self, model: Kronos, s1, s2, bars: BarFeatures, positions) -> torch.Tensor:
         """Trunk state [rows, 1, d] of one new token per path ([rows, 1] ids and bar features)."""
         j = self.generated
+        rope = self.shared_rotary.cos_sin(positions[:, None]) if self.shared_rotary is not None else None
         h = model.trunk(model.embed(s1, s2, bars.stamps, bars.events),
-                        steps=[PathStep(c, j, positions) for c in self.layers])
+                        steps=[PathStep(c, j, positions, rope) for c in self.layers])
         k, v = model.dependency_keys_values(h)
         self.dep.gen.k[:, :, j], self.dep.gen.v[:, :, j] = k[:, :, 0], v[:, :, 0]
         self.generated += 1

@@ -104,6 +104,7 @@ class PathStep:
     cache: PathCache
     index: int
     positions: torch.Tensor
+    rope: tuple[torch.Tensor, torch.Tensor] | None = None  # cos/sin, when every layer's inv_freq is equal
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -145,7 +146,7 @@ class SelfAttention(nn.Module):
         v = _split_heads(self.v_proj(x), self.n_heads)
         dropout = self.attn_dropout_p if self.training else 0.0
         if step is not None:
-            cos, sin = self.rotary.cos_sin(step.positions[:, None])
+            cos, sin = step.rope or self.rotary.cos_sin(step.positions[:, None])
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
             step.cache.gen.k[:, :, step.index] = k[:, :, 0]
             step.cache.gen.v[:, :, step.index] = v[:, :, 0]
