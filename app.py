@@ -10,6 +10,7 @@ st.set_page_config(page_title="Kronos Studio", layout="wide")
 PAGES = [
     st.Page("pages/forecast.py", title="Forecast", default=True),
     st.Page("pages/compare.py", title="Compare models"),
+    st.Page("pages/evaluate.py", title="Evaluate (trust)"),
     st.Page("pages/fine_tune.py", title="Fine-tune (events)"),
 ]
 

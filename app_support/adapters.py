@@ -99,12 +99,12 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
     forecast store."""
     from kronos.forecast import Forecaster
 
-    from .forecasts import _ProgressBar, store
+    from .forecasts import ProgressBar, store
 
     hit = store().get(key)
     if hit is not None:
         return hit
-    bar = _ProgressBar(label)
+    bar = ProgressBar(label)
     try:
         fc = Forecaster(pair).forecast(bars, settings=settings, future_timestamps=future, events=events,
                                        progress=bar)

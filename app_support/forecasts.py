@@ -15,10 +15,10 @@ from .models import ModelChoice, load_model
 MAX_STORED = 64
 
 
-class ForecastStore:
-    """LRU of Forecast objects keyed by (data hash, interval, calendar, future stamps, model, settings).
-    The settings hold the seed, so equal keys mean equal samples; quantiles are re-drawn from the
-    stored paths, never resampled."""
+class LRUStore:
+    """A thread-safe LRU of results by content key. Forecasts are keyed by (data hash, interval,
+    calendar, future stamps, model, settings); the settings hold the seed, so equal keys mean equal
+    samples, and quantiles are re-drawn from the stored paths, never resampled."""
 
     def __init__(self, size: int = MAX_STORED):
         self._items: OrderedDict = OrderedDict()
@@ -44,8 +44,8 @@ class ForecastStore:
 
 
 @st.cache_resource(show_spinner=False)
-def store() -> ForecastStore:
-    return ForecastStore()
+def store() -> LRUStore:
+    return LRUStore()
 
 
 def _stamp_digest(stamps: pd.DatetimeIndex | None) -> str:
@@ -74,12 +74,17 @@ def cached(bars, choice: ModelChoice, settings, future=None):
     return store().get(forecast_key(bars, choice, settings, future))
 
 
-class _ProgressBar:
+class ProgressBar:
     """st.progress with step count, elapsed time and ETA; redraws at most every 0.1 s."""
 
-    def __init__(self, label: str):
-        self.label = label
+    def __init__(self, label: str, unit: str = "step"):
         self.bar = st.progress(0.0, text=f"{label}: preparing…")
+        self.unit = unit
+        self.restart(label)
+
+    def restart(self, label: str) -> None:
+        """A new phase: new label, elapsed time and ETA from now."""
+        self.label = label
         self.started = time.perf_counter()
         self.last = 0.0
 
@@ -90,7 +95,7 @@ class _ProgressBar:
         self.last = now
         elapsed = now - self.started
         eta = elapsed / step * (total - step) if step else 0.0
-        self.bar.progress(step / total, text=f"{self.label}: step {step} of {total} · "
+        self.bar.progress(step / total, text=f"{self.label}: {self.unit} {step} of {total} · "
                                              f"{elapsed:.1f} s elapsed · ETA {eta:.1f} s")
 
     def done(self) -> None:
@@ -109,7 +114,7 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
     pair = load_model(choice)
     if future is None:
         future = future_stamps(bars, settings.horizon)
-    bar = _ProgressBar(label or f"Sampling {settings.paths} paths with {pair.name}")
+    bar = ProgressBar(label or f"Sampling {settings.paths} paths with {pair.name}")
     try:
         fc = Forecaster(pair).forecast(bars, settings=settings, future_timestamps=future, progress=bar)
     finally:

@@ -212,3 +212,43 @@ def compare_grid(forecasts: Mapping[str, Forecast], field: str = "close", band: 
                       margin=dict(l=10, r=10, t=70, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0))
     return fig
+
+
+# --- trust panel ----------------------------------------------------------------------------------
+TRUST_COLORS = ("#1f77b4", "#7f7f7f", "#bcbd22", "#17becf", "#ff7f0e", "#2ca02c")
+
+
+def coverage_chart(coverage: pd.DataFrame, nominal: float, *, title: str | None = None,
+                   height: int = 360) -> go.Figure:
+    """Band coverage per horizon step (one line per column of ``coverage``, index = step) against the
+    nominal level; the first column is drawn bold (the model being judged)."""
+    fig = go.Figure()
+    for i, name in enumerate(coverage.columns):
+        dashed = name.startswith("held-out")
+        fig.add_trace(go.Scatter(x=coverage.index.tolist(), y=coverage[name].tolist(), mode="lines+markers", name=name,
+                                 line=dict(width=3 if i == 0 else 1.5, color=TRUST_COLORS[i % len(TRUST_COLORS)],
+                                           dash="dot" if dashed else None),
+                                 marker=dict(size=4), hovertemplate=f"{name}<br>step %{{x}}: %{{y:.0%}}<extra></extra>"))
+    fig.add_hline(y=nominal, line=dict(color="#d62728", dash="dash", width=1.5),
+                  annotation_text=f"nominal {nominal:.0%}", annotation_position="top left")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="actual inside the band")
+    fig.update_xaxes(title_text="horizon step (bars ahead)")
+    fig.update_layout(title=title, height=height, template="plotly_white", hovermode="x unified",
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return fig
+
+
+def pit_chart(edges: np.ndarray, shares: np.ndarray, *, title: str | None = None, height: int = 320) -> go.Figure:
+    """PIT histogram: flat at 1/bins when the fan is calibrated; U-shaped when it is too narrow,
+    hump-shaped when too wide, tilted when biased."""
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Bar(x=centres.tolist(), y=np.asarray(shares).tolist(), width=(np.diff(edges) * 0.95).tolist(), marker_color=FAN.format(a=0.7),
+                           name="PIT", hovertemplate="PIT %{x:.2f}: %{y:.1%} of actuals<extra></extra>"))
+    fig.add_hline(y=1 / len(shares), line=dict(color="#d62728", dash="dash", width=1.5),
+                  annotation_text="calibrated", annotation_position="top left")
+    fig.update_xaxes(range=[0, 1], title_text="where the actual fell among the paths (PIT)")
+    fig.update_yaxes(tickformat=".0%", title_text="share of actuals")
+    fig.update_layout(title=title, height=height, template="plotly_white", showlegend=False,
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return fig

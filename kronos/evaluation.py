@@ -13,6 +13,7 @@ which is what a later conformal calibration of the fan needs.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -65,6 +66,18 @@ def choose_cutoffs(n_bars: int, horizon: int, n_cutoffs: int, min_history: int =
     if n_cutoffs < 1:
         raise ValueError("n_cutoffs must be at least 1")
     return sorted(set(np.linspace(lo, hi, n_cutoffs).round().astype(int).tolist()))
+
+
+def last_cutoffs(n_bars: int, horizon: int, n_cutoffs: int, spacing: int, min_history: int = 2) -> list[int]:
+    """The latest ``n_cutoffs`` cut-offs ``spacing`` bars apart, the last one leaving exactly ``horizon``
+    bars of actuals; fewer when the history runs out (each keeps ``min_history`` bars before it)."""
+    if n_cutoffs < 1 or spacing < 1:
+        raise ValueError("n_cutoffs and spacing must be at least 1")
+    last = n_bars - horizon
+    out = [c for c in range(last, last - spacing * n_cutoffs, -spacing) if c >= max(2, min_history)]
+    if not out:
+        raise ValueError(f"{n_bars} bars cannot hold {min_history} history bars plus a {horizon}-bar horizon")
+    return out[::-1]
 
 
 def cutoffs_from_time(bars, start, horizon: int, n_cutoffs: int, min_history: int = 2) -> list[int]:
@@ -145,13 +158,17 @@ class EvalResult:
 def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequence[int] | None = None,
                  n_cutoffs: int = 10, min_history: int = 64, lookback: int | None = None, seed: int = 0,
                  column: str = "close", name: str | None = None, keep_paths: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> EvalResult:
+                 progress: Callable[[int, int], None] | None = None,
+                 time_limit_s: float | None = None) -> EvalResult:
     """Forecast from every cut-off and score against what happened.
 
     Cut-off ``i`` uses seed ``seed + i`` and history ``bars[max(0, c - lookback):c]`` (all bars
     before ``c`` when ``lookback`` is None), whatever the model, so results are comparable.
     A function with a ``batch`` attribute (``batch(histories, futures, horizon, seeds) -> [paths]``)
-    is called once for all cut-offs instead.
+    is called with ``batch_size`` cut-offs at a time instead.
+
+    With ``time_limit_s``, cut-offs run newest first and no new one starts once the limit is spent
+    (at least one always runs); ``meta`` says how many of the requested cut-offs were scored.
     """
     frame = bars_frame(bars)
     if column not in PRICE_COLUMNS:
@@ -169,16 +186,24 @@ def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequen
                  for c in cutoffs]
     futures = [ts[c:c + horizon] for c in cutoffs]
     batch = getattr(forecast_fn, "batch", None)
-    if batch is not None:
-        all_paths = batch(histories, futures, horizon, seeds)
+    size = max(1, getattr(forecast_fn, "batch_size", len(cutoffs))) if batch is not None else 1
+    chunks = [list(range(i, min(i + size, len(cutoffs)))) for i in range(0, len(cutoffs), size)]
+    if time_limit_s is not None:  # newest first: a run cut short keeps the latest cut-offs
+        chunks = chunks[::-1]
+    started = time.perf_counter()
+    got: dict[int, np.ndarray] = {}
+    for chunk in chunks:
+        if time_limit_s is not None and got and time.perf_counter() - started > time_limit_s:
+            break
+        hs, fs, ss = [histories[i] for i in chunk], [futures[i] for i in chunk], [seeds[i] for i in chunk]
+        out = (batch(hs, fs, horizon, ss) if batch is not None
+               else [forecast_fn(h, f, horizon, s) for h, f, s in zip(hs, fs, ss)])
+        got.update(zip(chunk, out))
         if progress:
-            progress(len(cutoffs), len(cutoffs))
-    else:
-        all_paths = []
-        for i, (h, f, s) in enumerate(zip(histories, futures, seeds)):
-            all_paths.append(forecast_fn(h, f, horizon, s))
-            if progress:
-                progress(i + 1, len(cutoffs))
+            progress(len(got), len(cutoffs))
+    kept = sorted(got)
+    requested = len(cutoffs)
+    cutoffs, seeds, all_paths = [cutoffs[i] for i in kept], [seeds[i] for i in kept], [got[i] for i in kept]
     rows = {k: [] for k in ("actual", "median", "lower", "upper", "crps", "covered", "pit")}
     n_paths = None
     for c, paths in zip(cutoffs, all_paths):
@@ -198,7 +223,9 @@ def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequen
         rows["pit"].append(pit_values(x, y))
     arr = {k: np.stack(v) for k, v in rows.items()}
     last = np.array([values[c - 1, col] for c in cutoffs])
-    direction = np.sign(arr["median"] - last[:, None]) == np.sign(arr["actual"] - last[:, None])
+    moved = arr["median"] - last[:, None]
+    moved[np.abs(moved) <= 1e-6 * np.abs(last[:, None])] = 0  # float32 round-off of an unchanged price is no move
+    direction = np.sign(moved) == np.sign(arr["actual"] - last[:, None])
     return EvalResult(
         name=name or getattr(forecast_fn, "name", getattr(forecast_fn, "__name__", "model")), column=column,
         horizon=horizon, cutoffs=cutoffs, cutoff_times=ts[[c - 1 for c in cutoffs]], seeds=seeds, last=last,
@@ -206,7 +233,8 @@ def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequen
         covered=arr["covered"], abs_error=np.abs(arr["median"] - arr["actual"]), direction_hit=direction,
         pit=arr["pit"], n_paths=int(n_paths),
         paths=np.stack([np.asarray(p, np.float32) for p in all_paths]) if keep_paths else None,
-        meta={"lookback": lookback, "seed": seed, "bars": len(frame)})
+        meta={"lookback": lookback, "seed": seed, "bars": len(frame), "requested_cutoffs": requested,
+              "elapsed_s": round(time.perf_counter() - started, 3)})
 
 
 def compare(models: Mapping[str, ForecastFn], bars, *, horizon: int, cutoffs: Sequence[int] | None = None,

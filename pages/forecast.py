@@ -5,10 +5,11 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, data, forecasts, sidebar
+from app_support import adapters, app_version, data, forecasts, sidebar, trust
 from app_support.events import parse_events
 from app_support.metrics import summarize
 from kronos.charts import fan_chart, level_name
+from kronos.thresholds import drawdown_summary, level_probabilities
 
 BANDS = {"p10–p90": (0.1, 0.9), "p5–p95": (0.05, 0.95), "p25–p75": (0.25, 0.75)}
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -72,11 +73,18 @@ band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
 band = BANDS[band_name]
 shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
 
+fan_col, badge_col = st.columns([4, 1.15])
+with badge_col:
+    calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
+                              "not the adapter's" if adapter is not None else None)
+if calibration is not None:  # everything below (chart, numbers, table, downloads) uses the calibrated paths
+    fc = calibration.apply(fc)
 fig = fan_chart(fc, field, band, paths=shown, events=events,
-                title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths")
+                title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths"
+                      + (" (calibrated)" if calibration is not None else ""))
 if fc_plain is not None:
     adapters.overlay(fig, fc_plain, field, band)
-st.plotly_chart(fig, key="fan_chart", config={"displaylogo": False})
+fan_col.plotly_chart(fig, key="fan_chart", config={"displaylogo": False})
 
 s = summarize(fc, "close", band)
 m = st.columns(4)
@@ -91,6 +99,20 @@ m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_
 st.caption(f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']}")
+
+st.subheader("Ask the paths")
+level = st.number_input("Price level", min_value=0.01, value=round(s.last * 1.05, 2), format="%.2f", key="level",
+                        help="A price you care about: a target, a stop, a strike", width=220)
+answer, drawdown = level_probabilities(fc, level), drawdown_summary(fc)
+a = st.columns(4)
+a[0].metric(f"P(close above {level:,.2f} at horizon)", f"{answer.p_above_at_horizon:.0%}")
+a[1].metric(f"P(close below {level:,.2f} at horizon)", f"{answer.p_below_at_horizon:.0%}")
+a[2].metric(f"P(touch {level:,.2f} within horizon)", f"{answer.p_touch:.0%}",
+            help=f"Share of paths where some bar's {'high' if answer.touch_side == 'above' else 'low'} reaches it")
+a[3].metric("Expected max drawdown", f"{drawdown['expected']:.1%}", help=f"Close to close from the last close; "
+            f"median {drawdown['p50']:.1%}, p90 {drawdown['p90']:.1%} over the paths")
+st.caption(f"Shares of the {answer.paths} {'calibrated ' if calibration is not None else ''}sample paths "
+           f"(steps of {1 / answer.paths:.1%}); more paths give finer probabilities.")
 
 levels = (band[0], 0.5, band[1])
 table = fc.quantiles(levels)
@@ -115,7 +137,8 @@ export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenanc
                    "notes": bars.notes},
           "band": list(band), "events": [[str(t), label] for t, label in events]}
 model_tag = choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]  # studio-small, mini, a folder's name
-stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}")
+stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}"
+                                         + ("_calibrated" if calibration is not None else ""))
 d = st.columns(4)
 d[0].download_button("Quantiles CSV", lambda: fc.quantiles(EXPORT_LEVELS).reset_index().to_csv(index=False),
                      f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")

@@ -170,3 +170,57 @@ def test_compare_backtest(new_app):
     table = at.dataframe[0].value
     assert list(table["model"]) == ["test-tiny-a (local folder)", "test-tiny-b (local folder)"]
     assert table["p10–p90 coverage"].between(0, 1).all() and (table["time (s)"] > 0).all()
+
+
+def test_evaluate_page_scores_against_baselines_and_serves_reruns_from_the_store(new_app):
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and "Run evaluation" in messages(at.info)
+    at.number_input(key="ev_cutoffs").set_value(8).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    metrics = {m.label: m for m in at.metric}
+    assert {"p10–p90 coverage", "Held-out coverage, calibrated", "CRPS skill vs random walk",
+            "Direction hit at horizon"} <= set(metrics)
+    assert "95% CI" in metrics["Direction hit at horizon"].delta
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    coverage, pit = charts
+    assert len(coverage["data"][0]["x"]) == 6  # one point per horizon step
+    assert any(t["name"] == "held-out, calibrated" for t in coverage["data"])
+    assert pit["data"][0]["type"] == "bar" and sum(pit["data"][0]["y"]) == pytest.approx(1)
+    table, skill = at.dataframe[0].value, at.dataframe[1].value
+    assert len(table) == 4 and (table["cutoffs"] == 8).all()
+    assert list(skill.index) == ["random walk (hist. vol)", "bootstrap (past returns)", "persistence (last bar)"]
+    assert "ran in" in messages(at.caption)
+    at.run()  # the same inputs again: served from the store, nothing recomputed
+    assert "from the store" in messages(at.caption)
+
+
+def test_forecast_badge_runs_an_evaluation_and_calibrates_the_fan(new_app):
+    from app_support.trust import reports
+
+    reports.clear()  # the store is per process: forget other tests' evaluations
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.button(key="run_forecast").click().run()
+    assert "Not evaluated" in messages(at.caption)
+    assert {m.label for m in at.metric} >= {"Expected max drawdown", "P(touch 451.99 within horizon)"}
+    at.button(key="badge_evaluate").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "p10–p90 held" in {m.label for m in at.metric}
+    assert not at.toggle(key="calibrated_fan").disabled
+    raw = json.loads(at.get("plotly_chart")[0].proto.spec)
+    at.toggle(key="calibrated_fan").set_value(True).run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert fig["layout"]["title"]["text"].endswith("(calibrated)")
+    band = next(t for t in fig["data"] if t.get("fill") == "tonexty")
+    assert band["y"] != next(t for t in raw["data"] if t.get("fill") == "tonexty")["y"]
+    export = at.json[0].value
+    export = json.loads(export) if isinstance(export, str) else export
+    assert export["provenance"]["calibration"]["cutoffs"] >= 2
+    at.number_input(key="level").set_value(10.0).run()  # far below: every path stays above
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["P(close above 10.00 at horizon)"] == "100%" and metrics["P(touch 10.00 within horizon)"] == "0%"
+    at.sidebar.slider(key="sb_temperature").set_value(0.5).run()  # other settings: calibration no longer applies
+    at.button(key="run_forecast").click().run()
+    assert at.toggle(key="calibrated_fan").disabled and "p10–p90 held" in {m.label for m in at.metric}
+    assert not json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"].endswith("(calibrated)")

@@ -205,6 +205,33 @@ def test_compare_two_models(page, app_url):
     shot(page, "compare_backtest.png")
 
 
+def test_trust_panel_evaluate_then_calibrated_fan(page, app_url):
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    set_number(page, "Horizon (bars)", 8)
+    page.get_by_test_id("stSidebarNav").get_by_text("Evaluate (trust)").click()
+    page.get_by_role("button", name="Run evaluation").wait_for(timeout=60_000)
+    set_number(page, "Cut-offs", 10)
+    page.get_by_role("button", name="Run evaluation").click()
+    expect(page.get_by_text("Held-out coverage, calibrated")).to_be_visible(timeout=120_000)
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(2)  # coverage per step, PIT
+    expect(page.locator('[data-testid="stPlotlyChart"] .barlayer .trace').first).to_be_visible()
+    no_exceptions(page)
+    shot(page, "evaluate_trust.png")
+    # Back on the forecast page the badge quotes that evaluation and the fan can be calibrated.
+    page.get_by_test_id("stSidebarNav").get_by_text("Forecast").click()
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=60_000)
+    expect(page.get_by_text("p10–p90 held")).to_be_visible()
+    page.get_by_text("Calibrated fan").click()
+    page.wait_for_selector(IDLE)
+    expect(page.locator('[data-testid="stPlotlyChart"] .gtitle')).to_contain_text("(calibrated)")
+    expect(page.get_by_text("Expected max drawdown")).to_be_visible()
+    no_exceptions(page)
+    shot(page, "forecast_calibrated.png")
+
+
 @pytest.mark.skipif(not os.environ.get("KRONOS_STUDIO_MEASURE"), reason="timing run: set KRONOS_STUDIO_MEASURE=1")
 def test_click_to_fan(browser, tmp_path):
     """Click on Run forecast to drawn fan, horizon 60 and 30 paths, on the first offered model."""

@@ -1,7 +1,7 @@
 """UI-side helpers without a running app: download progress, the forecast store, the lookback rule."""
 from __future__ import annotations
 
-from app_support.forecasts import ForecastStore
+from app_support.forecasts import LRUStore
 from app_support.models import ModelChoice, progress_tqdm
 from app_support.sidebar import Inputs
 
@@ -28,7 +28,7 @@ def test_download_progress_reaches_the_placeholder():
 
 
 def test_store_is_lru():
-    store = ForecastStore(size=2)
+    store = LRUStore(size=2)
     store.put("a", 1)
     store.put("b", 2)
     assert store.get("a") == 1  # a is now the most recent

@@ -94,6 +94,8 @@ def test_persistence_crps_equals_its_absolute_error():
     res = walk_forward(Persistence(), gbm_bars(400), horizon=3, n_cutoffs=8, min_history=50)
     np.testing.assert_allclose(res.crps, res.abs_error, atol=1e-4)
     assert res.n_paths == 1
+    # it predicts no move: float32 round-off of the last price must not count as a direction call
+    assert res.direction_hit.sum() == 0
 
 
 # --- baselines ----------------------------------------------------------------------------------

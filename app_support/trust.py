@@ -1,0 +1,152 @@
+"""The trust panel in the app: walk-forward reports stored by content, the latest report of each
+model on each series (for the badge beside the fan), and evaluation runs with a progress bar."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import streamlit as st
+
+from .forecasts import LRUStore, ProgressBar
+from .models import ModelChoice, load_model
+
+DEFAULT_CUTOFFS = 20
+TIME_LIMIT_S = 120
+FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibration
+BATCH = 5  # cut-offs sampled in one batch (much faster than one by one; the time limit is checked between)
+SAMPLING = ("temperature", "top_p", "top_k", "lookback")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an evaluation run does, besides the data and the model."""
+
+    n_cutoffs: int = DEFAULT_CUTOFFS
+    spacing: int | None = None  # bars between cut-offs; None: the horizon
+    time_limit_s: float = TIME_LIMIT_S
+    fit_share: float = FIT_SHARE
+
+
+class Reports:
+    """Reports by content key, and the key of the latest report per (series, model)."""
+
+    def __init__(self):
+        self.by_key = LRUStore(size=32)
+        self._latest: dict[tuple, tuple] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple, series: tuple, report) -> None:
+        self.by_key.put(key, report)
+        with self._lock:
+            self._latest[series] = key
+
+    def latest(self, series: tuple):
+        with self._lock:
+            key = self._latest.get(series)
+        return None if key is None else self.by_key.get(key)
+
+
+@st.cache_resource(show_spinner=False)
+def reports() -> Reports:
+    return Reports()
+
+
+def series_key(bars, choice: ModelChoice) -> tuple:
+    """'This model on this series': new bars of the same series keep their track record."""
+    return bars.source, bars.symbol, bars.interval, choice.key
+
+
+def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
+    return (bars.content_hash(), bars.interval, bars.calendar, choice.key, settings, plan)
+
+
+def stored(bars, choice: ModelChoice, settings, plan: Plan):
+    return reports().by_key.get(report_key(bars, choice, settings, plan))
+
+
+def latest(bars, choice: ModelChoice):
+    return reports().latest(series_key(bars, choice))
+
+
+def mismatch(report, settings) -> str | None:
+    """Why ``report``'s calibration should not be applied to a forecast with ``settings`` (None: it may)."""
+    if report.calibration is None:
+        return "; ".join(report.notes) or "no calibration was fitted"
+    if settings.horizon > report.calibration.horizon:
+        return (f"it was fitted for {report.calibration.horizon} bars ahead, the forecast runs "
+                f"{settings.horizon}: evaluate again with this horizon")
+    changed = [name for name in SAMPLING if report.settings.get(name) != getattr(settings, name)]
+    if changed:
+        return f"it was fitted with other settings ({', '.join(changed)}): evaluate again with these"
+    return None
+
+
+def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
+    """(TrustReport, came_from_store): a walk-forward of ``choice`` with ``settings`` on the latest
+    cut-offs of ``bars``, the baselines on the same cut-offs, and the fan calibration. Raises
+    ValueError (too little history), kronos.hub.CheckpointError with messages meant for the user."""
+    key = report_key(bars, choice, settings, plan)
+    hit = reports().by_key.get(key)
+    if hit is not None:
+        reports().put(key, series_key(bars, choice), hit)
+        return hit, True
+    from kronos.evaluation import kronos_forecast_fn
+    from kronos.forecast import Forecaster
+    from kronos.trust import evaluate
+
+    pair = load_model(choice)
+    fn = kronos_forecast_fn(Forecaster(pair), paths=settings.paths, batch_size=BATCH,
+                            temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+    bar = ProgressBar(f"Walk-forward: {pair.name}", unit="cut-off")
+    phase = [pair.name]
+
+    def progress(name, i, n):
+        if name != phase[0]:
+            phase[0] = name
+            bar.restart(f"Walk-forward: {name}")
+        bar(i, n)
+
+    try:
+        report = evaluate(fn, bars, horizon=settings.horizon, n_cutoffs=plan.n_cutoffs, spacing=plan.spacing,
+                          lookback=settings.lookback, seed=settings.seed, fit_share=plan.fit_share,
+                          time_limit_s=plan.time_limit_s, progress=progress,
+                          settings={name: getattr(settings, name) for name in (*SAMPLING, "paths", "seed")})
+    finally:
+        bar.done()
+    reports().put(key, series_key(bars, choice), report)
+    return report, False
+
+
+def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
+    """The track-record badge beside the fan: coverage and skill from the latest evaluation of this
+    model on this series, or "not evaluated" with a button that runs one. Returns the fan calibration
+    to apply when the user switches it on (None: the raw fan). ``blocked`` says why it cannot apply."""
+    with st.container(border=True):
+        st.markdown("**Track record**")
+        report = latest(bars, choice)
+        if report is None:
+            st.caption(f"Not evaluated: no walk-forward of this model on {bars.symbol} {bars.interval} yet.")
+            if not st.button("Evaluate now", key="badge_evaluate", icon=":material/fact_check:",
+                             help=f"The latest {DEFAULT_CUTOFFS} cut-offs with these settings, at most "
+                                  f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options"):
+                return None
+            try:
+                report, _ = run(bars, choice, settings)
+            except Exception as e:  # too little history, model not loadable: a message, not a traceback
+                st.error(f"**Could not evaluate.** {e if isinstance(e, ValueError) else type(e).__name__ + ': ' + str(e)}")
+                return None
+        b = report.badge()
+        st.metric("p10–p90 held", f"{b['coverage']:.0%}", f"nominal {b['nominal']:.0%}", delta_color="off",
+                  delta_arrow="off", help="How often the actual close fell inside the band, over the cut-offs")
+        if "crps_skill" in b:
+            st.metric("CRPS skill", f"{b['crps_skill']:+.0%}", "vs random walk", delta_color="off", delta_arrow="off",
+                      help="1 − CRPS(model) / CRPS(random walk with historical volatility); above 0 is better")
+        if report.check is not None:
+            st.caption(f"Calibrated band: {report.check.after:.0%} on {report.check.n_test} held-out cut-offs "
+                       f"(raw {report.check.before:.0%}).")
+        st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
+        why = blocked or mismatch(report, settings)
+        on = st.toggle("Calibrated fan", key="calibrated_fan", disabled=why is not None,
+                       help=f"Not available: {why}" if why else "Conformal adjustment of every quantile, per "
+                            "horizon step, fitted on the evaluated cut-offs")
+        return report.calibration if on and why is None else None

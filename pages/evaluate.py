@@ -1,0 +1,123 @@
+"""Evaluate page (trust panel): walk-forward of the chosen model on the latest cut-offs of the chosen
+bars, against naive baselines, with band coverage per step, PIT histogram, skill scores, direction
+hit rate and the conformal fan calibration checked on held-out cut-offs."""
+import dataclasses
+import json
+
+import streamlit as st
+
+from app_support import app_version, data, sidebar, trust
+from kronos.charts import coverage_chart, pit_chart
+from kronos.trust import REFERENCE, pit_histogram
+
+st.title("Evaluate: how far to trust the fan")
+st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
+           "horizon, and is scored on what really happened; the naive baselines get the same cut-offs. "
+           "A calibrated p10–p90 band holds the actual 80% of the time.")
+inputs = sidebar.current()
+choice = inputs.model
+bars = data.load(inputs)
+if bars is None or choice is None:
+    st.stop()
+data.show_staleness(bars)
+st.markdown(data.describe(bars))
+lookback = inputs.lookback_for(choice)
+bars = data.quality_gate(bars, lookback, key="ev_fix")
+if bars is None:
+    st.stop()
+try:
+    settings = inputs.settings(lookback=lookback)
+except ValueError as e:
+    st.error(f"**Check the sampling settings:** {e}")
+    st.stop()
+
+c = st.columns(4)
+n_cutoffs = c[0].number_input("Cut-offs", 2, 200, trust.DEFAULT_CUTOFFS, key="ev_cutoffs",
+                              help="The latest cut-offs with a full horizon of actuals after them")
+spacing = c[1].number_input("Bars between cut-offs", 1, 2000, settings.horizon, key="ev_spacing",
+                            help="At least the horizon: the scored windows do not overlap")
+limit = c[2].number_input("Time limit (s)", 5, 3600, trust.TIME_LIMIT_S, step=15, key="ev_limit",
+                          help="No new cut-off starts after this; the newest ones run first")
+share = c[3].slider("Calibration fit share", 0.2, 0.8, trust.FIT_SHARE, 0.05, key="ev_share",
+                    help="Earlier cut-offs fit the calibration for the held-out check; later ones score it")
+plan = trust.Plan(int(n_cutoffs), int(spacing), float(limit), float(share))
+st.caption(f"{choice.label} · horizon {settings.horizon} · lookback {lookback} · {settings.paths} paths · "
+           f"seed {settings.seed} · temperature {settings.temperature} · top-p {settings.top_p} · "
+           f"top-k {settings.top_k}")
+
+clicked = st.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run")
+report, from_store = trust.stored(bars, choice, settings, plan), True
+if clicked and report is None:
+    try:
+        report, from_store = trust.run(bars, choice, settings, plan)
+    except Exception as e:  # too little history, model not loadable, anything unforeseen: a message
+        detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        st.error(f"**The evaluation could not run.** {detail}")
+        st.stop()
+if report is None:
+    st.info(f"Press **Run evaluation** to score {choice.label} on the latest {plan.n_cutoffs} cut-offs, "
+            f"{settings.paths} paths each, against the naive baselines.")
+    st.stop()
+
+b = report.badge()
+if report.cut_short:
+    st.warning(f"The time limit ended the run after {report.cutoffs} of {report.requested} cut-offs (the newest). "
+               "Raise the limit or lower the cut-offs for a fuller picture.", icon=":material/timer:")
+for note in report.notes:
+    st.info(note)
+st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "
+           f"{'from the store' if from_store else f'ran in {report.elapsed_s:.1f} s'}")
+m = st.columns(4)
+m[0].metric("p10–p90 coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
+            f"nominal {b['nominal']:.0%}", delta_color="off", delta_arrow="off",
+            help=f"{REFERENCE}: {b.get('reference_coverage', float('nan')):.0%}")
+if report.check is not None:
+    ck = report.check
+    m[1].metric("Held-out coverage, calibrated", f"{ck.after:.0%}", f"raw {ck.before:.0%} on the same "
+                f"{ck.n_test} cut-offs", delta_color="off", delta_arrow="off",
+                help=f"Calibration fitted on the earliest {ck.n_fit} cut-offs only, scored on the {ck.n_test} "
+                     f"later ones. CRPS there: {ck.crps_before:,.3f} raw → {ck.crps_after:,.3f} calibrated."
+                     + ("" if ck.guaranteed else " Too few fitting cut-offs for the finite-sample guarantee."))
+if "crps_skill" in b:
+    m[2].metric("CRPS skill vs random walk", f"{b['crps_skill']:+.0%}",
+                "better than the baseline" if b["crps_skill"] > 0 else "worse than the baseline",
+                delta_color="normal" if b["crps_skill"] > 0 else "inverse", delta_arrow="off",
+                help="1 − CRPS(model) / CRPS(random walk with historical volatility)")
+lo, hi = b["direction_ci"]
+m[3].metric("Direction hit at horizon", f"{b['direction']:.0%}", f"95% CI {lo:.0%}–{hi:.0%}",
+            delta_color="off", delta_arrow="off",
+            help=f"Median path's direction vs the last close, at the last bar, over {report.cutoffs} cut-offs "
+                 "(Wilson interval; 50% is a coin)")
+
+left, right = st.columns([3, 2])
+left.plotly_chart(coverage_chart(report.coverage_by_step(), b["nominal"], title="p10–p90 coverage per step"),
+                  key="ev_coverage", config={"displaylogo": False})
+edges, shares = pit_histogram(report.model.pit)
+right.plotly_chart(pit_chart(edges, shares, title="PIT histogram (U shape: fan too narrow)"), key="ev_pit",
+                   config={"displaylogo": False})
+
+st.subheader("Scores (lower CRPS and MAE are better)")
+pct = st.column_config.NumberColumn
+st.dataframe(report.table(), key="ev_table",
+             column_config={"crps_pct": pct("CRPS, % of price", format="%.3f"),
+                            "mae_pct": pct("MAE of median, %", format="%.3f"),
+                            "coverage_p10_p90": pct("p10–p90 coverage", format="percent"),
+                            "direction_hit": pct("direction hit (all steps)", format="percent")})
+st.dataframe(report.skill(), key="ev_skill",
+             column_config={"crps_skill": pct(f"CRPS skill of {report.model.name}", format="percent"),
+                            "mae_skill": pct("MAE skill", format="percent")})
+st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
+           "forecast, so its coverage is 0 by construction.")
+with st.expander("Per cut-off"):
+    st.dataframe(report.model.per_cutoff(), hide_index=True, key="ev_cutoff_table")
+
+export = {"app": {"name": "Kronos Studio", "version": app_version()}, "model": choice.key,
+          "data": {"symbol": bars.symbol, "interval": bars.interval, "content_sha256": bars.content_hash()},
+          "settings": report.settings, "plan": dataclasses.asdict(plan), "badge": b,
+          "table": report.table().reset_index().to_dict("records"),
+          "skill": report.skill().reset_index().to_dict("records"),
+          "coverage_by_step": report.coverage_by_step().reset_index().to_dict("records"),
+          "calibration": report.calibration.to_dict() if report.calibration else None}
+st.download_button("Evaluation JSON", lambda: json.dumps(export, indent=1, default=str),
+                   f"kronos_eval_{bars.symbol}_{bars.interval}.json".replace("/", "-"), "application/json",
+                   on_click="ignore", icon=":material/download:")
