@@ -24,7 +24,7 @@ def _quantile_levels(text: str) -> list[float]:
     return levels
 
 
-def _read_bars(path: str):
+def _read_bars(path: str, timezone: str | None = None, calendar: str | None = None):
     import pandas as pd
 
     p = Path(path)
@@ -36,13 +36,37 @@ def _read_bars(path: str):
         read_bars_file = None
     if read_bars_file is not None:
         try:
-            return read_bars_file(p)
+            return read_bars_file(p, timezone=timezone, calendar=calendar)
         except Exception as e:  # the reader's errors name the problem and the fix
             raise CliError(f"cannot read '{path}': {e}") from None
     try:
         return pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
     except Exception as e:
         raise CliError(f"cannot read '{path}' as CSV/Parquet: {e}") from None
+
+
+def _quality_gate(bars, fixes: list[str]):
+    """The data-quality gate before the forecast: (bars with the accepted fixes, warning lines).
+    Error-level findings block, in one line naming them and the --fix that would clear each; the
+    warnings are printed once the forecast succeeded, so that a failure stays one line."""
+    try:
+        from data_sources import apply_fixes, check_bars
+    except ImportError:
+        return bars, []
+    if not hasattr(bars, "frame"):  # a plain DataFrame (data_sources absent): nothing to check
+        return bars, []
+    if fixes:
+        try:
+            bars = apply_fixes(bars, fixes)
+        except ValueError as e:
+            raise CliError(f"cannot apply --fix {','.join(fixes)}: {e}") from None
+    found = check_bars(bars)
+    blocking = [f for f in found if f.severity == "error"]
+    if blocking:
+        parts = [f"{f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "") for f in blocking]
+        raise CliError("the data-quality gate blocks the forecast: " + "; ".join(parts))
+    return bars, [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
+                  for f in found if f.severity == "warning"]
 
 
 def add_forecast_parser(sub) -> None:
@@ -64,6 +88,12 @@ def add_forecast_parser(sub) -> None:
     p.add_argument("--out", required=True, help="quantiles CSV to write")
     p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
     p.add_argument("--provenance-out", default=None, help="optional JSON of settings and provenance")
+    p.add_argument("--timezone", default=None,
+                   help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
+    p.add_argument("--calendar", default=None,
+                   help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
+    p.add_argument("--fix", action="append", default=[], metavar="FIX",
+                   help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_forecast)
@@ -81,7 +111,7 @@ def run_forecast(args) -> int:
                                     lookback=args.lookback)
     except (ValueError, InputError) as e:
         raise CliError(str(e)) from None
-    bars = _read_bars(args.file)
+    bars, warnings = _quality_gate(_read_bars(args.file, args.timezone, args.calendar), args.fix)
     model = args.model
     if model is None:
         from .bundled import default_model_path
@@ -116,6 +146,8 @@ def run_forecast(args) -> int:
             paths.to_csv(args.paths_out, index=False)
     if args.provenance_out:
         Path(args.provenance_out).write_text(json.dumps(fc.provenance, indent=2, default=str))
+    for line in warnings:
+        print(line, file=sys.stderr)
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {fc.provenance['device']}, "
           f"{fc.provenance['elapsed_s']} s)", file=sys.stderr)

@@ -88,3 +88,20 @@ def test_missing_and_malformed_files(oracle, tmp_path):
     r = run_cli("forecast", bad, "--model", folder, "--horizon", 3, "--out", tmp_path / "q.csv")
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
     assert "timestamp" in r.stderr or "close" in r.stderr
+
+
+def test_quality_gate_blocks_until_the_offered_fix_is_accepted(oracle, tmp_path):
+    folder = oracle("tiny").folder
+    frame = random_bars(120, freq="1h")
+    dup = tmp_path / "dup.csv"
+    pd.concat([frame, frame.iloc[[50]]]).to_csv(dup, index=False)  # one duplicated bar at the end: unsorted too
+    args = ["forecast", dup, "--model", folder, "--horizon", 3, "--paths", 2, "--out", tmp_path / "q.csv",
+            "--timezone", "UTC", "--calendar", "24/7"]
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "duplicate_timestamps" in r.stderr and "--fix drop_duplicates" in r.stderr
+    r = run_cli(*args, "--fix", "drop_duplicates", "--fix", "sort")
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(tmp_path / "q.csv")) == 3
+    r = run_cli(*args[:-4], "--out", tmp_path / "q.csv", "--calendar", "NOPE")
+    assert r.returncode == 2 and "NOPE" in r.stderr
