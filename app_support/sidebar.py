@@ -45,6 +45,14 @@ class Inputs:
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                                 lookback=lookback or self.lookback)
 
+    def settings_or_stop(self, lookback: int):
+        """The settings, or a message naming the bad one and a stopped page."""
+        try:
+            return self.settings(lookback=lookback)
+        except ValueError as e:  # kronos.forecast.InputError
+            st.error(f"**Check the sampling settings:** {e}")
+            st.stop()
+
     def lookback_for(self, choice: ModelChoice | None) -> int:
         """The lookback actually used: lookback + horizon fits the model's context where it can (as
         upstream's 400 + 120 in 512), so every sampling step reuses the KV cache instead of recomputing

@@ -52,11 +52,7 @@ if mode == "Backtest":
 bars = data.quality_gate(bars, lookback, key="cmp_fix")
 if bars is None:
     st.stop()
-try:
-    settings = inputs.settings(lookback=lookback)
-except ValueError as e:
-    st.error(f"**Check the sampling settings:** {e}")
-    st.stop()
+settings = inputs.settings_or_stop(lookback)
 st.caption(f"Same for every model: lookback {lookback}, horizon {horizon}, {settings.paths} paths, seed {settings.seed}, "
            f"temperature {settings.temperature}, top-p {settings.top_p}, top-k {settings.top_k}.")
 

@@ -25,11 +25,7 @@ lookback = inputs.lookback_for(choice)
 bars = data.quality_gate(bars, lookback, key="ev_fix")
 if bars is None:
     st.stop()
-try:
-    settings = inputs.settings(lookback=lookback)
-except ValueError as e:
-    st.error(f"**Check the sampling settings:** {e}")
-    st.stop()
+settings = inputs.settings_or_stop(lookback)
 
 c = st.columns(4)
 n_cutoffs = c[0].number_input("Cut-offs", 2, 200, trust.DEFAULT_CUTOFFS, key="ev_cutoffs",

@@ -41,11 +41,7 @@ with st.expander("Event calendar and LoRA adapter", icon=":material/event:"):
     calendar, calendar_markers, adapter, both_fans = adapters.controls(bars, choice)
 events = events + calendar_markers
 
-try:
-    settings = inputs.settings(lookback=lookback)
-except ValueError as e:  # kronos.forecast.InputError
-    st.error(f"**Check the sampling settings:** {e}")
-    st.stop()
+settings = inputs.settings_or_stop(lookback)
 
 clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast")
 fc, from_store = forecasts.cached(bars, choice, settings), True
