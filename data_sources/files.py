@@ -13,7 +13,7 @@ import pandas as pd
 
 from .errors import DataFormatError
 from .intervals import format_interval
-from .calendars import infer_interval
+from .calendars import infer_interval, validate_calendar
 from .schema import Bars
 
 MAX_BYTES = 200 * 1024 * 1024
@@ -70,7 +70,8 @@ def _raw_bytes(source, max_bytes: int) -> tuple[bytes, str]:
     return data, str(getattr(source, "name", "") or "")
 
 
-def _read_table(data: bytes, name: str, max_rows: int) -> pd.DataFrame:
+def _read_table(data: bytes, name: str, max_rows: int) -> tuple[pd.DataFrame, str | None]:
+    """(table, CSV separator); the separator is None for Parquet."""
     if not data.strip():
         raise DataFormatError("the file is empty: export the bars again, with a header row")
     suffix = Path(name).suffix.lower()
@@ -83,7 +84,7 @@ def _read_table(data: bytes, name: str, max_rows: int) -> pd.DataFrame:
             df = df.reset_index(names=df.index.name or "timestamp")
         if len(df) > max_rows:
             raise DataFormatError(f"the file has {len(df):,} rows, over the {max_rows:,} row limit: keep a shorter date range")
-        return df
+        return df, None
     if suffix in (".xlsx", ".xls", ".json", ".zip", ".gz"):
         raise DataFormatError(f"{suffix} files are not supported: save the sheet as CSV (comma or semicolon separated) or Parquet")
     text = None
@@ -118,7 +119,7 @@ def _read_table(data: bytes, name: str, max_rows: int) -> pd.DataFrame:
         raise DataFormatError(f"could not parse the CSV ({msg}): every row needs the same number of '{sep}'-separated fields as the header") from None
     if len(df) > max_rows:
         raise DataFormatError(f"the file has more than {max_rows:,} rows: keep a shorter date range")
-    return df
+    return df, sep
 
 
 def _map_columns(df: pd.DataFrame) -> tuple[dict, list[str]]:
@@ -149,27 +150,179 @@ def _map_columns(df: pd.DataFrame) -> tuple[dict, list[str]]:
     return found, notes
 
 
-def _to_number(col: pd.Series, name: str) -> tuple[pd.Series, int]:
-    """Numbers from text like '1,234.5', '1.234,5', '12.3M', '4,5K', '-'; (values, count unreadable)."""
-    if pd.api.types.is_numeric_dtype(col):
-        return col.astype("float64"), 0
+# Digit grouping with a thousands separator: "45,994", "-1,234,567" (or the same with '.').
+_GROUPED = {sep: re.compile(r"^[+-]?\d{1,3}(?:" + re.escape(sep) + r"\d{3})+$") for sep in ",."}
+_SEP_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+_NUMBER_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+
+
+def _decimal_mark(sep: str | None) -> str:
+    """The file's decimal mark by the usual locale convention: ';'-separated files come from locales
+    that write 1.234,5 (',' decimal, '.' thousands); ',' (and tab, '|', text in Parquet) means 1,234.5."""
+    return "," if sep == ";" else "."
+
+
+def _other_mark(mark: str) -> str:
+    return "," if mark == "." else "."
+
+
+def _mask(m: pd.Series) -> pd.Series:
+    return m.fillna(False).astype(bool)
+
+
+def _number_text(col: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(text without spaces, currency, '%' and a K/M/B/T suffix; the suffix multiplier; blank cells)."""
     s = col.astype("string").str.strip().str.replace(r"[\s$€£%]", "", regex=True)
     blank = s.isna() | s.isin(["", "-", "nan", "NaN", "null", "None", "NA"])
     mult = pd.Series(1.0, index=s.index)
     suf = s.str[-1:].str.upper()
-    has_suf = suf.isin(list(_SUFFIX)) & s.str[:-1].str.contains(r"\d", regex=True).fillna(False)
-    mult[has_suf.fillna(False)] = suf[has_suf.fillna(False)].map(_SUFFIX)
-    s = s.where(~has_suf.fillna(False), s.str[:-1])
-    both = s.str.contains(",", regex=False).fillna(False) & s.str.contains(".", regex=False).fillna(False)
-    comma_last = both & (s.str.rfind(",") > s.str.rfind("."))
-    # "1.234,5" is European; "1,234.5" is English; a lone comma ("4,5") is a decimal comma.
-    s = s.where(~comma_last, s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
-    s = s.where(~(both & ~comma_last), s.str.replace(",", "", regex=False))
-    lone = ~both & s.str.contains(",", regex=False).fillna(False)
-    s = s.where(~lone, s.str.replace(",", ".", regex=False))
+    has_suf = _mask(suf.isin(list(_SUFFIX)) & s.str[:-1].str.contains(r"\d", regex=True))
+    mult[has_suf] = suf[has_suf].map(_SUFFIX)
+    return s.where(~has_suf, s.str[:-1]), mult, blank
+
+
+def _marks(s: pd.Series, decimal: str) -> dict:
+    """Where the decimal mark and the thousands separator (the other of ',' / '.') occur in s.
+
+    The slower per-value string work runs only on the few rows that need it.
+    """
+    thousands = _other_mark(decimal)
+    has_t = _mask(s.str.contains(thousands, regex=False))
+    has_d = _mask(s.str.contains(decimal, regex=False))
+    both = has_t & has_d
+    only_t = has_t & ~has_d
+    t_last = pd.Series(False, index=s.index)
+    if both.any():
+        sub = s[both]
+        t_last[both] = _mask(sub.str.rfind(thousands) > sub.str.rfind(decimal))
+    grouped = pd.Series(False, index=s.index)
+    if only_t.any():
+        grouped[only_t] = _mask(s[only_t].str.match(_GROUPED[thousands]))
+    several = pd.Series(False, index=s.index)  # '1,234,567': more than one group
+    if grouped.any():
+        several[grouped] = _mask(s[grouped].str.count(re.escape(thousands)) > 1)
+    return {"both": both, "t_last": t_last, "only_t": only_t, "only_d": has_d & ~has_t,
+            "grouped": grouped, "several": several}
+
+
+def _separator_evidence(s: pd.Series, decimal: str) -> tuple[int | None, bool]:
+    """What number text says about the decimal mark ``decimal``: (row of a value that writes decimals
+    with the other character instead, e.g. '100.13' when decimal is ',', or None; whether some value
+    confirms ``decimal``, e.g. '100,13', '1.234,5' or '1.234.567' when decimal is ',')."""
+    m = _marks(s, decimal)
+    against = (m["only_t"] & ~m["grouped"]) | m["t_last"]
+    confirm = ((m["both"] & ~m["t_last"]).any() or m["several"].any()
+               or any(v.count(decimal) == 1 for v in s[m["only_d"]]))
+    return (int(against.idxmax()) if against.any() else None), bool(confirm)
+
+
+def _to_number(s: pd.Series, mult: pd.Series, blank: pd.Series, decimal: str) -> tuple[pd.Series, int, tuple | None]:
+    """Numbers from text like '1,234.5', '1.234,5', '12.3M', '4,5K', '-' (split by _number_text).
+
+    ``decimal`` is the decimal mark (see _decimal_mark); the other of ',' / '.' is the thousands
+    separator. A value with both marks is unambiguous: the last one is the decimal mark. A value with
+    only the thousands separator is digit grouping ('45,994' -> 45994) when every such value in the
+    column is a valid grouping; when one is not ('1,5' with decimal '.', '100.13' with decimal ',') the
+    column evidently writes decimals with that character, and all of them are read as decimals.
+    Returns (values, count unreadable, usage). usage is None, or (kind, example text, example value)
+    when the reading rests on the convention and a note should say so: kind "thousands" (every
+    grouped value has a single group, like '45,994', which would be 45.994 under the other
+    convention) or "decimal" (the column writes decimals against ``decimal``).
+    """
+    thousands = _other_mark(decimal)
+    original = s
+    s = s.copy()
+    m = _marks(s, decimal)
+
+    def edit(rows: pd.Series, func) -> None:
+        if rows.any():
+            s[rows] = func(s[rows].str)
+
+    # Both marks ('1.234,5', '1,234.5'): the last one is the decimal mark, the other one is grouping.
+    edit(m["both"] & ~m["t_last"], lambda t: t.replace(thousands, "", regex=False).str.replace(decimal, ".", regex=False))
+    edit(m["t_last"], lambda t: t.replace(decimal, "", regex=False).str.replace(thousands, ".", regex=False))
+    usage = None
+    only_t, grouped = m["only_t"], m["grouped"]
+    if (only_t & ~grouped).any():
+        first = (only_t & ~grouped).idxmax()
+        edit(only_t, lambda t: t.replace(thousands, ".", regex=False))  # '1,2,3' stays unreadable
+        usage = ("decimal", first)
+    elif grouped.any():
+        # Single groups ('45,994') are the ambiguous form; other values in the column can settle it.
+        if not (m["several"].any() or m["both"].any() or m["only_d"].any()):
+            usage = ("thousands", grouped.idxmax())
+        edit(grouped, lambda t: t.replace(thousands, "", regex=False))
+    if decimal == ",":
+        edit(m["only_d"], lambda t: t.replace(",", ".", regex=False))  # '100,13' -> 100.13
     out = pd.to_numeric(s, errors="coerce").astype("float64") * mult
     bad = int((out.isna() & ~blank).sum())
-    return out, bad
+    if usage is not None:
+        usage = (usage[0], str(original[usage[1]]), float(out[usage[1]]))
+    return out, bad, usage
+
+
+def _read_numbers(df: pd.DataFrame, cols: dict, sep: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """The price/volume/amount columns as floats, read with the file's decimal convention, and notes.
+
+    The convention follows the separator (_decimal_mark). If some column writes decimals with the
+    other character ('100.13' in a ';'-file) and no value anywhere confirms the convention, the whole
+    file uses the other decimal mark (so its '45.994' volumes are 45.994 too). When the columns
+    disagree, each column is read by its own evidence; every reading that rests on the convention
+    or contradicts it gets a note instead of a silent change.
+    """
+    convention = decimal = _decimal_mark(sep)
+    raw = {t: df[cols[t]].reset_index(drop=True) for t in _NUMBER_COLUMNS if t in cols}
+    texts = {t: _number_text(c) for t, c in raw.items() if not pd.api.types.is_numeric_dtype(c)}
+    evidence = {t: _separator_evidence(x[0], decimal) for t, x in texts.items()}
+    against = [(t, row) for t, (row, _) in evidence.items() if row is not None]
+    flipped = None
+    if against and not any(ok for _, ok in evidence.values()):
+        flipped = against[0]
+        decimal = _other_mark(decimal)
+    out = pd.DataFrame(index=range(len(df)))
+    notes: list[str] = []
+    usages: dict = {}
+    for target, col in raw.items():
+        if target in texts:
+            values, bad, usage = _to_number(*texts[target], decimal)
+        else:
+            values, bad, usage = col.astype("float64"), 0, None
+        if len(values) and values.isna().all():
+            raise DataFormatError(
+                f"column {str(cols[target])!r} (used as {target!r}) has no numbers (e.g. {str(col.iloc[0])[:30]!r}): "
+                "prices must be plain numbers like 123.45")
+        if bad:
+            notes.append(f"{bad} values in {str(cols[target])!r} were not numbers and are now missing")
+        if usage is not None:
+            usages[cols[target]] = usage
+        out[target] = values
+    where = f"{_SEP_NAMES.get(sep, repr(sep))}-separated files" if sep else "numbers written as text"
+    conv = f"{where} usually write {'1.234,5' if convention == ',' else '1,234.5'}"
+    if flipped is not None:
+        target, row = flipped
+        shown = f"e.g. {str(raw[target].iloc[row]).strip()!r} -> {_plain(out[target].iloc[row])}"
+        notes.append(f"the numbers in this file write decimals with '{decimal}' ({shown}), although {conv}: "
+                     f"'{decimal}' was read as the decimal mark throughout")
+    for kind in ("thousands", "decimal"):
+        hits = [(c, u) for c, u in usages.items() if u[0] == kind]
+        if not hits:
+            continue
+        names = ", ".join(repr(str(c)) for c, _ in hits)
+        _, text, value = hits[0][1]
+        shown = f"e.g. {text!r} -> {_plain(value)}"
+        mark = _other_mark(decimal)
+        if kind == "thousands":
+            notes.append(f"'{mark}' was read as the thousands separator in {names} ({shown}), as {conv}: "
+                         f"if '{mark}' is the decimal mark there, these values are 1000x too large; "
+                         "re-export plain numbers")
+        else:
+            notes.append(f"{names} write decimals with '{mark}' ({shown}) unlike the other columns, although "
+                         f"{conv}: read as decimals; check these values")
+    return out, notes
+
+
+def _plain(value: float) -> str:
+    return np.format_float_positional(value, trim="-") if np.isfinite(value) else str(value)
 
 
 def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series, list[str]]:
@@ -185,14 +338,12 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
     else:
         nums = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw.astype("float64")
         if len(raw) and nums.notna().all():
-            mag = float(np.nanmax(np.abs(nums))) if len(nums) else 0
-            if mag < 1e5:
-                raise DataFormatError(
-                    f"column {label} holds small numbers (e.g. {raw.iloc[0]!r}), not dates: "
-                    "use dates like 2024-07-03 or epoch seconds/milliseconds")
-            unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
-            ts = pd.Series(pd.to_datetime(nums.round().astype("int64"), unit=unit, utc=True))
-            notes.append(f"timestamps read as epoch {dict(s='seconds', ms='milliseconds', us='microseconds', ns='nanoseconds')[unit]} (UTC)")
+            ts, note = _integer_dates(nums)
+            if ts is not None:
+                notes.append(note)
+            else:
+                ts = _epoch_times(nums, raw, label)
+                notes.append(f"timestamps read as epoch {_UNIT_WORDS[_epoch_unit(nums)]} (UTC)")
         else:
             text = raw.astype("string").str.strip()
             sample = text.dropna()
@@ -231,6 +382,89 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
     return ts, notes
 
 
+# Dates written as integers, by digit count. Any 8-digit number is below 1e8 epoch seconds (March 1973)
+# and a YYYYMMDD one (1900-2100) below 2.2e7 (September 1970), which the epoch floor below rejects
+# anyway, so reading them as dates takes nothing plausible away. Likewise 14 digits as epoch
+# milliseconds would be the years 2572-2635. YYYYMMDDHHMM (12 digits) is left out: as epoch
+# milliseconds it is a valid 1976 time, so that form is ambiguous.
+_INT_DATE_FORMATS = {8: ("%Y%m%d", "YYYYMMDD"), 14: ("%Y%m%d%H%M%S", "YYYYMMDDHHMMSS")}
+_INT_DATE_YEARS = (1900, 2100)
+# Epoch numbers must put every bar on or after 1971-01-01 UTC. Anything earlier is not market history
+# but a unit slip (seconds divided by 1000 land in January 1970), a date written as a number that is
+# not a valid date (20231302 as seconds is August 1970) or a row counter. Likewise no bar lies after
+# 2100 (the unit is picked by size, so this catches numbers like 20231302093000 as milliseconds).
+_EPOCH_FLOOR = pd.Timestamp("1971-01-01", tz="UTC")
+_EPOCH_CEILING = pd.Timestamp("2100-01-01", tz="UTC")
+_UNIT_WORDS = dict(s="seconds", ms="milliseconds", us="microseconds", ns="nanoseconds")
+
+
+def _integer_dates(nums: pd.Series) -> tuple[pd.Series | None, str | None]:
+    """(dates, note) when every number is a valid YYYYMMDD (or YYYYMMDDHHMMSS) date, else (None, None)."""
+    v = nums.to_numpy(dtype="float64")
+    if not len(v) or not np.all(np.isfinite(v)) or np.any(v != np.floor(v)) or v.min() < 1e7:
+        return None, None
+    digits = {len(str(int(x))) for x in (v.min(), v.max())}
+    if len(digits) != 1 or (n := digits.pop()) not in _INT_DATE_FORMATS:
+        return None, None
+    fmt, shown = _INT_DATE_FORMATS[n]
+    text = pd.Series(v.astype("int64"), index=nums.index).astype(str)
+    ts = pd.to_datetime(text, format=fmt, errors="coerce")
+    lo, hi = _INT_DATE_YEARS
+    if ts.isna().any() or not ts.dt.year.between(lo, hi).all():
+        return None, None
+    example = ts.iloc[0].date() if n == 8 else ts.iloc[0]
+    return pd.Series(ts), f"dates read as {shown} numbers (e.g. {text.iloc[0]} = {example})"
+
+
+def _epoch_unit(nums: pd.Series) -> str:
+    mag = float(np.nanmax(np.abs(nums))) if len(nums) else 0
+    return "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
+
+
+def _epoch_times(nums: pd.Series, raw: pd.Series, label: str) -> pd.Series:
+    """UTC times from epoch numbers (unit from their size), or DataFormatError naming the fix."""
+    mag = float(np.nanmax(np.abs(nums))) if len(nums) else 0
+    if mag < 1e5:
+        raise DataFormatError(
+            f"column {label} holds small numbers (e.g. {raw.iloc[0]!r}), not dates: "
+            "use dates like 2024-07-03 or epoch seconds/milliseconds")
+    unit = _epoch_unit(nums)
+    how = ("give seconds or milliseconds since 1970-01-01 UTC (e.g. 1672617600 or 1672617600000 for "
+           "2023-01-02), or dates like 2024-07-03")
+    try:
+        ts = pd.Series(pd.to_datetime(nums.round().astype("int64"), unit=unit, utc=True))
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        raise DataFormatError(
+            f"column {label} holds numbers (e.g. {raw.iloc[int(np.argmax(np.abs(nums.to_numpy())))]!r}) that are "
+            f"neither dates nor epoch times in a usable range: {how}") from None
+    first = int(ts.to_numpy().argmin())
+    if ts.iloc[first] < _EPOCH_FLOOR:
+        hint = ""
+        if {len(str(abs(int(x)))) for x in nums.iloc[[first, int(nums.to_numpy().argmax())]]} == {8}:
+            bad = _first_bad_int_date(nums)
+            if bad is not None:
+                hint = f"; if they are YYYYMMDD dates, {bad} is not a valid date"
+        raise DataFormatError(
+            f"timestamps in column {label} read as epoch {_UNIT_WORDS[unit]} land in {ts.iloc[first].date()} "
+            f"(e.g. {raw.iloc[first]!r}), before 1971: the numbers are too small for bar times (epoch seconds "
+            f"divided by 1000?){hint}; {how}")
+    last = int(ts.to_numpy().argmax())
+    if ts.iloc[last] >= _EPOCH_CEILING:
+        raise DataFormatError(
+            f"timestamps in column {label} read as epoch {_UNIT_WORDS[unit]} land in {ts.iloc[last].date()} "
+            f"(e.g. {raw.iloc[last]!r}), after 2100: the numbers are too large for bar times; {how}")
+    return ts
+
+
+def _first_bad_int_date(nums: pd.Series) -> str | None:
+    lo, hi = _INT_DATE_YEARS
+    for x in nums.head(10_000):
+        t = pd.to_datetime(str(int(x)), format="%Y%m%d", errors="coerce")
+        if pd.isna(t) or not lo <= t.year <= hi:
+            return str(int(x))
+    return None
+
+
 def _looks_dayfirst(sample: pd.Series) -> bool:
     first = sample.head(200).str.extract(r"^(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}")
     if first.dropna().empty:
@@ -259,8 +493,11 @@ def read_bars_file(source, name: str | None = None, *, timezone: str | None = No
 
     Accepts date/datetime/timestamp/time columns (or a datetime index, or separate date and time
     columns), capitalised or decorated headers ("Adj Close", "Vol."), ',' ';' tab or '|'
-    separators, epoch seconds or milliseconds, with or without timezone. ``timezone`` localises
-    naive times (or converts aware ones). Anything else raises DataFormatError with the fix.
+    separators, epoch seconds or milliseconds (from 1971 on), YYYYMMDD or YYYYMMDDHHMMSS integer
+    dates, with or without timezone. Numbers follow the file's locale convention: '1.234,5' in
+    ';'-separated files, '1,234.5' otherwise (with a note where that decides a value). ``timezone``
+    localises naive times (or converts aware ones); ``calendar`` must be a known calendar code.
+    Anything else raises DataFormatError with the fix.
     """
     try:
         return _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows)
@@ -272,9 +509,13 @@ def read_bars_file(source, name: str | None = None, *, timezone: str | None = No
 
 
 def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows) -> Bars:
+    try:
+        calendar = validate_calendar(calendar)
+    except ValueError as exc:
+        raise DataFormatError(str(exc)) from None
     data, found_name = _raw_bytes(source, max_bytes)
     name = name or found_name or "upload"
-    df = _read_table(data, name, max_rows)
+    df, sep = _read_table(data, name, max_rows)
     if len(df.columns) == 0 or len(df) == 0:
         raise DataFormatError("the file has a header but no rows of data: export the bars again")
     cols, notes = _map_columns(df)
@@ -300,18 +541,11 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
                 f"{ {'open': 'opening', 'high': 'highest', 'low': 'lowest', 'close': 'closing'}[target] } price column to {target!r}")
     ts, tnotes = _parse_time(df, cols["timestamp"], timezone)
     notes += tnotes
+    numbers, nnotes = _read_numbers(df, cols, sep)
+    notes += nnotes
     out = pd.DataFrame({"timestamp": ts.reset_index(drop=True)})
-    for target in ("open", "high", "low", "close", "volume", "amount"):
-        if target not in cols:
-            continue
-        values, bad = _to_number(df[cols[target]].reset_index(drop=True), target)
-        if len(values) and values.isna().all():
-            raise DataFormatError(
-                f"column {str(cols[target])!r} (used as {target!r}) has no numbers (e.g. {str(df[cols[target]].iloc[0])[:30]!r}): "
-                "prices must be plain numbers like 123.45")
-        if bad:
-            notes.append(f"{bad} values in {str(cols[target])!r} were not numbers and are now missing")
-        out[target] = values
+    for target in numbers.columns:
+        out[target] = numbers[target].to_numpy()
     if "volume" not in out:
         out["volume"] = 0.0
         notes.append("no volume column: volume set to 0 (the model gets no volume signal)")

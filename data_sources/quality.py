@@ -328,8 +328,13 @@ def _fix_fill_gaps(f, bars):
         return f
     pos = grid.get_indexer(missing)
     runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
-    fill = pd.DatetimeIndex(np.concatenate([grid[r].asi8 for r in runs if len(r) <= MAX_FILL_BARS] or [np.array([], "int64")]))
-    fill = pd.DatetimeIndex(fill.asi8.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(bars.timezone) if len(fill) else fill
+    short = [r for r in runs if len(r) <= MAX_FILL_BARS]
+    if not short:
+        # Every hole is too long to fill safely (check_bars offers no fix then, but the fix can still be
+        # asked for by name, or after an earlier fix removed the short gaps): nothing to insert.
+        return f
+    fill = pd.DatetimeIndex(np.concatenate([grid[r].asi8 for r in short]))
+    fill = pd.DatetimeIndex(fill.asi8.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(bars.timezone)
     fill = fill[fill > f["timestamp"].iloc[0]]
     if not len(fill):
         return f

@@ -144,3 +144,113 @@ def test_reader_never_crashes_on_bytes(data):
         read_bars_file(data, name="b.csv")
     except DataFormatError as exc:
         assert str(exc)
+
+
+# ------------------------------------------------------------- dates as integers, mis-scaled epochs
+def _bars_text(stamps, sep=",", header="date,open,high,low,close,volume"):
+    return header.replace(",", sep) + "\n" + "\n".join(sep.join([str(s), "1", "2", "0.5", "1.5", "3"]) for s in stamps) + "\n"
+
+
+def test_yyyymmdd_integer_dates_are_read_as_dates_not_epoch_seconds(tmp_path):
+    days = ["20230102", "20230103", "20230104", "20230105", "20230106", "20230109"]
+    b = read(_bars_text(days))
+    assert b.frame["timestamp"].dt.strftime("%Y-%m-%d").tolist() == [f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in days]
+    assert b.interval == "1d" and any("YYYYMMDD" in n for n in b.notes)
+    assert not any("epoch" in n for n in b.notes)
+    # The same as integers in a Parquet file (the Tushare trade_date form).
+    df = pd.DataFrame({"trade_date": [int(d) for d in days], "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "vol": 3.0})
+    df = df.rename(columns={"trade_date": "date"})
+    p = tmp_path / "a.parquet"
+    df.to_parquet(p)
+    assert read_bars_file(p).frame["timestamp"].iloc[-1] == pd.Timestamp("2023-01-09", tz="UTC")
+
+
+def test_yyyymmddhhmmss_integers_are_read_as_date_times():
+    b = read(_bars_text(["20240702093000", "20240702093100", "20240702093200"]))
+    assert b.frame["timestamp"].iloc[1] == pd.Timestamp("2024-07-02 09:31", tz="UTC") and b.interval == "1m"
+
+
+@pytest.mark.parametrize("values", [
+    ["20231302", "20231303", "20231304"],   # month 13: not dates, and as epoch seconds they land in 1970
+    ["18990102", "18990103", "18990104"],   # implausible year
+])
+def test_eight_digit_numbers_that_are_not_dates_are_rejected(values):
+    with pytest.raises(DataFormatError, match="land in 1970"):
+        read(_bars_text(values))
+
+
+@pytest.mark.parametrize("scale,when", [(10**3, "1970-01-20"), (1, "1970-01-02")])
+def test_epochs_landing_before_1971_are_rejected_with_the_fix(scale, when):
+    t0 = int(pd.Timestamp("2023-01-02", tz="UTC").timestamp())
+    stamps = [(t0 + i * 86400) // scale for i in range(5)] if scale > 1 else [100_000 + i * 60 for i in range(5)]
+    with pytest.raises(DataFormatError) as err:
+        read(_bars_text(stamps, header="timestamp,open,high,low,close,volume"))
+    msg = str(err.value)
+    assert f"land in {when}" in msg and "seconds or milliseconds since 1970" in msg
+
+
+def test_epoch_after_1971_still_accepted():
+    t0 = int(pd.Timestamp("1971-01-04", tz="UTC").timestamp())
+    b = read(_bars_text([t0 + i * 86400 for i in range(3)], header="timestamp,open,high,low,close,volume"))
+    assert b.frame["timestamp"].iloc[0] == pd.Timestamp("1971-01-04", tz="UTC")
+
+
+# -------------------------------------------------------------------- decimal and thousands separators
+def test_comma_file_reads_quoted_comma_as_thousands():
+    text = ('date,open,high,low,close,volume\n2024-07-01,10.5,11,9.5,10.25,"45,994"\n'
+            '2024-07-02,10.5,11,9.5,10.75,"1,234,567"\n2024-07-03,1,2,0.5,1.5,999\n')
+    b = read(text)
+    assert b.frame["volume"].tolist() == [45_994.0, 1_234_567.0, 999.0]
+    assert b.frame["close"].tolist() == [10.25, 10.75, 1.5]
+
+
+def test_comma_file_single_group_thousands_get_a_note():
+    b = read('date,open,high,low,close,volume\n2024-07-01,1,2,0.5,1.5,"45,994"\n2024-07-02,1,2,0.5,1.5,"12,000"\n')
+    assert b.frame["volume"].tolist() == [45_994.0, 12_000.0]
+    assert any("thousands separator" in n and "'volume'" in n for n in b.notes)
+
+
+def test_semicolon_file_reads_dot_as_thousands_and_comma_as_decimal():
+    text = ("Datum;Open;High;Low;Close;Volume\n02.01.2023;100,13;101,5;99,87;100,13;45.994\n"
+            "03.01.2023;1.234,5;1.240,0;1.229,0;1.234,5;1.234.567\n04.01.2023;100;101;99;100,5;1.000\n")
+    b = read(text)
+    assert b.frame["close"].tolist() == [100.13, 1234.5, 100.5]
+    assert b.frame["volume"].tolist() == [45_994.0, 1_234_567.0, 1_000.0]
+    assert b.frame["timestamp"].dt.day.tolist() == [2, 3, 4]
+
+
+def test_semicolon_file_with_decimal_points_is_read_as_decimals_with_a_note():
+    # Against the ';' convention, but '100.13' cannot be a thousands grouping and no value writes a
+    # decimal comma: the whole file uses '.' decimals, so '100.125' and the volume '45.994' are decimals too.
+    b = read("date;open;high;low;close;volume\n2024-07-01;100.13;101.5;99.125;100.125;45.994\n"
+             "2024-07-02;100.5;101.25;99.5;100.75;2000\n")
+    assert b.frame["close"].tolist() == [100.125, 100.75] and b.frame["low"].tolist() == [99.125, 99.5]
+    assert b.frame["volume"].tolist() == [45.994, 2000.0]
+    assert any("decimals with '.'" in n and "'100.13' -> 100.13" in n for n in b.notes)
+
+
+def test_columns_that_disagree_are_each_read_by_their_own_values_with_a_note():
+    # ',' decimals in 'close' but '.' decimals in 'low': no single file rule, so each column by its evidence.
+    b = read('date,open,high,low,close,volume\n2024-07-01,1,2,0.5,"1,5",3\n2024-07-02,1,2,0.75,"1,234",3\n')
+    assert b.frame["close"].tolist() == [1.5, 1.234] and b.frame["low"].tolist() == [0.5, 0.75]
+    assert any("decimals with ','" in n and "'close'" in n for n in b.notes)
+
+
+def test_comma_file_with_quoted_decimal_commas_is_read_as_decimals_with_a_note():
+    b = read('date,open,high,low,close,volume\n2024-07-01,1,2,"0,5","1,5","1,250"\n2024-07-02,1,2,"0,5","1,75",3\n')
+    assert b.frame["close"].tolist() == [1.5, 1.75] and b.frame["volume"].tolist() == [1.25, 3.0]
+    assert any("decimals with ','" in n and "'0,5' -> 0.5" in n for n in b.notes)
+
+
+# --------------------------------------------------------------------------------------- calendar
+def test_unknown_calendar_is_rejected_up_front():
+    with pytest.raises(DataFormatError) as err:
+        read("date,open,high,low,close,volume\n" + OK_ROWS, calendar="BOGUS")
+    assert "unknown calendar 'BOGUS'" in str(err.value) and "'XNYS'" in str(err.value)
+    for ok in ("XNYS", "24/7", "FX", None):
+        assert read("date,open,high,low,close,volume\n" + OK_ROWS, calendar=ok).calendar == ok
+
+
+def test_fourteen_digit_numbers_that_are_not_dates_are_rejected_with_the_fix():
+    with pytest.raises(DataFormatError, match="after 2100.*seconds or milliseconds since 1970"):
+        read(_bars_text(["20231302093000", "20231302093100"], header="timestamp,open,high,low,close,volume"))

@@ -153,3 +153,14 @@ def test_gate_never_crashes_and_every_finding_explains_itself(rows, calendar, in
     if fixable:
         fixed = apply_fixes(b, fixable)
         assert len(fixed.frame.columns) == 7
+
+
+@pytest.mark.parametrize("calendar", ["XNYS", None])
+def test_fill_gaps_with_only_long_gaps_leaves_bars_unchanged(calendar):
+    # One 10-bar hole and nothing shorter (weekdays when no calendar is known: holidays would be short gaps).
+    ts = sessions("2024-01-02", "2024-07-31") if calendar else pd.bdate_range("2024-01-02", "2024-07-31", tz=NY)
+    b = make(ts.delete(list(range(100, 110))), calendar=calendar)
+    for fix in (["fill_gaps"], ["gaps"]):
+        fixed = apply_fixes(b, fix)
+        assert len(fixed) == len(b)
+        pd.testing.assert_frame_equal(fixed.frame, b.frame)
