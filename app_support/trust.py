@@ -2,8 +2,11 @@
 model on each series (for the badge beside the fan), and evaluation runs with a progress bar."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -28,27 +31,55 @@ class Plan:
 
 
 class Reports:
-    """Reports by content key, and the key of the latest report per (series, model)."""
+    """Reports by content key (this process), and the track record of the latest report per (series,
+    model), kept on disk too so that the badge survives a restart."""
 
-    def __init__(self):
+    def __init__(self, folder: Path | None = None):
         self.by_key = LRUStore(size=32)
-        self._latest: dict[tuple, tuple] = {}
+        self.folder = folder
+        self._latest: dict[tuple, object] = {}
         self._lock = threading.Lock()
+
+    def _file(self, series: tuple) -> Path | None:
+        if self.folder is None:
+            return None
+        return self.folder / (hashlib.sha256(repr(series).encode()).hexdigest()[:24] + ".json")
 
     def put(self, key: tuple, series: tuple, report) -> None:
         self.by_key.put(key, report)
+        record = report.track_record()
         with self._lock:
-            self._latest[series] = key
+            self._latest[series] = record
+        path = self._file(series)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({"series": list(series), **record.to_dict()}, default=float))
+            except OSError:  # a read-only cache costs the record its persistence, nothing else
+                pass
 
     def latest(self, series: tuple):
+        """The TrackRecord of the latest evaluation of this model on this series, or None."""
         with self._lock:
-            key = self._latest.get(series)
-        return None if key is None else self.by_key.get(key)
+            record = self._latest.get(series)
+        path = self._file(series)
+        if record is None and path is not None and path.is_file():
+            from kronos.trust import TrackRecord
+
+            try:
+                record = TrackRecord.from_dict(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):  # unreadable: as if never evaluated
+                return None
+            with self._lock:
+                self._latest[series] = record
+        return record
 
 
 @st.cache_resource(show_spinner=False)
 def reports() -> Reports:
-    return Reports()
+    from data_sources.cache import default_cache_dir
+
+    return Reports(default_cache_dir().parent / "trust")
 
 
 def series_key(bars, choice: ModelChoice) -> tuple:
@@ -69,7 +100,8 @@ def latest(bars, choice: ModelChoice):
 
 
 def mismatch(report, settings) -> str | None:
-    """Why ``report``'s calibration should not be applied to a forecast with ``settings`` (None: it may)."""
+    """Why the calibration of ``report`` (a TrustReport or TrackRecord) should not be applied to a
+    forecast with ``settings`` (None: it may)."""
     if report.calibration is None:
         return "; ".join(report.notes) or "no calibration was fitted"
     if settings.horizon > report.calibration.horizon:
@@ -131,19 +163,19 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
                                   f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options"):
                 return None
             try:
-                report, _ = run(bars, choice, settings)
+                report = run(bars, choice, settings)[0].track_record()
             except Exception as e:  # too little history, model not loadable: a message, not a traceback
                 st.error(f"**Could not evaluate.** {e if isinstance(e, ValueError) else type(e).__name__ + ': ' + str(e)}")
                 return None
-        b = report.badge()
+        b = report.numbers
         st.metric("p10–p90 held", f"{b['coverage']:.0%}", f"nominal {b['nominal']:.0%}", delta_color="off",
                   delta_arrow="off", help="How often the actual close fell inside the band, over the cut-offs")
         if "crps_skill" in b:
             st.metric("CRPS skill", f"{b['crps_skill']:+.0%}", "vs random walk", delta_color="off", delta_arrow="off",
                       help="1 − CRPS(model) / CRPS(random walk with historical volatility); above 0 is better")
-        if report.check is not None:
-            st.caption(f"Calibrated band: {report.check.after:.0%} on {report.check.n_test} held-out cut-offs "
-                       f"(raw {report.check.before:.0%}).")
+        if "held_out_after" in b:
+            st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
+                       f"(raw {b['held_out_before']:.0%}).")
         st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
         why = blocked or mismatch(report, settings)
         on = st.toggle("Calibrated fan", key="calibrated_fan", disabled=why is not None,

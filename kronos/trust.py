@@ -41,6 +41,26 @@ def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarr
 
 
 @dataclass
+class TrackRecord:
+    """What the badge beside a fan needs from an evaluation; small enough to keep on disk as JSON."""
+
+    numbers: dict  # TrustReport.badge()
+    settings: dict
+    calibration: FanCalibration | None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"numbers": self.numbers, "settings": self.settings, "notes": self.notes,
+                "calibration": None if self.calibration is None else self.calibration.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrackRecord":
+        cal = data.get("calibration")
+        return cls(dict(data["numbers"]), dict(data["settings"]), None if cal is None else FanCalibration.from_dict(cal),
+                   list(data.get("notes", [])))
+
+
+@dataclass
 class TrustReport:
     model: EvalResult  # with paths
     baselines: dict[str, EvalResult]
@@ -92,13 +112,16 @@ class TrustReport:
             out["held-out, raw"], out["held-out, calibrated"] = before, after
         return pd.DataFrame(out, index=pd.RangeIndex(1, self.model.horizon + 1, name="step"))
 
+    def track_record(self) -> TrackRecord:
+        return TrackRecord(self.badge(), dict(self.settings), self.calibration, list(self.notes))
+
     def badge(self) -> dict:
-        """The few numbers shown beside a fan."""
+        """The few numbers shown beside a fan (plain JSON values)."""
         s = self.model.summary()
         rate, lo, hi, n = self.direction()
         out = {"coverage": s["coverage_p10_p90"], "nominal": BAND[1] - BAND[0], "cutoffs": self.cutoffs,
                "horizon": self.model.horizon, "first": str(self.model.cutoff_times[0]),
-               "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": (lo, hi),
+               "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": [lo, hi],
                "crps_pct": s["crps_pct"]}
         if REFERENCE in self.baselines:
             out |= {"reference": REFERENCE, "crps_skill": float(self.skill().loc[REFERENCE, "crps_skill"]),

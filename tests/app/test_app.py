@@ -220,6 +220,11 @@ def test_forecast_badge_runs_an_evaluation_and_calibrates_the_fan(new_app):
     at.number_input(key="level").set_value(10.0).run()  # far below: every path stays above
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["P(close above 10.00 at horizon)"] == "100%" and metrics["P(touch 10.00 within horizon)"] == "0%"
+    reports.clear()  # a restart: the track record comes back from disk
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(6).run()
+    at.number_input(key="sb_paths").set_value(6).run()
+    assert "p10–p90 held" in {m.label for m in at.metric} and not at.toggle(key="calibrated_fan").disabled
     at.sidebar.slider(key="sb_temperature").set_value(0.5).run()  # other settings: calibration no longer applies
     at.button(key="run_forecast").click().run()
     assert at.toggle(key="calibrated_fan").disabled and "p10–p90 held" in {m.label for m in at.metric}

@@ -109,3 +109,16 @@ def test_report_scores_the_model_against_baselines_on_the_same_cutoffs():
     cov = report.coverage_by_step()
     assert list(cov.index) == [1, 2, 3, 4, 5] and "held-out, calibrated" in cov.columns
     assert report.calibration.horizon == 5 and report.check.n_fit + report.check.n_test == 24
+
+
+def test_track_record_round_trips_through_json():
+    import json
+
+    from kronos.trust import TrackRecord
+
+    report = evaluate(RandomWalk(paths=50, window=100), gbm(400, seed=2), horizon=4, n_cutoffs=10, lookback=100,
+                      settings={"temperature": 1.0, "top_p": 0.9})
+    record = report.track_record()
+    again = TrackRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert again.numbers == record.numbers and again.settings == record.settings
+    np.testing.assert_array_equal(again.calibration.shifts, report.calibration.shifts)
