@@ -18,8 +18,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
