@@ -175,15 +175,13 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
             if sample.empty:
                 raise DataFormatError(f"column {label} has no dates: fill in the bar times")
             ts = None
-            for kwargs in ({"format": "ISO8601"}, {"format": "mixed", "dayfirst": _looks_dayfirst(sample)}):
+            for parse in (_iso_dates, _iso_and_other_dates, _mixed_dates):
                 try:
-                    parsed = pd.to_datetime(text, errors="raise", **kwargs)
-                    ts = pd.Series(parsed)
+                    ts = parse(text, sample)
+                except Exception:  # pandas raises several types for unreadable dates: try the next rule
+                    continue
+                if ts is not None:
                     break
-                except (ValueError, TypeError, OverflowError):
-                    continue
-                except Exception:
-                    continue
             if ts is None:
                 # Mixed UTC offsets (daylight saving) parse only as UTC.
                 try:
@@ -290,6 +288,28 @@ def _first_bad_int_date(nums: pd.Series) -> str | None:
     return None
 
 
+_ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}"
+
+
+def _iso_dates(text: pd.Series, sample: pd.Series) -> pd.Series:
+    return pd.Series(pd.to_datetime(text, errors="raise", format="ISO8601"))
+
+
+def _iso_and_other_dates(text: pd.Series, sample: pd.Series) -> pd.Series | None:
+    """Files mixing ISO dates with another form: each form by its own rule, so that a day-first
+    reading of the others (03/01/2023) never turns an ISO 2023-01-04 into 2023-04-01."""
+    iso = text.str.match(_ISO_DATE).fillna(False).astype(bool)
+    if not iso.any() or iso.all():
+        return None
+    other = _mixed_dates(text[~iso], sample[~sample.str.match(_ISO_DATE).fillna(False).astype(bool)])
+    parts = pd.concat([_iso_dates(text[iso], sample), other]).sort_index()
+    return pd.Series(pd.to_datetime(parts, errors="raise"))
+
+
+def _mixed_dates(text: pd.Series, sample: pd.Series) -> pd.Series:
+    return pd.Series(pd.to_datetime(text, errors="raise", format="mixed", dayfirst=_looks_dayfirst(sample)))
+
+
 def _looks_dayfirst(sample: pd.Series) -> bool:
     first = sample.head(200).str.extract(r"^(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}")
     if first.dropna().empty:
@@ -359,6 +379,11 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
             raise DataFormatError(
                 f"no date/time column found; columns are {shown}: name the bar time column "
                 "'date', 'datetime' or 'timestamp'")
+    missing = [t for t in ("open", "high", "low") if t not in cols]
+    if "close" in cols and len(missing) == 3:
+        raise DataFormatError(
+            f"the file has a close price but no open, high or low (columns are {shown}): Kronos reads whole "
+            "candles, so export OHLC bars (a daily download of the same symbol usually has them)")
     for target in ("open", "high", "low", "close"):
         if target not in cols:
             raise DataFormatError(

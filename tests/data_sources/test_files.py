@@ -254,3 +254,17 @@ def test_unknown_calendar_is_rejected_up_front():
 def test_fourteen_digit_numbers_that_are_not_dates_are_rejected_with_the_fix():
     with pytest.raises(DataFormatError, match="after 2100.*seconds or milliseconds since 1970"):
         read(_bars_text(["20231302093000", "20231302093100"], header="timestamp,open,high,low,close,volume"))
+
+
+def test_iso_dates_mixed_with_day_first_dates_keep_their_meaning():
+    days = pd.bdate_range("2023-01-02", periods=40)
+    text = [d.strftime("%Y-%m-%d") if i % 2 == 0 else d.strftime("%d/%m/%Y") for i, d in enumerate(days)]
+    frame = pd.DataFrame({"date": text, "open": 1.0, "high": 1.1, "low": 0.9, "close": 1.0, "volume": 5})
+    bars = read_bars_file(frame.to_csv(index=False).encode(), name="mixed.csv")
+    assert list(bars.frame["timestamp"].dt.tz_localize(None)) == list(days)
+
+
+def test_close_only_file_says_candles_are_needed():
+    frame = pd.DataFrame({"date": pd.bdate_range("2023-01-02", periods=5).strftime("%Y-%m-%d"), "close": 1.0})
+    with pytest.raises(DataFormatError, match="no open, high or low"):
+        read_bars_file(frame.to_csv(index=False).encode(), name="close.csv")
