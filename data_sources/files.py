@@ -186,7 +186,12 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
                 # Mixed UTC offsets (daylight saving) parse only as UTC.
                 try:
                     ts = pd.Series(pd.to_datetime(text, errors="raise", utc=True, format="ISO8601"))
-                    if timezone is None:
+                    zone = _zone_of_offsets(text, ts) if timezone is None else None
+                    if zone is not None:
+                        ts = ts.dt.tz_convert(zone)
+                        notes.append(f"timestamps carry UTC offsets that change on {zone}'s daylight-saving dates: "
+                                     f"read as {zone} local times (pass the timezone to override)")
+                    elif timezone is None:
                         notes.append("timestamps have changing UTC offsets; converted to UTC - pass the exchange timezone to see local times")
                 except Exception:
                     bad = _first_bad_date(sample)
@@ -285,6 +290,27 @@ def _first_bad_int_date(nums: pd.Series) -> str | None:
         t = pd.to_datetime(str(int(x)), format="%Y%m%d", errors="coerce")
         if pd.isna(t) or not lo <= t.year <= hi:
             return str(int(x))
+    return None
+
+
+# Exchange time zones, in order of preference where several share one daylight-saving rule.
+_DST_ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "America/Toronto", "Europe/London",
+              "Europe/Berlin", "Europe/Zurich", "Australia/Sydney", "America/Sao_Paulo", "Pacific/Auckland")
+
+
+def _zone_of_offsets(text: pd.Series, utc: pd.Series) -> str | None:
+    """The exchange time zone whose offsets equal the file's own on every row (e.g. -05:00 in winter
+    and -04:00 from the second Sunday of March: America/New_York), or None."""
+    found = text.str.extract(r"([+-])(\d{2}):?(\d{2})$")
+    if found.isna().any().any():
+        return None
+    sign = np.where(found[0] == "-", -1, 1)
+    offsets = sign * (found[1].astype(int) * 60 + found[2].astype(int)).to_numpy()
+    naive = utc.dt.tz_localize(None)
+    for zone in _DST_ZONES:
+        local = utc.dt.tz_convert(zone).dt.tz_localize(None)
+        if np.array_equal(((local - naive).dt.total_seconds() // 60).to_numpy(), offsets):
+            return zone
     return None
 
 

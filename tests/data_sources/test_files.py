@@ -268,3 +268,13 @@ def test_close_only_file_says_candles_are_needed():
     frame = pd.DataFrame({"date": pd.bdate_range("2023-01-02", periods=5).strftime("%Y-%m-%d"), "close": 1.0})
     with pytest.raises(DataFormatError, match="no open, high or low"):
         read_bars_file(frame.to_csv(index=False).encode(), name="close.csv")
+
+
+def test_changing_utc_offsets_are_read_in_the_zone_they_follow():
+    local = pd.date_range("2024-03-04 09:30", periods=12, freq="D", tz="America/New_York")  # DST on 03-10
+    text = [t.isoformat() for t in local]  # ...-05:00, then -04:00
+    frame = pd.DataFrame({"timestamp": text, "open": 1.0, "high": 1.1, "low": 0.9, "close": 1.0, "volume": 5})
+    bars = read_bars_file(frame.to_csv(index=False).encode(), name="yahoo.csv")
+    ts = bars.frame["timestamp"]
+    assert str(ts.dt.tz) == "America/New_York" and (ts.dt.hour == 9).all()  # the session's wall clock kept
+    assert any("America/New_York" in n for n in bars.notes)
