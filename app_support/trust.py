@@ -62,8 +62,10 @@ class Reports:
         """The TrackRecord of the latest evaluation of this model on this series, or None."""
         with self._lock:
             record = self._latest.get(series)
+        if record is not None:
+            return record
         path = self._file(series)
-        if record is None and path is not None and path.is_file():
+        if path is not None and path.is_file():
             from kronos.trust import TrackRecord
 
             try:
