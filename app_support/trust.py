@@ -173,8 +173,10 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
         st.metric("p10–p90 held", f"{b['coverage']:.0%}", f"nominal {b['nominal']:.0%}", delta_color="off",
                   delta_arrow="off", help="How often the actual close fell inside the band, over the cut-offs")
         if "crps_skill" in b:
+            ci = b.get("crps_skill_ci")
             st.metric("CRPS skill", f"{b['crps_skill']:+.0%}", "vs random walk", delta_color="off", delta_arrow="off",
-                      help="1 − CRPS(model) / CRPS(random walk with historical volatility); above 0 is better")
+                      help="1 − CRPS(model) / CRPS(random walk with historical volatility); above 0 is better"
+                           + (f". 95% CI {ci[0]:+.0%} to {ci[1]:+.0%} over the cut-offs" if ci else ""))
         if "held_out_after" in b:
             st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
                        f"(raw {b['held_out_before']:.0%}).")

@@ -34,6 +34,23 @@ def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+def skill_interval(model: np.ndarray, reference: np.ndarray, level: float = 0.95, reps: int = 2000,
+                   seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of 1 - mean(model) / mean(reference) over paired per-cut-off scores
+    (cut-offs resampled together, so both models always see the same ones)."""
+    model, reference = np.asarray(model, np.float64), np.asarray(reference, np.float64)
+    if len(model) < 2:
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(len(model), size=(reps, len(model)))
+    ratio = model[idx].mean(axis=1) / reference[idx].mean(axis=1)
+    lo, hi = np.quantile(1 - ratio, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _crps_pct_by_cutoff(result: EvalResult) -> np.ndarray:
+    return (result.crps / np.abs(result.last)[:, None]).mean(axis=1) * 100
+
+
 def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """(bin edges, share of PIT values per bin); a calibrated forecast is flat at 1 / bins."""
     counts, edges = np.histogram(np.asarray(pit).ravel(), bins=bins, range=(0, 1))
@@ -97,9 +114,13 @@ class TrustReport:
         """The model's skill against each baseline: 1 - model / baseline for CRPS and for the MAE of
         the median (> 0: the model is better)."""
         m = self.model.summary()
-        rows = [{"baseline": name, "crps_skill": skill_score(m["crps_pct"], r.summary()["crps_pct"]),
-                 "mae_skill": skill_score(m["mae_pct"], r.summary()["mae_pct"])}
-                for name, r in self.baselines.items()]
+        ours = _crps_pct_by_cutoff(self.model)
+        rows = []
+        for name, r in self.baselines.items():
+            lo, hi = skill_interval(ours, _crps_pct_by_cutoff(r))
+            rows.append({"baseline": name, "crps_skill": skill_score(m["crps_pct"], r.summary()["crps_pct"]),
+                         "crps_skill_lo": lo, "crps_skill_hi": hi,
+                         "mae_skill": skill_score(m["mae_pct"], r.summary()["mae_pct"])})
         return pd.DataFrame(rows).set_index("baseline")
 
     def coverage_by_step(self) -> pd.DataFrame:
@@ -124,7 +145,9 @@ class TrustReport:
                "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": [lo, hi],
                "crps_pct": s["crps_pct"]}
         if REFERENCE in self.baselines:
-            out |= {"reference": REFERENCE, "crps_skill": float(self.skill().loc[REFERENCE, "crps_skill"]),
+            ref = self.skill().loc[REFERENCE]
+            out |= {"reference": REFERENCE, "crps_skill": float(ref["crps_skill"]),
+                    "crps_skill_ci": [float(ref["crps_skill_lo"]), float(ref["crps_skill_hi"])],
                     "reference_coverage": self.baselines[REFERENCE].summary()["coverage_p10_p90"]}
         if self.check is not None:
             out |= {"held_out_before": self.check.before, "held_out_after": self.check.after,

@@ -75,10 +75,11 @@ if report.check is not None:
                      f"later ones. CRPS there: {ck.crps_before:,.3f} raw → {ck.crps_after:,.3f} calibrated."
                      + ("" if ck.guaranteed else " Too few fitting cut-offs for the finite-sample guarantee."))
 if "crps_skill" in b:
-    m[2].metric("CRPS skill vs random walk", f"{b['crps_skill']:+.0%}",
-                "better than the baseline" if b["crps_skill"] > 0 else "worse than the baseline",
-                delta_color="normal" if b["crps_skill"] > 0 else "inverse", delta_arrow="off",
-                help="1 − CRPS(model) / CRPS(random walk with historical volatility)")
+    s_lo, s_hi = b["crps_skill_ci"]
+    m[2].metric("CRPS skill vs random walk", f"{b['crps_skill']:+.0%}", f"95% CI {s_lo:+.0%} to {s_hi:+.0%}",
+                delta_color="off", delta_arrow="off",
+                help="1 − CRPS(model) / CRPS(random walk with historical volatility): above 0 the model is better. "
+                     "The interval resamples the cut-offs (paired bootstrap); if it spans 0 the difference is noise.")
 lo, hi = b["direction_ci"]
 m[3].metric("Direction hit at horizon", f"{b['direction']:.0%}", f"95% CI {lo:.0%}–{hi:.0%}",
             delta_color="off", delta_arrow="off",
@@ -101,6 +102,8 @@ st.dataframe(report.table(), key="ev_table",
                             "direction_hit": pct("direction hit (all steps)", format="percent")})
 st.dataframe(report.skill(), key="ev_skill",
              column_config={"crps_skill": pct(f"CRPS skill of {report.model.name}", format="percent"),
+                            "crps_skill_lo": pct("95% CI low", format="percent"),
+                            "crps_skill_hi": pct("95% CI high", format="percent"),
                             "mae_skill": pct("MAE skill", format="percent")})
 st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
            "forecast, so its coverage is 0 by construction.")

@@ -183,6 +183,7 @@ def test_evaluate_page_scores_against_baselines_and_serves_reruns_from_the_store
     assert {"p10–p90 coverage", "Held-out coverage, calibrated", "CRPS skill vs random walk",
             "Direction hit at horizon"} <= set(metrics)
     assert "95% CI" in metrics["Direction hit at horizon"].delta
+    assert "95% CI" in metrics["CRPS skill vs random walk"].delta
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     coverage, pit = charts
     assert len(coverage["data"][0]["x"]) == 6  # one point per horizon step

@@ -13,7 +13,7 @@ from kronos.config import PRICE_COLUMNS
 from kronos.evaluation import last_cutoffs, walk_forward
 from kronos.forecast import Forecast, ForecastSettings
 from kronos.thresholds import drawdown_summary, level_probabilities, max_drawdowns
-from kronos.trust import REFERENCE, evaluate, pit_histogram, skill_score, wilson_interval
+from kronos.trust import REFERENCE, evaluate, pit_histogram, skill_interval, skill_score, wilson_interval
 
 
 def forecast_of(closes, highs=None, lows=None, last=100.0) -> Forecast:
@@ -52,6 +52,13 @@ def test_wilson_interval_and_skill():
     assert (round(lo, 3), round(hi, 3)) == (0.490, 0.943)  # textbook values
     assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
     assert skill_score(0.8, 1.0) == pytest.approx(0.2) and skill_score(1.5, 1.0) == pytest.approx(-0.5)
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(1, 2, 40)
+    assert skill_interval(ref, ref) == (0.0, 0.0)  # the same scores: no skill, no doubt
+    lo, hi = skill_interval(ref * 0.5 * rng.uniform(0.9, 1.1, 40), ref)  # about half the error
+    assert 0.4 < lo < 0.5 < hi < 0.6
+    lo, hi = skill_interval(rng.uniform(1, 2, 40), ref)  # unrelated noise of the same size: spans 0
+    assert lo < 0 < hi
     edges, shares = pit_histogram((np.arange(1000) + 0.5) / 1000)
     assert len(edges) == 11 and np.allclose(shares, 0.1)
 
@@ -102,6 +109,7 @@ def test_report_scores_the_model_against_baselines_on_the_same_cutoffs():
     for name in report.baselines:
         assert skill.loc[name, "crps_skill"] == pytest.approx(1 - table.loc["a model", "crps_pct"] /
                                                               table.loc[name, "crps_pct"])
+        assert skill.loc[name, "crps_skill_lo"] <= skill.loc[name, "crps_skill"] <= skill.loc[name, "crps_skill_hi"]
     b = report.badge()
     assert b["reference"] == REFERENCE and b["coverage"] == pytest.approx(report.model.covered.mean())
     rate, lo, hi, n = report.direction()
