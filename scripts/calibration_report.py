@@ -39,6 +39,7 @@ def run(model: str, sample: str, paths: int, max_cutoffs: int, seed: int) -> dic
             "first_cutoff": b["first"], "last_cutoff": b["last"], "paths": paths,
             "coverage_all": round(b["coverage"], 3), "random_walk_coverage": round(b["reference_coverage"], 3),
             "crps_skill_vs_random_walk": round(b["crps_skill"], 3),
+            "crps_skill_ci95": [round(x, 3) for x in b["crps_skill_ci"]],
             "held_out_cutoffs": ck.n_test, "held_out_before": round(ck.before, 3),
             "held_out_after": round(ck.after, 3), "held_out_crps_before": round(ck.crps_before, 4),
             "held_out_crps_after": round(ck.crps_after, 4), "guaranteed": ck.guaranteed,
@@ -59,12 +60,13 @@ def main() -> None:
             rows.append(run(model, sample, args.paths, args.cutoffs, args.seed))
             print(json.dumps(rows[-1]), flush=True)
     print("\n| model | series | horizon | cut-offs (held-out) | p10–p90 coverage, all | random walk | "
-          "held-out raw | held-out calibrated | held-out CRPS raw → calibrated |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "held-out raw | held-out calibrated | held-out CRPS raw → calibrated | CRPS skill vs random walk (95% CI) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['series']} | {r['horizon']} | {r['cutoffs']} ({r['held_out_cutoffs']}) | "
               f"{r['coverage_all']:.2f} | {r['random_walk_coverage']:.2f} | {r['held_out_before']:.2f} | "
-              f"{r['held_out_after']:.2f} | {r['held_out_crps_before']:.3f} → {r['held_out_crps_after']:.3f} |")
+              f"{r['held_out_after']:.2f} | {r['held_out_crps_before']:.3f} → {r['held_out_crps_after']:.3f} | "
+              f"{r['crps_skill_vs_random_walk']:+.2f} ({r['crps_skill_ci95'][0]:+.2f} to {r['crps_skill_ci95'][1]:+.2f}) |")
 
 
 if __name__ == "__main__":
