@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import warnings
@@ -96,7 +97,10 @@ def _read_table(data: bytes, name: str, max_rows: int) -> tuple[pd.DataFrame, st
             continue
     if text is None or "\x00" in text[:4096]:
         raise DataFormatError("the file is not text (binary content); upload a CSV or Parquet file")
-    lines = [ln for ln in text.splitlines() if ln.strip()][:5]
+    # The header is in the first non-blank lines: never split the whole file for it (a 200 MB upload
+    # of short rows would take gigabytes as a list of lines).
+    lines = [ln for ln in itertools.islice(io.StringIO(text), 1000) if ln.strip()][:5]
+    lines = [ln.rstrip("\r\n") for ln in lines]
     if not lines:
         raise DataFormatError("the file is empty: export the bars again, with a header row")
     header = lines[0]
