@@ -160,7 +160,7 @@ class CalibrationCheck:
 def holdout_check(result, fit_share: float = 0.5, band=(0.1, 0.9)) -> CalibrationCheck:
     """Fit on the earliest ``fit_share`` of a walk-forward's cut-offs, score the band on the later
     ones (never used for fitting), before and after calibration."""
-    from .evaluation import crps_samples
+    from .evaluation import band_covers, crps_samples
 
     n = len(result.cutoffs)
     n_fit = int(round(n * fit_share))
@@ -175,8 +175,7 @@ def holdout_check(result, fit_share: float = 0.5, band=(0.1, 0.9)) -> Calibratio
         raw = result.paths[i, :, :, col].astype(np.float64)
         y = result.actual[i]
         for x, covered, crps in ((raw, before, crps_b), (cal.apply_values(raw), after, crps_a)):
-            q_lo, q_hi = np.quantile(x, (lo, hi), axis=0)
-            covered.append((y >= q_lo) & (y <= q_hi))
+            covered.append(band_covers(x, y, (lo, hi)))
             crps.append(crps_samples(x, y))
     return CalibrationCheck((lo, hi), n_fit, n - n_fit, np.array(before), np.array(after),
                             float(np.mean(crps_b)), float(np.mean(crps_a)), bool(cal.guaranteed(band)))
