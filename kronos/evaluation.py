@@ -122,6 +122,10 @@ class EvalResult:
     def crps_by_step(self) -> np.ndarray:
         return self.crps.mean(axis=0)
 
+    def crps_pct_by_cutoff(self) -> np.ndarray:
+        """[C] mean CRPS of each cut-off in % of its last value (scale-free, comparable across cut-offs)."""
+        return (self.crps / np.abs(self.last)[:, None]).mean(axis=1) * 100
+
     def summary(self) -> dict:
         scale = np.abs(self.last)[:, None]
         return {
@@ -130,7 +134,7 @@ class EvalResult:
             "horizon": self.horizon,
             "paths": self.n_paths,
             "crps": float(self.crps.mean()),
-            "crps_pct": float((self.crps / scale).mean() * 100),
+            "crps_pct": float(self.crps_pct_by_cutoff().mean()),
             "mae_median": float(self.abs_error.mean()),
             "mae_pct": float((self.abs_error / scale).mean() * 100),
             "coverage_p10_p90": float(self.covered.mean()),

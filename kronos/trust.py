@@ -47,10 +47,6 @@ def skill_interval(model: np.ndarray, reference: np.ndarray, level: float = 0.95
     return float(lo), float(hi)
 
 
-def _crps_pct_by_cutoff(result: EvalResult) -> np.ndarray:
-    return (result.crps / np.abs(result.last)[:, None]).mean(axis=1) * 100
-
-
 def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """(bin edges, share of PIT values per bin); a calibrated forecast is flat at 1 / bins."""
     counts, edges = np.histogram(np.asarray(pit).ravel(), bins=bins, range=(0, 1))
@@ -114,10 +110,10 @@ class TrustReport:
         """The model's skill against each baseline: 1 - model / baseline for CRPS and for the MAE of
         the median (> 0: the model is better)."""
         m = self.model.summary()
-        ours = _crps_pct_by_cutoff(self.model)
+        ours = self.model.crps_pct_by_cutoff()
         rows = []
         for name, r in self.baselines.items():
-            lo, hi = skill_interval(ours, _crps_pct_by_cutoff(r))
+            lo, hi = skill_interval(ours, r.crps_pct_by_cutoff())
             rows.append({"baseline": name, "crps_skill": skill_score(m["crps_pct"], r.summary()["crps_pct"]),
                          "crps_skill_lo": lo, "crps_skill_hi": hi,
                          "mae_skill": skill_score(m["mae_pct"], r.summary()["mae_pct"])})
