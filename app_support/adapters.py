@@ -2,39 +2,58 @@
 process; the shared base model is never modified), event calendars and event-conditioned runs."""
 from __future__ import annotations
 
-import json
 import os
+import re
 import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from kronos_studio.training.adapter_files import ADAPTER_CONFIG, ADAPTER_FILE
+
 from .models import ModelChoice, load_model
 
-ROOT = Path(__file__).resolve().parent.parent
-ADAPTER_DIR = ROOT / ".cache" / "adapters"  # written by the Fine-tune page
 ENV_ADAPTERS = "KRONOS_STUDIO_ADAPTERS"  # extra adapter folders, os.pathsep-separated
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder name: no separators, no '..'
+
+
+def adapter_dir() -> Path:
+    """Where the Fine-tune page writes adapters: ``adapters/`` under the studio's storage root."""
+    from data_sources.storage import storage_path
+
+    return storage_path("adapters")
+
+
+def adapter_folder(name: str) -> Path:
+    """The folder for a new adapter called ``name``; anything but a plain name is refused, so that a
+    name can never write outside the adapters folder."""
+    if not ADAPTER_NAME.fullmatch(name or "") or ".." in name:
+        raise ValueError(f"'{name}' is not a plain adapter name: use letters, digits, '.', '_' or '-' "
+                         "(at most 64, starting with a letter or digit), without '/', '\\' or '..'")
+    return adapter_dir() / name
 
 
 def adapter_folders() -> list[Path]:
-    roots = [ADAPTER_DIR] + [Path(p).expanduser() for p in filter(None, os.environ.get(ENV_ADAPTERS, "").split(os.pathsep))]
+    roots = [adapter_dir()] + [Path(p).expanduser() for p in filter(None, os.environ.get(ENV_ADAPTERS, "").split(os.pathsep))]
     out = []
     for root in roots:
         cands = [root] + (sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else [])
-        out += [p for p in cands if (p / "adapter_config.json").is_file()]
+        out += [p for p in cands if (p / ADAPTER_CONFIG).is_file()]
     return out
 
 
 def adapters_for(pair) -> list[Path]:
-    """Adapter folders trained on this pair's predictor and tokenizer revisions."""
+    """Adapter folders trained on this pair's predictor and tokenizer revisions (either adapter format)."""
+    from kronos_studio.training.lora import adapter_metadata
+
     prov = pair.provenance()
     out = []
     for folder in adapter_folders():
-        try:
-            base = json.loads((folder / "adapter_config.json").read_text()).get("base_model", {})
-        except (OSError, json.JSONDecodeError):
+        meta = adapter_metadata(folder)
+        if meta is None:
             continue
+        base = meta.get("base_model", {})
         if (base.get("predictor_revision"), base.get("tokenizer_revision")) == (
                 prov.get("predictor_revision"), prov.get("tokenizer_revision")):
             out.append(folder)
@@ -47,9 +66,9 @@ class AdaptedRegistry:
         self._lock = threading.Lock()
 
     def get(self, choice: ModelChoice, folder: Path):
-        from kronos.lora import apply_adapter
+        from kronos_studio.training.lora import apply_adapter
 
-        stamp = (folder / "adapter_model.safetensors").stat().st_mtime_ns
+        stamp = (folder / ADAPTER_FILE).stat().st_mtime_ns
         key = (choice.key, str(folder), stamp)
         with self._lock:
             if key not in self._pairs:
@@ -69,15 +88,15 @@ def adapted_pair(choice: ModelChoice, folder: Path):
 
 @st.cache_resource(show_spinner=False)
 def _bundled_calendar():
-    from kronos.events import bundled_calendar
+    from kronos_studio.training.events import bundled_calendar
 
     return bundled_calendar()
 
 
 def calendar(use_bundled: bool = True, upload=None):
     """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
-    Raises kronos.events.EventError for an unreadable upload."""
-    from kronos.events import load_calendar
+    Raises kronos_studio.training.events.EventError for an unreadable upload."""
+    from kronos_studio.training.events import load_calendar
 
     cal = _bundled_calendar() if use_bundled else None
     if upload is not None:
@@ -97,7 +116,7 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
 def run(bars, pair, settings, future, events, key: tuple, label: str):
     """A forecast with ``pair`` (and an events builder, or None), stored under ``key`` in the shared
     forecast store."""
-    from kronos.forecast import Forecaster
+    from kronos.pipeline import KronosPipeline
 
     from .forecasts import ProgressBar, store
 
@@ -106,7 +125,7 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
         return hit
     bar = ProgressBar(label)
     try:
-        fc = Forecaster(pair).forecast(bars, settings=settings, future_timestamps=future, events=events,
+        fc = KronosPipeline(pair).predict(bars, settings=settings, future_timestamps=future, events=events,
                                        progress=bar)
     finally:
         bar.done()
@@ -126,7 +145,7 @@ def calendar_digest(cal) -> str:
 def controls(bars, choice: ModelChoice):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle)."""
-    from kronos.events import EventError
+    from kronos_studio.training.events import EventError
 
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
                       key="cal_bundled")
@@ -158,7 +177,7 @@ def controls(bars, choice: ModelChoice):
 def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):
     """(forecast with events, forecast without events or None, came_from_store) for an adapter; runs
     when ``clicked``, otherwise only stored forecasts are returned (None when absent)."""
-    from kronos.events import EventBuilder
+    from kronos_studio.training.events import EventBuilder
 
     from .forecasts import forecast_key, future_stamps, store
 

@@ -11,14 +11,15 @@ NETWORK_EXTRA = 300  # bars fetched beyond the lookback: room for a horizon of a
 
 
 def _bars_key(bars: Bars):
-    return (bars.content_hash(), bars.interval, bars.calendar)
+    # Findings and fixed bars carry the reader's notes: key them by everything that produced them.
+    return bars.identity()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def sample_bars(name: str) -> Bars:
+def sample_bars(name: str, adjusted: bool = True) -> Bars:
     from data_sources import load_sample
 
-    return load_sample(name)
+    return load_sample(name, adjusted=adjusted)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=32)
@@ -29,10 +30,32 @@ def market_bars(source: str, symbol: str, interval: str, lookback: int, exchange
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def file_bars(data: bytes, name: str, timezone: str | None = None, calendar: str | None = None) -> Bars:
+def file_bars(data: bytes, name: str, timezone: str | None = None, calendar: str | None = None,
+              symbol: str | None = None) -> Bars:
     from data_sources import read_bars_file
 
-    return read_bars_file(data, name=name, timezone=timezone, calendar=calendar)
+    return read_bars_file(data, name=name, timezone=timezone, calendar=calendar, symbol=symbol)
+
+
+def _uploaded_bars(inputs) -> Bars | None:
+    """The uploaded file's bars; a file of several instruments asks which one (never a mixture)."""
+    import hashlib
+
+    from data_sources import MultipleSymbolsError
+
+    upload = inputs.upload
+    data = upload.getvalue()
+    try:
+        return file_bars(data, upload.name, inputs.timezone, inputs.calendar)
+    except MultipleSymbolsError as e:
+        key = "file_symbol_" + hashlib.sha256(data).hexdigest()[:16]
+        pick = st.selectbox(f"Instrument in {upload.name}", e.symbols, index=None, key=key,
+                            placeholder=f"Choose one of the {len(e.symbols)} instruments in the file")
+        if pick is None:
+            st.info(f"**{upload.name} holds {len(e.symbols)} instruments.** Choose the one to forecast above; "
+                    "rows of different instruments are never mixed into one series.")
+            return None
+        return file_bars(data, upload.name, inputs.timezone, inputs.calendar, symbol=pick)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs={Bars: _bars_key})
@@ -53,13 +76,13 @@ def load(inputs) -> Bars | None:
     """The bars the sidebar asks for, or None after showing why they could not be loaded."""
     try:
         if inputs.source == "sample":
-            return sample_bars(inputs.sample)
+            return sample_bars(inputs.sample, inputs.adjusted)
         if inputs.source == "file":
             if inputs.upload is None:
                 st.info("Upload a CSV or Parquet file of bars in the sidebar (columns date, open, high, low, close, "
                         "volume), or pick a bundled sample.")
                 return None
-            return file_bars(inputs.upload.getvalue(), inputs.upload.name, inputs.timezone, inputs.calendar)
+            return _uploaded_bars(inputs)
         symbol = inputs.symbol.strip()
         if not symbol:
             st.info("Type a ticker or pair in the sidebar.")
@@ -90,7 +113,7 @@ def quality_gate(bars: Bars, lookback: int, key: str = "fix") -> Bars | None:
     serious = [f for f in found if f.severity != "info"]
     accepted, blocking = [], []
     with st.expander(f"Data quality: {len(serious)} to review, {len(found) - len(serious)} notes",
-                     expanded=bool(serious), icon=ICONS["warning" if serious else "info"]):
+                     expanded=any(f.severity == "error" for f in found), icon=ICONS["warning" if serious else "info"]):
         for f in found:
             rows = f" ({f.rows} bars)" if f.rows else ""
             st.markdown(f"{ICONS.get(f.severity, '')} **{f.code}**{rows}: {f.message}")

@@ -22,8 +22,24 @@ class LRUStore:
 
     def __init__(self, size: int = MAX_STORED):
         self._items: OrderedDict = OrderedDict()
+        self._running: dict = {}  # key -> Event set when the run that computes it ends
         self._lock = threading.Lock()
         self.size = size
+
+    def claim(self, key) -> tuple[bool, threading.Event]:
+        """(True, event) when the caller is to compute ``key`` (and must ``release`` it), or
+        (False, event) when another thread already is: wait on the event, then ``get``."""
+        with self._lock:
+            if key in self._running:
+                return False, self._running[key]
+            event = self._running[key] = threading.Event()
+            return True, event
+
+    def release(self, key) -> None:
+        with self._lock:
+            event = self._running.pop(key, None)
+        if event is not None:
+            event.set()
 
     def get(self, key):
         with self._lock:
@@ -61,7 +77,7 @@ def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
     """Future bar times on the bars' trading calendar (sessions, holidays), as the data layer knows it."""
     from data_sources import future_timestamps
-    from kronos.forecast import InputError
+    from kronos.pipeline import InputError
 
     try:
         return future_timestamps(bars.timestamps, horizon, interval=bars.interval, calendar=bars.calendar)
@@ -103,21 +119,36 @@ class ProgressBar:
 
 
 def run(bars, choice: ModelChoice, settings, future=None, label: str | None = None):
-    """(Forecast, came_from_store). Loads the model once per process; raises kronos.forecast.InputError
-    or kronos.hub.CheckpointError with messages meant for the user."""
+    """(Forecast, came_from_store). Loads the model once per process; raises kronos.pipeline.InputError
+    or kronos.checkpoints.CheckpointError with messages meant for the user."""
     key = forecast_key(bars, choice, settings, future)
-    hit = store().get(key)
-    if hit is not None:
-        return hit, True
-    from kronos.forecast import Forecaster
+    results = store()
+    while True:
+        hit = results.get(key)
+        if hit is not None:
+            return hit, True
+        mine, finished = results.claim(key)
+        if mine:
+            break
+        # The same forecast is running for another session: share its result instead of sampling it twice.
+        with st.spinner("The same forecast is being sampled for another session: sharing its result…"):
+            finished.wait()
+    try:
+        return _sample(bars, choice, settings, future, label, key), False
+    finally:
+        results.release(key)  # on failure too: a waiting session then tries itself and gets its own message
+
+
+def _sample(bars, choice: ModelChoice, settings, future, label: str | None, key):
+    from kronos.pipeline import KronosPipeline
 
     pair = load_model(choice)
     if future is None:
         future = future_stamps(bars, settings.horizon)
     bar = ProgressBar(label or f"Sampling {settings.paths} paths with {pair.name}")
     try:
-        fc = Forecaster(pair).forecast(bars, settings=settings, future_timestamps=future, progress=bar)
+        fc = KronosPipeline(pair).predict(bars, settings=settings, future_timestamps=future, progress=bar)
     finally:
         bar.done()
     store().put(key, fc)
-    return fc, False
+    return fc

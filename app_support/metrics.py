@@ -1,10 +1,22 @@
-"""Numbers shown under a fan: the horizon summary and backtest scores (pure pandas/numpy)."""
+"""Numbers shown beside a fan: the horizon summary, backtest scores (through
+``kronos_studio.evaluation``) and the Compare page's verdict. Pure pandas/numpy, no Streamlit."""
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from kronos.config import BAR_COLUMNS
+from kronos.quantiles import BAND
+from kronos_studio.evaluation.metrics import band_covers, crps_samples
+from kronos_studio.evaluation.trust import skill_interval, skill_score
+from kronos_studio.evaluation.walk_forward import EvalResult
+
+MIN_NOISE_CUTOFFS = 5  # fewer cut-offs than this: the verdict does not judge noise at all
+NOISE_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -16,16 +28,32 @@ class Summary:
     band_low: float
     band_high: float
     band_width: float  # (high - low) / last at the horizon
+    first_step_gap: float  # median open of the first forecast bar / last close - 1
 
 
-def summarize(forecast, field: str = "close", band=(0.1, 0.9)) -> Summary:
-    j = list(forecast.columns).index(field)
-    last = float(forecast.history[field].iloc[-1])
-    end = forecast.paths[:, -1, j].astype(np.float64)
+def summarize_paths(paths: np.ndarray, history: pd.DataFrame, field: str = "close", band=BAND,
+                    columns: Sequence[str] = BAR_COLUMNS) -> Summary:
+    """``summarize`` for bare paths [S, H, len(columns)] sampled after ``history`` (e.g. a baseline's)."""
+    cols = list(columns)
+    last = float(history[field].iloc[-1])
+    end = np.asarray(paths)[:, -1, cols.index(field)].astype(np.float64)
     lo, hi = np.quantile(end, sorted(band))
     denom = last if last != 0 else np.nan
+    last_close = float(history["close"].iloc[-1])
+    first_open = float(np.median(np.asarray(paths)[:, 0, cols.index("open")]))
+    gap = first_open / last_close - 1 if last_close != 0 else float("nan")
     return Summary(last, float(end.mean() / denom - 1), float(np.median(end) / denom - 1),
-                   float((end > last).mean()), float(lo), float(hi), float((hi - lo) / denom))
+                   float((end > last).mean()), float(lo), float(hi), float((hi - lo) / denom), float(gap))
+
+
+def summarize(forecast, field: str = "close", band=BAND) -> Summary:
+    return summarize_paths(forecast.paths, forecast.history, field, band, forecast.columns)
+
+
+def horizon_numbers(summary: Summary) -> dict:
+    """The four numbers every compared model gets (fractions; the table formats them as %)."""
+    return {"expected return": summary.expected_return, "P(up)": summary.prob_up,
+            "band width p10–p90": summary.band_width, "first-step gap": summary.first_step_gap}
 
 
 @dataclass(frozen=True)
@@ -35,17 +63,115 @@ class Score:
     coverage: float  # share of actual values inside the band
     end_error: float  # p50 at the horizon / actual at the horizon - 1
     bars: int
+    crps: float  # mean sample CRPS over the steps (kronos_studio.evaluation.metrics)
 
 
-def score(forecast, actual: pd.DataFrame, field: str = "close", band=(0.1, 0.9)) -> Score:
-    """Compare a forecast with the bars that really followed (same length as the horizon)."""
+def score(forecast, actual: pd.DataFrame, field: str = "close", band=BAND) -> Score:
+    """Compare a forecast with the bars that really followed (same length as the horizon), with the
+    evaluation code's CRPS and band coverage."""
     j = list(forecast.columns).index(field)
     y = actual[field].to_numpy(np.float64)[: forecast.paths.shape[1]]
     n = len(y)
     if n == 0:
         raise ValueError("no actual bars to score against")
     p = forecast.paths[:, :n, j].astype(np.float64)
-    lo, mid, hi = np.quantile(p, [min(band), 0.5, max(band)], axis=0)
+    mid = np.quantile(p, 0.5, axis=0)
     err = np.abs(mid - y)
-    return Score(float(err.mean()), float(np.mean(err / np.abs(y))), float(np.mean((y >= lo) & (y <= hi))),
-                 float(mid[-1] / y[-1] - 1), n)
+    covered = band_covers(p, y, tuple(sorted(band)))
+    return Score(float(err.mean()), float(np.mean(err / np.abs(y))), float(covered.mean()),
+                 float(mid[-1] / y[-1] - 1), n, float(crps_samples(p, y).mean()))
+
+
+def cutoff_scores(result: EvalResult, reference: EvalResult | None = None, i: int = 0) -> dict:
+    """Scores of cut-off ``i`` of a walk-forward (every horizon step, the p10–p90 band): mean CRPS in
+    price units and in % of the last close, coverage, MAE of the median, its error at the horizon, and
+    the CRPS skill against ``reference`` (a baseline walked forward on the same cut-offs)."""
+    crps = float(result.crps[i].mean())
+    out = {"CRPS": crps}
+    if reference is not None:
+        _same_cutoffs(result, reference)
+        out["CRPS skill vs random walk"] = skill_score(crps, float(reference.crps[i].mean()))
+    return out | {"p10–p90 coverage": float(result.covered[i].mean()),
+                  "CRPS, % of price": crps / abs(float(result.last[i])) * 100,
+                  "MAE (p50 close)": float(result.abs_error[i].mean()),
+                  "error at horizon": float(result.median[i, -1] / result.actual[i, -1] - 1)}
+
+
+def across_cutoffs(result: EvalResult, reference: EvalResult, level: float = NOISE_LEVEL) -> dict:
+    """Over every cut-off: mean CRPS (% of price), coverage, and the CRPS skill against ``reference``
+    with its paired-bootstrap interval (``skill_interval``; NaN below two cut-offs)."""
+    _same_cutoffs(result, reference)
+    ours, theirs = result.crps_pct_by_cutoff(), reference.crps_pct_by_cutoff()
+    lo, hi = skill_interval(ours, theirs, level)
+    return {"cut-offs": len(result.cutoffs), "CRPS, % of price": float(ours.mean()),
+            "p10–p90 coverage": float(result.covered.mean()),
+            "CRPS skill vs random walk": skill_score(float(ours.mean()), float(theirs.mean())),
+            "95% CI low": lo, "95% CI high": hi}
+
+
+def _same_cutoffs(a: EvalResult, b: EvalResult) -> None:
+    if list(a.cutoffs) != list(b.cutoffs) or a.horizon != b.horizon or list(a.seeds) != list(b.seeds):
+        raise ValueError(f"{a.name} and {b.name} were not scored on the same cut-offs, horizon and seeds")
+
+
+def _num(x: float) -> str:
+    """Three significant digits, thousands separated: 1.23, 45.6, 1,234, 0.000123."""
+    if not math.isfinite(x) or x == 0:
+        return f"{x:g}"
+    return f"{x:,.{max(0, 2 - math.floor(math.log10(abs(x))))}f}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    text: str
+    best: str  # lowest CRPS on the shown cut-off
+    runner_up: str
+    cutoffs: int  # cut-offs the noise check rests on
+    skill: float  # best's CRPS skill over the runner-up across those cut-offs (NaN: not assessed)
+    interval: tuple[float, float]
+    beyond_noise: bool | None  # None: too few cut-offs to say
+
+
+def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
+            min_cutoffs: int = MIN_NOISE_CUTOFFS) -> Verdict:
+    """One line on which model had the lower CRPS on the shown cut-off (cut-off 0 of every result) and
+    whether that is beyond noise. Noise is judged only across cut-offs: ``skill_interval`` resamples
+    the cut-offs (paired, both models keep the same ones) for the best model's CRPS skill over the
+    runner-up's; the difference is beyond noise when that interval excludes 0. Horizon steps of one
+    cut-off are not treated as independent (their errors build on each other), so one cut-off alone
+    never gets a noise claim."""
+    if len(results) < 2:
+        raise ValueError("a verdict needs at least two models")
+    items = list(results.values())
+    for r in items[1:]:
+        _same_cutoffs(items[0], r)
+    crps = {name: float(r.crps[0].mean()) for name, r in results.items()}
+    ranked = sorted(crps, key=crps.get)
+    best, second = ranked[0], ranked[1]
+    if crps[best] == crps[second]:
+        head = f"On this cut-off, {best} and {second} have the same CRPS ({_num(crps[best])})"
+    elif len(ranked) == 2:
+        head = f"On this cut-off, {best} has the lower CRPS ({_num(crps[best])} vs {_num(crps[second])})"
+    else:
+        rest = ", ".join(f"{n} {_num(crps[n])}" for n in ranked[1:])
+        head = f"On this cut-off, {best} has the lowest CRPS ({_num(crps[best])}; {rest})"
+    k = len(items[0].cutoffs)
+    if k < min_cutoffs:
+        tail = (f"; whether that is beyond noise is not assessed: it rests on {k} cut-off{'s' * (k != 1)}, "
+                f"and the check needs at least {min_cutoffs}.")
+        return Verdict(head + tail, best, second, k, float("nan"), (float("nan"), float("nan")), None)
+    ours, theirs = results[best].crps_pct_by_cutoff(), results[second].crps_pct_by_cutoff()
+    skill = skill_score(float(ours.mean()), float(theirs.mean()))
+    lo, hi = skill_interval(ours, theirs, level)
+    ci = f"{level:.0%} interval {lo:+.0%} to {hi:+.0%}"
+    over = f"over the {k} cut-offs one horizon apart ending here"
+    if lo > 0:
+        tail = (f"; the difference is beyond noise: {over}, {best}'s CRPS is {skill:.0%} lower than {second}'s "
+                f"({ci}).")
+    elif hi < 0:
+        tail = (f", but that is not borne out {over}: there {second} has the lower CRPS ({best}'s skill "
+                f"{skill:+.0%}, {ci}).")
+    else:
+        tail = (f"; the difference is not beyond noise: {over}, {best}'s CRPS skill over {second} is "
+                f"{skill:+.0%} ({ci}, which spans 0).")
+    return Verdict(head + tail, best, second, k, skill, (lo, hi), lo > 0)

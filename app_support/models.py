@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predict
 class ModelChoice:
     key: str  # stable id used in cache keys and widget values
     label: str
-    ref: str  # what kronos.hub.load_pair takes: a folder or an official name
+    ref: str  # what kronos.checkpoints.load_pair takes: a folder or an official name
     kind: str  # "bundled", "folder" or "official"
     context: int = 512  # bars the model reads at most
 
@@ -26,23 +25,27 @@ def _official_cached(repo_id: str, revision: str | None) -> bool:
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        hit = try_to_load_from_cache(repo_id, "model.safetensors", revision=revision)
+        from kronos.config import WEIGHTS_FILE
+
+        hit = try_to_load_from_cache(repo_id, WEIGHTS_FILE, revision=revision)
         return isinstance(hit, str)
     except Exception:
         return False
 
 
 def _folder_context(path: Path) -> int:
+    from kronos.config import DEFAULT_BUNDLE_CONTEXT, read_bundle
+
     try:
-        return int(json.loads((path / "bundle.json").read_text()).get("context", 512))
-    except Exception:
-        return 512
+        return int(read_bundle(path).get("context", DEFAULT_BUNDLE_CONTEXT))
+    except (TypeError, ValueError):
+        return DEFAULT_BUNDLE_CONTEXT
 
 
 def model_choices() -> list[ModelChoice]:
     """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, then the official ones."""
-    from kronos.bundled import bundled_models
     from kronos.config import OFFICIAL_MODELS
+    from kronos_studio.bundled import bundled_models
 
     out: list[ModelChoice] = []
     for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
@@ -111,7 +114,7 @@ class ModelRegistry:
             lock = self._locks.setdefault(choice.key, threading.Lock())
         with lock:
             if choice.key not in self._pairs:
-                from kronos.hub import load_pair
+                from kronos.checkpoints import load_pair
 
                 self._pairs[choice.key] = load_pair(choice.ref, tqdm_class=tqdm_class)
             return self._pairs[choice.key]
@@ -124,7 +127,7 @@ def registry() -> ModelRegistry:
 
 def load_model(choice: ModelChoice):
     """The model for ``choice``; official models show a download progress bar the first time.
-    Raises kronos.hub.CheckpointError (offline and not cached, bad folder) with a clear message."""
+    Raises kronos.checkpoints.CheckpointError (offline and not cached, bad folder) with a clear message."""
     reg = registry()
     warm_up().torch_ready.wait()  # torch imported and its threads set before the first forecast
     if reg.loaded(choice.key):
@@ -173,8 +176,8 @@ class WarmUp:
             import torch  # noqa: F401
 
             configure_torch()
-            import kronos.forecast  # noqa: F401
-            import kronos.hub  # noqa: F401
+            import kronos.checkpoints  # noqa: F401
+            import kronos.pipeline  # noqa: F401
         finally:
             self.torch_ready.set()
         try:

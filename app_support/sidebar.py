@@ -16,6 +16,8 @@ TIMEZONES = [None, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", 
 CALENDARS = [None, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
 EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
 STATE_KEY = "studio_inputs"
+DEFAULT_LOOKBACK = 256
+MAX_LOOKBACK = 2048  # no model chosen: the largest context of the official models
 
 
 @dataclass
@@ -37,9 +39,10 @@ class Inputs:
     temperature: float
     top_p: float
     top_k: int
+    adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
-        from kronos.forecast import ForecastSettings
+        from kronos.pipeline import ForecastSettings
 
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
@@ -49,18 +52,23 @@ class Inputs:
         """The settings, or a message naming the bad one and a stopped page."""
         try:
             return self.settings(lookback=lookback)
-        except ValueError as e:  # kronos.forecast.InputError
+        except ValueError as e:  # kronos.pipeline.InputError
             st.error(f"**Check the sampling settings:** {e}")
             st.stop()
 
     def lookback_for(self, choice: ModelChoice | None) -> int:
-        """The lookback actually used: lookback + horizon fits the model's context where it can (as
-        upstream's 400 + 120 in 512), so every sampling step reuses the KV cache instead of recomputing
-        a sliding window; never less than half the context, never more than all of it."""
+        """The lookback a model reads: the one chosen, never more than the model's context (a model
+        compared beside a larger one reads its own maximum)."""
         if choice is None:
             return self.lookback
-        room = max(choice.context - self.horizon, choice.context // 2)
-        return max(2, min(self.lookback, room))
+        return max(2, min(self.lookback, choice.context))
+
+    def slides(self, choice: ModelChoice | None) -> int:
+        """Sampling steps that recompute a sliding window (exact, but a full pass each): those whose
+        bars no longer fit the model's context after the lookback."""
+        if choice is None:
+            return 0
+        return max(0, self.lookback_for(choice) + self.horizon - 1 - choice.context)
 
 
 @st.cache_data(show_spinner=False)
@@ -70,6 +78,13 @@ def _sample_names() -> list[str]:
     return [s.name for s in list_samples()]
 
 
+@st.cache_data(show_spinner=False)
+def _unadjusted_samples() -> set[str]:
+    from data_sources.samples import has_split_jumps, list_samples
+
+    return {s.name for s in list_samples() if has_split_jumps(s)}
+
+
 def render() -> Inputs:
     sb = st.sidebar
     sb.markdown("### Data")
@@ -77,8 +92,13 @@ def render() -> Inputs:
     sample = symbol = exchange = ""
     upload = timezone = calendar = None
     interval = "1d"
+    adjusted = True
     if source == "sample":
         sample = sb.selectbox("Sample", _sample_names(), key="sb_sample")
+        if sample in _unadjusted_samples():
+            adjusted = sb.toggle("Split-adjusted", True, key="sb_adjusted",
+                                 help="This sample's file is unadjusted: stock splits show as overnight jumps. "
+                                      "On: adjusted by the quality gate's split fix (noted in the data notes).")
     elif source == "yfinance":
         symbol = sb.text_input("Ticker", "AAPL", key="sb_ticker",
                                help="Stocks (AAPL), ETFs (SPY), indices (^GSPC), FX (EURUSD=X)")
@@ -96,30 +116,36 @@ def render() -> Inputs:
                                 help="How to read times without a UTC offset (default: UTC, flagged)")
         calendar = c2.selectbox("Calendar", CALENDARS, key="sb_file_cal", accept_new_options=True,
                                 format_func=lambda c: c or "infer", help="Trading calendar for gaps and future bars")
-    c1, c2 = sb.columns(2)
-    lookback = c1.number_input("Lookback (bars)", 16, 2048, 256, step=16, key="sb_lookback",
-                               help="Context bars the model reads (capped at the model's context)")
-    horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon")
-
     sb.markdown("### Model")
     choices = model_choices()
     by_key = {c.key: c for c in choices}
     model_key = sb.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label, key="sb_model")
+    model = by_key.get(model_key)
     if not any(c.kind in ("bundled", "folder") for c in choices):
-        sb.warning("No bundled model found under assets/models: offline forecasts need one. "
+        sb.warning("No bundled model found (they ship inside the kronos_studio package): offline forecasts need one. "
                    "Official models download from the Hugging Face Hub when online.")
     sb.caption(f"Device: **{device_label()}**")
 
-    with sb.expander("Sampling", expanded=False):
-        temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sb_temperature")
-        top_p = st.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
+    # The lookback never offers more than the model reads; its default leaves room for the horizon in
+    # the model's window, so every sampling step reuses the KV cache.
+    c1, c2 = sb.columns(2)
+    horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon")
+    context = model.context if model is not None else MAX_LOOKBACK
+    default = min(DEFAULT_LOOKBACK, max(context - int(horizon), context // 2))
+    lookback = c1.number_input("Lookback (bars)", 2, context, default, step=16, key=f"sb_lookback_{context}",
+                               help=f"Context bars the model reads: at most {context} for this model")
+
+    sb.markdown("### Sampling")
+    c1, c2 = sb.columns(2)
+    paths = c1.number_input("Sample paths", 1, 1000, 30, step=10, key="sb_paths")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
+    temperature = sb.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sb_temperature")
+    top_p = sb.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
+    with sb.expander("More sampling options", expanded=False):
         top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
-        paths = st.number_input("Sample paths", 1, 1000, 30, step=10, key="sb_paths")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
     inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
-                    int(lookback), int(horizon),
-                    by_key.get(model_key), choices, int(paths), int(seed), float(temperature), float(top_p),
-                    int(top_k))
+                    int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
+                    float(top_p), int(top_k), adjusted)
     st.session_state[STATE_KEY] = inputs
     return inputs
 

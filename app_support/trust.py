@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from kronos_studio.evaluation.trust import plain_verdicts
+
 from .forecasts import LRUStore, ProgressBar
 from .models import ModelChoice, load_model
 
@@ -52,9 +54,10 @@ class Reports:
             self._latest[series] = record
         path = self._file(series)
         if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({"series": list(series), **record.to_dict()}, default=float))
+            from data_sources.storage import atomic_write_text
+
+            try:  # write then rename: a crash mid-write keeps the previous record readable
+                atomic_write_text(path, json.dumps({"series": list(series), **record.to_dict()}, default=float))
             except OSError:  # a read-only cache costs the record its persistence, nothing else
                 pass
 
@@ -66,7 +69,7 @@ class Reports:
             return record
         path = self._file(series)
         if path is not None and path.is_file():
-            from kronos.trust import TrackRecord
+            from kronos_studio.evaluation.trust import TrackRecord
 
             try:
                 record = TrackRecord.from_dict(json.loads(path.read_text()))
@@ -79,9 +82,9 @@ class Reports:
 
 @st.cache_resource(show_spinner=False)
 def reports() -> Reports:
-    from data_sources.cache import default_cache_dir
+    from data_sources.storage import storage_path
 
-    return Reports(default_cache_dir().parent / "trust")
+    return Reports(storage_path("trust"))
 
 
 def series_key(bars, choice: ModelChoice) -> tuple:
@@ -118,18 +121,18 @@ def mismatch(report, settings) -> str | None:
 def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
     """(TrustReport, came_from_store): a walk-forward of ``choice`` with ``settings`` on the latest
     cut-offs of ``bars``, the baselines on the same cut-offs, and the fan calibration. Raises
-    ValueError (too little history), kronos.hub.CheckpointError with messages meant for the user."""
+    ValueError (too little history), kronos.checkpoints.CheckpointError with messages meant for the user."""
     key = report_key(bars, choice, settings, plan)
     hit = reports().by_key.get(key)
     if hit is not None:
         reports().put(key, series_key(bars, choice), hit)
         return hit, True
-    from kronos.evaluation import kronos_forecast_fn
-    from kronos.forecast import Forecaster
-    from kronos.trust import evaluate
+    from kronos.pipeline import KronosPipeline
+    from kronos_studio.evaluation.trust import evaluate
+    from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
 
     pair = load_model(choice)
-    fn = kronos_forecast_fn(Forecaster(pair), paths=settings.paths, batch_size=BATCH,
+    fn = kronos_forecast_fn(KronosPipeline(pair), paths=settings.paths, batch_size=BATCH,
                             temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     bar = ProgressBar(f"Walk-forward: {pair.name}", unit="cut-off")
     phase = [pair.name]
@@ -159,16 +162,20 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
         st.markdown("**Track record**")
         report = latest(bars, choice)
         if report is None:
-            st.caption(f"Not evaluated: no walk-forward of this model on {bars.symbol} {bars.interval} yet.")
-            if not st.button("Evaluate now", key="badge_evaluate", icon=":material/fact_check:",
-                             help=f"The latest {DEFAULT_CUTOFFS} cut-offs with these settings, at most "
-                                  f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options"):
+            ask = st.empty()  # cleared once the evaluation ran: the badge then shows only its result
+            with ask.container():
+                st.caption(f"Not evaluated: no walk-forward of this model on {bars.symbol} {bars.interval} yet.")
+                clicked = st.button("Evaluate now", key="badge_evaluate", icon=":material/fact_check:",
+                                    help=f"The latest {DEFAULT_CUTOFFS} cut-offs with these settings, at most "
+                                         f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options")
+            if not clicked:
                 return None
             try:
                 report = run(bars, choice, settings)[0].track_record()
             except Exception as e:  # too little history, model not loadable: a message, not a traceback
                 st.error(f"**Could not evaluate.** {e if isinstance(e, ValueError) else type(e).__name__ + ': ' + str(e)}")
                 return None
+            ask.empty()
         b = report.numbers
         st.metric("p10–p90 held", f"{b['coverage']:.0%}", f"nominal {b['nominal']:.0%}", delta_color="off",
                   delta_arrow="off", help="How often the actual close fell inside the band, over the cut-offs")
@@ -181,6 +188,8 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
                        f"(raw {b['held_out_before']:.0%}).")
         st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
+        for verdict in plain_verdicts(b):
+            st.warning(verdict, icon=":material/report:")
         why = blocked or mismatch(report, settings)
         on = st.toggle("Calibrated fan", key="calibrated_fan", disabled=why is not None,
                        help=f"Not available: {why}" if why else "Conformal adjustment of every quantile, per "

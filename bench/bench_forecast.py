@@ -1,10 +1,11 @@
-"""Speed of our Forecaster against the official KronosPredictor on the same random weights.
+"""Speed of our KronosPipeline against the official KronosPredictor on the same random weights.
 
-Same process, CPU, eval mode, lookback 400, horizon 120. Prints one JSON line per case. Needs the
-official code (``pip install --no-deps kronos-model-arch``), which is a test/bench-only dependency.
+Same process, eval mode, lookback 400, horizon 120, on the CPU unless ``--device cuda``. Prints one
+JSON line per case. Needs the official code (``pip install --no-deps kronos-model-arch``), which is a
+test/bench-only dependency.
 
     .venv/bin/python bench/bench_forecast.py            # both cases
-    .venv/bin/python bench/bench_forecast.py --case mini-30
+    .venv/bin/python bench/bench_forecast.py --case mini-30 --device cuda
 """
 from __future__ import annotations
 
@@ -19,37 +20,47 @@ import numpy as np
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "kronos"))
-from conftest import CONFIGS, random_bars, write_official_layout  # noqa: E402
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import model as official  # noqa: E402
-from kronos.forecast import Forecaster  # noqa: E402
-from kronos.hub import load_pair  # noqa: E402
+from testkit import CONFIGS, random_bars, save_official_layout  # noqa: E402
+
+from kronos.checkpoints import load_pair  # noqa: E402
+from kronos.pipeline import KronosPipeline  # noqa: E402
 
 CASES = {"mini-30": ("mini", 2048, 30), "small-1": ("small", 512, 1)}
 LOOKBACK, HORIZON = 400, 120
 
 
-def build(name: str, context: int, folder: Path):
+def build(name: str, context: int, folder: Path, device: str):
     pcfg, tcfg = CONFIGS[name]
     torch.manual_seed(0)
     tok = official.KronosTokenizer(**tcfg.to_dict()).eval()
     pred = official.Kronos(**pcfg.to_dict()).eval()
-    write_official_layout(tok, tcfg, folder / "tokenizer")
-    write_official_layout(pred, pcfg, folder / "predictor")
+    save_official_layout(tok, tcfg, folder / "tokenizer")
+    save_official_layout(pred, pcfg, folder / "predictor")
     (folder / "bundle.json").write_text(json.dumps({"context": context, "name": name}))
-    return tok, pred, load_pair(folder, device="cpu")
+    return tok.to(device), pred.to(device), load_pair(folder, device=device)
 
 
-def run_case(case: str) -> dict:
+def timed(fn, device: str) -> float:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def run_case(case: str, device: str) -> dict:
     name, context, paths = CASES[case]
     frame = random_bars(LOOKBACK + HORIZON, seed=1)
     history = frame.iloc[:LOOKBACK].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[LOOKBACK:])
     with tempfile.TemporaryDirectory() as tmp:
-        tok, pred, pair = build(name, context, Path(tmp))
-        predictor = official.KronosPredictor(pred, tok, device="cpu", max_context=context)
-        ours = Forecaster(pair)
+        tok, pred, pair = build(name, context, Path(tmp), device)
+        predictor = official.KronosPredictor(pred, tok, device=device, max_context=context)
+        ours = KronosPipeline(pair)
 
         def official_run(top_k, top_p, count):
             torch.manual_seed(0)
@@ -58,31 +69,29 @@ def run_case(case: str) -> dict:
                                      sample_count=count, verbose=False).to_numpy(np.float32)
 
         def ours_run(top_k, top_p, count):
-            return ours.forecast(history, HORIZON, paths=count, top_k=top_k, top_p=top_p, seed=0,
+            return ours.predict(history, HORIZON, paths=count, top_k=top_k, top_p=top_p, seed=0,
                                  future_timestamps=future, lookback=LOOKBACK)
 
-        ours_run(0, 0.9, 2)  # warm-up (allocator, thread pool)
-        t0 = time.perf_counter()
-        ours_run(0, 0.9, paths)
-        ours_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        official_run(0, 0.9, paths)
-        official_s = time.perf_counter() - t0
+        ours_run(0, 0.9, 2)  # warm-up (allocator, thread pool, CUDA kernels)
+        ours_s = timed(lambda: ours_run(0, 0.9, paths), device)
+        official_s = timed(lambda: official_run(0, 0.9, paths), device)
         ref = official_run(1, 1.0, 1)
         greedy = ours_run(1, 1.0, 1).mean
         rel = float((np.abs(greedy - ref) / np.maximum(np.abs(ref), 1e-3)).max())
     return {"case": case, "paths": paths, "lookback": LOOKBACK, "horizon": HORIZON, "context": context,
             "ours_s": round(ours_s, 3), "official_s": round(official_s, 3),
-            "speedup": round(official_s / ours_s, 1), "greedy_max_rel_diff": rel,
+            "speedup": round(official_s / ours_s, 1), "greedy_max_rel_diff": rel, "device": device,
+            "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()
     for case in args.case or list(CASES):
-        print(json.dumps(run_case(case)), flush=True)
+        print(json.dumps(run_case(case, args.device)), flush=True)
 
 
 if __name__ == "__main__":

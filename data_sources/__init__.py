@@ -9,8 +9,15 @@ Library code only (no Streamlit). Typical use::
 
 from .cache import BarCache, default_cache_dir, load_bars
 from .calendars import expected_timestamps, future_timestamps, infer_interval
-from .errors import (DataFormatError, DataSourceError, EmptyDataError, RateLimitError,
-                     SourceUnavailableError, SymbolNotFoundError)
+from .errors import (
+    DataFormatError,
+    DataSourceError,
+    EmptyDataError,
+    MultipleSymbolsError,
+    RateLimitError,
+    SourceUnavailableError,
+    SymbolNotFoundError,
+)
 from .files import read_bars_file
 from .quality import Finding, apply_fixes, check_bars
 from .samples import list_samples, load_sample
@@ -19,6 +26,6 @@ from .schema import COLUMNS, Bars
 __all__ = [
     "Bars", "COLUMNS", "BarCache", "default_cache_dir", "load_bars", "read_bars_file", "list_samples",
     "load_sample", "check_bars", "apply_fixes", "Finding", "future_timestamps", "expected_timestamps",
-    "infer_interval", "DataSourceError", "DataFormatError", "SymbolNotFoundError", "EmptyDataError",
+    "infer_interval", "DataSourceError", "DataFormatError", "MultipleSymbolsError", "SymbolNotFoundError", "EmptyDataError",
     "RateLimitError", "SourceUnavailableError",
 ]

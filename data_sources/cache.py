@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import TRANSIENT_ERRORS, DataSourceError, EmptyDataError
 from .schema import COLUMNS, Bars
+from .storage import atomic_write, storage_path
 
-ENV_VAR = "KRONOS_STUDIO_CACHE"
 _META_KEY = b"kronos_studio_bars"
 # If a re-fetched overlapping bar differs by more than this, history was re-adjusted upstream
 # (a new split or dividend): the cached part no longer matches and is fetched again in full.
@@ -25,12 +24,7 @@ _REFETCH_TOLERANCE = 0.005
 
 def default_cache_dir() -> Path:
     """$KRONOS_STUDIO_CACHE, else the platform user cache dir of "kronos-studio", plus /bars."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser() / "bars"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kronos-studio")) / "bars"
+    return storage_path("bars")
 
 
 def _safe(part: str) -> str:
@@ -84,16 +78,7 @@ class BarCache:
             "fetched_at": bars.fetched_at.isoformat() if bars.fetched_at is not None else None,
         }
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})
-        # Write then rename: a crash mid-write never leaves a half file behind.
-        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return p
+        return atomic_write(p, lambda tmp: pq.write_table(table, tmp))
 
     def clear(self, source: str | None = None) -> int:
         """Delete cached files (all, or one source's); returns how many were removed."""

@@ -7,8 +7,7 @@ import threading
 import pandas as pd
 
 from . import calendars
-from .errors import (DataSourceError, EmptyDataError, RateLimitError, SourceUnavailableError,
-                     SymbolNotFoundError)
+from .errors import DataSourceError, EmptyDataError, RateLimitError, SourceUnavailableError, SymbolNotFoundError
 from .schema import Bars
 
 # Raw kline field holding quote-asset volume (turnover), per exchange.

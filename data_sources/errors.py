@@ -30,3 +30,11 @@ class DataFormatError(DataSourceError):
 # Errors for which serving cached (stale) bars is the right fallback:
 # the request itself was fine, the world was not.
 TRANSIENT_ERRORS = (RateLimitError, SourceUnavailableError)
+
+
+class MultipleSymbolsError(DataFormatError):
+    """A long file with several instruments: one must be chosen, never a mixture of them."""
+
+    def __init__(self, message: str, symbols: list[str]):
+        super().__init__(message)
+        self.symbols = symbols

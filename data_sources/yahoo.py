@@ -10,8 +10,7 @@ import warnings
 import pandas as pd
 
 from . import calendars
-from .errors import (DataSourceError, EmptyDataError, RateLimitError, SourceUnavailableError,
-                     SymbolNotFoundError)
+from .errors import DataSourceError, EmptyDataError, RateLimitError, SourceUnavailableError, SymbolNotFoundError
 from .intervals import parse_interval
 from .schema import Bars
 

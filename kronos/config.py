@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -57,7 +58,7 @@ class TokenizerConfig:
             raise ConfigError("s1_bits + s2_bits must be divisible by group_size")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TokenizerConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TokenizerConfig:
         return _from_mapping(cls, data, "tokenizer")
 
     def to_dict(self) -> dict:
@@ -87,7 +88,7 @@ class KronosConfig:
             raise ConfigError(f"predictor d_model {self.d_model} must be divisible by {DEPENDENCY_HEADS}")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "KronosConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> KronosConfig:
         return _from_mapping(cls, data, "predictor")
 
     def to_dict(self) -> dict:
@@ -97,9 +98,9 @@ class KronosConfig:
 # Hard-coded in the official architecture, not carried by config.json.
 DEPENDENCY_HEADS = 4
 ROPE_BASE = 10000.0
-NORM_EPS = 1e-5
+RMS_NORM_EPS = 1e-5  # RMSNorm epsilon (not the price normalisation one: kronos.normalization)
 TIME_FEATURES = ("minute", "hour", "weekday", "day", "month")
-PRICE_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
 
 
 @dataclass(frozen=True)
@@ -142,3 +143,22 @@ OFFICIAL_TOKENIZER_CONFIGS: dict[str, TokenizerConfig] = {
     "NeoQuasar/Kronos-Tokenizer-base": TokenizerConfig(group_size=4),
     "NeoQuasar/Kronos-Tokenizer-2k": TokenizerConfig(group_size=5),
 }
+
+
+# --- checkpoint folders on disk (one home for the file names; no torch needed to read them) ---
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+BUNDLE_FILE = "bundle.json"  # our own: context length and name for a tokenizer/ + predictor/ folder
+DEFAULT_BUNDLE_CONTEXT = 512
+
+
+def read_bundle(folder) -> dict:
+    """A model folder's ``bundle.json`` ({} when absent or unreadable): its context and name."""
+    import json
+    from pathlib import Path
+
+    try:
+        meta = json.loads((Path(folder) / BUNDLE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}

@@ -1,20 +1,23 @@
-"""Autoregressive generation of many future token paths at once (prefill + one-token decode).
+"""Autoregressive generation of many sampled future paths at once: prefill, then one token per step.
 
-Each series' context is prefilled once; its keys/values are shared by all of that series' paths (they
-are read once per step, not once per path), and every step decodes one token for all paths in one
-batch. The official model sees at most ``context`` tokens: once a path is longer, its window slides and
-RoPE positions restart at the window start, so cached keys no longer match. Such rows are recomputed
-over the full window each step, exactly as the official loop does (cost: one full ``context``-token
-pass per step instead of one token).
+Every prompt (series) is continued by ``paths`` sampled paths; they are the rows of one batch,
+row = prompt * paths + path. Each prompt's context is run through the trunk once (``prefill``) and its
+keys/values are stored once, shared by all its paths (``PathKVCache``); every step then decodes one
+new token for all rows together (``decode_one_token``).
+
+The official model sees at most ``context`` tokens. Once a row holds more, its window slides and RoPE
+positions restart at the window start, so the cached keys no longer apply: such a row is recomputed
+over its full window at every step (``recompute_window``), exactly as the official loop does.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-from .layers import KVCache, PathCache, PathStep
+from .config import DEPENDENCY_HEADS
+from .layers import PathKVCache
 from .model import Kronos
 from .sampling import SamplingConfig, sample
 
@@ -33,82 +36,158 @@ class Prompt:
 
 
 @dataclass
-class BarFeatures:
-    """Per-bar inputs besides the tokens, for every row and step: stamps [R, L, 5], events [R, L, C]."""
+class Sequences:
+    """Every row's token ids and per-bar inputs, preallocated for the whole forecast.
 
+    s1, s2 [rows, max_len]; stamps [rows, max_len, 5]; events [rows, max_len, channels] or None, where
+    max_len = longest prompt + horizon. Each row starts as a copy of its prompt; sampled tokens are
+    written after it.
+    """
+
+    s1: torch.Tensor
+    s2: torch.Tensor
     stamps: torch.Tensor
     events: torch.Tensor | None
 
-    def take(self, rows, cols) -> "BarFeatures":
-        return BarFeatures(self.stamps[rows, cols], None if self.events is None else self.events[rows, cols])
+    @classmethod
+    def from_prompts(cls, prompts: list[Prompt], paths: int, horizon: int, like: torch.Tensor) -> Sequences:
+        with_events = prompts[0].events is not None
+        if any((p.events is not None) != with_events for p in prompts):
+            raise ValueError("either every series in a batch has events or none has")
+        rows, max_len = len(prompts) * paths, max(len(p.s1) for p in prompts) + horizon
+        s1 = torch.zeros(rows, max_len, dtype=torch.long, device=like.device)
+        s2 = torch.zeros_like(s1)
+        stamps = like.new_zeros(rows, max_len, prompts[0].stamps.shape[-1])
+        events = like.new_zeros(rows, max_len, prompts[0].events.shape[-1]) if with_events else None
+        for b, p in enumerate(prompts):
+            its_rows, n = slice(b * paths, (b + 1) * paths), len(p.s1)
+            s1[its_rows, :n], s2[its_rows, :n] = p.s1, p.s2
+            stamps[its_rows, : n + horizon] = p.stamps[: n + horizon]
+            if with_events:
+                events[its_rows, : n + horizon] = p.events[: n + horizon]
+        return cls(s1, s2, stamps, events)
 
-    def gather(self, idx: torch.Tensor) -> "BarFeatures":
-        """Per-row windows: idx [rows, w] of bar indices."""
-        def g(x):
-            return x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
-        return BarFeatures(g(self.stamps), None if self.events is None else g(self.events))
-
-
-def prefill(model: Kronos, s1, s2, bars: BarFeatures, context: int):
-    """Trunk over one series' window ([1, n] ids): (h [1, w, d], per-layer caches of the w tokens).
-
-    A context longer than the window is cut to its last ``context`` tokens (positions from 0), and
-    then no cache is returned: the next token already needs a shifted window."""
-    if s1.shape[1] > context:
-        window = slice(s1.shape[1] - context, None)
-        bars = bars.take(slice(None), window)
-        return model.trunk(model.embed(s1[:, window], s2[:, window], bars.stamps, bars.events)), None
-    c = model.config
-    caches = [KVCache.empty(1, c.n_heads, s1.shape[1], c.d_model // c.n_heads, model.embedding.emb_s1.weight)
-              for _ in range(c.n_layers)]
-    return model.trunk(model.embed(s1, s2, bars.stamps, bars.events), caches), caches
-
-
-def recompute_window(model: Kronos, s1, s2, bars: BarFeatures, ends: torch.Tensor, context: int):
-    """Full pass over each row's last ``context`` tokens (positions restart at 0), as upstream does."""
-    idx = (ends - context)[:, None] + torch.arange(context, device=ends.device)
-    window = bars.gather(idx)
-    return model.trunk(model.embed(s1.gather(1, idx), s2.gather(1, idx), window.stamps, window.events))
+    def embed(self, model: Kronos, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Model input for the bars at ``cols`` [k, w] of ``rows`` [k]: [k, w, d_model]."""
+        r = rows[:, None]
+        events = None if self.events is None else self.events[r, cols]
+        return model.embed(self.s1[r, cols], self.s2[r, cols], self.stamps[r, cols], events)
 
 
-class PathState:
-    """Per-layer trunk caches and the dependency-layer cache for the paths of several series."""
+@dataclass
+class PathCaches:
+    """The caches of one generation: one PathKVCache per trunk layer, plus one for the dependency
+    layer, whose s2 query attends to the trunk states of every token in the window."""
 
-    def __init__(self, model: Kronos, lengths: list[int], paths: int, horizon: int, like: torch.Tensor):
-        c = model.config
-        series, n = len(lengths), max(lengths)
-        keys = torch.arange(n, device=like.device)
-        lens = torch.tensor(lengths, device=like.device)
-        mask = None if min(lengths) == n else (keys[None, :] < lens[:, None])[:, None, None, :]
+    layers: list[PathKVCache]
+    dependency: PathKVCache
 
-        def make(heads, head_dim):
-            return PathCache(KVCache.empty(series, heads, n, head_dim, like), mask,
-                             KVCache.empty(series * paths, heads, horizon, head_dim, like))
+    @classmethod
+    def empty(cls, model: Kronos, context_lengths: list[int], paths: int, horizon: int) -> PathCaches:
+        c, like = model.config, model.embedding.emb_s1.weight
 
-        self.layers = [make(c.n_heads, c.d_model // c.n_heads) for _ in range(c.n_layers)]
-        self.dep = make(4, c.d_model // 4)
-        self.generated = 0  # tokens stored in the per-path part
-        rotaries = [block.self_attn.rotary for block in model.transformer]
-        # Checkpoints store one inv_freq per layer; when they agree, cos/sin are computed once per step.
-        self.shared_rotary = rotaries[0] if all(torch.equal(r.inv_freq, rotaries[0].inv_freq)
-                                                for r in rotaries) else None
+        def cache(heads: int) -> PathKVCache:
+            return PathKVCache.empty(context_lengths, paths, horizon, heads, c.d_model // heads, like)
 
-    def store_prefix(self, b: int, caches: list[KVCache], dep_k: torch.Tensor, dep_v: torch.Tensor) -> None:
-        n = dep_k.shape[2]
-        for layer, cache in zip(self.layers, caches):
-            layer.prefix.k[b, :, :n], layer.prefix.v[b, :, :n] = cache.k[0], cache.v[0]
-        self.dep.prefix.k[b, :, :n], self.dep.prefix.v[b, :, :n] = dep_k[0], dep_v[0]
+        return cls([cache(c.n_heads) for _ in range(c.n_layers)], cache(DEPENDENCY_HEADS))
 
-    def decode_one_token(self, model: Kronos, s1, s2, bars: BarFeatures, positions) -> torch.Tensor:
-        """Trunk state [rows, 1, d] of one new token per path ([rows, 1] ids and bar features)."""
-        j = self.generated
-        rope = self.shared_rotary.cos_sin(positions[:, None]) if self.shared_rotary is not None else None
-        h = model.trunk(model.embed(s1, s2, bars.stamps, bars.events),
-                        steps=[PathStep(c, j, positions, rope) for c in self.layers])
-        k, v = model.dependency_keys_values(h)
-        self.dep.gen.k[:, :, j], self.dep.gen.v[:, :, j] = k[:, :, 0], v[:, :, 0]
-        self.generated += 1
-        return h
+
+@dataclass
+class SlidingWindow:
+    """Rows whose tokens exceed the context, with the dependency keys/values of their current window,
+    k, v [len(rows), heads, context, head_dim]: what their next s2 query attends to."""
+
+    rows: torch.Tensor
+    k: torch.Tensor
+    v: torch.Tensor
+
+
+def prefill(model: Kronos, x: torch.Tensor, caches: PathCaches, series: int) -> torch.Tensor:
+    """Trunk over one series' whole context, x [1, n, d_model] at positions 0..n-1; returns [1, n, d_model].
+
+    Its keys/values in every layer, and its dependency keys/values, become the series' shared context
+    in ``caches``."""
+    h = model.trunk(x, [layer.context_of(series) for layer in caches.layers])
+    caches.dependency.context_of(series).update(0, *model.dependency_keys_values(h))
+    return h
+
+
+def decode_one_token(model: Kronos, x: torch.Tensor, positions: torch.Tensor, caches: PathCaches,
+                     index: int) -> torch.Tensor:
+    """Trunk state [rows, 1, d_model] of one new token per row, x [rows, 1, d_model] at ``positions``
+    [rows]; the token is stored as generated token ``index`` of every row in ``caches``."""
+    h = model.trunk(x, caches.layers, index, positions)
+    caches.dependency.update(index, *model.dependency_keys_values(h))
+    return h
+
+
+def recompute_window(model: Kronos, seqs: Sequences, rows: torch.Tensor, ends: torch.Tensor,
+                     context: int) -> tuple[torch.Tensor, SlidingWindow]:
+    """Full pass over the last ``context`` tokens before ``ends`` [k] of ``rows`` [k], with positions
+    restarting at 0 at the window start, as the official model does. Returns the trunk state of each
+    row's last token [k, 1, d_model] and the window's dependency keys/values."""
+    cols = (ends - context)[:, None] + torch.arange(context, device=ends.device)  # [k, context]
+    h = model.trunk(seqs.embed(model, rows, cols))  # [k, context, d_model]
+    return h[:, -1:], SlidingWindow(rows, *model.dependency_keys_values(h))
+
+
+def prefill_prompts(model: Kronos, seqs: Sequences, lengths: list[int], paths: int, context: int,
+                    caches: PathCaches | None) -> tuple[torch.Tensor, SlidingWindow | None]:
+    """Run every prompt once: the trunk state of its last token for each of its rows [rows, 1, d_model],
+    and the window of the prompts longer than ``context`` (they slide from the first step)."""
+    device = seqs.s1.device
+    h = model.embedding.emb_s1.weight.new_zeros(len(lengths) * paths, 1, model.config.d_model)
+    windows = []
+    for b, n in enumerate(lengths):
+        its_rows = slice(b * paths, (b + 1) * paths)
+        first = torch.tensor([b * paths], device=device)  # its paths are identical so far: run one
+        if n <= context:
+            x = seqs.embed(model, first, torch.arange(n, device=device)[None])
+            h[its_rows] = prefill(model, x, caches, b)[:, -1:]
+        else:
+            h[its_rows], w = recompute_window(model, seqs, first, torch.tensor([n], device=device), context)
+            windows.append(SlidingWindow(torch.arange(b * paths, (b + 1) * paths, device=device),
+                                         w.k.expand(paths, -1, -1, -1), w.v.expand(paths, -1, -1, -1)))
+    if not windows:
+        return h, None
+    return h, SlidingWindow(torch.cat([w.rows for w in windows]), torch.cat([w.k for w in windows]),
+                            torch.cat([w.v for w in windows]))
+
+
+def s2_logits(model: Kronos, h: torch.Tensor, s1: torch.Tensor, caches: PathCaches | None, step: int,
+              window: SlidingWindow | None) -> torch.Tensor:
+    """s2 logits [rows, V2] given the sampled s1 [rows, 1]: cached rows attend to the dependency cache
+    (``step`` tokens generated so far), sliding rows to their recomputed window."""
+    if caches is not None:
+        # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
+        logits = model.s2_logits_paths(h, s1, caches.dependency, step)[:, 0]
+    else:
+        logits = h.new_empty(h.shape[0], model.head.proj_s2.out_features)
+    if window is not None:
+        rows = window.rows
+        logits[rows] = model.s2_logits(h[rows], s1[rows], window.k, window.v)[:, 0]
+    return logits
+
+
+def next_states(model: Kronos, seqs: Sequences, known: torch.Tensor, context: int, caches: PathCaches | None,
+                index: int) -> tuple[torch.Tensor, SlidingWindow | None]:
+    """Trunk state [rows, 1, d_model] of each row's newest token, the one at ``known - 1``: from the
+    cache while the row fits the context, else from its recomputed window (returned as well)."""
+    cached = known <= context
+    h = None
+    if caches is not None and bool(cached.any()):
+        rows = torch.arange(len(known), device=known.device)
+        x = seqs.embed(model, rows, (known - 1)[:, None])  # [rows, 1, d_model]
+        # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
+        h = decode_one_token(model, x, known - 1, caches, index)
+    sliding = (~cached).nonzero().flatten()
+    if len(sliding) == 0:
+        return h, None
+    h_window, window = recompute_window(model, seqs, sliding, known[sliding], context)
+    if h is None:
+        h = h_window.new_empty(len(known), 1, h_window.shape[-1])
+    h[sliding] = h_window
+    return h, window
 
 
 @torch.no_grad()
@@ -123,76 +202,25 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
     if horizon < 1 or paths < 1 or context < 1:
         raise ValueError("horizon, paths and context must all be at least 1")
     model.eval()
-    weight = model.embedding.emb_s1.weight
-    device = weight.device
-    S, P = paths, horizon
     lengths = [len(p.s1) for p in prompts]
-    R, L = len(prompts) * S, max(lengths) + P
-    s1 = torch.zeros(R, L, dtype=torch.long, device=device)
-    s2 = torch.zeros_like(s1)
-    with_events = prompts[0].events is not None
-    if any((p.events is not None) != with_events for p in prompts):
-        raise ValueError("either every series in a batch has events or none has")
-    bars = BarFeatures(torch.zeros(R, L, prompts[0].stamps.shape[-1], dtype=weight.dtype, device=device),
-                       torch.zeros(R, L, prompts[0].events.shape[-1], dtype=weight.dtype, device=device)
-                       if with_events else None)
-    t = torch.tensor(lengths, device=device).repeat_interleave(S)  # tokens known per row
-    h_last = weight.new_zeros(R, 1, model.config.d_model)
-    cached = [n <= context for n in lengths]
-    state = PathState(model, [min(n, context) for n in lengths], S, P, weight) if any(cached) else None
-    window_memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # rows, dep k, dep v
+    seqs = Sequences.from_prompts(prompts, paths, horizon, model.embedding.emb_s1.weight)
+    rows = torch.arange(len(prompts) * paths, device=seqs.s1.device)
+    known = torch.tensor(lengths, device=rows.device).repeat_interleave(paths)  # [rows] tokens held per row
+    # Prompts longer than the context keep a cache slot they never read, so that rows stay series-major.
+    caches = (PathCaches.empty(model, [min(n, context) for n in lengths], paths, horizon)
+              if min(lengths) <= context else None)
+    h, window = prefill_prompts(model, seqs, lengths, paths, context, caches)  # h: [rows, 1, d_model]
 
-    sliding_rows, sliding_k, sliding_v = [], [], []
-    for b, p in enumerate(prompts):
-        rows = slice(b * S, (b + 1) * S)
-        n = len(p.s1)
-        s1[rows, :n], s2[rows, :n] = p.s1, p.s2
-        bars.stamps[rows, : n + P] = p.stamps[: n + P]
-        if with_events:
-            bars.events[rows, : n + P] = p.events[: n + P]
-        h, caches = prefill(model, p.s1[None], p.s2[None], bars.take(slice(b * S, b * S + 1), slice(0, n)), context)
-        h_last[rows] = h[:, -1:]
-        k, v = model.dependency_keys_values(h)
-        if caches is not None:
-            state.store_prefix(b, caches, k, v)
-        else:
-            sliding_rows.append(torch.arange(b * S, (b + 1) * S, device=device))
-            sliding_k.append(k.expand(S, -1, -1, -1))
-            sliding_v.append(v.expand(S, -1, -1, -1))
-    if sliding_rows:
-        window_memory = (torch.cat(sliding_rows), torch.cat(sliding_k), torch.cat(sliding_v))
-    in_cache = t <= context
-
-    for step in range(P):
-        tok1 = sample(model.s1_logits(h_last)[:, 0], sampling, generator)
-        logits2 = weight.new_empty(R, model.head.proj_s2.out_features)
-        if state is not None and bool(in_cache.any()):
-            # Rows that already slide get a harmless, discarded value here; theirs comes next.
-            logits2[:] = model.s2_logits_paths(h_last, tok1, state.dep, state.generated)[:, 0]
-        if window_memory is not None:
-            idx, k, v = window_memory
-            logits2[idx] = model.s2_logits(h_last[idx], tok1[idx], k, v)[:, 0]
-        tok2 = sample(logits2, sampling, generator)
-        rows = torch.arange(R, device=device)
-        s1[rows, t], s2[rows, t] = tok1[:, 0], tok2[:, 0]
-        t = t + 1
+    for step in range(horizon):
+        any_cached = caches is not None and bool((known <= context).any())
+        s1 = sample(model.s1_logits(h)[:, 0], sampling, generator)  # [rows, 1]
+        s2 = sample(s2_logits(model, h, s1, caches if any_cached else None, step, window), sampling, generator)
+        seqs.s1[rows, known], seqs.s2[rows, known] = s1[:, 0], s2[:, 0]
+        known = known + 1
         if progress is not None:
-            progress(step + 1, P)
-        if step == P - 1:
-            break
+            progress(step + 1, horizon)
+        if step + 1 < horizon:
+            h, window = next_states(model, seqs, known, context, caches, step)
 
-        if state is not None:
-            in_cache = t <= context
-            if bool(in_cache.any()):
-                pos = t - 1
-                r, c = rows[:, None], pos[:, None]
-                h = state.decode_one_token(model, s1[r, c], s2[r, c], bars.take(r, c), pos)
-                h_last[in_cache] = h[in_cache]
-        slide = (t > context).nonzero().flatten()
-        window_memory = None
-        if len(slide):
-            h = recompute_window(model, s1[slide], s2[slide], bars.take(slide, slice(None)), t[slide], context)
-            h_last[slide] = h[:, -1:]
-            window_memory = (slide, *model.dependency_keys_values(h))
-
-    return [(s1[b * S:(b + 1) * S, : n + P], s2[b * S:(b + 1) * S, : n + P]) for b, n in enumerate(lengths)]
+    return [(seqs.s1[b * paths:(b + 1) * paths, : n + horizon], seqs.s2[b * paths:(b + 1) * paths, : n + horizon])
+            for b, n in enumerate(lengths)]

@@ -11,11 +11,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import NORM_EPS, ROPE_BASE
+from .config import RMS_NORM_EPS, ROPE_BASE
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = NORM_EPS):
+    def __init__(self, dim: int, eps: float = RMS_NORM_EPS):
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim))
@@ -52,69 +52,95 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 
 @dataclass
 class KVCache:
-    """Preallocated keys/values of one attention layer: [rows, heads, max_len, head_dim]."""
+    """Preallocated keys/values of one attention layer: k, v [batch, heads, max_len, head_dim]."""
 
     k: torch.Tensor
     v: torch.Tensor
 
     @classmethod
-    def empty(cls, rows: int, heads: int, max_len: int, head_dim: int, like: torch.Tensor) -> "KVCache":
-        shape = (rows, heads, max_len, head_dim)
+    def empty(cls, batch: int, heads: int, max_len: int, head_dim: int, like: torch.Tensor) -> KVCache:
+        shape = (batch, heads, max_len, head_dim)
         return cls(like.new_zeros(shape), like.new_zeros(shape))
 
+    def update(self, start: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store k, v [batch, heads, n, head_dim] in slots start..start+n-1."""
+        end = start + k.shape[2]
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+
 
 @dataclass
-class PathCache:
-    """Keys/values for many sampled paths continuing shared contexts, for one attention layer.
+class PathKVCache:
+    """Keys/values of one attention layer while many sampled paths continue a few contexts.
 
-    ``prefix`` [series, heads, N, hd] holds each series' context once (shorter contexts are padded and
-    hidden by ``prefix_mask`` [series, 1, 1, N]); ``gen`` [rows, heads, horizon, hd] holds what each
-    path generated. Rows are series-major: row = series * paths + path. Attention then reads each
-    context once per step instead of once per path.
+    Rows are series-major: row = series * paths + path. Each series' context is stored once, in
+    ``context`` [series, heads, max_context, head_dim], and read by all of its paths; ``generated``
+    [rows, heads, horizon, head_dim] holds what each path generated. Storing the context per path would
+    multiply both its memory and the keys read per step by the number of paths.
     """
 
-    prefix: KVCache
-    prefix_mask: torch.Tensor | None
-    gen: KVCache
+    context: KVCache
+    context_mask: torch.Tensor | None  # [series, 1, 1, max_context]: False on a shorter context's padding
+    generated: KVCache
+
+    @classmethod
+    def empty(cls, context_lengths: list[int], paths: int, horizon: int, heads: int, head_dim: int,
+              like: torch.Tensor) -> PathKVCache:
+        series, max_context = len(context_lengths), max(context_lengths)
+        mask = None
+        if min(context_lengths) < max_context:
+            slots = torch.arange(max_context, device=like.device)
+            lengths = torch.tensor(context_lengths, device=like.device)
+            mask = (slots[None, :] < lengths[:, None])[:, None, None, :]
+        return cls(KVCache.empty(series, heads, max_context, head_dim, like), mask,
+                   KVCache.empty(series * paths, heads, horizon, head_dim, like))
+
+    def context_of(self, series: int) -> KVCache:
+        """The context slots of one series as a batch-1 KVCache; it is a view, so prefill writes land here."""
+        return KVCache(self.context.k[series:series + 1], self.context.v[series:series + 1])
+
+    def update(self, index: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store one new token per row, k, v [rows, heads, 1, head_dim], as generated token ``index``."""
+        self.generated.update(index, k, v)
 
 
-def attend_paths(q: torch.Tensor, cache: PathCache, length: int) -> torch.Tensor:
-    """Softmax attention of one query per row [rows, heads, 1, hd] over its series' context and its
-    own first ``length`` generated keys; returns [rows, heads, 1, hd]."""
-    rows, heads, _, hd = q.shape
-    series, n = cache.prefix.k.shape[0], cache.prefix.k.shape[2]
+def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int) -> torch.Tensor:
+    """Softmax attention of one query per row, q [rows, heads, 1, head_dim], over its series' context
+    and its own first ``length`` generated keys; returns [rows, heads, 1, head_dim].
+
+    A series' context keys are multiplied with the queries of all its paths at once. Both blocks of
+    scores go through one softmax, so this equals attention over the concatenated keys.
+    """
+    rows, heads, _, head_dim = q.shape
+    series, max_context = cache.context.k.shape[0], cache.context.k.shape[2]
     paths = rows // series
-    scale = hd ** -0.5
-    qs = q.view(series, paths, heads, hd).transpose(1, 2)  # [series, heads, paths, hd]
-    scores_prefix = (qs @ cache.prefix.k.transpose(-1, -2)) * scale
-    if cache.prefix_mask is not None:
-        scores_prefix = scores_prefix.masked_fill(~cache.prefix_mask, float("-inf"))
-    gk, gv = cache.gen.k[:, :, :length], cache.gen.v[:, :, :length]
-    scores_gen = ((q @ gk.transpose(-1, -2)) * scale).view(series, paths, heads, length).transpose(1, 2)
-    weights = torch.softmax(torch.cat([scores_prefix, scores_gen], dim=-1), dim=-1)
-    out = (weights[..., :n] @ cache.prefix.v).transpose(1, 2).reshape(rows, heads, 1, hd)
-    w_gen = weights[..., n:].transpose(1, 2).reshape(rows, heads, 1, length)
-    return out + w_gen @ gv
+    scale = head_dim ** -0.5
+    q_by_series = q.view(series, paths, heads, head_dim).transpose(1, 2)  # [series, heads, paths, head_dim]
+    context_scores = (q_by_series @ cache.context.k.transpose(-1, -2)) * scale  # [series, heads, paths, max_context]
+    if cache.context_mask is not None:
+        context_scores = context_scores.masked_fill(~cache.context_mask, float("-inf"))
+    own_k = cache.generated.k[:, :, :length]  # [rows, heads, length, head_dim]
+    own_v = cache.generated.v[:, :, :length]
+    own_scores = ((q @ own_k.transpose(-1, -2)) * scale).view(series, paths, heads, length).transpose(1, 2)
+    weights = torch.softmax(torch.cat([context_scores, own_scores], dim=-1), dim=-1)
+    out = (weights[..., :max_context] @ cache.context.v).transpose(1, 2).reshape(rows, heads, 1, head_dim)
+    own_weights = weights[..., max_context:].transpose(1, 2).reshape(rows, heads, 1, length)
+    return out + own_weights @ own_v
 
 
-@dataclass
-class PathStep:
-    """One new token per path, at generated index ``index`` (absolute positions per row)."""
-
-    cache: PathCache
-    index: int
-    positions: torch.Tensor
-    rope: tuple[torch.Tensor, torch.Tensor] | None = None  # cos/sin, when every layer's inv_freq is equal
-
-
-def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """[batch, n, d_model] -> [batch, heads, n, head_dim]."""
     b, n, d = x.shape
     return x.view(b, n, heads, d // heads).transpose(1, 2)
 
 
-def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """[batch, heads, n, head_dim] -> [batch, n, d_model]."""
     b, h, n, hd = x.shape
     return x.transpose(1, 2).contiguous().view(b, n, h * hd)
+
+
+CosSin = tuple[torch.Tensor, torch.Tensor]
 
 
 class SelfAttention(nn.Module):
@@ -131,32 +157,32 @@ class SelfAttention(nn.Module):
         self.attn_dropout_p = attn_dropout_p
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, step: PathStep | None = None,
-                prefix: KVCache | None = None):
-        """Modes (at most one of ``step`` / ``prefix``):
+    def forward(self, x: torch.Tensor, cache: KVCache | PathKVCache | None = None, index: int | None = None,
+                rope: CosSin | None = None, prefix: KVCache | None = None) -> torch.Tensor:
+        """x [batch, n, d_model] -> [batch, n, d_model]. The modes:
 
-        * default: a whole sequence at positions 0..n-1 (training, prefill, window recomputation);
-          if ``cache`` is given, the sequence's keys/values are stored in its first n slots.
-        * ``step``: one new token per path (x is [rows, 1, d]), see ``PathStep`` / ``attend_paths``.
-        * ``prefix``: keys/values of m earlier tokens shared by every row (batch 1); x continues them at
-          positions m..m+n-1, causally.
+        * ``forward(x)``: whole sequences at positions 0..n-1 (training, window recomputation).
+        * ``forward(x, cache)``: the same, and their keys/values go to slots 0..n-1 of a KVCache (prefill).
+        * ``forward(x, cache, index, rope)``: one new token per path (x [rows, 1, d_model]), stored as
+          generated token ``index`` of each row of a PathKVCache; ``rope`` is its cos/sin.
+        * ``forward(x, prefix=cache)``: x continues the m tokens held in ``prefix`` (batch 1, shared by
+          every row) at positions m..m+n-1, causally.
         """
-        q = _split_heads(self.q_proj(x), self.n_heads)
-        k = _split_heads(self.k_proj(x), self.n_heads)
-        v = _split_heads(self.v_proj(x), self.n_heads)
+        q = split_heads(self.q_proj(x), self.n_heads)  # [batch, heads, n, head_dim]
+        k = split_heads(self.k_proj(x), self.n_heads)
+        v = split_heads(self.v_proj(x), self.n_heads)
         dropout = self.attn_dropout_p if self.training else 0.0
-        if step is not None:
-            cos, sin = step.rope or self.rotary.cos_sin(step.positions[:, None])
+        if index is not None:
+            cos, sin = rope
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            step.cache.gen.k[:, :, step.index] = k[:, :, 0]
-            step.cache.gen.v[:, :, step.index] = v[:, :, 0]
-            out = attend_paths(q, step.cache, step.index + 1)
+            cache.update(index, k, v)
+            out = attend_paths(q, cache, index + 1)
         elif prefix is not None:
-            m, n, rows = prefix.k.shape[2], x.shape[1], x.shape[0]
+            m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
             cos, sin = self.rotary.cos_sin(torch.arange(m, m + n, device=x.device))
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            k = torch.cat([prefix.k.expand(rows, -1, -1, -1), k], dim=2)
-            v = torch.cat([prefix.v.expand(rows, -1, -1, -1), v], dim=2)
+            k = torch.cat([prefix.k.expand(batch, -1, -1, -1), k], dim=2)
+            v = torch.cat([prefix.v.expand(batch, -1, -1, -1), v], dim=2)
             keys = torch.arange(m + n, device=x.device)
             mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
@@ -165,10 +191,9 @@ class SelfAttention(nn.Module):
             cos, sin = self.rotary.cos_sin(torch.arange(n, device=x.device))
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
             if cache is not None:
-                cache.k[:, :, :n] = k
-                cache.v[:, :, :n] = v
+                cache.update(0, k, v)
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
-        return self.resid_dropout(self.out_proj(_merge_heads(out)))
+        return self.resid_dropout(self.out_proj(merge_heads(out)))
 
 
 class SwiGLU(nn.Module):
@@ -194,7 +219,8 @@ class TransformerBlock(nn.Module):
         self.norm2 = RMSNorm(d_model)
         self.ffn = SwiGLU(d_model, ff_dim, ffn_dropout_p)
 
-    def forward(self, x, cache: KVCache | None = None, step: PathStep | None = None,
-                prefix: KVCache | None = None):
-        x = x + self.self_attn(self.norm1(x), cache, step, prefix)
+    def forward(self, x: torch.Tensor, cache: KVCache | PathKVCache | None = None, index: int | None = None,
+                rope: CosSin | None = None, prefix: KVCache | None = None) -> torch.Tensor:
+        """See ``SelfAttention.forward`` for the modes."""
+        x = x + self.self_attn(self.norm1(x), cache, index, rope, prefix)
         return x + self.ffn(self.norm2(x))

@@ -9,7 +9,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import DEPENDENCY_HEADS, KronosConfig
-from .layers import KVCache, PathCache, PathStep, RMSNorm, Rotary, TransformerBlock, _merge_heads, _split_heads, attend_paths
+from .layers import (
+    CosSin,
+    KVCache,
+    PathKVCache,
+    RMSNorm,
+    Rotary,
+    TransformerBlock,
+    attend_paths,
+    merge_heads,
+    split_heads,
+)
 
 
 class HierarchicalEmbedding(nn.Module):
@@ -77,14 +87,14 @@ class CrossAttention(nn.Module):
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
     def keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _split_heads(self.k_proj(h), self.n_heads), _split_heads(self.v_proj(h), self.n_heads)
+        return split_heads(self.k_proj(h), self.n_heads), split_heads(self.v_proj(h), self.n_heads)
 
     def query(self, sibling: torch.Tensor) -> torch.Tensor:
         # The official layer rotates by the query length's positions (0 only): the identity.
-        return _split_heads(self.q_proj(sibling), self.n_heads)
+        return split_heads(self.q_proj(sibling), self.n_heads)
 
     def out(self, heads: torch.Tensor) -> torch.Tensor:
-        return self.resid_dropout(self.out_proj(_merge_heads(heads)))
+        return self.resid_dropout(self.out_proj(merge_heads(heads)))
 
     def forward(self, sibling, k, v, is_causal=False):
         dropout = self.attn_dropout_p if self.training else 0.0
@@ -155,12 +165,29 @@ class Kronos(nn.Module):
             x = x + self.event_emb(events)
         return self.token_drop(x)
 
-    def trunk(self, x, caches: list[KVCache] | None = None, steps: list[PathStep] | None = None):
-        """Causal blocks + final norm. ``caches`` stores each layer's keys/values of a whole sequence
-        (prefill); ``steps`` decodes one token per path (see ``SelfAttention.forward``)."""
-        for i, layer in enumerate(self.transformer):
-            x = layer(x, None if caches is None else caches[i], None if steps is None else steps[i])
+    def trunk(self, x: torch.Tensor, caches: list[KVCache] | list[PathKVCache] | None = None,
+              index: int | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Causal blocks + final norm, x [batch, n, d_model] -> [batch, n, d_model].
+
+        * ``trunk(x)``: whole sequences at positions 0..n-1.
+        * ``trunk(x, caches)``: the same, storing each layer's keys/values in its KVCache (prefill).
+        * ``trunk(x, caches, index, positions)``: one new token per path, x [rows, 1, d_model] at RoPE
+          ``positions`` [rows]; it becomes generated token ``index`` in each layer's PathKVCache.
+        """
+        layers = len(self.transformer)
+        caches = caches or [None] * layers
+        ropes = [None] * layers if index is None else self.rotary_cos_sin(positions[:, None])
+        for layer, cache, rope in zip(self.transformer, caches, ropes):
+            x = layer(x, cache, index, rope)
         return self.norm(x)
+
+    def rotary_cos_sin(self, positions: torch.Tensor) -> list[CosSin]:
+        """Each layer's RoPE cos/sin at ``positions``. Checkpoints store one inv_freq per layer; when they
+        all agree (as in the published models) the angles are computed once and shared."""
+        rotaries = [layer.self_attn.rotary for layer in self.transformer]
+        if all(torch.equal(r.inv_freq, rotaries[0].inv_freq) for r in rotaries[1:]):
+            return [rotaries[0].cos_sin(positions)] * len(rotaries)
+        return [r.cos_sin(positions) for r in rotaries]
 
     # --- heads -------------------------------------------------------------------------------------
     def s1_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -175,17 +202,18 @@ class Kronos(nn.Module):
     def s2_logits(self, h_last, s1, k, v) -> torch.Tensor:
         """Eval-mode s2 logits for the last position.
 
-        h_last [R, 1, d] is the trunk state of the last position, s1 [R, 1] the chosen coarse ids, and
-        k, v [R, 4, n, d/4] the dependency keys/values of every position in the window: the s1 query
+        h_last [rows, 1, d] is the trunk state of the last position, s1 [rows, 1] the chosen coarse ids, and
+        k, v [rows, 4, n, d/4] the dependency keys/values of every position in the window: the s1 query
         attends to all of them, unmasked.
         """
         q = self.dep_layer.cross_attn.query(self.embedding.emb_s1(s1))
         return self._s2_from_attention(h_last, F.scaled_dot_product_attention(q, k, v))
 
-    def s2_logits_paths(self, h_last, s1, memory: PathCache, length: int) -> torch.Tensor:
-        """As ``s2_logits``, with the window's dependency keys split into shared context + per-path part."""
+    def s2_logits_paths(self, h_last, s1, cache: PathKVCache, length: int) -> torch.Tensor:
+        """As ``s2_logits``, with the dependency keys/values in a PathKVCache: each row attends to its
+        series' context and its own first ``length`` generated tokens."""
         q = self.dep_layer.cross_attn.query(self.embedding.emb_s1(s1))
-        return self._s2_from_attention(h_last, attend_paths(q, memory, length))
+        return self._s2_from_attention(h_last, attend_paths(q, cache, length))
 
     # --- full forward (training, and the reference for cached decoding) ----------------------------
     def forward(self, s1, s2, stamp=None, s1_targets=None, events=None):

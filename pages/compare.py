@@ -1,19 +1,17 @@
-"""Compare page: the same data, settings and seed through two or three models, side by side;
-in backtest mode each fan is scored against the bars that really followed the cut-off."""
+"""Compare page: the same data, settings and seed through two or three models, side by side or overlaid,
+with each model's horizon numbers; in backtest mode each fan is scored (kronos_studio.evaluation) on the
+bars that really followed the cut-off, beside the random walk, with a one-line verdict."""
 import pandas as pd
 import streamlit as st
 
-from app_support import data, forecasts, sidebar
-from app_support.metrics import score
-from kronos.charts import compare_grid
+from app_support import compare, data, metrics
+from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
+from app_support.page import open_page
+from kronos_studio.evaluation.plausibility import check_fan
 
 st.title("Compare models")
-inputs = sidebar.current()
-bars = data.load(inputs)
-if bars is None:
-    st.stop()
-data.show_staleness(bars)
-st.markdown(data.describe(bars))
+start = open_page(need_model=False, gate_key=None, settings=False)  # gated below, after a backtest cut
+inputs, bars = start.inputs, start.bars
 
 by_key = {c.key: c for c in inputs.models}
 local = [c.key for c in inputs.models if c.kind != "official"]
@@ -28,7 +26,7 @@ choices = [by_key[k] for k in keys]
 lookback = min(inputs.lookback_for(c) for c in choices)
 horizon = inputs.horizon
 
-actual = future = None
+actual = None
 if mode == "Backtest":
     days = bars.frame["timestamp"].dt.date
     if len(bars) < horizon + 3:
@@ -36,16 +34,20 @@ if mode == "Backtest":
                  "or shorten the horizon.")
         st.stop()
     last_ok = days.iloc[-horizon - 1]
-    cutoff = st.date_input("Cut-off (last bar the models see)", value=last_ok, min_value=days.iloc[1],
+    c1, c2 = st.columns([3, 2])
+    cutoff = c1.date_input("Cut-off (last bar the models see)", value=last_ok, min_value=days.iloc[1],
                            max_value=last_ok, key="cmp_cutoff",
                            help=f"The {horizon} bars after the cut-off are the actuals the fans are scored on")
+    n_cutoffs = int(c2.number_input(
+        "Cut-offs for the noise check", 1, compare.MAX_CUTOFFS, compare.DEFAULT_CUTOFFS, key="cmp_cutoffs",
+        help=f"This cut-off and the ones before it, one horizon apart: the verdict calls a difference beyond "
+             f"noise only when it holds across them (at least {metrics.MIN_NOISE_CUTOFFS}). 1: this cut-off only."))
     end = int((days <= cutoff).sum())  # bars up to and including the cut-off day
     actual = bars.frame.iloc[end:end + horizon].reset_index(drop=True)
     if len(actual) < horizon:
         st.error(f"**Not enough bars after the cut-off:** {len(actual)} of {horizon}. Pick an earlier date.")
         st.stop()
     bars = bars.replace(frame=bars.frame.iloc[:end].reset_index(drop=True))
-    future = pd.DatetimeIndex(actual["timestamp"])
     st.caption(f"Models see {min(lookback, end)} bars up to {cutoff}; scored on the next {horizon} bars "
                f"({actual['timestamp'].iloc[0]:%Y-%m-%d} → {actual['timestamp'].iloc[-1]:%Y-%m-%d}).")
 
@@ -53,52 +55,103 @@ bars = data.quality_gate(bars, lookback, key="cmp_fix")
 if bars is None:
     st.stop()
 settings = inputs.settings_or_stop(lookback)
-st.caption(f"Same for every model: lookback {lookback}, horizon {horizon}, {settings.paths} paths, seed {settings.seed}, "
-           f"temperature {settings.temperature}, top-p {settings.top_p}, top-k {settings.top_k}.")
+st.caption(f"Same for every model: lookback {lookback}, horizon {horizon}, {settings.paths} paths, "
+           f"seed {settings.seed}, temperature {settings.temperature}, top-p {settings.top_p}, top-k {settings.top_k}.")
 
 clicked = st.button("Run comparison", type="primary", icon=":material/play_arrow:", key="run_compare")
-results, errors, times = {}, {}, {}
-for c in choices:
-    fc = forecasts.cached(bars, c, settings, future)
-    if fc is None and clicked:
+backtest = None
+if actual is None:
+    results, errors = compare.run_forecasts(bars, choices, settings, clicked)
+else:
+    backtest = compare.stored_backtest(bars, actual, choices, settings, n_cutoffs)
+    if backtest is None and clicked:
         try:
-            fc, _ = forecasts.run(bars, c, settings, future, label=f"{c.label}: sampling {settings.paths} paths")
-        except Exception as e:  # one model failing (e.g. offline download) leaves the others standing
-            errors[c.label] = str(e) if isinstance(e, ValueError | RuntimeError) else f"{type(e).__name__}: {e}"
-            continue
-    if fc is not None:
-        results[c.label] = fc
+            backtest = compare.run_backtest(bars, actual, choices, settings, n_cutoffs)
+        except Exception as e:  # too little history for a full lookback, bad bars: a message
+            detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+            st.error(f"**The backtest could not run.** {detail}")
+            st.stop()
+    results, errors = (backtest.shown, backtest.errors) if backtest else ({}, {})
 for name, msg in errors.items():
     st.error(f"**{name} could not run.** {msg}")
 if len(results) < len(choices):
     if not errors:
-        st.info(f"Press **Run comparison** to run {len(choices)} models on the same bars and seed.")
+        what = f"on this cut-off and up to {n_cutoffs - 1} before it" if actual is not None else "on the same bars"
+        st.info(f"Press **Run comparison** to run {len(choices)} models {what}, same settings and seed.")
     if len(results) < 1:
         st.stop()
 
-subtitles = {n: f"{fc.provenance['elapsed_s']:.1f} s on {fc.provenance['device']}" for n, fc in results.items()}
-fig = compare_grid(results, "close", actual=actual, subtitles=subtitles)
-st.plotly_chart(fig, key="compare_chart", config={"displaylogo": False})
+history_close = bars.frame["close"].to_numpy()
+for name, fc in results.items():
+    for problem in check_fan(fc.paths, history_close):
+        st.error(f"**{name}: this fan is not fit to read ({problem.code}).** {problem.message}")
+
+if backtest is not None and len(backtest.results) >= 2:
+    v = metrics.verdict(backtest.results)
+    st.info(f"**Verdict.** {v.text}", icon=":material/balance:")
+
+views = ["Side by side", "Overlay"]
+view = st.segmented_control("View", views, default=views[0], key="cmp_view") or views[0]
+if view == "Overlay":
+    currency = quote_currency(bars.symbol, bars.source, bars.origin)
+    fig = overlay_chart(results, "close", actual=actual, currency=currency)
+else:
+    subtitles = {n: f"{fc.provenance['elapsed_s']:.1f} s on {fc.provenance['device']}" for n, fc in results.items()}
+    fig = compare_grid(results, "close", actual=actual, subtitles=subtitles)
+st.plotly_chart(fig, key=f"compare_chart_{view}", config=CHART_CONFIG)
 
 rows = []
 for name, fc in results.items():
-    row = {"model": name, "time (s)": fc.provenance["elapsed_s"], "revision": fc.provenance.get("predictor_revision")}
-    if actual is not None:
-        sc = score(fc, actual, "close")
-        row |= {"MAE (p50 close)": sc.mae, "MAPE": sc.mape, "p10–p90 coverage": sc.coverage,
-                "error at horizon": sc.end_error}
-    rows.append(row)
+    row = {"model": name}  # the scores first: in backtest mode they are what the table is for
+    if backtest is not None:
+        row |= metrics.cutoff_scores(backtest.results[name], backtest.baseline)
+    rows.append(row | metrics.horizon_numbers(metrics.summarize(fc, "close"))
+                | {"time (s)": fc.provenance["elapsed_s"], "revision": fc.provenance.get("predictor_revision")})
 cols = st.columns(len(rows))
 for col, row in zip(cols, rows):
     with col.container(border=True):
         st.markdown(f"**{row['model']}**")
-        st.metric("Time", f"{row['time (s)']:.1f} s")
-        if actual is not None:
-            st.metric("MAE of p50 close", f"{row['MAE (p50 close)']:,.2f}", f"{row['MAPE']:.1%} of price",
-                      delta_color="off", delta_arrow="off")
-            st.metric("p10–p90 coverage", f"{row['p10–p90 coverage']:.0%}", "nominal 80%", delta_color="off",
-                      delta_arrow="off")
+        a, b = st.columns(2)
+        a.metric("Expected return at horizon", f"{row['expected return']:+.2%}")
+        b.metric("P(close ends above last close)", f"{row['P(up)']:.0%}")
+        a.metric("Band width p10–p90 at horizon", f"{row['band width p10–p90']:.1%}",
+                 help="Relative to the last close")
+        b.metric("First-step gap", f"{row['first-step gap']:+.2%}",
+                 help="Median open of the first forecast bar vs the last close")
+        if backtest is not None:
+            a.metric("CRPS", f"{row['CRPS']:,.3g}", f"{row['CRPS, % of price']:.2f}% of price", delta_color="off",
+                     delta_arrow="off", help="Mean CRPS over the horizon on this cut-off (lower is better)")
+            b.metric("p10–p90 coverage", f"{row['p10–p90 coverage']:.0%}", "nominal 80%", delta_color="off",
+                     delta_arrow="off")
+            a.metric("CRPS skill vs random walk", f"{row['CRPS skill vs random walk']:+.0%}", "this cut-off",
+                     delta_color="off", delta_arrow="off",
+                     help="1 − CRPS(model) / CRPS(random walk); above 0 is better")
+        st.caption(f"Sampled in {row['time (s)']:.2f} s")
+if backtest is not None:  # the baseline, on the same cut-off and seed, as a row of its own
+    rw = backtest.baseline
+    numbers = metrics.horizon_numbers(metrics.summarize_paths(rw.paths[0], bars.frame, "close"))
+    rows.append({"model": rw.name, **metrics.cutoff_scores(rw), **numbers, "time (s)": None,  # ran all cut-offs
+                 "revision": None})
+pct = st.column_config.NumberColumn
+percent = {c: pct(c, format="percent") for c in ("expected return", "P(up)", "band width p10–p90", "first-step gap",
+                                                 "p10–p90 coverage", "CRPS skill vs random walk", "error at horizon")}
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_table",
-             column_config={"MAPE": st.column_config.NumberColumn(format="percent"),
-                            "p10–p90 coverage": st.column_config.NumberColumn(format="percent"),
-                            "error at horizon": st.column_config.NumberColumn(format="percent")})
+             column_config=percent | {"CRPS": pct("CRPS", format="%.4g"),
+                                      "CRPS, % of price": pct("CRPS, % of price", format="%.3f")})
+
+if backtest is not None and len(backtest.cutoffs) >= 2:
+    times = backtest.baseline.cutoff_times
+    st.markdown(f"**Across {len(backtest.cutoffs)} cut-offs** one horizon apart, {min(times):%Y-%m-%d} → "
+                f"{max(times):%Y-%m-%d}" + (f" (only {len(backtest.cutoffs)} of {n_cutoffs} fit the history)"
+                                            if len(backtest.cutoffs) < n_cutoffs else ""))
+    across = [{"model": n, **metrics.across_cutoffs(r, backtest.baseline)} for n, r in backtest.results.items()]
+    st.dataframe(pd.DataFrame(across), hide_index=True, key="compare_across",
+                 column_config={c: pct(c, format="percent") for c in ("p10–p90 coverage", "CRPS skill vs random walk",
+                                                                      "95% CI low", "95% CI high")}
+                 | {"CRPS, % of price": pct("CRPS, % of price", format="%.3f")})
+if backtest is not None:
+    st.caption("Scores come from the evaluation code (walk-forward CRPS and p10–p90 coverage); the random walk "
+               "(historical volatility, same paths) runs on the same cut-offs, history windows and seeds (seed + i at "
+               "the i-th cut-off back). The verdict judges noise only across cut-offs: the 95% interval resamples "
+               "them (paired bootstrap of the CRPS skill, in % of price); the steps of one cut-off are not "
+               "independent draws, so a single cut-off makes no noise claim.")

@@ -6,26 +6,17 @@ import json
 
 import streamlit as st
 
-from app_support import app_version, data, sidebar, trust
-from kronos.charts import coverage_chart, pit_chart
-from kronos.trust import REFERENCE, pit_histogram
+from app_support import app_version, trust
+from app_support.charts import coverage_chart, pit_chart
+from app_support.page import open_page
+from kronos_studio.evaluation.trust import pit_histogram
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
            "horizon, and is scored on what really happened; the naive baselines get the same cut-offs. "
            "A calibrated p10–p90 band holds the actual 80% of the time.")
-inputs = sidebar.current()
-choice = inputs.model
-bars = data.load(inputs)
-if bars is None or choice is None:
-    st.stop()
-data.show_staleness(bars)
-st.markdown(data.describe(bars))
-lookback = inputs.lookback_for(choice)
-bars = data.quality_gate(bars, lookback, key="ev_fix")
-if bars is None:
-    st.stop()
-settings = inputs.settings_or_stop(lookback)
+start = open_page(gate_key="ev_fix")
+inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
 c = st.columns(4)
 n_cutoffs = c[0].number_input("Cut-offs", 2, 200, trust.DEFAULT_CUTOFFS, key="ev_cutoffs",
@@ -66,7 +57,7 @@ st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]
 m = st.columns(4)
 m[0].metric("p10–p90 coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
             f"nominal {b['nominal']:.0%}", delta_color="off", delta_arrow="off",
-            help=f"{REFERENCE}: {b.get('reference_coverage', float('nan')):.0%}")
+            help=f"{b.get('reference', 'random walk')}: {b.get('reference_coverage', float('nan')):.0%}")
 if report.check is not None:
     ck = report.check
     m[1].metric("Held-out coverage, calibrated", f"{ck.after:.0%}", f"raw {ck.before:.0%} on the same "

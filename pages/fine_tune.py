@@ -1,26 +1,24 @@
 """Fine-tune page: LoRA + event embedding on the chosen bars (base model frozen), with a progress bar,
 then a before/after walk-forward evaluation on the held-out end of the data."""
 import io
+import re
 import time
 import zipfile
 
 import pandas as pd
 import streamlit as st
 
-from app_support import adapters, data, sidebar
+from app_support import adapters, data
 from app_support.models import load_model
+from app_support.page import open_page
 
 st.title("Fine-tune with events (LoRA)")
 st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "
            "(20 event channels: macro release flags, surprises, days to the next release, leader returns); "
            "every other weight stays frozen. The bars are split by time: training, validation (model "
            "selection), and a held-out test period for the before/after evaluation.")
-inputs = sidebar.current()
-choice = inputs.model
-bars = data.load(inputs)
-if bars is None or choice is None:
-    st.stop()
-st.markdown(data.describe(bars))
+start = open_page(gate_key=None, settings=False)
+inputs, choice, bars = start.inputs, start.choice, start.bars
 
 with st.expander("Event calendar", icon=":material/event:", expanded=False):
     calendar, _, _, _ = adapters.controls(bars, choice)
@@ -36,7 +34,15 @@ val_frac = c[0].slider("Validation share", 0.05, 0.4, 0.15, key="ft_val")
 test_frac = c[1].slider("Held-out test share", 0.05, 0.5, 0.2, key="ft_test")
 cutoffs = c[2].number_input("Walk-forward cut-offs", 2, 100, 10, key="ft_cutoffs")
 eval_paths = c[3].number_input("Paths per cut-off", 2, 200, 20, key="ft_paths")
-name = st.text_input("Adapter name", f"{bars.symbol}-{bars.interval}-events".replace("/", "-"), key="ft_name")
+default_name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{bars.symbol}-{bars.interval}-events").strip("-.")
+name = st.text_input("Adapter name", default_name, key="ft_name",
+                     help="A plain folder name under the studio's adapters folder")
+
+try:
+    folder = adapters.adapter_folder(name.strip())
+except ValueError as e:
+    st.error(f"**Adapter name refused.** {e}")
+    st.stop()
 
 if not st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):
     if "ft_result" in st.session_state:
@@ -44,10 +50,10 @@ if not st.button("Run fine-tuning", type="primary", icon=":material/model_traini
     else:
         st.stop()
 else:
-    from kronos.datasets import DataError, as_series, build_train_data, fraction_split
-    from kronos.events import EventBuilder
-    from kronos.lora import apply_adapter, before_after, finetune_lora
-    from kronos.training import TrainConfig
+    from kronos_studio.training.datasets import DataError, as_series, build_train_data, fraction_split
+    from kronos_studio.training.events import EventBuilder
+    from kronos_studio.training.loop import TrainConfig
+    from kronos_studio.training.lora import apply_adapter, before_after, finetune_lora
 
     try:
         pair = load_model(choice)
@@ -71,12 +77,11 @@ else:
         bar.progress(step / total, text=f"Fine-tuning: step {step} of {total} · {el:.0f} s · "
                                         f"ETA {el / step * (total - step):.0f} s{loss}")
 
-    folder = adapters.ADAPTER_DIR / name
     cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), warmup_steps=max(1, int(steps) // 20),
                       weight_decay=0.0, grad_clip=1.0, eval_every=max(1, int(steps) // 5), val_windows=64,
                       log_every=max(1, int(steps) // 20))
     try:
-        result = finetune_lora(pair, train_data, builder, cfg, folder, name=name, log=None, progress=progress,
+        result = finetune_lora(pair, train_data, builder, cfg, folder, name=folder.name, log=None, progress=progress,
                                run_info={"data": data.describe(bars), "calendar": getattr(calendar, "name", None)})
     except Exception as e:
         st.error(f"**Fine-tuning failed.** {type(e).__name__}: {e}")
@@ -99,7 +104,7 @@ else:
         st.warning(f"No walk-forward evaluation: {e}. Use a larger test share or a shorter horizon.")
         res = {}
     ev_bar.empty()
-    from kronos.evaluation import summary_table
+    from kronos_studio.evaluation.walk_forward import summary_table
 
     st.session_state["ft_result"] = {
         "counts": result.counts, "base_val": result.base_val, "best_val": result.best_val,

@@ -5,30 +5,21 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, data, forecasts, sidebar, trust
+from app_support import adapters, app_version, forecasts, trust
+from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, quote_currency
 from app_support.events import parse_events
 from app_support.metrics import summarize
-from kronos.charts import fan_chart, level_name
-from kronos.thresholds import drawdown_summary, level_probabilities
+from app_support.page import open_page
+from kronos.quantiles import level_name
+from kronos_studio.evaluation.plausibility import check_fan
+from kronos_studio.evaluation.thresholds import drawdown_summary, level_probabilities
 
 BANDS = {"p10–p90": (0.1, 0.9), "p5–p95": (0.05, 0.95), "p25–p75": (0.25, 0.75)}
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 st.title("Forecast")
-inputs = sidebar.current()
-choice = inputs.model
-bars = data.load(inputs)
-if bars is None:
-    st.stop()
-data.show_staleness(bars)
-st.markdown(data.describe(bars))
-lookback = inputs.lookback_for(choice)
-if choice and lookback < inputs.lookback:
-    st.caption(f"Lookback capped at {lookback} bars: {choice.label} reads at most {choice.context} bars, and "
-               f"lookback + horizon within that window lets every sampling step reuse the cache (much faster).")
-bars = data.quality_gate(bars, lookback)
-if bars is None or choice is None:
-    st.stop()
+start = open_page()
+inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
 with st.expander("Event markers (optional)", icon=":material/flag:"):
     text = st.text_area("One per line: date[ time], label", key="events_text",
@@ -41,7 +32,6 @@ with st.expander("Event calendar and LoRA adapter", icon=":material/event:"):
     calendar, calendar_markers, adapter, both_fans = adapters.controls(bars, choice)
 events = events + calendar_markers
 
-settings = inputs.settings_or_stop(lookback)
 
 clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast")
 fc, from_store = forecasts.cached(bars, choice, settings), True
@@ -53,7 +43,7 @@ if clicked and fc is None:
     try:
         fc, from_store = forecasts.run(bars, choice, settings)
     except Exception as e:  # InputError, CheckpointError and anything unforeseen: a message, not a traceback
-        from kronos.hub import CheckpointError
+        from kronos.checkpoints import CheckpointError
 
         what = "model could not be loaded" if isinstance(e, CheckpointError) else "forecast could not run"
         detail = str(e) if isinstance(e, ValueError | CheckpointError) else f"{type(e).__name__}: {e}"
@@ -75,12 +65,18 @@ with badge_col:
                               "not the adapter's" if adapter is not None else None)
 if calibration is not None:  # everything below (chart, numbers, table, downloads) uses the calibrated paths
     fc = calibration.apply(fc)
+problems = check_fan(fc.paths, bars.frame["close"].to_numpy(), band)
+for problem in problems:  # said before the fan, never drawn as if fine
+    fan_col.error(f"**This fan is not fit to read ({problem.code}).** {problem.message}", icon=":material/error:")
 fig = fan_chart(fc, field, band, paths=shown, events=events,
+                currency=quote_currency(bars.symbol, bars.source, bars.origin),
                 title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths"
-                      + (" (calibrated)" if calibration is not None else ""))
+                      + (" (calibrated)" if calibration is not None else "")
+                      + (" — NOT PLAUSIBLE, see above" if problems else ""))
 if fc_plain is not None:
     adapters.overlay(fig, fc_plain, field, band)
-fan_col.plotly_chart(fig, key="fan_chart", config={"displaylogo": False})
+    fit_y_range(fig)  # keep the no-events fan in the opening view too
+fan_col.plotly_chart(fig, key="fan_chart", config=CHART_CONFIG)
 
 s = summarize(fc, "close", band)
 m = st.columns(4)
@@ -97,7 +93,10 @@ st.caption(f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · dev
            f"data {prov['input_sha256']}")
 
 st.subheader("Ask the paths")
-level = st.number_input("Price level", min_value=0.01, value=round(s.last * 1.05, 2), format="%.2f", key="level",
+# One widget per series: a level typed for one instrument must never be carried to another, where
+# Streamlit would keep the old value under a fixed key while the default shown had moved on.
+level = st.number_input("Price level", min_value=0.01, value=round(s.last * 1.05, 2), format="%.2f",
+                        key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_{bars.content_hash()}",
                         help="A price you care about: a target, a stop, a strike", width=220)
 answer, drawdown = level_probabilities(fc, level), drawdown_summary(fc)
 a = st.columns(4)

@@ -14,14 +14,16 @@ import argparse
 import json
 import time
 
-from kronos.bundled import bundled_models
-from kronos.datasets import BUNDLED_EVAL_SAMPLES, BUNDLED_SPLIT, load_sample_series
-from kronos.evaluation import kronos_forecast_fn
-from kronos.forecast import Forecaster
-from kronos.hub import load_pair
-from kronos.trust import evaluate
+from kronos.checkpoints import load_pair
+from kronos.pipeline import KronosPipeline
+from kronos_studio.bundled import bundled_models
+from kronos_studio.evaluation.trust import evaluate
+from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
+from kronos_studio.training.datasets import BUNDLED_EVAL_SAMPLES, BUNDLED_SPLIT, load_sample_series
 
 HORIZONS = {"1d": 10, "1h": 14, "1m": 30}  # as in the model cards' evaluation
+
+MIN_FIT_CUTOFFS = 10  # below this the README marks a calibration as resting on too few cut-offs
 
 
 def run(model: str, sample: str, paths: int, max_cutoffs: int, seed: int) -> dict:
@@ -31,7 +33,7 @@ def run(model: str, sample: str, paths: int, max_cutoffs: int, seed: int) -> dic
     lookback = pair.context - horizon
     in_test = int((series.frame["timestamp"] >= BUNDLED_SPLIT.test_start).sum())
     n_cutoffs = min(max_cutoffs, (in_test - horizon) // horizon + 1)
-    fn = kronos_forecast_fn(Forecaster(pair), paths=paths, batch_size=10)
+    fn = kronos_forecast_fn(KronosPipeline(pair), paths=paths, batch_size=10)
     started = time.perf_counter()
     report = evaluate(fn, series.frame, horizon=horizon, n_cutoffs=n_cutoffs, lookback=lookback, seed=seed)
     b, ck = report.badge(), report.check
@@ -40,7 +42,7 @@ def run(model: str, sample: str, paths: int, max_cutoffs: int, seed: int) -> dic
             "coverage_all": round(b["coverage"], 3), "random_walk_coverage": round(b["reference_coverage"], 3),
             "crps_skill_vs_random_walk": round(b["crps_skill"], 3),
             "crps_skill_ci95": [round(x, 3) for x in b["crps_skill_ci"]],
-            "held_out_cutoffs": ck.n_test, "held_out_before": round(ck.before, 3),
+            "held_out_cutoffs": ck.n_test, "fit_cutoffs": ck.n_fit, "held_out_before": round(ck.before, 3),
             "held_out_after": round(ck.after, 3), "held_out_crps_before": round(ck.crps_before, 4),
             "held_out_crps_after": round(ck.crps_after, 4), "guaranteed": ck.guaranteed,
             "seconds": round(time.perf_counter() - started, 1)}
@@ -62,12 +64,17 @@ def main() -> None:
     print("\n| model | series | horizon | cut-offs (held-out) | p10–p90 coverage, all | random walk | "
           "held-out raw | held-out calibrated | held-out CRPS raw → calibrated | CRPS skill vs random walk (95% CI) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    few = False
     for r in rows:
+        mark = "†" if r["fit_cutoffs"] < MIN_FIT_CUTOFFS else ""
+        few |= bool(mark)
         print(f"| {r['model']} | {r['series']} | {r['horizon']} | {r['cutoffs']} ({r['held_out_cutoffs']}) | "
               f"{r['coverage_all']:.2f} | {r['random_walk_coverage']:.2f} | {r['held_out_before']:.2f} | "
-              f"{r['held_out_after']:.2f} | {r['held_out_crps_before']:.3f} → {r['held_out_crps_after']:.3f} | "
+              f"{r['held_out_after']:.2f}{mark} | {r['held_out_crps_before']:.3f} → {r['held_out_crps_after']:.3f}{mark} | "
               f"{r['crps_skill_vs_random_walk']:+.2f} ({r['crps_skill_ci95'][0]:+.2f} to {r['crps_skill_ci95'][1]:+.2f}) |")
-
+    if few:
+        print(f"\n† calibration fitted on fewer than {MIN_FIT_CUTOFFS} cut-offs: too few for its finite-sample "
+              "guarantee; read these calibrated numbers as indicative only.")
 
 if __name__ == "__main__":
     main()

@@ -8,8 +8,14 @@ PY=${PYTHON:-python3}
 .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
 # Oracle for equivalence tests: its pins (old huggingface_hub, matplotlib) must not touch our env.
 .venv/bin/pip install -q --disable-pip-version-check --no-deps kronos-model-arch==0.1.0
+# Debian's chromium for the browser tests (never `playwright install`: it downloads a browser build).
+# In CI a missing browser fails the run; on a developer's machine the browser tests skip.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
-    >/tmp/kronos-chromium-install.log 2>&1 || echo "chromium install failed; browser tests will be skipped"
+  if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+      >/tmp/kronos-chromium-install.log 2>&1; then
+    echo "chromium install failed (see /tmp/kronos-chromium-install.log)" >&2
+    [ -n "${CI:-}" ] && exit 1
+  fi
 fi
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

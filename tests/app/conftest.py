@@ -2,7 +2,6 @@
 the bundled models), AppTest set up for a multipage app, and a network guard."""
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from app_helpers import BAD_CSV, good_csv
 
 
@@ -25,7 +24,12 @@ def test_starts_with_sidebar_and_gate(new_app):
     labels = at.sidebar.selectbox(key="sb_model").options
     assert labels[0].startswith("test-tiny-a") and any("Kronos-small" in o for o in labels)
     assert "3270 bars" in at.markdown[0].value  # AAPL bundled sample
-    assert at.checkbox(key="fix_split_jump")  # the gate lists the splits, with the fix offered
+    # the sample opens split-adjusted (noted); the raw file, split jumps and the offered fix, one toggle away
+    assert "applied fix 'adjust_splits'" in messages(at.markdown)
+    assert not any(c.key == "fix_split_jump" for c in at.checkbox)
+    at.sidebar.toggle(key="sb_adjusted").set_value(False).run()
+    assert at.checkbox(key="fix_split_jump") and "3270 bars" in at.markdown[0].value
+    at.sidebar.toggle(key="sb_adjusted").set_value(True).run()
     assert "Device: **cpu" in messages(at.sidebar.caption)
     assert "Run forecast" in messages(at.info)
 
@@ -96,6 +100,17 @@ def test_good_upload_then_bad_upload_then_recovers(new_app):
     assert not at.error and "3270 bars" in at.markdown[0].value
 
 
+def test_gate_notes_belong_to_the_file_on_screen(new_app):
+    """Two files with the same bars but different columns: each shows its own reader notes."""
+    lines = good_csv().decode().splitlines()
+    with_adj = "\n".join([lines[0] + ",Adj Close", *(f"{row},{row.split(',')[4]}" for row in lines[1:])]) + "\n"
+    at = upload(new_app().run(), "with_adj.csv", with_adj.encode())
+    assert "Adj Close" in messages(at.markdown)
+    at.sidebar.file_uploader(key="sb_upload").set_value(("plain.csv", good_csv(), "text/csv")).run()
+    assert not at.exception and "**plain**" in at.markdown[0].value
+    assert "Adj Close" not in messages(at.markdown)
+
+
 def test_gate_blocks_until_fix_accepted(new_app):
     text = good_csv(160).decode().splitlines()
     rows = text[1:]
@@ -145,21 +160,36 @@ def test_offline_official_model_is_a_clear_error(new_app, no_network):
 
 
 def test_no_bundled_model_warns(new_app, monkeypatch):
-    import kronos.bundled
+    import kronos_studio.bundled
 
     monkeypatch.delenv("KRONOS_STUDIO_MODELS")
-    monkeypatch.setattr(kronos.bundled, "bundled_models", lambda: {})
+    monkeypatch.setattr(kronos_studio.bundled, "bundled_models", lambda: {})
     at = new_app().run()
     assert not at.exception
     assert "No bundled model" in messages(at.sidebar.warning)
 
 
 def test_compare_backtest(new_app):
+    import base64
+
+    import numpy as np
+    import pandas as pd
+
+    def values(v):  # a trace's data from the figure's JSON: plotly writes numpy arrays as base64 typed arrays
+        if isinstance(v, dict):
+            return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).astype(float)
+        return np.array(v, float)
+
     at = small(new_app().run(), horizon=6, paths=4)
     at.switch_page("pages/compare.py").run()
     assert not at.exception
     picked = at.multiselect(key="cmp_models").value  # the two local test models by default
     assert [k.rsplit("/", 1)[-1] for k in picked] == ["test-tiny-a", "test-tiny-b"]
+    at.button(key="run_compare").click().run()  # forecast mode: the horizon numbers, no scores, no verdict
+    assert not at.exception and not at.error, messages(at.error)
+    ahead = at.dataframe[0].value
+    assert {"expected return", "P(up)", "band width p10–p90", "first-step gap"} <= set(ahead.columns)
+    assert "CRPS" not in ahead.columns and len(ahead) == 2 and "Verdict" not in messages(at.info)
     at.segmented_control(key="cmp_mode").set_value("Backtest").run()
     assert at.date_input(key="cmp_cutoff")
     at.button(key="run_compare").click().run()
@@ -167,9 +197,41 @@ def test_compare_backtest(new_app):
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "xaxis2" in fig["layout"] and fig["layout"]["yaxis2"].get("matches") == "y"
     assert any(t.get("name") == "actual close" for t in fig["data"])
-    table = at.dataframe[0].value
-    assert list(table["model"]) == ["test-tiny-a (local folder)", "test-tiny-b (local folder)"]
-    assert table["p10–p90 coverage"].between(0, 1).all() and (table["time (s)"] > 0).all()
+    table, across = at.dataframe[0].value, at.dataframe[1].value
+    models = ["test-tiny-a (local folder)", "test-tiny-b (local folder)"]
+    assert list(table["model"]) == [*models, "random walk (hist. vol)"]  # the baseline on the same cut-off
+    assert {"expected return", "P(up)", "band width p10–p90", "first-step gap", "CRPS", "CRPS skill vs random walk",
+            "p10–p90 coverage"} <= set(table.columns)
+    assert table["p10–p90 coverage"].between(0, 1).all() and (table["time (s)"][:2] > 0).all()
+    assert table["P(up)"].between(0, 1).all() and (table["band width p10–p90"] >= 0).all()
+    skill = table["CRPS skill vs random walk"]
+    np.testing.assert_allclose(skill[:2], 1 - table["CRPS"][:2] / table["CRPS"][2])
+    assert pd.isna(skill[2])
+    # The scores are of the fans drawn, against the actual bars drawn: MAE and coverage from the chart's traces.
+    for axis, name in zip(("x", "x2"), models):
+        traces = [t for t in fig["data"] if t.get("xaxis", "x") == axis]
+        y = values(next(t for t in traces if t["name"] == "actual close")["y"])
+        p50, lo, hi = (values(next(t for t in traces if t["name"] == n)["y"])[1:]
+                       for n in ("close p50", "close p10", "close p10–p90"))
+        row = table.set_index("model").loc[name]
+        assert row["MAE (p50 close)"] == pytest.approx(np.abs(p50 - y).mean(), rel=1e-5)
+        assert row["p10–p90 coverage"] == pytest.approx(((y >= lo) & (y <= hi)).mean())
+    verdict = next(i.value for i in at.info if "Verdict" in i.value)
+    best = table[:2].sort_values("CRPS")["model"].iloc[0]
+    assert f"On this cut-off, {best} has the lower CRPS" in verdict
+    assert "beyond noise" in verdict and "over the 8 cut-offs" in verdict
+    assert list(across["model"]) == models and (across["cut-offs"] == 8).all()
+    assert (across["95% CI low"] <= across["CRPS skill vs random walk"]).all()
+    assert (across["CRPS skill vs random walk"] <= across["95% CI high"]).all()
+    # The overlay: one chart, both models' median and band, from the stored backtest (no new run).
+    at.segmented_control(key="cmp_view").set_value("Overlay").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    overlay = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "xaxis2" not in overlay["layout"]
+    for name in models:
+        assert any(t.get("name") == f"{name}: p50, p10–p90" for t in overlay["data"])
+        assert any(t.get("legendgroup") == name and t.get("fill") == "tonexty" for t in overlay["data"])
+    assert at.info and "Verdict" in messages(at.info)
 
 
 def test_evaluate_page_scores_against_baselines_and_serves_reruns_from_the_store(new_app):
@@ -208,6 +270,10 @@ def test_forecast_badge_runs_an_evaluation_and_calibrates_the_fan(new_app):
     at.button(key="badge_evaluate").click().run()
     assert not at.exception and not at.error, messages(at.error)
     assert "p10–p90 held" in {m.label for m in at.metric}
+    assert "Not evaluated" not in messages(at.caption)  # only the new result, not the old prompt beside it
+    held = next(m for m in at.metric if m.label == "p10–p90 held").value
+    if int(held.rstrip("%")) < 70:  # a poor band is said in words, not only as a number
+        assert f"held the actual {held} of the time" in messages(at.warning)
     assert not at.toggle(key="calibrated_fan").disabled
     raw = json.loads(at.get("plotly_chart")[0].proto.spec)
     at.toggle(key="calibrated_fan").set_value(True).run()
@@ -218,7 +284,7 @@ def test_forecast_badge_runs_an_evaluation_and_calibrates_the_fan(new_app):
     export = at.json[0].value
     export = json.loads(export) if isinstance(export, str) else export
     assert export["provenance"]["calibration"]["cutoffs"] >= 2
-    at.number_input(key="level").set_value(10.0).run()  # far below: every path stays above
+    next(n for n in at.number_input if n.label == "Price level").set_value(10.0).run()  # far below: all paths above
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["P(close above 10.00 at horizon)"] == "100%" and metrics["P(touch 10.00 within horizon)"] == "0%"
     reports.clear()  # a restart: the track record comes back from disk
@@ -230,3 +296,34 @@ def test_forecast_badge_runs_an_evaluation_and_calibrates_the_fan(new_app):
     at.button(key="run_forecast").click().run()
     assert at.toggle(key="calibrated_fan").disabled and "p10–p90 held" in {m.label for m in at.metric}
     assert not json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"].endswith("(calibrated)")
+
+
+def test_fine_tune_refuses_an_adapter_name_with_a_path(new_app):
+    at = new_app().run()
+    at.switch_page("pages/fine_tune.py").run()
+    at.text_input(key="ft_name").set_value("../../escape").run()
+    assert not at.exception
+    assert any("Adapter name refused" in e.value for e in at.error)
+    assert not any(b.key == "ft_run" for b in at.button)  # nothing can start with that name
+
+
+def test_a_fan_with_impossible_prices_is_not_drawn_as_if_fine(new_app, monkeypatch):
+    """A model whose paths fall below zero: the page says so before the fan, and the chart title too."""
+    from kronos.pipeline import KronosPipeline
+
+    real = KronosPipeline.predict
+
+    def falls_below_zero(self, *args, **kwargs):
+        fc = real(self, *args, **kwargs)
+        fc.paths[: len(fc.paths) // 2, -1, :4] = -1.0  # half the paths end at a negative price
+        return fc
+
+    monkeypatch.setattr(KronosPipeline, "predict", falls_below_zero)
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(5).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception
+    errors = messages(at.error)
+    assert "not fit to read (non_positive_prices)" in errors and "at or below zero" in errors
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "NOT PLAUSIBLE" in fig["layout"]["title"]["text"]

@@ -5,10 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app_support import charts
+from app_support.charts import compare_grid, fan_chart, label_rows, overlay_chart, quote_currency
 from app_support.events import parse_events
-from app_support.metrics import score, summarize
-from kronos.charts import compare_grid, fan_chart
-from kronos.forecast import Forecast, ForecastSettings
+from app_support.metrics import cutoff_scores, score, summarize, verdict
+from kronos.pipeline import Forecast, ForecastSettings
+from kronos_studio.evaluation.metrics import crps_samples
 
 
 def make_forecast(paths=50, horizon=10, seed=0, intraday=False) -> Forecast:
@@ -42,7 +44,8 @@ def test_fan_chart_layers():
     texts = [a.text for a in fig.layout.annotations]
     assert "CPI" in texts and "forecast start" in texts and "outside" not in texts
     assert len(fig.layout.shapes) == 2
-    assert fig.layout.hovermode == "x unified"
+    # one point per hover (not a unified box): a unified box would name an arbitrary sample path
+    assert fig.layout.hovermode == "closest"
     assert {"bounds": ["sat", "mon"]} in [rb.to_plotly_json() for rb in fig.layout.xaxis.rangebreaks]
     assert isinstance(fig.data[0].x[0], np.datetime64)  # naive wall clock: no offset for plotly.js to drop
 
@@ -101,9 +104,200 @@ def test_summary_and_score():
     assert perfect.mae == pytest.approx(0, abs=1e-4) and perfect.coverage == 1.0
     far = score(fc, pd.DataFrame({"close": median + 1000}))
     assert far.coverage == 0.0 and far.mae == pytest.approx(1000, rel=1e-4)
+    assert far.crps == pytest.approx(crps_samples(fc.paths[:, :, 3], median + 1000).mean())
+    assert far.crps > perfect.crps > 0
 
 
 def test_parse_events():
     events, bad = parse_events("2024-01-05, CPI\n# comment\n2024-01-09 14:00; FOMC\nnope, x\n\n2024-02-01")
     assert [e[1] for e in events] == ["CPI", "FOMC", "2024-02-01"]
     assert events[1][0] == pd.Timestamp("2024-01-09 14:00") and bad == ["nope, x"]
+
+
+# --- the fan's opening view, gap, legend, candles, labels, hover, currency ------------------------------
+def _bars_in(fig, stamps) -> int:
+    lo, hi = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+    return int(((stamps >= lo) & (stamps <= hi)).sum())
+
+
+def test_fan_opens_on_a_window_with_the_forecast_at_40_percent_and_keeps_the_full_history():
+    fc = make_forecast(horizon=20)  # 40 history bars
+    spike = fc.history.copy()
+    spike.loc[0, "high"] = 10_000  # far out of view: must not set the price axis
+    fc = Forecast(fc.timestamps, fc.paths, fc.mean, spike, fc.settings)
+    fig = fan_chart(fc, paths=5)
+    hist = charts._wall(fc.history["timestamp"])
+    assert len(fig.data[0].x) == 40  # everything is drawn, a zoom-out away
+    shown = _bars_in(fig, hist)
+    assert shown == 30  # 1.5x the horizon
+    assert 20 / (shown + 20) >= 0.4
+    lo, hi = fig.layout.yaxis.range
+    band = next(t for t in fig.data if t.name == "close p10–p90")
+    assert hi < 10_000 and hi >= max(band.y) and lo <= min(next(t for t in fig.data if t.name == "close p10").y)
+    low_in_view = fc.history["low"].iloc[-30:].min()
+    assert lo <= low_in_view
+    for horizon in (1, 5, 13, 60):
+        assert horizon / (charts.initial_window(horizon) + horizon) >= 0.4
+    assert charts.initial_window(14) >= 20
+
+
+def test_volume_axis_starts_at_zero():
+    fig = fan_chart(make_forecast(), field="volume")
+    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] > 1000
+
+
+def test_first_step_gap_is_drawn_and_named():
+    fc = make_forecast()
+    fc.paths[:, 0, 0] += 2.0  # open the first bar 2 above the model's close: a visible jump
+    fig = fan_chart(fc)
+    gap = next(t for t in fig.data if t.name.startswith("first-step gap"))
+    last = fc.history["close"].iloc[-1]
+    first_open = np.median(fc.paths[:, 0, 0])
+    assert gap.y == pytest.approx((last, first_open))
+    assert gap.x[0] == charts._wall(fc.history["timestamp"])[-1] and gap.x[1] == charts._wall(fc.timestamps)[0]
+    pct = f"{first_open / last - 1:+.2%}"
+    assert pct in gap.name and pct in gap.text[1]
+    assert summarize(fc).first_step_gap == pytest.approx(first_open / last - 1, rel=1e-5)
+    assert not any(t.name.startswith("first-step gap") for t in fan_chart(fc, field="volume").data)
+
+
+def test_legend_below_the_plot_and_title_below_the_modebar_strip():
+    fig = fan_chart(make_forecast(), title="AAPL 1d: 20-bar forecast, 30 paths (calibrated)")
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
+    title = fig.layout.title
+    assert title.yref == "container" and title.yanchor == "top" and title.pad.t == charts.MODEBAR_PX
+    assert title.text == "AAPL 1d: 20-bar forecast,<br>30 paths (calibrated)"  # wrapped for a phone
+    assert fig.layout.margin.t >= charts.MODEBAR_PX + 2 * 24
+    short = fan_chart(make_forecast(), title="AAPL 1d: 20-bar forecast")
+    assert short.layout.title.text == "AAPL 1d: 20-bar forecast" and short.layout.margin.t < fig.layout.margin.t
+
+
+def test_up_candles_hollow_down_candles_filled():
+    candles = fan_chart(make_forecast()).data[0]
+    assert candles.increasing.fillcolor.replace(" ", "").endswith(",0)")  # transparent: hollow
+    assert candles.decreasing.fillcolor == candles.decreasing.line.color == charts.DOWN
+    assert candles.increasing.line.color == charts.UP != charts.DOWN
+
+
+def test_label_rows_stagger_collisions_and_thin_the_rest():
+    assert label_rows([0, 10, 20], [5, 5, 5]) == [0, 0, 0]  # apart: one row
+    assert label_rows([0, 1, 2], [5, 5, 5]) == [0, 1, 2]
+    assert label_rows([2, 0, 1], [5, 5, 5]) == [2, 0, 1]  # by position, not by input order
+    assert label_rows([0, 1, 2, 3, 4], [10] * 5, rows=4) == [0, 1, 2, 3, None]
+    assert label_rows([0, 1, 6], [5, 5, 5]) == [0, 1, 0]  # a freed row is reused
+
+
+def test_close_event_labels_get_different_heights_far_ones_share_one():
+    fc = make_forecast(horizon=20)
+    days = charts._wall(fc.history["timestamp"])
+    close = [(days[-8], "CPI"), (days[-7], "FOMC"), (days[-6], "Earnings")]
+    fig = fan_chart(fc, events=close)
+    y = {a.text: a.y for a in fig.layout.annotations}
+    assert len({y["CPI"], y["FOMC"], y["Earnings"]}) == 3
+    far = fan_chart(fc, events=[(days[-25], "CPI"), (days[-12], "FOMC")])
+    y = {a.text: a.y for a in far.layout.annotations}
+    assert y["CPI"] == y["FOMC"]
+    crowd = fan_chart(fc, events=[(days[-9 + i], f"event {i}") for i in range(6)])
+    labels = [a.text for a in crowd.layout.annotations]
+    assert len(labels) < 7 and len(crowd.layout.shapes) == 7  # thinned labels keep their line...
+    markers = next(t for t in crowd.data if t.name == "events")
+    assert list(markers.text) == [f"event {i}" for i in range(6)]  # ...and their name on hover
+
+
+def test_sample_paths_hover_shows_each_paths_number_and_value():
+    fc = make_forecast()
+    paths = next(t for t in fan_chart(fc, paths=3).data if t.name == "3 sample paths")
+    assert "path %{customdata}" in paths.hovertemplate and "%{y" in paths.hovertemplate
+    ids, ys = np.array(paths.customdata, dtype=object), np.array(paths.y, dtype=object)
+    for i in range(3):
+        at = ids == i
+        assert np.allclose(ys[at][1:].astype(float), fc.paths[i, :, 3])  # after the shared anchor
+    assert paths.hoverinfo != "skip"
+
+
+def test_quote_currency_only_where_symbol_or_source_says():
+    assert quote_currency("BTC/USDT", "ccxt") == "USDT"
+    assert quote_currency("ETH/BTC:BTC", "ccxt") == "BTC"
+    assert quote_currency("EURUSD=X", "yfinance") == "USD"
+    assert quote_currency("BTC-USD", "yfinance") == "USD"
+    assert quote_currency("AAPL", "yfinance") == "" and quote_currency("AAPL", "sample") == ""
+    assert quote_currency("BRK-B", "yfinance") == ""
+    assert quote_currency("SAP.DE", "yfinance", "Yahoo Finance via yfinance (XETRA, EUR); split/dividend-adjusted") == "EUR"
+    assert quote_currency("SAP.DE", "file", "Yahoo Finance via yfinance (XETRA, EUR)") == ""  # only Yahoo's own bars
+    fc = make_forecast()
+    assert fan_chart(fc, currency="USDT").layout.yaxis.title.text == "close (USDT)"
+    assert fan_chart(fc).layout.yaxis.title.text == "close"
+    assert fan_chart(fc, field="volume", currency="USDT").layout.yaxis.title.text == "volume"
+
+
+def test_overlay_draws_every_model_in_its_own_colour():
+    a, b = make_forecast(seed=1), make_forecast(seed=2)
+    actual = pd.DataFrame({"timestamp": a.timestamps, "close": np.linspace(100, 101, 10)})
+    fig = overlay_chart({"A": a, "B": b}, actual=actual, currency="USD")
+    medians = [t for t in fig.data if t.name in ("A: p50, p10–p90", "B: p50, p10–p90")]
+    assert len(medians) == 2 and medians[0].line.color != medians[1].line.color
+    for name, fc in (("A", a), ("B", b)):
+        group = [t for t in fig.data if t.legendgroup == name]
+        assert [bool(t.showlegend is not False) for t in group] == [False, False, True]  # one legend entry
+        assert group[1].fill == "tonexty"
+        np.testing.assert_allclose(group[2].y[1:], np.median(fc.paths[:, :, 3], axis=0), rtol=1e-5)
+    assert sum(t.type == "candlestick" for t in fig.data) == 1 and "actual close" in [t.name for t in fig.data]
+    assert fig.layout.yaxis.title.text == "close (USD)" and "xaxis2" not in fig.layout
+
+
+# --- backtest scores and the verdict, on hand-made walk-forwards ------------------------------------------
+def _walk(shift: float, noise: float, n_cutoffs: int, seed_offset: int = 0):
+    """A forecast function whose paths centre ``shift`` away from the actual next closes."""
+    from kronos_studio.evaluation.walk_forward import walk_forward
+
+    rng = np.random.default_rng(7)
+    n = 200
+    ts = pd.bdate_range("2023-01-02", periods=n, tz="America/New_York")
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    bars = pd.DataFrame({"timestamp": ts, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
+                         "volume": 1000.0, "amount": 1e5})
+
+    def fn(history, future, horizon, seed):
+        truth = bars.set_index("timestamp").loc[future, "close"].to_numpy()
+        r = np.random.default_rng(seed + seed_offset)
+        x = truth + shift + r.normal(0, noise, (50, horizon))
+        return np.repeat(x[:, :, None], 6, axis=2)
+
+    cutoffs = [200 - 5 * (i + 1) for i in range(n_cutoffs)]
+    return walk_forward(fn, bars, horizon=5, cutoffs=cutoffs, seed=0, name=f"shift {shift}")
+
+
+def test_cutoff_scores_are_the_walk_forwards_numbers():
+    good, rw = _walk(0.0, 1.0, 3), _walk(3.0, 1.0, 3)
+    row = cutoff_scores(good, rw, i=1)
+    assert row["CRPS"] == pytest.approx(good.crps[1].mean())
+    assert row["p10–p90 coverage"] == pytest.approx(good.covered[1].mean())
+    assert row["CRPS skill vs random walk"] == pytest.approx(1 - good.crps[1].mean() / rw.crps[1].mean())
+    with pytest.raises(ValueError, match="same cut-offs"):
+        cutoff_scores(good, _walk(0.0, 1.0, 4))
+
+
+def test_verdict_beyond_noise_only_across_enough_cutoffs():
+    good, bad = _walk(0.0, 1.0, 8), _walk(2.0, 1.0, 8)
+    v = verdict({"bad": bad, "good": good})
+    assert v.best == "good" and v.runner_up == "bad" and v.beyond_noise is True and v.cutoffs == 8
+    assert v.text.startswith(f"On this cut-off, good has the lower CRPS ({good.crps[0].mean():.3g} vs ")
+    assert "the difference is beyond noise" in v.text and v.interval[0] > 0
+    one = verdict({"bad": _walk(2.0, 1.0, 1), "good": _walk(0.0, 1.0, 1)})
+    assert one.beyond_noise is None and "not assessed" in one.text and "1 cut-off," in one.text
+    assert "beyond noise:" not in one.text
+
+
+def test_verdict_says_not_beyond_noise_when_the_interval_spans_zero():
+    a, b = _walk(0.0, 1.0, 8), _walk(0.0, 1.0, 8, seed_offset=1000)  # equally good, other random draws
+    v = verdict({"a": a, "b": b})
+    lo, hi = v.interval
+    assert lo < 0 < hi and v.beyond_noise is False and "not beyond noise" in v.text and "spans 0" in v.text
+
+
+def test_verdict_with_three_models_names_all_and_needs_same_cutoffs():
+    v = verdict({"a": _walk(1.0, 1.0, 5), "b": _walk(0.0, 1.0, 5), "c": _walk(3.0, 1.0, 5)})
+    assert v.text.startswith("On this cut-off, b has the lowest CRPS (") and "; a " in v.text and ", c " in v.text
+    assert v.runner_up == "a"
+    with pytest.raises(ValueError, match="same cut-offs"):
+        verdict({"a": _walk(0.0, 1.0, 5), "b": _walk(0.0, 1.0, 6)})

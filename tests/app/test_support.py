@@ -40,9 +40,97 @@ def inputs(lookback, horizon):
     return Inputs("sample", "x", "", "", "1d", None, None, None, lookback, horizon, None, [], 30, 0, 1.0, 0.9, 0)
 
 
-def test_lookback_fits_context_with_horizon():
+def test_lookback_is_the_chosen_one_within_the_model_context():
     m = ModelChoice("k", "m", "m", "bundled", context=256)
-    assert inputs(256, 60).lookback_for(m) == 196  # lookback + horizon = context: KV cache all the way
-    assert inputs(100, 60).lookback_for(m) == 100
-    assert inputs(512, 200).lookback_for(m) == 128  # never below half the context
+    assert inputs(196, 60).lookback_for(m) == 196 and inputs(196, 60).slides(m) == 0  # fits: all cached
+    assert inputs(256, 60).lookback_for(m) == 256 and inputs(256, 60).slides(m) == 59  # slides, exactly
+    assert inputs(512, 200).lookback_for(m) == 256  # never more than the model reads
     assert inputs(512, 60).lookback_for(None) == 512
+
+
+def test_adapter_names_cannot_leave_the_adapters_folder(tmp_path, monkeypatch):
+    import pytest
+
+    from app_support.adapters import adapter_dir, adapter_folder
+
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path))
+    assert adapter_dir() == tmp_path / "adapters"
+    assert adapter_folder("AAPL-1d-events") == tmp_path / "adapters" / "AAPL-1d-events"
+    for bad in ("../../x", "/etc/x", "a/b", "a\\b", "..", ".hidden", "", "x" * 65, "a..b"):
+        with pytest.raises(ValueError, match="not a plain adapter name"):
+            adapter_folder(bad)
+
+
+def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, monkeypatch):
+    import pathlib
+
+    import pytest
+
+    from app_support.trust import Reports
+    from kronos_studio.evaluation.trust import TrackRecord
+
+    class Report:
+        def __init__(self, coverage):
+            self.record = TrackRecord({"coverage": coverage}, {"horizon": 5}, None)
+
+        def track_record(self):
+            return self.record
+
+    series = ("sample", "AAPL", "1d", "bundled:studio-tiny")
+    Reports(tmp_path).put("k1", series, Report(0.8))
+    real_write = pathlib.Path.write_text
+
+    def crash_midway(self, text, *args, **kwargs):
+        real_write(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", crash_midway)
+    with pytest.raises(OSError):  # the helper re-raises; Reports.put swallows it (below)
+        from data_sources.storage import atomic_write_text
+
+        atomic_write_text(tmp_path / "probe.json", "x" * 10)
+    assert not (tmp_path / "probe.json").exists() and not list(tmp_path.glob(".probe.json.*"))
+    Reports(tmp_path).put("k2", series, Report(0.5))  # crashes midway, silently
+    monkeypatch.setattr(pathlib.Path, "write_text", real_write)
+    assert Reports(tmp_path).latest(series).numbers == {"coverage": 0.8}  # a fresh process reads the old record
+
+
+def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
+    """Four sessions ask for the same forecast at once: it is sampled once and shared."""
+    import threading
+    import time
+
+    from app_support import forecasts
+    from data_sources import load_sample
+    from kronos.pipeline import ForecastSettings
+
+    calls = []
+
+    class Pipeline:
+        def __init__(self, pair):
+            pass
+
+        def predict(self, bars, settings, future_timestamps, progress):
+            calls.append(1)
+            time.sleep(0.5)
+            return object()
+
+    monkeypatch.setattr(forecasts, "load_model", lambda choice: type("Pair", (), {"name": "stub"})())
+    monkeypatch.setattr("kronos.pipeline.KronosPipeline", Pipeline)
+    monkeypatch.setattr(forecasts, "store", lambda _store=LRUStore(): _store)
+    bars = load_sample("MSFT daily 2000-2013 (bundled)")
+    choice = ModelChoice("k", "m", "m", "bundled", context=128)
+    settings = ForecastSettings(horizon=5, paths=3)
+    results = [None] * 4
+
+    def session(i):
+        results[i] = forecasts.run(bars, choice, settings)
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(calls) == 1
+    assert len({id(fc) for fc, _ in results}) == 1
+    assert sorted(shared for _, shared in results) == [False, True, True, True]

@@ -10,7 +10,7 @@ import requests
 import responses
 
 import data_sources.crypto as crypto
-from data_sources.errors import RateLimitError, SourceUnavailableError, SymbolNotFoundError, DataSourceError
+from data_sources.errors import DataSourceError, RateLimitError, SourceUnavailableError, SymbolNotFoundError
 
 NOW = pd.Timestamp("2026-08-20 12:30", tz="UTC")
 

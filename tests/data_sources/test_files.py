@@ -31,10 +31,12 @@ def test_semicolon_decimal_comma_investing_style():
     text = "Datum;Price;Open;High;Low;Vol.;Change %\n03.07.2024;1.234,5;1.230,0;1.240,0;1.229,0;1,25M;0,5%\n" \
            "02.07.2024;1.228,0;1.220,0;1.231,0;1.219,5;980,1K;-0,1%\n"
     b = read(text)
-    assert b.frame["close"].tolist() == [1234.5, 1228.0]
-    assert b.frame["volume"].tolist() == [1_250_000.0, 980_100.0]
-    assert b.frame["timestamp"].dt.month.tolist() == [7, 7]  # day-first dotted dates
-    assert not b.frame["timestamp"].is_monotonic_increasing  # order kept: the gate reports it
+    # Newest first, as Investing.com writes it: put in time order with a note (it used to be kept as
+    # given and blocked by the gate's 'unsorted' error).
+    assert b.frame["close"].tolist() == [1228.0, 1234.5]
+    assert b.frame["volume"].tolist() == [980_100.0, 1_250_000.0]
+    assert b.frame["timestamp"].dt.day.tolist() == [2, 3] and b.frame["timestamp"].dt.month.tolist() == [7, 7]
+    assert any("newest first" in n and "2024-07-02 -> 2024-07-03" in n for n in b.notes)
 
 
 @pytest.mark.parametrize("unit,scale", [("s", 1), ("ms", 1000)])
@@ -278,3 +280,262 @@ def test_changing_utc_offsets_are_read_in_the_zone_they_follow():
     ts = bars.frame["timestamp"]
     assert str(ts.dt.tz) == "America/New_York" and (ts.dt.hour == 9).all()  # the session's wall clock kept
     assert any("America/New_York" in n for n in bars.notes)
+
+
+def test_parquet_over_the_row_limit_is_refused_from_its_metadata(tmp_path, monkeypatch):
+    """The footer's row count decides: the columns are never decoded for a file over the limit."""
+    n = 50
+    df = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=n, freq="D"), "open": 1.0, "high": 1.0,
+                       "low": 1.0, "close": 1.0, "volume": 1.0})
+    p = tmp_path / "big.parquet"
+    df.to_parquet(p)
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("the table was decoded before the row limit was checked")
+
+    monkeypatch.setattr(pd, "read_parquet", no_decode)
+    with pytest.raises(DataFormatError, match="50 rows, over the 10 row limit"):
+        read_bars_file(p, max_rows=10)
+
+
+def long_file(tmp_path, symbols=("AAPL", "MSFT", "IBM"), header="Date,Symbol,Open,High,Low,Close,Volume"):
+    rows = [header]
+    for k, sym in enumerate(symbols):
+        for i, day in enumerate(pd.bdate_range("2024-01-02", periods=30)):
+            price = 100 * (k + 1) + i
+            rows.append(f"{day:%Y-%m-%d},{sym},{price},{price + 1},{price - 1},{price + 0.5},{1000 + i}")
+    p = tmp_path / "long.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def test_long_multi_ticker_file_is_refused_until_one_is_chosen(tmp_path):
+    from data_sources import MultipleSymbolsError, check_bars
+
+    p = long_file(tmp_path)
+    with pytest.raises(MultipleSymbolsError, match="3 instruments in column 'Symbol' .AAPL, MSFT, IBM.") as e:
+        read_bars_file(p)
+    assert e.value.symbols == ["AAPL", "MSFT", "IBM"]
+    bars = read_bars_file(p, symbol="msft")
+    assert bars.symbol == "MSFT" and len(bars) == 30
+    assert bars.frame["close"].iloc[0] == 200.5  # MSFT's rows only, never a mixture
+    assert not [f for f in check_bars(bars) if f.code == "duplicate_timestamps"]
+    assert any("kept the 30 rows of MSFT" in n for n in bars.notes)
+    with pytest.raises(MultipleSymbolsError, match="no rows for 'TSLA'"):
+        read_bars_file(p, symbol="TSLA")
+
+
+def test_a_single_ticker_column_names_the_series(tmp_path):
+    p = long_file(tmp_path, symbols=("BTCUSDT",), header="date,ticker,open,high,low,close,volume")
+    bars = read_bars_file(p)
+    assert bars.symbol == "BTCUSDT" and len(bars) == 30
+
+
+# ------------------------------------------------------------------ exports without a header row
+def klines(opens, step_ms=60_000, scale=1, close_offset=None):
+    """Binance kline rows (no header) for open times in ms; ``scale`` 1000 writes microseconds."""
+    rows = []
+    for i, t in enumerate(opens):
+        close = (t + step_ms) * scale - 1 if close_offset is None else t * scale + close_offset
+        rows.append(f"{t * scale},{100 + i},{101 + i},{99 + i},{100.5 + i},{2.5 + i},{close},{250.75 + i},"
+                    f"{40 + i},1.25,125.5,0")
+    return "\n".join(rows) + "\n"
+
+
+T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC in ms
+
+
+def test_binance_klines_without_header_are_read_in_binance_layout():
+    b = read_bars_file(klines([T0 + i * 60_000 for i in range(5)]).encode(), name="BTCUSDT-1m-2024-01.csv")
+    f = b.frame
+    assert f["timestamp"].iloc[0] == pd.Timestamp("2024-01-01 00:00", tz="UTC") and b.interval == "1m"
+    assert f["close"].tolist() == [100.5, 101.5, 102.5, 103.5, 104.5] and f["volume"].iloc[0] == 2.5
+    assert f["amount"].iloc[0] == 250.75 and not b.amount_filled  # quote asset volume, not an estimate
+    assert b.calendar == "24/7" and b.symbol == "BTCUSDT" and not b.timezone_assumed
+    assert any("Binance kline" in n for n in b.notes)
+    ny = read_bars_file(klines([T0, T0 + 60_000]).encode(), name="k.csv", timezone="America/New_York", calendar="XNYS")
+    assert ny.frame["timestamp"].iloc[0].hour == 19 and ny.calendar == "XNYS"  # the caller's choices win
+
+
+def test_binance_microsecond_dumps_and_a_file_joining_both_units():
+    t25 = 1_735_689_600_000  # 2025-01-01 in ms
+    us = read_bars_file(klines([t25 + i * 3_600_000 for i in range(3)], step_ms=3_600_000, scale=1000).encode(),
+                        name="BTCUSDT-1h-2025-01.csv")
+    assert us.frame["timestamp"].iloc[1] == pd.Timestamp("2025-01-01 01:00", tz="UTC") and us.interval == "1h"
+    joined = klines([t25 - 2 * 3_600_000, t25 - 3_600_000], step_ms=3_600_000) + klines(
+        [t25, t25 + 3_600_000], step_ms=3_600_000, scale=1000)
+    b = read_bars_file(joined.encode(), name="k.csv")
+    assert b.frame["timestamp"].diff().dropna().eq(pd.Timedelta(hours=1)).all() and len(b) == 4
+    assert any("milliseconds up to" in n and "microseconds from" in n for n in b.notes)
+
+
+def test_binance_monthly_klines_close_at_the_end_of_each_month():
+    starts = [int(pd.Timestamp(m, tz="UTC").value // 10**6) for m in ("2024-01-01", "2024-02-01", "2024-03-01")]
+    ends = [int(pd.Timestamp(m, tz="UTC").value // 10**6) - 1 for m in ("2024-02-01", "2024-03-01", "2024-04-01")]
+    rows = "".join(f"{s},1,2,0.5,1.5,3,{e},4,5,1,2,0\n" for s, e in zip(starts, ends))
+    assert read_bars_file(rows.encode(), name="k.csv").interval == "1mo"
+
+
+@pytest.mark.parametrize("text,reason", [
+    (klines([T0, T0 + 60_000], close_offset=59_998), "close time (column 7) is not open time + one kline interval"),
+    (klines([T0, T0 + 120_000, T0 + 60_000]), "do not increase on row 3"),
+    (klines([T0, T0 + 60_000]).replace(",41,", ",4.5,"), "number of trades (column 9) is not a whole number"),
+    (klines([T0, T0 + 60_000]).replace(",102,", ",abc,"), "column 3 (high) must hold numbers, but row 2 has 'abc'"),
+    (klines([T0 // 1000, T0 // 1000 + 60]), "not epoch milliseconds or microseconds"),
+    ("1,2,3,4,5,6,7\n8,9,10,11,12,13,14\n", "the first line is numbers, not a header"),
+    ("2024-01-02,1,2,0.5,1.5,100\n", "the first line is data, not a header"),
+])
+def test_headerless_files_that_are_not_unambiguous_layouts_are_refused(text, reason):
+    with pytest.raises(DataFormatError) as err:
+        read(text)
+    assert reason in str(err.value) and "add a header row" in str(err.value)
+
+
+def test_a_kline_file_with_a_bad_cell_on_its_first_line_is_not_taken_for_a_header():
+    text = klines([T0, T0 + 60_000]).replace(",0\n", ",x\n", 1)
+    with pytest.raises(DataFormatError, match="looks like data, not a header"):
+        read(text)
+
+
+def test_metatrader_4_history_export_without_header():
+    b = read("2024.01.02,09:30,1.1000,1.1010,1.0990,1.1005,123\n2024.01.02,09:31,1.1005,1.1012,1.0999,1.1010,87\n")
+    assert b.frame["timestamp"].iloc[1] == pd.Timestamp("2024-01-02 09:31", tz="UTC") and b.interval == "1m"
+    assert b.frame["volume"].tolist() == [123.0, 87.0]
+    assert any("MetaTrader 4" in n for n in b.notes)
+
+
+MT5 = "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n"
+
+
+def test_metatrader_5_uses_tick_volume_only_where_real_volume_is_empty():
+    fx = read(MT5 + "2024.01.02\t09:30:00\t1.1\t1.2\t1.0\t1.15\t123\t0\t2\n2024.01.02\t09:31:00\t1.15\t1.2\t1.1\t1.12\t87\t0\t2\n")
+    assert fx.frame["volume"].tolist() == [123.0, 87.0]
+    assert any("'<VOL>' is zero on every bar" in n and "'<TICKVOL>'" in n for n in fx.notes)
+    stock = read(MT5 + "2024.01.02\t09:30:00\t1.1\t1.2\t1.0\t1.15\t123\t5000\t2\n2024.01.02\t09:31:00\t1.15\t1.2\t1.1\t1.12\t87\t0\t2\n")
+    assert stock.frame["volume"].tolist() == [5000.0, 0.0] and not any("tick volume" in n for n in stock.notes)
+    daily = read("<DATE>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n2024.01.02\t1\t2\t0.5\t1.5\t10\t0\t0\n"
+                 "2024.01.03\t1\t2\t0.5\t1.5\t12\t0\t0\n")
+    assert daily.interval == "1d" and daily.frame["volume"].tolist() == [10.0, 12.0]
+
+
+# ---------------------------------------------------------------------------------- row order
+def test_newest_first_rows_are_put_in_time_order_with_a_note():
+    from data_sources import check_bars
+
+    b = read("date,open,high,low,close,volume\n2024-07-03,3,3,3,3,3\n2024-07-02,2,2,2,2,2\n2024-07-01,1,1,1,1,1\n")
+    assert b.frame["close"].tolist() == [1.0, 2.0, 3.0] and b.frame["timestamp"].is_monotonic_increasing
+    assert any("newest first" in n and "2024-07-01 -> 2024-07-03" in n for n in b.notes)
+    assert "unsorted" not in {f.code for f in check_bars(b)}
+    assert "2024-07-01" in b.summary().split("->")[0]
+
+
+def test_rows_in_no_order_stay_as_given_for_the_gate():
+    from data_sources import check_bars
+
+    b = read("date,open,high,low,close,volume\n2024-07-02,2,2,2,2,2\n2024-07-03,3,3,3,3,3\n2024-07-01,1,1,1,1,1\n")
+    assert b.frame["close"].tolist() == [2.0, 3.0, 1.0] and not any("newest first" in n for n in b.notes)
+    unsorted = {f.code: f for f in check_bars(b)}["unsorted"]
+    assert unsorted.severity == "error" and unsorted.fix == "sort"
+    assert "2024-07-01" in b.summary().split("->")[0]  # the range is shown in time order all the same
+
+
+# ------------------------------------------------------------------------- fast and careful roads
+def test_progress_callback_reports_stages_in_order():
+    seen = []
+    read_bars_file(("date,open,high,low,close,volume\n" + OK_ROWS).encode(), name="p.csv",
+                   progress=lambda stage, fraction: seen.append((stage, fraction)))
+    stages = [s for s, _ in seen]
+    assert stages[0] == "reading" and stages[-1] == "done" and {"parsing", "dates", "numbers"} <= set(stages)
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+
+
+def test_an_exception_from_the_progress_callback_is_raised_unchanged():
+    class Stop(Exception):
+        pass
+
+    def stop(stage, fraction):
+        if stage == "dates":
+            raise Stop("user cancelled")
+
+    with pytest.raises(Stop, match="user cancelled"):
+        read_bars_file(("date,open,high,low,close,volume\n" + OK_ROWS).encode(), name="p.csv", progress=stop)
+
+
+def test_rows_with_fewer_fields_fall_back_to_the_careful_reader():
+    # pyarrow refuses a short row; pandas reads it with the missing cells empty, as before.
+    b = read("date,open,high,low,close,volume\n2024-07-01,1,2,0.5,1.5\n2024-07-02,1,2,0.5,1.5,3\n")
+    assert len(b) == 2 and np.isnan(b.frame["volume"].iloc[0]) and b.frame["volume"].iloc[1] == 3.0
+
+
+def test_unused_columns_are_not_parsed_but_are_named_in_messages():
+    # The 'note' column has a ragged quote that no reader could parse as a number: it is never read.
+    b = read('date,open,high,low,close,volume,note\n2024-07-01,1,2,0.5,1.5,3,"a ""b"" c"\n2024-07-02,1,2,0.5,1.5,3,x\n')
+    assert len(b) == 2
+    with pytest.raises(DataFormatError, match=r"columns are \['date', 'open', 'high', 'low', 'volume', 'note'\]"):
+        read("date,open,high,low,volume,note\n2024-07-01,1,2,0.5,3,x\n")
+
+
+def _careful_numbers(monkeypatch, text):
+    import data_sources.numbers as numbers
+
+    fast = read(text)
+    monkeypatch.setattr(numbers, "_all_plain", lambda *a: None)
+    return fast, read(text)
+
+
+number = st.one_of(st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False).map(repr),
+                   st.integers(-10**9, 10**9).map(str),
+                   st.sampled_from(["", "nan", "NA", "-nan", "nAn", "-0", "inf", "-Infinity", "1e400", "+5", "1.", " 7 ", "-"]))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf in the amount estimate
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(number, number, number, number, number), min_size=1, max_size=8),
+       sep=st.sampled_from([",", ";", "\t"]))
+def test_fast_number_road_gives_what_the_careful_one_gives(monkeypatch, rows, sep):
+    with monkeypatch.context() as m:
+        lines = [sep.join(["date", "open", "high", "low", "close", "volume"])]
+        for i, r in enumerate(rows):
+            cells = [c.replace(".", ",") if sep == ";" else c for c in r]
+            lines.append(sep.join([f"2024-01-{i + 1:02d}", *cells]))
+        text = "\n".join(lines) + "\n"
+        try:
+            fast, careful = _careful_numbers(m, text)
+        except DataFormatError as exc:
+            with pytest.raises(DataFormatError) as again:
+                read(text)
+            assert str(again.value) == str(exc)
+            return
+        pd.testing.assert_frame_equal(fast.frame, careful.frame)
+        assert fast.notes == careful.notes
+
+
+@settings(max_examples=60, deadline=None)
+@given(days=st.lists(st.datetimes(min_value=pd.Timestamp("1900-01-01").to_pydatetime(),
+                                  max_value=pd.Timestamp("2099-12-31").to_pydatetime()), min_size=1, max_size=12),
+       form=st.sampled_from(["%Y.%m.%d %H:%M:%S", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y",
+                             "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"]))
+def test_fast_date_forms_read_what_the_general_rules_read(days, form):
+    from data_sources import files
+
+    text = pd.Series([d.strftime(form) for d in days], dtype="string")
+    dayfirst = files._looks_dayfirst(text)
+    fast = files._iso_dates(text, text) if form.startswith("%Y-") else files._uniform_dates(text, text)
+    general = pd.to_datetime(text, format="ISO8601") if form.startswith("%Y-") else pd.to_datetime(
+        text, format="mixed", dayfirst=dayfirst)
+    if fast is None:  # only when the day/month order cannot be told from the values (then the general rule decides)
+        assert form[:2] in ("%d", "%m")
+        return
+    assert list(pd.Series(fast).dt.as_unit("ns")) == list(pd.Series(general).dt.as_unit("ns"))
+
+
+def test_fast_date_forms_refuse_dates_that_do_not_exist():
+    from data_sources import files
+
+    dotted = files._OTHER_FORMS[2]  # dd.mm.yyyy
+    assert files._field_dates(pd.Series(["29.02.2000", "28.02.2001"]), dotted, True).dt.day.tolist() == [29, 28]
+    for missing in ("29.02.1900", "29.02.2023", "31.04.2024", "01.13.2024 25:00"):
+        assert files._field_dates(pd.Series(["01.01.2024", missing]), dotted, True) is None
+    with pytest.raises(DataFormatError, match="29.02.2023"):
+        read("Datum;Open;High;Low;Close\n28.02.2023;1;2;0,5;1,5\n29.02.2023;1;2;0,5;1,5\n")

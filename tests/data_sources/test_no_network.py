@@ -3,7 +3,6 @@ import socket
 import pytest
 
 
-
 def test_sockets_and_libcurl_are_blocked_in_tests():
     with pytest.raises(RuntimeError, match='network connection'):
         socket.create_connection(("example.com", 80), timeout=1)

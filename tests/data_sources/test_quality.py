@@ -88,7 +88,7 @@ def test_unsorted_duplicates_nans_bad_prices_and_fixes():
 
 
 def test_split_jump_in_bundled_unadjusted_sample_and_adjustment():
-    b = load_sample("AAPL daily 2000-2013 (bundled)")
+    b = load_sample("AAPL daily 2000-2013 (bundled)", adjusted=False)  # samples open split-adjusted by default
     f = codes(check_bars(b))["split_jump"]
     assert [t.date().isoformat() for t in f.examples] == ["2000-06-21", "2005-02-28"]
     adj = apply_fixes(b, ["split_jump"])
@@ -164,3 +164,86 @@ def test_fill_gaps_with_only_long_gaps_leaves_bars_unchanged(calendar):
         fixed = apply_fixes(b, fix)
         assert len(fixed) == len(b)
         pd.testing.assert_frame_equal(fixed.frame, b.frame)
+
+
+# ----------------------------------------------------------------------------- partial last bar
+def _today_bars(volume_last, calendar="24/7", n=30, freq="D", tz="UTC", end="2024-07-10"):
+    ts = pd.date_range(end=end, periods=n, freq=freq, tz=tz)
+    vol = np.full(n, 1000.0)
+    vol[-1] = volume_last
+    return Bars.from_frame(pd.DataFrame({"timestamp": ts, "open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5,
+                                         "volume": vol}), source="file", symbol="BTC",
+                           interval="1d" if freq == "D" else "1h", calendar=calendar)
+
+
+def test_partial_last_bar_is_flagged_only_while_its_period_is_current():
+    b = _today_bars(volume_last=50.0)
+    noon = pd.Timestamp("2024-07-10 12:00", tz="UTC")
+    f = codes(check_bars(b, now=noon))["partial_last_bar"]
+    assert f.severity == "warning" and f.fix == "drop_partial_last_bar" and f.rows == 1
+    assert f.examples == (pd.Timestamp("2024-07-10", tz="UTC"),) and "5%" in f.message
+    assert "partial_last_bar" not in codes(check_bars(b, now=pd.Timestamp("2024-07-11 00:30", tz="UTC")))  # closed
+    assert "partial_last_bar" not in codes(check_bars(_today_bars(volume_last=900.0), now=noon))  # a full bar
+    fixed = apply_fixes(b, [f])
+    assert len(fixed) == len(b) - 1 and fixed.frame["timestamp"].iloc[-1] == pd.Timestamp("2024-07-09", tz="UTC")
+    assert "partial_last_bar" not in codes(check_bars(fixed, now=noon))
+    assert any("drop_partial_last_bar" in n for n in fixed.notes)
+
+
+def test_partial_hourly_bar_and_a_naive_now_read_as_utc():
+    b = _today_bars(volume_last=100.0, freq="h", end="2024-07-10 14:00")
+    assert "partial_last_bar" in codes(check_bars(b, now=pd.Timestamp("2024-07-10 14:20")))
+    assert "partial_last_bar" not in codes(check_bars(b, now=pd.Timestamp("2024-07-10 15:00")))
+
+
+def test_daily_bars_stamped_at_local_midnight_use_the_local_date():
+    ts = sessions("2024-06-03", "2024-07-10")
+    vol = np.full(len(ts), 1e6)
+    vol[-1] = 1e5
+    b = make(ts, volume=vol)
+    late_evening_ny = pd.Timestamp("2024-07-11 01:00", tz="UTC")  # still July 10 in New York
+    assert "partial_last_bar" in codes(check_bars(b, now=late_evening_ny))
+    assert "partial_last_bar" not in codes(check_bars(b, now=pd.Timestamp("2024-07-11 05:00", tz="UTC")))
+
+
+# -------------------------------------------------------------------------------- calendar hint
+def _us_daily_file(drop=()):
+    from data_sources import read_bars_file
+    from data_sources.samples import SAMPLE_DATA
+
+    frame = pd.read_csv(SAMPLE_DATA / "MSFT_1d_bokeh.csv").drop(index=list(drop))
+    return read_bars_file(frame.to_csv(index=False).encode(), name="MSFT.csv")
+
+
+def test_daily_us_file_without_calendar_gets_xnys_suggested_instead_of_holiday_gaps():
+    b = _us_daily_file()
+    assert b.calendar is None
+    found = codes(check_bars(b))
+    hint = found["calendar_suggested"]
+    assert hint.fix == "use_suggested_calendar" and "XNYS" in hint.message and "calendar='XNYS'" in hint.message
+    assert "123 of the 123 weekday NYSE holidays" in hint.message
+    assert "gaps" not in found and "unknown_calendar" not in found
+    fixed = apply_fixes(b, [hint])
+    assert fixed.calendar == "XNYS" and any("calendar set to XNYS" in n for n in fixed.notes)
+    assert "calendar_suggested" not in codes(check_bars(fixed)) and len(fixed) == len(b)
+
+
+def test_gaps_in_a_suggested_calendar_are_counted_against_it():
+    b = _us_daily_file(drop=[100, 101])
+    found = codes(check_bars(b))
+    assert found["gaps"].rows == 2 and "XNYS (suggested)" in found["gaps"].message
+    assert found["gaps"].fix == "fill_gaps"
+    filled = apply_fixes(b, ["fill_gaps"])
+    assert len(filled) == len(b) + 2  # the two sessions, not the holidays
+
+
+def test_no_calendar_is_suggested_where_the_dates_do_not_follow_it():
+    weekdays = make(pd.bdate_range("2023-01-02", "2024-06-28", tz=NY), calendar=None)  # bars on holidays too
+    assert "calendar_suggested" not in codes(check_bars(weekdays))
+    assert "unknown_calendar" in codes(check_bars(weekdays))
+    daily_crypto = make(pd.date_range("2023-01-01", "2023-12-31", tz="UTC"), calendar=None)
+    assert "calendar_suggested" not in codes(check_bars(daily_crypto))
+    hourly = make(pd.date_range("2024-01-02 09:30", periods=300, freq="h", tz=NY), calendar=None, interval="1h")
+    assert "calendar_suggested" not in codes(check_bars(hourly))
+    note = apply_fixes(weekdays, ["use_suggested_calendar"]).notes[-1]
+    assert "not applied" in note

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from data_sources.errors import DataFormatError, DataSourceError
-from data_sources.samples import ASSETS, list_samples, load_sample
-from data_sources.schema import COLUMNS, Bars
 from data_sources.quality import check_bars
+from data_sources.samples import SAMPLE_DATA, list_samples, load_sample
+from data_sources.schema import COLUMNS, Bars
 
 
 def test_every_sample_loads_in_schema_with_xnys_calendar():
@@ -19,9 +19,9 @@ def test_every_sample_loads_in_schema_with_xnys_calendar():
 
 
 def test_bundled_files_are_small_and_documented():
-    total = sum(p.stat().st_size for p in ASSETS.iterdir() if p.is_file())
+    total = sum(p.stat().st_size for p in SAMPLE_DATA.iterdir() if p.is_file())
     assert total < 3_000_000
-    assert "public domain" in (ASSETS / "origin.json").read_text().lower()
+    assert "public domain" in (SAMPLE_DATA / "origin.json").read_text().lower()
 
 
 def test_hourly_sample_is_930_based():

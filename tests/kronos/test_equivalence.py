@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from testkit import random_bars, require_oracle
 
-from conftest import official, random_bars
-from kronos.forecast import Forecaster
+from kronos.pipeline import KronosPipeline
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -59,7 +59,7 @@ def test_predictor_logits_match_official(oracle, name):
 
 
 def _official_greedy(o, frame: pd.DataFrame, future: pd.DatetimeIndex, context: int) -> np.ndarray:
-    predictor = official.KronosPredictor(o.official_predictor, o.official_tokenizer, device="cpu",
+    predictor = require_oracle().KronosPredictor(o.official_predictor, o.official_tokenizer, device="cpu",
                                          max_context=context)
     torch.manual_seed(123)
     out = predictor.predict(frame.drop(columns="timestamp"), pd.Series(frame["timestamp"]),
@@ -83,7 +83,7 @@ def test_greedy_forecast_matches_official_predictor(oracle, name, context, n, ho
     history = frame.iloc[:n].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[n:])
     ref = _official_greedy(o, history, future, context)
-    fc = Forecaster(o.ours(context)).forecast(history, horizon, paths=2, top_k=1, top_p=1.0, lookback=n,
+    fc = KronosPipeline(o.ours(context)).predict(history, horizon, paths=2, top_k=1, top_p=1.0, lookback=n,
                                               future_timestamps=future)
     rel = np.abs(fc.mean - ref) / np.maximum(np.abs(ref), 1e-3)
     assert rel.max() < 1e-4, f"max relative difference {rel.max():.2e}"

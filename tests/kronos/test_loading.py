@@ -8,9 +8,10 @@ import huggingface_hub.constants
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from testkit import fill_hub_cache
 
+from kronos.checkpoints import CheckpointError, load_pair, load_predictor, load_tokenizer, save_checkpoint
 from kronos.config import OFFICIAL_MODELS
-from kronos.hub import CheckpointError, load_pair, load_predictor, load_tokenizer, save_checkpoint
 
 
 def _copy(src, dst):
@@ -18,8 +19,8 @@ def _copy(src, dst):
     return dst
 
 
-def test_missing_key_is_refused(oracle, tmp_path):
-    folder = _copy(oracle("tiny").folder / "predictor", tmp_path / "p")
+def test_missing_key_is_refused(random_model, tmp_path):
+    folder = _copy(random_model("tiny").folder / "predictor", tmp_path / "p")
     state = load_file(str(folder / "model.safetensors"))
     del state["norm.weight"]
     save_file(state, str(folder / "model.safetensors"))
@@ -27,8 +28,8 @@ def test_missing_key_is_refused(oracle, tmp_path):
         load_predictor(folder, device="cpu")
 
 
-def test_wrong_shape_and_extra_key_are_refused(oracle, tmp_path):
-    folder = _copy(oracle("tiny").folder / "predictor", tmp_path / "p")
+def test_wrong_shape_and_extra_key_are_refused(random_model, tmp_path):
+    folder = _copy(random_model("tiny").folder / "predictor", tmp_path / "p")
     state = load_file(str(folder / "model.safetensors"))
     state["head.proj_s1.bias"] = torch.zeros(7)
     state["surprise.weight"] = torch.zeros(1)
@@ -37,13 +38,13 @@ def test_wrong_shape_and_extra_key_are_refused(oracle, tmp_path):
         load_predictor(folder, device="cpu")
 
 
-def test_tokenizer_as_predictor_is_refused(oracle):
+def test_tokenizer_as_predictor_is_refused(random_model):
     with pytest.raises(CheckpointError, match="missing keys"):
-        load_predictor(oracle("tiny").folder / "tokenizer", device="cpu")
+        load_predictor(random_model("tiny").folder / "tokenizer", device="cpu")
 
 
-def test_tokenizer_group_size_must_match_buffer(oracle, tmp_path):
-    folder = _copy(oracle("mini").folder / "tokenizer", tmp_path / "t")  # Tokenizer-2k layout: group_size 5
+def test_tokenizer_group_size_must_match_buffer(random_model, tmp_path):
+    folder = _copy(random_model("mini").folder / "tokenizer", tmp_path / "t")  # Tokenizer-2k layout: group_size 5
     cfg = json.loads((folder / "config.json").read_text())
     cfg["group_size"] = 4
     (folder / "config.json").write_text(json.dumps(cfg))
@@ -60,22 +61,14 @@ def test_unknown_reference_and_empty_folder(tmp_path):
         load_pair("someone/some-model", device="cpu")
 
 
-def test_round_trip_save_and_load(oracle, tmp_path):
-    pair = oracle("tiny").ours(64)
+def test_round_trip_save_and_load(random_model, tmp_path):
+    pair = random_model("tiny").ours(64)
     save_checkpoint(pair.predictor, tmp_path / "predictor")
     again, src = load_predictor(tmp_path / "predictor", device="cpu")
     for (k, a), (_, b) in zip(pair.predictor.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
     assert src.revision.startswith("local:")
     assert json.loads((tmp_path / "predictor" / "config.json").read_text()) == pair.predictor.config.to_dict()
-
-
-def fill_hub_cache(cache, repo_id, revision, folder):
-    """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(revision)
-    shutil.copytree(folder, repo / "snapshots" / revision)
 
 
 @pytest.fixture
@@ -100,3 +93,33 @@ def test_official_name_loads_from_prefilled_hub_cache(oracle, tmp_path, offline)
 def test_offline_and_not_cached_says_what_to_do(tmp_path, offline):
     with pytest.raises(CheckpointError, match="not in the local Hugging Face cache"):
         load_pair("small", cache_dir=tmp_path, device="cpu")
+
+
+@pytest.fixture
+def hub_unreachable(monkeypatch):
+    """Online mode, but the Hub endpoint refuses connections (a closed port on this machine)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free now, closed once the socket is
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+
+
+def test_unreachable_hub_and_empty_cache_is_said_at_once(tmp_path, hub_unreachable):
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(CheckpointError, match="cannot be reached"):
+        load_pair("mini", cache_dir=tmp_path, device="cpu")
+    assert time.perf_counter() - started < 3.5
+
+
+def test_pinned_revision_in_the_cache_loads_without_the_hub(random_model, tmp_path, hub_unreachable):
+    o = random_model("mini")
+    spec = OFFICIAL_MODELS["mini"]
+    fill_hub_cache(tmp_path, spec.repo_id, spec.revision, o.folder / "predictor")
+    fill_hub_cache(tmp_path, spec.tokenizer_repo_id, spec.tokenizer_revision, o.folder / "tokenizer")
+    pair = load_pair("mini", cache_dir=tmp_path, device="cpu")
+    assert pair.provenance()["predictor_revision"] == spec.revision

@@ -1,0 +1,487 @@
+"""Plotly figures built from Forecast objects: the fan chart, the model-comparison grid and overlay.
+
+Library code (no Streamlit): every function takes a Forecast (or several) and returns a
+``plotly.graph_objects.Figure``. Timestamps are drawn in the market's wall clock (tz dropped,
+because plotly.js ignores UTC offsets), and nights/weekends the data never trades are hidden.
+Figures open on a window of recent history plus the forecast (``initial_window``); the rest of the
+history is in the figure, a zoom-out or double-click away.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from kronos.quantiles import BAND, level_name
+
+if TYPE_CHECKING:  # keep this module importable without torch
+    from kronos.pipeline import Forecast
+
+FIELDS = ("close", "high", "low", "volume")
+FAN = "rgba(31, 119, 180, {a})"
+PATHS = "rgba(31, 119, 180, 0.18)"
+ACTUAL = "#d62728"
+EVENT = "#7f7f7f"
+GAP = "#6a3d9a"
+# Okabe-Ito colours, distinguishable with the common colour-vision deficiencies; up candles are also
+# hollow and down candles filled, so the direction reads without colour at all.
+UP, DOWN = "#009E73", "#D55E00"
+MODEL_COLORS = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# Plotly's toolbar without the selection tools (nothing here uses a selection): a shorter modebar.
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+MODEBAR_PX = 34  # strip kept free above the title for plotly's modebar (22 px buttons + padding)
+TITLE_CHARS = 40  # longer titles wrap at a ", " / " — ": about what fits a phone-wide chart at 17 px
+Event = tuple  # (timestamp-like, label)
+
+
+def _wall(ts) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(pd.to_datetime(ts))
+    return idx.tz_localize(None) if idx.tz is not None else idx
+
+
+def quote_currency(symbol: str, source: str | None = None, origin: str = "") -> str:
+    """The currency prices are quoted in when the symbol or the source says so, else "".
+
+    ``BTC/USDT`` (a ccxt pair, ``BTC/USDT:USDT`` too) → USDT; Yahoo FX ``EURUSD=X`` → USD; Yahoo crypto
+    ``BTC-USD`` → USD; Yahoo bars whose origin carries Yahoo's own currency field → that. A stock ticker
+    alone never gives one (AAPL could be quoted anywhere it lists)."""
+    s = (symbol or "").strip().upper()
+    if "/" in s:
+        quote = s.split("/", 1)[1].split(":", 1)[0]
+        return quote if re.fullmatch(r"[A-Z0-9]{2,10}", quote) else ""
+    if re.fullmatch(r"[A-Z]{6}=X", s):
+        return s[3:6]
+    if source in (None, "yfinance"):
+        m = re.fullmatch(r"[A-Z0-9]{2,10}-(USD|EUR|GBP|JPY|USDT|USDC|BTC|ETH)", s)
+        if m:
+            return m.group(1)
+    if source == "yfinance":  # data_sources.yahoo writes Yahoo's metadata currency into the origin
+        m = re.search(r"via yfinance \([^()]*, ([A-Z]{3})\)", origin or "")
+        if m:
+            return m.group(1)
+    return ""
+
+
+def initial_window(horizon: int) -> int:
+    """History bars in view when a chart opens: 1.5x the horizon (rounded down, at least 1), so that the
+    forecast keeps at least 40% of the width; for horizons of 14+ bars that is 20+ bars of history."""
+    return max(1, int(1.5 * horizon))
+
+
+def _field_index(forecast: Forecast, field: str) -> int:
+    if field not in FIELDS:
+        raise ValueError(f"field must be one of {FIELDS}, got {field!r}")
+    return list(forecast.columns).index(field)
+
+
+def _band(forecast: Forecast, field: str, band: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, hi = sorted(float(b) for b in band)
+    if not 0 <= lo < hi <= 1:
+        raise ValueError(f"band must be two levels with 0 <= low < high <= 1, got {band}")
+    q = np.quantile(forecast.paths[:, :, _field_index(forecast, field)], [lo, 0.5, hi], axis=0)
+    return q[0], q[1], q[2]
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
+    """Hide weekends and overnight hours that never hold a bar (keeps candles contiguous)."""
+    if len(stamps) < 3:
+        return []
+    breaks = []
+    if not (stamps.day_of_week >= 5).any():
+        breaks.append(dict(bounds=["sat", "mon"]))
+    step = pd.Series(stamps).diff().dropna().min()
+    if step is not None and step < pd.Timedelta(hours=12):
+        tod = (stamps - stamps.normalize()) / pd.Timedelta(hours=1)
+        half = step / pd.Timedelta(hours=1) / 2  # candles are one step wide: keep half a step each side
+        first, last = float(tod.min() - half), float(tod.max() + half)
+        if first > 0 and last < 24 and last - first < 23:
+            breaks.append(dict(pattern="hour", bounds=[last, first]))
+    return breaks
+
+
+def _history_traces(history: pd.DataFrame, field: str, showlegend: bool = True) -> list[go.BaseTraceType]:
+    x = _wall(history["timestamp"])
+    if field == "volume":
+        return [go.Bar(x=x, y=history["volume"], name="volume", marker_color="rgba(120,120,120,0.6)",
+                       showlegend=showlegend, legendgroup="history")]
+    return [go.Candlestick(x=x, open=history["open"], high=history["high"], low=history["low"],
+                           close=history["close"], name="history", showlegend=showlegend, legendgroup="history",
+                           increasing=dict(line=dict(color=UP, width=1), fillcolor="rgba(0, 0, 0, 0)"),
+                           decreasing=dict(line=dict(color=DOWN, width=1), fillcolor=DOWN))]
+
+
+def _fmt(field: str) -> str:
+    return ",.0f" if field == "volume" else ",.2f"
+
+
+def _fan_traces(forecast: Forecast, field: str, band: Sequence[float], anchor: float, anchor_x,
+                showlegend: bool = True, with_x: bool = False) -> list[go.Scatter]:
+    """Band edges (the upper one filled down to the lower) and the p50 line. ``with_x``: the hover text
+    names the time (for charts whose hover shows one point, not a unified box)."""
+    lo, mid, hi = _band(forecast, field, band)
+    x = [anchor_x, *_wall(forecast.timestamps)]
+    lo_name, hi_name = (level_name(b) for b in sorted(band))
+    fmt = _fmt(field)
+    when = "%{x|%Y-%m-%d %H:%M}<br>" if with_x else ""
+    edges = np.column_stack([[anchor, *lo], [anchor, *hi]])
+    return [
+        go.Scatter(x=x, y=[anchor, *lo], mode="lines", line=dict(width=0.5, color=FAN.format(a=0.5)),
+                   name=f"{field} {lo_name}", legendgroup="band", showlegend=False,
+                   hovertemplate=f"{when}{lo_name} %{{y:{fmt}}}<extra></extra>"),
+        go.Scatter(x=x, y=[anchor, *hi], mode="lines", line=dict(width=0.5, color=FAN.format(a=0.5)),
+                   fill="tonexty", fillcolor=FAN.format(a=0.22), name=f"{field} {lo_name}–{hi_name}",
+                   legendgroup="band", showlegend=showlegend,
+                   hovertemplate=f"{when}{hi_name} %{{y:{fmt}}}<extra></extra>"),
+        go.Scatter(x=x, y=[anchor, *mid], mode="lines", line=dict(width=2, color=FAN.format(a=1)),
+                   name=f"{field} p50", legendgroup="p50", showlegend=showlegend, customdata=edges,
+                   hovertemplate=f"{when}p50 %{{y:{fmt}}}<br>{lo_name}–{hi_name} %{{customdata[0]:{fmt}}} – "
+                                 f"%{{customdata[1]:{fmt}}}<extra></extra>"),
+    ]
+
+
+def _path_traces(forecast: Forecast, field: str, n: int, anchor: float, anchor_x) -> list[go.Scatter]:
+    j = _field_index(forecast, field)
+    x = [anchor_x, *_wall(forecast.timestamps)]
+    n = min(int(n), forecast.paths.shape[0])
+    if n <= 0:
+        return []
+    # One trace with None separators: hundreds of paths stay cheap to draw. Each point carries its
+    # path's number (as in the paths download) for the hover text.
+    xs, ys, ids = [], [], []
+    for i in range(n):
+        xs += [*x, None]
+        ys += [anchor, *forecast.paths[i, :, j].tolist(), None]
+        ids += [i] * len(x) + [None]
+    return [go.Scatter(x=xs, y=ys, mode="lines", line=dict(width=1, color=PATHS), name=f"{n} sample paths",
+                       legendgroup="paths", connectgaps=False, customdata=ids,
+                       hovertemplate=f"path %{{customdata}}<br>%{{x|%Y-%m-%d %H:%M}}<br>{field} "
+                                     f"%{{y:{_fmt(field)}}}<extra></extra>")]
+
+
+def _gap_trace(forecast: Forecast, history: pd.DataFrame, start) -> go.Scatter:
+    """Dotted connector from the last close to the median open of the first forecast bar: the jump the
+    model makes before its first step, with the gap in % in the legend and the hover text."""
+    last = float(history["close"].iloc[-1])
+    first_open = float(np.median(forecast.paths[:, 0, list(forecast.columns).index("open")]))
+    gap = first_open / last - 1 if last else float("nan")
+    text = [f"last close {last:,.2f}",
+            f"first bar: median open {first_open:,.2f}<br>gap {gap:+.2%} vs the last close {last:,.2f}"]
+    return go.Scatter(x=[start, _wall(forecast.timestamps)[0]], y=[last, first_open], mode="lines+markers",
+                      name=f"first-step gap {gap:+.2%}", line=dict(color=GAP, width=1.5, dash="dot"),
+                      marker=dict(size=[0, 9], symbol="circle-open", color=GAP, line=dict(width=2)),
+                      text=text, hovertemplate="%{text}<extra></extra>", legendgroup="gap")
+
+
+def _actual_trace(actual: pd.DataFrame, field: str, showlegend: bool = True) -> go.Scatter:
+    return go.Scatter(x=_wall(actual["timestamp"]), y=actual[field], mode="lines+markers",
+                      line=dict(color=ACTUAL, width=1.5), marker=dict(size=3), name=f"actual {field}",
+                      legendgroup="actual", showlegend=showlegend)
+
+
+def _events_in_range(events: Iterable[Event] | None, start, end) -> list[tuple[pd.Timestamp, str]]:
+    out = []
+    for item in events or ():
+        ts, label = item[0], str(item[1])
+        t = pd.Timestamp(ts)
+        t = t.tz_localize(None) if t.tzinfo is not None else t
+        if start <= t <= end:
+            out.append((t, label))
+    return out
+
+
+def _add_vline(fig: go.Figure, x, label: str, color: str, dash: str, row=None, col=None, y=1.0) -> None:
+    xref, yref = "x", "y domain"
+    if row is not None:
+        axis = "" if col in (None, 1) else str(col)
+        xref, yref = f"x{axis}", f"y{axis} domain"
+    fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, xref=xref, yref=yref,
+                  line=dict(color=color, width=1, dash=dash))
+    if label:
+        fig.add_annotation(x=x, y=y, xref=xref, yref=yref, text=label, showarrow=False, xanchor="left",
+                           yanchor="top", font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.7)",
+                           textangle=0)
+
+
+# Labels are placed for a phone-wide plot (they then clear each other on any wider one too).
+LABEL_PLOT_PX, LABEL_CHAR_PX, LABEL_PAD_PX = 290, 6.6, 10
+LABEL_ROWS, LABEL_TOP, LABEL_STEP = 4, 0.99, 0.075  # rows of labels, from the top of the plot down
+
+
+def label_rows(positions: Sequence[float], widths: Sequence[float], rows: int = LABEL_ROWS) -> list[int | None]:
+    """Row (0 = top) for each left-anchored label at ``positions`` with ``widths`` (same units): the first
+    row whose previous label ends before this one starts; None when every row is taken (label thinned)."""
+    ends = [-math.inf] * rows
+    out: list[int | None] = [None] * len(positions)
+    for i in sorted(range(len(positions)), key=lambda k: positions[k]):
+        row = next((r for r in range(rows) if ends[r] <= positions[i]), None)
+        if row is not None:
+            ends[row] = positions[i] + widths[i]
+        out[i] = row
+    return out
+
+
+def _event_markers(fig: go.Figure, start, stamps: pd.DatetimeIndex, events: list[tuple[pd.Timestamp, str]],
+                   bars_in_view: int) -> None:
+    """The forecast-start line and one line per event, their labels staggered over up to LABEL_ROWS rows
+    so that none overprints another at the opening view (a label with no free row is left out), and a
+    hoverable marker at the top of every event line that names it (thinned labels included)."""
+    items = [(start, "forecast start", "#222", "dot"), *((t, label, EVENT, "dash") for t, label in events)]
+    px_per_bar = LABEL_PLOT_PX / max(1, bars_in_view)
+    positions = [float(stamps.searchsorted(pd.Timestamp(t))) for t, *_ in items]
+    widths = [(len(label) * LABEL_CHAR_PX + LABEL_PAD_PX) / px_per_bar for _, label, *_ in items]
+    for (t, label, color, dash), row in zip(items, label_rows(positions, widths)):
+        _add_vline(fig, t, label if row is not None else "", color, dash, y=LABEL_TOP - LABEL_STEP * (row or 0))
+    if events:  # on an axis of its own (0..1), so the markers sit at the top whatever the price range
+        fig.add_trace(go.Scatter(x=[t for t, _ in events], y=[0.995] * len(events), yaxis="y2", mode="markers",
+                                 marker=dict(symbol="triangle-down", size=9, color=EVENT), name="events",
+                                 text=[label for _, label in events], showlegend=False, meta={"fit_y": False},
+                                 hovertemplate="%{text}<br>%{x|%Y-%m-%d %H:%M}<extra></extra>"))
+        fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True))
+
+
+def _anchor(history: pd.DataFrame, field: str) -> tuple[float, pd.Timestamp]:
+    return float(history[field].iloc[-1]), _wall(history["timestamp"])[-1]
+
+
+def _xs(values) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(pd.Series(list(values), dtype=object), errors="coerce"))
+
+
+def _set_window(fig: go.Figure, history: pd.DataFrame, forecast: Forecast, bars: int | None = None) -> int:
+    """Open the x axis on the last ``bars`` history bars (default ``initial_window``) plus the forecast,
+    half a bar of margin each side; returns the bars in view."""
+    horizon = len(forecast.timestamps)
+    n = min(len(history), initial_window(horizon) if bars is None else bars)
+    shown = _wall(pd.DatetimeIndex(list(history["timestamp"].iloc[-n:]) + list(forecast.timestamps)))
+    half = pd.Series(shown).diff().dropna().median() / 2 if len(shown) > 1 else pd.Timedelta(0)
+    fig.update_xaxes(range=[shown[0] - half, shown[-1] + half])
+    return n + horizon
+
+
+def fit_y_range(fig: go.Figure, pad: float = 0.06) -> None:
+    """Set the price axis to what the traces hold inside the x range (plotly would scale it to the whole
+    history, out of view): call again after adding traces. Bars (volume) keep their zero."""
+    rng = fig.layout.xaxis.range
+    if rng is None:
+        return
+    x0, x1 = pd.Timestamp(rng[0]), pd.Timestamp(rng[1])
+    lows, highs, floor = [], [], None
+    for tr in fig.data:
+        if isinstance(tr.meta, dict) and tr.meta.get("fit_y") is False or tr.visible is False or tr.x is None:
+            continue
+        if tr.type != "candlestick" and tr.y is None:
+            continue
+        x = _xs(tr.x)
+        inside = np.asarray((x >= x0) & (x <= x1))
+        if not inside.any():
+            continue
+        if tr.type == "candlestick":
+            lo, hi = np.asarray(tr.low, float)[inside], np.asarray(tr.high, float)[inside]
+        else:
+            lo = hi = pd.to_numeric(pd.Series(list(tr.y), dtype=object), errors="coerce").to_numpy(float)[inside]
+            if tr.type == "bar":
+                floor = 0.0
+        if np.isfinite(lo).any():
+            lows.append(np.nanmin(lo))
+            highs.append(np.nanmax(hi))
+    if not lows:
+        return
+    lo, hi = min(lows), max(highs)
+    span = hi - lo if hi > lo else max(abs(hi) * 0.01, 1e-9)
+    # the first price axis; the grid's other subplots match it
+    fig.layout.yaxis.range = [floor if floor is not None else lo - pad * span, hi + pad * span]
+
+
+def _wrap_title(title: str, width: int = TITLE_CHARS) -> str:
+    """Break a long title after its last ", " (or before " — ") within ``width`` characters."""
+    if len(title) <= width or "<br>" in title:
+        return title
+    comma, dash = title.rfind(", ", 0, width), title.rfind(" — ", 0, width)
+    if max(comma, dash) <= 0:
+        return title
+    head, tail = (title[:comma + 1], title[comma + 2:]) if comma > dash else (title[:dash], title[dash + 3:])
+    return f"{head}<br>{_wrap_title(tail, width)}"
+
+
+def _top_margin(title: str | None) -> int:
+    """The modebar's strip, then the title's lines: the toolbar never sits on the title."""
+    return MODEBAR_PX + (title.count("<br>") + 1) * 24 + 12 if title else MODEBAR_PX + 6
+
+
+def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = BAND, *,
+              paths: int = 0, events: Iterable[Event] | None = None, actual: pd.DataFrame | None = None,
+              history_bars: int | None = None, window: int | None = None, title: str | None = None,
+              currency: str = "", height: int = 540) -> go.Figure:
+    """History as candlesticks (hollow up, filled down; bars for volume), the ``band`` of ``field`` as a
+    shaded fan with its p50 line, optional faint sample paths (hover: path number and value), the
+    first-step gap (last close to the first bar's median open), a marker at the forecast start,
+    labelled event lines (``events``: (timestamp, label) pairs), optional actual bars (backtests).
+
+    The chart opens on ``window`` history bars (default ``initial_window``: the forecast keeps 40%+ of
+    the width) with the price axis fitted to them; ``history_bars`` (default all the forecast's
+    history) stay reachable by zooming out. ``currency`` names the price axis's unit ("" when unknown).
+    The legend sits under the plot and the modebar above the title (no overlap on a phone)."""
+    history = forecast.history if history_bars is None else forecast.history.tail(history_bars)
+    anchor, start = _anchor(history, field)
+    fig = go.Figure()
+    for tr in _history_traces(history, field):
+        fig.add_trace(tr)
+    for tr in _path_traces(forecast, field, paths, anchor, start):
+        fig.add_trace(tr)
+    for tr in _fan_traces(forecast, field, band, anchor, start, with_x=True):
+        fig.add_trace(tr)
+    if field != "volume":
+        fig.add_trace(_gap_trace(forecast, history, start))
+    if actual is not None and len(actual):
+        fig.add_trace(_actual_trace(actual, field))
+    fig.add_trace(go.Scatter(x=[start], y=[anchor], mode="markers", name="forecast start",
+                             marker=dict(symbol="diamond", size=9, color="#222"),
+                             hovertemplate=f"forecast start<br>%{{x}}<br>last {field} %{{y:,.2f}}<extra></extra>"))
+    stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(forecast.timestamps)))
+    in_view = _set_window(fig, history, forecast, window)
+    _event_markers(fig, start, stamps, _events_in_range(events, stamps[0], stamps[-1]), in_view)
+    fig.update_xaxes(rangebreaks=_rangebreaks(stamps), rangeslider_visible=False)
+    unit = f" ({currency})" if currency and field != "volume" else ""
+    fig.update_yaxes(title_text=field + unit, tickformat=",.0f" if field == "volume" else None)
+    title = _wrap_title(title) if title else None
+    fig.update_layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=MODEBAR_PX))
+                      if title else None, height=height, hovermode="closest", template="plotly_white",
+                      margin=dict(l=10, r=10, t=_top_margin(title), b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0))
+    fit_y_range(fig)
+    return fig
+
+
+def compare_grid(forecasts: Mapping[str, Forecast], field: str = "close", band: Sequence[float] = BAND, *,
+                 actual: pd.DataFrame | None = None, events: Iterable[Event] | None = None,
+                 history_bars: int | None = 80, subtitles: Mapping[str, str] | None = None,
+                 height: int = 460) -> go.Figure:
+    """Small multiples, one fan per model, side by side with shared x and y axes, opening on the same
+    window as the fan chart."""
+    names = list(forecasts)
+    if not names:
+        raise ValueError("compare_grid needs at least one forecast")
+    titles = [f"{n}<br><sub>{subtitles[n]}</sub>" if subtitles and n in subtitles else n for n in names]
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.02,
+                        subplot_titles=titles)
+    stamps = []
+    for c, name in enumerate(names, start=1):
+        fc = forecasts[name]
+        history = fc.history if history_bars is None else fc.history.tail(history_bars)
+        anchor, start = _anchor(history, field)
+        first = c == 1
+        for tr in _history_traces(history, field, showlegend=first):
+            fig.add_trace(tr, row=1, col=c)
+        for tr in _fan_traces(fc, field, band, anchor, start, showlegend=first):
+            fig.add_trace(tr, row=1, col=c)
+        if actual is not None and len(actual):
+            fig.add_trace(_actual_trace(actual, field, showlegend=first), row=1, col=c)
+        _add_vline(fig, start, "", "#222", "dot", row=1, col=c)
+        for t, label in _events_in_range(events, _wall(history["timestamp"])[0], _wall(fc.timestamps)[-1]):
+            _add_vline(fig, t, label, EVENT, "dash", row=1, col=c, y=0.95)
+        stamps += list(history["timestamp"]) + list(fc.timestamps)
+    fig.update_xaxes(matches="x", rangebreaks=_rangebreaks(_wall(pd.DatetimeIndex(stamps))),
+                     rangeslider_visible=False)
+    first = forecasts[names[0]]
+    _set_window(fig, first.history if history_bars is None else first.history.tail(history_bars), first)
+    fig.update_layout(height=height, hovermode="x unified", template="plotly_white",
+                      margin=dict(l=10, r=10, t=MODEBAR_PX + 44, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0))
+    fit_y_range(fig)  # over every subplot's traces: they share one price axis
+    return fig
+
+
+def overlay_chart(forecasts: Mapping[str, Forecast], field: str = "close", band: Sequence[float] = BAND, *,
+                  actual: pd.DataFrame | None = None, history_bars: int | None = 80, currency: str = "",
+                  height: int = 480) -> go.Figure:
+    """Every model's band and median on one chart, one colour per model (Okabe-Ito), one legend entry per
+    model that shows or hides its band and median together. The history drawn is the first model's
+    (the Compare page gives every model the same bars)."""
+    names = list(forecasts)
+    if not names:
+        raise ValueError("overlay_chart needs at least one forecast")
+    first = forecasts[names[0]]
+    history = first.history if history_bars is None else first.history.tail(history_bars)
+    fig = go.Figure(_history_traces(history, field))
+    lo_name, hi_name = (level_name(b) for b in sorted(band))
+    fmt = _fmt(field)
+    for i, name in enumerate(names):
+        fc, color = forecasts[name], MODEL_COLORS[i % len(MODEL_COLORS)]
+        anchor, start = _anchor(fc.history, field)
+        lo, mid, hi = _band(fc, field, band)
+        x = [start, *_wall(fc.timestamps)]
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *lo], mode="lines", line=dict(width=0.8, color=_rgba(color, 0.6)),
+                                 name=f"{name} {lo_name}", legendgroup=name, showlegend=False,
+                                 hovertemplate=f"{name} {lo_name} %{{y:{fmt}}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *hi], mode="lines", line=dict(width=0.8, color=_rgba(color, 0.6)),
+                                 fill="tonexty", fillcolor=_rgba(color, 0.14), name=f"{name} {hi_name}",
+                                 legendgroup=name, showlegend=False,
+                                 hovertemplate=f"{name} {hi_name} %{{y:{fmt}}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *mid], mode="lines", line=dict(width=2.5, color=color),
+                                 name=f"{name}: p50, {lo_name}–{hi_name}", legendgroup=name,
+                                 hovertemplate=f"{name} p50 %{{y:{fmt}}}<extra></extra>"))
+    if actual is not None and len(actual):
+        fig.add_trace(_actual_trace(actual, field))
+    _, start = _anchor(history, field)
+    _add_vline(fig, start, "", "#222", "dot")
+    stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(first.timestamps)))
+    _set_window(fig, history, first)
+    fig.update_xaxes(rangebreaks=_rangebreaks(stamps), rangeslider_visible=False)
+    unit = f" ({currency})" if currency and field != "volume" else ""
+    fig.update_yaxes(title_text=field + unit)
+    fig.update_layout(height=height, hovermode="x unified", template="plotly_white",
+                      margin=dict(l=10, r=10, t=MODEBAR_PX + 6, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0))
+    fit_y_range(fig)
+    return fig
+
+
+# --- trust panel ----------------------------------------------------------------------------------
+TRUST_COLORS = ("#1f77b4", "#7f7f7f", "#bcbd22", "#17becf", "#ff7f0e", "#2ca02c")
+
+
+def coverage_chart(coverage: pd.DataFrame, nominal: float, *, title: str | None = None,
+                   height: int = 360) -> go.Figure:
+    """Band coverage per horizon step (one line per column of ``coverage``, index = step) against the
+    nominal level; the first column is drawn bold (the model being judged)."""
+    fig = go.Figure()
+    for i, name in enumerate(coverage.columns):
+        dashed = name.startswith("held-out")
+        fig.add_trace(go.Scatter(x=coverage.index.tolist(), y=coverage[name].tolist(), mode="lines+markers", name=name,
+                                 line=dict(width=3 if i == 0 else 1.5, color=TRUST_COLORS[i % len(TRUST_COLORS)],
+                                           dash="dot" if dashed else None),
+                                 marker=dict(size=4), hovertemplate=f"{name}<br>step %{{x}}: %{{y:.0%}}<extra></extra>"))
+    fig.add_hline(y=nominal, line=dict(color="#d62728", dash="dash", width=1.5),
+                  annotation_text=f"nominal {nominal:.0%}", annotation_position="top left")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="actual inside the band")
+    fig.update_xaxes(title_text="horizon step (bars ahead)")
+    fig.update_layout(title=title, height=height, template="plotly_white", hovermode="x unified",
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return fig
+
+
+def pit_chart(edges: np.ndarray, shares: np.ndarray, *, title: str | None = None, height: int = 320) -> go.Figure:
+    """PIT histogram: flat at 1/bins when the fan is calibrated; U-shaped when it is too narrow,
+    hump-shaped when too wide, tilted when biased."""
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Bar(x=centres.tolist(), y=np.asarray(shares).tolist(), width=(np.diff(edges) * 0.95).tolist(), marker_color=FAN.format(a=0.7),
+                           name="PIT", hovertemplate="PIT %{x:.2f}: %{y:.1%} of actuals<extra></extra>"))
+    fig.add_hline(y=1 / len(shares), line=dict(color="#d62728", dash="dash", width=1.5),
+                  annotation_text="calibrated", annotation_position="top left")
+    fig.update_xaxes(range=[0, 1], title_text="where the actual fell among the paths (PIT)")
+    fig.update_yaxes(tickformat=".0%", title_text="share of actuals")
+    fig.update_layout(title=title, height=height, template="plotly_white", showlegend=False,
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return fig

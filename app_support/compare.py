@@ -1,0 +1,119 @@
+"""Compare page runs: the chosen models on the same bars, settings and seed.
+
+Forecast mode samples each model once. Backtest mode walks every model forward
+(``kronos_studio.evaluation.walk_forward``) over the chosen cut-off and up to K-1 earlier ones, one
+horizon apart, with the random-walk baseline on the same cut-offs, history windows and seeds: the
+chosen cut-off comes first, so it gets the page's seed and its forecast is exactly the one drawn (the
+same bars, settings and seed give the same stored forecast). Results are stored by content, so a
+display-only change (the view toggle) redraws without sampling.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+from kronos_studio.evaluation.baselines import RandomWalk
+from kronos_studio.evaluation.walk_forward import EvalResult, last_cutoffs, walk_forward
+
+from . import forecasts
+from .forecasts import LRUStore
+from .models import ModelChoice
+
+DEFAULT_CUTOFFS = 8  # the noise check's cut-offs: the shown one and 7 before it
+MAX_CUTOFFS = 30
+
+
+def _error(e: Exception) -> str:
+    return str(e) if isinstance(e, ValueError | RuntimeError) else f"{type(e).__name__}: {e}"
+
+
+def run_forecasts(bars, choices: list[ModelChoice], settings, clicked: bool) -> tuple[dict, dict]:
+    """({label: Forecast}, {label: error}): stored forecasts, and on ``clicked`` the missing ones
+    sampled; one model failing (e.g. an offline download) leaves the others standing."""
+    results, errors = {}, {}
+    for c in choices:
+        fc = forecasts.cached(bars, c, settings)
+        if fc is None and clicked:
+            try:
+                fc, _ = forecasts.run(bars, c, settings, label=f"{c.label}: sampling {settings.paths} paths")
+            except Exception as e:
+                errors[c.label] = _error(e)
+                continue
+        if fc is not None:
+            results[c.label] = fc
+    return results, errors
+
+
+@dataclass
+class Backtest:
+    cutoffs: list[int]  # row positions in history + actuals, the shown cut-off first
+    results: dict[str, EvalResult]  # each model's walk-forward, by label
+    baseline: EvalResult  # the random walk on the same cut-offs and seeds (with its paths)
+    shown: dict[str, object]  # each model's Forecast on the shown cut-off: what the charts draw
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@st.cache_resource(show_spinner=False)
+def _store() -> LRUStore:
+    return LRUStore(size=16)
+
+
+def _key(bars, actual: pd.DataFrame, choices, settings, n_cutoffs: int) -> tuple:
+    after = hashlib.sha256(pd.util.hash_pandas_object(actual, index=False).to_numpy().tobytes()).hexdigest()[:16]
+    return (bars.content_hash(), bars.interval, bars.calendar, after, tuple(c.key for c in choices), settings,
+            int(n_cutoffs))
+
+
+def stored_backtest(bars, actual, choices, settings, n_cutoffs: int) -> Backtest | None:
+    return _store().get(_key(bars, actual, choices, settings, n_cutoffs))
+
+
+class _StoredForecasts:
+    """Forecast function (walk_forward's signature) over ``forecasts.run``: each cut-off's forecast is
+    the one the Forecast page would sample for those bars, settings and seed, and is stored like it."""
+
+    def __init__(self, bars, choice: ModelChoice, settings, total: int):
+        self.bars, self.choice, self.settings, self.total = bars, choice, settings, total
+        self.made: dict[int, object] = {}  # Forecast by seed
+
+    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int):
+        bars = self.bars.replace(frame=history.reset_index(drop=True))
+        settings = dataclasses.replace(self.settings, seed=int(seed))
+        fc, _ = forecasts.run(bars, self.choice, settings, future,
+                              label=f"{self.choice.label}: cut-off {len(self.made) + 1} of {self.total}")
+        self.made[int(seed)] = fc
+        return fc.paths
+
+
+def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], settings, n_cutoffs: int) -> Backtest:
+    """Walk every model forward on the shown cut-off (the end of ``bars``, scored on ``actual``) and up to
+    ``n_cutoffs`` - 1 earlier ones, one horizon apart, each with a full lookback; the random walk on the
+    same cut-offs. Raises ValueError when no cut-off fits (too little history)."""
+    horizon, lookback = settings.horizon, settings.lookback
+    if lookback is None:  # the baseline must read the same window as the models: it has to be explicit
+        raise ValueError("a backtest needs an explicit lookback in the settings")
+    frame = pd.concat([bars.frame, actual[list(bars.frame.columns)]], ignore_index=True)
+    # The shown cut-off first: walk_forward gives cut-off i the seed settings.seed + i.
+    cutoffs = last_cutoffs(len(frame), horizon, n_cutoffs, spacing=horizon, min_history=lookback)[::-1]
+    if cutoffs[0] != len(bars):
+        raise ValueError(f"the shown cut-off needs {lookback} bars before it; there are {len(bars)}")
+    results, shown, errors = {}, {}, {}
+    for c in choices:
+        fn = _StoredForecasts(bars, c, settings, len(cutoffs))
+        try:  # lookback None: the model gets every bar before the cut-off and reads its own lookback of them
+            results[c.label] = walk_forward(fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=None,
+                                            seed=settings.seed, name=c.label)
+        except Exception as e:
+            errors[c.label] = _error(e)
+            continue
+        shown[c.label] = fn.made[settings.seed]
+    baseline = walk_forward(RandomWalk(paths=settings.paths), frame, horizon=horizon, cutoffs=cutoffs,
+                            lookback=lookback, seed=settings.seed, keep_paths=True)
+    out = Backtest(cutoffs, results, baseline, shown, errors)
+    if not errors:  # a failed model (e.g. offline) is tried again on the next click
+        _store().put(_key(bars, actual, choices, settings, n_cutoffs), out)
+    return out

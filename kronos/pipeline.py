@@ -1,0 +1,238 @@
+"""The forecast pipeline: bars in, ``Forecast`` out (every sampled path in price units, quantiles, the
+mean path, future timestamps, settings and provenance).
+
+    pipeline = KronosPipeline.from_pretrained("mini")           # or a local folder
+    forecast = pipeline.predict(bars, horizon=24, paths=100)   # Forecast: paths [100, 24, 6]
+    table = pipeline.predict_quantiles(bars, horizon=24, levels=(0.1, 0.5, 0.9))
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .bars import InputError, bars_frame, input_digest, rhythm_future_timestamps
+from .checkpoints import KronosPair, load_pair
+from .config import BAR_COLUMNS
+from .generate import Progress, Prompt, generate
+from .normalization import CLIP, denormalize, normalization_stats, normalize
+from .quantiles import DEFAULT_QUANTILES, level_name
+from .sampling import SamplingConfig
+from .timefeatures import time_features
+
+# (bars as given, history timestamps, horizon) -> the horizon's bar times: the hook through which the
+# studio supplies exchange calendars; without one the history's own rhythm is followed.
+FutureTimestamps = Callable[[object, pd.DatetimeIndex, int], pd.DatetimeIndex]
+Events = Callable[[pd.DatetimeIndex, pd.DatetimeIndex], np.ndarray]
+
+DECODE_CHUNK = 64  # paths decoded per tokenizer pass, to bound memory for large path counts
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    horizon: int
+    paths: int = 30
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.9
+    top_k: int = 0
+    lookback: int | None = None  # None: as many bars as the model's context
+    clip: float = CLIP
+
+    def __post_init__(self):
+        if self.horizon < 1:
+            raise InputError(f"horizon must be at least 1 bar, got {self.horizon}")
+        if self.paths < 1:
+            raise InputError(f"paths must be at least 1, got {self.paths}")
+        if self.lookback is not None and self.lookback < 2:
+            raise InputError(f"lookback must be at least 2 bars, got {self.lookback}")
+        try:
+            _ = self.sampling  # SamplingConfig validates temperature, top-k and top-p
+        except ValueError as e:
+            raise InputError(str(e)) from None
+
+    @property
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(self.temperature, self.top_k, self.top_p)
+
+
+@dataclass
+class Forecast:
+    timestamps: pd.DatetimeIndex  # future bar times, length horizon
+    paths: np.ndarray  # [paths, horizon, 6] float32, price units, columns BAR_COLUMNS
+    mean: np.ndarray  # [horizon, 6]: the official predictor's output (mean in normalised space)
+    history: pd.DataFrame  # the context bars used: timestamp + BAR_COLUMNS
+    settings: ForecastSettings
+    provenance: dict = field(default_factory=dict)
+
+    columns = BAR_COLUMNS
+
+    def quantiles(self, levels: Sequence[float] = DEFAULT_QUANTILES) -> pd.DataFrame:
+        """One row per future timestamp; columns like ``close_p10`` for every field and level."""
+        levels = [float(q) for q in levels]
+        if any(not 0 <= q <= 1 for q in levels):
+            raise InputError(f"quantile levels must lie in [0, 1], got {levels}")
+        q = np.quantile(self.paths, levels, axis=0)  # [levels, horizon, 6]
+        data = {f"{col}_{level_name(lv)}": q[i, :, j]
+                for j, col in enumerate(self.columns) for i, lv in enumerate(levels)}
+        return pd.DataFrame(data, index=pd.Index(self.timestamps, name="timestamp"))
+
+    def mean_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.mean, columns=list(self.columns), index=pd.Index(self.timestamps, name="timestamp"))
+
+    def paths_frame(self) -> pd.DataFrame:
+        """Long table: one row per (path, timestamp)."""
+        s, p, _ = self.paths.shape
+        frame = pd.DataFrame(self.paths.reshape(s * p, -1), columns=list(self.columns))
+        frame.insert(0, "timestamp", np.tile(self.timestamps, s))
+        frame.insert(0, "path", np.repeat(np.arange(s), p))
+        return frame
+
+
+@dataclass
+class _Prepared:
+    history: pd.DataFrame
+    future: pd.DatetimeIndex
+    mu: np.ndarray
+    sigma: np.ndarray
+    normalized: np.ndarray
+    digest: str
+
+
+class KronosPipeline:
+    """A tokenizer + predictor pair and the rules around them. Stateless apart from the (read-only)
+    model: one pipeline serves many threads."""
+
+    def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps | None = None):
+        """``future_timestamps(bars, history_timestamps, horizon)`` gives the horizon's bar times
+        (e.g. from an exchange calendar); by default the history's own rhythm is followed."""
+        self.pair = pair
+        self.future_timestamps = future_timestamps
+
+    @classmethod
+    def from_pretrained(cls, model, tokenizer=None, *, revision: str | None = None, cache_dir=None,
+                        device=None, future_timestamps: FutureTimestamps | None = None) -> KronosPipeline:
+        """Load an official name (``mini``, ``small``, ``base``), a Hub repo id or a local folder."""
+        pair = load_pair(model, tokenizer, revision=revision, cache_dir=cache_dir, device=device)
+        return cls(pair, future_timestamps)
+
+    @property
+    def context(self) -> int:
+        return self.pair.context
+
+    def _prepare(self, bars, settings: ForecastSettings, future) -> _Prepared:
+        frame = bars_frame(bars)
+        lookback = settings.lookback or self.pair.context
+        if settings.lookback is not None and len(frame) < settings.lookback:
+            raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
+                             "lower the lookback or load more history")
+        history = frame.iloc[-lookback:].reset_index(drop=True)
+        ts = pd.DatetimeIndex(history["timestamp"])
+        if future is None and self.future_timestamps is not None:
+            future = self.future_timestamps(bars, ts, settings.horizon)
+        elif future is None:
+            future = rhythm_future_timestamps(ts, settings.horizon)
+        future = pd.DatetimeIndex(future)
+        if len(future) != settings.horizon:
+            raise InputError(f"got {len(future)} future timestamps for a horizon of {settings.horizon}")
+        x = history[list(BAR_COLUMNS)].to_numpy(np.float32)
+        mu, sigma = normalization_stats(x)
+        return _Prepared(history, future, mu, sigma, normalize(x, mu, sigma, settings.clip), input_digest(history))
+
+    def predict(self, bars, horizon: int | None = None, *, settings: ForecastSettings | None = None,
+                 future_timestamps=None, events: Events | None = None, progress: Progress | None = None,
+                 **kwargs) -> Forecast:
+        """Forecast one series. Pass ``settings`` or the ForecastSettings fields as keywords.
+
+        ``events`` (needs a model with an event encoder) maps (history timestamps, future timestamps)
+        to an array [len(history) + horizon, channels] of exogenous inputs for those bars."""
+        return self.predict_batch([bars], horizon, settings=settings,
+                                  future_timestamps=None if future_timestamps is None else [future_timestamps],
+                                  events=events, progress=progress, **kwargs)[0]
+
+    def predict_quantiles(self, bars, horizon: int | None = None, levels: Sequence[float] = DEFAULT_QUANTILES,
+                          **kwargs) -> pd.DataFrame:
+        """One row per future bar, a column per bar field and level (``close_p10``, ...)."""
+        return self.predict(bars, horizon, **kwargs).quantiles(levels)
+
+    @torch.no_grad()
+    def predict_batch(self, bars_list: Sequence, horizon: int | None = None, *,
+                      settings: ForecastSettings | None = None, future_timestamps: Sequence | None = None,
+                      events: Events | None = None, progress: Progress | None = None,
+                      **kwargs) -> list[Forecast]:
+        """Forecast several series in one batched run; lengths may differ. The random stream is
+        shared by the batch, so sampled paths differ from one-at-a-time runs with the same seed."""
+        if settings is None:
+            settings = ForecastSettings(horizon=horizon, **kwargs)
+        elif horizon is not None or kwargs:
+            raise TypeError("pass either settings or individual settings fields, not both")
+        if not bars_list:
+            raise InputError("no series to forecast")
+        started = time.perf_counter()
+        futures = future_timestamps or [None] * len(bars_list)
+        prepared = [self._prepare(b, settings, f) for b, f in zip(bars_list, futures)]
+        pair = self.pair
+        device = pair.device
+        prompts = []
+        for p in prepared:
+            x = torch.from_numpy(p.normalized).to(device)[None]
+            s1, s2 = pair.tokenizer.encode(x)
+            stamps = np.concatenate([time_features(p.history["timestamp"]), time_features(p.future)])
+            prompts.append(Prompt(s1[0], s2[0], torch.from_numpy(stamps).to(device),
+                                  None if events is None else self._event_matrix(events, p, device)))
+        generator = torch.Generator(device=device).manual_seed(int(settings.seed))
+        tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
+                          settings.sampling, generator, progress)
+        results = []
+        for p, (s1, s2) in zip(prepared, tokens):
+            norm = self._decode(s1, s2, settings.horizon)
+            paths = denormalize(norm, p.mu, p.sigma)
+            mean = denormalize(norm.mean(axis=0), p.mu, p.sigma)
+            provenance = {
+                **pair.provenance(),
+                "device": str(device),
+                "events": events is not None,
+                "seed": int(settings.seed),
+                "input_sha256": p.digest,
+                "history_start": str(p.history["timestamp"].iloc[0]),
+                "history_end": str(p.history["timestamp"].iloc[-1]),
+                "bars_used": len(p.history),
+                "settings": dataclasses.asdict(settings),
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "elapsed_s": round(time.perf_counter() - started, 3),
+            }
+            results.append(Forecast(p.future, paths.astype(np.float32), mean.astype(np.float32), p.history,
+                                    settings, provenance))
+        return results
+
+    def _event_matrix(self, events: Events, p: _Prepared, device) -> torch.Tensor:
+        encoder = self.pair.predictor.event_emb
+        if encoder is None:
+            raise InputError("events were given but this model has no event encoder: load an event adapter")
+        channels = encoder.in_features
+        matrix = np.asarray(events(pd.DatetimeIndex(p.history["timestamp"]), p.future), dtype=np.float32)
+        expected = (len(p.history) + len(p.future), channels)
+        if matrix.shape != expected:
+            raise InputError(f"the event matrix has shape {matrix.shape}, expected {expected} "
+                             "(history bars + horizon, event channels)")
+        if not np.isfinite(matrix).all():
+            raise InputError("the event matrix has missing or infinite values")
+        return torch.from_numpy(matrix).to(device)
+
+    def _decode(self, s1: torch.Tensor, s2: torch.Tensor, horizon: int) -> np.ndarray:
+        """Decode each path's last ``context`` tokens as one causal sequence (as upstream) and keep the
+        horizon. The window's context part is the same for every path, so it is decoded once."""
+        window = min(s1.shape[1], self.pair.context)
+        s1, s2 = s1[:, -window:], s2[:, -window:]
+        shared = max(window - horizon, 0)
+        p1, p2 = s1[:1, :shared], s2[:1, :shared]
+        parts = [self.pair.tokenizer.decode_continuations(p1, p2, s1[i:i + DECODE_CHUNK, shared:],
+                                                          s2[i:i + DECODE_CHUNK, shared:])[:, -horizon:]
+                 for i in range(0, s1.shape[0], DECODE_CHUNK)]
+        return torch.cat(parts).float().cpu().numpy()

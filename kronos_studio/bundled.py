@@ -1,0 +1,35 @@
+"""The models that ship with Kronos Studio as package data (usable offline), and which one is the
+default: the one with the lowest validation loss its training recorded (never a test-period score)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import ASSETS
+
+MODELS_DIR = ASSETS / "models"
+BUNDLED_NAMES = ("studio-tiny", "studio-small")
+HISTORY_FILE = "training_history.json"  # written by scripts/train_bundled.py: per-stage loss records
+
+
+def bundled_models() -> dict[str, Path]:
+    """Name -> folder (with tokenizer/ and predictor/) for every bundled model present, the default
+    first."""
+    found = {name: MODELS_DIR / name for name in BUNDLED_NAMES if (MODELS_DIR / name / "predictor").is_dir()}
+    return dict(sorted(found.items(), key=lambda item: validation_loss(item[1])))
+
+
+def validation_loss(folder: Path) -> float:
+    """The best validation cross-entropy of the predictor's training run (inf when not recorded)."""
+    try:
+        history = json.loads((folder / HISTORY_FILE).read_text())["predictor"]
+        return min(r["val_loss"] for r in history if "val_loss" in r)
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("inf")
+
+
+def default_model_path() -> Path:
+    models = bundled_models()
+    if not models:
+        raise FileNotFoundError(f"no bundled model found under {MODELS_DIR}; pass --model (e.g. 'mini' when online)")
+    return next(iter(models.values()))

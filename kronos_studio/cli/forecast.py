@@ -1,0 +1,102 @@
+"""``kronos forecast``: sample future paths of the bars in a file and write per-step quantiles."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .common import CliError, quality_gate, quantile_levels, read_bars
+
+
+def register(sub) -> None:
+    p = sub.add_parser("forecast", help="forecast the bars in a CSV/Parquet file",
+                       description="Sample future paths with Kronos and write per-step quantiles.")
+    p.add_argument("file", help="CSV or Parquet with a timestamp column and open, high, low, close[, volume, amount]")
+    p.add_argument("--model", default=None,
+                   help="official name (mini, small, base), Hub repo id, or local folder; default: the bundled model")
+    p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")
+    p.add_argument("--revision", default=None, help="Hub revision (commit) of the model")
+    p.add_argument("--horizon", type=int, required=True, help="bars to forecast")
+    p.add_argument("--paths", type=int, default=30, help="sample paths (default 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=0.9)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--lookback", type=int, default=None, help="context bars (default: the model's context)")
+    p.add_argument("--quantiles", type=quantile_levels, default=[0.1, 0.5, 0.9])
+    p.add_argument("--out", required=True, help="quantiles CSV to write")
+    p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
+    p.add_argument("--provenance-out", default=None, help="optional JSON of settings and provenance")
+    p.add_argument("--timezone", default=None,
+                   help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
+    p.add_argument("--calendar", default=None,
+                   help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
+    p.add_argument("--symbol", default=None, metavar="NAME",
+                   help="the instrument to forecast from a file with a symbol/ticker column; otherwise the "
+                        "series' name (default: the file's name)")
+    p.add_argument("--fix", action="append", default=[], metavar="FIX",
+                   help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_forecast)
+
+
+def run_forecast(args) -> int:
+    from kronos.checkpoints import CheckpointError, load_pair
+    from kronos.device import resolve_device
+    from kronos.pipeline import ForecastSettings, InputError
+    from kronos_studio.forecasting import studio_pipeline
+
+    try:
+        device = resolve_device(args.device)
+        settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
+                                    temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                                    lookback=args.lookback)
+    except (ValueError, InputError) as e:
+        raise CliError(str(e)) from None
+    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    model = args.model
+    if model is None:
+        from kronos_studio.bundled import default_model_path
+        try:
+            model = default_model_path()
+        except FileNotFoundError as e:
+            raise CliError(str(e)) from None
+    try:
+        pair = load_pair(model, args.tokenizer, revision=args.revision, device=device)
+    except CheckpointError as e:
+        raise CliError(str(e)) from None
+    pipeline = studio_pipeline(pair)
+    bar = None
+    if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):
+        from tqdm import tqdm
+        bar = tqdm(total=args.horizon, desc="sampling", unit="bar", file=sys.stderr)
+    try:
+        fc = pipeline.predict(bars, settings=settings,
+                                 progress=(lambda i, n: bar.update(1)) if bar else None)
+    except InputError as e:
+        raise CliError(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    table = fc.quantiles(args.quantiles)
+    table.reset_index().to_csv(args.out, index=False)
+    if args.paths_out:
+        paths = fc.paths_frame()
+        if args.paths_out.endswith((".parquet", ".pq")):
+            paths.to_parquet(args.paths_out, index=False)
+        else:
+            paths.to_csv(args.paths_out, index=False)
+    if args.provenance_out:
+        Path(args.provenance_out).write_text(json.dumps(fc.provenance, indent=2, default=str))
+    from kronos_studio.evaluation.plausibility import check_fan
+
+    problems = check_fan(fc.paths, bars.frame["close"].to_numpy())
+    for line in warnings + [f"kronos: warning: {p.code}: {p.message}" for p in problems]:
+        print(line, file=sys.stderr)
+    print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
+          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {fc.provenance['device']}, "
+          f"{fc.provenance['elapsed_s']} s)", file=sys.stderr)
+    return 0
+
+

@@ -1,0 +1,121 @@
+"""``kronos train lora``: LoRA + event-embedding fine-tuning from the command line (``kronos_studio.training.lora``),
+with a before/after walk-forward evaluation. Imports torch only when the command runs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .common import CliError, add_data_and_training_options, cli_device, load_series, make_log, read_bars, train_config
+
+
+def register(train_sub) -> None:
+    """Add ``kronos train lora`` to the ``kronos train`` subcommands."""
+    p = train_sub.add_parser("lora", help="LoRA fine-tuning with event inputs (base model frozen)",
+                        description="Train rank-8 LoRA adapters on the attention q/v projections together "
+                                    "with the event embedding; write an adapter folder and a before/after "
+                                    "walk-forward evaluation.")
+    add_data_and_training_options(p)
+    a = p.add_argument_group("model and events")
+    a.add_argument("--model", default=None, help="base model: bundled/local folder, official name or repo id "
+                                                 "(default: the bundled model)")
+    a.add_argument("--tokenizer", default=None)
+    a.add_argument("--calendar", nargs="*", default=[], metavar="CSV",
+                   help="event calendars (datetime, type, actual, consensus); added to the bundled one")
+    a.add_argument("--no-bundled-calendar", action="store_true")
+    a.add_argument("--leader", action="append", default=[], metavar="NAME=FILE",
+                   help="leader bars for index, rates, dollar or crypto (CSV/Parquet), e.g. index=spy.csv")
+    a.add_argument("--test-start", default=None, help="held-out test period start: not trained or validated on; "
+                                                      "the before/after evaluation runs there (default: --val-start)")
+    a.add_argument("--eval-cutoffs", type=int, default=20, help="walk-forward cut-offs (0: no evaluation)")
+    a.add_argument("--horizon", type=int, default=10)
+    a.add_argument("--paths", type=int, default=30)
+    p.set_defaults(func=run_train_lora)
+
+
+def _cli_builder(args):
+    from kronos_studio.training.events import EventBuilder, EventError, bundled_calendar, load_calendar
+
+    try:
+        cal = None if args.no_bundled_calendar else bundled_calendar()
+        for f in args.calendar:
+            c = load_calendar(f)
+            cal = c if cal is None else cal.merged(c)
+        leaders = {}
+        for item in args.leader:
+            name, _, path = item.partition("=")
+            if not path:
+                raise CliError(f"--leader expects NAME=FILE, got '{item}'")
+            leaders[name] = read_bars(path)
+        return EventBuilder(cal, leaders or None)
+    except EventError as e:
+        raise CliError(str(e)) from None
+
+
+def run_train_lora(args) -> int:
+    import pandas as pd
+
+    from kronos.checkpoints import CheckpointError, load_pair
+    from kronos_studio.evaluation.walk_forward import summary_table
+    from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
+    from kronos_studio.training.lora import apply_adapter, before_after, finetune_lora
+    from kronos_studio.training.state import ResumeError
+
+    device = cli_device(args)
+    log = make_log(args)
+    if args.model is None:
+        from kronos_studio.bundled import default_model_path
+
+        try:
+            args.model = str(default_model_path())
+        except FileNotFoundError as e:
+            raise CliError(str(e)) from None
+    try:
+        pair = load_pair(args.model, args.tokenizer, device=device)
+    except CheckpointError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    builder = _cli_builder(args)
+    series = load_series(args)
+    lookback = args.lookback or max(2, args.window * 3 // 4)
+    try:
+        if args.val_start:
+            val_start = pd.Timestamp(args.val_start)
+        else:
+            from kronos_studio.training.datasets import fraction_split
+
+            val_start = fraction_split(max(series, key=len), args.val_fraction).val_start
+        test_start = pd.Timestamp(args.test_start) if args.test_start else None
+        data = build_train_data(series, TimeSplit(val_start, test_start), args.window, lookback, stride=args.stride)
+    except (DataError, ValueError) as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    cfg = train_config(args, 1e-3, 1.0)
+    # file names only: the adapter folder may be shared, the paths of this machine stay here
+    leaders = [f"{n}={Path(f).name}" for n, _, f in (item.partition("=") for item in args.leader)]
+    try:
+        result = finetune_lora(pair, data, builder, cfg, args.out, device=device, resume=not args.no_resume, log=log,
+                               run_info={"calendars": [Path(f).name for f in args.calendar], "leaders": leaders})
+    except ResumeError as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    c = result.counts
+    print(f"trainable {c['trainable']:,} of {c['total']:,} parameters ({c['trainable_pct']:.2f}%): "
+          f"LoRA {c['lora']:,} + event embedding {c['event_emb']:,}; base {c['total'] - c['trainable']:,} frozen")
+    print(f"validation loss {result.base_val} before, {result.best_val} after (best step {result.best_step}); "
+          f"adapter in {args.out}")
+    if args.eval_cutoffs > 0:
+        adapted = apply_adapter(pair, result.adapter)
+        start = test_start if test_start is not None else val_start
+        rows = []
+        for s in series:
+            try:
+                res = before_after(pair, adapted, s.frame, builder, horizon=args.horizon, start=start,
+                                   n_cutoffs=args.eval_cutoffs, lookback=min(lookback, pair.context),
+                                   paths=args.paths, seed=args.seed)
+            except ValueError as e:
+                print(f"{s.name}: no walk-forward evaluation ({e})", file=sys.stderr)
+                continue
+            table = summary_table(res)
+            print(f"\nwalk-forward on {s.name} from {start} ({args.eval_cutoffs} cut-offs, horizon {args.horizon}):")
+            print(table[["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit"]].round(4).to_string())
+            rows.append(table.assign(series=s.name).reset_index())
+        if rows:
+            pd.concat(rows).to_csv(Path(args.out) / "before_after.csv", index=False)
+    return 0

@@ -1,0 +1,210 @@
+"""The trust panel's numbers: a walk-forward of one model on the latest cut-offs of a series, the
+naive baselines on the same cut-offs and seeds, skill scores, a direction hit rate with its interval,
+the PIT histogram, and a conformal fan calibration with its check on held-out cut-offs."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kronos.bars import bars_frame
+from kronos.quantiles import BAND, band_nominal
+
+from .baselines import REFERENCE, default_baselines
+from .calibration import CalibrationCheck, FanCalibration, holdout_check
+from .walk_forward import EvalResult, last_cutoffs, walk_forward
+
+
+def skill_score(score: float, reference: float) -> float:
+    """1 - score / reference for a lower-is-better score: > 0 beats the reference, 0 ties it."""
+    return float(1 - score / reference) if reference > 0 else float("nan")
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95% for z = 1.96)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def skill_interval(model: np.ndarray, reference: np.ndarray, level: float = 0.95, reps: int = 2000,
+                   seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of 1 - mean(model) / mean(reference) over paired per-cut-off scores
+    (cut-offs resampled together, so both models always see the same ones)."""
+    model, reference = np.asarray(model, np.float64), np.asarray(reference, np.float64)
+    if len(model) < 2:
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(len(model), size=(reps, len(model)))
+    ratio = model[idx].mean(axis=1) / reference[idx].mean(axis=1)
+    lo, hi = np.quantile(1 - ratio, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(bin edges, share of PIT values per bin); a calibrated forecast is flat at 1 / bins."""
+    counts, edges = np.histogram(np.asarray(pit).ravel(), bins=bins, range=(0, 1))
+    return edges, counts / max(1, counts.sum())
+
+
+@dataclass
+class TrackRecord:
+    """What the badge beside a fan needs from an evaluation; small enough to keep on disk as JSON."""
+
+    numbers: dict  # TrustReport.badge()
+    settings: dict
+    calibration: FanCalibration | None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"numbers": self.numbers, "settings": self.settings, "notes": self.notes,
+                "calibration": None if self.calibration is None else self.calibration.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrackRecord:
+        cal = data.get("calibration")
+        return cls(dict(data["numbers"]), dict(data["settings"]), None if cal is None else FanCalibration.from_dict(cal),
+                   list(data.get("notes", [])))
+
+
+COVERAGE_TOLERANCE = 0.10  # coverage this far from nominal is called too narrow / too wide
+
+
+def plain_verdicts(numbers: dict) -> list[str]:
+    """What a track record (``TrustReport.badge()``) says in plain words when it is poor: a band that
+    holds the actual far less (or more) often than nominal, a model worse than the plain random walk
+    or not distinguishable from it. Empty when neither coverage nor skill is a concern."""
+    out = []
+    coverage, nominal = numbers["coverage"], numbers["nominal"]
+    if coverage < nominal - COVERAGE_TOLERANCE:
+        out.append(f"The band is too narrow: it held the actual {coverage:.0%} of the time, not {nominal:.0%}. "
+                   "Read the fan as overconfident, or switch on the calibrated fan.")
+    elif coverage > nominal + COVERAGE_TOLERANCE:
+        out.append(f"The band is too wide: it held the actual {coverage:.0%} of the time, not {nominal:.0%}.")
+    if "crps_skill" in numbers:
+        skill, (lo, hi) = numbers["crps_skill"], numbers.get("crps_skill_ci", (numbers["crps_skill"],) * 2)
+        if hi < 0:
+            out.append(f"Worse than a plain random walk on these cut-offs (CRPS skill {skill:+.0%}, 95% interval "
+                       f"{lo:+.0%} to {hi:+.0%}).")
+        elif lo <= 0:
+            out.append(f"Not distinguishable from a plain random walk on these cut-offs (CRPS skill {skill:+.0%}, "
+                       f"95% interval {lo:+.0%} to {hi:+.0%}).")
+    return out
+
+
+@dataclass
+class TrustReport:
+    model: EvalResult  # with paths
+    baselines: dict[str, EvalResult]
+    calibration: FanCalibration | None  # fitted on every scored cut-off (what the forecast page applies)
+    check: CalibrationCheck | None  # fitted on the earlier cut-offs, scored on the later ones
+    settings: dict = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cutoffs(self) -> int:
+        return len(self.model.cutoffs)
+
+    @property
+    def requested(self) -> int:
+        return int(self.model.meta.get("requested_cutoffs", self.cutoffs))
+
+    @property
+    def cut_short(self) -> bool:
+        return self.cutoffs < self.requested
+
+    def direction(self) -> tuple[float, float, float, int]:
+        """(hit rate, 95% low, 95% high, cut-offs) of the median's direction at the horizon's last bar."""
+        hits = self.model.direction_hit[:, -1]
+        lo, hi = wilson_interval(int(hits.sum()), len(hits))
+        return float(hits.mean()), lo, hi, len(hits)
+
+    def table(self) -> pd.DataFrame:
+        """One row per model: CRPS and MAE of the median (% of the last close), band coverage, direction."""
+        cols = ["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit", "cutoffs", "paths"]
+        return pd.DataFrame([r.summary() for r in [self.model, *self.baselines.values()]]).set_index("model")[cols]
+
+    def skill(self) -> pd.DataFrame:
+        """The model's skill against each baseline: 1 - model / baseline for CRPS and for the MAE of
+        the median (> 0: the model is better)."""
+        m = self.model.summary()
+        ours = self.model.crps_pct_by_cutoff()
+        rows = []
+        for r in self.baselines.values():
+            lo, hi = skill_interval(ours, r.crps_pct_by_cutoff())
+            rows.append({"baseline": r.name, "crps_skill": skill_score(m["crps_pct"], r.summary()["crps_pct"]),
+                         "crps_skill_lo": lo, "crps_skill_hi": hi,
+                         "mae_skill": skill_score(m["mae_pct"], r.summary()["mae_pct"])})
+        return pd.DataFrame(rows).set_index("baseline")
+
+    def coverage_by_step(self) -> pd.DataFrame:
+        """p10-p90 coverage per horizon step: the model, each baseline, and (held-out cut-offs only)
+        the model before and after calibration."""
+        out = {self.model.name: self.model.coverage_by_step()}
+        out |= {r.name: r.coverage_by_step() for r in self.baselines.values()}
+        if self.check is not None:
+            before, after = self.check.by_step()
+            out["held-out, raw"], out["held-out, calibrated"] = before, after
+        return pd.DataFrame(out, index=pd.RangeIndex(1, self.model.horizon + 1, name="step"))
+
+    def track_record(self) -> TrackRecord:
+        return TrackRecord(self.badge(), dict(self.settings), self.calibration, list(self.notes))
+
+    def badge(self) -> dict:
+        """The few numbers shown beside a fan (plain JSON values)."""
+        s = self.model.summary()
+        rate, lo, hi, n = self.direction()
+        out = {"coverage": s["coverage_p10_p90"], "nominal": band_nominal(BAND), "cutoffs": self.cutoffs,
+               "horizon": self.model.horizon, "first": str(self.model.cutoff_times[0]),
+               "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": [lo, hi],
+               "crps_pct": s["crps_pct"]}
+        if REFERENCE in self.baselines:
+            label = self.baselines[REFERENCE].name
+            ref = self.skill().loc[label]
+            out |= {"reference": label, "crps_skill": float(ref["crps_skill"]),
+                    "crps_skill_ci": [float(ref["crps_skill_lo"]), float(ref["crps_skill_hi"])],
+                    "reference_coverage": self.baselines[REFERENCE].summary()["coverage_p10_p90"]}
+        if self.check is not None:
+            out |= {"held_out_before": self.check.before, "held_out_after": self.check.after,
+                    "held_out_cutoffs": self.check.n_test}
+        return out
+
+
+def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: int | None = None,
+             lookback: int, seed: int = 0, baseline_paths: int = 200, fit_share: float = 0.5,
+             time_limit_s: float | None = None, settings: dict | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> TrustReport:
+    """Walk-forward ``forecast_fn`` (see ``kronos_studio.evaluation.walk_forward``) on the latest ``n_cutoffs`` cut-offs,
+    ``spacing`` bars apart (default: the horizon, so actuals never overlap), then the baselines on the
+    cut-offs it reached, and fit the fan calibration."""
+    started = time.perf_counter()
+    frame = bars_frame(bars)
+    cutoffs = last_cutoffs(len(frame), horizon, n_cutoffs, spacing or horizon, min_history=lookback)
+
+    def report(name):
+        return (lambda i, n: progress(name, i, n)) if progress else None
+
+    model = walk_forward(forecast_fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
+                         keep_paths=True, progress=report(getattr(forecast_fn, "name", "model")),
+                         time_limit_s=time_limit_s)
+    baselines = {key: walk_forward(fn, frame, horizon=horizon, cutoffs=model.cutoffs, lookback=lookback,
+                                   seed=seed, name=fn.name, progress=report(fn.name))
+                 for key, fn in default_baselines(baseline_paths).items()}
+    calibration = check = None
+    notes = []
+    if len(model.cutoffs) < 2:
+        notes.append("no calibration: it needs at least 2 scored cut-offs")
+    else:
+        try:
+            calibration = FanCalibration.from_result(model)
+            check = holdout_check(model, fit_share, BAND)
+        except ValueError as e:  # e.g. non-positive prices: the log-ratio scores do not exist
+            notes.append(f"no calibration: {e}")
+    return TrustReport(model, baselines, calibration, check, dict(settings or {}),
+                       round(time.perf_counter() - started, 3), notes)

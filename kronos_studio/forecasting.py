@@ -1,0 +1,21 @@
+"""The studio's pipeline: the Kronos core with future bar times from the bars' trading calendar
+(exchange sessions and holidays, 24/7 crypto, the weekly FX session) — the hook the core leaves open."""
+from __future__ import annotations
+
+import pandas as pd
+
+from kronos.checkpoints import KronosPair
+from kronos.pipeline import KronosPipeline
+
+
+def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
+    """The bars' calendar and interval (a ``data_sources.Bars`` carries both) decide the future bar
+    times; a plain frame follows its own rhythm, skipping weekdays and hours it never trades."""
+    from data_sources.calendars import future_timestamps
+
+    return future_timestamps(history_timestamps, horizon, interval=getattr(bars, "interval", None),
+                             calendar=getattr(bars, "calendar", None))
+
+
+def studio_pipeline(pair: KronosPair) -> KronosPipeline:
+    return KronosPipeline(pair, future_timestamps=calendar_future_timestamps)

@@ -1,0 +1,124 @@
+"""The ``kronos`` command, run as a user would (subprocess), offline."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from testkit import fill_hub_cache, random_bars
+
+from kronos.config import OFFICIAL_MODELS
+
+
+def run_cli(*args, env=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def bars_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "bars.csv"
+    random_bars(120, freq="1h").to_csv(path, index=False)
+    return path
+
+
+def test_forecast_writes_quantiles_paths_and_provenance(random_model, bars_csv, tmp_path):
+    folder = random_model("tiny").folder
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    out, paths, prov = tmp_path / "q.csv", tmp_path / "paths.csv", tmp_path / "prov.json"
+    r = run_cli("forecast", bars_csv, "--model", folder, "--horizon", 12, "--paths", 10, "--seed", 3,
+                "--temperature", 0.8, "--top-p", 0.9, "--top-k", 0, "--lookback", 100,
+                "--quantiles", "0.1,0.5,0.9", "--out", out, "--paths-out", paths, "--provenance-out", prov,
+                "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    q = pd.read_csv(out)
+    assert len(q) == 12 and q.columns[0] == "timestamp"
+    assert {"close_p10", "close_p50", "close_p90", "volume_p50"} <= set(q.columns)
+    last = pd.Timestamp(random_bars(120, freq="1h")["timestamp"].iloc[-1])
+    first = pd.Timestamp(q["timestamp"].iloc[0])
+    assert (first.tz_localize(None) if first.tz else first) > last
+    p = pd.read_csv(paths)
+    assert len(p) == 10 * 12 and p["path"].nunique() == 10
+    meta = json.loads(prov.read_text())
+    assert meta["seed"] == 3 and meta["bars_used"] == 100 and meta["settings"]["temperature"] == 0.8
+
+
+def test_official_name_from_hub_cache(random_model, bars_csv, tmp_path):
+    o = random_model("mini")
+    spec = OFFICIAL_MODELS["mini"]
+    cache = tmp_path / "hub"
+    fill_hub_cache(cache, spec.repo_id, spec.revision, o.folder / "predictor")
+    fill_hub_cache(cache, spec.tokenizer_repo_id, spec.tokenizer_revision, o.folder / "tokenizer")
+    out = tmp_path / "q.csv"
+    r = run_cli("forecast", bars_csv, "--model", "mini", "--horizon", 4, "--paths", 2, "--out", out, "--quiet",
+                env={"HF_HUB_CACHE": str(cache)})
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(out)) == 4
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--horizon", "0"], "horizon must be at least 1"),
+    (["--horizon", "5", "--top-p", "2"], "top_p"),
+    (["--horizon", "5", "--model", "small"], "not in the local Hugging Face cache"),
+    (["--horizon", "5", "--model", "/no/such/folder"], "does not exist"),
+    (["--horizon", "5", "--lookback", "5000"], "only 120 are available"),
+])
+def test_bad_input_is_one_line_without_traceback(random_model, bars_csv, tmp_path, args, message):
+    folder = random_model("tiny").folder
+    model = [] if "--model" in args else ["--model", str(folder)]
+    r = run_cli("forecast", bars_csv, *model, *args, "--out", tmp_path / "q.csv",
+                env={"HF_HUB_CACHE": str(tmp_path / "empty")})
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert message in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def test_missing_and_malformed_files(random_model, tmp_path):
+    folder = random_model("tiny").folder
+    r = run_cli("forecast", tmp_path / "none.csv", "--model", folder, "--horizon", 3, "--out", tmp_path / "q.csv")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    r = run_cli("forecast", bad, "--model", folder, "--horizon", 3, "--out", tmp_path / "q.csv")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
+    assert "timestamp" in r.stderr or "close" in r.stderr
+
+
+def test_quality_gate_blocks_until_the_offered_fix_is_accepted(random_model, tmp_path):
+    folder = random_model("tiny").folder
+    frame = random_bars(120, freq="1h")
+    dup = tmp_path / "dup.csv"
+    pd.concat([frame, frame.iloc[[50]]]).to_csv(dup, index=False)  # one duplicated bar at the end: unsorted too
+    args = ["forecast", dup, "--model", folder, "--horizon", 3, "--paths", 2, "--out", tmp_path / "q.csv",
+            "--timezone", "UTC", "--calendar", "24/7"]
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "duplicate_timestamps" in r.stderr and "--fix drop_duplicates" in r.stderr
+    r = run_cli(*args, "--fix", "drop_duplicates", "--fix", "sort")
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(tmp_path / "q.csv")) == 3
+    r = run_cli(*args[:-4], "--out", tmp_path / "q.csv", "--calendar", "NOPE")
+    assert r.returncode == 2 and "NOPE" in r.stderr
+
+
+def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path):
+    folder = random_model("tiny").folder
+    a, b = random_bars(120, seed=1, freq="1h"), random_bars(120, seed=2, freq="1h")
+    b[["open", "high", "low", "close"]] *= 10  # another instrument at another price level
+    long = pd.concat([a.assign(symbol="AAA"), b.assign(symbol="BBB")])
+    path = tmp_path / "long.csv"
+    long.to_csv(path, index=False)
+    args = ["forecast", path, "--model", folder, "--horizon", 3, "--paths", 4, "--out", tmp_path / "q.csv",
+            "--timezone", "UTC", "--calendar", "24/7"]
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "2 instruments" in r.stderr and "AAA, BBB" in r.stderr and "--symbol NAME" in r.stderr
+    r = run_cli(*args, "--symbol", "BBB")
+    assert r.returncode == 0, r.stderr
+    q = pd.read_csv(tmp_path / "q.csv")
+    last = b["close"].iloc[-1]
+    assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's

@@ -1,0 +1,56 @@
+"""Fixtures for every test folder: random-weight models in the official layout (ours, no oracle
+needed) and the official implementation on the same weights (only for the tests that compare)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from testkit import CONFIGS, ModelFolder, random_bars, random_model_folder, require_oracle, save_official_layout
+
+
+@pytest.fixture(scope="session")
+def random_model(tmp_path_factory):
+    """name ('tiny', 'mini', 'small') -> ModelFolder of our modules with random weights."""
+    made: dict[str, ModelFolder] = {}
+
+    def make(name: str) -> ModelFolder:
+        if name not in made:
+            made[name] = random_model_folder(tmp_path_factory.mktemp(f"random-{name}"), name)
+        return made[name]
+
+    return make
+
+
+@dataclass
+class OraclePair(ModelFolder):
+    """The same random weights as the official modules (eval mode) and as a checkpoint folder."""
+
+    official_tokenizer: torch.nn.Module = None
+    official_predictor: torch.nn.Module = None
+
+
+@pytest.fixture(scope="session")
+def oracle(tmp_path_factory):
+    """name -> OraclePair built by the official code; skips (fails in CI) without the oracle."""
+    made: dict[str, OraclePair] = {}
+
+    def make(name: str) -> OraclePair:
+        official = require_oracle()
+        if name not in made:
+            pcfg, tcfg = CONFIGS[name]
+            torch.manual_seed(1234)
+            tok = official.KronosTokenizer(**tcfg.to_dict()).eval()
+            pred = official.Kronos(**pcfg.to_dict()).eval()
+            folder = tmp_path_factory.mktemp(f"oracle-{name}")
+            save_official_layout(tok, tcfg, folder / "tokenizer")
+            save_official_layout(pred, pcfg, folder / "predictor")
+            made[name] = OraclePair(folder, tok, pred)
+        return made[name]
+
+    return make
+
+
+@pytest.fixture
+def bars():
+    return random_bars

@@ -1,0 +1,168 @@
+"""Walk-forward evaluation and baselines: metrics with known answers, reproducible baselines, and the
+same windows and seeds for every model."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from testkit import random_bars
+
+from kronos_studio.evaluation.baselines import Bootstrap, Persistence, RandomWalk, baselines_by_label
+from kronos_studio.evaluation.metrics import band_covers, crps_samples, pit_values
+from kronos_studio.evaluation.walk_forward import (
+    choose_cutoffs,
+    compare,
+    cutoffs_from_time,
+    kronos_forecast_fn,
+    summary_table,
+    walk_forward,
+)
+
+
+def gbm_bars(n=800, sigma=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, sigma, n)))
+    open_ = np.r_[100.0, close[:-1]]
+    return pd.DataFrame({"timestamp": pd.date_range("2020-01-01", periods=n, freq="h"), "open": open_,
+                         "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
+                         "close": close, "volume": rng.uniform(1, 2, n)})
+
+
+# --- metrics ------------------------------------------------------------------------------------
+def test_crps_of_a_point_mass_is_the_absolute_error():
+    y = np.array([1.0, -2.0, 3.5])
+    x = np.array([[0.5, 0.0, 3.5]])
+    np.testing.assert_allclose(crps_samples(x, y), [0.5, 2.0, 0.0])
+    np.testing.assert_allclose(crps_samples(np.repeat(x, 7, 0), y), [0.5, 2.0, 0.0])
+
+
+def test_crps_matches_the_pairwise_definition_and_the_gaussian_closed_form():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(9, 4))
+    y = rng.normal(size=4)
+    brute = np.abs(x - y).mean(0) - 0.5 * np.abs(x[:, None] - x[None]).mean((0, 1))
+    np.testing.assert_allclose(crps_samples(x, y), brute, rtol=1e-12)
+    # N(0,1) against y = 0: CRPS = sigma * (2 phi(0) - 1/sqrt(pi)) = 0.2337
+    big = rng.normal(size=(20000, 1))
+    assert crps_samples(big, np.zeros(1))[0] == pytest.approx(2 / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi), abs=0.01)
+
+
+def test_a_calibrated_gaussian_covers_80_percent_and_has_uniform_pit():
+    rng = np.random.default_rng(1)
+    samples = rng.normal(size=(400, 3000))
+    actual = rng.normal(size=3000)
+    assert band_covers(samples, actual).mean() == pytest.approx(0.8, abs=0.025)
+    pit = pit_values(samples, actual)
+    assert pit.mean() == pytest.approx(0.5, abs=0.02)
+    hist, _ = np.histogram(pit, bins=5, range=(0, 1))
+    assert (np.abs(hist / len(pit) - 0.2) < 0.03).all()
+    # an overconfident forecast (half the spread) covers far less
+    assert band_covers(samples * 0.5, actual).mean() < 0.55
+
+
+def test_random_walk_with_the_true_volatility_is_calibrated_in_walk_forward():
+    bars = gbm_bars(1500, sigma=0.01, seed=3)
+    res = walk_forward(RandomWalk(paths=300, window=200), bars, horizon=5, n_cutoffs=250, min_history=250)
+    assert res.covered.shape == (len(res.cutoffs), 5)
+    assert res.covered.mean() == pytest.approx(0.8, abs=0.06)
+    assert res.coverage_by_step().shape == (5,)
+    assert 0.4 < res.pit.mean() < 0.6
+
+
+def test_perfect_forecast_scores_zero_error_and_full_direction():
+    bars = gbm_bars(300)
+
+    def oracle(history, future, horizon, seed):
+        rows = bars.set_index("timestamp").loc[future, ["open", "high", "low", "close", "volume"]]
+        vals = rows.to_numpy()
+        amount = vals[:, 4:5] * vals[:, :4].mean(1, keepdims=True)
+        return np.concatenate([vals, amount], 1)[None]
+
+    res = walk_forward(oracle, bars, horizon=4, n_cutoffs=10, min_history=50)
+    assert res.crps.max() == pytest.approx(0, abs=1e-9)
+    assert res.abs_error.max() == pytest.approx(0, abs=1e-9)
+    assert res.direction_hit.all()
+    s = res.summary()
+    assert s["coverage_p10_p90"] == 1.0 and s["direction_hit"] == 1.0
+
+
+def test_persistence_crps_equals_its_absolute_error():
+    res = walk_forward(Persistence(), gbm_bars(400), horizon=3, n_cutoffs=8, min_history=50)
+    np.testing.assert_allclose(res.crps, res.abs_error, atol=1e-4)
+    assert res.n_paths == 1
+    # it predicts no move: float32 round-off of the last price must not count as a direction call
+    assert res.direction_hit.sum() == 0
+
+
+# --- baselines ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [RandomWalk, Bootstrap])
+def test_baselines_are_reproducible_by_seed_and_coherent(cls):
+    from kronos.pipeline import bars_frame
+
+    hist = bars_frame(random_bars(300, 5))
+    fut = pd.date_range(hist["timestamp"].iloc[-1], periods=11, freq="5min")[1:]
+    fn = cls(paths=50)
+    a, b, c = fn(hist, fut, 10, 1), fn(hist, fut, 10, 1), fn(hist, fut, 10, 2)
+    assert a.shape == (50, 10, 6)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    o, h, lo, cl = (a[..., i] for i in range(4))
+    assert (h >= np.maximum(o, cl) - 1e-3).all() and (lo <= np.minimum(o, cl) + 1e-3).all()
+    assert (a[..., 4] > 0).all()
+
+
+# --- same windows and seeds for every model -----------------------------------------------------
+class Recorder:
+    def __init__(self, name):
+        self.name, self.calls = name, []
+
+    def __call__(self, history, future, horizon, seed):
+        self.calls.append((history["timestamp"].iloc[0], history["timestamp"].iloc[-1], len(history),
+                           tuple(future), seed))
+        return np.repeat(history[["open", "high", "low", "close", "volume", "amount"]].to_numpy()[-1:][None],
+                         horizon, axis=1)
+
+
+def test_walk_forward_gives_every_model_the_same_windows_and_seeds():
+    bars = gbm_bars(500)
+    a, b = Recorder("a"), Recorder("b")
+    results = compare({"a": a, "b": b, **baselines_by_label(paths=20)}, bars, horizon=6, n_cutoffs=7,
+                      lookback=100, seed=11)
+    assert a.calls == b.calls and len(a.calls) == 7
+    assert [c[4] for c in a.calls] == list(range(11, 18))
+    assert all(c[2] == 100 for c in a.calls)
+    cut = results["a"].cutoffs
+    assert all(r.cutoffs == cut and r.seeds == results["a"].seeds for r in results.values())
+    # the future timestamps handed over are the real next bars, after the history
+    for _first, last, _n, fut, _seed in a.calls:
+        assert fut[0] > last and len(fut) == 6
+    table = summary_table(results)
+    assert list(table.index) == list(results) and {"crps", "coverage_p10_p90", "mae_median",
+                                                   "direction_hit"} <= set(table.columns)
+
+
+def test_cutoffs_are_spread_and_respect_history_and_horizon():
+    c = choose_cutoffs(100, 10, 5, min_history=20)
+    assert c[0] == 20 and c[-1] == 90 and len(c) == 5
+    with pytest.raises(ValueError):
+        choose_cutoffs(20, 10, 5, min_history=15)
+    bars = gbm_bars(300)
+    c = cutoffs_from_time(bars, bars["timestamp"].iloc[200], 5, 4)
+    assert c[0] == 200 and c[-1] == 295
+
+
+def test_kronos_forecast_fn_runs_in_walk_forward_and_keeps_pit_and_paths(random_model):
+    from kronos.pipeline import KronosPipeline
+
+    pair = random_model("tiny").ours(context=64)
+    fn = kronos_forecast_fn(KronosPipeline(pair), paths=4, name="tiny")
+    res = walk_forward(fn, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64, keep_paths=True)
+    assert res.paths.shape == (2, 4, 3, 6) and res.pit.shape == (2, 3)
+    # the PIT stored is the paths' quantile of the actual
+    np.testing.assert_allclose(res.pit, [pit_values(res.paths[i, :, :, 3], res.actual[i]) for i in range(2)])
+    again = walk_forward(fn, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64)
+    np.testing.assert_array_equal(again.crps, res.crps)  # seeded: the same numbers
+    batched = kronos_forecast_fn(KronosPipeline(pair), paths=4, batch_size=2)
+    res_b = walk_forward(batched, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64)
+    assert res_b.crps.shape == (2, 3) and np.isfinite(res_b.crps).all()
+    assert res.pit_frame().shape == (6, 3) and len(res.per_cutoff()) == 2

@@ -1,0 +1,90 @@
+"""The one import direction: pages -> app_support -> kronos_studio -> kronos core / data_sources.
+Checked on the source (every import, including those inside functions) and in a fresh interpreter."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_PARTY = {"kronos", "kronos_studio", "data_sources", "app_support", "pages"}
+# package -> top-level names it must never import
+FORBIDDEN = {
+    "kronos": {"kronos_studio", "data_sources", "app_support", "pages", "streamlit", "plotly"},
+    "data_sources": {"kronos", "kronos_studio", "app_support", "pages", "streamlit", "plotly", "torch"},
+    "kronos_studio": {"app_support", "pages", "streamlit", "plotly"},
+    "kronos_studio/evaluation": {"torch"},  # scoring is numpy/pandas only
+}
+
+
+def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, absolute module, names) of every import in a file, relative ones resolved."""
+    package = path.relative_to(ROOT).parent.parts
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            out.append((node.lineno, module, [a.name for a in node.names]))
+    return out
+
+
+def files(folder: str) -> list[Path]:
+    return sorted(p for p in (ROOT / folder).rglob("*.py") if "assets" not in p.parts)
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_no_import_points_up_or_sideways(folder):
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {module}"
+           for p in files(folder) for line, module, _ in imports_of(p)
+           if module.split(".")[0] in FORBIDDEN[folder]]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_private_name_is_imported_across_modules():
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {name} from {module}"
+           for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages")
+           for p in files(folder) for line, module, names in imports_of(p)
+           if module.split(".")[0] in FIRST_PARTY for name in names if name.startswith("_")]
+    assert not bad, "\n".join(bad)
+
+
+def loaded_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    return {m.split(".")[0] for m in out.split()}
+
+
+def test_the_core_runs_without_the_studio():
+    loaded = loaded_after("from kronos import KronosPipeline, Forecast, load_pair")
+    assert "torch" in loaded
+    assert not loaded & {"kronos_studio", "data_sources", "app_support", "streamlit", "plotly"}
+
+
+def test_scoring_and_the_public_constants_do_not_load_torch():
+    loaded = loaded_after("import kronos, kronos.quantiles, kronos.bars, kronos.normalization\n"
+                          "import kronos_studio.evaluation.trust, kronos_studio.evaluation.thresholds")
+    assert "torch" not in loaded and "streamlit" not in loaded
+
+
+def test_the_public_api_lists_what_it_exports():
+    import kronos
+
+    assert set(kronos.__all__) >= {"KronosPipeline", "Forecast", "ForecastSettings", "load_pair", "KronosPair"}
+    for name in kronos.__all__:
+        assert getattr(kronos, name) is not None
+    with pytest.raises(AttributeError):
+        kronos.no_such_name  # noqa: B018
+
+
+def test_bar_columns_agree_between_the_core_and_the_data_layer():
+    """Two layers that may not import each other name the same six columns."""
+    from data_sources.schema import VALUE_COLUMNS
+    from kronos.config import BAR_COLUMNS
+
+    assert tuple(BAR_COLUMNS) == tuple(VALUE_COLUMNS)
