@@ -131,7 +131,9 @@ def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str 
         RevisionNotFoundError,
     )
 
-    folder = None if constants.HF_HUB_OFFLINE else _cached_snapshot(ref, revision, cache_dir)
+    # Cache first, offline or not: a pinned revision on disk needs no network (and no version of
+    # huggingface_hub then decides differently about what offline means).
+    folder = _cached_snapshot(ref, revision, cache_dir)
     if folder is None and not constants.HF_HUB_OFFLINE and not _hub_reachable(HUB_PROBE_TIMEOUT_S):
         # Say so at once, instead of after huggingface_hub's retries (about 25 s offline).
         raise CheckpointError(
@@ -140,8 +142,10 @@ def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str 
             "bundled model.")
     try:
         if folder is None:
+            # local_files_only says "offline" in the one way every huggingface_hub version honours.
             folder = snapshot_download(ref, revision=revision, cache_dir=cache_dir,
-                                       allow_patterns=[CONFIG_FILE, WEIGHTS_FILE], tqdm_class=tqdm_class)
+                                       allow_patterns=[CONFIG_FILE, WEIGHTS_FILE], tqdm_class=tqdm_class,
+                                       local_files_only=constants.HF_HUB_OFFLINE)
     except LocalEntryNotFoundError as e:
         raise CheckpointError(
             f"'{ref}' is not in the local Hugging Face cache and the Hub cannot be reached "

@@ -10,6 +10,9 @@ from testkit import random_bars, require_oracle
 from kronos.pipeline import KronosPipeline
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+# The official mini and small configs are the slow cases (seconds each): `-m "not slow"` keeps tiny only.
+OFFICIAL_MINI = pytest.param("mini", marks=pytest.mark.slow)
+OFFICIAL_SMALL = pytest.param("small", marks=pytest.mark.slow)
 
 
 def _normalised(n: int, seed: int = 0) -> torch.Tensor:
@@ -24,7 +27,7 @@ def _stamps(n: int, seed: int = 0) -> torch.Tensor:
     return torch.stack(cols, -1).float()
 
 
-@pytest.mark.parametrize("name", ["tiny", "mini", "small"])
+@pytest.mark.parametrize("name", ["tiny", OFFICIAL_MINI, OFFICIAL_SMALL])
 def test_tokenizer_ids_and_decode_match_official(oracle, name):
     o = oracle(name)
     ours = o.ours(512).tokenizer
@@ -38,7 +41,7 @@ def test_tokenizer_ids_and_decode_match_official(oracle, name):
     torch.testing.assert_close(ours.decode(s1, s2), ref_bars, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["tiny", "mini", "small"])
+@pytest.mark.parametrize("name", ["tiny", OFFICIAL_MINI, OFFICIAL_SMALL])
 def test_predictor_logits_match_official(oracle, name):
     o = oracle(name)
     model = o.ours(512).predictor
@@ -72,10 +75,10 @@ def _official_greedy(o, frame: pd.DataFrame, future: pd.DatetimeIndex, context: 
     ("tiny", 64, 40, 30),      # context and forecast fit in the window: pure KV-cache path
     ("tiny", 64, 50, 30),      # the window starts sliding during the forecast
     ("tiny", 64, 120, 20),     # the context alone is longer than the window
-    ("mini", 2048, 300, 20),   # mini at its trained context
-    ("mini", 128, 150, 16),    # mini weights, window slides
-    ("small", 512, 200, 16),   # small at its trained context
-    ("small", 128, 120, 24),   # small weights, window slides
+    pytest.param(*("mini", 2048, 300, 20), marks=pytest.mark.slow),   # mini at its trained context
+    pytest.param(*("mini", 128, 150, 16), marks=pytest.mark.slow),    # mini weights, window slides
+    pytest.param(*("small", 512, 200, 16), marks=pytest.mark.slow),   # small at its trained context
+    pytest.param(*("small", 128, 120, 24), marks=pytest.mark.slow),   # small weights, window slides
 ])
 def test_greedy_forecast_matches_official_predictor(oracle, name, context, n, horizon):
     o = oracle(name)
