@@ -192,26 +192,24 @@ def load_state_strict(module: nn.Module, path: Path) -> None:
     module.load_state_dict(state, strict=True)
 
 
-def load_tokenizer(ref, revision=None, cache_dir=None, device=None, tqdm_class=None) -> tuple[KronosTokenizer, Source]:
+def _load_module(ref, config_class, module_class, revision, cache_dir, device, tqdm_class):
+    """Resolve ``ref``, build ``module_class`` from its config.json, load its weights strictly, in eval mode."""
     src = resolve(ref, revision, cache_dir, tqdm_class)
     try:
-        cfg = TokenizerConfig.from_dict(_read_config(src.path))
+        config = config_class.from_dict(_read_config(src.path))
     except ConfigError as e:
         raise CheckpointError(f"{src.path}: {e}") from None
-    tok = KronosTokenizer(cfg)
-    load_state_strict(tok, src.path)
-    return tok.to(device or default_device()).eval(), src
+    module = module_class(config)
+    load_state_strict(module, src.path)
+    return module.to(device or default_device()).eval(), src
+
+
+def load_tokenizer(ref, revision=None, cache_dir=None, device=None, tqdm_class=None) -> tuple[KronosTokenizer, Source]:
+    return _load_module(ref, TokenizerConfig, KronosTokenizer, revision, cache_dir, device, tqdm_class)
 
 
 def load_predictor(ref, revision=None, cache_dir=None, device=None, tqdm_class=None) -> tuple[Kronos, Source]:
-    src = resolve(ref, revision, cache_dir, tqdm_class)
-    try:
-        cfg = KronosConfig.from_dict(_read_config(src.path))
-    except ConfigError as e:
-        raise CheckpointError(f"{src.path}: {e}") from None
-    model = Kronos(cfg)
-    load_state_strict(model, src.path)
-    return model.to(device or default_device()).eval(), src
+    return _load_module(ref, KronosConfig, Kronos, revision, cache_dir, device, tqdm_class)
 
 
 def _replace_atomically(path: Path, write) -> None:
