@@ -88,7 +88,10 @@ def run_forecast(args) -> int:
         else:
             paths.to_csv(args.paths_out, index=False)
     if args.provenance_out:
-        Path(args.provenance_out).write_text(json.dumps(fc.provenance, indent=2, default=str))
+        # The series this forecast is of: the same name the ledger and the screener record it under.
+        series = {"symbol": bars.symbol, "source": bars.source, "interval": bars.interval,
+                  "calendar": bars.calendar, "timezone": bars.timezone, "file": str(Path(args.file).resolve())}
+        Path(args.provenance_out).write_text(json.dumps({**fc.provenance, "series": series}, indent=2, default=str))
     from kronos_studio.evaluation.plausibility import check_fan
 
     problems = check_fan(fc.paths, bars.frame["close"].to_numpy())

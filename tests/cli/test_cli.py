@@ -45,6 +45,7 @@ def test_forecast_writes_quantiles_paths_and_provenance(random_model, bars_csv, 
     assert len(p) == 10 * 12 and p["path"].nunique() == 10
     meta = json.loads(prov.read_text())
     assert meta["seed"] == 3 and meta["bars_used"] == 100 and meta["settings"]["temperature"] == 0.8
+    assert meta["series"]["symbol"] == "bars" and meta["series"]["file"] == str(bars_csv.resolve())  # file's name
 
 
 def test_official_name_from_hub_cache(random_model, bars_csv, tmp_path):
@@ -117,8 +118,9 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path):
     r = run_cli(*args)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
     assert "2 instruments" in r.stderr and "AAA, BBB" in r.stderr and "--symbol NAME" in r.stderr
-    r = run_cli(*args, "--symbol", "BBB")
+    r = run_cli(*args, "--symbol", "BBB", "--provenance-out", tmp_path / "run.json")
     assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["series"]["symbol"] == "BBB"
     q = pd.read_csv(tmp_path / "q.csv")
     last = b["close"].iloc[-1]
     assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's
