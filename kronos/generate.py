@@ -6,8 +6,11 @@ keys/values are stored once, shared by all its paths (``PathKVCache``); every st
 new token for all rows together (``decode_one_token``).
 
 The official model sees at most ``context`` tokens. Once a row holds more, its window slides and RoPE
-positions restart at the window start, so the cached keys no longer apply: such a row is recomputed
-over its full window at every step (``recompute_window``), exactly as the official loop does.
+positions restart at the window start, so the cached keys no longer apply: the window is recomputed at
+every step, exactly as the official loop does. While the window still starts inside the prompt, its
+prompt part is the same for every path of that prompt and, attention being causal, so are its hidden
+states: ``shared_window`` runs that part once (batch 1) and only each path's generated suffix per path,
+attending to it. A window made of generated tokens only is recomputed per row (``recompute_window``).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import DEPENDENCY_HEADS
-from .layers import PathKVCache
+from .layers import KVCache, PathKVCache
 from .model import Kronos
 from .sampling import SamplingConfig, sample
 
@@ -131,6 +134,28 @@ def recompute_window(model: Kronos, seqs: Sequences, rows: torch.Tensor, ends: t
     return h[:, -1:], SlidingWindow(rows, *model.dependency_keys_values(h))
 
 
+def shared_window(model: Kronos, seqs: Sequences, rows: torch.Tensor, end: int, prompt_length: int,
+                  context: int) -> tuple[torch.Tensor, SlidingWindow]:
+    """``recompute_window`` for the rows of one prompt, all holding ``end`` tokens, whose window
+    [end - context, end) starts inside the prompt: the prompt part is run once, each row's generated
+    suffix attends to it at the positions that follow. Same numbers, a fraction of the work."""
+    device, c = rows.device, model.config
+    start = end - context
+    shared = model.embedding.emb_s1.weight
+    prefixes = [KVCache.empty(1, c.n_heads, prompt_length - start, c.d_model // c.n_heads, shared)
+                for _ in range(c.n_layers)]
+    h_prompt = model.trunk(seqs.embed(model, rows[:1], torch.arange(start, prompt_length, device=device)[None]),
+                           prefixes)  # [1, m, d_model]
+    suffix = torch.arange(prompt_length, end, device=device)[None]
+    h_suffix = model.trunk(seqs.embed(model, rows, suffix), prefixes=prefixes)  # [paths, end - prompt_length, d_model]
+    k_prompt, v_prompt = model.dependency_keys_values(h_prompt)
+    k_suffix, v_suffix = model.dependency_keys_values(h_suffix)
+    paths = len(rows)
+    k = torch.cat([k_prompt.expand(paths, -1, -1, -1), k_suffix], dim=2)  # [paths, heads, context, head_dim]
+    v = torch.cat([v_prompt.expand(paths, -1, -1, -1), v_suffix], dim=2)
+    return h_suffix[:, -1:], SlidingWindow(rows, k, v)
+
+
 def prefill_prompts(model: Kronos, seqs: Sequences, lengths: list[int], paths: int, context: int,
                     caches: PathCaches | None) -> tuple[torch.Tensor, SlidingWindow | None]:
     """Run every prompt once: the trunk state of its last token for each of its rows [rows, 1, d_model],
@@ -170,23 +195,33 @@ def s2_logits(model: Kronos, h: torch.Tensor, s1: torch.Tensor, caches: PathCach
 
 
 def next_states(model: Kronos, seqs: Sequences, known: torch.Tensor, context: int, caches: PathCaches | None,
-                index: int) -> tuple[torch.Tensor, SlidingWindow | None]:
+                index: int, lengths: list[int], paths: int) -> tuple[torch.Tensor, SlidingWindow | None]:
     """Trunk state [rows, 1, d_model] of each row's newest token, the one at ``known - 1``: from the
-    cache while the row fits the context, else from its recomputed window (returned as well)."""
-    cached = known <= context
+    cache while the row fits the context, else from its recomputed window (returned as well). Every row
+    of prompt b holds lengths[b] + index + 1 tokens, so which prompts slide is known without a device sync."""
+    ends = [n + index + 1 for n in lengths]
+    sliding = [b for b, end in enumerate(ends) if end > context]
     h = None
-    if caches is not None and bool(cached.any()):
+    if caches is not None and len(sliding) < len(lengths):
         rows = torch.arange(len(known), device=known.device)
         x = seqs.embed(model, rows, (known - 1)[:, None])  # [rows, 1, d_model]
         # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
         h = decode_one_token(model, x, known - 1, caches, index)
-    sliding = (~cached).nonzero().flatten()
-    if len(sliding) == 0:
+    if not sliding:
         return h, None
-    h_window, window = recompute_window(model, seqs, sliding, known[sliding], context)
+    parts = []
+    for b in sliding:
+        rows = torch.arange(b * paths, (b + 1) * paths, device=known.device)
+        if ends[b] - context < lengths[b]:
+            parts.append(shared_window(model, seqs, rows, ends[b], lengths[b], context))
+        else:  # the window holds generated tokens only: nothing is shared between paths
+            parts.append(recompute_window(model, seqs, rows, known[rows], context))
+    h_windows = torch.cat([h_w for h_w, _ in parts])
+    window = SlidingWindow(torch.cat([w.rows for _, w in parts]), torch.cat([w.k for _, w in parts]),
+                           torch.cat([w.v for _, w in parts]))
     if h is None:
-        h = h_window.new_empty(len(known), 1, h_window.shape[-1])
-    h[sliding] = h_window
+        h = h_windows.new_empty(len(known), 1, h_windows.shape[-1])
+    h[window.rows] = h_windows
     return h, window
 
 
@@ -212,7 +247,7 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
     h, window = prefill_prompts(model, seqs, lengths, paths, context, caches)  # h: [rows, 1, d_model]
 
     for step in range(horizon):
-        any_cached = caches is not None and bool((known <= context).any())
+        any_cached = caches is not None and any(n + step <= context for n in lengths)
         s1 = sample(model.s1_logits(h)[:, 0], sampling, generator)  # [rows, 1]
         s2 = sample(s2_logits(model, h, s1, caches if any_cached else None, step, window), sampling, generator)
         seqs.s1[rows, known], seqs.s2[rows, known] = s1[:, 0], s2[:, 0]
@@ -220,7 +255,7 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
         if progress is not None:
             progress(step + 1, horizon)
         if step + 1 < horizon:
-            h, window = next_states(model, seqs, known, context, caches, step)
+            h, window = next_states(model, seqs, known, context, caches, step, lengths, paths)
 
     return [(seqs.s1[b * paths:(b + 1) * paths, : n + horizon], seqs.s2[b * paths:(b + 1) * paths, : n + horizon])
             for b, n in enumerate(lengths)]

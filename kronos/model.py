@@ -166,19 +166,23 @@ class Kronos(nn.Module):
         return self.token_drop(x)
 
     def trunk(self, x: torch.Tensor, caches: list[KVCache] | list[PathKVCache] | None = None,
-              index: int | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
+              index: int | None = None, positions: torch.Tensor | None = None,
+              prefixes: list[KVCache] | None = None) -> torch.Tensor:
         """Causal blocks + final norm, x [batch, n, d_model] -> [batch, n, d_model].
 
         * ``trunk(x)``: whole sequences at positions 0..n-1.
         * ``trunk(x, caches)``: the same, storing each layer's keys/values in its KVCache (prefill).
         * ``trunk(x, caches, index, positions)``: one new token per path, x [rows, 1, d_model] at RoPE
           ``positions`` [rows]; it becomes generated token ``index`` in each layer's PathKVCache.
+        * ``trunk(x, prefixes=caches)``: x continues, in every row, the m tokens whose keys/values each
+          layer's batch-1 KVCache holds, at positions m..m+n-1.
         """
         layers = len(self.transformer)
         caches = caches or [None] * layers
+        prefixes = prefixes or [None] * layers
         ropes = [None] * layers if index is None else self.rotary_cos_sin(positions[:, None])
-        for layer, cache, rope in zip(self.transformer, caches, ropes):
-            x = layer(x, cache, index, rope)
+        for layer, cache, rope, prefix in zip(self.transformer, caches, ropes, prefixes):
+            x = layer(x, cache, index, rope, prefix)
         return self.norm(x)
 
     def rotary_cos_sin(self, positions: torch.Tensor) -> list[CosSin]:

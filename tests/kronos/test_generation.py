@@ -9,7 +9,7 @@ import pytest
 import torch
 from testkit import random_bars
 
-from kronos.generate import PathCaches, decode_one_token, prefill
+from kronos.generate import PathCaches, Prompt, Sequences, decode_one_token, prefill, recompute_window, shared_window
 from kronos.pipeline import ForecastSettings, InputError, KronosPipeline
 
 
@@ -51,6 +51,31 @@ def test_kv_cache_gives_the_logits_of_full_recomputation(random_model, lengths):
                 fk, fv = model.dependency_keys_values(full)
                 torch.testing.assert_close(s2_fast[i:i + 1], model.s2_logits(full[:, -1:], chosen[i:i + 1], fk, fv),
                                            rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("prompt_length,generated", [(100, 1), (100, 20), (40, 24)])
+def test_shared_window_equals_recomputing_every_path(random_model, prompt_length, generated):
+    """The prompt part of a sliding window run once, each path's own suffix attending to it, gives the
+    trunk states and dependency keys/values of a full pass over every path's window."""
+    model = random_model("small").ours(512).predictor
+    context, paths = 32, 4
+    g = torch.Generator().manual_seed(prompt_length + generated)
+    n = prompt_length
+    prompt = Prompt(torch.randint(0, 1024, (n,), generator=g), torch.randint(0, 1024, (n,), generator=g),
+                    torch.randint(0, 7, (n + generated, 5), generator=g).float())
+    seqs = Sequences.from_prompts([prompt], paths, generated, model.embedding.emb_s1.weight)
+    # Every path has generated its own tokens.
+    seqs.s1[:, n:] = torch.randint(0, 1024, (paths, generated), generator=g)
+    seqs.s2[:, n:] = torch.randint(0, 1024, (paths, generated), generator=g)
+    rows, end = torch.arange(paths), n + generated
+    with torch.no_grad():
+        h_fast, fast = shared_window(model, seqs, rows, end, n, context)
+        h_full, full = recompute_window(model, seqs, rows, torch.full((paths,), end), context)
+    assert not torch.allclose(h_full[0], h_full[1])  # the paths really differ
+    torch.testing.assert_close(h_fast, h_full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.k, full.k, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.v, full.v, rtol=1e-5, atol=1e-5)
+    assert torch.equal(fast.rows, full.rows)
 
 
 @pytest.fixture(scope="module")
