@@ -184,7 +184,8 @@ def _read_table(data: bytes, name: str, max_rows: int) -> _Table:
     if names is None:
         df = _careful_table(data, sep, None, max_rows)
         return _Table(df, sep, [str(c) for c in df.columns])
-    df = _tokenize(data, end, sep, names, _wanted(names), max_rows, header=True)
+    text = _text_columns(head, len(data) <= _HEAD_BYTES, sep, names)
+    df = _tokenize(data, end, sep, names, _wanted(names, text), max_rows, header=True)
     return _Table(df, sep, names)
 
 
@@ -213,11 +214,12 @@ def _header_names(header: str, sep: str) -> list[str]:
     return [str(c) for c in cols]
 
 
-def _wanted(names: list[str]) -> list[str]:
-    """The columns a reader uses: anything named like a bar field, a symbol or an adjusted close, and the
-    first column (it may be an unnamed datetime index). The rest (indicators, 'Change %') is never parsed."""
+def _wanted(names: list[str], text: list[str] = ()) -> list[str]:
+    """The columns a reader uses: anything named like a bar field, a symbol or an adjusted close, the
+    first column (it may be an unnamed datetime index) and the ``text`` columns (words, not numbers: a
+    possible instrument column under an unknown name). The rest (indicators, 'Change %') is never parsed."""
     known = _known_names()
-    return [c for i, c in enumerate(names) if i == 0 or _norm(c) in known]
+    return [c for i, c in enumerate(names) if i == 0 or _norm(c) in known or c in text]
 
 
 def _known_names() -> set[str]:
@@ -389,35 +391,110 @@ def _binance_symbol(name: str) -> str | None:
     return m.group(1) if m else None
 
 
-# Columns that name the instrument of each row in a long (stacked) export.
+# Columns that name the instrument of each row in a long (stacked) export, as normalised headers (see
+# _norm: "Stock Code", "stock_code" and "<STOCK_CODE>" are all "stockcode"). The one list of them.
 # "name" is the ticker column of Kaggle's S&P 500 files (date,open,high,low,close,volume,Name).
-_SYMBOL_COLUMNS = ("symbol", "ticker", "tscode", "tickersymbol", "instrument", "pair", "secid", "name")
+_SYMBOL_COLUMNS = ("symbol", "ticker", "tscode", "tickersymbol", "instrument", "pair", "secid", "name",
+                   "stock", "code", "stockcode", "security", "asset", "ric", "symbolname", "contract",
+                   "underlying", "isin", "cusip", "sedol", "coin")
 MAX_SYMBOLS_LISTED = 12
+
+
+def _symbol_column(df: pd.DataFrame):
+    return next((c for c in df.columns if _norm(c) in _SYMBOL_COLUMNS), None)
 
 
 def _select_symbol(df: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, str | None, list[str]]:
     """Rows of one instrument from a file with a symbol/ticker column: (rows, the symbol, notes).
     Several instruments and none chosen: refused with the list, since a mixture of instruments is
     not a series (a duplicate-timestamp fix would silently merge them)."""
-    col = next((c for c in df.columns if _norm(c) in _SYMBOL_COLUMNS), None)
+    col = _symbol_column(df)
     if col is None:
         return df, None, []
-    names = df[col].astype("string").str.strip()
+    keep, chosen, notes = _instrument_rows(df[col], symbol)
+    df = df.drop(columns=col)
+    return (df if keep is None else df.loc[keep].reset_index(drop=True)), chosen, notes
+
+
+def _instrument_rows(column: pd.Series, symbol: str | None,
+                     why: str = "") -> tuple[np.ndarray | None, str | None, list[str]]:
+    """(mask of the chosen instrument's rows, or None for all rows; the instrument; notes) for a column
+    naming each row's instrument. ``why``: what showed that the column names instruments, for messages."""
+    col = str(column.name)
+    names = column.astype("string").str.strip()
     found = list(dict.fromkeys(names.dropna()))
     if symbol is not None:
-        keep = names.str.upper() == symbol.strip().upper()
+        keep = (names.str.upper() == symbol.strip().upper()).fillna(False).to_numpy(dtype=bool)
         if not keep.any():
-            raise MultipleSymbolsError(f"no rows for {symbol!r} in column {str(col)!r}; the file holds "
+            raise MultipleSymbolsError(f"no rows for {symbol!r} in column {col!r}; the file holds "
                                        f"{_listing(found)}", found)
         chosen = names[keep].iloc[0]
-        note = [f"kept the {int(keep.sum())} rows of {chosen} from column {str(col)!r}"] if len(found) > 1 else []
-        return df.loc[keep.to_numpy()].drop(columns=col).reset_index(drop=True), chosen, note
+        note = [f"kept the {int(keep.sum())} rows of {chosen} from column {col!r}{why and ', whose ' + why}"
+                ] if len(found) > 1 else []
+        return keep, chosen, note
     if len(found) > 1:
         raise MultipleSymbolsError(
-            f"the file holds {len(found)} instruments in column {str(col)!r} ({_listing(found)}): choose one "
+            f"the file holds {len(found)} instruments in column {col!r} ({_listing(found)})"
+            f"{why and ': its ' + why + ', so the rows are several series'}: choose one "
             "(the ticker picker in the app, --symbol NAME on the command line); rows of different "
             "instruments are never forecast as one series", found)
-    return df.drop(columns=col), (found[0] if found else None), []
+    return None, (found[0] if found else None), []
+
+
+# A cell that holds words (a name, a ticker), not a number such as 1.5e3, 12.3M or 0.5%.
+_WORD = re.compile(r"[^\W\d_]")
+_NUMBER_LIKE = re.compile(r"^[-+]?[\d.,\s]*\d[\d.,\s]*(?:[eE][-+]?\d+)?\s*[KMBTkmbt%]?$")
+
+
+def _holds_words(values: pd.Series) -> bool:
+    """Whether some present value of a text column has letters and is neither a date nor a number written with
+    a suffix."""
+    text = values.dropna().astype("string").str.strip()
+    text = text[~text.isin(_NA_STRINGS)]
+    if text.empty:
+        return False
+    text = text[text.str.contains(_WORD) & ~text.str.match(_DATA_CELL)]  # not 2024-01-02T09:30 either
+    return bool(len(text)) and not text.str.fullmatch(_NUMBER_LIKE).all()
+
+
+def _text_columns(head: str, complete: bool, sep: str, names: list[str]) -> list[str]:
+    """Columns whose first rows (the decoded head) hold words: read along with the bar columns, so that a
+    column naming each row's instrument is never dropped unseen (see _varying_text_column)."""
+    body = head if complete else head[:max(head.rfind("\n"), head.rfind("\r"), 0)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ragged rows: the reader proper words that problem
+            sample = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, header=0, names=names, index_col=False,
+                                 skipinitialspace=True, on_bad_lines="skip", engine="python" if sep == "|" else "c")
+    except Exception:  # the head cannot be sampled: read every column, the check decides on the whole file
+        return list(names)
+    return [c for c in names if c in sample.columns and _holds_words(sample[c])]
+
+
+def _varying_text_column(df: pd.DataFrame, ts: pd.Series, used: set) -> tuple[object, str] | None:
+    """(column, evidence) for a column the reader does not use whose words differ between rows that share
+    a timestamp: the file holds several series, told apart only by that column. None when the times do
+    not repeat (a comment column) or repeat with the same words (a file joined twice: the gate's
+    duplicate check decides)."""
+    dup = (ts.duplicated(keep=False) & ts.notna()).to_numpy()
+    if not dup.any():
+        return None
+    times = ts[dup].reset_index(drop=True)
+    for col in df.columns:
+        if col in used or pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_datetime64_any_dtype(df[col]):
+            continue
+        values = df[col][dup].astype("string").str.strip().reset_index(drop=True)
+        if not _holds_words(values):
+            continue
+        pairs = pd.DataFrame({"t": times, "v": values}).dropna()
+        versions = pairs.groupby("t", sort=False)["v"].nunique()
+        if not (versions > 1).any():
+            continue
+        t = pd.Timestamp(versions.index[versions > 1][0])
+        shown = list(dict.fromkeys(pairs.loc[pairs["t"] == t, "v"]))[:2]
+        when = t.date() if t == t.normalize() else t
+        return col, f"values differ between rows that share a timestamp (e.g. {when}: {shown[0]!r} and {shown[1]!r})"
+    return None
 
 
 def _listing(names: list[str]) -> str:
@@ -896,11 +973,25 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
             raise DataFormatError(
                 f"no {target!r} column found; columns are {shown}: rename your "
                 f"{ {'open': 'opening', 'high': 'highest', 'low': 'lowest', 'close': 'closing'}[target] } price column to {target!r}")
+    named_symbol = _symbol_column(df)
     df, file_symbol, symbol_notes = _select_symbol(df, symbol)
     notes += symbol_notes + map_notes
     report("dates")
     ts, tnotes = _parse_time(df, cols["timestamp"], timezone)
     notes += tnotes
+    used = {c for v in cols.values() for c in (v if isinstance(v, tuple) else (v,))}
+    used |= {c for c in df.columns if _norm(c) in _ADJ_CLOSE}
+    hidden = _varying_text_column(df, ts, used)
+    if hidden is not None:
+        col, why = hidden
+        if named_symbol is not None:
+            raise DataFormatError(
+                f"the rows of {file_symbol} still hold several series: in column {str(col)!r}, {why}; keep the rows "
+                f"of one {str(col)!r} value in the file (rows of different series are never forecast as one)")
+        keep, file_symbol, hidden_notes = _instrument_rows(df[col], symbol, why)
+        notes += hidden_notes
+        if keep is not None:
+            df, ts = df.loc[keep].reset_index(drop=True), ts[keep].reset_index(drop=True)
     report("numbers")
     numbers, nnotes = read_numbers(df, cols, sep)
     notes += nnotes

@@ -25,6 +25,16 @@ PARTIAL_NEIGHBOURS = 20
 SUGGESTED_CALENDARS = {"XNYS": "NYSE"}
 MIN_HOLIDAYS = 3  # fewer weekday holidays in the history cannot tell an exchange calendar from chance
 _SPLIT_RATIOS = (2, 3, 4, 5, 7, 8, 10, 15, 20, 1.5, 4 / 3)
+# Copies of a bar time are the same bar only when all of these agree.
+_BAR_VALUES = (*PRICE_COLUMNS, "volume")
+# Reversing jumps: a close-to-close move of more than JUMP_MIN (a fall of 15% or a rise of 17.6%; more when
+# the series' own volatility is high, see _reversing_jumps) that the next bar undoes to within JUMP_UNDONE of its size.
+# Frequent ones (at least JUMP_COUNT and over JUMP_SHARE of the bars) mean two series in one.
+JUMP_MIN = 0.15
+JUMP_UNDONE = 0.25
+JUMP_SIGMAS = 4
+JUMP_COUNT = 3
+JUMP_SHARE = 0.01
 _N_EXAMPLES = 5
 
 
@@ -48,7 +58,8 @@ class Finding:
 FIX_DESCRIPTIONS = {
     "use_suggested_calendar": "use the exchange calendar the bars follow (e.g. XNYS) for gaps and future bar times",
     "sort": "sort bars by timestamp",
-    "drop_duplicates": "keep the last bar of each duplicated timestamp",
+    "drop_duplicates": "drop extra copies of a bar time that are identical to the copy kept (copies with "
+                       "different values are never dropped)",
     "drop_partial_last_bar": "drop the last bar: it is still forming (partial volume)",
     "drop_nan_rows": "drop bars with a missing timestamp or price",
     "drop_bad_prices": "drop bars with a non-positive price or negative volume",
@@ -189,6 +200,85 @@ def _partial_last_bar(bars: Bars, f: pd.DataFrame, step, now) -> Finding | None:
         1, (last,), "drop_partial_last_bar", FIX_DESCRIPTIONS["drop_partial_last_bar"])
 
 
+def _duplicate_rows(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(exact, conflicting): masks of the rows whose bar time appears more than once, split by whether
+    every copy of that time has the same prices and volume (a file joined twice) or not (two
+    instruments, or a revised bar next to a stale one)."""
+    ts = frame["timestamp"]
+    dup = ts.duplicated(keep=False) & ts.notna()
+    if not dup.any():
+        return dup, dup
+    copies = frame.loc[dup, ["timestamp", *_BAR_VALUES]].drop_duplicates()  # NaN equals NaN here
+    versions = copies.groupby("timestamp", sort=False).size()
+    conflicting = dup & ts.isin(versions.index[versions > 1])
+    return dup & ~conflicting, conflicting
+
+
+def _number(v: float) -> str:
+    return f"{v:g}" if np.isfinite(v) else str(v)
+
+
+def _duplicates(frame: pd.DataFrame) -> Finding | None:
+    """The duplicate_timestamps finding: exact copies are dropped by the fix; copies with different values
+    are never merged (no fix guesses which copy is the series), so they keep blocking."""
+    exact, conflicting = _duplicate_rows(frame)
+    if not (exact.any() or conflicting.any()):
+        return None
+    ts = frame["timestamp"]
+    n_extra = int((ts.duplicated() & ts.notna()).sum())
+    exact_times = ts[exact].unique()
+    exact_text = (f"{len(exact_times)} bar times appear more than once with identical values "
+                  f"({int(exact.sum()) - len(exact_times)} extra copies, e.g. a file joined twice)")
+    fix = "drop_duplicates" if exact.any() else None
+    description = FIX_DESCRIPTIONS["drop_duplicates"] if fix else None
+    if not conflicting.any():
+        return Finding("duplicate_timestamps", "error", f"{exact_text}: each bar time must appear once; drop the "
+                       "extra copies", n_extra, _examples(exact_times), fix, description)
+    times = ts[conflicting].unique()
+    copies = frame.loc[ts == times[0]]
+    column = next((c for c in ("close", *_BAR_VALUES) if copies[c].nunique(dropna=False) > 1), "close")
+    shown = copies[column].drop_duplicates()
+    first, second = shown.iloc[0], shown.iloc[min(1, len(shown) - 1)]
+    message = (
+        f"{len(times)} bar times appear more than once with different values (e.g. {times[0]}: {column} "
+        f"{_number(first)} and {_number(second)}): a series has one bar per time, and no automatic fix can tell "
+        "which copy is right. Likely causes: several instruments in one file (choose one: give the file a "
+        "symbol/ticker column and pick the instrument in the app, or --symbol NAME on the command line), or a "
+        "re-export with revised bars appended to the old ones (remove the stale rows yourself)")
+    if fix:
+        message += f"; besides, {exact_text}, which the fix drops"
+    return Finding("duplicate_timestamps", "error", message, n_extra,
+                   _examples(list(times) + list(exact_times)), fix, description)
+
+
+def _reversing_jumps(f: pd.DataFrame) -> tuple[pd.DatetimeIndex, float] | None:
+    """(times of the bars whose jump the next bar undoes, the jump size) when they are frequent enough to
+    mean two series interleaved in one (rows alternating between a ~230 and a ~135 stock), else None.
+
+    A jump is a close-to-close log move over max(-log(1 - JUMP_MIN), JUMP_SIGMAS x the series' own volatility). The
+    volatility is read from two-bar moves (close_t+1 / close_t-1), which stay small in an interleaved
+    series too (both ends are the same instrument), from their lower quartile so that up to half of them
+    may straddle two instruments: a volatile market (crypto, monthly bars) needs a larger jump, a
+    mixture of instruments does not hide behind its own jumps."""
+    c = f["close"].to_numpy(dtype="float64")
+    ok = np.isfinite(c) & (c > 0)
+    c, times = c[ok], pd.DatetimeIndex(f["timestamp"])[ok]
+    if len(c) < 3:
+        return None
+    r = np.diff(np.log(c))
+    jump, back = r[:-1], r[1:]
+    two_bar = np.abs(jump + back)
+    # The lower quartile of |N(0, s)| is 0.3186 s; a two-bar move has s = sqrt(2) x the one-bar volatility.
+    sigma = float(np.quantile(two_bar, 0.25)) / 0.3186 / np.sqrt(2)
+    threshold = max(-np.log1p(-JUMP_MIN), JUMP_SIGMAS * sigma)
+    undone = (np.abs(jump) > threshold) & (two_bar < JUMP_UNDONE * np.abs(jump))
+    n = int(undone.sum())
+    if n < JUMP_COUNT or n <= JUMP_SHARE * len(c):
+        return None
+    # Said as the smaller of the two price moves (a fall), rounded down: every counted jump is larger.
+    return times[1:-1][undone], np.floor(-np.expm1(-threshold) * 100 + 1e-9) / 100
+
+
 def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Finding]:
     """Inspect bars (never modifies them) and list everything that could mislead a forecast.
 
@@ -215,13 +305,9 @@ def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Findin
             int(nan_rows.sum()), _examples(ts_all[nan_rows].dropna()), "drop_nan_rows", FIX_DESCRIPTIONS["drop_nan_rows"]))
 
     valid_ts = ts_all.dropna()
-    dup = valid_ts.duplicated(keep=False)
-    if dup.any():
-        n_extra = int(valid_ts.duplicated().sum())
-        out.append(Finding(
-            "duplicate_timestamps", "error",
-            f"{n_extra} duplicated timestamps: each bar time must appear once; keep the last copy of each",
-            n_extra, _examples(valid_ts[dup].unique()), "drop_duplicates", FIX_DESCRIPTIONS["drop_duplicates"]))
+    dup = _duplicates(frame)
+    if dup is not None:
+        out.append(dup)
     backwards = valid_ts.diff() < pd.Timedelta(0)
     if backwards.any():
         out.append(Finding(
@@ -269,6 +355,16 @@ def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Findin
                 f"{len(long_runs)} runs of {ZERO_VOLUME_RUN}+ consecutive zero-volume bars ({rows} bars): "
                 "the market may have been halted or the feed stalled; check those periods or start the history after them",
                 rows, _examples(f["timestamp"].iloc[[s for s, _ in long_runs]])))
+
+    jumps = _reversing_jumps(f)
+    if jumps is not None:
+        at, threshold = jumps
+        out.append(Finding(
+            "reversing_jumps", "error",
+            f"{len(at)} price jumps of more than {threshold:.0%} are undone on the next bar (first at {at[0]}): "
+            "this looks like several instruments, or two price scales, mixed in one series; choose one instrument "
+            "or fix the file",
+            len(at), _examples(at)))
 
     splits = _split_candidates(f)
     if splits:
@@ -360,8 +456,9 @@ def _fix_sort(f, bars):
 
 
 def _fix_drop_duplicates(f, bars):
-    keep = ~(f["timestamp"].duplicated(keep="last") & f["timestamp"].notna())
-    return f[keep]
+    # Only copies identical to the one kept: bar times whose copies differ are left for the user to resolve.
+    exact, _ = _duplicate_rows(f)
+    return f[~(exact & f["timestamp"].duplicated(keep="last"))]
 
 
 def _fix_drop_partial_last_bar(f, bars):
@@ -448,6 +545,9 @@ _FIX_FUNCS = {
     "drop_off_calendar": _fix_drop_off_calendar,
     "fill_gaps": _fix_fill_gaps,
 }
+# Fixes that work on _clean_view, which keeps one copy of each bar time: never applied while some bar
+# times have copies with different values (they would merge them silently).
+_ONE_BAR_PER_TIME = ("adjust_splits", "drop_off_calendar", "fill_gaps")
 _CODE_TO_FIX = {
     "calendar_suggested": "use_suggested_calendar",
     "partial_last_bar": "drop_partial_last_bar",
@@ -490,6 +590,12 @@ def apply_fixes(bars: Bars, findings_or_codes) -> Bars:
             bars, note = _use_suggested_calendar(bars)
             notes.append(note)
             continue
+        if name in _ONE_BAR_PER_TIME:
+            conflicting = _duplicate_rows(f)[1]
+            if conflicting.any():
+                notes.append(f"fix '{name}' not applied: {f['timestamp'][conflicting].nunique()} bar times have "
+                             "copies with different values (see duplicate_timestamps); resolve those first")
+                continue
         before = len(f)
         f = _FIX_FUNCS[name](f, bars)
         notes.append(f"applied fix '{name}': {FIX_DESCRIPTIONS[name]} ({before} -> {len(f)} bars)")

@@ -112,6 +112,9 @@ def corpus(tmp_path_factory, reference):
             long_rows.append(f"{iso[i]},{sym},{values}\n")
             kaggle_rows.append(f"{iso[i]},{values},{sym}\n")
     write("long.csv", "Date,Symbol,Open,High,Low,Close,Volume\n" + "".join(long_rows))
+    # The same rows under a ticker header other than Symbol, and under one the reader knows by no name.
+    write("long_stock_code.csv", "Date,Stock Code,Open,High,Low,Close,Volume\n" + "".join(long_rows))
+    write("long_company.csv", "Date,Company,Open,High,Low,Close,Volume\n" + "".join(long_rows))
     write("kaggle_all_stocks.csv", "date,open,high,low,close,volume,Name\n" + "".join(kaggle_rows))
     write("kaggle_single.csv", "Date,Symbol,Open,High,Low,Close,Volume\n" + "".join(
         f"{iso[i]},MSFT,{_num(o[i])},{_num(h[i])},{_num(lo[i])},{_num(c[i])},{int(v[i])}\n" for i in rows))
@@ -126,6 +129,7 @@ def corpus(tmp_path_factory, reference):
 SAME_CONTENT = [
     ("yahoo.csv", {}), ("stooq.csv", {}), ("stooq_lower.csv", {}), ("stooq_ascii.txt", {}), ("mt5_stock.csv", {}),
     ("mt5_cfd.csv", {}), ("mt4.csv", {}), ("excel_de.csv", {}), ("long.csv", {"symbol": "MSFT"}),
+    ("long_stock_code.csv", {"symbol": "MSFT"}), ("long_company.csv", {"symbol": "msft"}),
     ("kaggle_all_stocks.csv", {"symbol": "msft"}), ("kaggle_single.csv", {}), ("bars.parquet", {}),
 ]
 
@@ -148,9 +152,10 @@ def test_what_each_layout_says_it_did(corpus):
     assert "kept the 3270 rows of MSFT" in notes["kaggle_all_stocks.csv"]
 
 
-@pytest.mark.parametrize("name", ["long.csv", "kaggle_all_stocks.csv"])
-def test_long_files_need_a_ticker_choice(corpus, name):
-    with pytest.raises(MultipleSymbolsError) as err:
+@pytest.mark.parametrize("name,column", [("long.csv", "Symbol"), ("kaggle_all_stocks.csv", "Name"),
+                                         ("long_stock_code.csv", "Stock Code"), ("long_company.csv", "Company")])
+def test_long_files_need_a_ticker_choice(corpus, name, column):
+    with pytest.raises(MultipleSymbolsError, match=f"column '{column}'") as err:
         read_bars_file(corpus[name])
     assert sorted(err.value.symbols) == ["AAPL", "IBM", "MSFT"]
 

@@ -539,3 +539,83 @@ def test_fast_date_forms_refuse_dates_that_do_not_exist():
         assert files._field_dates(pd.Series(["01.01.2024", missing]), dotted, True) is None
     with pytest.raises(DataFormatError, match="29.02.2023"):
         read("Datum;Open;High;Low;Close\n28.02.2023;1;2;0,5;1,5\n29.02.2023;1;2;0,5;1,5\n")
+
+
+# Ticker columns under headers other than symbol/ticker, each as exports write them.
+OTHER_TICKER_HEADERS = ["Stock", "Code", "Security", "Asset", "RIC", "Stock Code", "Ticker Symbol", "Symbol Name",
+                        "Contract", "Underlying", "ISIN", "CUSIP", "SEDOL", "Coin", "<STOCK>", "stock_code", "COIN"]
+
+
+@pytest.mark.parametrize("column", OTHER_TICKER_HEADERS)
+def test_a_ticker_column_under_another_header_is_never_merged(tmp_path, column):
+    from data_sources import MultipleSymbolsError
+
+    p = long_file(tmp_path, header=f"Date,{column},Open,High,Low,Close,Volume")
+    with pytest.raises(MultipleSymbolsError, match=f"3 instruments in column '{column}'") as e:
+        read_bars_file(p)
+    assert e.value.symbols == ["AAPL", "MSFT", "IBM"]
+    bars = read_bars_file(p, symbol="IBM")
+    assert bars.symbol == "IBM" and len(bars) == 30 and bars.frame["close"].iloc[0] == 300.5
+
+
+def test_a_ticker_column_under_another_header_in_parquet(tmp_path):
+    from data_sources import MultipleSymbolsError
+
+    frame = pd.read_csv(long_file(tmp_path, header="Date,ISIN,Open,High,Low,Close,Volume"))
+    frame["Date"] = pd.to_datetime(frame["Date"])
+    frame.to_parquet(tmp_path / "long.parquet", index=False)
+    with pytest.raises(MultipleSymbolsError, match="column 'ISIN'"):
+        read_bars_file(tmp_path / "long.parquet")
+
+
+def test_an_unnamed_text_column_that_differs_at_one_time_is_an_instrument_column(tmp_path):
+    """A column the reader does not know by name ('Company'), whose values differ between rows that share a
+    timestamp: several series in one file. It is named and one must be chosen, never dropped and merged."""
+    from data_sources import MultipleSymbolsError, check_bars
+
+    p = long_file(tmp_path, symbols=("Apple Inc", "Microsoft Corp"), header="Date,Company,Open,High,Low,Close,Volume")
+    with pytest.raises(MultipleSymbolsError, match="column 'Company' .*differ.* rows that share a timestamp") as e:
+        read_bars_file(p)
+    assert "2024-01-02" in str(e.value) and "--symbol" in str(e.value)
+    assert e.value.symbols == ["Apple Inc", "Microsoft Corp"]
+    bars = read_bars_file(p, symbol="microsoft corp")
+    assert bars.symbol == "Microsoft Corp" and len(bars) == 30 and bars.frame["close"].iloc[0] == 200.5
+    assert not [f for f in check_bars(bars) if f.code == "duplicate_timestamps"]
+    assert any("kept the 30 rows of Microsoft Corp" in n and "'Company'" in n for n in bars.notes)
+
+
+def test_an_unnamed_text_column_in_parquet_that_differs_at_one_time_is_refused(tmp_path):
+    from data_sources import MultipleSymbolsError
+
+    frame = pd.read_csv(long_file(tmp_path, symbols=("AAA", "BBB"), header="Date,Desc,Open,High,Low,Close,Volume"))
+    frame["Date"] = pd.to_datetime(frame["Date"])
+    frame.to_parquet(tmp_path / "long.parquet", index=False)
+    with pytest.raises(MultipleSymbolsError, match="column 'Desc'"):
+        read_bars_file(tmp_path / "long.parquet")
+
+
+def test_text_columns_that_do_not_split_the_series_are_still_ignored(tmp_path):
+    """A comment column on a file without repeated times, and one repeated the same on a file joined twice,
+    are no instrument column: the first reads as before, the second leaves the duplicates to the gate."""
+    from data_sources import check_bars
+
+    rows = [f"{day:%Y-%m-%d},{'ex-dividend' if i == 3 else 'ok'},{100 + i},{101 + i},{99 + i},{100.5 + i},1000"
+            for i, day in enumerate(pd.bdate_range("2024-01-02", periods=10))]
+    header = "Date,Comment,Open,High,Low,Close,Volume\n"
+    bars = read(header + "\n".join(rows) + "\n")
+    assert len(bars) == 10
+    twice = read(header + "\n".join(rows + rows) + "\n")
+    assert len(twice) == 20
+    dup = [f for f in check_bars(twice) if f.code == "duplicate_timestamps"]
+    assert dup and dup[0].fix == "drop_duplicates"
+
+
+def test_a_second_text_column_that_splits_one_tickers_rows_is_refused(tmp_path):
+    """The ticker chosen, rows of the same time still differ by another text column (e.g. the venue):
+    still several series; refused naming that column."""
+    rows = ["Date,Symbol,Venue,Open,High,Low,Close,Volume"]
+    for k, venue in enumerate(("NYSE", "BATS")):
+        for i, day in enumerate(pd.bdate_range("2024-01-02", periods=10)):
+            rows.append(f"{day:%Y-%m-%d},AAPL,{venue},{100 + i + k},{101 + i + k},{99 + i},{100.5 + i + k},1000")
+    with pytest.raises(DataFormatError, match="column 'Venue'.*rows that share a timestamp"):
+        read("\n".join(rows) + "\n", symbol="AAPL")

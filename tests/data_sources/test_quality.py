@@ -247,3 +247,120 @@ def test_no_calendar_is_suggested_where_the_dates_do_not_follow_it():
     assert "calendar_suggested" not in codes(check_bars(hourly))
     note = apply_fixes(weekdays, ["use_suggested_calendar"]).notes[-1]
     assert "not applied" in note
+
+
+# ------------------------------------------------------------ duplicated bar times: exact copies vs conflicts
+def _two_tickers_at_the_same_times(n=40):
+    """Two instruments' daily bars stacked in one series: every timestamp twice, ~230 and ~135."""
+    ts = sessions("2024-01-02", "2024-06-28")[:n]
+    a, b = make(ts, close=np.linspace(230, 240, n)), make(ts, close=np.linspace(135, 130, n))
+    frame = pd.concat([a.frame, b.frame]).sort_values("timestamp", kind="stable").reset_index(drop=True)
+    return a.replace(frame=frame), ts
+
+
+def test_exact_duplicate_bars_are_dropped_by_the_fix():
+    ts = sessions("2024-06-03", "2024-07-31")
+    b = make(ts)
+    twice = b.replace(frame=pd.concat([b.frame, b.frame], ignore_index=True))  # a file joined twice
+    f = codes(check_bars(twice))["duplicate_timestamps"]
+    assert f.severity == "error" and f.fix == "drop_duplicates" and f.rows == len(ts)
+    assert "identical" in f.message
+    fixed = apply_fixes(twice, ["drop_duplicates", "sort"])
+    assert len(fixed) == len(ts) and "duplicate_timestamps" not in codes(check_bars(fixed))
+
+
+def test_duplicate_times_with_different_bars_are_refused_never_merged():
+    bars, ts = _two_tickers_at_the_same_times()
+    f = codes(check_bars(bars))["duplicate_timestamps"]
+    assert f.severity == "error" and f.fix is None and f.fix_description is None
+    assert f"{len(ts)} bar times appear more than once with different values" in f.message
+    assert f"{ts[0]}: close 230 and 135" in f.message  # an example with both closes
+    assert "several instruments" in f.message and "--symbol" in f.message and "stale rows" in f.message
+    with pytest.raises(ValueError, match="no automatic fix"):
+        apply_fixes(bars, [f])
+    # Asked for by name, the fix still drops nothing that differs: the series stays blocked.
+    for fixes in (["drop_duplicates"], ["duplicate_timestamps"], ["drop_duplicates", "sort", "fill_gaps"],
+                  ["adjust_splits"], ["drop_off_calendar"]):
+        after = apply_fixes(bars, fixes)
+        assert len(after) == len(bars), fixes
+        left = codes(check_bars(after))["duplicate_timestamps"]
+        assert left.severity == "error" and left.fix is None, fixes
+
+
+def test_exact_copies_among_conflicting_duplicates_are_dropped_and_the_conflicts_stay():
+    bars, ts = _two_tickers_at_the_same_times()
+    later = make(sessions("2024-06-03", "2024-06-28"), close=np.linspace(240, 250, 19)).frame
+    joined = bars.replace(frame=pd.concat([bars.frame, later, later.iloc[:5]], ignore_index=True))  # 5 exact copies
+    f = codes(check_bars(joined))["duplicate_timestamps"]
+    assert f.fix == "drop_duplicates" and f.rows == len(ts) + 5
+    assert "different values" in f.message and "5 bar times appear more than once with identical values" in f.message
+    fixed = apply_fixes(joined, [f])
+    assert len(fixed) == len(joined) - 5  # only the exact copies went
+    left = codes(check_bars(fixed))["duplicate_timestamps"]
+    assert left.fix is None and f"{len(ts)} bar times" in left.message
+
+
+def test_volume_alone_can_make_duplicates_conflict():
+    ts = sessions("2024-06-03", "2024-07-31")
+    b = make(ts)
+    copy = b.frame.iloc[[5]].copy()
+    copy["volume"] = 7.0
+    dup = b.replace(frame=pd.concat([b.frame, copy], ignore_index=True))
+    f = codes(check_bars(dup))["duplicate_timestamps"]
+    assert f.fix is None and "volume 1e+06 and 7" in f.message
+    assert len(apply_fixes(dup, ["drop_duplicates"])) == len(dup)
+
+
+# ------------------------------------------------------------ price jumps undone on the next bar
+def test_two_instruments_interleaved_without_a_ticker_column_are_an_error():
+    ts = pd.date_range("2024-01-02", periods=300, freq="h", tz="UTC")
+    rng = np.random.default_rng(3)
+    a = 230 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    b = 135 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    close = np.where(np.arange(300) % 2 == 0, a, b)  # rows alternate between the two stocks
+    bars = make(ts, close=close, calendar="24/7", interval="1h")
+    f = codes(check_bars(bars))["reversing_jumps"]
+    assert f.severity == "error" and f.fix is None and f.rows >= 290
+    first = bars.frame["timestamp"].iloc[1]
+    assert f"{f.rows} price jumps of more than 15% are undone on the next bar (first at {first})" in f.message
+    assert "several instruments, or two price scales, mixed in one series" in f.message
+    assert f.examples[0] == first
+    with pytest.raises(ValueError, match="no automatic fix"):
+        apply_fixes(bars, [f])
+
+
+def test_a_few_bad_ticks_in_a_long_series_are_not_reversing_jumps():
+    ts = pd.date_range("2024-01-02", periods=1000, freq="h", tz="UTC")
+    close = np.full(1000, 100.0)
+    close[[100, 500]] = 150.0  # two spikes: under the count and share that make a mixture
+    assert "reversing_jumps" not in codes(check_bars(make(ts, close=close, calendar="24/7", interval="1h")))
+    close[[100, 300, 500, 700, 900, 950, 990, 995, 998, 402, 404]] = 150.0  # 11 of 1000 bars: over 1%
+    assert "reversing_jumps" in codes(check_bars(make(ts, close=close, calendar="24/7", interval="1h")))
+
+
+@pytest.mark.parametrize("adjusted", [True, False])
+def test_the_samples_have_no_reversing_jumps(adjusted):
+    from data_sources import list_samples
+
+    for info in list_samples():
+        bars = load_sample(info.name, adjusted=adjusted)
+        assert "reversing_jumps" not in codes(check_bars(bars)), info.name
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_volatile_random_walk_has_no_reversing_jumps(seed):
+    """Crypto-like: 5% daily volatility with fat tails, 3000 days; and 30% per bar, like monthly bars."""
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2015-01-01", periods=3000, freq="D", tz="UTC")
+    for steps in (rng.normal(0, 0.05, 3000), rng.standard_t(3, 3000) * 0.05 / np.sqrt(3),
+                  rng.normal(0, 0.3, 3000)):
+        close = 100 * np.exp(np.cumsum(steps))
+        assert "reversing_jumps" not in codes(check_bars(make(ts, close=close, calendar="24/7")))
+
+
+def test_a_split_is_one_jump_that_is_not_undone():
+    ts = sessions("2024-01-02", "2024-06-28")
+    close = np.linspace(200, 210, len(ts))
+    close[60:] /= 2  # a 2-for-1 split
+    found = codes(check_bars(make(ts, close=close)))
+    assert "split_jump" in found and "reversing_jumps" not in found
