@@ -1,13 +1,50 @@
 """Cached bar loaders and the data-quality gate UI. Every data failure becomes an st.error with the
-reason and what to do (never a traceback); callers get None and stop the page."""
+reason and what to do (never a traceback); callers get None and stop the page.
+
+Large files: an upload is parsed once (with a progress bar) and its bars are kept, one parsed copy per
+session, in session state; every rerun gets that same object back. The bars' content hash, the key of
+the gate's findings, the accepted fixes, the forecast store, the trust reports and the exports, is
+computed once per bars object (``LoadedBars``), not at every use."""
 from __future__ import annotations
 
+import dataclasses
+
+import pandas as pd
 import streamlit as st
 
 from data_sources import Bars, DataSourceError
 from data_sources.errors import SourceUnavailableError
 
 NETWORK_EXTRA = 300  # bars fetched beyond the lookback: room for a horizon of actuals in backtests
+UPLOAD_STATE = "_studio_upload"  # session state: the current upload and its parse (one copy)
+STAGES = {"reading": "reading the file", "parsing": "parsing the columns", "dates": "reading the dates",
+          "numbers": "reading the numbers", "checking": "checking the rows", "done": "indexing the bars"}
+
+
+class LoadedBars(Bars):
+    """Bars as the app holds them: the content hash is computed once per object. The app never
+    changes loaded bars in place (fixes and slices are new objects through ``Bars.replace``, and
+    hash afresh); a frame put in place of another one is hashed again."""
+
+    def content_hash(self) -> str:
+        memo = self.__dict__.get("_content_hash")
+        if memo is None or memo[0] is not self.frame:
+            memo = self._content_hash = (self.frame, super().content_hash())
+        return memo[1]
+
+
+def loaded(bars: Bars) -> LoadedBars:
+    """The same bars (frame and notes shared, not copied) as a ``LoadedBars``."""
+    if isinstance(bars, LoadedBars):
+        return bars
+    return LoadedBars(**{f.name: getattr(bars, f.name) for f in dataclasses.fields(Bars)})
+
+
+def _hashed(bars: Bars) -> LoadedBars:
+    """Loaded bars with their hash computed: a cache_data copy of them carries it along."""
+    bars = loaded(bars)
+    bars.content_hash()
+    return bars
 
 
 def _bars_key(bars: Bars):
@@ -15,65 +52,127 @@ def _bars_key(bars: Bars):
     return bars.identity()
 
 
+BARS_HASH = {Bars: _bars_key, LoadedBars: _bars_key}  # st.cache_* look hash_funcs up by exact type
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def sample_bars(name: str, adjusted: bool = True) -> Bars:
     from data_sources import load_sample
 
-    return load_sample(name, adjusted=adjusted)
+    return _hashed(load_sample(name, adjusted=adjusted))
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=32)
 def market_bars(source: str, symbol: str, interval: str, lookback: int, exchange: str | None) -> Bars:
     from data_sources import load_bars
 
-    return load_bars(source, symbol, interval, lookback=lookback, exchange=exchange)
+    return _hashed(load_bars(source, symbol, interval, lookback=lookback, exchange=exchange))
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def file_bars(data: bytes, name: str, timezone: str | None = None, calendar: str | None = None,
-              symbol: str | None = None) -> Bars:
+@dataclasses.dataclass
+class HeldUpload:
+    """One upload (Streamlit's file id, size and name) and what reading it gave, by (timezone,
+    calendar, symbol): bars (at most one parsed copy) or the DataSourceError it raised."""
+    upload: tuple
+    results: dict = dataclasses.field(default_factory=dict)
+    digest: str | None = None  # sha256 of the bytes, computed when first needed
+
+
+def _held(upload) -> HeldUpload:
+    held = st.session_state.get(UPLOAD_STATE)
+    ident = (upload.file_id, upload.size, upload.name)
+    if not isinstance(held, HeldUpload) or held.upload != ident:
+        st.session_state.pop(UPLOAD_STATE, None)  # let the previous file's bars go before reading this one
+        held = st.session_state[UPLOAD_STATE] = HeldUpload(ident)
+    return held
+
+
+def _read_upload(upload, timezone: str | None, calendar: str | None, symbol: str | None) -> LoadedBars:
+    """Parse the upload under a progress bar fed by the reader."""
     from data_sources import read_bars_file
 
-    return read_bars_file(data, name=name, timezone=timezone, calendar=calendar, symbol=symbol)
+    label = f"Reading {upload.name} ({upload.size / 1e6:,.1f} MB)"
+    bar = st.progress(0.0, text=f"{label}…")
+
+    def progress(stage: str, fraction: float) -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{label}: {STAGES.get(stage, stage)}…")
+
+    try:
+        bars = read_bars_file(upload.getvalue(), name=upload.name, timezone=timezone, calendar=calendar,
+                              symbol=symbol, progress=progress)
+        return _hashed(bars)
+    finally:
+        bar.empty()
+
+
+def file_bars(upload, timezone: str | None = None, calendar: str | None = None,
+              symbol: str | None = None) -> LoadedBars:
+    """The upload's bars, read once per (upload, timezone, calendar, symbol): later reruns get the same
+    object back (no re-hash of the bytes, no copy). Only one parsed copy is kept per session."""
+    held = _held(upload)
+    options = (timezone, calendar, symbol)
+    if options not in held.results:
+        try:
+            bars = _read_upload(upload, timezone, calendar, symbol)
+        except DataSourceError as e:  # remembered too: a bad 100 MB file is not parsed again every rerun
+            held.results[options] = e.with_traceback(None)
+        else:
+            for key in [k for k, v in held.results.items() if isinstance(v, Bars)]:
+                del held.results[key]  # one parsed copy: other options' bars give way
+            held.results[options] = bars
+    result = held.results[options]
+    if isinstance(result, Exception):
+        raise result.with_traceback(None)
+    return result
+
+
+def _upload_digest(upload) -> str:
+    held = _held(upload)
+    if held.digest is None:
+        import hashlib
+
+        held.digest = hashlib.sha256(upload.getvalue()).hexdigest()
+    return held.digest
 
 
 def _uploaded_bars(inputs) -> Bars | None:
     """The uploaded file's bars; a file of several instruments asks which one (never a mixture)."""
-    import hashlib
-
     from data_sources import MultipleSymbolsError
 
     upload = inputs.upload
-    data = upload.getvalue()
     try:
-        return file_bars(data, upload.name, inputs.timezone, inputs.calendar)
+        return file_bars(upload, inputs.timezone, inputs.calendar)
     except MultipleSymbolsError as e:
-        key = "file_symbol_" + hashlib.sha256(data).hexdigest()[:16]
+        key = "file_symbol_" + _upload_digest(upload)[:16]
         pick = st.selectbox(f"Instrument in {upload.name}", e.symbols, index=None, key=key,
                             placeholder=f"Choose one of the {len(e.symbols)} instruments in the file")
         if pick is None:
             st.info(f"**{upload.name} holds {len(e.symbols)} instruments.** Choose the one to forecast above; "
                     "rows of different instruments are never mixed into one series.")
             return None
-        return file_bars(data, upload.name, inputs.timezone, inputs.calendar, symbol=pick)
+        return file_bars(upload, inputs.timezone, inputs.calendar, symbol=pick)
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs={Bars: _bars_key})
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BARS_HASH)
 def findings(bars: Bars, lookback: int) -> list:
     from data_sources import check_bars
 
     return check_bars(bars, lookback=lookback)
 
 
-@st.cache_data(show_spinner=False, max_entries=16, hash_funcs={Bars: _bars_key})
+@st.cache_resource(show_spinner=False, max_entries=4, hash_funcs=BARS_HASH)
 def fixed(bars: Bars, fixes: tuple[str, ...]) -> Bars:
+    """The bars with the accepted fixes: one shared object per (bars, fixes), never copied per rerun
+    (nothing changes bars in place)."""
     from data_sources import apply_fixes
 
-    return apply_fixes(bars, list(fixes))
+    return _hashed(apply_fixes(bars, list(fixes)))
 
 
 def load(inputs) -> Bars | None:
     """The bars the sidebar asks for, or None after showing why they could not be loaded."""
+    if inputs.source != "file" or inputs.upload is None:
+        st.session_state.pop(UPLOAD_STATE, None)  # no upload on screen: its bars go
     try:
         if inputs.source == "sample":
             return sample_bars(inputs.sample, inputs.adjusted)
@@ -132,8 +231,15 @@ def quality_gate(bars: Bars, lookback: int, key: str = "fix") -> Bars | None:
 
 
 def describe(bars: Bars) -> str:
+    """One line on the bars; the span runs from the earliest to the latest time, whatever the rows' order."""
     ts = bars.frame["timestamp"]
-    span = f"{ts.iloc[0]:%Y-%m-%d %H:%M} → {ts.iloc[-1]:%Y-%m-%d %H:%M}" if len(bars) else "no bars"
+    first, last = ts.min(), ts.max()  # NaT skipped
+    if not len(bars):
+        span = "no bars"
+    elif pd.isna(first):
+        span = "no readable times"
+    else:
+        span = f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}"
     return f"**{bars.symbol}** · {bars.interval} · {len(bars)} bars · {span} · calendar {bars.calendar or 'inferred'}"
 
 

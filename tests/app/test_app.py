@@ -327,3 +327,150 @@ def test_a_fan_with_impossible_prices_is_not_drawn_as_if_fine(new_app, monkeypat
     assert "not fit to read (non_positive_prices)" in errors and "at or below zero" in errors
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "NOT PLAUSIBLE" in fig["layout"]["title"]["text"]
+
+
+class ProgressRecorder:
+    """Wraps st.progress: every text a progress bar shows, and "(gone)" when it is emptied."""
+
+    def __init__(self, monkeypatch):
+        import streamlit
+
+        self.shown: list[str] = []
+        real = streamlit.progress
+        recorder = self
+
+        class Bar:
+            def __init__(self, value, text=None):
+                self.bar = real(value, text=text)
+                recorder.shown.append(text)
+
+            def progress(self, value, text=None):
+                recorder.shown.append(text)
+                self.bar.progress(value, text=text)
+
+            def empty(self):
+                recorder.shown.append("(gone)")
+                self.bar.empty()
+
+        monkeypatch.setattr(streamlit, "progress", Bar)
+
+
+def count_reads(monkeypatch) -> list:
+    """Every call of the file reader the app makes (its timezone and symbol)."""
+    import data_sources
+
+    reads, real = [], data_sources.read_bars_file
+
+    def read(*args, **kwargs):
+        reads.append((kwargs.get("timezone"), kwargs.get("symbol")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data_sources, "read_bars_file", read)
+    return reads
+
+
+def held_bars(at) -> list:
+    from app_support.data import UPLOAD_STATE
+    from data_sources import Bars
+
+    return [v for v in at.session_state[UPLOAD_STATE].results.values() if isinstance(v, Bars)]
+
+
+def test_an_upload_is_read_once_under_a_progress_bar_and_kept_as_one_copy(new_app, monkeypatch):
+    from app_support.data import UPLOAD_STATE
+
+    reads, bars = count_reads(monkeypatch), ProgressRecorder(monkeypatch)
+    at = upload(new_app().run(), "mine.csv", good_csv())
+    assert not at.exception and "200 bars" in at.markdown[0].value
+    assert len(reads) == 1
+    assert bars.shown[0].startswith("Reading mine.csv (") and bars.shown[-1] == "(gone)"
+    assert any("parsing the columns" in (t or "") for t in bars.shown)  # fed by the reader's stages
+    [first] = held_bars(at)
+    shown = len(bars.shown)
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception and "200 bars" in at.markdown[0].value
+    assert len(reads) == 1 and len(bars.shown) == shown  # no new read, no progress bar
+    assert held_bars(at)[0] is first  # the same object: not a copy per rerun
+    at.sidebar.selectbox(key="sb_file_tz").set_value("America/New_York").run()
+    assert len(reads) == 2 and len(held_bars(at)) == 1 and held_bars(at)[0] is not first  # one parsed copy
+    at.sidebar.selectbox(key="sb_file_tz").set_value(None).run()
+    assert len(reads) == 3 and "timezone_assumed" in messages(at.markdown)  # the other options' bars were let go
+    at.sidebar.selectbox(key="sb_source").set_value("sample").run()
+    assert UPLOAD_STATE not in at.session_state  # the file's bars go with it
+
+
+def test_a_bad_upload_is_not_read_again_on_every_rerun(new_app, monkeypatch):
+    reads = count_reads(monkeypatch)
+    at = upload(new_app().run(), "bad.csv", BAD_CSV)
+    at.run()
+    at.run()
+    assert not at.exception and "no date/time column" in messages(at.error)
+    assert len(reads) == 1
+
+
+def test_reruns_do_not_hash_the_bars_again(new_app, monkeypatch):
+    """The content hash keys the gate, the forecast store, the badge and the export: once per bars object."""
+    from data_sources.schema import Bars
+
+    computed, real = [], Bars.content_hash
+    monkeypatch.setattr(Bars, "content_hash", lambda self: computed.append(len(self)) or real(self))
+    at = small(upload(new_app().run(), "mine.csv", good_csv()))
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and at.get("plotly_chart") and at.json  # the fan, the table and the export
+    assert computed.count(200) == 1  # the file's bars: hashed once, when read
+    n = len(computed)
+    at.run()
+    at.selectbox(key="fan_band").set_value("p25–p75").run()
+    assert at.get("plotly_chart") and len(computed) == n
+
+
+def test_a_file_of_several_instruments_is_read_once_per_choice(new_app, monkeypatch):
+    reads = count_reads(monkeypatch)
+    lines = good_csv().decode().splitlines()
+    both = "\n".join([lines[0] + ",symbol", *(f"{r},AAA" for r in lines[1:]), *(f"{r},BBB" for r in lines[1:])])
+    at = upload(new_app().run(), "two.csv", both.encode())
+    at.run()
+    assert "holds 2 instruments" in messages(at.info) and len(reads) == 1
+    pick = next(s for s in at.selectbox if (s.key or "").startswith("file_symbol_"))
+    pick.set_value("BBB").run()
+    at.run()
+    assert not at.exception and "**BBB**" in at.markdown[0].value and "200 bars" in at.markdown[0].value
+    assert reads == [(None, None), (None, "BBB")]
+
+
+def test_the_header_spans_earliest_to_latest_also_for_unsorted_rows(new_app):
+    lines = good_csv().decode().splitlines()
+    rows = lines[1:]
+    unsorted = "\n".join([lines[0], rows[-1], *rows[1:-1], rows[0]]) + "\n"  # the last day first, the first last
+    at = upload(new_app().run(), "unsorted.csv", unsorted.encode())
+    assert not at.exception
+    assert "2023-01-02 00:00 → 2023-10-06 00:00" in at.markdown[0].value, at.markdown[0].value
+    assert "cannot run" in messages(at.error)  # and the gate still reports the order
+
+
+def test_the_lookback_never_offers_more_than_the_chosen_model_reads(new_app):
+    from app_support.models import model_choices
+    from app_support.sidebar import STATE_KEY
+
+    at = new_app().run()
+    choices = model_choices()
+    assert len({c.context for c in choices}) >= 2  # the check below sees more than one context
+    for choice in sorted(choices, key=lambda c: -c.context):  # the largest first: a big lookback to carry over
+        at.sidebar.selectbox(key="sb_model").set_value(choice.key).run()
+        box = next(n for n in at.sidebar.number_input if n.key.startswith("sb_lookback_"))
+        assert box.max == choice.context and 2 <= box.value <= choice.context
+        assert at.session_state[STATE_KEY].lookback <= choice.context
+        box.set_value(choice.context).run()  # the most this model allows
+        assert not at.exception and at.session_state[STATE_KEY].lookback == choice.context
+
+
+def test_the_sampling_controls_are_in_the_sidebar_not_behind_an_expander(new_app):
+    at = new_app().run()
+    sampling = {"sb_paths", "sb_seed", "sb_temperature", "sb_top_p"}
+    in_sidebar = {w.key for w in [*at.sidebar.number_input, *at.sidebar.slider]}
+    assert sampling <= in_sidebar
+    folded = {w.key for e in at.sidebar.expander for w in [*e.number_input, *e.slider]}
+    assert "sb_top_k" in folded  # the expander is seen (the rarely changed top-k lives there)
+    assert not sampling & folded

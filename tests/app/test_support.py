@@ -134,3 +134,41 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     assert len(calls) == 1
     assert len({id(fc) for fc, _ in results}) == 1
     assert sorted(shared for _, shared in results) == [False, True, True, True]
+
+
+def test_loaded_bars_hash_once_per_object_and_afresh_for_new_data(monkeypatch):
+    import pickle
+
+    from app_support.data import loaded
+    from data_sources import load_sample
+    from data_sources.schema import Bars
+
+    plain = load_sample("MSFT daily 2000-2013 (bundled)")
+    expected = plain.content_hash()
+    computed, real = [], Bars.content_hash
+    monkeypatch.setattr(Bars, "content_hash", lambda self: computed.append(len(self)) or real(self))
+    bars = loaded(plain)
+    assert bars.frame is plain.frame and bars.identity() == plain.identity()  # the same data, not a copy
+    for _ in range(3):
+        assert bars.content_hash() == expected and bars.identity()[0] == expected
+    assert computed == [len(plain)] * 2  # plain.identity() above, then this object once
+    tail = bars.tail(100)  # a new object with other data: its own hash
+    assert tail.content_hash() != expected and tail.content_hash() == real(plain.tail(100))
+    again = pickle.loads(pickle.dumps(bars))  # what st.cache_data hands out: the hash comes along, still true
+    assert again.content_hash() == expected and computed.count(len(plain)) == 2
+    bars.frame = plain.frame.iloc[::-1].reset_index(drop=True)  # a frame put in place of the hashed one
+    assert bars.content_hash() == real(bars) != expected
+
+
+def test_describe_spans_earliest_to_latest_whatever_the_row_order():
+    import pandas as pd
+
+    from app_support.data import describe
+    from data_sources import Bars
+
+    stamps = ["2024-03-05", "2024-01-02", "2024-02-01", "2024-01-03"]
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(stamps), "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+                          "volume": 1.0})
+    line = describe(Bars.from_frame(frame, source="file", symbol="X", interval="1d"))
+    assert "4 bars · 2024-01-02 00:00 → 2024-03-05 00:00 ·" in line
+    assert "no bars" in describe(Bars.from_frame(frame.iloc[:0], source="file", symbol="X", interval="1d"))
