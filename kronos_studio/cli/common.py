@@ -182,3 +182,54 @@ def report_training(kind, result):
           f"({result.wall_s:.0f} s)", file=sys.stderr)
 
 
+
+
+ENSEMBLE = "ensemble"  # the --model value that picks the bundled ensemble
+ENSEMBLE_LOOKBACK = 520  # bars of history the ensemble's members see (the GARCH member fits on 500 returns)
+
+
+class ForecastModel:
+    """What ``--model`` names, ready to forecast: ``fn`` with the walk-forward signature, the default
+    lookback, ``describe()`` for provenance; ``pipeline`` (Kronos) or ``ensemble`` is set."""
+
+    def __init__(self, fn, lookback: int, describe, pipeline=None, ensemble=None):
+        self.fn, self.lookback, self.describe, self.pipeline, self.ensemble = fn, lookback, describe, pipeline, ensemble
+
+
+def load_forecast_model(args, bars) -> ForecastModel:
+    """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
+    ``args.tokenizer``/``args.revision``/``args.device``/``args.paths``/``args.horizon`` where present."""
+    from kronos.checkpoints import CheckpointError, load_pair
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
+    from kronos_studio.forecasting import studio_pipeline
+
+    device = cli_device(args)
+    model = args.model
+    try:
+        if model is None or model == ENSEMBLE:
+            model_ref = default_model_path()
+        else:
+            model_ref = model
+        pair = load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
+                         device=device)
+    except (CheckpointError, FileNotFoundError) as e:
+        raise CliError(str(e)) from None
+    pipeline = studio_pipeline(pair)
+    horizon, paths = args.horizon, args.paths
+    kronos_lookback = max(2, min(pair.context - horizon, pair.context)) if horizon < pair.context else pair.context
+    if model != ENSEMBLE:
+        fn = kronos_forecast_fn(pipeline, paths=paths, batch_size=10)
+        return ForecastModel(fn, kronos_lookback, lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
+    from kronos_studio.ensemble.bundled import load_bundled_meta
+    from kronos_studio.ensemble.ensemble import Ensemble
+    from kronos_studio.ensemble.features import asset_class
+    from kronos_studio.ensemble.members import default_members
+
+    try:
+        meta = load_bundled_meta()
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    members = default_members(pipeline, paths=paths, lookback=kronos_lookback)
+    ensemble = Ensemble(members, meta, paths, bars.interval, asset_class(bars.calendar, bars.source))
+    return ForecastModel(ensemble, ENSEMBLE_LOOKBACK, ensemble.describe, pipeline=pipeline, ensemble=ensemble)

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, quality_gate, quantile_levels, read_bars
+from .common import ENSEMBLE, CliError, load_forecast_model, quality_gate, quantile_levels, read_bars
 
 
 def register(sub) -> None:
@@ -13,7 +13,8 @@ def register(sub) -> None:
                        description="Sample future paths with Kronos and write per-step quantiles.")
     p.add_argument("file", help="CSV or Parquet with a timestamp column and open, high, low, close[, volume, amount]")
     p.add_argument("--model", default=None,
-                   help="official name (mini, small, base), Hub repo id, or local folder; default: the bundled model")
+                   help=f"official name (mini, small, base), Hub repo id, local folder, or '{ENSEMBLE}' (the "
+                        "bundled ensemble); default: the bundled model")
     p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")
     p.add_argument("--revision", default=None, help="Hub revision (commit) of the model")
     p.add_argument("--horizon", type=int, required=True, help="bars to forecast")
@@ -42,43 +43,26 @@ def register(sub) -> None:
 
 
 def run_forecast(args) -> int:
-    from kronos.checkpoints import CheckpointError, load_pair
-    from kronos.device import resolve_device
     from kronos.pipeline import ForecastSettings, InputError
-    from kronos_studio.forecasting import studio_pipeline
 
     try:
-        device = resolve_device(args.device)
         settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
                                     temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
                                     lookback=args.lookback)
     except (ValueError, InputError) as e:
         raise CliError(str(e)) from None
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
-    model = args.model
-    if model is None:
-        from kronos_studio.bundled import default_model_path
+    model = load_forecast_model(args, bars)
+    if model.ensemble is not None:
+        from kronos_studio.ensemble.ensemble import ensemble_forecast
+
         try:
-            model = default_model_path()
-        except FileNotFoundError as e:
+            fc = ensemble_forecast(model.ensemble, bars, settings)
+        except (ValueError, InputError) as e:
             raise CliError(str(e)) from None
-    try:
-        pair = load_pair(model, args.tokenizer, revision=args.revision, device=device)
-    except CheckpointError as e:
-        raise CliError(str(e)) from None
-    pipeline = studio_pipeline(pair)
-    bar = None
-    if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):
-        from tqdm import tqdm
-        bar = tqdm(total=args.horizon, desc="sampling", unit="bar", file=sys.stderr)
-    try:
-        fc = pipeline.predict(bars, settings=settings,
-                                 progress=(lambda i, n: bar.update(1)) if bar else None)
-    except InputError as e:
-        raise CliError(str(e)) from None
-    finally:
-        if bar is not None:
-            bar.close()
+        fc.provenance["device"] = str(model.pipeline.pair.device)
+    else:
+        fc = _kronos_forecast(model.pipeline, bars, settings, args)
     table = fc.quantiles(args.quantiles)
     table.reset_index().to_csv(args.out, index=False)
     if args.paths_out:
@@ -103,3 +87,19 @@ def run_forecast(args) -> int:
     return 0
 
 
+
+
+def _kronos_forecast(pipeline, bars, settings, args):
+    from kronos.pipeline import InputError
+
+    bar = None
+    if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):
+        from tqdm import tqdm
+        bar = tqdm(total=args.horizon, desc="sampling", unit="bar", file=sys.stderr)
+    try:
+        return pipeline.predict(bars, settings=settings, progress=(lambda i, n: bar.update(1)) if bar else None)
+    except InputError as e:
+        raise CliError(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()

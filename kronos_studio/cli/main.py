@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import forecast, lora, train
+from . import evaluate, forecast, lora, train
 from .common import EXIT_BAD_INPUT, CliError
 
 
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kronos", description="Kronos Studio command line")
     sub = parser.add_subparsers(dest="command", required=True)
     forecast.register(sub)
+    evaluate.register(sub)
     train_sub = train.register(sub)
     lora.register(train_sub)
     return parser

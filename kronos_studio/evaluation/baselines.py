@@ -29,8 +29,11 @@ def _log_returns(close: np.ndarray, window: int) -> np.ndarray:
     return r[np.isfinite(r)]
 
 
-def _candles(history: pd.DataFrame, log_returns: np.ndarray, rng: np.random.Generator, window: int) -> np.ndarray:
-    """[S, H] log-returns -> [S, H, 6] coherent candles."""
+def candles_from_log_returns(history: pd.DataFrame, log_returns: np.ndarray, rng: np.random.Generator,
+                             window: int) -> np.ndarray:
+    """[S, H] close-to-close log-returns after the last bar -> [S, H, 6] coherent candles: open = the
+    previous close, high/low the body widened by intrabar ranges resampled from the last ``window`` bars,
+    volume/amount their recent median (not forecast)."""
     a = _arrays(history)
     last_close = a["close"][-1]
     close = last_close * np.exp(np.cumsum(log_returns, axis=1))
@@ -62,7 +65,7 @@ class RandomWalk:
         mu = float(r.mean()) if self.drift and len(r) else 0.0
         rng = np.random.default_rng(seed)
         steps = rng.normal(mu, sigma, size=(self.paths, horizon))
-        return _candles(history, steps, rng, self.window)
+        return candles_from_log_returns(history, steps, rng, self.window)
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Bootstrap:
         r = _log_returns(history["close"].to_numpy(np.float64), self.window)
         rng = np.random.default_rng(seed)
         steps = r[rng.integers(len(r), size=(self.paths, horizon))] if len(r) else np.zeros((self.paths, horizon))
-        return _candles(history, steps, rng, self.window)
+        return candles_from_log_returns(history, steps, rng, self.window)
 
 
 @dataclass

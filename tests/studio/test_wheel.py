@@ -49,6 +49,7 @@ def test_wheel_ships_the_models_samples_and_calendar(installed):
                    "kronos_studio/assets/models/studio-small/tokenizer/config.json",
                    "kronos_studio/assets/models/studio-tiny/bundle.json",
                    "kronos_studio/assets/events/us_macro_calendar.csv",
+                   "kronos_studio/assets/ensemble/meta_learner.txt", "kronos_studio/assets/ensemble/meta_learner.json",
                    "data_sources/sample_data/MSFT_1d_bokeh.csv", "data_sources/sample_data/origin.json"):
         assert needed in names, needed
     assert not any(n.startswith(("tests/", "app_support/", "pages/")) for n in names)

@@ -1,0 +1,107 @@
+"""The ensemble forecaster: every member forecasts the same cut-off, the meta-learner weighs them from
+what it sees there, and the ensemble's paths are a mixture of the members' paths in those proportions.
+
+Each ensemble path is one member's whole path, so it is as coherent a candle sequence as that member's;
+the spread step then scales every path's log-close around the per-step median (open, high and low move
+with their close), which keeps candles coherent too.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .features import member_features, recent_vol, series_features
+from .meta import MetaLearner
+
+SEED_STRIDE = 7919  # each member draws from its own stream: seed + index x stride
+
+
+def mixture_counts(weights: dict[str, float], paths: int) -> dict[str, int]:
+    """Paths per member that sum to ``paths``, proportional to the weights (largest remainder)."""
+    keys = list(weights)
+    exact = np.array([weights[k] for k in keys]) * paths
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts))[: paths - counts.sum()]:
+        counts[i] += 1
+    return dict(zip(keys, counts.tolist()))
+
+
+def apply_spread(paths: np.ndarray, spread: float) -> np.ndarray:
+    """Scale each path's log-close around the per-step median by ``spread``; open, high and low follow
+    their bar's close (same factor), volume and amount stay."""
+    if spread == 1.0:
+        return paths
+    out = paths.astype(np.float64).copy()
+    log_close = np.log(np.maximum(out[:, :, 3], 1e-12))
+    median = np.median(log_close, axis=0, keepdims=True)
+    factor = np.exp(median + spread * (log_close - median) - log_close)  # [S, H]
+    out[:, :, :4] *= factor[:, :, None]
+    return out.astype(np.float32)
+
+
+def cutoff_rows(history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int, interval: str,
+                asset: str) -> pd.DataFrame:
+    """One feature row per member at one cut-off (the meta-learner's input)."""
+    base = series_features(history, horizon, interval, asset)
+    last, vol = float(history["close"].iloc[-1]), recent_vol(history)
+    return pd.DataFrame([{"member": key, **base, **member_features(p, last, vol)}
+                         for key, p in member_paths.items()])
+
+
+class Ensemble:
+    """A forecast function (walk-forward signature) mixing ``members`` (key -> member) with ``meta``."""
+
+    key = "ensemble"
+    name = "Ensemble"
+
+    def __init__(self, members: dict, meta: MetaLearner, paths: int = 30, interval: str = "1d",
+                 asset: str = "equity"):
+        missing = [k for k in meta.members if k not in members]
+        if missing:
+            raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
+        self.members = {k: members[k] for k in meta.members}  # the order the meta-learner knows
+        self.meta, self.paths, self.interval, self.asset = meta, paths, interval, asset
+        self.last_weights: dict[str, float] = {}
+
+    def member_paths(self, history: pd.DataFrame, future, horizon: int, seed: int) -> dict[str, np.ndarray]:
+        return {k: np.asarray(m(history, future, horizon, seed + i * SEED_STRIDE), np.float32)
+                for i, (k, m) in enumerate(self.members.items())}
+
+    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int) -> np.ndarray:
+        """The mixture of already sampled member paths (each member gave at least ``paths``)."""
+        weights = self.meta.weights(cutoff_rows(history, member_paths, horizon, self.interval, self.asset))
+        self.last_weights = weights
+        counts = mixture_counts(weights, self.paths)
+        mixed = np.concatenate([member_paths[k][:n] for k, n in counts.items() if n > 0])
+        return apply_spread(mixed, self.meta.spread)
+
+    def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
+        return self.combine(history, self.member_paths(history, future, horizon, seed), horizon)
+
+    def describe(self) -> dict:
+        return {"key": self.key, "members": {k: m.describe() for k, m in self.members.items()},
+                "meta_learner": {"temperature": self.meta.temperature, "spread": self.meta.spread,
+                                 **self.meta.info.get("provenance", {})},
+                "weights": self.last_weights}
+
+
+def ensemble_forecast(ensemble: Ensemble, bars, settings, lookback: int | None = None):
+    """A ``kronos.pipeline.Forecast`` of the ensemble for ``bars`` (a ``data_sources.Bars`` or a frame):
+    future bar times from the bars' calendar, as the studio's Kronos forecasts have them."""
+    import time
+    from datetime import datetime, timezone
+
+    from kronos.bars import bars_frame, input_digest
+    from kronos.pipeline import Forecast
+    from kronos_studio.forecasting import calendar_future_timestamps
+
+    started = time.perf_counter()
+    frame = bars_frame(bars)
+    future = calendar_future_timestamps(bars, pd.DatetimeIndex(frame["timestamp"]), settings.horizon)
+    paths = ensemble(frame, future, settings.horizon, settings.seed)
+    shown = frame.iloc[-(lookback or settings.lookback or len(frame)):].reset_index(drop=True)
+    provenance = {"model": "ensemble", **ensemble.describe(), "seed": int(settings.seed),
+                  "input_sha256": input_digest(shown), "history_end": str(frame["timestamp"].iloc[-1]),
+                  "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "elapsed_s": round(time.perf_counter() - started, 3)}
+    return Forecast(future, paths, paths.mean(axis=0), shown, settings, provenance)

@@ -1,0 +1,71 @@
+"""What the meta-learner sees at a cut-off: the series' kind and recent behaviour, and each member's
+forecast, all scale-free. Everything is computed from the history (bars up to the cut-off) and the
+members' paths, which only ever see that history: nothing after a cut-off can reach its features.
+Pure numpy/pandas."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_sources.calendars import CRYPTO, FX
+from data_sources.intervals import parse_interval
+from kronos.quantiles import BAND
+
+ASSET_CLASSES = ("equity", "crypto", "fx", "other")
+VOL_WINDOW, LONG_VOL_WINDOW, MOMENTUM_WINDOW = 20, 100, 20
+CLOSE = 3  # column of the close in a path array (kronos.config.BAR_COLUMNS)
+
+
+def asset_class(calendar: str | None, source: str = "") -> str:
+    """'crypto' for 24/7 markets, 'fx' for the FX week, 'equity' for an exchange calendar, else 'other'."""
+    if calendar == CRYPTO or source == "ccxt":
+        return "crypto"
+    if calendar == FX:
+        return "fx"
+    return "equity" if calendar else "other"
+
+
+def interval_minutes(interval: str) -> float:
+    return parse_interval(interval).total_seconds() / 60
+
+
+def _log_returns(close: np.ndarray, window: int) -> np.ndarray:
+    r = np.diff(np.log(np.maximum(close[-(window + 1):], 1e-12)))
+    return r[np.isfinite(r)]
+
+
+def series_features(history: pd.DataFrame, horizon: int, interval: str, asset: str) -> dict:
+    """Features of the series at the cut-off (its last bar): kind, horizon, recent volatility and drift."""
+    close = history["close"].to_numpy(np.float64)
+    vol = float(_log_returns(close, VOL_WINDOW).std()) if len(close) > 2 else 0.0
+    long_vol = float(_log_returns(close, LONG_VOL_WINDOW).std()) if len(close) > 2 else 0.0
+    momentum = float(np.log(close[-1] / close[-min(len(close), MOMENTUM_WINDOW + 1)]))
+    return {
+        "asset_class": ASSET_CLASSES.index(asset),
+        "log_interval_minutes": float(np.log(interval_minutes(interval))),
+        "horizon": float(horizon),
+        "log_vol": float(np.log(max(vol, 1e-8))),
+        "vol_ratio": vol / long_vol if long_vol > 0 else 1.0,
+        "momentum_z": momentum / (max(vol, 1e-8) * np.sqrt(MOMENTUM_WINDOW)),
+    }
+
+
+def member_features(paths: np.ndarray, last_close: float, vol: float) -> dict:
+    """A member's forecast, scale-free: its band width and median move at the horizon in units of the
+    random walk's spread over the same horizon (vol x sqrt(h)), and how much of its own band the first
+    step already holds (a fan that starts wide or collapses)."""
+    log_close = np.log(np.maximum(paths[:, :, CLOSE].astype(np.float64), 1e-12) / last_close)  # [S, H]
+    horizon = log_close.shape[1]
+    unit = max(vol, 1e-8) * np.sqrt(horizon)
+    lo, mid, hi = np.quantile(log_close[:, -1], [BAND[0], 0.5, BAND[1]])
+    first_lo, first_hi = np.quantile(log_close[:, 0], BAND)
+    return {
+        "band_z": float((hi - lo) / unit),
+        "median_z": float(mid / unit),
+        "first_step_share": float((first_hi - first_lo) / max(hi - lo, 1e-12)),
+    }
+
+
+def recent_vol(history: pd.DataFrame) -> float:
+    r = _log_returns(history["close"].to_numpy(np.float64), VOL_WINDOW)
+    return float(r.std()) if len(r) > 1 else 0.0

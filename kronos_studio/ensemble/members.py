@@ -1,0 +1,99 @@
+"""The ensemble's members: forecasters with the walk-forward's forecast-function signature
+``member(history, future_timestamps, horizon, seed) -> paths [S, horizon, 6]`` (price units), a
+``key`` that code looks up, a display ``name``, and ``describe()`` for provenance.
+
+* ``KronosMember``: any Kronos the studio loads (official, bundled, folder, with a LoRA adapter).
+* ``GarchMember``: GARCH(1,1) with Student-t innovations (the ``arch`` package), simulated paths.
+* ``chronos2.Chronos2Member``: Chronos-2's native quantiles turned into paths (its own module).
+* The naive baselines of ``kronos_studio.evaluation.baselines`` (random walk, bootstrap) as they are.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk, candles_from_log_returns
+from kronos_studio.evaluation.walk_forward import KronosForecastFn
+
+CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
+
+
+class KronosMember(KronosForecastFn):
+    """A Kronos pipeline (``kronos.KronosPipeline`` or the studio's) as a member; batches cut-offs in a
+    walk-forward like the trust panel does."""
+
+    key = "kronos"
+
+    def __init__(self, pipeline, paths: int = 30, name: str | None = None, batch_size: int = 10, **settings):
+        super().__init__(pipeline, paths, name or f"Kronos ({pipeline.pair.name})", batch_size, **settings)
+
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(), "settings": self.settings}
+
+
+@dataclass
+class GarchMember:
+    """GARCH(1,1) on close-to-close log-returns with Student-t innovations (fat tails), zero mean; paths
+    are simulated from the fitted model, candles built around them as the baselines do."""
+
+    paths: int = 200
+    window: int = 500  # bars of returns the model is fitted on (refitted at every forecast)
+    name: str = "GARCH(1,1), Student t"
+    key = "garch"
+
+    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+        from arch import arch_model
+
+        close = history["close"].to_numpy(np.float64)[-(self.window + 1):]
+        r = np.diff(np.log(np.maximum(close, 1e-12)))
+        r = r[np.isfinite(r)]
+        rng = np.random.default_rng(seed)
+        scale = float(r.std()) if len(r) > 1 else 0.0
+        if len(r) < 50 or scale == 0.0:  # too little to fit a GARCH: the plain volatility random walk
+            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+        # Fitted on returns in units of their own standard deviation: the optimiser is well scaled at
+        # any bar interval (minute returns are ~1e-4, daily ones ~1e-2).
+        model = arch_model(r / scale, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter; a failed fit falls back below
+            fit = model.fit(disp="off", show_warning=False)
+        if not np.isfinite(fit.params).all():
+            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+        nu = float(fit.params["nu"])
+
+        def innovations(size):  # unit-variance Student t from our seeded generator (arch's own is global)
+            return rng.standard_t(nu, size) * np.sqrt((nu - 2) / nu)
+
+        sims = fit.forecast(horizon=horizon, method="simulation", simulations=self.paths, reindex=False,
+                            rng=innovations).simulations.values[-1]  # [S, H]
+        return candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
+
+    def describe(self) -> dict:
+        import arch
+
+        return {"key": self.key, "name": self.name, "package": f"arch {arch.__version__}", "window": self.window}
+
+
+class BaselineMember:
+    """A naive baseline (random walk, bootstrap) with ``describe()``."""
+
+    def __init__(self, baseline):
+        self.baseline, self.key, self.name = baseline, baseline.key, baseline.name
+
+    def __call__(self, history, future, horizon, seed):
+        return self.baseline(history, future, horizon, seed)
+
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, "window": self.baseline.window}
+
+
+def default_members(kronos_pipeline, paths: int = 30, chronos2=None, **kronos_settings) -> dict:
+    """key -> member: Kronos, GARCH, the random walk and the bootstrap (and Chronos-2 when given)."""
+    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), GarchMember(paths=paths),
+               BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths))]
+    if chronos2 is not None:
+        members.insert(1, chronos2)
+    return {m.key: m for m in members}

@@ -1,0 +1,87 @@
+"""The meta-learner: LightGBM predicts, from the features of a cut-off (``features.py``), how much
+better or worse each member's CRPS will be than the random walk's there (log ratio); the ensemble
+mixes the members' paths with weights softmax(-prediction / temperature), and widens or narrows the
+mixture around its median by ``spread``. Temperature and spread are chosen on the latest part of the
+training cut-offs (time-ordered), to minimise the mixture's CRPS there.
+
+Saved as LightGBM's own text model plus a JSON of everything else: nothing is pickled.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MODEL_FILE, META_FILE = "meta_learner.txt", "meta_learner.json"
+REFERENCE = "random_walk"  # the member whose CRPS the others are measured against
+SERIES_FEATURES = ("asset_class", "log_interval_minutes", "horizon", "log_vol", "vol_ratio", "momentum_z")
+MEMBER_FEATURES = ("band_z", "median_z", "first_step_share")
+FEATURES = ("member", *SERIES_FEATURES, *MEMBER_FEATURES)
+CATEGORICAL = ("member", "asset_class")
+TARGET_CLIP = 2.0  # |log CRPS ratio| beyond e^2 is one bad cut-off, not a pattern to learn
+LGB_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 8, "min_data_in_leaf": 20,
+              "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+              "verbose": -1, "seed": 0, "deterministic": True, "num_threads": 1}
+ROUNDS = 200
+
+
+@dataclass
+class MetaLearner:
+    booster: object  # lightgbm.Booster
+    members: list[str]  # member keys, in the order of the categorical code
+    temperature: float = 0.25
+    spread: float = 1.0
+    info: dict = field(default_factory=dict)
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        """Predicted log(CRPS member / CRPS random walk) for rows holding FEATURES ('member' as key)."""
+        x = rows.assign(member=rows["member"].map(self.members.index)).loc[:, list(FEATURES)]
+        return self.booster.predict(x.astype(float).to_numpy())
+
+    def weights(self, rows: pd.DataFrame) -> dict[str, float]:
+        """Member key -> mixture weight for the rows of one cut-off (one row per member)."""
+        known = rows[rows["member"].isin(self.members)]
+        if known.empty:
+            raise ValueError(f"the meta-learner knows the members {self.members}, none of {list(rows['member'])}")
+        scores = -self.predict(known) / self.temperature
+        w = np.exp(scores - scores.max())
+        return dict(zip(known["member"], w / w.sum()))
+
+    def save(self, folder: str | Path) -> Path:
+        from data_sources.storage import atomic_write, atomic_write_text
+
+        folder = Path(folder)
+        atomic_write(folder / MODEL_FILE, lambda tmp: self.booster.save_model(tmp))
+        atomic_write_text(folder / META_FILE, json.dumps(
+            {"members": self.members, "temperature": self.temperature, "spread": self.spread,
+             "features": list(FEATURES), "info": self.info}, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> MetaLearner:
+        import lightgbm as lgb
+
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+            booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
+        except (OSError, ValueError, lgb.basic.LightGBMError) as e:
+            raise ValueError(f"{folder} holds no readable meta-learner ({MODEL_FILE} + {META_FILE}): {e}") from None
+        if meta.get("features") != list(FEATURES):
+            raise ValueError(f"{folder}: the meta-learner was trained on other features ({meta.get('features')}); "
+                             "retrain it with `kronos train ensemble`")
+        return cls(booster, meta["members"], meta["temperature"], meta["spread"], meta.get("info", {}))
+
+
+def fit_booster(table: pd.DataFrame, members: list[str]):
+    """LightGBM on the rows of ``table`` (FEATURES + 'target')."""
+    import lightgbm as lgb
+
+    x = table.assign(member=table["member"].map(members.index)).loc[:, list(FEATURES)].astype(float)
+    y = table["target"].clip(-TARGET_CLIP, TARGET_CLIP).to_numpy()
+    data = lgb.Dataset(x.to_numpy(), y, feature_name=list(FEATURES), categorical_feature=list(CATEGORICAL),
+                       free_raw_data=False)
+    return lgb.train(LGB_PARAMS, data, num_boost_round=ROUNDS)

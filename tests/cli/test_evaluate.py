@@ -1,0 +1,79 @@
+"""``kronos evaluate`` and ``kronos forecast --model ensemble``, run as a user would (subprocess, offline)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_cli import run_cli
+from testkit import random_bars
+
+MODEL_KEYS = {"name", "crps", "crps_pct", "mae", "coverage_p10_p90", "crps_skill_vs_random_walk", "crps_skill_ci95"}
+
+
+@pytest.fixture(scope="module")
+def daily_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("eval") / "walk.csv"
+    random_bars(700, seed=4, freq="B", start="2020-01-02").to_csv(path, index=False)
+    return path
+
+
+def test_evaluate_writes_every_model_with_skill_interval_and_calibration_check(random_model, daily_csv, tmp_path):
+    folder = random_model("tiny").folder
+    out = tmp_path / "eval.json"
+    r = run_cli("evaluate", daily_csv, "--model", folder, "--horizon", 5, "--cutoffs", 6, "--paths", 8,
+                "--lookback", 60, "--json", out, "--timezone", "UTC", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert d["cutoffs"] == 6 and d["horizon"] == 5 and d["symbol"] == "walk"
+    assert set(d["models"]) == {"model", "random_walk", "bootstrap", "persistence"}
+    for m in d["models"].values():
+        assert MODEL_KEYS <= set(m)
+        lo, hi = m["crps_skill_ci95"]
+        assert lo <= m["crps_skill_vs_random_walk"] <= hi or m is d["models"]["random_walk"]
+    assert d["models"]["random_walk"]["crps_skill_vs_random_walk"] == 0
+    check = d["models"]["model"]["calibration_held_out"]
+    assert {"coverage_before", "coverage_after", "crps_before", "crps_after"} <= set(check)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--horizon", "0"], "--horizon must be at least 1"),
+    (["--horizon", "5", "--lookback", "698"], "cannot hold"),
+])
+def test_evaluate_bad_input_is_one_line_and_exit_2(random_model, daily_csv, tmp_path, args, message):
+    r = run_cli("evaluate", daily_csv, "--model", random_model("tiny").folder, "--json", tmp_path / "e.json",
+                "--timezone", "UTC", *args)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and message in r.stderr, r.stderr
+
+
+def test_evaluate_missing_file_exits_2(tmp_path):
+    r = run_cli("evaluate", tmp_path / "nope.csv", "--horizon", 5, "--json", tmp_path / "e.json")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
+    q, prov = tmp_path / "q.csv", tmp_path / "run.json"
+    r = run_cli("forecast", daily_csv, "--model", "ensemble", "--horizon", 5, "--paths", 20, "--seed", 2,
+                "--timezone", "UTC", "--calendar", "XNYS", "--out", q, "--provenance-out", prov, "--quiet")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(prov.read_text())
+    assert set(meta["members"]) == {"kronos", "garch", "random_walk", "bootstrap"}
+    assert sum(meta["weights"].values()) == pytest.approx(1.0)
+    assert "temperature" in meta["meta_learner"] and meta["members"]["kronos"]["predictor"]
+    again = tmp_path / "q2.csv"
+    run_cli("forecast", daily_csv, "--model", "ensemble", "--horizon", 5, "--paths", 20, "--seed", 2,
+            "--timezone", "UTC", "--calendar", "XNYS", "--out", again, "--quiet")
+    assert q.read_text() == again.read_text()  # same seed, same ensemble paths
+    out = tmp_path / "e.json"
+    r = run_cli("evaluate", daily_csv, "--model", "ensemble", "--horizon", 5, "--cutoffs", 3, "--paths", 20,
+                "--json", out, "--timezone", "UTC", "--calendar", "XNYS")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["model"]["key"] == "ensemble"
+
+
+def test_evaluate_says_when_fewer_cut_offs_fit_than_asked(random_model, daily_csv, tmp_path):
+    out = tmp_path / "e.json"
+    r = run_cli("evaluate", daily_csv, "--model", random_model("tiny").folder, "--horizon", 5, "--cutoffs", 500,
+                "--lookback", 600, "--paths", 4, "--json", out, "--timezone", "UTC")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["cutoffs"] == 20
+    assert "only 20 of the 500 cut-offs" in r.stderr

@@ -1,0 +1,141 @@
+"""The ensemble: quantiles to paths, the mixture, the meta-learner's time order and its file format."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from kronos_studio.ensemble.ensemble import Ensemble, apply_spread, mixture_counts
+from kronos_studio.ensemble.features import asset_class, series_features
+from kronos_studio.ensemble.members import BaselineMember, GarchMember
+from kronos_studio.ensemble.meta import MetaLearner
+from kronos_studio.ensemble.quantile_paths import brownian_scores, log_return_paths, read_quantiles
+from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
+from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
+
+
+def walk(n: int, seed: int = 0, vol: float = 0.01) -> pd.DataFrame:
+    """Daily bars of a geometric random walk with coherent candles."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, vol, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, vol, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, vol, n))
+    ts = pd.bdate_range("2015-01-05", periods=n, tz="America/New_York")
+    return pd.DataFrame({"timestamp": ts, "open": open_, "high": high, "low": low, "close": close,
+                         "volume": rng.uniform(1e5, 2e5, n), "amount": 0.0})
+
+
+def members(paths=40):
+    return {m.key: m for m in (BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths)),
+                               GarchMember(paths=paths))}
+
+
+def test_quantiles_become_paths_with_those_quantiles_and_brownian_dependence():
+    levels = np.array([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    horizon = 4
+    q = np.stack([norm.ppf(levels) * np.sqrt(t) for t in range(1, horizon + 1)])  # a Brownian motion's
+    z = brownian_scores(40_000, horizon, np.random.default_rng(0))
+    values = read_quantiles(levels, q, z)
+    for t in range(horizon):
+        np.testing.assert_allclose(np.quantile(values[:, t], levels), q[t], atol=0.03 * np.sqrt(t + 1))
+    corr = np.corrcoef(values[:, 0], values[:, 3])[0, 1]
+    assert corr == pytest.approx(np.sqrt(1 / 4), abs=0.02)  # corr(W_1, W_4) = sqrt(1/4)
+    # Crossing quantiles are sorted, and price paths from log quantiles stay positive.
+    r = log_return_paths(levels, 100 * np.exp(q[:, ::-1] * 0.01), 100.0, 500, np.random.default_rng(1))
+    assert np.isfinite(r).all() and (100 * np.exp(np.cumsum(r, axis=1)) > 0).all()
+
+
+def test_mixture_counts_sum_and_follow_the_weights():
+    counts = mixture_counts({"a": 0.5, "b": 0.3, "c": 0.2}, 30)
+    assert counts == {"a": 15, "b": 9, "c": 6}
+    counts = mixture_counts({"a": 0.34, "b": 0.33, "c": 0.33}, 10)
+    assert sum(counts.values()) == 10 and counts["a"] == 4
+
+
+def test_spread_widens_around_the_median_and_keeps_candles():
+    paths = GarchMember(paths=200)(walk(600), None, 5, 0)
+    wide = apply_spread(paths, 1.5)
+    log_c, log_w = np.log(paths[:, :, 3]), np.log(wide[:, :, 3])
+    np.testing.assert_allclose(np.median(log_w, 0), np.median(log_c, 0), atol=1e-5)
+    np.testing.assert_allclose(log_w.std(0), 1.5 * log_c.std(0), rtol=1e-3)
+    o, h, lo, c = (wide[:, :, i] for i in range(4))
+    assert (lo <= np.minimum(o, c) + 1e-4).all() and (h >= np.maximum(o, c) - 1e-4).all()
+
+
+def test_garch_paths_reproduce_with_the_seed_and_have_fat_tails_fitted():
+    history = walk(600, seed=3)
+    a = GarchMember(paths=50)(history, None, 10, 7)
+    assert np.array_equal(a, GarchMember(paths=50)(history, None, 10, 7))
+    assert not np.array_equal(a, GarchMember(paths=50)(history, None, 10, 8))
+    assert a.shape == (50, 10, 6) and (a[:, :, :4] > 0).all()
+
+
+def test_asset_classes_and_features_are_scale_free():
+    assert [asset_class("24/7"), asset_class("FX"), asset_class("XNYS"), asset_class(None)] == [
+        "crypto", "fx", "equity", "other"]
+    h = walk(300)
+    scaled = h.assign(**{c: h[c] * 1000 for c in ("open", "high", "low", "close")})
+    assert series_features(h, 10, "1d", "equity") == pytest.approx(series_features(scaled, 10, "1d", "equity"))
+
+
+@pytest.fixture(scope="module")
+def evaluations():
+    frame = walk(900, seed=5)
+    spec = SeriesSpec("walk", frame, "1d", "equity", 5, list(range(560, 890, 6)))
+    return frame, spec, signal_evaluations([spec], members())
+
+
+def test_no_feature_sees_past_its_cut_off(evaluations):
+    """Change every bar after a cut-off: the features of that cut-off and of all earlier ones stay
+    exactly the same (only the targets of cut-offs whose horizon reaches the change may move)."""
+    frame, spec, evals = evaluations
+    k = 20
+    changed_from = spec.cutoffs[k]
+    other = frame.copy()
+    later = other.index >= changed_from
+    for col in ("open", "high", "low", "close"):
+        other.loc[later, col] *= np.linspace(0.5, 3.0, later.sum())
+    again = signal_evaluations([SeriesSpec("walk", other, "1d", "equity", 5, spec.cutoffs)], members())
+    features = [c for c in evals.table.columns if c not in ("target", "crps_pct", "used")]
+    t0, t1 = evals.table, again.table
+    upto = t0["cutoff_time"] <= frame["timestamp"].iloc[changed_from - 1]
+    assert upto.sum() == (k + 1) * 3
+    pd.testing.assert_frame_equal(t0.loc[upto, features], t1.loc[upto, features])
+    unaffected = t0["cutoff_time"] <= frame["timestamp"].iloc[changed_from - 1 - spec.horizon]
+    pd.testing.assert_series_equal(t0.loc[unaffected, "target"], t1.loc[unaffected, "target"])
+    assert not t0.loc[~upto, features].equals(t1.loc[~upto, features])  # the check can see a change
+
+
+def test_meta_learner_round_trips_as_lightgbm_text_and_json(evaluations, tmp_path):
+    _, _, evals = evaluations
+    meta = fit_meta(evals, paths=40)
+    assert set(meta.members) == {"random_walk", "bootstrap", "garch"}
+    meta.save(tmp_path)
+    assert (tmp_path / "meta_learner.txt").read_text().startswith("tree")  # LightGBM's own text format
+    again = MetaLearner.load(tmp_path)
+    rows = evals.cutoffs[0]["features"]
+    np.testing.assert_array_equal(meta.predict(rows), again.predict(rows))
+    assert (again.temperature, again.spread) == (meta.temperature, meta.spread)
+    weights = again.weights(rows)
+    assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) >= 0
+    (tmp_path / "meta_learner.txt").write_text("not a model")
+    with pytest.raises(ValueError, match="no readable meta-learner"):
+        MetaLearner.load(tmp_path)
+
+
+def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations):
+    frame, _, evals = evaluations
+    ens = Ensemble(members(30), fit_meta(evals, paths=30), paths=30, interval="1d", asset="equity")
+    history = frame.iloc[:700]
+    a = ens(history, None, 8, 11)
+    assert a.shape == (30, 8, 6) and np.array_equal(a, ens(history, None, 8, 11))
+    assert not np.array_equal(a, ens(history, None, 8, 12))
+    q = np.quantile(a[:, :, 3], [0.1, 0.5, 0.9], axis=0)
+    assert (np.diff(q, axis=0) >= 0).all()
+    o, h, lo, c = (a[:, :, i] for i in range(4))
+    assert (lo <= np.minimum(o, c) + 1e-3).all() and (h >= np.maximum(o, c) - 1e-3).all()
+    assert sum(ens.last_weights.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="missing"):
+        Ensemble({"random_walk": members()["random_walk"]}, ens.meta)
