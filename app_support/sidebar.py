@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from kronos.config import default_lookback
+
 from .models import ModelChoice, device_label, model_choices
 
 SOURCES = {"sample": "Bundled sample", "yfinance": "Ticker (Yahoo Finance)", "ccxt": "Crypto (exchange)",
@@ -131,7 +133,7 @@ def render() -> Inputs:
     c1, c2 = sb.columns(2)
     horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon")
     context = model.context if model is not None else MAX_LOOKBACK
-    default = min(DEFAULT_LOOKBACK, max(context - int(horizon), context // 2))
+    default = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
     lookback = c1.number_input("Lookback (bars)", 2, context, default, step=16, key=f"sb_lookback_{context}",
                                help=f"Context bars the model reads: at most {context} for this model")
 

@@ -162,3 +162,10 @@ def read_bundle(folder) -> dict:
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def default_lookback(context: int, horizon: int) -> int:
+    """The history a forecast reads when none is asked for: context - horizon, so that the history and
+    the forecast fit the model's window and every step reuses the cache (a window that slides costs a
+    full recomputation per step); at least half the context, for horizons near the context's length."""
+    return max(context - horizon, context // 2, 2)

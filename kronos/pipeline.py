@@ -19,7 +19,7 @@ import torch
 
 from .bars import InputError, bars_frame, input_digest, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
-from .config import BAR_COLUMNS
+from .config import BAR_COLUMNS, default_lookback
 from .generate import Progress, Prompt, generate
 from .normalization import CLIP, denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES, level_name
@@ -42,7 +42,7 @@ class ForecastSettings:
     temperature: float = 1.0
     top_p: float = 0.9
     top_k: int = 0
-    lookback: int | None = None  # None: as many bars as the model's context
+    lookback: int | None = None  # None: default_lookback(context, horizon); given: exactly that many bars
     clip: float = CLIP
 
     def __post_init__(self):
@@ -128,7 +128,7 @@ class KronosPipeline:
 
     def _prepare(self, bars, settings: ForecastSettings, future) -> _Prepared:
         frame = bars_frame(bars)
-        lookback = settings.lookback or self.pair.context
+        lookback = settings.lookback or default_lookback(self.pair.context, settings.horizon)
         if settings.lookback is not None and len(frame) < settings.lookback:
             raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
                              "lower the lookback or load more history")
@@ -203,6 +203,7 @@ class KronosPipeline:
                 "history_start": str(p.history["timestamp"].iloc[0]),
                 "history_end": str(p.history["timestamp"].iloc[-1]),
                 "bars_used": len(p.history),
+                "lookback_default": settings.lookback is None,  # context - horizon, not the user's
                 "settings": dataclasses.asdict(settings),
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "elapsed_s": round(time.perf_counter() - started, 3),

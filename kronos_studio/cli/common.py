@@ -200,6 +200,7 @@ def load_forecast_model(args, bars) -> ForecastModel:
     """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
     ``args.tokenizer``/``args.revision``/``args.device``/``args.paths``/``args.horizon`` where present."""
     from kronos.checkpoints import CheckpointError, load_pair
+    from kronos.config import default_lookback
     from kronos_studio.bundled import default_model_path
     from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
     from kronos_studio.forecasting import studio_pipeline
@@ -217,7 +218,7 @@ def load_forecast_model(args, bars) -> ForecastModel:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)
     horizon, paths = args.horizon, args.paths
-    kronos_lookback = max(2, min(pair.context - horizon, pair.context)) if horizon < pair.context else pair.context
+    kronos_lookback = default_lookback(pair.context, horizon)
     if model != ENSEMBLE:
         fn = kronos_forecast_fn(pipeline, paths=paths, batch_size=10)
         return ForecastModel(fn, kronos_lookback, lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)

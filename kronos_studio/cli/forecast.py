@@ -23,7 +23,9 @@ def register(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=0.9)
     p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--lookback", type=int, default=None, help="context bars (default: the model's context)")
+    p.add_argument("--lookback", type=int, default=None,
+                   help="history bars the model reads (default: its context minus the horizon, at least half the "
+                        "context, so the window never slides; a value given is used as it is)")
     p.add_argument("--quantiles", type=quantile_levels, default=[0.1, 0.5, 0.9])
     p.add_argument("--out", required=True, help="quantiles CSV to write")
     p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
@@ -81,8 +83,9 @@ def run_forecast(args) -> int:
     problems = check_fan(fc.paths, bars.frame["close"].to_numpy())
     for line in warnings + [f"kronos: warning: {p.code}: {p.message}" for p in problems]:
         print(line, file=sys.stderr)
+    lookback = f"lookback {len(fc.history)}" + (" (default: context - horizon)" if args.lookback is None else "")
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
-          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {fc.provenance['device']}, "
+          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {lookback}, {fc.provenance['device']}, "
           f"{fc.provenance['elapsed_s']} s)", file=sys.stderr)
     return 0
 

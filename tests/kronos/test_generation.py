@@ -111,13 +111,15 @@ def test_same_seed_same_paths_and_paths_differ(tiny):
 
 def test_batch_with_unequal_lengths_matches_single_runs(tiny):
     f = KronosPipeline(tiny)
-    series = [random_bars(40, seed=1), random_bars(100, seed=2), random_bars(55, seed=3)]
+    # Default lookback for horizon 40 on context 64: 32 bars. 20 + 40 fits the window; 32 + 40 and
+    # 28 + 40 slide during the forecast.
+    series = [random_bars(20, seed=1), random_bars(100, seed=2), random_bars(28, seed=3)]
     kwargs = dict(paths=2, top_k=1, top_p=1.0)
-    batch = f.predict_batch(series, 25, lookback=None, **kwargs)
+    batch = f.predict_batch(series, 40, lookback=None, **kwargs)
     for bars, fc in zip(series, batch):
-        single = f.predict(bars, 25, **kwargs)
+        single = f.predict(bars, 40, **kwargs)
         np.testing.assert_allclose(fc.mean, single.mean, rtol=1e-5)
-        assert fc.provenance["bars_used"] == min(len(bars), 64)
+        assert fc.provenance["bars_used"] == min(len(bars), 32)
 
 
 def test_four_threads_equal_sequential_runs(tiny):
@@ -207,3 +209,14 @@ def test_event_encoder_is_inert_until_trained_and_then_changes_the_forecast(rand
         pair.predictor.event_emb = None
     with pytest.raises(InputError, match="no event encoder"):
         f.predict(bars, 5, paths=2, events=lambda h, fu: np.zeros((len(h) + len(fu), 20)))
+
+
+def test_default_lookback_leaves_room_for_the_horizon_and_a_given_one_is_kept(tiny):
+    """No lookback: context - horizon bars (the window never slides); given: exactly that many."""
+    bars = random_bars(200)
+    fc = KronosPipeline(tiny).predict(bars, 10, paths=2, seed=0)
+    assert len(fc.history) == 64 - 10 and fc.provenance["lookback_default"] is True
+    fc = KronosPipeline(tiny).predict(bars, 10, paths=2, seed=0, lookback=64)
+    assert len(fc.history) == 64 and fc.provenance["lookback_default"] is False
+    fc = KronosPipeline(tiny).predict(bars, 60, paths=2, seed=0)  # horizon near the context: half of it
+    assert len(fc.history) == 32
