@@ -1,0 +1,211 @@
+"""Chronos-2 as an ensemble member: the official ``chronos-forecasting`` pipeline behind the walk-forward's
+forecast-function signature ``member(history, future, horizon, seed) -> paths [S, horizon, 6]``.
+
+What goes in. The target is the natural log of the close; the open, high and low (log) and the volume
+(``log1p``) go in as *past covariates*, the input ``Chronos2Pipeline.predict`` documents for series
+whose future values are unknown (a dict per series: ``target`` + ``past_covariates``). The package
+standardises every variate itself (mean/std of the context, then arcsinh when the checkpoint says so),
+so no scaling happens here; the log is our choice: quantiles commute with a monotone map, a log price
+treats up and down moves of the same relative size alike, and ``exp`` keeps every quantile positive.
+``amount`` is left out (it is volume x price, often filled in exactly so). A checkpoint may record the
+covariates it was trained with in its ``config.json`` (``studio_past_covariates``: the bundled small
+model was trained on the close alone and says ``[]``); the member follows that unless told otherwise.
+
+What comes out. Chronos-2 forecasts quantiles, not paths: the close quantiles at all of the
+checkpoint's levels (``config.json``, ``chronos_config.quantiles``) are turned into Brownian-correlated
+paths by ``quantile_paths.log_return_paths`` and into coherent candles by
+``evaluation.baselines.candles_from_log_returns`` (volume/amount: the recent median), both driven by
+``np.random.default_rng(seed)``, so a forecast is reproducible for a seed. The lookback is at most the
+model's context length.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kronos.checkpoints import CheckpointError, Source, resolve
+from kronos.config import BAR_COLUMNS, CONFIG_FILE, WEIGHTS_FILE
+from kronos_studio.evaluation.baselines import candles_from_log_returns
+
+from .. import ASSETS
+from .quantile_paths import log_return_paths
+
+DEFAULT_REF = "amazon/chronos-2"
+BUNDLED_CHRONOS2 = ASSETS / "models" / "chronos2-small"  # trained by scripts/train_chronos2.py (when bundled)
+PACKAGE = "chronos-forecasting"
+PINNED_VERSION = "2.3.2"
+COVARIATES = ("open", "high", "low", "volume")  # past covariates by default (amount is derived)
+COVARIATES_KEY = "studio_past_covariates"  # config.json key naming the covariates a checkpoint was trained with
+CANDLE_WINDOW = 60  # bars whose intrabar ranges and volumes the candles resample
+
+
+def package_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return None
+
+
+def _pipeline_class():
+    try:
+        from chronos import Chronos2Pipeline
+    except ImportError as e:
+        raise CheckpointError(f"Chronos-2 needs the '{PACKAGE}' package: pip install {PACKAGE}=={PINNED_VERSION} "
+                              f"({e})") from None
+    return Chronos2Pipeline
+
+
+def _check_weights(model, folder: Path) -> None:
+    """transformers fills missing weights with random ones and only warns: refuse that instead."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
+        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+    wrong = [k for k in sorted(set(shapes) & set(expected)) if shapes[k] != expected[k]]
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} does not match its {CONFIG_FILE}: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}, wrong shapes {wrong[:5]}. Re-download the checkpoint or point to another folder.")
+
+
+def load_chronos2(ref: str | os.PathLike = DEFAULT_REF, revision: str | None = None, device=None, *,
+                  cache_dir: str | os.PathLike | None = None, tqdm_class=None):
+    """``(Chronos2Pipeline, Source)`` for a Hub repo id (e.g. 'amazon/chronos-2') or a local folder
+    (``config.json`` + ``model.safetensors``, as ``save_pretrained`` writes them), located by
+    ``kronos.checkpoints.resolve``: the same Hugging Face cache, revision pinning, ``HF_HUB_OFFLINE``
+    and fast "Hub unreachable" answer as Kronos. Weights load strictly, in eval mode, on ``device``
+    (``kronos.device.default_device()`` when None). Every failure is a ``CheckpointError``."""
+    from kronos.device import default_device
+
+    text = str(ref)
+    if not Path(text).expanduser().exists() and text.count("/") != 1:
+        raise CheckpointError(f"'{text}' is neither an existing folder nor a Hub repo id like '{DEFAULT_REF}'; "
+                              f"the bundled model is at {BUNDLED_CHRONOS2}.")
+    pipeline_class = _pipeline_class()
+    src = resolve(ref, revision, cache_dir, tqdm_class)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline = pipeline_class.from_pretrained(str(src.path))
+    except (OSError, ValueError, KeyError, TypeError, AssertionError, AttributeError) as e:
+        raise CheckpointError(
+            f"{src.path} is not a Chronos-2 checkpoint ({type(e).__name__}: {e}); point to a folder saved by "
+            f"Chronos2Pipeline.save_pretrained or a Hub repo like '{DEFAULT_REF}'.") from None
+    _check_weights(pipeline.model, src.path)
+    pipeline.model.to(device or default_device()).eval()
+    return pipeline, src
+
+
+def _log(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)  # NaN = missing to Chronos
+
+
+def _with_amount(history: pd.DataFrame) -> pd.DataFrame:
+    if "amount" in history:
+        return history
+    return history.assign(amount=history["volume"] * history[["open", "high", "low", "close"]].mean(axis=1))
+
+
+class Chronos2Member:
+    """A Chronos-2 pipeline as a forecast function (see the module docstring for the inputs and paths).
+
+    ``paths`` sample paths per forecast; ``context_length`` bars of history at most (the model's own
+    context length when None, never more); ``covariates`` the bar columns given as past covariates (None:
+    what the checkpoint records, else ``COVARIATES``; ``()`` for the close alone). ``batch`` /
+    ``batch_size`` let the walk-forward forecast many cut-offs in one model call (each cut-off still draws
+    its paths from its own seed)."""
+
+    key = "chronos2"
+
+    def __init__(self, pipeline, paths: int = 200, context_length: int | None = None,
+                 covariates: Sequence[str] | None = None, name: str | None = None, source: Source | None = None,
+                 window: int = CANDLE_WINDOW, batch_size: int = 64):
+        self.pipeline = pipeline
+        self.source = source
+        self.paths = int(paths)
+        model_context = int(pipeline.model_context_length)
+        self.context_length = min(int(context_length or model_context), model_context)
+        if covariates is None:
+            covariates = getattr(pipeline.model.config, COVARIATES_KEY, None)
+            covariates = COVARIATES if covariates is None else covariates
+        unknown = set(covariates) - (set(BAR_COLUMNS) - {"close"})
+        if unknown:
+            raise ValueError(f"covariates must be bar columns other than the close, got {sorted(unknown)}")
+        self.covariates = tuple(covariates)
+        self.window = int(window)
+        self.batch_size = int(batch_size)
+        self.name = name or f"Chronos-2 ({Path(str(source.ref)).name if source is not None else 'in memory'})"
+
+    @classmethod
+    def load(cls, ref: str | os.PathLike = DEFAULT_REF, revision: str | None = None, device=None, *,
+             cache_dir=None, tqdm_class=None, **settings) -> Chronos2Member:
+        pipeline, src = load_chronos2(ref, revision, device, cache_dir=cache_dir, tqdm_class=tqdm_class)
+        return cls(pipeline, source=src, **settings)
+
+    @property
+    def levels(self) -> np.ndarray:
+        return np.asarray(self.pipeline.quantiles, dtype=np.float64)
+
+    def describe(self) -> dict:
+        src = self.source
+        return {"member": self.key, "name": self.name, "model": src.ref if src else None,
+                "revision": src.revision if src else None, "package": PACKAGE, "package_version": package_version(),
+                "context_length": self.context_length, "model_context_length": int(self.pipeline.model_context_length),
+                "quantile_levels": [float(q) for q in self.levels], "target": "log(close)",
+                "past_covariates": list(self.covariates), "paths": self.paths}
+
+    # --- quantiles ---------------------------------------------------------------------------------
+    def inputs(self, history: pd.DataFrame) -> dict:
+        """The package input for one history (its last ``context_length`` bars): log close as target,
+        log open/high/low and log1p volume as past covariates."""
+        tail = history.iloc[-self.context_length:]
+        out = {"target": _log(tail["close"].to_numpy())}
+        if self.covariates:
+            out["past_covariates"] = {c: (np.log1p(np.clip(tail[c].to_numpy(np.float64), 0, None)) if c in ("volume", "amount")
+                                          else _log(tail[c].to_numpy())) for c in self.covariates}
+        return out
+
+    def quantiles_batch(self, histories: Sequence[pd.DataFrame], horizon: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(levels [L], [H, L] close quantiles in price units for each history), one model call."""
+        if horizon < 1:
+            raise ValueError("horizon must be at least 1")
+        levels = [float(q) for q in self.pipeline.quantiles]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="We recommend keeping prediction length")
+            q, _ = self.pipeline.predict_quantiles([self.inputs(h) for h in histories], prediction_length=horizon,
+                                                   quantile_levels=levels)
+        return np.asarray(levels), [np.exp(x[0].numpy().astype(np.float64)) for x in q]
+
+    def quantiles(self, history: pd.DataFrame, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """(levels [L], close quantiles [horizon, L] in price units) at all of the model's levels."""
+        levels, (q,) = self.quantiles_batch([history], horizon)
+        return levels, q
+
+    # --- paths -------------------------------------------------------------------------------------
+    def paths_from_quantiles(self, history: pd.DataFrame, levels: np.ndarray, close_quantiles: np.ndarray,
+                             seed: int) -> np.ndarray:
+        last_close = float(history["close"].iloc[-1])
+        if not np.isfinite(last_close) or last_close <= 0:
+            raise ValueError(f"the last close must be a positive number, got {last_close}")
+        rng = np.random.default_rng(seed)
+        r = log_return_paths(levels, close_quantiles, last_close, self.paths, rng)
+        return candles_from_log_returns(_with_amount(history), r, rng, self.window)
+
+    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+        levels, q = self.quantiles(history, horizon)
+        return self.paths_from_quantiles(history, levels, q, seed)
+
+    def batch(self, histories: Sequence[pd.DataFrame], futures, horizon: int, seeds: Sequence[int]) -> list[np.ndarray]:
+        levels, qs = self.quantiles_batch(histories, horizon)
+        return [self.paths_from_quantiles(h, levels, q, s) for h, q, s in zip(histories, qs, seeds)]
