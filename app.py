@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/forecast.py", title="Forecast", default=True),
     st.Page("pages/compare.py", title="Compare models"),
     st.Page("pages/evaluate.py", title="Evaluate (trust)"),
+    st.Page("pages/track_record.py", title="Track record"),
     st.Page("pages/fine_tune.py", title="Fine-tune (events)"),
 ]
 

@@ -158,7 +158,7 @@ def controls(bars, choice: ModelChoice):
         cal = calendar(use)
     shown = markers(cal, bars)
     folder, both = None, False
-    if adapter_folders():
+    if adapter_folders() and choice.kind != "ensemble":  # an adapter is a Kronos model's, not the ensemble's
         try:
             found = adapters_for(load_model(choice))
         except Exception:  # the model cannot load: the run button reports it

@@ -33,6 +33,8 @@ GAP = "#6a3d9a"
 # hollow and down candles filled, so the direction reads without colour at all.
 UP, DOWN = "#009E73", "#D55E00"
 MODEL_COLORS = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# An ensemble's members behind its fan: muted, none of them the fan's blue nor the candles' colours.
+MEMBER_COLORS = ("#E69F00", "#CC79A7", "#8C6D46", "#7F7F7F", "#BCBD22", "#17BECF")
 # Plotly's toolbar without the selection tools (nothing here uses a selection): a shorter modebar.
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 MODEBAR_PX = 34  # strip kept free above the title for plotly's modebar (22 px buttons + padding)
@@ -148,6 +150,34 @@ def _fan_traces(forecast: Forecast, field: str, band: Sequence[float], anchor: f
                    hovertemplate=f"{when}p50 %{{y:{fmt}}}<br>{lo_name}–{hi_name} %{{customdata[0]:{fmt}}} – "
                                  f"%{{customdata[1]:{fmt}}}<extra></extra>"),
     ]
+
+
+def _member_traces(forecast: Forecast, members: Sequence[tuple[str, np.ndarray]], field: str,
+                   band: Sequence[float], anchor: float, anchor_x) -> list[go.Scatter]:
+    """Each member's band (thin edges, faint fill) and median (thin line), one muted colour and one legend
+    entry (its label) per member; ``members`` are (label, paths [S, H, 6]) on the forecast's timestamps."""
+    j = _field_index(forecast, field)
+    x = [anchor_x, *_wall(forecast.timestamps)]
+    lo_level, hi_level = sorted(float(b) for b in band)
+    lo_name, hi_name = level_name(lo_level), level_name(hi_level)
+    fmt = _fmt(field)
+    out = []
+    for i, (label, paths) in enumerate(members):
+        color = MEMBER_COLORS[i % len(MEMBER_COLORS)]
+        lo, mid, hi = np.quantile(np.asarray(paths, np.float64)[:, :, j], [lo_level, 0.5, hi_level], axis=0)
+        group = f"member: {label}"
+        out += [
+            go.Scatter(x=x, y=[anchor, *lo], mode="lines", line=dict(width=0.6, color=_rgba(color, 0.5)),
+                       name=f"{label} {lo_name}", legendgroup=group, showlegend=False,
+                       hovertemplate=f"{label} {lo_name} %{{y:{fmt}}}<extra></extra>"),
+            go.Scatter(x=x, y=[anchor, *hi], mode="lines", line=dict(width=0.6, color=_rgba(color, 0.5)),
+                       fill="tonexty", fillcolor=_rgba(color, 0.07), name=f"{label} {hi_name}", legendgroup=group,
+                       showlegend=False, hovertemplate=f"{label} {hi_name} %{{y:{fmt}}}<extra></extra>"),
+            go.Scatter(x=x, y=[anchor, *mid], mode="lines", line=dict(width=1.2, color=_rgba(color, 0.9)),
+                       name=label, legendgroup=group,
+                       hovertemplate=f"{label}: p50 %{{y:{fmt}}}<extra></extra>"),
+        ]
+    return out
 
 
 def _path_traces(forecast: Forecast, field: str, n: int, anchor: float, anchor_x) -> list[go.Scatter]:
@@ -322,11 +352,14 @@ def _top_margin(title: str | None) -> int:
 def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = BAND, *,
               paths: int = 0, events: Iterable[Event] | None = None, actual: pd.DataFrame | None = None,
               history_bars: int | None = None, window: int | None = None, title: str | None = None,
-              currency: str = "", height: int = 540) -> go.Figure:
+              currency: str = "", height: int = 540,
+              members: Sequence[tuple[str, np.ndarray]] | None = None) -> go.Figure:
     """History as candlesticks (hollow up, filled down; bars for volume), the ``band`` of ``field`` as a
     shaded fan with its p50 line, optional faint sample paths (hover: path number and value), the
     first-step gap (last close to the first bar's median open), a marker at the forecast start,
     labelled event lines (``events``: (timestamp, label) pairs), optional actual bars (backtests).
+    ``members`` ((legend label, paths) of an ensemble's members) are drawn thinly behind the fan, each
+    with its median and the same band.
 
     The chart opens on ``window`` history bars (default ``initial_window``: the forecast keeps 40%+ of
     the width) with the price axis fitted to them; ``history_bars`` (default all the forecast's
@@ -336,6 +369,8 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
     anchor, start = _anchor(history, field)
     fig = go.Figure()
     for tr in _history_traces(history, field):
+        fig.add_trace(tr)
+    for tr in _member_traces(forecast, members or (), field, band, anchor, start):
         fig.add_trace(tr)
     for tr in _path_traces(forecast, field, paths, anchor, start):
         fig.add_trace(tr)
@@ -484,4 +519,54 @@ def pit_chart(edges: np.ndarray, shares: np.ndarray, *, title: str | None = None
     fig.update_yaxes(tickformat=".0%", title_text="share of actuals")
     fig.update_layout(title=title, height=height, template="plotly_white", showlegend=False,
                       margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return fig
+
+
+def track_record_chart(steps: pd.DataFrame, *, title: str | None = None, height: int = 520) -> go.Figure:
+    """Past forecasts of one series as their fans (p10–p90 band and p50 from the last bar each saw,
+    coloured by model) with the actual close on top. ``steps``: the forecast ledger's long table
+    (``Ledger.steps_frame``) of the forecasts to draw, times in UTC; drawn in the series' wall clock."""
+    fig = go.Figure()
+    zone = steps["timezone"].iloc[0] if len(steps) else "UTC"
+
+    def wall(values) -> pd.DatetimeIndex:
+        return _wall(pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_convert(zone))
+
+    models = sorted(steps["model"].unique()) if len(steps) else []
+    colors = {m: MODEL_COLORS[i % len(MODEL_COLORS)] for i, m in enumerate(models)}
+    legend = set()
+    for pid, one in steps.groupby("prediction_id", sort=False):
+        one = one.sort_values("step")
+        model, color = one["model"].iloc[0], colors[one["model"].iloc[0]]
+        anchor_x, anchor = wall([one["last_bar_at"].iloc[0]])[0], float(one["last_close"].iloc[0])
+        x = [anchor_x, *wall(one["timestamp"])]
+        first = model not in legend
+        legend.add(model)
+        made = f"forecast {pid} by {model}, made at the bar of %{{customdata|%Y-%m-%d %H:%M}}"
+        common = dict(mode="lines", legendgroup=model, customdata=[anchor_x] * len(x))
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p10"]], line=dict(width=0.5, color=_rgba(color, 0.5)),
+                                 showlegend=False, name=f"{model} p10", hoverinfo="skip", **common))
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p90"]], line=dict(width=0.5, color=_rgba(color, 0.5)),
+                                 fill="tonexty", fillcolor=_rgba(color, 0.15), showlegend=first,
+                                 name=f"{model}: p10–p90", hoverinfo="skip", **common))
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p50"]], line=dict(width=1.5, color=color),
+                                 showlegend=first, name=f"{model}: p50",
+                                 hovertemplate=f"{made}<br>p50 %{{y:,.2f}} at %{{x|%Y-%m-%d %H:%M}}<extra></extra>",
+                                 **common))
+    known = steps.dropna(subset=["actual_close"]) if "actual_close" in steps else steps.iloc[:0]
+    actual = pd.concat([pd.DataFrame({"t": known["bar_time"], "close": known["actual_close"]}),
+                        pd.DataFrame({"t": steps["last_bar_at"], "close": steps["last_close"]})])
+    actual = actual.dropna().drop_duplicates("t").sort_values("t")
+    if len(actual):
+        fig.add_trace(go.Scatter(x=wall(actual["t"]), y=actual["close"], mode="lines+markers", name="actual close",
+                                 line=dict(color=ACTUAL, width=2), marker=dict(size=4), legendgroup="actual",
+                                 hovertemplate="actual close %{y:,.2f}<br>%{x|%Y-%m-%d %H:%M}<extra></extra>"))
+    stamps = wall(pd.concat([steps["timestamp"], steps["last_bar_at"], known["bar_time"]])).sort_values()
+    fig.update_xaxes(rangebreaks=_rangebreaks(stamps.unique()), rangeslider_visible=False)
+    fig.update_yaxes(title_text="close")
+    title = _wrap_title(title) if title else None
+    fig.update_layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=MODEBAR_PX))
+                      if title else None, height=height, hovermode="closest", template="plotly_white",
+                      margin=dict(l=10, r=10, t=_top_margin(title), b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0))
     return fig

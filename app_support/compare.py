@@ -21,7 +21,7 @@ from kronos_studio.evaluation.walk_forward import EvalResult, last_cutoffs, walk
 
 from . import forecasts
 from .forecasts import LRUStore
-from .models import ModelChoice
+from .models import ModelChoice, model_identity
 
 DEFAULT_CUTOFFS = 8  # the noise check's cut-offs: the shown one and 7 before it
 MAX_CUTOFFS = 30
@@ -64,8 +64,8 @@ def _store() -> LRUStore:
 
 def _key(bars, actual: pd.DataFrame, choices, settings, n_cutoffs: int) -> tuple:
     after = hashlib.sha256(pd.util.hash_pandas_object(actual, index=False).to_numpy().tobytes()).hexdigest()[:16]
-    return (bars.content_hash(), bars.interval, bars.calendar, after, tuple(c.key for c in choices), settings,
-            int(n_cutoffs))
+    return (bars.content_hash(), bars.interval, bars.calendar, after, tuple(model_identity(c, bars) for c in choices),
+            settings, int(n_cutoffs))
 
 
 def stored_backtest(bars, actual, choices, settings, n_cutoffs: int) -> Backtest | None:

@@ -10,7 +10,7 @@ from collections import OrderedDict
 import pandas as pd
 import streamlit as st
 
-from .models import ModelChoice, load_model
+from .models import ModelChoice, load_model, model_identity
 
 MAX_STORED = 64
 
@@ -71,7 +71,8 @@ def _stamp_digest(stamps: pd.DatetimeIndex | None) -> str:
 
 
 def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
-    return (bars.content_hash(), bars.interval, bars.calendar, _stamp_digest(future), choice.key, settings)
+    return (bars.content_hash(), bars.interval, bars.calendar, _stamp_digest(future), model_identity(choice, bars),
+            settings)
 
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
@@ -142,9 +143,15 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
 def _sample(bars, choice: ModelChoice, settings, future, label: str | None, key):
     from kronos.pipeline import KronosPipeline
 
-    pair = load_model(choice)
     if future is None:
         future = future_stamps(bars, settings.horizon)
+    if choice.kind == "ensemble":  # every member and the mixture from one run (app_support.ensemble)
+        from .ensemble import sample
+
+        fc = sample(bars, choice, settings, future, label)
+        store().put(key, fc)
+        return fc
+    pair = load_model(choice)
     bar = ProgressBar(label or f"Sampling {settings.paths} paths with {pair.name}")
     try:
         fc = KronosPipeline(pair).predict(bars, settings=settings, future_timestamps=future, progress=bar)

@@ -109,6 +109,16 @@ def across_cutoffs(result: EvalResult, reference: EvalResult, level: float = NOI
             "95% CI low": lo, "95% CI high": hi}
 
 
+def ranking(results: Mapping[str, EvalResult], reference: str, level: float = NOISE_LEVEL) -> pd.DataFrame:
+    """One row per model of ``results`` (walk-forwards on the same cut-offs and seeds), lowest mean CRPS
+    (% of price) first, with ``rank``: ``across_cutoffs`` against ``results[reference]``."""
+    ref = results[reference]
+    table = pd.DataFrame([{"model": name, **across_cutoffs(r, ref, level)} for name, r in results.items()])
+    table = table.sort_values("CRPS, % of price", kind="stable").reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
 def _same_cutoffs(a: EvalResult, b: EvalResult) -> None:
     if list(a.cutoffs) != list(b.cutoffs) or a.horizon != b.horizon or list(a.seeds) != list(b.seeds):
         raise ValueError(f"{a.name} and {b.name} were not scored on the same cut-offs, horizon and seeds")

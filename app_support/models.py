@@ -1,15 +1,18 @@
 """Which models the app offers, and loading each one once per process (with download progress)."""
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
 
 ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
+ENSEMBLE = "ensemble"  # the ensemble's ModelChoice key (app_support.ensemble runs it)
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,8 @@ class ModelChoice:
     key: str  # stable id used in cache keys and widget values
     label: str
     ref: str  # what kronos.checkpoints.load_pair takes: a folder or an official name
-    kind: str  # "bundled", "folder" or "official"
-    context: int = 512  # bars the model reads at most
+    kind: str  # "bundled", "folder", "official" or "ensemble"
+    context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
 
 
 def _official_cached(repo_id: str, revision: str | None) -> bool:
@@ -53,15 +56,55 @@ def model_choices() -> list[ModelChoice]:
         if (path / "predictor").is_dir():
             out.append(ModelChoice(f"folder:{path}", f"{path.name} (local folder)", str(path), "folder",
                                    _folder_context(path)))
-    for name, path in bundled_models().items():
+    bundled = bundled_models()
+    for name, path in bundled.items():
         out.append(ModelChoice(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
                                    _folder_context(path)))
+    if bundled and ensemble_digest() is not None:  # its Kronos member is the bundled default (the first)
+        from kronos_studio.cli.common import ENSEMBLE_LOOKBACK
+
+        default = next(iter(bundled))
+        out.append(ModelChoice(ENSEMBLE, f"Ensemble: {default}, GARCH, random walk, bootstrap (bundled, offline)",
+                               str(bundled[default]), "ensemble", ENSEMBLE_LOOKBACK))
     for name, m in OFFICIAL_MODELS.items():
         where = "cached" if _official_cached(m.repo_id, m.revision) else "download"
         size = f"{m.params / 1e6:.0f}M params" if m.params else ""
         out.append(ModelChoice(f"official:{name}", f"Kronos-{name} (Hugging Face, {size}, {where})", name, "official",
                                m.context))
     return out
+
+
+@lru_cache(maxsize=4)
+def _digest_files(stats: tuple) -> str:
+    """Keyed by (path, mtime, size) of each file: the files are read again only when they change."""
+    h = hashlib.sha256()
+    for path, *_ in stats:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensemble_digest() -> str | None:
+    """sha256 (16 hex digits) of the bundled meta-learner's files, or None when they are missing."""
+    from kronos_studio.ensemble.bundled import ENSEMBLE_DIR
+    from kronos_studio.ensemble.meta import META_FILE, MODEL_FILE
+
+    try:
+        stats = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in (ENSEMBLE_DIR / MODEL_FILE,
+                                                                                 ENSEMBLE_DIR / META_FILE))
+        return _digest_files(stats)
+    except OSError:
+        return None
+
+
+def model_identity(choice: ModelChoice, bars) -> object:
+    """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
+    and the settings: the model key, and for the ensemble also its Kronos member's folder, the
+    meta-learner's files and the asset class it reads from the bars (their calendar and source)."""
+    if choice.kind == "ensemble":
+        from kronos_studio.ensemble.features import asset_class
+
+        return choice.key, choice.ref, ensemble_digest(), asset_class(bars.calendar, bars.source)
+    return choice.key
 
 
 def progress_tqdm(placeholder, label: str):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from . import data, sidebar
+from . import data, ledger, sidebar
 from .models import ModelChoice
 
 
@@ -28,6 +28,8 @@ def open_page(*, need_model: bool = True, gate_key: str | None = "fix", settings
     gate, None for a page that gates later itself. ``settings``: check the sampling settings."""
     inputs = sidebar.current()
     bars = data.load(inputs)
+    if bars is not None:
+        ledger.score(bars)  # newer bars of a series score its forecasts that are due (app_support.ledger)
     if bars is None or (need_model and inputs.model is None):
         st.stop()
     data.show_staleness(bars)

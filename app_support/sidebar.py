@@ -68,7 +68,7 @@ class Inputs:
     def slides(self, choice: ModelChoice | None) -> int:
         """Sampling steps that recompute a sliding window (exact, but a full pass each): those whose
         bars no longer fit the model's context after the lookback."""
-        if choice is None:
+        if choice is None or choice.kind == "ensemble":  # its Kronos member reads context - horizon bars
             return 0
         return max(0, self.lookback_for(choice) + self.horizon - 1 - choice.context)
 
@@ -134,8 +134,12 @@ def render() -> Inputs:
     horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon")
     context = model.context if model is not None else MAX_LOOKBACK
     default = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
+    reads = f"Context bars the model reads: at most {context} for this model"
+    if model is not None and model.kind == "ensemble":  # GARCH fits on up to 500 returns: all 520 by default
+        default, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
+                                   "the last 500 returns); its Kronos member reads at most context − horizon of them")
     lookback = c1.number_input("Lookback (bars)", 2, context, default, step=16, key=f"sb_lookback_{context}",
-                               help=f"Context bars the model reads: at most {context} for this model")
+                               help=reads)
 
     sb.markdown("### Sampling")
     c1, c2 = sb.columns(2)
@@ -145,6 +149,9 @@ def render() -> Inputs:
     top_p = sb.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
     with sb.expander("More sampling options", expanded=False):
         top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
+    if model is not None and model.kind == "ensemble":
+        sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member; every member samples this "
+                   "many paths and the seed drives them all.")
     inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
                     int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
                     float(top_p), int(top_k), adjusted)

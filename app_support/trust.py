@@ -1,19 +1,19 @@
 """The trust panel in the app: walk-forward reports stored by content, the latest report of each
-model on each series (for the badge beside the fan), and evaluation runs with a progress bar."""
+model on each series (for the badge beside the fan, kept in the forecast ledger), and evaluation runs
+with a progress bar."""
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
 from kronos_studio.evaluation.trust import plain_verdicts
 
+from . import ledger as ledger_ui
 from .forecasts import LRUStore, ProgressBar
-from .models import ModelChoice, load_model
+from .models import ModelChoice, load_model, model_identity
 
 DEFAULT_CUTOFFS = 20
 TIME_LIMIT_S = 120
@@ -34,31 +34,26 @@ class Plan:
 
 class Reports:
     """Reports by content key (this process), and the track record of the latest report per (series,
-    model), kept on disk too so that the badge survives a restart."""
+    model), kept in the forecast ledger too, so that the badge survives a restart and every process on
+    the same ledger sees it. ``ledger``: what returns the ledger to keep them in (None while it cannot
+    be opened); by default the app's."""
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, ledger: Callable[[], object] | None = None):
         self.by_key = LRUStore(size=32)
-        self.folder = folder
+        self._ledger = ledger or ledger_ui.ledger
         self._latest: dict[tuple, object] = {}
         self._lock = threading.Lock()
-
-    def _file(self, series: tuple) -> Path | None:
-        if self.folder is None:
-            return None
-        return self.folder / (hashlib.sha256(repr(series).encode()).hexdigest()[:24] + ".json")
 
     def put(self, key: tuple, series: tuple, report) -> None:
         self.by_key.put(key, report)
         record = report.track_record()
         with self._lock:
             self._latest[series] = record
-        path = self._file(series)
-        if path is not None:
-            from data_sources.storage import atomic_write_text
-
-            try:  # write then rename: a crash mid-write keeps the previous record readable
-                atomic_write_text(path, json.dumps({"series": list(series), **record.to_dict()}, default=float))
-            except OSError:  # a read-only cache costs the record its persistence, nothing else
+        book = self._ledger()
+        if book is not None:
+            try:  # one transaction: a failure midway keeps the previous record whole
+                book.put_track_record(series, record.to_dict())
+            except Exception:  # a failed write costs the record its persistence, nothing else
                 pass
 
     def latest(self, series: tuple):
@@ -67,14 +62,17 @@ class Reports:
             record = self._latest.get(series)
         if record is not None:
             return record
-        path = self._file(series)
-        if path is not None and path.is_file():
-            from kronos_studio.evaluation.trust import TrackRecord
+        book = self._ledger()
+        if book is None:
+            return None
+        from kronos_studio.evaluation.trust import TrackRecord
 
-            try:
-                record = TrackRecord.from_dict(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError):  # unreadable: as if never evaluated
-                return None
+        try:
+            data = book.track_record(series)
+            record = None if data is None else TrackRecord.from_dict(data)
+        except Exception:  # unreadable or unreachable: as if never evaluated
+            return None
+        if record is not None:
             with self._lock:
                 self._latest[series] = record
         return record
@@ -82,9 +80,7 @@ class Reports:
 
 @st.cache_resource(show_spinner=False)
 def reports() -> Reports:
-    from data_sources.storage import storage_path
-
-    return Reports(storage_path("trust"))
+    return Reports()
 
 
 def series_key(bars, choice: ModelChoice) -> tuple:
@@ -93,7 +89,7 @@ def series_key(bars, choice: ModelChoice) -> tuple:
 
 
 def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
-    return (bars.content_hash(), bars.interval, bars.calendar, choice.key, settings, plan)
+    return (bars.content_hash(), bars.interval, bars.calendar, model_identity(choice, bars), settings, plan)
 
 
 def stored(bars, choice: ModelChoice, settings, plan: Plan):
@@ -131,11 +127,15 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
     from kronos_studio.evaluation.trust import evaluate
     from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
 
-    pair = load_model(choice)
-    fn = kronos_forecast_fn(KronosPipeline(pair), paths=settings.paths, batch_size=BATCH,
-                            temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
-    bar = ProgressBar(f"Walk-forward: {pair.name}", unit="cut-off")
-    phase = [pair.name]
+    if choice.kind == "ensemble":  # records its members' paths, to rank them beside it (app_support.ensemble)
+        from . import ensemble
+
+        fn = ensemble.evaluation_fn(bars, choice, settings)
+    else:
+        fn = kronos_forecast_fn(KronosPipeline(load_model(choice)), paths=settings.paths, batch_size=BATCH,
+                                temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+    bar = ProgressBar(f"Walk-forward: {fn.name}", unit="cut-off")
+    phase = [fn.name]
 
     def progress(name, i, n):
         if name != phase[0]:
@@ -148,6 +148,8 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
                           lookback=settings.lookback, seed=settings.seed, fit_share=plan.fit_share,
                           time_limit_s=plan.time_limit_s, progress=progress,
                           settings={name: getattr(settings, name) for name in (*SAMPLING, "paths", "seed")})
+        if choice.kind == "ensemble":
+            ensemble.rank(fn, report, bars, settings, key)
     finally:
         bar.done()
     reports().put(key, series_key(bars, choice), report)

@@ -4,7 +4,7 @@ bars that really followed the cut-off, beside the random walk, with a one-line v
 import pandas as pd
 import streamlit as st
 
-from app_support import compare, data, metrics
+from app_support import compare, data, ledger, metrics
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
 from app_support.page import open_page
 from kronos_studio.evaluation.plausibility import check_fan
@@ -62,6 +62,8 @@ clicked = st.button("Run comparison", type="primary", icon=":material/play_arrow
 backtest = None
 if actual is None:
     results, errors = compare.run_forecasts(bars, choices, settings, clicked)
+    for fc in results.values():  # live forecasts go to the ledger (a backtest is scored right here instead)
+        ledger.record(fc, bars)
 else:
     backtest = compare.stored_backtest(bars, actual, choices, settings, n_cutoffs)
     if backtest is None and clicked:

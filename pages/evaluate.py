@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app_support import app_version, trust
+from app_support import app_version, ensemble, ledger, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
 from kronos_studio.evaluation.trust import pit_histogram
@@ -32,6 +32,7 @@ st.caption(f"{choice.label} · horizon {settings.horizon} · lookback {lookback}
            f"seed {settings.seed} · temperature {settings.temperature} · top-p {settings.top_p} · "
            f"top-k {settings.top_k}")
 
+ledger.realized_panel(bars)  # what really happened to the forecasts kept, beside the walk-forward below
 clicked = st.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run")
 report, from_store = trust.stored(bars, choice, settings, plan), True
 if clicked and report is None:
@@ -98,6 +99,8 @@ st.dataframe(report.skill(), key="ev_skill",
                             "mae_skill": pct("MAE skill", format="percent")})
 st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
            "forecast, so its coverage is 0 by construction.")
+ranking = (ensemble.show_ranking(trust.report_key(bars, choice, settings, plan)) if choice.kind == "ensemble"
+           else None)
 with st.expander("Per cut-off"):
     st.dataframe(report.model.per_cutoff(), hide_index=True, key="ev_cutoff_table")
 
@@ -108,6 +111,8 @@ export = {"app": {"name": "Kronos Studio", "version": app_version()}, "model": c
           "skill": report.skill().reset_index().to_dict("records"),
           "coverage_by_step": report.coverage_by_step().reset_index().to_dict("records"),
           "calibration": report.calibration.to_dict() if report.calibration else None}
+if ranking is not None:
+    export["ensemble_ranking"] = ranking.to_dict("records")
 st.download_button("Evaluation JSON", lambda: json.dumps(export, indent=1, default=str),
                    f"kronos_eval_{bars.symbol}_{bars.interval}.json".replace("/", "-"), "application/json",
                    on_click="ignore", icon=":material/download:")

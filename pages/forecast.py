@@ -5,7 +5,7 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, forecasts, trust
+from app_support import adapters, app_version, ensemble, forecasts, ledger, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, quote_currency
 from app_support.events import parse_events
 from app_support.metrics import summarize
@@ -58,6 +58,9 @@ field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default
 band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
 band = BANDS[band_name]
 shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
+show_members = choice.kind == "ensemble" and st.toggle(
+    "Show members", key="fan_members", help="Each member's median and band, thin, behind the ensemble's fan; "
+                                            "the legend gives its weight in the mixture")
 
 fan_col, badge_col = st.columns([4, 1.15])
 with badge_col:
@@ -65,6 +68,9 @@ with badge_col:
                               "not the adapter's" if adapter is not None else None)
 if calibration is not None:  # everything below (chart, numbers, table, downloads) uses the calibrated paths
     fc = calibration.apply(fc)
+ledger.record(fc, bars, calibration=calibration)  # every fan shown is kept once, and scored when its bars arrive
+with badge_col:
+    ledger.realized_caption(bars, fc)
 problems = check_fan(fc.paths, bars.frame["close"].to_numpy(), band)
 for problem in problems:  # said before the fan, never drawn as if fine
     fan_col.error(f"**This fan is not fit to read ({problem.code}).** {problem.message}", icon=":material/error:")
@@ -72,7 +78,8 @@ fig = fan_chart(fc, field, band, paths=shown, events=events,
                 currency=quote_currency(bars.symbol, bars.source, bars.origin),
                 title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths"
                       + (" (calibrated)" if calibration is not None else "")
-                      + (" — NOT PLAUSIBLE, see above" if problems else ""))
+                      + (" — NOT PLAUSIBLE, see above" if problems else ""),
+                members=ensemble.legend_members(fc) if show_members else None)
 if fc_plain is not None:
     adapters.overlay(fig, fc_plain, field, band)
     fit_y_range(fig)  # keep the no-events fan in the opening view too
@@ -88,7 +95,8 @@ m[2].metric(f"Band width {band_name} at horizon", f"{s.band_width:.1%}",
 prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
-st.caption(f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
+st.caption(ensemble.caption(prov) if choice.kind == "ensemble" else
+           f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']}")
 

@@ -2,11 +2,25 @@
 needed) and the official implementation on the same weights (only for the tests that compare)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
 import torch
 from testkit import CONFIGS, ModelFolder, random_bars, random_model_folder, require_oracle, save_official_layout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_ledger(tmp_path_factory):
+    """Forecasts the tests make (command line, app) are recorded in a ledger of the test session's
+    own, never in the developer's (or a team's, through KRONOS_STUDIO_DB)."""
+    before = os.environ.get("KRONOS_STUDIO_DB")
+    os.environ["KRONOS_STUDIO_DB"] = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}"
+    yield
+    if before is None:
+        os.environ.pop("KRONOS_STUDIO_DB", None)
+    else:
+        os.environ["KRONOS_STUDIO_DB"] = before
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import ledger
 from .common import ENSEMBLE, CliError, load_forecast_model, quality_gate, quantile_levels, read_bars
 
 
@@ -41,6 +42,9 @@ def register(sub) -> None:
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-ledger", action="store_true",
+                   help="do not record the forecast in the ledger ($KRONOS_STUDIO_DB, else a SQLite file in the "
+                        "cache folder), where it is scored once its bars arrive (kronos ledger score)")
     p.set_defaults(func=run_forecast)
 
 
@@ -54,6 +58,7 @@ def run_forecast(args) -> int:
     except (ValueError, InputError) as e:
         raise CliError(str(e)) from None
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    opening = None if args.no_ledger else ledger.open_in_background()
     model = load_forecast_model(args, bars)
     if model.ensemble is not None:
         from kronos_studio.ensemble.ensemble import ensemble_forecast
@@ -65,6 +70,7 @@ def run_forecast(args) -> int:
         fc.provenance["device"] = str(model.pipeline.pair.device)
     else:
         fc = _kronos_forecast(model.pipeline, bars, settings, args)
+    recorded = ledger.record(opening, fc, bars) if opening is not None else None  # under the series' name
     table = fc.quantiles(args.quantiles)
     table.reset_index().to_csv(args.out, index=False)
     if args.paths_out:
@@ -87,6 +93,8 @@ def run_forecast(args) -> int:
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {lookback}, {fc.provenance['device']}, "
           f"{fc.provenance['elapsed_s']} s)", file=sys.stderr)
+    if recorded:
+        print(recorded, file=sys.stderr)
     return 0
 
 

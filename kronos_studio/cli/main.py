@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import evaluate, forecast, lora, train
+from . import evaluate, forecast, ledger, lora, train
 from .common import EXIT_BAD_INPUT, CliError
 
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     forecast.register(sub)
     evaluate.register(sub)
+    ledger.register(sub)
     train_sub = train.register(sub)
     lora.register(train_sub)
     return parser

@@ -31,3 +31,19 @@ def pit_values(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:
 def band_covers(samples: np.ndarray, actual: np.ndarray, band: tuple[float, float] = BAND) -> np.ndarray:
     lo, hi = np.quantile(samples, band, axis=0)
     return (actual >= lo) & (actual <= hi)
+
+
+def score_paths(samples: np.ndarray, actual: np.ndarray, last: float) -> dict[str, np.ndarray]:
+    """Every per-step score of one fan: ``samples`` [S, H] of one column, ``actual`` [H] what happened,
+    ``last`` the value the forecast started from. The walk-forward and the forecast ledger both score
+    with this, so a forecast scored later gives the numbers a backtest on the same cut-off gives.
+
+    Returns arrays [H]: lower / median / upper (the band and p50), crps, covered (actual inside the
+    band), pit, direction_hit (median and actual moved the same way from ``last``)."""
+    x = np.asarray(samples, dtype=np.float64)
+    y = np.asarray(actual, dtype=np.float64)
+    lo, med, hi = np.quantile(x, (BAND[0], 0.5, BAND[1]), axis=0)
+    moved = med - last
+    moved[np.abs(moved) <= 1e-6 * abs(last)] = 0  # float32 round-off of an unchanged price is no move
+    return {"lower": lo, "median": med, "upper": hi, "crps": crps_samples(x, y), "covered": (y >= lo) & (y <= hi),
+            "pit": pit_values(x, y), "direction_hit": np.sign(moved) == np.sign(y - last)}

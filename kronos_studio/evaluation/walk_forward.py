@@ -22,9 +22,8 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
-from kronos.quantiles import BAND
 
-from .metrics import crps_samples, pit_values
+from .metrics import score_paths
 
 ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]
 
@@ -183,28 +182,21 @@ def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequen
     kept = sorted(got)
     requested = len(cutoffs)
     cutoffs, seeds, all_paths = [cutoffs[i] for i in kept], [seeds[i] for i in kept], [got[i] for i in kept]
-    rows = {k: [] for k in ("actual", "median", "lower", "upper", "crps", "covered", "pit")}
+    rows = {k: [] for k in ("actual", "median", "lower", "upper", "crps", "covered", "pit", "direction_hit")}
     n_paths = None
     for c, paths in zip(cutoffs, all_paths):
         paths = np.asarray(paths, dtype=np.float64)
         if paths.ndim != 3 or paths.shape[1:] != (horizon, len(BAR_COLUMNS)):
             raise ValueError(f"forecast function returned shape {paths.shape}, expected [S, {horizon}, 6]")
         n_paths = paths.shape[0]
-        x = paths[:, :, col]
         y = values[c:c + horizon, col]
-        lo, med, hi = np.quantile(x, (BAND[0], 0.5, BAND[1]), axis=0)
+        scores = score_paths(paths[:, :, col], y, values[c - 1, col])
         rows["actual"].append(y)
-        rows["median"].append(med)
-        rows["lower"].append(lo)
-        rows["upper"].append(hi)
-        rows["crps"].append(crps_samples(x, y))
-        rows["covered"].append((y >= lo) & (y <= hi))
-        rows["pit"].append(pit_values(x, y))
+        for k in rows.keys() - {"actual"}:
+            rows[k].append(scores[k])
     arr = {k: np.stack(v) for k, v in rows.items()}
     last = np.array([values[c - 1, col] for c in cutoffs])
-    moved = arr["median"] - last[:, None]
-    moved[np.abs(moved) <= 1e-6 * np.abs(last[:, None])] = 0  # float32 round-off of an unchanged price is no move
-    direction = np.sign(moved) == np.sign(arr["actual"] - last[:, None])
+    direction = arr["direction_hit"]
     return EvalResult(
         name=name or getattr(forecast_fn, "name", getattr(forecast_fn, "__name__", "model")), column=column,
         horizon=horizon, cutoffs=cutoffs, cutoff_times=ts[[c - 1 for c in cutoffs]], seeds=seeds, last=last,

@@ -27,10 +27,11 @@ def tiny_models(tmp_path_factory) -> list[Path]:
 
 @pytest.fixture
 def app_env(monkeypatch, tiny_models, tmp_path):
-    """Environment for an in-process app run: test models listed first, an empty bars cache,
-    the Hugging Face Hub offline with an empty cache."""
+    """Environment for an in-process app run: test models listed first, an empty bars cache and
+    forecast ledger, the Hugging Face Hub offline with an empty cache."""
     monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, tiny_models)))
     monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'ledger.sqlite'}")  # a forecast ledger per test
     monkeypatch.setenv("KRONOS_DEVICE", "cpu")
     import huggingface_hub.constants as hfc
 

@@ -474,3 +474,117 @@ def test_the_sampling_controls_are_in_the_sidebar_not_behind_an_expander(new_app
     folded = {w.key for e in at.sidebar.expander for w in [*e.number_input, *e.slider]}
     assert "sb_top_k" in folded  # the expander is seen (the rarely changed top-k lives there)
     assert not sampling & folded
+
+
+MEMBER_NAMES = {"kronos": "Kronos", "bootstrap": "Bootstrap", "garch": "GARCH", "random_walk": "Random walk"}
+
+
+def stored_ensemble_forecast(provenance: dict):
+    """The ensemble forecast in the process-wide store whose provenance the page exported."""
+    from app_support.forecasts import store
+
+    return next(fc for fc in list(store()._items.values())
+                if hasattr(fc, "members") and fc.provenance["created_at"] == provenance["created_at"]
+                and fc.provenance["input_sha256"] == provenance["input_sha256"])
+
+
+def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
+    import numpy as np
+
+    from app_support.forecasts import store
+
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    assert not at.exception and "Run forecast" in messages(at.info)
+    assert "temperature, top-p and top-k go to its Kronos member" in messages(at.sidebar.caption)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "could not be recorded" not in messages(at.warning)  # the ledger keeps ensemble forecasts too
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(t.get("fill") == "tonexty" for t in fig["data"]) and "candlestick" in [t["type"] for t in fig["data"]]
+    export = at.json[0].value
+    prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+    assert prov["model"] == "ensemble" and prov["seed"] == 0 and prov["bars_used"] == 520
+    assert list(prov["members"]) == list(MEMBER_NAMES)  # the meta-learner's order
+    kronos = prov["members"]["kronos"]
+    assert kronos["predictor_revision"] and kronos["settings"]["temperature"] == 1.0
+    assert kronos["settings"]["lookback"] == 128 - 6  # the bundled Kronos reads context - horizon bars
+    assert prov["members"]["garch"]["package"].startswith("arch ")
+    meta = prov["meta_learner"]
+    assert meta["temperature"] > 0 and meta["spread"] > 0 and len(meta["files_sha256"]) == 16
+    assert list(prov["weights"]) == list(MEMBER_NAMES) and sum(prov["weights"].values()) == pytest.approx(1)
+    assert sum(prov["mixture_paths"].values()) == 6
+    caption = messages(at.caption)
+    assert all(f"{MEMBER_NAMES[k]} {w:.0%}" in caption for k, w in prov["weights"].items())
+    assert not any(t["name"].startswith(("Kronos ", "GARCH ")) for t in fig["data"])  # members off by default
+
+    at.toggle(key="fan_members").set_value(True).run()
+    assert not at.exception
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t["name"] for t in fig["data"]]
+    fc = stored_ensemble_forecast(prov)
+    for m in fc.members:  # one legend entry per member, named with its weight; its median drawn from its paths
+        label = f"{MEMBER_NAMES[m.key]} {prov['weights'][m.key]:.0%}"
+        median = next(t for t in fig["data"] if t["name"] == label)
+        assert median.get("showlegend", True) and median["line"]["width"] < 2
+        np.testing.assert_allclose(median["y"][1:], np.median(m.paths[:, :, 3], axis=0), rtol=1e-5)
+        assert names.index(label) < names.index("close p50")  # drawn behind the ensemble's fan
+    assert sum(t.get("fill") == "tonexty" for t in fig["data"]) == 1 + len(fc.members)
+    labels = {f"{MEMBER_NAMES[m.key]} {m.weight:.0%}" for m in fc.members}
+    assert len({t["line"]["color"] for t in fig["data"] if t["name"] in labels}) == len(fc.members)  # own colours
+
+    n = len(store())  # display changes and another session with the same inputs: no new sample
+    at.selectbox(key="fan_band").set_value("p25–p75").run()
+    assert {m.label: m for m in at.metric}["Sampling time"].delta == "from cache"
+    other = small(new_app().run(), horizon=6, paths=6)
+    other.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    assert other.get("plotly_chart") and len(store()) == n
+    # A Kronos-only setting is the Kronos member's, and part of what the stored forecast is keyed by.
+    at.sidebar.slider(key="sb_temperature").set_value(0.5).run()
+    assert not at.get("plotly_chart")
+    at.button(key="run_forecast").click().run()
+    export = at.json[0].value
+    prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+    assert prov["members"]["kronos"]["settings"]["temperature"] == 0.5 and len(store()) == n + 1
+
+
+def test_compare_offers_the_ensemble(new_app):
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.switch_page("pages/compare.py").run()
+    first = at.multiselect(key="cmp_models").value[0]
+    at.multiselect(key="cmp_models").set_value([first, "ensemble"]).run()
+    at.button(key="run_compare").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    table = at.dataframe[0].value
+    assert len(table) == 2 and table["model"].iloc[1].startswith("Ensemble")
+    assert table["P(up)"].between(0, 1).all()
+
+
+def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_app):
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    at.switch_page("pages/evaluate.py").run()
+    at.number_input(key="ev_cutoffs").set_value(6).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    scores = at.dataframe[0].value
+    ranking = next(d.value for d in at.dataframe if "role" in d.value.columns)
+    members = [f"{n} (member)" for n in MEMBER_NAMES.values()]
+    baselines = ["random walk (hist. vol)", "bootstrap (past returns)", "persistence (last bar)"]
+    assert sorted(ranking["model"]) == sorted(["Ensemble", *members, *baselines])
+    assert list(ranking["rank"]) == list(range(1, 9)) and ranking["CRPS, % of price"].is_monotonic_increasing
+    assert (ranking["cut-offs"] == 6).all()
+    rows = ranking.set_index("model")
+    assert rows.loc["Ensemble", "role"] == "ensemble" and set(rows.loc[members, "role"]) == {"member"}
+    # The same walk-forward as the scores above: the ensemble's and the baselines' numbers agree with them.
+    for name in ["Ensemble", *baselines]:
+        assert rows.loc[name, "CRPS, % of price"] == pytest.approx(scores.loc[name, "crps_pct"])
+        assert rows.loc[name, "p10–p90 coverage"] == pytest.approx(scores.loc[name, "coverage_p10_p90"])
+    rw = rows.loc["random walk (hist. vol)", "CRPS, % of price"]
+    skill = rows["CRPS skill vs random walk"]
+    assert skill.to_numpy() == pytest.approx(1 - rows["CRPS, % of price"].to_numpy() / rw)
+    assert ((rows["95% CI low"] <= skill + 1e-12) & (skill <= rows["95% CI high"] + 1e-12)).all()
+    assert rows.loc[members, "mean weight"].sum() == pytest.approx(1)
+    assert rows.loc[members, "CRPS, % of price"].nunique() == 4  # each member scored on its own paths
+    place = int(rows.loc["Ensemble", "rank"])
+    assert f"The ensemble ranks {place} of 8" in messages(at.markdown)

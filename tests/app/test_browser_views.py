@@ -169,3 +169,33 @@ def test_fan_on_a_desktop(page, app_url):
     no_exceptions(page)
     page.mouse.move(5, 5)
     shot(page, "forecast_fan_wide.png")
+
+
+ENSEMBLE = "Ensemble: studio-tiny, GARCH, random walk, bootstrap (bundled, offline)"
+
+
+def test_ensemble_fan_with_its_members(page, app_url):
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    choose(page, "Model", ENSEMBLE)
+    set_number(page, "Horizon (bars)", 20)
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=120_000)
+    page.wait_for_selector(IDLE)
+    page.get_by_text("Show members", exact=True).click()
+    page.wait_for_selector(IDLE)
+    chart = page.locator(CHART).first
+    members = chart.locator(".legendtext").filter(has_text=re.compile(r"^(Kronos|Bootstrap|GARCH|Random walk) \d+%$"))
+    expect(members).to_have_count(4, timeout=30_000)
+    # The legend (under the plot) stays clear of the title and inside the chart; its entries apart.
+    box, title = chart.bounding_box(), chart.locator(".gtitle").bounding_box()
+    entries = [e.bounding_box() for e in chart.locator(".legend .traces").all()]
+    assert entries and all(not overlaps(e, title) for e in entries)
+    inside = [box["x"] <= e["x"] and e["x"] + e["width"] <= box["x"] + box["width"] + 1 for e in entries]
+    assert all(inside), (box, entries)
+    assert not [(a, b) for i, a in enumerate(entries) for b in entries[i + 1:] if overlaps(a, b)]
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="Model ensemble")).to_have_count(1)
+    no_exceptions(page)
+    page.mouse.move(5, 5)
+    shot(page, "forecast_ensemble_members.png")

@@ -62,12 +62,14 @@ def test_adapter_names_cannot_leave_the_adapters_folder(tmp_path, monkeypatch):
 
 
 def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, monkeypatch):
+    """Track records live in the forecast ledger: a save that fails midway is rolled back whole."""
     import pathlib
 
     import pytest
 
     from app_support.trust import Reports
     from kronos_studio.evaluation.trust import TrackRecord
+    from kronos_studio.ledger import Ledger
 
     class Report:
         def __init__(self, coverage):
@@ -77,22 +79,35 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
             return self.record
 
     series = ("sample", "AAPL", "1d", "bundled:studio-tiny")
-    Reports(tmp_path).put("k1", series, Report(0.8))
-    real_write = pathlib.Path.write_text
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    Reports(lambda: ledger).put("k1", series, Report(0.8))
+    real_write = ledger.write
 
-    def crash_midway(self, text, *args, **kwargs):
-        real_write(self, text[: len(text) // 2], *args, **kwargs)
+    def crash_midway(work):
+        def write_then_fail(conn):
+            work(conn)  # the new record is written ...
+            raise OSError("disk full")  # ... and the transaction dies before it commits
+
+        return real_write(write_then_fail)
+
+    monkeypatch.setattr(ledger, "write", crash_midway)
+    Reports(lambda: ledger).put("k2", series, Report(0.5))  # fails, silently
+    monkeypatch.setattr(ledger, "write", real_write)
+    assert Reports(lambda: ledger).latest(series).numbers == {"coverage": 0.8}  # a fresh process reads the old record
+    ledger.close()
+    # Files elsewhere under the storage root (cached bars) are written the same all-or-nothing way.
+    real_text = pathlib.Path.write_text
+
+    def half_then_fail(self, text, *args, **kwargs):
+        real_text(self, text[: len(text) // 2], *args, **kwargs)
         raise OSError("disk full")
 
-    monkeypatch.setattr(pathlib.Path, "write_text", crash_midway)
-    with pytest.raises(OSError):  # the helper re-raises; Reports.put swallows it (below)
+    monkeypatch.setattr(pathlib.Path, "write_text", half_then_fail)
+    with pytest.raises(OSError):
         from data_sources.storage import atomic_write_text
 
         atomic_write_text(tmp_path / "probe.json", "x" * 10)
     assert not (tmp_path / "probe.json").exists() and not list(tmp_path.glob(".probe.json.*"))
-    Reports(tmp_path).put("k2", series, Report(0.5))  # crashes midway, silently
-    monkeypatch.setattr(pathlib.Path, "write_text", real_write)
-    assert Reports(tmp_path).latest(series).numbers == {"coverage": 0.8}  # a fresh process reads the old record
 
 
 def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):

@@ -50,14 +50,18 @@ def test_wheel_ships_the_models_samples_and_calendar(installed):
                    "kronos_studio/assets/models/studio-tiny/bundle.json",
                    "kronos_studio/assets/events/us_macro_calendar.csv",
                    "kronos_studio/assets/ensemble/meta_learner.txt", "kronos_studio/assets/ensemble/meta_learner.json",
-                   "data_sources/sample_data/MSFT_1d_bokeh.csv", "data_sources/sample_data/origin.json"):
+                   "data_sources/sample_data/MSFT_1d_bokeh.csv", "data_sources/sample_data/origin.json",
+                   "kronos_studio/ledger/migrations/env.py", "kronos_studio/ledger/migrations/script.py.mako",
+                   "kronos_studio/ledger/migrations/versions/0001_initial.py",
+                   "kronos_studio/ledger/migrations/versions/0002_track_records.py"):
         assert needed in names, needed
     assert not any(n.startswith(("tests/", "app_support/", "pages/")) for n in names)
 
 
 def test_installed_cli_forecasts_offline_from_outside_the_source_tree(installed, tmp_path):
     python, _, site = installed
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # No KRONOS_STUDIO_DB: the forecast ledger is created under the cache by the wheel's own migrations.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KRONOS_STUDIO_DB")}
     env.update(HF_HUB_OFFLINE="1", KRONOS_STUDIO_CACHE=str(tmp_path / "cache"), KRONOS_DEVICE="cpu")
     where = subprocess.run([str(python), "-c", "import kronos, kronos_studio, data_sources; "
                             "print(kronos.__file__, kronos_studio.__file__, data_sources.__file__)"],
@@ -74,6 +78,8 @@ def test_installed_cli_forecasts_offline_from_outside_the_source_tree(installed,
                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "studio-tiny" in r.stderr  # the default bundled model, found inside the installed package
+    assert "recorded in the ledger as forecast 1 of msft 1d" in r.stderr  # the file's name is the series'
+    assert (tmp_path / "cache" / "ledger.sqlite").is_file()
     prov = json.loads((tmp_path / "run.json").read_text())
     assert Path(prov["predictor"]).is_relative_to(site)
     assert len((tmp_path / "q.csv").read_text().splitlines()) == 6

@@ -1,0 +1,198 @@
+"""The forecast ledger in the app: one ``Ledger`` per database and process, shared by all sessions.
+Pages record the forecasts they show (each once, however often it is shown again), bars score the
+forecasts due when they load, and the Track record page reads it. A ledger that cannot be opened costs
+the app its track record, never a page: the reason is said where a forecast could not be recorded."""
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+
+import streamlit as st
+
+from kronos_studio.ledger import Ledger, ledger_url
+from kronos_studio.ledger.frames import counted
+
+RETRY_AFTER_S = 60  # a database that could not be opened is tried again after this long, not on every rerun
+SCORED_MEMO = 256  # bars objects remembered as scored (per process): a rerun does not query the ledger again
+RECORDED_MEMO = 256
+LAST_SERIES = "_ledger_series"  # session state: (source, symbol, interval) of the bars loaded last
+
+
+class _Held:
+    """The process's ledger for one URL, or why it could not be opened, and what was done with it."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.ledger: Ledger | None = None
+        self.error: str | None = None
+        self.failed_at: float | None = None  # time.monotonic() of the last failed opening
+        self.lock = threading.Lock()
+        self.recorded: OrderedDict = OrderedDict()  # id(forecast) -> (weakref to it, prediction id)
+        self.scored: OrderedDict = OrderedDict()  # (series, content hash) -> None
+
+    def get(self) -> Ledger | None:
+        with self.lock:
+            due = self.failed_at is None or time.monotonic() - self.failed_at > RETRY_AFTER_S
+            if self.ledger is None and due:
+                try:
+                    self.ledger = Ledger.open(self.url)
+                    self.error = None
+                except Exception as e:  # LedgerError, or a database failing in an unforeseen way
+                    self.error = (str(e).splitlines() or [type(e).__name__])[0]
+                    self.failed_at = time.monotonic()
+                    return None
+                _import_old_track_records(self.ledger)
+            return self.ledger
+
+
+def _import_old_track_records(ledger: Ledger) -> None:
+    """Earlier versions kept each track record in a JSON file: bring them in, once (files stay)."""
+    from data_sources.storage import storage_path
+    from kronos_studio.ledger.legacy import TRUST_FOLDER
+
+    try:
+        ledger.import_track_record_files(storage_path(TRUST_FOLDER))
+    except Exception:  # an unreadable folder or a failed write: those records stay in their files for next time
+        pass
+
+
+@st.cache_resource(show_spinner=False)
+def _held(url: str) -> _Held:
+    return _Held(url)
+
+
+def current() -> _Held:
+    return _held(ledger_url())
+
+
+def ledger() -> Ledger | None:
+    """The ledger of ``$KRONOS_STUDIO_DB`` (or the default SQLite file), or None when it cannot be opened."""
+    return current().get()
+
+
+def problem() -> str | None:
+    """Why the ledger is unavailable (None when it is open)."""
+    held = current()
+    return None if held.get() is not None else held.error
+
+
+def warn_unavailable(what: str) -> None:
+    """Say that the ledger is unavailable and what that costs (on every run it does: the page is redrawn)."""
+    st.warning(f"**The forecast ledger is unavailable**, so {what}: {problem() or 'unknown reason'}. Check "
+               "KRONOS_STUDIO_DB (a database URL), or unset it for the local SQLite file.", icon=":material/database:")
+
+
+def record(forecast, bars, *, calibration=None, exchange: str | None = None) -> int | None:
+    """Record a forecast shown on a page (the prediction id, or None when the ledger is unavailable).
+    The same forecast object shown again on a rerun is not written again."""
+    held = current()
+    key = id(forecast)
+    with held.lock:
+        seen = held.recorded.get(key)
+    if seen is not None and seen[0]() is forecast:
+        return seen[1]
+    book = held.get()
+    if book is None:
+        warn_unavailable("forecasts are not recorded")
+        return None
+    if exchange is None and bars.source == "ccxt":  # where `kronos ledger score` fetches the bars again
+        from .sidebar import current as inputs
+
+        exchange = inputs().exchange.strip().lower() or None
+    try:
+        pid = book.record(forecast, bars, calibration=calibration, exchange=exchange).id
+    except Exception as e:  # a failed write must not cost the user the fan on screen
+        st.warning(f"This forecast could not be recorded in the ledger ({type(e).__name__}: "
+                   f"{(str(e).splitlines() or [''])[0]}).", icon=":material/database:")
+        return None
+    with held.lock:
+        held.recorded[key] = (weakref.ref(forecast), pid)
+        while len(held.recorded) > RECORDED_MEMO:
+            held.recorded.popitem(last=False)
+    return pid
+
+
+def score(bars) -> None:
+    """Score the forecasts of ``bars``' series that these bars can score (once per bars object per
+    process), and say so when some were."""
+    st.session_state[LAST_SERIES] = (bars.source, bars.symbol, bars.interval)
+    held = current()
+    key = (bars.source, bars.symbol, bars.interval, bars.content_hash())
+    with held.lock:
+        if key in held.scored:
+            return
+    book = held.get()
+    if book is None:
+        return
+    try:
+        report = book.score(bars)
+    except Exception:  # scoring is retried on the next load of these bars; the page goes on
+        return
+    with held.lock:
+        held.scored[key] = None
+        while len(held.scored) > SCORED_MEMO:
+            held.scored.popitem(last=False)
+    if report.steps:
+        st.toast(f"Scored {counted(report.steps, 'step')} of {counted(report.predictions, 'past forecast')} of "
+                 f"{bars.symbol} {bars.interval} with the new bars: see **Track record**.",
+                 icon=":material/fact_check:")
+
+
+def last_series() -> tuple | None:
+    """The series of the bars this session loaded last (the Track record page opens on it)."""
+    return st.session_state.get(LAST_SERIES)
+
+
+def realized(bars, model: str) -> dict | None:
+    """What the ledger knows of ``model``'s forecasts of ``bars``' series once scored (None: nothing yet)."""
+    from kronos_studio.ledger.frames import realized_by_model
+
+    book = ledger()
+    if book is None:
+        return None
+    try:
+        table = book.predictions_frame(source=bars.source, symbol=bars.symbol, interval=bars.interval,
+                                       models=[model])
+    except Exception:
+        return None
+    summary = realized_by_model(table)
+    return None if summary.empty else summary.iloc[0].to_dict()
+
+
+def realized_caption(bars, forecast) -> None:
+    """Under the badge: how this model's past forecasts of this series fared once their bars arrived."""
+    model = str(forecast.provenance.get("model"))
+    r = realized(bars, model)
+    if r is None:
+        return
+    st.caption(f"Realized: {counted(r['scored'], 'past forecast')} of {model} on {bars.symbol} scored "
+               f"({counted(r['steps'], 'bar')}): "
+               f"p10–p90 held {r['coverage']:.0%}, CRPS {r['crps_pct']:.2f}% of price. See **Track record**.")
+
+
+def realized_panel(bars) -> None:
+    """The Evaluate page's realized track record: every model's recorded forecasts of this series, scored
+    on the bars that came after them, beside the walk-forward's backtest."""
+    from kronos_studio.ledger.frames import realized_by_model
+
+    book = ledger()
+    if book is None:
+        st.caption(f"Realized track record unavailable: {problem()}.")
+        return
+    table = realized_by_model(book.predictions_frame(source=bars.source, symbol=bars.symbol, interval=bars.interval))
+    with st.container(border=True):
+        st.markdown(f"**Realized track record of {bars.symbol} {bars.interval}** — forecasts made on this series "
+                    "and scored on the bars that really came after them (the forecast ledger)")
+        if table.empty:
+            st.caption("None scored yet: forecasts shown on the Forecast page are kept and scored once their bars "
+                       "arrive; the walk-forward below backtests the model meanwhile.")
+            return
+        pct = st.column_config.NumberColumn
+        st.dataframe(table, hide_index=True, key="ev_realized",
+                     column_config={"forecasts": pct("forecasts kept"), "scored": pct("forecasts scored"),
+                                    "steps": pct("bars scored"),
+                                    "coverage": pct("p10–p90 coverage", format="percent"),
+                                    "crps_pct": pct("CRPS, % of price", format="%.3f"),
+                                    "direction_hit": pct("direction hit", format="percent")})

@@ -1,0 +1,213 @@
+"""``kronos ledger``: score recorded forecasts on the bars that arrived since, export the track record,
+say where the ledger is. ``kronos forecast`` records every forecast (``--no-ledger`` opts out) through
+``open_in_background`` and ``record`` below."""
+from __future__ import annotations
+
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from .common import CliError, read_bars
+
+# Series fetched again for scoring (no file given): at most this many bars back, enough for years of
+# daily bars; older forecasts of an intraday series are scored from a file instead.
+MAX_FETCH_BARS = 5000
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ledger", help="score, export and locate the forecast ledger",
+                       description="The forecast ledger: every forecast kept, scored when its bars arrive. It is "
+                                   "the database in $KRONOS_STUDIO_DB (any SQLAlchemy URL), else a SQLite file in "
+                                   "the cache folder.")
+    ledger_sub = p.add_subparsers(dest="ledger_command", required=True)
+    s = ledger_sub.add_parser("score", help="score due forecasts on newer bars",
+                              description="Score every recorded forecast whose bars have arrived: with FILEs, on "
+                                          "the bars in them (the series is the file's name, or --symbol); without, "
+                                          "on every series with forecasts to score whose bars can be fetched or "
+                                          "are bundled.")
+    s.add_argument("files", nargs="*", metavar="FILE", help="CSV or Parquet bar files")
+    s.add_argument("--symbol", default=None, metavar="NAME",
+                   help="the series name (as `kronos forecast --symbol`); without FILE: only this series")
+    s.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset (as for forecast)")
+    s.add_argument("--calendar", default=None, help="trading calendar of the files' bars (as for forecast)")
+    s.set_defaults(func=run_score)
+    e = ledger_sub.add_parser("export", help="write the track record to a Parquet file",
+                              description="One row per (forecast, step): what was forecast (close p10/p50/p90) "
+                                          "and, once scored, what happened (actual bar, CRPS, coverage, PIT).")
+    e.add_argument("--out", required=True, metavar="FILE.parquet", help="Parquet file to write")
+    e.add_argument("--since", default=None, metavar="DATE", help="only forecasts made on or after DATE (UTC)")
+    e.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
+    e.set_defaults(func=run_export)
+    i = ledger_sub.add_parser("info", help="where the ledger is and what it holds")
+    i.set_defaults(func=run_info)
+
+
+def open_ledger(hint: str = ""):
+    from kronos_studio.ledger import Ledger, LedgerError
+
+    try:
+        return Ledger.open()
+    except LedgerError as e:
+        raise CliError(f"{e}{hint}") from None
+
+
+def open_in_background() -> Future:
+    """Open the ledger while the model loads and samples: importing the database layer and checking
+    the schema then costs the forecast no wall time."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+    try:
+        return pool.submit(open_ledger, " (or pass --no-ledger)")
+    finally:
+        pool.shutdown(wait=False)  # the opening runs on; ``record`` waits for it
+
+
+def record(opening: Future, forecast, bars) -> str:
+    """Record ``forecast`` in the ledger being opened, after scoring the series' earlier forecasts that
+    ``bars`` (newer bars of it, maybe) can score; the line that says so."""
+    from kronos_studio.ledger.frames import counted
+
+    ledger = opening.result()  # raises the CliError of a ledger that cannot be opened
+    try:
+        scored = ledger.score(bars)
+        done = ledger.record(forecast, bars)
+    finally:
+        ledger.close()
+    kept = "recorded" if done.new else "already recorded"
+    line = f"{kept} in the ledger as forecast {done.id} of {bars.symbol} {bars.interval}"
+    if scored.steps:
+        line += (f"; these bars scored {counted(scored.steps, 'step')} of "
+                 f"{counted(scored.predictions, 'earlier forecast')}")
+    return line
+
+
+def _report_line(label: str, report) -> str:
+    from kronos_studio.ledger.frames import counted
+
+    if not report.steps:
+        return f"{label}: nothing to score"
+    return (f"{label}: scored {counted(report.steps, 'step')} of {counted(report.predictions, 'forecast')} "
+            f"({report.completed} now scored on every step)")
+
+
+def run_score(args) -> int:
+    ledger = open_ledger()
+    try:
+        if args.files:
+            for path in args.files:
+                bars = read_bars(path, args.timezone, args.calendar, args.symbol)
+                report = ledger.score(bars)
+                print(_report_line(f"{Path(path).name} ({bars.symbol} {bars.interval})", report), file=sys.stderr)
+                for why in report.skipped:
+                    print(f"kronos: warning: {why}", file=sys.stderr)
+            return 0
+        pending = ledger.pending_series()
+        if args.symbol is not None:
+            pending = pending[pending["symbol"] == args.symbol]
+        if pending.empty:
+            print("nothing to score: every recorded forecast" + (f" of {args.symbol}" if args.symbol else "")
+                  + " is scored on every step", file=sys.stderr)
+            return 0
+        for row in pending.itertuples(index=False):
+            label = f"{row.symbol} {row.interval} ({row.source})"
+            try:
+                bars = _fetch(row)
+            except CliError as e:
+                print(f"kronos: warning: {label}: {e}", file=sys.stderr)
+                continue
+            report = ledger.score(bars)
+            print(_report_line(label, report), file=sys.stderr)
+            for why in report.skipped:
+                print(f"kronos: warning: {why}", file=sys.stderr)
+        return 0
+    finally:
+        ledger.close()
+
+
+def _fetch(row):
+    """The bars of a pending series without a file: the bundled sample, or cached bars brought up to
+    date from the source (yfinance, ccxt). Raises CliError with what to do instead."""
+    import math
+
+    import pandas as pd
+
+    from kronos_studio.ledger.frames import counted
+
+    if row.source == "file":
+        raise CliError(f"{counted(row.predictions, 'forecast')} from a file: score them with "
+                       "`kronos ledger score FILE`")
+    if row.source == "sample":
+        from data_sources import list_samples, load_sample
+
+        for sample in list_samples():
+            bars = load_sample(sample.name)
+            if (bars.symbol, bars.interval) == (row.symbol, row.interval):
+                return bars
+        raise CliError("no bundled sample of this series")
+    from data_sources import DataSourceError, load_bars
+    from data_sources.intervals import parse_interval
+
+    since = pd.Timestamp(row.oldest_last_bar_at)
+    since = since.tz_localize("UTC") if since.tzinfo is None else since
+    try:
+        step = parse_interval(row.interval)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    needed = math.ceil((pd.Timestamp.now(tz="UTC") - since) / step) + int(row.longest_horizon) + 2
+    if row.source == "ccxt" and not row.exchange:
+        raise CliError("the exchange of these ccxt bars was not recorded: score them with a file")
+    try:
+        return load_bars(row.source, row.symbol, row.interval, lookback=min(needed, MAX_FETCH_BARS),
+                         exchange=row.exchange)
+    except DataSourceError as e:
+        raise CliError(f"could not fetch the bars ({e})") from None
+
+
+def run_export(args) -> int:
+    import pandas as pd
+
+    from kronos_studio.ledger.frames import counted
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise CliError(f"--out must name a Parquet file (.parquet), got '{args.out}'")
+    filters = {}
+    if args.since:
+        try:
+            filters["since"] = pd.Timestamp(args.since)
+        except (ValueError, TypeError):
+            raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
+    if args.symbol:
+        filters["symbol"] = args.symbol
+    ledger = open_ledger()
+    try:
+        table = ledger.steps_frame(**filters)
+    finally:
+        ledger.close()
+    try:
+        from data_sources.storage import atomic_write
+
+        atomic_write(out, lambda tmp: table.to_parquet(tmp, index=False))
+    except OSError as e:
+        raise CliError(f"cannot write '{args.out}': {e.strerror or e}") from None
+    scored = int(table["crps"].notna().sum()) if len(table) else 0
+    forecasts = table["prediction_id"].nunique() if len(table) else 0
+    print(f"wrote {counted(len(table), 'row')} ({counted(forecasts, 'forecast')}, {counted(scored, 'step')} scored) "
+          f"to {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_info(args) -> int:
+    from kronos_studio.ledger import shown_url
+    from kronos_studio.ledger.frames import counted
+    from kronos_studio.ledger.store import schema_revision
+
+    ledger = open_ledger()
+    try:
+        counts, series = ledger.counts(), ledger.series_frame()
+        print(f"ledger: {shown_url(ledger.url)} (schema {schema_revision(ledger)})")
+        print(f"{counted(counts['predictions'], 'forecast')} of {len(series)} series, "
+              f"{counted(counts['evaluations'], 'step')} scored, "
+              f"{counted(counts['track_records'], 'walk-forward track record')}")
+    finally:
+        ledger.close()
+    return 0

@@ -1,0 +1,177 @@
+"""The ledger read as DataFrames: predictions with their realized scores, the long (prediction, step)
+table the export and the meta-learner read, the series and what is still to score.
+
+Filters (all optional, combined with AND): ``source``, ``symbol``, ``interval``, ``models`` (names),
+``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import case, func, select, true
+from sqlalchemy.engine import Connection
+
+from kronos.config import BAR_COLUMNS
+from kronos.quantiles import level_name
+
+from .codec import decode_array, decode_times
+from .schema import evaluations, predictions
+from .scoring import QUANTILE_LEVELS
+
+P, E = predictions.c, evaluations.c
+SERIES = ["source", "symbol", "interval"]
+IDENTITY = ["created_at", "source", "symbol", "interval", "timezone", "model", "model_revision", "calibrated",
+            "horizon", "paths", "seed", "temperature", "top_p", "top_k", "lookback", "last_bar_at", "last_close"]
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 forecast', '3 forecasts': how the ledger's messages count."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def as_utc(when) -> pd.Timestamp:
+    t = pd.Timestamp(when)
+    return t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")
+
+
+def conditions(*, source: str | None = None, symbol: str | None = None, interval: str | None = None,
+               models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None) -> list:
+    out = []
+    for column, value in (("source", source), ("symbol", symbol), ("interval", interval)):
+        if value is not None:
+            out.append(P[column] == value)
+    if models is not None:
+        out.append(P.model.in_(list(models)))
+    if since is not None:
+        out.append(P.created_at >= as_utc(since).to_pydatetime())
+    if ids is not None:
+        out.append(P.id.in_([int(i) for i in ids]))
+    return out
+
+
+def _frame(conn: Connection, query, columns: list[str]) -> pd.DataFrame:
+    rows = conn.execute(query).all()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for c in columns:
+        if c.endswith("_at") or c in ("timestamp", "bar_time", "latest"):
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+    return frame
+
+
+def _share(flag):
+    """AVG of a boolean on every backend (PostgreSQL has no AVG(boolean))."""
+    return func.avg(case((flag, 1.0), else_=0.0))
+
+
+def predictions_frame(conn: Connection, **filters) -> pd.DataFrame:
+    """One row per prediction, newest first: its identity and settings, and what is known so far:
+    scored_steps, crps (mean over the scored steps, price units) and crps_pct (% of the last close),
+    coverage (share of scored steps inside p10-p90), direction_hit (share of scored steps whose median
+    moved the way the close did), last_scored_step and its actual close, realized_return (that close
+    vs the last close the forecast saw)."""
+    where = conditions(**filters)
+    chosen = E.prediction_id.in_(select(P.id).where(*where)) if where else true()
+    agg = (select(E.prediction_id, func.count().label("scored_steps"), func.avg(E.crps).label("crps"),
+                  _share(E.covered).label("coverage"), _share(E.direction_hit).label("direction_hit"),
+                  func.max(E.step).label("last_scored_step"))
+           .where(chosen)  # aggregate the chosen forecasts' steps only, not the whole ledger's
+           .group_by(E.prediction_id).subquery())
+    last = evaluations.alias("last_step")
+    query = (select(P.id, *[P[c] for c in IDENTITY], func.coalesce(agg.c.scored_steps, 0), agg.c.crps,
+                    agg.c.coverage, agg.c.direction_hit, agg.c.last_scored_step, last.c.actual_close)
+             .outerjoin(agg, agg.c.prediction_id == P.id)
+             .outerjoin(last, (last.c.prediction_id == P.id) & (last.c.step == agg.c.last_scored_step))
+             .where(*where).order_by(P.created_at.desc(), P.id.desc()))
+    columns = ["prediction_id", *IDENTITY, "scored_steps", "crps", "coverage", "direction_hit", "last_scored_step",
+               "last_actual_close"]
+    frame = _frame(conn, query, columns)
+    frame["scored_steps"] = frame["scored_steps"].astype("int64")
+    for c in ("crps", "coverage", "direction_hit", "last_scored_step", "last_actual_close"):  # NULL: not scored yet
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    frame["crps_pct"] = frame["crps"] / frame["last_close"].abs() * 100
+    frame["realized_return"] = frame["last_actual_close"] / frame["last_close"] - 1
+    return frame
+
+
+def steps_frame(conn: Connection, *, scored_only: bool = False, **filters) -> pd.DataFrame:
+    """One row per (prediction, step), ordered by prediction and step: the prediction's identity and
+    settings, ``timestamp`` (the bar time it forecast, UTC), close_p10 / close_p50 / close_p90, and once
+    scored: bar_time (the actual bar's time), actual_open ... actual_volume, crps, pit, covered,
+    direction_hit, scored_at. ``scored_only``: only the scored rows."""
+    where = conditions(**filters)
+    query = (select(P.id, *[P[c] for c in IDENTITY], P.target_times, P.quantile_levels, P.quantiles)
+             .where(*where).order_by(P.id))
+    rows = conn.execute(query).all()
+    scores = _frame(conn, select(*[c for c in evaluations.c]).join(predictions, P.id == E.prediction_id)
+                    .where(*where), [c.name for c in evaluations.c])
+    head = ["prediction_id", *IDENTITY]
+    bands = [f"close_{level_name(q)}" for q in QUANTILE_LEVELS]
+    if not rows:
+        empty = pd.DataFrame(columns=[*head, "step", "timestamp", *bands])
+        return empty.merge(scores, on=["prediction_id", "step"], how="inner" if scored_only else "left")
+    horizons = np.array([r.horizon for r in rows])
+    ids = np.repeat([r.id for r in rows], horizons)
+    steps = np.concatenate([np.arange(1, h + 1) for h in horizons])
+    times = np.concatenate([decode_times(r.target_times).asi8 for r in rows])
+    close = np.concatenate([_close_bands(r) for r in rows])
+    long = pd.DataFrame({"prediction_id": ids, "step": steps})
+    meta = pd.DataFrame.from_records([tuple(r)[:len(head)] for r in rows], columns=head)
+    meta["created_at"] = pd.to_datetime(meta["created_at"], utc=True)
+    meta["last_bar_at"] = pd.to_datetime(meta["last_bar_at"], utc=True)
+    long = long.merge(meta, on="prediction_id", how="left", sort=False)
+    long["timestamp"] = pd.DatetimeIndex(times.astype("datetime64[ns]")).tz_localize("UTC")
+    for j, name in enumerate(bands):
+        long[name] = close[:, j].astype(np.float64)
+    return long.merge(scores, on=["prediction_id", "step"], how="inner" if scored_only else "left", sort=False)
+
+
+def _close_bands(row) -> np.ndarray:
+    """[horizon, 3]: the close at QUANTILE_LEVELS of one prediction, from its stored quantiles."""
+    levels = [float(q) for q in row.quantile_levels]
+    q = decode_array(row.quantiles, (len(levels), row.horizon, -1))
+    close = BAR_COLUMNS.index("close")
+    return np.stack([q[levels.index(level), :, close] for level in QUANTILE_LEVELS], axis=1)
+
+
+def series_frame(conn: Connection) -> pd.DataFrame:
+    """One row per series, the latest forecast first: source, symbol, interval, predictions, models,
+    latest (created_at of its newest prediction)."""
+    query = (select(P.source, P.symbol, P.interval, func.count(), func.count(P.model.distinct()),
+                    func.max(P.created_at))
+             .group_by(P.source, P.symbol, P.interval).order_by(func.max(P.created_at).desc()))
+    return _frame(conn, query, [*SERIES, "predictions", "models", "latest"])
+
+
+def pending_series(conn: Connection) -> pd.DataFrame:
+    """Series with predictions not scored on every step: source, symbol, interval, exchange,
+    predictions, oldest_last_bar_at, longest_horizon."""
+    scored = select(E.prediction_id, func.count().label("n")).group_by(E.prediction_id).subquery()
+    query = (select(P.source, P.symbol, P.interval, P.exchange, func.count(), func.min(P.last_bar_at),
+                    func.max(P.horizon))
+             .outerjoin(scored, scored.c.prediction_id == P.id)
+             .where(func.coalesce(scored.c.n, 0) < P.horizon)
+             .group_by(P.source, P.symbol, P.interval, P.exchange).order_by(P.source, P.symbol, P.interval))
+    return _frame(conn, query, [*SERIES, "exchange", "predictions", "oldest_last_bar_at", "longest_horizon"])
+
+
+REALIZED = ["model", "forecasts", "scored", "steps", "coverage", "crps_pct", "direction_hit"]
+
+
+def realized_by_model(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per model with scored steps in a ``predictions_frame``: forecasts (all recorded), scored
+    (with at least one scored step), steps (scored), and over those steps: coverage of the p10-p90 band,
+    mean CRPS in % of the last close, direction hit rate. Pooled over steps, so a forecast counts by
+    how much of it has been seen."""
+    scored = table[table["scored_steps"] > 0]
+    if scored.empty:
+        return pd.DataFrame(columns=REALIZED)
+    steps = scored["scored_steps"]
+    weighted = scored.assign(coverage=scored["coverage"] * steps, crps_pct=scored["crps_pct"] * steps,
+                             direction_hit=scored["direction_hit"] * steps)
+    g = weighted.groupby("model", sort=True)
+    n = g["scored_steps"].sum()
+    out = pd.DataFrame({"forecasts": table.groupby("model").size().reindex(n.index), "scored": g.size(),
+                        "steps": n, "coverage": g["coverage"].sum() / n, "crps_pct": g["crps_pct"].sum() / n,
+                        "direction_hit": g["direction_hit"].sum() / n})
+    return out.reset_index()[REALIZED]

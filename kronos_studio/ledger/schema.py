@@ -1,0 +1,170 @@
+"""The ledger's tables (SQLAlchemy Core): what the head migration creates, for queries to use.
+
+Written for SQLite and PostgreSQL alike: times are UTC (``UTCDateTime`` hands back aware datetimes on
+both), arrays are little-endian bytes in ``LargeBinary`` columns (never pickled), small structures
+are JSON. The migrations under ``migrations/versions`` are the schema's history; a test checks that
+these tables equal what they build, so the two cannot drift apart.
+
+- ``predictions``: one forecast each: the series, the data it saw, the model, the settings, its
+  quantiles per step and the bar times it forecast.
+- ``prediction_paths``: the close, high and low of every sampled path per step (float32, exactly the
+  forecast's values): what CRPS, PIT, coverage and later threshold questions are computed from. A
+  table of its own, so that listing predictions never reads the paths.
+- ``evaluations``: one row per (prediction, step) once the bar it forecast has arrived.
+- ``track_records``: the latest walk-forward track record of a model on a series (the badge).
+- ``legacy_imports``: the JSON track-record files already imported (each is imported once).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
+# checks it equals the newest script's revision).
+HEAD = "0002_track_records"
+
+# 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+PATH_FIELDS = ("close", "high", "low")  # per path and step: close scores; high and low answer touch questions
+PATH_DTYPE = "<f4"  # the forecast's own float32: the stored paths are its values bit for bit
+TIME_DTYPE = "<i8"  # bar times as int64 nanoseconds since the epoch, UTC
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out: PostgreSQL keeps the zone (timestamptz),
+    SQLite stores naive UTC text that sorts in time order."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"the ledger stores aware datetimes only, got naive {value}")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # a raw SQLite value read through a text affinity
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = MetaData(naming_convention={
+    # Named constraints: migrations (SQLite batch mode in particular) can find them again.
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+predictions = Table(
+    "predictions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("forecast_key", String(64), nullable=False, unique=True),  # sha256 of what makes the forecast
+    Column("created_at", UTCDateTime, nullable=False),
+    # the series
+    Column("source", String(16), nullable=False),
+    Column("symbol", String(200), nullable=False),
+    Column("interval", String(16), nullable=False),
+    Column("calendar", String(32)),
+    Column("timezone", String(64), nullable=False),
+    Column("exchange", String(64)),  # ccxt bars: where to fetch them again for scoring
+    # the data it saw
+    Column("data_hash", String(64), nullable=False),
+    Column("last_bar_at", UTCDateTime, nullable=False),
+    Column("last_close", Float, nullable=False),
+    # the bars it forecast
+    Column("first_target_at", UTCDateTime, nullable=False),
+    Column("last_target_at", UTCDateTime, nullable=False),
+    Column("target_times", LargeBinary, nullable=False),  # [horizon] TIME_DTYPE
+    # the model
+    Column("model", String(200), nullable=False),
+    Column("model_ref", String(500)),
+    Column("model_revision", String(64)),
+    Column("members", JSON),  # an ensemble's member models, else null
+    # the settings
+    Column("horizon", Integer, nullable=False),
+    Column("paths", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("temperature", Float, nullable=False),
+    Column("top_p", Float, nullable=False),
+    Column("top_k", Integer, nullable=False),
+    Column("lookback", Integer),
+    Column("calibrated", Boolean, nullable=False),
+    Column("calibration_levels", JSON),  # the quantile levels a calibrated fan's calibration moved
+    # the forecast, compact
+    Column("quantile_levels", JSON, nullable=False),
+    Column("quantiles", LargeBinary, nullable=False),  # [levels, horizon, 6 bar fields] PATH_DTYPE
+    Column("provenance", JSON, nullable=False),
+    Index(None, "source", "symbol", "interval", "last_bar_at"),
+    Index(None, "model"),
+    Index(None, "created_at"),
+)
+
+prediction_paths = Table(
+    "prediction_paths", metadata,
+    Column("prediction_id", Id, ForeignKey("predictions.id", ondelete="CASCADE"), primary_key=True),
+    Column("fields", JSON, nullable=False),  # PATH_FIELDS when written
+    Column("n_paths", Integer, nullable=False),
+    Column("horizon", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # [n_paths, horizon, fields] PATH_DTYPE
+)
+
+evaluations = Table(
+    "evaluations", metadata,
+    Column("prediction_id", Id, ForeignKey("predictions.id", ondelete="CASCADE"), primary_key=True),
+    Column("step", Integer, primary_key=True),  # 1 = the first forecast bar
+    Column("bar_time", UTCDateTime, nullable=False),  # the actual bar's time
+    Column("actual_open", Float, nullable=False),
+    Column("actual_high", Float, nullable=False),
+    Column("actual_low", Float, nullable=False),
+    Column("actual_close", Float, nullable=False),
+    Column("actual_volume", Float, nullable=False),
+    Column("crps", Float, nullable=False),  # of the close, price units
+    Column("pit", Float, nullable=False),
+    Column("covered", Boolean, nullable=False),  # actual close inside the p10-p90 band
+    Column("direction_hit", Boolean, nullable=False),  # median and actual on the same side of the last close
+    Column("scored_at", UTCDateTime, nullable=False),
+)
+
+track_records = Table(
+    "track_records", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("symbol", String(200), nullable=False),
+    Column("interval", String(16), nullable=False),
+    Column("model_key", String(500), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("record", JSON, nullable=False),  # kronos_studio.evaluation.trust.TrackRecord.to_dict()
+    UniqueConstraint("source", "symbol", "interval", "model_key"),
+)
+
+legacy_imports = Table(
+    "legacy_imports", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("outcome", String(16), nullable=False),  # "imported", or "kept" when the ledger already had one
+    Column("imported_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,89 @@
+"""Which recorded steps the bars that arrived can score, and their scores (numpy only).
+
+Step ``k`` of a prediction is the ``k``-th bar after the last bar the forecast saw, whatever its
+time: the position rule of the walk-forward (``kronos_studio.evaluation.walk_forward``), which also
+holds where the forecast's calendar guessed a bar time that did not happen (an unforeseen holiday).
+The scores themselves come from ``kronos_studio.evaluation.metrics.score_paths``, the function the
+walk-forward scores with, so a forecast scored here matches a backtest on the same cut-off exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kronos.quantiles import DEFAULT_QUANTILES
+from kronos_studio.evaluation.metrics import score_paths
+
+QUANTILE_LEVELS = DEFAULT_QUANTILES  # the quantiles kept per step (any other comes from the stored paths)
+ACTUAL_FIELDS = ("open", "high", "low", "close", "volume")
+# The bars must show the close the forecast started from, within this share: otherwise the history was
+# re-adjusted since (a split) or the name now means other data, and its steps would be scored against
+# prices on another scale. Small dividend re-adjustments stay within it.
+SAME_BAR_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Actuals:
+    """A series' bars in time order, one per time: int64 UTC nanoseconds and [bars, 5] values."""
+
+    times: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, bars) -> Actuals:
+        frame = bars.frame[["timestamp", *ACTUAL_FIELDS]]
+        stamps = pd.DatetimeIndex(frame["timestamp"])
+        stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
+        times = stamps.as_unit("ns").asi8
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], frame[list(ACTUAL_FIELDS)].to_numpy(np.float64)[order]
+        keep = np.r_[times[1:] != times[:-1], True]  # duplicated times: the last row wins, as the cache merges
+        return cls(times[keep], values[keep])
+
+
+
+@dataclass(frozen=True)
+class Due:
+    prediction_id: int
+    first_step: int
+    last_step: int
+    row: int  # position of the prediction's last bar in the Actuals
+
+
+def plan(candidates, actual: Actuals) -> tuple[list[Due], list[str]]:
+    """``candidates``: (id, last_bar_at, last_close, horizon, steps scored) of predictions not fully
+    scored. Returns what ``actual`` can score now, and why some could not be scored at all."""
+    due, skipped = [], []
+    close = ACTUAL_FIELDS.index("close")
+    for pid, last_bar_at, last_close, horizon, n_scored in candidates:
+        t = pd.Timestamp(last_bar_at).as_unit("ns").value
+        i = int(np.searchsorted(actual.times, t))
+        if i >= len(actual.times) or actual.times[i] != t:
+            skipped.append(f"prediction {pid}: the bars have no bar at its last bar time {pd.Timestamp(t, tz='UTC')}")
+            continue
+        seen = actual.values[i, close]
+        if not abs(seen / last_close - 1) <= SAME_BAR_TOLERANCE:
+            skipped.append(f"prediction {pid}: the bars' close at its last bar is {seen:.6g}, the forecast saw "
+                           f"{last_close:.6g} (re-adjusted history, e.g. a split): not scored")
+            continue
+        ahead = actual.values[i + 1:i + 1 + horizon]
+        bad = np.flatnonzero(np.isnan(ahead).any(axis=1))  # a bar with a missing value ends what can be scored
+        available = int(bad[0]) if len(bad) else len(ahead)
+        if available > n_scored:
+            due.append(Due(int(pid), int(n_scored) + 1, available, i))
+    return due, skipped
+
+
+def evaluation_rows(due: Due, close_paths: np.ndarray, last_close: float, actual: Actuals) -> list[dict]:
+    """``evaluations`` rows (without scored_at) for ``due``'s steps; ``close_paths`` [paths, horizon]."""
+    steps = np.arange(due.first_step, due.last_step + 1)
+    bars = actual.values[due.row + steps]
+    scores = score_paths(close_paths[:, steps - 1], bars[:, ACTUAL_FIELDS.index("close")], float(last_close))
+    times = pd.DatetimeIndex(actual.times[due.row + steps].astype("datetime64[ns]")).tz_localize("UTC")
+    return [{"prediction_id": due.prediction_id, "step": int(step), "bar_time": times[j].to_pydatetime(),
+             **{f"actual_{f}": float(bars[j, k]) for k, f in enumerate(ACTUAL_FIELDS)},
+             "crps": float(scores["crps"][j]), "pit": float(scores["pit"][j]),
+             "covered": bool(scores["covered"][j]), "direction_hit": bool(scores["direction_hit"][j])}
+            for j, step in enumerate(steps)]

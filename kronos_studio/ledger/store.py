@@ -1,0 +1,500 @@
+"""The forecast ledger: a database of every forecast made, scored once the bars it forecast arrive.
+
+    ledger = Ledger.open()                       # $KRONOS_STUDIO_DB, else a SQLite file under the storage root
+    ledger.record(forecast, bars)                # -> Recorded(id, new)
+    ledger.score(newer_bars)                     # -> ScoreReport: the due steps scored and stored
+    ledger.evaluations_frame()                   # one row per scored (prediction, step)
+
+Any SQLAlchemy URL works; SQLite and PostgreSQL are tested. Opening runs the schema's migrations
+(Alembic, shipped in ``migrations/``) under a lock, so several processes may open a new or old ledger
+at once. SQLite runs in WAL mode with a busy timeout, write transactions take the write lock at
+their start (``BEGIN IMMEDIATE``), and every write retries when a concurrent writer got in first:
+several Streamlit sessions and command-line runs share one file without losing a row.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+
+from kronos.config import BAR_COLUMNS
+
+from . import frames, scoring
+from .codec import decode_array, encode_array, encode_times
+from .schema import HEAD, PATH_DTYPE, PATH_FIELDS, evaluations, legacy_imports, prediction_paths, predictions
+from .schema import track_records as track_records_table
+
+ENV_DB = "KRONOS_STUDIO_DB"  # any SQLAlchemy URL; unset: the SQLite file below
+DB_FILE = "ledger.sqlite"  # under data_sources.storage's root
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_MS = 30_000  # how long a SQLite writer waits for another one before the retry loop takes over
+WRITE_ATTEMPTS = 8
+PG_CONNECT_TIMEOUT_S = 5  # a team database that is down says so in seconds, not minutes
+MIGRATION_LOCK = 0x4B524F4E  # PostgreSQL advisory lock id held while migrating ("KRON")
+# Alembic keeps its running migration in module globals: two ledgers migrating at once in one process
+# (the database locks below only order those on the same database) must take turns.
+_ALEMBIC = threading.Lock()
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or used as asked; the message names the problem and the fix."""
+
+
+def ledger_url() -> str:
+    """``$KRONOS_STUDIO_DB``, else ``sqlite:///<storage root>/ledger.sqlite`` (read on every call)."""
+    url = os.environ.get(ENV_DB, "").strip()
+    if url:
+        return url
+    from data_sources.storage import storage_path
+
+    return f"sqlite:///{storage_path(DB_FILE)}"
+
+
+def shown_url(url: str) -> str:
+    """The URL with any password masked, fit for messages and the command line."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)  # paths, timestamps: their text is what a reader wants
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, default=_json_default)
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """An engine for ``url`` with the ledger's connection rules: for SQLite WAL, a busy timeout, foreign
+    keys and explicit BEGINs; ``postgresql://`` uses psycopg 3 (the driver we depend on)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError(f"{ENV_DB}={url!r} is not a database URL: use e.g. sqlite:////path/to/ledger.sqlite "
+                          "or postgresql+psycopg://user:password@host:5432/dbname") from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    kwargs: dict = {"json_serializer": _dumps, "pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise LedgerError(f"cannot create the ledger's folder {folder} ({e.strerror or e}): set "
+                                  f"{ENV_DB} to a database URL in a writable place") from None
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError) as e:
+        raise LedgerError(f"no database driver for {shown_url(url)} ({e}): install it, or use a sqlite:/// or "
+                          "postgresql+psycopg:// URL") from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_rules(engine)
+    return engine
+
+
+def _sqlite_rules(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling would BEGIN late (deferred) and commit before DDL; we
+        # emit BEGIN ourselves (below) so that a writer holds the write lock from its first statement.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")  # first: the next pragma may wait for a lock
+        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
+        cursor.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against a crashed process, no fsync per commit
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(conn):
+        # IMMEDIATE takes the write lock now: two deferred writers that both read first would otherwise
+        # deadlock on the upgrade, and SQLite answers that with an immediate "database is locked".
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
+
+
+def _retryable(error: DBAPIError) -> bool:
+    """A concurrent writer got in first: the same work, done again, succeeds or finds its result."""
+    if isinstance(error, IntegrityError):  # someone inserted the same forecast or step a moment ago
+        return True
+    code = getattr(error.orig, "sqlstate", None)
+    if code in ("40001", "40P01"):  # PostgreSQL serialization failure, deadlock
+        return True
+    text = str(error.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+@dataclass(frozen=True)
+class Recorded:
+    id: int
+    new: bool  # False: the same forecast was already in the ledger (it is kept once)
+
+
+@dataclass
+class ScoreReport:
+    predictions: int = 0  # predictions that got new scores
+    steps: int = 0  # (prediction, step) rows stored
+    completed: int = 0  # predictions now scored on every step
+    skipped: list[str] = field(default_factory=list)  # why some due predictions could not be scored
+
+    def __add__(self, other: ScoreReport) -> ScoreReport:
+        return ScoreReport(self.predictions + other.predictions, self.steps + other.steps,
+                           self.completed + other.completed, self.skipped + other.skipped)
+
+
+class Ledger:
+    def __init__(self, engine: Engine, url: str):
+        self.engine = engine
+        self.url = url
+
+    # --- opening -----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, url: str | None = None) -> Ledger:
+        """The ledger at ``url`` (default ``ledger_url()``), created or migrated to the current schema."""
+        url = url or ledger_url()
+        engine = create_ledger_engine(url)
+        try:
+            _migrate(engine)
+        except OperationalError as e:
+            engine.dispose()
+            first = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
+            raise LedgerError(f"cannot open the ledger at {shown_url(url)}: {first}; check {ENV_DB} and that the "
+                              "database is reachable") from None
+        except Exception:
+            engine.dispose()
+            raise
+        return cls(engine, url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({shown_url(self.url)!r})"
+
+    def write(self, work: Callable[[Connection], object]):
+        """Run ``work(connection)`` in one write transaction, again on a concurrent writer's conflict."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execution_options(ledger_write=True)
+                    with conn.begin():
+                        return work(conn)
+            except DBAPIError as e:
+                if attempt == WRITE_ATTEMPTS - 1 or not _retryable(e):
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # jitter: the writers do not collide again
+
+    def read(self, work: Callable[[Connection], object]):
+        with self.engine.connect() as conn:
+            return work(conn)
+
+    # --- recording ---------------------------------------------------------------------------------
+    def record(self, forecast, bars, *, calibration=None, exchange: str | None = None) -> Recorded:
+        """Keep ``forecast`` (a ``kronos.Forecast``) of ``bars`` (the ``data_sources.Bars`` it was made
+        from: they name the series). ``calibration``: the ``FanCalibration`` that made a calibrated fan
+        (a calibrated forecast is recorded as such in any case, from its provenance). The same forecast
+        recorded twice is kept once."""
+        row, paths_blob = prediction_row(forecast, bars, calibration, exchange)
+
+        def work(conn: Connection) -> Recorded:
+            found = conn.execute(select(predictions.c.id).where(predictions.c.forecast_key == row["forecast_key"]))
+            existing = found.scalar()
+            if existing is not None:
+                return Recorded(int(existing), False)
+            new_id = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+            conn.execute(prediction_paths.insert().values(prediction_id=new_id, **paths_blob))
+            return Recorded(int(new_id), True)
+
+        return self.write(work)
+
+    # --- scoring -----------------------------------------------------------------------------------
+    def due(self, bars) -> pd.DataFrame:
+        """The predictions of ``bars``' series that these bars can score further: prediction_id and the
+        first and last step to score now (steps the bars hold after its last bar, not scored yet)."""
+        plan, _, _ = self._plan(bars)
+        return pd.DataFrame([(d.prediction_id, d.first_step, d.last_step) for d in plan],
+                            columns=["prediction_id", "first_step", "last_step"])
+
+    def _plan(self, bars) -> tuple[list[scoring.Due], list[str], scoring.Actuals | None]:
+        """(what is due, why some could not be scored, the bars in time order). The bars are put in
+        order only when the ledger holds forecasts of their series not fully scored: loading a large
+        file of a series never forecast costs one query."""
+        stamps = bars.frame["timestamp"]
+        first, last = stamps.min(), stamps.max()  # NaT skipped
+        if pd.isna(first) or first == last:
+            return [], [], None
+        first, last = _utc(first), _utc(last)
+        p = predictions.c
+        series = [p.source == bars.source, p.symbol == bars.symbol, p.interval == bars.interval,
+                  p.last_bar_at >= first, p.last_bar_at < last]
+        scored = (select(evaluations.c.prediction_id, func.count().label("n"))
+                  .where(evaluations.c.prediction_id.in_(select(p.id).where(*series)))  # this series' steps only
+                  .group_by(evaluations.c.prediction_id).subquery())
+        n_scored = func.coalesce(scored.c.n, 0)
+        query = (select(p.id, p.last_bar_at, p.last_close, p.horizon, n_scored)
+                 .outerjoin(scored, scored.c.prediction_id == p.id)
+                 .where(*series, n_scored < p.horizon))
+        candidates = self.read(lambda conn: conn.execute(query).all())
+        if not candidates:
+            return [], [], None
+        actual = scoring.Actuals.of(bars)
+        due, skipped = scoring.plan(candidates, actual)
+        return due, skipped, actual
+
+    def score(self, bars) -> ScoreReport:
+        """Score every due prediction of ``bars``' series on the bars that arrived after it was made, and
+        store the scores. Cheap to call on every load: steps already scored are left alone."""
+        plan, skipped, actual = self._plan(bars)
+        report = ScoreReport(skipped=skipped)
+        for chunk in _chunks(plan, 200):
+            ids = [d.prediction_id for d in chunk]
+            query = (select(prediction_paths.c.prediction_id, prediction_paths.c.data, prediction_paths.c.fields,
+                            prediction_paths.c.n_paths, prediction_paths.c.horizon, predictions.c.last_close)
+                     .join(predictions, predictions.c.id == prediction_paths.c.prediction_id)
+                     .where(prediction_paths.c.prediction_id.in_(ids)))
+            stored = {r.prediction_id: r for r in self.read(lambda conn, q=query: conn.execute(q).all())}
+            rows = []
+            for due in chunk:
+                r = stored[due.prediction_id]
+                paths = decode_array(r.data, (r.n_paths, r.horizon, len(r.fields)))
+                rows += scoring.evaluation_rows(due, paths[:, :, list(r.fields).index("close")], r.last_close, actual)
+            report += self._store_scores(ids, rows)
+        return report
+
+    def _store_scores(self, ids: list[int], rows: list[dict]) -> ScoreReport:
+        """Insert the rows whose step is not scored yet (a concurrent scorer may have stored some)."""
+        now = datetime.now(timezone.utc)
+
+        def work(conn: Connection) -> ScoreReport:
+            e = evaluations.c
+            have = {tuple(r) for r in conn.execute(select(e.prediction_id, e.step).where(e.prediction_id.in_(ids)))}
+            new = [{**r, "scored_at": now} for r in rows if (r["prediction_id"], r["step"]) not in have]
+            if not new:
+                return ScoreReport()
+            conn.execute(evaluations.insert(), new)
+            touched = {r["prediction_id"] for r in new}
+            complete = (select(func.count()).select_from(
+                select(e.prediction_id).join(predictions, predictions.c.id == e.prediction_id)
+                .where(e.prediction_id.in_(touched)).group_by(e.prediction_id, predictions.c.horizon)
+                .having(func.count() >= predictions.c.horizon).subquery()))
+            return ScoreReport(len(touched), len(new), conn.execute(complete).scalar_one())
+
+        return self.write(work)
+
+    def pending_series(self) -> pd.DataFrame:
+        """Series with predictions not scored on every step yet: source, symbol, interval, exchange,
+        predictions, oldest_last_bar_at (the earliest bar their scoring needs)."""
+        return self.read(frames.pending_series)
+
+    # --- reading -----------------------------------------------------------------------------------
+    def predictions_frame(self, **filters) -> pd.DataFrame:
+        """One row per prediction with its realized scores so far (see ``frames.predictions_frame``)."""
+        return self.read(lambda conn: frames.predictions_frame(conn, **filters))
+
+    def steps_frame(self, *, scored_only: bool = False, **filters) -> pd.DataFrame:
+        """One row per (prediction, step): what was forecast and, once scored, what happened."""
+        return self.read(lambda conn: frames.steps_frame(conn, scored_only=scored_only, **filters))
+
+    def evaluations_frame(self, **filters) -> pd.DataFrame:
+        """The scored (prediction, step) rows with their predictions' identity and settings: what a
+        model trained on the realized track record (e.g. an ensemble's meta-learner) reads."""
+        return self.steps_frame(scored_only=True, **filters)
+
+    def export(self, path: str | os.PathLike, **filters) -> int:
+        """Write ``steps_frame(**filters)`` to a Parquet file; returns the number of rows."""
+        from data_sources.storage import atomic_write
+
+        table = self.steps_frame(**filters)
+        atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+        return len(table)
+
+    def series_frame(self) -> pd.DataFrame:
+        """One row per series in the ledger: source, symbol, interval, predictions, models, latest."""
+        return self.read(frames.series_frame)
+
+    def paths(self, prediction_id: int) -> tuple[tuple[str, ...], np.ndarray]:
+        """(fields, [paths, horizon, fields] float32) of one prediction, exactly as recorded."""
+        row = self.read(lambda conn: conn.execute(
+            select(prediction_paths).where(prediction_paths.c.prediction_id == int(prediction_id))).first())
+        if row is None:
+            raise LedgerError(f"no prediction {prediction_id} in the ledger")
+        return tuple(row.fields), decode_array(row.data, (row.n_paths, row.horizon, len(row.fields)))
+
+    def counts(self) -> dict[str, int]:
+        def work(conn):
+            return {"predictions": conn.execute(select(func.count()).select_from(predictions)).scalar_one(),
+                    "evaluations": conn.execute(select(func.count()).select_from(evaluations)).scalar_one(),
+                    "track_records": conn.execute(select(func.count()).select_from(track_records_table)).scalar_one()}
+
+        return self.read(work)
+
+    # --- track records (the badge beside the fan) ----------------------------------------------------
+    def put_track_record(self, series: tuple[str, str, str, str], record: dict) -> None:
+        """Keep ``record`` (``TrackRecord.to_dict()``) as the latest of (source, symbol, interval, model key)."""
+        source, symbol, interval, model_key = series
+        values = {"updated_at": datetime.now(timezone.utc), "record": json.loads(_dumps(record))}
+        where = _series_filter(series)
+
+        def work(conn: Connection) -> None:
+            if conn.execute(select(track_records_table.c.id).where(where)).first() is None:
+                conn.execute(track_records_table.insert().values(source=source, symbol=symbol, interval=interval,
+                                                                 model_key=model_key, **values))
+            else:
+                conn.execute(track_records_table.update().where(where).values(**values))
+
+        self.write(work)
+
+    def track_record(self, series: tuple[str, str, str, str]) -> dict | None:
+        row = self.read(lambda conn: conn.execute(
+            select(track_records_table.c.record).where(_series_filter(series))).first())
+        return None if row is None else row[0]
+
+    def import_track_record_files(self, folder: str | os.PathLike) -> dict[str, int]:
+        """Bring the JSON track records an earlier version kept under ``folder`` into the ledger, once:
+        each file is remembered by name and content; a series the ledger already has a record for keeps
+        it (that one is newer). The files stay where they are. Returns counts by outcome."""
+        from .legacy import import_files
+
+        return import_files(self, Path(folder))
+
+    def legacy_imported(self) -> set[tuple[str, str]]:
+        return set(self.read(lambda conn: conn.execute(select(legacy_imports.c.name, legacy_imports.c.sha256)).all()))
+
+
+def _series_filter(series):
+    source, symbol, interval, model_key = series
+    t = track_records_table.c
+    return (t.source == source) & (t.symbol == symbol) & (t.interval == interval) & (t.model_key == model_key)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def prediction_row(forecast, bars, calibration=None, exchange: str | None = None) -> tuple[dict, dict]:
+    """The ``predictions`` row and the ``prediction_paths`` values of one forecast."""
+    prov = dict(forecast.provenance)
+    settings = forecast.settings
+    paths = np.asarray(forecast.paths, dtype=PATH_DTYPE)
+    if paths.ndim != 3 or paths.shape[2] != len(BAR_COLUMNS):
+        raise LedgerError(f"a forecast's paths are [paths, horizon, {len(BAR_COLUMNS)}], got {paths.shape}")
+    horizon = paths.shape[1]
+    history = forecast.history
+    targets = pd.DatetimeIndex(forecast.timestamps)
+    if len(targets) != horizon or not len(history):
+        raise LedgerError(f"the forecast has {len(targets)} bar times for {horizon} steps and {len(history)} "
+                          "history bars: nothing to record")
+    last_bar = pd.Timestamp(history["timestamp"].iloc[-1])
+    levels = scoring.QUANTILE_LEVELS
+    quantiles = np.quantile(paths, levels, axis=0).astype(PATH_DTYPE)  # [levels, horizon, 6]
+    calibrated = calibration is not None or "calibration" in prov
+    cal_levels = [float(u) for u in calibration.levels] if calibration is not None else None
+    members = prov.get("members")
+    identity = {
+        "series": [bars.source, bars.symbol, bars.interval, bars.calendar], "data": prov.get("input_sha256"),
+        "last_bar": last_bar.value, "model": [prov.get("model"), prov.get("predictor"), prov.get("predictor_revision"),
+                                              members], "settings": repr(settings), "calibrated": calibrated,
+    }
+    digest = hashlib.sha256(_dumps(identity).encode())
+    digest.update(encode_times(targets))
+    digest.update(paths.tobytes())  # the same sampled paths: the same forecast, whatever else changed
+    created = pd.Timestamp(prov["created_at"]) if prov.get("created_at") else pd.Timestamp.now(tz="UTC")
+    close = history["close"].to_numpy(np.float64)
+    row = {
+        "forecast_key": digest.hexdigest(),
+        "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
+        "source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
+        "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
+        "data_hash": prov.get("input_sha256") or bars.content_hash(),
+        "last_bar_at": _utc(last_bar), "last_close": float(close[-1]),
+        "first_target_at": _utc(targets[0]), "last_target_at": _utc(targets[-1]),
+        "target_times": encode_times(targets),
+        "model": str(prov.get("model") or "unknown"), "model_ref": _text(prov.get("predictor")),
+        "model_revision": _text(prov.get("predictor_revision")), "members": members,
+        "horizon": horizon, "paths": paths.shape[0], "seed": int(settings.seed),
+        "temperature": float(settings.temperature), "top_p": float(settings.top_p), "top_k": int(settings.top_k),
+        "lookback": len(history),  # the bars the model read (the setting may say "the model's context")
+        "calibrated": calibrated, "calibration_levels": cal_levels,
+        "quantile_levels": list(levels), "quantiles": encode_array(quantiles),
+        "provenance": json.loads(_dumps(prov)),
+    }
+    picked = paths[:, :, [BAR_COLUMNS.index(f) for f in PATH_FIELDS]]
+    blob = {"fields": list(PATH_FIELDS), "n_paths": paths.shape[0], "horizon": horizon, "data": encode_array(picked)}
+    return row, blob
+
+
+def _utc(ts) -> datetime:
+    ts = pd.Timestamp(ts)
+    return (ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).to_pydatetime()
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring the schema to HEAD. Cheap when it is there already (one query, no Alembic import);
+    otherwise Alembic upgrades inside one transaction that holds the write lock (SQLite) or an
+    advisory lock (PostgreSQL), so that concurrent first opens migrate once."""
+    if _revision(engine) == HEAD:
+        return
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _ALEMBIC, engine.connect() as conn:
+        conn.execution_options(ledger_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            config.attributes["connection"] = conn
+            try:
+                command.upgrade(config, "head")
+            except CommandError as e:  # e.g. a ledger written by a newer Kronos Studio
+                raise LedgerError(f"cannot migrate the ledger at {shown_url(str(engine.url))}: {e}; if a newer "
+                                  "Kronos Studio wrote it, upgrade this one") from None
+
+
+def _revision(engine: Engine) -> str | None:
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def schema_revision(ledger: Ledger) -> str | None:
+    """The revision the database is at (HEAD once opened)."""
+    return _revision(ledger.engine)

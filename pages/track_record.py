@@ -1,0 +1,103 @@
+"""Track record page: the forecasts kept in the ledger, drawn as the fans they were, with what really
+happened on top; every forecast's realized CRPS, coverage and direction; filters and downloads."""
+import io
+
+import streamlit as st
+
+from app_support import ledger
+from app_support.charts import CHART_CONFIG, track_record_chart
+from kronos_studio.ledger import shown_url
+from kronos_studio.ledger.frames import counted, realized_by_model
+
+ALL = "All series"
+MAX_FANS = 50
+
+st.title("Track record")
+st.caption("Every forecast the app shows and `kronos forecast` makes is kept in the forecast ledger and scored "
+           "once the bars it forecast have arrived: whenever that series' bars are loaded again, or with "
+           "`kronos ledger score`. Unlike the walk-forward on the Evaluate page, these are forecasts made before "
+           "anyone knew the outcome.")
+book = ledger.ledger()
+if book is None:
+    st.error(f"**The forecast ledger is unavailable:** {ledger.problem()}. Check KRONOS_STUDIO_DB (a database "
+             "URL), or unset it for the local SQLite file.")
+    st.stop()
+catalog = book.series_frame()
+if catalog.empty:
+    st.info("No forecast recorded yet. Run one on the **Forecast** page (or `kronos forecast`): it is kept here "
+            "and scored as its bars arrive.")
+    st.stop()
+
+keys = [tuple(r) for r in catalog[["source", "symbol", "interval"]].itertuples(index=False)]
+counts = dict(zip(keys, catalog["predictions"]))
+options = [ALL, *keys]
+default = ledger.last_series()
+
+
+def label(key) -> str:
+    return key if key == ALL else f"{key[1]} · {key[2]} · {key[0]} ({counted(counts[key], 'forecast')})"
+
+
+c1, c2, c3 = st.columns([3, 4, 1.4])
+series = c1.selectbox("Series", options, index=options.index(default) if default in keys else 1, key="tr_series",
+                      format_func=label)
+filters = {} if series == ALL else dict(zip(("source", "symbol", "interval"), series))
+table = book.predictions_frame(**filters)
+models = sorted(table["model"].unique())
+chosen = c2.multiselect("Models", models, default=models, key="tr_models", placeholder="Every model")
+table = table[table["model"].isin(chosen or models)]
+fans = c3.number_input("Fans drawn", 1, MAX_FANS, 8, key="tr_fans", help="The latest forecasts of the table")
+
+scored = table[table["scored_steps"] > 0]
+steps = int(scored["scored_steps"].sum())
+m = st.columns(4)
+m[0].metric("Forecasts", f"{len(table):,}", f"{len(scored):,} scored", delta_color="off", delta_arrow="off")
+if steps:
+    pooled = realized_by_model(scored.assign(model="all"))  # every chosen model together, pooled over bars
+    r = pooled.iloc[0]
+    m[1].metric("p10–p90 coverage", f"{r['coverage']:.0%}", "nominal 80%", delta_color="off", delta_arrow="off",
+                help=f"Share of the {steps:,} scored bars whose close fell inside the forecast's band")
+    m[2].metric("CRPS, % of price", f"{r['crps_pct']:.3f}", help="Mean CRPS of the close over the scored bars, "
+                "in % of the last close each forecast saw (lower is better)")
+    m[3].metric("Direction hit", f"{r['direction_hit']:.0%}", help="Share of scored bars where the median moved "
+                "from the last close the way the close really did (50% is a coin)")
+else:
+    m[1].caption("Nothing scored yet: the bars these forecasts are about have not been loaded since.")
+
+if series == ALL:
+    st.info("Choose one series to see its past forecasts drawn as fans.")
+elif len(table):
+    shown = table.head(int(fans))
+    fig = track_record_chart(book.steps_frame(ids=shown["prediction_id"].tolist()),
+                             title=f"{series[1]} {series[2]}: the latest {counted(len(shown), 'forecast')} and "
+                                   "what happened")
+    st.plotly_chart(fig, key="tr_chart", config=CHART_CONFIG)
+
+view = table[["prediction_id", "created_at", "symbol", "interval", "model", "calibrated", "last_bar_at", "horizon",
+              "paths", "seed", "scored_steps", "crps", "crps_pct", "coverage", "direction_hit", "realized_return"]]
+view = view.assign(created_at=view["created_at"].dt.tz_localize(None),  # shown as UTC, said in the headers
+                   last_bar_at=view["last_bar_at"].dt.tz_localize(None))
+pct, when = st.column_config.NumberColumn, st.column_config.DatetimeColumn
+st.dataframe(view, hide_index=True, key="tr_table", column_config={
+    "prediction_id": pct("id"), "created_at": when("made (UTC)", format="YYYY-MM-DD HH:mm"),
+    "last_bar_at": when("last bar seen (UTC)", format="YYYY-MM-DD HH:mm"), "scored_steps": pct("bars scored"),
+    "crps": pct("CRPS", format="%.4g"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
+    "coverage": pct("p10–p90 coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
+    "realized_return": pct("return to last scored bar", format="percent")})
+
+
+def _steps_parquet() -> bytes:
+    buf = io.BytesIO()
+    book.steps_frame(ids=table["prediction_id"].tolist()).to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+name = "all" if series == ALL else f"{series[1]}_{series[2]}".replace("/", "-")
+d = st.columns(3)
+d[0].download_button("Table CSV", lambda: view.to_csv(index=False), f"kronos_track_record_{name}.csv", "text/csv",
+                     on_click="ignore", icon=":material/download:")
+d[1].download_button("Every step (Parquet)", _steps_parquet, f"kronos_track_record_{name}_steps.parquet",
+                     "application/octet-stream", on_click="ignore", icon=":material/download:",
+                     help="One row per forecast and step: p10/p50/p90, the actual bar, CRPS, coverage, PIT "
+                          "(as `kronos ledger export`)")
+st.caption(f"Ledger: {shown_url(book.url)}")

@@ -1,0 +1,72 @@
+"""The Track record page in headless Chromium, end to end: forecast an uploaded file, upload it again
+with the bars that came since (they score the forecast), open the Track record page: the fan as it
+was with the actual close on top, the table with the realized CRPS and coverage, the CSV download.
+Runs its own server on a fresh ledger; the browser fixtures are test_browser's."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import test_browser
+from app_helpers import good_csv
+from test_browser import FAN, IDLE, choose, no_exceptions, open_app, set_number, shot, start_server, stop_server
+
+pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
+browser, page = test_browser.browser, test_browser.page  # fixtures, used by name
+
+
+@pytest.fixture(scope="module")
+def fresh_url(tiny_models, tmp_path_factory):
+    """A server whose forecast ledger starts empty (the session's ledger holds other tests' forecasts)."""
+    work = tmp_path_factory.mktemp("track-record")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KRONOS_STUDIO_DB", f"sqlite:///{work / 'ledger.sqlite'}")
+        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
+    yield url
+    stop_server(proc)
+
+
+def test_track_record_shows_the_past_fan_what_happened_and_the_scores(page, fresh_url, tmp_path):
+    from playwright.sync_api import expect
+
+    full = pd.read_csv(io.BytesIO(good_csv(200)))
+    early, later = tmp_path / "early" / "mine.csv", tmp_path / "later" / "mine.csv"
+    for path, rows in ((early, full.iloc[:150]), (later, full)):
+        path.parent.mkdir()
+        rows.to_csv(path, index=False)
+    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+
+    open_app(page, fresh_url)
+    set_number(page, "Horizon (bars)", 8)
+    choose(page, "Source", "Upload CSV / Parquet")
+    uploader.set_input_files(str(early))
+    expect(page.get_by_text("150 bars")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=60_000)
+    uploader.set_input_files(str(later))  # the same series, 50 bars later: the forecast is scored
+    expect(page.get_by_text("200 bars")).to_be_visible(timeout=30_000)
+    page.wait_for_selector(IDLE)
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Track record").click()
+    chart = page.locator('[data-testid="stPlotlyChart"]')
+    expect(chart.locator(".legendtext").filter(has_text="actual close")).to_have_count(1, timeout=60_000)
+    expect(chart.locator(".legendtext").filter(has_text="test-tiny-a: p10–p90")).to_have_count(1)
+    expect(chart.locator(".scatterlayer .trace .js-fill").first).to_be_visible()
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="Forecasts")).to_contain_text("1 scored")
+    expect(metrics.filter(has_text="p10–p90 coverage")).to_contain_text("%")
+    table = page.get_by_test_id("stDataFrame").first
+    table.scroll_into_view_if_needed()
+    expect(table.locator('[role="columnheader"]').first).to_have_text("id", timeout=30_000)
+    no_exceptions(page)
+    shot(page, "track_record.png")
+
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Table CSV").click()
+    rows = pd.read_csv(Path(dl.value.path()))
+    assert len(rows) == 1 and rows["model"].iloc[0] == "test-tiny-a" and rows["symbol"].iloc[0] == "mine"
+    assert rows["scored_steps"].iloc[0] == 8 and rows["crps"].iloc[0] > 0 and 0 <= rows["coverage"].iloc[0] <= 1
+    no_exceptions(page)

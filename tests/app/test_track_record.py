@@ -1,0 +1,168 @@
+"""The forecast ledger in the app (AppTest, no browser): every fan shown recorded once, newer bars score
+the forecasts due, the Track record page with its filters and downloads, the realized track record on
+the Evaluate page and under the badge, old JSON track records imported, an unavailable ledger."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+from app_helpers import good_csv
+
+from kronos_studio.ledger import Ledger
+
+
+def small(at, horizon=7, paths=3):
+    """Settings no test in test_app.py uses: its forecasts stay out of the process-wide store they check."""
+    at.sidebar.number_input(key="sb_horizon").set_value(horizon).run()
+    at.number_input(key="sb_paths").set_value(paths).run()
+    return at
+
+
+def upload(at, name, data):
+    at.sidebar.selectbox(key="sb_source").set_value("file").run()
+    at.sidebar.file_uploader(key="sb_upload").set_value((name, data, "text/csv")).run()
+    return at
+
+
+def book() -> Ledger:
+    return Ledger.open(os.environ["KRONOS_STUDIO_DB"])
+
+
+def values(trace: dict, key: str) -> np.ndarray:
+    """A trace's data array, also where plotly sent it base64-encoded ({"dtype", "bdata"})."""
+    data = trace[key]
+    if isinstance(data, dict):
+        import base64
+
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return np.asarray(data)
+
+
+def text(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def test_each_forecast_shown_is_recorded_once(new_app):
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and at.get("plotly_chart")
+    at.run()
+    at.selectbox(key="fan_band").set_value("p25–p75").run()  # display only: the same forecast
+    with book() as ledger:
+        table = ledger.predictions_frame()
+    assert len(table) == 1 and table["model"].iloc[0] == "test-tiny-a"
+    assert (table["source"].iloc[0], table["symbol"].iloc[0], table["interval"].iloc[0]) == ("sample", "AAPL", "1d")
+    assert (table["horizon"].iloc[0], table["paths"].iloc[0]) == (7, 3)
+    at.number_input(key="sb_seed").set_value(7).run()
+    at.button(key="run_forecast").click().run()  # a new seed is a new forecast
+    with book() as ledger:
+        assert ledger.counts()["predictions"] == 2
+
+
+def test_newer_bars_score_the_forecasts_due_and_the_track_record_shows_them(new_app):
+    from app_support.forecasts import store
+
+    store.clear()  # other tests' forecasts of the 200-bar file would be shown (and recorded) on its upload
+    early = pd.read_csv(__import__("io").BytesIO(good_csv(200))).iloc[:150].to_csv(index=False).encode()
+    at = small(upload(new_app().run(), "mine.csv", early), horizon=8)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and at.get("plotly_chart")
+    with book() as ledger:  # a forecast of another model of the same series, made the same day
+        fc_id = ledger.predictions_frame()["prediction_id"].iloc[0]
+        ledger.record(_other_model(ledger, fc_id), _bars_of(early))
+    upload(at, "mine.csv", good_csv(200))  # the file again, 50 bars later: its forecasts are due
+    assert not at.exception
+    assert any("Scored 16 steps of 2 past forecasts of mine 1d" in t.value for t in at.toast)
+    with book() as ledger:
+        table = ledger.predictions_frame()
+    assert (table["scored_steps"] == 8).all() and table["crps"].notna().all()
+
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and not at.error, text(at.error)
+    assert at.selectbox(key="tr_series").value == ("file", "mine", "1d")  # the series loaded last
+    shown = at.dataframe[0].value
+    assert len(shown) == 2 and shown["crps"].notna().all() and set(shown["model"]) == {"test-tiny-a", "zz-other"}
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in fig["data"]]
+    assert "actual close" in names and "test-tiny-a: p10–p90" in names and "zz-other: p50" in names
+    actual = next(t for t in fig["data"] if t.get("name") == "actual close")
+    closes = pd.read_csv(__import__("io").BytesIO(good_csv(200)))["close"].to_numpy()
+    np.testing.assert_allclose(values(actual, "y"), closes[149:158])  # the last bar seen, and the 8 after it
+    assert sum(t.get("fill") == "tonexty" for t in fig["data"]) == 2  # one band per forecast
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Forecasts"] == "2" and metrics["p10–p90 coverage"].endswith("%")
+
+    at.multiselect(key="tr_models").set_value(["zz-other"]).run()
+    assert list(at.dataframe[0].value["model"]) == ["zz-other"]
+    at.selectbox(key="tr_series").set_value("All series").run()
+    assert not at.get("plotly_chart") and "Choose one series" in text(at.info)
+    assert {b.label for b in at.get("download_button")} >= {"Table CSV", "Every step (Parquet)"}
+
+    at.switch_page("pages/evaluate.py").run()  # the realized track record beside the walk-forward
+    assert not at.exception
+    assert "Realized track record of mine 1d" in text(at.markdown)
+    realized = next(d.value for d in at.dataframe if set(d.value.columns) >= {"model", "coverage"})
+    assert set(realized["model"]) == {"test-tiny-a", "zz-other"} and (realized["steps"] == 8).all()
+    at.switch_page("pages/forecast.py").run()
+    at.button(key="run_forecast").click().run()
+    assert "Realized: 1 past forecast of test-tiny-a on mine scored (8 bars)" in text(at.caption)
+
+
+def _bars_of(csv: bytes):
+    from data_sources import read_bars_file
+
+    return read_bars_file(csv, name="mine.csv")
+
+
+def _other_model(ledger, pid):
+    """The app's forecast with other paths and another model's name."""
+    from kronos.pipeline import Forecast, ForecastSettings
+
+    row = ledger.steps_frame(ids=[pid])
+    bars = _bars_of(pd.read_csv(__import__("io").BytesIO(good_csv(200))).iloc[:150].to_csv(index=False).encode())
+    last = float(bars.frame["close"].iloc[-1])
+    paths = (last * np.exp(np.random.default_rng(1).normal(0, 0.01, (6, 8, 1)).cumsum(axis=1))
+             * np.ones((1, 1, 6))).astype(np.float32)
+    times = pd.DatetimeIndex(row["timestamp"]).tz_convert(bars.timezone)
+    return Forecast(times, paths, paths.mean(0), bars.frame.tail(50).reset_index(drop=True),
+                    ForecastSettings(horizon=8, paths=6), {"model": "zz-other", "input_sha256": "x"})
+
+
+def test_an_empty_ledger_says_how_to_fill_it(new_app):
+    at = new_app().run()
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and "No forecast recorded yet" in text(at.info)
+
+
+def test_an_unavailable_ledger_costs_the_track_record_not_the_fan(new_app, monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_DB", "nonsense")
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and at.get("plotly_chart")
+    assert "The forecast ledger is unavailable" in text(at.warning) and "not a database URL" in text(at.warning)
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and "The forecast ledger is unavailable" in text(at.error)
+
+
+def test_old_json_track_records_come_back_as_the_badge(new_app, app_env, tmp_path):
+    """A track record an earlier version kept as a JSON file shows in the badge, from the ledger."""
+    from app_support.trust import reports
+    from kronos_studio.evaluation.trust import TrackRecord
+
+    reports.clear()  # this process's memory of other tests' evaluations
+    trust = tmp_path / "cache" / "trust"
+    trust.mkdir(parents=True)
+    series = ["sample", "AAPL", "1d", f"folder:{app_env[0]}"]
+    record = TrackRecord({"coverage": 0.42, "nominal": 0.8, "cutoffs": 9, "horizon": 8, "first": "2013-01-02",
+                          "last": "2013-02-01", "direction": 0.5, "direction_ci": [0.2, 0.8], "crps_pct": 1.0},
+                         {"horizon": 8}, None)
+    (trust / "0123456789abcdef01234567.json").write_text(json.dumps({"series": series, **record.to_dict()}))
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["p10–p90 held"] == "42%"
+    with book() as ledger:
+        assert TrackRecord.from_dict(ledger.track_record(tuple(series))).numbers["coverage"] == 0.42
+    assert (trust / "0123456789abcdef01234567.json").is_file()  # the file stays where it was

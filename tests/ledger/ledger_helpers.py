@@ -1,0 +1,47 @@
+"""Forecasts for the ledger tests without a model: seeded random walks, or the walk-forward's own
+paths, wrapped in a real ``kronos.Forecast``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_sources import Bars
+
+
+def series(n: int = 300, seed: int = 0, symbol: str = "TEST", interval: str = "1h", source: str = "file") -> Bars:
+    """A geometric random walk with coherent OHLC, hourly around the clock."""
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-06-03", periods=n, freq="1h", tz="UTC"), "open": open_,
+                          "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
+                          "close": close, "volume": rng.uniform(1e3, 5e3, n)})
+    return Bars.from_frame(frame, source=source, symbol=symbol, interval=interval)
+
+
+def cut(bars: Bars, n: int) -> Bars:
+    """The first ``n`` bars: the series as it stood when a forecast was made."""
+    return bars.replace(frame=bars.frame.iloc[:n].reset_index(drop=True))
+
+
+def forecast(bars: Bars, at: int, horizon: int = 12, paths: int = 30, seed: int = 0, model: str = "test-model",
+             values: np.ndarray | None = None, **provenance):
+    """A Forecast made from ``bars[:at]`` for the next ``horizon`` bar times; ``values`` [paths, horizon,
+    6] (default: a random walk from the last close, seeded by ``seed``)."""
+    from kronos.pipeline import Forecast, ForecastSettings
+
+    history = bars.frame.iloc[max(0, at - 64):at].reset_index(drop=True)
+    last = float(history["close"].iloc[-1])
+    if values is None:
+        rng = np.random.default_rng(seed)
+        close = last * np.exp(np.cumsum(rng.normal(0, 0.004, (paths, horizon)), axis=1))
+        values = np.stack([close, close * 1.002, close * 0.998, close, np.full_like(close, 1e3),
+                           np.full_like(close, 5e4)], axis=2)
+        values[:, :, 1] = np.maximum(values[:, :, 1], values[:, :, 3])
+    step = bars.frame["timestamp"].iloc[1] - bars.frame["timestamp"].iloc[0]
+    future = pd.DatetimeIndex([history["timestamp"].iloc[-1] + step * (k + 1) for k in range(horizon)])
+    values = np.asarray(values, dtype=np.float32)
+    prov = {"model": model, "predictor": f"/models/{model}/predictor", "predictor_revision": None,
+            "input_sha256": f"digest-{at}", "seed": seed, "created_at": "2024-07-01T12:00:00+00:00", **provenance}
+    return Forecast(future, values, values.mean(axis=0), history,
+                    ForecastSettings(horizon=horizon, paths=values.shape[0], seed=seed, lookback=len(history)), prov)

@@ -1,0 +1,115 @@
+"""The schema's history: an empty database migrates to the head, a ledger of the previous version keeps
+its rows when it is upgraded, and the tables the code queries are exactly what the migrations build."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ledger_helpers import cut, forecast, series
+from sqlalchemy import inspect
+
+from kronos_studio.ledger import Ledger
+from kronos_studio.ledger.schema import HEAD, metadata
+from kronos_studio.ledger.store import MIGRATIONS, create_ledger_engine, prediction_row, schema_revision
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    engine = create_ledger_engine(url)
+    with engine.connect() as conn, conn.begin():
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_head_is_the_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def test_an_empty_database_migrates_to_the_head_and_matches_the_schema(ledger_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with Ledger.open(ledger_url) as ledger:
+        assert schema_revision(ledger) == HEAD
+        tables = set(inspect(ledger.engine).get_table_names())
+        assert {"predictions", "prediction_paths", "evaluations", "track_records", "legacy_imports"} <= tables
+        with ledger.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        assert diff == [], diff
+    with Ledger.open(ledger_url) as again:  # opening a ledger at the head changes nothing
+        assert schema_revision(again) == HEAD
+
+
+def test_a_ledger_of_the_previous_version_keeps_its_rows_when_upgraded(ledger_url):
+    upgrade(ledger_url, "0001_initial")  # the ledger as the first version left it
+    engine = create_ledger_engine(ledger_url)
+    assert "track_records" not in inspect(engine).get_table_names()
+    bars = series(300)
+    fc = forecast(bars, 250, horizon=6)
+    row, paths = prediction_row(fc, cut(bars, 250))
+    from kronos_studio.ledger.schema import prediction_paths, predictions
+
+    with engine.connect() as conn, conn.begin():
+        pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+        conn.execute(prediction_paths.insert().values(prediction_id=pid, **paths))
+    engine.dispose()
+
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it
+        assert schema_revision(ledger) == HEAD
+        assert ledger.record(fc, cut(bars, 250)).id == pid  # the old row is the same forecast
+        assert ledger.score(bars).steps == 6
+        ledger.put_track_record(("file", "TEST", "1h", "folder:x"), {"numbers": {"coverage": 0.5}})
+        assert ledger.track_record(("file", "TEST", "1h", "folder:x")) == {"numbers": {"coverage": 0.5}}
+
+
+def test_migrations_go_down_and_up_again(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    Ledger.open(url).close()
+    engine = create_ledger_engine(url)
+    for target in ("0001_initial", "base", "head"):
+        with engine.connect() as conn, conn.begin():
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            (command.downgrade if target != "head" else command.upgrade)(config, target)
+    assert {"predictions", "track_records"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_a_ledger_from_a_newer_version_is_refused_with_the_fix(tmp_path):
+    from kronos_studio.ledger import LedgerError
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    Ledger.open(url).close()
+    engine = create_ledger_engine(url)
+    with engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_future'")
+    engine.dispose()
+    with pytest.raises(LedgerError, match="upgrade this one"):
+        Ledger.open(url)
+
+
+def test_the_migrations_ship_as_package_data():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["kronos_studio"]
+    shipped = {p.relative_to(root / "kronos_studio").as_posix() for pattern in data
+               for p in (root / "kronos_studio").glob(pattern)}
+    needed = {p.relative_to(root / "kronos_studio").as_posix() for p in MIGRATIONS.rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts}
+    assert needed and needed <= shipped, needed - shipped
