@@ -226,9 +226,11 @@ def load_forecast_model(args, bars) -> ForecastModel:
     from kronos_studio.ensemble.ensemble import Ensemble
     from kronos_studio.ensemble.features import asset_class
     from kronos_studio.ensemble.members import default_members
+    from kronos_studio.ensemble.meta import MetaLearner
 
     try:
-        meta = load_bundled_meta()
+        meta_dir = getattr(args, "meta", None)
+        meta = MetaLearner.load(meta_dir) if meta_dir else load_bundled_meta()
     except ValueError as e:
         raise CliError(str(e)) from None
     members = default_members(pipeline, paths=paths, lookback=kronos_lookback)

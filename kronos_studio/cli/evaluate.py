@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--symbol", default=None, metavar="NAME")
     p.add_argument("--fix", action="append", default=[], metavar="FIX")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    p.add_argument("--meta", default=None, metavar="DIR",
+                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     p.set_defaults(func=run_evaluate)
 
 

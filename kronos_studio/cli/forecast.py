@@ -41,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    p.add_argument("--meta", default=None, metavar="DIR",
+                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-ledger", action="store_true",
                    help="do not record the forecast in the ledger ($KRONOS_STUDIO_DB, else a SQLite file in the "

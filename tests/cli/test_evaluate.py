@@ -77,3 +77,20 @@ def test_evaluate_says_when_fewer_cut_offs_fit_than_asked(random_model, daily_cs
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["cutoffs"] == 20
     assert "only 20 of the 500 cut-offs" in r.stderr
+
+
+def test_train_ensemble_on_your_bars_then_forecast_with_it(daily_csv, tmp_path):
+    out = tmp_path / "meta"
+    r = run_cli("train", "ensemble", "--data", daily_csv, "--out", out, "--horizon", 5, "--cutoffs", 24,
+                "--paths", 12, "--timezone", "UTC", "--calendar", "XNYS")
+    assert r.returncode == 0, r.stderr
+    assert (out / "meta_learner.txt").is_file() and "trained on 24 cut-offs" in r.stderr
+    prov = tmp_path / "run.json"
+    r = run_cli("forecast", daily_csv, "--model", "ensemble", "--meta", out, "--horizon", 5, "--paths", 12,
+                "--timezone", "UTC", "--calendar", "XNYS", "--out", tmp_path / "q.csv", "--provenance-out", prov,
+                "--quiet", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(prov.read_text())["meta_learner"]["horizon"] == 5  # our meta-learner's provenance
+    r = run_cli("forecast", daily_csv, "--model", "ensemble", "--meta", tmp_path, "--horizon", 5,
+                "--timezone", "UTC", "--out", tmp_path / "q.csv", "--no-ledger")
+    assert r.returncode == 2 and "no readable meta-learner" in r.stderr
