@@ -72,9 +72,7 @@ def build(bars, choice: ModelChoice, settings):
     walk and the bootstrap; each member samples ``settings.paths`` paths. Raises ValueError when the
     meta-learner is missing or unreadable, CheckpointError when the model is."""
     from kronos.config import default_lookback
-    from kronos_studio.ensemble.ensemble import Ensemble
-    from kronos_studio.ensemble.features import asset_class
-    from kronos_studio.ensemble.members import default_members
+    from kronos_studio.ensemble.bundled import bars_ensemble
     from kronos_studio.forecasting import studio_pipeline
 
     digest = ensemble_digest()
@@ -86,9 +84,8 @@ def build(bars, choice: ModelChoice, settings):
     lookback = default_lookback(pair.context, settings.horizon)
     if settings.lookback:
         lookback = min(lookback, settings.lookback)
-    members = default_members(studio_pipeline(pair), paths=settings.paths, lookback=lookback,
-                              temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
-    ensemble = Ensemble(members, meta, settings.paths, bars.interval, asset_class(bars.calendar, bars.source))
+    ensemble = bars_ensemble(studio_pipeline(pair), bars, meta, settings.paths, lookback,
+                             temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     return ensemble, pair, digest
 
 

@@ -16,17 +16,19 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 
 from data_sources import load_sample
 from kronos.checkpoints import load_pair
+from kronos.config import default_lookback
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, load_bundled_meta
 from kronos_studio.ensemble.ensemble import Ensemble
 from kronos_studio.ensemble.features import asset_class
 from kronos_studio.ensemble.members import default_members
-from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
-from kronos_studio.evaluation.metrics import crps_samples
-from kronos_studio.evaluation.trust import skill_interval
+from kronos_studio.ensemble.train import SeriesSpec, SignalEvaluations, fit_meta, signal_evaluations
+from kronos_studio.evaluation.metrics import score_paths
+from kronos_studio.evaluation.trust import skill_interval, skill_score
 from kronos_studio.evaluation.walk_forward import compare, last_cutoffs
 from kronos_studio.forecasting import studio_pipeline
 from kronos_studio.training.datasets import BUNDLED_SPLIT
@@ -44,7 +46,7 @@ PATHS = 30
 
 
 def members_for(pipeline, horizon):
-    return default_members(pipeline, paths=PATHS, lookback=pipeline.pair.context - horizon)
+    return default_members(pipeline, paths=PATHS, lookback=default_lookback(pipeline.pair.context, horizon))
 
 
 def spaced_cutoffs(frame, horizon, start, end, count):
@@ -70,8 +72,8 @@ def train(pipeline) -> None:
     evals = None
     for spec in specs:  # one series at a time: each has its own horizon and members' lookback
         part = signal_evaluations([spec], members_for(pipeline, spec.horizon))
-        evals = part if evals is None else type(part)(
-            __import__("pandas").concat([evals.table, part.table], ignore_index=True), evals.cutoffs + part.cutoffs)
+        evals = part if evals is None else SignalEvaluations(
+            pd.concat([evals.table, part.table], ignore_index=True), evals.cutoffs + part.cutoffs)
         print(json.dumps({"series": spec.name, "cutoffs": len(spec.cutoffs), "seconds": round(time.perf_counter() - started, 1)}), flush=True)
     meta = fit_meta(evals, PATHS, info={"provenance": {
         "trained_on": [s.name for s in specs], "kronos": pipeline.pair.name, "cutoffs": sum(len(s.cutoffs) for s in specs),
@@ -99,10 +101,9 @@ def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
         for i, c in enumerate(ref.cutoffs):
             mixed = ens.combine(frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon)
             weights.append(ens.last_weights)
-            close = mixed[:, :, 3]
-            crps.append(crps_samples(close, ref.actual[i]).mean() / abs(ref.last[i]) * 100)
-            lo, hi = np.quantile(close, [0.1, 0.9], axis=0)
-            covered.append(((ref.actual[i] >= lo) & (ref.actual[i] <= hi)).mean())
+            scores = score_paths(mixed[:, :, 3], ref.actual[i], ref.last[i])
+            crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
+            covered.append(scores["covered"].mean())
         crps = np.array(crps)
         table = {"ensemble": (crps, float(np.mean(covered)))}
         for k, r in results.items():
@@ -112,7 +113,7 @@ def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
             lo, hi = skill_interval(c, ref_crps)
             rows.append({"series": name, "horizon": horizon, "cutoffs": len(cutoffs), "model": model,
                          "crps_pct": round(float(c.mean()), 4), "coverage_p10_p90": round(cov, 3),
-                         "crps_skill_vs_random_walk": round(float(1 - c.mean() / ref_crps.mean()), 3),
+                         "crps_skill_vs_random_walk": round(skill_score(c.mean(), ref_crps.mean()), 3),
                          "skill_ci95": [round(lo, 3), round(hi, 3)]})
             print(json.dumps(rows[-1]), flush=True)
         mean_w = {k: round(float(np.mean([w.get(k, 0) for w in weights])), 3) for k in meta.members}

@@ -222,10 +222,7 @@ def load_forecast_model(args, bars) -> ForecastModel:
     if model != ENSEMBLE:
         fn = kronos_forecast_fn(pipeline, paths=paths, batch_size=10)
         return ForecastModel(fn, kronos_lookback, lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
-    from kronos_studio.ensemble.bundled import load_bundled_meta
-    from kronos_studio.ensemble.ensemble import Ensemble
-    from kronos_studio.ensemble.features import asset_class
-    from kronos_studio.ensemble.members import default_members
+    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
     from kronos_studio.ensemble.meta import MetaLearner
 
     try:
@@ -233,6 +230,5 @@ def load_forecast_model(args, bars) -> ForecastModel:
         meta = MetaLearner.load(meta_dir) if meta_dir else load_bundled_meta()
     except ValueError as e:
         raise CliError(str(e)) from None
-    members = default_members(pipeline, paths=paths, lookback=kronos_lookback)
-    ensemble = Ensemble(members, meta, paths, bars.interval, asset_class(bars.calendar, bars.source))
+    ensemble = bars_ensemble(pipeline, bars, meta, paths, kronos_lookback)
     return ForecastModel(ensemble, ENSEMBLE_LOOKBACK, ensemble.describe, pipeline=pipeline, ensemble=ensemble)

@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 def run_evaluate(args) -> int:
     from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.trust import evaluate, skill_interval
+    from kronos_studio.evaluation.trust import evaluate, skill_interval, skill_score
 
     for name in ("horizon", "cutoffs", "paths"):
         if getattr(args, name) < 1:
@@ -57,7 +57,7 @@ def run_evaluate(args) -> int:
         lo, hi = skill_interval(result.crps_pct_by_cutoff(), reference)
         out["models"][key] = {"name": result.name, "crps": s["crps"], "crps_pct": s["crps_pct"],
                               "mae": s["mae_median"], "coverage_p10_p90": s["coverage_p10_p90"],
-                              "crps_skill_vs_random_walk": 1 - s["crps_pct"] / float(reference.mean()),
+                              "crps_skill_vs_random_walk": skill_score(s["crps_pct"], float(reference.mean())),
                               "crps_skill_ci95": [lo, hi]}
     check = report.check
     out["models"]["model"]["calibration_held_out"] = None if check is None else {

@@ -39,6 +39,12 @@ def apply_spread(paths: np.ndarray, spread: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def mix(member_paths: dict[str, np.ndarray], weights: dict[str, float], paths: int, spread: float) -> np.ndarray:
+    """``paths`` paths taken from the members in proportion to ``weights``, then the spread step."""
+    counts = mixture_counts(weights, paths)
+    return apply_spread(np.concatenate([member_paths[k][:n] for k, n in counts.items() if n > 0]), spread)
+
+
 def cutoff_rows(history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int, interval: str,
                 asset: str) -> pd.DataFrame:
     """One feature row per member at one cut-off (the meta-learner's input)."""
@@ -71,9 +77,7 @@ class Ensemble:
         """The mixture of already sampled member paths (each member gave at least ``paths``)."""
         weights = self.meta.weights(cutoff_rows(history, member_paths, horizon, self.interval, self.asset))
         self.last_weights = weights
-        counts = mixture_counts(weights, self.paths)
-        mixed = np.concatenate([member_paths[k][:n] for k, n in counts.items() if n > 0])
-        return apply_spread(mixed, self.meta.spread)
+        return mix(member_paths, weights, self.paths, self.meta.spread)
 
     def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
         return self.combine(history, self.member_paths(history, future, horizon, seed), horizon)

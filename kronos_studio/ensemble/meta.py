@@ -41,12 +41,13 @@ class MetaLearner:
         x = rows.assign(member=rows["member"].map(self.members.index)).loc[:, list(FEATURES)]
         return self.booster.predict(x.astype(float).to_numpy())
 
-    def weights(self, rows: pd.DataFrame) -> dict[str, float]:
-        """Member key -> mixture weight for the rows of one cut-off (one row per member)."""
+    def weights(self, rows: pd.DataFrame, temperature: float | None = None) -> dict[str, float]:
+        """Member key -> mixture weight for the rows of one cut-off (one row per member); ``temperature``
+        overrides the learner's own (the training search tries several)."""
         known = rows[rows["member"].isin(self.members)]
         if known.empty:
             raise ValueError(f"the meta-learner knows the members {self.members}, none of {list(rows['member'])}")
-        scores = -self.predict(known) / self.temperature
+        scores = -self.predict(known) / (temperature or self.temperature)
         w = np.exp(scores - scores.max())
         return dict(zip(known["member"], w / w.sum()))
 

@@ -17,7 +17,7 @@ from kronos.bars import bars_frame
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.walk_forward import compare
 
-from .ensemble import apply_spread, cutoff_rows, mixture_counts
+from .ensemble import cutoff_rows, mix
 from .meta import REFERENCE, MetaLearner, fit_booster
 
 TEMPERATURES = (0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 1e6)  # 1e6: equal weights
@@ -76,12 +76,8 @@ def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int 
 
 
 def mixture_crps_pct(record: dict, meta: MetaLearner, temperature: float, spread: float, paths: int) -> float:
-    w = meta.predict(record["features"])
-    scores = -w / temperature
-    weights = np.exp(scores - scores.max())
-    weights = dict(zip(record["features"]["member"], weights / weights.sum()))
-    counts = mixture_counts(weights, paths)
-    mixed = apply_spread(np.concatenate([record["paths"][k][:n] for k, n in counts.items() if n > 0]), spread)
+    """The mixture's mean CRPS (% of the last close) at one recorded cut-off, with a trial temperature and spread."""
+    mixed = mix(record["paths"], meta.weights(record["features"], temperature), paths, spread)
     return float(crps_samples(mixed[:, :, 3], record["actual"]).mean() / abs(record["history_last"]) * 100)
 
 
