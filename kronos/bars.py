@@ -33,29 +33,35 @@ def bars_frame(bars) -> pd.DataFrame:
     missing = [c for c in OHLC if c not in df.columns]
     if missing:
         raise InputError(f"the bars lack columns {missing}; columns found: {list(df.columns)}")
-    out = pd.DataFrame({"timestamp": ts})
-    for c in OHLC:
-        out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64)
+    values = {c: _numbers(df[c]) for c in OHLC}
     if "volume" in df.columns:
-        out["volume"] = pd.to_numeric(df["volume"], errors="coerce").to_numpy(dtype=np.float64)
-        if "amount" in df.columns:
-            out["amount"] = pd.to_numeric(df["amount"], errors="coerce").to_numpy(dtype=np.float64)
-        else:  # turnover estimate, as upstream: volume x mean price
-            out["amount"] = out["volume"] * out[list(OHLC)].mean(axis=1)
+        values["volume"] = _numbers(df["volume"])
+        # turnover estimate when absent, as upstream: volume x mean price
+        values["amount"] = (_numbers(df["amount"]) if "amount" in df.columns
+                            else values["volume"] * np.mean([values[c] for c in OHLC], axis=0))
     else:
-        out["volume"], out["amount"] = 0.0, 0.0
-    bad = out[list(BAR_COLUMNS)].isna().any(axis=1)
+        values["volume"] = values["amount"] = np.zeros(len(df))
+    matrix = np.column_stack([values[c] for c in BAR_COLUMNS])
+    out = pd.DataFrame({"timestamp": ts, **{c: matrix[:, j] for j, c in enumerate(BAR_COLUMNS)}})
+    bad = np.isnan(matrix).any(axis=1)
     if bad.any():
         first = out.loc[bad, "timestamp"].iloc[0]
         raise InputError(f"{int(bad.sum())} bars have missing or non-numeric values (first at {first}); "
                          "drop or fill them before forecasting")
-    if out["timestamp"].isna().any():
+    if ts.hasnans:
         raise InputError("some timestamps could not be parsed; fix or drop those rows")
-    if not out["timestamp"].is_monotonic_increasing or out["timestamp"].duplicated().any():
+    if not (ts.is_monotonic_increasing and ts.is_unique):
         raise InputError("timestamps must be strictly increasing: sort the bars and drop duplicate timestamps")
     if len(out) < 2:
         raise InputError(f"need at least 2 bars to forecast, got {len(out)}")
     return out
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as float64; text that is not a number becomes NaN (refused by the caller)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def input_digest(history: pd.DataFrame) -> str:

@@ -22,7 +22,7 @@ import torch
 from .config import DEPENDENCY_HEADS
 from .layers import KVCache, PathKVCache
 from .model import Kronos
-from .sampling import SamplingConfig, sample
+from .sampling import Generators, SamplingConfig, sample
 
 Progress = Callable[[int, int], None]
 
@@ -105,11 +105,12 @@ class SlidingWindow:
     v: torch.Tensor
 
 
-def prefill(model: Kronos, x: torch.Tensor, caches: PathCaches, series: int) -> torch.Tensor:
-    """Trunk over one series' whole context, x [1, n, d_model] at positions 0..n-1; returns [1, n, d_model].
+def prefill(model: Kronos, x: torch.Tensor, caches: PathCaches, series: int | slice) -> torch.Tensor:
+    """Trunk over whole contexts of equal length, x [k, n, d_model] at positions 0..n-1, for ``series``
+    (one, or a slice of k); returns [k, n, d_model].
 
-    Its keys/values in every layer, and its dependency keys/values, become the series' shared context
-    in ``caches``."""
+    Their keys/values in every layer, and their dependency keys/values, become those series' shared
+    contexts in ``caches``."""
     h = model.trunk(x, [layer.context_of(series) for layer in caches.layers])
     caches.dependency.context_of(series).update(0, *model.dependency_keys_values(h))
     return h
@@ -163,16 +164,22 @@ def prefill_prompts(model: Kronos, seqs: Sequences, lengths: list[int], paths: i
     device = seqs.s1.device
     h = model.embedding.emb_s1.weight.new_zeros(len(lengths) * paths, 1, model.config.d_model)
     windows = []
-    for b, n in enumerate(lengths):
-        its_rows = slice(b * paths, (b + 1) * paths)
-        first = torch.tensor([b * paths], device=device)  # its paths are identical so far: run one
-        if n <= context:
-            x = seqs.embed(model, first, torch.arange(n, device=device)[None])
-            h[its_rows] = prefill(model, x, caches, b)[:, -1:]
-        else:
-            h[its_rows], w = recompute_window(model, seqs, first, torch.tensor([n], device=device), context)
-            windows.append(SlidingWindow(torch.arange(b * paths, (b + 1) * paths, device=device),
-                                         w.k.expand(paths, -1, -1, -1), w.v.expand(paths, -1, -1, -1)))
+    b = 0
+    while b < len(lengths):
+        n = lengths[b]
+        if n <= context:  # a run of prompts of this length goes through the trunk as one batch
+            end = next((e for e in range(b, len(lengths)) if lengths[e] != n), len(lengths))
+            firsts = torch.arange(b, end, device=device) * paths  # a prompt's paths are identical so far: run one
+            x = seqs.embed(model, firsts, torch.arange(n, device=device)[None])
+            h[b * paths:end * paths] = prefill(model, x, caches, slice(b, end))[:, -1:].repeat_interleave(paths, 0)
+            b = end
+            continue
+        first = torch.tensor([b * paths], device=device)
+        h[b * paths:(b + 1) * paths], w = recompute_window(model, seqs, first, torch.tensor([n], device=device),
+                                                           context)
+        windows.append(SlidingWindow(torch.arange(b * paths, (b + 1) * paths, device=device),
+                                     w.k.expand(paths, -1, -1, -1), w.v.expand(paths, -1, -1, -1)))
+        b += 1
     if not windows:
         return h, None
     return h, SlidingWindow(torch.cat([w.rows for w in windows]), torch.cat([w.k for w in windows]),
@@ -227,13 +234,16 @@ def next_states(model: Kronos, seqs: Sequences, known: torch.Tensor, context: in
 
 @torch.no_grad()
 def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int,
-             sampling: SamplingConfig, generator: torch.Generator | None = None,
+             sampling: SamplingConfig, generator: Generators = None,
              progress: Progress | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Sample ``paths`` continuations of ``horizon`` tokens for every prompt (lengths may differ).
 
     Returns, per prompt, (s1, s2) of shape [paths, N + horizon]: context ids followed by sampled ids.
-    Rows are ordered prompt-major (row = prompt * paths + path).
+    Rows are ordered prompt-major (row = prompt * paths + path). ``generator``: one for the batch, or
+    one per prompt (each prompt's paths then do not depend on the other prompts' draws).
     """
+    if isinstance(generator, (list, tuple)) and len(generator) != len(prompts):
+        raise ValueError(f"got {len(generator)} generators for {len(prompts)} prompts")
     if horizon < 1 or paths < 1 or context < 1:
         raise ValueError("horizon, paths and context must all be at least 1")
     model.eval()

@@ -95,9 +95,12 @@ class PathKVCache:
         return cls(KVCache.empty(series, heads, max_context, head_dim, like), mask,
                    KVCache.empty(series * paths, heads, horizon, head_dim, like))
 
-    def context_of(self, series: int) -> KVCache:
-        """The context slots of one series as a batch-1 KVCache; it is a view, so prefill writes land here."""
-        return KVCache(self.context.k[series:series + 1], self.context.v[series:series + 1])
+    def context_of(self, series: int | slice) -> KVCache:
+        """The context slots of one series (or a slice of them) as a KVCache; it is a view, so prefill
+        writes land here."""
+        if isinstance(series, int):
+            series = slice(series, series + 1)
+        return KVCache(self.context.k[series], self.context.v[series])
 
     def update(self, index: int, k: torch.Tensor, v: torch.Tensor) -> None:
         """Store one new token per row, k, v [rows, heads, 1, head_dim], as generated token ``index``."""
@@ -143,6 +146,14 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 CosSin = tuple[torch.Tensor, torch.Tensor]
 
 
+def rows_of(prefix: torch.Tensor, batch: int) -> torch.Tensor:
+    """A prefix [P, ...] for ``batch`` rows, each prefix shared by a block of batch / P consecutive rows."""
+    shared = prefix.shape[0]
+    if shared == 1:
+        return prefix.expand(batch, *prefix.shape[1:])
+    return prefix[:, None].expand(shared, batch // shared, *prefix.shape[1:]).reshape(batch, *prefix.shape[1:])
+
+
 class SelfAttention(nn.Module):
     """Causal multi-head self-attention with RoPE, and the cache modes used for fast generation."""
 
@@ -165,8 +176,8 @@ class SelfAttention(nn.Module):
         * ``forward(x, cache)``: the same, and their keys/values go to slots 0..n-1 of a KVCache (prefill).
         * ``forward(x, cache, index, rope)``: one new token per path (x [rows, 1, d_model]), stored as
           generated token ``index`` of each row of a PathKVCache; ``rope`` is its cos/sin.
-        * ``forward(x, prefix=cache)``: x continues the m tokens held in ``prefix`` (batch 1, shared by
-          every row) at positions m..m+n-1, causally.
+        * ``forward(x, prefix=cache)``: x continues the m tokens held in ``prefix`` at positions
+          m..m+n-1, causally; a prefix of batch P is shared by consecutive blocks of batch / P rows.
         """
         q = split_heads(self.q_proj(x), self.n_heads)  # [batch, heads, n, head_dim]
         k = split_heads(self.k_proj(x), self.n_heads)
@@ -181,8 +192,8 @@ class SelfAttention(nn.Module):
             m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
             cos, sin = self.rotary.cos_sin(torch.arange(m, m + n, device=x.device))
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            k = torch.cat([prefix.k.expand(batch, -1, -1, -1), k], dim=2)
-            v = torch.cat([prefix.v.expand(batch, -1, -1, -1), v], dim=2)
+            k = torch.cat([rows_of(prefix.k, batch), k], dim=2)
+            v = torch.cat([rows_of(prefix.v, batch), v], dim=2)
             keys = torch.arange(m + n, device=x.device)
             mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)

@@ -31,7 +31,7 @@ from .timefeatures import time_features
 FutureTimestamps = Callable[[object, pd.DatetimeIndex, int], pd.DatetimeIndex]
 Events = Callable[[pd.DatetimeIndex, pd.DatetimeIndex], np.ndarray]
 
-DECODE_CHUNK = 64  # paths decoded per tokenizer pass, to bound memory for large path counts
+DECODE_TOKENS = 8192  # generated tokens decoded per tokenizer pass, to bound memory for many paths or series
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,12 @@ class KronosPipeline:
     def predict_batch(self, bars_list: Sequence, horizon: int | None = None, *,
                       settings: ForecastSettings | None = None, future_timestamps: Sequence | None = None,
                       events: Events | None = None, progress: Progress | None = None,
-                      **kwargs) -> list[Forecast]:
-        """Forecast several series in one batched run; lengths may differ. The random stream is
-        shared by the batch, so sampled paths differ from one-at-a-time runs with the same seed."""
+                      per_series_stream: bool = False, **kwargs) -> list[Forecast]:
+        """Forecast several series in one batched run; lengths may differ.
+
+        By default the batch shares one random stream, so sampled paths differ from one-at-a-time runs
+        with the same seed. ``per_series_stream=True`` gives each series its own stream seeded with
+        ``seed``: a series then gets the paths a run of it alone gives, whatever else is in the batch."""
         if settings is None:
             settings = ForecastSettings(horizon=horizon, **kwargs)
         elif horizon is not None or kwargs:
@@ -179,26 +182,30 @@ class KronosPipeline:
         prepared = [self._prepare(b, settings, f) for b, f in zip(bars_list, futures)]
         pair = self.pair
         device = pair.device
+        codes = self._encode(prepared)
         prompts = []
-        for p in prepared:
-            x = torch.from_numpy(p.normalized).to(device)[None]
-            s1, s2 = pair.tokenizer.encode(x)
+        for p, (s1, s2) in zip(prepared, codes):
             stamps = np.concatenate([time_features(p.history["timestamp"]), time_features(p.future)])
-            prompts.append(Prompt(s1[0], s2[0], torch.from_numpy(stamps).to(device),
+            prompts.append(Prompt(s1, s2, torch.from_numpy(stamps).to(device),
                                   None if events is None else self._event_matrix(events, p, device)))
-        generator = torch.Generator(device=device).manual_seed(int(settings.seed))
+        seed = int(settings.seed)
+        if per_series_stream:
+            generator = [torch.Generator(device=device).manual_seed(seed) for _ in prompts]
+        else:
+            generator = torch.Generator(device=device).manual_seed(seed)
         tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
                           settings.sampling, generator, progress)
+        decoded = self._decode(tokens, settings.horizon)
         results = []
-        for p, (s1, s2) in zip(prepared, tokens):
-            norm = self._decode(s1, s2, settings.horizon)
+        for p, norm in zip(prepared, decoded):
             paths = denormalize(norm, p.mu, p.sigma)
             mean = denormalize(norm.mean(axis=0), p.mu, p.sigma)
             provenance = {
                 **pair.provenance(),
                 "device": str(device),
                 "events": events is not None,
-                "seed": int(settings.seed),
+                "seed": seed,
+                "random_stream": "per series" if per_series_stream else "shared by the batch",
                 "input_sha256": p.digest,
                 "history_start": str(p.history["timestamp"].iloc[0]),
                 "history_end": str(p.history["timestamp"].iloc[-1]),
@@ -226,14 +233,45 @@ class KronosPipeline:
             raise InputError("the event matrix has missing or infinite values")
         return torch.from_numpy(matrix).to(device)
 
-    def _decode(self, s1: torch.Tensor, s2: torch.Tensor, horizon: int) -> np.ndarray:
-        """Decode each path's last ``context`` tokens as one causal sequence (as upstream) and keep the
-        horizon. The window's context part is the same for every path, so it is decoded once."""
-        window = min(s1.shape[1], self.pair.context)
-        s1, s2 = s1[:, -window:], s2[:, -window:]
-        shared = max(window - horizon, 0)
-        p1, p2 = s1[:1, :shared], s2[:1, :shared]
-        parts = [self.pair.tokenizer.decode_continuations(p1, p2, s1[i:i + DECODE_CHUNK, shared:],
-                                                          s2[i:i + DECODE_CHUNK, shared:])[:, -horizon:]
-                 for i in range(0, s1.shape[0], DECODE_CHUNK)]
-        return torch.cat(parts).float().cpu().numpy()
+    def _encode(self, prepared: list[_Prepared]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Token ids (s1, s2) [N] of every history; histories of equal length are encoded as one batch."""
+        codes = [None] * len(prepared)
+        for indices in _by_length([len(p.normalized) for p in prepared]):
+            x = torch.from_numpy(np.stack([prepared[i].normalized for i in indices])).to(self.pair.device)
+            s1, s2 = self.pair.tokenizer.encode(x)
+            for j, i in enumerate(indices):
+                codes[i] = (s1[j], s2[j])
+        return codes
+
+    def _decode(self, tokens: list[tuple[torch.Tensor, torch.Tensor]], horizon: int) -> list[np.ndarray]:
+        """Normalised bars [paths, horizon, 6] of every series. Each path's last ``context`` tokens are
+        decoded as one causal sequence (as upstream) and the horizon kept. The window's history part
+        is the same for every path of a series, so it is decoded once; series of equal length share
+        tokenizer passes."""
+        out = [None] * len(tokens)
+        paths = tokens[0][0].shape[0]
+        for indices in _by_length([s1.shape[1] for s1, _ in tokens]):
+            s1 = torch.stack([tokens[i][0] for i in indices])  # [series, paths, length]
+            s2 = torch.stack([tokens[i][1] for i in indices])
+            window = min(s1.shape[-1], self.pair.context)
+            shared = max(window - horizon, 0)
+            s1, s2 = s1[..., -window:], s2[..., -window:]
+            per_pass = max(1, DECODE_TOKENS // (paths * (window - shared)))  # series per tokenizer pass
+            for a in range(0, len(indices), per_pass):
+                b1, b2 = s1[a:a + per_pass], s2[a:a + per_pass]
+                rows = b1.shape[0] * paths
+                bars = self.pair.tokenizer.decode_continuations(
+                    b1[:, 0, :shared], b2[:, 0, :shared],
+                    b1[..., shared:].reshape(rows, -1), b2[..., shared:].reshape(rows, -1))[:, -horizon:]
+                bars = bars.float().cpu().numpy().reshape(b1.shape[0], paths, horizon, -1)
+                for j, i in enumerate(indices[a:a + per_pass]):
+                    out[i] = bars[j]
+        return out
+
+
+def _by_length(lengths: list[int]) -> list[list[int]]:
+    """Indices grouped by equal length, in order of first appearance."""
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        groups.setdefault(n, []).append(i)
+    return list(groups.values())

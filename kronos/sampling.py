@@ -1,9 +1,13 @@
 """Small sampling helpers: temperature, top-k, top-p (nucleus), seeded draws."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+# One stream for the whole batch, or one per series (equal blocks of rows); None: torch's global one.
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 @dataclass(frozen=True)
@@ -35,26 +39,35 @@ def keep_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
-NUCLEUS_PROBE = 64  # a partial sort of this many tokens usually holds the whole nucleus
+NUCLEUS_PROBES = (16, 64)  # partial sorts of this many tokens usually hold the whole nucleus
 
 
 def keep_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of most likely tokens whose probability mass exceeds ``p``
     (the token that crosses ``p`` is kept, and so is the most likely token)."""
-    probs = torch.softmax(logits, dim=-1)
-    k = min(NUCLEUS_PROBE, logits.shape[-1])
-    top, order = torch.topk(probs, k, dim=-1)
-    cumulative = top.cumsum(dim=-1)
-    if not bool((cumulative[..., -1] > p).all()):  # a flat distribution: sort everything
+    return logits.masked_fill(~nucleus(torch.softmax(logits, dim=-1), p), float("-inf"))
+
+
+def nucleus(probs: torch.Tensor, p: float, probes: tuple[int, ...] = NUCLEUS_PROBES) -> torch.Tensor:
+    """The top-p mask of ``probs`` [R, V]. A small partial sort finds most rows' nucleus; only the rows
+    whose nucleus is wider are searched again with a larger one, and finally a full sort."""
+    k = min(probes[0], probs.shape[-1]) if probes else probs.shape[-1]
+    if k < probs.shape[-1]:
+        top, order = torch.topk(probs, k, dim=-1)
+    else:
         top, order = torch.sort(probs, descending=True, dim=-1)
-        cumulative = top.cumsum(dim=-1)
+    cumulative = top.cumsum(dim=-1)
     keep = torch.ones_like(cumulative, dtype=torch.bool)
     keep[..., 1:] = cumulative[..., :-1] <= p
-    mask = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, keep)
-    return logits.masked_fill(~mask, float("-inf"))
+    mask = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, keep)
+    if k < probs.shape[-1]:
+        wider = (cumulative[..., -1] <= p).nonzero()[:, 0]  # their nucleus may reach past the k-th token
+        if len(wider):
+            mask[wider] = nucleus(probs[wider], p, probes[1:])
+    return mask
 
 
-def sample(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None) -> torch.Tensor:
+def sample(logits: torch.Tensor, cfg: SamplingConfig, generator: Generators) -> torch.Tensor:
     """One id per row of ``logits`` [R, V] -> [R, 1]."""
     if cfg.temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
@@ -66,9 +79,22 @@ def sample(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator
     return draw(torch.softmax(logits, dim=-1), generator)
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def draw(probs: torch.Tensor, generator: Generators) -> torch.Tensor:
     """One index per row of ``probs`` by inverse-CDF sampling: a single uniform number per row (drawing
-    one exponential per vocabulary entry, as torch.multinomial does, costs far more per step)."""
+    one exponential per vocabulary entry, as torch.multinomial does, costs far more per step).
+
+    ``generator`` may be one per equal block of rows (one per series): each series then draws from its
+    own stream, and its paths do not depend on what else is in the batch."""
     cdf = probs.cumsum(dim=-1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype) * cdf[:, -1:]
+    u = uniforms(probs.shape[0], generator, cdf) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
+
+
+def uniforms(rows: int, generator: Generators, like: torch.Tensor) -> torch.Tensor:
+    """[rows, 1] uniform numbers from one generator, or from a list of them, block by block."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(rows, 1, generator=generator, device=like.device, dtype=like.dtype)
+    if rows % len(generator):
+        raise ValueError(f"{rows} rows cannot be split evenly between {len(generator)} generators")
+    block = rows // len(generator)
+    return torch.cat([torch.rand(block, 1, generator=g, device=like.device, dtype=like.dtype) for g in generator])

@@ -109,15 +109,16 @@ class KronosTokenizer(nn.Module):
 
     @torch.no_grad()
     def decode_continuations(self, prefix_s1, prefix_s2, s1, s2) -> torch.Tensor:
-        """Decode [R, n] continuations of one shared [1, m] prefix; returns the bars of the continuations
-        only, [R, n, d_in]. Equals ``decode`` of each full sequence, but the prefix is computed once."""
+        """Decode [R, n] continuations of P prefixes [P, m], each shared by a block of R / P consecutive
+        rows; returns the bars of the continuations only, [R, n, d_in]. Equals ``decode`` of each full
+        sequence, but each prefix is computed once."""
         if prefix_s1.shape[1] == 0:
             return self.decode(s1, s2)
         zp = self.post_quant_embed(self.ids_to_code(prefix_s1, prefix_s2))
         z = self.post_quant_embed(self.ids_to_code(s1, s2))
         heads, head_dim = self.config.n_heads, self.config.d_model // self.config.n_heads
         for layer in self.decoder:
-            cache = KVCache.empty(1, heads, zp.shape[1], head_dim, zp)
+            cache = KVCache.empty(zp.shape[0], heads, zp.shape[1], head_dim, zp)
             zp_next = layer(zp, cache)
             z = layer(z, prefix=cache)
             zp = zp_next

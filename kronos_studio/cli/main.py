@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import evaluate, forecast, ledger, lora, train, train_ensemble
+from . import batch, evaluate, forecast, ledger, lora, train, train_ensemble
 from .common import EXIT_BAD_INPUT, CliError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.register(sub)
     evaluate.register(sub)
     ledger.register(sub)
+    batch.register(sub)
     train_sub = train.register(sub)
     lora.register(train_sub)
     train_ensemble.register(train_sub)

@@ -1,0 +1,207 @@
+"""Run a batch: load the watchlist's bars, gate them, forecast what is not done yet, write the results.
+
+    result = run_batch(read_watchlist("watchlist/"), BatchSettings(horizon=10), out="results.parquet")
+
+One row per series (``status`` "ok" or the one-line reason it has no forecast), in watchlist order.
+Rows are written as chunks finish, so a stopped batch keeps its work; a rerun into the same file
+skips every series whose row is "ok" for the same settings, the same model and the same bars.
+Forecasts are independent of batching (each series draws from its own stream seeded with ``seed``),
+so the local and the Ray engine, a resumed run and ``kronos forecast`` agree series by series.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
+from .summary import touch_column
+from .watchlist import Entry, load_entries
+
+ENGINES = ("local", "ray")
+WRITE_EVERY_S = 5.0  # how often partial results reach the output file while a batch runs
+
+# (series done, series to do, series per second so far)
+BatchProgress = Callable[[int, int, float], None]
+
+
+@dataclass
+class BatchResult:
+    rows: pd.DataFrame  # one per watchlist entry, in watchlist order
+    steps: pd.DataFrame | None  # per-step quantiles of the "ok" rows (long: series, step, ...)
+    forecast: int  # series forecast by this run
+    kept: int  # series skipped: already done with the same inputs and settings
+    failed: int
+    elapsed_s: float
+    forecast_s: float  # the forecasting part alone (model loading and data loading excluded)
+
+    @property
+    def series_per_minute(self) -> float:
+        return 60.0 * self.forecast / self.forecast_s if self.forecast_s > 0 else float("nan")
+
+
+def settings_key(settings: BatchSettings, model: dict) -> str:
+    """What a finished row must match to be kept on a rerun: the settings and the model's identity."""
+    ident = {k: model.get(k) for k in ("model", "predictor", "predictor_revision", "tokenizer", "tokenizer_revision")}
+    text = json.dumps({"settings": asdict(settings), "model": ident}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | None = None, out=None,
+              steps_out=None, engine: str = "local", ray_address: str | None = None, workers: int | None = None,
+              chunk_series: int = CHUNK_SERIES, device=None, cache=None,
+              progress: BatchProgress | None = None) -> BatchResult:
+    """Forecast every entry not already done in ``out`` (and ``steps_out``), and write both."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}': use one of {list(ENGINES)}")
+    if not entries:
+        raise ValueError("the watchlist has no series")
+    started = time.perf_counter()
+    local = ChunkForecaster(model, settings, device=device)
+    key = settings_key(settings, local.provenance)
+    previous_rows, previous_steps = read_previous(out, steps_out, key)
+    rows: dict[str, dict] = {}
+    steps: dict[str, pd.DataFrame] = {}
+    todo: list[SeriesJob] = []
+    history = local.forecast_settings.lookback
+    for loaded in load_entries(entries, history, cache):
+        entry = loaded.entry
+        if loaded.error is not None:
+            rows[entry.series] = failure_row(entry.series, entry.origin, loaded.error)
+            continue
+        job, problem = gate(entry, loaded.bars, history)
+        if problem is not None:
+            rows[entry.series] = failure_row(entry.series, entry.origin, problem)
+            continue
+        done = previous_rows.get(entry.series)
+        if done is not None and done.get("data_sha256") == job.data_sha256 and (
+                steps_out is None or entry.series in previous_steps):
+            rows[entry.series] = {**done, "settings_key": key}
+            if entry.series in previous_steps:
+                steps[entry.series] = previous_steps[entry.series]
+            continue
+        todo.append(job)
+    kept = sum(1 for r in rows.values() if r.get("status") == "ok")
+
+    order = [e.series for e in entries]
+    writer = _Writer(out, steps_out, order)
+    chunks = [todo[i:i + chunk_series] for i in range(0, len(todo), chunk_series)]
+    done_count, forecast_started = 0, time.perf_counter()
+    try:
+        with _workers(engine, local, model, settings, ray_address, workers, device, bool(chunks)) as map_chunks:
+            forecast_started = time.perf_counter()  # workers are up: from here on it is forecasting
+            for chunk_results in map_chunks(chunks):
+                for r in chunk_results:
+                    rows[r.row["series"]] = {**r.row, "settings_key": key}
+                    if r.steps is not None:
+                        steps[r.row["series"]] = r.steps
+                done_count += len(chunk_results)
+                if progress is not None:
+                    progress(done_count, len(todo), done_count / max(time.perf_counter() - forecast_started, 1e-9))
+                writer.maybe_write(rows, steps)
+    finally:  # a stopped batch keeps what it finished
+        forecast_s = time.perf_counter() - forecast_started
+        frame, step_frame = writer.write(rows, steps)
+    failed = int((frame["status"] != "ok").sum())
+    return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
+
+
+def gate(entry: Entry, bars, history: int) -> tuple[SeriesJob | None, str | None]:
+    """The data-quality gate for one series: (job, None), or (None, the reason it is refused)."""
+    from data_sources import check_bars
+
+    findings = check_bars(bars, lookback=history)
+    blocking = [f for f in findings if f.severity == "error"]
+    if blocking:
+        return None, "data-quality gate: " + "; ".join(f"{f.code}: {f.message}" for f in blocking)
+    warnings = [f.code for f in findings if f.severity == "warning"]
+    if getattr(bars, "stale", False):
+        warnings.append(f"stale: source unreachable, cached bars {bars.age} old")
+    return SeriesJob(entry.series, entry.origin, bars, bars.content_hash(), "; ".join(warnings)), None
+
+
+@contextmanager
+def _workers(engine, local: ChunkForecaster, model, settings, address, workers, device, needed: bool):
+    """``map_chunks`` of the chosen engine: the driver's own forecaster, or a pool of Ray actors
+    (not started when nothing is left to forecast)."""
+    if engine == "local" or not needed:
+        yield lambda chunks: (local.forecast(chunk) for chunk in chunks)
+        return
+    from .ray_engine import ray_workers
+
+    with ray_workers(model, settings, address=address, workers=workers, device=device,
+                     expected_model=local.provenance) as map_chunks:
+        yield map_chunks
+
+
+def read_previous(out, steps_out, key: str) -> tuple[dict[str, dict], dict[str, pd.DataFrame]]:
+    """Rows of an earlier run into the same files that are "ok" with the same settings key, and their
+    per-step quantiles. Unreadable files count as no earlier run."""
+    rows: dict[str, dict] = {}
+    if out is not None and Path(out).is_file():
+        try:
+            frame = pd.read_parquet(out)
+        except Exception:
+            frame = None
+        if frame is not None and {"series", "status", "settings_key"} <= set(frame.columns):
+            done = frame[(frame["status"] == "ok") & (frame["settings_key"] == key)]
+            rows = {r["series"]: r for r in done.to_dict("records")}
+    steps: dict[str, pd.DataFrame] = {}
+    if rows and steps_out is not None and Path(steps_out).is_file():
+        try:
+            table = pd.read_parquet(steps_out)
+            steps = {name: part.reset_index(drop=True) for name, part in table.groupby("series", sort=False)
+                     if name in rows}
+        except Exception:
+            steps = {}
+    return rows, steps
+
+
+class _Writer:
+    """Writes rows in watchlist order (atomically: a reader never sees half a file), at most every
+    WRITE_EVERY_S while running and once at the end."""
+
+    def __init__(self, out, steps_out, order: list[str]):
+        self.out, self.steps_out, self.order = out, steps_out, order
+        self.last = time.perf_counter()
+
+    def maybe_write(self, rows, steps) -> None:
+        if time.perf_counter() - self.last >= WRITE_EVERY_S:
+            self.write(rows, steps)
+
+    def write(self, rows: dict[str, dict], steps: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        from data_sources.storage import atomic_write
+
+        frame = results_frame([rows[s] for s in self.order if s in rows])
+        step_frame = pd.concat([steps[s] for s in self.order if s in steps], ignore_index=True) if steps else None
+        if self.out is not None:
+            atomic_write(self.out, lambda tmp: frame.to_parquet(tmp, index=False))
+        if self.steps_out is not None and step_frame is not None:
+            atomic_write(self.steps_out, lambda tmp: step_frame.to_parquet(tmp, index=False))
+        self.last = time.perf_counter()
+        return frame, step_frame
+
+
+LEAD_COLUMNS = ("series", "status", "p_up", "expected_return", "close_p10", "close_p50", "close_p90", "band_width",
+                "expected_max_drawdown")
+
+
+def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
+    """Rows as a table with the screening columns first, the touch columns next, provenance after."""
+    frame = pd.DataFrame(list(rows))
+    for c in LEAD_COLUMNS:
+        if c not in frame.columns:
+            frame[c] = pd.Series(dtype="float64" if c not in ("series", "status") else "object")
+    touch = [c for c in frame.columns if c.startswith("p_touch_")]
+    rest = [c for c in frame.columns if c not in LEAD_COLUMNS and c not in touch]
+    return frame[list(LEAD_COLUMNS) + touch + rest]
+
+
+__all__ = ["BatchResult", "BatchSettings", "ENGINES", "run_batch", "read_previous", "results_frame", "settings_key",
+           "touch_column"]

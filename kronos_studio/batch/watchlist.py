@@ -1,0 +1,143 @@
+"""Watchlists: which series a batch forecasts, and loading their bars through ``data_sources``.
+
+A watchlist is a folder of CSV/Parquet bar files (one series per file, named by the file without its
+extension), or a CSV with one row per series: ``source,symbol,interval[,exchange]`` fetched through the
+bar cache (cache first; only newer bars are downloaded). Loading never raises for one series: a series
+that cannot be read comes back with the one-line reason, so one bad series never stops a batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
+FETCH_SOURCES = ("yfinance", "ccxt", "sample")
+LOAD_THREADS = 8  # files and downloads wait on disk and network more than on the interpreter
+
+
+class WatchlistError(ValueError):
+    """A watchlist that cannot be used as a whole (not a single series' problem)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One series of a watchlist: a bar file, or a symbol to fetch from ``source``."""
+
+    series: str  # the name of its result row
+    file: str | None = None
+    source: str | None = None
+    symbol: str | None = None
+    interval: str | None = None
+    exchange: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where its bars come from, as the result row records it."""
+        if self.file is not None:
+            return self.file
+        where = f"{self.source}:{self.exchange}" if self.exchange else self.source
+        return f"{where}:{self.symbol}:{self.interval}"
+
+
+@dataclass
+class Loaded:
+    """An entry with its bars, or with the reason it has none."""
+
+    entry: Entry
+    bars: object | None = None  # data_sources.Bars
+    error: str | None = None
+
+
+def read_watchlist(path: str | Path) -> list[Entry]:
+    """The entries of a folder of bar files or of a ``source,symbol,interval[,exchange]`` CSV."""
+    p = Path(path)
+    if p.is_dir():
+        return folder_entries(p)
+    if not p.is_file():
+        raise WatchlistError(f"watchlist '{path}' does not exist: give a folder of CSV/Parquet bar files or a CSV "
+                             "with columns source,symbol,interval[,exchange]")
+    try:
+        table = pd.read_csv(p, dtype=str, skipinitialspace=True)
+    except Exception as e:
+        raise WatchlistError(f"cannot read watchlist '{path}': {e}") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in ("source", "symbol", "interval") if c not in table.columns]
+    if missing:
+        raise WatchlistError(f"watchlist '{path}' lacks the columns {missing} (found {list(table.columns)}): a "
+                             "watchlist CSV has one row per series, source,symbol,interval[,exchange]; to screen bar "
+                             "files, put them in a folder and pass the folder")
+    rows = []
+    for i, row in enumerate(table.itertuples(index=False), start=2):  # line 1 is the header
+        source, symbol, interval = (_cell(getattr(row, c)) for c in ("source", "symbol", "interval"))
+        exchange = _cell(getattr(row, "exchange", None))
+        if not (source and symbol and interval):
+            raise WatchlistError(f"watchlist '{path}' line {i}: source, symbol and interval are all needed")
+        if source not in FETCH_SOURCES:
+            raise WatchlistError(f"watchlist '{path}' line {i}: unknown source '{source}'; use one of {list(FETCH_SOURCES)}")
+        if source == "ccxt" and not exchange:
+            raise WatchlistError(f"watchlist '{path}' line {i}: ccxt needs an exchange (e.g. binance) in the exchange column")
+        rows.append((source, symbol, interval, exchange))
+    if not rows:
+        raise WatchlistError(f"watchlist '{path}' has no rows")
+    return symbol_entries(rows)
+
+
+def folder_entries(folder: Path) -> list[Entry]:
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in BAR_FILE_SUFFIXES)
+    if not files:
+        raise WatchlistError(f"folder '{folder}' holds no CSV or Parquet files")
+    by_name: dict[str, list[Path]] = {}
+    for f in files:
+        by_name.setdefault(f.stem, []).append(f)
+    clashes = [", ".join(f.name for f in fs) for fs in by_name.values() if len(fs) > 1]
+    if clashes:
+        raise WatchlistError(f"files in '{folder}' share a series name: {'; '.join(clashes)}; rename or remove one")
+    return [Entry(series=f.stem, file=str(f.resolve())) for f in files]
+
+
+def symbol_entries(rows: Iterable[tuple[str, str, str, str | None]]) -> list[Entry]:
+    """Entries for (source, symbol, interval, exchange) rows, named by the symbol where that is unique
+    and by source:symbol:interval where it is not."""
+    rows = list(dict.fromkeys(rows))  # a row listed twice is one series
+    count: dict[str, int] = {}
+    for _, symbol, _, _ in rows:
+        count[symbol] = count.get(symbol, 0) + 1
+    return [Entry(series=symbol if count[symbol] == 1 else f"{source}:{symbol}:{interval}", source=source,
+                  symbol=symbol, interval=interval, exchange=exchange)
+            for source, symbol, interval, exchange in rows]
+
+
+def _cell(value) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or pd.isna(value):
+        return None
+    return str(value).strip() or None
+
+
+def load_entry(entry: Entry, history: int, cache=None) -> Loaded:
+    """Read or fetch one entry's bars; ``history`` bars are asked for on a first download."""
+    from data_sources import load_bars, read_bars_file
+
+    try:
+        if entry.file is not None:
+            bars = read_bars_file(entry.file)
+        else:
+            bars = load_bars(entry.source, entry.symbol, entry.interval, lookback=history, exchange=entry.exchange,
+                             cache=cache)
+        return Loaded(entry, bars)
+    except Exception as e:  # any reason a series has no bars is that row's status, not the batch's end
+        return Loaded(entry, error=f"cannot load: {_one_line(e)}")
+
+
+def load_entries(entries: list[Entry], history: int, cache=None, threads: int = LOAD_THREADS) -> Iterable[Loaded]:
+    """``load_entry`` for every entry, several at a time, yielded in watchlist order."""
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(entries)))) as pool:
+        yield from pool.map(lambda e: load_entry(e, history, cache), entries)
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

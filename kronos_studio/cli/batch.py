@@ -1,0 +1,100 @@
+"""``kronos batch``: forecast every series of a watchlist and write one screening row per series."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import CliError, positive
+
+
+def touch_levels(text: str) -> tuple[float, ...]:
+    try:
+        levels = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--levels must be comma-separated returns like -0.1,0.05, got '{text}'") from None
+    if any(not -1 < v < 10 or v == 0 for v in levels):
+        raise argparse.ArgumentTypeError(f"--levels are returns between -1 and 10, not 0 (e.g. -0.1 for -10%), got '{text}'")
+    return levels
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "batch", help="forecast every series of a watchlist (screener)",
+        description="Forecast every series of a watchlist with one model and write one row per series: P(up), "
+                    "expected return, close quantiles at the horizon, band width, expected max drawdown, touch "
+                    "probabilities, provenance. A rerun into the same --out skips series already done with the "
+                    "same bars and settings.")
+    p.add_argument("watchlist", help="a folder of CSV/Parquet bar files, or a CSV with columns "
+                                     "source,symbol,interval[,exchange] (source: yfinance, ccxt, sample)")
+    p.add_argument("--model", default=None, help="official name (mini, small, base), Hub repo id or local folder "
+                                                 "(default: the bundled model)")
+    p.add_argument("--horizon", type=positive(int), required=True, help="bars to forecast")
+    p.add_argument("--paths", type=positive(int), default=30, help="sample paths per series (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="each series draws from its own stream with this seed, as "
+                                                       "`kronos forecast --seed` does")
+    p.add_argument("--lookback", type=positive(int), default=None,
+                   help="history bars every series is forecast from (default: the model's context minus the "
+                        "horizon); shorter series get a 'short_history' row")
+    p.add_argument("--levels", type=touch_levels, default=(-0.05, 0.05), metavar="R1,R2",
+                   help="returns whose touch probability to report, e.g. -0.1,0.05 (default -0.05,0.05)")
+    p.add_argument("--out", required=True, help="results Parquet: one row per series")
+    p.add_argument("--steps-out", default=None, help="optional Parquet of per-step quantiles (series x step)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process (default); ray: actors on a Ray cluster")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: a local Ray instance")
+    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_batch_command)
+
+
+def run_batch_command(args) -> int:
+    from kronos.checkpoints import CheckpointError
+    from kronos_studio.batch.engine import run_batch
+    from kronos_studio.batch.forecaster import BatchSettings
+    from kronos_studio.batch.ray_engine import RayEngineError
+    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+
+    from .common import cli_device
+
+    if args.engine == "local" and (args.ray_address or args.workers):
+        raise CliError("--ray-address and --workers apply to --engine ray")
+    if not str(args.out).endswith((".parquet", ".pq")):
+        raise CliError(f"--out must be a .parquet file, got '{args.out}'")
+    try:
+        entries = read_watchlist(args.watchlist)
+    except WatchlistError as e:
+        raise CliError(str(e)) from None
+    settings = BatchSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
+                             touch_levels=args.levels)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(entries), desc="forecasting", unit="series", file=sys.stderr, leave=False)
+
+    def progress(done, todo, rate):
+        bar.total = todo
+        bar.n = done
+        bar.set_postfix_str(f"{rate:.1f} series/s", refresh=True)
+
+    try:
+        result = run_batch(entries, settings, model=args.model, out=args.out, steps_out=args.steps_out,
+                           engine=args.engine, ray_address=args.ray_address, workers=args.workers,
+                           device=cli_device(args), progress=progress if bar else None)
+    except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
+    print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "
+          f"{result.failed} without a forecast ({args.engine} engine, {result.elapsed_s:.1f} s{rate})", file=sys.stderr)
+    if result.failed:
+        failed = result.rows[result.rows["status"] != "ok"]
+        for name, status in list(zip(failed["series"], failed["status"]))[:5]:
+            print(f"  {name}: {status}", file=sys.stderr)
+        if len(failed) > 5:
+            print(f"  ... and {len(failed) - 5} more (see the status column)", file=sys.stderr)
+    return 0
