@@ -122,6 +122,23 @@ def test_batch_with_unequal_lengths_matches_single_runs(tiny):
         assert fc.provenance["bars_used"] == min(len(bars), 32)
 
 
+def test_per_series_streams_give_each_series_its_paths_alone(tiny):
+    """Sampled (not greedy): with a stream per series, a series' paths in a batch (equal lengths batched
+    together, one longer than the context, one sliding during the forecast) are those of a run of it
+    alone with the same seed; with the shared stream they are not."""
+    f = KronosPipeline(tiny)
+    series = [random_bars(50, seed=1), random_bars(50, seed=2), random_bars(90, seed=3), random_bars(50, seed=4),
+              random_bars(30, seed=5)]
+    kwargs = dict(paths=8, seed=11, lookback=None)
+    batch = f.predict_batch(series, 40, per_series_stream=True, **kwargs)
+    for bars, fc in zip(series, batch):
+        alone = f.predict(bars, 40, **kwargs)
+        np.testing.assert_allclose(fc.paths, alone.paths, rtol=1e-5)
+        assert fc.provenance["random_stream"] == "per series"
+    shared = f.predict_batch(series, 40, **kwargs)
+    assert not np.allclose(shared[1].paths, batch[1].paths)
+
+
 def test_four_threads_equal_sequential_runs(tiny):
     f = KronosPipeline(tiny)
     jobs = [(random_bars(50 + 10 * i, seed=i), 100 + i) for i in range(4)]
