@@ -8,11 +8,14 @@ test/bench-only dependency.
 
     .venv/bin/python bench/bench_forecast.py                      # every case
     .venv/bin/python bench/bench_forecast.py --case small-400+120x30 --device cuda
+    .venv/bin/python bench/bench_forecast.py --threads 2 --memory   # + peak RSS, each side in its own process
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +35,7 @@ from kronos.pipeline import KronosPipeline  # noqa: E402
 CASES = {  # name: (model, context, lookback, horizon, paths)
     "mini-400+120x30": ("mini", 2048, 400, 120, 30),    # fits the window: cache only
     "small-400+120x30": ("small", 512, 400, 120, 30),   # the window slides for the last 8 steps
+    "small-392+120x30": ("small", 512, 392, 120, 30),   # the default lookback (context - horizon): fits
     "small-512+24x30": ("small", 512, 512, 24, 30),     # a full-context lookback: slides at every step
     "small-400+120x1": ("small", 512, 400, 120, 1),
 }
@@ -91,13 +95,51 @@ def run_case(case: str, device: str) -> dict:
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def peak_rss_mib(case: str, side: str, device: str) -> float:
+    """Peak resident memory of a fresh process that builds the case's models and forecasts its paths
+    with one side only (``ours``, or ``official`` with the same number of paths in one call)."""
+    out = subprocess.run([sys.executable, __file__, "--case", case, "--device", device, "--rss-of", side],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def rss_run(case: str, side: str, device: str) -> None:
+    name, context, lookback, horizon, paths = CASES[case]
+    frame = random_bars(lookback + horizon, seed=1)
+    history = frame.iloc[:lookback].reset_index(drop=True)
+    future = pd.DatetimeIndex(frame["timestamp"].iloc[lookback:])
+    with tempfile.TemporaryDirectory() as tmp:
+        tok, pred, pair = build(name, context, Path(tmp), device)
+        if side == "ours":
+            del tok, pred
+            KronosPipeline(pair).predict(history, horizon, paths=paths, seed=0, future_timestamps=future,
+                                         lookback=lookback)
+        else:
+            del pair
+            official.KronosPredictor(pred, tok, device=device, max_context=context).predict(
+                history.drop(columns="timestamp"), pd.Series(history["timestamp"]), pd.Series(future),
+                pred_len=horizon, T=1.0, top_k=0, top_p=0.9, sample_count=paths, verbose=False)
+    print(json.dumps({"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
+    parser.add_argument("--rss-of", choices=["ours", "official"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.rss_of:
+        return rss_run(args.case[0], args.rss_of, args.device)
     for case in args.case or list(CASES):
-        print(json.dumps(run_case(case, args.device)), flush=True)
+        report = run_case(case, args.device)
+        if args.memory:
+            report["ours_peak_rss_mib"] = peak_rss_mib(case, "ours", args.device)
+            report["official_peak_rss_mib"] = peak_rss_mib(case, "official", args.device)
+        print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def nucleus(probs: torch.Tensor, p: float, probes: tuple[int, ...] = NUCLEUS_PRO
     mask = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, keep)
     if k < probs.shape[-1]:
         wider = (cumulative[..., -1] <= p).nonzero()[:, 0]  # their nucleus may reach past the k-th token
+        if 2 * len(wider) > len(probs):  # mostly flat rows (e.g. an untrained model): sort them all at once
+            return nucleus(probs, p, ())
         if len(wider):
             mask[wider] = nucleus(probs[wider], p, probes[1:])
     return mask

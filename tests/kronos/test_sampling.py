@@ -46,3 +46,19 @@ def test_draw_follows_the_distribution_and_skips_zero_mass():
     freq = torch.bincount(ids, minlength=5).float() / len(ids)
     assert freq[0] == 0 and freq[2] == 0
     torch.testing.assert_close(freq, probs[0], atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.9, 0.99])
+def test_nucleus_probes_equal_a_full_sort(p):
+    """Peaked rows are settled by the 16- or 64-token probe, flat ones by a sort; the mask is the one a
+    full sort of every row gives."""
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(400, 1024, generator=g) * torch.linspace(0.05, 12, 400)[:, None]  # flat to peaked
+
+    probs = torch.softmax(logits, dim=-1)
+    top, order = torch.sort(probs, descending=True, dim=-1)
+    keep = torch.ones_like(top, dtype=torch.bool)
+    keep[:, 1:] = top.cumsum(dim=-1)[:, :-1] <= p
+    expected = torch.zeros_like(keep).scatter(-1, order, keep)
+    for rows in (slice(None), slice(0, 100), slice(300, 400)):  # mixed, mostly flat, mostly peaked
+        assert torch.equal(torch.isfinite(keep_top_p(logits[rows], p)), expected[rows])
