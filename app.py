@@ -9,6 +9,7 @@ st.set_page_config(page_title="Kronos Studio", layout="wide")
 # Add a page here (one file under pages/); the sidebar's data, model and sampling inputs are shared.
 PAGES = [
     st.Page("pages/forecast.py", title="Forecast", default=True),
+    st.Page("pages/screener.py", title="Screener"),
     st.Page("pages/compare.py", title="Compare models"),
     st.Page("pages/evaluate.py", title="Evaluate (trust)"),
     st.Page("pages/track_record.py", title="Track record"),

@@ -5,7 +5,7 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, ensemble, forecasts, ledger, trust
+from app_support import adapters, app_version, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, quote_currency
 from app_support.events import parse_events
 from app_support.metrics import summarize
@@ -18,6 +18,7 @@ BANDS = {"p10–p90": (0.1, 0.9), "p5–p95": (0.05, 0.95), "p25–p75": (0.25, 
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 st.title("Forecast")
+from_screener = screener.opened_here()  # a row opened on the Screener page runs at once
 start = open_page()
 inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
@@ -33,7 +34,7 @@ with st.expander("Event calendar and LoRA adapter", icon=":material/event:"):
 events = events + calendar_markers
 
 
-clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast")
+clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast") or from_screener
 fc, from_store = forecasts.cached(bars, choice, settings), True
 fc_plain = None
 if adapter is not None:  # event-conditioned forecast with a LoRA adapter (app_support.adapters)

@@ -1,0 +1,420 @@
+"""The Screener page's logic: a watchlist (bundled samples, tickers or pairs, uploaded files) forecast in
+one batch (``kronos_studio.batch``) with the sidebar's model and sampling settings, the results kept per
+session, filters, a small fan per row, downloads, and opening a row on the Forecast page with the
+settings of the run that made it (same model, horizon, paths, seed and lookback: the same fan)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from kronos_studio.batch.forecaster import BatchSettings
+from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
+
+from . import sidebar
+
+RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
+OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
+SPARK_BARS = 30  # history closes drawn before the fan
+SPARK_W, SPARK_H = 120, 34
+HISTORY_COLOUR, FAN_COLOUR = "#7a8494", "#1f77b4"
+SHOWN = ("fan", "series", "status", "p_up", "expected_return", "close_p50", "close_p10", "close_p90", "band_width",
+         "expected_max_drawdown")
+DETAILS = ("last_close", "history_end", "horizon_end", "bars_used", "warnings", "origin")
+FAILED_COLUMNS = {"series": "Series", "status": st.column_config.TextColumn("Reason", width="large"),
+                  "origin": st.column_config.TextColumn("From", width="medium")}
+UPLOAD_SUFFIXES = ("csv", "parquet", "pq", "txt")
+WATCHLIST_COLUMNS = {"source", "symbol", "interval"}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a screener run used: the sidebar's model and sampling settings when it started."""
+
+    model_key: str
+    model_label: str
+    model_ref: str
+    context: int
+    horizon: int
+    paths: int
+    seed: int
+    lookback: int
+    temperature: float
+    top_p: float
+    top_k: int
+
+    def batch(self) -> BatchSettings:
+        return BatchSettings(horizon=self.horizon, paths=self.paths, seed=self.seed, lookback=self.lookback,
+                             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
+
+    def describe(self) -> str:
+        return (f"{self.model_label} · horizon {self.horizon} · {self.paths} paths · seed {self.seed} · "
+                f"lookback {self.lookback}")
+
+
+def run_settings(inputs: sidebar.Inputs) -> RunSettings:
+    """The sidebar's settings as a screener run uses them (the lookback as the Forecast page reads it)."""
+    m = inputs.model
+    return RunSettings(m.key, m.label, m.ref, m.context, inputs.horizon, inputs.paths, inputs.seed,
+                       inputs.lookback_for(m), inputs.temperature, inputs.top_p, inputs.top_k)
+
+
+@dataclass
+class ScreenerRun:
+    watchlist: str  # what was screened, in words
+    settings: RunSettings
+    entries: dict[str, Entry]  # by series name
+    rows: pd.DataFrame  # kronos_studio.batch's result rows, in watchlist order
+    steps: pd.DataFrame | None
+    elapsed_s: float
+    series_per_s: float
+    sparks: dict[str, str] = field(default_factory=dict)  # series -> SVG data URL
+
+
+# --- watchlists ---------------------------------------------------------------------------------------
+
+def sample_entries(names: list[str]) -> list[Entry]:
+    """Entries for bundled samples by name (``data_sources.list_samples``)."""
+    from data_sources import list_samples
+
+    interval = {s.name: s.interval for s in list_samples()}
+    unknown = [n for n in names if n not in interval]
+    if unknown:
+        raise WatchlistError(f"unknown samples {unknown}: choose from {list(interval)}")
+    if not names:
+        raise WatchlistError("no sample chosen: pick at least one bundled sample")
+    return symbol_entries([("sample", n, interval[n], None) for n in names])
+
+
+def parse_symbols(text: str) -> list[str]:
+    """Tickers or pairs from free text: separated by commas, semicolons, spaces or new lines."""
+    return list(dict.fromkeys(s for s in re.split(r"[\s,;]+", text or "") if s))
+
+
+def ticker_entries(source: str, text: str, interval: str, exchange: str | None = None) -> list[Entry]:
+    """Entries for a list of Yahoo tickers (source "yfinance") or exchange pairs (source "ccxt")."""
+    symbols = parse_symbols(text)
+    if not symbols:
+        raise WatchlistError("no ticker or pair given: type them separated by commas or new lines, e.g. AAPL, MSFT")
+    if source == "ccxt" and not (exchange or "").strip():
+        raise WatchlistError("crypto pairs need an exchange, e.g. binance")
+    exchange = exchange.strip().lower() if source == "ccxt" else None
+    if source == "yfinance":
+        symbols = list(dict.fromkeys(s.upper() for s in symbols))
+    return symbol_entries([(source, s, interval, exchange) for s in symbols])
+
+
+def upload_folder(files: list[tuple[str, bytes]]) -> Path:
+    """A folder (under the storage root, named by the files' content) holding these files, written once."""
+    from data_sources.storage import atomic_write, storage_path
+
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = storage_path("screener_uploads", digest.hexdigest()[:16])
+    for name, data in files:
+        path = folder / Path(name).name
+        if not path.is_file() or path.stat().st_size != len(data):
+            atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    return folder
+
+
+def _is_watchlist_csv(name: str, data: bytes) -> bool:
+    if not name.lower().endswith((".csv", ".txt")):
+        return False
+    header = data[:4096].decode("utf-8", "replace").splitlines()[:1]
+    columns = {c.strip().strip('"').lower() for c in header[0].split(",")} if header else set()
+    return WATCHLIST_COLUMNS <= columns
+
+
+def upload_entries(files: list[tuple[str, bytes]]) -> list[Entry]:
+    """Entries for uploaded files: bar files (one series each, named by the file), or one watchlist CSV
+    with columns source,symbol,interval[,exchange]."""
+    if not files:
+        raise WatchlistError("no file uploaded: add CSV or Parquet bar files, or a watchlist CSV")
+    names = [Path(n).name for n, _ in files]
+    bad = [n for n in names if n.rsplit(".", 1)[-1].lower() not in UPLOAD_SUFFIXES]
+    if bad:
+        raise WatchlistError(f"{bad}: upload CSV or Parquet files")
+    lists = [n for n, data in files if _is_watchlist_csv(n, data)]
+    if lists and len(files) > 1:
+        raise WatchlistError(f"{lists[0]} is a watchlist (source,symbol,interval): upload it alone, or upload bar "
+                             "files only")
+    folder = upload_folder(files)
+    if lists:
+        return read_watchlist(folder / names[0])
+    return folder_entries(folder)
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+def chunk_size(n: int) -> int:
+    """Series per batch call: about ten progress updates, at least four series per call, at most 32."""
+    return min(32, max(4, math.ceil(n / 10)))
+
+
+def run(entries: list[Entry], settings: RunSettings, watchlist: str) -> ScreenerRun:
+    """Forecast every entry under a progress bar; raises what ``run_batch`` raises (bad model, no series)."""
+    import time
+
+    from kronos_studio.batch.engine import run_batch
+
+    from .models import warm_up
+
+    warm_up().torch_ready.wait()  # torch imported and its threads set, as for a single forecast
+    n = len(entries)
+    bar = st.progress(0.0, text=f"Loading and checking {n} series, loading {settings.model_label}…")
+    rate = [float("nan")]
+
+    def progress(done: int, todo: int, per_s: float) -> None:
+        rate[0] = per_s
+        bar.progress(done / max(todo, 1), text=f"Forecast {done} of {todo} series · {per_s:.1f} series/s")
+
+    started = time.perf_counter()
+    try:
+        result = run_batch(entries, settings.batch(), model=settings.model_ref, chunk_series=chunk_size(n),
+                           progress=progress)
+        bar.progress(1.0, text="Drawing the fans…")
+        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
+                          time.perf_counter() - started, rate[0])
+        out.sparks = sparklines(out)
+    finally:
+        bar.empty()
+    st.session_state[RESULT_KEY] = out
+    return out
+
+
+def latest() -> ScreenerRun | None:
+    return st.session_state.get(RESULT_KEY)
+
+
+# --- the table ----------------------------------------------------------------------------------------
+
+def sparkline(history: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, up: bool | None = None) -> str:
+    """A small fan as an SVG data URL: the history closes (grey), then the p10–p90 band and the p50 line
+    from the last close, and a dotted line at the last close's level."""
+    history = np.asarray(history, dtype=float)
+    history = history[np.isfinite(history)]
+    p10, p50, p90 = (np.asarray(a, dtype=float) for a in (p10, p50, p90))
+    values = np.concatenate([history, p10, p50, p90])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return ""
+    lo, hi = float(values.min()), float(values.max())
+    pad = (hi - lo) * 0.06 or abs(hi) * 0.01 or 1.0
+    lo, hi = lo - pad, hi + pad
+    split = SPARK_W * (0.55 if len(history) > 1 and len(p50) else 1.0 if len(history) > 1 else 0.0)
+
+    def y(v: float) -> float:
+        return round(SPARK_H - (v - lo) / (hi - lo) * SPARK_H, 2)
+
+    def hx(i: int) -> float:
+        return round(split * i / max(len(history) - 1, 1), 2)
+
+    def fx(i: int) -> float:  # step i (0 = the last close)
+        return round(split + (SPARK_W - split) * i / max(len(p50), 1), 2)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SPARK_W}" height="{SPARK_H}" '
+             f'viewBox="0 0 {SPARK_W} {SPARK_H}">']
+    if len(p50):
+        start = history[-1] if len(history) else p50[0]
+        upper = [(fx(0), y(start))] + [(fx(i + 1), y(v)) for i, v in enumerate(p90)]
+        lower = [(fx(i + 1), y(v)) for i, v in enumerate(p10)][::-1] + [(fx(0), y(start))]
+        band = " ".join(f"{a},{b}" for a, b in upper + lower)
+        mid = " ".join(f"{a},{b}" for a, b in [(fx(0), y(start))] + [(fx(i + 1), y(v)) for i, v in enumerate(p50)])
+        colour = FAN_COLOUR if up is None else ("#2e7d32" if up else "#c62828")
+        parts += [f'<line x1="{fx(0)}" y1="{y(start)}" x2="{SPARK_W}" y2="{y(start)}" stroke="{HISTORY_COLOUR}" '
+                  'stroke-width="0.8" stroke-dasharray="2,2"/>',
+                  f'<polygon points="{band}" fill="{FAN_COLOUR}" fill-opacity="0.25" stroke="none"/>',
+                  f'<polyline points="{mid}" fill="none" stroke="{colour}" stroke-width="1.6"/>']
+    if len(history) > 1:
+        line = " ".join(f"{hx(i)},{y(v)}" for i, v in enumerate(history))
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="1.2"/>')
+    parts.append("</svg>")
+    return "data:image/svg+xml;base64," + base64.b64encode("".join(parts).encode()).decode()
+
+
+def _history_closes(run_: ScreenerRun) -> dict[str, np.ndarray]:
+    """The last SPARK_BARS closes up to each forecast row's last bar (the bars are read again: files and
+    samples from disk, tickers from the bar cache)."""
+    from kronos_studio.batch.summary import utc
+    from kronos_studio.batch.watchlist import load_entries
+
+    ok = run_.rows[run_.rows["status"] == "ok"]
+    entries = [run_.entries[s] for s in ok["series"] if s in run_.entries]
+    if not entries:
+        return {}
+    ends = dict(zip(ok["series"], ok["history_end"]))
+    out = {}
+    for loaded in load_entries(entries, SPARK_BARS + 5):
+        if loaded.bars is None:
+            continue
+        frame = loaded.bars.frame
+        end = pd.Timestamp(ends[loaded.entry.series])
+        keep = np.asarray(utc(frame["timestamp"]) <= end)
+        out[loaded.entry.series] = frame["close"].to_numpy(dtype=float)[keep][-SPARK_BARS:]
+    return out
+
+
+def sparklines(run_: ScreenerRun) -> dict[str, str]:
+    """An SVG fan per "ok" row: its history closes, then its p10/p50/p90 closes per step."""
+    if run_.steps is None or run_.steps.empty:
+        return {}
+    closes = _history_closes(run_)
+    p_up = dict(zip(run_.rows["series"], run_.rows["p_up"]))
+    out = {}
+    for name, part in run_.steps.groupby("series", sort=False):
+        part = part.sort_values("step")
+        up = p_up.get(name)
+        out[name] = sparkline(closes.get(name, np.array([])), part["close_p10"], part["close_p50"], part["close_p90"],
+                              up=None if up is None or pd.isna(up) else bool(up > 0.5))
+    return out
+
+
+def touch_columns(rows: pd.DataFrame) -> list[str]:
+    return [c for c in rows.columns if c.startswith("p_touch_")]
+
+
+def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
+    """Result rows as the page shows them: the fan first, the screening columns, then details."""
+    rows = rows.copy()
+    rows.insert(0, "fan", [sparks.get(s) for s in rows["series"]])
+    for c in ("history_end", "horizon_end"):
+        if c in rows.columns:
+            rows[c] = pd.to_datetime(rows[c], utc=True).dt.tz_localize(None)
+    cols = [c for c in (*SHOWN, *touch_columns(rows), *DETAILS) if c in rows.columns]
+    return rows[cols]
+
+
+def filter_rows(rows: pd.DataFrame, p_up_min: float = 0.0, band_max: float | None = None,
+                ok_only: bool = True) -> pd.DataFrame:
+    """Rows with P(up) at least ``p_up_min`` and band width at most ``band_max`` (fractions). Rows with
+    no forecast are kept unless ``ok_only`` (numeric filters apply to forecast rows only)."""
+    ok = rows["status"] == "ok"
+    keep = ok & (rows["p_up"] >= p_up_min - 1e-12)
+    if band_max is not None:
+        keep &= rows["band_width"] <= band_max + 1e-12
+    if not ok_only:
+        keep |= ~ok
+    return rows[keep].reset_index(drop=True)
+
+
+def column_config(rows: pd.DataFrame) -> dict:
+    pct = st.column_config.NumberColumn
+    config = {
+        "fan": st.column_config.ImageColumn("Fan", width=SPARK_W + 16,
+                                            help=f"The last {SPARK_BARS} closes (grey), the p10–p90 band and the "
+                                                 "median path (green: P(up) > 50%, red: below)"),
+        "series": st.column_config.TextColumn("Series"),
+        "status": st.column_config.TextColumn("Status", width="small"),
+        "p_up": pct("P(up)", format="percent", help="Share of paths whose close at the horizon ends above the "
+                                                    "last close"),
+        "expected_return": pct("Expected return", format="percent", help="Mean close at the horizon / last close − 1"),
+        "band_width": pct("Band width", format="percent", help="(p90 − p10) of the close at the horizon / last close"),
+        "expected_max_drawdown": pct("Exp. max drawdown", format="percent",
+                                     help="Mean over the paths of the largest close-to-close fall from a running "
+                                          "peak (the last close included)"),
+        "close_p50": pct("Close p50", format="%.2f"),
+        "close_p10": pct("Close p10", format="%.2f"),
+        "close_p90": pct("Close p90", format="%.2f"),
+        "last_close": pct("Last close", format="%.2f"),
+        "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
+        "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
+        "bars_used": pct("Bars read", format="%d"),
+    }
+    for c in touch_columns(rows):
+        level = c.removeprefix("p_touch_")
+        side = "low" if level.startswith("-") else "high"
+        config[c] = pct(f"P(touch {level})", format="percent",
+                        help=f"Share of paths where some bar's {side} reaches the last close {level}")
+    return config
+
+
+def table_key(shown: pd.DataFrame) -> str:
+    """The table's widget key: a new set of rows (other filters, a new run) starts with no selection."""
+    text = "\n".join(shown["series"].astype(str)) + str(shown.get("p_up", pd.Series()).tolist())
+    return "screener_table_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def downloads(run_: ScreenerRun) -> dict[str, tuple]:
+    """Label -> (a function giving the data, file name, MIME type): the results and per-step quantiles."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.horizon}_seed{run_.settings.seed}")
+    rows, steps = run_.rows, run_.steps
+    out = {"Results CSV": (lambda: rows.to_csv(index=False), f"{stem}_results.csv", "text/csv"),
+           "Results Parquet": (lambda: _parquet(rows), f"{stem}_results.parquet", "application/octet-stream")}
+    if steps is not None:
+        out["Per-step quantiles CSV"] = (lambda: steps.to_csv(index=False), f"{stem}_steps.csv", "text/csv")
+        out["Per-step quantiles Parquet"] = (lambda: _parquet(steps), f"{stem}_steps.parquet",
+                                             "application/octet-stream")
+    return out
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+# --- opening a row on the Forecast page ---------------------------------------------------------------
+
+def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | None]:
+    """(the sidebar's session state that shows ``series`` on the Forecast page with the run's settings,
+    None) or (None, why it cannot be opened there)."""
+    entry = run_.entries.get(series)
+    s = run_.settings
+    if entry is None:
+        return None, f"{series} is not in this run"
+    state = {"sb_model": s.model_key, "sb_horizon": s.horizon, f"sb_lookback_{s.context}": s.lookback,
+             "sb_paths": s.paths, "sb_seed": s.seed, "sb_temperature": s.temperature, "sb_top_p": s.top_p,
+             "sb_top_k": s.top_k}
+    if entry.file is not None:
+        return None, (f"{Path(entry.file).name} is an uploaded file, which a page cannot hand to another: choose "
+                      "**Upload CSV / Parquet** in the sidebar and upload it there")
+    if entry.source == "sample":
+        return {**state, "sb_source": "sample", "sb_sample": entry.symbol, "sb_adjusted": True}, None
+    if entry.source == "yfinance":
+        if entry.interval not in sidebar.YAHOO_INTERVALS:
+            return None, f"the Forecast page offers the intervals {sidebar.YAHOO_INTERVALS}, not {entry.interval}"
+        return {**state, "sb_source": "yfinance", "sb_ticker": entry.symbol, "sb_yf_interval": entry.interval}, None
+    if entry.source == "ccxt":
+        if entry.interval not in sidebar.CRYPTO_INTERVALS:
+            return None, f"the Forecast page offers the intervals {sidebar.CRYPTO_INTERVALS}, not {entry.interval}"
+        return {**state, "sb_source": "ccxt", "sb_exchange": entry.exchange, "sb_pair": entry.symbol,
+                "sb_cx_interval": entry.interval}, None
+    return None, f"source {entry.source!r} has no place on the Forecast page"
+
+
+def open_on_forecast(series: str) -> None:
+    """Button callback (runs before the sidebar is drawn, so its widgets may be set): the sidebar shows
+    the row's series and the run's settings, and the Forecast page runs them at once."""
+    run_ = latest()
+    state, _ = forecast_state(run_, series) if run_ is not None else (None, None)
+    if state is None:
+        return
+    for key, value in state.items():
+        st.session_state[key] = value
+    st.session_state[OPEN_KEY] = series
+
+
+def opened_here() -> bool:
+    """True once, on the Forecast page's first run after a Screener row was opened."""
+    return st.session_state.pop(OPEN_KEY, None) is not None
+
+
+def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs) -> list[str]:
+    """The sidebar settings that differ from the run's, in words ("horizon 30 → 10")."""
+    if inputs.model is None or inputs.model.kind == "ensemble":
+        return []
+    now = asdict(run_settings(inputs))
+    then = asdict(run_.settings)
+    names = {"model_label": "model", "horizon": "horizon", "paths": "paths", "seed": "seed", "lookback": "lookback",
+             "temperature": "temperature", "top_p": "top-p", "top_k": "top-k"}
+    return [f"{label} {then[k]} → {now[k]}" for k, label in names.items() if then[k] != now[k]]

@@ -1,0 +1,137 @@
+"""Screener page: a watchlist forecast in one batch, a sortable, filterable table with a small fan per row,
+downloads, and a row opened on the Forecast page with the same settings."""
+import math
+
+import streamlit as st
+
+from app_support import screener, sidebar
+from kronos_studio.batch.watchlist import WatchlistError
+
+KINDS = {"samples": "Bundled samples", "tickers": "Tickers or pairs", "upload": "Upload files"}
+TICKER_SOURCES = {"yfinance": "Yahoo Finance tickers", "ccxt": "Crypto pairs (exchange)"}
+
+st.title("Screener")
+st.caption("Forecast every series of a watchlist with the sidebar's **model and sampling settings** (its data "
+           "choice is for the other pages), then sort, filter and open a series on the Forecast page.")
+inputs = sidebar.current()
+if inputs.model is None:
+    st.info("Choose a model in the sidebar.")
+    st.stop()
+if inputs.model.kind == "ensemble":
+    st.info("The screener forecasts with one Kronos model: choose a Kronos model in the sidebar (the ensemble "
+            "runs series by series on the Forecast page).")
+    st.stop()
+settings = screener.run_settings(inputs)
+
+kind = st.segmented_control("Watchlist", list(KINDS), format_func=KINDS.get, default="samples",
+                            key="scr_kind") or "samples"
+if kind == "samples":
+    from data_sources import list_samples
+
+    names = [s.name for s in list_samples()]
+    chosen = st.multiselect("Samples", names, default=names, key="scr_samples",
+                            placeholder="Choose bundled samples (offline)")
+    label = f"{len(chosen)} bundled samples"
+elif kind == "tickers":
+    c1, c2, c3 = st.columns([2, 1.2, 1])
+    source = c1.selectbox("Source", list(TICKER_SOURCES), format_func=TICKER_SOURCES.get, key="scr_source")
+    exchange = c2.selectbox("Exchange", sidebar.EXCHANGES, key="scr_exchange", accept_new_options=True,
+                            disabled=source != "ccxt")
+    intervals = sidebar.YAHOO_INTERVALS if source == "yfinance" else sidebar.CRYPTO_INTERVALS
+    interval = c3.selectbox("Interval", intervals, key=f"scr_interval_{source}")
+    text = st.text_area("Tickers or pairs", "AAPL, MSFT, SPY" if source == "yfinance" else "BTC/USDT, ETH/USDT",
+                        key=f"scr_symbols_{source}", help="Separated by commas, spaces or new lines")
+    label = f"{TICKER_SOURCES[source]} ({interval})"
+else:
+    files = st.file_uploader("Bar files (one series each, named by the file) or one watchlist CSV "
+                             "(columns source,symbol,interval[,exchange])", type=list(screener.UPLOAD_SUFFIXES),
+                             accept_multiple_files=True, key="scr_upload")
+    label = f"{len(files)} uploaded files"
+
+st.caption(f"Settings (sidebar): {settings.describe()}")
+if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="run_screener"):
+    from kronos.checkpoints import CheckpointError
+
+    try:
+        if kind == "samples":
+            entries = screener.sample_entries(chosen)
+        elif kind == "tickers":
+            entries = screener.ticker_entries(source, text, interval, exchange)
+        else:
+            entries = screener.upload_entries([(f.name, f.getvalue()) for f in files])
+        screener.run(entries, settings, label)
+    except WatchlistError as e:
+        st.error(f"**Check the watchlist:** {e}")
+    except CheckpointError as e:
+        st.error(f"**The model could not be loaded.** {e}")
+    except ValueError as e:
+        st.error(f"**The screener could not run:** {e}. Check the sampling settings in the sidebar.")
+    except Exception as e:  # anything unforeseen: a message, not a traceback
+        st.error(f"**The screener could not run** ({type(e).__name__}: {e}). Try again, or a smaller watchlist.")
+
+run = screener.latest()
+if run is None:
+    st.info("Press **Run screener** to forecast every series of the watchlist.")
+    st.stop()
+
+rows = run.rows
+ok = rows["status"] == "ok"
+m = st.columns(4)
+m[0].metric("Series", len(rows), run.watchlist, delta_color="off", delta_arrow="off")
+m[1].metric("Forecast", int(ok.sum()))
+m[2].metric("Without a forecast", int((~ok).sum()))
+m[3].metric("Speed", "—" if math.isnan(run.series_per_s) else f"{run.series_per_s:.1f} series/s",
+            f"{run.elapsed_s:.1f} s in all", delta_color="off", delta_arrow="off")
+changed = screener.settings_changed(run, inputs)
+if changed:
+    st.warning(f"These results were made with {run.settings.describe()}; the sidebar has changed since "
+               f"({'; '.join(changed)}). **Run screener** again to use the new settings; **Open on Forecast** "
+               "opens a row with the settings it was made with.", icon=":material/history:")
+
+failed = rows[~ok]
+ok_only, event, shown = True, None, rows.iloc[:0]
+if ok.any():
+    c1, c2, c3 = st.columns([2, 2, 1.3])
+    p_up_min = c1.slider("P(up) at least", 0, 100, 0, 5, format="%d%%", key="scr_p_up")
+    top = float(max(1, math.ceil(float(rows.loc[ok, "band_width"].max()) * 100)))
+    band_max = c2.slider("Band width at most", 0.0, top, top, 0.5, format="%.1f%%", key=f"scr_band_{top:g}")
+    ok_only = c3.toggle("Forecast rows only", True, key="scr_ok_only",
+                        help="Off: rows without a forecast are listed in the table with their reason")
+    shown = screener.filter_rows(rows, p_up_min / 100, band_max / 100, ok_only)
+    view = screener.table(shown, run.sparks)
+    event = st.dataframe(view, key=screener.table_key(shown), hide_index=True, on_select="rerun",
+                         selection_mode="single-row", row_height=40, column_config=screener.column_config(view))
+    st.caption(f"{len(shown)} of {len(rows)} rows shown. Click a header to sort. Statistics of the "
+               f"{run.settings.paths} sample paths at the horizon ({run.settings.horizon} bars), relative to the last "
+               "close: **P(up)** = P(close at horizon > last close); **band width** = (p90 − p10 of that close) / last "
+               "close; **expected max drawdown** = mean over paths of the largest close-to-close fall from a running "
+               "peak; **P(touch ±5%)** = share of paths whose intrabar low (high) reaches 5% below (above) the last "
+               "close.")
+else:
+    st.error("**No series could be forecast.** Each one's reason is listed below: fix the files or tickers (or the "
+             "network connection) and run again.")
+if ok_only and len(failed):
+    st.markdown(f"**{len(failed)} series without a forecast**")
+    st.dataframe(failed[["series", "status", "origin"]], key="screener_failed", hide_index=True,
+                 column_config=screener.FAILED_COLUMNS)
+
+if ok.any():
+    picked = event.selection.rows if event is not None else []
+    series = str(shown["series"].iloc[picked[0]]) if picked and picked[0] < len(shown) else None
+    state, why = screener.forecast_state(run, series) if series is not None else (None, None)
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    if c1.button("Open on Forecast", icon=":material/open_in_new:", key="screener_open", disabled=state is None,
+                 on_click=screener.open_on_forecast, args=(series,)):
+        st.switch_page("pages/forecast.py")
+    if series is None:
+        c2.caption("Select a row (the box at its left) to open its series on the Forecast page with this run's "
+                   "model and settings: the same fan.")
+    elif state is None:
+        c2.caption(f"**{series}** cannot be opened there: {why}.")
+    else:
+        c2.caption(f"Opens **{series}** on the Forecast page with {run.settings.describe()}.")
+
+st.subheader("Downloads")
+d = st.columns(4)
+for col, (name, (data, filename, mime)) in zip(d, screener.downloads(run).items()):
+    col.download_button(name, data, filename, mime, on_click="ignore", icon=":material/download:")

@@ -1,0 +1,125 @@
+"""The Screener in headless Chromium: run it on the bundled samples, sort by P(up) with a click on the
+header, select a row the sort moved, open it on the Forecast page and find that series and its numbers there.
+Screenshots go to test-artifacts/. The server and browser fixtures are test_browser's."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import test_browser
+from test_browser import FAN, IDLE, no_exceptions, open_app, set_number, shot
+
+pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
+app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
+
+ROW_HEIGHT = 40  # pages/screener.py draws the table with this row height
+
+
+def columns_x(page, table) -> list[tuple[float, float]]:
+    """(left, right) page x of each column the grid draws (the row-marker column first). The grid is a
+    canvas: its column borders are found as the vertical lines that cross the whole header."""
+    from PIL import Image
+
+    box = table.bounding_box()
+    header = box["height"] - table_rows(table) * ROW_HEIGHT
+    png = page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": header})
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    w, h = im.size
+    scale = w / box["width"]
+    top, bottom = int(h * 0.15), int(h * 0.85)
+    background = im.getpixel((int(w * 0.01) + 2, top))
+    borders = [x for x in range(w)
+               if len({im.getpixel((x, y)) for y in range(top, bottom)}) == 1 and im.getpixel((x, top)) != background]
+    edges = [0.0, *(x / scale for x in borders)]
+    return [(box["x"] + a, box["x"] + b) for a, b in zip(edges, edges[1:]) if b - a > 8]
+
+
+def table_rows(table) -> int:
+    return table.locator('[role="row"]').count() - 1  # the header row is one of them
+
+
+def cells(table) -> list[list[str]]:
+    """The grid's rows as its accessibility table lists them (display order), each a list of cell texts."""
+    rows = table.locator('[role="row"]')
+    return [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())]
+
+
+def settles(page, check, timeout_ms: int = 30_000) -> bool:
+    """Whether ``check()`` comes true within the timeout (the grid redraws after a click)."""
+    for _ in range(timeout_ms // 100):
+        if check():
+            return True
+        page.wait_for_timeout(100)
+    return check()
+
+
+def test_screener_run_sort_and_open_a_row_on_forecast(page, app_url):
+    from playwright.sync_api import expect
+
+    from data_sources import list_samples, load_sample
+
+    open_app(page, app_url)
+    set_number(page, "Horizon (bars)", 8)
+    page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
+    page.get_by_role("button", name="Run screener").click()
+    table = page.get_by_test_id("stDataFrame").first
+    headers = table.locator('[role="columnheader"]')
+    expect(headers.first).to_have_text("Fan", timeout=120_000)  # the grid draws its header lazily
+    page.wait_for_selector(IDLE)
+    names = headers.all_inner_texts()
+    assert names[:5] == ["Fan", "Series", "Status", "P(up)", "Expected return"], names
+    samples = [s.name for s in list_samples()]
+    expect(page.get_by_test_id("stMetric").first).to_contain_text(f"Series{len(samples)}")
+    rows = cells(table)
+    series_col, p_up_col = names.index("Series"), names.index("P(up)")
+    assert [r[series_col] for r in rows] == samples[:len(rows)]  # watchlist order before sorting
+    assert all(r[names.index("Fan")].startswith("data:image/svg+xml;base64,") for r in rows)
+    no_exceptions(page)
+    shot(page, "screener_results.png")
+
+    # Sort: the first click on a header sorts ascending, the second descending.
+    left, right = columns_x(page, table)[1 + p_up_col]
+    y = table.bounding_box()["y"] + 12
+    shown = [float(r[p_up_col]) for r in rows]
+    assert len(set(shown)) > 1, shown  # else no order would show the sort
+    page.mouse.click((left + right) / 2, y)
+    assert settles(page, lambda: [float(r[p_up_col]) for r in cells(table)] == sorted(shown)), cells(table)
+    page.mouse.click((left + right) / 2, y)
+    assert settles(page, lambda: [float(r[p_up_col]) for r in cells(table)] == sorted(shown, reverse=True))
+    rows = cells(table)
+    shot(page, "screener_sorted.png")
+
+    # Select a row that the sort moved (its checkbox in the row-marker column): the selection must name the
+    # series on screen, not the one first at that place. Then open it on the Forecast page.
+    pick = next(i for i, r in enumerate(rows) if r[series_col] != samples[i])
+    top = rows[pick][series_col]
+    marker_left, marker_right = columns_x(page, table)[0]
+    box = table.bounding_box()
+    header = box["height"] - table_rows(table) * ROW_HEIGHT
+    page.mouse.click((marker_left + marker_right) / 2, box["y"] + header + ROW_HEIGHT * (pick + 0.5))
+    expect(page.get_by_text(f"Opens {top} on the Forecast page")).to_be_visible(timeout=30_000)
+    page.wait_for_selector(IDLE)
+    shot(page, "screener_selected.png")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Results CSV").click()
+    results = pd.read_csv(Path(dl.value.path()))
+    assert list(results["series"]) == samples and (results["horizon"] == 8).all()
+    row = results.set_index("series").loc[top]
+
+    page.get_by_role("button", name="Open on Forecast").click()
+    page.wait_for_selector(FAN, timeout=120_000)  # the Forecast page runs the row's settings at once
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_role("heading", name="Forecast")).to_be_visible()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("combobox", name="Sample")).to_have_value(top)
+    expect(sidebar.get_by_label("Horizon (bars)", exact=True)).to_have_value("8")
+    bars = load_sample(top)
+    expect(page.get_by_test_id("stMarkdown").filter(has_text=f"{bars.symbol} · {bars.interval} · {len(bars)} bars")
+           ).to_have_count(1)
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="P(close ends above last close)")).to_contain_text(f"{row['p_up']:.0%}")
+    expect(metrics.filter(has_text="Expected return at horizon")).to_contain_text(f"{row['expected_return']:+.2%}")
+    expect(metrics.filter(has_text="Band width p10–p90")).to_contain_text(f"{row['band_width']:.1%}")
+    no_exceptions(page)
+    shot(page, "screener_opened_on_forecast.png")

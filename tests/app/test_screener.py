@@ -1,0 +1,208 @@
+"""The Screener page through AppTest: a batch over the bundled samples, filters, rows without a forecast,
+bad input, and a row opened on the Forecast page with the run's settings (the same fan)."""
+from __future__ import annotations
+
+import base64
+import math
+
+import pytest
+from app_helpers import BAD_CSV, good_csv
+
+from app_support import screener, sidebar
+
+HORIZON, PATHS = 8, 12
+
+
+def messages(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def open_screener(new_app, horizon=HORIZON, paths=PATHS):
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(horizon).run()
+    at.sidebar.number_input(key="sb_paths").set_value(paths).run()
+    at.switch_page("pages/screener.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_samples(new_app, **kw):
+    at = open_screener(new_app, **kw)
+    assert "Run screener" in messages(at.info)
+    at.button(key="run_screener").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, messages(at.error)
+    return at
+
+
+def table(at):
+    return next(d for d in at.dataframe if d.key and d.key.startswith("screener_table_"))
+
+
+def failed_table(at):
+    """The small table of rows without a forecast (a keyed st.dataframe without selection has no key here)."""
+    return next(d for d in at.dataframe if list(d.value.columns) == ["series", "status", "origin"])
+
+
+def select(at, position: int):
+    at.session_state[table(at).key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
+    return at.run()
+
+
+def test_screens_the_bundled_samples_and_filters(new_app):
+    from data_sources import list_samples
+
+    at = run_samples(new_app)
+    run = at.session_state[screener.RESULT_KEY]
+    names = [s.name for s in list_samples()]
+    assert list(run.rows["series"]) == names  # one row per sample, in watchlist order
+    assert run.settings.model_key.startswith("folder:") and run.settings.horizon == HORIZON
+    assert run.settings.paths == PATHS and run.settings.seed == 0
+    assert run.settings.lookback == at.session_state[sidebar.STATE_KEY].lookback  # the sidebar's, as Forecast reads
+    metrics = {m.label: m.value for m in at.metric}
+    ok = run.rows["status"] == "ok"
+    assert metrics["Series"] == str(len(names)) and metrics["Forecast"] == str(int(ok.sum())) and ok.sum() >= 5
+    assert "series/s" in metrics["Speed"]
+
+    shown = table(at).value
+    assert list(shown["series"]) == list(run.rows.loc[ok, "series"])  # forecast rows only by default
+    assert {"p_up", "expected_return", "band_width", "expected_max_drawdown", "p_touch_-5%", "p_touch_+5%",
+            "close_p50"} <= set(shown.columns)
+    svg = base64.b64decode(shown["fan"].iloc[0].removeprefix("data:image/svg+xml;base64,")).decode()
+    assert svg.startswith("<svg") and "<polygon" in svg and svg.count("<polyline") == 2  # band, p50, history
+    assert "P(close at horizon > last close)" in messages(at.caption)
+
+    at.slider(key="scr_p_up").set_value(50).run()
+    expect = run.rows[ok & (run.rows["p_up"] >= 0.5)]
+    assert list(table(at).value["series"]) == list(expect["series"])
+    at.slider(key="scr_p_up").set_value(0).run()
+    band_key = next(s.key for s in at.slider if s.key.startswith("scr_band_"))
+    widths = run.rows.loc[ok, "band_width"]
+    cut = math.ceil(widths.median() * 200) / 2  # percent, on the slider's 0.5 steps
+    at.slider(key=band_key).set_value(cut).run()
+    narrow = table(at).value
+    assert 0 < len(narrow) < len(widths) or widths.nunique() == 1
+    assert len(narrow) == int((widths <= cut / 100 + 1e-12).sum()) and (narrow["band_width"] <= cut / 100).all()
+
+
+def test_a_row_opens_on_the_forecast_page_with_the_same_fan(new_app):
+    at = run_samples(new_app)
+    run = at.session_state[screener.RESULT_KEY]
+    shown = table(at).value
+    assert at.button(key="screener_open").disabled  # nothing selected yet
+    position = 1
+    row = run.rows.set_index("series").loc[shown["series"].iloc[position]]
+    select(at, position)
+    assert not at.button(key="screener_open").disabled
+    assert f"Opens **{row.name}**" in messages(at.caption)
+
+    at.number_input(key="sb_horizon").set_value(HORIZON + 5).run()  # the sidebar moves on after the run...
+    assert "horizon 8 → 13" in messages(at.warning)
+    select(at, position)
+    at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Forecast"
+    assert at.session_state["sb_horizon"] == HORIZON  # ...the row opens with the settings it was made with
+    assert at.sidebar.selectbox(key="sb_sample").value == row.name
+    assert f"**{row['symbol']}** · {row['interval']}" in at.markdown[0].value
+    metrics = {m.label: m.value for m in at.metric}  # run at once, no click: the row's numbers
+    assert metrics["P(close ends above last close)"] == f"{row['p_up']:.0%}"
+    assert metrics["Expected return at horizon"] == f"{row['expected_return']:+.2%}"
+    assert metrics["Band width p10–p90 at horizon"] == f"{row['band_width']:.1%}"
+    assert metrics["Expected max drawdown"] == f"{row['expected_max_drawdown']:.1%}"
+    assert {m.label: m.delta for m in at.metric}["Sampling time"] == "just sampled"
+    # AppTest's run() goes back to the page it last switched to (a browser stays): come back to Forecast.
+    at.switch_page("pages/forecast.py").run()  # the sidebar kept the row's series and settings: same forecast
+    assert not at.exception and f"**{row['symbol']}** · {row['interval']}" in at.markdown[0].value
+    assert {m.label: m.delta for m in at.metric}["Sampling time"] == "from cache"
+
+
+def test_uploaded_files_keep_rows_without_a_forecast(new_app):
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("good.csv", good_csv(), "text/csv"),
+                                                  ("broken.csv", BAD_CSV, "text/csv")]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    run = at.session_state[screener.RESULT_KEY]
+    assert list(run.rows["series"]) == ["broken", "good"]  # the folder's order: by file name
+    assert run.rows["status"].iloc[0].startswith("cannot load") and run.rows["status"].iloc[1] == "ok"
+    assert list(table(at).value["series"]) == ["good"]
+    failed = failed_table(at).value
+    assert list(failed["series"]) == ["broken"] and "no date/time column" in failed["status"].iloc[0]
+    select(at, 0)
+    assert at.button(key="screener_open").disabled  # a page cannot hand an upload to another
+    assert "upload it there" in messages(at.caption)
+    at.toggle(key="scr_ok_only").set_value(False).run()  # in the main table, with its reason
+    shown = table(at).value
+    assert list(shown["series"]) == ["broken", "good"] and shown["status"].iloc[0].startswith("cannot load")
+    assert len(at.dataframe) == 1  # no separate table then
+
+
+def test_tickers_offline_become_rows_with_their_reason(new_app, no_network):
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("tickers").run()
+    at.text_area(key="scr_symbols_yfinance").input("aapl, msft\nspy").run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception
+    run = at.session_state[screener.RESULT_KEY]
+    assert list(run.rows["series"]) == ["AAPL", "MSFT", "SPY"]
+    assert run.rows["status"].str.contains("cannot reach Yahoo Finance").all()
+    assert list(failed_table(at).value["series"]) == ["AAPL", "MSFT", "SPY"]
+    assert "No series could be forecast" in messages(at.error) and len(at.dataframe) == 1  # the reasons only
+    assert not [b for b in at.button if b.key == "screener_open"]
+
+
+@pytest.mark.parametrize("kind, text, expected", [
+    ("tickers", " ,, ", "no ticker or pair given"),
+    ("samples", None, "no sample chosen"),
+])
+def test_a_bad_watchlist_is_a_message(new_app, kind, text, expected):
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value(kind).run()
+    if kind == "tickers":
+        at.text_area(key="scr_symbols_yfinance").input(text).run()
+    else:
+        at.multiselect(key="scr_samples").set_value([]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception
+    assert "Check the watchlist" in messages(at.error) and expected in messages(at.error)
+
+
+def test_the_ensemble_is_not_offered_for_screening(new_app):
+    from app_support.models import ENSEMBLE, model_choices
+
+    if not any(c.key == ENSEMBLE for c in model_choices()):
+        pytest.skip("no bundled ensemble")
+    at = new_app().run()
+    at.sidebar.selectbox(key="sb_model").set_value(ENSEMBLE).run()
+    at.switch_page("pages/screener.py").run()
+    assert not at.exception and "choose a Kronos model" in messages(at.info)
+    assert not at.button
+
+
+def test_watchlist_helpers():
+    assert screener.parse_symbols("AAPL, msft;\nBTC/USDT  AAPL") == ["AAPL", "msft", "BTC/USDT"]
+    assert [e.series for e in screener.ticker_entries("yfinance", "aapl msft", "1d")] == ["AAPL", "MSFT"]
+    with pytest.raises(ValueError, match="exchange"):
+        screener.ticker_entries("ccxt", "BTC/USDT", "1h", "")
+    listed = screener.upload_entries([("list.csv", b"source,symbol,interval\nsample,AAPL daily 2000-2013 (bundled),1d\n"
+                                                   b"yfinance,SPY,1d\n")])
+    assert [(e.source, e.symbol) for e in listed] == [("sample", "AAPL daily 2000-2013 (bundled)"), ("yfinance", "SPY")]
+    with pytest.raises(ValueError, match="upload it alone"):
+        screener.upload_entries([("list.csv", b"source,symbol,interval\nyfinance,SPY,1d\n"), ("a.csv", good_csv())])
+    with pytest.raises(ValueError, match="CSV or Parquet"):
+        screener.upload_entries([("notes.xlsx", b"x")])
+    assert screener.chunk_size(7) == 4 and screener.chunk_size(100) == 10 and screener.chunk_size(10_000) == 32
+
+
+def test_sparkline_draws_history_band_and_median_in_its_box():
+    import re
+
+    url = screener.sparkline([10, 11, 12], [11, 10], [12, 13], [13, 16], up=True)
+    svg = base64.b64decode(url.removeprefix("data:image/svg+xml;base64,")).decode()
+    numbers = [float(v) for v in re.findall(r'points="([^"]+)"', svg)[0].replace(",", " ").split()]
+    xs, ys = numbers[0::2], numbers[1::2]
+    assert min(xs) >= 0 and max(xs) == screener.SPARK_W and 0 <= min(ys) and max(ys) <= screener.SPARK_H
+    assert "#2e7d32" in svg  # green median: P(up) > 50%
+    assert screener.sparkline([], [], [], []) == ""
