@@ -95,31 +95,38 @@ def run_case(case: str, device: str) -> dict:
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
-def peak_rss_mib(case: str, side: str, device: str) -> float:
-    """Peak resident memory of a fresh process that builds the case's models and forecasts its paths
-    with one side only (``ours``, or ``official`` with the same number of paths in one call)."""
-    out = subprocess.run([sys.executable, __file__, "--case", case, "--device", device, "--rss-of", side],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+def peak_rss_mib(case: str, side: str, device: str) -> dict:
+    """Peak resident memory of a fresh process that loads the case's saved models and forecasts its
+    paths with one side only (``ours``, or ``official`` with all paths in one call), and of the same
+    process just before loading (interpreter, torch, pandas: what both sides pay anyway)."""
+    name, context = CASES[case][:2]
+    with tempfile.TemporaryDirectory() as tmp:
+        build(name, context, Path(tmp), "cpu")
+        out = subprocess.run([sys.executable, __file__, "--case", case, "--device", device, "--rss-of", side,
+                              "--folder", tmp], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def rss_run(case: str, side: str, device: str) -> None:
-    name, context, lookback, horizon, paths = CASES[case]
+def rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def rss_run(case: str, side: str, device: str, folder: Path) -> None:
+    _, context, lookback, horizon, paths = CASES[case]
     frame = random_bars(lookback + horizon, seed=1)
     history = frame.iloc[:lookback].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[lookback:])
-    with tempfile.TemporaryDirectory() as tmp:
-        tok, pred, pair = build(name, context, Path(tmp), device)
-        if side == "ours":
-            del tok, pred
-            KronosPipeline(pair).predict(history, horizon, paths=paths, seed=0, future_timestamps=future,
-                                         lookback=lookback)
-        else:
-            del pair
-            official.KronosPredictor(pred, tok, device=device, max_context=context).predict(
-                history.drop(columns="timestamp"), pd.Series(history["timestamp"]), pd.Series(future),
-                pred_len=horizon, T=1.0, top_k=0, top_p=0.9, sample_count=paths, verbose=False)
-    print(json.dumps({"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+    before = rss_mib()
+    if side == "ours":
+        KronosPipeline(load_pair(folder, device=device)).predict(history, horizon, paths=paths, seed=0,
+                                                                 future_timestamps=future, lookback=lookback)
+    else:
+        tok = official.KronosTokenizer.from_pretrained(str(folder / "tokenizer")).eval()
+        pred = official.Kronos.from_pretrained(str(folder / "predictor")).eval()
+        official.KronosPredictor(pred, tok, device=device, max_context=context).predict(
+            history.drop(columns="timestamp"), pd.Series(history["timestamp"]), pd.Series(future),
+            pred_len=horizon, T=1.0, top_k=0, top_p=0.9, sample_count=paths, verbose=False)
+    print(json.dumps({"side": side, "before_load_mib": before, "peak_rss_mib": rss_mib()}))
 
 
 def main() -> None:
@@ -129,16 +136,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
     parser.add_argument("--rss-of", choices=["ours", "official"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.rss_of:
-        return rss_run(args.case[0], args.rss_of, args.device)
+        return rss_run(args.case[0], args.rss_of, args.device, args.folder)
     for case in args.case or list(CASES):
         report = run_case(case, args.device)
         if args.memory:
-            report["ours_peak_rss_mib"] = peak_rss_mib(case, "ours", args.device)
-            report["official_peak_rss_mib"] = peak_rss_mib(case, "official", args.device)
+            for side in ("ours", "official"):
+                rss = peak_rss_mib(case, side, args.device)
+                report[f"{side}_peak_rss_mib"] = rss["peak_rss_mib"]
+                report[f"{side}_rss_before_load_mib"] = rss["before_load_mib"]
         print(json.dumps(report), flush=True)
 
 
