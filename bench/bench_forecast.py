@@ -26,7 +26,6 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import model as official  # noqa: E402
 from testkit import CONFIGS, random_bars, save_official_layout  # noqa: E402
 
 from kronos.checkpoints import load_pair  # noqa: E402
@@ -42,6 +41,8 @@ CASES = {  # name: (model, context, lookback, horizon, paths)
 
 
 def build(name: str, context: int, folder: Path, device: str):
+    import model as official  # the official code, imported only where it runs (not in our memory runs)
+
     pcfg, tcfg = CONFIGS[name]
     torch.manual_seed(0)
     tok = official.KronosTokenizer(**tcfg.to_dict()).eval()
@@ -69,6 +70,8 @@ def run_case(case: str, device: str) -> dict:
     future = pd.DatetimeIndex(frame["timestamp"].iloc[lookback:])
     with tempfile.TemporaryDirectory() as tmp:
         tok, pred, pair = build(name, context, Path(tmp), device)
+        import model as official
+
         predictor = official.KronosPredictor(pred, tok, device=device, max_context=context)
         ours = KronosPipeline(pair)
 
@@ -121,6 +124,8 @@ def rss_run(case: str, side: str, device: str, folder: Path) -> None:
         KronosPipeline(load_pair(folder, device=device)).predict(history, horizon, paths=paths, seed=0,
                                                                  future_timestamps=future, lookback=lookback)
     else:
+        import model as official
+
         tok = official.KronosTokenizer.from_pretrained(str(folder / "tokenizer")).eval()
         pred = official.Kronos.from_pretrained(str(folder / "predictor")).eval()
         official.KronosPredictor(pred, tok, device=device, max_context=context).predict(
