@@ -23,9 +23,10 @@ from .config import (
     WEIGHTS_FILE,
     ConfigError,
     KronosConfig,
-    OfficialModel,
     TokenizerConfig,
+    official_model,
     read_bundle,
+    trained_context,
 )
 from .device import default_device
 from .model import Kronos
@@ -238,7 +239,9 @@ def save_checkpoint(module: KronosTokenizer | Kronos, folder: str | os.PathLike)
 
 @dataclass
 class KronosPair:
-    """A tokenizer and predictor ready for inference, with the context they were trained for."""
+    """A tokenizer and predictor ready for inference, with the context they were trained for.
+    ``context_assumed``: nothing named that context (no bundle.json, no official model, none passed),
+    so it is DEFAULT_BUNDLE_CONTEXT, a guess the caller should say it made."""
 
     tokenizer: KronosTokenizer
     predictor: Kronos
@@ -246,6 +249,7 @@ class KronosPair:
     name: str
     predictor_source: Source | None = None
     tokenizer_source: Source | None = None
+    context_assumed: bool = False
 
     @property
     def device(self) -> torch.device:
@@ -270,9 +274,7 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
     folder holding ``tokenizer/`` and ``predictor/`` subfolders (then ``tokenizer`` may be omitted).
     """
     device = device or default_device()
-    official: OfficialModel | None = OFFICIAL_MODELS.get(str(model))
-    if official is None:
-        official = next((m for m in OFFICIAL_MODELS.values() if m.repo_id == str(model)), None)
+    official = official_model(model)
     path = Path(str(model)).expanduser()
     name = str(model)
     if official is not None:
@@ -280,13 +282,10 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
         model_ref, revision = official.repo_id, revision or official.revision
         if tokenizer is None:
             tokenizer, tokenizer_revision = official.tokenizer_repo_id, tokenizer_revision or official.tokenizer_revision
-        context = context or official.context
     elif path.is_dir() and (path / "predictor").is_dir():
         model_ref = path / "predictor"
-        meta = read_bundle(path)
         tokenizer = tokenizer or path / "tokenizer"
-        context = context or meta.get("context", DEFAULT_BUNDLE_CONTEXT)
-        name = meta.get("name", path.name)
+        name = read_bundle(path).get("name", path.name)
     else:
         model_ref = model
         if _looks_like_path(str(model)) and not path.exists():
@@ -296,9 +295,11 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
             raise CheckpointError(
                 f"'{model}' is not an official model name, so its tokenizer is unknown: pass --tokenizer "
                 "(a Hub repo id or folder), or use a folder with tokenizer/ and predictor/ subfolders.")
-        context = context or DEFAULT_BUNDLE_CONTEXT
+    known = trained_context(model)
+    assumed = not context and known is None
+    context = context or known or DEFAULT_BUNDLE_CONTEXT
     predictor, psrc = load_predictor(model_ref, revision, cache_dir, device, tqdm_class)
     tok, tsrc = load_tokenizer(tokenizer, tokenizer_revision, cache_dir, device, tqdm_class)
     if tok.config.s1_bits != predictor.config.s1_bits or tok.config.s2_bits != predictor.config.s2_bits:
         raise CheckpointError("tokenizer and predictor disagree on s1_bits/s2_bits: they are not a pair.")
-    return KronosPair(tok, predictor, int(context), name, psrc, tsrc)
+    return KronosPair(tok, predictor, int(context), name, psrc, tsrc, context_assumed=assumed)

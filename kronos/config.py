@@ -164,6 +164,31 @@ def read_bundle(folder) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+def official_model(ref) -> OfficialModel | None:
+    """The official model an official name ('mini') or its Hub repo id names, else None."""
+    ref = str(ref)
+    return OFFICIAL_MODELS.get(ref) or next((m for m in OFFICIAL_MODELS.values() if m.repo_id == ref), None)
+
+
+def trained_context(ref) -> int | None:
+    """The context ``ref`` says it was trained for: an official name or repo id knows its own, a folder
+    with tokenizer/ and predictor/ names it in its bundle.json. None when nothing says (a folder without
+    bundle.json, another repo id): ``load_pair`` then assumes DEFAULT_BUNDLE_CONTEXT unless told."""
+    from pathlib import Path
+
+    official = official_model(ref)
+    if official is not None:
+        return official.context
+    path = Path(str(ref)).expanduser()
+    if not (path / "predictor").is_dir():
+        return None
+    try:
+        context = int(read_bundle(path)["context"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return context if context > 0 else None
+
+
 def default_lookback(context: int, horizon: int) -> int:
     """The history a forecast reads when none is asked for: context - horizon, so that the history and
     the forecast fit the model's window and every step reuses the cache (a window that slides costs a

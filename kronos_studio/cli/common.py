@@ -196,24 +196,45 @@ class ForecastModel:
         self.fn, self.lookback, self.describe, self.pipeline, self.ensemble = fn, lookback, describe, pipeline, ensemble
 
 
+def add_context_option(p: argparse.ArgumentParser) -> None:
+    from kronos.config import DEFAULT_BUNDLE_CONTEXT
+
+    p.add_argument("--context", type=positive(int), default=None, metavar="BARS",
+                   help="bars the model was trained to read, for a model folder without bundle.json (official "
+                        "models and folders with a bundle.json know theirs; without it such a folder is assumed "
+                        f"to read {DEFAULT_BUNDLE_CONTEXT}, and the output says so)")
+
+
+def context_note(pair) -> str:
+    """What the output says of a context that was guessed, "" when it was known or given."""
+    return f", context {pair.context} assumed (no bundle.json: pass --context)" if pair.context_assumed else ""
+
+
 def load_forecast_model(args, bars) -> ForecastModel:
     """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
-    ``args.tokenizer``/``args.revision``/``args.device``/``args.paths``/``args.horizon`` where present."""
+    ``args.tokenizer``/``args.revision``/``args.context``/``args.device``/``args.paths``/``args.horizon``
+    where present."""
     from kronos.checkpoints import CheckpointError, load_pair
-    from kronos.config import default_lookback
+    from kronos.config import default_lookback, trained_context
     from kronos_studio.bundled import default_model_path
     from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
     from kronos_studio.forecasting import studio_pipeline
 
     device = cli_device(args)
     model = args.model
+    context = getattr(args, "context", None)
     try:
         if model is None or model == ENSEMBLE:
             model_ref = default_model_path()
         else:
             model_ref = model
+        known = trained_context(model_ref)
+        if context is not None and known is not None and context != known:
+            # Reading more bars than a model was trained for is not a setting to override quietly.
+            raise CliError(f"--context {context} contradicts the {known} bars {model or 'the bundled model'} was "
+                           "trained to read: leave --context out (it is for a folder without bundle.json)")
         pair = load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
-                         device=device)
+                         context=context, device=device)
     except (CheckpointError, FileNotFoundError) as e:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)

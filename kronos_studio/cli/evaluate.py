@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, load_forecast_model, quality_gate, read_bars
+from .common import CliError, add_context_option, context_note, load_forecast_model, quality_gate, read_bars
 
 
 def register(sub) -> None:
@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("file", help="CSV or Parquet bars")
     p.add_argument("--model", default=None,
                    help="as for `kronos forecast`, or 'ensemble' (the bundled ensemble); default: the bundled model")
+    add_context_option(p)
     p.add_argument("--horizon", type=int, required=True)
     p.add_argument("--cutoffs", type=int, default=20, help="latest cut-offs, one horizon apart (default 20)")
     p.add_argument("--paths", type=int, default=30)
@@ -70,7 +71,7 @@ def run_evaluate(args) -> int:
     for line in warnings:
         print(line, file=sys.stderr)
     m = out["models"]["model"]
-    print(f"wrote {args.json}: {report.cutoffs} cut-offs, CRPS skill vs random walk {m['crps_skill_vs_random_walk']:+.3f} "
-          f"(95% CI {m['crps_skill_ci95'][0]:+.3f} to {m['crps_skill_ci95'][1]:+.3f}), p10-p90 coverage "
-          f"{m['coverage_p10_p90']:.2f}", file=sys.stderr)
+    print(f"wrote {args.json}: {report.cutoffs} cut-offs{context_note(model.pipeline.pair)}, CRPS skill vs "
+          f"random walk {m['crps_skill_vs_random_walk']:+.3f} (95% CI {m['crps_skill_ci95'][0]:+.3f} to "
+          f"{m['crps_skill_ci95'][1]:+.3f}), p10-p90 coverage {m['coverage_p10_p90']:.2f}", file=sys.stderr)
     return 0

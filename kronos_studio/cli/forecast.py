@@ -6,7 +6,16 @@ import sys
 from pathlib import Path
 
 from . import ledger
-from .common import ENSEMBLE, CliError, load_forecast_model, quality_gate, quantile_levels, read_bars
+from .common import (
+    ENSEMBLE,
+    CliError,
+    add_context_option,
+    context_note,
+    load_forecast_model,
+    quality_gate,
+    quantile_levels,
+    read_bars,
+)
 
 
 def register(sub) -> None:
@@ -18,6 +27,7 @@ def register(sub) -> None:
                         "bundled ensemble); default: the bundled model")
     p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")
     p.add_argument("--revision", default=None, help="Hub revision (commit) of the model")
+    add_context_option(p)
     p.add_argument("--horizon", type=int, required=True, help="bars to forecast")
     p.add_argument("--paths", type=int, default=30, help="sample paths (default 30)")
     p.add_argument("--seed", type=int, default=0)
@@ -60,19 +70,28 @@ def run_forecast(args) -> int:
     except (ValueError, InputError) as e:
         raise CliError(str(e)) from None
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
-    opening = None if args.no_ledger else ledger.open_in_background()
+    opening = []
+
+    def open_ledger():
+        # In the background once sampling runs: importing the database layer holds the GIL, so opened
+        # earlier it would delay the first sampling step; beside the sampler it costs no wall time.
+        if not args.no_ledger and not opening:
+            opening.append(ledger.open_in_background())
+
     model = load_forecast_model(args, bars)
     if model.ensemble is not None:
         from kronos_studio.ensemble.ensemble import ensemble_forecast
 
+        open_ledger()
         try:
             fc = ensemble_forecast(model.ensemble, bars, settings)
         except (ValueError, InputError) as e:
             raise CliError(str(e)) from None
         fc.provenance["device"] = str(model.pipeline.pair.device)
     else:
-        fc = _kronos_forecast(model.pipeline, bars, settings, args)
-    recorded = ledger.record(opening, fc, bars) if opening is not None else None  # under the series' name
+        fc = _kronos_forecast(model.pipeline, bars, settings, args, open_ledger)
+    open_ledger()
+    recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
     table = fc.quantiles(args.quantiles)
     table.reset_index().to_csv(args.out, index=False)
     if args.paths_out:
@@ -93,8 +112,8 @@ def run_forecast(args) -> int:
         print(line, file=sys.stderr)
     lookback = f"lookback {len(fc.history)}" + (" (default: context - horizon)" if args.lookback is None else "")
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
-          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}, {lookback}, {fc.provenance['device']}, "
-          f"{fc.provenance['elapsed_s']} s)", file=sys.stderr)
+          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(model.pipeline.pair)}, {lookback}, "
+          f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
     if recorded:
         print(recorded, file=sys.stderr)
     return 0
@@ -102,15 +121,22 @@ def run_forecast(args) -> int:
 
 
 
-def _kronos_forecast(pipeline, bars, settings, args):
+def _kronos_forecast(pipeline, bars, settings, args, on_step):
+    """``pipeline.predict`` with the progress bar; ``on_step()`` after every sampling step."""
     from kronos.pipeline import InputError
 
     bar = None
     if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):
         from tqdm import tqdm
         bar = tqdm(total=args.horizon, desc="sampling", unit="bar", file=sys.stderr)
+
+    def progress(i, n):
+        on_step()
+        if bar is not None:
+            bar.update(1)
+
     try:
-        return pipeline.predict(bars, settings=settings, progress=(lambda i, n: bar.update(1)) if bar else None)
+        return pipeline.predict(bars, settings=settings, progress=progress)
     except InputError as e:
         raise CliError(str(e)) from None
     finally:

@@ -4,10 +4,13 @@ say where the ledger is. ``kronos forecast`` records every forecast (``--no-ledg
 from __future__ import annotations
 
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import CliError, read_bars
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # Series fetched again for scoring (no file given): at most this many bars back, enough for years of
 # daily bars; older forecasts of an intraday series are scored from a file instead.
@@ -52,8 +55,10 @@ def open_ledger(hint: str = ""):
 
 
 def open_in_background() -> Future:
-    """Open the ledger while the model loads and samples: importing the database layer and checking
-    the schema then costs the forecast no wall time."""
+    """Open the ledger while the model samples: importing the database layer and checking the schema
+    then costs the forecast no wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
     try:
         return pool.submit(open_ledger, " (or pass --no-ledger)")

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from testkit import fill_hub_cache
 
 from kronos.checkpoints import CheckpointError, load_pair, load_predictor, load_tokenizer, save_checkpoint
-from kronos.config import OFFICIAL_MODELS
+from kronos.config import DEFAULT_BUNDLE_CONTEXT, OFFICIAL_MODELS, trained_context
 
 
 def _copy(src, dst):
@@ -69,6 +69,22 @@ def test_round_trip_save_and_load(random_model, tmp_path):
         assert torch.equal(a, b), k
     assert src.revision.startswith("local:")
     assert json.loads((tmp_path / "predictor" / "config.json").read_text()) == pair.predictor.config.to_dict()
+
+
+def test_context_from_bundle_json_argument_or_assumed(random_model, tmp_path):
+    """A folder's bundle.json names its context; without one, a context passed is taken, and with neither
+    the default is taken and flagged as a guess."""
+    folder = tmp_path / "model"
+    shutil.copytree(random_model("tiny").folder, folder, ignore=shutil.ignore_patterns("bundle.json"))
+    assumed = load_pair(folder, device="cpu")
+    assert (assumed.context, assumed.context_assumed) == (DEFAULT_BUNDLE_CONTEXT, True)
+    assert trained_context(folder) is None
+    given = load_pair(folder, context=96, device="cpu")
+    assert (given.context, given.context_assumed) == (96, False)
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    known = load_pair(folder, device="cpu")
+    assert (known.context, known.context_assumed, trained_context(folder)) == (64, False, 64)
+    assert trained_context("mini") == trained_context(OFFICIAL_MODELS["mini"].repo_id) == 2048
 
 
 @pytest.fixture
