@@ -386,6 +386,13 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
     stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(forecast.timestamps)))
     in_view = _set_window(fig, history, forecast, window)
     _event_markers(fig, start, stamps, _events_in_range(events, stamps[0], stamps[-1]), in_view)
+    _finish(fig, stamps, field, title, currency, height)
+    return fig
+
+
+def _finish(fig: go.Figure, stamps: pd.DatetimeIndex, field: str, title: str | None, currency: str,
+            height: int) -> None:
+    """Axes, title, legend and size as every single-series chart has them; the price axis fitted."""
     fig.update_xaxes(rangebreaks=_rangebreaks(stamps), rangeslider_visible=False)
     unit = f" ({currency})" if currency and field != "volume" else ""
     fig.update_yaxes(title_text=field + unit, tickformat=",.0f" if field == "volume" else None)
@@ -395,6 +402,20 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
                       margin=dict(l=10, r=10, t=_top_margin(title), b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0))
     fit_y_range(fig)
+
+
+def history_chart(history: pd.DataFrame, horizon: int, *, title: str | None = None, currency: str = "",
+                  height: int = 540) -> go.Figure:
+    """The bars a forecast will read, before there is one: candlesticks as the fan chart draws them, in
+    its opening window (``initial_window``) with room on the right for ``horizon`` bars, the forecast
+    start marked. Nothing but the candles is a trace: the fan and its markers come with the forecast."""
+    fig = go.Figure(_history_traces(history, "close"))
+    stamps = _wall(history["timestamp"])
+    shown = stamps[-min(initial_window(horizon), len(stamps)):]
+    step = pd.Series(shown).diff().dropna().median() if len(shown) > 1 else pd.Timedelta(days=1)
+    fig.update_xaxes(range=[shown[0] - step / 2, shown[-1] + step * (horizon + 0.5)])
+    _add_vline(fig, stamps[-1], "forecast start", "#222", "dot", y=LABEL_TOP)
+    _finish(fig, stamps, "close", title, currency, height)
     return fig
 
 

@@ -6,7 +6,7 @@ import re
 import streamlit as st
 
 from app_support import adapters, app_version, ensemble, forecasts, ledger, screener, trust
-from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, quote_currency
+from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
 from app_support.events import parse_events
 from app_support.metrics import summarize
 from app_support.page import open_page
@@ -52,6 +52,12 @@ if clicked and fc is None:
         st.stop()
 if fc is None:
     st.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
+    # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
+    st.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
+                                  currency=quote_currency(bars.symbol, bars.source, bars.origin),
+                                  title=f"{bars.symbol} {bars.interval}: the {min(lookback, len(bars))} bars "
+                                        "the model reads"),
+                    key="history_chart", config=CHART_CONFIG)
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 3])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from app_helpers import BAD_CSV, good_csv
 
@@ -32,6 +33,15 @@ def test_starts_with_sidebar_and_gate(new_app):
     at.sidebar.toggle(key="sb_adjusted").set_value(True).run()
     assert "Device: **cpu" in messages(at.sidebar.caption)
     assert "Run forecast" in messages(at.info)
+    # Before a forecast: the bars the model reads (the lookback), candles only, up to the forecast start.
+    charts = at.get("plotly_chart")
+    assert [c.key for c in charts] == ["history_chart"]
+    fig = json.loads(charts[0].proto.spec)
+    lookback = at.sidebar.number_input(key="sb_lookback_128").value
+    assert [t["type"] for t in fig["data"]] == ["candlestick"] and len(fig["data"][0]["x"]) == lookback
+    assert fig["layout"]["title"]["text"] == f"AAPL 1d: the {lookback} bars the model reads"
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["forecast start"]
+    assert pd.Timestamp(fig["layout"]["shapes"][0]["x0"]) == pd.Timestamp(fig["data"][0]["x"][-1])
 
 
 def test_forecast_cached_and_requantiled_without_resampling(new_app):
@@ -64,7 +74,7 @@ def test_forecast_cached_and_requantiled_without_resampling(new_app):
     assert len(store()) == n
 
     at.number_input(key="sb_seed").set_value(7).run()  # a new seed is a new forecast: not served from cache
-    assert not at.get("plotly_chart") and "Run forecast" in messages(at.info)
+    assert [c.key for c in at.get("plotly_chart")] == ["history_chart"] and "Run forecast" in messages(at.info)
     at.number_input(key="sb_seed").set_value(0).run()  # back: instantly from the store
     assert at.get("plotly_chart") and len(store()) == n
 
@@ -541,7 +551,7 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     assert other.get("plotly_chart") and len(store()) == n
     # A Kronos-only setting is the Kronos member's, and part of what the stored forecast is keyed by.
     at.sidebar.slider(key="sb_temperature").set_value(0.5).run()
-    assert not at.get("plotly_chart")
+    assert [c.key for c in at.get("plotly_chart")] == ["history_chart"]  # no fan: this forecast is not stored
     at.button(key="run_forecast").click().run()
     export = at.json[0].value
     prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]

@@ -147,6 +147,9 @@ def test_forecast_draws_fan_and_table(page, app_url):
 
     open_app(page, app_url)
     set_number(page, "Horizon (bars)", 20)
+    # Before the run: the history the model reads, drawn (Plotly loaded before the click), and no fan.
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .boxlayer .trace path', timeout=60_000)
+    expect(page.locator(FAN)).to_have_count(0)
     page.get_by_role("button", name="Run forecast").click()
     page.wait_for_selector(FAN, timeout=60_000)
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
