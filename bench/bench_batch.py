@@ -43,8 +43,7 @@ def write_watchlist(folder: Path, count: int, bars: int = 200) -> None:
 
 def loop_of_single_forecasts(entries, settings) -> dict:
     """What forecasting one series at a time gives: read, gate, one predict and one row per series."""
-    from kronos_studio.batch.engine import gate
-    from kronos_studio.batch.forecaster import ChunkForecaster
+    from kronos_studio.batch.forecaster import ChunkForecaster, SeriesJob
     from kronos_studio.batch.watchlist import load_entry
 
     started = time.perf_counter()
@@ -52,7 +51,7 @@ def loop_of_single_forecasts(entries, settings) -> dict:
     forecast_s = 0.0
     for entry in entries:
         loaded = load_entry(entry, forecaster.forecast_settings.lookback)
-        job, _ = gate(entry, loaded.bars, forecaster.forecast_settings.lookback)
+        job = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256, loaded.warnings)
         t = time.perf_counter()
         forecaster.forecast([job])
         forecast_s += time.perf_counter() - t

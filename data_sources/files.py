@@ -77,6 +77,7 @@ def _raw_bytes(source, max_bytes: int) -> tuple[bytes, str]:
 # Cells pandas reads as missing (its default na_values): the fast reader treats them the same way.
 _NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
                "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+_NA_SET = frozenset(_NA_STRINGS)
 _HEAD_BYTES = 64 * 1024
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _TEXT_LINE_END = re.compile(r"\r\n|\n|\r")
@@ -449,12 +450,15 @@ _NUMBER_LIKE = re.compile(r"^[-+]?[\d.,\s]*\d[\d.,\s]*(?:[eE][-+]?\d+)?\s*[KMBTk
 def _holds_words(values: pd.Series) -> bool:
     """Whether some present value of a text column has letters and is neither a date nor a number written with
     a suffix."""
-    text = values.dropna().astype("string").str.strip()
-    text = text[~text.isin(_NA_STRINGS)]
-    if text.empty:
-        return False
-    text = text[text.str.contains(_WORD) & ~text.str.match(_DATA_CELL)]  # not 2024-01-02T09:30 either
-    return bool(len(text)) and not text.str.fullmatch(_NUMBER_LIKE).all()
+    # A plain loop: for the few hundred cells of a file's head it is several times faster than .str methods.
+    words = []
+    for value in values.dropna():
+        cell = str(value).strip()
+        if cell in _NA_SET:
+            continue
+        if _WORD.search(cell) and not _DATA_CELL.match(cell):  # not 2024-01-02T09:30 either
+            words.append(cell)
+    return bool(words) and not all(_NUMBER_LIKE.fullmatch(cell) for cell in words)
 
 
 def _text_columns(head: str, complete: bool, sep: str, names: list[str]) -> list[str]:

@@ -75,10 +75,7 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
         if loaded.error is not None:
             rows[entry.series] = failure_row(entry.series, entry.origin, loaded.error)
             continue
-        job, problem = gate(entry, loaded.bars, history)
-        if problem is not None:
-            rows[entry.series] = failure_row(entry.series, entry.origin, problem)
-            continue
+        job = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256, loaded.warnings)
         done = previous_rows.get(entry.series)
         if done is not None and done.get("data_sha256") == job.data_sha256 and (
                 steps_out is None or entry.series in previous_steps):
@@ -110,20 +107,6 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
         frame, step_frame = writer.write(rows, steps)
     failed = int((frame["status"] != "ok").sum())
     return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
-
-
-def gate(entry: Entry, bars, history: int) -> tuple[SeriesJob | None, str | None]:
-    """The data-quality gate for one series: (job, None), or (None, the reason it is refused)."""
-    from data_sources import check_bars
-
-    findings = check_bars(bars, lookback=history)
-    blocking = [f for f in findings if f.severity == "error"]
-    if blocking:
-        return None, "data-quality gate: " + "; ".join(f"{f.code}: {f.message}" for f in blocking)
-    warnings = [f.code for f in findings if f.severity == "warning"]
-    if getattr(bars, "stale", False):
-        warnings.append(f"stale: source unreachable, cached bars {bars.age} old")
-    return SeriesJob(entry.series, entry.origin, bars, bars.content_hash(), "; ".join(warnings)), None
 
 
 @contextmanager

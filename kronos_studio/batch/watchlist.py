@@ -7,16 +7,21 @@ that cannot be read comes back with the one-line reason, so one bad series never
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 FETCH_SOURCES = ("yfinance", "ccxt", "sample")
-LOAD_THREADS = 8  # files and downloads wait on disk and network more than on the interpreter
+LOAD_THREADS = 8  # downloads wait on the network: several at a time
+PROCESS_POOL_FILES = 200  # from this many files on, parsing them in other processes outweighs starting those
+MAX_READ_PROCESSES = 8
 
 
 class WatchlistError(ValueError):
@@ -45,11 +50,14 @@ class Entry:
 
 @dataclass
 class Loaded:
-    """An entry with its bars, or with the reason it has none."""
+    """An entry with its bars, their content hash and the gate's warnings; or with the one-line reason
+    it has none to forecast (cannot be read, or refused by the data-quality gate)."""
 
     entry: Entry
     bars: object | None = None  # data_sources.Bars
     error: str | None = None
+    data_sha256: str = ""
+    warnings: str = ""
 
 
 def read_watchlist(path: str | Path) -> list[Entry]:
@@ -118,8 +126,9 @@ def _cell(value) -> str | None:
 
 
 def load_entry(entry: Entry, history: int, cache=None) -> Loaded:
-    """Read or fetch one entry's bars; ``history`` bars are asked for on a first download."""
-    from data_sources import load_bars, read_bars_file
+    """Read or fetch one entry's bars (``history`` bars are asked for on a first download) and pass them
+    through the data-quality gate for a forecast from ``history`` bars."""
+    from data_sources import check_bars, load_bars, read_bars_file
 
     try:
         if entry.file is not None:
@@ -127,14 +136,29 @@ def load_entry(entry: Entry, history: int, cache=None) -> Loaded:
         else:
             bars = load_bars(entry.source, entry.symbol, entry.interval, lookback=history, exchange=entry.exchange,
                              cache=cache)
-        return Loaded(entry, bars)
     except Exception as e:  # any reason a series has no bars is that row's status, not the batch's end
         return Loaded(entry, error=f"cannot load: {_one_line(e)}")
+    findings = check_bars(bars, lookback=history)
+    blocking = [f for f in findings if f.severity == "error"]
+    if blocking:
+        return Loaded(entry, error="data-quality gate: " + "; ".join(f"{f.code}: {f.message}" for f in blocking))
+    warnings = [f.code for f in findings if f.severity == "warning"]
+    if getattr(bars, "stale", False):
+        warnings.append(f"stale: source unreachable, cached bars {bars.age} old")
+    return Loaded(entry, bars, data_sha256=bars.content_hash(), warnings="; ".join(warnings))
 
 
-def load_entries(entries: list[Entry], history: int, cache=None, threads: int = LOAD_THREADS) -> Iterable[Loaded]:
-    """``load_entry`` for every entry, several at a time, yielded in watchlist order."""
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(entries)))) as pool:
+def load_entries(entries: list[Entry], history: int, cache=None) -> Iterator[Loaded]:
+    """``load_entry`` for every entry, yielded in watchlist order. Downloads wait on the network, so they
+    run in threads; parsing files is interpreter-bound, so many files are read by a pool of processes."""
+    files = sum(e.file is not None for e in entries)
+    processes = min(os.cpu_count() or 1, MAX_READ_PROCESSES)
+    if files >= PROCESS_POOL_FILES and processes > 1:
+        # spawn, not fork: the parent may hold torch's or Ray's threads, which a forked child inherits broken
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield from pool.map(load_entry, entries, repeat(history), repeat(cache), chunksize=16)
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(LOAD_THREADS, len(entries)))) as pool:
         yield from pool.map(lambda e: load_entry(e, history, cache), entries)
 
 
