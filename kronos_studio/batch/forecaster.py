@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from .summary import DEFAULT_TOUCH_LEVELS, step_quantiles, summarize, utc
+from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, step_quantiles, summarize, utc
 
 CHUNK_SERIES = 32  # series per predict_batch call: past ~32 a bigger batch buys little and holds more memory
 
@@ -27,7 +27,7 @@ class BatchSettings:
     top_k: int = 0
 
     def __post_init__(self):
-        bad = [v for v in self.touch_levels if not -1 < v < 10 or v == 0]
+        bad = bad_touch_levels(self.touch_levels)
         if bad:
             raise ValueError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}")
 

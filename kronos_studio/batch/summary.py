@@ -17,6 +17,11 @@ STEP_FIELDS = ("open", "high", "low", "close", "volume")
 DEFAULT_TOUCH_LEVELS = (-0.05, 0.05)
 
 
+def bad_touch_levels(levels) -> list[float]:
+    """Touch levels that are not returns a path can reach: 0, or at or below -100% (or absurdly high)."""
+    return [v for v in levels if not -1 < v < 10 or v == 0]
+
+
 def touch_column(level: float) -> str:
     """``p_touch_-5%`` for -0.05, ``p_touch_+10%`` for 0.1."""
     return f"p_touch_{level * 100:+g}%"

@@ -120,7 +120,7 @@ def symbol_entries(rows: Iterable[tuple[str, str, str, str | None]]) -> list[Ent
 
 
 def _cell(value) -> str | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or pd.isna(value):
+    if value is None or pd.isna(value):
         return None
     return str(value).strip() or None
 

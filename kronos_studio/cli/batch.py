@@ -12,7 +12,9 @@ def touch_levels(text: str) -> tuple[float, ...]:
         levels = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"--levels must be comma-separated returns like -0.1,0.05, got '{text}'") from None
-    if any(not -1 < v < 10 or v == 0 for v in levels):
+    from kronos_studio.batch.summary import bad_touch_levels
+
+    if bad_touch_levels(levels):
         raise argparse.ArgumentTypeError(f"--levels are returns between -1 and 10, not 0 (e.g. -0.1 for -10%), got '{text}'")
     return levels
 
