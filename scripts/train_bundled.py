@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -80,8 +82,9 @@ def stage_predictor(name: str):
     out = RUNS / name
     result = train_predictor(new_predictor(cfg, SEED), tokenizer, data(), train_cfg, out, log=log)
     log(f"{name} done: step {result.step}, best val CE {result.best_val} at {result.best_step}, {result.wall_s:.0f} s")
+    seen_until = (BUNDLED_SPLIT.test_start - pd.Timedelta(days=1)).date().isoformat()  # validation's last day
     write_bundle(ASSETS / name, RUNS / "tokenizer", out, CONTEXT,
-                 f"{name} (bundled, trained offline on public sample bars)")
+                 f"{name} (bundled, trained offline on public sample bars)", data_seen_until=seen_until)
 
 
 # --- evaluation and model cards ----------------------------------------------------------------
