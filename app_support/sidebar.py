@@ -42,13 +42,14 @@ class Inputs:
     top_p: float
     top_k: int
     adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
+    anchor: bool = True  # Kronos fans start from the actual last close (off: the official output exactly)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
         from kronos.pipeline import ForecastSettings
 
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                                lookback=lookback or self.lookback)
+                                lookback=lookback or self.lookback, anchor=self.anchor)
 
     def settings_or_stop(self, lookback: int):
         """The settings, or a message naming the bad one and a stopped page."""
@@ -149,12 +150,17 @@ def render() -> Inputs:
     top_p = sb.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
     with sb.expander("More sampling options", expanded=False):
         top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
+        anchor = st.toggle("Start the fan at the last close", True, key="sb_anchor",
+                           help="Kronos continues its tokenizer's reconstruction of the history, which can sit a "
+                                "few percent off the last close, so the whole fan jumps at its first step. On: "
+                                "every path is moved by that reconstruction error (one factor for open, high, low "
+                                "and close). Off: the official model's output exactly.")
     if model is not None and model.kind == "ensemble":
         sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member; every member samples this "
                    "many paths and the seed drives them all.")
     inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
                     int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
-                    float(top_p), int(top_k), adjusted)
+                    float(top_p), int(top_k), adjusted, bool(anchor))
     st.session_state[STATE_KEY] = inputs
     return inputs
 
