@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kronos_studio.evaluation.metrics import CRPS_ESTIMATOR
-from kronos_studio.evaluation.trust import TrainingPeriodError, plain_verdicts
+from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts
 
 from . import ledger as ledger_ui
 from .forecasts import LRUStore, ProgressBar
@@ -74,8 +73,8 @@ class Reports:
             record = None if data is None else TrackRecord.from_dict(data)
         except Exception:  # unreadable or unreachable: as if never evaluated
             return None
-        if record is not None and record.numbers.get("crps_estimator") != CRPS_ESTIMATOR:
-            return None  # scored with another CRPS estimator: its skill is not comparable, so not shown
+        if record is not None:
+            record = record.current()  # another CRPS estimator's skill is not shown
         if record is not None:
             with self._lock:
                 self._latest[series] = record
@@ -206,6 +205,8 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
         if b.get("in_training_period") and not b.get("in_training_period_included"):
             st.caption(f"{b['in_training_period']} more cut-offs fall inside the model's training period "
                        f"({b['training_period']}) and are left out.")
+        if STALE_CRPS_NOTE in report.notes:
+            st.caption(STALE_CRPS_NOTE + ".")
         for verdict in plain_verdicts(b):
             st.warning(verdict, icon=":material/report:")
         why = blocked or mismatch(report, settings)

@@ -58,6 +58,10 @@ def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarr
     return edges, counts / max(1, counts.sum())
 
 
+STALE_CRPS_NOTE = ("CRPS skill not shown: this evaluation was scored with the path-count-biased CRPS of "
+                   "earlier versions; evaluate again for a comparable number")
+
+
 @dataclass
 class TrackRecord:
     """What the badge beside a fan needs from an evaluation; small enough to keep on disk as JSON."""
@@ -70,6 +74,15 @@ class TrackRecord:
     def to_dict(self) -> dict:
         return {"numbers": self.numbers, "settings": self.settings, "notes": self.notes,
                 "calibration": None if self.calibration is None else self.calibration.to_dict()}
+
+    def current(self) -> TrackRecord:
+        """This record as today's badge may show it: one scored with another CRPS estimator (before the
+        fair one) keeps its coverage, direction and calibration but loses its CRPS numbers, which are not
+        comparable, and says so."""
+        if self.numbers.get("crps_estimator") == CRPS_ESTIMATOR:
+            return self
+        numbers = {k: v for k, v in self.numbers.items() if not k.startswith("crps_")}
+        return TrackRecord(numbers, self.settings, self.calibration, [*self.notes, STALE_CRPS_NOTE])
 
     @classmethod
     def from_dict(cls, data: dict) -> TrackRecord:
