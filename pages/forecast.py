@@ -8,7 +8,7 @@ import streamlit as st
 from app_support import adapters, app_version, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
 from app_support.events import parse_events
-from app_support.metrics import summarize
+from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
 from kronos.quantiles import level_name
 from kronos_studio.evaluation.plausibility import check_fan
@@ -105,7 +105,7 @@ m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_
 st.caption(ensemble.caption(prov) if choice.kind == "ensemble" else
            f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
-           f"data {prov['input_sha256']}")
+           f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
 
 st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where

@@ -604,3 +604,23 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     assert rows.loc[members, "CRPS, % of price"].nunique() == 4  # each member scored on its own paths
     place = int(rows.loc["Ensemble", "rank"])
     assert f"The ensemble ranks {place} of 8" in messages(at.markdown)
+
+
+def test_the_fan_is_anchored_at_the_last_close_and_the_sidebar_switches_it_off(new_app):
+    """Anchored by default (the model line says by how much the tokenizer was off); off, the paths are the
+    official output: the same fan divided by that one factor, and the quantiles table changes."""
+    import numpy as np
+
+    at = small(new_app().run(), horizon=5, paths=6)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception
+    line = next(c.value for c in at.caption if "Model **" in c.value)
+    assert "anchored at the last close (the tokenizer rebuilt it" in line
+    anchored = at.dataframe[0].value
+    at.sidebar.toggle(key="sb_anchor").set_value(False).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception
+    assert "unanchored: the official output" in next(c.value for c in at.caption if "Model **" in c.value)
+    raw = at.dataframe[0].value
+    ratio = (anchored["close_p50"] / raw["close_p50"]).to_numpy()
+    assert not np.allclose(ratio, 1) and np.allclose(ratio, ratio[0], rtol=1e-4)  # one factor for the whole fan
