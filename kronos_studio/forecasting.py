@@ -10,9 +10,14 @@ from kronos.pipeline import KronosPipeline
 
 def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
     """The bars' calendar and interval (a ``data_sources.Bars`` carries both) decide the future bar
-    times; a plain frame follows its own rhythm, skipping weekdays and hours it never trades."""
+    times, read from the whole history as the Forecast page reads them (``Bars.future_timestamps``), so
+    a series gets the same times in a batch, the CLI and the app; a plain frame follows its own rhythm,
+    skipping weekdays and hours it never trades."""
+    from data_sources import Bars
     from data_sources.calendars import future_timestamps
 
+    if isinstance(bars, Bars) and len(bars) and bars.timestamps.max() == history_timestamps[-1]:
+        return bars.future_timestamps(horizon)
     return future_timestamps(history_timestamps, horizon, interval=getattr(bars, "interval", None),
                              calendar=getattr(bars, "calendar", None))
 
