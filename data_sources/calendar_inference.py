@@ -247,3 +247,13 @@ def with_inferred_calendar(bars):
         found = CalendarInference(None, f"the calendar could not be inferred ({type(exc).__name__}: {exc})",
                                   ambiguous=True)
     return dataclasses.replace(bars, calendar=found.calendar, calendar_inference=found)
+
+
+def calendar_provenance(bars) -> dict:
+    """What a provenance record says of the bars' calendar besides its code: whether it was inferred
+    from the bar times (and the evidence), or that none could be (and why)."""
+    found = bars.calendar_inference
+    if found is None:
+        return {"calendar_inferred": False}
+    return {"calendar_inferred": found.calendar is not None, "calendar_evidence": found.evidence,
+            **({"calendar_ambiguous": True} if found.ambiguous else {})}

@@ -549,6 +549,16 @@ _CODE_TO_FIX = {
 }
 
 
+def check_fix_names(names) -> tuple[str, ...]:
+    """The fix names (or finding codes) as fix names, in FIX_ORDER; ValueError naming the valid ones."""
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in _FIX_FUNCS and n not in _CODE_TO_FIX]
+    if unknown:
+        raise ValueError(f"no automatic fix named {', '.join(map(repr, unknown))}; fixes are {', '.join(FIX_ORDER)}")
+    wanted = {_CODE_TO_FIX.get(n, n) for n in names}
+    return tuple(n for n in FIX_ORDER if n in wanted)
+
+
 def apply_fixes(bars: Bars, findings_or_codes) -> Bars:
     """A new Bars with the accepted fixes applied (finding objects, finding codes or fix names).
 

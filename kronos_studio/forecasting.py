@@ -22,5 +22,17 @@ def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horiz
                              calendar=getattr(bars, "calendar", None))
 
 
+MIN_BAND_PATHS = 2  # a band, a median and P(up) need at least two sample paths
+
+
+def too_few_paths(paths: int) -> str | None:
+    """What to say of a forecast from fewer than MIN_BAND_PATHS paths (None when there are enough): every
+    quantile is that one path, so the band has width 0 and P(up) is 0% or 100%."""
+    if paths >= MIN_BAND_PATHS:
+        return None
+    return (f"{paths} sample path: every quantile is that path (a band of width 0, P(up) 0% or 100%), which says "
+            f"nothing about uncertainty; sample at least {MIN_BAND_PATHS} paths (30 by default)")
+
+
 def studio_pipeline(pair: KronosPair) -> KronosPipeline:
     return KronosPipeline(pair, future_timestamps=calendar_future_timestamps)

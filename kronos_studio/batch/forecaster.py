@@ -105,7 +105,7 @@ class ChunkForecaster:
                "bars_used": len(fc.history),
                "warnings": job.warnings,
                "origin": job.origin, "source": bars.source, "symbol": bars.symbol, "interval": bars.interval,
-               "calendar": bars.calendar, "data_sha256": job.data_sha256,
+               "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
                "model": self.provenance["model"], "predictor_revision": self.provenance["predictor_revision"],
                "tokenizer_revision": self.provenance["tokenizer_revision"], "device": self.provenance["device"],
                "horizon": self.forecast_settings.horizon, "paths": self.forecast_settings.paths,
