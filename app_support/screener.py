@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
 from . import sidebar
+from .data import hand_file
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
 OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
@@ -33,6 +35,7 @@ FAILED_COLUMNS = {"series": "Series", "status": st.column_config.TextColumn("Rea
                   "origin": st.column_config.TextColumn("From", width="medium")}
 UPLOAD_SUFFIXES = ("csv", "parquet", "pq", "txt")
 WATCHLIST_COLUMNS = {"source", "symbol", "interval"}
+FIXES = FIX_DESCRIPTIONS  # the gate's fixes a run may accept for every series: name -> what it does
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class ScreenerRun:
     elapsed_s: float
     series_per_s: float
     sparks: dict[str, str] = field(default_factory=dict)  # series -> SVG data URL
+    fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
+    calendar: str | None = None  # the uploaded files' calendar (None: inferred from each file's bar times)
 
 
 # --- watchlists ---------------------------------------------------------------------------------------
@@ -161,8 +166,10 @@ def chunk_size(n: int) -> int:
     return min(32, max(4, math.ceil(n / 10)))
 
 
-def run(entries: list[Entry], settings: RunSettings, watchlist: str) -> ScreenerRun:
-    """Forecast every entry under a progress bar; raises what ``run_batch`` raises (bad model, no series)."""
+def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tuple[str, ...] = (),
+        calendar: str | None = None) -> ScreenerRun:
+    """Forecast every entry under a progress bar, with the gate's ``fixes`` accepted and the uploaded files'
+    ``calendar``; raises what ``run_batch`` raises (bad model, no series, an unknown calendar or fix)."""
     import time
 
     from kronos_studio.batch.engine import run_batch
@@ -181,10 +188,10 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str) -> Screener
     started = time.perf_counter()
     try:
         result = run_batch(entries, settings.batch(), model=settings.model_ref, chunk_series=chunk_size(n),
-                           progress=progress)
+                           fixes=tuple(fixes), calendar=calendar, progress=progress)
         bar.progress(1.0, text="Drawing the fans…")
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
-                          time.perf_counter() - started, rate[0])
+                          time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
         out.sparks = sparklines(out)
     finally:
         bar.empty()
@@ -254,7 +261,7 @@ def _history_closes(run_: ScreenerRun) -> dict[str, np.ndarray]:
         return {}
     ends = dict(zip(ok["series"], ok["history_end"]))
     out = {}
-    for loaded in load_entries(entries, SPARK_BARS + 5):
+    for loaded in load_entries(entries, SPARK_BARS + 5, fixes=run_.fixes, calendar=run_.calendar):
         if loaded.bars is None:
             continue
         frame = loaded.bars.frame
@@ -375,9 +382,12 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     state = {"sb_model": s.model_key, "sb_horizon": s.horizon, f"sb_lookback_{s.context}": s.lookback,
              "sb_paths": s.paths, "sb_seed": s.seed, "sb_temperature": s.temperature, "sb_top_p": s.top_p,
              "sb_top_k": s.top_k}
-    if entry.file is not None:
-        return None, (f"{Path(entry.file).name} is an uploaded file, which a page cannot hand to another: choose "
-                      "**Upload CSV / Parquet** in the sidebar and upload it there")
+    # The gate's fixes the run accepted are ticked on the Forecast page too (its checkboxes, by finding).
+    state.update({f"fix_{finding_of_fix(f)}": True for f in run_.fixes})
+    if entry.file is not None:  # the file itself is handed over by open_on_forecast
+        if not Path(entry.file).is_file():
+            return None, f"{Path(entry.file).name} is no longer on disk: upload it on the Forecast page"
+        return {**state, "sb_source": "file", "sb_file_tz": None, "sb_file_cal": run_.calendar}, None
     if entry.source == "sample":
         return {**state, "sb_source": "sample", "sb_sample": entry.symbol, "sb_adjusted": True}, None
     if entry.source == "yfinance":
@@ -401,6 +411,9 @@ def open_on_forecast(series: str) -> None:
         return
     for key, value in state.items():
         st.session_state[key] = value
+    entry = run_.entries[series]
+    if entry.file is not None:
+        hand_file(Path(entry.file).name, Path(entry.file).read_bytes())
     st.session_state[OPEN_KEY] = series
 
 

@@ -549,6 +549,11 @@ _CODE_TO_FIX = {
 }
 
 
+def finding_of_fix(fix: str) -> str:
+    """The code of the finding that offers the fix named ``fix`` (e.g. 'sort' -> 'unsorted')."""
+    return next((code for code, name in _CODE_TO_FIX.items() if name == fix), fix)
+
+
 def check_fix_names(names) -> tuple[str, ...]:
     """The fix names (or finding codes) as fix names, in FIX_ORDER; ValueError naming the valid ones."""
     names = [names] if isinstance(names, str) else list(names)

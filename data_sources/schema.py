@@ -144,6 +144,12 @@ class Bars:
 
         return future_timestamps(self.timestamps, horizon, interval=self.interval, calendar=self.calendar)
 
+    def price_decimals(self) -> int:
+        """The decimals the bars' prices are written with (numbers.price_decimals): how pages show them."""
+        from .numbers import price_decimals
+
+        return price_decimals(self.frame[list(PRICE_COLUMNS)].to_numpy().ravel())
+
     @property
     def calendar_inferred(self) -> bool:
         """True when ``calendar`` was inferred from the bar times (not given)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kronos.checkpoints import KronosPair
+from kronos.config import MIN_BAND_PATHS
 from kronos.pipeline import KronosPipeline
 
 
@@ -20,9 +21,6 @@ def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horiz
         return bars.future_timestamps(horizon)
     return future_timestamps(history_timestamps, horizon, interval=getattr(bars, "interval", None),
                              calendar=getattr(bars, "calendar", None))
-
-
-MIN_BAND_PATHS = 2  # a band, a median and P(up) need at least two sample paths
 
 
 def too_few_paths(paths: int) -> str | None:

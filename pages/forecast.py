@@ -5,7 +5,7 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, ensemble, forecasts, ledger, screener, trust
+from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
 from app_support.events import parse_events
 from app_support.metrics import summarize
@@ -50,8 +50,11 @@ if clicked and fc is None:
         detail = str(e) if isinstance(e, ValueError | CheckpointError) else f"{type(e).__name__}: {e}"
         st.error(f"**The {what}.** {detail}")
         st.stop()
+calendar_warning = data.calendar_warning(bars)  # said where the fan is drawn, not in a collapsed note
 if fc is None:
     st.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
+    if calendar_warning:
+        st.warning(calendar_warning, icon=":material/event_busy:")
     # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
     st.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
                                   currency=quote_currency(bars.symbol, bars.source, bars.origin),
@@ -81,6 +84,8 @@ with badge_col:
 problems = check_fan(fc.paths, bars.frame["close"].to_numpy(), band)
 for problem in problems:  # said before the fan, never drawn as if fine
     fan_col.error(f"**This fan is not fit to read ({problem.code}).** {problem.message}", icon=":material/error:")
+if calendar_warning:
+    fan_col.warning(calendar_warning, icon=":material/event_busy:")
 fig = fan_chart(fc, field, band, paths=shown, events=events,
                 currency=quote_currency(bars.symbol, bars.source, bars.origin),
                 title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths"
@@ -143,7 +148,7 @@ def _parquet() -> bytes:
 
 export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenance": prov,
           "data": {"source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
-                   "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
+                   **data.calendar_provenance(bars), "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
                    "notes": bars.notes},
           "band": list(band), "events": [[str(t), label] for t, label in events]}
 model_tag = choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]  # studio-small, mini, a folder's name

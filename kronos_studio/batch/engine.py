@@ -85,7 +85,7 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
         job = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256, loaded.warnings)
         done = previous_rows.get(entry.series)
         same_bars = done is not None and done.get("data_sha256") == job.data_sha256 and (
-            done.get("calendar") == loaded.bars.calendar)  # the calendar decides the future bar times
+            _text(done.get("calendar")) == loaded.bars.calendar)  # the calendar decides the future bar times
         if same_bars and (steps_out is None or entry.series in previous_steps):
             rows[entry.series] = {**done, "settings_key": key}
             if entry.series in previous_steps:
@@ -115,6 +115,11 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
         frame, step_frame = writer.write(rows, steps)
     failed = int((frame["status"] != "ok").sum())
     return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
+
+
+def _text(value) -> str | None:
+    """A text cell as read back from Parquet (a missing one may come back as NaN)."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 @contextmanager
