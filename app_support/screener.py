@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
 from . import sidebar
 from .data import hand_file
+from .formats import PROBABILITY_COLUMN_FORMAT, probability_points
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
 OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
@@ -30,6 +32,7 @@ SPARK_W, SPARK_H = 120, 34
 HISTORY_COLOUR, FAN_COLOUR = "#7a8494", "#1f77b4"
 SHOWN = ("fan", "series", "status", "p_up", "expected_return", "close_p50", "close_p10", "close_p90", "band_width",
          "expected_max_drawdown")
+PRICE_SHOWN = ("close_p50", "close_p10", "close_p90", "last_close")
 DETAILS = ("last_close", "history_end", "horizon_end", "bars_used", "warnings", "origin")
 FAILED_COLUMNS = {"series": "Series", "status": st.column_config.TextColumn("Reason", width="large"),
                   "origin": st.column_config.TextColumn("From", width="medium")}
@@ -297,6 +300,13 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
     for c in ("history_end", "horizon_end"):
         if c in rows.columns:
             rows[c] = pd.to_datetime(rows[c], utc=True).dt.tz_localize(None)
+    for c in ("p_up", *touch_columns(rows)):  # whole percents, rounded as the Forecast page rounds them
+        rows[c] = probability_points(rows[c])
+    if "price_decimals" in rows.columns:  # each series' prices at its own precision (EURUSD 1.2050, not 1.21)
+        decimals = rows["price_decimals"].fillna(MIN_PRICE_DECIMALS).astype(int)
+        for c in PRICE_SHOWN:
+            if c in rows.columns:
+                rows[c] = [v if v != v else round(float(v), d) for v, d in zip(rows[c], decimals)]
     cols = [c for c in (*SHOWN, *touch_columns(rows), *DETAILS) if c in rows.columns]
     return rows[cols]
 
@@ -322,17 +332,18 @@ def column_config(rows: pd.DataFrame) -> dict:
                                                  "median path (green: P(up) > 50%, red: below)"),
         "series": st.column_config.TextColumn("Series"),
         "status": st.column_config.TextColumn("Status", width="small"),
-        "p_up": pct("P(up)", format="percent", help="Share of paths whose close at the horizon ends above the "
-                                                    "last close"),
+        "p_up": pct("P(up)", format=PROBABILITY_COLUMN_FORMAT, help="Share of paths whose close at the horizon "
+                                                                    "ends above the last close"),
         "expected_return": pct("Expected return", format="percent", help="Mean close at the horizon / last close − 1"),
         "band_width": pct("Band width", format="percent", help="(p90 − p10) of the close at the horizon / last close"),
         "expected_max_drawdown": pct("Exp. max drawdown", format="percent",
                                      help="Mean over the paths of the largest close-to-close fall from a running "
                                           "peak (the last close included)"),
-        "close_p50": pct("Close p50", format="%.2f"),
-        "close_p10": pct("Close p10", format="%.2f"),
-        "close_p90": pct("Close p90", format="%.2f"),
-        "last_close": pct("Last close", format="%.2f"),
+        # Prices: each row rounded to its series' own decimals by table(), shown as they are.
+        "close_p50": pct("Close p50", format="plain"),
+        "close_p10": pct("Close p10", format="plain"),
+        "close_p90": pct("Close p90", format="plain"),
+        "last_close": pct("Last close", format="plain"),
         "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars_used": pct("Bars read", format="%d"),
@@ -340,7 +351,7 @@ def column_config(rows: pd.DataFrame) -> dict:
     for c in touch_columns(rows):
         level = c.removeprefix("p_touch_")
         side = "low" if level.startswith("-") else "high"
-        config[c] = pct(f"P(touch {level})", format="percent",
+        config[c] = pct(f"P(touch {level})", format=PROBABILITY_COLUMN_FORMAT,
                         help=f"Share of paths where some bar's {side} reaches the last close {level}")
     return config
 

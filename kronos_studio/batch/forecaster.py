@@ -99,7 +99,7 @@ class ChunkForecaster:
         bars = job.bars
         row = {"series": job.series, "status": "ok",
                **summarize(fc.paths, last_close, self.settings.touch_levels),
-               "last_close": last_close,
+               "last_close": last_close, "price_decimals": bars.price_decimals(),
                "history_end": utc([fc.history["timestamp"].iloc[-1]])[0],
                "horizon_end": utc(fc.timestamps[-1:])[0],
                "bars_used": len(fc.history),
