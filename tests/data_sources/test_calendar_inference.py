@@ -90,7 +90,7 @@ def test_daily_bars_on_half_the_holidays_are_ambiguous_and_the_gate_says_so(expo
     frame = pd.read_csv(exports["index"])
     days = pd.DatetimeIndex(frame["Date"])
     holidays = pd.bdate_range(days[0], days[-1]).difference(days)[::2]  # a bar on every other holiday
-    extra = frame.iloc[:len(holidays)].copy()
+    extra = frame.iloc[days.searchsorted(holidays) - 1].copy()  # the day before's prices: no jumps
     extra["Date"] = holidays.strftime("%Y-%m-%d")
     mixed = pd.concat([frame, extra]).sort_values("Date").to_csv(index=False).encode()
     bars = read_bars_file(mixed, name="mixed.csv")
