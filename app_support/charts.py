@@ -133,7 +133,7 @@ def _fmt(field: str, history: pd.DataFrame) -> str:
 def _decimals(history: pd.DataFrame) -> int:
     from data_sources.numbers import price_decimals
 
-    return price_decimals(history[["open", "high", "low", "close"]].to_numpy().ravel())
+    return price_decimals(history["close"].to_numpy())  # as Bars.price_decimals reads it
 
 
 def _fan_traces(forecast: Forecast, field: str, band: Sequence[float], anchor: float, anchor_x,

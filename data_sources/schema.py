@@ -145,10 +145,10 @@ class Bars:
         return future_timestamps(self.timestamps, horizon, interval=self.interval, calendar=self.calendar)
 
     def price_decimals(self) -> int:
-        """The decimals the bars' prices are written with (numbers.price_decimals): how pages show them."""
+        """The decimals the bars' closes are written with (numbers.price_decimals): how pages show prices."""
         from .numbers import price_decimals
 
-        return price_decimals(self.frame[list(PRICE_COLUMNS)].to_numpy().ravel())
+        return price_decimals(self.frame["close"].to_numpy())
 
     @property
     def calendar_inferred(self) -> bool:
