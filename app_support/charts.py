@@ -111,7 +111,21 @@ def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
         first, last = float(tod.min() - half), float(tod.max() + half)
         if first > 0 and last < 24 and last - first < 23:
             breaks.append(dict(pattern="hour", bounds=[last, first]))
+        if (stamps.day_of_week >= 5).any():
+            breaks += _closed_stretches(stamps.sort_values(), step)
     return breaks
+
+
+def _closed_stretches(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> list[dict]:
+    """Intraday bars of a market that closes for whole days off the Saturday-Sunday grid (the FX weekend,
+    Friday to Sunday 17:00 New York): each stretch of 12+ hours without a bar is hidden, half a step kept
+    each side, one rangebreak per stretch length (Plotly's values + dvalue)."""
+    gaps = stamps[1:] - stamps[:-1]
+    closed = gaps > max(pd.Timedelta(hours=12), 3 * step)
+    by_length: dict[pd.Timedelta, list[str]] = {}
+    for start, gap in zip(stamps[:-1][closed], gaps[closed]):
+        by_length.setdefault(gap - step, []).append(f"{start + step / 2:%Y-%m-%d %H:%M:%S}")
+    return [dict(values=starts, dvalue=length / pd.Timedelta(milliseconds=1)) for length, starts in by_length.items()]
 
 
 def _history_traces(history: pd.DataFrame, field: str, showlegend: bool = True) -> list[go.BaseTraceType]:

@@ -17,6 +17,11 @@ def probability_points(p):
     return (p * 100).round(PROBABILITY_DECIMALS)
 
 
+def price_text(value: float, decimals: int) -> str:
+    """A price at ``decimals``: 1.205034 at 5 -> '1.20503', 1234.5 at 2 -> '1,234.50'."""
+    return f"{value:{price_format(decimals)}}"
+
+
 def price_format(decimals: int) -> str:
     """Format spec of a price with ``decimals`` (from Bars.price_decimals): ',.4f'."""
     return f",.{decimals}f"

@@ -23,7 +23,7 @@ from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries,
 
 from . import sidebar
 from .data import hand_file
-from .formats import PROBABILITY_COLUMN_FORMAT, probability_points
+from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
 OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
@@ -302,11 +302,13 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
             rows[c] = pd.to_datetime(rows[c], utc=True).dt.tz_localize(None)
     for c in ("p_up", *touch_columns(rows)):  # whole percents, rounded as the Forecast page rounds them
         rows[c] = probability_points(rows[c])
-    if "price_decimals" in rows.columns:  # each series' prices at its own precision (EURUSD 1.2050, not 1.21)
-        decimals = rows["price_decimals"].fillna(MIN_PRICE_DECIMALS).astype(int)
-        for c in PRICE_SHOWN:
-            if c in rows.columns:
-                rows[c] = [v if v != v else round(float(v), d) for v, d in zip(rows[c], decimals)]
+    # Each series' prices at its own precision (EURUSD 1.20503, not 1.21), as text: one column format cannot
+    # give every row its own decimals, and prices of different instruments do not sort into anything.
+    decimals = (rows["price_decimals"] if "price_decimals" in rows.columns else pd.Series(index=rows.index))
+    decimals = decimals.fillna(MIN_PRICE_DECIMALS).astype(int)
+    for c in PRICE_SHOWN:
+        if c in rows.columns:
+            rows[c] = [None if v != v else price_text(float(v), d) for v, d in zip(rows[c], decimals)]
     cols = [c for c in (*SHOWN, *touch_columns(rows), *DETAILS) if c in rows.columns]
     return rows[cols]
 
@@ -339,11 +341,11 @@ def column_config(rows: pd.DataFrame) -> dict:
         "expected_max_drawdown": pct("Exp. max drawdown", format="percent",
                                      help="Mean over the paths of the largest close-to-close fall from a running "
                                           "peak (the last close included)"),
-        # Prices: each row rounded to its series' own decimals by table(), shown as they are.
-        "close_p50": pct("Close p50", format="plain"),
-        "close_p10": pct("Close p10", format="plain"),
-        "close_p90": pct("Close p90", format="plain"),
-        "last_close": pct("Last close", format="plain"),
+        # Prices: text written by table() at each series' own decimals.
+        "close_p50": st.column_config.TextColumn("Close p50"),
+        "close_p10": st.column_config.TextColumn("Close p10"),
+        "close_p90": st.column_config.TextColumn("Close p90"),
+        "last_close": st.column_config.TextColumn("Last close"),
         "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars_used": pct("Bars read", format="%d"),

@@ -43,7 +43,8 @@ def forecast_upload(page, path: Path, calendar: str) -> pd.DatetimeIndex:
 
     page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
     expect(page.get_by_text(f"calendar {calendar} (inferred)")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text(f"Calendar {calendar} inferred from the bar times")).to_be_visible()
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text=f"Calendar {calendar} inferred from the bar times")
+           ).to_be_visible()
     page.wait_for_selector(IDLE)
     page.get_by_role("button", name="Run forecast").click()
     page.wait_for_selector(FAN, timeout=120_000)
@@ -74,7 +75,7 @@ def test_fx_and_index_exports_get_the_same_first_future_bars_on_forecast_and_scr
     shot(page, "issue21_forecast_index_fan.png")
 
     page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
-    page.get_by_test_id("stSegmentedControl").get_by_text("Upload files").click()
+    page.get_by_test_id("stButtonGroup").get_by_text("Upload files").click()
     page.wait_for_selector(IDLE)
     page.get_by_test_id("stMain").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         [str(files["EURUSD"]), str(files["GSPC"])])

@@ -172,7 +172,7 @@ def test_an_unsorted_fx_export_is_screened_with_the_sort_fix_and_opened_with_it(
     shown = table(at).value.iloc[0]
     assert row["price_decimals"] == 5
     for c in ("close_p10", "close_p50", "close_p90"):  # 1.14781, not 1.15
-        assert shown[c] == round(row[c], 5)
+        assert shown[c] == f"{row[c]:.5f}"
     assert f"{shown['p_up']:g}%" == probability_text(row["p_up"])  # whole percents on both pages
     select(at, 0)
     at.button(key="screener_open").click().run()
