@@ -127,6 +127,19 @@ def _fx_weekend(idx: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(since_open >= pd.Timedelta(days=5))
 
 
+def _daily_break(idx: pd.DatetimeIndex, step: pd.Timedelta) -> bool:
+    """True when some time of day (New York) never or rarely has a bar from Monday to Thursday: a market with
+    a daily pause (CME futures stop 17:00-18:00), which the round-the-clock FX week would fill with bars."""
+    ny = idx.tz_convert(calendars.FX_TZ).tz_localize(None)
+    mid_week = ny[ny.day_of_week <= 3]
+    days = mid_week.normalize().nunique()
+    if not days or _DAY % step:
+        return False
+    per_slot = pd.Series(mid_week.normalize()).groupby(np.asarray((mid_week - mid_week.normalize()) // step)).nunique()
+    slots = int(_DAY / step)
+    return len(per_slot) < slots or bool((per_slot < 0.5 * days).any())
+
+
 def _fx_week(idx, step) -> CalendarInference | None:
     """The 24/5 currency week: intraday bars around the clock Sunday 17:00 to Friday 17:00 New York."""
     if step >= pd.Timedelta(hours=20):
@@ -136,7 +149,7 @@ def _fx_week(idx, step) -> CalendarInference | None:
     if weekends < 2 or closed.mean() > FX_CLOSED_SHARE:
         return None
     share = _grid_share(idx, step, calendars.FX)
-    if share < GRID_SHARE:
+    if share < GRID_SHARE or _daily_break(idx, step):
         return None
     stray = int(closed.sum())
     extra = f" ({stray} stray bars in them)" if stray else ""

@@ -113,3 +113,15 @@ def test_inference_reads_unsorted_bars_as_their_times():
     stamps = pd.date_range("2024-01-01", periods=24 * 30, freq="h", tz="UTC")
     shuffled = stamps[np.random.default_rng(0).permutation(len(stamps))]
     assert infer_calendar(shuffled, "1h") == infer_calendar(stamps, "1h")
+
+
+def test_futures_hours_with_a_daily_pause_are_not_called_fx(exports):
+    """CME futures trade Sunday 18:00 to Friday 17:00 New York with a 17:00-18:00 pause every day: the FX
+    week would put bars in that pause. Not inferred (and said to be ambiguous)."""
+    from data_sources.calendar_inference import infer_calendar
+
+    fx = read_bars_file(exports["fx"]).timestamps
+    futures = fx[fx.tz_convert(NY).hour != 17]
+    found = infer_calendar(futures, "1h")
+    assert found.calendar is None and found.ambiguous
+    assert infer_calendar(fx, "1h").calendar == "FX"
