@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kronos.config import default_lookback
+from kronos.config import MIN_BAND_PATHS, default_lookback
 
+from . import data
 from .models import ModelChoice, device_label, model_choices
 
 SOURCES = {"sample": "Bundled sample", "yfinance": "Ticker (Yahoo Finance)", "ccxt": "Crypto (exchange)",
@@ -113,6 +114,9 @@ def render() -> Inputs:
     else:
         upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",
                                   help="A date/time column and open, high, low, close (volume optional)")
+        if upload is None and data.handed_file() is not None:  # a Screener row opened here
+            upload = data.handed_file()
+            sb.caption(f"Using **{upload.name}** from the Screener; upload a file to replace it.")
         c1, c2 = sb.columns(2)
         timezone = c1.selectbox("Timezone", TIMEZONES, key="sb_file_tz", accept_new_options=True,
                                 format_func=lambda z: z or "as in file",
@@ -144,7 +148,8 @@ def render() -> Inputs:
 
     sb.markdown("### Sampling")
     c1, c2 = sb.columns(2)
-    paths = c1.number_input("Sample paths", 1, 1000, 30, step=10, key="sb_paths")
+    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, 30, step=10, key="sb_paths",
+                            help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
     temperature = sb.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sb_temperature")
     top_p = sb.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")

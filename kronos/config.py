@@ -194,6 +194,9 @@ def trained_context(ref) -> int | None:
     return context if context > 0 else None
 
 
+MIN_BAND_PATHS = 2  # a band, a median and P(up) need at least two sample paths (one path: every quantile is it)
+
+
 def default_lookback(context: int, horizon: int) -> int:
     """The history a forecast reads when none is asked for: context - horizon, so that the history and
     the forecast fit the model's window and every step reuses the cache (a window that slides costs a

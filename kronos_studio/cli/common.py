@@ -54,8 +54,11 @@ def quality_gate(bars, fixes: list[str]):
     if blocking:
         parts = [f"{f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "") for f in blocking]
         raise CliError("the data-quality gate blocks the forecast: " + "; ".join(parts))
-    return bars, [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
-                  for f in found if f.severity == "warning"]
+    lines = [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
+             for f in found if f.severity == "warning"]
+    if bars.calendar_inferred:  # said, never silent: the calendar decides the future bar times
+        lines.insert(0, f"kronos: note: {bars.calendar_inference.headline()} (pass --calendar to choose another)")
+    return bars, lines
 
 
 def positive(kind):

@@ -64,7 +64,9 @@ def register(sub) -> None:
 
 
 def run_forecast(args) -> int:
+    from data_sources.calendar_inference import calendar_provenance
     from kronos.pipeline import ForecastSettings, InputError
+    from kronos_studio.forecasting import too_few_paths
 
     try:
         settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
@@ -106,11 +108,15 @@ def run_forecast(args) -> int:
     if args.provenance_out:
         # The series this forecast is of: the same name the ledger and the screener record it under.
         series = {"symbol": bars.symbol, "source": bars.source, "interval": bars.interval,
-                  "calendar": bars.calendar, "timezone": bars.timezone, "file": str(Path(args.file).resolve())}
+                  "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,
+                  "file": str(Path(args.file).resolve())}
         Path(args.provenance_out).write_text(json.dumps({**fc.provenance, "series": series}, indent=2, default=str))
     from kronos_studio.evaluation.plausibility import check_fan
 
     problems = check_fan(fc.paths, bars.frame["close"].to_numpy())
+    few = too_few_paths(fc.paths.shape[0])
+    if few:
+        warnings.append(f"kronos: warning: too_few_paths: {few} (--paths)")
     for line in warnings + [f"kronos: warning: {p.code}: {p.message}" for p in problems]:
         print(line, file=sys.stderr)
     lookback = _history_note(fc, args.lookback is None)

@@ -301,3 +301,16 @@ def test_verdict_with_three_models_names_all_and_needs_same_cutoffs():
     assert v.runner_up == "a"
     with pytest.raises(ValueError, match="same cut-offs"):
         verdict({"a": _walk(0.0, 1.0, 5), "b": _walk(0.0, 1.0, 6)})
+
+
+def test_the_fx_weekend_is_hidden_on_the_time_axis():
+    """Issue 21: hourly FX bars stop Friday 17:00 and resume Sunday 17:00 New York: the chart hides that
+    stretch (Sunday has bars, so no Saturday-Monday pattern would)."""
+    from app_support.charts import _rangebreaks
+
+    hours = pd.date_range("2019-03-18", "2019-03-29", freq="h")  # New York wall clock
+    open_ = ~(((hours.day_of_week == 4) & (hours.hour >= 17)) | (hours.day_of_week == 5)
+              | ((hours.day_of_week == 6) & (hours.hour < 17)))
+    breaks = _rangebreaks(hours[open_])
+    hidden = [b for b in breaks if "values" in b]
+    assert hidden == [{"values": ["2019-03-22 16:30:00"], "dvalue": 48 * 3600 * 1000.0}]

@@ -203,3 +203,34 @@ def test_cli_batch(watchlist, tmp_path):
 def test_entry_origin_names_file_or_symbol():
     assert Entry("x", file="/a/x.csv").origin == "/a/x.csv"
     assert Entry("AAPL", source="yfinance", symbol="AAPL", interval="1d").origin == "yfinance:AAPL:1d"
+
+
+def test_cli_batch_accepts_the_gates_fixes_and_a_calendar(tmp_path):
+    """Issue 21: an unsorted file cannot be screened until `--fix sort`; `--calendar` overrides the calendar
+    inferred from a file's bar times, and a row made with another calendar is not kept on a rerun."""
+    from testkit import fx_hourly_export
+
+    folder = tmp_path / "watch"
+    folder.mkdir()
+    frame = pd.read_csv(fx_hourly_export(folder / "EURUSD.csv"))
+    frame.iloc[[100, 101]] = frame.iloc[[101, 100]].to_numpy()  # two rows swapped
+    frame.to_csv(folder / "EURUSD.csv", index=False)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "rows.parquet"
+    cmd = [sys.executable, "-m", "kronos_studio.cli.main", "batch", str(folder), "--horizon", "6", "--paths", "4",
+           "--lookback", "48", "--out", str(out), "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    row = pd.read_parquet(out).iloc[0]
+    assert row["status"].startswith("data-quality gate: unsorted") and "'sort'" in row["status"]
+    r = subprocess.run(cmd + ["--fix", "sort"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and "1 forecast" in r.stderr, r.stderr
+    row = pd.read_parquet(out).iloc[0]
+    assert row["status"] == "ok" and row["calendar"] == "FX" and row["calendar_inferred"]
+    r = subprocess.run(cmd + ["--fix", "sort", "--calendar", "24/7"], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0 and "1 forecast, 0 already done" in r.stderr, r.stderr  # other calendar: not kept
+    row = pd.read_parquet(out).iloc[0]
+    assert row["calendar"] == "24/7" and not row["calendar_inferred"]
+    bad = subprocess.run(cmd + ["--fix", "sideways"], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and "no automatic fix named 'sideways'" in bad.stderr and "Traceback" not in bad.stderr
