@@ -56,10 +56,11 @@ class RunSettings:
     temperature: float
     top_p: float
     top_k: int
+    anchor: bool = True
 
     def batch(self) -> BatchSettings:
         return BatchSettings(horizon=self.horizon, paths=self.paths, seed=self.seed, lookback=self.lookback,
-                             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
+                             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, anchor=self.anchor)
 
     def describe(self) -> str:
         return (f"{self.model_label} · horizon {self.horizon} · {self.paths} paths · seed {self.seed} · "
@@ -70,7 +71,7 @@ def run_settings(inputs: sidebar.Inputs) -> RunSettings:
     """The sidebar's settings as a screener run uses them (the lookback as the Forecast page reads it)."""
     m = inputs.model
     return RunSettings(m.key, m.label, m.ref, m.context, inputs.horizon, inputs.paths, inputs.seed,
-                       inputs.lookback_for(m), inputs.temperature, inputs.top_p, inputs.top_k)
+                       inputs.lookback_for(m), inputs.temperature, inputs.top_p, inputs.top_k, inputs.anchor)
 
 
 @dataclass

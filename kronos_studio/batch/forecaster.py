@@ -25,6 +25,7 @@ class BatchSettings:
     temperature: float = 1.0
     top_p: float = 0.9
     top_k: int = 0
+    anchor: bool = True  # as kronos.pipeline.ForecastSettings.anchor
 
     def __post_init__(self):
         bad = bad_touch_levels(self.touch_levels)
@@ -37,7 +38,7 @@ class BatchSettings:
 
         return ForecastSettings(horizon=self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                                lookback=self.lookback or default_lookback(context, self.horizon))
+                                lookback=self.lookback or default_lookback(context, self.horizon), anchor=self.anchor)
 
 
 @dataclass

@@ -45,6 +45,8 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers, for every series (e.g. sort, drop_duplicates); "
                         "repeatable")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="paths as the official predictor gives them (not moved to start from the last close)")
     p.add_argument("--out", required=True, help="results Parquet: one row per series")
     p.add_argument("--steps-out", default=None, help="optional Parquet of per-step quantiles (series x step)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -75,7 +77,7 @@ def run_batch_command(args) -> int:
     except WatchlistError as e:
         raise CliError(str(e)) from None
     settings = BatchSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
-                             touch_levels=args.levels)
+                             touch_levels=args.levels, anchor=not args.no_anchor)
     bar = None
     if not args.quiet:
         from tqdm import tqdm

@@ -79,6 +79,27 @@ def test_a_row_equals_a_single_forecast_of_that_series(local_run, watchlist):
         assert row[name] == pytest.approx(value, rel=1e-6, abs=1e-9), name
 
 
+def test_unanchored_rows_are_the_official_output_of_that_series(watchlist, tmp_path):
+    """--no-anchor (BatchSettings.anchor=False) reaches the model: the row is an unanchored single forecast
+    and differs from the anchored default."""
+    import dataclasses
+
+    from data_sources import read_bars_file
+
+    raw = dataclasses.replace(SETTINGS, anchor=False)
+    result = run_batch(read_watchlist(watchlist), raw, out=tmp_path / "raw.parquet")
+    forecaster = ChunkForecaster(None, raw)
+    bars = read_bars_file(watchlist / "S3.csv")
+    alone = forecaster.pipeline.predict(bars, settings=forecaster.forecast_settings)
+    assert alone.provenance["anchor"] == {"applied": False}
+    expected = summarize(alone.paths, float(alone.history["close"].iloc[-1]), SETTINGS.touch_levels)
+    row = result.rows.set_index("series").loc["S3"]
+    assert row["close_p50"] == pytest.approx(expected["close_p50"], rel=1e-6)
+    anchored = ChunkForecaster(None, SETTINGS).pipeline.predict(bars, settings=ChunkForecaster(None, SETTINGS)
+                                                               .forecast_settings)
+    assert row["close_p50"] != pytest.approx(float(np.median(anchored.paths[:, -1, 3])), rel=1e-9)
+
+
 def test_rerun_skips_finished_series_and_redoes_changed_ones(watchlist, tmp_path):
     folder = tmp_path / "watch"
     folder.mkdir()
