@@ -118,7 +118,8 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
     forecast store."""
     from kronos.pipeline import KronosPipeline
 
-    from .forecasts import ProgressBar, store
+    from .forecasts import store
+    from .runs import ProgressBar
 
     hit = store().get(key)
     if hit is not None:

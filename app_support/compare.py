@@ -20,8 +20,8 @@ from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.walk_forward import EvalResult, last_cutoffs, walk_forward
 
 from . import forecasts
-from .forecasts import LRUStore
 from .models import ModelChoice, load_model, model_identity
+from .runs import LRUStore
 
 DEFAULT_CUTOFFS = 8  # the noise check's cut-offs: the shown one and 7 before it
 MAX_CUTOFFS = 30

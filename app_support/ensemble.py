@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .forecasts import LRUStore, ProgressBar
 from .models import ModelChoice, ensemble_digest, load_model
+from .runs import LRUStore, ProgressBar
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
                "chronos2": "Chronos-2"}

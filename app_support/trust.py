@@ -12,8 +12,8 @@ import streamlit as st
 from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts
 
 from . import ledger as ledger_ui
-from .forecasts import LRUStore, ProgressBar
 from .models import ModelChoice, load_model, model_identity
+from .runs import LRUStore, ProgressBar
 
 DEFAULT_CUTOFFS = 20
 TIME_LIMIT_S = 120

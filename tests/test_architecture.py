@@ -88,3 +88,78 @@ def test_bar_columns_agree_between_the_core_and_the_data_layer():
     from kronos.config import BAR_COLUMNS
 
     assert tuple(BAR_COLUMNS) == tuple(VALUE_COLUMNS)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    """module -> the modules of the same top-level package it imports (in functions too)."""
+    modules = {module_name(p): p for p in files(package)}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for _, module, names in imports_of(path):
+            # ``from pkg import sub`` depends on the submodule; ``from pkg import name`` on pkg itself
+            subs = {f"{module}.{n}" for n in names} & modules.keys()
+            for candidate in subs or {module}:
+                if candidate in modules and candidate != name:
+                    targets.add(candidate)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+@pytest.mark.parametrize("package", ["kronos", "data_sources", "kronos_studio", "app_support"])
+def test_no_import_cycle_inside_a_package(package):
+    """A cycle held apart by an import inside a function is still a cycle: two modules that cannot be
+    understood one without the other."""
+    found = cycles(import_graph(package))
+    assert not found, found
+
+
+def test_the_guard_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_only_the_cli_imports_the_cli():
+    """The app and the library never reach into the command line for a constant or a helper."""
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {module}"
+           for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages")
+           for p in files(folder) if "cli" not in p.relative_to(ROOT).parts
+           for line, module, _ in imports_of(p) if module.startswith("kronos_studio.cli")]
+    assert not bad, "\n".join(bad)

@@ -247,7 +247,8 @@ def load_forecast_model(args, bars) -> ForecastModel:
         return ForecastModel(fn, default_lookback(pair.context, args.horizon),
                              lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
     from kronos.pipeline import ForecastSettings
-    from kronos_studio.ensemble.bundled import ENSEMBLE_LOOKBACK, bars_ensemble, load_bundled_meta
+    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
+    from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
     from kronos_studio.ensemble.meta import MetaLearner
 
     try:

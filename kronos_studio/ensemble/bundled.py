@@ -10,8 +10,6 @@ from .members import default_members
 from .meta import MetaLearner
 
 ENSEMBLE_DIR = ASSETS / "ensemble"
-# Bars of history the members see when no lookback is given (the GARCH member fits on 500 returns).
-ENSEMBLE_LOOKBACK = 520
 
 
 def load_bundled_meta() -> MetaLearner:

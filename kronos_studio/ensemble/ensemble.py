@@ -16,6 +16,7 @@ from .features import member_features, recent_vol, series_features
 from .meta import MetaLearner
 
 SEED_STRIDE = 7919  # each member draws from its own stream: seed + index x stride
+ENSEMBLE_LOOKBACK = 520  # bars of history the members see when none is given (GARCH fits on 500 returns)
 
 
 def mixture_counts(weights: dict[str, float], paths: int) -> dict[str, int]:
@@ -67,6 +68,10 @@ class Ensemble:
         missing = [k for k in meta.members if k not in members]
         if missing:
             raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
+        unknown = [k for k in members if k not in meta.members]
+        if unknown:  # it would weigh only the members it knows: the others would be dropped without a word
+            raise ValueError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
+                             f"{unknown}: retrain it with them (kronos train ensemble) or leave them out")
         self.members = {k: members[k] for k in meta.members}  # the order the meta-learner knows
         self.meta, self.paths, self.interval, self.asset = meta, paths, interval, asset
         self.last_weights: dict[str, float] = {}
@@ -134,8 +139,6 @@ def ensemble_forecast(ensemble: Ensemble, bars, settings):
     from kronos.bars import InputError, bars_frame, input_digest
     from kronos.pipeline import Forecast
     from kronos_studio.forecasting import calendar_future_timestamps
-
-    from .bundled import ENSEMBLE_LOOKBACK
 
     started = time.perf_counter()
     frame = bars_frame(bars)

@@ -1,8 +1,8 @@
 """UI-side helpers without a running app: download progress, the forecast store, the lookback rule."""
 from __future__ import annotations
 
-from app_support.forecasts import LRUStore
 from app_support.models import ModelChoice, progress_tqdm
+from app_support.runs import LRUStore
 from app_support.sidebar import Inputs
 
 
