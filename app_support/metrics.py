@@ -11,6 +11,7 @@ import pandas as pd
 
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND
+from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.trust import skill_interval, skill_score
 from kronos_studio.evaluation.walk_forward import EvalResult
@@ -34,16 +35,12 @@ class Summary:
 def summarize_paths(paths: np.ndarray, history: pd.DataFrame, field: str = "close", band=BAND,
                     columns: Sequence[str] = BAR_COLUMNS) -> Summary:
     """``summarize`` for bare paths [S, H, len(columns)] sampled after ``history`` (e.g. a baseline's)."""
-    cols = list(columns)
+    column = list(columns).index(field)
     last = float(history[field].iloc[-1])
-    end = np.asarray(paths)[:, -1, cols.index(field)].astype(np.float64)
-    lo, hi = np.quantile(end, sorted(band))
-    denom = last if last != 0 else np.nan
-    last_close = float(history["close"].iloc[-1])
-    first_open = float(np.median(np.asarray(paths)[:, 0, cols.index("open")]))
-    gap = first_open / last_close - 1 if last_close != 0 else float("nan")
-    return Summary(last, float(end.mean() / denom - 1), float(np.median(end) / denom - 1),
-                   float((end > last).mean()), float(lo), float(hi), float((hi - lo) / denom), float(gap))
+    lo, hi = path_stats.band_at_horizon(paths, band, column)
+    return Summary(last, path_stats.expected_return(paths, last, column), path_stats.median_return(paths, last, column),
+                   path_stats.prob_up(paths, last, column), lo, hi, (hi - lo) / last if last else float("nan"),
+                   path_stats.first_step_gap(paths, float(history["close"].iloc[-1])))
 
 
 def summarize(forecast, field: str = "close", band=BAND) -> Summary:

@@ -12,8 +12,8 @@ from app_support.formats import price_format, probability_text
 from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
 from kronos.quantiles import level_name
+from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
-from kronos_studio.evaluation.thresholds import drawdown_summary, level_probabilities
 
 BANDS = {"p10–p90": (0.1, 0.9), "p5–p95": (0.05, 0.95), "p25–p75": (0.25, 0.75)}
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)

@@ -68,7 +68,7 @@ def test_the_core_runs_without_the_studio():
 
 def test_scoring_and_the_public_constants_do_not_load_torch():
     loaded = loaded_after("import kronos, kronos.quantiles, kronos.bars, kronos.normalization\n"
-                          "import kronos_studio.evaluation.trust, kronos_studio.evaluation.thresholds")
+                          "import kronos_studio.evaluation.trust, kronos_studio.evaluation.path_stats")
     assert "torch" not in loaded and "streamlit" not in loaded
 
 

@@ -1,7 +1,7 @@
 """One result row per forecast: what a screener sorts and filters on, computed from the sampled paths.
 
-All returns are relative to the last close of the history. Touch probabilities use the paths' intrabar
-extremes (low for a level below the last close, high for one above); drawdowns use closes.
+All returns are relative to the last close of the history; the statistics are the ones of
+``kronos_studio.evaluation.path_stats`` (touch probabilities intrabar, drawdowns on closes).
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
+from kronos.quantiles import BAND
+from kronos_studio.evaluation import path_stats
 
-CLOSE, HIGH, LOW = (BAR_COLUMNS.index(c) for c in ("close", "high", "low"))
-BAND = (0.1, 0.9)  # the band whose width a row reports, as a fraction of the last close
 STEP_LEVELS = (0.1, 0.5, 0.9)
 STEP_FIELDS = ("open", "high", "low", "close", "volume")
 DEFAULT_TOUCH_LEVELS = (-0.05, 0.05)
@@ -28,26 +28,20 @@ def touch_column(level: float) -> str:
 
 
 def summarize(paths: np.ndarray, last_close: float, touch_levels=DEFAULT_TOUCH_LEVELS) -> dict:
-    """Screening statistics of paths [paths, horizon, 6] (BAR_COLUMNS, price units)."""
-    closes = paths[:, :, CLOSE].astype(np.float64)
-    final = closes[:, -1]
-    low_q, mid_q, high_q = np.quantile(final, [BAND[0], 0.5, BAND[1]])
-    with_start = np.concatenate([np.full((len(closes), 1), last_close), closes], axis=1)
-    drawdown = 1.0 - with_start / np.maximum.accumulate(with_start, axis=1)
+    """Screening statistics of paths [paths, horizon, 6] (BAR_COLUMNS, price units), from
+    ``kronos_studio.evaluation.path_stats`` like the Forecast page's."""
+    low_q, high_q = path_stats.band_at_horizon(paths, BAND)
     row = {
-        "p_up": float(np.mean(final > last_close)),
-        "expected_return": float(np.mean(final / last_close - 1.0)),
-        "close_p10": float(low_q),
-        "close_p50": float(mid_q),
-        "close_p90": float(high_q),
-        "band_width": float((high_q - low_q) / last_close),
-        "expected_max_drawdown": float(np.mean(drawdown.max(axis=1))),
+        "p_up": path_stats.prob_up(paths, last_close),
+        "expected_return": path_stats.expected_return(paths, last_close),
+        "close_p10": low_q,
+        "close_p50": float(np.median(path_stats.at_horizon(paths))),
+        "close_p90": high_q,
+        "band_width": (high_q - low_q) / last_close,
+        "expected_max_drawdown": float(path_stats.max_drawdowns(paths, last_close).mean()),
     }
-    lows, highs = paths[:, :, LOW].min(axis=1), paths[:, :, HIGH].max(axis=1)
     for level in touch_levels:
-        barrier = last_close * (1.0 + level)
-        touched = lows <= barrier if level < 0 else highs >= barrier
-        row[touch_column(level)] = float(np.mean(touched))
+        row[touch_column(level)] = float(path_stats.touched(paths, last_close * (1.0 + level), last_close).mean())
     return row
 
 

@@ -11,7 +11,7 @@ import pytest
 from kronos.config import BAR_COLUMNS
 from kronos.pipeline import Forecast, ForecastSettings
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
-from kronos_studio.evaluation.thresholds import drawdown_summary, level_probabilities, max_drawdowns
+from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities, max_drawdowns
 from kronos_studio.evaluation.trust import (
     evaluate,
     pit_histogram,
@@ -49,7 +49,7 @@ def test_level_probabilities_from_known_paths():
 
 def test_max_drawdown_from_the_last_close():
     fc = forecast_of([[110, 99, 120], [90, 95, 100], [100, 100, 100]], last=100)
-    np.testing.assert_allclose(max_drawdowns(fc), [0.1, 0.1, 0.0], atol=1e-6)  # 110->99, 100->90, flat
+    np.testing.assert_allclose(max_drawdowns(fc.paths, float(fc.history['close'].iloc[-1])), [0.1, 0.1, 0.0], atol=1e-6)  # 110->99, 100->90, flat
     assert drawdown_summary(fc)["expected"] == pytest.approx(0.2 / 3, abs=1e-6)
 
 
