@@ -23,7 +23,7 @@ from kronos.quantiles import BAND, level_name
 from .formats import price_format
 
 if TYPE_CHECKING:  # keep this module importable without torch
-    from kronos.pipeline import Forecast
+    from kronos.forecast import Forecast
 
 FIELDS = ("close", "high", "low", "volume")
 FAN = "rgba(31, 119, 180, {a})"

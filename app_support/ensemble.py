@@ -43,7 +43,7 @@ def forecast_class():
     (``members``: MemberFan, same timestamps and columns, in the meta-learner's order);
     ``dataclasses.replace`` (the fan calibration) keeps them. Made on first use: importing
     kronos.pipeline imports torch, which the pages leave to the warm-up thread."""
-    from kronos.pipeline import Forecast
+    from kronos.forecast import Forecast
 
     @dataclass
     class EnsembleForecast(Forecast):
@@ -104,7 +104,7 @@ def sample(bars, choice: ModelChoice, settings, future: pd.DatetimeIndex, label:
     last ``settings.lookback`` bars, with the provenance of the members (their versions), the
     meta-learner (its files' digest) and the weights."""
     from kronos.bars import bars_frame, input_digest
-    from kronos.pipeline import InputError
+    from kronos.errors import InputError
     from kronos_studio.ensemble.ensemble import mixture_counts
 
     started = time.perf_counter()

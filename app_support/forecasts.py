@@ -30,7 +30,7 @@ def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
     """Future bar times on the bars' trading calendar (sessions, holidays), as the data layer knows it."""
-    from kronos.pipeline import InputError
+    from kronos.errors import InputError
 
     try:
         return bars.future_timestamps(horizon)

@@ -46,7 +46,7 @@ class Inputs:
     anchor: bool = True  # Kronos fans start from the actual last close (off: the official output exactly)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
-        from kronos.pipeline import ForecastSettings
+        from kronos.settings import ForecastSettings
 
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,

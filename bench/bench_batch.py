@@ -70,11 +70,12 @@ def main() -> None:
 
     import torch
 
+    from kronos.settings import ForecastSettings
     from kronos_studio.batch.engine import run_batch
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.watchlist import read_watchlist
 
-    settings = BatchSettings(horizon=10, paths=30, seed=0, lookback=96)
+    settings = BatchSettings(ForecastSettings(horizon=10, paths=30, seed=0, lookback=96))
     report = {"bench": "batch", "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "torch_threads": torch.get_num_threads(), "settings": {"lookback": 96, "horizon": 10, "paths": 30}}
     with tempfile.TemporaryDirectory() as tmp:

@@ -40,7 +40,7 @@ def real_forecast(horizon: int = HORIZON, paths: int = PATHS):
     """(forecast, bars, seconds): the bundled default model on the bundled sample, as the CLI runs it."""
     from data_sources import apply_fixes, load_sample
     from kronos.checkpoints import load_pair
-    from kronos.pipeline import ForecastSettings
+    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import default_model_path
     from kronos_studio.forecasting import studio_pipeline
 
@@ -86,7 +86,7 @@ def cli_child(url: str, with_ledger: bool) -> None:
     bars = apply_fixes(load_sample(SAMPLE), ["adjust_splits"])
     opening = open_in_background() if with_ledger else None
     from kronos.checkpoints import load_pair
-    from kronos.pipeline import ForecastSettings
+    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import default_model_path
     from kronos_studio.forecasting import studio_pipeline
 
@@ -124,7 +124,8 @@ def case_cli(url: str, runs: int = 7) -> dict:
 def build_page_ledger(url: str) -> float:
     """SERIES x PER_SERIES recorded forecasts (two models), every step scored; returns the seconds taken."""
     from data_sources import Bars
-    from kronos.pipeline import Forecast, ForecastSettings
+    from kronos.forecast import Forecast
+    from kronos.settings import ForecastSettings
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.schema import prediction_paths, predictions
     from kronos_studio.ledger.store import prediction_row

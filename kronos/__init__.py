@@ -15,13 +15,13 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "KronosPipeline": "pipeline", "Forecast": "pipeline", "ForecastSettings": "pipeline",
-    "InputError": "bars", "bars_frame": "bars",
+    "KronosPipeline": "pipeline", "Forecast": "forecast", "ForecastSettings": "settings",
+    "InputError": "errors", "bars_frame": "bars",
     "KronosPair": "checkpoints", "CheckpointError": "checkpoints", "load_pair": "checkpoints",
     "save_checkpoint": "checkpoints",
     "Kronos": "model", "KronosTokenizer": "tokenizer",
     "KronosConfig": "config", "TokenizerConfig": "config", "OFFICIAL_MODELS": "config",
-    "SamplingConfig": "sampling", "DEFAULT_QUANTILES": "quantiles", "BAND": "quantiles",
+    "SamplingConfig": "settings", "DEFAULT_QUANTILES": "quantiles", "BAND": "quantiles",
     "default_device": "device",
 }
 __all__ = sorted(_EXPORTS)

@@ -7,12 +7,9 @@ import numpy as np
 import pandas as pd
 
 from .config import BAR_COLUMNS
+from .errors import InputError
 
 OHLC = ("open", "high", "low", "close")
-
-
-class InputError(ValueError):
-    """Bars or settings that cannot be forecast, with what is wrong and how to fix it."""
 
 
 def bars_frame(bars) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -20,10 +20,11 @@ import torch
 from .bars import InputError, bars_frame, input_digest, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
 from .config import BAR_COLUMNS, CLOSE, default_lookback
+from .forecast import Forecast
 from .generate import Progress, Prompt, generate
-from .normalization import CLIP, denormalize, normalization_stats, normalize
-from .quantiles import DEFAULT_QUANTILES, level_name
-from .sampling import SamplingConfig
+from .normalization import denormalize, normalization_stats, normalize
+from .quantiles import DEFAULT_QUANTILES
+from .settings import ForecastSettings
 from .timefeatures import time_features
 
 # (bars as given, history timestamps, horizon) -> the horizon's bar times: the hook through which the
@@ -32,70 +33,6 @@ FutureTimestamps = Callable[[object, pd.DatetimeIndex, int], pd.DatetimeIndex]
 Events = Callable[[pd.DatetimeIndex, pd.DatetimeIndex], np.ndarray]
 
 DECODE_TOKENS = 8192  # generated tokens decoded per tokenizer pass, to bound memory for many paths or series
-
-
-@dataclass(frozen=True)
-class ForecastSettings:
-    horizon: int
-    paths: int = 30
-    seed: int = 0
-    temperature: float = 1.0
-    top_p: float = 0.9
-    top_k: int = 0
-    lookback: int | None = None  # None: default_lookback(context, horizon); given: exactly that many bars
-    clip: float = CLIP
-    # Start the fan from the actual last bar, not from the tokenizer's reconstruction of it (False: the
-    # official predictor's output exactly). See ``anchor_offset``.
-    anchor: bool = True
-
-    def __post_init__(self):
-        if self.horizon < 1:
-            raise InputError(f"horizon must be at least 1 bar, got {self.horizon}")
-        if self.paths < 1:
-            raise InputError(f"paths must be at least 1, got {self.paths}")
-        if self.lookback is not None and self.lookback < 2:
-            raise InputError(f"lookback must be at least 2 bars, got {self.lookback}")
-        try:
-            _ = self.sampling  # SamplingConfig validates temperature, top-k and top-p
-        except ValueError as e:
-            raise InputError(str(e)) from None
-
-    @property
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(self.temperature, self.top_k, self.top_p)
-
-
-@dataclass
-class Forecast:
-    timestamps: pd.DatetimeIndex  # future bar times, length horizon
-    paths: np.ndarray  # [paths, horizon, 6] float32, price units, columns BAR_COLUMNS
-    mean: np.ndarray  # [horizon, 6]: the official predictor's output (mean in normalised space)
-    history: pd.DataFrame  # the context bars used: timestamp + BAR_COLUMNS
-    settings: ForecastSettings
-    provenance: dict = field(default_factory=dict)
-
-    columns = BAR_COLUMNS
-
-    def quantiles(self, levels: Sequence[float] = DEFAULT_QUANTILES) -> pd.DataFrame:
-        """One row per future timestamp; columns like ``close_p10`` for every field and level."""
-        levels = [float(q) for q in levels]
-        if any(not 0 <= q <= 1 for q in levels):
-            raise InputError(f"quantile levels must lie in [0, 1], got {levels}")
-        q = np.quantile(self.paths, levels, axis=0)  # [levels, horizon, 6]
-        data = {f"{col}_{level_name(lv)}": q[i, :, j]
-                for j, col in enumerate(self.columns) for i, lv in enumerate(levels)}
-        return pd.DataFrame(data, index=pd.Index(self.timestamps, name="timestamp"))
-
-    def mean_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.mean, columns=list(self.columns), index=pd.Index(self.timestamps, name="timestamp"))
-
-    def paths_frame(self) -> pd.DataFrame:
-        """Long table: one row per (path, timestamp)."""
-        s, p, _ = self.paths.shape
-        frame = pd.DataFrame(self.paths.reshape(s * p, -1), columns=list(self.columns))
-        frame.insert(0, "timestamp", np.tile(self.timestamps, s))
-        frame.insert(0, "path", np.repeat(np.arange(s), p))
-        return frame
 
 
 @dataclass

@@ -2,35 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .settings import SamplingConfig
+
 # One stream for the whole batch, or one per series (equal blocks of rows); None: torch's global one.
 Generators = torch.Generator | Sequence[torch.Generator] | None
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """``temperature == 0`` or ``top_k == 1`` is greedy. Unlike upstream, top-k and top-p combine
-    (top-k first, then the nucleus of what is left) instead of top-k silently disabling top-p."""
-
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 0.9
-
-    def __post_init__(self):
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature must be >= 0 (0 means greedy), got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 means off), got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1] (1 means off), got {self.top_p}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0 or self.top_k == 1
 
 
 def keep_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """Run a batch: load the watchlist's bars, gate them, forecast what is not done yet, write the results.
 
-    result = run_batch(read_watchlist("watchlist/"), BatchSettings(horizon=10), out="results.parquet")
+    result = run_batch(read_watchlist("watchlist/"), BatchSettings(ForecastSettings(horizon=10)),
+                       out="results.parquet")
 
 One row per series (``status`` "ok" or the one-line reason it has no forecast), in watchlist order.
 Rows are written as chunks finish, so a stopped batch keeps its work; a rerun into the same file

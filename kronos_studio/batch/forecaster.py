@@ -2,10 +2,13 @@
 engine runs one in-process; the Ray engine runs one per actor."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
+
+from kronos.settings import ForecastSettings
 
 from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, step_quantiles, summarize, utc
 
@@ -14,31 +17,24 @@ CHUNK_SERIES = 32  # series per predict_batch call: past ~32 a bigger batch buys
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """What every series of a batch is forecast with. ``lookback`` None: the model's default
-    (context - horizon), the same for every series, so that rows compare like with like."""
+    """What every series of a batch is forecast with: ``forecast`` (its lookback None: the model's
+    default, context - horizon, the same for every series, so that rows compare like with like) and the
+    touch levels each row reports."""
 
-    horizon: int
-    paths: int = 30
-    seed: int = 0
-    lookback: int | None = None
+    forecast: ForecastSettings
     touch_levels: tuple[float, ...] = DEFAULT_TOUCH_LEVELS
-    temperature: float = 1.0
-    top_p: float = 0.9
-    top_k: int = 0
-    anchor: bool = True  # as kronos.pipeline.ForecastSettings.anchor
 
     def __post_init__(self):
         bad = bad_touch_levels(self.touch_levels)
         if bad:
             raise ValueError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}")
 
-    def forecast_settings(self, context: int):
+    def forecast_settings(self, context: int) -> ForecastSettings:
+        """The settings every series is forecast with by a model of this ``context``."""
         from kronos.config import default_lookback
-        from kronos.pipeline import ForecastSettings
 
-        return ForecastSettings(horizon=self.horizon, paths=self.paths, seed=self.seed,
-                                temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                                lookback=self.lookback or default_lookback(context, self.horizon), anchor=self.anchor)
+        lookback = self.forecast.lookback or default_lookback(context, self.forecast.horizon)
+        return dataclasses.replace(self.forecast, lookback=lookback)
 
 
 @dataclass
@@ -84,7 +80,7 @@ class ChunkForecaster:
     def forecast(self, jobs: list[SeriesJob]) -> list[SeriesResult]:
         """A result per job, in order. If the batch fails, each series is retried alone, so a series the
         model refuses fails only its own row."""
-        from kronos.pipeline import InputError
+        from kronos.errors import InputError
 
         try:
             forecasts = self.pipeline.predict_batch([j.bars for j in jobs], settings=self.forecast_settings,

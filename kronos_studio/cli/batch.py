@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CliError, positive
+from .common import CliError, add_sampling_options, positive
 
 
 def touch_levels(text: str) -> tuple[float, ...]:
@@ -30,13 +30,8 @@ def register(sub) -> None:
                                      "source,symbol,interval[,exchange] (source: yfinance, ccxt, sample)")
     p.add_argument("--model", default=None, help="official name (mini, small, base), Hub repo id or local folder "
                                                  "(default: the bundled model)")
-    p.add_argument("--horizon", type=positive(int), required=True, help="bars to forecast")
-    p.add_argument("--paths", type=positive(int), default=30, help="sample paths per series (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="each series draws from its own stream with this seed, as "
-                                                       "`kronos forecast --seed` does")
-    p.add_argument("--lookback", type=positive(int), default=None,
-                   help="history bars every series is forecast from (default: the model's context minus the "
-                        "horizon); shorter series get a 'short_history' row")
+    add_sampling_options(p, "history bars every series is forecast from (default: the model's context minus the "
+                            "horizon); shorter series get a 'short_history' row")
     p.add_argument("--levels", type=touch_levels, default=(-0.05, 0.05), metavar="R1,R2",
                    help="returns whose touch probability to report, e.g. -0.1,0.05 (default -0.05,0.05)")
     p.add_argument("--calendar", default=None,
@@ -45,8 +40,6 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers, for every series (e.g. sort, drop_duplicates); "
                         "repeatable")
-    p.add_argument("--no-anchor", action="store_true",
-                   help="paths as the official predictor gives them (not moved to start from the last close)")
     p.add_argument("--out", required=True, help="results Parquet: one row per series")
     p.add_argument("--steps-out", default=None, help="optional Parquet of per-step quantiles (series x step)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -66,7 +59,7 @@ def run_batch_command(args) -> int:
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
 
-    from .common import cli_device
+    from .common import cli_device, sampling_settings
 
     if args.engine == "local" and (args.ray_address or args.workers):
         raise CliError("--ray-address and --workers apply to --engine ray")
@@ -76,8 +69,7 @@ def run_batch_command(args) -> int:
         entries = read_watchlist(args.watchlist)
     except WatchlistError as e:
         raise CliError(str(e)) from None
-    settings = BatchSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
-                             touch_levels=args.levels, anchor=not args.no_anchor)
+    settings = BatchSettings(sampling_settings(args), touch_levels=args.levels)
     bar = None
     if not args.quiet:
         from tqdm import tqdm

@@ -73,6 +73,41 @@ def positive(kind):
     return parse
 
 
+def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None:
+    """The sampling options every forecasting command shares, their defaults read from the one
+    ``kronos.settings.ForecastSettings``: --horizon, --paths, --seed, --temperature, --top-p, --top-k,
+    --lookback, --no-anchor."""
+    from kronos.settings import default
+
+    g = p.add_argument_group("sampling")
+    # Numbers are checked by ForecastSettings itself: one rule and one message for every caller.
+    g.add_argument("--horizon", type=int, required=True, help="bars to forecast")
+    g.add_argument("--paths", type=int, default=default("paths"),
+                   help=f"sample paths (default {default('paths')})")
+    g.add_argument("--seed", type=int, default=default("seed"), help="random seed: same seed, same paths")
+    g.add_argument("--temperature", type=float, default=default("temperature"),
+                   help=f"sampling temperature, 0 = greedy (default {default('temperature')})")
+    g.add_argument("--top-p", type=float, default=default("top_p"), help=f"nucleus share (default {default('top_p')})")
+    g.add_argument("--top-k", type=int, default=default("top_k"), help="keep the k likeliest tokens (0 = off)")
+    g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
+    g.add_argument("--no-anchor", action="store_true", help=ANCHOR_HELP)
+
+
+ANCHOR_HELP = ("do not move Kronos paths to start from the actual last close (the official output exactly: the fan "
+               "then starts from the tokenizer's reconstruction of the last bar)")
+
+
+def sampling_settings(args):
+    """The ``ForecastSettings`` the sampling options ask for (one line naming a bad value otherwise)."""
+    from kronos.settings import ForecastSettings
+
+    try:
+        return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, temperature=args.temperature,
+                                top_p=args.top_p, top_k=args.top_k, lookback=args.lookback, anchor=not args.no_anchor)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
 def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--data", nargs="+", default=[], metavar="FILE",
@@ -214,8 +249,8 @@ def context_note(pair) -> str:
 
 def load_forecast_model(args, bars) -> ForecastModel:
     """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
-    ``args.tokenizer``/``args.revision``/``args.context``/``args.device``/``args.paths``/``args.horizon``
-    where present."""
+    ``args.tokenizer``/``args.revision``/``args.context``/``args.device`` where present and the sampling
+    options (``add_sampling_options``)."""
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback, trained_context
     from kronos_studio.bundled import default_model_path
@@ -240,13 +275,12 @@ def load_forecast_model(args, bars) -> ForecastModel:
     except (CheckpointError, FileNotFoundError) as e:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)
-    kronos_settings = {name: getattr(args, name) for name in ("temperature", "top_p", "top_k") if hasattr(args, name)}
-    kronos_settings["anchor"] = not getattr(args, "no_anchor", False)
+    settings = sampling_settings(args)
     if model != ENSEMBLE:
-        fn = kronos_forecast_fn(pipeline, paths=args.paths, batch_size=10, **kronos_settings)
-        return ForecastModel(fn, default_lookback(pair.context, args.horizon),
+        fn = kronos_forecast_fn(pipeline, paths=settings.paths, batch_size=10, temperature=settings.temperature,
+                                top_p=settings.top_p, top_k=settings.top_k, anchor=settings.anchor)
+        return ForecastModel(fn, default_lookback(pair.context, settings.horizon),
                              lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
-    from kronos.pipeline import ForecastSettings
     from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
     from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
     from kronos_studio.ensemble.meta import MetaLearner
@@ -254,8 +288,6 @@ def load_forecast_model(args, bars) -> ForecastModel:
     try:
         meta_dir = getattr(args, "meta", None)
         meta = MetaLearner.load(meta_dir) if meta_dir else load_bundled_meta()
-        settings = ForecastSettings(horizon=args.horizon, paths=args.paths, lookback=getattr(args, "lookback", None),
-                                    **kronos_settings)
     except ValueError as e:
         raise CliError(str(e)) from None
     ensemble = bars_ensemble(pipeline, bars, meta, settings)

@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, add_context_option, context_note, load_forecast_model, quality_gate, read_bars
+from .common import (
+    CliError,
+    add_context_option,
+    add_sampling_options,
+    context_note,
+    load_forecast_model,
+    quality_gate,
+    read_bars,
+)
 
 
 def register(sub) -> None:
@@ -17,11 +25,8 @@ def register(sub) -> None:
     p.add_argument("--model", default=None,
                    help="as for `kronos forecast`, or 'ensemble' (the bundled ensemble); default: the bundled model")
     add_context_option(p)
-    p.add_argument("--horizon", type=int, required=True)
     p.add_argument("--cutoffs", type=int, default=20, help="latest cut-offs, one horizon apart (default 20)")
-    p.add_argument("--paths", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lookback", type=int, default=None, help="bars of history per cut-off (default: context - horizon)")
+    add_sampling_options(p, "bars of history per cut-off (default: context - horizon)")
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     p.add_argument("--timezone", default=None)
     p.add_argument("--calendar", default=None)
@@ -30,8 +35,6 @@ def register(sub) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
-    p.add_argument("--no-anchor", action="store_true",
-                   help="score Kronos paths as the official predictor gives them (not moved to the last close)")
     p.add_argument("--include-training-period", action="store_true",
                    help="also score cut-offs whose forecast starts inside the model's training period (left out "
                         "by default: such scores measure memory); the JSON says how many there are either way")

@@ -10,11 +10,13 @@ from .common import (
     ENSEMBLE,
     CliError,
     add_context_option,
+    add_sampling_options,
     context_note,
     load_forecast_model,
     quality_gate,
     quantile_levels,
     read_bars,
+    sampling_settings,
 )
 
 
@@ -28,18 +30,8 @@ def register(sub) -> None:
     p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")
     p.add_argument("--revision", default=None, help="Hub revision (commit) of the model")
     add_context_option(p)
-    p.add_argument("--horizon", type=int, required=True, help="bars to forecast")
-    p.add_argument("--paths", type=int, default=30, help="sample paths (default 30)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-p", type=float, default=0.9)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--lookback", type=int, default=None,
-                   help="history bars the model reads (default: its context minus the horizon, at least half the "
-                        "context, so the window never slides; a value given is used as it is)")
-    p.add_argument("--no-anchor", action="store_true",
-                   help="do not move Kronos paths to start from the actual last close (the official output "
-                        "exactly: the fan then starts from the tokenizer's reconstruction of the last bar)")
+    add_sampling_options(p, "history bars the model reads (default: its context minus the horizon, at least half "
+                            "the context, so the window never slides; a value given is used as it is)")
     p.add_argument("--quantiles", type=quantile_levels, default=[0.1, 0.5, 0.9])
     p.add_argument("--out", required=True, help="quantiles CSV to write")
     p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
@@ -65,15 +57,10 @@ def register(sub) -> None:
 
 def run_forecast(args) -> int:
     from data_sources.calendar_inference import calendar_provenance
-    from kronos.pipeline import ForecastSettings, InputError
+    from kronos.errors import InputError
     from kronos_studio.forecasting import too_few_paths
 
-    try:
-        settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
-                                    temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-                                    lookback=args.lookback, anchor=not args.no_anchor)
-    except (ValueError, InputError) as e:
-        raise CliError(str(e)) from None
+    settings = sampling_settings(args)
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
     opening = []
 
@@ -141,7 +128,7 @@ def _history_note(fc, default: bool) -> str:
 
 def _kronos_forecast(pipeline, bars, settings, args, on_step):
     """``pipeline.predict`` with the progress bar; ``on_step()`` after every sampling step."""
-    from kronos.pipeline import InputError
+    from kronos.errors import InputError
 
     bar = None
     if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):

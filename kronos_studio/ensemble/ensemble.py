@@ -137,7 +137,7 @@ def ensemble_forecast(ensemble: Ensemble, bars, settings):
     from datetime import datetime, timezone
 
     from kronos.bars import InputError, bars_frame, input_digest
-    from kronos.pipeline import Forecast
+    from kronos.forecast import Forecast
     from kronos_studio.forecasting import calendar_future_timestamps
 
     started = time.perf_counter()

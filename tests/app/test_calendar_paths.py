@@ -33,7 +33,7 @@ def forecast_page(model, data: bytes, name: str):
     from app_support import forecasts
     from app_support.models import ModelChoice
     from data_sources import check_bars, read_bars_file
-    from kronos.pipeline import ForecastSettings
+    from kronos.settings import ForecastSettings
 
     bars = read_bars_file(data, name=name)
     assert not [f for f in check_bars(bars, lookback=LOOKBACK) if f.severity == "error"]

@@ -122,7 +122,7 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
 
     from app_support import forecasts
     from data_sources import load_sample
-    from kronos.pipeline import ForecastSettings
+    from kronos.settings import ForecastSettings
 
     calls = []
 

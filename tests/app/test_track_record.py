@@ -118,7 +118,8 @@ def _bars_of(csv: bytes):
 
 def _other_model(ledger, pid):
     """The app's forecast with other paths and another model's name."""
-    from kronos.pipeline import Forecast, ForecastSettings
+    from kronos.forecast import Forecast
+    from kronos.settings import ForecastSettings
 
     row = ledger.steps_frame(ids=[pid])
     bars = _bars_of(pd.read_csv(__import__("io").BytesIO(good_csv(200))).iloc[:150].to_csv(index=False).encode())

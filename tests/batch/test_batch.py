@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from testkit import random_bars
 
+from kronos.settings import ForecastSettings
 from kronos_studio.batch.engine import read_previous, run_batch, settings_key
 from kronos_studio.batch.forecaster import BatchSettings, ChunkForecaster
 from kronos_studio.batch.summary import summarize, touch_column
 from kronos_studio.batch.watchlist import Entry, WatchlistError, read_watchlist, symbol_entries
 
-SETTINGS = BatchSettings(horizon=6, paths=12, seed=5, lookback=48, touch_levels=(-0.02, 0.03))
+SETTINGS = BatchSettings(ForecastSettings(horizon=6, paths=12, seed=5, lookback=48), touch_levels=(-0.02, 0.03))
 
 
 def write_series(folder, names, n=80):
@@ -60,7 +61,7 @@ def test_every_series_gets_a_row_and_bad_ones_say_why(local_run):
     assert {touch_column(-0.02), touch_column(0.03)} <= set(rows.columns)
     assert (ok["bars_used"] == 48).all() and (ok["paths"] == 12).all() and (ok["model"].notna()).all()
     steps = pd.read_parquet(out / "steps.parquet")
-    assert set(steps["series"]) == set(ok["series"]) and len(steps) == 5 * SETTINGS.horizon
+    assert set(steps["series"]) == set(ok["series"]) and len(steps) == 5 * SETTINGS.forecast.horizon
     assert str(steps["timestamp"].dt.tz) == "UTC"
 
 
@@ -86,7 +87,7 @@ def test_unanchored_rows_are_the_official_output_of_that_series(watchlist, tmp_p
 
     from data_sources import read_bars_file
 
-    raw = dataclasses.replace(SETTINGS, anchor=False)
+    raw = dataclasses.replace(SETTINGS, forecast=dataclasses.replace(SETTINGS.forecast, anchor=False))
     result = run_batch(read_watchlist(watchlist), raw, out=tmp_path / "raw.parquet")
     forecaster = ChunkForecaster(None, raw)
     bars = read_bars_file(watchlist / "S3.csv")
@@ -111,7 +112,7 @@ def test_rerun_skips_finished_series_and_redoes_changed_ones(watchlist, tmp_path
     assert (again.forecast, again.kept) == (0, 5)
     pd.testing.assert_frame_equal(first.rows.drop(columns="created_at"), again.rows.drop(columns="created_at"),
                                   check_dtype=False)
-    assert len(pd.read_parquet(steps)) == 5 * SETTINGS.horizon
+    assert len(pd.read_parquet(steps)) == 5 * SETTINGS.forecast.horizon
 
     changed = random_bars(80, seed=99, freq="1h", start="2024-03-04 00:00")  # new bars for one series
     changed["timestamp"] = changed["timestamp"].dt.tz_localize("UTC")
@@ -124,7 +125,7 @@ def test_rerun_skips_finished_series_and_redoes_changed_ones(watchlist, tmp_path
     assert redone >= {"S2", "S4"}
     assert third.rows.set_index("series").loc["S2", "data_sha256"] != first.rows.set_index("series").loc["S2", "data_sha256"]
 
-    other = run_batch(read_watchlist(folder), BatchSettings(horizon=4, paths=12, seed=5, lookback=48), out=out)
+    other = run_batch(read_watchlist(folder), BatchSettings(ForecastSettings(horizon=4, paths=12, seed=5, lookback=48)), out=out)
     assert (other.forecast, other.kept) == (5, 0)  # other settings: nothing is reused
 
 
@@ -193,7 +194,7 @@ def test_samples_and_missing_symbols_in_one_watchlist(tmp_path):
 
     sample = list_samples()[0].name
     entries = symbol_entries([("sample", sample, "1d", None), ("sample", "NOPE", "1d", None)])
-    result = run_batch(entries, BatchSettings(horizon=5, paths=8, lookback=64), cache=tmp_path / "cache")
+    result = run_batch(entries, BatchSettings(ForecastSettings(horizon=5, paths=8, lookback=64)), cache=tmp_path / "cache")
     status = dict(zip(result.rows["series"], result.rows["status"]))
     assert status[sample] == "ok"
     assert status["NOPE"].startswith("cannot load:") and "unknown sample" in status["NOPE"]

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from kronos.config import BAR_COLUMNS
-from kronos.pipeline import Forecast, ForecastSettings
+from kronos.forecast import Forecast
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.calibration import FanCalibration, conformal_ranks, holdout_check
 from kronos_studio.evaluation.walk_forward import last_cutoffs, walk_forward
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from kronos.config import BAR_COLUMNS
-from kronos.pipeline import Forecast, ForecastSettings
+from kronos.forecast import Forecast
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
 from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities, max_drawdowns
 from kronos_studio.evaluation.trust import (

@@ -9,8 +9,10 @@ import pytest
 import torch
 from testkit import random_bars
 
+from kronos.errors import InputError
 from kronos.generate import PathCaches, Prompt, Sequences, decode_one_token, prefill, recompute_window, shared_window
-from kronos.pipeline import ForecastSettings, InputError, KronosPipeline
+from kronos.pipeline import KronosPipeline
+from kronos.settings import ForecastSettings
 
 
 @pytest.mark.parametrize("lengths", [[60], [60, 45]])

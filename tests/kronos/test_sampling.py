@@ -37,7 +37,7 @@ def test_seeded_sampling_is_reproducible():
 @pytest.mark.parametrize("bad", [dict(temperature=-0.1), dict(top_k=-1), dict(top_p=0.0), dict(top_p=1.5)])
 def test_invalid_sampling_settings(bad):
     with pytest.raises(ValueError):
-        SamplingConfig(**bad)
+        SamplingConfig(**{"temperature": 1.0, "top_k": 0, "top_p": 0.9, **bad})
 
 
 def test_draw_follows_the_distribution_and_skips_zero_mass():

@@ -28,7 +28,8 @@ def forecast(bars: Bars, at: int, horizon: int = 12, paths: int = 30, seed: int 
              values: np.ndarray | None = None, **provenance):
     """A Forecast made from ``bars[:at]`` for the next ``horizon`` bar times; ``values`` [paths, horizon,
     6] (default: a random walk from the last close, seeded by ``seed``)."""
-    from kronos.pipeline import Forecast, ForecastSettings
+    from kronos.forecast import Forecast
+    from kronos.settings import ForecastSettings
 
     history = bars.frame.iloc[max(0, at - 64):at].reset_index(drop=True)
     last = float(history["close"].iloc[-1])

@@ -11,8 +11,9 @@ import torch
 
 from kronos.checkpoints import KronosPair, save_checkpoint
 from kronos.config import KronosConfig, TokenizerConfig
+from kronos.errors import InputError
 from kronos.model import Kronos
-from kronos.pipeline import InputError, KronosPipeline
+from kronos.pipeline import KronosPipeline
 from kronos.tokenizer import KronosTokenizer
 from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
 from kronos_studio.training.events import CHANNELS, EventBuilder, calendar_from_frame
