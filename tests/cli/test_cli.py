@@ -170,3 +170,19 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path):
     q = pd.read_csv(tmp_path / "q.csv")
     last = b["close"].iloc[-1]
     assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's
+
+
+def test_a_horizon_one_past_the_bundled_context(bars_csv, tmp_path):
+    """The bundled model reads 128 bars: a 129-bar forecast slides the window and every bar is decoded
+    (it failed after sampling with 'cannot reshape array', issue 21 item 5)."""
+    from kronos_studio.bundled import bundled_models
+
+    folder = bundled_models().get("studio-tiny")
+    if folder is None:
+        pytest.skip("the bundled studio-tiny model is not present")
+    out = tmp_path / "q.csv"
+    r = run_cli("forecast", bars_csv, "--model", folder, "--horizon", 129, "--paths", 2, "--out", out,
+                "--device", "cpu", "--quiet")
+    assert r.returncode == 0, r.stderr
+    q = pd.read_csv(out)
+    assert len(q) == 129 and q["close_p50"].notna().all()
