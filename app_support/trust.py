@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from kronos_studio.evaluation.metrics import CRPS_ESTIMATOR
 from kronos_studio.evaluation.trust import plain_verdicts
 
 from . import ledger as ledger_ui
@@ -72,6 +73,8 @@ class Reports:
             record = None if data is None else TrackRecord.from_dict(data)
         except Exception:  # unreadable or unreachable: as if never evaluated
             return None
+        if record is not None and record.numbers.get("crps_estimator") != CRPS_ESTIMATOR:
+            return None  # scored with another CRPS estimator: its skill is not comparable, so not shown
         if record is not None:
             with self._lock:
                 self._latest[series] = record

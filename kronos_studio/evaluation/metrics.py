@@ -6,19 +6,27 @@ import numpy as np
 
 from kronos.quantiles import BAND
 
+CRPS_ESTIMATOR = "fair"  # recorded beside every stored score, so scores of another estimator are never mixed in
 
-def crps_samples(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Sample CRPS: E|X - y| - ½ E|X - X'| over the empirical distribution of ``samples`` [S, ...].
 
-    A point mass (S = 1, or identical samples) gives the absolute error."""
+def crps_samples(samples: np.ndarray, actual: np.ndarray, fair: bool = True) -> np.ndarray:
+    """CRPS of ``samples`` [S, ...] (draws of the forecast distribution) against ``actual``.
+
+    fair (default): mean |X_i - y| - sum_{i != j} |X_i - X_j| / (2 S (S - 1)). Its expectation is the
+    CRPS of the distribution the samples come from, whatever S, so forecasts scored with different
+    path counts (a model's 30 paths, a baseline's 200) are comparable. The plain estimator
+    (``fair=False``, the CRPS of the empirical distribution: the pair sum over S²) is biased upward by
+    E|X - X'| / (2S), which punishes the forecast with fewer paths. One sample (S = 1) scores the
+    absolute error with either."""
     x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)
     y = np.asarray(actual, dtype=np.float64)
     s = x.shape[0]
     term1 = np.abs(x - y).mean(axis=0)
     # sum_{i,j} |x_i - x_j| = 2 sum_i (2i - s + 1) x_(i) for sorted x, i = 0..s-1
     weights = (2 * np.arange(s) - s + 1).reshape((s,) + (1,) * (x.ndim - 1))
-    term2 = 2 * (weights * x).sum(axis=0) / (s * s)
-    return term1 - 0.5 * term2
+    pair_sum = 2 * (weights * x).sum(axis=0)
+    pairs = s * (s - 1) if fair else s * s
+    return term1 - 0.5 * pair_sum / max(pairs, 1)
 
 
 def pit_values(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from kronos.quantiles import BAND, band_nominal
 
 from .baselines import REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
+from .metrics import CRPS_ESTIMATOR
 from .walk_forward import EvalResult, last_cutoffs, walk_forward
 
 
@@ -163,7 +164,7 @@ class TrustReport:
         out = {"coverage": s["coverage_p10_p90"], "nominal": band_nominal(BAND), "cutoffs": self.cutoffs,
                "horizon": self.model.horizon, "first": str(self.model.cutoff_times[0]),
                "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": [lo, hi],
-               "crps_pct": s["crps_pct"]}
+               "crps_pct": s["crps_pct"], "crps_estimator": CRPS_ESTIMATOR}
         if REFERENCE in self.baselines:
             label = self.baselines[REFERENCE].name
             ref = self.skill().loc[label]

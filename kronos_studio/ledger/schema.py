@@ -38,7 +38,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0002_track_records"
+HEAD = "0003_fair_crps"
 
 # 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -143,6 +143,8 @@ evaluations = Table(
     Column("actual_close", Float, nullable=False),
     Column("actual_volume", Float, nullable=False),
     Column("crps", Float, nullable=False),  # of the close, price units
+    # the estimator behind ``crps`` (kronos_studio.evaluation.metrics.CRPS_ESTIMATOR): never mix two
+    Column("crps_estimator", String(16), nullable=False, server_default="fair"),
     Column("pit", Float, nullable=False),
     Column("covered", Boolean, nullable=False),  # actual close inside the p10-p90 band
     Column("direction_hit", Boolean, nullable=False),  # median and actual on the same side of the last close

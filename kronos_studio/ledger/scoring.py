@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.quantiles import DEFAULT_QUANTILES
-from kronos_studio.evaluation.metrics import score_paths
+from kronos_studio.evaluation.metrics import CRPS_ESTIMATOR, score_paths
 
 QUANTILE_LEVELS = DEFAULT_QUANTILES  # the quantiles kept per step (any other comes from the stored paths)
 ACTUAL_FIELDS = ("open", "high", "low", "close", "volume")
@@ -84,6 +84,6 @@ def evaluation_rows(due: Due, close_paths: np.ndarray, last_close: float, actual
     times = pd.DatetimeIndex(actual.times[due.row + steps].astype("datetime64[ns]")).tz_localize("UTC")
     return [{"prediction_id": due.prediction_id, "step": int(step), "bar_time": times[j].to_pydatetime(),
              **{f"actual_{f}": float(bars[j, k]) for k, f in enumerate(ACTUAL_FIELDS)},
-             "crps": float(scores["crps"][j]), "pit": float(scores["pit"][j]),
+             "crps": float(scores["crps"][j]), "crps_estimator": CRPS_ESTIMATOR, "pit": float(scores["pit"][j]),
              "covered": bool(scores["covered"][j]), "direction_hit": bool(scores["direction_hit"][j])}
             for j, step in enumerate(steps)]

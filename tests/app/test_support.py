@@ -73,7 +73,7 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
 
     class Report:
         def __init__(self, coverage):
-            self.record = TrackRecord({"coverage": coverage}, {"horizon": 5}, None)
+            self.record = TrackRecord({"coverage": coverage, "crps_estimator": "fair"}, {"horizon": 5}, None)
 
         def track_record(self):
             return self.record
@@ -93,7 +93,10 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
     monkeypatch.setattr(ledger, "write", crash_midway)
     Reports(lambda: ledger).put("k2", series, Report(0.5))  # fails, silently
     monkeypatch.setattr(ledger, "write", real_write)
-    assert Reports(lambda: ledger).latest(series).numbers == {"coverage": 0.8}  # a fresh process reads the old record
+    assert Reports(lambda: ledger).latest(series).numbers["coverage"] == 0.8  # a fresh process reads the old record
+    # A record scored with another CRPS estimator (before the fair one) is not shown: its skill is not comparable.
+    ledger.put_track_record(series, TrackRecord({"coverage": 0.7}, {"horizon": 5}, None).to_dict())
+    assert Reports(lambda: ledger).latest(series) is None
     ledger.close()
     # Files elsewhere under the storage root (cached bars) are written the same all-or-nothing way.
     real_text = pathlib.Path.write_text

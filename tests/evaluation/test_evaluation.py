@@ -40,11 +40,51 @@ def test_crps_matches_the_pairwise_definition_and_the_gaussian_closed_form():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(9, 4))
     y = rng.normal(size=4)
-    brute = np.abs(x - y).mean(0) - 0.5 * np.abs(x[:, None] - x[None]).mean((0, 1))
-    np.testing.assert_allclose(crps_samples(x, y), brute, rtol=1e-12)
-    # N(0,1) against y = 0: CRPS = sigma * (2 phi(0) - 1/sqrt(pi)) = 0.2337
+    pairs = np.abs(x[:, None] - x[None]).sum((0, 1))
+    plain = np.abs(x - y).mean(0) - 0.5 * pairs / 81
+    fair = np.abs(x - y).mean(0) - 0.5 * pairs / 72  # the 9 zero diagonal terms are not pairs
+    np.testing.assert_allclose(crps_samples(x, y), fair, rtol=1e-12)
+    np.testing.assert_allclose(crps_samples(x, y, fair=False), plain, rtol=1e-12)
     big = rng.normal(size=(20000, 1))
-    assert crps_samples(big, np.zeros(1))[0] == pytest.approx(2 / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi), abs=0.01)
+    assert crps_samples(big, np.zeros(1))[0] == pytest.approx(gaussian_crps(0.0, 1.0, 0.0), abs=0.01)
+
+
+def gaussian_crps(mu, sigma, y):
+    """Closed form for N(mu, sigma²) (Gneiting & Raftery 2007)."""
+    from scipy.stats import norm
+
+    z = (np.asarray(y) - mu) / sigma
+    return sigma * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+
+
+@pytest.mark.parametrize("paths", [5, 30, 1000])
+def test_the_fair_crps_is_unbiased_for_any_path_count_and_the_plain_one_is_not(paths):
+    # Many forecasts of N(0, 1), each scored against its own outcome y ~ N(0.3, 1.2²): the expected
+    # score is the closed form averaged over y, whatever the number of paths.
+    rng = np.random.default_rng(paths)
+    n = 400_000 // paths
+    y = rng.normal(0.3, 1.2, n)
+    x = rng.normal(size=(paths, n))
+    exact = gaussian_crps(0.0, 1.0, y)
+    fair = crps_samples(x, y) - exact
+    noise = 4 * fair.std() / np.sqrt(n)
+    assert abs(fair.mean()) < noise
+    plain = crps_samples(x, y, fair=False) - exact
+    if paths == 5:  # the plain estimator is off by E|X - X'| / 2S = 1 / (S sqrt(pi))
+        assert plain.mean() == pytest.approx(1 / (paths * np.sqrt(np.pi)), abs=noise)
+        assert plain.mean() > 10 * noise
+
+
+def test_the_same_forecast_scores_the_same_with_30_and_with_200_paths():
+    rng = np.random.default_rng(7)
+    n = 4000
+    y = rng.standard_t(5, n)
+    scores = {s: crps_samples(rng.standard_t(5, (s, n)), y) for s in (30, 200)}
+    diff = scores[30] - scores[200]
+    assert abs(diff.mean()) < 4 * diff.std() / np.sqrt(n)
+    plain = crps_samples(rng.standard_t(5, (30, n)), y, fair=False) - crps_samples(
+        rng.standard_t(5, (200, n)), y, fair=False)
+    assert plain.mean() > 4 * plain.std() / np.sqrt(n)  # the old estimator penalised the 30-path forecast
 
 
 def test_a_calibrated_gaussian_covers_80_percent_and_has_uniform_pit():

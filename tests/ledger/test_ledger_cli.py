@@ -11,6 +11,7 @@ import pytest
 from ledger_helpers import cut, forecast, series
 
 from kronos_studio.ledger import Ledger
+from kronos_studio.ledger.schema import HEAD
 
 
 def kronos(*args, url: str, cwd=None):
@@ -60,7 +61,7 @@ def test_forecast_is_recorded_under_the_series_name_then_scored_and_exported(led
     r = kronos("ledger", "export", "--out", out, "--since", "2999-01-01", url=ledger_url)
     assert r.returncode == 0 and len(pd.read_parquet(out)) == 0
     info = kronos("ledger", "info", url=ledger_url).stdout
-    assert "2 forecasts of 2 series, 12 steps scored" in info and "schema 0002_track_records" in info
+    assert "2 forecasts of 2 series, 12 steps scored" in info and f"schema {HEAD}" in info
     # A forecast from newer bars of a series scores its earlier forecasts first.
     kronos("forecast", early / "EURX.csv", *common, "--symbol", "EUR-late", url=ledger_url)
     r = kronos("forecast", full / "EURX.csv", *common, "--symbol", "EUR-late", url=ledger_url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from ledger_helpers import cut, forecast, series
 from sqlalchemy import inspect
@@ -73,6 +75,39 @@ def test_a_ledger_of_the_previous_version_keeps_its_rows_when_upgraded(ledger_ur
         assert ledger.score(bars).steps == 6
         ledger.put_track_record(("file", "TEST", "1h", "folder:x"), {"numbers": {"coverage": 0.5}})
         assert ledger.track_record(("file", "TEST", "1h", "folder:x")) == {"numbers": {"coverage": 0.5}}
+
+
+def test_steps_scored_with_the_plain_crps_are_rescored_with_the_fair_one(ledger_url):
+    from sqlalchemy import select
+
+    from kronos_studio.evaluation.metrics import crps_samples
+    from kronos_studio.ledger.schema import evaluations
+
+    upgrade(ledger_url, "0002_track_records")  # scores of this version are plain sample CRPS
+    engine = create_ledger_engine(ledger_url)
+    bars = series(300)
+    fc = forecast(bars, 250, horizon=6, paths=5)
+    row, paths = prediction_row(fc, cut(bars, 250))
+    from kronos_studio.ledger.schema import prediction_paths, predictions
+
+    actual = bars.frame["close"].to_numpy()[250:256]
+    plain = crps_samples(fc.paths[:, :, 3], actual, fair=False)
+    with engine.connect() as conn, conn.begin():
+        pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+        conn.execute(prediction_paths.insert().values(prediction_id=pid, **paths))
+        when = pd.Timestamp("2024-06-13 11:00", tz="UTC").to_pydatetime()
+        conn.execute(evaluations.insert(), [  # the columns of this version: no crps_estimator
+            {"prediction_id": pid, "step": k + 1, "bar_time": when, "actual_open": 1.0, "actual_high": 1.0,
+             "actual_low": 1.0, "actual_close": float(actual[k]), "actual_volume": 1.0, "crps": float(plain[k]),
+             "pit": 0.5, "covered": True, "direction_hit": True, "scored_at": when} for k in range(6)])
+    engine.dispose()
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it and rescores the stored steps
+        with ledger.engine.connect() as conn:
+            got = conn.execute(select(evaluations.c.crps, evaluations.c.crps_estimator)
+                               .order_by(evaluations.c.step)).all()
+    fair = crps_samples(fc.paths[:, :, 3], actual)
+    np.testing.assert_allclose([g.crps for g in got], fair, rtol=1e-6)
+    assert (fair < plain).all() and {g.crps_estimator for g in got} == {"fair"}
 
 
 def test_migrations_go_down_and_up_again(tmp_path):
