@@ -301,3 +301,36 @@ def test_verdict_with_three_models_names_all_and_needs_same_cutoffs():
     assert v.runner_up == "a"
     with pytest.raises(ValueError, match="same cut-offs"):
         verdict({"a": _walk(0.0, 1.0, 5), "b": _walk(0.0, 1.0, 6)})
+
+
+def _ledger_steps(starts, horizon=5, scored=(5, 5), model=("m", "m"), interval="1d"):
+    """A Ledger.steps_frame of daily forecasts from the given last-bar dates (New York midnights, kept in UTC)."""
+    rows = []
+    for pid, (start, n, name) in enumerate(zip(starts, scored, model), start=1):
+        days = pd.bdate_range(start, periods=horizon + 1, tz="America/New_York")
+        for step in range(1, horizon + 1):
+            rows.append({"prediction_id": pid, "model": name, "step": step, "timezone": "America/New_York",
+                         "interval": interval, "last_bar_at": days[0].tz_convert("UTC"), "last_close": 100.0,
+                         "timestamp": days[step].tz_convert("UTC"), "close_p10": 95.0, "close_p50": 100.0,
+                         "close_p90": 105.0, "bar_time": days[step].tz_convert("UTC") if step <= n else pd.NaT,
+                         "actual_close": 100.0 + step if step <= n else np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_track_record_chart_tells_forecasts_apart_and_breaks_the_actual_line_at_gaps():
+    """Issue 21 item 13: one colour per forecast (a line style per model), the actual close broken between
+    forecasts three months apart, daily times as dates in the series' zone, no 'actual close' entry while
+    none arrived."""
+    fig = charts.track_record_chart(_ledger_steps(["2013-01-02", "2013-04-02"], model=("m", "n")))
+    bands = [t for t in fig.data if t.fill == "tonexty"]
+    assert len(bands) == 2 and bands[0].fillcolor != bands[1].fillcolor
+    p50 = [t for t in fig.data if t.name.endswith(": p50")]
+    assert p50[0].line.dash != p50[1].line.dash  # two models
+    actual = next(t for t in fig.data if t.name == "actual close")
+    assert sum(x is None for x in actual.x) == 1  # one break: between the two forecasts' bars
+    assert pd.Timestamp(actual.x[0]) == pd.Timestamp("2013-01-02")  # New York midnight, not 05:00
+    assert "%{x|%Y-%m-%d}<" in actual.hovertemplate  # dates for daily bars
+    same = charts.track_record_chart(_ledger_steps(["2013-01-02", "2013-01-04"]))  # overlapping: one line
+    assert not any(x is None for x in next(t for t in same.data if t.name == "actual close").x)
+    none = charts.track_record_chart(_ledger_steps(["2013-01-02"], scored=(0,), model=("m",)))
+    assert "actual close" not in [t.name for t in none.data]
