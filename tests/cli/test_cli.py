@@ -152,13 +152,19 @@ def test_quality_gate_blocks_until_the_offered_fix_is_accepted(random_model, tmp
     assert r.returncode == 2 and "NOPE" in r.stderr
 
 
-def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path):
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path, layout):
+    """Long (a symbol column) or wide (AAA:open ... BBB:open, issue 21 item 7): --symbol picks one."""
     folder = random_model("tiny").folder
     a, b = random_bars(120, seed=1, freq="1h"), random_bars(120, seed=2, freq="1h")
     b[["open", "high", "low", "close"]] *= 10  # another instrument at another price level
-    long = pd.concat([a.assign(symbol="AAA"), b.assign(symbol="BBB")])
-    path = tmp_path / "long.csv"
-    long.to_csv(path, index=False)
+    if layout == "long":
+        table = pd.concat([a.assign(symbol="AAA"), b.assign(symbol="BBB")])
+    else:
+        table = pd.concat([a[["timestamp"]], a.drop(columns="timestamp").add_prefix("AAA:"),
+                           b.drop(columns="timestamp").add_prefix("BBB:")], axis=1)
+    path = tmp_path / f"{layout}.csv"
+    table.to_csv(path, index=False)
     args = ["forecast", path, "--model", folder, "--horizon", 3, "--paths", 4, "--out", tmp_path / "q.csv",
             "--timezone", "UTC", "--calendar", "24/7"]
     r = run_cli(*args)
