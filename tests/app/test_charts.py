@@ -281,11 +281,27 @@ def test_verdict_beyond_noise_only_across_enough_cutoffs():
     good, bad = _walk(0.0, 1.0, 8), _walk(2.0, 1.0, 8)
     v = verdict({"bad": bad, "good": good})
     assert v.best == "good" and v.runner_up == "bad" and v.beyond_noise is True and v.cutoffs == 8
-    assert v.text.startswith(f"On this cut-off, good has the lower CRPS ({good.crps[0].mean():.3g} vs ")
+    pct = good.crps[0].mean() / abs(good.last[0]) * 100  # in % of price, as the cards show it
+    assert v.text.startswith(f"On this cut-off, good has the lower CRPS ({pct:.2f}% vs ")
     assert "the difference is beyond noise" in v.text and v.interval[0] > 0
     one = verdict({"bad": _walk(2.0, 1.0, 1), "good": _walk(0.0, 1.0, 1)})
     assert one.beyond_noise is None and "not assessed" in one.text and "1 cut-off," in one.text
     assert "beyond noise:" not in one.text
+
+
+def test_verdict_names_the_random_walk_when_it_beats_every_model():
+    """Issue 21 item 11: a baseline better than both models on the shown cut-off is said in the verdict,
+    in % of price like the cards; a worse one is not mentioned."""
+    import dataclasses
+
+    a, b, walk = _walk(1.0, 1.0, 8), _walk(2.0, 1.0, 8), _walk(0.0, 1.0, 8)
+    walk = dataclasses.replace(walk, name="random walk (hist. vol)")
+    v = verdict({"a": a, "b": b}, baseline=walk)
+    pct = walk.crps[0].mean() / abs(walk.last[0]) * 100
+    assert f"but the random walk (hist. vol) beat both models on it ({pct:.2f}% of price)" in v.text
+    assert "% of price" in v.text.split(" — ")[0] and v.best == "a"
+    worse = verdict({"a": a, "b": walk}, baseline=dataclasses.replace(b, name="random walk (hist. vol)"))
+    assert "random walk" not in worse.text
 
 
 def test_verdict_says_not_beyond_noise_when_the_interval_spans_zero():
