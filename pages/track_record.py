@@ -48,6 +48,7 @@ chosen = c2.multiselect("Models", models, default=models, key="tr_models", place
 table = table[table["model"].isin(chosen or models)]
 fans = c3.number_input("Fans drawn", 1, MAX_FANS, 8, key="tr_fans", help="The latest forecasts of the table")
 
+status = ledger.status(table)
 scored = table[table["scored_steps"] > 0]
 steps = int(scored["scored_steps"].sum())
 m = st.columns(4)
@@ -62,8 +63,9 @@ if steps:
     m[3].metric("Direction hit", f"{r['direction_hit']:.0%}", help="Share of scored bars where the median moved "
                 "from the last close the way the close really did (50% is a coin)")
 else:
-    m[1].caption("Nothing scored yet: the bars these forecasts are about have not been loaded since.")
-status = ledger.status(table)
+    m[1].caption("Nothing scored yet: the bars loaded since do not continue these forecasts' history (below)."
+                 if status.str.startswith("waiting: ").any() else
+                 "Nothing scored yet: the bars these forecasts are about have not been loaded since.")
 frozen = table["source"].isin(list(ledger.FROZEN_SOURCES))
 if frozen.any():
     st.info(f"**{counted(int(frozen.sum()), 'forecast')} of bundled samples can never be scored:** a sample's "
@@ -90,11 +92,15 @@ view = table[["prediction_id", "created_at", "symbol", "interval", "model", "cal
 view = view.assign(created_at=view["created_at"].dt.tz_localize(None),  # shown as UTC, said in the header
                    last_bar_at=ledger.series_times(table, "last_bar_at"),  # the series' clock, as on the chart
                    status=status)
+view = view[[*view.columns[:5], "status", *[c for c in view.columns[5:] if c != "status"]]]  # status beside the model
 pct, when = st.column_config.NumberColumn, st.column_config.DatetimeColumn
 st.dataframe(view, hide_index=True, key="tr_table", column_config={
     "prediction_id": pct("id"), "created_at": when("made (UTC)", format="YYYY-MM-DD HH:mm"),
     "last_bar_at": when("last bar seen (series' time)", format=ledger.time_format(table)),
     "scored_steps": pct("bars scored"),
+    "status": st.column_config.TextColumn("status", width="medium",
+                                          help="Scored; waiting, and why the bars loaded last could not score it; "
+                                               "or never (a bundled sample gets no new bars)"),
     "crps": pct("CRPS", format="%.4g"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
     "coverage": pct("p10–p90 coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
     "realized_return": pct("return to last scored bar", format="percent")})
