@@ -328,3 +328,44 @@ def test_multi_ticker_upload_asks_which_instrument(page, app_url, tmp_path):
     page.wait_for_selector(FAN, timeout=60_000)
     no_exceptions(page)
     shot(page, "upload_ticker_picker.png")
+
+
+def test_wide_and_cryptodatadownload_files_in_the_browser(page, app_url, tmp_path):
+    """Issue 21 items 4, 6, 7: a yfinance multi-ticker CSV (two header rows) offers the instrument picker;
+    a CryptoDataDownload export is read and the gate says which volume column became what; a ragged
+    file gets one line naming the line and the fix."""
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    one = pd.read_csv(__import__("io").BytesIO(good_csv()))
+    index = pd.DatetimeIndex(pd.to_datetime(one["date"]), name="Date")
+    fields = {"Close": "close", "High": "high", "Low": "low", "Open": "open", "Volume": "volume"}
+    wide = pd.concat({(f, t): one[c].set_axis(index) * (k if c != "volume" else 1)
+                      for f, c in fields.items() for t, k in (("AAPL", 1), ("MSFT", 3))}, axis=1)
+    wide.columns = wide.columns.set_names(["Price", "Ticker"])
+    path = tmp_path / "yf.csv"
+    wide.to_csv(path)
+    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+    open_app(page, app_url)
+    choose(page, "Source", "Upload CSV / Parquet")
+    uploader.set_input_files(str(path))
+    expect(page.get_by_text("yf.csv holds 2 instruments")).to_be_visible(timeout=30_000)
+    choose(page, "Instrument in yf.csv", "MSFT")
+    page.get_by_role("button", name="Run forecast").wait_for(timeout=30_000)
+    shot(page, "upload_wide_picker.png")
+
+    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    uploader.set_input_files(str(fixtures / "cdd_coinbase_BTCUSD_1h.csv"))
+    expect(page.get_by_text("48 bars")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("read as the volume (base currency)").first).to_be_visible(timeout=30_000)  # open: an error
+    shot(page, "upload_cryptodatadownload.png")
+
+    text = (fixtures / "cdd_coinbase_BTCUSD_1h.csv").read_text().splitlines()
+    text.insert(10, text[10] + ",extra")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("\n".join(text) + "\n")
+    uploader.set_input_files(str(ragged))
+    expect(page.get_by_text("line 11 (").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Length of header")).to_have_count(0)
+    no_exceptions(page)
+    shot(page, "upload_ragged.png")
