@@ -20,8 +20,8 @@ st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the
 start = open_page(gate_key=None, settings=False)
 inputs, choice, bars = start.inputs, start.choice, start.bars
 
-# A key keeps the expander's state across reruns: it stays open while its inputs change.
-with st.expander("Event calendar", icon=":material/event:", expanded=False, key="ft_calendar_box", on_change="rerun"):
+# A key keeps the expander the same element across reruns, whatever its content (it stays open).
+with st.expander("Event calendar", icon=":material/event:", expanded=False, key="ft_calendar_box"):
     calendar, _, _, _ = adapters.controls(bars, choice, pick_adapter=False)
 gap = adapters.coverage_gap(calendar, bars)
 if gap:

@@ -29,8 +29,8 @@ with st.expander("Event markers (optional)", icon=":material/flag:"):
     if unreadable:
         st.warning(f"Could not read these lines as dates: {unreadable}. Use e.g. `2013-04-23, Earnings`.")
 
-# A key keeps the expander's state across reruns: picking an adapter does not collapse it.
-with st.expander("Event calendar and LoRA adapter", icon=":material/event:", key="fc_calendar_box", on_change="rerun"):
+# A key keeps the expander the same element across reruns, whatever its content (it stays open).
+with st.expander("Event calendar and LoRA adapter", icon=":material/event:", key="fc_calendar_box"):
     calendar, calendar_markers, adapter, both_fans = adapters.controls(bars, choice)
 events = events + calendar_markers
 
