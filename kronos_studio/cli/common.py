@@ -39,9 +39,10 @@ def read_bars(path: str, timezone: str | None = None, calendar: str | None = Non
 
 
 def quality_gate(bars, fixes: list[str]):
-    """The data-quality gate before the forecast: (bars with the accepted fixes, warning lines).
+    """The data-quality gate before the forecast: (bars with the accepted fixes, note and warning lines).
     Error-level findings block, in one line naming them and the --fix that would clear each; the
-    warnings are printed once the forecast succeeded, so that a failure stays one line."""
+    reader's notes (what it did with the file: which column became what) and the warnings are printed
+    once the forecast succeeded, so that a failure stays one line."""
     from data_sources import apply_fixes, check_bars
 
     if fixes:
@@ -54,8 +55,9 @@ def quality_gate(bars, fixes: list[str]):
     if blocking:
         parts = [f"{f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "") for f in blocking]
         raise CliError("the data-quality gate blocks the forecast: " + "; ".join(parts))
-    return bars, [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
-                  for f in found if f.severity == "warning"]
+    notes = [f"kronos: note: {f.message}" for f in found if f.code == "source_note"]
+    return bars, notes + [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
+                          for f in found if f.severity == "warning"]
 
 
 def positive(kind):

@@ -192,3 +192,17 @@ def test_a_horizon_one_past_the_bundled_context(bars_csv, tmp_path):
     assert r.returncode == 0, r.stderr
     q = pd.read_csv(out)
     assert len(q) == 129 and q["close_p50"].notna().all()
+
+
+def test_the_reader_says_which_volume_column_became_what(random_model, tmp_path):
+    """Issue 21 item 4 on the command line: a CryptoDataDownload export's notes are printed."""
+    from pathlib import Path
+
+    folder = random_model("tiny").folder
+    path = Path(__file__).parents[1] / "data_sources" / "fixtures" / "cdd_coinbase_BTCUSD_1h.csv"
+    r = run_cli("forecast", path, "--model", folder, "--horizon", 3, "--paths", 2, "--lookback", 24,
+                "--out", tmp_path / "q.csv", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    assert "kronos: note: column 'Volume BTC' read as the volume (base currency)" in r.stderr
+    assert "kronos: note: column 'Volume USD' read as the amount (quote-currency turnover)" in r.stderr
+    assert r.stderr.splitlines()[-1].startswith("wrote 3 rows")
