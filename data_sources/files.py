@@ -198,8 +198,9 @@ def _two_row_header(lines: list[str], sep: str) -> tuple[list[str], int] | None:
         kinds, tickers = b, a
     else:
         return None
-    if any(not t or _norm(t) in _known_names() or _DATA_CELL.match(t) for t in tickers[1:]):
-        return None
+    if _DATA_CELL.match(tickers[0]) or any(not t or t in _NA_SET or _norm(t) in _known_names() or _DATA_CELL.match(t)
+                                           for t in tickers[1:]):
+        return None  # a first data row (a date, numbers, missing values), not tickers
     c = _cells(lines[2], sep)
     date_row = len(c) == len(a) and bool(c[0]) and not _DATA_CELL.match(c[0]) and not any(c[1:])
     first = c[0] if date_row else "Date"

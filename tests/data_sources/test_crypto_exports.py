@@ -147,3 +147,9 @@ def test_yfinance_multi_ticker_csv_and_parquet(tmp_path):
         np.testing.assert_allclose(msft.frame["close"], frames["ETH"]["close"])
         aapl = read_bars_file(path, symbol="AAPL")
         assert len(aapl) == 35 and any("5 rows without AAPL prices left out" in n for n in aapl.notes)
+
+
+def test_a_first_row_of_missing_values_is_data_not_a_second_header_row():
+    text = b"date,open,high,low,close\n2024-01-01,NA,NA,NA,NA\n2024-01-02,1,2,0.5,1.5\n2024-01-03,1.5,2,1,1.8\n"
+    bars = read_bars_file(text, "x.csv")
+    assert not any("header of" in n for n in bars.notes) and bars.frame["close"].iloc[-1] == 1.8
