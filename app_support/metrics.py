@@ -163,18 +163,18 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     else:
         rest = ", ".join(f"{n} {crps[n]:.2f}%" for n in ranked[1:])
         head = f"On this cut-off, {best} has the lowest CRPS ({crps[best]:.2f}% of price; {rest})"
+    walk = ""
     if baseline is not None:
         _same_cutoffs(items[0], baseline)
-        walk = _pct_of_price(baseline)
-        if walk < crps[best]:
+        rw = _pct_of_price(baseline)
+        if rw < crps[best]:
             every = "both models" if len(ranked) == 2 else f"all {len(ranked)} models"
-            head += (f" — but the {baseline.name} beat {every} on it ({walk:.2f}% of price): on this "
-                     "cut-off no model beat a random walk")
+            walk = f" But the {baseline.name} beat {every} on this cut-off ({rw:.2f}% of price)."
     k = len(items[0].cutoffs)
     if k < min_cutoffs:
         tail = (f"; whether that is beyond noise is not assessed: it rests on {k} cut-off{'s' * (k != 1)}, "
                 f"and the check needs at least {min_cutoffs}.")
-        return Verdict(head + tail, best, second, k, float("nan"), (float("nan"), float("nan")), None)
+        return Verdict(head + tail + walk, best, second, k, float("nan"), (float("nan"), float("nan")), None)
     ours, theirs = results[best].crps_pct_by_cutoff(), results[second].crps_pct_by_cutoff()
     skill = skill_score(float(ours.mean()), float(theirs.mean()))
     lo, hi = skill_interval(ours, theirs, level)
@@ -189,4 +189,4 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     else:
         tail = (f"; the difference is not beyond noise: {over}, {best}'s CRPS skill over {second} is "
                 f"{skill:+.0%} ({ci}, which spans 0).")
-    return Verdict(head + tail, best, second, k, skill, (lo, hi), lo > 0)
+    return Verdict(head + tail + walk, best, second, k, skill, (lo, hi), lo > 0)
