@@ -36,7 +36,7 @@ MODEL_COLORS = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"
 # Past forecasts on the Track record chart, one colour each (none of them the actual close's red), and a
 # line style per model.
 FORECAST_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#8C6D46", "#000000", "#BCBD22",
-                   "#7F7F7F", "#17BECF")
+                   "#7F7F7F", "#17BECF", "#882255", "#44AA99")
 DASHES = ("solid", "dash", "dot", "dashdot")
 # An ensemble's members behind its fan: muted, none of them the fan's blue nor the candles' colours.
 MEMBER_COLORS = ("#E69F00", "#CC79A7", "#8C6D46", "#7F7F7F", "#BCBD22", "#17BECF")

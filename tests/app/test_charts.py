@@ -350,3 +350,9 @@ def test_track_record_chart_tells_forecasts_apart_and_breaks_the_actual_line_at_
     assert not any(x is None for x in next(t for t in same.data if t.name == "actual close").x)
     none = charts.track_record_chart(_ledger_steps(["2013-01-02"], scored=(0,), model=("m",)))
     assert "actual close" not in [t.name for t in none.data]
+
+
+def test_eleven_past_forecasts_get_eleven_colours():
+    starts = [str(d.date()) for d in pd.bdate_range("2013-01-02", periods=11, freq="10B")]
+    fig = charts.track_record_chart(_ledger_steps(starts, scored=(5,) * 11, model=("m",) * 11))
+    assert len({t.fillcolor for t in fig.data if t.fill == "tonexty"}) == 11
