@@ -609,3 +609,14 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     assert rows.loc[members, "CRPS, % of price"].nunique() == 4  # each member scored on its own paths
     place = int(rows.loc["Ensemble", "rank"])
     assert f"The ensemble ranks {place} of 8" in messages(at.markdown)
+
+
+def test_a_horizon_past_the_context_is_forecast(new_app):
+    """Issue 21 item 5: the horizon box goes past the model's context (128 here): 129 bars are forecast."""
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(129).run()
+    at.number_input(key="sb_paths").set_value(2).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    table = next(d.value for d in at.dataframe if "timestamp" in d.value.columns)
+    assert len(table) == 129
