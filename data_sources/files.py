@@ -679,8 +679,10 @@ def _currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: l
         pair = _symbol_pair(df, symbol)
         listed = ", ".join(repr(str(c)) for c in by_code.values())
         if pair is None:
+            what = f"columns {listed} hold volume in named currencies" if len(by_code) > 1 else \
+                f"column {listed} holds volume in a named currency"
             raise DataFormatError(
-                f"columns {listed} hold volume in named currencies, but the file names no instrument to tell the "
+                f"{what}, but the file names no instrument to tell the "
                 "base currency (the bar volume) from the quote currency (the amount): give the symbol as BASE/QUOTE, "
                 "e.g. BTC/USD (--symbol on the command line), or rename the columns to volume and amount")
         base, quote = pair
