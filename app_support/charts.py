@@ -20,6 +20,8 @@ from plotly.subplots import make_subplots
 
 from kronos.quantiles import BAND, level_name
 
+from .formats import price_format
+
 if TYPE_CHECKING:  # keep this module importable without torch
     from kronos.pipeline import Forecast
 
@@ -114,7 +116,21 @@ def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
         first, last = float(tod.min() - half), float(tod.max() + half)
         if first > 0 and last < 24 and last - first < 23:
             breaks.append(dict(pattern="hour", bounds=[last, first]))
+        if (stamps.day_of_week >= 5).any():
+            breaks += _closed_stretches(stamps.sort_values(), step)
     return breaks
+
+
+def _closed_stretches(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> list[dict]:
+    """Intraday bars of a market that closes for whole days off the Saturday-Sunday grid (the FX weekend,
+    Friday to Sunday 17:00 New York): each stretch of 12+ hours without a bar is hidden, half a step kept
+    each side, one rangebreak per stretch length (Plotly's values + dvalue)."""
+    gaps = stamps[1:] - stamps[:-1]
+    closed = gaps > max(pd.Timedelta(hours=12), 3 * step)
+    by_length: dict[pd.Timedelta, list[str]] = {}
+    for start, gap in zip(stamps[:-1][closed], gaps[closed]):
+        by_length.setdefault(gap - step, []).append(f"{start + step / 2:%Y-%m-%d %H:%M:%S}")
+    return [dict(values=starts, dvalue=length / pd.Timedelta(milliseconds=1)) for length, starts in by_length.items()]
 
 
 def _history_traces(history: pd.DataFrame, field: str, showlegend: bool = True) -> list[go.BaseTraceType]:
@@ -128,8 +144,15 @@ def _history_traces(history: pd.DataFrame, field: str, showlegend: bool = True) 
                            decreasing=dict(line=dict(color=DOWN, width=1), fillcolor=DOWN))]
 
 
-def _fmt(field: str) -> str:
-    return ",.0f" if field == "volume" else ",.2f"
+def _fmt(field: str, history: pd.DataFrame) -> str:
+    """Hover format of ``field``: volumes whole, prices at the series' own precision (1.2050 stays 1.2050)."""
+    return ",.0f" if field == "volume" else price_format(_decimals(history))
+
+
+def _decimals(history: pd.DataFrame) -> int:
+    from data_sources.numbers import price_decimals
+
+    return price_decimals(history["close"].to_numpy())  # as Bars.price_decimals reads it
 
 
 def _fan_traces(forecast: Forecast, field: str, band: Sequence[float], anchor: float, anchor_x,
@@ -139,7 +162,7 @@ def _fan_traces(forecast: Forecast, field: str, band: Sequence[float], anchor: f
     lo, mid, hi = _band(forecast, field, band)
     x = [anchor_x, *_wall(forecast.timestamps)]
     lo_name, hi_name = (level_name(b) for b in sorted(band))
-    fmt = _fmt(field)
+    fmt = _fmt(field, forecast.history)
     when = "%{x|%Y-%m-%d %H:%M}<br>" if with_x else ""
     edges = np.column_stack([[anchor, *lo], [anchor, *hi]])
     return [
@@ -165,7 +188,7 @@ def _member_traces(forecast: Forecast, members: Sequence[tuple[str, np.ndarray]]
     x = [anchor_x, *_wall(forecast.timestamps)]
     lo_level, hi_level = sorted(float(b) for b in band)
     lo_name, hi_name = level_name(lo_level), level_name(hi_level)
-    fmt = _fmt(field)
+    fmt = _fmt(field, forecast.history)
     out = []
     for i, (label, paths) in enumerate(members):
         color = MEMBER_COLORS[i % len(MEMBER_COLORS)]
@@ -201,7 +224,7 @@ def _path_traces(forecast: Forecast, field: str, n: int, anchor: float, anchor_x
     return [go.Scatter(x=xs, y=ys, mode="lines", line=dict(width=1, color=PATHS), name=f"{n} sample paths",
                        legendgroup="paths", connectgaps=False, customdata=ids,
                        hovertemplate=f"path %{{customdata}}<br>%{{x|%Y-%m-%d %H:%M}}<br>{field} "
-                                     f"%{{y:{_fmt(field)}}}<extra></extra>")]
+                                     f"%{{y:{_fmt(field, forecast.history)}}}<extra></extra>")]
 
 
 def _gap_trace(forecast: Forecast, history: pd.DataFrame, start) -> go.Scatter:
@@ -210,8 +233,9 @@ def _gap_trace(forecast: Forecast, history: pd.DataFrame, start) -> go.Scatter:
     last = float(history["close"].iloc[-1])
     first_open = float(np.median(forecast.paths[:, 0, list(forecast.columns).index("open")]))
     gap = first_open / last - 1 if last else float("nan")
-    text = [f"last close {last:,.2f}",
-            f"first bar: median open {first_open:,.2f}<br>gap {gap:+.2%} vs the last close {last:,.2f}"]
+    d = _decimals(history)
+    text = [f"last close {last:,.{d}f}",
+            f"first bar: median open {first_open:,.{d}f}<br>gap {gap:+.2%} vs the last close {last:,.{d}f}"]
     return go.Scatter(x=[start, _wall(forecast.timestamps)[0]], y=[last, first_open], mode="lines+markers",
                       name=f"first-step gap {gap:+.2%}", line=dict(color=GAP, width=1.5, dash="dot"),
                       marker=dict(size=[0, 9], symbol="circle-open", color=GAP, line=dict(width=2)),
@@ -387,7 +411,8 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
         fig.add_trace(_actual_trace(actual, field))
     fig.add_trace(go.Scatter(x=[start], y=[anchor], mode="markers", name="forecast start",
                              marker=dict(symbol="diamond", size=9, color="#222"),
-                             hovertemplate=f"forecast start<br>%{{x}}<br>last {field} %{{y:,.2f}}<extra></extra>"))
+                             hovertemplate=f"forecast start<br>%{{x}}<br>last {field} "
+                                           f"%{{y:{_fmt(field, history)}}}<extra></extra>"))
     stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(forecast.timestamps)))
     in_view = _set_window(fig, history, forecast, window)
     _event_markers(fig, start, stamps, _events_in_range(events, stamps[0], stamps[-1]), in_view)
@@ -476,7 +501,7 @@ def overlay_chart(forecasts: Mapping[str, Forecast], field: str = "close", band:
     history = first.history if history_bars is None else first.history.tail(history_bars)
     fig = go.Figure(_history_traces(history, field))
     lo_name, hi_name = (level_name(b) for b in sorted(band))
-    fmt = _fmt(field)
+    fmt = _fmt(field, history)
     for i, name in enumerate(names):
         fc, color = forecasts[name], MODEL_COLORS[i % len(MODEL_COLORS)]
         anchor, start = _anchor(fc.history, field)

@@ -21,7 +21,7 @@ from kronos_studio.evaluation.walk_forward import EvalResult, last_cutoffs, walk
 
 from . import forecasts
 from .forecasts import LRUStore
-from .models import ModelChoice, model_identity
+from .models import ModelChoice, load_model, model_identity
 
 DEFAULT_CUTOFFS = 8  # the noise check's cut-offs: the shown one and 7 before it
 MAX_CUTOFFS = 30
@@ -55,6 +55,8 @@ class Backtest:
     baseline: EvalResult  # the random walk on the same cut-offs and seeds (with its paths)
     shown: dict[str, object]  # each model's Forecast on the shown cut-off: what the charts draw
     errors: dict[str, str] = field(default_factory=dict)
+    # label -> what the training-period guard says of that model's cut-offs (only models with some inside)
+    in_training: dict[str, str] = field(default_factory=dict)
 
 
 @st.cache_resource(show_spinner=False)
@@ -111,9 +113,28 @@ def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], setting
             errors[c.label] = _error(e)
             continue
         shown[c.label] = fn.made[settings.seed]
+    in_training = _training_flags(choices, results, frame)
     baseline = walk_forward(RandomWalk(paths=settings.paths), frame, horizon=horizon, cutoffs=cutoffs,
                             lookback=lookback, seed=settings.seed, keep_paths=True)
-    out = Backtest(cutoffs, results, baseline, shown, errors)
+    out = Backtest(cutoffs, results, baseline, shown, errors, in_training)
     if not errors:  # a failed model (e.g. offline) is tried again on the next click
         _store().put(_key(bars, actual, choices, settings, n_cutoffs), out)
+    return out
+
+
+def _training_flags(choices: list[ModelChoice], results: dict, frame: pd.DataFrame) -> dict[str, str]:
+    """For each model with cut-offs inside its training period, a line saying how many and which period."""
+    from kronos_studio.evaluation.training_period import trained_on, training_period
+
+    from .ensemble import kronos_choice
+
+    out = {}
+    for c in choices:
+        if c.label not in results:
+            continue
+        period = training_period(load_model(kronos_choice(c) if c.kind == "ensemble" else c))
+        inside = trained_on(period, frame["timestamp"].iloc[results[c.label].cutoffs])
+        if inside.any():
+            out[c.label] = (f"{int(inside.sum())} of {len(inside)} cut-offs forecast bars inside the training period "
+                            f"of {c.label} ({period.describe()}): its scores there partly measure memory")
     return out

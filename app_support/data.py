@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from data_sources import Bars, DataSourceError
+from data_sources.calendar_inference import calendar_provenance  # noqa: F401  (pages record it with the data)
 from data_sources.errors import SourceUnavailableError
 
 NETWORK_EXTRA = 300  # bars fetched beyond the lookback: room for a horizon of actuals in backtests
@@ -76,6 +77,39 @@ class HeldUpload:
     upload: tuple
     results: dict = dataclasses.field(default_factory=dict)
     digest: str | None = None  # sha256 of the bytes, computed when first needed
+
+
+HANDED_FILE = "_studio_handed_file"  # session state: a bar file the Screener handed to the Forecast page
+
+
+@dataclasses.dataclass(frozen=True)
+class HandedFile:
+    """A bar file handed from one page to another (a file uploader cannot be set by code): it answers
+    what ``file_bars`` asks of an upload (name, size, file id, bytes)."""
+    name: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def file_id(self) -> str:
+        import hashlib
+
+        return "handed:" + hashlib.sha256(self.data).hexdigest()[:16]
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def hand_file(name: str, data: bytes) -> None:
+    """Keep a file for the Forecast page's sidebar to use while its uploader is empty."""
+    st.session_state[HANDED_FILE] = HandedFile(name, data)
+
+
+def handed_file() -> HandedFile | None:
+    return st.session_state.get(HANDED_FILE)
 
 
 def _held(upload) -> HeldUpload:
@@ -240,7 +274,30 @@ def describe(bars: Bars) -> str:
         span = "no readable times"
     else:
         span = f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}"
-    return f"**{bars.symbol}** · {bars.interval} · {len(bars)} bars · {span} · calendar {bars.calendar or 'inferred'}"
+    if bars.calendar is None:
+        calendar = "no calendar (the history's own rhythm)"
+    else:
+        calendar = f"calendar {bars.calendar}" + (" (inferred)" if bars.calendar_inferred else "")
+    return f"**{bars.symbol}** · {bars.interval} · {len(bars)} bars · {span} · {calendar}"
+
+
+def calendar_note(bars: Bars) -> str | None:
+    """The header's line on a calendar inferred from the bar times: which, why, and how to choose another."""
+    if not bars.calendar_inferred:
+        return None
+    return (f"Calendar **{bars.calendar}** inferred from the bar times: {bars.calendar_inference.evidence}. Future "
+            "bar times follow it; if it is wrong, choose the calendar in the sidebar (**Calendar**).")
+
+
+def calendar_warning(bars: Bars) -> str | None:
+    """What to say beside the fan when no calendar could be inferred and the history's own rhythm has holes:
+    future bar times may fall where the market is closed."""
+    found = bars.calendar_inference
+    if bars.calendar is not None or found is None or not found.ambiguous:
+        return None
+    return (f"**Future bar times are a guess.** No trading calendar could be inferred from the bar times: "
+            f"{found.evidence}. Choose the calendar in the sidebar (**Calendar**) so the forecast skips the market's "
+            "holidays and closed hours.")
 
 
 def show_staleness(bars: Bars) -> None:

@@ -71,7 +71,6 @@ def build(bars, choice: ModelChoice, settings):
     temperature, top-p and top-k, reading at most context - horizon bars of the lookback; GARCH, the random
     walk and the bootstrap; each member samples ``settings.paths`` paths. Raises ValueError when the
     meta-learner is missing or unreadable, CheckpointError when the model is."""
-    from kronos.config import default_lookback
     from kronos_studio.ensemble.bundled import bars_ensemble
     from kronos_studio.forecasting import studio_pipeline
 
@@ -81,11 +80,7 @@ def build(bars, choice: ModelChoice, settings):
                          "reinstall kronos-studio, or pick a single model")
     meta = _meta_learner(digest)
     pair = load_model(kronos_choice(choice))
-    lookback = default_lookback(pair.context, settings.horizon)
-    if settings.lookback:
-        lookback = min(lookback, settings.lookback)
-    ensemble = bars_ensemble(studio_pipeline(pair), bars, meta, settings.paths, lookback,
-                             temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+    ensemble = bars_ensemble(studio_pipeline(pair), bars, meta, settings)
     return ensemble, pair, digest
 
 
@@ -136,7 +131,8 @@ def sample(bars, choice: ModelChoice, settings, future: pd.DatetimeIndex, label:
                   "mixture_paths": mixture_counts(weights, settings.paths), "device": str(pair.device),
                   "seed": int(settings.seed), "input_sha256": input_digest(frame),
                   "history_start": str(frame["timestamp"].iloc[0]), "history_end": str(frame["timestamp"].iloc[-1]),
-                  "bars_used": len(frame), "settings": dataclasses.asdict(settings),
+                  "bars_used": len(frame), "members_read": ens.members_read(len(frame)),
+                  "settings": dataclasses.asdict(settings),
                   "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "elapsed_s": round(time.perf_counter() - started, 3)}
     members = [MemberFan(k, short_name(k, m), weights[k], member_paths[k]) for k, m in ens.members.items()]
@@ -164,38 +160,10 @@ def caption(provenance: dict) -> str:
 
 
 # --- evaluation: the ensemble ranked against its members ----------------------------------------------
-class RecordedEnsemble:
-    """The ensemble as the walk-forward's forecast function, keeping what each member gave it at every
-    cut-off (by the history's last bar time and the seed) and the weights, so that each member can then be
-    scored on exactly the paths it offered the mixture there."""
+def evaluation_fn(bars, choice: ModelChoice, settings):
+    from kronos_studio.ensemble.ensemble import RecordedEnsemble
 
-    name = ENSEMBLE_ROW
-
-    def __init__(self, ensemble):
-        self.ensemble = ensemble
-        self.members: dict[tuple, dict[str, np.ndarray]] = {}
-        self.mixed: dict[tuple, np.ndarray] = {}
-        self.weights: dict[tuple, dict[str, float]] = {}
-
-    def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
-        at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
-        got = self.ensemble.member_paths(history, future, horizon, seed)
-        mixed = self.ensemble.combine(history, got, horizon)
-        self.members[at], self.mixed[at] = got, mixed
-        self.weights[at] = {k: float(w) for k, w in self.ensemble.last_weights.items()}
-        return mixed
-
-    def replay(self, key: str | None):
-        """A forecast function giving back, at each recorded cut-off, the member ``key``'s paths (None:
-        the mixture's)."""
-        def fn(history, future, horizon, seed):
-            at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
-            return self.mixed[at] if key is None else self.members[at][key]
-        return fn
-
-
-def evaluation_fn(bars, choice: ModelChoice, settings) -> RecordedEnsemble:
-    return RecordedEnsemble(build(bars, choice, settings)[0])
+    return RecordedEnsemble(build(bars, choice, settings)[0], ENSEMBLE_ROW)
 
 
 @st.cache_resource(show_spinner=False)
@@ -203,7 +171,7 @@ def _rankings() -> LRUStore:
     return LRUStore(size=32)  # as many as the trust panel's reports
 
 
-def rank(fn: RecordedEnsemble, report, bars, settings, key: tuple) -> pd.DataFrame:
+def rank(fn, report, bars, settings, key: tuple) -> pd.DataFrame:
     """The ensemble, each member (on the paths it gave the mixture) and the baselines, walked forward by
     ``walk_forward.compare`` on the cut-offs and seeds of ``report`` (the ensemble's walk-forward just
     run with ``fn``), best first; stored under ``key`` (the report's)."""

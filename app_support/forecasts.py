@@ -77,11 +77,10 @@ def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
     """Future bar times on the bars' trading calendar (sessions, holidays), as the data layer knows it."""
-    from data_sources import future_timestamps
     from kronos.pipeline import InputError
 
     try:
-        return future_timestamps(bars.timestamps, horizon, interval=bars.interval, calendar=bars.calendar)
+        return bars.future_timestamps(horizon)
     except Exception as e:
         raise InputError(f"could not place {horizon} future bars after the last one ({e}); "
                          "check the interval, or use fewer bars of horizon") from None

@@ -190,3 +190,11 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
         tail = (f"; the difference is not beyond noise: {over}, {best}'s CRPS skill over {second} is "
                 f"{skill:+.0%} ({ci}, which spans 0).")
     return Verdict(head + tail + walk, best, second, k, skill, (lo, hi), lo > 0)
+
+
+def anchor_note(anchor: dict | None) -> str:
+    """The model line's words for the anchor (``Forecast.provenance["anchor"]``)."""
+    if not anchor or not anchor.get("applied"):
+        return "unanchored: the official output, starting from the tokenizer's reconstruction of the last bar"
+    return (f"anchored at the last close (the tokenizer rebuilt it {np.expm1(anchor['offset_log']):+.2%}; every "
+            "path moved back by that)")

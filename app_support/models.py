@@ -61,7 +61,7 @@ def model_choices() -> list[ModelChoice]:
         out.append(ModelChoice(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
                                    _folder_context(path)))
     if bundled and ensemble_digest() is not None:  # its Kronos member is the bundled default (the first)
-        from kronos_studio.cli.common import ENSEMBLE_LOOKBACK
+        from kronos_studio.ensemble.bundled import ENSEMBLE_LOOKBACK
 
         default = next(iter(bundled))
         out.append(ModelChoice(ENSEMBLE, f"Ensemble: {default}, GARCH, random walk, bootstrap (bundled, offline)",

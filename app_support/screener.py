@@ -16,10 +16,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from data_sources.numbers import MIN_PRICE_DECIMALS
+from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
 from . import sidebar
+from .data import hand_file
+from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
 OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
@@ -28,11 +32,13 @@ SPARK_W, SPARK_H = 120, 34
 HISTORY_COLOUR, FAN_COLOUR = "#7a8494", "#1f77b4"
 SHOWN = ("fan", "series", "status", "p_up", "expected_return", "close_p50", "close_p10", "close_p90", "band_width",
          "expected_max_drawdown")
+PRICE_SHOWN = ("close_p50", "close_p10", "close_p90", "last_close")
 DETAILS = ("last_close", "history_end", "horizon_end", "bars_used", "warnings", "origin")
 FAILED_COLUMNS = {"series": "Series", "status": st.column_config.TextColumn("Reason", width="large"),
                   "origin": st.column_config.TextColumn("From", width="medium")}
 UPLOAD_SUFFIXES = ("csv", "parquet", "pq", "txt")
 WATCHLIST_COLUMNS = {"source", "symbol", "interval"}
+FIXES = FIX_DESCRIPTIONS  # the gate's fixes a run may accept for every series: name -> what it does
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,11 @@ class RunSettings:
     temperature: float
     top_p: float
     top_k: int
+    anchor: bool = True
 
     def batch(self) -> BatchSettings:
         return BatchSettings(horizon=self.horizon, paths=self.paths, seed=self.seed, lookback=self.lookback,
-                             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
+                             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, anchor=self.anchor)
 
     def describe(self) -> str:
         return (f"{self.model_label} · horizon {self.horizon} · {self.paths} paths · seed {self.seed} · "
@@ -64,7 +71,7 @@ def run_settings(inputs: sidebar.Inputs) -> RunSettings:
     """The sidebar's settings as a screener run uses them (the lookback as the Forecast page reads it)."""
     m = inputs.model
     return RunSettings(m.key, m.label, m.ref, m.context, inputs.horizon, inputs.paths, inputs.seed,
-                       inputs.lookback_for(m), inputs.temperature, inputs.top_p, inputs.top_k)
+                       inputs.lookback_for(m), inputs.temperature, inputs.top_p, inputs.top_k, inputs.anchor)
 
 
 @dataclass
@@ -77,6 +84,8 @@ class ScreenerRun:
     elapsed_s: float
     series_per_s: float
     sparks: dict[str, str] = field(default_factory=dict)  # series -> SVG data URL
+    fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
+    calendar: str | None = None  # the uploaded files' calendar (None: inferred from each file's bar times)
 
 
 # --- watchlists ---------------------------------------------------------------------------------------
@@ -161,8 +170,10 @@ def chunk_size(n: int) -> int:
     return min(32, max(4, math.ceil(n / 10)))
 
 
-def run(entries: list[Entry], settings: RunSettings, watchlist: str) -> ScreenerRun:
-    """Forecast every entry under a progress bar; raises what ``run_batch`` raises (bad model, no series)."""
+def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tuple[str, ...] = (),
+        calendar: str | None = None) -> ScreenerRun:
+    """Forecast every entry under a progress bar, with the gate's ``fixes`` accepted and the uploaded files'
+    ``calendar``; raises what ``run_batch`` raises (bad model, no series, an unknown calendar or fix)."""
     import time
 
     from kronos_studio.batch.engine import run_batch
@@ -181,10 +192,10 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str) -> Screener
     started = time.perf_counter()
     try:
         result = run_batch(entries, settings.batch(), model=settings.model_ref, chunk_series=chunk_size(n),
-                           progress=progress)
+                           fixes=tuple(fixes), calendar=calendar, progress=progress)
         bar.progress(1.0, text="Drawing the fans…")
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
-                          time.perf_counter() - started, rate[0])
+                          time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
         out.sparks = sparklines(out)
     finally:
         bar.empty()
@@ -254,7 +265,7 @@ def _history_closes(run_: ScreenerRun) -> dict[str, np.ndarray]:
         return {}
     ends = dict(zip(ok["series"], ok["history_end"]))
     out = {}
-    for loaded in load_entries(entries, SPARK_BARS + 5):
+    for loaded in load_entries(entries, SPARK_BARS + 5, fixes=run_.fixes, calendar=run_.calendar):
         if loaded.bars is None:
             continue
         frame = loaded.bars.frame
@@ -290,6 +301,15 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
     for c in ("history_end", "horizon_end"):
         if c in rows.columns:
             rows[c] = pd.to_datetime(rows[c], utc=True).dt.tz_localize(None)
+    for c in ("p_up", *touch_columns(rows)):  # whole percents, rounded as the Forecast page rounds them
+        rows[c] = probability_points(rows[c])
+    # Each series' prices at its own precision (EURUSD 1.20503, not 1.21), as text: one column format cannot
+    # give every row its own decimals, and prices of different instruments do not sort into anything.
+    decimals = (rows["price_decimals"] if "price_decimals" in rows.columns else pd.Series(index=rows.index))
+    decimals = decimals.fillna(MIN_PRICE_DECIMALS).astype(int)
+    for c in PRICE_SHOWN:
+        if c in rows.columns:
+            rows[c] = [None if v != v else price_text(float(v), d) for v, d in zip(rows[c], decimals)]
     cols = [c for c in (*SHOWN, *touch_columns(rows), *DETAILS) if c in rows.columns]
     return rows[cols]
 
@@ -315,17 +335,18 @@ def column_config(rows: pd.DataFrame) -> dict:
                                                  "median path (green: P(up) > 50%, red: below)"),
         "series": st.column_config.TextColumn("Series"),
         "status": st.column_config.TextColumn("Status", width="small"),
-        "p_up": pct("P(up)", format="percent", help="Share of paths whose close at the horizon ends above the "
-                                                    "last close"),
+        "p_up": pct("P(up)", format=PROBABILITY_COLUMN_FORMAT, help="Share of paths whose close at the horizon "
+                                                                    "ends above the last close"),
         "expected_return": pct("Expected return", format="percent", help="Mean close at the horizon / last close − 1"),
         "band_width": pct("Band width", format="percent", help="(p90 − p10) of the close at the horizon / last close"),
         "expected_max_drawdown": pct("Exp. max drawdown", format="percent",
                                      help="Mean over the paths of the largest close-to-close fall from a running "
                                           "peak (the last close included)"),
-        "close_p50": pct("Close p50", format="%.2f"),
-        "close_p10": pct("Close p10", format="%.2f"),
-        "close_p90": pct("Close p90", format="%.2f"),
-        "last_close": pct("Last close", format="%.2f"),
+        # Prices: text written by table() at each series' own decimals.
+        "close_p50": st.column_config.TextColumn("Close p50"),
+        "close_p10": st.column_config.TextColumn("Close p10"),
+        "close_p90": st.column_config.TextColumn("Close p90"),
+        "last_close": st.column_config.TextColumn("Last close"),
         "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars_used": pct("Bars read", format="%d"),
@@ -333,7 +354,7 @@ def column_config(rows: pd.DataFrame) -> dict:
     for c in touch_columns(rows):
         level = c.removeprefix("p_touch_")
         side = "low" if level.startswith("-") else "high"
-        config[c] = pct(f"P(touch {level})", format="percent",
+        config[c] = pct(f"P(touch {level})", format=PROBABILITY_COLUMN_FORMAT,
                         help=f"Share of paths where some bar's {side} reaches the last close {level}")
     return config
 
@@ -375,9 +396,12 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     state = {"sb_model": s.model_key, "sb_horizon": s.horizon, f"sb_lookback_{s.context}": s.lookback,
              "sb_paths": s.paths, "sb_seed": s.seed, "sb_temperature": s.temperature, "sb_top_p": s.top_p,
              "sb_top_k": s.top_k}
-    if entry.file is not None:
-        return None, (f"{Path(entry.file).name} is an uploaded file, which a page cannot hand to another: choose "
-                      "**Upload CSV / Parquet** in the sidebar and upload it there")
+    # The gate's fixes the run accepted are ticked on the Forecast page too (its checkboxes, by finding).
+    state.update({f"fix_{finding_of_fix(f)}": True for f in run_.fixes})
+    if entry.file is not None:  # the file itself is handed over by open_on_forecast
+        if not Path(entry.file).is_file():
+            return None, f"{Path(entry.file).name} is no longer on disk: upload it on the Forecast page"
+        return {**state, "sb_source": "file", "sb_file_tz": None, "sb_file_cal": run_.calendar}, None
     if entry.source == "sample":
         return {**state, "sb_source": "sample", "sb_sample": entry.symbol, "sb_adjusted": True}, None
     if entry.source == "yfinance":
@@ -401,6 +425,9 @@ def open_on_forecast(series: str) -> None:
         return
     for key, value in state.items():
         st.session_state[key] = value
+    entry = run_.entries[series]
+    if entry.file is not None:
+        hand_file(Path(entry.file).name, Path(entry.file).read_bytes())
     st.session_state[OPEN_KEY] = series
 
 

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kronos.config import default_lookback
+from kronos.config import MIN_BAND_PATHS, default_lookback
 
+from . import data
 from .models import ModelChoice, device_label, model_choices
 
 SOURCES = {"sample": "Bundled sample", "yfinance": "Ticker (Yahoo Finance)", "ccxt": "Crypto (exchange)",
@@ -42,13 +43,14 @@ class Inputs:
     top_p: float
     top_k: int
     adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
+    anchor: bool = True  # Kronos fans start from the actual last close (off: the official output exactly)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
         from kronos.pipeline import ForecastSettings
 
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                                lookback=lookback or self.lookback)
+                                lookback=lookback or self.lookback, anchor=self.anchor)
 
     def settings_or_stop(self, lookback: int):
         """The settings, or a message naming the bad one and a stopped page."""
@@ -112,6 +114,9 @@ def render() -> Inputs:
     else:
         upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",
                                   help="A date/time column and open, high, low, close (volume optional)")
+        if upload is None and data.handed_file() is not None:  # a Screener row opened here
+            upload = data.handed_file()
+            sb.caption(f"Using **{upload.name}** from the Screener; upload a file to replace it.")
         c1, c2 = sb.columns(2)
         timezone = c1.selectbox("Timezone", TIMEZONES, key="sb_file_tz", accept_new_options=True,
                                 format_func=lambda z: z or "as in file",
@@ -145,18 +150,24 @@ def render() -> Inputs:
 
     sb.markdown("### Sampling")
     c1, c2 = sb.columns(2)
-    paths = c1.number_input("Sample paths", 1, 1000, 30, step=10, key="sb_paths")
+    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, 30, step=10, key="sb_paths",
+                            help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
     temperature = sb.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sb_temperature")
     top_p = sb.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
     with sb.expander("More sampling options", expanded=False):
         top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
+        anchor = st.toggle("Start the fan at the last close", True, key="sb_anchor",
+                           help="Kronos continues its tokenizer's reconstruction of the history, which can sit a "
+                                "few percent off the last close, so the whole fan jumps at its first step. On: "
+                                "every path is moved by that reconstruction error (one factor for open, high, low "
+                                "and close). Off: the official model's output exactly.")
     if model is not None and model.kind == "ensemble":
         sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member; every member samples this "
                    "many paths and the seed drives them all.")
     inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
                     int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
-                    float(top_p), int(top_k), adjusted)
+                    float(top_p), int(top_k), adjusted, bool(anchor))
     st.session_state[STATE_KEY] = inputs
     return inputs
 

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kronos_studio.evaluation.metrics import CRPS_ESTIMATOR
-from kronos_studio.evaluation.trust import plain_verdicts
+from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts
 
 from . import ledger as ledger_ui
 from .forecasts import LRUStore, ProgressBar
@@ -20,7 +19,7 @@ DEFAULT_CUTOFFS = 20
 TIME_LIMIT_S = 120
 FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibration
 BATCH = 5  # cut-offs sampled in one batch (1.5x faster than one by one on CPU; the time limit is checked between)
-SAMPLING = ("temperature", "top_p", "top_k", "lookback")
+SAMPLING = ("temperature", "top_p", "top_k", "lookback", "anchor")
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,7 @@ class Plan:
     spacing: int | None = None  # bars between cut-offs; None: the horizon
     time_limit_s: float = TIME_LIMIT_S
     fit_share: float = FIT_SHARE
+    include_trained: bool = False  # also score cut-offs inside the model's training period (flagged)
 
 
 class Reports:
@@ -73,8 +73,8 @@ class Reports:
             record = None if data is None else TrackRecord.from_dict(data)
         except Exception:  # unreadable or unreachable: as if never evaluated
             return None
-        if record is not None and record.numbers.get("crps_estimator") != CRPS_ESTIMATOR:
-            return None  # scored with another CRPS estimator: its skill is not comparable, so not shown
+        if record is not None:
+            record = record.current()  # another CRPS estimator's skill is not shown
         if record is not None:
             with self._lock:
                 self._latest[series] = record
@@ -127,6 +127,7 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
         reports().put(key, series_key(bars, choice), hit)
         return hit, True
     from kronos.pipeline import KronosPipeline
+    from kronos_studio.evaluation.training_period import training_period
     from kronos_studio.evaluation.trust import evaluate
     from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
 
@@ -134,9 +135,12 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
         from . import ensemble
 
         fn = ensemble.evaluation_fn(bars, choice, settings)
+        pair = fn.ensemble.members["kronos"].forecaster.pair
     else:
-        fn = kronos_forecast_fn(KronosPipeline(load_model(choice)), paths=settings.paths, batch_size=BATCH,
-                                temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+        pair = load_model(choice)
+        fn = kronos_forecast_fn(KronosPipeline(pair), paths=settings.paths, batch_size=BATCH,
+                                temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+                                anchor=settings.anchor)
     bar = ProgressBar(f"Walk-forward: {fn.name}", unit="cut-off")
     phase = [fn.name]
 
@@ -149,7 +153,8 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
     try:
         report = evaluate(fn, bars, horizon=settings.horizon, n_cutoffs=plan.n_cutoffs, spacing=plan.spacing,
                           lookback=settings.lookback, seed=settings.seed, fit_share=plan.fit_share,
-                          time_limit_s=plan.time_limit_s, progress=progress,
+                          time_limit_s=plan.time_limit_s, progress=progress, period=training_period(pair),
+                          include_trained=plan.include_trained,
                           settings={name: getattr(settings, name) for name in (*SAMPLING, "paths", "seed")})
         if choice.kind == "ensemble":
             ensemble.rank(fn, report, bars, settings, key)
@@ -177,6 +182,10 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
                 return None
             try:
                 report = run(bars, choice, settings)[0].track_record()
+            except TrainingPeriodError as e:
+                st.warning(f"**No honest track record here.** {e}: the Evaluate page can include them, marked "
+                           "as in-sample.", icon=":material/history_edu:")
+                return None
             except Exception as e:  # too little history, model not loadable: a message, not a traceback
                 st.error(f"**Could not evaluate.** {e if isinstance(e, ValueError) else type(e).__name__ + ': ' + str(e)}")
                 return None
@@ -193,6 +202,11 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
                        f"(raw {b['held_out_before']:.0%}).")
         st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
+        if b.get("in_training_period") and not b.get("in_training_period_included"):
+            st.caption(f"{b['in_training_period']} more cut-offs fall inside the model's training period "
+                       f"({b['training_period']}) and are left out.")
+        if STALE_CRPS_NOTE in report.notes:
+            st.caption(STALE_CRPS_NOTE + ".")
         for verdict in plain_verdicts(b):
             st.warning(verdict, icon=":material/report:")
         why = blocked or mismatch(report, settings)

@@ -23,6 +23,7 @@ FX_TZ = "America/New_York"
 FX_ROLL = pd.Timedelta(hours=17)  # FX week opens Sunday 17:00 and closes Friday 17:00, New York
 
 _DAY = pd.Timedelta(days=1)
+MAX_GRID = 3_000_000  # beyond this many expected bars a history is not laid on a grid (gap checks, inference)
 
 
 def is_exchange_calendar(calendar: str | None) -> bool:

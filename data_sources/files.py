@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .calendar_inference import with_inferred_calendar
 from .calendars import CRYPTO, infer_interval, validate_calendar
 from .errors import DataFormatError, MultipleSymbolsError
 from .intervals import format_interval
@@ -1213,7 +1214,7 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
         fetched_at=pd.Timestamp.now(tz="UTC"),
     )
     report("done")
-    return bars
+    return with_inferred_calendar(bars)  # no calendar given: the one inference, evidence kept on the bars
 
 
 def _to_zone(ts: pd.Series, timezone: str) -> pd.Series:

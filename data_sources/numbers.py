@@ -259,3 +259,26 @@ def _no_numbers(name, target: str, col: pd.Series):
 
 def _plain(value: float) -> str:
     return np.format_float_positional(value, trim="-") if np.isfinite(value) else str(value)
+
+
+MIN_PRICE_DECIMALS = 2  # prices are shown with at least cents
+MAX_PRICE_DECIMALS = 8
+_PRECISION_SAMPLE = 500  # the latest prices decide: a series' tick can change over the years
+
+
+def price_decimals(prices) -> int:
+    """The decimals a series' prices are written with (1.2050, 1.2051 -> 4; 101.5, 99.25 -> 2; at least
+    MIN_PRICE_DECIMALS), the one rule every page shows prices by. Prices that carry float noise (e.g.
+    split-adjusted) are shown with five significant digits instead."""
+    values = np.asarray(prices, dtype="float64")
+    values = np.abs(values[np.isfinite(values) & (values != 0)])[-_PRECISION_SAMPLE:]
+    if not len(values):
+        return MIN_PRICE_DECIMALS
+    needed = np.full(len(values), MAX_PRICE_DECIMALS + 1)
+    for d in range(MAX_PRICE_DECIMALS, -1, -1):  # the fewest decimals that write each value exactly
+        exact = np.abs(np.round(values, d) - values) <= 4 * np.spacing(values)  # the same double, up to rounding
+        needed[exact] = d
+    decimals = int(np.quantile(needed, 0.95, method="higher"))  # a few odd values (an adjusted bar) do not decide
+    if decimals > MAX_PRICE_DECIMALS:
+        decimals = 4 - int(np.floor(np.log10(np.median(values))))
+    return int(min(MAX_PRICE_DECIMALS, max(MIN_PRICE_DECIMALS, decimals)))

@@ -12,18 +12,16 @@ import numpy as np
 import pandas as pd
 
 from . import calendars
+from .calendar_inference import CalendarInference, infer_calendar
 from .intervals import format_interval, parse_interval
 from .schema import PRICE_COLUMNS, VALUE_COLUMNS, Bars
 
 SEVERITIES = ("error", "warning", "info")
 MAX_FILL_BARS = 3  # forward-filling longer holes would invent a trend-free stretch of data
 ZERO_VOLUME_RUN = 5
-MAX_GRID = 3_000_000  # beyond this many expected bars the gap check is skipped (and says so)
+MAX_GRID = calendars.MAX_GRID  # beyond this many expected bars the gap check is skipped (and says so)
 PARTIAL_VOLUME_SHARE = 0.2  # a last bar below this share of its neighbours' median volume is still forming
 PARTIAL_NEIGHBOURS = 20
-# Exchange calendars the gate recognises in daily bars that come without one, and their names.
-SUGGESTED_CALENDARS = {"XNYS": "NYSE"}
-MIN_HOLIDAYS = 3  # fewer weekday holidays in the history cannot tell an exchange calendar from chance
 _SPLIT_RATIOS = (2, 3, 4, 5, 7, 8, 10, 15, 20, 1.5, 4 / 3)
 # Copies of a bar time are the same bar only when all of these agree.
 _BAR_VALUES = (*PRICE_COLUMNS, "volume")
@@ -138,39 +136,22 @@ def _calendar_grid(bars: Bars, f: pd.DataFrame, step):
         return None, f"history spans more than {MAX_GRID:,} bars"
     calendar = bars.calendar
     if calendar is None:
-        suggested = _suggested_calendar(f, step)
-        calendar = suggested[0] if suggested else None
+        suggested = _suggested_calendar(bars, f, step)
+        calendar = suggested.calendar if suggested else None
     try:
         return calendars.expected_timestamps(ts, interval=step, calendar=calendar), None
     except Exception as exc:  # the gate must report, never crash
         return None, f"calendar check failed: {exc}"
 
 
-def _suggested_calendar(f: pd.DataFrame, step) -> tuple[str, int, int] | None:
-    """(calendar code, weekday holidays without a bar, weekday holidays) when daily bars without a
-    calendar clearly follow an exchange's sessions: no weekend bars, at least 80% of its sessions
-    present, and at most 10% of its weekday holidays (at least MIN_HOLIDAYS of them) with a bar."""
-    if step is None or step != pd.Timedelta(days=1) or len(f) < 20:
+def _suggested_calendar(bars: Bars, f: pd.DataFrame, step) -> CalendarInference | None:
+    """What the bar times say about the calendar of bars without one (calendar_inference.infer_calendar,
+    the inference the file reader applies); None when the bars have a calendar or too few valid bars."""
+    if bars.calendar is not None or step is None or len(f) < 3:
         return None
-    ts = pd.DatetimeIndex(f["timestamp"])
-    days = (ts.tz_localize(None) if ts.tz is not None else ts).normalize().unique()
-    if (days.day_of_week >= 5).any():
-        return None
-    for code in SUGGESTED_CALENDARS:
-        try:
-            cal = calendars.exchange_calendar(code, days[0], days[-1])
-            sessions = pd.DatetimeIndex(cal.sessions_in_range(max(days[0], cal.first_session),
-                                                              min(days[-1], cal.last_session)))
-        except Exception:  # dates outside the calendar's bounds: no suggestion
-            continue
-        sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
-        holidays = pd.bdate_range(days[0], days[-1]).difference(sessions)
-        if len(holidays) < MIN_HOLIDAYS or not len(sessions):
-            continue
-        traded = int(days.isin(holidays).sum())
-        if traded <= 0.1 * len(holidays) and days.isin(sessions).sum() >= 0.8 * len(sessions):
-            return code, len(holidays) - traded, len(holidays)
-    return None
+    if bars.calendar_inference is not None:  # inferred when the bars were read: the same times, the same answer
+        return bars.calendar_inference
+    return infer_calendar(pd.DatetimeIndex(f["timestamp"]), step)
 
 
 def _partial_last_bar(bars: Bars, f: pd.DataFrame, step, now) -> Finding | None:
@@ -380,28 +361,34 @@ def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Findin
     partial = _partial_last_bar(bars, f, step, now)
     if partial is not None:
         out.append(partial)
-    suggested = _suggested_calendar(f, step) if bars.calendar is None else None
-    if suggested is not None:
-        code, skipped, holidays = suggested
-        name = SUGGESTED_CALENDARS[code]
+    suggested = _suggested_calendar(bars, f, step)
+    if suggested is not None and suggested.calendar is not None:
+        code = suggested.calendar
         out.append(Finding(
             "calendar_suggested", "info",
-            f"no trading calendar was given, but these daily bars follow the {name} calendar ({code}): {skipped} of "
-            f"the {holidays} weekday {name} holidays in the history have no bar and no bar falls on a weekend, so gaps "
-            f"are counted against {code}, not every weekday. Choose calendar {code} (accept the fix, or load the file "
-            f"with calendar='{code}' / --calendar {code}) so the forecast's future dates skip {name} holidays too",
+            f"no trading calendar was given, but these bars follow one: {suggested.evidence}. Gaps are counted "
+            f"against {code}. Choose calendar {code} (accept the fix, or load the file with calendar='{code}' / "
+            f"--calendar {code}) so the forecast's future bar times follow it too",
             fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"]))
-    elif bars.calendar is None and len(f) >= 3:
+    elif suggested is not None:
         out.append(Finding(
-            "unknown_calendar", "info",
-            "no trading calendar is known for these bars: gaps and future bar times follow the history's "
-            "own rhythm (weekdays and hours it trades); choose the exchange calendar if you know it"))
+            "unknown_calendar", "warning" if suggested.ambiguous else "info",
+            f"no trading calendar is known for these bars: {suggested.evidence}. Gaps and future bar times follow the "
+            "history's own rhythm (weekdays and hours it trades); choose the exchange calendar if you know it"))
+    if bars.calendar_inferred:
+        out.append(Finding(
+            "calendar_inferred", "info",
+            f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}; if that is "
+            "wrong, choose the calendar (the sidebar's Calendar, or --calendar)"))
     grid, why = _calendar_grid(bars, f, step)
     if grid is not None:
         actual = pd.DatetimeIndex(f["timestamp"])
         missing = grid.difference(actual)
         extra = actual.difference(grid)
-        cal_name = bars.calendar or (f"{suggested[0]} (suggested)" if suggested else "the history's own rhythm")
+        if bars.calendar is not None:
+            cal_name = f"{bars.calendar} (inferred)" if bars.calendar_inferred else bars.calendar
+        else:
+            cal_name = f"{suggested.calendar} (suggested)" if suggested and suggested.calendar else "the history's own rhythm"
         if len(missing):
             pos = grid.get_indexer(missing)
             runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
@@ -562,6 +549,21 @@ _CODE_TO_FIX = {
 }
 
 
+def finding_of_fix(fix: str) -> str:
+    """The code of the finding that offers the fix named ``fix`` (e.g. 'sort' -> 'unsorted')."""
+    return next((code for code, name in _CODE_TO_FIX.items() if name == fix), fix)
+
+
+def check_fix_names(names) -> tuple[str, ...]:
+    """The fix names (or finding codes) as fix names, in FIX_ORDER; ValueError naming the valid ones."""
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in _FIX_FUNCS and n not in _CODE_TO_FIX]
+    if unknown:
+        raise ValueError(f"no automatic fix named {', '.join(map(repr, unknown))}; fixes are {', '.join(FIX_ORDER)}")
+    wanted = {_CODE_TO_FIX.get(n, n) for n in names}
+    return tuple(n for n in FIX_ORDER if n in wanted)
+
+
 def apply_fixes(bars: Bars, findings_or_codes) -> Bars:
     """A new Bars with the accepted fixes applied (finding objects, finding codes or fix names).
 
@@ -607,11 +609,12 @@ def _use_suggested_calendar(bars: Bars) -> tuple[Bars, str]:
     if bars.calendar is not None:
         return bars, f"fix 'use_suggested_calendar' not applied: the bars already have calendar {bars.calendar}"
     f = _clean_view(bars.frame)
-    suggested = _suggested_calendar(f, _step(bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None)
-    if suggested is None:
-        return bars, "fix 'use_suggested_calendar' not applied: the bars follow no known exchange calendar clearly"
-    code = suggested[0]
-    return bars.replace(calendar=code), (
-        f"applied fix 'use_suggested_calendar': calendar set to {code} ({SUGGESTED_CALENDARS[code]}), which the "
-        f"bars' dates follow; it decides gaps and future bar times. To use another calendar, load the data again "
-        f"with that calendar")
+    step = _step(bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None
+    suggested = _suggested_calendar(bars, f, step)
+    if suggested is None or suggested.calendar is None:
+        return bars, "fix 'use_suggested_calendar' not applied: the bars follow no known calendar clearly"
+    code = suggested.calendar
+    return bars.replace(calendar=code, calendar_inference=suggested), (
+        f"applied fix 'use_suggested_calendar': calendar set to {code}, which the bars' times follow "
+        f"({suggested.evidence}); it decides gaps and future bar times. To use another calendar, load the data "
+        "again with that calendar")

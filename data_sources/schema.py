@@ -6,11 +6,15 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataFormatError
+
+if TYPE_CHECKING:
+    from .calendar_inference import CalendarInference
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
@@ -41,6 +45,9 @@ class Bars:
     amount_filled: bool = False
     timezone_assumed: bool = False
     notes: list[str] = field(default_factory=list)
+    # What the bar times said about the calendar when none was given (calendar_inference.with_inferred_calendar):
+    # the calendar inferred, or why none was, and the evidence. None when the calendar was given.
+    calendar_inference: CalendarInference | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -129,6 +136,25 @@ class Bars:
     def timestamps(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(self.frame["timestamp"])
 
+    def future_timestamps(self, horizon: int) -> pd.DatetimeIndex:
+        """The ``horizon`` bar times after the last bar on the bars' calendar, read from the whole history
+        (not only the bars a model reads): every caller (the Forecast page, the Screener, the CLI, batch)
+        gets the same times for the same bars."""
+        from .calendars import future_timestamps
+
+        return future_timestamps(self.timestamps, horizon, interval=self.interval, calendar=self.calendar)
+
+    def price_decimals(self) -> int:
+        """The decimals the bars' closes are written with (numbers.price_decimals): how pages show prices."""
+        from .numbers import price_decimals
+
+        return price_decimals(self.frame["close"].to_numpy())
+
+    @property
+    def calendar_inferred(self) -> bool:
+        """True when ``calendar`` was inferred from the bar times (not given)."""
+        return self.calendar_inference is not None and self.calendar_inference.calendar is not None
+
     def replace(self, **changes) -> Bars:
         """Copy with some fields changed (the frame is copied, notes list too)."""
         changes.setdefault("notes", list(self.notes))
@@ -147,7 +173,7 @@ class Bars:
         hash) and the metadata and notes the reader attached. Equal data read from two different
         files (other columns, other options) is *not* the same identity."""
         return (self.content_hash(), self.source, self.symbol, self.interval, self.calendar, self.timezone,
-                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes))
+                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes), self.calendar_inference)
 
     def content_hash(self) -> str:
         """sha256 over timezone, timestamps (UTC ns) and values: equal data, equal key."""

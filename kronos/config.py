@@ -101,6 +101,7 @@ ROPE_BASE = 10000.0
 RMS_NORM_EPS = 1e-5  # RMSNorm epsilon (not the price normalisation one: kronos.normalization)
 TIME_FEATURES = ("minute", "hour", "weekday", "day", "month")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+CLOSE = BAR_COLUMNS.index("close")  # the close's column in a bar or path array
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,10 @@ OFFICIAL_MODELS: dict[str, OfficialModel] = {
     ),
 }
 
+# The last day of market data the official models saw: pre-training data to 2024-02, validation to
+# 2024-05 (upstream issue #204). A backtest on bars up to this day scores memory, not forecasting.
+OFFICIAL_DATA_SEEN_UNTIL = "2024-05-31"
+
 # Published configs, used to build same-shaped random models in tests and benchmarks.
 OFFICIAL_CONFIGS: dict[str, KronosConfig] = {
     "mini": KronosConfig(10, 10, 4, 256, 4, 512, 0.2, 0.0, 0.2, 0.0, True),
@@ -148,7 +153,7 @@ OFFICIAL_TOKENIZER_CONFIGS: dict[str, TokenizerConfig] = {
 # --- checkpoint folders on disk (one home for the file names; no torch needed to read them) ---
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-BUNDLE_FILE = "bundle.json"  # our own: context length and name for a tokenizer/ + predictor/ folder
+BUNDLE_FILE = "bundle.json"  # our own: context, name and data_seen_until for a tokenizer/ + predictor/ folder
 DEFAULT_BUNDLE_CONTEXT = 512
 
 
@@ -187,6 +192,9 @@ def trained_context(ref) -> int | None:
     except (KeyError, TypeError, ValueError):
         return None
     return context if context > 0 else None
+
+
+MIN_BAND_PATHS = 2  # a band, a median and P(up) need at least two sample paths (one path: every quantile is it)
 
 
 def default_lookback(context: int, horizon: int) -> int:

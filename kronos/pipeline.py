@@ -19,7 +19,7 @@ import torch
 
 from .bars import InputError, bars_frame, input_digest, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
-from .config import BAR_COLUMNS, default_lookback
+from .config import BAR_COLUMNS, CLOSE, default_lookback
 from .generate import Progress, Prompt, generate
 from .normalization import CLIP, denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES, level_name
@@ -44,6 +44,9 @@ class ForecastSettings:
     top_k: int = 0
     lookback: int | None = None  # None: default_lookback(context, horizon); given: exactly that many bars
     clip: float = CLIP
+    # Start the fan from the actual last bar, not from the tokenizer's reconstruction of it (False: the
+    # official predictor's output exactly). See ``anchor_offset``.
+    anchor: bool = True
 
     def __post_init__(self):
         if self.horizon < 1:
@@ -196,10 +199,20 @@ class KronosPipeline:
         tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
                           settings.sampling, generator, progress)
         decoded = self._decode(tokens, settings.horizon)
+        rebuilt = self._reconstruct_last_bars(codes) if settings.anchor else [None] * len(prepared)
         results = []
-        for p, norm in zip(prepared, decoded):
+        for p, norm, last in zip(prepared, decoded, rebuilt):
             paths = denormalize(norm, p.mu, p.sigma)
             mean = denormalize(norm.mean(axis=0), p.mu, p.sigma)
+            anchor = {"applied": False}
+            if last is not None:
+                offset = anchor_offset(p.history["close"].iloc[-1], denormalize(last, p.mu, p.sigma)[CLOSE])
+                if offset is not None:
+                    paths, mean = shift_prices(paths, -offset), shift_prices(mean, -offset)
+                    anchor = {"applied": True, "offset_log": round(offset, 6),
+                              "reconstructed_last_close": float(np.exp(offset) * p.history["close"].iloc[-1])}
+                else:
+                    anchor["reason"] = "the last close or its reconstruction is not a positive price"
             provenance = {
                 **pair.provenance(),
                 "device": str(device),
@@ -211,6 +224,7 @@ class KronosPipeline:
                 "history_end": str(p.history["timestamp"].iloc[-1]),
                 "bars_used": len(p.history),
                 "lookback_default": settings.lookback is None,  # context - horizon, not the user's
+                "anchor": anchor,
                 "settings": dataclasses.asdict(settings),
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "elapsed_s": round(time.perf_counter() - started, 3),
@@ -218,6 +232,19 @@ class KronosPipeline:
             results.append(Forecast(p.future, paths.astype(np.float32), mean.astype(np.float32), p.history,
                                     settings, provenance))
         return results
+
+    def _reconstruct_last_bars(self, codes: list[tuple[torch.Tensor, torch.Tensor]]) -> list[np.ndarray]:
+        """The tokenizer's reconstruction (normalised, [6]) of every history's last bar: the decode of the
+        history tokens the model read (the last ``context``), causal, so what every path continues from."""
+        out = [None] * len(codes)
+        window = self.pair.context
+        for indices in _by_length([s1.shape[0] for s1, _ in codes]):
+            s1 = torch.stack([codes[i][0][-window:] for i in indices])
+            s2 = torch.stack([codes[i][1][-window:] for i in indices])
+            last = self.pair.tokenizer.decode(s1, s2)[:, -1].float().cpu().numpy()
+            for j, i in enumerate(indices):
+                out[i] = last[j]
+        return out
 
     def _event_matrix(self, events: Events, p: _Prepared, device) -> torch.Tensor:
         encoder = self.pair.predictor.event_emb
@@ -279,6 +306,24 @@ class KronosPipeline:
                 b1[..., shared:].reshape(rows, -1), b2[..., shared:].reshape(rows, -1))
             parts.append(bars.float().cpu().numpy().reshape(b1.shape[0], paths, end - split, -1))
         return np.concatenate(parts)
+
+
+def anchor_offset(last_close: float, reconstructed_close: float) -> float | None:
+    """log(reconstructed / actual) of the last close: how far the tokenizer moved the bar every path
+    starts from. Kronos continues the tokenised history, so its whole fan sits at that reconstruction
+    (the first step jumps by the error); None where either price is not positive (no log)."""
+    if not (last_close > 0 and reconstructed_close > 0):
+        return None
+    return float(np.log(reconstructed_close) - np.log(last_close))
+
+
+def shift_prices(bars: np.ndarray, log_shift: float) -> np.ndarray:
+    """Open, high, low and close (the first four of BAR_COLUMNS) times exp(``log_shift``); volume and
+    amount as they are. One factor for the four keeps every candle coherent."""
+    out = np.array(bars, dtype=np.float64)
+    out[..., :4] *= np.exp(log_shift)
+    return out
+
 
 def _by_length(lengths: list[int]) -> list[list[int]]:
     """Indices grouped by equal length, in order of first appearance."""

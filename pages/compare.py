@@ -74,6 +74,8 @@ else:
             st.error(f"**The backtest could not run.** {detail}")
             st.stop()
     results, errors = (backtest.shown, backtest.errors) if backtest else ({}, {})
+    for line in (backtest.in_training.values() if backtest else []):
+        st.warning(f"**In-sample:** {line}.", icon=":material/history_edu:")
 for name, msg in errors.items():
     st.error(f"**{name} could not run.** {msg}")
 if len(results) < len(choices):

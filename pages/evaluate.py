@@ -9,7 +9,7 @@ import streamlit as st
 from app_support import app_version, ensemble, ledger, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
-from kronos_studio.evaluation.trust import pit_histogram
+from kronos_studio.evaluation.trust import TrainingPeriodError, pit_histogram
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
@@ -27,10 +27,13 @@ limit = c[2].number_input("Time limit (s)", 5, 3600, trust.TIME_LIMIT_S, step=15
                           help="No new cut-off starts after this; the newest ones run first")
 share = c[3].slider("Calibration fit share", 0.2, 0.8, trust.FIT_SHARE, 0.05, key="ev_share",
                     help="Earlier cut-offs fit the calibration for the held-out check; later ones score it")
-plan = trust.Plan(int(n_cutoffs), int(spacing), float(limit), float(share))
+include = st.toggle("Include cut-offs inside the model's training period", False, key="ev_include_trained",
+                    help="A forecast of bars the model trained or validated on scores memory, not forecasting: "
+                         "such cut-offs are left out of every score unless switched on here (and then flagged)")
+plan = trust.Plan(int(n_cutoffs), int(spacing), float(limit), float(share), bool(include))
 st.caption(f"{choice.label} · horizon {settings.horizon} · lookback {lookback} · {settings.paths} paths · "
            f"seed {settings.seed} · temperature {settings.temperature} · top-p {settings.top_p} · "
-           f"top-k {settings.top_k}")
+           f"top-k {settings.top_k} · {'anchored at the last close' if settings.anchor else 'unanchored'}")
 
 ledger.realized_panel(bars)  # what really happened to the forecasts kept, beside the walk-forward below
 clicked = st.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run")
@@ -40,6 +43,8 @@ if clicked and report is None:
         report, from_store = trust.run(bars, choice, settings, plan)
     except Exception as e:  # too little history, model not loadable, anything unforeseen: a message
         detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        if isinstance(e, TrainingPeriodError):
+            detail += " with the switch *Include cut-offs inside the model's training period* above."
         st.error(f"**The evaluation could not run.** {detail}")
         st.stop()
 if report is None:
@@ -51,6 +56,10 @@ b = report.badge()
 if report.cut_short:
     st.warning(f"The time limit ended the run after {report.cutoffs} of {report.requested} cut-offs (the newest). "
                "Raise the limit or lower the cut-offs for a fuller picture.", icon=":material/timer:")
+if b.get("in_training_period") and b.get("in_training_period_included"):
+    st.error(f"**In-sample:** {b['in_training_period']} of these {report.cutoffs} cut-offs forecast bars inside the "
+             f"model's training period ({b['training_period']}). Their scores partly measure memory, not "
+             "forecasting.", icon=":material/history_edu:")
 for note in report.notes:
     st.info(note)
 st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "

@@ -5,10 +5,11 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, ensemble, forecasts, ledger, screener, trust
+from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
 from app_support.events import in_window, parse_events
-from app_support.metrics import summarize
+from app_support.formats import price_format, probability_text
+from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
 from kronos.quantiles import level_name
 from kronos_studio.evaluation.plausibility import check_fan
@@ -51,8 +52,11 @@ if clicked and fc is None:
         detail = str(e) if isinstance(e, ValueError | CheckpointError) else f"{type(e).__name__}: {e}"
         st.error(f"**The {what}.** {detail}")
         st.stop()
+calendar_warning = data.calendar_warning(bars)  # said where the fan is drawn, not in a collapsed note
 if fc is None:
     st.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
+    if calendar_warning:
+        st.warning(calendar_warning, icon=":material/event_busy:")
     # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
     st.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
                                   currency=quote_currency(bars.symbol, bars.source, bars.origin),
@@ -82,6 +86,8 @@ with badge_col:
 problems = check_fan(fc.paths, bars.frame["close"].to_numpy(), band)
 for problem in problems:  # said before the fan, never drawn as if fine
     fan_col.error(f"**This fan is not fit to read ({problem.code}).** {problem.message}", icon=":material/error:")
+if calendar_warning:
+    fan_col.warning(calendar_warning, icon=":material/event_busy:")
 fig = fan_chart(fc, field, band, paths=shown, events=events,
                 currency=quote_currency(bars.symbol, bars.source, bars.origin),
                 title=f"{bars.symbol} {bars.interval}: {settings.horizon}-bar forecast, {settings.paths} paths"
@@ -94,31 +100,35 @@ if fc_plain is not None:
 fan_col.plotly_chart(fig, key="fan_chart", config=CHART_CONFIG)
 
 s = summarize(fc, "close", band)
+decimals = bars.price_decimals()  # prices as the series writes them: 1.2050 stays 1.2050
+price = price_format(decimals)
 m = st.columns(4)
 m[0].metric("Expected return at horizon", f"{s.expected_return:+.2%}", help="Mean of the paths' last close "
-            f"vs the last close ({s.last:,.2f}); median path {s.median_return:+.2%}")
-m[1].metric("P(close ends above last close)", f"{s.prob_up:.0%}")
+            f"vs the last close ({s.last:{price}}); median path {s.median_return:+.2%}")
+m[1].metric("P(close ends above last close)", probability_text(s.prob_up))
 m[2].metric(f"Band width {band_name} at horizon", f"{s.band_width:.1%}",
-            help=f"{s.band_low:,.2f} to {s.band_high:,.2f}, relative to the last close")
+            help=f"{s.band_low:{price}} to {s.band_high:{price}}, relative to the last close")
 prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
 st.caption(ensemble.caption(prov) if choice.kind == "ensemble" else
            f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
-           f"data {prov['input_sha256']}")
+           f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
 
 st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where
 # Streamlit would keep the old value under a fixed key while the default shown had moved on.
-level = st.number_input("Price level", min_value=0.01, value=round(s.last * 1.05, 2), format="%.2f",
-                        key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_{bars.content_hash()}",
+tick = 10.0 ** -decimals
+level = st.number_input("Price level", min_value=tick, value=round(s.last * 1.05, decimals), step=tick,
+                        format=f"%.{decimals}f", key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
+                                                     f"{bars.content_hash()}",
                         help="A price you care about: a target, a stop, a strike", width=220)
 answer, drawdown = level_probabilities(fc, level), drawdown_summary(fc)
 a = st.columns(4)
-a[0].metric(f"P(close above {level:,.2f} at horizon)", f"{answer.p_above_at_horizon:.0%}")
-a[1].metric(f"P(close below {level:,.2f} at horizon)", f"{answer.p_below_at_horizon:.0%}")
-a[2].metric(f"P(touch {level:,.2f} within horizon)", f"{answer.p_touch:.0%}",
+a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))
+a[1].metric(f"P(close below {level:{price}} at horizon)", probability_text(answer.p_below_at_horizon))
+a[2].metric(f"P(touch {level:{price}} within horizon)", probability_text(answer.p_touch),
             help=f"Share of paths where some bar's {'high' if answer.touch_side == 'above' else 'low'} reaches it")
 a[3].metric("Expected max drawdown", f"{drawdown['expected']:.1%}", help=f"Close to close from the last close; "
             f"median {drawdown['p50']:.1%}, p90 {drawdown['p90']:.1%} over the paths")
@@ -144,7 +154,7 @@ def _parquet() -> bytes:
 
 export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenance": prov,
           "data": {"source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
-                   "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
+                   **data.calendar_provenance(bars), "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
                    "notes": bars.notes},
           "band": list(band), "events": [[str(t), label] for t, label in  # those in the forecast's window only
                                          in_window(events, fc.history["timestamp"].iloc[0], fc.timestamps[-1])]}

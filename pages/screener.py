@@ -47,6 +47,14 @@ else:
                              "(columns source,symbol,interval[,exchange])", type=list(screener.UPLOAD_SUFFIXES),
                              accept_multiple_files=True, key="scr_upload")
     label = f"{len(files)} uploaded files"
+c1, c2 = st.columns([3, 1])
+fixes = c1.multiselect("Accept the data-quality gate's fixes for every series", list(screener.FIXES),
+                       format_func=screener.FIXES.get, key="scr_fixes",
+                       help="A series the gate refuses (e.g. unsorted rows) is forecast once its fix is accepted; "
+                            "its row says which fix would clear it")
+calendar = c2.selectbox("Calendar of uploaded files", sidebar.CALENDARS, key="scr_calendar", accept_new_options=True,
+                        format_func=lambda c: c or "infer", disabled=kind != "upload",
+                        help="Trading calendar for gaps and future bars; 'infer' reads it from each file's bar times")
 
 st.caption(f"Settings (sidebar): {settings.describe()}")
 if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="run_screener"):
@@ -59,13 +67,13 @@ if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="
             entries = screener.ticker_entries(source, text, interval, exchange)
         else:
             entries = screener.upload_entries([(f.name, f.getvalue()) for f in files])
-        screener.run(entries, settings, label)
+        screener.run(entries, settings, label, tuple(fixes), calendar if kind == "upload" else None)
     except WatchlistError as e:
         st.error(f"**Check the watchlist:** {e}")
     except CheckpointError as e:
         st.error(f"**The model could not be loaded.** {e}")
     except ValueError as e:
-        st.error(f"**The screener could not run:** {e}. Check the sampling settings in the sidebar.")
+        st.error(f"**The screener could not run:** {e}. Check the sampling settings in the sidebar and the options above.")
     except Exception as e:  # anything unforeseen: a message, not a traceback
         st.error(f"**The screener could not run** ({type(e).__name__}: {e}). Try again, or a smaller watchlist.")
 

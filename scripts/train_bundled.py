@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -31,7 +33,7 @@ from kronos_studio.training.pretrain import (  # noqa: E402
 )
 
 RUNS = ROOT / ".cache" / "bundled-runs"
-ASSETS = ROOT / "assets" / "models"
+ASSETS = ROOT / "kronos_studio" / "assets" / "models"  # kronos_studio.bundled.MODELS_DIR
 WINDOW, LOOKBACK, CONTEXT = 128, 96, 128
 SEED = 0
 
@@ -80,8 +82,9 @@ def stage_predictor(name: str):
     out = RUNS / name
     result = train_predictor(new_predictor(cfg, SEED), tokenizer, data(), train_cfg, out, log=log)
     log(f"{name} done: step {result.step}, best val CE {result.best_val} at {result.best_step}, {result.wall_s:.0f} s")
+    seen_until = (BUNDLED_SPLIT.test_start - pd.Timedelta(days=1)).date().isoformat()  # validation's last day
     write_bundle(ASSETS / name, RUNS / "tokenizer", out, CONTEXT,
-                 f"{name} (bundled, trained offline on public sample bars)")
+                 f"{name} (bundled, trained offline on public sample bars)", data_seen_until=seen_until)
 
 
 # --- evaluation and model cards ----------------------------------------------------------------
@@ -122,10 +125,12 @@ def stage_eval():
         for r in rows:
             log(f"  {r['model']:<28} crps%={r['crps_pct']:.3f} cov={r['coverage_p10_p90']:.2f} "
                 f"mae%={r['mae_pct']:.3f} dir={r['direction_hit']:.2f}")
+    RUNS.mkdir(parents=True, exist_ok=True)
     (RUNS / "eval.json").write_text(json.dumps(report, indent=2))
     for name in PREDICTORS:
         if (ASSETS / name).is_dir():
             (ASSETS / name / "eval.json").write_text(json.dumps(report, indent=2))
+            _refresh_card_evaluation(ASSETS / name, report)
 
 
 def _loss_plot(name: str, tok_hist: list, pred_hist: list, path: Path) -> None:
@@ -155,6 +160,28 @@ def _table(rows: list[dict]) -> str:
     lines = [f"| {r['model']} | {r['crps_pct']:.3f} | {r['mae_pct']:.3f} | {r['coverage_p10_p90']:.2f} | "
              f"{r['direction_hit']:.2f} |" for r in rows]
     return "\n".join([head, *lines])
+
+
+def _evaluation_sets(report: dict) -> str:
+    return "\n\n".join(
+        f"**{st['series']}** — horizon {st['horizon']} bars, {st['cutoffs']} cut-offs from "
+        f"{st['first_cutoff'][:16]} to {st['last_cutoff'][:16]}, lookback {st['lookback']} bars\n\n"
+        + _table(st["results"]) for st in report["sets"])
+
+
+EVAL_INTRO_END = "Both bundled models are listed in every table.\n\n"
+EVAL_END = "\n\nThese numbers are what they are"
+
+
+def _refresh_card_evaluation(folder: Path, report: dict) -> None:
+    """Put ``report``'s tables into an existing model card (the cards stage needs the training runs;
+    a re-evaluation does not)."""
+    card = folder / "MODEL_CARD.md"
+    if not card.is_file():
+        return
+    text = card.read_text()
+    start, end = text.index(EVAL_INTRO_END) + len(EVAL_INTRO_END), text.index(EVAL_END)
+    card.write_text(text[:start] + _evaluation_sets(report) + text[end:])
 
 
 def _codebook_usage(pair) -> dict:
@@ -198,10 +225,7 @@ def stage_cards():
                                f"{s['bars']} | {s['windows']} |" for s in data["train"] if s["bars"])
         val_rows = "\n".join(f"| {s['series']} | {s['first'][:10]} → {s['last'][:10]} | {s['bars']} | "
                              f"{s['windows']} |" for s in data["val"] if s["bars"])
-        sets = "\n\n".join(
-            f"**{st['series']}** — horizon {st['horizon']} bars, {st['cutoffs']} cut-offs from "
-            f"{st['first_cutoff'][:16]} to {st['last_cutoff'][:16]}, lookback {st['lookback']} bars\n\n"
-            + _table(st["results"]) for st in report["sets"])
+        sets = _evaluation_sets(report)
         tc = train_cfg
         card = f"""# {name} — a small Kronos-format model bundled with Kronos Studio
 
@@ -248,8 +272,8 @@ Every logged value is in `training_history.json`.
 ## Evaluation against naive baselines (held-out test period, walk-forward)
 
 Walk-forward on the close: at each cut-off every model gets the same history (context minus horizon bars), the
-real future timestamps and the same seed; {report['kronos_paths']} Kronos paths (temperature 1.0, top-p 0.9),
-200 baseline paths. CRPS and MAE are in % of the last close (lower is better); coverage is how often the
+real future timestamps and the same seed; {report['kronos_paths']} Kronos paths (temperature 1.0, top-p 0.9,
+anchored at the last close), 200 baseline paths. CRPS (the fair, path-count-unbiased estimator) and MAE are in % of the last close (lower is better); coverage is how often the
 actual close fell inside the p10–p90 band (0.80 is calibrated); direction hit is how often the median
 path moved the same way as the actual close (persistence predicts no move, so 0 by construction). Few cut-offs: differences of a few hundredths are noise.
 Both bundled models are listed in every table.

@@ -89,3 +89,46 @@ def fill_hub_cache(cache: Path, repo_id: str, revision: str, folder: Path) -> No
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(revision)
     shutil.copytree(folder, repo / "snapshots" / revision)
+
+
+# --- exports as analysts download them (issue 21): an index or stock from Yahoo, hourly EURUSD from a broker ---
+
+def nyse_daily_export(path: Path, start: str = "2010-01-04", end: str = "2018-12-31", seed: int = 7,
+                      price: float = 1100.0) -> Path:
+    """A Yahoo-style daily CSV (Date,Open,High,Low,Close,Adj Close,Volume) with one bar per NYSE session
+    from ``start`` to ``end``: weekday holidays (New Year, MLK day, Labor Day ...) have no bar."""
+    import exchange_calendars as xcals
+
+    sessions = xcals.get_calendar("XNYS", start=start, end=end).sessions_in_range(start, end)
+    n = len(sessions)
+    rng = np.random.default_rng(seed)
+    close = price * np.exp(np.cumsum(rng.normal(0.0003, 0.01, n)))
+    open_ = np.r_[close[0], close[:-1]] * (1 + rng.normal(0, 0.002, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.006, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.006, n))
+    frame = pd.DataFrame({"Date": pd.DatetimeIndex(sessions).strftime("%Y-%m-%d"), "Open": open_.round(2),
+                          "High": high.round(2), "Low": low.round(2), "Close": close.round(2),
+                          "Adj Close": close.round(2), "Volume": rng.integers(2_000_000, 6_000_000, n)})
+    frame.to_csv(path, index=False)
+    return path
+
+
+def fx_hourly_export(path: Path, start: str = "2019-01-06", end: str = "2019-03-22 21:00", seed: int = 3,
+                     price: float = 1.1450) -> Path:
+    """An hourly EURUSD CSV as brokers export it ("Gmt time" like 06.01.2019 22:00:00.000, UTC): the 24/5
+    currency week, from Sunday 17:00 to Friday 17:00 New York time, nothing on the weekend."""
+    hours = pd.date_range(start, end, freq="h", tz="UTC")
+    ny = hours.tz_convert("America/New_York").tz_localize(None)
+    since_open = (ny - ny.normalize()) + pd.to_timedelta((ny.day_of_week + 1) % 7, unit="D") - pd.Timedelta(hours=17)
+    hours = hours[(since_open % pd.Timedelta(days=7)) < pd.Timedelta(days=5)]
+    n = len(hours)
+    rng = np.random.default_rng(seed)
+    close = price * np.exp(np.cumsum(rng.normal(0, 0.0012, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) + rng.uniform(0, 0.0008, n)
+    low = np.minimum(open_, close) - rng.uniform(0, 0.0008, n)
+    frame = pd.DataFrame({"Gmt time": hours.strftime("%d.%m.%Y %H:%M:%S.000"), "Open": open_.round(5),
+                          "High": high.round(5), "Low": low.round(5), "Close": close.round(5),
+                          "Volume": rng.uniform(2000, 9000, n).round(2)})
+    frame.to_csv(path, index=False)
+    return path

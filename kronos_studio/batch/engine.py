@@ -55,13 +55,20 @@ def settings_key(settings: BatchSettings, model: dict) -> str:
 
 def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | None = None, out=None,
               steps_out=None, engine: str = "local", ray_address: str | None = None, workers: int | None = None,
-              chunk_series: int = CHUNK_SERIES, device=None, cache=None,
-              progress: BatchProgress | None = None) -> BatchResult:
-    """Forecast every entry not already done in ``out`` (and ``steps_out``), and write both."""
+              chunk_series: int = CHUNK_SERIES, device=None, cache=None, fixes: tuple[str, ...] = (),
+              calendar: str | None = None, progress: BatchProgress | None = None) -> BatchResult:
+    """Forecast every entry not already done in ``out`` (and ``steps_out``), and write both. ``fixes``:
+    the data-quality gate's fixes accepted for every series; ``calendar``: the trading calendar of the
+    bar files (None: inferred from each file's bar times, as ``kronos forecast`` does)."""
+    from data_sources.calendars import validate_calendar
+    from data_sources.quality import check_fix_names
+
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}': use one of {list(ENGINES)}")
     if not entries:
         raise ValueError("the watchlist has no series")
+    calendar = validate_calendar(calendar)
+    fixes = check_fix_names(fixes)
     started = time.perf_counter()
     local = ChunkForecaster(model, settings, device=device)
     key = settings_key(settings, local.provenance)
@@ -70,15 +77,16 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
     steps: dict[str, pd.DataFrame] = {}
     todo: list[SeriesJob] = []
     history = local.forecast_settings.lookback
-    for loaded in load_entries(entries, history, cache):
+    for loaded in load_entries(entries, history, cache, fixes, calendar):
         entry = loaded.entry
         if loaded.error is not None:
             rows[entry.series] = failure_row(entry.series, entry.origin, loaded.error)
             continue
         job = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256, loaded.warnings)
         done = previous_rows.get(entry.series)
-        if done is not None and done.get("data_sha256") == job.data_sha256 and (
-                steps_out is None or entry.series in previous_steps):
+        same_bars = done is not None and done.get("data_sha256") == job.data_sha256 and (
+            _text(done.get("calendar")) == loaded.bars.calendar)  # the calendar decides the future bar times
+        if same_bars and (steps_out is None or entry.series in previous_steps):
             rows[entry.series] = {**done, "settings_key": key}
             if entry.series in previous_steps:
                 steps[entry.series] = previous_steps[entry.series]
@@ -107,6 +115,11 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
         frame, step_frame = writer.write(rows, steps)
     failed = int((frame["status"] != "ok").sum())
     return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
+
+
+def _text(value) -> str | None:
+    """A text cell as read back from Parquet (a missing one may come back as NaN)."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 @contextmanager

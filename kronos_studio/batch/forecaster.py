@@ -25,6 +25,7 @@ class BatchSettings:
     temperature: float = 1.0
     top_p: float = 0.9
     top_k: int = 0
+    anchor: bool = True  # as kronos.pipeline.ForecastSettings.anchor
 
     def __post_init__(self):
         bad = bad_touch_levels(self.touch_levels)
@@ -37,7 +38,7 @@ class BatchSettings:
 
         return ForecastSettings(horizon=self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                                lookback=self.lookback or default_lookback(context, self.horizon))
+                                lookback=self.lookback or default_lookback(context, self.horizon), anchor=self.anchor)
 
 
 @dataclass
@@ -99,13 +100,13 @@ class ChunkForecaster:
         bars = job.bars
         row = {"series": job.series, "status": "ok",
                **summarize(fc.paths, last_close, self.settings.touch_levels),
-               "last_close": last_close,
+               "last_close": last_close, "price_decimals": bars.price_decimals(),
                "history_end": utc([fc.history["timestamp"].iloc[-1]])[0],
                "horizon_end": utc(fc.timestamps[-1:])[0],
                "bars_used": len(fc.history),
                "warnings": job.warnings,
                "origin": job.origin, "source": bars.source, "symbol": bars.symbol, "interval": bars.interval,
-               "calendar": bars.calendar, "data_sha256": job.data_sha256,
+               "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
                "model": self.provenance["model"], "predictor_revision": self.provenance["predictor_revision"],
                "tokenizer_revision": self.provenance["tokenizer_revision"], "device": self.provenance["device"],
                "horizon": self.forecast_settings.horizon, "paths": self.forecast_settings.paths,

@@ -125,41 +125,53 @@ def _cell(value) -> str | None:
     return str(value).strip() or None
 
 
-def load_entry(entry: Entry, history: int, cache=None) -> Loaded:
-    """Read or fetch one entry's bars (``history`` bars are asked for on a first download) and pass them
-    through the data-quality gate for a forecast from ``history`` bars."""
-    from data_sources import check_bars, load_bars, read_bars_file
+def load_entry(entry: Entry, history: int, cache=None, fixes: tuple[str, ...] = (), calendar: str | None = None) -> Loaded:
+    """Read or fetch one entry's bars (``history`` bars are asked for on a first download), apply the
+    gate's ``fixes`` the user accepted (names or finding codes, as ``kronos forecast --fix``) and pass
+    them through the data-quality gate for a forecast from ``history`` bars. ``calendar``: the trading
+    calendar of bar files (None: inferred from the bar times, as for a single forecast); fetched series
+    come with their source's calendar."""
+    from data_sources import apply_fixes, check_bars, load_bars, read_bars_file
 
     try:
         if entry.file is not None:
-            bars = read_bars_file(entry.file)
+            bars = read_bars_file(entry.file, calendar=calendar)
         else:
             bars = load_bars(entry.source, entry.symbol, entry.interval, lookback=history, exchange=entry.exchange,
                              cache=cache)
     except Exception as e:  # any reason a series has no bars is that row's status, not the batch's end
         return Loaded(entry, error=f"cannot load: {_one_line(e)}")
+    if fixes:
+        try:
+            bars = apply_fixes(bars, list(fixes))
+        except ValueError as e:
+            return Loaded(entry, error=f"cannot apply the fixes {', '.join(fixes)}: {_one_line(e)}")
     findings = check_bars(bars, lookback=history)
     blocking = [f for f in findings if f.severity == "error"]
     if blocking:
-        return Loaded(entry, error="data-quality gate: " + "; ".join(f"{f.code}: {f.message}" for f in blocking))
+        return Loaded(entry, error="data-quality gate: " + "; ".join(
+            f"{f.code}: {f.message}" + (f" (accept the fix '{f.fix}')" if f.fix else "") for f in blocking))
     warnings = [f.code for f in findings if f.severity == "warning"]
     if getattr(bars, "stale", False):
         warnings.append(f"stale: source unreachable, cached bars {bars.age} old")
     return Loaded(entry, bars, data_sha256=bars.content_hash(), warnings="; ".join(warnings))
 
 
-def load_entries(entries: list[Entry], history: int, cache=None) -> Iterator[Loaded]:
+def load_entries(entries: list[Entry], history: int, cache=None, fixes: tuple[str, ...] = (),
+                 calendar: str | None = None) -> Iterator[Loaded]:
     """``load_entry`` for every entry, yielded in watchlist order. Downloads wait on the network, so they
     run in threads; parsing files is interpreter-bound, so many files are read by a pool of processes."""
     files = sum(e.file is not None for e in entries)
     processes = min(os.cpu_count() or 1, MAX_READ_PROCESSES)
+    fixes = tuple(fixes)
     if files >= PROCESS_POOL_FILES and processes > 1:
         # spawn, not fork: the parent may hold torch's or Ray's threads, which a forked child inherits broken
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield from pool.map(load_entry, entries, repeat(history), repeat(cache), chunksize=16)
+            yield from pool.map(load_entry, entries, repeat(history), repeat(cache), repeat(fixes), repeat(calendar),
+                                chunksize=16)
         return
     with ThreadPoolExecutor(max_workers=max(1, min(LOAD_THREADS, len(entries)))) as pool:
-        yield from pool.map(lambda e: load_entry(e, history, cache), entries)
+        yield from pool.map(lambda e: load_entry(e, history, cache, fixes, calendar), entries)
 
 
 def _one_line(e: Exception) -> str:

@@ -39,6 +39,14 @@ def register(sub) -> None:
                         "horizon); shorter series get a 'short_history' row")
     p.add_argument("--levels", type=touch_levels, default=(-0.05, 0.05), metavar="R1,R2",
                    help="returns whose touch probability to report, e.g. -0.1,0.05 (default -0.05,0.05)")
+    p.add_argument("--calendar", default=None,
+                   help="trading calendar of the bar files: XNYS, XLON, ..., 24/7, FX (default: inferred from each "
+                        "file's bar times, as kronos forecast does; fetched series come with their source's)")
+    p.add_argument("--fix", action="append", default=[], metavar="FIX",
+                   help="accept a fix the data-quality gate offers, for every series (e.g. sort, drop_duplicates); "
+                        "repeatable")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="paths as the official predictor gives them (not moved to start from the last close)")
     p.add_argument("--out", required=True, help="results Parquet: one row per series")
     p.add_argument("--steps-out", default=None, help="optional Parquet of per-step quantiles (series x step)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -69,7 +77,7 @@ def run_batch_command(args) -> int:
     except WatchlistError as e:
         raise CliError(str(e)) from None
     settings = BatchSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
-                             touch_levels=args.levels)
+                             touch_levels=args.levels, anchor=not args.no_anchor)
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -84,12 +92,18 @@ def run_batch_command(args) -> int:
     try:
         result = run_batch(entries, settings, model=args.model, out=args.out, steps_out=args.steps_out,
                            engine=args.engine, ray_address=args.ray_address, workers=args.workers,
-                           device=cli_device(args), progress=progress if bar else None)
+                           device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar,
+                           progress=progress if bar else None)
     except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
         raise CliError(str(e).splitlines()[0]) from None
     finally:
         if bar is not None:
             bar.close()
+    from kronos_studio.forecasting import too_few_paths
+
+    few = too_few_paths(args.paths)
+    if few:
+        print(f"kronos: warning: too_few_paths: {few} (--paths)", file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "
           f"{result.failed} without a forecast ({args.engine} engine, {result.elapsed_s:.1f} s{rate})", file=sys.stderr)

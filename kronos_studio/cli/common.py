@@ -56,8 +56,11 @@ def quality_gate(bars, fixes: list[str]):
         parts = [f"{f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "") for f in blocking]
         raise CliError("the data-quality gate blocks the forecast: " + "; ".join(parts))
     notes = [f"kronos: note: {f.message}" for f in found if f.code == "source_note"]
-    return bars, notes + [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
-                          for f in found if f.severity == "warning"]
+    lines = notes + [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
+                     for f in found if f.severity == "warning"]
+    if bars.calendar_inferred:  # said, never silent: the calendar decides the future bar times
+        lines.insert(0, f"kronos: note: {bars.calendar_inference.headline()} (pass --calendar to choose another)")
+    return bars, lines
 
 
 def positive(kind):
@@ -187,7 +190,6 @@ def report_training(kind, result):
 
 
 ENSEMBLE = "ensemble"  # the --model value that picks the bundled ensemble
-ENSEMBLE_LOOKBACK = 520  # bars of history the ensemble's members see (the GARCH member fits on 500 returns)
 
 
 class ForecastModel:
@@ -240,18 +242,22 @@ def load_forecast_model(args, bars) -> ForecastModel:
     except (CheckpointError, FileNotFoundError) as e:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)
-    horizon, paths = args.horizon, args.paths
-    kronos_lookback = default_lookback(pair.context, horizon)
+    kronos_settings = {name: getattr(args, name) for name in ("temperature", "top_p", "top_k") if hasattr(args, name)}
+    kronos_settings["anchor"] = not getattr(args, "no_anchor", False)
     if model != ENSEMBLE:
-        fn = kronos_forecast_fn(pipeline, paths=paths, batch_size=10)
-        return ForecastModel(fn, kronos_lookback, lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
-    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
+        fn = kronos_forecast_fn(pipeline, paths=args.paths, batch_size=10, **kronos_settings)
+        return ForecastModel(fn, default_lookback(pair.context, args.horizon),
+                             lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
+    from kronos.pipeline import ForecastSettings
+    from kronos_studio.ensemble.bundled import ENSEMBLE_LOOKBACK, bars_ensemble, load_bundled_meta
     from kronos_studio.ensemble.meta import MetaLearner
 
     try:
         meta_dir = getattr(args, "meta", None)
         meta = MetaLearner.load(meta_dir) if meta_dir else load_bundled_meta()
+        settings = ForecastSettings(horizon=args.horizon, paths=args.paths, lookback=getattr(args, "lookback", None),
+                                    **kronos_settings)
     except ValueError as e:
         raise CliError(str(e)) from None
-    ensemble = bars_ensemble(pipeline, bars, meta, paths, kronos_lookback)
+    ensemble = bars_ensemble(pipeline, bars, meta, settings)
     return ForecastModel(ensemble, ENSEMBLE_LOOKBACK, ensemble.describe, pipeline=pipeline, ensemble=ensemble)

@@ -30,12 +30,20 @@ def register(sub) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="score Kronos paths as the official predictor gives them (not moved to the last close)")
+    p.add_argument("--include-training-period", action="store_true",
+                   help="also score cut-offs whose forecast starts inside the model's training period (left out "
+                        "by default: such scores measure memory); the JSON says how many there are either way")
     p.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args) -> int:
+    from kronos_studio.ensemble.ensemble import RecordedEnsemble
     from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.trust import evaluate, skill_interval, skill_score
+    from kronos_studio.evaluation.training_period import training_period
+    from kronos_studio.evaluation.trust import TrainingPeriodError, evaluate
+    from kronos_studio.evaluation.walk_forward import walk_forward
 
     for name in ("horizon", "cutoffs", "paths"):
         if getattr(args, name) < 1:
@@ -43,31 +51,42 @@ def run_evaluate(args) -> int:
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
     model = load_forecast_model(args, bars)
     lookback = args.lookback or model.lookback
+    # The ensemble's walk-forward keeps what each member gave it, so each member is scored on those paths.
+    fn = RecordedEnsemble(model.ensemble) if model.ensemble is not None else model.fn
+    period = training_period(model.pipeline.pair)
     try:
-        report = evaluate(model.fn, bars.frame, horizon=args.horizon, n_cutoffs=args.cutoffs, lookback=lookback,
-                          seed=args.seed)
+        report = evaluate(fn, bars.frame, horizon=args.horizon, n_cutoffs=args.cutoffs, lookback=lookback,
+                          seed=args.seed, period=period, include_trained=args.include_training_period)
+    except TrainingPeriodError as e:
+        raise CliError(f"{e} (--include-training-period)") from None
     except ValueError as e:
         raise CliError(str(e)) from None
-    reference = report.baselines[REFERENCE].crps_pct_by_cutoff()
+    results = {"model": ("model", report.model)}
+    if model.ensemble is not None:
+        results |= {f"member_{key}": ("member", walk_forward(fn.replay(key), bars.frame, horizon=args.horizon,
+                                                 cutoffs=report.model.cutoffs, lookback=lookback,
+                                                 seed=report.model.seeds[0], name=member.name))
+                    for key, member in model.ensemble.members.items()}
+    results |= {key: ("baseline", r) for key, r in report.baselines.items()}
     out = {"file": str(Path(args.file).resolve()), "symbol": bars.symbol, "horizon": args.horizon,
            "cutoffs": report.cutoffs, "paths": args.paths, "seed": args.seed, "lookback": lookback,
            "first_cutoff": str(report.model.cutoff_times[0]), "last_cutoff": str(report.model.cutoff_times[-1]),
-           "model": model.describe(), "models": {}}
-    for key, result in {"model": report.model, **report.baselines}.items():
-        s = result.summary()
-        lo, hi = skill_interval(result.crps_pct_by_cutoff(), reference)
-        out["models"][key] = {"name": result.name, "crps": s["crps"], "crps_pct": s["crps_pct"],
-                              "mae": s["mae_median"], "coverage_p10_p90": s["coverage_p10_p90"],
-                              "crps_skill_vs_random_walk": skill_score(s["crps_pct"], float(reference.mean())),
-                              "crps_skill_ci95": [lo, hi]}
+           "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": model.describe(),
+           "models": {key: model_scores(r, role, report.baselines[REFERENCE]) for key, (role, r) in results.items()}}
     check = report.check
     out["models"]["model"]["calibration_held_out"] = None if check is None else {
         "fit_cutoffs": check.n_fit, "held_out_cutoffs": check.n_test, "coverage_before": check.before,
         "coverage_after": check.after, "crps_before": check.crps_before, "crps_after": check.crps_after}
     Path(args.json).write_text(json.dumps(out, indent=2, default=str))
     if report.cutoffs < args.cutoffs:
-        warnings.append(f"kronos: warning: only {report.cutoffs} of the {args.cutoffs} cut-offs fit: each needs "
-                        f"{lookback} bars of history and {args.horizon} after it (lower --lookback or load more bars)")
+        warnings.append(f"kronos: warning: only {report.cutoffs} of the {args.cutoffs} cut-offs were scored: each "
+                        f"needs {lookback} bars of history and {args.horizon} after it (lower --lookback or load "
+                        "more bars)" + (", and those inside the model's training period are left out "
+                                        "(--include-training-period)" if report.guard["in_training_period"] else ""))
+    if report.guard["in_training_period"]:
+        kept = "included: their scores partly measure memory" if args.include_training_period else "left out"
+        warnings.append(f"kronos: warning: {report.guard['in_training_period']} cut-offs forecast bars inside the "
+                        f"model's training period ({report.guard['training_period']}), {kept}")
     for line in warnings:
         print(line, file=sys.stderr)
     m = out["models"]["model"]
@@ -75,3 +94,15 @@ def run_evaluate(args) -> int:
           f"random walk {m['crps_skill_vs_random_walk']:+.3f} (95% CI {m['crps_skill_ci95'][0]:+.3f} to "
           f"{m['crps_skill_ci95'][1]:+.3f}), p10-p90 coverage {m['coverage_p10_p90']:.2f}", file=sys.stderr)
     return 0
+
+
+def model_scores(result, role: str, reference) -> dict:
+    """One entry of the JSON's ``models``: CRPS, MAE, coverage and skill against ``reference`` (the random
+    walk's result on the same cut-offs) with its paired-bootstrap 95% interval."""
+    from kronos_studio.evaluation.trust import skill_interval, skill_score
+
+    s, ref = result.summary(), reference.crps_pct_by_cutoff()
+    lo, hi = skill_interval(result.crps_pct_by_cutoff(), ref)
+    return {"name": result.name, "role": role, "crps": s["crps"], "crps_pct": s["crps_pct"], "mae": s["mae_median"],
+            "coverage_p10_p90": s["coverage_p10_p90"], "paths": s["paths"],
+            "crps_skill_vs_random_walk": skill_score(s["crps_pct"], float(ref.mean())), "crps_skill_ci95": [lo, hi]}

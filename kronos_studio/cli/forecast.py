@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--lookback", type=int, default=None,
                    help="history bars the model reads (default: its context minus the horizon, at least half the "
                         "context, so the window never slides; a value given is used as it is)")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="do not move Kronos paths to start from the actual last close (the official output "
+                        "exactly: the fan then starts from the tokenizer's reconstruction of the last bar)")
     p.add_argument("--quantiles", type=quantile_levels, default=[0.1, 0.5, 0.9])
     p.add_argument("--out", required=True, help="quantiles CSV to write")
     p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
@@ -61,12 +64,14 @@ def register(sub) -> None:
 
 
 def run_forecast(args) -> int:
+    from data_sources.calendar_inference import calendar_provenance
     from kronos.pipeline import ForecastSettings, InputError
+    from kronos_studio.forecasting import too_few_paths
 
     try:
         settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
                                     temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-                                    lookback=args.lookback)
+                                    lookback=args.lookback, anchor=not args.no_anchor)
     except (ValueError, InputError) as e:
         raise CliError(str(e)) from None
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
@@ -103,14 +108,18 @@ def run_forecast(args) -> int:
     if args.provenance_out:
         # The series this forecast is of: the same name the ledger and the screener record it under.
         series = {"symbol": bars.symbol, "source": bars.source, "interval": bars.interval,
-                  "calendar": bars.calendar, "timezone": bars.timezone, "file": str(Path(args.file).resolve())}
+                  "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,
+                  "file": str(Path(args.file).resolve())}
         Path(args.provenance_out).write_text(json.dumps({**fc.provenance, "series": series}, indent=2, default=str))
     from kronos_studio.evaluation.plausibility import check_fan
 
     problems = check_fan(fc.paths, bars.frame["close"].to_numpy())
+    few = too_few_paths(fc.paths.shape[0])
+    if few:
+        warnings.append(f"kronos: warning: too_few_paths: {few} (--paths)")
     for line in warnings + [f"kronos: warning: {p.code}: {p.message}" for p in problems]:
         print(line, file=sys.stderr)
-    lookback = f"lookback {len(fc.history)}" + (" (default: context - horizon)" if args.lookback is None else "")
+    lookback = _history_note(fc, args.lookback is None)
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(model.pipeline.pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
@@ -119,6 +128,15 @@ def run_forecast(args) -> int:
     return 0
 
 
+
+
+def _history_note(fc, default: bool) -> str:
+    """What the output line says the forecast read: the Kronos lookback, or each ensemble member's bars."""
+    read = fc.provenance.get("members_read")
+    if read is None:
+        return f"lookback {len(fc.history)}" + (" (default: context - horizon)" if default else "")
+    members = ", ".join(f"{key} {n}" for key, n in read.items())
+    return f"history {len(fc.history)} bars{' (default)' if default else ''}, members read {members}"
 
 
 def _kronos_forecast(pipeline, bars, settings, args, on_step):

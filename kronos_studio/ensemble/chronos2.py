@@ -157,6 +157,9 @@ class Chronos2Member:
     def levels(self) -> np.ndarray:
         return np.asarray(self.pipeline.quantiles, dtype=np.float64)
 
+    def reads(self, bars: int) -> int:
+        return min(bars, self.context_length)
+
     def describe(self) -> dict:
         src = self.source
         return {"member": self.key, "name": self.name, "model": src.ref if src else None,

@@ -7,6 +7,8 @@ with their close), which keeps candles coherent too.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -82,6 +84,10 @@ class Ensemble:
     def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
         return self.combine(history, self.member_paths(history, future, horizon, seed), horizon)
 
+    def members_read(self, bars: int) -> dict[str, int]:
+        """Bars of a ``bars``-long history each member reads (a member without ``reads`` reads them all)."""
+        return {k: int(m.reads(bars)) if hasattr(m, "reads") else bars for k, m in self.members.items()}
+
     def describe(self) -> dict:
         return {"key": self.key, "members": {k: m.describe() for k, m in self.members.items()},
                 "meta_learner": {"temperature": self.meta.temperature, "spread": self.meta.spread,
@@ -89,23 +95,61 @@ class Ensemble:
                 "weights": self.last_weights}
 
 
-def ensemble_forecast(ensemble: Ensemble, bars, settings, lookback: int | None = None):
-    """A ``kronos.pipeline.Forecast`` of the ensemble for ``bars`` (a ``data_sources.Bars`` or a frame):
-    future bar times from the bars' calendar, as the studio's Kronos forecasts have them."""
+class RecordedEnsemble:
+    """The ensemble as the walk-forward's forecast function, keeping what each member gave it at every
+    cut-off (by the history's last bar time and the seed) and the weights, so that each member can then be
+    scored on exactly the paths it offered the mixture there."""
+
+    def __init__(self, ensemble: Ensemble, name: str = Ensemble.name):
+        self.ensemble, self.name = ensemble, name
+        self.members: dict[tuple, dict[str, np.ndarray]] = {}
+        self.mixed: dict[tuple, np.ndarray] = {}
+        self.weights: dict[tuple, dict[str, float]] = {}
+
+    def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
+        at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
+        got = self.ensemble.member_paths(history, future, horizon, seed)
+        mixed = self.ensemble.combine(history, got, horizon)
+        self.members[at], self.mixed[at] = got, mixed
+        self.weights[at] = {k: float(w) for k, w in self.ensemble.last_weights.items()}
+        return mixed
+
+    def replay(self, key: str | None):
+        """A forecast function giving back, at each recorded cut-off, the member ``key``'s paths (None:
+        the mixture's)."""
+        def fn(history, future, horizon, seed):
+            at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
+            return self.mixed[at] if key is None else self.members[at][key]
+        return fn
+
+
+def ensemble_forecast(ensemble: Ensemble, bars, settings):
+    """A ``kronos.pipeline.Forecast`` of the ensemble for ``bars`` (a ``data_sources.Bars`` or a frame)
+    from their last ``settings.lookback`` bars (default ``ENSEMBLE_LOOKBACK``), the history every member
+    reads its own window of: future bar times from the bars' calendar, as the studio's Kronos forecasts
+    have them. The provenance says how many bars each member read."""
     import time
     from datetime import datetime, timezone
 
-    from kronos.bars import bars_frame, input_digest
+    from kronos.bars import InputError, bars_frame, input_digest
     from kronos.pipeline import Forecast
     from kronos_studio.forecasting import calendar_future_timestamps
 
+    from .bundled import ENSEMBLE_LOOKBACK
+
     started = time.perf_counter()
     frame = bars_frame(bars)
+    if settings.lookback and len(frame) < settings.lookback:
+        raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
+                         "lower the lookback or load more history")
+    frame = frame.iloc[-(settings.lookback or ENSEMBLE_LOOKBACK):].reset_index(drop=True)
     future = calendar_future_timestamps(bars, pd.DatetimeIndex(frame["timestamp"]), settings.horizon)
     paths = ensemble(frame, future, settings.horizon, settings.seed)
-    shown = frame.iloc[-(lookback or settings.lookback or len(frame)):].reset_index(drop=True)
     provenance = {"model": "ensemble", **ensemble.describe(), "seed": int(settings.seed),
-                  "input_sha256": input_digest(shown), "history_end": str(frame["timestamp"].iloc[-1]),
+                  "input_sha256": input_digest(frame), "history_start": str(frame["timestamp"].iloc[0]),
+                  "history_end": str(frame["timestamp"].iloc[-1]), "bars_used": len(frame),
+                  "lookback_default": settings.lookback is None, "members_read": ensemble.members_read(len(frame)),
+                  "settings": dataclasses.asdict(settings),
                   "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "elapsed_s": round(time.perf_counter() - started, 3)}
-    return Forecast(future, paths, paths.mean(axis=0), shown, settings, provenance)
+    return Forecast(future, paths, paths.mean(axis=0), frame, settings, provenance)

@@ -9,11 +9,11 @@ import pandas as pd
 
 from data_sources.calendars import CRYPTO, FX
 from data_sources.intervals import parse_interval
+from kronos.config import CLOSE
 from kronos.quantiles import BAND
 
 ASSET_CLASSES = ("equity", "crypto", "fx", "other")
 VOL_WINDOW, LONG_VOL_WINDOW, MOMENTUM_WINDOW = 20, 100, 20
-CLOSE = 3  # column of the close in a path array (kronos.config.BAR_COLUMNS)
 
 
 def asset_class(calendar: str | None, source: str = "") -> str:

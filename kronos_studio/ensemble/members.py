@@ -30,6 +30,10 @@ class KronosMember(KronosForecastFn):
     def __init__(self, pipeline, paths: int = 30, name: str | None = None, batch_size: int = 10, **settings):
         super().__init__(pipeline, paths, name or f"Kronos ({pipeline.pair.name})", batch_size, **settings)
 
+    def reads(self, bars: int) -> int:
+        """Bars of a ``bars``-long history this member reads."""
+        return min(bars, self.settings.get("lookback") or bars)
+
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(), "settings": self.settings}
 
@@ -71,6 +75,9 @@ class GarchMember:
                             rng=innovations).simulations.values[-1]  # [S, H]
         return candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
 
+    def reads(self, bars: int) -> int:
+        return min(bars, self.window + 1)  # ``window`` returns
+
     def describe(self) -> dict:
         import arch
 
@@ -85,6 +92,9 @@ class BaselineMember:
 
     def __call__(self, history, future, horizon, seed):
         return self.baseline(history, future, horizon, seed)
+
+    def reads(self, bars: int) -> int:
+        return min(bars, self.baseline.window + 1)  # ``window`` returns
 
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, "window": self.baseline.window}

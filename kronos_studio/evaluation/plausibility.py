@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kronos.config import BAR_COLUMNS
+from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.quantiles import BAND
 
 PRICES = [BAR_COLUMNS.index(c) for c in ("open", "high", "low", "close")]
-CLOSE = BAR_COLUMNS.index("close")
 WIDTH_FACTOR = 4.0  # a band this many times wider than the history's own spread of h-bar returns
 MIN_WINDOWS = 20  # h-bar return windows the history needs before its spread is a yardstick
 

@@ -16,7 +16,12 @@ from kronos.quantiles import BAND, band_nominal
 from .baselines import REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
 from .metrics import CRPS_ESTIMATOR
+from .training_period import TrainingPeriod, trained_on
 from .walk_forward import EvalResult, last_cutoffs, walk_forward
+
+
+class TrainingPeriodError(ValueError):
+    """Every cut-off asked for forecasts bars the model has seen: nothing honest is left to score."""
 
 
 def skill_score(score: float, reference: float) -> float:
@@ -53,6 +58,10 @@ def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarr
     return edges, counts / max(1, counts.sum())
 
 
+STALE_CRPS_NOTE = ("CRPS skill not shown: this evaluation was scored with the path-count-biased CRPS of "
+                   "earlier versions; evaluate again for a comparable number")
+
+
 @dataclass
 class TrackRecord:
     """What the badge beside a fan needs from an evaluation; small enough to keep on disk as JSON."""
@@ -65,6 +74,15 @@ class TrackRecord:
     def to_dict(self) -> dict:
         return {"numbers": self.numbers, "settings": self.settings, "notes": self.notes,
                 "calibration": None if self.calibration is None else self.calibration.to_dict()}
+
+    def current(self) -> TrackRecord:
+        """This record as today's badge may show it: one scored with another CRPS estimator (before the
+        fair one) keeps its coverage, direction and calibration but loses its CRPS numbers, which are not
+        comparable, and says so."""
+        if self.numbers.get("crps_estimator") == CRPS_ESTIMATOR:
+            return self
+        numbers = {k: v for k, v in self.numbers.items() if not k.startswith("crps_")}
+        return TrackRecord(numbers, self.settings, self.calibration, [*self.notes, STALE_CRPS_NOTE])
 
     @classmethod
     def from_dict(cls, data: dict) -> TrackRecord:
@@ -87,6 +105,9 @@ def plain_verdicts(numbers: dict) -> list[str]:
                    "Read the fan as overconfident, or switch on the calibrated fan.")
     elif coverage > nominal + COVERAGE_TOLERANCE:
         out.append(f"The band is too wide: it held the actual {coverage:.0%} of the time, not {nominal:.0%}.")
+    if numbers.get("in_training_period") and numbers.get("in_training_period_included"):
+        out.append(f"{numbers['in_training_period']} of these cut-offs forecast bars the model trained on "
+                   f"({numbers['training_period']}): the scores partly measure memory, not forecasting.")
     if "crps_skill" in numbers:
         skill, (lo, hi) = numbers["crps_skill"], numbers.get("crps_skill_ci", (numbers["crps_skill"],) * 2)
         if hi < 0:
@@ -107,6 +128,7 @@ class TrustReport:
     settings: dict = field(default_factory=dict)
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    guard: dict = field(default_factory=dict)  # the training-period guard: period, cut-offs inside, included
 
     @property
     def cutoffs(self) -> int:
@@ -164,7 +186,7 @@ class TrustReport:
         out = {"coverage": s["coverage_p10_p90"], "nominal": band_nominal(BAND), "cutoffs": self.cutoffs,
                "horizon": self.model.horizon, "first": str(self.model.cutoff_times[0]),
                "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": [lo, hi],
-               "crps_pct": s["crps_pct"], "crps_estimator": CRPS_ESTIMATOR}
+               "crps_pct": s["crps_pct"], "crps_estimator": CRPS_ESTIMATOR, **self.guard}
         if REFERENCE in self.baselines:
             label = self.baselines[REFERENCE].name
             ref = self.skill().loc[label]
@@ -180,13 +202,26 @@ class TrustReport:
 def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: int | None = None,
              lookback: int, seed: int = 0, baseline_paths: int = 200, fit_share: float = 0.5,
              time_limit_s: float | None = None, settings: dict | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> TrustReport:
+             progress: Callable[[str, int, int], None] | None = None,
+             period: TrainingPeriod | None = None, include_trained: bool = False) -> TrustReport:
     """Walk-forward ``forecast_fn`` (see ``kronos_studio.evaluation.walk_forward``) on the latest ``n_cutoffs`` cut-offs,
     ``spacing`` bars apart (default: the horizon, so actuals never overlap), then the baselines on the
-    cut-offs it reached, and fit the fan calibration."""
+    cut-offs it reached, and fit the fan calibration.
+
+    ``period``: the data the model saw (``training_period``). Cut-offs whose forecast starts inside it
+    are left out unless ``include_trained``; either way the report says how many there were."""
     started = time.perf_counter()
     frame = bars_frame(bars)
     cutoffs = last_cutoffs(len(frame), horizon, n_cutoffs, spacing or horizon, min_history=lookback)
+    trained = trained_on(period, frame["timestamp"].iloc[cutoffs])
+    if trained.any() and not include_trained:
+        if trained.all():
+            raise TrainingPeriodError(f"all {len(cutoffs)} cut-offs forecast bars the model has already seen "
+                             f"({period.describe()}): their scores would measure memory, not forecasting. Evaluate "
+                             f"on bars after {period.seen_until.date()}, or include them knowingly")
+        cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
+    guard = {"training_period": None if period is None else period.describe(),
+             "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
 
     def report(name):
         return (lambda i, n: progress(name, i, n)) if progress else None
@@ -207,5 +242,9 @@ def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: i
             check = holdout_check(model, fit_share, BAND)
         except ValueError as e:  # e.g. non-positive prices: the log-ratio scores do not exist
             notes.append(f"no calibration: {e}")
+    if guard["in_training_period"]:
+        kept = "included: these scores partly measure memory" if include_trained else "left out"
+        notes.append(f"{guard['in_training_period']} cut-offs forecast bars inside the model's training period "
+                     f"({guard['training_period']}), {kept}")
     return TrustReport(model, baselines, calibration, check, dict(settings or {}),
-                       round(time.perf_counter() - started, 3), notes)
+                       round(time.perf_counter() - started, 3), notes, guard)

@@ -109,12 +109,17 @@ def train_predictor(predictor: Kronos, tokenizer: KronosTokenizer, data: TrainDa
                  resume=resume, log=log, progress=progress, run_info=_info(predictor, run_info))
 
 
-def write_bundle(folder, tokenizer_dir, predictor_dir, context: int, name: str) -> Path:
+def write_bundle(folder, tokenizer_dir, predictor_dir, context: int, name: str,
+                 data_seen_until: str | None = None) -> Path:
     """Assemble a bundled-model folder (tokenizer/, predictor/, bundle.json) from two run folders,
-    copying only the official-layout files."""
+    copying only the official-layout files. ``data_seen_until``: the last day of the bars it trained or
+    validated on (the training-period guard flags backtests up to it)."""
     folder = Path(folder)
     for sub, src in (("tokenizer", Path(tokenizer_dir)), ("predictor", Path(predictor_dir))):
         for f in (WEIGHTS_FILE, CONFIG_FILE):
             atomic_write(folder / sub / f, lambda tmp, source=src / f: shutil.copyfile(source, tmp))
-    atomic_write_text(folder / BUNDLE_FILE, json.dumps({"context": int(context), "name": name}, indent=2))
+    meta = {"context": int(context), "name": name}
+    if data_seen_until is not None:
+        meta["data_seen_until"] = str(data_seen_until)
+    atomic_write_text(folder / BUNDLE_FILE, json.dumps(meta, indent=2))
     return folder

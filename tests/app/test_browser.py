@@ -296,14 +296,16 @@ def test_ask_the_paths_uses_the_level_on_screen_after_the_series_changes(page, a
     for i, sample in enumerate(names):
         if i:
             choose(page, "Sample", sample)
-        expected = round(float(load_sample(sample).frame["close"].iloc[-1]) * 1.05, 2)
+        bars = load_sample(sample)
+        d = bars.price_decimals()  # the level is written at the series' own precision
+        expected = round(float(bars.frame["close"].iloc[-1]) * 1.05, d)
         page.get_by_role("button", name="Run forecast").click()
         # wait for this series' answer, not the previous one still on screen
-        expect(page.get_by_text(f"P(close above {expected:,.2f} at horizon)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(f"P(close above {expected:,.{d}f} at horizon)")).to_be_visible(timeout=60_000)
         page.wait_for_selector(IDLE)
         shown, labels = ask_the_paths(page)
         assert shown == pytest.approx(expected), (sample, shown, expected)
-        assert len(labels) == 3 and all(f"{shown:,.2f}" in label for label in labels), (sample, shown, labels)
+        assert len(labels) == 3 and all(f"{shown:,.{d}f}" in label for label in labels), (sample, shown, labels)
     no_exceptions(page)
 
 

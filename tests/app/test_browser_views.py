@@ -156,6 +156,7 @@ def test_fan_on_a_desktop(page, app_url):
     chart = page.locator(CHART).first
     expect(chart.locator(".legendtext").filter(has_text=re.compile(r"first-step gap [+-]\d+\.\d\d%"))).to_have_count(1)
     # The forecast opens on at least 40% of the plot's width.
+    chart.scroll_into_view_if_needed()  # the hover below needs the path's point inside the viewport
     geo = page.evaluate(JS_POINT, ["10 sample paths", 5])
     assert (geo["width"] - geo["start"]) / geo["width"] >= 0.39, geo
     # Event labels never overprint one another (nor the forecast-start label).

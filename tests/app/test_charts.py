@@ -356,3 +356,16 @@ def test_eleven_past_forecasts_get_eleven_colours():
     starts = [str(d.date()) for d in pd.bdate_range("2013-01-02", periods=11, freq="10B")]
     fig = charts.track_record_chart(_ledger_steps(starts, scored=(5,) * 11, model=("m",) * 11))
     assert len({t.fillcolor for t in fig.data if t.fill == "tonexty"}) == 11
+
+
+def test_the_fx_weekend_is_hidden_on_the_time_axis():
+    """Issue 21: hourly FX bars stop Friday 17:00 and resume Sunday 17:00 New York: the chart hides that
+    stretch (Sunday has bars, so no Saturday-Monday pattern would)."""
+    from app_support.charts import _rangebreaks
+
+    hours = pd.date_range("2019-03-18", "2019-03-29", freq="h")  # New York wall clock
+    open_ = ~(((hours.day_of_week == 4) & (hours.hour >= 17)) | (hours.day_of_week == 5)
+              | ((hours.day_of_week == 6) & (hours.hour < 17)))
+    breaks = _rangebreaks(hours[open_])
+    hidden = [b for b in breaks if "values" in b]
+    assert hidden == [{"values": ["2019-03-22 16:30:00"], "dvalue": 48 * 3600 * 1000.0}]

@@ -130,13 +130,66 @@ def test_uploaded_files_keep_rows_without_a_forecast(new_app):
     assert list(table(at).value["series"]) == ["good"]
     failed = failed_table(at).value
     assert list(failed["series"]) == ["broken"] and "no date/time column" in failed["status"].iloc[0]
-    select(at, 0)
-    assert at.button(key="screener_open").disabled  # a page cannot hand an upload to another
-    assert "upload it there" in messages(at.caption)
     at.toggle(key="scr_ok_only").set_value(False).run()  # in the main table, with its reason
     shown = table(at).value
     assert list(shown["series"]) == ["broken", "good"] and shown["status"].iloc[0].startswith("cannot load")
     assert len(at.dataframe) == 1  # no separate table then
+    select(at, 1)  # an uploaded file opens on the Forecast page too (issue 21): the file is handed over
+    assert not at.button(key="screener_open").disabled and "Opens **good**" in messages(at.caption)
+    at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Forecast" and "**good** ·" in at.markdown[0].value
+    assert "good.csv" in messages(at.sidebar.caption)
+    row = run.rows.set_index("series").loc["good"]
+    assert {m.label: m.value for m in at.metric}["P(close ends above last close)"] == f"{row['p_up']:.0%}"
+
+
+def test_an_unsorted_fx_export_is_screened_with_the_sort_fix_and_opened_with_it(new_app, tmp_path):
+    """Issue 21: the Screener accepts the gate's fixes, infers the FX week like the Forecast page, shows
+    EURUSD at its own precision and P(up) rounded as the Forecast page rounds it."""
+    import pandas as pd
+    from testkit import fx_hourly_export
+
+    def probability_text(p):  # as the Forecast page shows P(up)
+        return f"{p:.0%}"
+
+    frame = pd.read_csv(fx_hourly_export(tmp_path / "EURUSD.csv"))
+    frame.iloc[[100, 101]] = frame.iloc[[101, 100]].to_numpy()  # two rows swapped: unsorted
+    data = frame.to_csv(index=False).encode()
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("EURUSD.csv", data, "text/csv")]).run()
+    at.button(key="run_screener").click().run()
+    status = at.session_state[screener.RESULT_KEY].rows["status"].iloc[0]
+    assert status.startswith("data-quality gate: unsorted") and "'sort'" in status
+    at.multiselect(key="scr_fixes").set_value(["sort"]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    run = at.session_state[screener.RESULT_KEY]
+    row = run.rows.iloc[0]
+    assert row["status"] == "ok" and row["calendar"] == "FX" and row["calendar_inferred"]
+    assert pd.Timestamp(row["horizon_end"]).day_of_week != 5  # never a Saturday
+    shown = table(at).value.iloc[0]
+    assert row["price_decimals"] == 5
+    for c in ("close_p10", "close_p50", "close_p90"):  # 1.14781, not 1.15
+        assert shown[c] == f"{row[c]:.5f}"
+    assert f"{shown['p_up']:g}%" == probability_text(row["p_up"])  # whole percents on both pages
+    select(at, 0)
+    at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert at.checkbox(key="fix_unsorted").value  # the run's fix is accepted on the Forecast page too
+    assert "Calendar **FX** inferred from the bar times" in messages(at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["P(close ends above last close)"] == probability_text(row["p_up"])
+    level = next(n for n in at.number_input if n.key.startswith("level_"))
+    assert level.format == "%.5f" and level.value == round(level.value, 5)
+    assert any(m.label.startswith("P(close above 1.") and len(m.label.split()[2]) == 7 for m in at.metric), \
+        [m.label for m in at.metric]
+
+
+def test_sample_paths_start_at_two(new_app):
+    at = new_app().run()
+    assert at.sidebar.number_input(key="sb_paths").min == 2
 
 
 def test_tickers_offline_become_rows_with_their_reason(new_app, no_network):

@@ -166,6 +166,9 @@ def test_old_json_track_records_come_back_as_the_badge(new_app, app_env, tmp_pat
     at.button(key="run_forecast").click().run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["p10–p90 held"] == "42%"
+    # Scored before the fair CRPS: its coverage is shown, a CRPS skill would not be comparable and is not.
+    assert "CRPS skill" not in {m.label for m in at.metric}
+    assert any("CRPS skill not shown" in c.value for c in at.caption)
     with book() as ledger:
         assert TrackRecord.from_dict(ledger.track_record(tuple(series))).numbers["coverage"] == 0.42
     assert (trust / "0123456789abcdef01234567.json").is_file()  # the file stays where it was

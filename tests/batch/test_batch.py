@@ -79,6 +79,27 @@ def test_a_row_equals_a_single_forecast_of_that_series(local_run, watchlist):
         assert row[name] == pytest.approx(value, rel=1e-6, abs=1e-9), name
 
 
+def test_unanchored_rows_are_the_official_output_of_that_series(watchlist, tmp_path):
+    """--no-anchor (BatchSettings.anchor=False) reaches the model: the row is an unanchored single forecast
+    and differs from the anchored default."""
+    import dataclasses
+
+    from data_sources import read_bars_file
+
+    raw = dataclasses.replace(SETTINGS, anchor=False)
+    result = run_batch(read_watchlist(watchlist), raw, out=tmp_path / "raw.parquet")
+    forecaster = ChunkForecaster(None, raw)
+    bars = read_bars_file(watchlist / "S3.csv")
+    alone = forecaster.pipeline.predict(bars, settings=forecaster.forecast_settings)
+    assert alone.provenance["anchor"] == {"applied": False}
+    expected = summarize(alone.paths, float(alone.history["close"].iloc[-1]), SETTINGS.touch_levels)
+    row = result.rows.set_index("series").loc["S3"]
+    assert row["close_p50"] == pytest.approx(expected["close_p50"], rel=1e-6)
+    anchored = ChunkForecaster(None, SETTINGS).pipeline.predict(bars, settings=ChunkForecaster(None, SETTINGS)
+                                                               .forecast_settings)
+    assert row["close_p50"] != pytest.approx(float(np.median(anchored.paths[:, -1, 3])), rel=1e-9)
+
+
 def test_rerun_skips_finished_series_and_redoes_changed_ones(watchlist, tmp_path):
     folder = tmp_path / "watch"
     folder.mkdir()
@@ -203,3 +224,34 @@ def test_cli_batch(watchlist, tmp_path):
 def test_entry_origin_names_file_or_symbol():
     assert Entry("x", file="/a/x.csv").origin == "/a/x.csv"
     assert Entry("AAPL", source="yfinance", symbol="AAPL", interval="1d").origin == "yfinance:AAPL:1d"
+
+
+def test_cli_batch_accepts_the_gates_fixes_and_a_calendar(tmp_path):
+    """Issue 21: an unsorted file cannot be screened until `--fix sort`; `--calendar` overrides the calendar
+    inferred from a file's bar times, and a row made with another calendar is not kept on a rerun."""
+    from testkit import fx_hourly_export
+
+    folder = tmp_path / "watch"
+    folder.mkdir()
+    frame = pd.read_csv(fx_hourly_export(folder / "EURUSD.csv"))
+    frame.iloc[[100, 101]] = frame.iloc[[101, 100]].to_numpy()  # two rows swapped
+    frame.to_csv(folder / "EURUSD.csv", index=False)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "rows.parquet"
+    cmd = [sys.executable, "-m", "kronos_studio.cli.main", "batch", str(folder), "--horizon", "6", "--paths", "4",
+           "--lookback", "48", "--out", str(out), "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    row = pd.read_parquet(out).iloc[0]
+    assert row["status"].startswith("data-quality gate: unsorted") and "'sort'" in row["status"]
+    r = subprocess.run(cmd + ["--fix", "sort"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and "1 forecast" in r.stderr, r.stderr
+    row = pd.read_parquet(out).iloc[0]
+    assert row["status"] == "ok" and row["calendar"] == "FX" and row["calendar_inferred"]
+    r = subprocess.run(cmd + ["--fix", "sort", "--calendar", "24/7"], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0 and "1 forecast, 0 already done" in r.stderr, r.stderr  # other calendar: not kept
+    row = pd.read_parquet(out).iloc[0]
+    assert row["calendar"] == "24/7" and not row["calendar_inferred"]
+    bad = subprocess.run(cmd + ["--fix", "sideways"], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and "no automatic fix named 'sideways'" in bad.stderr and "Traceback" not in bad.stderr

@@ -206,3 +206,14 @@ def test_the_reader_says_which_volume_column_became_what(random_model, tmp_path)
     assert "kronos: note: column 'Volume BTC' read as the volume (base currency)" in r.stderr
     assert "kronos: note: column 'Volume USD' read as the amount (quote-currency turnover)" in r.stderr
     assert r.stderr.splitlines()[-1].startswith("wrote 3 rows")
+
+
+def test_forecast_from_one_path_says_it_has_no_band(random_model, bars_csv, tmp_path):
+    """Issue 21: one sample path gives a 'band' of width 0 and P(up) 0% or 100%: said, never silent."""
+    folder = random_model("tiny").folder
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    r = run_cli("forecast", bars_csv, "--model", folder, "--horizon", 3, "--paths", 1, "--out", tmp_path / "q.csv",
+                "--device", "cpu", "--quiet", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stderr.splitlines() if "too_few_paths" in x)
+    assert line.startswith("kronos: warning:") and "width 0" in line and "at least 2" in line

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from test_cli import run_cli
 from testkit import random_bars
@@ -64,10 +65,26 @@ def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
             "--timezone", "UTC", "--calendar", "XNYS", "--out", again, "--quiet")
     assert q.read_text() == again.read_text()  # same seed, same ensemble paths
     out = tmp_path / "e.json"
-    r = run_cli("evaluate", daily_csv, "--model", "ensemble", "--horizon", 5, "--cutoffs", 3, "--paths", 20,
-                "--json", out, "--timezone", "UTC", "--calendar", "XNYS")
+    args = ("evaluate", daily_csv, "--model", "ensemble", "--horizon", 5, "--cutoffs", 3, "--paths", 20,
+            "--json", out, "--timezone", "UTC", "--calendar", "XNYS")
+    # These bars end before the bundled model's data did: every cut-off would score memory.
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "already seen" in r.stderr and "--include-training-period" in r.stderr
+    r = run_cli(*args, "--include-training-period")
     assert r.returncode == 0, r.stderr
-    assert json.loads(out.read_text())["model"]["key"] == "ensemble"
+    assert "3 cut-offs forecast bars inside the model's training period" in r.stderr
+    report = json.loads(out.read_text())
+    assert report["model"]["key"] == "ensemble" and report["crps_estimator"] == "fair"
+    assert report["in_training_period"] == 3 and report["in_training_period_included"] is True
+    roles = {key: m["role"] for key, m in report["models"].items()}
+    members = ["member_kronos", "member_garch", "member_random_walk", "member_bootstrap"]
+    assert roles == {"model": "model", **dict.fromkeys(members, "member"),
+                     **dict.fromkeys(["random_walk", "bootstrap", "persistence"], "baseline")}
+    for key in members:
+        member = report["models"][key]
+        assert member["paths"] == 20 and member["crps"] > 0 and 0 <= member["coverage_p10_p90"] <= 1
+        assert np.isfinite(member["crps_skill_vs_random_walk"])
 
 
 def test_evaluate_says_when_fewer_cut_offs_fit_than_asked(random_model, daily_csv, tmp_path):
@@ -94,3 +111,41 @@ def test_train_ensemble_on_your_bars_then_forecast_with_it(daily_csv, tmp_path):
     r = run_cli("forecast", daily_csv, "--model", "ensemble", "--meta", tmp_path, "--horizon", 5,
                 "--timezone", "UTC", "--out", tmp_path / "q.csv", "--no-ledger")
     assert r.returncode == 2 and "no readable meta-learner" in r.stderr
+
+
+def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_csv, tmp_path, monkeypatch):
+    """--temperature, --top-p, --top-k, --lookback and --no-anchor change the Kronos member's paths and are
+    recorded as what it sampled with; the output line says what each member read."""
+    import sqlite3
+
+    monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+    def forecast(name, *flags):
+        q, prov = tmp_path / f"{name}.csv", tmp_path / f"{name}.json"
+        r = run_cli("forecast", daily_csv, "--model", "ensemble", "--horizon", 5, "--paths", 40, "--seed", 1,
+                    "--timezone", "UTC", "--calendar", "XNYS", "--out", q, "--provenance-out", prov, "--quiet",
+                    *flags)
+        assert r.returncode == 0, r.stderr
+        return q.read_text(), json.loads(prov.read_text()), r.stderr
+
+    base, meta, line = forecast("base")
+    assert meta["weights"]["kronos"] > 0.05  # the member matters in the mixture
+    assert meta["members"]["kronos"]["settings"]["temperature"] == 1.0
+    assert meta["members_read"]["kronos"] == 123 and meta["bars_used"] == 520  # context 128 - horizon 5
+    assert "members read " in line and all(f"{k} {n}" in line for k, n in meta["members_read"].items())
+    assert meta["members_read"]["garch"] == 501 and meta["members_read"]["random_walk"] == 61
+    for name, flags, setting in (("cold", ("--temperature", "0.1"), ("temperature", 0.1)),
+                                 ("top_p", ("--top-p", "0.3"), ("top_p", 0.3)),
+                                 ("top_k", ("--top-k", "2"), ("top_k", 2)),
+                                 ("short", ("--lookback", "64"), ("lookback", 64)),
+                                 ("raw", ("--no-anchor",), ("anchor", False))):
+        quantiles, meta, _ = forecast(name, *flags)
+        assert quantiles != base, name  # the Kronos member's paths changed, so the mixture did
+        assert meta["members"]["kronos"]["settings"][setting[0]] == setting[1], name
+    assert meta["members_read"]["kronos"] == 123 and meta["settings"]["anchor"] is False
+    short = json.loads((tmp_path / "short.json").read_text())
+    assert short["bars_used"] == 64 and short["members_read"] == {"kronos": 64, "garch": 64, "random_walk": 61,
+                                                                  "bootstrap": short["members_read"]["bootstrap"]}
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:  # the ledger rows record what was sampled
+        rows = db.execute("SELECT temperature, top_p, top_k, lookback FROM predictions ORDER BY id").fetchall()
+    assert rows[1][0] == 0.1 and rows[2][1] == 0.3 and rows[3][2] == 2 and rows[4][3] == 64

@@ -215,9 +215,17 @@ def _us_daily_file(drop=()):
     return read_bars_file(frame.to_csv(index=False).encode(), name="MSFT.csv")
 
 
-def test_daily_us_file_without_calendar_gets_xnys_suggested_instead_of_holiday_gaps():
+def test_daily_us_file_without_calendar_gets_xnys_inferred_instead_of_holiday_gaps():
     b = _us_daily_file()
-    assert b.calendar is None
+    assert b.calendar == "XNYS" and b.calendar_inferred  # the reader inferred it (calendar_inference)
+    found = codes(check_bars(b))
+    assert "123 of the 123 weekday NYSE holidays" in found["calendar_inferred"].message
+    assert "gaps" not in found and "unknown_calendar" not in found and "calendar_suggested" not in found
+
+
+def test_bars_built_without_a_calendar_get_it_suggested_with_a_fix():
+    b = _us_daily_file()
+    b = b.replace(calendar=None, calendar_inference=None)  # as Bars.from_frame builds them
     found = codes(check_bars(b))
     hint = found["calendar_suggested"]
     assert hint.fix == "use_suggested_calendar" and "XNYS" in hint.message and "calendar='XNYS'" in hint.message
@@ -228,10 +236,10 @@ def test_daily_us_file_without_calendar_gets_xnys_suggested_instead_of_holiday_g
     assert "calendar_suggested" not in codes(check_bars(fixed)) and len(fixed) == len(b)
 
 
-def test_gaps_in_a_suggested_calendar_are_counted_against_it():
+def test_gaps_in_an_inferred_calendar_are_counted_against_it():
     b = _us_daily_file(drop=[100, 101])
     found = codes(check_bars(b))
-    assert found["gaps"].rows == 2 and "XNYS (suggested)" in found["gaps"].message
+    assert found["gaps"].rows == 2 and "XNYS (inferred)" in found["gaps"].message
     assert found["gaps"].fix == "fill_gaps"
     filled = apply_fixes(b, ["fill_gaps"])
     assert len(filled) == len(b) + 2  # the two sessions, not the holidays
@@ -242,7 +250,7 @@ def test_no_calendar_is_suggested_where_the_dates_do_not_follow_it():
     assert "calendar_suggested" not in codes(check_bars(weekdays))
     assert "unknown_calendar" in codes(check_bars(weekdays))
     daily_crypto = make(pd.date_range("2023-01-01", "2023-12-31", tz="UTC"), calendar=None)
-    assert "calendar_suggested" not in codes(check_bars(daily_crypto))
+    assert "24/7" in codes(check_bars(daily_crypto))["calendar_suggested"].message  # every day: 24/7
     hourly = make(pd.date_range("2024-01-02 09:30", periods=300, freq="h", tz=NY), calendar=None, interval="1h")
     assert "calendar_suggested" not in codes(check_bars(hourly))
     note = apply_fixes(weekdays, ["use_suggested_calendar"]).notes[-1]

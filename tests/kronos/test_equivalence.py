@@ -86,9 +86,16 @@ def test_greedy_forecast_matches_official_predictor(oracle, name, context, n, ho
     history = frame.iloc[:n].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[n:])
     ref = _official_greedy(o, history, future, context)
-    fc = KronosPipeline(o.ours(context)).predict(history, horizon, paths=2, top_k=1, top_p=1.0, lookback=n,
-                                              future_timestamps=future)
+    pipeline = KronosPipeline(o.ours(context))
+    fc = pipeline.predict(history, horizon, paths=2, top_k=1, top_p=1.0, lookback=n, future_timestamps=future,
+                          anchor=False)  # the official output, unanchored
     rel = np.abs(fc.mean - ref) / np.maximum(np.abs(ref), 1e-3)
     assert rel.max() < 1e-4, f"max relative difference {rel.max():.2e}"
     np.testing.assert_array_equal(fc.paths[0], fc.paths[1])  # greedy: every path is the same
     assert (fc.timestamps == future).all()
+    assert fc.provenance["anchor"] == {"applied": False}
+    # Anchored (the default): the same fan moved by one factor, so its start is the actual last close.
+    anchored = pipeline.predict(history, horizon, paths=2, top_k=1, top_p=1.0, lookback=n, future_timestamps=future)
+    offset = anchored.provenance["anchor"]["offset_log"]
+    np.testing.assert_allclose(anchored.paths[:, :, :4], fc.paths[:, :, :4] * np.exp(-offset), rtol=2e-6)
+    np.testing.assert_array_equal(anchored.paths[:, :, 4:], fc.paths[:, :, 4:])

@@ -1,0 +1,27 @@
+"""How numbers are shown on every page: prices at the series' own precision (the rule is
+``data_sources.numbers.price_decimals``), shares of paths (P(up), P(touch)) rounded alike everywhere."""
+from __future__ import annotations
+
+PROBABILITY_DECIMALS = 0  # a share of 30 paths is a multiple of 3.3%: whole percents, on every page
+PROBABILITY_COLUMN_FORMAT = f"%.{PROBABILITY_DECIMALS}f%%"  # a table column holding percentage points
+
+
+def probability_text(p: float) -> str:
+    """A share of paths as the Forecast page and the Screener both show it: 0.3667 -> '37%'."""
+    return f"{p:.{PROBABILITY_DECIMALS}%}"
+
+
+def probability_points(p):
+    """Shares (0..1) as rounded percentage points for a table column (PROBABILITY_COLUMN_FORMAT): the same
+    rounding as probability_text, and still numbers, so the column sorts."""
+    return (p * 100).round(PROBABILITY_DECIMALS)
+
+
+def price_text(value: float, decimals: int) -> str:
+    """A price at ``decimals``: 1.205034 at 5 -> '1.20503', 1234.5 at 2 -> '1,234.50'."""
+    return f"{value:{price_format(decimals)}}"
+
+
+def price_format(decimals: int) -> str:
+    """Format spec of a price with ``decimals`` (from Bars.price_decimals): ',.4f'."""
+    return f",.{decimals}f"

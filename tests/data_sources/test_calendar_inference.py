@@ -1,0 +1,127 @@
+"""Issue 21: the trading calendar inferred from the bar times of an uploaded export (one inference,
+data_sources.calendar_inference), used for future bar times and said wherever the bars are described."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from testkit import fx_hourly_export, nyse_daily_export
+
+from data_sources import check_bars, read_bars_file
+
+NY = "America/New_York"
+
+
+def codes(findings):
+    return {f.code: f for f in findings}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exports")
+    return {"index": nyse_daily_export(folder / "GSPC.csv"),
+            "stock": nyse_daily_export(folder / "AAPL.csv", start="2012-01-03", end="2018-08-31", price=150.0),
+            "fx": fx_hourly_export(folder / "EURUSD_Candlestick_1_Hour_BID.csv")}
+
+
+def test_index_export_forecasts_no_bar_on_new_year_or_mlk_day(exports):
+    bars = read_bars_file(exports["index"])
+    assert bars.calendar == "XNYS" and bars.calendar_inferred
+    assert "weekday NYSE holidays in the history have no bar" in bars.calendar_inference.evidence
+    future = bars.future_timestamps(30)
+    days = {t.strftime("%Y-%m-%d") for t in future}
+    assert "2019-01-01" not in days and "2019-01-21" not in days
+    assert future[0].strftime("%Y-%m-%d") == "2019-01-02"
+    found = codes(check_bars(bars))
+    assert "calendar_inferred" in found and "XNYS" in found["calendar_inferred"].message
+    assert "gaps" not in found and "calendar_suggested" not in found
+
+
+def test_stock_export_forecasts_no_bar_on_labor_day(exports):
+    bars = read_bars_file(exports["stock"])
+    assert bars.calendar == "XNYS"
+    assert bars.future_timestamps(3)[0].strftime("%Y-%m-%d") == "2018-09-04"
+
+
+def test_fx_export_is_the_24_5_week_and_the_gate_calls_weekends_closed_not_gaps(exports):
+    bars = read_bars_file(exports["fx"])
+    assert bars.calendar == "FX" and bars.calendar_inferred
+    assert "Friday 17:00 to Sunday 17:00 New York" in bars.calendar_inference.evidence
+    future = bars.future_timestamps(60)
+    utc = future.tz_convert("UTC")
+    assert not (utc.day_of_week == 5).any()  # no Saturday
+    ny = future.tz_convert(NY)
+    weekend = ((ny.day_of_week == 4) & (ny.hour >= 17)) | (ny.day_of_week == 5) | ((ny.day_of_week == 6) & (ny.hour < 17))
+    assert not weekend.any()
+    # The file ends Friday 2019-03-22 20:00 UTC (16:00 New York): the next bar is Sunday 17:00 New York.
+    assert future[0] == pd.Timestamp("2019-03-24 21:00", tz="UTC")
+    found = codes(check_bars(bars))
+    assert "gaps" not in found and "off_calendar" not in found
+
+
+def test_a_given_calendar_is_used_as_given(exports):
+    bars = read_bars_file(exports["fx"], calendar="24/7")
+    assert bars.calendar == "24/7" and bars.calendar_inference is None and not bars.calendar_inferred
+    assert bars.future_timestamps(30).tz_convert("UTC").day_of_week.isin([5]).any()
+
+
+def test_crypto_hours_are_24_7():
+    from data_sources.calendar_inference import infer_calendar
+
+    stamps = pd.date_range("2024-01-01", periods=24 * 30, freq="h", tz="UTC")
+    found = infer_calendar(stamps, "1h")
+    assert found.calendar == "24/7" and "Saturdays and Sundays" in found.evidence
+
+
+def test_exchange_hours_read_in_the_wrong_timezone_are_not_called_nyse():
+    import exchange_calendars as xcals
+
+    from data_sources.calendar_inference import infer_calendar
+
+    hours = xcals.get_calendar("XNYS", start="2024-01-02", end="2024-06-28").trading_index(
+        "2024-01-02", "2024-06-28", "1h", intervals=False)
+    assert infer_calendar(hours, "1h").calendar == "XNYS"
+    as_if_utc = hours.tz_convert(NY).tz_localize(None).tz_localize("UTC")  # New York wall clock read as UTC
+    found = infer_calendar(as_if_utc, "1h")
+    assert found.calendar is None and found.ambiguous
+
+
+def test_daily_bars_on_half_the_holidays_are_ambiguous_and_the_gate_says_so(exports):
+    frame = pd.read_csv(exports["index"])
+    days = pd.DatetimeIndex(frame["Date"])
+    holidays = pd.bdate_range(days[0], days[-1]).difference(days)[::2]  # a bar on every other holiday
+    extra = frame.iloc[days.searchsorted(holidays) - 1].copy()  # the day before's prices: no jumps
+    extra["Date"] = holidays.strftime("%Y-%m-%d")
+    mixed = pd.concat([frame, extra]).sort_values("Date").to_csv(index=False).encode()
+    bars = read_bars_file(mixed, name="mixed.csv")
+    assert bars.calendar is None and bars.calendar_inference.ambiguous
+    assert "choose the trading calendar" in bars.calendar_inference.evidence
+    found = codes(check_bars(bars))
+    assert found["unknown_calendar"].severity == "warning"
+
+
+def test_too_short_a_history_infers_nothing():
+    from data_sources.calendar_inference import infer_calendar
+
+    found = infer_calendar(pd.bdate_range("2024-01-02", periods=5, tz=NY), "1d")
+    assert found.calendar is None and not found.ambiguous and "too few" in found.evidence
+
+
+def test_inference_reads_unsorted_bars_as_their_times():
+    from data_sources.calendar_inference import infer_calendar
+
+    stamps = pd.date_range("2024-01-01", periods=24 * 30, freq="h", tz="UTC")
+    shuffled = stamps[np.random.default_rng(0).permutation(len(stamps))]
+    assert infer_calendar(shuffled, "1h") == infer_calendar(stamps, "1h")
+
+
+def test_futures_hours_with_a_daily_pause_are_not_called_fx(exports):
+    """CME futures trade Sunday 18:00 to Friday 17:00 New York with a 17:00-18:00 pause every day: the FX
+    week would put bars in that pause. Not inferred (and said to be ambiguous)."""
+    from data_sources.calendar_inference import infer_calendar
+
+    fx = read_bars_file(exports["fx"]).timestamps
+    futures = fx[fx.tz_convert(NY).hour != 17]
+    found = infer_calendar(futures, "1h")
+    assert found.calendar is None and found.ambiguous
+    assert infer_calendar(fx, "1h").calendar == "FX"
