@@ -358,7 +358,7 @@ def test_wide_and_cryptodatadownload_files_in_the_browser(page, app_url, tmp_pat
 
     fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
     uploader.set_input_files(str(fixtures / "cdd_coinbase_BTCUSD_1h.csv"))
-    expect(page.get_by_text("48 bars")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("48 bars").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("read as the volume (base currency)").first).to_be_visible(timeout=30_000)  # open: an error
     shot(page, "upload_cryptodatadownload.png")
 
