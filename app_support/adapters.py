@@ -143,9 +143,9 @@ def calendar_digest(cal) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(f, index=False).values.tobytes()).hexdigest()[:12]
 
 
-def controls(bars, choice: ModelChoice):
+def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
-    draw-both toggle)."""
+    draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
     from kronos_studio.training.events import EventError
 
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
@@ -159,7 +159,7 @@ def controls(bars, choice: ModelChoice):
         cal = calendar(use)
     shown = markers(cal, bars)
     folder, both = None, False
-    if adapter_folders() and choice.kind != "ensemble":  # an adapter is a Kronos model's, not the ensemble's
+    if pick_adapter and adapter_folders() and choice.kind != "ensemble":  # a Kronos model's, not the ensemble's
         try:
             found = adapters_for(load_model(choice))
         except Exception:  # the model cannot load: the run button reports it
@@ -173,6 +173,26 @@ def controls(bars, choice: ModelChoice):
                 if cal is None:
                     st.info("The adapter reads no events without a calendar: its fan equals the no-events fan.")
     return cal, shown, folder, both
+
+
+def coverage_gap(cal, bars) -> str | None:
+    """What the calendar misses of the bars' period, in words (None when it covers at least 90% of the
+    bars): bars outside it get empty event channels, so an adapter learns nothing from events there."""
+    if cal is None or not len(cal):
+        return None
+    times = pd.to_datetime(cal.frame["time"], utc=True)
+    first, last = times.min(), times.max()
+    stamps = pd.DatetimeIndex(bars.frame["timestamp"])
+    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
+    inside = float(((stamps >= first) & (stamps <= last)).mean())
+    if inside >= 0.9:
+        return None
+    span = f"the event calendar runs {first:%Y-%m-%d} → {last:%Y-%m-%d}, the bars {stamps[0]:%Y-%m-%d} → {stamps[-1]:%Y-%m-%d}"
+    if inside == 0:
+        return (f"**The event calendar does not cover these bars at all:** {span}. Every event channel is empty, "
+                "so an adapter learns nothing from events; upload a calendar of the bars' period.")
+    return (f"**The event calendar covers only {inside:.0%} of these bars:** {span}. Bars outside it get empty "
+            "event channels; upload a calendar of the whole period, or load bars within it.")
 
 
 def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):

@@ -35,6 +35,11 @@ GAP = "#6a3d9a"
 # hollow and down candles filled, so the direction reads without colour at all.
 UP, DOWN = "#009E73", "#D55E00"
 MODEL_COLORS = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# Past forecasts on the Track record chart, one colour each (none of them the actual close's red), and a
+# line style per model.
+FORECAST_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#8C6D46", "#000000", "#BCBD22",
+                   "#7F7F7F", "#17BECF", "#882255", "#44AA99")
+DASHES = ("solid", "dash", "dot", "dashdot")
 # An ensemble's members behind its fan: muted, none of them the fan's blue nor the candles' colours.
 MEMBER_COLORS = ("#E69F00", "#CC79A7", "#8C6D46", "#7F7F7F", "#BCBD22", "#17BECF")
 # Plotly's toolbar without the selection tools (nothing here uses a selection): a shorter modebar.
@@ -569,44 +574,61 @@ def pit_chart(edges: np.ndarray, shares: np.ndarray, *, title: str | None = None
 
 
 def track_record_chart(steps: pd.DataFrame, *, title: str | None = None, height: int = 520) -> go.Figure:
-    """Past forecasts of one series as their fans (p10–p90 band and p50 from the last bar each saw,
-    coloured by model) with the actual close on top. ``steps``: the forecast ledger's long table
-    (``Ledger.steps_frame``) of the forecasts to draw, times in UTC; drawn in the series' wall clock."""
+    """Past forecasts of one series as their fans (p10–p90 band and p50 from the last bar each saw), each
+    forecast in its own colour (a model's forecasts share a line style), with the actual close on top,
+    broken where no forecast spans the bars between two known closes. ``steps``: the forecast ledger's
+    long table (``Ledger.steps_frame``) of the forecasts to draw, times in UTC; drawn in the series' wall
+    clock (dates only for daily and longer bars)."""
+    from data_sources.intervals import is_intraday
+
     fig = go.Figure()
     zone = steps["timezone"].iloc[0] if len(steps) else "UTC"
+    when = "%Y-%m-%d %H:%M" if not len(steps) or is_intraday(steps["interval"].iloc[0]) else "%Y-%m-%d"
 
     def wall(values) -> pd.DatetimeIndex:
         return _wall(pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_convert(zone))
 
     models = sorted(steps["model"].unique()) if len(steps) else []
-    colors = {m: MODEL_COLORS[i % len(MODEL_COLORS)] for i, m in enumerate(models)}
-    legend = set()
-    for pid, one in steps.groupby("prediction_id", sort=False):
+    dashes = {m: DASHES[i % len(DASHES)] for i, m in enumerate(models)}
+    for k, (pid, one) in enumerate(steps.groupby("prediction_id", sort=False)):
         one = one.sort_values("step")
-        model, color = one["model"].iloc[0], colors[one["model"].iloc[0]]
+        model, color = one["model"].iloc[0], FORECAST_COLORS[k % len(FORECAST_COLORS)]
         anchor_x, anchor = wall([one["last_bar_at"].iloc[0]])[0], float(one["last_close"].iloc[0])
         x = [anchor_x, *wall(one["timestamp"])]
-        first = model not in legend
-        legend.add(model)
-        made = f"forecast {pid} by {model}, made at the bar of %{{customdata|%Y-%m-%d %H:%M}}"
-        common = dict(mode="lines", legendgroup=model, customdata=[anchor_x] * len(x))
+        name = f"#{pid} {model}"
+        made = f"forecast #{pid} by {model}, made at the bar of %{{customdata|{when}}}"
+        common = dict(mode="lines", legendgroup=f"forecast {pid}", customdata=[anchor_x] * len(x))
         fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p10"]], line=dict(width=0.5, color=_rgba(color, 0.5)),
-                                 showlegend=False, name=f"{model} p10", hoverinfo="skip", **common))
+                                 showlegend=False, name=f"{name}: p10", hoverinfo="skip", **common))
         fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p90"]], line=dict(width=0.5, color=_rgba(color, 0.5)),
-                                 fill="tonexty", fillcolor=_rgba(color, 0.15), showlegend=first,
-                                 name=f"{model}: p10–p90", hoverinfo="skip", **common))
-        fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p50"]], line=dict(width=1.5, color=color),
-                                 showlegend=first, name=f"{model}: p50",
-                                 hovertemplate=f"{made}<br>p50 %{{y:,.2f}} at %{{x|%Y-%m-%d %H:%M}}<extra></extra>",
+                                 fill="tonexty", fillcolor=_rgba(color, 0.12), showlegend=True,
+                                 name=f"{name}: p10–p90", hoverinfo="skip", **common))
+        fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p50"]], line=dict(width=1.5, color=color,
+                                                                               dash=dashes[model]),
+                                 showlegend=False, name=f"{name}: p50",
+                                 hovertemplate=f"{made}<br>p50 %{{y:,.2f}} at %{{x|{when}}}<extra></extra>",
                                  **common))
     known = steps.dropna(subset=["actual_close"]) if "actual_close" in steps else steps.iloc[:0]
-    actual = pd.concat([pd.DataFrame({"t": known["bar_time"], "close": known["actual_close"]}),
-                        pd.DataFrame({"t": steps["last_bar_at"], "close": steps["last_close"]})])
-    actual = actual.dropna().drop_duplicates("t").sort_values("t")
-    if len(actual):
-        fig.add_trace(go.Scatter(x=wall(actual["t"]), y=actual["close"], mode="lines+markers", name="actual close",
+    if len(known):  # no actual close arrived yet: no line and no legend entry for it
+        actual = pd.concat([pd.DataFrame({"t": known["bar_time"], "close": known["actual_close"]}),
+                            pd.DataFrame({"t": steps["last_bar_at"], "close": steps["last_close"]})])
+        actual = actual.dropna().drop_duplicates("t").sort_values("t")
+        t = pd.DatetimeIndex(pd.to_datetime(actual["t"], utc=True))
+        spans = known.groupby("prediction_id").agg(start=("last_bar_at", "first"), end=("bar_time", "max"))
+        starts, ends = (pd.DatetimeIndex(pd.to_datetime(spans[c], utc=True)).asi8 for c in ("start", "end"))
+        # Two known closes are joined only where one forecast's scored bars run from one to the other:
+        # between forecasts months apart the bars in between are unknown, not a straight line.
+        joined = [bool(((starts <= a) & (ends >= b)).any()) for a, b in zip(t.asi8[:-1], t.asi8[1:])]
+        x, y = [], []
+        for j, (xi, yi) in enumerate(zip(wall(t), actual["close"])):
+            if j and not joined[j - 1]:
+                x.append(None)
+                y.append(None)
+            x.append(xi)
+            y.append(yi)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="actual close", connectgaps=False,
                                  line=dict(color=ACTUAL, width=2), marker=dict(size=4), legendgroup="actual",
-                                 hovertemplate="actual close %{y:,.2f}<br>%{x|%Y-%m-%d %H:%M}<extra></extra>"))
+                                 hovertemplate=f"actual close %{{y:,.2f}}<br>%{{x|{when}}}<extra></extra>"))
     stamps = wall(pd.concat([steps["timestamp"], steps["last_bar_at"], known["bar_time"]])).sort_values()
     fig.update_xaxes(rangebreaks=_rangebreaks(stamps.unique()), rangeslider_visible=False)
     fig.update_yaxes(title_text="close")

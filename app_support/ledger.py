@@ -9,6 +9,7 @@ import time
 import weakref
 from collections import OrderedDict
 
+import pandas as pd
 import streamlit as st
 
 from kronos_studio.ledger import Ledger, ledger_url
@@ -196,3 +197,37 @@ def realized_panel(bars) -> None:
                                     "coverage": pct("p10–p90 coverage", format="percent"),
                                     "crps_pct": pct("CRPS, % of price", format="%.3f"),
                                     "direction_hit": pct("direction hit", format="percent")})
+
+
+# Sources whose bars never grow: the bundled samples end in 2013, so their forecasts are never scored.
+FROZEN_SOURCES = {"sample": "a bundled sample gets no new bars: never scored (use Evaluate's walk-forward)"}
+
+
+def status(table: pd.DataFrame) -> pd.Series:
+    """Where each recorded forecast of a ``predictions_frame`` stands, in words: scored, never to be scored
+    (a bundled sample), waiting and why the bars loaded last could not score it, or waiting for its bars."""
+    def one(row) -> str:
+        if row["scored_steps"] >= row["horizon"]:
+            return "scored"
+        if row["source"] in FROZEN_SOURCES:
+            return FROZEN_SOURCES[row["source"]]
+        waiting = row.get("waiting")
+        if isinstance(waiting, str) and waiting:
+            return f"waiting: {waiting}"
+        done = f"{row['scored_steps']} of {row['horizon']} bars scored; " if row["scored_steps"] else ""
+        return f"{done}waiting for its bars (load this series again once they exist)"
+
+    return table.apply(one, axis=1) if len(table) else pd.Series([], dtype=object)
+
+
+def series_times(table: pd.DataFrame, column: str) -> pd.Series:
+    """A UTC time column in each row's series time zone, without the zone (as the chart shows them)."""
+    return pd.Series([pd.NaT if pd.isna(t) else t.tz_convert(z or "UTC").tz_localize(None)
+                      for t, z in zip(table[column], table["timezone"])], index=table.index, dtype="datetime64[ns]")
+
+
+def time_format(table: pd.DataFrame) -> str:
+    """Bar times as dates where every row's bars are daily or longer (a midnight says nothing), else with the time."""
+    from data_sources.intervals import is_intraday
+
+    return "YYYY-MM-DD HH:mm" if table["interval"].map(is_intraday).any() else "YYYY-MM-DD"

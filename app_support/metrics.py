@@ -2,7 +2,6 @@
 ``kronos_studio.evaluation``) and the Compare page's verdict. Pure pandas/numpy, no Streamlit."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -121,11 +120,9 @@ def _same_cutoffs(a: EvalResult, b: EvalResult) -> None:
         raise ValueError(f"{a.name} and {b.name} were not scored on the same cut-offs, horizon and seeds")
 
 
-def _num(x: float) -> str:
-    """Three significant digits, thousands separated: 1.23, 45.6, 1,234, 0.000123."""
-    if not math.isfinite(x) or x == 0:
-        return f"{x:g}"
-    return f"{x:,.{max(0, 2 - math.floor(math.log10(abs(x))))}f}"
+def _pct_of_price(result: EvalResult, i: int = 0) -> float:
+    """Mean CRPS of cut-off ``i`` in % of its last close: the cards' "% of price"."""
+    return float(result.crps[i].mean()) / abs(float(result.last[i])) * 100
 
 
 @dataclass(frozen=True)
@@ -140,33 +137,41 @@ class Verdict:
 
 
 def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
-            min_cutoffs: int = MIN_NOISE_CUTOFFS) -> Verdict:
-    """One line on which model had the lower CRPS on the shown cut-off (cut-off 0 of every result) and
-    whether that is beyond noise. Noise is judged only across cut-offs: ``skill_interval`` resamples
-    the cut-offs (paired, both models keep the same ones) for the best model's CRPS skill over the
-    runner-up's; the difference is beyond noise when that interval excludes 0. Horizon steps of one
-    cut-off are not treated as independent (their errors build on each other), so one cut-off alone
-    never gets a noise claim."""
+            min_cutoffs: int = MIN_NOISE_CUTOFFS, baseline: EvalResult | None = None) -> Verdict:
+    """One line on which model had the lower CRPS on the shown cut-off (cut-off 0 of every result), in %
+    of the last close as the cards show it, and whether that is beyond noise. Noise is judged only across
+    cut-offs: ``skill_interval`` resamples the cut-offs (paired, both models keep the same ones) for the
+    best model's CRPS skill over the runner-up's; the difference is beyond noise when that interval
+    excludes 0. Horizon steps of one cut-off are not treated as independent (their errors build on each
+    other), so one cut-off alone never gets a noise claim. ``baseline`` (the random walk on the same
+    cut-offs): named when it beats every model on this cut-off."""
     if len(results) < 2:
         raise ValueError("a verdict needs at least two models")
     items = list(results.values())
     for r in items[1:]:
         _same_cutoffs(items[0], r)
-    crps = {name: float(r.crps[0].mean()) for name, r in results.items()}
+    crps = {name: _pct_of_price(r) for name, r in results.items()}
     ranked = sorted(crps, key=crps.get)
     best, second = ranked[0], ranked[1]
     if crps[best] == crps[second]:
-        head = f"On this cut-off, {best} and {second} have the same CRPS ({_num(crps[best])})"
+        head = f"On this cut-off, {best} and {second} have the same CRPS ({crps[best]:.2f}% of price)"
     elif len(ranked) == 2:
-        head = f"On this cut-off, {best} has the lower CRPS ({_num(crps[best])} vs {_num(crps[second])})"
+        head = f"On this cut-off, {best} has the lower CRPS ({crps[best]:.2f}% vs {crps[second]:.2f}% of price)"
     else:
-        rest = ", ".join(f"{n} {_num(crps[n])}" for n in ranked[1:])
-        head = f"On this cut-off, {best} has the lowest CRPS ({_num(crps[best])}; {rest})"
+        rest = ", ".join(f"{n} {crps[n]:.2f}%" for n in ranked[1:])
+        head = f"On this cut-off, {best} has the lowest CRPS ({crps[best]:.2f}% of price; {rest})"
+    walk = ""
+    if baseline is not None:
+        _same_cutoffs(items[0], baseline)
+        rw = _pct_of_price(baseline)
+        if rw < crps[best]:
+            every = "both models" if len(ranked) == 2 else f"all {len(ranked)} models"
+            walk = f" But the {baseline.name} beat {every} on this cut-off ({rw:.2f}% of price)."
     k = len(items[0].cutoffs)
     if k < min_cutoffs:
         tail = (f"; whether that is beyond noise is not assessed: it rests on {k} cut-off{'s' * (k != 1)}, "
                 f"and the check needs at least {min_cutoffs}.")
-        return Verdict(head + tail, best, second, k, float("nan"), (float("nan"), float("nan")), None)
+        return Verdict(head + tail + walk, best, second, k, float("nan"), (float("nan"), float("nan")), None)
     ours, theirs = results[best].crps_pct_by_cutoff(), results[second].crps_pct_by_cutoff()
     skill = skill_score(float(ours.mean()), float(theirs.mean()))
     lo, hi = skill_interval(ours, theirs, level)
@@ -181,7 +186,7 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     else:
         tail = (f"; the difference is not beyond noise: {over}, {best}'s CRPS skill over {second} is "
                 f"{skill:+.0%} ({ci}, which spans 0).")
-    return Verdict(head + tail, best, second, k, skill, (lo, hi), lo > 0)
+    return Verdict(head + tail + walk, best, second, k, skill, (lo, hi), lo > 0)
 
 
 def anchor_note(anchor: dict | None) -> str:

@@ -136,7 +136,9 @@ def render() -> Inputs:
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.
     c1, c2 = sb.columns(2)
-    horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon")
+    horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon",
+                              help="Bars to forecast. Past the model's context the window slides: every step "
+                                   "recomputes it (slower), and each bar is decoded from the last context bars")
     context = model.context if model is not None else MAX_LOOKBACK
     default = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
     reads = f"Context bars the model reads: at most {context} for this model"

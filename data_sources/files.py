@@ -96,6 +96,7 @@ class _Table:
     columns: list  # every column of the file, for messages (df holds only the ones used)
     layout: str | None = None  # "binance" or "mt4" for the recognised headerless exports
     notes: list = field(default_factory=list)
+    wide: dict = field(default_factory=dict)  # column -> (instrument, bar field) of a wide multi-instrument file
 
 
 def _head_text(data: bytes) -> tuple[str, str]:
@@ -128,17 +129,83 @@ def _encoding(data: bytes) -> str:
     raise DataFormatError("the file is not text (binary content); upload a CSV or Parquet file")
 
 
-def _first_line(data: bytes, encoding: str) -> tuple[int, int]:
-    """Byte offsets (start, end after its line break) of the first non-blank line (blank as the decoded
-    head sees it, so that the header found there is the line skipped here)."""
+def _first_line(data: bytes, encoding: str, skip: int = 0) -> tuple[int, int]:
+    """Byte offsets (start, end after its line break) of the first non-blank line after ``skip`` non-blank
+    lines (blank as the decoded head sees it, so that the header found there is the line skipped here)."""
     pos = len(_BOM) if data.startswith(_BOM) else 0
     while pos < len(data):
         m = _LINE_END.search(data, pos)
         stop, end = (m.start(), m.end()) if m else (len(data), len(data))
         if data[pos:stop].decode(encoding, "replace").strip():
-            return pos, end
+            if skip == 0:
+                return pos, end
+            skip -= 1
         pos = end
     return pos, pos
+
+
+def _head_from(head: str, skip: int) -> str:
+    """The decoded head from its non-blank line number ``skip`` (0-based) on."""
+    for m in re.finditer(r"[^\r\n]*(?:\r\n|\n|\r|$)", head):
+        if m.group().strip():
+            if skip == 0:
+                return head[m.start():]
+            skip -= 1
+    return ""
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _separator(line: str) -> tuple[str, int]:
+    """(the candidate that splits ``line`` into the most fields, how many times it occurs)."""
+    counts = {sep: line.count(sep) for sep in _SEPARATORS}
+    sep = max(counts, key=counts.get)
+    return sep, counts[sep]
+
+
+def _banner_lines(lines: list[str]) -> int:
+    """How many lines above the header are a banner or title, not a header (CryptoDataDownload writes its
+    URL above the header): 0, 1 or 2. The header is the first line that names a date and open, high,
+    low and close; every line above it names no column and has fewer fields."""
+    bar_names = {a for k in ("timestamp", "open", "high", "low", "close") for a in _ALIASES[k] if len(a) > 1}
+    for k in range(1, min(3, len(lines))):
+        sep, count = _separator(lines[k])
+        if count == 0 or len({_norm(c) for c in _cells(lines[k], sep)} & bar_names) < 4:
+            continue
+        above = lines[:k]
+        if all(line.count(sep) < count and not {_norm(c) for c in _cells(line, sep)} & _known_names()
+               for line in above):
+            return k
+        return 0
+    return 0
+
+
+def _two_row_header(lines: list[str], sep: str) -> tuple[list[str], int] | None:
+    """(column names 'TICKER:field', header lines) of a pandas/yfinance multi-ticker CSV, whose header is two
+    rows, bar fields and tickers in either order (``Price,Close,Close,...`` / ``Ticker,AAPL,MSFT,...``),
+    often followed by a ``Date,,,`` row; None for any other file."""
+    if len(lines) < 3:
+        return None
+    a, b = _cells(lines[0], sep), _cells(lines[1], sep)
+    if len(a) != len(b) or len(a) < 5:
+        return None
+    fields = set(_WIDE_FIELDS)
+    def is_fields(cells):
+        return all(_norm(c) in fields for c in cells[1:])
+    if is_fields(a) and not is_fields(b):
+        kinds, tickers = a, b
+    elif is_fields(b) and not is_fields(a):
+        kinds, tickers = b, a
+    else:
+        return None
+    if _DATA_CELL.match(tickers[0]) or any(not t or t in _NA_SET or _norm(t) in _known_names() or _DATA_CELL.match(t)
+                                           for t in tickers[1:]):
+        return None  # a first data row (a date, numbers, missing values), not tickers
+    c = _cells(lines[2], sep)
+    date_row = len(c) == len(a) and bool(c[0]) and not _DATA_CELL.match(c[0]) and not any(c[1:])
+    first = c[0] if date_row else "Date"
+    return [first] + [f"{t}:{k}" for t, k in zip(tickers[1:], kinds[1:])], 3 if date_row else 2
 
 
 def _cells(line: str, sep: str) -> list[str]:
@@ -152,7 +219,8 @@ def _read_table(data: bytes, name: str, max_rows: int) -> _Table:
     suffix = Path(name).suffix.lower()
     if data[:4] == b"PAR1" or suffix in (".parquet", ".pq"):
         df = _read_parquet(data, max_rows)
-        return _Table(df, None, [str(c) for c in df.columns])
+        names = [str(c) for c in df.columns]
+        return _Table(df, None, names, wide=_wide_columns(names))
     if suffix in (".xlsx", ".xls", ".json", ".zip", ".gz"):
         raise DataFormatError(f"{suffix} files are not supported: save the sheet as CSV (comma or semicolon separated) or Parquet")
     head, encoding = _head_text(data)
@@ -161,11 +229,15 @@ def _read_table(data: bytes, name: str, max_rows: int) -> _Table:
     lines = [ln for ln in _TEXT_LINE_END.split(head, maxsplit=1000)[:1000] if ln.strip()][:5]
     if not lines:
         raise DataFormatError("the file is empty: export the bars again, with a header row")
-    header = lines[0]
+    notes = []
+    skip = _banner_lines(lines)
+    if skip:
+        notes.append(f"skipped {'the first line' if skip == 1 else f'the first {skip} lines'} "
+                     f"({lines[0][:60]!r}): a title above the header, not part of the table")
+    header = lines[skip]
     # Separator: the candidate that splits the header into the most fields.
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    sep = max(counts, key=counts.get)
-    if counts[sep] == 0:
+    sep, count = _separator(header)
+    if count == 0:
         raise DataFormatError(
             f"found a single column ({header[:60]!r}): separate columns with ',' or ';' and include a header "
             "row like date,open,high,low,close,volume")
@@ -174,21 +246,32 @@ def _read_table(data: bytes, name: str, max_rows: int) -> _Table:
     if data_cells == len(cells):
         layout, names, note = _headerless_layout(cells, header)
         start, _ = _first_line(data, encoding)
-        df = _tokenize(data, start, sep, names, names, max_rows, header=False)
+        df = _tokenize(data, start, sep, names, names, max_rows, header=False, first_line=1)
         return _Table(df, sep, names, layout, [note])
     if 2 * data_cells >= len(cells) >= 3 and not any(_norm(c) in _known_names() for c in cells):
         raise DataFormatError(f"the first line looks like data, not a header ({header[:60]!r}): {_NO_HEADER_FIX}")
-    start, end = _first_line(data, encoding)
-    try:
-        names = _header_names(header, sep)
-    except Exception:  # an odd header: the careful reader decides (and names the problem)
-        names = None
+    two_rows = _two_row_header(lines[skip:], sep)
+    if two_rows is not None:
+        names, rows = two_rows
+        skip += rows - 1
+        notes.append(f"a header of {rows} rows (tickers and bar fields, as pandas/yfinance write multi-ticker "
+                     "downloads): read as columns TICKER:field")
+    else:
+        try:
+            names = _header_names(header, sep)
+        except Exception:  # an odd header: the careful reader decides (and names the problem)
+            names = None
+    start, end = _first_line(data, encoding, skip)
     if names is None:
-        df = _careful_table(data, sep, None, max_rows)
-        return _Table(df, sep, [str(c) for c in df.columns])
-    text = _text_columns(head, len(data) <= _HEAD_BYTES, sep, names)
-    df = _tokenize(data, end, sep, names, _wanted(names, text), max_rows, header=True)
-    return _Table(df, sep, names)
+        df = _careful_table(data[start:], sep, None, max_rows, first_line=skip + 1)
+        names = [str(c) for c in df.columns]
+        return _Table(df, sep, names, notes=notes, wide=_wide_columns(names))
+    wide = _wide_columns(names)
+    text = _text_columns(_head_from(head, skip), len(data) <= _HEAD_BYTES, sep, names)
+    wanted = _wanted(names, text)
+    wanted += [c for c in wide if c not in wanted]
+    df = _tokenize(data, end, sep, names, wanted, max_rows, header=True, first_line=skip + 2)
+    return _Table(df, sep, names, notes=notes, wide=wide)
 
 
 def _read_parquet(data: bytes, max_rows: int) -> pd.DataFrame:
@@ -206,6 +289,9 @@ def _read_parquet(data: bytes, max_rows: int) -> pd.DataFrame:
         raise DataFormatError(f"not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it, or use CSV") from None
     if isinstance(df.index, pd.DatetimeIndex):
         df = df.reset_index(names=df.index.name or "timestamp")
+    if isinstance(df.columns, pd.MultiIndex):  # pandas/yfinance multi-ticker frames: ('Close', 'AAPL')
+        df.columns = [":".join(str(x) for x in reversed(c) if str(x)) if isinstance(c, tuple) else str(c)
+                      for c in df.columns]
     return df
 
 
@@ -219,9 +305,9 @@ def _header_names(header: str, sep: str) -> list[str]:
 def _wanted(names: list[str], text: list[str] = ()) -> list[str]:
     """The columns a reader uses: anything named like a bar field, a symbol or an adjusted close, the
     first column (it may be an unnamed datetime index) and the ``text`` columns (words, not numbers: a
-    possible instrument column under an unknown name). The rest (indicators, 'Change %') is never parsed."""
+    possible instrument column under an unknown name), volumes named by a currency. The rest (indicators, 'Change %') is never parsed."""
     known = _known_names()
-    return [c for i, c in enumerate(names) if i == 0 or _norm(c) in known or c in text]
+    return [c for i, c in enumerate(names) if i == 0 or _norm(c) in known or c in text or _volume_currency(_norm(c))]
 
 
 def _known_names() -> set[str]:
@@ -229,7 +315,7 @@ def _known_names() -> set[str]:
 
 
 def _tokenize(data: bytes, start: int, sep: str, names: list[str], wanted: list[str], max_rows: int,
-              header: bool) -> pd.DataFrame:
+              header: bool, first_line: int) -> pd.DataFrame:
     """The wanted columns as text, by pyarrow's multi-threaded CSV reader; anything it will not read
     as plainly laid out (ragged rows, a non-UTF-8 byte in a used column, odd quoting) goes to the
     careful pandas reader, which also words the error."""
@@ -246,16 +332,18 @@ def _tokenize(data: bytes, start: int, sep: str, names: list[str], wanted: list[
                                                 null_values=list(_NA_STRINGS), strings_can_be_null=True,
                                                 quoted_strings_can_be_null=True))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeError):
-        df = _careful_table(data, sep, None if header else names, max_rows)
+        df = _careful_table(data[start:], sep, names, max_rows, first_line, first_line - 1 if header else None)
         return df[[c for c in wanted if c in df.columns]]
     if table.num_rows > max_rows:
         raise DataFormatError(f"the file has more than {max_rows:,} rows: keep a shorter date range")
     return table.to_pandas()
 
 
-def _careful_table(data: bytes, sep: str, names: list[str] | None, max_rows: int) -> pd.DataFrame:
+def _careful_table(data: bytes, sep: str, names: list[str] | None, max_rows: int, first_line: int = 1,
+                   header_line: int | None = None) -> pd.DataFrame:
     """Every column as text by pandas: reads what pyarrow refuses and says what is wrong with the rest.
-    ``names`` for a file without a header row."""
+    ``data`` starts at line ``first_line`` of the file: at the header, or with ``names`` at the first
+    data row (``header_line``: where the file's header is, for messages)."""
     enc = _encoding(data)
     try:
         with warnings.catch_warnings():
@@ -266,11 +354,40 @@ def _careful_table(data: bytes, sep: str, names: list[str] | None, max_rows: int
                              header=None if names else "infer", names=names,
                              engine="python" if sep == "|" else "c")
     except Exception as exc:
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DataFormatError(f"could not parse the CSV ({msg}): every row needs the same number of '{sep}'-separated fields as the header") from None
+        if names is None:
+            problem = _ragged_line(data, enc, sep, first_line + 1, None, f"the header (line {first_line})")
+        else:
+            problem = _ragged_line(data, enc, sep, first_line, len(names),
+                                   f"the header (line {header_line})" if header_line else "a row of this layout")
+        if problem is None:
+            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            problem = f"could not parse the CSV ({msg})"
+        raise DataFormatError(f"{problem}: every row needs the same number of '{sep}'-separated fields as "
+                              "the header; fix or delete that line (a note or total row, a value holding the "
+                              "separator without quotes?) and upload the file again") from None
     if len(df) > max_rows:
         raise DataFormatError(f"the file has more than {max_rows:,} rows: keep a shorter date range")
     return df
+
+
+def _ragged_line(data: bytes, encoding: str, sep: str, first_line: int, expected: int | None,
+                 label: str) -> str | None:
+    """'line N (...) has X fields, the header (line H) has Y' for the first row (counted from ``first_line``,
+    as a text editor numbers lines) whose field count differs from ``expected`` (None: the first row's
+    count, ``data`` then starting at the header); None when every row has as many."""
+    import csv
+
+    text = data.decode(encoding, "replace")
+    for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=sep),
+                                 start=first_line - (expected is None)):
+        if not any(cell.strip() for cell in row):
+            continue
+        if expected is None:
+            expected = len(row)
+            continue
+        if len(row) != expected:
+            return f"line {number} ({sep.join(row)[:60]!r}) has {len(row)} fields, {label} has {expected}"
+    return None
 
 
 # ------------------------------------------------------------------ exports without a header row
@@ -535,6 +652,151 @@ def _map_columns(df: pd.DataFrame) -> tuple[dict, list[str]]:
     return found, notes
 
 
+# ------------------------------------------------------------------ volume in two currencies
+# CryptoDataDownload writes 'Volume BTC,Volume USD' (or volume_btc, volume_usd), CryptoCompare-style files
+# 'VolumeFrom,VolumeTo': the base currency's volume is the bar volume, the quote currency's the amount.
+_CURRENCY_VOLUME = re.compile(r"^(?:volume|vol)([a-z]{2,6})$|^([a-z]{2,6})(?:volume|vol)$")
+_NOT_CURRENCIES = {"ma", "sma", "ema", "wma", "avg", "mean", "chg", "change", "pct", "ratio", "delta", "osc",
+                   "base", "quote", "from", "to", "tick", "total", "buy", "sell", "taker", "real", "dollar", "trade",
+                   "trades", "share", "shares", "spot", "asset", "median", "sum", "daily", "rel", "relative"}
+_SYMBOL_PARTS = re.compile(r"^([A-Za-z0-9]+)[/\-_:. ]([A-Za-z0-9]+)$")
+
+
+def _currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: list[str]) -> None:
+    """Map volume columns named by a currency (or 'from'/'to') to volume (base) and amount (quote), using
+    the instrument (BTC/USD, BTC-USD, BTCUSD) to tell the base from the quote; say what became what. A
+    currency the symbol does not place, or no symbol at all, is refused rather than guessed."""
+    by_code: dict[str, object] = {}
+    for col in df.columns:
+        code = _volume_currency(_norm(col))
+        if code:
+            by_code[code] = col
+    if not by_code:
+        return
+    if set(by_code) <= {"volumefrom", "volumeto"}:
+        sides = {"base": by_code.get("volumefrom"), "quote": by_code.get("volumeto")}
+        why = "CryptoCompare's VolumeFrom is in the base currency, VolumeTo in the quote currency"
+    else:
+        pair = _symbol_pair(df, symbol)
+        listed = ", ".join(repr(str(c)) for c in by_code.values())
+        if pair is None:
+            what = f"columns {listed} hold volume in named currencies" if len(by_code) > 1 else \
+                f"column {listed} holds volume in a named currency"
+            raise DataFormatError(
+                f"{what}, but the file names no instrument to tell the "
+                "base currency (the bar volume) from the quote currency (the amount): give the symbol as BASE/QUOTE, "
+                "e.g. BTC/USD (--symbol on the command line), or rename the columns to volume and amount")
+        base, quote = pair
+        sides = {}
+        for code, col in by_code.items():
+            side = "base" if code == base else "quote" if code == quote else None
+            if side is None or side in sides:
+                raise DataFormatError(
+                    f"column {str(col)!r} holds volume in {code.upper()}, which is neither the base ({base.upper()}) "
+                    f"nor the quote ({quote.upper()}) currency of {base.upper()}/{quote.upper()}: rename the "
+                    "column holding the base currency's volume to volume and the quote currency's to amount")
+            sides[side] = col
+        why = f"the instrument is {base.upper()}/{quote.upper()}"
+    for side, target, words in (("base", "volume", "the volume (base currency)"),
+                                ("quote", "amount", "the amount (quote-currency turnover)")):
+        col = sides.get(side)
+        if col is None:
+            continue
+        if target in cols and cols[target] != col:
+            raise DataFormatError(
+                f"columns {str(cols[target])!r} and {str(col)!r} both look like {words}: keep one of them, or "
+                f"rename the other (base-currency volume: volume; quote-currency volume: amount)")
+        cols[target] = col
+        notes.append(f"column {str(col)!r} read as {words}: {why}")
+
+
+def _volume_currency(norm: str) -> str | None:
+    """'btc' for a normalised 'volumebtc' or 'btcvolume', the name itself for 'volumefrom'/'volumeto'."""
+    if norm in ("volumefrom", "volumeto"):
+        return norm
+    m = _CURRENCY_VOLUME.match(norm)
+    code = m and (m.group(1) or m.group(2))
+    return code if code and code not in _NOT_CURRENCIES and norm not in _known_names() else None
+
+
+def _symbol_pair(df: pd.DataFrame, symbol: str | None) -> tuple[str, str] | None:
+    """(base, quote) in lower case from the file's symbol column or the symbol given, e.g. BTC/USD."""
+    col = _symbol_column(df)
+    names = [symbol] if symbol else []
+    if col is not None:
+        names = [str(v) for v in df[col].dropna().head(1)] + names
+    codes = {_norm(c) for c in df.columns}
+    for name in names:
+        m = _SYMBOL_PARTS.match(name.strip())
+        if m:
+            return m.group(1).lower(), m.group(2).lower()
+        flat = _norm(name)
+        for code in codes:  # BTCUSD: the currencies the column names carry, at either end
+            cur = _volume_currency(code)
+            if cur and len(flat) > len(cur):
+                if flat.startswith(cur):
+                    return cur, flat[len(cur):]
+                if flat.endswith(cur):
+                    return flat[:-len(cur)], cur
+    return None
+
+
+# ------------------------------------------------------------------ wide files: several instruments side by side
+# Bar fields a wide file's column names carry beside an instrument: BTC:open, open_BTC, ('Close', 'AAPL').
+_WIDE_FIELDS = {a: k for k in ("open", "high", "low", "close", "volume", "amount") for a in _ALIASES[k] if len(a) > 1}
+_WIDE_FIELDS.update({a: "adj close" for a in _ADJ_CLOSE})
+_WIDE_SEPARATORS = (":", "|", "_", ".", " ", "-", "/")
+
+
+def _wide_columns(names: list[str]) -> dict[str, tuple[str, str]]:
+    """column -> (instrument, file's field name) when the file holds instruments side by side (each with
+    its own open, high, low and close columns, no plain ones); {} otherwise."""
+    if {_norm(c) for c in names} & {"open", "high", "low", "close"}:
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for col in names[1:]:
+        for sep in _WIDE_SEPARATORS:
+            if sep not in col:
+                continue
+            head, tail = col.rsplit(sep, 1)
+            first, rest = col.split(sep, 1)
+            if _norm(tail) in _WIDE_FIELDS and head.strip():
+                found[col] = (head.strip(), tail.strip())
+                break
+            if _norm(first) in _WIDE_FIELDS and rest.strip():
+                found[col] = (rest.strip(), first.strip())
+                break
+    complete = {sym for sym in {s for s, _ in found.values()}
+                if {"open", "high", "low", "close"} <= {_WIDE_FIELDS[_norm(f)] for s, f in found.values() if s == sym}}
+    return {c: v for c, v in found.items() if v[0] in complete}
+
+
+def _pick_wide(df: pd.DataFrame, wide: dict, symbol: str | None, notes: list[str]) -> tuple[pd.DataFrame, str]:
+    """The columns of one instrument of a wide file, renamed to plain field names, and the instrument;
+    several instruments and none chosen: MultipleSymbolsError, as for a long file."""
+    found = list(dict.fromkeys(s for s, _ in wide.values()))
+    example = ", ".join(repr(c) for c in list(wide)[:3])
+    if symbol is None and len(found) > 1:
+        raise MultipleSymbolsError(
+            f"the file holds {len(found)} instruments side by side ({_listing(found)}; columns like {example}): "
+            "choose one (the ticker picker in the app, --symbol NAME on the command line)", found)
+    want = found[0] if symbol is None else next((s for s in found if s.upper() == symbol.strip().upper()), None)
+    if want is None:
+        raise MultipleSymbolsError(f"no columns for {symbol!r}; the file holds {_listing(found)} side by side "
+                                   f"(columns like {example})", found)
+    mine = {c: f for c, (s, f) in wide.items() if s == want}
+    keep = [c for c in df.columns if c not in wide or c in mine]
+    out = df[keep].rename(columns=mine)
+    fields = [c for c in mine.values() if _norm(c) in ("open", "high", "low", "close")]
+    present = out[fields].notna().any(axis=1)
+    dropped = int((~present).sum())
+    out = out.loc[present].reset_index(drop=True)
+    notes.append(f"a wide file of {len(found)} instrument{'s' * (len(found) > 1)} side by side ({_listing(found)}): "
+                 f"read the columns of {want} ({', '.join(repr(c) for c in mine)})"
+                 + (f"; {dropped} rows without {want} prices left out" if dropped else ""))
+    return out, want
+
+
 def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series, list[str]]:
     notes: list[str] = []
     if isinstance(col, tuple):
@@ -566,7 +828,7 @@ def _parse_time(df: pd.DataFrame, col, timezone: str | None) -> tuple[pd.Series,
             if sample.empty:
                 raise DataFormatError(f"column {label} has no dates: fill in the bar times")
             ts = None
-            for parse in (_iso_dates, _iso_and_other_dates, _uniform_dates, _mixed_dates):
+            for parse in (_am_pm_hours, _iso_dates, _iso_and_other_dates, _uniform_dates, _mixed_dates):
                 try:
                     ts = parse(text, sample)
                 except Exception:  # pandas raises several types for unreadable dates: try the next rule
@@ -795,6 +1057,16 @@ def _iso_dates(text: pd.Series, sample: pd.Series) -> pd.Series:
     return pd.Series(pd.to_datetime(text, errors="raise", format="ISO8601"))
 
 
+# CryptoDataDownload's hourly times: '2019-10-17 09-AM' (12-hour clock, no minutes).
+_AM_PM_HOUR = re.compile(r"\d{4}-\d{1,2}-\d{1,2} \d{1,2}-[AaPp][Mm]")
+
+
+def _am_pm_hours(text: pd.Series, sample: pd.Series) -> pd.Series | None:
+    if not _AM_PM_HOUR.fullmatch(str(sample.iloc[0])):
+        return None
+    return pd.Series(pd.to_datetime(text, errors="raise", format="%Y-%m-%d %I-%p"))
+
+
 def _uniform_dates(text: pd.Series, sample: pd.Series) -> pd.Series | None:
     dayfirst = _looks_dayfirst(sample)
     for form in _OTHER_FORMS:
@@ -874,9 +1146,12 @@ def read_bars_file(source, name: str | None = None, *, timezone: str | None = No
     dates, with or without timezone. Numbers follow the file's locale convention: '1.234,5' in
     ';'-separated files, '1,234.5' otherwise (with a note where that decides a value). Files without
     a header row are read only in two unambiguous layouts: Binance klines and MetaTrader 4 history
-    exports. Newest-first files are put in time order (with a note). A long file with a symbol/ticker
-    column and several instruments needs ``symbol`` to pick one (otherwise MultipleSymbolsError lists
-    them); elsewhere ``symbol`` names the series. ``timezone`` localises naive times (or converts
+    exports; a banner line above the header (CryptoDataDownload) is skipped. Newest-first files are put
+    in time order (with a note). Volumes named by a currency (Volume BTC, Volume USD) become volume (base)
+    and amount (quote), by the instrument. A long file with a symbol/ticker column, or a wide one with
+    each instrument's own columns (BTC:open, open_BTC, yfinance's two header rows), and several
+    instruments needs ``symbol`` to pick one (otherwise MultipleSymbolsError lists them); elsewhere
+    ``symbol`` names the series. ``timezone`` localises naive times (or converts
     aware ones); ``calendar`` must be a known calendar code. ``progress(stage, fraction)``, if given,
     is called as each stage starts ("reading", "parsing", "dates", "numbers", "checking", "done")
     with the overall fraction done (0.0 to 1.0, never decreasing); an exception it raises is
@@ -918,6 +1193,8 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
         calendar = CRYPTO if calendar is None else calendar
         report("numbers")
     else:
+        if table.wide:
+            df, symbol = _pick_wide(df, table.wide, symbol, notes)
         out, file_symbol = _bars_columns(df, table.sep, table.columns, symbol, timezone, notes, report)
     del table, df  # the text columns are parsed: free them before the bars are built
     report("checking")
@@ -978,6 +1255,7 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
             raise DataFormatError(
                 f"no {target!r} column found; columns are {shown}: rename your "
                 f"{ {'open': 'opening', 'high': 'highest', 'low': 'lowest', 'close': 'closing'}[target] } price column to {target!r}")
+    _currency_volumes(df, cols, symbol, map_notes)
     named_symbol = _symbol_column(df)
     df, file_symbol, symbol_notes = _select_symbol(df, symbol)
     notes += symbol_notes + map_notes

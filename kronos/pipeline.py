@@ -209,28 +209,40 @@ class KronosPipeline:
 
     def _decode(self, tokens: list[tuple[torch.Tensor, torch.Tensor]], horizon: int) -> list[np.ndarray]:
         """Normalised bars [paths, horizon, 6] of every series. Each path's last ``context`` tokens are
-        decoded as one causal sequence (as upstream) and the horizon kept. The window's history part
+        decoded as one causal sequence (as upstream) and the horizon kept. A horizon longer than the
+        context is decoded in windows of at most ``context`` tokens, as generation slid: the earlier
+        bars from the ``context`` tokens that end where the next window starts. A window's history part
         is the same for every path of a series, so it is decoded once; series of equal length share
         tokenizer passes."""
         out = [None] * len(tokens)
-        paths = tokens[0][0].shape[0]
+        context = self.pair.context
         for indices in _by_length([s1.shape[1] for s1, _ in tokens]):
             s1 = torch.stack([tokens[i][0] for i in indices])  # [series, paths, length]
             s2 = torch.stack([tokens[i][1] for i in indices])
-            window = min(s1.shape[-1], self.pair.context)
-            shared = max(window - horizon, 0)
-            s1, s2 = s1[..., -window:], s2[..., -window:]
-            per_pass = max(1, DECODE_TOKENS // (paths * (window - shared)))  # series per tokenizer pass
-            for a in range(0, len(indices), per_pass):
-                b1, b2 = s1[a:a + per_pass], s2[a:a + per_pass]
-                rows = b1.shape[0] * paths
-                bars = self.pair.tokenizer.decode_continuations(
-                    b1[:, 0, :shared], b2[:, 0, :shared],
-                    b1[..., shared:].reshape(rows, -1), b2[..., shared:].reshape(rows, -1))[:, -horizon:]
-                bars = bars.float().cpu().numpy().reshape(b1.shape[0], paths, horizon, -1)
-                for j, i in enumerate(indices[a:a + per_pass]):
-                    out[i] = bars[j]
+            first, end, windows = s1.shape[-1] - horizon, s1.shape[-1], []  # first: the first generated token
+            while end > first:  # tokens [start, end) decode bars [max(start, first), end)
+                windows.insert(0, (max(0, end - context), end))
+                end = windows[0][0]
+            bars = np.concatenate([self._decode_window(s1, s2, start, max(start, first), stop)
+                                   for start, stop in windows], axis=2)
+            for j, i in enumerate(indices):
+                out[i] = bars[j]
         return out
+
+    def _decode_window(self, s1: torch.Tensor, s2: torch.Tensor, start: int, split: int, end: int) -> np.ndarray:
+        """Bars [series, paths, end - split, 6] of tokens [split, end), decoded after the shared prefix
+        [start, split) (history tokens, the same for every path)."""
+        series, paths = s1.shape[:2]
+        per_pass = max(1, DECODE_TOKENS // (paths * (end - split)))  # series per tokenizer pass
+        parts = []
+        for a in range(0, series, per_pass):
+            b1, b2 = s1[a:a + per_pass, :, start:end], s2[a:a + per_pass, :, start:end]
+            shared, rows = split - start, b1.shape[0] * paths
+            bars = self.pair.tokenizer.decode_continuations(
+                b1[:, 0, :shared], b2[:, 0, :shared],
+                b1[..., shared:].reshape(rows, -1), b2[..., shared:].reshape(rows, -1))
+            parts.append(bars.float().cpu().numpy().reshape(b1.shape[0], paths, end - split, -1))
+        return np.concatenate(parts)
 
 
 def anchor_offset(last_close: float, reconstructed_close: float) -> float | None:

@@ -91,7 +91,7 @@ for name, fc in results.items():
         st.error(f"**{name}: this fan is not fit to read ({problem.code}).** {problem.message}")
 
 if backtest is not None and len(backtest.results) >= 2:
-    v = metrics.verdict(backtest.results)
+    v = metrics.verdict(backtest.results, baseline=backtest.baseline)
     st.info(f"**Verdict.** {v.text}", icon=":material/balance:")
 
 views = ["Side by side", "Overlay"]

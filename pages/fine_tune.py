@@ -20,8 +20,12 @@ st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the
 start = open_page(gate_key=None, settings=False)
 inputs, choice, bars = start.inputs, start.choice, start.bars
 
-with st.expander("Event calendar", icon=":material/event:", expanded=False):
-    calendar, _, _, _ = adapters.controls(bars, choice)
+# A key keeps the expander the same element across reruns, whatever its content (it stays open).
+with st.expander("Event calendar", icon=":material/event:", expanded=False, key="ft_calendar_box"):
+    calendar, _, _, _ = adapters.controls(bars, choice, pick_adapter=False)
+gap = adapters.coverage_gap(calendar, bars)
+if gap:
+    st.warning(gap, icon=":material/event_busy:")
 
 c = st.columns(4)
 steps = c[0].number_input("Steps", 1, 5000, 150, step=50, key="ft_steps")
@@ -41,7 +45,7 @@ name = st.text_input("Adapter name", default_name, key="ft_name",
 try:
     folder = adapters.adapter_folder(name.strip())
 except ValueError as e:
-    st.error(f"**Adapter name refused.** {e}")
+    st.error(f"**Adapter name refused.** {e}".replace("\\", "\\\\"))  # markdown: a backslash shown as one
     st.stop()
 
 if not st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
-from app_support.events import parse_events
+from app_support.events import in_window, parse_events
 from app_support.formats import price_format, probability_text
 from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
@@ -30,7 +30,8 @@ with st.expander("Event markers (optional)", icon=":material/flag:"):
     if unreadable:
         st.warning(f"Could not read these lines as dates: {unreadable}. Use e.g. `2013-04-23, Earnings`.")
 
-with st.expander("Event calendar and LoRA adapter", icon=":material/event:"):
+# A key keeps the expander the same element across reruns, whatever its content (it stays open).
+with st.expander("Event calendar and LoRA adapter", icon=":material/event:", key="fc_calendar_box"):
     calendar, calendar_markers, adapter, both_fans = adapters.controls(bars, choice)
 events = events + calendar_markers
 
@@ -155,7 +156,8 @@ export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenanc
           "data": {"source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
                    **data.calendar_provenance(bars), "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
                    "notes": bars.notes},
-          "band": list(band), "events": [[str(t), label] for t, label in events]}
+          "band": list(band), "events": [[str(t), label] for t, label in  # those in the forecast's window only
+                                         in_window(events, fc.history["timestamp"].iloc[0], fc.timestamps[-1])]}
 model_tag = choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]  # studio-small, mini, a folder's name
 stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}"
                                          + ("_calibrated" if calibration is not None else ""))

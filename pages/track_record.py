@@ -48,6 +48,7 @@ chosen = c2.multiselect("Models", models, default=models, key="tr_models", place
 table = table[table["model"].isin(chosen or models)]
 fans = c3.number_input("Fans drawn", 1, MAX_FANS, 8, key="tr_fans", help="The latest forecasts of the table")
 
+status = ledger.status(table)
 scored = table[table["scored_steps"] > 0]
 steps = int(scored["scored_steps"].sum())
 m = st.columns(4)
@@ -62,7 +63,20 @@ if steps:
     m[3].metric("Direction hit", f"{r['direction_hit']:.0%}", help="Share of scored bars where the median moved "
                 "from the last close the way the close really did (50% is a coin)")
 else:
-    m[1].caption("Nothing scored yet: the bars these forecasts are about have not been loaded since.")
+    m[1].caption("Nothing scored yet: the bars loaded since do not continue these forecasts' history (below)."
+                 if status.str.startswith("waiting: ").any() else
+                 "Nothing scored yet: the bars these forecasts are about have not been loaded since.")
+frozen = table["source"].isin(list(ledger.FROZEN_SOURCES))
+if frozen.any():
+    st.info(f"**{counted(int(frozen.sum()), 'forecast')} of bundled samples can never be scored:** a sample's "
+            "bars end where it was packaged (2013) and no new bars arrive. Forecast a market symbol or a file you "
+            "will upload again to build a track record; the Evaluate page's walk-forward backtests a sample.",
+            icon=":material/block:")
+waiting = table[status.str.startswith("waiting: ")]
+if len(waiting):
+    st.warning(f"**{counted(len(waiting), 'forecast')} could not be scored with the bars loaded last** "
+               f"(#{waiting['prediction_id'].iloc[0]}: {waiting['waiting'].iloc[0]}). See the status column.",
+               icon=":material/pending:")
 
 if series == ALL:
     st.info("Choose one series to see its past forecasts drawn as fans.")
@@ -75,12 +89,18 @@ elif len(table):
 
 view = table[["prediction_id", "created_at", "symbol", "interval", "model", "calibrated", "last_bar_at", "horizon",
               "paths", "seed", "scored_steps", "crps", "crps_pct", "coverage", "direction_hit", "realized_return"]]
-view = view.assign(created_at=view["created_at"].dt.tz_localize(None),  # shown as UTC, said in the headers
-                   last_bar_at=view["last_bar_at"].dt.tz_localize(None))
+view = view.assign(created_at=view["created_at"].dt.tz_localize(None),  # shown as UTC, said in the header
+                   last_bar_at=ledger.series_times(table, "last_bar_at"),  # the series' clock, as on the chart
+                   status=status)
+view = view[[*view.columns[:5], "status", *[c for c in view.columns[5:] if c != "status"]]]  # status beside the model
 pct, when = st.column_config.NumberColumn, st.column_config.DatetimeColumn
 st.dataframe(view, hide_index=True, key="tr_table", column_config={
     "prediction_id": pct("id"), "created_at": when("made (UTC)", format="YYYY-MM-DD HH:mm"),
-    "last_bar_at": when("last bar seen (UTC)", format="YYYY-MM-DD HH:mm"), "scored_steps": pct("bars scored"),
+    "last_bar_at": when("last bar seen (series' time)", format=ledger.time_format(table)),
+    "scored_steps": pct("bars scored"),
+    "status": st.column_config.TextColumn("status", width="medium",
+                                          help="Scored; waiting, and why the bars loaded last could not score it; "
+                                               "or never (a bundled sample gets no new bars)"),
     "crps": pct("CRPS", format="%.4g"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
     "coverage": pct("p10–p90 coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
     "realized_return": pct("return to last scored bar", format="percent")})

@@ -39,9 +39,10 @@ def read_bars(path: str, timezone: str | None = None, calendar: str | None = Non
 
 
 def quality_gate(bars, fixes: list[str]):
-    """The data-quality gate before the forecast: (bars with the accepted fixes, warning lines).
+    """The data-quality gate before the forecast: (bars with the accepted fixes, note and warning lines).
     Error-level findings block, in one line naming them and the --fix that would clear each; the
-    warnings are printed once the forecast succeeded, so that a failure stays one line."""
+    reader's notes (what it did with the file: which column became what) and the warnings are printed
+    once the forecast succeeded, so that a failure stays one line."""
     from data_sources import apply_fixes, check_bars
 
     if fixes:
@@ -54,8 +55,9 @@ def quality_gate(bars, fixes: list[str]):
     if blocking:
         parts = [f"{f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "") for f in blocking]
         raise CliError("the data-quality gate blocks the forecast: " + "; ".join(parts))
-    lines = [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
-             for f in found if f.severity == "warning"]
+    notes = [f"kronos: note: {f.message}" for f in found if f.code == "source_note"]
+    lines = notes + [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
+                     for f in found if f.severity == "warning"]
     if bars.calendar_inferred:  # said, never silent: the calendar decides the future bar times
         lines.insert(0, f"kronos: note: {bars.calendar_inference.headline()} (pass --calendar to choose another)")
     return bars, lines

@@ -69,7 +69,7 @@ def predictions_frame(conn: Connection, **filters) -> pd.DataFrame:
     scored_steps, crps (mean over the scored steps, price units) and crps_pct (% of the last close),
     coverage (share of scored steps inside p10-p90), direction_hit (share of scored steps whose median
     moved the way the close did), last_scored_step and its actual close, realized_return (that close
-    vs the last close the forecast saw)."""
+    vs the last close the forecast saw), waiting (why the bars offered last could not score it, or None)."""
     where = conditions(**filters)
     chosen = E.prediction_id.in_(select(P.id).where(*where)) if where else true()
     agg = (select(E.prediction_id, func.count().label("scored_steps"), func.avg(E.crps).label("crps"),
@@ -79,13 +79,15 @@ def predictions_frame(conn: Connection, **filters) -> pd.DataFrame:
            .group_by(E.prediction_id).subquery())
     last = evaluations.alias("last_step")
     query = (select(P.id, *[P[c] for c in IDENTITY], func.coalesce(agg.c.scored_steps, 0), agg.c.crps,
-                    agg.c.coverage, agg.c.direction_hit, agg.c.last_scored_step, last.c.actual_close)
+                    agg.c.coverage, agg.c.direction_hit, agg.c.last_scored_step, last.c.actual_close,
+                    P.waiting_reason)
              .outerjoin(agg, agg.c.prediction_id == P.id)
              .outerjoin(last, (last.c.prediction_id == P.id) & (last.c.step == agg.c.last_scored_step))
              .where(*where).order_by(P.created_at.desc(), P.id.desc()))
     columns = ["prediction_id", *IDENTITY, "scored_steps", "crps", "coverage", "direction_hit", "last_scored_step",
-               "last_actual_close"]
+               "last_actual_close", "waiting"]
     frame = _frame(conn, query, columns)
+    frame["waiting"] = frame["waiting"].astype(object).where(frame["waiting"].notna(), None)
     frame["scored_steps"] = frame["scored_steps"].astype("int64")
     for c in ("crps", "coverage", "direction_hit", "last_scored_step", "last_actual_close"):  # NULL: not scored yet
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")

@@ -38,7 +38,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0003_fair_crps"
+HEAD = "0004_history_fingerprint"
 
 # 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -95,6 +95,10 @@ predictions = Table(
     Column("data_hash", String(64), nullable=False),
     Column("last_bar_at", UTCDateTime, nullable=False),
     Column("last_close", Float, nullable=False),
+    # sha256 of the times and OHLC of the history bars before the last one (scoring.history_fingerprint), and
+    # how many: the bars that score the forecast must hold them unchanged. Null for forecasts kept before 0004.
+    Column("history_fingerprint", String(64)),
+    Column("fingerprint_bars", Integer),
     # the bars it forecast
     Column("first_target_at", UTCDateTime, nullable=False),
     Column("last_target_at", UTCDateTime, nullable=False),
@@ -118,6 +122,8 @@ predictions = Table(
     Column("quantile_levels", JSON, nullable=False),
     Column("quantiles", LargeBinary, nullable=False),  # [levels, horizon, 6 bar fields] PATH_DTYPE
     Column("provenance", JSON, nullable=False),
+    # why the last bars offered could not score it (e.g. another exchange's bars), until bars that can do
+    Column("waiting_reason", String(1000)),
     Index(None, "source", "symbol", "interval", "last_bar_at"),
     Index(None, "model"),
     Index(None, "created_at"),

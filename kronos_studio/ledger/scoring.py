@@ -8,6 +8,7 @@ walk-forward scores with, so a forecast scored here matches a backtest on the sa
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,11 @@ ACTUAL_FIELDS = ("open", "high", "low", "close", "volume")
 # re-adjusted since (a split) or the name now means other data, and its steps would be scored against
 # prices on another scale. Small dividend re-adjustments stay within it.
 SAME_BAR_TOLERANCE = 0.005
+# And the bars before it must be the very bars the forecast read: their times and open/high/low/close,
+# kept as a hash (``history_fingerprint``). One close within the tolerance is not enough: another
+# exchange's bars of the same pair (0.4% apart) or re-adjusted history would score the forecast. The last
+# bar itself may still have been forming when the forecast was made: the tolerance above covers it.
+FINGERPRINT_BARS = 16
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,24 @@ class Actuals:
 
 
 
+def history_fingerprint(times: np.ndarray, ohlc: np.ndarray) -> str:
+    """sha256 of bar times (int64 UTC nanoseconds) and open/high/low/close as float32: the same bars read
+    again (a file, a download, a cache) give the same fingerprint; other prices or times do not."""
+    digest = hashlib.sha256(np.ascontiguousarray(times, dtype="<i8").tobytes())
+    digest.update(np.ascontiguousarray(ohlc, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
+def fingerprint_of_history(history: pd.DataFrame) -> tuple[str, int]:
+    """(fingerprint, bars) of the up to FINGERPRINT_BARS history bars before the last one a forecast read."""
+    stamps = pd.DatetimeIndex(history["timestamp"])
+    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
+    n = min(FINGERPRINT_BARS, len(history) - 1)
+    rows = slice(len(history) - 1 - n, len(history) - 1)
+    ohlc = history[list(ACTUAL_FIELDS[:4])].to_numpy(np.float64)[rows]
+    return history_fingerprint(stamps.as_unit("ns").asi8[rows], ohlc), n
+
+
 @dataclass(frozen=True)
 class Due:
     prediction_id: int
@@ -52,28 +76,38 @@ class Due:
     row: int  # position of the prediction's last bar in the Actuals
 
 
-def plan(candidates, actual: Actuals) -> tuple[list[Due], list[str]]:
-    """``candidates``: (id, last_bar_at, last_close, horizon, steps scored) of predictions not fully
-    scored. Returns what ``actual`` can score now, and why some could not be scored at all."""
-    due, skipped = [], []
+def plan(candidates, actual: Actuals) -> tuple[list[Due], dict[int, str]]:
+    """``candidates``: (id, last_bar_at, last_close, horizon, steps scored, history fingerprint, its bars)
+    of predictions not fully scored. Returns what ``actual`` can score now, and why some cannot be scored
+    with these bars (prediction id -> reason): they wait for bars that continue the history they read."""
+    due, waiting = [], {}
     close = ACTUAL_FIELDS.index("close")
-    for pid, last_bar_at, last_close, horizon, n_scored in candidates:
+    for pid, last_bar_at, last_close, horizon, n_scored, fingerprint, fingerprint_bars in candidates:
         t = pd.Timestamp(last_bar_at).as_unit("ns").value
         i = int(np.searchsorted(actual.times, t))
         if i >= len(actual.times) or actual.times[i] != t:
-            skipped.append(f"prediction {pid}: the bars have no bar at its last bar time {pd.Timestamp(t, tz='UTC')}")
+            waiting[int(pid)] = f"the bars have no bar at its last bar time {pd.Timestamp(t, tz='UTC')}"
             continue
         seen = actual.values[i, close]
         if not abs(seen / last_close - 1) <= SAME_BAR_TOLERANCE:
-            skipped.append(f"prediction {pid}: the bars' close at its last bar is {seen:.6g}, the forecast saw "
-                           f"{last_close:.6g} (re-adjusted history, e.g. a split): not scored")
+            waiting[int(pid)] = (f"the bars' close at its last bar is {seen:.6g}, the forecast saw {last_close:.6g} "
+                                 "(re-adjusted history, e.g. a split, or another source's bars): not scored")
             continue
+        if fingerprint is not None:
+            n = int(fingerprint_bars)
+            if i < n or history_fingerprint(actual.times[i - n:i], actual.values[i - n:i, :4]) != fingerprint:
+                waiting[int(pid)] = (
+                    f"the bars do not continue the history it read: the {n} bars before its last bar "
+                    f"({pd.Timestamp(t, tz='UTC'):%Y-%m-%d %H:%M} UTC) differ in time or open/high/low/close from "
+                    "those the forecast saw (another exchange's or source's bars of the same name, or re-adjusted "
+                    "history); it waits for bars of the series it was made from")
+                continue
         ahead = actual.values[i + 1:i + 1 + horizon]
         bad = np.flatnonzero(np.isnan(ahead).any(axis=1))  # a bar with a missing value ends what can be scored
         available = int(bad[0]) if len(bad) else len(ahead)
         if available > n_scored:
             due.append(Due(int(pid), int(n_scored) + 1, available, i))
-    return due, skipped
+    return due, waiting
 
 
 def evaluation_rows(due: Due, close_paths: np.ndarray, last_close: float, actual: Actuals) -> list[dict]:

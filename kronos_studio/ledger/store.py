@@ -239,18 +239,19 @@ class Ledger:
     def due(self, bars) -> pd.DataFrame:
         """The predictions of ``bars``' series that these bars can score further: prediction_id and the
         first and last step to score now (steps the bars hold after its last bar, not scored yet)."""
-        plan, _, _ = self._plan(bars)
+        plan, _, _, _ = self._plan(bars)
         return pd.DataFrame([(d.prediction_id, d.first_step, d.last_step) for d in plan],
                             columns=["prediction_id", "first_step", "last_step"])
 
-    def _plan(self, bars) -> tuple[list[scoring.Due], list[str], scoring.Actuals | None]:
-        """(what is due, why some could not be scored, the bars in time order). The bars are put in
+    def _plan(self, bars) -> tuple[list[scoring.Due], dict[int, str], scoring.Actuals | None, dict[int, str | None]]:
+        """(what is due, why some cannot be scored with these bars, the bars in time order, the reasons the
+        ledger holds for the candidates). The bars are put in
         order only when the ledger holds forecasts of their series not fully scored: loading a large
         file of a series never forecast costs one query."""
         stamps = bars.frame["timestamp"]
         first, last = stamps.min(), stamps.max()  # NaT skipped
         if pd.isna(first) or first == last:
-            return [], [], None
+            return [], {}, None, {}
         first, last = _utc(first), _utc(last)
         p = predictions.c
         series = [p.source == bars.source, p.symbol == bars.symbol, p.interval == bars.interval,
@@ -259,21 +260,23 @@ class Ledger:
                   .where(evaluations.c.prediction_id.in_(select(p.id).where(*series)))  # this series' steps only
                   .group_by(evaluations.c.prediction_id).subquery())
         n_scored = func.coalesce(scored.c.n, 0)
-        query = (select(p.id, p.last_bar_at, p.last_close, p.horizon, n_scored)
+        query = (select(p.id, p.last_bar_at, p.last_close, p.horizon, n_scored, p.history_fingerprint,
+                        p.fingerprint_bars, p.waiting_reason)
                  .outerjoin(scored, scored.c.prediction_id == p.id)
                  .where(*series, n_scored < p.horizon))
         candidates = self.read(lambda conn: conn.execute(query).all())
         if not candidates:
-            return [], [], None
+            return [], {}, None, {}
         actual = scoring.Actuals.of(bars)
-        due, skipped = scoring.plan(candidates, actual)
-        return due, skipped, actual
+        due, waiting = scoring.plan([tuple(c)[:7] for c in candidates], actual)
+        return due, waiting, actual, {int(c.id): c.waiting_reason for c in candidates}
 
     def score(self, bars) -> ScoreReport:
         """Score every due prediction of ``bars``' series on the bars that arrived after it was made, and
         store the scores. Cheap to call on every load: steps already scored are left alone."""
-        plan, skipped, actual = self._plan(bars)
-        report = ScoreReport(skipped=skipped)
+        plan, waiting, actual, stored = self._plan(bars)
+        self._store_waiting(waiting, stored)
+        report = ScoreReport(skipped=[f"prediction {pid}: {why}" for pid, why in waiting.items()])
         for chunk in _chunks(plan, 200):
             ids = [d.prediction_id for d in chunk]
             query = (select(prediction_paths.c.prediction_id, prediction_paths.c.data, prediction_paths.c.fields,
@@ -288,6 +291,20 @@ class Ledger:
                 rows += scoring.evaluation_rows(due, paths[:, :, list(r.fields).index("close")], r.last_close, actual)
             report += self._store_scores(ids, rows)
         return report
+
+    def _store_waiting(self, waiting: dict[int, str], stored: dict[int, str | None]) -> None:
+        """Keep why each candidate cannot be scored with the bars offered now (cleared for those that can);
+        ``stored``: the reasons the ledger held."""
+        changed = {pid: waiting.get(pid) for pid, reason in stored.items() if waiting.get(pid) != reason}
+        if not changed:
+            return
+
+        def work(conn: Connection) -> None:
+            for pid, reason in changed.items():
+                conn.execute(predictions.update().where(predictions.c.id == pid)
+                             .values(waiting_reason=None if reason is None else reason[:1000]))
+
+        self.write(work)
 
     def _store_scores(self, ids: list[int], rows: list[dict]) -> ScoreReport:
         """Insert the rows whose step is not scored yet (a concurrent scorer may have stored some)."""
@@ -436,6 +453,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
         "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
         "data_hash": prov.get("input_sha256") or bars.content_hash(),
         "last_bar_at": _utc(last_bar), "last_close": float(close[-1]),
+        **dict(zip(("history_fingerprint", "fingerprint_bars"), scoring.fingerprint_of_history(history))),
         "first_target_at": _utc(targets[0]), "last_target_at": _utc(targets[-1]),
         "target_times": encode_times(targets),
         "model": str(prov.get("model") or "unknown"), "model_ref": _text(prov.get("predictor")),

@@ -315,7 +315,18 @@ def test_fine_tune_refuses_an_adapter_name_with_a_path(new_app):
     at.text_input(key="ft_name").set_value("../../escape").run()
     assert not at.exception
     assert any("Adapter name refused" in e.value for e in at.error)
+    # Markdown eats a lone backslash: the source doubles it, so the message shows '\' (issue 21 item 12).
+    assert any(r"without '/', '\\' or '..'" in e.value for e in at.error), messages(at.error)
     assert not any(b.key == "ft_run" for b in at.button)  # nothing can start with that name
+
+
+def test_fine_tune_warns_when_the_event_calendar_misses_the_bars(new_app):
+    """Issue 21 item 12: the bundled calendar (2022-2026) and the 2000-2013 sample: no event in the bars."""
+    at = new_app().run()
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception
+    assert "The event calendar does not cover these bars at all" in messages(at.warning)
+    assert "2000-03-01 → 2013-03-01" in messages(at.warning)
 
 
 def test_a_fan_with_impossible_prices_is_not_drawn_as_if_fine(new_app, monkeypatch):
@@ -605,6 +616,17 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     assert rows.loc[members, "CRPS, % of price"].nunique() == 4  # each member scored on its own paths
     place = int(rows.loc["Ensemble", "rank"])
     assert f"The ensemble ranks {place} of 8" in messages(at.markdown)
+
+
+def test_a_horizon_past_the_context_is_forecast(new_app):
+    """Issue 21 item 5: the horizon box goes past the model's context (128 here): 129 bars are forecast."""
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(129).run()
+    at.number_input(key="sb_paths").set_value(2).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    table = next(d.value for d in at.dataframe if "timestamp" in d.value.columns)
+    assert len(table) == 129
 
 
 def test_the_fan_is_anchored_at_the_last_close_and_the_sidebar_switches_it_off(new_app):

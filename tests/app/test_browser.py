@@ -330,3 +330,129 @@ def test_multi_ticker_upload_asks_which_instrument(page, app_url, tmp_path):
     page.wait_for_selector(FAN, timeout=60_000)
     no_exceptions(page)
     shot(page, "upload_ticker_picker.png")
+
+
+def test_wide_and_cryptodatadownload_files_in_the_browser(page, app_url, tmp_path):
+    """Issue 21 items 4, 6, 7: a yfinance multi-ticker CSV (two header rows) offers the instrument picker;
+    a CryptoDataDownload export is read and the gate says which volume column became what; a ragged
+    file gets one line naming the line and the fix."""
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    one = pd.read_csv(__import__("io").BytesIO(good_csv()))
+    index = pd.DatetimeIndex(pd.to_datetime(one["date"]), name="Date")
+    fields = {"Close": "close", "High": "high", "Low": "low", "Open": "open", "Volume": "volume"}
+    wide = pd.concat({(f, t): one[c].set_axis(index) * (k if c != "volume" else 1)
+                      for f, c in fields.items() for t, k in (("AAPL", 1), ("MSFT", 3))}, axis=1)
+    wide.columns = wide.columns.set_names(["Price", "Ticker"])
+    path = tmp_path / "yf.csv"
+    wide.to_csv(path)
+    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+    open_app(page, app_url)
+    choose(page, "Source", "Upload CSV / Parquet")
+    uploader.set_input_files(str(path))
+    expect(page.get_by_text("yf.csv holds 2 instruments")).to_be_visible(timeout=30_000)
+    choose(page, "Instrument in yf.csv", "MSFT")
+    page.get_by_role("button", name="Run forecast").wait_for(timeout=30_000)
+    shot(page, "upload_wide_picker.png")
+
+    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    uploader.set_input_files(str(fixtures / "cdd_coinbase_BTCUSD_1h.csv"))
+    expect(page.get_by_text("48 bars").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("read as the volume (base currency)").first).to_be_visible(timeout=30_000)  # open: an error
+    shot(page, "upload_cryptodatadownload.png")
+
+    text = (fixtures / "cdd_coinbase_BTCUSD_1h.csv").read_text().splitlines()
+    text.insert(10, text[10] + ",extra")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("\n".join(text) + "\n")
+    uploader.set_input_files(str(ragged))
+    expect(page.get_by_text("line 11 (").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Length of header")).to_have_count(0)
+    no_exceptions(page)
+    shot(page, "upload_ragged.png")
+
+
+def test_the_calendar_box_stays_open_while_its_inputs_change(page, app_url):
+    """Issue 21 item 12: the event calendar expander keeps its state across the reruns its inputs cause."""
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    box = page.get_by_test_id("stExpander").filter(has_text="Event calendar and LoRA adapter")
+    box.get_by_text("Event calendar and LoRA adapter").click()
+    page.wait_for_selector(IDLE)
+    show = box.get_by_text("Show the bundled US macro calendar")
+    expect(show).to_be_visible(timeout=30_000)
+    show.click()  # a rerun
+    page.wait_for_timeout(500)
+    page.wait_for_selector(IDLE)
+    expect(show).to_be_visible()
+    show.click()
+    page.wait_for_timeout(500)
+    page.wait_for_selector(IDLE)
+    expect(show).to_be_visible()
+    no_exceptions(page)
+
+
+@pytest.fixture(scope="module")
+def adapter_url(tiny_models, tmp_path_factory):
+    """A server whose adapters folder holds a LoRA adapter of test-tiny-a (two training steps)."""
+    from data_sources import load_sample
+    from kronos.checkpoints import load_pair
+    from kronos_studio.training.datasets import as_series, build_train_data, fraction_split
+    from kronos_studio.training.events import EventBuilder
+    from kronos_studio.training.loop import TrainConfig
+    from kronos_studio.training.lora import finetune_lora
+
+    work = tmp_path_factory.mktemp("adapter-server")
+    series = as_series(load_sample("AAPL daily 2000-2013 (bundled)"))
+    data = build_train_data([series], fraction_split(series, 0.15, 0.2), 64, 48, stride=8)
+    cfg = TrainConfig(steps=2, batch_size=2, warmup_steps=1, eval_every=1, val_windows=2, log_every=1)
+    finetune_lora(load_pair(tiny_models[0], device="cpu"), data, EventBuilder(), cfg,
+                  work / "cache" / "adapters" / "aapl-events", name="aapl-events", log=None)
+    proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
+    yield url
+    stop_server(proc)
+
+
+def test_picking_an_adapter_keeps_the_calendar_box_open(page, adapter_url):
+    """Issue 21 item 12: picking an adapter in the 'Event calendar and LoRA adapter' box leaves it open."""
+    from playwright.sync_api import expect
+
+    open_app(page, adapter_url)
+    box = page.get_by_test_id("stExpander").filter(has_text="Event calendar and LoRA adapter")
+    box.get_by_text("Event calendar and LoRA adapter").click()
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE)
+    select = box.get_by_test_id("stSelectbox").filter(has_text="LoRA event adapter")
+    expect(select).to_be_visible(timeout=30_000)
+    select.click()
+    page.get_by_role("option", name="aapl-events").click(timeout=30_000)
+    page.wait_for_timeout(500)
+    page.wait_for_selector(IDLE)
+    expect(box.get_by_text("Draw the fan with and without events")).to_be_visible(timeout=30_000)
+    expect(box.get_by_text("Show the bundled US macro calendar")).to_be_visible()
+    no_exceptions(page)
+    shot(page, "adapter_picked.png")
+
+
+def test_the_fine_tune_calendar_box_has_no_adapter_picker_and_stays_open(page, adapter_url):
+    """Issue 21 item 12: the Fine-tune page's calendar box offers the calendar only (an adapter is what it
+    trains, not what it reads) and stays open while its inputs change."""
+    from playwright.sync_api import expect
+
+    open_app(page, adapter_url)
+    page.get_by_test_id("stSidebarNav").get_by_text("Fine-tune").click()
+    box = page.get_by_test_id("stExpander").filter(has_text="Event calendar")
+    box.get_by_text("Event calendar").first.click()
+    page.wait_for_timeout(500)
+    page.wait_for_selector(IDLE)
+    show = box.get_by_text("Show the bundled US macro calendar")
+    expect(show).to_be_visible(timeout=30_000)
+    expect(box.get_by_text("LoRA event adapter")).to_have_count(0)
+    show.click()
+    page.wait_for_timeout(500)
+    page.wait_for_selector(IDLE)
+    expect(show).to_be_visible()
+    no_exceptions(page)
+

@@ -70,3 +70,39 @@ def test_track_record_shows_the_past_fan_what_happened_and_the_scores(page, fres
     assert len(rows) == 1 and rows["model"].iloc[0] == "test-tiny-a" and rows["symbol"].iloc[0] == "mine"
     assert rows["scored_steps"].iloc[0] == 8 and rows["crps"].iloc[0] > 0 and 0 <= rows["coverage"].iloc[0] <= 1
     no_exceptions(page)
+
+
+def test_another_exchanges_file_leaves_the_forecast_waiting_and_says_why(page, fresh_url, tmp_path):
+    """Issue 21 item 3 in the browser: a forecast of a Bitfinex BTC/USD file, then Coinbase's file of the same
+    pair: not scored, the page says why (warning and status column)."""
+    from playwright.sync_api import expect
+
+    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    lines = (fixtures / "cdd_bitfinex_BTCUSD_1h.csv").read_bytes().splitlines(keepends=True)
+    early, later = tmp_path / "early" / "btc.csv", tmp_path / "later" / "btc.csv"
+    early.parent.mkdir()
+    later.parent.mkdir()
+    early.write_bytes(b"".join(lines[:2] + lines[12:]))  # newest first: the 10 newest bars not there yet
+    later.write_bytes((fixtures / "cdd_coinbase_BTCUSD_1h.csv").read_bytes())
+    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+
+    open_app(page, fresh_url)
+    set_number(page, "Horizon (bars)", 6)
+    choose(page, "Source", "Upload CSV / Parquet")
+    uploader.set_input_files(str(early))
+    expect(page.get_by_text("38 bars").first).to_be_visible(timeout=30_000)
+    set_number(page, "Lookback (bars)", 24)
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=60_000)
+    uploader.set_input_files(str(later))
+    expect(page.get_by_text("48 bars").first).to_be_visible(timeout=30_000)
+    page.wait_for_selector(IDLE)
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Track record").click()
+    warning = page.get_by_test_id("stAlertContentWarning").filter(has_text="could not be scored")
+    expect(warning).to_contain_text("do not continue the history it read", timeout=60_000)
+    chart = page.locator('[data-testid="stPlotlyChart"]')
+    expect(chart.locator(".legendtext").filter(has_text="p10–p90")).to_have_count(1, timeout=30_000)
+    expect(chart.locator(".legendtext").filter(has_text="actual close")).to_have_count(0)
+    no_exceptions(page)
+    shot(page, "track_record_waiting.png")

@@ -42,7 +42,7 @@ def test_compare_backtest_shows_scores_verdict_and_overlay(page, app_url):
     page.get_by_role("button", name="Run comparison").click()
     verdict = page.get_by_test_id("stAlertContentInfo").filter(has_text="Verdict")
     expect(verdict).to_contain_text("On this cut-off, ", timeout=120_000)
-    expect(verdict).to_contain_text(re.compile(r"has the lower CRPS \([\d.,]+ vs [\d.,]+\)"))
+    expect(verdict).to_contain_text(re.compile(r"has the lower CRPS \([\d.,]+% vs [\d.,]+% of price\)"))
     expect(verdict).to_contain_text(re.compile(r"is beyond noise|is not beyond noise|not borne out"))
     expect(verdict).to_contain_text("over the 8 cut-offs")
     page.wait_for_selector(IDLE)

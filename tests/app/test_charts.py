@@ -282,11 +282,27 @@ def test_verdict_beyond_noise_only_across_enough_cutoffs():
     good, bad = _walk(0.0, 1.0, 8), _walk(2.0, 1.0, 8)
     v = verdict({"bad": bad, "good": good})
     assert v.best == "good" and v.runner_up == "bad" and v.beyond_noise is True and v.cutoffs == 8
-    assert v.text.startswith(f"On this cut-off, good has the lower CRPS ({good.crps[0].mean():.3g} vs ")
+    pct = good.crps[0].mean() / abs(good.last[0]) * 100  # in % of price, as the cards show it
+    assert v.text.startswith(f"On this cut-off, good has the lower CRPS ({pct:.2f}% vs ")
     assert "the difference is beyond noise" in v.text and v.interval[0] > 0
     one = verdict({"bad": _walk(2.0, 1.0, 1), "good": _walk(0.0, 1.0, 1)})
     assert one.beyond_noise is None and "not assessed" in one.text and "1 cut-off," in one.text
     assert "beyond noise:" not in one.text
+
+
+def test_verdict_names_the_random_walk_when_it_beats_every_model():
+    """Issue 21 item 11: a baseline better than both models on the shown cut-off is said in the verdict,
+    in % of price like the cards; a worse one is not mentioned."""
+    import dataclasses
+
+    a, b, walk = _walk(1.0, 1.0, 8), _walk(2.0, 1.0, 8), _walk(0.0, 1.0, 8)
+    walk = dataclasses.replace(walk, name="random walk (hist. vol)")
+    v = verdict({"a": a, "b": b}, baseline=walk)
+    pct = walk.crps[0].mean() / abs(walk.last[0]) * 100
+    assert v.text.endswith(f". But the random walk (hist. vol) beat both models on this cut-off ({pct:.2f}% of price).")
+    assert "% of price)" in v.text.split(";")[0] and v.best == "a"
+    worse = verdict({"a": a, "b": walk}, baseline=dataclasses.replace(b, name="random walk (hist. vol)"))
+    assert "random walk" not in worse.text
 
 
 def test_verdict_says_not_beyond_noise_when_the_interval_spans_zero():
@@ -302,6 +318,45 @@ def test_verdict_with_three_models_names_all_and_needs_same_cutoffs():
     assert v.runner_up == "a"
     with pytest.raises(ValueError, match="same cut-offs"):
         verdict({"a": _walk(0.0, 1.0, 5), "b": _walk(0.0, 1.0, 6)})
+
+
+def _ledger_steps(starts, horizon=5, scored=(5, 5), model=("m", "m"), interval="1d"):
+    """A Ledger.steps_frame of daily forecasts from the given last-bar dates (New York midnights, kept in UTC)."""
+    rows = []
+    for pid, (start, n, name) in enumerate(zip(starts, scored, model), start=1):
+        days = pd.bdate_range(start, periods=horizon + 1, tz="America/New_York")
+        for step in range(1, horizon + 1):
+            rows.append({"prediction_id": pid, "model": name, "step": step, "timezone": "America/New_York",
+                         "interval": interval, "last_bar_at": days[0].tz_convert("UTC"), "last_close": 100.0,
+                         "timestamp": days[step].tz_convert("UTC"), "close_p10": 95.0, "close_p50": 100.0,
+                         "close_p90": 105.0, "bar_time": days[step].tz_convert("UTC") if step <= n else pd.NaT,
+                         "actual_close": 100.0 + step if step <= n else np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_track_record_chart_tells_forecasts_apart_and_breaks_the_actual_line_at_gaps():
+    """Issue 21 item 13: one colour per forecast (a line style per model), the actual close broken between
+    forecasts three months apart, daily times as dates in the series' zone, no 'actual close' entry while
+    none arrived."""
+    fig = charts.track_record_chart(_ledger_steps(["2013-01-02", "2013-04-02"], model=("m", "n")))
+    bands = [t for t in fig.data if t.fill == "tonexty"]
+    assert len(bands) == 2 and bands[0].fillcolor != bands[1].fillcolor
+    p50 = [t for t in fig.data if t.name.endswith(": p50")]
+    assert p50[0].line.dash != p50[1].line.dash  # two models
+    actual = next(t for t in fig.data if t.name == "actual close")
+    assert sum(x is None for x in actual.x) == 1  # one break: between the two forecasts' bars
+    assert pd.Timestamp(actual.x[0]) == pd.Timestamp("2013-01-02")  # New York midnight, not 05:00
+    assert "%{x|%Y-%m-%d}<" in actual.hovertemplate  # dates for daily bars
+    same = charts.track_record_chart(_ledger_steps(["2013-01-02", "2013-01-04"]))  # overlapping: one line
+    assert not any(x is None for x in next(t for t in same.data if t.name == "actual close").x)
+    none = charts.track_record_chart(_ledger_steps(["2013-01-02"], scored=(0,), model=("m",)))
+    assert "actual close" not in [t.name for t in none.data]
+
+
+def test_eleven_past_forecasts_get_eleven_colours():
+    starts = [str(d.date()) for d in pd.bdate_range("2013-01-02", periods=11, freq="10B")]
+    fig = charts.track_record_chart(_ledger_steps(starts, scored=(5,) * 11, model=("m",) * 11))
+    assert len({t.fillcolor for t in fig.data if t.fill == "tonexty"}) == 11
 
 
 def test_the_fx_weekend_is_hidden_on_the_time_axis():

@@ -192,3 +192,25 @@ def test_describe_spans_earliest_to_latest_whatever_the_row_order():
     line = describe(Bars.from_frame(frame, source="file", symbol="X", interval="1d"))
     assert "4 bars · 2024-01-02 00:00 → 2024-03-05 00:00 ·" in line
     assert "no bars" in describe(Bars.from_frame(frame.iloc[:0], source="file", symbol="X", interval="1d"))
+
+
+def test_provenance_lists_only_the_events_in_the_forecasts_window():
+    """Issue 21 item 14: a 2013 forecast's provenance listed the bundled calendar's 220 macro events of
+    2022-2026; only those from its first history bar to its last forecast bar belong there."""
+    import pandas as pd
+
+    from app_support.adapters import markers
+    from app_support.events import in_window
+    from data_sources import load_sample
+    from kronos_studio.training.events import bundled_calendar
+
+    bars = load_sample("AAPL daily 2000-2013 (bundled)", adjusted=False)
+    every = markers(bundled_calendar(), bars)
+    assert len(every) > 200
+    ts = bars.frame["timestamp"]
+    assert in_window(every, ts.iloc[-100], ts.iloc[-1] + pd.Timedelta(days=30)) == []
+    start, end = pd.Timestamp("2024-03-01", tz=ts.dt.tz), pd.Timestamp("2024-03-31", tz=ts.dt.tz)
+    march = in_window(every, start, end)
+    assert march and all(start <= t <= end for t, _ in march) and len(march) < 10
+    typed = [(pd.Timestamp("2024-03-20 14:00"), "FOMC"), (pd.Timestamp("2013-01-01"), "old")]  # naive, as typed
+    assert in_window(typed, start, end) == typed[:1]

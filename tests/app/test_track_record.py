@@ -86,7 +86,10 @@ def test_newer_bars_score_the_forecasts_due_and_the_track_record_shows_them(new_
     assert len(shown) == 2 and shown["crps"].notna().all() and set(shown["model"]) == {"test-tiny-a", "zz-other"}
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t.get("name") for t in fig["data"]]
-    assert "actual close" in names and "test-tiny-a: p10–p90" in names and "zz-other: p50" in names
+    assert "actual close" in names and any(n.endswith(" test-tiny-a: p10–p90") for n in names)
+    assert any(n.endswith(" zz-other: p50") for n in names)
+    bands = [t for t in fig["data"] if t.get("fill") == "tonexty"]
+    assert len({t["fillcolor"] for t in bands}) == 2  # one colour per forecast, not per model
     actual = next(t for t in fig["data"] if t.get("name") == "actual close")
     closes = pd.read_csv(__import__("io").BytesIO(good_csv(200)))["close"].to_numpy()
     np.testing.assert_allclose(values(actual, "y"), closes[149:158])  # the last bar seen, and the 8 after it
@@ -170,3 +173,50 @@ def test_old_json_track_records_come_back_as_the_badge(new_app, app_env, tmp_pat
     with book() as ledger:
         assert TrackRecord.from_dict(ledger.track_record(tuple(series))).numbers["coverage"] == 0.42
     assert (trust / "0123456789abcdef01234567.json").is_file()  # the file stays where it was
+
+
+def test_another_exchanges_bars_do_not_score_a_forecast_and_the_page_says_why(new_app):
+    """Issue 21 item 3: forecast an uploaded Bitfinex BTC/USD 1h file, then upload Coinbase's: its closes are
+    0.42% apart, but its bars are not the history the forecast read, so nothing is scored and the Track
+    record page says why; the Bitfinex file with the newer bars scores it."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    bitfinex = (fixtures / "cdd_bitfinex_BTCUSD_1h.csv").read_bytes()
+    coinbase = (fixtures / "cdd_coinbase_BTCUSD_1h.csv").read_bytes()
+    lines = bitfinex.splitlines(keepends=True)
+    early = b"".join(lines[:2] + lines[2 + 10:])  # newest first: the 10 newest bars not there yet
+    at = small(upload(new_app().run(), "btc.csv", early), horizon=6)
+    at.sidebar.number_input(key="sb_lookback_128").set_value(24).run()  # the file holds 38 bars
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and at.get("plotly_chart")
+    upload(at, "btc.csv", coinbase)
+    assert not at.exception and not any("Scored" in t.value for t in at.toast)
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception
+    assert "could not be scored with the bars loaded last" in text(at.warning)
+    assert "do not continue the history it read" in text(at.warning)
+    shown = at.dataframe[0].value
+    assert shown["status"].iloc[0].startswith("waiting: the bars do not continue the history it read")
+    assert shown["scored_steps"].iloc[0] == 0
+    at.switch_page("pages/forecast.py").run()
+    upload(at, "btc.csv", bitfinex)
+    assert any("Scored 6 steps of 1 past forecast" in t.value for t in at.toast)
+    at.switch_page("pages/track_record.py").run()
+    assert "could not be scored" not in text(at.warning) and at.dataframe[0].value["status"].iloc[0] == "scored"
+
+
+def test_forecasts_of_a_bundled_sample_are_said_never_to_be_scored(new_app):
+    """Issue 21 item 13: the bundled samples end in 2013: their forecasts can never be scored, and the
+    page says so; no 'actual close' in the legend while none arrived; daily bar times as dates."""
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    assert not at.exception
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception
+    assert "can never be scored" in text(at.info)
+    shown = at.dataframe[0].value
+    assert shown["status"].iloc[0].startswith("a bundled sample gets no new bars")
+    assert (shown["last_bar_at"].dt.hour == 0).all()  # the series' own midnight, not 05:00 UTC
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "actual close" not in [t.get("name") for t in fig["data"]]

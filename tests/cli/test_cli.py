@@ -152,13 +152,19 @@ def test_quality_gate_blocks_until_the_offered_fix_is_accepted(random_model, tmp
     assert r.returncode == 2 and "NOPE" in r.stderr
 
 
-def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path):
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path, layout):
+    """Long (a symbol column) or wide (AAA:open ... BBB:open, issue 21 item 7): --symbol picks one."""
     folder = random_model("tiny").folder
     a, b = random_bars(120, seed=1, freq="1h"), random_bars(120, seed=2, freq="1h")
     b[["open", "high", "low", "close"]] *= 10  # another instrument at another price level
-    long = pd.concat([a.assign(symbol="AAA"), b.assign(symbol="BBB")])
-    path = tmp_path / "long.csv"
-    long.to_csv(path, index=False)
+    if layout == "long":
+        table = pd.concat([a.assign(symbol="AAA"), b.assign(symbol="BBB")])
+    else:
+        table = pd.concat([a[["timestamp"]], a.drop(columns="timestamp").add_prefix("AAA:"),
+                           b.drop(columns="timestamp").add_prefix("BBB:")], axis=1)
+    path = tmp_path / f"{layout}.csv"
+    table.to_csv(path, index=False)
     args = ["forecast", path, "--model", folder, "--horizon", 3, "--paths", 4, "--out", tmp_path / "q.csv",
             "--timezone", "UTC", "--calendar", "24/7"]
     r = run_cli(*args)
@@ -170,6 +176,36 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path):
     q = pd.read_csv(tmp_path / "q.csv")
     last = b["close"].iloc[-1]
     assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's
+
+
+def test_a_horizon_one_past_the_bundled_context(bars_csv, tmp_path):
+    """The bundled model reads 128 bars: a 129-bar forecast slides the window and every bar is decoded
+    (it failed after sampling with 'cannot reshape array', issue 21 item 5)."""
+    from kronos_studio.bundled import bundled_models
+
+    folder = bundled_models().get("studio-tiny")
+    if folder is None:
+        pytest.skip("the bundled studio-tiny model is not present")
+    out = tmp_path / "q.csv"
+    r = run_cli("forecast", bars_csv, "--model", folder, "--horizon", 129, "--paths", 2, "--out", out,
+                "--device", "cpu", "--quiet")
+    assert r.returncode == 0, r.stderr
+    q = pd.read_csv(out)
+    assert len(q) == 129 and q["close_p50"].notna().all()
+
+
+def test_the_reader_says_which_volume_column_became_what(random_model, tmp_path):
+    """Issue 21 item 4 on the command line: a CryptoDataDownload export's notes are printed."""
+    from pathlib import Path
+
+    folder = random_model("tiny").folder
+    path = Path(__file__).parents[1] / "data_sources" / "fixtures" / "cdd_coinbase_BTCUSD_1h.csv"
+    r = run_cli("forecast", path, "--model", folder, "--horizon", 3, "--paths", 2, "--lookback", 24,
+                "--out", tmp_path / "q.csv", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    assert "kronos: note: column 'Volume BTC' read as the volume (base currency)" in r.stderr
+    assert "kronos: note: column 'Volume USD' read as the amount (quote-currency turnover)" in r.stderr
+    assert r.stderr.splitlines()[-1].startswith("wrote 3 rows")
 
 
 def test_forecast_from_one_path_says_it_has_no_band(random_model, bars_csv, tmp_path):

@@ -2,7 +2,8 @@
 
 The corpus is generated into a temporary folder (no data files are committed): MSFT daily 2000-2013
 (unadjusted, as bundled) in the layouts of Yahoo, stooq, MetaTrader 4 and 5, TradingView, Binance,
-Investing.com, Excel (German locale), long multi-ticker files, Kaggle and Parquet. Where a layout holds
+Investing.com, Excel (German locale), long and wide multi-ticker files (yfinance's two header rows too),
+CryptoDataDownload, Kaggle and Parquet. Where a layout holds
 the same content (the same times in the same timezone, the same values), the content hash must be equal;
 where a layout itself changes something (Investing.com rounds volume to 'K'/'M', TradingView stamps
 daily bars at the session open), the test compares what the layout keeps and says why.
@@ -118,6 +119,28 @@ def corpus(tmp_path_factory, reference):
     write("kaggle_all_stocks.csv", "date,open,high,low,close,volume,Name\n" + "".join(kaggle_rows))
     write("kaggle_single.csv", "Date,Symbol,Open,High,Low,Close,Volume\n" + "".join(
         f"{iso[i]},MSFT,{_num(o[i])},{_num(h[i])},{_num(lo[i])},{_num(c[i])},{int(v[i])}\n" for i in rows))
+    # CryptoDataDownload: a banner line, epoch seconds and '2000-03-01 12-AM' times, newest first, the base and
+    # quote currency volumes under their currencies (the pair written as MSFT/USD).
+    ampm = day.dt.strftime("%Y-%m-%d %I-%p")
+    unix = (day - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    write("cryptodatadownload.csv", "https://www.CryptoDataDownload.com\n"
+          "unix,date,symbol,open,high,low,close,Volume MSFT,Volume USD\n" + "".join(
+              f"{unix.iloc[i]},{ampm[i]},MSFT/USD,{_num(o[i])},{_num(h[i])},{_num(lo[i])},{_num(c[i])},{_num(v[i])},"
+              f"{_num(amount[i])}\n" for i in reversed(rows)))
+    # Wide files: every ticker's columns side by side, as 'TICKER:Field' and as pandas/yfinance writes a
+    # multi-ticker download (two header rows, Price/Ticker, and a Date row).
+    wide = pd.concat({(field, sym): frame[col].set_axis(day.to_numpy())
+                      for sym, frame in (("AAPL", others["AAPL"]), ("MSFT", f))
+                      for field, col in (("Close", "close"), ("High", "high"), ("Low", "low"), ("Open", "open"),
+                                         ("Volume", "volume"))}, axis=1)
+    wide.index.name = "Date"
+    wide.columns = wide.columns.set_names(["Price", "Ticker"])
+    wide.to_csv(folder / "yfinance_multi.csv", float_format="%.17g")
+    files["yfinance_multi.csv"] = folder / "yfinance_multi.csv"
+    flat = wide.copy()
+    flat.columns = [f"{t}:{p}" for p, t in flat.columns]
+    flat.to_csv(folder / "wide_colon.csv", float_format="%.17g")
+    files["wide_colon.csv"] = folder / "wide_colon.csv"
     pq = folder / "bars.parquet"
     pd.DataFrame({"Open": o, "High": h, "Low": lo, "Close": c, "Volume": v},
                  index=pd.DatetimeIndex(day, name="Date")).to_parquet(pq)
@@ -131,6 +154,7 @@ SAME_CONTENT = [
     ("mt5_cfd.csv", {}), ("mt4.csv", {}), ("excel_de.csv", {}), ("long.csv", {"symbol": "MSFT"}),
     ("long_stock_code.csv", {"symbol": "MSFT"}), ("long_company.csv", {"symbol": "msft"}),
     ("kaggle_all_stocks.csv", {"symbol": "msft"}), ("kaggle_single.csv", {}), ("bars.parquet", {}),
+    ("cryptodatadownload.csv", {}), ("yfinance_multi.csv", {"symbol": "MSFT"}), ("wide_colon.csv", {"symbol": "msft"}),
 ]
 
 
@@ -150,6 +174,12 @@ def test_what_each_layout_says_it_did(corpus):
     assert "MetaTrader 4 history export" in notes["mt4.csv"]
     assert "'Adj Close' ignored" in notes["yahoo.csv"]
     assert "kept the 3270 rows of MSFT" in notes["kaggle_all_stocks.csv"]
+    cdd = notes["cryptodatadownload.csv"]
+    assert "skipped the first line" in cdd and "newest first" in cdd
+    assert "column 'Volume MSFT' read as the volume (base currency)" in cdd
+    assert "column 'Volume USD' read as the amount" in cdd
+    assert "read the columns of MSFT" in notes["yfinance_multi.csv"] and "a header of 3 rows" in notes["yfinance_multi.csv"]
+    assert "read the columns of MSFT ('MSFT:Close'" in notes["wide_colon.csv"]
 
 
 @pytest.mark.parametrize("name,column", [("long.csv", "Symbol"), ("kaggle_all_stocks.csv", "Name"),
@@ -158,6 +188,13 @@ def test_long_files_need_a_ticker_choice(corpus, name, column):
     with pytest.raises(MultipleSymbolsError, match=f"column '{column}'") as err:
         read_bars_file(corpus[name])
     assert sorted(err.value.symbols) == ["AAPL", "IBM", "MSFT"]
+
+
+@pytest.mark.parametrize("name", ["yfinance_multi.csv", "wide_colon.csv"])
+def test_wide_files_need_a_ticker_choice(corpus, name):
+    with pytest.raises(MultipleSymbolsError, match="2 instruments side by side") as err:
+        read_bars_file(corpus[name])
+    assert sorted(err.value.symbols) == ["AAPL", "MSFT"]
 
 
 def test_binance_klines_match_the_sample_in_utc(corpus, reference):

@@ -239,3 +239,28 @@ def test_default_lookback_leaves_room_for_the_horizon_and_a_given_one_is_kept(ti
     assert len(fc.history) == 64 and fc.provenance["lookback_default"] is False
     fc = KronosPipeline(tiny).predict(bars, 60, paths=2, seed=0)  # horizon near the context: half of it
     assert len(fc.history) == 32
+
+
+@pytest.mark.parametrize("horizon", [65, 140])
+def test_a_horizon_past_the_context_decodes_every_bar_in_windows(tiny, horizon):
+    """Context 64: a horizon of 65 or 140 bars slides the generation window; every generated bar is
+    decoded, each from a window of at most 64 tokens that ends at it or later (issue 21, item 5)."""
+    pipeline = KronosPipeline(tiny)
+    fc = pipeline.predict(random_bars(200), horizon, paths=3, seed=1)
+    assert fc.paths.shape == (3, horizon, 6) and len(fc.timestamps) == horizon
+    assert np.isfinite(fc.paths).all()
+    # The windows, read back: tokens of one path, decoded by hand window by window.
+    gen = torch.Generator().manual_seed(0)
+    length = 54 + horizon
+    s1 = torch.randint(0, 2 ** tiny.tokenizer.config.s1_bits, (1, 2, length), generator=gen)
+    s2 = torch.randint(0, 2 ** tiny.tokenizer.config.s2_bits, (1, 2, length), generator=gen)
+    s1[:, 1, :54], s2[:, 1, :54] = s1[:, 0, :54], s2[:, 0, :54]  # every path shares the history
+    got = pipeline._decode([(s1[0], s2[0])], horizon)[0]
+    expected, end = [], length
+    while end > length - horizon:
+        start = max(0, end - 64)
+        keep = end - max(start, length - horizon)
+        with torch.no_grad():
+            expected.insert(0, tiny.tokenizer.decode(s1[0, :, start:end], s2[0, :, start:end])[:, -keep:].numpy())
+        end = start
+    np.testing.assert_allclose(got, np.concatenate(expected, axis=1), rtol=1e-4, atol=1e-5)

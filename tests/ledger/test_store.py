@@ -145,3 +145,28 @@ def test_the_default_ledger_is_a_sqlite_file_under_the_storage_root(monkeypatch,
     assert (tmp_path / "cache" / "ledger.sqlite").is_file()
     monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'team.sqlite'}")
     assert ledger_url().endswith("team.sqlite")
+
+
+def test_a_forecast_is_scored_only_with_bars_that_continue_the_history_it_read(ledger):
+    """Issue 21 item 3: a forecast of an uploaded Bitfinex BTC/USD file is not scored with a Coinbase file
+    of the same pair, whose closes are 0.42% apart (inside the last-close tolerance): the bars before its
+    last bar differ from those it read, so it waits and says why; the Bitfinex bars score it."""
+    from pathlib import Path
+
+    from data_sources import read_bars_file
+
+    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    bitfinex = read_bars_file(fixtures / "cdd_bitfinex_BTCUSD_1h.csv")
+    coinbase = read_bars_file(fixtures / "cdd_coinbase_BTCUSD_1h.csv")
+    assert (bitfinex.source, bitfinex.symbol, bitfinex.interval) == (coinbase.source, coinbase.symbol, coinbase.interval)
+    last = bitfinex.frame["close"].iloc[29] / coinbase.frame["close"].iloc[29] - 1
+    assert 0.004 < last < 0.005  # one close within the tolerance: the old rule scored it
+    pid = ledger.record(forecast(bitfinex, 30, horizon=12), cut(bitfinex, 30)).id
+    report = ledger.score(coinbase)
+    assert report.steps == 0 and f"prediction {pid}: " in report.skipped[0]
+    assert "do not continue the history it read" in report.skipped[0]
+    row = ledger.predictions_frame().iloc[0]
+    assert row.scored_steps == 0 and "do not continue the history it read" in row.waiting
+    full = ledger.score(bitfinex)
+    assert full.steps == 12 and not full.skipped
+    assert ledger.predictions_frame().iloc[0].waiting is None  # scored: no longer waiting
