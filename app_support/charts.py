@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kronos.quantiles import BAND, level_name
+from kronos.quantiles import BAND, BAND_NAME, level_name
 
 from .formats import price_format
 
@@ -602,7 +602,7 @@ def track_record_chart(steps: pd.DataFrame, *, title: str | None = None, height:
                                  showlegend=False, name=f"{name}: p10", hoverinfo="skip", **common))
         fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p90"]], line=dict(width=0.5, color=_rgba(color, 0.5)),
                                  fill="tonexty", fillcolor=_rgba(color, 0.12), showlegend=True,
-                                 name=f"{name}: p10–p90", hoverinfo="skip", **common))
+                                 name=f"{name}: {BAND_NAME}", hoverinfo="skip", **common))
         fig.add_trace(go.Scatter(x=x, y=[anchor, *one["close_p50"]], line=dict(width=1.5, color=color,
                                                                                dash=dashes[model]),
                                  showlegend=False, name=f"{name}: p50",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from .metrics import COVERAGE
 from .models import ModelChoice, ensemble_digest, load_model
 from .runs import LRUStore, ProgressBar
 
@@ -218,7 +219,7 @@ def show_ranking(key: tuple) -> pd.DataFrame | None:
                  column_config={"mean weight": pct("mean weight", format="percent",
                                                    help="The meta-learner's weight, averaged over the cut-offs"),
                                 "CRPS, % of price": pct("CRPS, % of price", format="%.3f")}
-                 | {c: pct(c, format="percent") for c in ("p10–p90 coverage", "CRPS skill vs random walk",
+                 | {c: pct(c, format="percent") for c in (COVERAGE, "CRPS skill vs random walk",
                                                           "95% CI low", "95% CI high")})
     n = int(table["cut-offs"].iloc[0])
     st.caption(f"All on the same {n} cut-offs, history windows and seeds. Each member is scored on the paths "

@@ -12,6 +12,7 @@ from collections import OrderedDict
 import pandas as pd
 import streamlit as st
 
+from kronos.quantiles import BAND_NAME
 from kronos_studio.ledger import Ledger, ledger_url
 from kronos_studio.ledger.frames import counted
 
@@ -170,7 +171,7 @@ def realized_caption(bars, forecast) -> None:
         return
     st.caption(f"Realized: {counted(r['scored'], 'past forecast')} of {model} on {bars.symbol} scored "
                f"({counted(r['steps'], 'bar')}): "
-               f"p10–p90 held {r['coverage']:.0%}, CRPS {r['crps_pct']:.2f}% of price. See **Track record**.")
+               f"{BAND_NAME} held {r['coverage']:.0%}, CRPS {r['crps_pct']:.2f}% of price. See **Track record**.")
 
 
 def realized_panel(bars) -> None:
@@ -194,7 +195,7 @@ def realized_panel(bars) -> None:
         st.dataframe(table, hide_index=True, key="ev_realized",
                      column_config={"forecasts": pct("forecasts kept"), "scored": pct("forecasts scored"),
                                     "steps": pct("bars scored"),
-                                    "coverage": pct("p10–p90 coverage", format="percent"),
+                                    "coverage": pct(f"{BAND_NAME} coverage", format="percent"),
                                     "crps_pct": pct("CRPS, % of price", format="%.3f"),
                                     "direction_hit": pct("direction hit", format="percent")})
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, BAND_NAME
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.trust import skill_interval, skill_score
@@ -17,6 +17,8 @@ from kronos_studio.evaluation.walk_forward import EvalResult
 
 MIN_NOISE_CUTOFFS = 5  # fewer cut-offs than this: the verdict does not judge noise at all
 NOISE_LEVEL = 0.95
+COVERAGE = f"{BAND_NAME} coverage"  # column names of the score tables
+BAND_WIDTH = f"band width {BAND_NAME}"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def summarize(forecast, field: str = "close", band=BAND) -> Summary:
 def horizon_numbers(summary: Summary) -> dict:
     """The four numbers every compared model gets (fractions; the table formats them as %)."""
     return {"expected return": summary.expected_return, "P(up)": summary.prob_up,
-            "band width p10–p90": summary.band_width, "first-step gap": summary.first_step_gap}
+            BAND_WIDTH: summary.band_width, "first-step gap": summary.first_step_gap}
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def cutoff_scores(result: EvalResult, reference: EvalResult | None = None, i: in
     if reference is not None:
         _same_cutoffs(result, reference)
         out["CRPS skill vs random walk"] = skill_score(crps, float(reference.crps[i].mean()))
-    return out | {"p10–p90 coverage": float(result.covered[i].mean()),
+    return out | {COVERAGE: float(result.covered[i].mean()),
                   "CRPS, % of price": crps / abs(float(result.last[i])) * 100,
                   "MAE (p50 close)": float(result.abs_error[i].mean()),
                   "error at horizon": float(result.median[i, -1] / result.actual[i, -1] - 1)}
@@ -100,7 +102,7 @@ def across_cutoffs(result: EvalResult, reference: EvalResult, level: float = NOI
     ours, theirs = result.crps_pct_by_cutoff(), reference.crps_pct_by_cutoff()
     lo, hi = skill_interval(ours, theirs, level)
     return {"cut-offs": len(result.cutoffs), "CRPS, % of price": float(ours.mean()),
-            "p10–p90 coverage": float(result.covered.mean()),
+            COVERAGE: float(result.covered.mean()),
             "CRPS skill vs random walk": skill_score(float(ours.mean()), float(theirs.mean())),
             "95% CI low": lo, "95% CI high": hi}
 

@@ -18,6 +18,7 @@ import streamlit as st
 
 from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
+from kronos.quantiles import BAND_NAME
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
@@ -331,7 +332,7 @@ def column_config(rows: pd.DataFrame) -> dict:
     pct = st.column_config.NumberColumn
     config = {
         "fan": st.column_config.ImageColumn("Fan", width=SPARK_W + 16,
-                                            help=f"The last {SPARK_BARS} closes (grey), the p10–p90 band and the "
+                                            help=f"The last {SPARK_BARS} closes (grey), the {BAND_NAME} band and the "
                                                  "median path (green: P(up) > 50%, red: below)"),
         "series": st.column_config.TextColumn("Series"),
         "status": st.column_config.TextColumn("Status", width="small"),

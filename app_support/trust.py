@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts
 
 from . import ledger as ledger_ui
@@ -191,7 +192,7 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
                 return None
             ask.empty()
         b = report.numbers
-        st.metric("p10–p90 held", f"{b['coverage']:.0%}", f"nominal {b['nominal']:.0%}", delta_color="off",
+        st.metric(f"{BAND_NAME} held", f"{b['coverage']:.0%}", f"nominal {b['nominal']:.0%}", delta_color="off",
                   delta_arrow="off", help="How often the actual close fell inside the band, over the cut-offs")
         if "crps_skill" in b:
             ci = b.get("crps_skill_ci")

@@ -16,6 +16,9 @@ def band_label(band: tuple[float, float] = BAND) -> str:
     return f"{level_name(lo)}–{level_name(hi)}"
 
 
+BAND_NAME = band_label(BAND)  # how the band is named on screen and in column names: 'p10–p90'
+
+
 def band_nominal(band: tuple[float, float] = BAND) -> float:
     """The share of outcomes a calibrated band holds: 0.8 for p10–p90."""
     lo, hi = sorted(band)

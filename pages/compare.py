@@ -7,6 +7,7 @@ import streamlit as st
 from app_support import compare, data, ledger, metrics
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
 from app_support.page import open_page
+from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.plausibility import check_fan
 
 st.title("Compare models")
@@ -118,14 +119,14 @@ for col, row in zip(cols, rows):
         a, b = st.columns(2)
         a.metric("Expected return at horizon", f"{row['expected return']:+.2%}")
         b.metric("P(close ends above last close)", f"{row['P(up)']:.0%}")
-        a.metric("Band width p10–p90 at horizon", f"{row['band width p10–p90']:.1%}",
+        a.metric(f"Band width {BAND_NAME} at horizon", f"{row[metrics.BAND_WIDTH]:.1%}",
                  help="Relative to the last close")
         b.metric("First-step gap", f"{row['first-step gap']:+.2%}",
                  help="Median open of the first forecast bar vs the last close")
         if backtest is not None:
             a.metric("CRPS", f"{row['CRPS']:,.3g}", f"{row['CRPS, % of price']:.2f}% of price", delta_color="off",
                      delta_arrow="off", help="Mean CRPS over the horizon on this cut-off (lower is better)")
-            b.metric("p10–p90 coverage", f"{row['p10–p90 coverage']:.0%}", "nominal 80%", delta_color="off",
+            b.metric(metrics.COVERAGE, f"{row[metrics.COVERAGE]:.0%}", "nominal 80%", delta_color="off",
                      delta_arrow="off")
             a.metric("CRPS skill vs random walk", f"{row['CRPS skill vs random walk']:+.0%}", "this cut-off",
                      delta_color="off", delta_arrow="off",
@@ -137,8 +138,8 @@ if backtest is not None:  # the baseline, on the same cut-off and seed, as a row
     rows.append({"model": rw.name, **metrics.cutoff_scores(rw), **numbers, "time (s)": None,  # ran all cut-offs
                  "revision": None})
 pct = st.column_config.NumberColumn
-percent = {c: pct(c, format="percent") for c in ("expected return", "P(up)", "band width p10–p90", "first-step gap",
-                                                 "p10–p90 coverage", "CRPS skill vs random walk", "error at horizon")}
+percent = {c: pct(c, format="percent") for c in ("expected return", "P(up)", metrics.BAND_WIDTH, "first-step gap",
+                                                 metrics.COVERAGE, "CRPS skill vs random walk", "error at horizon")}
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_table",
              column_config=percent | {"CRPS": pct("CRPS", format="%.4g"),
                                       "CRPS, % of price": pct("CRPS, % of price", format="%.3f")})
@@ -150,11 +151,11 @@ if backtest is not None and len(backtest.cutoffs) >= 2:
                                             if len(backtest.cutoffs) < n_cutoffs else ""))
     across = [{"model": n, **metrics.across_cutoffs(r, backtest.baseline)} for n, r in backtest.results.items()]
     st.dataframe(pd.DataFrame(across), hide_index=True, key="compare_across",
-                 column_config={c: pct(c, format="percent") for c in ("p10–p90 coverage", "CRPS skill vs random walk",
+                 column_config={c: pct(c, format="percent") for c in (metrics.COVERAGE, "CRPS skill vs random walk",
                                                                       "95% CI low", "95% CI high")}
                  | {"CRPS, % of price": pct("CRPS, % of price", format="%.3f")})
 if backtest is not None:
-    st.caption("Scores come from the evaluation code (walk-forward CRPS and p10–p90 coverage); the random walk "
+    st.caption(f"Scores come from the evaluation code (walk-forward CRPS and {BAND_NAME} coverage); the random walk "
                "(historical volatility, same paths) runs on the same cut-offs, history windows and seeds (seed + i at "
                "the i-th cut-off back). The verdict judges noise only across cut-offs: the 95% interval resamples "
                "them (paired bootstrap of the CRPS skill, in % of price); the steps of one cut-off are not "

@@ -9,12 +9,13 @@ import streamlit as st
 from app_support import app_version, ensemble, ledger, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
+from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.evaluation.trust import TrainingPeriodError, pit_histogram
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
            "horizon, and is scored on what really happened; the naive baselines get the same cut-offs. "
-           "A calibrated p10–p90 band holds the actual 80% of the time.")
+           f"A calibrated {BAND_NAME} band holds the actual {band_nominal():.0%} of the time.")
 start = open_page(gate_key="ev_fix")
 inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
@@ -65,7 +66,7 @@ for note in report.notes:
 st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "
            f"{'from the store' if from_store else f'ran in {report.elapsed_s:.1f} s'}")
 m = st.columns(4)
-m[0].metric("p10–p90 coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
+m[0].metric(f"{BAND_NAME} coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
             f"nominal {b['nominal']:.0%}", delta_color="off", delta_arrow="off",
             help=f"{b.get('reference', 'random walk')}: {b.get('reference_coverage', float('nan')):.0%}")
 if report.check is not None:
@@ -88,7 +89,7 @@ m[3].metric("Direction hit at horizon", f"{b['direction']:.0%}", f"95% CI {lo:.0
                  "(Wilson interval; 50% is a coin)")
 
 left, right = st.columns([3, 2])
-left.plotly_chart(coverage_chart(report.coverage_by_step(), b["nominal"], title="p10–p90 coverage per step"),
+left.plotly_chart(coverage_chart(report.coverage_by_step(), b["nominal"], title=f"{BAND_NAME} coverage per step"),
                   key="ev_coverage", config={"displaylogo": False})
 edges, shares = pit_histogram(report.model.pit)
 right.plotly_chart(pit_chart(edges, shares, title="PIT histogram (U shape: fan too narrow)"), key="ev_pit",
@@ -99,7 +100,7 @@ pct = st.column_config.NumberColumn
 st.dataframe(report.table(), key="ev_table",
              column_config={"crps_pct": pct("CRPS, % of price", format="%.3f"),
                             "mae_pct": pct("MAE of median, %", format="%.3f"),
-                            "coverage_p10_p90": pct("p10–p90 coverage", format="percent"),
+                            "coverage_p10_p90": pct(f"{BAND_NAME} coverage", format="percent"),
                             "direction_hit": pct("direction hit (all steps)", format="percent")})
 st.dataframe(report.skill(), key="ev_skill",
              column_config={"crps_skill": pct(f"CRPS skill of {report.model.name}", format="percent"),

@@ -11,6 +11,7 @@ import streamlit as st
 from app_support import adapters, data
 from app_support.models import load_model
 from app_support.page import open_page
+from kronos.quantiles import BAND_NAME
 
 st.title("Fine-tune with events (LoRA)")
 st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "
@@ -135,7 +136,7 @@ if r["table"] is not None:
     st.dataframe(r["table"][cols], key="ft_table",
                  column_config={"crps_pct": st.column_config.NumberColumn("CRPS % (lower is better)", format="%.3f"),
                                 "mae_pct": st.column_config.NumberColumn("MAE of median %", format="%.3f"),
-                                "coverage_p10_p90": st.column_config.NumberColumn("p10–p90 coverage", format="%.2f"),
+                                "coverage_p10_p90": st.column_config.NumberColumn(f"{BAND_NAME} coverage", format="%.2f"),
                                 "direction_hit": st.column_config.NumberColumn("direction hit rate", format="%.2f")})
     st.caption("The adapter is compared with the base model on the same cut-offs and seeds, with events and "
                "without (the no-events row isolates what the LoRA weights alone changed).")

@@ -11,11 +11,11 @@ from app_support.events import in_window, parse_events
 from app_support.formats import price_format, probability_text
 from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
-from kronos.quantiles import level_name
+from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
 
-BANDS = {"p10–p90": (0.1, 0.9), "p5–p95": (0.05, 0.95), "p25–p75": (0.25, 0.75)}
+BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 st.title("Forecast")

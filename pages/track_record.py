@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_support import ledger
 from app_support.charts import CHART_CONFIG, track_record_chart
+from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.ledger import shown_url
 from kronos_studio.ledger.frames import counted, realized_by_model
 
@@ -56,7 +57,7 @@ m[0].metric("Forecasts", f"{len(table):,}", f"{len(scored):,} scored", delta_col
 if steps:
     pooled = realized_by_model(scored.assign(model="all"))  # every chosen model together, pooled over bars
     r = pooled.iloc[0]
-    m[1].metric("p10–p90 coverage", f"{r['coverage']:.0%}", "nominal 80%", delta_color="off", delta_arrow="off",
+    m[1].metric(f"{BAND_NAME} coverage", f"{r['coverage']:.0%}", f"nominal {band_nominal():.0%}", delta_color="off", delta_arrow="off",
                 help=f"Share of the {steps:,} scored bars whose close fell inside the forecast's band")
     m[2].metric("CRPS, % of price", f"{r['crps_pct']:.3f}", help="Mean CRPS of the close over the scored bars, "
                 "in % of the last close each forecast saw (lower is better)")
@@ -102,7 +103,7 @@ st.dataframe(view, hide_index=True, key="tr_table", column_config={
                                           help="Scored; waiting, and why the bars loaded last could not score it; "
                                                "or never (a bundled sample gets no new bars)"),
     "crps": pct("CRPS", format="%.4g"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
-    "coverage": pct("p10–p90 coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
+    "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
     "realized_return": pct("return to last scored bar", format="percent")})
 
 

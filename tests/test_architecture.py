@@ -163,3 +163,26 @@ def test_only_the_cli_imports_the_cli():
            for p in files(folder) if "cli" not in p.relative_to(ROOT).parts
            for line, module, _ in imports_of(p) if module.startswith("kronos_studio.cli")]
     assert not bad, "\n".join(bad)
+
+
+def string_literals(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string constant in a file except docstrings (f-string parts included)."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+
+
+def test_the_band_is_named_in_one_place():
+    """'p10–p90' on screen and in column names comes from kronos.quantiles (band_label / BAND_NAME), so a
+    changed band renames every label and no display label is written out as a lookup key."""
+    import re
+
+    band = re.compile(r"p\d+(\.\d+)?\s*[–-]\s*p\d+")
+    bad = [f"{p.relative_to(ROOT)}:{line}: {text!r}"
+           for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages")
+           for p in files(folder) if p.relative_to(ROOT).as_posix() != "kronos/quantiles.py"
+           for line, text in string_literals(p) if band.search(text)]
+    assert not bad, "\n".join(bad)

@@ -42,6 +42,7 @@ def register(sub) -> None:
 
 
 def run_evaluate(args) -> int:
+    from kronos.quantiles import BAND_NAME
     from kronos_studio.ensemble.ensemble import RecordedEnsemble
     from kronos_studio.evaluation.baselines import REFERENCE
     from kronos_studio.evaluation.training_period import training_period
@@ -95,7 +96,7 @@ def run_evaluate(args) -> int:
     m = out["models"]["model"]
     print(f"wrote {args.json}: {report.cutoffs} cut-offs{context_note(model.pipeline.pair)}, CRPS skill vs "
           f"random walk {m['crps_skill_vs_random_walk']:+.3f} (95% CI {m['crps_skill_ci95'][0]:+.3f} to "
-          f"{m['crps_skill_ci95'][1]:+.3f}), p10-p90 coverage {m['coverage_p10_p90']:.2f}", file=sys.stderr)
+          f"{m['crps_skill_ci95'][1]:+.3f}), {BAND_NAME} coverage {m['coverage_p10_p90']:.2f}", file=sys.stderr)
     return 0
 
 
