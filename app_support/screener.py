@@ -19,6 +19,7 @@ import streamlit as st
 from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
 from kronos.quantiles import BAND_NAME
+from kronos.settings import ForecastSettings
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
@@ -44,35 +45,26 @@ FIXES = FIX_DESCRIPTIONS  # the gate's fixes a run may accept for every series: 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a screener run used: the sidebar's model and sampling settings when it started."""
+    """What a screener run used: the sidebar's model and its forecast settings when it started."""
 
     model_key: str
     model_label: str
     model_ref: str
     context: int
-    horizon: int
-    paths: int
-    seed: int
-    lookback: int
-    temperature: float
-    top_p: float
-    top_k: int
-    anchor: bool = True
+    forecast: ForecastSettings  # the lookback as the Forecast page reads it
 
     def batch(self) -> BatchSettings:
-        return BatchSettings(horizon=self.horizon, paths=self.paths, seed=self.seed, lookback=self.lookback,
-                             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, anchor=self.anchor)
+        return BatchSettings(self.forecast)
 
     def describe(self) -> str:
-        return (f"{self.model_label} · horizon {self.horizon} · {self.paths} paths · seed {self.seed} · "
-                f"lookback {self.lookback}")
+        f = self.forecast
+        return f"{self.model_label} · horizon {f.horizon} · {f.paths} paths · seed {f.seed} · lookback {f.lookback}"
 
 
 def run_settings(inputs: sidebar.Inputs) -> RunSettings:
     """The sidebar's settings as a screener run uses them (the lookback as the Forecast page reads it)."""
     m = inputs.model
-    return RunSettings(m.key, m.label, m.ref, m.context, inputs.horizon, inputs.paths, inputs.seed,
-                       inputs.lookback_for(m), inputs.temperature, inputs.top_p, inputs.top_k, inputs.anchor)
+    return RunSettings(m.key, m.label, m.ref, m.context, inputs.settings(lookback=inputs.lookback_for(m)))
 
 
 @dataclass
@@ -368,7 +360,7 @@ def table_key(shown: pd.DataFrame) -> str:
 
 def downloads(run_: ScreenerRun) -> dict[str, tuple]:
     """Label -> (a function giving the data, file name, MIME type): the results and per-step quantiles."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.horizon}_seed{run_.settings.seed}")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.forecast.horizon}_seed{run_.settings.forecast.seed}")
     rows, steps = run_.rows, run_.steps
     out = {"Results CSV": (lambda: rows.to_csv(index=False), f"{stem}_results.csv", "text/csv"),
            "Results Parquet": (lambda: _parquet(rows), f"{stem}_results.parquet", "application/octet-stream")}
@@ -391,12 +383,12 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     """(the sidebar's session state that shows ``series`` on the Forecast page with the run's settings,
     None) or (None, why it cannot be opened there)."""
     entry = run_.entries.get(series)
-    s = run_.settings
+    s, f = run_.settings, run_.settings.forecast
     if entry is None:
         return None, f"{series} is not in this run"
-    state = {"sb_model": s.model_key, "sb_horizon": s.horizon, f"sb_lookback_{s.context}": s.lookback,
-             "sb_paths": s.paths, "sb_seed": s.seed, "sb_temperature": s.temperature, "sb_top_p": s.top_p,
-             "sb_top_k": s.top_k}
+    state = {"sb_model": s.model_key, "sb_horizon": f.horizon, f"sb_lookback_{s.context}": f.lookback,
+             "sb_paths": f.paths, "sb_seed": f.seed, "sb_temperature": f.temperature, "sb_top_p": f.top_p,
+             "sb_top_k": f.top_k, "sb_anchor": f.anchor}
     # The gate's fixes the run accepted are ticked on the Forecast page too (its checkboxes, by finding).
     state.update({f"fix_{finding_of_fix(f)}": True for f in run_.fixes})
     if entry.file is not None:  # the file itself is handed over by open_on_forecast
@@ -441,8 +433,8 @@ def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs) -> list[str]:
     """The sidebar settings that differ from the run's, in words ("horizon 30 → 10")."""
     if inputs.model is None or inputs.model.kind == "ensemble":
         return []
-    now = asdict(run_settings(inputs))
-    then = asdict(run_.settings)
-    names = {"model_label": "model", "horizon": "horizon", "paths": "paths", "seed": "seed", "lookback": "lookback",
-             "temperature": "temperature", "top_p": "top-p", "top_k": "top-k"}
+    now, then = run_settings(inputs), run_.settings
+    now, then = ({"model": s.model_label, **asdict(s.forecast)} for s in (now, then))
+    names = {"model": "model", "horizon": "horizon", "paths": "paths", "seed": "seed", "lookback": "lookback",
+             "temperature": "temperature", "top_p": "top-p", "top_k": "top-k", "anchor": "anchor"}
     return [f"{label} {then[k]} → {now[k]}" for k, label in names.items() if then[k] != now[k]]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kronos.config import MIN_BAND_PATHS, default_lookback
+from kronos.settings import ForecastSettings, default
 
 from . import data
 from .models import ModelChoice, device_label, model_choices
@@ -46,8 +47,6 @@ class Inputs:
     anchor: bool = True  # Kronos fans start from the actual last close (off: the official output exactly)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
-        from kronos.settings import ForecastSettings
-
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
                                 temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                                 lookback=lookback or self.lookback, anchor=self.anchor)
@@ -140,24 +139,24 @@ def render() -> Inputs:
                               help="Bars to forecast. Past the model's context the window slides: every step "
                                    "recomputes it (slower), and each bar is decoded from the last context bars")
     context = model.context if model is not None else MAX_LOOKBACK
-    default = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
+    start_lookback = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
     reads = f"Context bars the model reads: at most {context} for this model"
     if model is not None and model.kind == "ensemble":  # GARCH fits on up to 500 returns: all 520 by default
-        default, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
+        start_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
                                    "the last 500 returns); its Kronos member reads at most context − horizon of them")
-    lookback = c1.number_input("Lookback (bars)", 2, context, default, step=16, key=f"sb_lookback_{context}",
+    lookback = c1.number_input("Lookback (bars)", 2, context, start_lookback, step=16, key=f"sb_lookback_{context}",
                                help=reads)
 
     sb.markdown("### Sampling")
     c1, c2 = sb.columns(2)
-    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, 30, step=10, key="sb_paths",
+    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, default("paths"), step=10, key="sb_paths",
                             help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="sb_seed")
-    temperature = sb.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sb_temperature")
-    top_p = sb.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="sb_top_p")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, default("seed"), key="sb_seed")
+    temperature = sb.slider("Temperature", 0.1, 2.0, default("temperature"), 0.05, key="sb_temperature")
+    top_p = sb.slider("Top-p", 0.05, 1.0, default("top_p"), 0.05, key="sb_top_p")
     with sb.expander("More sampling options", expanded=False):
-        top_k = st.number_input("Top-k (0 = off)", 0, 1024, 0, key="sb_top_k")
-        anchor = st.toggle("Start the fan at the last close", True, key="sb_anchor",
+        top_k = st.number_input("Top-k (0 = off)", 0, 1024, default("top_k"), key="sb_top_k")
+        anchor = st.toggle("Start the fan at the last close", default("anchor"), key="sb_anchor",
                            help="Kronos continues its tokenizer's reconstruction of the history, which can sit a "
                                 "few percent off the last close, so the whole fan jumps at its first step. On: "
                                 "every path is moved by that reconstruction error (one factor for open, high, low "

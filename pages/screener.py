@@ -110,7 +110,7 @@ if ok.any():
     event = st.dataframe(view, key=screener.table_key(shown), hide_index=True, on_select="rerun",
                          selection_mode="single-row", row_height=40, column_config=screener.column_config(view))
     st.caption(f"{len(shown)} of {len(rows)} rows shown. Click a header to sort. Statistics of the "
-               f"{run.settings.paths} sample paths at the horizon ({run.settings.horizon} bars), relative to the last "
+               f"{run.settings.forecast.paths} sample paths at the horizon ({run.settings.forecast.horizon} bars), relative to the last "
                "close: **P(up)** = P(close at horizon > last close); **band width** = (p90 − p10 of that close) / last "
                "close; **expected max drawdown** = mean over paths of the largest close-to-close fall from a running "
                "peak; **P(touch ±5%)** = share of paths whose intrabar low (high) reaches 5% below (above) the last "

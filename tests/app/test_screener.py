@@ -56,9 +56,9 @@ def test_screens_the_bundled_samples_and_filters(new_app):
     run = at.session_state[screener.RESULT_KEY]
     names = [s.name for s in list_samples()]
     assert list(run.rows["series"]) == names  # one row per sample, in watchlist order
-    assert run.settings.model_key.startswith("folder:") and run.settings.horizon == HORIZON
-    assert run.settings.paths == PATHS and run.settings.seed == 0
-    assert run.settings.lookback == at.session_state[sidebar.STATE_KEY].lookback  # the sidebar's, as Forecast reads
+    assert run.settings.model_key.startswith("folder:") and run.settings.forecast.horizon == HORIZON
+    assert run.settings.forecast.paths == PATHS and run.settings.forecast.seed == 0
+    assert run.settings.forecast.lookback == at.session_state[sidebar.STATE_KEY].lookback  # the sidebar's, as Forecast reads
     metrics = {m.label: m.value for m in at.metric}
     ok = run.rows["status"] == "ok"
     assert metrics["Series"] == str(len(names)) and metrics["Forecast"] == str(int(ok.sum())) and ok.sum() >= 5
