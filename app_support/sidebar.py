@@ -44,7 +44,7 @@ class Inputs:
     top_p: float
     top_k: int
     adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
-    anchor: bool = True  # Kronos fans start from the actual last close (off: the official output exactly)
+    anchor: bool = default("anchor")  # Kronos fans start from the actual last close (off: the official output)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,

@@ -186,3 +186,50 @@ def test_the_band_is_named_in_one_place():
            for p in files(folder) if p.relative_to(ROOT).as_posix() != "kronos/quantiles.py"
            for line, text in string_literals(p) if band.search(text)]
     assert not bad, "\n".join(bad)
+
+
+SETTINGS_HOME = "kronos/settings.py"
+
+
+def literal_defaults(path: Path) -> list[tuple[int, str, object]]:
+    """(line, name, value) of every literal default given to a parameter, a dataclass field or an option
+    called like a ForecastSettings field (``paths: int = 30``, ``def f(paths=30)``, ``--paths ... default=30``)."""
+    from dataclasses import fields
+
+    from kronos.settings import ForecastSettings
+
+    names = {f.name for f in fields(ForecastSettings)} - {"horizon", "seed"}  # seeds of other things start at 0 too
+    tree = ast.parse(path.read_text(), str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+            out += [(d.lineno, a.arg, d.value) for a, d in pairs if a.arg in names and isinstance(d, ast.Constant)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id in names \
+                and isinstance(node.value, ast.Constant):
+            out.append((node.lineno, node.target.id, node.value.value))
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument" and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            name = str(node.args[0].value).lstrip("-").replace("-", "_")
+            for kw in node.keywords:
+                if name in names and kw.arg == "default" and isinstance(kw.value, ast.Constant):
+                    out.append((kw.value.lineno, name, kw.value.value))
+    return out
+
+
+def test_each_forecast_setting_has_one_default():
+    """A sampling default written again elsewhere drifts (the CLI and the app disagreed on what
+    --temperature meant): everything that takes one reads it from kronos.settings."""
+    from dataclasses import fields
+
+    from kronos.settings import ForecastSettings
+
+    defaults = {f.name: f.default for f in fields(ForecastSettings)}
+    bad = [f"{p.relative_to(ROOT)}:{line}: {name} = {value!r}"
+           for folder in ("kronos", "kronos_studio", "app_support", "pages")
+           for p in files(folder) if p.relative_to(ROOT).as_posix() != SETTINGS_HOME
+           for line, name, value in literal_defaults(p) if value == defaults[name] and value is not None]
+    assert not bad, "\n".join(bad)

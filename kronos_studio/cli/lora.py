@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kronos.settings import default
+
 from .common import CliError, add_data_and_training_options, cli_device, load_series, make_log, read_bars, train_config
 
 
@@ -28,7 +30,7 @@ def register(train_sub) -> None:
                                                       "the before/after evaluation runs there (default: --val-start)")
     a.add_argument("--eval-cutoffs", type=int, default=20, help="walk-forward cut-offs (0: no evaluation)")
     a.add_argument("--horizon", type=int, default=10)
-    a.add_argument("--paths", type=int, default=30)
+    a.add_argument("--paths", type=int, default=default("paths"))
     p.set_defaults(func=run_train_lora)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kronos.settings import default
+
 from .common import CliError, cli_device, quality_gate, read_bars
 
 
@@ -17,7 +19,7 @@ def register(train_sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for meta_learner.txt + meta_learner.json")
     p.add_argument("--horizon", type=int, required=True)
     p.add_argument("--cutoffs", type=int, default=60, help="cut-offs per file, spread over its history (default 60)")
-    p.add_argument("--paths", type=int, default=30)
+    p.add_argument("--paths", type=int, default=default("paths"))
     p.add_argument("--model", default=None, help="the Kronos member (default: the bundled model)")
     p.add_argument("--timezone", default=None)
     p.add_argument("--calendar", default=None)

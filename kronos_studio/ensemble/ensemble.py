@@ -12,6 +12,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from kronos.settings import default
+
 from .features import member_features, recent_vol, series_features
 from .meta import MetaLearner
 
@@ -63,7 +65,7 @@ class Ensemble:
     key = "ensemble"
     name = "Ensemble"
 
-    def __init__(self, members: dict, meta: MetaLearner, paths: int = 30, interval: str = "1d",
+    def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
                  asset: str = "equity"):
         missing = [k for k in meta.members if k not in members]
         if missing:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kronos.settings import default
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk, candles_from_log_returns
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
@@ -27,7 +28,7 @@ class KronosMember(KronosForecastFn):
 
     key = "kronos"
 
-    def __init__(self, pipeline, paths: int = 30, name: str | None = None, batch_size: int = 10, **settings):
+    def __init__(self, pipeline, paths: int = default("paths"), name: str | None = None, batch_size: int = 10, **settings):
         super().__init__(pipeline, paths, name or f"Kronos ({pipeline.pair.name})", batch_size, **settings)
 
     def reads(self, bars: int) -> int:
@@ -100,7 +101,7 @@ class BaselineMember:
         return {"key": self.key, "name": self.name, "window": self.baseline.window}
 
 
-def default_members(kronos_pipeline, paths: int = 30, chronos2=None, **kronos_settings) -> dict:
+def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, **kronos_settings) -> dict:
     """key -> member: Kronos, GARCH, the random walk and the bootstrap (and Chronos-2 when given)."""
     members = [KronosMember(kronos_pipeline, paths, **kronos_settings), GarchMember(paths=paths),
                BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths))]

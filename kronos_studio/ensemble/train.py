@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.bars import bars_frame
+from kronos.settings import default
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.walk_forward import compare
 
@@ -81,7 +82,7 @@ def mixture_crps_pct(record: dict, meta: MetaLearner, temperature: float, spread
     return float(crps_samples(mixed[:, :, 3], record["actual"]).mean() / abs(record["history_last"]) * 100)
 
 
-def fit_meta(evals: SignalEvaluations, paths: int = 30, info: dict | None = None) -> MetaLearner:
+def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict | None = None) -> MetaLearner:
     """Booster on the earlier cut-offs, temperature and spread on the latest ones (complete cut-offs
     only: every member forecast them honestly), then the booster refitted on all rows."""
     table = evals.table[evals.table["used"]]

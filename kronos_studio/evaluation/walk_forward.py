@@ -22,6 +22,7 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
+from kronos.settings import default
 
 from .metrics import score_paths
 
@@ -231,7 +232,7 @@ def summary_table(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> p
 class KronosForecastFn:
     """Adapt a ``KronosPipeline`` to the forecast-function signature (given future timestamps are used)."""
 
-    def __init__(self, forecaster, paths: int = 30, name: str | None = None, batch_size: int = 0, **settings):
+    def __init__(self, forecaster, paths: int = default("paths"), name: str | None = None, batch_size: int = 0, **settings):
         self.forecaster = forecaster
         self.paths = paths
         self.settings = settings
@@ -256,6 +257,6 @@ class KronosForecastFn:
         return out
 
 
-def kronos_forecast_fn(forecaster, paths: int = 30, name: str | None = None, batch_size: int = 0,
+def kronos_forecast_fn(forecaster, paths: int = default("paths"), name: str | None = None, batch_size: int = 0,
                        **settings) -> KronosForecastFn:
     return KronosForecastFn(forecaster, paths, name, batch_size, **settings)

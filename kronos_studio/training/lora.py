@@ -43,6 +43,7 @@ from safetensors.torch import load_file, save_file
 from data_sources.storage import atomic_write, atomic_write_text
 from kronos.checkpoints import KronosPair
 from kronos.model import Kronos
+from kronos.settings import default
 
 from .adapter_files import ADAPTER_CONFIG, ADAPTER_FILE, EVENT_FILE, META_FILE
 from .datasets import TrainData, WindowSet
@@ -453,7 +454,7 @@ def finetune_lora(pair: KronosPair, data: TrainData, builder: EventBuilder, cfg:
 
 # --- before / after ------------------------------------------------------------------------------
 def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuilder, *, horizon: int,
-                 start=None, n_cutoffs: int = 20, lookback: int | None = None, paths: int = 30,
+                 start=None, n_cutoffs: int = 20, lookback: int | None = None, paths: int = default("paths"),
                  seed: int = 0, baselines: bool = True, progress=None) -> dict:
     """Walk-forward on the same cut-offs (from ``start`` on, e.g. the held-out test period): the base
     model, the adapter with events, the adapter without events, and the naive baselines."""
