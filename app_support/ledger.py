@@ -12,6 +12,7 @@ from collections import OrderedDict
 import pandas as pd
 import streamlit as st
 
+from data_sources.sources import SOURCES
 from kronos.quantiles import BAND_NAME
 from kronos_studio.ledger import Ledger, ledger_url
 from kronos_studio.ledger.frames import counted
@@ -200,8 +201,8 @@ def realized_panel(bars) -> None:
                                     "direction_hit": pct("direction hit", format="percent")})
 
 
-# Sources whose bars never grow: the bundled samples end in 2013, so their forecasts are never scored.
-FROZEN_SOURCES = {"sample": "a bundled sample gets no new bars: never scored (use Evaluate's walk-forward)"}
+# Sources whose bars never grow (the bundled samples end in 2013): their forecasts are never scored.
+FROZEN_SOURCES = {k: s.frozen for k, s in SOURCES.items() if s.frozen}
 
 
 def status(table: pd.DataFrame) -> pd.Series:

@@ -5,16 +5,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
 from kronos.config import MIN_BAND_PATHS, default_lookback
 from kronos.settings import ForecastSettings, default
 
 from . import data
 from .models import ModelChoice, device_label, model_choices
 
-SOURCES = {"sample": "Bundled sample", "yfinance": "Ticker (Yahoo Finance)", "ccxt": "Crypto (exchange)",
-           "file": "Upload CSV / Parquet"}
-YAHOO_INTERVALS = ["1d", "1wk", "1h", "30m", "15m", "5m", "1m"]
-CRYPTO_INTERVALS = ["1h", "4h", "1d", "15m", "5m", "1m"]
+YAHOO_INTERVALS = list(SOURCES[YFINANCE].intervals)
+CRYPTO_INTERVALS = list(SOURCES[CCXT].intervals)
 TIMEZONES = [None, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
              "Asia/Hong_Kong", "Australia/Sydney"]
 CALENDARS = [None, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
@@ -91,24 +90,23 @@ def _unadjusted_samples() -> set[str]:
 def render() -> Inputs:
     sb = st.sidebar
     sb.markdown("### Data")
-    source = sb.selectbox("Source", list(SOURCES), format_func=SOURCES.get, key="sb_source")
+    source = sb.selectbox("Source", list(SOURCES), format_func=lambda k: SOURCES[k].label, key="sb_source")
     sample = symbol = exchange = ""
     upload = timezone = calendar = None
     interval = "1d"
     adjusted = True
-    if source == "sample":
+    if source == SAMPLE:
         sample = sb.selectbox("Sample", _sample_names(), key="sb_sample")
         if sample in _unadjusted_samples():
             adjusted = sb.toggle("Split-adjusted", True, key="sb_adjusted",
                                  help="This sample's file is unadjusted: stock splits show as overnight jumps. "
                                       "On: adjusted by the quality gate's split fix (noted in the data notes).")
-    elif source == "yfinance":
-        symbol = sb.text_input("Ticker", "AAPL", key="sb_ticker",
-                               help="Stocks (AAPL), ETFs (SPY), indices (^GSPC), FX (EURUSD=X)")
+    elif source == YFINANCE:
+        symbol = sb.text_input("Ticker", "AAPL", key="sb_ticker", help=SOURCES[YFINANCE].symbols.capitalize())
         interval = sb.selectbox("Interval", YAHOO_INTERVALS, key="sb_yf_interval")
-    elif source == "ccxt":
+    elif source == CCXT:
         exchange = sb.selectbox("Exchange", EXCHANGES, key="sb_exchange", accept_new_options=True)
-        symbol = sb.text_input("Pair", "BTC/USDT", key="sb_pair", help="BASE/QUOTE as the exchange lists it")
+        symbol = sb.text_input("Pair", "BTC/USDT", key="sb_pair", help=SOURCES[CCXT].symbols)
         interval = sb.selectbox("Interval", CRYPTO_INTERVALS, key="sb_cx_interval")
     else:
         upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import TRANSIENT_ERRORS, DataSourceError, EmptyDataError
+from . import sources
+from .errors import TRANSIENT_ERRORS, EmptyDataError
 from .schema import COLUMNS, Bars
 from .storage import atomic_write, storage_path
 
@@ -92,21 +93,8 @@ class BarCache:
 
 
 def _fetch(source, symbol, interval, lookback, exchange, since, now, session, client) -> Bars:
-    if source == "yfinance":
-        from .yahoo import fetch_yahoo
-
-        if since is not None:
-            return fetch_yahoo(symbol, interval, start=since, session=session, now=now)
-        return fetch_yahoo(symbol, interval, lookback=lookback, session=session, now=now)
-    if source == "ccxt":
-        from .crypto import fetch_ccxt
-
-        if not exchange:
-            raise DataSourceError("crypto bars need an exchange: pass exchange='binance' (or kraken, coinbase, ...)")
-        if since is not None:
-            return fetch_ccxt(exchange, symbol, interval, since=since, client=client, now=now)
-        return fetch_ccxt(exchange, symbol, interval, lookback=lookback, client=client, now=now)
-    raise DataSourceError(f"unknown source {source!r}: use 'yfinance', 'ccxt' or 'sample' (files: read_bars_file)")
+    return sources.source(source).fetch(symbol, interval, lookback=lookback, since=since, exchange=exchange, now=now,
+                                        session=session, client=client)
 
 
 def _merge(old: Bars, new: Bars) -> Bars:
@@ -127,27 +115,24 @@ def _consistent(old: Bars, new: Bars) -> bool:
 def load_bars(source: str, symbol: str, interval: str, lookback: int | None = None, exchange: str | None = None,
               cache: BarCache | str | os.PathLike | bool | None = None, *, now: pd.Timestamp | None = None,
               session=None, client=None) -> Bars:
-    """Bars for ``symbol`` from "yfinance", "ccxt" (with ``exchange``) or "sample", through the cache.
+    """Bars for ``symbol`` from a source of ``data_sources.sources`` ("yfinance", "ccxt" with ``exchange``,
+    "sample"), through the cache.
 
     Returns the last ``lookback`` bars (all cached bars when None; ``lookback`` is required for a
     first download). Only bars newer than the cached last bar are fetched. If the source cannot be
     reached or rate-limits, cached bars come back with ``stale=True`` and their ``age``.
     ``cache``: a BarCache, a directory, False for no cache, None/True for the default directory.
     """
-    if source == "sample":
-        from .samples import load_sample
-
-        bars = load_sample(symbol)
-        return bars.tail(lookback) if lookback else bars
-    if source == "file":
-        raise DataSourceError("files are read with data_sources.read_bars_file(path_or_upload)")
+    origin = sources.source(source)
+    if not origin.cached:  # bundled samples are read as they are; files are not fetched at all
+        return origin.fetch(symbol, interval, lookback=lookback)
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     if cache is False:
         if lookback is None:
             raise ValueError("lookback is required without a cache")
         return _fetch(source, symbol, interval, lookback, exchange, None, now, session, client)
     store = cache if isinstance(cache, BarCache) else BarCache(None if cache in (None, True) else cache)
-    key_symbol = symbol.strip().upper() if source == "yfinance" else symbol
+    key_symbol = symbol.strip().upper() if source == sources.YFINANCE else symbol  # Yahoo's tickers ignore case
     cached = store.read(source, key_symbol, interval, exchange)
 
     try:

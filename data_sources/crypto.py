@@ -158,3 +158,14 @@ def _paginate(ex, exchange_id, symbol, timeframe, cursor, end_ms, step_ms):
     finally:
         del ex.parse_ohlcv  # back to the class method
     return rows, quote
+
+
+def fetch(symbol: str, interval: str, *, lookback: int | None = None, since=None, exchange: str | None = None,
+          now=None, client=None, **_) -> Bars:
+    """The ``data_sources.sources`` entry point: ``symbol`` on ``exchange``, the last ``lookback`` bars or
+    the bars from ``since`` on."""
+    if not exchange:
+        raise DataSourceError("crypto bars need an exchange: pass exchange='binance' (or kraken, coinbase, ...)")
+    if since is not None:
+        return fetch_ccxt(exchange, symbol, interval, since=since, client=client, now=now)
+    return fetch_ccxt(exchange, symbol, interval, lookback=lookback, client=client, now=now)

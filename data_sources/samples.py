@@ -108,3 +108,10 @@ def load_sample(name: str, adjusted: bool = True) -> Bars:
 def has_split_jumps(info: SampleInfo) -> bool:
     """Whether the sample's prices are unadjusted (stock splits show as overnight jumps)."""
     return info.origin == _BOKEH_ORIGIN
+
+
+def fetch(symbol: str, interval: str, *, lookback: int | None = None, **_):
+    """The ``data_sources.sources`` entry point: sample ``symbol`` (its name), its last ``lookback`` bars
+    (all when None). ``interval`` is the sample's own."""
+    bars = load_sample(symbol)
+    return bars.tail(lookback) if lookback else bars

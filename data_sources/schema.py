@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataFormatError
+from .sources import SOURCES
 
 if TYPE_CHECKING:
     from .calendar_inference import CalendarInference
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 PRICE_COLUMNS = ("open", "high", "low", "close")
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
 COLUMNS = ("timestamp",) + VALUE_COLUMNS
-SOURCES = ("yfinance", "ccxt", "file", "sample")
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Bars:
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+            raise ValueError(f"source must be one of {tuple(SOURCES)}, got {self.source!r}")
         f = self.frame
         if not isinstance(f, pd.DataFrame) or tuple(f.columns) != COLUMNS:
             cols = list(f.columns) if isinstance(f, pd.DataFrame) else type(f).__name__

@@ -278,3 +278,10 @@ def fetch_yahoo(symbol: str, interval: str = "1d", lookback: int | None = None,
                "Yahoo's terms: personal use",
         notes=notes,
     )
+
+
+def fetch(symbol: str, interval: str, *, lookback: int | None = None, since=None, now=None, session=None, **_) -> Bars:
+    """The ``data_sources.sources`` entry point: the last ``lookback`` bars, or the bars from ``since`` on."""
+    if since is not None:
+        return fetch_yahoo(symbol, interval, start=since, session=session, now=now)
+    return fetch_yahoo(symbol, interval, lookback=lookback, session=session, now=now)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from data_sources.sources import SOURCES, by_symbol
+
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
-FETCH_SOURCES = ("yfinance", "ccxt", "sample")
 LOAD_THREADS = 8  # downloads wait on the network: several at a time
 PROCESS_POOL_FILES = 200  # from this many files on, parsing them in other processes outweighs starting those
 MAX_READ_PROCESSES = 8
@@ -84,10 +85,11 @@ def read_watchlist(path: str | Path) -> list[Entry]:
         exchange = _cell(getattr(row, "exchange", None))
         if not (source and symbol and interval):
             raise WatchlistError(f"watchlist '{path}' line {i}: source, symbol and interval are all needed")
-        if source not in FETCH_SOURCES:
-            raise WatchlistError(f"watchlist '{path}' line {i}: unknown source '{source}'; use one of {list(FETCH_SOURCES)}")
-        if source == "ccxt" and not exchange:
-            raise WatchlistError(f"watchlist '{path}' line {i}: ccxt needs an exchange (e.g. binance) in the exchange column")
+        if source not in by_symbol():
+            raise WatchlistError(f"watchlist '{path}' line {i}: unknown source '{source}'; use one of {list(by_symbol())}")
+        if SOURCES[source].needs_exchange and not exchange:
+            raise WatchlistError(f"watchlist '{path}' line {i}: {source} needs an exchange (e.g. binance) in the exchange "
+                                 "column")
         rows.append((source, symbol, interval, exchange))
     if not rows:
         raise WatchlistError(f"watchlist '{path}' has no rows")

@@ -135,12 +135,14 @@ def _fetch(row):
 
     import pandas as pd
 
+    from data_sources.sources import SOURCES
     from kronos_studio.ledger.frames import counted
 
-    if row.source == "file":
+    origin = SOURCES.get(row.source)
+    if origin is None or not origin.by_symbol:
         raise CliError(f"{counted(row.predictions, 'forecast')} from a file: score them with "
                        "`kronos ledger score FILE`")
-    if row.source == "sample":
+    if origin.frozen:  # a sample's series is found by its symbol and interval, not its display name
         from data_sources import list_samples, load_sample
 
         for sample in list_samples():
@@ -158,8 +160,8 @@ def _fetch(row):
     except ValueError as e:
         raise CliError(str(e)) from None
     needed = math.ceil((pd.Timestamp.now(tz="UTC") - since) / step) + int(row.longest_horizon) + 2
-    if row.source == "ccxt" and not row.exchange:
-        raise CliError("the exchange of these ccxt bars was not recorded: score them with a file")
+    if origin.needs_exchange and not row.exchange:
+        raise CliError(f"the exchange of these {row.source} bars was not recorded: score them with a file")
     try:
         return load_bars(row.source, row.symbol, row.interval, lookback=min(needed, MAX_FETCH_BARS),
                          exchange=row.exchange)

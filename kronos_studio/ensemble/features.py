@@ -9,6 +9,7 @@ import pandas as pd
 
 from data_sources.calendars import CRYPTO, FX
 from data_sources.intervals import parse_interval
+from data_sources.sources import SOURCES
 from kronos.config import CLOSE
 from kronos.quantiles import BAND
 
@@ -18,7 +19,8 @@ VOL_WINDOW, LONG_VOL_WINDOW, MOMENTUM_WINDOW = 20, 100, 20
 
 def asset_class(calendar: str | None, source: str = "") -> str:
     """'crypto' for 24/7 markets, 'fx' for the FX week, 'equity' for an exchange calendar, else 'other'."""
-    if calendar == CRYPTO or source == "ccxt":
+    registered = SOURCES.get(source)
+    if calendar == CRYPTO or (registered is not None and registered.asset_class == "crypto"):
         return "crypto"
     if calendar == FX:
         return "fx"
