@@ -99,7 +99,6 @@ class KronosConfig:
 DEPENDENCY_HEADS = 4
 ROPE_BASE = 10000.0
 RMS_NORM_EPS = 1e-5  # RMSNorm epsilon (not the price normalisation one: kronos.normalization)
-TIME_FEATURES = ("minute", "hour", "weekday", "day", "month")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
 CLOSE = BAR_COLUMNS.index("close")  # the close's column in a bar or path array
 
