@@ -552,9 +552,10 @@ def coverage_chart(coverage: pd.DataFrame, nominal: float, *, title: str | None 
                   annotation_text=f"nominal {nominal:.0%}", annotation_position="top left")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="actual inside the band")
     fig.update_xaxes(title_text="horizon step (bars ahead)")
-    fig.update_layout(title=title, height=height, template="plotly_white", hovermode="x unified",
+    # The legend sits under the x-axis title (at y=-0.2 it covered the title); the figure grows to hold it.
+    fig.update_layout(title=title, height=height + 60, template="plotly_white", hovermode="x unified",
                       margin=dict(l=10, r=10, t=60 if title else 30, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+                      legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
     return fig
 
 

@@ -25,3 +25,9 @@ def price_text(value: float, decimals: int) -> str:
 def price_format(decimals: int) -> str:
     """Format spec of a price with ``decimals`` (from Bars.price_decimals): ',.4f'."""
     return f",.{decimals}f"
+
+
+def width_text(share: float) -> str:
+    """A band width (a share of the last close): one decimal, two below 1% so that an FX band of 0.05% does
+    not read as 0.0%."""
+    return f"{share:.{2 if abs(share) < 0.01 else 1}%}"

@@ -12,7 +12,7 @@ from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND, BAND_NAME
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
-from kronos_studio.evaluation.trust import skill_interval, skill_score
+from kronos_studio.evaluation.trust import signed_percent, skill_interval, skill_score
 from kronos_studio.evaluation.walk_forward import EvalResult
 
 MIN_NOISE_CUTOFFS = 5  # fewer cut-offs than this: the verdict does not judge noise at all
@@ -177,17 +177,17 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     ours, theirs = results[best].crps_pct_by_cutoff(), results[second].crps_pct_by_cutoff()
     skill = skill_score(float(ours.mean()), float(theirs.mean()))
     lo, hi = skill_interval(ours, theirs, level)
-    ci = f"{level:.0%} interval {lo:+.0%} to {hi:+.0%}"
+    ci = f"{level:.0%} interval {signed_percent(lo)} to {signed_percent(hi)}"
     over = f"over the {k} cut-offs one horizon apart ending here"
     if lo > 0:
         tail = (f"; the difference is beyond noise: {over}, {best}'s CRPS is {skill:.0%} lower than {second}'s "
                 f"({ci}).")
     elif hi < 0:
         tail = (f", but that is not borne out {over}: there {second} has the lower CRPS ({best}'s skill "
-                f"{skill:+.0%}, {ci}).")
+                f"{signed_percent(skill)}, {ci}).")
     else:
         tail = (f"; the difference is not beyond noise: {over}, {best}'s CRPS skill over {second} is "
-                f"{skill:+.0%} ({ci}, which spans 0).")
+                f"{signed_percent(skill)} ({ci}, which spans 0).")
     return Verdict(head + tail + walk, best, second, k, skill, (lo, hi), lo > 0)
 
 

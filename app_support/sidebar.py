@@ -114,12 +114,13 @@ def render() -> Inputs:
         if upload is None and data.handed_file() is not None:  # a Screener row opened here
             upload = data.handed_file()
             sb.caption(f"Using **{upload.name}** from the Screener; upload a file to replace it.")
-        c1, c2 = sb.columns(2)
-        timezone = c1.selectbox("Timezone", TIMEZONES, key="sb_file_tz", accept_new_options=True,
-                                format_func=lambda z: z or "as in file",
+        # One per row: side by side the boxes cut their own values ("as in fi").
+        timezone = sb.selectbox("Timezone", TIMEZONES, key="sb_file_tz", accept_new_options=True,
+                                format_func=lambda z: z or "as in the file",
                                 help="How to read times without a UTC offset (default: UTC, flagged)")
-        calendar = c2.selectbox("Calendar", CALENDARS, key="sb_file_cal", accept_new_options=True,
-                                format_func=lambda c: c or "infer", help="Trading calendar for gaps and future bars")
+        calendar = sb.selectbox("Calendar", CALENDARS, key="sb_file_cal", accept_new_options=True,
+                                format_func=lambda c: c or "infer from the bar times",
+                                help="Trading calendar for gaps and future bars")
     sb.markdown("### Model")
     choices = model_choices()
     by_key = {c.key: c for c in choices}

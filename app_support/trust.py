@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kronos.quantiles import BAND_NAME
-from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts
+from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts, signed_percent
 
 from . import ledger as ledger_ui
 from .models import ModelChoice, load_model, model_identity
@@ -196,9 +196,9 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
                   delta_arrow="off", help="How often the actual close fell inside the band, over the cut-offs")
         if "crps_skill" in b:
             ci = b.get("crps_skill_ci")
-            st.metric("CRPS skill", f"{b['crps_skill']:+.0%}", "vs random walk", delta_color="off", delta_arrow="off",
+            st.metric("CRPS skill", signed_percent(b["crps_skill"]), "vs random walk", delta_color="off", delta_arrow="off",
                       help="1 − CRPS(model) / CRPS(random walk with historical volatility); above 0 is better"
-                           + (f". 95% CI {ci[0]:+.0%} to {ci[1]:+.0%} over the cut-offs" if ci else ""))
+                           + (f". 95% CI {signed_percent(ci[0])} to {signed_percent(ci[1])} over the cut-offs" if ci else ""))
         if "held_out_after" in b:
             st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
                        f"(raw {b['held_out_before']:.0%}).")

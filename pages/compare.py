@@ -9,6 +9,7 @@ from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.plausibility import check_fan
+from kronos_studio.evaluation.trust import signed_percent
 
 st.title("Compare models")
 start = open_page(need_model=False, gate_key=None, settings=False)  # gated below, after a backtest cut
@@ -128,15 +129,16 @@ for col, row in zip(cols, rows):
                      delta_arrow="off", help="Mean CRPS over the horizon on this cut-off (lower is better)")
             b.metric(metrics.COVERAGE, f"{row[metrics.COVERAGE]:.0%}", "nominal 80%", delta_color="off",
                      delta_arrow="off")
-            a.metric("CRPS skill vs random walk", f"{row['CRPS skill vs random walk']:+.0%}", "this cut-off",
+            a.metric("CRPS skill vs random walk", signed_percent(row["CRPS skill vs random walk"]), "this cut-off",
                      delta_color="off", delta_arrow="off",
                      help="1 − CRPS(model) / CRPS(random walk); above 0 is better")
         st.caption(f"Sampled in {row['time (s)']:.2f} s")
 if backtest is not None:  # the baseline, on the same cut-off and seed, as a row of its own
     rw = backtest.baseline
     numbers = metrics.horizon_numbers(metrics.summarize_paths(rw.paths[0], bars.frame, "close"))
-    rows.append({"model": rw.name, **metrics.cutoff_scores(rw), **numbers, "time (s)": None,  # ran all cut-offs
-                 "revision": None})
+    # The reference scores 0 against itself; its time is its whole walk-forward; it has no weights revision.
+    rows.append({"model": rw.name, **metrics.cutoff_scores(rw, rw), **numbers,
+                 "time (s)": float(rw.meta.get("elapsed_s", float("nan"))), "revision": "—"})
 pct = st.column_config.NumberColumn
 percent = {c: pct(c, format="percent") for c in ("expected return", "P(up)", metrics.BAND_WIDTH, "first-step gap",
                                                  metrics.COVERAGE, "CRPS skill vs random walk", "error at horizon")}

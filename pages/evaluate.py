@@ -10,7 +10,7 @@ from app_support import app_version, ensemble, ledger, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME, band_nominal
-from kronos_studio.evaluation.trust import TrainingPeriodError, pit_histogram
+from kronos_studio.evaluation.trust import TrainingPeriodError, pit_histogram, signed_percent
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
@@ -78,7 +78,8 @@ if report.check is not None:
                      + ("" if ck.guaranteed else " Too few fitting cut-offs for the finite-sample guarantee."))
 if "crps_skill" in b:
     s_lo, s_hi = b["crps_skill_ci"]
-    m[2].metric("CRPS skill vs random walk", f"{b['crps_skill']:+.0%}", f"95% CI {s_lo:+.0%} to {s_hi:+.0%}",
+    m[2].metric("CRPS skill vs random walk", signed_percent(b["crps_skill"]),
+                f"95% CI {signed_percent(s_lo)} to {signed_percent(s_hi)}",
                 delta_color="off", delta_arrow="off",
                 help="1 − CRPS(model) / CRPS(random walk with historical volatility): above 0 the model is better. "
                      "The interval resamples the cut-offs (paired bootstrap); if it spans 0 the difference is noise.")

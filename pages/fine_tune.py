@@ -129,7 +129,13 @@ if r["base_val"] is not None:
 m[3].metric("Best step", r["best_step"])
 hist = r["history"]
 if len(hist) and "val_loss" in hist:
-    st.line_chart(hist.set_index("step")[["train_loss", "val_loss"]], height=220)
+    curve = hist.set_index("step")[["train_loss", "val_loss"]].dropna(how="all")
+    if len(curve) >= 2:
+        st.line_chart(curve, height=220)
+    else:  # one point is no curve (it drew an empty chart with one tick label)
+        st.caption("Loss curve: one logged step only ("
+                   + ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in curve.iloc[0].dropna().items())
+                   + "); train for more steps to see one.")
 if r["table"] is not None:
     st.subheader(f"Before / after: walk-forward on the held-out bars from {r['test_start']}")
     cols = ["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit", "cutoffs", "horizon", "paths"]

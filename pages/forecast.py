@@ -8,7 +8,7 @@ import streamlit as st
 from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
 from app_support.events import in_window, parse_events
-from app_support.formats import price_format, probability_text
+from app_support.formats import price_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
@@ -23,6 +23,9 @@ from_screener = screener.opened_here()  # a row opened on the Screener page runs
 start = open_page()
 inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
+# The fan and its numbers first on screen (at 1366x768 they sat below the fold); the optional event inputs
+# below them, though they run first: the fan needs their values.
+head = st.container()
 with st.expander("Event markers (optional)", icon=":material/flag:"):
     text = st.text_area("One per line: date[ time], label", key="events_text",
                         placeholder="2013-04-23, Earnings\n2013-05-01 14:00, FOMC")
@@ -36,7 +39,7 @@ with st.expander("Event calendar and LoRA adapter", icon=":material/event:", key
 events = events + calendar_markers
 
 
-clicked = st.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast") or from_screener
+clicked = head.button("Run forecast", type="primary", icon=":material/play_arrow:", key="run_forecast") or from_screener
 fc, from_store = forecasts.cached(bars, choice, settings), True
 fc_plain = None
 if adapter is not None:  # event-conditioned forecast with a LoRA adapter (app_support.adapters)
@@ -50,31 +53,32 @@ if clicked and fc is None:
 
         what = "model could not be loaded" if isinstance(e, CheckpointError) else "forecast could not run"
         detail = str(e) if isinstance(e, ValueError | CheckpointError) else f"{type(e).__name__}: {e}"
-        st.error(f"**The {what}.** {detail}")
+        head.error(f"**The {what}.** {detail}")
         st.stop()
 calendar_warning = data.calendar_warning(bars)  # said where the fan is drawn, not in a collapsed note
 if fc is None:
-    st.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
+    head.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
     if calendar_warning:
-        st.warning(calendar_warning, icon=":material/event_busy:")
+        head.warning(calendar_warning, icon=":material/event_busy:")
     # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
-    st.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
+    head.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
                                   currency=quote_currency(bars.symbol, bars.source, bars.origin),
                                   title=f"{bars.symbol} {bars.interval}: the {min(lookback, len(bars))} bars "
                                         "the model reads"),
                     key="history_chart", config=CHART_CONFIG)
     st.stop()
 
-c1, c2, c3 = st.columns([2, 2, 3])
+fan_col, badge_col = head.columns([4, 1.15])
+# How the fan is drawn, under it (created after the fan's columns, so they sit below; they run first).
+c1, c2, c3 = head.columns([2, 2, 3])
 field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default="close", key="fan_field") or "close"
 band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
 band = BANDS[band_name]
 shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
-show_members = choice.kind == "ensemble" and st.toggle(
+show_members = choice.kind == "ensemble" and head.toggle(
     "Show members", key="fan_members", help="Each member's median and band, thin, behind the ensemble's fan; "
                                             "the legend gives its weight in the mixture")
 
-fan_col, badge_col = st.columns([4, 1.15])
 with badge_col:
     calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
                               "not the adapter's" if adapter is not None else None)
@@ -102,16 +106,16 @@ fan_col.plotly_chart(fig, key="fan_chart", config=CHART_CONFIG)
 s = summarize(fc, "close", band)
 decimals = bars.price_decimals()  # prices as the series writes them: 1.2050 stays 1.2050
 price = price_format(decimals)
-m = st.columns(4)
+m = head.columns(4)
 m[0].metric("Expected return at horizon", f"{s.expected_return:+.2%}", help="Mean of the paths' last close "
             f"vs the last close ({s.last:{price}}); median path {s.median_return:+.2%}")
 m[1].metric("P(close ends above last close)", probability_text(s.prob_up))
-m[2].metric(f"Band width {band_name} at horizon", f"{s.band_width:.1%}",
+m[2].metric(f"Band width {band_name} at horizon", width_text(s.band_width),
             help=f"{s.band_low:{price}} to {s.band_high:{price}}, relative to the last close")
 prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
-st.caption(ensemble.caption(prov) if choice.kind == "ensemble" else
+head.caption(ensemble.caption(prov) if choice.kind == "ensemble" else
            f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")

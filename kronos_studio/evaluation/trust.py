@@ -29,6 +29,18 @@ def skill_score(score: float, reference: float) -> float:
     return float(1 - score / reference) if reference > 0 else float("nan")
 
 
+def signed_percent(x: float) -> str:
+    """A skill or a return for reading: '+12%', '-0.4%', '+0.03%' (never '-0%': a tiny value keeps the
+    decimals that show its size and sign), '0%' for exactly zero, 'n/a' when not a number."""
+    if not np.isfinite(x):
+        return "n/a"
+    p = x * 100
+    if p == 0:
+        return "0%"
+    decimals = 0 if abs(p) >= 1 else 1 if abs(p) >= 0.1 else 2
+    return f"{p:+.{decimals}f}%"
+
+
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a proportion (95% for z = 1.96)."""
     if n <= 0:
@@ -111,11 +123,11 @@ def plain_verdicts(numbers: dict) -> list[str]:
     if "crps_skill" in numbers:
         skill, (lo, hi) = numbers["crps_skill"], numbers.get("crps_skill_ci", (numbers["crps_skill"],) * 2)
         if hi < 0:
-            out.append(f"Worse than a plain random walk on these cut-offs (CRPS skill {skill:+.0%}, 95% interval "
-                       f"{lo:+.0%} to {hi:+.0%}).")
+            out.append(f"Worse than a plain random walk on these cut-offs (CRPS skill {signed_percent(skill)}, 95% "
+                       f"interval {signed_percent(lo)} to {signed_percent(hi)}).")
         elif lo <= 0:
-            out.append(f"Not distinguishable from a plain random walk on these cut-offs (CRPS skill {skill:+.0%}, "
-                       f"95% interval {lo:+.0%} to {hi:+.0%}).")
+            out.append(f"Not distinguishable from a plain random walk on these cut-offs (CRPS skill "
+                       f"{signed_percent(skill)}, 95% interval {signed_percent(lo)} to {signed_percent(hi)}).")
     return out
 
 

@@ -426,6 +426,8 @@ def test_picking_an_adapter_keeps_the_calendar_box_open(page, adapter_url):
     page.wait_for_selector(IDLE)
     select = box.get_by_test_id("stSelectbox").filter(has_text="LoRA event adapter")
     expect(select).to_be_visible(timeout=30_000)
+    select.scroll_into_view_if_needed()
+    page.wait_for_selector(IDLE)  # a rerun (the device line once torch is loaded) would close the list
     select.click()
     page.get_by_role("option", name="aapl-events").click(timeout=30_000)
     page.wait_for_timeout(500)

@@ -10,6 +10,8 @@ import pandas as pd
 import test_browser
 from test_browser import FAN, IDLE, no_exceptions, open_app, set_number, shot
 
+from app_support.formats import width_text
+
 pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
 
@@ -121,6 +123,6 @@ def test_screener_run_sort_and_open_a_row_on_forecast(page, app_url):
     metrics = page.get_by_test_id("stMetric")
     expect(metrics.filter(has_text="P(close ends above last close)")).to_contain_text(f"{row['p_up']:.0%}")
     expect(metrics.filter(has_text="Expected return at horizon")).to_contain_text(f"{row['expected_return']:+.2%}")
-    expect(metrics.filter(has_text="Band width p10–p90")).to_contain_text(f"{row['band_width']:.1%}")
+    expect(metrics.filter(has_text="Band width p10–p90")).to_contain_text(width_text(row['band_width']))
     no_exceptions(page)
     shot(page, "screener_opened_on_forecast.png")

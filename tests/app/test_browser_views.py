@@ -200,3 +200,28 @@ def test_ensemble_fan_with_its_members(page, app_url):
     no_exceptions(page)
     page.mouse.move(5, 5)
     shot(page, "forecast_ensemble_members.png")
+
+
+def test_the_fan_and_its_numbers_are_above_the_fold_on_a_laptop(browser, app_url):
+    """1366x768, the default view, one click: the fan and the numbers under it are in sight without
+    scrolling (the event options sit below them)."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    pg = watch(ctx.new_page())
+    try:
+        open_app(pg, app_url)
+        pg.get_by_role("button", name="Run forecast").click()
+        pg.wait_for_selector(FAN, timeout=60_000)
+        pg.wait_for_selector(IDLE)
+        assert pg.evaluate("window.scrollY") == 0
+        fan = pg.locator(CHART).first.bounding_box()
+        plot = pg.evaluate("(() => { const s = document.querySelector('[data-testid=\"stPlotlyChart\"] "
+                           ".js-plotly-plot')._fullLayout._size; return {top: s.t, height: s.h}; })()")
+        # Three quarters of the plot area (where the fan is drawn) in the first screen.
+        assert fan["y"] + plot["top"] + 0.75 * plot["height"] <= 768, (fan, plot)
+        events = pg.get_by_text("Event markers (optional)").bounding_box()
+        assert events["y"] > fan["y"] + fan["height"], (events, fan)  # the options come after the fan
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "forecast_laptop_first_screen.png"))
+        no_exceptions(pg)
+    finally:
+        ctx.close()

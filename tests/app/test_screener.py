@@ -9,6 +9,7 @@ import pytest
 from app_helpers import BAD_CSV, good_csv
 
 from app_support import screener, sidebar
+from app_support.formats import width_text
 
 HORIZON, PATHS = 8, 12
 
@@ -108,7 +109,7 @@ def test_a_row_opens_on_the_forecast_page_with_the_same_fan(new_app):
     metrics = {m.label: m.value for m in at.metric}  # run at once, no click: the row's numbers
     assert metrics["P(close ends above last close)"] == f"{row['p_up']:.0%}"
     assert metrics["Expected return at horizon"] == f"{row['expected_return']:+.2%}"
-    assert metrics["Band width p10–p90 at horizon"] == f"{row['band_width']:.1%}"
+    assert metrics["Band width p10–p90 at horizon"] == width_text(row["band_width"])
     assert metrics["Expected max drawdown"] == f"{row['expected_max_drawdown']:.1%}"
     assert {m.label: m.delta for m in at.metric}["Sampling time"] == "just sampled"
     # AppTest's run() goes back to the page it last switched to (a browser stays): come back to Forecast.

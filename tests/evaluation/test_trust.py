@@ -156,3 +156,10 @@ def test_plain_verdicts_say_when_coverage_or_skill_is_poor():
     assert worse == ["Worse than a plain random walk on these cut-offs (CRPS skill -17%, 95% interval -36% to -1%)."]
     tie = plain_verdicts({**good, "crps_skill": -0.04, "crps_skill_ci": [-0.18, 0.07]})
     assert len(tie) == 1 and tie[0].startswith("Not distinguishable from a plain random walk")
+
+
+def test_skills_read_without_a_minus_zero():
+    from kronos_studio.evaluation.trust import signed_percent
+
+    assert [signed_percent(x) for x in (0.123, -0.004, 0.0003, 0.0, -0.0, float("nan"))] == \
+        ["+12%", "-0.4%", "+0.03%", "0%", "0%", "n/a"]
