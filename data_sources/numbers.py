@@ -13,6 +13,11 @@ import pandas as pd
 
 from .errors import DataFormatError
 
+# Cells pandas reads as missing (its default na_values): the fast readers treat them the same way.
+NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+              "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+NA_SET = frozenset(NA_STRINGS)
+
 _SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 # Digit grouping with a thousands separator: "45,994", "-1,234,567" (or the same with '.').
 _GROUPED = {sep: re.compile(r"^[+-]?\d{1,3}(?:" + re.escape(sep) + r"\d{3})+$") for sep in ",."}

@@ -517,11 +517,11 @@ def test_fast_number_road_gives_what_the_careful_one_gives(monkeypatch, rows, se
        form=st.sampled_from(["%Y.%m.%d %H:%M:%S", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y",
                              "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"]))
 def test_fast_date_forms_read_what_the_general_rules_read(days, form):
-    from data_sources import files
+    from data_sources import dates
 
     text = pd.Series([d.strftime(form) for d in days], dtype="string")
-    dayfirst = files._looks_dayfirst(text)
-    fast = files._iso_dates(text, text) if form.startswith("%Y-") else files._uniform_dates(text, text)
+    dayfirst = dates.looks_dayfirst(text)
+    fast = dates._iso_dates(text, text) if form.startswith("%Y-") else dates._uniform_dates(text, text)
     general = pd.to_datetime(text, format="ISO8601") if form.startswith("%Y-") else pd.to_datetime(
         text, format="mixed", dayfirst=dayfirst)
     if fast is None:  # only when the day/month order cannot be told from the values (then the general rule decides)
@@ -531,12 +531,12 @@ def test_fast_date_forms_read_what_the_general_rules_read(days, form):
 
 
 def test_fast_date_forms_refuse_dates_that_do_not_exist():
-    from data_sources import files
+    from data_sources import dates
 
-    dotted = files._OTHER_FORMS[2]  # dd.mm.yyyy
-    assert files._field_dates(pd.Series(["29.02.2000", "28.02.2001"]), dotted, True).dt.day.tolist() == [29, 28]
+    dotted = dates._OTHER_FORMS[2]  # dd.mm.yyyy
+    assert dates._field_dates(pd.Series(["29.02.2000", "28.02.2001"]), dotted, True).dt.day.tolist() == [29, 28]
     for missing in ("29.02.1900", "29.02.2023", "31.04.2024", "01.13.2024 25:00"):
-        assert files._field_dates(pd.Series(["01.01.2024", missing]), dotted, True) is None
+        assert dates._field_dates(pd.Series(["01.01.2024", missing]), dotted, True) is None
     with pytest.raises(DataFormatError, match="29.02.2023"):
         read("Datum;Open;High;Low;Close\n28.02.2023;1;2;0,5;1,5\n29.02.2023;1;2;0,5;1,5\n")
 
