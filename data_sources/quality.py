@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -260,108 +260,146 @@ def _reversing_jumps(f: pd.DataFrame) -> tuple[pd.DatetimeIndex, float] | None:
     return times[1:-1][undone], np.floor(-np.expm1(-threshold) * 100 + 1e-9) / 100
 
 
-def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Finding]:
-    """Inspect bars (never modifies them) and list everything that could mislead a forecast.
+@dataclass
+class _Look:
+    """What every check reads: the bars, their frame, the rows usable for price checks (``clean``), the
+    bar step, the calendar they suggest, the lookback asked for and the time now."""
 
-    ``now`` (a timestamp, naive means UTC; default: the clock) decides whether the last bar is still forming.
-    """
-    out: list[Finding] = []
-    frame = bars.frame
-    n = len(frame)
-    if n == 0:
-        return [Finding("empty", "error", "no bars at all: pick another symbol, interval or date range")]
-    ts_all = frame["timestamp"]
+    bars: Bars
+    lookback: int | None
+    now: object
+    frame: pd.DataFrame = field(init=False)
+    clean: pd.DataFrame = field(init=False)
+    step: pd.Timedelta | None = field(init=False)
+    suggested: CalendarInference | None = field(init=False)
 
-    bad_ts = ts_all.isna()
+    def __post_init__(self):
+        self.frame = self.bars.frame
+        self.clean = _clean_view(self.frame)
+        f = self.clean
+        self.step = _step(self.bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None
+        self.suggested = _suggested_calendar(self.bars, f, self.step)
+
+
+def _check_missing_values(look: _Look) -> list[Finding]:
+    frame = look.frame
+    ts_all, bad_ts = frame["timestamp"], frame["timestamp"].isna()
     values = frame[list(VALUE_COLUMNS)]
     nan_rows = bad_ts | values.isna().any(axis=1) | ~np.isfinite(values.fillna(0)).all(axis=1)
-    if nan_rows.any():
-        cols = [c for c in VALUE_COLUMNS if frame[c].isna().any() or not np.isfinite(frame[c].fillna(0)).all()]
-        if bad_ts.any():
-            cols = ["timestamp"] + cols
-        out.append(Finding(
-            "nan_values", "error",
-            f"{int(nan_rows.sum())} bars have missing or infinite values (in {', '.join(cols)}): "
-            "drop those bars, or fix the source data",
-            int(nan_rows.sum()), _examples(ts_all[nan_rows].dropna()), "drop_nan_rows", FIX_DESCRIPTIONS["drop_nan_rows"]))
+    if not nan_rows.any():
+        return []
+    cols = [c for c in VALUE_COLUMNS if frame[c].isna().any() or not np.isfinite(frame[c].fillna(0)).all()]
+    if bad_ts.any():
+        cols = ["timestamp"] + cols
+    return [Finding(
+        "nan_values", "error",
+        f"{int(nan_rows.sum())} bars have missing or infinite values (in {', '.join(cols)}): "
+        "drop those bars, or fix the source data",
+        int(nan_rows.sum()), _examples(ts_all[nan_rows].dropna()), "drop_nan_rows", FIX_DESCRIPTIONS["drop_nan_rows"])]
 
-    valid_ts = ts_all.dropna()
-    dup = _duplicates(frame)
-    if dup is not None:
-        out.append(dup)
+
+def _check_duplicates(look: _Look) -> list[Finding]:
+    dup = _duplicates(look.frame)
+    return [] if dup is None else [dup]
+
+
+def _check_order(look: _Look) -> list[Finding]:
+    valid_ts = look.frame["timestamp"].dropna()
     backwards = valid_ts.diff() < pd.Timedelta(0)
-    if backwards.any():
-        out.append(Finding(
-            "unsorted", "error",
-            f"timestamps go backwards {int(backwards.sum())} times: bars must be in time order; sort them",
-            int(backwards.sum()), _examples(valid_ts[backwards]), "sort", FIX_DESCRIPTIONS["sort"]))
+    if not backwards.any():
+        return []
+    return [Finding(
+        "unsorted", "error",
+        f"timestamps go backwards {int(backwards.sum())} times: bars must be in time order; sort them",
+        int(backwards.sum()), _examples(valid_ts[backwards]), "sort", FIX_DESCRIPTIONS["sort"])]
 
-    prices = frame[list(PRICE_COLUMNS)]
-    bad_price = (prices <= 0).any(axis=1) | (frame["volume"] < 0)
-    if bad_price.any():
-        out.append(Finding(
-            "non_positive_price", "error",
-            f"{int(bad_price.sum())} bars have a zero or negative price (or negative volume): "
-            "these are data errors; drop those bars or fix the source",
-            int(bad_price.sum()), _examples(ts_all[bad_price]), "drop_bad_prices", FIX_DESCRIPTIONS["drop_bad_prices"]))
 
+def _check_prices(look: _Look) -> list[Finding]:
+    frame = look.frame
+    bad_price = (frame[list(PRICE_COLUMNS)] <= 0).any(axis=1) | (frame["volume"] < 0)
+    if not bad_price.any():
+        return []
+    return [Finding(
+        "non_positive_price", "error",
+        f"{int(bad_price.sum())} bars have a zero or negative price (or negative volume): "
+        "these are data errors; drop those bars or fix the source",
+        int(bad_price.sum()), _examples(frame["timestamp"][bad_price]), "drop_bad_prices",
+        FIX_DESCRIPTIONS["drop_bad_prices"])]
+
+
+def _check_ohlc(look: _Look) -> list[Finding]:
+    frame = look.frame
     hi_bad = frame["high"] < frame[["open", "close"]].max(axis=1)
     lo_bad = frame["low"] > frame[["open", "close"]].min(axis=1)
     incoherent = hi_bad | lo_bad | (frame["high"] < frame["low"])
-    if incoherent.any():
-        out.append(Finding(
-            "ohlc_inconsistent", "warning",
-            f"{int(incoherent.sum())} bars have high below max(open, close) or low above min(open, close): "
-            "widen high/low to cover open and close, or check the column order (open, high, low, close)",
-            int(incoherent.sum()), _examples(ts_all[incoherent]), "repair_ohlc", FIX_DESCRIPTIONS["repair_ohlc"]))
+    if not incoherent.any():
+        return []
+    return [Finding(
+        "ohlc_inconsistent", "warning",
+        f"{int(incoherent.sum())} bars have high below max(open, close) or low above min(open, close): "
+        "widen high/low to cover open and close, or check the column order (open, high, low, close)",
+        int(incoherent.sum()), _examples(frame["timestamp"][incoherent]), "repair_ohlc", FIX_DESCRIPTIONS["repair_ohlc"])]
 
-    f = _clean_view(frame)
-    vol = f["volume"].fillna(0).to_numpy()
-    zero = vol == 0
+
+def _check_volume(look: _Look) -> list[Finding]:
+    f = look.clean
+    zero = f["volume"].fillna(0).to_numpy() == 0
     if len(f) and zero.all():
-        out.append(Finding(
+        return [Finding(
             "zero_volume", "warning",
             "volume is zero on every bar (usual for currencies and indices from Yahoo): "
             "the model gets no volume signal; prefer a source with volume if you have one",
-            len(f), _examples(f["timestamp"])))
-    elif zero.any():
-        # runs of consecutive zero-volume bars
-        edges = np.diff(np.concatenate([[0], zero.astype(int), [0]]))
-        starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
-        long_runs = [(s, e) for s, e in zip(starts, ends) if e - s >= ZERO_VOLUME_RUN]
-        if long_runs:
-            rows = sum(e - s for s, e in long_runs)
-            out.append(Finding(
-                "zero_volume_run", "warning",
-                f"{len(long_runs)} runs of {ZERO_VOLUME_RUN}+ consecutive zero-volume bars ({rows} bars): "
-                "the market may have been halted or the feed stalled; check those periods or start the history after them",
-                rows, _examples(f["timestamp"].iloc[[s for s, _ in long_runs]])))
+            len(f), _examples(f["timestamp"]))]
+    if not zero.any():
+        return []
+    # runs of consecutive zero-volume bars
+    edges = np.diff(np.concatenate([[0], zero.astype(int), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    long_runs = [(s, e) for s, e in zip(starts, ends) if e - s >= ZERO_VOLUME_RUN]
+    if not long_runs:
+        return []
+    rows = sum(e - s for s, e in long_runs)
+    return [Finding(
+        "zero_volume_run", "warning",
+        f"{len(long_runs)} runs of {ZERO_VOLUME_RUN}+ consecutive zero-volume bars ({rows} bars): "
+        "the market may have been halted or the feed stalled; check those periods or start the history after them",
+        rows, _examples(f["timestamp"].iloc[[s for s, _ in long_runs]]))]
 
-    jumps = _reversing_jumps(f)
-    if jumps is not None:
-        at, threshold = jumps
-        out.append(Finding(
-            "reversing_jumps", "error",
-            f"{len(at)} price jumps of more than {threshold:.0%} are undone on the next bar (first at {at[0]}): "
-            "this looks like several instruments, or two price scales, mixed in one series; choose one instrument "
-            "or fix the file",
-            len(at), _examples(at)))
 
+def _check_reversing_jumps(look: _Look) -> list[Finding]:
+    jumps = _reversing_jumps(look.clean)
+    if jumps is None:
+        return []
+    at, threshold = jumps
+    return [Finding(
+        "reversing_jumps", "error",
+        f"{len(at)} price jumps of more than {threshold:.0%} are undone on the next bar (first at {at[0]}): "
+        "this looks like several instruments, or two price scales, mixed in one series; choose one instrument "
+        "or fix the file",
+        len(at), _examples(at))]
+
+
+def _check_splits(look: _Look) -> list[Finding]:
+    f = look.clean
     splits = _split_candidates(f)
-    if splits:
-        ex = _examples(f["timestamp"].iloc[[i for i, _ in splits]])
-        ratios = "; ".join(f"{t.date()}: {_ratio_text(r)}" for t, (_, r) in zip(ex, splits))
-        out.append(Finding(
-            "split_jump", "warning",
-            f"{len(splits)} overnight price jumps look like stock splits ({ratios}); the model would read "
-            "them as crashes or rallies: use split-adjusted prices or accept the adjustment",
-            len(splits), ex, "adjust_splits", FIX_DESCRIPTIONS["adjust_splits"]))
+    if not splits:
+        return []
+    ex = _examples(f["timestamp"].iloc[[i for i, _ in splits]])
+    ratios = "; ".join(f"{t.date()}: {_ratio_text(r)}" for t, (_, r) in zip(ex, splits))
+    return [Finding(
+        "split_jump", "warning",
+        f"{len(splits)} overnight price jumps look like stock splits ({ratios}); the model would read "
+        "them as crashes or rallies: use split-adjusted prices or accept the adjustment",
+        len(splits), ex, "adjust_splits", FIX_DESCRIPTIONS["adjust_splits"])]
 
-    step = _step(bars, pd.DatetimeIndex(f["timestamp"])) if len(f) >= 2 else None
-    partial = _partial_last_bar(bars, f, step, now)
-    if partial is not None:
-        out.append(partial)
-    suggested = _suggested_calendar(bars, f, step)
+
+def _check_partial_last_bar(look: _Look) -> list[Finding]:
+    partial = _partial_last_bar(look.bars, look.clean, look.step, look.now)
+    return [] if partial is None else [partial]
+
+
+def _check_calendar(look: _Look) -> list[Finding]:
+    out, suggested, bars = [], look.suggested, look.bars
     if suggested is not None and suggested.calendar is not None:
         code = suggested.calendar
         out.append(Finding(
@@ -380,44 +418,58 @@ def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Findin
             "calendar_inferred", "info",
             f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}; if that is "
             "wrong, choose the calendar (the sidebar's Calendar, or --calendar)"))
+    return out
+
+
+def _check_gaps(look: _Look) -> list[Finding]:
+    bars, f, step, suggested = look.bars, look.clean, look.step, look.suggested
     grid, why = _calendar_grid(bars, f, step)
-    if grid is not None:
-        actual = pd.DatetimeIndex(f["timestamp"])
-        missing = grid.difference(actual)
-        extra = actual.difference(grid)
-        if bars.calendar is not None:
-            cal_name = f"{bars.calendar} (inferred)" if bars.calendar_inferred else bars.calendar
-        else:
-            cal_name = f"{suggested.calendar} (suggested)" if suggested and suggested.calendar else "the history's own rhythm"
-        if len(missing):
-            pos = grid.get_indexer(missing)
-            runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
-            longest = max(len(r) for r in runs)
-            fixable = any(len(r) <= MAX_FILL_BARS for r in runs)
-            tail = ("fill the short ones with flat bars, or pick a range without holes" if fixable
-                    else "these are too long to fill safely; pick a range without holes")
-            out.append(Finding(
-                "gaps", "warning",
-                f"{len(missing)} expected {format_interval(step)} bars are missing against {cal_name} "
-                f"({len(runs)} gaps, longest {longest} bars): {tail}",
-                len(missing), _examples(missing),
-                "fill_gaps" if fixable else None, FIX_DESCRIPTIONS["fill_gaps"] if fixable else None))
-        if len(extra):
-            out.append(Finding(
-                "off_calendar", "warning",
-                f"{len(extra)} bars fall outside the sessions of {cal_name} (pre/post-market bars, a wrong "
-                "calendar or a wrong timezone): choose the right calendar/timezone, or drop them",
-                len(extra), _examples(extra), "drop_off_calendar", FIX_DESCRIPTIONS["drop_off_calendar"]))
-    elif len(f) >= 3:
-        out.append(Finding("gaps_not_checked", "info", f"gaps were not checked: {why}"))
-
-    if lookback is not None and len(f) < lookback:
+    if grid is None:
+        return [Finding("gaps_not_checked", "info", f"gaps were not checked: {why}")] if len(f) >= 3 else []
+    out = []
+    actual = pd.DatetimeIndex(f["timestamp"])
+    missing, extra = grid.difference(actual), actual.difference(grid)
+    if bars.calendar is not None:
+        cal_name = f"{bars.calendar} (inferred)" if bars.calendar_inferred else bars.calendar
+    else:
+        cal_name = f"{suggested.calendar} (suggested)" if suggested and suggested.calendar else "the history's own rhythm"
+    if len(missing):
+        pos = grid.get_indexer(missing)
+        runs = np.split(pos, np.nonzero(np.diff(pos) != 1)[0] + 1)
+        longest = max(len(r) for r in runs)
+        fixable = any(len(r) <= MAX_FILL_BARS for r in runs)
+        tail = ("fill the short ones with flat bars, or pick a range without holes" if fixable
+                else "these are too long to fill safely; pick a range without holes")
         out.append(Finding(
-            "short_history", "error",
-            f"history has {len(f)} usable bars but the lookback is {lookback}: load a longer history "
-            f"(an earlier start or a longer interval) or lower the lookback to at most {len(f)}",
-            len(f)))
+            "gaps", "warning",
+            f"{len(missing)} expected {format_interval(step)} bars are missing against {cal_name} "
+            f"({len(runs)} gaps, longest {longest} bars): {tail}",
+            len(missing), _examples(missing),
+            "fill_gaps" if fixable else None, FIX_DESCRIPTIONS["fill_gaps"] if fixable else None))
+    if len(extra):
+        out.append(Finding(
+            "off_calendar", "warning",
+            f"{len(extra)} bars fall outside the sessions of {cal_name} (pre/post-market bars, a wrong "
+            "calendar or a wrong timezone): choose the right calendar/timezone, or drop them",
+            len(extra), _examples(extra), "drop_off_calendar", FIX_DESCRIPTIONS["drop_off_calendar"]))
+    return out
 
+
+def _check_history_length(look: _Look) -> list[Finding]:
+    n = len(look.clean)
+    if look.lookback is None or n >= look.lookback:
+        return []
+    return [Finding(
+        "short_history", "error",
+        f"history has {n} usable bars but the lookback is {look.lookback}: load a longer history "
+        f"(an earlier start or a longer interval) or lower the lookback to at most {n}",
+        n)]
+
+
+def _check_provenance(look: _Look) -> list[Finding]:
+    """What the bars' own metadata says: an assumed timezone, an estimated amount, stale cached bars, the
+    reader's and the source's notes."""
+    bars, out = look.bars, []
     if bars.timezone_assumed:
         out.append(Finding(
             "timezone_assumed", "warning",
@@ -432,9 +484,25 @@ def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Findin
         out.append(Finding(
             "stale", "warning",
             f"the source could not be reached; these are cached bars{age}: retry later for fresh data"))
-    for note in bars.notes:
-        out.append(Finding("source_note", "info", note))
-    return out
+    return out + [Finding("source_note", "info", note) for note in bars.notes]
+
+
+# Every check of the gate, in the order its findings are listed (each reads a _Look, returns findings).
+CHECKS = (_check_missing_values, _check_duplicates, _check_order, _check_prices, _check_ohlc, _check_volume,
+          _check_reversing_jumps, _check_splits, _check_partial_last_bar, _check_calendar, _check_gaps,
+          _check_history_length, _check_provenance)
+
+
+def check_bars(bars: Bars, lookback: int | None = None, now=None) -> list[Finding]:
+    """Inspect bars (never modifies them) and list everything that could mislead a forecast: the findings of
+    every check in ``CHECKS``.
+
+    ``now`` (a timestamp, naive means UTC; default: the clock) decides whether the last bar is still forming.
+    """
+    if len(bars.frame) == 0:
+        return [Finding("empty", "error", "no bars at all: pick another symbol, interval or date range")]
+    look = _Look(bars, lookback, now)
+    return [finding for check in CHECKS for finding in check(look)]
 
 
 # ----------------------------------------------------------------------------------- fixes
