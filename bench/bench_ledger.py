@@ -127,8 +127,8 @@ def build_page_ledger(url: str) -> float:
     from kronos.forecast import Forecast
     from kronos.settings import ForecastSettings
     from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.rows import prediction_row
     from kronos_studio.ledger.schema import prediction_paths, predictions
-    from kronos_studio.ledger.store import prediction_row
 
     started = time.perf_counter()
     start = pd.Timestamp("2024-03-01", tz="UTC")  # when the bench's forecasts were "made", a minute apart

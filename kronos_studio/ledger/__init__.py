@@ -4,7 +4,8 @@ the realized track record the app's Track record page, the badge and the ensembl
 ``Ledger.open()`` opens ``$KRONOS_STUDIO_DB`` (any SQLAlchemy URL, e.g. PostgreSQL for a team) or a
 SQLite file under the storage root; ``evaluations_frame()`` is the scored track record as a table.
 """
-from .store import DB_FILE, ENV_DB, Ledger, LedgerError, Recorded, ScoreReport, ledger_url, shown_url
+from .engine import DB_FILE, ENV_DB, LedgerError, ledger_url, shown_url
+from .store import Ledger, Recorded, ScoreReport
 
 __all__ = ["DB_FILE", "ENV_DB", "Ledger", "LedgerError", "Recorded", "ScoreReport", "evaluations_frame",
            "ledger_url", "shown_url"]

@@ -13,11 +13,9 @@ several Streamlit sessions and command-line runs share one file without losing a
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,113 +24,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
-
-from kronos.config import BAR_COLUMNS
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from . import frames, scoring
-from .codec import decode_array, encode_array, encode_times
-from .schema import HEAD, PATH_DTYPE, PATH_FIELDS, evaluations, legacy_imports, prediction_paths, predictions
+from .codec import decode_array
+from .engine import ENV_DB, LedgerError, create_ledger_engine, dumps, ledger_url, migrate, revision, shown_url
+from .rows import prediction_row, utc
+from .schema import evaluations, legacy_imports, prediction_paths, predictions
 from .schema import track_records as track_records_table
 
-ENV_DB = "KRONOS_STUDIO_DB"  # any SQLAlchemy URL; unset: the SQLite file below
-DB_FILE = "ledger.sqlite"  # under data_sources.storage's root
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SQLITE_BUSY_MS = 30_000  # how long a SQLite writer waits for another one before the retry loop takes over
 WRITE_ATTEMPTS = 8
-PG_CONNECT_TIMEOUT_S = 5  # a team database that is down says so in seconds, not minutes
-MIGRATION_LOCK = 0x4B524F4E  # PostgreSQL advisory lock id held while migrating ("KRON")
-# Alembic keeps its running migration in module globals: two ledgers migrating at once in one process
-# (the database locks below only order those on the same database) must take turns.
-_ALEMBIC = threading.Lock()
-
-
-class LedgerError(Exception):
-    """The ledger cannot be opened or used as asked; the message names the problem and the fix."""
-
-
-def ledger_url() -> str:
-    """``$KRONOS_STUDIO_DB``, else ``sqlite:///<storage root>/ledger.sqlite`` (read on every call)."""
-    url = os.environ.get(ENV_DB, "").strip()
-    if url:
-        return url
-    from data_sources.storage import storage_path
-
-    return f"sqlite:///{storage_path(DB_FILE)}"
-
-
-def shown_url(url: str) -> str:
-    """The URL with any password masked, fit for messages and the command line."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)  # paths, timestamps: their text is what a reader wants
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, default=_json_default)
-
-
-def create_ledger_engine(url: str) -> Engine:
-    """An engine for ``url`` with the ledger's connection rules: for SQLite WAL, a busy timeout, foreign
-    keys and explicit BEGINs; ``postgresql://`` uses psycopg 3 (the driver we depend on)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise LedgerError(f"{ENV_DB}={url!r} is not a database URL: use e.g. sqlite:////path/to/ledger.sqlite "
-                          "or postgresql+psycopg://user:password@host:5432/dbname") from None
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs: dict = {"json_serializer": _dumps, "pool_pre_ping": True}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).expanduser().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise LedgerError(f"cannot create the ledger's folder {folder} ({e.strerror or e}): set "
-                                  f"{ENV_DB} to a database URL in a writable place") from None
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000}
-    elif parsed.get_backend_name() == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
-    try:
-        engine = create_engine(parsed, **kwargs)
-    except (NoSuchModuleError, ModuleNotFoundError) as e:
-        raise LedgerError(f"no database driver for {shown_url(url)} ({e}): install it, or use a sqlite:/// or "
-                          "postgresql+psycopg:// URL") from None
-    if engine.dialect.name == "sqlite":
-        _sqlite_rules(engine)
-    return engine
-
-
-def _sqlite_rules(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def connect(dbapi_connection, _record):
-        # pysqlite's own transaction handling would BEGIN late (deferred) and commit before DDL; we
-        # emit BEGIN ourselves (below) so that a writer holds the write lock from its first statement.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")  # first: the next pragma may wait for a lock
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
-        cursor.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against a crashed process, no fsync per commit
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def begin(conn):
-        # IMMEDIATE takes the write lock now: two deferred writers that both read first would otherwise
-        # deadlock on the upgrade, and SQLite answers that with an immediate "database is locked".
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
 
 
 def _retryable(error: DBAPIError) -> bool:
@@ -176,7 +79,7 @@ class Ledger:
         url = url or ledger_url()
         engine = create_ledger_engine(url)
         try:
-            _migrate(engine)
+            migrate(engine)
         except OperationalError as e:
             engine.dispose()
             first = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
@@ -252,7 +155,7 @@ class Ledger:
         first, last = stamps.min(), stamps.max()  # NaT skipped
         if pd.isna(first) or first == last:
             return [], {}, None, {}
-        first, last = _utc(first), _utc(last)
+        first, last = utc(first), utc(last)
         p = predictions.c
         series = [p.source == bars.source, p.symbol == bars.symbol, p.interval == bars.interval,
                   p.last_bar_at >= first, p.last_bar_at < last]
@@ -377,7 +280,7 @@ class Ledger:
     def put_track_record(self, series: tuple[str, str, str, str], record: dict) -> None:
         """Keep ``record`` (``TrackRecord.to_dict()``) as the latest of (source, symbol, interval, model key)."""
         source, symbol, interval, model_key = series
-        values = {"updated_at": datetime.now(timezone.utc), "record": json.loads(_dumps(record))}
+        values = {"updated_at": datetime.now(timezone.utc), "record": json.loads(dumps(record))}
         where = _series_filter(series)
 
         def work(conn: Connection) -> None:
@@ -417,102 +320,6 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[i:i + size]
 
 
-def prediction_row(forecast, bars, calibration=None, exchange: str | None = None) -> tuple[dict, dict]:
-    """The ``predictions`` row and the ``prediction_paths`` values of one forecast."""
-    prov = dict(forecast.provenance)
-    settings = forecast.settings
-    paths = np.asarray(forecast.paths, dtype=PATH_DTYPE)
-    if paths.ndim != 3 or paths.shape[2] != len(BAR_COLUMNS):
-        raise LedgerError(f"a forecast's paths are [paths, horizon, {len(BAR_COLUMNS)}], got {paths.shape}")
-    horizon = paths.shape[1]
-    history = forecast.history
-    targets = pd.DatetimeIndex(forecast.timestamps)
-    if len(targets) != horizon or not len(history):
-        raise LedgerError(f"the forecast has {len(targets)} bar times for {horizon} steps and {len(history)} "
-                          "history bars: nothing to record")
-    last_bar = pd.Timestamp(history["timestamp"].iloc[-1])
-    levels = scoring.QUANTILE_LEVELS
-    quantiles = np.quantile(paths, levels, axis=0).astype(PATH_DTYPE)  # [levels, horizon, 6]
-    calibrated = calibration is not None or "calibration" in prov
-    cal_levels = [float(u) for u in calibration.levels] if calibration is not None else None
-    members = prov.get("members")
-    identity = {
-        "series": [bars.source, bars.symbol, bars.interval, bars.calendar], "data": prov.get("input_sha256"),
-        "last_bar": last_bar.value, "model": [prov.get("model"), prov.get("predictor"), prov.get("predictor_revision"),
-                                              members], "settings": repr(settings), "calibrated": calibrated,
-    }
-    digest = hashlib.sha256(_dumps(identity).encode())
-    digest.update(encode_times(targets))
-    digest.update(paths.tobytes())  # the same sampled paths: the same forecast, whatever else changed
-    created = pd.Timestamp(prov["created_at"]) if prov.get("created_at") else pd.Timestamp.now(tz="UTC")
-    close = history["close"].to_numpy(np.float64)
-    row = {
-        "forecast_key": digest.hexdigest(),
-        "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
-        "source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
-        "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
-        "data_hash": prov.get("input_sha256") or bars.content_hash(),
-        "last_bar_at": _utc(last_bar), "last_close": float(close[-1]),
-        **dict(zip(("history_fingerprint", "fingerprint_bars"), scoring.fingerprint_of_history(history))),
-        "first_target_at": _utc(targets[0]), "last_target_at": _utc(targets[-1]),
-        "target_times": encode_times(targets),
-        "model": str(prov.get("model") or "unknown"), "model_ref": _text(prov.get("predictor")),
-        "model_revision": _text(prov.get("predictor_revision")), "members": members,
-        "horizon": horizon, "paths": paths.shape[0], "seed": int(settings.seed),
-        "temperature": float(settings.temperature), "top_p": float(settings.top_p), "top_k": int(settings.top_k),
-        "lookback": len(history),  # the bars the model read (the setting may say "the model's context")
-        "calibrated": calibrated, "calibration_levels": cal_levels,
-        "quantile_levels": list(levels), "quantiles": encode_array(quantiles),
-        "provenance": json.loads(_dumps(prov)),
-    }
-    picked = paths[:, :, [BAR_COLUMNS.index(f) for f in PATH_FIELDS]]
-    blob = {"fields": list(PATH_FIELDS), "n_paths": paths.shape[0], "horizon": horizon, "data": encode_array(picked)}
-    return row, blob
-
-
-def _utc(ts) -> datetime:
-    ts = pd.Timestamp(ts)
-    return (ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).to_pydatetime()
-
-
-def _text(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def _migrate(engine: Engine) -> None:
-    """Bring the schema to HEAD. Cheap when it is there already (one query, no Alembic import);
-    otherwise Alembic upgrades inside one transaction that holds the write lock (SQLite) or an
-    advisory lock (PostgreSQL), so that concurrent first opens migrate once."""
-    if _revision(engine) == HEAD:
-        return
-    from alembic import command
-    from alembic.config import Config
-    from alembic.util import CommandError
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with _ALEMBIC, engine.connect() as conn:
-        conn.execution_options(ledger_write=True)
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-            config.attributes["connection"] = conn
-            try:
-                command.upgrade(config, "head")
-            except CommandError as e:  # e.g. a ledger written by a newer Kronos Studio
-                raise LedgerError(f"cannot migrate the ledger at {shown_url(str(engine.url))}: {e}; if a newer "
-                                  "Kronos Studio wrote it, upgrade this one") from None
-
-
-def _revision(engine: Engine) -> str | None:
-    from sqlalchemy import inspect, text
-
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
 def schema_revision(ledger: Ledger) -> str | None:
     """The revision the database is at (HEAD once opened)."""
-    return _revision(ledger.engine)
+    return revision(ledger.engine)

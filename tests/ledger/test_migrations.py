@@ -11,8 +11,10 @@ from ledger_helpers import cut, forecast, series
 from sqlalchemy import inspect
 
 from kronos_studio.ledger import Ledger
+from kronos_studio.ledger.engine import MIGRATIONS, create_ledger_engine
+from kronos_studio.ledger.rows import prediction_row
 from kronos_studio.ledger.schema import HEAD, metadata
-from kronos_studio.ledger.store import MIGRATIONS, create_ledger_engine, prediction_row, schema_revision
+from kronos_studio.ledger.store import schema_revision
 
 
 def alembic_config():

@@ -19,7 +19,7 @@ def run(conn) -> None:
 if connection is not None:
     run(connection)
 else:
-    from kronos_studio.ledger.store import create_ledger_engine, ledger_url
+    from kronos_studio.ledger.engine import create_ledger_engine, ledger_url
 
     engine = create_ledger_engine(config.get_main_option("sqlalchemy.url") or ledger_url())
     with engine.connect() as conn, conn.begin():

@@ -1,0 +1,79 @@
+"""One forecast as the ledger stores it: its ``predictions`` row (identity, series, settings, quantiles,
+provenance) and the close/high/low paths for ``prediction_paths``."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from kronos.config import BAR_COLUMNS
+
+from . import scoring
+from .codec import encode_array, encode_times
+from .engine import LedgerError, dumps
+from .schema import PATH_DTYPE, PATH_FIELDS
+
+
+def prediction_row(forecast, bars, calibration=None, exchange: str | None = None) -> tuple[dict, dict]:
+    """The ``predictions`` row and the ``prediction_paths`` values of one forecast."""
+    prov = dict(forecast.provenance)
+    settings = forecast.settings
+    paths = np.asarray(forecast.paths, dtype=PATH_DTYPE)
+    if paths.ndim != 3 or paths.shape[2] != len(BAR_COLUMNS):
+        raise LedgerError(f"a forecast's paths are [paths, horizon, {len(BAR_COLUMNS)}], got {paths.shape}")
+    horizon = paths.shape[1]
+    history = forecast.history
+    targets = pd.DatetimeIndex(forecast.timestamps)
+    if len(targets) != horizon or not len(history):
+        raise LedgerError(f"the forecast has {len(targets)} bar times for {horizon} steps and {len(history)} "
+                          "history bars: nothing to record")
+    last_bar = pd.Timestamp(history["timestamp"].iloc[-1])
+    levels = scoring.QUANTILE_LEVELS
+    quantiles = np.quantile(paths, levels, axis=0).astype(PATH_DTYPE)  # [levels, horizon, 6]
+    calibrated = calibration is not None or "calibration" in prov
+    cal_levels = [float(u) for u in calibration.levels] if calibration is not None else None
+    members = prov.get("members")
+    identity = {
+        "series": [bars.source, bars.symbol, bars.interval, bars.calendar], "data": prov.get("input_sha256"),
+        "last_bar": last_bar.value, "model": [prov.get("model"), prov.get("predictor"), prov.get("predictor_revision"),
+                                              members], "settings": repr(settings), "calibrated": calibrated,
+    }
+    digest = hashlib.sha256(dumps(identity).encode())
+    digest.update(encode_times(targets))
+    digest.update(paths.tobytes())  # the same sampled paths: the same forecast, whatever else changed
+    created = pd.Timestamp(prov["created_at"]) if prov.get("created_at") else pd.Timestamp.now(tz="UTC")
+    close = history["close"].to_numpy(np.float64)
+    row = {
+        "forecast_key": digest.hexdigest(),
+        "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
+        "source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
+        "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
+        "data_hash": prov.get("input_sha256") or bars.content_hash(),
+        "last_bar_at": utc(last_bar), "last_close": float(close[-1]),
+        **dict(zip(("history_fingerprint", "fingerprint_bars"), scoring.fingerprint_of_history(history))),
+        "first_target_at": utc(targets[0]), "last_target_at": utc(targets[-1]),
+        "target_times": encode_times(targets),
+        "model": str(prov.get("model") or "unknown"), "model_ref": text_or_none(prov.get("predictor")),
+        "model_revision": text_or_none(prov.get("predictor_revision")), "members": members,
+        "horizon": horizon, "paths": paths.shape[0], "seed": int(settings.seed),
+        "temperature": float(settings.temperature), "top_p": float(settings.top_p), "top_k": int(settings.top_k),
+        "lookback": len(history),  # the bars the model read (the setting may say "the model's context")
+        "calibrated": calibrated, "calibration_levels": cal_levels,
+        "quantile_levels": list(levels), "quantiles": encode_array(quantiles),
+        "provenance": json.loads(dumps(prov)),
+    }
+    picked = paths[:, :, [BAR_COLUMNS.index(f) for f in PATH_FIELDS]]
+    blob = {"fields": list(PATH_FIELDS), "n_paths": paths.shape[0], "horizon": horizon, "data": encode_array(picked)}
+    return row, blob
+
+
+def utc(ts) -> datetime:
+    ts = pd.Timestamp(ts)
+    return (ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).to_pydatetime()
+
+
+def text_or_none(value) -> str | None:
+    return None if value is None else str(value)
