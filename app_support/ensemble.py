@@ -5,11 +5,6 @@ library's (``kronos_studio.ensemble``); the Kronos member is the bundled default
 process like any other model, with the sidebar's temperature, top-p and top-k."""
 from __future__ import annotations
 
-import dataclasses
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,29 +23,6 @@ ENSEMBLE_ROW = "Ensemble"
 
 def short_name(key: str, member=None) -> str:
     return SHORT_NAMES.get(key) or getattr(member, "name", key)
-
-
-@dataclass
-class MemberFan:
-    key: str
-    name: str  # short, for legends
-    weight: float  # the meta-learner's mixture weight for this forecast
-    paths: np.ndarray  # [S, H, 6]: every path the member sampled (the mixture took its weight's share)
-
-
-@lru_cache(maxsize=1)
-def forecast_class():
-    """``EnsembleForecast``: a ``kronos.pipeline.Forecast`` that keeps each member's own paths
-    (``members``: MemberFan, same timestamps and columns, in the meta-learner's order);
-    ``dataclasses.replace`` (the fan calibration) keeps them. Made on first use: importing
-    kronos.pipeline imports torch, which the pages leave to the warm-up thread."""
-    from kronos.forecast import Forecast
-
-    @dataclass
-    class EnsembleForecast(Forecast):
-        members: list = field(default_factory=list)
-
-    return EnsembleForecast
 
 
 def kronos_choice(choice: ModelChoice) -> ModelChoice:
@@ -85,65 +57,28 @@ def build(bars, choice: ModelChoice, settings):
     return ensemble, pair, digest
 
 
-class _Watched:
-    """A member that moves a progress bar (member i of n) when it is done."""
-
-    def __init__(self, member, bar: ProgressBar, i: int, n: int):
-        self.member, self.bar, self.i, self.n = member, bar, i, n
-
-    def __call__(self, history, future, horizon, seed):
-        out = self.member(history, future, horizon, seed)
-        self.bar(self.i + 1, self.n)
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self.member, name)
-
-
 def sample(bars, choice: ModelChoice, settings, future: pd.DatetimeIndex, label: str | None = None):
-    """An EnsembleForecast (``forecast_class``): every member's paths and their mixture from one run on the
-    last ``settings.lookback`` bars, with the provenance of the members (their versions), the
-    meta-learner (its files' digest) and the weights."""
-    from kronos.bars import bars_frame, input_digest
-    from kronos.errors import InputError
-    from kronos_studio.ensemble.ensemble import mixture_counts
+    """An ``EnsembleForecast`` (``kronos_studio.ensemble.ensemble``): every member's paths and their mixture
+    from one run on the last ``settings.lookback`` bars, made by the library's ``ensemble_forecast`` (as
+    ``kronos forecast --model ensemble``), with the meta-learner files' digest and the device added."""
+    from kronos_studio.ensemble.ensemble import ensemble_forecast
 
-    started = time.perf_counter()
     ens, pair, digest = build(bars, choice, settings)
-    frame = bars_frame(bars)
-    if settings.lookback:
-        if len(frame) < settings.lookback:
-            raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
-                             "lower the lookback or load more history")
-        frame = frame.iloc[-settings.lookback:].reset_index(drop=True)
     n = len(ens.members)
     bar = ProgressBar(label or f"Ensemble: sampling {settings.paths} paths from each of {n} members", unit="member")
-    ens.members = {k: _Watched(m, bar, i, n) for i, (k, m) in enumerate(ens.members.items())}
     try:
-        member_paths = ens.member_paths(frame, future, settings.horizon, settings.seed)
-        paths = ens.combine(frame, member_paths, settings.horizon)
+        fc = ensemble_forecast(ens, bars, settings, future=future, progress=bar)
     finally:
         bar.done()
-    ens.members = {k: m.member for k, m in ens.members.items()}
-    weights = {k: float(w) for k, w in ens.last_weights.items()}
-    described = ens.describe()
-    provenance = {"model": "ensemble", **described, "weights": weights,
-                  "meta_learner": {**described["meta_learner"], "files_sha256": digest},
-                  "mixture_paths": mixture_counts(weights, settings.paths), "device": str(pair.device),
-                  "seed": int(settings.seed), "input_sha256": input_digest(frame),
-                  "history_start": str(frame["timestamp"].iloc[0]), "history_end": str(frame["timestamp"].iloc[-1]),
-                  "bars_used": len(frame), "members_read": ens.members_read(len(frame)),
-                  "settings": dataclasses.asdict(settings),
-                  "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "elapsed_s": round(time.perf_counter() - started, 3)}
-    members = [MemberFan(k, short_name(k, m), weights[k], member_paths[k]) for k, m in ens.members.items()]
-    return forecast_class()(pd.DatetimeIndex(future), paths, paths.mean(axis=0), frame, settings, provenance,
-                            members=members)
+    fc.provenance["meta_learner"] = {**fc.provenance["meta_learner"], "files_sha256": digest}
+    fc.provenance["device"] = str(pair.device)
+    return fc
 
 
 def legend_members(forecast) -> list[tuple[str, np.ndarray]]:
     """(legend label "GARCH 27%", paths) per member of an ensemble forecast, for ``charts.fan_chart``."""
-    return [(f"{m.name} {m.weight:.0%}", m.paths) for m in getattr(forecast, "members", [])]
+    weights = forecast.provenance.get("weights", {})
+    return [(f"{short_name(k)} {weights[k]:.0%}", paths) for k, paths in getattr(forecast, "members", {}).items()]
 
 
 def caption(provenance: dict) -> str:

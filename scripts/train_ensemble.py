@@ -99,8 +99,9 @@ def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
         frame = bars.frame
         crps, covered, weights = [], [], []
         for i, c in enumerate(ref.cutoffs):
-            mixed = ens.combine(frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon)
-            weights.append(ens.last_weights)
+            mixture = ens.combine(frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon)
+            mixed = mixture.paths
+            weights.append(mixture.weights)
             scores = score_paths(mixed[:, :, 3], ref.actual[i], ref.last[i])
             crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
             covered.append(scores["covered"].mean())

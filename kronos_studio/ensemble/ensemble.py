@@ -8,10 +8,13 @@ with their close), which keeps candles coherent too.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from kronos.forecast import Forecast
 from kronos.settings import default
 
 from .features import member_features, recent_vol, series_features
@@ -59,6 +62,15 @@ def cutoff_rows(history: pd.DataFrame, member_paths: dict[str, np.ndarray], hori
                          for key, p in member_paths.items()])
 
 
+@dataclass(frozen=True)
+class Mixture:
+    """One ensemble forecast: its paths, the weight each member got, and every member's own paths."""
+
+    paths: np.ndarray  # [paths, horizon, 6]
+    weights: dict[str, float]
+    members: dict[str, np.ndarray]
+
+
 class Ensemble:
     """A forecast function (walk-forward signature) mixing ``members`` (key -> member) with ``meta``."""
 
@@ -76,20 +88,26 @@ class Ensemble:
                              f"{unknown}: retrain it with them (kronos train ensemble) or leave them out")
         self.members = {k: members[k] for k in meta.members}  # the order the meta-learner knows
         self.meta, self.paths, self.interval, self.asset = meta, paths, interval, asset
-        self.last_weights: dict[str, float] = {}
 
-    def member_paths(self, history: pd.DataFrame, future, horizon: int, seed: int) -> dict[str, np.ndarray]:
-        return {k: np.asarray(m(history, future, horizon, seed + i * SEED_STRIDE), np.float32)
-                for i, (k, m) in enumerate(self.members.items())}
+    def member_paths(self, history: pd.DataFrame, future, horizon: int, seed: int,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+        """Every member's paths; ``progress(i, n)`` after each member."""
+        out = {}
+        for i, (k, m) in enumerate(self.members.items()):
+            out[k] = np.asarray(m(history, future, horizon, seed + i * SEED_STRIDE), np.float32)
+            if progress is not None:
+                progress(i + 1, len(self.members))
+        return out
 
-    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int) -> np.ndarray:
-        """The mixture of already sampled member paths (each member gave at least ``paths``)."""
+    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int) -> Mixture:
+        """The mixture of already sampled member paths (each member gave at least ``paths``), with the
+        weights the meta-learner gave them here."""
         weights = self.meta.weights(cutoff_rows(history, member_paths, horizon, self.interval, self.asset))
-        self.last_weights = weights
-        return mix(member_paths, weights, self.paths, self.meta.spread)
+        weights = {k: float(w) for k, w in weights.items()}
+        return Mixture(mix(member_paths, weights, self.paths, self.meta.spread), weights, member_paths)
 
     def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
-        return self.combine(history, self.member_paths(history, future, horizon, seed), horizon)
+        return self.combine(history, self.member_paths(history, future, horizon, seed), horizon).paths
 
     def members_read(self, bars: int) -> dict[str, int]:
         """Bars of a ``bars``-long history each member reads (a member without ``reads`` reads them all)."""
@@ -98,8 +116,7 @@ class Ensemble:
     def describe(self) -> dict:
         return {"key": self.key, "members": {k: m.describe() for k, m in self.members.items()},
                 "meta_learner": {"temperature": self.meta.temperature, "spread": self.meta.spread,
-                                 **self.meta.info.get("provenance", {})},
-                "weights": self.last_weights}
+                                 **self.meta.info.get("provenance", {})}}
 
 
 class RecordedEnsemble:
@@ -115,11 +132,9 @@ class RecordedEnsemble:
 
     def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
         at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
-        got = self.ensemble.member_paths(history, future, horizon, seed)
-        mixed = self.ensemble.combine(history, got, horizon)
-        self.members[at], self.mixed[at] = got, mixed
-        self.weights[at] = {k: float(w) for k, w in self.ensemble.last_weights.items()}
-        return mixed
+        mixture = self.ensemble.combine(history, self.ensemble.member_paths(history, future, horizon, seed), horizon)
+        self.members[at], self.mixed[at], self.weights[at] = mixture.members, mixture.paths, mixture.weights
+        return mixture.paths
 
     def replay(self, key: str | None):
         """A forecast function giving back, at each recorded cut-off, the member ``key``'s paths (None:
@@ -130,16 +145,17 @@ class RecordedEnsemble:
         return fn
 
 
-def ensemble_forecast(ensemble: Ensemble, bars, settings):
-    """A ``kronos.pipeline.Forecast`` of the ensemble for ``bars`` (a ``data_sources.Bars`` or a frame)
-    from their last ``settings.lookback`` bars (default ``ENSEMBLE_LOOKBACK``), the history every member
-    reads its own window of: future bar times from the bars' calendar, as the studio's Kronos forecasts
-    have them. The provenance says how many bars each member read."""
+def ensemble_forecast(ensemble: Ensemble, bars, settings, future=None,
+                      progress: Callable[[int, int], None] | None = None):
+    """An ``EnsembleForecast`` for ``bars`` (a ``data_sources.Bars`` or a frame) from their last
+    ``settings.lookback`` bars (default ``ENSEMBLE_LOOKBACK``), the history every member reads its own
+    window of; future bar times from the bars' calendar unless given, as the studio's Kronos forecasts have
+    them. The provenance records the members, the meta-learner, the weights and how many bars each member
+    read; the forecast keeps every member's own paths. ``progress(i, n)`` after each member."""
     import time
     from datetime import datetime, timezone
 
     from kronos.bars import InputError, bars_frame, input_digest
-    from kronos.forecast import Forecast
     from kronos_studio.forecasting import calendar_future_timestamps
 
     started = time.perf_counter()
@@ -148,13 +164,26 @@ def ensemble_forecast(ensemble: Ensemble, bars, settings):
         raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
                          "lower the lookback or load more history")
     frame = frame.iloc[-(settings.lookback or ENSEMBLE_LOOKBACK):].reset_index(drop=True)
-    future = calendar_future_timestamps(bars, pd.DatetimeIndex(frame["timestamp"]), settings.horizon)
-    paths = ensemble(frame, future, settings.horizon, settings.seed)
-    provenance = {"model": "ensemble", **ensemble.describe(), "seed": int(settings.seed),
+    if future is None:
+        future = calendar_future_timestamps(bars, pd.DatetimeIndex(frame["timestamp"]), settings.horizon)
+    future = pd.DatetimeIndex(future)
+    mixture = ensemble.combine(frame, ensemble.member_paths(frame, future, settings.horizon, settings.seed, progress),
+                               settings.horizon)
+    provenance = {"model": "ensemble", **ensemble.describe(), "weights": mixture.weights,
+                  "mixture_paths": mixture_counts(mixture.weights, settings.paths), "seed": int(settings.seed),
                   "input_sha256": input_digest(frame), "history_start": str(frame["timestamp"].iloc[0]),
                   "history_end": str(frame["timestamp"].iloc[-1]), "bars_used": len(frame),
                   "lookback_default": settings.lookback is None, "members_read": ensemble.members_read(len(frame)),
                   "settings": dataclasses.asdict(settings),
                   "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "elapsed_s": round(time.perf_counter() - started, 3)}
-    return Forecast(future, paths, paths.mean(axis=0), frame, settings, provenance)
+    paths = mixture.paths
+    return EnsembleForecast(future, paths, paths.mean(axis=0), frame, settings, provenance, members=mixture.members)
+
+
+@dataclass
+class EnsembleForecast(Forecast):
+    """A ``kronos.forecast.Forecast`` that keeps every member's own paths (key -> [S, H, 6], same times and
+    columns); ``dataclasses.replace`` (the fan calibration) keeps them."""
+
+    members: dict[str, np.ndarray] = field(default_factory=dict)

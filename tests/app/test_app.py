@@ -545,14 +545,15 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t["name"] for t in fig["data"]]
     fc = stored_ensemble_forecast(prov)
-    for m in fc.members:  # one legend entry per member, named with its weight; its median drawn from its paths
-        label = f"{MEMBER_NAMES[m.key]} {prov['weights'][m.key]:.0%}"
+    for key, paths in fc.members.items():  # one legend entry per member, named with its weight; its median
+        label = f"{MEMBER_NAMES[key]} {prov['weights'][key]:.0%}"  # drawn from its own paths
         median = next(t for t in fig["data"] if t["name"] == label)
         assert median.get("showlegend", True) and median["line"]["width"] < 2
-        np.testing.assert_allclose(median["y"][1:], np.median(m.paths[:, :, 3], axis=0), rtol=1e-5)
+        np.testing.assert_allclose(median["y"][1:], np.median(paths[:, :, 3], axis=0), rtol=1e-5)
         assert names.index(label) < names.index("close p50")  # drawn behind the ensemble's fan
+    assert list(fc.members) == list(MEMBER_NAMES)  # the meta-learner's order
     assert sum(t.get("fill") == "tonexty" for t in fig["data"]) == 1 + len(fc.members)
-    labels = {f"{MEMBER_NAMES[m.key]} {m.weight:.0%}" for m in fc.members}
+    labels = {f"{MEMBER_NAMES[k]} {prov['weights'][k]:.0%}" for k in fc.members}
     assert len({t["line"]["color"] for t in fig["data"] if t["name"] in labels}) == len(fc.members)  # own colours
 
     n = len(store())  # display changes and another session with the same inputs: no new sample

@@ -136,7 +136,9 @@ def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations)
     assert (np.diff(q, axis=0) >= 0).all()
     o, h, lo, c = (a[:, :, i] for i in range(4))
     assert (lo <= np.minimum(o, c) + 1e-3).all() and (h >= np.maximum(o, c) - 1e-3).all()
-    assert sum(ens.last_weights.values()) == pytest.approx(1.0)
+    mixture = ens.combine(history, ens.member_paths(history, None, 8, 11), 8)
+    assert np.array_equal(mixture.paths, a) and sum(mixture.weights.values()) == pytest.approx(1.0)
+    assert set(mixture.members) == set(ens.members) and all(p.shape == (30, 8, 6) for p in mixture.members.values())
     with pytest.raises(ValueError, match="missing"):
         Ensemble({"random_walk": members()["random_walk"]}, ens.meta)
     # A member the meta-learner never saw (a Chronos-2 given to the bundled one) is refused, not dropped.
