@@ -9,7 +9,16 @@ import pytest
 import torch
 from testkit import random_bars
 
-from kronos.generate import PathCaches, Prompt, Sequences, decode_one_token, prefill, recompute_window, shared_window
+from kronos.generate import (
+    PathCaches,
+    Prompt,
+    Sequences,
+    decode_one_token,
+    prefill,
+    recompute_window,
+    rope_at,
+    shared_window,
+)
 from kronos.pipeline import ForecastSettings, InputError, KronosPipeline
 
 
@@ -37,7 +46,8 @@ def test_kv_cache_gives_the_logits_of_full_recomputation(random_model, lengths):
             t2 = torch.stack([col(b, r, 1) for b in range(len(lengths)) for r in range(paths)])[:, None]
             st = torch.stack([seqs[b][2][lengths[b] + j] for b in range(len(lengths)) for _ in range(paths)])[:, None]
             pos = torch.tensor([lengths[b] + j for b in range(len(lengths)) for _ in range(paths)])
-            h_step = decode_one_token(model, model.embed(t1, t2, st), pos, caches, index=j)
+            ropes = rope_at(model.rotary_tables(max(lengths) + extra), pos[:, None])
+            h_step, _ = decode_one_token(model, model.embed(t1, t2, st), ropes, caches, index=j)
             chosen = torch.randint(0, 1024, (rows, 1), generator=g)
             s2_fast = model.s2_logits_paths(h_step, chosen, caches.dependency, j + 1)
             for i in range(rows):
