@@ -231,7 +231,7 @@ class Generation:
                                          w.k.expand(paths, -1, -1, -1), w.v.expand(paths, -1, -1, -1)))
             b += 1
         self.h, self.window = h, (join_windows(windows) if windows else None)
-        return model.s1_logits(h)[:, 0]
+        return model.s1_logits(h)[:, 0].float()
 
     @torch.no_grad()
     def s2_logits(self, s1: torch.Tensor) -> torch.Tensor:
@@ -245,7 +245,7 @@ class Generation:
             logits = h.new_empty(h.shape[0], model.head.proj_s2.out_features)
         if window is not None:
             logits[window.rows] = model.s2_logits(h[window.rows], s1[window.rows], window.k, window.v)[:, 0]
-        return logits
+        return logits.float()  # sampling runs in float32 whatever the model's precision
 
     def append(self, s1: torch.Tensor, s2: torch.Tensor) -> None:
         """Store the sampled ids [rows, 1] as every row's next token."""
@@ -283,7 +283,7 @@ class Generation:
             h[self.window.rows] = h_windows
             logits[self.window.rows] = model.s1_logits(h_windows)
         self.h = h
-        return logits[:, 0]
+        return logits[:, 0].float()
 
 
 @torch.no_grad()

@@ -214,7 +214,8 @@ def context_note(pair) -> str:
 
 def load_forecast_model(args, bars) -> ForecastModel:
     """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
-    ``args.tokenizer``/``args.revision``/``args.context``/``args.device``/``args.paths``/``args.horizon``
+    ``args.tokenizer``/``args.revision``/``args.context``/``args.device``/``args.precision``/``args.paths``/
+    ``args.horizon``
     where present."""
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback, trained_context
@@ -236,8 +237,8 @@ def load_forecast_model(args, bars) -> ForecastModel:
             raise CliError(f"--context {context} contradicts the {known} bars {model or 'the bundled model'} was "
                            "trained to read: leave --context out (it is for a folder without bundle.json)")
         pair = load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
-                         context=context, device=device)
-    except (CheckpointError, FileNotFoundError) as e:
+                         context=context, device=device, precision=getattr(args, "precision", None))
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)
     kronos_settings = {name: getattr(args, name) for name in ("temperature", "top_p", "top_k") if hasattr(args, name)}
