@@ -57,26 +57,29 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torc
 CosSin = tuple[torch.Tensor, torch.Tensor]
 
 
-def fused_linear(module: nn.Module, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+def fused_linear(module: nn.Module, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     """The weights and biases of ``module``'s Linear layers ``names`` (submodule paths) concatenated along
     the output axis, so that one matrix product computes all of them; None where that is not possible.
 
     The separate layers stay the parameters (checkpoint names, training, adapters are unchanged); the
     concatenation is a copy, made on first use and again whenever one of the parameters is replaced or
     modified in place (tracked by data pointer and version counter). Only without autograd, and only for
-    plain ``nn.Linear`` layers with biases (an adapter such as LoRA wraps them: they then run separately).
+    plain ``nn.Linear`` layers, all with biases or all without (an adapter such as LoRA wraps them: they then
+    run separately).
     """
     if torch.is_grad_enabled():
         return None
     linears = [module.get_submodule(name) for name in names]
-    if any(type(m) is not nn.Linear or m.bias is None for m in linears):
+    biased = linears[0].bias is not None
+    if any(type(m) is not nn.Linear or (m.bias is not None) != biased for m in linears):
         return None
-    params = [p for m in linears for p in (m.weight, m.bias)]
+    params = [p for m in linears for p in ((m.weight, m.bias) if biased else (m.weight,))]
     key = tuple((p.data_ptr(), p._version) for p in params)
     fused = module.__dict__.setdefault("_fused", {})  # a plain attribute: not a parameter, not in the state dict
     cached = fused.get(names)
     if cached is None or cached[0] != key:
-        cached = fused[names] = (key, torch.cat([m.weight for m in linears]), torch.cat([m.bias for m in linears]))
+        bias = torch.cat([m.bias for m in linears]) if biased else None
+        cached = fused[names] = (key, torch.cat([m.weight for m in linears]), bias)
     return cached[1], cached[2]
 
 
@@ -265,7 +268,12 @@ class SwiGLU(nn.Module):
         self.ffn_dropout = nn.Dropout(dropout_p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ffn_dropout(self.w2(F.silu(self.w1(x)) * self.w3(x)))
+        fused = fused_linear(self, ("w1", "w3"))  # w1 and w3 read the same input: one product
+        if fused is None:
+            gate, up = self.w1(x), self.w3(x)
+        else:
+            gate, up = F.linear(x, *fused).chunk(2, dim=-1)
+        return self.ffn_dropout(self.w2(F.silu(gate) * up))
 
 
 class TransformerBlock(nn.Module):
