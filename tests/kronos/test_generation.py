@@ -247,3 +247,32 @@ def test_default_lookback_leaves_room_for_the_horizon_and_a_given_one_is_kept(ti
     assert len(fc.history) == 64 and fc.provenance["lookback_default"] is False
     fc = KronosPipeline(tiny).predict(bars, 60, paths=2, seed=0)  # horizon near the context: half of it
     assert len(fc.history) == 32
+
+
+def test_fused_projections_follow_their_weights(random_model):
+    """q/k/v (and the other fused products) run as one product on a concatenated copy of the weights: a
+    weight changed in place, or replaced, after the copy was made is used at the next call, and the
+    outputs equal the separate layers'."""
+    model = random_model("tiny").ours(64).predictor
+    g = torch.Generator().manual_seed(0)
+    s1, s2 = torch.randint(0, 1024, (2, 12), generator=g), torch.randint(0, 1024, (2, 12), generator=g)
+    x = model.embed(s1, s2)
+
+    def both():
+        with torch.no_grad():
+            fused = model.trunk(x)
+        with torch.enable_grad():  # autograd: the separate layers
+            separate = model.trunk(x).detach()
+        return fused, separate
+
+    fused, separate = both()
+    torch.testing.assert_close(fused, separate, rtol=1e-5, atol=1e-5)
+    attn = model.transformer[0].self_attn
+    with torch.no_grad():
+        attn.k_proj.weight.mul_(2.0)  # in place
+    attn.v_proj.weight = torch.nn.Parameter(attn.v_proj.weight.detach() * 0.5)  # replaced
+    changed, separate = both()
+    torch.testing.assert_close(changed, separate, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(changed, fused)
+    keys = set(model.state_dict())  # the checkpoint layout is the official one, with nothing added
+    assert "transformer.0.self_attn.q_proj.weight" in keys and not any("fused" in k for k in keys)
