@@ -1,7 +1,9 @@
 """Building blocks shared by the tokenizer and the predictor: RMSNorm, RoPE, attention, SwiGLU, block.
 
 Nothing here keeps state between calls: rotary angles are computed from the positions passed in, and
-key/value caches are objects owned by the caller, so one model instance can serve many threads.
+key/value caches are objects owned by the caller, so one model instance can serve many threads. The one
+exception is derived, not state: ``fused_linear``'s concatenated weights, rebuilt whenever a weight
+changes; two threads building it at once each store a complete, equal copy.
 """
 from __future__ import annotations
 
