@@ -9,6 +9,7 @@ test/bench-only dependency.
     .venv/bin/python bench/bench_forecast.py                      # every case
     .venv/bin/python bench/bench_forecast.py --case small-400+120x30 --device cuda
     .venv/bin/python bench/bench_forecast.py --threads 2 --memory   # + peak RSS, each side in its own process
+    .venv/bin/python bench/bench_forecast.py --precision bf16       # our predictor in bf16 (official: fp32)
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ CASES = {  # name: (model, context, lookback, horizon, paths)
 }
 
 
-def build(name: str, context: int, folder: Path, device: str):
+def build(name: str, context: int, folder: Path, device: str, precision: str = "fp32"):
     import model as official  # the official code, imported only where it runs (not in our memory runs)
 
     pcfg, tcfg = CONFIGS[name]
@@ -50,7 +51,7 @@ def build(name: str, context: int, folder: Path, device: str):
     save_official_layout(tok, tcfg, folder / "tokenizer")
     save_official_layout(pred, pcfg, folder / "predictor")
     (folder / "bundle.json").write_text(json.dumps({"context": context, "name": name}))
-    return tok.to(device), pred.to(device), load_pair(folder, device=device)
+    return tok.to(device), pred.to(device), load_pair(folder, device=device, precision=precision)
 
 
 def timed(fn, device: str) -> float:
@@ -63,13 +64,13 @@ def timed(fn, device: str) -> float:
     return time.perf_counter() - t0
 
 
-def run_case(case: str, device: str) -> dict:
+def run_case(case: str, device: str, precision: str = "fp32") -> dict:
     name, context, lookback, horizon, paths = CASES[case]
     frame = random_bars(lookback + horizon, seed=1)
     history = frame.iloc[:lookback].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[lookback:])
     with tempfile.TemporaryDirectory() as tmp:
-        tok, pred, pair = build(name, context, Path(tmp), device)
+        tok, pred, pair = build(name, context, Path(tmp), device, precision)
         import model as official
 
         predictor = official.KronosPredictor(pred, tok, device=device, max_context=context)
@@ -82,8 +83,9 @@ def run_case(case: str, device: str) -> dict:
                                      sample_count=count, verbose=False).to_numpy(np.float32)
 
         def ours_run(top_k, top_p, count):
+            # anchor=False: the official predictor's output exactly (the anchor shift is ours only).
             return ours.predict(history, horizon, paths=count, top_k=top_k, top_p=top_p, seed=0,
-                                future_timestamps=future, lookback=lookback)
+                                future_timestamps=future, lookback=lookback, anchor=False)
 
         ours_run(0, 0.9, 2)  # warm-up (allocator, thread pool, CUDA kernels)
         ours_s = min(timed(lambda: ours_run(0, 0.9, paths), device) for _ in range(2))
@@ -94,7 +96,7 @@ def run_case(case: str, device: str) -> dict:
     return {"case": case, "paths": paths, "lookback": lookback, "horizon": horizon, "context": context,
             "ours_s": round(ours_s, 3), "official_1path_s": round(official_s, 3),
             "per_path_speedup": round(official_s * paths / ours_s, 1), "greedy_max_rel_diff": rel,
-            "device": device, "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
+            "precision": precision, "device": device, "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
@@ -138,6 +140,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="our predictor's precision (the official one runs in fp32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
     parser.add_argument("--rss-of", choices=["ours", "official"], help=argparse.SUPPRESS)
@@ -148,7 +152,7 @@ def main() -> None:
     if args.rss_of:
         return rss_run(args.case[0], args.rss_of, args.device, args.folder)
     for case in args.case or list(CASES):
-        report = run_case(case, args.device)
+        report = run_case(case, args.device, args.precision)
         if args.memory:
             for side in ("ours", "official"):
                 rss = peak_rss_mib(case, side, args.device)

@@ -28,7 +28,7 @@ from .config import (
     read_bundle,
     trained_context,
 )
-from .device import default_device
+from .device import default_device, precision_name, resolve_precision
 from .model import Kronos
 from .tokenizer import KronosTokenizer
 
@@ -255,6 +255,11 @@ class KronosPair:
     def device(self) -> torch.device:
         return next(self.predictor.parameters()).device
 
+    @property
+    def precision(self) -> str:
+        """The predictor's compute precision, 'fp32' or 'bf16' (the tokenizer is always fp32)."""
+        return precision_name(self.predictor.embedding.emb_s1.weight.dtype)
+
     def provenance(self) -> dict:
         p, t = self.predictor_source, self.tokenizer_source
         return {
@@ -262,18 +267,21 @@ class KronosPair:
             "predictor": p.ref if p else None, "predictor_revision": p.revision if p else None,
             "tokenizer": t.ref if t else None, "tokenizer_revision": t.revision if t else None,
             "context": self.context,
+            "precision": self.precision,
         }
 
 
 def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = None, *, revision: str | None = None,
               tokenizer_revision: str | None = None, context: int | None = None, cache_dir=None,
-              device=None, tqdm_class=None) -> KronosPair:
+              device=None, tqdm_class=None, precision: str | None = None) -> KronosPair:
     """Load a predictor and its tokenizer.
 
     ``model`` is an official name ('mini', 'small', 'base'), a Hub repo id, a checkpoint folder, or a
     folder holding ``tokenizer/`` and ``predictor/`` subfolders (then ``tokenizer`` may be omitted).
+    ``precision``: the predictor's compute precision, 'fp32' (default, the official numerics) or 'bf16'.
     """
     device = device or default_device()
+    dtype = resolve_precision(precision)
     official = official_model(model)
     path = Path(str(model)).expanduser()
     name = str(model)
@@ -302,4 +310,4 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
     tok, tsrc = load_tokenizer(tokenizer, tokenizer_revision, cache_dir, device, tqdm_class)
     if tok.config.s1_bits != predictor.config.s1_bits or tok.config.s2_bits != predictor.config.s2_bits:
         raise CheckpointError("tokenizer and predictor disagree on s1_bits/s2_bits: they are not a pair.")
-    return KronosPair(tok, predictor, int(context), name, psrc, tsrc, context_assumed=assumed)
+    return KronosPair(tok, predictor.to(dtype), int(context), name, psrc, tsrc, context_assumed=assumed)

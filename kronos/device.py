@@ -7,6 +7,24 @@ import torch
 
 DTYPE = torch.float32  # the official numerics are float32-only (RoPE tables are float32)
 
+# The predictor's compute precision. fp32 is the official numerics (greedy output equal to the official
+# predictor's); bf16 halves the predictor's weights and activations and matches fp32 only in distribution
+# (tests/kronos/test_precision.py). The tokenizer always runs in fp32: its sign bits are the tokens.
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DEFAULT_PRECISION = "fp32"
+
+
+def resolve_precision(precision: str | None) -> torch.dtype:
+    """The predictor dtype for a precision name ('fp32' or 'bf16'; None: fp32)."""
+    precision = precision or DEFAULT_PRECISION
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    return next(name for name, d in PRECISIONS.items() if d == dtype)
+
 
 def default_device() -> torch.device:
     """CUDA if present, else Apple MPS, else CPU; ``KRONOS_DEVICE`` overrides (e.g. 'cpu')."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import DEPENDENCY_HEADS
-from .layers import KVCache, PathKVCache
+from .layers import CosSin, KVCache, PathKVCache
 from .model import Kronos
 from .sampling import Generators, SamplingConfig, sample
 
@@ -105,24 +105,36 @@ class SlidingWindow:
     v: torch.Tensor
 
 
+def rope_at(tables: list[CosSin], positions: torch.Tensor) -> list[CosSin]:
+    """Each layer's cos/sin at ``positions`` [rows, 1], from ``Kronos.rotary_tables``; shared tables are
+    indexed once."""
+    picked: dict[int, CosSin] = {}
+    for cos, sin in tables:
+        if id(cos) not in picked:
+            picked[id(cos)] = (cos[positions], sin[positions])
+    return [picked[id(cos)] for cos, _ in tables]
+
+
 def prefill(model: Kronos, x: torch.Tensor, caches: PathCaches, series: int | slice) -> torch.Tensor:
     """Trunk over whole contexts of equal length, x [k, n, d_model] at positions 0..n-1, for ``series``
     (one, or a slice of k); returns [k, n, d_model].
 
     Their keys/values in every layer, and their dependency keys/values, become those series' shared
     contexts in ``caches``."""
-    h = model.trunk(x, [layer.context_of(series) for layer in caches.layers])
+    h = model.trunk_prefill(x, [layer.context_of(series) for layer in caches.layers])
     caches.dependency.context_of(series).update(0, *model.dependency_keys_values(h))
     return h
 
 
-def decode_one_token(model: Kronos, x: torch.Tensor, positions: torch.Tensor, caches: PathCaches,
-                     index: int) -> torch.Tensor:
-    """Trunk state [rows, 1, d_model] of one new token per row, x [rows, 1, d_model] at ``positions``
-    [rows]; the token is stored as generated token ``index`` of every row in ``caches``."""
-    h = model.trunk(x, caches.layers, index, positions)
-    caches.dependency.update(index, *model.dependency_keys_values(h))
-    return h
+def decode_one_token(model: Kronos, x: torch.Tensor, ropes: list[CosSin], caches: PathCaches,
+                     index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trunk state [rows, 1, d_model] and s1 logits [rows, 1, V1] of one new token per row, x [rows, 1,
+    d_model] with each layer's RoPE ``ropes`` (``rope_at``); the token is stored as generated token
+    ``index`` of every row in ``caches``."""
+    h = model.trunk_decode(x, caches.layers, index, ropes)
+    logits, k, v = model.s1_logits_and_dependency(h)
+    caches.dependency.update(index, k, v)
+    return h, logits
 
 
 def recompute_window(model: Kronos, seqs: Sequences, rows: torch.Tensor, ends: torch.Tensor,
@@ -145,10 +157,10 @@ def shared_window(model: Kronos, seqs: Sequences, rows: torch.Tensor, end: int, 
     shared = model.embedding.emb_s1.weight
     prefixes = [KVCache.empty(1, c.n_heads, prompt_length - start, c.d_model // c.n_heads, shared)
                 for _ in range(c.n_layers)]
-    h_prompt = model.trunk(seqs.embed(model, rows[:1], torch.arange(start, prompt_length, device=device)[None]),
-                           prefixes)  # [1, m, d_model]
+    h_prompt = model.trunk_prefill(
+        seqs.embed(model, rows[:1], torch.arange(start, prompt_length, device=device)[None]), prefixes)  # [1, m, d]
     suffix = torch.arange(prompt_length, end, device=device)[None]
-    h_suffix = model.trunk(seqs.embed(model, rows, suffix), prefixes=prefixes)  # [paths, end - prompt_length, d_model]
+    h_suffix = model.trunk_extend(seqs.embed(model, rows, suffix), prefixes)  # [paths, end - prompt_length, d]
     k_prompt, v_prompt = model.dependency_keys_values(h_prompt)
     k_suffix, v_suffix = model.dependency_keys_values(h_suffix)
     paths = len(rows)
@@ -157,79 +169,121 @@ def shared_window(model: Kronos, seqs: Sequences, rows: torch.Tensor, end: int, 
     return h_suffix[:, -1:], SlidingWindow(rows, k, v)
 
 
-def prefill_prompts(model: Kronos, seqs: Sequences, lengths: list[int], paths: int, context: int,
-                    caches: PathCaches | None) -> tuple[torch.Tensor, SlidingWindow | None]:
-    """Run every prompt once: the trunk state of its last token for each of its rows [rows, 1, d_model],
-    and the window of the prompts longer than ``context`` (they slide from the first step)."""
-    device = seqs.s1.device
-    h = model.embedding.emb_s1.weight.new_zeros(len(lengths) * paths, 1, model.config.d_model)
-    windows = []
-    b = 0
-    while b < len(lengths):
-        n = lengths[b]
-        if n <= context:  # a run of prompts of this length goes through the trunk as one batch
-            end = next((e for e in range(b, len(lengths)) if lengths[e] != n), len(lengths))
-            firsts = torch.arange(b, end, device=device) * paths  # a prompt's paths are identical so far: run one
-            x = seqs.embed(model, firsts, torch.arange(n, device=device)[None])
-            h[b * paths:end * paths] = prefill(model, x, caches, slice(b, end))[:, -1:].repeat_interleave(paths, 0)
-            b = end
-            continue
-        first = torch.tensor([b * paths], device=device)
-        h[b * paths:(b + 1) * paths], w = recompute_window(model, seqs, first, torch.tensor([n], device=device),
-                                                           context)
-        windows.append(SlidingWindow(torch.arange(b * paths, (b + 1) * paths, device=device),
-                                     w.k.expand(paths, -1, -1, -1), w.v.expand(paths, -1, -1, -1)))
-        b += 1
-    if not windows:
-        return h, None
-    return h, SlidingWindow(torch.cat([w.rows for w in windows]), torch.cat([w.k for w in windows]),
-                            torch.cat([w.v for w in windows]))
+def join_windows(windows: list[SlidingWindow]) -> SlidingWindow:
+    return SlidingWindow(torch.cat([w.rows for w in windows]), torch.cat([w.k for w in windows]),
+                         torch.cat([w.v for w in windows]))
 
 
-def s2_logits(model: Kronos, h: torch.Tensor, s1: torch.Tensor, caches: PathCaches | None, step: int,
-              window: SlidingWindow | None) -> torch.Tensor:
-    """s2 logits [rows, V2] given the sampled s1 [rows, 1]: cached rows attend to the dependency cache
-    (``step`` tokens generated so far), sliding rows to their recomputed window."""
-    if caches is not None:
-        # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
-        logits = model.s2_logits_paths(h, s1, caches.dependency, step)[:, 0]
-    else:
-        logits = h.new_empty(h.shape[0], model.head.proj_s2.out_features)
-    if window is not None:
-        rows = window.rows
-        logits[rows] = model.s2_logits(h[rows], s1[rows], window.k, window.v)[:, 0]
-    return logits
+class Generation:
+    """The state of one generation: every row's tokens, the caches, and what the next step needs.
 
+    ``prefill()`` runs the prompts and returns the s1 logits of the first new token; for each token,
+    ``s2_logits(s1)`` gives its s2 logits once s1 is sampled, ``append(s1, s2)`` stores both, and
+    ``step()`` runs the trunk over the newest token and returns the next s1 logits.
 
-def next_states(model: Kronos, seqs: Sequences, known: torch.Tensor, context: int, caches: PathCaches | None,
-                index: int, lengths: list[int], paths: int) -> tuple[torch.Tensor, SlidingWindow | None]:
-    """Trunk state [rows, 1, d_model] of each row's newest token, the one at ``known - 1``: from the
-    cache while the row fits the context, else from its recomputed window (returned as well). Every row
-    of prompt b holds lengths[b] + index + 1 tokens, so which prompts slide is known without a device sync."""
-    ends = [n + index + 1 for n in lengths]
-    sliding = [b for b, end in enumerate(ends) if end > context]
-    h = None
-    if caches is not None and len(sliding) < len(lengths):
-        rows = torch.arange(len(known), device=known.device)
-        x = seqs.embed(model, rows, (known - 1)[:, None])  # [rows, 1, d_model]
-        # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
-        h = decode_one_token(model, x, known - 1, caches, index)
-    if not sliding:
-        return h, None
-    parts = []
-    for b in sliding:
-        rows = torch.arange(b * paths, (b + 1) * paths, device=known.device)
-        if ends[b] - context < lengths[b]:
-            parts.append(shared_window(model, seqs, rows, ends[b], lengths[b], context))
-        else:  # the window holds generated tokens only: nothing is shared between paths
-            parts.append(recompute_window(model, seqs, rows, known[rows], context))
-    h_windows = torch.cat([h_w for h_w, _ in parts])
-    window = SlidingWindow(torch.cat([w.rows for _, w in parts]), torch.cat([w.k for _, w in parts]),
-                           torch.cat([w.v for _, w in parts]))
-    if h is None:
-        h = h_windows.new_empty(len(known), 1, h_windows.shape[-1])
-    h[window.rows] = h_windows
-    return h, window
+    Which prompts slide at a step is known from their lengths, so the loop never waits for the device.
+    """
+
+    def __init__(self, model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int):
+        self.model, self.paths, self.context = model, paths, context
+        self.lengths = [len(p.s1) for p in prompts]
+        self.seqs = Sequences.from_prompts(prompts, paths, horizon, model.embedding.emb_s1.weight)
+        device = self.seqs.s1.device
+        self.rows = torch.arange(len(prompts) * paths, device=device)
+        self.known = torch.tensor(self.lengths, device=device).repeat_interleave(paths)  # [rows] tokens held
+        self.generated = 0  # tokens appended to every row so far
+        # Prompts longer than the context keep a cache slot they never read, so that rows stay series-major.
+        self.caches = (PathCaches.empty(model, [min(n, context) for n in self.lengths], paths, horizon)
+                       if min(self.lengths) <= context else None)
+        # Rows that slide still run the batched decode step (overwritten), so positions go up to the end.
+        self.rope_tables = model.rotary_tables(max(self.lengths) + horizon)
+        self.h: torch.Tensor | None = None  # [rows, 1, d_model]: trunk state of each row's newest token
+        self.window: SlidingWindow | None = None  # the rows whose window slides at this step
+
+    def _cached(self) -> bool:
+        """Whether some row still fits the context (its s2 attends to the caches)."""
+        return self.caches is not None and any(n + self.generated <= self.context for n in self.lengths)
+
+    @torch.no_grad()
+    def prefill(self) -> torch.Tensor:
+        """Run every prompt once; returns the s1 logits of each row's first new token [rows, V1]. Prompts
+        of equal length go through the trunk as one batch; a prompt's paths are identical so far, so
+        one row of each runs; prompts longer than the context slide from the first step."""
+        model, seqs, paths, lengths = self.model, self.seqs, self.paths, self.lengths
+        device = self.rows.device
+        h = model.embedding.emb_s1.weight.new_zeros(len(self.rows), 1, model.config.d_model)
+        windows = []
+        b = 0
+        while b < len(lengths):
+            n = lengths[b]
+            if n <= self.context:
+                end = next((e for e in range(b, len(lengths)) if lengths[e] != n), len(lengths))
+                firsts = torch.arange(b, end, device=device) * paths
+                x = seqs.embed(model, firsts, torch.arange(n, device=device)[None])
+                h[b * paths:end * paths] = prefill(model, x, self.caches, slice(b, end))[:, -1:].repeat_interleave(
+                    paths, 0)
+                b = end
+                continue
+            first = torch.tensor([b * paths], device=device)
+            h[b * paths:(b + 1) * paths], w = recompute_window(model, seqs, first, torch.tensor([n], device=device),
+                                                               self.context)
+            windows.append(SlidingWindow(torch.arange(b * paths, (b + 1) * paths, device=device),
+                                         w.k.expand(paths, -1, -1, -1), w.v.expand(paths, -1, -1, -1)))
+            b += 1
+        self.h, self.window = h, (join_windows(windows) if windows else None)
+        return model.s1_logits(h)[:, 0].float()
+
+    @torch.no_grad()
+    def s2_logits(self, s1: torch.Tensor) -> torch.Tensor:
+        """s2 logits [rows, V2] given the sampled s1 [rows, 1]: cached rows attend to the dependency cache,
+        sliding rows to their recomputed window."""
+        model, h, window = self.model, self.h, self.window
+        if self._cached():
+            # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
+            logits = model.s2_logits_paths(h, s1, self.caches.dependency, self.generated)[:, 0]
+        else:
+            logits = h.new_empty(h.shape[0], model.head.proj_s2.out_features)
+        if window is not None:
+            logits[window.rows] = model.s2_logits(h[window.rows], s1[window.rows], window.k, window.v)[:, 0]
+        return logits.float()  # sampling runs in float32 whatever the model's precision
+
+    def append(self, s1: torch.Tensor, s2: torch.Tensor) -> None:
+        """Store the sampled ids [rows, 1] as every row's next token."""
+        self.seqs.s1[self.rows, self.known], self.seqs.s2[self.rows, self.known] = s1[:, 0], s2[:, 0]
+        self.known = self.known + 1
+        self.generated += 1
+
+    @torch.no_grad()
+    def step(self) -> torch.Tensor:
+        """Trunk over each row's newest token: from the cache while the row fits the context, else from
+        its recomputed window. Returns the s1 logits of the next token [rows, V1]."""
+        model, seqs, known, index = self.model, self.seqs, self.known, self.generated - 1
+        ends = [n + self.generated for n in self.lengths]
+        sliding = [b for b, end in enumerate(ends) if end > self.context]
+        h = logits = None
+        if self.caches is not None and len(sliding) < len(self.lengths):
+            x = seqs.embed(model, self.rows, (known - 1)[:, None])  # [rows, 1, d_model]
+            # One batch over every row is cheaper than selecting the cached ones; sliding rows are overwritten below.
+            h, logits = decode_one_token(model, x, rope_at(self.rope_tables, (known - 1)[:, None]), self.caches,
+                                         index)
+        self.window = None
+        if sliding:
+            parts = []
+            for b in sliding:
+                rows = torch.arange(b * self.paths, (b + 1) * self.paths, device=known.device)
+                if ends[b] - self.context < self.lengths[b]:
+                    parts.append(shared_window(model, seqs, rows, ends[b], self.lengths[b], self.context))
+                else:  # the window holds generated tokens only: nothing is shared between paths
+                    parts.append(recompute_window(model, seqs, rows, known[rows], self.context))
+            h_windows = torch.cat([h_w for h_w, _ in parts])
+            self.window = join_windows([w for _, w in parts])
+            if h is None:
+                h = h_windows.new_empty(len(known), 1, h_windows.shape[-1])
+                logits = h_windows.new_empty(len(known), 1, model.head.proj_s1.out_features)
+            h[self.window.rows] = h_windows
+            logits[self.window.rows] = model.s1_logits(h_windows)
+        self.h = h
+        return logits[:, 0].float()
 
 
 @torch.no_grad()
@@ -247,25 +301,15 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
     if horizon < 1 or paths < 1 or context < 1:
         raise ValueError("horizon, paths and context must all be at least 1")
     model.eval()
-    lengths = [len(p.s1) for p in prompts]
-    seqs = Sequences.from_prompts(prompts, paths, horizon, model.embedding.emb_s1.weight)
-    rows = torch.arange(len(prompts) * paths, device=seqs.s1.device)
-    known = torch.tensor(lengths, device=rows.device).repeat_interleave(paths)  # [rows] tokens held per row
-    # Prompts longer than the context keep a cache slot they never read, so that rows stay series-major.
-    caches = (PathCaches.empty(model, [min(n, context) for n in lengths], paths, horizon)
-              if min(lengths) <= context else None)
-    h, window = prefill_prompts(model, seqs, lengths, paths, context, caches)  # h: [rows, 1, d_model]
-
+    state = Generation(model, prompts, horizon, paths, context)
+    logits = state.prefill()
     for step in range(horizon):
-        any_cached = caches is not None and any(n + step <= context for n in lengths)
-        s1 = sample(model.s1_logits(h)[:, 0], sampling, generator)  # [rows, 1]
-        s2 = sample(s2_logits(model, h, s1, caches if any_cached else None, step, window), sampling, generator)
-        seqs.s1[rows, known], seqs.s2[rows, known] = s1[:, 0], s2[:, 0]
-        known = known + 1
+        s1 = sample(logits, sampling, generator)  # [rows, 1]
+        state.append(s1, sample(state.s2_logits(s1), sampling, generator))
         if progress is not None:
             progress(step + 1, horizon)
         if step + 1 < horizon:
-            h, window = next_states(model, seqs, known, context, caches, step, lengths, paths)
-
+            logits = state.step()
+    seqs, lengths = state.seqs, state.lengths
     return [(seqs.s1[b * paths:(b + 1) * paths, : n + horizon], seqs.s2[b * paths:(b + 1) * paths, : n + horizon])
             for b, n in enumerate(lengths)]

@@ -1,7 +1,9 @@
 """Building blocks shared by the tokenizer and the predictor: RMSNorm, RoPE, attention, SwiGLU, block.
 
 Nothing here keeps state between calls: rotary angles are computed from the positions passed in, and
-key/value caches are objects owned by the caller, so one model instance can serve many threads.
+key/value caches are objects owned by the caller, so one model instance can serve many threads. The one
+exception is derived, not state: ``fused_linear``'s concatenated weights, rebuilt whenever a weight
+changes; two threads building it at once each store a complete, equal copy.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:  # one fused operator; in float32 the cast-back below is a no-op
+            return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
         xf = x.float()
         normed = xf * torch.rsqrt(torch.mean(xf * xf, dim=-1, keepdim=True) + self.eps)
         # The official order: cast back first, then scale by the weight.
@@ -35,19 +39,50 @@ class Rotary(nn.Module):
         inv_freq = 1.0 / (ROPE_BASE ** (torch.arange(0, head_dim, 2).float() / head_dim))
         self.register_buffer("inv_freq", inv_freq)
 
-    def cos_sin(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos/sin for integer positions of shape [n] or [batch, n], ready to broadcast over heads."""
+    def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype | None = None) -> CosSin:
+        """cos and signed sin for integer positions [n] or [batch, n], shaped [..., n, 1, 1, head_dim] to
+        broadcast over the (q/k, heads) axes of [batch, n, 2, heads, head_dim]; see ``rotate``."""
         angles = positions.to(self.inv_freq.dtype).unsqueeze(-1) * self.inv_freq
-        emb = torch.cat((angles, angles), dim=-1)
-        cos, sin = emb.cos(), emb.sin()
-        if positions.dim() == 1:
-            return cos[None, None], sin[None, None]
-        return cos[:, None], sin[:, None]
+        cos, sin = angles.cos(), angles.sin()
+        cos, signed_sin = torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
+        if dtype is not None:
+            cos, signed_sin = cos.to(dtype), signed_sin.to(dtype)
+        return cos[..., None, None, :], signed_sin[..., None, None, :]
 
 
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return (x * cos) + (torch.cat((-x2, x1), dim=-1) * sin)
+def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """x*cos + rotate_half(x)*sin, rotate_half(x) = [-x2, x1]. Rolling x by half a head gives [x2, x1];
+    the minus sign lives in ``signed_sin``, so this is bit for bit the official product, in 4 operators."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
+
+
+CosSin = tuple[torch.Tensor, torch.Tensor]
+
+
+def fused_linear(module: nn.Module, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The weights and biases of ``module``'s Linear layers ``names`` (submodule paths) concatenated along
+    the output axis, so that one matrix product computes all of them; None where that is not possible.
+
+    The separate layers stay the parameters (checkpoint names, training, adapters are unchanged); the
+    concatenation is a copy, made on first use and again whenever one of the parameters is replaced or
+    modified in place (tracked by data pointer and version counter). Only without autograd, and only for
+    plain ``nn.Linear`` layers, all with biases or all without (an adapter such as LoRA wraps them: they then
+    run separately).
+    """
+    if torch.is_grad_enabled():
+        return None
+    linears = [module.get_submodule(name) for name in names]
+    biased = linears[0].bias is not None
+    if any(type(m) is not nn.Linear or (m.bias is not None) != biased for m in linears):
+        return None
+    params = [p for m in linears for p in ((m.weight, m.bias) if biased else (m.weight,))]
+    key = tuple((p.data_ptr(), p._version) for p in params)
+    fused = module.__dict__.setdefault("_fused", {})  # a plain attribute: not a parameter, not in the state dict
+    cached = fused.get(names)
+    if cached is None or cached[0] != key:
+        bias = torch.cat([m.bias for m in linears]) if biased else None
+        cached = fused[names] = (key, torch.cat([m.weight for m in linears]), bias)
+    return cached[1], cached[2]
 
 
 @dataclass
@@ -117,14 +152,14 @@ def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int) -> torch.Tens
     rows, heads, _, head_dim = q.shape
     series, max_context = cache.context.k.shape[0], cache.context.k.shape[2]
     paths = rows // series
-    scale = head_dim ** -0.5
-    q_by_series = q.view(series, paths, heads, head_dim).transpose(1, 2)  # [series, heads, paths, head_dim]
-    context_scores = (q_by_series @ cache.context.k.transpose(-1, -2)) * scale  # [series, heads, paths, max_context]
+    q = q * head_dim ** -0.5  # scaled once, not both blocks of scores
+    q_by_series = q.reshape(series, paths, heads, head_dim).transpose(1, 2)  # [series, heads, paths, head_dim]
+    context_scores = q_by_series @ cache.context.k.transpose(-1, -2)  # [series, heads, paths, max_context]
     if cache.context_mask is not None:
         context_scores = context_scores.masked_fill(~cache.context_mask, float("-inf"))
     own_k = cache.generated.k[:, :, :length]  # [rows, heads, length, head_dim]
     own_v = cache.generated.v[:, :, :length]
-    own_scores = ((q @ own_k.transpose(-1, -2)) * scale).view(series, paths, heads, length).transpose(1, 2)
+    own_scores = (q @ own_k.transpose(-1, -2)).view(series, paths, heads, length).transpose(1, 2)
     weights = torch.softmax(torch.cat([context_scores, own_scores], dim=-1), dim=-1)
     out = (weights[..., :max_context] @ cache.context.v).transpose(1, 2).reshape(rows, heads, 1, head_dim)
     own_weights = weights[..., max_context:].transpose(1, 2).reshape(rows, heads, 1, length)
@@ -143,9 +178,6 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).contiguous().view(b, n, h * hd)
 
 
-CosSin = tuple[torch.Tensor, torch.Tensor]
-
-
 def rows_of(prefix: torch.Tensor, batch: int) -> torch.Tensor:
     """A prefix [P, ...] for ``batch`` rows, each prefix shared by a block of batch / P consecutive rows."""
     shared = prefix.shape[0]
@@ -155,7 +187,13 @@ def rows_of(prefix: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 class SelfAttention(nn.Module):
-    """Causal multi-head self-attention with RoPE, and the cache modes used for fast generation."""
+    """Causal multi-head self-attention with RoPE: one method per mode.
+
+    * ``forward(x)``: whole sequences at positions 0..n-1 (training, window recomputation).
+    * ``prefill(x, cache)``: the same, storing the keys/values in slots 0..n-1 of a KVCache.
+    * ``decode(x, cache, index, rope)``: one new token per path, stored as generated token ``index``.
+    * ``extend(x, prefix)``: x continues the tokens held in a KVCache, at the positions that follow.
+    """
 
     def __init__(self, d_model: int, n_heads: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
         super().__init__()
@@ -168,43 +206,59 @@ class SelfAttention(nn.Module):
         self.attn_dropout_p = attn_dropout_p
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | PathKVCache | None = None, index: int | None = None,
-                rope: CosSin | None = None, prefix: KVCache | None = None) -> torch.Tensor:
-        """x [batch, n, d_model] -> [batch, n, d_model]. The modes:
-
-        * ``forward(x)``: whole sequences at positions 0..n-1 (training, window recomputation).
-        * ``forward(x, cache)``: the same, and their keys/values go to slots 0..n-1 of a KVCache (prefill).
-        * ``forward(x, cache, index, rope)``: one new token per path (x [rows, 1, d_model]), stored as
-          generated token ``index`` of each row of a PathKVCache; ``rope`` is its cos/sin.
-        * ``forward(x, prefix=cache)``: x continues the m tokens held in ``prefix`` at positions
-          m..m+n-1, causally; a prefix of batch P is shared by consecutive blocks of batch / P rows.
-        """
-        q = split_heads(self.q_proj(x), self.n_heads)  # [batch, heads, n, head_dim]
-        k = split_heads(self.k_proj(x), self.n_heads)
-        v = split_heads(self.v_proj(x), self.n_heads)
-        dropout = self.attn_dropout_p if self.training else 0.0
-        if index is not None:
-            cos, sin = rope
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            cache.update(index, k, v)
-            out = attend_paths(q, cache, index + 1)
-        elif prefix is not None:
-            m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
-            cos, sin = self.rotary.cos_sin(torch.arange(m, m + n, device=x.device))
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            k = torch.cat([rows_of(prefix.k, batch), k], dim=2)
-            v = torch.cat([rows_of(prefix.v, batch), v], dim=2)
-            keys = torch.arange(m + n, device=x.device)
-            mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+    def _heads(self, x: torch.Tensor, rope: CosSin) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rotated q, k and v, each [batch, heads, n, head_dim]: one matrix product for the three
+        projections and one rotation for q and k together when the weights can be fused."""
+        b, n, d = x.shape
+        fused = fused_linear(self, ("q_proj", "k_proj", "v_proj"))
+        if fused is not None:
+            qkv = F.linear(x, *fused).view(b, n, 3, self.n_heads, d // self.n_heads)
+            qk, v = qkv[:, :, :2], qkv[:, :, 2]
         else:
-            n = x.shape[1]
-            cos, sin = self.rotary.cos_sin(torch.arange(n, device=x.device))
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-            if cache is not None:
-                cache.update(0, k, v)
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
-        return self.resid_dropout(self.out_proj(merge_heads(out)))
+            qk = torch.stack([self.q_proj(x), self.k_proj(x)], dim=2).view(b, n, 2, self.n_heads, -1)
+            v = self.v_proj(x).view(b, n, self.n_heads, -1)
+        qk = rotate(qk, *rope)
+        return qk[:, :, 0].transpose(1, 2), qk[:, :, 1].transpose(1, 2), v.transpose(1, 2)
+
+    def _rope(self, start: int, n: int, x: torch.Tensor) -> CosSin:
+        return self.rotary.cos_sin(torch.arange(start, start + n, device=x.device), x.dtype)
+
+    def _out(self, heads: torch.Tensor) -> torch.Tensor:
+        return self.resid_dropout(self.out_proj(merge_heads(heads)))
+
+    @property
+    def _dropout(self) -> float:
+        return self.attn_dropout_p if self.training else 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [batch, n, d_model] at positions 0..n-1 -> [batch, n, d_model]."""
+        q, k, v = self._heads(x, self._rope(0, x.shape[1], x))
+        return self._out(F.scaled_dot_product_attention(q, k, v, dropout_p=self._dropout, is_causal=True))
+
+    def prefill(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """``forward``, storing the keys/values in slots 0..n-1 of ``cache``."""
+        q, k, v = self._heads(x, self._rope(0, x.shape[1], x))
+        cache.update(0, k, v)
+        return self._out(F.scaled_dot_product_attention(q, k, v, dropout_p=self._dropout, is_causal=True))
+
+    def decode(self, x: torch.Tensor, cache: PathKVCache, index: int, rope: CosSin) -> torch.Tensor:
+        """One new token per row, x [rows, 1, d_model] with RoPE ``rope`` (its cos/sin), stored as
+        generated token ``index`` of each row of ``cache``; it attends to its series' context and to its
+        own generated tokens 0..index."""
+        q, k, v = self._heads(x, rope)
+        cache.update(index, k, v)
+        return self._out(attend_paths(q, cache, index + 1))
+
+    def extend(self, x: torch.Tensor, prefix: KVCache) -> torch.Tensor:
+        """x [batch, n, d_model] continues the m tokens held in ``prefix`` at positions m..m+n-1,
+        causally; a prefix of batch P is shared by consecutive blocks of batch / P rows."""
+        m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
+        q, k, v = self._heads(x, self._rope(m, n, x))
+        k = torch.cat([rows_of(prefix.k, batch), k], dim=2)
+        v = torch.cat([rows_of(prefix.v, batch), v], dim=2)
+        keys = torch.arange(m + n, device=x.device)
+        mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
+        return self._out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self._dropout))
 
 
 class SwiGLU(nn.Module):
@@ -216,7 +270,12 @@ class SwiGLU(nn.Module):
         self.ffn_dropout = nn.Dropout(dropout_p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ffn_dropout(self.w2(F.silu(self.w1(x)) * self.w3(x)))
+        fused = fused_linear(self, ("w1", "w3"))  # w1 and w3 read the same input: one product
+        if fused is None:
+            gate, up = self.w1(x), self.w3(x)
+        else:
+            gate, up = F.linear(x, *fused).chunk(2, dim=-1)
+        return self.ffn_dropout(self.w2(F.silu(gate) * up))
 
 
 class TransformerBlock(nn.Module):
@@ -230,8 +289,17 @@ class TransformerBlock(nn.Module):
         self.norm2 = RMSNorm(d_model)
         self.ffn = SwiGLU(d_model, ff_dim, ffn_dropout_p)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | PathKVCache | None = None, index: int | None = None,
-                rope: CosSin | None = None, prefix: KVCache | None = None) -> torch.Tensor:
-        """See ``SelfAttention.forward`` for the modes."""
-        x = x + self.self_attn(self.norm1(x), cache, index, rope, prefix)
+    def _ffn(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.ffn(self.norm2(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._ffn(x + self.self_attn(self.norm1(x)))
+
+    def prefill(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        return self._ffn(x + self.self_attn.prefill(self.norm1(x), cache))
+
+    def decode(self, x: torch.Tensor, cache: PathKVCache, index: int, rope: CosSin) -> torch.Tensor:
+        return self._ffn(x + self.self_attn.decode(self.norm1(x), cache, index, rope))
+
+    def extend(self, x: torch.Tensor, prefix: KVCache) -> torch.Tensor:
+        return self._ffn(x + self.self_attn.extend(self.norm1(x), prefix))

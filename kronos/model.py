@@ -17,6 +17,7 @@ from .layers import (
     Rotary,
     TransformerBlock,
     attend_paths,
+    fused_linear,
     merge_heads,
     split_heads,
 )
@@ -87,7 +88,10 @@ class CrossAttention(nn.Module):
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
     def keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return split_heads(self.k_proj(h), self.n_heads), split_heads(self.v_proj(h), self.n_heads)
+        fused = fused_linear(self, ("k_proj", "v_proj"))
+        if fused is None:
+            return split_heads(self.k_proj(h), self.n_heads), split_heads(self.v_proj(h), self.n_heads)
+        return split_pair(F.linear(h, *fused), self.n_heads)
 
     def query(self, sibling: torch.Tensor) -> torch.Tensor:
         # The official layer rotates by the query length's positions (0 only): the identity.
@@ -100,6 +104,13 @@ class CrossAttention(nn.Module):
         dropout = self.attn_dropout_p if self.training else 0.0
         return self.out(F.scaled_dot_product_attention(self.query(sibling), k, v, dropout_p=dropout,
                                                        is_causal=is_causal))
+
+
+def split_pair(kv: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[batch, n, 2 * d_model] (keys, then values) -> k, v, each [batch, heads, n, head_dim]."""
+    b, n, d2 = kv.shape
+    kv = kv.view(b, n, 2, heads, d2 // (2 * heads))
+    return kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)
 
 
 class DependencyAwareLayer(nn.Module):
@@ -165,33 +176,43 @@ class Kronos(nn.Module):
             x = x + self.event_emb(events)
         return self.token_drop(x)
 
-    def trunk(self, x: torch.Tensor, caches: list[KVCache] | list[PathKVCache] | None = None,
-              index: int | None = None, positions: torch.Tensor | None = None,
-              prefixes: list[KVCache] | None = None) -> torch.Tensor:
-        """Causal blocks + final norm, x [batch, n, d_model] -> [batch, n, d_model].
-
-        * ``trunk(x)``: whole sequences at positions 0..n-1.
-        * ``trunk(x, caches)``: the same, storing each layer's keys/values in its KVCache (prefill).
-        * ``trunk(x, caches, index, positions)``: one new token per path, x [rows, 1, d_model] at RoPE
-          ``positions`` [rows]; it becomes generated token ``index`` in each layer's PathKVCache.
-        * ``trunk(x, prefixes=caches)``: x continues, in every row, the m tokens whose keys/values each
-          layer's batch-1 KVCache holds, at positions m..m+n-1.
-        """
-        layers = len(self.transformer)
-        caches = caches or [None] * layers
-        prefixes = prefixes or [None] * layers
-        ropes = [None] * layers if index is None else self.rotary_cos_sin(positions[:, None])
-        for layer, cache, rope, prefix in zip(self.transformer, caches, ropes, prefixes):
-            x = layer(x, cache, index, rope, prefix)
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Causal blocks + final norm over whole sequences at positions 0..n-1: [batch, n, d_model]."""
+        for layer in self.transformer:
+            x = layer(x)
         return self.norm(x)
 
-    def rotary_cos_sin(self, positions: torch.Tensor) -> list[CosSin]:
-        """Each layer's RoPE cos/sin at ``positions``. Checkpoints store one inv_freq per layer; when they
-        all agree (as in the published models) the angles are computed once and shared."""
+    def trunk_prefill(self, x: torch.Tensor, caches: list[KVCache]) -> torch.Tensor:
+        """``trunk``, storing each layer's keys/values in its KVCache."""
+        for layer, cache in zip(self.transformer, caches):
+            x = layer.prefill(x, cache)
+        return self.norm(x)
+
+    def trunk_decode(self, x: torch.Tensor, caches: list[PathKVCache], index: int,
+                     ropes: list[CosSin]) -> torch.Tensor:
+        """One new token per path, x [rows, 1, d_model], with each layer's RoPE cos/sin ``ropes`` (see
+        ``rotary_tables``); it becomes generated token ``index`` in each layer's PathKVCache."""
+        for layer, cache, rope in zip(self.transformer, caches, ropes):
+            x = layer.decode(x, cache, index, rope)
+        return self.norm(x)
+
+    def trunk_extend(self, x: torch.Tensor, prefixes: list[KVCache]) -> torch.Tensor:
+        """x continues, in every row, the m tokens whose keys/values each layer's KVCache holds, at
+        positions m..m+n-1."""
+        for layer, prefix in zip(self.transformer, prefixes):
+            x = layer.extend(x, prefix)
+        return self.norm(x)
+
+    def rotary_tables(self, length: int) -> list[CosSin]:
+        """Each layer's RoPE cos/sin for positions 0..length-1, [length, 1, 1, head_dim]: computed once
+        per generation, indexed by position at every step. Checkpoints store one inv_freq per layer; when
+        they all agree (as in the published models) the layers share one table."""
         rotaries = [layer.self_attn.rotary for layer in self.transformer]
+        positions = torch.arange(length, device=rotaries[0].inv_freq.device)
+        dtype = self.embedding.emb_s1.weight.dtype
         if all(torch.equal(r.inv_freq, rotaries[0].inv_freq) for r in rotaries[1:]):
-            return [rotaries[0].cos_sin(positions)] * len(rotaries)
-        return [r.cos_sin(positions) for r in rotaries]
+            return [rotaries[0].cos_sin(positions, dtype)] * len(rotaries)
+        return [r.cos_sin(positions, dtype) for r in rotaries]
 
     # --- heads -------------------------------------------------------------------------------------
     def s1_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -199,6 +220,29 @@ class Kronos(nn.Module):
 
     def dependency_keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.dep_layer.cross_attn.keys_values(h)
+
+    def s1_logits_and_dependency(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """s1 logits and dependency keys/values of trunk states h [rows, n, d_model]: the three read the
+        same input, so one matrix product computes them when the weights can be fused."""
+        fused = fused_linear(self, ("head.proj_s1", "dep_layer.cross_attn.k_proj", "dep_layer.cross_attn.v_proj"))
+        if fused is None:
+            return (self.s1_logits(h), *self.dependency_keys_values(h))
+        y = F.linear(h, *fused)
+        vocab = self.head.proj_s1.out_features
+        return (y[..., :vocab], *split_pair(y[..., vocab:], DEPENDENCY_HEADS))
+
+    def _s2_query(self, s1: torch.Tensor) -> torch.Tensor:
+        """The dependency query of the chosen s1 ids [rows, 1]: [rows, heads, 1, head_dim]. Without autograd
+        it is a row of q_proj applied to the whole s1 embedding table once (a lookup, not a product per step)."""
+        attn = self.dep_layer.cross_attn
+        if torch.is_grad_enabled() or type(attn.q_proj) is not nn.Linear:
+            return attn.query(self.embedding.emb_s1(s1))
+        weights = (self.embedding.emb_s1.weight, attn.q_proj.weight, attn.q_proj.bias)
+        key = tuple((p.data_ptr(), p._version) for p in weights)
+        cached = self.__dict__.get("_s2_queries")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_s2_queries"] = (key, attn.q_proj(self.embedding.emb_s1.weight))
+        return split_heads(cached[1][s1], attn.n_heads)
 
     def _s2_from_attention(self, h_last, o) -> torch.Tensor:
         return self.head.proj_s2(self.dep_layer.norm(h_last + self.dep_layer.cross_attn.out(o)))
@@ -210,14 +254,12 @@ class Kronos(nn.Module):
         k, v [rows, 4, n, d/4] the dependency keys/values of every position in the window: the s1 query
         attends to all of them, unmasked.
         """
-        q = self.dep_layer.cross_attn.query(self.embedding.emb_s1(s1))
-        return self._s2_from_attention(h_last, F.scaled_dot_product_attention(q, k, v))
+        return self._s2_from_attention(h_last, F.scaled_dot_product_attention(self._s2_query(s1), k, v))
 
     def s2_logits_paths(self, h_last, s1, cache: PathKVCache, length: int) -> torch.Tensor:
         """As ``s2_logits``, with the dependency keys/values in a PathKVCache: each row attends to its
         series' context and its own first ``length`` generated tokens."""
-        q = self.dep_layer.cross_attn.query(self.embedding.emb_s1(s1))
-        return self._s2_from_attention(h_last, attend_paths(q, cache, length))
+        return self._s2_from_attention(h_last, attend_paths(self._s2_query(s1), cache, length))
 
     # --- full forward (training, and the reference for cached decoding) ----------------------------
     def forward(self, s1, s2, stamp=None, s1_targets=None, events=None):

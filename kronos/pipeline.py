@@ -57,9 +57,12 @@ class KronosPipeline:
 
     @classmethod
     def from_pretrained(cls, model, tokenizer=None, *, revision: str | None = None, cache_dir=None,
-                        device=None, future_timestamps: FutureTimestamps | None = None) -> KronosPipeline:
-        """Load an official name (``mini``, ``small``, ``base``), a Hub repo id or a local folder."""
-        pair = load_pair(model, tokenizer, revision=revision, cache_dir=cache_dir, device=device)
+                        device=None, future_timestamps: FutureTimestamps | None = None,
+                        precision: str | None = None) -> KronosPipeline:
+        """Load an official name (``mini``, ``small``, ``base``), a Hub repo id or a local folder.
+        ``precision``: 'fp32' (default, the official numerics) or 'bf16' (see ``kronos.device``)."""
+        pair = load_pair(model, tokenizer, revision=revision, cache_dir=cache_dir, device=device,
+                         precision=precision)
         return cls(pair, future_timestamps)
 
     @property

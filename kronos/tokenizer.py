@@ -119,8 +119,8 @@ class KronosTokenizer(nn.Module):
         heads, head_dim = self.config.n_heads, self.config.d_model // self.config.n_heads
         for layer in self.decoder:
             cache = KVCache.empty(zp.shape[0], heads, zp.shape[1], head_dim, zp)
-            zp_next = layer(zp, cache)
-            z = layer(z, prefix=cache)
+            zp_next = layer.prefill(zp, cache)
+            z = layer.extend(z, cache)
             zp = zp_next
         return self.head(z)
 

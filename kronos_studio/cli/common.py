@@ -251,8 +251,8 @@ def context_note(pair) -> str:
 
 def load_forecast_model(args, bars) -> ForecastModel:
     """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
-    ``args.tokenizer``/``args.revision``/``args.context``/``args.device`` where present and the sampling
-    options (``add_sampling_options``)."""
+    ``args.tokenizer``/``args.revision``/``args.context``/``args.device``/``args.precision`` where present
+    and the sampling options (``add_sampling_options``)."""
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback, trained_context
     from kronos_studio.bundled import default_model_path
@@ -273,8 +273,8 @@ def load_forecast_model(args, bars) -> ForecastModel:
             raise CliError(f"--context {context} contradicts the {known} bars {model or 'the bundled model'} was "
                            "trained to read: leave --context out (it is for a folder without bundle.json)")
         pair = load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
-                         context=context, device=device)
-    except (CheckpointError, FileNotFoundError) as e:
+                         context=context, device=device, precision=getattr(args, "precision", None))
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)
     settings = sampling_settings(args)

@@ -46,6 +46,9 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
+                        "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -47,6 +47,18 @@ def test_forecast_writes_quantiles_paths_and_provenance(random_model, bars_csv, 
     meta = json.loads(prov.read_text())
     assert meta["seed"] == 3 and meta["bars_used"] == 100 and meta["settings"]["temperature"] == 0.8
     assert meta["series"]["symbol"] == "bars" and meta["series"]["file"] == str(bars_csv.resolve())  # file's name
+    assert meta["precision"] == "fp32"  # the default: the official numbers
+
+
+def test_forecast_in_bf16_says_so_in_its_provenance(random_model, bars_csv, tmp_path):
+    folder = random_model("tiny").folder
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    out, prov = tmp_path / "q.csv", tmp_path / "prov.json"
+    r = run_cli("forecast", bars_csv, "--model", folder, "--horizon", 4, "--paths", 4, "--precision", "bf16",
+                "--out", out, "--provenance-out", prov, "--device", "cpu", "--quiet", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(prov.read_text())["precision"] == "bf16"
+    assert pd.read_csv(out)["close_p50"].notna().all()
 
 
 def test_official_name_from_hub_cache(random_model, bars_csv, tmp_path):

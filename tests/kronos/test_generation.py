@@ -10,7 +10,16 @@ import torch
 from testkit import random_bars
 
 from kronos.errors import InputError
-from kronos.generate import PathCaches, Prompt, Sequences, decode_one_token, prefill, recompute_window, shared_window
+from kronos.generate import (
+    PathCaches,
+    Prompt,
+    Sequences,
+    decode_one_token,
+    prefill,
+    recompute_window,
+    rope_at,
+    shared_window,
+)
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
 
@@ -39,7 +48,8 @@ def test_kv_cache_gives_the_logits_of_full_recomputation(random_model, lengths):
             t2 = torch.stack([col(b, r, 1) for b in range(len(lengths)) for r in range(paths)])[:, None]
             st = torch.stack([seqs[b][2][lengths[b] + j] for b in range(len(lengths)) for _ in range(paths)])[:, None]
             pos = torch.tensor([lengths[b] + j for b in range(len(lengths)) for _ in range(paths)])
-            h_step = decode_one_token(model, model.embed(t1, t2, st), pos, caches, index=j)
+            ropes = rope_at(model.rotary_tables(max(lengths) + extra), pos[:, None])
+            h_step, _ = decode_one_token(model, model.embed(t1, t2, st), ropes, caches, index=j)
             chosen = torch.randint(0, 1024, (rows, 1), generator=g)
             s2_fast = model.s2_logits_paths(h_step, chosen, caches.dependency, j + 1)
             for i in range(rows):
@@ -264,3 +274,32 @@ def test_a_horizon_past_the_context_decodes_every_bar_in_windows(tiny, horizon):
             expected.insert(0, tiny.tokenizer.decode(s1[0, :, start:end], s2[0, :, start:end])[:, -keep:].numpy())
         end = start
     np.testing.assert_allclose(got, np.concatenate(expected, axis=1), rtol=1e-4, atol=1e-5)
+
+
+def test_fused_projections_follow_their_weights(random_model):
+    """q/k/v (and the other fused products) run as one product on a concatenated copy of the weights: a
+    weight changed in place, or replaced, after the copy was made is used at the next call, and the
+    outputs equal the separate layers'."""
+    model = random_model("tiny").ours(64).predictor
+    g = torch.Generator().manual_seed(0)
+    s1, s2 = torch.randint(0, 1024, (2, 12), generator=g), torch.randint(0, 1024, (2, 12), generator=g)
+    x = model.embed(s1, s2)
+
+    def both():
+        with torch.no_grad():
+            fused = model.trunk(x)
+        with torch.enable_grad():  # autograd: the separate layers
+            separate = model.trunk(x).detach()
+        return fused, separate
+
+    fused, separate = both()
+    torch.testing.assert_close(fused, separate, rtol=1e-5, atol=1e-5)
+    attn = model.transformer[0].self_attn
+    with torch.no_grad():
+        attn.k_proj.weight.mul_(2.0)  # in place
+    attn.v_proj.weight = torch.nn.Parameter(attn.v_proj.weight.detach() * 0.5)  # replaced
+    changed, separate = both()
+    torch.testing.assert_close(changed, separate, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(changed, fused)
+    keys = set(model.state_dict())  # the checkpoint layout is the official one, with nothing added
+    assert "transformer.0.self_attn.q_proj.weight" in keys and not any("fused" in k for k in keys)
