@@ -183,7 +183,6 @@ def test_compare_backtest(new_app):
     import base64
 
     import numpy as np
-    import pandas as pd
 
     def values(v):  # a trace's data from the figure's JSON: plotly writes numpy arrays as base64 typed arrays
         if isinstance(v, dict):
