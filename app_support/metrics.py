@@ -90,7 +90,7 @@ def cutoff_scores(result: EvalResult, reference: EvalResult | None = None, i: in
         _same_cutoffs(result, reference)
         out["CRPS skill vs random walk"] = skill_score(crps, float(reference.crps[i].mean()))
     return out | {COVERAGE: float(result.covered[i].mean()),
-                  "CRPS, % of price": crps / abs(float(result.last[i])) * 100,
+                  "CRPS, % of price": float(result.crps_pct_by_cutoff()[i]),
                   "MAE (p50 close)": float(result.abs_error[i].mean()),
                   "error at horizon": float(result.median[i, -1] / result.actual[i, -1] - 1)}
 
@@ -122,11 +122,6 @@ def _same_cutoffs(a: EvalResult, b: EvalResult) -> None:
         raise ValueError(f"{a.name} and {b.name} were not scored on the same cut-offs, horizon and seeds")
 
 
-def _pct_of_price(result: EvalResult, i: int = 0) -> float:
-    """Mean CRPS of cut-off ``i`` in % of its last close: the cards' "% of price"."""
-    return float(result.crps[i].mean()) / abs(float(result.last[i])) * 100
-
-
 @dataclass(frozen=True)
 class Verdict:
     text: str
@@ -152,7 +147,7 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     items = list(results.values())
     for r in items[1:]:
         _same_cutoffs(items[0], r)
-    crps = {name: _pct_of_price(r) for name, r in results.items()}
+    crps = {name: float(r.crps_pct_by_cutoff()[0]) for name, r in results.items()}  # the cards' % of price
     ranked = sorted(crps, key=crps.get)
     best, second = ranked[0], ranked[1]
     if crps[best] == crps[second]:
@@ -165,7 +160,7 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     walk = ""
     if baseline is not None:
         _same_cutoffs(items[0], baseline)
-        rw = _pct_of_price(baseline)
+        rw = float(baseline.crps_pct_by_cutoff()[0])
         if rw < crps[best]:
             every = "both models" if len(ranked) == 2 else f"all {len(ranked)} models"
             walk = f" But the {baseline.name} beat {every} on this cut-off ({rw:.2f}% of price)."

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kronos.quantiles import BAND_NAME
-from kronos_studio.evaluation.trust import STALE_CRPS_NOTE, TrainingPeriodError, plain_verdicts, signed_percent
+from kronos_studio.evaluation.trust import (
+    STALE_CRPS_NOTE,
+    TrainingPeriodError,
+    guard_note,
+    plain_verdicts,
+    signed_percent,
+)
 
 from . import ledger as ledger_ui
 from .models import ModelChoice, load_model, model_identity
@@ -203,9 +209,8 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
                        f"(raw {b['held_out_before']:.0%}).")
         st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
-        if b.get("in_training_period") and not b.get("in_training_period_included"):
-            st.caption(f"{b['in_training_period']} more cut-offs fall inside the model's training period "
-                       f"({b['training_period']}) and are left out.")
+        if guard_note(b) and not b.get("in_training_period_included"):  # included: a verdict below says it
+            st.caption(guard_note(b) + ".")
         if STALE_CRPS_NOTE in report.notes:
             st.caption(STALE_CRPS_NOTE + ".")
         for verdict in plain_verdicts(b):

@@ -10,7 +10,7 @@ from app_support import app_version, ensemble, ledger, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME, band_nominal
-from kronos_studio.evaluation.trust import TrainingPeriodError, pit_histogram, signed_percent
+from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note, pit_histogram, signed_percent
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
@@ -61,8 +61,9 @@ if b.get("in_training_period") and b.get("in_training_period_included"):
     st.error(f"**In-sample:** {b['in_training_period']} of these {report.cutoffs} cut-offs forecast bars inside the "
              f"model's training period ({b['training_period']}). Their scores partly measure memory, not "
              "forecasting.", icon=":material/history_edu:")
-for note in report.notes:
-    st.info(note)
+for note in report.notes:  # the in-sample banner above already says the guard's note
+    if not (b.get("in_training_period_included") and note == guard_note(b)):
+        st.info(note)
 st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "
            f"{'from the store' if from_store else f'ran in {report.elapsed_s:.1f} s'}")
 m = st.columns(4)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, DEFAULT_QUANTILES
 from kronos_studio.evaluation import path_stats
 
-STEP_LEVELS = (0.1, 0.5, 0.9)
+STEP_LEVELS = DEFAULT_QUANTILES  # the quantiles every step reports
 STEP_FIELDS = ("open", "high", "low", "close", "volume")
 DEFAULT_TOUCH_LEVELS = (-0.05, 0.05)
 

@@ -92,11 +92,9 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     g.add_argument("--top-p", type=float, default=default("top_p"), help=f"nucleus share (default {default('top_p')})")
     g.add_argument("--top-k", type=int, default=default("top_k"), help="keep the k likeliest tokens (0 = off)")
     g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
-    g.add_argument("--no-anchor", action="store_true", help=ANCHOR_HELP)
-
-
-ANCHOR_HELP = ("do not move Kronos paths to start from the actual last close (the official output exactly: the fan "
-               "then starts from the tokenizer's reconstruction of the last bar)")
+    g.add_argument("--no-anchor", action="store_true",
+                   help="do not move Kronos paths to start from the actual last close (the official output exactly: "
+                        "the fan then starts from the tokenizer's reconstruction of the last bar)")
 
 
 def sampling_settings(args):

@@ -46,7 +46,7 @@ def run_evaluate(args) -> int:
     from kronos_studio.ensemble.ensemble import RecordedEnsemble
     from kronos_studio.evaluation.baselines import REFERENCE
     from kronos_studio.evaluation.training_period import training_period
-    from kronos_studio.evaluation.trust import TrainingPeriodError, evaluate
+    from kronos_studio.evaluation.trust import TrainingPeriodError, evaluate, guard_note
     from kronos_studio.evaluation.walk_forward import walk_forward
 
     for name in ("horizon", "cutoffs", "paths"):
@@ -87,10 +87,8 @@ def run_evaluate(args) -> int:
                         f"needs {lookback} bars of history and {args.horizon} after it (lower --lookback or load "
                         "more bars)" + (", and those inside the model's training period are left out "
                                         "(--include-training-period)" if report.guard["in_training_period"] else ""))
-    if report.guard["in_training_period"]:
-        kept = "included: their scores partly measure memory" if args.include_training_period else "left out"
-        warnings.append(f"kronos: warning: {report.guard['in_training_period']} cut-offs forecast bars inside the "
-                        f"model's training period ({report.guard['training_period']}), {kept}")
+    if guard_note(report.guard):
+        warnings.append(f"kronos: warning: {guard_note(report.guard)}")
     for line in warnings:
         print(line, file=sys.stderr)
     m = out["models"]["model"]

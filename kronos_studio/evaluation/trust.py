@@ -70,6 +70,17 @@ def pit_histogram(pit: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarr
     return edges, counts / max(1, counts.sum())
 
 
+def guard_note(guard: dict) -> str | None:
+    """The training-period guard's one sentence (``guard``: a report's ``guard`` or its badge numbers), None
+    when no cut-off was inside the period: the report's notes, the badge and the CLI all say it this way."""
+    n = guard.get("in_training_period")
+    if not n:
+        return None
+    kept = ("included: their scores partly measure memory, not forecasting" if guard.get("in_training_period_included")
+            else "left out of every score")
+    return f"{n} cut-offs forecast bars inside the model's training period ({guard['training_period']}), {kept}"
+
+
 STALE_CRPS_NOTE = ("CRPS skill not shown: this evaluation was scored with the path-count-biased CRPS of "
                    "earlier versions; evaluate again for a comparable number")
 
@@ -117,9 +128,8 @@ def plain_verdicts(numbers: dict) -> list[str]:
                    "Read the fan as overconfident, or switch on the calibrated fan.")
     elif coverage > nominal + COVERAGE_TOLERANCE:
         out.append(f"The band is too wide: it held the actual {coverage:.0%} of the time, not {nominal:.0%}.")
-    if numbers.get("in_training_period") and numbers.get("in_training_period_included"):
-        out.append(f"{numbers['in_training_period']} of these cut-offs forecast bars the model trained on "
-                   f"({numbers['training_period']}): the scores partly measure memory, not forecasting.")
+    if numbers.get("in_training_period_included") and guard_note(numbers):
+        out.append(guard_note(numbers) + ".")
     if "crps_skill" in numbers:
         skill, (lo, hi) = numbers["crps_skill"], numbers.get("crps_skill_ci", (numbers["crps_skill"],) * 2)
         if hi < 0:
@@ -254,9 +264,7 @@ def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: i
             check = holdout_check(model, fit_share, BAND)
         except ValueError as e:  # e.g. non-positive prices: the log-ratio scores do not exist
             notes.append(f"no calibration: {e}")
-    if guard["in_training_period"]:
-        kept = "included: these scores partly measure memory" if include_trained else "left out"
-        notes.append(f"{guard['in_training_period']} cut-offs forecast bars inside the model's training period "
-                     f"({guard['training_period']}), {kept}")
+    if guard_note(guard):
+        notes.append(guard_note(guard))
     return TrustReport(model, baselines, calibration, check, dict(settings or {}),
                        round(time.perf_counter() - started, 3), notes, guard)
