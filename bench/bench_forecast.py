@@ -26,11 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from testkit import CONFIGS, random_bars, save_official_layout  # noqa: E402
-
-from kronos.checkpoints import load_pair  # noqa: E402
+from kronos.checkpoints import load_pair, save_checkpoint  # noqa: E402
 from kronos.pipeline import KronosPipeline  # noqa: E402
+from kronos.synthetic import MODEL_CONFIGS, random_bars  # noqa: E402
 
 CASES = {  # name: (model, context, lookback, horizon, paths)
     "mini-400+120x30": ("mini", 2048, 400, 120, 30),    # fits the window: cache only
@@ -44,12 +42,12 @@ CASES = {  # name: (model, context, lookback, horizon, paths)
 def build(name: str, context: int, folder: Path, device: str, precision: str = "fp32"):
     import model as official  # the official code, imported only where it runs (not in our memory runs)
 
-    pcfg, tcfg = CONFIGS[name]
+    pcfg, tcfg = MODEL_CONFIGS[name]
     torch.manual_seed(0)
     tok = official.KronosTokenizer(**tcfg.to_dict()).eval()
     pred = official.Kronos(**pcfg.to_dict()).eval()
-    save_official_layout(tok, tcfg, folder / "tokenizer")
-    save_official_layout(pred, pcfg, folder / "predictor")
+    save_checkpoint(tok, folder / "tokenizer", tcfg)
+    save_checkpoint(pred, folder / "predictor", pcfg)
     (folder / "bundle.json").write_text(json.dumps({"context": context, "name": name}))
     return tok.to(device), pred.to(device), load_pair(folder, device=device, precision=precision)
 

@@ -9,19 +9,15 @@ context, so every step is a cached decode step. Prints a table of the operators'
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from testkit import CONFIGS  # noqa: E402
-
 from kronos.generate import Prompt, generate  # noqa: E402
 from kronos.model import Kronos  # noqa: E402
 from kronos.sampling import SamplingConfig  # noqa: E402
+from kronos.synthetic import MODEL_CONFIGS  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = Kronos(CONFIGS[args.model][0]).eval().to(getattr(torch, args.dtype))
+    model = Kronos(MODEL_CONFIGS[args.model][0]).eval().to(getattr(torch, args.dtype))
     n, horizon = args.context, args.horizon
     g = torch.Generator().manual_seed(1)
     prompt = Prompt(torch.randint(0, 1024, (n,), generator=g), torch.randint(0, 1024, (n,), generator=g),

@@ -225,14 +225,15 @@ def _replace_atomically(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def save_checkpoint(module: KronosTokenizer | Kronos, folder: str | os.PathLike) -> Path:
+def save_checkpoint(module: KronosTokenizer | Kronos, folder: str | os.PathLike, config=None) -> Path:
     """Write ``model.safetensors`` and ``config.json`` (sorted keys, as the official mixin does), each
-    atomically."""
+    atomically. ``config``: for a module that does not carry ours (the official code's, in tests and
+    benchmarks)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     _replace_atomically(folder / WEIGHTS_FILE, lambda tmp: save_file(state, tmp))
-    text = json.dumps(module.config.to_dict(), indent=2, sort_keys=True)
+    text = json.dumps((config or module.config).to_dict(), indent=2, sort_keys=True)
     _replace_atomically(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return folder
 

@@ -165,6 +165,14 @@ def test_only_the_cli_imports_the_cli():
     assert not bad, "\n".join(bad)
 
 
+def test_benchmarks_do_not_import_the_tests():
+    """bench/ runs from a wheel-less checkout without tests/ (random models and bars: kronos.synthetic)."""
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {module}" for p in files("bench")
+           for line, module, _ in imports_of(p)
+           if module.split(".")[0] in {"tests", "testkit", "conftest", "app_helpers", "ledger_helpers"}]
+    assert not bad, "\n".join(bad)
+
+
 def string_literals(path: Path) -> list[tuple[int, str]]:
     """(line, text) of every string constant in a file except docstrings (f-string parts included)."""
     tree = ast.parse(path.read_text(), str(path))

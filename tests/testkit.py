@@ -12,26 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kronos.config import OFFICIAL_CONFIGS, KronosConfig, TokenizerConfig
+from kronos.checkpoints import save_checkpoint
+from kronos.synthetic import MODEL_CONFIGS, random_bars  # noqa: F401 (the tests import them from here)
 
-# Model configs the tests build with random weights: a tiny one, and the official mini and small.
-CONFIGS = {
-    "tiny": (KronosConfig(10, 10, 2, 64, 4, 128, 0.1, 0.1, 0.1, 0.1, True), TokenizerConfig(group_size=4)),
-    "mini": (OFFICIAL_CONFIGS["mini"], TokenizerConfig(group_size=5)),
-    "small": (OFFICIAL_CONFIGS["small"], TokenizerConfig(group_size=4)),
-}
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+DATA_FIXTURES = ROOT / "tests" / "data_sources" / "fixtures"  # recorded exports and odd files
+
+CONFIGS = MODEL_CONFIGS
 IN_CI = bool(os.environ.get("CI"))
-
-
-def random_bars(n: int, seed: int = 0, freq: str = "5min", start: str = "2024-06-03 09:30") -> pd.DataFrame:
-    """A geometric random walk with coherent OHLC and positive volume."""
-    rng = np.random.default_rng(seed)
-    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
-    open_ = np.r_[close[0], close[:-1]] * (1 + rng.normal(0, 0.0005, n))
-    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.002, n))
-    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.002, n))
-    return pd.DataFrame({"timestamp": pd.date_range(start, periods=n, freq=freq), "open": open_, "high": high,
-                         "low": low, "close": close, "volume": rng.uniform(1e3, 5e3, n)})
 
 
 @dataclass
@@ -49,11 +37,7 @@ class ModelFolder:
 
 def save_official_layout(module, config, folder: Path) -> None:
     """config.json + model.safetensors, as the official checkpoints are published."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(config.to_dict(), sort_keys=True))
-    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(folder / "model.safetensors"))
+    save_checkpoint(module, folder, config)
 
 
 def random_model_folder(folder: Path, name: str, seed: int = 1234) -> ModelFolder:

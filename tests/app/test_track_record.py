@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 from app_helpers import good_csv
+from testkit import DATA_FIXTURES
 
 from kronos_studio.ledger import Ledger
 
@@ -179,9 +180,8 @@ def test_another_exchanges_bars_do_not_score_a_forecast_and_the_page_says_why(ne
     """Issue 21 item 3: forecast an uploaded Bitfinex BTC/USD 1h file, then upload Coinbase's: its closes are
     0.42% apart, but its bars are not the history the forecast read, so nothing is scored and the Track
     record page says why; the Bitfinex file with the newer bars scores it."""
-    from pathlib import Path
 
-    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    fixtures = DATA_FIXTURES
     bitfinex = (fixtures / "cdd_bitfinex_BTCUSD_1h.csv").read_bytes()
     coinbase = (fixtures / "cdd_coinbase_BTCUSD_1h.csv").read_bytes()
     lines = bitfinex.splitlines(keepends=True)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ledger_helpers import cut, forecast, series
+from testkit import DATA_FIXTURES
 
 from kronos.quantiles import BAND
 from kronos_studio.evaluation.metrics import crps_samples
@@ -151,11 +152,10 @@ def test_a_forecast_is_scored_only_with_bars_that_continue_the_history_it_read(l
     """Issue 21 item 3: a forecast of an uploaded Bitfinex BTC/USD file is not scored with a Coinbase file
     of the same pair, whose closes are 0.42% apart (inside the last-close tolerance): the bars before its
     last bar differ from those it read, so it waits and says why; the Bitfinex bars score it."""
-    from pathlib import Path
 
     from data_sources import read_bars_file
 
-    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    fixtures = DATA_FIXTURES
     bitfinex = read_bars_file(fixtures / "cdd_bitfinex_BTCUSD_1h.csv")
     coinbase = read_bars_file(fixtures / "cdd_coinbase_BTCUSD_1h.csv")
     assert (bitfinex.source, bitfinex.symbol, bitfinex.interval) == (coinbase.source, coinbase.symbol, coinbase.interval)

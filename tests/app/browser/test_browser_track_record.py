@@ -13,6 +13,7 @@ import pytest
 import test_browser
 from app_helpers import good_csv
 from test_browser import FAN, IDLE, choose, no_exceptions, open_app, set_number, shot, start_server, stop_server
+from testkit import DATA_FIXTURES
 
 pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
 browser, page = test_browser.browser, test_browser.page  # fixtures, used by name
@@ -77,7 +78,7 @@ def test_another_exchanges_file_leaves_the_forecast_waiting_and_says_why(page, f
     pair: not scored, the page says why (warning and status column)."""
     from playwright.sync_api import expect
 
-    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    fixtures = DATA_FIXTURES
     lines = (fixtures / "cdd_bitfinex_BTCUSD_1h.csv").read_bytes().splitlines(keepends=True)
     early, later = tmp_path / "early" / "btc.csv", tmp_path / "later" / "btc.csv"
     early.parent.mkdir()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from app_helpers import BAD_CSV, good_csv
+from testkit import DATA_FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 NO_CHROMIUM = "chromium is not installed (bash scripts/test.sh installs Debian's chromium as root)"
@@ -356,7 +356,7 @@ def test_wide_and_cryptodatadownload_files_in_the_browser(page, app_url, tmp_pat
     page.get_by_role("button", name="Run forecast").wait_for(timeout=30_000)
     shot(page, "upload_wide_picker.png")
 
-    fixtures = Path(__file__).parents[1] / "data_sources" / "fixtures"
+    fixtures = DATA_FIXTURES
     uploader.set_input_files(str(fixtures / "cdd_coinbase_BTCUSD_1h.csv"))
     expect(page.get_by_text("48 bars").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("read as the volume (base currency)").first).to_be_visible(timeout=30_000)  # open: an error

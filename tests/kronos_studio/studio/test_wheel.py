@@ -13,8 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from testkit import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = ("app.py", "pages", "app_support", ".streamlit")
 
 

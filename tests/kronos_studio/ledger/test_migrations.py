@@ -2,13 +2,12 @@
 its rows when it is upgraded, and the tables the code queries are exactly what the migrations build."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from ledger_helpers import cut, forecast, series
 from sqlalchemy import inspect
+from testkit import ROOT
 
 from kronos_studio.ledger import Ledger
 from kronos_studio.ledger.engine import MIGRATIONS, create_ledger_engine
@@ -145,7 +144,7 @@ def test_a_ledger_from_a_newer_version_is_refused_with_the_fix(tmp_path):
 def test_the_migrations_ship_as_package_data():
     import tomllib
 
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["kronos_studio"]
     shipped = {p.relative_to(root / "kronos_studio").as_posix() for pattern in data
                for p in (root / "kronos_studio").glob(pattern)}

@@ -9,7 +9,11 @@ import sys
 
 import pandas as pd
 import pytest
-from testkit import fill_hub_cache, random_bars
+from testkit import (
+    DATA_FIXTURES,  # noqa: E402
+    fill_hub_cache,
+    random_bars,
+)
 
 from kronos.config import OFFICIAL_MODELS
 
@@ -208,10 +212,9 @@ def test_a_horizon_one_past_the_bundled_context(bars_csv, tmp_path):
 
 def test_the_reader_says_which_volume_column_became_what(random_model, tmp_path):
     """Issue 21 item 4 on the command line: a CryptoDataDownload export's notes are printed."""
-    from pathlib import Path
 
     folder = random_model("tiny").folder
-    path = Path(__file__).parents[1] / "data_sources" / "fixtures" / "cdd_coinbase_BTCUSD_1h.csv"
+    path = DATA_FIXTURES / "cdd_coinbase_BTCUSD_1h.csv"
     r = run_cli("forecast", path, "--model", folder, "--horizon", 3, "--paths", 2, "--lookback", 24,
                 "--out", tmp_path / "q.csv", "--no-ledger")
     assert r.returncode == 0, r.stderr
