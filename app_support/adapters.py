@@ -159,7 +159,7 @@ def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
         cal = calendar(use)
     shown = markers(cal, bars)
     folder, both = None, False
-    if pick_adapter and adapter_folders() and choice.kind != "ensemble":  # a Kronos model's, not the ensemble's
+    if pick_adapter and adapter_folders() and choice.takes_adapter:
         try:
             found = adapters_for(load_model(choice))
         except Exception:  # the model cannot load: the run button reports it

@@ -20,7 +20,7 @@ from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.walk_forward import EvalResult, last_cutoffs, walk_forward
 
 from . import forecasts
-from .models import ModelChoice, load_model, model_identity
+from .models import ModelChoice, forecaster, model_identity
 from .runs import LRUStore
 
 DEFAULT_CUTOFFS = 8  # the noise check's cut-offs: the shown one and 7 before it
@@ -113,7 +113,7 @@ def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], setting
             errors[c.label] = _error(e)
             continue
         shown[c.label] = fn.made[settings.seed]
-    in_training = _training_flags(choices, results, frame)
+    in_training = _training_flags(bars, choices, settings, results, frame)
     baseline = walk_forward(RandomWalk(paths=settings.paths), frame, horizon=horizon, cutoffs=cutoffs,
                             lookback=lookback, seed=settings.seed, keep_paths=True)
     out = Backtest(cutoffs, results, baseline, shown, errors, in_training)
@@ -122,17 +122,15 @@ def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], setting
     return out
 
 
-def _training_flags(choices: list[ModelChoice], results: dict, frame: pd.DataFrame) -> dict[str, str]:
+def _training_flags(bars, choices: list[ModelChoice], settings, results: dict, frame: pd.DataFrame) -> dict[str, str]:
     """For each model with cut-offs inside its training period, a line saying how many and which period."""
-    from kronos_studio.evaluation.training_period import trained_on, training_period
-
-    from .ensemble import kronos_choice
+    from kronos_studio.evaluation.training_period import trained_on
 
     out = {}
     for c in choices:
         if c.label not in results:
             continue
-        period = training_period(load_model(kronos_choice(c) if c.kind == "ensemble" else c))
+        period = forecaster(bars, c, settings).training_period()
         inside = trained_on(period, frame["timestamp"].iloc[results[c.label].cutoffs])
         if inside.any():
             out[c.label] = (f"{int(inside.sum())} of {len(inside)} cut-offs forecast bars inside the training period "

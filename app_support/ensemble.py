@@ -1,19 +1,14 @@
-"""The ensemble in the app: one run samples every member and mixes them (the members' own paths are kept
-beside the mixture, for the fan's "Show members"), its provenance, and its walk-forward with each member
-and the baselines ranked beside it on the same cut-offs and seeds (the Evaluate page). The mixing is the
-library's (``kronos_studio.ensemble``); the Kronos member is the bundled default model, loaded once per
-process like any other model, with the sidebar's temperature, top-p and top-k."""
+"""The ensemble in the app: the legend of its members on the fan, its model line, and its walk-forward with
+each member and the baselines ranked beside it on the same cut-offs and seeds (the Evaluate page). The
+forecast itself is made like any other (``kronos_studio.forecasters``)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from .metrics import COVERAGE
-from .models import ModelChoice, ensemble_digest, load_model
-from .runs import LRUStore, ProgressBar
+from .runs import LRUStore
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
                "chronos2": "Chronos-2"}
@@ -23,56 +18,6 @@ ENSEMBLE_ROW = "Ensemble"
 
 def short_name(key: str, member=None) -> str:
     return SHORT_NAMES.get(key) or getattr(member, "name", key)
-
-
-def kronos_choice(choice: ModelChoice) -> ModelChoice:
-    """The ensemble's Kronos member as the bundled model it is: the same key, so one loaded copy serves
-    both."""
-    name = Path(choice.ref).name
-    return ModelChoice(f"bundled:{name}", f"{name} (bundled, offline)", choice.ref, "bundled")
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _meta_learner(digest: str):
-    from kronos_studio.ensemble.bundled import load_bundled_meta
-
-    return load_bundled_meta()
-
-
-def build(bars, choice: ModelChoice, settings):
-    """(Ensemble, Kronos pair, meta-learner files' sha256) for these bars and settings: the bundled Kronos with the settings'
-    temperature, top-p and top-k, reading at most context - horizon bars of the lookback; GARCH, the random
-    walk and the bootstrap; each member samples ``settings.paths`` paths. Raises ValueError when the
-    meta-learner is missing or unreadable, CheckpointError when the model is."""
-    from kronos_studio.ensemble.bundled import bars_ensemble
-    from kronos_studio.forecasting import studio_pipeline
-
-    digest = ensemble_digest()
-    if digest is None:
-        raise ValueError("the bundled meta-learner's files are missing (kronos_studio/assets/ensemble): "
-                         "reinstall kronos-studio, or pick a single model")
-    meta = _meta_learner(digest)
-    pair = load_model(kronos_choice(choice))
-    ensemble = bars_ensemble(studio_pipeline(pair), bars, meta, settings)
-    return ensemble, pair, digest
-
-
-def sample(bars, choice: ModelChoice, settings, future: pd.DatetimeIndex, label: str | None = None):
-    """An ``EnsembleForecast`` (``kronos_studio.ensemble.ensemble``): every member's paths and their mixture
-    from one run on the last ``settings.lookback`` bars, made by the library's ``ensemble_forecast`` (as
-    ``kronos forecast --model ensemble``), with the meta-learner files' digest and the device added."""
-    from kronos_studio.ensemble.ensemble import ensemble_forecast
-
-    ens, pair, digest = build(bars, choice, settings)
-    n = len(ens.members)
-    bar = ProgressBar(label or f"Ensemble: sampling {settings.paths} paths from each of {n} members", unit="member")
-    try:
-        fc = ensemble_forecast(ens, bars, settings, future=future, progress=bar)
-    finally:
-        bar.done()
-    fc.provenance["meta_learner"] = {**fc.provenance["meta_learner"], "files_sha256": digest}
-    fc.provenance["device"] = str(pair.device)
-    return fc
 
 
 def legend_members(forecast) -> list[tuple[str, np.ndarray]]:
@@ -96,12 +41,6 @@ def caption(provenance: dict) -> str:
 
 
 # --- evaluation: the ensemble ranked against its members ----------------------------------------------
-def evaluation_fn(bars, choice: ModelChoice, settings):
-    from kronos_studio.ensemble.ensemble import RecordedEnsemble
-
-    return RecordedEnsemble(build(bars, choice, settings)[0], ENSEMBLE_ROW)
-
-
 @st.cache_resource(show_spinner=False)
 def _rankings() -> LRUStore:
     return LRUStore(size=32)  # as many as the trust panel's reports

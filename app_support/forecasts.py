@@ -7,8 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from . import ensemble
-from .models import ModelChoice, load_model, model_identity
+from .models import ModelChoice, forecaster, model_identity
 from .runs import LRUStore, ProgressBar
 
 
@@ -44,7 +43,7 @@ def cached(bars, choice: ModelChoice, settings, future=None):
 
 
 def run(bars, choice: ModelChoice, settings, future=None, label: str | None = None):
-    """(Forecast, came_from_store). Loads the model once per process; raises kronos.pipeline.InputError
+    """(Forecast, came_from_store). Loads the model once per process; raises kronos.errors.InputError
     or kronos.checkpoints.CheckpointError with messages meant for the user."""
     key = forecast_key(bars, choice, settings, future)
     results = store()
@@ -65,18 +64,17 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
 
 
 def _sample(bars, choice: ModelChoice, settings, future, label: str | None, key):
-    from kronos.pipeline import KronosPipeline
+    from kronos_studio.forecasters import make_forecast
 
     if future is None:
         future = future_stamps(bars, settings.horizon)
-    if choice.kind == "ensemble":  # every member and the mixture from one run (app_support.ensemble)
-        fc = ensemble.sample(bars, choice, settings, future, label)
-        store().put(key, fc)
-        return fc
-    pair = load_model(choice)
-    bar = ProgressBar(label or f"Sampling {settings.paths} paths with {pair.name}")
+    fc_maker = forecaster(bars, choice, settings)
+    many = len(fc_maker.members)
+    bar = ProgressBar(label or (f"Ensemble: sampling {settings.paths} paths from each of {many} members" if many
+                                else f"Sampling {settings.paths} paths with {fc_maker.name}"),
+                      unit="member" if many else "step")
     try:
-        fc = KronosPipeline(pair).predict(bars, settings=settings, future_timestamps=future, progress=bar)
+        fc = make_forecast(fc_maker, bars, settings, future, progress=bar)
     finally:
         bar.done()
     store().put(key, fc)

@@ -5,73 +5,21 @@ import hashlib
 import io
 import os
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
 
-ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
-ENSEMBLE = "ensemble"  # the ensemble's ModelChoice key (app_support.ensemble runs it)
+from kronos_studio.forecasters import ENSEMBLE, ModelRef, catalog  # noqa: F401 (ENSEMBLE: the pages' key)
 
+ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
-@dataclass(frozen=True)
-class ModelChoice:
-    key: str  # stable id used in cache keys and widget values
-    label: str
-    ref: str  # what kronos.checkpoints.load_pair takes: a folder or an official name
-    kind: str  # "bundled", "folder", "official" or "ensemble"
-    context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
-
-
-def _official_cached(repo_id: str, revision: str | None) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        from kronos.config import WEIGHTS_FILE
-
-        hit = try_to_load_from_cache(repo_id, WEIGHTS_FILE, revision=revision)
-        return isinstance(hit, str)
-    except Exception:
-        return False
-
-
-def _folder_context(path: Path) -> int:
-    from kronos.config import DEFAULT_BUNDLE_CONTEXT, read_bundle
-
-    try:
-        return int(read_bundle(path).get("context", DEFAULT_BUNDLE_CONTEXT))
-    except (TypeError, ValueError):
-        return DEFAULT_BUNDLE_CONTEXT
 
 
 def model_choices() -> list[ModelChoice]:
-    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, then the official ones."""
-    from kronos.config import OFFICIAL_MODELS
-    from kronos_studio.bundled import bundled_models
-
-    out: list[ModelChoice] = []
-    for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
-        path = Path(folder).expanduser()
-        if (path / "predictor").is_dir():
-            out.append(ModelChoice(f"folder:{path}", f"{path.name} (local folder)", str(path), "folder",
-                                   _folder_context(path)))
-    bundled = bundled_models()
-    for name, path in bundled.items():
-        out.append(ModelChoice(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
-                                   _folder_context(path)))
-    if bundled and ensemble_digest() is not None:  # its Kronos member is the bundled default (the first)
-        from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
-
-        default = next(iter(bundled))
-        out.append(ModelChoice(ENSEMBLE, f"Ensemble: {default}, GARCH, random walk, bootstrap (bundled, offline)",
-                               str(bundled[default]), "ensemble", ENSEMBLE_LOOKBACK))
-    for name, m in OFFICIAL_MODELS.items():
-        where = "cached" if _official_cached(m.repo_id, m.revision) else "download"
-        size = f"{m.params / 1e6:.0f}M params" if m.params else ""
-        out.append(ModelChoice(f"official:{name}", f"Kronos-{name} (Hugging Face, {size}, {where})", name, "official",
-                               m.context))
-    return out
+    """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models, the
+    ensemble when its meta-learner is there, the official ones."""
+    return catalog(ensemble_available=ensemble_digest() is not None)
 
 
 @lru_cache(maxsize=4)
@@ -100,11 +48,24 @@ def model_identity(choice: ModelChoice, bars) -> object:
     """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
     and the settings: the model key, and for the ensemble also its Kronos member's folder, the
     meta-learner's files and the asset class it reads from the bars (their calendar and source)."""
-    if choice.kind == "ensemble":
+    if choice.mixes:
         from kronos_studio.ensemble.features import asset_class
 
         return choice.key, choice.ref, ensemble_digest(), asset_class(bars.calendar, bars.source)
     return choice.key
+
+
+def forecaster(bars, choice: ModelChoice, settings):
+    """The forecaster ``choice`` names for these bars and settings (``kronos_studio.forecasters.resolve``),
+    its Kronos model loaded once per process: the ensemble's is the bundled model it mixes, under that
+    model's own key, so one loaded copy serves both."""
+    from kronos_studio.forecasters import resolve
+
+    def load(ref: str):
+        own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
+        return load_model(own)
+
+    return resolve(choice, bars, settings, load_pair=load)
 
 
 def progress_tqdm(placeholder, label: str):
@@ -177,7 +138,7 @@ def load_model(choice: ModelChoice):
         return reg.get(choice)
     slot = st.empty()
     try:
-        if choice.kind == "official":
+        if choice.downloads:
             slot.progress(0.0, text=f"Loading Kronos-{choice.ref} (downloading from the Hugging Face Hub if needed)…")
             return reg.get(choice, tqdm_class=progress_tqdm(slot, f"Downloading Kronos-{choice.ref}"))
         with slot.container():
@@ -238,7 +199,7 @@ class WarmUp:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> WarmUp:
-    bundled = [c for c in model_choices() if c.kind == "bundled"]
+    bundled = [c for c in model_choices() if c.bundled]
     return WarmUp(registry(), bundled[0] if bundled else None)
 
 

@@ -431,7 +431,7 @@ def opened_here() -> bool:
 
 def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs) -> list[str]:
     """The sidebar settings that differ from the run's, in words ("horizon 30 → 10")."""
-    if inputs.model is None or inputs.model.kind == "ensemble":
+    if inputs.model is None or not inputs.model.screens:
         return []
     now, then = run_settings(inputs), run_.settings
     now, then = ({"model": s.model_label, **asdict(s.forecast)} for s in (now, then))

@@ -68,9 +68,7 @@ class Inputs:
     def slides(self, choice: ModelChoice | None) -> int:
         """Sampling steps that recompute a sliding window (exact, but a full pass each): those whose
         bars no longer fit the model's context after the lookback."""
-        if choice is None or choice.kind == "ensemble":  # its Kronos member reads context - horizon bars
-            return 0
-        return max(0, self.lookback_for(choice) + self.horizon - 1 - choice.context)
+        return 0 if choice is None else choice.slides(self.lookback_for(choice), self.horizon)
 
 
 @st.cache_data(show_spinner=False)
@@ -126,7 +124,7 @@ def render() -> Inputs:
     by_key = {c.key: c for c in choices}
     model_key = sb.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label, key="sb_model")
     model = by_key.get(model_key)
-    if not any(c.kind in ("bundled", "folder") for c in choices):
+    if not any(c.local for c in choices):
         sb.warning("No bundled model found (they ship inside the kronos_studio package): offline forecasts need one. "
                    "Official models download from the Hugging Face Hub when online.")
     sb.caption(f"Device: **{device_label()}**")
@@ -140,7 +138,7 @@ def render() -> Inputs:
     context = model.context if model is not None else MAX_LOOKBACK
     start_lookback = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
     reads = f"Context bars the model reads: at most {context} for this model"
-    if model is not None and model.kind == "ensemble":  # GARCH fits on up to 500 returns: all 520 by default
+    if model is not None and model.mixes:  # GARCH fits on up to 500 returns: all 520 by default
         start_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
                                    "the last 500 returns); its Kronos member reads at most context − horizon of them")
     lookback = c1.number_input("Lookback (bars)", 2, context, start_lookback, step=16, key=f"sb_lookback_{context}",
@@ -160,7 +158,7 @@ def render() -> Inputs:
                                 "few percent off the last close, so the whole fan jumps at its first step. On: "
                                 "every path is moved by that reconstruction error (one factor for open, high, low "
                                 "and close). Off: the official model's output exactly.")
-    if model is not None and model.kind == "ensemble":
+    if model is not None and model.mixes:
         sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member; every member samples this "
                    "many paths and the seed drives them all.")
     inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,

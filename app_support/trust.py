@@ -18,14 +18,14 @@ from kronos_studio.evaluation.trust import (
     signed_percent,
 )
 
+from . import ensemble
 from . import ledger as ledger_ui
-from .models import ModelChoice, load_model, model_identity
+from .models import ModelChoice, forecaster, model_identity
 from .runs import LRUStore, ProgressBar
 
 DEFAULT_CUTOFFS = 20
 TIME_LIMIT_S = 120
 FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibration
-BATCH = 5  # cut-offs sampled in one batch (1.5x faster than one by one on CPU; the time limit is checked between)
 SAMPLING = ("temperature", "top_p", "top_k", "lookback", "anchor")
 
 
@@ -133,21 +133,10 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
     if hit is not None:
         reports().put(key, series_key(bars, choice), hit)
         return hit, True
-    from kronos.pipeline import KronosPipeline
-    from kronos_studio.evaluation.training_period import training_period
     from kronos_studio.evaluation.trust import evaluate
-    from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
 
-    if choice.kind == "ensemble":  # records its members' paths, to rank them beside it (app_support.ensemble)
-        from . import ensemble
-
-        fn = ensemble.evaluation_fn(bars, choice, settings)
-        pair = fn.ensemble.members["kronos"].forecaster.pair
-    else:
-        pair = load_model(choice)
-        fn = kronos_forecast_fn(KronosPipeline(pair), paths=settings.paths, batch_size=BATCH,
-                                temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-                                anchor=settings.anchor)
+    maker = forecaster(bars, choice, settings)
+    fn = maker.walk_forward_fn(settings)  # a mixture's keeps its members' paths, to rank them beside it
     bar = ProgressBar(f"Walk-forward: {fn.name}", unit="cut-off")
     phase = [fn.name]
 
@@ -160,10 +149,10 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
     try:
         report = evaluate(fn, bars, horizon=settings.horizon, n_cutoffs=plan.n_cutoffs, spacing=plan.spacing,
                           lookback=settings.lookback, seed=settings.seed, fit_share=plan.fit_share,
-                          time_limit_s=plan.time_limit_s, progress=progress, period=training_period(pair),
+                          time_limit_s=plan.time_limit_s, progress=progress, period=maker.training_period(),
                           include_trained=plan.include_trained,
                           settings={name: getattr(settings, name) for name in (*SAMPLING, "paths", "seed")})
-        if choice.kind == "ensemble":
+        if maker.members:
             ensemble.rank(fn, report, bars, settings, key)
     finally:
         bar.done()

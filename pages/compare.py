@@ -16,7 +16,7 @@ start = open_page(need_model=False, gate_key=None, settings=False)  # gated belo
 inputs, bars = start.inputs, start.bars
 
 by_key = {c.key: c for c in inputs.models}
-local = [c.key for c in inputs.models if c.kind != "official"]
+local = [c.key for c in inputs.models if not c.downloads]
 default = list(dict.fromkeys(([inputs.model.key] if inputs.model else []) + local))[:2]
 keys = st.multiselect("Models (two or three)", list(by_key), default=default, max_selections=3,
                       format_func=lambda k: by_key[k].label, key="cmp_models")

@@ -111,8 +111,7 @@ st.dataframe(report.skill(), key="ev_skill",
                             "mae_skill": pct("MAE skill", format="percent")})
 st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
            "forecast, so its coverage is 0 by construction.")
-ranking = (ensemble.show_ranking(trust.report_key(bars, choice, settings, plan)) if choice.kind == "ensemble"
-           else None)
+ranking = ensemble.show_ranking(trust.report_key(bars, choice, settings, plan)) if choice.mixes else None
 with st.expander("Per cut-off"):
     st.dataframe(report.model.per_cutoff(), hide_index=True, key="ev_cutoff_table")
 

@@ -75,7 +75,7 @@ field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default
 band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
 band = BANDS[band_name]
 shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
-show_members = choice.kind == "ensemble" and head.toggle(
+show_members = bool(getattr(fc, "members", None)) and head.toggle(
     "Show members", key="fan_members", help="Each member's median and band, thin, behind the ensemble's fan; "
                                             "the legend gives its weight in the mixture")
 
@@ -115,7 +115,7 @@ m[2].metric(f"Band width {band_name} at horizon", width_text(s.band_width),
 prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
-head.caption(ensemble.caption(prov) if choice.kind == "ensemble" else
+head.caption(ensemble.caption(prov) if "weights" in prov else
            f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")

@@ -17,7 +17,7 @@ inputs = sidebar.current()
 if inputs.model is None:
     st.info("Choose a model in the sidebar.")
     st.stop()
-if inputs.model.kind == "ensemble":
+if not inputs.model.screens:
     st.info("The screener forecasts with one Kronos model: choose a Kronos model in the sidebar (the ensemble "
             "runs series by series on the Forecast page).")
     st.stop()

@@ -29,11 +29,9 @@ class BatchSettings:
         if bad:
             raise ValueError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}")
 
-    def forecast_settings(self, context: int) -> ForecastSettings:
-        """The settings every series is forecast with by a model of this ``context``."""
-        from kronos.config import default_lookback
-
-        lookback = self.forecast.lookback or default_lookback(context, self.forecast.horizon)
+    def forecast_settings(self, forecaster) -> ForecastSettings:
+        """The settings every series is forecast with by ``forecaster`` (its default lookback made explicit)."""
+        lookback = self.forecast.lookback or forecaster.lookback(self.forecast.horizon)
         return dataclasses.replace(self.forecast, lookback=lookback)
 
 
@@ -55,23 +53,21 @@ class SeriesResult:
 
 
 class ChunkForecaster:
-    """A model loaded once (``model``: None for the bundled default, or what ``load_pair`` accepts)
-    that forecasts lists of ``SeriesJob`` with one ``predict_batch`` per list."""
+    """A model loaded once (``model``: a reference ``kronos_studio.forecasters.resolve`` takes, None for
+    the bundled default) that forecasts lists of ``SeriesJob``, one batched run per list where it can."""
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None, threads: int | None = None):
         import torch
 
-        from kronos.checkpoints import load_pair
-        from kronos_studio.bundled import default_model_path
-        from kronos_studio.forecasting import studio_pipeline
+        from kronos_studio.forecasters import resolve
 
         if threads:
             torch.set_num_threads(threads)
-        pair = load_pair(str(default_model_path()) if model is None else model, device=device)
-        self.pipeline = studio_pipeline(pair)
+        self.forecaster = resolve(model, device=device)
         self.settings = settings
-        self.forecast_settings = settings.forecast_settings(pair.context)
-        self.provenance = {**pair.provenance(), "device": str(pair.device)}
+        self.forecast_settings = settings.forecast_settings(self.forecaster)
+        self.provenance = {"predictor_revision": None, "tokenizer_revision": None, "device": "cpu",
+                           **self.forecaster.describe()}
 
     def identity(self) -> dict:
         """The model as loaded here: the Ray engine checks every actor loaded the same one."""
@@ -81,10 +77,10 @@ class ChunkForecaster:
         """A result per job, in order. If the batch fails, each series is retried alone, so a series the
         model refuses fails only its own row."""
         from kronos.errors import InputError
+        from kronos_studio.forecasters import make_forecasts
 
         try:
-            forecasts = self.pipeline.predict_batch([j.bars for j in jobs], settings=self.forecast_settings,
-                                                    per_series_stream=True)
+            forecasts = make_forecasts(self.forecaster, [j.bars for j in jobs], self.forecast_settings)
         except (InputError, ValueError, RuntimeError) as e:
             if len(jobs) == 1:
                 return [SeriesResult(failure_row(jobs[0].series, jobs[0].origin, f"forecast failed: {e}"))]

@@ -222,17 +222,6 @@ def report_training(kind, result):
 
 
 
-ENSEMBLE = "ensemble"  # the --model value that picks the bundled ensemble
-
-
-class ForecastModel:
-    """What ``--model`` names, ready to forecast: ``fn`` with the walk-forward signature, the default
-    lookback, ``describe()`` for provenance; ``pipeline`` (Kronos) or ``ensemble`` is set."""
-
-    def __init__(self, fn, lookback: int, describe, pipeline=None, ensemble=None):
-        self.fn, self.lookback, self.describe, self.pipeline, self.ensemble = fn, lookback, describe, pipeline, ensemble
-
-
 def add_context_option(p: argparse.ArgumentParser) -> None:
     from kronos.config import DEFAULT_BUNDLE_CONTEXT
 
@@ -243,52 +232,44 @@ def add_context_option(p: argparse.ArgumentParser) -> None:
 
 
 def context_note(pair) -> str:
-    """What the output says of a context that was guessed, "" when it was known or given."""
-    return f", context {pair.context} assumed (no bundle.json: pass --context)" if pair.context_assumed else ""
+    """What the output says of a context that was guessed, "" when it was known or given (or no model)."""
+    if pair is None or not pair.context_assumed:
+        return ""
+    return f", context {pair.context} assumed (no bundle.json: pass --context)"
 
 
-def load_forecast_model(args, bars) -> ForecastModel:
-    """``args.model`` (official name, Hub id, folder, 'ensemble' or None for the bundled default) with
-    ``args.tokenizer``/``args.revision``/``args.context``/``args.device``/``args.precision`` where present
-    and the sampling options (``add_sampling_options``)."""
+def add_model_option(p: argparse.ArgumentParser) -> None:
+    from kronos_studio.forecasters import ENSEMBLE, SIMULATED
+
+    p.add_argument("--model", default=None,
+                   help=f"official name (mini, small, base), Hub repo id, local folder, '{ENSEMBLE}' (the bundled "
+                        f"ensemble) or a statistical model ({', '.join(SIMULATED)}); default: the bundled model")
+
+
+def load_forecaster(args, bars):
+    """(forecaster, the Kronos pair it loaded) for ``args.model`` (official name, Hub id, folder, 'ensemble',
+    a simulated model's key or None for the bundled default) with ``args.tokenizer``/``args.revision``/
+    ``args.context``/``args.device``/``args.precision``/``args.meta`` where present and the sampling options
+    (``add_sampling_options``). The pair is None for a model without one (the random walk, GARCH)."""
     from kronos.checkpoints import CheckpointError, load_pair
-    from kronos.config import default_lookback, trained_context
-    from kronos_studio.bundled import default_model_path
-    from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
-    from kronos_studio.forecasting import studio_pipeline
+    from kronos.config import trained_context
+    from kronos_studio.forecasters import resolve
 
-    device = cli_device(args)
-    model = args.model
     context = getattr(args, "context", None)
-    try:
-        if model is None or model == ENSEMBLE:
-            model_ref = default_model_path()
-        else:
-            model_ref = model
+    loaded = []
+
+    def load(model_ref):
         known = trained_context(model_ref)
         if context is not None and known is not None and context != known:
             # Reading more bars than a model was trained for is not a setting to override quietly.
-            raise CliError(f"--context {context} contradicts the {known} bars {model or 'the bundled model'} was "
-                           "trained to read: leave --context out (it is for a folder without bundle.json)")
-        pair = load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
-                         context=context, device=device, precision=getattr(args, "precision", None))
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        raise CliError(str(e)) from None
-    pipeline = studio_pipeline(pair)
-    settings = sampling_settings(args)
-    if model != ENSEMBLE:
-        fn = kronos_forecast_fn(pipeline, paths=settings.paths, batch_size=10, temperature=settings.temperature,
-                                top_p=settings.top_p, top_k=settings.top_k, anchor=settings.anchor)
-        return ForecastModel(fn, default_lookback(pair.context, settings.horizon),
-                             lambda: {"model": pair.name, **pair.provenance()}, pipeline=pipeline)
-    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
-    from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
-    from kronos_studio.ensemble.meta import MetaLearner
+            raise CliError(f"--context {context} contradicts the {known} bars {args.model or 'the bundled model'} "
+                           "was trained to read: leave --context out (it is for a folder without bundle.json)")
+        loaded.append(load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
+                                context=context, device=cli_device(args), precision=getattr(args, "precision", None)))
+        return loaded[-1]
 
     try:
-        meta_dir = getattr(args, "meta", None)
-        meta = MetaLearner.load(meta_dir) if meta_dir else load_bundled_meta()
-    except ValueError as e:
+        forecaster = resolve(args.model, bars, sampling_settings(args), load_pair=load, meta=getattr(args, "meta", None))
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from None
-    ensemble = bars_ensemble(pipeline, bars, meta, settings)
-    return ForecastModel(ensemble, ENSEMBLE_LOOKBACK, ensemble.describe, pipeline=pipeline, ensemble=ensemble)
+    return forecaster, loaded[0] if loaded else None

@@ -10,11 +10,13 @@ from pathlib import Path
 from .common import (
     CliError,
     add_context_option,
+    add_model_option,
     add_sampling_options,
     context_note,
-    load_forecast_model,
+    load_forecaster,
     quality_gate,
     read_bars,
+    sampling_settings,
 )
 
 
@@ -22,8 +24,7 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="walk-forward a model and the naive baselines on a file",
                        description="Score a model against the naive baselines on the latest cut-offs.")
     p.add_argument("file", help="CSV or Parquet bars")
-    p.add_argument("--model", default=None,
-                   help="as for `kronos forecast`, or 'ensemble' (the bundled ensemble); default: the bundled model")
+    add_model_option(p)
     add_context_option(p)
     p.add_argument("--cutoffs", type=int, default=20, help="latest cut-offs, one horizon apart (default 20)")
     add_sampling_options(p, "bars of history per cut-off (default: context - horizon)")
@@ -43,9 +44,7 @@ def register(sub) -> None:
 
 def run_evaluate(args) -> int:
     from kronos.quantiles import BAND_NAME
-    from kronos_studio.ensemble.ensemble import RecordedEnsemble
     from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.training_period import training_period
     from kronos_studio.evaluation.trust import TrainingPeriodError, evaluate, guard_note
     from kronos_studio.evaluation.walk_forward import walk_forward
 
@@ -53,11 +52,11 @@ def run_evaluate(args) -> int:
         if getattr(args, name) < 1:
             raise CliError(f"--{name} must be at least 1, got {getattr(args, name)}")
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
-    model = load_forecast_model(args, bars)
-    lookback = args.lookback or model.lookback
-    # The ensemble's walk-forward keeps what each member gave it, so each member is scored on those paths.
-    fn = RecordedEnsemble(model.ensemble) if model.ensemble is not None else model.fn
-    period = training_period(model.pipeline.pair)
+    forecaster, pair = load_forecaster(args, bars)
+    lookback = args.lookback or forecaster.lookback(args.horizon)
+    # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
+    fn = forecaster.walk_forward_fn(sampling_settings(args))
+    period = forecaster.training_period()
     try:
         report = evaluate(fn, bars.frame, horizon=args.horizon, n_cutoffs=args.cutoffs, lookback=lookback,
                           seed=args.seed, period=period, include_trained=args.include_training_period)
@@ -66,16 +65,15 @@ def run_evaluate(args) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     results = {"model": ("model", report.model)}
-    if model.ensemble is not None:
-        results |= {f"member_{key}": ("member", walk_forward(fn.replay(key), bars.frame, horizon=args.horizon,
-                                                 cutoffs=report.model.cutoffs, lookback=lookback,
-                                                 seed=report.model.seeds[0], name=member.name))
-                    for key, member in model.ensemble.members.items()}
+    results |= {f"member_{key}": ("member", walk_forward(fn.replay(key), bars.frame, horizon=args.horizon,
+                                             cutoffs=report.model.cutoffs, lookback=lookback,
+                                             seed=report.model.seeds[0], name=member.name))
+                for key, member in forecaster.members.items()}
     results |= {key: ("baseline", r) for key, r in report.baselines.items()}
     out = {"file": str(Path(args.file).resolve()), "symbol": bars.symbol, "horizon": args.horizon,
            "cutoffs": report.cutoffs, "paths": args.paths, "seed": args.seed, "lookback": lookback,
            "first_cutoff": str(report.model.cutoff_times[0]), "last_cutoff": str(report.model.cutoff_times[-1]),
-           "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": model.describe(),
+           "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": forecaster.describe(),
            "models": {key: model_scores(r, role, report.baselines[REFERENCE]) for key, (role, r) in results.items()}}
     check = report.check
     out["models"]["model"]["calibration_held_out"] = None if check is None else {
@@ -92,7 +90,7 @@ def run_evaluate(args) -> int:
     for line in warnings:
         print(line, file=sys.stderr)
     m = out["models"]["model"]
-    print(f"wrote {args.json}: {report.cutoffs} cut-offs{context_note(model.pipeline.pair)}, CRPS skill vs "
+    print(f"wrote {args.json}: {report.cutoffs} cut-offs{context_note(pair)}, CRPS skill vs "
           f"random walk {m['crps_skill_vs_random_walk']:+.3f} (95% CI {m['crps_skill_ci95'][0]:+.3f} to "
           f"{m['crps_skill_ci95'][1]:+.3f}), {BAND_NAME} coverage {m['coverage_p10_p90']:.2f}", file=sys.stderr)
     return 0

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from . import ledger
 from .common import (
-    ENSEMBLE,
     CliError,
     add_context_option,
+    add_model_option,
     add_sampling_options,
     context_note,
-    load_forecast_model,
+    load_forecaster,
     quality_gate,
     quantile_levels,
     read_bars,
@@ -24,9 +24,7 @@ def register(sub) -> None:
     p = sub.add_parser("forecast", help="forecast the bars in a CSV/Parquet file",
                        description="Sample future paths with Kronos and write per-step quantiles.")
     p.add_argument("file", help="CSV or Parquet with a timestamp column and open, high, low, close[, volume, amount]")
-    p.add_argument("--model", default=None,
-                   help=f"official name (mini, small, base), Hub repo id, local folder, or '{ENSEMBLE}' (the "
-                        "bundled ensemble); default: the bundled model")
+    add_model_option(p)
     p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")
     p.add_argument("--revision", default=None, help="Hub revision (commit) of the model")
     add_context_option(p)
@@ -60,7 +58,6 @@ def register(sub) -> None:
 
 def run_forecast(args) -> int:
     from data_sources.calendar_inference import calendar_provenance
-    from kronos.errors import InputError
     from kronos_studio.forecasting import too_few_paths
 
     settings = sampling_settings(args)
@@ -73,18 +70,8 @@ def run_forecast(args) -> int:
         if not args.no_ledger and not opening:
             opening.append(ledger.open_in_background())
 
-    model = load_forecast_model(args, bars)
-    if model.ensemble is not None:
-        from kronos_studio.ensemble.ensemble import ensemble_forecast
-
-        open_ledger()
-        try:
-            fc = ensemble_forecast(model.ensemble, bars, settings)
-        except (ValueError, InputError) as e:
-            raise CliError(str(e)) from None
-        fc.provenance["device"] = str(model.pipeline.pair.device)
-    else:
-        fc = _kronos_forecast(model.pipeline, bars, settings, args, open_ledger)
+    forecaster, pair = load_forecaster(args, bars)
+    fc = _forecast(forecaster, bars, settings, args, open_ledger)
     open_ledger()
     recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
     table = fc.quantiles(args.quantiles)
@@ -111,7 +98,7 @@ def run_forecast(args) -> int:
         print(line, file=sys.stderr)
     lookback = _history_note(fc, args.lookback is None)
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
-          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(model.pipeline.pair)}, {lookback}, "
+          f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
     if recorded:
         print(recorded, file=sys.stderr)
@@ -129,23 +116,26 @@ def _history_note(fc, default: bool) -> str:
     return f"history {len(fc.history)} bars{' (default)' if default else ''}, members read {members}"
 
 
-def _kronos_forecast(pipeline, bars, settings, args, on_step):
-    """``pipeline.predict`` with the progress bar; ``on_step()`` after every sampling step."""
+def _forecast(forecaster, bars, settings, args, on_progress):
+    """``make_forecast`` with a progress bar (sampling steps, or the ensemble's members); ``on_progress()``
+    at every report."""
     from kronos.errors import InputError
+    from kronos_studio.forecasters import make_forecast
 
     bar = None
-    if not args.quiet and sys.stderr.isatty() or (not args.quiet and args.horizon >= 50):
+    if not args.quiet and (sys.stderr.isatty() or args.horizon >= 50):
         from tqdm import tqdm
-        bar = tqdm(total=args.horizon, desc="sampling", unit="bar", file=sys.stderr)
+        bar = tqdm(total=args.horizon, desc="sampling", unit="step", file=sys.stderr)
 
     def progress(i, n):
-        on_step()
+        on_progress()
         if bar is not None:
-            bar.update(1)
+            bar.total, bar.n = n, i
+            bar.refresh()
 
     try:
-        return pipeline.predict(bars, settings=settings, progress=progress)
-    except InputError as e:
+        return make_forecast(forecaster, bars, settings, progress=progress)
+    except (InputError, ValueError) as e:
         raise CliError(str(e)) from None
     finally:
         if bar is not None:

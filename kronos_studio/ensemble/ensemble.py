@@ -7,7 +7,6 @@ with their close), which keeps candles coherent too.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -113,9 +112,37 @@ class Ensemble:
         """Bars of a ``bars``-long history each member reads (a member without ``reads`` reads them all)."""
         return {k: int(m.reads(bars)) if hasattr(m, "reads") else bars for k, m in self.members.items()}
 
+    # --- the forecaster seam (kronos_studio.forecasters) ----------------------------------------------
+    def lookback(self, horizon: int) -> int:
+        return ENSEMBLE_LOOKBACK
+
+    def training_period(self):
+        """The latest period any member learned from: a cut-off inside it is in-sample for the mixture."""
+        periods = [p for m in self.members.values() if hasattr(m, "training_period")
+                   for p in [m.training_period()] if p is not None]
+        return max(periods, key=lambda p: p.seen_until, default=None)
+
+    def walk_forward_fn(self, settings) -> RecordedEnsemble:
+        """Keeps what each member gave the mixture at every cut-off, so each can be scored on those paths."""
+        return RecordedEnsemble(self)
+
+    def sample(self, history: pd.DataFrame, future, settings, progress=None) -> EnsembleForecast:
+        """Every member's paths and their mixture from ``history``, the history every member reads its own
+        window of; ``progress(i, n)`` after each member. The provenance records the members, the
+        meta-learner, the weights, how many bars each member read and where they ran."""
+        mixture = self.combine(history, self.member_paths(history, future, settings.horizon, settings.seed,
+                                                          progress), settings.horizon)
+        devices = [str(m.forecaster.pair.device) for m in self.members.values() if hasattr(m, "forecaster")]
+        provenance = {"model": self.key, **self.describe(), "weights": mixture.weights,
+                      "mixture_paths": mixture_counts(mixture.weights, settings.paths),
+                      "members_read": self.members_read(len(history)), "device": devices[0] if devices else "cpu"}
+        return EnsembleForecast(pd.DatetimeIndex(future), mixture.paths, mixture.paths.mean(axis=0), history,
+                                settings, provenance, members=mixture.members)
+
     def describe(self) -> dict:
         return {"key": self.key, "members": {k: m.describe() for k, m in self.members.items()},
                 "meta_learner": {"temperature": self.meta.temperature, "spread": self.meta.spread,
+                                 "files_sha256": self.meta.files_sha256,
                                  **self.meta.info.get("provenance", {})}}
 
 
@@ -143,42 +170,6 @@ class RecordedEnsemble:
             at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
             return self.mixed[at] if key is None else self.members[at][key]
         return fn
-
-
-def ensemble_forecast(ensemble: Ensemble, bars, settings, future=None,
-                      progress: Callable[[int, int], None] | None = None):
-    """An ``EnsembleForecast`` for ``bars`` (a ``data_sources.Bars`` or a frame) from their last
-    ``settings.lookback`` bars (default ``ENSEMBLE_LOOKBACK``), the history every member reads its own
-    window of; future bar times from the bars' calendar unless given, as the studio's Kronos forecasts have
-    them. The provenance records the members, the meta-learner, the weights and how many bars each member
-    read; the forecast keeps every member's own paths. ``progress(i, n)`` after each member."""
-    import time
-    from datetime import datetime, timezone
-
-    from kronos.bars import InputError, bars_frame, input_digest
-    from kronos_studio.forecasting import calendar_future_timestamps
-
-    started = time.perf_counter()
-    frame = bars_frame(bars)
-    if settings.lookback and len(frame) < settings.lookback:
-        raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
-                         "lower the lookback or load more history")
-    frame = frame.iloc[-(settings.lookback or ENSEMBLE_LOOKBACK):].reset_index(drop=True)
-    if future is None:
-        future = calendar_future_timestamps(bars, pd.DatetimeIndex(frame["timestamp"]), settings.horizon)
-    future = pd.DatetimeIndex(future)
-    mixture = ensemble.combine(frame, ensemble.member_paths(frame, future, settings.horizon, settings.seed, progress),
-                               settings.horizon)
-    provenance = {"model": "ensemble", **ensemble.describe(), "weights": mixture.weights,
-                  "mixture_paths": mixture_counts(mixture.weights, settings.paths), "seed": int(settings.seed),
-                  "input_sha256": input_digest(frame), "history_start": str(frame["timestamp"].iloc[0]),
-                  "history_end": str(frame["timestamp"].iloc[-1]), "bars_used": len(frame),
-                  "lookback_default": settings.lookback is None, "members_read": ensemble.members_read(len(frame)),
-                  "settings": dataclasses.asdict(settings),
-                  "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "elapsed_s": round(time.perf_counter() - started, 3)}
-    paths = mixture.paths
-    return EnsembleForecast(future, paths, paths.mean(axis=0), frame, settings, provenance, members=mixture.members)
 
 
 @dataclass

@@ -38,6 +38,11 @@ class KronosMember(KronosForecastFn):
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(), "settings": self.settings}
 
+    def training_period(self):
+        from kronos_studio.evaluation.training_period import training_period
+
+        return training_period(self.forecaster.pair)
+
 
 @dataclass
 class GarchMember:

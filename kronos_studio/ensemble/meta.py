@@ -35,6 +35,7 @@ class MetaLearner:
     temperature: float = 0.25
     spread: float = 1.0
     info: dict = field(default_factory=dict)
+    files_sha256: str | None = None  # of the files it was loaded from (None: trained in memory)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """Predicted log(CRPS member / CRPS random walk) for rows holding FEATURES ('member' as key)."""
@@ -74,7 +75,18 @@ class MetaLearner:
         if meta.get("features") != list(FEATURES):
             raise ValueError(f"{folder}: the meta-learner was trained on other features ({meta.get('features')}); "
                              "retrain it with `kronos train ensemble`")
-        return cls(booster, meta["members"], meta["temperature"], meta["spread"], meta.get("info", {}))
+        return cls(booster, meta["members"], meta["temperature"], meta["spread"], meta.get("info", {}),
+                   files_digest(folder))
+
+
+def files_digest(folder: str | Path) -> str:
+    """sha256 (16 hex digits) of a meta-learner's two files: what a forecast's provenance names it by."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in (MODEL_FILE, META_FILE):
+        h.update((Path(folder) / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def fit_booster(table: pd.DataFrame, members: list[str]):

@@ -15,6 +15,7 @@ from kronos_studio.batch.engine import read_previous, run_batch, settings_key
 from kronos_studio.batch.forecaster import BatchSettings, ChunkForecaster
 from kronos_studio.batch.summary import summarize, touch_column
 from kronos_studio.batch.watchlist import Entry, WatchlistError, read_watchlist, symbol_entries
+from kronos_studio.forecasters import make_forecast
 
 SETTINGS = BatchSettings(ForecastSettings(horizon=6, paths=12, seed=5, lookback=48), touch_levels=(-0.02, 0.03))
 
@@ -73,7 +74,7 @@ def test_a_row_equals_a_single_forecast_of_that_series(local_run, watchlist):
     result, _ = local_run
     forecaster = ChunkForecaster(None, SETTINGS)
     bars = read_bars_file(watchlist / "S3.csv")
-    alone = forecaster.pipeline.predict(bars, settings=forecaster.forecast_settings)
+    alone = make_forecast(forecaster.forecaster, bars, forecaster.forecast_settings)
     expected = summarize(alone.paths, float(alone.history["close"].iloc[-1]), SETTINGS.touch_levels)
     row = result.rows.set_index("series").loc["S3"]
     for name, value in expected.items():
@@ -91,13 +92,13 @@ def test_unanchored_rows_are_the_official_output_of_that_series(watchlist, tmp_p
     result = run_batch(read_watchlist(watchlist), raw, out=tmp_path / "raw.parquet")
     forecaster = ChunkForecaster(None, raw)
     bars = read_bars_file(watchlist / "S3.csv")
-    alone = forecaster.pipeline.predict(bars, settings=forecaster.forecast_settings)
+    alone = make_forecast(forecaster.forecaster, bars, forecaster.forecast_settings)
     assert alone.provenance["anchor"] == {"applied": False}
     expected = summarize(alone.paths, float(alone.history["close"].iloc[-1]), SETTINGS.touch_levels)
     row = result.rows.set_index("series").loc["S3"]
     assert row["close_p50"] == pytest.approx(expected["close_p50"], rel=1e-6)
-    anchored = ChunkForecaster(None, SETTINGS).pipeline.predict(bars, settings=ChunkForecaster(None, SETTINGS)
-                                                               .forecast_settings)
+    default = ChunkForecaster(None, SETTINGS)
+    anchored = make_forecast(default.forecaster, bars, default.forecast_settings)
     assert row["close_p50"] != pytest.approx(float(np.median(anchored.paths[:, -1, 3])), rel=1e-9)
 
 

@@ -1,0 +1,8 @@
+"""The forecaster seam: what "something that forecasts" is (``Forecaster``), the one function that makes
+a forecast (``make_forecast``), and the resolver that turns a model reference into a forecaster
+(``resolve``). The CLI, ``kronos batch``, the walk-forward, the ledger and the app all go through here."""
+from .base import Forecaster, PathForecaster
+from .make import make_forecast, make_forecasts
+from .resolve import ENSEMBLE, SIMULATED, ModelRef, resolve
+
+__all__ = ["ENSEMBLE", "SIMULATED", "Forecaster", "ModelRef", "PathForecaster", "make_forecast", "make_forecasts", "resolve"]

@@ -1,0 +1,68 @@
+"""The one function that makes a forecast: trim the history to the lookback, place the future bar times
+on the bars' calendar, call the forecaster, write the provenance every forecast carries."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from kronos.bars import InputError, bars_frame, input_digest
+from kronos.forecast import Forecast
+from kronos.settings import ForecastSettings
+
+from .base import Forecaster, Progress
+
+
+def make_forecast(forecaster: Forecaster, bars, settings: ForecastSettings, future=None,
+                  progress: Progress | None = None) -> Forecast:
+    """A forecast of ``bars`` (a ``data_sources.Bars`` or a bars frame) by ``forecaster`` from its last
+    ``settings.lookback`` bars (default: ``forecaster.lookback(horizon)``), at ``future`` bar times (default:
+    the bars' trading calendar, as ``kronos_studio.forecasting.calendar_future_timestamps`` places them).
+    Raises ``kronos.errors.InputError`` with a message meant for the user."""
+    started = time.perf_counter()
+    history, future = _prepare(forecaster, bars, settings, future)
+    return _stamp(forecaster.sample(history, future, settings, progress), forecaster, history, settings, started)
+
+
+def make_forecasts(forecaster: Forecaster, bars_list, settings: ForecastSettings) -> list[Forecast]:
+    """``make_forecast`` for many series: one batched run where the forecaster has one (``sample_batch``,
+    each series on its own random stream, so it gets the paths a run of it alone gives), else one by one."""
+    if not hasattr(forecaster, "sample_batch"):
+        return [make_forecast(forecaster, bars, settings) for bars in bars_list]
+    started = time.perf_counter()
+    prepared = [_prepare(forecaster, bars, settings, None) for bars in bars_list]
+    made = forecaster.sample_batch([h for h, _ in prepared], [f for _, f in prepared], settings)
+    return [_stamp(fc, forecaster, h, settings, started) for fc, (h, _) in zip(made, prepared)]
+
+
+def _prepare(forecaster, bars, settings, future) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """(the history it reads, the future bar times)."""
+    from kronos_studio.forecasting import calendar_future_timestamps
+
+    frame = bars_frame(bars)
+    if settings.lookback and len(frame) < settings.lookback:
+        raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
+                         "lower the lookback or load more history")
+    frame = frame.iloc[-(settings.lookback or forecaster.lookback(settings.horizon)):].reset_index(drop=True)
+    if future is None:
+        future = calendar_future_timestamps(bars, pd.DatetimeIndex(frame["timestamp"]), settings.horizon)
+    future = pd.DatetimeIndex(future)
+    if len(future) != settings.horizon:
+        raise InputError(f"{len(future)} future bar times were given for a horizon of {settings.horizon}")
+    return frame, future
+
+
+def _stamp(fc: Forecast, forecaster, history: pd.DataFrame, settings, started: float) -> Forecast:
+    """The provenance every forecast carries; what the forecaster wrote itself (Kronos: the core's) stays."""
+    common = {"seed": int(settings.seed), "input_sha256": input_digest(history),
+              "history_start": str(history["timestamp"].iloc[0]), "history_end": str(history["timestamp"].iloc[-1]),
+              "bars_used": len(history), "lookback_default": settings.lookback is None,
+              "settings": dataclasses.asdict(settings),
+              "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "elapsed_s": round(time.perf_counter() - started, 3)}
+    for key, value in common.items():
+        fc.provenance.setdefault(key, value)
+    fc.provenance["forecaster"] = forecaster.key
+    return fc

@@ -1,0 +1,172 @@
+"""From a model reference to a forecaster: the only place that knows the kinds of model. ``catalog()``
+lists what the app offers (``ModelRef``); ``resolve`` turns a reference (a ``ModelRef``, an official name,
+a Hub id, a folder, ``ensemble``, a simulated model's key, or None for the bundled default) into a
+``Forecaster``."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kronos.settings import ForecastSettings
+
+from .base import Forecaster, PathForecaster
+
+ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
+ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
+
+
+def _simulated() -> dict[str, Callable[[int], object]]:
+    from kronos_studio.ensemble.members import GarchMember
+    from kronos_studio.evaluation.baselines import Bootstrap, Persistence, RandomWalk
+
+    return {"random_walk": lambda paths: RandomWalk(paths=paths), "bootstrap": lambda paths: Bootstrap(paths=paths),
+            "persistence": lambda paths: Persistence(), "garch": lambda paths: GarchMember(paths=paths)}
+
+
+SIMULATED = ("random_walk", "bootstrap", "persistence", "garch")  # references of the statistical models
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model the studio offers, before it is loaded."""
+
+    key: str  # stable id used in cache keys and widget values
+    label: str
+    ref: str  # what ``resolve`` takes: a folder, an official name, ``ensemble``
+    kind: str  # "bundled", "folder", "official" or "ensemble"
+    context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
+
+    @property
+    def downloads(self) -> bool:
+        """Its weights come from the Hugging Face Hub (cached after the first time)."""
+        return self.kind == "official"
+
+    @property
+    def bundled(self) -> bool:
+        """Shipped inside the package: offline, and the default."""
+        return self.kind == "bundled"
+
+    @property
+    def local(self) -> bool:
+        """A Kronos model on this machine (bundled or a folder)."""
+        return self.kind in ("bundled", "folder")
+
+    @property
+    def mixes(self) -> bool:
+        """A mixture of members (the ensemble): its members' paths are kept and ranked beside it."""
+        return self.kind == "ensemble"
+
+    @property
+    def kronos_ref(self) -> str:
+        """The Kronos model it is or mixes: the bundled one an ensemble reads (the same folder)."""
+        return self.ref
+
+    @property
+    def takes_adapter(self) -> bool:
+        """A LoRA event adapter can be put on it (a Kronos model, not a mixture)."""
+        return not self.mixes
+
+    @property
+    def screens(self) -> bool:
+        """``kronos batch`` (the Screener) can run it: one Kronos model over many series."""
+        return not self.mixes
+
+    def default_lookback(self, horizon: int) -> int:
+        """Bars of history it reads by default: context - horizon for Kronos (the window never slides), all
+        of its history for the ensemble (GARCH fits on up to 500 returns)."""
+        from kronos.config import default_lookback
+
+        return self.context if self.mixes else default_lookback(self.context, horizon)
+
+    def slides(self, lookback: int, horizon: int) -> int:
+        """Sampling steps that recompute a sliding window: those past the model's context (the
+        ensemble's Kronos member reads at most context - horizon, so never)."""
+        return 0 if self.mixes else max(0, lookback + horizon - 1 - self.context)
+
+
+def official_cached(repo_id: str, revision: str | None) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        from kronos.config import WEIGHTS_FILE
+
+        return isinstance(try_to_load_from_cache(repo_id, WEIGHTS_FILE, revision=revision), str)
+    except Exception:
+        return False
+
+
+def folder_context(path: Path) -> int:
+    from kronos.config import DEFAULT_BUNDLE_CONTEXT, read_bundle
+
+    try:
+        return int(read_bundle(path).get("context", DEFAULT_BUNDLE_CONTEXT))
+    except (TypeError, ValueError):
+        return DEFAULT_BUNDLE_CONTEXT
+
+
+def catalog(ensemble_available: bool = True) -> list[ModelRef]:
+    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, the ensemble (over the first
+    bundled model, when its meta-learner is there), then the official ones."""
+    from kronos.config import OFFICIAL_MODELS
+    from kronos_studio.bundled import bundled_models
+    from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
+
+    out: list[ModelRef] = []
+    for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
+        path = Path(folder).expanduser()
+        if (path / "predictor").is_dir():
+            out.append(ModelRef(f"folder:{path}", f"{path.name} (local folder)", str(path), "folder",
+                                folder_context(path)))
+    bundled = bundled_models()
+    for name, path in bundled.items():
+        out.append(ModelRef(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
+                            folder_context(path)))
+    if bundled and ensemble_available:
+        default = next(iter(bundled))
+        out.append(ModelRef(ENSEMBLE, f"Ensemble: {default}, GARCH, random walk, bootstrap (bundled, offline)",
+                            str(bundled[default]), "ensemble", ENSEMBLE_LOOKBACK))
+    for name, m in OFFICIAL_MODELS.items():
+        where = "cached" if official_cached(m.repo_id, m.revision) else "download"
+        size = f"{m.params / 1e6:.0f}M params" if m.params else ""
+        out.append(ModelRef(f"official:{name}", f"Kronos-{name} (Hugging Face, {size}, {where})", name, "official",
+                            m.context))
+    return out
+
+
+def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | None = None, *,
+            load_pair: Callable[[str], object] | None = None, meta: str | os.PathLike | None = None,
+            **load_options) -> Forecaster:
+    """The forecaster ``ref`` names. ``bars`` (a ``data_sources.Bars``) and ``settings`` are needed by the
+    ensemble (its asset class, interval and member settings). ``load_pair(ref)`` loads a Kronos model
+    (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
+    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one.
+    Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.forecasting import studio_pipeline
+
+    from .kronos import KronosForecaster
+
+    if isinstance(ref, ModelRef):
+        name = ENSEMBLE if ref.mixes else ref.kronos_ref
+    else:
+        name = ref
+    if name in SIMULATED:
+        return PathForecaster(_simulated()[name])
+    if load_pair is None:
+        from kronos.checkpoints import load_pair as load
+
+        def load_pair(model):
+            return load(model, **load_options)
+    kronos_ref = ref.kronos_ref if isinstance(ref, ModelRef) else (
+        str(default_model_path()) if name in (None, ENSEMBLE) else name)
+    pipeline = studio_pipeline(load_pair(kronos_ref))
+    if name != ENSEMBLE:
+        return KronosForecaster(pipeline)
+    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
+    from kronos_studio.ensemble.meta import MetaLearner
+
+    if bars is None or settings is None:
+        raise ValueError("the ensemble needs the bars (their interval and asset class) and the settings")
+    return bars_ensemble(pipeline, bars, MetaLearner.load(meta) if meta else load_bundled_meta(), settings)
