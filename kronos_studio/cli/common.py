@@ -239,16 +239,16 @@ def context_note(pair) -> str:
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
-    from kronos_studio.forecasters import ENSEMBLE, SIMULATED
+    from kronos_studio.forecasters import ENSEMBLE, STATISTICAL
 
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), Hub repo id, local folder, '{ENSEMBLE}' (the bundled "
-                        f"ensemble) or a statistical model ({', '.join(SIMULATED)}); default: the bundled model")
+                        f"ensemble) or a statistical model ({', '.join(STATISTICAL)}); default: the bundled model")
 
 
 def load_forecaster(args, bars):
     """(forecaster, the Kronos pair it loaded) for ``args.model`` (official name, Hub id, folder, 'ensemble',
-    a simulated model's key or None for the bundled default) with ``args.tokenizer``/``args.revision``/
+    a statistical model's key or None for the bundled default) with ``args.tokenizer``/``args.revision``/
     ``args.context``/``args.device``/``args.precision``/``args.meta`` where present and the sampling options
     (``add_sampling_options``). The pair is None for a model without one (the random walk, GARCH)."""
     from kronos.checkpoints import CheckpointError, load_pair

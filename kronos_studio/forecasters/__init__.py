@@ -3,6 +3,6 @@ a forecast (``make_forecast``), and the resolver that turns a model reference in
 (``resolve``). The CLI, ``kronos batch``, the walk-forward, the ledger and the app all go through here."""
 from .base import Forecaster, PathForecaster
 from .make import make_forecast, make_forecasts
-from .resolve import ENSEMBLE, SIMULATED, ModelRef, resolve
+from .resolve import ENSEMBLE, STATISTICAL, ModelRef, catalog, resolve
 
-__all__ = ["ENSEMBLE", "SIMULATED", "Forecaster", "ModelRef", "PathForecaster", "make_forecast", "make_forecasts", "resolve"]
+__all__ = ["ENSEMBLE", "STATISTICAL", "Forecaster", "ModelRef", "PathForecaster", "catalog", "make_forecast", "make_forecasts", "resolve"]

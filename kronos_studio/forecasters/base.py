@@ -65,7 +65,8 @@ class PathForecaster:
 
     def describe(self) -> dict:
         own = getattr(self.describe_probe, "describe", None)
-        return {"model": self.key, **(own() if own is not None else {"key": self.key, "name": self.name})}
+        return {"model": self.key, **(own() if own is not None else {"key": self.key, "name": self.name}),
+                "device": "cpu"}  # numpy
 
     def training_period(self):
         return None  # fitted on the history it is given, nothing before

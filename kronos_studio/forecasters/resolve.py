@@ -1,9 +1,10 @@
 """From a model reference to a forecaster: the only place that knows the kinds of model. ``catalog()``
 lists what the app offers (``ModelRef``); ``resolve`` turns a reference (a ``ModelRef``, an official name,
-a Hub id, a folder, ``ensemble``, a simulated model's key, or None for the bundled default) into a
+a Hub id, a folder, ``ensemble``, a statistical model's key (``STATISTICAL``), or None for the bundled default) into a
 ``Forecaster``."""
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +18,28 @@ ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled 
 ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
 
 
-def _simulated() -> dict[str, Callable[[int], object]]:
-    from kronos_studio.ensemble.members import GarchMember
-    from kronos_studio.evaluation.baselines import Bootstrap, Persistence, RandomWalk
+@dataclass(frozen=True)
+class Statistical:
+    """A statistical model ``--model`` can name: the class (walk-forward signature, a ``paths`` argument
+    unless ``takes_paths`` is False) in its own module, imported when it is used."""
 
-    return {"random_walk": lambda paths: RandomWalk(paths=paths), "bootstrap": lambda paths: Bootstrap(paths=paths),
-            "persistence": lambda paths: Persistence(), "garch": lambda paths: GarchMember(paths=paths)}
+    key: str
+    module: str
+    cls: str
+    takes_paths: bool = True
+
+    def make(self, paths: int):
+        made = getattr(importlib.import_module(self.module), self.cls)
+        return made(paths=paths) if self.takes_paths else made()
 
 
-SIMULATED = ("random_walk", "bootstrap", "persistence", "garch")  # references of the statistical models
+# A new statistical model is one module and one entry here.
+STATISTICAL: dict[str, Statistical] = {m.key: m for m in (
+    Statistical("random_walk", "kronos_studio.evaluation.baselines", "RandomWalk"),
+    Statistical("bootstrap", "kronos_studio.evaluation.baselines", "Bootstrap"),
+    Statistical("persistence", "kronos_studio.evaluation.baselines", "Persistence", takes_paths=False),
+    Statistical("garch", "kronos_studio.ensemble.members", "GarchMember"),
+)}
 
 
 @dataclass(frozen=True)
@@ -152,8 +166,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
         name = ENSEMBLE if ref.mixes else ref.kronos_ref
     else:
         name = ref
-    if name in SIMULATED:
-        return PathForecaster(_simulated()[name])
+    if name in STATISTICAL:
+        return PathForecaster(STATISTICAL[name].make)
     if load_pair is None:
         from kronos.checkpoints import load_pair as load
 

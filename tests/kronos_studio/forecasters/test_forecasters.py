@@ -1,0 +1,139 @@
+"""The forecaster seam: every kind of model behind ``Forecaster``, one ``make_forecast``, and a new
+statistical model added by one module and one registry entry."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from testkit import random_bars
+
+from kronos.forecast import Forecast
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasters import STATISTICAL, Forecaster, make_forecast, make_forecasts, resolve
+from kronos_studio.forecasters.resolve import Statistical
+
+SETTINGS = ForecastSettings(horizon=6, paths=8, seed=3)
+
+
+@pytest.fixture(scope="module")
+def daily():
+    from data_sources import Bars
+
+    frame = random_bars(600, seed=5, freq="B", start="2019-01-02")
+    return Bars.from_frame(frame, source="file", symbol="RND", interval="1d", timezone="UTC", calendar="XNYS")
+
+
+@pytest.fixture(scope="module")
+def tiny(random_model):
+    return random_model("tiny")
+
+
+def test_every_statistical_model_is_a_forecaster(daily):
+    for key in STATISTICAL:
+        forecaster = resolve(key)
+        assert isinstance(forecaster, Forecaster)
+        fc = make_forecast(forecaster, daily, SETTINGS)
+        assert fc.paths.ndim == 3 and fc.paths.shape[1:] == (SETTINGS.horizon, 6), key
+        assert np.isfinite(fc.paths).all(), key
+        assert fc.provenance["forecaster"] == key
+        assert len(fc.history) == forecaster.lookback(SETTINGS.horizon) == fc.provenance["bars_used"]
+        assert fc.history["timestamp"].iloc[-1] == daily.frame["timestamp"].iloc[-1]
+        # future bar times on the series' calendar: NYSE sessions after the last bar
+        assert list(fc.timestamps) == list(daily.future_timestamps(SETTINGS.horizon)), key
+        assert forecaster.training_period() is None  # fitted on the history it is given only
+
+
+def test_make_forecast_of_kronos_is_the_pipelines_forecast(daily, tiny):
+    from kronos_studio.forecasting import studio_pipeline
+
+    forecaster = resolve(str(tiny.folder), device="cpu")
+    assert isinstance(forecaster, Forecaster) and forecaster.members == {}
+    made = make_forecast(forecaster, daily, SETTINGS)
+    direct = studio_pipeline(forecaster.pair).predict(daily, settings=SETTINGS)
+    np.testing.assert_array_equal(made.paths, direct.paths)
+    assert list(made.timestamps) == list(direct.timestamps)
+    assert made.provenance["input_sha256"] == direct.provenance["input_sha256"]
+    batch = make_forecasts(forecaster, [daily, daily.replace(frame=daily.frame.iloc[:-3])], SETTINGS)
+    np.testing.assert_array_equal(batch[0].paths, direct.paths)  # each series on its own stream
+
+
+def test_a_lookback_longer_than_the_history_is_refused(daily):
+    import dataclasses
+
+    from kronos.errors import InputError
+
+    with pytest.raises(InputError, match="lookback is 5000 bars but only 600"):
+        make_forecast(resolve("random_walk"), daily, dataclasses.replace(SETTINGS, lookback=5000))
+
+
+def test_the_ensemble_is_a_forecaster_with_members(daily, tiny):
+    forecaster = resolve("ensemble", daily, SETTINGS, load_pair=lambda ref: _load(tiny))
+    assert isinstance(forecaster, Forecaster)
+    assert set(forecaster.members) >= {"kronos", "garch", "random_walk", "bootstrap"}
+    fc = make_forecast(forecaster, daily, SETTINGS)
+    assert fc.paths.shape == (SETTINGS.paths, SETTINGS.horizon, 6)
+    assert set(fc.members) == set(forecaster.members)
+    assert sum(fc.provenance["weights"].values()) == pytest.approx(1.0)
+    assert fc.provenance["meta_learner"]["files_sha256"]  # which meta-learner mixed them
+    fn = forecaster.walk_forward_fn(SETTINGS)  # keeps each member's paths, to score them
+    history = daily.frame.iloc[:-6].reset_index(drop=True)
+    mixed = fn(history, pd.DatetimeIndex(daily.frame["timestamp"].iloc[-6:]), 6, 1)
+    np.testing.assert_array_equal(fn.replay(None)(history, None, 6, 1), mixed)
+    assert fn.replay("garch")(history, None, 6, 1).shape[1:] == (6, 6)
+
+
+def _load(model_folder):
+    from kronos.checkpoints import load_pair
+
+    return load_pair(model_folder.folder, device="cpu")
+
+
+def test_a_new_statistical_model_is_one_module_and_one_entry(daily, tmp_path, monkeypatch, capsys):
+    """The newcomer check: a made-up model in a module of its own, registered; the resolver, the
+    walk-forward and `kronos forecast --model` take it with nothing else changed."""
+    (tmp_path / "toy_model.py").write_text(textwrap.dedent('''
+        import numpy as np
+
+        class DriftUp:
+            """Every path rises 1% a bar from the last close."""
+            key, name = "drift_up", "Drift up 1%"
+
+            def __init__(self, paths):
+                self.paths = paths
+
+            def __call__(self, history, future, horizon, seed):
+                last = float(history["close"].iloc[-1])
+                close = last * 1.01 ** np.arange(1, horizon + 1)
+                bar = np.stack([close, close, close, close, np.ones(horizon), close], axis=-1)
+                return np.repeat(bar[None], self.paths, axis=0)
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(STATISTICAL, "drift_up", Statistical("drift_up", "toy_model", "DriftUp"))
+    fc = make_forecast(resolve("drift_up"), daily, SETTINGS)
+    assert isinstance(fc, Forecast)
+    last = float(daily.frame["close"].iloc[-1])
+    assert fc.quantiles([0.5])["close_p50"].iloc[0] == pytest.approx(last * 1.01)
+
+    from kronos_studio.cli.main import main
+
+    csv = tmp_path / "bars.csv"
+    daily.frame.to_csv(csv, index=False)
+    out = tmp_path / "q.csv"
+    assert main(["forecast", str(csv), "--model", "drift_up", "--horizon", "6", "--paths", "8", "--out", str(out),
+                 "--calendar", "XNYS", "--timezone", "UTC", "--no-ledger", "--quiet"]) == 0
+    assert pd.read_csv(out)["close_p50"].iloc[-1] == pytest.approx(last * 1.01 ** 6)
+
+
+def test_an_unknown_member_is_refused_by_the_ensemble(daily, tiny):
+    """A member the meta-learner was not trained with would be ignored silently: refused with the fix."""
+    from kronos_studio.ensemble.ensemble import Ensemble
+
+    ensemble = resolve("ensemble", daily, SETTINGS, load_pair=lambda ref: _load(tiny))
+    members = dict(ensemble.members, drift_up=STATISTICAL["random_walk"].make(8))
+    with pytest.raises(ValueError, match="cannot weigh.*drift_up.*kronos train ensemble"):
+        Ensemble(members, ensemble.meta)
+    del members["drift_up"], members["garch"]
+    with pytest.raises(ValueError, match="missing.*garch"):
+        Ensemble(members, ensemble.meta)
