@@ -32,8 +32,8 @@ def range_variance(bars: pd.DataFrame) -> np.ndarray:
 
     For a driftless Brownian bar E[v_t] is its variance (GK is ~7 times as efficient as c_t^2). A missing
     or non-positive open gives Parkinson's u_t^2 / (4 ln 2) and no gap term (the gap cannot be told
-    apart from the bar). High and low are first widened to cover open and close, so a bad or zero
-    range never makes v_t negative (then u_t >= |c_t| and v_t >= 0.11 u_t^2). NaN where high, low or
+    apart from the bar). A high below the low is read as the two swapped, and the range is widened to
+    cover open and close, so bad or zero ranges never make v_t negative (u_t >= |c_t|, v_t >= 0.11 u_t^2). NaN where high, low or
     close is not a positive number."""
     def positive(col):
         x = bars[col].to_numpy(np.float64) if col in bars else np.full(len(bars), np.nan)
@@ -43,7 +43,7 @@ def range_variance(bars: pd.DataFrame) -> np.ndarray:
     has_open = np.isfinite(o)
     body_hi = np.where(has_open, np.fmax(o, c), c)
     body_lo = np.where(has_open, np.fmin(o, c), c)
-    u = np.log(np.fmax(h, body_hi) / np.fmin(lo, body_lo))
+    u = np.log(np.fmax(np.fmax(h, lo), body_hi) / np.fmin(np.fmin(h, lo), body_lo))
     u = np.where(np.isfinite(h) & np.isfinite(lo) & np.isfinite(c), u, np.nan)
     body = np.log(c / o)
     gap = np.log(o / np.r_[np.nan, c[:-1]])
