@@ -21,6 +21,7 @@ from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk, candles_fr
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
+MIN_NU = 2.1  # a fitted Student t this close to 2 has a barely finite variance: its simulations explode
 
 
 class KronosMember(KronosForecastFn):
@@ -43,7 +44,8 @@ class KronosMember(KronosForecastFn):
 def fit_arch(returns: np.ndarray, *, o: int = 0, vol: str = "GARCH"):
     """(fitted ``arch`` result, scale) of a zero-mean ``vol`` model (p=1, ``o`` asymmetric terms, q=1) with
     Student-t innovations on ``returns / scale``, scale = their standard deviation; None when there is too
-    little to fit (under 50 returns, or flat ones) or the fit gives non-finite parameters."""
+    little to fit (under 50 returns, or flat ones) or the fit failed: not converged, non-finite, or a
+    t with at most ``MIN_NU`` degrees of freedom (the optimiser's bound; EGARCH fits stop there)."""
     from arch import arch_model
 
     r = returns[np.isfinite(returns)]
@@ -56,7 +58,8 @@ def fit_arch(returns: np.ndarray, *, o: int = 0, vol: str = "GARCH"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; a failed fit is caught below
         fit = model.fit(disp="off", show_warning=False)
-    return (fit, scale) if np.isfinite(fit.params).all() else None
+    failed = fit.convergence_flag != 0 or not np.isfinite(fit.params).all() or fit.params["nu"] <= MIN_NU
+    return None if failed else (fit, scale)
 
 
 @dataclass
@@ -88,9 +91,14 @@ class GarchMember:
         def innovations(size):  # unit-variance Student t from our seeded generator (arch's own is global)
             return rng.standard_t(nu, size) * np.sqrt((nu - 2) / nu)
 
-        sims = fit.forecast(horizon=horizon, method="simulation", simulations=self.paths, reindex=False,
-                            rng=innovations).simulations.values[-1]  # [S, H]
-        return candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # an explosive fit overflows here: caught below
+            sims = fit.forecast(horizon=horizon, method="simulation", simulations=self.paths, reindex=False,
+                                rng=innovations).simulations.values[-1]  # [S, H]
+            paths = candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
+        if not np.isfinite(paths).all():  # an explosive fit: the plain volatility random walk
+            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+        return paths
 
     def reads(self, bars: int) -> int:
         return min(bars, self.window + 1)  # ``window`` returns
