@@ -18,7 +18,7 @@ import numpy as np
 
 from data_sources import load_sample
 from kronos_studio.ensemble.members import GarchMember
-from kronos_studio.ensemble.volatility import EgarchMember, GjrGarchMember, HarMember
+from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, default_baselines
 from kronos_studio.evaluation.trust import skill_interval, skill_score
 from kronos_studio.evaluation.walk_forward import compare, cutoffs_from_time, last_cutoffs
@@ -38,7 +38,7 @@ POOLED = "bokeh daily 2011-2013, 4 stocks pooled"
 
 
 def models() -> dict:
-    members = [HarMember(paths=PATHS), GjrGarchMember(paths=PATHS), EgarchMember(paths=PATHS), GarchMember(paths=PATHS)]
+    members = [HarMember(paths=PATHS), GjrGarchMember(paths=PATHS), GarchMember(paths=PATHS)]
     baselines = default_baselines()
     return {**{m.key: m for m in members}, REFERENCE: baselines[REFERENCE], "bootstrap": baselines["bootstrap"]}
 

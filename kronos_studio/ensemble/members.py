@@ -4,7 +4,7 @@
 
 * ``KronosMember``: any Kronos the studio loads (official, bundled, folder, with a LoRA adapter).
 * ``GarchMember``: GARCH(1,1) with Student-t innovations (the ``arch`` package), simulated paths.
-* ``volatility``: HAR on range variance, GJR-GARCH and EGARCH (their own module).
+* ``volatility``: HAR on range variance and GJR-GARCH (their own module).
 * ``chronos2.Chronos2Member``: Chronos-2's native quantiles turned into paths (its own module).
 * The naive baselines of ``kronos_studio.evaluation.baselines`` (random walk, bootstrap) as they are.
 """
@@ -21,7 +21,6 @@ from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk, candles_fr
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
-MIN_NU = 2.1  # a fitted Student t this close to 2 has a barely finite variance: its simulations explode
 
 
 class KronosMember(KronosForecastFn):
@@ -41,11 +40,10 @@ class KronosMember(KronosForecastFn):
         return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(), "settings": self.settings}
 
 
-def fit_arch(returns: np.ndarray, *, o: int = 0, vol: str = "GARCH"):
-    """(fitted ``arch`` result, scale) of a zero-mean ``vol`` model (p=1, ``o`` asymmetric terms, q=1) with
+def fit_arch(returns: np.ndarray, *, o: int = 0):
+    """(fitted ``arch`` result, scale) of a zero-mean GARCH (p=1, ``o`` asymmetric terms, q=1) with
     Student-t innovations on ``returns / scale``, scale = their standard deviation; None when there is too
-    little to fit (under 50 returns, or flat ones) or the fit failed: not converged, non-finite, or a
-    t with at most ``MIN_NU`` degrees of freedom (the optimiser's bound; EGARCH fits stop there)."""
+    little to fit (under 50 returns, or flat ones) or the fit failed (not converged, or non-finite)."""
     from arch import arch_model
 
     r = returns[np.isfinite(returns)]
@@ -54,31 +52,30 @@ def fit_arch(returns: np.ndarray, *, o: int = 0, vol: str = "GARCH"):
         return None
     # Fitted on returns in units of their own standard deviation: the optimiser is well scaled at
     # any bar interval (minute returns are ~1e-4, daily ones ~1e-2).
-    model = arch_model(r / scale, mean="Zero", vol=vol, p=1, o=o, q=1, dist="t", rescale=False)
+    model = arch_model(r / scale, mean="Zero", vol="GARCH", p=1, o=o, q=1, dist="t", rescale=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; a failed fit is caught below
         fit = model.fit(disp="off", show_warning=False)
-    failed = fit.convergence_flag != 0 or not np.isfinite(fit.params).all() or fit.params["nu"] <= MIN_NU
+    failed = fit.convergence_flag != 0 or not np.isfinite(fit.params).all()
     return None if failed else (fit, scale)
 
 
 @dataclass
 class GarchMember:
     """GARCH(1,1) on close-to-close log-returns with Student-t innovations (fat tails), zero mean; paths
-    are simulated from the fitted model, candles built around them as the baselines do. Subclasses change
-    ``o`` (asymmetric terms: GJR-GARCH) and ``vol`` (``arch``'s volatility process)."""
+    are simulated from the fitted model, candles built around them as the baselines do. ``o`` = 1 (a
+    subclass) adds the asymmetric term of GJR-GARCH."""
 
     paths: int = 200
     window: int = 500  # bars of returns the model is fitted on (refitted at every forecast)
     name: str = "GARCH(1,1), Student t"
     key = "garch"
     o = 0
-    vol = "GARCH"
 
     def fit(self, history: pd.DataFrame):
         """``fit_arch`` on the last ``window`` close-to-close log-returns of ``history``."""
         close = history["close"].to_numpy(np.float64)[-(self.window + 1):]
-        return fit_arch(np.diff(np.log(np.maximum(close, 1e-12))), o=self.o, vol=self.vol)
+        return fit_arch(np.diff(np.log(np.maximum(close, 1e-12))), o=self.o)
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
         fitted = self.fit(history)

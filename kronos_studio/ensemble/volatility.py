@@ -4,8 +4,8 @@ members' signature ``member(history, future, horizon, seed) -> paths [S, horizon
 * ``range_variance``: each bar's close-to-close variance read from its open, high, low and close
   (Garman–Klass plus the overnight gap), far less noisy than the squared return.
 * ``HarMember``: a HAR model (daily, weekly, monthly components) of that range variance.
-* ``GjrGarchMember`` / ``EgarchMember``: the ``GarchMember`` of ``members`` with asymmetric (leverage)
-  terms, GJR-GARCH(1,1,1) and EGARCH(1,1,1), Student t; same fitting and simulation code.
+* ``GjrGarchMember``: the ``GarchMember`` of ``members`` with an asymmetric (leverage) term,
+  GJR-GARCH(1,1,1), Student t; the same fitting and simulation code.
 """
 from __future__ import annotations
 
@@ -137,12 +137,3 @@ class GjrGarchMember(GarchMember):
     key = "gjr_garch"
     o = 1
 
-
-@dataclass
-class EgarchMember(GarchMember):
-    """EGARCH(1,1,1), Student t: log-variance responds to the size and the sign of the last shock."""
-
-    name: str = "EGARCH(1,1,1), Student t"
-    key = "egarch"
-    o = 1
-    vol = "EGARCH"

@@ -8,7 +8,6 @@ import pytest
 
 from kronos.synthetic import random_bars
 from kronos_studio.ensemble.volatility import (
-    EgarchMember,
     GjrGarchMember,
     HarMember,
     fit_har,
@@ -17,7 +16,7 @@ from kronos_studio.ensemble.volatility import (
 )
 from kronos_studio.evaluation.walk_forward import walk_forward
 
-MEMBERS = (HarMember, GjrGarchMember, EgarchMember)
+MEMBERS = (HarMember, GjrGarchMember)
 
 
 def brownian_bars(sigma: np.ndarray, gap: float = 0.0, steps: int = 200, seed: int = 0) -> pd.DataFrame:
