@@ -162,3 +162,16 @@ def test_har_reads_the_ranges_not_only_the_closes():
     wide.loc[last, "low"] = body_lo[last] * (wide["low"] / body_lo)[last] ** 4
     m = HarMember(paths=300)
     assert band_width(m(wide, None, 10, 0)) > 1.8 * band_width(m(history, None, 10, 0))
+
+
+def test_failed_arch_fits_and_exploding_paths_fall_back_to_the_random_walk(monkeypatch):
+    from kronos_studio.ensemble import members
+    from kronos_studio.evaluation.baselines import RandomWalk
+
+    assert members.fit_arch(np.zeros(300)) is None  # flat returns: nothing to fit
+    history = brownian_bars(np.full(600, 0.01), seed=7)
+    fit, scale = GjrGarchMember().fit(history)
+    monkeypatch.setattr(GjrGarchMember, "fit", lambda self, h: (fit, 1e6 * scale))  # paths overflow exp
+    paths = GjrGarchMember(paths=20)(history, None, 5, 3)
+    assert np.isfinite(paths).all()
+    np.testing.assert_array_equal(paths, RandomWalk(paths=20, window=members.CANDLE_WINDOW)(history, None, 5, 3))
