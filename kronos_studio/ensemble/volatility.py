@@ -33,8 +33,8 @@ def range_variance(bars: pd.DataFrame) -> np.ndarray:
     For a driftless Brownian bar E[v_t] is its variance (GK is ~7 times as efficient as c_t^2). A missing
     or non-positive open gives Parkinson's u_t^2 / (4 ln 2) and no gap term (the gap cannot be told
     apart from the bar). A high below the low is read as the two swapped, and the range is widened to
-    cover open and close, so bad or zero ranges never make v_t negative (u_t >= |c_t|, v_t >= 0.11 u_t^2). NaN where high, low or
-    close is not a positive number."""
+    cover open and close, so bad or zero ranges never make v_t negative (u_t >= |c_t|, so
+    v_t >= 0.11 u_t^2). NaN where high, low or close is not a positive number."""
     def positive(col):
         x = bars[col].to_numpy(np.float64) if col in bars else np.full(len(bars), np.nan)
         return np.where(x > 0, x, np.nan)
@@ -80,7 +80,7 @@ class HarFit:
 
 
 def fit_har(v: np.ndarray) -> HarFit:
-    """Least-squares HAR fit on the variance series ``v`` (at least 24 bars). Plain variance, not its
+    """Least-squares HAR fit on the variance series ``v`` (at least 27 bars). Plain variance, not its
     log: the iterated linear forecast is then the conditional expectation of future variance (a log
     model's needs a Jensen correction that, for one-bar range variances, is large and uncertain), and
     a zero range (a bar that never traded) needs no special case."""
