@@ -4,6 +4,7 @@
 
 * ``KronosMember``: any Kronos the studio loads (official, bundled, folder, with a LoRA adapter).
 * ``GarchMember``: GARCH(1,1) with Student-t innovations (the ``arch`` package), simulated paths.
+* ``volatility``: HAR on range variance and GJR-GARCH (their own module).
 * ``chronos2.Chronos2Member``: Chronos-2's native quantiles turned into paths (its own module).
 * The naive baselines of ``kronos_studio.evaluation.baselines`` (random walk, bootstrap) as they are.
 """
@@ -44,42 +45,62 @@ class KronosMember(KronosForecastFn):
         return training_period(self.forecaster.pair)
 
 
+def fit_arch(returns: np.ndarray, *, o: int = 0):
+    """(fitted ``arch`` result, scale) of a zero-mean GARCH (p=1, ``o`` asymmetric terms, q=1) with
+    Student-t innovations on ``returns / scale``, scale = their standard deviation; None when there is too
+    little to fit (under 50 returns, or flat ones) or the fit failed (not converged, or non-finite)."""
+    from arch import arch_model
+
+    r = returns[np.isfinite(returns)]
+    scale = float(r.std()) if len(r) > 1 else 0.0
+    if len(r) < 50 or scale == 0.0:
+        return None
+    # Fitted on returns in units of their own standard deviation: the optimiser is well scaled at
+    # any bar interval (minute returns are ~1e-4, daily ones ~1e-2).
+    model = arch_model(r / scale, mean="Zero", vol="GARCH", p=1, o=o, q=1, dist="t", rescale=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter; a failed fit is caught below
+        fit = model.fit(disp="off", show_warning=False)
+    failed = fit.convergence_flag != 0 or not np.isfinite(fit.params).all()
+    return None if failed else (fit, scale)
+
+
 @dataclass
 class GarchMember:
     """GARCH(1,1) on close-to-close log-returns with Student-t innovations (fat tails), zero mean; paths
-    are simulated from the fitted model, candles built around them as the baselines do."""
+    are simulated from the fitted model, candles built around them as the baselines do. ``o`` = 1 (a
+    subclass) adds the asymmetric term of GJR-GARCH."""
 
     paths: int = 200
     window: int = 500  # bars of returns the model is fitted on (refitted at every forecast)
     name: str = "GARCH(1,1), Student t"
     key = "garch"
+    o = 0
+
+    def fit(self, history: pd.DataFrame):
+        """``fit_arch`` on the last ``window`` close-to-close log-returns of ``history``."""
+        close = history["close"].to_numpy(np.float64)[-(self.window + 1):]
+        return fit_arch(np.diff(np.log(np.maximum(close, 1e-12))), o=self.o)
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
-        from arch import arch_model
-
-        close = history["close"].to_numpy(np.float64)[-(self.window + 1):]
-        r = np.diff(np.log(np.maximum(close, 1e-12)))
-        r = r[np.isfinite(r)]
+        fitted = self.fit(history)
+        if fitted is None:  # too little to fit, or a failed fit: the plain volatility random walk
+            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+        fit, scale = fitted
         rng = np.random.default_rng(seed)
-        scale = float(r.std()) if len(r) > 1 else 0.0
-        if len(r) < 50 or scale == 0.0:  # too little to fit a GARCH: the plain volatility random walk
-            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
-        # Fitted on returns in units of their own standard deviation: the optimiser is well scaled at
-        # any bar interval (minute returns are ~1e-4, daily ones ~1e-2).
-        model = arch_model(r / scale, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence chatter; a failed fit falls back below
-            fit = model.fit(disp="off", show_warning=False)
-        if not np.isfinite(fit.params).all():
-            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
         nu = float(fit.params["nu"])
 
         def innovations(size):  # unit-variance Student t from our seeded generator (arch's own is global)
             return rng.standard_t(nu, size) * np.sqrt((nu - 2) / nu)
 
-        sims = fit.forecast(horizon=horizon, method="simulation", simulations=self.paths, reindex=False,
-                            rng=innovations).simulations.values[-1]  # [S, H]
-        return candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # an explosive fit overflows here: caught below
+            sims = fit.forecast(horizon=horizon, method="simulation", simulations=self.paths, reindex=False,
+                                rng=innovations).simulations.values[-1]  # [S, H]
+            paths = candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
+        if not np.isfinite(paths).all():  # an explosive fit: the plain volatility random walk
+            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+        return paths
 
     def reads(self, bars: int) -> int:
         return min(bars, self.window + 1)  # ``window`` returns

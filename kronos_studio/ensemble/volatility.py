@@ -1,0 +1,139 @@
+"""Volatility members: forecasters whose only job is the size of the next moves (zero mean), with the
+members' signature ``member(history, future, horizon, seed) -> paths [S, horizon, 6]`` (price units).
+
+* ``range_variance``: each bar's close-to-close variance read from its open, high, low and close
+  (Garman–Klass plus the overnight gap), far less noisy than the squared return.
+* ``HarMember``: a HAR model (daily, weekly, monthly components) of that range variance.
+* ``GjrGarchMember``: the ``GarchMember`` of ``members`` with an asymmetric (leverage) term,
+  GJR-GARCH(1,1,1), Student t; the same fitting and simulation code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
+
+from .members import CANDLE_WINDOW, GarchMember
+
+GK_BODY = 2 * np.log(2) - 1  # Garman–Klass weight of the squared open-to-close move
+PARKINSON = 1 / (4 * np.log(2))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for a driftless Brownian bar
+HAR_SPANS = (1, 5, 22)  # bars in the daily, weekly and monthly components
+
+
+def range_variance(bars: pd.DataFrame) -> np.ndarray:
+    """[n] per-bar variance of the close-to-close log-return, from OHLC (Garman–Klass 1980, with the
+    overnight gap as in Yang–Zhang's extension):
+
+        v_t = g_t^2 + 1/2 u_t^2 - (2 ln 2 - 1) c_t^2,
+        g_t = ln(O_t / C_{t-1}) (0 for the first bar), u_t = ln(H_t / L_t), c_t = ln(C_t / O_t).
+
+    For a driftless Brownian bar E[v_t] is its variance (GK is ~7 times as efficient as c_t^2). A missing
+    or non-positive open gives Parkinson's u_t^2 / (4 ln 2) and no gap term (the gap cannot be told
+    apart from the bar). A high below the low is read as the two swapped, and the range is widened to
+    cover open and close, so bad or zero ranges never make v_t negative (u_t >= |c_t|, so
+    v_t >= 0.11 u_t^2). NaN where high, low or close is not a positive number."""
+    def positive(col):
+        x = bars[col].to_numpy(np.float64) if col in bars else np.full(len(bars), np.nan)
+        return np.where(x > 0, x, np.nan)
+
+    o, h, lo, c = (positive(k) for k in ("open", "high", "low", "close"))
+    has_open = np.isfinite(o)
+    body_hi = np.where(has_open, np.fmax(o, c), c)
+    body_lo = np.where(has_open, np.fmin(o, c), c)
+    u = np.log(np.fmax(np.fmax(h, lo), body_hi) / np.fmin(np.fmin(h, lo), body_lo))
+    u = np.where(np.isfinite(h) & np.isfinite(lo) & np.isfinite(c), u, np.nan)
+    body = np.log(c / o)
+    gap = np.log(o / np.r_[np.nan, c[:-1]])
+    gap = np.where(np.isfinite(gap), gap, 0.0)
+    gk = gap ** 2 + 0.5 * u ** 2 - GK_BODY * body ** 2
+    return np.where(has_open, gk, PARKINSON * u ** 2)
+
+
+def har_components(v: np.ndarray) -> np.ndarray:
+    """[n - 21, 4] regressors of bars t = 21 .. n-1: 1, v_t and the means of v over the last 5 and the
+    last 22 bars up to t."""
+    cum = np.r_[0.0, np.cumsum(v)]
+    start = HAR_SPANS[-1] - 1
+    cols = [(cum[start + 1:] - cum[start + 1 - k:len(cum) - k]) / k for k in HAR_SPANS]
+    return np.column_stack([np.ones(len(v) - start), *cols])
+
+
+@dataclass
+class HarFit:
+    """v_{t+1} = b0 + b_d v_t + b_w mean(v_{t-4..t}) + b_m mean(v_{t-21..t}) + e, by least squares."""
+
+    coef: np.ndarray  # [b0, b_d, b_w, b_m]
+    fitted: np.ndarray  # [n - 22] one-step predictions of v_22 .. v_{n-1}, floored
+    floor: float  # forecasts below this (a share of the mean variance) are raised to it
+    ceiling: float  # and above this (the largest variance fitted on) lowered to it
+
+    def forecast(self, v: np.ndarray, horizon: int) -> np.ndarray:
+        """[horizon] variances after ``v``'s last bar, iterating the recursion on its own forecasts."""
+        path = list(v[-HAR_SPANS[-1]:])
+        for _ in range(horizon):
+            x = har_components(np.asarray(path[-HAR_SPANS[-1]:]))[-1]
+            path.append(float(np.clip(x @ self.coef, self.floor, self.ceiling)))
+        return np.asarray(path[HAR_SPANS[-1]:])
+
+
+def fit_har(v: np.ndarray) -> HarFit:
+    """Least-squares HAR fit on the variance series ``v`` (at least 27 bars). Plain variance, not its
+    log: the iterated linear forecast is then the conditional expectation of future variance (a log
+    model's needs a Jensen correction that, for one-bar range variances, is large and uncertain), and
+    a zero range (a bar that never traded) needs no special case."""
+    x = har_components(v)
+    coef, *_ = np.linalg.lstsq(x[:-1], v[HAR_SPANS[-1]:], rcond=None)
+    # A least-squares fit on a noisy window can predict negative or explosive variances: forecasts are
+    # kept between 5% of the mean variance and the largest one seen.
+    floor, ceiling = 0.05 * float(v.mean()), float(v.max())
+    return HarFit(coef, np.clip(x[:-1] @ coef, floor, ceiling), floor, max(ceiling, floor))
+
+
+@dataclass
+class HarMember:
+    """HAR on Garman–Klass range variance: the variance path over the horizon from the HAR recursion,
+    log-returns = sqrt(variance) x standardized residual returns r_t / sqrt(fitted v_t) of the window,
+    bootstrapped (their fat tails and skew kept; any level bias of ranges against close-to-close moves
+    is carried by them), then centred (zero mean). Candles built as the baselines do."""
+
+    paths: int = 200
+    window: int = 500  # bars the HAR is fitted on (refitted at every forecast)
+    name: str = "HAR (Garman–Klass range variance)"
+    key = "har"
+    min_bars = 100  # fewer usable bars: the plain volatility random walk
+
+    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+        bars = history.iloc[-(self.window + 1):]
+        v = range_variance(bars)[1:]  # the first bar has no previous close (no gap term)
+        close = bars["close"].to_numpy(np.float64)
+        r = np.diff(np.log(np.where(close > 0, close, np.nan)))
+        usable = np.isfinite(v) & np.isfinite(r)  # a bar with an unreadable price is skipped
+        v, r = v[usable], r[usable]
+        if len(v) < self.min_bars or v.mean() <= 0:
+            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+        fit = fit_har(v)
+        z = r[HAR_SPANS[-1]:] / np.sqrt(fit.fitted)
+        z = z - z.mean()
+        rng = np.random.default_rng(seed)
+        steps = z[rng.integers(len(z), size=(self.paths, horizon))] * np.sqrt(fit.forecast(v, horizon))
+        return candles_from_log_returns(history, steps, rng, CANDLE_WINDOW)
+
+    def reads(self, bars: int) -> int:
+        return min(bars, self.window + 1)
+
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, "window": self.window, "variance": "Garman–Klass + gap",
+                "components": list(HAR_SPANS)}
+
+
+@dataclass
+class GjrGarchMember(GarchMember):
+    """GJR-GARCH(1,1,1), Student t: GARCH plus a term for negative returns (falls raise volatility more)."""
+
+    name: str = "GJR-GARCH(1,1,1), Student t"
+    key = "gjr_garch"
+    o = 1
+
