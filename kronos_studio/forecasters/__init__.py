@@ -5,4 +5,5 @@ from .base import Forecaster, PathForecaster
 from .make import make_forecast, make_forecasts
 from .resolve import ENSEMBLE, STATISTICAL, ModelRef, catalog, resolve
 
-__all__ = ["ENSEMBLE", "STATISTICAL", "Forecaster", "ModelRef", "PathForecaster", "catalog", "make_forecast", "make_forecasts", "resolve"]
+__all__ = ["ENSEMBLE", "STATISTICAL", "Forecaster", "ModelRef", "PathForecaster", "catalog", "make_forecast",
+           "make_forecasts", "resolve"]

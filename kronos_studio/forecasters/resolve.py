@@ -39,6 +39,8 @@ STATISTICAL: dict[str, Statistical] = {m.key: m for m in (
     Statistical("bootstrap", "kronos_studio.evaluation.baselines", "Bootstrap"),
     Statistical("persistence", "kronos_studio.evaluation.baselines", "Persistence", takes_paths=False),
     Statistical("garch", "kronos_studio.ensemble.members", "GarchMember"),
+    Statistical("gjr_garch", "kronos_studio.ensemble.volatility", "GjrGarchMember"),
+    Statistical("har", "kronos_studio.ensemble.volatility", "HarMember"),
 )}
 
 
