@@ -1,6 +1,8 @@
-"""The bundled ensemble: the meta-learner trained offline (package data) over the bundled Kronos,
-GARCH, the random walk and the bootstrap."""
+"""The bundled ensemble: the meta-learner trained offline (package data) over the bundled Kronos, HAR,
+GJR-GARCH, GARCH, the random walk and the bootstrap (``scripts/train_ensemble.py``)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from kronos_studio import ASSETS
 
@@ -25,13 +27,26 @@ def kronos_lookback(context: int, horizon: int, lookback: int | None) -> int:
     return min(own, lookback) if lookback else own
 
 
-def bars_ensemble(pipeline, bars, meta: MetaLearner, settings) -> Ensemble:
-    """The default members mixed by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
+def is_bundled(meta: MetaLearner) -> bool:
+    return meta.folder is not None and Path(meta.folder).resolve() == ENSEMBLE_DIR.resolve()
+
+
+def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str | None = None) -> Ensemble:
+    """The default members combined by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
     ``kronos.pipeline.ForecastSettings``): every member samples ``settings.paths`` paths; the Kronos
-    member (``pipeline``) samples with the settings' temperature, top-p, top-k and anchor and reads
-    ``kronos_lookback`` bars; the others read their own windows of the ensemble's history."""
+    member (``pipeline``: any Kronos the user chose) samples with the settings' temperature, top-p, top-k
+    and anchor and reads ``kronos_lookback`` bars; the others read their own windows of the ensemble's
+    history.
+
+    ``on_mismatch`` (default: "equal" for the bundled meta-learner, "refuse" for one the user named):
+    the bundled meta-learner was trained with the bundled Kronos, so with another Kronos it is not used:
+    the members are weighed equally and the provenance says why."""
     members = default_members(pipeline, paths=settings.paths,
                               lookback=kronos_lookback(pipeline.context, settings.horizon, settings.lookback),
                               temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
                               anchor=settings.anchor)
-    return Ensemble(members, meta, settings.paths, bars.interval, asset_class(bars.calendar, bars.source))
+    bundled = is_bundled(meta)
+    return Ensemble(members, meta, settings.paths, bars.interval, asset_class(bars.calendar, bars.source),
+                    on_mismatch=on_mismatch or ("equal" if bundled else "refuse"),
+                    meta_label="the bundled meta-learner" if bundled else
+                    f"the meta-learner in {meta.folder}" if meta.folder else "the meta-learner")

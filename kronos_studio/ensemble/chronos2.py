@@ -168,6 +168,12 @@ class Chronos2Member:
                 "quantile_levels": [float(q) for q in self.levels], "target": "log(close)",
                 "past_covariates": list(self.covariates), "paths": self.paths}
 
+    def identity(self) -> dict:
+        """The checkpoint (its revision: a Hub commit or the local weights' hash) and what it reads."""
+        src = self.source
+        return {"key": self.key, "model": Path(str(src.ref)).name if src else None,
+                "revision": src.revision if src else None, "past_covariates": list(self.covariates)}
+
     # --- quantiles ---------------------------------------------------------------------------------
     def inputs(self, history: pd.DataFrame) -> dict:
         """The package input for one history (its last ``context_length`` bars): log close as target,

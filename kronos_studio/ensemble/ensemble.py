@@ -1,9 +1,15 @@
-"""The ensemble forecaster: every member forecasts the same cut-off, the meta-learner weighs them from
-what it sees there, and the ensemble's paths are a mixture of the members' paths in those proportions.
+"""The ensemble forecaster: every member forecasts the same cut-off and the meta-learner's method
+(``combine.py``) combines them: a linear pool (softmax of the learner's predictions, or stacking
+weights) or quantile averaging.
 
-Each ensemble path is one member's whole path, so it is as coherent a candle sequence as that member's;
-the spread step then scales every path's log-close around the per-step median (open, high and low move
-with their close), which keeps candles coherent too.
+In a linear pool each ensemble path is one member's whole path, so it is as coherent a candle sequence
+as that member's; the spread step then scales every path's log-close around the per-step median (open,
+high and low move with their close), which keeps candles coherent too.
+
+A meta-learner is only applied to the members it was trained with (their identities: keys, and for
+models the revision and weights' hash). Otherwise the ensemble refuses, or, where asked to
+(``on_mismatch="equal"``: the bundled meta-learner with a Kronos of the user's choice), weighs the
+members equally and says so in its provenance.
 """
 from __future__ import annotations
 
@@ -16,8 +22,10 @@ import pandas as pd
 from kronos.forecast import Forecast
 from kronos.settings import default
 
+from .combine import EQUAL, group_key, quantile_average_paths
 from .features import member_features, recent_vol, series_features
-from .meta import MetaLearner
+from .members import member_identity
+from .meta import REFERENCE, MetaLearner
 
 SEED_STRIDE = 7919  # each member draws from its own stream: seed + index x stride
 ENSEMBLE_LOOKBACK = 520  # bars of history the members see when none is given (GARCH fits on 500 returns)
@@ -57,8 +65,8 @@ def cutoff_rows(history: pd.DataFrame, member_paths: dict[str, np.ndarray], hori
     """One feature row per member at one cut-off (the meta-learner's input)."""
     base = series_features(history, horizon, interval, asset)
     last, vol = float(history["close"].iloc[-1]), recent_vol(history)
-    return pd.DataFrame([{"member": key, **base, **member_features(p, last, vol)}
-                         for key, p in member_paths.items()])
+    relative = member_features(member_paths, last, vol, REFERENCE)
+    return pd.DataFrame([{"member": key, **base, **relative[key]} for key in member_paths])
 
 
 @dataclass(frozen=True)
@@ -71,22 +79,44 @@ class Mixture:
 
 
 class Ensemble:
-    """A forecast function (walk-forward signature) mixing ``members`` (key -> member) with ``meta``."""
+    """A forecast function (walk-forward signature) combining ``members`` (key -> member) as ``meta`` says.
+
+    ``method``: a combination other than the meta-learner's chosen one (to score every method).
+    ``on_mismatch``: what to do when ``meta`` was trained with other members or other identities:
+    "refuse" (a ValueError naming the fix) or "equal" (equal weights, stated in ``weighting``)."""
 
     key = "ensemble"
     name = "Ensemble"
 
     def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
-                 asset: str = "equity"):
-        missing = [k for k in meta.members if k not in members]
-        if missing:
-            raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
-        unknown = [k for k in members if k not in meta.members]
-        if unknown:  # it would weigh only the members it knows: the others would be dropped without a word
-            raise ValueError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
-                             f"{unknown}: retrain it with them (kronos train ensemble) or leave them out")
-        self.members = {k: members[k] for k in meta.members}  # the order the meta-learner knows
+                 asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",
+                 meta_label: str = "the meta-learner"):
+        given = {k: member_identity(m) for k, m in members.items()}
+        reason = meta.mismatch(given)
+        if reason is not None and on_mismatch != "equal":
+            missing = [k for k in meta.members if k not in members]
+            if missing:
+                raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
+            unknown = [k for k in members if k not in meta.members]
+            if unknown:  # it would weigh only the members it knows: the others would be dropped without a word
+                raise ValueError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
+                                 f"{unknown}: retrain it with them (kronos train ensemble) or leave them out")
+            raise ValueError(f"{meta_label} was {reason}: retrain it with these members (kronos train ensemble)")
+        order = meta.members if reason is None else list(members)  # the order the meta-learner knows
+        self.members = {k: members[k] for k in order}
         self.meta, self.paths, self.interval, self.asset = meta, paths, interval, asset
+        self.group = group_key(asset, interval)
+        self.method = EQUAL if reason is not None else (method or meta.method)
+        self.identities = {k: given[k] for k in order}
+        self.weighting = ({"rule": EQUAL, "reason": f"{meta_label} was {reason}",
+                           "trained_with": meta.identities, "given": self.identities} if reason is not None
+                          else {"rule": "meta-learner", **meta.parameters(self.method)})
+
+    def describe_weighting(self) -> str:
+        """One line: how the members are weighted, and why when it is not the meta-learner's way."""
+        if self.method == EQUAL:
+            return f"equal weights: {self.weighting['reason']}"
+        return f"{self.method} (meta-learner)"
 
     def member_paths(self, history: pd.DataFrame, future, horizon: int, seed: int,
                      progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
@@ -98,15 +128,27 @@ class Ensemble:
                 progress(i + 1, len(self.members))
         return out
 
-    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int) -> Mixture:
-        """The mixture of already sampled member paths (each member gave at least ``paths``), with the
-        weights the meta-learner gave them here."""
-        weights = self.meta.weights(cutoff_rows(history, member_paths, horizon, self.interval, self.asset))
-        weights = {k: float(w) for k, w in weights.items()}
-        return Mixture(mix(member_paths, weights, self.paths, self.meta.spread), weights, member_paths)
+    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int,
+                seed: int = 0) -> Mixture:
+        """The combination of already sampled member paths (each member gave at least ``paths``) by the
+        ensemble's method; ``seed`` draws the quantile-averaged paths."""
+        method = self.method
+        if method == EQUAL:
+            weights = {k: 1 / len(member_paths) for k in member_paths}
+        elif method == "softmax":
+            weights = self.meta.weights(cutoff_rows(history, member_paths, horizon, self.interval, self.asset))
+        else:
+            weights = self.meta.group_weights(method, self.group)
+        weights = {k: float(weights.get(k, 0.0)) for k in member_paths}
+        spread = 1.0 if method == EQUAL else self.meta.spread_of(method)
+        if method == "quantile":
+            paths = apply_spread(quantile_average_paths(history, member_paths, weights, self.paths, seed), spread)
+        else:
+            paths = mix(member_paths, weights, self.paths, spread)
+        return Mixture(paths, weights, member_paths)
 
     def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
-        return self.combine(history, self.member_paths(history, future, horizon, seed), horizon).paths
+        return self.combine(history, self.member_paths(history, future, horizon, seed), horizon, seed).paths
 
     def members_read(self, bars: int) -> dict[str, int]:
         """Bars of a ``bars``-long history each member reads (a member without ``reads`` reads them all)."""
@@ -131,18 +173,21 @@ class Ensemble:
         window of; ``progress(i, n)`` after each member. The provenance records the members, the
         meta-learner, the weights, how many bars each member read and where they ran."""
         mixture = self.combine(history, self.member_paths(history, future, settings.horizon, settings.seed,
-                                                          progress), settings.horizon)
+                                                          progress), settings.horizon, settings.seed)
         devices = [str(m.forecaster.pair.device) for m in self.members.values() if hasattr(m, "forecaster")]
         provenance = {"model": self.key, **self.describe(), "weights": mixture.weights,
-                      "mixture_paths": mixture_counts(mixture.weights, settings.paths),
+                      "mixture_paths": (mixture_counts(mixture.weights, settings.paths)
+                                        if self.method != "quantile" else None),
                       "members_read": self.members_read(len(history)), "device": devices[0] if devices else "cpu"}
         return EnsembleForecast(pd.DatetimeIndex(future), mixture.paths, mixture.paths.mean(axis=0), history,
                                 settings, provenance, members=mixture.members)
 
     def describe(self) -> dict:
         return {"key": self.key, "members": {k: m.describe() for k, m in self.members.items()},
-                "meta_learner": {"temperature": self.meta.temperature, "spread": self.meta.spread,
-                                 "files_sha256": self.meta.files_sha256,
+                "member_identities": self.identities, "weighting": self.describe_weighting(),
+                "weighting_rule": self.weighting,
+                "meta_learner": {"method": self.meta.method, "temperature": self.meta.temperature,
+                                 "spread": self.meta.spread, "files_sha256": self.meta.files_sha256,
                                  **self.meta.info.get("provenance", {})}}
 
 
@@ -159,7 +204,8 @@ class RecordedEnsemble:
 
     def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
         at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
-        mixture = self.ensemble.combine(history, self.ensemble.member_paths(history, future, horizon, seed), horizon)
+        mixture = self.ensemble.combine(history, self.ensemble.member_paths(history, future, horizon, seed), horizon,
+                                        seed)
         self.members[at], self.mixed[at], self.weights[at] = mixture.members, mixture.paths, mixture.weights
         return mixture.paths
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from data_sources.calendars import CRYPTO, FX
 from data_sources.intervals import parse_interval
@@ -15,6 +16,7 @@ from kronos.quantiles import BAND
 
 ASSET_CLASSES = ("equity", "crypto", "fx", "other")
 VOL_WINDOW, LONG_VOL_WINDOW, MOMENTUM_WINDOW = 20, 100, 20
+GAUSSIAN_BAND = float(ndtri(BAND[1]) - ndtri(BAND[0]))  # the p10–p90 width of a standard normal
 
 
 def asset_class(calendar: str | None, source: str = "") -> str:
@@ -52,20 +54,34 @@ def series_features(history: pd.DataFrame, horizon: int, interval: str, asset: s
     }
 
 
-def member_features(paths: np.ndarray, last_close: float, vol: float) -> dict:
-    """A member's forecast, scale-free: its band width and median move at the horizon in units of the
-    random walk's spread over the same horizon (vol x sqrt(h)), and how much of its own band the first
-    step already holds (a fan that starts wide or collapses)."""
+def _fan_summary(paths: np.ndarray, last_close: float) -> tuple[float, float, float]:
+    """(p10–p90 band width, median move) of the log close at the horizon, and the band at the first step."""
     log_close = np.log(np.maximum(paths[:, :, CLOSE].astype(np.float64), 1e-12) / last_close)  # [S, H]
-    horizon = log_close.shape[1]
-    unit = max(vol, 1e-8) * np.sqrt(horizon)
     lo, mid, hi = np.quantile(log_close[:, -1], [BAND[0], 0.5, BAND[1]])
     first_lo, first_hi = np.quantile(log_close[:, 0], BAND)
-    return {
-        "band_z": float((hi - lo) / unit),
-        "median_z": float(mid / unit),
-        "first_step_share": float((first_hi - first_lo) / max(hi - lo, 1e-12)),
-    }
+    return float(hi - lo), float(mid), float(first_hi - first_lo)
+
+
+def member_features(member_paths: dict[str, np.ndarray], last_close: float, vol: float,
+                    reference: str = "random_walk") -> dict[str, dict]:
+    """Member key -> its forecast relative to the other members and to the series, never one model's
+    absolute look: the log of its band width over the ``reference`` member's and over the median
+    member's, its median move against the members' median move and against the series' own spread
+    (vol x sqrt(h)), both in units of the reference's band, and how much of its own band the first step
+    already holds (a fan that starts wide or collapses)."""
+    fans = {k: _fan_summary(p, last_close) for k, p in member_paths.items()}
+    horizon = next(iter(member_paths.values())).shape[1]
+    unit = max(vol, 1e-8) * np.sqrt(horizon)
+    # Without the reference among the members: the band a Gaussian random walk at the recent vol would draw.
+    ref_band = max(fans[reference][0] if reference in fans else GAUSSIAN_BAND * unit, 1e-12)
+    median_band = max(float(np.median([f[0] for f in fans.values()])), 1e-12)
+    median_move = float(np.median([f[1] for f in fans.values()]))
+    return {k: {"log_band_vs_reference": float(np.log(max(band, 1e-12) / ref_band)),
+                "log_band_vs_median": float(np.log(max(band, 1e-12) / median_band)),
+                "move_vs_median": (mid - median_move) / ref_band,
+                "band_vs_series": band / unit,
+                "first_step_share": first / max(band, 1e-12)}
+            for k, (band, mid, first) in fans.items()}
 
 
 def recent_vol(history: pd.DataFrame) -> float:

@@ -10,8 +10,12 @@
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +25,37 @@ from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk, candles_fr
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
+
+
+def identity_digest(identity: dict) -> str:
+    """sha256 (16 hex digits) of a member's identity (canonical JSON): what a meta-learner compares."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def member_identity(member) -> dict:
+    """``member.identity()`` with its digest; a member without one is known by its key and name only."""
+    own = member.identity() if hasattr(member, "identity") else {"key": member.key, "name": member.name}
+    return {**own, "digest": identity_digest(own)}
+
+
+@lru_cache(maxsize=16)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:  # keyed by mtime and size: a rewritten file is re-hashed
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def weights_sha256(folder) -> str | None:
+    """sha256 (16 hex digits) of a checkpoint folder's weights file, None when there is none."""
+    from kronos.config import WEIGHTS_FILE
+
+    path = Path(folder) / WEIGHTS_FILE if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    st = path.stat()
+    return _file_sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
 class KronosMember(KronosForecastFn):
@@ -38,6 +73,17 @@ class KronosMember(KronosForecastFn):
 
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(), "settings": self.settings}
+
+    def identity(self) -> dict:
+        """The model it samples: revisions and the weights' content hashes (never a machine's paths), so
+        the same checkpoint is the same member anywhere, and another one (official Kronos-base instead of
+        the bundled model) is not."""
+        pair = self.forecaster.pair
+        p, t = pair.predictor_source, pair.tokenizer_source
+        return {"key": self.key, "model": Path(str(p.ref)).name if p else pair.name,
+                "predictor_revision": p.revision if p else None, "tokenizer_revision": t.revision if t else None,
+                "predictor_sha256": weights_sha256(p.path) if p else None,
+                "tokenizer_sha256": weights_sha256(t.path) if t else None}
 
     def training_period(self):
         from kronos_studio.evaluation.training_period import training_period
@@ -110,6 +156,9 @@ class GarchMember:
 
         return {"key": self.key, "name": self.name, "package": f"arch {arch.__version__}", "window": self.window}
 
+    def identity(self) -> dict:
+        return {"key": self.key, "name": self.name, "window": self.window}
+
 
 class BaselineMember:
     """A naive baseline (random walk, bootstrap) with ``describe()``."""
@@ -126,10 +175,17 @@ class BaselineMember:
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, "window": self.baseline.window}
 
+    def identity(self) -> dict:
+        return self.describe()
+
 
 def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, **kronos_settings) -> dict:
-    """key -> member: Kronos, GARCH, the random walk and the bootstrap (and Chronos-2 when given)."""
-    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), GarchMember(paths=paths),
+    """key -> member: Kronos, HAR, GJR-GARCH, GARCH, the random walk and the bootstrap (and Chronos-2
+    when given)."""
+    from .volatility import GjrGarchMember, HarMember
+
+    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), HarMember(paths=paths),
+               GjrGarchMember(paths=paths), GarchMember(paths=paths),
                BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths))]
     if chronos2 is not None:
         members.insert(1, chronos2)

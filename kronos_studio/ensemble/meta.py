@@ -1,8 +1,12 @@
-"""The meta-learner: LightGBM predicts, from the features of a cut-off (``features.py``), how much
-better or worse each member's CRPS will be than the random walk's there (log ratio); the ensemble
-mixes the members' paths with weights softmax(-prediction / temperature), and widens or narrows the
-mixture around its median by ``spread``. Temperature and spread are chosen on the latest part of the
-training cut-offs (time-ordered), to minimise the mixture's CRPS there.
+"""The meta-learner: how the ensemble combines its members, and which members it was trained with.
+
+LightGBM predicts, from the features of a cut-off (``features.py``), how much better or worse each
+member's CRPS will be than the random walk's there (log ratio): the ``softmax`` method weighs the members
+softmax(-prediction / temperature). The other methods (``combine.py``: stacking, quantile averaging)
+keep fixed weights per asset class and interval. ``method`` is the one chosen on the latest training
+cut-offs; every method's parameters are kept, so each can be scored. ``identities`` records every
+member it was trained with (key, name, and for a model its revision and weights' hash), so it is never
+applied to other members without a word (``Ensemble``).
 
 Saved as LightGBM's own text model plus a JSON of everything else: nothing is pickled.
 """
@@ -18,7 +22,8 @@ import pandas as pd
 MODEL_FILE, META_FILE = "meta_learner.txt", "meta_learner.json"
 REFERENCE = "random_walk"  # the member whose CRPS the others are measured against
 SERIES_FEATURES = ("asset_class", "log_interval_minutes", "horizon", "log_vol", "vol_ratio", "momentum_z")
-MEMBER_FEATURES = ("band_z", "median_z", "first_step_share")
+MEMBER_FEATURES = ("log_band_vs_reference", "log_band_vs_median", "move_vs_median", "band_vs_series",
+                   "first_step_share")
 FEATURES = ("member", *SERIES_FEATURES, *MEMBER_FEATURES)
 CATEGORICAL = ("member", "asset_class")
 TARGET_CLIP = 2.0  # |log CRPS ratio| beyond e^2 is one bad cut-off, not a pattern to learn
@@ -32,10 +37,49 @@ ROUNDS = 200
 class MetaLearner:
     booster: object  # lightgbm.Booster
     members: list[str]  # member keys, in the order of the categorical code
-    temperature: float = 0.25
-    spread: float = 1.0
+    temperature: float = 0.25  # the softmax method's
+    spread: float = 1.0  # the softmax method's
     info: dict = field(default_factory=dict)
     files_sha256: str | None = None  # of the files it was loaded from (None: trained in memory)
+    method: str = "softmax"  # the combination the ensemble applies (``combine.METHODS``)
+    combinations: dict = field(default_factory=dict)  # stacking/quantile -> {"weights": {group: {key: w}}, "spread"}
+    identities: dict = field(default_factory=dict)  # member key -> ``members.member_identity``
+    folder: Path | None = None  # where it was loaded from
+
+    def spread_of(self, method: str) -> float:
+        return self.spread if method == "softmax" else float(self.combinations[method]["spread"])
+
+    def group_weights(self, method: str, group: str) -> dict[str, float]:
+        """The fixed weights of ``method`` for ``group`` (``combine.group_key``), else those fitted on all
+        groups together."""
+        from .combine import ALL
+
+        weights = self.combinations[method]["weights"]
+        return dict(weights.get(group, weights[ALL]))
+
+    def parameters(self, method: str | None = None) -> dict:
+        """What ``method`` (default: the chosen one) applies, for provenance."""
+        method = method or self.method
+        if method == "softmax":
+            return {"method": method, "temperature": self.temperature, "spread": self.spread}
+        return {"method": method, **self.combinations[method]}
+
+    def mismatch(self, given: dict[str, dict]) -> str | None:
+        """Why this meta-learner cannot weigh members with identities ``given`` (key -> identity), or None
+        when they are the members it was trained with."""
+        missing = [k for k in self.members if k not in given]
+        if missing:
+            return f"trained with the members {self.members}; missing {missing}"
+        unknown = [k for k in given if k not in self.members]
+        if unknown:
+            return f"trained with the members {self.members} and cannot weigh {unknown}"
+        if not self.identities:
+            return "records no member identities (trained before they were recorded)"
+        differ = [k for k in self.members if self.identities.get(k, {}).get("digest") != given[k].get("digest")]
+        if differ:
+            return (f"trained with {', '.join(identity_label(self.identities.get(k, {'key': k})) for k in differ)}, "
+                    f"not {', '.join(identity_label(given[k]) for k in differ)}")
+        return None
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """Predicted log(CRPS member / CRPS random walk) for rows holding FEATURES ('member' as key)."""
@@ -48,9 +92,7 @@ class MetaLearner:
         known = rows[rows["member"].isin(self.members)]
         if known.empty:
             raise ValueError(f"the meta-learner knows the members {self.members}, none of {list(rows['member'])}")
-        scores = -self.predict(known) / (temperature or self.temperature)
-        w = np.exp(scores - scores.max())
-        return dict(zip(known["member"], w / w.sum()))
+        return dict(zip(known["member"], softmax_weights(self.predict(known), temperature or self.temperature)))
 
     def save(self, folder: str | Path) -> Path:
         from data_sources.storage import atomic_write, atomic_write_text
@@ -58,7 +100,8 @@ class MetaLearner:
         folder = Path(folder)
         atomic_write(folder / MODEL_FILE, lambda tmp: self.booster.save_model(tmp))
         atomic_write_text(folder / META_FILE, json.dumps(
-            {"members": self.members, "temperature": self.temperature, "spread": self.spread,
+            {"members": self.members, "identities": self.identities, "method": self.method,
+             "temperature": self.temperature, "spread": self.spread, "combinations": self.combinations,
              "features": list(FEATURES), "info": self.info}, indent=2, default=str))
         return folder
 
@@ -76,7 +119,14 @@ class MetaLearner:
             raise ValueError(f"{folder}: the meta-learner was trained on other features ({meta.get('features')}); "
                              "retrain it with `kronos train ensemble`")
         return cls(booster, meta["members"], meta["temperature"], meta["spread"], meta.get("info", {}),
-                   files_digest(folder))
+                   files_digest(folder), meta.get("method", "softmax"), meta.get("combinations", {}),
+                   meta.get("identities", {}), folder)
+
+
+def identity_label(identity: dict) -> str:
+    """'kronos=studio-tiny@1a2b3c4d5e6f7a8b': a member's key, model (or name) and identity digest."""
+    what = identity.get("model") or identity.get("name")
+    return f"{identity.get('key')}={what}@{identity.get('digest')}" if what else f"{identity.get('key')}@{identity.get('digest')}"
 
 
 def files_digest(folder: str | Path) -> str:
@@ -87,6 +137,13 @@ def files_digest(folder: str | Path) -> str:
     for name in (MODEL_FILE, META_FILE):
         h.update((Path(folder) / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def softmax_weights(predicted: np.ndarray, temperature: float) -> np.ndarray:
+    """Weights softmax(-predicted log CRPS ratio / temperature)."""
+    scores = -np.asarray(predicted) / temperature
+    w = np.exp(scores - scores.max())
+    return w / w.sum()
 
 
 def fit_booster(table: pd.DataFrame, members: list[str]):

@@ -1,9 +1,10 @@
 """Training the meta-learner from signal evaluations: every member's walk-forward forecast at past
 cut-offs and what happened next, scored with the evaluation code.
 
-Time order is kept twice: a cut-off's features come from the bars before it (``features.py``), and the
-temperature and spread are chosen on the latest cut-offs after the booster was fitted on the earlier
-ones (the booster is then refitted on all of them).
+Time order is kept twice: a cut-off's features come from the bars before it (``features.py``), and
+every combination method (``combine.py``) is fitted on the earlier cut-offs and scored on the latest
+ones (``VALIDATION_SHARE``), where its temperature and spread are chosen and the methods compared; the
+winner is recorded, and every method is then refitted on all cut-offs.
 """
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from kronos.settings import default
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.walk_forward import compare
 
-from .ensemble import cutoff_rows, mix
-from .meta import REFERENCE, MetaLearner, fit_booster
+from .combine import ALL, EQUAL, METHODS, group_key, member_quantiles, pool_terms, quantile_average_paths, \
+    quantile_weights, stacking_weights
+from .ensemble import apply_spread, cutoff_rows, mix
+from .members import CANDLE_WINDOW, member_identity
+from .meta import REFERENCE, MetaLearner, fit_booster, softmax_weights
 
 TEMPERATURES = (0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 1e6)  # 1e6: equal weights
 SPREADS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 VALIDATION_SHARE = 0.3  # the latest share of cut-offs that chooses temperature and spread
+MIN_GROUP_CUTOFFS = 20  # fewer complete cut-offs of an asset class and interval: it takes the pooled weights
 
 
 @dataclass
@@ -47,6 +52,13 @@ class SignalEvaluations:
 
     table: pd.DataFrame
     cutoffs: list[dict] = field(default_factory=list)
+    identities: dict = field(default_factory=dict)  # member key -> ``members.member_identity``
+
+    def __add__(self, other: SignalEvaluations) -> SignalEvaluations:
+        if self.identities and other.identities and self.identities != other.identities:
+            raise ValueError("signal evaluations of different members (identities) cannot be pooled")
+        return SignalEvaluations(pd.concat([self.table, other.table], ignore_index=True),
+                                 self.cutoffs + other.cutoffs, self.identities or other.identities)
 
 
 def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int = 0,
@@ -72,34 +84,114 @@ def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int 
                              "used": key not in spec.skip_members})
             records.append({"series": spec.name, "cutoff_time": ref.cutoff_times[i], "history_last": float(ref.last[i]),
                             "actual": ref.actual[i], "paths": paths, "features": features,
+                            "group": group_key(spec.asset, spec.interval),
+                            "history_tail": history.iloc[-(CANDLE_WINDOW + 1):].reset_index(drop=True),
                             "complete": not spec.skip_members})
-    return SignalEvaluations(pd.DataFrame(rows), records)
+    return SignalEvaluations(pd.DataFrame(rows), records, {k: member_identity(m) for k, m in members.items()})
 
 
-def mixture_crps_pct(record: dict, meta: MetaLearner, temperature: float, spread: float, paths: int) -> float:
-    """The mixture's mean CRPS (% of the last close) at one recorded cut-off, with a trial temperature and spread."""
-    mixed = mix(record["paths"], meta.weights(record["features"], temperature), paths, spread)
-    return float(crps_samples(mixed[:, :, 3], record["actual"]).mean() / abs(record["history_last"]) * 100)
+def combined_closes_crps(record: dict, method: str, weights: dict[str, float], spread: float, paths: int,
+                         seed: int) -> float:
+    """Mean fair CRPS (% of the last close) at one recorded cut-off of ``method`` with these weights and spread."""
+    if method == "quantile":
+        combined = apply_spread(quantile_average_paths(record["history_tail"], record["paths"], weights, paths, seed),
+                                spread)
+    else:
+        combined = mix(record["paths"], weights, paths, spread)
+    return float(crps_samples(combined[:, :, 3], record["actual"]).mean() / abs(record["history_last"]) * 100)
 
 
-def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict | None = None) -> MetaLearner:
-    """Booster on the earlier cut-offs, temperature and spread on the latest ones (complete cut-offs
-    only: every member forecast them honestly), then the booster refitted on all rows."""
+def mean_crps(records: list[dict], weights_of: Callable[[int, dict], dict], method: str, spread: float,
+              paths: int) -> float:
+    return float(np.mean([combined_closes_crps(r, method, weights_of(i, r), spread, paths, i)
+                          for i, r in enumerate(records)]))
+
+
+def group_weight_table(records: list[dict], members: list[str], fit: Callable[[list[dict]], np.ndarray]) -> dict:
+    """{group: {member: weight}} fitted by ``fit`` on each group with enough cut-offs, and on all (``ALL``)."""
+    groups = {ALL: records}
+    for r in records:
+        groups.setdefault(r["group"], []).append(r)
+    return {g: dict(zip(members, np.round(fit(rs), 4).tolist())) for g, rs in groups.items()
+            if g == ALL or len(rs) >= MIN_GROUP_CUTOFFS}
+
+
+def fit_pool(records: list[dict], members: list[str]) -> dict:
+    """Stacking: CRPS-optimal linear-pool weights per group."""
+    def fit(rs):
+        return stacking_weights([r.setdefault("pool_terms", pool_terms(r["paths"], members, r["actual"],
+                                                                       r["history_last"])) for r in rs])
+    return group_weight_table(records, members, fit)
+
+
+def fit_quantile_average(records: list[dict], members: list[str]) -> dict:
+    """Quantile averaging: weights per group minimising the quantile score of the averaged quantiles."""
+    def fit(rs):
+        qs = [r.setdefault("quantiles", member_quantiles(r["paths"], members, r["history_last"])) for r in rs]
+        return quantile_weights(qs, [np.asarray(r["actual"], np.float64) / abs(r["history_last"]) * 100 for r in rs])
+    return group_weight_table(records, members, fit)
+
+
+FIXED_WEIGHTS = {"stacking": fit_pool, "quantile": fit_quantile_average}
+
+
+def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict | None = None,
+             methods: Sequence[str] = METHODS, spreads: Sequence[float] = SPREADS) -> MetaLearner:
+    """Every method in ``methods`` fitted on the earlier cut-offs (the booster on every usable row, the
+    fixed weights on complete cut-offs: every member forecast them honestly) and scored on the latest
+    complete ones, where temperature and spread are chosen; the best method there is the one the
+    ensemble applies. Then every method is refitted on all cut-offs. ``info['validation']`` holds each
+    method's, each member's and equal weights' validation CRPS."""
+    unknown = set(methods) - set(METHODS)
+    if unknown or not methods:
+        raise ValueError(f"methods must be among {METHODS}, got {list(methods)}")
     table = evals.table[evals.table["used"]]
     members = sorted(table["member"].unique(), key=lambda k: (k != "kronos", k))
     times = np.sort(pd.DatetimeIndex(pd.to_datetime(table["cutoff_time"], utc=True)).unique())
     split = times[int(len(times) * (1 - VALIDATION_SHARE))]
     when = pd.to_datetime(table["cutoff_time"], utc=True)
-    early = fit_booster(table[when < split], members)
-    held = [r for r in evals.cutoffs if r["complete"] and pd.Timestamp(r["cutoff_time"]).tz_convert("UTC") >= split]
+    complete = [r for r in evals.cutoffs if r["complete"]]
+    early_recs = [r for r in complete if pd.Timestamp(r["cutoff_time"]).tz_convert("UTC") < split]
+    held = [r for r in complete if pd.Timestamp(r["cutoff_time"]).tz_convert("UTC") >= split]
     if not held:
         raise ValueError("no complete cut-off in the validation share: give series where every member forecast")
-    trial = MetaLearner(early, members)
-    grid = {(t, s): np.mean([mixture_crps_pct(r, trial, t, s, paths) for r in held])
-            for t in TEMPERATURES for s in SPREADS}
-    temperature, spread = min(grid, key=grid.get)
-    equal = grid[(1e6, 1.0)]
-    meta_info = {**(info or {}), "rows": int(len(table)), "validation_cutoffs": len(held),
-                 "validation_split": str(split), "validation_crps_pct": float(grid[(temperature, spread)]),
-                 "validation_crps_pct_equal_weights": float(equal)}
-    return MetaLearner(fit_booster(table, members), members, float(temperature), float(spread), meta_info)
+
+    def member_only(k):
+        return lambda i, r: {m: float(m == k) for m in members}
+
+    validation = {f"member:{k}": mean_crps(held, member_only(k), "pool", 1.0, paths) for k in members}
+    validation[EQUAL] = mean_crps(held, lambda i, r: {m: 1 / len(members) for m in members}, "pool", 1.0, paths)
+    chosen: dict[str, dict] = {}
+    if "softmax" in methods:
+        trial = MetaLearner(fit_booster(table[when < split], members), members)
+        predicted = [trial.predict(r["features"]) for r in held]
+        grid = {(t, s): mean_crps(held, lambda i, r, t=t: dict(zip(r["features"]["member"],
+                                                                     softmax_weights(predicted[i], t))),
+                                  "pool", s, paths)
+                for t in TEMPERATURES for s in spreads}
+        (temperature, spread) = min(grid, key=grid.get)
+        chosen["softmax"] = {"temperature": float(temperature), "spread": float(spread)}
+        validation["softmax"] = float(grid[(temperature, spread)])
+    for method in (m for m in methods if m in FIXED_WEIGHTS):
+        if len(early_recs) < MIN_GROUP_CUTOFFS:
+            continue  # too few complete earlier cut-offs to fit weights on
+        weights = FIXED_WEIGHTS[method](early_recs, members)
+        pool = "quantile" if method == "quantile" else "pool"
+        by_spread = {s: mean_crps(held, lambda i, r: weights.get(r["group"], weights[ALL]), pool, s, paths)
+                     for s in spreads}
+        spread = min(by_spread, key=by_spread.get)
+        chosen[method] = {"spread": float(spread), "validation_weights": weights}
+        validation[method] = float(by_spread[spread])
+    if not chosen:
+        raise ValueError(f"too few complete cut-offs to fit {list(methods)}: give more cut-offs (at least "
+                         f"{MIN_GROUP_CUTOFFS / (1 - VALIDATION_SHARE):.0f})")
+    best = min(chosen, key=lambda m: validation[m])
+    combinations = {m: {"weights": FIXED_WEIGHTS[m](complete, members), "spread": c["spread"]}
+                    for m, c in chosen.items() if m in FIXED_WEIGHTS}
+    softmax = chosen.get("softmax", {"temperature": TEMPERATURES[-1], "spread": 1.0})
+    meta_info = {**(info or {}), "rows": int(len(table)), "complete_cutoffs": len(complete),
+                 "validation_cutoffs": len(held), "validation_split": str(split),
+                 "validation_crps_pct": validation, "chosen_by_validation": best,
+                 "validation_weights": {m: c["validation_weights"] for m, c in chosen.items() if m in FIXED_WEIGHTS}}
+    return MetaLearner(fit_booster(table, members), members, softmax["temperature"], softmax["spread"], meta_info,
+                       method=best, combinations=combinations, identities=evals.identities)

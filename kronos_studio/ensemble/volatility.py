@@ -128,6 +128,9 @@ class HarMember:
         return {"key": self.key, "name": self.name, "window": self.window, "variance": "Garman–Klass + gap",
                 "components": list(HAR_SPANS)}
 
+    def identity(self) -> dict:
+        return self.describe()
+
 
 @dataclass
 class GjrGarchMember(GarchMember):

@@ -1,0 +1,72 @@
+"""An ensemble fitted to one series: walk-forward every member on the series' own history and fit
+stacking weights there (``fit_to_series``), stored under the studio's storage root keyed by the series'
+content, its interval, the horizon and the members' identities, and loaded back by that key.
+
+Why stacking and nothing else: a few dozen cut-offs of one series cannot train LightGBM's per-cut-off
+weights honestly, while stacking fits K - 1 numbers by a convex problem. The spread stays 1: choosing it
+on a handful of validation cut-offs would be noise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from kronos.bars import bars_frame, input_digest
+from kronos.settings import default
+
+from .ensemble import ENSEMBLE_LOOKBACK
+from .features import asset_class
+from .members import member_identity
+from .meta import META_FILE, MetaLearner
+from .train import SeriesSpec, fit_meta, signal_evaluations
+
+SERIES_FOLDER = "ensembles"  # under data_sources.storage's root ($KRONOS_STUDIO_CACHE)
+SERIES_METHODS = ("stacking",)
+SERIES_SPREADS = (1.0,)
+DEFAULT_SERIES_CUTOFFS = 40
+
+
+def series_key(bars, horizon: int, members: Mapping) -> str:
+    """sha256 (16 hex digits) of what a fit to a series depends on: the bars' content (times and values),
+    interval, the horizon and every member's identity."""
+    payload = {"bars": input_digest(bars_frame(bars)), "interval": bars.interval, "horizon": int(horizon),
+               "members": {k: member_identity(m)["digest"] for k, m in sorted(members.items())}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def series_folder(key: str) -> Path:
+    from data_sources.storage import storage_path
+
+    return storage_path(SERIES_FOLDER, key)
+
+
+def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_SERIES_CUTOFFS,
+                  paths: int = default("paths"), seed: int = 0, name: str | None = None, store: bool = True,
+                  progress: Callable[[str, int, int], None] | None = None) -> MetaLearner:
+    """A meta-learner (stacking weights) fitted by walking ``members`` forward over ``cutoffs`` cut-offs
+    spread over ``bars`` (a ``data_sources.Bars``), each with at least ``ENSEMBLE_LOOKBACK`` bars of
+    history where the series has them. Stored in ``series_folder(series_key(...))`` when ``store``."""
+    frame = bars_frame(bars)
+    from kronos_studio.evaluation.walk_forward import choose_cutoffs
+
+    min_history = min(ENSEMBLE_LOOKBACK, len(frame) // 2)
+    chosen = choose_cutoffs(len(frame), horizon, cutoffs, min_history)
+    name = name or f"{bars.symbol} {bars.interval}"
+    spec = SeriesSpec(name, bars, bars.interval, asset_class(bars.calendar, bars.source), horizon, chosen)
+    evals = signal_evaluations([spec], members, seed=seed, progress=progress)
+    key = series_key(bars, horizon, members)
+    meta = fit_meta(evals, paths, methods=SERIES_METHODS, spreads=SERIES_SPREADS, info={"provenance": {
+        "fitted_to_series": name, "series_sha256": input_digest(frame), "interval": bars.interval,
+        "horizon": horizon, "cutoffs": len(chosen), "first_cutoff": str(frame["timestamp"].iloc[chosen[0] - 1]),
+        "last_cutoff": str(frame["timestamp"].iloc[chosen[-1] - 1]), "series_key": key}})
+    if store:
+        meta.folder = meta.save(series_folder(key))
+    return meta
+
+
+def load_series_meta(bars, members: Mapping, horizon: int) -> MetaLearner | None:
+    """The meta-learner ``fit_to_series`` stored for these bars, horizon and members, None when there is none."""
+    folder = series_folder(series_key(bars, horizon, members))
+    return MetaLearner.load(folder) if (folder / META_FILE).is_file() else None
