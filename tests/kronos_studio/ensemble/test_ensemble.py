@@ -1,4 +1,5 @@
-"""The ensemble: quantiles to paths, the mixture, the meta-learner's time order and its file format."""
+"""The ensemble: quantiles to paths, the mixture, the combination methods, the meta-learner's time order,
+member identities and file format, and the ensemble fitted to one series."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +7,22 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from data_sources import Bars
+from kronos_studio.ensemble.combine import (
+    EQUAL,
+    METHODS,
+    QUANTILE_LEVELS,
+    pool_crps,
+    pool_terms,
+    quantile_average_paths,
+    stacking_weights,
+)
 from kronos_studio.ensemble.ensemble import Ensemble, apply_spread, mixture_counts
 from kronos_studio.ensemble.features import asset_class, series_features
-from kronos_studio.ensemble.members import BaselineMember, GarchMember
+from kronos_studio.ensemble.members import BaselineMember, GarchMember, member_identity
 from kronos_studio.ensemble.meta import MetaLearner
+from kronos_studio.ensemble.series import fit_to_series, load_series_meta, series_key
+from kronos_studio.ensemble.volatility import HarMember
 from kronos_studio.ensemble.quantile_paths import brownian_scores, log_return_paths, read_quantiles
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
@@ -27,9 +40,9 @@ def walk(n: int, seed: int = 0, vol: float = 0.01) -> pd.DataFrame:
                          "volume": rng.uniform(1e5, 2e5, n), "amount": 0.0})
 
 
-def members(paths=40):
-    return {m.key: m for m in (BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths)),
-                               GarchMember(paths=paths))}
+def members(paths=40, rw_window=60):
+    return {m.key: m for m in (BaselineMember(RandomWalk(paths=paths, window=rw_window)),
+                               BaselineMember(Bootstrap(paths=paths)), GarchMember(paths=paths), HarMember(paths=paths))}
 
 
 def test_quantiles_become_paths_with_those_quantiles_and_brownian_dependence():
@@ -101,7 +114,7 @@ def test_no_feature_sees_past_its_cut_off(evaluations):
     features = [c for c in evals.table.columns if c not in ("target", "crps_pct", "used")]
     t0, t1 = evals.table, again.table
     upto = t0["cutoff_time"] <= frame["timestamp"].iloc[changed_from - 1]
-    assert upto.sum() == (k + 1) * 3
+    assert upto.sum() == (k + 1) * len(members())
     pd.testing.assert_frame_equal(t0.loc[upto, features], t1.loc[upto, features])
     unaffected = t0["cutoff_time"] <= frame["timestamp"].iloc[changed_from - 1 - spec.horizon]
     pd.testing.assert_series_equal(t0.loc[unaffected, "target"], t1.loc[unaffected, "target"])
@@ -111,13 +124,15 @@ def test_no_feature_sees_past_its_cut_off(evaluations):
 def test_meta_learner_round_trips_as_lightgbm_text_and_json(evaluations, tmp_path):
     _, _, evals = evaluations
     meta = fit_meta(evals, paths=40)
-    assert set(meta.members) == {"random_walk", "bootstrap", "garch"}
+    assert set(meta.members) == {"random_walk", "bootstrap", "garch", "har"}
+    assert meta.method in METHODS and set(meta.info["validation_crps_pct"]) >= {"softmax", EQUAL, "member:har"}
     meta.save(tmp_path)
     assert (tmp_path / "meta_learner.txt").read_text().startswith("tree")  # LightGBM's own text format
     again = MetaLearner.load(tmp_path)
     rows = evals.cutoffs[0]["features"]
     np.testing.assert_array_equal(meta.predict(rows), again.predict(rows))
     assert (again.temperature, again.spread) == (meta.temperature, meta.spread)
+    assert (again.method, again.combinations, again.identities) == (meta.method, meta.combinations, meta.identities)
     weights = again.weights(rows)
     assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) >= 0
     (tmp_path / "meta_learner.txt").write_text("not a model")
@@ -145,3 +160,102 @@ def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations)
     extra = {**members(30), "chronos2": members(30)["random_walk"]}
     with pytest.raises(ValueError, match=r"cannot weigh \['chronos2'\].*retrain"):
         Ensemble(extra, ens.meta)
+
+
+def test_a_meta_learner_is_used_only_with_the_members_it_was_trained_with(evaluations):
+    _, _, evals = evaluations
+    meta = fit_meta(evals, paths=30)
+    assert Ensemble(members(30), meta).method == meta.method
+    other = members(30, rw_window=30)  # the same keys, another random walk
+    with pytest.raises(ValueError, match=r"trained with random_walk=.*@\w+, not random_walk=.*retrain"):
+        Ensemble(other, meta)
+    ens = Ensemble(other, meta, paths=30, on_mismatch="equal", meta_label="the bundled meta-learner")
+    assert ens.method == EQUAL
+    assert ens.describe_weighting().startswith("equal weights: the bundled meta-learner was trained with random_walk=")
+    weighting = ens.describe()["weighting_rule"]
+    assert weighting["rule"] == EQUAL and weighting["trained_with"]["random_walk"] != weighting["given"]["random_walk"]
+    history = walk(700)
+    mixture = ens.combine(history, ens.member_paths(history, None, 5, 3), 5, 3)
+    assert set(mixture.weights.values()) == {0.25}
+    # A different member set is a stated fallback too, or refused where the user named the meta-learner.
+    fewer = {k: m for k, m in members(30).items() if k != "har"}
+    assert Ensemble(fewer, meta, on_mismatch="equal").weighting["reason"].endswith("missing ['har']")
+    with pytest.raises(ValueError, match="missing"):
+        Ensemble(fewer, meta)
+
+
+def test_stacking_weights_go_to_the_true_distribution():
+    """One member draws from the distribution the actuals come from, one is too narrow, one is biased:
+    the CRPS-optimal pool puts (nearly) all weight on the true one, and w·a - ½wᵀBw is the pool's CRPS."""
+    rng = np.random.default_rng(0)
+    terms = []
+    for _ in range(300):
+        y = 100 + rng.normal(0, 1, 5)
+        paths = {k: np.repeat((100 + rng.normal(mu, sd, (40, 5)))[:, :, None], 6, axis=2)
+                 for k, (mu, sd) in {"true": (0, 1), "narrow": (0, 0.3), "biased": (1.0, 1)}.items()}
+        terms.append(pool_terms(paths, ["true", "narrow", "biased"], y, 100.0))
+    w = stacking_weights(terms)
+    assert w[0] > 0.9 and w.sum() == pytest.approx(1.0)
+    # The quadratic form is the fair CRPS of the pooled samples when the weights are path counts.
+    from kronos_studio.evaluation.metrics import crps_samples
+
+    a, b = terms[0]
+    x = np.concatenate([100 + rng.normal(0, 1, (20, 5)), 100 + rng.normal(0, 0.3, (20, 5))])
+    y = 100 + rng.normal(0, 1, 5)
+    paths = {"p": np.repeat(x[:20, :, None], 6, axis=2), "q": np.repeat(x[20:, :, None], 6, axis=2)}
+    a, b = pool_terms(paths, ["p", "q"], y, 100.0)
+    pooled = crps_samples(x, y).mean()
+    # The fair estimator of the pool counts pairs across the whole set: equal up to its S/(S-1) factors.
+    assert pool_crps(np.array([0.5, 0.5]), a, b) == pytest.approx(pooled, rel=0.02)
+
+
+def test_quantile_averaging_of_two_gaussians_averages_their_quantiles():
+    history = walk(200)
+    last = float(history["close"].iloc[-1])
+    rng = np.random.default_rng(1)
+    h = 3
+    sd = {"a": 0.01, "b": 0.03}
+    mu = {"a": -0.01, "b": 0.02}
+    member_paths = {k: np.repeat((last * np.exp(mu[k] + sd[k] * rng.standard_normal((20_000, h))))[:, :, None],
+                                 6, axis=2) for k in sd}
+    paths = quantile_average_paths(history, member_paths, {"a": 0.5, "b": 0.5}, 20_000, seed=2)
+    levels = QUANTILE_LEVELS[[1, 5, 9, 13, 17]]
+    want = 0.5 * sum(last * np.exp(mu[k] + sd[k] * norm.ppf(levels)) for k in sd)
+    for t in range(h):
+        np.testing.assert_allclose(np.quantile(paths[:, t, 3], levels), want, rtol=2e-3)
+    o, hi, lo, c = (paths[:, :, i] for i in range(4))
+    assert (lo <= np.minimum(o, c) + 1e-3).all() and (hi >= np.maximum(o, c) - 1e-3).all()
+
+
+def test_fit_to_series_stores_by_its_key_and_reloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path))
+    bars = Bars.from_frame(walk(800, seed=9), source="file", symbol="WALK", interval="1d", calendar="XNYS")
+    meta = fit_to_series(bars, members(20), horizon=5, cutoffs=40, paths=20)
+    key = series_key(bars, 5, members(20))
+    assert meta.folder == tmp_path / "ensembles" / key and meta.method == "stacking"
+    assert meta.info["provenance"]["series_key"] == key and meta.info["provenance"]["cutoffs"] == 40
+    again = load_series_meta(bars, members(20), 5)
+    assert again.combinations == meta.combinations and again.identities == meta.identities
+    assert load_series_meta(bars, members(20), 10) is None  # another horizon: another key
+    other = members(20, rw_window=30)
+    assert load_series_meta(bars, other, 5) is None
+    with pytest.raises(ValueError, match="retrain"):
+        Ensemble(other, again)
+    a = Ensemble(members(20), again, paths=20).combine(walk(800, seed=9), {k: m(walk(800, seed=9), None, 5, 0)
+                                                                         for k, m in members(20).items()}, 5)
+    assert a.weights == pytest.approx(again.group_weights("stacking", "equity/1d"))
+
+
+def test_the_bundled_meta_learner_names_its_members_identities():
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.ensemble.bundled import load_bundled_meta
+    from kronos_studio.ensemble.members import weights_sha256
+
+    meta = load_bundled_meta()
+    assert set(meta.members) == {"kronos", "har", "gjr_garch", "garch", "random_walk", "bootstrap"}
+    assert set(meta.identities) == set(meta.members) and all(i["digest"] for i in meta.identities.values())
+    assert meta.identities["kronos"]["predictor_sha256"] == weights_sha256(default_model_path() / "predictor")
+    assert meta.method in METHODS
+    for k in ("har", "random_walk"):
+        assert meta.identities[k]["digest"] == member_identity(members()[k] if k != "random_walk"
+                                                               else BaselineMember(RandomWalk(paths=30)))["digest"]
