@@ -19,8 +19,17 @@ from kronos.settings import default
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.walk_forward import compare
 
-from .combine import ALL, EQUAL, METHODS, group_key, member_quantiles, pool_terms, quantile_average_paths, \
-    quantile_weights, stacking_weights
+from .combine import (
+    ALL,
+    EQUAL,
+    METHODS,
+    group_key,
+    member_quantiles,
+    pool_terms,
+    quantile_average_paths,
+    quantile_weights,
+    stacking_weights,
+)
 from .ensemble import apply_spread, cutoff_rows, mix
 from .members import CANDLE_WINDOW, member_identity
 from .meta import REFERENCE, MetaLearner, fit_booster, softmax_weights
@@ -177,7 +186,7 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
             continue  # too few complete earlier cut-offs to fit weights on
         weights = FIXED_WEIGHTS[method](early_recs, members)
         pool = "quantile" if method == "quantile" else "pool"
-        by_spread = {s: mean_crps(held, lambda i, r: weights.get(r["group"], weights[ALL]), pool, s, paths)
+        by_spread = {s: mean_crps(held, lambda i, r, w=weights: w.get(r["group"], w[ALL]), pool, s, paths)
                      for s in spreads}
         spread = min(by_spread, key=by_spread.get)
         chosen[method] = {"spread": float(spread), "validation_weights": weights}

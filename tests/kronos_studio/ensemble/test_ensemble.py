@@ -21,10 +21,10 @@ from kronos_studio.ensemble.ensemble import Ensemble, apply_spread, mixture_coun
 from kronos_studio.ensemble.features import asset_class, series_features
 from kronos_studio.ensemble.members import BaselineMember, GarchMember, member_identity
 from kronos_studio.ensemble.meta import MetaLearner
-from kronos_studio.ensemble.series import fit_to_series, load_series_meta, series_key
-from kronos_studio.ensemble.volatility import HarMember
 from kronos_studio.ensemble.quantile_paths import brownian_scores, log_return_paths, read_quantiles
+from kronos_studio.ensemble.series import fit_to_series, load_series_meta, series_key
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
+from kronos_studio.ensemble.volatility import HarMember
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 
 
