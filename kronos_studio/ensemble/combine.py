@@ -93,19 +93,23 @@ def quantile_score(q: np.ndarray, y: np.ndarray) -> float:
 
 
 def quantile_weights(quantiles: list[np.ndarray], actuals: list[np.ndarray]) -> np.ndarray:
-    """Weights on the simplex minimising the quantile score of the weighted mean quantiles over cut-offs
-    (``quantiles`` [K, H, L] and ``actuals`` [H] in % of each cut-off's last close)."""
-    q = np.stack(quantiles)  # [N, K, H, L]
-    y = np.stack(actuals)[:, :, None]  # [N, H, 1]
+    """Weights on the simplex minimising the mean over cut-offs of the quantile score of the weighted mean
+    quantiles (``quantiles`` [K, H, L] and ``actuals`` [H] in % of each cut-off's last close; the horizon
+    may differ between cut-offs, each counts once)."""
+    levels = len(QUANTILE_LEVELS)
+    q = np.concatenate([qn.reshape(qn.shape[0], -1) for qn in quantiles], axis=1)  # [K, M]
+    y = np.concatenate([np.repeat(np.asarray(yn, np.float64), levels) for yn in actuals])  # [M]
+    tau = np.concatenate([np.tile(QUANTILE_LEVELS, len(yn)) for yn in actuals])
+    share = np.concatenate([np.full(len(yn) * levels, 1 / (len(yn) * levels)) for yn in actuals]) / len(actuals)
 
     def fun(w):
-        return quantile_score(np.einsum("k,nkhl->nhl", w, q), y[..., 0])
+        diff = y - w @ q
+        return float(2 * share @ np.maximum(tau * diff, (tau - 1) * diff))
 
     def grad(w):  # d pinball / d q = (1{y < q} - tau), times d q / d w_k = q_k
-        below = (y < np.einsum("k,nkhl->nhl", w, q)).astype(np.float64) - QUANTILE_LEVELS
-        return 2 * np.einsum("nhl,nkhl->k", below, q) / below.size
+        return 2 * q @ (share * ((y < w @ q) - tau))
 
-    return simplex_minimize(fun, grad, q.shape[1])
+    return simplex_minimize(fun, grad, q.shape[0])
 
 
 def quantile_average_paths(history: pd.DataFrame, member_paths: dict[str, np.ndarray], weights: dict[str, float],

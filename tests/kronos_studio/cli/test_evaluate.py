@@ -57,7 +57,8 @@ def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
                 "--timezone", "UTC", "--calendar", "XNYS", "--out", q, "--provenance-out", prov, "--quiet")
     assert r.returncode == 0, r.stderr
     meta = json.loads(prov.read_text())
-    assert set(meta["members"]) == {"kronos", "garch", "random_walk", "bootstrap"}
+    assert set(meta["members"]) == {"kronos", "har", "gjr_garch", "garch", "random_walk", "bootstrap"}
+    assert not meta["weighting"].startswith("equal")  # the bundled Kronos: the bundled meta-learner applies
     assert sum(meta["weights"].values()) == pytest.approx(1.0)
     assert "temperature" in meta["meta_learner"] and meta["members"]["kronos"]["predictor"]
     again = tmp_path / "q2.csv"
@@ -78,7 +79,8 @@ def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
     assert report["model"]["key"] == "ensemble" and report["crps_estimator"] == "fair"
     assert report["in_training_period"] == 3 and report["in_training_period_included"] is True
     roles = {key: m["role"] for key, m in report["models"].items()}
-    members = ["member_kronos", "member_garch", "member_random_walk", "member_bootstrap"]
+    members = ["member_kronos", "member_har", "member_gjr_garch", "member_garch", "member_random_walk",
+               "member_bootstrap"]
     assert roles == {"model": "model", **dict.fromkeys(members, "member"),
                      **dict.fromkeys(["random_walk", "bootstrap", "persistence"], "baseline")}
     for key in members:
