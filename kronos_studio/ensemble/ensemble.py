@@ -91,6 +91,9 @@ class Ensemble:
     def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
                  asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",
                  meta_label: str = "the meta-learner"):
+        known = ("softmax", *meta.combinations, EQUAL)
+        if method is not None and method not in known:
+            raise ValueError(f"the meta-learner holds the methods {list(known)}, not {method!r}")
         given = {k: member_identity(m) for k, m in members.items()}
         reason = meta.mismatch(given)
         if reason is not None and on_mismatch != "equal":

@@ -259,3 +259,25 @@ def test_the_bundled_meta_learner_names_its_members_identities():
     for k in ("har", "random_walk"):
         assert meta.identities[k]["digest"] == member_identity(members()[k] if k != "random_walk"
                                                                else BaselineMember(RandomWalk(paths=30)))["digest"]
+
+
+def test_the_bundled_meta_learner_with_another_kronos_weighs_equally_and_says_why(random_model, tmp_path):
+    """The user's Kronos (here random weights) is not the one the bundled meta-learner was trained with:
+    never applied silently; a copy of it named by the user (--meta) refuses instead."""
+    import shutil
+
+    from kronos.checkpoints import load_pair
+    from kronos.settings import ForecastSettings
+    from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, bars_ensemble, load_bundled_meta
+    from kronos_studio.forecasting import studio_pipeline
+
+    pipeline = studio_pipeline(load_pair(random_model("tiny").folder, device="cpu"))
+    bars = Bars.from_frame(walk(700), source="file", symbol="WALK", interval="1d", calendar="XNYS")
+    settings = ForecastSettings(horizon=5, paths=8)
+    ens = bars_ensemble(pipeline, bars, load_bundled_meta(), settings)
+    assert ens.method == EQUAL
+    assert ens.describe_weighting().startswith("equal weights: the bundled meta-learner was trained with kronos=")
+    assert ", not kronos=" in ens.describe_weighting() and ens.describe()["weighting_rule"]["rule"] == EQUAL
+    shutil.copytree(ENSEMBLE_DIR, tmp_path / "meta")
+    with pytest.raises(ValueError, match=r"was trained with kronos=.*retrain"):
+        bars_ensemble(pipeline, bars, MetaLearner.load(tmp_path / "meta"), settings)
