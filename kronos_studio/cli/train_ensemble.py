@@ -78,10 +78,12 @@ def fit_series(args, members, cutoffs: int) -> int:
     group = next((g for g in weights if g != "all"), "all")
     shown = ", ".join(f"{k} {w:.0%}" for k, w in weights[group].items() if w >= 0.005)
     validation = meta.info["validation_crps_pct"]
+    applied = "stacking weights" if meta.method == "stacking" else "equal weights (stacking did not beat them)"
     print(f"ensemble fitted to '{Path(args.series).name}' ({meta.info['provenance']['cutoffs']} cut-offs, "
-          f"horizon {args.horizon}): stacking weights {shown}; validation CRPS {validation['stacking']:.3f}% of price "
-          f"({validation['equal']:.3f}% with equal weights); key {meta.info['provenance']['series_key']}, saved to "
-          f"{meta.folder}; use it with --model ensemble --meta {meta.folder}", file=sys.stderr)
+          f"horizon {args.horizon}): applies {applied}; stacking weights {shown}; validation CRPS "
+          f"{validation['stacking']:.3f}% of price ({validation['equal']:.3f}% with equal weights); key "
+          f"{meta.info['provenance']['series_key']}, saved to {meta.folder}; use it with --model ensemble "
+          f"--meta {meta.folder}", file=sys.stderr)
     return 0
 
 

@@ -117,7 +117,7 @@ class Ensemble:
 
     def describe_weighting(self) -> str:
         """One line: how the members are weighted, and why when it is not the meta-learner's way."""
-        if self.method == EQUAL:
+        if self.weighting["rule"] == EQUAL:
             return f"equal weights: {self.weighting['reason']}"
         return f"{self.method} (meta-learner)"
 

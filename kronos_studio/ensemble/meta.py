@@ -59,7 +59,11 @@ class MetaLearner:
 
     def parameters(self, method: str | None = None) -> dict:
         """What ``method`` (default: the chosen one) applies, for provenance."""
+        from .combine import EQUAL
+
         method = method or self.method
+        if method == EQUAL:
+            return {"method": method, "spread": 1.0}
         if method == "softmax":
             return {"method": method, "temperature": self.temperature, "spread": self.spread}
         return {"method": method, **self.combinations[method]}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.settings import default
-from kronos_studio.evaluation.metrics import crps_samples
+from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.walk_forward import compare
 
 from .combine import (
@@ -99,21 +99,30 @@ def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int 
     return SignalEvaluations(pd.DataFrame(rows), records, {k: member_identity(m) for k, m in members.items()})
 
 
-def combined_closes_crps(record: dict, method: str, weights: dict[str, float], spread: float, paths: int,
-                         seed: int) -> float:
-    """Mean fair CRPS (% of the last close) at one recorded cut-off of ``method`` with these weights and spread."""
+def combined_scores(record: dict, method: str, weights: dict[str, float], spread: float, paths: int,
+                    seed: int) -> tuple[float, float]:
+    """(mean fair CRPS in % of the last close, p10–p90 coverage) at one recorded cut-off of ``method`` with
+    these weights and spread ("pool": a linear pool; "quantile": quantile averaging)."""
     if method == "quantile":
         combined = apply_spread(quantile_average_paths(record["history_tail"], record["paths"], weights, paths, seed),
                                 spread)
     else:
         combined = mix(record["paths"], weights, paths, spread)
-    return float(crps_samples(combined[:, :, 3], record["actual"]).mean() / abs(record["history_last"]) * 100)
+    closes = combined[:, :, 3]
+    return (float(crps_samples(closes, record["actual"]).mean() / abs(record["history_last"]) * 100),
+            float(band_covers(closes, record["actual"]).mean()))
+
+
+def mean_scores(records: list[dict], weights_of: Callable[[int, dict], dict], method: str, spread: float,
+                paths: int) -> tuple[float, float]:
+    """(mean CRPS %, mean coverage) over ``records``; cut-off i draws with seed i."""
+    scores = np.array([combined_scores(r, method, weights_of(i, r), spread, paths, i) for i, r in enumerate(records)])
+    return float(scores[:, 0].mean()), float(scores[:, 1].mean())
 
 
 def mean_crps(records: list[dict], weights_of: Callable[[int, dict], dict], method: str, spread: float,
               paths: int) -> float:
-    return float(np.mean([combined_closes_crps(r, method, weights_of(i, r), spread, paths, i)
-                          for i, r in enumerate(records)]))
+    return mean_scores(records, weights_of, method, spread, paths)[0]
 
 
 def group_weight_table(records: list[dict], members: list[str], fit: Callable[[list[dict]], np.ndarray]) -> dict:
@@ -168,9 +177,14 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     def member_only(k):
         return lambda i, r: {m: float(m == k) for m in members}
 
+    def equal(i, r):
+        return {m: 1 / len(members) for m in members}
+
     validation = {f"member:{k}": mean_crps(held, member_only(k), "pool", 1.0, paths) for k in members}
-    validation[EQUAL] = mean_crps(held, lambda i, r: {m: 1 / len(members) for m in members}, "pool", 1.0, paths)
-    chosen: dict[str, dict] = {}
+    validation[EQUAL] = mean_crps(held, equal, "pool", 1.0, paths)
+    weights_of: dict[str, Callable] = {EQUAL: equal}
+    pools = {EQUAL: "pool"}
+    chosen: dict[str, dict] = {EQUAL: {"spread": 1.0}}
     if "softmax" in methods:
         trial = MetaLearner(fit_booster(table[when < split], members), members)
         predicted = [trial.predict(r["features"]) for r in held]
@@ -181,6 +195,9 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
         (temperature, spread) = min(grid, key=grid.get)
         chosen["softmax"] = {"temperature": float(temperature), "spread": float(spread)}
         validation["softmax"] = float(grid[(temperature, spread)])
+        weights_of["softmax"] = lambda i, r, t=temperature: dict(zip(r["features"]["member"],
+                                                                      softmax_weights(predicted[i], t)))
+        pools["softmax"] = "pool"
     for method in (m for m in methods if m in FIXED_WEIGHTS):
         if len(early_recs) < MIN_GROUP_CUTOFFS:
             continue  # too few complete earlier cut-offs to fit weights on
@@ -191,16 +208,23 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
         spread = min(by_spread, key=by_spread.get)
         chosen[method] = {"spread": float(spread), "validation_weights": weights}
         validation[method] = float(by_spread[spread])
-    if not chosen:
+        weights_of[method] = lambda i, r, w=weights: w.get(r["group"], w[ALL])
+        pools[method] = pool
+    if len(chosen) == 1:
         raise ValueError(f"too few complete cut-offs to fit {list(methods)}: give more cut-offs (at least "
                          f"{MIN_GROUP_CUTOFFS / (1 - VALIDATION_SHARE):.0f})")
+    # Equal weights are a candidate too: a fitted method is applied only where it beat them on validation.
     best = min(chosen, key=lambda m: validation[m])
+    coverage = {m: round(mean_scores(held, weights_of[m], pools[m], chosen[m]["spread"], paths)[1], 4) for m in chosen}
+    coverage.update({f"member:{k}": round(mean_scores(held, member_only(k), "pool", 1.0, paths)[1], 4)
+                     for k in members})
     combinations = {m: {"weights": FIXED_WEIGHTS[m](complete, members), "spread": c["spread"]}
-                    for m, c in chosen.items() if m in FIXED_WEIGHTS}
+                    for m, c in chosen.items() if m in FIXED_WEIGHTS}  # refitted on every complete cut-off
     softmax = chosen.get("softmax", {"temperature": TEMPERATURES[-1], "spread": 1.0})
     meta_info = {**(info or {}), "rows": int(len(table)), "complete_cutoffs": len(complete),
                  "validation_cutoffs": len(held), "validation_split": str(split),
-                 "validation_crps_pct": validation, "chosen_by_validation": best,
+                 "validation_crps_pct": validation, "validation_coverage_p10_p90": coverage,
+                 "chosen_by_validation": best,
                  "validation_weights": {m: c["validation_weights"] for m, c in chosen.items() if m in FIXED_WEIGHTS}}
     return MetaLearner(fit_booster(table, members), members, softmax["temperature"], softmax["spread"], meta_info,
                        method=best, combinations=combinations, identities=evals.identities)

@@ -115,6 +115,25 @@ def test_train_ensemble_on_your_bars_then_forecast_with_it(daily_csv, tmp_path):
     assert r.returncode == 2 and "no readable meta-learner" in r.stderr
 
 
+def test_train_ensemble_for_one_series_stores_it_by_key_and_forecasts_with_it(daily_csv, tmp_path):
+    env = {"KRONOS_STUDIO_CACHE": str(tmp_path / "cache")}
+    r = run_cli("train", "ensemble", daily_csv, "--horizon", 5, "--cutoffs", 30, "--paths", 12, "--timezone", "UTC",
+                "--calendar", "XNYS", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "ensemble fitted to 'walk.csv' (30 cut-offs, horizon 5)" in r.stderr and "stacking weights" in r.stderr
+    (folder,) = (tmp_path / "cache" / "ensembles").iterdir()
+    assert f"key {folder.name}" in r.stderr and (folder / "meta_learner.json").is_file()
+    prov = tmp_path / "run.json"
+    r = run_cli("forecast", daily_csv, "--model", "ensemble", "--meta", folder, "--horizon", 5, "--paths", 12,
+                "--timezone", "UTC", "--calendar", "XNYS", "--out", tmp_path / "q.csv", "--provenance-out", prov,
+                "--quiet", "--no-ledger", env=env)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(prov.read_text())["meta_learner"]
+    assert meta["fitted_to_series"] == "walk.csv" and meta["series_key"] == folder.name
+    r = run_cli("train", "ensemble", daily_csv, "--data", daily_csv, "--horizon", 5, env=env)
+    assert r.returncode == 2 and "not both" in r.stderr
+
+
 def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_csv, tmp_path, monkeypatch):
     """--temperature, --top-p, --top-k, --lookback and --no-anchor change the Kronos member's paths and are
     recorded as what it sampled with; the output line says what each member read."""

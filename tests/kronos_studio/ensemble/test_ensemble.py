@@ -125,7 +125,7 @@ def test_meta_learner_round_trips_as_lightgbm_text_and_json(evaluations, tmp_pat
     _, _, evals = evaluations
     meta = fit_meta(evals, paths=40)
     assert set(meta.members) == {"random_walk", "bootstrap", "garch", "har"}
-    assert meta.method in METHODS and set(meta.info["validation_crps_pct"]) >= {"softmax", EQUAL, "member:har"}
+    assert meta.method in (*METHODS, EQUAL) and set(meta.info["validation_crps_pct"]) >= {"softmax", EQUAL, "member:har"}
     meta.save(tmp_path)
     assert (tmp_path / "meta_learner.txt").read_text().startswith("tree")  # LightGBM's own text format
     again = MetaLearner.load(tmp_path)
@@ -232,7 +232,7 @@ def test_fit_to_series_stores_by_its_key_and_reloads(tmp_path, monkeypatch):
     bars = Bars.from_frame(walk(800, seed=9), source="file", symbol="WALK", interval="1d", calendar="XNYS")
     meta = fit_to_series(bars, members(20), horizon=5, cutoffs=40, paths=20)
     key = series_key(bars, 5, members(20))
-    assert meta.folder == tmp_path / "ensembles" / key and meta.method == "stacking"
+    assert meta.folder == tmp_path / "ensembles" / key and meta.method in ("stacking", EQUAL)
     assert meta.info["provenance"]["series_key"] == key and meta.info["provenance"]["cutoffs"] == 40
     again = load_series_meta(bars, members(20), 5)
     assert again.combinations == meta.combinations and again.identities == meta.identities
@@ -241,7 +241,7 @@ def test_fit_to_series_stores_by_its_key_and_reloads(tmp_path, monkeypatch):
     assert load_series_meta(bars, other, 5) is None
     with pytest.raises(ValueError, match="retrain"):
         Ensemble(other, again)
-    a = Ensemble(members(20), again, paths=20).combine(walk(800, seed=9), {k: m(walk(800, seed=9), None, 5, 0)
+    a = Ensemble(members(20), again, paths=20, method="stacking").combine(walk(800, seed=9), {k: m(walk(800, seed=9), None, 5, 0)
                                                                          for k, m in members(20).items()}, 5)
     assert a.weights == pytest.approx(again.group_weights("stacking", "equity/1d"))
 
@@ -255,7 +255,7 @@ def test_the_bundled_meta_learner_names_its_members_identities():
     assert set(meta.members) == {"kronos", "har", "gjr_garch", "garch", "random_walk", "bootstrap"}
     assert set(meta.identities) == set(meta.members) and all(i["digest"] for i in meta.identities.values())
     assert meta.identities["kronos"]["predictor_sha256"] == weights_sha256(default_model_path() / "predictor")
-    assert meta.method in METHODS
+    assert meta.method in (*METHODS, EQUAL)
     for k in ("har", "random_walk"):
         assert meta.identities[k]["digest"] == member_identity(members()[k] if k != "random_walk"
                                                                else BaselineMember(RandomWalk(paths=30)))["digest"]
