@@ -2,9 +2,9 @@
 cut-offs and what happened next, scored with the evaluation code.
 
 Time order is kept twice: a cut-off's features come from the bars before it (``features.py``), and
-every combination method (``combine.py``) is fitted on the earlier cut-offs and scored on the latest
-ones (``VALIDATION_SHARE``), where its temperature and spread are chosen and the methods compared; the
-winner is recorded, and every method is then refitted on all cut-offs.
+every combination method (``combine.py``) is scored on the latest cut-offs (``VALIDATION_SHARE``) by
+fits on the cut-offs before each of them (``fit_meta``), where its temperature and spread are chosen
+and the methods compared; the winner is recorded, and every method is then refitted on all cut-offs.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from .meta import REFERENCE, MetaLearner, fit_booster, softmax_weights
 TEMPERATURES = (0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 1e6)  # 1e6: equal weights
 SPREADS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 VALIDATION_SHARE = 0.3  # the latest share of cut-offs that chooses temperature and spread
+VALIDATION_BLOCKS = 12  # the validation share is forecast in this many blocks, each by methods fitted before it
 MIN_GROUP_CUTOFFS = 20  # fewer complete cut-offs of an asset class and interval: it takes the pooled weights
 
 
@@ -153,13 +154,20 @@ def fit_quantile_average(records: list[dict], members: list[str]) -> dict:
 FIXED_WEIGHTS = {"stacking": fit_pool, "quantile": fit_quantile_average}
 
 
+def utc(t) -> pd.Timestamp:
+    return pd.Timestamp(t).tz_convert("UTC")
+
+
 def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict | None = None,
              methods: Sequence[str] = METHODS, spreads: Sequence[float] = SPREADS) -> MetaLearner:
-    """Every method in ``methods`` fitted on the earlier cut-offs (the booster on every usable row, the
-    fixed weights on complete cut-offs: every member forecast them honestly) and scored on the latest
-    complete ones, where temperature and spread are chosen; the best method there is the one the
-    ensemble applies. Then every method is refitted on all cut-offs. ``info['validation']`` holds each
-    method's, each member's and equal weights' validation CRPS."""
+    """Every method in ``methods`` scored on the latest complete cut-offs (``VALIDATION_SHARE``), as it is
+    deployed: refitted on everything before them. The validation cut-offs are taken in
+    ``VALIDATION_BLOCKS`` time-ordered blocks, each forecast by methods fitted on the cut-offs before the
+    block (the booster on every usable row, the fixed weights on complete cut-offs: every member forecast
+    them honestly). There temperature and spreads are chosen and the methods compared with equal weights
+    and every member alone; the best is the one the ensemble applies (equal weights where no fitted
+    method beat them). Then every method is refitted on all cut-offs. ``info`` holds the validation
+    CRPS and coverage of each."""
     unknown = set(methods) - set(METHODS)
     if unknown or not methods:
         raise ValueError(f"methods must be among {METHODS}, got {list(methods)}")
@@ -168,11 +176,14 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     times = np.sort(pd.DatetimeIndex(pd.to_datetime(table["cutoff_time"], utc=True)).unique())
     split = times[int(len(times) * (1 - VALIDATION_SHARE))]
     when = pd.to_datetime(table["cutoff_time"], utc=True)
-    complete = [r for r in evals.cutoffs if r["complete"]]
-    early_recs = [r for r in complete if pd.Timestamp(r["cutoff_time"]).tz_convert("UTC") < split]
-    held = [r for r in complete if pd.Timestamp(r["cutoff_time"]).tz_convert("UTC") >= split]
+    complete = sorted((r for r in evals.cutoffs if r["complete"]), key=lambda r: utc(r["cutoff_time"]))
+    held = [r for r in complete if utc(r["cutoff_time"]) >= split]
     if not held:
         raise ValueError("no complete cut-off in the validation share: give series where every member forecast")
+    blocks = [list(b) for b in np.array_split(np.arange(len(held)), min(VALIDATION_BLOCKS, len(held)))]
+    starts = [utc(held[b[0]]["cutoff_time"]) for b in blocks]
+    before = [[r for r in complete if utc(r["cutoff_time"]) < start] for start in starts]
+    block_of = {i: j for j, b in enumerate(blocks) for i in b}
 
     def member_only(k):
         return lambda i, r: {m: float(m == k) for m in members}
@@ -180,51 +191,50 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     def equal(i, r):
         return {m: 1 / len(members) for m in members}
 
-    validation = {f"member:{k}": mean_crps(held, member_only(k), "pool", 1.0, paths) for k in members}
-    validation[EQUAL] = mean_crps(held, equal, "pool", 1.0, paths)
-    weights_of: dict[str, Callable] = {EQUAL: equal}
-    pools = {EQUAL: "pool"}
+    validation = {f"member:{k}": mean_scores(held, member_only(k), "pool", 1.0, paths) for k in members}
+    validation[EQUAL] = mean_scores(held, equal, "pool", 1.0, paths)
     chosen: dict[str, dict] = {EQUAL: {"spread": 1.0}}
     if "softmax" in methods:
-        trial = MetaLearner(fit_booster(table[when < split], members), members)
-        predicted = [trial.predict(r["features"]) for r in held]
+        predicted = [None] * len(held)
+        for b, start in zip(blocks, starts):
+            trial = MetaLearner(fit_booster(table[when < start], members), members)
+            for i in b:
+                predicted[i] = trial.predict(held[i]["features"])
         grid = {(t, s): mean_crps(held, lambda i, r, t=t: dict(zip(r["features"]["member"],
                                                                      softmax_weights(predicted[i], t))),
                                   "pool", s, paths)
                 for t in TEMPERATURES for s in spreads}
-        (temperature, spread) = min(grid, key=grid.get)
+        temperature, spread = min(grid, key=grid.get)
         chosen["softmax"] = {"temperature": float(temperature), "spread": float(spread)}
-        validation["softmax"] = float(grid[(temperature, spread)])
-        weights_of["softmax"] = lambda i, r, t=temperature: dict(zip(r["features"]["member"],
-                                                                      softmax_weights(predicted[i], t)))
-        pools["softmax"] = "pool"
+        validation["softmax"] = mean_scores(held, lambda i, r: dict(zip(r["features"]["member"],
+                                                                        softmax_weights(predicted[i], temperature))),
+                                            "pool", spread, paths)
     for method in (m for m in methods if m in FIXED_WEIGHTS):
-        if len(early_recs) < MIN_GROUP_CUTOFFS:
-            continue  # too few complete earlier cut-offs to fit weights on
-        weights = FIXED_WEIGHTS[method](early_recs, members)
+        if len(before[0]) < MIN_GROUP_CUTOFFS:
+            continue  # too few complete cut-offs before the validation share to fit weights on
+        fitted = [FIXED_WEIGHTS[method](prior, members) for prior in before]
+
+        def weights_of(i, r, fitted=fitted):
+            w = fitted[block_of[i]]
+            return w.get(r["group"], w[ALL])
+
         pool = "quantile" if method == "quantile" else "pool"
-        by_spread = {s: mean_crps(held, lambda i, r, w=weights: w.get(r["group"], w[ALL]), pool, s, paths)
-                     for s in spreads}
+        by_spread = {s: mean_crps(held, weights_of, pool, s, paths) for s in spreads}
         spread = min(by_spread, key=by_spread.get)
-        chosen[method] = {"spread": float(spread), "validation_weights": weights}
-        validation[method] = float(by_spread[spread])
-        weights_of[method] = lambda i, r, w=weights: w.get(r["group"], w[ALL])
-        pools[method] = pool
+        chosen[method] = {"spread": float(spread), "first_block_weights": fitted[0]}
+        validation[method] = mean_scores(held, weights_of, pool, spread, paths)
     if len(chosen) == 1:
         raise ValueError(f"too few complete cut-offs to fit {list(methods)}: give more cut-offs (at least "
                          f"{MIN_GROUP_CUTOFFS / (1 - VALIDATION_SHARE):.0f})")
-    # Equal weights are a candidate too: a fitted method is applied only where it beat them on validation.
-    best = min(chosen, key=lambda m: validation[m])
-    coverage = {m: round(mean_scores(held, weights_of[m], pools[m], chosen[m]["spread"], paths)[1], 4) for m in chosen}
-    coverage.update({f"member:{k}": round(mean_scores(held, member_only(k), "pool", 1.0, paths)[1], 4)
-                     for k in members})
+    best = min(chosen, key=lambda m: validation[m][0])  # equal weights are a candidate too
     combinations = {m: {"weights": FIXED_WEIGHTS[m](complete, members), "spread": c["spread"]}
                     for m, c in chosen.items() if m in FIXED_WEIGHTS}  # refitted on every complete cut-off
     softmax = chosen.get("softmax", {"temperature": TEMPERATURES[-1], "spread": 1.0})
     meta_info = {**(info or {}), "rows": int(len(table)), "complete_cutoffs": len(complete),
-                 "validation_cutoffs": len(held), "validation_split": str(split),
-                 "validation_crps_pct": validation, "validation_coverage_p10_p90": coverage,
+                 "validation_cutoffs": len(held), "validation_split": str(split), "validation_blocks": len(blocks),
+                 "validation_crps_pct": {m: round(v[0], 5) for m, v in validation.items()},
+                 "validation_coverage_p10_p90": {m: round(v[1], 4) for m, v in validation.items()},
                  "chosen_by_validation": best,
-                 "validation_weights": {m: c["validation_weights"] for m, c in chosen.items() if m in FIXED_WEIGHTS}}
+                 "first_block_weights": {m: c["first_block_weights"] for m, c in chosen.items() if m in FIXED_WEIGHTS}}
     return MetaLearner(fit_booster(table, members), members, softmax["temperature"], softmax["spread"], meta_info,
                        method=best, combinations=combinations, identities=evals.identities)
