@@ -55,7 +55,9 @@ class MetaLearner:
         from .combine import ALL
 
         weights = self.combinations[method]["weights"]
-        return dict(weights.get(group, weights[ALL]))
+        w = weights.get(group, weights[ALL])
+        total = sum(w.values())  # stored rounded: renormalised so they sum to 1
+        return {k: v / total for k, v in w.items()}
 
     def parameters(self, method: str | None = None) -> dict:
         """What ``method`` (default: the chosen one) applies, for provenance."""

@@ -165,8 +165,9 @@ def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_cs
         assert meta["members"]["kronos"]["settings"][setting[0]] == setting[1], name
     assert meta["members_read"]["kronos"] == 123 and meta["settings"]["anchor"] is False
     short = json.loads((tmp_path / "short.json").read_text())
-    assert short["bars_used"] == 64 and short["members_read"] == {"kronos": 64, "garch": 64, "random_walk": 61,
-                                                                  "bootstrap": short["members_read"]["bootstrap"]}
+    assert short["bars_used"] == 64 and short["members_read"] == {
+        "kronos": 64, "har": 64, "gjr_garch": 64, "garch": 64, "random_walk": 61,
+        "bootstrap": short["members_read"]["bootstrap"]}
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:  # the ledger rows record what was sampled
         rows = db.execute("SELECT temperature, top_p, top_k, lookback FROM predictions ORDER BY id").fetchall()
     assert rows[1][0] == 0.1 and rows[2][1] == 0.3 and rows[3][2] == 2 and rows[4][3] == 64
