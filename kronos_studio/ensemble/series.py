@@ -4,7 +4,8 @@ content, its interval, the horizon and the members' identities, and loaded back 
 
 Why stacking and nothing else: a few dozen cut-offs of one series cannot train LightGBM's per-cut-off
 weights honestly, while stacking fits K - 1 numbers by a convex problem. The spread stays 1: choosing it
-on a handful of validation cut-offs would be noise.
+on a handful of validation cut-offs would be noise. The cut-offs all forecast bars after the last day
+any member learned from (``training_period``): a member scored on bars it has seen would be flattered.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import pandas as pd
 
 from kronos.bars import bars_frame, input_digest
 from kronos.settings import default
@@ -48,11 +51,20 @@ def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_S
     """A meta-learner (stacking weights) fitted by walking ``members`` forward over ``cutoffs`` cut-offs
     spread over ``bars`` (a ``data_sources.Bars``), each with at least ``ENSEMBLE_LOOKBACK`` bars of
     history where the series has them. Stored in ``series_folder(series_key(...))`` when ``store``."""
-    frame = bars_frame(bars)
     from kronos_studio.evaluation.walk_forward import choose_cutoffs
 
+    frame = bars_frame(bars)
     min_history = min(ENSEMBLE_LOOKBACK, len(frame) // 2)
-    chosen = choose_cutoffs(len(frame), horizon, cutoffs, min_history)
+    seen = seen_until(members)
+    first = 0 if seen is None else int((pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC") <= seen[0]).sum())
+    try:
+        chosen = choose_cutoffs(len(frame), horizon, cutoffs, min_history, start=first)
+    except ValueError:
+        if seen is None:
+            raise
+        raise ValueError(f"the {seen[1]} member learned from data up to {seen[0].date()}: fitting the ensemble on "
+                         f"bars it has seen would flatter it; give bars after that ({horizon + 1}+ of them after "
+                         f"{min_history} bars of history)") from None
     name = name or f"{bars.symbol} {bars.interval}"
     spec = SeriesSpec(name, bars, bars.interval, asset_class(bars.calendar, bars.source), horizon, chosen)
     evals = signal_evaluations([spec], members, seed=seed, progress=progress)
@@ -64,6 +76,13 @@ def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_S
     if store:
         meta.folder = meta.save(series_folder(key))
     return meta
+
+
+def seen_until(members: Mapping) -> tuple | None:
+    """(the latest day any member learned from, that member's key), None when none records one."""
+    periods = [(p.seen_until, k) for k, m in members.items() if hasattr(m, "training_period")
+               for p in [m.training_period()] if p is not None]
+    return max(periods, default=None)
 
 
 def load_series_meta(bars, members: Mapping, horizon: int) -> MetaLearner | None:
