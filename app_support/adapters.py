@@ -45,7 +45,7 @@ def adapter_folders() -> list[Path]:
 
 def adapters_for(pair) -> list[Path]:
     """Adapter folders trained on this pair's predictor and tokenizer revisions (either adapter format)."""
-    from kronos_studio.training.lora import adapter_metadata
+    from kronos_studio.training.adapters import adapter_metadata
 
     prov = pair.provenance()
     out = []
@@ -66,7 +66,7 @@ class AdaptedRegistry:
         self._lock = threading.Lock()
 
     def get(self, choice: ModelChoice, folder: Path):
-        from kronos_studio.training.lora import apply_adapter
+        from kronos_studio.training.adapters import apply_adapter
 
         stamp = (folder / ADAPTER_FILE).stat().st_mtime_ns
         key = (choice.key, str(folder), stamp)

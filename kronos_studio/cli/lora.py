@@ -58,8 +58,10 @@ def run_train_lora(args) -> int:
 
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.evaluation.walk_forward import summary_table
+    from kronos_studio.training.adapters import apply_adapter
+    from kronos_studio.training.before_after import before_after
     from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
-    from kronos_studio.training.lora import apply_adapter, before_after, finetune_lora
+    from kronos_studio.training.lora import finetune_lora
     from kronos_studio.training.state import ResumeError
 
     device = cli_device(args)
