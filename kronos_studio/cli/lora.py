@@ -7,7 +7,8 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, add_data_and_training_options, cli_device, load_series, make_log, read_bars, train_config
+from .common import CliError, cli_device, read_bars
+from .training_options import add_data_and_training_options, load_series, make_log, train_config
 
 
 def register(train_sub) -> None:
