@@ -63,7 +63,7 @@ def forecaster(bars, choice: ModelChoice, settings):
 
     def load(ref: str):
         own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
-        return load_model(own)
+        return load_model(own.with_precision(choice.precision))
 
     return resolve(choice, bars, settings, load_pair=load)
 
@@ -120,7 +120,7 @@ class ModelRegistry:
             if choice.key not in self._pairs:
                 from kronos.checkpoints import load_pair
 
-                self._pairs[choice.key] = load_pair(choice.ref, tqdm_class=tqdm_class)
+                self._pairs[choice.key] = load_pair(choice.ref, tqdm_class=tqdm_class, precision=choice.precision)
             return self._pairs[choice.key]
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
 from kronos.config import MIN_BAND_PATHS, default_lookback
-from kronos.settings import ForecastSettings, default
+from kronos.settings import DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
 
 from . import data
 from .models import ModelChoice, device_label, model_choices
@@ -127,6 +127,13 @@ def render() -> Inputs:
     if not any(c.local for c in choices):
         sb.warning("No bundled model found (they ship inside the kronos_studio package): offline forecasts need one. "
                    "Official models download from the Hugging Face Hub when online.")
+    precision = sb.segmented_control(
+        "Precision", PRECISIONS, default=DEFAULT_PRECISION, key="sb_precision",
+        help="The Kronos predictor's arithmetic. fp32: the official numbers. bf16: half the memory and faster "
+             "where the CPU or GPU has bf16 units (slower on CPUs without them); the same forecast distribution, "
+             "not the same numbers (each fan says which it used)") or DEFAULT_PRECISION
+    choices = [c.with_precision(precision) for c in choices]
+    model = model.with_precision(precision) if model is not None else None
     sb.caption(f"Device: **{device_label()}**")
 
     # The lookback never offers more than the model reads; its default leaves room for the horizon in

@@ -4,13 +4,14 @@ a Hub id, a folder, ``ensemble``, a statistical model's key (``STATISTICAL``), o
 ``Forecaster``."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kronos.settings import ForecastSettings
+from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 
 from .base import Forecaster, PathForecaster
 
@@ -53,6 +54,15 @@ class ModelRef:
     ref: str  # what ``resolve`` takes: a folder, an official name, ``ensemble``
     kind: str  # "bundled", "folder", "official" or "ensemble"
     context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
+    precision: str = DEFAULT_PRECISION  # the Kronos predictor's compute precision (kronos.settings.PRECISIONS)
+
+    def with_precision(self, precision: str) -> ModelRef:
+        """The same model computed in ``precision``: another key, so its forecasts are stored apart."""
+        if precision == self.precision:
+            return self
+        base = self.key.split("@")[0]
+        return dataclasses.replace(self, precision=precision,
+                                   key=base if precision == DEFAULT_PRECISION else f"{base}@{precision}")
 
     @property
     def downloads(self) -> bool:

@@ -647,3 +647,19 @@ def test_the_fan_is_anchored_at_the_last_close_and_the_sidebar_switches_it_off(n
     raw = at.dataframe[0].value
     ratio = (anchored["close_p50"] / raw["close_p50"]).to_numpy()
     assert not np.allclose(ratio, 1) and np.allclose(ratio, ratio[0], rtol=1e-4)  # one factor for the whole fan
+
+
+def test_precision_bf16_from_the_sidebar_reaches_the_model_and_the_fan_says_it(new_app):
+    from app_support.forecasts import store
+
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and "fp32" in messages(at.caption)
+    before = len(store())
+    at.sidebar.button_group(key="sb_precision").set_value("bf16").run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    export = at.json[0].value
+    prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+    assert prov["precision"] == "bf16" and "bf16" in messages(at.caption)
+    assert len(store()) == before + 1  # stored apart from the fp32 fan, not served from it
