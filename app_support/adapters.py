@@ -88,15 +88,15 @@ def adapted_pair(choice: ModelChoice, folder: Path):
 
 @st.cache_resource(show_spinner=False)
 def _bundled_calendar():
-    from kronos_studio.training.events import bundled_calendar
+    from kronos_studio.events import bundled_calendar
 
     return bundled_calendar()
 
 
 def calendar(use_bundled: bool = True, upload=None):
     """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
-    Raises kronos_studio.training.events.EventError for an unreadable upload."""
-    from kronos_studio.training.events import load_calendar
+    Raises kronos_studio.events.EventError for an unreadable upload."""
+    from kronos_studio.events import load_calendar
 
     cal = _bundled_calendar() if use_bundled else None
     if upload is not None:
@@ -146,7 +146,7 @@ def calendar_digest(cal) -> str:
 def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
-    from kronos_studio.training.events import EventError
+    from kronos_studio.events import EventError
 
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
                       key="cal_bundled")
@@ -198,7 +198,7 @@ def coverage_gap(cal, bars) -> str | None:
 def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):
     """(forecast with events, forecast without events or None, came_from_store) for an adapter; runs
     when ``clicked``, otherwise only stored forecasts are returned (None when absent)."""
-    from kronos_studio.training.events import EventBuilder
+    from kronos_studio.events import EventBuilder
 
     from .forecasts import forecast_key, future_stamps, store
 

@@ -36,7 +36,7 @@ def register(train_sub) -> None:
 
 
 def _cli_builder(args):
-    from kronos_studio.training.events import EventBuilder, EventError, bundled_calendar, load_calendar
+    from kronos_studio.events import EventBuilder, EventError, bundled_calendar, load_calendar
 
     try:
         cal = None if args.no_bundled_calendar else bundled_calendar()

@@ -41,9 +41,9 @@ from safetensors.torch import load_file, save_file
 from data_sources.storage import atomic_write, atomic_write_text
 from kronos.checkpoints import KronosPair
 from kronos.model import Kronos
+from kronos_studio.events import CHANNELS, SCHEMA
 
 from .adapter_files import ADAPTER_CONFIG, ADAPTER_FILE, EVENT_FILE, META_FILE
-from .events import CHANNELS, SCHEMA
 
 FORMAT = "kronos-studio-lora"
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from kronos.checkpoints import KronosPair
 from kronos.settings import default
-
-from .events import EventBuilder
+from kronos_studio.events import EventBuilder
 
 
 def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuilder, *, horizon: int,

@@ -1,4 +1,4 @@
-"""LoRA fine-tuning of a Kronos predictor together with the event embedding (``kronos_studio.training.events``).
+"""LoRA fine-tuning of a Kronos predictor together with the event embedding (``kronos_studio.events``).
 
 The base model stays frozen: peft injects rank-8 adapters into the trunk self-attention q and v
 projections (``adapters.lora_model``), the zero-initialised ``event_emb`` Linear(20 -> d_model) is
@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from kronos.checkpoints import KronosPair
+from kronos_studio.events import SCHEMA, EventBuilder
 
 from .adapters import (
     FORMAT,
@@ -35,7 +36,6 @@ from .adapters import (
     write_adapter,
 )
 from .datasets import TrainData, WindowSet
-from .events import SCHEMA, EventBuilder
 from .loop import Log, Progress, Trainable, TrainConfig, train
 
 

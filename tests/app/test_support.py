@@ -199,7 +199,7 @@ def test_provenance_lists_only_the_events_in_the_forecasts_window():
     from app_support.adapters import markers
     from app_support.events import in_window
     from data_sources import load_sample
-    from kronos_studio.training.events import bundled_calendar
+    from kronos_studio.events import bundled_calendar
 
     bars = load_sample("AAPL daily 2000-2013 (bundled)", adjusted=False)
     every = markers(bundled_calendar(), bars)

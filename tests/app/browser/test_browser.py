@@ -399,8 +399,8 @@ def adapter_url(tiny_models, tmp_path_factory):
     """A server whose adapters folder holds a LoRA adapter of test-tiny-a (two training steps)."""
     from data_sources import load_sample
     from kronos.checkpoints import load_pair
+    from kronos_studio.events import EventBuilder
     from kronos_studio.training.datasets import as_series, build_train_data, fraction_split
-    from kronos_studio.training.events import EventBuilder
     from kronos_studio.training.loop import TrainConfig
     from kronos_studio.training.lora import finetune_lora
 

@@ -15,6 +15,7 @@ from kronos.errors import InputError
 from kronos.model import Kronos
 from kronos.pipeline import KronosPipeline
 from kronos.tokenizer import KronosTokenizer
+from kronos_studio.events import CHANNELS, EventBuilder, calendar_from_frame
 from kronos_studio.training.adapter_files import ADAPTER_CONFIG, ADAPTER_FILE, EVENT_FILE, META_FILE
 from kronos_studio.training.adapters import (
     AdapterError,
@@ -25,7 +26,6 @@ from kronos_studio.training.adapters import (
     prepare_lora_model,
 )
 from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
-from kronos_studio.training.events import CHANNELS, EventBuilder, calendar_from_frame
 from kronos_studio.training.loop import TrainConfig
 from kronos_studio.training.lora import finetune_lora
 from kronos_studio.training.state import ResumeError
