@@ -116,7 +116,9 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
 def run(bars, pair, settings, future, events, key: tuple, label: str):
     """A forecast with ``pair`` (and an events builder, or None), stored under ``key`` in the shared
     forecast store."""
-    from kronos.pipeline import KronosPipeline
+    from kronos_studio.forecasters import make_forecast
+    from kronos_studio.forecasters.kronos import KronosForecaster
+    from kronos_studio.forecasting import studio_pipeline
 
     from .forecasts import store
     from .runs import ProgressBar
@@ -126,8 +128,8 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
         return hit
     bar = ProgressBar(label)
     try:
-        fc = KronosPipeline(pair).predict(bars, settings=settings, future_timestamps=future, events=events,
-                                       progress=bar)
+        fc = make_forecast(KronosForecaster(studio_pipeline(pair), events=events), bars, settings, future,
+                           progress=bar)
     finally:
         bar.done()
     store().put(key, fc)
