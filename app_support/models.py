@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kronos_studio.forecasters import ENSEMBLE, ModelRef, catalog  # noqa: F401 (ENSEMBLE: the pages' key)
+from kronos_studio.forecasters import ModelRef, catalog
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
@@ -18,8 +18,8 @@ ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
 def model_choices() -> list[ModelChoice]:
     """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models, the
-    ensemble when its meta-learner is there, the official ones."""
-    return catalog(ensemble_available=ensemble_digest() is not None)
+    official ones."""
+    return catalog()
 
 
 @lru_cache(maxsize=4)

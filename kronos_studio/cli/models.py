@@ -28,6 +28,10 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), Hub repo id, local folder, '{ENSEMBLE}' (the bundled "
                         f"ensemble) or a statistical model ({', '.join(STATISTICAL)}); default: the bundled model")
+    p.add_argument("--ensemble", action="store_true",
+                   help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
+                        "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
+                        "otherwise equal weights (the provenance says which)")
 
 
 def load_forecaster(args, bars):
@@ -53,7 +57,8 @@ def load_forecaster(args, bars):
         return loaded[-1]
 
     try:
-        forecaster = resolve(args.model, bars, sampling_settings(args), load_pair=load, meta=getattr(args, "meta", None))
+        forecaster = resolve(args.model, bars, sampling_settings(args), ensemble=getattr(args, "ensemble", False),
+                             load_pair=load, meta=getattr(args, "meta", None))
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from None
     return forecaster, loaded[0] if loaded else None

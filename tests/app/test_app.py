@@ -515,7 +515,7 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     from app_support.forecasts import store
 
     at = small(new_app().run(), horizon=6, paths=6)
-    at.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     assert not at.exception and "Run forecast" in messages(at.info)
     assert "temperature, top-p and top-k go to its Kronos member" in messages(at.sidebar.caption)
     at.button(key="run_forecast").click().run()
