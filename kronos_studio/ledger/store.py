@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from . import frames, scoring
 from .codec import decode_array
 from .engine import ENV_DB, LedgerError, create_ledger_engine, dumps, ledger_url, migrate, revision, shown_url
-from .rows import prediction_row, utc
+from .rows import member_rows, prediction_row, utc
 from .schema import evaluations, legacy_imports, prediction_paths, predictions
 from .schema import track_records as track_records_table
 
@@ -124,8 +124,10 @@ class Ledger:
         """Keep ``forecast`` (a ``kronos.Forecast``) of ``bars`` (the ``data_sources.Bars`` it was made
         from: they name the series). ``calibration``: the ``FanCalibration`` that made a calibrated fan
         (a calibrated forecast is recorded as such in any case, from its provenance). The same forecast
-        recorded twice is kept once."""
+        recorded twice is kept once. An ensemble forecast (``EnsembleForecast``) also keeps each member's
+        own forecast as a row of its own (``rows.member_rows``), linked to it and scored like any other."""
         row, paths_blob = prediction_row(forecast, bars, calibration, exchange)
+        members = member_rows(forecast, bars, row)
 
         def work(conn: Connection) -> Recorded:
             found = conn.execute(select(predictions.c.id).where(predictions.c.forecast_key == row["forecast_key"]))
@@ -134,6 +136,10 @@ class Ledger:
                 return Recorded(int(existing), False)
             new_id = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
             conn.execute(prediction_paths.insert().values(prediction_id=new_id, **paths_blob))
+            for member, member_paths in members:  # in the same transaction: an ensemble is never kept without them
+                mid = conn.execute(predictions.insert().values(**member, parent_id=new_id)
+                                   .returning(predictions.c.id)).scalar_one()
+                conn.execute(prediction_paths.insert().values(prediction_id=mid, **member_paths))
             return Recorded(int(new_id), True)
 
         return self.write(work)
@@ -238,6 +244,11 @@ class Ledger:
     def predictions_frame(self, **filters) -> pd.DataFrame:
         """One row per prediction with its realized scores so far (see ``frames.predictions_frame``)."""
         return self.read(lambda conn: frames.predictions_frame(conn, **filters))
+
+    def realized_members(self, parents) -> pd.DataFrame:
+        """Each member's own realized score over the ensemble predictions ``parents`` (ids): see
+        ``frames.realized_members``."""
+        return self.read(lambda conn: frames.realized_members(conn, list(parents)))
 
     def steps_frame(self, *, scored_only: bool = False, **filters) -> pd.DataFrame:
         """One row per (prediction, step): what was forecast and, once scored, what happened."""
