@@ -279,6 +279,12 @@ class Ledger:
             raise LedgerError(f"no prediction {prediction_id} in the ledger")
         return tuple(row.fields), decode_array(row.data, (row.n_paths, row.horizon, len(row.fields)))
 
+    def features(self, ids) -> dict[int, dict]:
+        """prediction id -> the meta-learner's feature row an ensemble gave that member (member rows only)."""
+        query = (select(predictions.c.id, predictions.c.features)
+                 .where(predictions.c.id.in_([int(i) for i in ids]), predictions.c.features.is_not(None)))
+        return {int(r.id): dict(r.features) for r in self.read(lambda conn: conn.execute(query).all())}
+
     def counts(self) -> dict[str, int]:
         def work(conn):
             return {"predictions": conn.execute(select(func.count()).select_from(predictions)).scalar_one(),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from ledger_helpers import MEMBER_KEYS, cut, ensemble_forecast, forecast, series
 
+from kronos_studio.ensemble.ensemble import cutoff_rows
 from kronos_studio.evaluation.metrics import score_paths
 from kronos_studio.ledger.frames import realized_by_model
 
@@ -21,6 +22,10 @@ def test_each_member_is_kept_linked_and_scored_as_its_own_paths(ledger):
     assert sorted(members.index) == sorted(f"ensemble/{k}" for k in MEMBER_KEYS)
     assert (members["parent_id"] == recorded.id).all()
     assert dict(zip(members.index, members["weight"])) == member_weights(fc)
+    seen = cutoff_rows(fc.history, fc.members, 6, "1h", "other").set_index("member")  # what the ensemble weighed by
+    stored = ledger.features(members["prediction_id"])
+    for model, pid in members["prediction_id"].items():
+        assert stored[pid] == seen.loc[model.removeprefix("ensemble/")].to_dict()
     ledger.score(bars)
     table = ledger.predictions_frame().set_index("model")
     actual = bars.frame["close"].to_numpy()[250:256]
