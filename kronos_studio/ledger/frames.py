@@ -201,17 +201,19 @@ MEMBERS_REALIZED = ["member", "weight", "forecasts", "scored", "steps", "coverag
 
 
 def realized_members(conn: Connection, parents: Sequence[int]) -> pd.DataFrame:
-    """How each member of the ensemble predictions ``parents`` fared on its own, from its member rows: one
-    row per member (``member``: its key, ``weight``: the mean weight the meta-learner gave it) with the
-    columns of ``realized_by_model``, pooled over the members' scored steps (the ensemble's own steps: they
-    are scored on the same bars)."""
-    if not len(parents):
+    """Each member's own realized score beside its ensemble's, over the ensemble predictions ``parents``
+    (ids; those without member rows are left out): the first row is the ensembles' (``member`` "ensemble"),
+    then one per member (``member``: its key, ``weight``: the mean weight the meta-learner gave it), with the
+    columns of ``realized_by_model`` pooled over the scored steps. The members are scored on the very bars
+    their ensemble is, so their steps are the ensemble's."""
+    table = predictions_frame(conn, parents=parents) if len(parents) else pd.DataFrame()
+    if table.empty:
         return pd.DataFrame(columns=MEMBERS_REALIZED)
-    table = predictions_frame(conn, parents=parents)
-    realized = realized_by_model(table)
-    if realized.empty:
+    members = realized_by_model(table)
+    if members.empty:
         return pd.DataFrame(columns=MEMBERS_REALIZED)
-    weight = table.groupby("model")["weight"].mean()
-    realized.insert(1, "weight", realized["model"].map(weight).to_numpy())
-    realized.insert(0, "member", realized.pop("model").str.removeprefix(MEMBER_PREFIX))
-    return realized[MEMBERS_REALIZED]
+    members.insert(1, "weight", members["model"].map(table.groupby("model")["weight"].mean()).to_numpy())
+    members.insert(0, "member", members.pop("model").str.removeprefix(MEMBER_PREFIX))
+    ensembles = predictions_frame(conn, ids=table["parent_id"].astype("int64").unique().tolist())
+    own = realized_by_model(ensembles.assign(model="ensemble")).rename(columns={"model": "member"})
+    return pd.concat([own.assign(weight=np.nan), members], ignore_index=True)[MEMBERS_REALIZED]

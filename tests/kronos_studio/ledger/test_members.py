@@ -69,7 +69,10 @@ def test_the_ensembles_own_record_is_unchanged_by_its_member_rows(ledger, tmp_pa
     assert ledger.series_frame()["predictions"].tolist() == series_before["predictions"].tolist() == [2]
     ensemble_id = int(ledger.predictions_frame(models=["ensemble"])["prediction_id"].iloc[0])
     members = ledger.realized_members([ensemble_id]).set_index("member")
-    assert sorted(members.index) == sorted(MEMBER_KEYS) and (members["steps"] == 6).all()
+    assert list(members.index) == ["ensemble", *sorted(MEMBER_KEYS)] and (members["steps"] == 6).all()
+    mixture = after.set_index("model").loc["ensemble"]
+    assert members.loc["ensemble", ["steps", "coverage", "crps_pct"]].tolist() == \
+        mixture[["steps", "coverage", "crps_pct"]].tolist()  # the ensemble's own record, beside its members
     assert members.loc["garch", "weight"] == fc.provenance["weights"]["garch"]
     every = realized_by_model(ledger.predictions_frame()).set_index("model")
     assert members.loc["garch", "crps_pct"] == every.loc["ensemble/garch", "crps_pct"]
