@@ -165,9 +165,11 @@ def series_frame(conn: Connection) -> pd.DataFrame:
 
 def pending_series(conn: Connection) -> pd.DataFrame:
     """Series with predictions not scored on every step: source, symbol, interval, exchange,
-    predictions, oldest_last_bar_at, longest_horizon."""
+    predictions (forecasts as made, not counting an ensemble's member rows), oldest_last_bar_at,
+    longest_horizon."""
     scored = select(E.prediction_id, func.count().label("n")).group_by(E.prediction_id).subquery()
-    query = (select(P.source, P.symbol, P.interval, P.exchange, func.count(), func.min(P.last_bar_at),
+    made = func.count(case((P.parent_id.is_(None), P.id)))  # forecasts as made: an ensemble's members go with it
+    query = (select(P.source, P.symbol, P.interval, P.exchange, made, func.min(P.last_bar_at),
                     func.max(P.horizon))
              .outerjoin(scored, scored.c.prediction_id == P.id)
              .where(func.coalesce(scored.c.n, 0) < P.horizon)

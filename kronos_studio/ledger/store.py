@@ -57,14 +57,19 @@ class Recorded:
 
 @dataclass
 class ScoreReport:
+    """What one scoring stored. Counts forecasts as made: an ensemble's member rows, scored with it, are
+    counted apart (``member_steps``), so that a message about forecasts does not count each ensemble 5 times."""
+
     predictions: int = 0  # predictions that got new scores
     steps: int = 0  # (prediction, step) rows stored
     completed: int = 0  # predictions now scored on every step
     skipped: list[str] = field(default_factory=list)  # why some due predictions could not be scored
+    member_steps: int = 0  # (member row, step) rows stored
 
     def __add__(self, other: ScoreReport) -> ScoreReport:
         return ScoreReport(self.predictions + other.predictions, self.steps + other.steps,
-                           self.completed + other.completed, self.skipped + other.skipped)
+                           self.completed + other.completed, self.skipped + other.skipped,
+                           self.member_steps + other.member_steps)
 
 
 class Ledger:
@@ -189,7 +194,8 @@ class Ledger:
         for chunk in _chunks(plan, 200):
             ids = [d.prediction_id for d in chunk]
             query = (select(prediction_paths.c.prediction_id, prediction_paths.c.data, prediction_paths.c.fields,
-                            prediction_paths.c.n_paths, prediction_paths.c.horizon, predictions.c.last_close)
+                            prediction_paths.c.n_paths, prediction_paths.c.horizon, predictions.c.last_close,
+                            predictions.c.parent_id)
                      .join(predictions, predictions.c.id == prediction_paths.c.prediction_id)
                      .where(prediction_paths.c.prediction_id.in_(ids)))
             stored = {r.prediction_id: r for r in self.read(lambda conn, q=query: conn.execute(q).all())}
@@ -198,7 +204,8 @@ class Ledger:
                 r = stored[due.prediction_id]
                 paths = decode_array(r.data, (r.n_paths, r.horizon, len(r.fields)))
                 rows += scoring.evaluation_rows(due, paths[:, :, list(r.fields).index("close")], r.last_close, actual)
-            report += self._store_scores(ids, rows)
+            members = {pid for pid, r in stored.items() if r.parent_id is not None}
+            report += self._store_scores(ids, rows, members)
         return report
 
     def _store_waiting(self, waiting: dict[int, str], stored: dict[int, str | None]) -> None:
@@ -215,8 +222,9 @@ class Ledger:
 
         self.write(work)
 
-    def _store_scores(self, ids: list[int], rows: list[dict]) -> ScoreReport:
-        """Insert the rows whose step is not scored yet (a concurrent scorer may have stored some)."""
+    def _store_scores(self, ids: list[int], rows: list[dict], members: set[int]) -> ScoreReport:
+        """Insert the rows whose step is not scored yet (a concurrent scorer may have stored some);
+        ``members``: the ids among ``ids`` of member rows."""
         now = datetime.now(timezone.utc)
 
         def work(conn: Connection) -> ScoreReport:
@@ -226,12 +234,14 @@ class Ledger:
             if not new:
                 return ScoreReport()
             conn.execute(evaluations.insert(), new)
-            touched = {r["prediction_id"] for r in new}
+            touched = {r["prediction_id"] for r in new} - members
             complete = (select(func.count()).select_from(
                 select(e.prediction_id).join(predictions, predictions.c.id == e.prediction_id)
                 .where(e.prediction_id.in_(touched)).group_by(e.prediction_id, predictions.c.horizon)
                 .having(func.count() >= predictions.c.horizon).subquery()))
-            return ScoreReport(len(touched), len(new), conn.execute(complete).scalar_one())
+            member_steps = sum(r["prediction_id"] in members for r in new)
+            return ScoreReport(len(touched), len(new) - member_steps, conn.execute(complete).scalar_one(),
+                               member_steps=member_steps)
 
         return self.write(work)
 

@@ -8,6 +8,7 @@ from ledger_helpers import MEMBER_KEYS, cut, ensemble_forecast, forecast, series
 
 from kronos_studio.ensemble.ensemble import cutoff_rows
 from kronos_studio.evaluation.metrics import score_paths
+from kronos_studio.ledger import Recorded
 from kronos_studio.ledger.frames import realized_by_model
 
 
@@ -15,7 +16,7 @@ def test_each_member_is_kept_linked_and_scored_as_its_own_paths(ledger):
     bars = series(300)
     fc = ensemble_forecast(bars, 250, horizon=6)
     recorded = ledger.record(fc, cut(bars, 250))
-    assert ledger.record(fc, cut(bars, 250)) == type(recorded)(recorded.id, False)  # kept once, members too
+    assert ledger.record(fc, cut(bars, 250)) == Recorded(recorded.id, False)  # kept once, members too
     table = ledger.predictions_frame()
     assert len(table) == 1 + len(MEMBER_KEYS)
     members = table[table["parent_id"].notna()].set_index("model")
@@ -26,7 +27,9 @@ def test_each_member_is_kept_linked_and_scored_as_its_own_paths(ledger):
     stored = ledger.features(members["prediction_id"])
     for model, pid in members["prediction_id"].items():
         assert stored[pid] == seen.loc[model.removeprefix("ensemble/")].to_dict()
-    ledger.score(bars)
+    assert ledger.pending_series()["predictions"].tolist() == [1]  # one forecast waits, with its members
+    report = ledger.score(bars)
+    assert (report.predictions, report.steps, report.member_steps) == (1, 6, 6 * len(MEMBER_KEYS))
     table = ledger.predictions_frame().set_index("model")
     actual = bars.frame["close"].to_numpy()[250:256]
     last = float(bars.frame["close"].iloc[249])
