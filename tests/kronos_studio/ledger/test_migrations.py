@@ -197,6 +197,12 @@ def test_a_ledger_at_0004_gets_member_rows_and_goes_back_keeping_its_paths_and_s
         assert ids == sorted([pid, ensemble_id])  # the member rows go; the forecasts as made stay
         assert count(conn, prediction_paths) == 2  # with their paths and scores: none cascaded away
         assert count(conn, evaluations) == 6 + 6  # the old one now scored on all 6 steps, and the ensemble
+    with engine.connect() as conn, conn.begin():
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003_fair_crps")  # and the revision before, which also keeps them
+    with engine.connect() as conn:
+        assert (count(conn, prediction_paths), count(conn, evaluations)) == (2, 12)
     engine.dispose()
     with Ledger.open(ledger_url) as ledger:  # and up again
         assert schema_revision(ledger) == HEAD and ledger.counts()["evaluations"] == 12
