@@ -1,6 +1,7 @@
 """``kronos train ensemble``: retrain the ensemble's meta-learner on your own bars (signal evaluations:
-every member's walk-forward forecast at past cut-offs and what happened next), and use it with
-``kronos forecast/evaluate --model ensemble --meta DIR``."""
+every member's walk-forward forecast at past cut-offs and what happened next), or with ``--from-ledger``
+on the ensemble forecasts the ledger scored, and use it with ``kronos forecast/evaluate --model ensemble
+--meta DIR``."""
 from __future__ import annotations
 
 import sys
@@ -12,12 +13,23 @@ from .common import CliError, cli_device, quality_gate, read_bars
 
 
 def register(train_sub) -> None:
-    p = train_sub.add_parser("ensemble", help="retrain the ensemble's meta-learner on your bars",
-                             description="Walk-forward every ensemble member on your bars and fit the LightGBM "
-                                         "meta-learner that weighs them (time-ordered).")
-    p.add_argument("--data", nargs="+", required=True, metavar="FILE", help="CSV/Parquet bar files")
+    p = train_sub.add_parser("ensemble", help="retrain the ensemble's meta-learner on your bars or the ledger",
+                             description="Walk-forward every ensemble member on your bars (--data) and fit the "
+                                         "LightGBM meta-learner that weighs them (time-ordered); or fit it on the "
+                                         "ensemble forecasts the ledger scored (--from-ledger).")
+    p.add_argument("--data", nargs="+", default=None, metavar="FILE", help="CSV/Parquet bar files")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for meta_learner.txt + meta_learner.json")
-    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--horizon", type=int, default=None, help="bars ahead (with --data)")
+    p.add_argument("--from-ledger", action="store_true",
+                   help="learn from the ledger's ensemble forecasts scored on the bars that came after them, each "
+                        "member on its own paths, with the features the ensemble saw when it forecast (no --data); "
+                        "--out must be a new or empty folder")
+    p.add_argument("--since", default=None, metavar="DATE",
+                   help="with --from-ledger: learn only what was known before DATE (UTC when no zone is given; "
+                        "default now): forecasts whose last bar seen and every forecast bar are before DATE, all "
+                        "of them scored; later forecasts and bars are left out (e.g. to test the learner on them)")
+    p.add_argument("--min-evaluations", type=int, default=None, metavar="N",
+                   help="with --from-ledger: the fewest usable ensemble forecasts to train on (default 50)")
     p.add_argument("--cutoffs", type=int, default=60, help="cut-offs per file, spread over its history (default 60)")
     p.add_argument("--paths", type=int, default=default("paths"))
     p.add_argument("--model", default=None, help="the Kronos member (default: the bundled model)")
@@ -29,6 +41,16 @@ def register(train_sub) -> None:
 
 
 def run_train_ensemble(args) -> int:
+    if args.from_ledger:
+        return run_from_ledger(args)
+    if args.since is not None or args.min_evaluations is not None:
+        raise CliError("--since and --min-evaluations go with --from-ledger")
+    if not args.data or args.horizon is None:
+        raise CliError("give --data FILE ... and --horizon N (or --from-ledger to learn from the ledger)")
+    return run_walk_forward(args)
+
+
+def run_walk_forward(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback
     from kronos_studio.bundled import default_model_path
@@ -67,4 +89,50 @@ def run_train_ensemble(args) -> int:
           f"spread {meta.spread}; validation CRPS {meta.info['validation_crps_pct']:.3f}% of price "
           f"({meta.info['validation_crps_pct_equal_weights']:.3f}% with equal weights); saved to {args.out}",
           file=sys.stderr)
+    return 0
+
+
+def run_from_ledger(args) -> int:
+    import pandas as pd
+
+    from kronos_studio.ensemble.from_ledger import MIN_EVALUATIONS, ledger_evaluations
+    from kronos_studio.ensemble.train import fit_meta
+    from kronos_studio.ledger.frames import as_utc
+
+    from .ledger import open_ledger
+
+    if args.data or args.horizon is not None:
+        raise CliError("--from-ledger learns from the stored forecasts and their features: leave out --data and "
+                       "--horizon")
+    least = MIN_EVALUATIONS if args.min_evaluations is None else args.min_evaluations
+    if least < 4:
+        raise CliError("--min-evaluations must be at least 4")
+    try:
+        before = as_utc(args.since) if args.since else pd.Timestamp.now(tz="UTC")
+    except (ValueError, TypeError):
+        raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError(f"--out {out} already exists and is not an empty folder: name a new one (a meta-learner "
+                       "there is kept, never overwritten)")
+    ledger = open_ledger()
+    try:
+        found = ledger_evaluations(ledger, before)
+    finally:
+        ledger.close()
+    if found.count < least:
+        left = "; ".join(f"{n} {why}" for why, n in found.skipped.items())
+        raise CliError(f"only {found.count} ensemble forecasts in the ledger are scored, members included, before "
+                       f"{before:%Y-%m-%d %H:%M} UTC (need at least {least}{'; left out: ' + left if left else ''}): "
+                       "let more be scored (kronos ledger score), or lower --min-evaluations")
+    try:
+        meta = fit_meta(found.evals, found.paths, info={"provenance": {
+            "trained_on": "ledger", "before": str(before), "evaluations": found.count}})
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    meta.save(out)
+    print(f"meta-learner over {meta.members} trained on {found.count} scored ensemble forecasts before "
+          f"{before:%Y-%m-%d %H:%M} UTC; temperature {meta.temperature}, spread {meta.spread}; validation CRPS "
+          f"{meta.info['validation_crps_pct']:.3f}% of price ({meta.info['validation_crps_pct_equal_weights']:.3f}% "
+          f"with equal weights); saved to {out}", file=sys.stderr)
     return 0

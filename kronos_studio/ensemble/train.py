@@ -61,19 +61,25 @@ def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int 
                           progress=(lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
         ref = results[REFERENCE]
         for i, c in enumerate(ref.cutoffs):
-            history = frame.iloc[:c]
             paths = {k: r.paths[i] for k, r in results.items()}
-            features = cutoff_rows(history, paths, spec.horizon, spec.interval, spec.asset)
+            features = cutoff_rows(frame.iloc[:c], paths, spec.horizon, spec.interval, spec.asset)
             crps_pct = {k: float(r.crps[i].mean() / abs(r.last[i]) * 100) for k, r in results.items()}
-            for _, row in features.iterrows():
-                key = row["member"]
-                rows.append({**row.to_dict(), "series": spec.name, "cutoff_time": ref.cutoff_times[i],
-                             "crps_pct": crps_pct[key], "target": float(np.log(crps_pct[key] / crps_pct[REFERENCE])),
-                             "used": key not in spec.skip_members})
-            records.append({"series": spec.name, "cutoff_time": ref.cutoff_times[i], "history_last": float(ref.last[i]),
-                            "actual": ref.actual[i], "paths": paths, "features": features,
-                            "complete": not spec.skip_members})
+            add_cutoff(rows, records, spec.name, ref.cutoff_times[i], features, crps_pct, float(ref.last[i]),
+                       ref.actual[i], paths, spec.skip_members)
     return SignalEvaluations(pd.DataFrame(rows), records)
+
+
+def add_cutoff(rows: list, records: list, series: str, cutoff_time, features: pd.DataFrame, crps_pct: dict,
+               history_last: float, actual: np.ndarray, paths: dict, skip_members=()) -> None:
+    """Append one cut-off's training rows (one per member: features, crps_pct, target) and its record (what
+    temperature and spread are chosen on): the one definition of the target, for the walk-forward's cut-offs
+    and the ledger's realized ones alike."""
+    for _, row in features.iterrows():
+        key = row["member"]
+        rows.append({**row.to_dict(), "series": series, "cutoff_time": cutoff_time, "crps_pct": crps_pct[key],
+                     "target": float(np.log(crps_pct[key] / crps_pct[REFERENCE])), "used": key not in skip_members})
+    records.append({"series": series, "cutoff_time": cutoff_time, "history_last": history_last, "actual": actual,
+                    "paths": paths, "features": features, "complete": not skip_members})
 
 
 def mixture_crps_pct(record: dict, meta: MetaLearner, temperature: float, spread: float, paths: int) -> float:
