@@ -45,7 +45,7 @@ def adapter_folders() -> list[Path]:
 
 def adapters_for(pair) -> list[Path]:
     """Adapter folders trained on this pair's predictor and tokenizer revisions (either adapter format)."""
-    from kronos_studio.training.lora import adapter_metadata
+    from kronos_studio.training.adapters import adapter_metadata
 
     prov = pair.provenance()
     out = []
@@ -66,7 +66,7 @@ class AdaptedRegistry:
         self._lock = threading.Lock()
 
     def get(self, choice: ModelChoice, folder: Path):
-        from kronos_studio.training.lora import apply_adapter
+        from kronos_studio.training.adapters import apply_adapter
 
         stamp = (folder / ADAPTER_FILE).stat().st_mtime_ns
         key = (choice.key, str(folder), stamp)
@@ -88,15 +88,15 @@ def adapted_pair(choice: ModelChoice, folder: Path):
 
 @st.cache_resource(show_spinner=False)
 def _bundled_calendar():
-    from kronos_studio.training.events import bundled_calendar
+    from kronos_studio.events import bundled_calendar
 
     return bundled_calendar()
 
 
 def calendar(use_bundled: bool = True, upload=None):
     """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
-    Raises kronos_studio.training.events.EventError for an unreadable upload."""
-    from kronos_studio.training.events import load_calendar
+    Raises kronos_studio.events.EventError for an unreadable upload."""
+    from kronos_studio.events import load_calendar
 
     cal = _bundled_calendar() if use_bundled else None
     if upload is not None:
@@ -116,7 +116,9 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
 def run(bars, pair, settings, future, events, key: tuple, label: str):
     """A forecast with ``pair`` (and an events builder, or None), stored under ``key`` in the shared
     forecast store."""
-    from kronos.pipeline import KronosPipeline
+    from kronos_studio.forecasters import make_forecast
+    from kronos_studio.forecasters.kronos import KronosForecaster
+    from kronos_studio.forecasting import studio_pipeline
 
     from .forecasts import store
     from .runs import ProgressBar
@@ -126,8 +128,8 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
         return hit
     bar = ProgressBar(label)
     try:
-        fc = KronosPipeline(pair).predict(bars, settings=settings, future_timestamps=future, events=events,
-                                       progress=bar)
+        fc = make_forecast(KronosForecaster(studio_pipeline(pair), events=events), bars, settings, future,
+                           progress=bar)
     finally:
         bar.done()
     store().put(key, fc)
@@ -146,7 +148,7 @@ def calendar_digest(cal) -> str:
 def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
-    from kronos_studio.training.events import EventError
+    from kronos_studio.events import EventError
 
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
                       key="cal_bundled")
@@ -198,7 +200,7 @@ def coverage_gap(cal, bars) -> str | None:
 def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):
     """(forecast with events, forecast without events or None, came_from_store) for an adapter; runs
     when ``clicked``, otherwise only stored forecasts are returned (None when absent)."""
-    from kronos_studio.training.events import EventBuilder
+    from kronos_studio.events import EventBuilder
 
     from .forecasts import forecast_key, future_stamps, store
 

@@ -11,7 +11,7 @@ from .metrics import COVERAGE
 from .runs import LRUStore
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
-               "chronos2": "Chronos-2"}
+               "chronos2": "Chronos-2", "har": "HAR", "gjr_garch": "GJR-GARCH"}
 BASELINE_PATHS = 200  # as the trust panel's baselines (kronos_studio.evaluation.trust.evaluate)
 ENSEMBLE_ROW = "Ensemble"
 

@@ -184,7 +184,8 @@ def realized_panel(bars) -> None:
     if book is None:
         st.caption(f"Realized track record unavailable: {problem()}.")
         return
-    table = realized_by_model(book.predictions_frame(source=bars.source, symbol=bars.symbol, interval=bars.interval))
+    table = realized_by_model(book.predictions_frame(source=bars.source, symbol=bars.symbol, interval=bars.interval,
+                                                     member_rows=False))  # an ensemble's members: on Track record
     with st.container(border=True):
         st.markdown(f"**Realized track record of {bars.symbol} {bars.interval}** — forecasts made on this series "
                     "and scored on the bars that really came after them (the forecast ledger)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kronos_studio.forecasters import ENSEMBLE, ModelRef, catalog  # noqa: F401 (ENSEMBLE: the pages' key)
+from kronos_studio.forecasters import ModelRef, catalog
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
@@ -18,8 +18,8 @@ ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
 def model_choices() -> list[ModelChoice]:
     """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models, the
-    ensemble when its meta-learner is there, the official ones."""
-    return catalog(ensemble_available=ensemble_digest() is not None)
+    official ones."""
+    return catalog()
 
 
 @lru_cache(maxsize=4)
@@ -63,7 +63,7 @@ def forecaster(bars, choice: ModelChoice, settings):
 
     def load(ref: str):
         own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
-        return load_model(own)
+        return load_model(own.with_precision(choice.precision))
 
     return resolve(choice, bars, settings, load_pair=load)
 
@@ -120,7 +120,7 @@ class ModelRegistry:
             if choice.key not in self._pairs:
                 from kronos.checkpoints import load_pair
 
-                self._pairs[choice.key] = load_pair(choice.ref, tqdm_class=tqdm_class)
+                self._pairs[choice.key] = load_pair(choice.ref, tqdm_class=tqdm_class, precision=choice.precision)
             return self._pairs[choice.key]
 
 

@@ -7,10 +7,10 @@ import streamlit as st
 
 from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
 from kronos.config import MIN_BAND_PATHS, default_lookback
-from kronos.settings import ForecastSettings, default
+from kronos.settings import DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
 
 from . import data
-from .models import ModelChoice, device_label, model_choices
+from .models import ModelChoice, device_label, ensemble_digest, model_choices
 
 YAHOO_INTERVALS = list(SOURCES[YFINANCE].intervals)
 CRYPTO_INTERVALS = list(SOURCES[CCXT].intervals)
@@ -127,6 +127,23 @@ def render() -> Inputs:
     if not any(c.local for c in choices):
         sb.warning("No bundled model found (they ship inside the kronos_studio package): offline forecasts need one. "
                    "Official models download from the Hugging Face Hub when online.")
+    can_mix = ensemble_digest() is not None
+    mix = sb.toggle("Ensemble", key="sb_ensemble", disabled=not can_mix,
+                    help="This Kronos model mixed with HAR, GJR-GARCH, GARCH, the random walk and the bootstrap, "
+                         "weighted by the bundled meta-learner (trained with the bundled Kronos; with another "
+                         "Kronos the members are weighed equally, and the fan says so)" if can_mix else
+                         "The bundled meta-learner's files are missing: reinstall kronos-studio")
+    if mix and model is not None:
+        model = model.ensemble_of()
+    # Compare can rank the ensemble over each bundled model beside the single models.
+    choices = [*choices, *(c.ensemble_of() for c in choices if c.bundled)]
+    precision = sb.segmented_control(
+        "Precision", PRECISIONS, default=DEFAULT_PRECISION, key="sb_precision",
+        help="The Kronos predictor's arithmetic. fp32: the official numbers. bf16: half the memory and faster "
+             "where the CPU or GPU has bf16 units (slower on CPUs without them); the same forecast distribution, "
+             "not the same numbers (each fan says which it used)") or DEFAULT_PRECISION
+    choices = [c.with_precision(precision) for c in choices]
+    model = model.with_precision(precision) if model is not None else None
     sb.caption(f"Device: **{device_label()}**")
 
     # The lookback never offers more than the model reads; its default leaves room for the horizon in

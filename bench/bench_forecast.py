@@ -28,6 +28,7 @@ import torch
 
 from kronos.checkpoints import load_pair, save_checkpoint  # noqa: E402
 from kronos.pipeline import KronosPipeline  # noqa: E402
+from kronos.settings import DEFAULT_PRECISION, PRECISIONS  # noqa: E402
 from kronos.synthetic import MODEL_CONFIGS, random_bars  # noqa: E402
 
 CASES = {  # name: (model, context, lookback, horizon, paths)
@@ -138,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                         help="our predictor's precision (the official one runs in fp32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")

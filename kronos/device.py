@@ -5,13 +5,9 @@ import os
 
 import torch
 
-DTYPE = torch.float32  # the official numerics are float32-only (RoPE tables are float32)
+from .settings import DEFAULT_PRECISION
 
-# The predictor's compute precision. fp32 is the official numerics (greedy output equal to the official
-# predictor's); bf16 halves the predictor's weights and activations and matches fp32 only in distribution
-# (tests/kronos/test_precision.py). The tokenizer always runs in fp32: its sign bits are the tokens.
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-DEFAULT_PRECISION = "fp32"
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # the names of kronos.settings.PRECISIONS
 
 
 def resolve_precision(precision: str | None) -> torch.dtype:

@@ -8,6 +8,12 @@ from dataclasses import dataclass, fields
 from .errors import InputError
 from .normalization import CLIP
 
+# The predictor's compute precision. fp32 is the official numerics (greedy output equal to the official
+# predictor's); bf16 halves the predictor's weights and activations and matches fp32 only in distribution
+# (tests/kronos/test_precision.py). The tokenizer always runs in fp32: its sign bits are the tokens.
+# A model-loading choice, not a sampling setting: kronos.device maps the names to dtypes.
+PRECISIONS = ("fp32", "bf16")
+DEFAULT_PRECISION = "fp32"
 
 @dataclass(frozen=True)
 class SamplingConfig:

@@ -55,10 +55,12 @@ if not st.button("Run fine-tuning", type="primary", icon=":material/model_traini
     else:
         st.stop()
 else:
+    from kronos_studio.events import EventBuilder
+    from kronos_studio.training.adapters import apply_adapter
+    from kronos_studio.training.before_after import before_after
     from kronos_studio.training.datasets import DataError, as_series, build_train_data, fraction_split
-    from kronos_studio.training.events import EventBuilder
     from kronos_studio.training.loop import TrainConfig
-    from kronos_studio.training.lora import apply_adapter, before_after, finetune_lora
+    from kronos_studio.training.lora import finetune_lora
 
     try:
         pair = load_model(choice)

@@ -18,7 +18,7 @@ if inputs.model is None:
     st.info("Choose a model in the sidebar.")
     st.stop()
 if not inputs.model.screens:
-    st.info("The screener forecasts with one Kronos model: choose a Kronos model in the sidebar (the ensemble "
+    st.info("The screener forecasts with one Kronos model: switch off **Ensemble** in the sidebar (the ensemble "
             "runs series by series on the Forecast page).")
     st.stop()
 settings = screener.run_settings(inputs)

@@ -43,7 +43,7 @@ c1, c2, c3 = st.columns([3, 4, 1.4])
 series = c1.selectbox("Series", options, index=options.index(default) if default in keys else 1, key="tr_series",
                       format_func=label)
 filters = {} if series == ALL else dict(zip(("source", "symbol", "interval"), series))
-table = book.predictions_frame(**filters)
+table = book.predictions_frame(**filters, member_rows=False)  # forecasts as made; an ensemble's members below
 models = sorted(table["model"].unique())
 chosen = c2.multiselect("Models", models, default=models, key="tr_models", placeholder="Every model")
 table = table[table["model"].isin(chosen or models)]
@@ -105,6 +105,16 @@ st.dataframe(view, hide_index=True, key="tr_table", column_config={
     "crps": pct("CRPS", format="%.4g"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
     "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
     "realized_return": pct("return to last scored bar", format="percent")})
+
+members = book.realized_members(table.loc[table["scored_steps"] > 0, "prediction_id"].tolist())
+if len(members):
+    st.markdown("**Ensemble members, each scored on its own paths** — the same forecasts and bars as the "
+                "ensemble's above; `kronos train ensemble --from-ledger` learns the weights from these")
+    st.dataframe(members, hide_index=True, key="tr_members", column_config={
+        "weight": pct("mean weight", format="percent", help="The meta-learner's mean weight for the member"),
+        "forecasts": pct("forecasts"), "scored": pct("forecasts scored"), "steps": pct("bars scored"),
+        "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
+        "direction_hit": pct("direction hit", format="percent")})
 
 
 def _steps_parquet() -> bytes:

@@ -27,11 +27,10 @@ from data_sources import list_samples, load_sample
 from kronos.checkpoints import load_pair
 from kronos.config import default_lookback
 from kronos_studio.bundled import default_model_path
-from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, load_bundled_meta
+from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, default_members, load_bundled_meta
 from kronos_studio.ensemble.combine import EQUAL, METHODS
 from kronos_studio.ensemble.ensemble import Ensemble
 from kronos_studio.ensemble.features import asset_class
-from kronos_studio.ensemble.members import default_members
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.evaluation.metrics import score_paths
 from kronos_studio.evaluation.trust import skill_interval, skill_score

@@ -22,7 +22,7 @@ FORBIDDEN = {
 
 def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
     """(line, absolute module, names) of every import in a file, relative ones resolved."""
-    package = path.relative_to(ROOT).parent.parts
+    package = path.relative_to(ROOT).parent.parts if path.is_relative_to(ROOT) else ()
     out = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -161,8 +161,42 @@ def test_only_the_cli_imports_the_cli():
     bad = [f"{p.relative_to(ROOT)}:{line} imports {module}"
            for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages")
            for p in files(folder) if "cli" not in p.relative_to(ROOT).parts
-           for line, module, _ in imports_of(p) if module.startswith("kronos_studio.cli")]
+           for line, module in cli_imports(p)]
     assert not bad, "\n".join(bad)
+
+
+def cli_imports(path: Path) -> list[tuple[int, str]]:
+    return [(line, module) for line, module, _ in imports_of(path) if module.startswith("kronos_studio.cli")]
+
+
+MODEL_KINDS = {"bundled", "folder", "official", "ensemble"}
+RESOLVER = "kronos_studio/forecasters/resolve.py"
+
+
+def kind_branches(tree: ast.AST) -> list[int]:
+    """Lines comparing a ``.kind`` with a model kind (``choice.kind == "ensemble"``, ``c.kind in (...)``)."""
+    def names_a_kind(node) -> bool:
+        values = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+        return any(isinstance(v, ast.Constant) and v.value in MODEL_KINDS for v in values)
+
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Compare)
+            and any(isinstance(side, ast.Attribute) and side.attr == "kind" for side in [n.left, *n.comparators])
+            and any(names_a_kind(side) for side in [n.left, *n.comparators])]
+
+
+def test_only_the_resolver_branches_on_the_kind_of_model():
+    """What differs between Kronos, the ensemble and the statistical models is decided behind the
+    forecaster seam (kronos_studio.forecasters): callers ask the forecaster or the ModelRef's properties."""
+    bad = [f"{p.relative_to(ROOT)}:{line}" for folder in ("kronos_studio", "app_support", "pages")
+           for p in files(folder) if p.relative_to(ROOT).as_posix() != RESOLVER
+           for line in kind_branches(ast.parse(p.read_text()))]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_guard_finds_a_kind_branch():
+    assert kind_branches(ast.parse('if choice.kind == "ensemble":\n    pass')) == [1]
+    assert kind_branches(ast.parse('ok = [c for c in cs if c.kind in ("bundled", "folder")]')) == [1]
+    assert kind_branches(ast.parse('if saved.kind != kind:\n    pass\nif choice.mixes:\n    pass')) == []
 
 
 def test_benchmarks_do_not_import_the_tests():
@@ -186,14 +220,18 @@ def string_literals(path: Path) -> list[tuple[int, str]]:
 def test_the_band_is_named_in_one_place():
     """'p10–p90' on screen and in column names comes from kronos.quantiles (band_label / BAND_NAME), so a
     changed band renames every label and no display label is written out as a lookup key."""
-    import re
-
-    band = re.compile(r"p\d+(\.\d+)?\s*[–-]\s*p\d+")
     bad = [f"{p.relative_to(ROOT)}:{line}: {text!r}"
            for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages")
            for p in files(folder) if p.relative_to(ROOT).as_posix() != "kronos/quantiles.py"
-           for line, text in string_literals(p) if band.search(text)]
+           for line, text in band_literals(p)]
     assert not bad, "\n".join(bad)
+
+
+def band_literals(path: Path) -> list[tuple[int, str]]:
+    import re
+
+    band = re.compile(r"p\d+(\.\d+)?\s*[–-]\s*p\d+")
+    return [(line, text) for line, text in string_literals(path) if band.search(text)]
 
 
 SETTINGS_HOME = "kronos/settings.py"
@@ -241,3 +279,17 @@ def test_each_forecast_setting_has_one_default():
            for p in files(folder) if p.relative_to(ROOT).as_posix() != SETTINGS_HOME
            for line, name, value in literal_defaults(p) if value == defaults[name] and value is not None]
     assert not bad, "\n".join(bad)
+
+
+def test_the_guards_catch_a_reintroduced_violation(tmp_path):
+    """Each guard above fails on the thing it forbids: an import of the CLI, a band written out, a
+    sampling default written again."""
+    offender = tmp_path / "offender.py"
+    offender.write_text('from kronos_studio.cli.models import load_forecaster\n'
+                        'LABEL = "p10–p90 band"\n'
+                        'def forecast(bars, paths=30, temperature=1.0):\n'
+                        '    return bars\n')
+    assert cli_imports(offender) == [(1, "kronos_studio.cli.models")]
+    assert band_literals(offender) == [(2, "p10–p90 band")]
+    assert [(name, value) for _, name, value in literal_defaults(offender)] == [("paths", 30), ("temperature", 1.0)]
+

@@ -7,17 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .common import (
-    CliError,
-    add_context_option,
-    add_model_option,
-    add_sampling_options,
-    context_note,
-    load_forecaster,
-    quality_gate,
-    read_bars,
-    sampling_settings,
-)
+from .common import CliError, add_sampling_options, quality_gate, read_bars, sampling_settings
+from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
 def register(sub) -> None:

@@ -5,19 +5,11 @@ import json
 import sys
 from pathlib import Path
 
+from kronos.settings import DEFAULT_PRECISION, PRECISIONS
+
 from . import ledger
-from .common import (
-    CliError,
-    add_context_option,
-    add_model_option,
-    add_sampling_options,
-    context_note,
-    load_forecaster,
-    quality_gate,
-    quantile_levels,
-    read_bars,
-    sampling_settings,
-)
+from .common import CliError, add_sampling_options, quality_gate, quantile_levels, read_bars, sampling_settings
+from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
 def register(sub) -> None:
@@ -44,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
     p.add_argument("--meta", default=None, metavar="DIR",

@@ -69,9 +69,11 @@ def open_in_background() -> Future:
 def record(opening: Future, forecast, bars) -> str:
     """Record ``forecast`` in the ledger being opened, after scoring the series' earlier forecasts that
     ``bars`` (newer bars of it, maybe) can score; the line that says so."""
+    ledger = opening.result()  # raises the CliError of a ledger that cannot be opened
+    # Imported only now: the opening thread imports the ledger package, and two threads importing it at
+    # once can see it half-initialised (KeyError 'kronos_studio.ledger').
     from kronos_studio.ledger.frames import counted
 
-    ledger = opening.result()  # raises the CliError of a ledger that cannot be opened
     try:
         scored = ledger.score(bars)
         done = ledger.record(forecast, bars)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, add_data_and_training_options, cli_device, load_series, make_log, read_bars, train_config
+from .common import CliError, cli_device, read_bars
+from .training_options import add_data_and_training_options, load_series, make_log, train_config
 
 
 def register(train_sub) -> None:
@@ -35,7 +36,7 @@ def register(train_sub) -> None:
 
 
 def _cli_builder(args):
-    from kronos_studio.training.events import EventBuilder, EventError, bundled_calendar, load_calendar
+    from kronos_studio.events import EventBuilder, EventError, bundled_calendar, load_calendar
 
     try:
         cal = None if args.no_bundled_calendar else bundled_calendar()
@@ -58,8 +59,10 @@ def run_train_lora(args) -> int:
 
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.evaluation.walk_forward import summary_table
+    from kronos_studio.training.adapters import apply_adapter
+    from kronos_studio.training.before_after import before_after
     from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
-    from kronos_studio.training.lora import apply_adapter, before_after, finetune_lora
+    from kronos_studio.training.lora import finetune_lora
     from kronos_studio.training.state import ResumeError
 
     device = cli_device(args)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import (
-    CliError,
+from .common import CliError, cli_device, error_line, positive
+from .training_options import (
     add_data_and_training_options,
     build_data,
-    cli_device,
-    error_line,
     load_series,
     make_log,
-    positive,
     report_training,
     train_config,
 )

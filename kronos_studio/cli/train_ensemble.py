@@ -1,8 +1,10 @@
 """``kronos train ensemble``: retrain the ensemble's meta-learner on your own bars (signal evaluations:
-every member's walk-forward forecast at past cut-offs and what happened next), and use it with
-``kronos forecast/evaluate --model ensemble --meta DIR``.
+every member's walk-forward forecast at past cut-offs and what happened next), or with ``--from-ledger``
+on the ensemble forecasts the ledger scored, and use it with ``kronos forecast/evaluate --model ensemble
+--meta DIR``.
 
     kronos train ensemble --data FILE ... --out DIR --horizon N   # a meta-learner over your files
+    kronos train ensemble --from-ledger --out DIR                 # over the ledger's scored forecasts
     kronos train ensemble FILE --horizon N [--cutoffs K]          # stacking weights fitted to this series,
                                                                   # stored in the studio's cache by its key
 """
@@ -17,16 +19,28 @@ from .common import CliError, cli_device, quality_gate, read_bars
 
 
 def register(train_sub) -> None:
-    p = train_sub.add_parser("ensemble", help="retrain the ensemble's meta-learner on your bars",
-                             description="Walk-forward every ensemble member on your bars and fit the LightGBM "
-                                         "meta-learner that weighs them (time-ordered).")
+    p = train_sub.add_parser("ensemble", help="retrain the ensemble's meta-learner on your bars or the ledger",
+                             description="Walk-forward every ensemble member on your bars (--data) and fit the "
+                                         "LightGBM meta-learner that weighs them (time-ordered); or fit it on the "
+                                         "ensemble forecasts the ledger scored (--from-ledger); or fit the "
+                                         "ensemble to one series (FILE).")
     p.add_argument("series", nargs="?", metavar="FILE",
                    help="fit the ensemble to this one series (stacking weights on its own history), stored in the "
                         "studio's cache under a key of its bars, interval, horizon and members")
-    p.add_argument("--data", nargs="+", metavar="FILE", help="CSV/Parquet bar files (with --out)")
-    p.add_argument("--out", metavar="DIR", help="folder for meta_learner.txt + meta_learner.json (with --data; "
-                                                 "with FILE: a copy besides the cache)")
-    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--data", nargs="+", default=None, metavar="FILE", help="CSV/Parquet bar files (with --out)")
+    p.add_argument("--out", metavar="DIR", help="folder for meta_learner.txt + meta_learner.json (with --data or "
+                                                 "--from-ledger; with FILE: a copy besides the cache)")
+    p.add_argument("--horizon", type=int, default=None, help="bars ahead (with --data or FILE)")
+    p.add_argument("--from-ledger", action="store_true",
+                   help="learn from the ledger's ensemble forecasts scored on the bars that came after them, each "
+                        "member on its own paths, with the features the ensemble saw when it forecast (no --data); "
+                        "--out must be a new or empty folder")
+    p.add_argument("--since", default=None, metavar="DATE",
+                   help="with --from-ledger: learn only what was known before DATE (UTC when no zone is given; "
+                        "default now): forecasts whose last bar seen and every forecast bar are before DATE, all "
+                        "of them scored; later forecasts and bars are left out (e.g. to test the learner on them)")
+    p.add_argument("--min-evaluations", type=int, default=None, metavar="N",
+                   help="with --from-ledger: the fewest usable ensemble forecasts to train on (default 50)")
     p.add_argument("--cutoffs", type=int, default=None,
                    help="cut-offs per file, spread over its history (default 60; 40 for one series)")
     p.add_argument("--paths", type=int, default=default("paths"))
@@ -39,16 +53,36 @@ def register(train_sub) -> None:
 
 
 def run_train_ensemble(args) -> int:
+    if args.from_ledger:
+        if args.series is not None:
+            raise CliError("--from-ledger learns from the stored forecasts: leave out the series FILE")
+        return run_from_ledger(args)
+    if args.since is not None or args.min_evaluations is not None:
+        raise CliError("--since and --min-evaluations go with --from-ledger")
+    if (args.series is None) == (args.data is None):
+        raise CliError("give one series FILE (fit the ensemble to it) or --data FILE ... --out DIR, not both "
+                       "(or --from-ledger --out DIR to learn from the ledger)")
+    if args.horizon is None:
+        raise CliError("--horizon N is needed to walk the members forward")
+    if args.data is not None and args.out is None:
+        raise CliError("--data needs --out DIR (the folder for the meta-learner)")
+    return run_walk_forward(args)
+
+
+def validation_line(meta) -> str:
+    """'method quantile; validation CRPS: quantile 1.322%, softmax 1.333%, equal 1.335%, ... of price'."""
+    validation = meta.info["validation_crps_pct"]
+    scores = ", ".join(f"{k} {v:.3f}%" for k, v in validation.items() if not k.startswith("member:"))
+    return f"method {meta.method}; validation CRPS {scores} of price"
+
+
+def run_walk_forward(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback
     from kronos_studio.bundled import default_model_path
-    from kronos_studio.ensemble.members import default_members
+    from kronos_studio.ensemble.bundled import default_members
     from kronos_studio.forecasting import studio_pipeline
 
-    if (args.series is None) == (args.data is None):
-        raise CliError("give one series FILE (fit the ensemble to it) or --data FILE ... --out DIR, not both")
-    if args.data is not None and args.out is None:
-        raise CliError("--data needs --out DIR (the folder for the meta-learner)")
     cutoffs = args.cutoffs or (60 if args.data else 40)
     if args.horizon < 1 or cutoffs < 4 or args.paths < 1:
         raise CliError("--horizon and --paths must be at least 1 and --cutoffs at least 4")
@@ -108,8 +142,52 @@ def fit_files(args, members, cutoffs: int, pair, lookback: int) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     meta.save(args.out)
-    validation = meta.info["validation_crps_pct"]
-    print(f"meta-learner over {meta.members} trained on {len(evals.cutoffs)} cut-offs; method {meta.method} "
-          f"({', '.join(f'{k} {v:.3f}%' for k, v in validation.items() if not k.startswith('member:'))} validation "
-          f"CRPS of price); saved to {args.out}", file=sys.stderr)
+    print(f"meta-learner over {meta.members} trained on {len(evals.cutoffs)} cut-offs; {validation_line(meta)}; "
+          f"saved to {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_from_ledger(args) -> int:
+    import pandas as pd
+
+    from kronos_studio.ensemble.from_ledger import MIN_EVALUATIONS, ledger_evaluations
+    from kronos_studio.ensemble.train import fit_meta
+    from kronos_studio.ledger.frames import as_utc
+
+    from .ledger import open_ledger
+
+    if args.data or args.horizon is not None:
+        raise CliError("--from-ledger learns from the stored forecasts and their features: leave out --data and "
+                       "--horizon")
+    if args.out is None:
+        raise CliError("--from-ledger needs --out DIR (a new or empty folder for the meta-learner)")
+    least = MIN_EVALUATIONS if args.min_evaluations is None else args.min_evaluations
+    if least < 4:
+        raise CliError("--min-evaluations must be at least 4")
+    try:
+        before = as_utc(args.since) if args.since else pd.Timestamp.now(tz="UTC")
+    except (ValueError, TypeError):
+        raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError(f"--out {out} already exists and is not an empty folder: name a new one (a meta-learner "
+                       "there is kept, never overwritten)")
+    ledger = open_ledger()
+    try:
+        found = ledger_evaluations(ledger, before)
+    finally:
+        ledger.close()
+    if found.count < least:
+        left = "; ".join(f"{n} {why}" for why, n in found.skipped.items())
+        raise CliError(f"only {found.count} ensemble forecasts in the ledger are scored, members included, before "
+                       f"{before:%Y-%m-%d %H:%M} UTC (need at least {least}{'; left out: ' + left if left else ''}): "
+                       "let more be scored (kronos ledger score), or lower --min-evaluations")
+    try:
+        meta = fit_meta(found.evals, found.paths, info={"provenance": {
+            "trained_on": "ledger", "before": str(before), "evaluations": found.count}})
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    meta.save(out)
+    print(f"meta-learner over {meta.members} trained on {found.count} scored ensemble forecasts before "
+          f"{before:%Y-%m-%d %H:%M} UTC; {validation_line(meta)}; saved to {out}", file=sys.stderr)
     return 0

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kronos.settings import default
 from kronos_studio import ASSETS
+from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 
 from .ensemble import Ensemble
 from .features import asset_class
-from .members import default_members
+from .members import BaselineMember, GarchMember, KronosMember
 from .meta import MetaLearner
+from .volatility import GjrGarchMember, HarMember
 
 ENSEMBLE_DIR = ASSETS / "ensemble"
+
+
+def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, **kronos_settings) -> dict:
+    """key -> member: Kronos, HAR, GJR-GARCH, GARCH, the random walk and the bootstrap (and Chronos-2
+    when given)."""
+    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), HarMember(paths=paths),
+               GjrGarchMember(paths=paths), GarchMember(paths=paths),
+               BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths))]
+    if chronos2 is not None:
+        members.insert(1, chronos2)
+    return {m.key: m for m in members}
 
 
 def load_bundled_meta() -> MetaLearner:

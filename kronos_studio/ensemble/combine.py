@@ -112,13 +112,20 @@ def quantile_weights(quantiles: list[np.ndarray], actuals: list[np.ndarray]) -> 
     return simplex_minimize(fun, grad, q.shape[0])
 
 
-def quantile_average_paths(history: pd.DataFrame, member_paths: dict[str, np.ndarray], weights: dict[str, float],
-                           paths: int, seed: int) -> np.ndarray:
-    """[paths, H, 6] candles whose closes follow the weighted mean of the members' close quantiles."""
-    last = float(history["close"].iloc[-1])
+def quantile_average_closes(member_paths: dict[str, np.ndarray], weights: dict[str, float], last: float,
+                            paths: int, rng: np.random.Generator) -> np.ndarray:
+    """[paths, H] closes whose quantiles at every step are the weighted mean of the members' close quantiles."""
     keys = [k for k, w in weights.items() if w > 0]
     w = np.array([weights[k] for k in keys])
     mean_q = np.einsum("k,khl->hl", w / w.sum(), member_quantiles(member_paths, keys, last)) * abs(last) / 100
+    return last * np.exp(np.cumsum(log_return_paths(QUANTILE_LEVELS, mean_q, last, paths, rng), axis=1))
+
+
+def quantile_average_paths(history: pd.DataFrame, member_paths: dict[str, np.ndarray], weights: dict[str, float],
+                           paths: int, seed: int) -> np.ndarray:
+    """[paths, H, 6] candles around ``quantile_average_closes`` (built as the simulated members' are)."""
+    last = float(history["close"].iloc[-1])
     rng = np.random.default_rng(seed)
-    return candles_from_log_returns(history, log_return_paths(QUANTILE_LEVELS, mean_q, last, paths, rng), rng,
-                                    CANDLE_WINDOW).astype(np.float32)
+    closes = quantile_average_closes(member_paths, weights, last, paths, rng)
+    log_returns = np.diff(np.log(closes), axis=1, prepend=np.log(last))
+    return candles_from_log_returns(history, log_returns, rng, CANDLE_WINDOW).astype(np.float32)

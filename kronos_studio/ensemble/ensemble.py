@@ -114,12 +114,15 @@ class Ensemble:
         self.weighting = ({"rule": EQUAL, "reason": f"{meta_label} was {reason}",
                            "trained_with": meta.identities, "given": self.identities} if reason is not None
                           else {"rule": "meta-learner", **meta.parameters(self.method)})
+        if reason is None and not meta.identities:
+            self.weighting["note"] = "the meta-learner records no member identities: its members matched by key only"
 
     def describe_weighting(self) -> str:
         """One line: how the members are weighted, and why when it is not the meta-learner's way."""
         if self.weighting["rule"] == EQUAL:
             return f"equal weights: {self.weighting['reason']}"
-        return f"{self.method} (meta-learner)"
+        note = self.weighting.get("note")
+        return f"{self.method} (meta-learner" + (f"; {note})" if note else ")")
 
     def member_paths(self, history: pd.DataFrame, future, horizon: int, seed: int,
                      progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.settings import default
-from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk, candles_from_log_returns
+from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
@@ -177,16 +177,3 @@ class BaselineMember:
 
     def identity(self) -> dict:
         return self.describe()
-
-
-def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, **kronos_settings) -> dict:
-    """key -> member: Kronos, HAR, GJR-GARCH, GARCH, the random walk and the bootstrap (and Chronos-2
-    when given)."""
-    from .volatility import GjrGarchMember, HarMember
-
-    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), HarMember(paths=paths),
-               GjrGarchMember(paths=paths), GarchMember(paths=paths),
-               BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths))]
-    if chronos2 is not None:
-        members.insert(1, chronos2)
-    return {m.key: m for m in members}

@@ -79,8 +79,8 @@ class MetaLearner:
         unknown = [k for k in given if k not in self.members]
         if unknown:
             return f"trained with the members {self.members} and cannot weigh {unknown}"
-        if not self.identities:
-            return "records no member identities (trained before they were recorded)"
+        if not self.identities:  # e.g. fitted on the ledger, whose rows keep no identities: keys only (Ensemble says so)
+            return None
         differ = [k for k in self.members if self.identities.get(k, {}).get("digest") != given[k].get("digest")]
         if differ:
             return (f"trained with {', '.join(identity_label(self.identities.get(k, {'key': k})) for k in differ)}, "

@@ -26,12 +26,12 @@ from .combine import (
     group_key,
     member_quantiles,
     pool_terms,
-    quantile_average_paths,
+    quantile_average_closes,
     quantile_weights,
     stacking_weights,
 )
 from .ensemble import apply_spread, cutoff_rows, mix
-from .members import CANDLE_WINDOW, member_identity
+from .members import member_identity
 from .meta import REFERENCE, MetaLearner, fit_booster, softmax_weights
 
 TEMPERATURES = (0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 1e6)  # 1e6: equal weights
@@ -83,21 +83,25 @@ def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int 
                           progress=(lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
         ref = results[REFERENCE]
         for i, c in enumerate(ref.cutoffs):
-            history = frame.iloc[:c]
             paths = {k: r.paths[i] for k, r in results.items()}
-            features = cutoff_rows(history, paths, spec.horizon, spec.interval, spec.asset)
+            features = cutoff_rows(frame.iloc[:c], paths, spec.horizon, spec.interval, spec.asset)
             crps_pct = {k: float(r.crps[i].mean() / abs(r.last[i]) * 100) for k, r in results.items()}
-            for _, row in features.iterrows():
-                key = row["member"]
-                rows.append({**row.to_dict(), "series": spec.name, "cutoff_time": ref.cutoff_times[i],
-                             "crps_pct": crps_pct[key], "target": float(np.log(crps_pct[key] / crps_pct[REFERENCE])),
-                             "used": key not in spec.skip_members})
-            records.append({"series": spec.name, "cutoff_time": ref.cutoff_times[i], "history_last": float(ref.last[i]),
-                            "actual": ref.actual[i], "paths": paths, "features": features,
-                            "group": group_key(spec.asset, spec.interval),
-                            "history_tail": history.iloc[-(CANDLE_WINDOW + 1):].reset_index(drop=True),
-                            "complete": not spec.skip_members})
+            add_cutoff(rows, records, spec.name, ref.cutoff_times[i], features, crps_pct, float(ref.last[i]),
+                       ref.actual[i], paths, group_key(spec.asset, spec.interval), spec.skip_members)
     return SignalEvaluations(pd.DataFrame(rows), records, {k: member_identity(m) for k, m in members.items()})
+
+
+def add_cutoff(rows: list, records: list, series: str, cutoff_time, features: pd.DataFrame, crps_pct: dict,
+               history_last: float, actual: np.ndarray, paths: dict, group: str = ALL, skip_members=()) -> None:
+    """Append one cut-off's training rows (one per member: features, crps_pct, target) and its record (what
+    the methods are fitted and validated on; ``group``: ``combine.group_key``): the one definition of the
+    target, for the walk-forward's cut-offs and the ledger's realized ones alike."""
+    for _, row in features.iterrows():
+        key = row["member"]
+        rows.append({**row.to_dict(), "series": series, "cutoff_time": cutoff_time, "crps_pct": crps_pct[key],
+                     "target": float(np.log(crps_pct[key] / crps_pct[REFERENCE])), "used": key not in skip_members})
+    records.append({"series": series, "cutoff_time": cutoff_time, "history_last": history_last, "actual": actual,
+                    "paths": paths, "features": features, "group": group, "complete": not skip_members})
 
 
 def combined_scores(record: dict, method: str, weights: dict[str, float], spread: float, paths: int,
@@ -105,8 +109,9 @@ def combined_scores(record: dict, method: str, weights: dict[str, float], spread
     """(mean fair CRPS in % of the last close, p10–p90 coverage) at one recorded cut-off of ``method`` with
     these weights and spread ("pool": a linear pool; "quantile": quantile averaging)."""
     if method == "quantile":
-        combined = apply_spread(quantile_average_paths(record["history_tail"], record["paths"], weights, paths, seed),
-                                spread)
+        closes = quantile_average_closes(record["paths"], weights, record["history_last"], paths,
+                                         np.random.default_rng(seed))
+        combined = apply_spread(np.repeat(closes[:, :, None], 6, axis=2), spread)
     else:
         combined = mix(record["paths"], weights, paths, spread)
     closes = combined[:, :, 3]
@@ -130,7 +135,8 @@ def group_weight_table(records: list[dict], members: list[str], fit: Callable[[l
     """{group: {member: weight}} fitted by ``fit`` on each group with enough cut-offs, and on all (``ALL``)."""
     groups = {ALL: records}
     for r in records:
-        groups.setdefault(r["group"], []).append(r)
+        if r["group"] != ALL:
+            groups.setdefault(r["group"], []).append(r)
     return {g: dict(zip(members, np.round(fit(rs), 4).tolist())) for g, rs in groups.items()
             if g == ALL or len(rs) >= MIN_GROUP_CUTOFFS}
 

@@ -4,13 +4,14 @@ a Hub id, a folder, ``ensemble``, a statistical model's key (``STATISTICAL``), o
 ``Forecaster``."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kronos.settings import ForecastSettings
+from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 
 from .base import Forecaster, PathForecaster
 
@@ -53,6 +54,24 @@ class ModelRef:
     ref: str  # what ``resolve`` takes: a folder, an official name, ``ensemble``
     kind: str  # "bundled", "folder", "official" or "ensemble"
     context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
+    precision: str = DEFAULT_PRECISION  # the Kronos predictor's compute precision (kronos.settings.PRECISIONS)
+
+    def with_precision(self, precision: str) -> ModelRef:
+        """The same model computed in ``precision``: another key, so its forecasts are stored apart."""
+        if precision == self.precision:
+            return self
+        base = self.key.split("@")[0]
+        return dataclasses.replace(self, precision=precision,
+                                   key=base if precision == DEFAULT_PRECISION else f"{base}@{precision}")
+
+    def ensemble_of(self) -> ModelRef:
+        """This Kronos model as the ensemble's Kronos member, mixed with the statistical members."""
+        if self.mixes:
+            return self
+        from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
+
+        return ModelRef(f"{ENSEMBLE}:{self.key}", f"Ensemble over {self.label}", self.ref, "ensemble",
+                        ENSEMBLE_LOOKBACK, self.precision)
 
     @property
     def downloads(self) -> bool:
@@ -122,13 +141,11 @@ def folder_context(path: Path) -> int:
         return DEFAULT_BUNDLE_CONTEXT
 
 
-def catalog(ensemble_available: bool = True) -> list[ModelRef]:
-    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, the ensemble (over the first
-    bundled model, when its meta-learner is there), then the official ones."""
+def catalog() -> list[ModelRef]:
+    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, then the official ones (any of them
+    mixed into the ensemble: ``ModelRef.ensemble_of``)."""
     from kronos.config import OFFICIAL_MODELS
     from kronos_studio.bundled import bundled_models
-    from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
-
     out: list[ModelRef] = []
     for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
         path = Path(folder).expanduser()
@@ -139,10 +156,6 @@ def catalog(ensemble_available: bool = True) -> list[ModelRef]:
     for name, path in bundled.items():
         out.append(ModelRef(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
                             folder_context(path)))
-    if bundled and ensemble_available:
-        default = next(iter(bundled))
-        out.append(ModelRef(ENSEMBLE, f"Ensemble: {default}, GARCH, random walk, bootstrap (bundled, offline)",
-                            str(bundled[default]), "ensemble", ENSEMBLE_LOOKBACK))
     for name, m in OFFICIAL_MODELS.items():
         where = "cached" if official_cached(m.repo_id, m.revision) else "download"
         size = f"{m.params / 1e6:.0f}M params" if m.params else ""
@@ -152,10 +165,11 @@ def catalog(ensemble_available: bool = True) -> list[ModelRef]:
 
 
 def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | None = None, *,
-            load_pair: Callable[[str], object] | None = None, meta: str | os.PathLike | None = None,
-            **load_options) -> Forecaster:
-    """The forecaster ``ref`` names. ``bars`` (a ``data_sources.Bars``) and ``settings`` are needed by the
-    ensemble (its asset class, interval and member settings). ``load_pair(ref)`` loads a Kronos model
+            ensemble: bool = False, load_pair: Callable[[str], object] | None = None,
+            meta: str | os.PathLike | None = None, **load_options) -> Forecaster:
+    """The forecaster ``ref`` names; ``ensemble``: that Kronos model as the ensemble's Kronos member
+    (``ref`` 'ensemble': the bundled default's). ``bars`` (a ``data_sources.Bars``) and ``settings`` are
+    needed by the ensemble (its asset class, interval and member settings). ``load_pair(ref)`` loads a Kronos model
     (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
     ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one.
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
@@ -169,6 +183,9 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     else:
         name = ref
     if name in STATISTICAL:
+        if ensemble:
+            raise ValueError(f"{name} is a statistical model, not a Kronos model to mix with them: leave out the "
+                             "ensemble, or name a Kronos model")
         return PathForecaster(STATISTICAL[name].make)
     if load_pair is None:
         from kronos.checkpoints import load_pair as load
@@ -178,7 +195,7 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     kronos_ref = ref.kronos_ref if isinstance(ref, ModelRef) else (
         str(default_model_path()) if name in (None, ENSEMBLE) else name)
     pipeline = studio_pipeline(load_pair(kronos_ref))
-    if name != ENSEMBLE:
+    if name != ENSEMBLE and not ensemble:
         return KronosForecaster(pipeline)
     from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
     from kronos_studio.ensemble.meta import MetaLearner

@@ -2,7 +2,9 @@
 table the export and the meta-learner read, the series and what is still to score.
 
 Filters (all optional, combined with AND): ``source``, ``symbol``, ``interval``, ``models`` (names),
-``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids)."""
+``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids), ``parents`` (the
+member rows of these ensemble predictions), ``member_rows`` (False: only the forecasts as made, without the
+rows an ensemble forecast keeps for each of its members)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,13 +18,15 @@ from kronos.config import BAR_COLUMNS
 from kronos.quantiles import level_name
 
 from .codec import decode_array, decode_times
+from .rows import MEMBER_PREFIX
 from .schema import evaluations, predictions
 from .scoring import QUANTILE_LEVELS
 
 P, E = predictions.c, evaluations.c
 SERIES = ["source", "symbol", "interval"]
 IDENTITY = ["created_at", "source", "symbol", "interval", "timezone", "model", "model_revision", "calibrated",
-            "horizon", "paths", "seed", "temperature", "top_p", "top_k", "lookback", "last_bar_at", "last_close"]
+            "horizon", "paths", "seed", "temperature", "top_p", "top_k", "lookback", "last_bar_at", "last_close",
+            "parent_id", "weight"]
 
 
 def counted(n: int, noun: str) -> str:
@@ -36,7 +40,8 @@ def as_utc(when) -> pd.Timestamp:
 
 
 def conditions(*, source: str | None = None, symbol: str | None = None, interval: str | None = None,
-               models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None) -> list:
+               models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None,
+               parents: Sequence[int] | None = None, member_rows: bool = True) -> list:
     out = []
     for column, value in (("source", source), ("symbol", symbol), ("interval", interval)):
         if value is not None:
@@ -47,6 +52,10 @@ def conditions(*, source: str | None = None, symbol: str | None = None, interval
         out.append(P.created_at >= as_utc(since).to_pydatetime())
     if ids is not None:
         out.append(P.id.in_([int(i) for i in ids]))
+    if parents is not None:
+        out.append(P.parent_id.in_([int(i) for i in parents]))
+    if not member_rows:
+        out.append(P.parent_id.is_(None))
     return out
 
 
@@ -91,6 +100,7 @@ def predictions_frame(conn: Connection, **filters) -> pd.DataFrame:
     frame["scored_steps"] = frame["scored_steps"].astype("int64")
     for c in ("crps", "coverage", "direction_hit", "last_scored_step", "last_actual_close"):  # NULL: not scored yet
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    _member_columns(frame)
     frame["crps_pct"] = frame["crps"] / frame["last_close"].abs() * 100
     frame["realized_return"] = frame["last_actual_close"] / frame["last_close"] - 1
     return frame
@@ -121,11 +131,18 @@ def steps_frame(conn: Connection, *, scored_only: bool = False, **filters) -> pd
     meta = pd.DataFrame.from_records([tuple(r)[:len(head)] for r in rows], columns=head)
     meta["created_at"] = pd.to_datetime(meta["created_at"], utc=True)
     meta["last_bar_at"] = pd.to_datetime(meta["last_bar_at"], utc=True)
+    _member_columns(meta)
     long = long.merge(meta, on="prediction_id", how="left", sort=False)
     long["timestamp"] = pd.DatetimeIndex(times.astype("datetime64[ns]")).tz_localize("UTC")
     for j, name in enumerate(bands):
         long[name] = close[:, j].astype(np.float64)
     return long.merge(scores, on=["prediction_id", "step"], how="inner" if scored_only else "left", sort=False)
+
+
+def _member_columns(frame: pd.DataFrame) -> None:
+    """parent_id as nullable integers, weight as floats (NULL on forecasts as made)."""
+    frame["parent_id"] = pd.array(frame["parent_id"].tolist(), dtype="Int64")
+    frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce").astype("float64")
 
 
 def _close_bands(row) -> np.ndarray:
@@ -138,18 +155,21 @@ def _close_bands(row) -> np.ndarray:
 
 def series_frame(conn: Connection) -> pd.DataFrame:
     """One row per series, the latest forecast first: source, symbol, interval, predictions, models,
-    latest (created_at of its newest prediction)."""
+    latest (created_at of its newest prediction). Forecasts as made: an ensemble's member rows are not counted."""
     query = (select(P.source, P.symbol, P.interval, func.count(), func.count(P.model.distinct()),
                     func.max(P.created_at))
+             .where(P.parent_id.is_(None))
              .group_by(P.source, P.symbol, P.interval).order_by(func.max(P.created_at).desc()))
     return _frame(conn, query, [*SERIES, "predictions", "models", "latest"])
 
 
 def pending_series(conn: Connection) -> pd.DataFrame:
     """Series with predictions not scored on every step: source, symbol, interval, exchange,
-    predictions, oldest_last_bar_at, longest_horizon."""
+    predictions (forecasts as made, not counting an ensemble's member rows), oldest_last_bar_at,
+    longest_horizon."""
     scored = select(E.prediction_id, func.count().label("n")).group_by(E.prediction_id).subquery()
-    query = (select(P.source, P.symbol, P.interval, P.exchange, func.count(), func.min(P.last_bar_at),
+    made = func.count(case((P.parent_id.is_(None), P.id)))  # forecasts as made: an ensemble's members go with it
+    query = (select(P.source, P.symbol, P.interval, P.exchange, made, func.min(P.last_bar_at),
                     func.max(P.horizon))
              .outerjoin(scored, scored.c.prediction_id == P.id)
              .where(func.coalesce(scored.c.n, 0) < P.horizon)
@@ -177,3 +197,25 @@ def realized_by_model(table: pd.DataFrame) -> pd.DataFrame:
                         "steps": n, "coverage": g["coverage"].sum() / n, "crps_pct": g["crps_pct"].sum() / n,
                         "direction_hit": g["direction_hit"].sum() / n})
     return out.reset_index()[REALIZED]
+
+
+MEMBERS_REALIZED = ["member", "weight", "forecasts", "scored", "steps", "coverage", "crps_pct", "direction_hit"]
+
+
+def realized_members(conn: Connection, parents: Sequence[int]) -> pd.DataFrame:
+    """Each member's own realized score beside its ensemble's, over the ensemble predictions ``parents``
+    (ids; those without member rows are left out): the first row is the ensembles' (``member`` "ensemble"),
+    then one per member (``member``: its key, ``weight``: the mean weight the meta-learner gave it), with the
+    columns of ``realized_by_model`` pooled over the scored steps. The members are scored on the very bars
+    their ensemble is, so their steps are the ensemble's."""
+    table = predictions_frame(conn, parents=parents) if len(parents) else pd.DataFrame()
+    if table.empty:
+        return pd.DataFrame(columns=MEMBERS_REALIZED)
+    members = realized_by_model(table)
+    if members.empty:
+        return pd.DataFrame(columns=MEMBERS_REALIZED)
+    members.insert(1, "weight", members["model"].map(table.groupby("model")["weight"].mean()).to_numpy())
+    members.insert(0, "member", members.pop("model").str.removeprefix(MEMBER_PREFIX))
+    ensembles = predictions_frame(conn, ids=table["parent_id"].astype("int64").unique().tolist())
+    own = realized_by_model(ensembles.assign(model="ensemble")).rename(columns={"model": "member"})
+    return pd.concat([own.assign(weight=np.nan), members], ignore_index=True)[MEMBERS_REALIZED]

@@ -1,7 +1,9 @@
 """One forecast as the ledger stores it: its ``predictions`` row (identity, series, settings, quantiles,
-provenance) and the close/high/low paths for ``prediction_paths``."""
+provenance) and the close/high/low paths for ``prediction_paths``; an ensemble forecast also gives one
+such row per member (``member_rows``)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import datetime
@@ -68,6 +70,51 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     picked = paths[:, :, [BAR_COLUMNS.index(f) for f in PATH_FIELDS]]
     blob = {"fields": list(PATH_FIELDS), "n_paths": paths.shape[0], "horizon": horizon, "data": encode_array(picked)}
     return row, blob
+
+
+MEMBER_PREFIX = "ensemble/"  # a member row's model: "ensemble/" + the member's key, e.g. "ensemble/garch"
+
+
+def member_model(key: str) -> str:
+    return f"{MEMBER_PREFIX}{key}"
+
+
+def member_rows(forecast, bars, parent: dict) -> list[tuple[dict, dict]]:
+    """(row, paths) of every member of an ensemble ``forecast`` (one whose ``members`` dict holds each
+    member's own paths): the member's paths and quantiles stored as any forecast's, the ensemble's series,
+    bar times and history, the weight the meta-learner gave the member and the meta-learner's feature row for
+    it, computed from the history the forecast read (as ``Ensemble.combine`` did). ``parent``: the ensemble's
+    row; the caller sets ``parent_id``. Uncalibrated: a fan calibration moves the ensemble's paths only."""
+    members = getattr(forecast, "members", None) or {}
+    if not members:
+        return []
+    from kronos_studio.ensemble.ensemble import SEED_STRIDE, cutoff_rows
+    from kronos_studio.ensemble.features import asset_class
+
+    prov = forecast.provenance
+    horizon = len(pd.DatetimeIndex(forecast.timestamps))
+    member_paths = {k: np.asarray(v, dtype=PATH_DTYPE) for k, v in members.items()}
+    features = cutoff_rows(forecast.history, member_paths, horizon, bars.interval,
+                           asset_class(bars.calendar, bars.source)).set_index("member")
+    weights = prov.get("weights") or {}
+    described = prov.get("members") or {}
+    read = prov.get("members_read") or {}
+    out = []
+    for i, (key, paths) in enumerate(member_paths.items()):
+        seed = int(forecast.settings.seed) + i * SEED_STRIDE  # the stream the member drew from
+        member = dataclasses.replace(forecast, paths=paths, mean=paths.mean(axis=0), provenance={
+            "model": member_model(key), "member": key, "ensemble_forecast_key": parent["forecast_key"],
+            "describe": described.get(key), "seed": seed, "input_sha256": prov.get("input_sha256"),
+            "created_at": prov.get("created_at")})
+        row, blob = prediction_row(member, bars, exchange=parent["exchange"])
+        row.update(
+            forecast_key=hashlib.sha256(f"{parent['forecast_key']}/{key}".encode()).hexdigest(),
+            created_at=parent["created_at"], seed=seed, calibrated=False, calibration_levels=None,
+            lookback=int(read.get(key, row["lookback"])),
+            weight=None if weights.get(key) is None else float(weights[key]),
+            features={f: float(v) for f, v in features.loc[key].items()})
+        out.append((row, blob))
+    return out
 
 
 def utc(ts) -> datetime:

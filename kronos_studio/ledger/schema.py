@@ -7,6 +7,9 @@ these tables equal what they build, so the two cannot drift apart.
 
 - ``predictions``: one forecast each: the series, the data it saw, the model, the settings, its
   quantiles per step and the bar times it forecast.
+  An ensemble's forecast also keeps one row per member (model ``ensemble/<member key>``, ``parent_id``
+  the ensemble's row): the member's own paths, the weight the meta-learner gave it and the features it
+  saw, scored like any forecast and read back to retrain the meta-learner on realized scores.
 - ``prediction_paths``: the close, high and low of every sampled path per step (float32, exactly the
   forecast's values): what CRPS, PIT, coverage and later threshold questions are computed from. A
   table of its own, so that listing predictions never reads the paths.
@@ -38,7 +41,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0004_history_fingerprint"
+HEAD = "0005_member_rows"
 
 # 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -108,6 +111,11 @@ predictions = Table(
     Column("model_ref", String(500)),
     Column("model_revision", String(64)),
     Column("members", JSON),  # an ensemble's member models, else null
+    # a member's row of an ensemble forecast: the ensemble's row (deleted with it), the weight the meta-learner
+    # gave the member and the meta-learner's feature row for it (kronos_studio.ensemble.features). Null otherwise.
+    Column("parent_id", Id, ForeignKey("predictions.id", ondelete="CASCADE")),
+    Column("weight", Float),
+    Column("features", JSON),
     # the settings
     Column("horizon", Integer, nullable=False),
     Column("paths", Integer, nullable=False),
@@ -127,6 +135,7 @@ predictions = Table(
     Index(None, "source", "symbol", "interval", "last_bar_at"),
     Index(None, "model"),
     Index(None, "created_at"),
+    Index(None, "parent_id"),
 )
 
 prediction_paths = Table(

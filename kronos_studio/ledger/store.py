@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from . import frames, scoring
 from .codec import decode_array
 from .engine import ENV_DB, LedgerError, create_ledger_engine, dumps, ledger_url, migrate, revision, shown_url
-from .rows import prediction_row, utc
+from .rows import member_rows, prediction_row, utc
 from .schema import evaluations, legacy_imports, prediction_paths, predictions
 from .schema import track_records as track_records_table
 
@@ -57,14 +57,19 @@ class Recorded:
 
 @dataclass
 class ScoreReport:
+    """What one scoring stored. Counts forecasts as made: an ensemble's member rows, scored with it, are
+    counted apart (``member_steps``), so that a message about forecasts does not count each ensemble 5 times."""
+
     predictions: int = 0  # predictions that got new scores
     steps: int = 0  # (prediction, step) rows stored
     completed: int = 0  # predictions now scored on every step
     skipped: list[str] = field(default_factory=list)  # why some due predictions could not be scored
+    member_steps: int = 0  # (member row, step) rows stored
 
     def __add__(self, other: ScoreReport) -> ScoreReport:
         return ScoreReport(self.predictions + other.predictions, self.steps + other.steps,
-                           self.completed + other.completed, self.skipped + other.skipped)
+                           self.completed + other.completed, self.skipped + other.skipped,
+                           self.member_steps + other.member_steps)
 
 
 class Ledger:
@@ -124,8 +129,10 @@ class Ledger:
         """Keep ``forecast`` (a ``kronos.Forecast``) of ``bars`` (the ``data_sources.Bars`` it was made
         from: they name the series). ``calibration``: the ``FanCalibration`` that made a calibrated fan
         (a calibrated forecast is recorded as such in any case, from its provenance). The same forecast
-        recorded twice is kept once."""
+        recorded twice is kept once. An ensemble forecast (``EnsembleForecast``) also keeps each member's
+        own forecast as a row of its own (``rows.member_rows``), linked to it and scored like any other."""
         row, paths_blob = prediction_row(forecast, bars, calibration, exchange)
+        members = member_rows(forecast, bars, row)
 
         def work(conn: Connection) -> Recorded:
             found = conn.execute(select(predictions.c.id).where(predictions.c.forecast_key == row["forecast_key"]))
@@ -134,6 +141,10 @@ class Ledger:
                 return Recorded(int(existing), False)
             new_id = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
             conn.execute(prediction_paths.insert().values(prediction_id=new_id, **paths_blob))
+            for member, member_paths in members:  # in the same transaction: an ensemble is never kept without them
+                mid = conn.execute(predictions.insert().values(**member, parent_id=new_id)
+                                   .returning(predictions.c.id)).scalar_one()
+                conn.execute(prediction_paths.insert().values(prediction_id=mid, **member_paths))
             return Recorded(int(new_id), True)
 
         return self.write(work)
@@ -183,7 +194,8 @@ class Ledger:
         for chunk in _chunks(plan, 200):
             ids = [d.prediction_id for d in chunk]
             query = (select(prediction_paths.c.prediction_id, prediction_paths.c.data, prediction_paths.c.fields,
-                            prediction_paths.c.n_paths, prediction_paths.c.horizon, predictions.c.last_close)
+                            prediction_paths.c.n_paths, prediction_paths.c.horizon, predictions.c.last_close,
+                            predictions.c.parent_id)
                      .join(predictions, predictions.c.id == prediction_paths.c.prediction_id)
                      .where(prediction_paths.c.prediction_id.in_(ids)))
             stored = {r.prediction_id: r for r in self.read(lambda conn, q=query: conn.execute(q).all())}
@@ -192,7 +204,8 @@ class Ledger:
                 r = stored[due.prediction_id]
                 paths = decode_array(r.data, (r.n_paths, r.horizon, len(r.fields)))
                 rows += scoring.evaluation_rows(due, paths[:, :, list(r.fields).index("close")], r.last_close, actual)
-            report += self._store_scores(ids, rows)
+            members = {pid for pid, r in stored.items() if r.parent_id is not None}
+            report += self._store_scores(ids, rows, members)
         return report
 
     def _store_waiting(self, waiting: dict[int, str], stored: dict[int, str | None]) -> None:
@@ -209,8 +222,9 @@ class Ledger:
 
         self.write(work)
 
-    def _store_scores(self, ids: list[int], rows: list[dict]) -> ScoreReport:
-        """Insert the rows whose step is not scored yet (a concurrent scorer may have stored some)."""
+    def _store_scores(self, ids: list[int], rows: list[dict], members: set[int]) -> ScoreReport:
+        """Insert the rows whose step is not scored yet (a concurrent scorer may have stored some);
+        ``members``: the ids among ``ids`` of member rows."""
         now = datetime.now(timezone.utc)
 
         def work(conn: Connection) -> ScoreReport:
@@ -220,12 +234,14 @@ class Ledger:
             if not new:
                 return ScoreReport()
             conn.execute(evaluations.insert(), new)
-            touched = {r["prediction_id"] for r in new}
+            touched = {r["prediction_id"] for r in new} - members
             complete = (select(func.count()).select_from(
                 select(e.prediction_id).join(predictions, predictions.c.id == e.prediction_id)
                 .where(e.prediction_id.in_(touched)).group_by(e.prediction_id, predictions.c.horizon)
                 .having(func.count() >= predictions.c.horizon).subquery()))
-            return ScoreReport(len(touched), len(new), conn.execute(complete).scalar_one())
+            member_steps = sum(r["prediction_id"] in members for r in new)
+            return ScoreReport(len(touched), len(new) - member_steps, conn.execute(complete).scalar_one(),
+                               member_steps=member_steps)
 
         return self.write(work)
 
@@ -238,6 +254,11 @@ class Ledger:
     def predictions_frame(self, **filters) -> pd.DataFrame:
         """One row per prediction with its realized scores so far (see ``frames.predictions_frame``)."""
         return self.read(lambda conn: frames.predictions_frame(conn, **filters))
+
+    def realized_members(self, parents) -> pd.DataFrame:
+        """Each member's own realized score over the ensemble predictions ``parents`` (ids): see
+        ``frames.realized_members``."""
+        return self.read(lambda conn: frames.realized_members(conn, list(parents)))
 
     def steps_frame(self, *, scored_only: bool = False, **filters) -> pd.DataFrame:
         """One row per (prediction, step): what was forecast and, once scored, what happened."""
@@ -267,6 +288,12 @@ class Ledger:
         if row is None:
             raise LedgerError(f"no prediction {prediction_id} in the ledger")
         return tuple(row.fields), decode_array(row.data, (row.n_paths, row.horizon, len(row.fields)))
+
+    def features(self, ids) -> dict[int, dict]:
+        """prediction id -> the meta-learner's feature row an ensemble gave that member (member rows only)."""
+        query = (select(predictions.c.id, predictions.c.features)
+                 .where(predictions.c.id.in_([int(i) for i in ids]), predictions.c.features.is_not(None)))
+        return {int(r.id): dict(r.features) for r in self.read(lambda conn: conn.execute(query).all())}
 
     def counts(self) -> dict[str, int]:
         def work(conn):

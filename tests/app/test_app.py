@@ -515,7 +515,7 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     from app_support.forecasts import store
 
     at = small(new_app().run(), horizon=6, paths=6)
-    at.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     assert not at.exception and "Run forecast" in messages(at.info)
     assert "temperature, top-p and top-k go to its Kronos member" in messages(at.sidebar.caption)
     at.button(key="run_forecast").click().run()
@@ -559,7 +559,7 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     at.selectbox(key="fan_band").set_value("p25–p75").run()
     assert {m.label: m for m in at.metric}["Sampling time"].delta == "from cache"
     other = small(new_app().run(), horizon=6, paths=6)
-    other.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    other.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     assert other.get("plotly_chart") and len(store()) == n
     # A Kronos-only setting is the Kronos member's, and part of what the stored forecast is keyed by.
     at.sidebar.slider(key="sb_temperature").set_value(0.5).run()
@@ -574,7 +574,7 @@ def test_compare_offers_the_ensemble(new_app):
     at = small(new_app().run(), horizon=6, paths=6)
     at.switch_page("pages/compare.py").run()
     first = at.multiselect(key="cmp_models").value[0]
-    at.multiselect(key="cmp_models").set_value([first, "ensemble"]).run()
+    at.multiselect(key="cmp_models").set_value([first, f"ensemble:{bundled_key()}"]).run()
     at.button(key="run_compare").click().run()
     assert not at.exception and not at.error, messages(at.error)
     table = at.dataframe[0].value
@@ -582,9 +582,17 @@ def test_compare_offers_the_ensemble(new_app):
     assert table["P(up)"].between(0, 1).all()
 
 
+def bundled_key() -> str:
+    """The sidebar's key of the default bundled model (the one the bundled meta-learner was trained with)."""
+    from app_support.models import model_choices
+
+    return next(c.key for c in model_choices() if c.bundled)
+
+
 def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_app):
     at = small(new_app().run(), horizon=6, paths=6)
-    at.sidebar.selectbox(key="sb_model").set_value("ensemble").run()
+    at.sidebar.selectbox(key="sb_model").set_value(bundled_key()).run()
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     at.switch_page("pages/evaluate.py").run()
     at.number_input(key="ev_cutoffs").set_value(6).run()
     at.button(key="ev_run").click().run()
@@ -647,3 +655,19 @@ def test_the_fan_is_anchored_at_the_last_close_and_the_sidebar_switches_it_off(n
     raw = at.dataframe[0].value
     ratio = (anchored["close_p50"] / raw["close_p50"]).to_numpy()
     assert not np.allclose(ratio, 1) and np.allclose(ratio, ratio[0], rtol=1e-4)  # one factor for the whole fan
+
+
+def test_precision_bf16_from_the_sidebar_reaches_the_model_and_the_fan_says_it(new_app):
+    from app_support.forecasts import store
+
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and "fp32" in messages(at.caption)
+    before = len(store())
+    at.sidebar.button_group(key="sb_precision").set_value("bf16").run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    export = at.json[0].value
+    prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+    assert prov["precision"] == "bf16" and "bf16" in messages(at.caption)
+    assert len(store()) == before + 1  # stored apart from the fp32 fan, not served from it

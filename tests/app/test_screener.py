@@ -224,14 +224,10 @@ def test_a_bad_watchlist_is_a_message(new_app, kind, text, expected):
 
 
 def test_the_ensemble_is_not_offered_for_screening(new_app):
-    from app_support.models import ENSEMBLE, model_choices
-
-    if not any(c.key == ENSEMBLE for c in model_choices()):
-        pytest.skip("no bundled ensemble")
     at = new_app().run()
-    at.sidebar.selectbox(key="sb_model").set_value(ENSEMBLE).run()
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     at.switch_page("pages/screener.py").run()
-    assert not at.exception and "choose a Kronos model" in messages(at.info)
+    assert not at.exception and "switch off **Ensemble**" in messages(at.info)
     assert not at.button
 
 

@@ -126,17 +126,14 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
 
     calls = []
 
-    class Pipeline:
-        def __init__(self, pair):
-            pass
+    def make_forecast(forecaster, bars, settings, future, progress):
+        calls.append(1)
+        time.sleep(0.5)
+        return object()
 
-        def predict(self, bars, settings, future_timestamps, progress):
-            calls.append(1)
-            time.sleep(0.5)
-            return object()
-
-    monkeypatch.setattr(forecasts, "load_model", lambda choice: type("Pair", (), {"name": "stub"})())
-    monkeypatch.setattr("kronos.pipeline.KronosPipeline", Pipeline)
+    monkeypatch.setattr(forecasts, "forecaster", lambda bars, choice, settings: type("Stub", (), {"name": "stub",
+                                                                                              "members": {}})())
+    monkeypatch.setattr("kronos_studio.forecasters.make_forecast", make_forecast)
     monkeypatch.setattr(forecasts, "store", lambda _store=LRUStore(): _store)
     bars = load_sample("MSFT daily 2000-2013 (bundled)")
     choice = ModelChoice("k", "m", "m", "bundled", context=128)
@@ -202,7 +199,7 @@ def test_provenance_lists_only_the_events_in_the_forecasts_window():
     from app_support.adapters import markers
     from app_support.events import in_window
     from data_sources import load_sample
-    from kronos_studio.training.events import bundled_calendar
+    from kronos_studio.events import bundled_calendar
 
     bars = load_sample("AAPL daily 2000-2013 (bundled)", adjusted=False)
     every = markers(bundled_calendar(), bars)

@@ -220,3 +220,28 @@ def test_forecasts_of_a_bundled_sample_are_said_never_to_be_scored(new_app):
     assert (shown["last_bar_at"].dt.hour == 0).all()  # the series' own midnight, not 05:00 UTC
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "actual close" not in [t.get("name") for t in fig["data"]]
+
+
+def test_an_ensembles_members_are_shown_under_its_record_and_not_as_forecasts(new_app):
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import MEMBER_KEYS, cut, ensemble_forecast, series
+
+    bars = series(300)
+    with book() as ledger:
+        ledger.record(ensemble_forecast(bars, 250, horizon=6), cut(bars, 250))
+        ledger.score(bars)
+        expected = ledger.realized_members(ledger.predictions_frame(models=["ensemble"])["prediction_id"])
+    at = new_app().run()
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and not at.error, text(at.error)
+    forecasts = at.dataframe[0].value
+    assert list(forecasts["model"]) == ["ensemble"]  # the members are not forecasts of their own here
+    assert at.metric[0].value == "1"
+    shown = next(d.value for d in at.dataframe if "member" in d.value.columns)
+    assert list(shown["member"]) == ["ensemble", *sorted(MEMBER_KEYS)]
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected, check_dtype=False)
+    assert "Ensemble members, each scored on its own paths" in text(at.markdown)

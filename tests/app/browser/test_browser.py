@@ -193,23 +193,6 @@ def test_upload_good_and_bad_csv(page, app_url, tmp_path):
     shot(page, "upload_bad.png")
 
 
-def test_compare_two_models(page, app_url):
-    from playwright.sync_api import expect
-
-    open_app(page, app_url)
-    set_number(page, "Horizon (bars)", 10)
-    page.get_by_test_id("stSidebarNav").get_by_text("Compare models").click()
-    page.get_by_role("button", name="Run comparison").wait_for(timeout=60_000)
-    page.get_by_test_id("stButtonGroup").get_by_text("Backtest").click()
-    page.wait_for_selector(IDLE)
-    page.get_by_role("button", name="Run comparison").click()
-    page.wait_for_selector(FAN, timeout=90_000)
-    expect(page.get_by_text("p10–p90 coverage").first).to_be_visible()
-    expect(page.locator('[data-testid="stPlotlyChart"] .subplot')).to_have_count(2)
-    no_exceptions(page)
-    shot(page, "compare_backtest.png")
-
-
 def test_trust_panel_evaluate_then_calibrated_fan(page, app_url):
     from playwright.sync_api import expect
 
@@ -399,8 +382,8 @@ def adapter_url(tiny_models, tmp_path_factory):
     """A server whose adapters folder holds a LoRA adapter of test-tiny-a (two training steps)."""
     from data_sources import load_sample
     from kronos.checkpoints import load_pair
+    from kronos_studio.events import EventBuilder
     from kronos_studio.training.datasets import as_series, build_train_data, fraction_split
-    from kronos_studio.training.events import EventBuilder
     from kronos_studio.training.loop import TrainConfig
     from kronos_studio.training.lora import finetune_lora
 

@@ -172,14 +172,12 @@ def test_fan_on_a_desktop(page, app_url):
     shot(page, "forecast_fan_wide.png")
 
 
-ENSEMBLE = "Ensemble: studio-tiny, GARCH, random walk, bootstrap (bundled, offline)"
-
-
 def test_ensemble_fan_with_its_members(page, app_url):
     from playwright.sync_api import expect
 
     open_app(page, app_url)
-    choose(page, "Model", ENSEMBLE)
+    page.get_by_test_id("stSidebar").get_by_text("Ensemble", exact=True).click()
+    page.wait_for_selector(IDLE)
     set_number(page, "Horizon (bars)", 20)
     page.get_by_role("button", name="Run forecast").click()
     page.wait_for_selector(FAN, timeout=120_000)

@@ -46,3 +46,22 @@ def forecast(bars: Bars, at: int, horizon: int = 12, paths: int = 30, seed: int 
             "input_sha256": f"digest-{at}", "seed": seed, "created_at": "2024-07-01T12:00:00+00:00", **provenance}
     return Forecast(future, values, values.mean(axis=0), history,
                     ForecastSettings(horizon=horizon, paths=values.shape[0], seed=seed, lookback=len(history)), prov)
+
+
+MEMBER_KEYS = ("kronos", "garch", "random_walk")
+
+
+def ensemble_forecast(bars: Bars, at: int, horizon: int = 12, paths: int = 30, seed: int = 0,
+                      weights: dict | None = None, **provenance):
+    """A real ``EnsembleForecast`` from ``bars[:at]``: each member a seeded random walk of its own volatility,
+    the ensemble's paths a mixture of theirs in proportion to ``weights``."""
+    from kronos_studio.ensemble.ensemble import EnsembleForecast, mix
+
+    weights = weights or {"kronos": 0.5, "garch": 0.3, "random_walk": 0.2}
+    members = {k: forecast(bars, at, horizon, paths, seed=seed * 10 + i + 1).paths * np.float32(1 + 0.01 * i)
+               for i, k in enumerate(MEMBER_KEYS)}
+    base = forecast(bars, at, horizon, paths, seed=seed, model="ensemble", weights=weights,
+                    members={k: {"key": k, "name": k.title()} for k in MEMBER_KEYS}, **provenance)
+    mixed = mix(members, weights, paths, 1.0)
+    return EnsembleForecast(base.timestamps, mixed, mixed.mean(axis=0), base.history, base.settings,
+                            base.provenance, members=members)

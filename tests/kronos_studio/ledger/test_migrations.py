@@ -151,3 +151,58 @@ def test_the_migrations_ship_as_package_data():
     needed = {p.relative_to(root / "kronos_studio").as_posix() for p in MIGRATIONS.rglob("*")
               if p.is_file() and "__pycache__" not in p.parts}
     assert needed and needed <= shipped, needed - shipped
+
+
+def test_a_ledger_at_0004_gets_member_rows_and_goes_back_keeping_its_paths_and_scores(ledger_url):
+    from alembic import command
+    from ledger_helpers import ensemble_forecast
+    from sqlalchemy import func, select
+
+    from kronos_studio.ledger.schema import evaluations, prediction_paths, predictions
+
+    upgrade(ledger_url, "0004_history_fingerprint")
+    engine = create_ledger_engine(ledger_url)
+    bars = series(300)
+    fc = forecast(bars, 240, horizon=6)
+    row, paths = prediction_row(fc, cut(bars, 240))
+    when = pd.Timestamp("2024-06-13 11:00", tz="UTC").to_pydatetime()
+    with engine.connect() as conn, conn.begin():
+        pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+        conn.execute(prediction_paths.insert().values(prediction_id=pid, **paths))
+        conn.execute(evaluations.insert(), [
+            {"prediction_id": pid, "step": k + 1, "bar_time": when, "actual_open": 1.0, "actual_high": 1.0,
+             "actual_low": 1.0, "actual_close": 50.0, "actual_volume": 1.0, "crps": 0.1, "pit": 0.5,
+             "covered": True, "direction_hit": True, "scored_at": when} for k in range(3)])
+    engine.dispose()
+
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it: the old row gets nulls, keeps paths and scores
+        old = ledger.predictions_frame().set_index("prediction_id").loc[pid]
+        assert pd.isna(old["parent_id"]) and np.isnan(old["weight"]) and old["scored_steps"] == 3
+        np.testing.assert_array_equal(ledger.paths(pid)[1][:, :, 0], fc.paths[:, :, 3])
+        ensemble_id = ledger.record(ensemble_forecast(bars, 250, horizon=6), cut(bars, 250)).id
+        ledger.score(bars)
+        assert ledger.counts()["predictions"] == 5  # the old one, the ensemble and its 3 members
+
+    def count(conn, table):
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    engine = create_ledger_engine(ledger_url)
+    with engine.connect() as conn, conn.begin():
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_history_fingerprint")
+    with engine.connect() as conn:
+        assert "parent_id" not in {c["name"] for c in inspect(conn).get_columns("predictions")}
+        ids = sorted(conn.execute(select(predictions.c.id)).scalars())
+        assert ids == sorted([pid, ensemble_id])  # the member rows go; the forecasts as made stay
+        assert count(conn, prediction_paths) == 2  # with their paths and scores: none cascaded away
+        assert count(conn, evaluations) == 6 + 6  # the old one now scored on all 6 steps, and the ensemble
+    with engine.connect() as conn, conn.begin():
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003_fair_crps")  # and the revision before, which also keeps them
+    with engine.connect() as conn:
+        assert (count(conn, prediction_paths), count(conn, evaluations)) == (2, 12)
+    engine.dispose()
+    with Ledger.open(ledger_url) as ledger:  # and up again
+        assert schema_revision(ledger) == HEAD and ledger.counts()["evaluations"] == 12

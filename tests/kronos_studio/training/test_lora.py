@@ -15,22 +15,19 @@ from kronos.errors import InputError
 from kronos.model import Kronos
 from kronos.pipeline import KronosPipeline
 from kronos.tokenizer import KronosTokenizer
-from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
-from kronos_studio.training.events import CHANNELS, EventBuilder, calendar_from_frame
-from kronos_studio.training.loop import TrainConfig
-from kronos_studio.training.lora import (
-    ADAPTER_CONFIG,
-    ADAPTER_FILE,
-    EVENT_FILE,
-    META_FILE,
+from kronos_studio.events import CHANNELS, EventBuilder, calendar_from_frame
+from kronos_studio.training.adapter_files import ADAPTER_CONFIG, ADAPTER_FILE, EVENT_FILE, META_FILE
+from kronos_studio.training.adapters import (
     AdapterError,
     adapter_metadata,
     apply_adapter,
-    finetune_lora,
     load_adapter,
     merged_predictor,
     prepare_lora_model,
 )
+from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
+from kronos_studio.training.loop import TrainConfig
+from kronos_studio.training.lora import finetune_lora
 from kronos_studio.training.state import ResumeError
 
 PCFG = KronosConfig(10, 10, 2, 32, 2, 64, 0.0, 0.0, 0.0, 0.0, True)

@@ -7,6 +7,8 @@ Revises: 0003_fair_crps
 
 Forecasts kept before this revision have no fingerprint: they are still scored by their last close.
 """
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,7 +26,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    columns = ("waiting_reason", "fingerprint_bars", "history_fingerprint")
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
+        # SQLite drops these plain columns in place. Batch mode would copy the table and drop the old one, and
+        # that drop deletes every stored path and score through their ON DELETE CASCADE.
+        for column in columns:
+            conn.exec_driver_sql(f"ALTER TABLE predictions DROP COLUMN {column}")
+        return
     with op.batch_alter_table("predictions") as batch:
-        batch.drop_column("waiting_reason")
-        batch.drop_column("fingerprint_bars")
-        batch.drop_column("history_fingerprint")
+        for column in columns:
+            batch.drop_column(column)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kronos_studio.training.events import (
+from kronos_studio.events import (
     CHANNEL_NAMES,
     CHANNELS,
     KINDS,

@@ -1,0 +1,64 @@
+"""Which model a subcommand runs: the --model and --context options and loading the forecaster."""
+from __future__ import annotations
+
+import argparse
+
+from .common import CliError, cli_device, positive, sampling_settings
+
+
+def add_context_option(p: argparse.ArgumentParser) -> None:
+    from kronos.config import DEFAULT_BUNDLE_CONTEXT
+
+    p.add_argument("--context", type=positive(int), default=None, metavar="BARS",
+                   help="bars the model was trained to read, for a model folder without bundle.json (official "
+                        "models and folders with a bundle.json know theirs; without it such a folder is assumed "
+                        f"to read {DEFAULT_BUNDLE_CONTEXT}, and the output says so)")
+
+
+def context_note(pair) -> str:
+    """What the output says of a context that was guessed, "" when it was known or given (or no model)."""
+    if pair is None or not pair.context_assumed:
+        return ""
+    return f", context {pair.context} assumed (no bundle.json: pass --context)"
+
+
+def add_model_option(p: argparse.ArgumentParser) -> None:
+    from kronos_studio.forecasters import ENSEMBLE, STATISTICAL
+
+    p.add_argument("--model", default=None,
+                   help=f"official name (mini, small, base), Hub repo id, local folder, '{ENSEMBLE}' (the bundled "
+                        f"ensemble) or a statistical model ({', '.join(STATISTICAL)}); default: the bundled model")
+    p.add_argument("--ensemble", action="store_true",
+                   help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
+                        "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
+                        "otherwise equal weights (the provenance says which)")
+
+
+def load_forecaster(args, bars):
+    """(forecaster, the Kronos pair it loaded) for ``args.model`` (official name, Hub id, folder, 'ensemble',
+    a statistical model's key or None for the bundled default) with ``args.tokenizer``/``args.revision``/
+    ``args.context``/``args.device``/``args.precision``/``args.meta`` where present and the sampling options
+    (``add_sampling_options``). The pair is None for a model without one (the random walk, GARCH)."""
+    from kronos.checkpoints import CheckpointError, load_pair
+    from kronos.config import trained_context
+    from kronos_studio.forecasters import resolve
+
+    context = getattr(args, "context", None)
+    loaded = []
+
+    def load(model_ref):
+        known = trained_context(model_ref)
+        if context is not None and known is not None and context != known:
+            # Reading more bars than a model was trained for is not a setting to override quietly.
+            raise CliError(f"--context {context} contradicts the {known} bars {args.model or 'the bundled model'} "
+                           "was trained to read: leave --context out (it is for a folder without bundle.json)")
+        loaded.append(load_pair(model_ref, getattr(args, "tokenizer", None), revision=getattr(args, "revision", None),
+                                context=context, device=cli_device(args), precision=getattr(args, "precision", None)))
+        return loaded[-1]
+
+    try:
+        forecaster = resolve(args.model, bars, sampling_settings(args), ensemble=getattr(args, "ensemble", False),
+                             load_pair=load, meta=getattr(args, "meta", None))
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        raise CliError(str(e)) from None
+    return forecaster, loaded[0] if loaded else None
