@@ -174,5 +174,6 @@ def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_cs
         "kronos": 64, "har": 64, "gjr_garch": 64, "garch": 64, "random_walk": 61,
         "bootstrap": short["members_read"]["bootstrap"]}
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:  # the ledger rows record what was sampled
-        rows = db.execute("SELECT temperature, top_p, top_k, lookback FROM predictions ORDER BY id").fetchall()
+        rows = db.execute("SELECT temperature, top_p, top_k, lookback FROM predictions WHERE parent_id IS NULL "
+                          "ORDER BY id").fetchall()  # the ensemble forecasts, not their member rows
     assert rows[1][0] == 0.1 and rows[2][1] == 0.3 and rows[3][2] == 2 and rows[4][3] == 64
