@@ -2,7 +2,7 @@
 table the export and the meta-learner read, the series and what is still to score.
 
 Filters (all optional, combined with AND): ``source``, ``symbol``, ``interval``, ``models`` (names),
-``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids)."""
+``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids), ``workspace``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,9 +36,10 @@ def as_utc(when) -> pd.Timestamp:
 
 
 def conditions(*, source: str | None = None, symbol: str | None = None, interval: str | None = None,
-               models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None) -> list:
+               models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None,
+               workspace: str | None = None) -> list:
     out = []
-    for column, value in (("source", source), ("symbol", symbol), ("interval", interval)):
+    for column, value in (("source", source), ("symbol", symbol), ("interval", interval), ("workspace", workspace)):
         if value is not None:
             out.append(P[column] == value)
     if models is not None:
@@ -136,23 +137,24 @@ def _close_bands(row) -> np.ndarray:
     return np.stack([q[levels.index(level), :, close] for level in QUANTILE_LEVELS], axis=1)
 
 
-def series_frame(conn: Connection) -> pd.DataFrame:
+def series_frame(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
     """One row per series, the latest forecast first: source, symbol, interval, predictions, models,
     latest (created_at of its newest prediction)."""
     query = (select(P.source, P.symbol, P.interval, func.count(), func.count(P.model.distinct()),
                     func.max(P.created_at))
+             .where(*conditions(workspace=workspace))
              .group_by(P.source, P.symbol, P.interval).order_by(func.max(P.created_at).desc()))
     return _frame(conn, query, [*SERIES, "predictions", "models", "latest"])
 
 
-def pending_series(conn: Connection) -> pd.DataFrame:
+def pending_series(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
     """Series with predictions not scored on every step: source, symbol, interval, exchange,
     predictions, oldest_last_bar_at, longest_horizon."""
     scored = select(E.prediction_id, func.count().label("n")).group_by(E.prediction_id).subquery()
     query = (select(P.source, P.symbol, P.interval, P.exchange, func.count(), func.min(P.last_bar_at),
                     func.max(P.horizon))
              .outerjoin(scored, scored.c.prediction_id == P.id)
-             .where(func.coalesce(scored.c.n, 0) < P.horizon)
+             .where(func.coalesce(scored.c.n, 0) < P.horizon, *conditions(workspace=workspace))
              .group_by(P.source, P.symbol, P.interval, P.exchange).order_by(P.source, P.symbol, P.interval))
     return _frame(conn, query, [*SERIES, "exchange", "predictions", "oldest_last_bar_at", "longest_horizon"])
 

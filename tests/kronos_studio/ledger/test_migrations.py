@@ -63,7 +63,7 @@ def test_a_ledger_of_the_previous_version_keeps_its_rows_when_upgraded(ledger_ur
     bars = series(300)
     fc = forecast(bars, 250, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars")}  # from 0004 on
+    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace")}  # 0004, 0005
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     with engine.connect() as conn, conn.begin():
@@ -90,7 +90,7 @@ def test_steps_scored_with_the_plain_crps_are_rescored_with_the_fair_one(ledger_
     bars = series(300)
     fc = forecast(bars, 250, horizon=6, paths=5)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars")}  # from 0004 on
+    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace")}  # 0004, 0005
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     actual = bars.frame["close"].to_numpy()[250:256]
