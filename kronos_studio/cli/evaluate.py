@@ -26,7 +26,10 @@ def register(sub) -> None:
     p.add_argument("file", help="CSV or Parquet bars")
     add_model_option(p)
     add_context_option(p)
-    p.add_argument("--cutoffs", type=int, default=20, help="latest cut-offs, one horizon apart (default 20)")
+    from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+
+    p.add_argument("--cutoffs", type=int, default=DEFAULT_CUTOFFS,
+                   help=f"latest cut-offs, one horizon apart (default {DEFAULT_CUTOFFS})")
     add_sampling_options(p, "bars of history per cut-off (default: context - horizon)")
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     p.add_argument("--timezone", default=None)

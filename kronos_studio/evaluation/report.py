@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_CUTOFFS = 20  # latest cut-offs a walk-forward scores unless asked otherwise (kronos evaluate, the service)
+
 
 @dataclass
 class EvaluationReport:
