@@ -9,7 +9,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from kronos.quantiles import DEFAULT_QUANTILES
+from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
@@ -157,7 +157,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 
     @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
-                             "scored steps, p10-p90 coverage, CRPS in % of the last close, direction hit rate.")
+                             f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate.")
     @tool_errors
     def track_record(symbol: str | None = None, since: str | None = None) -> dict[str, Any]:
         return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since))}
