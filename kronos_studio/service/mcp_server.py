@@ -143,7 +143,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos_studio.batch.watchlist import Entry, symbol_entries
 
         s = settings_of(settings)
-        entries = [Entry(series=allowed.check(f).stem, file=str(allowed.check(f))) for f in files or []]
+        entries = [Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or [])]
         if symbols:
             if not source or not interval:
                 raise ServiceError(422, "symbols need a source and an interval (e.g. source yfinance, interval 1d)")

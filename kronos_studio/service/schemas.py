@@ -57,7 +57,7 @@ ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **se
 
 
 class EvaluateOptions(BarsInput):
-    cutoffs: int = Field(DEFAULT_CUTOFFS, description="latest cut-offs, one horizon apart (as kronos evaluate --cutoffs)")
+    cutoffs: int = Field(DEFAULT_CUTOFFS, ge=1, description="latest cut-offs, one horizon apart (as kronos evaluate --cutoffs)")
     include_training_period: bool = False
 
 
