@@ -1,5 +1,5 @@
 """``kronos mcp``: the studio's forecast, evaluate, screen and track-record as tools of an MCP server
-(stdio by default), for agents and MCP clients."""
+(stdio), for agents and MCP clients."""
 from __future__ import annotations
 
 from .common import CliError
@@ -15,8 +15,6 @@ def register(sub) -> None:
     p.add_argument("--workspace", default=None,
                    help="the ledger workspace forecasts are recorded in and the track record is read from "
                         "(default: the default workspace)")
-    p.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio",
-                   help="stdio (default: the client starts this command) or streamable-http")
     p.set_defaults(func=run_mcp)
 
 
@@ -34,5 +32,7 @@ def run_mcp(args) -> int:
         server = create_server(args.allow_dir, workspace=workspace)
     except (KeyProblem, LedgerError) as e:
         raise CliError(str(e)) from None
-    server.run(args.transport)
+    # stdio only: the client starts this command, so only its user reaches the tools (an HTTP transport
+    # would need the service's keys in front of the files it may read).
+    server.run("stdio")
     return 0
