@@ -158,7 +158,8 @@ def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int | torch.Tensor
     scores go through one softmax, so this equals attention over the concatenated keys.
 
     ``length`` as a (one-element, long) tensor: every generated slot is read and those at or past
-    ``length`` are masked, so the shapes are the same at every step (the static decode step).
+    ``length`` are masked, so the shapes are the same at every step (the static decode step). Their
+    weights are 0, so their values must be finite (0 x inf is NaN): caches start zeroed.
     """
     rows, heads, _, head_dim = q.shape
     series, max_context = cache.context.k.shape[0], cache.context.k.shape[2]
@@ -171,12 +172,13 @@ def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int | torch.Tensor
     if isinstance(length, int):
         own_k = cache.generated.k[:, :, :length]  # [rows, heads, length, head_dim]
         own_v = cache.generated.v[:, :, :length]
+        unwritten = None
     else:
         own_k, own_v = cache.generated.k, cache.generated.v
+        unwritten = torch.arange(own_k.shape[2], device=q.device) >= length.view(1)
     own_scores = (q @ own_k.transpose(-1, -2)).view(series, paths, heads, own_k.shape[2]).transpose(1, 2)
-    if not isinstance(length, int):  # slots not yet written this generation
-        slots = torch.arange(own_k.shape[2], device=q.device)
-        own_scores = own_scores.masked_fill(slots >= length.view(1), float("-inf"))
+    if unwritten is not None:
+        own_scores = own_scores.masked_fill(unwritten, float("-inf"))
     weights = torch.softmax(torch.cat([context_scores, own_scores], dim=-1), dim=-1)
     out = (weights[..., :max_context] @ cache.context.v).transpose(1, 2).reshape(rows, heads, 1, head_dim)
     own_weights = weights[..., max_context:].transpose(1, 2).reshape(rows, heads, 1, own_k.shape[2])
