@@ -26,7 +26,7 @@ from .generate import Progress, Prompt, generate
 from .normalization import denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES
 from .settings import ForecastSettings
-from .static_decode import generate_static
+from .static_decode import DecoderPool, generate_static
 from .timefeatures import time_features
 
 # (bars as given, history timestamps, horizon) -> the horizon's bar times: the hook through which the
@@ -63,6 +63,7 @@ class KronosPipeline:
         self.pair = pair
         self.future_timestamps = future_timestamps
         self.decode = resolve_decode(decode, pair.device)
+        self._decoders = DecoderPool()  # static/graphs: buffers and graphs kept between forecasts, per shape
 
     @classmethod
     def from_pretrained(cls, model, tokenizer=None, *, revision: str | None = None, cache_dir=None,
@@ -151,7 +152,8 @@ class KronosPipeline:
                               settings.sampling, generator, progress)
         else:
             tokens = generate_static(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
-                                     settings.sampling, generator, progress, cuda_graphs=self.decode == "graphs")
+                                     settings.sampling, generator, progress, cuda_graphs=self.decode == "graphs",
+                                     pool=self._decoders)
         decoded = self._decode(tokens, settings.horizon)
         rebuilt = self._reconstruct_last_bars(codes) if settings.anchor else [None] * len(prepared)
         results = []

@@ -30,6 +30,7 @@ static and eager sampled paths differ for a seed (equal in distribution); graph 
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,7 @@ CONTEXT_BUCKET = 64  # context slots per series are rounded up to a multiple of 
 HORIZON_BUCKET = 32  # generated slots per row likewise
 DRAWS_PER_STEP = 2  # s1, then s2
 GRAPH_WARMUP_STEPS = 2  # eager runs on a side stream before capture (lazy inits, cuBLAS workspaces)
+DECODER_POOL_SIZE = 4  # decoders a pipeline keeps between forecasts (their caches and graphs hold memory)
 
 
 def round_up(n: int, step: int) -> int:
@@ -78,17 +80,23 @@ def static_tokens(lengths: list[int], horizon: int, context: int) -> int:
 class StaticDecoder:
     """The state of a decode loop in fixed-shape buffers, and the two in-place steps that advance it.
 
-    Padding series (past the real ones) see one context slot and produce rows nobody reads; their
-    numbers stay finite, so they cannot spread NaN through shared buffers.
+    A decoder serves any generation that fits its shape, one at a time (``load`` ... ``unload``): the
+    context lengths are a mask written at ``load``. Padding series (past the real ones) see one context
+    slot and produce rows nobody reads; every buffer starts zeroed and only ever holds finite numbers, so
+    masked slots and padding cannot spread NaN.
     """
 
-    def __init__(self, model: Kronos, shape: StaticShape, context_lengths: list[int], sampling: SamplingConfig,
+    def __init__(self, model: Kronos, shape: StaticShape, sampling: SamplingConfig,
                  event_channels: int | None = None):
         like = model.embedding.emb_s1.weight
         device, c, rows = like.device, model.config, shape.rows
-        self.model, self.shape, self.sampling = model, shape, sampling
-        padded = context_lengths + [1] * (shape.series - len(context_lengths))
-        self.caches = PathCaches.empty(model, padded, shape.paths, shape.horizon, context_capacity=shape.context)
+        self.model, self.shape, self.sampling, self.event_channels = model, shape, sampling, event_channels
+        full = [shape.context] * shape.series
+        self.caches = PathCaches.empty(model, full, shape.paths, shape.horizon, context_capacity=shape.context)
+        # One mask for every layer, written in place at each load: [series, 1, 1, context slots].
+        self.context_mask = torch.ones(shape.series, 1, 1, shape.context, dtype=torch.bool, device=device)
+        for cache in self._caches():
+            cache.context_mask = self.context_mask
         self.index = torch.zeros((), dtype=torch.long, device=device)  # the generated token being made
         self.h = like.new_zeros(rows, 1, c.d_model)  # trunk state of each row's newest token
         self.logits = torch.zeros(rows, model.head.proj_s1.out_features, device=device)  # s1 logits, float32
@@ -112,6 +120,9 @@ class StaticDecoder:
         loop's pre-drawn ``noise`` [horizon, 2, rows, 1] (None when greedy)."""
         rows, series = len(state.rows), len(state.lengths)
         horizon = state.seqs.s1.shape[1] - max(state.lengths)  # Sequences hold the longest prompt + horizon
+        lengths = torch.tensor(state.lengths + [1] * (self.shape.series - series), device=self.device)
+        slots = torch.arange(self.shape.context, device=self.device)
+        self.context_mask.copy_((slots < lengths[:, None])[:, None, None, :])
         for static, eager in zip(self._caches(), [*state.caches.layers, state.caches.dependency]):
             n = eager.context.k.shape[2]
             static.context.k[:series, :, :n] = eager.context.k
@@ -204,12 +215,46 @@ class CudaGraphDecoder:
         self.trunk_graph.replay()
 
 
+DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, CUDA graphs or not, weights version)
+
+
+def weights_version(model: Kronos) -> tuple:
+    """Changes whenever a parameter or buffer is replaced or modified in place: captured graphs read the
+    weights (and their fused copies, the RoPE tables) by address, so a decoder is reused only while this
+    is unchanged."""
+    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+class DecoderPool:
+    """Decoders (and their captured graphs) kept between forecasts, at most ``size``, so that a shape is
+    allocated and captured once. A decoder is taken out while a forecast uses it, so threads never share
+    one; the least recently returned is dropped first."""
+
+    def __init__(self, size: int = DECODER_POOL_SIZE):
+        self.size = size
+        self._idle: list[tuple[DecoderKey, StaticDecoder | CudaGraphDecoder]] = []
+        self._lock = threading.Lock()
+
+    def take(self, key: DecoderKey) -> StaticDecoder | CudaGraphDecoder | None:
+        with self._lock:
+            for i, (k, runner) in enumerate(self._idle):
+                if k == key:
+                    del self._idle[i]
+                    return runner
+        return None
+
+    def give(self, key: DecoderKey, runner: StaticDecoder | CudaGraphDecoder) -> None:
+        with self._lock:
+            self._idle = [*self._idle, (key, runner)][-self.size:]
+
+
 @torch.no_grad()
 def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int,
                     sampling: SamplingConfig, generator: Generators = None, progress: Progress | None = None,
-                    cuda_graphs: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                    cuda_graphs: bool = False, pool: DecoderPool | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``generate`` through a StaticDecoder (``cuda_graphs``: its steps replayed from CUDA graphs) while
-    every window fits the context, then the eager steps. Same return value as ``generate``."""
+    every window fits the context, then the eager steps. Same return value as ``generate``. With a
+    ``pool``, the decoder comes from it and goes back to it (one allocation and capture per shape)."""
     check_generation(prompts, horizon, paths, context, generator)
     model.eval()
     state = Generation(model, prompts, horizon, paths, context)
@@ -217,12 +262,16 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
     rows = len(state.rows)
     noise = None if sampling.temperature == 0 else uniform_noise(horizon, DRAWS_PER_STEP, rows, generator, logits)
     n_static = static_tokens(state.lengths, horizon, context)
-    decoder = runner = None
+    runner = key = None
     if n_static:
         shape = StaticShape.bucketed(len(prompts), paths, max(state.lengths), horizon)
         channels = None if state.seqs.events is None else state.seqs.events.shape[-1]
-        decoder = StaticDecoder(model, shape, [min(n, context) for n in state.lengths], sampling, channels)
-        runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
+        key = (shape, sampling, channels, cuda_graphs, weights_version(model))
+        runner = pool.take(key) if pool is not None else None
+        if runner is None:
+            decoder = StaticDecoder(model, shape, sampling, channels)
+            runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
+        decoder = runner.decoder if cuda_graphs else runner
         decoder.load(state, logits, noise)
     for t in range(horizon):
         if t < n_static:
@@ -235,6 +284,8 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
             progress(t + 1, horizon)
         if t + 1 == n_static:  # the static part is over: hand its tokens back, and its caches if steps follow
             decoder.unload(state, n_static, n_static - 1 if n_static < horizon else 0)
+            if pool is not None:
+                pool.give(key, runner)
         if t + 1 < horizon:
             if t + 1 < n_static:
                 runner.trunk_step()

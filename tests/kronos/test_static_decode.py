@@ -15,6 +15,7 @@ from kronos.pipeline import KronosPipeline
 from kronos.sampling import SamplingConfig, sample, uniform_noise
 from kronos.static_decode import (
     CudaGraphDecoder,
+    DecoderPool,
     StaticDecoder,
     StaticShape,
     generate_static,
@@ -45,7 +46,7 @@ def _lockstep(model, prompts, horizon, paths, context, sampling, seed=5):
     generator = torch.Generator().manual_seed(seed)
     noise = uniform_noise(horizon, 2, rows, torch.Generator().manual_seed(seed), logits)
     shape = StaticShape.bucketed(len(prompts), paths, max(eager.lengths), horizon)
-    decoder = StaticDecoder(model, shape, eager.lengths, sampling)
+    decoder = StaticDecoder(model, shape, sampling)
     decoder.load(static_state, static_logits, noise)
     for t in range(horizon):
         decoder.sample_step()
@@ -154,6 +155,30 @@ def test_static_pipeline_gives_the_eager_paths(random_model):
         pair.predictor.event_emb = None
 
 
+def test_a_pooled_decoder_serves_later_forecasts_of_its_shape(random_model):
+    """A decoder goes back to the pool after a forecast and serves the next one of the same shape (other
+    lengths, so other context masks; other tokens): the ids are the eager loop's each time. A weight
+    changed in place is a new key: the old decoder (whose graphs would read the old weights) is not used."""
+    from kronos.generate import generate
+
+    model = random_model("tiny").ours(64).predictor
+    pool = DecoderPool(size=2)
+    for seed, lengths in ((1, [40, 33]), (2, [35, 40]), (3, [20, 18])):  # one shape: 2 series, 64 slots, 32
+        prompts = _prompts(lengths, 20, seed=seed)
+        eager = generate(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(seed))
+        static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(seed), pool=pool)
+        for (e1, e2), (s1, s2) in zip(eager, static):
+            assert torch.equal(e1, s1) and torch.equal(e2, s2)
+        assert len(pool._idle) == 1  # the same decoder, taken and given back
+    (key, pooled), = pool._idle
+    assert pool.take(key) is pooled and pool.take(key) is None
+    pool.give(key, pooled)
+    with torch.no_grad():
+        model.head.proj_s1.bias.add_(0.0)  # in place: a new version
+    generate_static(model, _prompts([40, 33], 20), 20, 3, 64, SAMPLED, torch.Generator().manual_seed(1), pool=pool)
+    assert len(pool._idle) == 2 and pool._idle[0][1] is pooled and pool._idle[1][1] is not pooled
+
+
 def test_steps_have_no_host_sync_and_keep_their_buffers(random_model):
     """What graph capture forbids, checked on the CPU: no operator that reads a device value on the host
     (``.item()``, ``nonzero``, boolean indexing) inside either step, and every buffer the steps write is
@@ -165,7 +190,7 @@ def test_steps_have_no_host_sync_and_keep_their_buffers(random_model):
     with torch.no_grad():
         state = Generation(model, prompts, 10, 4, 64)
         logits = state.prefill()
-        decoder = StaticDecoder(model, StaticShape.bucketed(2, 4, 30, 10), state.lengths, SamplingConfig(1.0, 8, 0.9))
+        decoder = StaticDecoder(model, StaticShape.bucketed(2, 4, 30, 10), SamplingConfig(1.0, 8, 0.9))
         decoder.load(state, logits, uniform_noise(10, 2, 8, torch.Generator().manual_seed(0), logits))
         buffers = [decoder.h, decoder.logits, decoder.s1, decoder.s2, decoder.index,
                    *[c.generated.k for c in decoder.caches.layers], decoder.caches.dependency.generated.v]
@@ -198,7 +223,7 @@ def test_decode_mode_is_checked(random_model):
     with pytest.raises(ValueError, match="decode must be one of"):
         KronosPipeline(pair, decode="compiled")
     with pytest.raises(ValueError, match="CUDA device"):
-        CudaGraphDecoder(StaticDecoder(pair.predictor, StaticShape.bucketed(1, 2, 10, 5), [10], GREEDY))
+        CudaGraphDecoder(StaticDecoder(pair.predictor, StaticShape.bucketed(1, 2, 10, 5), GREEDY))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
@@ -210,15 +235,20 @@ def test_decode_mode_is_checked(random_model):
 ])
 def test_graph_replay_equals_the_eager_static_steps(random_model, sampling, lengths, horizon, context):
     """On CUDA: the same seed through the eager static steps and through their graph replays (the same
-    kernels on the same buffers) gives the same ids, 30 paths per series."""
+    kernels on the same buffers) gives the same ids, 30 paths per series; so does a second forecast (other
+    tokens, the same shape) replaying the graphs captured for the first, from the pool."""
     model = load_pair(random_model("small").folder, device="cuda", context=512).predictor
-    prompts = [Prompt(p.s1.cuda(), p.s2.cuda(), p.stamps.cuda()) for p in _prompts(lengths, horizon)]
-    runs = []
-    for cuda_graphs in (False, True):
-        generator = torch.Generator(device="cuda").manual_seed(11)
-        runs.append(generate_static(model, prompts, horizon, 30, context, sampling, generator, cuda_graphs=cuda_graphs))
-    for (e1, e2), (g1, g2) in zip(*runs):
-        assert torch.equal(e1, g1) and torch.equal(e2, g2)
+    pool = DecoderPool()
+    for seed in (1, 2):
+        prompts = [Prompt(p.s1.cuda(), p.s2.cuda(), p.stamps.cuda()) for p in _prompts(lengths, horizon, seed)]
+        runs = []
+        for cuda_graphs in (False, True):
+            generator = torch.Generator(device="cuda").manual_seed(11)
+            runs.append(generate_static(model, prompts, horizon, 30, context, sampling, generator,
+                                        cuda_graphs=cuda_graphs, pool=pool))
+        for (e1, e2), (g1, g2) in zip(*runs):
+            assert torch.equal(e1, g1) and torch.equal(e2, g2)
+    assert sum(isinstance(runner, CudaGraphDecoder) for _, runner in pool._idle) == 1  # captured once
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
