@@ -4,7 +4,8 @@ kernel launches, not by arithmetic: docs/speed.md).
 
 ``StaticDecoder`` holds the loop's state in buffers allocated once, at bucketed sizes (``StaticShape``):
 rows = series (rounded up to a power of two) x paths, context slots rounded up to ``CONTEXT_BUCKET``,
-generated slots to ``HORIZON_BUCKET``. Its two steps write into those buffers in place:
+generated slots to ``HORIZON_BUCKET``; a ``DecoderPool`` keeps decoders between forecasts of one shape.
+Its two steps write into those buffers in place:
 
 * ``sample_step()``: s1 from the logits, then s2 given it, stored as generated token ``index``;
 * ``trunk_step()``: the trunk over that token, the next logits; ``index`` += 1.
