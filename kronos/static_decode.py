@@ -38,7 +38,7 @@ import torch
 
 from .generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
 from .layers import PathKVCache
-from .model import Kronos
+from .model import Kronos, TemporalEmbedding
 from .sampling import Generators, SamplingConfig, sample_with_noise, uniform_noise
 
 CONTEXT_BUCKET = 64  # context slots per series are rounded up to a multiple of this
@@ -91,7 +91,7 @@ class StaticDecoder:
                  event_channels: int | None = None):
         like = model.embedding.emb_s1.weight
         device, c, rows = like.device, model.config, shape.rows
-        self.model, self.shape, self.sampling, self.event_channels = model, shape, sampling, event_channels
+        self.model, self.shape, self.sampling = model, shape, sampling
         full = [shape.context] * shape.series
         self.caches = PathCaches.empty(model, full, shape.paths, shape.horizon, context_capacity=shape.context)
         # One mask for every layer, written in place at each load: [series, 1, 1, context slots].
@@ -103,7 +103,7 @@ class StaticDecoder:
         self.logits = torch.zeros(rows, model.head.proj_s1.out_features, device=device)  # s1 logits, float32
         self.s1 = torch.zeros(rows, shape.horizon, dtype=torch.long, device=device)  # generated ids
         self.s2 = torch.zeros_like(self.s1)
-        self.stamps = like.new_zeros(rows, shape.horizon, 5)  # time features of the generated bars
+        self.stamps = like.new_zeros(rows, shape.horizon, len(TemporalEmbedding.SIZES))  # the generated bars' times
         self.events = None if event_channels is None else like.new_zeros(rows, shape.horizon, event_channels)
         self.first_position = torch.zeros(rows, 1, dtype=torch.long, device=device)  # RoPE position of token 0
         self.noise = torch.zeros(shape.horizon, DRAWS_PER_STEP, rows, 1, device=device)
