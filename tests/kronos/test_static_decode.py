@@ -179,6 +179,30 @@ def test_a_pooled_decoder_serves_later_forecasts_of_its_shape(random_model):
     assert len(pool._idle) == 2 and pool._idle[0][1] is pooled and pool._idle[1][1] is not pooled
 
 
+def test_threads_share_a_static_pipeline(random_model):
+    """Four threads forecasting at once through one pipeline (one decoder pool) get what sequential runs
+    get: a decoder in use is out of the pool, so no two forecasts share one."""
+    import threading
+
+    pipeline = KronosPipeline(random_model("tiny").ours(64), decode="static")
+    jobs = [(random_bars(50 + 3 * i, seed=i), 100 + i) for i in range(4)]  # one shape: the pool is contended
+    sequential = [pipeline.predict(b, 15, paths=8, seed=s).paths for b, s in jobs]
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(4)
+
+    def work(i):
+        barrier.wait()
+        results[i] = pipeline.predict(jobs[i][0], 15, paths=8, seed=jobs[i][1]).paths
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(4):
+        np.testing.assert_array_equal(results[i], sequential[i])
+
+
 def test_steps_have_no_host_sync_and_keep_their_buffers(random_model):
     """What graph capture forbids, checked on the CPU: no operator that reads a device value on the host
     (``.item()``, ``nonzero``, boolean indexing) inside either step, and every buffer the steps write is
