@@ -14,12 +14,14 @@ from kronos.generate import Generation, Prompt
 from kronos.pipeline import KronosPipeline
 from kronos.sampling import SamplingConfig, sample, uniform_noise
 from kronos.static_decode import (
+    GRAPH_WARMUP_STEPS,
     CudaGraphDecoder,
     DecoderPool,
     StaticDecoder,
     StaticShape,
     generate_static,
     static_tokens,
+    weights_version,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -177,6 +179,30 @@ def test_a_pooled_decoder_serves_later_forecasts_of_its_shape(random_model):
         model.head.proj_s1.bias.add_(0.0)  # in place: a new version
     generate_static(model, _prompts([40, 33], 20), 20, 3, 64, SAMPLED, torch.Generator().manual_seed(1), pool=pool)
     assert len(pool._idle) == 2 and pool._idle[0][1] is pooled and pool._idle[1][1] is not pooled
+
+
+def test_the_graph_warm_up_leaves_no_trace(random_model):
+    """What CudaGraphDecoder does before capture, on the CPU: steps run on a new decoder's zeroed buffers,
+    then the forecast is loaded; its ids are the eager loop's (load overwrites what the steps read, and
+    the slots the warm-up wrote are masked until the forecast writes them)."""
+    from kronos.generate import generate
+
+    model = random_model("tiny").ours(64).predictor
+    prompts = _prompts([40, 33], 20)
+    shape = StaticShape.bucketed(2, 3, 40, 20)
+    decoder = StaticDecoder(model, shape, SAMPLED)
+    with torch.no_grad():
+        for _ in range(GRAPH_WARMUP_STEPS):
+            decoder.sample_step()
+            decoder.trunk_step()
+    decoder.index.zero_()
+    pool = DecoderPool()
+    pool.give((shape, SAMPLED, None, False, weights_version(model)), decoder)
+    static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4), pool=pool)
+    assert pool._idle[0][1] is decoder  # it served the forecast
+    eager = generate(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4))
+    for (e1, e2), (s1, s2) in zip(eager, static):
+        assert torch.equal(e1, s1) and torch.equal(e2, s2)
 
 
 def test_threads_share_a_static_pipeline(random_model):
