@@ -49,7 +49,8 @@ class _Prepared:
 
 class KronosPipeline:
     """A tokenizer + predictor pair and the rules around them. Stateless apart from the (read-only)
-    model: one pipeline serves many threads."""
+    model and, for decode='static'/'graphs', a pool of decode buffers that a forecast takes out while it
+    runs: one pipeline serves many threads."""
 
     def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps | None = None,
                  decode: str | None = None):
