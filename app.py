@@ -1,7 +1,7 @@
 """Kronos Studio: `streamlit run app.py`. Page navigation and the shared sidebar, nothing else."""
 import streamlit as st
 
-from app_support import sidebar
+from app_support import auth, sidebar
 
 st.set_page_config(page_title="Kronos Studio", layout="wide")
 # No page icons: a material icon becomes a favicon fetched from a CDN, and emoji need an emoji font.
@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/fine_tune.py", title="Fine-tune (events)"),
 ]
 
+auth.require_sign_in()  # with sign-in configured (st.login), nothing shows before it
 page = st.navigation(PAGES)
 st.sidebar.title("Kronos Studio")
 sidebar.render()

@@ -17,6 +17,8 @@ from kronos.quantiles import BAND_NAME
 from kronos_studio.ledger import Ledger, ledger_url
 from kronos_studio.ledger.frames import counted
 
+from . import auth
+
 RETRY_AFTER_S = 60  # a database that could not be opened is tried again after this long, not on every rerun
 SCORED_MEMO = 256  # bars objects remembered as scored (per process): a rerun does not query the ledger again
 RECORDED_MEMO = 256
@@ -71,8 +73,10 @@ def current() -> _Held:
 
 
 def ledger() -> Ledger | None:
-    """The ledger of ``$KRONOS_STUDIO_DB`` (or the default SQLite file), or None when it cannot be opened."""
-    return current().get()
+    """The ledger of ``$KRONOS_STUDIO_DB`` (or the default SQLite file) as this session's workspace sees it
+    (``auth.workspace``), or None when it cannot be opened."""
+    book = current().get()
+    return None if book is None else book.scoped(auth.workspace())
 
 
 def problem() -> str | None:
@@ -91,12 +95,12 @@ def record(forecast, bars, *, calibration=None, exchange: str | None = None) -> 
     """Record a forecast shown on a page (the prediction id, or None when the ledger is unavailable).
     The same forecast object shown again on a rerun is not written again."""
     held = current()
-    key = id(forecast)
+    key = (auth.workspace(), id(forecast))
     with held.lock:
         seen = held.recorded.get(key)
     if seen is not None and seen[0]() is forecast:
         return seen[1]
-    book = held.get()
+    book = ledger()
     if book is None:
         warn_unavailable("forecasts are not recorded")
         return None
@@ -122,11 +126,11 @@ def score(bars) -> None:
     process), and say so when some were."""
     st.session_state[LAST_SERIES] = (bars.source, bars.symbol, bars.interval)
     held = current()
-    key = (bars.source, bars.symbol, bars.interval, bars.content_hash())
+    key = (auth.workspace(), bars.source, bars.symbol, bars.interval, bars.content_hash())
     with held.lock:
         if key in held.scored:
             return
-    book = held.get()
+    book = ledger()
     if book is None:
         return
     try:

@@ -18,7 +18,7 @@ from kronos_studio.evaluation.trust import (
     signed_percent,
 )
 
-from . import ensemble
+from . import auth, ensemble
 from . import ledger as ledger_ui
 from .models import ModelChoice, forecaster, model_identity
 from .runs import LRUStore, ProgressBar
@@ -56,7 +56,7 @@ class Reports:
         self.by_key.put(key, report)
         record = report.track_record()
         with self._lock:
-            self._latest[series] = record
+            self._latest[(auth.workspace(), series)] = record
         book = self._ledger()
         if book is not None:
             try:  # one transaction: a failure midway keeps the previous record whole
@@ -67,7 +67,7 @@ class Reports:
     def latest(self, series: tuple):
         """The TrackRecord of the latest evaluation of this model on this series, or None."""
         with self._lock:
-            record = self._latest.get(series)
+            record = self._latest.get((auth.workspace(), series))
         if record is not None:
             return record
         book = self._ledger()
@@ -84,7 +84,7 @@ class Reports:
             record = record.current()  # another CRPS estimator's skill is not shown
         if record is not None:
             with self._lock:
-                self._latest[series] = record
+                self._latest[(auth.workspace(), series)] = record
         return record
 
 

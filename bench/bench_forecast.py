@@ -10,6 +10,8 @@ test/bench-only dependency.
     .venv/bin/python bench/bench_forecast.py --case small-400+120x30 --device cuda
     .venv/bin/python bench/bench_forecast.py --threads 2 --memory   # + peak RSS, each side in its own process
     .venv/bin/python bench/bench_forecast.py --precision bf16       # our predictor in bf16 (official: fp32)
+    .venv/bin/python bench/bench_forecast.py --device cuda --decode eager --decode static --decode graphs
+                                                                  # each decode mode of ours (kronos.static_decode)
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import pandas as pd
 import torch
 
 from kronos.checkpoints import load_pair, save_checkpoint  # noqa: E402
+from kronos.device import DECODE_MODES  # noqa: E402
 from kronos.pipeline import KronosPipeline  # noqa: E402
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS  # noqa: E402
 from kronos.synthetic import MODEL_CONFIGS, random_bars  # noqa: E402
@@ -63,7 +66,8 @@ def timed(fn, device: str) -> float:
     return time.perf_counter() - t0
 
 
-def run_case(case: str, device: str, precision: str = "fp32") -> dict:
+def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str, ...] = ("eager",)) -> list[dict]:
+    """One report per decode mode of ours (kronos.device.DECODE_MODES), against one official timing."""
     name, context, lookback, horizon, paths = CASES[case]
     frame = random_bars(lookback + horizon, seed=1)
     history = frame.iloc[:lookback].reset_index(drop=True)
@@ -73,7 +77,6 @@ def run_case(case: str, device: str, precision: str = "fp32") -> dict:
         import model as official
 
         predictor = official.KronosPredictor(pred, tok, device=device, max_context=context)
-        ours = KronosPipeline(pair)
 
         def official_run(top_k, top_p, count):
             torch.manual_seed(0)
@@ -81,22 +84,31 @@ def run_case(case: str, device: str, precision: str = "fp32") -> dict:
                                      pd.Series(future), pred_len=horizon, T=1.0, top_k=top_k, top_p=top_p,
                                      sample_count=count, verbose=False).to_numpy(np.float32)
 
-        def ours_run(top_k, top_p, count):
-            # anchor=False: the official predictor's output exactly (the anchor shift is ours only).
-            return ours.predict(history, horizon, paths=count, top_k=top_k, top_p=top_p, seed=0,
-                                future_timestamps=future, lookback=lookback, anchor=False)
-
-        ours_run(0, 0.9, 2)  # warm-up (allocator, thread pool, CUDA kernels)
-        ours_s = min(timed(lambda: ours_run(0, 0.9, paths), device) for _ in range(2))
+        ref = official_run(1, 1.0, 1)  # also the official side's warm-up
         official_s = timed(lambda: official_run(0, 0.9, 1), device)
-        ref = official_run(1, 1.0, 1)
-        greedy = ours_run(1, 1.0, 1).mean
-        rel = float((np.abs(greedy - ref) / np.maximum(np.abs(ref), 1e-3)).max())
-    return {"case": case, "paths": paths, "lookback": lookback, "horizon": horizon, "context": context,
-            "ours_s": round(ours_s, 3), "official_1path_s": round(official_s, 3),
-            "per_path_speedup": round(official_s * paths / ours_s, 1), "greedy_max_rel_diff": rel,
-            "precision": precision, "device": device, "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
-            "threads": torch.get_num_threads(), "torch": torch.__version__}
+        reports = []
+        for decode in decodes:
+            ours = KronosPipeline(pair, decode=decode)
+
+            def ours_run(top_k, top_p, count, ours=ours):
+                # anchor=False: the official predictor's output exactly (the anchor shift is ours only).
+                return ours.predict(history, horizon, paths=count, top_k=top_k, top_p=top_p, seed=0,
+                                    future_timestamps=future, lookback=lookback, anchor=False)
+
+            # The first forecast is the warm-up (allocator, thread pool, CUDA kernels; decode='static'/'graphs':
+            # allocating the decoder and capturing the graphs), the timed ones reuse them from the pool.
+            first_s = timed(lambda: ours_run(0, 0.9, paths), device)
+            ours_s = min(timed(lambda: ours_run(0, 0.9, paths), device) for _ in range(2))
+            greedy = ours_run(1, 1.0, 1).mean
+            rel = float((np.abs(greedy - ref) / np.maximum(np.abs(ref), 1e-3)).max())
+            reports.append({
+                "case": case, "paths": paths, "lookback": lookback, "horizon": horizon, "context": context,
+                "ours_s": round(ours_s, 3), "ours_first_s": round(first_s, 3), "official_1path_s": round(official_s, 3),
+                "per_path_speedup": round(official_s * paths / ours_s, 1), "greedy_max_rel_diff": rel,
+                "precision": precision, "decode": decode, "device": device,
+                "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
+                "threads": torch.get_num_threads(), "torch": torch.__version__})
+    return reports
 
 
 def peak_rss_mib(case: str, side: str, device: str) -> dict:
@@ -141,6 +153,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                         help="our predictor's precision (the official one runs in fp32)")
+    parser.add_argument("--decode", choices=DECODE_MODES, action="append",
+                        help="our decode loop (repeat to time several; default eager); graphs: CUDA only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
     parser.add_argument("--rss-of", choices=["ours", "official"], help=argparse.SUPPRESS)
@@ -151,13 +165,13 @@ def main() -> None:
     if args.rss_of:
         return rss_run(args.case[0], args.rss_of, args.device, args.folder)
     for case in args.case or list(CASES):
-        report = run_case(case, args.device, args.precision)
-        if args.memory:
-            for side in ("ours", "official"):
-                rss = peak_rss_mib(case, side, args.device)
-                report[f"{side}_peak_rss_mib"] = rss["peak_rss_mib"]
-                report[f"{side}_rss_before_load_mib"] = rss["before_load_mib"]
-        print(json.dumps(report), flush=True)
+        for report in run_case(case, args.device, args.precision, tuple(args.decode or ["eager"])):
+            if args.memory:
+                for side in ("ours", "official"):
+                    rss = peak_rss_mib(case, side, args.device)
+                    report[f"{side}_peak_rss_mib"] = rss["peak_rss_mib"]
+                    report[f"{side}_rss_before_load_mib"] = rss["before_load_mib"]
+            print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":

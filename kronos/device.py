@@ -44,3 +44,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("MPS was requested but is not available on this machine; use --device cpu.")
     return dev
+
+
+# How a pipeline runs its decode loop: "eager" (kronos.generate), "static" (kronos.static_decode: fixed
+# shapes, the same sampled paths on the CPU), "graphs" (the static steps replayed from CUDA graphs).
+DECODE_MODES = ("eager", "static", "graphs")
+
+
+def resolve_decode(decode: str | None, device: torch.device) -> str:
+    """A pipeline's decode mode, the one place it is chosen. Default: eager on every device until the
+    static path and the graphs are measured faster (docs/speed.md, "CUDA graphs"); on CUDA the intended
+    default is "graphs", once its test has passed on a GPU and the bench has shown the gain."""
+    decode = decode or "eager"
+    if decode not in DECODE_MODES:
+        raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
+    if decode == "graphs" and torch.device(device).type != "cuda":
+        raise ValueError(f"decode='graphs' (CUDA graphs) needs a CUDA device, not {device}; use 'static' or 'eager'")
+    return decode

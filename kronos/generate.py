@@ -86,11 +86,13 @@ class PathCaches:
     dependency: PathKVCache
 
     @classmethod
-    def empty(cls, model: Kronos, context_lengths: list[int], paths: int, horizon: int) -> PathCaches:
+    def empty(cls, model: Kronos, context_lengths: list[int], paths: int, horizon: int,
+              context_capacity: int | None = None) -> PathCaches:
         c, like = model.config, model.embedding.emb_s1.weight
 
         def cache(heads: int) -> PathKVCache:
-            return PathKVCache.empty(context_lengths, paths, horizon, heads, c.d_model // heads, like)
+            return PathKVCache.empty(context_lengths, paths, horizon, heads, c.d_model // heads, like,
+                                     context_capacity)
 
         return cls([cache(c.n_heads) for _ in range(c.n_layers)], cache(DEPENDENCY_HEADS))
 
@@ -127,7 +129,7 @@ def prefill(model: Kronos, x: torch.Tensor, caches: PathCaches, series: int | sl
 
 
 def decode_one_token(model: Kronos, x: torch.Tensor, ropes: list[CosSin], caches: PathCaches,
-                     index: int) -> tuple[torch.Tensor, torch.Tensor]:
+                     index: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Trunk state [rows, 1, d_model] and s1 logits [rows, 1, V1] of one new token per row, x [rows, 1,
     d_model] with each layer's RoPE ``ropes`` (``rope_at``); the token is stored as generated token
     ``index`` of every row in ``caches``."""
@@ -285,6 +287,12 @@ class Generation:
         self.h = h
         return logits[:, 0].float()
 
+    def tokens(self, horizon: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per prompt, (s1, s2) [paths, N + horizon]: its context ids followed by the sampled ids."""
+        s1, s2, paths = self.seqs.s1, self.seqs.s2, self.paths
+        return [(s1[b * paths:(b + 1) * paths, : n + horizon], s2[b * paths:(b + 1) * paths, : n + horizon])
+                for b, n in enumerate(self.lengths)]
+
 
 @torch.no_grad()
 def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int,
@@ -296,10 +304,7 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
     Rows are ordered prompt-major (row = prompt * paths + path). ``generator``: one for the batch, or
     one per prompt (each prompt's paths then do not depend on the other prompts' draws).
     """
-    if isinstance(generator, (list, tuple)) and len(generator) != len(prompts):
-        raise ValueError(f"got {len(generator)} generators for {len(prompts)} prompts")
-    if horizon < 1 or paths < 1 or context < 1:
-        raise ValueError("horizon, paths and context must all be at least 1")
+    check_generation(prompts, horizon, paths, context, generator)
     model.eval()
     state = Generation(model, prompts, horizon, paths, context)
     logits = state.prefill()
@@ -310,6 +315,11 @@ def generate(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, con
             progress(step + 1, horizon)
         if step + 1 < horizon:
             logits = state.step()
-    seqs, lengths = state.seqs, state.lengths
-    return [(seqs.s1[b * paths:(b + 1) * paths, : n + horizon], seqs.s2[b * paths:(b + 1) * paths, : n + horizon])
-            for b, n in enumerate(lengths)]
+    return state.tokens(horizon)
+
+
+def check_generation(prompts: list[Prompt], horizon: int, paths: int, context: int, generator: Generators) -> None:
+    if isinstance(generator, (list, tuple)) and len(generator) != len(prompts):
+        raise ValueError(f"got {len(generator)} generators for {len(prompts)} prompts")
+    if horizon < 1 or paths < 1 or context < 1:
+        raise ValueError("horizon, paths and context must all be at least 1")

@@ -120,8 +120,10 @@ class PathKVCache:
 
     @classmethod
     def empty(cls, context_lengths: list[int], paths: int, horizon: int, heads: int, head_dim: int,
-              like: torch.Tensor) -> PathKVCache:
-        series, max_context = len(context_lengths), max(context_lengths)
+              like: torch.Tensor, context_capacity: int | None = None) -> PathKVCache:
+        """``context_capacity``: context slots per series (default: the longest context); slots past a
+        series' length are masked."""
+        series, max_context = len(context_lengths), context_capacity or max(context_lengths)
         mask = None
         if min(context_lengths) < max_context:
             slots = torch.arange(max_context, device=like.device)
@@ -137,17 +139,27 @@ class PathKVCache:
             series = slice(series, series + 1)
         return KVCache(self.context.k[series], self.context.v[series])
 
-    def update(self, index: int, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Store one new token per row, k, v [rows, heads, 1, head_dim], as generated token ``index``."""
-        self.generated.update(index, k, v)
+    def update(self, index: int | torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store one new token per row, k, v [rows, heads, 1, head_dim], as generated token ``index``: a
+        Python int, or a one-element long tensor on the cache's device (the static decode step's, whose
+        kernels must not depend on a host value)."""
+        if isinstance(index, int):
+            self.generated.update(index, k, v)
+        else:
+            self.generated.k.index_copy_(2, index.view(1), k)
+            self.generated.v.index_copy_(2, index.view(1), v)
 
 
-def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int) -> torch.Tensor:
+def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int | torch.Tensor) -> torch.Tensor:
     """Softmax attention of one query per row, q [rows, heads, 1, head_dim], over its series' context
     and its own first ``length`` generated keys; returns [rows, heads, 1, head_dim].
 
     A series' context keys are multiplied with the queries of all its paths at once. Both blocks of
     scores go through one softmax, so this equals attention over the concatenated keys.
+
+    ``length`` as a (one-element, long) tensor: every generated slot is read and those at or past
+    ``length`` are masked, so the shapes are the same at every step (the static decode step). Their
+    weights are 0, so their values must be finite (0 x inf is NaN): caches start zeroed.
     """
     rows, heads, _, head_dim = q.shape
     series, max_context = cache.context.k.shape[0], cache.context.k.shape[2]
@@ -157,12 +169,19 @@ def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int) -> torch.Tens
     context_scores = q_by_series @ cache.context.k.transpose(-1, -2)  # [series, heads, paths, max_context]
     if cache.context_mask is not None:
         context_scores = context_scores.masked_fill(~cache.context_mask, float("-inf"))
-    own_k = cache.generated.k[:, :, :length]  # [rows, heads, length, head_dim]
-    own_v = cache.generated.v[:, :, :length]
-    own_scores = (q @ own_k.transpose(-1, -2)).view(series, paths, heads, length).transpose(1, 2)
+    if isinstance(length, int):
+        own_k = cache.generated.k[:, :, :length]  # [rows, heads, length, head_dim]
+        own_v = cache.generated.v[:, :, :length]
+        unwritten = None
+    else:
+        own_k, own_v = cache.generated.k, cache.generated.v
+        unwritten = torch.arange(own_k.shape[2], device=q.device) >= length.view(1)
+    own_scores = (q @ own_k.transpose(-1, -2)).view(series, paths, heads, own_k.shape[2]).transpose(1, 2)
+    if unwritten is not None:
+        own_scores = own_scores.masked_fill(unwritten, float("-inf"))
     weights = torch.softmax(torch.cat([context_scores, own_scores], dim=-1), dim=-1)
     out = (weights[..., :max_context] @ cache.context.v).transpose(1, 2).reshape(rows, heads, 1, head_dim)
-    own_weights = weights[..., max_context:].transpose(1, 2).reshape(rows, heads, 1, length)
+    own_weights = weights[..., max_context:].transpose(1, 2).reshape(rows, heads, 1, own_k.shape[2])
     return out + own_weights @ own_v
 
 
@@ -241,10 +260,10 @@ class SelfAttention(nn.Module):
         cache.update(0, k, v)
         return self._out(F.scaled_dot_product_attention(q, k, v, dropout_p=self._dropout, is_causal=True))
 
-    def decode(self, x: torch.Tensor, cache: PathKVCache, index: int, rope: CosSin) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, cache: PathKVCache, index: int | torch.Tensor, rope: CosSin) -> torch.Tensor:
         """One new token per row, x [rows, 1, d_model] with RoPE ``rope`` (its cos/sin), stored as
         generated token ``index`` of each row of ``cache``; it attends to its series' context and to its
-        own generated tokens 0..index."""
+        own generated tokens 0..index. ``index`` may be a tensor (see ``attend_paths``)."""
         q, k, v = self._heads(x, rope)
         cache.update(index, k, v)
         return self._out(attend_paths(q, cache, index + 1))
@@ -298,7 +317,8 @@ class TransformerBlock(nn.Module):
     def prefill(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
         return self._ffn(x + self.self_attn.prefill(self.norm1(x), cache))
 
-    def decode(self, x: torch.Tensor, cache: PathKVCache, index: int, rope: CosSin) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, cache: PathKVCache, index: int | torch.Tensor,
+               rope: CosSin) -> torch.Tensor:
         return self._ffn(x + self.self_attn.decode(self.norm1(x), cache, index, rope))
 
     def extend(self, x: torch.Tensor, prefix: KVCache) -> torch.Tensor:

@@ -188,7 +188,7 @@ class Kronos(nn.Module):
             x = layer.prefill(x, cache)
         return self.norm(x)
 
-    def trunk_decode(self, x: torch.Tensor, caches: list[PathKVCache], index: int,
+    def trunk_decode(self, x: torch.Tensor, caches: list[PathKVCache], index: int | torch.Tensor,
                      ropes: list[CosSin]) -> torch.Tensor:
         """One new token per path, x [rows, 1, d_model], with each layer's RoPE cos/sin ``ropes`` (see
         ``rotary_tables``); it becomes generated token ``index`` in each layer's PathKVCache."""
@@ -256,9 +256,9 @@ class Kronos(nn.Module):
         """
         return self._s2_from_attention(h_last, F.scaled_dot_product_attention(self._s2_query(s1), k, v))
 
-    def s2_logits_paths(self, h_last, s1, cache: PathKVCache, length: int) -> torch.Tensor:
+    def s2_logits_paths(self, h_last, s1, cache: PathKVCache, length: int | torch.Tensor) -> torch.Tensor:
         """As ``s2_logits``, with the dependency keys/values in a PathKVCache: each row attends to its
-        series' context and its own first ``length`` generated tokens."""
+        series' context and its own first ``length`` generated tokens (a tensor: see ``attend_paths``)."""
         return self._s2_from_attention(h_last, attend_paths(self._s2_query(s1), cache, length))
 
     # --- full forward (training, and the reference for cached decoding) ----------------------------

@@ -20,11 +20,13 @@ import torch
 from .bars import InputError, bars_frame, input_digest, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
 from .config import BAR_COLUMNS, CLOSE, default_lookback
+from .device import resolve_decode
 from .forecast import Forecast
 from .generate import Progress, Prompt, generate
 from .normalization import denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES
 from .settings import ForecastSettings
+from .static_decode import DecoderPool, generate_static
 from .timefeatures import time_features
 
 # (bars as given, history timestamps, horizon) -> the horizon's bar times: the hook through which the
@@ -47,23 +49,33 @@ class _Prepared:
 
 class KronosPipeline:
     """A tokenizer + predictor pair and the rules around them. Stateless apart from the (read-only)
-    model: one pipeline serves many threads."""
+    model and, for decode='static'/'graphs', a pool of decode buffers that a forecast takes out while it
+    runs: one pipeline serves many threads."""
 
-    def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps | None = None):
+    def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps | None = None,
+                 decode: str | None = None):
         """``future_timestamps(bars, history_timestamps, horizon)`` gives the horizon's bar times
-        (e.g. from an exchange calendar); by default the history's own rhythm is followed."""
+        (e.g. from an exchange calendar); by default the history's own rhythm is followed.
+
+        ``decode``: how the decode loop runs, 'eager', 'static' (fixed shapes) or 'graphs' (CUDA graphs of
+        the static steps, CUDA only); default in ``kronos.device.resolve_decode``. Greedy output is the
+        same in every mode; so are sampled paths on the CPU (on CUDA, static/graphs draw their noise up
+        front, which gives other paths for a seed than eager: see ``kronos.static_decode``)."""
         self.pair = pair
         self.future_timestamps = future_timestamps
+        self.decode = resolve_decode(decode, pair.device)
+        self._decoders = DecoderPool()  # static/graphs: buffers and graphs kept between forecasts, per shape
 
     @classmethod
     def from_pretrained(cls, model, tokenizer=None, *, revision: str | None = None, cache_dir=None,
                         device=None, future_timestamps: FutureTimestamps | None = None,
-                        precision: str | None = None) -> KronosPipeline:
+                        precision: str | None = None, decode: str | None = None) -> KronosPipeline:
         """Load an official name (``mini``, ``small``, ``base``), a Hub repo id or a local folder.
-        ``precision``: 'fp32' (default, the official numerics) or 'bf16' (see ``kronos.device``)."""
+        ``precision``: 'fp32' (default, the official numerics) or 'bf16' (see ``kronos.device``);
+        ``decode``: see ``__init__``."""
         pair = load_pair(model, tokenizer, revision=revision, cache_dir=cache_dir, device=device,
                          precision=precision)
-        return cls(pair, future_timestamps)
+        return cls(pair, future_timestamps, decode)
 
     @property
     def context(self) -> int:
@@ -136,8 +148,13 @@ class KronosPipeline:
             generator = [torch.Generator(device=device).manual_seed(seed) for _ in prompts]
         else:
             generator = torch.Generator(device=device).manual_seed(seed)
-        tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
-                          settings.sampling, generator, progress)
+        if self.decode == "eager":
+            tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
+                              settings.sampling, generator, progress)
+        else:
+            tokens = generate_static(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
+                                     settings.sampling, generator, progress, cuda_graphs=self.decode == "graphs",
+                                     pool=self._decoders)
         decoded = self._decode(tokens, settings.horizon)
         rebuilt = self._reconstruct_last_bars(codes) if settings.anchor else [None] * len(prepared)
         results = []
@@ -156,6 +173,7 @@ class KronosPipeline:
             provenance = {
                 **pair.provenance(),
                 "device": str(device),
+                "decode": self.decode,
                 "events": events is not None,
                 "seed": seed,
                 "random_stream": "per series" if per_series_stream else "shared by the batch",

@@ -22,10 +22,11 @@ def keep_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
 NUCLEUS_PROBES = (16, 64)  # partial sorts of this many tokens usually hold the whole nucleus
 
 
-def keep_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+def keep_top_p(logits: torch.Tensor, p: float, probes: tuple[int, ...] = NUCLEUS_PROBES) -> torch.Tensor:
     """Keep the smallest set of most likely tokens whose probability mass exceeds ``p``
-    (the token that crosses ``p`` is kept, and so is the most likely token)."""
-    return logits.masked_fill(~nucleus(torch.softmax(logits, dim=-1), p), float("-inf"))
+    (the token that crosses ``p`` is kept, and so is the most likely token). ``probes=()``: one full
+    sort of every row, fixed shapes and no host sync (the static decode step)."""
+    return logits.masked_fill(~nucleus(torch.softmax(logits, dim=-1), p, probes), float("-inf"))
 
 
 def nucleus(probs: torch.Tensor, p: float, probes: tuple[int, ...] = NUCLEUS_PROBES) -> torch.Tensor:
@@ -62,12 +63,28 @@ def sample(logits: torch.Tensor, cfg: SamplingConfig, generator: Generators) -> 
     """One id per row of ``logits`` [R, V] -> [R, 1]."""
     if cfg.temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
+    return draw(filtered_probs(logits, cfg), generator)
+
+
+def sample_with_noise(logits: torch.Tensor, cfg: SamplingConfig, u: torch.Tensor,
+                      probes: tuple[int, ...] = NUCLEUS_PROBES) -> torch.Tensor:
+    """``sample`` with the uniform numbers given, u [R, 1] (one per row, as ``uniforms`` draws them): the
+    same ids as ``sample`` when u holds the numbers its generator would have drawn. ``probes=()``: fixed
+    shapes and no host sync (see ``keep_top_p``)."""
+    if cfg.temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    return inverse_cdf(filtered_probs(logits, cfg, probes), u)
+
+
+def filtered_probs(logits: torch.Tensor, cfg: SamplingConfig,
+                   probes: tuple[int, ...] = NUCLEUS_PROBES) -> torch.Tensor:
+    """Probabilities [R, V] after temperature, top-k, then top-p."""
     logits = logits / cfg.temperature
     if cfg.top_k > 0:
         logits = keep_top_k(logits, cfg.top_k)
     if cfg.top_p < 1.0:
-        logits = keep_top_p(logits, cfg.top_p)
-    return draw(torch.softmax(logits, dim=-1), generator)
+        logits = keep_top_p(logits, cfg.top_p, probes)
+    return torch.softmax(logits, dim=-1)
 
 
 def draw(probs: torch.Tensor, generator: Generators) -> torch.Tensor:
@@ -76,9 +93,14 @@ def draw(probs: torch.Tensor, generator: Generators) -> torch.Tensor:
 
     ``generator`` may be one per equal block of rows (one per series): each series then draws from its
     own stream, and its paths do not depend on what else is in the batch."""
+    return inverse_cdf(probs, uniforms(probs.shape[0], generator, probs))
+
+
+def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The index [R, 1] where each row's cumulative probability first exceeds u [R, 1] (in [0, 1)) times
+    the row's total; fixed shapes."""
     cdf = probs.cumsum(dim=-1)
-    u = uniforms(probs.shape[0], generator, cdf) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
+    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_(max=probs.shape[-1] - 1)
 
 
 def uniforms(rows: int, generator: Generators, like: torch.Tensor) -> torch.Tensor:
@@ -89,3 +111,20 @@ def uniforms(rows: int, generator: Generators, like: torch.Tensor) -> torch.Tens
         raise ValueError(f"{rows} rows cannot be split evenly between {len(generator)} generators")
     block = rows // len(generator)
     return torch.cat([torch.rand(block, 1, generator=g, device=like.device, dtype=like.dtype) for g in generator])
+
+
+def uniform_noise(steps: int, draws: int, rows: int, generator: Generators, like: torch.Tensor) -> torch.Tensor:
+    """Every uniform number a decode loop of ``steps`` steps with ``draws`` ``uniforms(rows, ...)`` calls per
+    step would draw, drawn up front: [steps, draws, rows, 1], each generator's numbers in the order of
+    those calls. On the CPU (a serial Mersenne Twister) they are the very numbers the calls would give;
+    a CUDA generator (Philox) hands each call its own counter range, so there they are equally uniform
+    and independent but not the same numbers."""
+    def block_of(g: torch.Generator | None, block: int) -> torch.Tensor:
+        flat = torch.rand(steps * draws * block, generator=g, device=like.device, dtype=like.dtype)
+        return flat.view(steps, draws, block, 1)
+
+    if generator is None or isinstance(generator, torch.Generator):
+        return block_of(generator, rows)
+    if rows % len(generator):
+        raise ValueError(f"{rows} rows cannot be split evenly between {len(generator)} generators")
+    return torch.cat([block_of(g, rows // len(generator)) for g in generator], dim=2)

@@ -67,6 +67,20 @@ def require_oracle():
     return model
 
 
+def official_greedy(o, frame: pd.DataFrame, future: pd.DatetimeIndex, context: int) -> np.ndarray:
+    """The official KronosPredictor's greedy forecast (one path, [horizon, 6]) of ``frame`` with the oracle
+    pair ``o`` (the ``oracle`` fixture's), on the CPU."""
+    import torch
+
+    predictor = require_oracle().KronosPredictor(o.official_predictor, o.official_tokenizer, device="cpu",
+                                                 max_context=context)
+    torch.manual_seed(123)
+    out = predictor.predict(frame.drop(columns="timestamp"), pd.Series(frame["timestamp"]),
+                            pd.Series(future), pred_len=len(future), T=1.0, top_k=1, top_p=1.0,
+                            sample_count=1, verbose=False)
+    return out.to_numpy(np.float32)
+
+
 def fill_hub_cache(cache: Path, repo_id: str, revision: str, folder: Path) -> None:
     """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}."""
     repo = cache / ("models--" + repo_id.replace("/", "--"))

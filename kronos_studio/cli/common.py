@@ -4,7 +4,6 @@ imports a subcommand."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 EXIT_BAD_INPUT = 2
 
@@ -25,40 +24,24 @@ def quantile_levels(text: str) -> list[float]:
 
 def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None):
     """A bars file through ``data_sources``' reader, whose errors name the problem and the fix."""
-    from data_sources.files import read_bars_file
+    from kronos_studio.bars_input import BarsInputError
+    from kronos_studio.bars_input import read_bars as read
 
-    p = Path(path)
-    if not p.is_file():
-        raise CliError(f"input file '{path}' does not exist")
     try:
-        return read_bars_file(p, timezone=timezone, calendar=calendar, symbol=symbol)
-    except Exception as e:
-        raise CliError(f"cannot read '{path}': {e}") from None
+        return read(path, timezone=timezone, calendar=calendar, symbol=symbol)
+    except BarsInputError as e:
+        raise CliError(str(e)) from None
 
 
 def quality_gate(bars, fixes: list[str]):
-    """The data-quality gate before the forecast: (bars with the accepted fixes, note and warning lines).
-    Error-level findings block, in one line naming them and the --fix that would clear each; the
-    reader's notes (what it did with the file: which column became what) and the warnings are printed
-    once the forecast succeeded, so that a failure stays one line."""
-    from data_sources import apply_fixes, check_bars
+    """``kronos_studio.bars_input.quality_gate``: (gated bars, note and warning lines), a block as a CliError."""
+    from kronos_studio.bars_input import BarsInputError
+    from kronos_studio.bars_input import quality_gate as gate
 
-    if fixes:
-        try:
-            bars = apply_fixes(bars, fixes)
-        except ValueError as e:
-            raise CliError(f"cannot apply --fix {','.join(fixes)}: {e}") from None
-    found = check_bars(bars)
-    blocking = [f for f in found if f.severity == "error"]
-    if blocking:
-        parts = [f"{f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "") for f in blocking]
-        raise CliError("the data-quality gate blocks the forecast: " + "; ".join(parts))
-    notes = [f"kronos: note: {f.message}" for f in found if f.code == "source_note"]
-    lines = notes + [f"kronos: warning: {f.code}: {f.message}" + (f" (accept with --fix {f.fix})" if f.fix else "")
-                     for f in found if f.severity == "warning"]
-    if bars.calendar_inferred:  # said, never silent: the calendar decides the future bar times
-        lines.insert(0, f"kronos: note: {bars.calendar_inference.headline()} (pass --calendar to choose another)")
-    return bars, lines
+    try:
+        return gate(bars, fixes)
+    except BarsInputError as e:
+        raise CliError(str(e)) from None
 
 
 def positive(kind):

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import batch, evaluate, forecast, ledger, lora, train, train_ensemble
+from . import batch, evaluate, forecast, keys, ledger, lora, mcp, serve, train, train_ensemble
 from .common import EXIT_BAD_INPUT, CliError
 
 
@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.register(sub)
     ledger.register(sub)
     batch.register(sub)
+    serve.register(sub)
+    mcp.register(sub)
+    keys.register(sub)
     train_sub = train.register(sub)
     lora.register(train_sub)
     train_ensemble.register(train_sub)

@@ -4,7 +4,7 @@ table the export and the meta-learner read, the series and what is still to scor
 Filters (all optional, combined with AND): ``source``, ``symbol``, ``interval``, ``models`` (names),
 ``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids), ``parents`` (the
 member rows of these ensemble predictions), ``member_rows`` (False: only the forecasts as made, without the
-rows an ensemble forecast keeps for each of its members)."""
+rows an ensemble forecast keeps for each of its members), ``workspace``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,9 +41,10 @@ def as_utc(when) -> pd.Timestamp:
 
 def conditions(*, source: str | None = None, symbol: str | None = None, interval: str | None = None,
                models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None,
-               parents: Sequence[int] | None = None, member_rows: bool = True) -> list:
+               parents: Sequence[int] | None = None, member_rows: bool = True,
+               workspace: str | None = None) -> list:
     out = []
-    for column, value in (("source", source), ("symbol", symbol), ("interval", interval)):
+    for column, value in (("source", source), ("symbol", symbol), ("interval", interval), ("workspace", workspace)):
         if value is not None:
             out.append(P[column] == value)
     if models is not None:
@@ -153,17 +154,17 @@ def _close_bands(row) -> np.ndarray:
     return np.stack([q[levels.index(level), :, close] for level in QUANTILE_LEVELS], axis=1)
 
 
-def series_frame(conn: Connection) -> pd.DataFrame:
+def series_frame(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
     """One row per series, the latest forecast first: source, symbol, interval, predictions, models,
     latest (created_at of its newest prediction). Forecasts as made: an ensemble's member rows are not counted."""
     query = (select(P.source, P.symbol, P.interval, func.count(), func.count(P.model.distinct()),
                     func.max(P.created_at))
-             .where(P.parent_id.is_(None))
+             .where(*conditions(workspace=workspace, member_rows=False))
              .group_by(P.source, P.symbol, P.interval).order_by(func.max(P.created_at).desc()))
     return _frame(conn, query, [*SERIES, "predictions", "models", "latest"])
 
 
-def pending_series(conn: Connection) -> pd.DataFrame:
+def pending_series(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
     """Series with predictions not scored on every step: source, symbol, interval, exchange,
     predictions (forecasts as made, not counting an ensemble's member rows), oldest_last_bar_at,
     longest_horizon."""
@@ -172,7 +173,7 @@ def pending_series(conn: Connection) -> pd.DataFrame:
     query = (select(P.source, P.symbol, P.interval, P.exchange, made, func.min(P.last_bar_at),
                     func.max(P.horizon))
              .outerjoin(scored, scored.c.prediction_id == P.id)
-             .where(func.coalesce(scored.c.n, 0) < P.horizon)
+             .where(func.coalesce(scored.c.n, 0) < P.horizon, *conditions(workspace=workspace))
              .group_by(P.source, P.symbol, P.interval, P.exchange).order_by(P.source, P.symbol, P.interval))
     return _frame(conn, query, [*SERIES, "exchange", "predictions", "oldest_last_bar_at", "longest_horizon"])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .schema import legacy_imports, track_records
+from .schema import DEFAULT_WORKSPACE, legacy_imports, track_records
 
 TRUST_FOLDER = "trust"  # under the storage root, where the JSON files were written
 
@@ -55,7 +55,8 @@ def import_files(ledger, folder: Path) -> dict[str, int]:
                 outcome = "unreadable"
             else:
                 t = track_records.c
-                have = conn.execute(select(t.id).where(t.source == series[0], t.symbol == series[1],
+                have = conn.execute(select(t.id).where(t.workspace == DEFAULT_WORKSPACE, t.source == series[0],
+                                                       t.symbol == series[1],
                                                        t.interval == series[2], t.model_key == series[3])).first()
                 outcome = "kept" if have is not None else "imported"
                 if have is None:

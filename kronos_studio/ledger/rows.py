@@ -16,11 +16,12 @@ from kronos.config import BAR_COLUMNS
 from . import scoring
 from .codec import encode_array, encode_times
 from .engine import LedgerError, dumps
-from .schema import PATH_DTYPE, PATH_FIELDS
+from .schema import DEFAULT_WORKSPACE, PATH_DTYPE, PATH_FIELDS
 
 
-def prediction_row(forecast, bars, calibration=None, exchange: str | None = None) -> tuple[dict, dict]:
-    """The ``predictions`` row and the ``prediction_paths`` values of one forecast."""
+def prediction_row(forecast, bars, calibration=None, exchange: str | None = None,
+                   workspace: str = DEFAULT_WORKSPACE) -> tuple[dict, dict]:
+    """The ``predictions`` row and the ``prediction_paths`` values of one forecast in ``workspace``."""
     prov = dict(forecast.provenance)
     settings = forecast.settings
     paths = np.asarray(forecast.paths, dtype=PATH_DTYPE)
@@ -43,13 +44,15 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
         "last_bar": last_bar.value, "model": [prov.get("model"), prov.get("predictor"), prov.get("predictor_revision"),
                                               members], "settings": repr(settings), "calibrated": calibrated,
     }
+    if workspace != DEFAULT_WORKSPACE:  # two workspaces each keep their own copy; default keys stay as before 0005
+        identity["workspace"] = workspace
     digest = hashlib.sha256(dumps(identity).encode())
     digest.update(encode_times(targets))
     digest.update(paths.tobytes())  # the same sampled paths: the same forecast, whatever else changed
     created = pd.Timestamp(prov["created_at"]) if prov.get("created_at") else pd.Timestamp.now(tz="UTC")
     close = history["close"].to_numpy(np.float64)
     row = {
-        "forecast_key": digest.hexdigest(),
+        "forecast_key": digest.hexdigest(), "workspace": workspace,
         "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
         "source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
         "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
@@ -106,7 +109,7 @@ def member_rows(forecast, bars, parent: dict) -> list[tuple[dict, dict]]:
             "model": member_model(key), "member": key, "ensemble_forecast_key": parent["forecast_key"],
             "describe": described.get(key), "seed": seed, "input_sha256": prov.get("input_sha256"),
             "created_at": prov.get("created_at")})
-        row, blob = prediction_row(member, bars, exchange=parent["exchange"])
+        row, blob = prediction_row(member, bars, exchange=parent["exchange"], workspace=parent["workspace"])
         row.update(
             forecast_key=hashlib.sha256(f"{parent['forecast_key']}/{key}".encode()).hexdigest(),
             created_at=parent["created_at"], seed=seed, calibrated=False, calibration_levels=None,

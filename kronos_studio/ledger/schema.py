@@ -16,6 +16,9 @@ these tables equal what they build, so the two cannot drift apart.
 - ``evaluations``: one row per (prediction, step) once the bar it forecast has arrived.
 - ``track_records``: the latest walk-forward track record of a model on a series (the badge).
 - ``legacy_imports``: the JSON track-record files already imported (each is imported once).
+- ``api_keys``: the service's API keys, hashed, each scoped to a workspace (``kronos keys``).
+
+Forecasts and track records belong to a workspace (``DEFAULT_WORKSPACE`` unless one is named).
 """
 from __future__ import annotations
 
@@ -41,7 +44,10 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0005_member_rows"
+HEAD = "0006_workspaces"
+
+# Where a row goes when no workspace is named: the single-user studio, and every row kept before 0006.
+DEFAULT_WORKSPACE = "default"
 
 # 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -87,6 +93,8 @@ predictions = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("forecast_key", String(64), nullable=False, unique=True),  # sha256 of what makes the forecast
     Column("created_at", UTCDateTime, nullable=False),
+    # who may read, score and delete it (an API key's workspace)
+    Column("workspace", String(64), nullable=False, server_default=DEFAULT_WORKSPACE, index=True),
     # the series
     Column("source", String(16), nullable=False),
     Column("symbol", String(200), nullable=False),
@@ -175,7 +183,19 @@ track_records = Table(
     Column("model_key", String(500), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("record", JSON, nullable=False),  # kronos_studio.evaluation.trust.TrackRecord.to_dict()
-    UniqueConstraint("source", "symbol", "interval", "model_key"),
+    Column("workspace", String(64), nullable=False, server_default=DEFAULT_WORKSPACE),
+    UniqueConstraint("workspace", "source", "symbol", "interval", "model_key"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(32), primary_key=True),  # the token's public prefix: what `kronos keys` lists
+    Column("token_sha256", String(64), nullable=False),  # the token itself is never stored
+    Column("workspace", String(64), nullable=False),
+    Column("admin", Boolean, nullable=False),  # may use the service open to every workspace's rows (sharing)
+    Column("label", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
 )
 
 legacy_imports = Table(

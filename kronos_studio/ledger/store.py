@@ -4,6 +4,10 @@
     ledger.record(forecast, bars)                # -> Recorded(id, new)
     ledger.score(newer_bars)                     # -> ScoreReport: the due steps scored and stored
     ledger.evaluations_frame()                   # one row per scored (prediction, step)
+    team = ledger.scoped("research")             # the same database, one workspace's rows only
+
+A ledger opened without a workspace reads every workspace's rows (the single-user studio, an admin) and
+records into ``DEFAULT_WORKSPACE``; a scoped one records into, reads, scores and deletes its own only.
 
 Any SQLAlchemy URL works; SQLite and PostgreSQL are tested. Opening runs the schema's migrations
 (Alembic, shipped in ``migrations/``) under a lock, so several processes may open a new or old ledger
@@ -32,7 +36,7 @@ from . import frames, scoring
 from .codec import decode_array
 from .engine import ENV_DB, LedgerError, create_ledger_engine, dumps, ledger_url, migrate, revision, shown_url
 from .rows import member_rows, prediction_row, utc
-from .schema import evaluations, legacy_imports, prediction_paths, predictions
+from .schema import DEFAULT_WORKSPACE, evaluations, legacy_imports, prediction_paths, predictions
 from .schema import track_records as track_records_table
 
 WRITE_ATTEMPTS = 8
@@ -73,14 +77,17 @@ class ScoreReport:
 
 
 class Ledger:
-    def __init__(self, engine: Engine, url: str):
+    def __init__(self, engine: Engine, url: str, workspace: str | None = None, owns_engine: bool = True):
         self.engine = engine
         self.url = url
+        self.workspace = workspace  # None: every workspace's rows
+        self.owns_engine = owns_engine
 
     # --- opening -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str | None = None) -> Ledger:
-        """The ledger at ``url`` (default ``ledger_url()``), created or migrated to the current schema."""
+    def open(cls, url: str | None = None, workspace: str | None = None) -> Ledger:
+        """The ledger at ``url`` (default ``ledger_url()``), created or migrated to the current schema;
+        ``workspace``: only that workspace's rows (``scoped``)."""
         url = url or ledger_url()
         engine = create_ledger_engine(url)
         try:
@@ -93,10 +100,20 @@ class Ledger:
         except Exception:
             engine.dispose()
             raise
-        return cls(engine, url)
+        return cls(engine, url, workspace)
+
+    def scoped(self, workspace: str) -> Ledger:
+        """The same database seen by one workspace: it records into, reads, scores and deletes only its
+        own rows. Shares this ledger's engine (closing it leaves the engine open)."""
+        return Ledger(self.engine, self.url, workspace, owns_engine=False)
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self.owns_engine:
+            self.engine.dispose()
+
+    def _filters(self, filters: dict) -> dict:
+        """``filters`` with this ledger's workspace: a scoped ledger never reads another's rows."""
+        return {**filters, "workspace": self.workspace} if self.workspace is not None else filters
 
     def __enter__(self) -> Ledger:
         return self
@@ -131,7 +148,7 @@ class Ledger:
         (a calibrated forecast is recorded as such in any case, from its provenance). The same forecast
         recorded twice is kept once. An ensemble forecast (``EnsembleForecast``) also keeps each member's
         own forecast as a row of its own (``rows.member_rows``), linked to it and scored like any other."""
-        row, paths_blob = prediction_row(forecast, bars, calibration, exchange)
+        row, paths_blob = prediction_row(forecast, bars, calibration, exchange, self.workspace or DEFAULT_WORKSPACE)
         members = member_rows(forecast, bars, row)
 
         def work(conn: Connection) -> Recorded:
@@ -169,7 +186,7 @@ class Ledger:
         first, last = utc(first), utc(last)
         p = predictions.c
         series = [p.source == bars.source, p.symbol == bars.symbol, p.interval == bars.interval,
-                  p.last_bar_at >= first, p.last_bar_at < last]
+                  p.last_bar_at >= first, p.last_bar_at < last, *frames.conditions(workspace=self.workspace)]
         scored = (select(evaluations.c.prediction_id, func.count().label("n"))
                   .where(evaluations.c.prediction_id.in_(select(p.id).where(*series)))  # this series' steps only
                   .group_by(evaluations.c.prediction_id).subquery())
@@ -248,12 +265,12 @@ class Ledger:
     def pending_series(self) -> pd.DataFrame:
         """Series with predictions not scored on every step yet: source, symbol, interval, exchange,
         predictions, oldest_last_bar_at (the earliest bar their scoring needs)."""
-        return self.read(frames.pending_series)
+        return self.read(lambda conn: frames.pending_series(conn, self.workspace))
 
     # --- reading -----------------------------------------------------------------------------------
     def predictions_frame(self, **filters) -> pd.DataFrame:
         """One row per prediction with its realized scores so far (see ``frames.predictions_frame``)."""
-        return self.read(lambda conn: frames.predictions_frame(conn, **filters))
+        return self.read(lambda conn: frames.predictions_frame(conn, **self._filters(filters)))
 
     def realized_members(self, parents) -> pd.DataFrame:
         """Each member's own realized score over the ensemble predictions ``parents`` (ids): see
@@ -262,7 +279,7 @@ class Ledger:
 
     def steps_frame(self, *, scored_only: bool = False, **filters) -> pd.DataFrame:
         """One row per (prediction, step): what was forecast and, once scored, what happened."""
-        return self.read(lambda conn: frames.steps_frame(conn, scored_only=scored_only, **filters))
+        return self.read(lambda conn: frames.steps_frame(conn, scored_only=scored_only, **self._filters(filters)))
 
     def evaluations_frame(self, **filters) -> pd.DataFrame:
         """The scored (prediction, step) rows with their predictions' identity and settings: what a
@@ -279,12 +296,14 @@ class Ledger:
 
     def series_frame(self) -> pd.DataFrame:
         """One row per series in the ledger: source, symbol, interval, predictions, models, latest."""
-        return self.read(frames.series_frame)
+        return self.read(lambda conn: frames.series_frame(conn, self.workspace))
 
     def paths(self, prediction_id: int) -> tuple[tuple[str, ...], np.ndarray]:
         """(fields, [paths, horizon, fields] float32) of one prediction, exactly as recorded."""
+        mine = select(predictions.c.id).where(predictions.c.id == int(prediction_id),
+                                               *frames.conditions(workspace=self.workspace))
         row = self.read(lambda conn: conn.execute(
-            select(prediction_paths).where(prediction_paths.c.prediction_id == int(prediction_id))).first())
+            select(prediction_paths).where(prediction_paths.c.prediction_id.in_(mine))).first())
         if row is None:
             raise LedgerError(f"no prediction {prediction_id} in the ledger")
         return tuple(row.fields), decode_array(row.data, (row.n_paths, row.horizon, len(row.fields)))
@@ -295,11 +314,34 @@ class Ledger:
                  .where(predictions.c.id.in_([int(i) for i in ids]), predictions.c.features.is_not(None)))
         return {int(r.id): dict(r.features) for r in self.read(lambda conn: conn.execute(query).all())}
 
+    def delete(self, prediction_id: int) -> None:
+        """Remove one prediction with its paths and scores (an ensemble's: its member rows too); a scoped
+        ledger finds only its own."""
+        pid = int(prediction_id)
+
+        def work(conn: Connection) -> None:
+            mine = conn.execute(select(predictions.c.id).where(predictions.c.id == pid,
+                                                               *frames.conditions(workspace=self.workspace))).first()
+            if mine is None:
+                raise LedgerError(f"no prediction {pid} in the ledger")
+            ids = [pid, *conn.execute(select(predictions.c.id).where(predictions.c.parent_id == pid)).scalars()]
+            conn.execute(evaluations.delete().where(evaluations.c.prediction_id.in_(ids)))
+            conn.execute(prediction_paths.delete().where(prediction_paths.c.prediction_id.in_(ids)))
+            conn.execute(predictions.delete().where(predictions.c.parent_id == pid))
+            conn.execute(predictions.delete().where(predictions.c.id == pid))
+
+        self.write(work)
+
     def counts(self) -> dict[str, int]:
+        mine = frames.conditions(workspace=self.workspace)
+        t = track_records_table.c
+
         def work(conn):
-            return {"predictions": conn.execute(select(func.count()).select_from(predictions)).scalar_one(),
-                    "evaluations": conn.execute(select(func.count()).select_from(evaluations)).scalar_one(),
-                    "track_records": conn.execute(select(func.count()).select_from(track_records_table)).scalar_one()}
+            return {"predictions": conn.execute(select(func.count()).select_from(predictions).where(*mine)).scalar_one(),
+                    "evaluations": conn.execute(select(func.count()).select_from(evaluations).join(
+                        predictions, predictions.c.id == evaluations.c.prediction_id).where(*mine)).scalar_one(),
+                    "track_records": conn.execute(select(func.count()).select_from(track_records_table).where(
+                        *([t.workspace == self.workspace] if self.workspace is not None else []))).scalar_one()}
 
         return self.read(work)
 
@@ -308,20 +350,24 @@ class Ledger:
         """Keep ``record`` (``TrackRecord.to_dict()``) as the latest of (source, symbol, interval, model key)."""
         source, symbol, interval, model_key = series
         values = {"updated_at": datetime.now(timezone.utc), "record": json.loads(dumps(record))}
-        where = _series_filter(series)
+        workspace = self.workspace or DEFAULT_WORKSPACE
+        where = _series_filter(series, workspace)
 
         def work(conn: Connection) -> None:
             if conn.execute(select(track_records_table.c.id).where(where)).first() is None:
                 conn.execute(track_records_table.insert().values(source=source, symbol=symbol, interval=interval,
-                                                                 model_key=model_key, **values))
+                                                                 model_key=model_key, workspace=workspace, **values))
             else:
                 conn.execute(track_records_table.update().where(where).values(**values))
 
         self.write(work)
 
     def track_record(self, series: tuple[str, str, str, str]) -> dict | None:
+        """The latest walk-forward record of (source, symbol, interval, model key) in this ledger's
+        workspace (``DEFAULT_WORKSPACE`` when it has none)."""
         row = self.read(lambda conn: conn.execute(
-            select(track_records_table.c.record).where(_series_filter(series))).first())
+            select(track_records_table.c.record).where(
+                _series_filter(series, self.workspace or DEFAULT_WORKSPACE))).first())
         return None if row is None else row[0]
 
     def import_track_record_files(self, folder: str | os.PathLike) -> dict[str, int]:
@@ -336,10 +382,11 @@ class Ledger:
         return set(self.read(lambda conn: conn.execute(select(legacy_imports.c.name, legacy_imports.c.sha256)).all()))
 
 
-def _series_filter(series):
+def _series_filter(series, workspace: str):
     source, symbol, interval, model_key = series
     t = track_records_table.c
-    return (t.source == source) & (t.symbol == symbol) & (t.interval == interval) & (t.model_key == model_key)
+    return ((t.workspace == workspace) & (t.source == source) & (t.symbol == symbol) & (t.interval == interval)
+            & (t.model_key == model_key))
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from testkit import random_bars, require_oracle
+from testkit import official_greedy, random_bars
 
 from kronos.pipeline import KronosPipeline
 
@@ -61,16 +61,6 @@ def test_predictor_logits_match_official(oracle, name):
             torch.testing.assert_close(ours2, ref2, rtol=1e-5, atol=1e-5)
 
 
-def _official_greedy(o, frame: pd.DataFrame, future: pd.DatetimeIndex, context: int) -> np.ndarray:
-    predictor = require_oracle().KronosPredictor(o.official_predictor, o.official_tokenizer, device="cpu",
-                                         max_context=context)
-    torch.manual_seed(123)
-    out = predictor.predict(frame.drop(columns="timestamp"), pd.Series(frame["timestamp"]),
-                            pd.Series(future), pred_len=len(future), T=1.0, top_k=1, top_p=1.0,
-                            sample_count=1, verbose=False)
-    return out.to_numpy(np.float32)
-
-
 @pytest.mark.parametrize("name,context,n,horizon", [
     ("tiny", 64, 40, 30),      # context and forecast fit in the window: pure KV-cache path
     ("tiny", 64, 50, 30),      # the window starts sliding during the forecast
@@ -85,7 +75,7 @@ def test_greedy_forecast_matches_official_predictor(oracle, name, context, n, ho
     frame = random_bars(n + horizon, seed=n)
     history = frame.iloc[:n].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[n:])
-    ref = _official_greedy(o, history, future, context)
+    ref = official_greedy(o, history, future, context)
     pipeline = KronosPipeline(o.ours(context))
     fc = pipeline.predict(history, horizon, paths=2, top_k=1, top_p=1.0, lookback=n, future_timestamps=future,
                           anchor=False)  # the official output, unanchored

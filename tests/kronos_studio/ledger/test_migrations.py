@@ -63,7 +63,7 @@ def test_a_ledger_of_the_previous_version_keeps_its_rows_when_upgraded(ledger_ur
     bars = series(300)
     fc = forecast(bars, 250, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars")}  # from 0004 on
+    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace")}  # 0004, 0006
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     with engine.connect() as conn, conn.begin():
@@ -90,7 +90,7 @@ def test_steps_scored_with_the_plain_crps_are_rescored_with_the_fair_one(ledger_
     bars = series(300)
     fc = forecast(bars, 250, horizon=6, paths=5)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars")}  # from 0004 on
+    row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace")}  # 0004, 0006
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     actual = bars.frame["close"].to_numpy()[250:256]
@@ -165,6 +165,7 @@ def test_a_ledger_at_0004_gets_member_rows_and_goes_back_keeping_its_paths_and_s
     bars = series(300)
     fc = forecast(bars, 240, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 240))
+    row.pop("workspace")  # 0006
     when = pd.Timestamp("2024-06-13 11:00", tz="UTC").to_pydatetime()
     with engine.connect() as conn, conn.begin():
         pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()

@@ -1,0 +1,295 @@
+"""Static-shape decoding: the decode loop with every tensor at one fixed shape, so that a step can be
+captured once in a CUDA graph and replayed per token (on a GPU each eager step is bound by its ~1,600
+kernel launches, not by arithmetic: docs/speed.md).
+
+``StaticDecoder`` holds the loop's state in buffers allocated once, at bucketed sizes (``StaticShape``):
+rows = series (rounded up to a power of two) x paths, context slots rounded up to ``CONTEXT_BUCKET``,
+generated slots to ``HORIZON_BUCKET``; a ``DecoderPool`` keeps decoders between forecasts of one shape.
+Its two steps write into those buffers in place:
+
+* ``sample_step()``: s1 from the logits, then s2 given it, stored as generated token ``index``;
+* ``trunk_step()``: the trunk over that token, the next logits; ``index`` += 1.
+
+The token index is a device tensor, attention reads every slot and masks those not yet written
+(``attend_paths`` with a tensor length), the sampler is the fixed-shape one (a full sort for top-p, no
+host sync), and its uniform numbers are drawn up front (``uniform_noise``) and read per step by index.
+The model math is the eager path's own (``decode_one_token``, ``Kronos.s2_logits_paths``, ``sample_with_noise``).
+
+Steps whose window slides (past the context) fall back to the exact eager path (``Generation.step``):
+the decoder hands its state back once, and the loop goes on eagerly with the same noise.
+
+On CUDA, ``CudaGraphDecoder`` captures the two steps in graphs and replays them; elsewhere the same
+steps run eagerly. Which one a pipeline uses is chosen in ``kronos.device.resolve_decode``.
+
+RNG: the noise is drawn before the loop from the forecast's generators, in the order the eager loop
+draws it, so on the CPU (a serial Mersenne Twister) the static path samples exactly the eager path's
+paths. A graph holds no RNG call at all: a captured ``torch.rand`` would need the generator registered
+with the graph (only the default CUDA generator is, automatically; its Philox offset then advances per
+replay), and per-series generators would each need registering. Reading pre-drawn noise is the same
+code on every device. On CUDA, Philox gives one big draw other numbers than many small ones, so there
+static and eager sampled paths differ for a seed (equal in distribution); graph and eager static agree.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import torch
+
+from .generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
+from .layers import PathKVCache
+from .model import Kronos, TemporalEmbedding
+from .sampling import Generators, SamplingConfig, sample_with_noise, uniform_noise
+
+CONTEXT_BUCKET = 64  # context slots per series are rounded up to a multiple of this
+HORIZON_BUCKET = 32  # generated slots per row likewise
+DRAWS_PER_STEP = 2  # s1, then s2
+GRAPH_WARMUP_STEPS = 2  # eager runs on a side stream before capture (lazy inits, cuBLAS workspaces)
+DECODER_POOL_SIZE = 4  # decoders a pipeline keeps between forecasts (their caches and graphs hold memory)
+
+
+def round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
+@dataclass(frozen=True)
+class StaticShape:
+    """The fixed sizes of a StaticDecoder's buffers: forecasts that round to the same shape can share
+    one decoder (and its captured graphs)."""
+
+    series: int  # series slots (the rows are series x paths, series-major)
+    paths: int
+    context: int  # context slots per series
+    horizon: int  # generated slots per row
+
+    @classmethod
+    def bucketed(cls, series: int, paths: int, longest_context: int, horizon: int) -> StaticShape:
+        return cls(1 << (series - 1).bit_length(), paths, round_up(longest_context, CONTEXT_BUCKET),
+                   round_up(horizon, HORIZON_BUCKET))
+
+    @property
+    def rows(self) -> int:
+        return self.series * self.paths
+
+
+def static_tokens(lengths: list[int], horizon: int, context: int) -> int:
+    """How many tokens the static steps can sample before some row's window slides: token t needs every
+    row to hold at most ``context`` tokens (n + t), and the trunk step after it n + t + 1."""
+    return max(0, min(horizon, context - max(lengths) + 1))
+
+
+class StaticDecoder:
+    """The state of a decode loop in fixed-shape buffers, and the two in-place steps that advance it.
+
+    A decoder serves any generation that fits its shape, one at a time (``load`` ... ``unload``): the
+    context lengths are a mask written at ``load``. Padding series (past the real ones) see one context
+    slot and produce rows nobody reads; every buffer starts zeroed and only ever holds finite numbers, so
+    masked slots and padding cannot spread NaN.
+    """
+
+    def __init__(self, model: Kronos, shape: StaticShape, sampling: SamplingConfig,
+                 event_channels: int | None = None):
+        like = model.embedding.emb_s1.weight
+        device, c, rows = like.device, model.config, shape.rows
+        self.model, self.shape, self.sampling = model, shape, sampling
+        full = [shape.context] * shape.series
+        self.caches = PathCaches.empty(model, full, shape.paths, shape.horizon, context_capacity=shape.context)
+        # One mask for every layer, written in place at each load: [series, 1, 1, context slots].
+        self.context_mask = torch.ones(shape.series, 1, 1, shape.context, dtype=torch.bool, device=device)
+        for cache in self._caches():
+            cache.context_mask = self.context_mask
+        self.index = torch.zeros((), dtype=torch.long, device=device)  # the generated token being made
+        self.h = like.new_zeros(rows, 1, c.d_model)  # trunk state of each row's newest token
+        self.logits = torch.zeros(rows, model.head.proj_s1.out_features, device=device)  # s1 logits, float32
+        self.s1 = torch.zeros(rows, shape.horizon, dtype=torch.long, device=device)  # generated ids
+        self.s2 = torch.zeros_like(self.s1)
+        self.stamps = like.new_zeros(rows, shape.horizon, len(TemporalEmbedding.SIZES))  # the generated bars' times
+        self.events = None if event_channels is None else like.new_zeros(rows, shape.horizon, event_channels)
+        self.first_position = torch.zeros(rows, 1, dtype=torch.long, device=device)  # RoPE position of token 0
+        self.noise = torch.zeros(shape.horizon, DRAWS_PER_STEP, rows, 1, device=device)
+        self.rope_tables = model.rotary_tables(shape.context + shape.horizon)
+
+    @property
+    def device(self) -> torch.device:
+        return self.index.device
+
+    def _caches(self) -> list[PathKVCache]:
+        return [*self.caches.layers, self.caches.dependency]
+
+    def load(self, state: Generation, logits: torch.Tensor, noise: torch.Tensor | None) -> None:
+        """Take over a generation right after ``state.prefill()`` (which returned ``logits``), with the
+        loop's pre-drawn ``noise`` [horizon, 2, rows, 1] (None when greedy)."""
+        rows, series = len(state.rows), len(state.lengths)
+        horizon = state.seqs.s1.shape[1] - max(state.lengths)  # Sequences hold the longest prompt + horizon
+        lengths = torch.tensor(state.lengths + [1] * (self.shape.series - series), device=self.device)
+        slots = torch.arange(self.shape.context, device=self.device)
+        self.context_mask.copy_((slots < lengths[:, None])[:, None, None, :])
+        for static, eager in zip(self._caches(), [*state.caches.layers, state.caches.dependency]):
+            n = eager.context.k.shape[2]
+            static.context.k[:series, :, :n] = eager.context.k
+            static.context.v[:series, :, :n] = eager.context.v
+        self.h[:rows] = state.h
+        self.logits[:rows] = logits
+        cols = state.known[:, None] + torch.arange(horizon, device=self.device)  # each row's generated bars
+        r = state.rows[:, None]
+        self.stamps[:rows, :horizon] = state.seqs.stamps[r, cols]
+        if self.events is not None:
+            self.events[:rows, :horizon] = state.seqs.events[r, cols]
+        self.first_position[:rows, 0] = state.known
+        if noise is not None:
+            self.noise[:horizon, :, :rows] = noise
+        self.index.zero_()
+
+    def unload(self, state: Generation, tokens: int, trunk_steps: int) -> None:
+        """Hand the loop back to ``state`` after ``tokens`` sample steps and ``trunk_steps`` trunk steps:
+        its token ids, its rows' generated keys/values, the newest trunk states."""
+        rows = len(state.rows)
+        cols = state.known[:, None] + torch.arange(tokens, device=self.device)
+        r = state.rows[:, None]
+        state.seqs.s1[r, cols] = self.s1[:rows, :tokens]
+        state.seqs.s2[r, cols] = self.s2[:rows, :tokens]
+        for static, eager in zip(self._caches(), [*state.caches.layers, state.caches.dependency]):
+            eager.generated.k[:, :, :trunk_steps] = static.generated.k[:rows, :, :trunk_steps]
+            eager.generated.v[:, :, :trunk_steps] = static.generated.v[:rows, :, :trunk_steps]
+        state.h = self.h[:rows].clone()
+        state.known = state.known + tokens
+        state.generated = tokens
+
+    def sample_step(self) -> None:
+        """Sample generated token ``index`` of every row: s1 from the logits, then s2 given that s1."""
+        model, cfg, t = self.model, self.sampling, self.index.view(1)
+        u = self.noise.index_select(0, t)[0]  # [2, rows, 1]
+        s1 = sample_with_noise(self.logits, cfg, u[0], probes=())
+        # The s2 query attends to the context and the generated tokens 0..index-1 (the trunk has run on those).
+        s2_logits = model.s2_logits_paths(self.h, s1, self.caches.dependency, self.index)[:, 0].float()
+        self.s1.index_copy_(1, t, s1)
+        self.s2.index_copy_(1, t, sample_with_noise(s2_logits, cfg, u[1], probes=()))
+
+    def trunk_step(self) -> None:
+        """The trunk over generated token ``index`` of every row (stored in the caches as that token),
+        giving the next s1 logits; then ``index`` += 1."""
+        model, t = self.model, self.index.view(1)
+        events = None if self.events is None else self.events.index_select(1, t)
+        x = model.embed(self.s1.index_select(1, t), self.s2.index_select(1, t), self.stamps.index_select(1, t), events)
+        ropes = rope_at(self.rope_tables, self.first_position + t)
+        h, logits = decode_one_token(model, x, ropes, self.caches, self.index)
+        self.h.copy_(h)
+        self.logits.copy_(logits[:, 0])  # float32, as the eager step returns them
+        self.index.add_(1)
+
+
+class CudaGraphDecoder:
+    """A StaticDecoder's two steps captured in CUDA graphs and replayed per token (CUDA only).
+
+    Build it before ``decoder.load()``: the warm-up runs real steps on whatever the buffers hold (finite
+    numbers), and ``load`` then overwrites what the loop reads. Replays read and write the decoder's
+    buffers, so the decoder is used as before: ``load``, steps, ``unload``."""
+
+    def __init__(self, decoder: StaticDecoder):
+        if decoder.device.type != "cuda":
+            raise ValueError(f"CUDA graphs need a CUDA device, the decoder is on {decoder.device}")
+        if decoder.shape.horizon < GRAPH_WARMUP_STEPS:
+            raise ValueError("the decoder has fewer generated slots than the warm-up steps")
+        self.decoder = decoder
+        # Warm-up on a side stream, as capture requires: lazy initialisations (cuBLAS handles, the fused
+        # weight copies, the s2 query table) happen here, not inside the graph.
+        side = torch.cuda.Stream(device=decoder.device)
+        side.wait_stream(torch.cuda.current_stream(decoder.device))
+        with torch.cuda.stream(side):
+            for _ in range(GRAPH_WARMUP_STEPS):
+                decoder.sample_step()
+                decoder.trunk_step()
+        torch.cuda.current_stream(decoder.device).wait_stream(side)
+        # thread_local: another thread's work (the app serves several) must not invalidate this capture.
+        self.sample_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.sample_graph, capture_error_mode="thread_local"):
+            decoder.sample_step()
+        self.trunk_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.trunk_graph, pool=self.sample_graph.pool(), capture_error_mode="thread_local"):
+            decoder.trunk_step()
+        decoder.index.zero_()
+
+    def sample_step(self) -> None:
+        self.sample_graph.replay()
+
+    def trunk_step(self) -> None:
+        self.trunk_graph.replay()
+
+
+DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, CUDA graphs or not, weights version)
+
+
+def weights_version(model: Kronos) -> tuple:
+    """Changes whenever a parameter or buffer is replaced or modified in place: captured graphs read the
+    weights (and their fused copies, the RoPE tables) by address, so a decoder is reused only while this
+    is unchanged."""
+    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+class DecoderPool:
+    """Decoders (and their captured graphs) kept between forecasts, at most ``size``, so that a shape is
+    allocated and captured once. A decoder is taken out while a forecast uses it, so threads never share
+    one; the least recently returned is dropped first."""
+
+    def __init__(self, size: int = DECODER_POOL_SIZE):
+        self.size = size
+        self._idle: list[tuple[DecoderKey, StaticDecoder | CudaGraphDecoder]] = []
+        self._lock = threading.Lock()
+
+    def take(self, key: DecoderKey) -> StaticDecoder | CudaGraphDecoder | None:
+        with self._lock:
+            for i, (k, runner) in enumerate(self._idle):
+                if k == key:
+                    del self._idle[i]
+                    return runner
+        return None
+
+    def give(self, key: DecoderKey, runner: StaticDecoder | CudaGraphDecoder) -> None:
+        with self._lock:
+            self._idle = [*self._idle, (key, runner)][-self.size:]
+
+
+@torch.no_grad()
+def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int,
+                    sampling: SamplingConfig, generator: Generators = None, progress: Progress | None = None,
+                    cuda_graphs: bool = False, pool: DecoderPool | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``generate`` through a StaticDecoder (``cuda_graphs``: its steps replayed from CUDA graphs) while
+    every window fits the context, then the eager steps. Same return value as ``generate``. With a
+    ``pool``, the decoder comes from it and goes back to it (one allocation and capture per shape)."""
+    check_generation(prompts, horizon, paths, context, generator)
+    model.eval()
+    state = Generation(model, prompts, horizon, paths, context)
+    logits = state.prefill()
+    rows = len(state.rows)
+    noise = None if sampling.temperature == 0 else uniform_noise(horizon, DRAWS_PER_STEP, rows, generator, logits)
+    n_static = static_tokens(state.lengths, horizon, context)
+    runner = key = None
+    if n_static:
+        shape = StaticShape.bucketed(len(prompts), paths, max(state.lengths), horizon)
+        channels = None if state.seqs.events is None else state.seqs.events.shape[-1]
+        key = (shape, sampling, channels, cuda_graphs, weights_version(model))
+        runner = pool.take(key) if pool is not None else None
+        if runner is None:
+            decoder = StaticDecoder(model, shape, sampling, channels)
+            runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
+        decoder = runner.decoder if cuda_graphs else runner
+        decoder.load(state, logits, noise)
+    for t in range(horizon):
+        if t < n_static:
+            runner.sample_step()
+        else:
+            u = (None, None) if noise is None else noise[t]
+            s1 = sample_with_noise(logits, sampling, u[0])
+            state.append(s1, sample_with_noise(state.s2_logits(s1), sampling, u[1]))
+        if progress is not None:
+            progress(t + 1, horizon)
+        if t + 1 == n_static:  # the static part is over: hand its tokens back, and its caches if steps follow
+            decoder.unload(state, n_static, n_static - 1 if n_static < horizon else 0)
+            if pool is not None:
+                pool.give(key, runner)
+        if t + 1 < horizon:
+            if t + 1 < n_static:
+                runner.trunk_step()
+            else:
+                logits = state.step()
+    return state.tokens(horizon)

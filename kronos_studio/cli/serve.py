@@ -1,0 +1,58 @@
+"""``kronos serve``: the studio as an HTTP service (FastAPI on uvicorn), models loaded once and kept warm."""
+from __future__ import annotations
+
+import sys
+
+from .common import CliError, positive
+
+
+def register(sub) -> None:
+    from kronos_studio.service.limits import Limits
+
+    d = Limits()
+    p = sub.add_parser("serve", help="serve forecasts, evaluations, batch jobs and the ledger over HTTP",
+                       description="The studio as an HTTP service: POST /v1/forecast, /v1/evaluate, /v1/batch; "
+                                   "GET /v1/models, /v1/jobs/{id}, /v1/ledger/...; the OpenAPI schema at /docs. "
+                                   "Requests need an API key (kronos keys create) unless --open.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=positive(int), default=8000, help="port (default 8000)")
+    p.add_argument("--open", action="store_true",
+                   help="serve without API keys, every request in the default workspace (loopback hosts only)")
+    p.add_argument("--max-body-bytes", type=positive(int), default=d.body_bytes,
+                   help=f"largest request body (default {d.body_bytes})")
+    p.add_argument("--max-bars", type=positive(int), default=d.bars, help=f"bars per request (default {d.bars})")
+    p.add_argument("--max-path-steps", type=positive(int), default=d.path_steps,
+                   help=f"paths x horizon per request (default {d.path_steps})")
+    p.add_argument("--max-jobs-per-key", type=positive(int), default=d.jobs_per_key,
+                   help=f"batch jobs queued or running per API key (default {d.jobs_per_key})")
+    p.add_argument("--jobs-dir", default=None, help="folder for batch job files (default: a temporary folder)")
+    p.set_defaults(func=run_serve)
+
+
+def limits_of(args):
+    from kronos_studio.service.limits import Limits
+
+    return Limits(body_bytes=args.max_body_bytes, bars=args.max_bars, path_steps=args.max_path_steps,
+                  jobs_per_key=args.max_jobs_per_key)
+
+
+def run_serve(args) -> int:
+    try:
+        import uvicorn
+
+        from kronos_studio.service.app import ServiceConfig, create_app, loopback
+    except ModuleNotFoundError as e:
+        raise CliError(f"{e.name} is not installed: pip install 'kronos-studio[serve]'") from None
+    from kronos_studio.ledger import LedgerError
+
+    if args.open and not loopback(args.host):
+        raise CliError(f"--open serves without API keys, so only on a loopback host (127.0.0.1, ::1, localhost), "
+                       f"not {args.host}: drop --open and give each user a key (kronos keys create)")
+    try:
+        app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir))
+    except LedgerError as e:
+        raise CliError(str(e)) from None
+    print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "
+          f"OpenAPI at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,71 @@
+"""The walk-forward report ``kronos evaluate`` writes, as a dict: a model and every naive baseline (and a
+mixture's members) on the latest cut-offs of a series, with CRPS, MAE, coverage, CRPS skill against the
+random walk with its 95% interval and the conformal calibration's held-out check. The command line and
+the service both build their JSON here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_CUTOFFS = 20  # latest cut-offs a walk-forward scores unless asked otherwise (kronos evaluate, the service)
+
+
+@dataclass
+class EvaluationReport:
+    out: dict  # the JSON ``kronos evaluate`` writes
+    warnings: list[str]  # lines for the user: fewer cut-offs than asked, the training-period guard
+    cutoffs: int  # cut-offs scored
+
+
+def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_training_period: bool = False,
+                      file: str | None = None) -> EvaluationReport:
+    """Walk ``forecaster`` (a ``kronos_studio.forecasters.Forecaster``) and the baselines forward over the
+    latest ``cutoffs`` cut-offs of ``bars`` with ``settings``. Raises ``TrainingPeriodError`` when every
+    cut-off lies inside the model's training period, ``ValueError`` for bars too short."""
+    from kronos_studio.evaluation.baselines import REFERENCE
+    from kronos_studio.evaluation.trust import evaluate, guard_note
+    from kronos_studio.evaluation.walk_forward import walk_forward
+
+    if cutoffs < 1:
+        raise ValueError(f"--cutoffs must be at least 1, got {cutoffs}")
+    horizon = settings.horizon
+    lookback = settings.lookback or forecaster.lookback(horizon)
+    # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
+    fn = forecaster.walk_forward_fn(settings)
+    report = evaluate(fn, bars.frame, horizon=horizon, n_cutoffs=cutoffs, lookback=lookback, seed=settings.seed,
+                      period=forecaster.training_period(), include_trained=include_training_period)
+    results = {"model": ("model", report.model)}
+    results |= {f"member_{key}": ("member", walk_forward(fn.replay(key), bars.frame, horizon=horizon,
+                                             cutoffs=report.model.cutoffs, lookback=lookback,
+                                             seed=report.model.seeds[0], name=member.name))
+                for key, member in forecaster.members.items()}
+    results |= {key: ("baseline", r) for key, r in report.baselines.items()}
+    out = {"file": file, "symbol": bars.symbol, "horizon": horizon,
+           "cutoffs": report.cutoffs, "paths": settings.paths, "seed": settings.seed, "lookback": lookback,
+           "first_cutoff": str(report.model.cutoff_times[0]), "last_cutoff": str(report.model.cutoff_times[-1]),
+           "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": forecaster.describe(),
+           "models": {key: model_scores(r, role, report.baselines[REFERENCE]) for key, (role, r) in results.items()}}
+    check = report.check
+    out["models"]["model"]["calibration_held_out"] = None if check is None else {
+        "fit_cutoffs": check.n_fit, "held_out_cutoffs": check.n_test, "coverage_before": check.before,
+        "coverage_after": check.after, "crps_before": check.crps_before, "crps_after": check.crps_after}
+    warnings = []
+    if report.cutoffs < cutoffs:
+        warnings.append(f"kronos: warning: only {report.cutoffs} of the {cutoffs} cut-offs were scored: each "
+                        f"needs {lookback} bars of history and {horizon} after it (lower --lookback or load "
+                        "more bars)" + (", and those inside the model's training period are left out "
+                                        "(--include-training-period)" if report.guard["in_training_period"] else ""))
+    if guard_note(report.guard):
+        warnings.append(f"kronos: warning: {guard_note(report.guard)}")
+    return EvaluationReport(out, warnings, report.cutoffs)
+
+
+def model_scores(result, role: str, reference) -> dict:
+    """One entry of the JSON's ``models``: CRPS, MAE, coverage and skill against ``reference`` (the random
+    walk's result on the same cut-offs) with its paired-bootstrap 95% interval."""
+    from kronos_studio.evaluation.trust import skill_interval, skill_score
+
+    s, ref = result.summary(), reference.crps_pct_by_cutoff()
+    lo, hi = skill_interval(result.crps_pct_by_cutoff(), ref)
+    return {"name": result.name, "role": role, "crps": s["crps"], "crps_pct": s["crps_pct"], "mae": s["mae_median"],
+            "coverage_p10_p90": s["coverage_p10_p90"], "paths": s["paths"],
+            "crps_skill_vs_random_walk": skill_score(s["crps_pct"], float(ref.mean())), "crps_skill_ci95": [lo, hi]}

@@ -1,0 +1,146 @@
+"""From a request to numbers: bars read through the same reader and quality gate as ``kronos forecast``,
+the forecast made by ``make_forecast`` on a warm model, the walk-forward report ``kronos evaluate``
+writes, and a cache in which identical requests are computed once (concurrent ones share the one
+computation in flight)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from kronos.settings import ForecastSettings
+
+from .errors import ServiceError
+from .limits import Limits
+
+SOURCE_BARS = 2000  # bars fetched for a symbol: more than any model's context, and a walk-forward's cut-offs
+CACHE_ENTRIES = 256  # results kept for identical requests (a forecast of 30 paths x 20 steps is ~30 kB)
+
+
+def read_request_bars(request, limits: Limits, needed: int = SOURCE_BARS):
+    """(gated bars, note and warning lines) of a request with ``bars_csv`` or ``source`` + ``symbol`` +
+    ``interval`` (fields of ``schemas.BarsInput``)."""
+    return gated_bars(limits, bars_csv=request.bars_csv, source=request.source, symbol=request.symbol,
+                      interval=request.interval, exchange=request.exchange, timezone=request.timezone,
+                      calendar=request.calendar, fix=request.fix, needed=needed)
+
+
+def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source: str | None = None,
+               symbol: str | None = None, interval: str | None = None, exchange: str | None = None,
+               timezone: str | None = None, calendar: str | None = None, fix=(), needed: int = SOURCE_BARS,
+               ways: str = "bars_csv (CSV text) or source + symbol + interval"):
+    """(gated bars, note and warning lines) from exactly one of: CSV text, a file (a path the caller
+    has allowed), a source's symbol; read and gated as ``kronos forecast`` reads and gates a file.
+    ``ways``: how the caller's users give bars, for the message when they give none or two."""
+    from kronos_studio.bars_input import quality_gate, read_bars
+
+    if sum(x is not None for x in (bars_csv, file, source)) != 1:
+        raise ServiceError(422, f"give the bars either as {ways}")
+    if bars_csv is not None:
+        name = f"{symbol or 'bars'}.csv"  # the series' name, as a file's name names it on the command line
+        bars = read_bars(bars_csv.encode(), name, timezone=timezone, calendar=calendar, symbol=symbol)
+    elif file is not None:
+        bars = read_bars(file, timezone=timezone, calendar=calendar, symbol=symbol)
+    else:
+        from data_sources import load_bars
+
+        if not symbol or not interval:
+            raise ServiceError(422, f"source '{source}' needs a symbol and an interval (e.g. 1d)")
+        bars = load_bars(source, symbol, interval, lookback=needed, exchange=exchange)
+    limits.check_bars(len(bars.frame))
+    return quality_gate(bars, list(fix))
+
+
+def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, **extra) -> str:
+    """What makes two requests identical: the bars' content and series, the model, every setting."""
+    import dataclasses
+
+    what = {"kind": kind, "data": bars.content_hash(), "series": [bars.source, bars.symbol, bars.interval,
+                                                                  bars.calendar],
+            "model": model, "settings": dataclasses.asdict(settings), **extra}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class OnceCache:
+    """Results by key, computed once: a request whose key is being computed waits for that computation
+    instead of starting its own. Failures are not kept (the next identical request tries again)."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES):
+        self.entries = entries
+        self.lock = threading.Lock()
+        self.results: OrderedDict[str, Future] = OrderedDict()
+        self.computed = 0  # computations run (the rest were answered from the cache or in-flight ones)
+
+    def get(self, key: str, compute: Callable[[], object]):
+        with self.lock:
+            future = self.results.get(key)
+            if future is not None:
+                self.results.move_to_end(key)
+                mine = False
+            else:
+                future = self.results[key] = Future()
+                mine = True
+                while len(self.results) > self.entries:
+                    self.results.popitem(last=False)
+        if not mine:
+            return future.result()
+        try:
+            value = compute()
+        except BaseException as e:
+            with self.lock:
+                self.results.pop(key, None)
+            future.set_exception(e)
+            raise
+        with self.lock:
+            self.computed += 1
+        future.set_result(value)
+        return value
+
+
+def make_forecast(registry, model: str | None, bars, settings: ForecastSettings):
+    """``kronos_studio.forecasters.make_forecast`` of ``bars`` by the warm ``model``: what ``kronos
+    forecast`` makes of the same bars, model and settings."""
+    from kronos_studio.forecasters import make_forecast as make
+
+    forecaster = registry.forecaster(model, bars, settings)
+    with registry.sampling_lock(model):
+        return make(forecaster, bars, settings)
+
+
+def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cutoffs: int,
+               include_training_period: bool):
+    """The ``kronos evaluate`` report (``evaluation.report.EvaluationReport``) on a warm model."""
+    from kronos_studio.evaluation.report import evaluation_report
+    from kronos_studio.evaluation.trust import TrainingPeriodError
+
+    forecaster = registry.forecaster(model, bars, settings)
+    try:
+        with registry.sampling_lock(model):
+            return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
+                                     include_training_period=include_training_period)
+    except TrainingPeriodError as e:
+        raise ServiceError(422, f"{e} (include_training_period)") from None
+
+
+def forecast_body(fc, levels, return_paths: bool) -> dict:
+    """The response of a forecast: per-step quantiles of every field (``Forecast.quantiles``, the table
+    ``kronos forecast`` writes), the provenance, and the paths when asked for."""
+    table = fc.quantiles(levels)
+    columns = list(table.columns)
+    values = table.to_numpy()
+    rows = [{"timestamp": ts.isoformat(), **{c: float(v) for c, v in zip(columns, row)}}
+            for ts, row in zip(table.index, values)]
+    body = {"quantiles": rows, "provenance": json.loads(json.dumps(fc.provenance, default=str))}
+    if return_paths:
+        body["paths"] = {"columns": list(fc.columns), "timestamps": [ts.isoformat() for ts in fc.timestamps],
+                         "values": fc.paths.tolist()}  # [paths][horizon][columns], float32 as float
+    return body
+
+
+def check_quantile_levels(levels) -> list[float]:
+    if not levels or any(not 0 < q < 1 for q in levels):
+        raise ServiceError(422, f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
+    return [float(q) for q in levels]

@@ -1,0 +1,36 @@
+"""The ledger as the service and the MCP server answer it: query filters from request parameters, tables
+as JSON records, the realized track record per model."""
+from __future__ import annotations
+
+import json
+
+from .errors import ServiceError
+
+
+def ledger_filters(symbol=None, source=None, interval=None, model=None, since=None) -> dict:
+    """``Ledger`` reading filters from request parameters (None: not filtered)."""
+    filters = {k: v for k, v in (("symbol", symbol), ("source", source), ("interval", interval)) if v is not None}
+    if model is not None:
+        filters["models"] = [model]
+    if since is not None:
+        import pandas as pd
+
+        try:
+            filters["since"] = pd.Timestamp(since)
+        except (ValueError, TypeError):
+            raise ServiceError(422, f"since must be a date or time like 2024-06-01, got '{since}'") from None
+    return filters
+
+
+def records(frame) -> list[dict]:
+    """A DataFrame as JSON records (times ISO 8601, NaN as null)."""
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def track_record_body(ledger, filters: dict) -> dict:
+    """The realized track record of each model (``frames.realized_by_model``) and the series, of a
+    (scoped) ledger's forecasts matching ``filters``."""
+    from kronos_studio.ledger.frames import realized_by_model
+
+    table = ledger.predictions_frame(**filters)
+    return {"models": records(realized_by_model(table)), "series": records(ledger.series_frame())}

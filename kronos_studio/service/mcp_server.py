@@ -1,0 +1,165 @@
+"""``kronos mcp``: the studio's forecast, evaluate, screen and track-record as MCP tools (the official
+``mcp`` SDK's ``MCPServer``, stdio by default), with typed schemas whose sampling settings are
+generated from ``ForecastSettings``. Bars come from files under the directories the server was allowed
+to read (``--allow-dir``), or from a data source; forecasts are recorded in one workspace's ledger."""
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Any
+
+from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
+from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+
+from . import compute
+from .errors import ServiceError, as_service_error
+from .ledger_views import ledger_filters, records, track_record_body
+from .limits import Limits
+from .models import ModelRegistry
+from .schemas import SETTINGS_NAMES, settings_parameters
+
+WAYS = "file (a path under an allowed directory) or source + symbol + interval"
+
+
+class AllowedFiles:
+    """The directories the server may read bar files from; any other path is refused by name."""
+
+    def __init__(self, folders):
+        self.folders = [Path(f).expanduser().resolve() for f in folders]
+
+    def check(self, path: str) -> Path:
+        p = Path(path).expanduser().resolve()
+        if not self.folders:
+            raise ServiceError(403, f"this MCP server reads no files (refused '{path}'): start it with "
+                                    "`kronos mcp --allow-dir DIR`, or give source + symbol + interval")
+        if not any(p.is_relative_to(f) for f in self.folders):
+            allowed = ", ".join(str(f) for f in self.folders)
+            raise ServiceError(403, f"'{path}' is outside the directories this server may read ({allowed}): "
+                                    "move the file there, or restart it with another --allow-dir")
+        return p
+
+
+def with_settings(tool):
+    """``tool`` (taking ``**settings``) with every ``ForecastSettings`` field in its signature, so that the
+    SDK builds its schema (names, types, defaults) from the one ``ForecastSettings``."""
+    sig = inspect.signature(tool)
+    fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    tool.__signature__ = sig.replace(parameters=fixed + settings_parameters())
+    return tool
+
+
+def tool_errors(tool):
+    """Bad input comes back as the tool's error, one line (the SDK's ``ToolError``)."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    @functools.wraps(tool)
+    def wrapped(*args, **kwargs):
+        try:
+            return tool(*args, **kwargs)
+        except Exception as e:
+            known = as_service_error(e)
+            if known is None:
+                raise
+            raise ToolError(known.detail) from None
+    return wrapped
+
+
+def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
+                  registry: ModelRegistry | None = None, limits: Limits | None = None):
+    """The MCP server: tools ``forecast``, ``evaluate``, ``screen`` and ``track_record``."""
+    from mcp.server.mcpserver import MCPServer
+
+    from kronos.settings import ForecastSettings
+    from kronos_studio.ledger import Ledger
+
+    allowed = AllowedFiles(allow_dirs)
+    registry = registry or ModelRegistry()
+    limits = limits or Limits()
+    cache = compute.OnceCache()
+    ledger = Ledger.open(ledger_url).scoped(workspace)
+    server = MCPServer("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
+                       "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
+                       "track record. Bars: a CSV/Parquet file under an allowed directory, or a source's symbol.")
+
+    def bars_of(file, source, symbol, interval, exchange, calendar, fix, needed=compute.SOURCE_BARS):
+        return compute.gated_bars(limits, file=None if file is None else allowed.check(file), source=source,
+                                  symbol=symbol, interval=interval, exchange=exchange, calendar=calendar,
+                                  fix=fix or (), needed=needed, ways=WAYS)
+
+    def settings_of(given: dict) -> ForecastSettings:
+        settings = ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
+        limits.check_path_steps(settings.paths, settings.horizon)
+        return settings
+
+    @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
+                             "(the numbers `kronos forecast` writes) and the provenance.")
+    @tool_errors
+    @with_settings
+    def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
+                 interval: str | None = None, exchange: str | None = None, calendar: str | None = None,
+                 fix: list[str] | None = None, model: str | None = None,
+                 quantiles: tuple[float, ...] = DEFAULT_QUANTILES, record: bool = True, **settings) -> dict[str, Any]:
+        s = settings_of(settings)
+        levels = compute.check_quantile_levels(quantiles)
+        bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix)
+        fc = cache.get(compute.request_key("forecast", bars, model, s),
+                       lambda: compute.make_forecast(registry, model, bars, s))
+        out = compute.forecast_body(fc, levels, False)
+        if record:
+            done = ledger.record(fc, bars)
+            out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
+        out["warnings"] = lines
+        return out
+
+    @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
+                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
+    @tool_errors
+    @with_settings
+    def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
+                 interval: str | None = None, exchange: str | None = None, calendar: str | None = None,
+                 fix: list[str] | None = None, model: str | None = None, cutoffs: int = DEFAULT_CUTOFFS,
+                 include_training_period: bool = False, **settings) -> dict[str, Any]:
+        s = settings_of(settings)
+        bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix,
+                              compute.SOURCE_BARS + cutoffs * s.horizon)
+        made = cache.get(compute.request_key("evaluate", bars, model, s, cutoffs=cutoffs,
+                                             include=include_training_period),
+                         lambda: compute.evaluation(registry, model, bars, s, cutoffs, include_training_period))
+        return {**made.out, "warnings": lines + made.warnings}
+
+    @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
+                             "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")
+    @tool_errors
+    @with_settings
+    def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
+               interval: str | None = None, model: str | None = None, calendar: str | None = None,
+               fix: list[str] | None = None, **settings) -> dict[str, Any]:
+        import tempfile
+
+        from kronos_studio.batch.engine import run_batch
+        from kronos_studio.batch.forecaster import BatchSettings
+        from kronos_studio.batch.watchlist import Entry, symbol_entries
+
+        s = settings_of(settings)
+        entries = [Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or [])]
+        if symbols:
+            if not source or not interval:
+                raise ServiceError(422, "symbols need a source and an interval (e.g. source yfinance, interval 1d)")
+            entries += symbol_entries([(source, sym, interval, None) for sym in symbols])
+        if not entries:
+            raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
+        with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
+            result = run_batch(entries, BatchSettings(s), model=model, out=Path(folder) / "screen.parquet",
+                               fixes=tuple(fix or ()), calendar=calendar)
+            rows = records(result.rows)
+        return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
+
+    @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
+                             f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate.")
+    @tool_errors
+    def track_record(symbol: str | None = None, since: str | None = None) -> dict[str, Any]:
+        return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since))}
+
+    return server

@@ -1,0 +1,109 @@
+"""The service's request bodies. The sampling settings are generated from the one
+``kronos.settings.ForecastSettings`` (its field names, types and defaults), never typed out again, so a
+new setting or a changed default reaches the API, its OpenAPI schema and the MCP tools by itself."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from kronos.quantiles import DEFAULT_QUANTILES
+from kronos.settings import ForecastSettings
+from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+
+
+def settings_fields() -> dict[str, tuple]:
+    """``create_model`` field definitions of every ``ForecastSettings`` field, with its default."""
+    hints = typing.get_type_hints(ForecastSettings)
+    return {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(ForecastSettings)}
+
+
+SETTINGS_NAMES = tuple(f.name for f in dataclasses.fields(ForecastSettings))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
+
+
+class BarsInput(Strict):
+    """Where the bars come from: CSV text (read like an upload) or a source's symbol."""
+
+    bars_csv: str | None = Field(None, description="CSV text with a timestamp column and open, high, low, close"
+                                                   "[, volume, amount], read like an uploaded file")
+    source: str | None = Field(None, description="a data source (yfinance, ccxt, sample) instead of bars_csv")
+    symbol: str | None = Field(None, description="with source: the symbol to fetch; with bars_csv: the series' "
+                                                 "name (or the instrument of a file with a symbol column)")
+    interval: str | None = Field(None, description="with source: the bar interval, e.g. 1d, 1h")
+    exchange: str | None = Field(None, description="with source ccxt: the exchange")
+    timezone: str | None = Field(None, description="IANA timezone of times without a UTC offset (default UTC)")
+    calendar: str | None = Field(None, description="trading calendar: XNYS, XLON, ..., 24/7, FX (default: inferred)")
+    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted")
+    model: str | None = Field(None, description="a model reference as `kronos forecast --model` takes "
+                                                "(GET /v1/models); default: the bundled model")
+
+
+ForecastSettingsModel = create_model("ForecastSettingsModel", __base__=Strict, **settings_fields())
+
+
+class ForecastOptions(BarsInput):
+    quantiles: list[float] = Field(list(DEFAULT_QUANTILES), description="quantile levels, strictly between 0 and 1")
+    return_paths: bool = Field(False, description="also return every sampled path")
+    record: bool = Field(True, description="record the forecast in the workspace's ledger (as kronos forecast does)")
+
+
+ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **settings_fields())
+
+
+class EvaluateOptions(BarsInput):
+    cutoffs: int = Field(DEFAULT_CUTOFFS, ge=1, description="latest cut-offs, one horizon apart (as kronos evaluate --cutoffs)")
+    include_training_period: bool = False
+
+
+EvaluateRequest = create_model("EvaluateRequest", __base__=EvaluateOptions, **settings_fields())
+
+
+class BatchSeries(Strict):
+    """One series of a batch: CSV text under a name, or a source's symbol."""
+
+    name: str | None = None
+    bars_csv: str | None = None
+    source: str | None = None
+    symbol: str | None = None
+    interval: str | None = None
+    exchange: str | None = None
+
+
+class BatchOptions(Strict):
+    series: list[BatchSeries] = Field(..., min_length=1)
+    model: str | None = None
+    fix: list[str] = Field(default_factory=list)
+    calendar: str | None = None
+    touch_levels: list[float] | None = Field(None, description="returns whose touch probability to report "
+                                                               "(default: kronos batch's)")
+
+
+BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields())
+
+
+class ScoreRequest(Strict):
+    bars_csv: str = Field(..., description="newer bars of a series: score its forecasts in this workspace")
+    symbol: str | None = None
+    timezone: str | None = None
+    calendar: str | None = None
+
+
+def forecast_settings(request: BaseModel) -> ForecastSettings:
+    """The ``ForecastSettings`` a request asks for (``ForecastSettings`` validates: one message for all)."""
+    return ForecastSettings(**{name: getattr(request, name) for name in SETTINGS_NAMES})
+
+
+def settings_parameters() -> list:
+    """The ``ForecastSettings`` fields as keyword-only ``inspect.Parameter``s: how an MCP tool's typed
+    schema gets the settings from the same one place as the HTTP requests."""
+    import inspect
+
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
+                              default=inspect.Parameter.empty if default is ... else default)
+            for name, (hint, default) in settings_fields().items()]

@@ -1,0 +1,42 @@
+"""A real ``kronos serve`` application on a free loopback port (uvicorn in a background thread), its own
+ledger, API keys of two workspaces and an admin, and a tiny random model the CLI and the service share."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from service_helpers import running_server
+from testkit import random_bars
+
+from kronos_studio.service.app import ServiceConfig
+from kronos_studio.service.keys import create_key
+from kronos_studio.service.limits import Limits
+
+# Small enough that each limit is easy to pass in a test, large enough for every other test.
+TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, path_steps=400, jobs_per_key=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(random_model):
+    folder = random_model("tiny").folder
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def hourly_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("service") / "hourly.csv"
+    random_bars(120, freq="1h").to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """(base URL, the Service behind it, tokens by name: 'a', 'b' (workspaces A and B), 'admin', 'jobs')."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('service-ledger') / 'ledger.sqlite'}"
+    config = ServiceConfig(ledger_url=url, limits=TEST_LIMITS, jobs_dir=str(tmp_path_factory.mktemp("jobs")))
+    with running_server(config) as (base, app):
+        svc = app.state.service
+        tokens = {"a": create_key(svc.ledger, "team-a")[1], "b": create_key(svc.ledger, "team-b")[1],
+                  "admin": create_key(svc.ledger, "ops", admin=True)[1], "jobs": create_key(svc.ledger, "team-a")[1]}
+        yield base, svc, tokens

@@ -1,0 +1,171 @@
+"""``kronos serve`` through a real HTTP client against a real uvicorn server: the same numbers as the
+command line, batch jobs that outlive their client, one-line 4xx errors, identical requests computed once."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from service_helpers import bearer, run_cli
+from testkit import random_bars
+
+from kronos.settings import ForecastSettings
+
+
+def client(base, token):
+    return httpx.Client(base_url=base, headers=bearer(token), timeout=300)
+
+
+def test_health_and_models(service):
+    base, _, tokens = service
+    assert httpx.get(f"{base}/health").json()["status"] == "ok"
+    with client(base, tokens["a"]) as c:
+        kinds = {m["kind"] for m in c.get("/v1/models").json()["models"]}
+    assert {"bundled", "statistical"} <= kinds
+
+
+def test_the_request_schema_is_generated_from_forecast_settings(service):
+    base, _, _ = service
+    schema = httpx.get(f"{base}/openapi.json").json()["components"]["schemas"]["ForecastRequest"]
+    for f in dataclasses.fields(ForecastSettings):
+        assert f.name in schema["properties"]
+        if f.default is not dataclasses.MISSING and f.default is not None:
+            assert schema["properties"][f.name]["default"] == f.default
+    assert schema["required"] == ["horizon"]
+
+
+def test_a_forecast_equals_kronos_forecast_of_the_same_bars_and_seed(service, tiny_model, hourly_csv, tmp_path):
+    base, _, tokens = service
+    out = tmp_path / "q.csv"
+    r = run_cli("forecast", hourly_csv, "--model", tiny_model, "--horizon", 6, "--paths", 8, "--seed", 3,
+                "--temperature", 0.9, "--out", out, "--no-ledger", "--quiet")
+    assert r.returncode == 0, r.stderr
+    with client(base, tokens["a"]) as c:
+        got = c.post("/v1/forecast", json={"bars_csv": hourly_csv.read_text(), "model": tiny_model, "horizon": 6,
+                                           "paths": 8, "seed": 3, "temperature": 0.9, "return_paths": True})
+    assert got.status_code == 200, got.text
+    body = got.json()
+    cli = pd.read_csv(out)
+    api = pd.DataFrame(body["quantiles"])
+    assert list(api.columns) == list(cli.columns)
+    assert (pd.to_datetime(api["timestamp"]) == pd.to_datetime(cli["timestamp"])).all()
+    for column in cli.columns[1:]:  # float64 text of the same float64 numbers: equal exactly
+        assert np.array_equal(api[column].to_numpy(np.float64), cli[column].to_numpy(np.float64)), column
+    assert np.asarray(body["paths"]["values"]).shape == (8, 6, 6)
+    assert body["provenance"]["seed"] == 3 and body["ledger"]["workspace"] == "team-a"
+
+
+def test_evaluate_equals_kronos_evaluate(service, tiny_model, tmp_path):
+    base, _, tokens = service
+    csv = tmp_path / "daily.csv"
+    random_bars(400, seed=4, freq="B", start="2020-01-02").to_csv(csv, index=False)
+    r = run_cli("evaluate", csv, "--model", tiny_model, "--horizon", 5, "--cutoffs", 3, "--paths", 5,
+                "--json", tmp_path / "e.json")
+    assert r.returncode == 0, r.stderr
+    cli = json.loads((tmp_path / "e.json").read_text())
+    with client(base, tokens["a"]) as c:
+        got = c.post("/v1/evaluate", json={"bars_csv": csv.read_text(), "symbol": "daily", "model": tiny_model,
+                                           "horizon": 5, "cutoffs": 3, "paths": 5})
+    assert got.status_code == 200, got.text
+    api = got.json()
+    assert api["models"] == cli["models"]
+    for key in ("horizon", "cutoffs", "paths", "seed", "lookback", "first_cutoff", "last_cutoff", "symbol"):
+        assert api[key] == cli[key], key
+    assert api["file"] is None
+
+
+def test_a_batch_job_survives_its_client_and_is_fetched_later(service, tiny_model):
+    base, _, tokens = service
+    series = [{"name": f"s{i}", "bars_csv": random_bars(100, seed=i, freq="1h").to_csv(index=False)} for i in range(3)]
+    with client(base, tokens["a"]) as c:
+        submitted = c.post("/v1/batch", json={"series": series, "model": tiny_model, "horizon": 4, "paths": 5})
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]  # the client is gone; the job runs on
+    with client(base, tokens["a"]) as later:
+        deadline = time.monotonic() + 120
+        while (status := later.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert status["status"] == "done", status
+        rows = later.get(f"/v1/jobs/{job_id}/result").json()["rows"]
+        parquet = later.get(f"/v1/jobs/{job_id}/result", params={"format": "parquet"})
+    assert [r["series"] for r in rows] == ["s0", "s1", "s2"] and {r["status"] for r in rows} == {"ok"}
+    assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
+
+
+BAD = [
+    ({"bars_csv": "a,b\n1,2\n", "horizon": 3}, 422, "cannot read"),
+    ({"horizon": 0}, 422, "horizon must be at least 1 bar, got 0"),
+    ({"horizon": 3, "top_p": 2}, 422, "top_p must be in (0, 1]"),
+    ({}, 422, "horizon: Field required"),
+    ({"horizon": 3, "horizn": 4}, 422, "horizn"),
+    ({"horizon": 3, "model": "/no/such/model"}, 404, "does not exist"),
+    ({"horizon": 3, "source": "sample", "symbol": "x", "interval": "1d"}, 422, "either as bars_csv"),
+    ({"horizon": 3, "quantiles": [0, 0.5]}, 422, "quantiles must lie strictly between 0 and 1"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), BAD)
+def test_bad_input_is_a_4xx_with_one_line(service, hourly_csv, body, status, message):
+    base, _, tokens = service
+    body = {"bars_csv": hourly_csv.read_text(), **body} if "bars_csv" not in body else body
+    with client(base, tokens["a"]) as c:
+        r = c.post("/v1/forecast", json=body)
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail
+    assert message in detail
+
+
+def test_an_error_is_the_line_the_command_line_prints(service, hourly_csv, tmp_path):
+    base, _, tokens = service
+    frame = pd.read_csv(hourly_csv)
+    dup = tmp_path / "dup.csv"
+    pd.concat([frame, frame.iloc[[50]]]).to_csv(dup, index=False)
+    r = run_cli("forecast", dup, "--horizon", 3, "--out", tmp_path / "o.csv", "--no-ledger")
+    assert r.returncode == 2
+    with client(base, tokens["a"]) as c:
+        api = c.post("/v1/forecast", json={"bars_csv": dup.read_text(), "symbol": "dup", "horizon": 3})
+    assert api.status_code == 422
+    assert r.stderr.strip() == f"kronos: error: {api.json()['detail']}"
+
+
+def test_identical_requests_are_computed_once_even_at_the_same_time(service, tiny_model):
+    base, svc, tokens = service
+    body = {"bars_csv": random_bars(90, seed=77, freq="1h").to_csv(index=False), "model": tiny_model,
+            "horizon": 5, "paths": 6, "seed": 11, "record": False}
+    before = svc.cache.computed
+    answers = []
+
+    def ask():
+        with client(base, tokens["a"]) as c:
+            answers.append(c.post("/v1/forecast", json=body).json())
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert svc.cache.computed - before == 1
+    assert all(a["quantiles"] == answers[0]["quantiles"] for a in answers)
+    with client(base, tokens["a"]) as c:
+        other = c.post("/v1/forecast", json={**body, "seed": 12}).json()
+    assert svc.cache.computed - before == 2 and other["quantiles"] != answers[0]["quantiles"]
+
+
+def test_keys_are_required_and_checked(service):
+    base, svc, _ = service
+    from kronos_studio.service.keys import create_key, revoke_key
+
+    assert httpx.get(f"{base}/v1/models").status_code == 401
+    assert httpx.get(f"{base}/v1/models", headers=bearer("kst_nope_nope")).status_code == 401
+    key_id, token = create_key(svc.ledger, "team-c")
+    assert httpx.get(f"{base}/v1/models", headers=bearer(token)).status_code == 200
+    revoke_key(svc.ledger, key_id)
+    r = httpx.get(f"{base}/v1/models", headers=bearer(token))
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]

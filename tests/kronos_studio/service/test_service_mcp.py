@@ -1,0 +1,71 @@
+"""``kronos mcp`` through the SDK's own client: over stdio to the command in a subprocess, and in-process."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from testkit import random_bars
+
+from kronos_studio.service.mcp_server import create_server
+
+TOOLS = {"forecast", "evaluate", "screen", "track_record"}
+
+
+@pytest.fixture(scope="module")
+def allowed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mcp-bars")
+    random_bars(120, seed=5, freq="1h").to_csv(folder / "aapl.csv", index=False)
+    return folder
+
+
+def result_json(result) -> dict:
+    return json.loads(result.content[0].text)  # the tool's dict as JSON text
+
+
+def test_the_mcp_command_lists_its_tools_and_forecasts_over_stdio(allowed, tiny_model, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
+    params = StdioServerParameters(command=sys.executable, env=env,
+                                   args=["-m", "kronos_studio.cli.main", "mcp", "--allow-dir", str(allowed)])
+
+    async def session():
+        async with Client(params, read_timeout_seconds=300) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            made = await client.call_tool("forecast", {"file": str(allowed / "aapl.csv"), "model": tiny_model,
+                                                       "horizon": 4, "paths": 5})
+            return tools, made
+
+    tools, made = anyio.run(session)
+    assert TOOLS <= set(tools)
+    schema = tools["forecast"].input_schema
+    assert {"horizon", "paths", "seed", "temperature", "top_p", "top_k", "lookback", "anchor"} <= set(schema["properties"])
+    assert "horizon" in schema["required"]
+    assert not made.is_error, made.content
+    body = result_json(made)
+    assert len(body["quantiles"]) == 4 and "close_p50" in body["quantiles"][0]
+
+
+def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model, tmp_path):
+    outside = tmp_path / "elsewhere.csv"
+    random_bars(100, freq="1h").to_csv(outside, index=False)
+    server = create_server([allowed], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+    async def session():
+        async with Client(server) as client:
+            refused = await client.call_tool("forecast", {"file": str(outside), "horizon": 3})
+            screened = await client.call_tool("screen", {"files": [str(allowed / "aapl.csv")], "model": tiny_model,
+                                                         "horizon": 3, "paths": 5})
+            record = await client.call_tool("track_record", {})
+            bad = await client.call_tool("forecast", {"file": str(allowed / "aapl.csv"), "horizon": 0})
+            return refused, screened, record, bad
+
+    refused, screened, record, bad = anyio.run(session)
+    assert refused.is_error and "outside the directories" in refused.content[0].text
+    assert not screened.is_error and result_json(screened)["rows"][0]["status"] == "ok"
+    assert not record.is_error and result_json(record)["workspace"] == "default"
+    # the SDK puts "Error executing tool forecast: " before the line the command line prints
+    assert bad.is_error and bad.content[0].text.endswith(": horizon must be at least 1 bar, got 0")
