@@ -1,6 +1,7 @@
 """An ensemble fitted to one series: walk-forward every member on the series' own history and fit
-stacking weights there (``fit_to_series``), stored under the studio's storage root keyed by the series'
-content, its interval, the horizon and the members' identities, and loaded back by that key.
+stacking weights there (``fit_to_series``), stored under the studio's storage root keyed by the series
+(source, symbol, interval), the horizon and the members' identities, and loaded back by that key: the
+weights fitted on a series' past serve its forecasts from then on, as new bars arrive.
 
 Why stacking and nothing else: a few dozen cut-offs of one series cannot train LightGBM's per-cut-off
 weights honestly, while stacking fits K - 1 numbers by a convex problem. The spread stays 1: choosing it
@@ -32,9 +33,11 @@ DEFAULT_SERIES_CUTOFFS = 40
 
 
 def series_key(bars, horizon: int, members: Mapping) -> str:
-    """sha256 (16 hex digits) of what a fit to a series depends on: the bars' content (times and values),
-    interval, the horizon and every member's identity."""
-    payload = {"bars": input_digest(bars_frame(bars)), "interval": bars.interval, "horizon": int(horizon),
+    """sha256 (16 hex digits) of what a fit to a series depends on: the series (its source, symbol and
+    interval; a frame without them: its content), the horizon and every member's identity."""
+    symbol = getattr(bars, "symbol", None)
+    series = [bars.source, symbol] if symbol else input_digest(bars_frame(bars))
+    payload = {"series": series, "interval": bars.interval, "horizon": int(horizon),
                "members": {k: member_identity(m)["digest"] for k, m in sorted(members.items())}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -49,12 +52,13 @@ def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_S
                   paths: int = default("paths"), seed: int = 0, name: str | None = None, store: bool = True,
                   progress: Callable[[str, int, int], None] | None = None) -> MetaLearner:
     """A meta-learner (stacking weights) fitted by walking ``members`` forward over ``cutoffs`` cut-offs
-    spread over ``bars`` (a ``data_sources.Bars``), each with at least ``ENSEMBLE_LOOKBACK`` bars of
-    history where the series has them. Stored in ``series_folder(series_key(...))`` when ``store``."""
+    spread over ``bars`` (a ``data_sources.Bars``), each with ``ENSEMBLE_LOOKBACK`` bars of history (what
+    the ensemble forecasts from), so the series needs that many bars and a horizon more. Stored in
+    ``series_folder(series_key(...))`` when ``store``."""
     from kronos_studio.evaluation.walk_forward import choose_cutoffs
 
     frame = bars_frame(bars)
-    min_history = min(ENSEMBLE_LOOKBACK, len(frame) // 2)
+    min_history = ENSEMBLE_LOOKBACK  # the history the ensemble forecasts from: its Kronos member reads its own share
     seen = seen_until(members)
     first = 0 if seen is None else int((pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC") <= seen[0]).sum())
     try:

@@ -199,7 +199,12 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
         return KronosForecaster(pipeline)
     from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
     from kronos_studio.ensemble.meta import MetaLearner
+    from kronos_studio.ensemble.series import load_series_meta
 
     if bars is None or settings is None:
         raise ValueError("the ensemble needs the bars (their interval and asset class) and the settings")
-    return bars_ensemble(pipeline, bars, MetaLearner.load(meta) if meta else load_bundled_meta(), settings)
+    if meta:  # named by the user: used as it is, or refused for other members
+        return bars_ensemble(pipeline, bars, MetaLearner.load(meta), settings, on_mismatch="refuse")
+    mixed = bars_ensemble(pipeline, bars, load_bundled_meta(), settings)
+    fitted = load_series_meta(bars, mixed.members, settings.horizon)  # `kronos train ensemble FILE --for-series`
+    return mixed if fitted is None else bars_ensemble(pipeline, bars, fitted, settings, on_mismatch="refuse")

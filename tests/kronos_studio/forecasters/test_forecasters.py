@@ -137,3 +137,24 @@ def test_an_unknown_member_is_refused_by_the_ensemble(daily, tiny):
     del members["drift_up"], members["garch"]
     with pytest.raises(ValueError, match="missing.*garch"):
         Ensemble(members, ensemble.meta)
+
+
+def test_an_ensemble_fitted_to_a_series_is_used_for_its_later_forecasts(tiny, tmp_path, monkeypatch):
+    """`kronos train ensemble FILE` stores weights fitted on the series' past; the resolver uses them for that
+    series' forecasts from then on (new bars too), and the provenance names the fit."""
+    from data_sources import Bars
+    from kronos_studio.ensemble.series import fit_to_series
+
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path))
+    frame = random_bars(900, seed=6, freq="B", start="2019-01-02")
+    daily = Bars.from_frame(frame, source="file", symbol="RND", interval="1d", timezone="UTC", calendar="XNYS")
+    older = daily.replace(frame=daily.frame.iloc[:-20].reset_index(drop=True))
+    members = resolve(str(tiny.folder), older, SETTINGS, ensemble=True, device="cpu").members
+    fitted = fit_to_series(older, members, SETTINGS.horizon, cutoffs=30, paths=SETTINGS.paths)
+    forecaster = resolve(str(tiny.folder), daily, SETTINGS, ensemble=True, device="cpu")  # 20 bars later
+    assert forecaster.meta.folder == fitted.folder  # the series' own weights, not the bundled ones
+    fc = make_forecast(forecaster, daily, SETTINGS)
+    assert fc.provenance["meta_learner"]["fitted_to_series"] == "RND 1d"
+    other = daily.replace(symbol="OTHER")  # another series: the bundled meta-learner's rule
+    assert "fitted_to_series" not in make_forecast(resolve(str(tiny.folder), other, SETTINGS, ensemble=True,
+                                                           device="cpu"), other, SETTINGS).provenance["meta_learner"]
