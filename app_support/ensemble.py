@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from .metrics import COVERAGE
-from .runs import LRUStore
+from .runs import LRUStore, ProgressBar
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
                "chronos2": "Chronos-2", "har": "HAR", "gjr_garch": "GJR-GARCH"}
@@ -27,15 +27,18 @@ def legend_members(forecast) -> list[tuple[str, np.ndarray]]:
 
 
 def caption(provenance: dict) -> str:
-    """The Forecast page's model line for an ensemble forecast: members with their weights and versions."""
+    """The Forecast page's model line for an ensemble forecast: members with their weights and versions, and
+    how they were weighted (the meta-learner, one fitted to this series, or a stated fallback rule)."""
     members = provenance["members"]
     parts = []
     for key, w in provenance["weights"].items():
         version = members[key].get("predictor_revision") or members[key].get("package")
         parts.append(f"{short_name(key)} {w:.0%}" + (f" ({version})" if version else ""))
     meta = provenance["meta_learner"]
-    return (f"Model **ensemble**: {' · '.join(parts)} · meta-learner {meta['files_sha256']} (temperature "
-            f"{meta['temperature']}, spread {meta['spread']}) · device {provenance['device']} · seed "
+    fitted = meta.get("fitted_to_series")
+    return (f"Model **ensemble**: {' · '.join(parts)} · weighting: {provenance['weighting']} · meta-learner "
+            f"{meta.get('files_sha256') or 'in memory'}" + (f" fitted to {fitted}" if fitted else "") +
+            f" · device {provenance['device']} · seed "
             f"{provenance['seed']} · {provenance['bars_used']} bars {provenance['history_start']} → "
             f"{provenance['history_end']} · data {provenance['input_sha256']}")
 
@@ -102,3 +105,51 @@ def show_ranking(key: tuple) -> pd.DataFrame | None:
                "(hist. vol)); the 95% interval resamples the cut-offs (paired bootstrap): if it spans 0 the "
                "difference is noise.")
     return table
+
+
+# --- fitting the ensemble to the series on screen -------------------------------------------------------
+def fit_panel(bars, choice, settings) -> None:
+    """The Evaluate page's "fit to this series": stacking weights fitted on a walk-forward of these bars and
+    these members (``kronos_studio.ensemble.series.fit_to_series``, as ``kronos train ensemble FILE``), stored
+    by series, horizon and members; every later ensemble forecast of this series uses them (its model line
+    says "fitted to")."""
+    from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, fit_to_series, load_series_meta
+
+    from .models import forecaster
+
+    with st.expander("Fit the ensemble to this series"):
+        st.caption(f"Walks every member forward over {DEFAULT_SERIES_CUTOFFS} cut-offs of {bars.symbol} "
+                   f"{bars.interval} ({settings.horizon} bars ahead, after the last day any member learned from) "
+                   "and fits the mixture's weights there (stacking); its forecasts of this series then use them.")
+        try:
+            members = forecaster(bars, choice, settings).members
+            stored = load_series_meta(bars, members, settings.horizon)
+        except Exception as e:  # the model cannot load: the run button reports it
+            st.caption(f"Not available: {e}")
+            return
+        if stored is not None:
+            info = stored.info.get("provenance", {})
+            st.success(f"Fitted on {info.get('cutoffs')} cut-offs {str(info.get('first_cutoff'))[:10]} → "
+                       f"{str(info.get('last_cutoff'))[:10]}: weights {format_weights(stored)}.",
+                       icon=":material/tune:")
+        if not st.button("Fit to this series" if stored is None else "Fit again", key="ens_fit"):
+            return
+        bar = ProgressBar("Fitting the ensemble to this series", unit="cut-off")
+        try:
+            meta = fit_to_series(bars, members, settings.horizon, paths=settings.paths, seed=settings.seed,
+                                 progress=lambda name, i, n: bar(i, n))
+        except ValueError as e:
+            st.error(f"**Could not fit the ensemble to this series.** {e}")
+            return
+        finally:
+            bar.done()
+        st.success(f"Fitted: weights {format_weights(meta)}. Forecasts of this series now use them.",
+                   icon=":material/tune:")
+
+
+def format_weights(meta) -> str:
+    """'HAR 52%, Kronos 31%, ...': the fitted weights (the pooled group's: a series fit has no other)."""
+    groups = meta.parameters(meta.method).get("weights") or {}
+    weights = groups.get("all") or next(iter(groups.values()), {})
+    ranked = sorted(weights.items(), key=lambda kw: -kw[1])
+    return ", ".join(f"{short_name(k)} {w:.0%}" for k, w in ranked if w > 0) or meta.method

@@ -44,14 +44,27 @@ def ensemble_digest() -> str | None:
         return None
 
 
+def series_fits() -> tuple:
+    """(name, mtime) of every ensemble fitted to a series (``kronos_studio.ensemble.series``): a new fit, here
+    or by ``kronos train ensemble FILE``, changes the weights of that series' ensemble forecasts."""
+    from data_sources.storage import storage_path
+    from kronos_studio.ensemble.series import SERIES_FOLDER
+
+    try:
+        return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(storage_path(SERIES_FOLDER))))
+    except OSError:
+        return ()
+
+
 def model_identity(choice: ModelChoice, bars) -> object:
     """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
     and the settings: the model key, and for the ensemble also its Kronos member's folder, the
-    meta-learner's files and the asset class it reads from the bars (their calendar and source)."""
+    meta-learner's files, the fits to series and the asset class it reads from the bars (their calendar and
+    source)."""
     if choice.mixes:
         from kronos_studio.ensemble.features import asset_class
 
-        return choice.key, choice.ref, ensemble_digest(), asset_class(bars.calendar, bars.source)
+        return choice.key, choice.ref, ensemble_digest(), series_fits(), asset_class(bars.calendar, bars.source)
     return choice.key
 
 

@@ -112,6 +112,8 @@ st.dataframe(report.skill(), key="ev_skill",
 st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
            "forecast, so its coverage is 0 by construction.")
 ranking = ensemble.show_ranking(trust.report_key(bars, choice, settings, plan)) if choice.mixes else None
+if choice.mixes:
+    ensemble.fit_panel(bars, choice, settings)
 with st.expander("Per cut-off"):
     st.dataframe(report.model.per_cutoff(), hide_index=True, key="ev_cutoff_table")
 

@@ -675,3 +675,20 @@ def test_precision_bf16_from_the_sidebar_reaches_the_model_and_the_fan_says_it(n
     prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
     assert prov["precision"] == "bf16" and "bf16" in messages(at.caption)
     assert len(store()) == before + 1  # stored apart from the fp32 fan, not served from it
+
+
+def test_fit_the_ensemble_to_the_series_then_its_forecasts_use_it(new_app):
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and "fitted to" not in messages(at.caption)
+    at.switch_page("pages/evaluate.py").run()
+    at.number_input(key="ev_cutoffs").set_value(6).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    at.button(key="ens_fit").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "Forecasts of this series now use them" in messages(at.success)
+    at.switch_page("pages/forecast.py").run()  # the forecast stored before the fit is not served again
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and "fitted to AAPL 1d" in messages(at.caption)
