@@ -20,16 +20,12 @@ ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder 
 
 def adapter_dir() -> Path:
     """Where the Fine-tune page writes adapters and the pages find them: ``adapters/`` under the studio's
-    storage root, and a folder of its own under it for each signed-in workspace (``auth.workspace``)."""
-    from data_sources.storage import storage_path
-    from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+    storage root, in this session's workspace (``auth.workspace``; ``kronos_studio.workspaces``)."""
+    from kronos_studio.workspaces import workspace_path
 
     from .auth import workspace
 
-    ws = workspace()
-    if ws == DEFAULT_WORKSPACE:
-        return storage_path("adapters")
-    return storage_path("adapters", "workspaces", re.sub(r"[^A-Za-z0-9@._-]", "_", ws).lstrip("."))
+    return workspace_path("adapters", workspace())
 
 
 def adapter_folder(name: str) -> Path:

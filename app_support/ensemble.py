@@ -115,6 +115,7 @@ def fit_panel(bars, choice, settings) -> None:
     says "fitted to")."""
     from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, fit_to_series, load_series_meta
 
+    from .auth import workspace
     from .models import forecaster
 
     with st.expander("Fit the ensemble to this series"):
@@ -123,7 +124,7 @@ def fit_panel(bars, choice, settings) -> None:
                    "and fits the mixture's weights there (stacking); its forecasts of this series then use them.")
         try:
             members = forecaster(bars, choice, settings).members
-            stored = load_series_meta(bars, members, settings.horizon)
+            stored = load_series_meta(bars, members, settings.horizon, workspace())
         except Exception as e:  # the model cannot load: the run button reports it
             st.caption(f"Not available: {e}")
             return
@@ -137,7 +138,7 @@ def fit_panel(bars, choice, settings) -> None:
         bar = ProgressBar("Fitting the ensemble to this series", unit="cut-off")
         try:
             meta = fit_to_series(bars, members, settings.horizon, paths=settings.paths, seed=settings.seed,
-                                 progress=lambda name, i, n: bar(i, n))
+                                 progress=lambda name, i, n: bar(i, n), workspace=workspace())
         except ValueError as e:
             st.error(f"**Could not fit the ensemble to this series.** {e}")
             return

@@ -44,18 +44,6 @@ def ensemble_digest() -> str | None:
         return None
 
 
-def series_fits() -> tuple:
-    """(name, mtime) of every ensemble fitted to a series (``kronos_studio.ensemble.series``): a new fit, here
-    or by ``kronos train ensemble FILE``, changes the weights of that series' ensemble forecasts."""
-    from data_sources.storage import storage_path
-    from kronos_studio.ensemble.series import SERIES_FOLDER
-
-    try:
-        return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(storage_path(SERIES_FOLDER))))
-    except OSError:
-        return ()
-
-
 def model_identity(choice: ModelChoice, bars) -> object:
     """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
     and the settings: the model key, and for the ensemble also its Kronos member's folder, the
@@ -63,8 +51,12 @@ def model_identity(choice: ModelChoice, bars) -> object:
     source)."""
     if choice.mixes:
         from kronos_studio.ensemble.features import asset_class
+        from kronos_studio.ensemble.series import series_fits
 
-        return choice.key, choice.ref, ensemble_digest(), series_fits(), asset_class(bars.calendar, bars.source)
+        from .auth import workspace
+
+        return (choice.key, choice.ref, ensemble_digest(), workspace(), series_fits(workspace()),
+                asset_class(bars.calendar, bars.source))
     return choice.key
 
 
@@ -78,7 +70,9 @@ def forecaster(bars, choice: ModelChoice, settings):
         own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
         return load_model(own.with_precision(choice.precision))
 
-    return resolve(choice, bars, settings, load_pair=load)
+    from .auth import workspace
+
+    return resolve(choice, bars, settings, load_pair=load, workspace=workspace())
 
 
 def progress_tqdm(placeholder, label: str):

@@ -42,15 +42,33 @@ def series_key(bars, horizon: int, members: Mapping) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def series_folder(key: str) -> Path:
-    from data_sources.storage import storage_path
+def fits_folder(workspace: str | None = None) -> Path:
+    """Where ``workspace``'s fits are stored (``kronos_studio.workspaces``)."""
+    from kronos_studio.workspaces import workspace_path
 
-    return storage_path(SERIES_FOLDER, key)
+    return workspace_path(SERIES_FOLDER, workspace)
+
+
+def series_folder(key: str, workspace: str | None = None) -> Path:
+    return fits_folder(workspace) / key
+
+
+def series_fits(workspace: str | None = None) -> tuple:
+    """(key, mtime) of every ensemble fitted to a series in ``workspace``: a new fit (here, in the app or by
+    ``kronos train ensemble FILE``) changes that series' ensemble forecasts, so stores of forecasts key on it."""
+    import os
+
+    try:
+        return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(fits_folder(workspace))
+                            if e.is_dir() and e.name != "workspaces"))
+    except OSError:
+        return ()
 
 
 def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_SERIES_CUTOFFS,
                   paths: int = default("paths"), seed: int = 0, name: str | None = None, store: bool = True,
-                  progress: Callable[[str, int, int], None] | None = None) -> MetaLearner:
+                  progress: Callable[[str, int, int], None] | None = None,
+                  workspace: str | None = None) -> MetaLearner:
     """A meta-learner (stacking weights) fitted by walking ``members`` forward over ``cutoffs`` cut-offs
     spread over ``bars`` (a ``data_sources.Bars``), each with ``ENSEMBLE_LOOKBACK`` bars of history (what
     the ensemble forecasts from), so the series needs that many bars and a horizon more. Stored in
@@ -78,7 +96,7 @@ def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_S
         "horizon": horizon, "cutoffs": len(chosen), "first_cutoff": str(frame["timestamp"].iloc[chosen[0] - 1]),
         "last_cutoff": str(frame["timestamp"].iloc[chosen[-1] - 1]), "series_key": key}})
     if store:
-        meta.folder = meta.save(series_folder(key))
+        meta.folder = meta.save(series_folder(key, workspace))
     return meta
 
 
@@ -89,7 +107,7 @@ def seen_until(members: Mapping) -> tuple | None:
     return max(periods, default=None)
 
 
-def load_series_meta(bars, members: Mapping, horizon: int) -> MetaLearner | None:
+def load_series_meta(bars, members: Mapping, horizon: int, workspace: str | None = None) -> MetaLearner | None:
     """The meta-learner ``fit_to_series`` stored for these bars, horizon and members, None when there is none."""
-    folder = series_folder(series_key(bars, horizon, members))
+    folder = series_folder(series_key(bars, horizon, members), workspace)
     return MetaLearner.load(folder) if (folder / META_FILE).is_file() else None

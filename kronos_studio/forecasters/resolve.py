@@ -166,10 +166,11 @@ def catalog() -> list[ModelRef]:
 
 def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | None = None, *,
             ensemble: bool = False, load_pair: Callable[[str], object] | None = None,
-            meta: str | os.PathLike | None = None, **load_options) -> Forecaster:
+            meta: str | os.PathLike | None = None, workspace: str | None = None, **load_options) -> Forecaster:
     """The forecaster ``ref`` names; ``ensemble``: that Kronos model as the ensemble's Kronos member
     (``ref`` 'ensemble': the bundled default's). ``bars`` (a ``data_sources.Bars``) and ``settings`` are
-    needed by the ensemble (its asset class, interval and member settings). ``load_pair(ref)`` loads a Kronos model
+    needed by the ensemble (its asset class, interval and member settings); ``workspace``: whose fits of
+    the ensemble to a series it may use (None: the default workspace's). ``load_pair(ref)`` loads a Kronos model
     (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
     ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one.
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
@@ -206,5 +207,5 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     if meta:  # named by the user: used as it is, or refused for other members
         return bars_ensemble(pipeline, bars, MetaLearner.load(meta), settings, on_mismatch="refuse")
     mixed = bars_ensemble(pipeline, bars, load_bundled_meta(), settings)
-    fitted = load_series_meta(bars, mixed.members, settings.horizon)  # `kronos train ensemble FILE --for-series`
+    fitted = load_series_meta(bars, mixed.members, settings.horizon, workspace)  # `kronos train ensemble FILE`
     return mixed if fitted is None else bars_ensemble(pipeline, bars, fitted, settings, on_mismatch="refuse")

@@ -179,8 +179,9 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         config.limits.check_path_steps(settings.paths, settings.horizon)
         levels = compute.check_quantile_levels(body.quantiles)
         bars, lines = compute.read_request_bars(body, config.limits)
-        key = compute.request_key("forecast", bars, body.model, settings)
-        fc = service.cache.get(key, lambda: compute.make_forecast(service.registry, body.model, bars, settings))
+        key = compute.request_key("forecast", bars, body.model, settings, who.workspace)
+        fc = service.cache.get(key, lambda: compute.make_forecast(service.registry, body.model, bars, settings,
+                                                                  who.workspace))
         out = compute.forecast_body(fc, levels, body.return_paths)
         if body.record:
             ledger = ledger_of(who)
@@ -201,10 +202,11 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         config.limits.check_path_steps(settings.paths, settings.horizon)
         needed = compute.SOURCE_BARS + body.cutoffs * settings.horizon
         bars, lines = compute.read_request_bars(body, config.limits, needed)
-        key = compute.request_key("evaluate", bars, body.model, settings, cutoffs=body.cutoffs,
+        key = compute.request_key("evaluate", bars, body.model, settings, who.workspace, cutoffs=body.cutoffs,
                                   include=body.include_training_period)
         made = service.cache.get(key, lambda: compute.evaluation(service.registry, body.model, bars, settings,
-                                                                 body.cutoffs, body.include_training_period))
+                                                                 body.cutoffs, body.include_training_period,
+                                                                 who.workspace))
         return {**made.out, "warnings": lines + made.warnings}
 
     @app.post("/v1/batch", status_code=202)

@@ -54,13 +54,18 @@ def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source
     return quality_gate(bars, list(fix))
 
 
-def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, **extra) -> str:
-    """What makes two requests identical: the bars' content and series, the model, every setting."""
+def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, workspace: str | None = None,
+                **extra) -> str:
+    """What makes two requests identical: the bars' content and series, the model, every setting, and the
+    workspace's fits of the ensemble to a series (a new fit changes that series' ensemble forecasts)."""
     import dataclasses
+
+    from kronos_studio.ensemble.series import series_fits
 
     what = {"kind": kind, "data": bars.content_hash(), "series": [bars.source, bars.symbol, bars.interval,
                                                                   bars.calendar],
-            "model": model, "settings": dataclasses.asdict(settings), **extra}
+            "model": model, "settings": dataclasses.asdict(settings), "workspace": workspace,
+            "fits": series_fits(workspace), **extra}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -100,23 +105,23 @@ class OnceCache:
         return value
 
 
-def make_forecast(registry, model: str | None, bars, settings: ForecastSettings):
+def make_forecast(registry, model: str | None, bars, settings: ForecastSettings, workspace: str | None = None):
     """``kronos_studio.forecasters.make_forecast`` of ``bars`` by the warm ``model``: what ``kronos
-    forecast`` makes of the same bars, model and settings."""
+    forecast`` makes of the same bars, model and settings (``workspace``: whose ensemble fits apply)."""
     from kronos_studio.forecasters import make_forecast as make
 
-    forecaster = registry.forecaster(model, bars, settings)
+    forecaster = registry.forecaster(model, bars, settings, workspace)
     with registry.sampling_lock(model):
         return make(forecaster, bars, settings)
 
 
 def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cutoffs: int,
-               include_training_period: bool):
+               include_training_period: bool, workspace: str | None = None):
     """The ``kronos evaluate`` report (``evaluation.report.EvaluationReport``) on a warm model."""
     from kronos_studio.evaluation.report import evaluation_report
     from kronos_studio.evaluation.trust import TrainingPeriodError
 
-    forecaster = registry.forecaster(model, bars, settings)
+    forecaster = registry.forecaster(model, bars, settings, workspace)
     try:
         with registry.sampling_lock(model):
             return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,

@@ -38,12 +38,13 @@ class ModelRegistry:
                 self.pairs[ref] = pair
             return pair
 
-    def forecaster(self, ref: str | None, bars, settings: ForecastSettings):
-        """The forecaster ``ref`` names (``kronos_studio.forecasters.resolve``) on a warm pair. Raises what
-        ``resolve`` raises (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
+    def forecaster(self, ref: str | None, bars, settings: ForecastSettings, workspace: str | None = None):
+        """The forecaster ``ref`` names (``kronos_studio.forecasters.resolve``) on a warm pair, with
+        ``workspace``'s fits of the ensemble to a series. Raises what ``resolve`` raises
+        (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
         from kronos_studio.forecasters import resolve
 
-        return resolve(ref, bars, settings, load_pair=self.pair)
+        return resolve(ref, bars, settings, load_pair=self.pair, workspace=workspace)
 
     def sampling_lock(self, ref: str | None) -> threading.Lock:
         """Held while a model samples: one forecast per model at a time, each on all the cores, instead

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from service_helpers import running_server
+from service_helpers import TEST_LIMITS, running_server
 from testkit import random_bars
 
 from kronos_studio.service.app import ServiceConfig
 from kronos_studio.service.keys import create_key
-from kronos_studio.service.limits import Limits
 
 # Small enough that each limit is easy to pass in a test, large enough for every other test.
-TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, path_steps=400, jobs_per_key=1)
 
 
 @pytest.fixture(scope="session")

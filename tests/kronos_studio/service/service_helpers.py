@@ -12,6 +12,10 @@ from contextlib import contextmanager
 import uvicorn
 
 from kronos_studio.service.app import create_app
+from kronos_studio.service.limits import Limits
+
+# Small limits, so the limit tests need small requests (one home: the fixtures and the tests read it).
+TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, path_steps=400, jobs_per_key=1)
 
 
 def free_port() -> int:

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import TEST_LIMITS
-from service_helpers import bearer
+from service_helpers import TEST_LIMITS, bearer
 from testkit import random_bars
 
 
