@@ -130,3 +130,27 @@ def fx_hourly_export(path: Path, start: str = "2019-01-06", end: str = "2019-03-
                           "Volume": rng.uniform(2000, 9000, n).round(2)})
     frame.to_csv(path, index=False)
     return path
+
+
+def assert_threads_match_sequential_runs(pipeline, jobs, horizon: int = 15, paths: int = 8) -> None:
+    """Four (len(jobs)) threads forecasting at once through one pipeline get what sequential runs get:
+    ``jobs`` are (bars, seed) pairs."""
+    import threading
+
+    import numpy as np
+
+    sequential = [pipeline.predict(b, horizon, paths=paths, seed=s).paths for b, s in jobs]
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(len(jobs))
+
+    def work(i):
+        barrier.wait()
+        results[i] = pipeline.predict(jobs[i][0], horizon, paths=paths, seed=jobs[i][1]).paths
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(len(jobs)):
+        np.testing.assert_array_equal(results[i], sequential[i])

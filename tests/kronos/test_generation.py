@@ -1,13 +1,11 @@
 """KV-cached generation, seeds, batching and thread safety."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from testkit import random_bars
+from testkit import assert_threads_match_sequential_runs, random_bars
 
 from kronos.errors import InputError
 from kronos.generate import (
@@ -152,23 +150,8 @@ def test_per_series_streams_give_each_series_its_paths_alone(tiny):
 
 
 def test_four_threads_equal_sequential_runs(tiny):
-    f = KronosPipeline(tiny)
-    jobs = [(random_bars(50 + 10 * i, seed=i), 100 + i) for i in range(4)]
-    sequential = [f.predict(b, 15, paths=8, seed=s).paths for b, s in jobs]
-    results: dict[int, np.ndarray] = {}
-    barrier = threading.Barrier(4)
-
-    def work(i):
-        barrier.wait()
-        results[i] = f.predict(jobs[i][0], 15, paths=8, seed=jobs[i][1]).paths
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i in range(4):
-        np.testing.assert_array_equal(results[i], sequential[i])
+    assert_threads_match_sequential_runs(KronosPipeline(tiny), [(random_bars(50 + 10 * i, seed=i), 100 + i)
+                                                              for i in range(4)])
 
 
 def test_progress_is_reported_per_step(tiny):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from testkit import official_greedy, random_bars
+from testkit import assert_threads_match_sequential_runs, official_greedy, random_bars
 
 from kronos.checkpoints import load_pair
 from kronos.device import resolve_decode
@@ -208,25 +208,9 @@ def test_the_graph_warm_up_leaves_no_trace(random_model):
 def test_threads_share_a_static_pipeline(random_model):
     """Four threads forecasting at once through one pipeline (one decoder pool) get what sequential runs
     get: a decoder in use is out of the pool, so no two forecasts share one."""
-    import threading
-
     pipeline = KronosPipeline(random_model("tiny").ours(64), decode="static")
     jobs = [(random_bars(50 + 3 * i, seed=i), 100 + i) for i in range(4)]  # one shape: the pool is contended
-    sequential = [pipeline.predict(b, 15, paths=8, seed=s).paths for b, s in jobs]
-    results: dict[int, np.ndarray] = {}
-    barrier = threading.Barrier(4)
-
-    def work(i):
-        barrier.wait()
-        results[i] = pipeline.predict(jobs[i][0], 15, paths=8, seed=jobs[i][1]).paths
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i in range(4):
-        np.testing.assert_array_equal(results[i], sequential[i])
+    assert_threads_match_sequential_runs(pipeline, jobs)
 
 
 def test_steps_have_no_host_sync_and_keep_their_buffers(random_model):
