@@ -94,7 +94,8 @@ def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_S
     meta = fit_meta(evals, paths, methods=SERIES_METHODS, spreads=SERIES_SPREADS, info={"provenance": {
         "fitted_to_series": name, "series_sha256": input_digest(frame), "interval": bars.interval,
         "horizon": horizon, "cutoffs": len(chosen), "first_cutoff": str(frame["timestamp"].iloc[chosen[0] - 1]),
-        "last_cutoff": str(frame["timestamp"].iloc[chosen[-1] - 1]), "series_key": key}})
+        "last_cutoff": str(frame["timestamp"].iloc[chosen[-1] - 1]), "series_key": key,
+        "fingerprint": fingerprint(frame)}})
     if store:
         meta.folder = meta.save(series_folder(key, workspace))
     return meta
@@ -107,7 +108,32 @@ def seen_until(members: Mapping) -> tuple | None:
     return max(periods, default=None)
 
 
+FINGERPRINT_BARS = 16  # the last bars a fit saw, which later bars of the same series must hold unchanged
+
+
+def fingerprint(frame: pd.DataFrame) -> dict:
+    """The last bars a fit walked over: their last time and a digest of them (times and values)."""
+    tail = frame.iloc[-FINGERPRINT_BARS:]
+    return {"last_bar": str(tail["timestamp"].iloc[-1]), "bars": len(tail), "sha256": input_digest(tail)}
+
+
+def holds(frame: pd.DataFrame, print_: dict) -> bool:
+    """Whether ``frame`` holds the fingerprinted bars unchanged (the same series, maybe with newer bars)."""
+    times = pd.DatetimeIndex(frame["timestamp"])
+    at = times.get_indexer([pd.Timestamp(print_["last_bar"])])[0]
+    if at < 0 or at + 1 < print_["bars"]:
+        return False
+    return input_digest(frame.iloc[at + 1 - print_["bars"]:at + 1]) == print_["sha256"]
+
+
 def load_series_meta(bars, members: Mapping, horizon: int, workspace: str | None = None) -> MetaLearner | None:
-    """The meta-learner ``fit_to_series`` stored for these bars, horizon and members, None when there is none."""
+    """The meta-learner ``fit_to_series`` stored for these bars, horizon and members, None when there is none
+    or when these bars are not the series it was fitted to: the key names the series (a file by its name),
+    so the bars must also hold the last bars the fit saw, unchanged (another file of the same name, or
+    revised bars, get the general rule instead of weights fitted to other data)."""
     folder = series_folder(series_key(bars, horizon, members), workspace)
-    return MetaLearner.load(folder) if (folder / META_FILE).is_file() else None
+    if not (folder / META_FILE).is_file():
+        return None
+    meta = MetaLearner.load(folder)
+    print_ = meta.info.get("provenance", {}).get("fingerprint")
+    return meta if print_ is not None and holds(bars_frame(bars), print_) else None

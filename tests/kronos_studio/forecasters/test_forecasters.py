@@ -158,3 +158,6 @@ def test_an_ensemble_fitted_to_a_series_is_used_for_its_later_forecasts(tiny, tm
     other = daily.replace(symbol="OTHER")  # another series: the bundled meta-learner's rule
     assert "fitted_to_series" not in make_forecast(resolve(str(tiny.folder), other, SETTINGS, ensemble=True,
                                                            device="cpu"), other, SETTINGS).provenance["meta_learner"]
+    # Another file of the same name (other bars under the same series key): not the series it was fitted to.
+    revised = daily.replace(frame=daily.frame.assign(close=daily.frame["close"] * 1.01))
+    assert resolve(str(tiny.folder), revised, SETTINGS, ensemble=True, device="cpu").meta.folder != fitted.folder
