@@ -1,12 +1,9 @@
 """Which models the app offers, and loading each one once per process (with download progress)."""
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import threading
-from functools import lru_cache
-from pathlib import Path
 
 import streamlit as st
 
@@ -22,24 +19,13 @@ def model_choices() -> list[ModelChoice]:
     return catalog()
 
 
-@lru_cache(maxsize=4)
-def _digest_files(stats: tuple) -> str:
-    """Keyed by (path, mtime, size) of each file: the files are read again only when they change."""
-    h = hashlib.sha256()
-    for path, *_ in stats:
-        h.update(Path(path).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def ensemble_digest() -> str | None:
     """sha256 (16 hex digits) of the bundled meta-learner's files, or None when they are missing."""
     from kronos_studio.ensemble.bundled import ENSEMBLE_DIR
-    from kronos_studio.ensemble.meta import META_FILE, MODEL_FILE
+    from kronos_studio.ensemble.meta import files_digest
 
     try:
-        stats = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in (ENSEMBLE_DIR / MODEL_FILE,
-                                                                                 ENSEMBLE_DIR / META_FILE))
-        return _digest_files(stats)
+        return files_digest(ENSEMBLE_DIR)
     except OSError:
         return None
 
@@ -55,8 +41,8 @@ def model_identity(choice: ModelChoice, bars) -> object:
 
         from .auth import workspace
 
-        return (choice.key, choice.ref, ensemble_digest(), workspace(), series_fits(workspace()),
-                asset_class(bars.calendar, bars.source))
+        ws = workspace()
+        return choice.key, choice.ref, ensemble_digest(), ws, series_fits(ws), asset_class(bars.calendar, bars.source)
     return choice.key
 
 

@@ -2,6 +2,7 @@
 GJR-GARCH, GARCH, the random walk and the bootstrap (``scripts/train_ensemble.py``)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from kronos.settings import default
@@ -29,6 +30,15 @@ def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=Non
 
 
 def load_bundled_meta() -> MetaLearner:
+    """The bundled meta-learner, parsed once per version of its files (every ensemble forecast asks for it).
+    Shared: callers do not modify it."""
+    from .meta import files_digest
+
+    return _bundled_meta(files_digest(ENSEMBLE_DIR))
+
+
+@lru_cache(maxsize=2)
+def _bundled_meta(digest: str) -> MetaLearner:
     return MetaLearner.load(ENSEMBLE_DIR)
 
 

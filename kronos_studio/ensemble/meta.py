@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -136,12 +137,19 @@ def identity_label(identity: dict) -> str:
 
 
 def files_digest(folder: str | Path) -> str:
-    """sha256 (16 hex digits) of a meta-learner's two files: what a forecast's provenance names it by."""
+    """sha256 (16 hex digits) of a meta-learner's two files: what a forecast's provenance names it by. The
+    files are read again only when their modification time or size changed. Raises OSError when missing."""
+    files = [Path(folder) / name for name in (MODEL_FILE, META_FILE)]
+    return _digest_of(tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+
+
+@lru_cache(maxsize=8)
+def _digest_of(stats: tuple) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for name in (MODEL_FILE, META_FILE):
-        h.update((Path(folder) / name).read_bytes())
+    for path, *_ in stats:
+        h.update(Path(path).read_bytes())
     return h.hexdigest()[:16]
 
 

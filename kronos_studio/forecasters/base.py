@@ -38,15 +38,15 @@ class Forecaster(Protocol):
         mixture, ``replay(member_key)``)."""
 
     @property
-    def members(self) -> dict[str, str]:
-        """key -> name of the forecasters it mixes ({} for a single model)."""
+    def members(self) -> dict[str, object]:
+        """key -> each forecaster it mixes (each with a ``name``; {} for a single model)."""
 
 
 class PathForecaster:
     """Any forecast function with the walk-forward signature (a baseline, GARCH, Chronos-2, a volatility
     member) as a ``Forecaster``: ``make(paths)`` builds it for a number of sample paths."""
 
-    members: dict[str, str] = {}
+    members: dict[str, object] = {}
 
     def __init__(self, make: Callable[[int], object], lookback: int | None = None):
         self.make = make
