@@ -38,6 +38,7 @@ def caption(provenance: dict) -> str:
     fitted = meta.get("fitted_to_series")
     return (f"Model **ensemble**: {' · '.join(parts)} · weighting: {provenance['weighting']} · meta-learner "
             f"{meta.get('files_sha256') or 'in memory'}" + (f" fitted to {fitted}" if fitted else "") +
+            (f" · {provenance['chronos2']}" if provenance.get("chronos2") else "") +
             f" · device {provenance['device']} · seed "
             f"{provenance['seed']} · {provenance['bars_used']} bars {provenance['history_start']} → "
             f"{provenance['history_end']} · data {provenance['input_sha256']}")

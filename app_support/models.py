@@ -33,8 +33,8 @@ def ensemble_digest() -> str | None:
 def model_identity(choice: ModelChoice, bars) -> object:
     """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
     and the settings: the model key, and for the ensemble also its Kronos member's folder, the
-    meta-learner's files, the fits to series and the asset class it reads from the bars (their calendar and
-    source)."""
+    meta-learner's files, the fits to series, the asset class it reads from the bars (their calendar and
+    source) and the Chronos-2 that would join it."""
     if choice.mixes:
         from kronos_studio.ensemble.features import asset_class
         from kronos_studio.ensemble.series import series_fits
@@ -42,7 +42,10 @@ def model_identity(choice: ModelChoice, bars) -> object:
         from .auth import workspace
 
         ws = workspace()
-        return choice.key, choice.ref, ensemble_digest(), ws, series_fits(ws), asset_class(bars.calendar, bars.source)
+        from kronos_studio.ensemble.chronos2 import ensemble_state
+
+        return (choice.key, choice.ref, ensemble_digest(), ws, series_fits(ws), asset_class(bars.calendar, bars.source),
+                ensemble_state())
     return choice.key
 
 

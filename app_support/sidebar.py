@@ -131,10 +131,13 @@ def render() -> Inputs:
     mix = sb.toggle("Ensemble", key="sb_ensemble", disabled=not can_mix,
                     help="This Kronos model mixed with HAR, GJR-GARCH, GARCH, the random walk and the bootstrap, "
                          "weighted by the bundled meta-learner (trained with the bundled Kronos; with another "
-                         "Kronos the members are weighed equally, and the fan says so)" if can_mix else
+                         "Kronos the members are weighed equally, and the fan says so). Chronos-2 joins when its "
+                         "weights are on this machine: amazon/chronos-2 in the Hugging Face cache, or the folder "
+                         "named by $KRONOS_STUDIO_CHRONOS2 ('off' leaves it out)" if can_mix else
                          "The bundled meta-learner's files are missing: reinstall kronos-studio")
     if mix and model is not None:
         model = model.ensemble_of()
+        sb.caption(chronos2_caption())
     # Compare can rank the ensemble over each bundled model beside the single models.
     choices = [*choices, *(c.ensemble_of() for c in choices if c.bundled)]
     precision = sb.segmented_control(
@@ -191,3 +194,16 @@ def current() -> Inputs:
     if inputs is None:
         inputs = render()
     return inputs
+
+
+def chronos2_caption() -> str:
+    """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network)."""
+    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state
+
+    ref = ensemble_reference()
+    if ref is None:
+        return "Chronos-2: left out ($KRONOS_STUDIO_CHRONOS2=off)"
+    if ensemble_state() is None:
+        return (f"Chronos-2: not on this machine, so not mixed in (`kronos forecast FILE --model ensemble "
+                f"--chronos2 {ref}` downloads it once)")
+    return f"Chronos-2: {ref} joins the members (the bundled meta-learner was trained without it: equal weights, unless fitted to this series on Evaluate)"

@@ -23,6 +23,19 @@ def private_ledger(tmp_path_factory):
         os.environ["KRONOS_STUDIO_DB"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_machine_chronos2():
+    """The ensemble mixes Chronos-2 in when its weights are on the machine: a developer's Hugging Face cache
+    must not change what the tests see, so it is off unless a test names one."""
+    before = os.environ.get("KRONOS_STUDIO_CHRONOS2")
+    os.environ["KRONOS_STUDIO_CHRONOS2"] = "off"
+    yield
+    if before is None:
+        os.environ.pop("KRONOS_STUDIO_CHRONOS2", None)
+    else:
+        os.environ["KRONOS_STUDIO_CHRONOS2"] = before
+
+
 @pytest.fixture(scope="session")
 def random_model(tmp_path_factory):
     """name ('tiny', 'mini', 'small') -> ModelFolder of our modules with random weights."""

@@ -92,6 +92,10 @@ def run_forecast(args) -> int:
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
+    if "weighting" in fc.provenance:  # an ensemble: how its members were weighed, and whether Chronos-2 is one
+        chronos2 = fc.provenance.get("chronos2")
+        print(f"note: ensemble weighting: {fc.provenance['weighting']}" + (f"; {chronos2}" if chronos2 else ""),
+              file=sys.stderr)
     if recorded:
         print(recorded, file=sys.stderr)
     return 0

@@ -32,6 +32,11 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
                    help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
                         "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
                         "otherwise equal weights (the provenance says which)")
+    p.add_argument("--chronos2", default="auto", metavar="auto|off|REF",
+                   help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
+                        "$KRONOS_STUDIO_CHRONOS2) in when its weights are already on this machine; 'off' leaves it "
+                        "out; a folder or Hub id is used, downloaded once if need be. The bundled meta-learner "
+                        "was trained without it, so with it the members are weighed equally (the output says so)")
 
 
 def load_forecaster(args, bars):
@@ -58,7 +63,8 @@ def load_forecaster(args, bars):
 
     try:
         forecaster = resolve(args.model, bars, sampling_settings(args), ensemble=getattr(args, "ensemble", False),
-                             load_pair=load, meta=getattr(args, "meta", None))
+                             load_pair=load, meta=getattr(args, "meta", None),
+                             chronos2=getattr(args, "chronos2", "auto"))
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from None
     return forecaster, loaded[0] if loaded else None

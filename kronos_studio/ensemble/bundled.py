@@ -55,7 +55,8 @@ def is_bundled(meta: MetaLearner) -> bool:
     return meta.folder is not None and Path(meta.folder).resolve() == ENSEMBLE_DIR.resolve()
 
 
-def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str | None = None) -> Ensemble:
+def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str | None = None,
+                  chronos2=None, chronos2_status: str | None = None) -> Ensemble:
     """The default members combined by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
     ``kronos.pipeline.ForecastSettings``): every member samples ``settings.paths`` paths; the Kronos
     member (``pipeline``: any Kronos the user chose) samples with the settings' temperature, top-p, top-k
@@ -64,8 +65,9 @@ def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str 
 
     ``on_mismatch`` (default: "equal" for the bundled meta-learner, "refuse" for one the user named):
     the bundled meta-learner was trained with the bundled Kronos, so with another Kronos it is not used:
-    the members are weighed equally and the provenance says why."""
-    members = default_members(pipeline, paths=settings.paths,
+    the members are weighed equally and the provenance says why. ``chronos2``: a Chronos-2 member to mix
+    in (``chronos2.ensemble_member``), ``chronos2_status`` the provenance's line about it."""
+    members = default_members(pipeline, paths=settings.paths, chronos2=chronos2,
                               lookback=kronos_lookback(pipeline.context, settings.horizon, settings.lookback),
                               temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
                               anchor=settings.anchor)
@@ -73,4 +75,5 @@ def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str 
     return Ensemble(members, meta, settings.paths, bars.interval, asset_class(bars.calendar, bars.source),
                     on_mismatch=on_mismatch or ("equal" if bundled else "refuse"),
                     meta_label="the bundled meta-learner" if bundled else
-                    f"the meta-learner in {meta.folder}" if meta.folder else "the meta-learner")
+                    f"the meta-learner in {meta.folder}" if meta.folder else "the meta-learner",
+                    notes=None if chronos2_status is None else {"chronos2": chronos2_status})

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,11 @@ from .. import ASSETS
 from .quantile_paths import log_return_paths
 
 DEFAULT_REF = "amazon/chronos-2"
+ENV_CHRONOS2 = "KRONOS_STUDIO_CHRONOS2"  # the ensemble's Chronos-2: a folder or Hub id, or OFF for none
+AUTO, OFF = "auto", "off"  # the ensemble's Chronos-2 choices besides a reference
+# Nothing after a model's public release can be in its training data: the latest day it can have seen.
+RELEASED = {DEFAULT_REF: "2025-10-20"}
+SEEN_UNTIL_KEY = "studio_data_seen_until"  # config.json key of a checkpoint folder that records its data's end
 BUNDLED_CHRONOS2 = ASSETS / "models" / "chronos2-small"  # trained by scripts/train_chronos2.py (when bundled)
 PACKAGE = "chronos-forecasting"
 PINNED_VERSION = "2.3.2"
@@ -105,6 +111,81 @@ def load_chronos2(ref: str | os.PathLike = DEFAULT_REF, revision: str | None = N
     return pipeline, src
 
 
+def local_chronos2(ref: str | os.PathLike) -> Source | None:
+    """Where Chronos-2 ``ref`` is on this machine, without any network: a checkpoint folder, or the
+    snapshot of a Hub repo id in the local Hugging Face cache (the revision its ``main`` points to); None
+    when its weights are not here."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return resolve(path)  # a folder that is not a checkpoint is an error worth reporting
+    if str(ref).count("/") != 1:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = [try_to_load_from_cache(str(ref), name) for name in (CONFIG_FILE, WEIGHTS_FILE)]
+    if not all(isinstance(f, str) for f in found) or Path(found[0]).parent != Path(found[1]).parent:
+        return None
+    folder = Path(found[1]).parent
+    return Source(str(ref), folder, folder.name)
+
+
+def ensemble_state(choice: str | None = AUTO) -> tuple | None:
+    """What decides which Chronos-2 ``auto`` mixes in, cheaply (no hashing of weights, no loading), for
+    stores of ensemble forecasts to key on: the reference and where its weights are (with their size and
+    time for a folder), or None when none would join."""
+    ref = ensemble_reference(choice)
+    if ref is None:
+        return None
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        weights = path / WEIGHTS_FILE
+        stat = weights.stat() if weights.is_file() else None
+        return ref, str(path.resolve()), stat and (stat.st_size, stat.st_mtime_ns)
+    src = local_chronos2(ref)
+    return None if src is None else (ref, src.revision)
+
+
+def ensemble_reference(choice: str | None = AUTO) -> str | None:
+    """The Chronos-2 the ensemble mixes: ``choice`` (a folder or Hub id), or for ``auto`` (None too)
+    ``$KRONOS_STUDIO_CHRONOS2`` or else the official ``amazon/chronos-2``; None for ``off``."""
+    choice = AUTO if choice is None else str(choice)
+    if choice == AUTO:
+        choice = os.environ.get(ENV_CHRONOS2, "").strip() or DEFAULT_REF
+    return None if choice.lower() == OFF else choice
+
+
+@lru_cache(maxsize=2)
+def _shared_pipeline(folder: str, device: str):
+    """One loaded copy per checkpoint and device: every ensemble forecast of a process mixes the same one."""
+    return load_chronos2(folder, device=device)[0]
+
+
+def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *, tqdm_class=None):
+    """``(Chronos2Member or None, status)``: the ensemble's Chronos-2 member and one line saying which it
+    is or why there is none. ``auto`` takes it only when its weights are already on this machine (an
+    ensemble forecast never waits for a download); a reference the user named is loaded, downloaded if
+    need be. Failures to load what the user named are ``CheckpointError``s."""
+    from kronos.device import default_device
+
+    ref = ensemble_reference(choice)
+    if ref is None:
+        return None, "Chronos-2 left out (off)"
+    named = choice not in (None, AUTO)
+    if package_version() is None:
+        if named:
+            _pipeline_class()  # raises, naming the install command
+        return None, f"Chronos-2 left out: the {PACKAGE} package is not installed"
+    src = local_chronos2(ref)
+    if src is None and not named:
+        return None, f"Chronos-2 left out: {ref} is not on this machine (download it once, e.g. kronos forecast FILE --model ensemble --chronos2 {ref})"
+    if src is None:
+        pipeline, src = load_chronos2(ref, device=device, tqdm_class=tqdm_class)
+    else:
+        pipeline = _shared_pipeline(str(src.path), str(device or default_device()))
+    member = Chronos2Member(pipeline, paths=paths, source=src)
+    return member, f"Chronos-2 joins: {member.name} ({src.revision})"
+
+
 def _log(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -167,6 +248,20 @@ class Chronos2Member:
                 "context_length": self.context_length, "model_context_length": int(self.pipeline.model_context_length),
                 "quantile_levels": [float(q) for q in self.levels], "target": "log(close)",
                 "past_covariates": list(self.covariates), "paths": self.paths}
+
+    def training_period(self):
+        """The latest day its training data can reach: what the checkpoint folder records
+        (``studio_data_seen_until`` in config.json), else a Hub model's public release; None if unknown."""
+        from kronos_studio.evaluation.training_period import period_until
+
+        src = self.source
+        if src is None:
+            return None
+        day = getattr(self.pipeline.model.config, SEEN_UNTIL_KEY, None)
+        if day:
+            return period_until(day, f"{Path(str(src.ref)).name}/{CONFIG_FILE}")
+        released = RELEASED.get(str(src.ref))
+        return None if released is None else period_until(released, f"{src.ref}'s public release")
 
     def identity(self) -> dict:
         """The checkpoint (its revision: a Hub commit or the local weights' hash) and what it reads."""

@@ -83,14 +83,15 @@ class Ensemble:
 
     ``method``: a combination other than the meta-learner's chosen one (to score every method).
     ``on_mismatch``: what to do when ``meta`` was trained with other members or other identities:
-    "refuse" (a ValueError naming the fix) or "equal" (equal weights, stated in ``weighting``)."""
+    "refuse" (a ValueError naming the fix) or "equal" (equal weights, stated in ``weighting``).
+    ``notes``: lines for the provenance about how the members were chosen (e.g. why Chronos-2 is not one)."""
 
     key = "ensemble"
     name = "Ensemble"
 
     def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
                  asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",
-                 meta_label: str = "the meta-learner"):
+                 meta_label: str = "the meta-learner", notes: dict | None = None):
         known = ("softmax", *meta.combinations, EQUAL)
         if method is not None and method not in known:
             raise ValueError(f"the meta-learner holds the methods {list(known)}, not {method!r}")
@@ -108,6 +109,7 @@ class Ensemble:
         order = meta.members if reason is None else list(members)  # the order the meta-learner knows
         self.members = {k: members[k] for k in order}
         self.meta, self.paths, self.interval, self.asset = meta, paths, interval, asset
+        self.notes = dict(notes or {})
         self.group = group_key(asset, interval)
         self.method = EQUAL if reason is not None else (method or meta.method)
         self.identities = {k: given[k] for k in order}
@@ -191,7 +193,7 @@ class Ensemble:
     def describe(self) -> dict:
         return {"key": self.key, "members": {k: m.describe() for k, m in self.members.items()},
                 "member_identities": self.identities, "weighting": self.describe_weighting(),
-                "weighting_rule": self.weighting,
+                "weighting_rule": self.weighting, **self.notes,
                 "meta_learner": {"method": self.meta.method, "temperature": self.meta.temperature,
                                  "spread": self.meta.spread, "files_sha256": self.meta.files_sha256,
                                  **self.meta.info.get("provenance", {})}}

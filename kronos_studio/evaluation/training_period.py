@@ -25,7 +25,7 @@ class TrainingPeriod:
         return f"data up to {self.seen_until.date()} ({self.source})"
 
 
-def _period(day: str, source: str) -> TrainingPeriod:
+def period_until(day: str, source: str) -> TrainingPeriod:
     end = pd.Timestamp(day)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     return TrainingPeriod(end.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns"), source)
@@ -40,12 +40,12 @@ def training_period(pair) -> TrainingPeriod | None:
     if ref is None:
         return None
     if official_model(ref) is not None:
-        return _period(OFFICIAL_DATA_SEEN_UNTIL, "the official models' published data cut-off")
+        return period_until(OFFICIAL_DATA_SEEN_UNTIL, "the official models' published data cut-off")
     folder = Path(ref)
     for candidate in (folder, folder.parent):  # the bundle folder, or its predictor/ subfolder
         day = read_bundle(candidate).get("data_seen_until")
         if day:
-            return _period(day, f"{candidate.name}/bundle.json")
+            return period_until(day, f"{candidate.name}/bundle.json")
     return None
 
 

@@ -166,13 +166,16 @@ def catalog() -> list[ModelRef]:
 
 def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | None = None, *,
             ensemble: bool = False, load_pair: Callable[[str], object] | None = None,
-            meta: str | os.PathLike | None = None, workspace: str | None = None, **load_options) -> Forecaster:
+            meta: str | os.PathLike | None = None, workspace: str | None = None, chronos2: str | None = "auto",
+            **load_options) -> Forecaster:
     """The forecaster ``ref`` names; ``ensemble``: that Kronos model as the ensemble's Kronos member
     (``ref`` 'ensemble': the bundled default's). ``bars`` (a ``data_sources.Bars``) and ``settings`` are
     needed by the ensemble (its asset class, interval and member settings); ``workspace``: whose fits of
     the ensemble to a series it may use (None: the default workspace's). ``load_pair(ref)`` loads a Kronos model
     (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
-    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one.
+    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one;
+    ``chronos2``: the ensemble's Chronos-2 member, ``auto`` (when its weights are on this machine), ``off`` or a
+    folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
     from kronos_studio.bundled import default_model_path
     from kronos_studio.forecasting import studio_pipeline
@@ -198,14 +201,19 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     pipeline = studio_pipeline(load_pair(kronos_ref))
     if name != ENSEMBLE and not ensemble:
         return KronosForecaster(pipeline)
+    from functools import partial
+
     from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
+    from kronos_studio.ensemble.chronos2 import ensemble_member
     from kronos_studio.ensemble.meta import MetaLearner
     from kronos_studio.ensemble.series import load_series_meta
 
     if bars is None or settings is None:
         raise ValueError("the ensemble needs the bars (their interval and asset class) and the settings")
+    member, status = ensemble_member(chronos2, settings.paths, pipeline.pair.device)
+    mixture = partial(bars_ensemble, pipeline, bars, settings=settings, chronos2=member, chronos2_status=status)
     if meta:  # named by the user: used as it is, or refused for other members
-        return bars_ensemble(pipeline, bars, MetaLearner.load(meta), settings, on_mismatch="refuse")
-    mixed = bars_ensemble(pipeline, bars, load_bundled_meta(), settings)
+        return mixture(MetaLearner.load(meta), on_mismatch="refuse")
+    mixed = mixture(load_bundled_meta())
     fitted = load_series_meta(bars, mixed.members, settings.horizon, workspace)  # `kronos train ensemble FILE`
-    return mixed if fitted is None else bars_ensemble(pipeline, bars, fitted, settings, on_mismatch="refuse")
+    return mixed if fitted is None else mixture(fitted, on_mismatch="refuse")

@@ -510,6 +510,24 @@ def stored_ensemble_forecast(provenance: dict):
                 and fc.provenance["input_sha256"] == provenance["input_sha256"])
 
 
+def test_chronos2_on_this_machine_joins_the_ensemble_and_the_sidebar_and_model_line_say_so(new_app, monkeypatch):
+    from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+
+    at = small(new_app().run(), horizon=6, paths=7)
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
+    assert "Chronos-2: left out ($KRONOS_STUDIO_CHRONOS2=off)" in messages(at.sidebar.caption)  # the tests' default
+    monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(BUNDLED_CHRONOS2))  # a folder of Chronos-2 weights
+    at.run()
+    assert f"Chronos-2: {BUNDLED_CHRONOS2} joins the members" in messages(at.sidebar.caption)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    export = at.json[0].value
+    prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+    assert set(prov["members"]) == {*MEMBER_NAMES, "chronos2"}
+    assert prov["weights"]["chronos2"] == pytest.approx(1 / 7) and prov["chronos2"].startswith("Chronos-2 joins")
+    assert "Chronos-2 14%" in messages(at.caption) and "· Chronos-2 joins: " in messages(at.caption)
+
+
 def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     import numpy as np
 

@@ -89,6 +89,24 @@ def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
         assert np.isfinite(member["crps_skill_vs_random_walk"])
 
 
+def test_chronos2_joins_the_ensemble_when_named_and_the_output_says_how_members_are_weighed(daily_csv, tmp_path):
+    from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+
+    prov = tmp_path / "run.json"
+    r = run_cli("forecast", daily_csv, "--model", "ensemble", "--chronos2", BUNDLED_CHRONOS2, "--horizon", 5,
+                "--paths", 14, "--timezone", "UTC", "--calendar", "XNYS", "--out", tmp_path / "q.csv",
+                "--provenance-out", prov, "--quiet", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(prov.read_text())
+    assert meta["members"]["chronos2"]["model"] == str(BUNDLED_CHRONOS2) and meta["weights"]["chronos2"] == pytest.approx(1 / 7)
+    assert "note: ensemble weighting: equal weights: the bundled meta-learner was trained with" in r.stderr
+    assert "; Chronos-2 joins: Chronos-2 (chronos2-small) (local:" in r.stderr
+    r = run_cli("forecast", daily_csv, "--model", "ensemble", "--horizon", 5, "--paths", 14, "--timezone", "UTC",
+                "--calendar", "XNYS", "--out", tmp_path / "q.csv", "--quiet", "--no-ledger")
+    assert r.returncode == 0 and "; Chronos-2 left out (off)" in r.stderr, r.stderr  # the tests' default
+    assert "note: ensemble weighting: equal" not in r.stderr
+
+
 def test_evaluate_says_when_fewer_cut_offs_fit_than_asked(random_model, daily_csv, tmp_path):
     out = tmp_path / "e.json"
     r = run_cli("evaluate", daily_csv, "--model", random_model("tiny").folder, "--horizon", 5, "--cutoffs", 500,

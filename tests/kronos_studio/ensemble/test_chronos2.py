@@ -222,3 +222,56 @@ def test_bundled_model_loads_and_forecasts(history):
     assert m.covariates == ()  # trained on the close alone, and its config says so
     paths = m(history, None, 10, seed=0)
     assert paths.shape == (50, 10, 6) and (paths > 0).all()
+
+
+# --- (d) in the ensemble: it joins when its weights are on this machine (issue 23) -------------------
+@pytest.fixture
+def hub_cache(monkeypatch, tmp_path):
+    """An empty local Hugging Face cache (huggingface_hub reads its place at every lookup)."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("KRONOS_STUDIO_CHRONOS2", raising=False)
+    return tmp_path / "hub"
+
+
+def ensemble_forecast(chronos2_choice="auto"):
+    from data_sources import Bars
+    from kronos.settings import ForecastSettings
+    from kronos_studio.forecasters import make_forecast, resolve
+
+    bars = Bars.from_frame(random_bars(700, seed=5, freq="1D", start="2022-01-03"), source="file",
+                           symbol="WALK", interval="1d", calendar="24/7")
+    settings = ForecastSettings(horizon=5, paths=12, seed=3)
+    forecaster = resolve("ensemble", bars, settings, chronos2=chronos2_choice, device="cpu")
+    return forecaster, make_forecast(forecaster, bars, settings)
+
+
+def test_chronos2_joins_the_ensemble_from_the_local_hub_cache_and_the_weighting_says_so(folder, hub_cache):
+    fill_hub_cache(hub_cache, REPO, COMMIT, folder)
+    forecaster, fc = ensemble_forecast()
+    c2 = forecaster.members["chronos2"]
+    assert c2.describe()["model"] == REPO and c2.describe()["revision"] == COMMIT
+    assert fc.provenance["chronos2"] == f"Chronos-2 joins: {c2.name} ({COMMIT})"
+    # The bundled meta-learner never saw Chronos-2: the stated rule, not its weights with one member dropped.
+    assert fc.provenance["weighting"].startswith("equal weights: the bundled meta-learner was")
+    assert fc.provenance["weights"]["chronos2"] == pytest.approx(1 / len(forecaster.members))
+    assert fc.members["chronos2"].shape == (12, 5, 6)
+    # Amazon released it on 2025-10-20: nothing later can be in its training data, and the mixture knows it.
+    assert str(c2.training_period().seen_until.date()) == "2025-10-20"
+    assert forecaster.training_period().seen_until >= c2.training_period().seen_until
+
+
+def test_chronos2_stays_out_when_not_on_this_machine_or_switched_off(folder, hub_cache, monkeypatch):
+    forecaster, fc = ensemble_forecast()  # an empty cache: no download is attempted by an ensemble forecast
+    assert "chronos2" not in forecaster.members
+    assert fc.provenance["chronos2"].startswith(f"Chronos-2 left out: {REPO} is not on this machine")
+    assert not fc.provenance["weighting"].startswith("equal weights")  # the bundled meta-learner applies
+    fill_hub_cache(hub_cache, REPO, COMMIT, folder)
+    forecaster, fc = ensemble_forecast("off")
+    assert "chronos2" not in forecaster.members and fc.provenance["chronos2"] == "Chronos-2 left out (off)"
+    monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(folder))  # a folder of the user's, named once for all
+    forecaster, _ = ensemble_forecast()
+    assert forecaster.members["chronos2"].describe()["model"] == str(folder)
+    monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(hub_cache / "not-a-checkpoint"))
+    (hub_cache / "not-a-checkpoint").mkdir()
+    with pytest.raises(CheckpointError, match="does not hold config.json"):
+        ensemble_forecast()
