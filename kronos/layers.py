@@ -79,6 +79,10 @@ def fused_linear(module: nn.Module, names: tuple[str, ...]) -> tuple[torch.Tenso
     key = tuple((p.data_ptr(), p._version) for p in params)
     fused = module.__dict__.setdefault("_fused", {})  # a plain attribute: not a parameter, not in the state dict
     cached = fused.get(names)
+    if cached is not None and torch.compiler.is_compiling():
+        # Inside torch.compile the copy made by the eager steps before it is used as it is: dynamo cannot
+        # trace the data-pointer check (a graph break per layer), and guards on the weights' identity instead.
+        return cached[1], cached[2]
     if cached is None or cached[0] != key:
         bias = torch.cat([m.bias for m in linears]) if biased else None
         cached = fused[names] = (key, torch.cat([m.weight for m in linears]), bias)

@@ -57,15 +57,17 @@ def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source
 def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, workspace: str | None = None,
                 **extra) -> str:
     """What makes two requests identical: the bars' content and series, the model, every setting, and the
-    workspace's fits of the ensemble to a series (a new fit changes that series' ensemble forecasts)."""
+    workspace's fits of the ensemble to a series (a new fit changes that series' ensemble forecasts) and the
+    Chronos-2 the ensemble would mix in (weights downloaded since change it)."""
     import dataclasses
 
+    from kronos_studio.ensemble.chronos2 import ensemble_state
     from kronos_studio.ensemble.series import series_fits
 
     what = {"kind": kind, "data": bars.content_hash(), "series": [bars.source, bars.symbol, bars.interval,
                                                                   bars.calendar],
             "model": model, "settings": dataclasses.asdict(settings), "workspace": workspace,
-            "fits": series_fits(workspace), **extra}
+            "fits": series_fits(workspace), "chronos2": ensemble_state(), **extra}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -169,3 +169,18 @@ def test_keys_are_required_and_checked(service):
     revoke_key(svc.ledger, key_id)
     r = httpx.get(f"{base}/v1/models", headers=bearer(token))
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_a_stored_ensemble_forecast_is_not_served_once_chronos2_would_join(monkeypatch):
+    """The service's store keys on the Chronos-2 the ensemble would mix in: weights that arrive on the
+    machine make another ensemble, so the earlier answer must not be served for it."""
+    from data_sources import Bars
+    from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+    from kronos_studio.service.compute import request_key
+
+    bars = Bars.from_frame(random_bars(300, seed=2), source="file", symbol="X", interval="5m", calendar="24/7")
+    settings = ForecastSettings(horizon=5, paths=8)
+    before = request_key("forecast", bars, "ensemble", settings)
+    assert request_key("forecast", bars, "ensemble", settings) == before
+    monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(BUNDLED_CHRONOS2))
+    assert request_key("forecast", bars, "ensemble", settings) != before
