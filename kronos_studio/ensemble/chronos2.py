@@ -116,8 +116,8 @@ def local_chronos2(ref: str | os.PathLike) -> Source | None:
     snapshot of a Hub repo id in the local Hugging Face cache (the revision its ``main`` points to); None
     when its weights are not here."""
     path = Path(ref).expanduser()
-    if path.is_dir():
-        return resolve(path)  # a folder that is not a checkpoint is an error worth reporting
+    if path.is_dir():  # a folder that is not a checkpoint is an error worth reporting
+        return _folder_source(str(path), _weights_stat(path))
     if str(ref).count("/") != 1:
         return None
     from huggingface_hub import try_to_load_from_cache
@@ -129,6 +129,18 @@ def local_chronos2(ref: str | os.PathLike) -> Source | None:
     return Source(str(ref), folder, folder.name)
 
 
+def _weights_stat(folder: Path) -> tuple | None:
+    weights = folder / WEIGHTS_FILE
+    stat = weights.stat() if weights.is_file() else None
+    return stat and (stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _folder_source(folder: str, weights_stat: tuple | None) -> Source:
+    """A folder's Source, its weights hashed once per version of the file (not at every forecast)."""
+    return resolve(Path(folder))
+
+
 def ensemble_state(choice: str | None = AUTO) -> tuple | None:
     """What decides which Chronos-2 ``auto`` mixes in, cheaply (no hashing of weights, no loading), for
     stores of ensemble forecasts to key on: the reference and where its weights are (with their size and
@@ -138,9 +150,7 @@ def ensemble_state(choice: str | None = AUTO) -> tuple | None:
         return None
     path = Path(ref).expanduser()
     if path.is_dir():
-        weights = path / WEIGHTS_FILE
-        stat = weights.stat() if weights.is_file() else None
-        return ref, str(path.resolve()), stat and (stat.st_size, stat.st_mtime_ns)
+        return ref, str(path.resolve()), _weights_stat(path)
     src = local_chronos2(ref)
     return None if src is None else (ref, src.revision)
 
@@ -155,8 +165,9 @@ def ensemble_reference(choice: str | None = AUTO) -> str | None:
 
 
 @lru_cache(maxsize=2)
-def _shared_pipeline(folder: str, device: str):
-    """One loaded copy per checkpoint and device: every ensemble forecast of a process mixes the same one."""
+def _shared_pipeline(folder: str, revision: str, device: str):
+    """One loaded copy per checkpoint version and device: every ensemble forecast of a process mixes the
+    same one."""
     return load_chronos2(folder, device=device)[0]
 
 
@@ -181,7 +192,7 @@ def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *,
     if src is None:
         pipeline, src = load_chronos2(ref, device=device, tqdm_class=tqdm_class)
     else:
-        pipeline = _shared_pipeline(str(src.path), str(device or default_device()))
+        pipeline = _shared_pipeline(str(src.path), src.revision, str(device or default_device()))
     member = Chronos2Member(pipeline, paths=paths, source=src)
     return member, f"Chronos-2 joins: {member.name} ({src.revision})"
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.bars import bars_frame
+from kronos.quantiles import band_nominal
 from kronos.settings import default
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.walk_forward import compare
@@ -126,11 +127,6 @@ def mean_scores(records: list[dict], weights_of: Callable[[int, dict], dict], me
     return float(scores[:, 0].mean()), float(scores[:, 1].mean())
 
 
-def mean_crps(records: list[dict], weights_of: Callable[[int, dict], dict], method: str, spread: float,
-              paths: int) -> float:
-    return mean_scores(records, weights_of, method, spread, paths)[0]
-
-
 def group_weight_table(records: list[dict], members: list[str], fit: Callable[[list[dict]], np.ndarray]) -> dict:
     """{group: {member: weight}} fitted by ``fit`` on each group with enough cut-offs, and on all (``ALL``)."""
     groups = {ALL: records}
@@ -160,6 +156,16 @@ def fit_quantile_average(records: list[dict], members: list[str]) -> dict:
 FIXED_WEIGHTS = {"stacking": fit_pool, "quantile": fit_quantile_average}
 
 
+def calibrated_spread(scores: dict[float, tuple[float, float]]) -> float:
+    """The sharpest spread whose (CRPS, band coverage) ``scores`` say the band holds at least its nominal
+    share (0.8 for p10–p90): sharpness subject to calibration, for the band the studio draws and scores. A
+    CRPS-optimal spread left the validation band at 0.76, under what a p10–p90 band promises; where no spread
+    covers enough, the widest."""
+    nominal = band_nominal()
+    covering = [s for s, (_, coverage) in scores.items() if coverage >= nominal]
+    return min(covering) if covering else max(scores)
+
+
 def utc(t) -> pd.Timestamp:
     return pd.Timestamp(t).tz_convert("UTC")
 
@@ -170,9 +176,10 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     deployed: refitted on everything before them. The validation cut-offs are taken in
     ``VALIDATION_BLOCKS`` time-ordered blocks, each forecast by methods fitted on the cut-offs before the
     block (the booster on every usable row, the fixed weights on complete cut-offs: every member forecast
-    them honestly). There temperature and spreads are chosen and the methods compared with equal weights
-    and every member alone; the best is the one the ensemble applies (equal weights where no fitted
-    method beat them). Then every method is refitted on all cut-offs. ``info`` holds the validation
+    them honestly). There the spreads are chosen (``calibrated_spread``: the sharpest whose band covers its
+    nominal share), the temperature, and the methods compared with equal weights and every member alone;
+    the best by CRPS among those whose band covers its nominal share is the one the ensemble applies (equal
+    weights where no fitted method beat them). Then every method is refitted on all cut-offs. ``info`` holds the validation
     CRPS and coverage of each."""
     unknown = set(methods) - set(METHODS)
     if unknown or not methods:
@@ -200,17 +207,20 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     validation = {f"member:{k}": mean_scores(held, member_only(k), "pool", 1.0, paths) for k in members}
     validation[EQUAL] = mean_scores(held, equal, "pool", 1.0, paths)
     chosen: dict[str, dict] = {EQUAL: {"spread": 1.0}}
+    by_spreads: dict[str, dict] = {}  # method -> {spread: (validation CRPS, coverage)}
     if "softmax" in methods:
         predicted = [None] * len(held)
         for b, start in zip(blocks, starts):
             trial = MetaLearner(fit_booster(table[when < start], members), members)
             for i in b:
                 predicted[i] = trial.predict(held[i]["features"])
-        grid = {(t, s): mean_crps(held, lambda i, r, t=t: dict(zip(r["features"]["member"],
-                                                                     softmax_weights(predicted[i], t))),
-                                  "pool", s, paths)
-                for t in TEMPERATURES for s in spreads}
-        temperature, spread = min(grid, key=grid.get)
+        grid = {t: {s: mean_scores(held, lambda i, r, t=t: dict(zip(r["features"]["member"],
+                                                                      softmax_weights(predicted[i], t))),
+                                   "pool", s, paths) for s in spreads} for t in TEMPERATURES}
+        spread_of = {t: calibrated_spread(by_spread) for t, by_spread in grid.items()}
+        temperature = min(grid, key=lambda t: grid[t][spread_of[t]][0])
+        spread = spread_of[temperature]
+        by_spreads["softmax"] = grid[temperature]
         chosen["softmax"] = {"temperature": float(temperature), "spread": float(spread)}
         validation["softmax"] = mean_scores(held, lambda i, r: dict(zip(r["features"]["member"],
                                                                         softmax_weights(predicted[i], temperature))),
@@ -225,14 +235,16 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
             return w.get(r["group"], w[ALL])
 
         pool = "quantile" if method == "quantile" else "pool"
-        by_spread = {s: mean_crps(held, weights_of, pool, s, paths) for s in spreads}
-        spread = min(by_spread, key=by_spread.get)
+        by_spreads[method] = by_spread = {s: mean_scores(held, weights_of, pool, s, paths) for s in spreads}
+        spread = calibrated_spread(by_spread)
         chosen[method] = {"spread": float(spread), "first_block_weights": fitted[0]}
         validation[method] = mean_scores(held, weights_of, pool, spread, paths)
     if len(chosen) == 1:
         raise ValueError(f"too few complete cut-offs to fit {list(methods)}: give more cut-offs (at least "
                          f"{MIN_GROUP_CUTOFFS / (1 - VALIDATION_SHARE):.0f})")
-    best = min(chosen, key=lambda m: validation[m][0])  # equal weights are a candidate too
+    # Equal weights are a candidate too; a method whose band covers its nominal share beats one that does not.
+    calibrated = [m for m in chosen if validation[m][1] >= band_nominal()] or list(chosen)
+    best = min(calibrated, key=lambda m: validation[m][0])
     combinations = {m: {"weights": FIXED_WEIGHTS[m](complete, members), "spread": c["spread"]}
                     for m, c in chosen.items() if m in FIXED_WEIGHTS}  # refitted on every complete cut-off
     softmax = chosen.get("softmax", {"temperature": TEMPERATURES[-1], "spread": 1.0})
@@ -241,6 +253,8 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
                  "validation_crps_pct": {m: round(v[0], 5) for m, v in validation.items()},
                  "validation_coverage_p10_p90": {m: round(v[1], 4) for m, v in validation.items()},
                  "chosen_by_validation": best,
+                 "validation_by_spread": {m: {str(sp): [round(c, 5), round(v, 4)] for sp, (c, v) in by.items()}
+                                          for m, by in by_spreads.items()},
                  "first_block_weights": {m: c["first_block_weights"] for m, c in chosen.items() if m in FIXED_WEIGHTS}}
     return MetaLearner(fit_booster(table, members), members, softmax["temperature"], softmax["spread"], meta_info,
                        method=best, combinations=combinations, identities=evals.identities)

@@ -140,6 +140,25 @@ def test_meta_learner_round_trips_as_lightgbm_text_and_json(evaluations, tmp_pat
         MetaLearner.load(tmp_path)
 
 
+def test_spreads_are_the_sharpest_whose_validation_band_holds_its_nominal_share(evaluations):
+    """Sharpness subject to calibration: each method's spread is the smallest on the grid whose validation
+    p10–p90 band covers at least 0.8, not the CRPS-optimal one (which left the band at 0.76)."""
+    from kronos_studio.ensemble.train import calibrated_spread
+
+    assert calibrated_spread({0.9: (1.0, 0.70), 1.0: (0.99, 0.79), 1.1: (1.01, 0.81), 1.2: (1.02, 0.86)}) == 1.1
+    assert calibrated_spread({0.9: (1.0, 0.60), 1.5: (1.1, 0.70)}) == 1.5  # none covers: the widest
+    _, _, evals = evaluations
+    meta = fit_meta(evals, paths=30)
+    by_spread = meta.info["validation_by_spread"]
+    for method, scores in by_spread.items():
+        spread = meta.spread_of(method)
+        covering = [float(s) for s, (_, coverage) in scores.items() if coverage >= 0.8]
+        assert spread == (min(covering) if covering else max(map(float, scores))), method
+    coverage = meta.info["validation_coverage_p10_p90"]
+    if any(coverage[m] >= 0.8 for m in (*by_spread, EQUAL)):
+        assert coverage[meta.method] >= 0.8  # a calibrated method is chosen when there is one
+
+
 def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations):
     frame, _, evals = evaluations
     ens = Ensemble(members(30), fit_meta(evals, paths=30), paths=30, interval="1d", asset="equity")
