@@ -137,7 +137,7 @@ def render() -> Inputs:
                          "The bundled meta-learner's files are missing: reinstall kronos-studio")
     if mix and model is not None:
         model = model.ensemble_of()
-        sb.caption(chronos2_caption())
+        chronos2_panel(sb)
     # Compare can rank the ensemble over each bundled model beside the single models.
     choices = [*choices, *(c.ensemble_of() for c in choices if c.bundled)]
     precision = sb.segmented_control(
@@ -196,14 +196,29 @@ def current() -> Inputs:
     return inputs
 
 
-def chronos2_caption() -> str:
-    """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network)."""
-    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state
+def chronos2_panel(sb) -> None:
+    """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network), and a
+    button that downloads the Hub model once when it is not."""
+    from kronos.checkpoints import CheckpointError
+    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state, load_chronos2
+
+    from .models import progress_tqdm
 
     ref = ensemble_reference()
     if ref is None:
-        return "Chronos-2: left out ($KRONOS_STUDIO_CHRONOS2=off)"
-    if ensemble_state() is None:
-        return (f"Chronos-2: not on this machine, so not mixed in (`kronos forecast FILE --model ensemble "
-                f"--chronos2 {ref}` downloads it once)")
-    return f"Chronos-2: {ref} joins the members (the bundled meta-learner was trained without it: equal weights, unless fitted to this series on Evaluate)"
+        sb.caption("Chronos-2: left out ($KRONOS_STUDIO_CHRONOS2=off)")
+        return
+    if ensemble_state() is not None:
+        sb.caption(f"Chronos-2: {ref} joins the members (the bundled meta-learner was trained without it: equal "
+                   "weights, unless fitted to this series on Evaluate)")
+        return
+    sb.caption(f"Chronos-2: {ref} is not on this machine, so the ensemble goes without it")
+    if sb.button(f"Download {ref}", key="sb_chronos2_download",
+                 help="Once, from the Hugging Face Hub (needs the internet); it then joins every ensemble forecast"):
+        slot = sb.empty()
+        try:
+            load_chronos2(ref, device="cpu", tqdm_class=progress_tqdm(slot, f"Downloading {ref}"))
+        except CheckpointError as e:
+            slot.error(f"Chronos-2 was not downloaded: {e}")
+            return
+        slot.success(f"{ref} downloaded: it joins the ensemble's next forecast")

@@ -528,6 +528,29 @@ def test_chronos2_on_this_machine_joins_the_ensemble_and_the_sidebar_and_model_l
     assert "Chronos-2 14%" in messages(at.caption) and "· Chronos-2 joins: " in messages(at.caption)
 
 
+def test_chronos2_not_on_this_machine_offers_a_download_that_says_why_it_failed(new_app, monkeypatch, tmp_path):
+    """Online users get Chronos-2 in one click; here the Hub cannot be reached, and the sidebar says so
+    (within the Hub probe's few seconds) instead of failing or waiting."""
+    import socket
+
+    import huggingface_hub.constants
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the socket is: nothing answers there
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("KRONOS_STUDIO_CHRONOS2")
+    at = small(new_app().run(), horizon=6, paths=6)
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
+    assert "Chronos-2: amazon/chronos-2 is not on this machine" in messages(at.sidebar.caption)
+    at.sidebar.button(key="sb_chronos2_download").click().run()
+    assert not at.exception
+    assert "Chronos-2 was not downloaded: 'amazon/chronos-2' is not in the local Hugging Face cache and the Hub" \
+        in messages(at.sidebar.error)
+
+
 def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     import numpy as np
 
