@@ -32,6 +32,10 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
                    help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
                         "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
                         "otherwise equal weights (the provenance says which)")
+    add_chronos2_option(p)
+
+
+def add_chronos2_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chronos2", default="auto", metavar="auto|off|REF",
                    help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
                         "$KRONOS_STUDIO_CHRONOS2) in when its weights are already on this machine; 'off' leaves it "

@@ -16,6 +16,7 @@ from pathlib import Path
 from kronos.settings import default
 
 from .common import CliError, cli_device, quality_gate, read_bars
+from .models import add_chronos2_option
 
 
 def register(train_sub) -> None:
@@ -45,6 +46,7 @@ def register(train_sub) -> None:
                    help="cut-offs per file, spread over its history (default 60; 40 for one series)")
     p.add_argument("--paths", type=int, default=default("paths"))
     p.add_argument("--model", default=None, help="the Kronos member (default: the bundled model)")
+    add_chronos2_option(p)
     p.add_argument("--timezone", default=None)
     p.add_argument("--calendar", default=None)
     p.add_argument("--fix", action="append", default=[], metavar="FIX")
@@ -81,6 +83,7 @@ def run_walk_forward(args) -> int:
     from kronos.config import default_lookback
     from kronos_studio.bundled import default_model_path
     from kronos_studio.ensemble.bundled import default_members
+    from kronos_studio.ensemble.chronos2 import ensemble_member
     from kronos_studio.forecasting import studio_pipeline
 
     cutoffs = args.cutoffs or (60 if args.data else 40)
@@ -92,7 +95,12 @@ def run_walk_forward(args) -> int:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)
     lookback = default_lookback(pair.context, args.horizon)
-    members = default_members(pipeline, paths=args.paths, lookback=lookback)
+    try:  # the members `kronos forecast --model ensemble` will mix, Chronos-2 included when it joins there
+        chronos2, status = ensemble_member(args.chronos2, args.paths, pair.device)
+    except CheckpointError as e:
+        raise CliError(str(e)) from None
+    print(f"note: {status}", file=sys.stderr)
+    members = default_members(pipeline, paths=args.paths, lookback=lookback, chronos2=chronos2)
     if args.series is not None:
         return fit_series(args, members, cutoffs)
     return fit_files(args, members, cutoffs, pair, lookback)

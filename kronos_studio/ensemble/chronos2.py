@@ -98,6 +98,10 @@ def load_chronos2(ref: str | os.PathLike = DEFAULT_REF, revision: str | None = N
                               f"the bundled model is at {BUNDLED_CHRONOS2}.")
     pipeline_class = _pipeline_class()
     src = resolve(ref, revision, cache_dir, tqdm_class)
+    from transformers.utils import logging as transformers_logging
+
+    bars_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would land in our output
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -106,6 +110,9 @@ def load_chronos2(ref: str | os.PathLike = DEFAULT_REF, revision: str | None = N
         raise CheckpointError(
             f"{src.path} is not a Chronos-2 checkpoint ({type(e).__name__}: {e}); point to a folder saved by "
             f"Chronos2Pipeline.save_pretrained or a Hub repo like '{DEFAULT_REF}'.") from None
+    finally:
+        if bars_on:
+            transformers_logging.enable_progress_bar()
     _check_weights(pipeline.model, src.path)
     pipeline.model.to(device or default_device()).eval()
     return pipeline, src

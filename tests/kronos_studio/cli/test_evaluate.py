@@ -157,6 +157,28 @@ def test_train_ensemble_for_one_series_stores_it_by_key_and_forecasts_with_it(da
     assert r.returncode == 2 and "not both" in r.stderr
 
 
+def test_a_fit_to_one_series_with_chronos2_serves_the_ensemble_that_mixes_it(tmp_path):
+    """`kronos train ensemble FILE` fits the members `kronos forecast --model ensemble` will mix: with
+    Chronos-2 on the machine, both include it, so the forecast finds the fit (not the equal-weights rule)."""
+    from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+
+    env = {"KRONOS_STUDIO_CACHE": str(tmp_path / "cache"), "KRONOS_STUDIO_CHRONOS2": str(BUNDLED_CHRONOS2)}
+    recent = tmp_path / "walk.csv"
+    random_bars(700, seed=4, freq="B", start="2023-09-01").to_csv(recent, index=False)
+    common = ("--horizon", 5, "--paths", 12, "--timezone", "UTC", "--calendar", "XNYS")
+    r = run_cli("train", "ensemble", recent, "--cutoffs", 30, *common, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "note: Chronos-2 joins: Chronos-2 (chronos2-small)" in r.stderr
+    assert "Loading weights" not in r.stderr  # transformers' own progress bar stays out of our output
+    prov = tmp_path / "run.json"
+    r = run_cli("forecast", recent, "--model", "ensemble", *common, "--out", tmp_path / "q.csv", "--provenance-out",
+                prov, "--quiet", "--no-ledger", env=env)
+    assert r.returncode == 0, r.stderr
+    made = json.loads(prov.read_text())
+    assert "chronos2" in made["members"] and made["meta_learner"]["fitted_to_series"] == "walk.csv"
+    assert not made["weighting"].startswith("equal")
+
+
 def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_csv, tmp_path, monkeypatch):
     """--temperature, --top-p, --top-k, --lookback and --no-anchor change the Kronos member's paths and are
     recorded as what it sampled with; the output line says what each member read."""
