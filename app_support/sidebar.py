@@ -199,8 +199,8 @@ def current() -> Inputs:
 def chronos2_panel(sb) -> None:
     """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network), and a
     button that downloads the Hub model once when it is not."""
-    from kronos.checkpoints import CheckpointError
-    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state, load_chronos2
+    from kronos.checkpoints import CheckpointError, resolve
+    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state
 
     from .models import progress_tqdm
 
@@ -212,12 +212,17 @@ def chronos2_panel(sb) -> None:
         sb.caption(f"Chronos-2: {ref} joins the members (the bundled meta-learner was trained without it: equal "
                    "weights, unless fitted to this series on Evaluate)")
         return
+    if ref.count("/") != 1 or ref.startswith((".", "/", "~")):  # a folder, not a Hub id: nothing to download
+        sb.caption(f"Chronos-2: {ref} ($KRONOS_STUDIO_CHRONOS2) is not a folder on this machine, so the ensemble "
+                   "goes without it")
+        return
     sb.caption(f"Chronos-2: {ref} is not on this machine, so the ensemble goes without it")
     if sb.button(f"Download {ref}", key="sb_chronos2_download",
                  help="Once, from the Hugging Face Hub (needs the internet); it then joins every ensemble forecast"):
         slot = sb.empty()
         try:
-            load_chronos2(ref, device="cpu", tqdm_class=progress_tqdm(slot, f"Downloading {ref}"))
+            # Only the files: the next ensemble forecast loads (and checks) them, once per process.
+            resolve(ref, tqdm_class=progress_tqdm(slot, f"Downloading {ref}"))
         except CheckpointError as e:
             slot.error(f"Chronos-2 was not downloaded: {e}")
             return
