@@ -200,7 +200,7 @@ def chronos2_panel(sb) -> None:
     """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network), and a
     button that downloads the Hub model once when it is not."""
     from kronos.checkpoints import CheckpointError, resolve
-    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state
+    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state, is_hub_id
 
     from .models import progress_tqdm
 
@@ -212,7 +212,7 @@ def chronos2_panel(sb) -> None:
         sb.caption(f"Chronos-2: {ref} joins the members (the bundled meta-learner was trained without it: equal "
                    "weights, unless fitted to this series on Evaluate)")
         return
-    if ref.count("/") != 1 or ref.startswith((".", "/", "~")):  # a folder, not a Hub id: nothing to download
+    if not is_hub_id(ref):  # a folder, not a Hub id: nothing to download
         sb.caption(f"Chronos-2: {ref} ($KRONOS_STUDIO_CHRONOS2) is not a folder on this machine, so the ensemble "
                    "goes without it")
         return

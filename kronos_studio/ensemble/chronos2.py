@@ -162,6 +162,11 @@ def ensemble_state(choice: str | None = AUTO) -> tuple | None:
     return None if src is None else (ref, src.revision)
 
 
+def is_hub_id(ref: str) -> bool:
+    """Whether a reference that is not an existing folder reads as a Hub repo id ('org/name'), not a path."""
+    return str(ref).count("/") == 1 and not str(ref).startswith((".", "/", "~"))
+
+
 def ensemble_reference(choice: str | None = AUTO) -> str | None:
     """The Chronos-2 the ensemble mixes: ``choice`` (a folder or Hub id), or for ``auto`` (None too)
     ``$KRONOS_STUDIO_CHRONOS2`` or else the official ``amazon/chronos-2``; None for ``off``."""
@@ -195,7 +200,10 @@ def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *,
         return None, f"Chronos-2 left out: the {PACKAGE} package is not installed"
     src = local_chronos2(ref)
     if src is None and not named:
-        return None, f"Chronos-2 left out: {ref} is not on this machine (download it once, e.g. kronos forecast FILE --model ensemble --chronos2 {ref})"
+        if not is_hub_id(ref):
+            return None, f"Chronos-2 left out: {ref} (${ENV_CHRONOS2}) is not a folder on this machine"
+        return None, (f"Chronos-2 left out: {ref} is not on this machine (download it once, e.g. kronos forecast "
+                      f"FILE --model ensemble --chronos2 {ref})")
     if src is None:
         pipeline, src = load_chronos2(ref, device=device, tqdm_class=tqdm_class)
     else:
