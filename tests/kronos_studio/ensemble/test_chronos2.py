@@ -271,6 +271,10 @@ def test_chronos2_stays_out_when_not_on_this_machine_or_switched_off(folder, hub
     monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(folder))  # a folder of the user's, named once for all
     forecaster, _ = ensemble_forecast()
     assert forecaster.members["chronos2"].describe()["model"] == str(folder)
+    monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(hub_cache / "moved-away"))
+    forecaster, fc = ensemble_forecast()  # a folder that is gone: said as such, never offered as a download
+    assert "chronos2" not in forecaster.members
+    assert fc.provenance["chronos2"].endswith("moved-away ($KRONOS_STUDIO_CHRONOS2) is not a folder on this machine")
     monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(hub_cache / "not-a-checkpoint"))
     (hub_cache / "not-a-checkpoint").mkdir()
     with pytest.raises(CheckpointError, match="does not hold config.json"):
