@@ -103,8 +103,9 @@ class Ensemble:
                 raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
             unknown = [k for k in members if k not in meta.members]
             if unknown:  # it would weigh only the members it knows: the others would be dropped without a word
+                how = " (Chronos-2: --chronos2 off, or KRONOS_STUDIO_CHRONOS2=off)" if "chronos2" in unknown else ""
                 raise ValueError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
-                                 f"{unknown}: retrain it with them (kronos train ensemble) or leave them out")
+                                 f"{unknown}: retrain it with them (kronos train ensemble) or leave them out{how}")
             raise ValueError(f"{meta_label} was {reason}: retrain it with these members (kronos train ensemble)")
         order = meta.members if reason is None else list(members)  # the order the meta-learner knows
         self.members = {k: members[k] for k in order}

@@ -177,7 +177,7 @@ def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations)
         Ensemble({"random_walk": members()["random_walk"]}, ens.meta)
     # A member the meta-learner never saw (a Chronos-2 given to the bundled one) is refused, not dropped.
     extra = {**members(30), "chronos2": members(30)["random_walk"]}
-    with pytest.raises(ValueError, match=r"cannot weigh \['chronos2'\].*retrain"):
+    with pytest.raises(ValueError, match=r"cannot weigh \['chronos2'\].*retrain.*--chronos2 off"):
         Ensemble(extra, ens.meta)
 
 
