@@ -36,14 +36,13 @@ def model_identity(choice: ModelChoice, bars) -> object:
     meta-learner's files, the fits to series, the asset class it reads from the bars (their calendar and
     source) and the Chronos-2 that would join it."""
     if choice.mixes:
+        from kronos_studio.ensemble.chronos2 import ensemble_state
         from kronos_studio.ensemble.features import asset_class
         from kronos_studio.ensemble.series import series_fits
 
         from .auth import workspace
 
         ws = workspace()
-        from kronos_studio.ensemble.chronos2 import ensemble_state
-
         return (choice.key, choice.ref, ensemble_digest(), ws, series_fits(ws), asset_class(bars.calendar, bars.source),
                 ensemble_state())
     return choice.key

@@ -179,8 +179,8 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     them honestly). There the spreads are chosen (``calibrated_spread``: the sharpest whose band covers its
     nominal share), the temperature, and the methods compared with equal weights and every member alone;
     the best by CRPS among those whose band covers its nominal share is the one the ensemble applies (equal
-    weights where no fitted method beat them). Then every method is refitted on all cut-offs. ``info`` holds the validation
-    CRPS and coverage of each."""
+    weights where no fitted method beat them). Then every method is refitted on all cut-offs. ``info``
+    holds the validation CRPS and coverage of each, and of every spread tried."""
     unknown = set(methods) - set(METHODS)
     if unknown or not methods:
         raise ValueError(f"methods must be among {METHODS}, got {list(methods)}")
