@@ -199,8 +199,8 @@ def current() -> Inputs:
 def chronos2_panel(sb) -> None:
     """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network), and a
     button that downloads the Hub model once when it is not."""
-    from kronos.checkpoints import CheckpointError, resolve
-    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state, is_hub_id
+    from kronos.checkpoints import CheckpointError, is_hub_id, resolve
+    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state
 
     from .models import progress_tqdm
 

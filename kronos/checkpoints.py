@@ -54,6 +54,11 @@ def _looks_like_path(ref: str) -> bool:
     return ref.startswith((".", "/", "~")) or ref.count("/") > 1 or "\\" in ref
 
 
+def is_hub_id(ref: str) -> bool:
+    """Whether a reference reads as a Hugging Face Hub repo id ('org/name') rather than a path."""
+    return ref.count("/") == 1 and not _looks_like_path(ref)
+
+
 def _weights_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path / WEIGHTS_FILE, "rb") as f:
@@ -120,7 +125,7 @@ def resolve(ref: str | os.PathLike, revision: str | None = None, cache_dir: str 
                 "point to a folder in the official layout (as saved by save_checkpoint or the Hub).")
         return Source(str(ref), path, "local:" + _weights_digest(path))
     ref = str(ref)
-    if ref.count("/") != 1 or _looks_like_path(ref):
+    if not is_hub_id(ref):
         raise CheckpointError(
             f"'{ref}' is neither an existing folder nor a Hub repo id like 'NeoQuasar/Kronos-small'; "
             f"official names are {sorted(OFFICIAL_MODELS)}.")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kronos.checkpoints import CheckpointError, Source, resolve
+from kronos.checkpoints import CheckpointError, Source, is_hub_id, resolve
 from kronos.config import BAR_COLUMNS, CONFIG_FILE, WEIGHTS_FILE
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 
@@ -93,7 +93,7 @@ def load_chronos2(ref: str | os.PathLike = DEFAULT_REF, revision: str | None = N
     from kronos.device import default_device
 
     text = str(ref)
-    if not Path(text).expanduser().exists() and text.count("/") != 1:
+    if not Path(text).expanduser().exists() and not is_hub_id(text):
         raise CheckpointError(f"'{text}' is neither an existing folder nor a Hub repo id like '{DEFAULT_REF}'; "
                               f"the bundled model is at {BUNDLED_CHRONOS2}.")
     pipeline_class = _pipeline_class()
@@ -125,7 +125,7 @@ def local_chronos2(ref: str | os.PathLike) -> Source | None:
     path = Path(ref).expanduser()
     if path.is_dir():  # a folder that is not a checkpoint is an error worth reporting
         return _folder_source(str(path), _weights_stat(path))
-    if str(ref).count("/") != 1:
+    if not is_hub_id(str(ref)):
         return None
     from huggingface_hub import try_to_load_from_cache
 
@@ -160,11 +160,6 @@ def ensemble_state(choice: str | None = AUTO) -> tuple | None:
         return ref, str(path.resolve()), _weights_stat(path)
     src = local_chronos2(ref)
     return None if src is None else (ref, src.revision)
-
-
-def is_hub_id(ref: str) -> bool:
-    """Whether a reference that is not an existing folder reads as a Hub repo id ('org/name'), not a path."""
-    return str(ref).count("/") == 1 and not str(ref).startswith((".", "/", "~"))
 
 
 def ensemble_reference(choice: str | None = AUTO) -> str | None:
