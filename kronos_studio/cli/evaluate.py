@@ -59,7 +59,12 @@ def run_evaluate(args) -> int:
     for line in warnings + made.warnings:
         print(line, file=sys.stderr)
     m = out["models"]["model"]
+    best = m.get("vs_best_member")
+    vs_best = "" if best is None else (f", vs its best member {best['member'].removeprefix('member_')} "
+                                       f"{best['crps_skill']:+.3f} (95% CI {best['ci95'][0]:+.3f} to "
+                                       f"{best['ci95'][1]:+.3f})")
     print(f"wrote {args.json}: {made.cutoffs} cut-offs{context_note(pair)}, CRPS skill vs "
           f"random walk {m['crps_skill_vs_random_walk']:+.3f} (95% CI {m['crps_skill_ci95'][0]:+.3f} to "
-          f"{m['crps_skill_ci95'][1]:+.3f}), {BAND_NAME} coverage {m['coverage_p10_p90']:.2f}", file=sys.stderr)
+          f"{m['crps_skill_ci95'][1]:+.3f}), {BAND_NAME} coverage {m['coverage_p10_p90']:.2f}{vs_best}",
+          file=sys.stderr)
     return 0

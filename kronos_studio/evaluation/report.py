@@ -44,6 +44,10 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
            "first_cutoff": str(report.model.cutoff_times[0]), "last_cutoff": str(report.model.cutoff_times[-1]),
            "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": forecaster.describe(),
            "models": {key: model_scores(r, role, report.baselines[REFERENCE]) for key, (role, r) in results.items()}}
+    members = {key: r for key, (role, r) in results.items() if role == "member"}
+    if members:  # a mixture: is it worth more than its best member alone (chosen after the fact)?
+        best = min(members, key=lambda key: members[key].summary()["crps_pct"])
+        out["models"]["model"]["vs_best_member"] = {"member": best, **paired_skill(report.model, members[best])}
     check = report.check
     out["models"]["model"]["calibration_held_out"] = None if check is None else {
         "fit_cutoffs": check.n_fit, "held_out_cutoffs": check.n_test, "coverage_before": check.before,
@@ -59,13 +63,20 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     return EvaluationReport(out, warnings, report.cutoffs)
 
 
+def paired_skill(result, reference) -> dict:
+    """CRPS skill of ``result`` against ``reference`` on the same cut-offs, with its paired-bootstrap 95%
+    interval."""
+    from kronos_studio.evaluation.trust import skill_interval, skill_score
+
+    ours, theirs = result.crps_pct_by_cutoff(), reference.crps_pct_by_cutoff()
+    lo, hi = skill_interval(ours, theirs)
+    return {"crps_skill": skill_score(float(ours.mean()), float(theirs.mean())), "ci95": [lo, hi]}
+
+
 def model_scores(result, role: str, reference) -> dict:
     """One entry of the JSON's ``models``: CRPS, MAE, coverage and skill against ``reference`` (the random
     walk's result on the same cut-offs) with its paired-bootstrap 95% interval."""
-    from kronos_studio.evaluation.trust import skill_interval, skill_score
-
-    s, ref = result.summary(), reference.crps_pct_by_cutoff()
-    lo, hi = skill_interval(result.crps_pct_by_cutoff(), ref)
+    s, skill = result.summary(), paired_skill(result, reference)
     return {"name": result.name, "role": role, "crps": s["crps"], "crps_pct": s["crps_pct"], "mae": s["mae_median"],
             "coverage_p10_p90": s["coverage_p10_p90"], "paths": s["paths"],
-            "crps_skill_vs_random_walk": skill_score(s["crps_pct"], float(ref.mean())), "crps_skill_ci95": [lo, hi]}
+            "crps_skill_vs_random_walk": skill["crps_skill"], "crps_skill_ci95": skill["ci95"]}

@@ -87,6 +87,12 @@ def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
         member = report["models"][key]
         assert member["paths"] == 20 and member["crps"] > 0 and 0 <= member["coverage_p10_p90"] <= 1
         assert np.isfinite(member["crps_skill_vs_random_walk"])
+    # The acceptance question asked directly: the mixture against its best member, paired on the cut-offs.
+    best = min(members, key=lambda key: report["models"][key]["crps_pct"])
+    vs_best = report["models"]["model"]["vs_best_member"]
+    assert vs_best["member"] == best and vs_best["ci95"][0] <= vs_best["crps_skill"] <= vs_best["ci95"][1]
+    assert vs_best["crps_skill"] == pytest.approx(1 - report["models"]["model"]["crps_pct"] / report["models"][best]["crps_pct"])
+    assert f"vs its best member {best.removeprefix('member_')} {vs_best['crps_skill']:+.3f}" in r.stderr
 
 
 def test_chronos2_joins_the_ensemble_when_named_and_the_output_says_how_members_are_weighed(daily_csv, tmp_path):
