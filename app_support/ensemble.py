@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kronos_studio.evaluation.trust import signed_percent
+
 from .metrics import COVERAGE
 from .runs import LRUStore, ProgressBar
 
@@ -56,6 +58,7 @@ def rank(fn, report, bars, settings, key: tuple) -> pd.DataFrame:
     run with ``fn``), best first; stored under ``key`` (the report's)."""
     from kronos.bars import bars_frame
     from kronos_studio.evaluation.baselines import REFERENCE, default_baselines
+    from kronos_studio.evaluation.report import paired_skill
     from kronos_studio.evaluation.walk_forward import compare
 
     from .metrics import ranking
@@ -76,6 +79,9 @@ def rank(fn, report, bars, settings, key: tuple) -> pd.DataFrame:
     weights = pd.DataFrame(list(fn.weights.values()))
     table.insert(2, "role", [rows[m][0] for m in table["model"]])
     table.insert(3, "mean weight", [float(weights[keys[m]].mean()) if m in keys else np.nan for m in table["model"]])
+    member_rows = [m for m in table["model"] if m in keys]  # best first
+    table.attrs["vs_best_member"] = {"member": member_rows[0],
+                                     **paired_skill(results[ENSEMBLE_ROW], results[member_rows[0]])}
     _rankings().put(key, table)
     return table
 
@@ -92,6 +98,14 @@ def show_ranking(key: tuple) -> pd.DataFrame | None:
     best = table["model"].iloc[0]
     st.markdown(f"**The ensemble ranks {place} of {len(table)}** by CRPS on these cut-offs"
                 + ("." if place == 1 else f"; lowest CRPS: {best}."))
+    vs = table.attrs.get("vs_best_member")
+    if vs is not None:
+        lo, hi = vs["ci95"]
+        verdict = ("the interval spans 0: no difference beyond noise" if lo <= 0 <= hi else
+                   "better than its best member" if lo > 0 else "worse than its best member")
+        st.markdown(f"Against its best member, {vs['member'].removesuffix(' (member)')}: CRPS skill "
+                    f"{signed_percent(vs['crps_skill'])} (95% CI {signed_percent(lo)} to {signed_percent(hi)}): "
+                    f"{verdict}.")
     pct = st.column_config.NumberColumn
     st.dataframe(table, hide_index=True, key="ev_ensemble_ranking",
                  column_config={"mean weight": pct("mean weight", format="percent",

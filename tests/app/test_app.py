@@ -669,6 +669,14 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     assert rows.loc[members, "CRPS, % of price"].nunique() == len(members)  # each member scored on its own paths
     place = int(rows.loc["Ensemble", "rank"])
     assert f"The ensemble ranks {place} of 10" in messages(at.markdown)
+    # Paired on the cut-offs, against the member with the lowest CRPS: the "no worse than its best member".
+    best = rows.loc[members, "CRPS, % of price"].idxmin()
+    skill = 1 - rows.loc["Ensemble", "CRPS, % of price"] / rows.loc[best, "CRPS, % of price"]
+    from kronos_studio.evaluation.trust import signed_percent
+
+    line = next(str(m.value) for m in at.markdown if str(m.value).startswith("Against its best member"))
+    assert line.startswith(f"Against its best member, {best.removesuffix(' (member)')}: CRPS skill")
+    assert f"skill {signed_percent(skill)} (95% CI" in line
 
 
 def test_a_horizon_past_the_context_is_forecast(new_app):
