@@ -101,10 +101,10 @@ def show_ranking(key: tuple) -> pd.DataFrame | None:
     vs = table.attrs.get("vs_best_member")
     if vs is not None:
         lo, hi = vs["ci95"]
-        verdict = ("the interval spans 0: no difference beyond noise" if lo <= 0 <= hi else
-                   "better than its best member" if lo > 0 else "worse than its best member")
+        verdict = ("the interval spans 0, so no difference beyond noise" if lo <= 0 <= hi else
+                   "better than that member beyond noise" if lo > 0 else "worse than that member beyond noise")
         st.markdown(f"Against its best member, {vs['member'].removesuffix(' (member)')}: CRPS skill "
-                    f"{signed_percent(vs['crps_skill'])} (95% CI {signed_percent(lo)} to {signed_percent(hi)}): "
+                    f"{signed_percent(vs['crps_skill'])} (95% CI {signed_percent(lo)} to {signed_percent(hi)}); "
                     f"{verdict}.")
     pct = st.column_config.NumberColumn
     st.dataframe(table, hide_index=True, key="ev_ensemble_ranking",
