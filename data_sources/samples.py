@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataSourceError
@@ -100,7 +101,18 @@ def _read_arch(symbol: str) -> pd.DataFrame:
     df = dataset.load().rename_axis("timestamp").reset_index()
     df = df.rename(columns=str.lower).drop(columns=["adj close"])  # an index pays no dividends: adj close = close
     df["timestamp"] = pd.to_datetime(df["timestamp"]).dt.tz_localize(NY)  # naive dates: the New York trading day
+    for col in ("open", "high", "low", "close"):
+        df[col] = _published_cents(df[col].to_numpy())
     return df
+
+
+def _published_cents(values: np.ndarray) -> np.ndarray:
+    """The index levels as published, in cents: the file writes float32 roundings of them (2351.100098 for
+    2351.10). Each is checked to be within float32 precision of its cent value; otherwise it is kept."""
+    cents = np.round(values, 2)
+    if np.all(np.abs(cents - values) <= 2 * np.spacing(np.abs(values).astype(np.float32)).astype(np.float64)):
+        return cents
+    return values
 
 
 def load_sample(name: str, adjusted: bool = True) -> Bars:

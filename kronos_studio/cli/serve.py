@@ -44,13 +44,14 @@ def run_serve(args) -> int:
     except ModuleNotFoundError as e:
         raise CliError(f"{e.name} is not installed: pip install 'kronos-studio[serve]'") from None
     from kronos_studio.ledger import LedgerError
+    from kronos_studio.service.jobs import JobsFolderInUse
 
     if args.open and not loopback(args.host):
         raise CliError(f"--open serves without API keys, so only on a loopback host (127.0.0.1, ::1, localhost), "
                        f"not {args.host}: drop --open and give each user a key (kronos keys create)")
     try:
         app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir))
-    except LedgerError as e:
+    except (LedgerError, JobsFolderInUse) as e:
         raise CliError(str(e)) from None
     print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "
           f"OpenAPI at /docs)", file=sys.stderr)
