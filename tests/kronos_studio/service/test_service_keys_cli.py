@@ -30,3 +30,17 @@ def test_keys_are_created_listed_and_revoked_and_stored_hashed(tmp_path):
 def test_serve_refuses_open_access_off_loopback():
     r = run_cli("serve", "--open", "--host", "0.0.0.0")
     assert r.returncode == 2 and "loopback" in r.stderr and "kronos keys create" in r.stderr
+
+
+def test_serve_refuses_a_jobs_folder_another_server_uses(tmp_path):
+    from kronos_studio.service.jobs import JobRunner
+    from kronos_studio.service.limits import Limits
+
+    running = JobRunner(Limits(), tmp_path / "jobs")  # the other server's hold on the folder
+    try:
+        env = {"KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
+        r = run_cli("serve", "--jobs-dir", str(tmp_path / "jobs"), "--port", "1", env=env)
+    finally:
+        running.shutdown()
+    assert r.returncode == 2 and "used by another running server" in r.stderr and "--jobs-dir" in r.stderr
+    assert "Traceback" not in r.stderr
