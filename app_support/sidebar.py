@@ -8,6 +8,7 @@ import streamlit as st
 from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
 from kronos.config import MIN_BAND_PATHS, default_lookback
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
+from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
 from . import data
 from .models import ModelChoice, device_label, ensemble_digest, model_choices
@@ -179,8 +180,9 @@ def render() -> Inputs:
                                 "every path is moved by that reconstruction error (one factor for open, high, low "
                                 "and close). Off: the official model's output exactly.")
     if model is not None and model.mixes:
-        sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member; every member samples this "
-                   "many paths and the seed drives them all.")
+        sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member, which samples this many paths "
+                   f"(the statistical members draw at least {CHEAP_MEMBER_PATHS}: their quantiles are read); the "
+                   "mixture has this many paths and the seed drives them all.")
     inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
                     int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
                     float(top_p), int(top_k), adjusted, bool(anchor))

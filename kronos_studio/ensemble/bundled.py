@@ -11,19 +11,22 @@ from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 
 from .ensemble import Ensemble
 from .features import asset_class
-from .members import BaselineMember, GarchMember, KronosMember
+from .members import BaselineMember, GarchMember, KronosMember, cheap_member_paths
 from .meta import MetaLearner
 from .volatility import GjrGarchMember, HarMember
 
 ENSEMBLE_DIR = ASSETS / "ensemble"
 
 
-def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, **kronos_settings) -> dict:
+def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, cheap_paths: int | None = None,
+                    **kronos_settings) -> dict:
     """key -> member: Kronos, HAR, GJR-GARCH, GARCH, the random walk and the bootstrap (and Chronos-2
-    when given)."""
-    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), HarMember(paths=paths),
-               GjrGarchMember(paths=paths), GarchMember(paths=paths),
-               BaselineMember(RandomWalk(paths=paths)), BaselineMember(Bootstrap(paths=paths))]
+    when given). Kronos samples ``paths`` paths, the simulated members ``cheap_paths`` (default
+    ``cheap_member_paths(paths)``)."""
+    cheap = cheap_member_paths(paths) if cheap_paths is None else cheap_paths
+    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), HarMember(paths=cheap),
+               GjrGarchMember(paths=cheap), GarchMember(paths=cheap),
+               BaselineMember(RandomWalk(paths=cheap)), BaselineMember(Bootstrap(paths=cheap))]
     if chronos2 is not None:
         members.insert(1, chronos2)
     return {m.key: m for m in members}
@@ -58,7 +61,8 @@ def is_bundled(meta: MetaLearner) -> bool:
 def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str | None = None,
                   chronos2=None, chronos2_status: str | None = None) -> Ensemble:
     """The default members combined by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
-    ``kronos.pipeline.ForecastSettings``): every member samples ``settings.paths`` paths; the Kronos
+    ``kronos.pipeline.ForecastSettings``): the mixture has ``settings.paths`` paths, Kronos samples that many
+    and the cheap members ``members.cheap_member_paths`` of it; the Kronos
     member (``pipeline``: any Kronos the user chose) samples with the settings' temperature, top-p, top-k
     and anchor and reads ``kronos_lookback`` bars; the others read their own windows of the ensemble's
     history.

@@ -34,6 +34,7 @@ from kronos.config import BAR_COLUMNS, CONFIG_FILE, WEIGHTS_FILE
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 
 from .. import ASSETS
+from .members import cheap_member_paths
 from .quantile_paths import log_return_paths
 
 DEFAULT_REF = "amazon/chronos-2"
@@ -203,7 +204,7 @@ def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *,
         pipeline, src = load_chronos2(ref, device=device, tqdm_class=tqdm_class)
     else:
         pipeline = _shared_pipeline(str(src.path), src.revision, str(device or default_device()))
-    member = Chronos2Member(pipeline, paths=paths, source=src)
+    member = Chronos2Member(pipeline, paths=cheap_member_paths(paths), source=src)
     return member, f"Chronos-2 joins: {member.name} ({src.revision})"
 
 

@@ -25,6 +25,16 @@ from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_retu
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
+# Paths a cheap member (simulated, or Chronos-2's quantiles turned into paths) draws at least, whatever the
+# forecast's path count: quantile averaging reads each member's quantiles, and the 5% and 95% quantiles of
+# 30 draws are noisy enough to cost 1-3% of the mixture's CRPS (docs/ensemble.md). Kronos draws the
+# forecast's own count: its paths are what costs time.
+CHEAP_MEMBER_PATHS = 100
+
+
+def cheap_member_paths(paths: int) -> int:
+    """Paths a cheap member draws for a forecast of ``paths`` paths."""
+    return max(int(paths), CHEAP_MEMBER_PATHS)
 
 
 def identity_digest(identity: dict) -> str:

@@ -24,6 +24,7 @@ from kronos_studio.ensemble.chronos2 import (
     Chronos2Member,
     load_chronos2,
 )
+from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 from kronos_studio.evaluation.walk_forward import walk_forward
 
 chronos2 = pytest.importorskip("chronos.chronos2")
@@ -254,7 +255,8 @@ def test_chronos2_joins_the_ensemble_from_the_local_hub_cache_and_the_weighting_
     # The bundled meta-learner never saw Chronos-2: the stated rule, not its weights with one member dropped.
     assert fc.provenance["weighting"].startswith("equal weights: the bundled meta-learner was")
     assert fc.provenance["weights"]["chronos2"] == pytest.approx(1 / len(forecaster.members))
-    assert fc.members["chronos2"].shape == (12, 5, 6)
+    assert fc.members["chronos2"].shape == (CHEAP_MEMBER_PATHS, 5, 6)  # its quantiles as paths: cheap to draw
+    assert fc.paths.shape[0] == 12
     # Amazon released it on 2025-10-20: nothing later can be in its training data, and the mixture knows it.
     assert str(c2.training_period().seen_until.date()) == "2025-10-20"
     assert forecaster.training_period().seen_until >= c2.training_period().seen_until

@@ -19,7 +19,7 @@ from kronos_studio.ensemble.combine import (
 )
 from kronos_studio.ensemble.ensemble import Ensemble, apply_spread, mixture_counts
 from kronos_studio.ensemble.features import asset_class, series_features
-from kronos_studio.ensemble.members import BaselineMember, GarchMember, member_identity
+from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS, BaselineMember, GarchMember, member_identity
 from kronos_studio.ensemble.meta import MetaLearner
 from kronos_studio.ensemble.quantile_paths import brownian_scores, log_return_paths, read_quantiles
 from kronos_studio.ensemble.series import fit_to_series, load_series_meta, series_key
@@ -295,8 +295,30 @@ def test_the_bundled_meta_learner_with_another_kronos_weighs_equally_and_says_wh
     settings = ForecastSettings(horizon=5, paths=8)
     ens = bars_ensemble(pipeline, bars, load_bundled_meta(), settings)
     assert ens.method == EQUAL
+    # Kronos draws the forecast's 8 paths; the cheap members draw enough for their quantiles to be read.
+    drawn = {k: p.shape[0] for k, p in ens.member_paths(bars.frame, None, 5, 0).items()}
+    assert drawn == {k: 8 if k == "kronos" else CHEAP_MEMBER_PATHS for k in ens.members}
+    assert ens(bars.frame, None, 5, 0).shape == (8, 5, 6)  # the mixture has the forecast's path count
     assert ens.describe_weighting().startswith("equal weights: the bundled meta-learner was trained with kronos=")
     assert ", not kronos=" in ens.describe_weighting() and ens.describe()["weighting_rule"]["rule"] == EQUAL
     shutil.copytree(ENSEMBLE_DIR, tmp_path / "meta")
     with pytest.raises(ValueError, match=r"was trained with kronos=.*retrain"):
         bars_ensemble(pipeline, bars, MetaLearner.load(tmp_path / "meta"), settings)
+
+
+def test_the_quantile_average_reads_all_of_a_members_paths_the_pool_its_first(evaluations):
+    """Quantile averaging reads each member's quantiles from every path it drew (a cheap member draws
+    more than the forecast's count: quantiles of 30 draws are noisy); a linear pool takes a member's first
+    paths, in proportion to its weight."""
+    frame, _, evals = evaluations
+    meta, history = fit_meta(evals, paths=30), frame.iloc[:700]
+    drawn = {k: np.asarray(m(history, None, 8, 3 + i), np.float32) for i, (k, m) in enumerate(members(100).items())}
+    last = float(history["close"].iloc[-1])
+    widened = {k: p.copy() for k, p in drawn.items()}
+    for p in widened.values():
+        p[30:, :, :4] = last + 3 * (p[30:, :, :4] - last)  # paths 31..100 only
+    for method, moves in (("quantile", True), ("stacking", False), (EQUAL, False)):
+        ens = Ensemble(members(30), meta, paths=30, interval="1d", asset="equity", method=method)
+        a, b = ens.combine(history, drawn, 8, 5).paths, ens.combine(history, widened, 8, 5).paths
+        assert a.shape == b.shape == (30, 8, 6)
+        assert (not np.array_equal(a, b)) == moves, method
