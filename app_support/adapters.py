@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from kronos.quantiles import path_quantiles
 from kronos_studio.training.adapter_files import ADAPTER_CONFIG, ADAPTER_FILE
 
 from .models import ModelChoice, load_model
@@ -229,11 +230,10 @@ def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicke
 
 def overlay(fig, forecast, field: str, band) -> None:
     """Add a second forecast's band and median as dashed lines (the no-events fan)."""
-    import numpy as np
     import plotly.graph_objects as go
 
     j = list(forecast.columns).index(field)
-    lo, mid, hi = np.quantile(forecast.paths[:, :, j], [min(band), 0.5, max(band)], axis=0)
+    lo, mid, hi = path_quantiles(forecast.paths[:, :, j], [min(band), 0.5, max(band)])
     x = pd.DatetimeIndex(forecast.timestamps)
     x = x.tz_localize(None) if x.tz is not None else x
     for y, name in ((lo, "no events: band"), (hi, None), (mid, "no events: p50")):

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kronos.quantiles import BAND, BAND_NAME, level_name
+from kronos.quantiles import BAND, BAND_NAME, level_name, path_quantiles
 
 from .formats import price_format
 
@@ -93,7 +93,7 @@ def _band(forecast: Forecast, field: str, band: Sequence[float]) -> tuple[np.nda
     lo, hi = sorted(float(b) for b in band)
     if not 0 <= lo < hi <= 1:
         raise ValueError(f"band must be two levels with 0 <= low < high <= 1, got {band}")
-    q = np.quantile(forecast.paths[:, :, _field_index(forecast, field)], [lo, 0.5, hi], axis=0)
+    q = path_quantiles(forecast.paths[:, :, _field_index(forecast, field)], [lo, 0.5, hi])
     return q[0], q[1], q[2]
 
 
@@ -192,7 +192,7 @@ def _member_traces(forecast: Forecast, members: Sequence[tuple[str, np.ndarray]]
     out = []
     for i, (label, paths) in enumerate(members):
         color = MEMBER_COLORS[i % len(MEMBER_COLORS)]
-        lo, mid, hi = np.quantile(np.asarray(paths, np.float64)[:, :, j], [lo_level, 0.5, hi_level], axis=0)
+        lo, mid, hi = path_quantiles(np.asarray(paths, np.float64)[:, :, j], [lo_level, 0.5, hi_level])
         group = f"member: {label}"
         out += [
             go.Scatter(x=x, y=[anchor, *lo], mode="lines", line=dict(width=0.6, color=_rgba(color, 0.5)),

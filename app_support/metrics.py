@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
-from kronos.quantiles import BAND, BAND_NAME
+from kronos.quantiles import BAND, BAND_NAME, path_quantiles
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.trust import signed_percent, skill_interval, skill_score
@@ -73,7 +73,7 @@ def score(forecast, actual: pd.DataFrame, field: str = "close", band=BAND) -> Sc
     if n == 0:
         raise ValueError("no actual bars to score against")
     p = forecast.paths[:, :n, j].astype(np.float64)
-    mid = np.quantile(p, 0.5, axis=0)
+    mid = path_quantiles(p, 0.5)
     err = np.abs(mid - y)
     covered = band_covers(p, y, tuple(sorted(band)))
     return Score(float(err.mean()), float(np.mean(err / np.abs(y))), float(covered.mean()),

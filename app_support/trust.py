@@ -11,6 +11,7 @@ import streamlit as st
 
 from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.trust import (
+    STALE_BAND_NOTE,
     STALE_CRPS_NOTE,
     TrainingPeriodError,
     guard_note,
@@ -81,7 +82,7 @@ class Reports:
         except Exception:  # unreadable or unreachable: as if never evaluated
             return None
         if record is not None:
-            record = record.current()  # another CRPS estimator's skill is not shown
+            record = record.current()  # another CRPS estimator's skill, another band rule's calibration: not shown
         if record is not None:
             with self._lock:
                 self._latest[(auth.workspace(), series)] = record
@@ -200,8 +201,9 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
         st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
         if guard_note(b) and not b.get("in_training_period_included"):  # included: a verdict below says it
             st.caption(guard_note(b) + ".")
-        if STALE_CRPS_NOTE in report.notes:
-            st.caption(STALE_CRPS_NOTE + ".")
+        for stale in (STALE_CRPS_NOTE, STALE_BAND_NOTE):
+            if stale in report.notes:
+                st.caption(stale + ".")
         for verdict in plain_verdicts(b):
             st.warning(verdict, icon=":material/report:")
         why = blocked or mismatch(report, settings)

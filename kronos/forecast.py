@@ -10,7 +10,7 @@ import pandas as pd
 
 from .bars import InputError
 from .config import BAR_COLUMNS
-from .quantiles import DEFAULT_QUANTILES, level_name
+from .quantiles import DEFAULT_QUANTILES, level_name, path_quantiles
 from .settings import ForecastSettings
 
 
@@ -30,7 +30,7 @@ class Forecast:
         levels = [float(q) for q in levels]
         if any(not 0 <= q <= 1 for q in levels):
             raise InputError(f"quantile levels must lie in [0, 1], got {levels}")
-        q = np.quantile(self.paths, levels, axis=0)  # [levels, horizon, 6]
+        q = path_quantiles(self.paths, levels)  # [levels, horizon, 6]
         data = {f"{col}_{level_name(lv)}": q[i, :, j]
                 for j, col in enumerate(self.columns) for i, lv in enumerate(levels)}
         return pd.DataFrame(data, index=pd.Index(self.timestamps, name="timestamp"))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
-from kronos.quantiles import BAND, DEFAULT_QUANTILES
+from kronos.quantiles import BAND, DEFAULT_QUANTILES, path_quantiles
 from kronos_studio.evaluation import path_stats
 
 STEP_LEVELS = DEFAULT_QUANTILES  # the quantiles every step reports
@@ -53,7 +53,7 @@ def utc(timestamps) -> pd.DatetimeIndex:
 
 def step_quantiles(series: str, timestamps: pd.DatetimeIndex, paths: np.ndarray) -> pd.DataFrame:
     """Long table: one row per future bar of one series, ``close_p10``... for each field and level."""
-    q = np.quantile(paths, STEP_LEVELS, axis=0)  # [levels, horizon, 6]
+    q = path_quantiles(paths, STEP_LEVELS)  # [levels, horizon, 6]
     columns = {"series": series, "step": np.arange(1, paths.shape[1] + 1), "timestamp": utc(timestamps)}
     for field in STEP_FIELDS:
         j = BAR_COLUMNS.index(field)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import CLOSE
+from kronos.quantiles import path_quantiles
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 
 from .members import CANDLE_WINDOW
@@ -83,7 +84,7 @@ def stacking_weights(terms: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 def member_quantiles(member_paths: dict[str, np.ndarray], keys: list[str], last: float) -> np.ndarray:
     """[K, H, L] every member's close quantiles at ``QUANTILE_LEVELS``, in % of the last close."""
-    return np.stack([np.quantile(_closes(member_paths[k], last), QUANTILE_LEVELS, axis=0).T for k in keys])
+    return np.stack([path_quantiles(_closes(member_paths[k], last), QUANTILE_LEVELS).T for k in keys])
 
 
 def quantile_score(q: np.ndarray, y: np.ndarray) -> float:

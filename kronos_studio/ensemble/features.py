@@ -12,7 +12,7 @@ from data_sources.calendars import CRYPTO, FX
 from data_sources.intervals import parse_interval
 from data_sources.sources import SOURCES
 from kronos.config import CLOSE
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, path_quantiles
 
 ASSET_CLASSES = ("equity", "crypto", "fx", "other")
 VOL_WINDOW, LONG_VOL_WINDOW, MOMENTUM_WINDOW = 20, 100, 20
@@ -57,8 +57,8 @@ def series_features(history: pd.DataFrame, horizon: int, interval: str, asset: s
 def _fan_summary(paths: np.ndarray, last_close: float) -> tuple[float, float, float]:
     """(p10–p90 band width, median move) of the log close at the horizon, and the band at the first step."""
     log_close = np.log(np.maximum(paths[:, :, CLOSE].astype(np.float64), 1e-12) / last_close)  # [S, H]
-    lo, mid, hi = np.quantile(log_close[:, -1], [BAND[0], 0.5, BAND[1]])
-    first_lo, first_hi = np.quantile(log_close[:, 0], BAND)
+    lo, mid, hi = path_quantiles(log_close[:, -1], [BAND[0], 0.5, BAND[1]])
+    first_lo, first_hi = path_quantiles(log_close[:, 0], BAND)
     return float(hi - lo), float(mid), float(first_hi - first_lo)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.config import BAR_COLUMNS
+from kronos.quantiles import path_quantiles
 
 LEVELS = tuple(round(float(u), 2) for u in np.arange(0.01, 1.0, 0.01))
 CANDLE = [BAR_COLUMNS.index(c) for c in ("open", "high", "low")]
@@ -36,8 +37,9 @@ def conformal_ranks(n: int, levels: np.ndarray) -> np.ndarray:
 
 
 def _rank_levels(n_paths: int) -> np.ndarray:
-    """The level at which each order statistic is the sample quantile (numpy's linear rule)."""
-    return np.full(1, 0.5) if n_paths == 1 else np.arange(n_paths) / (n_paths - 1)
+    """The level at which each order statistic is the sample quantile (``kronos.quantiles.path_quantiles``:
+    the i-th smallest of S draws is the quantile at level i / (S + 1))."""
+    return np.arange(1, n_paths + 1) / (n_paths + 1)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class FanCalibration:
             raise ValueError(f"need paths [cut-offs, S, H] and actuals [cut-offs, H], got {paths.shape} "
                              f"and {actual.shape}")
         levels = np.asarray(levels, dtype=np.float64)
-        q = np.quantile(paths, levels, axis=1)  # [L, C, H]
+        q = path_quantiles(paths, levels, axis=1)  # [L, C, H]
         if (q <= 0).any() or (actual <= 0).any():
             raise ValueError(f"calibration works on log ratios: every {column} value must be positive")
         scores = np.sort(np.log(actual[None] / q), axis=1)

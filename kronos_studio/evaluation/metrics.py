@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, path_quantiles
 
 CRPS_ESTIMATOR = "fair"  # recorded beside every stored score, so scores of another estimator are never mixed in
 
@@ -37,7 +37,7 @@ def pit_values(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:
 
 
 def band_covers(samples: np.ndarray, actual: np.ndarray, band: tuple[float, float] = BAND) -> np.ndarray:
-    lo, hi = np.quantile(samples, band, axis=0)
+    lo, hi = path_quantiles(samples, band)
     return (actual >= lo) & (actual <= hi)
 
 
@@ -50,7 +50,7 @@ def score_paths(samples: np.ndarray, actual: np.ndarray, last: float) -> dict[st
     band), pit, direction_hit (median and actual moved the same way from ``last``)."""
     x = np.asarray(samples, dtype=np.float64)
     y = np.asarray(actual, dtype=np.float64)
-    lo, med, hi = np.quantile(x, (BAND[0], 0.5, BAND[1]), axis=0)
+    lo, med, hi = path_quantiles(x, (BAND[0], 0.5, BAND[1]))
     moved = med - last
     moved[np.abs(moved) <= 1e-6 * abs(last)] = 0  # float32 round-off of an unchanged price is no move
     return {"lower": lo, "median": med, "upper": hi, "crps": crps_samples(x, y), "covered": (y >= lo) & (y <= hi),

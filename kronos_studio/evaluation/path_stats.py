@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.config import BAR_COLUMNS, CLOSE
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, path_quantiles
 
 OPEN, HIGH, LOW = (BAR_COLUMNS.index(c) for c in ("open", "high", "low"))
 
@@ -41,7 +41,7 @@ def median_return(paths: np.ndarray, last: float, column: int = CLOSE) -> float:
 
 def band_at_horizon(paths: np.ndarray, band=BAND, column: int = CLOSE) -> tuple[float, float]:
     """(low, high) quantiles of the paths' last values."""
-    lo, hi = np.quantile(at_horizon(paths, column), sorted(band))
+    lo, hi = path_quantiles(at_horizon(paths, column), sorted(band))
     return float(lo), float(hi)
 
 
@@ -93,4 +93,4 @@ def level_probabilities(forecast, level: float) -> LevelAnswer:
 def drawdown_summary(forecast, levels=(0.5, 0.9)) -> dict[str, float]:
     """Expected maximum drawdown and some of its quantiles over the paths."""
     dd = max_drawdowns(forecast.paths, float(forecast.history["close"].iloc[-1]))
-    return {"expected": float(dd.mean()), **{f"p{round(q * 100):g}": float(np.quantile(dd, q)) for q in levels}}
+    return {"expected": float(dd.mean()), **{f"p{round(q * 100):g}": float(path_quantiles(dd, q)) for q in levels}}

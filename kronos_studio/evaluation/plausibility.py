@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.config import BAR_COLUMNS, CLOSE
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, path_quantiles
 
 PRICES = [BAR_COLUMNS.index(c) for c in ("open", "high", "low", "close")]
 WIDTH_FACTOR = 4.0  # a band this many times wider than the history's own spread of h-bar returns
@@ -37,9 +37,9 @@ def check_fan(paths: np.ndarray, history_close: np.ndarray, band: tuple[float, f
     last = close[-1]
     if len(close) > horizon + MIN_WINDOWS and last > 0 and (close > 0).all():
         moves = close[horizon:] / close[:-horizon] - 1
-        lo, hi = np.quantile(moves, sorted(band))
+        lo, hi = path_quantiles(moves, sorted(band))
         seen = hi - lo
-        q_lo, q_hi = np.quantile(paths[:, -1, CLOSE], sorted(band))
+        q_lo, q_hi = path_quantiles(paths[:, -1, CLOSE], sorted(band))
         width = (q_hi - q_lo) / last
         if seen > 0 and width > WIDTH_FACTOR * seen:
             problems.append(Problem("implausible_band", (

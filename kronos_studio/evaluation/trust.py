@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.bars import bars_frame
-from kronos.quantiles import BAND, band_nominal
+from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
 
 from .baselines import REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
@@ -83,6 +83,8 @@ def guard_note(guard: dict) -> str | None:
 
 STALE_CRPS_NOTE = ("CRPS skill not shown: this evaluation was scored with the path-count-biased CRPS of "
                    "earlier versions; evaluate again for a comparable number")
+STALE_BAND_NOTE = ("coverage measured with the band rule of earlier versions, which reads a 30-path band about "
+                   "0.05 too low, and no fan calibration applied (it was fitted with that rule); evaluate again")
 
 
 @dataclass
@@ -100,12 +102,19 @@ class TrackRecord:
 
     def current(self) -> TrackRecord:
         """This record as today's badge may show it: one scored with another CRPS estimator (before the
-        fair one) keeps its coverage, direction and calibration but loses its CRPS numbers, which are not
-        comparable, and says so."""
-        if self.numbers.get("crps_estimator") == CRPS_ESTIMATOR:
+        fair one) loses its CRPS numbers, which are not comparable; one whose bands were read with another
+        quantile rule (before ``QUANTILE_METHOD``) loses its fan calibration, fitted with that rule; each
+        says so."""
+        numbers, calibration, notes = self.numbers, self.calibration, list(self.notes)
+        if numbers.get("crps_estimator") != CRPS_ESTIMATOR:
+            numbers = {k: v for k, v in numbers.items() if not k.startswith("crps_")}
+            notes.append(STALE_CRPS_NOTE)
+        if numbers.get("quantile_method", "linear") != QUANTILE_METHOD:
+            calibration = None
+            notes.append(STALE_BAND_NOTE)
+        if numbers is self.numbers and calibration is self.calibration:
             return self
-        numbers = {k: v for k, v in self.numbers.items() if not k.startswith("crps_")}
-        return TrackRecord(numbers, self.settings, self.calibration, [*self.notes, STALE_CRPS_NOTE])
+        return TrackRecord(numbers, self.settings, calibration, notes)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrackRecord:
@@ -208,7 +217,8 @@ class TrustReport:
         out = {"coverage": s["coverage_p10_p90"], "nominal": band_nominal(BAND), "cutoffs": self.cutoffs,
                "horizon": self.model.horizon, "first": str(self.model.cutoff_times[0]),
                "last": str(self.model.cutoff_times[-1]), "direction": rate, "direction_ci": [lo, hi],
-               "crps_pct": s["crps_pct"], "crps_estimator": CRPS_ESTIMATOR, **self.guard}
+               "crps_pct": s["crps_pct"], "crps_estimator": CRPS_ESTIMATOR, "quantile_method": QUANTILE_METHOD,
+               **self.guard}
         if REFERENCE in self.baselines:
             label = self.baselines[REFERENCE].name
             ref = self.skill().loc[label]

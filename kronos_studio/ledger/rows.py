@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
+from kronos.quantiles import path_quantiles
 
 from . import scoring
 from .codec import encode_array, encode_times
@@ -35,7 +36,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
                           "history bars: nothing to record")
     last_bar = pd.Timestamp(history["timestamp"].iloc[-1])
     levels = scoring.QUANTILE_LEVELS
-    quantiles = np.quantile(paths, levels, axis=0).astype(PATH_DTYPE)  # [levels, horizon, 6]
+    quantiles = path_quantiles(paths, levels).astype(PATH_DTYPE)  # [levels, horizon, 6]
     calibrated = calibration is not None or "calibration" in prov
     cal_levels = [float(u) for u in calibration.levels] if calibration is not None else None
     members = prov.get("members")

@@ -73,7 +73,8 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
 
     class Report:
         def __init__(self, coverage):
-            self.record = TrackRecord({"coverage": coverage, "crps_estimator": "fair"}, {"horizon": 5}, None)
+            self.record = TrackRecord({"coverage": coverage, "crps_estimator": "fair", "quantile_method": "weibull"},
+                                      {"horizon": 5}, None)
 
         def track_record(self):
             return self.record
@@ -94,11 +95,13 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
     Reports(lambda: ledger).put("k2", series, Report(0.5))  # fails, silently
     monkeypatch.setattr(ledger, "write", real_write)
     assert Reports(lambda: ledger).latest(series).numbers["coverage"] == 0.8  # a fresh process reads the old record
-    # A record scored with another CRPS estimator (before the fair one) loses its CRPS numbers, and says so.
+    # A record scored with another CRPS estimator (before the fair one) loses its CRPS numbers, and says so;
+    # one of the band rule before the Weibull positions says so too.
     ledger.put_track_record(series, TrackRecord({"coverage": 0.7, "crps_skill": 0.1, "crps_pct": 1.2}, {"horizon": 5},
                                                 None).to_dict())
     old = Reports(lambda: ledger).latest(series)
-    assert old.numbers == {"coverage": 0.7} and "CRPS skill not shown" in old.notes[-1]
+    assert old.numbers == {"coverage": 0.7} and "CRPS skill not shown" in old.notes[0]
+    assert old.notes[1].startswith("coverage measured with the band rule of earlier versions")
     ledger.close()
     # Files elsewhere under the storage root (cached bars) are written the same all-or-nothing way.
     real_text = pathlib.Path.write_text

@@ -165,7 +165,8 @@ def test_summary_statistics_on_known_paths():
     assert row["expected_max_drawdown"] == pytest.approx(np.mean(drawdowns))
     assert row["p_touch_-5%"] == 0.25  # only the path whose low reaches 89
     assert row["p_touch_+5%"] == 0.25  # only the path whose high reaches 111
-    assert row["band_width"] == pytest.approx((np.quantile(closes[:, -1], 0.9) - np.quantile(closes[:, -1], 0.1)) / last)
+    # four paths: p10 and p90 at the Weibull positions 0.5 and 4.5 of the sorted closes are the extremes
+    assert row["band_width"] == pytest.approx((110 - 95) / last)
 
 
 def test_symbol_watchlists_name_rows_and_refuse_bad_rows(tmp_path):

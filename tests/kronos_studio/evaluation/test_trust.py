@@ -144,6 +144,21 @@ def test_track_record_round_trips_through_json():
     np.testing.assert_array_equal(again.calibration.shifts, report.calibration.shifts)
 
 
+def test_a_record_of_the_earlier_band_rule_keeps_no_calibration_and_says_so():
+    """A track record stored before bands were read at the Weibull positions: its fan calibration was
+    fitted with the other rule and is not applied; its CRPS numbers (fair) stay."""
+    from kronos_studio.evaluation.trust import STALE_BAND_NOTE, TrackRecord
+
+    report = evaluate(RandomWalk(paths=50, window=100), gbm(400, seed=2), horizon=4, n_cutoffs=10, lookback=100)
+    record = report.track_record()
+    assert record.numbers["quantile_method"] == "weibull" and record.current() is record
+    old = TrackRecord({k: v for k, v in record.numbers.items() if k != "quantile_method"}, record.settings,
+                      record.calibration)
+    now = old.current()
+    assert now.calibration is None and STALE_BAND_NOTE in now.notes
+    assert now.numbers["crps_pct"] == record.numbers["crps_pct"] and now.numbers["coverage"] == record.numbers["coverage"]
+
+
 def test_plain_verdicts_say_when_coverage_or_skill_is_poor():
     from kronos_studio.evaluation.trust import plain_verdicts
 

@@ -113,6 +113,48 @@ def test_steps_scored_with_the_plain_crps_are_rescored_with_the_fair_one(ledger_
     assert (fair < plain).all() and {g.crps_estimator for g in got} == {"fair"}
 
 
+def test_coverage_is_reread_with_the_band_that_does_not_depend_on_the_path_count(ledger_url):
+    """0007: every stored step's coverage is re-read from its stored paths with the Weibull band; going down
+    restores the linear rule's. Actuals placed between the two rules' upper band edges tell them apart."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from kronos_studio.ledger.schema import evaluations, prediction_paths, predictions
+
+    upgrade(ledger_url, "0006_workspaces")
+    engine = create_ledger_engine(ledger_url)
+    bars = series(300)
+    fc = forecast(bars, 250, horizon=6, paths=30)
+    row, paths = prediction_row(fc, cut(bars, 250))
+    close = np.frombuffer(paths["data"], dtype="<f4").reshape(paths["n_paths"], paths["horizon"], -1)
+    close = close[:, :, list(paths["fields"]).index("close")].astype(np.float64)
+    linear_hi = np.quantile(close, 0.9, axis=0)
+    weibull_lo, weibull_hi = np.quantile(close, (0.1, 0.9), axis=0, method="weibull")
+    assert (weibull_hi > linear_hi).all()  # 30 draws: the linear band is narrower
+    actual = (linear_hi + weibull_hi) / 2  # outside the linear band, inside the Weibull one
+    with engine.connect() as conn, conn.begin():
+        pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+        conn.execute(prediction_paths.insert().values(prediction_id=pid, **paths))
+        when = pd.Timestamp("2024-06-13 11:00", tz="UTC").to_pydatetime()
+        conn.execute(evaluations.insert(), [
+            {"prediction_id": pid, "step": k + 1, "bar_time": when, "actual_open": 1.0, "actual_high": 1.0,
+             "actual_low": 1.0, "actual_close": float(actual[k]), "actual_volume": 1.0, "crps": 1.0,
+             "pit": 0.5, "covered": False, "direction_hit": True, "scored_at": when} for k in range(6)])
+    engine.dispose()
+
+    def covered(ledger) -> list[bool]:
+        with ledger.engine.connect() as conn:
+            return list(conn.execute(select(evaluations.c.covered).order_by(evaluations.c.step)).scalars())
+
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it
+        assert covered(ledger) == [True] * 6 and (actual >= weibull_lo).all()
+        with ledger.engine.connect() as conn, conn.begin():
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006_workspaces")
+        assert covered(ledger) == [False] * 6
+
+
 def test_migrations_go_down_and_up_again(tmp_path):
     from alembic import command
 
