@@ -27,7 +27,7 @@ from kronos_studio.evaluation.walk_forward import KronosForecastFn
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
 # Paths a cheap member (simulated, or Chronos-2's quantiles turned into paths) draws at least, whatever the
 # forecast's path count: quantile averaging reads each member's quantiles, and the 5% and 95% quantiles of
-# 30 draws are noisy enough to cost 1-3% of the mixture's CRPS (docs/ensemble.md). Kronos draws the
+# 30 draws are noisy enough to cost about 2-4% of the mixture's CRPS (docs/ensemble.md). Kronos draws the
 # forecast's own count: its paths are what costs time.
 CHEAP_MEMBER_PATHS = 100
 

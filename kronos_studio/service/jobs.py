@@ -105,7 +105,7 @@ class JobRunner:
     def submit(self, who: Identity, kind: str, run: Callable[[Path], tuple[Path, dict]]) -> Job:
         """A new job of ``who`` running ``run(folder) -> (result file, summary)``; 429 past the key's limit."""
         with self.lock:
-            active = sum(1 for j in self.jobs.values() if j.key_id == who.key_id and j.status in ("queued", "running"))
+            active = sum(1 for j in self.jobs.values() if j.key_id == who.key_id and j.status in UNFINISHED)
             if active >= self.limits.jobs_per_key:
                 raise ServiceError(429, self.limits.too_many_jobs(active))
             job_id = secrets.token_hex(8)
