@@ -23,6 +23,12 @@ def path_quantiles(paths, levels, axis: int = 0) -> np.ndarray:
     return np.quantile(np.asarray(paths), levels, axis=axis, method=QUANTILE_METHOD)
 
 
+def draw_levels(n_draws: int) -> np.ndarray:
+    """The level at which each of ``n_draws`` sorted draws is the quantile ``path_quantiles`` reads: the
+    i-th smallest sits at i / (S + 1) (the same Weibull positions)."""
+    return np.arange(1, n_draws + 1) / (n_draws + 1)
+
+
 def level_name(level: float) -> str:
     """0.1 -> 'p10', 0.025 -> 'p2.5' (the suffix of quantile columns such as ``close_p10``)."""
     return f"p{round(level * 100, 6):g}"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.config import BAR_COLUMNS
-from kronos.quantiles import path_quantiles
+from kronos.quantiles import draw_levels, path_quantiles
 
 LEVELS = tuple(round(float(u), 2) for u in np.arange(0.01, 1.0, 0.01))
 CANDLE = [BAR_COLUMNS.index(c) for c in ("open", "high", "low")]
@@ -34,12 +34,6 @@ def conformal_ranks(n: int, levels: np.ndarray) -> np.ndarray:
     scaled = (n + 1) * levels
     ranks = np.where(levels >= 0.5, np.ceil(scaled - 1e-9), np.floor(scaled + 1e-9)).astype(int)
     return np.clip(ranks, 1, n)
-
-
-def _rank_levels(n_paths: int) -> np.ndarray:
-    """The level at which each order statistic is the sample quantile (``kronos.quantiles.path_quantiles``:
-    the i-th smallest of S draws is the quantile at level i / (S + 1))."""
-    return np.arange(1, n_paths + 1) / (n_paths + 1)
 
 
 @dataclass(frozen=True)
@@ -96,7 +90,7 @@ class FanCalibration:
                              "re-run the evaluation with a horizon at least as long")
         order = np.argsort(x, axis=0, kind="stable")
         ranked = np.take_along_axis(x, order, axis=0)
-        u = _rank_levels(x.shape[0])
+        u = draw_levels(x.shape[0])
         delta = np.stack([np.interp(u, self.levels, self.shifts[:, h]) for h in range(steps)], axis=1)
         moved = np.where(ranked > 0, ranked * np.exp(delta), ranked)
         out = np.empty_like(moved)

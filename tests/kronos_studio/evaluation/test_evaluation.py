@@ -221,3 +221,13 @@ def test_kronos_forecast_fn_runs_in_walk_forward_and_keeps_pit_and_paths(random_
     res_b = walk_forward(batched, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64)
     assert res_b.crps.shape == (2, 3) and np.isfinite(res_b.crps).all()
     assert res.pit_frame().shape == (6, 3) and len(res.per_cutoff()) == 2
+
+
+def test_each_sorted_draw_is_the_quantile_read_at_its_draw_level():
+    """The fan calibration moves each path by its rank's level (draw_levels): those levels must be where
+    path_quantiles reads each sorted draw, or a calibrated band would not be the band that was fitted."""
+    from kronos.quantiles import draw_levels, path_quantiles
+
+    for n in (2, 9, 30, 200):
+        x = np.sort(np.random.default_rng(n).standard_t(4, n))
+        np.testing.assert_allclose(path_quantiles(x, draw_levels(n)), x, rtol=1e-12)
