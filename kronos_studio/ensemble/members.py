@@ -129,20 +129,28 @@ class GarchMember:
 
     paths: int = 200
     window: int = 500  # bars of returns the model is fitted on (refitted at every forecast)
+    time_of_day: bool = True  # intraday bars: model returns divided by their slot's volatility (volatility.time_of_day)
     name: str = "GARCH(1,1), Student t"
     key = "garch"
     o = 0
 
-    def fit(self, history: pd.DataFrame):
-        """``fit_arch`` on the last ``window`` close-to-close log-returns of ``history``."""
+    def fit(self, history: pd.DataFrame, factors: np.ndarray | None = None):
+        """``fit_arch`` on the last ``window`` close-to-close log-returns of ``history``, divided by the
+        square roots of ``factors`` (their variance shares, one per return) when given."""
         close = history["close"].to_numpy(np.float64)[-(self.window + 1):]
-        return fit_arch(np.diff(np.log(np.maximum(close, 1e-12))), o=self.o)
+        r = np.diff(np.log(np.maximum(close, 1e-12)))
+        return fit_arch(r if factors is None else r / np.sqrt(factors), o=self.o)
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
-        fitted = self.fit(history)
+        from .volatility import time_of_day  # volatility builds on this module
+
+        profile = time_of_day(history.iloc[-(self.window + 1):], future) if self.time_of_day else None
+        fitted = self.fit(history) if profile is None else self.fit(history, profile[0][1:])
         if fitted is None:  # too little to fit, or a failed fit: the plain volatility random walk
             return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
         fit, scale = fitted
+        if profile is not None:
+            scale = scale * np.sqrt(profile[1])  # the future bars' slots scale the deseasonalised steps back
         rng = np.random.default_rng(seed)
         nu = float(fit.params["nu"])
 
@@ -164,10 +172,12 @@ class GarchMember:
     def describe(self) -> dict:
         import arch
 
-        return {"key": self.key, "name": self.name, "package": f"arch {arch.__version__}", "window": self.window}
+        return {**self.identity(), "package": f"arch {arch.__version__}"}
 
     def identity(self) -> dict:
-        return {"key": self.key, "name": self.name, "window": self.window}
+        from .volatility import time_of_day_identity
+
+        return {"key": self.key, "name": self.name, "window": self.window, **time_of_day_identity(self.time_of_day)}
 
 
 class BaselineMember:

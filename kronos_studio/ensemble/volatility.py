@@ -6,6 +6,8 @@ members' signature ``member(history, future, horizon, seed) -> paths [S, horizon
 * ``HarMember``: a HAR model (daily, weekly, monthly components) of that range variance.
 * ``GjrGarchMember``: the ``GarchMember`` of ``members`` with an asymmetric (leverage) term,
   GJR-GARCH(1,1,1), Student t; the same fitting and simulation code.
+* ``time_of_day``: on intraday bars, each bar's share of the variance by its slot in the session
+  (``intraday``); HAR and the GARCH members model the returns divided by it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pandas as pd
 
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
 
+from .intraday import BUCKET_MINUTES, variance_factors
 from .members import CANDLE_WINDOW, GarchMember
 
 GK_BODY = 2 * np.log(2) - 1  # Garman–Klass weight of the squared open-to-close move
@@ -50,6 +53,19 @@ def range_variance(bars: pd.DataFrame) -> np.ndarray:
     gap = np.where(np.isfinite(gap), gap, 0.0)
     gk = gap ** 2 + 0.5 * u ** 2 - GK_BODY * body ** 2
     return np.where(has_open, gk, PARKINSON * u ** 2)
+
+
+def time_of_day(bars: pd.DataFrame, future) -> tuple[np.ndarray, np.ndarray] | None:
+    """``intraday.variance_factors`` of ``bars`` from their range variance (the first bar, which has no
+    previous close and so no gap term, left out of the estimate)."""
+    v = range_variance(bars)
+    v[:1] = np.nan
+    return variance_factors(bars, v, future)
+
+
+def time_of_day_identity(on: bool) -> dict:
+    """What a member's identity says of its time-of-day profile (nothing when off: the members of before)."""
+    return {"time_of_day": f"slot factors, {BUCKET_MINUTES}-minute buckets, breaks apart"} if on else {}
 
 
 def har_components(v: np.ndarray) -> np.ndarray:
@@ -101,15 +117,19 @@ class HarMember:
 
     paths: int = 200
     window: int = 500  # bars the HAR is fitted on (refitted at every forecast)
+    time_of_day: bool = True  # intraday bars: model them divided by their slot's share of the variance
     name: str = "HAR (Garman–Klass range variance)"
     key = "har"
     min_bars = 100  # fewer usable bars: the plain volatility random walk
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
         bars = history.iloc[-(self.window + 1):]
+        profile = time_of_day(bars, future) if self.time_of_day else None
         v = range_variance(bars)[1:]  # the first bar has no previous close (no gap term)
         close = bars["close"].to_numpy(np.float64)
         r = np.diff(np.log(np.where(close > 0, close, np.nan)))
+        if profile is not None:  # model the deseasonalised bars; the future's slots scale the steps back
+            v, r = v / profile[0][1:], r / np.sqrt(profile[0][1:])
         usable = np.isfinite(v) & np.isfinite(r)  # a bar with an unreadable price is skipped
         v, r = v[usable], r[usable]
         if len(v) < self.min_bars or v.mean() <= 0:
@@ -118,7 +138,8 @@ class HarMember:
         z = r[HAR_SPANS[-1]:] / np.sqrt(fit.fitted)
         z = z - z.mean()
         rng = np.random.default_rng(seed)
-        steps = z[rng.integers(len(z), size=(self.paths, horizon))] * np.sqrt(fit.forecast(v, horizon))
+        variance = fit.forecast(v, horizon) * (1.0 if profile is None else profile[1])
+        steps = z[rng.integers(len(z), size=(self.paths, horizon))] * np.sqrt(variance)
         return candles_from_log_returns(history, steps, rng, CANDLE_WINDOW)
 
     def reads(self, bars: int) -> int:
@@ -126,7 +147,7 @@ class HarMember:
 
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, "window": self.window, "variance": "Garman–Klass + gap",
-                "components": list(HAR_SPANS)}
+                "components": list(HAR_SPANS), **time_of_day_identity(self.time_of_day)}
 
     def identity(self) -> dict:
         return self.describe()
