@@ -22,6 +22,7 @@ from data_sources.samples import list_samples
 from kronos.checkpoints import load_pair
 from kronos.config import CLOSE
 from kronos.pipeline import KronosPipeline
+from kronos.settings import default
 from kronos_studio.bundled import bundled_models
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.metrics import crps_samples
@@ -50,7 +51,7 @@ def touch(result) -> np.ndarray:
     return np.array([(p[:, :, 1].max(axis=1) >= last * (1 + TOUCH)).mean() for p, last in zip(result.paths, result.last)])
 
 
-def run(pair, sample: str, paths: int, n_cutoffs: int, seed: int) -> dict:
+def run(pair, sample: str, paths: int, n_cutoffs: int, seed: int, top_p: float) -> dict:
     series = load_sample_series(sample)
     frame = series.frame
     horizon = HORIZONS.get(series.interval, 10)
@@ -59,7 +60,7 @@ def run(pair, sample: str, paths: int, n_cutoffs: int, seed: int) -> dict:
     pipeline = KronosPipeline(pair)
     period = training_period(pair)
     started = time.perf_counter()
-    results = {anchor: walk_forward(kronos_forecast_fn(pipeline, paths=paths, batch_size=10, anchor=anchor), frame,
+    results = {anchor: walk_forward(kronos_forecast_fn(pipeline, paths=paths, batch_size=10, anchor=anchor, top_p=top_p), frame,
                                     horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed, keep_paths=True)
                for anchor in (False, True)}
     rw = walk_forward(RandomWalk(paths=200), frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
@@ -95,11 +96,13 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=30)
     parser.add_argument("--cutoffs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top-p", type=float, default=default("top_p"),
+                        help="Kronos' nucleus (docs/scores.md's table: 0.9, the default when it was measured)")
     args = parser.parse_args()
     pair = load_pair(bundled_models()[args.model])
     rows = []
     for sample in args.samples:
-        row = run(pair, sample, args.paths, args.cutoffs, args.seed)
+        row = run(pair, sample, args.paths, args.cutoffs, args.seed, args.top_p)
         print(json.dumps(row), flush=True)
         rows.append(row)
     print("\n| series | cut-offs (in training period) | skill plain, unanchored | skill fair, unanchored | "

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kronos.config import KronosConfig, TokenizerConfig  # noqa: E402
+from kronos.settings import default  # noqa: E402
 from kronos_studio.training.datasets import BUNDLED_SPLIT, build_train_data, bundled_corpus  # noqa: E402
 from kronos_studio.training.loop import TrainConfig  # noqa: E402
 from kronos_studio.training.pretrain import (  # noqa: E402
@@ -272,7 +273,7 @@ Every logged value is in `training_history.json`.
 ## Evaluation against naive baselines (held-out test period, walk-forward)
 
 Walk-forward on the close: at each cut-off every model gets the same history (context minus horizon bars), the
-real future timestamps and the same seed; {report['kronos_paths']} Kronos paths (temperature 1.0, top-p 0.9,
+real future timestamps and the same seed; {report['kronos_paths']} Kronos paths (temperature {default('temperature')}, top-p {default('top_p')},
 anchored at the last close), 200 baseline paths. CRPS (the fair, path-count-unbiased estimator) and MAE are in % of the last close (lower is better); coverage is how often the
 actual close fell inside the p10–p90 band (0.80 is calibrated); direction hit is how often the median
 path moved the same way as the actual close (persistence predicts no move, so 0 by construction). Few cut-offs: differences of a few hundredths are noise.

@@ -12,13 +12,15 @@ factors of the future bars' slots.
 
 A bar's *slot* is (whether it follows a break in trading, its time-of-day bucket in the market's wall
 clock); buckets are ``max(bar interval, BUCKET_MINUTES)`` wide so that minute bars pool enough
-observations. A slot's factor is its mean range variance (``volatility.range_variance``, gap included)
+observations. A slot's factor is its mean range variance (``bar_variance.range_variance``, gap included)
 over the mean of all bars read. Daily and longer bars have no profile (``None``): nothing changes for them.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from .bar_variance import range_variance
 
 BUCKET_MINUTES = 30  # the narrowest time-of-day bucket: a 30-minute bucket of minute bars pools 30 of them a session
 BREAK_FACTOR = 1.5  # a gap longer than this many bar intervals is a break in trading (overnight, weekend, lunch)
@@ -77,3 +79,16 @@ def variance_factors(bars: pd.DataFrame, variance: np.ndarray, future) -> tuple[
         return np.array([factor.get(c, fallback_break if c < 0 else 1.0) for c in codes.tolist()], np.float64)
 
     return lookup(seen), lookup(ahead)
+
+
+def time_of_day(bars: pd.DataFrame, future) -> tuple[np.ndarray, np.ndarray] | None:
+    """``variance_factors`` of ``bars`` from their range variance (the first bar, which has no
+    previous close and so no gap term, left out of the estimate)."""
+    v = range_variance(bars)
+    v[:1] = np.nan
+    return variance_factors(bars, v, future)
+
+
+def time_of_day_identity(on: bool) -> dict:
+    """What a member's identity says of its time-of-day profile (nothing when off: the members of before)."""
+    return {"time_of_day": f"slot factors, {BUCKET_MINUTES}-minute buckets, breaks apart"} if on else {}

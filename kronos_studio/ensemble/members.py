@@ -24,6 +24,8 @@ from kronos.settings import default
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
 from kronos_studio.evaluation.walk_forward import KronosForecastFn
 
+from .intraday import time_of_day, time_of_day_identity
+
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
 # Paths a cheap member (simulated, or Chronos-2's quantiles turned into paths) draws at least, whatever the
 # forecast's path count: quantile averaging reads each member's quantiles, and the 5% and 95% quantiles of
@@ -129,7 +131,7 @@ class GarchMember:
 
     paths: int = 200
     window: int = 500  # bars of returns the model is fitted on (refitted at every forecast)
-    time_of_day: bool = True  # intraday bars: model returns divided by their slot's volatility (volatility.time_of_day)
+    time_of_day: bool = True  # intraday bars: model returns divided by their slot's volatility (intraday.time_of_day)
     name: str = "GARCH(1,1), Student t"
     key = "garch"
     o = 0
@@ -142,8 +144,6 @@ class GarchMember:
         return fit_arch(r if factors is None else r / np.sqrt(factors), o=self.o)
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
-        from .volatility import time_of_day  # volatility builds on this module
-
         profile = time_of_day(history.iloc[-(self.window + 1):], future) if self.time_of_day else None
         fitted = self.fit(history) if profile is None else self.fit(history, profile[0][1:])
         if fitted is None:  # too little to fit, or a failed fit: the plain volatility random walk
@@ -175,8 +175,6 @@ class GarchMember:
         return {**self.identity(), "package": f"arch {arch.__version__}"}
 
     def identity(self) -> dict:
-        from .volatility import time_of_day_identity
-
         return {"key": self.key, "name": self.name, "window": self.window, **time_of_day_identity(self.time_of_day)}
 
 

@@ -1,13 +1,13 @@
 """Volatility members: forecasters whose only job is the size of the next moves (zero mean), with the
 members' signature ``member(history, future, horizon, seed) -> paths [S, horizon, 6]`` (price units).
 
-* ``range_variance``: each bar's close-to-close variance read from its open, high, low and close
-  (Garman–Klass plus the overnight gap), far less noisy than the squared return.
+* ``bar_variance.range_variance``: each bar's close-to-close variance read from its open, high, low and
+  close (Garman–Klass plus the overnight gap), far less noisy than the squared return.
 * ``HarMember``: a HAR model (daily, weekly, monthly components) of that range variance.
 * ``GjrGarchMember``: the ``GarchMember`` of ``members`` with an asymmetric (leverage) term,
   GJR-GARCH(1,1,1), Student t; the same fitting and simulation code.
-* ``time_of_day``: on intraday bars, each bar's share of the variance by its slot in the session
-  (``intraday``); HAR and the GARCH members model the returns divided by it.
+* ``intraday.time_of_day``: on intraday bars, each bar's share of the variance by its slot in the session;
+  HAR and the GARCH members model the returns divided by it.
 """
 from __future__ import annotations
 
@@ -18,54 +18,11 @@ import pandas as pd
 
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
 
-from .intraday import BUCKET_MINUTES, variance_factors
+from .bar_variance import range_variance
+from .intraday import time_of_day, time_of_day_identity
 from .members import CANDLE_WINDOW, GarchMember
 
-GK_BODY = 2 * np.log(2) - 1  # Garman–Klass weight of the squared open-to-close move
-PARKINSON = 1 / (4 * np.log(2))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for a driftless Brownian bar
 HAR_SPANS = (1, 5, 22)  # bars in the daily, weekly and monthly components
-
-
-def range_variance(bars: pd.DataFrame) -> np.ndarray:
-    """[n] per-bar variance of the close-to-close log-return, from OHLC (Garman–Klass 1980, with the
-    overnight gap as in Yang–Zhang's extension):
-
-        v_t = g_t^2 + 1/2 u_t^2 - (2 ln 2 - 1) c_t^2,
-        g_t = ln(O_t / C_{t-1}) (0 for the first bar), u_t = ln(H_t / L_t), c_t = ln(C_t / O_t).
-
-    For a driftless Brownian bar E[v_t] is its variance (GK is ~7 times as efficient as c_t^2). A missing
-    or non-positive open gives Parkinson's u_t^2 / (4 ln 2) and no gap term (the gap cannot be told
-    apart from the bar). A high below the low is read as the two swapped, and the range is widened to
-    cover open and close, so bad or zero ranges never make v_t negative (u_t >= |c_t|, so
-    v_t >= 0.11 u_t^2). NaN where high, low or close is not a positive number."""
-    def positive(col):
-        x = bars[col].to_numpy(np.float64) if col in bars else np.full(len(bars), np.nan)
-        return np.where(x > 0, x, np.nan)
-
-    o, h, lo, c = (positive(k) for k in ("open", "high", "low", "close"))
-    has_open = np.isfinite(o)
-    body_hi = np.where(has_open, np.fmax(o, c), c)
-    body_lo = np.where(has_open, np.fmin(o, c), c)
-    u = np.log(np.fmax(np.fmax(h, lo), body_hi) / np.fmin(np.fmin(h, lo), body_lo))
-    u = np.where(np.isfinite(h) & np.isfinite(lo) & np.isfinite(c), u, np.nan)
-    body = np.log(c / o)
-    gap = np.log(o / np.r_[np.nan, c[:-1]])
-    gap = np.where(np.isfinite(gap), gap, 0.0)
-    gk = gap ** 2 + 0.5 * u ** 2 - GK_BODY * body ** 2
-    return np.where(has_open, gk, PARKINSON * u ** 2)
-
-
-def time_of_day(bars: pd.DataFrame, future) -> tuple[np.ndarray, np.ndarray] | None:
-    """``intraday.variance_factors`` of ``bars`` from their range variance (the first bar, which has no
-    previous close and so no gap term, left out of the estimate)."""
-    v = range_variance(bars)
-    v[:1] = np.nan
-    return variance_factors(bars, v, future)
-
-
-def time_of_day_identity(on: bool) -> dict:
-    """What a member's identity says of its time-of-day profile (nothing when off: the members of before)."""
-    return {"time_of_day": f"slot factors, {BUCKET_MINUTES}-minute buckets, breaks apart"} if on else {}
 
 
 def har_components(v: np.ndarray) -> np.ndarray:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kronos_studio.ensemble.intraday import time_of_day
 from kronos_studio.ensemble.members import GarchMember, member_identity
-from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember, time_of_day
+from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 
 BARS_A_SESSION = 13  # 30-minute bars 09:30 ... 15:30
 # Known variance shares of the 13 slots (a U shape), and of the gap before each session's first bar.

@@ -9,6 +9,7 @@ from ledger_helpers import cut, forecast, series
 from testkit import DATA_FIXTURES
 
 from kronos.quantiles import BAND
+from kronos.settings import default
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.ledger import Ledger, LedgerError
 
@@ -23,7 +24,7 @@ def test_round_trip_keeps_the_forecast_and_enough_paths_to_score_it(ledger):
 
     row = ledger.predictions_frame().iloc[0]
     assert (row.source, row.symbol, row.interval, row.model) == ("file", "TEST", "1h", "m-a")
-    assert (row.horizon, row.paths, row.seed, row.top_p, row.lookback, row.calibrated) == (12, 30, 4, 0.9, 64, False)
+    assert (row.horizon, row.paths, row.seed, row.top_p, row.lookback, row.calibrated) == (12, 30, 4, default("top_p"), 64, False)
     assert row.last_bar_at == bars.frame["timestamp"].iloc[249] and row.last_close == bars.frame["close"].iloc[249]
     assert row.scored_steps == 0 and np.isnan(row.crps)
 
