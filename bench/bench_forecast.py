@@ -66,7 +66,8 @@ def timed(fn, device: str) -> float:
     return time.perf_counter() - t0
 
 
-def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str, ...] = ("eager",)) -> list[dict]:
+def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str, ...] = ("eager",),
+             top_p: float = 0.9) -> list[dict]:
     """One report per decode mode of ours (kronos.device.DECODE_MODES), against one official timing."""
     name, context, lookback, horizon, paths = CASES[case]
     frame = random_bars(lookback + horizon, seed=1)
@@ -85,7 +86,7 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
                                      sample_count=count, verbose=False).to_numpy(np.float32)
 
         ref = official_run(1, 1.0, 1)  # also the official side's warm-up
-        official_s = timed(lambda: official_run(0, 0.9, 1), device)
+        official_s = timed(lambda: official_run(0, top_p, 1), device)
         reports = []
         for decode in decodes:
             ours = KronosPipeline(pair, decode=decode)
@@ -97,15 +98,15 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
 
             # The first forecast is the warm-up (allocator, thread pool, CUDA kernels; decode='static'/'graphs':
             # allocating the decoder and capturing the graphs), the timed ones reuse them from the pool.
-            first_s = timed(lambda: ours_run(0, 0.9, paths), device)
-            ours_s = min(timed(lambda: ours_run(0, 0.9, paths), device) for _ in range(2))
+            first_s = timed(lambda: ours_run(0, top_p, paths), device)
+            ours_s = min(timed(lambda: ours_run(0, top_p, paths), device) for _ in range(2))
             greedy = ours_run(1, 1.0, 1).mean
             rel = float((np.abs(greedy - ref) / np.maximum(np.abs(ref), 1e-3)).max())
             reports.append({
                 "case": case, "paths": paths, "lookback": lookback, "horizon": horizon, "context": context,
                 "ours_s": round(ours_s, 3), "ours_first_s": round(first_s, 3), "official_1path_s": round(official_s, 3),
                 "per_path_speedup": round(official_s * paths / ours_s, 1), "greedy_max_rel_diff": rel,
-                "precision": precision, "decode": decode, "device": device,
+                "precision": precision, "decode": decode, "device": device, "top_p": top_p,
                 "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
                 "threads": torch.get_num_threads(), "torch": torch.__version__})
     return reports
@@ -157,6 +158,9 @@ def main() -> None:
                         help="our decode loop (repeat to time several; default eager); graphs: CUDA only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
+    parser.add_argument("--top-p", type=float, default=0.9,
+                        help="both sides' nucleus (default 0.9, the official default the targets were set with; "
+                             "1.0 is the studio's default)")
     parser.add_argument("--rss-of", choices=["ours", "official"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,7 +169,7 @@ def main() -> None:
     if args.rss_of:
         return rss_run(args.case[0], args.rss_of, args.device, args.folder)
     for case in args.case or list(CASES):
-        for report in run_case(case, args.device, args.precision, tuple(args.decode or ["eager"])):
+        for report in run_case(case, args.device, args.precision, tuple(args.decode or ["eager"]), args.top_p):
             if args.memory:
                 for side in ("ours", "official"):
                     rss = peak_rss_mib(case, side, args.device)
