@@ -117,8 +117,15 @@ class Ensemble:
         self.weighting = ({"rule": EQUAL, "reason": f"{meta_label} was {reason}",
                            "trained_with": meta.identities, "given": self.identities} if reason is not None
                           else {"rule": "meta-learner", **meta.parameters(self.method)})
+        notes = []
         if reason is None and not meta.identities:
-            self.weighting["note"] = "the meta-learner records no member identities: its members matched by key only"
+            notes.append("the meta-learner records no member identities: its members matched by key only")
+        groups = meta.trained_groups() if reason is None else None
+        if groups is not None and self.group not in groups:  # e.g. minute bars: said, not applied silently
+            notes.append(f"it was never trained on {self.group} bars: the weights fitted on all of "
+                         f"{', '.join(sorted(groups))} together apply")
+        if notes:
+            self.weighting["note"] = "; ".join(notes)
 
     def describe_weighting(self) -> str:
         """One line: how the members are weighted, and why when it is not the meta-learner's way."""

@@ -50,6 +50,13 @@ class MetaLearner:
     def spread_of(self, method: str) -> float:
         return self.spread if method == "softmax" else float(self.combinations[method]["spread"])
 
+    def trained_groups(self) -> set[str] | None:
+        """The (asset class/interval) groups with weights of their own; None when it stores no fixed weights."""
+        from .combine import ALL
+
+        groups = {g for c in self.combinations.values() for g in c["weights"]} - {ALL}
+        return groups if self.combinations else None
+
     def group_weights(self, method: str, group: str) -> dict[str, float]:
         """The fixed weights of ``method`` for ``group`` (``combine.group_key``), else those fitted on all
         groups together."""

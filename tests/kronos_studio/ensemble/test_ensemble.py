@@ -306,6 +306,26 @@ def test_the_bundled_meta_learner_with_another_kronos_weighs_equally_and_says_wh
         bars_ensemble(pipeline, bars, MetaLearner.load(tmp_path / "meta"), settings)
 
 
+def test_an_interval_the_meta_learner_never_saw_is_named_in_the_weighting():
+    """Minute bars take the weights fitted on every group together: the weighting line says so; the
+    groups it trained on say nothing more."""
+    from kronos.checkpoints import load_pair
+    from kronos.settings import ForecastSettings
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
+    from kronos_studio.forecasting import studio_pipeline
+
+    pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
+    lines = {}
+    for interval in ("1d", "1m"):
+        bars = Bars.from_frame(walk(700), source="file", symbol="WALK", interval=interval, calendar="XNYS")
+        ens = bars_ensemble(pipeline, bars, load_bundled_meta(), ForecastSettings(horizon=5, paths=8))
+        assert ens.weighting["rule"] == "meta-learner"  # the bundled members: its own weights apply
+        lines[interval] = ens.describe_weighting()
+    assert "never trained on equity/1m bars" in lines["1m"] and "equity/1d" in lines["1m"]
+    assert "never trained" not in lines["1d"]
+
+
 def test_the_quantile_average_reads_all_of_a_members_paths_the_pool_its_first(evaluations):
     """Quantile averaging reads each member's quantiles from every path it drew (a cheap member draws
     more than the forecast's count: quantiles of 30 draws are noisy); a linear pool takes a member's first
