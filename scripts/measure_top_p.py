@@ -28,7 +28,7 @@ from kronos.config import default_lookback
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS, KronosMember
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
-from kronos_studio.evaluation.trust import skill_interval, skill_score
+from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
 from kronos_studio.evaluation.walk_forward import compare
 from kronos_studio.forecasting import studio_pipeline
 from kronos_studio.training.datasets import BUNDLED_SPLIT
@@ -81,8 +81,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['series']} ({r['from']} to {r['to']}, h {r['horizon']}) | {r['cutoffs']} | {r['model']} | "
-              f"{r['crps_pct']:.3f} | {r['coverage_p10_p90']:.2f} | {r['skill']:+.3f} ({r['skill_ci95'][0]:+.3f} to "
-              f"{r['skill_ci95'][1]:+.3f}) | {r['vs_top_p_0.9']:+.3f} ({r['vs_ci95'][0]:+.3f} to {r['vs_ci95'][1]:+.3f}) |")
+              f"{r['crps_pct']:.3f} | {r['coverage_p10_p90']:.2f} | {skill_with_interval(r['skill'], r['skill_ci95'])} | "
+              f"{skill_with_interval(r['vs_top_p_0.9'], r['vs_ci95'])} |")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from data_sources import load_sample
 from kronos_studio.ensemble.members import GarchMember
 from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, default_baselines
-from kronos_studio.evaluation.trust import skill_interval, skill_score
+from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
 from kronos_studio.evaluation.walk_forward import compare, cutoffs_from_time, last_cutoffs
 
 PATHS, CUTOFFS = 30, 30
@@ -85,8 +85,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['series']} | {r['period']} | {r['horizon']} | {r['cutoffs']} | {r['model']} | {r['crps_pct']:.3f} | "
-              f"{r['coverage_p10_p90']:.2f} | {r['crps_skill_vs_random_walk']:+.3f} "
-              f"({r['skill_ci95'][0]:+.3f} to {r['skill_ci95'][1]:+.3f}) |")
+              f"{r['coverage_p10_p90']:.2f} | {skill_with_interval(r['crps_skill_vs_random_walk'], r['skill_ci95'])} |")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from kronos_studio.ensemble.ensemble import Ensemble
 from kronos_studio.ensemble.features import asset_class
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.evaluation.metrics import score_paths
-from kronos_studio.evaluation.trust import skill_interval, skill_score
+from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
 from kronos_studio.evaluation.walk_forward import compare, last_cutoffs
 from kronos_studio.forecasting import studio_pipeline
 from kronos_studio.training.datasets import BUNDLED_SPLIT
@@ -178,9 +178,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['series']} | {r['horizon']} | {r['cutoffs']} | {r['model']} | {r['crps_pct']:.3f} | "
-              f"{r['coverage_p10_p90']:.2f} | {r['crps_skill_vs_random_walk']:+.3f} "
-              f"({r['skill_ci95'][0]:+.3f} to {r['skill_ci95'][1]:+.3f}) | {r['skill_vs_best_member']:+.3f} "
-              f"({r['vs_best_ci95'][0]:+.3f} to {r['vs_best_ci95'][1]:+.3f}) |")
+              f"{r['coverage_p10_p90']:.2f} | {skill_with_interval(r['crps_skill_vs_random_walk'], r['skill_ci95'])} | "
+              f"{skill_with_interval(r['skill_vs_best_member'], r['vs_best_ci95'])} |")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ def skill_score(score: float, reference: float) -> float:
     return float(1 - score / reference) if reference > 0 else float("nan")
 
 
+def skill_with_interval(skill: float, interval) -> str:
+    """A skill and its interval for the tables the measurement scripts print: '+0.012 (-0.030 to +0.041)'."""
+    return f"{skill:+.3f} ({interval[0]:+.3f} to {interval[1]:+.3f})"
+
+
 def signed_percent(x: float) -> str:
     """A skill or a return for reading: '+12%', '-0.4%', '+0.03%' (never '-0%': a tiny value keeps the
     decimals that show its size and sign), '0%' for exactly zero, 'n/a' when not a number."""
