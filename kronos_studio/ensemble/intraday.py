@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_sources.calendars import infer_interval
+
 from .bar_variance import range_variance
 
 BUCKET_MINUTES = 30  # the narrowest time-of-day bucket: a 30-minute bucket of minute bars pools 30 of them a session
@@ -56,8 +58,8 @@ def variance_factors(bars: pd.DataFrame, variance: np.ndarray, future) -> tuple[
         return None
     if times.tz is not None:
         future = future.tz_convert(times.tz)  # slots are read on the market's wall clock
-    step = pd.Series(times).diff().median()
-    if not pd.notna(step) or step <= pd.Timedelta(0) or step >= INTRADAY_BELOW:
+    step = infer_interval(times)
+    if step is None or step >= INTRADAY_BELOW:
         return None
     bucket = max(int(step / pd.Timedelta(minutes=1)), BUCKET_MINUTES)
     seen = _slots(times, None, step, bucket)
@@ -81,10 +83,11 @@ def variance_factors(bars: pd.DataFrame, variance: np.ndarray, future) -> tuple[
     return lookup(seen), lookup(ahead)
 
 
-def time_of_day(bars: pd.DataFrame, future) -> tuple[np.ndarray, np.ndarray] | None:
-    """``variance_factors`` of ``bars`` from their range variance (the first bar, which has no
-    previous close and so no gap term, left out of the estimate)."""
-    v = range_variance(bars)
+def time_of_day(bars: pd.DataFrame, future, variance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``variance_factors`` of ``bars`` from their range variance (``variance``: ``range_variance(bars)``
+    when the caller has it already; the first bar, which has no previous close and so no gap term, is
+    left out of the estimate)."""
+    v = np.array(range_variance(bars) if variance is None else variance, np.float64)  # a copy: bar 0 blanked
     v[:1] = np.nan
     return variance_factors(bars, v, future)
 

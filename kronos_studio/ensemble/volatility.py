@@ -81,8 +81,9 @@ class HarMember:
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
         bars = history.iloc[-(self.window + 1):]
-        profile = time_of_day(bars, future) if self.time_of_day else None
-        v = range_variance(bars)[1:]  # the first bar has no previous close (no gap term)
+        v = range_variance(bars)
+        profile = time_of_day(bars, future, v) if self.time_of_day else None
+        v = v[1:]  # the first bar has no previous close (no gap term)
         close = bars["close"].to_numpy(np.float64)
         r = np.diff(np.log(np.where(close > 0, close, np.nan)))
         if profile is not None:  # model the deseasonalised bars; the future's slots scale the steps back
