@@ -47,17 +47,25 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 # How a pipeline runs its decode loop: "eager" (kronos.generate), "static" (kronos.static_decode: fixed
-# shapes, the same sampled paths on the CPU), "graphs" (the static steps replayed from CUDA graphs).
-DECODE_MODES = ("eager", "static", "graphs")
+# shapes, the same sampled paths on the CPU), "graphs" (the static steps replayed from CUDA graphs),
+# "compiled" (the static steps compiled by torch.compile, on a background thread: until a shape's compiled
+# steps are ready its forecasts run the static steps, so nobody waits for the compiler).
+DECODE_MODES = ("eager", "static", "graphs", "compiled")
+COMPILE_DEVICES = ("cpu", "cuda")  # where torch.compile's inductor builds the decode step
 
 
 def resolve_decode(decode: str | None, device: torch.device) -> str:
-    """A pipeline's decode mode, the one place it is chosen. Default: eager on every device until the
-    static path and the graphs are measured faster (docs/speed.md, "CUDA graphs"); on CUDA the intended
-    default is "graphs", once its test has passed on a GPU and the bench has shown the gain."""
+    """A pipeline's decode mode, the one place it is chosen. Default: eager on every device. "compiled"
+    pays only in a process that makes many forecasts of one shape (the app, ``kronos serve``, batch
+    jobs): compiling costs seconds to a minute, saves ~20% of a CPU forecast (docs/speed.md); on CUDA the
+    intended default is "graphs", once its test has passed on a GPU and the bench has shown the gain."""
     decode = decode or "eager"
     if decode not in DECODE_MODES:
         raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
-    if decode == "graphs" and torch.device(device).type != "cuda":
+    kind = torch.device(device).type
+    if decode == "graphs" and kind != "cuda":
         raise ValueError(f"decode='graphs' (CUDA graphs) needs a CUDA device, not {device}; use 'static' or 'eager'")
+    if decode == "compiled" and kind not in COMPILE_DEVICES:
+        raise ValueError(f"decode='compiled' (torch.compile) runs on {' or '.join(COMPILE_DEVICES)}, not {device}; "
+                         "use 'eager'")
     return decode

@@ -237,9 +237,11 @@ class Kronos(nn.Module):
         attn = self.dep_layer.cross_attn
         if torch.is_grad_enabled() or type(attn.q_proj) is not nn.Linear:
             return attn.query(self.embedding.emb_s1(s1))
+        cached = self.__dict__.get("_s2_queries")
+        if cached is not None and torch.compiler.is_compiling():  # as in fused_linear: no data-pointer check
+            return split_heads(cached[1][s1], attn.n_heads)
         weights = (self.embedding.emb_s1.weight, attn.q_proj.weight, attn.q_proj.bias)
         key = tuple((p.data_ptr(), p._version) for p in weights)
-        cached = self.__dict__.get("_s2_queries")
         if cached is None or cached[0] != key:
             cached = self.__dict__["_s2_queries"] = (key, attn.q_proj(self.embedding.emb_s1.weight))
         return split_heads(cached[1][s1], attn.n_heads)

@@ -26,7 +26,7 @@ from .generate import Progress, Prompt, generate
 from .normalization import denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES
 from .settings import ForecastSettings
-from .static_decode import DecoderPool, generate_static
+from .static_decode import decoder_pool, generate_static
 from .timefeatures import time_features
 
 # (bars as given, history timestamps, horizon) -> the horizon's bar times: the hook through which the
@@ -49,7 +49,7 @@ class _Prepared:
 
 class KronosPipeline:
     """A tokenizer + predictor pair and the rules around them. Stateless apart from the (read-only)
-    model and, for decode='static'/'graphs', a pool of decode buffers that a forecast takes out while it
+    model and, for decode='static'/'graphs'/'compiled', a pool of decode buffers that a forecast takes out while it
     runs: one pipeline serves many threads."""
 
     def __init__(self, pair: KronosPair, future_timestamps: FutureTimestamps | None = None,
@@ -57,14 +57,16 @@ class KronosPipeline:
         """``future_timestamps(bars, history_timestamps, horizon)`` gives the horizon's bar times
         (e.g. from an exchange calendar); by default the history's own rhythm is followed.
 
-        ``decode``: how the decode loop runs, 'eager', 'static' (fixed shapes) or 'graphs' (CUDA graphs of
-        the static steps, CUDA only); default in ``kronos.device.resolve_decode``. Greedy output is the
-        same in every mode; so are sampled paths on the CPU (on CUDA, static/graphs draw their noise up
-        front, which gives other paths for a seed than eager: see ``kronos.static_decode``)."""
+        ``decode``: how the decode loop runs, 'eager', 'static' (fixed shapes), 'graphs' (CUDA graphs of
+        the static steps, CUDA only) or 'compiled' (the static steps compiled on a background thread; the
+        static ones run until a shape is compiled); default in ``kronos.device.resolve_decode``. Greedy
+        output is the same in every mode (compiled: to float rounding); so are sampled paths on the CPU
+        (on CUDA, static/graphs draw their noise up front, which gives other paths for a seed than eager:
+        see ``kronos.static_decode``). The provenance's ``decode`` says which steps ran."""
         self.pair = pair
         self.future_timestamps = future_timestamps
         self.decode = resolve_decode(decode, pair.device)
-        self._decoders = DecoderPool()  # static/graphs: buffers and graphs kept between forecasts, per shape
+        self._decoders = decoder_pool(pair.predictor)  # decoders kept between forecasts, per shape and model
 
     @classmethod
     def from_pretrained(cls, model, tokenizer=None, *, revision: str | None = None, cache_dir=None,
@@ -76,6 +78,15 @@ class KronosPipeline:
         pair = load_pair(model, tokenizer, revision=revision, cache_dir=cache_dir, device=device,
                          precision=precision)
         return cls(pair, future_timestamps, decode)
+
+    def wait_for_compilation(self, timeout: float | None = None) -> None:
+        """decode='compiled': wait until the shapes being compiled in the background are ready (a warm-up
+        that must finish before serving; tests). Returns at once when nothing is being compiled."""
+        self._decoders.wait_for_builds(timeout)
+
+    def compile_failures(self) -> dict[str, str]:
+        """decode='compiled': why a shape could not be compiled (its forecasts run the static steps)."""
+        return {str(key[0]): why for key, why in self._decoders.failed.items()}
 
     @property
     def context(self) -> int:
@@ -148,13 +159,15 @@ class KronosPipeline:
             generator = [torch.Generator(device=device).manual_seed(seed) for _ in prompts]
         else:
             generator = torch.Generator(device=device).manual_seed(seed)
+        decode = {"decode": self.decode}  # what ran: compiled mode runs the static steps until compiled
         if self.decode == "eager":
             tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
                               settings.sampling, generator, progress)
         else:
             tokens = generate_static(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
                                      settings.sampling, generator, progress, cuda_graphs=self.decode == "graphs",
-                                     pool=self._decoders)
+                                     pool=self._decoders, compiled=self.decode == "compiled", report=decode)
+            decode = {"decode_mode": self.decode, **decode}
         decoded = self._decode(tokens, settings.horizon)
         rebuilt = self._reconstruct_last_bars(codes) if settings.anchor else [None] * len(prepared)
         results = []
@@ -173,7 +186,7 @@ class KronosPipeline:
             provenance = {
                 **pair.provenance(),
                 "device": str(device),
-                "decode": self.decode,
+                **decode,
                 "events": events is not None,
                 "seed": seed,
                 "random_stream": "per series" if per_series_stream else "shared by the batch",

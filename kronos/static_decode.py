@@ -32,10 +32,12 @@ static and eager sampled paths differ for a seed (equal in distribution); graph 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from .device import COMPILE_DEVICES
 from .generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
 from .layers import PathKVCache
 from .model import Kronos, TemporalEmbedding
@@ -46,6 +48,9 @@ HORIZON_BUCKET = 32  # generated slots per row likewise
 DRAWS_PER_STEP = 2  # s1, then s2
 GRAPH_WARMUP_STEPS = 2  # eager runs on a side stream before capture (lazy inits, cuBLAS workspaces)
 DECODER_POOL_SIZE = 4  # decoders a pipeline keeps between forecasts (their caches and graphs hold memory)
+# torch.compile options per device: on the CPU the compiled step calls its kernels from C++, not from a
+# Python wrapper (the per-call overhead is what a CPU decode step is made of: docs/speed.md).
+COMPILE_OPTIONS = {"cpu": {"cpp_wrapper": True}}
 
 
 def round_up(n: int, step: int) -> int:
@@ -216,7 +221,34 @@ class CudaGraphDecoder:
         self.trunk_graph.replay()
 
 
-DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, CUDA graphs or not, weights version)
+class CompiledDecoder:
+    """A StaticDecoder's two steps compiled by torch.compile (inductor): each step one graph (``fullgraph``:
+    a graph break is an error, not a silent slowdown), fixed shapes; on the CPU the compiled code is
+    called from C++ (``cpp_wrapper``), not from Python per kernel. Building it compiles (seconds to a
+    minute; torch's on-disk caches, keyed by torch version, code and shapes, make a second process
+    faster), so pipelines build it on a background thread (``DecoderPool.build_in_background``).
+
+    Build it before ``decoder.load()``: like the graph capture, compiling runs real steps on whatever the
+    buffers hold (finite numbers). The compiled kernels may sum in another order than the eager ones, so
+    logits agree to float rounding, not bit for bit (a sampled token can differ only where a draw falls
+    within that rounding of a boundary)."""
+
+    def __init__(self, decoder: StaticDecoder):
+        if decoder.device.type not in COMPILE_DEVICES:
+            raise ValueError(f"torch.compile of the decode step runs on {' or '.join(COMPILE_DEVICES)}, "
+                             f"not {decoder.device}")
+        self.decoder = decoder
+        options = COMPILE_OPTIONS.get(decoder.device.type)
+        self.sample_step = torch.compile(decoder.sample_step, fullgraph=True, dynamic=False, options=options)
+        self.trunk_step = torch.compile(decoder.trunk_step, fullgraph=True, dynamic=False, options=options)
+        with torch.no_grad():  # the mode forecasts run in (grad mode is per thread; the fused weights need it)
+            self.sample_step()
+            self.trunk_step()
+        decoder.index.zero_()
+
+
+DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, runner kind, weights version)
+Runner = StaticDecoder | CudaGraphDecoder | CompiledDecoder
 
 
 def weights_version(model: Kronos) -> tuple:
@@ -233,10 +265,15 @@ class DecoderPool:
 
     def __init__(self, size: int = DECODER_POOL_SIZE):
         self.size = size
-        self._idle: list[tuple[DecoderKey, StaticDecoder | CudaGraphDecoder]] = []
+        self._idle: list[tuple[DecoderKey, Runner]] = []
         self._lock = threading.Lock()
+        self._building: dict[DecoderKey, threading.Thread] = {}
+        self.failed: dict[DecoderKey, str] = {}  # keys whose background build failed, and why (not retried)
 
-    def take(self, key: DecoderKey) -> StaticDecoder | CudaGraphDecoder | None:
+    def __reduce__(self):  # a copied or pickled model gets an empty pool: decoders are the original's
+        return DecoderPool, (self.size,)
+
+    def take(self, key: DecoderKey) -> Runner | None:
         with self._lock:
             for i, (k, runner) in enumerate(self._idle):
                 if k == key:
@@ -244,18 +281,62 @@ class DecoderPool:
                     return runner
         return None
 
-    def give(self, key: DecoderKey, runner: StaticDecoder | CudaGraphDecoder) -> None:
+    def give(self, key: DecoderKey, runner: Runner) -> None:
         with self._lock:
             self._idle = [*self._idle, (key, runner)][-self.size:]
+
+    def build_in_background(self, key: DecoderKey, build: Callable[[], Runner]) -> threading.Thread | None:
+        """Run ``build`` on a daemon thread, once per key, and pool what it returns; a failure is kept in
+        ``failed`` (the forecasts of that key go on without it). Returns the thread, or None when the key
+        is already being built, has failed, or is waiting in the pool."""
+        with self._lock:
+            if key in self._building or key in self.failed or any(k == key for k, _ in self._idle):
+                return None
+
+            def work() -> None:
+                try:
+                    self.give(key, build())
+                except Exception as exc:  # a missing C++ compiler, an unsupported operator: say so, not crash
+                    self.failed[key] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                finally:
+                    with self._lock:
+                        self._building.pop(key, None)
+
+            thread = self._building[key] = threading.Thread(target=work, name="kronos-decode-compile", daemon=True)
+        thread.start()
+        return thread
+
+    def wait_for_builds(self, timeout: float | None = None) -> None:
+        """Wait for the background builds under way (a warm-up that must finish, tests)."""
+        with self._lock:
+            threads = list(self._building.values())
+        for thread in threads:
+            thread.join(timeout)
+
+
+def decoder_pool(model: Kronos) -> DecoderPool:
+    """The model's decoder pool, kept on the model (a plain attribute, not in its state dict): a decoder
+    depends only on the model and the shape, so every pipeline on one model shares its decoders and their
+    captured or compiled steps (the studio makes a pipeline per request; the model stays loaded)."""
+    return model.__dict__.setdefault("_decoder_pool", DecoderPool())
 
 
 @torch.no_grad()
 def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int,
                     sampling: SamplingConfig, generator: Generators = None, progress: Progress | None = None,
-                    cuda_graphs: bool = False, pool: DecoderPool | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``generate`` through a StaticDecoder (``cuda_graphs``: its steps replayed from CUDA graphs) while
-    every window fits the context, then the eager steps. Same return value as ``generate``. With a
-    ``pool``, the decoder comes from it and goes back to it (one allocation and capture per shape)."""
+                    cuda_graphs: bool = False, pool: DecoderPool | None = None, compiled: bool = False,
+                    report: dict | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``generate`` through a StaticDecoder (``cuda_graphs``: its steps replayed from CUDA graphs;
+    ``compiled``: compiled by torch.compile) while every window fits the context, then the eager steps.
+    Same return value as ``generate``. With a ``pool``, the decoder comes from it and goes back to it (one
+    allocation and capture per shape). ``compiled`` needs a pool: the compiled decoder is built there on a
+    background thread, and until it is ready this forecast runs the plain static steps. ``report``, if
+    given, receives ``decode``: the steps that actually ran ('static', 'graphs', 'compiled'), and
+    ``compile_pending`` / ``compile_failed`` for compiled mode."""
+    if compiled and (pool is None or cuda_graphs):
+        raise ValueError("compiled decoding needs a decoder pool and excludes CUDA graphs")
+    if report is not None:
+        report["decode"] = "eager"  # unless the static steps run (below)
     check_generation(prompts, horizon, paths, context, generator)
     model.eval()
     state = Generation(model, prompts, horizon, paths, context)
@@ -267,13 +348,25 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
     if n_static:
         shape = StaticShape.bucketed(len(prompts), paths, max(state.lengths), horizon)
         channels = None if state.seqs.events is None else state.seqs.events.shape[-1]
-        key = (shape, sampling, channels, cuda_graphs, weights_version(model))
+        kind = "graphs" if cuda_graphs else "compiled" if compiled else "static"
+        key = (shape, sampling, channels, kind, weights_version(model))
         runner = pool.take(key) if pool is not None else None
+        if runner is None and compiled:
+            # Not compiled yet: start (once per shape) and run the plain static steps meanwhile; the plain
+            # decoder this forecast uses goes back to the pool as such.
+            pool.build_in_background(key, lambda: CompiledDecoder(StaticDecoder(model, shape, sampling, channels)))
+            key = (*key[:3], "static", key[4])
+            runner = pool.take(key)
+            if report is not None:
+                failed = pool.failed.get((*key[:3], "compiled", key[4]))
+                report.update({"compile_failed": failed} if failed else {"compile_pending": True})
         if runner is None:
             decoder = StaticDecoder(model, shape, sampling, channels)
             runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
-        decoder = runner.decoder if cuda_graphs else runner
+        decoder = runner if isinstance(runner, StaticDecoder) else runner.decoder
         decoder.load(state, logits, noise)
+        if report is not None:
+            report["decode"] = key[3]
     for t in range(horizon):
         if t < n_static:
             runner.sample_step()

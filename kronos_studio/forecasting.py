@@ -2,11 +2,15 @@
 (exchange sessions and holidays, 24/7 crypto, the weekly FX session) — the hook the core leaves open."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 from kronos.checkpoints import KronosPair
 from kronos.config import MIN_BAND_PATHS
 from kronos.pipeline import KronosPipeline
+
+DECODE_ENV = "KRONOS_STUDIO_DECODE"
 
 
 def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
@@ -32,5 +36,14 @@ def too_few_paths(paths: int) -> str | None:
             f"nothing about uncertainty; sample at least {MIN_BAND_PATHS} paths (30 by default)")
 
 
+def studio_decode() -> str | None:
+    """How the studio's pipelines run the decode loop: ``$KRONOS_STUDIO_DECODE`` ('compiled' for a
+    long-running app or ``kronos serve``: see ``kronos.device.resolve_decode``), else the library's default."""
+    return os.environ.get(DECODE_ENV) or None
+
+
 def studio_pipeline(pair: KronosPair) -> KronosPipeline:
-    return KronosPipeline(pair, future_timestamps=calendar_future_timestamps)
+    try:
+        return KronosPipeline(pair, future_timestamps=calendar_future_timestamps, decode=studio_decode())
+    except ValueError as e:
+        raise ValueError(f"{DECODE_ENV}={studio_decode()}: {e}") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
+from kronos_studio.forecasting import studio_decode
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
 from . import compute
@@ -66,6 +69,17 @@ class Service:
         self.registry = config.registry or ModelRegistry()
         self.cache = compute.OnceCache(config.cache_entries)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
+        self.warm_up = None
+        if studio_decode() == "compiled":  # compile the usual shape now, not at a user's request
+            self.warm_up = threading.Thread(target=self._warm_up, name="kronos-warm-up", daemon=True)
+            self.warm_up.start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.registry.warm_up()
+        except Exception as e:  # the service works without it: say why, in one line
+            print(f"kronos serve: the warm-up forecast failed ({one_line(e)}); requests compile on first use",
+                  file=sys.stderr)
 
     def close(self) -> None:
         self.jobs.shutdown()

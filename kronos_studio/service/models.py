@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from kronos.settings import ForecastSettings
 
+WARM_UP_HORIZON = 30  # the Forecast page's default horizon
+
 
 class ModelRegistry:
     """Kronos pairs by the reference ``resolve`` loads them by (the bundled default: its folder).
@@ -51,6 +53,20 @@ class ModelRegistry:
         of several fighting for them (and one pair's modules are never run from two threads at once)."""
         with self.lock:
             return self.sampling.setdefault(str(ref), threading.Lock())
+
+    def warm_up(self, horizon: int = WARM_UP_HORIZON) -> None:
+        """One forecast of the first bundled sample by the default model at the app's default settings
+        (``horizon`` bars, 30 paths): loads the model, and with ``KRONOS_STUDIO_DECODE=compiled`` starts
+        compiling the usual shape's decode steps (in the background: ``kronos.static_decode``) before the
+        first requests need them. Errors are the forecast's own: the service works without a warm-up."""
+        from data_sources import list_samples, load_sample
+        from kronos_studio.forecasters import make_forecast
+
+        bars = load_sample(list_samples()[0].name)
+        settings = ForecastSettings(horizon=horizon)
+        forecaster = self.forecaster(None, bars, settings)
+        with self.sampling_lock(None):
+            make_forecast(forecaster, bars, settings)
 
     def loaded(self) -> list[str]:
         with self.lock:

@@ -125,7 +125,9 @@ def test_static_greedy_forecast_matches_official(oracle, name, context, n, horiz
     fc = KronosPipeline(o.ours(context), decode="static").predict(history, horizon, **kwargs)
     rel = np.abs(fc.mean - ref) / np.maximum(np.abs(ref), 1e-3)
     assert rel.max() < 1e-4, f"max relative difference {rel.max():.2e}"
-    assert fc.provenance["decode"] == "static"
+    # What ran: the static steps, unless the window slides from the first token (then all eager).
+    assert fc.provenance["decode_mode"] == "static"
+    assert fc.provenance["decode"] == ("static" if static_tokens([n], horizon, context) else "eager")
     eager = KronosPipeline(o.ours(context)).predict(history, horizon, **kwargs)
     np.testing.assert_allclose(fc.paths, eager.paths, rtol=1e-5)
 
@@ -197,7 +199,7 @@ def test_the_graph_warm_up_leaves_no_trace(random_model):
             decoder.trunk_step()
     decoder.index.zero_()
     pool = DecoderPool()
-    pool.give((shape, SAMPLED, None, False, weights_version(model)), decoder)
+    pool.give((shape, SAMPLED, None, "static", weights_version(model)), decoder)
     static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4), pool=pool)
     assert pool._idle[0][1] is decoder  # it served the forecast
     eager = generate(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4))
@@ -255,7 +257,9 @@ def test_decode_mode_is_checked(random_model):
     with pytest.raises(ValueError, match="CUDA device"):
         KronosPipeline(pair, decode="graphs")
     with pytest.raises(ValueError, match="decode must be one of"):
-        KronosPipeline(pair, decode="compiled")
+        KronosPipeline(pair, decode="jit")
+    with pytest.raises(ValueError, match="torch.compile"):
+        resolve_decode("compiled", torch.device("mps"))
     with pytest.raises(ValueError, match="CUDA device"):
         CudaGraphDecoder(StaticDecoder(pair.predictor, StaticShape.bucketed(1, 2, 10, 5), GREEDY))
 
@@ -303,3 +307,49 @@ def test_graph_greedy_forecast_matches_official(oracle, name, context, n, horizo
     rel = np.abs(fc.mean - ref) / np.maximum(np.abs(ref), 1e-3)
     assert rel.max() < 1e-4, f"max relative difference {rel.max():.2e}"
     assert fc.provenance["decode"] == "graphs"
+
+
+def test_compiled_decode_is_built_in_the_background_and_samples_the_static_paths(random_model):
+    """decode='compiled': the first forecast of a shape runs the static steps while torch.compile builds
+    the compiled ones on a background thread (nobody waits for the compiler); the next forecast of that
+    shape runs them, and its paths are the static steps' paths (compiled kernels agree to float rounding)."""
+    pair = random_model("tiny").ours(64)
+    pipeline = KronosPipeline(pair, decode="compiled")
+    bars = random_bars(50, seed=3)
+    first = pipeline.predict(bars, 12, paths=4, seed=7)
+    assert first.provenance["decode_mode"] == "compiled"
+    assert first.provenance["decode"] == "static" and first.provenance["compile_pending"] is True
+    pipeline.wait_for_compilation()
+    assert pipeline.compile_failures() == {}
+    # A new pipeline on the same model (the studio makes one per request) finds the compiled steps.
+    second = KronosPipeline(pair, decode="compiled").predict(bars, 12, paths=4, seed=7)
+    assert second.provenance["decode"] == "compiled" and "compile_pending" not in second.provenance
+    static = KronosPipeline(pair, decode="static").predict(bars, 12, paths=4, seed=7)
+    np.testing.assert_array_equal(first.paths, static.paths)
+    np.testing.assert_allclose(second.paths, static.paths, rtol=1e-4, atol=1e-6)
+    assert np.abs(second.paths - KronosPipeline(pair).predict(bars, 12, paths=4, seed=8).paths).max() > 1e-3  # seeds matter
+
+
+def test_a_failed_compilation_is_reported_and_the_forecast_goes_on(random_model, monkeypatch):
+    """A compiler that cannot run (no C++ toolchain, say) must not break forecasting: the static steps
+    run, the provenance names the failure, and the build is not retried at every forecast."""
+    import kronos.static_decode as static_decode
+
+    calls = []
+
+    def no_compiler(decoder):
+        calls.append(decoder)
+        raise RuntimeError("no C++ compiler found (install g++)\nlong traceback")
+
+    monkeypatch.setattr(static_decode, "CompiledDecoder", no_compiler)
+    pair = random_model("tiny").ours(64)
+    pipeline = KronosPipeline(pair, decode="compiled")
+    bars = random_bars(50, seed=3)
+    pipeline.predict(bars, 12, paths=4, seed=7)
+    pipeline.wait_for_compilation()
+    later = pipeline.predict(bars, 12, paths=4, seed=7)
+    assert later.provenance["decode"] == "static"
+    assert later.provenance["compile_failed"] == "RuntimeError: no C++ compiler found (install g++)"
+    assert len(calls) == 1
+    static = KronosPipeline(pair, decode="static").predict(bars, 12, paths=4, seed=7)
+    np.testing.assert_array_equal(later.paths, static.paths)
