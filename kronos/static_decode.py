@@ -344,7 +344,7 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
     rows = len(state.rows)
     noise = None if sampling.temperature == 0 else uniform_noise(horizon, DRAWS_PER_STEP, rows, generator, logits)
     n_static = static_tokens(state.lengths, horizon, context)
-    runner = key = None
+    runner = key = compiled_key = None
     if n_static:
         shape = StaticShape.bucketed(len(prompts), paths, max(state.lengths), horizon)
         channels = None if state.seqs.events is None else state.seqs.events.shape[-1]
@@ -352,9 +352,10 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
         key = (shape, sampling, channels, kind, weights_version(model))
         runner = pool.take(key) if pool is not None else None
         if runner is None and compiled:
-            # Not compiled yet: start (once per shape) and run the plain static steps meanwhile; the plain
-            # decoder this forecast uses goes back to the pool as such.
-            pool.build_in_background(key, lambda: CompiledDecoder(StaticDecoder(model, shape, sampling, channels)))
+            # Not compiled yet: this forecast runs the plain static steps (its decoder goes back to the pool
+            # as such) and the compiler starts when it is done: tracing holds the GIL, so a compilation
+            # beside the decode loop would slow the forecast that started it several-fold.
+            compiled_key = key
             key = (*key[:3], "static", key[4])
             runner = pool.take(key)
             if report is not None:
@@ -385,4 +386,6 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
                 runner.trunk_step()
             else:
                 logits = state.step()
+    if compiled_key is not None:  # once per shape: started now, later forecasts of it run the compiled steps
+        pool.build_in_background(compiled_key, lambda: CompiledDecoder(StaticDecoder(model, shape, sampling, channels)))
     return state.tokens(horizon)

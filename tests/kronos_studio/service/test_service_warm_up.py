@@ -1,0 +1,56 @@
+"""``kronos serve --decode compiled`` (``KRONOS_STUDIO_DECODE=compiled``): the service compiles the usual
+shape's decode steps at start-up, in the background, and requests then run the compiled steps."""
+from __future__ import annotations
+
+import pytest
+from service_helpers import run_cli
+
+from kronos.checkpoints import load_pair
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasting import DECODE_ENV
+from kronos_studio.service import compute
+from kronos_studio.service.app import Service, ServiceConfig
+from kronos_studio.service.models import WARM_UP_HORIZON, ModelRegistry
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's inductor on torch.jit
+
+
+def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path, monkeypatch):
+    from data_sources import list_samples, load_sample
+
+    monkeypatch.setenv(DECODE_ENV, "compiled")
+    registry = ModelRegistry(load=lambda ref: load_pair(tiny_model, device="cpu"))  # every ref: the tiny model
+    service = Service(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", registry=registry,
+                                    jobs_dir=str(tmp_path / "jobs")))
+    try:
+        assert service.warm_up is not None
+        service.warm_up.join(timeout=600)
+        assert registry.loaded()  # the warm-up loaded the default model
+        pair = registry.pair(registry.loaded()[0])
+        pool = pair.predictor.__dict__["_decoder_pool"]
+        pool.wait_for_builds(timeout=600)
+        assert pool.failed == {}
+        bars = load_sample(list_samples()[0].name)
+        fc = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=WARM_UP_HORIZON))
+        assert fc.provenance["decode"] == "compiled"  # the request found the steps compiled at start-up
+        other = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=WARM_UP_HORIZON + 40))
+        assert other.provenance["decode"] == "static" and other.provenance["compile_pending"]  # another shape
+        pool.wait_for_builds(timeout=600)  # not left compiling beside the next tests
+    finally:
+        service.close()
+
+
+def test_without_the_setting_there_is_no_warm_up(tmp_path, monkeypatch):
+    monkeypatch.delenv(DECODE_ENV, raising=False)
+    service = Service(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", jobs_dir=str(tmp_path / "jobs")))
+    try:
+        assert service.warm_up is None and service.registry.loaded() == []
+    finally:
+        service.close()
+
+
+def test_serve_refuses_an_unknown_decode_mode():
+    out = run_cli("serve", "--decode", "jit", "--open")
+    assert out.returncode != 0
+    assert "--decode: decode must be one of" in out.stderr and "compiled" in out.stderr
+    assert "Traceback" not in out.stderr
