@@ -49,7 +49,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 # How a pipeline runs its decode loop: "eager" (kronos.generate), "static" (kronos.static_decode: fixed
 # shapes, the same sampled paths on the CPU), "graphs" (the static steps replayed from CUDA graphs),
 # "compiled" (the static steps compiled by torch.compile, on a background thread: until a shape's compiled
-# steps are ready its forecasts run the static steps, so nobody waits for the compiler).
+# steps are ready its forecasts run the eager steps, so nobody waits for the compiler).
 DECODE_MODES = ("eager", "static", "graphs", "compiled")
 COMPILE_DEVICES = ("cpu", "cuda")  # where torch.compile's inductor builds the decode step
 

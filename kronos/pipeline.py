@@ -59,7 +59,7 @@ class KronosPipeline:
 
         ``decode``: how the decode loop runs, 'eager', 'static' (fixed shapes), 'graphs' (CUDA graphs of
         the static steps, CUDA only) or 'compiled' (the static steps compiled on a background thread; the
-        static ones run until a shape is compiled); default in ``kronos.device.resolve_decode``. Greedy
+        eager ones run until a shape is compiled); default in ``kronos.device.resolve_decode``. Greedy
         output is the same in every mode (compiled: to float rounding); so are sampled paths on the CPU
         (on CUDA, static/graphs draw their noise up front, which gives other paths for a seed than eager:
         see ``kronos.static_decode``). The provenance's ``decode`` says which steps ran."""
@@ -85,7 +85,7 @@ class KronosPipeline:
         self._decoders.wait_for_builds(timeout)
 
     def compile_failures(self) -> dict[str, str]:
-        """decode='compiled': why a shape could not be compiled (its forecasts run the static steps)."""
+        """decode='compiled': why a shape could not be compiled (its forecasts run the eager steps)."""
         return {str(key[0]): why for key, why in self._decoders.failed.items()}
 
     @property
@@ -159,7 +159,7 @@ class KronosPipeline:
             generator = [torch.Generator(device=device).manual_seed(seed) for _ in prompts]
         else:
             generator = torch.Generator(device=device).manual_seed(seed)
-        decode = {"decode": self.decode}  # what ran: compiled mode runs the static steps until compiled
+        decode = {"decode": self.decode}  # what ran: compiled mode runs the eager steps until compiled
         if self.decode == "eager":
             tokens = generate(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
                               settings.sampling, generator, progress)

@@ -330,9 +330,10 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
     ``compiled``: compiled by torch.compile) while every window fits the context, then the eager steps.
     Same return value as ``generate``. With a ``pool``, the decoder comes from it and goes back to it (one
     allocation and capture per shape). ``compiled`` needs a pool: the compiled decoder is built there on a
-    background thread, and until it is ready this forecast runs the plain static steps. ``report``, if
-    given, receives ``decode``: the steps that actually ran ('static', 'graphs', 'compiled'), and
-    ``compile_pending`` / ``compile_failed`` for compiled mode."""
+    background thread after the first forecast of its shape, and until it is ready forecasts of that
+    shape run the eager steps. ``report``, if given, receives ``decode``: the steps that actually ran
+    ('eager', 'static', 'graphs', 'compiled'), and ``compile_pending`` / ``compile_failed`` (the reason)
+    in compiled mode."""
     if compiled and (pool is None or cuda_graphs):
         raise ValueError("compiled decoding needs a decoder pool and excludes CUDA graphs")
     if report is not None:
@@ -352,22 +353,23 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
         key = (shape, sampling, channels, kind, weights_version(model))
         runner = pool.take(key) if pool is not None else None
         if runner is None and compiled:
-            # Not compiled yet: this forecast runs the plain static steps (its decoder goes back to the pool
-            # as such) and the compiler starts when it is done: tracing holds the GIL, so a compilation
-            # beside the decode loop would slow the forecast that started it several-fold.
-            compiled_key = key
-            key = (*key[:3], "static", key[4])
-            runner = pool.take(key)
+            # Not compiled yet: this forecast runs the eager steps with the same noise (on the CPU the
+            # eager loop's own paths, and faster there than the plain static steps), and the compiler
+            # starts when it is done: tracing holds the GIL, so beside the loop it would slow the
+            # forecast several-fold. A shape that failed to compile is not tried again.
+            failed = pool.failed.get(key)
             if report is not None:
-                failed = pool.failed.get((*key[:3], "compiled", key[4]))
                 report.update({"compile_failed": failed} if failed else {"compile_pending": True})
-        if runner is None:
-            decoder = StaticDecoder(model, shape, sampling, channels)
-            runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
-        decoder = runner if isinstance(runner, StaticDecoder) else runner.decoder
-        decoder.load(state, logits, noise)
-        if report is not None:
-            report["decode"] = key[3]
+            compiled_key = None if failed else key
+            n_static = 0
+        else:
+            if runner is None:
+                decoder = StaticDecoder(model, shape, sampling, channels)
+                runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
+            decoder = runner if isinstance(runner, StaticDecoder) else runner.decoder
+            decoder.load(state, logits, noise)
+            if report is not None:
+                report["decode"] = kind
     for t in range(horizon):
         if t < n_static:
             runner.sample_step()

@@ -310,15 +310,15 @@ def test_graph_greedy_forecast_matches_official(oracle, name, context, n, horizo
 
 
 def test_compiled_decode_is_built_in_the_background_and_samples_the_static_paths(random_model):
-    """decode='compiled': the first forecast of a shape runs the static steps while torch.compile builds
-    the compiled ones on a background thread (nobody waits for the compiler); the next forecast of that
-    shape runs them, and its paths are the static steps' paths (compiled kernels agree to float rounding)."""
+    """decode='compiled': the first forecast of a shape runs the eager steps, then torch.compile builds the
+    compiled ones on a background thread (nobody waits for the compiler); the next forecast of that shape
+    runs them, and its paths are the static steps' paths (compiled kernels agree to float rounding)."""
     pair = random_model("tiny").ours(64)
     pipeline = KronosPipeline(pair, decode="compiled")
     bars = random_bars(50, seed=3)
     first = pipeline.predict(bars, 12, paths=4, seed=7)
     assert first.provenance["decode_mode"] == "compiled"
-    assert first.provenance["decode"] == "static" and first.provenance["compile_pending"] is True
+    assert first.provenance["decode"] == "eager" and first.provenance["compile_pending"] is True
     pipeline.wait_for_compilation()
     assert pipeline.compile_failures() == {}
     # A new pipeline on the same model (the studio makes one per request) finds the compiled steps.
@@ -331,7 +331,7 @@ def test_compiled_decode_is_built_in_the_background_and_samples_the_static_paths
 
 
 def test_a_failed_compilation_is_reported_and_the_forecast_goes_on(random_model, monkeypatch):
-    """A compiler that cannot run (no C++ toolchain, say) must not break forecasting: the static steps
+    """A compiler that cannot run (no C++ toolchain, say) must not break forecasting: the eager steps
     run, the provenance names the failure, and the build is not retried at every forecast."""
     import kronos.static_decode as static_decode
 
@@ -348,7 +348,7 @@ def test_a_failed_compilation_is_reported_and_the_forecast_goes_on(random_model,
     pipeline.predict(bars, 12, paths=4, seed=7)
     pipeline.wait_for_compilation()
     later = pipeline.predict(bars, 12, paths=4, seed=7)
-    assert later.provenance["decode"] == "static"
+    assert later.provenance["decode"] == "eager"
     assert later.provenance["compile_failed"] == "RuntimeError: no C++ compiler found (install g++)"
     assert len(calls) == 1
     static = KronosPipeline(pair, decode="static").predict(bars, 12, paths=4, seed=7)

@@ -34,7 +34,7 @@ def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path, mon
         fc = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=WARM_UP_HORIZON))
         assert fc.provenance["decode"] == "compiled"  # the request found the steps compiled at start-up
         other = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=WARM_UP_HORIZON + 40))
-        assert other.provenance["decode"] == "static" and other.provenance["compile_pending"]  # another shape
+        assert other.provenance["decode"] == "eager" and other.provenance["compile_pending"]  # another shape
         pool.wait_for_builds(timeout=600)  # not left compiling beside the next tests
     finally:
         service.close()
