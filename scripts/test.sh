@@ -14,6 +14,8 @@ PY=${PYTHON:-python3}
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# A C++ compiler for torch.compile's CPU code (decode='compiled', tests/kronos/test_static_decode.py).
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
 [ -n "${KRONOS_STUDIO_TEST_PG:-}" ] || [ -n "$(pg_bin)" ] || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
