@@ -353,3 +353,20 @@ def test_a_failed_compilation_is_reported_and_the_forecast_goes_on(random_model,
     assert len(calls) == 1
     static = KronosPipeline(pair, decode="static").predict(bars, 12, paths=4, seed=7)
     np.testing.assert_array_equal(later.paths, static.paths)
+
+
+def test_compiled_decode_of_a_batch_with_nucleus_and_top_k_samples_the_static_paths(random_model):
+    """The compiled steps with the full sampler (top-k, the sorted nucleus) and a batch of two series of
+    unequal length, each on its own random stream: the static steps' paths, to float rounding."""
+    pair = random_model("tiny").ours(64)
+    series = [random_bars(50, seed=4), random_bars(43, seed=5)]
+    kwargs = dict(paths=3, seed=11, top_k=8, top_p=0.9, per_series_stream=True)
+    pipeline = KronosPipeline(pair, decode="compiled")
+    pipeline.predict_batch(series, 10, **kwargs)
+    pipeline.wait_for_compilation()
+    assert pipeline.compile_failures() == {}
+    compiled = pipeline.predict_batch(series, 10, **kwargs)
+    static = KronosPipeline(pair, decode="static").predict_batch(series, 10, **kwargs)
+    for c, s in zip(compiled, static):
+        assert c.provenance["decode"] == "compiled"
+        np.testing.assert_allclose(c.paths, s.paths, rtol=1e-4, atol=1e-6)
