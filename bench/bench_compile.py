@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed forecasts per mode after the first (alternated)")
     parser.add_argument("--model", default="mini", choices=["tiny", "mini", "small"])
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus (default 1.0, the studio's default)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="the predictor's (kronos.device)")
     args = parser.parse_args()
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = args.cache_dir or tempfile.mkdtemp(prefix="inductor-")
     if args.threads:
@@ -50,7 +51,7 @@ def main() -> None:
     frame = random_bars(lookback + horizon, seed=1)
     history = frame.iloc[:lookback].reset_index(drop=True)
     future = pd.DatetimeIndex(frame["timestamp"].iloc[lookback:])
-    report = {"case": f"{name}-{lookback}+{horizon}x{paths}", "threads": torch.get_num_threads(),
+    report = {"case": f"{name}-{lookback}+{horizon}x{paths}", "precision": args.precision, "threads": torch.get_num_threads(),
               "torch": torch.__version__, "cache_dir": os.environ["TORCHINDUCTOR_CACHE_DIR"]}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -59,7 +60,7 @@ def main() -> None:
         save_checkpoint(KronosTokenizer(tcfg).eval(), folder / "tokenizer", tcfg)
         save_checkpoint(Kronos(pcfg).eval(), folder / "predictor", pcfg)
         (folder / "bundle.json").write_text(json.dumps({"context": context, "name": name}))
-        pair = load_pair(folder, device="cpu")
+        pair = load_pair(folder, device="cpu", precision=args.precision)
 
         def timed(pipeline) -> float:
             started = time.perf_counter()
