@@ -122,7 +122,7 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
     forecast store."""
     from kronos_studio.forecasters import make_forecast
     from kronos_studio.forecasters.kronos import KronosForecaster
-    from kronos_studio.forecasting import studio_pipeline
+    from kronos_studio.forecasting import app_decode, studio_pipeline
 
     from .forecasts import store
     from .runs import ProgressBar
@@ -132,7 +132,7 @@ def run(bars, pair, settings, future, events, key: tuple, label: str):
         return hit
     bar = ProgressBar(label)
     try:
-        fc = make_forecast(KronosForecaster(studio_pipeline(pair), events=events), bars, settings, future,
+        fc = make_forecast(KronosForecaster(studio_pipeline(pair, app_decode()), events=events), bars, settings, future,
                            progress=bar)
     finally:
         bar.done()

@@ -58,9 +58,11 @@ def forecaster(bars, choice: ModelChoice, settings):
         own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
         return load_model(own.with_precision(choice.precision))
 
+    from kronos_studio.forecasting import app_decode
+
     from .auth import workspace
 
-    return resolve(choice, bars, settings, load_pair=load, workspace=workspace())
+    return resolve(choice, bars, settings, load_pair=load, workspace=workspace(), decode=app_decode())
 
 
 def progress_tqdm(placeholder, label: str):

@@ -36,14 +36,20 @@ def too_few_paths(paths: int) -> str | None:
             f"nothing about uncertainty; sample at least {MIN_BAND_PATHS} paths (30 by default)")
 
 
-def studio_decode() -> str | None:
-    """How the studio's pipelines run the decode loop: ``$KRONOS_STUDIO_DECODE`` ('compiled' for a
-    long-running app or ``kronos serve``: see ``kronos.device.resolve_decode``), else the library's default."""
-    return os.environ.get(DECODE_ENV) or None
+def app_decode() -> str | None:
+    """How the app's pipelines run the decode loop: ``$KRONOS_STUDIO_DECODE`` ('compiled' pays in a
+    long-running process: ``kronos.device.resolve_decode``), else the library's default. Only the app reads
+    it: ``kronos serve --decode`` says it explicitly, and one-shot commands never compile (a compile takes
+    longer than their forecasts)."""
+    from kronos.device import DECODE_MODES
+
+    decode = os.environ.get(DECODE_ENV) or None
+    if decode is not None and decode not in DECODE_MODES:
+        raise ValueError(f"{DECODE_ENV}={decode} is not a decode mode: use one of {', '.join(DECODE_MODES)}, "
+                         "or leave it unset (eager)")
+    return decode
 
 
-def studio_pipeline(pair: KronosPair) -> KronosPipeline:
-    try:
-        return KronosPipeline(pair, future_timestamps=calendar_future_timestamps, decode=studio_decode())
-    except ValueError as e:
-        raise ValueError(f"{DECODE_ENV}={studio_decode()}: {e}") from None
+def studio_pipeline(pair: KronosPair, decode: str | None = None) -> KronosPipeline:
+    """``decode``: see ``kronos.device.resolve_decode`` (default eager)."""
+    return KronosPipeline(pair, future_timestamps=calendar_future_timestamps, decode=decode)

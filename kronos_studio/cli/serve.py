@@ -28,8 +28,7 @@ def register(sub) -> None:
     p.add_argument("--jobs-dir", default=None, help="folder for batch job files (default: a temporary folder)")
     p.add_argument("--decode", default=None, metavar="MODE",
                    help="how forecasts run the decode loop: eager (default), static, or compiled (torch.compile, "
-                        "built in the background from start-up on; about 20%% faster on a CPU once built; "
-                        "sets KRONOS_STUDIO_DECODE)")
+                        "built in the background from start-up on; about 20%% faster on a CPU once built)")
     p.set_defaults(func=run_serve)
 
 
@@ -54,18 +53,15 @@ def run_serve(args) -> int:
         raise CliError(f"--open serves without API keys, so only on a loopback host (127.0.0.1, ::1, localhost), "
                        f"not {args.host}: drop --open and give each user a key (kronos keys create)")
     if args.decode:
-        import os
-
         from kronos.device import default_device, resolve_decode
-        from kronos_studio.forecasting import DECODE_ENV
 
         try:
             resolve_decode(args.decode, default_device())
         except ValueError as e:
             raise CliError(f"--decode: {e}") from None
-        os.environ[DECODE_ENV] = args.decode  # the studio's pipelines read it (kronos_studio.forecasting)
     try:
-        app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir))
+        app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir,
+                                       decode=args.decode))
     except (LedgerError, JobsFolderInUse) as e:
         raise CliError(str(e)) from None
     print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "

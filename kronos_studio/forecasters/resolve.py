@@ -167,7 +167,7 @@ def catalog() -> list[ModelRef]:
 def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | None = None, *,
             ensemble: bool = False, load_pair: Callable[[str], object] | None = None,
             meta: str | os.PathLike | None = None, workspace: str | None = None, chronos2: str | None = "auto",
-            **load_options) -> Forecaster:
+            decode: str | None = None, **load_options) -> Forecaster:
     """The forecaster ``ref`` names; ``ensemble``: that Kronos model as the ensemble's Kronos member
     (``ref`` 'ensemble': the bundled default's). ``bars`` (a ``data_sources.Bars``) and ``settings`` are
     needed by the ensemble (its asset class, interval and member settings); ``workspace``: whose fits of
@@ -175,7 +175,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
     ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one;
     ``chronos2``: the ensemble's Chronos-2 member, ``auto`` (when its weights are on this machine), ``off`` or a
-    folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``).
+    folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``); ``decode``: how the Kronos pipeline
+    runs its decode loop (``kronos.device.resolve_decode``; default eager).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
     from kronos_studio.bundled import default_model_path
     from kronos_studio.forecasting import studio_pipeline
@@ -198,7 +199,7 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
             return load(model, **load_options)
     kronos_ref = ref.kronos_ref if isinstance(ref, ModelRef) else (
         str(default_model_path()) if name in (None, ENSEMBLE) else name)
-    pipeline = studio_pipeline(load_pair(kronos_ref))
+    pipeline = studio_pipeline(load_pair(kronos_ref), decode)
     if name != ENSEMBLE and not ensemble:
         return KronosForecaster(pipeline)
     from functools import partial

@@ -14,7 +14,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
-from kronos_studio.forecasting import studio_decode
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
 from . import compute
@@ -54,6 +53,7 @@ class ServiceConfig:
     limits: Limits = field(default_factory=Limits)
     jobs_dir: str | None = None  # None: a temporary folder, removed at shutdown
     registry: ModelRegistry | None = None  # None: a new one (tests hand in one that loads random models)
+    decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
     cache_entries: int = compute.CACHE_ENTRIES
 
 
@@ -66,11 +66,11 @@ class Service:
         self.config = config
         self.limits = config.limits
         self.ledger = Ledger.open(config.ledger_url)
-        self.registry = config.registry or ModelRegistry()
+        self.registry = config.registry or ModelRegistry(decode=config.decode)
         self.cache = compute.OnceCache(config.cache_entries)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
         self.warm_up = None
-        if studio_decode() == "compiled":  # compile the usual shape now, not at a user's request
+        if self.registry.decode == "compiled":  # compile the usual shape now, not at a user's request
             self.warm_up = threading.Thread(target=self._warm_up, name="kronos-warm-up", daemon=True)
             self.warm_up.start()
 

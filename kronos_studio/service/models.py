@@ -15,7 +15,10 @@ class ModelRegistry:
     ``load(ref)``: how a pair is loaded (default ``kronos.checkpoints.load_pair(ref)``, as ``kronos
     forecast`` loads it without options)."""
 
-    def __init__(self, load: Callable[[str], object] | None = None):
+    def __init__(self, load: Callable[[str], object] | None = None, decode: str | None = None):
+        """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
+        keeps compiled steps on each loaded model (``kronos serve --decode``)."""
+        self.decode = decode
         if load is None:
             from kronos.checkpoints import load_pair as load
         self.load = load
@@ -46,7 +49,7 @@ class ModelRegistry:
         (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
         from kronos_studio.forecasters import resolve
 
-        return resolve(ref, bars, settings, load_pair=self.pair, workspace=workspace)
+        return resolve(ref, bars, settings, load_pair=self.pair, workspace=workspace, decode=self.decode)
 
     def sampling_lock(self, ref: str | None) -> threading.Lock:
         """Held while a model samples: one forecast per model at a time, each on all the cores, instead
@@ -56,8 +59,7 @@ class ModelRegistry:
 
     def warm_up(self, horizon: int = WARM_UP_HORIZON) -> None:
         """One forecast of the first bundled sample by the default model at the app's default settings
-        (``horizon`` bars, 30 paths): loads the model, and with ``KRONOS_STUDIO_DECODE=compiled`` starts
-        compiling the usual shape's decode steps (in the background: ``kronos.static_decode``) before the
+        (``horizon`` bars, 30 paths): loads the model, and with decode 'compiled' starts compiling the usual shape's decode steps (in the background: ``kronos.static_decode``) before the
         first requests need them. Errors are the forecast's own: the service works without a warm-up."""
         from data_sources import list_samples, load_sample
         from kronos_studio.forecasters import make_forecast

@@ -45,6 +45,24 @@ def test_every_statistical_model_is_a_forecaster(daily):
         assert forecaster.training_period() is None  # fitted on the history it is given only
 
 
+def test_the_decode_mode_reaches_the_pipeline_and_the_app_reads_it_from_the_environment(tiny, monkeypatch):
+    """One-shot commands decode eagerly; ``kronos serve --decode`` and the app (``KRONOS_STUDIO_DECODE``)
+    choose, and a bad value is refused with the allowed ones."""
+    from kronos_studio.forecasting import DECODE_ENV, app_decode
+
+    assert resolve(str(tiny.folder), device="cpu").pipeline.decode == "eager"
+    assert resolve(str(tiny.folder), device="cpu", decode="static").pipeline.decode == "static"
+    with pytest.raises(ValueError, match="decode must be one of"):
+        resolve(str(tiny.folder), device="cpu", decode="fast")
+    monkeypatch.delenv(DECODE_ENV, raising=False)
+    assert app_decode() is None
+    monkeypatch.setenv(DECODE_ENV, "compiled")
+    assert app_decode() == "compiled"
+    monkeypatch.setenv(DECODE_ENV, "turbo")
+    with pytest.raises(ValueError, match="KRONOS_STUDIO_DECODE=turbo is not a decode mode: use one of eager"):
+        app_decode()
+
+
 def test_make_forecast_of_kronos_is_the_pipelines_forecast(daily, tiny):
     from kronos_studio.forecasting import studio_pipeline
 

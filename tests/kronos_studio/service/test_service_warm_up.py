@@ -1,5 +1,5 @@
-"""``kronos serve --decode compiled`` (``KRONOS_STUDIO_DECODE=compiled``): the service compiles the usual
-shape's decode steps at start-up, in the background, and requests then run the compiled steps."""
+"""``kronos serve --decode compiled``: the service compiles the usual shape's decode steps at start-up, in
+the background, and requests then run the compiled steps."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,6 @@ from service_helpers import run_cli
 
 from kronos.checkpoints import load_pair
 from kronos.settings import ForecastSettings
-from kronos_studio.forecasting import DECODE_ENV
 from kronos_studio.service import compute
 from kronos_studio.service.app import Service, ServiceConfig
 from kronos_studio.service.models import WARM_UP_HORIZON, ModelRegistry
@@ -15,11 +14,11 @@ from kronos_studio.service.models import WARM_UP_HORIZON, ModelRegistry
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's inductor on torch.jit
 
 
-def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path, monkeypatch):
+def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path):
     from data_sources import list_samples, load_sample
 
-    monkeypatch.setenv(DECODE_ENV, "compiled")
-    registry = ModelRegistry(load=lambda ref: load_pair(tiny_model, device="cpu"))  # every ref: the tiny model
+    # every ref: the tiny model
+    registry = ModelRegistry(load=lambda ref: load_pair(tiny_model, device="cpu"), decode="compiled")
     service = Service(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", registry=registry,
                                     jobs_dir=str(tmp_path / "jobs")))
     try:
@@ -40,8 +39,7 @@ def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path, mon
         service.close()
 
 
-def test_without_the_setting_there_is_no_warm_up(tmp_path, monkeypatch):
-    monkeypatch.delenv(DECODE_ENV, raising=False)
+def test_without_the_setting_there_is_no_warm_up(tmp_path):
     service = Service(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", jobs_dir=str(tmp_path / "jobs")))
     try:
         assert service.warm_up is None and service.registry.loaded() == []
