@@ -268,6 +268,7 @@ class DecoderPool:
         self._idle: list[tuple[DecoderKey, Runner]] = []
         self._lock = threading.Lock()
         self._building: dict[DecoderKey, threading.Thread] = {}
+        self._in_use: dict[DecoderKey, int] = {}  # decoders taken out by running forecasts, per key
         self.failed: dict[DecoderKey, str] = {}  # keys whose background build failed, and why (not retried)
 
     def __reduce__(self):  # a copied or pickled model gets an empty pool: decoders are the original's
@@ -278,19 +279,31 @@ class DecoderPool:
             for i, (k, runner) in enumerate(self._idle):
                 if k == key:
                     del self._idle[i]
+                    self._in_use[key] = self._in_use.get(key, 0) + 1
                     return runner
         return None
 
     def give(self, key: DecoderKey, runner: Runner) -> None:
         with self._lock:
+            if self._in_use.get(key, 0) > 1:
+                self._in_use[key] -= 1
+            else:
+                self._in_use.pop(key, None)
             self._idle = [*self._idle, (key, runner)][-self.size:]
+
+    def has(self, key: DecoderKey) -> bool:
+        """Whether a decoder of ``key`` exists: waiting here, or taken out by a running forecast."""
+        with self._lock:
+            return key in self._in_use or any(k == key for k, _ in self._idle)
 
     def build_in_background(self, key: DecoderKey, build: Callable[[], Runner]) -> threading.Thread | None:
         """Run ``build`` on a daemon thread, once per key, and pool what it returns; a failure is kept in
         ``failed`` (the forecasts of that key go on without it). Returns the thread, or None when the key
-        is already being built, has failed, or is waiting in the pool."""
+        is already being built, has failed, or exists (``has``)."""
+        if self.has(key):
+            return None
         with self._lock:
-            if key in self._building or key in self.failed or any(k == key for k, _ in self._idle):
+            if key in self._building or key in self.failed:
                 return None
 
             def work() -> None:
@@ -353,12 +366,12 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
         key = (shape, sampling, channels, kind, weights_version(model))
         runner = pool.take(key) if pool is not None else None
         if runner is None and compiled:
-            # Not compiled yet: this forecast runs the eager steps with the same noise (on the CPU the
-            # eager loop's own paths, and faster there than the plain static steps), and the compiler
-            # starts when it is done: tracing holds the GIL, so beside the loop it would slow the
-            # forecast several-fold. A shape that failed to compile is not tried again.
+            # Not compiled yet (or its compiled decoder is running another forecast): this forecast runs
+            # the eager steps with the same noise (on the CPU the eager loop's own paths, and faster there
+            # than the plain static steps). The compiler starts when it is done: tracing holds the GIL, so
+            # beside the loop it would slow the forecast several-fold. A failed shape is not tried again.
             failed = pool.failed.get(key)
-            if report is not None:
+            if report is not None and not pool.has(key):
                 report.update({"compile_failed": failed} if failed else {"compile_pending": True})
             compiled_key = None if failed else key
             n_static = 0

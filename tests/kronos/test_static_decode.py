@@ -370,3 +370,19 @@ def test_compiled_decode_of_a_batch_with_nucleus_and_top_k_samples_the_static_pa
     for c, s in zip(compiled, static):
         assert c.provenance["decode"] == "compiled"
         np.testing.assert_allclose(c.paths, s.paths, rtol=1e-4, atol=1e-6)
+
+
+def test_a_compiled_decoder_in_use_is_not_compiled_again():
+    """A forecast that finds its shape's compiled decoder taken by another forecast runs eagerly; it must not
+    start a second compilation of that shape, nor one of a shape evicted from the pool for good."""
+    pool = DecoderPool(size=1)
+    built = []
+    pool.give("a", "compiled decoder of a")
+    assert pool.take("a") == "compiled decoder of a" and pool.has("a")  # in use by a forecast
+    assert pool.build_in_background("a", lambda: built.append("a")) is None
+    pool.give("a", "compiled decoder of a")
+    pool.give("b", "compiled decoder of b")  # evicts a (size 1)
+    assert not pool.has("a") and pool.has("b")
+    thread = pool.build_in_background("a", lambda: built.append("a") or "rebuilt a")
+    thread.join()
+    assert built == ["a"] and pool.take("a") == "rebuilt a"
