@@ -71,8 +71,8 @@ def main() -> None:
         pipelines = {mode: KronosPipeline(pair, decode=mode) for mode in ("eager", "static")}
         for mode, pipeline in pipelines.items():
             report[f"{mode}_first_s"] = round(timed(pipeline), 3)
-        # decode='compiled' as the product runs it: the first forecast runs the static steps and starts
-        # compiling on a background thread; the time until the compiled steps are ready is what a
+        # decode='compiled' as the product runs it: the first forecast runs the eager steps, then compiling
+        # starts on a background thread; the time until the compiled steps are ready is what a
         # long-running process pays once per shape (with torch's on-disk caches warm: less).
         compiled = pipelines["compiled"] = KronosPipeline(pair, decode="compiled")
         started = time.perf_counter()

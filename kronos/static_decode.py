@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .device import COMPILE_DEVICES
+from .device import resolve_decode
 from .generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
 from .layers import PathKVCache
 from .model import Kronos, TemporalEmbedding
@@ -234,9 +234,7 @@ class CompiledDecoder:
     within that rounding of a boundary)."""
 
     def __init__(self, decoder: StaticDecoder):
-        if decoder.device.type not in COMPILE_DEVICES:
-            raise ValueError(f"torch.compile of the decode step runs on {' or '.join(COMPILE_DEVICES)}, "
-                             f"not {decoder.device}")
+        resolve_decode("compiled", decoder.device)  # the devices it runs on, checked where the mode is chosen
         self.decoder = decoder
         options = COMPILE_OPTIONS.get(decoder.device.type)
         self.sample_step = torch.compile(decoder.sample_step, fullgraph=True, dynamic=False, options=options)

@@ -59,8 +59,9 @@ class ModelRegistry:
 
     def warm_up(self, horizon: int = WARM_UP_HORIZON) -> None:
         """One forecast of the first bundled sample by the default model at the app's default settings
-        (``horizon`` bars, 30 paths): loads the model, and with decode 'compiled' starts compiling the usual shape's decode steps (in the background: ``kronos.static_decode``) before the
-        first requests need them. Errors are the forecast's own: the service works without a warm-up."""
+        (``horizon`` bars, 30 paths): loads the model, and with decode 'compiled' starts compiling the usual
+        shape's decode steps (in the background: ``kronos.static_decode``) before the first requests need
+        them. Errors are the forecast's own: the service works without a warm-up."""
         from data_sources import list_samples, load_sample
         from kronos_studio.forecasters import make_forecast
 

@@ -7,6 +7,7 @@ from service_helpers import run_cli
 
 from kronos.checkpoints import load_pair
 from kronos.settings import ForecastSettings
+from kronos.static_decode import decoder_pool
 from kronos_studio.service import compute
 from kronos_studio.service.app import Service, ServiceConfig
 from kronos_studio.service.models import WARM_UP_HORIZON, ModelRegistry
@@ -26,7 +27,7 @@ def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path):
         service.warm_up.join(timeout=600)
         assert registry.loaded()  # the warm-up loaded the default model
         pair = registry.pair(registry.loaded()[0])
-        pool = pair.predictor.__dict__["_decoder_pool"]
+        pool = decoder_pool(pair.predictor)  # the one every pipeline on this model uses
         pool.wait_for_builds(timeout=600)
         assert pool.failed == {}
         bars = load_sample(list_samples()[0].name)
