@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +102,7 @@ def _sqlite_rules(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")  # first: the next pragma may wait for a lock
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
+        _enter_wal(cursor)  # readers never block the writer, nor it them
         cursor.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against a crashed process, no fsync per commit
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -110,6 +112,21 @@ def _sqlite_rules(engine: Engine) -> None:
         # IMMEDIATE takes the write lock now: two deferred writers that both read first would otherwise
         # deadlock on the upgrade, and SQLite answers that with an immediate "database is locked".
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
+
+
+def _enter_wal(cursor) -> None:
+    """Switch the database to WAL. Switching needs the lock to itself, and SQLite answers a switch that
+    meets another connection's (several first opens of a new file at once) with "database is locked" at
+    once, without the busy handler: retry until the busy timeout, as a busy writer would be waited for."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrate(engine: Engine) -> None:

@@ -55,3 +55,33 @@ def test_eight_threads_writing_and_scoring_at_once_lose_nothing(ledger_url):
         if ledger.engine.dialect.name == "sqlite":
             assert ledger.read(lambda c: c.exec_driver_sql("PRAGMA integrity_check").scalar()) == "ok"
             assert ledger.read(lambda c: c.exec_driver_sql("PRAGMA journal_mode").scalar()) == "wal"
+
+
+def test_first_connections_to_a_new_sqlite_file_at_once_all_get_in(tmp_path):
+    """Switching a new file to WAL meets the other openers' switch, and SQLite answers that with "database
+    is locked" at once, past the busy timeout: each connection must wait its turn instead (about 1 in 20
+    rounds failed before). Connections only, so that many rounds fit in a few seconds."""
+    from kronos_studio.ledger.engine import create_ledger_engine
+
+    rounds, errors = 150, []
+    for r in range(rounds):
+        url = f"sqlite:///{tmp_path / f'ledger{r}.sqlite'}"
+        engines = [create_ledger_engine(url) for _ in range(THREADS)]
+        start = threading.Barrier(THREADS)
+
+        def connect(engine, start=start) -> None:
+            try:
+                start.wait()
+                with engine.connect() as conn:
+                    assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            except Exception as error:  # surfaced below
+                errors.append(repr(error))
+
+        threads = [threading.Thread(target=connect, args=(engine,)) for engine in engines]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        for engine in engines:
+            engine.dispose()
+    assert not errors, f"{len(errors)} failed connections, first: {errors[0]}"
