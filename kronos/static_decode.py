@@ -32,6 +32,7 @@ static and eager sampled paths differ for a seed (equal in distribution); graph 
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -221,6 +222,17 @@ class CudaGraphDecoder:
         self.trunk_graph.replay()
 
 
+def own_code(method: Callable) -> Callable:
+    """``method`` running a copy of its code object. Dynamo keeps compiled entries per code object and
+    refuses more than ``recompile_limit`` (8) of them; with one copy per decoder, a long-running process
+    compiles every shape it meets, not only its first eight, and a decoder's compiled code is freed with
+    it when the pool drops it. (``torch.compile(isolate_recompiles=True)`` would lift the first limit but
+    keep every dropped decoder's entries on the shared code object, up to a global cap of 256.)"""
+    fn = method.__func__
+    copy = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    return types.MethodType(copy, method.__self__)
+
+
 class CompiledDecoder:
     """A StaticDecoder's two steps compiled by torch.compile (inductor): each step one graph (``fullgraph``:
     a graph break is an error, not a silent slowdown), fixed shapes; on the CPU the compiled code is
@@ -237,8 +249,8 @@ class CompiledDecoder:
         resolve_decode("compiled", decoder.device)  # the devices it runs on, checked where the mode is chosen
         self.decoder = decoder
         options = COMPILE_OPTIONS.get(decoder.device.type)
-        self.sample_step = torch.compile(decoder.sample_step, fullgraph=True, dynamic=False, options=options)
-        self.trunk_step = torch.compile(decoder.trunk_step, fullgraph=True, dynamic=False, options=options)
+        self.sample_step = torch.compile(own_code(decoder.sample_step), fullgraph=True, dynamic=False, options=options)
+        self.trunk_step = torch.compile(own_code(decoder.trunk_step), fullgraph=True, dynamic=False, options=options)
         with torch.no_grad():  # the mode forecasts run in (grad mode is per thread; the fused weights need it)
             self.sample_step()
             self.trunk_step()

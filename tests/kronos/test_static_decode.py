@@ -372,6 +372,31 @@ def test_compiled_decode_of_a_batch_with_nucleus_and_top_k_samples_the_static_pa
         np.testing.assert_allclose(c.paths, s.paths, rtol=1e-4, atol=1e-6)
 
 
+def test_a_long_running_process_compiles_every_shape_it_meets(random_model, monkeypatch):
+    """Dynamo keeps at most ``recompile_limit`` compiled entries per code object (8 by default) and then
+    refuses: decoders sharing one code object would leave a service unable to compile its ninth shape
+    for good. With the limit at 1 (set where the compiler runs: dynamo's config is per thread), two new
+    shapes in a row must both compile."""
+    import kronos.static_decode as static_decode
+
+    build = static_decode.CompiledDecoder.__init__
+
+    def build_with_limit_one(self, decoder):
+        with torch._dynamo.config.patch(recompile_limit=1):
+            build(self, decoder)
+
+    monkeypatch.setattr(static_decode.CompiledDecoder, "__init__", build_with_limit_one)
+    pair = random_model("tiny").ours(64)
+    bars = random_bars(50, seed=3)
+    for horizon in (40, 72):  # shapes no other test compiles
+        pipeline = KronosPipeline(pair, decode="compiled")
+        pipeline.predict(bars, horizon, paths=4, seed=7)
+        pipeline.wait_for_compilation()
+        assert pipeline.compile_failures() == {}
+        later = KronosPipeline(pair, decode="compiled").predict(bars, horizon, paths=4, seed=7)
+        assert later.provenance["decode"] == "compiled"
+
+
 def test_a_compiled_decoder_in_use_is_not_compiled_again():
     """A forecast that finds its shape's compiled decoder taken by another forecast runs eagerly; it must not
     start a second compilation of that shape, nor one of a shape evicted from the pool for good."""
