@@ -116,9 +116,31 @@ def train(pipeline, evals_cache: str | None = None) -> None:
                       **{k: v for k, v in meta.info.items() if k != "provenance"}}, default=str), flush=True)
 
 
-def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
+REDRAW_SEED_STEP = 1000  # the k-th redraw of a combination draws with seed + k * this
+
+
+def score_combination(ens, bars, results, horizon, redraw: int = 0) -> tuple[np.ndarray, float, list[dict]]:
+    """One combination's CRPS % per held-out cut-off, its p10-p90 coverage and weights, its draws made
+    with the cut-off's seed (``redraw`` k: that seed + k * REDRAW_SEED_STEP; the members' paths stay)."""
+    ref = results["random_walk"]
+    crps, covered, weights = [], [], []
+    for i, c in enumerate(ref.cutoffs):
+        mixture = ens.combine(bars.frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon,
+                              ref.seeds[i] + redraw * REDRAW_SEED_STEP)
+        scores = score_paths(mixture.paths[:, :, 3], ref.actual[i], ref.last[i])
+        crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
+        covered.append(scores["covered"].mean())
+        weights.append(mixture.weights)
+    return np.array(crps), float(np.mean(covered)), weights
+
+
+def evaluate(pipeline, max_cutoffs: int, redraws: int = 1) -> list[dict]:
     """Every member and every combination method on the held-out cut-offs (the latest ones from the
-    test start, one horizon apart), same cut-offs and seeds."""
+    test start, one horizon apart), same cut-offs and seeds. ``redraws`` > 1: the quantile average, which
+    draws its own paths from the averaged quantiles, is also drawn again that many times with other
+    seeds (the members' paths unchanged), and its row gives the skill's and the coverage's mean,
+    standard deviation and range over the draws: how much of a table's number is the luck of one draw.
+    (The linear pools take the members' own paths, so they have no draws of their own to repeat.)"""
     meta = load_bundled_meta()
     rows = []
     for name, test_start in HELD_OUT.items():
@@ -129,23 +151,25 @@ def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
         cutoffs = last_cutoffs(len(bars.frame), horizon, n, horizon, min_history=pipeline.pair.context)
         members = members_for(pipeline, horizon)
         results = compare(members, bars.frame, horizon=horizon, cutoffs=cutoffs, keep_paths=True)
-        ref = results["random_walk"]
         table = {k: (r.crps_pct_by_cutoff(), float(r.covered.mean())) for k, r in results.items()}
-        mean_weights = {}
+        ref_crps = table["random_walk"][0]
+        mean_weights, spread = {}, {}
         for method in (*METHODS, EQUAL):
             ens = Ensemble(members, meta, PATHS, bars.interval, asset_class(bars.calendar, bars.source), method=method)
-            crps, covered, weights = [], [], []
-            for i, c in enumerate(ref.cutoffs):
-                mixture = ens.combine(bars.frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon,
-                                      ref.seeds[i])
-                scores = score_paths(mixture.paths[:, :, 3], ref.actual[i], ref.last[i])
-                crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
-                covered.append(scores["covered"].mean())
-                weights.append(mixture.weights)
+            crps, covered, weights = score_combination(ens, bars, results, horizon)
             label = f"ensemble: {method}" + (" (chosen)" if method == meta.method else "")
-            table[label] = (np.array(crps), float(np.mean(covered)))
+            table[label] = (crps, covered)
             mean_weights[method] = {k: round(float(np.mean([w.get(k, 0) for w in weights])), 3) for k in meta.members}
-        ref_crps = table["random_walk"][0]
+            if redraws > 1 and method == "quantile":
+                draws = [(crps, covered)] + [score_combination(ens, bars, results, horizon, k)[:2]
+                                             for k in range(1, redraws)]
+                skills = np.array([skill_score(c.mean(), ref_crps.mean()) for c, _ in draws])
+                coverages = np.array([cov for _, cov in draws])
+                spread[label] = {"redraws": redraws, "skill_mean": round(float(skills.mean()), 3),
+                                 "skill_sd": round(float(skills.std(ddof=1)), 3),
+                                 "skill_range": [round(float(skills.min()), 3), round(float(skills.max()), 3)],
+                                 "coverage_mean": round(float(coverages.mean()), 3),
+                                 "coverage_range": [round(float(coverages.min()), 3), round(float(coverages.max()), 3)]}
         best = min(members, key=lambda k: table[k][0].mean())
         for model, (c, cov) in table.items():
             lo, hi = skill_interval(c, ref_crps)
@@ -155,7 +179,7 @@ def evaluate(pipeline, max_cutoffs: int) -> list[dict]:
                          "crps_skill_vs_random_walk": round(skill_score(c.mean(), ref_crps.mean()), 3),
                          "skill_ci95": [round(lo, 3), round(hi, 3)], "best_member": best,
                          "skill_vs_best_member": round(skill_score(c.mean(), table[best][0].mean()), 3),
-                         "vs_best_ci95": [round(blo, 3), round(bhi, 3)]})
+                         "vs_best_ci95": [round(blo, 3), round(bhi, 3)]} | ({"draws": spread[model]} if model in spread else {}))
             print(json.dumps(rows[-1]), flush=True)
         print(json.dumps({"series": name, "mean_weights": mean_weights}), flush=True)
     return rows
@@ -165,6 +189,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--cutoffs", type=int, default=30, help="held-out cut-offs per series, at most")
+    parser.add_argument("--redraws", type=int, default=1, metavar="K",
+                        help="draw the quantile average K times with other seeds and report the spread of its scores")
     parser.add_argument("--evals-cache", default=None, metavar="FILE",
                         help="keep the signal evaluations in this scratch file (reused when it exists)")
     args = parser.parse_args()
@@ -172,7 +198,7 @@ def main() -> None:
     pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
     if not args.evaluate_only:
         train(pipeline, args.evals_cache)
-    rows = evaluate(pipeline, args.cutoffs)
+    rows = evaluate(pipeline, args.cutoffs, args.redraws)
     print("\n| series | horizon | cut-offs | model | CRPS % | p10–p90 coverage | CRPS skill vs random walk (95% CI) "
           "| skill vs best member (95% CI) |")
     print("|---|---|---|---|---|---|---|---|")
