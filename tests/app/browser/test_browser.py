@@ -435,7 +435,13 @@ def test_the_fine_tune_calendar_box_has_no_adapter_picker_and_stays_open(page, a
 
     open_app(page, adapter_url)
     page.get_by_test_id("stSidebarNav").get_by_text("Fine-tune").click()
+    # The Forecast page has an "Event calendar ..." box too: click only once the Fine-tune page is drawn
+    # (a click during the switch opened the Forecast page's box, and the Fine-tune one stayed shut).
+    page.wait_for_url("**/fine_tune", timeout=60_000)
+    page.get_by_role("button", name="Run fine-tuning").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE)
     box = page.get_by_test_id("stExpander").filter(has_text="Event calendar")
+    expect(box).to_have_count(1)
     box.get_by_text("Event calendar").first.click()
     page.wait_for_timeout(500)
     page.wait_for_selector(IDLE)
