@@ -179,7 +179,8 @@ def evaluate(pipeline, max_cutoffs: int, redraws: int = 1) -> list[dict]:
                          "crps_skill_vs_random_walk": round(skill_score(c.mean(), ref_crps.mean()), 3),
                          "skill_ci95": [round(lo, 3), round(hi, 3)], "best_member": best,
                          "skill_vs_best_member": round(skill_score(c.mean(), table[best][0].mean()), 3),
-                         "vs_best_ci95": [round(blo, 3), round(bhi, 3)]} | ({"draws": spread[model]} if model in spread else {}))
+                         "vs_best_ci95": [round(blo, 3), round(bhi, 3)]}
+                        | ({"draws": spread[model]} if model in spread else {}))
             print(json.dumps(rows[-1]), flush=True)
         print(json.dumps({"series": name, "mean_weights": mean_weights}), flush=True)
     return rows
