@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ import torch
 
 from kronos.checkpoints import load_pair, save_checkpoint  # noqa: E402
 from kronos.device import DECODE_MODES  # noqa: E402
+from kronos.layers import packed_linear_enabled, set_packed_linear  # noqa: E402
 from kronos.pipeline import KronosPipeline  # noqa: E402
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS  # noqa: E402
 from kronos.synthetic import MODEL_CONFIGS, random_bars  # noqa: E402
@@ -67,8 +69,10 @@ def timed(fn, device: str) -> float:
 
 
 def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str, ...] = ("eager",),
-             top_p: float = 0.9) -> list[dict]:
-    """One report per decode mode of ours (kronos.device.DECODE_MODES), against one official timing."""
+             top_p: float = 0.9, official_runs: int = 1, plain_too: bool = False) -> list[dict]:
+    """One report per decode mode of ours (kronos.device.DECODE_MODES), against the official side's median
+    of ``official_runs`` timings. ``plain_too``: ours also with the plain (unpacked) CPU products, alternated
+    with the packed ones in this process (``kronos.layers.set_packed_linear``)."""
     name, context, lookback, horizon, paths = CASES[case]
     frame = random_bars(lookback + horizon, seed=1)
     history = frame.iloc[:lookback].reset_index(drop=True)
@@ -86,7 +90,7 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
                                      sample_count=count, verbose=False).to_numpy(np.float32)
 
         ref = official_run(1, 1.0, 1)  # also the official side's warm-up
-        official_s = timed(lambda: official_run(0, top_p, 1), device)
+        official_s = statistics.median(timed(lambda: official_run(0, top_p, 1), device) for _ in range(official_runs))
         reports = []
         for decode in decodes:
             ours = KronosPipeline(pair, decode=decode)
@@ -102,12 +106,23 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
             first_s = timed(lambda: ours_run(0, top_p, paths), device)
             ours.wait_for_compilation()  # decode='compiled': built after the first forecast, in the background
             ours_s = min(timed(lambda: ours_run(0, top_p, paths), device) for _ in range(2))
+            plain_s = None
+            if plain_too:  # alternated: packed, plain, packed, plain (the first pair above warmed both up)
+                runs = {True: [ours_s], False: []}
+                for packed in (False, True, False):
+                    previous = set_packed_linear(packed)
+                    runs[packed].append(timed(lambda: ours_run(0, top_p, paths), device))
+                    set_packed_linear(previous)
+                ours_s, plain_s = min(runs[True]), min(runs[False])
             greedy = ours_run(1, 1.0, 1).mean
             rel = float((np.abs(greedy - ref) / np.maximum(np.abs(ref), 1e-3)).max())
             reports.append({
                 "case": case, "paths": paths, "lookback": lookback, "horizon": horizon, "context": context,
                 "ours_s": round(ours_s, 3), "ours_first_s": round(first_s, 3), "official_1path_s": round(official_s, 3),
                 "per_path_speedup": round(official_s * paths / ours_s, 1), "greedy_max_rel_diff": rel,
+                "official_runs": official_runs, "packed_linear": packed_linear_enabled(),
+                **({} if plain_s is None else {"ours_plain_s": round(plain_s, 3),
+                                               "per_path_speedup_plain": round(official_s * paths / plain_s, 1)}),
                 "precision": precision, "decode": decode, "compile_failures": ours.compile_failures() or None, "device": device, "top_p": top_p,
                 "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
                 "threads": torch.get_num_threads(), "torch": torch.__version__})
@@ -159,6 +174,9 @@ def main() -> None:
     parser.add_argument("--decode", choices=DECODE_MODES, action="append",
                         help="our decode loop (repeat to time several; default eager); graphs: CUDA only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--official-runs", type=int, default=1, help="official timings per case (their median)")
+    parser.add_argument("--plain-too", action="store_true",
+                        help="also time ours with the plain CPU products (KRONOS_PACKED_LINEAR=0), alternated")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
     parser.add_argument("--top-p", type=float, default=0.9,
                         help="both sides' nucleus (default 0.9, the official default the targets were set with; "
@@ -171,7 +189,8 @@ def main() -> None:
     if args.rss_of:
         return rss_run(args.case[0], args.rss_of, args.device, args.folder)
     for case in args.case or list(CASES):
-        for report in run_case(case, args.device, args.precision, tuple(args.decode or ["eager"]), args.top_p):
+        for report in run_case(case, args.device, args.precision, tuple(args.decode or ["eager"]), args.top_p,
+                               args.official_runs, args.plain_too):
             if args.memory:
                 for side in ("ours", "official"):
                     rss = peak_rss_mib(case, side, args.device)

@@ -18,6 +18,7 @@ from .layers import (
     TransformerBlock,
     attend_paths,
     fused_linear,
+    linear,
     merge_heads,
     split_heads,
 )
@@ -33,7 +34,7 @@ class HierarchicalEmbedding(nn.Module):
         self.fusion_proj = nn.Linear(2 * d, d)
 
     def forward(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
-        return self.fusion_proj(torch.cat([self.emb_s1(s1) * self.scale, self.emb_s2(s2) * self.scale], dim=-1))
+        return linear(self, "fusion_proj", torch.cat([self.emb_s1(s1) * self.scale, self.emb_s2(s2) * self.scale], dim=-1))
 
 
 class SinusoidTable(nn.Module):
@@ -91,14 +92,14 @@ class CrossAttention(nn.Module):
         fused = fused_linear(self, ("k_proj", "v_proj"))
         if fused is None:
             return split_heads(self.k_proj(h), self.n_heads), split_heads(self.v_proj(h), self.n_heads)
-        return split_pair(F.linear(h, *fused), self.n_heads)
+        return split_pair(fused(h), self.n_heads)
 
     def query(self, sibling: torch.Tensor) -> torch.Tensor:
         # The official layer rotates by the query length's positions (0 only): the identity.
         return split_heads(self.q_proj(sibling), self.n_heads)
 
     def out(self, heads: torch.Tensor) -> torch.Tensor:
-        return self.resid_dropout(self.out_proj(merge_heads(heads)))
+        return self.resid_dropout(linear(self, "out_proj", merge_heads(heads)))
 
     def forward(self, sibling, k, v, is_causal=False):
         dropout = self.attn_dropout_p if self.training else 0.0
@@ -216,7 +217,7 @@ class Kronos(nn.Module):
 
     # --- heads -------------------------------------------------------------------------------------
     def s1_logits(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head.proj_s1(h)
+        return linear(self.head, "proj_s1", h)
 
     def dependency_keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.dep_layer.cross_attn.keys_values(h)
@@ -227,7 +228,7 @@ class Kronos(nn.Module):
         fused = fused_linear(self, ("head.proj_s1", "dep_layer.cross_attn.k_proj", "dep_layer.cross_attn.v_proj"))
         if fused is None:
             return (self.s1_logits(h), *self.dependency_keys_values(h))
-        y = F.linear(h, *fused)
+        y = fused(h)
         vocab = self.head.proj_s1.out_features
         return (y[..., :vocab], *split_pair(y[..., vocab:], DEPENDENCY_HEADS))
 
@@ -247,7 +248,7 @@ class Kronos(nn.Module):
         return split_heads(cached[1][s1], attn.n_heads)
 
     def _s2_from_attention(self, h_last, o) -> torch.Tensor:
-        return self.head.proj_s2(self.dep_layer.norm(h_last + self.dep_layer.cross_attn.out(o)))
+        return linear(self.head, "proj_s2", self.dep_layer.norm(h_last + self.dep_layer.cross_attn.out(o)))
 
     def s2_logits(self, h_last, s1, k, v) -> torch.Tensor:
         """Eval-mode s2 logits for the last position.

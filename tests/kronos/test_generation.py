@@ -1,6 +1,10 @@
 """KV-cached generation, seeds, batching and thread safety."""
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +22,7 @@ from kronos.generate import (
     rope_at,
     shared_window,
 )
+from kronos.layers import _PACKED_LINEAR_BUILT, fused_linear, set_packed_linear
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
 
@@ -286,3 +291,60 @@ def test_fused_projections_follow_their_weights(random_model):
     assert not torch.allclose(changed, fused)
     keys = set(model.state_dict())  # the checkpoint layout is the official one, with nothing added
     assert "transformer.0.self_attn.q_proj.weight" in keys and not any("fused" in k for k in keys)
+
+
+needs_packed = pytest.mark.skipif(not _PACKED_LINEAR_BUILT, reason="this torch build has no oneDNN linear")
+
+
+@needs_packed
+def test_packed_cpu_products_are_used_and_equal_the_plain_ones(tiny):
+    """On the CPU the inference products run on oneDNN-packed copies of the weights; a forecast with them
+    equals the plain products' to float rounding, and turning them off goes back to the plain ones."""
+    history = random_bars(80, seed=3)
+    attn = tiny.predictor.transformer[0].self_attn
+    pipeline = KronosPipeline(tiny)
+
+    def greedy():
+        fc = pipeline.predict(history, 12, paths=2, top_k=1, top_p=1.0, seed=0, anchor=False)
+        with torch.no_grad():
+            return fc.paths, fused_linear(attn, ("q_proj", "k_proj", "v_proj"))
+
+    previous = set_packed_linear(True)  # whatever KRONOS_PACKED_LINEAR says
+    try:
+        packed_paths, packed = greedy()
+        set_packed_linear(False)
+        plain_paths, plain = greedy()
+    finally:
+        set_packed_linear(previous)
+    assert packed.packed is not None and plain.packed is None
+    np.testing.assert_allclose(packed_paths, plain_paths, rtol=1e-5)
+
+
+@needs_packed
+@pytest.mark.parametrize("d_in,d_out", [(64, 192), (512, 1536), (1024, 512)])
+def test_a_packed_products_rows_do_not_depend_on_how_many_rows_it_has(d_in, d_out):
+    """A path's numbers do not depend on how many paths are sampled with it (MKL's plain product differs
+    in the last bits between 1 and 30 rows)."""
+    g = torch.Generator().manual_seed(0)
+    layer = torch.nn.Linear(d_in, d_out)
+    x = torch.randn(30, d_in, generator=g)
+    previous = set_packed_linear(True)  # whatever KRONOS_PACKED_LINEAR says
+    try:
+        with torch.no_grad():
+            product = fused_linear(torch.nn.ModuleDict({"p": layer}), ("p",))
+            full = product(x)
+            for rows in (1, 7, 29):
+                assert torch.equal(product(x[:rows]), full[:rows])
+    finally:
+        set_packed_linear(previous)
+
+
+def test_a_model_that_has_forecast_can_be_copied_and_pickled(tiny):
+    """The derived (packed) weights a forecast leaves on the modules are not copied (oneDNN's packed
+    tensors cannot be): the copy derives its own and forecasts the same numbers."""
+    history = random_bars(80, seed=4)
+    first = KronosPipeline(tiny).predict(history, 8, paths=3, seed=1)
+    for copy_of in (copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))):
+        pair = dataclasses.replace(tiny, predictor=copy_of(tiny.predictor), tokenizer=copy_of(tiny.tokenizer))
+        again = KronosPipeline(pair).predict(history, 8, paths=3, seed=1)
+        np.testing.assert_array_equal(again.paths, first.paths)
