@@ -28,7 +28,7 @@ from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_wi
 from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare
 
 PATHS = CHEAP_MEMBER_PATHS
-SHIPPED = 500
+SHIPPED = HarMember.window  # the members' fitting window (HAR, GJR-GARCH and GARCH share it)
 SERIES = (  # (sample, horizon, first cut-off time, last cut-off time, cut-offs)
     ("S&P 500 index daily 1999-2018 (arch)", 10, "2008-01-01", "2017-06-15", 120),
     ("NASDAQ Composite daily 1999-2018 (arch)", 10, "2008-01-01", "2017-06-15", 120),
