@@ -8,6 +8,7 @@ weight changes; two threads building it at once each store a complete, equal cop
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -60,8 +61,8 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torc
 CosSin = tuple[torch.Tensor, torch.Tensor]
 
 
-# oneDNN's matrix product with its weights packed once ("prepacked", what torch.compile's CPU backend
-# emits) instead of MKL's on the plain weights: 25-50% faster for the 30-row products of a decode step
+# oneDNN's matrix product with its weights packed once (what torch.compile's CPU backend emits for frozen
+# weights) instead of MKL's on the plain weights: 25-50% faster for the 30-row products of a decode step
 # on the CPUs measured, and each row's result does not depend on how many rows are in the product (MKL's
 # does, for a few rows). Equal to float rounding, not bit for bit: docs/speed.md. KRONOS_PACKED_LINEAR=0
 # turns it off (the plain products, e.g. to compare).
@@ -93,11 +94,35 @@ class Projection:
     bias: torch.Tensor | None
     packed: torch.Tensor | None
 
+    def __post_init__(self):
+        if self.packed is not None:
+            _PROJECTIONS[self.weight.data_ptr()] = self
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.packed is not None and _packed_linear and x.dtype == self.weight.dtype
-                and not torch.compiler.is_compiling()):
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-        return F.linear(x, self.weight, self.bias)
+        if self.packed is None or not _packed_linear or x.dtype != self.weight.dtype:
+            return F.linear(x, self.weight, self.bias)
+        if torch.compiler.is_compiling():  # packed tensors cannot enter a graph: an operator finds them
+            return torch.ops.kronos.packed_linear(x, self.weight, self.bias)
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+
+# Projections with packed weights by their plain weight's address, for the compiled steps: torch.compile
+# cannot trace oneDNN's opaque packed tensors, so a compiled graph calls ``kronos::packed_linear`` with the
+# plain weight and the operator looks its packed copy up here. Weak: a rebuilt projection drops out.
+_PROJECTIONS: weakref.WeakValueDictionary[int, Projection] = weakref.WeakValueDictionary()
+
+
+@torch.library.custom_op("kronos::packed_linear", mutates_args=())
+def _packed_linear_op(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    projection = _PROJECTIONS.get(weight.data_ptr())
+    if projection is None or projection.weight.shape != weight.shape:  # gone since compiling: the plain product
+        return F.linear(x, weight, bias)
+    return torch.ops.mkldnn._linear_pointwise(x, projection.packed, bias, "none", [], "")
+
+
+@_packed_linear_op.register_fake
+def _(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return x.new_empty(*x.shape[:-1], weight.shape[0])
 
 
 def _pack(weight: torch.Tensor) -> torch.Tensor | None:

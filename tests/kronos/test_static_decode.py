@@ -11,6 +11,7 @@ from testkit import assert_threads_match_sequential_runs, official_greedy, rando
 from kronos.checkpoints import load_pair
 from kronos.device import resolve_decode
 from kronos.generate import Generation, Prompt
+from kronos.layers import _PACKED_LINEAR_BUILT, linear, set_packed_linear
 from kronos.pipeline import KronosPipeline
 from kronos.sampling import SamplingConfig, sample, uniform_noise
 from kronos.static_decode import (
@@ -411,3 +412,26 @@ def test_a_compiled_decoder_in_use_is_not_compiled_again():
     thread = pool.build_in_background("a", lambda: built.append("a") or "rebuilt a")
     thread.join()
     assert built == ["a"] and pool.take("a") == "rebuilt a"
+
+
+@pytest.mark.skipif(not _PACKED_LINEAR_BUILT, reason="this torch build has no oneDNN linear")
+def test_a_compiled_graph_runs_the_packed_products():
+    """torch.compile cannot trace oneDNN's packed tensors; a compiled step reaches them through the
+    ``kronos::packed_linear`` operator, so it computes exactly what the eager packed product does (the
+    plain product inside the graph would differ in the last bits, and ran ~20% slower: docs/speed.md)."""
+    holder = torch.nn.ModuleDict({"qkv": torch.nn.Linear(256, 768), "out": torch.nn.Linear(768, 256, bias=False)})
+    x = torch.randn(30, 256, generator=torch.Generator().manual_seed(0))
+
+    def step(x):
+        return linear(holder, "out", torch.relu(linear(holder, "qkv", x)))
+
+    previous = set_packed_linear(True)
+    try:
+        with torch.no_grad():
+            eager = step(x)
+            compiled = torch.compile(step, fullgraph=True, dynamic=False)(x)
+            plain = torch.nn.functional.linear(torch.relu(holder["qkv"](x)), holder["out"].weight)
+    finally:
+        set_packed_linear(previous)
+    assert torch.equal(compiled, eager)
+    assert not torch.equal(plain, eager)  # the plain product is another computation: the check above can fail
