@@ -107,7 +107,7 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
             ours.wait_for_compilation()  # decode='compiled': built after the first forecast, in the background
             ours_s = min(timed(lambda: ours_run(0, top_p, paths), device) for _ in range(2))
             plain_s = None
-            if plain_too:  # alternated: packed, plain, packed, plain (the first pair above warmed both up)
+            if plain_too:  # alternated: plain, packed, plain after the two packed runs above
                 runs = {True: [ours_s], False: []}
                 for packed in (False, True, False):
                     previous = set_packed_linear(packed)

@@ -98,7 +98,8 @@ def main() -> None:
     for r in table:
         print(json.dumps(r), flush=True)
     print(json.dumps({"seconds": round(time.perf_counter() - started, 1)}))
-    print("\n| series | cut-offs | member | window | CRPS % | coverage | skill vs random walk (95% CI) | skill vs window 500 (95% CI) |")
+    print("\n| series | cut-offs | member | window | CRPS % | coverage | skill vs random walk (95% CI) | "
+          f"skill vs window {SHIPPED} (95% CI) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in table:
         print(f"| {r['series']} | {r['cutoffs']} | {r['member']} | {r['window']} | {r['crps_pct']:.3f} | {r['coverage']:.2f} | "
