@@ -286,6 +286,36 @@ def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int | torch.Tensor
     return out + own_weights @ own_v
 
 
+# The CPU's flash attention kernel also returns each query's log-sum-exp of scores, which lets attention
+# over [shared prefix, own tokens] run as two attentions merged exactly (below) instead of one over every
+# row's copy of the prefix behind a mask (docs/speed.md: the tokenizer's decode of 30 paths).
+_CPU_FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+
+
+def prefix_blocks_available(q: torch.Tensor) -> bool:
+    """Whether ``attend_after_prefix`` can run for queries q: the CPU, no autograd, float32/bfloat16."""
+    return (_CPU_FLASH is not None and q.device.type == "cpu" and not torch.is_grad_enabled()
+            and q.dtype in (torch.float32, torch.bfloat16))
+
+
+def attend_after_prefix(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, prefix: KVCache) -> torch.Tensor:
+    """Softmax attention of q [batch, heads, n, head_dim] over the keys of its prefix (``prefix``, batch P,
+    each shared by a block of batch / P consecutive rows; with P = 1 read by every row, not copied)
+    followed by its own keys k, v [batch, heads, n, head_dim], causally among its own: what SDPA over the
+    concatenated keys with the prefix-continuation mask computes. The two blocks are attended separately
+    and merged by their log-sum-exps (softmax over the union = each block's softmax weighted by its share
+    of the total mass); equal to float rounding. Every row is computed alike, as its own batch entry, so
+    its result does not depend on the other rows (greedy paths stay identical)."""
+    batch = q.shape[0]
+    out_prefix, lse_prefix = _CPU_FLASH(q, rows_of(prefix.k, batch), rows_of(prefix.v, batch))
+    out_own, lse_own = _CPU_FLASH(q, k, v, is_causal=True)
+    # Each block's share of the mass, softmax of the two log-sum-exps: a softmax over a last axis of 2
+    # computes every (row, head, query) alike, where an elementwise exp would take another code path
+    # for the elements at the end of the tensor (and so give another last bit to some rows).
+    shares = torch.softmax(torch.stack([lse_prefix, lse_own], dim=-1), dim=-1)
+    return (out_prefix * shares[..., :1] + out_own * shares[..., 1:]).to(q.dtype)
+
+
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     """[batch, n, d_model] -> [batch, heads, n, head_dim]."""
     b, n, d = x.shape
@@ -374,6 +404,8 @@ class SelfAttention(nn.Module):
         causally; a prefix of batch P is shared by consecutive blocks of batch / P rows."""
         m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
         q, k, v = self._heads(x, self._rope(m, n, x))
+        if self._dropout == 0.0 and prefix_blocks_available(q):
+            return self._out(attend_after_prefix(q, k, v, prefix))
         k = torch.cat([rows_of(prefix.k, batch), k], dim=2)
         v = torch.cat([rows_of(prefix.v, batch), v], dim=2)
         keys = torch.arange(m + n, device=x.device)

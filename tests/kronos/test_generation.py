@@ -22,7 +22,15 @@ from kronos.generate import (
     rope_at,
     shared_window,
 )
-from kronos.layers import _PACKED_LINEAR_BUILT, fused_linear, set_packed_linear
+from kronos.layers import (
+    _PACKED_LINEAR_BUILT,
+    KVCache,
+    attend_after_prefix,
+    fused_linear,
+    prefix_blocks_available,
+    rows_of,
+    set_packed_linear,
+)
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
 
@@ -337,6 +345,41 @@ def test_a_packed_products_rows_do_not_depend_on_how_many_rows_it_has(d_in, d_ou
                 assert torch.equal(product(x[:rows]), full[:rows])
     finally:
         set_packed_linear(previous)
+
+
+@pytest.mark.parametrize("prefixes,dtype", [(1, torch.float32), (3, torch.float32), (1, torch.bfloat16)])
+def test_attention_after_a_shared_prefix_equals_masked_attention_over_the_copies(prefixes, dtype):
+    """Continuations of shared prefixes (the tokenizer's decode of many paths, a sliding window's shared
+    part) are attended block by block, merged by log-sum-exp: the same as SDPA over every row's own copy
+    of its prefix and its tokens, behind the causal continuation mask; a row's result does not depend on
+    the rows beside it."""
+    g = torch.Generator().manual_seed(0)
+    rows, heads, m, n, head_dim = 6 * prefixes, 4, 37, 45, 16
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=g).to(dtype)
+
+    prefix = KVCache(randn(prefixes, heads, m, head_dim), randn(prefixes, heads, m, head_dim))
+    q, k, v = randn(rows, heads, n, head_dim), randn(rows, heads, n, head_dim), randn(rows, heads, n, head_dim)
+    keys = torch.arange(m + n)
+    mask = keys[None, :] <= (m + torch.arange(n))[:, None]
+    with torch.no_grad():
+        assert prefix_blocks_available(q)
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            q.float(), torch.cat([rows_of(prefix.k, rows), k], dim=2).float(),
+            torch.cat([rows_of(prefix.v, rows), v], dim=2).float(), attn_mask=mask)
+        got = attend_after_prefix(q, k, v, prefix)
+        assert got.dtype == dtype
+        tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+        torch.testing.assert_close(got.float(), expected, rtol=tolerance, atol=tolerance)
+        # Every row of the first prefix's block given the first row's tokens: all equal, bit for bit.
+        same = [t.clone() for t in (q, k, v)]
+        for t in same:
+            t[: rows // prefixes] = t[0]
+        alike = attend_after_prefix(*same, prefix)[: rows // prefixes]
+        assert torch.equal(alike, alike[:1].expand_as(alike))
+    with torch.enable_grad():
+        assert not prefix_blocks_available(q)  # training keeps the differentiable masked SDPA
 
 
 def test_a_model_that_has_forecast_can_be_copied_and_pickled(tiny):
