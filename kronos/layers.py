@@ -413,7 +413,7 @@ class SelfAttention(nn.Module):
         causally; a prefix of batch P is shared by consecutive blocks of batch / P rows."""
         m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
         q, k, v = self._heads(x, self._rope(m, n, x))
-        if self._dropout == 0.0 and prefix_blocks_available(q):
+        if m > 0 and self._dropout == 0.0 and prefix_blocks_available(q):
             return self._out(attend_after_prefix(q, k, v, prefix))
         k = torch.cat([rows_of(prefix.k, batch), k], dim=2)
         v = torch.cat([rows_of(prefix.v, batch), v], dim=2)
