@@ -8,7 +8,8 @@ from pathlib import Path
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
 
 from . import ledger
-from .common import CliError, add_sampling_options, quality_gate, quantile_levels, read_bars, sampling_settings
+from .bars_process import GatedBars
+from .common import CliError, add_sampling_options, quantile_levels, sampling_settings
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
@@ -49,11 +50,13 @@ def register(sub) -> None:
 
 
 def run_forecast(args) -> int:
-    from data_sources.calendar_inference import calendar_provenance
-    from kronos_studio.forecasting import too_few_paths
-
     settings = sampling_settings(args)
-    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    # The bars are read in a second process while this one imports torch and the model code (bars_process).
+    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix) as gated:
+        from data_sources.calendar_inference import calendar_provenance
+        from kronos_studio.forecasting import too_few_paths
+
+        bars, warnings = gated.result()
     opening = []
 
     def open_ledger():

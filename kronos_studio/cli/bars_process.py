@@ -1,0 +1,111 @@
+"""Reading and gating a bars file in a second process while this one imports torch.
+
+A fresh ``kronos forecast`` spends about 1.5 s importing torch, pandas and the model code before it can use
+the bars, and about 0.8 s reading and gating them (pandas, the exchange calendar of the whole history).
+Neither needs the other, so a command started in a fresh process has the bars read by a child Python of
+the same interpreter, started first, which hands ``(bars, warning lines)`` back pickled on its stdout (our
+own child running our own code; nothing from outside is unpickled). On two cores the reading then costs no
+wall time.
+
+The child is only an accelerator: when it cannot start, crashes or answers anything unexpected, the bars are
+read in this process as they would have been, so every error surfaces exactly as without it. A ``CliError``
+of the child (the file's one-line message) is raised here unchanged.
+
+    python -m kronos_studio.cli.bars_process '{"file": ..., "timezone": ..., ...}'   (the child's side)
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+from .common import CliError, quality_gate, read_bars
+
+
+def _read_and_gate(request: dict):
+    bars = read_bars(request["file"], request["timezone"], request["calendar"], request["symbol"])
+    return quality_gate(bars, request["fixes"])
+
+
+def worth_a_child() -> bool:
+    """A second process pays only while this one still has torch to import and a second core to do it on."""
+    return "torch" not in sys.modules and (os.cpu_count() or 1) >= 2
+
+
+class GatedBars:
+    """``(bars, warning lines)`` of one file, read by a child process when ``in_child`` and in this process
+    otherwise (or when the child fails). ``result()`` waits for them; ``close()`` stops an unread child."""
+
+    def __init__(self, file: str, timezone: str | None, calendar: str | None, symbol: str | None,
+                 fixes: list[str], in_child: bool | None = None):
+        self._request = {"file": str(file), "timezone": timezone, "calendar": calendar, "symbol": symbol,
+                         "fixes": list(fixes)}
+        self._child = None
+        if worth_a_child() if in_child is None else in_child:
+            try:
+                self._child = subprocess.Popen([sys.executable, "-m", __name__, json.dumps(self._request)],
+                                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            except OSError:
+                self._child = None
+
+    @property
+    def in_child(self) -> bool:
+        return self._child is not None
+
+    def result(self):
+        answer = self._collect()
+        if answer is not None:
+            kind, value = answer
+            if kind == "ok":
+                return value
+            if kind == "cli_error":
+                raise CliError(value)
+        return _read_and_gate(self._request)  # no child, or one that failed: read here, errors as usual
+
+    def _collect(self):
+        child, self._child = self._child, None
+        if child is None:
+            return None
+        try:
+            with child.stdout:
+                out = child.stdout.read()  # the child leaves right after its answer (see _child_main)
+            return pickle.loads(out) if child.wait() == 0 else None
+        except Exception:  # a child that answered something else: read the bars here instead
+            return None
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _child_main(request_json: str) -> int:
+    answer_to = sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything printed while reading must not mix into the answer
+    try:
+        answer = ("ok", _read_and_gate(json.loads(request_json)))
+    except CliError as e:
+        answer = ("cli_error", str(e))
+    except Exception:  # the parent reads the file itself and reports what goes wrong as it always does
+        return 1
+    try:
+        answer_to.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        answer_to.flush()
+    except (BrokenPipeError, OSError):  # the parent stopped waiting
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    code = _child_main(sys.argv[1])
+    sys.stderr.flush()
+    os._exit(code)  # the parent waits for the end of the answer; unloading pandas would only delay it

@@ -1,0 +1,69 @@
+"""The bars of ``kronos forecast`` read in a second process (``kronos_studio.cli.bars_process``): the same
+bars, notes and one-line errors as reading them here, and a failed child never changes the outcome."""
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+from testkit import random_bars
+
+from kronos_studio.cli.bars_process import GatedBars, worth_a_child
+from kronos_studio.cli.common import CliError, quality_gate, read_bars
+
+
+@pytest.fixture()
+def split_daily_csv(tmp_path):
+    """Daily bars with no time zone and a 2-for-1 split: the gate has a note, warnings and a fix to offer."""
+    frame = random_bars(300, freq="B")
+    frame.loc[200:, ["open", "high", "low", "close"]] /= 2
+    path = tmp_path / "daily.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _here(path, fixes=()):
+    return quality_gate(read_bars(str(path)), list(fixes))
+
+
+def test_a_child_reads_the_same_bars_and_lines_as_this_process(split_daily_csv):
+    with GatedBars(split_daily_csv, None, None, None, [], in_child=True) as gated:
+        assert gated.in_child
+        bars, lines = gated.result()
+    here, here_lines = _here(split_daily_csv)
+    assert lines == here_lines and any("split" in line for line in lines)
+    pd.testing.assert_frame_equal(bars.frame, here.frame)
+    assert (bars.symbol, bars.interval, bars.calendar, bars.timezone) == (here.symbol, here.interval, here.calendar,
+                                                                          here.timezone)
+    with GatedBars(split_daily_csv, None, None, None, ["adjust_splits"], in_child=True) as gated:
+        fixed, _ = gated.result()
+    pd.testing.assert_frame_equal(fixed.frame, _here(split_daily_csv, ["adjust_splits"])[0].frame)
+    assert not fixed.frame.equals(bars.frame)  # the fix reached the child
+
+
+def test_a_childs_one_line_error_is_raised_here_unchanged(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(CliError) as here:
+        _here(bad)
+    with GatedBars(bad, None, None, None, [], in_child=True) as gated, pytest.raises(CliError) as there:
+        gated.result()
+    assert str(there.value) == str(here.value)
+
+
+def test_a_child_that_fails_leaves_the_reading_to_this_process(split_daily_csv, monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, answers nothing, exits 1
+    with GatedBars(split_daily_csv, None, None, None, [], in_child=True) as gated:
+        assert gated.in_child
+        bars, lines = gated.result()
+    pd.testing.assert_frame_equal(bars.frame, _here(split_daily_csv)[0].frame)
+    monkeypatch.setattr(sys, "executable", "/no/such/python")  # cannot start at all
+    with GatedBars(split_daily_csv, None, None, None, [], in_child=True) as gated:
+        assert not gated.in_child
+        assert gated.result()[1] == lines
+
+
+def test_a_process_that_has_imported_torch_reads_the_bars_itself():
+    import torch  # noqa: F401  (the test process has it: nothing left to overlap the reading with)
+
+    assert not worth_a_child()
