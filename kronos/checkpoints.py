@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
+from torch.overrides import TorchFunctionMode
 
 from .config import (
     CONFIG_FILE,
@@ -198,6 +199,23 @@ def load_state_strict(module: nn.Module, path: Path) -> None:
     module.load_state_dict(state, strict=True)
 
 
+class _NoRandomInit(TorchFunctionMode):
+    """While a module whose every tensor is then loaded from its file is built: its random initialisation
+    is skipped (0.85 s for Kronos-base on 2 cores, values the strict load overwrites). A function mode holds
+    for this thread only, so a model built at the same time elsewhere is initialised as usual."""
+
+    # The initialisers reach a function mode as themselves (before the fill they call inside), so both.
+    RANDOM_FILLS = frozenset({torch.Tensor.uniform_, torch.Tensor.normal_, nn.init.uniform_, nn.init.normal_,
+                              nn.init.trunc_normal_, nn.init.kaiming_uniform_, nn.init.kaiming_normal_,
+                              nn.init.xavier_uniform_, nn.init.xavier_normal_, nn.init.orthogonal_})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.RANDOM_FILLS:
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **kwargs)
+
+
 def _load_module(ref, config_class, module_class, revision, cache_dir, device, tqdm_class):
     """Resolve ``ref``, build ``module_class`` from its config.json, load its weights strictly, in eval mode."""
     src = resolve(ref, revision, cache_dir, tqdm_class)
@@ -205,8 +223,9 @@ def _load_module(ref, config_class, module_class, revision, cache_dir, device, t
         config = config_class.from_dict(_read_config(src.path))
     except ConfigError as e:
         raise CheckpointError(f"{src.path}: {e}") from None
-    module = module_class(config)
-    load_state_strict(module, src.path)
+    with _NoRandomInit():
+        module = module_class(config)
+    load_state_strict(module, src.path)  # every key, or it refuses: nothing keeps the skipped values
     return module.to(device or default_device()).eval(), src
 
 

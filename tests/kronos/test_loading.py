@@ -71,6 +71,49 @@ def test_round_trip_save_and_load(random_model, tmp_path):
     assert json.loads((tmp_path / "predictor" / "config.json").read_text()) == pair.predictor.config.to_dict()
 
 
+def test_weights_stored_in_another_dtype_load_as_the_models_own(random_model, tmp_path):
+    """A bf16 file gives the model's own fp32 weights, the file's values exactly."""
+    folder = _copy(random_model("tiny").folder / "predictor", tmp_path / "p")
+    state = load_file(str(folder / "model.safetensors"))
+    save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()},
+              str(folder / "model.safetensors"))
+    model, _ = load_predictor(folder, device="cpu")
+    loaded = model.state_dict()
+    for k, v in state.items():
+        assert loaded[k].dtype == v.dtype, k
+        expected = v.to(torch.bfloat16).to(v.dtype) if v.is_floating_point() else v
+        assert torch.equal(loaded[k], expected), k
+
+
+def test_loading_skips_the_random_initialisation_in_its_own_thread_only():
+    """The load builds the model without drawing its random initial values (the file replaces them all),
+    and a model built meanwhile in another thread is initialised as usual."""
+    import threading
+
+    from kronos.checkpoints import _NoRandomInit
+    from kronos.config import OFFICIAL_CONFIGS
+    from kronos.model import Kronos
+
+    config = OFFICIAL_CONFIGS["mini"]
+    torch.manual_seed(0)
+    usual = Kronos(config).state_dict()
+    built = {}
+    with _NoRandomInit():
+        state = torch.get_rng_state()
+        Kronos(config)
+        assert torch.equal(torch.get_rng_state(), state)  # not one random number drawn
+
+        def elsewhere():
+            torch.manual_seed(0)
+            built["model"] = Kronos(config)
+
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        thread.join()
+    for k, v in built["model"].state_dict().items():
+        assert torch.equal(v, usual[k]), k
+
+
 def test_context_from_bundle_json_argument_or_assumed(random_model, tmp_path):
     """A folder's bundle.json names its context; without one, a context passed is taken, and with neither
     the default is taken and flagged as a guess."""
