@@ -51,28 +51,29 @@ def build_mini(folder: Path) -> Path:
 
 
 def child(argv: list[str]) -> None:
-    """Run the CLI in this process; print the wall clock of the first sampling step. Importing the
-    pipeline here to hook it moves that import earlier, not out of the measured span."""
-    from kronos.pipeline import KronosPipeline
+    """Run the CLI in this process as the ``kronos`` script does (``run``: its exit included); print the wall
+    clock of the first sampling step. The hook wraps the command's progress callback, in a module that
+    imports no torch, so the run keeps its own order of imports (and its second process for the bars)."""
+    import atexit
 
-    predict_batch = KronosPipeline.predict_batch
+    from kronos_studio.cli import forecast
+    from kronos_studio.cli.main import run
+
     seen: list[float] = []
+    make = forecast._forecast
 
-    def hooked(self, *args, progress=None, **kwargs):
-        def first(i, n):
+    def hooked(forecaster, bars, settings, args, on_progress):
+        def first():
             if not seen:
                 seen.append(time.time())
-            if progress is not None:
-                progress(i, n)
-        return predict_batch(self, *args, progress=first, **kwargs)
+            on_progress()
+        return make(forecaster, bars, settings, args, first)
 
-    KronosPipeline.predict_batch = hooked
-    from kronos_studio.cli.main import main
-
-    code = main(argv)
-    if code != 0 or not seen:
-        raise SystemExit(f"kronos {' '.join(argv)} exited {code} (sampling reached: {bool(seen)})")
-    print(json.dumps({"first_step_at": seen[0]}))
+    forecast._forecast = hooked
+    # ``run`` ends the process after the exit handlers: the answer is printed by one.
+    atexit.register(lambda: print(json.dumps({"first_step_at": seen[0] if seen else None}), flush=True))
+    sys.argv = ["kronos", *argv]
+    run()
 
 
 def forecast_run(model: Path, out: Path, ledger_db: str | None) -> tuple[float, float]:
@@ -84,9 +85,10 @@ def forecast_run(model: Path, out: Path, ledger_db: str | None) -> tuple[float, 
     done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, cwd=ROOT,
                           env=env)
     ended = time.time()
-    if done.returncode != 0:
+    first_step_at = json.loads(done.stdout.strip().splitlines()[-1])["first_step_at"] if done.stdout.strip() else None
+    if done.returncode != 0 or first_step_at is None:
         raise SystemExit(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "the child failed")
-    return json.loads(done.stdout.strip().splitlines()[-1])["first_step_at"] - started, ended - started
+    return first_step_at - started, ended - started
 
 
 def wall_s(cmd: list[str]) -> float:
