@@ -29,9 +29,19 @@ def _read_and_gate(request: dict):
     return quality_gate(bars, request["fixes"])
 
 
-def worth_a_child() -> bool:
-    """A second process pays only while this one still has torch to import and a second core to do it on."""
-    return "torch" not in sys.modules and (os.cpu_count() or 1) >= 2
+# Past this size the bars' trip through the pipe (pickled, then unpickled: two more copies in memory)
+# costs a sizeable part of the ~1.5 s it hides, so such a file is read here.
+MAX_CHILD_FILE_BYTES = 256 * 2**20
+
+
+def worth_a_child(file) -> bool:
+    """A second process pays only while this one still has torch to import, a second core to do it on,
+    and a file small enough to hand back cheaply."""
+    try:
+        small = os.path.getsize(file) <= MAX_CHILD_FILE_BYTES
+    except OSError:  # no such file: read here, where the error is reported as always
+        return False
+    return small and "torch" not in sys.modules and (os.cpu_count() or 1) >= 2
 
 
 class GatedBars:
@@ -43,7 +53,7 @@ class GatedBars:
         self._request = {"file": str(file), "timezone": timezone, "calendar": calendar, "symbol": symbol,
                          "fixes": list(fixes)}
         self._child = None
-        if worth_a_child() if in_child is None else in_child:
+        if worth_a_child(file) if in_child is None else in_child:
             try:
                 self._child = subprocess.Popen([sys.executable, "-m", __name__, json.dumps(self._request)],
                                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)

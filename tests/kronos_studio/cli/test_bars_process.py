@@ -63,7 +63,17 @@ def test_a_child_that_fails_leaves_the_reading_to_this_process(split_daily_csv, 
         assert gated.result()[1] == lines
 
 
-def test_a_process_that_has_imported_torch_reads_the_bars_itself():
+def test_only_a_fresh_process_with_a_small_file_and_two_cores_reads_in_a_child(split_daily_csv, monkeypatch):
     import torch  # noqa: F401  (the test process has it: nothing left to overlap the reading with)
 
-    assert not worth_a_child()
+    assert not worth_a_child(split_daily_csv)
+    monkeypatch.delitem(sys.modules, "torch")  # as in a fresh `kronos forecast`
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert worth_a_child(split_daily_csv)
+    assert not worth_a_child(split_daily_csv.parent / "missing.csv")
+    monkeypatch.setattr("kronos_studio.cli.bars_process.MAX_CHILD_FILE_BYTES", 100)
+    assert not worth_a_child(split_daily_csv)
+    monkeypatch.undo()
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.delitem(sys.modules, "torch")
+    assert not worth_a_child(split_daily_csv)
