@@ -62,12 +62,12 @@ def child(argv: list[str]) -> None:
     seen: list[float] = []
     make = forecast._forecast
 
-    def hooked(forecaster, bars, settings, args, on_progress):
+    def hooked(forecaster, bars, settings, args, on_progress, *rest):
         def first():
             if not seen:
                 seen.append(time.time())
             on_progress()
-        return make(forecaster, bars, settings, args, first)
+        return make(forecaster, bars, settings, args, first, *rest)
 
     forecast._forecast = hooked
     # ``run`` ends the process after the exit handlers: the answer is printed by one.

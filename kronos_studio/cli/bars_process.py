@@ -1,11 +1,11 @@
 """Reading and gating a bars file in a second process while this one imports torch.
 
 A fresh ``kronos forecast`` spends about 1.5 s importing torch, pandas and the model code before it can use
-the bars, and about 0.8 s reading and gating them (pandas, the exchange calendar of the whole history).
-Neither needs the other, so a command started in a fresh process has the bars read by a child Python of
-the same interpreter, started first, which hands ``(bars, warning lines)`` back pickled on its stdout (our
-own child running our own code; nothing from outside is unpickled). On two cores the reading then costs no
-wall time.
+the bars, and about 0.9 s reading and gating them and placing the future bar times (pandas, the exchange
+calendar of the whole history). Neither needs the other, so a command started in a fresh process has the
+bars read by a child Python of the same interpreter, started first, which hands ``(bars, warning lines,
+future bar times)`` back pickled on its stdout (our own child running our own code; nothing from outside is
+unpickled). On two cores the reading then costs no wall time.
 
 The child is only an accelerator: when it cannot start, crashes or answers anything unexpected, the bars are
 read in this process as they would have been, so every error surfaces exactly as without it. A ``CliError``
@@ -29,6 +29,18 @@ def _read_and_gate(request: dict):
     return quality_gate(bars, request["fixes"])
 
 
+def _future(bars, horizon: int | None):
+    """``bars.future_timestamps(horizon)``, the times a forecast of the bars' last bar is placed at
+    (``kronos_studio.forecasting.calendar_future_timestamps``), or None: the parent then places them
+    itself and reports any problem as always."""
+    if not horizon:
+        return None
+    try:
+        return bars.future_timestamps(horizon)
+    except Exception:
+        return None
+
+
 # Past this size the bars' trip through the pipe (pickled, then unpickled: two more copies in memory)
 # costs a sizeable part of the ~1.5 s it hides, so such a file is read here.
 MAX_CHILD_FILE_BYTES = 256 * 2**20
@@ -46,13 +58,16 @@ def worth_a_child(file) -> bool:
 
 class GatedBars:
     """``(bars, warning lines)`` of one file, read by a child process when ``in_child`` and in this process
-    otherwise (or when the child fails). ``result()`` waits for them; ``close()`` stops an unread child."""
+    otherwise (or when the child fails). ``result()`` waits for them; ``close()`` stops an unread child.
+    After ``result()``, ``future`` holds the ``horizon`` bar times after the last bar when the child placed
+    them, else None."""
 
     def __init__(self, file: str, timezone: str | None, calendar: str | None, symbol: str | None,
-                 fixes: list[str], in_child: bool | None = None):
+                 fixes: list[str], in_child: bool | None = None, horizon: int | None = None):
         self._request = {"file": str(file), "timezone": timezone, "calendar": calendar, "symbol": symbol,
-                         "fixes": list(fixes)}
+                         "fixes": list(fixes), "horizon": horizon}
         self._child = None
+        self.future = None
         if worth_a_child(file) if in_child is None else in_child:
             try:
                 self._child = subprocess.Popen([sys.executable, "-m", __name__, json.dumps(self._request)],
@@ -69,7 +84,8 @@ class GatedBars:
         if answer is not None:
             kind, value = answer
             if kind == "ok":
-                return value
+                bars, lines, self.future = value
+                return bars, lines
             if kind == "cli_error":
                 raise CliError(value)
         return _read_and_gate(self._request)  # no child, or one that failed: read here, errors as usual
@@ -102,7 +118,9 @@ def _child_main(request_json: str) -> int:
     answer_to = sys.stdout.buffer
     sys.stdout = sys.stderr  # anything printed while reading must not mix into the answer
     try:
-        answer = ("ok", _read_and_gate(json.loads(request_json)))
+        request = json.loads(request_json)
+        bars, lines = _read_and_gate(request)
+        answer = ("ok", (bars, lines, _future(bars, request["horizon"])))
     except CliError as e:
         answer = ("cli_error", str(e))
     except Exception:  # the parent reads the file itself and reports what goes wrong as it always does

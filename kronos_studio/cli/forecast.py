@@ -52,7 +52,7 @@ def register(sub) -> None:
 def run_forecast(args) -> int:
     settings = sampling_settings(args)
     # The bars are read in a second process while this one imports torch and the model code (bars_process).
-    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix) as gated:
+    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon) as gated:
         from data_sources.calendar_inference import calendar_provenance
         from kronos_studio.forecasting import too_few_paths
 
@@ -66,7 +66,7 @@ def run_forecast(args) -> int:
             opening.append(ledger.open_in_background())
 
     forecaster, pair = load_forecaster(args, bars)
-    fc = _forecast(forecaster, bars, settings, args, open_ledger)
+    fc = _forecast(forecaster, bars, settings, args, open_ledger, gated.future)
     open_ledger()
     recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
     table = fc.quantiles(args.quantiles)
@@ -115,9 +115,9 @@ def _history_note(fc, default: bool) -> str:
     return f"history {len(fc.history)} bars{' (default)' if default else ''}, members read {members}"
 
 
-def _forecast(forecaster, bars, settings, args, on_progress):
+def _forecast(forecaster, bars, settings, args, on_progress, future=None):
     """``make_forecast`` with a progress bar (sampling steps, or the ensemble's members); ``on_progress()``
-    at every report."""
+    at every report. ``future``: the bar times placed already (by the process that read the bars)."""
     from kronos.errors import InputError
     from kronos_studio.forecasters import make_forecast
 
@@ -133,7 +133,7 @@ def _forecast(forecaster, bars, settings, args, on_progress):
             bar.refresh()
 
     try:
-        return make_forecast(forecaster, bars, settings, progress=progress)
+        return make_forecast(forecaster, bars, settings, future, progress=progress)
     except (InputError, ValueError) as e:
         raise CliError(str(e)) from None
     finally:

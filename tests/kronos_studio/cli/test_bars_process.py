@@ -35,6 +35,11 @@ def test_a_child_reads_the_same_bars_and_lines_as_this_process(split_daily_csv):
     pd.testing.assert_frame_equal(bars.frame, here.frame)
     assert (bars.symbol, bars.interval, bars.calendar, bars.timezone) == (here.symbol, here.interval, here.calendar,
                                                                           here.timezone)
+    assert gated.future is None  # not asked for
+    with GatedBars(split_daily_csv, None, None, None, [], in_child=True, horizon=12) as gated:
+        gated.result()
+    pd.testing.assert_index_equal(gated.future, here.future_timestamps(12))  # where the forecast places them
+    assert len(gated.future) == 12 and gated.future[0] > here.timestamps.max()
     with GatedBars(split_daily_csv, None, None, None, ["adjust_splits"], in_child=True) as gated:
         fixed, _ = gated.result()
     pd.testing.assert_frame_equal(fixed.frame, _here(split_daily_csv, ["adjust_splits"])[0].frame)
@@ -57,10 +62,12 @@ def test_a_child_that_fails_leaves_the_reading_to_this_process(split_daily_csv, 
         assert gated.in_child
         bars, lines = gated.result()
     pd.testing.assert_frame_equal(bars.frame, _here(split_daily_csv)[0].frame)
+    assert gated.future is None  # the forecast places them itself
     monkeypatch.setattr(sys, "executable", "/no/such/python")  # cannot start at all
-    with GatedBars(split_daily_csv, None, None, None, [], in_child=True) as gated:
+    with GatedBars(split_daily_csv, None, None, None, [], in_child=True, horizon=5) as gated:
         assert not gated.in_child
         assert gated.result()[1] == lines
+    assert gated.future is None
 
 
 def test_only_a_fresh_process_with_a_small_file_and_two_cores_reads_in_a_child(split_daily_csv, monkeypatch):
