@@ -10,12 +10,15 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
 from .intervals import parse_interval
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 CRYPTO = "24/7"
 FX = "FX"
@@ -26,6 +29,14 @@ _DAY = pd.Timedelta(days=1)
 MAX_GRID = 3_000_000  # beyond this many expected bars a history is not laid on a grid (gap checks, inference)
 
 
+def _xcals():
+    """exchange_calendars, imported at its first use (~0.07 s): a process that holds bars but never asks for
+    a calendar (``kronos forecast``'s, whose bars a second process reads) does not pay for it."""
+    import exchange_calendars
+
+    return exchange_calendars
+
+
 def is_exchange_calendar(calendar: str | None) -> bool:
     return calendar not in (None, CRYPTO, FX)
 
@@ -34,7 +45,7 @@ def validate_calendar(calendar: str | None) -> str | None:
     """Return the calendar code, or raise ValueError naming the valid choices."""
     if calendar in (None, CRYPTO, FX):
         return calendar
-    if calendar not in xcals.get_calendar_names(include_aliases=True):
+    if calendar not in _xcals().get_calendar_names(include_aliases=True):
         raise ValueError(
             f"unknown calendar {calendar!r}; use an exchange_calendars code such as 'XNYS', "
             f"'XLON', 'XTKS', or '{CRYPTO}' for crypto, '{FX}' for currencies, or None to infer"
@@ -55,7 +66,7 @@ def _calendar_for_years(code: str, first_year: int, last_year: int) -> xcals.Exc
         end = hi
     with warnings.catch_warnings():
         _ignore_pandas_deprecations()
-        return xcals.get_calendar(code, start=start, end=end)
+        return _xcals().get_calendar(code, start=start, end=end)
 
 
 @functools.lru_cache(maxsize=64)
@@ -63,7 +74,7 @@ def _calendar_class(code: str) -> type[xcals.ExchangeCalendar]:
     """The calendar's class, for its bounds and timezone without building one: a build costs about 0.1 s,
     a tenth of a forecast's start-up. The class table is exchange_calendars' own (private), so a version
     without it falls back to a build."""
-    dispatcher = getattr(xcals.calendar_utils, "global_calendar_dispatcher", None)
+    dispatcher = getattr(_xcals().calendar_utils, "global_calendar_dispatcher", None)
     try:
         return dispatcher._calendar_factories[dispatcher.resolve_alias(code)]
     except (AttributeError, KeyError, TypeError):
@@ -74,7 +85,7 @@ def _calendar_class(code: str) -> type[xcals.ExchangeCalendar]:
 def _default_calendar(code: str) -> xcals.ExchangeCalendar:
     with warnings.catch_warnings():
         _ignore_pandas_deprecations()
-        return xcals.get_calendar(code)
+        return _xcals().get_calendar(code)
 
 
 def _ignore_pandas_deprecations() -> None:

@@ -53,7 +53,6 @@ def run_forecast(args) -> int:
     settings = sampling_settings(args)
     # The bars are read in a second process while this one imports torch and the model code (bars_process).
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon) as gated:
-        from data_sources.calendar_inference import calendar_provenance
         from kronos_studio.forecasting import too_few_paths
 
         bars, warnings = gated.result()
@@ -78,6 +77,8 @@ def run_forecast(args) -> int:
         else:
             paths.to_csv(args.paths_out, index=False)
     if args.provenance_out:
+        from data_sources.calendar_inference import calendar_provenance
+
         # The series this forecast is of: the same name the ledger and the screener record it under.
         series = {"symbol": bars.symbol, "source": bars.source, "interval": bars.interval,
                   "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,

@@ -121,10 +121,27 @@ def test_a_historys_calendar_also_covers_its_future_bar_times(monkeypatch):
 
     built = []
     real = xcals.get_calendar
-    monkeypatch.setattr(calendars.xcals, "get_calendar", lambda *a, **k: built.append(a) or real(*a, **k))
+    monkeypatch.setattr(xcals, "get_calendar", lambda *a, **k: built.append(a) or real(*a, **k))
     monkeypatch.setattr(calendars, "_BUILT_SPANS", {})
     calendars._calendar_for_years.cache_clear()
     history = calendars.exchange_calendar("XNYS", pd.Timestamp("2000-03-01"), pd.Timestamp("2013-03-01"))
     future = calendars.exchange_calendar("XNYS", pd.Timestamp("2013-03-04"), pd.Timestamp("2014-08-29"))
     assert future is history and len(built) == 1
     assert history.is_session("2014-12-31") and not history.is_session("2014-12-25")
+
+
+def test_holding_bars_imports_no_exchange_calendar_and_every_package_name_resolves():
+    """The forecast's process unpickles bars another process read (kronos_studio.cli.bars_process): that
+    must not import exchange_calendars (~0.07 s); the package's names still all resolve on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, data_sources.schema, data_sources.calendar_inference, data_sources\n"
+            "assert 'exchange_calendars' not in sys.modules, 'imported'\n"
+            "assert all(getattr(data_sources, n) is not None for n in data_sources.__all__)\n"
+            "import data_sources.calendars as c; assert c.validate_calendar('XNYS') == 'XNYS'\n"
+            "assert 'exchange_calendars' in sys.modules\n"
+            "from data_sources import Bars, load_bars\n"
+            "import data_sources.schema as s; assert Bars is s.Bars\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
