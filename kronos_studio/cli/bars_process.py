@@ -70,8 +70,11 @@ class GatedBars:
         self.future = None
         if worth_a_child(file) if in_child is None else in_child:
             try:
+                # A session of its own: a Ctrl-C reaches this process only, which then stops the child
+                # (close) instead of both printing an interruption.
                 self._child = subprocess.Popen([sys.executable, "-m", __name__, json.dumps(self._request)],
-                                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                               start_new_session=True)
             except OSError:
                 self._child = None
 

@@ -84,3 +84,24 @@ def test_only_a_fresh_process_with_a_small_file_and_two_cores_reads_in_a_child(s
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     monkeypatch.delitem(sys.modules, "torch")
     assert not worth_a_child(split_daily_csv)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT as a terminal sends them: POSIX")
+def test_ctrl_c_while_the_child_reads_is_one_line_and_no_traceback(random_model, split_daily_csv, tmp_path):
+    """A terminal's Ctrl-C goes to the whole foreground group: the child, in a session of its own, is not
+    in it, so only the command answers (and stops the child)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    folder = random_model("tiny").folder
+    command = subprocess.Popen([sys.executable, "-m", "kronos_studio.cli.main", "forecast", str(split_daily_csv),
+                                "--model", str(folder), "--horizon", "3", "--paths", "2", "--no-ledger",
+                                "--out", str(tmp_path / "q.csv")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(0.6)  # past the argument parsing, inside the imports (torch alone takes ~1 s)
+    os.killpg(command.pid, signal.SIGINT)
+    _, err = command.communicate(timeout=120)
+    assert command.returncode == 130 and "kronos: interrupted" in err, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
