@@ -94,7 +94,7 @@ class GatedBars:
         return _read_and_gate(self._request)  # no child, or one that failed: read here, errors as usual
 
     def _collect(self):
-        child, self._child = self._child, None
+        child = self._child
         if child is None:
             return None
         try:
@@ -103,6 +103,8 @@ class GatedBars:
             return pickle.loads(out) if child.wait() == 0 else None
         except Exception:  # a child that answered something else: read the bars here instead
             return None
+        finally:
+            self.close()  # a child still running after a failed read is stopped, not left behind
 
     def close(self) -> None:
         child, self._child = self._child, None
