@@ -253,9 +253,12 @@ def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: i
     trained = trained_on(period, frame["timestamp"].iloc[cutoffs])
     if trained.any() and not include_trained:
         if trained.all():
-            raise TrainingPeriodError(f"all {len(cutoffs)} cut-offs forecast bars the model has already seen "
-                             f"({period.describe()}): their scores would measure memory, not forecasting. Evaluate "
-                             f"on bars after {period.seen_until.date()}, or include them knowingly")
+            # Said as the period, not as "these bars": a model's training period is known by date, not by
+            # series, and one that never saw this series still learned how markets moved on those dates.
+            raise TrainingPeriodError(f"all {len(cutoffs)} cut-offs fall inside the model's training period "
+                             f"({period.describe()}): it learned from bars of those dates (this series' or of "
+                             "markets that move with it), so their scores would measure memory, not forecasting. "
+                             f"Evaluate on bars after {period.seen_until.date()}, or include them knowingly")
         cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
     guard = {"training_period": None if period is None else period.describe(),
              "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}

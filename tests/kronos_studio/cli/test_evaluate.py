@@ -73,7 +73,7 @@ def test_forecast_and_evaluate_with_the_bundled_ensemble(daily_csv, tmp_path):
     # These bars end before the bundled model's data did: every cut-off would score memory.
     r = run_cli(*args)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
-    assert "already seen" in r.stderr and "--include-training-period" in r.stderr
+    assert "fall inside the model's training period" in r.stderr and "--include-training-period" in r.stderr
     r = run_cli(*args, "--include-training-period")
     assert r.returncode == 0, r.stderr
     assert "3 cut-offs forecast bars inside the model's training period" in r.stderr
