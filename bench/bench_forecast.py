@@ -10,6 +10,8 @@ test/bench-only dependency.
     .venv/bin/python bench/bench_forecast.py --case small-400+120x30 --device cuda
     .venv/bin/python bench/bench_forecast.py --threads 2 --memory   # + peak RSS, each side in its own process
     .venv/bin/python bench/bench_forecast.py --precision bf16       # our predictor in bf16 (official: fp32)
+    .venv/bin/python bench/bench_forecast.py --case mini-400+120x30 --threads 2 --paired-rounds 5
+                                                                  # official and ours alternated, ratio per round
     .venv/bin/python bench/bench_forecast.py --device cuda --decode eager --decode static --decode graphs
                                                                   # each decode mode of ours (kronos.static_decode)
 """
@@ -69,10 +71,13 @@ def timed(fn, device: str) -> float:
 
 
 def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str, ...] = ("eager",),
-             top_p: float = 0.9, official_runs: int = 1, plain_too: bool = False) -> list[dict]:
+             top_p: float = 0.9, official_runs: int = 1, plain_too: bool = False, paired_rounds: int = 0) -> list[dict]:
     """One report per decode mode of ours (kronos.device.DECODE_MODES), against the official side's median
     of ``official_runs`` timings. ``plain_too``: ours also with the plain (unpacked) CPU products, alternated
-    with the packed ones in this process (``kronos.layers.set_packed_linear``)."""
+    with the packed ones in this process (``kronos.layers.set_packed_linear``). ``paired_rounds`` R > 0:
+    instead, after the warm-up, R rounds of one official forecast then one of ours, and the speed-up is the
+    median of the R rounds' own ratios (both sides' times are medians): on a shared machine whose speed
+    drifts from minute to minute, a ratio taken within a round is what the load changes hit least."""
     name, context, lookback, horizon, paths = CASES[case]
     frame = random_bars(lookback + horizon, seed=1)
     history = frame.iloc[:lookback].reset_index(drop=True)
@@ -105,7 +110,16 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
             # ones reuse them from the pool.
             first_s = timed(lambda: ours_run(0, top_p, paths), device)
             ours.wait_for_compilation()  # decode='compiled': built after the first forecast, in the background
-            ours_s = min(timed(lambda: ours_run(0, top_p, paths), device) for _ in range(2))
+            paired = {}
+            if paired_rounds > 0:
+                rounds = [(timed(lambda: official_run(0, top_p, 1), device), timed(lambda: ours_run(0, top_p, paths), device))
+                          for _ in range(paired_rounds)]
+                ratios = [o * paths / t for o, t in rounds]
+                official_s, ours_s = (statistics.median(side) for side in zip(*rounds))
+                paired = {"paired_rounds": paired_rounds, "per_path_speedup_paired": round(statistics.median(ratios), 1),
+                          "per_path_speedup_range": [round(min(ratios), 1), round(max(ratios), 1)]}
+            else:
+                ours_s = min(timed(lambda: ours_run(0, top_p, paths), device) for _ in range(2))
             plain_s = None
             if plain_too:  # alternated: plain, packed, plain after the two packed runs above
                 runs = {True: [ours_s], False: []}
@@ -119,8 +133,8 @@ def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str
             reports.append({
                 "case": case, "paths": paths, "lookback": lookback, "horizon": horizon, "context": context,
                 "ours_s": round(ours_s, 3), "ours_first_s": round(first_s, 3), "official_1path_s": round(official_s, 3),
-                "per_path_speedup": round(official_s * paths / ours_s, 1), "greedy_max_rel_diff": rel,
-                "official_runs": official_runs, "packed_linear": packed_linear_enabled(),
+                "per_path_speedup": round(official_s * paths / ours_s, 1), **paired, "greedy_max_rel_diff": rel,
+                "official_runs": paired_rounds or official_runs, "packed_linear": packed_linear_enabled(),
                 **({} if plain_s is None else {"ours_plain_s": round(plain_s, 3),
                                                "per_path_speedup_plain": round(official_s * paths / plain_s, 1)}),
                 "precision": precision, "decode": decode, "compile_failures": ours.compile_failures() or None, "device": device, "top_p": top_p,
@@ -175,6 +189,9 @@ def main() -> None:
                         help="our decode loop (repeat to time several; default eager); graphs: CUDA only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--official-runs", type=int, default=1, help="official timings per case (their median)")
+    parser.add_argument("--paired-rounds", type=int, default=0,
+                        help="R rounds of one official forecast then one of ours, the speed-up the median of "
+                             "the rounds' ratios (instead of --official-runs' median against our best of two)")
     parser.add_argument("--plain-too", action="store_true",
                         help="also time ours with the plain CPU products (KRONOS_PACKED_LINEAR=0), alternated")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of each side, in fresh processes")
@@ -184,13 +201,15 @@ def main() -> None:
     parser.add_argument("--rss-of", choices=["ours", "official"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.paired_rounds and args.plain_too:
+        parser.error("--paired-rounds and --plain-too are two ways of timing ours: choose one")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.rss_of:
         return rss_run(args.case[0], args.rss_of, args.device, args.folder)
     for case in args.case or list(CASES):
         for report in run_case(case, args.device, args.precision, tuple(args.decode or ["eager"]), args.top_p,
-                               args.official_runs, args.plain_too):
+                               args.official_runs, args.plain_too, args.paired_rounds):
             if args.memory:
                 for side in ("ours", "official"):
                     rss = peak_rss_mib(case, side, args.device)
