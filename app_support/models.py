@@ -165,7 +165,10 @@ def configure_torch() -> None:
 class WarmUp:
     """Once per process, in a background thread: import torch (about 2 s cold) and set its threads,
     then load the default bundled model and build the NYSE calendar, so the first page paints at once
-    and the first click does not pay for them. Failures are left for the page to report."""
+    and the first click does not pay for them. With ``KRONOS_STUDIO_DECODE=compiled`` it also makes that
+    model's forecast at the Forecast page's starting settings, which starts compiling their decode steps in
+    the background, as ``kronos serve --decode compiled`` does at start-up: the first forecasts of that
+    shape then find them compiled. Failures are left for the page to report."""
 
     def __init__(self, reg: ModelRegistry, default: ModelChoice | None):
         self.torch_ready = threading.Event()
@@ -184,6 +187,7 @@ class WarmUp:
         try:
             if default is not None:
                 reg.get(default)
+                self._compile_first_shape(reg, default)
             import pandas as pd
 
             from data_sources import future_timestamps
@@ -192,6 +196,16 @@ class WarmUp:
                               calendar="XNYS")
         except Exception:
             pass
+
+    @staticmethod
+    def _compile_first_shape(reg: ModelRegistry, default: ModelChoice) -> None:
+        from kronos_studio.forecasters import warm_up_forecast
+        from kronos_studio.forecasting import app_decode
+
+        from .sidebar import start_settings  # here: the sidebar imports this module
+
+        if app_decode() == "compiled":  # a bad value raises here and is reported by the page's own forecast
+            warm_up_forecast(default, start_settings(default), load_pair=lambda ref: reg.get(default), decode="compiled")
 
 
 @st.cache_resource(show_spinner=False)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
 from kronos.config import MIN_BAND_PATHS, default_lookback
-from kronos.settings import DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
+from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
 from . import data
@@ -22,6 +22,19 @@ EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
 STATE_KEY = "studio_inputs"
 DEFAULT_LOOKBACK = 256
 MAX_LOOKBACK = 2048  # no model chosen: the largest context of the official models
+
+
+def start_lookback(context: int, horizon: int) -> int:
+    """The lookback the sidebar offers first for a Kronos model of ``context`` bars: at most
+    DEFAULT_LOOKBACK, and room left for the horizon in the model's window, so every sampling step reuses
+    the KV cache."""
+    return min(DEFAULT_LOOKBACK, default_lookback(context, horizon))
+
+
+def start_settings(choice: ModelChoice) -> ForecastSettings:
+    """What the Forecast page asks of the Kronos model ``choice`` before anything is changed: its first
+    forecast (the app's warm-up makes it ready, ``app_support.models.WarmUp``)."""
+    return ForecastSettings(horizon=DEFAULT_HORIZON, lookback=start_lookback(choice.context, DEFAULT_HORIZON))
 
 
 @dataclass
@@ -153,16 +166,16 @@ def render() -> Inputs:
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.
     c1, c2 = sb.columns(2)
-    horizon = c2.number_input("Horizon (bars)", 1, 512, 30, step=5, key="sb_horizon",
+    horizon = c2.number_input("Horizon (bars)", 1, 512, DEFAULT_HORIZON, step=5, key="sb_horizon",
                               help="Bars to forecast. Past the model's context the window slides: every step "
                                    "recomputes it (slower), and each bar is decoded from the last context bars")
     context = model.context if model is not None else MAX_LOOKBACK
-    start_lookback = min(DEFAULT_LOOKBACK, default_lookback(context, int(horizon)))
+    first_lookback = start_lookback(context, int(horizon))
     reads = f"Context bars the model reads: at most {context} for this model"
     if model is not None and model.mixes:  # GARCH fits on up to 500 returns: all 520 by default
-        start_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
+        first_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
                                    "the last 500 returns); its Kronos member reads at most context − horizon of them")
-    lookback = c1.number_input("Lookback (bars)", 2, context, start_lookback, step=16, key=f"sb_lookback_{context}",
+    lookback = c1.number_input("Lookback (bars)", 2, context, first_lookback, step=16, key=f"sb_lookback_{context}",
                                help=reads)
 
     sb.markdown("### Sampling")

@@ -14,6 +14,10 @@ from .normalization import CLIP
 # A model-loading choice, not a sampling setting: kronos.device maps the names to dtypes.
 PRECISIONS = ("fp32", "bf16")
 DEFAULT_PRECISION = "fp32"
+# The horizon a forecast starts from where nobody chose one yet: the Forecast page's first value, and what
+# a long-running process forecasts once at start-up to have its decode steps compiled before they are asked
+# for (``kronos_studio.forecasters.warm_up_forecast``). The CLI asks for a horizon every time.
+DEFAULT_HORIZON = 30
 
 @dataclass(frozen=True)
 class SamplingConfig:

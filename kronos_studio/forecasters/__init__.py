@@ -4,6 +4,7 @@ a forecast (``make_forecast``), and the resolver that turns a model reference in
 from .base import Forecaster, PathForecaster
 from .make import make_forecast, make_forecasts
 from .resolve import ENSEMBLE, STATISTICAL, ModelRef, catalog, resolve
+from .warm_up import warm_up_forecast
 
 __all__ = ["ENSEMBLE", "STATISTICAL", "Forecaster", "ModelRef", "PathForecaster", "catalog", "make_forecast",
-           "make_forecasts", "resolve"]
+           "make_forecasts", "resolve", "warm_up_forecast"]

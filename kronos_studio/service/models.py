@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from kronos.settings import ForecastSettings
-
-WARM_UP_HORIZON = 30  # the Forecast page's default horizon
+from kronos.settings import DEFAULT_HORIZON, ForecastSettings
 
 
 class ModelRegistry:
@@ -57,19 +55,15 @@ class ModelRegistry:
         with self.lock:
             return self.sampling.setdefault(str(ref), threading.Lock())
 
-    def warm_up(self, horizon: int = WARM_UP_HORIZON) -> None:
-        """One forecast of the first bundled sample by the default model at the app's default settings
+    def warm_up(self, horizon: int = DEFAULT_HORIZON) -> None:
+        """``kronos_studio.forecasters.warm_up_forecast`` by the default model at the default settings
         (``horizon`` bars, 30 paths): loads the model, and with decode 'compiled' starts compiling the usual
-        shape's decode steps (in the background: ``kronos.static_decode``) before the first requests need
-        them. Errors are the forecast's own: the service works without a warm-up."""
-        from data_sources import list_samples, load_sample
-        from kronos_studio.forecasters import make_forecast
+        shape's decode steps before the first requests need them. Errors are the forecast's own: the service
+        works without a warm-up."""
+        from kronos_studio.forecasters import warm_up_forecast
 
-        bars = load_sample(list_samples()[0].name)
-        settings = ForecastSettings(horizon=horizon)
-        forecaster = self.forecaster(None, bars, settings)
         with self.sampling_lock(None):
-            make_forecast(forecaster, bars, settings)
+            warm_up_forecast(None, ForecastSettings(horizon=horizon), load_pair=self.pair, decode=self.decode)
 
     def loaded(self) -> list[str]:
         with self.lock:

@@ -634,6 +634,41 @@ def bundled_key() -> str:
     return next(c.key for c in model_choices() if c.bundled)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's inductor on torch.jit
+def test_with_compiled_decoding_the_warm_up_compiles_the_forecast_pages_first_shape(new_app, monkeypatch):
+    """``KRONOS_STUDIO_DECODE=compiled``: at start the app's warm-up forecasts with the bundled model at the
+    Forecast page's starting settings, which compiles that shape's decode steps in the background, so the
+    page's first forecast with that model runs them (as ``kronos serve --decode compiled`` does)."""
+    from app_support import models
+    from kronos.static_decode import decoder_pool
+    from kronos_studio.forecasting import DECODE_ENV
+
+    monkeypatch.setenv(DECODE_ENV, "compiled")
+    models.warm_up.clear()  # this process's warm-up ran before the setting: start a new one
+    try:
+        at = new_app().run()  # the sidebar starts the warm-up
+        warm = models.warm_up()
+        warm.thread.join(timeout=600)
+        bundled = next(c for c in models.model_choices() if c.bundled)
+        pool = decoder_pool(models.registry().get(bundled).predictor)  # every pipeline on the model shares it
+        pool.wait_for_builds(timeout=600)
+        assert pool.failed == {}
+        at.sidebar.selectbox(key="sb_model").set_value(bundled.key).run()  # nothing else changed
+        at.button(key="run_forecast").click().run()
+        assert not at.exception and not at.error, messages(at.error)
+        export = at.json[0].value
+        prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+        assert prov["decode"] == "compiled" and "compile_pending" not in prov
+        at.sidebar.number_input(key="sb_horizon").set_value(45).run()  # another shape: not compiled yet
+        at.button(key="run_forecast").click().run()
+        export = at.json[0].value
+        prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+        assert prov["decode"] == "eager" and prov["compile_pending"]
+        pool.wait_for_builds(timeout=600)  # not left compiling beside the next tests
+    finally:
+        models.warm_up.clear()
+
+
 def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_app):
     at = small(new_app().run(), horizon=6, paths=6)
     at.sidebar.selectbox(key="sb_model").set_value(bundled_key()).run()

@@ -6,11 +6,11 @@ import pytest
 from service_helpers import run_cli
 
 from kronos.checkpoints import load_pair
-from kronos.settings import ForecastSettings
+from kronos.settings import DEFAULT_HORIZON, ForecastSettings
 from kronos.static_decode import decoder_pool
 from kronos_studio.service import compute
 from kronos_studio.service.app import Service, ServiceConfig
-from kronos_studio.service.models import WARM_UP_HORIZON, ModelRegistry
+from kronos_studio.service.models import ModelRegistry
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's inductor on torch.jit
 
@@ -31,9 +31,9 @@ def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path):
         pool.wait_for_builds(timeout=600)
         assert pool.failed == {}
         bars = load_sample(list_samples()[0].name)
-        fc = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=WARM_UP_HORIZON))
+        fc = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=DEFAULT_HORIZON))
         assert fc.provenance["decode"] == "compiled"  # the request found the steps compiled at start-up
-        other = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=WARM_UP_HORIZON + 40))
+        other = compute.make_forecast(registry, None, bars, ForecastSettings(horizon=DEFAULT_HORIZON + 40))
         assert other.provenance["decode"] == "eager" and other.provenance["compile_pending"]  # another shape
         pool.wait_for_builds(timeout=600)  # not left compiling beside the next tests
     finally:
