@@ -202,10 +202,10 @@ class WarmUp:
         from kronos_studio.forecasters import warm_up_forecast
         from kronos_studio.forecasting import app_decode
 
-        from .sidebar import start_settings  # here: the sidebar imports this module
+        from .defaults import start_settings
 
         if app_decode() == "compiled":  # a bad value raises here and is reported by the page's own forecast
-            warm_up_forecast(default, start_settings(default), load_pair=lambda ref: reg.get(default), decode="compiled")
+            warm_up_forecast(default, start_settings(default.context), load_pair=lambda ref: reg.get(default), decode="compiled")
 
 
 @st.cache_resource(show_spinner=False)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 import streamlit as st
 
 from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
-from kronos.config import MIN_BAND_PATHS, default_lookback
+from kronos.config import MIN_BAND_PATHS
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
 from . import data
+from .defaults import start_lookback
 from .models import ModelChoice, device_label, ensemble_digest, model_choices
 
 YAHOO_INTERVALS = list(SOURCES[YFINANCE].intervals)
@@ -20,21 +21,7 @@ TIMEZONES = [None, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", 
 CALENDARS = [None, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
 EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
 STATE_KEY = "studio_inputs"
-DEFAULT_LOOKBACK = 256
 MAX_LOOKBACK = 2048  # no model chosen: the largest context of the official models
-
-
-def start_lookback(context: int, horizon: int) -> int:
-    """The lookback the sidebar offers first for a Kronos model of ``context`` bars: at most
-    DEFAULT_LOOKBACK, and room left for the horizon in the model's window, so every sampling step reuses
-    the KV cache."""
-    return min(DEFAULT_LOOKBACK, default_lookback(context, horizon))
-
-
-def start_settings(choice: ModelChoice) -> ForecastSettings:
-    """What the Forecast page asks of the Kronos model ``choice`` before anything is changed: its first
-    forecast (the app's warm-up makes it ready, ``app_support.models.WarmUp``)."""
-    return ForecastSettings(horizon=DEFAULT_HORIZON, lookback=start_lookback(choice.context, DEFAULT_HORIZON))
 
 
 @dataclass
