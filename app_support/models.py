@@ -187,7 +187,6 @@ class WarmUp:
         try:
             if default is not None:
                 reg.get(default)
-                self._compile_first_shape(reg, default)
             import pandas as pd
 
             from data_sources import future_timestamps
@@ -196,6 +195,13 @@ class WarmUp:
                               calendar="XNYS")
         except Exception:
             pass
+        # Last: the calendar above serves the first page at once, and a failed warm-up forecast (a bad
+        # setting, reported by the page's own forecast) must not cost the first page its calendar.
+        if default is not None and reg.loaded(default.key):
+            try:
+                self._compile_first_shape(reg, default)
+            except Exception:
+                pass
 
     @staticmethod
     def _compile_first_shape(reg: ModelRegistry, default: ModelChoice) -> None:
