@@ -79,6 +79,10 @@ def test_fx_and_index_exports_get_the_same_first_future_bars_on_forecast_and_scr
     page.wait_for_selector(IDLE)
     page.get_by_test_id("stMain").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         [str(files["EURUSD"]), str(files["GSPC"])])
+    # The upload's rerun starts a moment after the files are set: until the uploader lists them, the page
+    # may still look idle from before, and a click then can be lost to that rerun.
+    for name in ("EURUSD", "GSPC"):
+        expect(page.get_by_test_id("stMain").get_by_text(files[name].name, exact=True)).to_be_visible(timeout=60_000)
     page.wait_for_selector(IDLE)
     page.get_by_role("button", name="Run screener").click()
     table = page.get_by_test_id("stDataFrame").first
