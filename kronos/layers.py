@@ -228,6 +228,10 @@ class PathKVCache:
     context: KVCache
     context_mask: torch.Tensor | None  # [series, 1, 1, max_context]: False on a shorter context's padding
     generated: KVCache
+    # Generated slots attention reads with a tensor length (the static steps): all of them when None, else
+    # the first ``reach`` (at least the length; a compiled step's symbolic size), so a step does not read
+    # the slots it has not written yet.
+    reach: int | torch.SymInt | None = None
 
     @classmethod
     def empty(cls, context_lengths: list[int], paths: int, horizon: int, heads: int, head_dim: int,
@@ -286,6 +290,8 @@ def attend_paths(q: torch.Tensor, cache: PathKVCache, length: int | torch.Tensor
         unwritten = None
     else:
         own_k, own_v = cache.generated.k, cache.generated.v
+        if cache.reach is not None:
+            own_k, own_v = own_k[:, :, :cache.reach], own_v[:, :, :cache.reach]
         unwritten = torch.arange(own_k.shape[2], device=q.device) >= length.view(1)
     own_scores = (q @ own_k.transpose(-1, -2)).view(series, paths, heads, own_k.shape[2]).transpose(1, 2)
     if unwritten is not None:

@@ -7,12 +7,15 @@ rows = series (rounded up to a power of two) x paths, context slots rounded up t
 generated slots to ``HORIZON_BUCKET``; a ``DecoderPool`` keeps decoders between forecasts of one shape.
 Its two steps write into those buffers in place:
 
-* ``sample_step()``: s1 from the logits, then s2 given it, stored as generated token ``index``;
-* ``trunk_step()``: the trunk over that token, the next logits; ``index`` += 1.
+* ``sample_step(reach)``: s1 from the logits, then s2 given it, stored as generated token ``index``;
+* ``trunk_step(reach)``: the trunk over that token, the next logits; ``index`` += 1.
 
-The token index is a device tensor, attention reads every slot and masks those not yet written
-(``attend_paths`` with a tensor length), the sampler is the fixed-shape one (a full sort for top-p, no
-host sync), and its uniform numbers are drawn up front (``uniform_noise``) and read per step by index.
+The token index is a device tensor; attention masks the generated slots not yet written (``attend_paths``
+with a tensor length) among the first ``reach`` it reads: every slot for a CUDA graph (fixed shapes), only
+those written so far for the compiled steps, where ``reach`` is a dynamic size of one graph (reading every
+slot cost the compiled mini forecast ~12%: each step streams every path's keys and values from memory).
+The sampler is the fixed-shape one (a full sort for top-p, no host sync), and its uniform numbers are drawn
+up front (``uniform_noise``) and read per step by index.
 The model math is the eager path's own (``decode_one_token``, ``Kronos.s2_logits_paths``, ``sample_with_noise``).
 
 Steps whose window slides (past the context) fall back to the exact eager path (``Generation.step``):
@@ -31,6 +34,7 @@ static and eager sampled paths differ for a seed (equal in distribution); graph 
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import types
 from collections.abc import Callable
@@ -48,6 +52,7 @@ CONTEXT_BUCKET = 64  # context slots per series are rounded up to a multiple of 
 HORIZON_BUCKET = 32  # generated slots per row likewise
 DRAWS_PER_STEP = 2  # s1, then s2
 GRAPH_WARMUP_STEPS = 2  # eager runs on a side stream before capture (lazy inits, cuBLAS workspaces)
+MIN_REACH = 2  # generated slots a step reads at least: a compiled step's dynamic size is never 0 or 1 (specialised)
 DECODER_POOL_SIZE = 4  # decoders a pipeline keeps between forecasts (their caches and graphs hold memory)
 # torch.compile options per device: on the CPU the compiled step calls its kernels from C++, not from a
 # Python wrapper (the per-call overhead is what a CPU decode step is made of: docs/speed.md).
@@ -114,6 +119,7 @@ class StaticDecoder:
         self.first_position = torch.zeros(rows, 1, dtype=torch.long, device=device)  # RoPE position of token 0
         self.noise = torch.zeros(shape.horizon, DRAWS_PER_STEP, rows, 1, device=device)
         self.rope_tables = model.rotary_tables(shape.context + shape.horizon)
+        self.spans = torch.zeros(shape.horizon, device=device)  # views of it say how many generated slots a step reads
 
     @property
     def device(self) -> torch.device:
@@ -161,24 +167,46 @@ class StaticDecoder:
         state.known = state.known + tokens
         state.generated = tokens
 
-    def sample_step(self) -> None:
-        """Sample generated token ``index`` of every row: s1 from the logits, then s2 given that s1."""
+    def reading(self, reach: int | None) -> torch.Tensor | None:
+        """The ``span`` for steps that read the first ``reach`` generated slots (None: all of them): a view
+        whose length is the count, so that a compiled step takes it as a dynamic size, not a constant."""
+        return None if reach is None else self.spans[:min(max(reach, MIN_REACH), self.shape.horizon)]
+
+    def _caches_reading(self, span: torch.Tensor | None) -> PathCaches:
+        if span is None:
+            return self.caches
+        reach = span.shape[0]
+        return PathCaches([dataclasses.replace(c, reach=reach) for c in self.caches.layers],
+                          dataclasses.replace(self.caches.dependency, reach=reach))
+
+    def sample_step(self, reach: int | None = None) -> None:
+        """Sample generated token ``index`` of every row: s1 from the logits, then s2 given that s1. Attention
+        reads the first ``reach`` generated slots (at least ``index``; None: every slot, the fixed shape)."""
+        self.sample(self.reading(reach))
+
+    def trunk_step(self, reach: int | None = None) -> None:
+        """The trunk over generated token ``index`` of every row (stored in the caches as that token),
+        giving the next s1 logits; then ``index`` += 1. ``reach`` as in ``sample_step`` (at least ``index`` + 1)."""
+        self.trunk(self.reading(reach))
+
+    def sample(self, span: torch.Tensor | None) -> None:
+        """``sample_step`` reading ``len(span)`` generated slots (None: all): the function a compiler traces."""
         model, cfg, t = self.model, self.sampling, self.index.view(1)
         u = self.noise.index_select(0, t)[0]  # [2, rows, 1]
         s1 = sample_with_noise(self.logits, cfg, u[0], probes=())
         # The s2 query attends to the context and the generated tokens 0..index-1 (the trunk has run on those).
-        s2_logits = model.s2_logits_paths(self.h, s1, self.caches.dependency, self.index)[:, 0].float()
+        dependency = self._caches_reading(span).dependency
+        s2_logits = model.s2_logits_paths(self.h, s1, dependency, self.index)[:, 0].float()
         self.s1.index_copy_(1, t, s1)
         self.s2.index_copy_(1, t, sample_with_noise(s2_logits, cfg, u[1], probes=()))
 
-    def trunk_step(self) -> None:
-        """The trunk over generated token ``index`` of every row (stored in the caches as that token),
-        giving the next s1 logits; then ``index`` += 1."""
+    def trunk(self, span: torch.Tensor | None) -> None:
+        """``trunk_step`` reading ``len(span)`` generated slots (None: all): the function a compiler traces."""
         model, t = self.model, self.index.view(1)
         events = None if self.events is None else self.events.index_select(1, t)
         x = model.embed(self.s1.index_select(1, t), self.s2.index_select(1, t), self.stamps.index_select(1, t), events)
         ropes = rope_at(self.rope_tables, self.first_position + t)
-        h, logits = decode_one_token(model, x, ropes, self.caches, self.index)
+        h, logits = decode_one_token(model, x, ropes, self._caches_reading(span), self.index)
         self.h.copy_(h)
         self.logits.copy_(logits[:, 0])  # float32, as the eager step returns them
         self.index.add_(1)
@@ -215,10 +243,10 @@ class CudaGraphDecoder:
             decoder.trunk_step()
         decoder.index.zero_()
 
-    def sample_step(self) -> None:
+    def sample_step(self, reach: int | None = None) -> None:  # a graph reads every slot: its shapes are fixed
         self.sample_graph.replay()
 
-    def trunk_step(self) -> None:
+    def trunk_step(self, reach: int | None = None) -> None:
         self.trunk_graph.replay()
 
 
@@ -249,12 +277,23 @@ class CompiledDecoder:
         resolve_decode("compiled", decoder.device)  # the devices it runs on, checked where the mode is chosen
         self.decoder = decoder
         options = COMPILE_OPTIONS.get(decoder.device.type)
-        self.sample_step = torch.compile(own_code(decoder.sample_step), fullgraph=True, dynamic=False, options=options)
-        self.trunk_step = torch.compile(own_code(decoder.trunk_step), fullgraph=True, dynamic=False, options=options)
+        self.sample = torch.compile(own_code(decoder.sample), fullgraph=True, options=options)
+        self.trunk = torch.compile(own_code(decoder.trunk), fullgraph=True, options=options)
         with torch.no_grad():  # the mode forecasts run in (grad mode is per thread; the fused weights need it)
-            self.sample_step()
-            self.trunk_step()
+            self.sample_step(MIN_REACH)
+            self.trunk_step(MIN_REACH)
         decoder.index.zero_()
+
+    def _span(self, reach: int | None) -> torch.Tensor:
+        span = self.decoder.reading(self.decoder.shape.horizon if reach is None else reach)
+        torch._dynamo.mark_dynamic(span, 0)  # one graph for every reach, not one per step
+        return span
+
+    def sample_step(self, reach: int | None = None) -> None:
+        self.sample(self._span(reach))
+
+    def trunk_step(self, reach: int | None = None) -> None:
+        self.trunk(self._span(reach))
 
 
 DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, runner kind, weights version)
@@ -395,7 +434,7 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
                 report["decode"] = kind
     for t in range(horizon):
         if t < n_static:
-            runner.sample_step()
+            runner.sample_step(t)  # reads generated slots 0..t-1
         else:
             u = (None, None) if noise is None else noise[t]
             s1 = sample_with_noise(logits, sampling, u[0])
@@ -408,7 +447,7 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
                 pool.give(key, runner)
         if t + 1 < horizon:
             if t + 1 < n_static:
-                runner.trunk_step()
+                runner.trunk_step(t + 1)  # writes slot t, reads 0..t
             else:
                 logits = state.step()
     if compiled_key is not None:  # once per shape: started now, later forecasts of it run the compiled steps

@@ -37,10 +37,11 @@ def _prompts(lengths: list[int], horizon: int, seed: int = 1, vocab: int = 1024)
                    torch.randint(0, 7, (n + horizon, 5), generator=g).float()) for n in lengths]
 
 
-def _lockstep(model, prompts, horizon, paths, context, sampling, seed=5):
+def _lockstep(model, prompts, horizon, paths, context, sampling, seed=5, reach=False):
     """Run the eager Generation and a StaticDecoder side by side on the same tokens (the eager loop's
     draws); yield (step, eager logits, static logits, eager h, static h) after every trunk step, having
-    checked that both sampled the same ids."""
+    checked that both sampled the same ids. ``reach``: the static steps read only the generated slots
+    written so far (as ``generate_static`` runs them), not every slot."""
     rows = len(prompts) * paths
     eager = Generation(model, prompts, horizon, paths, context)
     logits = eager.prefill()
@@ -52,14 +53,14 @@ def _lockstep(model, prompts, horizon, paths, context, sampling, seed=5):
     decoder = StaticDecoder(model, shape, sampling)
     decoder.load(static_state, static_logits, noise)
     for t in range(horizon):
-        decoder.sample_step()
+        decoder.sample_step(t if reach else None)
         s1 = sample(logits, sampling, generator)
         s2 = sample(eager.s2_logits(s1), sampling, generator)
         assert torch.equal(decoder.s1[:rows, t], s1[:, 0]) and torch.equal(decoder.s2[:rows, t], s2[:, 0])
         eager.append(s1, s2)
         if t + 1 < horizon:
             logits = eager.step()
-            decoder.trunk_step()
+            decoder.trunk_step(t + 1 if reach else None)
             yield t, logits, decoder.logits[:rows], eager.h, decoder.h[:rows]
     assert int(decoder.index) == horizon - 1
 
@@ -77,6 +78,22 @@ def test_static_steps_give_the_eager_logits(random_model, name, sampling):
                                                                             512, sampling):
             torch.testing.assert_close(static_h, eager_h, rtol=1e-5, atol=1e-5)
             torch.testing.assert_close(static_logits, eager_logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("reach", [True, False], ids=["written slots", "every slot"])
+def test_steps_reading_only_the_written_slots_give_what_reading_all_gives(random_model, reach):
+    """The static steps as ``generate_static`` runs them read only the generated slots written so far (a
+    compiled step then reads a quarter of the slots at a quarter of the horizon); what they read past those
+    is masked, so both ways give the eager loop's logits and ids, step by step."""
+    model = random_model("tiny").ours(128).predictor
+    with torch.no_grad():
+        steps = 0
+        for _, eager_logits, static_logits, eager_h, static_h in _lockstep(model, _prompts([40, 33], 40), 40, 3,
+                                                                            128, SAMPLED, reach=reach):
+            torch.testing.assert_close(static_h, eager_h, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(static_logits, eager_logits, rtol=1e-5, atol=1e-5)
+            steps += 1
+    assert steps == 39
 
 
 @pytest.mark.parametrize("lengths,horizon", [
@@ -329,6 +346,23 @@ def test_compiled_decode_is_built_in_the_background_and_samples_the_static_paths
     np.testing.assert_array_equal(first.paths, static.paths)
     np.testing.assert_allclose(second.paths, static.paths, rtol=1e-4, atol=1e-6)
     assert np.abs(second.paths - KronosPipeline(pair).predict(bars, 12, paths=4, seed=8).paths).max() > 1e-3  # seeds matter
+
+
+def test_a_compiled_step_serves_every_step_of_a_forecast_without_recompiling(random_model):
+    """Each compiled step reads as many generated slots as have been written, a size that grows by one per
+    step: it is a dynamic size of one graph, so a whole forecast runs without compiling again (a recompile
+    per step would cost seconds each; with it turned into an error here, the forecast would fail)."""
+    pair = random_model("tiny").ours(64)
+    bars = random_bars(50, seed=6)
+    pipeline = KronosPipeline(pair, decode="compiled")
+    pipeline.predict(bars, 30, paths=3, seed=2)  # a shape no other test compiles
+    pipeline.wait_for_compilation()
+    assert pipeline.compile_failures() == {}
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        compiled = pipeline.predict(bars, 30, paths=3, seed=2)
+    assert compiled.provenance["decode"] == "compiled"
+    static = KronosPipeline(pair, decode="static").predict(bars, 30, paths=3, seed=2)
+    np.testing.assert_allclose(compiled.paths, static.paths, rtol=1e-4, atol=1e-6)
 
 
 def test_a_failed_compilation_is_reported_and_the_forecast_goes_on(random_model, monkeypatch):
