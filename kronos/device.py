@@ -58,8 +58,9 @@ def resolve_decode(decode: str | None, device: torch.device) -> str:
     """A pipeline's decode mode, the one place it is chosen. Default: eager on every device. "compiled"
     pays only in a process that makes many forecasts of one shape (the app, ``kronos serve``, batch
     jobs): compiling costs seconds to a minute, then saves 15-30% of a CPU forecast (docs/speed.md: mini
-    1.36x, small 1.21x over the packed eager steps, since its steps read only the slots written so far). On CUDA the intended default is "graphs",
-    once its test has passed on a GPU and the bench has shown the gain."""
+    1.36x, small 1.21x over the packed eager steps, since its steps read only the slots written so far).
+    On CUDA the intended default is "graphs", once its test has passed on a GPU and the bench has shown
+    the gain."""
     decode = decode or "eager"
     if decode not in DECODE_MODES:
         raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")

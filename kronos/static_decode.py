@@ -175,9 +175,7 @@ class StaticDecoder:
     def _caches_reading(self, span: torch.Tensor | None) -> PathCaches:
         if span is None:
             return self.caches
-        reach = span.shape[0]
-        return PathCaches([dataclasses.replace(c, reach=reach) for c in self.caches.layers],
-                          dataclasses.replace(self.caches.dependency, reach=reach))
+        return PathCaches([_reading(c, span) for c in self.caches.layers], _reading(self.caches.dependency, span))
 
     def sample_step(self, reach: int | None = None) -> None:
         """Sample generated token ``index`` of every row: s1 from the logits, then s2 given that s1. Attention
@@ -195,7 +193,7 @@ class StaticDecoder:
         u = self.noise.index_select(0, t)[0]  # [2, rows, 1]
         s1 = sample_with_noise(self.logits, cfg, u[0], probes=())
         # The s2 query attends to the context and the generated tokens 0..index-1 (the trunk has run on those).
-        dependency = self._caches_reading(span).dependency
+        dependency = _reading(self.caches.dependency, span)
         s2_logits = model.s2_logits_paths(self.h, s1, dependency, self.index)[:, 0].float()
         self.s1.index_copy_(1, t, s1)
         self.s2.index_copy_(1, t, sample_with_noise(s2_logits, cfg, u[1], probes=()))
@@ -210,6 +208,11 @@ class StaticDecoder:
         self.h.copy_(h)
         self.logits.copy_(logits[:, 0])  # float32, as the eager step returns them
         self.index.add_(1)
+
+
+def _reading(cache: PathKVCache, span: torch.Tensor | None) -> PathKVCache:
+    """``cache`` for attention that reads its first ``len(span)`` generated slots (None: all of them)."""
+    return cache if span is None else dataclasses.replace(cache, reach=span.shape[0])
 
 
 class CudaGraphDecoder:
