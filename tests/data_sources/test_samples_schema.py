@@ -37,7 +37,7 @@ def test_the_fx_sample_trades_the_fx_week_in_new_york_time():
     ts = b.frame["timestamp"]
     assert b.calendar == "FX" and b.interval == "1h" and len(b) == 5000
     assert str(ts.iloc[0]) == "2017-04-19 05:00:00-04:00"  # the file's 09:00 UTC
-    sunday = ts[ts.dt.dayofweek == 6]
+    sunday = ts[ts.dt.day_of_week == 6]
     assert sunday.dt.hour.min() == 17  # the week opens Sunday 17:00 New York, summer and winter alike
     codes = {f.code for f in check_bars(b)}
     assert "off_calendar" in codes and "gaps" in codes  # two stray Friday 17:00 bars, the Christmas and New Year closes
