@@ -30,6 +30,9 @@ from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
 OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
 SPARK_BARS = 30  # history closes drawn before the fan
+ROW_HEIGHT = 40  # px a table row takes, so that a fan's sparkline is legible
+ROWS_IN_VIEW = 15  # rows the table shows before it scrolls (Streamlit's own default is ten rows of 35 px)
+HEADER_HEIGHT = 37  # px of the grid's header row and borders
 SPARK_W, SPARK_H = 120, 34
 HISTORY_COLOUR, FAN_COLOUR = "#7a8494", "#1f77b4"
 SHOWN = ("fan", "series", "status", "p_up", "expected_return", "close_p50", "close_p10", "close_p90", "band_width",
@@ -350,6 +353,11 @@ def column_config(rows: pd.DataFrame) -> dict:
         config[c] = pct(f"P(touch {level})", format=PROBABILITY_COLUMN_FORMAT,
                         help=f"Share of paths where some bar's {side} reaches the last close {level}")
     return config
+
+
+def table_height(rows: int) -> int:
+    """Pixels for a table of ``rows`` rows: every row up to ROWS_IN_VIEW, then it scrolls."""
+    return HEADER_HEIGHT + ROW_HEIGHT * max(1, min(rows, ROWS_IN_VIEW))
 
 
 def table_key(shown: pd.DataFrame) -> str:

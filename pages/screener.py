@@ -108,7 +108,8 @@ if ok.any():
     shown = screener.filter_rows(rows, p_up_min / 100, band_max / 100, ok_only)
     view = screener.table(shown, run.sparks)
     event = st.dataframe(view, key=screener.table_key(shown), hide_index=True, on_select="rerun",
-                         selection_mode="single-row", row_height=40, column_config=screener.column_config(view))
+                         selection_mode="single-row", row_height=screener.ROW_HEIGHT,
+                         height=screener.table_height(len(view)), column_config=screener.column_config(view))
     st.caption(f"{len(shown)} of {len(rows)} rows shown. Click a header to sort. Statistics of the "
                f"{run.settings.forecast.paths} sample paths at the horizon ({run.settings.forecast.horizon} bars), relative to the last "
                "close: **P(up)** = P(close at horizon > last close); **band width** = (p90 − p10 of that close) / last "

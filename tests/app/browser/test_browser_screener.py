@@ -11,11 +11,10 @@ import test_browser
 from test_browser import FAN, IDLE, no_exceptions, open_app, set_number, shot
 
 from app_support.formats import width_text
+from app_support.screener import ROW_HEIGHT
 
 pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
-
-ROW_HEIGHT = 40  # pages/screener.py draws the table with this row height
 
 
 def columns_x(page, table) -> list[tuple[float, float]]:
