@@ -326,6 +326,28 @@ def test_an_interval_the_meta_learner_never_saw_is_named_in_the_weighting():
     assert "never trained" not in lines["1d"]
 
 
+def test_currency_bars_take_the_currency_weights_of_the_bundled_meta_learner():
+    """The bundled meta-learner trained on hourly EUR/USD bars: an FX-week hourly series takes that group's
+    weights (said by no 'never trained' line), not those fitted on all groups together."""
+    from data_sources import load_sample
+    from kronos.checkpoints import load_pair
+    from kronos.settings import ForecastSettings
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
+    from kronos_studio.forecasting import studio_pipeline
+
+    meta = load_bundled_meta()
+    assert "fx/1h" in meta.trained_groups()
+    fx, everything = meta.group_weights(meta.method, "fx/1h"), meta.group_weights(meta.method, "all")
+    assert fx != pytest.approx(everything)
+    bars = load_sample("EUR/USD hourly 2017-2018 (backtesting.py)").tail(700)
+    ens = bars_ensemble(studio_pipeline(load_pair(default_model_path(), device="cpu")), bars, meta,
+                        ForecastSettings(horizon=5, paths=8))
+    assert ens.group == "fx/1h" and "never trained" not in ens.describe_weighting()
+    mixture = ens.combine(bars.frame, {k: m(bars.frame, None, 5, 0) for k, m in ens.members.items()}, 5, 0)
+    assert mixture.weights == pytest.approx(fx)
+
+
 def test_the_quantile_average_reads_all_of_a_members_paths_the_pool_its_first(evaluations):
     """Quantile averaging reads each member's quantiles from every path it drew (a cheap member draws
     more than the forecast's count: quantiles of 30 draws are noisy); a linear pool takes a member's first
