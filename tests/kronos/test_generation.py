@@ -382,6 +382,29 @@ def test_attention_after_a_shared_prefix_equals_masked_attention_over_the_copies
         assert not prefix_blocks_available(q)  # training keeps the differentiable masked SDPA
 
 
+@pytest.mark.parametrize("prefixes,chunk_tokens", [(1, 2048), (1, 50), (3, 50), (3, 200), (3, 10_000)])
+def test_continuations_decoded_in_chunks_equal_each_whole_sequence_decoded(tiny, monkeypatch, prefixes,
+                                                                           chunk_tokens):
+    """The tokenizer decodes many paths' continuations after their shared prefix in passes of about
+    DECODE_CHUNK_TOKENS tokens (a block of one prefix's rows split, or several blocks together): every
+    row's bars equal the decode of its own whole sequence, and do not depend on the chunk size."""
+    import kronos.tokenizer as tokenizer_module
+
+    tokenizer = tiny.tokenizer
+    g = torch.Generator().manual_seed(5)
+    paths, m, n = 7, 23, 11
+    prefix = [torch.randint(0, 2 ** tokenizer.config.s1_bits, (prefixes, m), generator=g) for _ in range(2)]
+    tail = [torch.randint(0, 2 ** tokenizer.config.s1_bits, (prefixes * paths, n), generator=g) for _ in range(2)]
+    with torch.no_grad():
+        whole = tokenizer.decode(*(torch.cat([rows_of(p, prefixes * paths), t], dim=1) for p, t in zip(prefix, tail)))
+        monkeypatch.setattr(tokenizer_module, "DECODE_CHUNK_TOKENS", chunk_tokens)
+        got = tokenizer.decode_continuations(*prefix, *tail)
+        monkeypatch.setattr(tokenizer_module, "DECODE_CHUNK_TOKENS", 10 ** 9)
+        one_pass = tokenizer.decode_continuations(*prefix, *tail)
+    torch.testing.assert_close(got, whole[:, m:], rtol=1e-5, atol=1e-5)
+    assert torch.equal(got, one_pass)
+
+
 def test_a_model_that_has_forecast_can_be_copied_and_pickled(tiny):
     """The derived (packed) weights a forecast leaves on the modules are not copied (oneDNN's packed
     tensors cannot be): the copy derives its own and forecasts the same numbers."""
