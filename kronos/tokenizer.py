@@ -17,9 +17,9 @@ from .layers import KVCache, TransformerBlock
 
 # Continuation tokens decoded per pass after a shared prefix. A whole pass of 30 paths x 120 steps holds
 # [3600, 1024] temporaries (15 MB); glibc hands blocks that size back to the kernel when they are freed
-# and every pass faults them in again (~47,000 page faults, a fifth of a mini forecast's decode on a VM).
-# Passes of 2048 tokens keep every temporary within ~8 MB, which stays in the allocator's heap; rows are
-# independent, so the bars are the same.
+# and every forecast faults them in again (18,000-43,000 page faults). Passes of 2048 tokens keep every
+# temporary within ~8 MB, which stays in the allocator's heap and the caches: the decode of a mini
+# forecast ran 18-21% faster (docs/speed.md). Rows are independent, so the bars are the same.
 DECODE_CHUNK_TOKENS = 2048
 
 
