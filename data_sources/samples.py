@@ -39,6 +39,7 @@ class SampleInfo:
     description: str
     origin: str
     licence: str
+    calendar: str = "XNYS"  # the New York Stock Exchange, but for the currency bars
 
 
 def _bokeh(symbol: str, years: str) -> SampleInfo:
@@ -69,10 +70,9 @@ _SAMPLES = {
                    _ARCH_ORIGIN, "see arch"),
         SampleInfo("EUR/USD hourly 2017-2018 (backtesting.py)", "EURUSD", "1h",
                    "EUR/USD hourly bars April 2017 - February 2018, around the clock in the FX week "
-                   "(Sunday 17:00 to Friday 17:00 New York); volume: tick counts", _BACKTESTING_ORIGIN, "AGPL-3.0"),
+                   "(Sunday 17:00 to Friday 17:00 New York); volume: tick counts", _BACKTESTING_ORIGIN, "AGPL-3.0", FX),
     )
 }
-_CALENDARS = {_BACKTESTING_ORIGIN: FX}  # every other sample trades on the New York Stock Exchange
 
 
 def list_samples() -> list[SampleInfo]:
@@ -145,8 +145,8 @@ def _published_cents(values: np.ndarray) -> np.ndarray:
 
 
 def load_sample(name: str, adjusted: bool = True) -> Bars:
-    """Bars for one sample name from list_samples() (source "sample", calendar XNYS; FX for EUR/USD, its
-    times in New York time, where the FX week is defined). The unadjusted
+    """Bars for one sample name from list_samples() (source "sample", the sample's calendar: XNYS, or FX for
+    EUR/USD; times in New York time, where the FX week is defined too). The unadjusted
     samples come split-adjusted by the quality gate's own ``adjust_splits`` fix (recorded in the
     notes); ``adjusted=False`` gives the file as it is, split jumps and all."""
     info = _SAMPLES.get(name)
@@ -166,7 +166,7 @@ def load_sample(name: str, adjusted: bool = True) -> Bars:
         origin, notes = info.origin, []
     bars = Bars.from_frame(
         frame, source="sample", symbol=info.symbol, interval=info.interval, timezone=NY,
-        calendar=_CALENDARS.get(info.origin, "XNYS"), origin=origin, notes=notes,
+        calendar=info.calendar, origin=origin, notes=notes,
     )
     if adjusted and has_split_jumps(info):
         from .quality import apply_fixes, check_bars
