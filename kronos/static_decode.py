@@ -5,10 +5,12 @@ kernel launches, not by arithmetic: docs/speed.md).
 ``StaticDecoder`` holds the loop's state in buffers allocated once, at bucketed sizes (``StaticShape``):
 rows = series (rounded up to a power of two) x paths, context slots rounded up to ``CONTEXT_BUCKET``,
 generated slots to ``HORIZON_BUCKET``; a ``DecoderPool`` keeps decoders between forecasts of one shape.
-Its two steps write into those buffers in place:
+Its steps write into those buffers in place:
 
 * ``sample_step(reach)``: s1 from the logits, then s2 given it, stored as generated token ``index``;
-* ``trunk_step(reach)``: the trunk over that token, the next logits; ``index`` += 1.
+* ``trunk_step(reach)``: the trunk over that token, the next logits; ``index`` += 1;
+
+and ``advance_step(reach)``, the two in one call (what the loop runs for every token but the last).
 
 The token index is a device tensor; attention masks the generated slots not yet written (``attend_paths``
 with a tensor length) among the first ``reach`` it reads: every slot for a CUDA graph (fixed shapes), only
@@ -187,6 +189,18 @@ class StaticDecoder:
         giving the next s1 logits; then ``index`` += 1. ``reach`` as in ``sample_step`` (at least ``index`` + 1)."""
         self.trunk(self.reading(reach))
 
+    def advance_step(self, reach: int | None = None) -> None:
+        """``sample_step`` then ``trunk_step`` over the token just sampled, as one call: a compiled decoder
+        runs the pair as one graph, one entry into compiled code per token instead of two (~5% of the
+        compiled loop: docs/speed.md). ``reach`` as in ``trunk_step`` (at least ``index`` + 1)."""
+        self.advance(self.reading(reach))
+
+    def advance(self, span: torch.Tensor | None) -> None:
+        """``advance_step`` reading ``len(span)`` generated slots: the function a compiler traces. The
+        sampling reads one slot more than it needs (slot ``index``, masked: not written yet)."""
+        self.sample(span)
+        self.trunk(span)
+
     def sample(self, span: torch.Tensor | None) -> None:
         """``sample_step`` reading ``len(span)`` generated slots (None: all): the function a compiler traces."""
         model, cfg, t = self.model, self.sampling, self.index.view(1)
@@ -252,6 +266,10 @@ class CudaGraphDecoder:
     def trunk_step(self, reach: int | None = None) -> None:
         self.trunk_graph.replay()
 
+    def advance_step(self, reach: int | None = None) -> None:
+        self.sample_graph.replay()
+        self.trunk_graph.replay()
+
 
 def own_code(method: Callable) -> Callable:
     """``method`` running a copy of its code object. Dynamo keeps compiled entries per code object and
@@ -265,9 +283,11 @@ def own_code(method: Callable) -> Callable:
 
 
 class CompiledDecoder:
-    """A StaticDecoder's two steps compiled by torch.compile (inductor): each step one graph (``fullgraph``:
-    a graph break is an error, not a silent slowdown), fixed shapes; on the CPU the compiled code is
-    called from C++ (``cpp_wrapper``), not from Python per kernel. Building it compiles (seconds to a
+    """A StaticDecoder's steps compiled by torch.compile (inductor): a token's sampling and the trunk over it
+    (``advance_step``) as one graph (``fullgraph``: a graph break is an error, not a silent slowdown); the
+    count of generated slots read is its one dynamic size; on the CPU the compiled code is called from C++
+    (``cpp_wrapper``), not from Python per kernel. A forecast's last token is only sampled (no trunk step
+    follows): the decoder's own eager step, once, rather than a second graph to compile. Building it compiles (seconds to a
     minute; torch's on-disk caches, keyed by torch version, code and shapes, make a second process
     faster), so pipelines build it on a background thread (``DecoderPool.build_in_background``).
 
@@ -280,11 +300,9 @@ class CompiledDecoder:
         resolve_decode("compiled", decoder.device)  # the devices it runs on, checked where the mode is chosen
         self.decoder = decoder
         options = COMPILE_OPTIONS.get(decoder.device.type)
-        self.sample = torch.compile(own_code(decoder.sample), fullgraph=True, options=options)
-        self.trunk = torch.compile(own_code(decoder.trunk), fullgraph=True, options=options)
+        self.advance = torch.compile(own_code(decoder.advance), fullgraph=True, options=options)
         with torch.no_grad():  # the mode forecasts run in (grad mode is per thread; the fused weights need it)
-            self.sample_step(MIN_REACH)
-            self.trunk_step(MIN_REACH)
+            self.advance_step(MIN_REACH)
         decoder.index.zero_()
 
     def _span(self, reach: int | None) -> torch.Tensor:
@@ -292,11 +310,11 @@ class CompiledDecoder:
         torch._dynamo.mark_dynamic(span, 0)  # one graph for every reach, not one per step
         return span
 
-    def sample_step(self, reach: int | None = None) -> None:
-        self.sample(self._span(reach))
+    def sample_step(self, reach: int | None = None) -> None:  # the last token only: eager
+        self.decoder.sample_step(reach)
 
-    def trunk_step(self, reach: int | None = None) -> None:
-        self.trunk(self._span(reach))
+    def advance_step(self, reach: int | None = None) -> None:
+        self.advance(self._span(reach))
 
 
 DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, runner kind, weights version)
@@ -436,8 +454,10 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
             if report is not None:
                 report["decode"] = kind
     for t in range(horizon):
-        if t < n_static:
-            runner.sample_step(t)  # reads generated slots 0..t-1
+        if t + 1 < n_static:
+            runner.advance_step(t + 1)  # samples token t, then the trunk over it: writes slot t, reads 0..t
+        elif t < n_static:
+            runner.sample_step(t)  # the last static token (no trunk step after it here): reads slots 0..t-1
         else:
             u = (None, None) if noise is None else noise[t]
             s1 = sample_with_noise(logits, sampling, u[0])
@@ -448,11 +468,8 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
             decoder.unload(state, n_static, n_static - 1 if n_static < horizon else 0)
             if pool is not None:
                 pool.give(key, runner)
-        if t + 1 < horizon:
-            if t + 1 < n_static:
-                runner.trunk_step(t + 1)  # writes slot t, reads 0..t
-            else:
-                logits = state.step()
+        if t + 1 < horizon and t + 1 >= n_static:
+            logits = state.step()
     if compiled_key is not None:  # once per shape: started now, later forecasts of it run the compiled steps
         pool.build_in_background(compiled_key, lambda: CompiledDecoder(StaticDecoder(model, shape, sampling, channels)))
     return state.tokens(horizon)
