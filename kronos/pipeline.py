@@ -168,8 +168,11 @@ class KronosPipeline:
                                      settings.sampling, generator, progress, cuda_graphs=self.decode == "graphs",
                                      pool=self._decoders, compiled=self.decode == "compiled", report=decode)
             decode = {"decode_mode": self.decode, **decode}
-        decoded = self._decode(tokens, settings.horizon)
-        rebuilt = self._reconstruct_last_bars(codes) if settings.anchor else [None] * len(prepared)
+        decoded, rebuilt = self._decode(tokens, settings.horizon, settings.anchor)
+        if settings.anchor:  # reconstructions the decode did not give (a window that slid past the history's start)
+            missing = [i for i, last in enumerate(rebuilt) if last is None]
+            for i, last in zip(missing, self._reconstruct_last_bars([codes[i] for i in missing])):
+                rebuilt[i] = last
         results = []
         for p, norm, last in zip(prepared, decoded, rebuilt):
             paths = denormalize(norm, p.mu, p.sigma)
@@ -241,14 +244,19 @@ class KronosPipeline:
                 codes[i] = (s1[j], s2[j])
         return codes
 
-    def _decode(self, tokens: list[tuple[torch.Tensor, torch.Tensor]], horizon: int) -> list[np.ndarray]:
+    def _decode(self, tokens: list[tuple[torch.Tensor, torch.Tensor]], horizon: int,
+                last_history_bars: bool = False) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
         """Normalised bars [paths, horizon, 6] of every series. Each path's last ``context`` tokens are
         decoded as one causal sequence (as upstream) and the horizon kept. A horizon longer than the
         context is decoded in windows of at most ``context`` tokens, as generation slid: the earlier
         bars from the ``context`` tokens that end where the next window starts. A window's history part
         is the same for every path of a series, so it is decoded once; series of equal length share
-        tokenizer passes."""
-        out = [None] * len(tokens)
+        tokenizer passes.
+
+        Also returns, with ``last_history_bars``, each series' reconstructed last history bar where the
+        first window holds the whole history (what ``_reconstruct_last_bars`` decodes, bit for bit: the
+        same tokens through the same causal pass), else None."""
+        out, last = [None] * len(tokens), [None] * len(tokens)
         context = self.pair.context
         for indices in _by_length([s1.shape[1] for s1, _ in tokens]):
             s1 = torch.stack([tokens[i][0] for i in indices])  # [series, paths, length]
@@ -257,26 +265,33 @@ class KronosPipeline:
             while end > first:  # tokens [start, end) decode bars [max(start, first), end)
                 windows.insert(0, (max(0, end - context), end))
                 end = windows[0][0]
-            bars = np.concatenate([self._decode_window(s1, s2, start, max(start, first), stop)
-                                   for start, stop in windows], axis=2)
+            whole_history = last_history_bars and windows[0][0] == 0 and first > 0
+            parts = [self._decode_window(s1, s2, start, max(start, first), stop, whole_history and k == 0)
+                     for k, (start, stop) in enumerate(windows)]
+            bars = np.concatenate([p[0] for p in parts], axis=2)
             for j, i in enumerate(indices):
                 out[i] = bars[j]
-        return out
+                last[i] = None if parts[0][1] is None else parts[0][1][j]
+        return out, last
 
-    def _decode_window(self, s1: torch.Tensor, s2: torch.Tensor, start: int, split: int, end: int) -> np.ndarray:
+    def _decode_window(self, s1: torch.Tensor, s2: torch.Tensor, start: int, split: int, end: int,
+                       prefix_last: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Bars [series, paths, end - split, 6] of tokens [split, end), decoded after the shared prefix
-        [start, split) (history tokens, the same for every path)."""
+        [start, split) (history tokens, the same for every path); and with ``prefix_last`` the prefix's
+        last bar, [series, 6] (else None)."""
         series, paths = s1.shape[:2]
         per_pass = max(1, DECODE_TOKENS // (paths * (end - split)))  # series per tokenizer pass
-        parts = []
+        parts, lasts = [], []
         for a in range(0, series, per_pass):
             b1, b2 = s1[a:a + per_pass, :, start:end], s2[a:a + per_pass, :, start:end]
             shared, rows = split - start, b1.shape[0] * paths
-            bars = self.pair.tokenizer.decode_continuations(
+            decoded = self.pair.tokenizer.decode_continuations(
                 b1[:, 0, :shared], b2[:, 0, :shared],
-                b1[..., shared:].reshape(rows, -1), b2[..., shared:].reshape(rows, -1))
+                b1[..., shared:].reshape(rows, -1), b2[..., shared:].reshape(rows, -1), return_prefix_last=prefix_last)
+            bars, last = decoded if prefix_last else (decoded, None)
             parts.append(bars.float().cpu().numpy().reshape(b1.shape[0], paths, end - split, -1))
-        return np.concatenate(parts)
+            lasts.append(None if last is None else last.float().cpu().numpy())
+        return np.concatenate(parts), (np.concatenate(lasts) if prefix_last else None)
 
 
 def anchor_offset(last_close: float, reconstructed_close: float) -> float | None:

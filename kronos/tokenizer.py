@@ -115,12 +115,15 @@ class KronosTokenizer(nn.Module):
         return self._decode_latent(self.post_quant_embed(self.ids_to_code(s1, s2)))
 
     @torch.no_grad()
-    def decode_continuations(self, prefix_s1, prefix_s2, s1, s2) -> torch.Tensor:
+    def decode_continuations(self, prefix_s1, prefix_s2, s1, s2, return_prefix_last: bool = False):
         """Decode [R, n] continuations of P prefixes [P, m], each shared by a block of R / P consecutive
         rows; returns the bars of the continuations only, [R, n, d_in]. Equals ``decode`` of each full
         sequence, but each prefix is computed once, then the continuations pass through the decoder in
-        chunks of about DECODE_CHUNK_TOKENS tokens."""
+        chunks of about DECODE_CHUNK_TOKENS tokens. ``return_prefix_last``: also return each prefix's last
+        bar, [P, d_in] (``decode`` of the prefix alone, its last bar: the prefix pass computes it anyway)."""
         if prefix_s1.shape[1] == 0:
+            if return_prefix_last:
+                raise ValueError("an empty prefix has no last bar")
             return self.decode(s1, s2)
         zp = self.post_quant_embed(self.ids_to_code(prefix_s1, prefix_s2))
         heads, head_dim = self.config.n_heads, self.config.d_model // self.config.n_heads
@@ -135,7 +138,8 @@ class KronosTokenizer(nn.Module):
             for layer, cache in zip(self.decoder, caches):
                 z = layer.extend(z, KVCache(cache.k[prefixes], cache.v[prefixes]))
             out[chunk] = self.head(z)
-        return out
+        # The head over every prefix position, as ``decode`` runs it (one row alone may round differently).
+        return (out, self.head(zp)[:, -1]) if return_prefix_last else out
 
     def forward(self, x: torch.Tensor) -> TokenizerOutput:
         """Training pass: reconstruct from the coarse bits and from all bits; BSQ commitment + entropy loss."""

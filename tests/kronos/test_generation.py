@@ -11,6 +11,7 @@ import pytest
 import torch
 from testkit import assert_threads_match_sequential_runs, random_bars
 
+from kronos.config import CLOSE
 from kronos.errors import InputError
 from kronos.generate import (
     PathCaches,
@@ -31,6 +32,7 @@ from kronos.layers import (
     rows_of,
     set_packed_linear,
 )
+from kronos.normalization import denormalize
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
 
@@ -261,7 +263,7 @@ def test_a_horizon_past_the_context_decodes_every_bar_in_windows(tiny, horizon):
     s1 = torch.randint(0, 2 ** tiny.tokenizer.config.s1_bits, (1, 2, length), generator=gen)
     s2 = torch.randint(0, 2 ** tiny.tokenizer.config.s2_bits, (1, 2, length), generator=gen)
     s1[:, 1, :54], s2[:, 1, :54] = s1[:, 0, :54], s2[:, 0, :54]  # every path shares the history
-    got = pipeline._decode([(s1[0], s2[0])], horizon)[0]
+    got = pipeline._decode([(s1[0], s2[0])], horizon)[0][0]
     expected, end = [], length
     while end > length - horizon:
         start = max(0, end - 64)
@@ -299,6 +301,31 @@ def test_fused_projections_follow_their_weights(random_model):
     assert not torch.allclose(changed, fused)
     keys = set(model.state_dict())  # the checkpoint layout is the official one, with nothing added
     assert "transformer.0.self_attn.q_proj.weight" in keys and not any("fused" in k for k in keys)
+
+
+def test_the_anchor_reads_the_last_history_bar_from_the_decode_of_the_paths(tiny):
+    """The anchor needs the tokenizer's reconstruction of the last history bar. Where the paths' decode
+    starts at the history's first token (the window never slid), its prefix pass is that reconstruction,
+    bit for bit, and the history is not decoded a second time; a window that slid past the history's start
+    decodes it separately. Either way the offset is the one a separate decode gives."""
+    pipeline = KronosPipeline(tiny)
+    for horizon, lookback, from_decode in ((10, None, True), (30, 60, False)):
+        series = [random_bars(200, seed=4), random_bars(35 if lookback is None else 100, seed=5)]  # 2 groups
+        prepared = [pipeline._prepare(b, ForecastSettings(horizon=horizon, lookback=lookback), None) for b in series]
+        codes = pipeline._encode(prepared)
+        tokens = [(torch.cat([s1, torch.randint(0, 1024, (horizon,))])[None].repeat(3, 1),
+                   torch.cat([s2, torch.randint(0, 1024, (horizon,))])[None].repeat(3, 1)) for s1, s2 in codes]
+        _, last = pipeline._decode(tokens, horizon, last_history_bars=True)
+        separate = pipeline._reconstruct_last_bars(codes)
+        if from_decode:
+            for got, expected in zip(last, separate):
+                np.testing.assert_array_equal(got, expected)
+        else:  # 60 + 30 tokens > context 64: the decode starts after the history's first token
+            assert last == [None, None]
+        fcs = pipeline.predict_batch(series, horizon, paths=3, seed=2, lookback=lookback)
+        for fc, p, rebuilt in zip(fcs, prepared, separate):
+            close = denormalize(rebuilt, p.mu, p.sigma)[CLOSE]
+            assert fc.provenance["anchor"]["reconstructed_last_close"] == pytest.approx(close, rel=1e-6)
 
 
 needs_packed = pytest.mark.skipif(not _PACKED_LINEAR_BUILT, reason="this torch build has no oneDNN linear")
