@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 class CliError(Exception):

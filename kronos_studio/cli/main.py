@@ -7,14 +7,18 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import signal
 import sys
 import threading
 
-from . import batch, evaluate, forecast, keys, ledger, lora, mcp, serve, train, train_ensemble
-from .common import EXIT_BAD_INPUT, CliError
+from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Imported here, not at the top: they take numpy and the settings along (~0.1 s), and a Ctrl-C while
+    # they load is then one of main's, answered in one line, not a traceback.
+    from . import batch, evaluate, forecast, keys, ledger, lora, mcp, serve, train, train_ensemble
+
     parser = argparse.ArgumentParser(prog="kronos", description="Kronos Studio command line")
     sub = parser.add_subparsers(dest="command", required=True)
     forecast.register(sub)
@@ -31,22 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except CliError as e:
         print(f"kronos: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("kronos: interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
     except Exception as e:  # a bug, not bad input: still one line, with a way to get the details
         if os.environ.get("KRONOS_DEBUG"):
             raise
         print(f"kronos: internal error: {type(e).__name__}: {e} (set KRONOS_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def interrupted() -> int:
+    print("kronos: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def run() -> None:
@@ -56,8 +63,17 @@ def run() -> None:
     ``kronos forecast``, and does nothing for the user: the exit handlers still run (temporary folders,
     Ray, logging), then the standard streams are flushed and the process ends. Every file a command
     writes is closed by then. Where a thread of ours is still working, or the handlers cannot be run,
-    the process exits the ordinary way."""
-    code = main()
+    the process exits the ordinary way.
+
+    A Ctrl-C after the command's work is done (while the exit handlers run) ends the process at once with
+    the command's own code: what it wrote is complete, and the signal must not surface as a traceback from
+    a handler."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # in the instant between main's handler and here
+        code = interrupted()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *_: os._exit(code))
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     working = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     if run_exit_handlers is None or working:

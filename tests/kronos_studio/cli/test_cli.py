@@ -232,3 +232,42 @@ def test_forecast_from_one_path_says_it_has_no_band(random_model, bars_csv, tmp_
     assert r.returncode == 0, r.stderr
     line = next(x for x in r.stderr.splitlines() if "too_few_paths" in x)
     assert line.startswith("kronos: warning:") and "width 0" in line and "at least 2" in line
+
+
+def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
+    """The subcommands (and numpy with them) load inside ``main``, so a Ctrl-C while they load is answered
+    like one during the run: one line and exit code 130, not a traceback from an import."""
+    import builtins
+
+    from kronos_studio.cli import main as cli
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level and "forecast" in (fromlist or ()):  # ``from . import batch, evaluate, forecast, ...``
+            raise KeyboardInterrupt
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    assert cli.main(["forecast", "--help"]) == 130
+    assert capsys.readouterr().err == "kronos: interrupted\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals sent to oneself as a terminal does: POSIX")
+def test_ctrl_c_after_the_work_is_done_ends_at_once_with_the_commands_code(tmp_path):
+    """A Ctrl-C while the exit handlers run (the output is written by then) ends the process at once with
+    the command's own exit code: no traceback from the handler, and the handlers after it do not run."""
+    script = (
+        "import atexit, os, signal, sys, time\n"
+        "from kronos_studio.cli.main import run\n"
+        "def late():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(30)\n"
+        "    print('the handler ran on', file=sys.stderr)\n"
+        "atexit.register(late)\n"
+        "sys.argv = ['kronos', 'keys', 'list']\n"
+        "run()\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=25,
+                       env={**os.environ, "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.db'}"})
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "KeyboardInterrupt" not in r.stderr and "ran on" not in r.stderr, r.stderr
