@@ -287,9 +287,9 @@ class CompiledDecoder:
     (``advance_step``) as one graph (``fullgraph``: a graph break is an error, not a silent slowdown); the
     count of generated slots read is its one dynamic size; on the CPU the compiled code is called from C++
     (``cpp_wrapper``), not from Python per kernel. A forecast's last token is only sampled (no trunk step
-    follows): the decoder's own eager step, once, rather than a second graph to compile. Building it compiles (seconds to a
-    minute; torch's on-disk caches, keyed by torch version, code and shapes, make a second process
-    faster), so pipelines build it on a background thread (``DecoderPool.build_in_background``).
+    follows): the decoder's own eager step, once, rather than a second graph to compile. Building it
+    compiles (seconds to a minute; torch's on-disk caches, keyed by torch version, code and shapes, make a
+    second process faster), so pipelines build it on a background thread (``DecoderPool.build_in_background``).
 
     Build it before ``decoder.load()``: like the graph capture, compiling runs real steps on whatever the
     buffers hold (finite numbers). The compiled kernels may sum in another order than the eager ones, so
