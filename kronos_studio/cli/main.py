@@ -73,12 +73,17 @@ def run() -> None:
     except KeyboardInterrupt:  # in the instant between main's handler and here
         code = interrupted()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *_: os._exit(code))
+        signal.signal(signal.SIGINT, lambda *_: _leave(code))
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     working = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     if run_exit_handlers is None or working:
         sys.exit(code)
     run_exit_handlers()
+    _leave(code)
+
+
+def _leave(code: int) -> None:
+    """End the process now with ``code``, after flushing what the command printed (``os._exit`` does not)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -256,7 +256,8 @@ def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
 @pytest.mark.skipif(sys.platform == "win32", reason="signals sent to oneself as a terminal does: POSIX")
 def test_ctrl_c_after_the_work_is_done_ends_at_once_with_the_commands_code(tmp_path):
     """A Ctrl-C while the exit handlers run (the output is written by then) ends the process at once with
-    the command's own exit code: no traceback from the handler, and the handlers after it do not run."""
+    the command's own exit code, what it printed flushed: no traceback from the handler, and the rest of the
+    handler does not run."""
     script = (
         "import atexit, os, signal, sys, time\n"
         "from kronos_studio.cli.main import run\n"
@@ -266,8 +267,11 @@ def test_ctrl_c_after_the_work_is_done_ends_at_once_with_the_commands_code(tmp_p
         "    print('the handler ran on', file=sys.stderr)\n"
         "atexit.register(late)\n"
         "sys.argv = ['kronos', 'keys', 'list']\n"
+        "print('printed by the command')\n"  # still in stdout's buffer when the handlers run (a pipe)
         "run()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as in a pipe
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=25,
-                       env={**os.environ, "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.db'}"})
+                       env={**env, "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.db'}"})
     assert r.returncode == 0, r.stderr
+    assert r.stdout == "printed by the command\n"  # flushed before the process ends
     assert "Traceback" not in r.stderr and "KeyboardInterrupt" not in r.stderr and "ran on" not in r.stderr, r.stderr
