@@ -12,6 +12,7 @@ from kronos_studio.ensemble.combine import (
     EQUAL,
     METHODS,
     QUANTILE_LEVELS,
+    pairwise_abs_sums,
     pool_crps,
     pool_terms,
     quantile_average_paths,
@@ -226,6 +227,19 @@ def test_stacking_weights_go_to_the_true_distribution():
     pooled = crps_samples(x, y).mean()
     # The fair estimator of the pool counts pairs across the whole set: equal up to its S/(S-1) factors.
     assert pool_crps(np.array([0.5, 0.5]), a, b) == pytest.approx(pooled, rel=0.02)
+
+
+def test_pairwise_sums_by_sorting_equal_every_pair_summed():
+    """The sorted sums of |x_i - y_j| (B's entries) equal the sum over all pairs, ties and unequal counts
+    included, for two sets and for a set with itself."""
+    rng = np.random.default_rng(3)
+    for s, t, h in ((40, 7, 3), (5, 60, 2), (1, 1, 1)):
+        x, y = rng.standard_normal((s, h)), rng.standard_normal((t, h))
+        y[: min(s, t)] = x[: min(s, t)]  # ties across the sets
+        x[-1] = x[0]  # and within one
+        np.testing.assert_allclose(pairwise_abs_sums(x, y), np.abs(x[:, None] - y[None]).sum(axis=(0, 1)), rtol=1e-12)
+        np.testing.assert_allclose(pairwise_abs_sums(x), np.abs(x[:, None] - x[None]).sum(axis=(0, 1)), rtol=1e-12,
+                                   atol=1e-12)
 
 
 def test_quantile_averaging_of_two_gaussians_averages_their_quantiles():
