@@ -24,6 +24,7 @@ import pandas as pd
 from kronos.config import CLOSE
 from kronos.quantiles import path_quantiles
 from kronos_studio.evaluation.baselines import candles_from_log_returns
+from kronos_studio.evaluation.metrics import pair_abs_sum
 
 from .members import CANDLE_WINDOW
 from .quantile_paths import log_return_paths
@@ -43,20 +44,15 @@ def _closes(paths: np.ndarray, last: float) -> np.ndarray:
     return np.asarray(paths, np.float64)[:, :, CLOSE] / abs(last) * 100
 
 
-def pairwise_abs_sums(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """[H] sums over every pair of samples (i, j) of |x_i - y_j| at each step, for x [S, H] and y [T, H]
-    (y None: x with itself, both orders of each pair, i == j adding 0). By sorting, O((S + T) log(S + T)) a
-    step where the pairs themselves are S x T: what keeps hundreds of paths a member cheap to fit."""
-    if y is None:  # the k-th smallest is above k samples and below S - 1 - k: sum (2k - S + 1) x_(k), both orders
-        xs = np.sort(x, axis=0)
-        rank = np.arange(xs.shape[0], dtype=np.float64)[:, None]
-        return 2 * ((2 * rank - xs.shape[0] + 1) * xs).sum(axis=0)
-    # Each x_i against the y below it (count c, sum s) and above it: x_i c - s + (sum y - s) - x_i (T - c).
+def cross_abs_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """[H] sums over every pair (i, j) of |x_i - y_j| at each step, for x [S, H] and y [T, H]. By sorting y,
+    O((S + T) log T) a step where the pairs are S x T: what keeps hundreds of paths a member cheap to fit.
+    Each x_i against the c samples of y at or below it (sum b) and the rest: x_i c - b + (sum y - b) - x_i (T - c)."""
     ys = np.sort(y, axis=0)
     below = np.vstack([np.zeros((1, ys.shape[1])), np.cumsum(ys, axis=0)])  # [T + 1, H]: sums of the first c
     count = np.stack([np.searchsorted(ys[:, h], x[:, h], side="right") for h in range(x.shape[1])], axis=1)
-    s = np.take_along_axis(below, count, axis=0)
-    return (x * (2 * count - ys.shape[0]) - 2 * s + below[-1]).sum(axis=0)
+    b = np.take_along_axis(below, count, axis=0)
+    return (x * (2 * count - ys.shape[0]) - 2 * b + below[-1]).sum(axis=0)
 
 
 def pool_terms(member_paths: dict[str, np.ndarray], keys: list[str], actual: np.ndarray,
@@ -69,7 +65,7 @@ def pool_terms(member_paths: dict[str, np.ndarray], keys: list[str], actual: np.
     b = np.empty((len(keys), len(keys)))
     for i, xi in enumerate(x):
         for j in range(i, len(keys)):
-            d = pairwise_abs_sums(xi) if i == j else pairwise_abs_sums(xi, x[j])  # [H]
+            d = pair_abs_sum(xi) if i == j else cross_abs_sum(xi, x[j])  # [H]
             s_i, s_j = xi.shape[0], x[j].shape[0]
             pairs = s_i * (s_i - 1) if i == j else s_i * s_j  # fair: a set's own pairs skip i == j
             b[i, j] = b[j, i] = float((d / max(pairs, 1)).mean())

@@ -12,7 +12,7 @@ from kronos_studio.ensemble.combine import (
     EQUAL,
     METHODS,
     QUANTILE_LEVELS,
-    pairwise_abs_sums,
+    cross_abs_sum,
     pool_crps,
     pool_terms,
     quantile_average_paths,
@@ -27,6 +27,7 @@ from kronos_studio.ensemble.series import fit_to_series, load_series_meta, serie
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.ensemble.volatility import HarMember
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
+from kronos_studio.evaluation.metrics import pair_abs_sum
 
 
 def walk(n: int, seed: int = 0, vol: float = 0.01) -> pd.DataFrame:
@@ -229,16 +230,16 @@ def test_stacking_weights_go_to_the_true_distribution():
     assert pool_crps(np.array([0.5, 0.5]), a, b) == pytest.approx(pooled, rel=0.02)
 
 
-def test_pairwise_sums_by_sorting_equal_every_pair_summed():
-    """The sorted sums of |x_i - y_j| (B's entries) equal the sum over all pairs, ties and unequal counts
+def test_pair_sums_by_sorting_equal_every_pair_summed():
+    """The sums of |x_i - y_j| by sorting (B's entries) equal the sum over all pairs, ties and unequal counts
     included, for two sets and for a set with itself."""
     rng = np.random.default_rng(3)
     for s, t, h in ((40, 7, 3), (5, 60, 2), (1, 1, 1)):
         x, y = rng.standard_normal((s, h)), rng.standard_normal((t, h))
         y[: min(s, t)] = x[: min(s, t)]  # ties across the sets
         x[-1] = x[0]  # and within one
-        np.testing.assert_allclose(pairwise_abs_sums(x, y), np.abs(x[:, None] - y[None]).sum(axis=(0, 1)), rtol=1e-12)
-        np.testing.assert_allclose(pairwise_abs_sums(x), np.abs(x[:, None] - x[None]).sum(axis=(0, 1)), rtol=1e-12,
+        np.testing.assert_allclose(cross_abs_sum(x, y), np.abs(x[:, None] - y[None]).sum(axis=(0, 1)), rtol=1e-12)
+        np.testing.assert_allclose(pair_abs_sum(x), np.abs(x[:, None] - x[None]).sum(axis=(0, 1)), rtol=1e-12,
                                    atol=1e-12)
 
 
