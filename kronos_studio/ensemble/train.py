@@ -137,18 +137,27 @@ def group_weight_table(records: list[dict], members: list[str], fit: Callable[[l
             if g == ALL or len(rs) >= MIN_GROUP_CUTOFFS}
 
 
+def computed_once(record: dict, key: str, compute: Callable[[], object]):
+    """``record[key]``, computed and stored the first time (the block validation refits every method many
+    times on the same cut-offs; ``dict.setdefault`` would compute its default on every call)."""
+    if key not in record:
+        record[key] = compute()
+    return record[key]
+
+
 def fit_pool(records: list[dict], members: list[str]) -> dict:
     """Stacking: CRPS-optimal linear-pool weights per group."""
     def fit(rs):
-        return stacking_weights([r.setdefault("pool_terms", pool_terms(r["paths"], members, r["actual"],
-                                                                       r["history_last"])) for r in rs])
+        return stacking_weights([computed_once(r, "pool_terms", lambda r=r: pool_terms(r["paths"], members, r["actual"],
+                                                                                      r["history_last"])) for r in rs])
     return group_weight_table(records, members, fit)
 
 
 def fit_quantile_average(records: list[dict], members: list[str]) -> dict:
     """Quantile averaging: weights per group minimising the quantile score of the averaged quantiles."""
     def fit(rs):
-        qs = [r.setdefault("quantiles", member_quantiles(r["paths"], members, r["history_last"])) for r in rs]
+        qs = [computed_once(r, "quantiles", lambda r=r: member_quantiles(r["paths"], members, r["history_last"]))
+              for r in rs]
         return quantile_weights(qs, [np.asarray(r["actual"], np.float64) / abs(r["history_last"]) * 100 for r in rs])
     return group_weight_table(records, members, fit)
 
