@@ -29,9 +29,9 @@ from .intraday import time_of_day, time_of_day_identity
 CANDLE_WINDOW = 60  # bars whose intrabar ranges the simulated candles resample
 # Paths a cheap member (simulated, or Chronos-2's quantiles turned into paths) draws at least, whatever the
 # forecast's path count: quantile averaging reads each member's quantiles, and the 5% and 95% quantiles of
-# 30 draws are noisy enough to cost about 2-4% of the mixture's CRPS (docs/ensemble.md). Kronos draws the
-# forecast's own count: its paths are what costs time.
-CHEAP_MEMBER_PATHS = 100
+# 30 draws are noisy enough to cost about 2-4% of the mixture's CRPS, those of 100 still ~0.7% (docs/ensemble.md).
+# Kronos draws the forecast's own count: its paths are what costs time.
+CHEAP_MEMBER_PATHS = 400
 
 
 def cheap_member_paths(paths: int) -> int:
