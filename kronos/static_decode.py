@@ -367,9 +367,11 @@ class DecoderPool:
             return key in self._in_use or any(k == key for k, _ in self._idle)
 
     def build_in_background(self, key: DecoderKey, build: Callable[[], Runner]) -> threading.Thread | None:
-        """Run ``build`` on a daemon thread, once per key, and pool what it returns; a failure is kept in
+        """Run ``build`` on a background thread, once per key, and pool what it returns; a failure is kept in
         ``failed`` (the forecasts of that key go on without it). Returns the thread, or None when the key
-        is already being built, has failed, or exists (``has``)."""
+        is already being built, has failed, or exists (``has``). The thread is not a daemon: a process that
+        ends while it compiles waits for it, because one that reached its C++ teardown with inductor still
+        compiling aborted ("terminate called without an active exception", exit code 134)."""
         if self.has(key):
             return None
         with self._lock:
@@ -385,7 +387,7 @@ class DecoderPool:
                     with self._lock:
                         self._building.pop(key, None)
 
-            thread = self._building[key] = threading.Thread(target=work, name="kronos-decode-compile", daemon=True)
+            thread = self._building[key] = threading.Thread(target=work, name="kronos-decode-compile", daemon=False)
         thread.start()
         return thread
 

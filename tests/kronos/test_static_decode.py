@@ -2,6 +2,9 @@
 its CUDA graphs (run only where CUDA is present)."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -446,6 +449,27 @@ def test_a_compiled_decoder_in_use_is_not_compiled_again():
     thread = pool.build_in_background("a", lambda: built.append("a") or "rebuilt a")
     thread.join()
     assert built == ["a"] and pool.take("a") == "rebuilt a"
+
+
+def test_a_process_that_ends_during_a_background_build_waits_for_it(tmp_path):
+    """A process whose main code ends while a decoder is built in the background ends after the build, with
+    its own exit code: one that reached its teardown while inductor compiled aborted (exit code 134)."""
+    marker = tmp_path / "built"
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from kronos.static_decode import DecoderPool\n"
+        "def build():\n"
+        "    time.sleep(1.0)\n"
+        f"    Path({str(marker)!r}).write_text('done')\n"
+        "    return 'decoder'\n"
+        "DecoderPool().build_in_background('key', build)\n"
+        "print('main code done', flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert "main code done" in r.stdout and marker.read_text() == "done"
 
 
 @pytest.mark.skipif(not _PACKED_LINEAR_BUILT, reason="this torch build has no oneDNN linear")
