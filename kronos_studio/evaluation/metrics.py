@@ -18,17 +18,21 @@ def crps_samples(samples: np.ndarray, actual: np.ndarray, fair: bool = True) -> 
     (``fair=False``, the CRPS of the empirical distribution: the pair sum over S²) is biased upward by
     E|X - X'| / (2S), which punishes the forecast with fewer paths. One sample (S = 1) scores the
     absolute error with either."""
-    x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)  # sorted here too: the sums' order as before
+    x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)
     y = np.asarray(actual, dtype=np.float64)
     s = x.shape[0]
     pairs = s * (s - 1) if fair else s * s
-    return np.abs(x - y).mean(axis=0) - 0.5 * pair_abs_sum(x) / max(pairs, 1)
+    return np.abs(x - y).mean(axis=0) - 0.5 * _sorted_pair_abs_sum(x) / max(pairs, 1)
 
 
 def pair_abs_sum(samples: np.ndarray) -> np.ndarray:
-    """sum over i, j of |x_i - x_j| for ``samples`` [S, ...] (both orders of each pair), by sorting: the
-    k-th smallest of S is above k samples and below S - 1 - k, so the sum is 2 sum_k (2k - S + 1) x_(k)."""
-    x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)
+    """sum over i, j of |x_i - x_j| for ``samples`` [S, ...] (both orders of each pair), by sorting."""
+    return _sorted_pair_abs_sum(np.sort(np.asarray(samples, dtype=np.float64), axis=0))
+
+
+def _sorted_pair_abs_sum(x: np.ndarray) -> np.ndarray:
+    """``pair_abs_sum`` of samples already sorted along axis 0: the k-th smallest of S is above k samples and
+    below S - 1 - k, so the sum is 2 sum_k (2k - S + 1) x_(k)."""
     s = x.shape[0]
     weights = (2 * np.arange(s) - s + 1).reshape((s,) + (1,) * (x.ndim - 1))
     return 2 * (weights * x).sum(axis=0)
@@ -53,7 +57,7 @@ def score_paths(samples: np.ndarray, actual: np.ndarray, last: float) -> dict[st
 
     Returns arrays [H]: lower / median / upper (the band and p50), crps, covered (actual inside the
     band), pit, direction_hit (median and actual moved the same way from ``last``)."""
-    x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)  # sorted here too: the sums' order as before
+    x = np.asarray(samples, dtype=np.float64)
     y = np.asarray(actual, dtype=np.float64)
     lo, med, hi = path_quantiles(x, (BAND[0], 0.5, BAND[1]))
     moved = med - last
