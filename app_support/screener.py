@@ -324,12 +324,14 @@ def filter_rows(rows: pd.DataFrame, p_up_min: float = 0.0, band_max: float | Non
 
 
 def column_config(rows: pd.DataFrame) -> dict:
+    """The grid's columns. Fan and Series are pinned: a table wider than the page (at 1280 px about 40% of it
+    shows) scrolls sideways, and each row must still say which series its numbers are of."""
     pct = st.column_config.NumberColumn
     config = {
-        "fan": st.column_config.ImageColumn("Fan", width=SPARK_W + 16,
+        "fan": st.column_config.ImageColumn("Fan", width=SPARK_W + 16, pinned=True,
                                             help=f"The last {SPARK_BARS} closes (grey), the {BAND_NAME} band and the "
                                                  "median path (green: P(up) > 50%, red: below)"),
-        "series": st.column_config.TextColumn("Series"),
+        "series": st.column_config.TextColumn("Series", pinned=True),
         "status": st.column_config.TextColumn("Status", width="small"),
         "p_up": pct("P(up)", format=PROBABILITY_COLUMN_FORMAT, help="Share of paths whose close at the horizon "
                                                                     "ends above the last close"),
@@ -346,6 +348,8 @@ def column_config(rows: pd.DataFrame) -> dict:
         "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars_used": pct("Bars read", format="%d"),
+        "warnings": st.column_config.TextColumn("Warnings"),
+        "origin": FAILED_COLUMNS["origin"],
     }
     for c in touch_columns(rows):
         level = c.removeprefix("p_touch_")

@@ -3,6 +3,7 @@ bad input, and a row opened on the Forecast page with the run's settings (the sa
 from __future__ import annotations
 
 import base64
+import json
 import math
 
 import pytest
@@ -72,6 +73,12 @@ def test_screens_the_bundled_samples_and_filters(new_app):
     svg = base64.b64decode(shown["fan"].iloc[0].removeprefix("data:image/svg+xml;base64,")).decode()
     assert svg.startswith("<svg") and "<polygon" in svg and svg.count("<polyline") == 2  # band, p50, history
     assert "P(close at horizon > last close)" in messages(at.caption)
+    # Every column has a name for people, and the two that say which row is which stay put when the grid
+    # (wider than a laptop's page) scrolls sideways.
+    config = json.loads(table(at).proto.columns)
+    assert set(shown.columns) <= set(config), set(shown.columns) - set(config)
+    assert all(config[c]["label"] and config[c]["label"] != c for c in shown.columns if c != "fan")
+    assert [c for c in shown.columns if config[c].get("pinned")] == ["fan", "series"]
 
     at.slider(key="scr_p_up").set_value(50).run()
     expect = run.rows[ok & (run.rows["p_up"] >= 0.5)]
