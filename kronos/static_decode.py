@@ -56,6 +56,7 @@ DRAWS_PER_STEP = 2  # s1, then s2
 GRAPH_WARMUP_STEPS = 2  # eager runs on a side stream before capture (lazy inits, cuBLAS workspaces)
 MIN_REACH = 2  # generated slots a step reads at least: a compiled step's dynamic size is never 0 or 1 (specialised)
 DECODER_POOL_SIZE = 4  # decoders a pipeline keeps between forecasts (their caches and graphs hold memory)
+BUILD_THREAD_NAME = "kronos-decode-compile"  # a process's exit looks for threads of this name (kronos_studio.cli)
 # torch.compile options per device: on the CPU the compiled step calls its kernels from C++, not from a
 # Python wrapper (the per-call overhead is what a CPU decode step is made of: docs/speed.md).
 COMPILE_OPTIONS = {"cpu": {"cpp_wrapper": True}}
@@ -387,7 +388,7 @@ class DecoderPool:
                     with self._lock:
                         self._building.pop(key, None)
 
-            thread = self._building[key] = threading.Thread(target=work, name="kronos-decode-compile", daemon=False)
+            thread = self._building[key] = threading.Thread(target=work, name=BUILD_THREAD_NAME, daemon=False)
         thread.start()
         return thread
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -251,6 +253,35 @@ def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", interrupted_import)
     assert cli.main(["forecast", "--help"]) == 130
     assert capsys.readouterr().err == "kronos: interrupted\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals as a terminal sends them: POSIX")
+def test_an_exit_waiting_for_a_background_compile_says_so_and_a_ctrl_c_ends_it(tmp_path):
+    """A process whose command is done while compiled decode steps are still being built waits for the build
+    (ending mid-compile aborted it), says so in one line, and a Ctrl-C then ends it at once with the
+    command's own code: no silent minute, no traceback."""
+    script = (
+        "import sys, threading, time\n"
+        "from kronos.static_decode import BUILD_THREAD_NAME\n"
+        "from kronos_studio.cli.main import run\n"
+        "threading.Thread(target=time.sleep, args=(60,), name=BUILD_THREAD_NAME).start()\n"  # stands for inductor
+        "sys.argv = ['kronos', 'keys', 'list']\n"
+        "run()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.db'}"})
+    try:
+        lines = [proc.stderr.readline() for _ in range(2)]  # the command's own line, then the notice
+        assert lines[1].startswith("kronos: waiting for the decode steps compiling in the background"), lines
+        assert proc.poll() is None  # it waits for the build
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0  # the command's code, not 130: its work was done
+        assert time.monotonic() - started < 10
+        rest = proc.stderr.read()
+        assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="signals sent to oneself as a terminal does: POSIX")
