@@ -54,9 +54,9 @@ def main() -> None:
         pipeline = KronosPipeline(pair, decode=args.decode)
         decode, spent = pair.tokenizer.decode_continuations, []
 
-        def timed_decode(*a):
+        def timed_decode(*a, **kw):
             started = time.perf_counter()
-            out = decode(*a)
+            out = decode(*a, **kw)
             spent.append(time.perf_counter() - started)
             return out
 
