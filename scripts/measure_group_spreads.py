@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
-from pathlib import Path
 
 import numpy as np
 import torch
-from train_ensemble import PATHS, members_for, train_specs
+from train_ensemble import PATHS, train_specs, walk_forwards
 
 from kronos.checkpoints import load_pair
 from kronos_studio.bundled import default_model_path
@@ -30,23 +28,9 @@ from kronos_studio.ensemble.train import (
     calibrated_spread,
     combined_scores,
     fit_quantile_average,
-    signal_evaluations,
     utc,
 )
 from kronos_studio.forecasting import studio_pipeline
-
-
-def walk_forwards(cache: str | None):
-    if cache and Path(cache).is_file():  # a local scratch file, never shipped
-        return pickle.loads(Path(cache).read_bytes())
-    pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
-    evals = None
-    for spec in train_specs():
-        part = signal_evaluations([spec], members_for(pipeline, spec.horizon))
-        evals = part if evals is None else evals + part
-    if cache:
-        Path(cache).write_bytes(pickle.dumps(evals))
-    return evals
 
 
 def main() -> None:
@@ -55,7 +39,8 @@ def main() -> None:
                         help="keep the walk-forwards in this scratch file (reused when it exists)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    evals = walk_forwards(args.evals_cache)
+    pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
+    evals = walk_forwards(pipeline, train_specs(), args.evals_cache)
     members = sorted(evals.table["member"].unique(), key=lambda k: (k != "kronos", k))
     complete = sorted((r for r in evals.cutoffs if r["complete"]), key=lambda r: utc(r["cutoff_time"]))
     for group in sorted({r["group"] for r in complete}):

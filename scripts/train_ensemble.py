@@ -103,19 +103,25 @@ def train_specs() -> list[SeriesSpec]:
     return specs
 
 
-def train(pipeline, evals_cache: str | None = None) -> None:
-    specs = train_specs()
-    started = time.perf_counter()
-    evals = None
+def walk_forwards(pipeline, specs: list[SeriesSpec], evals_cache: str | None = None):
+    """Every member walked forward over ``specs``' cut-offs (one JSON progress line per spec), or read from
+    ``evals_cache`` when that scratch file exists (written there otherwise)."""
     if evals_cache and Path(evals_cache).is_file():  # a local scratch file of this script, never shipped
-        evals = pickle.loads(Path(evals_cache).read_bytes())
-    for spec in specs if evals is None else ():  # one series and horizon at a time: Kronos' lookback depends on it
+        return pickle.loads(Path(evals_cache).read_bytes())
+    started, evals = time.perf_counter(), None
+    for spec in specs:  # one series and horizon at a time: Kronos' lookback depends on it
         part = signal_evaluations([spec], members_for(pipeline, spec.horizon))
         evals = part if evals is None else evals + part
         print(json.dumps({"series": spec.name, "cutoffs": len(spec.cutoffs), "complete": not spec.skip_members,
                           "seconds": round(time.perf_counter() - started, 1)}), flush=True)
-    if evals_cache and not Path(evals_cache).is_file():
+    if evals_cache:
         Path(evals_cache).write_bytes(pickle.dumps(evals))
+    return evals
+
+
+def train(pipeline, evals_cache: str | None = None) -> None:
+    specs = train_specs()
+    evals = walk_forwards(pipeline, specs, evals_cache)
     meta = fit_meta(evals, PATHS, info={"provenance": {
         "trained_on": [s.name for s in specs], "kronos": pipeline.pair.name, "cutoffs": sum(len(s.cutoffs) for s in specs),
         "before": {name: str(start) for name, start in HELD_OUT.items()}, "horizons": {k: list(v) for k, v in TRAIN_HORIZONS.items()}}})
