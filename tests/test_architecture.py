@@ -3,6 +3,7 @@ Checked on the source (every import, including those inside functions) and in a 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,54 @@ def test_the_guards_catch_a_reintroduced_violation(tmp_path):
     assert band_literals(offender) == [(2, "p10–p90 band")]
     assert [(name, value) for _, name, value in literal_defaults(offender)] == [("paths", 30), ("temperature", 1.0)]
 
+
+
+README_MAX_LINES = 150
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def heading_anchors(path: Path) -> set[str]:
+    """GitHub's anchors of a Markdown file's headings (lower case, punctuation dropped, spaces to dashes)."""
+    out, fenced = set(), False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return out
+
+
+def broken_links(path: Path) -> list[str]:
+    """Relative links of a Markdown file whose file (or heading anchor) does not exist."""
+    bad, text = [], re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # code blocks hold no links
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        dest = (path.parent / file).resolve() if file else path
+        if not dest.exists():
+            bad.append(f"{path.relative_to(ROOT)}: {target} (no such file)")
+        elif anchor and dest.suffix == ".md" and anchor not in heading_anchors(dest):
+            bad.append(f"{path.relative_to(ROOT)}: {target} (no such heading)")
+    return bad
+
+
+def test_the_readme_is_short_and_indexes_every_docs_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_MAX_LINES, "README.md: move detail to docs/"
+    linked = {(ROOT / t.partition("#")[0]).resolve() for t in LINK.findall(readme)}
+    missing = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if p.resolve() not in linked]
+    assert not missing, f"README.md links no docs page {missing}"
+
+
+def test_every_relative_link_in_the_readme_and_docs_exists():
+    bad = [b for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))] for b in broken_links(p)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_link_guard_finds_a_broken_link(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    (tmp_path / "a.md").write_text("# Title here\n[ok](a.md#title-here) [gone](b.md) [bad](a.md#nope) [web](https://x.y)\n")
+    assert [b.split(": ")[1] for b in broken_links(tmp_path / "a.md")] == [
+        "b.md (no such file)", "a.md#nope (no such heading)"]
