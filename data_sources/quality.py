@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import calendars
-from .calendar_inference import CalendarInference, infer_calendar
+from .calendar_inference import CalendarInference, infer_calendar, timezone_that_fits
 from .intervals import format_interval, parse_interval
 from .schema import PRICE_COLUMNS, VALUE_COLUMNS, Bars
 
@@ -429,12 +429,38 @@ def _check_calendar(look: _Look) -> list[Finding]:
             "unknown_calendar", "warning" if suggested.ambiguous else "info",
             f"no trading calendar is known for these bars: {suggested.evidence}. Gaps and future bar times follow the "
             "history's own rhythm (weekdays and hours it trades); choose the exchange calendar if you know it"))
+    misread = _misread_timezone(look)
+    if misread is not None:
+        out.append(misread)
     if bars.calendar_inferred:
         out.append(Finding(
             "calendar_inferred", "info",
             f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}; if that is "
             "wrong, choose the calendar (the sidebar's Calendar, or --calendar)"))
     return out
+
+
+def _misread_timezone(look: _Look) -> Finding | None:
+    """An error when intraday bars miss the sessions of the exchange calendar chosen for them in their timezone
+    but fall inside them read in another: a forecast would follow the wrong session grid."""
+    bars, f, step = look.bars, look.clean, look.step
+    if not calendars.is_exchange_calendar(bars.calendar) or step is None or step >= pd.Timedelta(hours=20) \
+            or len(f) < 3:
+        return None
+    try:
+        fits = timezone_that_fits(f["timestamp"], bars.calendar)
+    except Exception:  # the gate must report, never crash; the gap check still judges the bars
+        return None
+    if fits is None:
+        return None
+    inside, zone, share = fits
+    read_as = f"{bars.timezone} (assumed: the file gave none)" if bars.timezone_assumed else bars.timezone
+    flag = "the sidebar's Timezone, or --timezone"
+    return Finding(
+        "calendar_timezone", "error",
+        f"only {inside:.0%} of the bars fall inside {bars.calendar} sessions as read in {read_as}; read as {zone} "
+        f"{share:.0%} of them do: set the timezone to {zone} ({flag} {zone}) so the forecast follows the right "
+        "sessions, or choose the calendar these bars follow", len(f))
 
 
 def _check_gaps(look: _Look) -> list[Finding]:
