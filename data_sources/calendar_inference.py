@@ -5,8 +5,9 @@ bars without a calendar goes through (the Forecast page, the Screener, ``kronos 
 A calendar is inferred only where the evidence is strong, and the evidence is kept with the bars
 (``Bars.calendar_inference``) so every page, provenance and CLI line can say what was inferred and why:
 
-- an exchange (NYSE): daily (or intraday) bars on its sessions, none on weekends, and none on at least
-  90% of its weekday holidays (at least MIN_HOLIDAYS of them);
+- an exchange (NYSE, Shanghai): daily (or intraday) bars on its sessions, none on weekends, and none on at
+  least 90% of its weekday holidays (at least MIN_HOLIDAYS of them); intraday bars within its hours (the
+  Shanghai lunch break included) when read in the bars' timezone;
 - the 24/5 currency week ("FX"): intraday bars around the clock from Sunday 17:00 to Friday 17:00
   New York time and none from Friday 17:00 to Sunday 17:00, over at least two weekends;
 - 24/7 ("24/7", crypto): bars on weekends as on weekdays, around the clock.
@@ -27,7 +28,7 @@ from . import calendars
 from .intervals import format_interval, parse_interval
 
 # Exchange calendars recognised in bars that come without one, and their names.
-EXCHANGES = {"XNYS": "NYSE"}
+EXCHANGES = {"XNYS": "NYSE", "XSHG": "Shanghai"}
 MIN_HOLIDAYS = 3  # fewer weekday holidays in the history cannot tell an exchange calendar from chance
 MIN_BARS = 20
 MIN_SPAN = pd.Timedelta(days=14)  # two weekends at least
@@ -225,6 +226,30 @@ def _in_session_share(idx: pd.DatetimeIndex, code: str) -> float:
     ok = pos >= 0
     inside = ok & (utc <= closes[np.clip(pos, 0, len(closes) - 1)])
     return float(np.mean(inside))
+
+
+def timezone_that_fits(timestamps, code: str) -> tuple[float, str, float] | None:
+    """For intraday bars an exchange calendar ``code`` was chosen for: (share of the bars within its hours as
+    their timezone reads them, the timezone whose reading of the same clock times puts IN_SESSION_SHARE of them
+    within its hours, that share) when the bars' own timezone misses the sessions and another (the exchange's,
+    or UTC) fits; None when the bars' timezone fits, or none does. Naive clock times read in the wrong zone
+    (09:30 Shanghai stored as 09:30 UTC) put every bar outside the sessions, and a forecast on the wrong grid."""
+    idx = _clean_index(timestamps)
+    if not len(idx):
+        return None
+    inside = _in_session_share(idx, code)
+    if inside >= IN_SESSION_SHARE:
+        return None
+    clock = idx.tz_localize(None)
+    for zone in dict.fromkeys((str(calendars._calendar_class(code).tz), "UTC")):
+        if zone == str(idx.tz):
+            continue
+        read = clock.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        read = read[~read.isna()]
+        fits = _in_session_share(read, code) if len(read) else 0.0
+        if fits >= IN_SESSION_SHARE:
+            return inside, zone, fits
+    return None
 
 
 def _no_calendar(idx, step) -> CalendarInference:

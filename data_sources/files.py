@@ -656,20 +656,28 @@ _CURRENCY_VOLUME = re.compile(r"^(?:volume|vol)([a-z]{2,6})$|^([a-z]{2,6})(?:vol
 _NOT_CURRENCIES = {"ma", "sma", "ema", "wma", "avg", "mean", "chg", "change", "pct", "ratio", "delta", "osc",
                    "base", "quote", "from", "to", "tick", "total", "buy", "sell", "taker", "real", "dollar", "trade",
                    "trades", "share", "shares", "spot", "asset", "median", "sum", "daily", "rel", "relative"}
+_BASE_WORDS, _QUOTE_WORDS = "the volume (base currency)", "the amount (quote-currency turnover)"
+# A plain volume column beside the base currency's is its quote volume when it is base volume x price within this
+# share on the median bar (exports compute it so; a venue's own turnover stays within a few percent of it).
+QUOTE_VOLUME_TOLERANCE = 0.05
 _SYMBOL_PARTS = re.compile(r"^([A-Za-z0-9]+)[/\-_:. ]([A-Za-z0-9]+)$")
 
 
-def _currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: list[str]) -> None:
+def _currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: list[str]) -> tuple | None:
     """Map volume columns named by a currency (or 'from'/'to') to volume (base) and amount (quote), using
     the instrument (BTC/USD, BTC-USD, BTCUSD) to tell the base from the quote; say what became what. A
-    currency the symbol does not place, or no symbol at all, is refused rather than guessed."""
+    currency the symbol does not place, or no symbol at all, is refused rather than guessed.
+
+    A plain volume column beside the base currency's ('Volume BTC,Volume') is taken for the quote volume
+    (the amount) until the numbers are read: the (plain, base) columns are returned for
+    ``_check_quote_volume`` to confirm or refuse."""
     by_code: dict[str, object] = {}
     for col in df.columns:
         code = _volume_currency(_norm(col))
         if code:
             by_code[code] = col
     if not by_code:
-        return
+        return None
     if set(by_code) <= {"volumefrom", "volumeto"}:
         sides = {"base": by_code.get("volumefrom"), "quote": by_code.get("volumeto")}
         why = "CryptoCompare's VolumeFrom is in the base currency, VolumeTo in the quote currency"
@@ -694,8 +702,14 @@ def _currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: l
                     "column holding the base currency's volume to volume and the quote currency's to amount")
             sides[side] = col
         why = f"the instrument is {base.upper()}/{quote.upper()}"
-    for side, target, words in (("base", "volume", "the volume (base currency)"),
-                                ("quote", "amount", "the amount (quote-currency turnover)")):
+    unconfirmed = None
+    plain = cols.get("volume")
+    if plain is not None and sides.get("base") not in (None, plain) and sides.get("quote") is None \
+            and "amount" not in cols:
+        unconfirmed = (plain, sides["base"])
+        cols["amount"] = plain
+        del cols["volume"]
+    for side, target, words in (("base", "volume", _BASE_WORDS), ("quote", "amount", _QUOTE_WORDS)):
         col = sides.get(side)
         if col is None:
             continue
@@ -705,6 +719,28 @@ def _currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: l
                 f"rename the other (base-currency volume: volume; quote-currency volume: amount)")
         cols[target] = col
         notes.append(f"column {str(col)!r} read as {words}: {why}")
+    return unconfirmed
+
+
+def _check_quote_volume(numbers: pd.DataFrame, unconfirmed: tuple | None, notes: list[str]) -> None:
+    """Confirm that the plain volume column taken for the quote volume (see ``_currency_volumes``) is the
+    base volume x price (the close, or the mean of open, high, low and close) within
+    QUOTE_VOLUME_TOLERANCE on the median bar, and say so; refuse, naming both columns, when it is not."""
+    if unconfirmed is None:
+        return
+    plain, base = (str(c) for c in unconfirmed)
+    volume, amount = numbers["volume"], numbers["amount"]
+    traded = (volume > 0) & (amount > 0)
+    prices = {"close": numbers["close"], "mean(open, high, low, close)": numbers[["open", "high", "low", "close"]].mean(axis=1)}
+    misfit = {name: float((amount / (volume * price) - 1)[traded].abs().median()) for name, price in prices.items()}
+    name = min(misfit, key=lambda k: misfit[k] if np.isfinite(misfit[k]) else np.inf)
+    if not misfit[name] <= QUOTE_VOLUME_TOLERANCE:
+        raise DataFormatError(
+            f"columns {plain!r} and {base!r} both look like {_BASE_WORDS}, and {plain!r} is not {base!r} x the price "
+            f"(the quote-currency volume) either: keep one of them, or rename the other (base-currency volume: "
+            "volume; quote-currency volume: amount)")
+    notes.append(f"column {plain!r} read as {_QUOTE_WORDS}: it is {base!r} x the {name} (within {misfit[name]:.1%} on "
+                 "the median bar), the volume in the quote currency")
 
 
 def _volume_currency(norm: str) -> str | None:
@@ -937,7 +973,7 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
             raise DataFormatError(
                 f"no {target!r} column found; columns are {shown}: rename your "
                 f"{ {'open': 'opening', 'high': 'highest', 'low': 'lowest', 'close': 'closing'}[target] } price column to {target!r}")
-    _currency_volumes(df, cols, symbol, map_notes)
+    unconfirmed_quote = _currency_volumes(df, cols, symbol, map_notes)
     named_symbol = _symbol_column(df)
     df, file_symbol, symbol_notes = _select_symbol(df, symbol)
     notes += symbol_notes + map_notes
@@ -960,6 +996,7 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
     report("numbers")
     numbers, nnotes = read_numbers(df, cols, sep)
     notes += nnotes
+    _check_quote_volume(numbers, unconfirmed_quote, notes)
     out = pd.DataFrame({"timestamp": ts.reset_index(drop=True)})
     for target in ("open", "high", "low", "close", "volume", "amount"):
         if target in numbers:

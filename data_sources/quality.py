@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import calendars
-from .calendar_inference import CalendarInference, infer_calendar
+from .calendar_inference import CalendarInference, infer_calendar, timezone_that_fits
 from .intervals import format_interval, parse_interval
 from .schema import PRICE_COLUMNS, VALUE_COLUMNS, Bars
 
@@ -22,6 +22,10 @@ ZERO_VOLUME_RUN = 5
 MAX_GRID = calendars.MAX_GRID  # beyond this many expected bars the gap check is skipped (and says so)
 PARTIAL_VOLUME_SHARE = 0.2  # a last bar below this share of its neighbours' median volume is still forming
 PARTIAL_NEIGHBOURS = 20
+# A last bar whose volume, or range (high - low), is below this share of the median of the PARTIAL_NEIGHBOURS bars
+# before it was cut short (an export made mid-period), whatever the time now. No bar of the bundled daily samples
+# falls below it (their quietest days: 15% of the volume, 27% of the range).
+CUT_LAST_BAR_SHARE = 0.1
 _SPLIT_RATIOS = (2, 3, 4, 5, 7, 8, 10, 15, 20, 1.5, 4 / 3)
 # Copies of a bar time are the same bar only when all of these agree.
 _BAR_VALUES = (*PRICE_COLUMNS, "volume")
@@ -58,7 +62,7 @@ FIX_DESCRIPTIONS = {
     "sort": "sort bars by timestamp",
     "drop_duplicates": "drop extra copies of a bar time that are identical to the copy kept (copies with "
                        "different values are never dropped)",
-    "drop_partial_last_bar": "drop the last bar: it is still forming (partial volume)",
+    "drop_partial_last_bar": "drop the last bar: it is still forming or was cut short (partial volume)",
     "drop_nan_rows": "drop bars with a missing timestamp or price",
     "drop_bad_prices": "drop bars with a non-positive price or negative volume",
     "repair_ohlc": "widen high/low to cover open and close",
@@ -154,8 +158,17 @@ def _suggested_calendar(bars: Bars, f: pd.DataFrame, step) -> CalendarInference 
     return infer_calendar(pd.DatetimeIndex(f["timestamp"]), step)
 
 
+def _share_of_usual(values: pd.Series) -> tuple[float, int]:
+    """(the last value as a share of the median of the PARTIAL_NEIGHBOURS values before it, how many there
+    were); NaN when that median is not positive (e.g. volume zero throughout)."""
+    before = values.iloc[-1 - PARTIAL_NEIGHBOURS:-1].dropna()
+    typical = float(before.median()) if len(before) else float("nan")
+    return (float(values.iloc[-1]) / typical if typical > 0 else float("nan")), len(before)
+
+
 def _partial_last_bar(bars: Bars, f: pd.DataFrame, step, now) -> Finding | None:
-    """The last bar when its period includes ``now`` and its volume is a small share of its neighbours'."""
+    """The last bar when it is still forming (its period includes ``now`` and its volume is a small share of
+    its neighbours') or was cut short (its volume or range below CUT_LAST_BAR_SHARE of its neighbours')."""
     if step is None or len(f) < 3:
         return None
     now = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
@@ -166,19 +179,22 @@ def _partial_last_bar(bars: Bars, f: pd.DataFrame, step, now) -> Finding | None:
         current = last.date() == local_now.date()  # daily bars: stamped at midnight or at the close
     else:
         current = last <= local_now < last + step
-    if not current:
-        return None
-    before = f["volume"].iloc[-1 - PARTIAL_NEIGHBOURS:-1].dropna()
-    typical = float(before.median()) if len(before) else float("nan")
-    volume = float(f["volume"].iloc[-1])
-    if not typical > 0 or not volume < PARTIAL_VOLUME_SHARE * typical:
-        return None
-    return Finding(
-        "partial_last_bar", "warning",
-        f"the last bar ({last}) is still forming: its period includes now ({local_now:%Y-%m-%d %H:%M %Z}) and its "
-        f"volume is {volume / typical:.0%} of the median of the {len(before)} bars before it; a forecast would "
-        "read the partial candle as a finished one: drop it, or load the data again after the period closes",
-        1, (last,), "drop_partial_last_bar", FIX_DESCRIPTIONS["drop_partial_last_bar"])
+    volume, n = _share_of_usual(f["volume"])
+    span, _ = _share_of_usual(f["high"] - f["low"])
+    if current and volume < PARTIAL_VOLUME_SHARE:
+        message = (f"the last bar ({last}) is still forming: its period includes now ({local_now:%Y-%m-%d %H:%M %Z}) "
+                   f"and its volume is {volume:.0%} of the median of the {n} bars before it; a forecast would read "
+                   "the partial candle as a finished one: drop it, or load the data again after the period closes")
+    else:
+        cut = [f"its {what} is {share:.0%}" for what, share in (("volume", volume), ("range (high - low)", span))
+               if share < CUT_LAST_BAR_SHARE]
+        if not cut:
+            return None
+        message = (f"the last bar ({last}) looks cut short: {' and '.join(cut)} of the median of the {n} bars before "
+                   f"it (below {CUT_LAST_BAR_SHARE:.0%}: likely exported before its period closed); a forecast would "
+                   "start from a partial candle read as a finished one: drop the last bar")
+    return Finding("partial_last_bar", "warning", message, 1, (last,), "drop_partial_last_bar",
+                   FIX_DESCRIPTIONS["drop_partial_last_bar"])
 
 
 def _duplicate_rows(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -413,12 +429,38 @@ def _check_calendar(look: _Look) -> list[Finding]:
             "unknown_calendar", "warning" if suggested.ambiguous else "info",
             f"no trading calendar is known for these bars: {suggested.evidence}. Gaps and future bar times follow the "
             "history's own rhythm (weekdays and hours it trades); choose the exchange calendar if you know it"))
+    misread = _misread_timezone(look)
+    if misread is not None:
+        out.append(misread)
     if bars.calendar_inferred:
         out.append(Finding(
             "calendar_inferred", "info",
             f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}; if that is "
             "wrong, choose the calendar (the sidebar's Calendar, or --calendar)"))
     return out
+
+
+def _misread_timezone(look: _Look) -> Finding | None:
+    """An error when intraday bars miss the sessions of the exchange calendar chosen for them in their timezone
+    but fall inside them read in another: a forecast would follow the wrong session grid."""
+    bars, f, step = look.bars, look.clean, look.step
+    if not calendars.is_exchange_calendar(bars.calendar) or step is None or step >= pd.Timedelta(hours=20) \
+            or len(f) < 3:
+        return None
+    try:
+        fits = timezone_that_fits(f["timestamp"], bars.calendar)
+    except Exception:  # the gate must report, never crash; the gap check still judges the bars
+        return None
+    if fits is None:
+        return None
+    inside, zone, share = fits
+    read_as = f"{bars.timezone} (assumed: the file gave none)" if bars.timezone_assumed else bars.timezone
+    flag = "the sidebar's Timezone, or --timezone"
+    return Finding(
+        "calendar_timezone", "error",
+        f"only {inside:.0%} of the bars fall inside {bars.calendar} sessions as read in {read_as}; read as {zone} "
+        f"{share:.0%} of them do: set the timezone to {zone} ({flag} {zone}) so the forecast follows the right "
+        "sessions, or choose the calendar these bars follow", len(f))
 
 
 def _check_gaps(look: _Look) -> list[Finding]:

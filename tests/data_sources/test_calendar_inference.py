@@ -2,12 +2,15 @@
 data_sources.calendar_inference), used for future bar times and said wherever the bars are described."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from testkit import fx_hourly_export, nyse_daily_export
 
 from data_sources import check_bars, read_bars_file
+from data_sources.calendars import future_timestamps
 
 NY = "America/New_York"
 
@@ -125,3 +128,54 @@ def test_futures_hours_with_a_daily_pause_are_not_called_fx(exports):
     found = infer_calendar(futures, "1h")
     assert found.calendar is None and found.ambiguous
     assert infer_calendar(fx, "1h").calendar == "FX"
+
+
+# ------------------------------------------------------- issue 45, item 9: Shanghai A-share five-minute bars
+ASHARE = Path(__file__).parent / "fixtures" / "ashare_600000_5m.csv"  # naive Beijing times, end-labelled, lunch break
+
+
+def _clock(stamps) -> list[str]:
+    return [f"{t:%H:%M}" for t in stamps]
+
+
+def test_ashare_five_minute_bars_in_shanghai_time_are_the_shanghai_calendar():
+    bars = read_bars_file(ASHARE, timezone="Asia/Shanghai")
+    assert bars.calendar == "XSHG" and bars.calendar_inferred
+    assert "6 of the 6 weekday Shanghai holidays" in bars.calendar_inference.evidence
+    found = codes(check_bars(bars))
+    assert not {"gaps", "off_calendar", "calendar_timezone", "unknown_calendar"} & set(found)
+    # the next session in full: the morning to 11:30, no bar in the lunch break, the afternoon to 15:00
+    future = future_timestamps(bars.timestamps, 48, bars.interval, bars.calendar)
+    assert {t.date() for t in future} == {pd.Timestamp("2024-02-26").date()}
+    assert _clock(future[[0, 23, 24, 47]]) == ["09:35", "11:30", "13:05", "15:00"]
+
+
+def test_a_calendar_whose_sessions_miss_the_bars_names_the_timezone_that_fits():
+    """XSHG picked, the timezone left at UTC: 09:35 Beijing read as 09:35 UTC misses every session; refused."""
+    from kronos_studio.bars_input import BarsInputError, quality_gate
+
+    bars = read_bars_file(ASHARE, calendar="XSHG")
+    assert bars.timezone == "UTC" and bars.timezone_assumed
+    f = codes(check_bars(bars))["calendar_timezone"]
+    assert f.severity == "error" and "only 0% of the bars fall inside XSHG sessions as read in UTC" in f.message
+    assert "set the timezone to Asia/Shanghai" in f.message and "--timezone Asia/Shanghai" in f.message
+    with pytest.raises(BarsInputError, match="calendar_timezone: .*set the timezone to Asia/Shanghai"):
+        quality_gate(bars)
+    # read in the timezone it names, the same file passes
+    assert "calendar_timezone" not in codes(check_bars(read_bars_file(ASHARE, calendar="XSHG", timezone="Asia/Shanghai")))
+    # the other way round: true UTC times (01:35-07:00) written without a zone and read as Beijing time
+    frame = pd.read_csv(ASHARE)
+    frame["datetime"] = (pd.to_datetime(frame["datetime"]).dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
+                         .dt.tz_localize(None))
+    utc_bars = read_bars_file(frame.to_csv(index=False).encode(), "x.csv", calendar="XSHG", timezone="Asia/Shanghai")
+    assert "set the timezone to UTC" in codes(check_bars(utc_bars))["calendar_timezone"].message
+
+
+def test_bars_outside_the_sessions_in_any_timezone_keep_the_off_calendar_warning():
+    """Pre- and post-market bars fit no timezone better: no timezone is named, the gap check reports them."""
+    frame = pd.read_csv(ASHARE)
+    times = pd.to_datetime(frame["datetime"])
+    frame["datetime"] = times.where(times.dt.hour < 12, times + pd.Timedelta(hours=3))  # afternoons 16:05-18:00
+    found = codes(check_bars(read_bars_file(frame.to_csv(index=False).encode(), "x.csv", calendar="XSHG",
+                                            timezone="Asia/Shanghai")))
+    assert "calendar_timezone" not in found and found["off_calendar"].rows >= len(frame) // 2

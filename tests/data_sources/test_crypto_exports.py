@@ -14,6 +14,9 @@ from data_sources.errors import DataFormatError
 FIXTURES = Path(__file__).parent / "fixtures"
 COINBASE = FIXTURES / "cdd_coinbase_BTCUSD_1h.csv"
 BITFINEX = FIXTURES / "cdd_bitfinex_BTCUSD_1h.csv"
+# Issue 45: the quote volume in a column without a currency in its name
+GEMINI_DAILY = FIXTURES / "cdd_gemini_BTCUSD_d.csv"  # Volume BTC,Volume (USD = BTC x close); last day cut short
+BITSTAMP_DAILY = FIXTURES / "cdd_bitstamp_BTCUSD_d.csv"  # volume_btc,volume (USD = BTC x mean(OHLC))
 
 
 def _raw(path: Path) -> pd.DataFrame:
@@ -35,10 +38,13 @@ def test_cryptodatadownload_exports_are_read(path):
     assert not {"unsorted", "duplicate_timestamps"} & {f.code for f in check_bars(bars)}
 
 
-@pytest.mark.parametrize("path,base,quote", [(COINBASE, "Volume BTC", "Volume USD"), (BITFINEX, "VolumeFrom", "VolumeTo")],
-                         ids=["coinbase", "bitfinex"])
+@pytest.mark.parametrize("path,base,quote", [(COINBASE, "Volume BTC", "Volume USD"), (BITFINEX, "VolumeFrom", "VolumeTo"),
+                                             (GEMINI_DAILY, "Volume BTC", "Volume"),
+                                             (BITSTAMP_DAILY, "volume_btc", "volume")],
+                         ids=["coinbase", "bitfinex", "gemini-plain-volume", "bitstamp-plain-volume"])
 def test_base_currency_volume_is_the_volume_and_quote_volume_the_amount(path, base, quote):
-    """Item 4: BTC volume -> volume, USD volume -> amount (never estimated), and the notes say so."""
+    """Item 4: BTC volume -> volume, USD volume -> amount (never estimated), and the notes say so. Issue 45,
+    item 6: a plain volume column beside the base currency's is the quote volume when the numbers say so."""
     bars = read_bars_file(path)
     raw = _raw(path).iloc[::-1]
     np.testing.assert_allclose(bars.frame["volume"], raw[base])
@@ -153,3 +159,41 @@ def test_a_first_row_of_missing_values_is_data_not_a_second_header_row():
     text = b"date,open,high,low,close\n2024-01-01,NA,NA,NA,NA\n2024-01-02,1,2,0.5,1.5\n2024-01-03,1.5,2,1,1.8\n"
     bars = read_bars_file(text, "x.csv")
     assert not any("header of" in n for n in bars.notes) and bars.frame["close"].iloc[-1] == 1.8
+
+
+# ------------------------------------------------ issue 45: a plain volume column beside the base currency's
+@pytest.mark.parametrize("path,base,plain,price", [(GEMINI_DAILY, "Volume BTC", "Volume", "close"),
+                                                   (BITSTAMP_DAILY, "volume_btc", "volume", "mean(open, high, low, close)")],
+                         ids=["gemini", "bitstamp"])
+def test_the_note_says_which_price_makes_the_plain_volume_the_quote_volume(path, base, plain, price):
+    bars = read_bars_file(path)
+    assert len(bars) == 40 and bars.interval == "1d" and bars.symbol == "BTC/USD"
+    assert f"column {plain!r} read as the amount (quote-currency turnover): it is {base!r} x the {price}" in " | ".join(bars.notes)
+
+
+def test_a_plain_volume_that_is_not_the_base_volume_times_the_price_is_refused():
+    raw = _raw(GEMINI_DAILY)
+    raw["Volume"] = raw["Volume BTC"] * 3  # not BTC x a price of ~40,000: a count of trades, another currency...
+    text = ("https://www.CryptoDataDownload.com\n" + raw.to_csv(index=False)).encode()
+    with pytest.raises(DataFormatError, match=r"columns 'Volume' and 'Volume BTC' both look like the volume .*"
+                                              r"is not 'Volume BTC' x the price .*rename the other"):
+        read_bars_file(text, "x.csv")
+
+
+def test_a_cut_last_day_is_flagged_in_the_cli_gate_and_the_batch():
+    """Item 4, at the entry points: the command line's gate warns and offers --fix, which drops the day; a
+    watchlist row carries the warning."""
+    from kronos_studio.bars_input import quality_gate, read_bars
+    from kronos_studio.batch.watchlist import Entry, load_entry
+
+    bars = read_bars(GEMINI_DAILY)
+    kept, lines = quality_gate(bars)
+    line = next(x for x in lines if "partial_last_bar" in x)
+    assert "cut short" in line and "(accept with --fix drop_partial_last_bar)" in line
+    assert kept.frame["timestamp"].iloc[-1].date() == pd.Timestamp("2024-03-11").date()
+    fixed, lines = quality_gate(bars, ["drop_partial_last_bar"])
+    assert fixed.frame["timestamp"].iloc[-1].date() == pd.Timestamp("2024-03-10").date()
+    assert not any("warning: partial_last_bar" in x for x in lines)
+    assert any("note: applied fix 'drop_partial_last_bar'" in x for x in lines)  # said, never silent
+    loaded = load_entry(Entry("btc", file=str(GEMINI_DAILY)), history=30)
+    assert loaded.error is None and "partial_last_bar" in loaded.warnings

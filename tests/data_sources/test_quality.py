@@ -177,11 +177,12 @@ def _today_bars(volume_last, calendar="24/7", n=30, freq="D", tz="UTC", end="202
 
 
 def test_partial_last_bar_is_flagged_only_while_its_period_is_current():
-    b = _today_bars(volume_last=50.0)
+    # 15% of the usual volume: a still-forming bar while its day lasts, an ordinary quiet day once it closed
+    b = _today_bars(volume_last=150.0)
     noon = pd.Timestamp("2024-07-10 12:00", tz="UTC")
     f = codes(check_bars(b, now=noon))["partial_last_bar"]
     assert f.severity == "warning" and f.fix == "drop_partial_last_bar" and f.rows == 1
-    assert f.examples == (pd.Timestamp("2024-07-10", tz="UTC"),) and "5%" in f.message
+    assert f.examples == (pd.Timestamp("2024-07-10", tz="UTC"),) and "15%" in f.message
     assert "partial_last_bar" not in codes(check_bars(b, now=pd.Timestamp("2024-07-11 00:30", tz="UTC")))  # closed
     assert "partial_last_bar" not in codes(check_bars(_today_bars(volume_last=900.0), now=noon))  # a full bar
     fixed = apply_fixes(b, [f])
@@ -204,6 +205,61 @@ def test_daily_bars_stamped_at_local_midnight_use_the_local_date():
     late_evening_ny = pd.Timestamp("2024-07-11 01:00", tz="UTC")  # still July 10 in New York
     assert "partial_last_bar" in codes(check_bars(b, now=late_evening_ny))
     assert "partial_last_bar" not in codes(check_bars(b, now=pd.Timestamp("2024-07-11 05:00", tz="UTC")))
+
+
+def _cut_daily_bars(volume_last=1237.0, range_last=None, volume=36837.0):
+    """Daily 24/7 bars ending 2024-03-11 whose last day was exported before it closed (issue 45, item 4)."""
+    ts = pd.date_range(end="2024-03-11", periods=40, freq="D", tz="UTC")
+    close = np.linspace(40000, 44000, len(ts))
+    vol = np.full(len(ts), volume)
+    vol[-1] = volume_last
+    low = close * 0.98
+    if range_last is not None:
+        low[-1] = close[-1] * 1.01 - range_last
+    frame = pd.DataFrame({"timestamp": ts, "open": close, "high": close * 1.01, "low": low, "close": close,
+                          "volume": vol})
+    return Bars.from_frame(frame, source="file", symbol="BTC/USD", interval="1d", calendar="24/7")
+
+
+LONG_AFTER = pd.Timestamp("2025-01-01", tz="UTC")  # the export is old: the last day closed long ago
+
+
+def test_a_last_bar_cut_short_is_flagged_whatever_the_time_now():
+    b = _cut_daily_bars()
+    f = codes(check_bars(b, now=LONG_AFTER))["partial_last_bar"]
+    assert f.severity == "warning" and f.fix == "drop_partial_last_bar" and f.rows == 1
+    assert f.examples == (pd.Timestamp("2024-03-11", tz="UTC"),)
+    assert "cut short" in f.message and "volume is 3%" in f.message and "drop the last bar" in f.message
+    fixed = apply_fixes(b, [f])
+    assert fixed.frame["timestamp"].iloc[-1] == pd.Timestamp("2024-03-10", tz="UTC")
+    assert "partial_last_bar" not in codes(check_bars(fixed, now=LONG_AFTER))
+    # never dropped unless accepted: the gate reports, the bars keep their last day
+    assert len(b) == 40 and b.frame["volume"].iloc[-1] == 1237.0
+    # an ordinary quiet day (15% of the volume, after the day closed) is no finding
+    assert "partial_last_bar" not in codes(check_bars(_cut_daily_bars(volume_last=0.15 * 36837), now=LONG_AFTER))
+
+
+def test_a_last_bar_with_a_sliver_of_the_usual_range_is_flagged_without_volume():
+    # Volume zero throughout (currencies, indices): the range (high - low) alone tells the cut bar
+    b = _cut_daily_bars(volume_last=0.0, range_last=30.0, volume=0.0)
+    f = codes(check_bars(b, now=LONG_AFTER))["partial_last_bar"]
+    assert "range (high - low) is" in f.message and "volume is" not in f.message
+
+
+def test_no_bar_of_the_bundled_samples_would_be_called_cut_short():
+    """The thresholds leave the samples' quiet days alone: every bar, taken as the last, passes."""
+    from data_sources.quality import CUT_LAST_BAR_SHARE, PARTIAL_NEIGHBOURS
+    from data_sources.samples import SAMPLE_DATA
+
+    for path in sorted(SAMPLE_DATA.glob("*.csv")):
+        frame = pd.read_csv(path)
+        for values in (frame["volume"], frame["high"] - frame["low"]):
+            usual = values.shift(1).rolling(PARTIAL_NEIGHBOURS, min_periods=2).median()
+            share = (values / usual)[usual > 0]
+            assert (share >= CUT_LAST_BAR_SHARE).all(), (path.name, share.idxmin(), share.min())
+    # and the gate itself, on each sample as loaded
+    for name in ("AAPL daily 2000-2013 (bundled)", "GOOG daily 2004-2013 (bundled)"):
+        assert "partial_last_bar" not in codes(check_bars(load_sample(name)))
 
 
 # -------------------------------------------------------------------------------- calendar hint
