@@ -153,8 +153,9 @@ def last_series() -> tuple | None:
 
 
 def realized(bars, model: str) -> dict | None:
-    """What the ledger knows of ``model``'s forecasts of ``bars``' series once scored (None: nothing yet)."""
-    from kronos_studio.ledger.frames import realized_by_model
+    """What the ledger knows of ``model``'s forecasts of ``bars``' series at the default sampling settings once
+    scored (None: nothing yet); ``experiments``: how many forecasts at other settings were left out."""
+    from kronos_studio.ledger.frames import default_settings_only, realized_by_model
 
     book = ledger()
     if book is None:
@@ -164,8 +165,9 @@ def realized(bars, model: str) -> dict | None:
                                        models=[model])
     except Exception:
         return None
+    table, experiments = default_settings_only(table)
     summary = realized_by_model(table)
-    return None if summary.empty else summary.iloc[0].to_dict()
+    return None if summary.empty else {**summary.iloc[0].to_dict(), "experiments": experiments}
 
 
 def realized_caption(bars, forecast) -> None:
@@ -176,23 +178,29 @@ def realized_caption(bars, forecast) -> None:
         return
     st.caption(f"Realized: {counted(r['scored'], 'past forecast')} of {model} on {bars.symbol} scored "
                f"({counted(r['steps'], 'bar')}): "
-               f"{BAND_NAME} held {r['coverage']:.0%}, CRPS {r['crps_pct']:.2f}% of price. See **Track record**.")
+               f"{BAND_NAME} held {r['coverage']:.0%}, CRPS {r['crps_pct']:.2f}% of price"
+               + (f" ({counted(r['experiments'], 'forecast')} with non-default sampling settings left out)"
+                  if r["experiments"] else "") + ". See **Track record**.")
 
 
 def realized_panel(bars) -> None:
     """The Evaluate page's realized track record: every model's recorded forecasts of this series, scored
     on the bars that came after them, beside the walk-forward's backtest."""
-    from kronos_studio.ledger.frames import realized_by_model
+    from kronos_studio.ledger.frames import default_settings_only, realized_by_model
 
     book = ledger()
     if book is None:
         st.caption(f"Realized track record unavailable: {problem()}.")
         return
-    table = realized_by_model(book.predictions_frame(source=bars.source, symbol=bars.symbol, interval=bars.interval,
-                                                     member_rows=False))  # an ensemble's members: on Track record
+    kept, experiments = default_settings_only(book.predictions_frame(  # an ensemble's members: on Track record
+        source=bars.source, symbol=bars.symbol, interval=bars.interval, member_rows=False))
+    table = realized_by_model(kept)
     with st.container(border=True):
         st.markdown(f"**Realized track record of {bars.symbol} {bars.interval}** — forecasts made on this series "
                     "and scored on the bars that really came after them (the forecast ledger)")
+        if experiments:
+            st.caption(f"{counted(experiments, 'forecast')} with non-default sampling settings left out "
+                       "(experiments: see **Track record**).")
         if table.empty:
             st.caption("None scored yet: forecasts shown on the Forecast page are kept and scored once their bars "
                        "arrive; the walk-forward below backtests the model meanwhile.")

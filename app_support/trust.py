@@ -30,6 +30,32 @@ FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibr
 SAMPLING = ("temperature", "top_p", "top_k", "lookback", "anchor")
 
 
+INCLUDE_TRAINED_LABEL = "Include cut-offs inside the model's training period"
+
+
+def include_trained_toggle(key: str) -> bool:
+    """The switch that lets a walk-forward score cut-offs inside the model's training period (off: left out)."""
+    return st.toggle(INCLUDE_TRAINED_LABEL, False, key=key,
+                     help="A forecast of bars the model trained or validated on scores memory, not forecasting: "
+                          "such cut-offs are left out of every score unless switched on here (and then flagged)")
+
+
+def refusal_detail(e: Exception) -> str:
+    """An evaluation's failure in one line, with the switch to use when the training-period guard refused it."""
+    detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+    if isinstance(e, TrainingPeriodError):
+        detail += f" with the switch *{INCLUDE_TRAINED_LABEL}* above."
+    return detail
+
+
+def in_sample_banner(guard: dict, cutoffs: int) -> None:
+    """The red banner over scores that include cut-offs inside the model's training period (nothing otherwise)."""
+    if guard.get("in_training_period") and guard.get("in_training_period_included"):
+        st.error(f"**In-sample:** {guard['in_training_period']} of these {cutoffs} cut-offs forecast bars inside the "
+                 f"model's training period ({guard['training_period']}). Their scores partly measure memory, not "
+                 "forecasting.", icon=":material/history_edu:")
+
+
 @dataclass(frozen=True)
 class Plan:
     """What an evaluation run does, besides the data and the model."""

@@ -77,6 +77,19 @@ class ForecastSettings:
 
 
 
+# What a forecast asks for (how far, how many draws, which, how much history), not how it samples: any value
+# of these is a production forecast. Every other setting shapes the sampled distribution.
+REQUEST_FIELDS = ("horizon", "paths", "seed", "lookback")
+
+
+def sampling_defaults() -> dict:
+    """Each setting that shapes the sampled distribution, with its default: ``ForecastSettings``' own
+    (temperature, top-p, top-k, clip, anchor) and the predictor's precision. A forecast with another
+    value of any of them is an experiment."""
+    return {**{f.name: f.default for f in fields(ForecastSettings) if f.name not in REQUEST_FIELDS},
+            "precision": DEFAULT_PRECISION}
+
+
 def default(name: str):
     """The default of one ``ForecastSettings`` field (what an option that is not given means)."""
     return next(f.default for f in fields(ForecastSettings) if f.name == name)

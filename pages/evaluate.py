@@ -10,7 +10,7 @@ from app_support import app_version, ensemble, ledger, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME, band_nominal
-from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note, pit_histogram, signed_percent
+from kronos_studio.evaluation.trust import guard_note, pit_histogram, signed_percent
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
@@ -28,9 +28,7 @@ limit = c[2].number_input("Time limit (s)", 5, 3600, trust.TIME_LIMIT_S, step=15
                           help="No new cut-off starts after this; the newest ones run first")
 share = c[3].slider("Calibration fit share", 0.2, 0.8, trust.FIT_SHARE, 0.05, key="ev_share",
                     help="Earlier cut-offs fit the calibration for the held-out check; later ones score it")
-include = st.toggle("Include cut-offs inside the model's training period", False, key="ev_include_trained",
-                    help="A forecast of bars the model trained or validated on scores memory, not forecasting: "
-                         "such cut-offs are left out of every score unless switched on here (and then flagged)")
+include = trust.include_trained_toggle("ev_include_trained")
 plan = trust.Plan(int(n_cutoffs), int(spacing), float(limit), float(share), bool(include))
 st.caption(f"{choice.label} · horizon {settings.horizon} · lookback {lookback} · {settings.paths} paths · "
            f"seed {settings.seed} · temperature {settings.temperature} · top-p {settings.top_p} · "
@@ -43,10 +41,7 @@ if clicked and report is None:
     try:
         report, from_store = trust.run(bars, choice, settings, plan)
     except Exception as e:  # too little history, model not loadable, anything unforeseen: a message
-        detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        if isinstance(e, TrainingPeriodError):
-            detail += " with the switch *Include cut-offs inside the model's training period* above."
-        st.error(f"**The evaluation could not run.** {detail}")
+        st.error(f"**The evaluation could not run.** {trust.refusal_detail(e)}")
         st.stop()
 if report is None:
     st.info(f"Press **Run evaluation** to score {choice.label} on the latest {plan.n_cutoffs} cut-offs, "
@@ -57,10 +52,7 @@ b = report.badge()
 if report.cut_short:
     st.warning(f"The time limit ended the run after {report.cutoffs} of {report.requested} cut-offs (the newest). "
                "Raise the limit or lower the cut-offs for a fuller picture.", icon=":material/timer:")
-if b.get("in_training_period") and b.get("in_training_period_included"):
-    st.error(f"**In-sample:** {b['in_training_period']} of these {report.cutoffs} cut-offs forecast bars inside the "
-             f"model's training period ({b['training_period']}). Their scores partly measure memory, not "
-             "forecasting.", icon=":material/history_edu:")
+trust.in_sample_banner(b, report.cutoffs)
 for note in report.notes:  # the in-sample banner above already says the guard's note
     if not (b.get("in_training_period_included") and note == guard_note(b)):
         st.info(note)

@@ -8,10 +8,12 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
-from app_support import adapters, data
+from app_support import adapters, data, trust
 from app_support.models import load_model
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
+from kronos_studio.evaluation.trust import guard_note
+from kronos_studio.training.before_after import NO_EVENTS_NOTE
 
 st.title("Fine-tune with events (LoRA)")
 st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "
@@ -39,6 +41,7 @@ val_frac = c[0].slider("Validation share", 0.05, 0.4, 0.15, key="ft_val")
 test_frac = c[1].slider("Held-out test share", 0.05, 0.5, 0.2, key="ft_test")
 cutoffs = c[2].number_input("Walk-forward cut-offs", 2, 100, 10, key="ft_cutoffs")
 eval_paths = c[3].number_input("Paths per cut-off", 2, 200, 20, key="ft_paths")
+include_trained = trust.include_trained_toggle("ft_include_trained")
 default_name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{bars.symbol}-{bars.interval}-events").strip("-.")
 name = st.text_input("Adapter name", default_name, key="ft_name",
                      help="A plain folder name under the studio's adapters folder")
@@ -103,20 +106,24 @@ else:
             names.append(model)
         ev_bar.progress(min(1.0, (len(names) - 1 + i / n) / 6), text=f"Walk-forward: {model} ({i}/{n})")
 
+    from kronos_studio.evaluation.trust import TrainingPeriodError
+
+    res = refused = None
     try:
         res = before_after(pair, adapted, series.frame, builder, horizon=inputs.horizon, start=split.test_start,
                            n_cutoffs=int(cutoffs), lookback=lookback, paths=int(eval_paths), seed=inputs.seed,
-                           progress=eval_progress)
+                           include_training_period=include_trained, progress=eval_progress)
+    except TrainingPeriodError as e:
+        refused = trust.refusal_detail(e)
     except ValueError as e:
         st.warning(f"No walk-forward evaluation: {e}. Use a larger test share or a shorter horizon.")
-        res = {}
     ev_bar.empty()
-    from kronos_studio.evaluation.walk_forward import summary_table
 
     st.session_state["ft_result"] = {
         "counts": result.counts, "base_val": result.base_val, "best_val": result.best_val,
         "best_step": result.best_step, "history": pd.DataFrame(result.history), "folder": folder,
-        "table": summary_table(res) if res else None, "test_start": split.test_start,
+        "table": None if res is None else res.table(), "guard": None if res is None else res.guard,
+        "events_empty": res is not None and res.events_empty, "refused": refused, "test_start": split.test_start,
     }
 
 r = st.session_state["ft_result"]
@@ -138,16 +145,25 @@ if len(hist) and "val_loss" in hist:
         st.caption("Loss curve: one logged step only ("
                    + ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in curve.iloc[0].dropna().items())
                    + "); train for more steps to see one.")
+if r["refused"]:
+    st.error(f"**The before/after evaluation could not run.** {r['refused']}")
 if r["table"] is not None:
     st.subheader(f"Before / after: walk-forward on the held-out bars from {r['test_start']}")
+    trust.in_sample_banner(r["guard"], int(r["table"]["cutoffs"].iloc[0]))
+    note = guard_note(r["guard"])
+    if note and not r["guard"]["in_training_period_included"]:  # included: the banner above says it
+        st.info(note)
     cols = ["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit", "cutoffs", "horizon", "paths"]
     st.dataframe(r["table"][cols], key="ft_table",
                  column_config={"crps_pct": st.column_config.NumberColumn("CRPS % (lower is better)", format="%.3f"),
                                 "mae_pct": st.column_config.NumberColumn("MAE of median %", format="%.3f"),
                                 "coverage_p10_p90": st.column_config.NumberColumn(f"{BAND_NAME} coverage", format="%.2f"),
                                 "direction_hit": st.column_config.NumberColumn("direction hit rate", format="%.2f")})
-    st.caption("The adapter is compared with the base model on the same cut-offs and seeds, with events and "
-               "without (the no-events row isolates what the LoRA weights alone changed).")
+    if r["events_empty"]:
+        st.info(NO_EVENTS_NOTE, icon=":material/event_busy:")
+    else:
+        st.caption("The adapter is compared with the base model on the same cut-offs and seeds, with events and "
+                   "without (the no-events row isolates what the LoRA weights alone changed).")
 folder = r["folder"]
 st.success(f"Adapter saved to `{folder}`; pick it on the Forecast page (Event calendar and LoRA adapter).")
 buf = io.BytesIO()

@@ -8,7 +8,7 @@ from app_support import ledger
 from app_support.charts import CHART_CONFIG, track_record_chart
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.ledger import shown_url
-from kronos_studio.ledger.frames import counted, realized_by_model
+from kronos_studio.ledger.frames import counted, default_settings_only, realized_by_model
 
 ALL = "All series"
 MAX_FANS = 50
@@ -48,6 +48,15 @@ models = sorted(table["model"].unique())
 chosen = c2.multiselect("Models", models, default=models, key="tr_models", placeholder="Every model")
 table = table[table["model"].isin(chosen or models)]
 fans = c3.number_input("Fans drawn", 1, MAX_FANS, 8, key="tr_fans", help="The latest forecasts of the table")
+defaults_only = st.toggle("Only default settings", True, key="tr_defaults_only",
+                          help="Leave out forecasts sampled with other settings than the defaults (temperature, "
+                               "top-p, top-k, clip, anchor, precision): experiments, not the track record")
+if defaults_only:
+    table, experiments = default_settings_only(table)
+    if experiments:
+        st.info(f"**{counted(experiments, 'forecast')} with non-default sampling settings left out** of the table, "
+                "the fans and every summary below: switch off *Only default settings* to include them.",
+                icon=":material/science:")
 
 status = ledger.status(table)
 scored = table[table["scored_steps"] > 0]
@@ -89,7 +98,7 @@ elif len(table):
     st.plotly_chart(fig, key="tr_chart", config=CHART_CONFIG)
 
 view = table[["prediction_id", "created_at", "symbol", "interval", "model", "calibrated", "last_bar_at", "horizon",
-              "paths", "seed", "scored_steps", "crps", "crps_pct", "coverage", "direction_hit", "realized_return"]]
+              "paths", "seed", "non_default_settings", "scored_steps", "crps", "crps_pct", "coverage", "direction_hit", "realized_return"]]
 view = view.assign(created_at=view["created_at"].dt.tz_localize(None),  # shown as UTC, said in the header
                    last_bar_at=ledger.series_times(table, "last_bar_at"),  # the series' clock, as on the chart
                    status=status)
@@ -99,6 +108,8 @@ st.dataframe(view, hide_index=True, key="tr_table", column_config={
     "prediction_id": pct("id"), "created_at": when("made (UTC)", format="YYYY-MM-DD HH:mm"),
     "last_bar_at": when("last bar seen (series' time)", format=ledger.time_format(table)),
     "scored_steps": pct("bars scored"),
+    "non_default_settings": st.column_config.TextColumn("settings unlike the defaults",
+                                                        help="Sampling settings other than the defaults: an experiment"),
     "status": st.column_config.TextColumn("status", width="medium",
                                           help="Scored; waiting, and why the bars loaded last could not score it; "
                                                "or never (a bundled sample gets no new bars)"),

@@ -32,6 +32,9 @@ def register(train_sub) -> None:
     a.add_argument("--eval-cutoffs", type=int, default=20, help="walk-forward cut-offs (0: no evaluation)")
     a.add_argument("--horizon", type=int, default=10)
     a.add_argument("--paths", type=int, default=default("paths"))
+    a.add_argument("--include-training-period", action="store_true",
+                   help="also score cut-offs whose forecast starts inside the base model's training period (left "
+                        "out by default: such scores measure memory); the output says how many there are either way")
     p.set_defaults(func=run_train_lora)
 
 
@@ -58,9 +61,9 @@ def run_train_lora(args) -> int:
     import pandas as pd
 
     from kronos.checkpoints import CheckpointError, load_pair
-    from kronos_studio.evaluation.walk_forward import summary_table
+    from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note
     from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.before_after import before_after
+    from kronos_studio.training.before_after import NO_EVENTS_NOTE, before_after
     from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
     from kronos_studio.training.lora import finetune_lora
     from kronos_studio.training.state import ResumeError
@@ -113,12 +116,17 @@ def run_train_lora(args) -> int:
             try:
                 res = before_after(pair, adapted, s.frame, builder, horizon=args.horizon, start=start,
                                    n_cutoffs=args.eval_cutoffs, lookback=min(lookback, pair.context),
-                                   paths=args.paths, seed=args.seed)
+                                   paths=args.paths, seed=args.seed,
+                                   include_training_period=args.include_training_period)
             except ValueError as e:
-                print(f"{s.name}: no walk-forward evaluation ({e})", file=sys.stderr)
+                hint = " (--include-training-period)" if isinstance(e, TrainingPeriodError) else ""
+                print(f"{s.name}: no walk-forward evaluation ({e}{hint})", file=sys.stderr)
                 continue
-            table = summary_table(res)
+            table = res.table()
             print(f"\nwalk-forward on {s.name} from {start} ({args.eval_cutoffs} cut-offs, horizon {args.horizon}):")
+            for note in (guard_note(res.guard), NO_EVENTS_NOTE if res.events_empty else None):
+                if note:
+                    print(note, file=sys.stderr)
             print(table[["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit"]].round(4).to_string())
             rows.append(table.assign(series=s.name).reset_index())
         if rows:

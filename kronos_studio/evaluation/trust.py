@@ -236,6 +236,25 @@ class TrustReport:
         return out
 
 
+def guard_cutoffs(frame: pd.DataFrame, cutoffs: list[int], period: TrainingPeriod | None,
+                  include_trained: bool) -> tuple[list[int], dict]:
+    """The training-period guard of a walk-forward: (the cut-offs to score, the guard's numbers). Cut-offs
+    whose first forecast bar lies inside ``period`` are left out unless ``include_trained``;
+    ``TrainingPeriodError`` when that leaves none."""
+    trained = trained_on(period, frame["timestamp"].iloc[cutoffs])
+    if trained.any() and not include_trained:
+        if trained.all():
+            # Said as the period, not as "these bars": a model's training period is known by date, not by
+            # series, and one that never saw this series still learned how markets moved on those dates.
+            raise TrainingPeriodError(f"all {len(cutoffs)} cut-offs fall inside the model's training period "
+                             f"({period.describe()}): it learned from bars of those dates (this series' or of "
+                             "markets that move with it), so their scores would measure memory, not forecasting. "
+                             f"Evaluate on bars after {period.seen_until.date()}, or include them knowingly")
+        cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
+    return cutoffs, {"training_period": None if period is None else period.describe(),
+                     "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
+
+
 def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: int | None = None,
              lookback: int, seed: int = 0, baseline_paths: int = 200, fit_share: float = 0.5,
              time_limit_s: float | None = None, settings: dict | None = None,
@@ -250,18 +269,7 @@ def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: i
     started = time.perf_counter()
     frame = bars_frame(bars)
     cutoffs = last_cutoffs(len(frame), horizon, n_cutoffs, spacing or horizon, min_history=lookback)
-    trained = trained_on(period, frame["timestamp"].iloc[cutoffs])
-    if trained.any() and not include_trained:
-        if trained.all():
-            # Said as the period, not as "these bars": a model's training period is known by date, not by
-            # series, and one that never saw this series still learned how markets moved on those dates.
-            raise TrainingPeriodError(f"all {len(cutoffs)} cut-offs fall inside the model's training period "
-                             f"({period.describe()}): it learned from bars of those dates (this series' or of "
-                             "markets that move with it), so their scores would measure memory, not forecasting. "
-                             f"Evaluate on bars after {period.seen_until.date()}, or include them knowingly")
-        cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
-    guard = {"training_period": None if period is None else period.describe(),
-             "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
+    cutoffs, guard = guard_cutoffs(frame, cutoffs, period, include_trained)
 
     def report(name):
         return (lambda i, n: progress(name, i, n)) if progress else None

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import level_name
+from kronos.settings import sampling_defaults
 
 from .codec import decode_array, decode_times
 from .rows import MEMBER_PREFIX
@@ -74,12 +75,31 @@ def _share(flag):
     return func.avg(case((flag, 1.0), else_=0.0))
 
 
+def non_default_settings(provenance: dict | None, columns: dict) -> str:
+    """The sampling settings of one forecast that differ from the defaults (``kronos.settings.sampling_defaults``),
+    as 'temperature 2.0, top_p 0.05'; '' for a forecast at the defaults. Read from the settings its provenance
+    recorded, else (older rows) from its ``columns`` (temperature, top_p, top_k); a setting recorded nowhere
+    counts as unknown, not as changed."""
+    prov = provenance if isinstance(provenance, dict) else {}
+    recorded = {**columns, **(prov.get("settings") or {}), "precision": prov.get("precision")}
+    return ", ".join(f"{name} {recorded[name]}" for name, value in sampling_defaults().items()
+                     if recorded.get(name) is not None and recorded[name] != value)
+
+
+def default_settings_only(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the forecasts of a ``predictions_frame`` made at the default sampling settings, how many were left out):
+    what a summary pools unless experiments are asked for."""
+    keep = table["non_default_settings"] == ""
+    return table[keep], int((~keep).sum())
+
+
 def predictions_frame(conn: Connection, **filters) -> pd.DataFrame:
     """One row per prediction, newest first: its identity and settings, and what is known so far:
     scored_steps, crps (mean over the scored steps, price units) and crps_pct (% of the last close),
     coverage (share of scored steps inside p10-p90), direction_hit (share of scored steps whose median
     moved the way the close did), last_scored_step and its actual close, realized_return (that close
-    vs the last close the forecast saw), waiting (why the bars offered last could not score it, or None)."""
+    vs the last close the forecast saw), waiting (why the bars offered last could not score it, or None),
+    non_default_settings (``non_default_settings``: '' at the defaults)."""
     where = conditions(**filters)
     chosen = E.prediction_id.in_(select(P.id).where(*where)) if where else true()
     agg = (select(E.prediction_id, func.count().label("scored_steps"), func.avg(E.crps).label("crps"),
@@ -90,13 +110,15 @@ def predictions_frame(conn: Connection, **filters) -> pd.DataFrame:
     last = evaluations.alias("last_step")
     query = (select(P.id, *[P[c] for c in IDENTITY], func.coalesce(agg.c.scored_steps, 0), agg.c.crps,
                     agg.c.coverage, agg.c.direction_hit, agg.c.last_scored_step, last.c.actual_close,
-                    P.waiting_reason)
+                    P.waiting_reason, P.provenance)
              .outerjoin(agg, agg.c.prediction_id == P.id)
              .outerjoin(last, (last.c.prediction_id == P.id) & (last.c.step == agg.c.last_scored_step))
              .where(*where).order_by(P.created_at.desc(), P.id.desc()))
     columns = ["prediction_id", *IDENTITY, "scored_steps", "crps", "coverage", "direction_hit", "last_scored_step",
-               "last_actual_close", "waiting"]
+               "last_actual_close", "waiting", "provenance"]
     frame = _frame(conn, query, columns)
+    frame["non_default_settings"] = [non_default_settings(p, r) for p, r in
+                                     zip(frame.pop("provenance"), frame[["temperature", "top_p", "top_k"]].to_dict("records"))]
     frame["waiting"] = frame["waiting"].astype(object).where(frame["waiting"].notna(), None)
     frame["scored_steps"] = frame["scored_steps"].astype("int64")
     for c in ("crps", "coverage", "direction_hit", "last_scored_step", "last_actual_close"):  # NULL: not scored yet

@@ -1,19 +1,55 @@
 """Before and after: the base model's and the adapted model's forecasts of the same bars, scored alike."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from kronos.checkpoints import KronosPair
 from kronos.settings import default
 from kronos_studio.events import EventBuilder
 
+# Said where the with/without-events comparison is not run (the page, the CLI): why, in one sentence.
+NO_EVENTS_NOTE = ("No event falls in the evaluated bars (every event channel is empty there), so the adapter is "
+                  "not compared with and without events: its event encoder would add only its learned constant, "
+                  "not anything about events. The adapter row is the adapter as trained.")
+
+
+@dataclass
+class BeforeAfter:
+    """The walk-forward results by label, the training-period guard's numbers (``trust.guard_cutoffs``) and
+    whether every event channel was empty in the evaluated bars (then one adapter row, not two)."""
+
+    results: dict
+    guard: dict = field(default_factory=dict)
+    events_empty: bool = False
+
+    def table(self):
+        from kronos_studio.evaluation.walk_forward import summary_table
+
+        return summary_table(self.results)
+
+
+def events_empty(builder: EventBuilder, timestamps, cutoffs: list[int], lookback: int, horizon: int) -> bool:
+    """Whether every event channel is 0 in every cut-off's history window and horizon, as of the cut-off."""
+    return not any(builder(timestamps[max(0, c - lookback):c], timestamps[c:c + horizon]).any() for c in cutoffs)
+
 
 def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuilder, *, horizon: int,
                  start=None, n_cutoffs: int = 20, lookback: int | None = None, paths: int = default("paths"),
-                 seed: int = 0, baselines: bool = True, progress=None) -> dict:
+                 seed: int = 0, baselines: bool = True, include_training_period: bool = False,
+                 progress=None) -> BeforeAfter:
     """Walk-forward on the same cut-offs (from ``start`` on, e.g. the held-out test period): the base
-    model, the adapter with events, the adapter without events, and the naive baselines."""
+    model, the adapter with events, the adapter without events, and the naive baselines.
+
+    Cut-offs inside the base model's training period are left out unless ``include_training_period``
+    (``TrainingPeriodError`` when none is left). When every event channel is empty in the evaluated bars the
+    two adapter rows would differ only by the event encoder's learned bias, so one row is run, as trained."""
+    import pandas as pd
+
     from kronos.bars import bars_frame
     from kronos.pipeline import KronosPipeline
     from kronos_studio.evaluation.baselines import baselines_by_label
+    from kronos_studio.evaluation.training_period import training_period
+    from kronos_studio.evaluation.trust import guard_cutoffs
     from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time, kronos_forecast_fn
 
     lookback = lookback or base.context
@@ -22,12 +58,16 @@ def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuil
         cutoffs = cutoffs_from_time(frame, start, horizon, n_cutoffs, lookback)
     else:
         cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, lookback)
-    models = {
-        f"{base.name} (base)": kronos_forecast_fn(KronosPipeline(base), paths=paths),
-        f"{adapted.name} + events": kronos_forecast_fn(KronosPipeline(adapted), paths=paths, events=builder),
-        f"{adapted.name}, no events": kronos_forecast_fn(KronosPipeline(adapted), paths=paths),
-    }
+    cutoffs, guard = guard_cutoffs(frame, cutoffs, training_period(base), include_training_period)
+    empty = events_empty(builder, pd.DatetimeIndex(frame["timestamp"]), cutoffs, lookback, horizon)
+    models = {f"{base.name} (base)": kronos_forecast_fn(KronosPipeline(base), paths=paths)}
+    if empty:
+        models[f"{adapted.name} (adapter)"] = kronos_forecast_fn(KronosPipeline(adapted), paths=paths, events=builder)
+    else:
+        models[f"{adapted.name} + events"] = kronos_forecast_fn(KronosPipeline(adapted), paths=paths, events=builder)
+        models[f"{adapted.name}, no events"] = kronos_forecast_fn(KronosPipeline(adapted), paths=paths)
     if baselines:
         models.update(baselines_by_label(paths=max(paths, 100)))
-    return compare(models, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
-                   progress=progress)
+    results = compare(models, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
+                      progress=progress)
+    return BeforeAfter(results, guard, empty)

@@ -245,3 +245,40 @@ def test_an_ensembles_members_are_shown_under_its_record_and_not_as_forecasts(ne
     assert list(shown["member"]) == ["ensemble", *sorted(MEMBER_KEYS)]
     pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected, check_dtype=False)
     assert "Ensemble members, each scored on its own paths" in text(at.markdown)
+
+
+def test_experiments_are_shown_with_their_settings_and_left_out_of_the_summaries_unless_asked(new_app):
+    """Issue 45 item 5: forecasts at temperature 2.0 or top-p 0.05 are experiments, not the track record."""
+    import dataclasses
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import cut, forecast, series
+
+    bars = series(300)
+    with book() as ledger:
+        for seed, changed in enumerate([{}, {"temperature": 2.0}, {"top_p": 0.05}]):
+            fc = forecast(bars, 250, horizon=6, seed=seed)
+            fc.settings = dataclasses.replace(fc.settings, **changed)
+            ledger.record(fc, cut(bars, 250))
+        ledger.score(bars)
+        table = ledger.predictions_frame()
+    default_id = int(table.loc[table["seed"] == 0, "prediction_id"].iloc[0])
+    at = new_app().run()
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and not at.error, text(at.error)
+    # By default: the default-settings forecast alone, in the table and in every summary, and the page says so.
+    assert "2 forecasts with non-default sampling settings left out" in text(at.info)
+    assert list(at.dataframe[0].value["prediction_id"]) == [default_id]
+    assert at.metric[0].value == "1"
+    alone = table[table["seed"] == 0].iloc[0]
+    assert at.metric[2].value == f"{alone['crps_pct']:.3f}"
+    # Asked for: every forecast, each experiment with the settings it changed, and the summaries pool them.
+    at.toggle(key="tr_defaults_only").set_value(False).run()
+    shown = at.dataframe[0].value.set_index("seed")["non_default_settings"]
+    assert shown.to_dict() == {0: "", 1: "temperature 2.0", 2: "top_p 0.05"}
+    assert at.metric[0].value == "3"
+    pooled = (table["crps_pct"] * table["scored_steps"]).sum() / table["scored_steps"].sum()
+    assert at.metric[2].value == f"{pooled:.3f}" != f"{alone['crps_pct']:.3f}"

@@ -1,0 +1,69 @@
+"""The Fine-tune page through AppTest: its before/after walk-forward under the training-period guard, and
+the with/without-events comparison when no event falls in the bars (issue 45, items 3 and 11)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from app_helpers import make_model
+
+
+def messages(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+@pytest.fixture
+def seen_model(app_env, tmp_path, monkeypatch):
+    """A tiny model whose bundle says it saw data up to 2020: the bundled sample (2000-2013) is inside."""
+    folder = make_model(tmp_path / "test-tiny-seen", "test-tiny-seen", 3)
+    meta = json.loads((folder / "bundle.json").read_text())
+    (folder / "bundle.json").write_text(json.dumps({**meta, "data_seen_until": "2020-12-31"}))
+    monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, [folder, *app_env])))
+    return folder
+
+
+def scores(at) -> list:
+    """The before/after tables on the page (the only dataframes with CRPS columns)."""
+    return [d.value for d in at.dataframe if "crps_pct" in d.value.columns]
+
+
+def fine_tune(at, *, include: bool = False):
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.switch_page("pages/fine_tune.py").run()
+    at.number_input(key="ft_steps").set_value(1).run()
+    at.number_input(key="ft_batch").set_value(2).run()
+    at.number_input(key="ft_window").set_value(32).run()
+    at.number_input(key="ft_cutoffs").set_value(2).run()
+    at.number_input(key="ft_paths").set_value(2).run()
+    if include:
+        at.toggle(key="ft_include_trained").set_value(True).run()
+    at.button(key="ft_run").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_fine_tune_refuses_to_score_bars_inside_the_training_period_unless_switched_on(new_app, seen_model):
+    at = new_app().run()
+    assert at.sidebar.selectbox(key="sb_model").value.endswith("test-tiny-seen")
+    fine_tune(at)
+    errors = messages(at.error)
+    assert "before/after evaluation could not run" in errors and "inside the model's training period" in errors
+    assert "Include cut-offs inside the model's training period" in errors  # the switch that lets it through
+    assert not scores(at)  # no score of memory shown as forecasting
+
+    fine_tune(at, include=True)
+    assert "In-sample:" in messages(at.error) and "2 of these 2 cut-offs" in messages(at.error)
+    [table] = scores(at)
+    assert (table["cutoffs"] == 2).all()
+
+
+def test_fine_tune_does_not_compare_with_and_without_events_when_no_event_falls_in_the_bars(new_app):
+    """The bundled calendar (2022-2026) and the 2000-2013 sample: every event channel is empty, so the two
+    adapter rows would differ only by the event encoder's learned bias: one row, and the page says why."""
+    at = fine_tune(new_app().run())
+    [table] = scores(at)
+    adapter_rows = [m for m in table.index if m.startswith("test-tiny-a") and "(base)" not in m]
+    assert adapter_rows == ["test-tiny-a + AAPL-1d-events (adapter)"], list(table.index)  # not "+ events", "no events"
+    assert "No event falls in the evaluated bars" in messages(at.info)
+    assert "with events and without" not in messages(at.caption)
