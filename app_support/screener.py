@@ -406,7 +406,8 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     if entry.file is not None:  # the file itself is handed over by open_on_forecast
         if not Path(entry.file).is_file():
             return None, f"{Path(entry.file).name} is no longer on disk: upload it on the Forecast page"
-        return {**state, "sb_source": "file", "sb_file_tz": None, "sb_file_cal": run_.calendar}, None
+        return {**state, "sb_source": "file", "sb_file_tz": sidebar.FROM_FILE,
+                "sb_file_cal": run_.calendar or sidebar.FROM_FILE}, None
     if entry.source == "sample":
         return {**state, "sb_source": "sample", "sb_sample": entry.symbol, "sb_adjusted": True}, None
     if entry.source == "yfinance":

@@ -67,7 +67,7 @@ if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="
             entries = screener.ticker_entries(source, text, interval, exchange)
         else:
             entries = screener.upload_entries([(f.name, f.getvalue()) for f in files])
-        screener.run(entries, settings, label, tuple(fixes), calendar if kind == "upload" else None)
+        screener.run(entries, settings, label, tuple(fixes), (calendar or None) if kind == "upload" else None)
     except WatchlistError as e:
         st.error(f"**Check the watchlist:** {e}")
     except CheckpointError as e:

@@ -235,7 +235,7 @@ def test_the_ensemble_is_not_offered_for_screening(new_app):
     at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     at.switch_page("pages/screener.py").run()
     assert not at.exception and "switch off **Ensemble**" in messages(at.info)
-    assert not at.button
+    assert not any(b.key == "run_screener" for b in at.button)
 
 
 def test_watchlist_helpers():
@@ -263,3 +263,33 @@ def test_sparkline_draws_history_band_and_median_in_its_box():
     assert min(xs) >= 0 and max(xs) == screener.SPARK_W and 0 <= min(ys) and max(ys) <= screener.SPARK_H
     assert "#2e7d32" in svg  # green median: P(up) > 50%
     assert screener.sparkline([], [], [], []) == ""
+
+
+def test_open_on_forecast_keeps_the_sidebar_boxes_filled_and_warns_of_nothing(new_app, monkeypatch, caplog):
+    """Issue 45 item 8: opening a row sets the sidebar's widgets without Streamlit's "default value but
+    also set via the Session State API" warning, and the file's Timezone and Calendar boxes show their
+    choice (a box whose value is None shows empty) on Forecast and on the other pages."""
+    import logging
+
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # logged once per process
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("good.csv", good_csv(), "text/csv")]).run()
+    at.button(key="run_screener").click().run()
+    select(at, 0)
+    with caplog.at_level(logging.WARNING):
+        at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert "set via the Session State API" not in caplog.text
+    assert at.title[0].value == "Forecast" and "**good** ·" in at.markdown[0].value
+    for page in ("pages/forecast.py", "pages/compare.py"):
+        if page != "pages/forecast.py":
+            at.switch_page(page).run()
+        assert not at.exception, at.exception
+        boxes = {k: at.sidebar.selectbox(key=k) for k in ("sb_file_tz", "sb_file_cal")}
+        shown = {k: b.format_func(b.value) if b.index is not None else None for k, b in boxes.items()}
+        assert shown == {"sb_file_tz": "as in the file", "sb_file_cal": "infer from the bar times"}, (page, shown)
+        assert at.session_state[sidebar.STATE_KEY].timezone is None  # and they mean what they say
+        assert at.session_state[sidebar.STATE_KEY].calendar is None
