@@ -293,3 +293,57 @@ def test_open_on_forecast_keeps_the_sidebar_boxes_filled_and_warns_of_nothing(ne
         assert shown == {"sb_file_tz": "as in the file", "sb_file_cal": "infer from the bar times"}, (page, shown)
         assert at.session_state[sidebar.STATE_KEY].timezone is None  # and they mean what they say
         assert at.session_state[sidebar.STATE_KEY].calendar is None
+
+
+def multi_asset_csv(tickers=("AAA", "BBB", "CCC"), n=200) -> bytes:
+    """A daily file of several instruments, one after the other, named in a ticker column; each its own prices."""
+    import io
+
+    import pandas as pd
+
+    one = pd.read_csv(io.BytesIO(good_csv(n)))
+    parts = []
+    for i, t in enumerate(tickers):
+        part = one.copy()
+        part[["open", "high", "low", "close"]] *= 10 ** i
+        parts.append(part.assign(ticker=t))
+    return pd.concat(parts).to_csv(index=False).encode()
+
+
+def test_a_file_of_several_instruments_is_screened_one_series_per_instrument(new_app):
+    """Issue 45 item 7: the Screener offers the instruments of a multi-asset file (all at first) and screens
+    each chosen one as its own series; a row opens on the Forecast page with its instrument picked there."""
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("daily.csv", multi_asset_csv(), "text/csv")]).run()
+    assert not at.exception, at.exception
+    picker = next(m for m in at.multiselect if (m.key or "").startswith("scr_instruments_"))
+    assert picker.label == "Instruments in daily.csv" and picker.value == ["AAA", "BBB", "CCC"]
+    assert "holds 3 instruments" in messages(at.caption)
+    picker.set_value(["AAA", "BBB"]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    run = at.session_state[screener.RESULT_KEY]
+    rows = run.rows.set_index("series")
+    assert list(run.rows["series"]) == ["AAA", "BBB"] and (rows["status"] == "ok").all(), rows["status"]
+    assert list(rows["symbol"]) == ["AAA", "BBB"] and (rows["bars_used"] > 0).all()
+    assert rows.loc["BBB", "last_close"] == pytest.approx(10 * rows.loc["AAA", "last_close"])  # each its own bars
+    assert rows.loc["AAA", "origin"].endswith("daily.csv (AAA)")
+
+    select(at, 1)
+    assert "Opens **BBB**" in messages(at.caption)
+    at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Forecast" and "**BBB** ·" in at.markdown[0].value
+    assert next(s for s in at.selectbox if (s.key or "").startswith("file_symbol_")).value == "BBB"
+    assert {m.label: m.value for m in at.metric}["P(close ends above last close)"] == f"{rows.loc['BBB', 'p_up']:.0%}"
+
+
+def test_no_instrument_chosen_is_a_message(new_app):
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("daily.csv", multi_asset_csv(), "text/csv")]).run()
+    next(m for m in at.multiselect if (m.key or "").startswith("scr_instruments_")).set_value([]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception
+    assert "no instrument of daily.csv is chosen: pick at least one of AAA, BBB, CCC" in messages(at.error)
