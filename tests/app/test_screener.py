@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from app_helpers import BAD_CSV, good_csv
+from app_helpers import BAD_CSV, good_csv, multi_asset_csv
 
 from app_support import screener, sidebar
 from app_support.formats import width_text
@@ -293,21 +293,6 @@ def test_open_on_forecast_keeps_the_sidebar_boxes_filled_and_warns_of_nothing(ne
         assert shown == {"sb_file_tz": "as in the file", "sb_file_cal": "infer from the bar times"}, (page, shown)
         assert at.session_state[sidebar.STATE_KEY].timezone is None  # and they mean what they say
         assert at.session_state[sidebar.STATE_KEY].calendar is None
-
-
-def multi_asset_csv(tickers=("AAA", "BBB", "CCC"), n=200) -> bytes:
-    """A daily file of several instruments, one after the other, named in a ticker column; each its own prices."""
-    import io
-
-    import pandas as pd
-
-    one = pd.read_csv(io.BytesIO(good_csv(n)))
-    parts = []
-    for i, t in enumerate(tickers):
-        part = one.copy()
-        part[["open", "high", "low", "close"]] *= 10 ** i
-        parts.append(part.assign(ticker=t))
-    return pd.concat(parts).to_csv(index=False).encode()
 
 
 def test_a_file_of_several_instruments_is_screened_one_series_per_instrument(new_app):
