@@ -22,6 +22,7 @@ def columns_x(page, table) -> list[tuple[float, float]]:
     canvas: its column borders are found as the vertical lines that cross the whole header."""
     from PIL import Image
 
+    table.scroll_into_view_if_needed()  # a clip or click outside the viewport finds nothing
     box = table.bounding_box()
     header = box["height"] - table_rows(table) * ROW_HEIGHT
     png = page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": header})
@@ -161,7 +162,6 @@ def test_a_multi_asset_file_is_screened_and_opens_with_the_sidebar_boxes_filled(
     rows = cells(table)
     assert [r[names.index("Series")] for r in rows] == ["AAA", "BBB", "CCC"], rows
     assert [r[names.index("Status")] for r in rows] == ["ok"] * 3, rows
-    table.scroll_into_view_if_needed()  # below the uploader and the picker: a click must land in the viewport
     marker_left, marker_right = columns_x(page, table)[0]
     box = table.bounding_box()
     header = box["height"] - table_rows(table) * ROW_HEIGHT
