@@ -17,6 +17,7 @@ PAGES = [
 ]
 
 auth.require_sign_in()  # with sign-in configured (st.login), nothing shows before it
+auth.shared_workspace_notice()  # without it, every session shares one workspace: said once
 page = st.navigation(PAGES)
 st.sidebar.title("Kronos Studio")
 sidebar.render()

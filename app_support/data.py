@@ -169,6 +169,11 @@ def _upload_digest(upload) -> str:
     return held.digest
 
 
+def instrument_key(digest: str) -> str:
+    """The widget key of the instrument picker for a file of several, by the SHA-256 of its bytes."""
+    return "file_symbol_" + digest[:16]
+
+
 def _uploaded_bars(inputs) -> Bars | None:
     """The uploaded file's bars; a file of several instruments asks which one (never a mixture)."""
     from data_sources import MultipleSymbolsError
@@ -177,7 +182,7 @@ def _uploaded_bars(inputs) -> Bars | None:
     try:
         return file_bars(upload, inputs.timezone, inputs.calendar)
     except MultipleSymbolsError as e:
-        key = "file_symbol_" + _upload_digest(upload)[:16]
+        key = instrument_key(_upload_digest(upload))
         pick = st.selectbox(f"Instrument in {upload.name}", e.symbols, index=None, key=key,
                             placeholder=f"Choose one of the {len(e.symbols)} instruments in the file")
         if pick is None:

@@ -24,7 +24,7 @@ from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
 from . import sidebar
-from .data import hand_file
+from .data import hand_file, instrument_key
 from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
@@ -140,9 +140,10 @@ def _is_watchlist_csv(name: str, data: bytes) -> bool:
     return WATCHLIST_COLUMNS <= columns
 
 
-def upload_entries(files: list[tuple[str, bytes]]) -> list[Entry]:
-    """Entries for uploaded files: bar files (one series each, named by the file), or one watchlist CSV
-    with columns source,symbol,interval[,exchange]."""
+def upload_entries(files: list[tuple[str, bytes]], chosen: dict[str, list[str]] | None = None) -> list[Entry]:
+    """Entries for uploaded files: bar files (one series each, named by the file; a file of several
+    instruments one series per instrument, those ``chosen`` for it by series name, else all), or one
+    watchlist CSV with columns source,symbol,interval[,exchange]."""
     if not files:
         raise WatchlistError("no file uploaded: add CSV or Parquet bar files, or a watchlist CSV")
     names = [Path(n).name for n, _ in files]
@@ -156,7 +157,63 @@ def upload_entries(files: list[tuple[str, bytes]]) -> list[Entry]:
     folder = upload_folder(files)
     if lists:
         return read_watchlist(folder / names[0])
-    return folder_entries(folder)
+    return by_instrument(folder_entries(folder), chosen or {})
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def file_instruments(path: str) -> list[str]:
+    """The instruments of a bar file that holds several (a symbol/ticker column, or side by side), else []
+    (one series, or a file that cannot be read: its row says why). The upload folder is named by the
+    files' content, so a path stands for one content."""
+    from data_sources import DataSourceError, MultipleSymbolsError, read_bars_file
+
+    try:
+        read_bars_file(path)
+    except MultipleSymbolsError as e:
+        return list(e.symbols)
+    except DataSourceError:
+        pass
+    return []
+
+
+def by_instrument(entries: list[Entry], chosen: dict[str, list[str]]) -> list[Entry]:
+    """Each file of several instruments as one entry per instrument (those ``chosen`` for its series, else
+    all), named by the instrument, or file:instrument where that name is taken; rows of different
+    instruments are never one series."""
+    out: list[tuple[str, str, str | None]] = []  # (file's series, file, instrument)
+    for e in entries:
+        found = file_instruments(e.file) if e.file is not None else []
+        if not found:
+            out.append((e.series, e.file, None))
+            continue
+        picked = [s for s in chosen.get(e.series, found) if s in found]
+        if not picked:
+            raise WatchlistError(f"no instrument of {Path(e.file).name} is chosen: pick at least one of "
+                                 f"{', '.join(found)}, or leave the file out")
+        out += [(e.series, e.file, s) for s in picked]
+    names = [series if symbol is None else symbol for series, _, symbol in out]
+    return [Entry(series=name if names.count(name) == 1 or symbol is None else f"{series}:{symbol}", file=file,
+                  symbol=symbol) for name, (series, file, symbol) in zip(names, out)]
+
+
+def instrument_pickers(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
+    """A multiselect (all chosen at first) for each uploaded bar file of several instruments: the
+    instruments chosen for each such file, by its series name."""
+    try:
+        entries = upload_entries(files) if files else []
+    except WatchlistError:  # said when the screener runs
+        return {}
+    chosen = {}
+    for e in {e.file: e for e in entries if e.symbol is not None}.values():
+        found = file_instruments(e.file)
+        name = Path(e.file).name
+        key = "scr_instruments_" + hashlib.sha256(e.file.encode()).hexdigest()[:12]
+        chosen[Path(e.file).stem] = st.multiselect(
+            f"Instruments in {name}", found, default=found, key=key,
+            help="Each chosen instrument is screened as a series of its own: rows of different instruments are "
+                 "never mixed into one series")
+        st.caption(f"**{name}** holds {len(found)} instruments: {len(chosen[Path(e.file).stem])} chosen.")
+    return chosen
 
 
 # --- running ------------------------------------------------------------------------------------------
@@ -406,7 +463,8 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     if entry.file is not None:  # the file itself is handed over by open_on_forecast
         if not Path(entry.file).is_file():
             return None, f"{Path(entry.file).name} is no longer on disk: upload it on the Forecast page"
-        return {**state, "sb_source": "file", "sb_file_tz": None, "sb_file_cal": run_.calendar}, None
+        return {**state, "sb_source": "file", "sb_file_tz": sidebar.FROM_FILE,
+                "sb_file_cal": run_.calendar or sidebar.FROM_FILE}, None
     if entry.source == "sample":
         return {**state, "sb_source": "sample", "sb_sample": entry.symbol, "sb_adjusted": True}, None
     if entry.source == "yfinance":
@@ -432,7 +490,10 @@ def open_on_forecast(series: str) -> None:
         st.session_state[key] = value
     entry = run_.entries[series]
     if entry.file is not None:
-        hand_file(Path(entry.file).name, Path(entry.file).read_bytes())
+        data = Path(entry.file).read_bytes()
+        hand_file(Path(entry.file).name, data)
+        if entry.symbol is not None:  # a file of several instruments: its picker there shows the row's
+            st.session_state[instrument_key(hashlib.sha256(data).hexdigest())] = entry.symbol
     st.session_state[OPEN_KEY] = series
 
 

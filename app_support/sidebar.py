@@ -16,9 +16,12 @@ from .models import ModelChoice, device_label, ensemble_digest, model_choices
 
 YAHOO_INTERVALS = list(SOURCES[YFINANCE].intervals)
 CRYPTO_INTERVALS = list(SOURCES[CCXT].intervals)
-TIMEZONES = [None, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
+# The boxes' first option, "as in the file" and "infer": a value, not None, since a selectbox whose value
+# is set to None (as the Screener sets it when it opens a file) shows an empty box.
+FROM_FILE = ""
+TIMEZONES = [FROM_FILE, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
              "Asia/Hong_Kong", "Australia/Sydney"]
-CALENDARS = [None, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
+CALENDARS = [FROM_FILE, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
 EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
 STATE_KEY = "studio_inputs"
 MAX_LOOKBACK = 2048  # no model chosen: the largest context of the official models
@@ -86,6 +89,14 @@ def _unadjusted_samples() -> set[str]:
     return {s.name for s in list_samples() if has_split_jumps(s)}
 
 
+def _first(key: str, value) -> str:
+    """``key``, with ``value`` put in session state while it holds none: the widget's first value. A widget
+    given a default too would contend with the values the Screener sets when it opens a row (Streamlit
+    warns, and which one wins is Streamlit's choice)."""
+    st.session_state.setdefault(key, value)
+    return key
+
+
 def render() -> Inputs:
     sb = st.sidebar
     sb.markdown("### Data")
@@ -97,15 +108,15 @@ def render() -> Inputs:
     if source == SAMPLE:
         sample = sb.selectbox("Sample", _sample_names(), key="sb_sample")
         if sample in _unadjusted_samples():
-            adjusted = sb.toggle("Split-adjusted", True, key="sb_adjusted",
+            adjusted = sb.toggle("Split-adjusted", key=_first("sb_adjusted", True),
                                  help="This sample's file is unadjusted: stock splits show as overnight jumps. "
                                       "On: adjusted by the quality gate's split fix (noted in the data notes).")
     elif source == YFINANCE:
-        symbol = sb.text_input("Ticker", "AAPL", key="sb_ticker", help=SOURCES[YFINANCE].symbols.capitalize())
+        symbol = sb.text_input("Ticker", key=_first("sb_ticker", "AAPL"), help=SOURCES[YFINANCE].symbols.capitalize())
         interval = sb.selectbox("Interval", YAHOO_INTERVALS, key="sb_yf_interval")
     elif source == CCXT:
         exchange = sb.selectbox("Exchange", EXCHANGES, key="sb_exchange", accept_new_options=True)
-        symbol = sb.text_input("Pair", "BTC/USDT", key="sb_pair", help=SOURCES[CCXT].symbols)
+        symbol = sb.text_input("Pair", key=_first("sb_pair", "BTC/USDT"), help=SOURCES[CCXT].symbols)
         interval = sb.selectbox("Interval", CRYPTO_INTERVALS, key="sb_cx_interval")
     else:
         upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",
@@ -153,7 +164,7 @@ def render() -> Inputs:
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.
     c1, c2 = sb.columns(2)
-    horizon = c2.number_input("Horizon (bars)", 1, 512, DEFAULT_HORIZON, step=5, key="sb_horizon",
+    horizon = c2.number_input("Horizon (bars)", 1, 512, step=5, key=_first("sb_horizon", DEFAULT_HORIZON),
                               help="Bars to forecast. Past the model's context the window slides: every step "
                                    "recomputes it (slower), and each bar is decoded from the last context bars")
     context = model.context if model is not None else MAX_LOOKBACK
@@ -162,22 +173,22 @@ def render() -> Inputs:
     if model is not None and model.mixes:  # GARCH fits on up to 500 returns: all 520 by default
         first_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
                                    "the last 500 returns); its Kronos member reads at most context − horizon of them")
-    lookback = c1.number_input("Lookback (bars)", 2, context, first_lookback, step=16, key=f"sb_lookback_{context}",
-                               help=reads)
+    lookback = c1.number_input("Lookback (bars)", 2, context, step=16,
+                               key=_first(f"sb_lookback_{context}", first_lookback), help=reads)
 
     sb.markdown("### Sampling")
     c1, c2 = sb.columns(2)
-    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, default("paths"), step=10, key="sb_paths",
+    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, step=10, key=_first("sb_paths", default("paths")),
                             help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, default("seed"), key="sb_seed")
-    temperature = sb.slider("Temperature", 0.1, 2.0, default("temperature"), 0.05, key="sb_temperature")
-    top_p = sb.slider("Top-p", 0.05, 1.0, default("top_p"), 0.05, key="sb_top_p",
+    seed = c2.number_input("Seed", 0, 2**31 - 1, key=_first("sb_seed", default("seed")))
+    temperature = sb.slider("Temperature", 0.1, 2.0, step=0.05, key=_first("sb_temperature", default("temperature")))
+    top_p = sb.slider("Top-p", 0.05, 1.0, step=0.05, key=_first("sb_top_p", default("top_p")),
                       help="1.0 samples the model's whole distribution. Below 1 the least likely tokens are never "
                            "drawn and the fan narrows (at 0.9, the official default, the bundled model's band held "
                            "0.68-0.75 of outcomes where it promises 0.80: docs/scores.md)")
     with sb.expander("More sampling options", expanded=False):
-        top_k = st.number_input("Top-k (0 = off)", 0, 1024, default("top_k"), key="sb_top_k")
-        anchor = st.toggle("Start the fan at the last close", default("anchor"), key="sb_anchor",
+        top_k = st.number_input("Top-k (0 = off)", 0, 1024, key=_first("sb_top_k", default("top_k")))
+        anchor = st.toggle("Start the fan at the last close", key=_first("sb_anchor", default("anchor")),
                            help="Kronos continues its tokenizer's reconstruction of the history, which can sit a "
                                 "few percent off the last close, so the whole fan jumps at its first step. On: "
                                 "every path is moved by that reconstruction error (one factor for open, high, low "
@@ -186,7 +197,7 @@ def render() -> Inputs:
         sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member, which samples this many paths "
                    f"(the statistical members draw at least {CHEAP_MEMBER_PATHS}: their quantiles are read); the "
                    "mixture has this many paths and the seed drives them all.")
-    inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone, calendar,
+    inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone or None, calendar or None,
                     int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
                     float(top_p), int(top_k), adjusted, bool(anchor))
     st.session_state[STATE_KEY] = inputs

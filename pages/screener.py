@@ -43,9 +43,11 @@ elif kind == "tickers":
                         key=f"scr_symbols_{source}", help="Separated by commas, spaces or new lines")
     label = f"{TICKER_SOURCES[source]} ({interval})"
 else:
-    files = st.file_uploader("Bar files (one series each, named by the file) or one watchlist CSV "
-                             "(columns source,symbol,interval[,exchange])", type=list(screener.UPLOAD_SUFFIXES),
-                             accept_multiple_files=True, key="scr_upload")
+    files = st.file_uploader("Bar files (one series each, named by the file; one per instrument in a file of several) "
+                             "or one watchlist CSV (columns source,symbol,interval[,exchange])",
+                             type=list(screener.UPLOAD_SUFFIXES), accept_multiple_files=True, key="scr_upload")
+    uploaded = [(f.name, f.getvalue()) for f in files]
+    instruments = screener.instrument_pickers(uploaded)
     label = f"{len(files)} uploaded files"
 c1, c2 = st.columns([3, 1])
 fixes = c1.multiselect("Accept the data-quality gate's fixes for every series", list(screener.FIXES),
@@ -66,8 +68,8 @@ if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="
         elif kind == "tickers":
             entries = screener.ticker_entries(source, text, interval, exchange)
         else:
-            entries = screener.upload_entries([(f.name, f.getvalue()) for f in files])
-        screener.run(entries, settings, label, tuple(fixes), calendar if kind == "upload" else None)
+            entries = screener.upload_entries(uploaded, instruments)
+        screener.run(entries, settings, label, tuple(fixes), (calendar or None) if kind == "upload" else None)
     except WatchlistError as e:
         st.error(f"**Check the watchlist:** {e}")
     except CheckpointError as e:

@@ -36,7 +36,7 @@ class Entry:
     series: str  # the name of its result row
     file: str | None = None
     source: str | None = None
-    symbol: str | None = None
+    symbol: str | None = None  # a bar file's: which instrument of a file of several (None: its only one)
     interval: str | None = None
     exchange: str | None = None
 
@@ -44,7 +44,7 @@ class Entry:
     def origin(self) -> str:
         """Where its bars come from, as the result row records it."""
         if self.file is not None:
-            return self.file
+            return self.file if self.symbol is None else f"{self.file} ({self.symbol})"
         where = f"{self.source}:{self.exchange}" if self.exchange else self.source
         return f"{where}:{self.symbol}:{self.interval}"
 
@@ -137,7 +137,7 @@ def load_entry(entry: Entry, history: int, cache=None, fixes: tuple[str, ...] = 
 
     try:
         if entry.file is not None:
-            bars = read_bars_file(entry.file, calendar=calendar)
+            bars = read_bars_file(entry.file, calendar=calendar, symbol=entry.symbol)
         else:
             bars = load_bars(entry.source, entry.symbol, entry.interval, lookback=history, exchange=entry.exchange,
                              cache=cache)

@@ -33,4 +33,19 @@ def good_csv(n: int = 200) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+def multi_asset_csv(tickers=("AAA", "BBB", "CCC"), n=200) -> bytes:
+    """A daily file of several instruments, one after the other, named in a ticker column; each its own prices."""
+    import io
+
+    import pandas as pd
+
+    one = pd.read_csv(io.BytesIO(good_csv(n)))
+    parts = []
+    for i, t in enumerate(tickers):
+        part = one.copy()
+        part[["open", "high", "low", "close"]] *= 10 ** i
+        parts.append(part.assign(ticker=t))
+    return pd.concat(parts).to_csv(index=False).encode()
+
+
 BAD_CSV = b"name,colour\nfoo,red\nbar,blue\n"

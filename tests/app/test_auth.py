@@ -46,3 +46,34 @@ def test_a_signed_in_users_forecasts_go_to_their_workspace_only(new_app, monkeyp
     other = new_app().run()
     other.switch_page("pages/track_record.py").run()
     assert not other.exception and not other.dataframe
+
+
+def test_without_sign_in_a_notice_says_once_that_every_session_shares_the_workspace(new_app):
+    """Issue 45 item 12: without sign-in, fans and scores of other sessions show in a new one; the app says so
+    (and how to turn sign-in on) until the notice is dismissed, on every page; with sign-in it never shows."""
+    at = new_app().run()
+    assert not at.exception
+    notice = [i.value for i in at.info if "shares one workspace" in i.value]
+    assert len(notice) == 1 and "`[auth]` section in `.streamlit/secrets.toml`" in notice[0]
+    at.switch_page("pages/screener.py").run()  # on every page until dismissed
+    assert any("shares one workspace" in i.value for i in at.info)
+    at.button(key="shared_notice_seen").click().run()
+    assert not at.exception and not any("shares one workspace" in i.value for i in at.info)
+    at.switch_page("pages/forecast.py").run()  # and dismissed for the session
+    assert not any("shares one workspace" in i.value for i in at.info)
+    assert not any(b.key == "shared_notice_seen" for b in at.button)
+
+
+def test_with_sign_in_configured_the_shared_workspace_notice_never_shows(new_app, monkeypatch):
+    import app_support.auth as auth
+
+    at = new_app()
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "id", "client_secret": "secret",
+                          "server_metadata_url": "https://issuer.example/.well-known/openid-configuration"}
+    at.run()
+    assert not at.exception and not any("shares one workspace" in i.value for i in at.info)
+    monkeypatch.setattr(auth, "signed_in", lambda: True)  # a signed-in user's pages: no notice there either
+    monkeypatch.setattr(auth, "workspace", lambda: "ana@example.com")
+    at.run()
+    assert not at.exception and at.title and not any("shares one workspace" in i.value for i in at.info)

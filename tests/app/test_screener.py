@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from app_helpers import BAD_CSV, good_csv
+from app_helpers import BAD_CSV, good_csv, multi_asset_csv
 
 from app_support import screener, sidebar
 from app_support.formats import width_text
@@ -235,7 +235,7 @@ def test_the_ensemble_is_not_offered_for_screening(new_app):
     at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     at.switch_page("pages/screener.py").run()
     assert not at.exception and "switch off **Ensemble**" in messages(at.info)
-    assert not at.button
+    assert not any(b.key == "run_screener" for b in at.button)
 
 
 def test_watchlist_helpers():
@@ -263,3 +263,72 @@ def test_sparkline_draws_history_band_and_median_in_its_box():
     assert min(xs) >= 0 and max(xs) == screener.SPARK_W and 0 <= min(ys) and max(ys) <= screener.SPARK_H
     assert "#2e7d32" in svg  # green median: P(up) > 50%
     assert screener.sparkline([], [], [], []) == ""
+
+
+def test_open_on_forecast_keeps_the_sidebar_boxes_filled_and_warns_of_nothing(new_app, monkeypatch, caplog):
+    """Issue 45 item 8: opening a row sets the sidebar's widgets without Streamlit's "default value but
+    also set via the Session State API" warning, and the file's Timezone and Calendar boxes show their
+    choice (a box whose value is None shows empty) on Forecast and on the other pages."""
+    import logging
+
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # logged once per process
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("good.csv", good_csv(), "text/csv")]).run()
+    at.button(key="run_screener").click().run()
+    select(at, 0)
+    with caplog.at_level(logging.WARNING):
+        at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert "set via the Session State API" not in caplog.text
+    assert at.title[0].value == "Forecast" and "**good** ·" in at.markdown[0].value
+    for page in ("pages/forecast.py", "pages/compare.py"):
+        if page != "pages/forecast.py":
+            at.switch_page(page).run()
+        assert not at.exception, at.exception
+        boxes = {k: at.sidebar.selectbox(key=k) for k in ("sb_file_tz", "sb_file_cal")}
+        shown = {k: b.format_func(b.value) if b.index is not None else None for k, b in boxes.items()}
+        assert shown == {"sb_file_tz": "as in the file", "sb_file_cal": "infer from the bar times"}, (page, shown)
+        assert at.session_state[sidebar.STATE_KEY].timezone is None  # and they mean what they say
+        assert at.session_state[sidebar.STATE_KEY].calendar is None
+
+
+def test_a_file_of_several_instruments_is_screened_one_series_per_instrument(new_app):
+    """Issue 45 item 7: the Screener offers the instruments of a multi-asset file (all at first) and screens
+    each chosen one as its own series; a row opens on the Forecast page with its instrument picked there."""
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("daily.csv", multi_asset_csv(), "text/csv")]).run()
+    assert not at.exception, at.exception
+    picker = next(m for m in at.multiselect if (m.key or "").startswith("scr_instruments_"))
+    assert picker.label == "Instruments in daily.csv" and picker.value == ["AAA", "BBB", "CCC"]
+    assert "holds 3 instruments" in messages(at.caption)
+    picker.set_value(["AAA", "BBB"]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    run = at.session_state[screener.RESULT_KEY]
+    rows = run.rows.set_index("series")
+    assert list(run.rows["series"]) == ["AAA", "BBB"] and (rows["status"] == "ok").all(), rows["status"]
+    assert list(rows["symbol"]) == ["AAA", "BBB"] and (rows["bars_used"] > 0).all()
+    assert rows.loc["BBB", "last_close"] == pytest.approx(10 * rows.loc["AAA", "last_close"])  # each its own bars
+    assert rows.loc["AAA", "origin"].endswith("daily.csv (AAA)")
+
+    select(at, 1)
+    assert "Opens **BBB**" in messages(at.caption)
+    at.button(key="screener_open").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Forecast" and "**BBB** ·" in at.markdown[0].value
+    assert next(s for s in at.selectbox if (s.key or "").startswith("file_symbol_")).value == "BBB"
+    assert {m.label: m.value for m in at.metric}["P(close ends above last close)"] == f"{rows.loc['BBB', 'p_up']:.0%}"
+
+
+def test_no_instrument_chosen_is_a_message(new_app):
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("daily.csv", multi_asset_csv(), "text/csv")]).run()
+    next(m for m in at.multiselect if (m.key or "").startswith("scr_instruments_")).set_value([]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception
+    assert "no instrument of daily.csv is chosen: pick at least one of AAA, BBB, CCC" in messages(at.error)

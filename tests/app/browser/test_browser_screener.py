@@ -22,6 +22,7 @@ def columns_x(page, table) -> list[tuple[float, float]]:
     canvas: its column borders are found as the vertical lines that cross the whole header."""
     from PIL import Image
 
+    table.scroll_into_view_if_needed()  # a clip or click outside the viewport finds nothing
     box = table.bounding_box()
     header = box["height"] - table_rows(table) * ROW_HEIGHT
     png = page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": header})
@@ -125,3 +126,67 @@ def test_screener_run_sort_and_open_a_row_on_forecast(page, app_url):
     expect(metrics.filter(has_text="Band width p10–p90")).to_contain_text(width_text(row['band_width']))
     no_exceptions(page)
     shot(page, "screener_opened_on_forecast.png")
+
+
+def test_a_multi_asset_file_is_screened_and_opens_with_the_sidebar_boxes_filled(page, app_url, tmp_path):
+    """Issue 45 items 7, 8 (and 12): a daily file of three instruments in a ticker column is screened one series
+    per instrument (the picker offers them, all at first); a row opened on Forecast has its instrument picked
+    there, and the sidebar's Timezone and Calendar boxes show their choice there and on another page."""
+    from app_helpers import multi_asset_csv
+    from playwright.sync_api import expect
+
+    path = tmp_path / "daily.csv"
+    path.write_bytes(multi_asset_csv())
+    open_app(page, app_url)
+    expect(page.get_by_text("Everyone using this app shares one workspace")).to_be_visible()  # item 12
+    shot(page, "shared_workspace_notice.png")
+    page.get_by_role("button", name="Understood").click()
+    expect(page.get_by_text("Everyone using this app shares one workspace")).to_have_count(0)
+    set_number(page, "Horizon (bars)", 8)
+    page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
+    page.get_by_test_id("stButtonGroup").get_by_text("Upload files").click()
+    page.get_by_test_id("stMain").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    expect(page.get_by_text("daily.csv holds 3 instruments: 3 chosen.")).to_be_visible(timeout=30_000)
+    picker = page.get_by_test_id("stMultiSelect").filter(has_text="Instruments in daily.csv")
+    for t in ("AAA", "BBB", "CCC"):
+        expect(picker.get_by_text(t, exact=True)).to_be_visible()
+    page.wait_for_selector(IDLE)
+    shot(page, "screener_multi_asset_picker.png")
+
+    page.get_by_role("button", name="Run screener").click()
+    table = page.get_by_test_id("stDataFrame").first
+    headers = table.locator('[role="columnheader"]')
+    expect(headers.first).to_have_text("Fan", timeout=120_000)
+    page.wait_for_selector(IDLE)
+    names = headers.all_inner_texts()
+    rows = cells(table)
+    assert [r[names.index("Series")] for r in rows] == ["AAA", "BBB", "CCC"], rows
+    assert [r[names.index("Status")] for r in rows] == ["ok"] * 3, rows
+    marker_left, marker_right = columns_x(page, table)[0]
+    box = table.bounding_box()
+    header = box["height"] - table_rows(table) * ROW_HEIGHT
+    page.mouse.click((marker_left + marker_right) / 2, box["y"] + header + ROW_HEIGHT * 1.5)  # BBB
+    expect(page.get_by_text("Opens BBB on the Forecast page")).to_be_visible(timeout=30_000)
+    page.wait_for_selector(IDLE)
+    no_exceptions(page)
+    shot(page, "screener_multi_asset_results.png")
+
+    page.get_by_role("button", name="Open on Forecast").click()
+    page.wait_for_selector(FAN, timeout=120_000)
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_role("heading", name="Forecast")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Instrument in daily.csv")).to_have_value("BBB")
+    sidebar = page.get_by_test_id("stSidebar")
+    boxes = {"Timezone": "as in the file", "Calendar": "infer from the bar times"}
+    for label, shown in boxes.items():
+        expect(sidebar.get_by_role("combobox", name=label, exact=True)).to_have_value(shown)
+    no_exceptions(page)
+    shot(page, "screener_multi_asset_opened_on_forecast.png")
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Compare models").click()
+    expect(page.get_by_role("heading", name="Compare models")).to_be_visible(timeout=30_000)
+    page.wait_for_selector(IDLE)
+    for label, shown in boxes.items():
+        expect(sidebar.get_by_role("combobox", name=label, exact=True)).to_have_value(shown)
+    no_exceptions(page)
+    shot(page, "screener_multi_asset_sidebar_on_compare.png")
