@@ -71,13 +71,18 @@ if fc is None:
 fan_col, badge_col = head.columns([4, 1.15])
 # How the fan is drawn, under it (created after the fan's columns, so they sit below; they run first).
 c1, c2, c3 = head.columns([2, 2, 3])
-field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default="close", key="fan_field") or "close"
-band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
+# persist_state: a run without a forecast (a new file, new settings) stops before these controls; the
+# browser then forgets their values while the server keeps them, and on their return the chart drew the
+# kept value under a control showing its default. Persisted, the server sends the kept value back too.
+field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default="close", key="fan_field",
+                             persist_state="page") or "close"
+band_name = c2.selectbox("Band", list(BANDS), key="fan_band", persist_state="page")
 band = BANDS[band_name]
-shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
+most = min(100, settings.paths)  # one slider per maximum: a kept count never exceeds the paths sampled
+shown = c3.slider("Sample paths drawn", 0, most, min(10, most), key=f"fan_paths_{most}", persist_state="page")
 show_members = bool(getattr(fc, "members", None)) and head.toggle(
-    "Show members", key="fan_members", help="Each member's median and band, thin, behind the ensemble's fan; "
-                                            "the legend gives its weight in the mixture")
+    "Show members", key="fan_members", persist_state="page",
+    help="Each member's median and band, thin, behind the ensemble's fan; the legend gives its weight in the mixture")
 
 with badge_col:
     calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
@@ -127,7 +132,7 @@ tick = 10.0 ** -decimals
 level = st.number_input("Price level", min_value=tick, value=round(s.last * 1.05, decimals), step=tick,
                         format=f"%.{decimals}f", key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
                                                      f"{bars.content_hash()}",
-                        help="A price you care about: a target, a stop, a strike", width=220)
+                        help="A price you care about: a target, a stop, a strike", width=220, persist_state="page")
 answer, drawdown = level_probabilities(fc, level), drawdown_summary(fc)
 a = st.columns(4)
 a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))

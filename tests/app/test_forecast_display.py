@@ -1,0 +1,43 @@
+"""The Forecast page's chart and numbers show what its controls and the series say (issue 45), through
+Streamlit's AppTest (no browser)."""
+from __future__ import annotations
+
+import json
+
+from app_helpers import good_csv
+from test_app import messages, small, upload
+
+
+def browser_shows(control) -> str:
+    """The option the browser draws for a control that mounts afresh (the browser drops the state of
+    controls a run did not draw): the server's value when it sends one (``set_value``), else the
+    element's default. Segmented controls and select boxes."""
+    p = control.proto
+    if control.type == "button_group":
+        return p.raw_values[0] if p.set_value else p.options[p.default[0]].content
+    return p.raw_value if p.set_value else p.options[p.default]
+
+
+def fan(at) -> dict:
+    charts = at.get("plotly_chart")
+    assert [c.key for c in charts] == ["fan_chart"], [c.key for c in charts]
+    return json.loads(charts[0].proto.spec)
+
+
+def test_fan_controls_come_back_showing_what_the_chart_draws(new_app):
+    """Issue 45, item 1: Show volume, upload another file (no forecast for it yet: the page stops before
+    the fan and its controls), forecast again: the chart drew volume under a control showing close."""
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    at.segmented_control(key="fan_field").set_value("volume").run()
+    at.selectbox(key="fan_band").set_value("p25–p75").run()
+    assert fan(at)["layout"]["yaxis"]["title"]["text"] == "volume"
+    upload(at, "other.csv", good_csv(300))
+    assert [c.key for c in at.get("plotly_chart")] == ["history_chart"] and "Run forecast" in messages(at.info)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    field, band = browser_shows(at.segmented_control(key="fan_field")), browser_shows(at.selectbox(key="fan_band"))
+    fig = fan(at)
+    assert fig["layout"]["yaxis"]["title"]["text"] == field
+    assert f"{field} {band}" in [t.get("name") for t in fig["data"]]  # the band drawn is the one shown
+    assert f"Band width {band} at horizon" in [m.label for m in at.metric]
