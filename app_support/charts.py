@@ -103,7 +103,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
-    """Hide weekends and overnight hours that never hold a bar (keeps candles contiguous)."""
+    """Hide weekends and the hours of the day that never hold a bar (nights, lunch breaks): keeps candles
+    contiguous."""
     if len(stamps) < 3:
         return []
     breaks = []
@@ -111,13 +112,27 @@ def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
         breaks.append(dict(bounds=["sat", "mon"]))
     step = pd.Series(stamps).diff().dropna().min()
     if step is not None and step < pd.Timedelta(hours=12):
-        tod = (stamps - stamps.normalize()) / pd.Timedelta(hours=1)
-        half = step / pd.Timedelta(hours=1) / 2  # candles are one step wide: keep half a step each side
-        first, last = float(tod.min() - half), float(tod.max() + half)
-        if first > 0 and last < 24 and last - first < 23:
-            breaks.append(dict(pattern="hour", bounds=[last, first]))
+        breaks += _closed_hours(stamps, step)
         if (stamps.day_of_week >= 5).any():
             breaks += _closed_stretches(stamps.sort_values(), step)
+    return breaks
+
+
+CLOSED_HOURS_MIN = pd.Timedelta(minutes=15)  # shorter holes in the day (a bar missing now and then) stay drawn
+
+
+def _closed_hours(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> list[dict]:
+    """One hour-of-day rangebreak per stretch of the day without a bar on any day (the night, a lunch break
+    such as Shanghai's 11:30-13:00), longer than CLOSED_HOURS_MIN and than one and a half steps; half a
+    step kept each side (candles are one step wide)."""
+    day, hour = pd.Timedelta(days=1), pd.Timedelta(hours=1)
+    times = pd.TimedeltaIndex(np.unique((stamps - stamps.normalize()).to_numpy()))
+    gaps = pd.TimedeltaIndex([*times[1:], times[0] + day]) - times  # the last one runs over midnight
+    breaks = []
+    for start, gap in zip(times, gaps):
+        if gap > max(CLOSED_HOURS_MIN, 1.5 * step):
+            bounds = [((start + step / 2) % day) / hour, ((start + gap - step / 2) % day) / hour]
+            breaks.append(dict(pattern="hour", bounds=bounds))
     return breaks
 
 
