@@ -449,6 +449,14 @@ def _finish(fig: go.Figure, stamps: pd.DatetimeIndex, field: str, title: str | N
     fit_y_range(fig)
 
 
+def history_title(label: str, bars: int, horizon: int) -> str:
+    """The history chart's title, naming the bars it opens on (``initial_window``) among the ``bars`` the
+    model reads: "AAPL 1d: the last 30 of the 98 bars the model reads"."""
+    shown = min(initial_window(horizon), bars)
+    return (f"{label}: the {bars} bars the model reads" if shown == bars else
+            f"{label}: the last {shown} of the {bars} bars the model reads")
+
+
 def history_chart(history: pd.DataFrame, horizon: int, *, title: str | None = None, currency: str = "",
                   height: int = 540) -> go.Figure:
     """The bars a forecast will read, before there is one: candlesticks as the fan chart draws them, in

@@ -6,7 +6,7 @@ import re
 import streamlit as st
 
 from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
-from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
+from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
@@ -63,8 +63,8 @@ if fc is None:
     # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
     head.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
                                   currency=quote_currency(bars.symbol, bars.source, bars.origin),
-                                  title=f"{bars.symbol} {bars.interval}: the {min(lookback, len(bars))} bars "
-                                        "the model reads"),
+                                  title=history_title(f"{bars.symbol} {bars.interval}", min(lookback, len(bars)),
+                                                      settings.horizon)),
                     key="history_chart", config=CHART_CONFIG)
     st.stop()
 

@@ -41,3 +41,17 @@ def test_fan_controls_come_back_showing_what_the_chart_draws(new_app):
     assert fig["layout"]["yaxis"]["title"]["text"] == field
     assert f"{field} {band}" in [t.get("name") for t in fig["data"]]  # the band drawn is the one shown
     assert f"Band width {band} at horizon" in [m.label for m in at.metric]
+
+
+def test_the_history_chart_title_counts_the_bars_it_shows(new_app):
+    """Issue 45, item 13a: the title said "98 bars the model reads" over a chart opening on 30 of them."""
+    import pandas as pd
+
+    at = new_app().run()
+    lookback = at.sidebar.number_input(key="sb_lookback_128").value
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    x = pd.DatetimeIndex(fig["data"][0]["x"])
+    start, end = (pd.Timestamp(t) for t in fig["layout"]["xaxis"]["range"])
+    shown = int(((x >= start) & (x <= end)).sum())
+    assert len(x) == lookback and shown < lookback  # the chart opens on the last bars, the rest a zoom-out away
+    assert fig["layout"]["title"]["text"] == f"AAPL 1d: the last {shown} of the {lookback} bars the model reads"
