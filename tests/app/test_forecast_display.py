@@ -1,4 +1,5 @@
-"""The Forecast page's chart and numbers show what its controls and the series say (issue 45), through
+"""The Forecast page's chart and numbers (and the Fine-tune page's loss change) show what the controls and the
+series say (issue 45), through
 Streamlit's AppTest (no browser)."""
 from __future__ import annotations
 
@@ -55,3 +56,24 @@ def test_the_history_chart_title_counts_the_bars_it_shows(new_app):
     shown = int(((x >= start) & (x <= end)).sum())
     assert len(x) == lookback and shown < lookback  # the chart opens on the last bars, the rest a zoom-out away
     assert fig["layout"]["title"]["text"] == f"AAPL 1d: the last {shown} of the {lookback} bars the model reads"
+
+
+def test_a_change_that_rounds_to_zero_is_no_move(new_app, tmp_path):
+    """Issue 45, item 13d: a validation loss 0.00001 below the base model's read '↓ -0.0000 vs base', in
+    green; at four decimals it is no change: no arrow, no colour."""
+    import pandas as pd
+    from streamlit.proto.Metric_pb2 import Metric
+
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter.json").write_text("{}")
+    at = new_app().run()
+    at.session_state["ft_result"] = {
+        "counts": {"trainable": 10, "lora": 8, "event_emb": 2, "total": 1000, "trainable_pct": 1.0},
+        "base_val": 0.51234, "best_val": 0.51233, "best_step": 3, "history": pd.DataFrame(), "folder": folder,
+        "table": None, "test_start": "2024-01-01"}
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception
+    loss = next(m for m in at.metric if m.label == "Validation loss")
+    assert loss.delta == "±0.0000 vs base"
+    assert loss.proto.direction == Metric.MetricDirection.NONE and loss.proto.color == Metric.MetricColor.GRAY
