@@ -1,6 +1,5 @@
-"""The Forecast page's chart and numbers (and the Fine-tune page's loss change) show what the controls and the
-series say (issue 45), through
-Streamlit's AppTest (no browser)."""
+"""The Forecast page's chart and numbers (and the Fine-tune page's loss change) show what the controls and
+the series say (issue 45), through Streamlit's AppTest (no browser)."""
 from __future__ import annotations
 
 import json
