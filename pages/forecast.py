@@ -129,20 +129,27 @@ st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where
 # Streamlit would keep the old value under a fixed key while the default shown had moved on.
 tick = 10.0 ** -decimals
-level = st.number_input("Price level", min_value=tick, value=round(s.last * 1.05, decimals), step=tick,
+# No min_value: the browser would silently put a typed 0 or -5 back to the minimum; refused below, by name.
+level = st.number_input("Price level", value=round(s.last * 1.05, decimals), step=tick,
                         format=f"%.{decimals}f", key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
                                                      f"{bars.content_hash()}",
                         help="A price you care about: a target, a stop, a strike", width=220, persist_state="page")
-answer, drawdown = level_probabilities(fc, level), drawdown_summary(fc)
+drawdown = drawdown_summary(fc)
 a = st.columns(4)
-a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))
-a[1].metric(f"P(close below {level:{price}} at horizon)", probability_text(answer.p_below_at_horizon))
-a[2].metric(f"P(touch {level:{price}} within horizon)", probability_text(answer.p_touch),
-            help=f"Share of paths where some bar's {'high' if answer.touch_side == 'above' else 'low'} reaches it")
+if level > 0:
+    answer = level_probabilities(fc, level)
+    a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))
+    a[1].metric(f"P(close below {level:{price}} at horizon)", probability_text(answer.p_below_at_horizon))
+    a[2].metric(f"P(touch {level:{price}} within horizon)", probability_text(answer.p_touch),
+                help=f"Share of paths where some bar's {'high' if answer.touch_side == 'above' else 'low'} reaches it")
+else:
+    a[0].error(f"**Price level {level:{price}} is not a price.** A level must be above 0: type a target, a stop "
+               "or a strike.", icon=":material/error:")
 a[3].metric("Expected max drawdown", f"{drawdown['expected']:.1%}", help=f"Close to close from the last close; "
             f"median {drawdown['p50']:.1%}, p90 {drawdown['p90']:.1%} over the paths")
-st.caption(f"Shares of the {answer.paths} {'calibrated ' if calibration is not None else ''}sample paths "
-           f"(steps of {1 / answer.paths:.1%}); more paths give finer probabilities.")
+paths = fc.paths.shape[0]
+st.caption(f"Shares of the {paths} {'calibrated ' if calibration is not None else ''}sample paths "
+           f"(steps of {1 / paths:.1%}); more paths give finer probabilities.")
 
 levels = (band[0], 0.5, band[1])
 table = fc.quantiles(levels)

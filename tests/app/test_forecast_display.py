@@ -76,3 +76,19 @@ def test_a_change_that_rounds_to_zero_is_no_move(new_app, tmp_path):
     loss = next(m for m in at.metric if m.label == "Validation loss")
     assert loss.delta == "±0.0000 vs base"
     assert loss.proto.direction == Metric.MetricDirection.NONE and loss.proto.color == Metric.MetricColor.GRAY
+
+
+def test_a_price_level_of_zero_or_below_is_refused_by_name(new_app):
+    """Issue 45, item 13e: 0 or -5 typed as the price level was dropped without a word."""
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    level = next(n for n in at.number_input if n.label == "Price level")
+    written = level.proto.format  # the series' own decimals, "%.3f"
+    for typed in (0, -5):
+        level.set_value(typed).run()
+        assert not at.exception
+        refusal = messages(at.error)
+        assert f"Price level {written % typed} is not a price" in refusal and "must be above 0" in refusal
+        assert not [m for m in at.metric if m.label.startswith("P(close above")]
+    level.set_value(150).run()  # a price again: answered, the refusal gone
+    assert f"P(close above {written % 150} at horizon)" in [m.label for m in at.metric] and not at.error
