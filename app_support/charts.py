@@ -431,16 +431,18 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
     stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(forecast.timestamps)))
     in_view = _set_window(fig, history, forecast, window)
     _event_markers(fig, start, stamps, _events_in_range(events, stamps[0], stamps[-1]), in_view)
-    _finish(fig, stamps, field, title, currency, height)
+    _finish(fig, stamps, field, title, currency, height, _fmt(field, history))
     return fig
 
 
 def _finish(fig: go.Figure, stamps: pd.DatetimeIndex, field: str, title: str | None, currency: str,
-            height: int) -> None:
-    """Axes, title, legend and size as every single-series chart has them; the price axis fitted."""
+            height: int, hoverformat: str) -> None:
+    """Axes, title, legend and size as every single-series chart has them; the price axis fitted, its
+    hover (the candles' open/high/low/close) at ``hoverformat``."""
     fig.update_xaxes(rangebreaks=_rangebreaks(stamps), rangeslider_visible=False)
     unit = f" ({currency})" if currency and field != "volume" else ""
-    fig.update_yaxes(title_text=field + unit, tickformat=",.0f" if field == "volume" else None)
+    fig.update_yaxes(title_text=field + unit, tickformat=",.0f" if field == "volume" else None,
+                     hoverformat=hoverformat)
     title = _wrap_title(title) if title else None
     fig.update_layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=MODEBAR_PX))
                       if title else None, height=height, hovermode="closest", template="plotly_white",
@@ -468,7 +470,7 @@ def history_chart(history: pd.DataFrame, horizon: int, *, title: str | None = No
     step = pd.Series(shown).diff().dropna().median() if len(shown) > 1 else pd.Timedelta(days=1)
     fig.update_xaxes(range=[shown[0] - step / 2, shown[-1] + step * (horizon + 0.5)])
     _add_vline(fig, stamps[-1], "forecast start", "#222", "dot", y=LABEL_TOP)
-    _finish(fig, stamps, "close", title, currency, height)
+    _finish(fig, stamps, "close", title, currency, height, _fmt("close", history))
     return fig
 
 

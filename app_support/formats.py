@@ -27,6 +27,12 @@ def price_format(decimals: int) -> str:
     return f",.{decimals}f"
 
 
+def price_input_format(decimals: int) -> str:
+    """printf format of a price with ``decimals`` where Streamlit takes one (a number input, a table column):
+    '%.2f'. No thousands separator: Streamlit's printf has none."""
+    return f"%.{decimals}f"
+
+
 def width_text(share: float) -> str:
     """A band width (a share of the last close): one decimal, two below 1% so that an FX band of 0.05% does
     not read as 0.0%."""

@@ -8,7 +8,7 @@ import streamlit as st
 from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
 from app_support.events import in_window, parse_events
-from app_support.formats import price_format, probability_text, width_text
+from app_support.formats import price_format, price_input_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
@@ -131,7 +131,7 @@ st.subheader("Ask the paths")
 tick = 10.0 ** -decimals
 # No min_value: the browser would silently put a typed 0 or -5 back to the minimum; refused below, by name.
 level = st.number_input("Price level", value=round(s.last * 1.05, decimals), step=tick,
-                        format=f"%.{decimals}f", key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
+                        format=price_input_format(decimals), key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
                                                      f"{bars.content_hash()}",
                         help="A price you care about: a target, a stop, a strike", width=220, persist_state="page")
 drawdown = drawdown_summary(fc)
@@ -158,8 +158,12 @@ st.subheader("Quantiles")
 shown_table = table[cols].reset_index()
 if shown_table["timestamp"].dt.tz is not None:  # market wall clock, as on the chart
     shown_table["timestamp"] = shown_table["timestamp"].dt.tz_localize(None)
+# Prices at the series' own decimals (unformatted, float32 quantiles showed up to 4 whatever the series has).
+written = {c: st.column_config.NumberColumn(format="%.0f" if c.startswith("volume") else price_input_format(decimals))
+           for c in cols}
 st.dataframe(shown_table, key="quantile_table", hide_index=True,
-             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm")})
+             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm"),
+                            **written})
 
 
 def _parquet() -> bytes:

@@ -412,3 +412,12 @@ def test_the_lunch_break_and_the_night_are_hidden_and_no_bar_is():
 def test_a_bar_missing_now_and_then_leaves_the_day_drawn():
     stamps = pd.date_range("2024-07-01 09:30", periods=300, freq="min")
     assert charts._rangebreaks(stamps.delete([40, 41, 200])) == charts._rangebreaks(stamps)
+
+
+def test_candle_hover_writes_prices_at_the_series_own_decimals():
+    """Issue 45, item 13c: the candles' hover (open/high/low/close) follows the y axis's hoverformat, which
+    was unset: plotly wrote 2-decimal prices with more decimals."""
+    fc = shanghai_5min_forecast()  # prices with two decimals
+    assert fan_chart(fc).layout.yaxis.hoverformat == ",.2f"
+    assert charts.history_chart(fc.history, 30).layout.yaxis.hoverformat == ",.2f"
+    assert fan_chart(fc, "volume").layout.yaxis.hoverformat == ",.0f"

@@ -92,3 +92,19 @@ def test_a_price_level_of_zero_or_below_is_refused_by_name(new_app):
         assert not [m for m in at.metric if m.label.startswith("P(close above")]
     level.set_value(150).run()  # a price again: answered, the refusal gone
     assert f"P(close above {written % 150} at horizon)" in [m.label for m in at.metric] and not at.error
+
+
+def test_quantile_table_writes_prices_at_the_series_own_decimals(new_app):
+    """Issue 45, item 13c: the quantile table showed a 2-decimal stock's prices with more decimals."""
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(good_csv()))
+    frame[["open", "high", "low", "close"]] = frame[["open", "high", "low", "close"]].round(2)
+    at = small(upload(new_app().run(), "cents.csv", frame.to_csv(index=False).encode()))
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    config = json.loads(at.dataframe[0].proto.columns)
+    formats = {name: c.get("type_config", {}).get("format") for name, c in config.items()}
+    assert formats["close_p50"] == formats["high_p10"] == "%.2f" and formats["volume_p90"] == "%.0f"
