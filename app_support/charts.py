@@ -103,7 +103,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
-    """Hide weekends and overnight hours that never hold a bar (keeps candles contiguous)."""
+    """Hide weekends and the hours of the day that never hold a bar (nights, lunch breaks): keeps candles
+    contiguous."""
     if len(stamps) < 3:
         return []
     breaks = []
@@ -111,13 +112,27 @@ def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
         breaks.append(dict(bounds=["sat", "mon"]))
     step = pd.Series(stamps).diff().dropna().min()
     if step is not None and step < pd.Timedelta(hours=12):
-        tod = (stamps - stamps.normalize()) / pd.Timedelta(hours=1)
-        half = step / pd.Timedelta(hours=1) / 2  # candles are one step wide: keep half a step each side
-        first, last = float(tod.min() - half), float(tod.max() + half)
-        if first > 0 and last < 24 and last - first < 23:
-            breaks.append(dict(pattern="hour", bounds=[last, first]))
+        breaks += _closed_hours(stamps, step)
         if (stamps.day_of_week >= 5).any():
             breaks += _closed_stretches(stamps.sort_values(), step)
+    return breaks
+
+
+CLOSED_HOURS_MIN = pd.Timedelta(minutes=15)  # shorter holes in the day (a bar missing now and then) stay drawn
+
+
+def _closed_hours(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> list[dict]:
+    """One hour-of-day rangebreak per stretch of the day without a bar on any day (the night, a lunch break
+    such as Shanghai's 11:30-13:00), longer than CLOSED_HOURS_MIN and than one and a half steps; half a
+    step kept each side (candles are one step wide)."""
+    day, hour = pd.Timedelta(days=1), pd.Timedelta(hours=1)
+    times = pd.TimedeltaIndex(np.unique((stamps - stamps.normalize()).to_numpy()))
+    gaps = pd.TimedeltaIndex([*times[1:], times[0] + day]) - times  # the last one runs over midnight
+    breaks = []
+    for start, gap in zip(times, gaps):
+        if gap > max(CLOSED_HOURS_MIN, 1.5 * step):
+            bounds = [((start + step / 2) % day) / hour, ((start + gap - step / 2) % day) / hour]
+            breaks.append(dict(pattern="hour", bounds=bounds))
     return breaks
 
 
@@ -416,22 +431,32 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
     stamps = _wall(pd.DatetimeIndex(list(history["timestamp"]) + list(forecast.timestamps)))
     in_view = _set_window(fig, history, forecast, window)
     _event_markers(fig, start, stamps, _events_in_range(events, stamps[0], stamps[-1]), in_view)
-    _finish(fig, stamps, field, title, currency, height)
+    _finish(fig, stamps, field, title, currency, height, _fmt(field, history))
     return fig
 
 
 def _finish(fig: go.Figure, stamps: pd.DatetimeIndex, field: str, title: str | None, currency: str,
-            height: int) -> None:
-    """Axes, title, legend and size as every single-series chart has them; the price axis fitted."""
+            height: int, hoverformat: str) -> None:
+    """Axes, title, legend and size as every single-series chart has them; the price axis fitted, its
+    hover (the candles' open/high/low/close) at ``hoverformat``."""
     fig.update_xaxes(rangebreaks=_rangebreaks(stamps), rangeslider_visible=False)
     unit = f" ({currency})" if currency and field != "volume" else ""
-    fig.update_yaxes(title_text=field + unit, tickformat=",.0f" if field == "volume" else None)
+    fig.update_yaxes(title_text=field + unit, tickformat=",.0f" if field == "volume" else None,
+                     hoverformat=hoverformat)
     title = _wrap_title(title) if title else None
     fig.update_layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=MODEBAR_PX))
                       if title else None, height=height, hovermode="closest", template="plotly_white",
                       margin=dict(l=10, r=10, t=_top_margin(title), b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0))
     fit_y_range(fig)
+
+
+def history_title(label: str, bars: int, horizon: int) -> str:
+    """The history chart's title, naming the bars it opens on (``initial_window``) among the ``bars`` the
+    model reads: "AAPL 1d: the last 30 of the 98 bars the model reads"."""
+    shown = min(initial_window(horizon), bars)
+    return (f"{label}: the {bars} bars the model reads" if shown == bars else
+            f"{label}: the last {shown} of the {bars} bars the model reads")
 
 
 def history_chart(history: pd.DataFrame, horizon: int, *, title: str | None = None, currency: str = "",
@@ -445,7 +470,7 @@ def history_chart(history: pd.DataFrame, horizon: int, *, title: str | None = No
     step = pd.Series(shown).diff().dropna().median() if len(shown) > 1 else pd.Timedelta(days=1)
     fig.update_xaxes(range=[shown[0] - step / 2, shown[-1] + step * (horizon + 0.5)])
     _add_vline(fig, stamps[-1], "forecast start", "#222", "dot", y=LABEL_TOP)
-    _finish(fig, stamps, "close", title, currency, height)
+    _finish(fig, stamps, "close", title, currency, height, _fmt("close", history))
     return fig
 
 

@@ -27,7 +27,21 @@ def price_format(decimals: int) -> str:
     return f",.{decimals}f"
 
 
+def price_input_format(decimals: int) -> str:
+    """printf format of a price with ``decimals`` where Streamlit takes one (a number input, a table column):
+    '%.2f'. No thousands separator: Streamlit's printf has none."""
+    return f"%.{decimals}f"
+
+
 def width_text(share: float) -> str:
     """A band width (a share of the last close): one decimal, two below 1% so that an FX band of 0.05% does
     not read as 0.0%."""
     return f"{share:.{2 if abs(share) < 0.01 else 1}%}"
+
+
+def metric_delta(change: float, decimals: int, note: str, lower_is_better: bool = False) -> dict:
+    """``st.metric``'s delta arguments for ``change`` written at ``decimals``, then ``note``: a change that
+    rounds to zero there is no move (no arrow, no colour: '±0.0000 vs base'), never a green '↓ -0.0000'."""
+    if round(change, decimals) == 0:
+        return dict(delta=f"±{0:.{decimals}f} {note}", delta_color="off", delta_arrow="off")
+    return dict(delta=f"{change:+.{decimals}f} {note}", delta_color="inverse" if lower_is_better else "normal")

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support import adapters, data, trust
+from app_support.formats import metric_delta
 from app_support.models import load_model
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
@@ -133,8 +134,8 @@ m[0].metric("Trainable parameters", f"{k['trainable']:,}", help=f"LoRA {k['lora'
             f"{k['event_emb']:,}")
 m[1].metric("Total parameters", f"{k['total']:,}", f"{k['trainable_pct']:.2f}% trained", delta_color="off")
 if r["base_val"] is not None:
-    m[2].metric("Validation loss", f"{r['best_val']:.4f}", f"{r['best_val'] - r['base_val']:+.4f} vs base",
-                delta_color="inverse")
+    m[2].metric("Validation loss", f"{r['best_val']:.4f}",
+                **metric_delta(r["best_val"] - r["base_val"], 4, "vs base", lower_is_better=True))
 m[3].metric("Best step", r["best_step"])
 hist = r["history"]
 if len(hist) and "val_loss" in hist:

@@ -6,9 +6,9 @@ import re
 import streamlit as st
 
 from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
-from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, quote_currency
+from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
 from app_support.events import in_window, parse_events
-from app_support.formats import price_format, probability_text, width_text
+from app_support.formats import price_format, price_input_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
@@ -63,21 +63,26 @@ if fc is None:
     # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
     head.plotly_chart(history_chart(bars.frame.tail(lookback), settings.horizon,
                                   currency=quote_currency(bars.symbol, bars.source, bars.origin),
-                                  title=f"{bars.symbol} {bars.interval}: the {min(lookback, len(bars))} bars "
-                                        "the model reads"),
+                                  title=history_title(f"{bars.symbol} {bars.interval}", min(lookback, len(bars)),
+                                                      settings.horizon)),
                     key="history_chart", config=CHART_CONFIG)
     st.stop()
 
 fan_col, badge_col = head.columns([4, 1.15])
 # How the fan is drawn, under it (created after the fan's columns, so they sit below; they run first).
 c1, c2, c3 = head.columns([2, 2, 3])
-field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default="close", key="fan_field") or "close"
-band_name = c2.selectbox("Band", list(BANDS), key="fan_band")
+# persist_state: a run without a forecast (a new file, new settings) stops before these controls; the
+# browser then forgets their values while the server keeps them, and on their return the chart drew the
+# kept value under a control showing its default. Persisted, the server sends the kept value back too.
+field = c1.segmented_control("Show", ["close", "high", "low", "volume"], default="close", key="fan_field",
+                             persist_state="page") or "close"
+band_name = c2.selectbox("Band", list(BANDS), key="fan_band", persist_state="page")
 band = BANDS[band_name]
-shown = c3.slider("Sample paths drawn", 0, min(100, settings.paths), min(10, settings.paths), key="fan_paths")
+most = min(100, settings.paths)  # one slider per maximum: a kept count never exceeds the paths sampled
+shown = c3.slider("Sample paths drawn", 0, most, min(10, most), key=f"fan_paths_{most}", persist_state="page")
 show_members = bool(getattr(fc, "members", None)) and head.toggle(
-    "Show members", key="fan_members", help="Each member's median and band, thin, behind the ensemble's fan; "
-                                            "the legend gives its weight in the mixture")
+    "Show members", key="fan_members", persist_state="page",
+    help="Each member's median and band, thin, behind the ensemble's fan; the legend gives its weight in the mixture")
 
 with badge_col:
     calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
@@ -124,20 +129,27 @@ st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where
 # Streamlit would keep the old value under a fixed key while the default shown had moved on.
 tick = 10.0 ** -decimals
-level = st.number_input("Price level", min_value=tick, value=round(s.last * 1.05, decimals), step=tick,
-                        format=f"%.{decimals}f", key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
+# No min_value: the browser would silently put a typed 0 or -5 back to the minimum; refused below, by name.
+level = st.number_input("Price level", value=round(s.last * 1.05, decimals), step=tick,
+                        format=price_input_format(decimals), key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
                                                      f"{bars.content_hash()}",
-                        help="A price you care about: a target, a stop, a strike", width=220)
-answer, drawdown = level_probabilities(fc, level), drawdown_summary(fc)
+                        help="A price you care about: a target, a stop, a strike", width=220, persist_state="page")
+drawdown = drawdown_summary(fc)
 a = st.columns(4)
-a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))
-a[1].metric(f"P(close below {level:{price}} at horizon)", probability_text(answer.p_below_at_horizon))
-a[2].metric(f"P(touch {level:{price}} within horizon)", probability_text(answer.p_touch),
-            help=f"Share of paths where some bar's {'high' if answer.touch_side == 'above' else 'low'} reaches it")
+if level > 0:
+    answer = level_probabilities(fc, level)
+    a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))
+    a[1].metric(f"P(close below {level:{price}} at horizon)", probability_text(answer.p_below_at_horizon))
+    a[2].metric(f"P(touch {level:{price}} within horizon)", probability_text(answer.p_touch),
+                help=f"Share of paths where some bar's {'high' if answer.touch_side == 'above' else 'low'} reaches it")
+else:
+    a[0].error(f"**Price level {level:{price}} is not a price.** A level must be above 0: type a target, a stop "
+               "or a strike.", icon=":material/error:")
 a[3].metric("Expected max drawdown", f"{drawdown['expected']:.1%}", help=f"Close to close from the last close; "
             f"median {drawdown['p50']:.1%}, p90 {drawdown['p90']:.1%} over the paths")
-st.caption(f"Shares of the {answer.paths} {'calibrated ' if calibration is not None else ''}sample paths "
-           f"(steps of {1 / answer.paths:.1%}); more paths give finer probabilities.")
+paths = fc.paths.shape[0]
+st.caption(f"Shares of the {paths} {'calibrated ' if calibration is not None else ''}sample paths "
+           f"(steps of {1 / paths:.1%}); more paths give finer probabilities.")
 
 levels = (band[0], 0.5, band[1])
 table = fc.quantiles(levels)
@@ -146,8 +158,12 @@ st.subheader("Quantiles")
 shown_table = table[cols].reset_index()
 if shown_table["timestamp"].dt.tz is not None:  # market wall clock, as on the chart
     shown_table["timestamp"] = shown_table["timestamp"].dt.tz_localize(None)
+# Prices at the series' own decimals (unformatted, float32 quantiles showed up to 4 whatever the series has).
+written = {c: st.column_config.NumberColumn(format="%.0f" if c.startswith("volume") else price_input_format(decimals))
+           for c in cols}
 st.dataframe(shown_table, key="quantile_table", hide_index=True,
-             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm")})
+             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm"),
+                            **written})
 
 
 def _parquet() -> bytes:

@@ -39,7 +39,7 @@ def test_starts_with_sidebar_and_gate(new_app):
     fig = json.loads(charts[0].proto.spec)
     lookback = at.sidebar.number_input(key="sb_lookback_128").value
     assert [t["type"] for t in fig["data"]] == ["candlestick"] and len(fig["data"][0]["x"]) == lookback
-    assert fig["layout"]["title"]["text"] == f"AAPL 1d: the {lookback} bars the model reads"
+    assert fig["layout"]["title"]["text"].endswith(f" of the {lookback} bars the model reads")
     assert [a["text"] for a in fig["layout"]["annotations"]] == ["forecast start"]
     assert pd.Timestamp(fig["layout"]["shapes"][0]["x0"]) == pd.Timestamp(fig["data"][0]["x"][-1])
 

@@ -370,3 +370,54 @@ def test_the_fx_weekend_is_hidden_on_the_time_axis():
     breaks = _rangebreaks(hours[open_])
     hidden = [b for b in breaks if "values" in b]
     assert hidden == [{"values": ["2019-03-22 16:30:00"], "dvalue": 48 * 3600 * 1000.0}]
+
+
+def shanghai_5min_forecast(horizon: int = 30) -> Forecast:
+    """5-minute bars on the Shanghai A-share sessions (09:30-11:30, 13:00-15:00, bars at their start),
+    the forecast running on over the lunch break and the night."""
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2024-07-01", periods=4, tz="Asia/Shanghai")
+    minutes = [*range(9 * 60 + 30, 11 * 60 + 30, 5), *range(13 * 60, 15 * 60, 5)]
+    stamps = pd.DatetimeIndex([d + pd.Timedelta(minutes=m) for d in days for m in minutes])
+    hist_ts, fut = stamps[:-horizon], stamps[-horizon:]
+    close = 10 + np.cumsum(rng.normal(0, 0.01, len(hist_ts))).round(2)
+    history = pd.DataFrame({"timestamp": hist_ts, "open": close, "high": close + 0.02, "low": close - 0.02,
+                            "close": close, "volume": 1000.0, "amount": 1e4})
+    base = close[-1] + np.cumsum(rng.normal(0, 0.01, (20, horizon)), axis=1)
+    p = np.stack([base, base + 0.02, base - 0.02, base, np.full_like(base, 1000), np.full_like(base, 1e4)], -1)
+    return Forecast(fut, p.astype(np.float32), p.mean(0).astype(np.float32), history,
+                    ForecastSettings(horizon=horizon, paths=20))
+
+
+def hidden_hours(fig) -> list[tuple[float, float]]:
+    return [tuple(rb.bounds) for rb in fig.layout.xaxis.rangebreaks if rb.pattern == "hour"]
+
+
+def test_the_lunch_break_and_the_night_are_hidden_and_no_bar_is():
+    """Issue 45, item 13b: 11:30-13:00 and 15:00-09:30 hold no bar: both are hidden (half a bar kept each
+    side), on the history and the forecast alike, and no bar falls in a hidden stretch."""
+    fc = shanghai_5min_forecast()
+    half = 2.5 / 60
+    breaks = hidden_hours(fan_chart(fc))
+    np.testing.assert_allclose(breaks, [(11 + 25 / 60 + half, 13 - half), (14 + 55 / 60 + half, 9.5 - half)])
+    drawn = pd.DatetimeIndex([*fc.history["timestamp"], *fc.timestamps])
+    hours = np.asarray((drawn - drawn.normalize()) / pd.Timedelta(hours=1))
+    for start, end in breaks:
+        inside = (hours >= start) & (hours < end) if start < end else (hours >= start) | (hours < end)
+        assert not inside.any()
+    lookback = fc.history.tail(96)
+    np.testing.assert_allclose(hidden_hours(charts.history_chart(lookback, 30)), breaks)  # before the forecast too
+
+
+def test_a_bar_missing_now_and_then_leaves_the_day_drawn():
+    stamps = pd.date_range("2024-07-01 09:30", periods=300, freq="min")
+    assert charts._rangebreaks(stamps.delete([40, 41, 200])) == charts._rangebreaks(stamps)
+
+
+def test_candle_hover_writes_prices_at_the_series_own_decimals():
+    """Issue 45, item 13c: the candles' hover (open/high/low/close) follows the y axis's hoverformat, which
+    was unset: plotly wrote 2-decimal prices with more decimals."""
+    fc = shanghai_5min_forecast()  # prices with two decimals
+    assert fan_chart(fc).layout.yaxis.hoverformat == ",.2f"
+    assert charts.history_chart(fc.history, 30).layout.yaxis.hoverformat == ",.2f"
+    assert fan_chart(fc, "volume").layout.yaxis.hoverformat == ",.0f"

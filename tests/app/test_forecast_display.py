@@ -1,0 +1,110 @@
+"""The Forecast page's chart and numbers (and the Fine-tune page's loss change) show what the controls and
+the series say (issue 45), through Streamlit's AppTest (no browser)."""
+from __future__ import annotations
+
+import json
+
+from app_helpers import good_csv
+from test_app import messages, small, upload
+
+
+def browser_shows(control) -> str:
+    """The option the browser draws for a control that mounts afresh (the browser drops the state of
+    controls a run did not draw): the server's value when it sends one (``set_value``), else the
+    element's default. Segmented controls and select boxes."""
+    p = control.proto
+    if control.type == "button_group":
+        return p.raw_values[0] if p.set_value else p.options[p.default[0]].content
+    return p.raw_value if p.set_value else p.options[p.default]
+
+
+def fan(at) -> dict:
+    charts = at.get("plotly_chart")
+    assert [c.key for c in charts] == ["fan_chart"], [c.key for c in charts]
+    return json.loads(charts[0].proto.spec)
+
+
+def test_fan_controls_come_back_showing_what_the_chart_draws(new_app):
+    """Issue 45, item 1: Show volume, upload another file (no forecast for it yet: the page stops before
+    the fan and its controls), forecast again: the chart drew volume under a control showing close."""
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    at.segmented_control(key="fan_field").set_value("volume").run()
+    at.selectbox(key="fan_band").set_value("p25–p75").run()
+    assert fan(at)["layout"]["yaxis"]["title"]["text"] == "volume"
+    upload(at, "other.csv", good_csv(300))
+    assert [c.key for c in at.get("plotly_chart")] == ["history_chart"] and "Run forecast" in messages(at.info)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    field, band = browser_shows(at.segmented_control(key="fan_field")), browser_shows(at.selectbox(key="fan_band"))
+    fig = fan(at)
+    assert fig["layout"]["yaxis"]["title"]["text"] == field
+    assert f"{field} {band}" in [t.get("name") for t in fig["data"]]  # the band drawn is the one shown
+    assert f"Band width {band} at horizon" in [m.label for m in at.metric]
+
+
+def test_the_history_chart_title_counts_the_bars_it_shows(new_app):
+    """Issue 45, item 13a: the title said "98 bars the model reads" over a chart opening on 30 of them."""
+    import pandas as pd
+
+    at = new_app().run()
+    lookback = at.sidebar.number_input(key="sb_lookback_128").value
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    x = pd.DatetimeIndex(fig["data"][0]["x"])
+    start, end = (pd.Timestamp(t) for t in fig["layout"]["xaxis"]["range"])
+    shown = int(((x >= start) & (x <= end)).sum())
+    assert len(x) == lookback and shown < lookback  # the chart opens on the last bars, the rest a zoom-out away
+    assert fig["layout"]["title"]["text"] == f"AAPL 1d: the last {shown} of the {lookback} bars the model reads"
+
+
+def test_a_change_that_rounds_to_zero_is_no_move(new_app, tmp_path):
+    """Issue 45, item 13d: a validation loss 0.00001 below the base model's read '↓ -0.0000 vs base', in
+    green; at four decimals it is no change: no arrow, no colour."""
+    import pandas as pd
+    from streamlit.proto.Metric_pb2 import Metric
+
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter.json").write_text("{}")
+    at = new_app().run()
+    at.session_state["ft_result"] = {
+        "counts": {"trainable": 10, "lora": 8, "event_emb": 2, "total": 1000, "trainable_pct": 1.0},
+        "base_val": 0.51234, "best_val": 0.51233, "best_step": 3, "history": pd.DataFrame(), "folder": folder,
+        "table": None, "test_start": "2024-01-01"}
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception
+    loss = next(m for m in at.metric if m.label == "Validation loss")
+    assert loss.delta == "±0.0000 vs base"
+    assert loss.proto.direction == Metric.MetricDirection.NONE and loss.proto.color == Metric.MetricColor.GRAY
+
+
+def test_a_price_level_of_zero_or_below_is_refused_by_name(new_app):
+    """Issue 45, item 13e: 0 or -5 typed as the price level was dropped without a word."""
+    at = small(new_app().run())
+    at.button(key="run_forecast").click().run()
+    level = next(n for n in at.number_input if n.label == "Price level")
+    written = level.proto.format  # the series' own decimals, "%.3f"
+    for typed in (0, -5):
+        level.set_value(typed).run()
+        assert not at.exception
+        refusal = messages(at.error)
+        assert f"Price level {written % typed} is not a price" in refusal and "must be above 0" in refusal
+        assert not [m for m in at.metric if m.label.startswith("P(close above")]
+    level.set_value(150).run()  # a price again: answered, the refusal gone
+    assert f"P(close above {written % 150} at horizon)" in [m.label for m in at.metric] and not at.error
+
+
+def test_quantile_table_writes_prices_at_the_series_own_decimals(new_app):
+    """Issue 45, item 13c: the quantile table showed a 2-decimal stock's prices with more decimals."""
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(good_csv()))
+    frame[["open", "high", "low", "close"]] = frame[["open", "high", "low", "close"]].round(2)
+    at = small(upload(new_app().run(), "cents.csv", frame.to_csv(index=False).encode()))
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    config = json.loads(at.dataframe[0].proto.columns)
+    formats = {name: c.get("type_config", {}).get("format") for name, c in config.items()}
+    assert formats["close_p50"] == formats["high_p10"] == "%.2f" and formats["volume_p90"] == "%.0f"
