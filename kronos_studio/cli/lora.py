@@ -58,6 +58,7 @@ def run_train_lora(args) -> int:
     import pandas as pd
 
     from kronos.checkpoints import CheckpointError, load_pair
+    from kronos_studio.bundled import model_reference
     from kronos_studio.evaluation.walk_forward import summary_table
     from kronos_studio.training.adapters import apply_adapter
     from kronos_studio.training.before_after import before_after
@@ -75,7 +76,7 @@ def run_train_lora(args) -> int:
         except FileNotFoundError as e:
             raise CliError(str(e)) from None
     try:
-        pair = load_pair(args.model, args.tokenizer, device=device)
+        pair = load_pair(model_reference(args.model), args.tokenizer, device=device)
     except CheckpointError as e:
         raise CliError(str(e).splitlines()[0]) from None
     builder = _cli_builder(args)

@@ -122,6 +122,23 @@ def test_bad_input_is_a_4xx_with_one_line(service, hourly_csv, body, status, mes
     assert message in detail
 
 
+def test_a_bundled_model_is_named_as_the_app_lists_it(service, hourly_csv):
+    """Issue 45 item 10: the names of the bundled models (studio-tiny, ...) work here as in the app."""
+    from kronos_studio.bundled import bundled_models
+
+    if "studio-tiny" not in bundled_models():
+        pytest.skip("the bundled studio-tiny model is not present")
+    base, _, tokens = service
+    with client(base, tokens["a"]) as c:
+        r = c.post("/v1/forecast", json={"bars_csv": hourly_csv.read_text(), "model": "studio-tiny", "horizon": 3,
+                                         "paths": 2, "record": False})
+        chronos2 = c.post("/v1/forecast", json={"bars_csv": hourly_csv.read_text(), "model": "chronos2-small",
+                                                "horizon": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["provenance"]["model"].startswith("studio-tiny")
+    assert chronos2.status_code == 422 and "--chronos2 chronos2-small" in chronos2.json()["detail"]
+
+
 def test_an_error_is_the_line_the_command_line_prints(service, hourly_csv, tmp_path):
     base, _, tokens = service
     frame = pd.read_csv(hourly_csv)
