@@ -21,6 +21,7 @@ import pandas as pd
 
 from kronos.forecast import Forecast
 from kronos.settings import default
+from kronos_studio.forecasters.base import MIN_HISTORY
 
 from .combine import EQUAL, group_key, quantile_average_paths
 from .features import member_features, recent_vol, series_features
@@ -88,6 +89,7 @@ class Ensemble:
 
     key = "ensemble"
     name = "Ensemble"
+    min_history = MIN_HISTORY  # its Kronos member's normalisation (GARCH and HAR fall back to the random walk)
 
     def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
                  asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",

@@ -11,6 +11,11 @@ import pandas as pd
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 
+# Bars of history below which a forecast is refused. Every model scales the series by statistics of its
+# history (Kronos normalises each column by its mean and standard deviation over the lookback; the random
+# walk, the bootstrap, GARCH and HAR read the spread of its returns), and a standard deviation from n bars
+# is off by about 1/sqrt(2(n - 1)) of itself: 50% from 3 bars, 16% from 20. The fan's width scales with it.
+MIN_HISTORY = 20
 Progress = Callable[[int, int], None]  # (done, total): sampling steps, members, ...
 ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]  # the walk-forward's signature
 
@@ -19,6 +24,7 @@ ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]  #
 class Forecaster(Protocol):
     key: str  # what code looks up: "kronos", "ensemble", "garch", "random_walk", ...
     name: str  # what a person reads
+    min_history: int  # bars of history it needs at least (MIN_HISTORY for a model that estimates a scale)
 
     def lookback(self, horizon: int) -> int:
         """Bars of history it reads when the settings give no lookback."""
@@ -53,6 +59,7 @@ class PathForecaster:
         probe = make(1)
         self.key, self.name = probe.key, probe.name
         self.reads = getattr(probe, "reads", None)
+        self.min_history = getattr(probe, "min_history", MIN_HISTORY)  # persistence estimates nothing
         self.default_lookback = lookback
         self.describe_probe = probe
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from kronos.config import default_lookback
 from kronos.forecast import Forecast
 
+from .base import MIN_HISTORY
+
 
 class KronosForecaster:
     """A ``KronosPipeline`` (the studio's: future bar times from the calendar) behind the seam. ``events``:
@@ -11,6 +13,7 @@ class KronosForecaster:
 
     key = "kronos"
     members: dict = {}
+    min_history = MIN_HISTORY  # the mean and standard deviation it normalises each column by
 
     def __init__(self, pipeline, events=None):
         self.pipeline, self.pair, self.events = pipeline, pipeline.pair, events

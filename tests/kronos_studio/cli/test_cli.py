@@ -238,6 +238,30 @@ def test_the_bundled_chronos2_is_named_as_an_ensemble_member(bars_csv, tmp_path)
     assert "a member of the ensemble" in r.stderr and "--model ensemble --chronos2 chronos2-small" in r.stderr
 
 
+def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(random_model, tmp_path):
+    """Issue 45 item 2: 3 daily rows were forecast (exit 0) with future bars on a weekend; refused now,
+    with the bars given, the bars needed and the fix. A history long enough for the model but too short
+    to tell a calendar (a day of hourly bars) is forecast, and the warning says the future bar times
+    follow a rhythm read from too little."""
+    from kronos_studio.forecasters.base import MIN_HISTORY
+
+    folder = random_model("tiny").folder
+    three = tmp_path / "three.csv"
+    random_bars(3, freq="B", start="2024-03-06").to_csv(three, index=False)
+    r = run_cli("forecast", three, "--model", folder, "--horizon", 10, "--out", tmp_path / "q.csv", "--no-ledger")
+    assert r.returncode == 2 and not (tmp_path / "q.csv").exists()
+    line = r.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "the history has 3 bars but " in line and f" needs at least {MIN_HISTORY} " in line
+    assert f"load at least {MIN_HISTORY} bars" in line
+    day = tmp_path / "day.csv"
+    random_bars(24, freq="1h", start="2024-03-06").to_csv(day, index=False)
+    r = run_cli("forecast", day, "--model", folder, "--horizon", 3, "--paths", 2, "--out", tmp_path / "q.csv",
+                "--no-ledger", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "kronos: warning: unknown_calendar:" in r.stderr and "too few to tell a trading calendar" in r.stderr
+
+
 def test_the_reader_says_which_volume_column_became_what(random_model, tmp_path):
     """Issue 21 item 4 on the command line: a CryptoDataDownload export's notes are printed."""
 

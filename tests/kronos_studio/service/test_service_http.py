@@ -139,6 +139,25 @@ def test_a_bundled_model_is_named_as_the_app_lists_it(service, hourly_csv):
     assert chronos2.status_code == 422 and "--chronos2 chronos2-small" in chronos2.json()["detail"]
 
 
+def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(service, tiny_model):
+    """Issue 45 item 2: a 3-row bars_csv got a 200 and a 10-step forecast; now a 422 naming the numbers.
+    A day of hourly bars is forecast, with the warning that no calendar can be told from it."""
+    from kronos_studio.forecasters.base import MIN_HISTORY
+
+    base, _, tokens = service
+    three = random_bars(3, freq="B", start="2024-03-06").to_csv(index=False)
+    day = random_bars(24, freq="1h", start="2024-03-06").to_csv(index=False)
+    with client(base, tokens["a"]) as c:
+        refused = c.post("/v1/forecast", json={"bars_csv": three, "model": tiny_model, "horizon": 10})
+        made = c.post("/v1/forecast", json={"bars_csv": day, "model": tiny_model, "horizon": 3, "paths": 2,
+                                            "record": False})
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert "the history has 3 bars but " in detail and f" needs at least {MIN_HISTORY} " in detail
+    assert made.status_code == 200, made.text
+    assert any("too few to tell a trading calendar" in w for w in made.json()["warnings"])
+
+
 def test_an_error_is_the_line_the_command_line_prints(service, hourly_csv, tmp_path):
     base, _, tokens = service
     frame = pd.read_csv(hourly_csv)
