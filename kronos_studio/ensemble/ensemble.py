@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kronos.config import MIN_HISTORY
 from kronos.forecast import Forecast
 from kronos.settings import default
-from kronos_studio.forecasters.base import MIN_HISTORY
 
 from .combine import EQUAL, group_key, quantile_average_paths
 from .features import member_features, recent_vol, series_features

@@ -8,14 +8,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from kronos.config import MIN_HISTORY
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 
-# Bars of history below which a forecast is refused. Every model scales the series by statistics of its
-# history (Kronos normalises each column by its mean and standard deviation over the lookback; the random
-# walk, the bootstrap, GARCH and HAR read the spread of its returns), and a standard deviation from n bars
-# is off by about 1/sqrt(2(n - 1)) of itself: 50% from 3 bars, 16% from 20. The fan's width scales with it.
-MIN_HISTORY = 20
 Progress = Callable[[int, int], None]  # (done, total): sampling steps, members, ...
 ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]  # the walk-forward's signature
 

@@ -1,10 +1,8 @@
 """Kronos (any model the studio loads: bundled, official, a folder, with a LoRA adapter) as a forecaster."""
 from __future__ import annotations
 
-from kronos.config import default_lookback
+from kronos.config import MIN_HISTORY, default_lookback
 from kronos.forecast import Forecast
-
-from .base import MIN_HISTORY
 
 
 class KronosForecaster:

@@ -243,7 +243,7 @@ def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(random_mode
     with the bars given, the bars needed and the fix. A history long enough for the model but too short
     to tell a calendar (a day of hourly bars) is forecast, and the warning says the future bar times
     follow a rhythm read from too little."""
-    from kronos_studio.forecasters.base import MIN_HISTORY
+    from kronos.config import MIN_HISTORY
 
     folder = random_model("tiny").folder
     three = tmp_path / "three.csv"

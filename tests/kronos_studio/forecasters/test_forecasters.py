@@ -93,9 +93,9 @@ def test_a_history_too_short_for_the_model_is_refused_with_the_numbers(daily, ti
     needed and the fix; so is a lookback that cuts the history that short. MIN_HISTORY bars are enough."""
     import dataclasses
 
+    from kronos.config import MIN_HISTORY
     from kronos.errors import InputError
     from kronos_studio.evaluation.report import evaluation_report
-    from kronos_studio.forecasters.base import MIN_HISTORY
 
     ref = str(tiny.folder) if model == "kronos" else model
     forecaster = resolve(ref, daily, SETTINGS, load_pair=lambda _: _load(tiny))

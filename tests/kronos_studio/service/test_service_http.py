@@ -142,7 +142,7 @@ def test_a_bundled_model_is_named_as_the_app_lists_it(service, hourly_csv):
 def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(service, tiny_model):
     """Issue 45 item 2: a 3-row bars_csv got a 200 and a 10-step forecast; now a 422 naming the numbers.
     A day of hourly bars is forecast, with the warning that no calendar can be told from it."""
-    from kronos_studio.forecasters.base import MIN_HISTORY
+    from kronos.config import MIN_HISTORY
 
     base, _, tokens = service
     three = random_bars(3, freq="B", start="2024-03-06").to_csv(index=False)
