@@ -13,8 +13,8 @@ A calendar is inferred only where the evidence is strong, and the evidence is ke
 - 24/7 ("24/7", crypto): bars on weekends as on weekdays, around the clock.
 
 Anything else keeps no calendar (future bar times follow the history's own rhythm); where that rhythm
-leaves holes (holidays or sessions of a market that could not be told) the inference says so
-(``ambiguous``), and the app says it beside the fan.
+leaves holes (holidays or sessions of a market that could not be told), or the history is too short to
+tell, the inference says so (``ambiguous``), and the app says it beside the fan.
 """
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ class CalendarInference:
 
     ``calendar``: the code inferred (an exchange_calendars code, "FX" or "24/7"), or None;
     ``evidence``: one sentence saying why (or why none);
-    ``ambiguous``: no calendar was inferred and the history's own rhythm leaves holes, so future bar
-    times may land where the market is closed (say so beside the fan; the user should choose)."""
+    ``ambiguous``: no calendar was inferred and the history's own rhythm leaves holes or is too short to
+    tell, so future bar times may land where the market is closed (say so beside the fan; the user should
+    choose)."""
 
     calendar: str | None
     evidence: str
@@ -76,8 +77,10 @@ def infer_calendar(timestamps, interval: str | pd.Timedelta | None = None) -> Ca
     if len(idx) > MAX_BARS:
         idx = idx[-MAX_BARS:]
     if len(idx) < MIN_BARS or idx[-1] - idx[0] < MIN_SPAN:
+        # Ambiguous: the future bar times then follow a rhythm read from too little to know the market's days.
         return CalendarInference(None, f"{len(idx)} bars over {(idx[-1] - idx[0]) if len(idx) else pd.Timedelta(0)} "
-                                       "are too few to tell a trading calendar")
+                                       f"are too few to tell a trading calendar (it takes {MIN_BARS} bars over "
+                                       f"{MIN_SPAN.days} days)", ambiguous=True)
     try:
         step = parse_interval(interval) if interval is not None else calendars.infer_interval(idx)
     except ValueError:

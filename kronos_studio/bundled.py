@@ -9,6 +9,7 @@ from . import ASSETS
 
 MODELS_DIR = ASSETS / "models"
 BUNDLED_NAMES = ("studio-tiny", "studio-small")
+CHRONOS2_NAME = "chronos2-small"  # the bundled Chronos-2: an ensemble member (kronos_studio.ensemble.chronos2)
 HISTORY_FILE = "training_history.json"  # written by scripts/train_bundled.py: per-stage loss records
 
 
@@ -26,6 +27,16 @@ def validation_loss(folder: Path) -> float:
         return min(r["val_loss"] for r in history if "val_loss" in r)
     except (OSError, ValueError, KeyError, TypeError):
         return float("inf")
+
+
+def model_reference(ref):
+    """The folder of the bundled model ``ref`` names (``studio-tiny``, ...), so that every entry point takes
+    the names the app lists; any other reference (an official name, a Hub id, an existing folder: a folder
+    of that name in the working directory wins) as it is."""
+    if isinstance(ref, str) and ref in BUNDLED_NAMES and not Path(ref).exists():
+        folder = bundled_models().get(ref)
+        return ref if folder is None else str(folder)
+    return ref
 
 
 def default_model_path() -> Path:

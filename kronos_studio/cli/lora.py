@@ -61,6 +61,7 @@ def run_train_lora(args) -> int:
     import pandas as pd
 
     from kronos.checkpoints import CheckpointError, load_pair
+    from kronos_studio.bundled import model_reference
     from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note
     from kronos_studio.training.adapters import apply_adapter
     from kronos_studio.training.before_after import NO_EVENTS_NOTE, before_after
@@ -78,7 +79,7 @@ def run_train_lora(args) -> int:
         except FileNotFoundError as e:
             raise CliError(str(e)) from None
     try:
-        pair = load_pair(args.model, args.tokenizer, device=device)
+        pair = load_pair(model_reference(args.model), args.tokenizer, device=device)
     except CheckpointError as e:
         raise CliError(str(e).splitlines()[0]) from None
     builder = _cli_builder(args)

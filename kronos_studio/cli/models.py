@@ -23,11 +23,13 @@ def context_note(pair) -> str:
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
+    from kronos_studio.bundled import BUNDLED_NAMES
     from kronos_studio.forecasters import ENSEMBLE, STATISTICAL
 
     p.add_argument("--model", default=None,
-                   help=f"official name (mini, small, base), Hub repo id, local folder, '{ENSEMBLE}' (the bundled "
-                        f"ensemble) or a statistical model ({', '.join(STATISTICAL)}); default: the bundled model")
+                   help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
+                        f"id, local folder, '{ENSEMBLE}' (the bundled ensemble) or a statistical model "
+                        f"({', '.join(STATISTICAL)}); default: the bundled model")
     p.add_argument("--ensemble", action="store_true",
                    help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
                         "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
@@ -36,10 +38,13 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_chronos2_option(p: argparse.ArgumentParser) -> None:
+    from kronos_studio.bundled import CHRONOS2_NAME
+
     p.add_argument("--chronos2", default="auto", metavar="auto|off|REF",
                    help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
                         "$KRONOS_STUDIO_CHRONOS2) in when its weights are already on this machine; 'off' leaves it "
-                        "out; a folder or Hub id is used, downloaded once if need be. The bundled meta-learner "
+                        f"out; '{CHRONOS2_NAME}' (the bundled one), a folder or Hub id is used, downloaded once if "
+                        "need be. The bundled meta-learner "
                         "was trained without it, so with it the members are weighed equally (the output says so)")
 
 

@@ -90,6 +90,7 @@ def run_train_tokenizer(args) -> int:
 def run_train_predictor(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair, load_predictor, load_tokenizer
     from kronos.config import ConfigError, KronosConfig
+    from kronos_studio.bundled import model_reference
     from kronos_studio.training.pretrain import new_predictor, train_predictor, write_bundle
     from kronos_studio.training.state import ResumeError
 
@@ -103,7 +104,7 @@ def run_train_predictor(args) -> int:
             if init.is_dir() and not (init / "predictor").is_dir() and args.tokenizer:
                 predictor, _ = load_predictor(init, device=device)
             else:
-                pair = load_pair(args.init, args.tokenizer, device=device)
+                pair = load_pair(model_reference(args.init), args.tokenizer, device=device)
                 predictor, tokenizer = pair.predictor, pair.tokenizer
         if tokenizer is None:
             if not args.tokenizer:

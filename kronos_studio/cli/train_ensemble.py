@@ -81,7 +81,7 @@ def validation_line(meta) -> str:
 def run_walk_forward(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback
-    from kronos_studio.bundled import default_model_path
+    from kronos_studio.bundled import default_model_path, model_reference
     from kronos_studio.ensemble.bundled import default_members
     from kronos_studio.ensemble.chronos2 import ensemble_member
     from kronos_studio.forecasting import studio_pipeline
@@ -90,7 +90,7 @@ def run_walk_forward(args) -> int:
     if args.horizon < 1 or cutoffs < 4 or args.paths < 1:
         raise CliError("--horizon and --paths must be at least 1 and --cutoffs at least 4")
     try:
-        pair = load_pair(args.model or default_model_path(), device=cli_device(args))
+        pair = load_pair(model_reference(args.model) or default_model_path(), device=cli_device(args))
     except (CheckpointError, FileNotFoundError) as e:
         raise CliError(str(e)) from None
     pipeline = studio_pipeline(pair)

@@ -33,7 +33,7 @@ from kronos.checkpoints import CheckpointError, Source, is_hub_id, resolve
 from kronos.config import BAR_COLUMNS, CONFIG_FILE, WEIGHTS_FILE
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 
-from .. import ASSETS
+from ..bundled import CHRONOS2_NAME, MODELS_DIR
 from .members import cheap_member_paths
 from .quantile_paths import log_return_paths
 
@@ -43,7 +43,7 @@ AUTO, OFF = "auto", "off"  # the ensemble's Chronos-2 choices besides a referenc
 # Nothing after a model's public release can be in its training data: the latest day it can have seen.
 RELEASED = {DEFAULT_REF: "2025-10-20"}
 SEEN_UNTIL_KEY = "studio_data_seen_until"  # config.json key of a checkpoint folder that records its data's end
-BUNDLED_CHRONOS2 = ASSETS / "models" / "chronos2-small"  # trained by scripts/train_chronos2.py (when bundled)
+BUNDLED_CHRONOS2 = MODELS_DIR / CHRONOS2_NAME  # trained by scripts/train_chronos2.py (when bundled)
 PACKAGE = "chronos-forecasting"
 PINNED_VERSION = "2.3.2"
 COVARIATES = ("open", "high", "low", "volume")  # past covariates by default (amount is derived)
@@ -164,11 +164,13 @@ def ensemble_state(choice: str | None = AUTO) -> tuple | None:
 
 
 def ensemble_reference(choice: str | None = AUTO) -> str | None:
-    """The Chronos-2 the ensemble mixes: ``choice`` (a folder or Hub id), or for ``auto`` (None too)
-    ``$KRONOS_STUDIO_CHRONOS2`` or else the official ``amazon/chronos-2``; None for ``off``."""
+    """The Chronos-2 the ensemble mixes: ``choice`` (a folder, a Hub id, or the bundled one's name), or for
+    ``auto`` (None too) ``$KRONOS_STUDIO_CHRONOS2`` or else the official ``amazon/chronos-2``; None for ``off``."""
     choice = AUTO if choice is None else str(choice)
     if choice == AUTO:
         choice = os.environ.get(ENV_CHRONOS2, "").strip() or DEFAULT_REF
+    if choice == CHRONOS2_NAME and not Path(choice).exists():  # the bundled one, by the name the models list
+        return str(BUNDLED_CHRONOS2)
     return None if choice.lower() == OFF else choice
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kronos.config import MIN_HISTORY
 from kronos.forecast import Forecast
 from kronos.settings import default
 
@@ -88,6 +89,7 @@ class Ensemble:
 
     key = "ensemble"
     name = "Ensemble"
+    min_history = MIN_HISTORY  # its Kronos member's normalisation (GARCH and HAR fall back to the random walk)
 
     def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
                  asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",

@@ -86,6 +86,7 @@ class Bootstrap:
 class Persistence:
     name: str = "persistence (last bar)"
     key = "persistence"
+    min_history = 1  # repeats the last bar: nothing is estimated from the history
 
     def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
         last = history[list(BAR_COLUMNS)].to_numpy(np.float32)[-1]

@@ -24,11 +24,13 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     from kronos_studio.evaluation.baselines import REFERENCE
     from kronos_studio.evaluation.trust import evaluate, guard_note
     from kronos_studio.evaluation.walk_forward import walk_forward
+    from kronos_studio.forecasters.make import check_history
 
     if cutoffs < 1:
         raise ValueError(f"--cutoffs must be at least 1, got {cutoffs}")
     horizon = settings.horizon
     lookback = settings.lookback or forecaster.lookback(horizon)
+    check_history(forecaster, len(bars.frame), lookback)  # every cut-off's history is `lookback` bars
     # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
     fn = forecaster.walk_forward_fn(settings)
     report = evaluate(fn, bars.frame, horizon=horizon, n_cutoffs=cutoffs, lookback=lookback, seed=settings.seed,

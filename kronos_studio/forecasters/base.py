@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from kronos.config import MIN_HISTORY
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 
@@ -19,6 +20,7 @@ ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]  #
 class Forecaster(Protocol):
     key: str  # what code looks up: "kronos", "ensemble", "garch", "random_walk", ...
     name: str  # what a person reads
+    min_history: int  # bars of history it needs at least (MIN_HISTORY for a model that estimates a scale)
 
     def lookback(self, horizon: int) -> int:
         """Bars of history it reads when the settings give no lookback."""
@@ -53,6 +55,7 @@ class PathForecaster:
         probe = make(1)
         self.key, self.name = probe.key, probe.name
         self.reads = getattr(probe, "reads", None)
+        self.min_history = getattr(probe, "min_history", MIN_HISTORY)  # persistence estimates nothing
         self.default_lookback = lookback
         self.describe_probe = probe
 

@@ -1,7 +1,7 @@
 """Kronos (any model the studio loads: bundled, official, a folder, with a LoRA adapter) as a forecaster."""
 from __future__ import annotations
 
-from kronos.config import default_lookback
+from kronos.config import MIN_HISTORY, default_lookback
 from kronos.forecast import Forecast
 
 
@@ -11,6 +11,7 @@ class KronosForecaster:
 
     key = "kronos"
     members: dict = {}
+    min_history = MIN_HISTORY  # the mean and standard deviation it normalises each column by
 
     def __init__(self, pipeline, events=None):
         self.pipeline, self.pair, self.events = pipeline, pipeline.pair, events

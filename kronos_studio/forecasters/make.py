@@ -1,5 +1,6 @@
-"""The one function that makes a forecast: trim the history to the lookback, place the future bar times
-on the bars' calendar, call the forecaster, write the provenance every forecast carries."""
+"""The one function that makes a forecast: refuse a history too short for the model, trim it to the
+lookback, place the future bar times on the bars' calendar, call the forecaster, write the provenance
+every forecast carries."""
 from __future__ import annotations
 
 import dataclasses
@@ -42,6 +43,7 @@ def _prepare(forecaster, bars, settings, future) -> tuple[pd.DataFrame, pd.Datet
     from kronos_studio.forecasting import calendar_future_timestamps
 
     frame = bars_frame(bars)
+    check_history(forecaster, len(frame), settings.lookback)
     if settings.lookback and len(frame) < settings.lookback:
         raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
                          "lower the lookback or load more history")
@@ -52,6 +54,19 @@ def _prepare(forecaster, bars, settings, future) -> tuple[pd.DataFrame, pd.Datet
     if len(future) != settings.horizon:
         raise InputError(f"{len(future)} future bar times were given for a horizon of {settings.horizon}")
     return frame, future
+
+
+def check_history(forecaster: Forecaster, bars: int, lookback: int | None = None) -> None:
+    """Refuses (``InputError``) ``bars`` bars of history, or a ``lookback`` that cuts them, shorter than the
+    ``min_history`` the forecaster needs, with both numbers and the fix."""
+    need = forecaster.min_history
+    if bars < need:
+        raise InputError(f"the history has {bars} bars but {forecaster.name} needs at least {need} to estimate "
+                         f"the series' scale from: load at least {need} bars (an earlier start, or a shorter "
+                         "interval)")
+    if lookback is not None and lookback < need:
+        raise InputError(f"lookback is {lookback} bars but {forecaster.name} needs at least {need} to estimate "
+                         f"the series' scale from: raise the lookback to {need} or more")
 
 
 def _stamp(fc: Forecast, forecaster, history: pd.DataFrame, settings, started: float) -> Forecast:

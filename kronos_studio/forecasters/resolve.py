@@ -1,6 +1,6 @@
 """From a model reference to a forecaster: the only place that knows the kinds of model. ``catalog()``
 lists what the app offers (``ModelRef``); ``resolve`` turns a reference (a ``ModelRef``, an official name,
-a Hub id, a folder, ``ensemble``, a statistical model's key (``STATISTICAL``), or None for the bundled default) into a
+a bundled model's name, a Hub id, a folder, ``ensemble``, a statistical model's key (``STATISTICAL``), or None for the bundled default) into a
 ``Forecaster``."""
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``); ``decode``: how the Kronos pipeline
     runs its decode loop (``kronos.device.resolve_decode``; default eager).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
-    from kronos_studio.bundled import default_model_path
+    from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, model_reference
     from kronos_studio.forecasting import studio_pipeline
 
     from .kronos import KronosForecaster
@@ -186,12 +186,18 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     if isinstance(ref, ModelRef):
         name = ENSEMBLE if ref.mixes else ref.kronos_ref
     else:
-        name = ref
+        name = model_reference(ref)  # a bundled model's name: its folder
     if name in STATISTICAL:
         if ensemble:
             raise ValueError(f"{name} is a statistical model, not a Kronos model to mix with them: leave out the "
                              "ensemble, or name a Kronos model")
         return PathForecaster(STATISTICAL[name].make)
+    if name == CHRONOS2_NAME:
+        from kronos_studio.ensemble.chronos2 import ENV_CHRONOS2
+
+        raise ValueError(f"{name} is the bundled Chronos-2, a member of the ensemble rather than a model of its own: "
+                         f"mix it into the ensemble (--model {ENSEMBLE} --chronos2 {name}, or "
+                         f"{ENV_CHRONOS2}={name})")
     if load_pair is None:
         from kronos.checkpoints import load_pair as load
 

@@ -214,3 +214,19 @@ def test_provenance_lists_only_the_events_in_the_forecasts_window():
     assert march and all(start <= t <= end for t, _ in march) and len(march) < 10
     typed = [(pd.Timestamp("2024-03-20 14:00"), "FOMC"), (pd.Timestamp("2013-01-01"), "old")]  # naive, as typed
     assert in_window(typed, start, end) == typed[:1]
+
+
+def test_future_bar_times_read_from_too_short_a_history_are_said_to_be_a_guess():
+    """Issue 45 item 2: beside the fan, the app says the future bar times follow a rhythm read from too few
+    bars to tell the market's calendar (3 daily bars put two on a weekend)."""
+    import pandas as pd
+
+    from app_support.data import calendar_warning
+    from data_sources import Bars
+    from data_sources.calendar_inference import with_inferred_calendar
+
+    frame = pd.DataFrame({"timestamp": pd.bdate_range("2024-03-06", periods=3, tz="UTC"), "open": 1.0, "high": 1.0,
+                          "low": 1.0, "close": 1.0, "volume": 1.0})
+    bars = with_inferred_calendar(Bars.from_frame(frame, source="file", symbol="X", interval="1d"))
+    warning = calendar_warning(bars)
+    assert warning is not None and "too few to tell a trading calendar" in warning

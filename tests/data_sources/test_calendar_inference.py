@@ -103,11 +103,19 @@ def test_daily_bars_on_half_the_holidays_are_ambiguous_and_the_gate_says_so(expo
     assert found["unknown_calendar"].severity == "warning"
 
 
-def test_too_short_a_history_infers_nothing():
-    from data_sources.calendar_inference import infer_calendar
+def test_too_short_a_history_infers_nothing_and_says_the_future_times_are_a_guess():
+    """Issue 45 item 2: future bars were placed on a rhythm read from 3 bars without a word (a weekend
+    among them): too short a history is ambiguous, so the gate warns (the app: tests/app/test_support.py)."""
+    from data_sources import Bars
+    from data_sources.calendar_inference import MIN_BARS, infer_calendar, with_inferred_calendar
 
     found = infer_calendar(pd.bdate_range("2024-01-02", periods=5, tz=NY), "1d")
-    assert found.calendar is None and not found.ambiguous and "too few" in found.evidence
+    assert found.calendar is None and found.ambiguous and "too few" in found.evidence
+    assert f"it takes {MIN_BARS} bars over 14 days" in found.evidence
+    frame = pd.DataFrame({"timestamp": pd.bdate_range("2024-03-06", periods=3, tz="UTC"), "open": 1.0, "high": 1.0,
+                          "low": 1.0, "close": 1.0, "volume": 1.0})
+    bars = with_inferred_calendar(Bars.from_frame(frame, source="file", symbol="X", interval="1d"))
+    assert codes(check_bars(bars))["unknown_calendar"].severity == "warning"
 
 
 def test_inference_reads_unsorted_bars_as_their_times():

@@ -212,6 +212,56 @@ def test_a_horizon_one_past_the_bundled_context(bars_csv, tmp_path):
     assert len(q) == 129 and q["close_p50"].notna().all()
 
 
+@pytest.mark.parametrize("command", ["forecast", "evaluate"])
+def test_a_bundled_model_is_named_as_the_app_lists_it(bars_csv, tmp_path, command):
+    """Issue 45 item 10: `--model studio-tiny` failed with "not an official model name ... pass --tokenizer"
+    although the app lists the bundled models by name."""
+    from kronos_studio.bundled import bundled_models
+
+    if "studio-tiny" not in bundled_models():
+        pytest.skip("the bundled studio-tiny model is not present")
+    out = tmp_path / "out"
+    extra = ("--out", out, "--no-ledger", "--quiet") if command == "forecast" else ("--cutoffs", 2, "--lookback", 60,
+                                                                                    "--include-training-period", "--json", out)
+    r = run_cli(command, bars_csv, "--model", "studio-tiny", "--horizon", 3, "--paths", 2, "--device", "cpu", *extra)
+    assert r.returncode == 0, r.stderr
+    named = r.stderr.splitlines()[-1] if command == "forecast" else json.loads(out.read_text())["model"]["model"]
+    assert "studio-tiny" in named
+
+
+def test_the_bundled_chronos2_is_named_as_an_ensemble_member(bars_csv, tmp_path):
+    """chronos2-small is bundled too, but as the ensemble's Chronos-2: named as a model it is refused with
+    the option that takes it."""
+    r = run_cli("forecast", bars_csv, "--model", "chronos2-small", "--horizon", 3, "--out", tmp_path / "q.csv",
+                "--no-ledger")
+    assert r.returncode == 2
+    assert "a member of the ensemble" in r.stderr and "--model ensemble --chronos2 chronos2-small" in r.stderr
+
+
+def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(random_model, tmp_path):
+    """Issue 45 item 2: 3 daily rows were forecast (exit 0) with future bars on a weekend; refused now,
+    with the bars given, the bars needed and the fix. A history long enough for the model but too short
+    to tell a calendar (a day of hourly bars) is forecast, and the warning says the future bar times
+    follow a rhythm read from too little."""
+    from kronos.config import MIN_HISTORY
+
+    folder = random_model("tiny").folder
+    three = tmp_path / "three.csv"
+    random_bars(3, freq="B", start="2024-03-06").to_csv(three, index=False)
+    r = run_cli("forecast", three, "--model", folder, "--horizon", 10, "--out", tmp_path / "q.csv", "--no-ledger")
+    assert r.returncode == 2 and not (tmp_path / "q.csv").exists()
+    line = r.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "the history has 3 bars but " in line and f" needs at least {MIN_HISTORY} " in line
+    assert f"load at least {MIN_HISTORY} bars" in line
+    day = tmp_path / "day.csv"
+    random_bars(24, freq="1h", start="2024-03-06").to_csv(day, index=False)
+    r = run_cli("forecast", day, "--model", folder, "--horizon", 3, "--paths", 2, "--out", tmp_path / "q.csv",
+                "--no-ledger", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "kronos: warning: unknown_calendar:" in r.stderr and "too few to tell a trading calendar" in r.stderr
+
+
 def test_the_reader_says_which_volume_column_became_what(random_model, tmp_path):
     """Issue 21 item 4 on the command line: a CryptoDataDownload export's notes are printed."""
 

@@ -86,6 +86,43 @@ def test_a_lookback_longer_than_the_history_is_refused(daily):
         make_forecast(resolve("random_walk"), daily, dataclasses.replace(SETTINGS, lookback=5000))
 
 
+@pytest.mark.parametrize("model", ["kronos", "ensemble", *[k for k in STATISTICAL if k != "persistence"]])
+def test_a_history_too_short_for_the_model_is_refused_with_the_numbers(daily, tiny, model):
+    """Issue 45 item 2: 3 daily bars were forecast (by the library, so by the CLI, the service, the app,
+    batch and the walk-forward), their scale read from 3 numbers. Refused with the bars given, the bars
+    needed and the fix; so is a lookback that cuts the history that short. MIN_HISTORY bars are enough."""
+    import dataclasses
+
+    from kronos.config import MIN_HISTORY
+    from kronos.errors import InputError
+    from kronos_studio.evaluation.report import evaluation_report
+
+    ref = str(tiny.folder) if model == "kronos" else model
+    forecaster = resolve(ref, daily, SETTINGS, load_pair=lambda _: _load(tiny))
+    assert forecaster.min_history == MIN_HISTORY
+    three = daily.replace(frame=daily.frame.iloc[:3])
+    with pytest.raises(InputError, match=f"the history has 3 bars but .* needs at least {MIN_HISTORY} .*: load at "
+                                         f"least {MIN_HISTORY} bars"):
+        make_forecast(forecaster, three, SETTINGS)
+    with pytest.raises(InputError, match=f"needs at least {MIN_HISTORY}"):
+        make_forecasts(forecaster, [daily, three], SETTINGS)  # kronos batch
+    short = dataclasses.replace(SETTINGS, lookback=5)
+    with pytest.raises(InputError, match=f"lookback is 5 bars but .* needs at least {MIN_HISTORY} .*: raise the "
+                                         f"lookback to {MIN_HISTORY}"):
+        make_forecast(forecaster, daily, short)
+    with pytest.raises(InputError, match="lookback is 5 bars"):
+        evaluation_report(forecaster, daily, short, cutoffs=2, include_training_period=True)  # the walk-forward
+    if model != "ensemble":  # whose Kronos member reads its own, longer lookback
+        enough = make_forecast(forecaster, daily.replace(frame=daily.frame.iloc[:MIN_HISTORY]), SETTINGS)
+        assert enough.provenance["bars_used"] == MIN_HISTORY
+
+
+def test_persistence_estimates_nothing_and_needs_no_long_history(daily):
+    """The last bar repeated: no scale is read from the history, so a short one is no reason to refuse."""
+    fc = make_forecast(resolve("persistence"), daily.replace(frame=daily.frame.iloc[:3]), SETTINGS)
+    assert (fc.paths == daily.frame[list(fc.columns)].to_numpy(np.float32)[2]).all()
+
+
 def test_the_ensemble_is_a_forecaster_with_members(daily, tiny):
     forecaster = resolve("ensemble", daily, SETTINGS, load_pair=lambda ref: _load(tiny))
     assert isinstance(forecaster, Forecaster)

@@ -122,6 +122,42 @@ def test_bad_input_is_a_4xx_with_one_line(service, hourly_csv, body, status, mes
     assert message in detail
 
 
+def test_a_bundled_model_is_named_as_the_app_lists_it(service, hourly_csv):
+    """Issue 45 item 10: the names of the bundled models (studio-tiny, ...) work here as in the app."""
+    from kronos_studio.bundled import bundled_models
+
+    if "studio-tiny" not in bundled_models():
+        pytest.skip("the bundled studio-tiny model is not present")
+    base, _, tokens = service
+    with client(base, tokens["a"]) as c:
+        r = c.post("/v1/forecast", json={"bars_csv": hourly_csv.read_text(), "model": "studio-tiny", "horizon": 3,
+                                         "paths": 2, "record": False})
+        chronos2 = c.post("/v1/forecast", json={"bars_csv": hourly_csv.read_text(), "model": "chronos2-small",
+                                                "horizon": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["provenance"]["model"].startswith("studio-tiny")
+    assert chronos2.status_code == 422 and "--chronos2 chronos2-small" in chronos2.json()["detail"]
+
+
+def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(service, tiny_model):
+    """Issue 45 item 2: a 3-row bars_csv got a 200 and a 10-step forecast; now a 422 naming the numbers.
+    A day of hourly bars is forecast, with the warning that no calendar can be told from it."""
+    from kronos.config import MIN_HISTORY
+
+    base, _, tokens = service
+    three = random_bars(3, freq="B", start="2024-03-06").to_csv(index=False)
+    day = random_bars(24, freq="1h", start="2024-03-06").to_csv(index=False)
+    with client(base, tokens["a"]) as c:
+        refused = c.post("/v1/forecast", json={"bars_csv": three, "model": tiny_model, "horizon": 10})
+        made = c.post("/v1/forecast", json={"bars_csv": day, "model": tiny_model, "horizon": 3, "paths": 2,
+                                            "record": False})
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert "the history has 3 bars but " in detail and f" needs at least {MIN_HISTORY} " in detail
+    assert made.status_code == 200, made.text
+    assert any("too few to tell a trading calendar" in w for w in made.json()["warnings"])
+
+
 def test_an_error_is_the_line_the_command_line_prints(service, hourly_csv, tmp_path):
     base, _, tokens = service
     frame = pd.read_csv(hourly_csv)
