@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
-from kronos.config import MIN_BAND_PATHS
+from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
@@ -67,7 +67,7 @@ class Inputs:
         compared beside a larger one reads its own maximum)."""
         if choice is None:
             return self.lookback
-        return max(2, min(self.lookback, choice.context))
+        return max(MIN_HISTORY, min(self.lookback, choice.context))
 
     def slides(self, choice: ModelChoice | None) -> int:
         """Sampling steps that recompute a sliding window (exact, but a full pass each): those whose
@@ -173,7 +173,7 @@ def render() -> Inputs:
     if model is not None and model.mixes:  # GARCH fits on up to 500 returns: all 520 by default
         first_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
                                    "the last 500 returns); its Kronos member reads at most context − horizon of them")
-    lookback = c1.number_input("Lookback (bars)", 2, context, step=16,
+    lookback = c1.number_input("Lookback (bars)", MIN_HISTORY, context, step=16,
                                key=_first(f"sb_lookback_{context}", first_lookback), help=reads)
 
     sb.markdown("### Sampling")

@@ -274,10 +274,12 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     @app.get("/v1/ledger/track-record")
     @answers
     def ledger_track_record(symbol: str | None = None, source: str | None = None, interval: str | None = None,
-                            since: str | None = None, who: Identity = Depends(identity)):
-        """The realized track record of each model in the workspace (coverage, CRPS %, direction hits)."""
+                            since: str | None = None, include_experiments: bool = False,
+                            who: Identity = Depends(identity)):
+        """The realized track record of each model in the workspace (coverage, CRPS %, direction hits), of
+        the forecasts at the default sampling settings unless ``include_experiments``."""
         filters = ledger_filters(symbol, source, interval, None, since)
-        return {"workspace": who.workspace, **track_record_body(ledger_of(who), filters)}
+        return {"workspace": who.workspace, **track_record_body(ledger_of(who), filters, include_experiments)}
 
     @app.post("/v1/ledger/score")
     @answers

@@ -27,10 +27,15 @@ def records(frame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
-def track_record_body(ledger, filters: dict) -> dict:
+def track_record_body(ledger, filters: dict, include_experiments: bool = False) -> dict:
     """The realized track record of each model (``frames.realized_by_model``) and the series, of a
-    (scoped) ledger's forecasts matching ``filters``."""
-    from kronos_studio.ledger.frames import realized_by_model
+    (scoped) ledger's forecasts matching ``filters``: those at the default sampling settings unless
+    ``include_experiments`` (as the Track record page pools them), with how many were left out."""
+    from kronos_studio.ledger.frames import default_settings_only, realized_by_model
 
     table = ledger.predictions_frame(**filters)
-    return {"models": records(realized_by_model(table)), "series": records(ledger.series_frame())}
+    left_out = 0
+    if not include_experiments:
+        table, left_out = default_settings_only(table)
+    return {"models": records(realized_by_model(table)), "series": records(ledger.series_frame()),
+            "experiments_left_out": left_out}

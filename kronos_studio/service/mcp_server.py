@@ -157,9 +157,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 
     @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
-                             f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate.")
+                             f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate; "
+                             "forecasts at non-default sampling settings are left out (counted) unless "
+                             "include_experiments.")
     @tool_errors
-    def track_record(symbol: str | None = None, since: str | None = None) -> dict[str, Any]:
-        return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since))}
+    def track_record(symbol: str | None = None, since: str | None = None,
+                     include_experiments: bool = False) -> dict[str, Any]:
+        return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
+                                                            include_experiments)}
 
     return server

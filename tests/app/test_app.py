@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from app_helpers import BAD_CSV, good_csv
 
+from kronos.config import MIN_HISTORY
+
 
 def small(at, horizon=8, paths=4):
     at.sidebar.number_input(key="sb_horizon").set_value(horizon).run()
@@ -481,7 +483,7 @@ def test_the_lookback_never_offers_more_than_the_chosen_model_reads(new_app):
     for choice in sorted(choices, key=lambda c: -c.context):  # the largest first: a big lookback to carry over
         at.sidebar.selectbox(key="sb_model").set_value(choice.key).run()
         box = next(n for n in at.sidebar.number_input if n.key.startswith("sb_lookback_"))
-        assert box.max == choice.context and 2 <= box.value <= choice.context
+        assert box.max == choice.context and box.min == MIN_HISTORY <= box.value <= choice.context
         assert at.session_state[STATE_KEY].lookback <= choice.context
         box.set_value(choice.context).run()  # the most this model allows
         assert not at.exception and at.session_state[STATE_KEY].lookback == choice.context

@@ -107,3 +107,18 @@ def test_the_same_forecast_in_two_workspaces_is_two_rows(service, tiny_model):
         in_b = b.post("/v1/forecast", json=body).json()["ledger"]
         assert in_a["new"] and in_b["new"] and in_a["id"] != in_b["id"]
         assert a.post("/v1/forecast", json=body).json()["ledger"] == {**in_a, "new": False}
+
+
+def test_the_track_record_leaves_experiments_out_unless_asked(service, tiny_model):
+    """A forecast at temperature 2.0 is an experiment: the workspace's track record pools only the default run,
+    says how many it left out, and pools both when asked (as the Track record page does)."""
+    history = {"bars_csv": BARS.iloc[:120].to_csv(index=False), "symbol": "exp", "model": tiny_model,
+               "horizon": 4, "paths": 5}
+    with as_key(service, "a") as a:
+        for extra in ({}, {"temperature": 2.0}):
+            assert a.post("/v1/forecast", json={**history, **extra}).status_code == 200
+        assert a.post("/v1/ledger/score", json={"bars_csv": BARS.to_csv(index=False), "symbol": "exp"}).json()["steps"] == 8
+        default = a.get("/v1/ledger/track-record", params={"symbol": "exp"}).json()
+        both = a.get("/v1/ledger/track-record", params={"symbol": "exp", "include_experiments": True}).json()
+    assert default["experiments_left_out"] == 1 and [m["forecasts"] for m in default["models"]] == [1]
+    assert both["experiments_left_out"] == 0 and [m["forecasts"] for m in both["models"]] == [2]
