@@ -15,10 +15,9 @@ from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 SECRETS_SECTION = "kronos_studio"  # [kronos_studio.workspaces] e-mail = "workspace"
 SHARED_NOTICE_SEEN = "_shared_workspace_notice_seen"  # session state: the notice below was dismissed
 SHARED_NOTICE = (
-    "**Everyone using this app shares one workspace:** sign-in is not set up, so the forecasts, evaluation scores, "
-    "track record and fine-tuned adapters made here are kept for every session of this app, and a fan or score "
-    "another session made can show here (a fan \"from cache\"). To give each user a workspace of their own, turn "
-    "on sign-in: an `[auth]` section in `.streamlit/secrets.toml` (docs/service.md, \"Sign-in in the app\").")
+    "**Everyone using this app shares one workspace:** forecasts, scores and adapters made in any session show "
+    "in all (a fan \"from cache\"). For one workspace per user, turn on sign-in: an `[auth]` section in "
+    "`.streamlit/secrets.toml` (docs/service.md).")
 
 
 def sign_in_configured() -> bool:
@@ -68,7 +67,8 @@ def shared_workspace_notice() -> None:
     """Without sign-in, say once per session (until dismissed) that every session shares one workspace."""
     if sign_in_configured() or st.session_state.get(SHARED_NOTICE_SEEN):
         return
-    with st.container(border=True):
+    # In the sidebar: on the page it pushed the fan and its numbers below the fold of a 1366x768 laptop.
+    with st.sidebar.container(border=True):
         st.info(SHARED_NOTICE, icon=":material/group:")
         st.button("Understood", key="shared_notice_seen", on_click=st.session_state.__setitem__,
                   args=(SHARED_NOTICE_SEEN, True))

@@ -70,7 +70,7 @@ def test_a_change_that_rounds_to_zero_is_no_move(new_app, tmp_path):
     at.session_state["ft_result"] = {
         "counts": {"trainable": 10, "lora": 8, "event_emb": 2, "total": 1000, "trainable_pct": 1.0},
         "base_val": 0.51234, "best_val": 0.51233, "best_step": 3, "history": pd.DataFrame(), "folder": folder,
-        "table": None, "test_start": "2024-01-01"}
+        "table": None, "guard": None, "events_empty": False, "refused": None, "test_start": "2024-01-01"}
     at.switch_page("pages/fine_tune.py").run()
     assert not at.exception
     loss = next(m for m in at.metric if m.label == "Validation loss")
