@@ -1,0 +1,73 @@
+"""Issue 46: the settings of a forecast reach the sampler whole, whatever path the forecast takes (a
+forecast, its walk-forward, the ensemble), and a forecast and its walk-forward read the same bars."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from testkit import random_bars
+
+from kronos.pipeline import KronosPipeline
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasters import make_forecast, resolve
+
+SETTINGS = ForecastSettings(horizon=6, paths=8, seed=3)
+
+
+@pytest.fixture(scope="module")
+def daily():
+    from data_sources import Bars
+
+    frame = random_bars(600, seed=5, freq="B", start="2019-01-02")
+    return Bars.from_frame(frame, source="file", symbol="RND", interval="1d", timezone="UTC", calendar="XNYS")
+
+
+@pytest.fixture(scope="module")
+def tiny(random_model):
+    return random_model("tiny")
+
+
+def _load(model_folder):
+    from kronos.checkpoints import load_pair
+
+    return load_pair(model_folder.folder, device="cpu")
+
+
+@pytest.fixture
+def sampled(monkeypatch) -> list:
+    """Every Forecast the Kronos pipeline made (its settings and the history it read), however it was called."""
+    made = []
+    where = "sample" if hasattr(KronosPipeline, "sample") else "predict_batch"  # the lowest entry point
+    original = getattr(KronosPipeline, where)
+
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        made.extend(out)
+        return out
+
+    monkeypatch.setattr(KronosPipeline, where, spy)
+    return made
+
+
+def test_the_ensemble_samples_its_kronos_member_with_the_forecasts_clip(daily, tiny, sampled):
+    """The ensemble dropped ``clip``: its Kronos member normalised with the default while the provenance
+    recorded the one asked for."""
+    settings = dataclasses.replace(SETTINGS, clip=2.5)
+    forecaster = resolve("ensemble", daily, settings, load_pair=lambda ref: _load(tiny))
+    fc = make_forecast(forecaster, daily, settings)
+    assert sampled and {s.settings.clip for s in sampled} == {2.5}
+    assert fc.provenance["settings"]["clip"] == 2.5
+
+
+def test_a_forecast_and_its_walk_forward_read_the_same_bars(daily, tiny, sampled):
+    """A lookback past context - horizon: the forecast read ``lookback`` bars, its walk-forward (whose
+    calibration the forecast page applies to it) context - horizon, the pipeline trimming again."""
+    from kronos_studio.evaluation.report import evaluation_report
+
+    forecaster = resolve(str(tiny.folder), device="cpu")
+    settings = dataclasses.replace(SETTINGS, lookback=forecaster.pair.context - SETTINGS.horizon + 40)
+    fc = make_forecast(forecaster, daily, settings)
+    assert fc.provenance["bars_used"] == settings.lookback
+    sampled.clear()
+    evaluation_report(forecaster, daily, settings, cutoffs=2, include_training_period=True)
+    assert sampled and {len(s.history) for s in sampled} == {settings.lookback}
