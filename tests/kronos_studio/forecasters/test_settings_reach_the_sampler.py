@@ -71,3 +71,31 @@ def test_a_forecast_and_its_walk_forward_read_the_same_bars(daily, tiny, sampled
     sampled.clear()
     evaluation_report(forecaster, daily, settings, cutoffs=2, include_training_period=True)
     assert sampled and {len(s.history) for s in sampled} == {settings.lookback}
+
+
+@dataclasses.dataclass(frozen=True)
+class WithToyKnob(ForecastSettings):
+    """A sampling knob added to the settings and nowhere else: it must reach the sampler on every path."""
+
+    toy_knob: float = 0.0
+
+
+def test_a_new_sampling_knob_reaches_the_sampler_by_every_path_with_no_other_edit(daily, tiny, sampled):
+    from kronos_studio.batch.forecaster import BatchSettings
+    from kronos_studio.evaluation.report import evaluation_report
+    from kronos_studio.forecasters import make_forecasts
+
+    settings = WithToyKnob(horizon=6, paths=8, seed=3, toy_knob=0.25)
+    kronos = resolve(str(tiny.folder), device="cpu")
+    paths = {
+        "make_forecast": lambda: make_forecast(kronos, daily, settings),
+        "the walk-forward": lambda: evaluation_report(kronos, daily, settings, cutoffs=2, include_training_period=True),
+        "kronos batch": lambda: make_forecasts(kronos, [daily, daily], BatchSettings(settings).forecast_settings(kronos)),
+        "the ensemble": lambda: make_forecast(resolve("ensemble", daily, settings, load_pair=lambda ref: _load(tiny)),
+                                              daily, settings),
+    }
+    for name, run in paths.items():
+        sampled.clear()
+        run()
+        assert sampled, name
+        assert {getattr(fc.settings, "toy_knob", None) for fc in sampled} == {0.25}, name
