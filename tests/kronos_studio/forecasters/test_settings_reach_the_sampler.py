@@ -5,26 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from testkit import random_bars
 
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
 from kronos_studio.forecasters import make_forecast, resolve
 
 SETTINGS = ForecastSettings(horizon=6, paths=8, seed=3)
-
-
-@pytest.fixture(scope="module")
-def daily():
-    from data_sources import Bars
-
-    frame = random_bars(600, seed=5, freq="B", start="2019-01-02")
-    return Bars.from_frame(frame, source="file", symbol="RND", interval="1d", timezone="UTC", calendar="XNYS")
-
-
-@pytest.fixture(scope="module")
-def tiny(random_model):
-    return random_model("tiny")
 
 
 def _load(model_folder):
