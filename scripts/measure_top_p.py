@@ -25,6 +25,7 @@ import torch
 from data_sources import load_sample
 from kronos.checkpoints import load_pair
 from kronos.config import default_lookback
+from kronos.settings import ForecastSettings
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.members import KronosMember
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
@@ -59,7 +60,8 @@ def main() -> None:
         cutoffs = spaced_cutoffs(frame, horizon, start, end, args.cutoffs)
         lookback = default_lookback(pipeline.pair.context, horizon)
         models = {REFERENCE: RandomWalk(paths=REFERENCE_PATHS)}
-        models |= {f"top-p {p}": KronosMember(pipeline, PATHS, lookback=lookback, top_p=p) for p in TOP_P}
+        models |= {f"top-p {p}": KronosMember(pipeline, ForecastSettings(horizon=horizon, paths=PATHS, lookback=lookback, top_p=p))
+                   for p in TOP_P}
         results = compare(models, frame, horizon=horizon, cutoffs=cutoffs)
         crps = {k: r.crps_pct_by_cutoff() for k, r in results.items()}
         ts = frame["timestamp"]

@@ -36,6 +36,7 @@ import torch
 from data_sources import list_samples, load_sample
 from kronos.checkpoints import load_pair
 from kronos.config import default_lookback
+from kronos.settings import ForecastSettings
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, default_members, load_bundled_meta
 from kronos_studio.ensemble.combine import EQUAL, METHODS
@@ -65,7 +66,8 @@ PATHS = 30
 
 
 def members_for(pipeline, horizon):
-    return default_members(pipeline, paths=PATHS, lookback=default_lookback(pipeline.pair.context, horizon))
+    return default_members(pipeline, ForecastSettings(horizon=horizon, paths=PATHS,
+                                                      lookback=default_lookback(pipeline.pair.context, horizon)))
 
 
 def spaced_cutoffs(frame, horizon, start, end, count):

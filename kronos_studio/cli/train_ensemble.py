@@ -81,6 +81,7 @@ def validation_line(meta) -> str:
 def run_walk_forward(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import default_lookback
+    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import default_model_path, model_reference
     from kronos_studio.ensemble.bundled import default_members
     from kronos_studio.ensemble.chronos2 import ensemble_member
@@ -100,7 +101,8 @@ def run_walk_forward(args) -> int:
     except CheckpointError as e:
         raise CliError(str(e)) from None
     print(f"note: {status}", file=sys.stderr)
-    members = default_members(pipeline, paths=args.paths, lookback=lookback, chronos2=chronos2)
+    members = default_members(pipeline, ForecastSettings(horizon=args.horizon, paths=args.paths, lookback=lookback),
+                              chronos2=chronos2)
     if args.series is not None:
         return fit_series(args, members, cutoffs)
     return fit_files(args, members, cutoffs, pair, lookback)

@@ -2,10 +2,10 @@
 GJR-GARCH, GARCH, the random walk and the bootstrap (``scripts/train_ensemble.py``)."""
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
-from kronos.settings import default
 from kronos_studio import ASSETS
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 
@@ -18,13 +18,13 @@ from .volatility import GjrGarchMember, HarMember
 ENSEMBLE_DIR = ASSETS / "ensemble"
 
 
-def default_members(kronos_pipeline, paths: int = default("paths"), chronos2=None, cheap_paths: int | None = None,
-                    **kronos_settings) -> dict:
+def default_members(kronos_pipeline, settings, chronos2=None, cheap_paths: int | None = None) -> dict:
     """key -> member: Kronos, HAR, GJR-GARCH, GARCH, the random walk and the bootstrap (and Chronos-2
-    when given). Kronos samples ``paths`` paths, the simulated members ``cheap_paths`` (default
-    ``cheap_member_paths(paths)``)."""
-    cheap = cheap_member_paths(paths) if cheap_paths is None else cheap_paths
-    members = [KronosMember(kronos_pipeline, paths, **kronos_settings), HarMember(paths=cheap),
+    when given). Kronos samples with ``settings`` (a ``ForecastSettings``: its paths, sampling and lookback;
+    each cut-off's seed and horizon replace its own), the simulated members draw ``cheap_paths`` paths
+    (default ``cheap_member_paths(settings.paths)``)."""
+    cheap = cheap_member_paths(settings.paths) if cheap_paths is None else cheap_paths
+    members = [KronosMember(kronos_pipeline, settings), HarMember(paths=cheap),
                GjrGarchMember(paths=cheap), GarchMember(paths=cheap),
                BaselineMember(RandomWalk(paths=cheap)), BaselineMember(Bootstrap(paths=cheap))]
     if chronos2 is not None:
@@ -63,18 +63,16 @@ def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str 
     """The default members combined by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
     ``kronos.pipeline.ForecastSettings``): the mixture has ``settings.paths`` paths, Kronos samples that many
     and the cheap members ``members.cheap_member_paths`` of it; the Kronos
-    member (``pipeline``: any Kronos the user chose) samples with the settings' temperature, top-p, top-k
-    and anchor and reads ``kronos_lookback`` bars; the others read their own windows of the ensemble's
+    member (``pipeline``: any Kronos the user chose) samples with the settings whole and reads
+    ``kronos_lookback`` bars; the others read their own windows of the ensemble's
     history.
 
     ``on_mismatch`` (default: "equal" for the bundled meta-learner, "refuse" for one the user named):
     the bundled meta-learner was trained with the bundled Kronos, so with another Kronos it is not used:
     the members are weighed equally and the provenance says why. ``chronos2``: a Chronos-2 member to mix
     in (``chronos2.ensemble_member``), ``chronos2_status`` the provenance's line about it."""
-    members = default_members(pipeline, paths=settings.paths, chronos2=chronos2,
-                              lookback=kronos_lookback(pipeline.context, settings.horizon, settings.lookback),
-                              temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-                              anchor=settings.anchor)
+    lookback = kronos_lookback(pipeline.context, settings.horizon, settings.lookback)
+    members = default_members(pipeline, dataclasses.replace(settings, lookback=lookback), chronos2=chronos2)
     bundled = is_bundled(meta)
     return Ensemble(members, meta, settings.paths, bars.interval, asset_class(bars.calendar, bars.source),
                     on_mismatch=on_mismatch or ("equal" if bundled else "refuse"),

@@ -24,7 +24,7 @@ from kronos.forecast import Forecast
 from kronos.settings import default
 
 from .combine import EQUAL, group_key, quantile_average_paths
-from .features import member_features, recent_vol, series_features
+from .features import asset_class, member_features, recent_vol, series_features
 from .members import member_identity
 from .meta import REFERENCE, MetaLearner
 
@@ -242,3 +242,14 @@ class EnsembleForecast(Forecast):
     columns); ``dataclasses.replace`` (the fan calibration) keeps them."""
 
     members: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def member_seeds(self) -> dict[str, int]:
+        """key -> the seed of the stream each member drew from (``Ensemble.member_paths``)."""
+        return {k: int(self.settings.seed) + i * SEED_STRIDE for i, k in enumerate(self.members)}
+
+    def member_features(self, bars) -> pd.DataFrame:
+        """The meta-learner's feature row of each member (index: the key), from the history this forecast
+        read and the members' paths, as ``Ensemble.combine`` computes them; ``bars``: the series (its
+        interval and asset class)."""
+        return cutoff_rows(self.history, self.members, len(pd.DatetimeIndex(self.timestamps)), bars.interval,
+                           asset_class(bars.calendar, bars.source)).set_index("member")

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import warnings
@@ -20,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kronos.settings import default
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
-from kronos_studio.evaluation.walk_forward import KronosForecastFn
+from kronos_studio.forecasters.kronos import KronosCutoffs, KronosForecaster
 
 from .intraday import time_of_day, time_of_day_identity
 
@@ -70,21 +70,23 @@ def weights_sha256(folder) -> str | None:
     return _file_sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
-class KronosMember(KronosForecastFn):
-    """A Kronos pipeline (``kronos.KronosPipeline`` or the studio's) as a member; batches cut-offs in a
-    walk-forward like the trust panel does."""
+class KronosMember(KronosCutoffs):
+    """A Kronos pipeline (``kronos.KronosPipeline`` or the studio's) as a member sampling with ``settings``
+    (whole: temperature, top-p, top-k, clip, anchor, lookback, paths; the seed and horizon the cut-off's);
+    batches cut-offs in a walk-forward like the trust panel does."""
 
     key = "kronos"
 
-    def __init__(self, pipeline, paths: int = default("paths"), name: str | None = None, batch_size: int = 10, **settings):
-        super().__init__(pipeline, paths, name or f"Kronos ({pipeline.pair.name})", batch_size, **settings)
+    def __init__(self, pipeline, settings, name: str | None = None, batch_size: int = 10):
+        super().__init__(KronosForecaster(pipeline), settings, batch_size, name or f"Kronos ({pipeline.pair.name})")
 
     def reads(self, bars: int) -> int:
         """Bars of a ``bars``-long history this member reads."""
-        return min(bars, self.settings.get("lookback") or bars)
+        return min(bars, self.settings.lookback or bars)
 
     def describe(self) -> dict:
-        return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(), "settings": self.settings}
+        return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(),
+                "settings": {k: v for k, v in dataclasses.asdict(self.settings).items() if k not in ("horizon", "seed")}}
 
     def identity(self) -> dict:
         """The model it samples: revisions and the weights' content hashes (never a machine's paths), so

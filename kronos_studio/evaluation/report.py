@@ -24,7 +24,7 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     from kronos_studio.evaluation.baselines import REFERENCE
     from kronos_studio.evaluation.trust import evaluate, guard_note
     from kronos_studio.evaluation.walk_forward import walk_forward
-    from kronos_studio.forecasters.make import check_history
+    from kronos_studio.forecasters.window import check_history
 
     if cutoffs < 1:
         raise ValueError(f"--cutoffs must be at least 1, got {cutoffs}")

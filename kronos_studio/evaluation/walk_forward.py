@@ -22,7 +22,7 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
-from kronos.settings import default
+from kronos.settings import ForecastSettings, default
 
 from .metrics import score_paths
 
@@ -229,34 +229,13 @@ def summary_table(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> p
 
 
 # --- Kronos as a forecast function ------------------------------------------------------------------
-class KronosForecastFn:
-    """Adapt a ``KronosPipeline`` to the forecast-function signature (given future timestamps are used)."""
+def kronos_forecast_fn(pipeline, paths: int = default("paths"), name: str | None = None, batch_size: int = 0,
+                       **settings):
+    """A ``KronosPipeline`` as a forecast function sampling ``paths`` paths with the other
+    ``ForecastSettings`` fields given (and ``events``, an event adapter's inputs): the studio's
+    ``KronosCutoffs``, which reads the window a forecast reads."""
+    from kronos_studio.forecasters.kronos import KronosCutoffs, KronosForecaster
 
-    def __init__(self, forecaster, paths: int = default("paths"), name: str | None = None, batch_size: int = 0, **settings):
-        self.forecaster = forecaster
-        self.paths = paths
-        self.settings = settings
-        self.name = name or forecaster.pair.name
-        if batch_size > 1:
-            self.batch_size = batch_size
-            self.batch = self._batch
-
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
-        fc = self.forecaster.predict(history, horizon, paths=self.paths, seed=seed, future_timestamps=future,
-                                      **self.settings)
-        return fc.paths
-
-    def _batch(self, histories, futures, horizon, seeds):
-        """Batched: each chunk of cut-offs shares one random stream seeded with its first seed."""
-        out = []
-        for i in range(0, len(histories), self.batch_size):
-            fcs = self.forecaster.predict_batch(histories[i:i + self.batch_size], horizon, paths=self.paths,
-                                                 seed=seeds[i], future_timestamps=futures[i:i + self.batch_size],
-                                                 **self.settings)
-            out.extend(fc.paths for fc in fcs)
-        return out
-
-
-def kronos_forecast_fn(forecaster, paths: int = default("paths"), name: str | None = None, batch_size: int = 0,
-                       **settings) -> KronosForecastFn:
-    return KronosForecastFn(forecaster, paths, name, batch_size, **settings)
+    events = settings.pop("events", None)
+    return KronosCutoffs(KronosForecaster(pipeline, events), ForecastSettings(horizon=1, paths=paths, **settings),
+                         batch_size, name)

@@ -89,23 +89,19 @@ def member_rows(forecast, bars, parent: dict) -> list[tuple[dict, dict]]:
     bar times and history, the weight the meta-learner gave the member and the meta-learner's feature row for
     it, computed from the history the forecast read (as ``Ensemble.combine`` did). ``parent``: the ensemble's
     row; the caller sets ``parent_id``. Uncalibrated: a fan calibration moves the ensemble's paths only."""
-    members = getattr(forecast, "members", None) or {}
+    members = getattr(forecast, "members", None) or {}  # an ensemble's forecast (``EnsembleForecast``)
     if not members:
         return []
-    from kronos_studio.ensemble.ensemble import SEED_STRIDE, cutoff_rows
-    from kronos_studio.ensemble.features import asset_class
-
     prov = forecast.provenance
-    horizon = len(pd.DatetimeIndex(forecast.timestamps))
     member_paths = {k: np.asarray(v, dtype=PATH_DTYPE) for k, v in members.items()}
-    features = cutoff_rows(forecast.history, member_paths, horizon, bars.interval,
-                           asset_class(bars.calendar, bars.source)).set_index("member")
+    features = forecast.member_features(bars)
+    seeds = forecast.member_seeds()  # the stream each member drew from
     weights = prov.get("weights") or {}
     described = prov.get("members") or {}
     read = prov.get("members_read") or {}
     out = []
-    for i, (key, paths) in enumerate(member_paths.items()):
-        seed = int(forecast.settings.seed) + i * SEED_STRIDE  # the stream the member drew from
+    for key, paths in member_paths.items():
+        seed = seeds[key]
         member = dataclasses.replace(forecast, paths=paths, mean=paths.mean(axis=0), provenance={
             "model": member_model(key), "member": key, "ensemble_forecast_key": parent["forecast_key"],
             "describe": described.get(key), "seed": seed, "input_sha256": prov.get("input_sha256"),

@@ -17,19 +17,6 @@ from kronos_studio.forecasters.resolve import Statistical
 SETTINGS = ForecastSettings(horizon=6, paths=8, seed=3)
 
 
-@pytest.fixture(scope="module")
-def daily():
-    from data_sources import Bars
-
-    frame = random_bars(600, seed=5, freq="B", start="2019-01-02")
-    return Bars.from_frame(frame, source="file", symbol="RND", interval="1d", timezone="UTC", calendar="XNYS")
-
-
-@pytest.fixture(scope="module")
-def tiny(random_model):
-    return random_model("tiny")
-
-
 def test_every_statistical_model_is_a_forecaster(daily):
     for key in STATISTICAL:
         forecaster = resolve(key)
