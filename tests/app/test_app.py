@@ -334,14 +334,15 @@ def test_a_fan_with_impossible_prices_is_not_drawn_as_if_fine(new_app, monkeypat
     """A model whose paths fall below zero: the page says so before the fan, and the chart title too."""
     from kronos.pipeline import KronosPipeline
 
-    real = KronosPipeline.predict
+    real = KronosPipeline.sample
 
     def falls_below_zero(self, *args, **kwargs):
-        fc = real(self, *args, **kwargs)
-        fc.paths[: len(fc.paths) // 2, -1, :4] = -1.0  # half the paths end at a negative price
-        return fc
+        forecasts = real(self, *args, **kwargs)
+        for fc in forecasts:
+            fc.paths[: len(fc.paths) // 2, -1, :4] = -1.0  # half the paths end at a negative price
+        return forecasts
 
-    monkeypatch.setattr(KronosPipeline, "predict", falls_below_zero)
+    monkeypatch.setattr(KronosPipeline, "sample", falls_below_zero)
     at = new_app().run()
     at.sidebar.number_input(key="sb_horizon").set_value(5).run()
     at.button(key="run_forecast").click().run()

@@ -79,7 +79,7 @@ def test_intraday_lunch_break_and_nights_are_not_drawn_as_gaps(page, app_url, tm
     choose(page, "Source", "Upload CSV / Parquet")
     page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         str(shanghai_5min_csv(tmp_path / "600000.csv")))
-    expect(page.get_by_text("480 bars")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("600000 · 5m · 480 bars")).to_be_visible(timeout=60_000)  # the header; a warning names the count too
     page.wait_for_selector(IDLE)
     choose(page, "Calendar", "XSHG")
     expect(page.get_by_text("calendar XSHG")).to_be_visible(timeout=60_000)
