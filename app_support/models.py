@@ -8,6 +8,7 @@ import threading
 import streamlit as st
 
 from kronos_studio.forecasters import ModelRef, catalog
+from kronos_studio.forecasters.registry import ModelRegistry, shared_registry
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
@@ -97,33 +98,11 @@ def progress_tqdm(placeholder, label: str):
     return StreamlitTqdm
 
 
-class ModelRegistry:
-    """Loaded KronosPairs by model key; one load per key per process, even with many sessions."""
-
-    def __init__(self):
-        self._pairs: dict[str, object] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def loaded(self, key: str) -> bool:
-        return key in self._pairs
-
-    def get(self, choice: ModelChoice, tqdm_class=None):
-        if choice.key in self._pairs:
-            return self._pairs[choice.key]
-        with self._guard:
-            lock = self._locks.setdefault(choice.key, threading.Lock())
-        with lock:
-            if choice.key not in self._pairs:
-                from kronos.checkpoints import load_pair
-
-                self._pairs[choice.key] = load_pair(choice.ref, tqdm_class=tqdm_class, precision=choice.precision)
-            return self._pairs[choice.key]
-
-
 @st.cache_resource(show_spinner=False)
 def registry() -> ModelRegistry:
-    return ModelRegistry()
+    """The process's model registry (``kronos_studio.forecasters.registry.shared_registry``), kept by
+    Streamlit across reruns; ``kronos serve`` and ``kronos mcp`` load through the same class."""
+    return shared_registry()
 
 
 def load_model(choice: ModelChoice):
@@ -131,16 +110,17 @@ def load_model(choice: ModelChoice):
     Raises kronos.checkpoints.CheckpointError (offline and not cached, bad folder) with a clear message."""
     reg = registry()
     warm_up().torch_ready.wait()  # torch imported and its threads set before the first forecast
-    if reg.loaded(choice.key):
-        return reg.get(choice)
+    if reg.has(choice.ref, choice.precision):
+        return reg.pair(choice.ref, precision=choice.precision)
     slot = st.empty()
     try:
         if choice.downloads:
             slot.progress(0.0, text=f"Loading Kronos-{choice.ref} (downloading from the Hugging Face Hub if needed)…")
-            return reg.get(choice, tqdm_class=progress_tqdm(slot, f"Downloading Kronos-{choice.ref}"))
+            return reg.pair(choice.ref, precision=choice.precision,
+                            tqdm_class=progress_tqdm(slot, f"Downloading Kronos-{choice.ref}"))
         with slot.container():
             with st.spinner(f"Loading {choice.label}…"):
-                return reg.get(choice)
+                return reg.pair(choice.ref, precision=choice.precision)
     finally:
         slot.empty()
 
@@ -186,7 +166,7 @@ class WarmUp:
             self.torch_ready.set()
         try:
             if default is not None:
-                reg.get(default)
+                reg.pair(default.ref, precision=default.precision)
             import pandas as pd
 
             from data_sources import future_timestamps
@@ -197,7 +177,7 @@ class WarmUp:
             pass
         # Last: the calendar above serves the first page at once, and a failed warm-up forecast (a bad
         # setting, reported by the page's own forecast) must not cost the first page its calendar.
-        if default is not None and reg.loaded(default.key):
+        if default is not None and reg.has(default.ref, default.precision):
             try:
                 self._compile_first_shape(reg, default)
             except Exception:
@@ -205,13 +185,12 @@ class WarmUp:
 
     @staticmethod
     def _compile_first_shape(reg: ModelRegistry, default: ModelChoice) -> None:
-        from kronos_studio.forecasters import warm_up_forecast
         from kronos_studio.forecasting import app_decode
 
         from .defaults import start_settings
 
         if app_decode() == "compiled":  # a bad value raises here and is reported by the page's own forecast
-            warm_up_forecast(default, start_settings(default.context), load_pair=lambda ref: reg.get(default), decode="compiled")
+            reg.decoding("compiled").warm_up(default, start_settings(default.context))
 
 
 @st.cache_resource(show_spinner=False)

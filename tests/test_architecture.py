@@ -402,3 +402,44 @@ def test_the_ledger_does_not_import_the_ensemble():
            for p in files("kronos_studio/ledger") for line, module, _ in imports_of(p)
            if module.startswith("kronos_studio.ensemble")]
     assert not bad, "\n".join(bad)
+
+
+CREATE_APP_MAX_LINES = 40
+SERVICE_ROUTES = "kronos_studio/service/routes"
+
+
+def service_shape_problems(app_file: Path, route_files: list[Path]) -> list[str]:
+    """The HTTP service as routers: ``create_app`` only assembles (short, no endpoint defined inside it),
+    and each routes module defines its endpoints on a module-level ``router = APIRouter(...)``."""
+    bad = []
+    tree = ast.parse(app_file.read_text())
+    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app"):
+        if fn.end_lineno - fn.lineno + 1 > CREATE_APP_MAX_LINES:
+            bad.append(f"create_app is {fn.end_lineno - fn.lineno + 1} lines (at most {CREATE_APP_MAX_LINES}): "
+                       "put endpoints on a router in routes/")
+        bad += [f"create_app defines {n.name} inside it: a route belongs on a router in routes/"
+                for n in ast.walk(fn) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not fn]
+    for path in route_files:
+        routers = [n for n in ast.parse(path.read_text()).body if isinstance(n, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id == "router" for t in n.targets)
+                   and isinstance(n.value, ast.Call) and getattr(n.value.func, "id", None) == "APIRouter"]
+        if not routers:
+            bad.append(f"{path.name} defines no module-level router = APIRouter(...)")
+    return bad
+
+
+def test_the_service_is_routers_assembled_by_a_short_create_app():
+    routes = sorted(p for p in (ROOT / SERVICE_ROUTES).glob("*.py") if p.name != "__init__.py")
+    assert routes, f"no routers in {SERVICE_ROUTES}"
+    problems = service_shape_problems(ROOT / "kronos_studio/service/app.py", routes)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_service_guard_finds_closures_and_a_module_without_a_router(tmp_path):
+    app_file, route = tmp_path / "app.py", tmp_path / "orphan.py"
+    app_file.write_text("def create_app(config):\n    app = FastAPI()\n\n    @app.get('/x')\n    def x():\n"
+                        "        return 1\n" + "    pass\n" * 40 + "    return app\n")
+    route.write_text("from fastapi import APIRouter\n\ndef health():\n    return {}\n")
+    problems = service_shape_problems(app_file, [route])
+    assert len(problems) == 3 and "create_app is 47 lines" in problems[0] and "defines x inside" in problems[1]
+    assert "orphan.py defines no module-level router" in problems[2]

@@ -132,6 +132,46 @@ def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cu
         raise ServiceError(422, f"{e} (include_training_period)") from None
 
 
+def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
+                    levels: list[float], *, workspace: str, ledger=None, return_paths: bool = False) -> dict:
+    """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the forecast
+    (computed once per identical request, with ``workspace``'s ensemble fits), recorded in ``ledger`` (the
+    workspace's; None: not recorded) after these bars scored its earlier forecasts of the series, as
+    ``kronos forecast`` does; ``warnings``: ``lines`` (from reading the bars), then too few paths and an
+    implausible fan."""
+    from kronos_studio.evaluation.plausibility import check_fan
+    from kronos_studio.forecasting import too_few_paths
+
+    key = request_key("forecast", bars, model, settings, workspace)
+    fc = cache.get(key, lambda: make_forecast(registry, model, bars, settings, workspace))
+    out = forecast_body(fc, levels, return_paths)
+    if ledger is not None:
+        ledger.score(bars)
+        done = ledger.record(fc, bars)
+        out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
+    few = too_few_paths(fc.paths.shape[0])
+    lines = lines + ([f"kronos: warning: too_few_paths: {few} (paths)"] if few else [])
+    lines += [f"kronos: warning: {p.code}: {p.message}" for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    out["warnings"] = lines
+    return out
+
+
+def evaluate_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
+                    cutoffs: int, include_training_period: bool, *, workspace: str) -> dict:
+    """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON
+    (computed once per identical request, with ``workspace``'s ensemble fits) and its warnings after
+    ``lines``."""
+    key = request_key("evaluate", bars, model, settings, workspace, cutoffs=cutoffs, include=include_training_period)
+    made = cache.get(key, lambda: evaluation(registry, model, bars, settings, cutoffs, include_training_period,
+                                             workspace))
+    return {**made.out, "warnings": lines + made.warnings}
+
+
+def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:
+    """Bars to fetch from a source for a walk-forward over ``cutoffs`` cut-offs."""
+    return SOURCE_BARS + cutoffs * settings.horizon
+
+
 def forecast_body(fc, levels, return_paths: bool) -> dict:
     """The response of a forecast: per-step quantiles of every field (``Forecast.quantiles``, the table
     ``kronos forecast`` writes), the provenance, and the paths when asked for."""

@@ -38,3 +38,55 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     if isinstance(e, (BarsInputError, InputError, ValueError)):
         return ServiceError(422, one_line(e))
     return None
+
+
+def known_errors(call, as_error=lambda known: known):
+    """``call`` raising ``as_error(ServiceError)`` for library errors that mean bad input (the rest as they
+    are: bugs)."""
+    import functools
+
+    @functools.wraps(call)
+    def wrapped(*args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except Exception as e:
+            known = as_service_error(e)
+            if known is None:
+                raise
+            raise as_error(known) from None
+    return wrapped
+
+
+def answers(endpoint):
+    """Library errors that mean bad input become their ``ServiceError`` (4xx, one line)."""
+    return known_errors(endpoint)
+
+
+def validation_line(e) -> str:
+    """pydantic's findings (a ``RequestValidationError``) as one line: 'horizon: Field required; paths:
+    Input should be a valid integer'."""
+    parts = []
+    for err in e.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return "invalid request: " + "; ".join(parts)
+
+
+def add_error_handlers(app) -> None:
+    """Every error of ``app`` as ``{"detail": one line}``: a ``ServiceError`` with its status (401 with the
+    Bearer challenge), invalid requests 422, anything else 500 (the traceback goes to the server's log)."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @app.exception_handler(ServiceError)
+    async def refused(_request, e: ServiceError):
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return JSONResponse({"detail": e.detail}, status_code=e.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, e: RequestValidationError):
+        return JSONResponse({"detail": validation_line(e)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def bug(_request, e: Exception):
+        return JSONResponse({"detail": f"internal error: {type(e).__name__}: {one_line(e)}"}, status_code=500)

@@ -4,20 +4,19 @@ generated from ``ForecastSettings``. Bars come from files under the directories 
 to read (``--allow-dir``), or from a data source; forecasts are recorded in one workspace's ledger."""
 from __future__ import annotations
 
-import functools
 import inspect
 from pathlib import Path
 from typing import Any
 
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+from kronos_studio.forecasters.registry import ModelRegistry
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
 from . import compute
-from .errors import ServiceError, as_service_error
+from .errors import ServiceError, known_errors
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
-from .models import ModelRegistry
 from .schemas import SETTINGS_NAMES, settings_parameters
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
@@ -54,16 +53,7 @@ def tool_errors(tool):
     """Bad input comes back as the tool's error, one line (the SDK's ``ToolError``)."""
     from mcp.server.mcpserver.exceptions import ToolError
 
-    @functools.wraps(tool)
-    def wrapped(*args, **kwargs):
-        try:
-            return tool(*args, **kwargs)
-        except Exception as e:
-            known = as_service_error(e)
-            if known is None:
-                raise
-            raise ToolError(known.detail) from None
-    return wrapped
+    return known_errors(tool, lambda known: ToolError(known.detail))
 
 
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
@@ -104,14 +94,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         s = settings_of(settings)
         levels = compute.check_quantile_levels(quantiles)
         bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix)
-        fc = cache.get(compute.request_key("forecast", bars, model, s),
-                       lambda: compute.make_forecast(registry, model, bars, s))
-        out = compute.forecast_body(fc, levels, False)
-        if record:
-            done = ledger.record(fc, bars)
-            out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
-        out["warnings"] = lines
-        return out
+        return compute.forecast_answer(registry, cache, model, bars, lines, s, levels, workspace=workspace,
+                                       ledger=ledger if record else None)
 
     @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
                              "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
@@ -123,11 +107,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                  include_training_period: bool = False, **settings) -> dict[str, Any]:
         s = settings_of(settings)
         bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix,
-                              compute.SOURCE_BARS + cutoffs * s.horizon)
-        made = cache.get(compute.request_key("evaluate", bars, model, s, cutoffs=cutoffs,
-                                             include=include_training_period),
-                         lambda: compute.evaluation(registry, model, bars, s, cutoffs, include_training_period))
-        return {**made.out, "warnings": lines + made.warnings}
+                              compute.evaluation_bars(cutoffs, s))
+        return compute.evaluate_answer(registry, cache, model, bars, lines, s, cutoffs, include_training_period,
+                                       workspace=workspace)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")

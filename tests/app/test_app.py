@@ -653,7 +653,7 @@ def test_with_compiled_decoding_the_warm_up_compiles_the_forecast_pages_first_sh
         warm = models.warm_up()
         warm.thread.join(timeout=600)
         bundled = next(c for c in models.model_choices() if c.bundled)
-        pool = decoder_pool(models.registry().get(bundled).predictor)  # every pipeline on the model shares it
+        pool = decoder_pool(models.registry().pair(bundled.ref, precision=bundled.precision).predictor)  # every pipeline on the model shares it
         pool.wait_for_builds(timeout=600)
         assert pool.failed == {}
         at.sidebar.selectbox(key="sb_model").set_value(bundled.key).run()  # nothing else changed

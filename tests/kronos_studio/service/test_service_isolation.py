@@ -9,7 +9,7 @@ import pytest
 from service_helpers import bearer
 from testkit import random_bars
 
-from kronos_studio.service.app import WORKSPACE_HEADER
+from kronos_studio.service.deps import WORKSPACE_HEADER
 
 BARS = random_bars(130, seed=21, freq="1h")
 

@@ -69,3 +69,48 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
     assert not record.is_error and result_json(record)["workspace"] == "default"
     # the SDK puts "Error executing tool forecast: " before the line the command line prints
     assert bad.is_error and bad.content[0].text.endswith(": horizon must be at least 1 bar, got 0")
+
+
+def test_an_mcp_forecast_answers_as_the_http_one(tiny_model, tmp_path):
+    """One function answers both (``compute.forecast_answer``); before it, the MCP forecast left out the
+    too-few-paths warning, never scored the series' earlier forecasts on the newer bars it recorded
+    (``kronos forecast`` and ``POST /v1/forecast`` do), and resolved the ensemble with the default
+    workspace's fits instead of its own workspace's."""
+    from kronos.checkpoints import load_pair
+    from kronos_studio.forecasters.registry import ModelRegistry
+    from kronos_studio.ledger import Ledger
+
+    class Recording(ModelRegistry):
+        """Says in which workspace each forecaster was asked for."""
+
+        def forecaster(self, ref, bars, settings, workspace=None):
+            self.asked.append(workspace)
+            return super().forecaster(ref, bars, settings, workspace)
+
+    bars = random_bars(120, seed=7, freq="1h")
+    for folder, n in (("first", 100), ("later", 120)):
+        (tmp_path / folder).mkdir()
+        bars.iloc[:n].to_csv(tmp_path / folder / "msft.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    registry = Recording(load=lambda ref: load_pair(tiny_model, device="cpu"))
+    registry.asked = []
+    server = create_server([tmp_path], workspace="team-m", ledger_url=url, registry=registry)
+
+    async def session():
+        async with Client(server) as client:
+            first = await client.call_tool("forecast", {"file": str(tmp_path / "first" / "msft.csv"),
+                                                        "model": tiny_model, "horizon": 4, "paths": 1})
+            later = await client.call_tool("forecast", {"file": str(tmp_path / "later" / "msft.csv"),
+                                                        "model": tiny_model, "horizon": 4, "paths": 5})
+            return first, later
+
+    first, later = anyio.run(session)
+    assert not first.is_error and not later.is_error, (first.content, later.content)
+    assert any("too_few_paths" in w for w in result_json(first)["warnings"])
+    assert registry.asked == ["team-m", "team-m"]
+    ledger = Ledger.open(url)
+    try:
+        scored = ledger.scoped("team-m").evaluations_frame()
+    finally:
+        ledger.close()
+    assert set(scored["prediction_id"]) == {result_json(first)["ledger"]["id"]} and len(scored) == 4

@@ -8,9 +8,9 @@ from service_helpers import run_cli
 from kronos.checkpoints import load_pair
 from kronos.settings import DEFAULT_HORIZON, ForecastSettings
 from kronos.static_decode import decoder_pool
+from kronos_studio.forecasters.registry import ModelRegistry
 from kronos_studio.service import compute
 from kronos_studio.service.app import Service, ServiceConfig
-from kronos_studio.service.models import ModelRegistry
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's inductor on torch.jit
 

@@ -1,0 +1,106 @@
+"""Models loaded once per process and kept warm: a small thread-safe registry keyed by model reference (and
+precision), which the app, ``kronos serve`` and ``kronos mcp`` all load through. Callers that name the same
+model share its weights; a model's first callers wait on one load, not one each."""
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from collections.abc import Callable
+
+from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
+
+from .resolve import ModelRef, resolve
+from .warm_up import warm_up_forecast
+
+
+class ModelRegistry:
+    """Kronos pairs by the reference ``resolve`` loads them by (the bundled default: its folder).
+    ``load(ref, **options)``: how a pair is loaded (default ``kronos.checkpoints.load_pair``, as ``kronos
+    forecast`` loads it without options); it gets ``precision`` and ``tqdm_class`` only when a caller gives
+    them."""
+
+    def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None):
+        """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
+        keeps compiled steps on each loaded model (``kronos serve --decode``)."""
+        self.decode = decode
+        if load is None:
+            from kronos.checkpoints import load_pair as load
+        self.load = load
+        self.pairs: dict[str, object] = {}
+        self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
+        self.loading: dict[str, threading.Lock] = {}
+        self.sampling: dict[str, threading.Lock] = {}
+
+    def decoding(self, decode: str | None) -> ModelRegistry:
+        """This registry with another decode mode: the same loaded pairs and locks (a shallow copy), so a
+        model loaded by one is warm for the other."""
+        if decode == self.decode:
+            return self
+        view = copy.copy(self)
+        view.decode = decode
+        return view
+
+    @staticmethod
+    def key(ref, precision: str | None = None) -> str:
+        """A loaded pair's name in ``loaded()``: the reference, '@precision' added unless the default."""
+        return str(ref) if precision in (None, DEFAULT_PRECISION) else f"{ref}@{precision}"
+
+    def has(self, ref, precision: str | None = None) -> bool:
+        with self.lock:
+            return self.key(ref, precision) in self.pairs
+
+    def pair(self, ref, *, precision: str | None = None, tqdm_class=None):
+        """The warm pair of ``ref`` in ``precision``, loaded on its first use (``tqdm_class``: how a
+        download shows its progress)."""
+        key = self.key(ref, precision)
+        with self.lock:
+            if key in self.pairs:
+                return self.pairs[key]
+            one_load = self.loading.setdefault(key, threading.Lock())
+        with one_load:  # concurrent first callers: one loads, the others then find it loaded
+            with self.lock:
+                if key in self.pairs:
+                    return self.pairs[key]
+            options = {k: v for k, v in (("precision", precision), ("tqdm_class", tqdm_class)) if v is not None}
+            pair = self.load(str(ref), **options)
+            with self.lock:
+                self.pairs[key] = pair
+            return pair
+
+    def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None):
+        """The forecaster ``ref`` names (``kronos_studio.forecasters.resolve``) on a warm pair, with
+        ``workspace``'s fits of the ensemble to a series. Raises what ``resolve`` raises
+        (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
+        return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode)
+
+    def loader(self, ref: ModelRef | str | None) -> Callable[[str], object]:
+        """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own)."""
+        precision = ref.precision if isinstance(ref, ModelRef) else None
+        return functools.partial(self.pair, precision=precision)
+
+    def sampling_lock(self, ref) -> threading.Lock:
+        """Held while a model samples: one forecast per model at a time, each on all the cores, instead
+        of several fighting for them (and one pair's modules are never run from two threads at once)."""
+        with self.lock:
+            return self.sampling.setdefault(str(ref), threading.Lock())
+
+    def warm_up(self, ref: ModelRef | str | None = None, settings: ForecastSettings | None = None) -> None:
+        """``warm_up_forecast`` by ``ref`` (None: the default model) at ``settings`` (default: the default
+        settings, ``DEFAULT_HORIZON`` bars): loads the model, and with decode 'compiled' starts compiling
+        that shape's decode steps before the first forecasts need them. Errors are the forecast's own: a
+        process works without a warm-up."""
+        settings = settings or ForecastSettings(horizon=DEFAULT_HORIZON)
+        with self.sampling_lock(ref):
+            warm_up_forecast(ref, settings, load_pair=self.loader(ref), decode=self.decode)
+
+    def loaded(self) -> list[str]:
+        with self.lock:
+            return list(self.pairs)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_registry() -> ModelRegistry:
+    """This process's registry: the app's, and a service's when handed in (``ServiceConfig.registry``), so
+    that one loaded copy of each model serves them all."""
+    return ModelRegistry()

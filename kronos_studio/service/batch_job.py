@@ -1,0 +1,55 @@
+"""A batch request (``schemas.BatchRequest``) as a job for ``jobs.JobRunner``: its series checked before
+the job starts, then ``kronos_studio.batch.engine.run_batch`` into the job's folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ServiceError
+
+SERIES_NAME_CHARS = "A-Za-z0-9_.-"
+
+
+def batch_run(body, settings):
+    """The job of a batch request: its series checked now (a bad one is a 422 before any job starts), run
+    by ``kronos_studio.batch.engine.run_batch`` into the job's folder."""
+    import re
+
+    from kronos_studio.batch.forecaster import BatchSettings
+    from kronos_studio.batch.watchlist import Entry, symbol_entries
+
+    files, symbols = [], []
+    for i, s in enumerate(body.series, 1):
+        if (s.bars_csv is None) == (s.source is None):
+            raise ServiceError(422, f"series {i}: give either bars_csv or source + symbol + interval")
+        if s.bars_csv is not None:
+            name = s.name or f"series{i}"
+            if not re.fullmatch(f"[{SERIES_NAME_CHARS}]{{1,100}}", name):
+                raise ServiceError(422, f"series {i}: name '{name}' may use only letters, digits, '_', '.', '-'")
+            files.append((name, s.bars_csv))
+        elif not s.symbol or not s.interval:
+            raise ServiceError(422, f"series {i}: source '{s.source}' needs a symbol and an interval")
+        else:
+            symbols.append((s.source, s.symbol, s.interval, s.exchange))
+    names = [n for n, _ in files]
+    if len(set(names)) < len(names):
+        raise ServiceError(422, "two series share a name: give each a name of its own")
+    extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
+    batch_settings = BatchSettings(settings, **extra)
+
+    def run(folder: Path):
+        from kronos_studio.batch.engine import run_batch
+
+        inputs = folder / "inputs"
+        inputs.mkdir()
+        entries = []
+        for name, text in files:
+            (inputs / f"{name}.csv").write_text(text)
+            entries.append(Entry(series=name, file=str(inputs / f"{name}.csv")))
+        entries += symbol_entries(symbols)
+        out = folder / "results.parquet"
+        result = run_batch(entries, batch_settings, model=body.model, out=out, fixes=tuple(body.fix),
+                           calendar=body.calendar)
+        return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
+                     "elapsed_s": round(result.elapsed_s, 3)}
+
+    return run

@@ -1,0 +1,59 @@
+"""The FastAPI dependencies of the routes: the application's ``Service`` and the identity of the request's
+API key (``Who``), whose workspace every ``/v1`` endpoint acts in."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+
+from .errors import ServiceError
+from .keys import Identity, KeyProblem, check_workspace, identify
+from .state import Service
+
+WORKSPACE_HEADER = "X-Kronos-Workspace"  # an admin key acting in another workspace (sharing)
+
+
+def service_of(request: Request) -> Service:
+    return request.app.state.service
+
+
+Shared = Annotated[Service, Depends(service_of)]
+
+
+def identity(request: Request, service: Shared) -> Identity:
+    """Who the request acts as: its Bearer key's workspace (with ``open_access``: the default workspace),
+    or another workspace an admin key names in ``X-Kronos-Workspace``. 401/403/422 otherwise."""
+    if service.config.open_access:
+        who = Identity("open", DEFAULT_WORKSPACE)
+    else:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ServiceError(401, "this service needs an API key: send 'Authorization: Bearer <token>' "
+                                    "(make one with `kronos keys create --workspace NAME`)")
+        who = identify(service.ledger, token.strip())
+        if who is None:
+            raise ServiceError(401, "the API key is not valid or was revoked: make a new one with "
+                                    "`kronos keys create --workspace NAME`")
+    asked = request.headers.get(WORKSPACE_HEADER)
+    if asked and asked != who.workspace:
+        if not who.admin:
+            raise ServiceError(403, f"this key belongs to workspace '{who.workspace}'; only an admin key "
+                                    f"(`kronos keys create --admin`) may act in '{asked}'")
+        try:
+            return Identity(who.key_id, check_workspace(asked), True)
+        except KeyProblem as e:
+            raise ServiceError(422, str(e)) from None
+    return who
+
+
+Who = Annotated[Identity, Depends(identity)]
+
+
+def workspace_ledger(who: Who, service: Shared):
+    """The ledger as the request's workspace sees it (``Ledger.scoped``)."""
+    return service.ledger.scoped(who.workspace)
+
+
+WorkspaceLedger = Annotated[object, Depends(workspace_ledger)]

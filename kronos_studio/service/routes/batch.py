@@ -1,0 +1,47 @@
+"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from ..batch_job import batch_run
+from ..deps import Shared, Who
+from ..errors import ServiceError, answers
+from ..ledger_views import records
+from ..schemas import BatchRequest, forecast_settings
+
+router = APIRouter()
+
+
+@router.post("/v1/batch", status_code=202)
+@answers
+def batch(body: BatchRequest, who: Who, service: Shared):
+    """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
+    settings = forecast_settings(body)
+    service.limits.check_path_steps(settings.paths, settings.horizon)
+    run = batch_run(body, settings)
+    return service.jobs.submit(who, "batch", run).public()
+
+
+@router.get("/v1/jobs/{job_id}")
+@answers
+def job_status(job_id: str, who: Who, service: Shared):
+    return service.jobs.get(who, job_id).public()
+
+
+@router.get("/v1/jobs/{job_id}/result")
+@answers
+def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
+    """The finished job's rows as JSON, or the Parquet file (``format=parquet``)."""
+    job = service.jobs.get(who, job_id)
+    if job.status != "done":
+        detail = f"job '{job_id}' is {job.status}" + (f": {job.error}" if job.error else
+                                                     ": ask again when GET /v1/jobs/{id} says done")
+        raise ServiceError(409, detail)
+    if format == "parquet":
+        return FileResponse(job.result, media_type="application/vnd.apache.parquet", filename=job.result.name)
+    if format != "json":
+        raise ServiceError(422, f"format must be json or parquet, got '{format}'")
+    import pandas as pd
+
+    return {"rows": records(pd.read_parquet(job.result))}

@@ -1,0 +1,22 @@
+"""``POST /v1/evaluate``."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .. import compute
+from ..deps import Shared, Who
+from ..errors import answers
+from ..schemas import EvaluateRequest, forecast_settings
+
+router = APIRouter()
+
+
+@router.post("/v1/evaluate")
+@answers
+def evaluate(body: EvaluateRequest, who: Who, service: Shared):
+    """The walk-forward report `kronos evaluate` writes (its JSON, ``file`` null)."""
+    settings = forecast_settings(body)
+    service.limits.check_path_steps(settings.paths, settings.horizon)
+    bars, lines = compute.read_request_bars(body, service.limits, compute.evaluation_bars(body.cutoffs, settings))
+    return compute.evaluate_answer(service.registry, service.cache, body.model, bars, lines, settings, body.cutoffs,
+                                   body.include_training_period, workspace=who.workspace)

@@ -1,0 +1,25 @@
+"""``POST /v1/forecast``."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .. import compute
+from ..deps import Shared, Who
+from ..errors import answers
+from ..schemas import ForecastRequest, forecast_settings
+
+router = APIRouter()
+
+
+@router.post("/v1/forecast")
+@answers
+def forecast(body: ForecastRequest, who: Who, service: Shared):
+    """A forecast: per-step quantiles of every field, equal to `kronos forecast` of the same bars,
+    model and settings; the sampled paths with ``return_paths``."""
+    settings = forecast_settings(body)
+    service.limits.check_path_steps(settings.paths, settings.horizon)
+    levels = compute.check_quantile_levels(body.quantiles)
+    bars, lines = compute.read_request_bars(body, service.limits)
+    ledger = service.ledger.scoped(who.workspace) if body.record else None
+    return compute.forecast_answer(service.registry, service.cache, body.model, bars, lines, settings, levels,
+                                   workspace=who.workspace, ledger=ledger, return_paths=body.return_paths)

@@ -1,0 +1,67 @@
+"""The workspace's forecast ledger: ``/v1/ledger/...`` (its forecasts, scores, track record; scoring new
+bars; deleting a forecast)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..deps import Shared, Who, WorkspaceLedger
+from ..errors import ServiceError, answers
+from ..ledger_views import ledger_filters, records, track_record_body
+from ..schemas import ScoreRequest
+
+router = APIRouter(prefix="/v1/ledger")
+
+
+@router.get("/predictions")
+@answers
+def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
+                       interval: str | None = None, model: str | None = None, since: str | None = None):
+    """The workspace's forecasts with their realized scores so far, newest first."""
+    frame = ledger.predictions_frame(**ledger_filters(symbol, source, interval, model, since))
+    return {"workspace": who.workspace, "predictions": records(frame)}
+
+
+@router.get("/evaluations")
+@answers
+def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
+                       interval: str | None = None, model: str | None = None, since: str | None = None):
+    """The workspace's scored (forecast, step) rows."""
+    frame = ledger.evaluations_frame(**ledger_filters(symbol, source, interval, model, since))
+    return {"workspace": who.workspace, "evaluations": records(frame)}
+
+
+@router.get("/track-record")
+@answers
+def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
+                        interval: str | None = None, since: str | None = None, include_experiments: bool = False):
+    """The realized track record of each model in the workspace (coverage, CRPS %, direction hits), of
+    the forecasts at the default sampling settings unless ``include_experiments``."""
+    filters = ledger_filters(symbol, source, interval, None, since)
+    return {"workspace": who.workspace, **track_record_body(ledger, filters, include_experiments)}
+
+
+@router.post("/score")
+@answers
+def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
+    """Score the workspace's forecasts of a series on newer bars of it (`kronos ledger score FILE`)."""
+    from kronos_studio.bars_input import read_bars
+
+    name = f"{body.symbol or 'bars'}.csv"
+    bars = read_bars(body.bars_csv.encode(), name, timezone=body.timezone, calendar=body.calendar,
+                     symbol=body.symbol)
+    service.limits.check_bars(len(bars.frame))
+    report = ledger.score(bars)
+    return {"predictions": report.predictions, "steps": report.steps, "completed": report.completed,
+            "skipped": report.skipped}
+
+
+@router.delete("/predictions/{prediction_id}")
+@answers
+def ledger_delete(prediction_id: int, who: Who, ledger: WorkspaceLedger):
+    from kronos_studio.ledger import LedgerError
+
+    try:
+        ledger.delete(prediction_id)
+    except LedgerError:
+        raise ServiceError(404, f"no prediction {prediction_id} in workspace '{who.workspace}'") from None
+    return {"deleted": prediction_id}

@@ -1,0 +1,56 @@
+"""What the service's endpoints share, made once per application: its settings (``ServiceConfig``) and
+the ``Service`` (the ledger, the warm models, the cache of identical requests, the batch jobs)."""
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+
+from kronos_studio.forecasters.registry import ModelRegistry
+
+from . import compute
+from .errors import one_line
+from .jobs import JobRunner
+from .limits import Limits
+
+
+@dataclass
+class ServiceConfig:
+    ledger_url: str | None = None  # None: ledger_url() ($KRONOS_STUDIO_DB, else the SQLite file)
+    open_access: bool = False  # no keys: every request acts in the default workspace (loopback only)
+    limits: Limits = field(default_factory=Limits)
+    jobs_dir: str | None = None  # None: a temporary folder, removed at shutdown
+    # None: a new one (tests hand in one that loads random models; an app in the same process may hand in
+    # kronos_studio.forecasters.registry.shared_registry(), to share its loaded models)
+    registry: ModelRegistry | None = None
+    decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
+    cache_entries: int = compute.CACHE_ENTRIES
+
+
+class Service:
+    """What the endpoints share: the ledger, the warm models, the cache of identical requests, the jobs."""
+
+    def __init__(self, config: ServiceConfig):
+        from kronos_studio.ledger import Ledger
+
+        self.config = config
+        self.limits = config.limits
+        self.ledger = Ledger.open(config.ledger_url)
+        self.registry = config.registry or ModelRegistry(decode=config.decode)
+        self.cache = compute.OnceCache(config.cache_entries)
+        self.jobs = JobRunner(config.limits, config.jobs_dir)
+        self.warm_up = None
+        if self.registry.decode == "compiled":  # compile the usual shape now, not at a user's request
+            self.warm_up = threading.Thread(target=self._warm_up, name="kronos-warm-up", daemon=True)
+            self.warm_up.start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.registry.warm_up()
+        except Exception as e:  # the service works without it: say why, in one line
+            print(f"kronos serve: the warm-up forecast failed ({one_line(e)}); requests compile on first use",
+                  file=sys.stderr)
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.ledger.close()

@@ -1,0 +1,56 @@
+"""One model registry (``kronos_studio.forecasters.registry``) for the app and the service: a model loaded
+by one is the same loaded pair for the other, and it is loaded once."""
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from testkit import random_bars
+
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasters import ModelRef
+from kronos_studio.forecasters.registry import ModelRegistry, shared_registry
+from kronos_studio.service.app import Service, ServiceConfig
+
+
+def test_the_app_and_the_service_load_a_model_through_one_registry(tiny_model, tmp_path, monkeypatch):
+    from app_support import models
+
+    assert models.registry() is shared_registry()
+    ready = threading.Event()
+    ready.set()
+    monkeypatch.setattr(models, "warm_up", lambda: SimpleNamespace(torch_ready=ready))  # no app warm-up thread
+    service = Service(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", registry=models.registry(),
+                                    jobs_dir=str(tmp_path / "jobs")))
+    try:
+        bars = random_bars(100, seed=3, freq="1h")
+        served = service.registry.forecaster(tiny_model, bars, ForecastSettings(horizon=3, paths=2))
+        app_pair = models.load_model(ModelRef("folder:tiny", "tiny", tiny_model, "folder", 64))
+        assert app_pair is served.pair  # the app found the pair the service loaded
+        assert tiny_model in shared_registry().loaded()
+    finally:
+        service.close()
+
+
+def test_concurrent_first_callers_wait_on_one_load_and_precisions_load_apart():
+    calls = []
+    started = threading.Event()
+
+    def load(ref, **options):
+        calls.append((ref, options))
+        started.wait(timeout=5)
+        return object()
+
+    registry = ModelRegistry(load=load)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(registry.pair("m"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert calls == [("m", {})] and len(got) == 4 and all(p is got[0] for p in got)
+    assert registry.pair("m", precision="fp32") is got[0]  # the default precision is the same model
+    assert registry.pair("m", precision="bf16") is not got[0] and calls[-1] == ("m", {"precision": "bf16"})
+    assert registry.loaded() == ["m", "m@bf16"]
+    assert registry.decoding("compiled").pair("m") is got[0]  # another decode mode shares the loaded pairs
