@@ -181,7 +181,9 @@ def render() -> Inputs:
     paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, step=10, key=_first("sb_paths", default("paths")),
                             help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
     seed = c2.number_input("Seed", 0, 2**31 - 1, key=_first("sb_seed", default("seed")))
-    temperature = sb.slider("Temperature", 0.1, 2.0, step=0.05, key=_first("sb_temperature", default("temperature")))
+    temperature = sb.slider("Temperature", 0.0, 2.0, step=0.05, key=_first("sb_temperature", default("temperature")),
+                            help="0 = greedy: every path takes the most likely token at each step, so all paths "
+                                 "are the same (one line, no band). Above 1 the fan widens, below it narrows")
     top_p = sb.slider("Top-p", 0.05, 1.0, step=0.05, key=_first("sb_top_p", default("top_p")),
                       help="1.0 samples the model's whole distribution. Below 1 the least likely tokens are never "
                            "drawn and the fan narrows (at 0.9, the official default, the bundled model's band held "
