@@ -155,7 +155,7 @@ def test_network_errors_are_messages(new_app, monkeypatch, exc_name, expected):
     monkeypatch.setattr(data_sources, "load_bars", fail)
     at = new_app().run()
     at.sidebar.selectbox(key="sb_source").set_value("yfinance").run()
-    at.sidebar.text_input(key="sb_ticker").input("ZZZZ").run()
+    at.sidebar.text_input(key="sb_symbol_yfinance").input("ZZZZ").run()
     assert not at.exception
     assert expected in messages(at.error) and "ZZZZ" in messages(at.error)
 
