@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from data_sources.sources import YFINANCE
 from kronos.quantiles import BAND, BAND_NAME, level_name, path_quantiles
 
 from .formats import price_format
@@ -66,11 +67,11 @@ def quote_currency(symbol: str, source: str | None = None, origin: str = "") -> 
         return quote if re.fullmatch(r"[A-Z0-9]{2,10}", quote) else ""
     if re.fullmatch(r"[A-Z]{6}=X", s):
         return s[3:6]
-    if source in (None, "yfinance"):
+    if source in (None, YFINANCE):
         m = re.fullmatch(r"[A-Z0-9]{2,10}-(USD|EUR|GBP|JPY|USDT|USDC|BTC|ETH)", s)
         if m:
             return m.group(1)
-    if source == "yfinance":  # data_sources.yahoo writes Yahoo's metadata currency into the origin
+    if source == YFINANCE:  # data_sources.yahoo writes Yahoo's metadata currency into the origin
         m = re.search(r"via yfinance \([^()]*, ([A-Z]{3})\)", origin or "")
         if m:
             return m.group(1)

@@ -15,6 +15,7 @@ import streamlit as st
 from data_sources import Bars, DataSourceError
 from data_sources.calendar_inference import calendar_provenance  # noqa: F401  (pages record it with the data)
 from data_sources.errors import SourceUnavailableError
+from data_sources.sources import FILE_UPLOAD, SAMPLE_PICKER, SOURCES
 
 NETWORK_EXTRA = 300  # bars fetched beyond the lookback: room for a horizon of actuals in backtests
 UPLOAD_STATE = "_studio_upload"  # session state: the current upload and its parse (one copy)
@@ -210,12 +211,13 @@ def fixed(bars: Bars, fixes: tuple[str, ...]) -> Bars:
 
 def load(inputs) -> Bars | None:
     """The bars the sidebar asks for, or None after showing why they could not be loaded."""
-    if inputs.source != "file" or inputs.upload is None:
+    origin = SOURCES[inputs.source]
+    if origin.input != FILE_UPLOAD or inputs.upload is None:
         st.session_state.pop(UPLOAD_STATE, None)  # no upload on screen: its bars go
     try:
-        if inputs.source == "sample":
+        if origin.input == SAMPLE_PICKER:
             return sample_bars(inputs.sample, inputs.adjusted)
-        if inputs.source == "file":
+        if origin.input == FILE_UPLOAD:
             if inputs.upload is None:
                 st.info("Upload a CSV or Parquet file of bars in the sidebar (columns date, open, high, low, close, "
                         "volume), or pick a bundled sample.")
@@ -225,7 +227,7 @@ def load(inputs) -> Bars | None:
         if not symbol:
             st.info("Type a ticker or pair in the sidebar.")
             return None
-        exchange = inputs.exchange.strip().lower() if inputs.source == "ccxt" else None
+        exchange = inputs.exchange.strip().lower() if origin.needs_exchange else None
         with st.spinner(f"Fetching {symbol} {inputs.interval} bars…"):
             return market_bars(inputs.source, symbol, inputs.interval, inputs.lookback + NETWORK_EXTRA, exchange)
     except SourceUnavailableError as e:

@@ -104,7 +104,7 @@ def record(forecast, bars, *, calibration=None, exchange: str | None = None) -> 
     if book is None:
         warn_unavailable("forecasts are not recorded")
         return None
-    if exchange is None and bars.source == "ccxt":  # where `kronos ledger score` fetches the bars again
+    if exchange is None and SOURCES[bars.source].needs_exchange:  # where `kronos ledger score` fetches the bars again
         from .sidebar import current as inputs
 
         exchange = inputs().exchange.strip().lower() or None

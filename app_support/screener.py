@@ -9,6 +9,7 @@ import hashlib
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,13 @@ import streamlit as st
 
 from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
+from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, with_input
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
-from . import sidebar
+from . import sidebar, source_inputs
 from .data import hand_file, instrument_key
 from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 
@@ -96,7 +98,7 @@ def sample_entries(names: list[str]) -> list[Entry]:
         raise WatchlistError(f"unknown samples {unknown}: choose from {list(interval)}")
     if not names:
         raise WatchlistError("no sample chosen: pick at least one bundled sample")
-    return symbol_entries([("sample", n, interval[n], None) for n in names])
+    return symbol_entries([(with_input(SAMPLE_PICKER)[0], n, interval[n], None) for n in names])
 
 
 def parse_symbols(text: str) -> list[str]:
@@ -105,14 +107,15 @@ def parse_symbols(text: str) -> list[str]:
 
 
 def ticker_entries(source: str, text: str, interval: str, exchange: str | None = None) -> list[Entry]:
-    """Entries for a list of Yahoo tickers (source "yfinance") or exchange pairs (source "ccxt")."""
+    """Entries for a list of symbols of a typed-symbol source (Yahoo tickers, exchange pairs)."""
+    origin = SOURCES[source]
     symbols = parse_symbols(text)
     if not symbols:
         raise WatchlistError("no ticker or pair given: type them separated by commas or new lines, e.g. AAPL, MSFT")
-    if source == "ccxt" and not (exchange or "").strip():
-        raise WatchlistError("crypto pairs need an exchange, e.g. binance")
-    exchange = exchange.strip().lower() if source == "ccxt" else None
-    if source == "yfinance":
+    if origin.needs_exchange and not (exchange or "").strip():
+        raise WatchlistError(f"{origin.symbol_label.lower()}s need an exchange, e.g. {origin.exchanges[0]}")
+    exchange = exchange.strip().lower() if origin.needs_exchange else None
+    if origin.upper_case:
         symbols = list(dict.fromkeys(s.upper() for s in symbols))
     return symbol_entries([(source, s, interval, exchange) for s in symbols])
 
@@ -214,6 +217,68 @@ def instrument_pickers(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
                  "never mixed into one series")
         st.caption(f"**{name}** holds {len(found)} instruments: {len(chosen[Path(e.file).stem])} chosen.")
     return chosen
+
+
+# --- the watchlist's inputs, one function per kind of source input -----------------------------------
+
+WATCHLIST_KINDS = {SAMPLE_PICKER: "Bundled samples", SYMBOL_TEXT: "Tickers or pairs", FILE_UPLOAD: "Upload files"}
+
+
+@dataclass
+class WatchlistInputs:
+    """What the watchlist's inputs give: the series to screen (raises WatchlistError) and their name."""
+
+    label: str  # what is screened, in words
+    entries: Callable[[], list[Entry]]
+    files: bool = False  # uploaded files: the calendar of uploaded files applies
+
+
+def _sample_watchlist() -> WatchlistInputs:
+    from data_sources import list_samples
+
+    names = [s.name for s in list_samples()]
+    chosen = st.multiselect("Samples", names, default=names, key="scr_samples",
+                            placeholder="Choose bundled samples (offline)")
+    return WatchlistInputs(f"{len(chosen)} bundled samples", lambda: sample_entries(chosen))
+
+
+def _symbol_watchlist() -> WatchlistInputs:
+    typed = with_input(SYMBOL_TEXT)
+    c1, c2, c3 = st.columns([2, 1.2, 1])
+    source = c1.selectbox("Source", list(typed), format_func=lambda k: SOURCES[k].list_label, key="scr_source")
+    origin = SOURCES[source]
+    # The box stays in place, greyed out, for a source without exchanges.
+    offered = origin.exchanges or tuple(dict.fromkeys(e for k in typed for e in SOURCES[k].exchanges))
+    exchange = c2.selectbox("Exchange", list(offered), key="scr_exchange", accept_new_options=True,
+                            disabled=not origin.needs_exchange)
+    interval = c3.selectbox("Interval", list(origin.intervals), key=f"scr_interval_{source}")
+    text = st.text_area("Tickers or pairs", ", ".join(origin.examples), key=f"scr_symbols_{source}",
+                        help="Separated by commas, spaces or new lines")
+    return WatchlistInputs(f"{origin.list_label} ({interval})",
+                           lambda: ticker_entries(source, text, interval, exchange))
+
+
+def _upload_watchlist() -> WatchlistInputs:
+    files = st.file_uploader("Bar files (one series each, named by the file; one per instrument in a file of several) "
+                             "or one watchlist CSV (columns source,symbol,interval[,exchange])",
+                             type=list(UPLOAD_SUFFIXES), accept_multiple_files=True, key="scr_upload")
+    uploaded = [(f.name, f.getvalue()) for f in files]
+    instruments = instrument_pickers(uploaded)
+    return WatchlistInputs(f"{len(files)} uploaded files", lambda: upload_entries(uploaded, instruments), files=True)
+
+
+WATCHLISTS = {SAMPLE_PICKER: _sample_watchlist, SYMBOL_TEXT: _symbol_watchlist, FILE_UPLOAD: _upload_watchlist}
+if set(WATCHLISTS) != set(WATCHLIST_KINDS) or set(WATCHLISTS) != set(INPUT_KINDS):
+    raise RuntimeError(f"app_support.screener draws the watchlist kinds {sorted(WATCHLISTS)}, the registry has "
+                       f"{sorted(INPUT_KINDS)}: add the missing kind's function and name")
+
+
+def watchlist_inputs() -> WatchlistInputs:
+    """The watchlist's kind (of the kinds the registered sources have) and that kind's inputs."""
+    kinds = [k for k in WATCHLIST_KINDS if with_input(k)]
+    kind = st.segmented_control("Watchlist", kinds, format_func=WATCHLIST_KINDS.get, default=kinds[0],
+                                key="scr_kind") or kinds[0]
+    return WATCHLISTS[kind]()
 
 
 # --- running ------------------------------------------------------------------------------------------
@@ -463,20 +528,10 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     if entry.file is not None:  # the file itself is handed over by open_on_forecast
         if not Path(entry.file).is_file():
             return None, f"{Path(entry.file).name} is no longer on disk: upload it on the Forecast page"
-        return {**state, "sb_source": "file", "sb_file_tz": sidebar.FROM_FILE,
-                "sb_file_cal": run_.calendar or sidebar.FROM_FILE}, None
-    if entry.source == "sample":
-        return {**state, "sb_source": "sample", "sb_sample": entry.symbol, "sb_adjusted": True}, None
-    if entry.source == "yfinance":
-        if entry.interval not in sidebar.YAHOO_INTERVALS:
-            return None, f"the Forecast page offers the intervals {sidebar.YAHOO_INTERVALS}, not {entry.interval}"
-        return {**state, "sb_source": "yfinance", "sb_ticker": entry.symbol, "sb_yf_interval": entry.interval}, None
-    if entry.source == "ccxt":
-        if entry.interval not in sidebar.CRYPTO_INTERVALS:
-            return None, f"the Forecast page offers the intervals {sidebar.CRYPTO_INTERVALS}, not {entry.interval}"
-        return {**state, "sb_source": "ccxt", "sb_exchange": entry.exchange, "sb_pair": entry.symbol,
-                "sb_cx_interval": entry.interval}, None
-    return None, f"source {entry.source!r} has no place on the Forecast page"
+        shown, why = source_inputs.series_state(None, calendar=run_.calendar)
+    else:
+        shown, why = source_inputs.series_state(entry.source, entry.symbol, entry.interval, entry.exchange)
+    return (None, why) if shown is None else ({**state, **shown}, None)
 
 
 def open_on_forecast(series: str) -> None:

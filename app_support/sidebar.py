@@ -5,24 +5,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from data_sources.sources import CCXT, SAMPLE, SOURCES, YFINANCE
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
-from . import data
+from . import source_inputs
 from .defaults import start_lookback
 from .models import ModelChoice, device_label, ensemble_digest, model_choices
+from .source_inputs import first_value
 
-YAHOO_INTERVALS = list(SOURCES[YFINANCE].intervals)
-CRYPTO_INTERVALS = list(SOURCES[CCXT].intervals)
-# The boxes' first option, "as in the file" and "infer": a value, not None, since a selectbox whose value
-# is set to None (as the Screener sets it when it opens a file) shows an empty box.
-FROM_FILE = ""
-TIMEZONES = [FROM_FILE, "UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
-             "Asia/Hong_Kong", "Australia/Sydney"]
-CALENDARS = [FROM_FILE, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
-EXCHANGES = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp"]
 STATE_KEY = "studio_inputs"
 MAX_LOOKBACK = 2048  # no model chosen: the largest context of the official models
 
@@ -75,62 +66,10 @@ class Inputs:
         return 0 if choice is None else choice.slides(self.lookback_for(choice), self.horizon)
 
 
-@st.cache_data(show_spinner=False)
-def _sample_names() -> list[str]:
-    from data_sources import list_samples
-
-    return [s.name for s in list_samples()]
-
-
-@st.cache_data(show_spinner=False)
-def _unadjusted_samples() -> set[str]:
-    from data_sources.samples import has_split_jumps, list_samples
-
-    return {s.name for s in list_samples() if has_split_jumps(s)}
-
-
-def _first(key: str, value) -> str:
-    """``key``, with ``value`` put in session state while it holds none: the widget's first value. A widget
-    given a default too would contend with the values the Screener sets when it opens a row (Streamlit
-    warns, and which one wins is Streamlit's choice)."""
-    st.session_state.setdefault(key, value)
-    return key
-
-
 def render() -> Inputs:
     sb = st.sidebar
     sb.markdown("### Data")
-    source = sb.selectbox("Source", list(SOURCES), format_func=lambda k: SOURCES[k].label, key="sb_source")
-    sample = symbol = exchange = ""
-    upload = timezone = calendar = None
-    interval = "1d"
-    adjusted = True
-    if source == SAMPLE:
-        sample = sb.selectbox("Sample", _sample_names(), key="sb_sample")
-        if sample in _unadjusted_samples():
-            adjusted = sb.toggle("Split-adjusted", key=_first("sb_adjusted", True),
-                                 help="This sample's file is unadjusted: stock splits show as overnight jumps. "
-                                      "On: adjusted by the quality gate's split fix (noted in the data notes).")
-    elif source == YFINANCE:
-        symbol = sb.text_input("Ticker", key=_first("sb_ticker", "AAPL"), help=SOURCES[YFINANCE].symbols.capitalize())
-        interval = sb.selectbox("Interval", YAHOO_INTERVALS, key="sb_yf_interval")
-    elif source == CCXT:
-        exchange = sb.selectbox("Exchange", EXCHANGES, key="sb_exchange", accept_new_options=True)
-        symbol = sb.text_input("Pair", key=_first("sb_pair", "BTC/USDT"), help=SOURCES[CCXT].symbols)
-        interval = sb.selectbox("Interval", CRYPTO_INTERVALS, key="sb_cx_interval")
-    else:
-        upload = sb.file_uploader("Bars file", type=["csv", "parquet", "pq", "txt"], key="sb_upload",
-                                  help="A date/time column and open, high, low, close (volume optional)")
-        if upload is None and data.handed_file() is not None:  # a Screener row opened here
-            upload = data.handed_file()
-            sb.caption(f"Using **{upload.name}** from the Screener; upload a file to replace it.")
-        # One per row: side by side the boxes cut their own values ("as in fi").
-        timezone = sb.selectbox("Timezone", TIMEZONES, key="sb_file_tz", accept_new_options=True,
-                                format_func=lambda z: z or "as in the file",
-                                help="How to read times without a UTC offset (default: UTC, flagged)")
-        calendar = sb.selectbox("Calendar", CALENDARS, key="sb_file_cal", accept_new_options=True,
-                                format_func=lambda c: c or "infer from the bar times",
-                                help="Trading calendar for gaps and future bars")
+    source, chosen = source_inputs.render(sb)
     sb.markdown("### Model")
     choices = model_choices()
     by_key = {c.key: c for c in choices}
@@ -164,7 +103,7 @@ def render() -> Inputs:
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.
     c1, c2 = sb.columns(2)
-    horizon = c2.number_input("Horizon (bars)", 1, 512, step=5, key=_first("sb_horizon", DEFAULT_HORIZON),
+    horizon = c2.number_input("Horizon (bars)", 1, 512, step=5, key=first_value("sb_horizon", DEFAULT_HORIZON),
                               help="Bars to forecast. Past the model's context the window slides: every step "
                                    "recomputes it (slower), and each bar is decoded from the last context bars")
     context = model.context if model is not None else MAX_LOOKBACK
@@ -174,21 +113,23 @@ def render() -> Inputs:
         first_lookback, reads = context, (f"Bars of history the ensemble's members see: at most {context} (GARCH fits on "
                                    "the last 500 returns); its Kronos member reads at most context − horizon of them")
     lookback = c1.number_input("Lookback (bars)", MIN_HISTORY, context, step=16,
-                               key=_first(f"sb_lookback_{context}", first_lookback), help=reads)
+                               key=first_value(f"sb_lookback_{context}", first_lookback), help=reads)
 
     sb.markdown("### Sampling")
     c1, c2 = sb.columns(2)
-    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, step=10, key=_first("sb_paths", default("paths")),
+    paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, step=10, key=first_value("sb_paths", default("paths")),
                             help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, key=_first("sb_seed", default("seed")))
-    temperature = sb.slider("Temperature", 0.1, 2.0, step=0.05, key=_first("sb_temperature", default("temperature")))
-    top_p = sb.slider("Top-p", 0.05, 1.0, step=0.05, key=_first("sb_top_p", default("top_p")),
+    seed = c2.number_input("Seed", 0, 2**31 - 1, key=first_value("sb_seed", default("seed")))
+    temperature = sb.slider("Temperature", 0.0, 2.0, step=0.05, key=first_value("sb_temperature", default("temperature")),
+                            help="0 = greedy: every path takes the most likely token at each step, so all paths "
+                                 "are the same (one line, no band). Above 1 the fan widens, below it narrows")
+    top_p = sb.slider("Top-p", 0.05, 1.0, step=0.05, key=first_value("sb_top_p", default("top_p")),
                       help="1.0 samples the model's whole distribution. Below 1 the least likely tokens are never "
                            "drawn and the fan narrows (at 0.9, the official default, the bundled model's band held "
                            "0.68-0.75 of outcomes where it promises 0.80: docs/scores.md)")
     with sb.expander("More sampling options", expanded=False):
-        top_k = st.number_input("Top-k (0 = off)", 0, 1024, key=_first("sb_top_k", default("top_k")))
-        anchor = st.toggle("Start the fan at the last close", key=_first("sb_anchor", default("anchor")),
+        top_k = st.number_input("Top-k (0 = off)", 0, 1024, key=first_value("sb_top_k", default("top_k")))
+        anchor = st.toggle("Start the fan at the last close", key=first_value("sb_anchor", default("anchor")),
                            help="Kronos continues its tokenizer's reconstruction of the history, which can sit a "
                                 "few percent off the last close, so the whole fan jumps at its first step. On: "
                                 "every path is moved by that reconstruction error (one factor for open, high, low "
@@ -197,9 +138,9 @@ def render() -> Inputs:
         sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member, which samples this many paths "
                    f"(the statistical members draw at least {CHEAP_MEMBER_PATHS}: their quantiles are read); the "
                    "mixture has this many paths and the seed drives them all.")
-    inputs = Inputs(source, sample or None, symbol, exchange, interval, upload, timezone or None, calendar or None,
-                    int(lookback), int(horizon), model, choices, int(paths), int(seed), float(temperature),
-                    float(top_p), int(top_k), adjusted, bool(anchor))
+    inputs = Inputs(source, chosen.sample or None, chosen.symbol, chosen.exchange, chosen.interval, chosen.upload,
+                    chosen.timezone or None, chosen.calendar or None, int(lookback), int(horizon), model, choices,
+                    int(paths), int(seed), float(temperature), float(top_p), int(top_k), chosen.adjusted, bool(anchor))
     st.session_state[STATE_KEY] = inputs
     return inputs
 

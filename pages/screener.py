@@ -4,11 +4,8 @@ import math
 
 import streamlit as st
 
-from app_support import screener, sidebar
+from app_support import screener, sidebar, source_inputs
 from kronos_studio.batch.watchlist import WatchlistError
-
-KINDS = {"samples": "Bundled samples", "tickers": "Tickers or pairs", "upload": "Upload files"}
-TICKER_SOURCES = {"yfinance": "Yahoo Finance tickers", "ccxt": "Crypto pairs (exchange)"}
 
 st.title("Screener")
 st.caption("Forecast every series of a watchlist with the sidebar's **model and sampling settings** (its data "
@@ -23,39 +20,14 @@ if not inputs.model.screens:
     st.stop()
 settings = screener.run_settings(inputs)
 
-kind = st.segmented_control("Watchlist", list(KINDS), format_func=KINDS.get, default="samples",
-                            key="scr_kind") or "samples"
-if kind == "samples":
-    from data_sources import list_samples
-
-    names = [s.name for s in list_samples()]
-    chosen = st.multiselect("Samples", names, default=names, key="scr_samples",
-                            placeholder="Choose bundled samples (offline)")
-    label = f"{len(chosen)} bundled samples"
-elif kind == "tickers":
-    c1, c2, c3 = st.columns([2, 1.2, 1])
-    source = c1.selectbox("Source", list(TICKER_SOURCES), format_func=TICKER_SOURCES.get, key="scr_source")
-    exchange = c2.selectbox("Exchange", sidebar.EXCHANGES, key="scr_exchange", accept_new_options=True,
-                            disabled=source != "ccxt")
-    intervals = sidebar.YAHOO_INTERVALS if source == "yfinance" else sidebar.CRYPTO_INTERVALS
-    interval = c3.selectbox("Interval", intervals, key=f"scr_interval_{source}")
-    text = st.text_area("Tickers or pairs", "AAPL, MSFT, SPY" if source == "yfinance" else "BTC/USDT, ETH/USDT",
-                        key=f"scr_symbols_{source}", help="Separated by commas, spaces or new lines")
-    label = f"{TICKER_SOURCES[source]} ({interval})"
-else:
-    files = st.file_uploader("Bar files (one series each, named by the file; one per instrument in a file of several) "
-                             "or one watchlist CSV (columns source,symbol,interval[,exchange])",
-                             type=list(screener.UPLOAD_SUFFIXES), accept_multiple_files=True, key="scr_upload")
-    uploaded = [(f.name, f.getvalue()) for f in files]
-    instruments = screener.instrument_pickers(uploaded)
-    label = f"{len(files)} uploaded files"
+watchlist = screener.watchlist_inputs()
 c1, c2 = st.columns([3, 1])
 fixes = c1.multiselect("Accept the data-quality gate's fixes for every series", list(screener.FIXES),
                        format_func=screener.FIXES.get, key="scr_fixes",
                        help="A series the gate refuses (e.g. unsorted rows) is forecast once its fix is accepted; "
                             "its row says which fix would clear it")
-calendar = c2.selectbox("Calendar of uploaded files", sidebar.CALENDARS, key="scr_calendar", accept_new_options=True,
-                        format_func=lambda c: c or "infer", disabled=kind != "upload",
+calendar = c2.selectbox("Calendar of uploaded files", source_inputs.CALENDARS, key="scr_calendar",
+                        accept_new_options=True, format_func=lambda c: c or "infer", disabled=not watchlist.files,
                         help="Trading calendar for gaps and future bars; 'infer' reads it from each file's bar times")
 
 st.caption(f"Settings (sidebar): {settings.describe()}")
@@ -63,13 +35,8 @@ if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="
     from kronos.checkpoints import CheckpointError
 
     try:
-        if kind == "samples":
-            entries = screener.sample_entries(chosen)
-        elif kind == "tickers":
-            entries = screener.ticker_entries(source, text, interval, exchange)
-        else:
-            entries = screener.upload_entries(uploaded, instruments)
-        screener.run(entries, settings, label, tuple(fixes), (calendar or None) if kind == "upload" else None)
+        screener.run(watchlist.entries(), settings, watchlist.label, tuple(fixes),
+                     (calendar or None) if watchlist.files else None)
     except WatchlistError as e:
         st.error(f"**Check the watchlist:** {e}")
     except CheckpointError as e:

@@ -235,6 +235,22 @@ def band_literals(path: Path) -> list[tuple[int, str]]:
     return [(line, text) for line, text in string_literals(path) if band.search(text)]
 
 
+def source_literals(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string constant that is a registered source's key ("yfinance", "file", ...)."""
+    from data_sources.sources import SOURCES
+
+    return [(line, text) for line, text in string_literals(path) if text in SOURCES]
+
+
+def test_the_app_names_no_data_source():
+    """The sidebar and the Screener loop over the source registry (data_sources.sources: each source says how
+    the app asks for it), so a new source needs no app code and no source falls through an `else` into another
+    source's inputs: the app never writes a source's name."""
+    bad = [f"{p.relative_to(ROOT)}:{line}: {text!r}" for folder in ("app_support", "pages")
+           for p in files(folder) for line, text in source_literals(p)]
+    assert not bad, "\n".join(bad)
+
+
 SETTINGS_HOME = "kronos/settings.py"
 
 
@@ -284,15 +300,17 @@ def test_each_forecast_setting_has_one_default():
 
 def test_the_guards_catch_a_reintroduced_violation(tmp_path):
     """Each guard above fails on the thing it forbids: an import of the CLI, a band written out, a
-    sampling default written again."""
+    sampling default written again, a data source named."""
     offender = tmp_path / "offender.py"
     offender.write_text('from kronos_studio.cli.models import load_forecaster\n'
                         'LABEL = "p10–p90 band"\n'
                         'def forecast(bars, paths=30, temperature=1.0):\n'
-                        '    return bars\n')
+                        '    return bars\n'
+                        'ccxt = source == "ccxt"\n')
     assert cli_imports(offender) == [(1, "kronos_studio.cli.models")]
     assert band_literals(offender) == [(2, "p10–p90 band")]
     assert [(name, value) for _, name, value in literal_defaults(offender)] == [("paths", 30), ("temperature", 1.0)]
+    assert source_literals(offender) == [(5, "ccxt")]
 
 
 

@@ -155,7 +155,7 @@ def test_network_errors_are_messages(new_app, monkeypatch, exc_name, expected):
     monkeypatch.setattr(data_sources, "load_bars", fail)
     at = new_app().run()
     at.sidebar.selectbox(key="sb_source").set_value("yfinance").run()
-    at.sidebar.text_input(key="sb_ticker").input("ZZZZ").run()
+    at.sidebar.text_input(key="sb_symbol_yfinance").input("ZZZZ").run()
     assert not at.exception
     assert expected in messages(at.error) and "ZZZZ" in messages(at.error)
 
@@ -779,3 +779,23 @@ def test_fit_the_ensemble_to_the_series_then_its_forecasts_use_it(new_app):
     at.switch_page("pages/forecast.py").run()  # the forecast stored before the fit is not served again
     at.button(key="run_forecast").click().run()
     assert not at.exception and "fitted to AAPL 1d" in messages(at.caption)
+
+
+def test_temperature_zero_is_greedy_from_the_sidebar(new_app):
+    """The slider reaches 0, documented (kronos.settings.SamplingConfig, its help text) as greedy: the forecast
+    carries temperature 0 and every path is the same."""
+    import numpy as np
+
+    from app_support.forecasts import store
+
+    at = small(new_app().run(), horizon=5, paths=4)
+    slider = at.sidebar.slider(key="sb_temperature")
+    assert slider.min == 0.0 and "0 = greedy" in slider.help
+    slider.set_value(0.0).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    export = at.json[0].value
+    prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
+    assert prov["settings"]["temperature"] == 0.0
+    fc = next(fc for fc in list(store()._items.values()) if fc.provenance["created_at"] == prov["created_at"])
+    assert len(fc.paths) == 4 and all(np.array_equal(p, fc.paths[0]) for p in fc.paths)

@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from data_sources import load_bars
-from data_sources.sources import SOURCES, Source, by_symbol, source
+from data_sources.errors import DataSourceError
+from data_sources.sources import INPUT_KINDS, SOURCES, SYMBOL_TEXT, Source, by_symbol, source, with_input
 
 
 @pytest.fixture
@@ -34,7 +35,8 @@ def toy_source(tmp_path, monkeypatch):
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(SOURCES, "toy", Source("toy", "Toy bars", "toy_source", ("1h",), "TOY1",
-                                                by_symbol=True, cached=True, asset_class="crypto"))
+                                                by_symbol=True, cached=True, asset_class="crypto", input=SYMBOL_TEXT,
+                                                symbol_label="Toy", examples=("TOY1",), list_label="Toy symbols"))
     yield sys.modules.get("toy_source")
     sys.modules.pop("toy_source", None)
 
@@ -65,3 +67,17 @@ def test_an_unknown_source_names_the_known_ones():
         source("nope")
     with pytest.raises(DataSourceError, match="read_bars_file"):
         load_bars("file", "x.csv", "1d", lookback=10)
+
+
+def test_every_source_says_how_the_app_asks_for_it():
+    """A source without a kind of input the app can draw is refused when it is declared, never shown as the
+    file uploader (the kind an `else` used to fall through to)."""
+    assert {s.input for s in SOURCES.values()} <= set(INPUT_KINDS)
+    assert sorted(k for kind in INPUT_KINDS for k in with_input(kind)) == sorted(SOURCES)
+    with pytest.raises(DataSourceError, match="not a kind the app can ask for"):
+        Source("toy", "Toy bars", "toy_source", ("1h",), "TOY1")
+    with pytest.raises(DataSourceError, match="symbol_label"):
+        Source("toy", "Toy bars", "toy_source", ("1h",), "TOY1", input=SYMBOL_TEXT)
+    with pytest.raises(DataSourceError, match="exchanges"):
+        Source("toy", "Toy bars", "toy_source", ("1h",), "TOY1", needs_exchange=True, input=SYMBOL_TEXT,
+               symbol_label="Toy", examples=("TOY1",), list_label="Toy symbols")
