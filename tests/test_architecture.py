@@ -3,6 +3,7 @@ Checked on the source (every import, including those inside functions) and in a 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 import subprocess
 import sys
@@ -345,3 +346,56 @@ def test_the_link_guard_finds_a_broken_link(tmp_path, monkeypatch):
     (tmp_path / "a.md").write_text("# Title here\n[ok](a.md#title-here) [gone](b.md) [bad](a.md#nope) [web](https://x.y)\n")
     assert [b.split(": ")[1] for b in broken_links(tmp_path / "a.md")] == [
         "b.md (no such file)", "a.md#nope (no such heading)"]
+
+
+PLAIN_MODEL = ("kronos/layers.py", "kronos/model.py", "kronos/generate.py")
+ACCEL_INTERNALS = ("torch.library", "torch.ops", "torch.backends.mkldnn", "torch.compile(", "torch.cuda.graph",
+                   "torch._dynamo", "_linear_pointwise", "_reorder_linear_weight", "flash_attention")
+MAX_ACCEL_PARAMETERS = 6
+
+
+def accel_reaches(path: Path) -> list[str]:
+    """What a plain model module takes from the speed-up wing other than its public hooks (``from
+    kronos.accel import ...``): one of its submodules, or the machinery itself (oneDNN, torch.library,
+    the compiler, CUDA graphs, private attention kernels) written out in the code."""
+    bad = [f"{line}: imports {module}" for line, module, _ in imports_of(path) if module.startswith("kronos.accel.")]
+    source = path.read_text()
+    return bad + [f"names {name}" for name in ACCEL_INTERNALS if name in source]
+
+
+def parameter_counts(path: Path) -> list[tuple[int, str, int]]:
+    """(line, name, count) of every function in a file, ``self``/``cls`` included as Python counts them."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            count = len(a.posonlyargs + a.args + a.kwonlyargs) + (a.vararg is not None) + (a.kwarg is not None)
+            out.append((node.lineno, node.name, count))
+    return out
+
+
+def test_the_plain_model_reads_without_the_speed_up_wing():
+    """layers, model and generate are the model as defined: packed weights, their operator, the static,
+    compiled and graph decoders live in kronos/accel, reached only through its public hooks."""
+    bad = [f"{name}: {what}" for name in PLAIN_MODEL for what in accel_reaches(ROOT / name)]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_function_of_the_speed_up_wing_takes_many_parameters():
+    """Options travel as objects (``StaticDecoding``), not as a dozen parameters; the one exception,
+    ``generate_static``, takes ``kronos.generate.generate``'s own parameters and its decoding."""
+    from kronos.generate import generate
+
+    limits = {"generate_static": len(inspect.signature(generate).parameters) + 1}
+    bad = [f"{p.relative_to(ROOT)}:{line} {name} takes {count}" for p in files("kronos/accel")
+           for line, name, count in parameter_counts(p) if count > limits.get(name, MAX_ACCEL_PARAMETERS)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_wing_guards_catch_a_reintroduced_violation(tmp_path):
+    offender = tmp_path / "offender.py"
+    offender.write_text("import torch\nfrom kronos.accel.packed import Projection\n"
+                        "LIB = torch.library.Library('kronos', 'DEF')\n"
+                        "def loop(model, prompts, horizon, paths, context, sampling, generator):\n    pass\n")
+    assert accel_reaches(offender) == ["2: imports kronos.accel.packed", "names torch.library"]
+    assert parameter_counts(offender) == [(4, "loop", 7)]

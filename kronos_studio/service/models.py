@@ -14,7 +14,7 @@ class ModelRegistry:
     forecast`` loads it without options)."""
 
     def __init__(self, load: Callable[[str], object] | None = None, decode: str | None = None):
-        """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
+        """``decode``: how every pipeline runs its decode loop (``kronos.accel.resolve_decode``); 'compiled'
         keeps compiled steps on each loaded model (``kronos serve --decode``)."""
         self.decode = decode
         if load is None:
