@@ -49,7 +49,7 @@ from ..generate import Generation, PathCaches, Progress, Prompt, check_generatio
 from ..layers import PathKVCache
 from ..model import Kronos, TemporalEmbedding
 from ..sampling import Generators, SamplingConfig, sample_with_noise, uniform_noise
-from . import resolve_decode
+from . import DECODE_MODES, resolve_decode
 
 CONTEXT_BUCKET = 64  # context slots per series are rounded up to a multiple of this
 HORIZON_BUCKET = 32  # generated slots per row likewise
@@ -424,7 +424,7 @@ def decoder_pool(model: Kronos) -> DecoderPool:
     return model.__dict__.setdefault("_decoder_pool", DecoderPool())
 
 
-STATIC_MODES = ("static", "graphs", "compiled")  # the decode modes (kronos.accel.DECODE_MODES) that run here
+STATIC_MODES = tuple(mode for mode in DECODE_MODES if mode != "eager")  # the modes that run here
 
 
 @dataclass(frozen=True)
