@@ -1,6 +1,6 @@
 """Does torch.compile pay for the decode step? (issue 24: "only if it pays on the first forecast").
 
-``KronosPipeline(decode="compiled")`` (``kronos.static_decode.CompiledDecoder``: the static decoder's two
+``KronosPipeline(decode="compiled")`` (``kronos.accel.static_decode.CompiledDecoder``: the static decoder's two
 steps, each compiled whole, built on a background thread) against the eager loop and the static loop run
 eagerly, in one process on random weights at an official shape: the first forecast of each, how long
 until the compiled steps are ready, then alternated forecasts of all three (median and range). Run it

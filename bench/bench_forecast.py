@@ -13,7 +13,7 @@ test/bench-only dependency.
     .venv/bin/python bench/bench_forecast.py --case mini-400+120x30 --threads 2 --paired-rounds 5
                                                                   # official and ours alternated, ratio per round
     .venv/bin/python bench/bench_forecast.py --device cuda --decode eager --decode static --decode graphs
-                                                                  # each decode mode of ours (kronos.static_decode)
+                                                                  # each decode mode of ours (kronos.accel.static_decode)
 """
 from __future__ import annotations
 
@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from kronos.accel import DECODE_MODES, packed_linear_enabled, set_packed_linear  # noqa: E402
 from kronos.checkpoints import load_pair, save_checkpoint  # noqa: E402
-from kronos.device import DECODE_MODES  # noqa: E402
-from kronos.layers import packed_linear_enabled, set_packed_linear  # noqa: E402
 from kronos.pipeline import KronosPipeline  # noqa: E402
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS  # noqa: E402
 from kronos.synthetic import MODEL_CONFIGS, random_bars  # noqa: E402
@@ -72,9 +71,9 @@ def timed(fn, device: str) -> float:
 
 def run_case(case: str, device: str, precision: str = "fp32", decodes: tuple[str, ...] = ("eager",),
              top_p: float = 0.9, official_runs: int = 1, plain_too: bool = False, paired_rounds: int = 0) -> list[dict]:
-    """One report per decode mode of ours (kronos.device.DECODE_MODES), against the official side's median
+    """One report per decode mode of ours (kronos.accel.DECODE_MODES), against the official side's median
     of ``official_runs`` timings. ``plain_too``: ours also with the plain (unpacked) CPU products, alternated
-    with the packed ones in this process (``kronos.layers.set_packed_linear``). ``paired_rounds`` R > 0:
+    with the packed ones in this process (``kronos.accel.set_packed_linear``). ``paired_rounds`` R > 0:
     instead, after the warm-up, R rounds of one official forecast then one of ours, and the speed-up is the
     median of the R rounds' own ratios (both sides' times are medians): on a shared machine whose speed
     drifts from minute to minute, a ratio taken within a round is what the load changes hit least."""

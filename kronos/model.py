@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .accel import fused_linear, linear
 from .config import DEPENDENCY_HEADS, KronosConfig
 from .layers import (
     CosSin,
@@ -17,8 +18,6 @@ from .layers import (
     Rotary,
     TransformerBlock,
     attend_paths,
-    fused_linear,
-    linear,
     merge_heads,
     split_heads,
 )

@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .accel import resolve_decode
+from .accel.static_decode import StaticDecoding, decoder_pool, generate_static
 from .bars import InputError, bars_frame, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
 from .config import BAR_COLUMNS, CLOSE, default_lookback
-from .device import resolve_decode
 from .forecast import Forecast, history_provenance
 from .generate import Progress, Prompt, generate
 from .normalization import denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES
 from .settings import ForecastSettings
-from .static_decode import decoder_pool, generate_static
 from .timefeatures import time_features
 
 # (bars as given, history timestamps, horizon) -> the horizon's bar times: the hook through which the
@@ -56,10 +56,10 @@ class KronosPipeline:
 
         ``decode``: how the decode loop runs, 'eager', 'static' (fixed shapes), 'graphs' (CUDA graphs of
         the static steps, CUDA only) or 'compiled' (the static steps compiled on a background thread; the
-        eager ones run until a shape is compiled); default in ``kronos.device.resolve_decode``. Greedy
+        eager ones run until a shape is compiled); default in ``kronos.accel.resolve_decode``. Greedy
         output is the same in every mode (compiled: to float rounding); so are sampled paths on the CPU
         (on CUDA, static/graphs draw their noise up front, which gives other paths for a seed than eager:
-        see ``kronos.static_decode``). The provenance's ``decode`` says which steps ran."""
+        see ``kronos.accel.static_decode``). The provenance's ``decode`` says which steps ran."""
         self.pair = pair
         self.future_timestamps = future_timestamps
         self.decode = resolve_decode(decode, pair.device)
@@ -187,8 +187,8 @@ class KronosPipeline:
                               settings.sampling, generator, progress)
         else:
             tokens = generate_static(pair.predictor, prompts, settings.horizon, settings.paths, pair.context,
-                                     settings.sampling, generator, progress, cuda_graphs=self.decode == "graphs",
-                                     pool=self._decoders, compiled=self.decode == "compiled", report=decode)
+                                     settings.sampling, generator, progress,
+                                     StaticDecoding(self.decode, self._decoders, report=decode))
             decode = {"decode_mode": self.decode, **decode}
         decoded, rebuilt = self._decode(tokens, settings.horizon, settings.anchor)
         if settings.anchor:  # reconstructions the decode did not give (a window that slid past the history's start)

@@ -38,10 +38,10 @@ def too_few_paths(paths: int) -> str | None:
 
 def app_decode() -> str | None:
     """How the app's pipelines run the decode loop: ``$KRONOS_STUDIO_DECODE`` ('compiled' pays in a
-    long-running process: ``kronos.device.resolve_decode``), else the library's default. Only the app reads
+    long-running process: ``kronos.accel.resolve_decode``), else the library's default. Only the app reads
     it: ``kronos serve --decode`` says it explicitly, and one-shot commands never compile (a compile takes
     longer than their forecasts)."""
-    from kronos.device import DECODE_MODES
+    from kronos.accel import DECODE_MODES
 
     decode = os.environ.get(DECODE_ENV) or None
     if decode is not None and decode not in DECODE_MODES:
@@ -51,5 +51,5 @@ def app_decode() -> str | None:
 
 
 def studio_pipeline(pair: KronosPair, decode: str | None = None) -> KronosPipeline:
-    """``decode``: see ``kronos.device.resolve_decode`` (default eager)."""
+    """``decode``: see ``kronos.accel.resolve_decode`` (default eager)."""
     return KronosPipeline(pair, future_timestamps=calendar_future_timestamps, decode=decode)

@@ -3,6 +3,7 @@ Checked on the source (every import, including those inside functions) and in a 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 import subprocess
 import sys
@@ -461,3 +462,45 @@ def test_the_service_guard_finds_closures_and_a_module_without_a_router(tmp_path
     problems = service_shape_problems(app_file, [route])
     assert len(problems) == 3 and "create_app is 47 lines" in problems[0] and "defines x inside" in problems[1]
     assert "orphan.py defines no module-level router" in problems[2]
+
+
+PLAIN_MODEL = ("kronos/layers.py", "kronos/model.py", "kronos/generate.py")
+ACCEL_INTERNALS = ("torch.library", "torch.ops", "torch.backends.mkldnn", "torch.compile(", "torch.cuda.graph",
+                   "torch._dynamo", "_linear_pointwise", "_reorder_linear_weight", "flash_attention")
+
+
+def accel_reaches(path: Path) -> list[str]:
+    """What a plain model module takes from the speed-up wing other than its public hooks (``from
+    kronos.accel import ...``): one of its submodules, or the machinery itself (oneDNN, torch.library,
+    the compiler, CUDA graphs, private attention kernels) written out in the code."""
+    bad = [f"{line}: imports {module}" for line, module, _ in imports_of(path) if module.startswith("kronos.accel.")]
+    source = path.read_text()
+    return bad + [f"names {name}" for name in ACCEL_INTERNALS if name in source]
+
+
+
+def test_the_plain_model_reads_without_the_speed_up_wing():
+    """layers, model and generate are the model as defined: packed weights, their operator, the static,
+    compiled and graph decoders live in kronos/accel, reached only through its public hooks."""
+    bad = [f"{name}: {what}" for name in PLAIN_MODEL for what in accel_reaches(ROOT / name)]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_function_of_the_speed_up_wing_takes_many_parameters():
+    """Options travel as objects (``StaticDecoding``), not as a dozen parameters; the one exception,
+    ``generate_static``, takes ``kronos.generate.generate``'s own parameters and its decoding."""
+    from kronos.generate import generate
+
+    limits = {"generate_static": len(inspect.signature(generate).parameters) + 1}
+    bad = [f"{p.relative_to(ROOT)}:{line} {name} takes {count}" for p in files("kronos/accel")
+           for line, name, count in wide_functions(p) if count > limits.get(name, MAX_PARAMETERS)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_wing_guards_catch_a_reintroduced_violation(tmp_path):
+    offender = tmp_path / "offender.py"
+    offender.write_text("import torch\nfrom kronos.accel.packed import Projection\n"
+                        "LIB = torch.library.Library('kronos', 'DEF')\n"
+                        "def loop(model, prompts, horizon, paths, context, sampling, generator):\n    pass\n")
+    assert accel_reaches(offender) == ["2: imports kronos.accel.packed", "names torch.library"]
+    assert wide_functions(offender) == [(4, "loop", 7)]

@@ -76,7 +76,7 @@ def run() -> None:
         signal.signal(signal.SIGINT, lambda *_: _leave(code))
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     working = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if compiling(working):  # a process ending mid-compile waits for it (kronos.static_decode): say so, not hang
+    if compiling(working):  # a process ending mid-compile waits for it (kronos.accel.static_decode): say so, not hang
         print("kronos: waiting for the decode steps compiling in the background to finish (up to a minute); "
               "Ctrl-C again quits now", file=sys.stderr, flush=True)
     if run_exit_handlers is None or working:
@@ -88,8 +88,8 @@ def run() -> None:
 def compiling(threads: list[threading.Thread]) -> bool:
     """Whether any of ``threads`` is a background build of compiled decode steps. Only a process that
     imported the decoders can have one, so this imports nothing (torch stays unloaded where it was)."""
-    static_decode = sys.modules.get("kronos.static_decode")
-    return static_decode is not None and any(t.name == static_decode.BUILD_THREAD_NAME for t in threads)
+    static_decode = sys.modules.get("kronos.accel.static_decode")
+    return static_decode is not None and static_decode.building(threads)
 
 
 def _leave(code: int) -> None:

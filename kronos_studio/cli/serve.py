@@ -53,7 +53,8 @@ def run_serve(args) -> int:
         raise CliError(f"--open serves without API keys, so only on a loopback host (127.0.0.1, ::1, localhost), "
                        f"not {args.host}: drop --open and give each user a key (kronos keys create)")
     if args.decode:
-        from kronos.device import default_device, resolve_decode
+        from kronos.accel import resolve_decode
+        from kronos.device import default_device
 
         try:
             resolve_decode(args.decode, default_device())

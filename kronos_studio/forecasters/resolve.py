@@ -176,7 +176,7 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one;
     ``chronos2``: the ensemble's Chronos-2 member, ``auto`` (when its weights are on this machine), ``off`` or a
     folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``); ``decode``: how the Kronos pipeline
-    runs its decode loop (``kronos.device.resolve_decode``; default eager).
+    runs its decode loop (``kronos.accel.resolve_decode``; default eager).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
     from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, model_reference
     from kronos_studio.forecasting import studio_pipeline

@@ -1,7 +1,7 @@
 """The forecast a long-running process makes once at start-up, before anyone asks: ``kronos serve --decode
 compiled`` and the app with ``KRONOS_STUDIO_DECODE=compiled``. It loads the model and, in compiled mode,
 starts compiling the decode steps of the shape the first requests most likely have (on a background thread:
-``kronos.static_decode``), so that they find them ready instead of waiting or running the eager steps."""
+``kronos.accel.static_decode``), so that they find them ready instead of waiting or running the eager steps."""
 from __future__ import annotations
 
 from collections.abc import Callable

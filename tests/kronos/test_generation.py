@@ -11,6 +11,8 @@ import pytest
 import torch
 from testkit import assert_threads_match_sequential_runs, random_bars
 
+from kronos.accel import attend_after_prefix, fused_linear, prefix_blocks_available, set_packed_linear
+from kronos.accel.packed import _PACKED_LINEAR_BUILT
 from kronos.config import CLOSE
 from kronos.errors import InputError
 from kronos.generate import (
@@ -23,15 +25,7 @@ from kronos.generate import (
     rope_at,
     shared_window,
 )
-from kronos.layers import (
-    _PACKED_LINEAR_BUILT,
-    KVCache,
-    attend_after_prefix,
-    fused_linear,
-    prefix_blocks_available,
-    rows_of,
-    set_packed_linear,
-)
+from kronos.layers import KVCache, rows_of
 from kronos.normalization import denormalize
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
@@ -395,7 +389,7 @@ def test_attention_after_a_shared_prefix_equals_masked_attention_over_the_copies
         expected = torch.nn.functional.scaled_dot_product_attention(
             q.float(), torch.cat([rows_of(prefix.k, rows), k], dim=2).float(),
             torch.cat([rows_of(prefix.v, rows), v], dim=2).float(), attn_mask=mask)
-        got = attend_after_prefix(q, k, v, prefix)
+        got = attend_after_prefix(q, k, v, rows_of(prefix.k, rows), rows_of(prefix.v, rows))
         assert got.dtype == dtype
         tolerance = 1e-5 if dtype == torch.float32 else 2e-2
         torch.testing.assert_close(got.float(), expected, rtol=tolerance, atol=tolerance)
@@ -403,7 +397,7 @@ def test_attention_after_a_shared_prefix_equals_masked_attention_over_the_copies
         same = [t.clone() for t in (q, k, v)]
         for t in same:
             t[: rows // prefixes] = t[0]
-        alike = attend_after_prefix(*same, prefix)[: rows // prefixes]
+        alike = attend_after_prefix(*same, rows_of(prefix.k, rows), rows_of(prefix.v, rows))[: rows // prefixes]
         assert torch.equal(alike, alike[:1].expand_as(alike))
     with torch.enable_grad():
         assert not prefix_blocks_available(q)  # training keeps the differentiable masked SDPA

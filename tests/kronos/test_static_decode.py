@@ -1,4 +1,4 @@
-"""The static-shape decode path (kronos/static_decode.py) against the eager one and the official code, and
+"""The static-shape decode path (kronos/accel/static_decode.py) against the eager one and the official code, and
 its CUDA graphs (run only where CUDA is present)."""
 from __future__ import annotations
 
@@ -11,22 +11,23 @@ import pytest
 import torch
 from testkit import assert_threads_match_sequential_runs, official_greedy, random_bars
 
-from kronos.checkpoints import load_pair
-from kronos.device import resolve_decode
-from kronos.generate import Generation, Prompt
-from kronos.layers import _PACKED_LINEAR_BUILT, linear, set_packed_linear
-from kronos.pipeline import KronosPipeline
-from kronos.sampling import SamplingConfig, sample, uniform_noise
-from kronos.static_decode import (
+from kronos.accel import linear, resolve_decode, set_packed_linear
+from kronos.accel.packed import _PACKED_LINEAR_BUILT
+from kronos.accel.static_decode import (
     GRAPH_WARMUP_STEPS,
     CudaGraphDecoder,
     DecoderPool,
     StaticDecoder,
+    StaticDecoding,
     StaticShape,
     generate_static,
     static_tokens,
     weights_version,
 )
+from kronos.checkpoints import load_pair
+from kronos.generate import Generation, Prompt
+from kronos.pipeline import KronosPipeline
+from kronos.sampling import SamplingConfig, sample, uniform_noise
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 NO_CUDA = "CUDA graphs need a CUDA device; none here (the GPU session runs this test)"
@@ -191,7 +192,8 @@ def test_a_pooled_decoder_serves_later_forecasts_of_its_shape(random_model):
     for seed, lengths in ((1, [40, 33]), (2, [35, 40]), (3, [20, 18])):  # one shape: 2 series, 64 slots, 32
         prompts = _prompts(lengths, 20, seed=seed)
         eager = generate(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(seed))
-        static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(seed), pool=pool)
+        static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(seed),
+                                 decoding=StaticDecoding(pool=pool))
         for (e1, e2), (s1, s2) in zip(eager, static):
             assert torch.equal(e1, s1) and torch.equal(e2, s2)
         assert len(pool._idle) == 1  # the same decoder, taken and given back
@@ -200,7 +202,8 @@ def test_a_pooled_decoder_serves_later_forecasts_of_its_shape(random_model):
     pool.give(key, pooled)
     with torch.no_grad():
         model.head.proj_s1.bias.add_(0.0)  # in place: a new version
-    generate_static(model, _prompts([40, 33], 20), 20, 3, 64, SAMPLED, torch.Generator().manual_seed(1), pool=pool)
+    generate_static(model, _prompts([40, 33], 20), 20, 3, 64, SAMPLED, torch.Generator().manual_seed(1),
+                   decoding=StaticDecoding(pool=pool))
     assert len(pool._idle) == 2 and pool._idle[0][1] is pooled and pool._idle[1][1] is not pooled
 
 
@@ -221,7 +224,8 @@ def test_the_graph_warm_up_leaves_no_trace(random_model):
     decoder.index.zero_()
     pool = DecoderPool()
     pool.give((shape, SAMPLED, None, "static", weights_version(model)), decoder)
-    static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4), pool=pool)
+    static = generate_static(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4),
+                             decoding=StaticDecoding(pool=pool))
     assert pool._idle[0][1] is decoder  # it served the forecast
     eager = generate(model, prompts, 20, 3, 64, SAMPLED, torch.Generator().manual_seed(4))
     for (e1, e2), (s1, s2) in zip(eager, static):
@@ -303,8 +307,9 @@ def test_graph_replay_equals_the_eager_static_steps(random_model, sampling, leng
         runs = []
         for cuda_graphs in (False, True):
             generator = torch.Generator(device="cuda").manual_seed(11)
+            mode = "graphs" if cuda_graphs else "static"
             runs.append(generate_static(model, prompts, horizon, 30, context, sampling, generator,
-                                        cuda_graphs=cuda_graphs, pool=pool))
+                                        decoding=StaticDecoding(mode, pool)))
         for (e1, e2), (g1, g2) in zip(*runs):
             assert torch.equal(e1, g1) and torch.equal(e2, g2)
     assert sum(isinstance(runner, CudaGraphDecoder) for _, runner in pool._idle) == 1  # captured once
@@ -371,7 +376,7 @@ def test_a_compiled_step_serves_every_step_of_a_forecast_without_recompiling(ran
 def test_a_failed_compilation_is_reported_and_the_forecast_goes_on(random_model, monkeypatch):
     """A compiler that cannot run (no C++ toolchain, say) must not break forecasting: the eager steps
     run, the provenance names the failure, and the build is not retried at every forecast."""
-    import kronos.static_decode as static_decode
+    import kronos.accel.static_decode as static_decode
 
     calls = []
 
@@ -415,7 +420,7 @@ def test_a_long_running_process_compiles_every_shape_it_meets(random_model, monk
     refuses: decoders sharing one code object would leave a service unable to compile its ninth shape
     for good. With the limit at 1 (set where the compiler runs: dynamo's config is per thread), two new
     shapes in a row must both compile."""
-    import kronos.static_decode as static_decode
+    import kronos.accel.static_decode as static_decode
 
     build = static_decode.CompiledDecoder.__init__
 
@@ -433,6 +438,16 @@ def test_a_long_running_process_compiles_every_shape_it_meets(random_model, monk
         assert pipeline.compile_failures() == {}
         later = KronosPipeline(pair, decode="compiled").predict(bars, horizon, paths=4, seed=7)
         assert later.provenance["decode"] == "compiled"
+
+
+def test_the_static_decoding_options_refuse_what_cannot_run():
+    """Compiled decoders are built and kept in a pool, so compiled mode without one is refused up front, as
+    is a mode the static loop does not run (eager is ``kronos.generate.generate``)."""
+    with pytest.raises(ValueError, match="needs a decoder pool"):
+        StaticDecoding("compiled")
+    with pytest.raises(ValueError, match="static decode modes"):
+        StaticDecoding("eager")
+    assert StaticDecoding("compiled", DecoderPool()).mode == "compiled"
 
 
 def test_a_compiled_decoder_in_use_is_not_compiled_again():
@@ -458,7 +473,7 @@ def test_a_process_that_ends_during_a_background_build_waits_for_it(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from kronos.static_decode import DecoderPool\n"
+        "from kronos.accel.static_decode import DecoderPool\n"
         "def build():\n"
         "    time.sleep(1.0)\n"
         f"    Path({str(marker)!r}).write_text('done')\n"

@@ -312,7 +312,7 @@ def test_an_exit_waiting_for_a_background_compile_says_so_and_a_ctrl_c_ends_it(t
     command's own code: no silent minute, no traceback."""
     script = (
         "import sys, threading, time\n"
-        "from kronos.static_decode import BUILD_THREAD_NAME\n"
+        "from kronos.accel.static_decode import BUILD_THREAD_NAME\n"
         "from kronos_studio.cli.main import run\n"
         "threading.Thread(target=time.sleep, args=(60,), name=BUILD_THREAD_NAME).start()\n"  # stands for inductor
         "sys.argv = ['kronos', 'keys', 'list']\n"

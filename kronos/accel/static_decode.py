@@ -24,7 +24,7 @@ Steps whose window slides (past the context) fall back to the exact eager path (
 the decoder hands its state back once, and the loop goes on eagerly with the same noise.
 
 On CUDA, ``CudaGraphDecoder`` captures the two steps in graphs and replays them; elsewhere the same
-steps run eagerly. Which one a pipeline uses is chosen in ``kronos.device.resolve_decode``.
+steps run eagerly. Which one a pipeline uses is chosen in ``kronos.accel.resolve_decode``.
 
 RNG: the noise is drawn before the loop from the forecast's generators, in the order the eager loop
 draws it, so on the CPU (a serial Mersenne Twister) the static path samples exactly the eager path's
@@ -41,14 +41,15 @@ import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
-from .device import resolve_decode
-from .generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
-from .layers import PathKVCache
-from .model import Kronos, TemporalEmbedding
-from .sampling import Generators, SamplingConfig, sample_with_noise, uniform_noise
+from ..generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
+from ..layers import PathKVCache
+from ..model import Kronos, TemporalEmbedding
+from ..sampling import Generators, SamplingConfig, sample_with_noise, uniform_noise
+from . import DECODE_MODES, resolve_decode
 
 CONTEXT_BUCKET = 64  # context slots per series are rounded up to a multiple of this
 HORIZON_BUCKET = 32  # generated slots per row likewise
@@ -56,7 +57,7 @@ DRAWS_PER_STEP = 2  # s1, then s2
 GRAPH_WARMUP_STEPS = 2  # eager runs on a side stream before capture (lazy inits, cuBLAS workspaces)
 MIN_REACH = 2  # generated slots a step reads at least: a compiled step's dynamic size is never 0 or 1 (specialised)
 DECODER_POOL_SIZE = 4  # decoders a pipeline keeps between forecasts (their caches and graphs hold memory)
-BUILD_THREAD_NAME = "kronos-decode-compile"  # a process's exit looks for threads of this name (kronos_studio.cli)
+BUILD_THREAD_NAME = "kronos-decode-compile"  # the background builds' threads: see ``building``
 # torch.compile options per device: on the CPU the compiled step calls its kernels from C++, not from a
 # Python wrapper (the per-call overhead is what a CPU decode step is made of: docs/speed.md).
 COMPILE_OPTIONS = {"cpu": {"cpp_wrapper": True}}
@@ -318,7 +319,17 @@ class CompiledDecoder:
         self.advance(self._span(reach))
 
 
-DecoderKey = tuple  # (StaticShape, SamplingConfig, event channels, runner kind, weights version)
+class DecoderKey(NamedTuple):
+    """What a pooled decoder serves: forecasts of this shape, sampling and event channels, run in ``mode``
+    ('static', 'graphs', 'compiled') on the weights of this ``weights_version``."""
+
+    shape: StaticShape
+    sampling: SamplingConfig
+    event_channels: int | None
+    mode: str
+    weights: tuple
+
+
 Runner = StaticDecoder | CudaGraphDecoder | CompiledDecoder
 
 
@@ -400,6 +411,12 @@ class DecoderPool:
             thread.join(timeout)
 
 
+def building(threads: list[threading.Thread]) -> bool:
+    """Whether any of ``threads`` is a background build of compiled decode steps, which a process that
+    ends waits for (``DecoderPool.build_in_background``): its exit can say so rather than seem to hang."""
+    return any(t.name == BUILD_THREAD_NAME for t in threads)
+
+
 def decoder_pool(model: Kronos) -> DecoderPool:
     """The model's decoder pool, kept on the model (a plain attribute, not in its state dict): a decoder
     depends only on the model and the shape, so every pipeline on one model shares its decoders and their
@@ -407,55 +424,61 @@ def decoder_pool(model: Kronos) -> DecoderPool:
     return model.__dict__.setdefault("_decoder_pool", DecoderPool())
 
 
+STATIC_MODES = tuple(mode for mode in DECODE_MODES if mode != "eager")  # the modes that run here
+
+
+@dataclass(frozen=True)
+class StaticDecoding:
+    """How ``generate_static`` runs the static steps: ``mode`` 'static' (eagerly), 'graphs' (replayed from
+    CUDA graphs) or 'compiled' (compiled by torch.compile, which needs a ``pool``). With a ``pool`` the
+    decoder comes from it and goes back to it (one allocation and capture per shape). ``report``, if given,
+    receives ``decode``: the steps that actually ran ('eager', 'static', 'graphs', 'compiled'), and in
+    compiled mode ``compile_pending`` / ``compile_failed`` (the reason)."""
+
+    mode: str = "static"
+    pool: DecoderPool | None = None
+    report: dict | None = None
+
+    def __post_init__(self):
+        if self.mode not in STATIC_MODES:
+            raise ValueError(f"the static decode modes are {STATIC_MODES}, got {self.mode!r}")
+        if self.mode == "compiled" and self.pool is None:
+            raise ValueError("compiled decoding needs a decoder pool")
+
+    def note(self, **facts) -> None:
+        if self.report is not None:
+            self.report.update(facts)
+
+
 @torch.no_grad()
 def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: int, context: int,
                     sampling: SamplingConfig, generator: Generators = None, progress: Progress | None = None,
-                    cuda_graphs: bool = False, pool: DecoderPool | None = None, compiled: bool = False,
-                    report: dict | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``generate`` through a StaticDecoder (``cuda_graphs``: its steps replayed from CUDA graphs;
-    ``compiled``: compiled by torch.compile) while every window fits the context, then the eager steps.
-    Same return value as ``generate``. With a ``pool``, the decoder comes from it and goes back to it (one
-    allocation and capture per shape). ``compiled`` needs a pool: the compiled decoder is built there on a
-    background thread after the first forecast of its shape, and until it is ready forecasts of that
-    shape run the eager steps. ``report``, if given, receives ``decode``: the steps that actually ran
-    ('eager', 'static', 'graphs', 'compiled'), and ``compile_pending`` / ``compile_failed`` (the reason)
-    in compiled mode."""
-    if compiled and (pool is None or cuda_graphs):
-        raise ValueError("compiled decoding needs a decoder pool and excludes CUDA graphs")
-    if report is not None:
-        report["decode"] = "eager"  # unless the static steps run (below)
+                    decoding: StaticDecoding = StaticDecoding()) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``generate`` through a StaticDecoder run as ``decoding`` says while every window fits the context,
+    then the eager steps; same return value. In compiled mode the compiled decoder is built in the pool
+    on a background thread after the first forecast of its shape, and until it is ready forecasts of that
+    shape run the eager steps (with the same noise: on the CPU the eager loop's own paths)."""
+    decoding.note(decode="eager")  # unless the static steps run (below)
     check_generation(prompts, horizon, paths, context, generator)
     model.eval()
     state = Generation(model, prompts, horizon, paths, context)
     logits = state.prefill()
-    rows = len(state.rows)
-    noise = None if sampling.temperature == 0 else uniform_noise(horizon, DRAWS_PER_STEP, rows, generator, logits)
+    noise = None if sampling.temperature == 0 else uniform_noise(horizon, DRAWS_PER_STEP, len(state.rows),
+                                                                 generator, logits)
     n_static = static_tokens(state.lengths, horizon, context)
-    runner = key = compiled_key = None
+    runner = key = None
+    compile_after = False
     if n_static:
-        shape = StaticShape.bucketed(len(prompts), paths, max(state.lengths), horizon)
         channels = None if state.seqs.events is None else state.seqs.events.shape[-1]
-        kind = "graphs" if cuda_graphs else "compiled" if compiled else "static"
-        key = (shape, sampling, channels, kind, weights_version(model))
-        runner = pool.take(key) if pool is not None else None
-        if runner is None and compiled:
-            # Not compiled yet (or its compiled decoder is running another forecast): this forecast runs
-            # the eager steps with the same noise (on the CPU the eager loop's own paths, and faster there
-            # than the plain static steps). The compiler starts when it is done: tracing holds the GIL, so
-            # beside the loop it would slow the forecast several-fold. A failed shape is not tried again.
-            failed = pool.failed.get(key)
-            if report is not None and not pool.has(key):
-                report.update({"compile_failed": failed} if failed else {"compile_pending": True})
-            compiled_key = None if failed else key
+        shape = StaticShape.bucketed(len(prompts), paths, max(state.lengths), horizon)
+        key = DecoderKey(shape, sampling, channels, decoding.mode, weights_version(model))
+        runner = _runner(model, key, decoding)
+        if runner is None:  # compiled mode, not compiled yet: the eager steps, with the same noise
+            compile_after = _compile_pending(key, decoding)
             n_static = 0
         else:
-            if runner is None:
-                decoder = StaticDecoder(model, shape, sampling, channels)
-                runner = CudaGraphDecoder(decoder) if cuda_graphs else decoder
-            decoder = runner if isinstance(runner, StaticDecoder) else runner.decoder
-            decoder.load(state, logits, noise)
-            if report is not None:
-                report["decode"] = kind
+            _decoder_of(runner).load(state, logits, noise)
+            decoding.note(decode=decoding.mode)
     for t in range(horizon):
         if t + 1 < n_static:
             runner.advance_step(t + 1)  # samples token t, then the trunk over it: writes slot t, reads 0..t
@@ -468,11 +491,39 @@ def generate_static(model: Kronos, prompts: list[Prompt], horizon: int, paths: i
         if progress is not None:
             progress(t + 1, horizon)
         if t + 1 == n_static:  # the static part is over: hand its tokens back, and its caches if steps follow
-            decoder.unload(state, n_static, n_static - 1 if n_static < horizon else 0)
-            if pool is not None:
-                pool.give(key, runner)
+            _decoder_of(runner).unload(state, n_static, n_static - 1 if n_static < horizon else 0)
+            if decoding.pool is not None:
+                decoding.pool.give(key, runner)
         if t + 1 < horizon and t + 1 >= n_static:
             logits = state.step()
-    if compiled_key is not None:  # once per shape: started now, later forecasts of it run the compiled steps
-        pool.build_in_background(compiled_key, lambda: CompiledDecoder(StaticDecoder(model, shape, sampling, channels)))
+    if compile_after:  # once per shape: started now, later forecasts of it run the compiled steps
+        decoding.pool.build_in_background(key, lambda: CompiledDecoder(_new_decoder(model, key)))
     return state.tokens(horizon)
+
+
+def _runner(model: Kronos, key: DecoderKey, decoding: StaticDecoding) -> Runner | None:
+    """The pooled runner of ``key``, else a new one; None in compiled mode while none is compiled (or its
+    compiled decoder is running another forecast)."""
+    runner = decoding.pool.take(key) if decoding.pool is not None else None
+    if runner is not None or decoding.mode == "compiled":
+        return runner
+    decoder = _new_decoder(model, key)
+    return CudaGraphDecoder(decoder) if decoding.mode == "graphs" else decoder
+
+
+def _new_decoder(model: Kronos, key: DecoderKey) -> StaticDecoder:
+    return StaticDecoder(model, key.shape, key.sampling, key.event_channels)
+
+
+def _decoder_of(runner: Runner) -> StaticDecoder:
+    return runner if isinstance(runner, StaticDecoder) else runner.decoder
+
+
+def _compile_pending(key: DecoderKey, decoding: StaticDecoding) -> bool:
+    """Whether to have the pool compile ``key``'s decoder after this forecast (it skips one that exists or
+    is being built), noted in the report: never again once it failed. The compiler starts after the
+    forecast, not beside it: tracing holds the GIL and would slow the forecast several-fold."""
+    failed = decoding.pool.failed.get(key)
+    if not decoding.pool.has(key):
+        decoding.note(**({"compile_failed": failed} if failed else {"compile_pending": True}))
+    return failed is None
