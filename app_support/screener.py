@@ -21,7 +21,7 @@ from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
 from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, with_input
 from kronos.quantiles import BAND_NAME
-from kronos.settings import ForecastSettings
+from kronos.settings import ForecastSettings, knobs
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 
@@ -521,8 +521,7 @@ def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | N
     if entry is None:
         return None, f"{series} is not in this run"
     state = {"sb_model": s.model_key, "sb_horizon": f.horizon, f"sb_lookback_{s.context}": f.lookback,
-             "sb_paths": f.paths, "sb_seed": f.seed, "sb_temperature": f.temperature, "sb_top_p": f.top_p,
-             "sb_top_k": f.top_k, "sb_anchor": f.anchor}
+             "sb_paths": f.paths, "sb_seed": f.seed, **{f"sb_{name}": getattr(f, name) for name in knobs()}}
     # The gate's fixes the run accepted are ticked on the Forecast page too (its checkboxes, by finding).
     state.update({f"fix_{finding_of_fix(f)}": True for f in run_.fixes})
     if entry.file is not None:  # the file itself is handed over by open_on_forecast

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
-from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default
+from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
 from . import source_inputs
@@ -34,16 +34,12 @@ class Inputs:
     models: list[ModelChoice]
     paths: int
     seed: int
-    temperature: float
-    top_p: float
-    top_k: int
+    sampling: dict  # each sampling knob of ForecastSettings (kronos.settings.knobs) -> its value
     adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
-    anchor: bool = default("anchor")  # Kronos fans start from the actual last close (off: the official output)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
-                                temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                                lookback=lookback or self.lookback, anchor=self.anchor)
+                                lookback=lookback or self.lookback, **self.sampling)
 
     def settings_or_stop(self, lookback: int):
         """The settings, or a message naming the bad one and a stopped page."""
@@ -120,29 +116,36 @@ def render() -> Inputs:
     paths = c1.number_input("Sample paths", MIN_BAND_PATHS, 1000, step=10, key=first_value("sb_paths", default("paths")),
                             help=f"At least {MIN_BAND_PATHS}: one path has no band and a P(up) of 0% or 100%")
     seed = c2.number_input("Seed", 0, 2**31 - 1, key=first_value("sb_seed", default("seed")))
-    temperature = sb.slider("Temperature", 0.0, 2.0, step=0.05, key=first_value("sb_temperature", default("temperature")),
-                            help="0 = greedy: every path takes the most likely token at each step, so all paths "
-                                 "are the same (one line, no band). Above 1 the fan widens, below it narrows")
-    top_p = sb.slider("Top-p", 0.05, 1.0, step=0.05, key=first_value("sb_top_p", default("top_p")),
-                      help="1.0 samples the model's whole distribution. Below 1 the least likely tokens are never "
-                           "drawn and the fan narrows (at 0.9, the official default, the bundled model's band held "
-                           "0.68-0.75 of outcomes where it promises 0.80: docs/scores.md)")
-    with sb.expander("More sampling options", expanded=False):
-        top_k = st.number_input("Top-k (0 = off)", 0, 1024, key=first_value("sb_top_k", default("top_k")))
-        anchor = st.toggle("Start the fan at the last close", key=first_value("sb_anchor", default("anchor")),
-                           help="Kronos continues its tokenizer's reconstruction of the history, which can sit a "
-                                "few percent off the last close, so the whole fan jumps at its first step. On: "
-                                "every path is moved by that reconstruction error (one factor for open, high, low "
-                                "and close). Off: the official model's output exactly.")
+    sampling = sampling_controls(sb)
     if model is not None and model.mixes:
         sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member, which samples this many paths "
                    f"(the statistical members draw at least {CHEAP_MEMBER_PATHS}: their quantiles are read); the "
                    "mixture has this many paths and the seed drives them all.")
     inputs = Inputs(source, chosen.sample or None, chosen.symbol, chosen.exchange, chosen.interval, chosen.upload,
                     chosen.timezone or None, chosen.calendar or None, int(lookback), int(horizon), model, choices,
-                    int(paths), int(seed), float(temperature), float(top_p), int(top_k), chosen.adjusted, bool(anchor))
+                    int(paths), int(seed), sampling, chosen.adjusted)
     st.session_state[STATE_KEY] = inputs
     return inputs
+
+
+def sampling_controls(sb) -> dict:
+    """A widget per sampling knob of ``ForecastSettings`` (``kronos.settings.knobs``), keyed ``sb_<name>``:
+    the often changed ones in the sidebar, the rest folded away; name -> value."""
+    shown = knobs()
+    values = {name: knob_widget(sb, name, value, knob) for name, (value, knob) in shown.items() if not knob.more}
+    with sb.expander("More sampling options", expanded=False):
+        values |= {name: knob_widget(st, name, value, knob) for name, (value, knob) in shown.items() if knob.more}
+    return values
+
+
+def knob_widget(where, name: str, value, knob):
+    """The widget a knob's type asks for: a toggle (bool), a slider (float), a number box (int)."""
+    key = first_value(f"sb_{name}", value)
+    if isinstance(value, bool):
+        return bool(where.toggle(knob.label, key=key, help=knob.help))
+    if isinstance(value, float):
+        return float(where.slider(knob.label, float(knob.low), float(knob.high), step=knob.step, key=key, help=knob.help))
+    return int(where.number_input(knob.label, int(knob.low), int(knob.high), key=key, help=knob.help))
 
 
 def current() -> Inputs:

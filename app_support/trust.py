@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kronos.quantiles import BAND_NAME
+from kronos.settings import knobs
 from kronos_studio.evaluation.trust import (
     STALE_BAND_NOTE,
     STALE_CRPS_NOTE,
@@ -27,7 +28,7 @@ from .runs import LRUStore, ProgressBar
 DEFAULT_CUTOFFS = 20
 TIME_LIMIT_S = 120
 FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibration
-SAMPLING = ("temperature", "top_p", "top_k", "lookback", "anchor")
+SAMPLING = (*knobs(), "lookback")  # a calibration fitted with another value of one of these does not apply
 
 
 INCLUDE_TRAINED_LABEL = "Include cut-offs inside the model's training period"

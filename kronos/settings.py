@@ -1,9 +1,10 @@
 """What a forecast is asked for, without torch or pandas: ``ForecastSettings``, the one home of every
-sampling default (the CLI's options, the app's sidebar, the Screener and ``kronos batch`` read theirs
-from it), and ``SamplingConfig``, its temperature / top-k / top-p as the sampler takes them."""
+sampling default and of how each sampling knob is offered (``Knob``: the CLI's options, the app's
+sidebar, the Screener, ``kronos batch`` and the HTTP schema read theirs from it), and ``SamplingConfig``,
+its temperature / top-k / top-p as the sampler takes them."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .errors import InputError
 from .normalization import CLIP
@@ -42,22 +43,54 @@ class SamplingConfig:
 
 
 @dataclass(frozen=True)
+class Knob:
+    """How a sampling knob is offered to a person, read by every entry point so that a new knob is a field
+    here and the code that uses it, nothing else: the CLI makes an option of it (a bool that defaults on
+    becomes ``no-<name>``), the app a widget (a toggle for a bool, a slider for a float, a number box for an
+    int; ``more``: folded away as rarely changed). ``low``/``high`` bound the app's widget only; the values
+    a forecast accepts are checked by ``ForecastSettings`` itself, one rule for every caller."""
+
+    label: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    more: bool = False
+
+
+def knob(default, **how):
+    return field(default=default, metadata={"knob": Knob(**how)})
+
+
+@dataclass(frozen=True)
 class ForecastSettings:
     horizon: int
     paths: int = 30
     seed: int = 0
-    temperature: float = 1.0
+    temperature: float = knob(1.0, label="Temperature", low=0.0, high=2.0, step=0.05,
+                              help="0 = greedy: every path takes the most likely token at each step, so all paths "
+                                   "are the same (one line, no band). Above 1 the fan widens, below it narrows")
     # 1.0: every token at the model's own probability. The official predictor's default, 0.9, cuts each
     # step's least likely tokens, which narrows the fan: on periods the bundled model never trained on its
     # p10-p90 band covered 0.68-0.75 at 0.9 and 0.80-0.83 at 1.0, its CRPS moving by -0.010 to +0.035
     # (docs/scores.md, "Sampling the whole distribution"). Greedy equivalence with the official is unaffected.
-    top_p: float = 1.0
-    top_k: int = 0
+    top_p: float = knob(1.0, label="Top-p", low=0.05, high=1.0, step=0.05,
+                        help="1.0 samples the model's whole distribution. Below 1 the least likely tokens are never "
+                             "drawn and the fan narrows (at 0.9, the official default, the bundled model's band held "
+                             "0.68-0.75 of outcomes where it promises 0.80: docs/scores.md)")
+    top_k: int = knob(0, label="Top-k (0 = off)", low=0, high=1024, more=True,
+                      help="keep only the k likeliest tokens at each step")
     lookback: int | None = None  # None: default_lookback(context, horizon); given: exactly that many bars
-    clip: float = CLIP
+    clip: float = knob(CLIP, label="Clip (standard deviations)", low=1.0, high=10.0, step=0.5, more=True,
+                       help="history values further than this many standard deviations from the lookback's mean "
+                            "are clipped before the model reads them (Kronos's own default: 5)")
     # Start the fan from the actual last bar, not from the tokenizer's reconstruction of it (False: the
     # official predictor's output exactly). See ``anchor_offset``.
-    anchor: bool = True
+    anchor: bool = knob(True, label="Start the fan at the last close", more=True,
+                        help="Kronos continues its tokenizer's reconstruction of the history, which can sit a few "
+                             "percent off the last close, so the whole fan jumps at its first step. On: every path "
+                             "is moved by that reconstruction error (one factor for open, high, low and close). "
+                             "Off: the official model's output exactly.")
 
     def __post_init__(self):
         if self.horizon < 1:
@@ -66,6 +99,8 @@ class ForecastSettings:
             raise InputError(f"paths must be at least 1, got {self.paths}")
         if self.lookback is not None and self.lookback < 2:
             raise InputError(f"lookback must be at least 2 bars, got {self.lookback}")
+        if not self.clip > 0:
+            raise InputError(f"clip must be above 0 standard deviations, got {self.clip}")
         try:
             _ = self.sampling  # SamplingConfig validates temperature, top-k and top-p
         except ValueError as e:
@@ -82,12 +117,16 @@ class ForecastSettings:
 REQUEST_FIELDS = ("horizon", "paths", "seed", "lookback")
 
 
+def knobs() -> dict[str, tuple[object, Knob]]:
+    """name -> (default, Knob) of every setting that shapes the sampled distribution, in field order."""
+    return {f.name: (f.default, f.metadata["knob"]) for f in fields(ForecastSettings) if "knob" in f.metadata}
+
+
 def sampling_defaults() -> dict:
     """Each setting that shapes the sampled distribution, with its default: ``ForecastSettings``' own
     (temperature, top-p, top-k, clip, anchor) and the predictor's precision. A forecast with another
     value of any of them is an experiment."""
-    return {**{f.name: f.default for f in fields(ForecastSettings) if f.name not in REQUEST_FIELDS},
-            "precision": DEFAULT_PRECISION}
+    return {**{name: value for name, (value, _) in knobs().items()}, "precision": DEFAULT_PRECISION}
 
 
 def default(name: str):

@@ -58,10 +58,10 @@ def positive(kind):
 
 
 def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None:
-    """The sampling options every forecasting command shares, their defaults read from the one
-    ``kronos.settings.ForecastSettings``: --horizon, --paths, --seed, --temperature, --top-p, --top-k,
-    --lookback, --no-anchor."""
-    from kronos.settings import default
+    """The sampling options every forecasting command shares: --horizon, --paths, --seed, --lookback and
+    one option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), defaults read
+    from there."""
+    from kronos.settings import default, knobs
 
     g = p.add_argument_group("sampling")
     # Numbers are checked by ForecastSettings itself: one rule and one message for every caller.
@@ -69,23 +69,24 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     g.add_argument("--paths", type=int, default=default("paths"),
                    help=f"sample paths (default {default('paths')})")
     g.add_argument("--seed", type=int, default=default("seed"), help="random seed: same seed, same paths")
-    g.add_argument("--temperature", type=float, default=default("temperature"),
-                   help=f"sampling temperature, 0 = greedy (default {default('temperature')})")
-    g.add_argument("--top-p", type=float, default=default("top_p"), help=f"nucleus share (default {default('top_p')})")
-    g.add_argument("--top-k", type=int, default=default("top_k"), help="keep the k likeliest tokens (0 = off)")
     g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
-    g.add_argument("--no-anchor", action="store_true",
-                   help="do not move Kronos paths to start from the actual last close (the official output exactly: "
-                        "the fan then starts from the tokenizer's reconstruction of the last bar)")
+    for name, (value, knob) in knobs().items():
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):  # a switch: the option turns it away from its default
+            g.add_argument(f"--{'no-' if value else ''}{flag}", dest=name, action="store_false" if value else "store_true",
+                           help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
+        else:
+            g.add_argument(f"--{flag}", dest=name, type=type(value), default=value,
+                           help=f"{knob.label.lower()}: {knob.help} (default {value})")
 
 
 def sampling_settings(args):
     """The ``ForecastSettings`` the sampling options ask for (one line naming a bad value otherwise)."""
-    from kronos.settings import ForecastSettings
+    from kronos.settings import ForecastSettings, knobs
 
     try:
-        return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, temperature=args.temperature,
-                                top_p=args.top_p, top_k=args.top_k, lookback=args.lookback, anchor=not args.no_anchor)
+        return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
+                                **{name: getattr(args, name) for name in knobs()})
     except ValueError as e:
         raise CliError(str(e)) from None
 

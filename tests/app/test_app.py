@@ -500,6 +500,22 @@ def test_the_sampling_controls_are_in_the_sidebar_not_behind_an_expander(new_app
     assert not sampling & folded
 
 
+def test_every_sampling_knob_has_a_sidebar_control_that_reaches_the_settings(new_app):
+    """The sidebar draws its sampling controls from ``kronos.settings.knobs``: each knob (clip too, which had
+    no control) has a widget keyed ``sb_<name>`` whose value the page's settings carry."""
+    from app_support.sidebar import STATE_KEY
+    from kronos.settings import knobs
+
+    at = new_app().run()
+    widgets = {w.key: w for w in [*at.sidebar.number_input, *at.sidebar.slider, *at.sidebar.toggle]}
+    for name, (default, knob) in knobs().items():
+        widget = widgets[f"sb_{name}"]
+        assert widget.label == knob.label and widget.value == default
+        other = (not default) if isinstance(default, bool) else (knob.low if default != knob.low else knob.high)
+        widget.set_value(other).run()
+        assert not at.exception and getattr(at.session_state[STATE_KEY].settings(), name) == other, name
+
+
 MEMBER_NAMES = {"kronos": "Kronos", "bootstrap": "Bootstrap", "garch": "GARCH", "gjr_garch": "GJR-GARCH", "har": "HAR",
                 "random_walk": "Random walk"}  # the bundled meta-learner's order
 

@@ -37,7 +37,8 @@ def test_store_is_lru():
 
 
 def inputs(lookback, horizon):
-    return Inputs("sample", "x", "", "", "1d", None, None, None, lookback, horizon, None, [], 30, 0, 1.0, 0.9, 0)
+    return Inputs("sample", "x", "", "", "1d", None, None, None, lookback, horizon, None, [], 30, 0,
+                  {"temperature": 1.0, "top_p": 0.9, "top_k": 0})
 
 
 def test_lookback_is_the_chosen_one_within_the_model_context():
