@@ -1,49 +1,18 @@
 """Drift read from the ledger: a forecaster calibrated on a calm regime is flagged once the series turns
-volatile and not before; too few scored forecasts say how many more; the p-values are scipy's."""
+volatile and not before; too few scored forecasts say how many more; the p-values are scipy's;
+``kronos ledger drift`` prints and writes it."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from ledger_helpers import cut, forecast
+from ledger_helpers import CHANGE, HORIZON, calm_forecast, cut, record_and_score, regime_series
 from scipy import stats
 
-from data_sources import Bars
 from kronos_studio.ledger import drift
 from kronos_studio.ledger.drift import ALPHA, DRIFTING, MIN_SCORED, NOMINAL, OK, TOO_FEW, accepted_coverage
-
-CALM, WILD = 0.003, 0.012  # one-bar log-return volatility before and after the change
-CHANGE = 200  # the bar the regime changes at
-HORIZON = 3
-
-
-def regime_series(n: int = 400, seed: int = 3) -> Bars:
-    """Hourly bars whose volatility quadruples at bar CHANGE."""
-    rng = np.random.default_rng(seed)
-    sigma = np.where(np.arange(n) < CHANGE, CALM, WILD)
-    close = 50 * np.exp(np.cumsum(rng.normal(0, sigma)))
-    open_ = np.r_[close[0], close[:-1]]
-    frame = pd.DataFrame({"timestamp": pd.date_range("2024-06-03", periods=n, freq="1h", tz="UTC"), "open": open_,
-                          "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
-                          "close": close, "volume": rng.uniform(1e3, 5e3, n)})
-    return Bars.from_frame(frame, source="file", symbol="REGIME", interval="1h")
-
-
-def calm_forecast(bars: Bars, at: int, paths: int = 100):
-    """A forecast from ``bars[:at]`` that believes the calm regime lasts: Gaussian log-returns of CALM."""
-    last = float(bars.frame["close"].iloc[at - 1])
-    rng = np.random.default_rng(at)
-    close = last * np.exp(np.cumsum(rng.normal(0, CALM, (paths, HORIZON)), axis=1))
-    values = np.stack([close, close * 1.001, close * 0.999, close, np.full_like(close, 1e3),
-                       np.full_like(close, 5e4)], axis=2)
-    return forecast(bars, at, horizon=HORIZON, paths=paths, seed=at, model="calm", values=values)
-
-
-def record_and_score(ledger, bars: Bars, origins, upto: int) -> None:
-    """Record a calm forecast at each origin, then score them on the bars known at bar ``upto``."""
-    for at in origins:
-        ledger.record(calm_forecast(bars, at), cut(bars, at))
-    ledger.score(cut(bars, upto))
 
 
 def only(report, model: str = "calm"):
@@ -51,7 +20,7 @@ def only(report, model: str = "calm"):
     return one
 
 
-def test_a_calm_forecaster_is_ok_before_the_volatility_doubles_and_drifting_after(ledger):
+def test_a_calm_forecaster_is_ok_before_the_volatility_quadruples_and_drifting_after(ledger):
     bars = regime_series()
     record_and_score(ledger, bars, range(60, CHANGE - HORIZON, 2), CHANGE)
     before = only(drift.drift_report(ledger))
@@ -119,3 +88,29 @@ def test_the_p_values_are_scipys_on_known_inputs():
     assert stats.binomtest(round(low * n), n, NOMINAL).pvalue >= ALPHA > stats.binomtest(round(low * n) - 1, n, NOMINAL).pvalue
     assert stats.binomtest(round(high * n), n, NOMINAL).pvalue >= ALPHA
     assert high == 1.0 or stats.binomtest(round(high * n) + 1, n, NOMINAL).pvalue < ALPHA
+
+
+def test_kronos_ledger_drift_writes_one_entry_per_series_and_model(ledger, ledger_url, monkeypatch, tmp_path, capsys):
+    from kronos_studio.cli.main import main
+
+    bars = regime_series()
+    record_and_score(ledger, bars, range(CHANGE - HORIZON, 400 - HORIZON, 2), 400)
+    record_and_score(ledger.scoped("team"), bars, range(60, 60 + 2 * 5, 2), 100)
+    monkeypatch.setenv("KRONOS_STUDIO_DB", ledger_url)
+    out = tmp_path / "drift.json"
+    assert main(["ledger", "drift", "--json", str(out), "--last", "25"]) == 0
+    entries = {e["workspace"]: e for e in json.loads(out.read_text())}
+    assert set(entries) == {"default", "team"}
+    wild, few = entries["default"], entries["team"]
+    assert {"state", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_ci95", "scored"} <= set(wild)
+    expected = drift.drift_report(ledger.scoped("default"), 25)[0].to_dict()
+    assert wild == expected and wild["state"] == DRIFTING and wild["scored"] == 25
+    assert few["state"] == TOO_FEW and few["scored"] == 5 and few["more_needed"] == MIN_SCORED - 5
+    printed = capsys.readouterr()
+    assert "REGIME 1h (file)  calm  25 scored, coverage" in printed.out and f"{MIN_SCORED - 5} more" in printed.out
+    assert "wrote" in printed.err
+
+    assert main(["ledger", "drift", "--workspace", "team", "--json", str(out)]) == 0
+    assert [e["workspace"] for e in json.loads(out.read_text())] == ["team"]
+    assert main(["ledger", "drift", "--last", "5"]) == 2
+    assert f"--last 5 is below the {MIN_SCORED} scored forecasts a drift test needs" in capsys.readouterr().err
