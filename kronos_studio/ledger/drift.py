@@ -169,7 +169,8 @@ def _random_walk_crps_pct(forecast, steps: np.ndarray, actual: np.ndarray, retur
     """The mean fair CRPS (% of the last close) of ``RandomWalk`` from the forecast's last bar, with the
     volatility of the returns known then, on the forecast's scored ``steps``; NaN with too few returns."""
     walk = RandomWalk(paths=RW_PATHS)
-    known = returns[returns.index <= forecast.last_bar_at].to_numpy()[-walk.window:]
+    end = int(returns.index.searchsorted(forecast.last_bar_at, side="right"))  # known at its last bar, not later
+    known = returns.to_numpy()[max(0, end - walk.window):end]
     if len(known) < RW_MIN_RETURNS:
         return float("nan")
     # A history whose closes have exactly these returns and end at the forecast's last close: all the
