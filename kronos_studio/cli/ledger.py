@@ -43,11 +43,13 @@ def register(sub) -> None:
     e.set_defaults(func=run_export)
     i = ledger_sub.add_parser("info", help="where the ledger is and what it holds")
     i.set_defaults(func=run_info)
+    from kronos.quantiles import BAND_NAME, band_nominal
+
     d = ledger_sub.add_parser("drift", help="is a model still calibrated and better than the random walk?",
                               description="Per workspace, series and model, over the newest scored forecasts: "
-                                          "p10-p90 coverage of the first forecast bar (binomial test against "
-                                          "0.80), PIT uniformity (Kolmogorov-Smirnov) and CRPS skill against "
-                                          "the random walk with its 95%% interval; the state ok, drifting or too "
+                                          f"{BAND_NAME} coverage of the first forecast bar (binomial test against "
+                                          f"{band_nominal():.2f}), PIT uniformity (Kolmogorov-Smirnov) and CRPS skill against "
+                                          "the random walk with its 95% interval; the state ok, drifting or too "
                                           "few scored forecasts (docs/ledger.md#drift).")
     d.add_argument("--json", default=None, metavar="OUT", help="also write one JSON entry per series and model")
     d.add_argument("--last", type=int, default=None, metavar="N",

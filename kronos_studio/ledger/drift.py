@@ -43,7 +43,7 @@ from .frames import SERIES, default_settings_only
 # The thresholds of drift: one home (docs/ledger.md#drift quotes them).
 DRIFT_LAST = 30  # scored forecasts judged per series and model: the newest ones
 MIN_SCORED = 20  # fewer: "too few scored forecasts" (a binomial test on fewer cannot see a 0.80 -> 0.60 fall)
-ALPHA = 0.01  # a test's p-value below this flags drift; three tests per model keep false alarms near 3%
+ALPHA = 0.01  # a p-value below this flags drift: two tests at 1% each keep a calibrated model's false alarms rare
 DRIFT_STEP = 1  # the step coverage and PIT are read at (see above: independent across forecasts)
 RW_MIN_RETURNS = 20  # one-bar returns known before a forecast for its random-walk reference
 RW_PATHS = 200  # the random walk's paths (the walk-forward's baselines draw as many)
