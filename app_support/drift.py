@@ -12,8 +12,8 @@ from kronos_studio.ledger.drift import ALPHA, DRIFT_LAST, MIN_SCORED, NOMINAL, D
 from .charts import MODEL_COLORS
 
 STATE_ICONS = {"ok": "✅ ok", "drifting": "⚠️ drifting", "too few scored forecasts": "⏳ too few scored forecasts"}
-COLUMNS = ["model", "state", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_low",
-           "skill_high", "detail"]
+COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_low",
+           "skill_high"]  # the why beside the state: the numbers behind it follow
 
 
 def series_drift(book, series: tuple[str, str, str], models, experiments: bool = False) -> list[Drift]:
