@@ -1,11 +1,13 @@
 """Track record page: the forecasts kept in the ledger, drawn as the fans they were, with what really
-happened on top; every forecast's realized CRPS, coverage and direction; filters and downloads."""
+happened on top; every forecast's realized CRPS, coverage and direction; each model's drift; filters and
+downloads."""
 import io
 
 import streamlit as st
 
 from app_support import ledger
 from app_support.charts import CHART_CONFIG, track_record_chart
+from app_support.drift import drift_chart, drift_table, explanation, series_drift
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.ledger import shown_url
 from kronos_studio.ledger.frames import counted, default_settings_only, realized_by_model
@@ -126,6 +128,25 @@ if len(members):
         "forecasts": pct("forecasts"), "scored": pct("forecasts scored"), "steps": pct("bars scored"),
         "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
         "direction_hit": pct("direction hit", format="percent")})
+
+st.subheader("Drift")
+if series == ALL:
+    st.caption("Choose one series to see whether each of its models still holds its calibration and its skill.")
+elif len(table):
+    report = series_drift(book, series, table["model"].unique(), experiments=not defaults_only)
+    st.caption(explanation())
+    st.dataframe(drift_table(report), hide_index=True, key="tr_drift", column_config={
+        "scored": pct("forecasts judged"), "coverage": pct(f"{BAND_NAME} coverage, bar 1", format="percent"),
+        "coverage_p_value": pct("coverage p (binomial)", format="%.2g"),
+        "pit_p_value": pct("PIT p (Kolmogorov-Smirnov)", format="%.2g"),
+        "skill": pct("CRPS skill vs random walk", format="percent"), "skill_low": pct("95% low", format="percent"),
+        "skill_high": pct("95% high", format="percent"), "detail": st.column_config.TextColumn("why", width="large")})
+    judged = [d for d in report if d.rolling["coverage"].notna().any()]
+    if judged:
+        pick = (st.selectbox("Drift of", [d.model for d in judged], key="tr_drift_model") if len(judged) > 1
+                else judged[0].model)
+        st.plotly_chart(drift_chart(next(d for d in judged if d.model == pick)), key="tr_drift_chart",
+                        config=CHART_CONFIG)
 
 
 def _steps_parquet() -> bytes:

@@ -1,4 +1,4 @@
-"""``kronos ledger``: score recorded forecasts on the bars that arrived since, export the track record,
+"""``kronos ledger``: score recorded forecasts on the bars that arrived since, export the track record, judge drift,
 say where the ledger is. ``kronos forecast`` records every forecast (``--no-ledger`` opts out) through
 ``open_in_background`` and ``record`` below."""
 from __future__ import annotations
@@ -43,6 +43,22 @@ def register(sub) -> None:
     e.set_defaults(func=run_export)
     i = ledger_sub.add_parser("info", help="where the ledger is and what it holds")
     i.set_defaults(func=run_info)
+    from kronos.quantiles import BAND_NAME, band_nominal
+
+    d = ledger_sub.add_parser("drift", help="is a model still calibrated and better than the random walk?",
+                              description="Per workspace, series and model, over the newest scored forecasts: "
+                                          f"{BAND_NAME} coverage of the first forecast bar (binomial test against "
+                                          f"{band_nominal():.2f}), PIT uniformity (Kolmogorov-Smirnov) and CRPS skill against "
+                                          "the random walk with its 95% interval; the state ok, drifting or too "
+                                          "few scored forecasts (docs/ledger.md#drift).")
+    d.add_argument("--json", default=None, metavar="OUT", help="also write one JSON entry per series and model")
+    d.add_argument("--last", type=int, default=None, metavar="N",
+                   help="judge the N newest scored forecasts of each series and model (default: the drift setting)")
+    d.add_argument("--workspace", default=None, metavar="W", help="only this workspace (default: every one)")
+    d.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
+    d.add_argument("--experiments", action="store_true",
+                   help="count forecasts made at non-default sampling settings too")
+    d.set_defaults(func=run_drift)
 
 
 def open_ledger(hint: str = ""):
@@ -220,3 +236,46 @@ def run_info(args) -> int:
     finally:
         ledger.close()
     return 0
+
+
+def run_drift(args) -> int:
+    import json
+
+    from kronos_studio.ledger.drift import DRIFT_LAST, MIN_SCORED, drift_report
+
+    last = DRIFT_LAST if args.last is None else args.last
+    if last < MIN_SCORED:
+        raise CliError(f"--last {last} is below the {MIN_SCORED} scored forecasts a drift test needs: "
+                       f"use --last {MIN_SCORED} or more")
+    ledger = open_ledger()
+    try:
+        book = ledger.scoped(args.workspace) if args.workspace else ledger
+        report = drift_report(book, last, experiments=args.experiments,
+                              **({"symbol": args.symbol} if args.symbol else {}))
+    finally:
+        ledger.close()
+    if not report:
+        where = f" of workspace {args.workspace}" if args.workspace else ""
+        print(f"no forecasts{where}{f' of {args.symbol}' if args.symbol else ''} in the ledger: nothing to judge",
+              file=sys.stderr)
+    for d in report:
+        print(f"{d.workspace}  {d.symbol} {d.interval} ({d.source})  {d.model}  {_drift_numbers(d)}  {d.detail}")
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps([d.to_dict() for d in report], indent=2))
+        except OSError as e:
+            raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
+        print(f"wrote {args.json}: {len(report)} series and models", file=sys.stderr)
+    return 0
+
+
+def _drift_numbers(d) -> str:
+    """'30 scored, coverage 0.33 (p 3.8e-08), PIT p 0.0024, skill -0.16 (-0.23 to -0.06)'."""
+    import math
+
+    if math.isnan(d.coverage):  # too few to judge
+        return f"{d.scored} scored"
+    skill = (f"skill {d.skill:+.2f} ({d.skill_ci95[0]:+.2f} to {d.skill_ci95[1]:+.2f})" if not math.isnan(d.skill)
+             else "skill n/a (no random-walk reference yet)")
+    return (f"{d.scored} scored, coverage {d.coverage:.2f} (p {d.coverage_p_value:.2g}), "
+            f"PIT p {d.pit_p_value:.2g}, {skill}")

@@ -242,3 +242,8 @@ def realized_members(conn: Connection, parents: Sequence[int]) -> pd.DataFrame:
     ensembles = predictions_frame(conn, ids=table["parent_id"].astype("int64").unique().tolist())
     own = realized_by_model(ensembles.assign(model="ensemble")).rename(columns={"model": "member"})
     return pd.concat([own.assign(weight=np.nan), members], ignore_index=True)[MEMBERS_REALIZED]
+
+
+def workspaces(conn: Connection) -> list[str]:
+    """The workspaces with forecasts in the ledger, by name."""
+    return list(conn.execute(select(P.workspace).distinct().order_by(P.workspace)).scalars())

@@ -1,5 +1,5 @@
 """The ledger as the service and the MCP server answer it: query filters from request parameters, tables
-as JSON records, the realized track record per model."""
+as JSON records, the realized track record per model, drift."""
 from __future__ import annotations
 
 import json
@@ -39,3 +39,16 @@ def track_record_body(ledger, filters: dict, include_experiments: bool = False) 
         table, left_out = default_settings_only(table)
     return {"models": records(realized_by_model(table)), "series": records(ledger.series_frame()),
             "experiments_left_out": left_out}
+
+
+def drift_body(ledger, filters: dict, last: int | None = None, include_experiments: bool = False) -> dict:
+    """Drift of each series and model of a (scoped) ledger's forecasts matching ``filters``
+    (``kronos_studio.ledger.drift``): the window judged and one entry per series and model."""
+    from kronos_studio.ledger.drift import DRIFT_LAST, MIN_SCORED, drift_report
+
+    last = DRIFT_LAST if last is None else last
+    if last < MIN_SCORED:
+        raise ServiceError(422, f"last={last} is below the {MIN_SCORED} scored forecasts a drift test needs: "
+                                f"use last={MIN_SCORED} or more")
+    report = drift_report(ledger, last, experiments=include_experiments, **filters)
+    return {"last": last, "drift": [d.to_dict() for d in report]}

@@ -282,3 +282,38 @@ def test_experiments_are_shown_with_their_settings_and_left_out_of_the_summaries
     assert at.metric[0].value == "3"
     pooled = (table["crps_pct"] * table["scored_steps"]).sum() / table["scored_steps"].sum()
     assert at.metric[2].value == f"{pooled:.3f}" != f"{alone['crps_pct']:.3f}"
+
+
+def test_drift_state_in_the_table_and_a_rolling_chart_with_the_thresholds(new_app):
+    """Issue 43 item 1: a forecaster that keeps the calm regime's volatility is drifting on the volatile half."""
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import CHANGE, HORIZON, record_and_score, regime_series
+
+    from kronos_studio.ledger.drift import ALPHA, NOMINAL, drift_report
+
+    with book() as ledger:
+        record_and_score(ledger, regime_series(), range(CHANGE - HORIZON, 400 - HORIZON, 2), 400)
+        [expected] = drift_report(ledger)
+    at = new_app().run()
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and not at.error, text(at.error)
+    assert list(at.dataframe[0].value["model"].unique()) == ["calm"]  # the forecasts' table comes first, as before
+    drift = next(d.value for d in at.dataframe if "coverage_p_value" in d.value.columns)
+    row = drift.iloc[0]
+    assert row["model"] == "calm" and "drifting" in row["state"] and row["scored"] == expected.scored
+    assert row["coverage"] == expected.coverage and row["coverage_p_value"] == expected.coverage_p_value
+    assert "binomial" in row["detail"] and "worse than the random walk" in row["detail"]
+    assert f"p < {ALPHA:g}" in text(at.caption)
+    chart = at.get("plotly_chart")[-1].proto.spec
+    fig = json.loads(chart)
+    names = {t.get("name") for t in fig["data"]}
+    assert {"coverage", "skill", f"accepted by the binomial test (p ≥ {ALPHA:g})"} <= names
+    lines = [s for s in fig["layout"]["shapes"] if s.get("type") == "line"]
+    assert {round(s["y0"], 6) for s in lines} == {NOMINAL, 0.0}  # the nominal coverage and the random walk's skill
+    shown = next(t for t in fig["data"] if t.get("name") == "coverage")
+    judged = expected.rolling.dropna(subset=["coverage"])
+    np.testing.assert_allclose(values(shown, "y"), judged["coverage"].to_numpy())

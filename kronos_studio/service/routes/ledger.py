@@ -1,12 +1,12 @@
-"""The workspace's forecast ledger: ``/v1/ledger/...`` (its forecasts, scores, track record; scoring new
-bars; deleting a forecast)."""
+"""The workspace's forecast ledger: ``/v1/ledger/...`` (its forecasts, scores, track record, drift; scoring
+new bars; deleting a forecast)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, answers
-from ..ledger_views import ledger_filters, records, track_record_body
+from ..ledger_views import drift_body, ledger_filters, records, track_record_body
 from ..schemas import ScoreRequest
 
 router = APIRouter(prefix="/v1/ledger")
@@ -38,6 +38,18 @@ def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = 
     the forecasts at the default sampling settings unless ``include_experiments``."""
     filters = ledger_filters(symbol, source, interval, None, since)
     return {"workspace": who.workspace, **track_record_body(ledger, filters, include_experiments)}
+
+
+@router.get("/drift")
+@answers
+def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
+                 interval: str | None = None, model: str | None = None, last: int | None = None,
+                 include_experiments: bool = False):
+    """Drift of each series and model in the workspace over its ``last`` newest scored forecasts (`kronos
+    ledger drift`): the state (ok, drifting, too few scored forecasts), first-bar coverage with its binomial
+    p-value, the PIT's Kolmogorov-Smirnov p-value, CRPS skill against the random walk with its 95% interval."""
+    filters = ledger_filters(symbol, source, interval, model, None)
+    return {"workspace": who.workspace, **drift_body(ledger, filters, last, include_experiments)}
 
 
 @router.post("/score")

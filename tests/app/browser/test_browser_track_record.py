@@ -107,3 +107,47 @@ def test_another_exchanges_file_leaves_the_forecast_waiting_and_says_why(page, f
     expect(chart.locator(".legendtext").filter(has_text="actual close")).to_have_count(0)
     no_exceptions(page)
     shot(page, "track_record_waiting.png")
+
+
+@pytest.fixture(scope="module")
+def drifting_url(tiny_models, tmp_path_factory):
+    """A server whose ledger holds a calm-regime forecaster's record on a series that turned volatile."""
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import CHANGE, HORIZON, record_and_score, regime_series
+
+    from kronos_studio.ledger import Ledger
+
+    work = tmp_path_factory.mktemp("drift")
+    db = f"sqlite:///{work / 'ledger.sqlite'}"
+    with Ledger.open(db) as ledger:
+        record_and_score(ledger, regime_series(), range(60, 400 - HORIZON, 2), 400)
+    assert CHANGE < 400
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KRONOS_STUDIO_DB", db)
+        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
+    yield url
+    stop_server(proc)
+
+
+def test_track_record_shows_drift_with_its_thresholds(page, drifting_url):
+    """Issue 43 item 1 in the browser: the drift table and the rolling coverage and skill chart."""
+    from playwright.sync_api import expect
+
+    open_app(page, drifting_url)
+    page.get_by_test_id("stSidebarNav").get_by_text("Track record").click()
+    expect(page.get_by_role("heading", name="Drift")).to_be_visible(timeout=60_000)
+    chart = page.locator('[data-testid="stPlotlyChart"]').last
+    chart.scroll_into_view_if_needed()
+    expect(chart.locator(".legendtext").filter(has_text="accepted by the binomial test")).to_have_count(1, timeout=60_000)
+    expect(chart.locator(".legendtext").filter(has_text="coverage")).to_have_count(1)
+    expect(chart.locator(".legendtext").filter(has_text="skill")).to_have_count(1)
+    expect(chart.locator(".annotation-text").filter(has_text="nominal 80%")).to_have_count(1)
+    expect(chart.locator(".annotation-text").filter(has_text="random walk")).to_have_count(2)  # subplot title too
+    expect(page.get_by_text("judged from 20 scored forecasts on")).to_be_visible()
+    page.wait_for_selector(IDLE)
+    no_exceptions(page)
+    shot(page, "track_record_drift.png")

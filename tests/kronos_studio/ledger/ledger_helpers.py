@@ -65,3 +65,39 @@ def ensemble_forecast(bars: Bars, at: int, horizon: int = 12, paths: int = 30, s
     mixed = mix(members, weights, paths, 1.0)
     return EnsembleForecast(base.timestamps, mixed, mixed.mean(axis=0), base.history, base.settings,
                             base.provenance, members=members)
+
+
+# A series whose volatility regime changes half-way, and a forecaster that keeps believing the first one:
+# what drift must be flagged on (test_drift.py, the service and the Track record page).
+CALM, WILD = 0.003, 0.012  # one-bar log-return volatility before and after the change
+CHANGE = 200  # the bar the regime changes at
+HORIZON = 3
+
+
+def regime_series(n: int = 400, seed: int = 3) -> Bars:
+    """Hourly bars whose volatility quadruples at bar CHANGE."""
+    rng = np.random.default_rng(seed)
+    sigma = np.where(np.arange(n) < CHANGE, CALM, WILD)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, sigma)))
+    open_ = np.r_[close[0], close[:-1]]
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-06-03", periods=n, freq="1h", tz="UTC"), "open": open_,
+                          "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
+                          "close": close, "volume": rng.uniform(1e3, 5e3, n)})
+    return Bars.from_frame(frame, source="file", symbol="REGIME", interval="1h")
+
+
+def calm_forecast(bars: Bars, at: int, paths: int = 100):
+    """A forecast from ``bars[:at]`` that believes the calm regime lasts: Gaussian log-returns of CALM."""
+    last = float(bars.frame["close"].iloc[at - 1])
+    rng = np.random.default_rng(at)
+    close = last * np.exp(np.cumsum(rng.normal(0, CALM, (paths, HORIZON)), axis=1))
+    values = np.stack([close, close * 1.001, close * 0.999, close, np.full_like(close, 1e3),
+                       np.full_like(close, 5e4)], axis=2)
+    return forecast(bars, at, horizon=HORIZON, paths=paths, seed=at, model="calm", values=values)
+
+
+def record_and_score(ledger, bars: Bars, origins, upto: int) -> None:
+    """Record a calm forecast at each origin, then score them on the bars known at bar ``upto``."""
+    for at in origins:
+        ledger.record(calm_forecast(bars, at), cut(bars, at))
+    ledger.score(cut(bars, upto))

@@ -1,0 +1,75 @@
+"""Drift on the Track record page: the state of each model on a series as a table, and its rolling
+coverage and skill as a chart with the thresholds (``kronos_studio.ledger.drift`` computes them)."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from kronos.quantiles import BAND_NAME
+from kronos_studio.ledger.drift import ALPHA, DRIFT_LAST, MIN_SCORED, NOMINAL, Drift, drift_report
+
+from .charts import MODEL_COLORS
+
+STATE_ICONS = {"ok": "✅ ok", "drifting": "⚠️ drifting", "too few scored forecasts": "⏳ too few scored forecasts"}
+COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_low",
+           "skill_high"]  # the why beside the state: the numbers behind it follow
+
+
+def series_drift(book, series: tuple[str, str, str], models, experiments: bool = False) -> list[Drift]:
+    """The drift of ``models`` on one (source, symbol, interval) of the session's ledger ``book``."""
+    source, symbol, interval = series
+    return drift_report(book, experiments=experiments, source=source, symbol=symbol, interval=interval,
+                        models=list(models))
+
+
+def explanation() -> str:
+    """The thresholds in words, for the caption over the drift table."""
+    return (f"Each model's newest {DRIFT_LAST} scored forecasts (one per last bar): **drifting** when the "
+            f"{BAND_NAME} coverage of the first forecast bar differs from {NOMINAL:.0%} (binomial test), its PIT is "
+            f"not uniform (Kolmogorov-Smirnov test), either at p < {ALPHA:g}, or its CRPS is worse than the random "
+            f"walk's beyond the 95% interval; judged from {MIN_SCORED} scored forecasts on.")
+
+
+def drift_table(report: list[Drift]) -> pd.DataFrame:
+    """One row per model: its state (with an icon), the forecasts judged, first-bar coverage and the two
+    p-values, skill against the random walk with its 95% interval, and the reasons in words."""
+    rows = [{"model": d.model, "state": STATE_ICONS.get(d.state, d.state), "scored": d.scored,
+             "coverage": d.coverage, "coverage_p_value": d.coverage_p_value, "pit_p_value": d.pit_p_value,
+             "skill": d.skill, "skill_low": d.skill_ci95[0], "skill_high": d.skill_ci95[1],
+             "detail": "; ".join(d.reasons)} for d in report]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def drift_chart(drift: Drift, height: int = 460) -> go.Figure:
+    """Rolling first-bar coverage (top) with the nominal line and the band the binomial test accepts at
+    ``ALPHA``, and rolling CRPS skill against the random walk (bottom) with its zero line, per forecast."""
+    r = drift.rolling.dropna(subset=["coverage"])
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                        subplot_titles=(f"{BAND_NAME} coverage of the first bar, last {_window(drift)} forecasts",
+                                        "CRPS skill against the random walk"))
+    x = r["last_bar_at"].dt.tz_convert("UTC").dt.tz_localize(None)  # drawn as UTC, as the axis says
+    fig.add_trace(go.Scatter(x=x, y=r["coverage_high"], mode="lines", line=dict(width=1, dash="dot", color="#7f7f7f"),
+                             name=f"accepted at p ≥ {ALPHA:g}", legendgroup="band", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=r["coverage_low"], mode="lines", line=dict(width=1, dash="dot", color="#7f7f7f"),
+                             fill="tonexty", fillcolor="rgba(127,127,127,0.12)", legendgroup="band",
+                             name=f"accepted by the binomial test (p ≥ {ALPHA:g})"), row=1, col=1)
+    fig.add_hline(y=NOMINAL, line=dict(width=1, dash="dash", color="#2ca02c"), row=1, col=1,
+                  annotation_text=f"nominal {NOMINAL:.0%}", annotation_position="top left")
+    fig.add_trace(go.Scatter(x=x, y=r["coverage"], mode="lines+markers", marker=dict(size=4),
+                             line=dict(color=MODEL_COLORS[0], width=2), name="coverage"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=r["skill"], mode="lines+markers", marker=dict(size=4),
+                             line=dict(color=MODEL_COLORS[1], width=2), name="skill"), row=2, col=1)
+    fig.add_hline(y=0, line=dict(width=1, dash="dash", color="#d62728"), row=2, col=1,
+                  annotation_text="random walk", annotation_position="bottom left")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(tickformat="+.0%", row=2, col=1)
+    fig.update_xaxes(title_text="last bar the forecast saw (UTC)", row=2, col=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", y=-0.18), title=f"{drift.symbol} {drift.interval} · {drift.model}")
+    return fig
+
+
+def _window(drift: Drift) -> int:
+    counts = drift.rolling["forecasts"]
+    return int(counts.max()) if len(counts) else 0

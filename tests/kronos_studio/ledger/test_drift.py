@@ -1,0 +1,116 @@
+"""Drift read from the ledger: a forecaster calibrated on a calm regime is flagged once the series turns
+volatile and not before; too few scored forecasts say how many more; the p-values are scipy's;
+``kronos ledger drift`` prints and writes it."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from ledger_helpers import CHANGE, HORIZON, calm_forecast, cut, record_and_score, regime_series
+from scipy import stats
+
+from kronos_studio.ledger import drift
+from kronos_studio.ledger.drift import ALPHA, DRIFTING, MIN_SCORED, NOMINAL, OK, TOO_FEW, accepted_coverage
+
+
+def only(report, model: str = "calm"):
+    [one] = [d for d in report if d.model == model]
+    return one
+
+
+def test_a_calm_forecaster_is_ok_before_the_volatility_quadruples_and_drifting_after(ledger):
+    bars = regime_series()
+    record_and_score(ledger, bars, range(60, CHANGE - HORIZON, 2), CHANGE)
+    before = only(drift.drift_report(ledger))
+    assert before.state == OK, before.detail
+    assert before.scored == 30 and before.coverage_p_value >= ALPHA and before.pit_p_value >= ALPHA
+    assert before.skill_forecasts == 30 and before.skill_ci95[0] < 0 < before.skill_ci95[1]  # no better nor worse
+    assert (before.workspace, before.symbol, before.interval) == ("default", "REGIME", "1h")
+
+    record_and_score(ledger, bars, range(CHANGE - HORIZON, 400 - HORIZON, 2), 400)
+    after = only(drift.drift_report(ledger))
+    assert after.state == DRIFTING and after.scored == 30
+    assert after.coverage < 0.6 and after.coverage_p_value < ALPHA and after.pit_p_value < ALPHA
+    assert "coverage" in after.detail and "binomial" in after.detail and "Kolmogorov-Smirnov" in after.detail
+    # The random walk, rebuilt from the bars the ledger saw, follows the new volatility; the forecast does not.
+    assert after.skill_ci95[1] < 0 and "worse than the random walk" in after.detail
+
+    rolling = after.rolling  # the chart's series: inside the accepted band before the change, below it after
+    assert rolling["last_bar_at"].is_monotonic_increasing
+    calm = rolling[(rolling["last_bar_at"] < bars.frame["timestamp"].iloc[CHANGE - HORIZON]) & rolling["coverage"].notna()]
+    wild = rolling[rolling["last_bar_at"] >= bars.frame["timestamp"].iloc[CHANGE + 60]]
+    assert len(calm) and ((calm["coverage"] >= calm["coverage_low"]) & (calm["coverage"] <= calm["coverage_high"])).all()
+    assert len(wild) and (wild["coverage"] < wild["coverage_low"]).all() and (wild["skill"] < 0).all()
+
+
+def test_too_few_scored_forecasts_say_how_many_more(ledger):
+    bars = regime_series()
+    record_and_score(ledger, bars, range(60, 60 + 2 * 12, 2), 100)
+    few = only(drift.drift_report(ledger))
+    assert few.state == TOO_FEW and few.scored == 12 and few.more_needed == MIN_SCORED - 12
+    assert f"{MIN_SCORED - 12} more" in few.detail and np.isnan(few.coverage_p_value)
+    with pytest.raises(ValueError, match=f"judge {MIN_SCORED} or more"):
+        drift.drift_report(ledger, last=MIN_SCORED - 1)
+
+
+def test_one_forecast_per_last_bar_and_per_workspace(ledger):
+    """A fan recorded twice at one last bar (another path count) counts once; workspaces are judged apart."""
+    bars = regime_series()
+    record_and_score(ledger, bars, range(60, 60 + 2 * 12, 2), 100)
+    for at in range(60, 60 + 2 * 12, 2):
+        ledger.record(calm_forecast(bars, at, paths=50), cut(bars, at))
+    ledger.scoped("team").record(calm_forecast(bars, 60), cut(bars, 60))
+    ledger.score(cut(bars, 100))
+    report = drift.drift_report(ledger)
+    by_workspace = {d.workspace: d for d in report}
+    assert set(by_workspace) == {"default", "team"}
+    assert by_workspace["default"].scored == 12 and by_workspace["team"].scored == 1
+    assert [d.workspace for d in drift.drift_report(ledger.scoped("team"))] == ["team"]
+
+
+def test_the_p_values_are_scipys_on_known_inputs():
+    rng = np.random.default_rng(0)
+    n, hits = 30, 19
+    covered = np.r_[np.ones(hits, bool), np.zeros(n - hits, bool)]
+    rng.shuffle(covered)
+    pit = rng.beta(0.5, 0.5, n)  # U-shaped: a fan too narrow
+    per = pd.DataFrame({"last_bar_at": pd.date_range("2024-01-01", periods=n, freq="D", tz="UTC"),
+                        "prediction_id": range(n), "covered": covered, "pit": pit,
+                        "crps_pct": rng.uniform(1, 2, n), "rw_crps_pct": rng.uniform(1, 2, n)})
+    got = drift.judge(per, 30, "default", "file", "X", "1d", "m")
+    assert got.coverage == hits / n
+    assert got.coverage_p_value == stats.binomtest(hits, n, 0.8).pvalue
+    assert got.pit_p_value == stats.kstest(pit, "uniform").pvalue
+    assert got.skill == pytest.approx(1 - per["crps_pct"].mean() / per["rw_crps_pct"].mean())
+    low, high = accepted_coverage(n)  # the chart's lines: the coverages the same test accepts
+    assert stats.binomtest(round(low * n), n, NOMINAL).pvalue >= ALPHA > stats.binomtest(round(low * n) - 1, n, NOMINAL).pvalue
+    assert stats.binomtest(round(high * n), n, NOMINAL).pvalue >= ALPHA
+    assert high == 1.0 or stats.binomtest(round(high * n) + 1, n, NOMINAL).pvalue < ALPHA
+
+
+def test_kronos_ledger_drift_writes_one_entry_per_series_and_model(ledger, ledger_url, monkeypatch, tmp_path, capsys):
+    from kronos_studio.cli.main import main
+
+    bars = regime_series()
+    record_and_score(ledger, bars, range(CHANGE - HORIZON, 400 - HORIZON, 2), 400)
+    record_and_score(ledger.scoped("team"), bars, range(60, 60 + 2 * 5, 2), 100)
+    monkeypatch.setenv("KRONOS_STUDIO_DB", ledger_url)
+    out = tmp_path / "drift.json"
+    assert main(["ledger", "drift", "--json", str(out), "--last", "25"]) == 0
+    entries = {e["workspace"]: e for e in json.loads(out.read_text())}
+    assert set(entries) == {"default", "team"}
+    wild, few = entries["default"], entries["team"]
+    assert {"state", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_ci95", "scored"} <= set(wild)
+    expected = drift.drift_report(ledger.scoped("default"), 25)[0].to_dict()
+    assert wild == expected and wild["state"] == DRIFTING and wild["scored"] == 25
+    assert few["state"] == TOO_FEW and few["scored"] == 5 and few["more_needed"] == MIN_SCORED - 5
+    printed = capsys.readouterr()
+    assert "REGIME 1h (file)  calm  25 scored, coverage" in printed.out and f"{MIN_SCORED - 5} more" in printed.out
+    assert "wrote" in printed.err
+
+    assert main(["ledger", "drift", "--workspace", "team", "--json", str(out)]) == 0
+    assert [e["workspace"] for e in json.loads(out.read_text())] == ["team"]
+    assert main(["ledger", "drift", "--last", "5"]) == 2
+    assert f"--last 5 is below the {MIN_SCORED} scored forecasts a drift test needs" in capsys.readouterr().err
