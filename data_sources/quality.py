@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kronos.errors import Fix, worded
+
 from . import calendars
 from .calendar_inference import CalendarInference, infer_calendar, timezone_that_fits
 from .intervals import format_interval, parse_interval
@@ -45,7 +47,8 @@ class Finding:
     """One problem (or fact) about the bars.
 
     ``rows``: how many bars are affected; ``examples``: a few of their timestamps;
-    ``fix``: name of the remedy ``apply_fixes`` understands, or None when no fix is safe.
+    ``fix``: name of the remedy ``apply_fixes`` understands, or None when no fix is safe; ``remedy``: what the
+    user can set instead (``kronos.errors.Fix``), which each entry point words (``worded``).
     """
 
     code: str
@@ -55,6 +58,11 @@ class Finding:
     examples: tuple = ()
     fix: str | None = None
     fix_description: str | None = None
+    remedy: tuple[Fix, ...] = ()
+
+    def worded(self, name=None) -> str:
+        """The message and its remedies, each setting named by ``name(setting, value)`` (plain words by default)."""
+        return worded(self.message, self.remedy, name)
 
 
 FIX_DESCRIPTIONS = {
@@ -239,13 +247,14 @@ def _duplicates(frame: pd.DataFrame) -> Finding | None:
     message = (
         f"{len(times)} bar times appear more than once with different values (e.g. {times[0]}: {column} "
         f"{_number(first)} and {_number(second)}): a series has one bar per time, and no automatic fix can tell "
-        "which copy is right. Likely causes: several instruments in one file (choose one: give the file a "
-        "symbol/ticker column and pick the instrument in the app, or --symbol NAME on the command line), or a "
-        "re-export with revised bars appended to the old ones (remove the stale rows yourself)")
+        "which copy is right. Likely causes: several instruments in one file, or a re-export with revised bars "
+        "appended to the old ones (remove the stale rows yourself)")
     if fix:
         message += f"; besides, {exact_text}, which the fix drops"
+    remedy = Fix("for several instruments, give the file a symbol/ticker column and choose one with {setting}",
+                 "symbol")
     return Finding("duplicate_timestamps", "error", message, n_extra,
-                   _examples(list(times) + list(exact_times)), fix, description)
+                   _examples(list(times) + list(exact_times)), fix, description, (remedy,))
 
 
 def _reversing_jumps(f: pd.DataFrame) -> tuple[pd.DatetimeIndex, float] | None:
@@ -421,9 +430,9 @@ def _check_calendar(look: _Look) -> list[Finding]:
         out.append(Finding(
             "calendar_suggested", "info",
             f"no trading calendar was given, but these bars follow one: {suggested.evidence}. Gaps are counted "
-            f"against {code}. Choose calendar {code} (accept the fix, or load the file with calendar='{code}' / "
-            f"--calendar {code}) so the forecast's future bar times follow it too",
-            fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"]))
+            f"against {code}", fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"],
+            remedy=(Fix("accept the fix, or choose {setting}, so the forecast's future bar times follow it too",
+                        "calendar", code),)))
     elif suggested is not None:
         out.append(Finding(
             "unknown_calendar", "warning" if suggested.ambiguous else "info",
@@ -435,8 +444,8 @@ def _check_calendar(look: _Look) -> list[Finding]:
     if bars.calendar_inferred:
         out.append(Finding(
             "calendar_inferred", "info",
-            f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}; if that is "
-            "wrong, choose the calendar (the sidebar's Calendar, or --calendar)"))
+            f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}",
+            remedy=(Fix("if that is wrong, choose another calendar ({setting})", "calendar"),)))
     return out
 
 
@@ -455,12 +464,12 @@ def _misread_timezone(look: _Look) -> Finding | None:
         return None
     inside, zone, share = fits
     read_as = f"{bars.timezone} (assumed: the file gave none)" if bars.timezone_assumed else bars.timezone
-    flag = "the sidebar's Timezone, or --timezone"
     return Finding(
         "calendar_timezone", "error",
         f"only {inside:.0%} of the bars fall inside {bars.calendar} sessions as read in {read_as}; read as {zone} "
-        f"{share:.0%} of them do: set the timezone to {zone} ({flag} {zone}) so the forecast follows the right "
-        "sessions, or choose the calendar these bars follow", len(f))
+        f"{share:.0%} of them do", len(f),
+        remedy=(Fix(f"set the timezone to {zone} ({{setting}}) so the forecast follows the right sessions, or choose "
+                    "the calendar these bars follow", "timezone", zone),))
 
 
 def _check_gaps(look: _Look) -> list[Finding]:

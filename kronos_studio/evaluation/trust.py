@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.bars import bars_frame
+from kronos.errors import UserError
 from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
 
 from .baselines import REFERENCE, default_baselines
@@ -20,7 +21,7 @@ from .training_period import TrainingPeriod, trained_on
 from .walk_forward import EvalResult, last_cutoffs, walk_forward
 
 
-class TrainingPeriodError(ValueError):
+class TrainingPeriodError(UserError, ValueError):
     """Every cut-off asked for forecasts bars the model has seen: nothing honest is left to score."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
+from kronos.errors import UserError
 
 from .errors import ServiceError
 from .keys import Identity
@@ -31,7 +32,7 @@ UNFINISHED = ("queued", "running")
 LOG = logging.getLogger(__name__)
 
 
-class JobsFolderInUse(Exception):
+class JobsFolderInUse(UserError):
     """Another running server keeps its jobs in the folder: two would fail each other's unfinished jobs."""
 
 
