@@ -21,7 +21,10 @@ import pickle
 import subprocess
 import sys
 
+from kronos.errors import UserError
+
 from .common import CliError, quality_gate, read_bars
+from .errors import cli_line
 
 
 def _read_and_gate(request: dict):
@@ -126,8 +129,8 @@ def _child_main(request_json: str) -> int:
         request = json.loads(request_json)
         bars, lines = _read_and_gate(request)
         answer = ("ok", (bars, lines, _future(bars, request["horizon"])))
-    except CliError as e:
-        answer = ("cli_error", str(e))
+    except (CliError, UserError) as e:  # bad input: the parent says it, worded as always
+        answer = ("cli_error", cli_line(e))
     except Exception:  # the parent reads the file itself and reports what goes wrong as it always does
         return 1
     try:
