@@ -48,7 +48,8 @@ class Finding:
 
     ``rows``: how many bars are affected; ``examples``: a few of their timestamps;
     ``fix``: name of the remedy ``apply_fixes`` understands, or None when no fix is safe; ``remedy``: what the
-    user can set instead (``kronos.errors.Fix``), which each entry point words (``worded``).
+    user can set instead (``kronos.errors.Fix``), which ``message`` ends with as a Python caller names it and
+    each entry point words its own way (``worded``).
     """
 
     code: str
@@ -60,9 +61,20 @@ class Finding:
     fix_description: str | None = None
     remedy: tuple[Fix, ...] = ()
 
+    @property
+    def problem(self) -> str:
+        """The message without its remedies."""
+        said = worded("", self.remedy)
+        return self.message[:-len(said)] if self.remedy and self.message.endswith(said) else self.message
+
     def worded(self, name=None) -> str:
-        """The message and its remedies, each setting named by ``name(setting, value)`` (plain words by default)."""
-        return worded(self.message, self.remedy, name)
+        """The message, its remedies naming each setting by ``name(setting, value)``."""
+        return worded(self.problem, self.remedy, name)
+
+
+def _finding(code: str, severity: str, problem: str, remedy: Fix, **more) -> Finding:
+    """A finding whose message ends with its remedy (``Finding.worded`` words it for an entry point)."""
+    return Finding(code, severity, worded(problem, (remedy,)), remedy=(remedy,), **more)
 
 
 FIX_DESCRIPTIONS = {
@@ -253,8 +265,8 @@ def _duplicates(frame: pd.DataFrame) -> Finding | None:
         message += f"; besides, {exact_text}, which the fix drops"
     remedy = Fix("for several instruments, give the file a symbol/ticker column and choose one with {setting}",
                  "symbol")
-    return Finding("duplicate_timestamps", "error", message, n_extra,
-                   _examples(list(times) + list(exact_times)), fix, description, (remedy,))
+    return _finding("duplicate_timestamps", "error", message, remedy, rows=n_extra,
+                    examples=_examples(list(times) + list(exact_times)), fix=fix, fix_description=description)
 
 
 def _reversing_jumps(f: pd.DataFrame) -> tuple[pd.DatetimeIndex, float] | None:
@@ -427,12 +439,12 @@ def _check_calendar(look: _Look) -> list[Finding]:
     out, suggested, bars = [], look.suggested, look.bars
     if suggested is not None and suggested.calendar is not None:
         code = suggested.calendar
-        out.append(Finding(
+        out.append(_finding(
             "calendar_suggested", "info",
             f"no trading calendar was given, but these bars follow one: {suggested.evidence}. Gaps are counted "
-            f"against {code}", fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"],
-            remedy=(Fix("accept the fix, or choose {setting}, so the forecast's future bar times follow it too",
-                        "calendar", code),)))
+            f"against {code}", Fix("accept the fix, or choose {setting}, so the forecast's future bar times follow "
+                                   "it too", "calendar", code),
+            fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"]))
     elif suggested is not None:
         out.append(Finding(
             "unknown_calendar", "warning" if suggested.ambiguous else "info",
@@ -442,10 +454,10 @@ def _check_calendar(look: _Look) -> list[Finding]:
     if misread is not None:
         out.append(misread)
     if bars.calendar_inferred:
-        out.append(Finding(
+        out.append(_finding(
             "calendar_inferred", "info",
             f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}",
-            remedy=(Fix("if that is wrong, choose another calendar ({setting})", "calendar"),)))
+            Fix("if that is wrong, choose another calendar ({setting})", "calendar")))
     return out
 
 
@@ -464,12 +476,12 @@ def _misread_timezone(look: _Look) -> Finding | None:
         return None
     inside, zone, share = fits
     read_as = f"{bars.timezone} (assumed: the file gave none)" if bars.timezone_assumed else bars.timezone
-    return Finding(
+    return _finding(
         "calendar_timezone", "error",
         f"only {inside:.0%} of the bars fall inside {bars.calendar} sessions as read in {read_as}; read as {zone} "
-        f"{share:.0%} of them do", len(f),
-        remedy=(Fix(f"set the timezone to {zone} ({{setting}}) so the forecast follows the right sessions, or choose "
-                    "the calendar these bars follow", "timezone", zone),))
+        f"{share:.0%} of them do", Fix(f"set the timezone to {zone} ({{setting}}) so the forecast follows the right "
+                                       "sessions, or choose the calendar these bars follow", "timezone", zone),
+        rows=len(f))
 
 
 def _check_gaps(look: _Look) -> list[Finding]:

@@ -1,7 +1,8 @@
 """The user-facing errors' one shape (no dependencies, so any module can raise them): the problem, the
 values involved and the fixes as data. The library never writes an entry point's wording; the command line
 names a setting as its flag, the app as its control, the HTTP API as its request field (each from its own
-table), and ``str(e)`` is the sentence in plain words."""
+table), and ``str(e)`` is the sentence as a Python caller reads it
+(a setting named as its keyword argument)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,18 +22,16 @@ class Fix:
     value: object = None
 
     def worded(self, name: Callable[[str, object], str] | None = None) -> str:
-        """The text with the setting named by ``name(setting, value)`` (plain words by default)."""
+        """The text with the setting named by ``name(setting, value)`` (as keyword arguments by default)."""
         if self.setting is None:
             return self.text
         return self.text.replace(SETTING, (name or plain_name)(self.setting, self.value))
 
 
 def plain_name(setting: str, value: object = None) -> str:
-    """A setting in plain words: 'lookback', 'calendar XNYS', 'resume off'."""
-    words = setting.replace("_", " ")
-    if isinstance(value, bool):
-        return f"{words} {'on' if value else 'off'}"
-    return words if value is None else f"{words} {value}"
+    """A setting as the library's own callers name it, a keyword argument: 'lookback', "calendar='XNYS'",
+    'resume=False'."""
+    return setting if value is None else f"{setting}={value!r}"
 
 
 def worded(problem: str, fixes: tuple[Fix, ...], name: Callable[[str, object], str] | None = None) -> str:
@@ -65,7 +64,7 @@ class UserError(Exception):
         super().__init__(self.worded())
 
     def worded(self, name: Callable[[str, object], str] | None = None) -> str:
-        """The sentence, each fix naming its setting by ``name(setting, value)`` (plain words by default)."""
+        """The sentence, each fix naming its setting by ``name(setting, value)`` (as keyword arguments by default)."""
         return worded(self.problem, self.fix, name)
 
     def __reduce__(self):  # pickled whole (a worker process's error), whatever a subclass's __init__ takes

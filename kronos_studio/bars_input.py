@@ -26,7 +26,7 @@ def accept(fix_code: str) -> Fix:
 
 def finding_notice(f, kind: str = "warning") -> Notice:
     """A quality finding as a notice: its code and message, its remedies, the gate fix that clears it."""
-    return Notice(f"{f.code}: {f.message}", f.remedy + ((accept(f.fix),) if f.fix else ()), kind)
+    return Notice(f"{f.code}: {f.problem}", f.remedy + ((accept(f.fix),) if f.fix else ()), kind)
 
 
 def read_bars(source, name: str | None = None, *, timezone: str | None = None, calendar: str | None = None,
@@ -68,7 +68,7 @@ def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
         # One error: the blocking findings with their remedies, in the order found.
         fix = tuple(x for f in blocking for x in finding_notice(f).fix)
         raise BarsInputError("the data-quality gate blocks the forecast: " + "; ".join(
-            f"{f.code}: {f.message}" for f in blocking), {"findings": [f.code for f in blocking]}, fix)
+            f"{f.code}: {f.problem}" for f in blocking), {"findings": [f.code for f in blocking]}, fix)
     notices = [Notice(f.message, kind="note") for f in found if f.code == "source_note"]
     notices += [finding_notice(f) for f in found if f.severity == "warning"]
     if bars.calendar_inferred:  # said, never silent: the calendar decides the future bar times
