@@ -31,7 +31,7 @@ def read_bars(path: str, timezone: str | None = None, calendar: str | None = Non
     return read(path, timezone=timezone, calendar=calendar, symbol=symbol)
 
 
-def quality_gate(bars, fixes: list[str]):
+def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
     """``kronos_studio.bars_input.quality_gate``: (gated bars, note and warning lines worded with flags)."""
     from kronos_studio.bars_input import quality_gate as gate
 

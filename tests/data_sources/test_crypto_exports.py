@@ -190,7 +190,7 @@ def test_a_cut_last_day_is_flagged_in_the_cli_gate_and_the_batch():
     bars = read_bars(GEMINI_DAILY)
     kept, lines = quality_gate(bars)
     line = next(x for x in lines if "partial_last_bar" in x)
-    assert "cut short" in line and "(accept with --fix drop_partial_last_bar)" in line
+    assert "cut short" in line and line.endswith(": accept with --fix drop_partial_last_bar")
     assert kept.frame["timestamp"].iloc[-1].date() == pd.Timestamp("2024-03-11").date()
     fixed, lines = quality_gate(bars, ["drop_partial_last_bar"])
     assert fixed.frame["timestamp"].iloc[-1].date() == pd.Timestamp("2024-03-10").date()
