@@ -21,7 +21,7 @@ def history_window(forecaster, bars, settings: ForecastSettings) -> pd.DataFrame
     if settings.lookback and len(frame) < settings.lookback:
         raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available",
                          {"lookback": settings.lookback, "bars": len(frame)},
-                         Fix("lower {setting} or load more history", "lookback"))
+                         Fix("lower the lookback ({setting}) or load more history", "lookback"))
     return frame.iloc[-(settings.lookback or forecaster.lookback(settings.horizon)):].reset_index(drop=True)
 
 
@@ -36,7 +36,7 @@ def check_history(forecaster, bars: int, lookback: int | None = None) -> None:
     if lookback is not None and lookback < need:
         raise InputError(f"lookback is {lookback} bars but {forecaster.name} needs at least {need} to estimate "
                          "the series' scale from", {"lookback": lookback, "needed": need},
-                         Fix(f"raise {{setting}} to {need} or more", "lookback"))
+                         Fix(f"raise the lookback to {need} or more ({{setting}})", "lookback"))
 
 
 def future_times(bars, history: pd.DataFrame, horizon: int, future=None) -> pd.DatetimeIndex:

@@ -33,7 +33,7 @@ def test_the_command_prints_the_flag_the_library_only_names(tmp_path, capsys):
                      "--no-ledger", "--quiet", "--out", str(tmp_path / "q.csv")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("kronos: error: lookback is 500 bars but only 90 are available")
-    assert "lower --lookback or load more history" in err and "Traceback" not in err
+    assert "lower the lookback (--lookback) or load more history" in err and "Traceback" not in err
 
 
 def named_settings() -> set[tuple[str, object]]:

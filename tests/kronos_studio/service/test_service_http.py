@@ -169,15 +169,15 @@ def test_a_refusal_names_the_request_field_and_carries_its_fix_as_data(service, 
                                          "lookback": 500, "record": False})
     assert r.status_code == 422
     body = r.json()
-    assert body["detail"] == ('lookback is 500 bars but only 120 are available: lower the field "lookback" or load '
-                              "more history") and "--lookback" not in r.text
+    assert body["detail"] == ('lookback is 500 bars but only 120 are available: lower the lookback (the field '
+                              '"lookback") or load more history') and "--lookback" not in r.text
     assert body["problem"] == "lookback is 500 bars but only 120 are available"
     assert body["values"] == {"lookback": 500, "bars": 120}
     assert body["fix"] == [{"setting": "lookback", "field": "lookback", "value": None,
-                            "text": 'lower the field "lookback" or load more history'}]
+                            "text": 'lower the lookback (the field "lookback") or load more history'}]
     cli = run_cli("forecast", hourly_csv, "--model", "random_walk", "--horizon", 3, "--lookback", 500,
                   "--out", tmp_path / "o.csv", "--no-ledger")
-    assert cli.returncode == 2 and "lower --lookback or load more history" in cli.stderr
+    assert cli.returncode == 2 and "lower the lookback (--lookback) or load more history" in cli.stderr
 
 
 def test_an_error_is_the_problem_the_command_line_prints(service, hourly_csv, tmp_path):
