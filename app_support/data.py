@@ -17,6 +17,8 @@ from data_sources.calendar_inference import calendar_provenance  # noqa: F401  (
 from data_sources.errors import SourceUnavailableError
 from data_sources.sources import FILE_UPLOAD, SAMPLE_PICKER, SOURCES
 
+from .errors import app_message, control
+
 NETWORK_EXTRA = 300  # bars fetched beyond the lookback: room for a horizon of actuals in backtests
 UPLOAD_STATE = "_studio_upload"  # session state: the current upload and its parse (one copy)
 STAGES = {"reading": "reading the file", "parsing": "parsing the columns", "dates": "reading the dates",
@@ -231,10 +233,10 @@ def load(inputs) -> Bars | None:
         with st.spinner(f"Fetching {symbol} {inputs.interval} bars…"):
             return market_bars(inputs.source, symbol, inputs.interval, inputs.lookback + NETWORK_EXTRA, exchange)
     except SourceUnavailableError as e:
-        st.error(f"**Could not reach the data source.** {e}\n\nCheck the network connection, or work offline "
+        st.error(f"**Could not reach the data source.** {app_message(e)}\n\nCheck the network connection, or work offline "
                  "with a bundled sample or an uploaded file.")
     except DataSourceError as e:
-        st.error(f"**Could not load the bars.** {e}")
+        st.error(f"**Could not load the bars.** {app_message(e)}")
     except Exception as e:  # a source library failing in an unforeseen way must not end the session
         st.error(f"**Could not load the bars** ({type(e).__name__}: {e}). Try again, or pick another source.")
     return None
@@ -256,7 +258,7 @@ def quality_gate(bars: Bars, lookback: int, key: str = "fix") -> Bars | None:
                      expanded=any(f.severity == "error" for f in found), icon=ICONS["warning" if serious else "info"]):
         for f in found:
             rows = f" ({f.rows} bars)" if f.rows else ""
-            st.markdown(f"{ICONS.get(f.severity, '')} **{f.code}**{rows}: {f.message}")
+            st.markdown(f"{ICONS.get(f.severity, '')} **{f.code}**{rows}: {f.worded(control)}")
             if f.fix:
                 if st.checkbox(f"Accept fix: {f.fix_description or f.fix}", key=f"{key}_{f.code}"):
                     accepted.append(f.fix)

@@ -11,6 +11,7 @@ from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
 from . import source_inputs
 from .defaults import start_lookback
+from .errors import app_message
 from .models import ModelChoice, device_label, ensemble_digest, model_choices
 from .source_inputs import first_value
 
@@ -46,7 +47,7 @@ class Inputs:
         try:
             return self.settings(lookback=lookback)
         except ValueError as e:  # kronos.pipeline.InputError
-            st.error(f"**Check the sampling settings:** {e}")
+            st.error(f"**Check the sampling settings:** {app_message(e)}")
             st.stop()
 
     def lookback_for(self, choice: ModelChoice | None) -> int:

@@ -22,6 +22,7 @@ from kronos_studio.evaluation.trust import (
 
 from . import auth, ensemble
 from . import ledger as ledger_ui
+from .errors import CONTROLS, app_message
 from .models import ModelChoice, forecaster, model_identity
 from .runs import LRUStore, ProgressBar
 
@@ -31,7 +32,7 @@ FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibr
 SAMPLING = (*knobs(), "lookback")  # a calibration fitted with another value of one of these does not apply
 
 
-INCLUDE_TRAINED_LABEL = "Include cut-offs inside the model's training period"
+INCLUDE_TRAINED_LABEL = CONTROLS["include_training_period"]
 
 
 def include_trained_toggle(key: str) -> bool:
@@ -42,11 +43,8 @@ def include_trained_toggle(key: str) -> bool:
 
 
 def refusal_detail(e: Exception) -> str:
-    """An evaluation's failure in one line, with the switch to use when the training-period guard refused it."""
-    detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-    if isinstance(e, TrainingPeriodError):
-        detail += f" with the switch *{INCLUDE_TRAINED_LABEL}* above."
-    return detail
+    """An evaluation's failure in one line (the training-period guard's names the switch above)."""
+    return app_message(e)
 
 
 def in_sample_banner(guard: dict, cutoffs: int) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from kronos.errors import Fix, UserError
 
-class DataSourceError(Exception):
+# The remedy when a file holds several instruments: name one.
+CHOOSE_SYMBOL = Fix("choose one with {setting}", "symbol")
+
+
+class DataSourceError(UserError):
     """Base class: anything that stops us from producing valid bars."""
 
 
@@ -35,6 +40,6 @@ TRANSIENT_ERRORS = (RateLimitError, SourceUnavailableError)
 class MultipleSymbolsError(DataFormatError):
     """A long file with several instruments: one must be chosen, never a mixture of them."""
 
-    def __init__(self, message: str, symbols: list[str]):
-        super().__init__(message)
+    def __init__(self, message: str, symbols: list[str], fix: Fix | tuple[Fix, ...] = ()):
+        super().__init__(message, {"symbols": symbols}, fix)
         self.symbols = symbols

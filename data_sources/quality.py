@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kronos.errors import Fix, worded
+
 from . import calendars
 from .calendar_inference import CalendarInference, infer_calendar, timezone_that_fits
 from .intervals import format_interval, parse_interval
@@ -45,7 +47,9 @@ class Finding:
     """One problem (or fact) about the bars.
 
     ``rows``: how many bars are affected; ``examples``: a few of their timestamps;
-    ``fix``: name of the remedy ``apply_fixes`` understands, or None when no fix is safe.
+    ``fix``: name of the remedy ``apply_fixes`` understands, or None when no fix is safe; ``remedy``: what the
+    user can set instead (``kronos.errors.Fix``), which ``message`` ends with as a Python caller names it and
+    each entry point words its own way (``worded``).
     """
 
     code: str
@@ -55,6 +59,22 @@ class Finding:
     examples: tuple = ()
     fix: str | None = None
     fix_description: str | None = None
+    remedy: tuple[Fix, ...] = ()
+
+    @property
+    def problem(self) -> str:
+        """The message without its remedies."""
+        said = worded("", self.remedy)
+        return self.message[:-len(said)] if self.remedy and self.message.endswith(said) else self.message
+
+    def worded(self, name=None) -> str:
+        """The message, its remedies naming each setting by ``name(setting, value)``."""
+        return worded(self.problem, self.remedy, name)
+
+
+def _finding(code: str, severity: str, problem: str, remedy: Fix, **more) -> Finding:
+    """A finding whose message ends with its remedy (``Finding.worded`` words it for an entry point)."""
+    return Finding(code, severity, worded(problem, (remedy,)), remedy=(remedy,), **more)
 
 
 FIX_DESCRIPTIONS = {
@@ -239,13 +259,14 @@ def _duplicates(frame: pd.DataFrame) -> Finding | None:
     message = (
         f"{len(times)} bar times appear more than once with different values (e.g. {times[0]}: {column} "
         f"{_number(first)} and {_number(second)}): a series has one bar per time, and no automatic fix can tell "
-        "which copy is right. Likely causes: several instruments in one file (choose one: give the file a "
-        "symbol/ticker column and pick the instrument in the app, or --symbol NAME on the command line), or a "
-        "re-export with revised bars appended to the old ones (remove the stale rows yourself)")
+        "which copy is right. Likely causes: several instruments in one file, or a re-export with revised bars "
+        "appended to the old ones (remove the stale rows yourself)")
     if fix:
         message += f"; besides, {exact_text}, which the fix drops"
-    return Finding("duplicate_timestamps", "error", message, n_extra,
-                   _examples(list(times) + list(exact_times)), fix, description)
+    remedy = Fix("for several instruments, give the file a symbol/ticker column and choose one with {setting}",
+                 "symbol")
+    return _finding("duplicate_timestamps", "error", message, remedy, rows=n_extra,
+                    examples=_examples(list(times) + list(exact_times)), fix=fix, fix_description=description)
 
 
 def _reversing_jumps(f: pd.DataFrame) -> tuple[pd.DatetimeIndex, float] | None:
@@ -418,11 +439,11 @@ def _check_calendar(look: _Look) -> list[Finding]:
     out, suggested, bars = [], look.suggested, look.bars
     if suggested is not None and suggested.calendar is not None:
         code = suggested.calendar
-        out.append(Finding(
+        out.append(_finding(
             "calendar_suggested", "info",
             f"no trading calendar was given, but these bars follow one: {suggested.evidence}. Gaps are counted "
-            f"against {code}. Choose calendar {code} (accept the fix, or load the file with calendar='{code}' / "
-            f"--calendar {code}) so the forecast's future bar times follow it too",
+            f"against {code}", Fix("accept the fix, or choose {setting}, so the forecast's future bar times follow "
+                                   "it too", "calendar", code),
             fix="use_suggested_calendar", fix_description=FIX_DESCRIPTIONS["use_suggested_calendar"]))
     elif suggested is not None:
         out.append(Finding(
@@ -433,10 +454,10 @@ def _check_calendar(look: _Look) -> list[Finding]:
     if misread is not None:
         out.append(misread)
     if bars.calendar_inferred:
-        out.append(Finding(
+        out.append(_finding(
             "calendar_inferred", "info",
-            f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}; if that is "
-            "wrong, choose the calendar (the sidebar's Calendar, or --calendar)"))
+            f"{bars.calendar_inference.headline()}. Gaps and future bar times follow {bars.calendar}",
+            Fix("if that is wrong, choose another calendar ({setting})", "calendar")))
     return out
 
 
@@ -455,12 +476,12 @@ def _misread_timezone(look: _Look) -> Finding | None:
         return None
     inside, zone, share = fits
     read_as = f"{bars.timezone} (assumed: the file gave none)" if bars.timezone_assumed else bars.timezone
-    flag = "the sidebar's Timezone, or --timezone"
-    return Finding(
+    return _finding(
         "calendar_timezone", "error",
         f"only {inside:.0%} of the bars fall inside {bars.calendar} sessions as read in {read_as}; read as {zone} "
-        f"{share:.0%} of them do: set the timezone to {zone} ({flag} {zone}) so the forecast follows the right "
-        "sessions, or choose the calendar these bars follow", len(f))
+        f"{share:.0%} of them do", Fix(f"set the timezone to {zone} ({{setting}}) so the forecast follows the right "
+                                       "sessions, or choose the calendar these bars follow", "timezone", zone),
+        rows=len(f))
 
 
 def _check_gaps(look: _Look) -> list[Finding]:

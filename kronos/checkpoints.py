@@ -30,11 +30,12 @@ from .config import (
     trained_context,
 )
 from .device import default_device, precision_name, resolve_precision
+from .errors import Fix, UserError
 from .model import Kronos
 from .tokenizer import KronosTokenizer
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be loaded, with what is wrong and what to do."""
 
 
@@ -326,8 +327,9 @@ def load_pair(model: str | os.PathLike, tokenizer: str | os.PathLike | None = No
                                   f"name {sorted(OFFICIAL_MODELS)} or a Hub repo id.")
         if tokenizer is None:
             raise CheckpointError(
-                f"'{model}' is not an official model name, so its tokenizer is unknown: pass --tokenizer "
-                "(a Hub repo id or folder), or use a folder with tokenizer/ and predictor/ subfolders.")
+                f"'{model}' is not an official model name, so its tokenizer is unknown", {"model": str(model)},
+                Fix("pass {setting} (a Hub repo id or folder), or use a folder with tokenizer/ and predictor/ "
+                    "subfolders", "tokenizer"))
     known = trained_context(model)
     assumed = not context and known is None
     context = context or known or DEFAULT_BUNDLE_CONTEXT

@@ -5,6 +5,7 @@ import os
 
 import torch
 
+from .errors import Fix, InputError
 from .settings import DEFAULT_PRECISION
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # the names of kronos.settings.PRECISIONS
@@ -40,7 +41,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return default_device()
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but no CUDA device is available; use --device cpu.")
+        raise InputError("CUDA was requested but no CUDA device is available", {"device": str(device)},
+                         Fix("use {setting}", "device", "cpu"))
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("MPS was requested but is not available on this machine; use --device cpu.")
+        raise InputError("MPS was requested but is not available on this machine", {"device": str(device)},
+                         Fix("use {setting}", "device", "cpu"))
     return dev

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kronos.errors import Fix, UserError
+
 from . import ASSETS
 
 MODELS_DIR = ASSETS / "models"
@@ -39,8 +41,13 @@ def model_reference(ref):
     return ref
 
 
+class NoBundledModel(UserError, FileNotFoundError):
+    """No bundled model is installed, and none was named."""
+
+
 def default_model_path() -> Path:
     models = bundled_models()
     if not models:
-        raise FileNotFoundError(f"no bundled model found under {MODELS_DIR}; pass --model (e.g. 'mini' when online)")
+        raise NoBundledModel(f"no bundled model found under {MODELS_DIR}", {"folder": str(MODELS_DIR)},
+                             Fix("pass {setting} (e.g. 'mini' when online)", "model"))
     return next(iter(models.values()))

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kronos.errors import UserError
 from kronos_studio import ASSETS
 
 KINDS = ("fomc", "cpi", "nfp", "gdp", "pce")
@@ -63,7 +64,7 @@ TYPE_ALIASES = {
 }
 
 
-class EventError(ValueError):
+class EventError(UserError, ValueError):
     """A calendar or leader input that cannot be used, with what to fix."""
 
 

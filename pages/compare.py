@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_support import compare, data, ledger, metrics
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
+from app_support.errors import app_message
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.plausibility import check_fan
@@ -72,8 +73,7 @@ else:
         try:
             backtest = compare.run_backtest(bars, actual, choices, settings, n_cutoffs)
         except Exception as e:  # too little history for a full lookback, bad bars: a message
-            detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-            st.error(f"**The backtest could not run.** {detail}")
+            st.error(f"**The backtest could not run.** {app_message(e)}")
             st.stop()
     results, errors = (backtest.shown, backtest.errors) if backtest else ({}, {})
     for line in (backtest.in_training.values() if backtest else []):

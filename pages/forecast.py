@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
+from app_support.errors import app_message
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, price_input_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
@@ -52,8 +53,7 @@ if clicked and fc is None:
         from kronos.checkpoints import CheckpointError
 
         what = "model could not be loaded" if isinstance(e, CheckpointError) else "forecast could not run"
-        detail = str(e) if isinstance(e, ValueError | CheckpointError) else f"{type(e).__name__}: {e}"
-        head.error(f"**The {what}.** {detail}")
+        head.error(f"**The {what}.** {app_message(e)}")
         st.stop()
 calendar_warning = data.calendar_warning(bars)  # said where the fan is drawn, not in a collapsed note
 if fc is None:

@@ -122,7 +122,7 @@ st.dataframe(view, hide_index=True, key="tr_table", column_config={
 members = book.realized_members(table.loc[table["scored_steps"] > 0, "prediction_id"].tolist())
 if len(members):
     st.markdown("**Ensemble members, each scored on its own paths** — the same forecasts and bars as the "
-                "ensemble's above; `kronos train ensemble --from-ledger` learns the weights from these")
+                "ensemble's above; `kronos train ensemble` learns the weights from these (from the ledger)")
     st.dataframe(members, hide_index=True, key="tr_members", column_config={
         "weight": pct("mean weight", format="percent", help="The meta-learner's mean weight for the member"),
         "forecasts": pct("forecasts"), "scored": pct("forecasts scored"), "steps": pct("bars scored"),

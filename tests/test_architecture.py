@@ -20,6 +20,9 @@ FORBIDDEN = {
     "kronos_studio": {"app_support", "pages", "streamlit", "plotly"},
     "kronos_studio/evaluation": {"torch"},  # scoring is numpy/pandas only
 }
+# Modules every package may import whatever the rule above says: the user-facing errors' one shape (no
+# dependencies), so the data layer's errors carry their fixes as the core's do.
+SHARED = {"kronos.errors"}
 
 
 def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
@@ -44,7 +47,7 @@ def files(folder: str) -> list[Path]:
 def test_no_import_points_up_or_sideways(folder):
     bad = [f"{p.relative_to(ROOT)}:{line} imports {module}"
            for p in files(folder) for line, module, _ in imports_of(p)
-           if module.split(".")[0] in FORBIDDEN[folder]]
+           if module.split(".")[0] in FORBIDDEN[folder] and module not in SHARED]
     assert not bad, "\n".join(bad)
 
 
@@ -412,6 +415,47 @@ def test_the_parameter_guard_counts_every_kind_of_parameter(tmp_path):
     wide.write_text("class A:\n    def f(self, a, b, /, c, *args, d, e, **kw):\n        pass\n"
                     "def g(a, b, c, d, e, f):\n    pass\n")
     assert wide_functions(wide) == [(2, "f", 7)]
+
+
+CLI_FLAG = re.compile(r"(?<![\w-])--[a-z]")
+# Literals outside the command line that hold another program's option, not one of ours: (file, literal).
+NOT_OUR_FLAGS = {("app_support/__init__.py", "--short")}  # git rev-parse, for the app's version
+
+
+def flag_literals(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string literal in a file (f-string parts included) naming a command-line flag;
+    docstrings and comments are not literals the user is shown, so they may."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and CLI_FLAG.search(node.value)]
+
+
+def test_no_module_outside_the_cli_formats_a_cli_flag():
+    """Issue 46 item 3: the library's errors name settings (kronos.errors.Fix); only the command line words a
+    setting as its flag (kronos_studio/cli/errors.py), the app as a control, the HTTP API as a field."""
+    cli = ROOT / "kronos_studio" / "cli"
+    bad = [f"{p.relative_to(ROOT)}:{line} {text!r}"
+           for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages")
+           for p in files(folder) if not p.is_relative_to(cli)
+           for line, text in flag_literals(p) if (p.relative_to(ROOT).as_posix(), text) not in NOT_OUR_FLAGS]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_flag_guard_finds_a_flag_in_any_literal_but_not_in_a_docstring_or_comment(tmp_path):
+    toy = tmp_path / "toy.py"
+    toy.write_text('"""Use --lookback in the module docstring: fine."""\n'
+                   'def f(n):\n'
+                   '    """--cutoffs in a function docstring: fine."""\n'
+                   '    # --window in a comment: fine\n'
+                   '    a = "lower --lookback"\n'
+                   '    b = f"got {n}, pass --calendar {n}"\n'
+                   '    c = "x--y, a -- b, -5, 2024-01-02"\n'
+                   '    raise ValueError("start over with " "--no-resume")\n')
+    assert flag_literals(toy) == [(5, "lower --lookback"), (6, ", pass --calendar "), (8, "start over with --no-resume")]
 
 
 def test_the_ledger_does_not_import_the_ensemble():

@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from kronos.errors import Fix
+
 from ..errors import DataFormatError
 from .instruments import symbol_column
 from .names import ADJ_CLOSE, ALIASES, known_names, norm
@@ -79,9 +81,10 @@ def currency_volumes(df: pd.DataFrame, cols: dict, symbol: str | None, notes: li
             what = f"columns {listed} hold volume in named currencies" if len(by_code) > 1 else \
                 f"column {listed} holds volume in a named currency"
             raise DataFormatError(
-                f"{what}, but the file names no instrument to tell the "
-                "base currency (the bar volume) from the quote currency (the amount): give the symbol as BASE/QUOTE, "
-                "e.g. BTC/USD (--symbol on the command line), or rename the columns to volume and amount")
+                f"{what}, but the file names no instrument to tell the base currency (the bar volume) from the "
+                "quote currency (the amount)", {"columns": list(by_code.values())},
+                Fix("give the symbol as BASE/QUOTE ({setting}), or rename the columns to volume and amount", "symbol",
+                    "BTC/USD"))
         base, quote = pair
         sides = {}
         for code, col in by_code.items():

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import MultipleSymbolsError
+from ..errors import CHOOSE_SYMBOL, MultipleSymbolsError
 from ..numbers import NA_SET
 from .names import SYMBOL_COLUMNS, WIDE_FIELDS, norm
 from .sniff import DATA_CELL
@@ -52,9 +52,8 @@ def instrument_rows(column: pd.Series, symbol: str | None,
     if len(found) > 1:
         raise MultipleSymbolsError(
             f"the file holds {len(found)} instruments in column {col!r} ({listing(found)})"
-            f"{why and ': its ' + why + ', so the rows are several series'}: choose one "
-            "(the ticker picker in the app, --symbol NAME on the command line); rows of different "
-            "instruments are never forecast as one series", found)
+            f"{why and ': its ' + why + ', so the rows are several series'} (rows of different "
+            "instruments are never forecast as one series)", found, CHOOSE_SYMBOL)
     return None, (found[0] if found else None), []
 
 
@@ -155,8 +154,8 @@ def pick_wide(df: pd.DataFrame, wide: dict, symbol: str | None, notes: list[str]
     example = ", ".join(repr(c) for c in list(wide)[:3])
     if symbol is None and len(found) > 1:
         raise MultipleSymbolsError(
-            f"the file holds {len(found)} instruments side by side ({listing(found)}; columns like {example}): "
-            "choose one (the ticker picker in the app, --symbol NAME on the command line)", found)
+            f"the file holds {len(found)} instruments side by side ({listing(found)}; columns like {example})",
+            found, CHOOSE_SYMBOL)
     want = found[0] if symbol is None else next((s for s in found if s.upper() == symbol.strip().upper()), None)
     if want is None:
         raise MultipleSymbolsError(f"no columns for {symbol!r}; the file holds {listing(found)} side by side "

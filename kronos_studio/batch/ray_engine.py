@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from kronos.errors import UserError
+
 from .forecaster import BatchSettings, ChunkForecaster, SeriesJob, SeriesResult
 
 CPUS_PER_WORKER = 1  # torch threads per actor: on CPU, more actors beat more threads per actor for small batches
 
 
-class RayEngineError(RuntimeError):
+class RayEngineError(UserError, RuntimeError):
     """Ray cannot run the batch (not installed, no cluster at the address, workers disagree on the model)."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from data_sources.sources import SOURCES, by_symbol
+from kronos.errors import UserError
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 LOAD_THREADS = 8  # downloads wait on the network: several at a time
@@ -25,7 +26,7 @@ PROCESS_POOL_FILES = 200  # from this many files on, parsing them in other proce
 MAX_READ_PROCESSES = 8
 
 
-class WatchlistError(ValueError):
+class WatchlistError(UserError, ValueError):
     """A watchlist that cannot be used as a whole (not a single series' problem)."""
 
 

@@ -8,8 +8,8 @@ future bar times)`` back pickled on its stdout (our own child running our own co
 unpickled). On two cores the reading then costs no wall time.
 
 The child is only an accelerator: when it cannot start, crashes or answers anything unexpected, the bars are
-read in this process as they would have been, so every error surfaces exactly as without it. A ``CliError``
-of the child (the file's one-line message) is raised here unchanged.
+read in this process as they would have been, so every error surfaces exactly as without it. Bad input
+found by the child (a ``CliError`` or the library's error, its fixes whole) is raised here unchanged.
 
     python -m kronos_studio.cli.bars_process '{"file": ..., "timezone": ..., ...}'   (the child's side)
 """
@@ -20,6 +20,8 @@ import os
 import pickle
 import subprocess
 import sys
+
+from kronos.errors import UserError
 
 from .common import CliError, quality_gate, read_bars
 
@@ -89,8 +91,8 @@ class GatedBars:
             if kind == "ok":
                 bars, lines, self.future = value
                 return bars, lines
-            if kind == "cli_error":
-                raise CliError(value)
+            if kind == "error":
+                raise value
         return _read_and_gate(self._request)  # no child, or one that failed: read here, errors as usual
 
     def _collect(self):
@@ -126,8 +128,8 @@ def _child_main(request_json: str) -> int:
         request = json.loads(request_json)
         bars, lines = _read_and_gate(request)
         answer = ("ok", (bars, lines, _future(bars, request["horizon"])))
-    except CliError as e:
-        answer = ("cli_error", str(e))
+    except (CliError, UserError) as e:  # bad input: raised in the parent as it is (its fixes travel whole)
+        answer = ("error", e.with_traceback(None))
     except Exception:  # the parent reads the file itself and reports what goes wrong as it always does
         return 1
     try:

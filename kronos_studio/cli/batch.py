@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CliError, add_sampling_options, positive
+from .common import CliError, add_sampling_options, error_line, positive
 
 
 def touch_levels(text: str) -> tuple[float, ...]:
@@ -57,7 +57,7 @@ def run_batch_command(args) -> int:
     from kronos_studio.batch.engine import run_batch
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.ray_engine import RayEngineError
-    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+    from kronos_studio.batch.watchlist import read_watchlist
 
     from .common import cli_device, sampling_settings
 
@@ -65,10 +65,7 @@ def run_batch_command(args) -> int:
         raise CliError("--ray-address and --workers apply to --engine ray")
     if not str(args.out).endswith((".parquet", ".pq")):
         raise CliError(f"--out must be a .parquet file, got '{args.out}'")
-    try:
-        entries = read_watchlist(args.watchlist)
-    except WatchlistError as e:
-        raise CliError(str(e)) from None
+    entries = read_watchlist(args.watchlist)
     settings = BatchSettings(sampling_settings(args), touch_levels=args.levels)
     bar = None
     if not args.quiet:
@@ -87,7 +84,7 @@ def run_batch_command(args) -> int:
                            device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar,
                            progress=progress if bar else None)
     except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
-        raise CliError(str(e).splitlines()[0]) from None
+        raise error_line(e) from None
     finally:
         if bar is not None:
             bar.close()

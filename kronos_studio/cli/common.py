@@ -10,7 +10,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ct
 
 
 class CliError(Exception):
-    """A problem the user can fix; printed as one line."""
+    """A problem the user can fix, found by the command line itself; printed as one line. The library's
+    (``kronos.errors.UserError``) reach ``main`` as they are and are worded there, with flags."""
 
 
 def quantile_levels(text: str) -> list[float]:
@@ -25,24 +26,19 @@ def quantile_levels(text: str) -> list[float]:
 
 def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None):
     """A bars file through ``data_sources``' reader, whose errors name the problem and the fix."""
-    from kronos_studio.bars_input import BarsInputError
     from kronos_studio.bars_input import read_bars as read
 
-    try:
-        return read(path, timezone=timezone, calendar=calendar, symbol=symbol)
-    except BarsInputError as e:
-        raise CliError(str(e)) from None
+    return read(path, timezone=timezone, calendar=calendar, symbol=symbol)
 
 
-def quality_gate(bars, fixes: list[str]):
-    """``kronos_studio.bars_input.quality_gate``: (gated bars, note and warning lines), a block as a CliError."""
-    from kronos_studio.bars_input import BarsInputError
+def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
+    """``kronos_studio.bars_input.quality_gate``: (gated bars, note and warning lines worded with flags)."""
     from kronos_studio.bars_input import quality_gate as gate
 
-    try:
-        return gate(bars, fixes)
-    except BarsInputError as e:
-        raise CliError(str(e)) from None
+    from .errors import notice_line
+
+    bars, notices = gate(bars, fixes)
+    return bars, [notice_line(n) for n in notices]
 
 
 def positive(kind):
@@ -88,11 +84,15 @@ def sampling_settings(args):
         return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
                                 **{name: getattr(args, name) for name in knobs()})
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
 
 
-def error_line(e: Exception):
-    return CliError(str(e).splitlines()[0] if str(e) else type(e).__name__)
+def error_line(e: Exception) -> CliError:
+    """The one re-wording of an exception the command line answers as bad input: its first line, a library
+    error's settings named as flags."""
+    from .errors import cli_line
+
+    return CliError(cli_line(e))
 
 
 def cli_device(args):

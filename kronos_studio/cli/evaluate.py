@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, add_sampling_options, quality_gate, read_bars, sampling_settings
+from .common import CliError, add_sampling_options, error_line, quality_gate, read_bars, sampling_settings
+from .errors import notice_line
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
@@ -39,7 +40,6 @@ def register(sub) -> None:
 def run_evaluate(args) -> int:
     from kronos.quantiles import BAND_NAME
     from kronos_studio.evaluation.report import evaluation_report
-    from kronos_studio.evaluation.trust import TrainingPeriodError
 
     for name in ("horizon", "cutoffs", "paths"):
         if getattr(args, name) < 1:
@@ -50,13 +50,11 @@ def run_evaluate(args) -> int:
         made = evaluation_report(forecaster, bars, sampling_settings(args), cutoffs=args.cutoffs,
                                  include_training_period=args.include_training_period,
                                  file=str(Path(args.file).resolve()))
-    except TrainingPeriodError as e:
-        raise CliError(f"{e} (--include-training-period)") from None
-    except ValueError as e:
-        raise CliError(str(e)) from None
+    except ValueError as e:  # TrainingPeriodError, too few bars: the library's fixes worded as flags
+        raise error_line(e) from None
     out = made.out
     Path(args.json).write_text(json.dumps(out, indent=2, default=str))
-    for line in warnings + made.warnings:
+    for line in warnings + [notice_line(n) for n in made.warnings]:
         print(line, file=sys.stderr)
     m = out["models"]["model"]
     best = m.get("vs_best_member")

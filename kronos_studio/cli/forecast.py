@@ -9,7 +9,7 @@ from kronos.settings import DEFAULT_PRECISION, PRECISIONS
 
 from . import ledger
 from .bars_process import GatedBars
-from .common import CliError, add_sampling_options, quantile_levels, sampling_settings
+from .common import add_sampling_options, error_line, quantile_levels, sampling_settings
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
@@ -136,7 +136,7 @@ def _forecast(forecaster, bars, settings, args, on_progress, future=None):
     try:
         return make_forecast(forecaster, bars, settings, future, progress=progress)
     except (InputError, ValueError) as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
     finally:
         if bar is not None:
             bar.close()

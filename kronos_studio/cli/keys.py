@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import sys
 
-from .common import CliError
-
 
 def register(sub) -> None:
     p = sub.add_parser("keys", help="create, list and revoke API keys of `kronos serve`",
@@ -26,15 +24,13 @@ def register(sub) -> None:
 
 
 def run_create(args) -> int:
-    from kronos_studio.service.keys import KeyProblem, create_key
+    from kronos_studio.service.keys import create_key
 
     from .ledger import open_ledger
 
     ledger = open_ledger()
     try:
         key_id, token = create_key(ledger, args.workspace, admin=args.admin, label=args.label)
-    except KeyProblem as e:
-        raise CliError(str(e)) from None
     finally:
         ledger.close()
     print(token)
@@ -63,15 +59,13 @@ def run_list(args) -> int:
 
 
 def run_revoke(args) -> int:
-    from kronos_studio.service.keys import KeyProblem, revoke_key
+    from kronos_studio.service.keys import revoke_key
 
     from .ledger import open_ledger
 
     ledger = open_ledger()
     try:
         revoke_key(ledger, args.key_id)
-    except KeyProblem as e:
-        raise CliError(str(e)) from None
     finally:
         ledger.close()
     print(f"revoked key {args.key_id}", file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import CliError, read_bars
+from .common import CliError, error_line, read_bars
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -176,7 +176,7 @@ def _fetch(row):
     try:
         step = parse_interval(row.interval)
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
     needed = math.ceil((pd.Timestamp.now(tz="UTC") - since) / step) + int(row.longest_horizon) + 2
     if origin.needs_exchange and not row.exchange:
         raise CliError(f"the exchange of these {row.source} bars was not recorded: score them with a file")

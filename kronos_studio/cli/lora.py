@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, cli_device, read_bars
+from .common import CliError, cli_device, error_line, read_bars
 from .training_options import add_data_and_training_options, load_series, make_log, train_config
 
 
@@ -39,35 +39,31 @@ def register(train_sub) -> None:
 
 
 def _cli_builder(args):
-    from kronos_studio.events import EventBuilder, EventError, bundled_calendar, load_calendar
+    from kronos_studio.events import EventBuilder, bundled_calendar, load_calendar
 
-    try:
-        cal = None if args.no_bundled_calendar else bundled_calendar()
-        for f in args.calendar:
-            c = load_calendar(f)
-            cal = c if cal is None else cal.merged(c)
-        leaders = {}
-        for item in args.leader:
-            name, _, path = item.partition("=")
-            if not path:
-                raise CliError(f"--leader expects NAME=FILE, got '{item}'")
-            leaders[name] = read_bars(path)
-        return EventBuilder(cal, leaders or None)
-    except EventError as e:
-        raise CliError(str(e)) from None
+    cal = None if args.no_bundled_calendar else bundled_calendar()
+    for f in args.calendar:
+        c = load_calendar(f)
+        cal = c if cal is None else cal.merged(c)
+    leaders = {}
+    for item in args.leader:
+        name, _, path = item.partition("=")
+        if not path:
+            raise CliError(f"--leader expects NAME=FILE, got '{item}'")
+        leaders[name] = read_bars(path)
+    return EventBuilder(cal, leaders or None)
 
 
 def run_train_lora(args) -> int:
     import pandas as pd
 
-    from kronos.checkpoints import CheckpointError, load_pair
+    from kronos.checkpoints import load_pair
     from kronos_studio.bundled import model_reference
     from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note
     from kronos_studio.training.adapters import apply_adapter
     from kronos_studio.training.before_after import NO_EVENTS_NOTE, before_after
     from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
     from kronos_studio.training.lora import finetune_lora
-    from kronos_studio.training.state import ResumeError
 
     device = cli_device(args)
     log = make_log(args)
@@ -77,11 +73,8 @@ def run_train_lora(args) -> int:
         try:
             args.model = str(default_model_path())
         except FileNotFoundError as e:
-            raise CliError(str(e)) from None
-    try:
-        pair = load_pair(model_reference(args.model), args.tokenizer, device=device)
-    except CheckpointError as e:
-        raise CliError(str(e).splitlines()[0]) from None
+            raise error_line(e) from None
+    pair = load_pair(model_reference(args.model), args.tokenizer, device=device)
     builder = _cli_builder(args)
     series = load_series(args)
     lookback = args.lookback or max(2, args.window * 3 // 4)
@@ -95,15 +88,12 @@ def run_train_lora(args) -> int:
         test_start = pd.Timestamp(args.test_start) if args.test_start else None
         data = build_train_data(series, TimeSplit(val_start, test_start), args.window, lookback, stride=args.stride)
     except (DataError, ValueError) as e:
-        raise CliError(str(e).splitlines()[0]) from None
+        raise error_line(e) from None
     cfg = train_config(args, 1e-3, 1.0)
     # file names only: the adapter folder may be shared, the paths of this machine stay here
     leaders = [f"{n}={Path(f).name}" for n, _, f in (item.partition("=") for item in args.leader)]
-    try:
-        result = finetune_lora(pair, data, builder, cfg, args.out, device=device, resume=not args.no_resume, log=log,
-                               run_info={"calendars": [Path(f).name for f in args.calendar], "leaders": leaders})
-    except ResumeError as e:
-        raise CliError(str(e).splitlines()[0]) from None
+    result = finetune_lora(pair, data, builder, cfg, args.out, device=device, resume=not args.no_resume, log=log,
+                           run_info={"calendars": [Path(f).name for f in args.calendar], "leaders": leaders})
     c = result.counts
     print(f"trainable {c['trainable']:,} of {c['total']:,} parameters ({c['trainable_pct']:.2f}%): "
           f"LoRA {c['lora']:,} + event embedding {c['event_emb']:,}; base {c['total'] - c['trainable']:,} frozen")

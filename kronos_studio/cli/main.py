@@ -11,7 +11,10 @@ import signal
 import sys
 import threading
 
+from kronos.errors import UserError
+
 from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CliError
+from .errors import cli_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except CliError as e:
-        print(f"kronos: error: {e}", file=sys.stderr)
+    except (CliError, UserError) as e:  # bad input, said in one line: a library error's fixes as flags
+        print(f"kronos: error: {cli_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return interrupted()

@@ -23,15 +23,11 @@ def run_mcp(args) -> int:
         from kronos_studio.service.mcp_server import create_server
     except ModuleNotFoundError as e:
         raise CliError(f"{e.name} is not installed: pip install 'kronos-studio[serve]'") from None
-    from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
-    from kronos_studio.service.keys import KeyProblem, check_workspace
+    from kronos_studio.service.keys import check_workspace
 
-    try:
-        workspace = check_workspace(args.workspace or DEFAULT_WORKSPACE)
-        server = create_server(args.allow_dir, workspace=workspace)
-    except (KeyProblem, LedgerError) as e:
-        raise CliError(str(e)) from None
+    workspace = check_workspace(args.workspace or DEFAULT_WORKSPACE)
+    server = create_server(args.allow_dir, workspace=workspace)
     # stdio only: the client starts this command, so only its user reaches the tools (an HTTP transport
     # would need the service's keys in front of the files it may read).
     server.run("stdio")

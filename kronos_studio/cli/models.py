@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CliError, cli_device, positive, sampling_settings
+from .common import CliError, cli_device, error_line, positive, sampling_settings
 
 
 def add_context_option(p: argparse.ArgumentParser) -> None:
@@ -75,5 +75,5 @@ def load_forecaster(args, bars):
                              load_pair=load, meta=getattr(args, "meta", None),
                              chronos2=getattr(args, "chronos2", "auto"))
     except (CheckpointError, FileNotFoundError, ValueError) as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
     return forecaster, loaded[0] if loaded else None

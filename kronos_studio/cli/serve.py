@@ -46,8 +46,6 @@ def run_serve(args) -> int:
         from kronos_studio.service.app import ServiceConfig, create_app, loopback
     except ModuleNotFoundError as e:
         raise CliError(f"{e.name} is not installed: pip install 'kronos-studio[serve]'") from None
-    from kronos_studio.ledger import LedgerError
-    from kronos_studio.service.jobs import JobsFolderInUse
 
     if args.open and not loopback(args.host):
         raise CliError(f"--open serves without API keys, so only on a loopback host (127.0.0.1, ::1, localhost), "
@@ -60,11 +58,8 @@ def run_serve(args) -> int:
             resolve_decode(args.decode, default_device())
         except ValueError as e:
             raise CliError(f"--decode: {e}") from None
-    try:
-        app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir,
-                                       decode=args.decode))
-    except (LedgerError, JobsFolderInUse) as e:
-        raise CliError(str(e)) from None
+    app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir,
+                                   decode=args.decode))
     print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "
           f"OpenAPI at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import CliError, cli_device, error_line, positive
+from .common import CliError, cli_device, positive
 from .training_options import (
     add_data_and_training_options,
     build_data,
@@ -55,10 +55,9 @@ def register(sub):
 
 # --- commands -----------------------------------------------------------------------------------
 def run_train_tokenizer(args) -> int:
-    from kronos.checkpoints import CheckpointError, load_tokenizer
-    from kronos.config import OFFICIAL_MODELS, ConfigError, TokenizerConfig
+    from kronos.checkpoints import load_tokenizer
+    from kronos.config import OFFICIAL_MODELS, TokenizerConfig
     from kronos_studio.training.pretrain import new_tokenizer, train_tokenizer
-    from kronos_studio.training.state import ResumeError
 
     device = cli_device(args)
     series = load_series(args)
@@ -66,69 +65,50 @@ def run_train_tokenizer(args) -> int:
     if args.init:
         official = OFFICIAL_MODELS.get(args.init)
         ref = official.tokenizer_repo_id if official else args.init
-        try:
-            tok, _ = load_tokenizer(ref, official.tokenizer_revision if official else None, device=device)
-        except CheckpointError as e:
-            raise error_line(e) from None
+        tok, _ = load_tokenizer(ref, official.tokenizer_revision if official else None, device=device)
         lr, info = 2e-4, {"init": ref}
     else:
-        try:
-            cfg = TokenizerConfig(d_model=args.d_model, n_heads=args.n_heads, ff_dim=args.ff_dim,
-                                  n_enc_layers=args.layers, n_dec_layers=args.layers)
-        except ConfigError as e:
-            raise error_line(e) from None
+        cfg = TokenizerConfig(d_model=args.d_model, n_heads=args.n_heads, ff_dim=args.ff_dim,
+                              n_enc_layers=args.layers, n_dec_layers=args.layers)
         tok, lr, info = new_tokenizer(cfg, args.seed), 1e-3, {"init": None}
-    try:
-        result = train_tokenizer(tok, data, train_config(args, lr, 2.0), args.out, device=device,
-                                 resume=not args.no_resume, log=make_log(args), run_info=info)
-    except ResumeError as e:
-        raise error_line(e) from None
+    result = train_tokenizer(tok, data, train_config(args, lr, 2.0), args.out, device=device,
+                             resume=not args.no_resume, log=make_log(args), run_info=info)
     report_training("tokenizer", result)
     return 0
 
 
 def run_train_predictor(args) -> int:
-    from kronos.checkpoints import CheckpointError, load_pair, load_predictor, load_tokenizer
-    from kronos.config import ConfigError, KronosConfig
+    from kronos.checkpoints import load_pair, load_predictor, load_tokenizer
+    from kronos.config import KronosConfig
     from kronos_studio.bundled import model_reference
     from kronos_studio.training.pretrain import new_predictor, train_predictor, write_bundle
-    from kronos_studio.training.state import ResumeError
 
     device = cli_device(args)
     series = load_series(args)
     data = build_data(args, series)
     tokenizer = predictor = None
-    try:
-        if args.init:
-            init = Path(args.init).expanduser()
-            if init.is_dir() and not (init / "predictor").is_dir() and args.tokenizer:
-                predictor, _ = load_predictor(init, device=device)
-            else:
-                pair = load_pair(model_reference(args.init), args.tokenizer, device=device)
-                predictor, tokenizer = pair.predictor, pair.tokenizer
-        if tokenizer is None:
-            if not args.tokenizer:
-                raise CliError("pass --tokenizer (a trained tokenizer folder or repo id), or --init a model "
-                               "whose tokenizer is known")
-            tokenizer, _ = load_tokenizer(args.tokenizer, device=device)
-    except CheckpointError as e:
-        raise error_line(e) from None
+    if args.init:
+        init = Path(args.init).expanduser()
+        if init.is_dir() and not (init / "predictor").is_dir() and args.tokenizer:
+            predictor, _ = load_predictor(init, device=device)
+        else:
+            pair = load_pair(model_reference(args.init), args.tokenizer, device=device)
+            predictor, tokenizer = pair.predictor, pair.tokenizer
+    if tokenizer is None:
+        if not args.tokenizer:
+            raise CliError("pass --tokenizer (a trained tokenizer folder or repo id), or --init a model "
+                           "whose tokenizer is known")
+        tokenizer, _ = load_tokenizer(args.tokenizer, device=device)
     if predictor is None:
-        try:
-            cfg = KronosConfig(s1_bits=tokenizer.config.s1_bits, s2_bits=tokenizer.config.s2_bits,
-                               n_layers=args.n_layers, d_model=args.d_model, n_heads=args.n_heads,
-                               ff_dim=args.ff_dim, ffn_dropout_p=args.dropout, resid_dropout_p=args.dropout)
-        except ConfigError as e:
-            raise error_line(e) from None
+        cfg = KronosConfig(s1_bits=tokenizer.config.s1_bits, s2_bits=tokenizer.config.s2_bits,
+                           n_layers=args.n_layers, d_model=args.d_model, n_heads=args.n_heads,
+                           ff_dim=args.ff_dim, ffn_dropout_p=args.dropout, resid_dropout_p=args.dropout)
         predictor, lr = new_predictor(cfg, args.seed), 1e-3
     else:
         lr = 4e-5  # fine-tuning: the official fine-tuning rate
-    try:
-        result = train_predictor(predictor, tokenizer, data, train_config(args, lr, 3.0), args.out, device=device,
-                                 resume=not args.no_resume, log=make_log(args),
-                                 run_info={"init": args.init, "tokenizer": args.tokenizer})
-    except ResumeError as e:
-        raise error_line(e) from None
+    result = train_predictor(predictor, tokenizer, data, train_config(args, lr, 3.0), args.out, device=device,
+                             resume=not args.no_resume, log=make_log(args),
+                             run_info={"init": args.init, "tokenizer": args.tokenizer})
     report_training("predictor", result)
     if args.bundle:
         from kronos.checkpoints import save_checkpoint

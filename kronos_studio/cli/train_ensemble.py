@@ -15,7 +15,8 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, cli_device, quality_gate, read_bars
+from .common import CliError, cli_device, error_line, quality_gate, read_bars
+from .errors import cli_line
 from .models import add_chronos2_option
 
 
@@ -93,13 +94,11 @@ def run_walk_forward(args) -> int:
     try:
         pair = load_pair(model_reference(args.model) or default_model_path(), device=cli_device(args))
     except (CheckpointError, FileNotFoundError) as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
     pipeline = studio_pipeline(pair)
     lookback = default_lookback(pair.context, args.horizon)
-    try:  # the members `kronos forecast --model ensemble` will mix, Chronos-2 included when it joins there
-        chronos2, status = ensemble_member(args.chronos2, args.paths, pair.device)
-    except CheckpointError as e:
-        raise CliError(str(e)) from None
+    # the members `kronos forecast --model ensemble` will mix, Chronos-2 included when it joins there
+    chronos2, status = ensemble_member(args.chronos2, args.paths, pair.device)
     print(f"note: {status}", file=sys.stderr)
     members = default_members(pipeline, ForecastSettings(horizon=args.horizon, paths=args.paths, lookback=lookback),
                               chronos2=chronos2)
@@ -115,7 +114,7 @@ def fit_series(args, members, cutoffs: int) -> int:
     try:
         meta = fit_to_series(bars, members, args.horizon, cutoffs, args.paths, name=Path(args.series).name)
     except ValueError as e:
-        raise CliError(f"'{args.series}': {e}") from None
+        raise CliError(f"'{args.series}': {cli_line(e)}") from None
     if args.out:
         meta.save(args.out)
     weights = meta.combinations["stacking"]["weights"]
@@ -142,7 +141,7 @@ def fit_files(args, members, cutoffs: int, pair, lookback: int) -> int:
         try:
             chosen = choose_cutoffs(len(bars.frame), args.horizon, cutoffs, max(lookback, 120))
         except ValueError as e:
-            raise CliError(f"'{f}': {e}") from None
+            raise CliError(f"'{f}': {cli_line(e)}") from None
         specs.append(SeriesSpec(Path(f).stem, bars, bars.interval, asset_class(bars.calendar, bars.source),
                                 args.horizon, chosen))
     evals = signal_evaluations(specs, members)
@@ -150,7 +149,7 @@ def fit_files(args, members, cutoffs: int, pair, lookback: int) -> int:
         meta = fit_meta(evals, args.paths, info={"provenance": {"trained_on": [s.name for s in specs],
                                                                 "kronos": pair.name, "horizon": args.horizon}})
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
     meta.save(args.out)
     print(f"meta-learner over {meta.members} trained on {len(evals.cutoffs)} cut-offs; {validation_line(meta)}; "
           f"saved to {args.out}", file=sys.stderr)
@@ -196,7 +195,7 @@ def run_from_ledger(args) -> int:
         meta = fit_meta(found.evals, found.paths, info={"provenance": {
             "trained_on": "ledger", "before": str(before), "evaluations": found.count}})
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise error_line(e) from None
     meta.save(out)
     print(f"meta-learner over {meta.members} trained on {found.count} scored ensemble forecasts before "
           f"{before:%Y-%m-%d %H:%M} UTC; {validation_line(meta)}; saved to {out}", file=sys.stderr)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .common import CliError, error_line, positive, read_bars
+from .errors import cli_line
 
 
 def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def load_series(args):
         try:
             series.append(as_series(read_bars(f), name=Path(f).stem))
         except (DataError, ValueError) as e:
-            raise CliError(f"'{f}': {e}") from None
+            raise CliError(f"'{f}': {cli_line(e)}") from None
     if args.samples is not None:
         names = args.samples or list(BUNDLED_TRAIN_SAMPLES)
         for n in names:

@@ -200,8 +200,8 @@ def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *,
     if src is None and not named:
         if not is_hub_id(ref):
             return None, f"Chronos-2 left out: {ref} (${ENV_CHRONOS2}) is not a folder on this machine"
-        return None, (f"Chronos-2 left out: {ref} is not on this machine (download it once, e.g. kronos forecast "
-                      f"FILE --model ensemble --chronos2 {ref})")
+        return None, (f"Chronos-2 left out: {ref} is not on this machine (download it once: an ensemble "
+                      f"forecast with its Chronos-2 member set to {ref}, while online)")
     if src is None:
         pipeline, src = load_chronos2(ref, device=device, tqdm_class=tqdm_class)
     else:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import MIN_HISTORY
+from kronos.errors import Fix, InputError
 from kronos.forecast import Forecast
 from kronos.settings import default
 
@@ -105,9 +106,11 @@ class Ensemble:
                 raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
             unknown = [k for k in members if k not in meta.members]
             if unknown:  # it would weigh only the members it knows: the others would be dropped without a word
-                how = " (Chronos-2: --chronos2 off, or KRONOS_STUDIO_CHRONOS2=off)" if "chronos2" in unknown else ""
-                raise ValueError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
-                                 f"{unknown}: retrain it with them (kronos train ensemble) or leave them out{how}")
+                how = " (Chronos-2: {setting}, or KRONOS_STUDIO_CHRONOS2=off)" if "chronos2" in unknown else ""
+                raise InputError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
+                                 f"{unknown}", {"members": meta.members, "unknown": unknown},
+                                 Fix(f"retrain it with them (kronos train ensemble) or leave them out{how}",
+                                     "chronos2" if how else None, "off"))
             raise ValueError(f"{meta_label} was {reason}: retrain it with these members (kronos train ensemble)")
         order = meta.members if reason is None else list(members)  # the order the meta-learner knows
         self.members = {k: members[k] for k in order}

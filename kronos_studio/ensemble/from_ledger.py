@@ -63,13 +63,13 @@ def ledger_evaluations(ledger, before) -> LedgerEvaluations:
         own = members[members["parent_id"] == parent.prediction_id]
         everyone = [parent, *own.itertuples(index=False)]
         if parent.last_bar_at >= before:
-            skip("made at or after --since")
+            skip("made at or after the since time")
             continue
         if any(p.scored_steps < p.horizon for p in everyone):
             skip("not scored on every step yet")
             continue
         if any(last_scored[p.prediction_id] >= before for p in everyone):
-            skip("bars scored at or after --since")
+            skip("bars scored at or after the since time")
             continue
         keys = {p.model.split("/", 1)[1]: p for p in own.itertuples(index=False)}
         if REFERENCE not in keys or any(p.prediction_id not in known for p in keys.values()):

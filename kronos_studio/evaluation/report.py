@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kronos.errors import Fix, InputError, Notice
+
 DEFAULT_CUTOFFS = 20  # latest cut-offs a walk-forward scores unless asked otherwise (kronos evaluate, the service)
 
 
 @dataclass
 class EvaluationReport:
     out: dict  # the JSON ``kronos evaluate`` writes
-    warnings: list[str]  # lines for the user: fewer cut-offs than asked, the training-period guard
+    warnings: list[Notice]  # for the user, worded by each entry point: fewer cut-offs than asked, the guard
     cutoffs: int  # cut-offs scored
 
 
@@ -27,7 +29,8 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     from kronos_studio.forecasters.window import check_history
 
     if cutoffs < 1:
-        raise ValueError(f"--cutoffs must be at least 1, got {cutoffs}")
+        raise InputError(f"cutoffs must be at least 1, got {cutoffs}", {"cutoffs": cutoffs},
+                         Fix("ask for at least one ({setting})", "cutoffs", 1))
     horizon = settings.horizon
     lookback = settings.lookback or forecaster.lookback(horizon)
     check_history(forecaster, len(bars.frame), lookback)  # every cut-off's history is `lookback` bars
@@ -56,12 +59,16 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
         "coverage_after": check.after, "crps_before": check.crps_before, "crps_after": check.crps_after}
     warnings = []
     if report.cutoffs < cutoffs:
-        warnings.append(f"kronos: warning: only {report.cutoffs} of the {cutoffs} cut-offs were scored: each "
-                        f"needs {lookback} bars of history and {horizon} after it (lower --lookback or load "
-                        "more bars)" + (", and those inside the model's training period are left out "
-                                        "(--include-training-period)" if report.guard["in_training_period"] else ""))
+        fix = [Fix("lower {setting} or load more bars", "lookback")]
+        if report.guard["in_training_period"]:
+            fix.append(Fix("include those inside the model's training period, left out now ({setting})",
+                           "include_training_period", True))
+        warnings.append(Notice(f"only {report.cutoffs} of the {cutoffs} cut-offs were scored: each needs {lookback} "
+                               f"bars of history and {horizon} after it", tuple(fix),
+                               values={"scored": report.cutoffs, "cutoffs": cutoffs, "lookback": lookback,
+                                       "horizon": horizon}))
     if guard_note(report.guard):
-        warnings.append(f"kronos: warning: {guard_note(report.guard)}")
+        warnings.append(Notice(guard_note(report.guard)))
     return EvaluationReport(out, warnings, report.cutoffs)
 
 

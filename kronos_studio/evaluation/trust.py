@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.bars import bars_frame
+from kronos.errors import Fix, UserError
 from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
 
 from .baselines import REFERENCE, default_baselines
@@ -20,7 +21,7 @@ from .training_period import TrainingPeriod, trained_on
 from .walk_forward import EvalResult, last_cutoffs, walk_forward
 
 
-class TrainingPeriodError(ValueError):
+class TrainingPeriodError(UserError, ValueError):
     """Every cut-off asked for forecasts bars the model has seen: nothing honest is left to score."""
 
 
@@ -246,10 +247,12 @@ def guard_cutoffs(frame: pd.DataFrame, cutoffs: list[int], period: TrainingPerio
         if trained.all():
             # Said as the period, not as "these bars": a model's training period is known by date, not by
             # series, and one that never saw this series still learned how markets moved on those dates.
-            raise TrainingPeriodError(f"all {len(cutoffs)} cut-offs fall inside the model's training period "
-                             f"({period.describe()}): it learned from bars of those dates (this series' or of "
-                             "markets that move with it), so their scores would measure memory, not forecasting. "
-                             f"Evaluate on bars after {period.seen_until.date()}, or include them knowingly")
+            raise TrainingPeriodError(
+                f"all {len(cutoffs)} cut-offs fall inside the model's training period ({period.describe()}): it "
+                "learned from bars of those dates (this series' or of markets that move with it), so their scores "
+                "would measure memory, not forecasting", {"cutoffs": len(cutoffs), "seen_until": str(period.seen_until)},
+                Fix(f"evaluate on bars after {period.seen_until.date()}, or include them knowingly ({{setting}})",
+                    "include_training_period", True))
         cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
     return cutoffs, {"training_period": None if period is None else period.describe(),
                      "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 
 from .base import Forecaster, PathForecaster
@@ -195,9 +196,9 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     if name == CHRONOS2_NAME:
         from kronos_studio.ensemble.chronos2 import ENV_CHRONOS2
 
-        raise ValueError(f"{name} is the bundled Chronos-2, a member of the ensemble rather than a model of its own: "
-                         f"mix it into the ensemble (--model {ENSEMBLE} --chronos2 {name}, or "
-                         f"{ENV_CHRONOS2}={name})")
+        raise InputError(f"{name} is the bundled Chronos-2, a member of the ensemble rather than a model of its own",
+                         {"model": name}, Fix(f"mix it into the ensemble (model {ENSEMBLE} with {{setting}}, or "
+                                              f"{ENV_CHRONOS2}={name})", "chronos2", name))
     if load_pair is None:
         from kronos.checkpoints import load_pair as load
 

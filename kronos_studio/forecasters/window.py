@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kronos.bars import InputError, bars_frame
+from kronos.errors import Fix
 from kronos.settings import ForecastSettings
 
 
@@ -18,8 +19,9 @@ def history_window(forecaster, bars, settings: ForecastSettings) -> pd.DataFrame
     frame = bars_frame(bars)
     check_history(forecaster, len(frame), settings.lookback)
     if settings.lookback and len(frame) < settings.lookback:
-        raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available: "
-                         "lower the lookback or load more history")
+        raise InputError(f"lookback is {settings.lookback} bars but only {len(frame)} are available",
+                         {"lookback": settings.lookback, "bars": len(frame)},
+                         Fix("lower the lookback ({setting}) or load more history", "lookback"))
     return frame.iloc[-(settings.lookback or forecaster.lookback(settings.horizon)):].reset_index(drop=True)
 
 
@@ -33,7 +35,8 @@ def check_history(forecaster, bars: int, lookback: int | None = None) -> None:
                          "interval)")
     if lookback is not None and lookback < need:
         raise InputError(f"lookback is {lookback} bars but {forecaster.name} needs at least {need} to estimate "
-                         f"the series' scale from: raise the lookback to {need} or more")
+                         "the series' scale from", {"lookback": lookback, "needed": need},
+                         Fix(f"raise the lookback to {need} or more ({{setting}})", "lookback"))
 
 
 def future_times(bars, history: pd.DataFrame, horizon: int, future=None) -> pd.DatetimeIndex:

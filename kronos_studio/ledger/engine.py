@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from kronos.errors import UserError
+
 from .schema import HEAD
 
 ENV_DB = "KRONOS_STUDIO_DB"  # any SQLAlchemy URL; unset: the SQLite file below
@@ -28,7 +30,7 @@ MIGRATION_LOCK = 0x4B524F4E  # PostgreSQL advisory lock id held while migrating 
 _ALEMBIC = threading.Lock()
 
 
-class LedgerError(Exception):
+class LedgerError(UserError):
     """The ledger cannot be opened or used as asked; the message names the problem and the fix."""
 
 

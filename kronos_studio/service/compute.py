@@ -13,7 +13,7 @@ from concurrent.futures import Future
 
 from kronos.settings import ForecastSettings
 
-from .errors import ServiceError
+from .errors import ServiceError, notice_line
 from .limits import Limits
 
 SOURCE_BARS = 2000  # bars fetched for a symbol: more than any model's context, and a walk-forward's cut-offs
@@ -51,7 +51,8 @@ def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source
             raise ServiceError(422, f"source '{source}' needs a symbol and an interval (e.g. 1d)")
         bars = load_bars(source, symbol, interval, lookback=needed, exchange=exchange)
     limits.check_bars(len(bars.frame))
-    return quality_gate(bars, list(fix))
+    bars, notices = quality_gate(bars, list(fix))
+    return bars, [notice_line(n) for n in notices]
 
 
 def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, workspace: str | None = None,
@@ -121,15 +122,11 @@ def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cu
                include_training_period: bool, workspace: str | None = None):
     """The ``kronos evaluate`` report (``evaluation.report.EvaluationReport``) on a warm model."""
     from kronos_studio.evaluation.report import evaluation_report
-    from kronos_studio.evaluation.trust import TrainingPeriodError
 
     forecaster = registry.forecaster(model, bars, settings, workspace)
-    try:
-        with registry.sampling_lock(model):
-            return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
-                                     include_training_period=include_training_period)
-    except TrainingPeriodError as e:
-        raise ServiceError(422, f"{e} (include_training_period)") from None
+    with registry.sampling_lock(model):  # a TrainingPeriodError is a 422 naming the field that includes them
+        return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
+                                 include_training_period=include_training_period)
 
 
 def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
@@ -164,7 +161,7 @@ def evaluate_answer(registry, cache: OnceCache, model: str | None, bars, lines: 
     key = request_key("evaluate", bars, model, settings, workspace, cutoffs=cutoffs, include=include_training_period)
     made = cache.get(key, lambda: evaluation(registry, model, bars, settings, cutoffs, include_training_period,
                                              workspace))
-    return {**made.out, "warnings": lines + made.warnings}
+    return {**made.out, "warnings": lines + [notice_line(n) for n in made.warnings]}
 
 
 def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:

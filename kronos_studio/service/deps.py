@@ -31,16 +31,16 @@ def identity(request: Request, service: Shared) -> Identity:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ServiceError(401, "this service needs an API key: send 'Authorization: Bearer <token>' "
-                                    "(make one with `kronos keys create --workspace NAME`)")
+                                    "(an admin makes one with `kronos keys create`)")
         who = identify(service.ledger, token.strip())
         if who is None:
-            raise ServiceError(401, "the API key is not valid or was revoked: make a new one with "
-                                    "`kronos keys create --workspace NAME`")
+            raise ServiceError(401, "the API key is not valid or was revoked: have a new one made with "
+                                    "`kronos keys create`")
     asked = request.headers.get(WORKSPACE_HEADER)
     if asked and asked != who.workspace:
         if not who.admin:
             raise ServiceError(403, f"this key belongs to workspace '{who.workspace}'; only an admin key "
-                                    f"(`kronos keys create --admin`) may act in '{asked}'")
+                                    f"(made by `kronos keys create` as an admin's) may act in '{asked}'")
         try:
             return Identity(who.key_id, check_workspace(asked), True)
         except KeyProblem as e:

@@ -1,20 +1,73 @@
-"""Errors as the service answers them: an HTTP status and one line, the same line the command line
-prints for the same input; never a traceback."""
+"""Errors as the service answers them: an HTTP status, one line (``detail``: the problem the command line
+reports for the same input, its fixes naming request fields rather than flags) and the same as data
+(``problem``, ``values``, ``fix``); never a traceback."""
 from __future__ import annotations
+
+import json
+
+# setting -> the request field that sets it (the HTTP API's word for it; kronos.errors.Fix names settings).
+FIELDS = {"lookback": "lookback", "horizon": "horizon", "paths": "paths", "cutoffs": "cutoffs",
+          "calendar": "calendar", "timezone": "timezone", "symbol": "symbol", "fix": "fix", "model": "model",
+          "include_training_period": "include_training_period"}
+# Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
+SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2"}
+
+
+def field_name(setting: str, value: object = None) -> str:
+    """A setting as the HTTP API names it: 'the field "lookback"', '"calendar": "XNYS"', 'the server's max_bars'."""
+    from kronos.errors import plain_name
+
+    if setting in FIELDS:
+        name = FIELDS[setting]
+        return f'the field "{name}"' if value is None else f'"{name}": {json.dumps(value, default=str)}'
+    if setting in SERVER_SETTINGS:
+        return f"the server's {setting}" + ("" if value is None else f" {value}")
+    return plain_name(setting, value)
 
 
 class ServiceError(Exception):
-    """A request the service refuses: ``status`` and a one-line ``detail`` naming the problem and the fix."""
+    """A request the service refuses: ``status`` and a one-line ``detail`` naming the problem and the fix;
+    given as ``problem``, ``values`` and ``fix`` (``kronos.errors.Fix``), ``detail`` is worded from them."""
 
-    def __init__(self, status: int, detail: str):
-        super().__init__(detail)
+    def __init__(self, status: int, detail: str | None = None, *, problem: str | None = None,
+                 values: dict | None = None, fix=()):
+        from kronos.errors import worded
+
         self.status = status
-        self.detail = detail
+        self.problem = problem if problem is not None else detail
+        self.values = dict(values or {})
+        self.fix = tuple(fix)
+        self.detail = detail if detail is not None else worded(self.problem, self.fix, field_name)
+        super().__init__(self.detail)
+
+    def body(self) -> dict:
+        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields."""
+        fixes = [{"setting": f.setting, "field": FIELDS.get(f.setting), "value": f.value,
+                  "text": f.worded(field_name)} for f in self.fix]
+        return json.loads(json.dumps({"detail": self.detail, "problem": self.problem, "values": self.values,
+                                      "fix": fixes}, default=str))
 
 
 def one_line(e: BaseException) -> str:
-    text = str(e).strip()
+    from kronos.errors import UserError
+
+    text = (e.worded(field_name) if isinstance(e, UserError) else str(e)).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def refused(status: int, e: BaseException) -> ServiceError:
+    """The ``ServiceError`` of library error ``e``: its one line, and its problem, values and fixes as data."""
+    from kronos.errors import UserError
+
+    if not isinstance(e, UserError):
+        return ServiceError(status, one_line(e))
+    return ServiceError(status, one_line(e), problem=e.problem.strip().splitlines()[0] if e.problem else "",
+                        values=e.values, fix=e.fix)
+
+
+def notice_line(notice) -> str:
+    """A ``kronos.errors.Notice`` as the service's warnings list it, fixes naming request fields."""
+    return f"kronos: {notice.kind}: {notice.worded(field_name)}"
 
 
 def as_service_error(e: BaseException) -> ServiceError | None:
@@ -30,13 +83,13 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     if isinstance(e, ServiceError):
         return e
     if isinstance(e, (CheckpointError, FileNotFoundError)):
-        return ServiceError(404, one_line(e))
+        return refused(404, e)
     if isinstance(e, DataSourceError):
-        return ServiceError(400, one_line(e))
+        return refused(400, e)
     if isinstance(e, LedgerError):
-        return ServiceError(503, one_line(e))
+        return refused(503, e)
     if isinstance(e, (BarsInputError, InputError, ValueError)):
-        return ServiceError(422, one_line(e))
+        return refused(422, e)
     return None
 
 
@@ -73,7 +126,8 @@ def validation_line(e) -> str:
 
 
 def add_error_handlers(app) -> None:
-    """Every error of ``app`` as ``{"detail": one line}``: a ``ServiceError`` with its status (401 with the
+    """Every error of ``app`` as ``{"detail": one line}`` (a ``ServiceError`` also with ``problem``, ``values``
+    and ``fix``): a ``ServiceError`` with its status (401 with the
     Bearer challenge), invalid requests 422, anything else 500 (the traceback goes to the server's log)."""
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -81,7 +135,7 @@ def add_error_handlers(app) -> None:
     @app.exception_handler(ServiceError)
     async def refused(_request, e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-        return JSONResponse({"detail": e.detail}, status_code=e.status, headers=headers)
+        return JSONResponse(e.body(), status_code=e.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):

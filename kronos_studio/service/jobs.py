@@ -20,6 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
+from kronos.errors import Fix, UserError
 
 from .errors import ServiceError
 from .keys import Identity
@@ -31,7 +32,7 @@ UNFINISHED = ("queued", "running")
 LOG = logging.getLogger(__name__)
 
 
-class JobsFolderInUse(Exception):
+class JobsFolderInUse(UserError):
     """Another running server keeps its jobs in the folder: two would fail each other's unfinished jobs."""
 
 
@@ -89,8 +90,8 @@ class JobRunner:
         try:
             self.folder_lock.acquire(timeout=0)
         except Timeout:
-            raise JobsFolderInUse(f"the jobs folder {self.root} is used by another running server: give each server "
-                                  "its own --jobs-dir") from None
+            raise JobsFolderInUse(f"the jobs folder {self.root} is used by another running server",
+                                  {"jobs_dir": str(self.root)}, Fix("give each server its own {setting}", "jobs_dir")) from None
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kronos-job")
         self.lock = threading.Lock()
         self.jobs: dict[str, Job] = {}

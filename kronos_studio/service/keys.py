@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from kronos.errors import UserError
 from kronos_studio.ledger.schema import api_keys
 
 TOKEN_PREFIX = "kst"
 WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class KeyProblem(ValueError):
+class KeyProblem(UserError, ValueError):
     """A key operation that cannot be done; the message names the fix."""
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ServiceError
+from kronos.errors import Fix, worded
+
+from .errors import ServiceError, field_name
 
 
 @dataclass(frozen=True)
@@ -16,18 +18,24 @@ class Limits:
 
     def check_bars(self, n: int) -> None:
         if n > self.bars:
-            raise ServiceError(413, f"{n} bars is over the limit of {self.bars} bars per request "
-                                    "(max_bars): send fewer bars, or start the server with a higher --max-bars")
+            raise ServiceError(413, problem=f"{n} bars is over the limit of {self.bars} bars per request",
+                               values={"bars": n, "max_bars": self.bars}, fix=(self._raise("send fewer bars", "max_bars"),))
 
     def check_path_steps(self, paths: int, horizon: int) -> None:
         if paths * horizon > self.path_steps:
-            raise ServiceError(413, f"paths x horizon = {paths} x {horizon} = {paths * horizon} is over the limit of "
-                                    f"{self.path_steps} per request (max_path_steps): ask for fewer paths or a shorter "
-                                    "horizon, or start the server with a higher --max-path-steps")
+            raise ServiceError(413, problem=f"paths x horizon = {paths} x {horizon} = {paths * horizon} is over the "
+                                            f"limit of {self.path_steps} per request",
+                               values={"paths": paths, "horizon": horizon, "max_path_steps": self.path_steps},
+                               fix=(self._raise("ask for fewer paths or a shorter horizon", "max_path_steps"),))
 
     def body_too_large(self) -> str:
-        return (f"the request body is over the limit of {self.body_bytes} bytes (max_body_bytes): send fewer bars, "
-                "or start the server with a higher --max-body-bytes")
+        return worded(f"the request body is over the limit of {self.body_bytes} bytes",
+                      (self._raise("send fewer bars", "max_body_bytes"),), field_name)
+
+    @staticmethod
+    def _raise(instead: str, setting: str) -> Fix:
+        """Stay inside the limit, or have it raised (a ``kronos serve`` option: the command names its flag)."""
+        return Fix(f"{instead}, or start the server with a higher {{setting}}", setting)
 
     def too_many_jobs(self, running: int) -> str:
         return (f"this key has {running} batch jobs queued or running, the limit of {self.jobs_per_key} per key "

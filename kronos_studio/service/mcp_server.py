@@ -8,6 +8,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.forecasters.registry import ModelRegistry
@@ -31,12 +32,14 @@ class AllowedFiles:
     def check(self, path: str) -> Path:
         p = Path(path).expanduser().resolve()
         if not self.folders:
-            raise ServiceError(403, f"this MCP server reads no files (refused '{path}'): start it with "
-                                    "`kronos mcp --allow-dir DIR`, or give source + symbol + interval")
+            raise ServiceError(403, problem=f"this MCP server reads no files (refused '{path}')", values={"path": path},
+                               fix=(Fix("start it with {setting} naming a folder, or give source + symbol + interval",
+                                        "allow_dir"),))
         if not any(p.is_relative_to(f) for f in self.folders):
             allowed = ", ".join(str(f) for f in self.folders)
-            raise ServiceError(403, f"'{path}' is outside the directories this server may read ({allowed}): "
-                                    "move the file there, or restart it with another --allow-dir")
+            raise ServiceError(403, problem=f"'{path}' is outside the directories this server may read ({allowed})",
+                               values={"path": path, "allowed": [str(f) for f in self.folders]},
+                               fix=(Fix("move the file there, or restart it with another {setting}", "allow_dir"),))
         return p
 
 

@@ -40,7 +40,7 @@ class BarsInput(Strict):
     timezone: str | None = Field(None, description="IANA timezone of times without a UTC offset (default UTC)")
     calendar: str | None = Field(None, description="trading calendar: XNYS, XLON, ..., 24/7, FX (default: inferred)")
     fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted")
-    model: str | None = Field(None, description="a model reference as `kronos forecast --model` takes "
+    model: str | None = Field(None, description="a model reference, as the command line's model option takes "
                                                 "(GET /v1/models); default: the bundled model")
 
 
@@ -57,7 +57,7 @@ ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **se
 
 
 class EvaluateOptions(BarsInput):
-    cutoffs: int = Field(DEFAULT_CUTOFFS, ge=1, description="latest cut-offs, one horizon apart (as kronos evaluate --cutoffs)")
+    cutoffs: int = Field(DEFAULT_CUTOFFS, ge=1, description="latest cut-offs, one horizon apart (as kronos evaluate's)")
     include_training_period: bool = False
 
 

@@ -40,6 +40,7 @@ from safetensors.torch import load_file, save_file
 
 from data_sources.storage import atomic_write, atomic_write_text
 from kronos.checkpoints import KronosPair
+from kronos.errors import UserError
 from kronos.model import Kronos
 from kronos_studio.events import CHANNELS, SCHEMA
 
@@ -60,7 +61,7 @@ TARGET_MODULES = r"transformer\.\d+\.self_attn\.(q_proj|v_proj)"
 EVENT_KEYS = ("event_emb.weight", "event_emb.bias")
 
 
-class AdapterError(RuntimeError):
+class AdapterError(UserError, RuntimeError):
     """An adapter that cannot be used with this base model, with what to do."""
 
 

@@ -16,11 +16,12 @@ import torch
 
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
+from kronos.errors import Fix, UserError
 from kronos.normalization import CLIP, normalization_stats, normalize
 from kronos.timefeatures import time_features
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Bars that cannot make training windows, with what to change."""
 
 
@@ -192,8 +193,9 @@ def build_train_data(series: Sequence[Series], split: TimeSplit, window: int, lo
     train = WindowSet([p["train"] for p in parts], window, lookback, stride)
     val = WindowSet([p["val"] for p in parts], window, lookback, val_stride or max(1, window // 4))
     if len(train) == 0:
-        raise DataError(f"no training window of {window} bars before {split.val_start}: "
-                        "move the validation start later, shorten --window, or add data")
+        raise DataError(f"no training window of {window} bars before {split.val_start}",
+                        {"window": window, "val_start": str(split.val_start)},
+                        Fix("move the validation start later, shorten {setting}, or add data", "window"))
     return TrainData(train, val, split)
 
 

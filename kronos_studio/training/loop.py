@@ -31,7 +31,7 @@ from data_sources.storage import atomic_write_text
 from kronos.device import default_device
 
 from .datasets import TrainData, WindowSet
-from .state import ResumeError, RunState, load_optimizer_state, read_state, write_state
+from .state import START_OVER, ResumeError, RunState, load_optimizer_state, read_state, write_state
 
 HISTORY_FILE = "history.json"
 RUN_FILE = "run.json"
@@ -181,11 +181,11 @@ def train(trainable: Trainable, data: TrainData, cfg: TrainConfig, out_dir, *, k
     saved = read_state(out) if resume else None
     if saved is not None:
         if saved.kind != kind:
-            raise ResumeError(f"{out} holds a {saved.kind} run, not a {kind} run: use another folder, "
-                              "or start over with --no-resume")
+            raise ResumeError(f"{out} holds a {saved.kind} run, not a {kind} run", {"kind": saved.kind},
+                              START_OVER)
         if saved.signature != signature:
-            raise ResumeError(f"{out} holds a {kind} run on {saved.signature}, not on {signature}: use another "
-                              "folder, or start over with --no-resume")
+            raise ResumeError(f"{out} holds a {kind} run on {saved.signature}, not on {signature}",
+                              {"signature": saved.signature}, START_OVER)
         trainable.set_state(saved.model)
         load_optimizer_state(opt, saved.optimizer)
         _set_rng_state(saved.rng, device)

@@ -23,6 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from data_sources.storage import atomic_write, atomic_write_text
+from kronos.errors import Fix, UserError
 
 STATE_FILE = "train_state.json"
 LEGACY_STATE_FILE = "train_state.pt"  # the pickle format of earlier versions: refused, never loaded
@@ -31,8 +32,11 @@ VERSION = 1
 _GROUPS = ("model", "best", "optimizer", "rng")
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError, ValueError):
     """A run folder that cannot be resumed, with what to do."""
+
+
+START_OVER = Fix("use another folder, or start over with {setting}", "resume", False)
 
 
 @dataclass
@@ -101,23 +105,23 @@ def read_state(out: Path) -> RunState | None:
     if not path.is_file():
         if (out / LEGACY_STATE_FILE).is_file():
             raise ResumeError(f"{out} holds a run saved by an earlier version ({LEGACY_STATE_FILE}, a pickle file "
-                              "this version does not load): start over with --no-resume or use another folder")
+                              "this version does not load)", fix=START_OVER)
         return None
     try:
         doc = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ResumeError(f"{path} is not valid JSON ({e}): start over with --no-resume") from None
+        raise ResumeError(f"{path} is not valid JSON ({e})", fix=START_OVER) from None
     if doc.get("format") != FORMAT or doc.get("version") != VERSION:
-        raise ResumeError(f"{path} is not a {FORMAT} version {VERSION} file: start over with --no-resume")
+        raise ResumeError(f"{path} is not a {FORMAT} version {VERSION} file", fix=START_OVER)
     tensors_path = out / doc["tensors"]
     if not tensors_path.is_file():
-        raise ResumeError(f"{path} names {doc['tensors']}, which is missing: the state was not saved completely. "
-                          "Start over with --no-resume")
+        raise ResumeError(f"{path} names {doc['tensors']}, which is missing (the state was not saved completely)",
+                          fix=START_OVER)
     with safe_open(str(tensors_path), framework="pt") as f:
         token = (f.metadata() or {}).get("token")
     if token != doc["token"]:
-        raise ResumeError(f"{tensors_path.name} does not belong to {path.name} (another save's tensors): "
-                          "start over with --no-resume")
+        raise ResumeError(f"{tensors_path.name} does not belong to {path.name} (another save's tensors)",
+                          fix=START_OVER)
     flat = load_file(str(tensors_path))
     groups: dict[str, dict[str, torch.Tensor]] = {g: {} for g in _GROUPS}
     for key, value in flat.items():

@@ -231,3 +231,42 @@ def test_future_bar_times_read_from_too_short_a_history_are_said_to_be_a_guess()
     bars = with_inferred_calendar(Bars.from_frame(frame, source="file", symbol="X", interval="1d"))
     warning = calendar_warning(bars)
     assert warning is not None and "too few to tell a trading calendar" in warning
+
+
+def test_a_library_error_names_the_control_that_fixes_it():
+    """Issue 46 item 3: the library names the setting; the app says which control sets it (no flag)."""
+    import pandas as pd
+
+    from app_support.errors import app_message
+    from app_support.trust import INCLUDE_TRAINED_LABEL
+    from kronos.errors import Fix, InputError
+    from kronos_studio.evaluation.training_period import TrainingPeriod
+    from kronos_studio.evaluation.trust import guard_cutoffs
+
+    e = InputError("lookback is 500 bars but only 90 are available", {"lookback": 500},
+                   Fix("lower {setting} or load more history", "lookback"))
+    assert app_message(e) == "lookback is 500 bars but only 90 are available: lower *Lookback (bars)* or load more history"
+    frame = pd.DataFrame({"timestamp": pd.date_range("2020-01-01", periods=10, freq="D", tz="UTC")})
+    period = TrainingPeriod(pd.Timestamp("2021-01-01", tz="UTC"), "a test")
+    try:
+        guard_cutoffs(frame, [5, 6], period, include_trained=False)
+    except ValueError as refused:
+        said = app_message(refused)
+    assert f"include them knowingly (*{INCLUDE_TRAINED_LABEL}*)" in said and "--" not in said
+    assert app_message(RuntimeError("boom")) == "RuntimeError: boom"
+
+
+def test_each_control_an_error_names_is_on_screen():
+    """The labels errors name are the labels the app's controls show (a renamed control fails here)."""
+    import ast
+    from pathlib import Path
+
+    from app_support.errors import CONTROLS
+
+    root = Path(__file__).resolve().parents[2]
+    shown = {node.value for folder in ("app_support", "pages") for p in (root / folder).rglob("*.py")
+             if p.name != "errors.py" for node in ast.walk(ast.parse(p.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    missing = [label for setting, label in CONTROLS.items() if setting != "include_training_period"
+               and not any(text.startswith(label) for text in shown)]
+    assert not missing, missing

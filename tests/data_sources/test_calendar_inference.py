@@ -11,6 +11,7 @@ from testkit import fx_hourly_export, nyse_daily_export
 
 from data_sources import check_bars, read_bars_file
 from data_sources.calendars import future_timestamps
+from kronos_studio.cli.errors import flag
 
 NY = "America/New_York"
 
@@ -166,7 +167,8 @@ def test_a_calendar_whose_sessions_miss_the_bars_names_the_timezone_that_fits():
     assert bars.timezone == "UTC" and bars.timezone_assumed
     f = codes(check_bars(bars))["calendar_timezone"]
     assert f.severity == "error" and "only 0% of the bars fall inside XSHG sessions as read in UTC" in f.message
-    assert "set the timezone to Asia/Shanghai" in f.message and "--timezone Asia/Shanghai" in f.message
+    assert "set the timezone to Asia/Shanghai" in f.message and "--timezone" not in f.message
+    assert "(--timezone Asia/Shanghai)" in f.worded(flag)  # the command line's word for the setting
     with pytest.raises(BarsInputError, match="calendar_timezone: .*set the timezone to Asia/Shanghai"):
         quality_gate(bars)
     # read in the timezone it names, the same file passes

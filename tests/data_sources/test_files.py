@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from data_sources.errors import DataFormatError
 from data_sources.files import read_bars_file
 from data_sources.schema import COLUMNS
+from kronos_studio.cli.errors import cli_line
 
 OK_ROWS = "2024-07-01,10,11,9.5,10.5,1000\n2024-07-02,10.5,11.5,10,11,1200\n2024-07-03,11,12,10.5,11.5,900\n"
 
@@ -576,7 +577,8 @@ def test_an_unnamed_text_column_that_differs_at_one_time_is_an_instrument_column
     p = long_file(tmp_path, symbols=("Apple Inc", "Microsoft Corp"), header="Date,Company,Open,High,Low,Close,Volume")
     with pytest.raises(MultipleSymbolsError, match="column 'Company' .*differ.* rows that share a timestamp") as e:
         read_bars_file(p)
-    assert "2024-01-02" in str(e.value) and "--symbol" in str(e.value)
+    assert "2024-01-02" in str(e.value) and "choose one with symbol" in str(e.value)
+    assert "--symbol" in cli_line(e.value)  # the command line names the setting as its flag
     assert e.value.symbols == ["Apple Inc", "Microsoft Corp"]
     bars = read_bars_file(p, symbol="microsoft corp")
     assert bars.symbol == "Microsoft Corp" and len(bars) == 30 and bars.frame["close"].iloc[0] == 200.5

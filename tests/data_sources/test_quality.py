@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from data_sources.quality import apply_fixes, check_bars
 from data_sources.samples import load_sample
 from data_sources.schema import Bars
+from kronos_studio.cli.errors import flag
 
 NY = "America/New_York"
 
@@ -339,7 +340,9 @@ def test_duplicate_times_with_different_bars_are_refused_never_merged():
     assert f.severity == "error" and f.fix is None and f.fix_description is None
     assert f"{len(ts)} bar times appear more than once with different values" in f.message
     assert f"{ts[0]}: close 230 and 135" in f.message  # an example with both closes
-    assert "several instruments" in f.message and "--symbol" in f.message and "stale rows" in f.message
+    assert "several instruments" in f.message and "symbol" in f.message and "stale rows" in f.message
+    # The remedy names a setting, which the command line words as its flag (the library never writes one).
+    assert "--symbol" not in f.message and "choose one with --symbol" in f.worded(flag)
     with pytest.raises(ValueError, match="no automatic fix"):
         apply_fixes(bars, [f])
     # Asked for by name, the fix still drops nothing that differs: the series stays blocked.

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from testkit import random_bars
 
+from kronos_studio.bars_input import BarsInputError
 from kronos_studio.cli.bars_process import GatedBars, worth_a_child
-from kronos_studio.cli.common import CliError, quality_gate, read_bars
+from kronos_studio.cli.common import quality_gate, read_bars
 
 
 @pytest.fixture()
@@ -57,11 +58,11 @@ def test_a_child_reads_the_same_bars_and_lines_as_this_process(split_daily_csv):
 def test_a_childs_one_line_error_is_raised_here_unchanged(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(CliError) as here:
+    with pytest.raises(BarsInputError) as here:
         _here(bad)
-    with GatedBars(bad, None, None, None, [], in_child=True) as gated, pytest.raises(CliError) as there:
+    with GatedBars(bad, None, None, None, [], in_child=True) as gated, pytest.raises(BarsInputError) as there:
         gated.result()
-    assert str(there.value) == str(here.value)
+    assert str(there.value) == str(here.value) and there.value.fix == here.value.fix
 
 
 def test_a_child_that_fails_leaves_the_reading_to_this_process(split_daily_csv, monkeypatch):

@@ -187,7 +187,7 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path, layout):
             "--timezone", "UTC", "--calendar", "24/7"]
     r = run_cli(*args)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
-    assert "2 instruments" in r.stderr and "AAA, BBB" in r.stderr and "--symbol NAME" in r.stderr
+    assert "2 instruments" in r.stderr and "AAA, BBB" in r.stderr and "choose one with --symbol" in r.stderr
     r = run_cli(*args, "--symbol", "BBB", "--provenance-out", tmp_path / "run.json")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "run.json").read_text())["series"]["symbol"] == "BBB"
@@ -235,7 +235,7 @@ def test_the_bundled_chronos2_is_named_as_an_ensemble_member(bars_csv, tmp_path)
     r = run_cli("forecast", bars_csv, "--model", "chronos2-small", "--horizon", 3, "--out", tmp_path / "q.csv",
                 "--no-ledger")
     assert r.returncode == 2
-    assert "a member of the ensemble" in r.stderr and "--model ensemble --chronos2 chronos2-small" in r.stderr
+    assert "a member of the ensemble" in r.stderr and "model ensemble with --chronos2 chronos2-small" in r.stderr
 
 
 def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(random_model, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import norm
 
 from data_sources import Bars
+from kronos_studio.cli.errors import cli_line
 from kronos_studio.ensemble.combine import (
     EQUAL,
     METHODS,
@@ -179,8 +180,9 @@ def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations)
         Ensemble({"random_walk": members()["random_walk"]}, ens.meta)
     # A member the meta-learner never saw (a Chronos-2 given to the bundled one) is refused, not dropped.
     extra = {**members(30), "chronos2": members(30)["random_walk"]}
-    with pytest.raises(ValueError, match=r"cannot weigh \['chronos2'\].*retrain.*--chronos2 off"):
+    with pytest.raises(ValueError, match=r"cannot weigh \['chronos2'\].*retrain.*chronos2='off'") as e:
         Ensemble(extra, ens.meta)
+    assert "--chronos2 off" in cli_line(e.value)  # the command line words the setting as its flag
 
 
 def test_a_meta_learner_is_used_only_with_the_members_it_was_trained_with(evaluations):

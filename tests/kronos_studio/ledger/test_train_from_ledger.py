@@ -43,7 +43,7 @@ def test_only_forecasts_known_before_since_are_learned_from(scored):
     ledger.score(bars)
     again = ledger_evaluations(ledger, SINCE)
     pd.testing.assert_frame_equal(again.evals.table, found.evals.table)
-    assert again.skipped == {"bars scored at or after --since": 1, "made at or after --since": 3,
+    assert again.skipped == {"bars scored at or after the since time": 1, "made at or after the since time": 3,
                              "not scored on every step yet": 1}
     later = ledger_evaluations(ledger, pd.Timestamp("2030-01-01", tz="UTC"))
     assert later.count == 24 + 3  # without the cut, all scored ones count

@@ -42,7 +42,7 @@ def test_jobs_outlive_a_restart_on_the_same_folder(tmp_path):
     wait_for(first, ALICE, running.id, "running")
     queued = first.submit(BOB, "batch", finishes)
     assert json.loads((queued.folder / STATE_FILE).read_text())["status"] == "queued"
-    with pytest.raises(JobsFolderInUse, match="used by another running server: give each server its own --jobs-dir"):
+    with pytest.raises(JobsFolderInUse, match="used by another running server: give each server its own jobs_dir"):
         JobRunner(Limits(), tmp_path)  # while the first server runs
     first.shutdown()  # the server stops; the running job's thread is cut off
 

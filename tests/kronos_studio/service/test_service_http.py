@@ -136,7 +136,9 @@ def test_a_bundled_model_is_named_as_the_app_lists_it(service, hourly_csv):
                                                 "horizon": 3})
     assert r.status_code == 200, r.text
     assert r.json()["provenance"]["model"].startswith("studio-tiny")
-    assert chronos2.status_code == 422 and "--chronos2 chronos2-small" in chronos2.json()["detail"]
+    refused = chronos2.json()
+    assert chronos2.status_code == 422 and "KRONOS_STUDIO_CHRONOS2=chronos2-small" in refused["detail"]
+    assert "--" not in refused["detail"] and refused["fix"][0]["setting"] == "chronos2"  # a server setting here
 
 
 def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(service, tiny_model):
@@ -158,7 +160,27 @@ def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(service, ti
     assert any("too few to tell a trading calendar" in w for w in made.json()["warnings"])
 
 
-def test_an_error_is_the_line_the_command_line_prints(service, hourly_csv, tmp_path):
+def test_a_refusal_names_the_request_field_and_carries_its_fix_as_data(service, hourly_csv, tmp_path):
+    """Issue 46 item 3: the library's refusal names a setting; the service words it as the request field (the
+    command line as its flag) and answers the problem, the numbers and the fix as JSON fields too."""
+    base, _, tokens = service
+    with client(base, tokens["a"]) as c:
+        r = c.post("/v1/forecast", json={"bars_csv": hourly_csv.read_text(), "model": "random_walk", "horizon": 3,
+                                         "lookback": 500, "record": False})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["detail"] == ('lookback is 500 bars but only 120 are available: lower the lookback (the field '
+                              '"lookback") or load more history') and "--lookback" not in r.text
+    assert body["problem"] == "lookback is 500 bars but only 120 are available"
+    assert body["values"] == {"lookback": 500, "bars": 120}
+    assert body["fix"] == [{"setting": "lookback", "field": "lookback", "value": None,
+                            "text": 'lower the lookback (the field "lookback") or load more history'}]
+    cli = run_cli("forecast", hourly_csv, "--model", "random_walk", "--horizon", 3, "--lookback", 500,
+                  "--out", tmp_path / "o.csv", "--no-ledger")
+    assert cli.returncode == 2 and "lower the lookback (--lookback) or load more history" in cli.stderr
+
+
+def test_an_error_is_the_problem_the_command_line_prints(service, hourly_csv, tmp_path):
     base, _, tokens = service
     frame = pd.read_csv(hourly_csv)
     dup = tmp_path / "dup.csv"
@@ -168,7 +190,11 @@ def test_an_error_is_the_line_the_command_line_prints(service, hourly_csv, tmp_p
     with client(base, tokens["a"]) as c:
         api = c.post("/v1/forecast", json={"bars_csv": dup.read_text(), "symbol": "dup", "horizon": 3})
     assert api.status_code == 422
-    assert r.stderr.strip() == f"kronos: error: {api.json()['detail']}"
+    body = api.json()
+    # The same problem; each names the fix its own way: a flag there, the request field here.
+    assert r.stderr.strip().startswith(f"kronos: error: {body['problem']}: ")
+    assert "--fix drop_duplicates" in r.stderr and '"fix": "drop_duplicates"' in body["detail"]
+    assert ("fix", "drop_duplicates") in [(f["field"], f["value"]) for f in body["fix"]]
 
 
 def test_identical_requests_are_computed_once_even_at_the_same_time(service, tiny_model):

@@ -1,0 +1,33 @@
+"""The app's words for a library error: each setting a fix names (``kronos.errors.Fix``) becomes the control
+that sets it, as its label reads on screen (the command line names flags, the HTTP API request fields)."""
+from __future__ import annotations
+
+from kronos.errors import UserError, plain_name
+
+# setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen)
+CONTROLS = {
+    "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
+    "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "fix": "Accept fix",
+    "include_training_period": "Include cut-offs inside the model's training period",
+}
+
+
+def control(setting: str, value: object = None) -> str:
+    """A setting as the app names it: '*Lookback (bars)*', '*Calendar* XNYS' (a switch: its label alone)."""
+    label = CONTROLS.get(setting)
+    if label is None:  # no control sets it here: the setting's own name rather than a made-up one
+        return plain_name(setting, value)
+    return f"*{label}*" if value is None or isinstance(value, bool) else f"*{label}* {value}"
+
+
+def app_message(e: BaseException) -> str:
+    """An exception as the app says it in one line: a library error with its fixes naming controls, other
+    bad input as it reads, anything else with its type (a bug, still not a traceback)."""
+    if isinstance(e, UserError):
+        text = e.worded(control)
+    elif isinstance(e, ValueError):
+        text = str(e)
+    else:
+        text = f"{type(e).__name__}: {e}"
+    text = text.strip()
+    return text.splitlines()[0] if text else type(e).__name__

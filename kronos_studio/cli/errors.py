@@ -1,0 +1,41 @@
+"""The command line's words for a library error: each setting a fix names becomes its flag, here and
+nowhere else (the library names settings; the app and the HTTP API have their own tables)."""
+from __future__ import annotations
+
+# setting -> its flag. A switch (a flag taking no value) is written as the value it sets asks for it.
+FLAGS = {
+    "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
+    "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
+    "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
+    "since": "--since", "window": "--window", "val_start": "--val-start",
+    "include_training_period": "--include-training-period",
+    # the server's own settings (``kronos serve`` / ``kronos mcp``)
+    "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",
+    "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir",
+}
+SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
+
+
+def flag(setting: str, value: object = None) -> str:
+    """A setting as the command line takes it: '--lookback', '--calendar XNYS', '--no-resume'."""
+    from kronos.errors import plain_name
+
+    if isinstance(value, bool):
+        return SWITCHES.get((setting, value)) or plain_name(setting, value)
+    name = FLAGS.get(setting)
+    if name is None:  # a setting the command line has no flag for: plain words rather than a made-up flag
+        return plain_name(setting, value)
+    return name if value is None else f"{name} {value}"
+
+
+def notice_line(notice) -> str:
+    """A ``kronos.errors.Notice`` as the command line prints it: 'kronos: warning: ...', fixes as flags."""
+    return f"kronos: {notice.kind}: {notice.worded(flag)}"
+
+
+def cli_line(e: BaseException) -> str:
+    """One line for ``kronos: error:``: a library error worded with flags, anything else as it reads."""
+    from kronos.errors import UserError
+
+    text = (e.worded(flag) if isinstance(e, UserError) else str(e)).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,0 +1,71 @@
+"""The command line words the library's errors: every setting a fix names becomes its flag (cli/errors.py)."""
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+from testkit import random_bars
+
+from kronos.errors import Fix, InputError, Notice
+from kronos_studio.cli import main as cli
+from kronos_studio.cli.errors import cli_line, flag, notice_line
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_a_fix_is_worded_with_the_flag_and_its_value():
+    e = InputError("lookback is 500 bars but only 90 are available", {"lookback": 500},
+                   Fix("lower {setting} or load more history", "lookback"))
+    assert cli_line(e) == "lookback is 500 bars but only 90 are available: lower --lookback or load more history"
+    assert flag("calendar", "XNYS") == "--calendar XNYS" and flag("resume", False) == "--no-resume"
+    assert flag("include_training_period", True) == "--include-training-period"
+    assert flag("no_such_setting", 3) == "no_such_setting=3"  # never a made-up flag
+    assert notice_line(Notice("sort: bars out of order", (Fix("accept with {setting}", "fix", "sort"),))) == \
+        "kronos: warning: sort: bars out of order: accept with --fix sort"
+
+
+def test_the_command_prints_the_flag_the_library_only_names(tmp_path, capsys):
+    """The library's refusal names the setting; ``kronos forecast`` says it as --lookback."""
+    bars = tmp_path / "bars.csv"
+    random_bars(90, freq="1h").to_csv(bars, index=False)
+    code = cli.main(["forecast", str(bars), "--model", "random_walk", "--horizon", "3", "--lookback", "500",
+                     "--no-ledger", "--quiet", "--out", str(tmp_path / "q.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("kronos: error: lookback is 500 bars but only 90 are available")
+    assert "lower the lookback (--lookback) or load more history" in err and "Traceback" not in err
+
+
+def named_settings() -> set[tuple[str, object]]:
+    """(setting, value) of every ``Fix`` the library writes with literal arguments."""
+    out = set()
+    for folder in ("kronos", "kronos_studio", "data_sources"):
+        for p in (ROOT / folder).rglob("*.py"):
+            if "cli" in p.relative_to(ROOT).parts:
+                continue
+            for node in ast.walk(ast.parse(p.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Fix" and len(node.args) >= 2:
+                    setting = node.args[1]
+                    if isinstance(setting, ast.Constant) and isinstance(setting.value, str):
+                        value = node.args[2] if len(node.args) > 2 else None
+                        out.add((setting.value, value.value if isinstance(value, ast.Constant) else None))
+    return out
+
+
+def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    out = set()
+    for action in parser._actions:
+        out |= set(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= option_strings(sub)
+    return out
+
+
+def test_every_setting_the_library_names_is_a_flag_the_command_line_takes():
+    found = named_settings()
+    assert {("lookback", None), ("resume", False), ("include_training_period", True), ("symbol", None)} <= found
+    options = option_strings(cli.build_parser())
+    words = {setting: flag(setting, value).split()[0] for setting, value in found}
+    missing = {s: w for s, w in words.items() if w not in options}
+    assert not missing, f"settings named by the library with no such flag: {missing}"
