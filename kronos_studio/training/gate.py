@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kronos.quantiles import BAND
+from kronos.quantiles import BAND, BAND_NAME
 
 GATE_LEVEL = 0.95  # the confidence of the CRPS-difference interval that must exclude 0
 COVERAGE_TOLERANCE = 0.05  # how much further from nominal the challenger's band coverage may be than the champion's
@@ -64,7 +64,7 @@ def decide(challenger, champion) -> Decision:
         why = "does not exclude 0" if lo < 0 else "lies above 0: the challenger is worse"
         return Decision(REJECTED, f"{interval} {why}", diff, (lo, hi), coverage)
     if gap_c > gap_k + COVERAGE_TOLERANCE:
-        return Decision(REJECTED, f"{interval}, but its p10-p90 coverage {cov_c:.2f} is {gap_c:.2f} from "
+        return Decision(REJECTED, f"{interval}, but its {BAND_NAME} coverage {cov_c:.2f} is {gap_c:.2f} from "
                                   f"{NOMINAL_COVERAGE:.2f}, the champion's {cov_k:.2f} only {gap_k:.2f} (tolerance "
                                   f"{COVERAGE_TOLERANCE})", diff, (lo, hi), coverage)
     return Decision(PROMOTED, f"{interval} excludes 0; coverage {cov_c:.2f} vs the champion's {cov_k:.2f}",

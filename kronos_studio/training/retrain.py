@@ -85,6 +85,14 @@ class Report:
         return {"decisions": self.decisions, "champion": self.champion}
 
 
+def adapter_events(interval: str | None):
+    """The event inputs a registry adapter is trained and forecasts with: no calendar (the adapter learns the
+    series alone), so its event embedding adds the same learned constant at training and at forecast time."""
+    from kronos_studio.events import EventBuilder
+
+    return EventBuilder(None, interval=interval or None)
+
+
 # --- the series' lock and its folder -----------------------------------------------------------------------
 def slug(series: SeriesKey, workspace: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{workspace}-{series.source}-{series.symbol}-{series.interval}")
@@ -152,7 +160,6 @@ class Retrainer:
     the registry of ``ledger``'s workspace."""
 
     def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None):
-        from kronos_studio.events import EventBuilder
         from kronos_studio.training.adapters import base_info
 
         settings.check()
@@ -164,7 +171,7 @@ class Retrainer:
         self.registry = Registry(ledger)
         self.series = SeriesKey.of(bars)
         self.base = base_info(pair)
-        self.builder = EventBuilder(None, interval=bars.interval or None)  # no calendar: a series-only adapter
+        self.builder = adapter_events(bars.interval)
         self.log = log or (lambda line: None)
         self._adapted: dict[str, object] = {}
 
