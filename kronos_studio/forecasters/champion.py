@@ -47,7 +47,9 @@ def champion_forecaster(bars, workspace: str | None, load_pair: Callable[[str], 
     from .kronos import KronosForecaster
 
     if bars is None or not hasattr(bars, "symbol"):
-        raise ValueError(f"'{CHAMPION}' is chosen per series: it needs the bars' series (source, symbol, interval)")
+        raise ValueError(f"'{CHAMPION}' is chosen per series, so it needs the bars' series (source, symbol, interval): "
+                         f"forecast one series (`kronos forecast FILE --model {CHAMPION}`); `kronos batch` loads one "
+                         "model for every series and cannot take it yet")
     series = SeriesKey.of(bars)
     with Ledger.open(workspace=workspace) as ledger:
         entry = Registry(ledger).champion(series)
