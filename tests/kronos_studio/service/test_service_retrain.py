@@ -13,7 +13,9 @@ from kronos_studio.ledger.registry import Registry
 SMALL = {"horizon": 4, "window": 120, "lookback": 24, "cutoffs": 5, "steps": 4, "paths": 10}
 
 
-def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(service, tiny_model):
+def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(service, tiny_model, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))  # the adapters go there (same process)
     base, svc, tokens = service
     body = {"bars_csv": random_bars(200, seed=3, freq="1h").to_csv(index=False), "symbol": "RJOB",
             "model": tiny_model, **SMALL}
@@ -32,6 +34,7 @@ def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(
     [entry] = [e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol == "RJOB"]
     assert entry.id == row["challenger"] and entry.status == {"promoted": "champion"}.get(row["decision"], "rejected")
     assert [e for e in Registry(svc.ledger.scoped("team-b")).entries() if e.symbol == "RJOB"] == []
+    assert str(tmp_path / "cache") in entry.path
 
 
 def test_too_few_bars_for_a_retrain_are_a_422_with_the_numbers(service, tiny_model):
