@@ -8,13 +8,16 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
-from app_support import adapters, data, trust
+from app_support import adapters, data, lineage, trust
+from app_support import ledger as app_ledger
 from app_support.formats import metric_delta
 from app_support.models import load_model
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.trust import guard_note
+from kronos_studio.ledger import LedgerError
 from kronos_studio.training.before_after import NO_EVENTS_NOTE
+from kronos_studio.training.retrain import RetrainError, SeriesLocked
 
 st.title("Fine-tune with events (LoRA)")
 st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "
@@ -30,6 +33,29 @@ with st.expander("Event calendar", icon=":material/event:", expanded=False, key=
 gap = adapters.coverage_gap(calendar, bars)
 if gap:
     st.warning(gap, icon=":material/event_busy:")
+
+with st.expander("This series' adapters: the gated retrain and its lineage", icon=":material/account_tree:",
+                 expanded=True, key="ft_lineage_box"):
+    st.caption("**Retrain now** trains a LoRA challenger on the latest bars and scores it against the series' "
+               "champion (or the base model) on held-out cut-offs after its data: it serves (the model `champion`) "
+               "only if the 95% interval of the CRPS difference excludes 0 in its favour (docs/learning.md).")
+    if choice.takes_adapter and st.button("Retrain now", icon=":material/autorenew:", key="ft_retrain"):
+        bar = st.progress(0.0, text="Training the challenger and scoring it…")
+        try:
+            decision = lineage.retrain_now(choice, bars, inputs.horizon,
+                                           progress=lambda i, n: bar.progress(i / n, text=f"decision {i} of {n}"))
+        except (RetrainError, SeriesLocked, LedgerError) as e:
+            st.error(f"**No retrain.** {e}")
+        else:
+            shown = st.success if decision["decision"] == "promoted" else st.info
+            shown(f"Adapter {decision['challenger']} {decision['decision']}: {decision['reason']}")
+    table = lineage.lineage(bars)
+    if table is None:
+        app_ledger.warn_unavailable("the adapter registry cannot be read")
+    elif table.empty:
+        st.caption("No adapter has been retrained for this series yet: the base model serves.")
+    else:
+        st.dataframe(table, hide_index=True, key="ft_lineage")
 
 c = st.columns(4)
 steps = c[0].number_input("Steps", 1, 5000, 150, step=50, key="ft_steps")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3  # kronos retrain: another run holds the series' lock (a cron job may simply try later)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 

@@ -7,7 +7,7 @@ FLAGS = {
     "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
-    "since": "--since", "window": "--window", "val_start": "--val-start",
+    "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
     "include_training_period": "--include-training-period",
     # the server's own settings (``kronos serve`` / ``kronos mcp``)
     "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",

@@ -20,7 +20,7 @@ from .errors import cli_line
 def build_parser() -> argparse.ArgumentParser:
     # Imported here, not at the top: they take numpy and the settings along (~0.1 s), and a Ctrl-C while
     # they load is then one of main's, answered in one line, not a traceback.
-    from . import batch, evaluate, forecast, keys, ledger, lora, mcp, serve, train, train_ensemble
+    from . import batch, evaluate, forecast, keys, ledger, lora, mcp, retrain, serve, train, train_ensemble
 
     parser = argparse.ArgumentParser(prog="kronos", description="Kronos Studio command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     mcp.register(sub)
     keys.register(sub)
+    retrain.register(sub)
     train_sub = train.register(sub)
     lora.register(train_sub)
     train_ensemble.register(train_sub)

@@ -25,10 +25,12 @@ def context_note(pair) -> str:
 def add_model_option(p: argparse.ArgumentParser) -> None:
     from kronos_studio.bundled import BUNDLED_NAMES
     from kronos_studio.forecasters import ENSEMBLE, STATISTICAL
+    from kronos_studio.forecasters.champion import CHAMPION
 
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
-                        f"id, local folder, '{ENSEMBLE}' (the bundled ensemble) or a statistical model "
+                        f"id, local folder, '{ENSEMBLE}' (the bundled ensemble), '{CHAMPION}' (the series' champion adapter from "
+                        "`kronos retrain`, else its base model) or a statistical model "
                         f"({', '.join(STATISTICAL)}); default: the bundled model")
     p.add_argument("--ensemble", action="store_true",
                    help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "

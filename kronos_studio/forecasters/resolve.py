@@ -1,6 +1,6 @@
 """From a model reference to a forecaster: the only place that knows the kinds of model. ``catalog()``
 lists what the app offers (``ModelRef``); ``resolve`` turns a reference (a ``ModelRef``, an official name,
-a bundled model's name, a Hub id, a folder, ``ensemble``, a statistical model's key (``STATISTICAL``), or None for the bundled default) into a
+a bundled model's name, a Hub id, a folder, ``ensemble``, ``champion`` (per series: its champion adapter, else its base), a statistical model's key (``STATISTICAL``), or None for the bundled default) into a
 ``Forecaster``."""
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 
 from .base import Forecaster, PathForecaster
+from .champion import CHAMPION
 
 ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
 ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
@@ -193,17 +194,20 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
             raise ValueError(f"{name} is a statistical model, not a Kronos model to mix with them: leave out the "
                              "ensemble, or name a Kronos model")
         return PathForecaster(STATISTICAL[name].make)
+    if name == CHAMPION:  # per series: its champion adapter in the registry, or its base model
+        from .champion import champion_forecaster
+
+        if ensemble:
+            raise ValueError(f"'{CHAMPION}' is one Kronos model per series, not one to mix: leave out the ensemble")
+        return champion_forecaster(bars, workspace, load_pair or _loader(load_options),
+                                   lambda pair: studio_pipeline(pair, decode))
     if name == CHRONOS2_NAME:
         from kronos_studio.ensemble.chronos2 import ENV_CHRONOS2
 
         raise InputError(f"{name} is the bundled Chronos-2, a member of the ensemble rather than a model of its own",
                          {"model": name}, Fix(f"mix it into the ensemble (model {ENSEMBLE} with {{setting}}, or "
                                               f"{ENV_CHRONOS2}={name})", "chronos2", name))
-    if load_pair is None:
-        from kronos.checkpoints import load_pair as load
-
-        def load_pair(model):
-            return load(model, **load_options)
+    load_pair = load_pair or _loader(load_options)
     kronos_ref = ref.kronos_ref if isinstance(ref, ModelRef) else (
         str(default_model_path()) if name in (None, ENSEMBLE) else name)
     pipeline = studio_pipeline(load_pair(kronos_ref), decode)
@@ -225,3 +229,9 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     mixed = mixture(load_bundled_meta())
     fitted = load_series_meta(bars, mixed.members, settings.horizon, workspace)  # `kronos train ensemble FILE`
     return mixed if fitted is None else mixture(fitted, on_mismatch="refuse")
+
+
+def _loader(load_options: dict) -> Callable[[str], object]:
+    from kronos.checkpoints import load_pair
+
+    return lambda model: load_pair(model, **load_options)

@@ -64,6 +64,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
         "target_times": encode_times(targets),
         "model": str(prov.get("model") or "unknown"), "model_ref": text_or_none(prov.get("predictor")),
         "model_revision": text_or_none(prov.get("predictor_revision")), "members": members,
+        "adapter_id": None if prov.get("adapter_id") is None else int(prov["adapter_id"]),  # a champion's
         "horizon": horizon, "paths": paths.shape[0], "seed": int(settings.seed),
         "temperature": float(settings.temperature), "top_p": float(settings.top_p), "top_k": int(settings.top_k),
         "lookback": len(history),  # the bars the model read (the setting may say "the model's context")

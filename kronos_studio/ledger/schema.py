@@ -17,6 +17,10 @@ these tables equal what they build, so the two cannot drift apart.
 - ``track_records``: the latest walk-forward track record of a model on a series (the badge).
 - ``legacy_imports``: the JSON track-record files already imported (each is imported once).
 - ``api_keys``: the service's API keys, hashed, each scoped to a workspace (``kronos keys``).
+- ``adapters``: the model registry: every LoRA adapter (and meta-learner) trained for a series, with its
+  parent, base model, the data window it learned from, its scores at decision and its status
+  (``champion``, ``challenger``, ``rejected``, ``retired``); at most one champion per workspace, series and
+  kind (a partial unique index). ``predictions.adapter_id`` names the adapter a forecast used.
 
 Forecasts and track records belong to a workspace (``DEFAULT_WORKSPACE`` unless one is named).
 """
@@ -39,12 +43,13 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0007_weibull_band"
+HEAD = "0008_registry"
 
 # Where a row goes when no workspace is named: the single-user studio, and every row kept before 0006.
 DEFAULT_WORKSPACE = "default"
@@ -119,6 +124,9 @@ predictions = Table(
     Column("model_ref", String(500)),
     Column("model_revision", String(64)),
     Column("members", JSON),  # an ensemble's member models, else null
+    # the registry's adapter (``adapters.id``) the forecast used (a champion's), else null; no foreign key:
+    # adding one to SQLite would copy the table, and an adapter row is never deleted
+    Column("adapter_id", Id),
     # a member's row of an ensemble forecast: the ensemble's row (deleted with it), the weight the meta-learner
     # gave the member and the meta-learner's feature row for it (kronos_studio.ensemble.features). Null otherwise.
     Column("parent_id", Id, ForeignKey("predictions.id", ondelete="CASCADE")),
@@ -144,6 +152,7 @@ predictions = Table(
     Index(None, "model"),
     Index(None, "created_at"),
     Index(None, "parent_id"),
+    Index(None, "adapter_id"),
 )
 
 prediction_paths = Table(
@@ -204,4 +213,43 @@ legacy_imports = Table(
     Column("sha256", String(64), primary_key=True),
     Column("outcome", String(16), nullable=False),  # "imported", or "kept" when the ledger already had one
     Column("imported_at", UTCDateTime, nullable=False),
+)
+
+# The statuses of a registry entry (kronos_studio.ledger.registry says what moves one to another).
+CHAMPION, CHALLENGER, REJECTED, RETIRED = "champion", "challenger", "rejected", "retired"
+
+adapters = Table(
+    "adapters", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("parent_id", Id, ForeignKey("adapters.id")),  # the champion it was trained to replace, else null
+    Column("kind", String(32), nullable=False),  # "lora" (an adapter folder) or "meta_learner"
+    Column("workspace", String(64), nullable=False, server_default=DEFAULT_WORKSPACE),
+    # the series (as predictions name it)
+    Column("source", String(16), nullable=False),
+    Column("symbol", String(200), nullable=False),
+    Column("interval", String(16), nullable=False),
+    # the base model: name and predictor revision (a Hub commit or local:<sha256>)
+    Column("base_model", String(200), nullable=False),
+    Column("base_hash", String(128), nullable=False),
+    # the data window it learned from: first and last bar, how many, and their history fingerprint
+    Column("first_bar_at", UTCDateTime, nullable=False),
+    Column("last_bar_at", UTCDateTime, nullable=False),
+    Column("window_bars", Integer, nullable=False),
+    Column("window_hash", String(64), nullable=False),
+    Column("path", String(1000), nullable=False),  # the adapter folder (or meta-learner folder)
+    Column("content_sha256", String(64)),  # the adapter's weights digest (Adapter.digest)
+    Column("settings", JSON, nullable=False),  # training settings
+    Column("scores", JSON),  # the gate's scores at decision time
+    Column("status", String(16), nullable=False),
+    Column("reason", String(1000)),
+    Column("made_by", String(200), nullable=False),  # "kronos retrain", "kronos adapters promote (manual)", ...
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    # the champion whose promotion retired it: what a rollback of that champion restores
+    Column("replaced_by", Id, ForeignKey("adapters.id")),
+    # one entry per trained window: the same window retrained is found, not registered twice
+    UniqueConstraint("workspace", "source", "symbol", "interval", "kind", "base_hash", "window_hash",
+                     name="uq_adapters_window"),
+    Index("uq_adapters_one_champion", "workspace", "source", "symbol", "interval", "kind", unique=True,
+          sqlite_where=text("status = 'champion'"), postgresql_where=text("status = 'champion'")),
 )

@@ -11,11 +11,11 @@ from fastapi import FastAPI
 
 from .body_limit import BodyLimit
 from .errors import add_error_handlers
-from .routes import batch, evaluate, forecast, ledger, meta
+from .routes import batch, evaluate, forecast, ledger, meta, retrain
 from .state import Service, ServiceConfig
 
 LOOPBACK_NAMES = ("localhost",)
-ROUTERS = (meta.router, forecast.router, evaluate.router, batch.router, ledger.router)
+ROUTERS = (meta.router, forecast.router, evaluate.router, batch.router, ledger.router, retrain.router)
 
 
 def loopback(host: str) -> bool:

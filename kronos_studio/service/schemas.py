@@ -107,3 +107,16 @@ def settings_parameters() -> list:
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
                               default=inspect.Parameter.empty if default is ... else default)
             for name, (hint, default) in settings_fields().items()]
+
+
+class RetrainRequest(BarsInput):
+    """``kronos retrain`` as a job (``POST /v1/retrain``): the series' bars, the horizon its held-out forecasts
+    cover, and the retrain's settings (``kronos_studio.training.retrain.RetrainSettings``)."""
+
+    horizon: int = Field(..., ge=1, description="bars each held-out forecast covers")
+    window: int | None = Field(None, ge=1, description="bars a challenger learns from (default: kronos retrain's)")
+    lookback: int | None = Field(None, ge=1, description="history bars of training windows and forecasts")
+    cutoffs: int | None = Field(None, ge=1, description="held-out cut-offs per decision")
+    steps: int | None = Field(None, ge=1, description="training steps")
+    paths: int | None = Field(None, ge=1, description="paths per held-out forecast")
+    every: int | None = Field(None, ge=1, description="walk forward, deciding every K bars (as `kronos retrain` does with every)")

@@ -67,3 +67,23 @@ def test_fine_tune_does_not_compare_with_and_without_events_when_no_event_falls_
     assert adapter_rows == ["test-tiny-a + AAPL-1d-events (adapter)"], list(table.index)  # not "+ events", "no events"
     assert "No event falls in the evaluated bars" in messages(at.info)
     assert "with events and without" not in messages(at.caption)
+
+
+def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry(new_app):
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Registry
+
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception, at.exception
+    assert "No adapter has been retrained for this series yet" in messages(at.caption)
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert not at.exception, at.exception
+    said = messages(at.success) + messages(at.info)
+    assert "Adapter 1 " in said and "CRPS difference" in said and "over 8 cut-offs" in said
+    [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    with Ledger.open() as ledger:
+        [entry] = Registry(ledger).entries()
+    assert table["id"].tolist() == [entry.id] and table["status"].tolist() == [entry.status]
+    assert entry.status in ("champion", "rejected") and table["reason"].iloc[0] == entry.reason

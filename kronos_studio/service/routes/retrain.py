@@ -1,0 +1,27 @@
+"""Gated retrains as jobs: ``POST /v1/retrain`` starts one (``kronos retrain``), followed like a batch job
+with ``GET /v1/jobs/{id}`` and ``/result`` (one row per decision)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..deps import Shared, Who
+from ..errors import ServiceError, answers
+from ..retrain_job import retrain_run
+from ..schemas import RetrainRequest
+
+router = APIRouter()
+
+
+@router.post("/v1/retrain", status_code=202)
+@answers
+def retrain(body: RetrainRequest, who: Who, service: Shared):
+    """Train a LoRA challenger on the series' latest bars; it becomes the champion (``--model champion``) only
+    if it beats the current one beyond noise on held-out cut-offs."""
+    from kronos.checkpoints import CheckpointError
+
+    try:
+        run = retrain_run(body, service.limits, service.ledger.scoped(who.workspace),
+                          service.registry.loader(body.model))
+    except (CheckpointError, FileNotFoundError) as e:
+        raise ServiceError(404, str(e).splitlines()[0]) from None
+    return service.jobs.submit(who, "retrain", run).public()

@@ -1,0 +1,331 @@
+"""Rolling, gated fine-tuning of one series: train a LoRA challenger on the latest bars before a retraining
+point, score it against the series' champion (or the base model) on held-out cut-offs after its data, and
+let the gate (``gate.decide``) say whether it serves; every decision is kept in the registry
+(``kronos_studio.ledger.registry``).
+
+At a retraining point ``at`` (bars ``[0, at)`` are all a decision may read):
+
+    [ ...... training window: window bars (the last VAL_FRACTION validates) ...... | held-out cut-offs ] at
+                                                                                     n_cutoffs x horizon
+
+Safe from cron: a lock per series (``SeriesLocked`` when another run holds it), the adapter is written to a
+temporary folder and renamed before it is registered (a killed run leaves no entry pointing at half-written
+files; the next run removes the leftovers), and a window already decided is not trained again.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kronos.errors import Fix, UserError
+from kronos_studio.ledger.registry import Candidate, Entry, Registry, SeriesKey
+from kronos_studio.ledger.schema import CHALLENGER
+
+from .gate import MIN_GATE_CUTOFFS, PROMOTED, decide
+
+VAL_FRACTION = 0.25  # the end of the training window that picks the best adapter (never the held-out cut-offs)
+MADE_BY = "kronos retrain"
+SKIPPED = "skipped"  # a decision already made for this window
+
+
+class RetrainError(UserError, ValueError):
+    """A retrain that cannot run as asked; the message names the problem, the numbers and the fix."""
+
+
+class SeriesLocked(RuntimeError):
+    """Another retrain of the same series holds its lock."""
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """How a challenger is trained and judged. Small and fast by default: a retrain runs unattended."""
+
+    horizon: int
+    window: int = 300  # bars the challenger learns from
+    lookback: int = 48  # history bars of every training window and every held-out forecast
+    n_cutoffs: int = 8  # held-out cut-offs, ``horizon`` bars apart
+    paths: int = 50
+    seed: int = 0
+    steps: int = 40
+    batch_size: int = 8
+    lr: float = 5e-3
+
+    def held_out(self) -> int:
+        return self.n_cutoffs * self.horizon
+
+    def needed(self) -> int:
+        """Bars before a retraining point: the training window and the held-out cut-offs."""
+        return self.window + self.held_out()
+
+    def check(self) -> None:
+        if self.n_cutoffs < MIN_GATE_CUTOFFS:
+            raise RetrainError(f"{self.n_cutoffs} held-out cut-offs cannot tell a better model from noise: use at "
+                               f"least {MIN_GATE_CUTOFFS}")
+        val = int(self.window * VAL_FRACTION)
+        if val < self.lookback + self.horizon:
+            raise RetrainError(f"a {self.window}-bar window validates on its last {val} bars, fewer than one "
+                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon: use a window of at "
+                               f"least {int(np.ceil((self.lookback + self.horizon) / VAL_FRACTION))} bars")
+
+
+@dataclass
+class Report:
+    """What a retrain run decided: one entry per retraining point, and the champion afterwards."""
+
+    decisions: list[dict] = field(default_factory=list)
+    champion: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"decisions": self.decisions, "champion": self.champion}
+
+
+def adapter_events(interval: str | None):
+    """The event inputs a registry adapter is trained and forecasts with: no calendar (the adapter learns the
+    series alone), so its event embedding adds the same learned constant at training and at forecast time."""
+    from kronos_studio.events import EventBuilder
+
+    return EventBuilder(None, interval=interval or None)
+
+
+# --- the series' lock and its folder -----------------------------------------------------------------------
+def slug(series: SeriesKey, workspace: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{workspace}-{series.source}-{series.symbol}-{series.interval}")
+
+
+def adapters_folder(series: SeriesKey, workspace: str) -> Path:
+    from data_sources.storage import storage_path
+
+    return storage_path("adapters", "registry", slug(series, workspace))
+
+
+def series_lock(series: SeriesKey, workspace: str):
+    """An exclusive lock on the series' retraining (a file lock the OS drops when its process dies);
+    ``SeriesLocked`` at once when another process holds it."""
+    from contextlib import contextmanager
+
+    from filelock import FileLock, Timeout
+
+    folder = adapters_folder(series, workspace)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / ".retrain.lock"), timeout=0)
+
+    @contextmanager
+    def held():
+        try:
+            lock.acquire()
+        except Timeout:
+            raise SeriesLocked(f"another retrain of {series} (workspace '{workspace}') is running (lock "
+                               f"{folder / '.retrain.lock'}): wait for it to finish") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()
+
+
+def window_fingerprint(frame: pd.DataFrame) -> str:
+    """The ledger's history fingerprint of every bar in ``frame`` (times and OHLC)."""
+    from kronos_studio.ledger.scoring import history_fingerprint
+
+    stamps = pd.DatetimeIndex(frame["timestamp"])
+    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
+    return history_fingerprint(stamps.as_unit("ns").asi8, frame[["open", "high", "low", "close"]].to_numpy(np.float64))
+
+
+def check_history(frame: pd.DataFrame, entry: Entry) -> None:
+    """Refuse bars whose copy of the window ``entry`` learned from is not the one it learned from."""
+    stamps = pd.DatetimeIndex(frame["timestamp"])
+    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
+    inside = (stamps >= pd.Timestamp(entry.first_bar_at)) & (stamps <= pd.Timestamp(entry.last_bar_at))
+    held = frame[inside]
+    if len(held) == entry.window_bars and window_fingerprint(held) == entry.window_hash:
+        return
+    raise RetrainError(
+        f"the bars from {entry.first_bar_at:%Y-%m-%d %H:%M} to {entry.last_bar_at:%Y-%m-%d %H:%M} are not the "
+        f"{entry.window_bars} bars champion adapter {entry.id} learned from ({len(held)} bars, other prices or "
+        "times: a split adjustment, another exchange?): refusing to retrain on a mixed history; use the bars it "
+        f"learned from, or roll it back (`kronos adapters rollback`) until the base model serves")
+
+
+# --- one retrain run ------------------------------------------------------------------------------------------
+class Retrainer:
+    """Gated retraining of one series (``bars``, a ``data_sources.Bars``) on ``pair`` (the base model) with
+    the registry of ``ledger``'s workspace."""
+
+    def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None):
+        from kronos_studio.training.adapters import base_info
+
+        settings.check()
+        if settings.lookback + settings.horizon > pair.context:
+            raise RetrainError(f"a {settings.lookback}-bar lookback plus the {settings.horizon}-bar horizon exceeds "
+                               f"the {pair.context} bars {pair.name} reads",
+                               {"lookback": settings.lookback, "horizon": settings.horizon, "context": pair.context},
+                               Fix("lower {setting}", "lookback"))
+        self.pair, self.bars, self.settings = pair, bars, settings
+        self.frame = bars.frame.reset_index(drop=True)
+        self.registry = Registry(ledger)
+        self.series = SeriesKey.of(bars)
+        self.base = base_info(pair)
+        self.builder = adapter_events(bars.interval)
+        self.log = log or (lambda line: None)
+        self._adapted: dict[str, object] = {}
+
+    # the retraining points
+    def points(self, every: int | None = None, since=None) -> list[int]:
+        """Bar positions to decide at (each reads the bars before it): the end of the bars, or every
+        ``every`` bars from the first point that has enough bars (and is not before ``since``)."""
+        n, need = len(self.frame), self.settings.needed()
+        if n < need:
+            raise RetrainError(f"{n} bars cannot hold a {self.settings.window}-bar training window and "
+                               f"{self.settings.n_cutoffs} held-out cut-offs of {self.settings.horizon} bars: need "
+                               f"at least {need}",
+                               {"bars": n, "window": self.settings.window, "needed": need},
+                               Fix("load more bars or lower {setting}", "window"))
+        if not every:
+            return [n]
+        first = need
+        if since is not None:
+            stamps = pd.DatetimeIndex(self.frame["timestamp"])
+            t = pd.Timestamp(since)
+            if stamps.tz is not None and t.tzinfo is None:
+                t = t.tz_localize(stamps.tz)
+            first = max(first, int(np.searchsorted(stamps, t)))
+        out = list(range(first, n + 1, every))
+        if not out:
+            raise RetrainError(f"no retraining point from {since} on: the bars end at "
+                               f"{self.frame['timestamp'].iloc[-1]}", {"since": str(since)},
+                               Fix("use an earlier {setting}", "since"))
+        return out
+
+    def run(self, points: list[int], progress: Callable[[int, int], None] | None = None,
+            training_bars: pd.DataFrame | None = None) -> Report:
+        """Decide at every point, in time order, under the series' lock. ``training_bars``: other bars to
+        train the challengers on (a foreign series: the gate must reject what they teach)."""
+        workspace = self.registry.workspace
+        report = Report()
+        with series_lock(self.series, workspace):
+            self._clean_leftovers()
+            for i, at in enumerate(points):
+                report.decisions.append(self.decide_at(at, training_bars))
+                if progress:
+                    progress(i + 1, len(points))
+        champion = self.registry.champion(self.series)
+        report.champion = None if champion is None else champion.id
+        return report
+
+    def _clean_leftovers(self) -> None:
+        """Temporary folders of runs killed mid-way (only this series' lock holder writes here)."""
+        folder = adapters_folder(self.series, self.registry.workspace)
+        for tmp in folder.glob(".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # one decision
+    def decide_at(self, at: int, training_bars: pd.DataFrame | None = None) -> dict:
+        s = self.settings
+        past = self.frame.iloc[:at]
+        cut = at - s.held_out()
+        window = past.iloc[cut - s.window:cut].reset_index(drop=True)
+        train_on = window if training_bars is None else training_bars.iloc[-s.window:].reset_index(drop=True)
+        champion = self.registry.champion(self.series)
+        if champion is not None:
+            if champion.base_hash != self.base["predictor_revision"]:
+                raise RetrainError(f"champion adapter {champion.id} of {self.series} was trained on "
+                                   f"{champion.base_model} ({champion.base_hash}), not on {self.base['name']}",
+                                   {"base_model": champion.base_model}, Fix("retrain with {setting}", "model",
+                                                                            champion.base_model))
+            check_history(self.frame, champion)
+        at_time = pd.Timestamp(past["timestamp"].iloc[-1])
+        window_hash = window_fingerprint(train_on)
+        known = self.registry.find_window(self.series, self.base["predictor_revision"], window_hash)
+        if known is not None and known.status != CHALLENGER:
+            entry = {**(known.scores or {}), "at": at_time.isoformat(), "challenger": known.id, "decision": SKIPPED,
+                     "reason": f"this window was decided already: adapter {known.id} is {known.status}"}
+            self.log(f"{at_time}: {SKIPPED}: adapter {known.id} ({known.status}) was trained on this window")
+            return entry
+        entry = known or self._train_and_register(train_on, window_hash, champion)
+        results = self._score(past, cut, entry, champion)
+        verdict = decide(results["challenger"], results["champion"])
+        summaries = {role: r.summary() for role, r in results.items()}
+        scores = {
+            "at": at_time.isoformat(), "challenger": entry.id, "champion": None if champion is None else champion.id,
+            "base": self.base["name"], "crps": {role: v["crps_pct"] for role, v in summaries.items()},
+            "diff_ci95": list(verdict.diff_ci95),
+            "coverage": {role: v["coverage_p10_p90"] for role, v in summaries.items()},
+            "cutoffs": len(results["challenger"].cutoffs), "decision": verdict.decision, "reason": verdict.reason}
+        if verdict.decision == PROMOTED:
+            self.registry.promote(entry.id, scores, verdict.reason)
+        else:
+            self.registry.reject(entry.id, scores, verdict.reason)
+        self.log(f"{at_time}: {verdict.decision} adapter {entry.id} "
+                 f"(champion {scores['champion'] or 'base'}): {verdict.reason}")
+        return scores
+
+    def _train_and_register(self, train_on: pd.DataFrame, window_hash: str, champion: Entry | None) -> Entry:
+        from kronos_studio.training.adapters import AdapterError, load_adapter
+
+        s = self.settings
+        final = adapters_folder(self.series, self.registry.workspace) / window_hash[:16]
+        try:
+            adapter = load_adapter(final)  # renamed into place by a run killed before it registered
+        except AdapterError:
+            shutil.rmtree(final, ignore_errors=True)
+            adapter = self._train(train_on, final)
+        stamps = pd.DatetimeIndex(train_on["timestamp"])
+        return self.registry.register(Candidate(
+            self.series, self.base["name"], self.base["predictor_revision"], stamps[0].to_pydatetime(),
+            stamps[-1].to_pydatetime(), len(train_on), window_hash, str(final),
+            {**asdict(s), "val_fraction": VAL_FRACTION}, MADE_BY,
+            parent_id=None if champion is None else champion.id, content_sha256=adapter.digest))
+
+    def _train(self, train_on: pd.DataFrame, final: Path):
+        from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
+        from kronos_studio.training.loop import TrainConfig
+        from kronos_studio.training.lora import finetune_lora
+
+        s = self.settings
+        val_start = train_on["timestamp"].iloc[len(train_on) - int(len(train_on) * VAL_FRACTION)]
+        data = build_train_data([Series(self.series.symbol, self.bars.interval, train_on)], TimeSplit(val_start),
+                                s.lookback + s.horizon, s.lookback)
+        cfg = TrainConfig(steps=s.steps, batch_size=s.batch_size, lr=s.lr, warmup_steps=max(1, s.steps // 10),
+                          eval_every=max(1, s.steps // 4), val_windows=32, save_every=10 * s.steps,
+                          log_every=max(1, s.steps // 4), seed=s.seed)
+        tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        result = finetune_lora(self.pair, data, self.builder, cfg, tmp, name=f"{self.series.symbol}-{final.name}",
+                               log=None, run_info={"retrain": str(self.series)})
+        os.replace(tmp, final)  # complete, or not there: the registry never names half-written files
+        return result.adapter
+
+    def _score(self, past: pd.DataFrame, cut: int, entry: Entry, champion: Entry | None) -> dict:
+        """Challenger, champion (the base model when none) and base on the held-out cut-offs after the
+        training window: the same cut-offs, history windows and seeds."""
+        from kronos.pipeline import KronosPipeline
+        from kronos_studio.evaluation.walk_forward import compare, kronos_forecast_fn
+
+        s = self.settings
+        cutoffs = list(range(cut, len(past) - s.horizon + 1, s.horizon))[:s.n_cutoffs]
+        models = {"challenger": kronos_forecast_fn(KronosPipeline(self._adapted_pair(entry)), paths=s.paths,
+                                                   events=self.builder),
+                  "base": kronos_forecast_fn(KronosPipeline(self.pair), paths=s.paths)}
+        if champion is not None:
+            models["champion"] = kronos_forecast_fn(KronosPipeline(self._adapted_pair(champion)), paths=s.paths,
+                                                    events=self.builder)
+        results = compare(models, past, horizon=s.horizon, cutoffs=cutoffs, lookback=s.lookback, seed=s.seed)
+        if champion is None:
+            results["champion"] = results["base"]
+        return results
+
+    def _adapted_pair(self, entry: Entry):
+        from kronos_studio.training.adapters import apply_adapter
+
+        if entry.path not in self._adapted:
+            self._adapted[entry.path] = apply_adapter(self.pair, entry.path)
+        return self._adapted[entry.path]

@@ -1,0 +1,45 @@
+"""The Fine-tune page's registry section in Chromium: "Retrain now" runs the gated retrain under a progress
+bar, says the gate's decision, and the lineage table then shows the new entry (issue 43, item 4)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import test_browser
+from test_browser import IDLE, no_exceptions, open_app, set_number, shot, start_server, stop_server
+
+pytestmark = test_browser.pytestmark
+browser, page = test_browser.browser, test_browser.page  # fixtures, used by name
+
+
+@pytest.fixture(scope="module")
+def fresh_url(tiny_models, tmp_path_factory):
+    """A server with a ledger (and so a registry) of its own."""
+    work = tmp_path_factory.mktemp("lineage")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KRONOS_STUDIO_DB", f"sqlite:///{work / 'ledger.sqlite'}")
+        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
+    yield url
+    stop_server(proc)
+
+
+def test_retrain_now_shows_the_decision_and_the_lineage(page, fresh_url):
+    from playwright.sync_api import expect
+
+    open_app(page, fresh_url)
+    set_number(page, "Horizon (bars)", 4)
+    page.get_by_test_id("stSidebarNav").get_by_text("Fine-tune").click()
+    page.wait_for_url("**/fine_tune", timeout=60_000)
+    box = page.get_by_test_id("stExpander").filter(has_text="This series' adapters")
+    expect(box.get_by_text("No adapter has been retrained for this series yet")).to_be_visible(timeout=60_000)
+    page.wait_for_selector(IDLE)
+    box.get_by_role("button", name="Retrain now").click()
+    decided = box.get_by_text("Adapter 1 ")
+    expect(decided).to_be_visible(timeout=400_000)
+    expect(decided).to_contain_text("CRPS difference")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    table = box.get_by_test_id("stDataFrame")
+    expect(table).to_have_count(1)
+    expect(box.get_by_text("No adapter has been retrained")).to_have_count(0)
+    no_exceptions(page)
+    shot(page, "fine_tune_lineage.png")

@@ -1,0 +1,137 @@
+"""``kronos retrain`` and ``kronos adapters`` as real processes on one SQLite ledger: a second run on a
+locked series says so and exits 3 while another series retrains beside it (both recorded); a run killed
+with SIGKILL mid-training leaves no entry and no champion, and the next run cleans up and decides; a manual
+promote says it bypassed the gate, a rollback restores the base; ``--model champion`` forecasts record the
+adapter id."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from testkit import ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "training"))
+from retrain_helpers import regime_frame  # noqa: E402
+
+# As small as the gate allows: these tests check the process behaviour, not the learning.
+TINY = ["--horizon", "4", "--window", "120", "--lookback", "24", "--cutoffs", "5", "--paths", "10",
+        "--model", "studio-tiny"]
+DEADLINE_S = 400
+
+
+@pytest.fixture
+def env(tmp_path):
+    out = {**os.environ, "KRONOS_STUDIO_CACHE": str(tmp_path / "cache"),
+           "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}", "PYTHONPATH": str(ROOT)}
+    out.pop("KRONOS_DEBUG", None)
+    return out
+
+
+def bars_file(tmp_path: Path, name: str, n: int = 200) -> Path:
+    path = tmp_path / f"{name}.csv"
+    regime_frame(n=n, change=60).to_csv(path, index=False)
+    return path
+
+
+def kronos(args, env, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_for(condition, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"the process ended before {what}: {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no {what} in {DEADLINE_S} s")
+        time.sleep(0.05)
+
+
+def training_folders(env, symbol: str) -> list[Path]:
+    return list((Path(env["KRONOS_STUDIO_CACHE"]) / "adapters" / "registry").glob(f"*{symbol}*/.tmp-*"))
+
+
+def registry_entries(env) -> list[dict]:
+    done = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "list", "--json"], env=env,
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_a_locked_series_is_refused_with_exit_3_while_another_series_retrains_beside_it(tmp_path, env):
+    a, b = bars_file(tmp_path, "AAA"), bars_file(tmp_path, "BBB")
+    first = kronos(["retrain", a, *TINY, "--steps", "60", "--json", tmp_path / "a.json"], env)
+    wait_for(lambda: training_folders(env, "AAA"), first, "training of AAA")  # it holds AAA's lock now
+    other = kronos(["retrain", b, *TINY, "--steps", "4"], env)
+    second = kronos(["retrain", a, *TINY, "--steps", "4"], env)
+    assert second.wait(DEADLINE_S) == 3
+    assert "another retrain of file:AAA:1h" in second.stderr.read()
+    assert first.wait(DEADLINE_S) == 0 and other.wait(DEADLINE_S) == 0, other.stderr.read()[-2000:]
+    entries = registry_entries(env)
+    assert sorted(e["symbol"] for e in entries) == ["AAA", "BBB"]  # one ledger, both recorded, no duplicate
+    assert all(e["status"] in ("champion", "rejected") for e in entries)
+    report = json.loads((tmp_path / "a.json").read_text())
+    [decision] = report["decisions"]
+    assert set(decision) >= {"at", "challenger", "champion", "base", "crps", "diff_ci95", "coverage", "decision",
+                             "reason"}
+    assert set(decision["crps"]) == {"challenger", "champion", "base"}
+    assert "champion" in report
+
+
+def test_a_retrain_killed_mid_training_leaves_the_registry_consistent_and_the_next_run_decides(tmp_path, env):
+    path = bars_file(tmp_path, "KILL")
+    run = kronos(["retrain", path, *TINY, "--steps", "2000"], env)
+    wait_for(lambda: training_folders(env, "KILL"), run, "training")
+    time.sleep(1.0)  # some steps in: the temporary folder holds a half-trained adapter
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    assert training_folders(env, "KILL") and registry_entries(env) == []  # nothing registered, no champion
+    again = kronos(["retrain", path, *TINY, "--steps", "4"], env)
+    out, err = again.communicate(timeout=DEADLINE_S)
+    assert again.returncode == 0, err[-2000:]
+    assert training_folders(env, "KILL") == []  # the leftovers are gone
+    [entry] = registry_entries(env)
+    assert entry["status"] in ("champion", "rejected") and Path(entry["path"], "kronos_adapter.json").is_file()
+
+
+def test_a_manual_promote_bypasses_the_gate_says_so_and_a_champion_forecast_records_its_adapter(tmp_path, env):
+    path = bars_file(tmp_path, "MAN")
+    done = kronos(["retrain", path, *TINY, "--steps", "4"], env)
+    assert done.wait(DEADLINE_S) == 0, done.stderr.read()[-2000:]
+    [entry] = registry_entries(env)
+    if entry["status"] != "champion":
+        promote = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "promote",
+                                  str(entry["id"])], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert promote.returncode == 0 and "bypassed the gate" in promote.stdout
+        assert registry_entries(env)[0]["reason"] == "manual promote (bypassed the gate)"
+    prov = tmp_path / "prov.json"
+    fc = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "forecast", str(path), "--horizon", "4",
+                         "--paths", "10", "--model", "champion", "--out", str(tmp_path / "q.csv"),
+                         "--provenance-out", str(prov)], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert fc.returncode == 0, fc.stderr
+    assert json.loads(prov.read_text())["adapter_id"] == entry["id"]
+    from kronos_studio.ledger import Ledger
+
+    with Ledger.open(env["KRONOS_STUDIO_DB"]) as ledger:
+        rows = ledger.read(lambda conn: conn.exec_driver_sql("SELECT adapter_id FROM predictions").all())
+    assert [r.adapter_id for r in rows] == [entry["id"]]
+    back = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "rollback", str(entry["id"])],
+                          env=env, cwd=ROOT, capture_output=True, text=True)
+    assert back.returncode == 0 and "the base model serves" in back.stdout
+    assert registry_entries(env)[0]["status"] == "retired"
+
+
+def test_too_few_bars_exit_2_with_the_numbers(tmp_path, env):
+    path = bars_file(tmp_path, "FEW", n=100)
+    done = kronos(["retrain", path, *TINY], env)
+    _, err = done.communicate(timeout=DEADLINE_S)
+    assert done.returncode == 2
+    assert "100 bars cannot hold a 120-bar training window" in err and "at least 140" in err and "lower --window" in err
+    assert registry_entries(env) == []

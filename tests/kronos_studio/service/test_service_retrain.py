@@ -1,0 +1,46 @@
+"""``POST /v1/retrain``: the gated retrain as a job, followed like a batch job, its decision kept in the
+request's workspace's registry only; too few bars are a 422 with the numbers before any job starts."""
+from __future__ import annotations
+
+import time
+
+import httpx
+from service_helpers import bearer
+from testkit import random_bars
+
+from kronos_studio.ledger.registry import Registry
+
+SMALL = {"horizon": 4, "window": 120, "lookback": 24, "cutoffs": 5, "steps": 4, "paths": 10}
+
+
+def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(service, tiny_model, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))  # the adapters go there (same process)
+    base, svc, tokens = service
+    body = {"bars_csv": random_bars(200, seed=3, freq="1h").to_csv(index=False), "symbol": "RJOB",
+            "model": tiny_model, **SMALL}
+    with httpx.Client(base_url=base, headers=bearer(tokens["jobs"]), timeout=300) as c:
+        submitted = c.post("/v1/retrain", json=body)
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        deadline = time.monotonic() + 400
+        while (status := c.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert status["status"] == "done", status
+        [row] = c.get(f"/v1/jobs/{job_id}/result").json()["rows"]
+    assert row["decision"] in ("promoted", "rejected") and "CRPS difference" in row["reason"]
+    assert {"crps.challenger", "crps.champion", "crps.base", "coverage.challenger"} <= set(row)
+    [entry] = [e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol == "RJOB"]
+    assert entry.id == row["challenger"] and entry.status == {"promoted": "champion"}.get(row["decision"], "rejected")
+    assert [e for e in Registry(svc.ledger.scoped("team-b")).entries() if e.symbol == "RJOB"] == []
+    assert str(tmp_path / "cache") in entry.path
+
+
+def test_too_few_bars_for_a_retrain_are_a_422_with_the_numbers(service, tiny_model):
+    base, _, tokens = service
+    body = {"bars_csv": random_bars(100, seed=4, freq="1h").to_csv(index=False), "model": tiny_model, **SMALL}
+    with httpx.Client(base_url=base, headers=bearer(tokens["b"]), timeout=60) as c:
+        answer = c.post("/v1/retrain", json=body)
+    assert answer.status_code == 422
+    assert "100 bars cannot hold a 120-bar training window" in answer.text and "at least 140" in answer.text
