@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_LOCKED, CliError, cli_device, positive
+from .common import EXIT_LOCKED, CliError, cli_device, error_line, positive
 from .ledger import open_ledger
 
 
@@ -80,7 +80,7 @@ def run_retrain(args) -> int:
     try:
         pair = load_pair(model_reference(args.model) if args.model else default_model_path(), device=cli_device(args))
     except (CheckpointError, FileNotFoundError) as e:
-        raise CliError(str(e).splitlines()[0]) from None
+        raise error_line(e) from None
     settings = RetrainSettings(horizon=args.horizon, window=args.window, lookback=args.lookback,
                                n_cutoffs=args.cutoffs, paths=args.paths, seed=args.seed, steps=args.steps)
     with open_ledger() as ledger:
@@ -94,7 +94,7 @@ def run_retrain(args) -> int:
             print(f"kronos: {e}", file=sys.stderr)
             return EXIT_LOCKED
         except (RetrainError, LedgerError) as e:
-            raise CliError(str(e)) from None
+            raise error_line(e) from None
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
     promoted = sum(d["decision"] == "promoted" for d in report.decisions)
@@ -125,7 +125,7 @@ def run_list(args) -> int:
         try:
             entries = [e for e in registry.entries() if args.symbol is None or e.symbol == args.symbol]
         except LedgerError as e:
-            raise CliError(str(e)) from None
+            raise error_line(e) from None
     if args.json:
         print(json.dumps([e.to_dict() for e in entries], indent=2, default=str))
     else:
@@ -145,7 +145,7 @@ def _entry_command(args, move) -> int:
         try:
             return move(registry, registry.get(args.id))
         except LedgerError as e:
-            raise CliError(str(e)) from None
+            raise error_line(e) from None
 
 
 def run_show(args) -> int:
