@@ -8,6 +8,7 @@ and the methods compared; the winner is recorded, and every method is then refit
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,9 +17,9 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.quantiles import band_nominal
-from kronos.settings import default
+from kronos.settings import ForecastSettings, default
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
-from kronos_studio.evaluation.walk_forward import compare
+from kronos_studio.evaluation.walk_forward import WalkForward, compare
 
 from .combine import (
     ALL,
@@ -72,16 +73,18 @@ class SignalEvaluations:
                                  self.cutoffs + other.cutoffs, self.identities or other.identities)
 
 
-def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int = 0,
+def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, settings: ForecastSettings,
                        progress: Callable[[str, int, int], None] | None = None) -> SignalEvaluations:
+    """Every member walked forward on each spec's cut-offs with ``settings`` (its sampling, paths and seed;
+    the spec's horizon; each member reading its own lookback, as in an ensemble forecast)."""
     if REFERENCE not in members:
         raise ValueError(f"the members must include the reference '{REFERENCE}'")
     rows, records = [], []
     for spec in specs:
         frame = bars_frame(spec.bars)
-        results = compare(dict(members), frame, horizon=spec.horizon, cutoffs=spec.cutoffs, seed=seed,
-                          keep_paths=True,
-                          progress=(lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
+        results = compare(dict(members), frame, dataclasses.replace(settings, horizon=spec.horizon, lookback=None),
+                          spec.cutoffs, WalkForward(keep_paths=True),
+                          (lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
         ref = results[REFERENCE]
         for i, c in enumerate(ref.cutoffs):
             paths = {k: r.paths[i] for k, r in results.items()}
