@@ -193,6 +193,7 @@ class Ensemble:
         """Every member's paths and their mixture from ``history``, the history every member reads its own
         window of; ``progress(i, n)`` after each member. The provenance records the members, the
         meta-learner, the weights, how many bars each member read and where they ran."""
+        future = future_times(history, history, settings.horizon, future)
         made = self.member_forecasts(history, future, settings, progress)
         mixture = self.combine(history, {k: np.asarray(fc.paths, np.float32) for k, fc in made.items()}, settings)
         devices = [str(m.pair.device) for m in self.members.values() if hasattr(m, "pair")]
