@@ -47,7 +47,7 @@ def is_bundled(meta: MetaLearner) -> bool:
 
 
 def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str | None = None,
-                  chronos2=None, chronos2_status: str | None = None) -> Ensemble:
+                  chronos2: tuple | None = None) -> Ensemble:
     """The default members combined by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
     ``kronos.pipeline.ForecastSettings``): the mixture has ``settings.paths`` paths, Kronos samples that many
     and the cheap members ``members.cheap_member_paths`` of it; the Kronos
@@ -57,11 +57,12 @@ def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str 
     ``on_mismatch`` (default: "equal" for the bundled meta-learner, "refuse" for one the user named):
     the bundled meta-learner was trained with the bundled Kronos, so with another Kronos it is not used:
     the members are weighed equally and the provenance says why. ``chronos2``: a Chronos-2 member to mix
-    in (``chronos2.ensemble_member``), ``chronos2_status`` the provenance's line about it."""
-    members = default_members(pipeline, settings, chronos2=chronos2)
+    in and the provenance's line about it (``chronos2.ensemble_member``'s pair; None: no Chronos-2)."""
+    member, status = chronos2 or (None, None)
+    members = default_members(pipeline, settings, chronos2=member)
     bundled = is_bundled(meta)
     return Ensemble(members, meta, bars.interval, asset_class(bars.calendar, bars.source),
                     on_mismatch=on_mismatch or ("equal" if bundled else "refuse"),
                     meta_label="the bundled meta-learner" if bundled else
                     f"the meta-learner in {meta.folder}" if meta.folder else "the meta-learner",
-                    notes=None if chronos2_status is None else {"chronos2": chronos2_status})
+                    notes=None if status is None else {"chronos2": status})

@@ -1,5 +1,5 @@
-"""Chronos-2 as an ensemble member: the official ``chronos-forecasting`` pipeline behind the walk-forward's
-forecast-function signature ``member(history, future, horizon, seed) -> paths [S, horizon, 6]``.
+"""Chronos-2 as an ensemble member: the official ``chronos-forecasting`` pipeline as a forecaster
+(``sample(history, future, settings)``: paths [S, horizon, 6]).
 
 What goes in. The target is the natural log of the close; the open, high and low (log) and the volume
 (``log1p``) go in as *past covariates*, the input ``Chronos2Pipeline.predict`` documents for series

@@ -215,8 +215,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
 
     if bars is None or settings is None:
         raise ValueError("the ensemble needs the bars (their interval and asset class) and the settings")
-    member, status = ensemble_member(chronos2, settings.paths, pipeline.pair.device)
-    mixture = partial(bars_ensemble, pipeline, bars, settings=settings, chronos2=member, chronos2_status=status)
+    mixture = partial(bars_ensemble, pipeline, bars, settings=settings,
+                      chronos2=ensemble_member(chronos2, settings.paths, pipeline.pair.device))
     if meta:  # named by the user: used as it is, or refused for other members
         return mixture(MetaLearner.load(meta), on_mismatch="refuse")
     mixed = mixture(load_bundled_meta())
