@@ -197,7 +197,11 @@ class Ensemble:
         made = self.member_forecasts(history, future, settings, progress)
         mixture = self.combine(history, {k: np.asarray(fc.paths, np.float32) for k, fc in made.items()}, settings)
         devices = [str(m.pair.device) for m in self.members.values() if hasattr(m, "pair")]
-        provenance = {"model": self.key, **self.describe(), "weights": mixture.weights,
+        described = self.describe()
+        for k, fc in made.items():  # what each member sampled with: its own seed, window and paths
+            own = {f: v for f, v in dataclasses.asdict(fc.settings).items() if f not in ("horizon", "seed")}
+            described["members"][k]["settings"] = {**own, "lookback": len(fc.history), "paths": len(fc.paths)}
+        provenance = {"model": self.key, **described, "weights": mixture.weights,
                       "mixture_paths": (mixture_counts(mixture.weights, settings.paths)
                                         if self.method != "quantile" else None),
                       "members_read": {k: len(fc.history) for k, fc in made.items()},
