@@ -9,15 +9,15 @@ display-only change (the view toggle) redraws without sampling.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
 import pandas as pd
 import streamlit as st
 
+from kronos.config import MIN_HISTORY
 from kronos_studio.evaluation.baselines import RandomWalk
-from kronos_studio.evaluation.walk_forward import EvalResult, last_cutoffs, walk_forward
+from kronos_studio.evaluation.walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
 
 from . import forecasts
 from .models import ModelChoice, forecaster, model_identity
@@ -75,20 +75,35 @@ def stored_backtest(bars, actual, choices, settings, n_cutoffs: int) -> Backtest
 
 
 class _StoredForecasts:
-    """Forecast function (walk_forward's signature) over ``forecasts.run``: each cut-off's forecast is
-    the one the Forecast page would sample for those bars, settings and seed, and is stored like it."""
+    """A forecaster over ``forecasts.run``: each cut-off's forecast is the one the Forecast page would
+    sample for the bars up to it (``frame``), those settings and that seed, and is stored like it."""
 
-    def __init__(self, bars, choice: ModelChoice, settings, total: int):
-        self.bars, self.choice, self.settings, self.total = bars, choice, settings, total
+    members: dict = {}
+    min_history = MIN_HISTORY
+
+    def __init__(self, bars, frame: pd.DataFrame, choice: ModelChoice, total: int):
+        self.bars, self.frame, self.choice, self.total = bars, frame, choice, total
+        self.key, self.name = choice.key, choice.label
         self.made: dict[int, object] = {}  # Forecast by seed
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int):
-        bars = self.bars.replace(frame=history.reset_index(drop=True))
-        settings = dataclasses.replace(self.settings, seed=int(seed))
+    def lookback(self, horizon: int) -> int:
+        raise ValueError("a backtest needs an explicit lookback in the settings")
+
+    def describe(self) -> dict:
+        return {"model": self.choice.label}
+
+    def training_period(self):
+        return None
+
+    def sample(self, history: pd.DataFrame, future: pd.DatetimeIndex, settings, progress=None):
+        # The page's forecast of the bars up to this cut-off: all of them, so it is the one the Forecast page
+        # stored (its key is the bars'), reading the same lookback of them.
+        upto = self.frame[self.frame["timestamp"] <= history["timestamp"].iloc[-1]]
+        bars = self.bars.replace(frame=upto.reset_index(drop=True))
         fc, _ = forecasts.run(bars, self.choice, settings, future,
                               label=f"{self.choice.label}: cut-off {len(self.made) + 1} of {self.total}")
-        self.made[int(seed)] = fc
-        return fc.paths
+        self.made[int(settings.seed)] = fc
+        return fc
 
 
 def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], settings, n_cutoffs: int) -> Backtest:
@@ -105,17 +120,15 @@ def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], setting
         raise ValueError(f"the shown cut-off needs {lookback} bars before it; there are {len(bars)}")
     results, shown, errors = {}, {}, {}
     for c in choices:
-        fn = _StoredForecasts(bars, c, settings, len(cutoffs))
-        try:  # lookback None: the model gets every bar before the cut-off and reads its own lookback of them
-            results[c.label] = walk_forward(fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=None,
-                                            seed=settings.seed, name=c.label)
+        fn = _StoredForecasts(bars, frame, c, len(cutoffs))
+        try:
+            results[c.label] = walk_forward(fn, frame, settings, cutoffs)
         except Exception as e:
             errors[c.label] = _error(e)
             continue
         shown[c.label] = fn.made[settings.seed]
     in_training = _training_flags(bars, choices, settings, results, frame)
-    baseline = walk_forward(RandomWalk(paths=settings.paths), frame, horizon=horizon, cutoffs=cutoffs,
-                            lookback=lookback, seed=settings.seed, keep_paths=True)
+    baseline = walk_forward(RandomWalk(), frame, settings, cutoffs, WalkForward(keep_paths=True))
     out = Backtest(cutoffs, results, baseline, shown, errors, in_training)
     if not errors:  # a failed model (e.g. offline) is tried again on the next click
         _store().put(_key(bars, actual, choices, settings, n_cutoffs), out)

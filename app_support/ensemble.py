@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kronos_studio.evaluation.baselines import BASELINE_PATHS
 from kronos_studio.evaluation.trust import signed_percent
 
 from .metrics import COVERAGE
@@ -14,7 +15,6 @@ from .runs import LRUStore, ProgressBar
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
                "chronos2": "Chronos-2", "har": "HAR", "gjr_garch": "GJR-GARCH"}
-BASELINE_PATHS = 200  # as the trust panel's baselines (kronos_studio.evaluation.trust.evaluate)
 ENSEMBLE_ROW = "Ensemble"
 
 
@@ -52,31 +52,28 @@ def _rankings() -> LRUStore:
     return LRUStore(size=32)  # as many as the trust panel's reports
 
 
-def rank(fn, report, bars, settings, key: tuple) -> pd.DataFrame:
-    """The ensemble, each member (on the paths it gave the mixture) and the baselines, walked forward by
-    ``walk_forward.compare`` on the cut-offs and seeds of ``report`` (the ensemble's walk-forward just
-    run with ``fn``), best first; stored under ``key`` (the report's)."""
-    from kronos.bars import bars_frame
-    from kronos_studio.evaluation.baselines import REFERENCE, default_baselines
+def rank(ensemble, report, key: tuple) -> pd.DataFrame:
+    """The ensemble, each member (on the paths it gave the mixture) and the baselines of ``report`` (the
+    ensemble's trust report: its walk-forward kept what each member gave it), on the same cut-offs and
+    seeds, best first; stored under ``key`` (the report's)."""
+    import dataclasses
+
+    from kronos_studio.evaluation.baselines import REFERENCE
     from kronos_studio.evaluation.report import paired_skill
-    from kronos_studio.evaluation.walk_forward import compare
+    from kronos_studio.evaluation.walk_forward import member_results
 
     from .metrics import ranking
 
     model = report.model
-    baselines = default_baselines(BASELINE_PATHS)
-    rows = {ENSEMBLE_ROW: ("ensemble", fn.replay(None))}
-    rows |= {f"{short_name(k, m)} (member)": ("member", fn.replay(k)) for k, m in fn.ensemble.members.items()}
-    rows |= {b.name: ("baseline", b) for b in baselines.values()}
-    # walk_forward gives the i-th cut-off the seed ``seed + i``; the cut-offs a time limit kept are the
-    # newest, one contiguous run of them, so starting from the first kept seed gives every one its own.
-    results = compare({name: f for name, (_, f) in rows.items()}, bars_frame(bars), horizon=model.horizon,
-                      cutoffs=model.cutoffs, lookback=settings.lookback, seed=model.seeds[0])
-    if list(results[ENSEMBLE_ROW].seeds) != list(model.seeds):
-        raise ValueError("the ranking's seeds differ from the evaluation's; run the evaluation again")
-    table = ranking(results, baselines[REFERENCE].name)
-    keys = {f"{short_name(k, m)} (member)": k for k, m in fn.ensemble.members.items()}
-    weights = pd.DataFrame(list(fn.weights.values()))
+    members = member_results(model, ensemble.members)
+    rows = {ENSEMBLE_ROW: ("ensemble", dataclasses.replace(model, name=ENSEMBLE_ROW))}
+    rows |= {f"{short_name(k, m)} (member)": ("member", dataclasses.replace(members[k], name=f"{short_name(k, m)} (member)"))
+             for k, m in ensemble.members.items()}
+    rows |= {b.name: ("baseline", b) for b in report.baselines.values()}
+    results = {name: r for name, (_, r) in rows.items()}
+    table = ranking(results, report.baselines[REFERENCE].name)
+    keys = {f"{short_name(k, m)} (member)": k for k, m in ensemble.members.items()}
+    weights = pd.DataFrame(model.weights)
     table.insert(2, "role", [rows[m][0] for m in table["model"]])
     table.insert(3, "mean weight", [float(weights[keys[m]].mean()) if m in keys else np.nan for m in table["model"]])
     member_rows = [m for m in table["model"] if m in keys]  # best first
@@ -128,7 +125,7 @@ def fit_panel(bars, choice, settings) -> None:
     these members (``kronos_studio.ensemble.series.fit_to_series``, as ``kronos train ensemble FILE``), stored
     by series, horizon and members; every later ensemble forecast of this series uses them (its model line
     says "fitted to")."""
-    from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, fit_to_series, load_series_meta
+    from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, SeriesFit, fit_to_series, load_series_meta
 
     from .auth import workspace
     from .models import forecaster
@@ -152,8 +149,8 @@ def fit_panel(bars, choice, settings) -> None:
             return
         bar = ProgressBar("Fitting the ensemble to this series", unit="cut-off")
         try:
-            meta = fit_to_series(bars, members, settings.horizon, paths=settings.paths, seed=settings.seed,
-                                 progress=lambda name, i, n: bar(i, n), workspace=workspace())
+            meta = fit_to_series(bars, members, settings, SeriesFit(workspace=workspace()),
+                                 progress=lambda name, i, n: bar(i, n))
         except ValueError as e:
             st.error(f"**Could not fit the ensemble to this series.** {e}")
             return

@@ -294,7 +294,7 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     ``calendar``; raises what ``run_batch`` raises (bad model, no series, an unknown calendar or fix)."""
     import time
 
-    from kronos_studio.batch.engine import run_batch
+    from kronos_studio.batch.engine import BatchRun, run_batch
 
     from .models import warm_up
 
@@ -309,8 +309,8 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
 
     started = time.perf_counter()
     try:
-        result = run_batch(entries, settings.batch(), model=settings.model_ref, chunk_series=chunk_size(n),
-                           fixes=tuple(fixes), calendar=calendar, progress=progress)
+        result = run_batch(entries, settings.batch(), BatchRun(model=settings.model_ref, chunk_series=chunk_size(n),
+                                                               fixes=tuple(fixes), calendar=calendar), progress)
         bar.progress(1.0, text="Drawing the fans…")
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)

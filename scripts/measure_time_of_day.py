@@ -18,6 +18,7 @@ import time
 import pandas as pd
 
 from data_sources import load_sample
+from kronos.settings import ForecastSettings
 from kronos_studio.ensemble.members import GarchMember
 from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
@@ -53,7 +54,7 @@ def main() -> None:
     rows = []
     for horizon in HORIZONS:
         cutoffs = choose_cutoffs(len(frame), horizon, CUTOFFS, HISTORY)
-        results = compare(models(), frame, horizon=horizon, cutoffs=cutoffs)
+        results = compare(models(), frame, ForecastSettings(horizon=horizon), cutoffs)
         scores = {k: (r.crps_pct_by_cutoff(), r.covered.mean(axis=1)) for k, r in results.items()}
         ref = scores[REFERENCE][0]
         for model, (crps, covered) in scores.items():

@@ -15,6 +15,7 @@ interval over the cut-offs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -27,10 +28,10 @@ from kronos.checkpoints import load_pair
 from kronos.config import default_lookback
 from kronos.settings import ForecastSettings
 from kronos_studio.bundled import default_model_path
-from kronos_studio.ensemble.members import KronosMember
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
 from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
-from kronos_studio.evaluation.walk_forward import compare
+from kronos_studio.evaluation.walk_forward import compare, walk_forward
+from kronos_studio.forecasters.kronos import KronosForecaster
 from kronos_studio.forecasting import studio_pipeline
 from kronos_studio.training.datasets import BUNDLED_SPLIT
 
@@ -54,15 +55,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     pipeline = studio_pipeline(load_pair(default_model_path(), device="cpu"))
+    kronos = KronosForecaster(pipeline)
     started, rows = time.perf_counter(), []
     for name, horizon, start, end in SERIES:
         frame = load_sample(name).frame
         cutoffs = spaced_cutoffs(frame, horizon, start, end, args.cutoffs)
         lookback = default_lookback(pipeline.pair.context, horizon)
-        models = {REFERENCE: RandomWalk(paths=REFERENCE_PATHS)}
-        models |= {f"top-p {p}": KronosMember(pipeline, ForecastSettings(horizon=horizon, paths=PATHS, lookback=lookback, top_p=p))
-                   for p in TOP_P}
-        results = compare(models, frame, horizon=horizon, cutoffs=cutoffs)
+        settings = ForecastSettings(horizon=horizon, paths=PATHS, lookback=lookback)
+        results = compare({REFERENCE: RandomWalk(paths=REFERENCE_PATHS)}, frame, settings, cutoffs)
+        results |= {f"top-p {p}": walk_forward(kronos, frame, dataclasses.replace(settings, top_p=p), cutoffs)
+                    for p in TOP_P}
         crps = {k: r.crps_pct_by_cutoff() for k, r in results.items()}
         ts = frame["timestamp"]
         for model, c in crps.items():

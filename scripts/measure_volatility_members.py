@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from data_sources import load_sample
+from kronos.settings import ForecastSettings
 from kronos_studio.ensemble.members import GarchMember
 from kronos_studio.ensemble.volatility import GjrGarchMember, HarMember
 from kronos_studio.evaluation.baselines import REFERENCE, default_baselines
@@ -66,7 +67,7 @@ def main() -> None:
         frame = load_sample(name).frame
         cutoffs = (cutoffs_from_time(frame, start, horizon, CUTOFFS, HISTORY) if start is not None
                    else last_cutoffs(len(frame), horizon, CUTOFFS, horizon, HISTORY))
-        results = compare(models(), frame, horizon=horizon, cutoffs=cutoffs)
+        results = compare(models(), frame, ForecastSettings(horizon=horizon), cutoffs)
         scores = {k: (r.crps_pct_by_cutoff(), r.covered.mean(axis=1)) for k, r in results.items()}
         ts = frame["timestamp"]
         period = f"{ts.iloc[cutoffs[0]]:%Y-%m-%d %H:%M} to {ts.iloc[cutoffs[-1] + horizon - 1]:%Y-%m-%d %H:%M}"

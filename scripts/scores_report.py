@@ -13,6 +13,7 @@ Model paths 30, baseline paths 200, as the Evaluate page and `kronos evaluate` u
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -22,12 +23,13 @@ from data_sources.samples import list_samples
 from kronos.checkpoints import load_pair
 from kronos.config import CLOSE
 from kronos.pipeline import KronosPipeline
-from kronos.settings import default
+from kronos.settings import ForecastSettings, default
 from kronos_studio.bundled import bundled_models
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.training_period import trained_on, training_period
-from kronos_studio.evaluation.walk_forward import kronos_forecast_fn, last_cutoffs, walk_forward
+from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
+from kronos_studio.forecasters.kronos import KronosForecaster
 from kronos_studio.training.datasets import load_sample_series
 
 HORIZONS = {"1d": 10, "1h": 14, "1m": 30}  # as in the model cards' evaluation
@@ -60,11 +62,12 @@ def run(pair, sample: str, paths: int, n_cutoffs: int, seed: int, top_p: float) 
     pipeline = KronosPipeline(pair)
     period = training_period(pair)
     started = time.perf_counter()
-    results = {anchor: walk_forward(kronos_forecast_fn(pipeline, paths=paths, batch_size=10, anchor=anchor, top_p=top_p), frame,
-                                    horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed, keep_paths=True)
+    settings = ForecastSettings(horizon=horizon, paths=paths, seed=seed, lookback=lookback, top_p=top_p)
+    kept = WalkForward(keep_paths=True)
+    results = {anchor: walk_forward(KronosForecaster(pipeline), frame, dataclasses.replace(settings, anchor=anchor),
+                                    cutoffs, kept)
                for anchor in (False, True)}
-    rw = walk_forward(RandomWalk(paths=200), frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
-                      keep_paths=True)
+    rw = walk_forward(RandomWalk(paths=200), frame, settings, cutoffs, kept)
     inside = trained_on(period, frame["timestamp"].iloc[[c for c in cutoffs]])
     out = {"series": sample, "model": pair.name, "horizon": horizon, "cutoffs": len(cutoffs),
            "first_cutoff": str(rw.cutoff_times[0].date()), "last_cutoff": str(rw.cutoff_times[-1].date()),

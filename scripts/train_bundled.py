@@ -100,12 +100,14 @@ EVAL_PATHS = 30
 def stage_eval():
     from kronos.checkpoints import load_pair
     from kronos.pipeline import KronosPipeline
+    from kronos.settings import ForecastSettings
     from kronos_studio.evaluation.baselines import baselines_by_label
-    from kronos_studio.evaluation.walk_forward import compare, cutoffs_from_time, kronos_forecast_fn
+    from kronos_studio.evaluation.walk_forward import compare, cutoffs_from_time
+    from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.training.datasets import load_sample_series
 
-    models = {name: kronos_forecast_fn(KronosPipeline(load_pair(ASSETS / name, device="cpu")), paths=EVAL_PATHS,
-                                       name=name) for name in PREDICTORS if (ASSETS / name / "predictor").is_dir()}
+    models = {name: KronosForecaster(KronosPipeline(load_pair(ASSETS / name, device="cpu")))
+              for name in PREDICTORS if (ASSETS / name / "predictor").is_dir()}
     models.update(baselines_by_label(paths=200))
     report = {"split": {"val_start": str(BUNDLED_SPLIT.val_start), "test_start": str(BUNDLED_SPLIT.test_start)},
               "kronos_paths": EVAL_PATHS, "sets": []}
@@ -115,7 +117,8 @@ def stage_eval():
         lookback = CONTEXT - horizon
         cutoffs = cutoffs_from_time(series.frame, BUNDLED_SPLIT.test_start, horizon, n_cut, min_history=lookback)
         t = time.perf_counter()
-        results = compare(models, series.frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=SEED)
+        results = compare(models, series.frame, ForecastSettings(horizon=horizon, paths=EVAL_PATHS, seed=SEED,
+                                                                 lookback=lookback), cutoffs)
         rows = [r.summary() for r in results.values()]
         for r, res in zip(rows, results.values()):
             r["coverage_by_step"] = [round(float(v), 3) for v in res.coverage_by_step()]

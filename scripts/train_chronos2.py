@@ -18,6 +18,7 @@ folder: .cache/chronos2-run/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -195,11 +196,13 @@ def stage_eval(model_dir: Path | None = None) -> dict:
     member's CRPS skill against the default Kronos and the random walk with paired-bootstrap 95% intervals."""
     from kronos.checkpoints import load_pair
     from kronos.pipeline import KronosPipeline
+    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import bundled_models, default_model_path
     from kronos_studio.ensemble.chronos2 import Chronos2Member
     from kronos_studio.evaluation.baselines import RandomWalk
     from kronos_studio.evaluation.trust import skill_interval
-    from kronos_studio.evaluation.walk_forward import cutoffs_from_time, kronos_forecast_fn, walk_forward
+    from kronos_studio.evaluation.walk_forward import cutoffs_from_time, walk_forward
+    from kronos_studio.forecasters.kronos import KronosForecaster
 
     torch.set_num_threads(1)
     member = Chronos2Member.load(model_dir or MODEL_DIR, device="cpu", paths=PATHS, name="chronos2-small")
@@ -207,8 +210,9 @@ def stage_eval(model_dir: Path | None = None) -> dict:
     kronos = {}
     for name, path in bundled_models().items():  # the default first
         pair = load_pair(path, device="cpu")
-        kronos[name] = (kronos_forecast_fn(KronosPipeline(pair), paths=KRONOS_PATHS, batch_size=10,
-                                           name=name + (" (default)" if path == default else "")), pair.context)
+        forecaster = KronosForecaster(KronosPipeline(pair))
+        forecaster.name = name + (" (default)" if path == default else "")
+        kronos[name] = (forecaster, pair.context)
     walk = RandomWalk(paths=PATHS)
     report = {"chronos2": member.describe(), "kronos": str(default.relative_to(ROOT)), "sets": []}
     for sample, horizon in EVAL.items():
@@ -219,12 +223,11 @@ def stage_eval(model_dir: Path | None = None) -> dict:
         cutoffs = cutoffs_from_time(frame, BUNDLED_SPLIT.test_start, horizon, n_cut,
                                     min_history=max(member.context_length, k_lookback))
         t = time.perf_counter()
-        results = [walk_forward(member, frame, horizon=horizon, cutoffs=cutoffs, lookback=member.context_length,
-                                seed=SEED, name=member.name)]
-        results += [walk_forward(fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=context - horizon, seed=SEED)
+        settings = ForecastSettings(horizon=horizon, paths=KRONOS_PATHS, seed=SEED)
+        results = [walk_forward(member, frame, dataclasses.replace(settings, lookback=member.context_length), cutoffs)]
+        results += [walk_forward(fn, frame, dataclasses.replace(settings, lookback=context - horizon), cutoffs)
                     for fn, context in kronos.values()]
-        results.append(walk_forward(walk, frame, horizon=horizon, cutoffs=cutoffs, lookback=k_lookback, seed=SEED,
-                                    name=walk.name))
+        results.append(walk_forward(walk, frame, dataclasses.replace(settings, lookback=k_lookback), cutoffs))
         rows = [r.summary() | {"lookback": r.meta["lookback"]} for r in results]
         ours = results[0].crps_pct_by_cutoff()
         skill = {}

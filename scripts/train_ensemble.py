@@ -35,7 +35,6 @@ import torch
 
 from data_sources import list_samples, load_sample
 from kronos.checkpoints import load_pair
-from kronos.config import default_lookback
 from kronos.settings import ForecastSettings
 from kronos_studio.bundled import default_model_path
 from kronos_studio.ensemble.bundled import ENSEMBLE_DIR, default_members, load_bundled_meta
@@ -45,7 +44,7 @@ from kronos_studio.ensemble.features import asset_class
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.evaluation.metrics import score_paths
 from kronos_studio.evaluation.trust import skill_interval, skill_score, skill_with_interval
-from kronos_studio.evaluation.walk_forward import compare, last_cutoffs
+from kronos_studio.evaluation.walk_forward import WalkForward, compare, last_cutoffs
 from kronos_studio.forecasting import studio_pipeline
 from kronos_studio.training.datasets import BUNDLED_SPLIT
 
@@ -66,8 +65,12 @@ PATHS = 30
 
 
 def members_for(pipeline, horizon):
-    return default_members(pipeline, ForecastSettings(horizon=horizon, paths=PATHS,
-                                                      lookback=default_lookback(pipeline.pair.context, horizon)))
+    return default_members(pipeline, settings_for(horizon))
+
+
+def settings_for(horizon: int) -> ForecastSettings:
+    """What the members sample with: Kronos PATHS paths, each member its own lookback."""
+    return ForecastSettings(horizon=horizon, paths=PATHS)
 
 
 def spaced_cutoffs(frame, horizon, start, end, count):
@@ -112,7 +115,7 @@ def walk_forwards(pipeline, specs: list[SeriesSpec], evals_cache: str | None = N
         return pickle.loads(Path(evals_cache).read_bytes())
     started, evals = time.perf_counter(), None
     for spec in specs:  # one series and horizon at a time: Kronos' lookback depends on it
-        part = signal_evaluations([spec], members_for(pipeline, spec.horizon))
+        part = signal_evaluations([spec], members_for(pipeline, spec.horizon), settings_for(spec.horizon))
         evals = part if evals is None else evals + part
         print(json.dumps({"series": spec.name, "cutoffs": len(spec.cutoffs), "complete": not spec.skip_members,
                           "seconds": round(time.perf_counter() - started, 1)}), flush=True)
@@ -142,8 +145,8 @@ def score_combination(ens, bars, results, horizon, redraw: int = 0) -> tuple[np.
     ref = results["random_walk"]
     crps, covered, weights = [], [], []
     for i, c in enumerate(ref.cutoffs):
-        mixture = ens.combine(bars.frame.iloc[:c], {k: r.paths[i] for k, r in results.items()}, horizon,
-                              ref.seeds[i] + redraw * REDRAW_SEED_STEP)
+        mixture = ens.combine(bars.frame.iloc[:c], {k: r.paths[i] for k, r in results.items()},
+                              ForecastSettings(horizon=horizon, paths=PATHS, seed=ref.seeds[i] + redraw * REDRAW_SEED_STEP))
         scores = score_paths(mixture.paths[:, :, 3], ref.actual[i], ref.last[i])
         crps.append(scores["crps"].mean() / abs(ref.last[i]) * 100)
         covered.append(scores["covered"].mean())
@@ -167,12 +170,12 @@ def evaluate(pipeline, max_cutoffs: int, redraws: int = 1) -> list[dict]:
         n = min(max_cutoffs, (in_test - horizon) // horizon + 1)
         cutoffs = last_cutoffs(len(bars.frame), horizon, n, horizon, min_history=pipeline.pair.context)
         members = members_for(pipeline, horizon)
-        results = compare(members, bars.frame, horizon=horizon, cutoffs=cutoffs, keep_paths=True)
+        results = compare(members, bars.frame, settings_for(horizon), cutoffs, WalkForward(keep_paths=True))
         table = {k: (r.crps_pct_by_cutoff(), float(r.covered.mean())) for k, r in results.items()}
         ref_crps = table["random_walk"][0]
         mean_weights, spread = {}, {}
         for method in (*METHODS, EQUAL):
-            ens = Ensemble(members, meta, PATHS, bars.interval, asset_class(bars.calendar, bars.source), method=method)
+            ens = Ensemble(members, meta, bars.interval, asset_class(bars.calendar, bars.source), method=method)
             crps, covered, weights = score_combination(ens, bars, results, horizon)
             label = f"ensemble: {method}" + (" (chosen)" if method == meta.method else "")
             table[label] = (crps, covered)

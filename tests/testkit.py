@@ -154,3 +154,11 @@ def assert_threads_match_sequential_runs(pipeline, jobs, horizon: int = 15, path
         t.join()
     for i in range(len(jobs)):
         np.testing.assert_array_equal(results[i], sequential[i])
+
+
+def sampled(forecaster, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
+    """The paths ``forecaster`` samples from ``history`` (its own path count, else 30) with that horizon and
+    seed: what a walk-forward's cut-off gets."""
+    from kronos.settings import ForecastSettings
+
+    return forecaster.sample(history, future, ForecastSettings(horizon=horizon, paths=30, seed=seed)).paths

@@ -1,7 +1,7 @@
 """Run a batch: load the watchlist's bars, gate them, forecast what is not done yet, write the results.
 
     result = run_batch(read_watchlist("watchlist/"), BatchSettings(ForecastSettings(horizon=10)),
-                       out="results.parquet")
+                       BatchRun(out="results.parquet"))
 
 One row per series (``status`` "ok" or the one-line reason it has no forecast), in watchlist order.
 Rows are written as chunks finish, so a stopped batch keeps its work; a rerun into the same file
@@ -54,31 +54,47 @@ def settings_key(settings: BatchSettings, model: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | None = None, out=None,
-              steps_out=None, engine: str = "local", ray_address: str | None = None, workers: int | None = None,
-              chunk_series: int = CHUNK_SERIES, device=None, cache=None, fixes: tuple[str, ...] = (),
-              calendar: str | None = None, progress: BatchProgress | None = None) -> BatchResult:
-    """Forecast every entry not already done in ``out`` (and ``steps_out``), and write both. ``fixes``:
-    the data-quality gate's fixes accepted for every series; ``calendar``: the trading calendar of the
-    bar files (None: inferred from each file's bar times, as ``kronos forecast`` does)."""
+@dataclass(frozen=True)
+class BatchRun:
+    """What a batch decides beyond the forecast's settings: the model, how the bars are read, where the
+    results go and which engine forecasts."""
+
+    model: str | None = None  # a model reference (``forecasters.resolve``); None: the bundled default
+    out: object = None  # the rows' Parquet file (None: not written)
+    steps_out: object = None  # the per-step quantiles' Parquet file (None: not written)
+    engine: str = "local"  # or "ray"
+    ray_address: str | None = None
+    workers: int | None = None  # Ray actors
+    chunk_series: int = CHUNK_SERIES  # series forecast in one batched run
+    device: object = None
+    cache: object = None  # the bar cache's folder (None: the default)
+    fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
+    calendar: str | None = None  # the bar files' trading calendar (None: inferred from each file's bar times)
+
+
+def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = BatchRun(),
+              progress: BatchProgress | None = None) -> BatchResult:
+    """Forecast every entry not already done in ``run.out`` (and ``run.steps_out``) with ``settings``, and
+    write both."""
     from data_sources.calendars import validate_calendar
     from data_sources.quality import check_fix_names
 
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}': use one of {list(ENGINES)}")
+    if run.engine not in ENGINES:
+        raise ValueError(f"unknown engine '{run.engine}': use one of {list(ENGINES)}")
     if not entries:
         raise ValueError("the watchlist has no series")
-    calendar = validate_calendar(calendar)
-    fixes = check_fix_names(fixes)
+    calendar = validate_calendar(run.calendar)
+    fixes = check_fix_names(run.fixes)
+    out, steps_out = run.out, run.steps_out
     started = time.perf_counter()
-    local = ChunkForecaster(model, settings, device=device)
+    local = ChunkForecaster(run.model, settings, device=run.device)
     key = settings_key(settings, local.provenance)
     previous_rows, previous_steps = read_previous(out, steps_out, key)
     rows: dict[str, dict] = {}
     steps: dict[str, pd.DataFrame] = {}
     todo: list[SeriesJob] = []
     history = local.forecast_settings.lookback
-    for loaded in load_entries(entries, history, cache, fixes, calendar):
+    for loaded in load_entries(entries, history, run.cache, fixes, calendar):
         entry = loaded.entry
         if loaded.error is not None:
             rows[entry.series] = failure_row(entry.series, entry.origin, loaded.error)
@@ -97,10 +113,10 @@ def run_batch(entries: list[Entry], settings: BatchSettings, *, model: str | Non
 
     order = [e.series for e in entries]
     writer = _Writer(out, steps_out, order)
-    chunks = [todo[i:i + chunk_series] for i in range(0, len(todo), chunk_series)]
+    chunks = [todo[i:i + run.chunk_series] for i in range(0, len(todo), run.chunk_series)]
     done_count, forecast_started = 0, time.perf_counter()
     try:
-        with _workers(engine, local, model, settings, ray_address, workers, device, bool(chunks)) as map_chunks:
+        with _workers(run, local, settings, bool(chunks)) as map_chunks:
             forecast_started = time.perf_counter()  # workers are up: from here on it is forecasting
             for chunk_results in map_chunks(chunks):
                 for r in chunk_results:
@@ -124,15 +140,15 @@ def _text(value) -> str | None:
 
 
 @contextmanager
-def _workers(engine, local: ChunkForecaster, model, settings, address, workers, device, needed: bool):
+def _workers(run: BatchRun, local: ChunkForecaster, settings, needed: bool):
     """``map_chunks`` of the chosen engine: the driver's own forecaster, or a pool of Ray actors
     (not started when nothing is left to forecast)."""
-    if engine == "local" or not needed:
+    if run.engine == "local" or not needed:
         yield lambda chunks: (local.forecast(chunk) for chunk in chunks)
         return
     from .ray_engine import ray_workers
 
-    with ray_workers(model, settings, address=address, workers=workers, device=device,
+    with ray_workers(run.model, settings, address=run.ray_address, workers=run.workers, device=run.device,
                      expected_model=local.provenance) as map_chunks:
         yield map_chunks
 

@@ -54,7 +54,7 @@ def register(sub) -> None:
 
 def run_batch_command(args) -> int:
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.batch.engine import run_batch
+    from kronos_studio.batch.engine import BatchRun, run_batch
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import read_watchlist
@@ -79,10 +79,10 @@ def run_batch_command(args) -> int:
         bar.set_postfix_str(f"{rate:.1f} series/s", refresh=True)
 
     try:
-        result = run_batch(entries, settings, model=args.model, out=args.out, steps_out=args.steps_out,
-                           engine=args.engine, ray_address=args.ray_address, workers=args.workers,
-                           device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar,
-                           progress=progress if bar else None)
+        result = run_batch(entries, settings, BatchRun(
+            model=args.model, out=args.out, steps_out=args.steps_out, engine=args.engine, ray_address=args.ray_address,
+            workers=args.workers, device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar),
+            progress if bar else None)
     except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
         raise error_line(e) from None
     finally:

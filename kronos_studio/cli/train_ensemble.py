@@ -81,7 +81,6 @@ def validation_line(meta) -> str:
 
 def run_walk_forward(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
-    from kronos.config import default_lookback
     from kronos.settings import ForecastSettings
     from kronos_studio.bundled import default_model_path, model_reference
     from kronos_studio.ensemble.bundled import default_members
@@ -96,23 +95,22 @@ def run_walk_forward(args) -> int:
     except (CheckpointError, FileNotFoundError) as e:
         raise error_line(e) from None
     pipeline = studio_pipeline(pair)
-    lookback = default_lookback(pair.context, args.horizon)
     # the members `kronos forecast --model ensemble` will mix, Chronos-2 included when it joins there
     chronos2, status = ensemble_member(args.chronos2, args.paths, pair.device)
     print(f"note: {status}", file=sys.stderr)
-    members = default_members(pipeline, ForecastSettings(horizon=args.horizon, paths=args.paths, lookback=lookback),
-                              chronos2=chronos2)
+    settings = ForecastSettings(horizon=args.horizon, paths=args.paths)
+    members = default_members(pipeline, settings, chronos2=chronos2)
     if args.series is not None:
-        return fit_series(args, members, cutoffs)
-    return fit_files(args, members, cutoffs, pair, lookback)
+        return fit_series(args, members, settings, cutoffs)
+    return fit_files(args, members, settings, cutoffs, pair)
 
 
-def fit_series(args, members, cutoffs: int) -> int:
-    from kronos_studio.ensemble.series import fit_to_series
+def fit_series(args, members, settings, cutoffs: int) -> int:
+    from kronos_studio.ensemble.series import SeriesFit, fit_to_series
 
     bars, _ = quality_gate(read_bars(args.series, args.timezone, args.calendar), args.fix)
     try:
-        meta = fit_to_series(bars, members, args.horizon, cutoffs, args.paths, name=Path(args.series).name)
+        meta = fit_to_series(bars, members, settings, SeriesFit(cutoffs, name=Path(args.series).name))
     except ValueError as e:
         raise CliError(f"'{args.series}': {cli_line(e)}") from None
     if args.out:
@@ -130,7 +128,8 @@ def fit_series(args, members, cutoffs: int) -> int:
     return 0
 
 
-def fit_files(args, members, cutoffs: int, pair, lookback: int) -> int:
+def fit_files(args, members, settings, cutoffs: int, pair) -> int:
+    from kronos.config import default_lookback
     from kronos_studio.ensemble.features import asset_class
     from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
     from kronos_studio.evaluation.walk_forward import choose_cutoffs
@@ -139,12 +138,13 @@ def fit_files(args, members, cutoffs: int, pair, lookback: int) -> int:
     for f in args.data:
         bars, _ = quality_gate(read_bars(f, args.timezone, args.calendar), args.fix)
         try:
-            chosen = choose_cutoffs(len(bars.frame), args.horizon, cutoffs, max(lookback, 120))
+            chosen = choose_cutoffs(len(bars.frame), args.horizon, cutoffs,
+                                    max(default_lookback(pair.context, args.horizon), 120))
         except ValueError as e:
             raise CliError(f"'{f}': {cli_line(e)}") from None
         specs.append(SeriesSpec(Path(f).stem, bars, bars.interval, asset_class(bars.calendar, bars.source),
                                 args.horizon, chosen))
-    evals = signal_evaluations(specs, members)
+    evals = signal_evaluations(specs, members, settings)
     try:
         meta = fit_meta(evals, args.paths, info={"provenance": {"trained_on": [s.name for s in specs],
                                                                 "kronos": pair.name, "horizon": args.horizon}})

@@ -2,7 +2,6 @@
 GJR-GARCH, GARCH, the random walk and the bootstrap (``scripts/train_ensemble.py``)."""
 from __future__ import annotations
 
-import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 
 from .ensemble import Ensemble
 from .features import asset_class
-from .members import BaselineMember, GarchMember, KronosMember, cheap_member_paths
+from .members import GarchMember, KronosMember, cheap_member_paths
 from .meta import MetaLearner
 from .volatility import GjrGarchMember, HarMember
 
@@ -20,13 +19,11 @@ ENSEMBLE_DIR = ASSETS / "ensemble"
 
 def default_members(kronos_pipeline, settings, chronos2=None, cheap_paths: int | None = None) -> dict:
     """key -> member: Kronos, HAR, GJR-GARCH, GARCH, the random walk and the bootstrap (and Chronos-2
-    when given). Kronos samples with ``settings`` (a ``ForecastSettings``: its paths, sampling and lookback;
-    each cut-off's seed and horizon replace its own), the simulated members draw ``cheap_paths`` paths
-    (default ``cheap_member_paths(settings.paths)``)."""
+    when given). Kronos samples with the settings each forecast passes (the forecast's paths), the simulated
+    members draw their own ``cheap_paths`` paths (default ``cheap_member_paths(settings.paths)``)."""
     cheap = cheap_member_paths(settings.paths) if cheap_paths is None else cheap_paths
-    members = [KronosMember(kronos_pipeline, settings), HarMember(paths=cheap),
-               GjrGarchMember(paths=cheap), GarchMember(paths=cheap),
-               BaselineMember(RandomWalk(paths=cheap)), BaselineMember(Bootstrap(paths=cheap))]
+    members = [KronosMember(kronos_pipeline), HarMember(paths=cheap), GjrGarchMember(paths=cheap),
+               GarchMember(paths=cheap), RandomWalk(paths=cheap), Bootstrap(paths=cheap)]
     if chronos2 is not None:
         members.insert(1, chronos2)
     return {m.key: m for m in members}
@@ -45,37 +42,27 @@ def _bundled_meta(digest: str) -> MetaLearner:
     return MetaLearner.load(ENSEMBLE_DIR)
 
 
-def kronos_lookback(context: int, horizon: int, lookback: int | None) -> int:
-    """Bars the ensemble's Kronos member reads: context - horizon (its own default, the window never
-    slides), and no more than the ensemble's ``lookback`` when one is given."""
-    from kronos.config import default_lookback
-
-    own = default_lookback(context, horizon)
-    return min(own, lookback) if lookback else own
-
-
 def is_bundled(meta: MetaLearner) -> bool:
     return meta.folder is not None and Path(meta.folder).resolve() == ENSEMBLE_DIR.resolve()
 
 
 def bars_ensemble(pipeline, bars, meta: MetaLearner, settings, on_mismatch: str | None = None,
-                  chronos2=None, chronos2_status: str | None = None) -> Ensemble:
+                  chronos2: tuple | None = None) -> Ensemble:
     """The default members combined by ``meta`` for the kind of series ``bars`` is, with ``settings`` (a
     ``kronos.pipeline.ForecastSettings``): the mixture has ``settings.paths`` paths, Kronos samples that many
     and the cheap members ``members.cheap_member_paths`` of it; the Kronos
-    member (``pipeline``: any Kronos the user chose) samples with the settings whole and reads
-    ``kronos_lookback`` bars; the others read their own windows of the ensemble's
-    history.
+    member (``pipeline``: any Kronos the user chose) samples with the settings whole; every member reads its
+    own window of the ensemble's history (``Ensemble.member_forecasts``).
 
     ``on_mismatch`` (default: "equal" for the bundled meta-learner, "refuse" for one the user named):
     the bundled meta-learner was trained with the bundled Kronos, so with another Kronos it is not used:
     the members are weighed equally and the provenance says why. ``chronos2``: a Chronos-2 member to mix
-    in (``chronos2.ensemble_member``), ``chronos2_status`` the provenance's line about it."""
-    lookback = kronos_lookback(pipeline.context, settings.horizon, settings.lookback)
-    members = default_members(pipeline, dataclasses.replace(settings, lookback=lookback), chronos2=chronos2)
+    in and the provenance's line about it (``chronos2.ensemble_member``'s pair; None: no Chronos-2)."""
+    member, status = chronos2 or (None, None)
+    members = default_members(pipeline, settings, chronos2=member)
     bundled = is_bundled(meta)
-    return Ensemble(members, meta, settings.paths, bars.interval, asset_class(bars.calendar, bars.source),
+    return Ensemble(members, meta, bars.interval, asset_class(bars.calendar, bars.source),
                     on_mismatch=on_mismatch or ("equal" if bundled else "refuse"),
                     meta_label="the bundled meta-learner" if bundled else
                     f"the meta-learner in {meta.folder}" if meta.folder else "the meta-learner",
-                    notes=None if chronos2_status is None else {"chronos2": chronos2_status})
+                    notes=None if status is None else {"chronos2": status})

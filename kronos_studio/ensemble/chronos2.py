@@ -1,5 +1,5 @@
-"""Chronos-2 as an ensemble member: the official ``chronos-forecasting`` pipeline behind the walk-forward's
-forecast-function signature ``member(history, future, horizon, seed) -> paths [S, horizon, 6]``.
+"""Chronos-2 as an ensemble member: the official ``chronos-forecasting`` pipeline as a forecaster
+(``sample(history, future, settings)``: paths [S, horizon, 6]).
 
 What goes in. The target is the natural log of the close; the open, high and low (log) and the volume
 (``log1p``) go in as *past covariates*, the input ``Chronos2Pipeline.predict`` documents for series
@@ -20,6 +20,7 @@ model's context length.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
@@ -31,7 +32,10 @@ import pandas as pd
 
 from kronos.checkpoints import CheckpointError, Source, is_hub_id, resolve
 from kronos.config import BAR_COLUMNS, CONFIG_FILE, WEIGHTS_FILE
+from kronos.forecast import Forecast
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import candles_from_log_returns
+from kronos_studio.forecasters.base import PathModel
 
 from ..bundled import CHRONOS2_NAME, MODELS_DIR
 from .members import cheap_member_paths
@@ -222,23 +226,23 @@ def _with_amount(history: pd.DataFrame) -> pd.DataFrame:
     return history.assign(amount=history["volume"] * history[["open", "high", "low", "close"]].mean(axis=1))
 
 
-class Chronos2Member:
-    """A Chronos-2 pipeline as a forecast function (see the module docstring for the inputs and paths).
+class Chronos2Member(PathModel):
+    """A Chronos-2 pipeline as a forecaster (see the module docstring for the inputs and paths).
 
-    ``paths`` sample paths per forecast; ``context_length`` bars of history at most (the model's own
+    ``paths`` sample paths per forecast (None: the settings'); ``context_length`` bars of history at most (the model's own
     context length when None, never more); ``covariates`` the bar columns given as past covariates (None:
-    what the checkpoint records, else ``COVARIATES``; ``()`` for the close alone). ``batch`` /
+    what the checkpoint records, else ``COVARIATES``; ``()`` for the close alone). ``sample_batch`` /
     ``batch_size`` let the walk-forward forecast many cut-offs in one model call (each cut-off still draws
     its paths from its own seed)."""
 
     key = "chronos2"
 
-    def __init__(self, pipeline, paths: int = 200, context_length: int | None = None,
+    def __init__(self, pipeline, paths: int | None = None, context_length: int | None = None,
                  covariates: Sequence[str] | None = None, name: str | None = None, source: Source | None = None,
                  window: int = CANDLE_WINDOW, batch_size: int = 64):
         self.pipeline = pipeline
         self.source = source
-        self.paths = int(paths)
+        self.paths = None if paths is None else int(paths)
         model_context = int(pipeline.model_context_length)
         self.context_length = min(int(context_length or model_context), model_context)
         if covariates is None:
@@ -262,8 +266,8 @@ class Chronos2Member:
     def levels(self) -> np.ndarray:
         return np.asarray(self.pipeline.quantiles, dtype=np.float64)
 
-    def reads(self, bars: int) -> int:
-        return min(bars, self.context_length)
+    def lookback(self, horizon: int) -> int:
+        return self.context_length
 
     def describe(self) -> dict:
         src = self.source
@@ -322,18 +326,25 @@ class Chronos2Member:
 
     # --- paths -------------------------------------------------------------------------------------
     def paths_from_quantiles(self, history: pd.DataFrame, levels: np.ndarray, close_quantiles: np.ndarray,
-                             seed: int) -> np.ndarray:
+                             settings: ForecastSettings) -> np.ndarray:
         last_close = float(history["close"].iloc[-1])
         if not np.isfinite(last_close) or last_close <= 0:
             raise ValueError(f"the last close must be a positive number, got {last_close}")
-        rng = np.random.default_rng(seed)
-        r = log_return_paths(levels, close_quantiles, last_close, self.paths, rng)
+        rng = np.random.default_rng(settings.seed)
+        r = log_return_paths(levels, close_quantiles, last_close, self.draws(settings), rng)
         return candles_from_log_returns(_with_amount(history), r, rng, self.window)
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
-        levels, q = self.quantiles(history, horizon)
-        return self.paths_from_quantiles(history, levels, q, seed)
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
+        levels, q = self.quantiles(history, settings.horizon)
+        return self.paths_from_quantiles(history, levels, q, settings)
 
-    def batch(self, histories: Sequence[pd.DataFrame], futures, horizon: int, seeds: Sequence[int]) -> list[np.ndarray]:
-        levels, qs = self.quantiles_batch(histories, horizon)
-        return [self.paths_from_quantiles(h, levels, q, s) for h, q, s in zip(histories, qs, seeds)]
+    def sample_batch(self, histories: Sequence[pd.DataFrame], futures, settings: ForecastSettings,
+                     per_series_stream: bool = True) -> list[Forecast]:
+        """Many histories in one model call; each draws from ``settings.seed`` (``per_series_stream``, as a
+        forecast of it alone) or, as the walk-forward's cut-offs, the i-th from ``settings.seed + i``."""
+        levels, qs = self.quantiles_batch(histories, settings.horizon)
+        out = []
+        for i, (h, f, q) in enumerate(zip(histories, futures, qs)):
+            own = settings if per_series_stream else dataclasses.replace(settings, seed=settings.seed + i)
+            out.append(self.forecast(h, f, own, self.paths_from_quantiles(h, levels, q, own)))
+        return out

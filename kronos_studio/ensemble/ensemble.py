@@ -13,6 +13,7 @@ members equally and says so in its provenance.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,7 +23,9 @@ import pandas as pd
 from kronos.config import MIN_HISTORY
 from kronos.errors import Fix, InputError
 from kronos.forecast import Forecast
-from kronos.settings import default
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.base import STATISTICAL_LOOKBACK
+from kronos_studio.forecasters.window import future_times, history_window
 
 from .combine import EQUAL, group_key, quantile_average_paths
 from .features import asset_class, member_features, recent_vol, series_features
@@ -30,7 +33,7 @@ from .members import member_identity
 from .meta import REFERENCE, MetaLearner
 
 SEED_STRIDE = 7919  # each member draws from its own stream: seed + index x stride
-ENSEMBLE_LOOKBACK = 520  # bars of history the members see when none is given (GARCH fits on 500 returns)
+ENSEMBLE_LOOKBACK = STATISTICAL_LOOKBACK  # bars of history the members see when none is given
 
 
 def mixture_counts(weights: dict[str, float], paths: int) -> dict[str, int]:
@@ -81,7 +84,7 @@ class Mixture:
 
 
 class Ensemble:
-    """A forecast function (walk-forward signature) combining ``members`` (key -> member) as ``meta`` says.
+    """A forecaster combining ``members`` (key -> forecaster) as ``meta`` says: ``settings.paths`` paths.
 
     ``method``: a combination other than the meta-learner's chosen one (to score every method).
     ``on_mismatch``: what to do when ``meta`` was trained with other members or other identities:
@@ -92,8 +95,7 @@ class Ensemble:
     name = "Ensemble"
     min_history = MIN_HISTORY  # its Kronos member's normalisation (GARCH and HAR fall back to the random walk)
 
-    def __init__(self, members: dict, meta: MetaLearner, paths: int = default("paths"), interval: str = "1d",
-                 asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",
+    def __init__(self, members: dict, meta: MetaLearner, interval: str = "1d", asset: str = "equity", *, method: str | None = None, on_mismatch: str = "refuse",
                  meta_label: str = "the meta-learner", notes: dict | None = None):
         known = ("softmax", *meta.combinations, EQUAL)
         if method is not None and method not in known:
@@ -114,7 +116,7 @@ class Ensemble:
             raise ValueError(f"{meta_label} was {reason}: retrain it with these members (kronos train ensemble)")
         order = meta.members if reason is None else list(members)  # the order the meta-learner knows
         self.members = {k: members[k] for k in order}
-        self.meta, self.paths, self.interval, self.asset = meta, paths, interval, asset
+        self.meta, self.interval, self.asset = meta, interval, asset
         self.notes = dict(notes or {})
         self.group = group_key(asset, interval)
         self.method = EQUAL if reason is not None else (method or meta.method)
@@ -139,21 +141,32 @@ class Ensemble:
         note = self.weighting.get("note")
         return f"{self.method} (meta-learner" + (f"; {note})" if note else ")")
 
-    def member_paths(self, history: pd.DataFrame, future, horizon: int, seed: int,
-                     progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
-        """Every member's paths; ``progress(i, n)`` after each member."""
+    def member_forecasts(self, history: pd.DataFrame, future, settings: ForecastSettings,
+                         progress: Callable[[int, int], None] | None = None) -> dict[str, Forecast]:
+        """Every member's forecast from its own window of ``history`` (its lookback: the ensemble's settings
+        give the ensemble's), each with ``settings`` whole but its own seed (``SEED_STRIDE``);
+        ``progress(i, n)`` after each member."""
+        future = future_times(history, history, settings.horizon, future)
         out = {}
         for i, (k, m) in enumerate(self.members.items()):
-            out[k] = np.asarray(m(history, future, horizon, seed + i * SEED_STRIDE), np.float32)
+            own = dataclasses.replace(settings, seed=settings.seed + i * SEED_STRIDE, lookback=None)
+            out[k] = m.sample(history_window(m, history, own), future, own)
             if progress is not None:
                 progress(i + 1, len(self.members))
         return out
 
-    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray], horizon: int,
-                seed: int = 0) -> Mixture:
-        """The combination of already sampled member paths (each member gave at least ``paths``) by the
-        ensemble's method; ``seed`` draws the quantile-averaged paths."""
-        method = self.method
+    def member_paths(self, history: pd.DataFrame, future, settings: ForecastSettings,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+        """Every member's paths (``member_forecasts``)."""
+        made = self.member_forecasts(history, future, settings, progress)
+        return {k: np.asarray(fc.paths, np.float32) for k, fc in made.items()}
+
+    def combine(self, history: pd.DataFrame, member_paths: dict[str, np.ndarray],
+                settings: ForecastSettings) -> Mixture:
+        """The combination of already sampled member paths (each member gave at least ``settings.paths``)
+        into ``settings.paths`` paths by the ensemble's method; ``settings.seed`` draws the quantile-averaged
+        paths."""
+        method, horizon = self.method, settings.horizon
         if method == EQUAL:
             weights = {k: 1 / len(member_paths) for k in member_paths}
         elif method == "softmax":
@@ -163,17 +176,11 @@ class Ensemble:
         weights = {k: float(weights.get(k, 0.0)) for k in member_paths}
         spread = 1.0 if method == EQUAL else self.meta.spread_of(method)
         if method == "quantile":
-            paths = apply_spread(quantile_average_paths(history, member_paths, weights, self.paths, seed), spread)
+            paths = apply_spread(quantile_average_paths(history, member_paths, weights, settings.paths,
+                                                        settings.seed), spread)
         else:
-            paths = mix(member_paths, weights, self.paths, spread)
+            paths = mix(member_paths, weights, settings.paths, spread)
         return Mixture(paths, weights, member_paths)
-
-    def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
-        return self.combine(history, self.member_paths(history, future, horizon, seed), horizon, seed).paths
-
-    def members_read(self, bars: int) -> dict[str, int]:
-        """Bars of a ``bars``-long history each member reads (a member without ``reads`` reads them all)."""
-        return {k: int(m.reads(bars)) if hasattr(m, "reads") else bars for k, m in self.members.items()}
 
     # --- the forecaster seam (kronos_studio.forecasters) ----------------------------------------------
     def lookback(self, horizon: int) -> int:
@@ -185,21 +192,23 @@ class Ensemble:
                    for p in [m.training_period()] if p is not None]
         return max(periods, key=lambda p: p.seen_until, default=None)
 
-    def walk_forward_fn(self, settings) -> RecordedEnsemble:
-        """Keeps what each member gave the mixture at every cut-off, so each can be scored on those paths."""
-        return RecordedEnsemble(self)
-
-    def sample(self, history: pd.DataFrame, future, settings, progress=None) -> EnsembleForecast:
+    def sample(self, history: pd.DataFrame, future, settings: ForecastSettings, progress=None) -> EnsembleForecast:
         """Every member's paths and their mixture from ``history``, the history every member reads its own
         window of; ``progress(i, n)`` after each member. The provenance records the members, the
         meta-learner, the weights, how many bars each member read and where they ran."""
-        mixture = self.combine(history, self.member_paths(history, future, settings.horizon, settings.seed,
-                                                          progress), settings.horizon, settings.seed)
-        devices = [str(m.forecaster.pair.device) for m in self.members.values() if hasattr(m, "forecaster")]
-        provenance = {"model": self.key, **self.describe(), "weights": mixture.weights,
+        future = future_times(history, history, settings.horizon, future)
+        made = self.member_forecasts(history, future, settings, progress)
+        mixture = self.combine(history, {k: np.asarray(fc.paths, np.float32) for k, fc in made.items()}, settings)
+        devices = [str(m.pair.device) for m in self.members.values() if hasattr(m, "pair")]
+        described = self.describe()
+        for k, fc in made.items():  # what each member sampled with: its own seed, window and paths
+            own = {f: v for f, v in dataclasses.asdict(fc.settings).items() if f not in ("horizon", "seed")}
+            described["members"][k]["settings"] = {**own, "lookback": len(fc.history), "paths": len(fc.paths)}
+        provenance = {"model": self.key, **described, "weights": mixture.weights,
                       "mixture_paths": (mixture_counts(mixture.weights, settings.paths)
                                         if self.method != "quantile" else None),
-                      "members_read": self.members_read(len(history)), "device": devices[0] if devices else "cpu"}
+                      "members_read": {k: len(fc.history) for k, fc in made.items()},
+                      "device": devices[0] if devices else "cpu"}
         return EnsembleForecast(pd.DatetimeIndex(future), mixture.paths, mixture.paths.mean(axis=0), history,
                                 settings, provenance, members=mixture.members)
 
@@ -212,33 +221,6 @@ class Ensemble:
                                  **self.meta.info.get("provenance", {})}}
 
 
-class RecordedEnsemble:
-    """The ensemble as the walk-forward's forecast function, keeping what each member gave it at every
-    cut-off (by the history's last bar time and the seed) and the weights, so that each member can then be
-    scored on exactly the paths it offered the mixture there."""
-
-    def __init__(self, ensemble: Ensemble, name: str = Ensemble.name):
-        self.ensemble, self.name = ensemble, name
-        self.members: dict[tuple, dict[str, np.ndarray]] = {}
-        self.mixed: dict[tuple, np.ndarray] = {}
-        self.weights: dict[tuple, dict[str, float]] = {}
-
-    def __call__(self, history: pd.DataFrame, future, horizon: int, seed: int) -> np.ndarray:
-        at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
-        mixture = self.ensemble.combine(history, self.ensemble.member_paths(history, future, horizon, seed), horizon,
-                                        seed)
-        self.members[at], self.mixed[at], self.weights[at] = mixture.members, mixture.paths, mixture.weights
-        return mixture.paths
-
-    def replay(self, key: str | None):
-        """A forecast function giving back, at each recorded cut-off, the member ``key``'s paths (None:
-        the mixture's)."""
-        def fn(history, future, horizon, seed):
-            at = (pd.Timestamp(history["timestamp"].iloc[-1]), int(seed))
-            return self.mixed[at] if key is None else self.members[at][key]
-        return fn
-
-
 @dataclass
 class EnsembleForecast(Forecast):
     """A ``kronos.forecast.Forecast`` that keeps every member's own paths (key -> [S, H, 6], same times and
@@ -247,7 +229,7 @@ class EnsembleForecast(Forecast):
     members: dict[str, np.ndarray] = field(default_factory=dict)
 
     def member_seeds(self) -> dict[str, int]:
-        """key -> the seed of the stream each member drew from (``Ensemble.member_paths``)."""
+        """key -> the seed of the stream each member drew from (``Ensemble.member_forecasts``)."""
         return {k: int(self.settings.seed) + i * SEED_STRIDE for i, k in enumerate(self.members)}
 
     def member_features(self, bars) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from kronos.config import BAR_COLUMNS
 from .combine import group_key
 from .features import ASSET_CLASSES
 from .meta import FEATURES, REFERENCE
-from .train import SignalEvaluations, add_cutoff
+from .train import ScoredCutoff, SignalEvaluations, add_cutoff
 
 MIN_EVALUATIONS = 50  # ensemble forecasts; fewer fit a booster on noise
 
@@ -83,8 +83,9 @@ def ledger_evaluations(ledger, before) -> LedgerEvaluations:
         group = group_key(ASSET_CLASSES[int(features["asset_class"].iloc[0])], parent.interval)
         crps_pct = {k: float(p.crps_pct) for k, p in keys.items()}
         paths = {k: _bar_paths(*ledger.paths(p.prediction_id)) for k, p in keys.items()}
-        add_cutoff(rows, records, f"{parent.source}:{parent.symbol} {parent.interval}", parent.last_bar_at, features,
-                   crps_pct, float(parent.last_close), steps["actual_close"].to_numpy(np.float64), paths, group)
+        add_cutoff(rows, records, ScoredCutoff(f"{parent.source}:{parent.symbol} {parent.interval}", parent.last_bar_at,
+                                               features, crps_pct, float(parent.last_close),
+                                               steps["actual_close"].to_numpy(np.float64), paths, group))
         used.append(parent)
     union = set().union(*(r["paths"] for r in records)) if records else set()
     for r in records:  # temperature and spread are chosen where every member forecast

@@ -1,16 +1,17 @@
-"""The ensemble's members: forecasters with the walk-forward's forecast-function signature
-``member(history, future_timestamps, horizon, seed) -> paths [S, horizon, 6]`` (price units), a
-``key`` that code looks up, a display ``name``, and ``describe()`` for provenance.
+"""The ensemble's members: forecasters (``kronos_studio.forecasters.Forecaster``: ``sample(history, future,
+settings)``) with an ``identity()`` that a meta-learner compares.
 
 * ``KronosMember``: any Kronos the studio loads (official, bundled, folder, with a LoRA adapter).
 * ``GarchMember``: GARCH(1,1) with Student-t innovations (the ``arch`` package), simulated paths.
 * ``volatility``: HAR on range variance and GJR-GARCH (their own module).
 * ``chronos2.Chronos2Member``: Chronos-2's native quantiles turned into paths (its own module).
 * The naive baselines of ``kronos_studio.evaluation.baselines`` (random walk, bootstrap) as they are.
+
+A cheap member (all but Kronos) is built with its own path count (``cheap_member_paths``), the ensemble's
+Kronos member draws the settings' paths.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import warnings
@@ -21,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
-from kronos_studio.forecasters.kronos import KronosCutoffs, KronosForecaster
+from kronos_studio.forecasters.base import PathModel
+from kronos_studio.forecasters.kronos import KronosForecaster
 
 from .intraday import time_of_day, time_of_day_identity
 
@@ -70,39 +73,27 @@ def weights_sha256(folder) -> str | None:
     return _file_sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
-class KronosMember(KronosCutoffs):
-    """A Kronos pipeline (``kronos.KronosPipeline`` or the studio's) as a member sampling with ``settings``
-    (whole: temperature, top-p, top-k, clip, anchor, lookback, paths; the seed and horizon the cut-off's);
-    batches cut-offs in a walk-forward like the trust panel does."""
+class KronosMember(KronosForecaster):
+    """A Kronos pipeline (``kronos.KronosPipeline`` or the studio's) as an ensemble member: the forecaster,
+    named as a member, with the identity a meta-learner compares."""
 
-    key = "kronos"
-
-    def __init__(self, pipeline, settings, name: str | None = None, batch_size: int = 10):
-        super().__init__(KronosForecaster(pipeline), settings, batch_size, name or f"Kronos ({pipeline.pair.name})")
-
-    def reads(self, bars: int) -> int:
-        """Bars of a ``bars``-long history this member reads."""
-        return min(bars, self.settings.lookback or bars)
+    def __init__(self, pipeline, name: str | None = None):
+        super().__init__(pipeline)
+        self.name = name or f"Kronos ({pipeline.pair.name})"
 
     def describe(self) -> dict:
-        return {"key": self.key, "name": self.name, **self.forecaster.pair.provenance(),
-                "settings": {k: v for k, v in dataclasses.asdict(self.settings).items() if k not in ("horizon", "seed")}}
+        return {"key": self.key, "name": self.name, **self.pair.provenance()}
 
     def identity(self) -> dict:
         """The model it samples: revisions and the weights' content hashes (never a machine's paths), so
         the same checkpoint is the same member anywhere, and another one (official Kronos-base instead of
         the bundled model) is not."""
-        pair = self.forecaster.pair
+        pair = self.pair
         p, t = pair.predictor_source, pair.tokenizer_source
         return {"key": self.key, "model": Path(pair.name).name,  # a folder's name, not where it lies
                 "predictor_revision": p.revision if p else None, "tokenizer_revision": t.revision if t else None,
                 "predictor_sha256": weights_sha256(p.path) if p else None,
                 "tokenizer_sha256": weights_sha256(t.path) if t else None}
-
-    def training_period(self):
-        from kronos_studio.evaluation.training_period import training_period
-
-        return training_period(self.forecaster.pair)
 
 
 def fit_arch(returns: np.ndarray, *, o: int = 0):
@@ -126,12 +117,12 @@ def fit_arch(returns: np.ndarray, *, o: int = 0):
 
 
 @dataclass
-class GarchMember:
+class GarchMember(PathModel):
     """GARCH(1,1) on close-to-close log-returns with Student-t innovations (fat tails), zero mean; paths
     are simulated from the fitted model, candles built around them as the baselines do. ``o`` = 1 (a
     subclass) adds the asymmetric term of GJR-GARCH."""
 
-    paths: int = 200
+    paths: int | None = None  # None: the settings'
     window: int = 500  # bars of returns the model is fitted on (refitted at every forecast)
     time_of_day: bool = True  # intraday bars: model returns divided by their slot's volatility (intraday.time_of_day)
     name: str = "GARCH(1,1), Student t"
@@ -145,15 +136,16 @@ class GarchMember:
         r = np.diff(np.log(np.maximum(close, 1e-12)))
         return fit_arch(r if factors is None else r / np.sqrt(factors), o=self.o)
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
         profile = time_of_day(history.iloc[-(self.window + 1):], future) if self.time_of_day else None
         fitted = self.fit(history) if profile is None else self.fit(history, profile[0][1:])
+        walk = RandomWalk(paths=self.draws(settings), window=CANDLE_WINDOW)
         if fitted is None:  # too little to fit, or a failed fit: the plain volatility random walk
-            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+            return walk.draw(history, future, settings)
         fit, scale = fitted
         if profile is not None:
             scale = scale * np.sqrt(profile[1])  # the future bars' slots scale the deseasonalised steps back
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(settings.seed)
         nu = float(fit.params["nu"])
 
         def innovations(size):  # unit-variance Student t from our seeded generator (arch's own is global)
@@ -161,15 +153,16 @@ class GarchMember:
 
         with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # an explosive fit overflows here: caught below
-            sims = fit.forecast(horizon=horizon, method="simulation", simulations=self.paths, reindex=False,
+            sims = fit.forecast(horizon=settings.horizon, method="simulation", simulations=self.draws(settings),
+                                reindex=False,
                                 rng=innovations).simulations.values[-1]  # [S, H]
             paths = candles_from_log_returns(history, sims * scale, rng, CANDLE_WINDOW)
         if not np.isfinite(paths).all():  # an explosive fit: the plain volatility random walk
-            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+            return walk.draw(history, future, settings)
         return paths
 
-    def reads(self, bars: int) -> int:
-        return min(bars, self.window + 1)  # ``window`` returns
+    def lookback(self, horizon: int) -> int:
+        return self.window + 1  # ``window`` returns
 
     def describe(self) -> dict:
         import arch
@@ -178,22 +171,3 @@ class GarchMember:
 
     def identity(self) -> dict:
         return {"key": self.key, "name": self.name, "window": self.window, **time_of_day_identity(self.time_of_day)}
-
-
-class BaselineMember:
-    """A naive baseline (random walk, bootstrap) with ``describe()``."""
-
-    def __init__(self, baseline):
-        self.baseline, self.key, self.name = baseline, baseline.key, baseline.name
-
-    def __call__(self, history, future, horizon, seed):
-        return self.baseline(history, future, horizon, seed)
-
-    def reads(self, bars: int) -> int:
-        return min(bars, self.baseline.window + 1)  # ``window`` returns
-
-    def describe(self) -> dict:
-        return {"key": self.key, "name": self.name, "window": self.baseline.window}
-
-    def identity(self) -> dict:
-        return self.describe()

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from kronos.bars import bars_frame, input_digest
-from kronos.settings import default
+from kronos.settings import ForecastSettings
 
 from .ensemble import ENSEMBLE_LOOKBACK
 from .features import asset_class
@@ -65,16 +66,25 @@ def series_fits(workspace: str | None = None) -> tuple:
         return ()
 
 
-def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_SERIES_CUTOFFS,
-                  paths: int = default("paths"), seed: int = 0, name: str | None = None, store: bool = True,
-                  progress: Callable[[str, int, int], None] | None = None,
-                  workspace: str | None = None) -> MetaLearner:
-    """A meta-learner (stacking weights) fitted by walking ``members`` forward over ``cutoffs`` cut-offs
-    spread over ``bars`` (a ``data_sources.Bars``), each with ``ENSEMBLE_LOOKBACK`` bars of history (what
-    the ensemble forecasts from), so the series needs that many bars and a horizon more. Stored in
-    ``series_folder(series_key(...))`` when ``store``."""
+@dataclass(frozen=True)
+class SeriesFit:
+    """What a fit to one series decides beyond the forecast's settings."""
+
+    cutoffs: int = DEFAULT_SERIES_CUTOFFS  # cut-offs spread over the series
+    name: str | None = None  # the series' name in the provenance (None: "SYMBOL INTERVAL")
+    store: bool = True  # saved in ``series_folder(series_key(...))``
+    workspace: str | None = None  # whose fits (None: the default workspace's)
+
+
+def fit_to_series(bars, members: Mapping, settings: ForecastSettings, fit: SeriesFit = SeriesFit(),
+                  progress: Callable[[str, int, int], None] | None = None) -> MetaLearner:
+    """A meta-learner (stacking weights) fitted by walking ``members`` forward with ``settings`` (the
+    forecasts': horizon, paths, sampling, seed) over ``fit.cutoffs`` cut-offs spread over ``bars`` (a
+    ``data_sources.Bars``), each with ``ENSEMBLE_LOOKBACK`` bars of history (what the ensemble forecasts
+    from), so the series needs that many bars and a horizon more."""
     from kronos_studio.evaluation.walk_forward import choose_cutoffs
 
+    horizon, cutoffs, name = settings.horizon, fit.cutoffs, fit.name
     frame = bars_frame(bars)
     min_history = ENSEMBLE_LOOKBACK  # the history the ensemble forecasts from: its Kronos member reads its own share
     seen = seen_until(members)
@@ -89,15 +99,15 @@ def fit_to_series(bars, members: Mapping, horizon: int, cutoffs: int = DEFAULT_S
                          f"{min_history} bars of history)") from None
     name = name or f"{bars.symbol} {bars.interval}"
     spec = SeriesSpec(name, bars, bars.interval, asset_class(bars.calendar, bars.source), horizon, chosen)
-    evals = signal_evaluations([spec], members, seed=seed, progress=progress)
+    evals = signal_evaluations([spec], members, settings, progress=progress)
     key = series_key(bars, horizon, members)
-    meta = fit_meta(evals, paths, methods=SERIES_METHODS, spreads=SERIES_SPREADS, info={"provenance": {
+    meta = fit_meta(evals, settings.paths, methods=SERIES_METHODS, spreads=SERIES_SPREADS, info={"provenance": {
         "fitted_to_series": name, "series_sha256": input_digest(frame), "interval": bars.interval,
         "horizon": horizon, "cutoffs": len(chosen), "first_cutoff": str(frame["timestamp"].iloc[chosen[0] - 1]),
         "last_cutoff": str(frame["timestamp"].iloc[chosen[-1] - 1]), "series_key": key,
         "fingerprint": fingerprint(frame)}})
-    if store:
-        meta.folder = meta.save(series_folder(key, workspace))
+    if fit.store:
+        meta.folder = meta.save(series_folder(key, fit.workspace))
     return meta
 
 

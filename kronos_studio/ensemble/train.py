@@ -8,6 +8,7 @@ and the methods compared; the winner is recorded, and every method is then refit
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,9 +17,9 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.quantiles import band_nominal
-from kronos.settings import default
+from kronos.settings import ForecastSettings, default
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
-from kronos_studio.evaluation.walk_forward import compare
+from kronos_studio.evaluation.walk_forward import WalkForward, compare
 
 from .combine import (
     ALL,
@@ -72,37 +73,56 @@ class SignalEvaluations:
                                  self.cutoffs + other.cutoffs, self.identities or other.identities)
 
 
-def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, seed: int = 0,
+def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, settings: ForecastSettings,
                        progress: Callable[[str, int, int], None] | None = None) -> SignalEvaluations:
+    """Every member walked forward on each spec's cut-offs with ``settings`` (its sampling, paths and seed;
+    the spec's horizon; each member reading its own lookback, as in an ensemble forecast)."""
     if REFERENCE not in members:
         raise ValueError(f"the members must include the reference '{REFERENCE}'")
     rows, records = [], []
     for spec in specs:
         frame = bars_frame(spec.bars)
-        results = compare(dict(members), frame, horizon=spec.horizon, cutoffs=spec.cutoffs, seed=seed,
-                          keep_paths=True,
-                          progress=(lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
+        results = compare(dict(members), frame, dataclasses.replace(settings, horizon=spec.horizon, lookback=None),
+                          spec.cutoffs, WalkForward(keep_paths=True),
+                          (lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
         ref = results[REFERENCE]
         for i, c in enumerate(ref.cutoffs):
             paths = {k: r.paths[i] for k, r in results.items()}
             features = cutoff_rows(frame.iloc[:c], paths, spec.horizon, spec.interval, spec.asset)
             crps_pct = {k: float(r.crps[i].mean() / abs(r.last[i]) * 100) for k, r in results.items()}
-            add_cutoff(rows, records, spec.name, ref.cutoff_times[i], features, crps_pct, float(ref.last[i]),
-                       ref.actual[i], paths, group_key(spec.asset, spec.interval), spec.skip_members)
+            add_cutoff(rows, records, ScoredCutoff(spec.name, ref.cutoff_times[i], features, crps_pct, float(ref.last[i]),
+                                                   ref.actual[i], paths, group_key(spec.asset, spec.interval),
+                                                   tuple(spec.skip_members)))
     return SignalEvaluations(pd.DataFrame(rows), records, {k: member_identity(m) for k, m in members.items()})
 
 
-def add_cutoff(rows: list, records: list, series: str, cutoff_time, features: pd.DataFrame, crps_pct: dict,
-               history_last: float, actual: np.ndarray, paths: dict, group: str = ALL, skip_members=()) -> None:
+@dataclass(frozen=True)
+class ScoredCutoff:
+    """One cut-off every member forecast and was scored at (a walk-forward's, or the ledger's realized)."""
+
+    series: str
+    cutoff_time: object
+    features: pd.DataFrame  # one row per member (``ensemble.cutoff_rows``)
+    crps_pct: dict  # member key -> its mean CRPS in % of the last close
+    history_last: float  # the last close before the cut-off
+    actual: np.ndarray  # the closes that followed
+    paths: dict  # member key -> its paths
+    group: str = ALL  # ``combine.group_key``
+    skip_members: tuple = ()  # members that trained on this series: their rows would flatter them
+
+
+def add_cutoff(rows: list, records: list, cutoff: ScoredCutoff) -> None:
     """Append one cut-off's training rows (one per member: features, crps_pct, target) and its record (what
-    the methods are fitted and validated on; ``group``: ``combine.group_key``): the one definition of the
-    target, for the walk-forward's cut-offs and the ledger's realized ones alike."""
-    for _, row in features.iterrows():
+    the methods are fitted and validated on): the one definition of the target, for the walk-forward's
+    cut-offs and the ledger's realized ones alike."""
+    c, crps_pct = cutoff, cutoff.crps_pct
+    for _, row in c.features.iterrows():
         key = row["member"]
-        rows.append({**row.to_dict(), "series": series, "cutoff_time": cutoff_time, "crps_pct": crps_pct[key],
-                     "target": float(np.log(crps_pct[key] / crps_pct[REFERENCE])), "used": key not in skip_members})
-    records.append({"series": series, "cutoff_time": cutoff_time, "history_last": history_last, "actual": actual,
-                    "paths": paths, "features": features, "group": group, "complete": not skip_members})
+        rows.append({**row.to_dict(), "series": c.series, "cutoff_time": c.cutoff_time, "crps_pct": crps_pct[key],
+                     "target": float(np.log(crps_pct[key] / crps_pct[REFERENCE])), "used": key not in c.skip_members})
+    records.append({"series": c.series, "cutoff_time": c.cutoff_time, "history_last": c.history_last,
+                    "actual": c.actual, "paths": c.paths, "features": c.features, "group": c.group,
+                    "complete": not c.skip_members})
 
 
 def combined_scores(record: dict, method: str, weights: dict[str, float], spread: float, paths: int,

@@ -1,5 +1,5 @@
-"""Volatility members: forecasters whose only job is the size of the next moves (zero mean), with the
-members' signature ``member(history, future, horizon, seed) -> paths [S, horizon, 6]`` (price units).
+"""Volatility members: forecasters whose only job is the size of the next moves (zero mean), paths
+[S, horizon, 6] in price units (``kronos_studio.forecasters.base.PathModel``).
 
 * ``bar_variance.range_variance``: each bar's close-to-close variance read from its open, high, low and
   close (Garman–Klass plus the overnight gap), far less noisy than the squared return.
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
+from kronos_studio.forecasters.base import PathModel
 
 from .bar_variance import range_variance
 from .intraday import time_of_day, time_of_day_identity
@@ -66,20 +68,21 @@ def fit_har(v: np.ndarray) -> HarFit:
 
 
 @dataclass
-class HarMember:
+class HarMember(PathModel):
     """HAR on Garman–Klass range variance: the variance path over the horizon from the HAR recursion,
     log-returns = sqrt(variance) x standardized residual returns r_t / sqrt(fitted v_t) of the window,
     bootstrapped (their fat tails and skew kept; any level bias of ranges against close-to-close moves
     is carried by them), then centred (zero mean). Candles built as the baselines do."""
 
-    paths: int = 200
+    paths: int | None = None  # None: the settings'
     window: int = 500  # bars the HAR is fitted on (refitted at every forecast)
     time_of_day: bool = True  # intraday bars: model them divided by their slot's share of the variance
     name: str = "HAR (Garman–Klass range variance)"
     key = "har"
     min_bars = 100  # fewer usable bars: the plain volatility random walk
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
+        horizon = settings.horizon
         bars = history.iloc[-(self.window + 1):]
         v = range_variance(bars)
         profile = time_of_day(bars, future, v) if self.time_of_day else None
@@ -91,17 +94,17 @@ class HarMember:
         usable = np.isfinite(v) & np.isfinite(r)  # a bar with an unreadable price is skipped
         v, r = v[usable], r[usable]
         if len(v) < self.min_bars or v.mean() <= 0:
-            return RandomWalk(paths=self.paths, window=CANDLE_WINDOW)(history, future, horizon, seed)
+            return RandomWalk(paths=self.draws(settings), window=CANDLE_WINDOW).draw(history, future, settings)
         fit = fit_har(v)
         z = r[HAR_SPANS[-1]:] / np.sqrt(fit.fitted)
         z = z - z.mean()
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(settings.seed)
         variance = fit.forecast(v, horizon) * (1.0 if profile is None else profile[1])
-        steps = z[rng.integers(len(z), size=(self.paths, horizon))] * np.sqrt(variance)
+        steps = z[rng.integers(len(z), size=(self.draws(settings), horizon))] * np.sqrt(variance)
         return candles_from_log_returns(history, steps, rng, CANDLE_WINDOW)
 
-    def reads(self, bars: int) -> int:
-        return min(bars, self.window + 1)
+    def lookback(self, horizon: int) -> int:
+        return self.window + 1
 
     def describe(self) -> dict:
         return {"key": self.key, "name": self.name, "window": self.window, "variance": "Garman–Klass + gap",

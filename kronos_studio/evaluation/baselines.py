@@ -1,5 +1,5 @@
-"""Naive baselines with the forecast-function signature of ``kronos_studio.evaluation.walk_forward``:
-``fn(history, future_timestamps, horizon, seed) -> paths [S, horizon, 6]`` in price units.
+"""Naive baselines, forecasters like every other (``kronos_studio.forecasters.base.PathModel``): paths
+[S, horizon, 6] in price units, S their own ``paths`` or the settings'.
 
 * ``RandomWalk``: Gaussian log-returns with the historical volatility of the last ``window`` closes
   (zero drift by default): the "historical-volatility band" users compare Kronos against.
@@ -17,6 +17,10 @@ import numpy as np
 import pandas as pd
 
 from kronos.config import BAR_COLUMNS
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.base import PathModel
+
+BASELINE_PATHS = 200  # paths the trust report's baselines draw, whatever the model's count (their CRPS is stable)
 
 
 def _arrays(history: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -52,56 +56,72 @@ def candles_from_log_returns(history: pd.DataFrame, log_returns: np.ndarray, rng
 
 
 @dataclass
-class RandomWalk:
-    paths: int = 200
+class RandomWalk(PathModel):
+    paths: int | None = None  # None: the settings'
     window: int = 60  # bars of history for the volatility estimate
     drift: bool = False
     name: str = "random walk (hist. vol)"  # the label shown in tables; ``key`` is what code looks up
     key = "random_walk"
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
         r = _log_returns(history["close"].to_numpy(np.float64), self.window)
         sigma = float(r.std()) if len(r) > 1 else 0.0
         mu = float(r.mean()) if self.drift and len(r) else 0.0
-        rng = np.random.default_rng(seed)
-        steps = rng.normal(mu, sigma, size=(self.paths, horizon))
+        rng = np.random.default_rng(settings.seed)
+        steps = rng.normal(mu, sigma, size=(self.draws(settings), settings.horizon))
         return candles_from_log_returns(history, steps, rng, self.window)
 
 
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, "window": self.window}
+
+    def identity(self) -> dict:
+        return self.describe()
+
+
 @dataclass
-class Bootstrap:
-    paths: int = 200
+class Bootstrap(PathModel):
+    paths: int | None = None  # None: the settings'
     window: int = 250  # bars of history whose returns are resampled
     name: str = "bootstrap (past returns)"
     key = "bootstrap"
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
         r = _log_returns(history["close"].to_numpy(np.float64), self.window)
-        rng = np.random.default_rng(seed)
-        steps = r[rng.integers(len(r), size=(self.paths, horizon))] if len(r) else np.zeros((self.paths, horizon))
+        rng = np.random.default_rng(settings.seed)
+        size = (self.draws(settings), settings.horizon)
+        steps = r[rng.integers(len(r), size=size)] if len(r) else np.zeros(size)
         return candles_from_log_returns(history, steps, rng, self.window)
+
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, "window": self.window}
+
+    def identity(self) -> dict:
+        return self.describe()
 
 
 @dataclass
-class Persistence:
+class Persistence(PathModel):
     name: str = "persistence (last bar)"
     key = "persistence"
     min_history = 1  # repeats the last bar: nothing is estimated from the history
 
-    def __call__(self, history: pd.DataFrame, future: pd.DatetimeIndex, horizon: int, seed: int) -> np.ndarray:
+    paths = 1  # a point forecast: one path whatever the settings ask
+
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
         last = history[list(BAR_COLUMNS)].to_numpy(np.float32)[-1]
-        return np.broadcast_to(last, (1, horizon, len(BAR_COLUMNS))).copy()
+        return np.broadcast_to(last, (1, settings.horizon, len(BAR_COLUMNS))).copy()
 
 
 REFERENCE = RandomWalk.key  # the baseline skill is quoted against: the plain volatility band
 
 
-def default_baselines(paths: int = 200) -> dict:
+def default_baselines(paths: int = BASELINE_PATHS) -> dict:
     """The baselines the trust panel and the model cards compare against, by key (``b.name`` is the
     label to show)."""
     return {b.key: b for b in (RandomWalk(paths=paths), Bootstrap(paths=paths), Persistence())}
 
 
-def baselines_by_label(paths: int = 200) -> dict:
+def baselines_by_label(paths: int = BASELINE_PATHS) -> dict:
     """The same baselines keyed by their labels: for tables where the key is the row's name."""
     return {b.name: b for b in default_baselines(paths).values()}

@@ -24,8 +24,8 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     latest ``cutoffs`` cut-offs of ``bars`` with ``settings``. Raises ``TrainingPeriodError`` when every
     cut-off lies inside the model's training period, ``ValueError`` for bars too short."""
     from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.trust import evaluate, guard_note
-    from kronos_studio.evaluation.walk_forward import walk_forward
+    from kronos_studio.evaluation.trust import TrustPlan, evaluate, guard_note
+    from kronos_studio.evaluation.walk_forward import member_results
     from kronos_studio.forecasters.window import check_history
 
     if cutoffs < 1:
@@ -34,15 +34,11 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     horizon = settings.horizon
     lookback = settings.lookback or forecaster.lookback(horizon)
     check_history(forecaster, len(bars.frame), lookback)  # every cut-off's history is `lookback` bars
-    # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
-    fn = forecaster.walk_forward_fn(settings)
-    report = evaluate(fn, bars.frame, horizon=horizon, n_cutoffs=cutoffs, lookback=lookback, seed=settings.seed,
-                      period=forecaster.training_period(), include_trained=include_training_period)
+    report = evaluate(forecaster, bars.frame, settings,
+                      TrustPlan(n_cutoffs=cutoffs, include_trained=include_training_period))
     results = {"model": ("model", report.model)}
-    results |= {f"member_{key}": ("member", walk_forward(fn.replay(key), bars.frame, horizon=horizon,
-                                             cutoffs=report.model.cutoffs, lookback=lookback,
-                                             seed=report.model.seeds[0], name=member.name))
-                for key, member in forecaster.members.items()}
+    # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
+    results |= {f"member_{key}": ("member", r) for key, r in member_results(report.model, forecaster.members).items()}
     results |= {key: ("baseline", r) for key, r in report.baselines.items()}
     out = {"file": file, "symbol": bars.symbol, "horizon": horizon,
            "cutoffs": report.cutoffs, "paths": settings.paths, "seed": settings.seed, "lookback": lookback,

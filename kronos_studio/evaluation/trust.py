@@ -3,6 +3,7 @@ naive baselines on the same cut-offs and seeds, skill scores, a direction hit ra
 the PIT histogram, and a conformal fan calibration with its check on held-out cut-offs."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,12 +14,13 @@ import pandas as pd
 from kronos.bars import bars_frame
 from kronos.errors import Fix, UserError
 from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
+from kronos.settings import ForecastSettings
 
-from .baselines import REFERENCE, default_baselines
+from .baselines import BASELINE_PATHS, REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
 from .metrics import CRPS_ESTIMATOR
 from .training_period import TrainingPeriod, trained_on
-from .walk_forward import EvalResult, last_cutoffs, walk_forward
+from .walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
 
 
 class TrainingPeriodError(UserError, ValueError):
@@ -258,31 +260,42 @@ def guard_cutoffs(frame: pd.DataFrame, cutoffs: list[int], period: TrainingPerio
                      "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
 
 
-def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: int | None = None,
-             lookback: int, seed: int = 0, baseline_paths: int = 200, fit_share: float = 0.5,
-             time_limit_s: float | None = None, settings: dict | None = None,
-             progress: Callable[[str, int, int], None] | None = None,
-             period: TrainingPeriod | None = None, include_trained: bool = False) -> TrustReport:
-    """Walk-forward ``forecast_fn`` (see ``kronos_studio.evaluation.walk_forward``) on the latest ``n_cutoffs`` cut-offs,
-    ``spacing`` bars apart (default: the horizon, so actuals never overlap), then the baselines on the
-    cut-offs it reached, and fit the fan calibration.
+@dataclass(frozen=True)
+class TrustPlan:
+    """What a trust report decides beyond the forecast's settings."""
 
-    ``period``: the data the model saw (``training_period``). Cut-offs whose forecast starts inside it
-    are left out unless ``include_trained``; either way the report says how many there were."""
+    n_cutoffs: int = 20  # the latest cut-offs scored
+    spacing: int | None = None  # bars between them; None: the horizon (actuals never overlap)
+    fit_share: float = 0.5  # share of the cut-offs the held-out check fits the calibration on
+    time_limit_s: float | None = None  # newest first, no new cut-off once spent
+    include_trained: bool = False  # also score cut-offs inside the model's training period (flagged)
+    baseline_paths: int = BASELINE_PATHS  # the baselines' own path count, whatever the model's
+
+
+def evaluate(forecaster, bars, settings: ForecastSettings, plan: TrustPlan = TrustPlan(),
+             progress: Callable[[str, int, int], None] | None = None) -> TrustReport:
+    """Walk-forward ``forecaster`` (a ``kronos_studio.forecasters.Forecaster``) with ``settings`` on the
+    latest ``plan.n_cutoffs`` cut-offs, ``plan.spacing`` bars apart, then the baselines on the cut-offs it
+    reached with the same seeds and history windows, and fit the fan calibration. Every cut-off reads
+    ``settings.lookback`` bars (None: the forecaster's own lookback), the baselines too.
+
+    Cut-offs whose forecast starts inside the data the model saw (``training_period``) are left out unless
+    ``plan.include_trained``; either way the report says how many there were."""
     started = time.perf_counter()
     frame = bars_frame(bars)
-    cutoffs = last_cutoffs(len(frame), horizon, n_cutoffs, spacing or horizon, min_history=lookback)
-    cutoffs, guard = guard_cutoffs(frame, cutoffs, period, include_trained)
+    asked = dataclasses.asdict(settings)  # as given: a forecast with the same settings may apply the calibration
+    settings = dataclasses.replace(settings, lookback=settings.lookback or forecaster.lookback(settings.horizon))
+    horizon = settings.horizon
+    cutoffs = last_cutoffs(len(frame), horizon, plan.n_cutoffs, plan.spacing or horizon, min_history=settings.lookback)
+    cutoffs, guard = guard_cutoffs(frame, cutoffs, forecaster.training_period(), plan.include_trained)
 
     def report(name):
         return (lambda i, n: progress(name, i, n)) if progress else None
 
-    model = walk_forward(forecast_fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
-                         keep_paths=True, progress=report(getattr(forecast_fn, "name", "model")),
-                         time_limit_s=time_limit_s)
-    baselines = {key: walk_forward(fn, frame, horizon=horizon, cutoffs=model.cutoffs, lookback=lookback,
-                                   seed=seed, name=fn.name, progress=report(fn.name))
-                 for key, fn in default_baselines(baseline_paths).items()}
+    model = walk_forward(forecaster, frame, settings, cutoffs,
+                         WalkForward(keep_paths=True, time_limit_s=plan.time_limit_s), report(forecaster.name))
+    baselines = {key: walk_forward(b, frame, settings, model.cutoffs, progress=report(b.name))
+                 for key, b in default_baselines(plan.baseline_paths).items()}
     calibration = check = None
     notes = []
     if len(model.cutoffs) < 2:
@@ -290,10 +303,10 @@ def evaluate(forecast_fn, bars, *, horizon: int, n_cutoffs: int = 20, spacing: i
     else:
         try:
             calibration = FanCalibration.from_result(model)
-            check = holdout_check(model, fit_share, BAND)
+            check = holdout_check(model, plan.fit_share, BAND)
         except ValueError as e:  # e.g. non-positive prices: the log-ratio scores do not exist
             notes.append(f"no calibration: {e}")
     if guard_note(guard):
         notes.append(guard_note(guard))
-    return TrustReport(model, baselines, calibration, check, dict(settings or {}),
+    return TrustReport(model, baselines, calibration, check, asked,
                        round(time.perf_counter() - started, 3), notes, guard)

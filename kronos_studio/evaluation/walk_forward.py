@@ -1,10 +1,10 @@
-"""Walk-forward evaluation of probabilistic forecasts, for any model with the same signature.
+"""Walk-forward evaluation of probabilistic forecasts, for any forecaster.
 
-A *forecast function* maps ``(history, future_timestamps, horizon, seed) -> paths`` where ``history``
-is a frame (timestamp + open, high, low, close, volume, amount) of the bars before the cut-off and
-``paths`` is a float array [S, horizon, 6] in price units. Kronos (``kronos_forecast_fn``) and the
-naive baselines (``kronos_studio.evaluation.baselines``) all have it, so every model is scored on the same cut-offs with
-the same seeds.
+Every model (Kronos, the ensemble, Chronos-2, GARCH, HAR, the naive baselines of
+``kronos_studio.evaluation.baselines``) is a ``kronos_studio.forecasters.Forecaster``: at each cut-off it
+samples the history window a forecast of those bars reads (``forecasters.window.history_window``) with the
+settings it was given, only the seed replaced (``seed + i`` at cut-off ``i``), so every model is scored on
+the same cut-offs with the same seeds.
 
 Per cut-off and horizon step we keep: the actual value, the median, the p10/p90 band, CRPS (from the
 paths), whether the band covered the actual, the absolute error of the median, whether the median
@@ -13,6 +13,7 @@ which is what a later conformal calibration of the fan needs.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +23,12 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
-from kronos.settings import ForecastSettings, default
+from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.window import history_window
 
 from .metrics import score_paths
 
-ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]
+SCORES = ("median", "lower", "upper", "crps", "covered", "pit", "direction_hit")  # what score_paths gives per cut-off
 
 
 # --- cut-offs -------------------------------------------------------------------------------------
@@ -90,6 +92,8 @@ class EvalResult:
     n_paths: int
     paths: np.ndarray | None = None  # [C, S, H, 6] when keep_paths
     meta: dict = field(default_factory=dict)
+    members: dict[str, list[np.ndarray]] = field(default_factory=dict)  # a mixture's: key -> each cut-off's paths
+    weights: list[dict[str, float]] = field(default_factory=list)  # a mixture's: each cut-off's member weights
 
     def coverage_by_step(self) -> np.ndarray:
         return self.covered.mean(axis=0)
@@ -134,108 +138,119 @@ class EvalResult:
                              "pit": self.pit.reshape(-1)})
 
 
-def walk_forward(forecast_fn: ForecastFn, bars, *, horizon: int, cutoffs: Sequence[int] | None = None,
-                 n_cutoffs: int = 10, min_history: int = 64, lookback: int | None = None, seed: int = 0,
-                 column: str = "close", name: str | None = None, keep_paths: bool = False,
-                 progress: Callable[[int, int], None] | None = None,
-                 time_limit_s: float | None = None) -> EvalResult:
-    """Forecast from every cut-off and score against what happened.
+@dataclass(frozen=True)
+class WalkForward:
+    """What a walk-forward decides beyond the forecast's settings."""
 
-    Cut-off ``i`` uses seed ``seed + i`` and history ``bars[max(0, c - lookback):c]`` (all bars
-    before ``c`` when ``lookback`` is None), whatever the model, so results are comparable.
-    A function with a ``batch`` attribute (``batch(histories, futures, horizon, seeds) -> [paths]``)
-    is called with ``batch_size`` cut-offs at a time instead.
+    n_cutoffs: int = 10  # cut-offs spread over the bars when none are given
+    min_history: int = 64  # bars before the first of them (at least the settings' lookback)
+    column: str = "close"  # the bar column scored
+    keep_paths: bool = False  # keep every cut-off's paths in the result
+    time_limit_s: float | None = None  # newest cut-offs first, no new one once spent (at least one runs)
 
-    With ``time_limit_s``, cut-offs run newest first and no new one starts once the limit is spent
+
+def walk_forward(forecaster, bars, settings: ForecastSettings, cutoffs: Sequence[int] | None = None,
+                 options: WalkForward = WalkForward(), progress: Callable[[int, int], None] | None = None
+                 ) -> EvalResult:
+    """Forecast from every cut-off with ``forecaster`` (a ``kronos_studio.forecasters.Forecaster``) and score
+    against what happened.
+
+    Cut-off ``i`` samples with ``settings`` whole, its seed ``settings.seed + i``, from the history window a
+    forecast of ``bars[:c]`` reads (``settings.lookback``, else the forecaster's own), whatever the model, so
+    results are comparable. A forecaster with ``sample_batch`` forecasts ``forecaster.batch_size`` cut-offs
+    in one batched run (one random stream seeded with the first one's seed).
+
+    With ``options.time_limit_s``, cut-offs run newest first and no new one starts once the limit is spent
     (at least one always runs); ``meta`` says how many of the requested cut-offs were scored.
     """
     frame = bars_frame(bars)
-    if column not in BAR_COLUMNS:
-        raise ValueError(f"column must be one of {BAR_COLUMNS}, got {column!r}")
-    col = BAR_COLUMNS.index(column)
+    if options.column not in BAR_COLUMNS:
+        raise ValueError(f"column must be one of {BAR_COLUMNS}, got {options.column!r}")
+    horizon = settings.horizon
     if cutoffs is None:  # every cut-off gets a full lookback of history
-        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, max(min_history, lookback or 0))
+        cutoffs = choose_cutoffs(len(frame), horizon, options.n_cutoffs,
+                                 max(options.min_history, settings.lookback or 0))
     cutoffs = [int(c) for c in cutoffs]
     if any(c < 2 or c + horizon > len(frame) for c in cutoffs):
         raise ValueError(f"every cut-off needs 2+ bars before it and {horizon} after it ({len(frame)} bars)")
-    values = frame[list(BAR_COLUMNS)].to_numpy(np.float64)
     ts = pd.DatetimeIndex(frame["timestamp"])
-    seeds = [int(seed) + i for i in range(len(cutoffs))]
-    histories = [frame.iloc[(0 if lookback is None else max(0, c - lookback)):c].reset_index(drop=True)
-                 for c in cutoffs]
-    futures = [ts[c:c + horizon] for c in cutoffs]
-    batch = getattr(forecast_fn, "batch", None)
-    size = max(1, getattr(forecast_fn, "batch_size", len(cutoffs))) if batch is not None else 1
+    at = [dataclasses.replace(settings, seed=int(settings.seed) + i) for i in range(len(cutoffs))]
+    batch = getattr(forecaster, "sample_batch", None)
+    size = max(1, getattr(forecaster, "batch_size", 1)) if batch is not None else 1
     chunks = [list(range(i, min(i + size, len(cutoffs)))) for i in range(0, len(cutoffs), size)]
-    if time_limit_s is not None:  # newest first: a run cut short keeps the latest cut-offs
+    if options.time_limit_s is not None:  # newest first: a run cut short keeps the latest cut-offs
         chunks = chunks[::-1]
     started = time.perf_counter()
-    got: dict[int, np.ndarray] = {}
+    got: dict[int, object] = {}
     for chunk in chunks:
-        if time_limit_s is not None and got and time.perf_counter() - started > time_limit_s:
+        if options.time_limit_s is not None and got and time.perf_counter() - started > options.time_limit_s:
             break
-        hs, fs, ss = [histories[i] for i in chunk], [futures[i] for i in chunk], [seeds[i] for i in chunk]
-        out = (batch(hs, fs, horizon, ss) if batch is not None
-               else [forecast_fn(h, f, horizon, s) for h, f, s in zip(hs, fs, ss)])
-        got.update(zip(chunk, out))
+        hs = [history_window(forecaster, frame.iloc[:cutoffs[i]], at[i]) for i in chunk]
+        fs = [ts[cutoffs[i]:cutoffs[i] + horizon] for i in chunk]
+        made = (batch(hs, fs, at[chunk[0]], per_series_stream=False) if size > 1
+                else [forecaster.sample(h, f, at[i]) for h, f, i in zip(hs, fs, chunk)])
+        got.update(zip(chunk, made))
         if progress:
             progress(len(got), len(cutoffs))
     kept = sorted(got)
-    requested = len(cutoffs)
-    cutoffs, seeds, all_paths = [cutoffs[i] for i in kept], [seeds[i] for i in kept], [got[i] for i in kept]
-    rows = {k: [] for k in ("actual", "median", "lower", "upper", "crps", "covered", "pit", "direction_hit")}
-    n_paths = None
-    for c, paths in zip(cutoffs, all_paths):
+    forecasts = [got[i] for i in kept]
+    cutoffs = [cutoffs[i] for i in kept]
+    col = BAR_COLUMNS.index(options.column)
+    values = frame[list(BAR_COLUMNS)].to_numpy(np.float64)
+    result = EvalResult(
+        name=forecaster.name, column=options.column, horizon=horizon, cutoffs=cutoffs,
+        cutoff_times=ts[[c - 1 for c in cutoffs]], seeds=[at[i].seed for i in kept],
+        last=np.array([values[c - 1, col] for c in cutoffs]), actual=np.stack([values[c:c + horizon, col] for c in cutoffs]),
+        **dict.fromkeys(("median", "lower", "upper", "crps", "covered", "abs_error", "direction_hit", "pit")),
+        n_paths=0, meta={"lookback": settings.lookback, "seed": settings.seed, "bars": len(frame),
+                         "requested_cutoffs": len(at), "elapsed_s": round(time.perf_counter() - started, 3)},
+        members={k: [fc.members[k] for fc in forecasts] for k in getattr(forecasts[0], "members", {})},
+        weights=[fc.provenance["weights"] for fc in forecasts if "weights" in fc.provenance])
+    return rescored(result, [fc.paths for fc in forecasts], forecaster.name, options.keep_paths)
+
+
+def rescored(result: EvalResult, all_paths: Sequence[np.ndarray], name: str, keep_paths: bool = False) -> EvalResult:
+    """``result``'s cut-offs, seeds and actuals scored on ``all_paths`` (one [S, horizon, 6] per cut-off):
+    the walk-forward's scoring, and a mixture's member scored on the paths it gave the mixture."""
+    col = BAR_COLUMNS.index(result.column)
+    rows = {k: [] for k in SCORES}
+    for paths, y, last in zip(all_paths, result.actual, result.last):
         paths = np.asarray(paths, dtype=np.float64)
-        if paths.ndim != 3 or paths.shape[1:] != (horizon, len(BAR_COLUMNS)):
-            raise ValueError(f"forecast function returned shape {paths.shape}, expected [S, {horizon}, 6]")
-        n_paths = paths.shape[0]
-        y = values[c:c + horizon, col]
-        scores = score_paths(paths[:, :, col], y, values[c - 1, col])
-        rows["actual"].append(y)
-        for k in rows.keys() - {"actual"}:
+        if paths.ndim != 3 or paths.shape[1:] != (result.horizon, len(BAR_COLUMNS)):
+            raise ValueError(f"a forecaster returned paths of shape {paths.shape}, expected [S, {result.horizon}, 6]")
+        scores = score_paths(paths[:, :, col], y, last)
+        for k in SCORES:
             rows[k].append(scores[k])
     arr = {k: np.stack(v) for k, v in rows.items()}
-    last = np.array([values[c - 1, col] for c in cutoffs])
-    direction = arr["direction_hit"]
-    return EvalResult(
-        name=name or getattr(forecast_fn, "name", getattr(forecast_fn, "__name__", "model")), column=column,
-        horizon=horizon, cutoffs=cutoffs, cutoff_times=ts[[c - 1 for c in cutoffs]], seeds=seeds, last=last,
-        actual=arr["actual"], median=arr["median"], lower=arr["lower"], upper=arr["upper"], crps=arr["crps"],
-        covered=arr["covered"], abs_error=np.abs(arr["median"] - arr["actual"]), direction_hit=direction,
-        pit=arr["pit"], n_paths=int(n_paths),
-        paths=np.stack([np.asarray(p, np.float32) for p in all_paths]) if keep_paths else None,
-        meta={"lookback": lookback, "seed": seed, "bars": len(frame), "requested_cutoffs": requested,
-              "elapsed_s": round(time.perf_counter() - started, 3)})
+    return dataclasses.replace(
+        result, name=name, **arr, abs_error=np.abs(arr["median"] - result.actual), n_paths=int(all_paths[-1].shape[0]),
+        paths=np.stack([np.asarray(p, np.float32) for p in all_paths]) if keep_paths else None)
 
 
-def compare(models: Mapping[str, ForecastFn], bars, *, horizon: int, cutoffs: Sequence[int] | None = None,
-            n_cutoffs: int = 10, min_history: int = 64, lookback: int | None = None, seed: int = 0,
-            column: str = "close", keep_paths: bool = False, progress=None) -> dict[str, EvalResult]:
-    """Walk-forward every model on the same cut-offs, history windows and seeds."""
+def member_results(result: EvalResult, members: Mapping) -> dict[str, EvalResult]:
+    """key -> each member of a mixture (``members``: key -> member, for its name) scored on the paths it
+    gave the mixture at ``result``'s cut-offs (a walk-forward of the mixture records them)."""
+    return {k: rescored(dataclasses.replace(result, members={}, weights=[]), result.members[k], m.name)
+            for k, m in members.items()}
+
+
+def compare(forecasters: Mapping, bars, settings: ForecastSettings, cutoffs: Sequence[int] | None = None,
+            options: WalkForward = WalkForward(), progress=None) -> dict[str, EvalResult]:
+    """Walk-forward every forecaster (label -> ``Forecaster``) on the same cut-offs, settings and seeds; each
+    result named by its label. ``progress(label, i, n)``."""
     frame = bars_frame(bars)
     if cutoffs is None:
-        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, max(min_history, lookback or 0))
-    return {name: walk_forward(fn, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
-                               column=column, name=name, keep_paths=keep_paths,
-                               progress=(lambda i, n, _name=name: progress(_name, i, n)) if progress else None)
-            for name, fn in models.items()}
+        cutoffs = choose_cutoffs(len(frame), settings.horizon, options.n_cutoffs,
+                                 max(options.min_history, settings.lookback or 0))
+    out = {}
+    for name, forecaster in forecasters.items():
+        result = walk_forward(forecaster, frame, settings, cutoffs, options,
+                              (lambda i, n, _name=name: progress(_name, i, n)) if progress else None)
+        out[name] = dataclasses.replace(result, name=name)
+    return out
 
 
 def summary_table(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> pd.DataFrame:
     """One row per model (the summaries side by side)."""
     items = results.values() if isinstance(results, Mapping) else results
     return pd.DataFrame([r.summary() for r in items]).set_index("model")
-
-
-# --- Kronos as a forecast function ------------------------------------------------------------------
-def kronos_forecast_fn(pipeline, paths: int = default("paths"), name: str | None = None, batch_size: int = 0,
-                       **settings):
-    """A ``KronosPipeline`` as a forecast function sampling ``paths`` paths with the other
-    ``ForecastSettings`` fields given (and ``events``, an event adapter's inputs): the studio's
-    ``KronosCutoffs``, which reads the window a forecast reads."""
-    from kronos_studio.forecasters.kronos import KronosCutoffs, KronosForecaster
-
-    events = settings.pop("events", None)
-    return KronosCutoffs(KronosForecaster(pipeline, events), ForecastSettings(horizon=1, paths=paths, **settings),
-                         batch_size, name)

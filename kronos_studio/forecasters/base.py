@@ -1,5 +1,6 @@
-"""What a forecaster is. Kronos (any model the studio loads), the ensemble, Chronos-2, GARCH and every
-baseline satisfy ``Forecaster``; ``make_forecast`` and the walk-forward need nothing else of them."""
+"""What a forecaster is. Kronos (any model the studio loads), the ensemble, Chronos-2, GARCH, HAR and every
+baseline satisfy ``Forecaster``; ``make_forecast``, the walk-forward, the trust report, batch and the
+ensemble need nothing else of them."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 
 Progress = Callable[[int, int], None]  # (done, total): sampling steps, members, ...
-ForecastFn = Callable[[pd.DataFrame, pd.DatetimeIndex, int, int], np.ndarray]  # the walk-forward's signature
+STATISTICAL_LOOKBACK = 520  # bars a statistical model (and the ensemble) reads when the settings give none (GARCH fits on 500 returns)
 
 
 @runtime_checkable
@@ -33,52 +34,50 @@ class Forecaster(Protocol):
 
     def sample(self, history: pd.DataFrame, future: pd.DatetimeIndex, settings: ForecastSettings,
                progress: Progress | None = None) -> Forecast:
-        """A forecast from exactly ``history`` (already trimmed to the lookback) at ``future`` bar times."""
-
-    def walk_forward_fn(self, settings: ForecastSettings) -> ForecastFn:
-        """The forecast function a walk-forward calls at each cut-off (may have ``batch`` and, for a
-        mixture, ``replay(member_key)``)."""
+        """A forecast from exactly ``history`` (already trimmed to the lookback) at ``future`` bar times,
+        with ``settings`` whole (its seed, horizon and paths)."""
 
     @property
     def members(self) -> dict[str, object]:
         """key -> each forecaster it mixes (each with a ``name``; {} for a single model)."""
 
 
-class PathForecaster:
-    """Any forecast function with the walk-forward signature (a baseline, GARCH, Chronos-2, a volatility
-    member) as a ``Forecaster``: ``make(paths)`` builds it for a number of sample paths."""
+class PathModel:
+    """The ``Forecaster`` part every model fitted on the history it is given shares (the baselines, GARCH,
+    HAR, Chronos-2): a subclass draws its paths in ``draw(history, future, settings)`` -> [S, horizon, 6].
+
+    ``paths``: the model's own path count, None for the settings'. A cheap model may keep its own on
+    purpose: the trust report's baselines draw ``baselines.BASELINE_PATHS`` whatever the model's count,
+    and the ensemble's cheap members at least ``members.CHEAP_MEMBER_PATHS`` (their quantiles are read)."""
 
     members: dict[str, object] = {}
+    min_history = MIN_HISTORY
+    paths: int | None = None
 
-    def __init__(self, make: Callable[[int], object], lookback: int | None = None):
-        self.make = make
-        probe = make(1)
-        self.key, self.name = probe.key, probe.name
-        self.reads = getattr(probe, "reads", None)
-        self.min_history = getattr(probe, "min_history", MIN_HISTORY)  # persistence estimates nothing
-        self.default_lookback = lookback
-        self.describe_probe = probe
+    def draws(self, settings: ForecastSettings) -> int:
+        """Paths it draws for a forecast with ``settings``."""
+        return int(self.paths or settings.paths)
 
     def lookback(self, horizon: int) -> int:
-        if self.default_lookback is not None:
-            return self.default_lookback
-        from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
-
-        return self.reads(ENSEMBLE_LOOKBACK) if self.reads is not None else ENSEMBLE_LOOKBACK
-
-    def describe(self) -> dict:
-        own = getattr(self.describe_probe, "describe", None)
-        return {"model": self.key, **(own() if own is not None else {"key": self.key, "name": self.name}),
-                "device": "cpu"}  # numpy
+        return STATISTICAL_LOOKBACK
 
     def training_period(self):
         return None  # fitted on the history it is given, nothing before
 
-    def walk_forward_fn(self, settings: ForecastSettings) -> ForecastFn:
-        return self.make(settings.paths)
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name}
+
+    def draw(self, history: pd.DataFrame, future: pd.DatetimeIndex | None, settings: ForecastSettings) -> np.ndarray:
+        raise NotImplementedError
 
     def sample(self, history, future, settings, progress=None) -> Forecast:
-        paths = np.asarray(self.make(settings.paths)(history, future, settings.horizon, settings.seed), np.float32)
+        made = self.forecast(history, future, settings, self.draw(history, future, settings))
         if progress is not None:
             progress(1, 1)
-        return Forecast(pd.DatetimeIndex(future), paths, paths.mean(axis=0), history, settings, self.describe())
+        return made
+
+    def forecast(self, history, future, settings: ForecastSettings, paths: np.ndarray) -> Forecast:
+        """Drawn ``paths`` as the ``Forecast`` they are, with this model's provenance."""
+        paths = np.asarray(paths, np.float32)
+        return Forecast(pd.DatetimeIndex(future if future is not None else []), paths, paths.mean(axis=0), history,
+                        settings, {"model": self.key, **self.describe(), "device": "cpu"})  # numpy

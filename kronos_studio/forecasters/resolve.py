@@ -14,7 +14,7 @@ from pathlib import Path
 from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 
-from .base import Forecaster, PathForecaster
+from .base import Forecaster
 from .champion import CHAMPION
 
 ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
@@ -23,24 +23,22 @@ ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predict
 
 @dataclass(frozen=True)
 class Statistical:
-    """A statistical model ``--model`` can name: the class (walk-forward signature, a ``paths`` argument
-    unless ``takes_paths`` is False) in its own module, imported when it is used."""
+    """A statistical model ``--model`` can name: the class (a ``PathModel``, drawing the settings' paths) in
+    its own module, imported when it is used."""
 
     key: str
     module: str
     cls: str
-    takes_paths: bool = True
 
-    def make(self, paths: int):
-        made = getattr(importlib.import_module(self.module), self.cls)
-        return made(paths=paths) if self.takes_paths else made()
+    def make(self) -> Forecaster:
+        return getattr(importlib.import_module(self.module), self.cls)()
 
 
 # A new statistical model is one module and one entry here.
 STATISTICAL: dict[str, Statistical] = {m.key: m for m in (
     Statistical("random_walk", "kronos_studio.evaluation.baselines", "RandomWalk"),
     Statistical("bootstrap", "kronos_studio.evaluation.baselines", "Bootstrap"),
-    Statistical("persistence", "kronos_studio.evaluation.baselines", "Persistence", takes_paths=False),
+    Statistical("persistence", "kronos_studio.evaluation.baselines", "Persistence"),
     Statistical("garch", "kronos_studio.ensemble.members", "GarchMember"),
     Statistical("gjr_garch", "kronos_studio.ensemble.volatility", "GjrGarchMember"),
     Statistical("har", "kronos_studio.ensemble.volatility", "HarMember"),
@@ -193,7 +191,7 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
         if ensemble:
             raise ValueError(f"{name} is a statistical model, not a Kronos model to mix with them: leave out the "
                              "ensemble, or name a Kronos model")
-        return PathForecaster(STATISTICAL[name].make)
+        return STATISTICAL[name].make()
     if name == CHAMPION:  # per series: its champion adapter in the registry, or its base model
         from .champion import champion_forecaster
 
@@ -222,8 +220,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
 
     if bars is None or settings is None:
         raise ValueError("the ensemble needs the bars (their interval and asset class) and the settings")
-    member, status = ensemble_member(chronos2, settings.paths, pipeline.pair.device)
-    mixture = partial(bars_ensemble, pipeline, bars, settings=settings, chronos2=member, chronos2_status=status)
+    mixture = partial(bars_ensemble, pipeline, bars, settings=settings,
+                      chronos2=ensemble_member(chronos2, settings.paths, pipeline.pair.device))
     if meta:  # named by the user: used as it is, or refused for other members
         return mixture(MetaLearner.load(meta), on_mismatch="refuse")
     mixed = mixture(load_bundled_meta())

@@ -37,7 +37,7 @@ def batch_run(body, settings):
     batch_settings = BatchSettings(settings, **extra)
 
     def run(folder: Path):
-        from kronos_studio.batch.engine import run_batch
+        from kronos_studio.batch.engine import BatchRun, run_batch
 
         inputs = folder / "inputs"
         inputs.mkdir()
@@ -47,8 +47,8 @@ def batch_run(body, settings):
             entries.append(Entry(series=name, file=str(inputs / f"{name}.csv")))
         entries += symbol_entries(symbols)
         out = folder / "results.parquet"
-        result = run_batch(entries, batch_settings, model=body.model, out=out, fixes=tuple(body.fix),
-                           calendar=body.calendar)
+        result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
+                                                             calendar=body.calendar))
         return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
                      "elapsed_s": round(result.elapsed_s, 3)}
 

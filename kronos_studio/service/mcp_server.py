@@ -123,7 +123,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                fix: list[str] | None = None, **settings) -> dict[str, Any]:
         import tempfile
 
-        from kronos_studio.batch.engine import run_batch
+        from kronos_studio.batch.engine import BatchRun, run_batch
         from kronos_studio.batch.forecaster import BatchSettings
         from kronos_studio.batch.watchlist import Entry, symbol_entries
 
@@ -136,8 +136,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
-            result = run_batch(entries, BatchSettings(s), model=model, out=Path(folder) / "screen.parquet",
-                               fixes=tuple(fix or ()), calendar=calendar)
+            result = run_batch(entries, BatchSettings(s), BatchRun(model=model, out=Path(folder) / "screen.parquet",
+                                                                   fixes=tuple(fix or ()), calendar=calendar))
             rows = records(result.rows)
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 

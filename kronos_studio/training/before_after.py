@@ -47,10 +47,12 @@ def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuil
 
     from kronos.bars import bars_frame
     from kronos.pipeline import KronosPipeline
+    from kronos.settings import ForecastSettings
     from kronos_studio.evaluation.baselines import baselines_by_label
     from kronos_studio.evaluation.training_period import training_period
     from kronos_studio.evaluation.trust import guard_cutoffs
-    from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time, kronos_forecast_fn
+    from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time
+    from kronos_studio.forecasters.kronos import KronosForecaster
 
     lookback = lookback or base.context
     frame = bars_frame(bars)
@@ -60,14 +62,16 @@ def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuil
         cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, lookback)
     cutoffs, guard = guard_cutoffs(frame, cutoffs, training_period(base), include_training_period)
     empty = events_empty(builder, pd.DatetimeIndex(frame["timestamp"]), cutoffs, lookback, horizon)
-    models = {f"{base.name} (base)": kronos_forecast_fn(KronosPipeline(base), paths=paths)}
+    models = {f"{base.name} (base)": KronosForecaster(KronosPipeline(base))}
     if empty:
-        models[f"{adapted.name} (adapter)"] = kronos_forecast_fn(KronosPipeline(adapted), paths=paths, events=builder)
+        models[f"{adapted.name} (adapter)"] = KronosForecaster(KronosPipeline(adapted), builder)
     else:
-        models[f"{adapted.name} + events"] = kronos_forecast_fn(KronosPipeline(adapted), paths=paths, events=builder)
-        models[f"{adapted.name}, no events"] = kronos_forecast_fn(KronosPipeline(adapted), paths=paths)
+        models[f"{adapted.name} + events"] = KronosForecaster(KronosPipeline(adapted), builder)
+        models[f"{adapted.name}, no events"] = KronosForecaster(KronosPipeline(adapted))
     if baselines:
         models.update(baselines_by_label(paths=max(paths, 100)))
-    results = compare(models, frame, horizon=horizon, cutoffs=cutoffs, lookback=lookback, seed=seed,
-                      progress=progress)
+    # Every cut-off has ``lookback`` bars before it; each model reads its own window of them (Kronos:
+    # context - horizon, the window a forecast reads).
+    settings = ForecastSettings(horizon=horizon, paths=paths, seed=seed)
+    results = compare(models, frame, settings, cutoffs, progress=progress)
     return BeforeAfter(results, guard, empty)

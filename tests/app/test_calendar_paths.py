@@ -48,11 +48,11 @@ def screener_page(model, data: bytes, name: str):
     """What the Screener runs for an uploaded file: upload_entries, then kronos_studio.batch."""
     from app_support import screener
     from kronos.settings import ForecastSettings
-    from kronos_studio.batch.engine import run_batch
+    from kronos_studio.batch.engine import BatchRun, run_batch
 
     settings = screener.RunSettings(f"folder:{model}", model.name, str(model), 128,
                                     ForecastSettings(horizon=HORIZON, paths=PATHS, seed=SEED, lookback=LOOKBACK))
-    result = run_batch(screener.upload_entries([(name, data)]), settings.batch(), model=settings.model_ref)
+    result = run_batch(screener.upload_entries([(name, data)]), settings.batch(), BatchRun(model=settings.model_ref))
     assert (result.rows["status"] == "ok").all(), result.rows["status"].tolist()
     steps = result.steps
     return pd.DatetimeIndex(steps["timestamp"]), steps[["close_p10", "close_p50", "close_p90"]].to_numpy()

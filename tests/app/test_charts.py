@@ -248,8 +248,10 @@ def test_overlay_draws_every_model_in_its_own_colour():
 
 # --- backtest scores and the verdict, on hand-made walk-forwards ------------------------------------------
 def _walk(shift: float, noise: float, n_cutoffs: int, seed_offset: int = 0):
-    """A forecast function whose paths centre ``shift`` away from the actual next closes."""
+    """A walk-forward of a forecaster whose paths centre ``shift`` away from the actual next closes."""
+    from kronos.settings import ForecastSettings
     from kronos_studio.evaluation.walk_forward import walk_forward
+    from kronos_studio.forecasters.base import PathModel
 
     rng = np.random.default_rng(7)
     n = 200
@@ -258,14 +260,17 @@ def _walk(shift: float, noise: float, n_cutoffs: int, seed_offset: int = 0):
     bars = pd.DataFrame({"timestamp": ts, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
                          "volume": 1000.0, "amount": 1e5})
 
-    def fn(history, future, horizon, seed):
-        truth = bars.set_index("timestamp").loc[future, "close"].to_numpy()
-        r = np.random.default_rng(seed + seed_offset)
-        x = truth + shift + r.normal(0, noise, (50, horizon))
-        return np.repeat(x[:, :, None], 6, axis=2)
+    class Shifted(PathModel):
+        key, name = "shifted", f"shift {shift}"
+
+        def draw(self, history, future, settings):
+            truth = bars.set_index("timestamp").loc[future, "close"].to_numpy()
+            r = np.random.default_rng(settings.seed + seed_offset)
+            x = truth + shift + r.normal(0, noise, (50, settings.horizon))
+            return np.repeat(x[:, :, None], 6, axis=2)
 
     cutoffs = [200 - 5 * (i + 1) for i in range(n_cutoffs)]
-    return walk_forward(fn, bars, horizon=5, cutoffs=cutoffs, seed=0, name=f"shift {shift}")
+    return walk_forward(Shifted(), bars, ForecastSettings(horizon=5), cutoffs)
 
 
 def test_cutoff_scores_are_the_walk_forwards_numbers():

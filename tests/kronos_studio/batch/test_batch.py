@@ -11,7 +11,7 @@ import pytest
 from testkit import random_bars
 
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.engine import read_previous, run_batch, settings_key
+from kronos_studio.batch.engine import BatchRun, read_previous, run_batch, settings_key
 from kronos_studio.batch.forecaster import BatchSettings, ChunkForecaster
 from kronos_studio.batch.summary import summarize, touch_column
 from kronos_studio.batch.watchlist import Entry, WatchlistError, read_watchlist, symbol_entries
@@ -43,7 +43,7 @@ def watchlist(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_run(watchlist, tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    result = run_batch(read_watchlist(watchlist), SETTINGS, out=out / "rows.parquet", steps_out=out / "steps.parquet")
+    result = run_batch(read_watchlist(watchlist), SETTINGS, BatchRun(out=out / "rows.parquet", steps_out=out / "steps.parquet"))
     return result, out
 
 
@@ -89,7 +89,7 @@ def test_unanchored_rows_are_the_official_output_of_that_series(watchlist, tmp_p
     from data_sources import read_bars_file
 
     raw = dataclasses.replace(SETTINGS, forecast=dataclasses.replace(SETTINGS.forecast, anchor=False))
-    result = run_batch(read_watchlist(watchlist), raw, out=tmp_path / "raw.parquet")
+    result = run_batch(read_watchlist(watchlist), raw, BatchRun(out=tmp_path / "raw.parquet"))
     forecaster = ChunkForecaster(None, raw)
     bars = read_bars_file(watchlist / "S3.csv")
     alone = make_forecast(forecaster.forecaster, bars, forecaster.forecast_settings)
@@ -108,8 +108,8 @@ def test_rerun_skips_finished_series_and_redoes_changed_ones(watchlist, tmp_path
     for f in watchlist.iterdir():
         (folder / f.name).write_bytes(f.read_bytes())
     out, steps = tmp_path / "rows.parquet", tmp_path / "steps.parquet"
-    first = run_batch(read_watchlist(folder), SETTINGS, out=out, steps_out=steps)
-    again = run_batch(read_watchlist(folder), SETTINGS, out=out, steps_out=steps)
+    first = run_batch(read_watchlist(folder), SETTINGS, BatchRun(out=out, steps_out=steps))
+    again = run_batch(read_watchlist(folder), SETTINGS, BatchRun(out=out, steps_out=steps))
     assert (again.forecast, again.kept) == (0, 5)
     pd.testing.assert_frame_equal(first.rows.drop(columns="created_at"), again.rows.drop(columns="created_at"),
                                   check_dtype=False)
@@ -120,13 +120,13 @@ def test_rerun_skips_finished_series_and_redoes_changed_ones(watchlist, tmp_path
     changed.to_csv(folder / "S2.csv", index=False)
     partial = pd.read_parquet(out)
     partial[partial["series"] != "S4"].to_parquet(out, index=False)  # as if stopped before S4
-    third = run_batch(read_watchlist(folder), SETTINGS, out=out, steps_out=steps)
+    third = run_batch(read_watchlist(folder), SETTINGS, BatchRun(out=out, steps_out=steps))
     assert (third.forecast, third.kept) == (2, 3)
     redone = set(third.rows.loc[third.rows["created_at"] > first.rows["created_at"].max(), "series"]) | {"S2", "S4"}
     assert redone >= {"S2", "S4"}
     assert third.rows.set_index("series").loc["S2", "data_sha256"] != first.rows.set_index("series").loc["S2", "data_sha256"]
 
-    other = run_batch(read_watchlist(folder), BatchSettings(ForecastSettings(horizon=4, paths=12, seed=5, lookback=48)), out=out)
+    other = run_batch(read_watchlist(folder), BatchSettings(ForecastSettings(horizon=4, paths=12, seed=5, lookback=48)), BatchRun(out=out))
     assert (other.forecast, other.kept) == (5, 0)  # other settings: nothing is reused
 
 
@@ -144,8 +144,8 @@ def test_rows_of_other_settings_or_models_are_not_reused(local_run):
 def test_ray_engine_gives_the_local_results(local_run, watchlist, tmp_path):
     """Two actors on a local Ray instance, chunks of two series: the same rows as the local engine."""
     local, _ = local_run
-    ray_result = run_batch(read_watchlist(watchlist), SETTINGS, out=tmp_path / "ray.parquet",
-                           steps_out=tmp_path / "ray_steps.parquet", engine="ray", workers=2, chunk_series=2)
+    ray_result = run_batch(read_watchlist(watchlist), SETTINGS, BatchRun(
+        out=tmp_path / "ray.parquet", steps_out=tmp_path / "ray_steps.parquet", engine="ray", workers=2, chunk_series=2))
     columns = [c for c in local.rows.columns if c not in ("created_at", "device")]
     pd.testing.assert_frame_equal(local.rows[columns], ray_result.rows[columns])
     pd.testing.assert_frame_equal(local.steps, ray_result.steps)
@@ -196,7 +196,7 @@ def test_samples_and_missing_symbols_in_one_watchlist(tmp_path):
 
     sample = list_samples()[0].name
     entries = symbol_entries([("sample", sample, "1d", None), ("sample", "NOPE", "1d", None)])
-    result = run_batch(entries, BatchSettings(ForecastSettings(horizon=5, paths=8, lookback=64)), cache=tmp_path / "cache")
+    result = run_batch(entries, BatchSettings(ForecastSettings(horizon=5, paths=8, lookback=64)), BatchRun(cache=tmp_path / "cache"))
     status = dict(zip(result.rows["series"], result.rows["status"]))
     assert status[sample] == "ok"
     assert status["NOPE"].startswith("cannot load:") and "unknown sample" in status["NOPE"]

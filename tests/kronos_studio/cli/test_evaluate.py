@@ -208,7 +208,9 @@ def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_cs
     assert meta["members"]["kronos"]["settings"]["temperature"] == 1.0
     assert meta["members_read"]["kronos"] == 123 and meta["bars_used"] == 520  # context 128 - horizon 5
     assert "members read " in line and all(f"{k} {n}" in line for k, n in meta["members_read"].items())
-    assert meta["members_read"]["garch"] == 501 and meta["members_read"]["random_walk"] == 61
+    # each member's window of the ensemble's 520 bars: GARCH and HAR their 500 returns, a baseline the
+    # statistical models' default (it uses its own last `window` of them)
+    assert meta["members_read"]["garch"] == 501 and meta["members_read"]["random_walk"] == 520
     for name, flags, setting in (("cold", ("--temperature", "0.1"), ("temperature", 0.1)),
                                  ("top_p", ("--top-p", "0.3"), ("top_p", 0.3)),
                                  ("top_k", ("--top-k", "2"), ("top_k", 2)),
@@ -220,7 +222,7 @@ def test_ensemble_sampling_flags_reach_the_kronos_member_and_the_record(daily_cs
     assert meta["members_read"]["kronos"] == 123 and meta["settings"]["anchor"] is False
     short = json.loads((tmp_path / "short.json").read_text())
     assert short["bars_used"] == 64 and short["members_read"] == {
-        "kronos": 64, "har": 64, "gjr_garch": 64, "garch": 64, "random_walk": 61,
+        "kronos": 64, "har": 64, "gjr_garch": 64, "garch": 64, "random_walk": 64,
         "bootstrap": short["members_read"]["bootstrap"]}
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:  # the ledger rows record what was sampled
         rows = db.execute("SELECT temperature, top_p, top_k, lookback FROM predictions WHERE parent_id IS NULL "

@@ -14,10 +14,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from scipy.special import ndtri
-from testkit import fill_hub_cache, random_bars
+from testkit import fill_hub_cache, random_bars, sampled
 
 from kronos.checkpoints import CheckpointError
 from kronos.config import BAR_COLUMNS
+from kronos.settings import ForecastSettings
 from kronos_studio.ensemble.chronos2 import (
     BUNDLED_CHRONOS2,
     COVARIATES,
@@ -25,7 +26,7 @@ from kronos_studio.ensemble.chronos2 import (
     load_chronos2,
 )
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
-from kronos_studio.evaluation.walk_forward import walk_forward
+from kronos_studio.evaluation.walk_forward import WalkForward, walk_forward
 
 chronos2 = pytest.importorskip("chronos.chronos2")
 
@@ -116,19 +117,19 @@ def test_lookback_is_at_most_the_context_length(member, history):
 # --- (b) paths --------------------------------------------------------------------------------------
 def test_paths_are_coherent_positive_candles_reproducible_by_seed(member, history):
     future = pd.date_range(history["timestamp"].iloc[-1], periods=13, freq="5min")[1:]
-    a = member(history, future, 12, seed=7)
+    a = sampled(member, history, future, 12, 7)
     assert a.shape == (300, 12, len(BAR_COLUMNS)) and a.dtype == np.float32
     o, h, lo, c = (a[..., BAR_COLUMNS.index(k)] for k in ("open", "high", "low", "close"))
     assert np.isfinite(a).all() and (a > 0).all()
     assert (lo <= np.minimum(o, c)).all() and (np.maximum(o, c) <= h).all()
     assert np.allclose(o[:, 0], history["close"].iloc[-1]) and np.array_equal(o[:, 1:], c[:, :-1])
-    np.testing.assert_array_equal(a, member(history, future, 12, seed=7))
-    assert not np.array_equal(a, member(history, future, 12, seed=8))
+    np.testing.assert_array_equal(a, sampled(member, history, future, 12, 7))
+    assert not np.array_equal(a, sampled(member, history, future, 12, 8))
 
 
 def test_path_quantiles_follow_the_packages_quantiles(folder, history):
     m = Chronos2Member.load(folder, device="cpu", paths=20_000)
-    closes = m(history, None, 12, seed=0)[..., BAR_COLUMNS.index("close")].astype(np.float64)
+    closes = sampled(m, history, None, 12, 0)[..., BAR_COLUMNS.index("close")].astype(np.float64)
     q = direct(m.pipeline, history, 12, levels=[0.1, 0.5, 0.9])  # the package's interpolation
     assert (np.diff(q, axis=1) > 0).all()
     empirical = np.quantile(closes, [0.1, 0.5, 0.9], axis=0).T
@@ -138,15 +139,18 @@ def test_path_quantiles_follow_the_packages_quantiles(folder, history):
 
 def test_batch_matches_single_calls_and_runs_in_the_walk_forward(member, history):
     hs = [history.iloc[:150], history.iloc[:180], history]
-    many = member.batch(hs, [None] * 3, 8, [1, 2, 3])
-    for h, s, got in zip(hs, [1, 2, 3], many):
-        np.testing.assert_allclose(got, member(h, None, 8, s), rtol=1e-5)
-    result = walk_forward(member, history, horizon=8, n_cutoffs=4, lookback=member.context_length)
+    many = member.sample_batch(hs, [None] * 3, ForecastSettings(horizon=8, seed=1), per_series_stream=False)
+    for h, s, got in zip(hs, [1, 2, 3], many):  # the i-th draws from seed + i, as a walk-forward's cut-offs
+        np.testing.assert_allclose(got.paths, sampled(member, h, None, 8, s), rtol=1e-5)
+    alone = member.sample_batch(hs, [None] * 3, ForecastSettings(horizon=8, seed=1))
+    np.testing.assert_allclose(alone[2].paths, sampled(member, hs[2], None, 8, 1), rtol=1e-5)  # as if alone
+    result = walk_forward(member, history, ForecastSettings(horizon=8, lookback=member.context_length), None,
+                          WalkForward(n_cutoffs=4))
     assert len(result.cutoffs) == 4 and result.n_paths == 300 and result.name.startswith("Chronos-2")
 
 
 def test_history_without_amount_is_accepted(member, history):
-    paths = member(history.drop(columns="amount"), None, 4, seed=0)
+    paths = sampled(member, history.drop(columns="amount"), None, 4, 0)
     assert np.isfinite(paths).all()
 
 
@@ -221,7 +225,7 @@ def test_bad_references_are_refused_clearly(folder, random_model, tmp_path):
 def test_bundled_model_loads_and_forecasts(history):
     m = Chronos2Member.load(BUNDLED_CHRONOS2, device="cpu", paths=50)
     assert m.covariates == ()  # trained on the close alone, and its config says so
-    paths = m(history, None, 10, seed=0)
+    paths = sampled(m, history, None, 10, 0)
     assert paths.shape == (50, 10, 6) and (paths > 0).all()
 
 
@@ -236,7 +240,6 @@ def hub_cache(monkeypatch, tmp_path):
 
 def ensemble_forecast(chronos2_choice="auto"):
     from data_sources import Bars
-    from kronos.settings import ForecastSettings
     from kronos_studio.forecasters import make_forecast, resolve
 
     bars = Bars.from_frame(random_bars(700, seed=5, freq="1D", start="2022-01-03"), source="file",

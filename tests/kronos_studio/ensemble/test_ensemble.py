@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from testkit import sampled
 
 from data_sources import Bars
+from kronos.settings import ForecastSettings
 from kronos_studio.cli.errors import cli_line
 from kronos_studio.ensemble.combine import (
     EQUAL,
@@ -21,10 +23,10 @@ from kronos_studio.ensemble.combine import (
 )
 from kronos_studio.ensemble.ensemble import Ensemble, apply_spread, mixture_counts
 from kronos_studio.ensemble.features import asset_class, series_features
-from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS, BaselineMember, GarchMember, member_identity
+from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS, GarchMember, member_identity
 from kronos_studio.ensemble.meta import MetaLearner
 from kronos_studio.ensemble.quantile_paths import brownian_scores, log_return_paths, read_quantiles
-from kronos_studio.ensemble.series import fit_to_series, load_series_meta, series_key
+from kronos_studio.ensemble.series import SeriesFit, fit_to_series, load_series_meta, series_key
 from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
 from kronos_studio.ensemble.volatility import HarMember
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
@@ -44,8 +46,16 @@ def walk(n: int, seed: int = 0, vol: float = 0.01) -> pd.DataFrame:
 
 
 def members(paths=40, rw_window=60):
-    return {m.key: m for m in (BaselineMember(RandomWalk(paths=paths, window=rw_window)),
-                               BaselineMember(Bootstrap(paths=paths)), GarchMember(paths=paths), HarMember(paths=paths))}
+    return {m.key: m for m in (RandomWalk(paths=paths, window=rw_window), Bootstrap(paths=paths), GarchMember(paths=paths),
+                               HarMember(paths=paths))}
+
+
+def at(horizon: int, seed: int, paths: int = 30) -> ForecastSettings:
+    return ForecastSettings(horizon=horizon, paths=paths, seed=seed)
+
+
+def drawn(member, history, horizon: int, seed: int) -> np.ndarray:
+    return member.sample(history, None, at(horizon, seed)).paths
 
 
 def test_quantiles_become_paths_with_those_quantiles_and_brownian_dependence():
@@ -71,7 +81,7 @@ def test_mixture_counts_sum_and_follow_the_weights():
 
 
 def test_spread_widens_around_the_median_and_keeps_candles():
-    paths = GarchMember(paths=200)(walk(600), None, 5, 0)
+    paths = sampled(GarchMember(paths=200), walk(600), None, 5, 0)
     wide = apply_spread(paths, 1.5)
     log_c, log_w = np.log(paths[:, :, 3]), np.log(wide[:, :, 3])
     np.testing.assert_allclose(np.median(log_w, 0), np.median(log_c, 0), atol=1e-5)
@@ -82,9 +92,9 @@ def test_spread_widens_around_the_median_and_keeps_candles():
 
 def test_garch_paths_reproduce_with_the_seed_and_have_fat_tails_fitted():
     history = walk(600, seed=3)
-    a = GarchMember(paths=50)(history, None, 10, 7)
-    assert np.array_equal(a, GarchMember(paths=50)(history, None, 10, 7))
-    assert not np.array_equal(a, GarchMember(paths=50)(history, None, 10, 8))
+    a = sampled(GarchMember(paths=50), history, None, 10, 7)
+    assert np.array_equal(a, sampled(GarchMember(paths=50), history, None, 10, 7))
+    assert not np.array_equal(a, sampled(GarchMember(paths=50), history, None, 10, 8))
     assert a.shape == (50, 10, 6) and (a[:, :, :4] > 0).all()
 
 
@@ -100,7 +110,7 @@ def test_asset_classes_and_features_are_scale_free():
 def evaluations():
     frame = walk(900, seed=5)
     spec = SeriesSpec("walk", frame, "1d", "equity", 5, list(range(560, 890, 6)))
-    return frame, spec, signal_evaluations([spec], members())
+    return frame, spec, signal_evaluations([spec], members(), at(5, 0))
 
 
 def test_no_feature_sees_past_its_cut_off(evaluations):
@@ -113,7 +123,7 @@ def test_no_feature_sees_past_its_cut_off(evaluations):
     later = other.index >= changed_from
     for col in ("open", "high", "low", "close"):
         other.loc[later, col] *= np.linspace(0.5, 3.0, later.sum())
-    again = signal_evaluations([SeriesSpec("walk", other, "1d", "equity", 5, spec.cutoffs)], members())
+    again = signal_evaluations([SeriesSpec("walk", other, "1d", "equity", 5, spec.cutoffs)], members(), at(5, 0))
     features = [c for c in evals.table.columns if c not in ("target", "crps_pct", "used")]
     t0, t1 = evals.table, again.table
     upto = t0["cutoff_time"] <= frame["timestamp"].iloc[changed_from - 1]
@@ -164,16 +174,16 @@ def test_spreads_are_the_sharpest_whose_validation_band_holds_its_nominal_share(
 
 def test_ensemble_paths_are_a_seeded_mixture_with_ordered_quantiles(evaluations):
     frame, _, evals = evaluations
-    ens = Ensemble(members(30), fit_meta(evals, paths=30), paths=30, interval="1d", asset="equity")
+    ens = Ensemble(members(30), fit_meta(evals, paths=30), interval="1d", asset="equity")
     history = frame.iloc[:700]
-    a = ens(history, None, 8, 11)
-    assert a.shape == (30, 8, 6) and np.array_equal(a, ens(history, None, 8, 11))
-    assert not np.array_equal(a, ens(history, None, 8, 12))
+    a = drawn(ens, history, 8, 11)
+    assert a.shape == (30, 8, 6) and np.array_equal(a, drawn(ens, history, 8, 11))
+    assert not np.array_equal(a, drawn(ens, history, 8, 12))
     q = np.quantile(a[:, :, 3], [0.1, 0.5, 0.9], axis=0)
     assert (np.diff(q, axis=0) >= 0).all()
     o, h, lo, c = (a[:, :, i] for i in range(4))
     assert (lo <= np.minimum(o, c) + 1e-3).all() and (h >= np.maximum(o, c) - 1e-3).all()
-    mixture = ens.combine(history, ens.member_paths(history, None, 8, 11), 8)
+    mixture = ens.combine(history, ens.member_paths(history, None, at(8, 11)), at(8, 11))
     assert np.array_equal(mixture.paths, a) and sum(mixture.weights.values()) == pytest.approx(1.0)
     assert set(mixture.members) == set(ens.members) and all(p.shape == (30, 8, 6) for p in mixture.members.values())
     with pytest.raises(ValueError, match="missing"):
@@ -192,13 +202,13 @@ def test_a_meta_learner_is_used_only_with_the_members_it_was_trained_with(evalua
     other = members(30, rw_window=30)  # the same keys, another random walk
     with pytest.raises(ValueError, match=r"trained with random_walk=.*@\w+, not random_walk=.*retrain"):
         Ensemble(other, meta)
-    ens = Ensemble(other, meta, paths=30, on_mismatch="equal", meta_label="the bundled meta-learner")
+    ens = Ensemble(other, meta, on_mismatch="equal", meta_label="the bundled meta-learner")
     assert ens.method == EQUAL
     assert ens.describe_weighting().startswith("equal weights: the bundled meta-learner was trained with random_walk=")
     weighting = ens.describe()["weighting_rule"]
     assert weighting["rule"] == EQUAL and weighting["trained_with"]["random_walk"] != weighting["given"]["random_walk"]
     history = walk(700)
-    mixture = ens.combine(history, ens.member_paths(history, None, 5, 3), 5, 3)
+    mixture = ens.combine(history, ens.member_paths(history, None, at(5, 3)), at(5, 3))
     assert set(mixture.weights.values()) == {0.25}
     # A different member set is a stated fallback too, or refused where the user named the meta-learner.
     fewer = {k: m for k, m in members(30).items() if k != "har"}
@@ -266,7 +276,7 @@ def test_quantile_averaging_of_two_gaussians_averages_their_quantiles():
 def test_fit_to_series_stores_by_its_key_and_reloads(tmp_path, monkeypatch):
     monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path))
     bars = Bars.from_frame(walk(800, seed=9), source="file", symbol="WALK", interval="1d", calendar="XNYS")
-    meta = fit_to_series(bars, members(20), horizon=5, cutoffs=40, paths=20)
+    meta = fit_to_series(bars, members(20), ForecastSettings(horizon=5, paths=20), SeriesFit(cutoffs=40))
     key = series_key(bars, 5, members(20))
     assert meta.folder == tmp_path / "ensembles" / key and meta.method in ("stacking", EQUAL)
     assert meta.info["provenance"]["series_key"] == key and meta.info["provenance"]["cutoffs"] == 40
@@ -277,8 +287,8 @@ def test_fit_to_series_stores_by_its_key_and_reloads(tmp_path, monkeypatch):
     assert load_series_meta(bars, other, 5) is None
     with pytest.raises(ValueError, match="retrain"):
         Ensemble(other, again)
-    a = Ensemble(members(20), again, paths=20, method="stacking").combine(walk(800, seed=9), {k: m(walk(800, seed=9), None, 5, 0)
-                                                                         for k, m in members(20).items()}, 5)
+    a = Ensemble(members(20), again, method="stacking").combine(
+        walk(800, seed=9), {k: drawn(m, walk(800, seed=9), 5, 0) for k, m in members(20).items()}, at(5, 0, 20))
     assert a.weights == pytest.approx(again.group_weights("stacking", "equity/1d"))
 
 
@@ -294,7 +304,7 @@ def test_the_bundled_meta_learner_names_its_members_identities():
     assert meta.method in (*METHODS, EQUAL)
     for k in ("har", "random_walk"):
         assert meta.identities[k]["digest"] == member_identity(members()[k] if k != "random_walk"
-                                                               else BaselineMember(RandomWalk(paths=30)))["digest"]
+                                                               else RandomWalk(paths=30))["digest"]
 
 
 def test_the_bundled_meta_learner_with_another_kronos_weighs_equally_and_says_why(random_model, tmp_path):
@@ -313,9 +323,9 @@ def test_the_bundled_meta_learner_with_another_kronos_weighs_equally_and_says_wh
     ens = bars_ensemble(pipeline, bars, load_bundled_meta(), settings)
     assert ens.method == EQUAL
     # Kronos draws the forecast's 8 paths; the cheap members draw enough for their quantiles to be read.
-    drawn = {k: p.shape[0] for k, p in ens.member_paths(bars.frame, None, 5, 0).items()}
-    assert drawn == {k: 8 if k == "kronos" else CHEAP_MEMBER_PATHS for k in ens.members}
-    assert ens(bars.frame, None, 5, 0).shape == (8, 5, 6)  # the mixture has the forecast's path count
+    counts = {k: p.shape[0] for k, p in ens.member_paths(bars.frame, None, at(5, 0, 8)).items()}
+    assert counts == {k: 8 if k == "kronos" else CHEAP_MEMBER_PATHS for k in ens.members}
+    assert ens.sample(bars.frame, None, at(5, 0, 8)).paths.shape == (8, 5, 6)  # the forecast's path count
     assert ens.describe_weighting().startswith("equal weights: the bundled meta-learner was trained with kronos=")
     assert ", not kronos=" in ens.describe_weighting() and ens.describe()["weighting_rule"]["rule"] == EQUAL
     shutil.copytree(ENSEMBLE_DIR, tmp_path / "meta")
@@ -361,7 +371,7 @@ def test_currency_bars_take_the_currency_weights_of_the_bundled_meta_learner():
     ens = bars_ensemble(studio_pipeline(load_pair(default_model_path(), device="cpu")), bars, meta,
                         ForecastSettings(horizon=5, paths=8))
     assert ens.group == "fx/1h" and "never trained" not in ens.describe_weighting()
-    mixture = ens.combine(bars.frame, {k: m(bars.frame, None, 5, 0) for k, m in ens.members.items()}, 5, 0)
+    mixture = ens.combine(bars.frame, ens.member_paths(bars.frame, None, at(5, 0, 8)), at(5, 0, 8))
     assert mixture.weights == pytest.approx(fx)
 
 
@@ -371,13 +381,13 @@ def test_the_quantile_average_reads_all_of_a_members_paths_the_pool_its_first(ev
     paths, in proportion to its weight."""
     frame, _, evals = evaluations
     meta, history = fit_meta(evals, paths=30), frame.iloc[:700]
-    drawn = {k: np.asarray(m(history, None, 8, 3 + i), np.float32) for i, (k, m) in enumerate(members(100).items())}
+    made = {k: drawn(m, history, 8, 3 + i) for i, (k, m) in enumerate(members(100).items())}
     last = float(history["close"].iloc[-1])
-    widened = {k: p.copy() for k, p in drawn.items()}
+    widened = {k: p.copy() for k, p in made.items()}
     for p in widened.values():
         p[30:, :, :4] = last + 3 * (p[30:, :, :4] - last)  # paths 31..100 only
     for method, moves in (("quantile", True), ("stacking", False), (EQUAL, False)):
-        ens = Ensemble(members(30), meta, paths=30, interval="1d", asset="equity", method=method)
-        a, b = ens.combine(history, drawn, 8, 5).paths, ens.combine(history, widened, 8, 5).paths
+        ens = Ensemble(members(30), meta, interval="1d", asset="equity", method=method)
+        a, b = ens.combine(history, made, at(8, 5)).paths, ens.combine(history, widened, at(8, 5)).paths
         assert a.shape == b.shape == (30, 8, 6)
         assert (not np.array_equal(a, b)) == moves, method

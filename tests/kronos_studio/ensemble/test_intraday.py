@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from testkit import sampled
 
 from kronos_studio.ensemble.intraday import time_of_day
 from kronos_studio.ensemble.members import GarchMember, member_identity
@@ -69,7 +70,7 @@ def test_no_profile_for_daily_bars_unknown_futures_or_an_unseen_gap():
 
 
 def step_variances(member, frame, future) -> np.ndarray:
-    paths = member(frame, future, len(future), 3)
+    paths = sampled(member, frame, future, len(future), 3)
     r = np.log(paths[:, :, 3] / frame["close"].iloc[-1])
     return np.diff(np.r_[0.0, r.var(axis=0)])
 

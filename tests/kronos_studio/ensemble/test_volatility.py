@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from testkit import sampled
 
+from kronos.settings import ForecastSettings
 from kronos.synthetic import random_bars
 from kronos_studio.ensemble.volatility import (
     GjrGarchMember,
@@ -14,7 +16,7 @@ from kronos_studio.ensemble.volatility import (
     har_components,
     range_variance,
 )
-from kronos_studio.evaluation.walk_forward import walk_forward
+from kronos_studio.evaluation.walk_forward import WalkForward, walk_forward
 
 MEMBERS = (HarMember, GjrGarchMember)
 
@@ -114,26 +116,26 @@ def test_gjr_garch_fit_gives_back_known_parameters():
 @pytest.mark.parametrize("member", MEMBERS)
 def test_paths_are_coherent_candles_reproducible_with_the_seed(member):
     history = brownian_bars(np.full(600, 0.01), gap=0.003, seed=2)
-    a = member(paths=40)(history, None, 12, 7)
+    a = sampled(member(paths=40), history, None, 12, 7)
     assert a.shape == (40, 12, 6) and np.isfinite(a).all()
     o, h, lo, c = (a[:, :, i] for i in range(4))
     assert (lo <= np.minimum(o, c) * (1 + 1e-6)).all() and (np.maximum(o, c) <= h * (1 + 1e-6)).all()
     assert (lo > 0).all() and (a[:, :, 4] >= 0).all()
-    assert np.array_equal(a, member(paths=40)(history, None, 12, 7))
-    assert not np.array_equal(a, member(paths=40)(history, None, 12, 8))
+    assert np.array_equal(a, sampled(member(paths=40), history, None, 12, 7))
+    assert not np.array_equal(a, sampled(member(paths=40), history, None, 12, 8))
 
 
 @pytest.mark.parametrize("member", MEMBERS)
 def test_short_history_falls_back_to_the_random_walk(member):
     history = brownian_bars(np.full(30, 0.01), seed=3)
-    paths = member(paths=20)(history, None, 5, 1)
+    paths = sampled(member(paths=20), history, None, 5, 1)
     assert paths.shape == (20, 5, 6) and np.isfinite(paths).all()
 
 
 @pytest.mark.parametrize("member", MEMBERS)
 def test_each_member_walks_forward_with_finite_crps(member):
     bars = random_bars(700, seed=4)
-    result = walk_forward(member(paths=20), bars, horizon=6, n_cutoffs=3, min_history=560)
+    result = walk_forward(member(paths=20), bars, ForecastSettings(horizon=6), None, WalkForward(n_cutoffs=3, min_history=560))
     assert len(result.cutoffs) == 3 and np.isfinite(result.crps).all() and (result.crps > 0).all()
 
 
@@ -148,7 +150,7 @@ def test_band_widens_after_a_volatility_jump(member):
     sigma = np.r_[np.full(560, 0.006), np.full(40, 0.03)]  # volatility x5 over the last 40 bars
     history = brownian_bars(sigma, seed=5)
     m = member(paths=300)
-    calm, jumped = band_width(m(history.iloc[:560], None, 10, 0)), band_width(m(history, None, 10, 0))
+    calm, jumped = band_width(sampled(m, history.iloc[:560], None, 10, 0)), band_width(sampled(m, history, None, 10, 0))
     assert jumped > 2 * calm
 
 
@@ -161,7 +163,7 @@ def test_har_reads_the_ranges_not_only_the_closes():
     wide.loc[last, "high"] = body_hi[last] * (wide["high"] / body_hi)[last] ** 4
     wide.loc[last, "low"] = body_lo[last] * (wide["low"] / body_lo)[last] ** 4
     m = HarMember(paths=300)
-    assert band_width(m(wide, None, 10, 0)) > 1.8 * band_width(m(history, None, 10, 0))
+    assert band_width(sampled(m, wide, None, 10, 0)) > 1.8 * band_width(sampled(m, history, None, 10, 0))
 
 
 def test_failed_arch_fits_and_exploding_paths_fall_back_to_the_random_walk(monkeypatch):
@@ -172,6 +174,6 @@ def test_failed_arch_fits_and_exploding_paths_fall_back_to_the_random_walk(monke
     history = brownian_bars(np.full(600, 0.01), seed=7)
     fit, scale = GjrGarchMember().fit(history)
     monkeypatch.setattr(GjrGarchMember, "fit", lambda self, h: (fit, 1e6 * scale))  # paths overflow exp
-    paths = GjrGarchMember(paths=20)(history, None, 5, 3)
+    paths = sampled(GjrGarchMember(paths=20), history, None, 5, 3)
     assert np.isfinite(paths).all()
-    np.testing.assert_array_equal(paths, RandomWalk(paths=20, window=members.CANDLE_WINDOW)(history, None, 5, 3))
+    np.testing.assert_array_equal(paths, sampled(RandomWalk(paths=20, window=members.CANDLE_WINDOW), history, None, 5, 3))

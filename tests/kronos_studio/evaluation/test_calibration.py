@@ -11,7 +11,8 @@ from kronos.config import BAR_COLUMNS
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.calibration import FanCalibration, conformal_ranks, holdout_check
-from kronos_studio.evaluation.walk_forward import last_cutoffs, walk_forward
+from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
+from kronos_studio.forecasters.base import PathModel
 
 SIGMA = 0.01
 
@@ -25,15 +26,16 @@ def gbm(n: int, sigma: float = SIGMA, seed: int = 0) -> pd.DataFrame:
                          "close": close, "volume": np.ones(n)})
 
 
-class GaussianWalk:
+class GaussianWalk(PathModel):
     """Paths of a random walk in log price with a chosen volatility: the truth when sigma = SIGMA."""
 
     def __init__(self, sigma: float, paths: int = 200):
-        self.sigma, self.paths, self.name = sigma, paths, f"walk sigma={sigma}"
+        self.sigma, self.paths, self.key = sigma, paths, "walk"
+        self.name = f"walk sigma={sigma}"
 
-    def __call__(self, history, future, horizon, seed):
-        rng = np.random.default_rng(seed)
-        close = history["close"].iloc[-1] * np.exp(np.cumsum(rng.normal(0, self.sigma, (self.paths, horizon)), 1))
+    def draw(self, history, future, settings):
+        rng = np.random.default_rng(settings.seed)
+        close = history["close"].iloc[-1] * np.exp(np.cumsum(rng.normal(0, self.sigma, (self.paths, settings.horizon)), 1))
         out = np.repeat(close[:, :, None], len(BAR_COLUMNS), axis=2)
         out[:, :, 4:] = 1.0
         return out
@@ -42,7 +44,8 @@ class GaussianWalk:
 def run(sigma: float, n_cutoffs: int = 600, horizon: int = 5):
     bars = gbm(n_cutoffs * horizon + 100, seed=11)
     cutoffs = last_cutoffs(len(bars), horizon, n_cutoffs, spacing=horizon, min_history=50)
-    return walk_forward(GaussianWalk(sigma), bars, horizon=horizon, cutoffs=cutoffs, lookback=50, keep_paths=True)
+    return walk_forward(GaussianWalk(sigma), bars, ForecastSettings(horizon=horizon, lookback=50), cutoffs,
+                        WalkForward(keep_paths=True))
 
 
 def se(p: float, n: int) -> float:

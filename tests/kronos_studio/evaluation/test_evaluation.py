@@ -7,16 +7,18 @@ import pandas as pd
 import pytest
 from testkit import random_bars
 
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import Bootstrap, Persistence, RandomWalk, baselines_by_label
 from kronos_studio.evaluation.metrics import band_covers, crps_samples, pit_values
 from kronos_studio.evaluation.walk_forward import (
+    WalkForward,
     choose_cutoffs,
     compare,
     cutoffs_from_time,
-    kronos_forecast_fn,
     summary_table,
     walk_forward,
 )
+from kronos_studio.forecasters.base import PathModel
 
 
 def gbm_bars(n=800, sigma=0.01, seed=0):
@@ -117,7 +119,8 @@ def test_the_band_of_a_calibrated_forecast_covers_80_percent_whatever_its_path_c
 
 def test_random_walk_with_the_true_volatility_is_calibrated_in_walk_forward():
     bars = gbm_bars(1500, sigma=0.01, seed=3)
-    res = walk_forward(RandomWalk(paths=300, window=200), bars, horizon=5, n_cutoffs=250, min_history=250)
+    res = walk_forward(RandomWalk(paths=300, window=200), bars, ForecastSettings(horizon=5), None,
+                       WalkForward(n_cutoffs=250, min_history=250))
     assert res.covered.shape == (len(res.cutoffs), 5)
     assert res.covered.mean() == pytest.approx(0.8, abs=0.06)
     assert res.coverage_by_step().shape == (5,)
@@ -126,14 +129,19 @@ def test_random_walk_with_the_true_volatility_is_calibrated_in_walk_forward():
 
 def test_perfect_forecast_scores_zero_error_and_full_direction():
     bars = gbm_bars(300)
+    prices = ["open", "high", "low", "close", "volume"]
+    bars[prices] = bars[prices].astype(np.float32).astype(np.float64)  # a forecast's paths are float32
 
-    def oracle(history, future, horizon, seed):
-        rows = bars.set_index("timestamp").loc[future, ["open", "high", "low", "close", "volume"]]
-        vals = rows.to_numpy()
-        amount = vals[:, 4:5] * vals[:, :4].mean(1, keepdims=True)
-        return np.concatenate([vals, amount], 1)[None]
+    class Oracle(PathModel):
+        key = name = "oracle"
 
-    res = walk_forward(oracle, bars, horizon=4, n_cutoffs=10, min_history=50)
+        def draw(self, history, future, settings):
+            rows = bars.set_index("timestamp").loc[future, ["open", "high", "low", "close", "volume"]]
+            vals = rows.to_numpy()
+            amount = vals[:, 4:5] * vals[:, :4].mean(1, keepdims=True)
+            return np.concatenate([vals, amount], 1)[None]
+
+    res = walk_forward(Oracle(), bars, ForecastSettings(horizon=4), None, WalkForward(n_cutoffs=10, min_history=50))
     assert res.crps.max() == pytest.approx(0, abs=1e-9)
     assert res.abs_error.max() == pytest.approx(0, abs=1e-9)
     assert res.direction_hit.all()
@@ -142,7 +150,8 @@ def test_perfect_forecast_scores_zero_error_and_full_direction():
 
 
 def test_persistence_crps_equals_its_absolute_error():
-    res = walk_forward(Persistence(), gbm_bars(400), horizon=3, n_cutoffs=8, min_history=50)
+    res = walk_forward(Persistence(), gbm_bars(400), ForecastSettings(horizon=3, paths=30), None,
+                       WalkForward(n_cutoffs=8, min_history=50))
     np.testing.assert_allclose(res.crps, res.abs_error, atol=1e-4)
     assert res.n_paths == 1
     # it predicts no move: float32 round-off of the last price must not count as a direction call
@@ -156,9 +165,9 @@ def test_baselines_are_reproducible_by_seed_and_coherent(cls):
 
     hist = bars_frame(random_bars(300, 5))
     fut = pd.date_range(hist["timestamp"].iloc[-1], periods=11, freq="5min")[1:]
-    fn = cls(paths=50)
-    a, b, c = fn(hist, fut, 10, 1), fn(hist, fut, 10, 1), fn(hist, fut, 10, 2)
-    assert a.shape == (50, 10, 6)
+    model = cls(paths=50)
+    a, b, c = (model.sample(hist, fut, ForecastSettings(horizon=10, paths=8, seed=seed)).paths for seed in (1, 1, 2))
+    assert a.shape == (50, 10, 6)  # its own path count, whatever the settings ask
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     o, h, lo, cl = (a[..., i] for i in range(4))
@@ -167,29 +176,31 @@ def test_baselines_are_reproducible_by_seed_and_coherent(cls):
 
 
 # --- same windows and seeds for every model -----------------------------------------------------
-class Recorder:
+class Recorder(PathModel):
     def __init__(self, name):
-        self.name, self.calls = name, []
+        self.key = self.name = name
+        self.calls = []
 
-    def __call__(self, history, future, horizon, seed):
+    def draw(self, history, future, settings):
         self.calls.append((history["timestamp"].iloc[0], history["timestamp"].iloc[-1], len(history),
-                           tuple(future), seed))
+                           tuple(future), settings.seed, settings.temperature))
         return np.repeat(history[["open", "high", "low", "close", "volume", "amount"]].to_numpy()[-1:][None],
-                         horizon, axis=1)
+                         settings.horizon, axis=1)
 
 
 def test_walk_forward_gives_every_model_the_same_windows_and_seeds():
     bars = gbm_bars(500)
     a, b = Recorder("a"), Recorder("b")
-    results = compare({"a": a, "b": b, **baselines_by_label(paths=20)}, bars, horizon=6, n_cutoffs=7,
-                      lookback=100, seed=11)
+    settings = ForecastSettings(horizon=6, lookback=100, seed=11, temperature=0.7)
+    results = compare({"a": a, "b": b, **baselines_by_label(paths=20)}, bars, settings, options=WalkForward(n_cutoffs=7))
     assert a.calls == b.calls and len(a.calls) == 7
+    assert all(c[5] == 0.7 for c in a.calls)  # the settings reach every cut-off whole
     assert [c[4] for c in a.calls] == list(range(11, 18))
     assert all(c[2] == 100 for c in a.calls)
     cut = results["a"].cutoffs
     assert all(r.cutoffs == cut and r.seeds == results["a"].seeds for r in results.values())
     # the future timestamps handed over are the real next bars, after the history
-    for _first, last, _n, fut, _seed in a.calls:
+    for _first, last, _n, fut, _seed, _temperature in a.calls:
         assert fut[0] > last and len(fut) == 6
     table = summary_table(results)
     assert list(table.index) == list(results) and {"crps", "coverage_p10_p90", "mae_median",
@@ -206,20 +217,22 @@ def test_cutoffs_are_spread_and_respect_history_and_horizon():
     assert c[0] == 200 and c[-1] == 295
 
 
-def test_kronos_forecast_fn_runs_in_walk_forward_and_keeps_pit_and_paths(random_model):
+def test_kronos_runs_in_walk_forward_and_keeps_pit_and_paths(random_model):
     from kronos.pipeline import KronosPipeline
+    from kronos_studio.forecasters.kronos import KronosForecaster
 
     pair = random_model("tiny").ours(context=64)
-    fn = kronos_forecast_fn(KronosPipeline(pair), paths=4, name="tiny")
-    res = walk_forward(fn, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64, keep_paths=True)
+    kronos = KronosForecaster(KronosPipeline(pair))
+    settings = ForecastSettings(horizon=3, paths=4, lookback=60)
+    res = walk_forward(kronos, random_bars(200, 2), settings, None, WalkForward(n_cutoffs=2, keep_paths=True))
     assert res.paths.shape == (2, 4, 3, 6) and res.pit.shape == (2, 3)
     # the PIT stored is the paths' quantile of the actual
     np.testing.assert_allclose(res.pit, [pit_values(res.paths[i, :, :, 3], res.actual[i]) for i in range(2)])
-    again = walk_forward(fn, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64)
+    again = walk_forward(kronos, random_bars(200, 2), settings, None, WalkForward(n_cutoffs=2))
     np.testing.assert_array_equal(again.crps, res.crps)  # seeded: the same numbers
-    batched = kronos_forecast_fn(KronosPipeline(pair), paths=4, batch_size=2)
-    res_b = walk_forward(batched, random_bars(200, 2), horizon=3, n_cutoffs=2, lookback=64)
-    assert res_b.crps.shape == (2, 3) and np.isfinite(res_b.crps).all()
+    kronos.batch_size = 1  # one cut-off per run: each on its own seed's stream
+    res_1 = walk_forward(kronos, random_bars(200, 2), settings, None, WalkForward(n_cutoffs=2))
+    assert res_1.crps.shape == (2, 3) and np.isfinite(res_1.crps).all()
     assert res.pit_frame().shape == (6, 3) and len(res.per_cutoff()) == 2
 
 

@@ -14,13 +14,14 @@ from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import REFERENCE, RandomWalk
 from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities, max_drawdowns
 from kronos_studio.evaluation.trust import (
+    TrustPlan,
     evaluate,
     pit_histogram,
     skill_interval,
     skill_score,
     wilson_interval,
 )
-from kronos_studio.evaluation.walk_forward import last_cutoffs, walk_forward
+from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
 
 
 def forecast_of(closes, highs=None, lows=None, last=100.0) -> Forecast:
@@ -85,29 +86,26 @@ def gbm(n, seed=0):
 
 
 def test_time_limit_keeps_the_newest_cutoffs():
-    calls = []
-
-    def slow(history, future, horizon, seed):
-        calls.append(seed)
-        time.sleep(0.05)
-        return RandomWalk(paths=20)(history, future, horizon, seed)
+    class Slow(RandomWalk):
+        def draw(self, history, future, settings):
+            time.sleep(0.05)
+            return super().draw(history, future, settings)
 
     bars = gbm(400)
+    settings = ForecastSettings(horizon=5, paths=20, lookback=60)
     cutoffs = last_cutoffs(400, 5, 30, spacing=5, min_history=60)
-    res = walk_forward(slow, bars, horizon=5, cutoffs=cutoffs, lookback=60, time_limit_s=0.12)
+    res = walk_forward(Slow(), bars, settings, cutoffs, WalkForward(time_limit_s=0.12))
     assert 1 <= len(res.cutoffs) < 30 and res.meta["requested_cutoffs"] == 30
     assert res.cutoffs == cutoffs[-len(res.cutoffs):]  # the latest ones, in time order
     assert res.seeds == [30 - len(res.cutoffs) + i for i in range(len(res.cutoffs))]  # their own seeds
-    full = walk_forward(RandomWalk(paths=20), bars, horizon=5, cutoffs=cutoffs, lookback=60)
-    np.testing.assert_array_equal(full.crps[-len(res.cutoffs):],
-                                  walk_forward(RandomWalk(paths=20), bars, horizon=5, cutoffs=cutoffs,
-                                               lookback=60, time_limit_s=1e9).crps[-len(res.cutoffs):])
+    full = walk_forward(RandomWalk(), bars, settings, cutoffs)
+    np.testing.assert_array_equal(full.crps[-len(res.cutoffs):], res.crps)  # the same cut-offs, the same seeds
 
 
 def test_report_scores_the_model_against_baselines_on_the_same_cutoffs():
     bars = gbm(600, seed=4)
     model = RandomWalk(paths=100, window=100, name="a model")
-    report = evaluate(model, bars, horizon=5, n_cutoffs=24, lookback=120, settings={"temperature": 1.0})
+    report = evaluate(model, bars, ForecastSettings(horizon=5, lookback=120), TrustPlan(n_cutoffs=24))
     assert report.cutoffs == 24 and not report.cut_short
     assert all(r.cutoffs == report.model.cutoffs for r in report.baselines.values())
     table, skill = report.table(), report.skill()
@@ -136,8 +134,8 @@ def test_track_record_round_trips_through_json():
 
     from kronos_studio.evaluation.trust import TrackRecord
 
-    report = evaluate(RandomWalk(paths=50, window=100), gbm(400, seed=2), horizon=4, n_cutoffs=10, lookback=100,
-                      settings={"temperature": 1.0, "top_p": 0.9})
+    report = evaluate(RandomWalk(paths=50, window=100), gbm(400, seed=2),
+                      ForecastSettings(horizon=4, lookback=100, top_p=0.9), TrustPlan(n_cutoffs=10))
     record = report.track_record()
     again = TrackRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again.numbers == record.numbers and again.settings == record.settings
@@ -149,7 +147,8 @@ def test_a_record_of_the_earlier_band_rule_keeps_no_calibration_and_says_so():
     fitted with the other rule and is not applied; its CRPS numbers (fair) stay."""
     from kronos_studio.evaluation.trust import STALE_BAND_NOTE, TrackRecord
 
-    report = evaluate(RandomWalk(paths=50, window=100), gbm(400, seed=2), horizon=4, n_cutoffs=10, lookback=100)
+    report = evaluate(RandomWalk(paths=50, window=100), gbm(400, seed=2), ForecastSettings(horizon=4, lookback=100),
+                      TrustPlan(n_cutoffs=10))
     record = report.track_record()
     assert record.numbers["quantile_method"] == "weibull" and record.current() is record
     old = TrackRecord({k: v for k, v in record.numbers.items() if k != "quantile_method"}, record.settings,

@@ -2,6 +2,7 @@
 statistical model added by one module and one registry entry."""
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import numpy as np
@@ -119,11 +120,17 @@ def test_the_ensemble_is_a_forecaster_with_members(daily, tiny):
     assert set(fc.members) == set(forecaster.members)
     assert sum(fc.provenance["weights"].values()) == pytest.approx(1.0)
     assert fc.provenance["meta_learner"]["files_sha256"]  # which meta-learner mixed them
-    fn = forecaster.walk_forward_fn(SETTINGS)  # keeps each member's paths, to score them
-    history = daily.frame.iloc[:-6].reset_index(drop=True)
-    mixed = fn(history, pd.DatetimeIndex(daily.frame["timestamp"].iloc[-6:]), 6, 1)
-    np.testing.assert_array_equal(fn.replay(None)(history, None, 6, 1), mixed)
-    assert fn.replay("garch")(history, None, 6, 1).shape[1:] == (6, 6)
+    # A walk-forward keeps what each member gave the mixture, to score each on those paths.
+    from kronos_studio.evaluation.walk_forward import member_results, walk_forward
+
+    cutoffs = [len(daily.frame) - 2 * SETTINGS.horizon, len(daily.frame) - SETTINGS.horizon]
+    result = walk_forward(forecaster, daily.frame, SETTINGS, cutoffs)
+    assert len(result.weights) == 2 and set(result.members) == set(forecaster.members)
+    members = member_results(result, forecaster.members)
+    assert members["garch"].cutoffs == result.cutoffs and members["garch"].seeds == result.seeds
+    at_last = make_forecast(forecaster, daily.replace(frame=daily.frame.iloc[:cutoffs[1]]),
+                            dataclasses.replace(SETTINGS, seed=SETTINGS.seed + 1))  # the cut-off as a forecast
+    np.testing.assert_array_equal(result.members["garch"][1], at_last.members["garch"])
 
 
 def _load(model_folder):
@@ -138,18 +145,17 @@ def test_a_new_statistical_model_is_one_module_and_one_entry(daily, tmp_path, mo
     (tmp_path / "toy_model.py").write_text(textwrap.dedent('''
         import numpy as np
 
-        class DriftUp:
+        from kronos_studio.forecasters import PathModel
+
+        class DriftUp(PathModel):
             """Every path rises 1% a bar from the last close."""
             key, name = "drift_up", "Drift up 1%"
 
-            def __init__(self, paths):
-                self.paths = paths
-
-            def __call__(self, history, future, horizon, seed):
+            def draw(self, history, future, settings):
                 last = float(history["close"].iloc[-1])
-                close = last * 1.01 ** np.arange(1, horizon + 1)
-                bar = np.stack([close, close, close, close, np.ones(horizon), close], axis=-1)
-                return np.repeat(bar[None], self.paths, axis=0)
+                close = last * 1.01 ** np.arange(1, settings.horizon + 1)
+                bar = np.stack([close, close, close, close, np.ones(settings.horizon), close], axis=-1)
+                return np.repeat(bar[None], self.draws(settings), axis=0)
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(STATISTICAL, "drift_up", Statistical("drift_up", "toy_model", "DriftUp"))
@@ -173,7 +179,7 @@ def test_an_unknown_member_is_refused_by_the_ensemble(daily, tiny):
     from kronos_studio.ensemble.ensemble import Ensemble
 
     ensemble = resolve("ensemble", daily, SETTINGS, load_pair=lambda ref: _load(tiny))
-    members = dict(ensemble.members, drift_up=STATISTICAL["random_walk"].make(8))
+    members = dict(ensemble.members, drift_up=STATISTICAL["random_walk"].make())
     with pytest.raises(ValueError, match="cannot weigh.*drift_up.*kronos train ensemble"):
         Ensemble(members, ensemble.meta)
     del members["drift_up"], members["garch"]
@@ -185,14 +191,14 @@ def test_an_ensemble_fitted_to_a_series_is_used_for_its_later_forecasts(tiny, tm
     """`kronos train ensemble FILE` stores weights fitted on the series' past; the resolver uses them for that
     series' forecasts from then on (new bars too), and the provenance names the fit."""
     from data_sources import Bars
-    from kronos_studio.ensemble.series import fit_to_series
+    from kronos_studio.ensemble.series import SeriesFit, fit_to_series
 
     monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path))
     frame = random_bars(900, seed=6, freq="B", start="2019-01-02")
     daily = Bars.from_frame(frame, source="file", symbol="RND", interval="1d", timezone="UTC", calendar="XNYS")
     older = daily.replace(frame=daily.frame.iloc[:-20].reset_index(drop=True))
     members = resolve(str(tiny.folder), older, SETTINGS, ensemble=True, device="cpu").members
-    fitted = fit_to_series(older, members, SETTINGS.horizon, cutoffs=30, paths=SETTINGS.paths)
+    fitted = fit_to_series(older, members, SETTINGS, SeriesFit(cutoffs=30))
     forecaster = resolve(str(tiny.folder), daily, SETTINGS, ensemble=True, device="cpu")  # 20 bars later
     assert forecaster.meta.folder == fitted.folder  # the series' own weights, not the bundled ones
     fc = make_forecast(forecaster, daily, SETTINGS)

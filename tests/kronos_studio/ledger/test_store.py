@@ -56,13 +56,17 @@ def test_scoring_as_bars_arrive_matches_the_walk_forward_on_the_same_cutoffs(led
     """A Kronos forecast recorded at a cut-off and scored once the bars arrive (in two deliveries) gives
     the walk-forward's CRPS, coverage, PIT and direction on that cut-off, exactly."""
     from kronos.pipeline import KronosPipeline
-    from kronos_studio.evaluation.walk_forward import kronos_forecast_fn, walk_forward
+    from kronos.settings import ForecastSettings
+    from kronos_studio.evaluation.walk_forward import walk_forward
+    from kronos_studio.forecasters.kronos import KronosForecaster
 
     bars = series(200, seed=3)
     pipeline = KronosPipeline(random_model("tiny").ours(64))
     horizon, cutoffs, lookback = 8, [150, 170], 48
-    result = walk_forward(kronos_forecast_fn(pipeline, paths=16), bars.frame, horizon=horizon, cutoffs=cutoffs,
-                          lookback=lookback, seed=5)
+    kronos = KronosForecaster(pipeline)
+    kronos.batch_size = 1  # each cut-off alone on its seed's stream, as the live forecasts were
+    result = walk_forward(kronos, bars.frame, ForecastSettings(horizon=horizon, paths=16, seed=5, lookback=lookback),
+                          cutoffs)
     frame, stamps = bars.frame, pd.DatetimeIndex(bars.frame["timestamp"])
     for i, c in enumerate(cutoffs):  # what the live forecast at that cut-off was: same history, seed, bar times
         fc = pipeline.predict(frame.iloc[c - lookback:c].reset_index(drop=True), horizon, paths=16, seed=5 + i,
