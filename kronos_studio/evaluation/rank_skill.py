@@ -72,8 +72,10 @@ def per_date_ic(panel: pd.DataFrame, signal: str) -> pd.DataFrame:
     from scipy import stats
 
     rows = []
-    for date, part in panel.groupby("date", sort=True):
-        x, y = part[signal].to_numpy(np.float64), part["realised"].to_numpy(np.float64)
+    dates = panel["date"].to_numpy()
+    x_all, y_all = panel[signal].to_numpy(np.float64), panel["realised"].to_numpy(np.float64)
+    for date, idx in pd.Series(np.arange(len(panel))).groupby(dates, sort=True):
+        x, y = x_all[idx.to_numpy()], y_all[idx.to_numpy()]
         ok = np.isfinite(x) & np.isfinite(y)
         x, y = x[ok], y[ok]
         if len(x) < MIN_SERIES_PER_DATE or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -89,19 +91,19 @@ def long_short_weights(panel: pd.DataFrame, signal: str) -> pd.DataFrame:
     """Per date, +1/k on the k series the signal ranks highest and -1/k on the k lowest (k = the top and
     bottom ``QUANTILE_SHARE``, at least one): a wide frame, dates × series, 0 where a series is not held.
     Ties are broken by series name, so the weights never depend on row order."""
+    names = np.asarray(panel["series"].astype(str))
+    values = panel[signal].to_numpy(np.float64)
     weights = {}
-    for date, part in panel.groupby("date", sort=True):
-        part = part[np.isfinite(part[signal])].sort_values(["series"])
-        n = len(part)
-        if n < 2:
+    for date, idx in pd.Series(np.arange(len(panel))).groupby(panel["date"].to_numpy(), sort=True):
+        idx = idx.to_numpy()
+        idx = idx[np.isfinite(values[idx])]
+        if len(idx) < 2:
             continue
-        k = max(1, int(n * QUANTILE_SHARE))
-        order = part.sort_values(signal, kind="stable")["series"].tolist()
-        w = dict.fromkeys(order, 0.0)
-        for s in order[:k]:
-            w[s] = -1.0 / k
-        for s in order[-k:]:
-            w[s] = 1.0 / k
+        k = max(1, int(len(idx) * QUANTILE_SHARE))
+        order = idx[np.lexsort((names[idx], values[idx]))]  # by signal, then by name
+        w = dict.fromkeys(names[idx], 0.0)
+        w.update(dict.fromkeys(names[order[:k]], -1.0 / k))
+        w.update(dict.fromkeys(names[order[-k:]], 1.0 / k))
         weights[date] = w
     return pd.DataFrame.from_dict(weights, orient="index").sort_index().fillna(0.0)
 
@@ -123,10 +125,11 @@ def spreads(panel: pd.DataFrame, signal: str, costs_bps: float = 0.0) -> pd.Data
                          "cumulative_after_costs": after.cumsum().to_numpy()})
 
 
-def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 0.0) -> dict:
+def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 0.0,
+                 ics: pd.DataFrame | None = None) -> dict:
     """The statistics of one signal on one panel (one path count), under the JSON keys of ``kronos batch
-    --evaluate``."""
-    ics = per_date_ic(panel, signal)
+    --evaluate`` (``ics``: its ``per_date_ic`` when already computed)."""
+    ics = per_date_ic(panel, signal) if ics is None else ics
     ic, rank_ic = ics["ic"].dropna(), ics["rank_ic"].dropna()
     ic_nw, rank_nw = newey_west(ic, lag), newey_west(rank_ic, lag)
     sp = spreads(panel, signal, costs_bps)
@@ -146,12 +149,10 @@ def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 
     }
 
 
-def paired(panel: pd.DataFrame, signal: str, baseline: str, lag: int) -> dict:
-    """The model's rank IC minus a baseline's, date by date (both on the same dates), with its Newey–West
-    mean, t and 95% interval; ``beats`` when the whole interval is above 0."""
-    a = per_date_ic(panel, signal).set_index("date")["rank_ic"]
-    b = per_date_ic(panel, baseline).set_index("date")["rank_ic"]
-    diff = (a - b).dropna()
+def paired(model_ics: pd.DataFrame, baseline_ics: pd.DataFrame, lag: int) -> dict:
+    """The model's rank IC minus a baseline's (their ``per_date_ic``), date by date on the dates both have,
+    with its Newey–West mean, t and 95% interval; ``beats`` when the whole interval is above 0."""
+    diff = (model_ics.set_index("date")["rank_ic"] - baseline_ics.set_index("date")["rank_ic"]).dropna()
     test = newey_west(diff, lag)
     return {"rank_ic_diff_mean": test.mean, "rank_ic_diff_nw_t": test.t, "rank_ic_diff_ci95": list(test.ci95),
             "dates": int(len(diff)), "beats": bool(test.ci95[0] > 0)}
@@ -179,11 +180,12 @@ def rank_report(panel: pd.DataFrame, horizon: int, step: int, costs_bps: float =
     signals, vs = {}, {}
     for p in counts:
         part = panel[panel["paths"] == p]
-        signals[str(p)] = {s: signal_stats(part, s, lag, costs_bps) for s in SIGNALS}
-        vs[str(p)] = {s: {b: paired(part, s, b, lag) for b in BASELINES} for s in SIGNALS}
+        ics = {s: per_date_ic(part, s) for s in SIGNALS + BASELINES}
+        signals[str(p)] = {s: signal_stats(part, s, lag, costs_bps, ics[s]) for s in SIGNALS}
+        vs[str(p)] = {s: {b: paired(ics[s], ics[b], lag) for b in BASELINES} for s in SIGNALS}
     reference = panel[panel["paths"] == counts[-1]]
-    return {"nw_lag": lag, "costs_bps": costs_bps, "paths": counts, "signals": signals,
-            "baselines": {b: signal_stats(reference, b, lag, costs_bps) for b in BASELINES},
+    baselines = {b: signal_stats(reference, b, lag, costs_bps, ics[b] if p == counts[-1] else None) for b in BASELINES}
+    return {"nw_lag": lag, "costs_bps": costs_bps, "paths": counts, "signals": signals, "baselines": baselines,
             "versus_baselines": vs}
 
 
