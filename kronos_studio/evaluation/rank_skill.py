@@ -53,14 +53,15 @@ class MeanTest:
 
 def newey_west(values, lag: int) -> MeanTest:
     """Mean of ``values`` with its HAC (Newey–West, Bartlett kernel) t and 95% interval: statsmodels' OLS of
-    the values on a constant, ``cov_type="HAC"`` with ``maxlags=lag``."""
+    the values on a constant, ``cov_type="HAC"`` with ``maxlags=lag``; the interval from Student's t with
+    T - 1 degrees of freedom (``use_t``), honest for the few dates a watchlist often has."""
     import statsmodels.api as sm
 
     y = np.asarray(values, np.float64)
     y = y[np.isfinite(y)]
     if len(y) < 2:
         return MeanTest(float(y.mean()) if len(y) else float("nan"), float("nan"), (float("nan"),) * 2, lag)
-    fit = sm.OLS(y, np.ones((len(y), 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lag})
+    fit = sm.OLS(y, np.ones((len(y), 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lag}, use_t=True)
     lo, hi = fit.conf_int(0.05)[0]
     t = float(fit.tvalues[0]) if np.isfinite(fit.bse[0]) and fit.bse[0] > 0 else float("nan")
     return MeanTest(float(fit.params[0]), t, (float(lo), float(hi)), lag)
@@ -123,6 +124,22 @@ def spreads(panel: pd.DataFrame, signal: str, costs_bps: float = 0.0) -> pd.Data
     return pd.DataFrame({"date": w.index, "spread": spread.to_numpy(), "turnover": turnover.to_numpy(),
                          "after_costs": after.to_numpy(), "cumulative": spread.cumsum().to_numpy(),
                          "cumulative_after_costs": after.cumsum().to_numpy()})
+
+
+def quantile_returns(panel: pd.DataFrame, signal: str, buckets: int = 5) -> pd.DataFrame:
+    """Mean forward log return per signal bucket (1 = the lowest ranked), averaged over dates: each date's
+    series split into ``buckets`` groups by their rank (fewer when the date has fewer series)."""
+    rows = []
+    for _, part in panel[np.isfinite(panel[signal])].groupby("date", sort=True):
+        n = len(part)
+        if n < MIN_SERIES_PER_DATE:
+            continue
+        ranks = part.sort_values(["series"])[signal].rank(method="first")  # ties by series name
+        bucket = np.ceil(ranks.to_numpy() * min(buckets, n) / n).astype(int)
+        realised = part.sort_values(["series"])["realised"].to_numpy()
+        rows += [{"bucket": int(b), "realised": float(realised[bucket == b].mean())} for b in np.unique(bucket)]
+    frame = pd.DataFrame(rows, columns=["bucket", "realised"])
+    return frame.groupby("bucket", as_index=False)["realised"].mean()
 
 
 def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 0.0,

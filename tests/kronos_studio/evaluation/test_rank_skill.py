@@ -186,8 +186,9 @@ def test_newey_west_t_is_statsmodels_hac_and_the_textbook_formula():
     y = 0.1 + np.convolve(e, [1, 0.6, 0.3])[:120]  # an MA(2): autocorrelated, as overlapping returns are
     lag = 4
     got = newey_west(y, lag)
-    fit = sm.OLS(y, np.ones((120, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lag})
+    fit = sm.OLS(y, np.ones((120, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lag}, use_t=True)
     assert got.t == pytest.approx(float(fit.tvalues[0]), rel=1e-12)
+    assert got.ci95 == pytest.approx(tuple(fit.conf_int(0.05)[0]), rel=1e-12)
     u = y - y.mean()
     gamma = [u[k:] @ u[:len(u) - k] / len(u) for k in range(lag + 1)]
     long_run = gamma[0] + 2 * sum((1 - k / (lag + 1)) * gamma[k] for k in range(1, lag + 1))
