@@ -29,6 +29,14 @@ TABLE_COLUMNS = {"signal": "Signal", "paths": "Paths", "rank_ic_mean": "Rank IC"
                  "hit_rate": "IC > 0", "spread_mean": "Spread", "spread_after_costs_mean": "After costs",
                  "turnover": "Turnover", "dates": "Dates"}
 UP, DOWN, LINE = "#2a9d8f", "#e76f51", "#1f77b4"
+TABLE_ROW_PX = 35  # Streamlit's row height: the table is drawn whole, without a scroll bar
+TABLE_FORMATS = {**{c: st.column_config.NumberColumn(format="%+.3f")
+                    for c in ("Rank IC", "95% low", "95% high", "IC", "IC IR")},
+                 "NW t": st.column_config.NumberColumn(format="%+.2f"),
+                 "IC > 0": st.column_config.NumberColumn(format="percent"),
+                 **{c: st.column_config.NumberColumn(format="%+.4f") for c in ("Spread", "After costs")},
+                 "Turnover": st.column_config.NumberColumn(format="%.2f"),
+                 "Paths": st.column_config.NumberColumn(format="%d")}
 
 
 @dataclass
@@ -96,7 +104,7 @@ def summary_table(report: dict) -> pd.DataFrame:
     """Signals × statistics for every path count, the naive rankings below, with readable names."""
     from kronos_studio.batch.rank_run import summary_frame
 
-    frame = summary_frame(report)
+    frame = summary_frame(report).fillna(value=float("nan")).infer_objects()  # a missing number shows empty
     frame["signal"] = [SIGNAL_LABELS.get(s.replace(" (baseline)", ""), s) + (" — naive" if "baseline" in s else "")
                        for s in frame["signal"]]
     return frame[[c for c in TABLE_COLUMNS if c in frame.columns]].rename(columns=TABLE_COLUMNS)
@@ -109,10 +117,10 @@ def verdicts(report: dict) -> list[str]:
     for name, vs in report["versus_baselines"][top]["expected_log_return"].items():
         lo, hi = vs["rank_ic_diff_ci95"]
         if lo is None or hi is None:
-            out.append(f"No interval against the **{SIGNAL_LABELS[name].lower()}**: too few dates with both ICs.")
+            out.append(f"No interval against the naive **{SIGNAL_LABELS[name]}**: too few dates with both ICs.")
             continue
         word = "beats" if vs["beats"] else "does not beat" if hi > 0 else "is beaten by"
-        out.append(f"The model's ranking {word} the **{SIGNAL_LABELS[name].lower()}**: rank IC difference "
+        out.append(f"The model's ranking {word} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
                    f"{vs['rank_ic_diff_mean']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {vs['dates']} dates).")
     return out
 
@@ -126,9 +134,10 @@ def ic_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=ics["date"], y=ics["rank_ic"], name="rank IC", marker_color=[UP if v > 0 else DOWN for v in ics["rank_ic"]])
     fig.add_scatter(x=ics["date"], y=ics["rank_ic"].cumsum(), name="cumulative", yaxis="y2", line_color=LINE)
-    fig.update_layout(title=f"Rank IC per date — {SIGNAL_LABELS[signal]}, {run_.plan.paths[-1]} paths",
-                      yaxis_title="rank IC", yaxis2={"title": "cumulative", "overlaying": "y", "side": "right"},
-                      height=320, margin={"t": 50, "b": 30}, legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(title=f"Rank IC per date ({run_.plan.paths[-1]} paths)", yaxis_title="rank IC (bars)",
+                      yaxis2={"title": "cumulative (line)", "overlaying": "y", "side": "right", "showgrid": False,
+                              "tickformat": ".2f"},
+                      height=340, margin={"t": 60, "b": 30}, showlegend=False)
     return fig
 
 
@@ -140,8 +149,8 @@ def quantile_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Fig
     q = quantile_returns(panel[panel["paths"] == run_.plan.paths[-1]], signal)
     fig = go.Figure(go.Bar(x=q["bucket"].astype(str), y=q["realised"] * 100,
                            marker_color=[UP if v > 0 else DOWN for v in q["realised"]]))
-    fig.update_layout(title="Forward return by signal bucket (1 = lowest)", xaxis_title="bucket",
-                      yaxis_title="mean log return (%)", height=320, margin={"t": 50, "b": 30})
+    fig.update_layout(title="Return by signal bucket", xaxis_title="bucket (1 = ranked lowest)",
+                      yaxis_title="mean forward log return (%)", height=340, margin={"t": 60, "b": 30})
     return fig
 
 
@@ -154,8 +163,9 @@ def paths_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure
                                error_y={"type": "data", "symmetric": False, "array": t["ci_high"] - t["rank_ic_mean"],
                                         "arrayminus": t["rank_ic_mean"] - t["ci_low"]}))
     fig.add_hline(y=0, line_dash="dot", line_color="#888")
-    fig.update_layout(title="Rank IC against the number of paths", xaxis_title="paths", yaxis_title="rank IC",
-                      xaxis_type="log" if len(t) > 2 else "linear", height=320, margin={"t": 50, "b": 30})
+    fig.update_layout(title="Rank IC against paths", xaxis_title="sampled paths", yaxis_title="rank IC (95% interval)",
+                      xaxis={"type": "log" if len(t) > 2 else "linear", "tickvals": list(t["paths"])},
+                      height=340, margin={"t": 60, "b": 30})
     return fig
 
 
@@ -215,16 +225,14 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     a.plotly_chart(ic_chart(done), key="rk_ic_chart", config=CHART_CONFIG)
     b.plotly_chart(quantile_chart(done), key="rk_quantile_chart", config=CHART_CONFIG)
     c.plotly_chart(paths_chart(done), key="rk_paths_chart", config=CHART_CONFIG)
-    st.dataframe(summary_table(report), key="rk_table", hide_index=True,
-                 column_config={"95% low": st.column_config.NumberColumn(format="%+.3f"),
-                                "95% high": st.column_config.NumberColumn(format="%+.3f"),
-                                "Rank IC": st.column_config.NumberColumn(format="%+.3f"),
-                                "IC": st.column_config.NumberColumn(format="%+.3f"),
-                                "Spread": st.column_config.NumberColumn(format="%+.4f"),
-                                "After costs": st.column_config.NumberColumn(format="%+.4f")})
-    st.caption("Rank IC: Spearman correlation across the series of a date between the signal and the forward log "
-               "return, averaged over dates; 95% interval and t from Newey–West (overlap-robust). Spread: the "
-               "top fifth's mean forward log return minus the bottom fifth's; after costs: less costs × turnover.")
+    table = summary_table(report)
+    st.dataframe(table, key="rk_table", hide_index=True, height=TABLE_ROW_PX * (len(table) + 1) + 3,
+                 column_config=TABLE_FORMATS)
+    st.caption("Charts: the model's expected return (mean of the paths' log returns) at the largest path count. "
+               "Rank IC: Spearman correlation across the series of a date between the signal and the forward log "
+               "return, averaged over dates; 95% interval and t from Newey–West (overlap-robust). IC > 0: the share "
+               "of dates with a positive IC. Spread: the top fifth's mean forward log return minus the bottom "
+               "fifth's (at least one series each); after costs: less costs × turnover (sum of weight changes).")
     d = st.columns(3)
     for col, (name, (data, filename, mime)) in zip(d, downloads(done).items()):
         col.download_button(name, data, filename, mime, on_click="ignore", icon=":material/download:",

@@ -32,7 +32,7 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     assert len(table) == 2 * 4 + 3  # four signals at two path counts, then the three naive rankings
     assert table["Signal"].iloc[-1] == "Random ranking — naive"
     verdicts = " ".join(m.value for m in at.markdown)
-    assert "the **momentum (past h bars)**" in verdicts and "rank IC difference" in verdicts
+    assert "the naive **Momentum (past H bars)**" in verdicts and "rank IC difference" in verdicts
     panel = done.result.panel.panel
     assert len(panel) == 2 * 5 * 4
     files = rank_skill.downloads(done)
