@@ -24,6 +24,8 @@ from kronos.settings import ForecastSettings
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.rank_skill import MIN_SERIES_PER_DATE, RankSkillError
 
+from .summary import utc
+
 Progress = Callable[[int, int], None]  # (forecast runs done, runs in all)
 
 
@@ -163,7 +165,7 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
     used = set(panel["series"]) if len(panel) else set()
     last = max(members) if members else None
     ending = [s for s in series if s in used and last is not None and s not in members[last]
-              and (last not in positions[s] or keys[s][-1] <= last or not usable(s, positions[s][last]))]
+              and (keys[s][-1] < last or (last in positions[s] and positions[s][last] + horizon > len(frames[s])))]
     return RankPanel(panel, horizon, step, lookback, len(dates), left_out, ending,
                      [s for s in series if s not in used], guard, round(time.perf_counter() - started, 3),
                      sum(len(m) for m in members.values()) * len(plan.paths))
@@ -190,9 +192,7 @@ def date_rows(forecaster, series: dict, cuts: dict[str, int], settings: Forecast
                                  "a forecaster must read only the bars it is given")
         close = frame["close"].to_numpy(np.float64)
         last = close[c - 1]
-        out.append({"paths": settings.paths, "date": date, "series": name,
-                    "cutoff_time": pd.Timestamp(cutoff_time).tz_convert("UTC") if pd.Timestamp(cutoff_time).tz
-                    else pd.Timestamp(cutoff_time).tz_localize("UTC"),
+        out.append({"paths": settings.paths, "date": date, "series": name, "cutoff_time": utc([cutoff_time])[0],
                     **path_signals(fc.paths, last),
                     "momentum": log_ratio(last, close[c - 1 - h]) if c - 1 - h >= 0 else float("nan"),
                     "reversal": -log_ratio(last, close[c - 2]) if c >= 2 else float("nan"),

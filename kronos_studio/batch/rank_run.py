@@ -55,21 +55,39 @@ def json_safe(obj):
 
 def load_series(entries: list[Entry], lookback: int, window: int, load: dict) -> tuple[dict, dict[str, str]]:
     """The watchlist's bars by series name, through the data-quality gate as ``kronos batch`` reads them
-    (``load``: its ``fixes`` and ``calendar``), and the series that have none, with their reason. A file is
-    read whole and gated for ``lookback`` bars; a fetched series asks its source for the ``window`` bars the
-    cut-offs span (a source returns only the bars asked for)."""
+    (``load``: its ``fixes`` and ``calendar``), and the series that have none, with their reason. A source
+    returns only the bars asked for, so each entry asks for what it needs (``history_wanted``)."""
     series, failed = {}, {}
-    files = [e for e in entries if e.file is not None]
-    fetched = [e for e in entries if e.file is None]
     fixes, calendar = tuple(load.get("fixes", ())), load.get("calendar")
-    for group, history in ((files, lookback), (fetched, window)):
-        for loaded in load_entries(group, history, None, fixes, calendar) if group else ():
+    groups: dict[int, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(history_wanted(e, lookback, window), []).append(e)
+    for history, group in groups.items():
+        for loaded in load_entries(group, history, None, fixes, calendar):
             if loaded.error is not None:
                 failed[loaded.entry.series] = loaded.error
             else:
                 series[loaded.entry.series] = loaded.bars
     order = [e.series for e in entries]
     return {s: series[s] for s in order if s in series}, {s: failed[s] for s in order if s in failed}
+
+
+def history_wanted(entry: Entry, lookback: int, window: int) -> int:
+    """Bars to ask for: a file is read whole (gated for ``lookback`` bars); a bundled sample whole too (its
+    bars are on this machine, and samples end on different dates, so a tail of each could miss the dates
+    they share); a fetched series the ``window`` the cut-offs span back from now."""
+    from data_sources.sources import SAMPLE_PICKER, SOURCES
+
+    if entry.file is not None:
+        return lookback
+    if SOURCES[entry.source].input == SAMPLE_PICKER:
+        from data_sources import load_sample
+
+        try:
+            return max(lookback, len(load_sample(entry.symbol)))
+        except Exception:  # an unknown sample: load_entry says why in its row
+            return lookback
+    return window
 
 
 def evaluate_watchlist(forecaster, entries: list[Entry], settings: ForecastSettings, plan: RankPlan,

@@ -200,8 +200,8 @@ def rank_report(panel: pd.DataFrame, horizon: int, step: int, costs_bps: float =
         ics = {s: per_date_ic(part, s) for s in SIGNALS + BASELINES}
         signals[str(p)] = {s: signal_stats(part, s, lag, costs_bps, ics[s]) for s in SIGNALS}
         vs[str(p)] = {s: {b: paired(ics[s], ics[b], lag) for b in BASELINES} for s in SIGNALS}
-    reference = panel[panel["paths"] == counts[-1]]
-    baselines = {b: signal_stats(reference, b, lag, costs_bps, ics[b] if p == counts[-1] else None) for b in BASELINES}
+    reference = panel[panel["paths"] == counts[-1]]  # the loop's last: ``ics`` are of this part
+    baselines = {b: signal_stats(reference, b, lag, costs_bps, ics[b]) for b in BASELINES}
     return {"nw_lag": lag, "costs_bps": costs_bps, "paths": counts, "signals": signals, "baselines": baselines,
             "versus_baselines": vs}
 

@@ -166,6 +166,7 @@ def test_an_fx_pair_and_equities_are_aligned_by_their_own_calendars():
                            RankPlan(cutoffs=30, step=1, paths=(4,)))
     rows = result.panel
     assert result.left_out["fewer_than_3_series"] == 1  # 2019-07-04: only the FX pair has a bar
+    assert result.ending_early == []  # a stock's holiday is not the end of its bars
     assert pd.Timestamp("2019-07-04") not in set(rows["date"])
     assert rows.groupby("date")["series"].nunique().eq(4).all()  # every other date holds all four
     for name, b in bars.items():
@@ -273,3 +274,17 @@ def test_each_path_count_scores_the_same_dates():
     assert result.forecasts == 2 * 6 * 6
     report = rank_report(result.panel, HORIZON, HORIZON)
     assert set(report["signals"]) == {"1", "4"}
+
+
+def test_bundled_samples_ending_on_different_dates_are_read_whole():
+    """A source returns the bars asked for, counted back from its last: a tail of each sample would miss the
+    years the samples share (the bokeh stocks end in 2013, the arch indices in 2018)."""
+    from kronos_studio.batch.rank_run import load_series
+    from kronos_studio.batch.watchlist import symbol_entries
+
+    names = ["IBM daily 2000-2013 (bundled)", "S&P 500 index daily 1999-2018 (arch)"]
+    series, failed = load_series(symbol_entries([("sample", n, "1d", None) for n in names]), 100, 300, {})
+    assert failed == {}
+    for bars in series.values():
+        ts = pd.DatetimeIndex(bars.frame["timestamp"])
+        assert ts[0].year <= 2000 and (ts.year == 2012).sum() > 200  # both hold the years they share
