@@ -51,6 +51,7 @@ def run_evaluate(args) -> int:
     from kronos_studio.batch.rank_run import evaluate_watchlist
     from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
     from kronos_studio.evaluation.rank_skill import RankSkillError
+    from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.forecasters import resolve
 
     from .common import cli_device, sampling_settings
@@ -82,7 +83,9 @@ def run_evaluate(args) -> int:
         result = evaluate_watchlist(forecaster, entries, settings, plan,
                                     {"fixes": tuple(args.fix), "calendar": args.calendar},
                                     progress if bar else None)
-    except (RankSkillError, LookAheadError, ValueError) as e:  # TrainingPeriodError is a ValueError
+    except TrainingPeriodError as e:
+        raise CliError(f"{str(e).splitlines()[0]} (--include-trained)") from None
+    except (RankSkillError, LookAheadError, ValueError) as e:
         raise CliError(str(e).splitlines()[0]) from None
     finally:
         if bar is not None:

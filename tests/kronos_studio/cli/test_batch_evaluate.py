@@ -56,7 +56,7 @@ def test_evaluate_writes_the_report_and_a_panel_that_recomputes_it(watchlist, tm
 def test_evaluate_refuses_dates_inside_the_training_period_by_default(watchlist):
     r = run_cli("batch", watchlist, "--evaluate", "--horizon", 5, "--cutoffs", 5, "--paths", 2, "--quiet")
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "all 5 cut-off dates fall inside the model's training period" in r.stderr
+    assert "all 5 cut-off dates fall inside the model's training period" in r.stderr and "(--include-trained)" in r.stderr
 
 
 def test_several_path_counts_need_evaluate(watchlist, tmp_path):
