@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app_support import screener, sidebar, source_inputs
+from app_support import rank_skill, screener, sidebar, source_inputs
 from kronos_studio.batch.watchlist import WatchlistError
 
 st.title("Screener")
@@ -49,6 +49,7 @@ if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="
 run = screener.latest()
 if run is None:
     st.info("Press **Run screener** to forecast every series of the watchlist.")
+    rank_skill.section(watchlist, settings, tuple(fixes), (calendar or None) if watchlist.files else None)
     st.stop()
 
 rows = run.rows
@@ -113,3 +114,5 @@ st.subheader("Downloads")
 d = st.columns(4)
 for col, (name, (data, filename, mime)) in zip(d, screener.downloads(run).items()):
     col.download_button(name, data, filename, mime, on_click="ignore", icon=":material/download:")
+
+rank_skill.section(watchlist, settings, tuple(fixes), (calendar or None) if watchlist.files else None)

@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers, for every series (e.g. sort, drop_duplicates); "
                         "repeatable")
-    p.add_argument("--out", required=True, help="results Parquet: one row per series")
+    p.add_argument("--out", default=None, help="results Parquet: one row per series (required without --evaluate)")
     p.add_argument("--steps-out", default=None, help="optional Parquet of per-step quantiles (series x step)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: this process (default); ray: actors on a Ray cluster")
@@ -49,6 +49,10 @@ def register(sub) -> None:
     p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from .batch_evaluate import add_evaluate_options, path_counts
+
+    add_evaluate_options(p)
+    p._option_string_actions["--paths"].type = path_counts  # several counts with --evaluate
     p.set_defaults(func=run_batch_command)
 
 
@@ -59,8 +63,16 @@ def run_batch_command(args) -> int:
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import read_watchlist
 
+    from .batch_evaluate import run_evaluate, single_paths
     from .common import cli_device, sampling_settings
 
+    if isinstance(args.paths, int):
+        args.paths = (args.paths,)  # the default, not parsed
+    if args.evaluate:
+        return run_evaluate(args)
+    single_paths(args)
+    if args.out is None:
+        raise CliError("--out is required (a .parquet file for the rows), unless --evaluate")
     if args.engine == "local" and (args.ray_address or args.workers):
         raise CliError("--ray-address and --workers apply to --engine ray")
     if not str(args.out).endswith((".parquet", ".pq")):

@@ -36,16 +36,24 @@ def batch_run(body, settings):
     extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
     batch_settings = BatchSettings(settings, **extra)
 
-    def run(folder: Path):
-        from kronos_studio.batch.engine import BatchRun, run_batch
-
+    def write_entries(folder: Path) -> list:
         inputs = folder / "inputs"
         inputs.mkdir()
         entries = []
         for name, text in files:
             (inputs / f"{name}.csv").write_text(text)
             entries.append(Entry(series=name, file=str(inputs / f"{name}.csv")))
-        entries += symbol_entries(symbols)
+        return entries + symbol_entries(symbols)
+
+    if body.evaluate is not None:
+        from .rank_job import rank_run
+
+        return rank_run(body, settings, write_entries)
+
+    def run(folder: Path):
+        from kronos_studio.batch.engine import BatchRun, run_batch
+
+        entries = write_entries(folder)
         out = folder / "results.parquet"
         result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
                                                              calendar=body.calendar))

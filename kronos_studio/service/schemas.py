@@ -75,8 +75,21 @@ class BatchSeries(Strict):
     exchange: str | None = None
 
 
+class BatchEvaluate(Strict):
+    """``kronos batch --evaluate``: does the ranking work? Scored on past cut-off dates, not forecast now."""
+
+    cutoffs: int = Field(20, ge=1, le=500, description="past cut-off dates")
+    step: int | None = Field(None, ge=1, description="dates between cut-offs (default: the horizon)")
+    paths: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=8,
+                             description="path counts, each scored on the same dates (the request's paths is ignored)")
+    costs_bps: float = Field(0.0, ge=0, lt=10_000, description="cost per unit turnover of the long-short spread")
+    include_training_period: bool = False
+
+
 class BatchOptions(Strict):
     series: list[BatchSeries] = Field(..., min_length=1)
+    evaluate: BatchEvaluate | None = Field(None, description="score the ranking on past cut-offs instead; the job's "
+                                                             "result is the JSON report with its panel")
     model: str | None = None
     fix: list[str] = Field(default_factory=list)
     calendar: str | None = None

@@ -19,6 +19,8 @@ def batch(body: BatchRequest, who: Who, service: Shared):
     """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
     settings = forecast_settings(body)
     service.limits.check_path_steps(settings.paths, settings.horizon)
+    if body.evaluate is not None:  # each path count is sampled at every cut-off date
+        service.limits.check_path_steps(max(body.evaluate.paths), settings.horizon)
     run = batch_run(body, settings)
     return service.jobs.submit(who, "batch", run).public()
 
@@ -32,16 +34,23 @@ def job_status(job_id: str, who: Who, service: Shared):
 @router.get("/v1/jobs/{job_id}/result")
 @answers
 def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
-    """The finished job's rows as JSON, or the Parquet file (``format=parquet``)."""
+    """The finished job's rows as JSON, or the Parquet file (``format=parquet``); for an evaluating batch, its
+    report with the panel, or the panel as Parquet."""
     job = service.jobs.get(who, job_id)
     if job.status != "done":
         detail = f"job '{job_id}' is {job.status}" + (f": {job.error}" if job.error else
                                                      ": ask again when GET /v1/jobs/{id} says done")
         raise ServiceError(409, detail)
+    ranked = job.result.suffix == ".json"  # an evaluating batch: the report, its panel beside it
     if format == "parquet":
-        return FileResponse(job.result, media_type="application/vnd.apache.parquet", filename=job.result.name)
+        table = job.result.with_name("panel.parquet") if ranked else job.result
+        return FileResponse(table, media_type="application/vnd.apache.parquet", filename=table.name)
     if format != "json":
         raise ServiceError(422, f"format must be json or parquet, got '{format}'")
+    if ranked:
+        import json
+
+        return json.loads(job.result.read_text())
     import pandas as pd
 
     return {"rows": records(pd.read_parquet(job.result))}

@@ -1,0 +1,239 @@
+"""The Screener's "Does the ranking work?": the cross-sectional walk-forward of the current watchlist
+(``kronos_studio.batch.rank_run``) under a progress bar, kept per session, and what the page draws of it:
+the IC per date with its cumulative sum, the return per signal bucket, the IC against the path count, the
+signals × statistics table with intervals beside the naive rankings, and the panel's downloads."""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from kronos_studio.batch.cross_section import RankPlan
+from kronos_studio.batch.watchlist import Entry
+
+from .screener import RunSettings
+
+RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
+DEFAULT_CUTOFFS = 20
+DEFAULT_PATH_COUNTS = (1, 5, 10)
+PATH_CHOICES = (1, 2, 5, 10, 20, 30, 50, 100)
+SIGNAL_LABELS = {"expected_log_return": "Expected return (mean of paths)", "median_log_return": "Median return",
+                 "p_up": "P(up)", "mean_over_sd": "Mean / σ of paths", "momentum": "Momentum (past H bars)",
+                 "reversal": "Reversal (−last bar)", "random": "Random ranking"}
+TABLE_COLUMNS = {"signal": "Signal", "paths": "Paths", "rank_ic_mean": "Rank IC", "rank_ic_ci95_low": "95% low",
+                 "rank_ic_ci95_high": "95% high", "rank_ic_nw_t": "NW t", "ic_mean": "IC", "ic_ir": "IC IR",
+                 "hit_rate": "IC > 0", "spread_mean": "Spread", "spread_after_costs_mean": "After costs",
+                 "turnover": "Turnover", "dates": "Dates"}
+UP, DOWN, LINE = "#2a9d8f", "#e76f51", "#1f77b4"
+TABLE_ROW_PX = 35  # Streamlit's row height: the table is drawn whole, without a scroll bar
+TABLE_FORMATS = {**{c: st.column_config.NumberColumn(format="%+.3f")
+                    for c in ("Rank IC", "95% low", "95% high", "IC", "IC IR")},
+                 "NW t": st.column_config.NumberColumn(format="%+.2f"),
+                 "IC > 0": st.column_config.NumberColumn(format="percent"),
+                 **{c: st.column_config.NumberColumn(format="%+.4f") for c in ("Spread", "After costs")},
+                 "Turnover": st.column_config.NumberColumn(format="%.2f"),
+                 "Paths": st.column_config.NumberColumn(format="%d")}
+
+
+@dataclass
+class RankRun:
+    watchlist: str  # what was evaluated, in words
+    settings: RunSettings
+    plan: RankPlan
+    result: object  # kronos_studio.batch.rank_run.RankResult
+    elapsed_s: float
+
+
+def plan_inputs(horizon: int) -> RankPlan:
+    """The section's inputs: cut-offs, step, path counts, costs and the training-period switch."""
+    from . import trust
+
+    c = st.columns(4)
+    cutoffs = c[0].number_input("Cut-off dates", 5, 500, DEFAULT_CUTOFFS, key="rk_cutoffs",
+                                help="Past dates at which every series is forecast from the bars before it")
+    step = c[1].number_input("Bars between cut-offs", 1, 2000, horizon, key="rk_step",
+                             help="At least the horizon: the forward returns scored do not overlap")
+    counts = c[2].multiselect("Path counts", PATH_CHOICES, list(DEFAULT_PATH_COUNTS), key="rk_paths",
+                              help="The same dates scored for each count: does sampling more paths rank better?")
+    costs = c[3].number_input("Costs (bps per unit turnover)", 0.0, 500.0, 5.0, 0.5, key="rk_costs",
+                              help="Paid on every unit of weight the long-short portfolio trades at a cut-off")
+    include = trust.include_trained_toggle("rk_include_trained")
+    return RankPlan(int(cutoffs), int(step), tuple(sorted(counts)) or DEFAULT_PATH_COUNTS, bool(include), float(costs))
+
+
+def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: str, load: dict) -> RankRun:
+    """The walk-forward of ``entries`` under a progress bar (``load``: the gate's fixes and the files'
+    calendar); raises what ``evaluate_watchlist`` raises."""
+    from kronos_studio.batch.rank_run import evaluate_watchlist
+    from kronos_studio.forecasters import resolve
+
+    from .models import warm_up
+
+    warm_up().torch_ready.wait()
+    bar = st.progress(0.0, text=f"Loading {len(entries)} series and {settings.model_label}…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Forecast {done} of {total} cut-off dates × path counts")
+
+    started = time.perf_counter()
+    try:
+        result = evaluate_watchlist(resolve(settings.model_ref), entries, settings.forecast, plan, load, progress)
+    finally:
+        bar.empty()
+    out = RankRun(watchlist, settings, plan, result, time.perf_counter() - started)
+    st.session_state[RESULT_KEY] = out
+    return out
+
+
+def latest() -> RankRun | None:
+    return st.session_state.get(RESULT_KEY)
+
+
+def refusal(e: Exception) -> str:
+    """Why the section could not run, in one line, with the switch to use when the guard refused it."""
+    from . import trust
+
+    return trust.refusal_detail(e)
+
+
+def summary_table(report: dict) -> pd.DataFrame:
+    """Signals × statistics for every path count, the naive rankings below, with readable names."""
+    from kronos_studio.batch.rank_run import summary_frame
+
+    frame = summary_frame(report).fillna(value=float("nan")).infer_objects()  # a missing number shows empty
+    frame["signal"] = [SIGNAL_LABELS.get(s.replace(" (baseline)", ""), s) + (" — naive" if "baseline" in s else "")
+                       for s in frame["signal"]]
+    return frame[[c for c in TABLE_COLUMNS if c in frame.columns]].rename(columns=TABLE_COLUMNS)
+
+
+def verdicts(report: dict) -> list[str]:
+    """One sentence per naive ranking: does the model's expected return (at the largest path count) beat it?"""
+    top = str(report["paths"][-1])
+    out = []
+    for name, vs in report["versus_baselines"][top]["expected_log_return"].items():
+        lo, hi = vs["rank_ic_diff_ci95"]
+        if lo is None or hi is None:
+            out.append(f"No interval against the naive **{SIGNAL_LABELS[name]}**: too few dates with both ICs.")
+            continue
+        word = "beats" if vs["beats"] else "does not beat" if hi > 0 else "is beaten by"
+        out.append(f"The model's ranking {word} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
+                   f"{vs['rank_ic_diff_mean']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {vs['dates']} dates).")
+    return out
+
+
+def ic_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
+    """Rank IC per cut-off date (bars, green above 0) and its cumulative sum (line, right axis)."""
+    from kronos_studio.evaluation.rank_skill import per_date_ic
+
+    panel = run_.result.panel.panel
+    ics = per_date_ic(panel[panel["paths"] == run_.plan.paths[-1]], signal).dropna(subset=["rank_ic"])
+    fig = go.Figure()
+    fig.add_bar(x=ics["date"], y=ics["rank_ic"], name="rank IC", marker_color=[UP if v > 0 else DOWN for v in ics["rank_ic"]])
+    fig.add_scatter(x=ics["date"], y=ics["rank_ic"].cumsum(), name="cumulative", yaxis="y2", line_color=LINE)
+    fig.update_layout(title=f"Rank IC per date ({run_.plan.paths[-1]} paths)", yaxis_title="rank IC (bars)",
+                      yaxis2={"title": "cumulative (line)", "overlaying": "y", "side": "right", "showgrid": False,
+                              "tickformat": ".2f"},
+                      height=340, margin={"t": 60, "b": 30}, showlegend=False)
+    return fig
+
+
+def quantile_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
+    """Mean forward log return per signal bucket (1 = ranked lowest): a working ranking rises left to right."""
+    from kronos_studio.evaluation.rank_skill import quantile_returns
+
+    panel = run_.result.panel.panel
+    q = quantile_returns(panel[panel["paths"] == run_.plan.paths[-1]], signal)
+    fig = go.Figure(go.Bar(x=q["bucket"].astype(str), y=q["realised"] * 100,
+                           marker_color=[UP if v > 0 else DOWN for v in q["realised"]]))
+    fig.update_layout(title="Return by signal bucket", xaxis_title="bucket (1 = ranked lowest)",
+                      yaxis_title="mean forward log return (%)", height=340, margin={"t": 60, "b": 30})
+    return fig
+
+
+def paths_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
+    """Rank IC with its 95% interval against the number of sampled paths."""
+    from kronos_studio.evaluation.rank_skill import scaling_table
+
+    t = scaling_table(run_.result.report, signal)
+    fig = go.Figure(go.Scatter(x=t["paths"], y=t["rank_ic_mean"], mode="lines+markers", line_color=LINE,
+                               error_y={"type": "data", "symmetric": False, "array": t["ci_high"] - t["rank_ic_mean"],
+                                        "arrayminus": t["rank_ic_mean"] - t["ci_low"]}))
+    fig.add_hline(y=0, line_dash="dot", line_color="#888")
+    fig.update_layout(title="Rank IC against paths", xaxis_title="sampled paths", yaxis_title="rank IC (95% interval)",
+                      xaxis={"type": "log" if len(t) > 2 else "linear", "tickvals": list(t["paths"])},
+                      height=340, margin={"t": 60, "b": 30})
+    return fig
+
+
+def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
+    """The per-(path count, date, series) panel as CSV and Parquet, and the report as JSON."""
+    import json
+
+    panel = run_.result.panel.panel
+    buffer = io.BytesIO()
+    panel.to_parquet(buffer, index=False)
+    return {"Panel (CSV)": (panel.to_csv(index=False).encode(), "rank_panel.csv", "text/csv"),
+            "Panel (Parquet)": (buffer.getvalue(), "rank_panel.parquet", "application/vnd.apache.parquet"),
+            "Report (JSON)": (json.dumps(run_.result.to_json(), indent=1).encode(), "rank_report.json",
+                              "application/json")}
+
+
+def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: str | None) -> None:
+    """The whole section: its inputs, the run button, and the latest run's charts, table and downloads
+    (``watchlist``: the page's ``screener.WatchlistInputs``)."""
+    from kronos_studio.batch.watchlist import WatchlistError
+
+    from . import trust
+    from .charts import CHART_CONFIG
+
+    st.header("Does the ranking work?", anchor="rank-skill")
+    st.caption("At each past cut-off date every series of the watchlist is forecast from the bars before it only; "
+               "the model's ranking (expected return, median, P(up), mean/σ of the paths) is then compared with the "
+               f"returns that followed over {settings.forecast.horizon} bars: rank IC with a Newey–West interval, "
+               "the top-minus-bottom fifth after costs, beside naive rankings on the same dates.")
+    plan = plan_inputs(settings.forecast.horizon)
+    if st.button("Evaluate the ranking", icon=":material/leaderboard:", key="rk_run"):
+        try:
+            run(watchlist.entries(), settings, plan, watchlist.label, {"fixes": tuple(fixes), "calendar": calendar})
+        except WatchlistError as e:
+            st.error(f"**Check the watchlist:** {e}")
+        except Exception as e:  # too few dates or series, mixed intervals, the guard, the model: one message
+            st.error(f"**The ranking could not be evaluated.** {refusal(e)}")
+    done = latest()
+    if done is None:
+        st.info("Press **Evaluate the ranking** to score the watchlist's ranking on past cut-off dates.")
+        return
+    report = done.result.report
+    trust.in_sample_banner(report["guard"], report["dates"] + report["dates_left_out"].get("training_period", 0))
+    left = report["dates_left_out"]
+    st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} series · horizon "
+               f"{report['horizon']}, step {report['step']} · Newey–West lag {report['nw_lag']} · "
+               f"{left.get('fewer_than_3_series', 0)} dates with fewer than 3 series and "
+               f"{left.get('training_period', 0)} inside the training period left out · {done.elapsed_s:.1f} s")
+    if report["series_ending_early"]:
+        st.caption("Ending before the last cut-off (used where they have bars): "
+                   + ", ".join(report["series_ending_early"]))
+    for name, why in report["series_failed"].items():
+        st.warning(f"**{name}** left out: {why}")
+    for line in verdicts(report):
+        st.markdown(f"- {line}")
+    a, b, c = st.columns(3)
+    a.plotly_chart(ic_chart(done), key="rk_ic_chart", config=CHART_CONFIG)
+    b.plotly_chart(quantile_chart(done), key="rk_quantile_chart", config=CHART_CONFIG)
+    c.plotly_chart(paths_chart(done), key="rk_paths_chart", config=CHART_CONFIG)
+    table = summary_table(report)
+    st.dataframe(table, key="rk_table", hide_index=True, height=TABLE_ROW_PX * (len(table) + 1) + 3,
+                 column_config=TABLE_FORMATS)
+    st.caption("Charts: the model's expected return (mean of the paths' log returns) at the largest path count. "
+               "Rank IC: Spearman correlation across the series of a date between the signal and the forward log "
+               "return, averaged over dates; 95% interval and t from Newey–West (overlap-robust). IC > 0: the share "
+               "of dates with a positive IC. Spread: the top fifth's mean forward log return minus the bottom "
+               "fifth's (at least one series each); after costs: less costs × turnover (sum of weight changes).")
+    d = st.columns(3)
+    for col, (name, (data, filename, mime)) in zip(d, downloads(done).items()):
+        col.download_button(name, data, filename, mime, on_click="ignore", icon=":material/download:",
+                            key=f"rk_download_{filename}")

@@ -1,0 +1,148 @@
+"""``kronos batch WATCHLIST --evaluate``: does the screener's ranking work on this watchlist? The
+cross-sectional walk-forward (``kronos_studio.batch.rank_run``): IC, rank IC, Newey–West intervals,
+spreads after costs, naive rankings, one score per path count; a table on stdout, the JSON and the panel."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import CliError, positive
+
+
+def path_counts(text: str) -> tuple[int, ...]:
+    """``--paths``: one count, or (with --evaluate) several, comma-separated: 1,5,10,30."""
+    try:
+        counts = tuple(int(x) for x in str(text).split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--paths takes a count like 30, or counts like 1,5,10 with --evaluate, "
+                                         f"got '{text}'") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"--paths counts must be 1 or more, got '{text}'")
+    return tuple(sorted(set(counts)))
+
+
+def add_evaluate_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("does the ranking work? (--evaluate)")
+    g.add_argument("--evaluate", action="store_true",
+                   help="score the ranking on past cut-off dates instead of forecasting now: IC, rank IC with "
+                        "Newey-West intervals, top-minus-bottom spreads after costs, against naive rankings")
+    g.add_argument("--cutoffs", type=positive(int), default=20, help="past cut-off dates (default 20)")
+    g.add_argument("--step", type=positive(int), default=None,
+                   help="dates between cut-offs (default: the horizon, so forward returns do not overlap)")
+    g.add_argument("--costs", type=float, default=0.0, metavar="BPS",
+                   help="cost per unit turnover of the long-short spread, in basis points (default 0)")
+    g.add_argument("--include-trained", action="store_true",
+                   help="keep cut-off dates inside the model's training period (left out by default: memory, not "
+                        "forecasting)")
+    g.add_argument("--json", default=None, metavar="OUT", help="the report and the per-(date, series) panel as JSON")
+    g.add_argument("--panel", default=None, metavar="OUT.parquet", help="the per-(date, series) panel as Parquet")
+
+
+def single_paths(args) -> None:
+    """Without --evaluate, --paths is one count."""
+    if len(args.paths) > 1:
+        raise CliError(f"--paths takes one count without --evaluate, got {','.join(map(str, args.paths))}")
+    args.paths = args.paths[0]
+
+
+def run_evaluate(args) -> int:
+    from kronos.checkpoints import CheckpointError
+    from kronos_studio.batch.cross_section import LookAheadError, RankPlan
+    from kronos_studio.batch.rank_run import evaluate_watchlist
+    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+    from kronos_studio.evaluation.rank_skill import RankSkillError
+    from kronos_studio.evaluation.trust import TrainingPeriodError
+    from kronos_studio.forecasters import resolve
+
+    from .common import cli_device, sampling_settings
+
+    if args.engine != "local":
+        raise CliError("--evaluate runs on the local engine: drop --engine ray")
+    if args.panel is not None and not str(args.panel).endswith((".parquet", ".pq")):
+        raise CliError(f"--panel must be a .parquet file, got '{args.panel}'")
+    counts = args.paths
+    settings = sampling_settings(argparse.Namespace(**{**vars(args), "paths": counts[-1]}))
+    try:
+        plan = RankPlan(cutoffs=args.cutoffs, step=args.step, paths=counts, include_trained=args.include_trained,
+                        costs_bps=args.costs)
+        entries = read_watchlist(args.watchlist)
+        forecaster = resolve(args.model, device=cli_device(args))
+    except (ValueError, WatchlistError, CheckpointError, FileNotFoundError) as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="cut-off dates", unit="date", file=sys.stderr, leave=False)
+
+    def progress(done, total):
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    try:
+        result = evaluate_watchlist(forecaster, entries, settings, plan,
+                                    {"fixes": tuple(args.fix), "calendar": args.calendar},
+                                    progress if bar else None)
+    except TrainingPeriodError as e:
+        raise CliError(f"{str(e).splitlines()[0]} (--include-trained)") from None
+    except (RankSkillError, LookAheadError, ValueError) as e:
+        raise CliError(str(e).splitlines()[0]) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        result.write_json(args.json)
+    if args.panel:
+        result.write_panel(args.panel)
+    print(report_text(result.report))
+    for name, why in result.failed.items():
+        print(f"kronos: warning: {name} left out: {why}", file=sys.stderr)
+    return 0
+
+
+def report_text(report: dict) -> str:
+    """The report for a terminal: what was scored, then rank IC with its interval per signal and path count,
+    the spreads, the naive rankings and whether the model's ranking beats each."""
+    left = report["dates_left_out"]
+    lines = [f"{report['dates']} cut-off dates x {report['series']} series, horizon {report['horizon']}, step "
+             f"{report['step']}, Newey-West lag {report['nw_lag']}, costs {report['costs_bps']:g} bps per unit turnover"
+             f" ({left.get('fewer_than_3_series', 0)} dates with fewer than 3 series and "
+             f"{left.get('training_period', 0)} inside the model's training period left out)"]
+    guard = report.get("guard") or {}
+    if guard.get("in_training_period_included") and guard.get("in_training_period"):
+        lines.append(f"warning: {guard['in_training_period']} dates are inside the model's training period "
+                     f"({guard['training_period']}): their ranking partly measures memory, not forecasting")
+    if report["series_ending_early"]:
+        lines.append(f"series ending before the last cut-off (used where they have bars): "
+                     f"{', '.join(report['series_ending_early'])}")
+    lines.append(f"{'signal':<22}{'paths':>6}{'rank IC':>9}{'95% interval':>20}{'NW t':>7}{'IC':>8}{'hit':>6}"
+                 f"{'spread':>9}{'after costs':>12}{'turnover':>9}")
+
+    def row(name, paths, s):
+        lo, hi = s["rank_ic_ci95"]
+        return (f"{name:<22}{paths:>6}{fmt(s['rank_ic_mean']):>9}{'(' + fmt(lo) + ' to ' + fmt(hi) + ')':>20}"
+                f"{fmt(s['rank_ic_nw_t'], 2):>7}{fmt(s['ic_mean']):>8}{plain(s['hit_rate']):>6}"
+                f"{fmt(s['spread_mean'], 4):>9}{fmt(s['spread_after_costs_mean'], 4):>12}{plain(s['turnover']):>9}")
+
+    for paths, by_signal in report["signals"].items():
+        lines += [row(signal, paths, s) for signal, s in by_signal.items()]
+    lines += [row(f"{name} (naive)", "", s) for name, s in report["baselines"].items()]
+    top = str(report["paths"][-1])
+    for name, vs in report["versus_baselines"][top]["expected_log_return"].items():
+        lo, hi = vs["rank_ic_diff_ci95"]
+        verdict = ("no interval (too few dates)" if hi is None else "beats it" if vs["beats"]
+                   else "does not beat it" if hi > 0 else "is beaten by it")
+        lines.append(f"expected_log_return ({top} paths) vs {name}: rank IC {fmt(vs['rank_ic_diff_mean'])} "
+                     f"({fmt(lo)} to {fmt(hi)}): {verdict}")
+    rate = 60 * report["forecasts"] / report["elapsed_s"] if report["elapsed_s"] else float("nan")
+    lines.append(f"{report['forecasts']} forecasts (series x cut-offs x path counts) in {report['elapsed_s']:.1f} s: "
+                 f"{rate:,.0f} series x cut-offs per minute")
+    return "\n".join(lines)
+
+
+def fmt(x, decimals: int = 3) -> str:
+    return "n/a" if x is None else f"{x:+.{decimals}f}"
+
+
+def plain(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"

@@ -1,0 +1,56 @@
+"""The Screener's "Does the ranking work?" in headless Chromium: the bundled daily samples scored on past
+cut-off dates at two path counts; the three charts, the table of signals beside the naive rankings, and the
+panel downloaded as CSV. Screenshots go to test-artifacts/. The server and browser fixtures are test_browser's."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import test_browser
+from test_browser import IDLE, no_exceptions, open_app, set_number, shot
+
+pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
+app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
+
+DAILY = ["AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
+         "GOOG daily 2004-2013 (bundled)"]
+
+
+def pick_samples(page, names) -> None:
+    box = page.get_by_test_id("stMultiSelect").filter(has_text="Samples").first
+    box.get_by_role("button", name="Clear all").click()
+    page.wait_for_selector(IDLE)
+    for name in names:
+        box.locator("input").click()
+        box.locator("input").fill(name)
+        page.get_by_role("option", name=name, exact=True).click()
+        page.wait_for_selector(IDLE)
+    page.keyboard.press("Escape")
+
+
+def test_the_ranking_section_scores_the_daily_samples(page, app_url):
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    set_number(page, "Horizon (bars)", 5)
+    page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
+    expect(page.get_by_role("heading", name="Does the ranking work?")).to_be_visible(timeout=60_000)
+    pick_samples(page, DAILY)
+    set_number(page, "Cut-off dates", 6)
+    page.get_by_role("button", name="Evaluate the ranking").click()
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(3, timeout=180_000)
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_text("Rank IC per date")).to_have_count(1)
+    expect(page.get_by_text("Rank IC against paths")).to_have_count(1)
+    expect(page.get_by_text("6 cut-off dates × 4 series")).to_be_visible()
+    expect(page.get_by_text("rank IC difference").first).to_be_visible()
+    bars = page.locator('[data-testid="stPlotlyChart"] .barlayer .point')
+    assert bars.count() >= 6 + 2, bars.count()  # one bar per date, and the signal buckets
+    no_exceptions(page)
+    page.get_by_role("heading", name="Does the ranking work?").scroll_into_view_if_needed()
+    shot(page, "screener_rank_skill.png")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Panel (CSV)").click()
+    panel = pd.read_csv(Path(dl.value.path()))
+    assert set(panel["series"]) == set(DAILY) and set(panel["paths"]) == {1, 5, 10}
+    assert panel.groupby("paths")["date"].nunique().eq(6).all()

@@ -1,0 +1,64 @@
+"""``kronos batch WATCHLIST --evaluate``, run as a user would (subprocess), offline: the bundled model on the
+bundled daily samples, the JSON keys, the panel that recomputes the ICs, and the refusals."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+SAMPLES = ("AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
+           "GOOG daily 2004-2013 (bundled)")
+KEYS = {"ic_mean", "ic_std", "ic_ir", "rank_ic_mean", "rank_ic_nw_t", "rank_ic_ci95", "hit_rate", "spread_mean",
+        "spread_after_costs_mean", "turnover", "dates", "series"}
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def watchlist(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rank") / "daily.csv"
+    path.write_text("source,symbol,interval\n" + "".join(f"sample,{name},1d\n" for name in SAMPLES))
+    return path
+
+
+def test_evaluate_writes_the_report_and_a_panel_that_recomputes_it(watchlist, tmp_path):
+    out, panel_file = tmp_path / "rank.json", tmp_path / "panel.parquet"
+    r = run_cli("batch", watchlist, "--evaluate", "--horizon", 5, "--cutoffs", 5, "--paths", "3,1", "--costs", 10,
+                "--include-trained", "--json", out, "--panel", panel_file, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "inside the model's training period" in r.stdout  # the bundled model saw these years: said so
+    assert "expected_log_return" in r.stdout and "momentum (naive)" in r.stdout
+    report = json.loads(out.read_text())
+    assert report["paths"] == [1, 3] and report["dates"] == 5 and report["series"] == 4
+    for count in ("1", "3"):
+        for signal in ("expected_log_return", "median_log_return", "p_up", "mean_over_sd"):
+            assert KEYS <= set(report["signals"][count][signal])
+    assert set(report["baselines"]) == {"momentum", "reversal", "random"}
+    assert all(KEYS <= set(s) for s in report["baselines"].values())
+    panel = pd.DataFrame(report["panel"])
+    assert len(panel) == 2 * 5 * 4 and panel.equals(panel.drop_duplicates())
+    three = panel[panel["paths"] == 3]
+    rank_ics = [stats.spearmanr(g["expected_log_return"], g["realised"]).statistic for _, g in three.groupby("date")]
+    assert report["signals"]["3"]["expected_log_return"]["rank_ic_mean"] == pytest.approx(np.nanmean(rank_ics))
+    parquet = pd.read_parquet(panel_file)
+    assert len(parquet) == len(panel) and {"date", "series", "realised", "momentum", "p_up"} <= set(parquet.columns)
+
+
+def test_evaluate_refuses_dates_inside_the_training_period_by_default(watchlist):
+    r = run_cli("batch", watchlist, "--evaluate", "--horizon", 5, "--cutoffs", 5, "--paths", 2, "--quiet")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "all 5 cut-off dates fall inside the model's training period" in r.stderr and "(--include-trained)" in r.stderr
+
+
+def test_several_path_counts_need_evaluate(watchlist, tmp_path):
+    r = run_cli("batch", watchlist, "--horizon", 5, "--paths", "1,5", "--out", tmp_path / "rows.parquet")
+    assert r.returncode != 0 and "--paths takes one count without --evaluate, got 1,5" in r.stderr

@@ -1,0 +1,290 @@
+"""Does the screener's ranking work: the cross-sectional walk-forward (``kronos_studio.batch.cross_section``)
+and its statistics (``kronos_studio.evaluation.rank_skill``), with stub forecasters whose signal is known."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_sources import Bars
+from kronos.config import BAR_COLUMNS
+from kronos.forecast import Forecast
+from kronos.settings import ForecastSettings
+from kronos_studio.batch.cross_section import LookAheadError, RankPlan, cross_section
+from kronos_studio.evaluation.rank_skill import (
+    RankSkillError,
+    newey_west,
+    newey_west_lag,
+    per_date_ic,
+    rank_report,
+    spreads,
+)
+from kronos_studio.evaluation.training_period import period_until
+from kronos_studio.evaluation.trust import TrainingPeriodError
+
+HORIZON, LOOKBACK = 3, 20
+
+
+class TableForecaster:
+    """A stub whose expected log return for a series at a cut-off is looked up in ``table`` by (the series'
+    id, kept in its volume, the last history bar's time): it never sees a bar after the cut-off, and a
+    cut-off the table does not hold fails the test."""
+
+    key, name, min_history = "table", "planted signal", 2
+
+    def __init__(self, table: dict, period=None):
+        self.table, self.period = table, period
+
+    def lookback(self, horizon):
+        return LOOKBACK
+
+    def describe(self):
+        return {"model": "table"}
+
+    def training_period(self):
+        return self.period
+
+    def sample(self, history, future, settings, progress=None):
+        mu = self.table[(int(history["volume"].iloc[-1]), pd.Timestamp(history["timestamp"].iloc[-1]))]
+        r = mu + 1e-4 * np.random.default_rng(settings.seed).standard_normal(settings.paths)
+        closes = float(history["close"].iloc[-1]) * np.exp(r)
+        paths = np.repeat(np.repeat(closes[:, None, None], settings.horizon, 1), len(BAR_COLUMNS), 2)
+        return Forecast(pd.DatetimeIndex(future), paths.astype(np.float32), paths.mean(0), history, settings, {})
+
+
+def bars_of(sid: int, timestamps, log_returns, interval="1d", calendar="24/7") -> Bars:
+    close = 100 * np.exp(np.cumsum(log_returns))
+    frame = pd.DataFrame({"timestamp": timestamps, "open": close, "high": close * 1.001, "low": close * 0.999,
+                          "close": close, "volume": float(1000 + sid)})
+    return Bars.from_frame(frame, source="file", symbol=f"S{sid}", interval=interval, calendar=calendar,
+                           origin=f"/data/S{sid}.csv")
+
+
+def planted_panel(series=30, cutoffs=30, ic=0.3, seed=0, planted=True):
+    """``series`` daily series whose forward return over each of ``cutoffs`` non-overlapping H-bar windows is
+    beta * signal + noise with correlation ``ic``, and a table forecaster whose expected return is the signal
+    (``planted`` False: an independent random signal instead)."""
+    rng = np.random.default_rng(seed)
+    n = LOOKBACK + HORIZON * cutoffs + HORIZON
+    ts = pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC")
+    starts = [n - HORIZON - HORIZON * j for j in range(cutoffs)]  # the walk-forward's cut-offs, step = H
+    beta = 0.01
+    noise = beta * math.sqrt(1 / ic**2 - 1)
+    bars, table = {}, {}
+    for sid in range(series):
+        r = rng.normal(0, 0.002, n)
+        for c in starts:
+            s = rng.standard_normal()
+            r[c:c + HORIZON] = (beta * s + noise * rng.standard_normal()) / HORIZON
+            table[(1000 + sid, ts[c - 1])] = s if planted else rng.standard_normal()
+        bars[f"S{sid}"] = bars_of(sid, ts, r)
+    return bars, TableForecaster(table)
+
+
+SETTINGS = ForecastSettings(horizon=HORIZON, paths=8, seed=0)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    bars, forecaster = planted_panel()
+    return cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=30, paths=(8,)))
+
+
+def test_a_planted_signal_gives_back_its_ic_within_its_interval(planted):
+    report = rank_report(planted.panel, HORIZON, HORIZON)
+    stats = report["signals"]["8"]["expected_log_return"]
+    assert stats["dates"] == 30 and stats["series"] == 30
+    lo, hi = stats["ic_ci95"]
+    assert lo < 0.3 < hi and lo > 0  # Pearson IC of y = beta s + noise is the planted 0.3
+    rank_lo, rank_hi = stats["rank_ic_ci95"]
+    expected_rank_ic = 6 / math.pi * math.asin(0.3 / 2)  # Spearman's rho of a bivariate normal of correlation 0.3
+    assert rank_lo < expected_rank_ic < rank_hi and rank_lo > 0
+    assert stats["rank_ic_nw_t"] > 2 and stats["spread_mean"] > 0 and stats["hit_rate"] > 0.5
+    vs_random = report["versus_baselines"]["8"]["expected_log_return"]["random"]
+    assert vs_random["beats"] and vs_random["dates"] == 30
+
+
+def test_a_random_signal_has_an_interval_covering_zero():
+    bars, forecaster = planted_panel(series=20, cutoffs=20, planted=False, seed=1)
+    panel = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=20, paths=(8,)))
+    report = rank_report(panel.panel, HORIZON, HORIZON)
+    for stats in (report["signals"]["8"]["expected_log_return"], report["baselines"]["random"]):
+        lo, hi = stats["rank_ic_ci95"]
+        assert lo < 0 < hi
+
+
+def test_the_panel_holds_each_series_own_forward_return_and_the_naive_signals(planted):
+    rows = planted.panel
+    assert len(rows) == 30 * 30
+    for bars_name in ("S0", "S7"):
+        frame = planted_panel()[0][bars_name].frame
+        mine = rows[rows["series"] == bars_name]
+        pos = pd.DatetimeIndex(frame["timestamp"]).get_indexer(pd.DatetimeIndex(mine["cutoff_time"]))
+        close = frame["close"].to_numpy()
+        np.testing.assert_allclose(mine["realised"], np.log(close[pos + HORIZON - 1] / close[pos - 1]))
+        np.testing.assert_allclose(mine["momentum"], np.log(close[pos - 1] / close[pos - 1 - HORIZON]))
+        np.testing.assert_allclose(mine["reversal"], -np.log(close[pos - 1] / close[pos - 2]))
+
+
+class PeekingForecaster(TableForecaster):
+    """Forecasts from its own copy of the whole series, not the history it is handed."""
+
+    def __init__(self, table, full):
+        super().__init__(table)
+        self.full = full
+
+    def sample(self, history, future, settings, progress=None):
+        fc = super().sample(history, future, settings)
+        sid = int(history["volume"].iloc[-1])
+        fc.history = self.full[f"S{sid - 1000}"].frame
+        return fc
+
+
+def test_a_forecaster_that_reads_past_its_cut_off_is_refused():
+    bars, honest = planted_panel(series=4, cutoffs=6)
+    with pytest.raises(LookAheadError, match="at or after its cut-off"):
+        cross_section(PeekingForecaster(honest.table, bars), bars, SETTINGS, RankPlan(cutoffs=6, paths=(4,)))
+
+
+def test_an_fx_pair_and_equities_are_aligned_by_their_own_calendars():
+    """Three NYSE stocks (New York midnight bars, no bar on holidays) and an FX pair (UTC bars every weekday,
+    holidays included) in one list: a date is keyed by each series' local date, a holiday holds only the FX
+    pair (left out, never filled forward), and each return is over the series' own next H bars."""
+    import exchange_calendars as xcals
+
+    rng = np.random.default_rng(3)
+    sessions = xcals.get_calendar("XNYS").sessions_in_range("2019-03-01", "2019-07-31")
+    weekdays = pd.bdate_range("2019-03-01", "2019-07-31")
+    bars = {f"EQ{i}": bars_of(i, pd.DatetimeIndex(sessions).tz_localize("America/New_York"),
+                              rng.normal(0, 0.01, len(sessions)), calendar="XNYS") for i in range(3)}
+    bars["EURUSD"] = bars_of(9, weekdays.tz_localize("UTC"), rng.normal(0, 0.005, len(weekdays)), calendar="FX")
+    table = {(1000 + sid, t): rng.standard_normal() for sid, b in zip((0, 1, 2, 9), bars.values())
+             for t in b.frame["timestamp"]}
+    result = cross_section(TableForecaster(table), bars, ForecastSettings(horizon=2, paths=4, seed=0),
+                           RankPlan(cutoffs=30, step=1, paths=(4,)))
+    rows = result.panel
+    assert result.left_out["fewer_than_3_series"] == 1  # 2019-07-04: only the FX pair has a bar
+    assert result.ending_early == []  # a stock's holiday is not the end of its bars
+    assert pd.Timestamp("2019-07-04") not in set(rows["date"])
+    assert rows.groupby("date")["series"].nunique().eq(4).all()  # every other date holds all four
+    for name, b in bars.items():
+        frame, mine = b.frame, rows[rows["series"] == name]
+        local = pd.DatetimeIndex(frame["timestamp"])
+        pos = local.get_indexer(pd.DatetimeIndex(mine["cutoff_time"]).tz_convert(local.tz))
+        assert (pos > 0).all()
+        assert (local[pos].tz_localize(None).normalize() == pd.DatetimeIndex(mine["date"])).all()
+        close = frame["close"].to_numpy()
+        np.testing.assert_allclose(mine["realised"], np.log(close[pos + 1] / close[pos - 1]))
+
+
+def test_newey_west_t_is_statsmodels_hac_and_the_textbook_formula():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(5)
+    e = rng.standard_normal(120)
+    y = 0.1 + np.convolve(e, [1, 0.6, 0.3])[:120]  # an MA(2): autocorrelated, as overlapping returns are
+    lag = 4
+    got = newey_west(y, lag)
+    fit = sm.OLS(y, np.ones((120, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lag}, use_t=True)
+    assert got.t == pytest.approx(float(fit.tvalues[0]), rel=1e-12)
+    assert got.ci95 == pytest.approx(tuple(fit.conf_int(0.05)[0]), rel=1e-12)
+    u = y - y.mean()
+    gamma = [u[k:] @ u[:len(u) - k] / len(u) for k in range(lag + 1)]
+    long_run = gamma[0] + 2 * sum((1 - k / (lag + 1)) * gamma[k] for k in range(1, lag + 1))
+    assert got.t == pytest.approx(y.mean() / math.sqrt(long_run / len(y)), rel=1e-9)
+    assert got.ci95[0] < y.mean() < got.ci95[1]
+    assert newey_west_lag(100, horizon=10, step=1) == 9  # the forward returns overlap 9 bars
+    assert newey_west_lag(100, horizon=5, step=5) == 4  # no overlap: Newey-West's rule floor(4 (T/100)^(2/9))
+
+
+def test_costs_reduce_the_spread_by_turnover_times_cost_exactly():
+    """Five series, three dates: the top and bottom one held (k = 1)."""
+    signal = {"2024-01-01": [5, 4, 3, 2, 1], "2024-01-02": [5, 2, 3, 4, 1], "2024-01-03": [4, 5, 3, 2, 1]}
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame([{"date": pd.Timestamp(date), "series": name, "sig": float(v),
+                           "realised": float(rng.normal(0, 0.01))}
+                          for date, values in signal.items() for name, v in zip("ABCDE", values)])
+    costs = 25.0
+    out = spreads(panel, "sig", costs)
+    # long A / short E (entered from cash), the same again (nothing traded), long B / short E (A out, B in)
+    np.testing.assert_allclose(out["turnover"], [2.0, 0.0, 2.0])
+    r = panel.pivot(index="date", columns="series", values="realised")
+    np.testing.assert_allclose(out["spread"], [r["A"].iloc[0] - r["E"].iloc[0], r["A"].iloc[1] - r["E"].iloc[1],
+                                               r["B"].iloc[2] - r["E"].iloc[2]])
+    np.testing.assert_allclose(out["spread"] - out["after_costs"], costs / 1e4 * out["turnover"], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(out["cumulative_after_costs"], np.cumsum(out["after_costs"]))
+
+
+def test_constant_signals_on_a_date_give_no_ic_there():
+    panel = pd.DataFrame({"date": pd.Timestamp("2024-01-01"), "series": list("ABCD"), "sig": 1.0,
+                          "realised": [0.01, 0.02, -0.01, 0.0]})
+    assert per_date_ic(panel, "sig")["rank_ic"].isna().all()
+
+
+def test_too_few_dates_or_series_are_refused_with_the_numbers():
+    bars, forecaster = planted_panel(series=4, cutoffs=4)
+    panel = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=4, paths=(4,)))
+    with pytest.raises(RankSkillError, match=r"only 4 usable cut-off dates \(at least 5"):
+        rank_report(panel.panel, HORIZON, HORIZON)
+    bars, forecaster = planted_panel(series=2, cutoffs=6)
+    with pytest.raises(RankSkillError, match="no date has 3 series"):
+        cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=6, paths=(4,)))
+
+
+def test_mixed_intervals_are_refused_naming_the_files():
+    bars, forecaster = planted_panel(series=4, cutoffs=6)
+    hourly = bars["S3"].replace(interval="1h")
+    bars["S3"] = hourly
+    with pytest.raises(RankSkillError, match=r"1d: S0 \(/data/S0.csv\).*1h: S3 \(/data/S3.csv\)"):
+        cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=6, paths=(4,)))
+
+
+def test_a_series_that_ends_early_is_used_where_it_has_bars_and_listed():
+    bars, forecaster = planted_panel(series=5, cutoffs=10)
+    short = bars["S4"]
+    bars["S4"] = short.replace(frame=short.frame.iloc[:-12].reset_index(drop=True))
+    result = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(4,)))
+    assert result.ending_early == ["S4"]
+    per_date = result.panel.groupby("date")["series"].nunique()
+    assert per_date.iloc[:6].eq(5).all() and per_date.iloc[-4:].eq(4).all()
+
+
+def test_dates_inside_the_training_period_are_left_out_unless_asked_for():
+    bars, forecaster = planted_panel(series=4, cutoffs=10)
+    dates = sorted(cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,))).panel["date"].unique())
+    forecaster.period = period_until(str(pd.Timestamp(dates[3]).date()), "test")
+    guarded = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,)))
+    assert guarded.dates == 6 and guarded.left_out["training_period"] == 4
+    assert guarded.guard["in_training_period"] == 4 and not guarded.guard["in_training_period_included"]
+    kept = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,), include_trained=True))
+    assert kept.dates == 10 and kept.left_out["training_period"] == 0
+    forecaster.period = period_until(str(pd.Timestamp(dates[-1]).date()), "test")
+    with pytest.raises(TrainingPeriodError, match="all 10 cut-off dates fall inside"):
+        cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,)))
+
+
+def test_each_path_count_scores_the_same_dates():
+    bars, forecaster = planted_panel(series=6, cutoffs=6)
+    result = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=6, paths=(1, 4)))
+    by_count = result.panel.groupby("paths")
+    assert set(by_count.groups) == {1, 4}
+    assert by_count["date"].apply(lambda d: tuple(sorted(d.unique()))).nunique() == 1
+    assert result.forecasts == 2 * 6 * 6
+    report = rank_report(result.panel, HORIZON, HORIZON)
+    assert set(report["signals"]) == {"1", "4"}
+
+
+def test_bundled_samples_ending_on_different_dates_are_read_whole():
+    """A source returns the bars asked for, counted back from its last: a tail of each sample would miss the
+    years the samples share (the bokeh stocks end in 2013, the arch indices in 2018)."""
+    from kronos_studio.batch.rank_run import load_series
+    from kronos_studio.batch.watchlist import symbol_entries
+
+    names = ["IBM daily 2000-2013 (bundled)", "S&P 500 index daily 1999-2018 (arch)"]
+    series, failed = load_series(symbol_entries([("sample", n, "1d", None) for n in names]), 100, 300, {})
+    assert failed == {}
+    for bars in series.values():
+        ts = pd.DatetimeIndex(bars.frame["timestamp"])
+        assert ts[0].year <= 2000 and (ts.year == 2012).sum() > 200  # both hold the years they share
