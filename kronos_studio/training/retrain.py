@@ -35,6 +35,17 @@ MADE_BY = "kronos retrain"
 SKIPPED = "skipped"  # a decision already made for this window
 
 
+def cutoff_forecaster(pair, events=None):
+    """Kronos on ``pair`` (an adapter's events builder with it) behind the seam, as the gate walks it forward:
+    one random stream per cut-off, as each forecast would sample."""
+    from kronos.pipeline import KronosPipeline
+    from kronos_studio.forecasters.kronos import KronosForecaster
+
+    forecaster = KronosForecaster(KronosPipeline(pair), events)
+    forecaster.batch_size = 1
+    return forecaster
+
+
 class RetrainError(UserError, ValueError):
     """A retrain that cannot run as asked; the message names the problem, the numbers and the fix."""
 
@@ -307,18 +318,17 @@ class Retrainer:
     def _score(self, past: pd.DataFrame, cut: int, entry: Entry, champion: Entry | None) -> dict:
         """Challenger, champion (the base model when none) and base on the held-out cut-offs after the
         training window: the same cut-offs, history windows and seeds."""
-        from kronos.pipeline import KronosPipeline
-        from kronos_studio.evaluation.walk_forward import compare, kronos_forecast_fn
+        from kronos.settings import ForecastSettings
+        from kronos_studio.evaluation.walk_forward import compare
 
         s = self.settings
         cutoffs = list(range(cut, len(past) - s.horizon + 1, s.horizon))[:s.n_cutoffs]
-        models = {"challenger": kronos_forecast_fn(KronosPipeline(self._adapted_pair(entry)), paths=s.paths,
-                                                   events=self.builder),
-                  "base": kronos_forecast_fn(KronosPipeline(self.pair), paths=s.paths)}
+        models = {"challenger": cutoff_forecaster(self._adapted_pair(entry), self.builder),
+                  "base": cutoff_forecaster(self.pair)}
         if champion is not None:
-            models["champion"] = kronos_forecast_fn(KronosPipeline(self._adapted_pair(champion)), paths=s.paths,
-                                                    events=self.builder)
-        results = compare(models, past, horizon=s.horizon, cutoffs=cutoffs, lookback=s.lookback, seed=s.seed)
+            models["champion"] = cutoff_forecaster(self._adapted_pair(champion), self.builder)
+        settings = ForecastSettings(horizon=s.horizon, paths=s.paths, seed=s.seed, lookback=s.lookback)
+        results = compare(models, past, settings, cutoffs)
         if champion is None:
             results["champion"] = results["base"]
         return results

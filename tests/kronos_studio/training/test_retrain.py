@@ -81,11 +81,11 @@ def promoted(world):
 
 
 def test_a_challenger_trained_after_the_regime_change_is_promoted_and_forecasts_later_bars_better(world, promoted):
-    from kronos.pipeline import KronosPipeline
-    from kronos_studio.evaluation.walk_forward import compare, kronos_forecast_fn
+    from kronos.settings import ForecastSettings
+    from kronos_studio.evaluation.walk_forward import compare
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.retrain import adapter_events
+    from kronos_studio.training.retrain import adapter_events, cutoff_forecaster
 
     pair, ledger = world
     bars, _, report = promoted
@@ -101,10 +101,8 @@ def test_a_challenger_trained_after_the_regime_change_is_promoted_and_forecasts_
     # bars the decision never read: the champion still forecasts them better than the base
     later = list(range(DECIDE_AT, 600 - 4 + 1, 4))
     adapted = apply_adapter(pair, champion.path)
-    results = compare({"champion": kronos_forecast_fn(KronosPipeline(adapted), paths=30,
-                                                      events=adapter_events("1h")),
-                       "base": kronos_forecast_fn(KronosPipeline(pair), paths=30)},
-                      bars.frame, horizon=4, cutoffs=later, lookback=32)
+    results = compare({"champion": cutoff_forecaster(adapted, adapter_events("1h")), "base": cutoff_forecaster(pair)},
+                      bars.frame, ForecastSettings(horizon=4, paths=30, lookback=32), cutoffs=later)
     assert results["champion"].summary()["crps_pct"] < 0.8 * results["base"].summary()["crps_pct"]
 
 
