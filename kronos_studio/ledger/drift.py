@@ -34,6 +34,7 @@ from scipy import stats
 
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import band_nominal
+from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.trust import skill_interval, skill_score
@@ -178,7 +179,8 @@ def _random_walk_crps_pct(forecast, steps: np.ndarray, actual: np.ndarray, retur
     close = float(forecast.last_close) * np.exp(np.r_[0.0, np.cumsum(known)] - known.sum())
     history = pd.DataFrame({c: close if c in ("open", "high", "low", "close") else np.zeros_like(close)
                             for c in BAR_COLUMNS})
-    paths = walk(history, None, int(steps.max()), int(forecast.seed))[:, :, BAR_COLUMNS.index("close")]
+    drawn = walk.draw(history, None, ForecastSettings(horizon=int(steps.max()), seed=int(forecast.seed)))
+    paths = drawn[:, :, BAR_COLUMNS.index("close")]
     return float(crps_samples(paths[:, steps - 1], actual).mean()) / abs(forecast.last_close) * 100
 
 
