@@ -52,3 +52,12 @@ def run_cli(*args, env=None):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def finished_job(client, job_id: str, within_s: float, poll_s: float = 0.2) -> dict:
+    """The job's status once it is no longer queued or running (fails the test after ``within_s``)."""
+    deadline = time.monotonic() + within_s
+    while (status := client.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {job_id} still {status['status']} after {within_s} s"
+        time.sleep(poll_s)
+    return status

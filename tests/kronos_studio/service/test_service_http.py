@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from service_helpers import bearer, run_cli
+from service_helpers import bearer, finished_job, run_cli
 from testkit import random_bars
 
 from kronos.settings import ForecastSettings
@@ -87,10 +86,7 @@ def test_a_batch_job_survives_its_client_and_is_fetched_later(service, tiny_mode
     assert submitted.status_code == 202, submitted.text
     job_id = submitted.json()["id"]  # the client is gone; the job runs on
     with client(base, tokens["a"]) as later:
-        deadline = time.monotonic() + 120
-        while (status := later.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        status = finished_job(later, job_id, 120)
         assert status["status"] == "done", status
         rows = later.get(f"/v1/jobs/{job_id}/result").json()["rows"]
         parquet = later.get(f"/v1/jobs/{job_id}/result", params={"format": "parquet"})

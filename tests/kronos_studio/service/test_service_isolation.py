@@ -2,11 +2,9 @@
 endpoint; an admin key may act in another workspace, a plain key may not."""
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
-from service_helpers import bearer
+from service_helpers import bearer, finished_job
 from testkit import random_bars
 
 from kronos_studio.service.deps import WORKSPACE_HEADER
@@ -26,10 +24,7 @@ def a_forecast_and_job(service, tiny_model):
                                         "model": tiny_model, "horizon": 4, "paths": 5})
         assert job.status_code == 202, job.text
         job_id = job.json()["id"]
-        deadline = time.monotonic() + 120
-        while a.get(f"/v1/jobs/{job_id}").json()["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        finished_job(a, job_id, 120)
     return made.json()["ledger"]["id"], job_id
 
 

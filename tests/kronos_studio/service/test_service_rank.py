@@ -3,11 +3,10 @@ panel) and the panel as Parquet."""
 from __future__ import annotations
 
 import io
-import time
 
 import httpx
 import pandas as pd
-from service_helpers import bearer
+from service_helpers import bearer, finished_job
 from testkit import random_bars
 
 
@@ -20,10 +19,7 @@ def test_an_evaluating_batch_job_returns_the_report_and_its_panel(service, tiny_
         submitted = c.post("/v1/batch", json=body)
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
-        deadline = time.monotonic() + 240
-        while (status := c.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        status = finished_job(c, job_id, 240)
         assert status["status"] == "done", status
         assert status["summary"]["dates"] == 6 and status["summary"]["paths"] == [2, 4]
         report = c.get(f"/v1/jobs/{job_id}/result").json()

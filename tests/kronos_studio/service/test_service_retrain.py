@@ -2,10 +2,8 @@
 request's workspace's registry only; too few bars are a 422 with the numbers before any job starts."""
 from __future__ import annotations
 
-import time
-
 import httpx
-from service_helpers import bearer
+from service_helpers import bearer, finished_job
 from testkit import random_bars
 
 from kronos_studio.ledger.registry import Registry
@@ -23,10 +21,7 @@ def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(
         submitted = c.post("/v1/retrain", json=body)
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
-        deadline = time.monotonic() + 400
-        while (status := c.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
+        status = finished_job(c, job_id, 400, poll_s=0.5)
         assert status["status"] == "done", status
         [row] = c.get(f"/v1/jobs/{job_id}/result").json()["rows"]
     assert row["decision"] in ("promoted", "rejected") and "CRPS difference" in row["reason"]
