@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,24 @@ def stop_server(proc) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def ledger_url(work: Path) -> str:
+    """The SQLite ledger of a server started by ``server_with_ledger(…, work)``."""
+    return f"sqlite:///{work / 'ledger.sqlite'}"
+
+
+@contextmanager
+def server_with_ledger(tiny_models, work: Path):
+    """A server whose forecast ledger (and adapter registry) is its own, ``ledger_url(work)``, not the
+    session's, which holds other tests' forecasts: its URL."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KRONOS_STUDIO_DB", ledger_url(work))
+        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,9 @@
 bar, says the gate's decision, and the lineage table then shows the new entry (issue 43, item 4)."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import test_browser
-from test_browser import IDLE, no_exceptions, open_app, set_number, shot, start_server, stop_server
+from test_browser import IDLE, no_exceptions, open_app, server_with_ledger, set_number, shot
 
 pytestmark = test_browser.pytestmark
 browser, page = test_browser.browser, test_browser.page  # fixtures, used by name
@@ -15,12 +13,8 @@ browser, page = test_browser.browser, test_browser.page  # fixtures, used by nam
 @pytest.fixture(scope="module")
 def fresh_url(tiny_models, tmp_path_factory):
     """A server with a ledger (and so a registry) of its own."""
-    work = tmp_path_factory.mktemp("lineage")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KRONOS_STUDIO_DB", f"sqlite:///{work / 'ledger.sqlite'}")
-        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
-    yield url
-    stop_server(proc)
+    with server_with_ledger(tiny_models, tmp_path_factory.mktemp("lineage")) as url:
+        yield url
 
 
 def test_retrain_now_shows_the_decision_and_the_lineage(page, fresh_url):

@@ -5,14 +5,23 @@ Runs its own server on a fresh ledger; the browser fixtures are test_browser's."
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import test_browser
 from app_helpers import good_csv
-from test_browser import FAN, IDLE, choose, no_exceptions, open_app, set_number, shot, start_server, stop_server
+from test_browser import (
+    FAN,
+    IDLE,
+    choose,
+    ledger_url,
+    no_exceptions,
+    open_app,
+    server_with_ledger,
+    set_number,
+    shot,
+)
 from testkit import DATA_FIXTURES
 
 pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
@@ -22,12 +31,8 @@ browser, page = test_browser.browser, test_browser.page  # fixtures, used by nam
 @pytest.fixture(scope="module")
 def fresh_url(tiny_models, tmp_path_factory):
     """A server whose forecast ledger starts empty (the session's ledger holds other tests' forecasts)."""
-    work = tmp_path_factory.mktemp("track-record")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KRONOS_STUDIO_DB", f"sqlite:///{work / 'ledger.sqlite'}")
-        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
-    yield url
-    stop_server(proc)
+    with server_with_ledger(tiny_models, tmp_path_factory.mktemp("track-record")) as url:
+        yield url
 
 
 def test_track_record_shows_the_past_fan_what_happened_and_the_scores(page, fresh_url, tmp_path):
@@ -122,15 +127,11 @@ def drifting_url(tiny_models, tmp_path_factory):
     from kronos_studio.ledger import Ledger
 
     work = tmp_path_factory.mktemp("drift")
-    db = f"sqlite:///{work / 'ledger.sqlite'}"
-    with Ledger.open(db) as ledger:
+    with Ledger.open(ledger_url(work)) as ledger:
         record_and_score(ledger, regime_series(), range(60, 400 - HORIZON, 2), 400)
     assert CHANGE < 400
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KRONOS_STUDIO_DB", db)
-        proc, url = start_server(os.pathsep.join(map(str, tiny_models)), work)
-    yield url
-    stop_server(proc)
+    with server_with_ledger(tiny_models, work) as url:
+        yield url
 
 
 def test_track_record_shows_drift_with_its_thresholds(page, drifting_url):
