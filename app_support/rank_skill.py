@@ -15,7 +15,7 @@ import streamlit as st
 from kronos_studio.batch.cross_section import RankPlan
 from kronos_studio.batch.watchlist import Entry
 
-from .screener import RunSettings
+from .screener import RunSettings, changes
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
 DEFAULT_CUTOFFS = 20
@@ -207,6 +207,12 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     if done is None:
         st.info("Press **Evaluate the ranking** to score the watchlist's ranking on past cut-off dates.")
         return
+    changed = changes(done.settings, settings) + [what for what, then, now in (
+        (f"watchlist {done.watchlist} → {watchlist.label}", done.watchlist, watchlist.label),
+        ("the options above", done.plan, plan)) if then != now]
+    if changed:
+        st.warning(f"This evaluation was made with other inputs than those on screen ({'; '.join(changed)}): "
+                   "**Evaluate the ranking** again for these.", icon=":material/history:")
     report = done.result.report
     trust.in_sample_banner(report["guard"], report["dates"] + report["dates_left_out"].get("training_period", 0))
     left = report["dates_left_out"]

@@ -560,8 +560,11 @@ def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs) -> list[str]:
     """The sidebar settings that differ from the run's, in words ("horizon 30 → 10")."""
     if inputs.model is None or not inputs.model.screens:
         return []
-    now, then = run_settings(inputs), run_.settings
-    now, then = ({"model": s.model_label, **asdict(s.forecast)} for s in (now, then))
-    names = {"model": "model", "horizon": "horizon", "paths": "paths", "seed": "seed", "lookback": "lookback",
-             "temperature": "temperature", "top_p": "top-p", "top_k": "top-k", "anchor": "anchor"}
-    return [f"{label} {then[k]} → {now[k]}" for k, label in names.items() if then[k] != now[k]]
+    return changes(run_.settings, run_settings(inputs))
+
+
+def changes(then: RunSettings, now: RunSettings) -> list[str]:
+    """What differs between two runs' model and forecast settings, every field of ``ForecastSettings``
+    (a new sampling knob too), in words ("horizon 30 → 10", "top-p 1.0 → 0.9")."""
+    then, now = ({"model": s.model_label, **asdict(s.forecast)} for s in (then, now))
+    return [f"{k.replace('_', '-')} {then[k]} → {now[k]}" for k in now if then[k] != now[k]]

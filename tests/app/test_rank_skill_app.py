@@ -37,6 +37,12 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     assert len(panel) == 2 * 5 * 4
     files = rank_skill.downloads(done)
     assert files["Panel (CSV)"][0].decode().splitlines()[0].startswith("paths,date,series")
+    assert not [w for w in at.warning if "other inputs" in w.value]
+    # numbers shown for other inputs than those on screen are said to be so
+    at.number_input(key="rk_cutoffs").set_value(6).run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    [stale] = [w.value for w in at.warning if "other inputs" in w.value]
+    assert "the options above" in stale and "horizon 5 → 4" in stale
 
 
 def test_a_watchlist_of_mixed_intervals_is_refused_naming_the_series(new_app):

@@ -253,6 +253,23 @@ def test_watchlist_helpers():
     assert screener.chunk_size(7) == 4 and screener.chunk_size(100) == 10 and screener.chunk_size(10_000) == 32
 
 
+def test_a_change_of_any_forecast_setting_is_named_against_the_run():
+    """``changes`` reads every field of ForecastSettings, a sampling knob added later (clip) included."""
+    from dataclasses import fields, replace
+
+    from app_support.screener import RunSettings, changes
+    from kronos.settings import ForecastSettings
+
+    then = RunSettings("k", "Kronos", "ref", 512, ForecastSettings(horizon=10))
+    assert changes(then, then) == []
+    assert changes(then, replace(then, model_label="Other")) == ["model Kronos → Other"]
+    for f in fields(ForecastSettings):
+        value = getattr(then.forecast, f.name)
+        other = (not value) if isinstance(value, bool) else (64 if value is None else value / 2 if value else 3)
+        [said] = changes(then, replace(then, forecast=replace(then.forecast, **{f.name: other})))
+        assert said.startswith(f.name.replace("_", "-") + " "), said
+
+
 def test_sparkline_draws_history_band_and_median_in_its_box():
     import re
 
