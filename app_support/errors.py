@@ -3,9 +3,11 @@ that sets it, as its label reads on screen (the command line names flags, the HT
 from __future__ import annotations
 
 from kronos.errors import UserError, plain_name
+from kronos.settings import knobs
 
-# setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen)
-CONTROLS = {
+# setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
+# sampling knobs' labels are their Knob's, which the sidebar draws
+CONTROLS = {**{name: knob.label for name, (_, knob) in knobs().items()},
     "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
     "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "fix": "Accept fix",
     "include_training_period": "Include cut-offs inside the model's training period",

@@ -262,11 +262,15 @@ def test_each_control_an_error_names_is_on_screen():
     from pathlib import Path
 
     from app_support.errors import CONTROLS
+    from kronos.settings import knobs
 
     root = Path(__file__).resolve().parents[2]
     shown = {node.value for folder in ("app_support", "pages") for p in (root / folder).rglob("*.py")
              if p.name != "errors.py" for node in ast.walk(ast.parse(p.read_text()))
              if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    missing = [label for setting, label in CONTROLS.items() if setting != "include_training_period"
+    # a sampling knob's label is its Knob's, the one the sidebar's widget shows (checked widget by widget in
+    # test_app.py::test_every_sampling_knob_has_a_sidebar_control_that_reaches_the_settings)
+    assert all(CONTROLS[name] == knob.label for name, (_, knob) in knobs().items())
+    missing = [label for setting, label in CONTROLS.items() if setting not in ("include_training_period", *knobs())
                and not any(text.startswith(label) for text in shown)]
     assert not missing, missing
