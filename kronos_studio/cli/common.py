@@ -60,6 +60,8 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     from there."""
     from kronos.settings import default, knobs
 
+    from .errors import knob_flag
+
     g = p.add_argument_group("sampling")
     # Numbers are checked by ForecastSettings itself: one rule and one message for every caller.
     g.add_argument("--horizon", type=int, required=True, help="bars to forecast")
@@ -68,12 +70,12 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     g.add_argument("--seed", type=int, default=default("seed"), help="random seed: same seed, same paths")
     g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
     for name, (value, knob) in knobs().items():
-        flag = name.replace("_", "-")
+        flag = knob_flag(name, value)
         if isinstance(value, bool):  # a switch: the option turns it away from its default
-            g.add_argument(f"--{'no-' if value else ''}{flag}", dest=name, action="store_false" if value else "store_true",
+            g.add_argument(flag, dest=name, action="store_false" if value else "store_true",
                            help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
         else:
-            g.add_argument(f"--{flag}", dest=name, type=type(value), default=value,
+            g.add_argument(flag, dest=name, type=type(value), default=value,
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")
 
 

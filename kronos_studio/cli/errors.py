@@ -2,6 +2,13 @@
 nowhere else (the library names settings; the app and the HTTP API have their own tables)."""
 from __future__ import annotations
 
+
+def knob_flag(name: str, default) -> str:
+    """A sampling knob's option, derived from its name: ``--top-p``; a switch that defaults on turns it off
+    (``--no-anchor``), one that defaults off turns it on."""
+    return f"--{'no-' if default is True else ''}{name.replace('_', '-')}"
+
+
 # setting -> its flag. A switch (a flag taking no value) is written as the value it sets asks for it.
 FLAGS = {
     "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
@@ -12,17 +19,20 @@ FLAGS = {
     # the server's own settings (``kronos serve`` / ``kronos mcp``)
     "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir",
-}
+}  # and each sampling knob's (knob_flag), read when a message names one: numpy stays out of the CLI's start
 SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
 
 
 def flag(setting: str, value: object = None) -> str:
     """A setting as the command line takes it: '--lookback', '--calendar XNYS', '--no-resume'."""
     from kronos.errors import plain_name
+    from kronos.settings import knobs
 
+    default = knobs().get(setting, (None,))[0]
     if isinstance(value, bool):
-        return SWITCHES.get((setting, value)) or plain_name(setting, value)
-    name = FLAGS.get(setting)
+        switch = knob_flag(setting, default) if isinstance(default, bool) and value is not default else None
+        return SWITCHES.get((setting, value)) or switch or plain_name(setting, value)
+    name = FLAGS.get(setting) or (knob_flag(setting, default) if setting in knobs() else None)
     if name is None:  # a setting the command line has no flag for: plain words rather than a made-up flag
         return plain_name(setting, value)
     return name if value is None else f"{name} {value}"

@@ -35,3 +35,12 @@ def test_without_options_the_settings_are_the_defaults():
 def test_a_bad_knob_value_is_refused_in_one_line_naming_it():
     with pytest.raises(CliError, match="clip must be above 0"):
         sampling_settings(parser().parse_args(["--horizon", "5", "--clip", "0"]))
+
+
+def test_a_fix_naming_a_sampling_knob_names_the_option_drawn_for_it():
+    from kronos_studio.cli.errors import flag
+
+    options = parser()._option_string_actions
+    for name, (default, _) in knobs().items():
+        said = flag(name, (not default) if isinstance(default, bool) else None)
+        assert said in options and options[said].dest == name, (name, said)
