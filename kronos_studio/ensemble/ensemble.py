@@ -83,6 +83,15 @@ class Mixture:
     members: dict[str, np.ndarray]
 
 
+def member_lookback(member, settings: ForecastSettings) -> int | None:
+    """The lookback ``member`` has in an ensemble forecast with ``settings``: its own (None), unless the
+    history the ensemble hands its members (``settings.lookback``, else ``ENSEMBLE_LOOKBACK``) is shorter. A
+    walk-forward that fits the ensemble's weights gives each member this, so the weights are fitted to the
+    members as the ensemble forecasts with them."""
+    own, share = member.lookback(settings.horizon), settings.lookback or ENSEMBLE_LOOKBACK
+    return None if own <= share else share
+
+
 class Ensemble:
     """A forecaster combining ``members`` (key -> forecaster) as ``meta`` says: ``settings.paths`` paths.
 

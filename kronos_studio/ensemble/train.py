@@ -32,7 +32,7 @@ from .combine import (
     quantile_weights,
     stacking_weights,
 )
-from .ensemble import apply_spread, cutoff_rows, mix
+from .ensemble import apply_spread, cutoff_rows, member_lookback, mix
 from .members import member_identity
 from .meta import REFERENCE, MetaLearner, fit_booster, softmax_weights
 
@@ -76,15 +76,17 @@ class SignalEvaluations:
 def signal_evaluations(specs: Sequence[SeriesSpec], members: Mapping, settings: ForecastSettings,
                        progress: Callable[[str, int, int], None] | None = None) -> SignalEvaluations:
     """Every member walked forward on each spec's cut-offs with ``settings`` (its sampling, paths and seed;
-    the spec's horizon; each member reading its own lookback, as in an ensemble forecast)."""
+    the spec's horizon; each member reading the bars it reads in an ensemble forecast, ``member_lookback``)."""
     if REFERENCE not in members:
         raise ValueError(f"the members must include the reference '{REFERENCE}'")
     rows, records = [], []
     for spec in specs:
         frame = bars_frame(spec.bars)
-        results = compare(dict(members), frame, dataclasses.replace(settings, horizon=spec.horizon, lookback=None),
-                          spec.cutoffs, WalkForward(keep_paths=True),
-                          (lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)
+        at = dataclasses.replace(settings, horizon=spec.horizon)
+        results = {k: compare({k: m}, frame, dataclasses.replace(at, lookback=member_lookback(m, at)), spec.cutoffs,
+                              WalkForward(keep_paths=True),
+                              (lambda name, i, n, s=spec.name: progress(f"{s}: {name}", i, n)) if progress else None)[k]
+                   for k, m in members.items()}
         ref = results[REFERENCE]
         for i, c in enumerate(ref.cutoffs):
             paths = {k: r.paths[i] for k, r in results.items()}

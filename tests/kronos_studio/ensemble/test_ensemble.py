@@ -391,3 +391,33 @@ def test_the_quantile_average_reads_all_of_a_members_paths_the_pool_its_first(ev
         a, b = ens.combine(history, made, at(8, 5)).paths, ens.combine(history, widened, at(8, 5)).paths
         assert a.shape == b.shape == (30, 8, 6)
         assert (not np.array_equal(a, b)) == moves, method
+
+
+def test_the_fit_walks_each_member_on_the_bars_an_ensemble_forecast_hands_it():
+    """The weights are fitted to the members as the ensemble forecasts with them: each reads its own lookback
+    within the ensemble's history (the settings' lookback, else ENSEMBLE_LOOKBACK), never more."""
+    from dataclasses import dataclass, field, replace
+
+    from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
+
+    @dataclass
+    class Reader(Bootstrap):
+        own: int = 400
+        read: list = field(default_factory=list)
+
+        def lookback(self, horizon):
+            return self.own
+
+        def draw(self, history, future, settings):
+            self.read.append(len(history))
+            return super().draw(history, future, settings)
+
+    frame = walk(1200, seed=2)
+    spec = SeriesSpec("walk", frame, "1d", "equity", 5, [1000, 1050, 1100])
+    short, long_ = Reader(paths=20, own=400), Reader(paths=20, own=ENSEMBLE_LOOKBACK + 300)
+    long_.key = "long"
+    signal_evaluations([spec], {**members(20), "bootstrap": short, "long": long_}, at(5, 0))
+    assert short.read == [400] * 3 and long_.read == [ENSEMBLE_LOOKBACK] * 3
+    short.read.clear(), long_.read.clear()
+    signal_evaluations([spec], {**members(20), "bootstrap": short, "long": long_}, replace(at(5, 0), lookback=150))
+    assert short.read == [150] * 3 and long_.read == [150] * 3
