@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from kronos.errors import Fix, InputError
+from kronos_studio.forecasters.champion import CHAMPION
+
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
 from .summary import touch_column
 from .watchlist import Entry, load_entries
@@ -70,6 +73,8 @@ class BatchRun:
     cache: object = None  # the bar cache's folder (None: the default)
     fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
     calendar: str | None = None  # the bar files' trading calendar (None: inferred from each file's bar times)
+    workspace: str | None = None  # whose registry ``champion`` reads each series' champion from (None: the default)
+    ledger_url: str | None = None  # the ledger holding that registry (None: ``ledger_url()``, as kronos forecast)
 
 
 def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = BatchRun(),
@@ -83,11 +88,16 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         raise ValueError(f"unknown engine '{run.engine}': use one of {list(ENGINES)}")
     if not entries:
         raise ValueError("the watchlist has no series")
+    if run.engine == "ray" and run.model == CHAMPION:
+        raise InputError(f"'{CHAMPION}' is resolved per series from this machine's registry (its ledger and adapter "
+                         "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},
+                         Fix("run the batch in this process with {setting}", "engine", "local"))
     calendar = validate_calendar(run.calendar)
     fixes = check_fix_names(run.fixes)
     out, steps_out = run.out, run.steps_out
     started = time.perf_counter()
-    local = ChunkForecaster(run.model, settings, device=run.device)
+    local = ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
+                            ledger_url=run.ledger_url)
     key = settings_key(settings, local.provenance)
     previous_rows, previous_steps = read_previous(out, steps_out, key)
     rows: dict[str, dict] = {}
@@ -102,7 +112,8 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         job = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256, loaded.warnings)
         done = previous_rows.get(entry.series)
         same_bars = done is not None and done.get("data_sha256") == job.data_sha256 and (
-            _text(done.get("calendar")) == loaded.bars.calendar)  # the calendar decides the future bar times
+            _text(done.get("calendar")) == loaded.bars.calendar) and (  # the calendar decides the future bar times
+            _id(done.get("adapter_id")) == _served_by(local, loaded.bars))  # a promote or rollback since: again
         if same_bars and (steps_out is None or entry.series in previous_steps):
             rows[entry.series] = {**done, "settings_key": key}
             if entry.series in previous_steps:
@@ -128,10 +139,28 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
                     progress(done_count, len(todo), done_count / max(time.perf_counter() - forecast_started, 1e-9))
                 writer.maybe_write(rows, steps)
     finally:  # a stopped batch keeps what it finished
+        local.close()
         forecast_s = time.perf_counter() - forecast_started
         frame, step_frame = writer.write(rows, steps)
     failed = int((frame["status"] != "ok").sum())
     return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
+
+
+def _id(value) -> int | None:
+    """An id cell as read back from Parquet (a missing one may come back as NaN)."""
+    return None if value is None or (isinstance(value, float) and value != value) else int(value)
+
+
+def _served_by(local: ChunkForecaster, bars) -> int | None:
+    """The adapter that serves ``bars``' series now (None: the base model or a model not chosen per series;
+    a series whose champion cannot be read is forecast again, and its row says why)."""
+    from kronos.errors import UserError
+
+    try:
+        entry = local.champion_entry(bars)
+    except (UserError, ValueError, RuntimeError):
+        return -1
+    return None if entry is None else entry.id
 
 
 def _text(value) -> str | None:
@@ -211,6 +240,8 @@ def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
     for c in LEAD_COLUMNS:
         if c not in frame.columns:
             frame[c] = pd.Series(dtype="float64" if c not in ("series", "status") else "object")
+    if "adapter_id" in frame.columns:  # a champion's id, or none where the base model served: ids, not floats
+        frame["adapter_id"] = frame["adapter_id"].astype("Int64")
     touch = [c for c in frame.columns if c.startswith("p_touch_")]
     rest = [c for c in frame.columns if c not in LEAD_COLUMNS and c not in touch]
     return frame[list(LEAD_COLUMNS) + touch + rest]

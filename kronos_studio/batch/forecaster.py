@@ -54,40 +54,112 @@ class SeriesResult:
 
 class ChunkForecaster:
     """A model loaded once (``model``: a reference ``kronos_studio.forecasters.resolve`` takes, None for
-    the bundled default) that forecasts lists of ``SeriesJob``, one batched run per list where it can."""
+    the bundled default) that forecasts lists of ``SeriesJob``, one batched run per list where it can.
+    ``champion`` is resolved per series in ``workspace``'s registry (None: the default workspace) in the
+    ledger at ``ledger_url`` (None: the default ledger): each
+    series is forecast by its champion adapter, with the lookback it was trained with, or by the base model;
+    series served by the same model share one forecaster and one batched run."""
 
-    def __init__(self, model: str | None, settings: BatchSettings, device=None, threads: int | None = None):
+    def __init__(self, model: str | None, settings: BatchSettings, device=None, threads: int | None = None,
+                 workspace: str | None = None, ledger_url: str | None = None):
         import torch
 
         from kronos_studio.forecasters import resolve
+        from kronos_studio.forecasters.champion import CHAMPION
 
         if threads:
             torch.set_num_threads(threads)
-        self.forecaster = resolve(model, device=device)
+        self.per_series = model == CHAMPION
+        # the base model when per series: what sets the history loaded and the rerun key
+        self.forecaster = resolve(None if self.per_series else model, device=device)
         self.settings = settings
         self.forecast_settings = settings.forecast_settings(self.forecaster)
-        self.provenance = {"predictor_revision": None, "tokenizer_revision": None, "device": "cpu",
-                           **self.forecaster.describe()}
+        self.provenance = self._provenance(self.forecaster)
+        self.device, self.workspace, self.ledger_url, self.ledger = device, workspace, ledger_url, None
+        self.served = {None: self.forecaster}  # per series: Kronos forecasters by adapter id (None: the base)
+        self.pairs: dict[str, object] = {}  # Kronos pairs by reference: a champion's base, loaded once
+        if self.per_series:
+            from kronos_studio.bundled import default_model_path
+
+            self.pairs[str(default_model_path())] = self.forecaster.pair
+
+    @staticmethod
+    def _provenance(forecaster) -> dict:
+        return {"predictor_revision": None, "tokenizer_revision": None, "device": "cpu", **forecaster.describe()}
 
     def identity(self) -> dict:
         """The model as loaded here: the Ray engine checks every actor loaded the same one."""
         return self.provenance
 
+    def champion_entry(self, bars):
+        """The registry's champion of ``bars``' series (None: the base model serves, or the model is not
+        chosen per series)."""
+        from kronos_studio.forecasters.champion import champion_entry
+
+        if not self.per_series:
+            return None
+        if self.ledger is None:
+            from kronos_studio.ledger import Ledger
+
+            self.ledger = Ledger.open(self.ledger_url, workspace=self.workspace)
+        return champion_entry(bars, ledger=self.ledger)
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+
     def forecast(self, jobs: list[SeriesJob]) -> list[SeriesResult]:
-        """A result per job, in order. If the batch fails, each series is retried alone, so a series the
-        model refuses fails only its own row."""
+        """A result per job, in order: per series, one batched run per model that serves some of them."""
+        if not self.per_series:
+            return self._forecast(self.forecaster, jobs)
+        from kronos.errors import UserError
+        from kronos_studio.forecasters.champion import champion_forecaster
+        from kronos_studio.forecasting import studio_pipeline
+
+        results: dict[int, SeriesResult] = {}
+        groups: dict[int | None, list[tuple[int, SeriesJob, object]]] = {}
+        for i, job in enumerate(jobs):
+            try:
+                champion = champion_forecaster(job.bars, self.champion_entry(job.bars), self._pair, studio_pipeline,
+                                               self.served)
+            except (UserError, ValueError, RuntimeError) as e:  # this series' champion cannot serve: its row says why
+                results[i] = SeriesResult(failure_row(job.series, job.origin, f"forecast failed: {e}"))
+                continue
+            groups.setdefault(champion.adapter_id, []).append((i, job, champion))
+        for members in groups.values():
+            champion = members[0][2]
+            done = self._forecast(champion, [job for _, job, _ in members])
+            for (i, _, own), result in zip(members, done):
+                if result.steps is not None:  # each series' own note (the base is named for its series)
+                    result.row.update(champion=own.note, adapter_id=own.adapter_id)
+                results[i] = result
+        return [results[i] for i in range(len(jobs))]
+
+    def _pair(self, ref: str):
+        if ref not in self.pairs:
+            from kronos.checkpoints import load_pair
+
+            self.pairs[ref] = load_pair(ref, device=self.device)
+        return self.pairs[ref]
+
+    def _forecast(self, forecaster, jobs: list[SeriesJob]) -> list[SeriesResult]:
+        """A result per job by ``forecaster``, in order. If the batch fails, each series is retried alone, so
+        a series the model refuses fails only its own row."""
         from kronos.errors import InputError
         from kronos_studio.forecasters import make_forecasts
 
+        settings = self.settings.forecast_settings(forecaster) if self.per_series else self.forecast_settings
         try:
-            forecasts = make_forecasts(self.forecaster, [j.bars for j in jobs], self.forecast_settings)
+            forecasts = make_forecasts(forecaster, [j.bars for j in jobs], settings)
         except (InputError, ValueError, RuntimeError) as e:
             if len(jobs) == 1:
                 return [SeriesResult(failure_row(jobs[0].series, jobs[0].origin, f"forecast failed: {e}"))]
-            return [r for j in jobs for r in self.forecast([j])]
-        return [self._result(j, fc) for j, fc in zip(jobs, forecasts)]
+            return [r for j in jobs for r in self._forecast(forecaster, [j])]
+        model = self._provenance(forecaster) if self.per_series else self.provenance
+        return [self._result(j, fc, settings, model) for j, fc in zip(jobs, forecasts)]
 
-    def _result(self, job: SeriesJob, fc) -> SeriesResult:
+    def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
         last_close = float(fc.history["close"].iloc[-1])
         bars = job.bars
         row = {"series": job.series, "status": "ok",
@@ -99,10 +171,10 @@ class ChunkForecaster:
                "warnings": job.warnings,
                "origin": job.origin, "source": bars.source, "symbol": bars.symbol, "interval": bars.interval,
                "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
-               "model": self.provenance["model"], "predictor_revision": self.provenance["predictor_revision"],
-               "tokenizer_revision": self.provenance["tokenizer_revision"], "device": self.provenance["device"],
-               "horizon": self.forecast_settings.horizon, "paths": self.forecast_settings.paths,
-               "seed": self.forecast_settings.seed, "lookback": self.forecast_settings.lookback,
+               "model": model["model"], "predictor_revision": model["predictor_revision"],
+               "tokenizer_revision": model["tokenizer_revision"], "device": model["device"],
+               "horizon": settings.horizon, "paths": settings.paths, "seed": settings.seed,
+               "lookback": settings.lookback,
                "created_at": now_utc()}
         return SeriesResult(row, step_quantiles(job.series, fc.timestamps, fc.paths))
 

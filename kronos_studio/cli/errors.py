@@ -15,7 +15,7 @@ FLAGS = {
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
-    "include_training_period": "--include-training-period",
+    "include_training_period": "--include-training-period", "engine": "--engine",
     # the server's own settings (``kronos serve`` / ``kronos mcp``)
     "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir",

@@ -37,40 +37,65 @@ class ChampionForecaster:
         return [self._stamp(fc) for fc in self.inner.sample_batch(histories, futures, settings)]
 
 
-def champion_forecaster(bars, workspace: str | None, load_pair: Callable[[str], object], pipeline) -> ChampionForecaster:
-    """The forecaster ``--model champion`` names for ``bars``' series in ``workspace`` (None: the default
-    one). ``load_pair(ref)`` loads a Kronos model; ``pipeline(pair)`` makes the studio's pipeline of it."""
-    from kronos_studio.bundled import bundled_models, default_model_path
+def champion_entry(bars, workspace: str | None = None, ledger=None):
+    """The registry's champion of ``bars``' series (None: its base model serves), read from ``ledger`` (an
+    open ledger, e.g. a service's, scoped to its workspace) or else from the default ledger's ``workspace``
+    (None: the default one). A caller that also keys a cache reads it once and hands the same entry to
+    ``champion_forecaster``, so that the key and the forecast name one adapter."""
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.registry import Registry, SeriesKey
+
+    if bars is None or not hasattr(bars, "symbol"):
+        raise InputError(f"'{CHAMPION}' is chosen per series, so it needs the bars' series (source, symbol, "
+                         "interval); this forecast names one model for bars of no series", {"model": CHAMPION},
+                         Fix("forecast one series at a time with {setting}", "model", CHAMPION))
+    if ledger is not None:
+        return Registry(ledger).champion(SeriesKey.of(bars))
+    with Ledger.open(workspace=workspace) as opened:
+        return Registry(opened).champion(SeriesKey.of(bars))
+
+
+def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipeline,
+                        served: dict | None = None) -> ChampionForecaster:
+    """The forecaster ``champion`` names for ``bars``' series, whose champion is ``entry``
+    (``champion_entry``; None: the base model). ``load_pair(ref)`` loads a Kronos model; ``pipeline(pair)``
+    makes the studio's pipeline of it. ``served``: the Kronos forecasters already made, by adapter id (None:
+    the base), which series served by the same model share (a batch's)."""
+    from kronos_studio.ledger.registry import SeriesKey
+
+    series = SeriesKey.of(bars)
+    served = {} if served is None else served
+    key = None if entry is None else entry.id
+    if key not in served:
+        served[key] = _kronos_forecaster(entry, bars.interval, load_pair, pipeline)
+    inner = served[key]
+    if entry is None:
+        return ChampionForecaster(inner, None, f"no champion for {series}: the base model {inner.pair.name}")
+    return ChampionForecaster(inner, entry.id,
+                              f"champion adapter {entry.id} of {series} (promoted {entry.decided_at:%Y-%m-%d %H:%M} "
+                              f"UTC, trained on bars {entry.first_bar_at:%Y-%m-%d} to {entry.last_bar_at:%Y-%m-%d})",
+                              entry.settings.get("lookback"))
+
+
+def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object], pipeline):
+    """The base model's forecaster (``entry`` None), or the champion adapter's on the bundled base it was
+    trained on, reading the events it was trained with."""
+    from kronos_studio.bundled import bundled_models, default_model_path
     from kronos_studio.training.adapters import apply_adapter, base_info
     from kronos_studio.training.retrain import adapter_events
 
     from .kronos import KronosForecaster
 
-    if bars is None or not hasattr(bars, "symbol"):
-        raise InputError(f"'{CHAMPION}' is chosen per series, so it needs the bars' series (source, symbol, interval); "
-                         "a batch loads one model for every series and cannot take it yet", {"model": CHAMPION},
-                         Fix("forecast one series at a time with {setting}", "model", CHAMPION))
-    series = SeriesKey.of(bars)
-    with Ledger.open(workspace=workspace) as ledger:
-        entry = Registry(ledger).champion(series)
     default = str(default_model_path())
     if entry is None:
-        base = load_pair(default)
-        return ChampionForecaster(KronosForecaster(pipeline(base)), None,
-                                  f"no champion for {series}: the base model {base.name}")
+        return KronosForecaster(pipeline(load_pair(default)))
     for ref in dict.fromkeys([default, *map(str, bundled_models().values())]):
         base = load_pair(ref)
         if base_info(base)["predictor_revision"] == entry.base_hash:
             break
     else:
-        raise InputError(f"champion adapter {entry.id} of {series} was trained on {entry.base_model} "
+        raise InputError(f"champion adapter {entry.id} of {entry.series} was trained on {entry.base_model} "
                          f"({entry.base_hash}), which is not a bundled model here", {"base_model": entry.base_model},
                          (Fix("forecast with {setting}", "model", entry.base_model),
                           Fix("roll the champion back (kronos adapters rollback)")))
-    adapted = apply_adapter(base, entry.path)
-    return ChampionForecaster(KronosForecaster(pipeline(adapted), adapter_events(bars.interval)), entry.id,
-                              f"champion adapter {entry.id} of {series} (promoted {entry.decided_at:%Y-%m-%d %H:%M} "
-                              f"UTC, trained on bars {entry.first_bar_at:%Y-%m-%d} to {entry.last_bar_at:%Y-%m-%d})",
-                              entry.settings.get("lookback"))
+    return KronosForecaster(pipeline(apply_adapter(base, entry.path)), adapter_events(interval))

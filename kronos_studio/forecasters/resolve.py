@@ -193,11 +193,11 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
                              "ensemble, or name a Kronos model")
         return STATISTICAL[name].make()
     if name == CHAMPION:  # per series: its champion adapter in the registry, or its base model
-        from .champion import champion_forecaster
+        from .champion import champion_entry, champion_forecaster
 
         if ensemble:
             raise ValueError(f"'{CHAMPION}' is one Kronos model per series, not one to mix: leave out the ensemble")
-        return champion_forecaster(bars, workspace, load_pair or _loader(load_options),
+        return champion_forecaster(bars, champion_entry(bars, workspace), load_pair or _loader(load_options),
                                    lambda pair: studio_pipeline(pair, decode))
     if name == CHRONOS2_NAME:
         from kronos_studio.ensemble.chronos2 import ENV_CHRONOS2

@@ -9,9 +9,10 @@ from .errors import ServiceError
 SERIES_NAME_CHARS = "A-Za-z0-9_.-"
 
 
-def batch_run(body, settings):
+def batch_run(body, settings, ledger):
     """The job of a batch request: its series checked now (a bad one is a 422 before any job starts), run
-    by ``kronos_studio.batch.engine.run_batch`` into the job's folder."""
+    by ``kronos_studio.batch.engine.run_batch`` into the job's folder (``ledger``: the service's, scoped to
+    the caller's workspace, whose champions the model ``champion`` serves)."""
     import re
 
     from kronos_studio.batch.forecaster import BatchSettings
@@ -56,7 +57,8 @@ def batch_run(body, settings):
         entries = write_entries(folder)
         out = folder / "results.parquet"
         result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
-                                                             calendar=body.calendar))
+                                                             calendar=body.calendar, workspace=ledger.workspace,
+                                                             ledger_url=ledger.url))
         return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
                      "elapsed_s": round(result.elapsed_s, 3)}
 

@@ -137,7 +137,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
             result = run_batch(entries, BatchSettings(s), BatchRun(model=model, out=Path(folder) / "screen.parquet",
-                                                                   fixes=tuple(fix or ()), calendar=calendar))
+                                                                   fixes=tuple(fix or ()), calendar=calendar,
+                                                                   workspace=workspace, ledger_url=ledger.url))
             rows = records(result.rows)
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 

@@ -21,7 +21,7 @@ def batch(body: BatchRequest, who: Who, service: Shared):
     service.limits.check_path_steps(settings.paths, settings.horizon)
     if body.evaluate is not None:  # each path count is sampled at every cut-off date
         service.limits.check_path_steps(max(body.evaluate.paths), settings.horizon)
-    run = batch_run(body, settings)
+    run = batch_run(body, settings, service.ledger.scoped(who.workspace))
     return service.jobs.submit(who, "batch", run).public()
 
 

@@ -1,0 +1,94 @@
+"""The model ``champion`` on the command line is chosen per series: of two series, one with a promoted
+champion and one without, ``kronos forecast`` and ``kronos batch`` serve the first by its adapter and the
+second by the base model, and say which (provenance, ledger row, batch row); a promote since a batch makes
+its rerun forecast that series again; the Ray engine refuses it in one line."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from champion_kit import LOOKBACK, promote_champion
+from testkit import random_bars
+
+from kronos_studio.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """(folder of AAA.csv and BBB.csv, the ledger's URL, AAA's champion entry); BBB has none."""
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+
+    root = tmp_path_factory.mktemp("champion-cli")
+    watchlist = root / "watchlist"
+    watchlist.mkdir()
+    for seed, name in enumerate(("AAA", "BBB")):
+        random_bars(200, seed=seed, freq="1h", start="2026-03-02").to_csv(watchlist / f"{name}.csv", index=False)
+    url = f"sqlite:///{root / 'ledger.sqlite'}"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KRONOS_STUDIO_DB", url)
+    mp.setenv("KRONOS_STUDIO_CACHE", str(root / "cache"))
+    with Ledger.open(url) as ledger:
+        entry = promote_champion(read_bars(watchlist / "AAA.csv"), ledger, root / "adapter-aaa")
+    yield watchlist, url, entry
+    mp.undo()
+
+
+def ledger_adapters(url: str) -> dict[str, int | None]:
+    from kronos_studio.ledger import Ledger
+
+    with Ledger.open(url) as ledger:
+        rows = ledger.read(lambda conn: conn.exec_driver_sql("SELECT symbol, adapter_id FROM predictions").all())
+    return {r.symbol: r.adapter_id for r in rows}
+
+
+def test_forecast_serves_each_series_by_its_own_champion_or_the_base(world, tmp_path):
+    watchlist, url, entry = world
+    provenance = {}
+    for name in ("AAA", "BBB"):
+        out = tmp_path / f"{name}.json"
+        assert main(["forecast", str(watchlist / f"{name}.csv"), "--horizon", "4", "--paths", "4", "--model",
+                     "champion", "--out", str(tmp_path / f"{name}.csv"), "--provenance-out", str(out)]) == 0
+        provenance[name] = json.loads(out.read_text())
+    assert provenance["AAA"]["adapter_id"] == entry.id
+    assert provenance["AAA"]["champion"].startswith(f"champion adapter {entry.id} of file:AAA:1h")
+    assert provenance["AAA"]["bars_used"] == LOOKBACK  # the history it was trained with
+    assert provenance["BBB"]["adapter_id"] is None
+    assert provenance["BBB"]["champion"].startswith("no champion for file:BBB:1h: the base model")
+    assert ledger_adapters(url) == {"AAA": entry.id, "BBB": None}
+
+
+def test_batch_serves_each_series_by_its_own_champion_and_a_promote_is_forecast_again(world, tmp_path):
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+
+    watchlist, url, entry = world
+    out = tmp_path / "rows.parquet"
+    args = ["batch", str(watchlist), "--model", "champion", "--horizon", "4", "--paths", "4", "--out", str(out),
+            "--quiet"]
+    assert main(args) == 0
+    rows = pd.read_parquet(out).set_index("series")
+    assert (rows["status"] == "ok").all()
+    assert rows.loc["AAA", "adapter_id"] == entry.id and pd.isna(rows.loc["BBB", "adapter_id"])
+    assert rows.loc["AAA", "champion"].startswith(f"champion adapter {entry.id} of file:AAA:1h")
+    assert rows.loc["BBB", "champion"].startswith("no champion for file:BBB:1h")
+    assert rows.loc["AAA", "lookback"] == LOOKBACK and rows.loc["BBB", "lookback"] > LOOKBACK
+    assert "+" in rows.loc["AAA", "model"] and "+" not in rows.loc["BBB", "model"]  # the adapted model, the base
+    # a champion promoted for BBB since: the rerun forecasts BBB again with it, and keeps AAA's row
+    with Ledger.open(url) as ledger:
+        new = promote_champion(read_bars(watchlist / "BBB.csv"), ledger, tmp_path / "adapter-bbb")
+    before = rows
+    assert main(args) == 0
+    rows = pd.read_parquet(out).set_index("series")
+    assert rows.loc["BBB", "adapter_id"] == new.id and rows.loc["AAA", "adapter_id"] == entry.id
+    assert rows.loc["AAA", "created_at"] == before.loc["AAA", "created_at"]  # kept, not forecast again
+
+
+def test_the_ray_engine_refuses_champion_in_one_line(world, tmp_path, capsys):
+    watchlist, _, _ = world
+    code = main(["batch", str(watchlist), "--model", "champion", "--horizon", "4", "--engine", "ray", "--out",
+                 str(tmp_path / "rows.parquet"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "'champion' is resolved per series" in err and "--engine local" in err and "Traceback" not in err
