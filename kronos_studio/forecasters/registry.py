@@ -31,6 +31,9 @@ class ModelRegistry:
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}
         self.sampling: dict[str, threading.Lock] = {}
+        # the model ``champion``'s Kronos forecasters by decode mode, then adapter id (None: the base model):
+        # an id names one adapter's files for good, so a promote or rollback is a new key, never a stale one
+        self.champions: dict[str | None, dict] = {}
 
     def decoding(self, decode: str | None) -> ModelRegistry:
         """This registry with another decode mode: the same loaded pairs and locks (a shallow copy), so a
@@ -73,6 +76,18 @@ class ModelRegistry:
         ``workspace``'s fits of the ensemble to a series. Raises what ``resolve`` raises
         (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
         return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode)
+
+    def champion(self, bars, entry):
+        """The model ``champion``'s forecaster for ``bars``' series, whose champion is ``entry`` (None: its base
+        model), as the caller read it from its ledger (``champion.champion_entry``), on warm pairs."""
+        from kronos_studio.forecasting import studio_pipeline
+
+        from .champion import champion_forecaster
+
+        with self.lock:
+            served = self.champions.setdefault(self.decode, {})
+        return champion_forecaster(bars, entry, self.loader(None), lambda pair: studio_pipeline(pair, self.decode),
+                                   served)
 
     def loader(self, ref: ModelRef | str | None) -> Callable[[str], object]:
         """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own)."""

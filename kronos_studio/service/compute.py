@@ -18,6 +18,7 @@ from .limits import Limits
 
 SOURCE_BARS = 2000  # bars fetched for a symbol: more than any model's context, and a walk-forward's cut-offs
 CACHE_ENTRIES = 256  # results kept for identical requests (a forecast of 30 paths x 20 steps is ~30 kB)
+NOT_PER_SERIES = "not chosen per series"  # what ``served_champion`` answers for a model other than ``champion``
 
 
 def read_request_bars(request, limits: Limits, needed: int = SOURCE_BARS):
@@ -72,6 +73,22 @@ def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, 
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def served_champion(model: str | None, bars, ledger):
+    """For the model ``champion``: the series' champion in ``ledger`` (the service's, scoped to the
+    request's workspace) now, None when its base model serves; read once per request, so that the cache
+    key and the forecast name the same adapter (a promote or a rollback is never answered from the cache
+    with the one before). Any other model: ``NOT_PER_SERIES``."""
+    from kronos_studio.bundled import model_reference
+    from kronos_studio.forecasters.champion import CHAMPION, champion_entry
+
+    return champion_entry(bars, ledger=ledger) if model_reference(model) == CHAMPION else NOT_PER_SERIES
+
+
+def served_key(champion) -> dict:
+    """What a request's key adds for ``served_champion``'s answer: the adapter that serves (None: the base)."""
+    return {} if champion is NOT_PER_SERIES else {"champion_adapter": None if champion is None else champion.id}
+
+
 class OnceCache:
     """Results by key, computed once: a request whose key is being computed waits for that computation
     instead of starting its own. Failures are not kept (the next identical request tries again)."""
@@ -108,41 +125,53 @@ class OnceCache:
         return value
 
 
-def make_forecast(registry, model: str | None, bars, settings: ForecastSettings, workspace: str | None = None):
+def forecaster_of(registry, model: str | None, bars, settings: ForecastSettings, workspace: str | None,
+                  champion=NOT_PER_SERIES):
+    """The warm forecaster of ``model``: for ``champion``, the one ``served_champion`` read serves."""
+    if champion is NOT_PER_SERIES:
+        return registry.forecaster(model, bars, settings, workspace)
+    return registry.champion(bars, champion)
+
+
+def make_forecast(registry, model: str | None, bars, settings: ForecastSettings, workspace: str | None = None,
+                  champion=NOT_PER_SERIES):
     """``kronos_studio.forecasters.make_forecast`` of ``bars`` by the warm ``model``: what ``kronos
-    forecast`` makes of the same bars, model and settings (``workspace``: whose ensemble fits apply)."""
+    forecast`` makes of the same bars, model and settings (``workspace``: whose ensemble fits apply;
+    ``champion``: ``served_champion``'s answer)."""
     from kronos_studio.forecasters import make_forecast as make
 
-    forecaster = registry.forecaster(model, bars, settings, workspace)
+    forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
     with registry.sampling_lock(model):
         return make(forecaster, bars, settings)
 
 
 def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cutoffs: int,
-               include_training_period: bool, workspace: str | None = None):
+               include_training_period: bool, workspace: str | None = None, champion=NOT_PER_SERIES):
     """The ``kronos evaluate`` report (``evaluation.report.EvaluationReport``) on a warm model."""
     from kronos_studio.evaluation.report import evaluation_report
 
-    forecaster = registry.forecaster(model, bars, settings, workspace)
+    forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
     with registry.sampling_lock(model):  # a TrainingPeriodError is a 422 naming the field that includes them
         return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
                                  include_training_period=include_training_period)
 
 
 def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
-                    levels: list[float], *, workspace: str, ledger=None, return_paths: bool = False) -> dict:
+                    levels: list[float], *, workspace: str, ledger, record: bool = True,
+                    return_paths: bool = False) -> dict:
     """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the forecast
-    (computed once per identical request, with ``workspace``'s ensemble fits), recorded in ``ledger`` (the
-    workspace's; None: not recorded) after these bars scored its earlier forecasts of the series, as
-    ``kronos forecast`` does; ``warnings``: ``lines`` (from reading the bars), then too few paths and an
-    implausible fan."""
+    (computed once per identical request, with ``workspace``'s ensemble fits and, for ``champion``, its
+    champions in ``ledger``, the workspace's), recorded in ``ledger`` when ``record``, after these bars scored
+    its earlier forecasts of the series, as ``kronos forecast`` does; ``warnings``: ``lines`` (from reading
+    the bars), then too few paths and an implausible fan."""
     from kronos_studio.evaluation.plausibility import check_fan
     from kronos_studio.forecasting import too_few_paths
 
-    key = request_key("forecast", bars, model, settings, workspace)
-    fc = cache.get(key, lambda: make_forecast(registry, model, bars, settings, workspace))
+    champion = served_champion(model, bars, ledger)
+    key = request_key("forecast", bars, model, settings, workspace, **served_key(champion))
+    fc = cache.get(key, lambda: make_forecast(registry, model, bars, settings, workspace, champion))
     out = forecast_body(fc, levels, return_paths)
-    if ledger is not None:
+    if record:
         ledger.score(bars)
         done = ledger.record(fc, bars)
         out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
@@ -154,13 +183,15 @@ def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: 
 
 
 def evaluate_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
-                    cutoffs: int, include_training_period: bool, *, workspace: str) -> dict:
+                    cutoffs: int, include_training_period: bool, *, workspace: str, ledger) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON
-    (computed once per identical request, with ``workspace``'s ensemble fits) and its warnings after
-    ``lines``."""
-    key = request_key("evaluate", bars, model, settings, workspace, cutoffs=cutoffs, include=include_training_period)
+    (computed once per identical request, with ``workspace``'s ensemble fits and, for ``champion``, its
+    champions in ``ledger``, the workspace's) and its warnings after ``lines``."""
+    champion = served_champion(model, bars, ledger)
+    key = request_key("evaluate", bars, model, settings, workspace, cutoffs=cutoffs, include=include_training_period,
+                      **served_key(champion))
     made = cache.get(key, lambda: evaluation(registry, model, bars, settings, cutoffs, include_training_period,
-                                             workspace))
+                                             workspace, champion))
     return {**made.out, "warnings": lines + [notice_line(n) for n in made.warnings]}
 
 

@@ -98,7 +98,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         levels = compute.check_quantile_levels(quantiles)
         bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix)
         return compute.forecast_answer(registry, cache, model, bars, lines, s, levels, workspace=workspace,
-                                       ledger=ledger if record else None)
+                                       ledger=ledger, record=record)
 
     @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
                              "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
@@ -112,7 +112,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix,
                               compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(registry, cache, model, bars, lines, s, cutoffs, include_training_period,
-                                       workspace=workspace)
+                                       workspace=workspace, ledger=ledger)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")

@@ -19,4 +19,5 @@ def evaluate(body: EvaluateRequest, who: Who, service: Shared):
     service.limits.check_path_steps(settings.paths, settings.horizon)
     bars, lines = compute.read_request_bars(body, service.limits, compute.evaluation_bars(body.cutoffs, settings))
     return compute.evaluate_answer(service.registry, service.cache, body.model, bars, lines, settings, body.cutoffs,
-                                   body.include_training_period, workspace=who.workspace)
+                                   body.include_training_period, workspace=who.workspace,
+                                   ledger=service.ledger.scoped(who.workspace))

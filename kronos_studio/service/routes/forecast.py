@@ -20,6 +20,6 @@ def forecast(body: ForecastRequest, who: Who, service: Shared):
     service.limits.check_path_steps(settings.paths, settings.horizon)
     levels = compute.check_quantile_levels(body.quantiles)
     bars, lines = compute.read_request_bars(body, service.limits)
-    ledger = service.ledger.scoped(who.workspace) if body.record else None
     return compute.forecast_answer(service.registry, service.cache, body.model, bars, lines, settings, levels,
-                                   workspace=who.workspace, ledger=ledger, return_paths=body.return_paths)
+                                   workspace=who.workspace, ledger=service.ledger.scoped(who.workspace),
+                                   record=body.record, return_paths=body.return_paths)

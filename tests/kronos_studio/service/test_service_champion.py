@@ -1,0 +1,61 @@
+"""The model ``champion`` through the service: what serves is read from the service's own ledger in the
+caller's workspace, per request, so a promote or a rollback is never answered from the cache with the
+adapter before it; a batch serves each series by its own champion."""
+from __future__ import annotations
+
+import httpx
+from champion_kit import promote_champion
+from service_helpers import bearer, finished_job
+from testkit import random_bars
+
+from kronos_studio.bars_input import read_bars
+from kronos_studio.ledger.registry import Registry, SeriesKey
+
+
+def series_csv(seed: int) -> str:
+    return random_bars(200, seed=seed, freq="1h", start="2026-03-02").to_csv(index=False)
+
+
+def test_a_promote_and_a_rollback_change_what_an_identical_request_is_answered_with(service, tmp_path, monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    base, svc, tokens = service
+    text = series_csv(11)
+    body = {"bars_csv": text, "symbol": "SVCHAMP", "model": "champion", "horizon": 4, "paths": 4, "record": False}
+    ledger = svc.ledger.scoped("team-a")
+
+    def served() -> tuple[int | None, str]:
+        with httpx.Client(base_url=base, headers=bearer(tokens["a"]), timeout=300) as c:
+            answer = c.post("/v1/forecast", json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["provenance"]["adapter_id"], answer.json()["provenance"]["champion"]
+
+    assert served()[0] is None  # no champion yet: the base model
+    entry = promote_champion(read_bars(text.encode(), "SVCHAMP.csv", symbol="SVCHAMP"), ledger, tmp_path / "adapter")
+    adapter, note = served()
+    assert adapter == entry.id and note.startswith(f"champion adapter {entry.id} of file:SVCHAMP:1h")
+    Registry(ledger).rollback(entry.series)
+    assert served()[0] is None
+    # another workspace's champions are not this one's
+    assert Registry(svc.ledger.scoped("team-b")).champion(entry.series) is None
+
+
+def test_a_batch_serves_each_series_by_its_champion_in_the_callers_workspace(service, tmp_path, monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    base, svc, tokens = service
+    texts = {"SVBA": series_csv(12), "SVBB": series_csv(13)}
+    entry = promote_champion(read_bars(texts["SVBA"].encode(), "SVBA.csv", symbol="SVBA"), svc.ledger.scoped("team-a"),
+                             tmp_path / "adapter")
+    body = {"series": [{"name": n, "bars_csv": t} for n, t in texts.items()], "model": "champion", "horizon": 4,
+            "paths": 4}
+    adapters = {}
+    for who in ("a", "b"):
+        with httpx.Client(base_url=base, headers=bearer(tokens[who]), timeout=300) as c:
+            submitted = c.post("/v1/batch", json=body)
+            assert submitted.status_code == 202, submitted.text
+            status = finished_job(c, submitted.json()["id"], 300, poll_s=0.5)
+            assert status["status"] == "done", status
+            rows = c.get(f"/v1/jobs/{submitted.json()['id']}/result").json()["rows"]
+        assert [r["status"] for r in rows] == ["ok", "ok"], rows
+        adapters[who] = {r["series"]: r["adapter_id"] for r in rows}
+        assert SeriesKey(rows[0]["source"], rows[0]["symbol"], rows[0]["interval"]) == entry.series
+    assert adapters == {"a": {"SVBA": entry.id, "SVBB": None}, "b": {"SVBA": None, "SVBB": None}}
