@@ -39,7 +39,14 @@ def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
 
 
 def cached(bars, choice: ModelChoice, settings, future=None):
-    return store().get(forecast_key(bars, choice, settings, future))
+    """The stored forecast, or None (also when what serves ``champion`` cannot be read now: the run says why)."""
+    from kronos.errors import UserError
+
+    try:
+        key = forecast_key(bars, choice, settings, future)
+    except UserError:
+        return None
+    return store().get(key)
 
 
 def run(bars, choice: ModelChoice, settings, future=None, label: str | None = None):

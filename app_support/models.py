@@ -15,8 +15,8 @@ ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
 
 def model_choices() -> list[ModelChoice]:
-    """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models, the
-    official ones."""
+    """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models,
+    ``champion``, the official ones."""
     return catalog()
 
 
@@ -35,7 +35,15 @@ def model_identity(choice: ModelChoice, bars) -> object:
     """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
     and the settings: the model key, and for the ensemble also its Kronos member's folder, the
     meta-learner's files, the fits to series, the asset class it reads from the bars (their calendar and
-    source) and the Chronos-2 that would join it."""
+    source) and the Chronos-2 that would join it; for ``champion``, the series and the adapter that serves it
+    now, so a promote or a rollback is never answered with a stored forecast of the adapter before."""
+    if choice.per_series:
+        from kronos_studio.forecasters.champion import champion_entry
+
+        from .auth import workspace
+
+        entry = champion_entry(bars, workspace())
+        return (choice.key, workspace(), bars.source, bars.symbol, bars.interval, None if entry is None else entry.id)
     if choice.mixes:
         from kronos_studio.ensemble.chronos2 import ensemble_state
         from kronos_studio.ensemble.features import asset_class
@@ -64,6 +72,12 @@ def forecaster(bars, choice: ModelChoice, settings):
     from .auth import workspace
 
     return resolve(choice, bars, settings, load_pair=load, workspace=workspace(), decode=app_decode())
+
+
+def served_note(provenance: dict) -> str | None:
+    """Which model served a ``champion`` forecast, in words (None for any other model)."""
+    note = provenance.get("champion")
+    return None if note is None else f"Model **champion**: {note}"
 
 
 def progress_tqdm(placeholder, label: str):

@@ -83,7 +83,10 @@ def render() -> Inputs:
                          "weights are on this machine: amazon/chronos-2 in the Hugging Face cache, or the folder "
                          "named by $KRONOS_STUDIO_CHRONOS2 ('off' leaves it out)" if can_mix else
                          "The bundled meta-learner's files are missing: reinstall kronos-studio")
-    if mix and model is not None:
+    if mix and model is not None and model.per_series:
+        sb.info("**champion** is one Kronos model per series (its promoted adapter, else the base), not one to "
+                "mix: it forecasts alone. Choose a bundled model to mix it into the ensemble.")
+    elif mix and model is not None:
         model = model.ensemble_of()
         chronos2_panel(sb)
     # Compare can rank the ensemble over each bundled model beside the single models.

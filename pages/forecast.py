@@ -11,6 +11,7 @@ from app_support.errors import app_message
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, price_input_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
+from app_support.models import served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities
@@ -124,6 +125,8 @@ head.caption(ensemble.caption(prov) if "weights" in prov else
            f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · {prov['precision']} · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
+if served_note(prov):
+    head.caption(served_note(prov))
 
 st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where

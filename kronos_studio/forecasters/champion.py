@@ -15,13 +15,25 @@ class ChampionForecaster:
 
     key = CHAMPION
 
-    def __init__(self, inner, adapter_id: int | None, note: str, lookback: int | None = None):
+    def __init__(self, inner, adapter_id: int | None, note: str, lookback: int | None = None, trained_until=None):
         self.inner, self.adapter_id, self.note, self.trained_lookback = inner, adapter_id, note, lookback
+        self.trained_until = trained_until  # the last bar time the champion adapter learned from
         self.name = inner.name
 
     def lookback(self, horizon: int) -> int:
         """A champion reads the history its gate scored it with; the base model its own default."""
         return self.trained_lookback or self.inner.lookback(horizon)
+
+    def training_period(self):
+        """The base model's, or the champion's training window's last day when later: a walk-forward over
+        the bars the adapter learned from scores memory, not forecasting."""
+        from kronos_studio.evaluation.training_period import period_until
+
+        base = self.inner.training_period()
+        if self.trained_until is None:
+            return base
+        window = period_until(str(self.trained_until.date()), f"champion adapter {self.adapter_id}'s training window")
+        return window if base is None or window.seen_until > base.seen_until else base
 
     def __getattr__(self, name):  # lookback, describe, training_period, walk_forward_fn, members, ...
         return getattr(self.inner, name)
@@ -74,7 +86,7 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
     return ChampionForecaster(inner, entry.id,
                               f"champion adapter {entry.id} of {series} (promoted {entry.decided_at:%Y-%m-%d %H:%M} "
                               f"UTC, trained on bars {entry.first_bar_at:%Y-%m-%d} to {entry.last_bar_at:%Y-%m-%d})",
-                              entry.settings.get("lookback"))
+                              entry.settings.get("lookback"), entry.last_bar_at)
 
 
 def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object], pipeline):

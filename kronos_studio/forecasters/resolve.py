@@ -52,7 +52,7 @@ class ModelRef:
     key: str  # stable id used in cache keys and widget values
     label: str
     ref: str  # what ``resolve`` takes: a folder, an official name, ``ensemble``
-    kind: str  # "bundled", "folder", "official" or "ensemble"
+    kind: str  # "bundled", "folder", "official", "ensemble" or "champion"
     context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
     precision: str = DEFAULT_PRECISION  # the Kronos predictor's compute precision (kronos.settings.PRECISIONS)
 
@@ -65,7 +65,10 @@ class ModelRef:
                                    key=base if precision == DEFAULT_PRECISION else f"{base}@{precision}")
 
     def ensemble_of(self) -> ModelRef:
-        """This Kronos model as the ensemble's Kronos member, mixed with the statistical members."""
+        """This Kronos model as the ensemble's Kronos member, mixed with the statistical members (the
+        ``champion``, one model per series, is not mixed: check ``per_series`` before asking)."""
+        if self.per_series:
+            raise ValueError(f"'{CHAMPION}' is one Kronos model per series, not one to mix: leave out the ensemble")
         if self.mixes:
             return self
         from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
@@ -99,9 +102,16 @@ class ModelRef:
         return self.ref
 
     @property
+    def per_series(self) -> bool:
+        """Chosen per series (``champion``): its champion adapter, else its base model; which one served is in
+        each forecast's provenance."""
+        return self.kind == CHAMPION
+
+    @property
     def takes_adapter(self) -> bool:
-        """A LoRA event adapter can be put on it (a Kronos model, not a mixture)."""
-        return not self.mixes
+        """A LoRA event adapter can be put on it (a Kronos model, not a mixture, and not ``champion``, whose
+        adapters are the registry's)."""
+        return not self.mixes and not self.per_series
 
     @property
     def screens(self) -> bool:
@@ -142,8 +152,9 @@ def folder_context(path: Path) -> int:
 
 
 def catalog() -> list[ModelRef]:
-    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, then the official ones (any of them
-    mixed into the ensemble: ``ModelRef.ensemble_of``)."""
+    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, ``champion`` (per series: its
+    champion adapter, else the bundled default), then the official ones (any of them but ``champion`` mixed
+    into the ensemble: ``ModelRef.ensemble_of``)."""
     from kronos.config import OFFICIAL_MODELS
     from kronos_studio.bundled import bundled_models
     out: list[ModelRef] = []
@@ -156,6 +167,9 @@ def catalog() -> list[ModelRef]:
     for name, path in bundled.items():
         out.append(ModelRef(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
                             folder_context(path)))
+    if bundled:  # its base when a series has no champion: the bundled default
+        out.append(ModelRef(CHAMPION, f"{CHAMPION} (each series' promoted adapter, else {next(iter(bundled))})",
+                            CHAMPION, CHAMPION, folder_context(next(iter(bundled.values())))))
     for name, m in OFFICIAL_MODELS.items():
         where = "cached" if official_cached(m.repo_id, m.revision) else "download"
         size = f"{m.params / 1e6:.0f}M params" if m.params else ""

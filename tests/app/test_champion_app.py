@@ -1,0 +1,68 @@
+"""The sidebar offers the model ``champion``: the Forecast page serves the series on screen by its promoted
+adapter, else the base model, says which, and a promote or a rollback is never answered with a stored
+forecast of the model before."""
+from __future__ import annotations
+
+import json
+import os
+
+from app_helpers import good_csv
+from champion_kit import promote_champion
+
+
+def upload(at, name, data):
+    at.sidebar.selectbox(key="sb_source").set_value("file").run()
+    at.sidebar.file_uploader(key="sb_upload").set_value((name, data, "text/csv")).run()
+    return at
+
+
+def shown(at) -> tuple[dict | None, str]:
+    """(the export's provenance, or None before a forecast; the page's captions)."""
+    captions = " | ".join(str(c.value) for c in at.caption)
+    if not at.json:
+        return None, captions
+    export = at.json[0].value
+    export = json.loads(export) if isinstance(export, str) else export
+    return export["provenance"], captions
+
+
+def test_champion_serves_the_series_on_screen_and_a_promote_or_rollback_is_a_new_forecast(new_app, tmp_path):
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Registry
+
+    at = upload(new_app().run(), "CHAMPX.csv", good_csv())
+    assert any(o.startswith("champion (each series") for o in at.sidebar.selectbox(key="sb_model").options)
+    at.sidebar.selectbox(key="sb_model").set_value("champion").run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.number_input(key="sb_paths").set_value(4).run()
+    at.button(key="run_forecast").click().run()
+    assert not at.exception, at.exception
+    prov, captions = shown(at)
+    assert prov["adapter_id"] is None and prov["champion"].startswith("no champion for file:CHAMPX:1d")
+    assert "Model **champion**: no champion for file:CHAMPX:1d" in captions
+
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        entry = promote_champion(read_bars(good_csv(), "CHAMPX.csv"), ledger, tmp_path / "adapter")
+    at.run()  # the same bars and settings: not the base model's stored fan
+    assert shown(at)[0] is None and "Run forecast" in " | ".join(str(i.value) for i in at.info)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception, at.exception
+    prov, captions = shown(at)
+    assert prov["adapter_id"] == entry.id
+    assert f"Model **champion**: champion adapter {entry.id} of file:CHAMPX:1d" in captions
+
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        Registry(ledger).rollback(entry.series)
+    at.run()  # the base model serves again: its stored fan is the one shown
+    prov, _ = shown(at)
+    assert prov is not None and prov["adapter_id"] is None
+    assert {m.label: m for m in at.metric}["Sampling time"].delta == "from cache"
+
+
+def test_champion_is_not_mixed_into_the_ensemble(new_app):
+    at = new_app().run()
+    at.sidebar.selectbox(key="sb_model").set_value("champion").run()
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
+    assert not at.exception, at.exception
+    assert "not one to mix: it forecasts alone" in " | ".join(str(i.value) for i in at.sidebar.info)
