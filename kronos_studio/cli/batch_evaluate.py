@@ -54,7 +54,7 @@ def run_evaluate(args) -> int:
     from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.forecasters import resolve
 
-    from .common import cli_device, sampling_settings
+    from .common import cli_device, error_line, sampling_settings
 
     if args.engine != "local":
         raise CliError("--evaluate runs on the local engine: drop --engine ray")
@@ -68,7 +68,7 @@ def run_evaluate(args) -> int:
         entries = read_watchlist(args.watchlist)
         forecaster = resolve(args.model, device=cli_device(args))
     except (ValueError, WatchlistError, CheckpointError, FileNotFoundError) as e:
-        raise CliError(str(e).splitlines()[0]) from None
+        raise error_line(e) from None  # a library error's settings named as flags
     bar = None
     if not args.quiet:
         from tqdm import tqdm

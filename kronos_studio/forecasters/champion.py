@@ -59,8 +59,8 @@ def champion_entry(bars, workspace: str | None = None, ledger=None):
 
     if bars is None or not hasattr(bars, "symbol"):
         raise InputError(f"'{CHAMPION}' is chosen per series, so it needs the bars' series (source, symbol, "
-                         "interval); this forecast names one model for bars of no series", {"model": CHAMPION},
-                         Fix("forecast one series at a time with {setting}", "model", CHAMPION))
+                         "interval), and none were given (a ranking evaluation, for one, ranks every series with one "
+                         "model)", {"model": CHAMPION}, Fix("choose one model with {setting}", "model"))
     if ledger is not None:
         return Registry(ledger).champion(SeriesKey.of(bars))
     with Ledger.open(workspace=workspace) as opened:

@@ -92,3 +92,11 @@ def test_the_ray_engine_refuses_champion_in_one_line(world, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2, err
     assert "'champion' is resolved per series" in err and "--engine local" in err and "Traceback" not in err
+
+
+def test_a_ranking_evaluation_refuses_champion_in_one_line(world, capsys):
+    watchlist, _, _ = world
+    code = main(["batch", str(watchlist), "--model", "champion", "--horizon", "4", "--evaluate", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "'champion' is chosen per series" in err and "choose one model with --model" in err
