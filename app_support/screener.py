@@ -296,6 +296,7 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
 
     from kronos_studio.batch.engine import BatchRun, run_batch
 
+    from .auth import workspace  # whose champions the model ``champion`` serves
     from .models import warm_up
 
     warm_up().torch_ready.wait()  # torch imported and its threads set, as for a single forecast
@@ -310,7 +311,8 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     started = time.perf_counter()
     try:
         result = run_batch(entries, settings.batch(), BatchRun(model=settings.model_ref, chunk_series=chunk_size(n),
-                                                               fixes=tuple(fixes), calendar=calendar), progress)
+                                                               fixes=tuple(fixes), calendar=calendar,
+                                                               workspace=workspace()), progress)
         bar.progress(1.0, text="Drawing the fans…")
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
