@@ -56,9 +56,9 @@ class ChunkForecaster:
     """A model loaded once (``model``: a reference ``kronos_studio.forecasters.resolve`` takes, None for
     the bundled default) that forecasts lists of ``SeriesJob``, one batched run per list where it can.
     ``champion`` is resolved per series in ``workspace``'s registry (None: the default workspace) in the
-    ledger at ``ledger_url`` (None: the default ledger): each
-    series is forecast by its champion adapter, with the lookback it was trained with, or by the base model;
-    series served by the same model share one forecaster and one batched run."""
+    ledger at ``ledger_url`` (None: the default ledger): each series is forecast by its champion adapter,
+    with the lookback it was trained with, or by the base model; series served by the same model share one
+    forecaster and one batched run."""
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None, threads: int | None = None,
                  workspace: str | None = None, ledger_url: str | None = None):

@@ -66,3 +66,25 @@ def test_champion_is_not_mixed_into_the_ensemble(new_app):
     at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     assert not at.exception, at.exception
     assert "not one to mix: it forecasts alone" in " | ".join(str(i.value) for i in at.sidebar.info)
+
+
+def test_the_screener_serves_each_sample_by_its_own_champion(new_app, tmp_path):
+    from app_support import screener
+    from kronos_studio.batch.watchlist import load_entry
+    from kronos_studio.ledger import Ledger
+
+    names = ["MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)"]
+    [msft, _] = screener.sample_entries(names)
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        entry = promote_champion(load_entry(msft, 128).bars, ledger, tmp_path / "adapter")
+    at = new_app().run()
+    at.sidebar.selectbox(key="sb_model").set_value("champion").run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.sidebar.number_input(key="sb_paths").set_value(4).run()
+    at.switch_page("pages/screener.py").run()
+    at.multiselect(key="scr_samples").set_value(names).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception, at.exception
+    rows = at.session_state[screener.RESULT_KEY].rows.set_index("series")
+    assert list(rows["status"]) == ["ok", "ok"]
+    assert rows.loc[names[0], "adapter_id"] == entry.id and rows.isna().loc[names[1], "adapter_id"]
