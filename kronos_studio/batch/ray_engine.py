@@ -24,9 +24,26 @@ def ray_workers(model: str | None, settings: BatchSettings, *, address: str | No
                 ) -> Iterator[Callable[[list[list[SeriesJob]]], Iterator[list[SeriesResult]]]]:
     """A pool of ``workers`` actors (default: one per CPU Ray has), each with the model loaded; yields
     ``map_chunks(chunks)``, which gives every chunk's results in chunk order."""
+    with actor_pool(ChunkForecaster, (model, settings, device, CPUS_PER_WORKER), address=address,
+                    workers=workers) as (ray, actors):
+        identities = ray.get([a.identity.remote() for a in actors])
+        if expected_model is not None:
+            wrong = [i for i in identities if _model_of(i) != _model_of(expected_model)]
+            if wrong:
+                raise RayEngineError(f"Ray workers loaded {_model_of(wrong[0])} but the driver has "
+                                     f"{_model_of(expected_model)}: install the same kronos-studio and model on every node")
+        from ray.util import ActorPool
+
+        pool = ActorPool(actors)
+        yield lambda chunks: pool.map(lambda actor, chunk: actor.forecast.remote(chunk), chunks)
+
+
+@contextmanager
+def actor_pool(actor_class: type, args: tuple, *, address: str | None = None, workers: int | None = None):
+    """``workers`` Ray actors of ``actor_class(*args)`` (default: one per CPU Ray has) on the cluster at
+    ``address`` (None: a local instance, stopped afterwards); yields ``(ray, actors)``."""
     try:
         import ray
-        from ray.util import ActorPool
     except ImportError:
         raise RayEngineError("the Ray engine needs Ray: pip install 'ray>=2.40'") from None
     started_here = not ray.is_initialized()
@@ -41,16 +58,8 @@ def ray_workers(model: str | None, settings: BatchSettings, *, address: str | No
             raise RayEngineError(f"cannot start or reach Ray at {address or 'a local instance'}: {e}") from None
     try:
         count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // CPUS_PER_WORKER)
-        Worker = ray.remote(num_cpus=CPUS_PER_WORKER)(ChunkForecaster)
-        actors = [Worker.remote(model, settings, device, CPUS_PER_WORKER) for _ in range(count)]
-        identities = ray.get([a.identity.remote() for a in actors])
-        if expected_model is not None:
-            wrong = [i for i in identities if _model_of(i) != _model_of(expected_model)]
-            if wrong:
-                raise RayEngineError(f"Ray workers loaded {_model_of(wrong[0])} but the driver has "
-                                     f"{_model_of(expected_model)}: install the same kronos-studio and model on every node")
-        pool = ActorPool(actors)
-        yield lambda chunks: pool.map(lambda actor, chunk: actor.forecast.remote(chunk), chunks)
+        Worker = ray.remote(num_cpus=CPUS_PER_WORKER)(actor_class)
+        yield ray, [Worker.remote(*args) for _ in range(count)]
     finally:
         if started_here:
             ray.shutdown()
