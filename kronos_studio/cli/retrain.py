@@ -141,6 +141,7 @@ def run_retrain_watchlist(args) -> int:
         LOCKED,
         REFUSED,
         Fanout,
+        SeriesRetrainer,
         WatchlistRetrain,
         retrain_watchlist,
     )
@@ -164,7 +165,7 @@ def run_retrain_watchlist(args) -> int:
     with open_ledger() as ledger:
         try:
             for outcome in retrain_watchlist(entries, job, Fanout(args.engine, args.ray_address, args.workers),
-                                             log=log_line, ledger=ledger):
+                                             log=log_line, unit=SeriesRetrainer(job, ledger)):
                 message = None if outcome.error is None else cli_line(outcome.error)
                 results.append(outcome.to_dict(message))
                 if outcome.status == DECIDED:

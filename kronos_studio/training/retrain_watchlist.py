@@ -97,7 +97,10 @@ class SeriesRetrainer:
                 log(outcome.log[-1])
 
         job = self.job
-        loaded = load_entry(entry, job.settings.needed(), fixes=job.fixes, calendar=job.calendar)
+        # a fetched series is downloaded with the bars a decision needs; a bar file is gated as one forecast's
+        # history reads it, so that too few bars for a decision are refused by the retrain, with its numbers
+        history = job.settings.needed() if entry.file is None else job.settings.lookback
+        loaded = load_entry(entry, history, fixes=job.fixes, calendar=job.calendar)
         if loaded.error is not None:
             return refused(outcome, RetrainError(loaded.error))
         try:
@@ -133,13 +136,15 @@ class Fanout:
 
 
 def retrain_watchlist(entries: list, job: WatchlistRetrain, fanout: Fanout = Fanout(),
-                      log: Callable[[str], None] | None = None, ledger=None) -> Iterator[SeriesOutcome]:
+                      log: Callable[[str], None] | None = None, unit: SeriesRetrainer | None = None
+                      ) -> Iterator[SeriesOutcome]:
     """Every entry's ``SeriesOutcome``, in watchlist order. ``log(line)`` gets each decision's line (from Ray
-    workers: when their series is done); ``ledger``: the local engine's (None: the default one)."""
+    workers: when their series is done); ``unit``: the local engine's retrainer (None: one of ``job`` on the
+    default ledger)."""
     if fanout.engine not in ENGINES:
         raise ValueError(f"unknown engine '{fanout.engine}': use one of {list(ENGINES)}")
     if fanout.engine == "local":
-        unit = SeriesRetrainer(job, ledger)
+        unit = unit or SeriesRetrainer(job)
         for entry in entries:
             yield unit.retrain(entry, log)
         return
