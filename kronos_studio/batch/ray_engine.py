@@ -1,7 +1,8 @@
 """The Ray engine: the same chunks as the local engine, forecast by a pool of actors that each load the
 model once. ``address`` None starts a local Ray instance (and stops it afterwards); an address
 ("ray://head:10001", "auto") joins an existing cluster, whose nodes need kronos-studio installed and,
-for a model given as a folder, that folder at the same path."""
+for a model given as a folder, that folder at the same path. ``actor_pool`` starts the actors of any class
+(``kronos retrain`` over a watchlist runs its series on it too)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
