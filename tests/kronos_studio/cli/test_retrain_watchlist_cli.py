@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 
-from test_retrain_cli import DEADLINE_S, TINY, bars_file, env, registry_entries  # noqa: F401 (env: a fixture)
+import pytest
+import test_retrain_cli as single
+from test_retrain_cli import DEADLINE_S, TINY, bars_file, registry_entries
 from testkit import ROOT
 
 from kronos_studio.ledger.registry import SeriesKey
@@ -17,6 +19,7 @@ from kronos_studio.training.retrain import series_lock
 
 SMALL = [*TINY, "--steps", "4"]
 NOT_DEFAULT = "studio-small"  # a bundled model other than the default (studio-tiny)
+env = single.env  # the fixture: a cache and a SQLite ledger of the test's own
 
 
 def kronos(args, env) -> subprocess.CompletedProcess:
@@ -76,3 +79,23 @@ def test_without_model_a_retrain_uses_the_champions_base_and_another_model_is_re
     assert [e["base_model"].split()[0] for e in newer] == [NOT_DEFAULT]
     other = kronos(["retrain", path, *no_model, "--model", "studio-tiny"], env)
     assert other.returncode == 2 and f"was trained on {NOT_DEFAULT}" in other.stderr
+
+
+@pytest.mark.slow
+def test_on_ray_a_refused_and_a_locked_series_come_back_from_the_actors_with_their_messages(tmp_path, env,
+                                                                                            monkeypatch):
+    """No training (under a minute): the outcomes, their errors and the exit code cross from the actors."""
+    folder = tmp_path / "watchlist"
+    folder.mkdir()
+    bars_file(folder, "FEW", n=100)
+    bars_file(folder, "HELD")
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", env["KRONOS_STUDIO_CACHE"])
+    with series_lock(SeriesKey("file", "HELD", "1h"), DEFAULT_WORKSPACE):
+        done = kronos(["retrain", folder, *SMALL, "--engine", "ray", "--workers", "1", "--json",
+                       tmp_path / "out.json"], env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    report = json.loads((tmp_path / "out.json").read_text())["series"]
+    assert [(r["series"], r["status"]) for r in report] == [("FEW", "refused"), ("HELD", "locked")]
+    assert "100 bars cannot hold a 120-bar training window" in report[0]["message"]
+    assert "another retrain of file:HELD:1h" in report[1]["message"]
+    assert "(ray engine)" in done.stderr and registry_entries(env) == []
