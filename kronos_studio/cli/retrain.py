@@ -35,7 +35,7 @@ def register(sub) -> None:
     p.add_argument("--every", type=positive(int), default=None, metavar="K",
                    help="walk forward through the history, deciding every K bars from bars before each point only")
     p.add_argument("--since", default=None, metavar="DATE", help="with --every: the first retraining point")
-    p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion")
+    p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion (a watchlist: per series, with its status)")
     p.add_argument("--model", default=None, help="the base model (default: the one the series' champion was trained "
                                                  "on; the bundled one when it has none)")
     p.add_argument("--lookback", type=positive(int), default=d.lookback, help=f"history bars (default {d.lookback})")
