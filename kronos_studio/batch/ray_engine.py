@@ -1,7 +1,8 @@
 """The Ray engine: the same chunks as the local engine, forecast by a pool of actors that each load the
 model once. ``address`` None starts a local Ray instance (and stops it afterwards); an address
 ("ray://head:10001", "auto") joins an existing cluster, whose nodes need kronos-studio installed and,
-for a model given as a folder, that folder at the same path."""
+for a model given as a folder, that folder at the same path. ``actor_pool`` starts the actors of any class
+(``kronos retrain`` over a watchlist runs its series on it too)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -24,9 +25,26 @@ def ray_workers(model: str | None, settings: BatchSettings, *, address: str | No
                 ) -> Iterator[Callable[[list[list[SeriesJob]]], Iterator[list[SeriesResult]]]]:
     """A pool of ``workers`` actors (default: one per CPU Ray has), each with the model loaded; yields
     ``map_chunks(chunks)``, which gives every chunk's results in chunk order."""
+    with actor_pool(ChunkForecaster, (model, settings, device, CPUS_PER_WORKER), address=address,
+                    workers=workers) as (ray, actors):
+        identities = ray.get([a.identity.remote() for a in actors])
+        if expected_model is not None:
+            wrong = [i for i in identities if _model_of(i) != _model_of(expected_model)]
+            if wrong:
+                raise RayEngineError(f"Ray workers loaded {_model_of(wrong[0])} but the driver has "
+                                     f"{_model_of(expected_model)}: install the same kronos-studio and model on every node")
+        from ray.util import ActorPool
+
+        pool = ActorPool(actors)
+        yield lambda chunks: pool.map(lambda actor, chunk: actor.forecast.remote(chunk), chunks)
+
+
+@contextmanager
+def actor_pool(actor_class: type, args: tuple, *, address: str | None = None, workers: int | None = None):
+    """``workers`` Ray actors of ``actor_class(*args)`` (default: one per CPU Ray has) on the cluster at
+    ``address`` (None: a local instance, stopped afterwards); yields ``(ray, actors)``."""
     try:
         import ray
-        from ray.util import ActorPool
     except ImportError:
         raise RayEngineError("the Ray engine needs Ray: pip install 'ray>=2.40'") from None
     started_here = not ray.is_initialized()
@@ -41,16 +59,8 @@ def ray_workers(model: str | None, settings: BatchSettings, *, address: str | No
             raise RayEngineError(f"cannot start or reach Ray at {address or 'a local instance'}: {e}") from None
     try:
         count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // CPUS_PER_WORKER)
-        Worker = ray.remote(num_cpus=CPUS_PER_WORKER)(ChunkForecaster)
-        actors = [Worker.remote(model, settings, device, CPUS_PER_WORKER) for _ in range(count)]
-        identities = ray.get([a.identity.remote() for a in actors])
-        if expected_model is not None:
-            wrong = [i for i in identities if _model_of(i) != _model_of(expected_model)]
-            if wrong:
-                raise RayEngineError(f"Ray workers loaded {_model_of(wrong[0])} but the driver has "
-                                     f"{_model_of(expected_model)}: install the same kronos-studio and model on every node")
-        pool = ActorPool(actors)
-        yield lambda chunks: pool.map(lambda actor, chunk: actor.forecast.remote(chunk), chunks)
+        Worker = ray.remote(num_cpus=CPUS_PER_WORKER)(actor_class)
+        yield ray, [Worker.remote(*args) for _ in range(count)]
     finally:
         if started_here:
             ray.shutdown()

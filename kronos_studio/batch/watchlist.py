@@ -97,6 +97,21 @@ def read_watchlist(path: str | Path) -> list[Entry]:
     return symbol_entries(rows)
 
 
+def is_watchlist(path: str | Path) -> bool:
+    """Whether ``path`` is a watchlist rather than one series' bars: a folder, or a CSV whose header names
+    source, symbol and interval."""
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if not p.is_file() or p.suffix.lower() != ".csv":
+        return False
+    try:
+        header = pd.read_csv(p, nrows=0, skipinitialspace=True).columns
+    except Exception:  # not a CSV this reader takes: the bars reader says why
+        return False
+    return {"source", "symbol", "interval"} <= {str(c).strip().lower() for c in header}
+
+
 def folder_entries(folder: Path) -> list[Entry]:
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in BAR_FILE_SUFFIXES)
     if not files:

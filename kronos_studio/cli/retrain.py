@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_LOCKED, CliError, cli_device, error_line, positive
+from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, cli_device, error_line, positive
 from .ledger import open_ledger
 
 
@@ -23,17 +23,21 @@ def register(sub) -> None:
                     "promote it only when the paired 95% interval of the CRPS difference excludes 0 in its favour "
                     f"and its {BAND_NAME} coverage is no more than {COVERAGE_TOLERANCE} further from "
                     f"{NOMINAL_COVERAGE * 100:.0f}% than the champion's. "
-                    f"Exit codes: 0 done, 2 bad input or refused, {EXIT_LOCKED} another retrain of the series is "
-                    "running.")
-    p.add_argument("file", help="CSV or Parquet bars (the series is the file's name, or --symbol)")
+                    "Given a watchlist (as kronos batch takes), every series is retrained, each under its own lock "
+                    "on the --engine. "
+                    f"Exit codes: 0 done (every series decided), 2 bad input or refused (any series), {EXIT_LOCKED} "
+                    "another retrain of the series (of a series, none refused) is running.")
+    p.add_argument("file", help="CSV or Parquet bars (the series is the file's name, or --symbol), or a watchlist: "
+                                "a folder of bar files or a CSV with columns source,symbol,interval[,exchange]")
     p.add_argument("--horizon", type=positive(int), required=True, help="bars each held-out forecast covers")
     p.add_argument("--window", type=positive(int), default=d.window, help=f"bars a challenger learns from "
                                                                           f"(default {d.window})")
     p.add_argument("--every", type=positive(int), default=None, metavar="K",
                    help="walk forward through the history, deciding every K bars from bars before each point only")
     p.add_argument("--since", default=None, metavar="DATE", help="with --every: the first retraining point")
-    p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion")
-    p.add_argument("--model", default=None, help="the base model (default: the bundled one)")
+    p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion (a watchlist: per series, with its status)")
+    p.add_argument("--model", default=None, help="the base model (default: the one the series' champion was trained "
+                                                 "on; the bundled one when it has none)")
     p.add_argument("--lookback", type=positive(int), default=d.lookback, help=f"history bars (default {d.lookback})")
     p.add_argument("--cutoffs", type=positive(int), default=d.n_cutoffs,
                    help=f"held-out cut-offs per decision (default {d.n_cutoffs})")
@@ -45,6 +49,12 @@ def register(sub) -> None:
     p.add_argument("--calendar", default=None, help="trading calendar of the bars (default: inferred)")
     p.add_argument("--fix", action="append", default=[], metavar="FIX", help="accept a data-quality fix")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="a watchlist's series: local: one after the other in this process (default); ray: actors on "
+                        "a Ray cluster")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: a local Ray instance")
+    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
     p.set_defaults(func=run_retrain)
 
     a = sub.add_parser("adapters", help="the model registry: list, show, promote, roll back",
@@ -65,35 +75,53 @@ def register(sub) -> None:
     rollback.set_defaults(func=run_rollback)
 
 
+def log_line(line: str) -> None:
+    print(f"kronos retrain: {line}", file=sys.stderr)
+
+
+def retrain_settings(args):
+    from kronos_studio.training.retrain import RetrainSettings
+
+    if args.since and not args.every:
+        raise CliError("--since picks the first retraining point of a walk: give --every K with it")
+    return RetrainSettings(horizon=args.horizon, window=args.window, lookback=args.lookback, n_cutoffs=args.cutoffs,
+                           paths=args.paths, seed=args.seed, steps=args.steps)
+
+
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
-    from kronos_studio.bundled import default_model_path, model_reference
+    from kronos_studio.batch.watchlist import is_watchlist
+    from kronos_studio.bundled import model_reference
     from kronos_studio.ledger import LedgerError
-    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings, SeriesLocked
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, champion_base
 
     from .bars_process import GatedBars
 
+    if is_watchlist(args.file):
+        return run_retrain_watchlist(args)
+    if args.engine != "local" or args.ray_address or args.workers:
+        raise CliError("--engine, --ray-address and --workers spread a watchlist's series: give a watchlist (a folder "
+                       "of bar files or a source,symbol,interval CSV), or leave them out for one series")
+    settings = retrain_settings(args)
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix) as gated:
         bars, warnings = gated.result()
     for line in warnings:
         print(line, file=sys.stderr)
-    try:
-        pair = load_pair(model_reference(args.model) if args.model else default_model_path(), device=cli_device(args))
-    except (CheckpointError, FileNotFoundError) as e:
-        raise error_line(e) from None
-    settings = RetrainSettings(horizon=args.horizon, window=args.window, lookback=args.lookback,
-                               n_cutoffs=args.cutoffs, paths=args.paths, seed=args.seed, steps=args.steps)
+    device = cli_device(args)
     with open_ledger() as ledger:
         try:
-            retrainer = Retrainer(pair, bars, ledger, settings, log=lambda line: print(f"kronos retrain: {line}",
-                                                                                     file=sys.stderr))
-            if args.since and not args.every:
-                raise CliError("--since picks the first retraining point of a walk: give --every K with it")
+            if args.model:
+                pair = load_pair(model_reference(args.model), device=device)
+            else:
+                pair = champion_base(Registry(ledger).champion(SeriesKey.of(bars)),
+                                     lambda ref: load_pair(ref, device=device))
+            retrainer = Retrainer(pair, bars, ledger, settings, log=log_line)
             report = retrainer.run(retrainer.points(args.every, args.since))
         except SeriesLocked as e:
             print(f"kronos: {e}", file=sys.stderr)
             return EXIT_LOCKED
-        except (RetrainError, LedgerError) as e:
+        except (RetrainError, LedgerError, CheckpointError, FileNotFoundError) as e:
             raise error_line(e) from None
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
@@ -101,6 +129,62 @@ def run_retrain(args) -> int:
     print(f"{len(report.decisions)} decisions on {bars.symbol}: {promoted} promoted; champion "
           f"{report.champion if report.champion is not None else 'none (the base model serves)'}")
     return 0
+
+
+def run_retrain_watchlist(args) -> int:
+    """Every series of the watchlist ``args.file``: 0 when each was decided, 2 when any was refused, 3 when
+    any was locked and none refused."""
+    from kronos_studio.batch.ray_engine import RayEngineError
+    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+    from kronos_studio.training.retrain_watchlist import (
+        DECIDED,
+        LOCKED,
+        REFUSED,
+        Fanout,
+        SeriesRetrainer,
+        WatchlistRetrain,
+        retrain_watchlist,
+    )
+
+    from .errors import cli_line
+
+    if args.symbol or args.timezone:
+        raise CliError("--symbol and --timezone name one series' bars: a watchlist names its series (by file or by "
+                       "its CSV's rows); leave them out")
+    if args.engine == "local" and (args.ray_address or args.workers):
+        raise CliError("--ray-address and --workers apply to --engine ray")
+    settings = retrain_settings(args)
+    try:
+        settings.check()
+        entries = read_watchlist(args.file)
+    except (WatchlistError, ValueError) as e:
+        raise error_line(e) from None
+    job = WatchlistRetrain(settings, model=args.model, every=args.every, since=args.since, fixes=tuple(args.fix),
+                           calendar=args.calendar, device=cli_device(args))
+    results = []
+    with open_ledger() as ledger:
+        try:
+            for outcome in retrain_watchlist(entries, job, Fanout(args.engine, args.ray_address, args.workers),
+                                             log=log_line, unit=SeriesRetrainer(job, ledger)):
+                message = None if outcome.error is None else cli_line(outcome.error)
+                results.append(outcome.to_dict(message))
+                if outcome.status == DECIDED:
+                    promoted = sum(d["decision"] == "promoted" for d in outcome.decisions)
+                    champion = outcome.champion if outcome.champion is not None else "none (the base model serves)"
+                    print(f"{outcome.series}: {len(outcome.decisions)} decisions, {promoted} promoted; champion "
+                          f"{champion}")
+                else:
+                    print(f"{outcome.series}: {outcome.status}: {message}")
+        except RayEngineError as e:
+            raise error_line(e) from None
+    if args.json:
+        Path(args.json).write_text(json.dumps({"series": results}, indent=2, default=str))
+    count = {status: sum(r["status"] == status for r in results) for status in (DECIDED, REFUSED, LOCKED)}
+    print(f"{len(results)} series: {count[DECIDED]} decided, {count[REFUSED]} refused, {count[LOCKED]} locked "
+          f"({args.engine} engine)", file=sys.stderr)
+    if count[REFUSED]:
+        return EXIT_BAD_INPUT
+    return EXIT_LOCKED if count[LOCKED] else 0
 
 
 def _registry():

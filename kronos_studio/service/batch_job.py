@@ -2,6 +2,7 @@
 the job starts, then ``kronos_studio.batch.engine.run_batch`` into the job's folder."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ServiceError
@@ -9,17 +10,15 @@ from .errors import ServiceError
 SERIES_NAME_CHARS = "A-Za-z0-9_.-"
 
 
-def batch_run(body, settings, ledger):
-    """The job of a batch request: its series checked now (a bad one is a 422 before any job starts), run
-    by ``kronos_studio.batch.engine.run_batch`` into the job's folder (``ledger``: the service's, scoped to
-    the caller's workspace, whose champions the model ``champion`` serves)."""
+def series_entries(series) -> Callable[[Path], list]:
+    """A request's series (``schemas.BatchSeries``) checked now (a bad one is a 422 before any job starts);
+    returns ``write_entries(folder)``: their watchlist entries, the CSV texts written under ``folder``."""
     import re
 
-    from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.watchlist import Entry, symbol_entries
 
     files, symbols = [], []
-    for i, s in enumerate(body.series, 1):
+    for i, s in enumerate(series, 1):
         if (s.bars_csv is None) == (s.source is None):
             raise ServiceError(422, f"series {i}: give either bars_csv or source + symbol + interval")
         if s.bars_csv is not None:
@@ -34,8 +33,6 @@ def batch_run(body, settings, ledger):
     names = [n for n, _ in files]
     if len(set(names)) < len(names):
         raise ServiceError(422, "two series share a name: give each a name of its own")
-    extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
-    batch_settings = BatchSettings(settings, **extra)
 
     def write_entries(folder: Path) -> list:
         inputs = folder / "inputs"
@@ -45,6 +42,19 @@ def batch_run(body, settings, ledger):
             (inputs / f"{name}.csv").write_text(text)
             entries.append(Entry(series=name, file=str(inputs / f"{name}.csv")))
         return entries + symbol_entries(symbols)
+
+    return write_entries
+
+
+def batch_run(body, settings, ledger):
+    """The job of a batch request: its series checked now (a bad one is a 422 before any job starts), run
+    by ``kronos_studio.batch.engine.run_batch`` into the job's folder (``ledger``: the service's, scoped to
+    the caller's workspace, whose champions the model ``champion`` serves)."""
+    from kronos_studio.batch.forecaster import BatchSettings
+
+    write_entries = series_entries(body.series)
+    extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
+    batch_settings = BatchSettings(settings, **extra)
 
     if body.evaluate is not None:
         from .rank_job import rank_run

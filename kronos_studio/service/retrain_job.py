@@ -1,6 +1,9 @@
 """A retrain request (``schemas.RetrainRequest``) as a job for ``jobs.JobRunner``: the bars read and gated
 and the settings checked before the job starts (a 422 at once), then the gated retrain of the series
-(``kronos_studio.training.retrain``) in the request's workspace; the result is one row per decision."""
+(``kronos_studio.training.retrain``) in the request's workspace; the result is one row per decision. With
+``series`` (a watchlist, as ``POST /v1/batch`` takes), every series is retrained in turn
+(``kronos_studio.training.retrain_watchlist``) and each row names its series; a series refused or locked
+is one row saying so, and the others go on."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,24 +12,31 @@ from pathlib import Path
 from .errors import ServiceError
 
 FIELDS = {"window": "window", "lookback": "lookback", "cutoffs": "n_cutoffs", "steps": "steps", "paths": "paths"}
+ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
 
 
 def retrain_run(body, limits, ledger, load_pair):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
-    the service's warm Kronos pairs."""
-    from kronos_studio.bundled import default_model_path, model_reference
-    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
+    the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
+    from kronos_studio.bundled import model_reference
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings, champion_base
 
     from . import compute
 
+    chosen = {FIELDS[k]: v for k, v in body.model_dump().items() if k in FIELDS and v is not None}
+    settings = replace(RetrainSettings(horizon=body.horizon), **chosen)
+    if body.series is not None:
+        return watchlist_run(body, settings, ledger, load_pair)
     bars, _ = compute.gated_bars(limits, bars_csv=body.bars_csv, source=body.source, symbol=body.symbol,
                                  interval=body.interval, exchange=body.exchange, timezone=body.timezone,
                                  calendar=body.calendar, fix=body.fix)
-    chosen = {FIELDS[k]: v for k, v in body.model_dump().items() if k in FIELDS and v is not None}
-    settings = replace(RetrainSettings(horizon=body.horizon), **chosen)
     try:
         settings.check()
-        pair = load_pair(model_reference(body.model) if body.model else str(default_model_path()))
+        if body.model:
+            pair = load_pair(model_reference(body.model))
+        else:
+            pair = champion_base(Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
         retrainer = Retrainer(pair, bars, ledger, settings)
         points = retrainer.points(body.every)
     except RetrainError as e:
@@ -40,5 +50,51 @@ def retrain_run(body, limits, ledger, load_pair):
         pd.json_normalize(report.decisions).to_parquet(out, index=False)
         return out, {"decisions": len(report.decisions), "champion": report.champion,
                      "promoted": sum(d["decision"] == "promoted" for d in report.decisions)}
+
+    return run
+
+
+def watchlist_run(body, settings, ledger, load_pair):
+    """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
+    from kronos_studio.bundled import model_reference
+    from kronos_studio.training.retrain import RetrainError
+    from kronos_studio.training.retrain_watchlist import (
+        DECIDED,
+        SeriesRetrainer,
+        WatchlistRetrain,
+        retrain_watchlist,
+    )
+
+    from .batch_job import series_entries
+    from .errors import one_line
+
+    given = [name for name in ONE_SERIES if getattr(body, name) is not None]
+    if given:
+        raise ServiceError(422, f"series names its series' bars: leave out {', '.join(given)}, or give one series' "
+                                "bars without series")
+    write_entries = series_entries(body.series)
+    try:
+        settings.check()
+    except RetrainError as e:
+        raise ServiceError(422, str(e)) from None
+    model = None if body.model is None else str(model_reference(body.model))
+    job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar)
+
+    def run(folder: Path):
+        import pandas as pd
+
+        rows, summary = [], {"series": len(body.series), "decided": 0, "refused": 0, "locked": 0, "promoted": 0}
+        unit = SeriesRetrainer(job, ledger, load_pair)
+        for outcome in retrain_watchlist(write_entries(folder), job, unit=unit):
+            summary[outcome.status] += 1
+            if outcome.status == DECIDED:
+                rows += [{"series": outcome.series, **d, "series_champion": outcome.champion}
+                         for d in outcome.decisions]
+                summary["promoted"] += sum(d["decision"] == "promoted" for d in outcome.decisions)
+            else:
+                rows.append({"series": outcome.series, "decision": outcome.status, "reason": one_line(outcome.error)})
+        out = folder / "decisions.parquet"
+        pd.json_normalize(rows).to_parquet(out, index=False)
+        return out, summary
 
     return run

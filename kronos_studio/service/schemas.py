@@ -123,8 +123,9 @@ def settings_parameters() -> list:
 
 
 class RetrainRequest(BarsInput):
-    """``kronos retrain`` as a job (``POST /v1/retrain``): the series' bars, the horizon its held-out forecasts
-    cover, and the retrain's settings (``kronos_studio.training.retrain.RetrainSettings``)."""
+    """``kronos retrain`` as a job (``POST /v1/retrain``): the series' bars (or ``series``, a watchlist), the
+    horizon its held-out forecasts cover, and the retrain's settings
+    (``kronos_studio.training.retrain.RetrainSettings``)."""
 
     horizon: int = Field(..., ge=1, description="bars each held-out forecast covers")
     window: int | None = Field(None, ge=1, description="bars a challenger learns from (default: kronos retrain's)")
@@ -133,3 +134,6 @@ class RetrainRequest(BarsInput):
     steps: int | None = Field(None, ge=1, description="training steps")
     paths: int | None = Field(None, ge=1, description="paths per held-out forecast")
     every: int | None = Field(None, ge=1, description="walk forward, deciding every K bars (as `kronos retrain` does with every)")
+    series: list[BatchSeries] | None = Field(None, min_length=1, description="several series (as POST /v1/batch "
+                                             "takes them) instead of one's bars: each retrained in turn, one result "
+                                             "row per decision, named by its series")

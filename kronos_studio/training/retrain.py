@@ -339,3 +339,23 @@ class Retrainer:
         if entry.path not in self._adapted:
             self._adapted[entry.path] = apply_adapter(self.pair, entry.path)
         return self._adapted[entry.path]
+
+
+def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):
+    """The base model to retrain a series on when none is named: the one its champion was trained on (the
+    bundled model with its predictor revision), the bundled default when it has no champion.
+    ``load_pair(ref)`` loads a Kronos model."""
+    from kronos_studio.bundled import bundled_models, default_model_path
+    from kronos_studio.training.adapters import base_info
+
+    default = str(default_model_path())
+    if champion is None:
+        return load_pair(default)
+    for ref in dict.fromkeys([default, *map(str, bundled_models().values())]):
+        pair = load_pair(ref)
+        if base_info(pair)["predictor_revision"] == champion.base_hash:
+            return pair
+    raise RetrainError(f"champion adapter {champion.id} of {champion.series} was trained on {champion.base_model} "
+                       f"({champion.base_hash}), which is not a bundled model here", {"base_model": champion.base_model},
+                       (Fix("retrain with {setting}", "model", champion.base_model),
+                        Fix("roll the champion back (kronos adapters rollback) to retrain on the bundled model")))

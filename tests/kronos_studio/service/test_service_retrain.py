@@ -39,3 +39,28 @@ def test_too_few_bars_for_a_retrain_are_a_422_with_the_numbers(service, tiny_mod
         answer = c.post("/v1/retrain", json=body)
     assert answer.status_code == 422
     assert "100 bars cannot hold a 120-bar training window" in answer.text and "at least 140" in answer.text
+
+
+def test_a_retrain_job_over_several_series_has_one_row_per_decision_named_by_its_series(service, tiny_model,
+                                                                                       tmp_path, monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    base, svc, tokens = service
+    series = [{"name": "WA", "bars_csv": random_bars(200, seed=5, freq="1h").to_csv(index=False)},
+              {"name": "WB", "bars_csv": random_bars(200, seed=6, freq="1h").to_csv(index=False)},
+              {"name": "WFEW", "bars_csv": random_bars(100, seed=7, freq="1h").to_csv(index=False)}]
+    with httpx.Client(base_url=base, headers=bearer(tokens["jobs"]), timeout=300) as c:
+        both = c.post("/v1/retrain", json={"series": series, "bars_csv": series[0]["bars_csv"], "model": tiny_model,
+                                           **SMALL})
+        assert both.status_code == 422 and "leave out bars_csv" in both.text
+        submitted = c.post("/v1/retrain", json={"series": series, "model": tiny_model, **SMALL})
+        assert submitted.status_code == 202, submitted.text
+        status = finished_job(c, submitted.json()["id"], 600, poll_s=0.5)
+        assert status["status"] == "done", status
+        rows = c.get(f"/v1/jobs/{submitted.json()['id']}/result").json()["rows"]
+    by_series = {r["series"]: r for r in rows}
+    assert [r["series"] for r in rows] == ["WA", "WB", "WFEW"]
+    assert all(by_series[s]["decision"] in ("promoted", "rejected") for s in ("WA", "WB"))
+    assert by_series["WFEW"]["decision"] == "refused"
+    assert "100 bars cannot hold a 120-bar training window" in by_series["WFEW"]["reason"]
+    entries = {e.symbol: e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol in ("WA", "WB")}
+    assert {s: entries[s].id for s in entries} == {s: by_series[s]["challenger"] for s in ("WA", "WB")}
