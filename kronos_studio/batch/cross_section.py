@@ -242,10 +242,10 @@ def forecast_runs(forecaster, runs: Iterable[tuple[list, ForecastSettings]], eng
 
     expected = {"predictor_revision": None, "tokenizer_revision": None, **forecaster.describe()}
     with ray_workers(engine.model, BatchSettings(first[0][1]), address=engine.ray_address, workers=engine.workers,
-                     device=engine.device, expected_model=expected, method="forecast_run") as map_runs:
+                     device=engine.device, expected_model=expected) as map_chunks:
         batch = first
         while batch:
-            yield from map_runs(batch)
+            yield from map_chunks(batch, "forecast_run")
             batch = list(itertools.islice(runs, RAY_DATES_IN_FLIGHT))
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from kronos.errors import UserError
 
-from .forecaster import BatchSettings, ChunkForecaster, SeriesJob, SeriesResult
+from .forecaster import BatchSettings, ChunkForecaster
 
 CPUS_PER_WORKER = 1  # torch threads per actor: on CPU, more actors beat more threads per actor for small batches
 
@@ -20,11 +20,11 @@ class RayEngineError(UserError, RuntimeError):
 
 @contextmanager
 def ray_workers(model: str | None, settings: BatchSettings, *, address: str | None = None,
-                workers: int | None = None, device=None, expected_model: dict | None = None, method: str = "forecast"
-                ) -> Iterator[Callable[[list[list[SeriesJob]]], Iterator[list[SeriesResult]]]]:
+                workers: int | None = None, device=None, expected_model: dict | None = None
+                ) -> Iterator[Callable[..., Iterator[list]]]:
     """A pool of ``workers`` actors (default: one per CPU Ray has), each with the model loaded; yields
-    ``map_chunks(chunks)``, which gives every chunk's results in chunk order (``method``: the
-    ``ChunkForecaster`` method each chunk is handed to; ``forecast_run`` for a ranking's cut-off dates)."""
+    ``map_chunks(chunks, method="forecast")``, which hands every chunk to that ``ChunkForecaster`` method of
+    an actor (``forecast_run`` for a ranking's cut-off dates) and gives the results in chunk order."""
     try:
         import ray
         from ray.util import ActorPool
@@ -51,7 +51,8 @@ def ray_workers(model: str | None, settings: BatchSettings, *, address: str | No
                 raise RayEngineError(f"Ray workers loaded {_model_of(wrong[0])} but the driver has "
                                      f"{_model_of(expected_model)}: install the same kronos-studio and model on every node")
         pool = ActorPool(actors)
-        yield lambda chunks: pool.map(lambda actor, chunk: getattr(actor, method).remote(chunk), chunks)
+        yield lambda chunks, method="forecast": pool.map(lambda actor, chunk: getattr(actor, method).remote(chunk),
+                                                         chunks)
     finally:
         if started_here:
             ray.shutdown()

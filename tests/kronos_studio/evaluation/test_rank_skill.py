@@ -425,10 +425,10 @@ def test_the_ray_engine_choice_reaches_the_batch_engine_s_actor_pool(monkeypatch
         asked.append({"model": model, **options})
         actor = SimpleNamespace(forecaster=forecaster)
 
-        def map_runs(runs):
-            windows.append(len(runs))
-            return (getattr(ChunkForecaster, options["method"])(actor, run) for run in runs)
-        yield map_runs
+        def map_chunks(runs, method="forecast"):
+            windows.append((len(runs), method))
+            return (getattr(ChunkForecaster, method)(actor, run) for run in runs)
+        yield map_chunks
 
     monkeypatch.setattr(ray_engine, "ray_workers", pool)
     monkeypatch.setattr(cs, "RAY_DATES_IN_FLIGHT", 5)
@@ -436,6 +436,6 @@ def test_the_ray_engine_choice_reaches_the_batch_engine_s_actor_pool(monkeypatch
     remote = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=8, paths=(2, 4), run=engine))
     [options] = asked
     assert options["address"] == "auto" and options["workers"] == 3 and options["model"] == "some/model"
-    assert options["method"] == "forecast_run" and options["expected_model"]["model"] == "table"
-    assert windows == [5, 5, 5, 1]  # 2 path counts x 8 dates, handed over 5 at a time
+    assert options["expected_model"]["model"] == "table"
+    assert windows == [(5, "forecast_run")] * 3 + [(1, "forecast_run")]  # 2 path counts x 8 dates, 5 at a time
     pd.testing.assert_frame_equal(local.panel, remote.panel)
