@@ -38,6 +38,7 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     table = next(d for d in at.dataframe if "Rank IC" in d.value.columns).value
     assert len(table) == 2 * 4 + 3  # four signals at two path counts, then the three naive rankings
     assert table["Signal"].iloc[-1] == "Random ranking — naive"
+    assert {"Rank IC IR", "IC 95% low", "IC 95% high", "IC IR"} <= set(table.columns)
     verdicts = " ".join(m.value for m in at.markdown)
     assert "the naive **Momentum (past H bars)**" in verdicts and "rank IC difference" in verdicts
     panel = done.result.panel.panel

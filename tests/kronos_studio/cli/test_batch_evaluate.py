@@ -14,8 +14,8 @@ from scipy import stats
 
 SAMPLES = ("AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
            "GOOG daily 2004-2013 (bundled)")
-KEYS = {"ic_mean", "ic_std", "ic_ir", "rank_ic_mean", "rank_ic_nw_t", "rank_ic_ci95", "hit_rate", "spread_mean",
-        "spread_after_costs_mean", "turnover", "dates", "series"}
+KEYS = {"ic_mean", "ic_std", "ic_ir", "ic_ci95", "rank_ic_mean", "rank_ic_ir", "rank_ic_nw_t", "rank_ic_ci95",
+        "hit_rate", "spread_mean", "spread_after_costs_mean", "turnover", "dates", "series"}
 
 
 def run_cli(*args):
