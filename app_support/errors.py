@@ -11,7 +11,9 @@ CONTROLS = {**{name: knob.label for name, (_, knob) in knobs().items()},
     "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
     "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "fix": "Accept fix",
     "include_training_period": "Include cut-offs inside the model's training period",
+    "step": "Bars between cut-offs",
 }
+CONTROLS["include_trained"] = CONTROLS["include_training_period"]  # the Screener's ranking has the same switch
 
 
 def control(setting: str, value: object = None) -> str:

@@ -25,13 +25,14 @@ SIGNAL_LABELS = {"expected_log_return": "Expected return (mean of paths)", "medi
                  "p_up": "P(up)", "mean_over_sd": "Mean / σ of paths", "momentum": "Momentum (past H bars)",
                  "reversal": "Reversal (−last bar)", "random": "Random ranking"}
 TABLE_COLUMNS = {"signal": "Signal", "paths": "Paths", "rank_ic_mean": "Rank IC", "rank_ic_ci95_low": "95% low",
-                 "rank_ic_ci95_high": "95% high", "rank_ic_nw_t": "NW t", "ic_mean": "IC", "ic_ir": "IC IR",
-                 "hit_rate": "IC > 0", "spread_mean": "Spread", "spread_after_costs_mean": "After costs",
+                 "rank_ic_ci95_high": "95% high", "rank_ic_nw_t": "NW t", "rank_ic_ir": "Rank IC IR", "ic_mean": "IC",
+                 "ic_ci95_low": "IC 95% low", "ic_ci95_high": "IC 95% high", "ic_ir": "IC IR", "hit_rate": "IC > 0", "spread_mean": "Spread", "spread_after_costs_mean": "After costs",
                  "turnover": "Turnover", "dates": "Dates"}
 UP, DOWN, LINE = "#2a9d8f", "#e76f51", "#1f77b4"
 TABLE_ROW_PX = 35  # Streamlit's row height: the table is drawn whole, without a scroll bar
 TABLE_FORMATS = {**{c: st.column_config.NumberColumn(format="%+.3f")
-                    for c in ("Rank IC", "95% low", "95% high", "IC", "IC IR")},
+                    for c in ("Rank IC", "95% low", "95% high", "Rank IC IR", "IC", "IC 95% low", "IC 95% high",
+                              "IC IR")},
                  "NW t": st.column_config.NumberColumn(format="%+.2f"),
                  "IC > 0": st.column_config.NumberColumn(format="percent"),
                  **{c: st.column_config.NumberColumn(format="%+.4f") for c in ("Spread", "After costs")},
@@ -218,8 +219,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     left = report["dates_left_out"]
     st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} series · horizon "
                f"{report['horizon']}, step {report['step']} · Newey–West lag {report['nw_lag']} · "
-               f"{left.get('fewer_than_3_series', 0)} dates with fewer than 3 series and "
-               f"{left.get('training_period', 0)} inside the training period left out · {done.elapsed_s:.1f} s")
+               f"{left.get('training_period', 0)} dates inside the training period left out · {done.elapsed_s:.1f} s")
     if report["series_ending_early"]:
         st.caption("Ending before the last cut-off (used where they have bars): "
                    + ", ".join(report["series_ending_early"]))

@@ -1,32 +1,39 @@
 """The cross-sectional walk-forward of a watchlist (``kronos batch --evaluate``): at each of K past cut-off
 dates, every series that has a bar there is forecast from its bars before the cut-off only, in one
-batched run per date (``make_forecasts``), and the panel keeps per (path count, date, series) the model's
-signals, naive signals and the forward log return that followed. ``kronos_studio.evaluation.rank_skill``
-scores the panel.
+batched run per date (``make_forecasts``; on Ray, each date one unit of the batch engine's actor pool),
+and the panel keeps per (path count, date, series) the model's signals, naive signals and the forward log
+return that followed. ``kronos_studio.evaluation.rank_skill`` scores the panel.
 
 Dates are aligned by each series' own calendar: a daily (or longer) bar is keyed by its local date, an
 intraday bar by its UTC time. A series without a bar at a cut-off date is left out of that date, never
-filled forward into it. The cut-off dates are the latest date where at least three series have a bar,
-enough history and H bars after it, then every ``step``-th date back on the union of the series' dates.
+filled forward into it. A date is a cut-off candidate when at least three series are usable there and at
+least half the series trading over it have a bar (a holiday of most series, or a weekend only 24/7 series
+trade, is never a cut-off). The latest candidate is the last cut-off; walking back, each earlier one is
+the latest candidate where every series used there has at least ``step`` of its own bars before the later
+cut-off, so with ``step`` >= H no series' forward window reaches the next cut-off, whatever its calendar.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from kronos.config import CLOSE
+from kronos.errors import Fix
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.rank_skill import MIN_SERIES_PER_DATE, RankSkillError
 
+from .engine import BatchRun
 from .summary import utc
 
 Progress = Callable[[int, int], None]  # (forecast runs done, runs in all)
+RAY_DATES_IN_FLIGHT = 64  # cut-off dates handed to the Ray actor pool at a time: each carries its series' bars
 
 
 class LookAheadError(RuntimeError):
@@ -38,13 +45,16 @@ class RankPlan:
     """What a cross-sectional walk-forward asks for: ``cutoffs`` dates, ``step`` dates apart (None: the
     horizon, so forward returns never overlap), scored for each path count of ``paths``;
     ``include_trained``: keep the dates inside the model's training period (left out by default);
-    ``costs_bps``: the cost per unit turnover the long-short spread pays, in basis points."""
+    ``costs_bps``: the cost per unit turnover the long-short spread pays, in basis points; ``run``: where
+    the forecasts run (a ``BatchRun``'s ``engine``, ``ray_address``, ``workers``, ``device`` and ``model``:
+    Ray actors load that model reference); None: in this process, one batched run per date."""
 
     cutoffs: int = 20
     step: int | None = None
     paths: tuple[int, ...] = (30,)
     include_trained: bool = False
     costs_bps: float = 0.0
+    run: BatchRun | None = None
 
     def __post_init__(self):
         if self.cutoffs < 1 or (self.step is not None and self.step < 1) or not self.paths or min(self.paths) < 1:
@@ -69,6 +79,7 @@ class RankPanel:
     guard: dict = field(default_factory=dict)  # the training-period guard's numbers
     elapsed_s: float = 0.0
     forecasts: int = 0  # series forecasts made
+    overlap: int = 0  # the most later cut-off dates one series' forward window reaches (the Newey-West lag's floor)
 
     @property
     def dates(self) -> int:
@@ -95,19 +106,56 @@ def check_intervals(series: dict) -> None:
     if len(by_interval) > 1:
         listed = "; ".join(f"{interval}: {', '.join(names)}" for interval, names in by_interval.items())
         raise RankSkillError(f"the watchlist mixes bar intervals ({listed}): a ranking compares returns over the same "
-                             "number of bars, so give one interval per watchlist (split it, or resample the files)")
+                             "number of bars", {"intervals": {k: len(v) for k, v in by_interval.items()}},
+                             Fix("give one interval per watchlist (split it, or resample the files)"))
 
 
-def cutoff_dates(positions: dict[str, dict], grid: pd.DatetimeIndex, need: Callable[[str, int], bool],
-                 plan: RankPlan, step: int) -> list:
-    """The cut-off dates: the latest grid date with at least three usable series, then every ``step``-th
-    grid date back, ``plan.cutoffs`` in all (oldest first)."""
-    usable_at = [sum(need(s, pos[key]) for s, pos in positions.items() if key in pos) for key in grid]
-    last = next((i for i in range(len(grid) - 1, -1, -1) if usable_at[i] >= MIN_SERIES_PER_DATE), None)
-    if last is None:
+def cutoff_dates(keys: dict[str, pd.DatetimeIndex], positions: dict[str, dict], usable: Callable[[str, int], bool],
+                 plan: RankPlan, step: int) -> dict:
+    """The cut-off dates (oldest first, ``plan.cutoffs`` at most), each with the series used there. A
+    candidate is a date where at least ``MIN_SERIES_PER_DATE`` series are usable and at least half the
+    series whose bars span it have a bar there; walking back from the latest candidate, the next cut-off
+    is the latest candidate where every series used has ``step`` or more of its own bars before the later
+    cut-off (each series steps in its own bars, never in the union's dates)."""
+    span = {s: (k[0], k[-1]) for s, k in keys.items() if len(k)}
+    grid = sorted(set().union(*[set(k) for k in keys.values()]))
+    candidates = []
+    for key in grid:
+        having = [s for s in keys if key in positions[s]]
+        trading = sum(lo <= key <= hi for lo, hi in span.values())
+        used = [s for s in having if usable(s, positions[s][key])]
+        if len(used) >= MIN_SERIES_PER_DATE and 2 * len(having) >= trading:
+            candidates.append((key, used))
+    if not candidates:
         raise RankSkillError(f"no date has {MIN_SERIES_PER_DATE} series with a bar, enough history before it and the "
-                             "horizon's bars after it: add series whose dates overlap, or lower the lookback or horizon")
-    return [grid[i] for i in range(last, -1, -step)][:plan.cutoffs][::-1]
+                             "horizon's bars after it", {"series": len(keys)},
+                             (Fix("add series whose dates overlap"), Fix("or lower {setting}", "lookback"),
+                              Fix("or lower {setting}", "horizon")))
+    chosen = [candidates[-1]]
+    for key, used in reversed(candidates[:-1]):
+        if len(chosen) >= plan.cutoffs:
+            break
+        later = chosen[-1][0]
+        if all(keys[s].searchsorted(later) - positions[s][key] >= step for s in used):
+            chosen.append((key, used))
+    return dict(reversed(chosen))
+
+
+def forward_overlap(members: dict, positions: dict[str, dict], horizon: int) -> int:
+    """The most later cut-off dates (counted in cut-offs) whose forward window shares a bar with one
+    series' forward window at an earlier date: 0 when no series' H bars after a cut-off reach the next
+    cut-off it is used at. ``members``: date -> the series used there, dates in order."""
+    dates = list(members)
+    at: dict[str, list[tuple[int, int]]] = {}  # series -> (date index, its bar position) in date order
+    for i, d in enumerate(dates):
+        for s in members[d]:
+            at.setdefault(s, []).append((i, positions[s][d]))
+    most = 0
+    for seen in at.values():
+        index, pos = np.array([i for i, _ in seen]), np.array([p for _, p in seen])
+        reach = np.searchsorted(pos, pos + horizon, side="left") - 1  # the last later cut-off before the window ends
+        most = max(most, int((index[reach] - index).max()))
+    return most
 
 
 def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: RankPlan,
@@ -131,11 +179,8 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
     def usable(name: str, c: int) -> bool:  # a full lookback before the cut-off, H bars from it on
         return c >= max(lookback, forecaster.min_history) and c + horizon <= len(frames[name])
 
-    grid = pd.DatetimeIndex(sorted(set().union(*[set(k) for k in keys.values()])))
-    dates = cutoff_dates(positions, grid, usable, plan, step)
-    members = {d: [s for s in series if d in positions[s] and usable(s, positions[s][d])] for d in dates}
-    left_out = {"fewer_than_3_series": sum(len(m) < MIN_SERIES_PER_DATE for m in members.values())}
-    members = {d: m for d, m in members.items() if len(m) >= MIN_SERIES_PER_DATE}
+    members = cutoff_dates(keys, positions, usable, plan, step)
+    dates = list(members)
 
     period = forecaster.training_period()
     first = {d: [frames[s]["timestamp"].iloc[positions[s][d]] for s in m] for d, m in members.items()}
@@ -146,21 +191,23 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
     if not plan.include_trained and members and all(trained.values()):
         raise TrainingPeriodError(
             f"all {len(members)} cut-off dates fall inside the model's training period ({period.describe()}): their "
-            "rankings would measure memory, not forecasting. Use series with bars after "
-            f"{period.seen_until.date()}, or include those dates knowingly")
-    left_out["training_period"] = 0 if plan.include_trained else sum(trained.values())
+            "rankings would measure memory, not forecasting", {"dates": len(members), "seen_until": str(period.seen_until)},
+            Fix(f"use series with bars after {period.seen_until.date()}, or include those dates knowingly ({{setting}})",
+                "include_trained", True))
+    left_out = {"training_period": 0 if plan.include_trained else sum(trained.values())}
     if not plan.include_trained:
         members = {d: m for d, m in members.items() if not trained[d]}
 
-    rows, runs, done = [], len(plan.paths) * len(members), 0
-    for paths in plan.paths:
-        for i, (date, names) in enumerate(members.items()):
-            run = dataclasses.replace(settings, paths=int(paths), seed=settings.seed + i, lookback=lookback)
-            rows += date_rows(forecaster, {s: series[s] for s in names}, {s: positions[s][date] for s in names},
-                              run, date, i)
-            done += 1
-            if progress is not None:
-                progress(done, runs)
+    units = [(int(paths), i, date, names) for paths in plan.paths for i, (date, names) in enumerate(members.items())]
+    runs = [dataclasses.replace(settings, paths=paths, seed=settings.seed + i, lookback=lookback)
+            for paths, i, _, _ in units]
+    histories = ([history(series[s], positions[s][date]) for s in names] for _, _, date, names in units)  # lazily
+    rows = []
+    for done, ((_, i, date, names), run, forecasts) in enumerate(
+            zip(units, runs, forecast_runs(forecaster, zip(histories, runs), plan.run)), 1):
+        rows += date_rows({s: series[s] for s in names}, {s: positions[s][date] for s in names}, run, date, i, forecasts)
+        if progress is not None:
+            progress(done, len(units))
     panel = pd.DataFrame(rows)
     used = set(panel["series"]) if len(panel) else set()
     last = max(members) if members else None
@@ -168,17 +215,45 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
               and (keys[s][-1] < last or (last in positions[s] and positions[s][last] + horizon > len(frames[s])))]
     return RankPanel(panel, horizon, step, lookback, len(dates), left_out, ending,
                      [s for s in series if s not in used], guard, round(time.perf_counter() - started, 3),
-                     sum(len(m) for m in members.values()) * len(plan.paths))
+                     sum(len(m) for m in members.values()) * len(plan.paths), forward_overlap(members, positions, horizon))
 
 
-def date_rows(forecaster, series: dict, cuts: dict[str, int], settings: ForecastSettings, date, index: int) -> list:
-    """The panel rows of one cut-off date: every series forecast in one batched run from its bars before
-    its cut-off position, its signals, the naive signals and the forward log return over H bars."""
+def history(bars, cut: int):
+    """``bars`` before position ``cut``: what a forecast at that cut-off may read."""
+    return bars.replace(frame=bars.frame.iloc[:cut].reset_index(drop=True))
+
+
+def forecast_runs(forecaster, runs: Iterable[tuple[list, ForecastSettings]], engine: BatchRun | None):
+    """The forecasts of each run (a cut-off date's histories and settings), in order, one batched
+    ``make_forecasts`` per run: in this process, or with ``engine.engine`` "ray" by the batch engine's Ray
+    actor pool (each date one unit; every actor loads ``engine.model`` once and must have loaded the model
+    the driver has). ``runs`` is read as it is forecast, so only the dates in flight hold their bars."""
     from kronos_studio.forecasters import make_forecasts
 
+    runs = iter(runs)
+    if engine is None or engine.engine == "local":
+        yield from (make_forecasts(forecaster, histories, run) for histories, run in runs)
+        return
+    first = list(itertools.islice(runs, RAY_DATES_IN_FLIGHT))
+    if not first:
+        return
+    from .forecaster import BatchSettings
+    from .ray_engine import ray_workers
+
+    expected = {"predictor_revision": None, "tokenizer_revision": None, **forecaster.describe()}
+    with ray_workers(engine.model, BatchSettings(first[0][1]), address=engine.ray_address, workers=engine.workers,
+                     device=engine.device, expected_model=expected) as map_chunks:
+        batch = first
+        while batch:
+            yield from map_chunks(batch, "forecast_run")
+            batch = list(itertools.islice(runs, RAY_DATES_IN_FLIGHT))
+
+
+def date_rows(series: dict, cuts: dict[str, int], settings: ForecastSettings, date, index: int, forecasts) -> list:
+    """The panel rows of one cut-off date from its ``forecasts`` (every series forecast in one batched run
+    from its bars before its cut-off position): its signals, the naive signals and the forward log return
+    over H bars."""
     names = list(series)
-    histories = [series[s].replace(frame=series[s].frame.iloc[:cuts[s]].reset_index(drop=True)) for s in names]
-    forecasts = make_forecasts(forecaster, histories, settings)
     h = settings.horizon
     rng = np.random.default_rng([settings.seed, index])  # the random ranking: reproducible, new each date
     random_signal = rng.standard_normal(len(names))

@@ -159,6 +159,14 @@ class ChunkForecaster:
         model = self._provenance(forecaster) if self.per_series else self.provenance
         return [self._result(j, fc, settings, model) for j, fc in zip(jobs, forecasts)]
 
+    def forecast_run(self, run: tuple[list, ForecastSettings]) -> list:
+        """The forecasts of one run, (bars list, settings), in one batched call: a ranking's cut-off date
+        (``kronos_studio.batch.cross_section``), its errors raised as they are."""
+        from kronos_studio.forecasters import make_forecasts
+
+        bars_list, settings = run
+        return make_forecasts(self.forecaster, bars_list, settings)
+
     def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
         last_close = float(fc.history["close"].iloc[-1])
         bars = job.bars

@@ -100,11 +100,11 @@ def evaluate_watchlist(forecaster, entries: list[Entry], settings: ForecastSetti
     window = lookback + step * plan.cutoffs + 2 * settings.horizon  # history, the cut-offs, momentum, forward
     series, failed = load_series(entries, lookback, window, load)
     panel = cross_section(forecaster, series, settings, plan, progress)
-    report = rank_report(panel.panel, panel.horizon, panel.step, plan.costs_bps)
+    report = rank_report(panel.panel, panel.horizon, panel.step, plan.costs_bps, panel.overlap)
     report = {"model": forecaster.describe().get("model", forecaster.name), "horizon": panel.horizon,
               "step": panel.step, "lookback": panel.lookback, "seed": settings.seed,
               "dates": panel.dates, "series": int(panel.panel["series"].nunique()),
-              "dates_requested": panel.dates_requested, "dates_left_out": panel.left_out,
+              "dates_requested": panel.dates_requested, "forward_overlap": panel.overlap, "dates_left_out": panel.left_out,
               "series_ending_early": panel.ending_early, "series_unused": panel.unused,
               "series_failed": failed, "guard": panel.guard, "elapsed_s": panel.elapsed_s,
               "forecasts": panel.forecasts, **report}

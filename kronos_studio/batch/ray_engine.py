@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from kronos.errors import UserError
 
-from .forecaster import BatchSettings, ChunkForecaster, SeriesJob, SeriesResult
+from .forecaster import BatchSettings, ChunkForecaster
 
 CPUS_PER_WORKER = 1  # torch threads per actor: on CPU, more actors beat more threads per actor for small batches
 
@@ -22,9 +22,10 @@ class RayEngineError(UserError, RuntimeError):
 @contextmanager
 def ray_workers(model: str | None, settings: BatchSettings, *, address: str | None = None,
                 workers: int | None = None, device=None, expected_model: dict | None = None
-                ) -> Iterator[Callable[[list[list[SeriesJob]]], Iterator[list[SeriesResult]]]]:
+                ) -> Iterator[Callable[..., Iterator[list]]]:
     """A pool of ``workers`` actors (default: one per CPU Ray has), each with the model loaded; yields
-    ``map_chunks(chunks)``, which gives every chunk's results in chunk order."""
+    ``map_chunks(chunks, method="forecast")``, which hands every chunk to that ``ChunkForecaster`` method of
+    an actor (``forecast_run`` for a ranking's cut-off dates) and gives the results in chunk order."""
     with actor_pool(ChunkForecaster, (model, settings, device, CPUS_PER_WORKER), address=address,
                     workers=workers) as (ray, actors):
         identities = ray.get([a.identity.remote() for a in actors])
@@ -36,7 +37,8 @@ def ray_workers(model: str | None, settings: BatchSettings, *, address: str | No
         from ray.util import ActorPool
 
         pool = ActorPool(actors)
-        yield lambda chunks: pool.map(lambda actor, chunk: actor.forecast.remote(chunk), chunks)
+        yield lambda chunks, method="forecast": pool.map(lambda actor, chunk: getattr(actor, method).remote(chunk),
+                                                         chunks)
 
 
 @contextmanager

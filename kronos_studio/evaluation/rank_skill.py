@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kronos.errors import Fix, InputError
+
 SIGNALS = ("expected_log_return", "median_log_return", "p_up", "mean_over_sd")  # from the model's paths
 BASELINES = ("momentum", "reversal", "random")  # naive rankings, from the bars alone
 MIN_SERIES_PER_DATE = 3  # a cross-section of fewer series has no meaningful rank correlation
@@ -30,14 +32,17 @@ MIN_DATES = 5  # fewer dates give no usable spread of the IC
 QUANTILE_SHARE = 0.2  # the top and bottom fifth (at least one series each) form the long-short spread
 
 
-class RankSkillError(ValueError):
-    """A panel that cannot be scored honestly (too few dates or series), with the numbers and the fix."""
+class RankSkillError(InputError):
+    """A watchlist or panel that cannot be scored honestly (too few dates or series, mixed intervals): the
+    problem, its numbers (``values``) and the fixes, naming settings (``cutoffs``, ``step``, ``horizon``...)."""
 
 
-def newey_west_lag(dates: int, horizon: int, step: int) -> int:
-    """The HAC lag: the overlap of consecutive forward returns (ceil(H / step) - 1), and at least the
-    Newey–West (1994) rule of thumb floor(4 (T / 100)^(2/9)) for the IC's own autocorrelation."""
-    overlap = max(0, math.ceil(horizon / max(step, 1)) - 1)
+def newey_west_lag(dates: int, horizon: int, step: int, overlap: int | None = None) -> int:
+    """The HAC lag: ``overlap``, the most later cut-off dates a forward return overlaps (None: ceil(H / step)
+    - 1, as on one shared calendar), and at least the Newey–West (1994) rule of thumb
+    floor(4 (T / 100)^(2/9)) for the IC's own autocorrelation."""
+    if overlap is None:
+        overlap = max(0, math.ceil(horizon / max(step, 1)) - 1)
     return max(overlap, int(math.floor(4 * (dates / 100) ** (2 / 9))))
 
 
@@ -151,11 +156,11 @@ def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 
     ic_nw, rank_nw = newey_west(ic, lag), newey_west(rank_ic, lag)
     sp = spreads(panel, signal, costs_bps)
     ic_std = float(ic.std(ddof=1)) if len(ic) > 1 else float("nan")
+    rank_ic_std = float(rank_ic.std(ddof=1)) if len(rank_ic) > 1 else float("nan")
     return {
         "ic_mean": float(ic.mean()) if len(ic) else float("nan"), "ic_std": ic_std,
-        "ic_ir": float(ic.mean() / ic_std) if ic_std and np.isfinite(ic_std) and ic_std > 0 else float("nan"),
-        "ic_nw_t": ic_nw.t, "ic_ci95": list(ic_nw.ci95),
-        "rank_ic_mean": rank_nw.mean, "rank_ic_std": float(rank_ic.std(ddof=1)) if len(rank_ic) > 1 else float("nan"),
+        "ic_ir": information_ratio(ic, ic_std), "ic_nw_t": ic_nw.t, "ic_ci95": list(ic_nw.ci95),
+        "rank_ic_mean": rank_nw.mean, "rank_ic_std": rank_ic_std, "rank_ic_ir": information_ratio(rank_ic, rank_ic_std),
         "rank_ic_nw_t": rank_nw.t, "rank_ic_ci95": list(rank_nw.ci95),
         "hit_rate": float((ic > 0).mean()) if len(ic) else float("nan"),
         "spread_mean": float(sp["spread"].mean()) if len(sp) else float("nan"),
@@ -164,6 +169,11 @@ def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 
         "turnover": float(sp["turnover"].mean()) if len(sp) else float("nan"),
         "dates": int(len(rank_ic)), "series": int(panel["series"].nunique()),
     }
+
+
+def information_ratio(ics: pd.Series, std: float) -> float:
+    """The mean of per-date ICs over their spread (NaN when the spread is 0 or undefined)."""
+    return float(ics.mean() / std) if np.isfinite(std) and std > 0 else float("nan")
 
 
 def paired(model_ics: pd.DataFrame, baseline_ics: pd.DataFrame, lag: int) -> dict:
@@ -181,19 +191,25 @@ def check_panel(panel: pd.DataFrame) -> None:
     dates, series = int(panel["date"].nunique()) if len(panel) else 0, int(panel["series"].nunique()) if len(panel) else 0
     if series < MIN_SERIES_PER_DATE:
         raise RankSkillError(f"only {series} series could be ranked (at least {MIN_SERIES_PER_DATE} are needed for a "
-                             "cross-section): add series to the watchlist, or fix the ones listed without bars")
+                             "cross-section)", {"series": series, "needed": MIN_SERIES_PER_DATE},
+                             Fix("add series to the watchlist, or fix the ones listed without bars"))
     if dates < MIN_DATES:
         raise RankSkillError(f"only {dates} usable cut-off dates (at least {MIN_DATES} are needed for an IC with an "
-                             "interval): ask for more cut-offs, a smaller step, or series with more history in common")
+                             "interval)", {"dates": dates, "needed": MIN_DATES},
+                             (Fix("ask for more cut-off dates ({setting})", "cutoffs"),
+                              Fix("a smaller step between them ({setting})", "step"),
+                              Fix("or series with more history in common")))
 
 
-def rank_report(panel: pd.DataFrame, horizon: int, step: int, costs_bps: float = 0.0) -> dict:
+def rank_report(panel: pd.DataFrame, horizon: int, step: int, costs_bps: float = 0.0,
+                overlap: int | None = None) -> dict:
     """Everything ``kronos batch --evaluate`` reports on a panel: per path count and signal the statistics
     (``signal_stats``), the baselines' (on the dates of the largest path count: they do not depend on it),
-    and per path count and signal the paired comparison with each baseline."""
+    and per path count and signal the paired comparison with each baseline. ``overlap``: the most later
+    dates a forward return overlaps (``RankPanel.overlap``; None: as on one shared calendar)."""
     check_panel(panel)
     counts = sorted(int(p) for p in panel["paths"].unique())
-    lag = newey_west_lag(int(panel["date"].nunique()), horizon, step)
+    lag = newey_west_lag(int(panel["date"].nunique()), horizon, step, overlap)
     signals, vs = {}, {}
     for p in counts:
         part = panel[panel["paths"] == p]

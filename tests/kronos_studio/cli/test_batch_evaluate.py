@@ -14,8 +14,8 @@ from scipy import stats
 
 SAMPLES = ("AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
            "GOOG daily 2004-2013 (bundled)")
-KEYS = {"ic_mean", "ic_std", "ic_ir", "rank_ic_mean", "rank_ic_nw_t", "rank_ic_ci95", "hit_rate", "spread_mean",
-        "spread_after_costs_mean", "turnover", "dates", "series"}
+KEYS = {"ic_mean", "ic_std", "ic_ir", "ic_ci95", "rank_ic_mean", "rank_ic_ir", "rank_ic_nw_t", "rank_ic_ci95",
+        "hit_rate", "spread_mean", "spread_after_costs_mean", "turnover", "dates", "series"}
 
 
 def run_cli(*args):
@@ -62,3 +62,29 @@ def test_evaluate_refuses_dates_inside_the_training_period_by_default(watchlist)
 def test_several_path_counts_need_evaluate(watchlist, tmp_path):
     r = run_cli("batch", watchlist, "--horizon", 5, "--paths", "1,5", "--out", tmp_path / "rows.parquet")
     assert r.returncode != 0 and "--paths takes one count without --evaluate, got 1,5" in r.stderr
+
+
+def test_the_throughput_line_counts_forecasts_and_series_x_cut_offs_apart():
+    """960 forecasts = 6 series x 40 cut-offs x 4 path counts in 591 s: 97 forecasts per minute, and the 240
+    series x cut-offs scored at all four path counts at 24 per minute (not "97 series x cut-offs")."""
+    from kronos_studio.cli.batch_evaluate import throughput
+
+    line = throughput({"forecasts": 960, "elapsed_s": 591.0, "paths": [1, 5, 10, 30]})
+    assert "960 forecasts (240 series x cut-offs at each of 4 path counts) in 591.0 s" in line
+    assert "97 forecasts per minute" in line and "24 series x cut-offs per minute at 4 path counts" in line
+    assert "120 series x cut-offs per minute at 1 path count" in throughput(
+        {"forecasts": 120, "elapsed_s": 60.0, "paths": [30]})
+
+
+@pytest.mark.slow
+def test_evaluate_on_the_ray_engine_gives_the_local_panel(watchlist, tmp_path):
+    """``--engine ray``: every cut-off date forecast by the batch engine's Ray actors, the same panel."""
+    panels = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.json"
+        r = run_cli("batch", watchlist, "--evaluate", "--horizon", 5, "--cutoffs", 5, "--paths", 2,
+                    "--include-trained", "--engine", engine, *(["--workers", 2] if engine == "ray" else []),
+                    "--json", out, "--quiet")
+        assert r.returncode == 0, r.stderr
+        panels[engine] = pd.DataFrame(json.loads(out.read_text())["panel"])
+    pd.testing.assert_frame_equal(panels["local"], panels["ray"])

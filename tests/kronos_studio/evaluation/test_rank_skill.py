@@ -165,10 +165,10 @@ def test_an_fx_pair_and_equities_are_aligned_by_their_own_calendars():
     result = cross_section(TableForecaster(table), bars, ForecastSettings(horizon=2, paths=4, seed=0),
                            RankPlan(cutoffs=30, step=1, paths=(4,)))
     rows = result.panel
-    assert result.left_out["fewer_than_3_series"] == 1  # 2019-07-04: only the FX pair has a bar
+    assert result.dates == result.dates_requested == 30  # 2019-07-04 (only the FX pair) is no cut-off, not a loss
     assert result.ending_early == []  # a stock's holiday is not the end of its bars
     assert pd.Timestamp("2019-07-04") not in set(rows["date"])
-    assert rows.groupby("date")["series"].nunique().eq(4).all()  # every other date holds all four
+    assert rows.groupby("date")["series"].nunique().eq(4).all()  # every date holds all four
     for name, b in bars.items():
         frame, mine = b.frame, rows[rows["series"] == name]
         local = pd.DatetimeIndex(frame["timestamp"])
@@ -288,3 +288,154 @@ def test_bundled_samples_ending_on_different_dates_are_read_whole():
     for bars in series.values():
         ts = pd.DatetimeIndex(bars.frame["timestamp"])
         assert ts[0].year <= 2000 and (ts.year == 2012).sum() > 200  # both hold the years they share
+
+
+def mixed_calendars(seed=3, start="2019-01-02", end="2019-12-31"):
+    """Three NYSE stocks, an FX pair (every weekday, NYSE holidays included) and a 24/7 coin, with a table
+    forecaster that knows every bar."""
+    import exchange_calendars as xcals
+
+    rng = np.random.default_rng(seed)
+    sessions = pd.DatetimeIndex(xcals.get_calendar("XNYS").sessions_in_range(start, end))
+    weekdays, days = pd.bdate_range(start, end), pd.date_range(start, end, freq="D")
+    bars = {f"EQ{i}": bars_of(i, sessions.tz_localize("America/New_York"), rng.normal(0, 0.01, len(sessions)),
+                              calendar="XNYS") for i in range(3)}
+    bars["EURUSD"] = bars_of(8, weekdays.tz_localize("UTC"), rng.normal(0, 0.005, len(weekdays)), calendar="FX")
+    bars["BTC"] = bars_of(9, days.tz_localize("UTC"), rng.normal(0, 0.02, len(days)))
+    table = {(int(b.frame["volume"].iloc[0]), t): rng.standard_normal() for b in bars.values()
+             for t in b.frame["timestamp"]}
+    return bars, TableForecaster(table)
+
+
+@pytest.mark.parametrize("horizon, step", [(5, 5), (3, 4)])
+def test_cut_offs_step_in_each_series_own_bars_so_forward_windows_never_reach_the_next(horizon, step):
+    """On the union of an FX pair's weekdays, a coin's every day and NYSE sessions, ``step`` dates apart
+    would put cut-offs on weekends and holidays (held by one or two series, then dropped) and give a stock
+    fewer than H bars between two cut-offs across a holiday: its forward window would overlap the next."""
+    bars, forecaster = mixed_calendars()
+    result = cross_section(forecaster, bars, ForecastSettings(horizon=horizon, paths=2, seed=0),
+                           RankPlan(cutoffs=40, step=step, paths=(2,)))
+    rows = result.panel
+    assert result.dates == result.dates_requested == 40  # no cut-off lost to a weekend or a holiday
+    assert rows.groupby("date")["series"].nunique().eq(5).all()
+    assert not (pd.DatetimeIndex(rows["date"]).dayofweek >= 5).any()
+    for name, b in bars.items():
+        mine = rows[rows["series"] == name].sort_values("date")
+        pos = pd.DatetimeIndex(b.frame["timestamp"]).get_indexer(pd.DatetimeIndex(mine["cutoff_time"]))
+        assert (np.diff(pos) >= step).all(), name  # H bars after one cut-off end before the next one's
+    assert result.overlap == 0
+    assert rank_report(rows, horizon, step, overlap=result.overlap)["nw_lag"] == newey_west_lag(40, horizon, step, 0)
+
+
+def test_the_newey_west_lag_is_the_overlap_actually_present():
+    """step < H: each series' H-bar window reaches ceil(H / step) - 1 later cut-offs on its own bars."""
+    bars, forecaster = mixed_calendars(seed=4)
+    result = cross_section(forecaster, bars, ForecastSettings(horizon=6, paths=2, seed=0),
+                           RankPlan(cutoffs=30, step=2, paths=(2,)))
+    assert result.overlap == 2
+    report = rank_report(result.panel, 6, 2, overlap=result.overlap)
+    assert report["nw_lag"] == max(2, newey_west_lag(30, 6, 2, 0))
+    from kronos_studio.batch.cross_section import forward_overlap
+
+    members = {d: ["A"] for d in range(4)}
+    assert forward_overlap(members, {"A": {0: 10, 1: 12, 2: 20, 3: 21}}, horizon=5) == 1  # 10 reaches 12 only
+    assert forward_overlap(members, {"A": {0: 10, 1: 12, 2: 14, 3: 30}}, horizon=5) == 2  # 10 reaches 12 and 14
+
+
+def test_a_date_is_kept_with_the_series_that_have_a_bar_there_and_the_other_left_out():
+    """Four series, one without a bar at a middle cut-off: the date is kept with the three others, and the
+    fourth is absent from it (not filled forward from its bar before)."""
+    bars, forecaster = mixed_calendars(seed=5)
+    bars.pop("BTC")
+    plan = RankPlan(cutoffs=12, paths=(2,))
+    settings = ForecastSettings(horizon=3, paths=2, seed=0)
+    dates = sorted(cross_section(forecaster, bars, settings, plan).panel["date"].unique())
+    gap = pd.Timestamp(dates[6])
+    fx = bars["EURUSD"].frame
+    keep = pd.DatetimeIndex(fx["timestamp"]).tz_localize(None).normalize() != gap
+    bars["EURUSD"] = bars["EURUSD"].replace(frame=fx[keep].reset_index(drop=True))
+    rows = cross_section(forecaster, bars, settings, plan).panel
+    at_gap = rows[rows["date"] == gap]
+    assert sorted(at_gap["series"]) == ["EQ0", "EQ1", "EQ2"]
+    mine = rows[rows["series"] == "EURUSD"]
+    own = pd.DatetimeIndex(mine["cutoff_time"]).tz_convert("UTC").tz_localize(None).normalize()
+    assert (own == pd.DatetimeIndex(mine["date"])).all()  # every FX row is at a bar it has
+
+
+def test_rank_skill_errors_carry_their_values_and_fixes_naming_settings():
+    from kronos.errors import InputError
+
+    bars, forecaster = planted_panel(series=4, cutoffs=4)
+    panel = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=4, paths=(4,)))
+    with pytest.raises(RankSkillError) as caught:
+        rank_report(panel.panel, HORIZON, HORIZON)
+    e = caught.value
+    assert isinstance(e, InputError) and e.values == {"dates": 4, "needed": 5}
+    assert {f.setting for f in e.fix} >= {"cutoffs", "step"}
+    from app_support.errors import app_message
+    from kronos_studio.cli.errors import cli_line
+    from kronos_studio.service.errors import as_service_error
+
+    assert "(--cutoffs)" in cli_line(e) and "(--step)" in cli_line(e)
+    assert "*Bars between cut-offs*" in app_message(e)
+    answer = as_service_error(e)
+    assert answer.status == 422 and 'the field "step"' in answer.detail and answer.values == e.values
+    forecaster.period = period_until("2030-01-01", "test")
+    with pytest.raises(TrainingPeriodError) as caught:
+        cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=4, paths=(4,)))
+    assert "--include-trained" in cli_line(caught.value)
+    assert "Include cut-offs inside the model's training period" in app_message(caught.value)
+
+
+def test_the_json_has_the_rank_ic_ir_beside_the_ic_ir(planted):
+    stats = rank_report(planted.panel, HORIZON, HORIZON)["signals"]["8"]["expected_log_return"]
+    ics = per_date_ic(planted.panel, "expected_log_return")["rank_ic"]
+    assert stats["rank_ic_ir"] == pytest.approx(ics.mean() / ics.std(ddof=1))
+
+
+def test_statsmodels_is_a_declared_dependency():
+    """rank_skill imports statsmodels: an install from pyproject must bring it."""
+    from pathlib import Path
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[3]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.split(">")[0].split("=")[0].strip() == "statsmodels" for d in deps)
+
+
+def test_the_ray_engine_choice_reaches_the_batch_engine_s_actor_pool(monkeypatch):
+    """``RankPlan.run`` with engine "ray": every cut-off date is one unit handed to the batch engine's Ray
+    actor pool (``ray_workers``, each unit to ``ChunkForecaster.forecast_run``), in windows, and the panel is
+    the local one. The pool is stood in for by one in-process actor (a real one: tests/.../test_batch.py)."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from kronos_studio.batch import cross_section as cs
+    from kronos_studio.batch import ray_engine
+    from kronos_studio.batch.engine import BatchRun
+    from kronos_studio.batch.forecaster import ChunkForecaster
+
+    bars, forecaster = planted_panel(series=5, cutoffs=8)
+    local = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=8, paths=(2, 4)))
+    asked, windows = [], []
+
+    @contextmanager
+    def pool(model, settings, **options):
+        asked.append({"model": model, **options})
+        actor = SimpleNamespace(forecaster=forecaster)
+
+        def map_chunks(runs, method="forecast"):
+            windows.append((len(runs), method))
+            return (getattr(ChunkForecaster, method)(actor, run) for run in runs)
+        yield map_chunks
+
+    monkeypatch.setattr(ray_engine, "ray_workers", pool)
+    monkeypatch.setattr(cs, "RAY_DATES_IN_FLIGHT", 5)
+    engine = BatchRun(model="some/model", engine="ray", ray_address="auto", workers=3)
+    remote = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=8, paths=(2, 4), run=engine))
+    [options] = asked
+    assert options["address"] == "auto" and options["workers"] == 3 and options["model"] == "some/model"
+    assert options["expected_model"]["model"] == "table"
+    assert windows == [(5, "forecast_run")] * 3 + [(1, "forecast_run")]  # 2 path counts x 8 dates, 5 at a time
+    pd.testing.assert_frame_equal(local.panel, remote.panel)
