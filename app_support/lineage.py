@@ -64,9 +64,9 @@ def _hover(event) -> str:
     return "<br>".join(lines)
 
 
-def timeline_chart(events, height: int = 320) -> go.Figure:
+def timeline_chart(events) -> go.Figure:
     """One marker per event: x its time, y its adapter, coloured by kind, the hover naming the adapter, what
-    made the move, its reason and the gate's CRPS scores."""
+    made the move, its reason and the gate's CRPS scores; as tall as its adapters need."""
     fig = go.Figure()
     for group, (color, symbol) in GROUP_MARKERS.items():
         mine = [e for e in events if EVENT_GROUPS[e.event] == group]
@@ -80,7 +80,7 @@ def timeline_chart(events, height: int = 320) -> go.Figure:
     adapters = list(dict.fromkeys(f"adapter {e.adapter_id}" for e in sorted(events, key=lambda e: e.adapter_id)))
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=adapters, title_text=None)
     fig.update_xaxes(title_text="when (UTC)")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title="Timeline: every move of this series' adapters",
+    fig.update_layout(height=min(600, 190 + 40 * len(adapters)), margin=dict(l=10, r=10, t=40, b=10), title="Timeline: every move of this series' adapters",
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
