@@ -234,7 +234,7 @@ class Registry:
         """``entry_id`` becomes its series' champion; the champion it replaces is retired (and is what a
         rollback of this one restores). ``by``: what decided it, ``manual`` when ``reason`` is ``MANUAL``
         (a promote by hand), else the gate."""
-        by = by or (BY_MANUAL if reason == MANUAL else BY_GATE)
+        by = _decider(by or (BY_MANUAL if reason == MANUAL else BY_GATE))
 
         def work(conn: Connection) -> None:
             entry = self._locked(conn, entry_id)
@@ -257,6 +257,8 @@ class Registry:
         return self.get(entry_id)
 
     def reject(self, entry_id: int, scores: dict | None, reason: str, by: str = BY_GATE) -> Entry:
+        by = _decider(by)
+
         def work(conn: Connection) -> None:
             entry = self._locked(conn, entry_id)
             if entry.status == CHAMPION:
@@ -310,6 +312,13 @@ class Registry:
             raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}': "
                               "`kronos adapters list` shows the ids")
         return _entry(row)
+
+
+def _decider(by: str) -> str:
+    """``by`` when it names what may decide a promote or a reject (the gate, or a person by hand)."""
+    if by not in (BY_GATE, BY_MANUAL):
+        raise LedgerError(f"a registry decision is made by {BY_GATE!r} or {BY_MANUAL!r}, not {by!r}")
+    return by
 
 
 def _now() -> datetime:

@@ -126,4 +126,6 @@ def test_a_move_that_fails_writes_no_event(ledger):
     entry = registry.promote(registry.register(candidate("w1")).id, None, "gate")
     with pytest.raises(LedgerError, match="roll it back"):
         registry.reject(entry.id, None, "worse")
-    assert [e.event for e in registry.history(KEY)] == ["registered", "promoted"]
+    with pytest.raises(LedgerError, match="made by 'gate' or 'manual'"):
+        registry.promote(registry.register(candidate("w2")).id, None, "gate", by="cron")
+    assert [e.event for e in registry.history(KEY)] == ["registered", "promoted", "registered"]
