@@ -1,11 +1,24 @@
 """The Fine-tune page's registry section: the series' lineage (every adapter ``kronos retrain`` trained
-for it, with its decision and scores) and "Retrain now" (the gated retrain, ``kronos_studio.training.retrain``)."""
+for it, with its decision and scores), its timeline (every move of those entries, from the registry's
+event history) and "Retrain now" (the gated retrain, ``kronos_studio.training.retrain``)."""
 from __future__ import annotations
 
+import html
+
 import pandas as pd
+import plotly.graph_objects as go
 
 from . import ledger as app_ledger
 from .models import load_model
+
+# The timeline's legend groups of the events the registry writes (kronos_studio.ledger.schema): a retirement
+# and a rollback both take a champion out of service, so they are drawn alike.
+EVENT_GROUPS = {"registered": "registered", "promoted": "promoted", "rejected": "rejected",
+                "retired": "retired / rolled back", "rolled_back": "retired / rolled back", "restored": "restored"}
+GROUP_MARKERS = {  # in legend order: colour (Okabe-Ito) and symbol
+    "registered": ("#999999", "circle-open"), "promoted": ("#009E73", "triangle-up"), "rejected": ("#D55E00", "x"),
+    "retired / rolled back": ("#E69F00", "triangle-down"), "restored": ("#0072B2", "diamond"),
+}
 
 COLUMNS = ["id", "status", "parent", "trained on", "CRPS % challenger", "CRPS % champion", "CRPS % base",
            "decided", "reason"]
@@ -26,6 +39,50 @@ def lineage(bars) -> pd.DataFrame | None:
                      crps.get("challenger"), crps.get("champion"), crps.get("base"),
                      None if e.decided_at is None else f"{e.decided_at:%Y-%m-%d %H:%M}", e.reason])
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def history(bars) -> list | None:
+    """Every registry event of ``bars``' series in this session's workspace, oldest first (None when the
+    ledger is unavailable)."""
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+
+    book = app_ledger.ledger()
+    if book is None:
+        return None
+    return Registry(book).history(SeriesKey.of(bars))
+
+
+def _hover(event) -> str:
+    crps = (event.scores or {}).get("crps", {})
+    scores = ", ".join(f"{role} {value:.3f}%" for role, value in crps.items() if value is not None)
+    lines = [f"<b>adapter {event.adapter_id}</b>: {event.event.replace('_', ' ')} by {html.escape(event.by)}",
+             f"{event.at:%Y-%m-%d %H:%M:%S} UTC"]
+    if event.reason:
+        lines.append(html.escape(event.reason))
+    if scores:
+        lines.append(f"CRPS {scores}")
+    return "<br>".join(lines)
+
+
+def timeline_chart(events) -> go.Figure:
+    """One marker per event: x its time, y its adapter, coloured by kind, the hover naming the adapter, what
+    made the move, its reason and the gate's CRPS scores; as tall as its adapters need."""
+    fig = go.Figure()
+    for group, (color, symbol) in GROUP_MARKERS.items():
+        mine = [e for e in events if EVENT_GROUPS[e.event] == group]
+        if not mine:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[pd.Timestamp(e.at).tz_convert("UTC").tz_localize(None) for e in mine],  # drawn as UTC, as the axis says
+            y=[f"adapter {e.adapter_id}" for e in mine], mode="markers", name=group,
+            marker=dict(color=color, symbol=symbol, size=12, line=dict(width=1, color=color)),
+            hovertext=[_hover(e) for e in mine], hoverinfo="text"))
+    adapters = list(dict.fromkeys(f"adapter {e.adapter_id}" for e in sorted(events, key=lambda e: e.adapter_id)))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=adapters, title_text=None)
+    fig.update_xaxes(title_text="when (UTC)")
+    fig.update_layout(height=min(600, 190 + 40 * len(adapters)), margin=dict(l=10, r=10, t=40, b=10), title="Timeline: every move of this series' adapters",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
 
 
 def retrain_now(choice, bars, horizon: int, progress=None):

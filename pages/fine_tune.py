@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_support import adapters, data, lineage, trust
 from app_support import ledger as app_ledger
+from app_support.charts import CHART_CONFIG
 from app_support.formats import metric_delta
 from app_support.models import load_model
 from app_support.page import open_page
@@ -56,6 +57,12 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
         st.caption("No adapter has been retrained for this series yet: the base model serves.")
     else:
         st.dataframe(table, hide_index=True, key="ft_lineage")
+        events = lineage.history(bars)
+        if events:
+            st.plotly_chart(lineage.timeline_chart(events), key="ft_timeline", config=CHART_CONFIG)
+            st.caption("Each marker is one move kept in the registry's history: hover it for the adapter, what made "
+                       "it (the gate, a manual promote that bypassed the gate, a rollback), its reason and the CRPS "
+                       "scores the gate saw.")
 
 c = st.columns(4)
 steps = c[0].number_input("Steps", 1, 5000, 150, step=50, key="ft_steps")

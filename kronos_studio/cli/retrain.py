@@ -64,7 +64,7 @@ def register(sub) -> None:
     ls.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
     ls.add_argument("--json", action="store_true", help="JSON instead of lines")
     ls.set_defaults(func=run_list)
-    show = a_sub.add_parser("show", help="one entry, whole, as JSON")
+    show = a_sub.add_parser("show", help="one entry, whole, as JSON, with its events (every move, in order)")
     show.add_argument("id", type=int)
     show.set_defaults(func=run_show)
     promote = a_sub.add_parser("promote", help="make an entry its series' champion by hand (bypasses the gate)")
@@ -233,7 +233,12 @@ def _entry_command(args, move) -> int:
 
 
 def run_show(args) -> int:
-    return _entry_command(args, lambda registry, e: print(json.dumps(e.to_dict(), indent=2, default=str)) or 0)
+    def show(registry, entry):
+        events = [e.to_dict() for e in registry.history(entry_id=entry.id)]
+        print(json.dumps({**entry.to_dict(), "events": events}, indent=2, default=str))
+        return 0
+
+    return _entry_command(args, show)
 
 
 def run_promote(args) -> int:

@@ -6,11 +6,17 @@
     registry.reject(entry.id, scores, reason)
     registry.rollback(series)                    # the previous champion serves again (or the base model)
     registry.champion(series)                    # what ``--model champion`` uses, None: the base model
+    registry.history(series)                     # every move of its entries, in order (``Event``s)
 
 Each move is one write transaction, and the database allows at most one champion per workspace, series
 and kind (a partial unique index): two processes promoting at once cannot both win. Status moves:
 challenger -> champion | rejected; champion -> retired (replaced, or rolled back); retired -> champion
 (a rollback, or a manual promote).
+
+Each move also appends its events (``adapter_events``) in the same transaction: what happened, what made
+it (``gate``, ``manual``, ``rollback``), the reason and the gate's scores. An entry's ``reason`` and
+``decided_at`` are its latest state; its events keep the earlier ones (the gate's reason of a champion
+later retired, a promote that bypassed the gate).
 """
 from __future__ import annotations
 
@@ -21,10 +27,28 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from .engine import LedgerError
-from .schema import CHALLENGER, CHAMPION, DEFAULT_WORKSPACE, REJECTED, RETIRED, adapters
+from .schema import (
+    BY_GATE,
+    BY_MANUAL,
+    BY_ROLLBACK,
+    CHALLENGER,
+    CHAMPION,
+    DEFAULT_WORKSPACE,
+    PROMOTED,
+    REGISTERED,
+    REJECTED,
+    REJECTED_EVENT,
+    RESTORED,
+    RETIRED,
+    RETIRED_EVENT,
+    ROLLED_BACK,
+    adapter_events,
+    adapters,
+)
 
 LORA, META_LEARNER = "lora", "meta_learner"  # the kinds of entry
 MANUAL = "manual promote (bypassed the gate)"  # what a promote by hand records as its reason
+ROLLED_BACK_REASON = "rolled back"  # what a rollback records as the reason of the champion it retires
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,24 @@ class Entry:
         return out
 
 
+@dataclass(frozen=True)
+class Event:
+    """One move of one entry (an ``adapter_events`` row)."""
+
+    id: int
+    adapter_id: int
+    at: datetime
+    event: str  # registered, promoted, rejected, retired, rolled_back, restored
+    by: str  # gate, manual, rollback (a registered event: the entry's made_by)
+    reason: str | None
+    scores: dict | None
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["at"] = self.at.isoformat()
+        return out
+
+
 def _entry(row) -> Entry:
     return Entry(**{f.name: row._mapping[f.name] for f in fields(Entry)})
 
@@ -150,6 +192,22 @@ class Registry:
             *self._series(series, kind), a.base_hash == base_hash, a.window_hash == window_hash)).first())
         return None if row is None else _entry(row)
 
+    def history(self, series: SeriesKey | None = None, kind: str | None = None,
+                entry_id: int | None = None) -> list[Event]:
+        """The events of the entries of ``series`` (of ``kind``; or of the one entry ``entry_id``), oldest first."""
+        a, ev = adapters.c, adapter_events.c
+        where = [ev.workspace == self.workspace]
+        if series is not None:
+            where += [a.source == series.source, a.symbol == series.symbol, a.interval == series.interval]
+        if kind is not None:
+            where.append(a.kind == kind)
+        if entry_id is not None:
+            where.append(ev.adapter_id == int(entry_id))
+        query = (select(adapter_events).join(adapters, a.id == ev.adapter_id).where(*where)
+                 .order_by(ev.at, ev.id))
+        rows = self.ledger.read(lambda conn: conn.execute(query).all())
+        return [Event(**{f.name: r._mapping[f.name] for f in fields(Event)}) for r in rows]
+
     # --- moves (one transaction each) -------------------------------------------------------------------
     def register(self, candidate: Candidate) -> Entry:
         """A new challenger; the entry already registered for the same window when there is one."""
@@ -163,13 +221,21 @@ class Registry:
                   "window_bars": int(c.window_bars), "window_hash": c.window_hash, "path": str(c.path),
                   "content_sha256": c.content_sha256, "settings": c.settings, "status": CHALLENGER,
                   "made_by": c.made_by, "created_at": _now()}
-        new_id = self.ledger.write(lambda conn: conn.execute(
-            adapters.insert().values(**values).returning(adapters.c.id)).scalar_one())
-        return self.get(new_id)
 
-    def promote(self, entry_id: int, scores: dict | None = None, reason: str = MANUAL) -> Entry:
+        def work(conn: Connection) -> int:
+            new_id = conn.execute(adapters.insert().values(**values).returning(adapters.c.id)).scalar_one()
+            self._event(conn, new_id, values["created_at"], REGISTERED, c.made_by)
+            return new_id
+
+        return self.get(self.ledger.write(work))
+
+    def promote(self, entry_id: int, scores: dict | None = None, reason: str = MANUAL,
+                by: str | None = None) -> Entry:
         """``entry_id`` becomes its series' champion; the champion it replaces is retired (and is what a
-        rollback of this one restores)."""
+        rollback of this one restores). ``by``: what decided it, ``manual`` when ``reason`` is ``MANUAL``
+        (a promote by hand), else the gate."""
+        by = _decider(by or (BY_MANUAL if reason == MANUAL else BY_GATE))
+
         def work(conn: Connection) -> None:
             entry = self._locked(conn, entry_id)
             if entry.status == CHAMPION:
@@ -178,22 +244,29 @@ class Registry:
             current = conn.execute(select(adapters.c.id).where(*self._series(entry.series, entry.kind),
                                                                adapters.c.status == CHAMPION)).scalar()
             if current is not None:
+                replaced = f"replaced by adapter {entry.id}"
                 conn.execute(adapters.update().where(adapters.c.id == current).values(
-                    status=RETIRED, reason=f"replaced by adapter {entry.id}", replaced_by=entry.id, decided_at=now))
+                    status=RETIRED, reason=replaced, replaced_by=entry.id, decided_at=now))
+                self._event(conn, current, now, RETIRED_EVENT, by, replaced)
             conn.execute(adapters.update().where(adapters.c.id == entry.id).values(
                 status=CHAMPION, reason=reason[:1000], decided_at=now, replaced_by=None,
                 **({"scores": scores} if scores is not None else {})))
+            self._event(conn, entry.id, now, PROMOTED, by, reason, scores)
 
         self.ledger.write(work)
         return self.get(entry_id)
 
-    def reject(self, entry_id: int, scores: dict | None, reason: str) -> Entry:
+    def reject(self, entry_id: int, scores: dict | None, reason: str, by: str = BY_GATE) -> Entry:
+        by = _decider(by)
+
         def work(conn: Connection) -> None:
             entry = self._locked(conn, entry_id)
             if entry.status == CHAMPION:
                 raise LedgerError(f"adapter {entry.id} is the champion of {entry.series}: roll it back instead")
+            now = _now()
             conn.execute(adapters.update().where(adapters.c.id == entry.id).values(
-                status=REJECTED, scores=scores, reason=reason[:1000], decided_at=_now()))
+                status=REJECTED, scores=scores, reason=reason[:1000], decided_at=now))
+            self._event(conn, entry.id, now, REJECTED_EVENT, by, reason, scores)
 
         self.ledger.write(work)
         return self.get(entry_id)
@@ -211,15 +284,24 @@ class Registry:
                                     .order_by(a.decided_at.desc(), a.id.desc())).scalar()
             now = _now()
             conn.execute(adapters.update().where(a.id == current.id).values(
-                status=RETIRED, reason="rolled back", decided_at=now))
+                status=RETIRED, reason=ROLLED_BACK_REASON, decided_at=now))
+            self._event(conn, current.id, now, ROLLED_BACK, BY_ROLLBACK, ROLLED_BACK_REASON)
             if previous is not None:
+                restored = f"restored by rolling back adapter {current.id}"
                 conn.execute(adapters.update().where(a.id == previous).values(
-                    status=CHAMPION, reason=f"restored by rolling back adapter {current.id}", replaced_by=None,
-                    decided_at=now))
+                    status=CHAMPION, reason=restored, replaced_by=None, decided_at=now))
+                self._event(conn, previous, now, RESTORED, BY_ROLLBACK, restored)
             return int(current.id), previous
 
         retired, restored = self.ledger.write(work)
         return self.get(retired), None if restored is None else self.get(restored)
+
+    def _event(self, conn: Connection, entry_id: int, at: datetime, event: str, by: str, reason: str | None = None,
+               scores: dict | None = None) -> None:
+        """Append one event, in the move's own transaction."""
+        conn.execute(adapter_events.insert().values(
+            adapter_id=int(entry_id), workspace=self.workspace, at=at, event=event, by=by[:200],
+            reason=None if reason is None else reason[:1000], scores=scores))
 
     def _locked(self, conn: Connection, entry_id: int) -> Entry:
         query = select(adapters).where(adapters.c.id == int(entry_id), adapters.c.workspace == self.workspace)
@@ -230,6 +312,13 @@ class Registry:
             raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}': "
                               "`kronos adapters list` shows the ids")
         return _entry(row)
+
+
+def _decider(by: str) -> str:
+    """``by`` when it names what may decide a promote or a reject (the gate, or a person by hand)."""
+    if by not in (BY_GATE, BY_MANUAL):
+        raise LedgerError(f"a registry decision is made by {BY_GATE!r} or {BY_MANUAL!r}, not {by!r}")
+    return by
 
 
 def _now() -> datetime:

@@ -21,6 +21,10 @@ these tables equal what they build, so the two cannot drift apart.
   parent, base model, the data window it learned from, its scores at decision and its status
   (``champion``, ``challenger``, ``rejected``, ``retired``); at most one champion per workspace, series and
   kind (a partial unique index). ``predictions.adapter_id`` names the adapter a forecast used.
+- ``adapter_events``: the registry's history, append-only: one row per move of an entry (registered,
+  promoted, rejected, retired, rolled back, restored), what made it (the gate, a manual promote, a
+  rollback), its reason and the gate's scores, written in the move's transaction. ``adapters.reason`` and
+  ``decided_at`` hold only the latest state; the events keep every earlier one (the Fine-tune timeline).
 
 Forecasts and track records belong to a workspace (``DEFAULT_WORKSPACE`` unless one is named).
 """
@@ -49,7 +53,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0008_registry"
+HEAD = "0009_adapter_events"
 
 # Where a row goes when no workspace is named: the single-user studio, and every row kept before 0006.
 DEFAULT_WORKSPACE = "default"
@@ -252,4 +256,24 @@ adapters = Table(
                      name="uq_adapters_window"),
     Index("uq_adapters_one_champion", "workspace", "source", "symbol", "interval", "kind", unique=True,
           sqlite_where=text("status = 'champion'"), postgresql_where=text("status = 'champion'")),
+)
+
+# What an event records (kronos_studio.ledger.registry writes them; ``adapter_events.event``).
+REGISTERED, PROMOTED, REJECTED_EVENT, RETIRED_EVENT, ROLLED_BACK, RESTORED = (
+    "registered", "promoted", "rejected", "retired", "rolled_back", "restored")
+# What made a move (``adapter_events.by``); a registered event names the entry's ``made_by`` instead.
+BY_GATE, BY_MANUAL, BY_ROLLBACK = "gate", "manual", "rollback"
+
+adapter_events = Table(
+    "adapter_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("adapter_id", Id, ForeignKey("adapters.id"), nullable=False),
+    Column("workspace", String(64), nullable=False, server_default=DEFAULT_WORKSPACE),
+    Column("at", UTCDateTime, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("reason", String(1000)),
+    Column("scores", JSON),  # the gate's scores of a gate decision, else null
+    Index(None, "adapter_id"),
+    Index(None, "workspace", "at"),
 )

@@ -1,5 +1,6 @@
 """The Fine-tune page through AppTest: its before/after walk-forward under the training-period guard, and
-the with/without-events comparison when no event falls in the bars (issue 45, items 3 and 11)."""
+the with/without-events comparison when no event falls in the bars (issue 45, items 3 and 11); the registry's
+lineage table and timeline (issue 43)."""
 from __future__ import annotations
 
 import json
@@ -87,3 +88,38 @@ def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry
         [entry] = Registry(ledger).entries()
     assert table["id"].tolist() == [entry.id] and table["status"].tolist() == [entry.status]
     assert entry.status in ("champion", "rejected") and table["reason"].iloc[0] == entry.reason
+
+
+def test_the_lineage_timeline_draws_every_event_of_the_series_with_its_reason_and_scores(new_app):
+    from datetime import datetime, timezone
+
+    from data_sources.samples import load_sample
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import MANUAL, Candidate, Registry, SeriesKey
+
+    at = new_app().run()
+    key = SeriesKey.of(load_sample(at.sidebar.selectbox(key="sb_sample").value))
+    t0 = datetime(2024, 6, 3, tzinfo=timezone.utc)
+    with Ledger.open() as ledger:
+        registry = Registry(ledger)
+        a, b, c = (registry.register(Candidate(key, "tiny", "local:abc", t0, t0, 10, w, f"/a/{w}", {}, "kronos retrain"))
+                   for w in ("w1", "w2", "w3"))
+        registry.promote(a.id, {"crps": {"challenger": 1.25, "champion": 1.5, "base": 1.5}}, "beat the base model")
+        registry.promote(b.id, {"crps": {"challenger": 1.0, "champion": 1.25, "base": 1.5}}, "beat adapter 1")
+        registry.promote(c.id)  # by hand
+        registry.rollback(key)  # c retired, b restored
+        events = registry.history(key)
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception, at.exception
+    [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert table["id"].tolist() == [c.id, b.id, a.id]  # the table keeps working: newest first
+    [chart] = [ch for ch in at.get("plotly_chart") if ch.proto.id and "ft_timeline" in ch.proto.id]
+    fig = json.loads(chart.proto.spec)
+    drawn = {t["name"]: t for t in fig["data"]}
+    assert set(drawn) == {"registered", "promoted", "retired / rolled back", "restored"}
+    assert sum(len(t["x"]) for t in fig["data"]) == len(events) == 10
+    hovers = " | ".join(h for t in fig["data"] for h in t["hovertext"])
+    assert "beat the base model" in hovers and "CRPS challenger 1.250%, champion 1.500%, base 1.500%" in hovers
+    assert f"adapter {c.id}</b>: promoted by manual" in hovers and MANUAL in hovers
+    assert f"adapter {a.id}</b>: retired by gate" in hovers and f"adapter {c.id}</b>: rolled back by rollback" in hovers
+    assert drawn["restored"]["y"] == [f"adapter {b.id}"]

@@ -1,6 +1,9 @@
 """The Fine-tune page's registry section in Chromium: "Retrain now" runs the gated retrain under a progress
-bar, says the gate's decision, and the lineage table then shows the new entry (issue 43, item 4)."""
+bar, says the gate's decision, and the lineage table then shows the new entry and the timeline its events
+(issue 43, item 4)."""
 from __future__ import annotations
+
+import re
 
 import pytest
 import test_browser
@@ -28,12 +31,19 @@ def test_retrain_now_shows_the_decision_and_the_lineage(page, fresh_url):
     expect(box.get_by_text("No adapter has been retrained for this series yet")).to_be_visible(timeout=60_000)
     page.wait_for_selector(IDLE)
     box.get_by_role("button", name="Retrain now").click()
-    decided = box.get_by_text("Adapter 1 ")
+    decided = box.get_by_text(re.compile(r"^Adapter 1 (promoted|rejected)"))  # not the timeline's "adapter 1" tick
     expect(decided).to_be_visible(timeout=400_000)
     expect(decided).to_contain_text("CRPS difference")
     page.wait_for_selector(IDLE, timeout=60_000)
     table = box.get_by_test_id("stDataFrame")
     expect(table).to_have_count(1)
     expect(box.get_by_text("No adapter has been retrained")).to_have_count(0)
+    timeline = box.get_by_test_id("stPlotlyChart")
+    expect(timeline).to_be_visible()
+    expect(timeline.locator(".gtitle")).to_contain_text("Timeline")
+    # one marker per event: the new entry's registration and the gate's decision on it
+    expect(timeline.locator(".scatterlayer .trace .points path")).to_have_count(2)
+    legend = timeline.locator(".legend").text_content()
+    assert "registered" in legend and ("promoted" in legend or "rejected" in legend), legend
     no_exceptions(page)
     shot(page, "fine_tune_lineage.png")

@@ -135,3 +135,30 @@ def test_too_few_bars_exit_2_with_the_numbers(tmp_path, env):
     assert done.returncode == 2
     assert "100 bars cannot hold a 120-bar training window" in err and "at least 140" in err and "lower --window" in err
     assert registry_entries(env) == []
+
+
+def test_adapters_show_lists_the_entrys_events_with_what_made_each(tmp_path, env):
+    from datetime import datetime, timezone
+
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import MANUAL, Candidate, Registry, SeriesKey
+
+    t0 = datetime(2024, 6, 3, tzinfo=timezone.utc)
+    with Ledger.open(env["KRONOS_STUDIO_DB"]) as ledger:
+        registry = Registry(ledger)
+        made = [registry.register(Candidate(SeriesKey("file", "EV", "1h"), "tiny", "local:abc", t0, t0, 10, window,
+                                            f"/a/{window}", {}, "kronos retrain")) for window in ("w1", "w2")]
+        registry.promote(made[0].id, {"crps": {"challenger": 1.0}}, "beat the base")
+        registry.promote(made[1].id)  # by hand: the first is retired
+    show = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "show", str(made[0].id)],
+                          env=env, cwd=ROOT, capture_output=True, text=True)
+    assert show.returncode == 0, show.stderr
+    shown = json.loads(show.stdout)
+    assert shown["status"] == "retired" and shown["reason"] == f"replaced by adapter {made[1].id}"
+    assert [(e["event"], e["by"], e["reason"], e["scores"]) for e in shown["events"]] == [
+        ("registered", "kronos retrain", None, None),
+        ("promoted", "gate", "beat the base", {"crps": {"challenger": 1.0}}),
+        ("retired", "manual", f"replaced by adapter {made[1].id}", None)]
+    other = json.loads(subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "show",
+                                       str(made[1].id)], env=env, cwd=ROOT, capture_output=True, text=True).stdout)
+    assert [(e["event"], e["by"], e["reason"]) for e in other["events"]][-1] == ("promoted", "manual", MANUAL)

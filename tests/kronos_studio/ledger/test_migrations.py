@@ -252,3 +252,51 @@ def test_a_ledger_at_0004_gets_member_rows_and_goes_back_keeping_its_paths_and_s
     engine.dispose()
     with Ledger.open(ledger_url) as ledger:  # and up again
         assert schema_revision(ledger) == HEAD and ledger.counts()["evaluations"] == 12
+
+
+def test_a_registry_at_0008_gets_a_history_from_what_its_rows_know(ledger_url):
+    from datetime import datetime, timedelta, timezone
+
+    from kronos_studio.ledger.registry import MANUAL, Registry, SeriesKey
+    from kronos_studio.ledger.schema import adapters
+
+    upgrade(ledger_url, "0008_registry")
+    t0 = datetime(2024, 6, 3, tzinfo=timezone.utc)
+    common = {"kind": "lora", "workspace": "default", "source": "file", "symbol": "TEST", "interval": "1h",
+              "base_model": "tiny", "base_hash": "local:abc", "first_bar_at": t0, "last_bar_at": t0,
+              "window_bars": 10, "path": "/a", "settings": {}, "made_by": "kronos retrain"}
+    gate = {"crps": {"challenger": 1.0}}
+    rows = [  # (id, status, reason, scores, replaced_by, hours after t0 it was decided)
+        (1, "retired", "replaced by adapter 2", gate, 2, 3),
+        (2, "champion", MANUAL, None, None, 3),
+        (3, "rejected", "worse than the champion", {"crps": {"challenger": 2.0}}, None, 4),
+        (4, "retired", "rolled back", gate, None, 6),
+        (5, "challenger", None, None, None, None),
+    ]
+    engine = create_ledger_engine(ledger_url)
+    with engine.connect() as conn, conn.begin():
+        for entry_id, status, reason, scores, _, hours in rows:
+            conn.execute(adapters.insert().values(
+                id=entry_id, window_hash=f"w{entry_id}", status=status, reason=reason, scores=scores,
+                replaced_by=None, created_at=t0 + timedelta(hours=entry_id),
+                decided_at=None if hours is None else t0 + timedelta(hours=hours, minutes=30), **common))
+        for entry_id, _, _, _, replaced_by, _ in rows:  # the foreign key needs the row it names first
+            conn.execute(adapters.update().where(adapters.c.id == entry_id).values(replaced_by=replaced_by))
+    engine.dispose()
+
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it
+        history = [(e.adapter_id, e.event, e.by, e.reason, e.scores, e.at.hour)
+                   for e in Registry(ledger).history(SeriesKey("file", "TEST", "1h"))]
+        assert history == [
+            (1, "registered", "kronos retrain", None, None, 1),
+            (2, "registered", "kronos retrain", None, None, 2),
+            (3, "registered", "kronos retrain", None, None, 3),
+            (1, "retired", "manual", "replaced by adapter 2", None, 3),  # what its replacer's row says
+            (2, "promoted", "manual", MANUAL, None, 3),
+            (4, "registered", "kronos retrain", None, None, 4),
+            (3, "rejected", "gate", "worse than the champion", {"crps": {"challenger": 2.0}}, 4),
+            (5, "registered", "kronos retrain", None, None, 5),
+            (4, "rolled_back", "rollback", "rolled back", None, 6),
+        ]
+        assert Registry(ledger).promote(5, gate, "beat the base").reason == "beat the base"  # new moves append
+        assert [e.event for e in Registry(ledger).history(entry_id=5)] == ["registered", "promoted"]

@@ -1,6 +1,6 @@
 """The model registry on SQLite and PostgreSQL: entries round-trip, a promote retires the champion it
 replaces, a rollback restores it, the database refuses a second champion, the same window is registered
-once, and a forecast row keeps the adapter id its provenance names."""
+once, a forecast row keeps the adapter id its provenance names, and every move is kept as an event."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -84,3 +84,48 @@ def test_a_forecast_row_records_the_adapter_its_provenance_names(ledger):
     frame = ledger.read(lambda conn: conn.exec_driver_sql(
         "SELECT last_close, adapter_id FROM predictions ORDER BY id").all())
     assert [r.adapter_id for r in frame] == [entry.id, None]
+
+
+def test_the_history_keeps_every_move_with_what_made_it_its_reason_and_scores(ledger):
+    registry = Registry(ledger)
+    gate_a, gate_b = {"crps": {"challenger": 1.0, "base": 1.2}}, {"crps": {"challenger": 0.9, "champion": 1.0}}
+    a = registry.register(candidate("w1"))
+    registry.promote(a.id, gate_a, "beat the base")
+    b = registry.register(candidate("w2", parent=a.id))
+    registry.promote(b.id, gate_b, "beat adapter A")
+    c = registry.register(candidate("w3", parent=b.id))
+    registry.reject(c.id, {"crps": {"challenger": 1.5}}, "worse than B")
+    registry.promote(c.id)  # by hand
+    registry.rollback(KEY)  # C retired, B serves again
+
+    history = [(e.adapter_id, e.event, e.by, e.reason, e.scores) for e in registry.history(KEY)]
+    assert history == [
+        (a.id, "registered", "test", None, None),
+        (a.id, "promoted", "gate", "beat the base", gate_a),
+        (b.id, "registered", "test", None, None),
+        (a.id, "retired", "gate", f"replaced by adapter {b.id}", None),
+        (b.id, "promoted", "gate", "beat adapter A", gate_b),
+        (c.id, "registered", "test", None, None),
+        (c.id, "rejected", "gate", "worse than B", {"crps": {"challenger": 1.5}}),
+        (b.id, "retired", "manual", f"replaced by adapter {c.id}", None),
+        (c.id, "promoted", "manual", MANUAL, None),
+        (c.id, "rolled_back", "rollback", "rolled back", None),
+        (b.id, "restored", "rollback", f"restored by rolling back adapter {c.id}", None),
+    ]
+    # The rows keep their latest state; the gate's reason of A survives its retirement in the history.
+    assert registry.get(a.id).reason == f"replaced by adapter {b.id}"
+    assert [e.reason for e in registry.history(entry_id=a.id)] == [None, "beat the base", f"replaced by adapter {b.id}"]
+    times = [e.at for e in registry.history(KEY)]
+    assert times == sorted(times) and all(t.tzinfo is not None for t in times)
+    assert registry.history(SeriesKey("file", "OTHER", "1h")) == []
+    assert Registry(ledger.scoped("elsewhere")).history(KEY) == []
+
+
+def test_a_move_that_fails_writes_no_event(ledger):
+    registry = Registry(ledger)
+    entry = registry.promote(registry.register(candidate("w1")).id, None, "gate")
+    with pytest.raises(LedgerError, match="roll it back"):
+        registry.reject(entry.id, None, "worse")
+    with pytest.raises(LedgerError, match="made by 'gate' or 'manual'"):
+        registry.promote(registry.register(candidate("w2")).id, None, "gate", by="cron")
+    assert [e.event for e in registry.history(KEY)] == ["registered", "promoted", "registered"]
