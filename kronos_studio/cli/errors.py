@@ -15,6 +15,7 @@ FLAGS = {
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
+    "holdout": "--holdout", "min_evaluations": "--min-evaluations",
     "include_training_period": "--include-training-period",
     # the server's own settings (``kronos serve`` / ``kronos mcp``)
     "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",

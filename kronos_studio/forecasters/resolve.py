@@ -226,7 +226,23 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
         return mixture(MetaLearner.load(meta), on_mismatch="refuse")
     mixed = mixture(load_bundled_meta())
     fitted = load_series_meta(bars, mixed.members, settings.horizon, workspace)  # `kronos train ensemble FILE`
-    return mixed if fitted is None else mixture(fitted, on_mismatch="refuse")
+    if fitted is not None:  # fitted to this very series: more specific than a ledger-wide champion
+        return mixture(fitted, on_mismatch="refuse")
+    return _champion_meta_ensemble(mixed, mixture, pipeline, workspace)
+
+
+def _champion_meta_ensemble(mixed, mixture, pipeline, workspace: str | None):
+    """The ensemble weighed by ``workspace``'s champion meta-learner (``kronos train ensemble --from-ledger``
+    promotes them), else ``mixed``; the provenance says which served, or why the champion did not."""
+    from kronos_studio.ensemble.gated import champion_entry, serving_meta
+
+    entry = champion_entry(workspace)
+    if entry is None:
+        return mixed
+    meta, note = serving_meta(entry, list(mixed.members), pipeline.pair.provenance().get("predictor_revision"))
+    served = mixed if meta is None else mixture(meta, on_mismatch="refuse")
+    served.notes["meta_learner_champion"] = note
+    return served
 
 
 def _loader(load_options: dict) -> Callable[[str], object]:
