@@ -5,7 +5,7 @@ beats the one serving now on the newest scored forecasts it was not trained on.
     [ training: forecasts whose origin and every scored bar lie before the first held-out origin | held out ]
 
 The held-out forecasts are the newest ``holdout`` usable ones (by origin); the challenger learns only from
-what was known before the first of them (``from_ledger.ledger_evaluations`` with that time), so no outcome
+what was known before the first of them (``LedgerEvaluations.known_before`` that time), so no outcome
 it trained on lies in the held-out period. Both meta-learners are scored on the held-out forecasts' recorded
 member paths, each combining them as the ensemble would (``meta_scores``), with the same draws (seed = the
 cut-off's index): a paired comparison of fair CRPS, decided by ``gate.decide_scores``.
@@ -127,7 +127,7 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
                              Fix("let more forecasts be scored (kronos ledger score)")))
     boundary = pd.Timestamp(records[-held_n]["cutoff_time"])
     held = [r for r in records if pd.Timestamp(r["cutoff_time"]) >= boundary]
-    train = ledger_evaluations(ledger, boundary)  # only what was known when the first held-out forecast was made
+    train = found.known_before(boundary)  # only what was known when the first held-out forecast was made
     if train.count < settings.least:
         left = "; ".join(f"{n} {why}" for why, n in train.skipped.items() if "since" not in why)
         raise MetaGateError(f"only {train.count} scored ensemble forecasts were known before the {len(held)} held-out "

@@ -14,13 +14,14 @@ from ledger_helpers import cut, forecast, series
 from kronos.settings import ForecastSettings
 from kronos_studio.cli.main import main
 from kronos_studio.ensemble.ensemble import EnsembleForecast, mix
-from kronos_studio.ensemble.gated import LEDGER_WIDE, MetaGateSettings, gate_from_ledger
+from kronos_studio.ensemble.from_ledger import ledger_evaluations
+from kronos_studio.ensemble.gated import LEDGER_WIDE, MetaGateSettings, gate_from_ledger, window_hash
 from kronos_studio.ledger.registry import META_LEARNER, Registry
 
 KEYS = ("kronos", "har", "gjr_garch", "garch", "random_walk", "bootstrap")  # the ensemble's default members
 TWIN = {"bootstrap": "garch", "garch": "bootstrap"}
 HORIZON, SPACING, PATHS, FIRST = 4, 5, 30, 100
-P1, P2, P3 = 44, 30, 8  # forecasts where bootstrap, then garch, then bootstrap again saw what came
+P1, P2, P3 = 44, 24, 8  # forecasts where bootstrap, then garch, then bootstrap again saw what came
 
 
 def candles(close: np.ndarray) -> np.ndarray:
@@ -86,20 +87,21 @@ def tiny(random_model):
     return random_model("tiny")
 
 
-def served(bars, tiny) -> dict:
-    """What meta-learner a forecast of the ensemble names, as the CLI and the app resolve it."""
+def served(bars, tiny, sample: bool = False) -> dict:
+    """What the ensemble as the CLI and the app resolve it says of its meta-learner (``sample``: a forecast's
+    whole provenance, weights included)."""
     from kronos.checkpoints import load_pair
     from kronos_studio.forecasters import make_forecast, resolve
 
     settings = ForecastSettings(horizon=HORIZON, paths=8, seed=1)
     pair = load_pair(tiny.folder, device="cpu")
-    fc = make_forecast(resolve("ensemble", bars, settings, load_pair=lambda _: pair, chronos2="off"), bars, settings)
-    return fc.provenance
+    ensemble = resolve("ensemble", bars, settings, load_pair=lambda _: pair, chronos2="off")
+    return make_forecast(ensemble, bars, settings).provenance if sample else ensemble.describe()
 
 
 def test_a_better_challenger_is_promoted_and_serves_a_worse_one_is_rejected(ledger, bars, tiny, cli, capsys):
     keep(ledger, bars, 0, P1, "bootstrap")
-    before = served(bars, tiny)
+    before = served(bars, tiny, sample=True)
     assert "registry_id" not in before["meta_learner"]  # no champion yet: the bundled meta-learner serves
 
     # 1. the first 44 forecasts: the newest 8 held out; learned from the 36 before them, it beats the bundled one
@@ -114,12 +116,16 @@ def test_a_better_challenger_is_promoted_and_serves_a_worse_one_is_rejected(ledg
     held_from = pd.Timestamp(first.scores["held_out_from"])
     assert pd.Timestamp(first.last_bar_at) < held_from  # trained only on forecasts older than the held-out ones
     assert first.base_hash.startswith("local:") and first.settings["holdout"] == 8
-    provenance = served(bars, tiny)
+    found = ledger_evaluations(ledger, pd.Timestamp("2030-01-01", tz="UTC"))
+    older = found.known_before(held_from)  # what the challenger learned from: read once, cut at the held-out
+    pd.testing.assert_frame_equal(older.evals.table, ledger_evaluations(ledger, held_from).evals.table)
+    assert older.count == first.window_bars and first.window_hash == window_hash(older)
+    provenance = served(bars, tiny, sample=True)
     assert provenance["meta_learner"]["registry_id"] == first.id
     assert f"champion meta-learner {first.id}" in provenance["meta_learner_champion"]
     assert provenance["weights"] != before["weights"]
 
-    # 2. garch saw what came for 30 forecasts, then bootstrap again: a challenger learned mostly from the garch
+    # 2. garch saw what came for 24 forecasts, then bootstrap again: a challenger learned mostly from the garch
     # period is worse than the champion on the newest 8: rejected, and the champion keeps serving
     keep(ledger, bars, P1, P2, "garch")
     keep(ledger, bars, P1 + P2, P3, "bootstrap")
