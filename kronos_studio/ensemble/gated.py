@@ -35,7 +35,7 @@ from .meta import MetaLearner
 
 LEDGER_WIDE = SeriesKey("ledger", "*", "*")  # the registry's series of a meta-learner learned from the whole ledger
 HOLDOUT_SHARE = 0.2  # the newest share of usable forecasts held out for the gate (at least MIN_GATE_CUTOFFS)
-MADE_BY = "kronos train ensemble --from-ledger"
+MADE_BY = "kronos train ensemble (from the ledger)"
 BUNDLED = "bundled"  # the current meta-learner's name when no champion serves
 
 
