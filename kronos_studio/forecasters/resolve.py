@@ -173,7 +173,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     needed by the ensemble (its asset class, interval and member settings); ``workspace``: whose fits of
     the ensemble to a series it may use (None: the default workspace's). ``load_pair(ref)`` loads a Kronos model
     (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
-    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one;
+    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder (without it: the series' fit, the
+    workspace's champion meta-learner, else the bundled one);
     ``chronos2``: the ensemble's Chronos-2 member, ``auto`` (when its weights are on this machine), ``off`` or a
     folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``); ``decode``: how the Kronos pipeline
     runs its decode loop (``kronos.accel.resolve_decode``; default eager).
