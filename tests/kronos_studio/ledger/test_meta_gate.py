@@ -16,6 +16,7 @@ from kronos_studio.cli.main import main
 from kronos_studio.ensemble.ensemble import EnsembleForecast, mix
 from kronos_studio.ensemble.from_ledger import ledger_evaluations
 from kronos_studio.ensemble.gated import LEDGER_WIDE, MetaGateSettings, gate_from_ledger, window_hash
+from kronos_studio.ensemble.series import series_fits
 from kronos_studio.ledger.registry import META_LEARNER, Registry
 
 KEYS = ("kronos", "har", "gjr_garch", "garch", "random_walk", "bootstrap")  # the ensemble's default members
@@ -102,6 +103,7 @@ def served(bars, tiny, sample: bool = False) -> dict:
 def test_a_better_challenger_is_promoted_and_serves_a_worse_one_is_rejected(ledger, bars, tiny, cli, capsys):
     keep(ledger, bars, 0, P1, "bootstrap")
     before = served(bars, tiny, sample=True)
+    fits = series_fits()  # what the app's and the service's stores of ensemble forecasts key on
     assert "registry_id" not in before["meta_learner"]  # no champion yet: the bundled meta-learner serves
 
     # 1. the first 44 forecasts: the newest 8 held out; learned from the 36 before them, it beats the bundled one
@@ -120,6 +122,7 @@ def test_a_better_challenger_is_promoted_and_serves_a_worse_one_is_rejected(ledg
     older = found.known_before(held_from)  # what the challenger learned from: read once, cut at the held-out
     pd.testing.assert_frame_equal(older.evals.table, ledger_evaluations(ledger, held_from).evals.table)
     assert older.count == first.window_bars and first.window_hash == window_hash(older)
+    assert series_fits() != fits  # a promotion changes every ensemble forecast: the stores see it
     provenance = served(bars, tiny, sample=True)
     assert provenance["meta_learner"]["registry_id"] == first.id
     assert f"champion meta-learner {first.id}" in provenance["meta_learner_champion"]
