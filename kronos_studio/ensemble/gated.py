@@ -27,6 +27,7 @@ import pandas as pd
 
 from kronos.errors import Fix, UserError
 from kronos_studio.ledger.registry import META_LEARNER, Candidate, Entry, Registry, SeriesKey
+from kronos_studio.ledger.schema import CHALLENGER
 from kronos_studio.training.gate import MIN_GATE_CUTOFFS, PROMOTED, decide_scores
 
 from .combine import EQUAL
@@ -138,11 +139,15 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
                              Fix("hold out fewer ({setting})", "holdout")))
     registry = Registry(ledger)
     current_entry = champion_meta(registry)
-    current = load_bundled_meta() if current_entry is None else MetaLearner.load(current_entry.path)
+    try:
+        current = load_bundled_meta() if current_entry is None else MetaLearner.load(current_entry.path)
+    except ValueError as e:
+        raise MetaGateError(f"the serving meta-learner {current_entry.id} cannot be read to score it ({e})",
+                            {"id": current_entry.id}, Fix("roll it back (kronos adapters rollback)")) from None
     current_name = BUNDLED if current_entry is None else f"meta-learner {current_entry.id}"
     window = window_hash(train)
     known = registry.find_window(LEDGER_WIDE, settings.base_hash, window, META_LEARNER)
-    if known is not None and known.status != "challenger":
+    if known is not None and known.status != CHALLENGER:
         return MetaDecision(known, current_name, known.scores or {}, skipped=True)
     folder = meta_folder(registry.workspace, window)
     challenger = _fitted(train, folder, settings, log)
@@ -180,8 +185,12 @@ def _fitted(train: LedgerEvaluations, folder: Path, settings: MetaGateSettings, 
         return MetaLearner.load(folder)
     except ValueError:
         shutil.rmtree(folder, ignore_errors=True)
-    meta = fit_meta(train.evals, train.paths, info={"provenance": {
-        "trained_on": "ledger", "before": str(settings.before), "evaluations": train.count}})
+    try:
+        meta = fit_meta(train.evals, train.paths, info={"provenance": {
+            "trained_on": "ledger", "before": str(settings.before), "evaluations": train.count}})
+    except ValueError as e:  # e.g. too few complete forecasts for any method
+        raise MetaGateError(f"the challenger cannot be fitted on the {train.count} forecasts before the held-out "
+                            f"ones: {e}", {"train": train.count}, Fix("hold out fewer ({setting})", "holdout")) from None
     tmp = folder.parent / f".tmp-{folder.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     meta.save(tmp)
