@@ -15,6 +15,7 @@ FLAGS = {
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
+    "holdout": "--holdout", "min_evaluations": "--min-evaluations",
     "include_training_period": "--include-training-period", "engine": "--engine",
     # ``kronos batch --evaluate``'s (the ranking evaluation)
     "step": "--step", "include_trained": "--include-trained",

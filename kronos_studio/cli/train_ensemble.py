@@ -1,15 +1,17 @@
 """``kronos train ensemble``: retrain the ensemble's meta-learner on your own bars (signal evaluations:
-every member's walk-forward forecast at past cut-offs and what happened next), or with ``--from-ledger``
-on the ensemble forecasts the ledger scored, and use it with ``kronos forecast/evaluate --model ensemble
---meta DIR``.
+every member's walk-forward forecast at past cut-offs and what happened next) and use it with ``kronos
+forecast/evaluate --model ensemble --meta DIR``; or with ``--from-ledger`` on the ensemble forecasts the
+ledger scored, through the champion/challenger gate: it serves the workspace's ensemble only when it beats
+the serving meta-learner on the newest scored forecasts it was not trained on.
 
     kronos train ensemble --data FILE ... --out DIR --horizon N   # a meta-learner over your files
-    kronos train ensemble --from-ledger --out DIR                 # over the ledger's scored forecasts
+    kronos train ensemble --from-ledger [--holdout N]             # over the ledger's scored forecasts, gated
     kronos train ensemble FILE --horizon N [--cutoffs K]          # stacking weights fitted to this series,
                                                                   # stored in the studio's cache by its key
 """
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,11 +38,16 @@ def register(train_sub) -> None:
     p.add_argument("--from-ledger", action="store_true",
                    help="learn from the ledger's ensemble forecasts scored on the bars that came after them, each "
                         "member on its own paths, with the features the ensemble saw when it forecast (no --data); "
-                        "--out must be a new or empty folder")
+                        "registered in the model registry, it serves the workspace's ensemble only if the gate "
+                        "promotes it (--out: a copy, in a new or empty folder)")
     p.add_argument("--since", default=None, metavar="DATE",
                    help="with --from-ledger: learn only what was known before DATE (UTC when no zone is given; "
                         "default now): forecasts whose last bar seen and every forecast bar are before DATE, all "
                         "of them scored; later forecasts and bars are left out (e.g. to test the learner on them)")
+    p.add_argument("--holdout", type=holdout_value, default=None, metavar="N|SHARE",
+                   help="with --from-ledger: the newest usable forecasts held out for the gate, a count or a share "
+                        "below 1 (default 0.2, at least 5); the challenger learns only from forecasts known before "
+                        "the first of them, and replaces the serving meta-learner only if it wins on them")
     p.add_argument("--min-evaluations", type=int, default=None, metavar="N",
                    help="with --from-ledger: the fewest usable ensemble forecasts to train on (default 50)")
     p.add_argument("--cutoffs", type=int, default=None,
@@ -55,13 +62,26 @@ def register(train_sub) -> None:
     p.set_defaults(func=run_train_ensemble)
 
 
+def holdout_value(text: str) -> float:
+    """--holdout: a count (a whole number, at least 1) or a share (between 0 and 1)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < 1 or (value >= 1 and value.is_integer())):
+        raise argparse.ArgumentTypeError(f"'{text}' is neither a count (5, 20) nor a share between 0 and 1 (0.2)")
+    return value
+
+
 def run_train_ensemble(args) -> int:
     if args.from_ledger:
         if args.series is not None:
             raise CliError("--from-ledger learns from the stored forecasts: leave out the series FILE")
         return run_from_ledger(args)
-    if args.since is not None or args.min_evaluations is not None:
-        raise CliError("--since and --min-evaluations go with --from-ledger")
+    if args.since is not None or args.min_evaluations is not None or args.holdout is not None:
+        raise CliError("--since, --min-evaluations and --holdout go with --from-ledger")
     if (args.series is None) == (args.data is None):
         raise CliError("give one series FILE (fit the ensemble to it) or --data FILE ... --out DIR, not both "
                        "(or --from-ledger --out DIR to learn from the ledger)")
@@ -157,10 +177,13 @@ def fit_files(args, members, settings, cutoffs: int, pair) -> int:
 
 
 def run_from_ledger(args) -> int:
+    """Hold out the newest scored ensemble forecasts, fit a challenger on the older ones and let the gate
+    decide whether it serves the workspace's ensemble (``kronos_studio.ensemble.gated``)."""
     import pandas as pd
 
-    from kronos_studio.ensemble.from_ledger import MIN_EVALUATIONS, ledger_evaluations
-    from kronos_studio.ensemble.train import fit_meta
+    from kronos_studio.ensemble.from_ledger import MIN_EVALUATIONS
+    from kronos_studio.ensemble.gated import MetaGateError, MetaGateSettings, gate_from_ledger
+    from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.frames import as_utc
 
     from .ledger import open_ledger
@@ -168,8 +191,6 @@ def run_from_ledger(args) -> int:
     if args.data or args.horizon is not None:
         raise CliError("--from-ledger learns from the stored forecasts and their features: leave out --data and "
                        "--horizon")
-    if args.out is None:
-        raise CliError("--from-ledger needs --out DIR (a new or empty folder for the meta-learner)")
     least = MIN_EVALUATIONS if args.min_evaluations is None else args.min_evaluations
     if least < 4:
         raise CliError("--min-evaluations must be at least 4")
@@ -177,26 +198,45 @@ def run_from_ledger(args) -> int:
         before = as_utc(args.since) if args.since else pd.Timestamp.now(tz="UTC")
     except (ValueError, TypeError):
         raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CliError(f"--out {out} already exists and is not an empty folder: name a new one (a meta-learner "
                        "there is kept, never overwritten)")
+    base_model, base_hash = kronos_base(args.model)
+    settings = MetaGateSettings(before, least, base_model, base_hash, args.holdout)
     ledger = open_ledger()
     try:
-        found = ledger_evaluations(ledger, before)
+        made = gate_from_ledger(ledger, settings, log=lambda line: print(f"note: {line}", file=sys.stderr))
+    except (MetaGateError, LedgerError) as e:
+        raise error_line(e) from None
     finally:
         ledger.close()
-    if found.count < least:
-        left = "; ".join(f"{n} {why}" for why, n in found.skipped.items())
-        raise CliError(f"only {found.count} ensemble forecasts in the ledger are scored, members included, before "
-                       f"{before:%Y-%m-%d %H:%M} UTC (need at least {least}{'; left out: ' + left if left else ''}): "
-                       "let more be scored (kronos ledger score), or lower --min-evaluations")
-    try:
-        meta = fit_meta(found.evals, found.paths, info={"provenance": {
-            "trained_on": "ledger", "before": str(before), "evaluations": found.count}})
-    except ValueError as e:
-        raise error_line(e) from None
-    meta.save(out)
-    print(f"meta-learner over {meta.members} trained on {found.count} scored ensemble forecasts before "
-          f"{before:%Y-%m-%d %H:%M} UTC; {validation_line(meta)}; saved to {out}", file=sys.stderr)
+    entry, scores = made.entry, made.scores
+    if out is not None:
+        shutil.copytree(entry.path, out, dirs_exist_ok=True)
+    if made.skipped:
+        print(f"meta-learner {entry.id} was trained on these forecasts already and is {entry.status}: nothing "
+              "refitted (let more forecasts be scored for a new challenger)")
+        return 0
+    crps = scores["crps"]
+    serves = (f"it serves the workspace's ensemble (replacing the {made.current})" if entry.status == "champion"
+              else f"the {made.current} keeps serving")
+    print(f"meta-learner {entry.id} {scores['decision']}: {serves}; CRPS {crps['challenger']:.3f}% vs "
+          f"{crps['champion']:.3f}% of price on the {scores['cutoffs']} newest scored ensemble forecasts "
+          f"(trained on {entry.window_bars} older ones): {scores['reason']}"
+          + (f"; copied to {out}" if out is not None else ""))
     return 0
+
+
+def kronos_base(model: str | None) -> tuple[str, str]:
+    """(name, revision) of the Kronos the ensemble mixes (``--model``, default the bundled one), as a forecast's
+    provenance names it (``local:`` + its weights' sha256 prefix): a champion meta-learner serves only beside it."""
+    from kronos_studio.bundled import default_model_path, model_reference
+    from kronos_studio.ensemble.members import weights_sha256
+
+    folder = Path(model_reference(model) or default_model_path())
+    digest = weights_sha256(folder / "predictor") or weights_sha256(folder)
+    if digest is None:
+        raise CliError(f"--model {model}: --from-ledger registers the meta-learner beside a Kronos folder on this "
+                       "machine (tokenizer/ + predictor/); name one, or leave --model out for the bundled model")
+    return folder.name, f"local:{digest}"

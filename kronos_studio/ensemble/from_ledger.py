@@ -10,7 +10,7 @@ history, so no feature is recomputed from bars read later.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,15 +29,37 @@ MIN_EVALUATIONS = 50  # ensemble forecasts; fewer fit a booster on noise
 class LedgerEvaluations:
     """``evals``: the training table and records, one cut-off per usable ensemble forecast (by origin);
     ``skipped``: why other ensemble forecasts were left out (reason -> count); ``paths``: the fewest paths
-    any of them sampled (what a trial mixture draws)."""
+    any of them sampled (what a trial mixture draws); ``known_at``, ``path_counts``: per cut-off, the last bar
+    any of its rows was scored on and the paths it sampled."""
 
     evals: SignalEvaluations
     skipped: dict[str, int]
     paths: int
+    known_at: list = field(default_factory=list)
+    path_counts: list = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.evals.cutoffs)
+
+    def known_before(self, before) -> LedgerEvaluations:
+        """The cut-offs whose origin and every scored bar lie before ``before``: what ``ledger_evaluations``
+        with that time returns of these forecasts, without reading the ledger again."""
+        from kronos_studio.ledger.frames import as_utc
+
+        before = as_utc(before)
+        keep = [pd.Timestamp(r["cutoff_time"]) < before and pd.Timestamp(k) < before
+                for r, k in zip(self.evals.cutoffs, self.known_at)]
+        rows = np.repeat(keep, [len(r["features"]) for r in self.evals.cutoffs])  # add_cutoff's rows, in order
+        later = len(keep) - sum(keep)
+        skipped = {**self.skipped, **({"made or scored at or after the since time": later} if later else {})}
+        pick = [i for i, k in enumerate(keep) if k]
+        union = set().union(*(self.evals.cutoffs[i]["paths"] for i in pick)) if pick else set()
+        records = [{**self.evals.cutoffs[i], "complete": set(self.evals.cutoffs[i]["paths"]) == union} for i in pick]
+        return LedgerEvaluations(
+            SignalEvaluations(self.evals.table[rows].reset_index(drop=True), records, self.evals.identities),
+            skipped, min((self.path_counts[i] for i in pick), default=0), [self.known_at[i] for i in pick],
+            [self.path_counts[i] for i in pick])
 
 
 def ledger_evaluations(ledger, before) -> LedgerEvaluations:
@@ -58,7 +80,7 @@ def ledger_evaluations(ledger, before) -> LedgerEvaluations:
     scored = ledger.steps_frame(scored_only=True, ids=ids) if ids else pd.DataFrame(columns=["prediction_id"])
     last_scored = scored.groupby("prediction_id")["bar_time"].max() if len(scored) else pd.Series(dtype=object)
     known = ledger.features(members["prediction_id"])
-    rows, records, used = [], [], []
+    rows, records, used, known_at = [], [], [], []
     for parent in parents.sort_values(["last_bar_at", "prediction_id"]).itertuples(index=False):
         own = members[members["parent_id"] == parent.prediction_id]
         everyone = [parent, *own.itertuples(index=False)]
@@ -87,11 +109,13 @@ def ledger_evaluations(ledger, before) -> LedgerEvaluations:
                                                features, crps_pct, float(parent.last_close),
                                                steps["actual_close"].to_numpy(np.float64), paths, group))
         used.append(parent)
+        known_at.append(max(last_scored[p.prediction_id] for p in everyone))
     union = set().union(*(r["paths"] for r in records)) if records else set()
     for r in records:  # temperature and spread are chosen where every member forecast
         r["complete"] = set(r["paths"]) == union
     fewest = min((int(p.paths) for p in used), default=0)
-    return LedgerEvaluations(SignalEvaluations(pd.DataFrame(rows), records), skipped, fewest)
+    return LedgerEvaluations(SignalEvaluations(pd.DataFrame(rows), records), skipped, fewest, known_at,
+                             [int(p.paths) for p in used])
 
 
 def _bar_paths(fields: tuple[str, ...], stored: np.ndarray) -> np.ndarray:

@@ -55,15 +55,21 @@ def series_folder(key: str, workspace: str | None = None) -> Path:
 
 
 def series_fits(workspace: str | None = None) -> tuple:
-    """(key, mtime) of every ensemble fitted to a series in ``workspace``: a new fit (here, in the app or by
-    ``kronos train ensemble FILE``) changes that series' ensemble forecasts, so stores of forecasts key on it."""
+    """(key, mtime) of every ensemble fitted to a series in ``workspace``, and of its champion meta-learner
+    (``gated.champion_entry``): a new fit (here, in the app or by ``kronos train ensemble FILE``) changes that
+    series' ensemble forecasts, a promoted or rolled-back meta-learner every one of them, so stores of
+    forecasts key on it."""
     import os
 
+    from .gated import champion_entry
+
     try:
-        return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(fits_folder(workspace))
+        fits = tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(fits_folder(workspace))
                             if e.is_dir() and e.name != "workspaces"))
     except OSError:
-        return ()
+        fits = ()
+    champion = champion_entry(workspace)
+    return fits if champion is None else (*fits, (f"champion-meta-learner-{champion.id}", str(champion.decided_at)))
 
 
 @dataclass(frozen=True)

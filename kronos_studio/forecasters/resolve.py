@@ -187,7 +187,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     needed by the ensemble (its asset class, interval and member settings); ``workspace``: whose fits of
     the ensemble to a series it may use (None: the default workspace's). ``load_pair(ref)`` loads a Kronos model
     (default: ``kronos.checkpoints.load_pair(ref, **load_options)``, e.g. ``device``, ``precision``,
-    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder instead of the bundled one;
+    ``tokenizer``, ``revision``, ``context``); ``meta``: a meta-learner folder (without it: the series' fit, the
+    workspace's champion meta-learner, else the bundled one);
     ``chronos2``: the ensemble's Chronos-2 member, ``auto`` (when its weights are on this machine), ``off`` or a
     folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``); ``decode``: how the Kronos pipeline
     runs its decode loop (``kronos.accel.resolve_decode``; default eager).
@@ -240,7 +241,23 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
         return mixture(MetaLearner.load(meta), on_mismatch="refuse")
     mixed = mixture(load_bundled_meta())
     fitted = load_series_meta(bars, mixed.members, settings.horizon, workspace)  # `kronos train ensemble FILE`
-    return mixed if fitted is None else mixture(fitted, on_mismatch="refuse")
+    if fitted is not None:  # fitted to this very series: more specific than a ledger-wide champion
+        return mixture(fitted, on_mismatch="refuse")
+    return _champion_meta_ensemble(mixed, mixture, pipeline, workspace)
+
+
+def _champion_meta_ensemble(mixed, mixture, pipeline, workspace: str | None):
+    """The ensemble weighed by ``workspace``'s champion meta-learner (``kronos train ensemble --from-ledger``
+    promotes them), else ``mixed``; the provenance says which served, or why the champion did not."""
+    from kronos_studio.ensemble.gated import champion_entry, serving_meta
+
+    entry = champion_entry(workspace)
+    if entry is None:
+        return mixed
+    meta, note = serving_meta(entry, list(mixed.members), pipeline.pair.provenance().get("predictor_revision"))
+    served = mixed if meta is None else mixture(meta, on_mismatch="refuse")
+    served.notes["meta_learner_champion"] = note
+    return served
 
 
 def _loader(load_options: dict) -> Callable[[str], object]:

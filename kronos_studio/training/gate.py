@@ -53,10 +53,20 @@ def decide(challenger, champion) -> Decision:
     has no champion)."""
     if list(challenger.cutoffs) != list(champion.cutoffs):
         raise ValueError("the gate compares models on the same cut-offs")
-    ours, theirs = challenger.crps_pct_by_cutoff(), champion.crps_pct_by_cutoff()
+    return decide_scores(challenger.crps_pct_by_cutoff(), champion.crps_pct_by_cutoff(),
+                         float(challenger.covered.mean()), float(champion.covered.mean()))
+
+
+def decide_scores(challenger_crps, champion_crps, challenger_coverage: float, champion_coverage: float) -> Decision:
+    """The gate on per-cut-off fair CRPS (% of the last close, the same cut-offs in the same order) and the
+    p10-p90 coverage of each: what ``decide`` reads from two ``EvalResult``, and the ensemble's meta-learners
+    are scored by on recorded forecasts (``kronos_studio.ensemble.gated``)."""
+    ours, theirs = np.asarray(challenger_crps, np.float64), np.asarray(champion_crps, np.float64)
+    if ours.shape != theirs.shape or ours.ndim != 1 or not len(ours):
+        raise ValueError("the gate compares models on the same cut-offs")
     lo, hi = crps_difference_interval(ours, theirs)
     diff = float((ours - theirs).mean())
-    cov_c, cov_k = float(challenger.covered.mean()), float(champion.covered.mean())
+    cov_c, cov_k = float(challenger_coverage), float(champion_coverage)
     gap_c, gap_k = abs(cov_c - NOMINAL_COVERAGE), abs(cov_k - NOMINAL_COVERAGE)
     coverage = {"challenger": cov_c, "champion": cov_k}
     interval = f"CRPS difference {diff:+.3f}% (95% interval {lo:+.3f}% to {hi:+.3f}%) over {len(ours)} cut-offs"

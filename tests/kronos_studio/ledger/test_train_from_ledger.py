@@ -54,14 +54,15 @@ def test_the_cli_refuses_below_the_minimum_and_never_overwrites(scored, tmp_path
     monkeypatch.setenv("KRONOS_STUDIO_DB", ledger.url)
     out = tmp_path / "meta"
     args = ["train", "ensemble", "--from-ledger", "--since", "2024-06-13", "--out", str(out)]
-    assert main(args) == 2  # 24 < the default minimum
-    assert "only 24 ensemble forecasts in the ledger are scored" in capsys.readouterr().err and not out.exists()
-    assert main([*args, "--min-evaluations", "20"]) == 0
-    learned = MetaLearner.load(out)
-    assert sorted(learned.members) == sorted(MEMBER_KEYS) and learned.info["provenance"]["evaluations"] == 24
+    assert main(args) == 2  # the newest 5 held out for the gate, 19 to learn from: < the default minimum
+    err = capsys.readouterr().err
+    assert "only 19 scored ensemble forecasts were known before the 5 held-out ones" in err and not out.exists()
+    assert main([*args, "--min-evaluations", "19"]) == 0
+    learned = MetaLearner.load(out)  # a copy of the registered challenger
+    assert sorted(learned.members) == sorted(MEMBER_KEYS) and learned.info["provenance"]["evaluations"] == 19
     saved = (out / "meta_learner.json").read_bytes()
     capsys.readouterr()
-    assert main([*args, "--min-evaluations", "20"]) == 2
+    assert main([*args, "--min-evaluations", "19"]) == 2
     assert "already exists and is not an empty folder" in capsys.readouterr().err
     assert (out / "meta_learner.json").read_bytes() == saved
     assert main(["train", "ensemble", "--from-ledger", "--data", "x.csv", "--out", str(tmp_path / "new")]) == 2
