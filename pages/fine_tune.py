@@ -1,5 +1,6 @@
 """Fine-tune page: LoRA + event embedding on the chosen bars (base model frozen), with a progress bar,
 then a before/after walk-forward evaluation on the held-out end of the data."""
+import dataclasses
 import io
 import re
 import time
@@ -10,6 +11,7 @@ import streamlit as st
 
 from app_support import adapters, data, lineage, trust
 from app_support import ledger as app_ledger
+from app_support.errors import app_message
 from app_support.formats import metric_delta
 from app_support.models import load_model
 from app_support.page import open_page
@@ -87,11 +89,14 @@ if not st.button("Run fine-tuning", type="primary", icon=":material/model_traini
 else:
     from kronos_studio.events import EventBuilder
     from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.before_after import before_after
+    from kronos_studio.training.before_after import BeforeAfterOptions, before_after
     from kronos_studio.training.datasets import DataError, as_series, build_train_data, fraction_split
     from kronos_studio.training.loop import TrainConfig
     from kronos_studio.training.lora import finetune_lora
 
+    # the sidebar's sampling settings whole, with this page's paths; no lookback: each model reads its own
+    # window of the cut-off's history (Kronos: context - horizon)
+    settings = dataclasses.replace(inputs.settings_or_stop(inputs.lookback), paths=int(eval_paths), lookback=None)
     try:
         pair = load_model(choice)
         window = int(min(window, pair.context))
@@ -137,13 +142,13 @@ else:
 
     res = refused = None
     try:
-        res = before_after(pair, adapted, series.frame, builder, horizon=inputs.horizon, start=split.test_start,
-                           n_cutoffs=int(cutoffs), lookback=lookback, paths=int(eval_paths), seed=inputs.seed,
-                           include_training_period=include_trained, progress=eval_progress)
+        res = before_after(pair, adapted, series.frame, builder, settings, BeforeAfterOptions(
+            start=split.test_start, n_cutoffs=int(cutoffs), min_history=lookback,
+            include_training_period=include_trained, progress=eval_progress))
     except TrainingPeriodError as e:
         refused = trust.refusal_detail(e)
     except ValueError as e:
-        st.warning(f"No walk-forward evaluation: {e}. Use a larger test share or a shorter horizon.")
+        st.warning(f"No walk-forward evaluation: {app_message(e)}. Use a larger test share or a shorter horizon.")
     ev_bar.empty()
 
     st.session_state["ft_result"] = {
