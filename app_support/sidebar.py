@@ -185,6 +185,6 @@ def chronos2_panel(sb) -> None:
             # Only the files: the next ensemble forecast loads (and checks) them, once per process.
             resolve(ref, tqdm_class=progress_tqdm(slot, f"Downloading {ref}"))
         except CheckpointError as e:
-            slot.error(f"Chronos-2 was not downloaded: {e}")
+            slot.error(f"Chronos-2 was not downloaded: {app_message(e)}")
             return
         slot.success(f"{ref} downloaded: it joins the ensemble's next forecast")

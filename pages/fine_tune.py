@@ -47,7 +47,7 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
             decision = lineage.retrain_now(choice, bars, inputs.horizon,
                                            progress=lambda i, n: bar.progress(i / n, text=f"decision {i} of {n}"))
         except (RetrainError, SeriesLocked, LedgerError) as e:
-            st.error(f"**No retrain.** {e}")
+            st.error(f"**No retrain.** {app_message(e)}")
         else:
             shown = st.success if decision["decision"] == "promoted" else st.info
             shown(f"Adapter {decision['challenger']} {decision['decision']}: {decision['reason']}")
@@ -78,7 +78,7 @@ name = st.text_input("Adapter name", default_name, key="ft_name",
 try:
     folder = adapters.adapter_folder(name.strip())
 except ValueError as e:
-    st.error(f"**Adapter name refused.** {e}".replace("\\", "\\\\"))  # markdown: a backslash shown as one
+    st.error(f"**Adapter name refused.** {app_message(e)}".replace("\\", "\\\\"))  # markdown: a backslash shown as one
     st.stop()
 
 if not st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):
@@ -105,7 +105,7 @@ else:
         lookback = max(2, window * 3 // 4)
         train_data = build_train_data([series], split, window, lookback, stride=1)
     except (DataError, ValueError) as e:
-        st.error(f"**Cannot build training windows.** {e}")
+        st.error(f"**Cannot build training windows.** {app_message(e)}")
         st.stop()
     builder = EventBuilder(calendar) if calendar is not None else EventBuilder()
     bar = st.progress(0.0, text="Fine-tuning: preparing…")
@@ -126,7 +126,7 @@ else:
         result = finetune_lora(pair, train_data, builder, cfg, folder, name=folder.name, log=None, progress=progress,
                                run_info={"data": data.describe(bars), "calendar": getattr(calendar, "name", None)})
     except Exception as e:
-        st.error(f"**Fine-tuning failed.** {type(e).__name__}: {e}")
+        st.error(f"**Fine-tuning failed.** {app_message(e)}")
         st.stop()
     bar.empty()
     adapted = apply_adapter(pair, result.adapter)
