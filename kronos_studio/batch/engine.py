@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from kronos.errors import Fix, InputError
+
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
 from .summary import touch_column
 from .watchlist import Entry, load_entries
@@ -80,9 +82,10 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     from data_sources.quality import check_fix_names
 
     if run.engine not in ENGINES:
-        raise ValueError(f"unknown engine '{run.engine}': use one of {list(ENGINES)}")
+        raise InputError(f"unknown engine '{run.engine}'", {"engine": run.engine},
+                         Fix(f"use one of {list(ENGINES)} ({{setting}})", "engine"))
     if not entries:
-        raise ValueError("the watchlist has no series")
+        raise InputError("the watchlist has no series", fix=Fix("add series to the watchlist"))
     calendar = validate_calendar(run.calendar)
     fixes = check_fix_names(run.fixes)
     out, steps_out = run.out, run.steps_out
