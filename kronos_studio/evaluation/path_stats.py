@@ -84,7 +84,7 @@ def level_probabilities(forecast, level: float) -> LevelAnswer:
     level = float(level)
     if not np.isfinite(level) or level <= 0:
         raise InputError(f"the level must be a positive price, got {level}", {"level": level},
-                         Fix("give {setting} as a price above 0", "level"))
+                         Fix("give a price above 0"))
     last = float(forecast.history["close"].iloc[-1])
     end = at_horizon(forecast.paths)
     return LevelAnswer(level, last, float((end > level).mean()), float((end < level).mean()),
