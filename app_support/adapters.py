@@ -13,6 +13,7 @@ import streamlit as st
 from kronos.quantiles import path_quantiles
 from kronos_studio.training.adapter_files import ADAPTER_CONFIG, ADAPTER_FILE
 
+from .errors import app_message
 from .models import ModelChoice, load_model
 
 ENV_ADAPTERS = "KRONOS_STUDIO_ADAPTERS"  # extra adapter folders, os.pathsep-separated
@@ -161,7 +162,7 @@ def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     try:
         cal = calendar(use, upload)
     except EventError as e:
-        st.warning(f"Could not read the calendar: {e}")
+        st.warning(f"Could not read the calendar: {app_message(e)}")
         cal = calendar(use)
     shown = markers(cal, bars)
     folder, both = None, False
@@ -223,7 +224,7 @@ def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicke
                 got["plain"] = run(bars, pair, settings, future, None, keys["plain"],
                                    f"Sampling {settings.paths} paths with {pair.name} without events")
         except Exception as e:
-            st.error(f"**The adapter forecast could not run.** {e}")
+            st.error(f"**The adapter forecast could not run.** {app_message(e)}")
             st.stop()
     return got["events"], got["plain"] if both else None, from_store
 

@@ -238,7 +238,7 @@ def load(inputs) -> Bars | None:
     except DataSourceError as e:
         st.error(f"**Could not load the bars.** {app_message(e)}")
     except Exception as e:  # a source library failing in an unforeseen way must not end the session
-        st.error(f"**Could not load the bars** ({type(e).__name__}: {e}). Try again, or pick another source.")
+        st.error(f"**Could not load the bars** ({app_message(e)}). Try again, or pick another source.")
     return None
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 from kronos_studio.evaluation.baselines import BASELINE_PATHS
 from kronos_studio.evaluation.trust import signed_percent
 
+from .errors import app_message
 from .metrics import COVERAGE
 from .runs import LRUStore, ProgressBar
 
@@ -138,7 +139,7 @@ def fit_panel(bars, choice, settings) -> None:
             members = forecaster(bars, choice, settings).members
             stored = load_series_meta(bars, members, settings.horizon, workspace())
         except Exception as e:  # the model cannot load: the run button reports it
-            st.caption(f"Not available: {e}")
+            st.caption(f"Not available: {app_message(e)}")
             return
         if stored is not None:
             info = stored.info.get("provenance", {})
@@ -152,7 +153,7 @@ def fit_panel(bars, choice, settings) -> None:
             meta = fit_to_series(bars, members, settings, SeriesFit(workspace=workspace()),
                                  progress=lambda name, i, n: bar(i, n))
         except ValueError as e:
-            st.error(f"**Could not fit the ensemble to this series.** {e}")
+            st.error(f"**Could not fit the ensemble to this series.** {app_message(e)}")
             return
         finally:
             bar.done()

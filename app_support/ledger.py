@@ -18,6 +18,7 @@ from kronos_studio.ledger import Ledger, ledger_url
 from kronos_studio.ledger.frames import counted
 
 from . import auth
+from .errors import app_message
 
 RETRY_AFTER_S = 60  # a database that could not be opened is tried again after this long, not on every rerun
 SCORED_MEMO = 256  # bars objects remembered as scored (per process): a rerun does not query the ledger again
@@ -111,8 +112,8 @@ def record(forecast, bars, *, calibration=None, exchange: str | None = None) -> 
     try:
         pid = book.record(forecast, bars, calibration=calibration, exchange=exchange).id
     except Exception as e:  # a failed write must not cost the user the fan on screen
-        st.warning(f"This forecast could not be recorded in the ledger ({type(e).__name__}: "
-                   f"{(str(e).splitlines() or [''])[0]}).", icon=":material/database:")
+        st.warning(f"This forecast could not be recorded in the ledger ({app_message(e)}).",
+                   icon=":material/database:")
         return None
     with held.lock:
         held.recorded[key] = (weakref.ref(forecast), pid)

@@ -122,7 +122,7 @@ def render() -> Inputs:
     seed = c2.number_input("Seed", 0, 2**31 - 1, key=first_value("sb_seed", default("seed")))
     sampling = sampling_controls(sb)
     if model is not None and model.mixes:
-        sb.caption("Ensemble: temperature, top-p and top-k go to its Kronos member, which samples this many paths "
+        sb.caption(f"Ensemble: {knob_names()} go to its Kronos member, which samples this many paths "
                    f"(the statistical members draw at least {CHEAP_MEMBER_PATHS}: their quantiles are read); the "
                    "mixture has this many paths and the seed drives them all.")
     inputs = Inputs(source, chosen.sample or None, chosen.symbol, chosen.exchange, chosen.interval, chosen.upload,
@@ -130,6 +130,13 @@ def render() -> Inputs:
                     int(paths), int(seed), sampling, chosen.adjusted)
     st.session_state[STATE_KEY] = inputs
     return inputs
+
+
+def knob_names() -> str:
+    """The sampling knobs as a sentence names them, from their labels (``kronos.settings.knobs``):
+    'temperature, top-p, top-k, clip and start the fan at the last close'."""
+    names = [knob.label.split(" (")[0].lower() for _, knob in knobs().values()]
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def sampling_controls(sb) -> dict:
@@ -188,6 +195,6 @@ def chronos2_panel(sb) -> None:
             # Only the files: the next ensemble forecast loads (and checks) them, once per process.
             resolve(ref, tqdm_class=progress_tqdm(slot, f"Downloading {ref}"))
         except CheckpointError as e:
-            slot.error(f"Chronos-2 was not downloaded: {e}")
+            slot.error(f"Chronos-2 was not downloaded: {app_message(e)}")
             return
         slot.success(f"{ref} downloaded: it joins the ensemble's next forecast")

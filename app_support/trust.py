@@ -201,11 +201,11 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             try:
                 report = run(bars, choice, settings)[0].track_record()
             except TrainingPeriodError as e:
-                st.warning(f"**No honest track record here.** {e}: the Evaluate page can include them, marked "
-                           "as in-sample.", icon=":material/history_edu:")
+                st.warning(f"**No honest track record here.** {app_message(e)} (on the Evaluate page, where they are "
+                           "marked as in-sample).", icon=":material/history_edu:")
                 return None
             except Exception as e:  # too little history, model not loadable: a message, not a traceback
-                st.error(f"**Could not evaluate.** {e if isinstance(e, ValueError) else type(e).__name__ + ': ' + str(e)}")
+                st.error(f"**Could not evaluate.** {app_message(e)}")
                 return None
             ask.empty()
         b = report.numbers

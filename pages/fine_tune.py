@@ -1,5 +1,6 @@
 """Fine-tune page: LoRA + event embedding on the chosen bars (base model frozen), with a progress bar,
 then a before/after walk-forward evaluation on the held-out end of the data."""
+import dataclasses
 import io
 import re
 import time
@@ -11,6 +12,7 @@ import streamlit as st
 from app_support import adapters, data, lineage, trust
 from app_support import ledger as app_ledger
 from app_support.charts import CHART_CONFIG
+from app_support.errors import app_message
 from app_support.formats import metric_delta
 from app_support.models import load_model
 from app_support.page import open_page
@@ -46,7 +48,7 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
             decision = lineage.retrain_now(choice, bars, inputs.horizon,
                                            progress=lambda i, n: bar.progress(i / n, text=f"decision {i} of {n}"))
         except (RetrainError, SeriesLocked, LedgerError) as e:
-            st.error(f"**No retrain.** {e}")
+            st.error(f"**No retrain.** {app_message(e)}")
         else:
             shown = st.success if decision["decision"] == "promoted" else st.info
             shown(f"Adapter {decision['challenger']} {decision['decision']}: {decision['reason']}")
@@ -83,7 +85,7 @@ name = st.text_input("Adapter name", default_name, key="ft_name",
 try:
     folder = adapters.adapter_folder(name.strip())
 except ValueError as e:
-    st.error(f"**Adapter name refused.** {e}".replace("\\", "\\\\"))  # markdown: a backslash shown as one
+    st.error(f"**Adapter name refused.** {app_message(e)}".replace("\\", "\\\\"))  # markdown: a backslash shown as one
     st.stop()
 
 if not st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):
@@ -94,11 +96,14 @@ if not st.button("Run fine-tuning", type="primary", icon=":material/model_traini
 else:
     from kronos_studio.events import EventBuilder
     from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.before_after import before_after
+    from kronos_studio.training.before_after import BeforeAfterOptions, before_after
     from kronos_studio.training.datasets import DataError, as_series, build_train_data, fraction_split
     from kronos_studio.training.loop import TrainConfig
     from kronos_studio.training.lora import finetune_lora
 
+    # the sidebar's sampling settings whole, with this page's paths; no lookback: each model reads its own
+    # window of the cut-off's history (Kronos: context - horizon)
+    settings = dataclasses.replace(inputs.settings_or_stop(inputs.lookback), paths=int(eval_paths), lookback=None)
     try:
         pair = load_model(choice)
         window = int(min(window, pair.context))
@@ -107,7 +112,7 @@ else:
         lookback = max(2, window * 3 // 4)
         train_data = build_train_data([series], split, window, lookback, stride=1)
     except (DataError, ValueError) as e:
-        st.error(f"**Cannot build training windows.** {e}")
+        st.error(f"**Cannot build training windows.** {app_message(e)}")
         st.stop()
     builder = EventBuilder(calendar) if calendar is not None else EventBuilder()
     bar = st.progress(0.0, text="Fine-tuning: preparing…")
@@ -128,7 +133,7 @@ else:
         result = finetune_lora(pair, train_data, builder, cfg, folder, name=folder.name, log=None, progress=progress,
                                run_info={"data": data.describe(bars), "calendar": getattr(calendar, "name", None)})
     except Exception as e:
-        st.error(f"**Fine-tuning failed.** {type(e).__name__}: {e}")
+        st.error(f"**Fine-tuning failed.** {app_message(e)}")
         st.stop()
     bar.empty()
     adapted = apply_adapter(pair, result.adapter)
@@ -144,13 +149,13 @@ else:
 
     res = refused = None
     try:
-        res = before_after(pair, adapted, series.frame, builder, horizon=inputs.horizon, start=split.test_start,
-                           n_cutoffs=int(cutoffs), lookback=lookback, paths=int(eval_paths), seed=inputs.seed,
-                           include_training_period=include_trained, progress=eval_progress)
+        res = before_after(pair, adapted, series.frame, builder, settings, BeforeAfterOptions(
+            start=split.test_start, n_cutoffs=int(cutoffs), min_history=lookback,
+            include_training_period=include_trained, progress=eval_progress))
     except TrainingPeriodError as e:
         refused = trust.refusal_detail(e)
     except ValueError as e:
-        st.warning(f"No walk-forward evaluation: {e}. Use a larger test share or a shorter horizon.")
+        st.warning(f"No walk-forward evaluation: {app_message(e)}. Use a larger test share or a shorter horizon.")
     ev_bar.empty()
 
     st.session_state["ft_result"] = {

@@ -5,6 +5,7 @@ import math
 import streamlit as st
 
 from app_support import rank_skill, screener, sidebar, source_inputs
+from app_support.errors import app_message
 from kronos_studio.batch.watchlist import WatchlistError
 
 st.title("Screener")
@@ -38,13 +39,13 @@ if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="
         screener.run(watchlist.entries(), settings, watchlist.label, tuple(fixes),
                      (calendar or None) if watchlist.files else None)
     except WatchlistError as e:
-        st.error(f"**Check the watchlist:** {e}")
+        st.error(f"**Check the watchlist:** {app_message(e)}")
     except CheckpointError as e:
-        st.error(f"**The model could not be loaded.** {e}")
+        st.error(f"**The model could not be loaded.** {app_message(e)}")
     except ValueError as e:
-        st.error(f"**The screener could not run:** {e}. Check the sampling settings in the sidebar and the options above.")
+        st.error(f"**The screener could not run:** {app_message(e)}. Check the sampling settings in the sidebar and the options above.")
     except Exception as e:  # anything unforeseen: a message, not a traceback
-        st.error(f"**The screener could not run** ({type(e).__name__}: {e}). Try again, or a smaller watchlist.")
+        st.error(f"**The screener could not run** ({app_message(e)}). Try again, or a smaller watchlist.")
 
 run = screener.latest()
 if run is None:

@@ -85,9 +85,10 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     from data_sources.quality import check_fix_names
 
     if run.engine not in ENGINES:
-        raise ValueError(f"unknown engine '{run.engine}': use one of {list(ENGINES)}")
+        raise InputError(f"unknown engine '{run.engine}'", {"engine": run.engine},
+                         Fix(f"use one of {list(ENGINES)} ({{setting}})", "engine"))
     if not entries:
-        raise ValueError("the watchlist has no series")
+        raise InputError("the watchlist has no series", fix=Fix("add series to the watchlist"))
     if run.engine == "ray" and run.model == CHAMPION:
         raise InputError(f"'{CHAMPION}' is resolved per series from this machine's registry (its ledger and adapter "
                          "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},

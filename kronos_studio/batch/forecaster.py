@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
 
 from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, step_quantiles, summarize, utc
@@ -27,7 +28,8 @@ class BatchSettings:
     def __post_init__(self):
         bad = bad_touch_levels(self.touch_levels)
         if bad:
-            raise ValueError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}")
+            raise InputError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}",
+                             {"touch_levels": list(bad)}, Fix("leave out or change those in {setting}", "touch_levels"))
 
     def forecast_settings(self, forecaster) -> ForecastSettings:
         """The settings every series is forecast with by ``forecaster`` (its default lookback made explicit)."""
@@ -146,7 +148,6 @@ class ChunkForecaster:
     def _forecast(self, forecaster, jobs: list[SeriesJob]) -> list[SeriesResult]:
         """A result per job by ``forecaster``, in order. If the batch fails, each series is retried alone, so
         a series the model refuses fails only its own row."""
-        from kronos.errors import InputError
         from kronos_studio.forecasters import make_forecasts
 
         settings = self.settings.forecast_settings(forecaster) if self.per_series else self.forecast_settings

@@ -58,9 +58,7 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     """The sampling options every forecasting command shares: --horizon, --paths, --seed, --lookback and
     one option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), defaults read
     from there."""
-    from kronos.settings import default, knobs
-
-    from .errors import knob_flag
+    from kronos.settings import default
 
     g = p.add_argument_group("sampling")
     # Numbers are checked by ForecastSettings itself: one rule and one message for every caller.
@@ -69,6 +67,16 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
                    help=f"sample paths (default {default('paths')})")
     g.add_argument("--seed", type=int, default=default("seed"), help="random seed: same seed, same paths")
     g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
+    add_knob_options(g)
+
+
+def add_knob_options(g) -> None:
+    """One option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), named by
+    ``knob_flag``, its default read from there; ``knob_values(args)`` reads them back."""
+    from kronos.settings import knobs
+
+    from .errors import knob_flag
+
     for name, (value, knob) in knobs().items():
         flag = knob_flag(name, value)
         if isinstance(value, bool):  # a switch: the option turns it away from its default
@@ -79,13 +87,20 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")
 
 
+def knob_values(args) -> dict:
+    """name -> value of each sampling knob's option (``add_knob_options``)."""
+    from kronos.settings import knobs
+
+    return {name: getattr(args, name) for name in knobs()}
+
+
 def sampling_settings(args):
     """The ``ForecastSettings`` the sampling options ask for (one line naming a bad value otherwise)."""
-    from kronos.settings import ForecastSettings, knobs
+    from kronos.settings import ForecastSettings
 
     try:
         return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
-                                **{name: getattr(args, name) for name in knobs()})
+                                **knob_values(args))
     except ValueError as e:
         raise error_line(e) from None
 

@@ -14,9 +14,11 @@ FLAGS = {
     "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
+    "meta": "--meta DIR (kronos train ensemble writes one)",
+    "last": "--last", "touch_levels": "--levels", "engine": "--engine",
     "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
     "holdout": "--holdout", "min_evaluations": "--min-evaluations",
-    "include_training_period": "--include-training-period", "engine": "--engine",
+    "include_training_period": "--include-training-period",
     # ``kronos batch --evaluate``'s (the ranking evaluation)
     "step": "--step", "include_trained": "--include-trained",
     # the server's own settings (``kronos serve`` / ``kronos mcp``)

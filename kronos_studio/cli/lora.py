@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, cli_device, error_line, read_bars
+from .common import CliError, add_knob_options, cli_device, error_line, knob_values, read_bars
 from .training_options import add_data_and_training_options, load_series, make_log, train_config
 
 
@@ -35,6 +35,7 @@ def register(train_sub) -> None:
     a.add_argument("--include-training-period", action="store_true",
                    help="also score cut-offs whose forecast starts inside the base model's training period (left "
                         "out by default: such scores measure memory); the output says how many there are either way")
+    add_knob_options(p.add_argument_group("sampling (the before/after evaluation)"))
     p.set_defaults(func=run_train_lora)
 
 
@@ -58,13 +59,21 @@ def run_train_lora(args) -> int:
     import pandas as pd
 
     from kronos.checkpoints import load_pair
+    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import model_reference
-    from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note
+    from kronos_studio.evaluation.trust import guard_note
     from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.before_after import NO_EVENTS_NOTE, before_after
+    from kronos_studio.training.before_after import NO_EVENTS_NOTE, BeforeAfterOptions, before_after
     from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
     from kronos_studio.training.lora import finetune_lora
 
+    from .errors import cli_line
+
+    try:  # checked before training: a bad knob refuses at once, not after the run
+        # no lookback: each model reads its own window of the cut-off's history (Kronos: context - horizon)
+        settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, **knob_values(args))
+    except ValueError as e:
+        raise error_line(e) from None
     device = cli_device(args)
     log = make_log(args)
     if args.model is None:
@@ -105,13 +114,11 @@ def run_train_lora(args) -> int:
         rows = []
         for s in series:
             try:
-                res = before_after(pair, adapted, s.frame, builder, horizon=args.horizon, start=start,
-                                   n_cutoffs=args.eval_cutoffs, lookback=min(lookback, pair.context),
-                                   paths=args.paths, seed=args.seed,
-                                   include_training_period=args.include_training_period)
-            except ValueError as e:
-                hint = " (--include-training-period)" if isinstance(e, TrainingPeriodError) else ""
-                print(f"{s.name}: no walk-forward evaluation ({e}{hint})", file=sys.stderr)
+                res = before_after(pair, adapted, s.frame, builder, settings, BeforeAfterOptions(
+                    start=start, n_cutoffs=args.eval_cutoffs, min_history=min(lookback, pair.context),
+                    include_training_period=args.include_training_period))
+            except ValueError as e:  # a library error's fix worded as its flag (--include-training-period)
+                print(f"{s.name}: no walk-forward evaluation ({cli_line(e)})", file=sys.stderr)
                 continue
             table = res.table()
             print(f"\nwalk-forward on {s.name} from {start} ({args.eval_cutoffs} cut-offs, horizon {args.horizon}):")

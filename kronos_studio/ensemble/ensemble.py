@@ -92,6 +92,10 @@ def member_lookback(member, settings: ForecastSettings) -> int | None:
     return None if own <= share else share
 
 
+# A meta-learner that does not know the members: each entry point names where one is trained and given.
+RETRAIN_META = Fix("retrain the meta-learner with these members and give it as {setting}", "meta")
+
+
 class Ensemble:
     """A forecaster combining ``members`` (key -> forecaster) as ``meta`` says: ``settings.paths`` paths.
 
@@ -114,15 +118,15 @@ class Ensemble:
         if reason is not None and on_mismatch != "equal":
             missing = [k for k in meta.members if k not in members]
             if missing:
-                raise ValueError(f"the meta-learner was trained with the members {meta.members}; missing {missing}")
+                raise InputError(f"the meta-learner was trained with the members {meta.members}; missing {missing}",
+                                 {"members": meta.members, "missing": missing}, RETRAIN_META)
             unknown = [k for k in members if k not in meta.members]
             if unknown:  # it would weigh only the members it knows: the others would be dropped without a word
-                how = " (Chronos-2: {setting}, or KRONOS_STUDIO_CHRONOS2=off)" if "chronos2" in unknown else ""
+                leave_out = (Fix("leave Chronos-2 out ({setting}, or KRONOS_STUDIO_CHRONOS2=off)", "chronos2", "off")
+                             if "chronos2" in unknown else Fix("leave them out"))
                 raise InputError(f"the meta-learner was trained with the members {meta.members} and cannot weigh "
-                                 f"{unknown}", {"members": meta.members, "unknown": unknown},
-                                 Fix(f"retrain it with them (kronos train ensemble) or leave them out{how}",
-                                     "chronos2" if how else None, "off"))
-            raise ValueError(f"{meta_label} was {reason}: retrain it with these members (kronos train ensemble)")
+                                 f"{unknown}", {"members": meta.members, "unknown": unknown}, (RETRAIN_META, leave_out))
+            raise InputError(f"{meta_label} was {reason}", {"reason": reason}, RETRAIN_META)
         order = meta.members if reason is None else list(members)  # the order the meta-learner knows
         self.members = {k: members[k] for k in order}
         self.meta, self.interval, self.asset = meta, interval, asset

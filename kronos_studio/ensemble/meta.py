@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kronos.errors import Fix, InputError
+
 MODEL_FILE, META_FILE = "meta_learner.txt", "meta_learner.json"
 REFERENCE = "random_walk"  # the member whose CRPS the others are measured against
 SERIES_FEATURES = ("asset_class", "log_interval_minutes", "horizon", "log_vol", "vol_ratio", "momentum_z")
@@ -128,10 +130,12 @@ class MetaLearner:
             meta = json.loads((folder / META_FILE).read_text())
             booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
         except (OSError, ValueError, lgb.basic.LightGBMError) as e:
-            raise ValueError(f"{folder} holds no readable meta-learner ({MODEL_FILE} + {META_FILE}): {e}") from None
+            raise InputError(f"{folder} holds no readable meta-learner ({MODEL_FILE} + {META_FILE}): {e}",
+                             {"folder": str(folder)}, Fix("give a trained meta-learner's folder as {setting}", "meta")) from None
         if meta.get("features") != list(FEATURES):
-            raise ValueError(f"{folder}: the meta-learner was trained on other features ({meta.get('features')}); "
-                             "retrain it with `kronos train ensemble`")
+            raise InputError(f"{folder}: the meta-learner was trained on other features ({meta.get('features')})",
+                             {"folder": str(folder), "features": meta.get("features")},
+                             Fix("retrain it with this version and give it as {setting}", "meta"))
         return cls(booster, meta["members"], meta["temperature"], meta["spread"], meta.get("info", {}),
                    files_digest(folder), meta.get("method", "softmax"), meta.get("combinations", {}),
                    meta.get("identities", {}), folder)

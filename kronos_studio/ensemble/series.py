@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from kronos.bars import bars_frame, input_digest
+from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
 
 from .ensemble import ENSEMBLE_LOOKBACK
@@ -100,9 +101,11 @@ def fit_to_series(bars, members: Mapping, settings: ForecastSettings, fit: Serie
     except ValueError:
         if seen is None:
             raise
-        raise ValueError(f"the {seen[1]} member learned from data up to {seen[0].date()}: fitting the ensemble on "
-                         f"bars it has seen would flatter it; give bars after that ({horizon + 1}+ of them after "
-                         f"{min_history} bars of history)") from None
+        raise InputError(f"the {seen[1]} member learned from data up to {seen[0].date()}: fitting the ensemble on "
+                         "bars it has seen would flatter it",
+                         {"member": seen[1], "seen_until": str(seen[0].date()), "min_history": min_history},
+                         Fix(f"give bars after that ({horizon + 1}+ of them after {min_history} bars of history)")
+                         ) from None
     name = name or f"{bars.symbol} {bars.interval}"
     spec = SeriesSpec(name, bars, bars.interval, asset_class(bars.calendar, bars.source), horizon, chosen)
     evals = signal_evaluations([spec], members, settings, progress=progress)

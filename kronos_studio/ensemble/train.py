@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kronos.bars import bars_frame
+from kronos.errors import Fix, InputError
 from kronos.quantiles import band_nominal
 from kronos.settings import ForecastSettings, default
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
@@ -223,7 +224,8 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
     complete = sorted((r for r in evals.cutoffs if r["complete"]), key=lambda r: utc(r["cutoff_time"]))
     held = [r for r in complete if utc(r["cutoff_time"]) >= split]
     if not held:
-        raise ValueError("no complete cut-off in the validation share: give series where every member forecast")
+        raise InputError("no complete cut-off in the validation share", {"cutoffs": len(complete)},
+                         Fix("give series where every member forecast"))
     blocks = [list(b) for b in np.array_split(np.arange(len(held)), min(VALIDATION_BLOCKS, len(held)))]
     starts = [utc(held[b[0]]["cutoff_time"]) for b in blocks]
     before = [[r for r in complete if utc(r["cutoff_time"]) < start] for start in starts]
@@ -271,8 +273,9 @@ def fit_meta(evals: SignalEvaluations, paths: int = default("paths"), info: dict
         chosen[method] = {"spread": float(spread), "first_block_weights": fitted[0]}
         validation[method] = mean_scores(held, weights_of, pool, spread, paths)
     if len(chosen) == 1:
-        raise ValueError(f"too few complete cut-offs to fit {list(methods)}: give more cut-offs (at least "
-                         f"{MIN_GROUP_CUTOFFS / (1 - VALIDATION_SHARE):.0f})")
+        least = round(MIN_GROUP_CUTOFFS / (1 - VALIDATION_SHARE))
+        raise InputError(f"too few complete cut-offs to fit {list(methods)}", {"cutoffs": len(complete)},
+                         Fix(f"give more cut-offs ({{setting}}, at least {least})", "cutoffs"))
     # Equal weights are a candidate too; a method whose band covers its nominal share beats one that does not.
     calibrated = [m for m in chosen if validation[m][1] >= band_nominal()] or list(chosen)
     best = min(calibrated, key=lambda m: validation[m][0])

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.config import BAR_COLUMNS
+from kronos.errors import Fix, InputError
 from kronos.quantiles import draw_levels, path_quantiles
 
 LEVELS = tuple(round(float(u), 2) for u in np.arange(0.01, 1.0, 0.01))
@@ -86,8 +87,9 @@ class FanCalibration:
         x = np.asarray(values, dtype=np.float64)
         steps = x.shape[1]
         if steps > self.horizon:
-            raise ValueError(f"the calibration covers {self.horizon} steps, the forecast has {steps}: "
-                             "re-run the evaluation with a horizon at least as long")
+            raise InputError(f"the calibration covers {self.horizon} steps, the forecast has {steps}",
+                             {"calibrated_steps": self.horizon, "steps": steps},
+                             Fix(f"re-run the evaluation with {{setting}} at least {steps}", "horizon"))
         order = np.argsort(x, axis=0, kind="stable")
         ranked = np.take_along_axis(x, order, axis=0)
         u = draw_levels(x.shape[0])
@@ -161,8 +163,8 @@ def holdout_check(result, fit_share: float = 0.5, band=(0.1, 0.9)) -> Calibratio
     n = len(result.cutoffs)
     n_fit = int(round(n * fit_share))
     if n_fit < 1 or n - n_fit < 1:
-        raise ValueError(f"{n} cut-offs cannot be split into fitting and held-out parts "
-                         f"(share {fit_share}): evaluate more cut-offs")
+        raise InputError(f"{n} cut-offs cannot be split into fitting and held-out parts (share {fit_share})",
+                         {"cutoffs": n, "fit_share": fit_share}, Fix("evaluate more cut-offs ({setting})", "cutoffs"))
     cal = FanCalibration.from_result(result, slice(0, n_fit))
     col = BAR_COLUMNS.index(result.column)
     lo, hi = sorted(band)

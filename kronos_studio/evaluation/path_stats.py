@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.config import BAR_COLUMNS, CLOSE
+from kronos.errors import Fix, InputError
 from kronos.quantiles import BAND, path_quantiles
 
 OPEN, HIGH, LOW = (BAR_COLUMNS.index(c) for c in ("open", "high", "low"))
@@ -82,7 +83,8 @@ def level_probabilities(forecast, level: float) -> LevelAnswer:
     """Probabilities about ``level`` (a price) from the forecast's paths."""
     level = float(level)
     if not np.isfinite(level) or level <= 0:
-        raise ValueError(f"the level must be a positive price, got {level}")
+        raise InputError(f"the level must be a positive price, got {level}", {"level": level},
+                         Fix("give a price above 0"))
     last = float(forecast.history["close"].iloc[-1])
     end = at_horizon(forecast.paths)
     return LevelAnswer(level, last, float((end > level).mean()), float((end < level).mean()),

@@ -23,6 +23,7 @@ import pandas as pd
 
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
+from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
 from kronos_studio.forecasters.window import history_window
 
@@ -39,9 +40,10 @@ def choose_cutoffs(n_bars: int, horizon: int, n_cutoffs: int, min_history: int =
     lo = max(min_history, start or 0)
     hi = n_bars - horizon
     if hi < lo:
-        raise ValueError(f"{n_bars} bars cannot hold {min_history} history bars plus a {horizon}-bar horizon")
+        raise too_few_bars(n_bars, min_history, horizon)
     if n_cutoffs < 1:
-        raise ValueError("n_cutoffs must be at least 1")
+        raise InputError(f"{n_cutoffs} cut-offs asked for", {"cutoffs": n_cutoffs},
+                         Fix("ask for 1 or more ({setting})", "cutoffs"))
     return sorted(set(np.linspace(lo, hi, n_cutoffs).round().astype(int).tolist()))
 
 
@@ -49,12 +51,20 @@ def last_cutoffs(n_bars: int, horizon: int, n_cutoffs: int, spacing: int, min_hi
     """The latest ``n_cutoffs`` cut-offs ``spacing`` bars apart, the last one leaving exactly ``horizon``
     bars of actuals; fewer when the history runs out (each keeps ``min_history`` bars before it)."""
     if n_cutoffs < 1 or spacing < 1:
-        raise ValueError("n_cutoffs and spacing must be at least 1")
+        raise InputError(f"{n_cutoffs} cut-offs {spacing} bars apart asked for",
+                         {"cutoffs": n_cutoffs, "spacing": spacing}, Fix("ask for 1 or more ({setting}), at least 1 bar apart", "cutoffs"))
     last = n_bars - horizon
     out = [c for c in range(last, last - spacing * n_cutoffs, -spacing) if c >= max(2, min_history)]
     if not out:
-        raise ValueError(f"{n_bars} bars cannot hold {min_history} history bars plus a {horizon}-bar horizon")
+        raise too_few_bars(n_bars, min_history, horizon)
     return out[::-1]
+
+
+def too_few_bars(n_bars: int, min_history: int, horizon: int) -> InputError:
+    """The refusal of cut-offs the bars cannot hold, naming what to change."""
+    return InputError(f"{n_bars} bars cannot hold {min_history} history bars plus a {horizon}-bar horizon",
+                     {"bars": n_bars, "min_history": min_history, "horizon": horizon},
+                     (Fix("load more bars"), Fix("lower {setting}", "horizon")))
 
 
 def cutoffs_from_time(bars, start, horizon: int, n_cutoffs: int, min_history: int = 2) -> list[int]:

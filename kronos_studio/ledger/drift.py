@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from kronos.config import BAR_COLUMNS
+from kronos.errors import Fix, InputError
 from kronos.quantiles import band_nominal
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk
@@ -100,8 +101,9 @@ def drift_report(ledger, last: int = DRIFT_LAST, *, experiments: bool = False, *
     over the ``last`` newest scored forecasts; ``filters``: source, symbol, interval, models (as
     ``frames.conditions``). ``experiments``: count forecasts at non-default sampling settings too."""
     if last < MIN_SCORED:
-        raise ValueError(f"a drift window of {last} forecasts is below the {MIN_SCORED} scored forecasts a "
-                         f"drift test needs: judge {MIN_SCORED} or more")
+        raise InputError(f"a drift window of {last} forecasts is below the {MIN_SCORED} scored forecasts a "
+                         "drift test needs", {"last": last, "min_scored": MIN_SCORED},
+                         Fix(f"judge {MIN_SCORED} or more ({{setting}})", "last"))
     from .frames import workspaces
 
     names = [ledger.workspace] if ledger.workspace is not None else ledger.read(workspaces)

@@ -3,14 +3,37 @@ reports for the same input, its fixes naming request fields rather than flags) a
 (``problem``, ``values``, ``fix``); never a traceback."""
 from __future__ import annotations
 
+import functools
 import json
 
-# setting -> the request field that sets it (the HTTP API's word for it; kronos.errors.Fix names settings).
-FIELDS = {"lookback": "lookback", "horizon": "horizon", "paths": "paths", "cutoffs": "cutoffs",
-          "calendar": "calendar", "timezone": "timezone", "symbol": "symbol", "fix": "fix", "model": "model",
-          "include_training_period": "include_training_period",
-          # fields of a batch request's ``evaluate`` object (the ranking evaluation)
-          "step": "step", "include_trained": "include_training_period"}
+
+@functools.cache
+def request_fields() -> frozenset[str]:
+    """Every field a request body takes (``kronos_studio.service.schemas``' models, each sampling knob among
+    them): a setting a fix names is its request field of the same name, so a field added to a request or a
+    knob added to ``ForecastSettings`` is named as a field with no edit here. Read when an error is worded:
+    the schemas load pydantic and pandas."""
+    from pydantic import BaseModel
+
+    from kronos.settings import knobs
+
+    from . import schemas
+
+    models = [m for m in vars(schemas).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    return frozenset(name for m in models for name in m.model_fields) | frozenset(knobs())
+
+
+# Settings a request names with another field: the ranking evaluation's training-period switch
+# (``include_trained``) is the ``evaluate`` object's ``include_training_period``.
+ALIASES = {"include_trained": "include_training_period"}
+
+
+def request_field(setting: str | None) -> str | None:
+    """The request field that sets ``setting``, None when no request field does."""
+    name = ALIASES.get(setting, setting)
+    return name if name in request_fields() else None
+
+
 # Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
 SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2"}
 
@@ -19,8 +42,8 @@ def field_name(setting: str, value: object = None) -> str:
     """A setting as the HTTP API names it: 'the field "lookback"', '"calendar": "XNYS"', 'the server's max_bars'."""
     from kronos.errors import plain_name
 
-    if setting in FIELDS:
-        name = FIELDS[setting]
+    name = request_field(setting)
+    if name is not None:
         return f'the field "{name}"' if value is None else f'"{name}": {json.dumps(value, default=str)}'
     if setting in SERVER_SETTINGS:
         return f"the server's {setting}" + ("" if value is None else f" {value}")
@@ -44,7 +67,7 @@ class ServiceError(Exception):
 
     def body(self) -> dict:
         """The JSON answer: ``detail``, and the problem, its values and its fixes as fields."""
-        fixes = [{"setting": f.setting, "field": FIELDS.get(f.setting), "value": f.value,
+        fixes = [{"setting": f.setting, "field": request_field(f.setting), "value": f.value,
                   "text": f.worded(field_name)} for f in self.fix]
         return json.loads(json.dumps({"detail": self.detail, "problem": self.problem, "values": self.values,
                                       "fix": fixes}, default=str))

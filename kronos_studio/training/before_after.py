@@ -1,10 +1,11 @@
 """Before and after: the base model's and the adapted model's forecasts of the same bars, scored alike."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kronos.checkpoints import KronosPair
-from kronos.settings import default
+from kronos.settings import ForecastSettings
 from kronos_studio.events import EventBuilder
 
 # Said where the with/without-events comparison is not run (the page, the CLI): why, in one sentence.
@@ -33,45 +34,57 @@ def events_empty(builder: EventBuilder, timestamps, cutoffs: list[int], lookback
     return not any(builder(timestamps[max(0, c - lookback):c], timestamps[c:c + horizon]).any() for c in cutoffs)
 
 
-def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuilder, *, horizon: int,
-                 start=None, n_cutoffs: int = 20, lookback: int | None = None, paths: int = default("paths"),
-                 seed: int = 0, baselines: bool = True, include_training_period: bool = False,
-                 progress=None) -> BeforeAfter:
-    """Walk-forward on the same cut-offs (from ``start`` on, e.g. the held-out test period): the base
-    model, the adapter with events, the adapter without events, and the naive baselines.
+@dataclass(frozen=True)
+class BeforeAfterOptions:
+    """What the comparison decides beyond the forecast's settings: where its cut-offs go (from ``start`` on,
+    e.g. the held-out test period; ``n_cutoffs`` of them, each with ``min_history`` bars before it, None: the
+    base model's context), whether the naive baselines join, whether cut-offs inside the base model's training
+    period count, and ``progress(label, i, n)``."""
 
-    Cut-offs inside the base model's training period are left out unless ``include_training_period``
+    start: object = None
+    n_cutoffs: int = 20
+    min_history: int | None = None
+    baselines: bool = True
+    include_training_period: bool = False
+    progress: Callable[[str, int, int], None] | None = None
+
+
+def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuilder, settings: ForecastSettings,
+                 options: BeforeAfterOptions = BeforeAfterOptions()) -> BeforeAfter:
+    """Walk-forward on the same cut-offs, every model sampling with ``settings`` whole (seed + i at cut-off i):
+    the base model, the adapter with events, the adapter without events, and the naive baselines.
+
+    Cut-offs inside the base model's training period are left out unless ``options.include_training_period``
     (``TrainingPeriodError`` when none is left). When every event channel is empty in the evaluated bars the
     two adapter rows would differ only by the event encoder's learned bias, so one row is run, as trained."""
     import pandas as pd
 
     from kronos.bars import bars_frame
     from kronos.pipeline import KronosPipeline
-    from kronos.settings import ForecastSettings
     from kronos_studio.evaluation.baselines import baselines_by_label
     from kronos_studio.evaluation.training_period import training_period
     from kronos_studio.evaluation.trust import guard_cutoffs
     from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time
     from kronos_studio.forecasters.kronos import KronosForecaster
 
-    lookback = lookback or base.context
+    horizon = settings.horizon
+    min_history = options.min_history or settings.lookback or base.context
     frame = bars_frame(bars)
-    if start is not None:
-        cutoffs = cutoffs_from_time(frame, start, horizon, n_cutoffs, lookback)
+    if options.start is not None:
+        cutoffs = cutoffs_from_time(frame, options.start, horizon, options.n_cutoffs, min_history)
     else:
-        cutoffs = choose_cutoffs(len(frame), horizon, n_cutoffs, lookback)
-    cutoffs, guard = guard_cutoffs(frame, cutoffs, training_period(base), include_training_period)
-    empty = events_empty(builder, pd.DatetimeIndex(frame["timestamp"]), cutoffs, lookback, horizon)
+        cutoffs = choose_cutoffs(len(frame), horizon, options.n_cutoffs, min_history)
+    cutoffs, guard = guard_cutoffs(frame, cutoffs, training_period(base), options.include_training_period)
+    empty = events_empty(builder, pd.DatetimeIndex(frame["timestamp"]), cutoffs, min_history, horizon)
     models = {f"{base.name} (base)": KronosForecaster(KronosPipeline(base))}
     if empty:
         models[f"{adapted.name} (adapter)"] = KronosForecaster(KronosPipeline(adapted), builder)
     else:
         models[f"{adapted.name} + events"] = KronosForecaster(KronosPipeline(adapted), builder)
         models[f"{adapted.name}, no events"] = KronosForecaster(KronosPipeline(adapted))
-    if baselines:
-        models.update(baselines_by_label(paths=max(paths, 100)))
-    # Every cut-off has ``lookback`` bars before it; each model reads its own window of them (Kronos:
-    # context - horizon, the window a forecast reads).
-    settings = ForecastSettings(horizon=horizon, paths=paths, seed=seed)
-    results = compare(models, frame, settings, cutoffs, progress=progress)
+    if options.baselines:
+        models.update(baselines_by_label(paths=max(settings.paths, 100)))
+    # Every cut-off has ``min_history`` bars before it; each model reads the window ``settings`` asks of them
+    # (no lookback: its own; Kronos: context - horizon).
+    results = compare(models, frame, settings, cutoffs, progress=options.progress)
     return BeforeAfter(results, guard, empty)

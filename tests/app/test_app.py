@@ -573,12 +573,14 @@ def test_chronos2_not_on_this_machine_offers_a_download_that_says_why_it_failed(
 def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     import numpy as np
 
+    from app_support import sidebar
     from app_support.forecasts import store
 
     at = small(new_app().run(), horizon=6, paths=6)
     at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
     assert not at.exception and "Run forecast" in messages(at.info)
-    assert "temperature, top-p and top-k go to its Kronos member" in messages(at.sidebar.caption)
+    assert f"{sidebar.knob_names()} go to its Kronos member" in messages(at.sidebar.caption)
+    assert "top-p" in sidebar.knob_names() and "clip" in sidebar.knob_names()  # every knob, from its label
     at.button(key="run_forecast").click().run()
     assert not at.exception and not at.error, messages(at.error)
     assert "could not be recorded" not in messages(at.warning)  # the ledger keeps ensemble forecasts too

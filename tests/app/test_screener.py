@@ -349,3 +349,19 @@ def test_no_instrument_chosen_is_a_message(new_app):
     at.button(key="run_screener").click().run()
     assert not at.exception
     assert "no instrument of daily.csv is chosen: pick at least one of AAA, BBB, CCC" in messages(at.error)
+
+
+def test_a_refusal_names_the_control_that_fixes_it(new_app, monkeypatch):
+    """Issue 46: a library error's fix reads as the sidebar control's label, not as a keyword argument."""
+    from kronos.errors import Fix, InputError
+
+    def refuse(*args, **kwargs):
+        raise InputError("only 40 bars per series", {"bars": 40},
+                         (Fix("lower {setting}", "lookback"), Fix("turn on {setting}", "anchor", True)))
+
+    monkeypatch.setattr(screener, "run", refuse)
+    at = open_screener(new_app)
+    at.button(key="run_screener").click().run()
+    shown = messages(at.error)
+    assert "only 40 bars per series: lower *Lookback (bars)*; turn on *Start the fan at the last close*" in shown
+    assert "lower lookback" not in shown and "anchor=True" not in shown

@@ -12,6 +12,7 @@ from testkit import random_bars
 
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
+from kronos_studio.cli.errors import cli_line
 from kronos_studio.forecasters import STATISTICAL, Forecaster, make_forecast, make_forecasts, resolve
 from kronos_studio.forecasters.resolve import Statistical
 
@@ -180,8 +181,11 @@ def test_an_unknown_member_is_refused_by_the_ensemble(daily, tiny):
 
     ensemble = resolve("ensemble", daily, SETTINGS, load_pair=lambda ref: _load(tiny))
     members = dict(ensemble.members, drift_up=STATISTICAL["random_walk"].make())
-    with pytest.raises(ValueError, match="cannot weigh.*drift_up.*kronos train ensemble"):
+    with pytest.raises(ValueError, match="cannot weigh.*drift_up") as refused:
         Ensemble(members, ensemble.meta)
+    # the library names the setting; the command line words it as the option and the command that trains one
+    assert [f.setting for f in refused.value.fix] == ["meta", None]
+    assert "give it as --meta DIR (kronos train ensemble writes one); leave them out" in cli_line(refused.value)
     del members["drift_up"], members["garch"]
     with pytest.raises(ValueError, match="missing.*garch"):
         Ensemble(members, ensemble.meta)

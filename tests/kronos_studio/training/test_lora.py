@@ -176,7 +176,7 @@ def test_wrong_base_is_refused(trained, tmp_path):
         load_adapter(tmp_path)
 
 
-def test_cli_train_lora(pair, tmp_path, capsys):
+def test_cli_train_lora(pair, tmp_path, capsys, sampled):
     from kronos_studio.cli.main import main
 
     data = tmp_path / "bars.csv"
@@ -187,14 +187,44 @@ def test_cli_train_lora(pair, tmp_path, capsys):
     rc = main(["train", "lora", "--model", str(model_dir), "--data", str(data), "--calendar", str(cal),
                "--out", str(tmp_path / "ad"), "--steps", "2", "--batch-size", "2", "--window", "40",
                "--eval-every", "2", "--eval-cutoffs", "2", "--horizon", "4", "--paths", "2", "--device", "cpu",
-               "--quiet"])
+               "--quiet", "--temperature", "0.7", "--no-anchor"])
     assert rc == 0
+    # the sampling options reach the before/after evaluation's sampler
+    assert sampled and {(s.temperature, s.anchor, s.paths) for s in sampled} == {(0.7, False, 2)}
     err = capsys.readouterr()
     assert "trainable" in err.out + err.err and (tmp_path / "ad" / ADAPTER_FILE).is_file()
     table = pd.read_csv(tmp_path / "ad" / "before_after.csv")
     assert {"random walk (hist. vol)", "bootstrap (past returns)"} <= set(table["model"])  # labels, not keys
     _assert_no_paths(tmp_path / "ad", tmp_path, model_dir)
     assert load_adapter(tmp_path / "ad").config["training"]["calendars"] == ["cal.csv"]
+
+
+@pytest.fixture
+def sampled(monkeypatch) -> list:
+    """The settings of every Kronos sampling run, however it was called."""
+    made = []
+    original = KronosPipeline.sample
+
+    def spy(self, histories, futures, settings, **kwargs):
+        made.append(settings)
+        return original(self, histories, futures, settings, **kwargs)
+
+    monkeypatch.setattr(KronosPipeline, "sample", spy)
+    return made
+
+
+def test_before_after_samples_every_model_with_the_settings_whole(pair, trained, sampled):
+    """The comparison rebuilt its settings from horizon, paths and seed, so a temperature or a clip asked
+    for was dropped: the base model and the adapter sampled at the defaults."""
+    from kronos.settings import ForecastSettings
+    from kronos_studio.training.before_after import BeforeAfterOptions, before_after
+
+    settings = ForecastSettings(horizon=4, paths=2, seed=7, temperature=0.5, clip=2.5, top_k=5)
+    adapted = apply_adapter(pair, trained[0].adapter)
+    res = before_after(pair, adapted, bars(), EventBuilder(calendar(), interval="1h"), settings,
+                       BeforeAfterOptions(n_cutoffs=2, min_history=36, baselines=False))
+    assert len(res.results) >= 2 and len(sampled) >= len(res.results)  # every Kronos row sampled
+    assert {(s.temperature, s.clip, s.top_k, s.paths, s.seed) for s in sampled} == {(0.5, 2.5, 5, 2, 7)}
 
 
 def test_lora_resumes_to_the_same_adapter(pair, tmp_path):
