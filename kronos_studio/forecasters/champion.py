@@ -35,7 +35,7 @@ class ChampionForecaster:
         window = period_until(str(self.trained_until.date()), f"champion adapter {self.adapter_id}'s training window")
         return window if base is None or window.seen_until > base.seen_until else base
 
-    def __getattr__(self, name):  # lookback, describe, members, ...
+    def __getattr__(self, name):  # describe, members, pair, ...
         return getattr(self.inner, name)
 
     def _stamp(self, fc):
