@@ -77,13 +77,17 @@ class RetrainSettings:
 
     def check(self) -> None:
         if self.n_cutoffs < MIN_GATE_CUTOFFS:
-            raise RetrainError(f"{self.n_cutoffs} held-out cut-offs cannot tell a better model from noise: use at "
-                               f"least {MIN_GATE_CUTOFFS}")
+            raise RetrainError(f"{self.n_cutoffs} held-out cut-offs cannot tell a better model from noise",
+                               {"cutoffs": self.n_cutoffs, "min_gate_cutoffs": MIN_GATE_CUTOFFS},
+                               Fix(f"use at least {MIN_GATE_CUTOFFS} ({{setting}})", "cutoffs", MIN_GATE_CUTOFFS))
         val = int(self.window * VAL_FRACTION)
         if val < self.lookback + self.horizon:
+            least = int(np.ceil((self.lookback + self.horizon) / VAL_FRACTION))
             raise RetrainError(f"a {self.window}-bar window validates on its last {val} bars, fewer than one "
-                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon: use a window of at "
-                               f"least {int(np.ceil((self.lookback + self.horizon) / VAL_FRACTION))} bars")
+                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon",
+                               {"window": self.window, "lookback": self.lookback, "horizon": self.horizon},
+                               (Fix(f"use a window of at least {least} bars ({{setting}})", "window", least),
+                                Fix("or a shorter {setting}", "lookback")))
 
 
 @dataclass

@@ -157,3 +157,32 @@ def test_too_few_bars_are_refused_with_the_numbers_and_nothing_is_registered(wor
     with pytest.raises(RetrainError, match="at least 5"):
         RetrainSettings(**{**FAST, "n_cutoffs": 3}).check()
     assert [e for e in Registry(ledger).entries() if e.symbol == "SHORT"] == []
+
+
+def test_a_rolling_schedule_decides_every_k_bars_from_the_first_point_with_enough_bars(world):
+    """``--every K [--since DATE]``: the retraining points, each deciding from the bars before it only."""
+    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
+
+    pair, ledger = world
+    bars = regime_bars(symbol="ROLL")
+    n, need = len(bars.frame), RetrainSettings(**FAST).needed()
+    retrainer = Retrainer(pair, bars, ledger, RetrainSettings(**FAST))
+    assert retrainer.points() == [n]
+    assert retrainer.points(every=100) == list(range(need, n + 1, 100)) and need > 100
+    since = bars.frame["timestamp"].iloc[400]
+    assert n == 600 and retrainer.points(every=100, since=since) == [400, 500, 600]
+    with pytest.raises(RetrainError, match="cannot hold"):  # a point needs its window and cut-offs before it
+        Retrainer(pair, regime_bars(symbol="ROLL", n=need - 1, change=50), ledger, RetrainSettings(**FAST)).points(every=100)
+
+
+def test_settings_that_cannot_judge_a_challenger_are_refused_with_their_fixes_as_data():
+    from kronos_studio.training.gate import MIN_GATE_CUTOFFS
+    from kronos_studio.training.retrain import RetrainError, RetrainSettings
+
+    with pytest.raises(RetrainError) as few:
+        RetrainSettings(**{**FAST, "n_cutoffs": 3}).check()
+    assert few.value.values["cutoffs"] == 3 and [(f.setting, f.value) for f in few.value.fix] == [
+        ("cutoffs", MIN_GATE_CUTOFFS)]
+    with pytest.raises(RetrainError) as narrow:
+        RetrainSettings(**{**FAST, "window": 40}).check()
+    assert [f.setting for f in narrow.value.fix] == ["window", "lookback"] and narrow.value.fix[0].value > 40
