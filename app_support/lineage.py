@@ -87,7 +87,8 @@ def timeline_chart(events) -> go.Figure:
 
 def retrain_now(choice, bars, horizon: int, progress=None):
     """The gated retrain of ``bars``' series at its last bar on ``choice``'s model: the decision (the JSON
-    entry ``kronos retrain`` writes). Raises ``RetrainError`` / ``SeriesLocked`` / ``LedgerError`` with
+    entry ``kronos retrain`` writes); ``progress(share, text)`` after every training step and scoring phase.
+    Raises ``RetrainError`` / ``SeriesLocked`` / ``LedgerError`` with
     messages meant for the user."""
     from kronos_studio.ledger import LedgerError
     from kronos_studio.training.retrain import Retrainer, RetrainSettings

@@ -46,7 +46,7 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
         bar = st.progress(0.0, text="Training the challenger and scoring it…")
         try:
             decision = lineage.retrain_now(choice, bars, inputs.horizon,
-                                           progress=lambda i, n: bar.progress(i / n, text=f"decision {i} of {n}"))
+                                           progress=lambda share, text: bar.progress(share, text=text))
         except (RetrainError, SeriesLocked, LedgerError) as e:
             st.error(f"**No retrain.** {app_message(e)}")
         else:

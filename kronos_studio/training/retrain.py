@@ -170,6 +170,17 @@ def check_history(frame: pd.DataFrame, entry: Entry) -> None:
         f"learned from, or roll it back (`kronos adapters rollback`) until the base model serves")
 
 
+Progress = Callable[[float, str], None]  # (share of the run done, what runs now)
+TRAINING_SHARE = 0.8  # of a decision's progress: the challenger's training steps (the rest: scoring three models)
+
+
+def decision_progress(progress: Progress | None, i: int, n: int) -> Progress | None:
+    """The run's ``progress`` as decision ``i`` of ``n`` reports it: its share of that decision done."""
+    if progress is None:
+        return None
+    return lambda share, text: progress((i + share) / n, f"decision {i + 1} of {n}: {text}")
+
+
 # --- one retrain run ------------------------------------------------------------------------------------------
 class Retrainer:
     """Gated retraining of one series (``bars``, a ``data_sources.Bars``) on ``pair`` (the base model) with
@@ -220,18 +231,18 @@ class Retrainer:
                                Fix("use an earlier {setting}", "since"))
         return out
 
-    def run(self, points: list[int], progress: Callable[[int, int], None] | None = None,
+    def run(self, points: list[int], progress: Progress | None = None,
             training_bars: pd.DataFrame | None = None) -> Report:
-        """Decide at every point, in time order, under the series' lock. ``training_bars``: other bars to
-        train the challengers on (a foreign series: the gate must reject what they teach)."""
+        """Decide at every point, in time order, under the series' lock. ``progress(share, text)``: the share
+        of the run done (0 to 1) and what runs now, after every training step and scoring phase.
+        ``training_bars``: other bars to train the challengers on (a foreign series: the gate must reject what
+        they teach)."""
         workspace = self.registry.workspace
         report = Report()
         with series_lock(self.series, workspace):
             self._clean_leftovers()
             for i, at in enumerate(points):
-                report.decisions.append(self.decide_at(at, training_bars))
-                if progress:
-                    progress(i + 1, len(points))
+                report.decisions.append(self.decide_at(at, training_bars, decision_progress(progress, i, len(points))))
         champion = self.registry.champion(self.series)
         report.champion = None if champion is None else champion.id
         return report
@@ -243,8 +254,9 @@ class Retrainer:
             shutil.rmtree(tmp, ignore_errors=True)
 
     # one decision
-    def decide_at(self, at: int, training_bars: pd.DataFrame | None = None) -> dict:
+    def decide_at(self, at: int, training_bars: pd.DataFrame | None = None, progress: Progress | None = None) -> dict:
         s = self.settings
+        progress = progress or (lambda share, text: None)
         past = self.frame.iloc[:at]
         cut = at - s.held_out()
         window = past.iloc[cut - s.window:cut].reset_index(drop=True)
@@ -264,8 +276,10 @@ class Retrainer:
             entry = {**(known.scores or {}), "at": at_time.isoformat(), "challenger": known.id, "decision": SKIPPED,
                      "reason": f"this window was decided already: adapter {known.id} is {known.status}"}
             self.log(f"{at_time}: {SKIPPED}: adapter {known.id} ({known.status}) was trained on this window")
+            progress(1.0, f"{SKIPPED}: this window was decided already")
             return entry
-        entry = known or self._train_and_register(train_on, window_hash, champion)
+        entry = known or self._train_and_register(train_on, window_hash, champion, progress)
+        progress(TRAINING_SHARE, f"scoring challenger, champion and base on {s.n_cutoffs} held-out cut-offs")
         results = self._score(past, cut, entry, champion)
         verdict = decide(results["challenger"], results["champion"])
         summaries = {role: r.summary() for role, r in results.items()}
@@ -281,9 +295,11 @@ class Retrainer:
             self.registry.reject(entry.id, scores, verdict.reason)
         self.log(f"{at_time}: {verdict.decision} adapter {entry.id} "
                  f"(champion {scores['champion'] or 'base'}): {verdict.reason}")
+        progress(1.0, f"adapter {entry.id} {verdict.decision}")
         return scores
 
-    def _train_and_register(self, train_on: pd.DataFrame, window_hash: str, champion: Entry | None) -> Entry:
+    def _train_and_register(self, train_on: pd.DataFrame, window_hash: str, champion: Entry | None,
+                            progress: Progress) -> Entry:
         from kronos_studio.training.adapters import AdapterError, load_adapter
 
         s = self.settings
@@ -292,7 +308,7 @@ class Retrainer:
             adapter = load_adapter(final)  # renamed into place by a run killed before it registered
         except AdapterError:
             shutil.rmtree(final, ignore_errors=True)
-            adapter = self._train(train_on, final)
+            adapter = self._train(train_on, final, progress)
         stamps = pd.DatetimeIndex(train_on["timestamp"])
         return self.registry.register(Candidate(
             self.series, self.base["name"], self.base["predictor_revision"], stamps[0].to_pydatetime(),
@@ -300,7 +316,7 @@ class Retrainer:
             {**asdict(s), "val_fraction": VAL_FRACTION}, MADE_BY,
             parent_id=None if champion is None else champion.id, content_sha256=adapter.digest))
 
-    def _train(self, train_on: pd.DataFrame, final: Path):
+    def _train(self, train_on: pd.DataFrame, final: Path, progress: Progress):
         from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
         from kronos_studio.training.loop import TrainConfig
         from kronos_studio.training.lora import finetune_lora
@@ -315,7 +331,9 @@ class Retrainer:
         tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         result = finetune_lora(self.pair, data, self.builder, cfg, tmp, name=f"{self.series.symbol}-{final.name}",
-                               log=None, run_info={"retrain": str(self.series)})
+                               log=None, run_info={"retrain": str(self.series)},
+                               progress=lambda step, total, _: progress(TRAINING_SHARE * step / total,
+                                                                        f"training the challenger: step {step} of {total}"))
         os.replace(tmp, final)  # complete, or not there: the registry never names half-written files
         return result.adapter
 

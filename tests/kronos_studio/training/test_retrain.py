@@ -77,7 +77,19 @@ def promoted(world):
     pair, ledger = world
     bars = regime_bars()
     retrainer = Retrainer(pair, bars, ledger, RetrainSettings(**FAST))
-    return bars, retrainer, retrainer.run([DECIDE_AT])
+    return bars, retrainer, retrainer.run([DECIDE_AT], progress=lambda share, text: PROGRESS.append((share, text)))
+
+
+PROGRESS: list[tuple[float, str]] = []  # what the promoted fixture's run reported as it went
+
+
+def test_a_retrain_reports_its_progress_step_by_step(promoted):
+    """"Retrain now"'s bar: every training step, then the scoring, then the decision; never backwards."""
+    shares = [share for share, _ in PROGRESS]
+    steps = [text for _, text in PROGRESS if "training the challenger: step" in text]
+    assert len(steps) == FAST["steps"] and shares == sorted(shares) and shares[-1] == 1.0
+    assert any("scoring" in text for _, text in PROGRESS) and 0 < shares[0] < 0.1
+    assert all(text.startswith("decision 1 of 1: ") for _, text in PROGRESS)
 
 
 def test_a_challenger_trained_after_the_regime_change_is_promoted_and_forecasts_later_bars_better(world, promoted):
