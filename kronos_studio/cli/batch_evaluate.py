@@ -86,7 +86,7 @@ def run_evaluate(args) -> int:
     try:
         result = evaluate_watchlist(forecaster, entries, settings, plan,
                                     {"fixes": tuple(args.fix), "calendar": args.calendar},
-                                    progress if bar else None)
+                                    progress if bar is not None else None)  # a tqdm is falsy until it has a total
     except (LookAheadError, RayEngineError, ValueError) as e:  # RankSkillError, TrainingPeriodError: fixes as flags
         raise error_line(e) from None
     finally:
