@@ -94,7 +94,7 @@ def run_batch_command(args) -> int:
         result = run_batch(entries, settings, BatchRun(
             model=args.model, out=args.out, steps_out=args.steps_out, engine=args.engine, ray_address=args.ray_address,
             workers=args.workers, device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar),
-            progress if bar else None)
+            progress if bar is not None else None)
     except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
         raise error_line(e) from None
     finally:
