@@ -92,20 +92,16 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
 def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object], pipeline):
     """The base model's forecaster (``entry`` None), or the champion adapter's on the bundled base it was
     trained on, reading the events it was trained with."""
-    from kronos_studio.bundled import bundled_models, default_model_path
-    from kronos_studio.training.adapters import apply_adapter, base_info
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.training.adapters import apply_adapter, bundled_base
     from kronos_studio.training.retrain import adapter_events
 
     from .kronos import KronosForecaster
 
-    default = str(default_model_path())
     if entry is None:
-        return KronosForecaster(pipeline(load_pair(default)))
-    for ref in dict.fromkeys([default, *map(str, bundled_models().values())]):
-        base = load_pair(ref)
-        if base_info(base)["predictor_revision"] == entry.base_hash:
-            break
-    else:
+        return KronosForecaster(pipeline(load_pair(str(default_model_path()))))
+    base = bundled_base(entry.base_hash, load_pair)
+    if base is None:
         raise InputError(f"champion adapter {entry.id} of {entry.series} was trained on {entry.base_model} "
                          f"({entry.base_hash}), which is not a bundled model here", {"base_model": entry.base_model},
                          (Fix("forecast with {setting}", "model", entry.base_model),

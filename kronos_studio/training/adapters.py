@@ -191,6 +191,18 @@ def base_info(pair: KronosPair) -> dict:
     return out
 
 
+def bundled_base(predictor_revision: str, load_pair) -> KronosPair | None:
+    """The bundled model (the default first) whose predictor is ``predictor_revision``, loaded by
+    ``load_pair(ref)``; None when no bundled model is: what an adapter in the registry was trained on."""
+    from kronos_studio.bundled import bundled_models, default_model_path
+
+    for ref in dict.fromkeys([str(default_model_path()), *map(str, bundled_models().values())]):
+        pair = load_pair(ref)
+        if base_info(pair)["predictor_revision"] == predictor_revision:
+            return pair
+    return None
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

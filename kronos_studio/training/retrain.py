@@ -367,16 +367,14 @@ def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):
     """The base model to retrain a series on when none is named: the one its champion was trained on (the
     bundled model with its predictor revision), the bundled default when it has no champion.
     ``load_pair(ref)`` loads a Kronos model."""
-    from kronos_studio.bundled import bundled_models, default_model_path
-    from kronos_studio.training.adapters import base_info
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.training.adapters import bundled_base
 
-    default = str(default_model_path())
     if champion is None:
-        return load_pair(default)
-    for ref in dict.fromkeys([default, *map(str, bundled_models().values())]):
-        pair = load_pair(ref)
-        if base_info(pair)["predictor_revision"] == champion.base_hash:
-            return pair
+        return load_pair(str(default_model_path()))
+    pair = bundled_base(champion.base_hash, load_pair)
+    if pair is not None:
+        return pair
     raise RetrainError(f"champion adapter {champion.id} of {champion.series} was trained on {champion.base_model} "
                        f"({champion.base_hash}), which is not a bundled model here", {"base_model": champion.base_model},
                        (Fix("retrain with {setting}", "model", champion.base_model),

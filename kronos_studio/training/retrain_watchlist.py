@@ -17,7 +17,6 @@ from kronos.errors import UserError
 from .retrain import Retrainer, RetrainError, RetrainSettings, SeriesLocked, champion_base
 
 DECIDED, REFUSED, LOCKED = "decided", "refused", "locked"
-ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -141,6 +140,8 @@ def retrain_watchlist(entries: list, job: WatchlistRetrain, fanout: Fanout = Fan
     """Every entry's ``SeriesOutcome``, in watchlist order. ``log(line)`` gets each decision's line (from Ray
     workers: when their series is done); ``unit``: the local engine's retrainer (None: one of ``job`` on the
     default ledger)."""
+    from kronos_studio.batch.engine import ENGINES
+
     if fanout.engine not in ENGINES:
         raise ValueError(f"unknown engine '{fanout.engine}': use one of {list(ENGINES)}")
     if fanout.engine == "local":
