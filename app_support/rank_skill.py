@@ -217,14 +217,19 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     report = done.result.report
     trust.in_sample_banner(report["guard"], report["dates"] + report["dates_left_out"].get("training_period", 0))
     left = report["dates_left_out"]
-    st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} series · horizon "
+    unused, failed = report.get("series_unused", {}), report["series_failed"]
+    of = report["series"] + len(unused) + len(failed)
+    st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} "
+               + (f"of {of} series" if of > report["series"] else "series") + f" · horizon "
                f"{report['horizon']}, step {report['step']} · Newey–West lag {report['nw_lag']} · "
                f"{left.get('training_period', 0)} dates inside the training period left out · {done.elapsed_s:.1f} s")
     if report["series_ending_early"]:
         st.caption("Ending before the last cut-off (used where they have bars): "
                    + ", ".join(report["series_ending_early"]))
-    for name, why in report["series_failed"].items():
+    for name, why in failed.items():
         st.warning(f"**{name}** left out: {why}")
+    for name, why in unused.items():  # loaded, but in no date's cross-section: the library says why
+        st.warning(f"**{name}** not ranked: {why}", icon=":material/block:")
     for line in verdicts(report):
         st.markdown(f"- {line}")
     a, b, c = st.columns(3)

