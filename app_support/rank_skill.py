@@ -15,7 +15,7 @@ import streamlit as st
 from kronos_studio.batch.cross_section import RankPlan
 from kronos_studio.batch.watchlist import Entry
 
-from .screener import RunSettings, changes
+from .screener import RunSettings, changes, upload_names
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
 DEFAULT_CUTOFFS = 20
@@ -225,7 +225,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
         except WatchlistError as e:
             st.error(f"**Check the watchlist:** {e}")
         except Exception as e:  # too few dates or series, mixed intervals, the guard, the model: one message
-            st.error(f"**The ranking could not be evaluated.** {refusal(e)}")
+            st.error(f"**The ranking could not be evaluated.** {upload_names(refusal(e))}")
     done = latest()
     if done is None:
         st.info("Press **Evaluate the ranking** to score the watchlist's ranking on past cut-off dates.")
@@ -249,7 +249,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
         st.caption("Ending before the last cut-off (used where they have bars): "
                    + ", ".join(report["series_ending_early"]))
     for name, why in failed.items():
-        st.warning(f"**{name}** left out: {why}")
+        st.warning(f"**{name}** left out: {upload_names(why)}")
     for name, why in unused.items():  # loaded, but in no date's cross-section: the library says why
         st.warning(f"**{name}** not ranked: {why}", icon=":material/block:")
     for line in verdicts(report):
