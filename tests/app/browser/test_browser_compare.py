@@ -9,7 +9,7 @@ import re
 import pytest
 import test_browser
 from champion_kit import promote_champion
-from test_browser import IDLE, choose, ledger_url, no_exceptions, open_app, server_with_ledger, set_number, shot
+from test_browser import IDLE, ledger_url, no_exceptions, open_app, server_with_ledger, set_number, shot
 
 pytestmark = test_browser.pytestmark
 browser, page = test_browser.browser, test_browser.page  # fixtures, used by name
@@ -45,6 +45,16 @@ def champion_server(tiny_models, tmp_path_factory):
         yield url, entry
 
 
+def choose_sample(page, name: str) -> None:
+    """The sidebar's sample, typed into its box first (a long list's last options may not be drawn yet)."""
+    page.wait_for_selector(IDLE)
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Sample").first
+    box.click()
+    page.keyboard.type(name.split()[0])
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_selector(IDLE)
+
+
 def add_model(page, starts: str) -> None:
     box = page.get_by_test_id("stMultiSelect").filter(has_text="Models (two or three)").first
     box.locator("input").click()
@@ -72,7 +82,7 @@ def test_side_by_side_draws_every_intraday_fan_and_says_which_adapter_served(pag
     url, entry = champion_server
     open_app(page, url)
     set_number(page, "Horizon (bars)", HORIZON)
-    choose(page, "Sample", HOURLY)
+    choose_sample(page, HOURLY)
     page.get_by_test_id("stSidebarNav").get_by_text("Compare models").click()
     page.get_by_role("button", name="Run comparison").wait_for(timeout=60_000)
     expect(page.get_by_text(f"horizon {HORIZON}, ")).to_be_visible()
@@ -87,7 +97,7 @@ def test_side_by_side_draws_every_intraday_fan_and_says_which_adapter_served(pag
     no_exceptions(page)
     shot(page, "compare_side_by_side_hourly.png")
 
-    choose(page, "Sample", FX)  # the FX week: Friday 17:00 to Sunday 17:00 New York hidden, nights drawn
+    choose_sample(page, FX)  # the FX week: Friday 17:00 to Sunday 17:00 New York hidden, nights drawn
     page.wait_for_selector(IDLE)
     drawn = run_side_by_side(page, 3)
     for subplot in drawn:
