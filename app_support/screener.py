@@ -120,6 +120,9 @@ def ticker_entries(source: str, text: str, interval: str, exchange: str | None =
     return symbol_entries([(source, s, interval, exchange) for s in symbols])
 
 
+UPLOADS = "screener_uploads"  # the storage root's folder of uploaded watchlist files
+
+
 def upload_folder(files: list[tuple[str, bytes]]) -> Path:
     """A folder (under the storage root, named by the files' content) holding these files, written once."""
     from data_sources.storage import atomic_write, storage_path
@@ -127,12 +130,22 @@ def upload_folder(files: list[tuple[str, bytes]]) -> Path:
     digest = hashlib.sha256()
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    folder = storage_path("screener_uploads", digest.hexdigest()[:16])
+    folder = storage_path(UPLOADS, digest.hexdigest()[:16])
     for name, data in files:
         path = folder / Path(name).name
         if not path.is_file() or path.stat().st_size != len(data):
             atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
     return folder
+
+
+def upload_names(text):
+    """``text`` with the server's upload folder left out of its paths: an uploaded file named as the user named
+    it ("daily.csv (AAA)", not the folder it was stored in on the server). Anything not text is kept."""
+    from data_sources.storage import storage_path
+
+    if not isinstance(text, str):
+        return text
+    return re.sub(re.escape(str(storage_path(UPLOADS))) + r"[\\/][0-9a-f]{16}[\\/]", "", text)
 
 
 def _is_watchlist_csv(name: str, data: bytes) -> bool:
@@ -314,7 +327,11 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
                                                                fixes=tuple(fixes), calendar=calendar,
                                                                workspace=workspace()), progress)
         bar.progress(1.0, text="Drawing the fans…")
-        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
+        rows = result.rows.copy()
+        for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
+            if c in rows.columns:
+                rows[c] = rows[c].map(upload_names)
+        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, result.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
         out.sparks = sparklines(out)
     finally:
