@@ -58,10 +58,12 @@ def affinity_cpus() -> frozenset[int] | None:
         return None
 
 
-def cgroup_cores(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int | None:
+def cgroup_cores(root: Path | None = None, proc_cgroup: Path | None = None) -> int | None:
     """The CPU quota of this process's cgroup and its ancestors, in whole cores (rounded down, at least 1):
     cgroup v2 ``cpu.max`` ("200000 100000": 2 cores; "max": none), v1 ``cpu.cfs_quota_us`` /
-    ``cpu.cfs_period_us`` (-1: none). None: no quota, or no cgroups."""
+    ``cpu.cfs_period_us`` (-1: none). None: no quota, or no cgroups. ``root`` and ``proc_cgroup``: where
+    the cgroup tree and this process's cgroup file are (default ``CGROUP_ROOT``, ``PROC_CGROUP``)."""
+    root, proc_cgroup = root or CGROUP_ROOT, proc_cgroup or PROC_CGROUP
     try:
         lines = proc_cgroup.read_text().splitlines()
     except OSError:
@@ -342,26 +344,29 @@ def computing(share: ThreadShare | None = None) -> Iterator[ThreadUse]:
     budget = thread_budget()
     with (share or ThreadShare(share_folder())).lease(affinity_cpus()) as (rank, count):
         use = ThreadUse(budget.threads(rank, count), budget, count)
-        set_torch_threads(use.threads, budget.threads())
+        before = set_torch_threads(use.threads, budget.threads())
         _current.use = use
         try:
             yield use
         finally:
             _current.use = None
+            set_torch_threads(before)  # what the thread had: torch code around a studio call keeps its own
 
 
-def set_torch_threads(threads: int, most: int | None = None) -> None:
-    """torch's intra-op threads for the calling thread (OpenMP keeps a count per thread); the inter-op pool,
-    once per process and only before any parallel work, to ``most``."""
+def set_torch_threads(threads: int, most: int | None = None) -> int:
+    """Sets torch's intra-op threads for the calling thread (OpenMP keeps a count per thread) and returns
+    the count it had; the inter-op pool, once per process and only before any parallel work, to ``most``."""
     global _interop_set
     import torch
 
-    if torch.get_num_threads() != threads:
+    before = torch.get_num_threads()
+    if before != threads:
         torch.set_num_threads(threads)
     if not _interop_set:
         _interop_set = True
         with contextlib.suppress(RuntimeError):  # parallel work has started: too late, and harmless
             torch.set_num_interop_threads(most or threads)
+    return before
 
 
 def budget_report() -> dict:

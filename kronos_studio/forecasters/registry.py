@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
-from kronos.threads import SAMPLING_CONCURRENCY, computing
+from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
 
 from .resolve import ModelRef, resolve
 from .warm_up import warm_up_forecast
@@ -105,15 +105,15 @@ class ModelRegistry:
         return functools.partial(self.pair, precision=precision)
 
     @contextlib.contextmanager
-    def sampling(self, ref) -> Iterator[None]:
+    def sampling(self, ref) -> Iterator[ThreadUse]:
         """Held while ``ref`` samples: at most ``concurrency`` forecasts at once and one per model (one pair's
         modules never run from two threads at once), each one computation of the machine's share of the
         cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
         several each on all the cores, fighting for them."""
         with self.lock:
             model = self.sampling_locks.setdefault(str(ref), threading.Lock())
-        with model, self.slots, computing():  # waiting for its model, a forecast holds no slot
-            yield
+        with model, self.slots, computing() as threads:  # waiting for its model, a forecast holds no slot
+            yield threads
 
     def warm_up(self, ref: ModelRef | str | None = None, settings: ForecastSettings | None = None) -> None:
         """``warm_up_forecast`` by ``ref`` (None: the default model) at ``settings`` (default: the default
