@@ -5,7 +5,8 @@ before torch loads.
 Two limits and a share:
 
 - **the cores this process may use**: the machine's count, lowered by the CPU affinity
-  (``taskset``, a cpuset), a cgroup CPU quota (a container's ``--cpus``: v2 ``cpu.max``, v1
+  (``taskset``, a cpuset), hyper-threads (SMT siblings count as one core, as torch's own default counts
+  them), a cgroup CPU quota (a container's ``--cpus``: v2 ``cpu.max``, v1
   ``cpu.cfs_quota_us``) and, inside a Ray actor, its ``num_cpus`` (``usable_cores``);
 - **a setting**: ``configure(n)`` (the CLI's ``--threads``), else ``KRONOS_STUDIO_THREADS``, else
   ``OMP_NUM_THREADS``: that many threads, never more than the cores (``thread_budget``);
@@ -38,24 +39,51 @@ ENV_SHARE = "KRONOS_STUDIO_THREAD_SHARE"  # the share's folder ("off": no share;
 OMP_THREADS = "OMP_NUM_THREADS"  # what OpenMP itself reads (Ray sets it in its workers)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
+SYSFS_CPU = Path("/sys/devices/system/cpu")
 LEASE = ".lease"
 SAMPLING_CONCURRENCY = 1  # forecasts a long-running process (the service, the app) samples at once: one, on all its cores
 STALE_NEW_S = 60  # a lease still being made after this long belongs to a process that died making it
 
 
-def affinity_cores() -> int | None:
+def affinity_cpus() -> frozenset[int] | None:
     """The CPUs this process may run on (``taskset``, a cpuset); None where the system does not say."""
     try:
-        return len(os.sched_getaffinity(0)) or None
+        return frozenset(os.sched_getaffinity(0)) or None
     except (AttributeError, OSError):
         return None
 
 
-def affinity_cpus() -> frozenset[int] | None:
+def physical_cores(cpus: frozenset[int], sysfs: Path | None = None) -> int | None:
+    """How many physical cores ``cpus`` lie on: SMT siblings (hyper-threads) of one core count once, as
+    torch counts them for its own default. None where the topology is not readable."""
+    sysfs = sysfs or SYSFS_CPU
+    cores = set()
+    for cpu in cpus:
+        topology = sysfs / f"cpu{cpu}" / "topology"
+        text = None
+        for name in ("core_cpus_list", "thread_siblings_list"):
+            try:
+                text = (topology / name).read_text()
+                break
+            except OSError:
+                continue
+        siblings = _cpu_list(text) if text else None
+        if not siblings:
+            return None
+        cores.add(siblings)
+    return len(cores) or None
+
+
+def _cpu_list(text: str) -> frozenset[int] | None:
+    """A kernel CPU list ("0-3,8,10-11") as a set."""
+    cpus = set()
     try:
-        return frozenset(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
+        for part in text.strip().split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    except ValueError:
         return None
+    return frozenset(cpus)
 
 
 def cgroup_cores(root: Path | None = None, proc_cgroup: Path | None = None) -> int | None:
@@ -129,14 +157,17 @@ def ray_cores() -> int | None:
 @dataclass(frozen=True)
 class Cores:
     count: int
-    limited_by: str  # 'cpu count', 'affinity', 'cgroup quota' or 'Ray num_cpus'
+    limited_by: str  # 'cpu count', 'affinity', 'physical cores', 'cgroup quota' or 'Ray num_cpus'
 
 
 def usable_cores() -> Cores:
-    """The cores this process may use: the machine's, lowered by each limit that applies (the lowest wins)."""
-    cores = Cores(os.cpu_count() or 1, "cpu count")
-    for name, source in (("affinity", affinity_cores), ("cgroup quota", cgroup_cores), ("Ray num_cpus", ray_cores)):
-        n = source()
+    """The cores this process may use: the machine's CPUs, lowered by each limit that applies (the lowest
+    wins): the affinity, SMT siblings counted once, a cgroup quota, a Ray actor's CPUs."""
+    count = os.cpu_count() or 1
+    cpus = affinity_cpus() or frozenset(range(count))
+    cores = Cores(count, "cpu count")
+    for name, n in (("affinity", len(cpus)), ("physical cores", physical_cores(cpus)), ("cgroup quota", cgroup_cores()),
+                    ("Ray num_cpus", ray_cores())):
         if n is not None and n < cores.count:
             cores = Cores(n, name)
     return cores

@@ -79,6 +79,35 @@ def test_cgroup_v1_inside_a_container_whose_own_cgroup_is_the_mount(tmp_path):
     assert cgroup_cores(root, proc) == 2
 
 
+def fake_topology(tmp_path, siblings: dict[int, str], name: str = "core_cpus_list"):
+    for cpu, text in siblings.items():
+        folder = tmp_path / f"cpu{cpu}" / "topology"
+        folder.mkdir(parents=True)
+        (folder / name).write_text(text + "\n")
+    return tmp_path
+
+
+def test_hyper_threads_of_one_core_count_once(tmp_path):
+    """Four CPUs on two cores (SMT pairs 0,2 and 1,3): two cores, as torch's own default counts them; a
+    process pinned to one pair has one."""
+    sysfs = fake_topology(tmp_path, {0: "0,2", 1: "1,3", 2: "0,2", 3: "1,3"})
+    assert threads.physical_cores(frozenset({0, 1, 2, 3}), sysfs) == 2
+    assert threads.physical_cores(frozenset({0, 2}), sysfs) == 1
+    older = fake_topology(tmp_path / "old", {0: "0-1", 1: "0-1"}, "thread_siblings_list")  # older kernels' name
+    assert threads.physical_cores(frozenset({0, 1}), older) == 1
+    assert threads.physical_cores(frozenset({0, 5}), sysfs) is None  # unreadable: no limit from it
+
+
+def test_physical_cores_limit_the_cores(tmp_path, monkeypatch):
+    cpus = threads.affinity_cpus() or frozenset(range(os.cpu_count() or 1))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    pairs = sorted(cpus)
+    one_core = ",".join(map(str, pairs))  # every CPU a hyper-thread of one core
+    monkeypatch.setattr(threads, "SYSFS_CPU", fake_topology(tmp_path, dict.fromkeys(pairs, one_core)))
+    assert usable_cores() == threads.Cores(1, "physical cores")
+
+
 def test_no_cgroups_is_none(tmp_path):
     assert cgroup_cores(tmp_path / "none", tmp_path / "missing") is None
 
