@@ -31,13 +31,13 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,19 +131,9 @@ def bench_ray(args, watchlist: Path, work: Path, base_env: dict) -> dict:
                                                                         / local["series_per_min_total"], 3)}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def service_case(args, bars_text: str, env: dict, clients: int, concurrency: int, first_seed: int) -> dict:
     import httpx
+    from bench_service import free_port, percentile  # bench/ is the script's folder, first on sys.path
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "kronos_studio.cli.main", "serve", "--open", "--port", str(port),
@@ -176,11 +166,8 @@ def service_case(args, bars_text: str, env: dict, clients: int, concurrency: int
                         errors.append(f"{r.status_code} {r.text[:200]}")
 
         started = time.perf_counter()
-        workers = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(client, range(clients)))
         wall = time.perf_counter() - started
     finally:
         server.terminate()
