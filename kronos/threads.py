@@ -41,7 +41,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 LEASE = ".lease"
-SAMPLING_CONCURRENCY = 1  # forecasts a long-running process (the service, the app) samples at once: one, on all its cores
+SAMPLING_CONCURRENCY = 1  # forecasts the service (and the MCP server) samples at once: one, on all its cores
 STALE_NEW_S = 60  # a lease still being made after this long belongs to a process that died making it
 
 
