@@ -9,7 +9,7 @@ from kronos.settings import DEFAULT_PRECISION, PRECISIONS
 
 from . import ledger
 from .bars_process import GatedBars
-from .common import add_sampling_options, error_line, quantile_levels, sampling_settings
+from .common import add_sampling_options, add_threads_option, error_line, quantile_levels, sampling_settings
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
@@ -37,6 +37,7 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")

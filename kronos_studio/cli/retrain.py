@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, cli_device, error_line, positive
+from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, add_threads_option, cli_device, error_line, positive
 from .ledger import open_ledger
 
 
@@ -49,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--calendar", default=None, help="trading calendar of the bars (default: inferred)")
     p.add_argument("--fix", action="append", default=[], metavar="FIX", help="accept a data-quality fix")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="a watchlist's series: local: one after the other in this process (default); ray: actors on "
                         "a Ray cluster")

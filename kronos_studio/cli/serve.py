@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from .common import CliError, positive
+from .common import CliError, add_threads_option, positive
 
 
 def register(sub) -> None:
+    from kronos.threads import SAMPLING_CONCURRENCY
     from kronos_studio.service.limits import Limits
 
     d = Limits()
@@ -29,6 +30,10 @@ def register(sub) -> None:
     p.add_argument("--decode", default=None, metavar="MODE",
                    help="how forecasts run the decode loop: eager (default), static, or compiled (torch.compile, "
                         "built in the background from start-up on; about 20%% faster on a CPU once built)")
+    p.add_argument("--concurrency", type=positive(int), default=SAMPLING_CONCURRENCY, metavar="N",
+                   help=f"forecasts sampled at once, each on its share of the cores (default {SAMPLING_CONCURRENCY}: "
+                        "one at a time on all of them; the others wait)")
+    add_threads_option(p)
     p.set_defaults(func=run_serve)
 
 
@@ -59,7 +64,7 @@ def run_serve(args) -> int:
         except ValueError as e:
             raise CliError(f"--decode: {e}") from None
     app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir,
-                                   decode=args.decode))
+                                   decode=args.decode, concurrency=args.concurrency))
     print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "
           f"OpenAPI at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

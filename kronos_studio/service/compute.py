@@ -141,7 +141,7 @@ def make_forecast(registry, model: str | None, bars, settings: ForecastSettings,
     from kronos_studio.forecasters import make_forecast as make
 
     forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling_lock(model):
+    with registry.sampling(model):
         return make(forecaster, bars, settings)
 
 
@@ -151,7 +151,7 @@ def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cu
     from kronos_studio.evaluation.report import evaluation_report
 
     forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling_lock(model):  # a TrainingPeriodError is a 422 naming the field that includes them
+    with registry.sampling(model):  # a TrainingPeriodError is a 422 naming the field that includes them
         return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
                                  include_training_period=include_training_period)
 

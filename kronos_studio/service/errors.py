@@ -35,7 +35,8 @@ def request_field(setting: str | None) -> str | None:
 
 
 # Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
-SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2"}
+SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2",
+                   "threads", "concurrency"}
 
 
 def field_name(setting: str, value: object = None) -> str:

@@ -92,10 +92,15 @@ def own_result_stores():
 
 @pytest.fixture(autouse=True)
 def keep_torch_threads():
-    """The app sets torch to one thread on small machines (app_support.models.configure_torch);
+    """The app sets one thread per computation on small machines (app_support.models.configure_torch);
     keep that from leaking into the other test folders that share this pytest process."""
     import torch
 
+    from kronos.threads import configure
+
     n = torch.get_num_threads()
+    setting = configure(None)
+    configure(setting)
     yield
+    configure(setting)
     torch.set_num_threads(n)

@@ -11,7 +11,10 @@ router = APIRouter()
 
 @router.get("/health")
 def health(service: Shared):
-    return {"status": "ok", "models_loaded": service.registry.loaded(), "open": service.config.open_access}
+    from kronos.threads import budget_report
+
+    return {"status": "ok", "models_loaded": service.registry.loaded(), "open": service.config.open_access,
+            "threads": {**budget_report(), "concurrency": service.registry.concurrency}}
 
 
 @router.get("/v1/models")
