@@ -38,7 +38,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     """The application of ``config``: its ``Service`` (ledger, warm models, cache, jobs; the warm-up
     started) on ``app.state.service``, where the routes' dependencies (``deps``) find it."""
     config = config or ServiceConfig()
-    app = FastAPI(title="Kronos Studio", version="1", lifespan=lifespan,
+    app = FastAPI(title="Kronos Studio", version=meta.API_VERSION, lifespan=lifespan,
                   description="Forecasts, walk-forward evaluations, batch screens and the forecast ledger over "
                               "HTTP. Send `Authorization: Bearer <token>` (`kronos keys create`).")
     app.state.service = Service(config)

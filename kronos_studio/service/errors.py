@@ -140,12 +140,18 @@ def answers(endpoint):
     return known_errors(endpoint)
 
 
+def printable(text: str) -> str:
+    """``text`` with its control characters and unpaired surrogates written as escapes ('\\n', '\\ud800'):
+    a field name a client sent, echoed in one line."""
+    return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
+
+
 def validation_line(e) -> str:
     """pydantic's findings (a ``RequestValidationError``) as one line: 'horizon: Field required; paths:
     Input should be a valid integer'."""
     parts = []
     for err in e.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        where = printable(".".join(str(p) for p in err.get("loc", ()) if p != "body"))
         parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
     return "invalid request: " + "; ".join(parts)
 
@@ -157,15 +163,24 @@ def add_error_handlers(app) -> None:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
+    class Answer(JSONResponse):
+        """JSON with non-ASCII escaped: an unpaired surrogate a request sent, echoed, cannot break the answer."""
+
+        def render(self, content) -> bytes:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
     @app.exception_handler(ServiceError)
     async def refused(_request, e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-        return JSONResponse(e.body(), status_code=e.status, headers=headers)
+        return Answer(e.body(), status_code=e.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):
-        return JSONResponse({"detail": validation_line(e)}, status_code=422)
+        return Answer({"detail": validation_line(e)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        return JSONResponse({"detail": f"internal error: {type(e).__name__}: {one_line(e)}"}, status_code=500)
+        from kronos_studio.redact import text_without_paths
+
+        line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
+        return Answer({"detail": f"internal error: {type(e).__name__}: {line}"}, status_code=500)

@@ -9,6 +9,13 @@ from .errors import ServiceError
 
 def ledger_filters(symbol=None, source=None, interval=None, model=None, since=None) -> dict:
     """``Ledger`` reading filters from request parameters (None: not filtered)."""
+    from .schemas import checked_text
+
+    for name, value in (("symbol", symbol), ("source", source), ("interval", interval), ("model", model)):
+        try:
+            checked_text(value)
+        except ValueError as e:
+            raise ServiceError(422, f"{name} {e}: give it as printable text") from None
     filters = {k: v for k, v in (("symbol", symbol), ("source", source), ("interval", interval)) if v is not None}
     if model is not None:
         filters["models"] = [model]
