@@ -59,3 +59,24 @@ def drift_body(ledger, filters: dict, last: int | None = None, include_experimen
                                 f"use last={MIN_SCORED} or more")
     report = drift_report(ledger, last, experiments=include_experiments, **filters)
     return {"last": last, "drift": [d.to_dict() for d in report]}
+
+
+def adapter_body(entry) -> dict:
+    """A registry entry (``kronos_studio.ledger.registry.Entry``) as the service answers it: its folder and base
+    model named by their names, not by server paths."""
+    from kronos_studio.redact import without_paths
+
+    return without_paths(entry.to_dict())
+
+
+def registry_entry(ledger, adapter_id: int, workspace: str):
+    """(the registry of ``ledger``, a scoped one, and its entry ``adapter_id``); 404 when it has none."""
+    from kronos_studio.ledger import LedgerError
+    from kronos_studio.ledger.registry import Registry
+
+    registry = Registry(ledger)
+    try:
+        return registry, registry.get(adapter_id)
+    except LedgerError:
+        raise ServiceError(404, f"no adapter {adapter_id} in workspace '{workspace}': GET /v1/adapters lists "
+                                "them") from None
