@@ -39,8 +39,8 @@ def adapters_show(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger):
 
 def admin_only(who, service, action: str) -> None:
     if not (who.admin or service.config.open_access):
-        raise ServiceError(403, f"only an admin key may {action} (a plain key reads the registry): ask an admin, "
-                                "whose key `kronos keys create --admin` made")
+        raise ServiceError(403, f"only an admin key may {action} (a plain key reads the registry): ask an admin "
+                                "of this service")
 
 
 @router.post("/{adapter_id}/promote")
