@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from bench_service import free_port, percentile
+from bench_service import free_port, percentile, run_clients, wait_until_up
 
 from kronos.synthetic import random_bars
 
@@ -50,19 +50,6 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def wait_until_up(base: str, server: subprocess.Popen, within_s: float = 120) -> None:
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit("kronos serve did not start")
-        time.sleep(0.2)
 
 
 def main() -> None:
@@ -120,13 +107,7 @@ def main() -> None:
                         if r.status_code == 200:
                             ids[workspace].append(r.json()["ledger"]["id"])
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
+        wall = run_clients(client, args.clients)
         rss_after = rss_mb(server.pid)
         time.sleep(0.5)  # the log line of the last answer is written after it is sent
         log_lines = len(log_file.read_text().splitlines()) - log_before

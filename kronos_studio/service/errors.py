@@ -142,7 +142,7 @@ def answers(endpoint):
 
 def printable(text: str) -> str:
     """``text`` with its control characters and unpaired surrogates written as escapes ('\\n', '\\ud800'):
-    a field name a client sent, echoed in one line."""
+    what a client sent (a field name, an id), echoed in one line."""
     return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
 
 
@@ -151,7 +151,7 @@ def validation_line(e) -> str:
     Input should be a valid integer'."""
     parts = []
     for err in e.errors():
-        where = printable(".".join(str(p) for p in err.get("loc", ()) if p != "body"))
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
     return "invalid request: " + "; ".join(parts)
 
@@ -172,15 +172,16 @@ def add_error_handlers(app) -> None:
     @app.exception_handler(ServiceError)
     async def refused(_request, e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-        return Answer(e.body(), status_code=e.status, headers=headers)
+        body = e.body()  # one line even where it echoes what a request sent (a job id with a newline)
+        return Answer({**body, "detail": printable(body["detail"])}, status_code=e.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):
-        return Answer({"detail": validation_line(e)}, status_code=422)
+        return Answer({"detail": printable(validation_line(e))}, status_code=422)
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
         from kronos_studio.redact import text_without_paths
 
         line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
-        return Answer({"detail": f"internal error: {type(e).__name__}: {line}"}, status_code=500)
+        return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)

@@ -25,6 +25,8 @@ def ledger_filters(symbol=None, source=None, interval=None, model=None, since=No
         try:
             filters["since"] = pd.Timestamp(since)
         except (ValueError, TypeError):
+            filters["since"] = pd.NaT
+        if pd.isna(filters["since"]):  # '' reads as NaT: no time at all
             raise ServiceError(422, f"since must be a date or time like 2024-06-01, got '{since}'") from None
     return filters
 

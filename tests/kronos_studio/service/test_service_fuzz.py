@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 
 import httpx
 import pytest
@@ -23,13 +24,17 @@ from kronos_studio.service.keys import create_key
 
 schemathesis = pytest.importorskip("schemathesis")
 
-FUZZ_REQUESTS = 60  # generated requests in all, across every operation (docs/service.md, Security)
+# Generated requests in all, across every operation (docs/service.md, Security); a longer search, as deterministic,
+# with KRONOS_FUZZ_REQUESTS=2000.
+FUZZ_REQUESTS = int(os.environ.get("KRONOS_FUZZ_REQUESTS", 150))
 TIMEOUT_S = 60  # one request's limit: a generated request the server cannot answer in this long is a failure
 
 # Known answers another change mends (branch f53-bounds: non-finite floats, ids past the database's integer,
 # unbounded quantile lists and cut-offs): (method, route template, what the 500's detail starts with). Empty once
 # both branches are merged; a 5xx not listed here fails the test.
-KNOWN_5XX: tuple[tuple[str, str, str], ...] = ()
+KNOWN_5XX: tuple[tuple[str, str, str], ...] = (
+    ("DELETE", "/v1/ledger/predictions/{prediction_id}", "internal error: OverflowError: Python int too large"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,13 @@ def fuzzed(tmp_path_factory):
 
 def known_5xx(method: str, route: str, detail: str) -> bool:
     return any(method == m and route == r and detail.startswith(d) for m, r, d in KNOWN_5XX)
+
+
+def detail_of(response) -> str:
+    try:
+        return str(response.json().get("detail", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def one_line_error(response) -> str | None:
@@ -79,15 +91,12 @@ def test_the_api_answers_generated_requests_without_a_server_error(fuzzed):
         seen[(case.method, route, response.status_code)] += 1
         where = f"{case.method} {route} -> {response.status_code}"
         if response.status_code >= 500:
-            detail = (response.json() if "json" in response.headers.get("content-type", "") else {}).get("detail", "")
-            if not known_5xx(case.method, route, str(detail)):
+            if not known_5xx(case.method, route, detail_of(response)):
                 problems.append(f"{where}: {response.text[:300]} (request: {case.as_curl_command()[:600]})")
         elif response.status_code >= 400 and (wrong := one_line_error(response)) is not None:
             problems.append(f"{where}: {wrong}")
 
     answer()
-    import sys, time
-    print(sorted(seen.items()), file=sys.stderr)
     assert sum(seen.values()) >= FUZZ_REQUESTS // 2, seen  # the budget was spent on requests, not rejected draws
     assert len({route for _, route, _ in seen}) >= 10, seen  # every area of the API was reached
     assert not problems, "\n".join(problems[:20])
