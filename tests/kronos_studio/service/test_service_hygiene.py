@@ -147,6 +147,16 @@ def test_a_nul_in_a_symbol_is_refused_by_request_filter_and_file(service):
     assert [f.setting for f in refused.value.fix] == ["symbol"]
 
 
+def test_what_the_fuzzer_found_is_answered_in_one_line(service):
+    """An empty ``since`` read as no time (NaT) was a 500; an id echoed with its newline made a two-line error."""
+    base, _, tokens = service
+    with client(base, tokens["a"]) as c:
+        since = c.get("/v1/ledger/predictions", params={"since": ""})
+        job = c.get("/v1/jobs/a%0Ab")
+    assert since.status_code == 422 and since.json()["detail"] == "since must be a date or time like 2024-06-01, got ''"
+    assert job.status_code == 404 and job.json()["detail"] == "no job 'a\\nb' in workspace 'team-a'"
+
+
 # --- 13: an --open server answers loopback names only ----------------------------------------------------------
 
 
