@@ -79,6 +79,8 @@ def test_forecasts_evaluations_and_jobs_name_no_server_path(service, tiny_model)
         assert finished_job(c, job.json()["id"], 300)["status"] == "done"
         rows = c.get(f"/v1/jobs/{job.json()['id']}/result")
         table = c.get(f"/v1/jobs/{job.json()['id']}/result", params={"format": "parquet"})
+        kept = c.get("/v1/ledger/predictions")
+    assert kept.status_code == 200 and kept.json()["predictions"]
     assert fc.status_code == ev.status_code == rows.status_code == table.status_code == 200, (fc.text, ev.text)
     provenance = fc.json()["provenance"]
     assert provenance["predictor"] == "predictor" and provenance["predictor_revision"].startswith("local:")
@@ -86,7 +88,7 @@ def test_forecasts_evaluations_and_jobs_name_no_server_path(service, tiny_model)
     assert rows.json()["rows"][0]["origin"] == "x.csv"
     parquet = pd.read_parquet(io.BytesIO(table.content))
     assert parquet["origin"].tolist() == ["x.csv"] and len(parquet) == 1
-    for answer in (fc.text, ev.text, rows.text, table.content.decode("latin-1")):
+    for answer in (fc.text, ev.text, rows.text, table.content.decode("latin-1"), kept.text):
         assert not [p for p in server_paths if p in answer]
 
 
