@@ -14,6 +14,7 @@ import streamlit as st
 
 from kronos_studio.batch.cross_section import RankPlan
 from kronos_studio.batch.watchlist import Entry
+from kronos_studio.exports import csv_text
 
 from .screener import RunSettings, changes, upload_names
 
@@ -199,7 +200,7 @@ def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
     panel = run_.result.panel.panel
     buffer = io.BytesIO()
     panel.to_parquet(buffer, index=False)
-    return {"Panel (CSV)": (panel.to_csv(index=False).encode(), "rank_panel.csv", "text/csv"),
+    return {"Panel (CSV)": (csv_text(panel).encode(), "rank_panel.csv", "text/csv"),
             "Panel (Parquet)": (buffer.getvalue(), "rank_panel.parquet", "application/vnd.apache.parquet"),
             "Report (JSON)": (json.dumps(run_.result.to_json(), indent=1).encode(), "rank_report.json",
                               "application/json")}

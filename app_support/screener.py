@@ -24,6 +24,7 @@ from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings, knobs
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
+from kronos_studio.exports import csv_text
 
 from . import sidebar, source_inputs
 from .data import hand_file, instrument_key
@@ -515,10 +516,10 @@ def downloads(run_: ScreenerRun) -> dict[str, tuple]:
     """Label -> (a function giving the data, file name, MIME type): the results and per-step quantiles."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.forecast.horizon}_seed{run_.settings.forecast.seed}")
     rows, steps = run_.rows, run_.steps
-    out = {"Results CSV": (lambda: rows.to_csv(index=False), f"{stem}_results.csv", "text/csv"),
+    out = {"Results CSV": (lambda: csv_text(rows), f"{stem}_results.csv", "text/csv"),
            "Results Parquet": (lambda: _parquet(rows), f"{stem}_results.parquet", "application/octet-stream")}
     if steps is not None:
-        out["Per-step quantiles CSV"] = (lambda: steps.to_csv(index=False), f"{stem}_steps.csv", "text/csv")
+        out["Per-step quantiles CSV"] = (lambda: csv_text(steps), f"{stem}_steps.csv", "text/csv")
         out["Per-step quantiles Parquet"] = (lambda: _parquet(steps), f"{stem}_steps.parquet",
                                              "application/octet-stream")
     return out

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
+from kronos_studio.exports import write_csv
 
 from . import ledger
 from .bars_process import GatedBars
@@ -70,13 +71,13 @@ def run_forecast(args) -> int:
     open_ledger()
     recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
     table = fc.quantiles(args.quantiles)
-    table.reset_index().to_csv(args.out, index=False)
+    write_csv(table.reset_index(), args.out)
     if args.paths_out:
         paths = fc.paths_frame()
         if args.paths_out.endswith((".parquet", ".pq")):
             paths.to_parquet(args.paths_out, index=False)
         else:
-            paths.to_csv(args.paths_out, index=False)
+            write_csv(paths, args.paths_out)
     if args.provenance_out:
         from data_sources.calendar_inference import calendar_provenance
 
