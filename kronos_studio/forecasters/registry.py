@@ -1,16 +1,19 @@
-"""Models loaded once per process and kept warm: a small thread-safe registry keyed by model reference (and
-precision), which the app, ``kronos serve`` and ``kronos mcp`` all load through. Callers that name the same
-model share its weights; a model's first callers wait on one load, not one each."""
+"""Models loaded once per process and kept warm: a small thread-safe registry keyed by model reference (one
+spelling per model: ``resolve.normal_reference``) and precision, which the app, ``kronos serve`` and ``kronos
+mcp`` all load through. Callers that name the same model share its weights; a model's first callers wait on one
+load, not one each; past ``max_models``, the least recently used model is dropped."""
 from __future__ import annotations
 
 import copy
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
+from kronos_studio.fair import FairSlots
 
-from .resolve import ModelRef, resolve
+from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
 
 
@@ -20,20 +23,22 @@ class ModelRegistry:
     forecast`` loads it without options); it gets ``precision`` and ``tqdm_class`` only when a caller gives
     them."""
 
-    def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None):
+    def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None,
+                 max_models: int | None = None):
         """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
-        keeps compiled steps on each loaded model (``kronos serve --decode``)."""
+        keeps compiled steps on each loaded model (``kronos serve --decode``). ``max_models``: pairs kept
+        loaded at most (None: all), and as many champion adapters per decode mode."""
         self.decode = decode
         if load is None:
             from kronos.checkpoints import load_pair as load
         self.load = load
-        self.pairs: dict[str, object] = {}
+        self.pairs: Recent = Recent(max_models)
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}
-        self.sampling: dict[str, threading.Lock] = {}
+        self.sampling: dict[str, FairSlots] = {}
         # the model ``champion``'s Kronos forecasters by decode mode, then adapter id (None: the base model):
         # an id names one adapter's files for good, so a promote or rollback is a new key, never a stale one
-        self.champions: dict[str | None, dict] = {}
+        self.champions: dict[str | None, Recent] = {}
 
     def decoding(self, decode: str | None) -> ModelRegistry:
         """This registry with another decode mode: the same loaded pairs and locks (a shallow copy), so a
@@ -46,8 +51,10 @@ class ModelRegistry:
 
     @staticmethod
     def key(ref, precision: str | None = None) -> str:
-        """A loaded pair's name in ``loaded()``: the reference, '@precision' added unless the default."""
-        return str(ref) if precision in (None, DEFAULT_PRECISION) else f"{ref}@{precision}"
+        """A loaded pair's name in ``loaded()``: the reference in its one spelling, '@precision' added unless
+        the default."""
+        ref = normal_reference(ref)
+        return ref if precision in (None, DEFAULT_PRECISION) else f"{ref}@{precision}"
 
     def has(self, ref, precision: str | None = None) -> bool:
         with self.lock:
@@ -59,16 +66,17 @@ class ModelRegistry:
         key = self.key(ref, precision)
         with self.lock:
             if key in self.pairs:
-                return self.pairs[key]
+                return self.pairs.used(key)
             one_load = self.loading.setdefault(key, threading.Lock())
         with one_load:  # concurrent first callers: one loads, the others then find it loaded
             with self.lock:
                 if key in self.pairs:
                     return self.pairs[key]
             options = {k: v for k, v in (("precision", precision), ("tqdm_class", tqdm_class)) if v is not None}
-            pair = self.load(str(ref), **options)
+            pair = self.load(normal_reference(ref), **options)
             with self.lock:
                 self.pairs[key] = pair
+                self.loading.pop(key, None)  # kept while loading only: a model dropped since loads anew
             return pair
 
     def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None):
@@ -85,7 +93,7 @@ class ModelRegistry:
         from .champion import champion_forecaster
 
         with self.lock:
-            served = self.champions.setdefault(self.decode, {})
+            served = self.champions.setdefault(self.decode, Recent(self.pairs.most))
         return champion_forecaster(bars, entry, self.loader(None), lambda pair: studio_pipeline(pair, self.decode),
                                    served)
 
@@ -94,11 +102,17 @@ class ModelRegistry:
         precision = ref.precision if isinstance(ref, ModelRef) else None
         return functools.partial(self.pair, precision=precision)
 
-    def sampling_lock(self, ref) -> threading.Lock:
-        """Held while a model samples: one forecast per model at a time, each on all the cores, instead
-        of several fighting for them (and one pair's modules are never run from two threads at once)."""
+    def sampling_turns(self, ref) -> FairSlots:
+        """The one slot a model samples in: one forecast per model at a time, each on all the cores, instead
+        of several fighting for them (and one pair's modules are never run from two threads at once); the
+        workspaces waiting take it in turn (``kronos_studio.fair``)."""
         with self.lock:
-            return self.sampling.setdefault(str(ref), threading.Lock())
+            return self.sampling.setdefault(normal_reference(ref), FairSlots(1))
+
+    def in_turn(self, forecaster, ref, owner):
+        """``forecaster`` (of model ``ref``) sampling run by run in ``owner``'s turns: a long walk-forward
+        lets the other workspaces' forecasts in between its runs instead of holding the model throughout."""
+        return InTurn(forecaster, self.sampling_turns(ref), owner)
 
     def warm_up(self, ref: ModelRef | str | None = None, settings: ForecastSettings | None = None) -> None:
         """``warm_up_forecast`` by ``ref`` (None: the default model) at ``settings`` (default: the default
@@ -106,12 +120,50 @@ class ModelRegistry:
         that shape's decode steps before the first forecasts need them. Errors are the forecast's own: a
         process works without a warm-up."""
         settings = settings or ForecastSettings(horizon=DEFAULT_HORIZON)
-        with self.sampling_lock(ref):
+        with self.sampling_turns(ref).held(None):
             warm_up_forecast(ref, settings, load_pair=self.loader(ref), decode=self.decode)
 
     def loaded(self) -> list[str]:
         with self.lock:
             return list(self.pairs)
+
+
+class Recent(OrderedDict):
+    """A dict of at most ``most`` entries (None: any number), the least recently used dropped first; ``used``
+    reads an entry as a use."""
+
+    def __init__(self, most: int | None = None):
+        super().__init__()
+        self.most = most
+
+    def used(self, key):
+        self.move_to_end(key)
+        return self[key]
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while self.most is not None and len(self) > self.most:
+            self.popitem(last=False)
+
+
+class InTurn:
+    """A forecaster whose every sampling run (``sample``, ``sample_batch``) holds its model's slot in its
+    owner's turn; everything else is the forecaster's own."""
+
+    def __init__(self, inner, turns: FairSlots, owner):
+        self.inner, self.turns, self.owner = inner, turns, owner
+
+    def __getattr__(self, name):
+        value = getattr(self.inner, name)
+        if name not in ("sample", "sample_batch"):
+            return value
+
+        @functools.wraps(value)
+        def in_turn(*args, **kwargs):
+            with self.turns.held(self.owner):
+                return value(*args, **kwargs)
+        return in_turn
 
 
 @functools.lru_cache(maxsize=1)

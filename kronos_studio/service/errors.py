@@ -34,8 +34,9 @@ def request_field(setting: str | None) -> str | None:
     return name if name in request_fields() else None
 
 
-# Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
-SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2"}
+# Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's (and
+# every limit's, ``limits.limit_settings``).
+SERVER_SETTINGS = {"jobs_dir", "allow_dir", "device", "chronos2"}
 
 
 def field_name(setting: str, value: object = None) -> str:
@@ -45,7 +46,9 @@ def field_name(setting: str, value: object = None) -> str:
     name = request_field(setting)
     if name is not None:
         return f'the field "{name}"' if value is None else f'"{name}": {json.dumps(value, default=str)}'
-    if setting in SERVER_SETTINGS:
+    from .limits import limit_settings
+
+    if setting in SERVER_SETTINGS or setting in limit_settings():
         return f"the server's {setting}" + ("" if value is None else f" {value}")
     return plain_name(setting, value)
 

@@ -18,10 +18,8 @@ router = APIRouter()
 def batch(body: BatchRequest, who: Who, service: Shared):
     """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
     settings = forecast_settings(body)
-    service.limits.check_path_steps(settings.paths, settings.horizon)
-    if body.evaluate is not None:  # each path count is sampled at every cut-off date
-        service.limits.check_path_steps(max(body.evaluate.paths), settings.horizon)
-    run = batch_run(body, settings, service.ledger.scoped(who.workspace))
+    body = body.model_copy(update={"model": service.model(body.model)})
+    run = batch_run(body, settings, service.ledger.scoped(who.workspace), service.limits)
     return service.jobs.submit(who, "batch", run).public()
 
 

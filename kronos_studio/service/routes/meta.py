@@ -16,12 +16,12 @@ def health(service: Shared):
 
 @router.get("/v1/models")
 @answers
-def models(who: Who):
+def models(who: Who, service: Shared):
     """The models a request may name: the catalog (bundled, folders, ensemble, official) and the
     statistical models."""
     from dataclasses import asdict
 
     from kronos_studio.forecasters import STATISTICAL, catalog
 
-    return {"models": [asdict(m) for m in catalog()] + [{"key": key, "label": key, "ref": key,
+    return {"models": [asdict(m) for m in catalog(service.config.models_dirs)] + [{"key": key, "label": key, "ref": key,
                                                           "kind": "statistical"} for key in STATISTICAL]}
