@@ -1,10 +1,11 @@
 """Slots shared fairly by owners (workspaces): a model's sampling (one slot) and the service's job threads.
-A freed slot goes to the owner whose turn it is (round-robin over the owners waiting, first come first served
-within one), so one owner's many or long requests never keep another's waiting longer than one turn."""
+A freed slot goes to the waiting owner served longest ago (first come first served within one owner), so one
+owner's many or long requests never keep another's waiting longer than one turn."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager
 
 
@@ -25,19 +26,21 @@ class FairSlots:
     def __init__(self, slots: int = 1, per_owner: int | None = None):
         self.slots, self.per_owner = slots, per_owner
         self.cond = threading.Condition()
-        self.queues: OrderedDict[object, deque[_Ticket]] = OrderedDict()  # in turn order: the next owner first
+        self.queues: dict[object, deque[_Ticket]] = {}  # each owner's waiters, first come first
         self.holding: dict[object, int] = {}
+        self.served: dict[object, int] = {}  # each owner's last grant (``turn`` then)
+        self.turn = 0
 
     @contextmanager
-    def held(self, owner, abandon: threading.Event | None = None):
+    def held(self, owner, abandon: Callable[[], bool] | None = None):
         """Hold a slot as ``owner`` for the block, waiting for its turn; raises ``Abandoned`` (holding
-        nothing) when ``abandon`` is set while it waits (call ``wake`` after setting it)."""
+        nothing) when ``abandon()`` turns true while it waits (call ``wake`` when it may have)."""
         ticket = _Ticket(owner)
         with self.cond:
             self.queues.setdefault(owner, deque()).append(ticket)
             self._grant()
             while not ticket.granted:
-                if abandon is not None and abandon.is_set():
+                if abandon is not None and abandon():
                     self._leave(ticket)
                     raise Abandoned(owner)
                 self.cond.wait()
@@ -51,7 +54,7 @@ class FairSlots:
                 self._grant()
 
     def wake(self) -> None:
-        """Have the waiters look at their ``abandon`` events again."""
+        """Have the waiters ask their ``abandon`` again."""
         with self.cond:
             self.cond.notify_all()
 
@@ -67,17 +70,19 @@ class FairSlots:
             del self.queues[ticket.owner]
 
     def _grant(self) -> None:
-        """Give free slots to the waiting owners in turn; an owner served goes to the end of the turn."""
+        """Give free slots to the waiting owners, the one served longest ago (or never) first."""
         granted = False
         while sum(self.holding.values()) < self.slots:
             owners = [o for o in self.queues if self.per_owner is None or self.holding.get(o, 0) < self.per_owner]
             if not owners:  # nobody waiting, or every waiter's owner holds its share
                 break
-            owner = owners[0]
-            queue = self.queues.pop(owner)
+            owner = min(owners, key=lambda o: self.served.get(o, -1))  # ties: the first to queue
+            queue = self.queues[owner]
             ticket = queue.popleft()
-            if queue:
-                self.queues[owner] = queue  # back of the turn
+            if not queue:
+                del self.queues[owner]
+            self.turn += 1
+            self.served[owner] = self.turn
             ticket.granted, granted = True, True
             self.holding[owner] = self.holding.get(owner, 0) + 1
         if granted:

@@ -70,14 +70,17 @@ def batch_run(body, settings, ledger, limits: Limits):
     limits.check_job_steps(n * settings.paths * settings.horizon, f"series x paths x horizon = {n} x "
                                                                   f"{settings.paths} x {settings.horizon}")
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         from kronos_studio.batch.engine import BatchRun, run_batch
+
+        from .jobs import checkpoint
 
         entries = write_entries(folder)
         out = folder / "results.parquet"
         result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
                                                              calendar=body.calendar, workspace=ledger.workspace,
-                                                             ledger_url=ledger.url))
+                                                             ledger_url=ledger.url),
+                           progress=lambda *_: checkpoint(stop))  # a cancel stops it after a chunk of series
         return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
                      "elapsed_s": round(result.elapsed_s, 3)}
 

@@ -27,12 +27,15 @@ def rank_run(body, settings, write_entries, limits):
         raise ServiceError(422, str(e)) from None
     settings = dataclasses.replace(settings, paths=plan.paths[-1])
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         from kronos_studio.batch.rank_run import evaluate_watchlist
         from kronos_studio.forecasters import resolve
 
+        from .jobs import checkpoint
+
         result = evaluate_watchlist(resolve(body.model), write_entries(folder), settings, plan,
-                                    {"fixes": tuple(body.fix), "calendar": body.calendar})
+                                    {"fixes": tuple(body.fix), "calendar": body.calendar},
+                                    progress=lambda *_: checkpoint(stop))  # a cancel stops it between runs
         result.write_panel(folder / "panel.parquet")
         out = folder / "rank_report.json"
         result.write_json(out)

@@ -44,10 +44,14 @@ def retrain_run(body, limits, ledger, load_pair):
         raise ServiceError(422, str(e)) from None
     check_size(limits, settings, decisions=len(points))
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         import pandas as pd
 
-        report = retrainer.run(points)
+        from .jobs import checkpoint
+
+        # a cancel stops it at the next training step or scoring phase: a retrain is made to be stopped
+        # anywhere (the next one of the series clears what this one left half done)
+        report = retrainer.run(points, progress=lambda *_: checkpoint(stop))
         out = folder / "decisions.parquet"
         pd.json_normalize(report.decisions).to_parquet(out, index=False)
         return out, {"decisions": len(report.decisions), "champion": report.champion,
@@ -96,12 +100,15 @@ def watchlist_run(body, settings, ledger, load_pair, limits):
     job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar,
                            max_points=limits.decisions)
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         import pandas as pd
+
+        from .jobs import checkpoint
 
         rows, summary = [], {"series": len(body.series), "decided": 0, "refused": 0, "locked": 0, "promoted": 0}
         unit = SeriesRetrainer(job, ledger, load_pair)
         for outcome in retrain_watchlist(write_entries(folder), job, unit=unit):
+            checkpoint(stop)  # a cancel stops it between series
             summary[outcome.status] += 1
             if outcome.status == DECIDED:
                 rows += [{"series": outcome.series, **d, "series_champion": outcome.champion}

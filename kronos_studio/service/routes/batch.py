@@ -1,4 +1,5 @@
-"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it."""
+"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it,
+``DELETE /v1/jobs/{id}`` cancels it."""
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -27,6 +28,14 @@ def batch(body: BatchRequest, who: Who, service: Shared):
 @answers
 def job_status(job_id: str, who: Who, service: Shared):
     return service.jobs.get(who, job_id).public()
+
+
+@router.delete("/v1/jobs/{job_id}", status_code=202)
+@answers
+def job_cancel(job_id: str, who: Who, service: Shared):
+    """Cancel a queued or running job: a queued one at once, a running one at its next checkpoint (its status
+    ``cancelling`` until then); then ``cancelled``, its files removed. 409 for a finished job."""
+    return service.jobs.cancel(who, job_id).public()
 
 
 @router.get("/v1/jobs/{job_id}/result")
