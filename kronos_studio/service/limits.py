@@ -97,6 +97,19 @@ class Limits:
             self.over("decisions", decisions, f"{decisions} retraining points", "decide less often (a larger "
                       "every) or on fewer bars", {"decisions": decisions})
 
+    def body_lines(self, path: str) -> int | None:
+        """Line breaks of CSV text a request body to ``path`` may hold (its series' bars, a header and a last
+        line break each), counted as the body streams in (``body_limit``); None: not counted."""
+        if path in ONE_SERIES_PATHS:
+            return self.bars + 1
+        if path in MANY_SERIES_PATHS:
+            return self.series * (self.bars + 1)
+        return None
+
+    def too_many_lines(self, most: int) -> str:
+        return worded(f"the request's CSV text holds more than {most} lines, more bars than the limit of "
+                      f"{self.bars} per series", (self._raise("send fewer bars", self.setting("bars")),), field_name)
+
     def body_too_large(self) -> str:
         return worded(f"the request body is over the limit of {self.body_bytes} bytes",
                       (self._raise("send fewer bars", self.setting("body_bytes")),), field_name)
@@ -111,6 +124,10 @@ class Limits:
                 f"({self.setting('jobs_per_key')}): wait for one to finish (GET /v1/jobs/{{id}}) or cancel one "
                 "(DELETE /v1/jobs/{id})")
 
+
+
+ONE_SERIES_PATHS = ("/v1/forecast", "/v1/evaluate", "/v1/ledger/score")  # a body of one series' CSV text
+MANY_SERIES_PATHS = ("/v1/batch", "/v1/retrain")  # up to ``series`` of them
 
 
 def limit_settings() -> dict[str, str]:

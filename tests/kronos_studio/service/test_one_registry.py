@@ -54,3 +54,25 @@ def test_concurrent_first_callers_wait_on_one_load_and_precisions_load_apart():
     assert registry.pair("m", precision="bf16") is not got[0] and calls[-1] == ("m", {"precision": "bf16"})
     assert registry.loaded() == ["m", "m@bf16"]
     assert registry.decoding("compiled").pair("m") is got[0]  # another decode mode shares the loaded pairs
+
+
+def test_spellings_of_a_folder_load_one_copy_and_the_least_recently_used_model_is_dropped(tmp_path, monkeypatch):
+    """Issue 53 item 9: keyed on the raw string and never dropping one, ten spellings of a folder were ten
+    loaded copies, and every model ever named stayed loaded."""
+    folders = []
+    for name in ("m1", "m2", "m3"):
+        (tmp_path / name / "predictor").mkdir(parents=True)
+        folders.append(tmp_path / name)
+    calls = []
+    registry = ModelRegistry(load=lambda ref, **options: calls.append(ref) or object(), max_models=2)
+    monkeypatch.chdir(tmp_path)
+    m1 = folders[0]
+    first = registry.pair(str(m1))
+    for spelling in (f"{m1}/", f"{tmp_path}/./m1", f"{tmp_path}//m1", "m1", "./m1", f"{tmp_path}/m2/../m1"):
+        assert registry.pair(spelling) is first
+    assert calls == [str(m1.resolve())]
+    registry.pair(str(folders[1]))
+    registry.pair(str(m1))  # used again: m2 is now the least recently used
+    registry.pair(str(folders[2]))
+    assert registry.loaded() == [str(m1.resolve()), str(folders[2].resolve())]
+    assert registry.pair(str(folders[1])) is not None and calls[-1] == str(folders[1].resolve())  # loaded anew

@@ -201,3 +201,27 @@ def test_a_retrain_bounds_its_training_steps_and_held_out_sampling(service, tiny
     assert steps.status_code == 413 and "max_train_steps" in steps.json()["detail"]
     assert paths.status_code == 413 and "max_path_steps" in paths.json()["detail"]
     assert decisions.status_code == 413 and "max_decisions" in decisions.json()["detail"]
+
+
+def test_a_body_of_too_many_csv_lines_is_refused_as_it_streams_before_it_is_parsed(service):
+    """Not even JSON: answered 413 for its lines, so they were counted before the body was parsed."""
+    base, _, tokens = service
+    lines = b'{"horizon": 3, "bars_csv": "' + b"1,2\\n" * (TEST_LIMITS.bars + 2) + b'" !!! not json'
+    chunks = (lines[i:i + 4096] for i in range(0, len(lines), 4096))
+    with client(base, tokens["a"]) as c:
+        r = c.post("/v1/forecast", content=chunks, headers={"content-type": "application/json"})
+        fewer = c.post("/v1/forecast", content=lines[:200] + b" !!! not json", headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "max_bars" in r.json()["detail"], r.text
+    assert fewer.status_code == 422  # a body within the count is parsed, and its JSON refused
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 5, 7])
+def test_line_breaks_are_counted_across_chunks_and_escaped_backslashes(cut):
+    from kronos_studio.service.body_limit import LineCount
+
+    text = json.dumps({"bars_csv": "a\nb\\nc\\\nd\r\n\\\\n" + "\\" * 5 + "\n"}).encode()
+    assert json.loads(text)["bars_csv"].count("\n") == 4
+    count = LineCount(most=100)
+    for i in range(0, len(text), cut):
+        count.add(text[i:i + cut])
+    assert count.seen == 4
