@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from kronos.errors import Fix, worded
 
-from .errors import ServiceError, field_name
+from .errors import LIMIT_PREFIX, ServiceError, field_name
 
 
 def limit(default: int, help: str) -> int:
@@ -36,7 +36,7 @@ class Limits:
     @staticmethod
     def setting(name: str) -> str:
         """A limit's setting (a ``kronos serve`` option: the command line names its flag)."""
-        return f"max_{name}"
+        return f"{LIMIT_PREFIX}{name}"
 
     def over(self, name: str, asked: int, what: str, instead: str, values: dict | None = None) -> None:
         """413 when ``asked`` is over limit ``name``: '``what`` = asked is over the limit of N', the fix
