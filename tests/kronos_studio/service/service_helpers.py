@@ -55,6 +55,15 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
+def wait_for(runner, who, job_id: str, status: str, within_s: float = 30.0):
+    """The ``JobRunner``'s job once in ``status`` (the bound only turns a hang into a failure)."""
+    deadline = time.monotonic() + within_s
+    while (job := runner.get(who, job_id)).status != status:
+        assert time.monotonic() < deadline, (job_id, job.status)
+        time.sleep(0.01)
+    return job
+
+
 def finished_job(client, job_id: str, within_s: float, poll_s: float = 0.2) -> dict:
     """The job's status once it is no longer queued or running (fails the test after ``within_s``)."""
     deadline = time.monotonic() + within_s

@@ -4,11 +4,10 @@ workspace's batch stayed queued until they ended, with no way to stop them."""
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
-from service_helpers import bearer
+from service_helpers import bearer, wait_for
 
 from kronos_studio.service.errors import ServiceError
 from kronos_studio.service.jobs import STATE_FILE, JobRunner, checkpoint
@@ -16,15 +15,6 @@ from kronos_studio.service.keys import Identity
 from kronos_studio.service.limits import Limits
 
 B1, B2, A = Identity("key-b1", "team-b"), Identity("key-b2", "team-b"), Identity("key-a", "team-a")
-
-
-def wait_for(runner, who, job_id, status, within_s=30.0):
-    """The job once in ``status`` (the bound only turns a hang into a failure)."""
-    deadline = time.monotonic() + within_s
-    while (job := runner.get(who, job_id)).status != status:
-        assert time.monotonic() < deadline, (job_id, job.status)
-        time.sleep(0.01)
-    return job
 
 
 def held_until(release: threading.Event):

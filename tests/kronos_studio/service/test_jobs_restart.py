@@ -2,9 +2,9 @@
 result, an unfinished one as failed with the reason, never an unknown id."""
 import json
 import threading
-import time
 
 import pytest
+from service_helpers import wait_for
 
 from kronos_studio.service.errors import ServiceError
 from kronos_studio.service.jobs import STATE_FILE, JobRunner, JobsFolderInUse
@@ -13,14 +13,6 @@ from kronos_studio.service.limits import Limits
 
 ALICE = Identity("key-a", "team-a")
 BOB = Identity("key-b", "team-b")
-
-
-def wait_for(runner, who, job_id, status, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while (job := runner.get(who, job_id)).status != status:
-        assert time.monotonic() < deadline, (job_id, job.status)
-        time.sleep(0.01)
-    return job
 
 
 def test_jobs_outlive_a_restart_on_the_same_folder(tmp_path):
