@@ -22,7 +22,7 @@ def register(sub) -> None:
                    help="serve without API keys, every request in the default workspace (loopback hosts only)")
     for f in dataclasses.fields(Limits):  # one option per limit, its help and default from Limits
         setting = Limits.setting(f.name)
-        p.add_argument(f"--{setting.replace('_', '-')}", dest=setting, type=positive(int), default=f.default,
+        p.add_argument(f"--{setting.replace('_', '-')}", dest=setting, type=positive(int), default=f.default, metavar="N",
                        help=f"{f.metadata['help']} (default {f.default})")
     add_models_dir_option(p)
     p.add_argument("--jobs-dir", default=None, help="folder for batch job files (default: a temporary folder)")

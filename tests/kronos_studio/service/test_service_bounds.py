@@ -225,3 +225,18 @@ def test_line_breaks_are_counted_across_chunks_and_escaped_backslashes(cut):
     for i in range(0, len(text), cut):
         count.add(text[i:i + cut])
     assert count.seen == 4
+
+
+def test_every_limit_is_a_serve_option_and_a_row_of_the_docs_limits_table():
+    import dataclasses
+
+    from kronos_studio.cli.main import build_parser
+    from kronos_studio.service.limits import Limits
+
+    docs = (Path(__file__).parents[3] / "docs" / "service.md").read_text()
+    table = docs[docs.index("## Limits"):docs.index("## Warm models")]
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    options = {o for action in serve._actions for o in action.option_strings}
+    for f in dataclasses.fields(Limits):
+        option = f"--max-{f.name.replace('_', '-')}"
+        assert option in options and f"`{option}`" in table, option
