@@ -58,6 +58,11 @@ class FairSlots:
         with self.cond:
             self.cond.notify_all()
 
+    def free(self) -> int:
+        """Slots no one holds."""
+        with self.cond:
+            return self.slots - sum(self.holding.values())
+
     def waiting(self, owner=None) -> int:
         """Waiters (of ``owner``; None: of every owner)."""
         with self.cond:

@@ -22,7 +22,8 @@ FLAGS = {
     # ``kronos batch --evaluate``'s (the ranking evaluation)
     "step": "--step", "include_trained": "--include-trained",
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
-    "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir",
+    "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
+    "threads": "--threads",  # every computing command's (kronos.threads)
 }  # and each sampling knob's (knob_flag), read when a message names one: numpy stays out of the CLI's start
 SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
             ("include_trained", True): "--include-trained"}

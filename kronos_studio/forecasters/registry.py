@@ -4,13 +4,16 @@ mcp`` all load through. Callers that name the same model share its weights; a mo
 load, not one each; past ``max_models``, the least recently used model is dropped."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
+from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
 from kronos_studio.fair import FairSlots
 
 from .resolve import ModelRef, normal_reference, resolve
@@ -24,18 +27,24 @@ class ModelRegistry:
     them."""
 
     def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None,
-                 max_models: int | None = None):
+                 concurrency: int = SAMPLING_CONCURRENCY, max_models: int | None = None):
         """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
-        keeps compiled steps on each loaded model (``kronos serve --decode``). ``max_models``: pairs kept
-        loaded at most (None: all), and as many champion adapters per decode mode."""
+        keeps compiled steps on each loaded model (``kronos serve --decode``). ``concurrency``: forecasts
+        sampled at once (``sampling``), each on its share of the cores. ``max_models``: pairs kept loaded at
+        most (None: all), and as many champion adapters per decode mode."""
+        if concurrency < 1:
+            raise InputError(f"concurrency must be 1 or more, got {concurrency}", {"concurrency": concurrency},
+                             Fix("set {setting} to 1 or more", "concurrency"))
         self.decode = decode
+        self.concurrency = concurrency
+        self.slots = FairSlots(concurrency)  # taken in turn by the workspaces waiting
         if load is None:
             from kronos.checkpoints import load_pair as load
         self.load = load
         self.pairs: Recent = Recent(max_models)
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}
-        self.sampling: dict[str, FairSlots] = {}
+        self.sampling_locks: dict[str, FairSlots] = {}  # one slot per model
         # the model ``champion``'s Kronos forecasters by decode mode, then adapter id (None: the base model):
         # an id names one adapter's files for good, so a promote or rollback is a new key, never a stale one
         self.champions: dict[str | None, Recent] = {}
@@ -103,16 +112,25 @@ class ModelRegistry:
         return functools.partial(self.pair, precision=precision)
 
     def sampling_turns(self, ref) -> FairSlots:
-        """The one slot a model samples in: one forecast per model at a time, each on all the cores, instead
-        of several fighting for them (and one pair's modules are never run from two threads at once); the
-        workspaces waiting take it in turn (``kronos_studio.fair``)."""
+        """The one slot model ``ref`` samples in (one pair's modules never run from two threads at once), which
+        the workspaces waiting for it take in turn (``kronos_studio.fair``)."""
         with self.lock:
-            return self.sampling.setdefault(normal_reference(ref), FairSlots(1))
+            return self.sampling_locks.setdefault(normal_reference(ref), FairSlots(1))
+
+    @contextlib.contextmanager
+    def sampling(self, ref, owner=None) -> Iterator[ThreadUse]:
+        """Held while ``ref`` samples for ``owner`` (a workspace): at most ``concurrency`` forecasts at once and
+        one per model, both taken in turn by the owners waiting, each one computation of the machine's share of
+        the cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
+        several each on all the cores, fighting for them."""
+        # waiting for its model, a forecast holds no slot
+        with self.sampling_turns(ref).held(owner), self.slots.held(owner), computing() as threads:
+            yield threads
 
     def in_turn(self, forecaster, ref, owner):
         """``forecaster`` (of model ``ref``) sampling run by run in ``owner``'s turns: a long walk-forward
         lets the other workspaces' forecasts in between its runs instead of holding the model throughout."""
-        return InTurn(forecaster, self.sampling_turns(ref), owner)
+        return InTurn(forecaster, functools.partial(self.sampling, ref, owner))
 
     def warm_up(self, ref: ModelRef | str | None = None, settings: ForecastSettings | None = None) -> None:
         """``warm_up_forecast`` by ``ref`` (None: the default model) at ``settings`` (default: the default
@@ -120,7 +138,7 @@ class ModelRegistry:
         that shape's decode steps before the first forecasts need them. Errors are the forecast's own: a
         process works without a warm-up."""
         settings = settings or ForecastSettings(horizon=DEFAULT_HORIZON)
-        with self.sampling_turns(ref).held(None):
+        with self.sampling(ref):
             warm_up_forecast(ref, settings, load_pair=self.loader(ref), decode=self.decode)
 
     def loaded(self) -> list[str]:
@@ -149,10 +167,10 @@ class Recent(OrderedDict):
 
 class InTurn:
     """A forecaster whose every sampling run (``sample``, ``sample_batch``) holds its model's slot in its
-    owner's turn; everything else is the forecaster's own."""
+    owner's turn (``turn()``: ``ModelRegistry.sampling``'s context); everything else is the forecaster's own."""
 
-    def __init__(self, inner, turns: FairSlots, owner):
-        self.inner, self.turns, self.owner = inner, turns, owner
+    def __init__(self, inner, turn: Callable[[], contextlib.AbstractContextManager]):
+        self.inner, self.turn = inner, turn
 
     def __getattr__(self, name):
         value = getattr(self.inner, name)
@@ -161,7 +179,7 @@ class InTurn:
 
         @functools.wraps(value)
         def in_turn(*args, **kwargs):
-            with self.turns.held(self.owner):
+            with self.turn():
                 return value(*args, **kwargs)
         return in_turn
 

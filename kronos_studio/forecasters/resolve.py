@@ -13,12 +13,12 @@ from pathlib import Path
 
 from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
+from kronos_studio.bundled import listed_folders
 
 from .base import Forecaster
 from .champion import CHAMPION
 
 ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
-ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,15 @@ class ModelRef:
 
         return ModelRef(f"{ENSEMBLE}:{self.key}", f"Ensemble over {self.label}", self.ref, "ensemble",
                         ENSEMBLE_LOOKBACK, self.precision)
+
+    @property
+    def public(self) -> dict:
+        """This entry as a caller on another machine sees it: a bundled model or a listed folder named by its
+        name (``bundled.model_reference`` takes it), never by where it lies."""
+        if not self.local:
+            return dataclasses.asdict(self)
+        name = Path(self.ref).name
+        return {**dataclasses.asdict(self), "key": f"{self.kind}:{name}", "ref": name}
 
     @property
     def downloads(self) -> bool:
@@ -151,29 +160,15 @@ def folder_context(path: Path) -> int:
         return DEFAULT_BUNDLE_CONTEXT
 
 
-def model_folders(models_dirs=()) -> list[Path]:
-    """The local model folders of $KRONOS_STUDIO_MODELS and ``models_dirs``: each entry a model folder
-    (tokenizer/ + predictor/), or a directory whose subfolders are model folders."""
-    out: list[Path] = []
-    for folder in [*filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)), *map(str, models_dirs)]:
-        path = Path(folder).expanduser()
-        if (path / "predictor").is_dir():
-            out.append(path)
-        elif path.is_dir():
-            out += sorted(sub for sub in path.iterdir() if (sub / "predictor").is_dir())
-    return list(dict.fromkeys(out))
-
-
 def catalog(models_dirs=()) -> list[ModelRef]:
-    """Local folders (``model_folders``: $KRONOS_STUDIO_MODELS and ``models_dirs``), the bundled models,
+    """Local folders (``bundled.listed_folders``: $KRONOS_STUDIO_MODELS and ``models_dirs``), the bundled models,
     ``champion`` (per series: its champion adapter, else the bundled default), then the official ones (any of
     them but ``champion`` mixed into the ensemble: ``ModelRef.ensemble_of``)."""
     from kronos.config import OFFICIAL_MODELS
     from kronos_studio.bundled import bundled_models
     out: list[ModelRef] = []
-    for path in model_folders(models_dirs):
-        out.append(ModelRef(f"folder:{path}", f"{path.name} (local folder)", str(path), "folder",
-                            folder_context(path)))
+    for name, path in listed_folders(models_dirs).items():
+        out.append(ModelRef(f"folder:{path}", f"{name} (local folder)", str(path), "folder", folder_context(path)))
     bundled = bundled_models()
     for name, path in bundled.items():
         out.append(ModelRef(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",
@@ -221,7 +216,7 @@ def offered(ref: str | None, models_dirs=()) -> str | None:
     official = official_model(ref)
     if official is not None:
         return official.name
-    local = {**{path.name: path for path in model_folders(models_dirs)}, **bundled_models()}  # a bundled name wins
+    local = {**listed_folders(models_dirs), **bundled_models()}  # a bundled name wins
     if ref in local:
         return str(local[ref].resolve())
     try:
@@ -230,8 +225,8 @@ def offered(ref: str | None, models_dirs=()) -> str | None:
         asked = None
     if asked is not None and any(asked == path.resolve() for path in local.values()):
         return str(asked)
-    listed = dict.fromkeys([*bundled_models(), *OFFICIAL_MODELS, *(p.name for p in model_folders(models_dirs)),
-                            ENSEMBLE, CHAMPION, *STATISTICAL])
+    listed = dict.fromkeys([*bundled_models(), *OFFICIAL_MODELS, *listed_folders(models_dirs), ENSEMBLE, CHAMPION,
+                            *STATISTICAL])
     raise UnknownModel(f"'{ref}' is not a model of the catalog ({', '.join(listed)})", {"model": ref},
                        Fix("name one of them in {setting}", "model"))
 

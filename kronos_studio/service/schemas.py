@@ -7,7 +7,7 @@ import dataclasses
 import types
 import typing
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
 
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
@@ -35,9 +35,26 @@ def settings_fields() -> dict[str, tuple]:
 SETTINGS_NAMES = tuple(f.name for f in dataclasses.fields(ForecastSettings))
 
 
+def checked_text(value):
+    """``value`` when each text in it (a string, or strings in a list) can be kept and answered: no NUL, no
+    unpaired surrogate (``data_sources.schema.text_problem``); a ValueError saying what is wrong otherwise."""
+    from data_sources.schema import text_problem
+
+    for text in value if isinstance(value, list) else [value]:
+        problem = text_problem(text) if isinstance(text, str) else None
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
 class Strict(BaseModel):
     # a misspelt setting is an error, never silently the default; a number is finite (JSON's 1e309 is inf)
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _text(cls, value):
+        return checked_text(value)
 
 
 class BarsInput(Strict):

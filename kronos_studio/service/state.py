@@ -6,6 +6,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
+from kronos.threads import SAMPLING_CONCURRENCY
 from kronos_studio.forecasters.registry import ModelRegistry
 
 from . import compute
@@ -24,6 +25,7 @@ class ServiceConfig:
     # kronos_studio.forecasters.registry.shared_registry(), to share its loaded models)
     registry: ModelRegistry | None = None
     decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
+    concurrency: int = SAMPLING_CONCURRENCY  # forecasts a new registry samples at once, each on its share of the cores
     cache_entries: int = compute.CACHE_ENTRIES
     models_dirs: tuple[str, ...] = ()  # model folders, or folders of them, the catalog offers beside the bundled
 
@@ -37,7 +39,8 @@ class Service:
         self.config = config
         self.limits = config.limits
         self.ledger = Ledger.open(config.ledger_url)
-        self.registry = config.registry or ModelRegistry(decode=config.decode, max_models=config.limits.models)
+        self.registry = config.registry or ModelRegistry(decode=config.decode, concurrency=config.concurrency,
+                                                         max_models=config.limits.models)
         self.cache = compute.OnceCache(config.cache_entries)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
         self.warm_up = None
