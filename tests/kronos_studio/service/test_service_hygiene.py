@@ -267,7 +267,7 @@ def test_mcp_tools_refuse_unknown_arguments_and_take_a_timezone(tmp_path, tiny_m
     from kronos_studio.service.mcp_server import create_server
 
     random_bars(120, seed=5, freq="1h").to_csv(tmp_path / "bars.csv", index=False)
-    server = create_server([tmp_path], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    server = create_server([tmp_path], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", models_dirs=(tiny_model,))
     file = str(tmp_path / "bars.csv")
 
     async def session():
