@@ -16,6 +16,7 @@ from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
+from kronos_studio.forecasters.bounds import note as volume_note
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -127,6 +128,8 @@ head.caption(ensemble.caption(prov) if "weights" in prov else
            f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
 if served_note(prov):
     head.caption(served_note(prov))
+if volume_note(prov):  # volume below 0 sampled and shown as 0, or the amount's rule: said, not silent
+    head.caption(f"Volume and amount: {volume_note(prov)}.")
 
 st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where

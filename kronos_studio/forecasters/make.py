@@ -1,6 +1,6 @@
 """The one function that makes a forecast: read the forecaster's history window (``window``), place the
-future bar times on the bars' calendar, call the forecaster, write the provenance every forecast
-carries."""
+future bar times on the bars' calendar, call the forecaster, bound its volume and amount (``bounds``) and
+write the provenance every forecast carries."""
 from __future__ import annotations
 
 import time
@@ -9,6 +9,7 @@ from kronos.forecast import Forecast, history_provenance
 from kronos.settings import ForecastSettings
 
 from .base import Forecaster, Progress
+from .bounds import bounded
 from .window import future_times, history_window
 
 
@@ -38,7 +39,8 @@ def make_forecasts(forecaster: Forecaster, bars_list, settings: ForecastSettings
 
 def _stamp(fc: Forecast, forecaster, settings, started: float) -> Forecast:
     """The provenance every forecast carries, written here only; the forecaster's own (what it is, how it
-    sampled) stays beside it."""
+    sampled) stays beside it. Volume and amount leave bounded (``bounds.bounded``)."""
+    fc = bounded(fc)
     fc.provenance.update(history_provenance(fc.history, settings, started))
     fc.provenance["forecaster"] = forecaster.key
     return fc
