@@ -9,7 +9,7 @@ is a column of its own, sampled apart from volume and price. The model core (``k
 numbers (the equivalence tests compare them); this is the studio's reading of them:
 
 * volume below 0 is set to 0 (each value so set is counted in the provenance);
-* where the history's amount follows volume x mean(open, high, low, close) (its ratio's p10 and p90 within
+* where the history's amount follows volume x mean(open, high, low, close) (its ratio's 10th and 90th percentiles within
   ``AMOUNT_RATIO_SPREAD`` of the median: an amount the data layer filled in, a quote volume, a turnover),
   the forecast's amount is re-derived as the path's volume x its mean price x that median ratio, so it stays
   coherent with the volume and prices shown beside it; otherwise the model's own amount is kept, set to 0
@@ -27,7 +27,7 @@ from kronos.forecast import Forecast
 
 VOLUME, AMOUNT = BAR_COLUMNS.index("volume"), BAR_COLUMNS.index("amount")
 PRICES = [BAR_COLUMNS.index(c) for c in ("open", "high", "low", "close")]
-AMOUNT_RATIO_SPREAD = 0.25  # the history's amount follows volume x price when its ratio's p10-p90 lie within 25%
+AMOUNT_RATIO_SPREAD = 0.25  # the history's amount follows volume x price when its ratio's 10th-90th percentiles lie within 25%
 KEY = "volume_amount"  # the provenance's record of what was done
 
 
@@ -44,9 +44,9 @@ def amount_ratio(history: pd.DataFrame) -> tuple[float | None, str]:
     low, mid, high = np.percentile(ratio, [10, 50, 90])
     if low < (1 - AMOUNT_RATIO_SPREAD) * mid or high > (1 + AMOUNT_RATIO_SPREAD) * mid:
         return None, (f"the history's amount is not volume x price: its ratio to volume x mean(open, high, low, "
-                      f"close) runs from {low:.3g} (p10) to {high:.3g} (p90)")
+                      f"close) runs from {low:.3g} (10th percentile) to {high:.3g} (90th)")
     return float(mid), (f"the history's amount is {mid:.4g} x volume x mean(open, high, low, close) "
-                        f"(p10-p90 {low:.4g}-{high:.4g})")
+                        f"(10th to 90th percentile {low:.4g} to {high:.4g})")
 
 
 def _bound(values: np.ndarray, ratio: float | None) -> tuple[np.ndarray, int, int]:
