@@ -85,10 +85,11 @@ def timeline_chart(events) -> go.Figure:
     return fig
 
 
-def retrain_now(choice, bars, horizon: int, progress=None):
+def retrain_now(choice, bars, horizon: int, include_training_period: bool = False, progress=None):
     """The gated retrain of ``bars``' series at its last bar on ``choice``'s model: the decision (the JSON
     entry ``kronos retrain`` writes); ``progress(share, text)`` after every training step and scoring phase.
-    Raises ``RetrainError`` / ``SeriesLocked`` / ``LedgerError`` with
+    Held-out cut-offs inside the model's training period are left out unless ``include_training_period``.
+    Raises ``RetrainError`` / ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with
     messages meant for the user."""
     from kronos_studio.ledger import LedgerError
     from kronos_studio.training.retrain import Retrainer, RetrainSettings
@@ -96,5 +97,6 @@ def retrain_now(choice, bars, horizon: int, progress=None):
     book = app_ledger.ledger()
     if book is None:
         raise LedgerError(f"the forecast ledger is unavailable ({app_ledger.problem()}): it keeps the registry")
-    retrainer = Retrainer(load_model(choice), bars, book, RetrainSettings(horizon=horizon))
+    retrainer = Retrainer(load_model(choice), bars, book,
+                          RetrainSettings(horizon=horizon, include_training_period=include_training_period))
     return retrainer.run(retrainer.points(), progress=progress).decisions[-1]

@@ -70,6 +70,22 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     add_knob_options(g)
 
 
+def add_training_period_switch(p, what: str, old_spelling: str | None = None) -> None:
+    """The training-period switch, one name on every command that has it (``evaluate``, ``train lora``, ``batch
+    --evaluate``, ``retrain``): its setting is ``training_period.INCLUDE_TRAINING_PERIOD``, its flag that
+    setting's in ``errors.FLAGS``; ``what``: what it keeps. ``old_spelling``: an earlier public flag, still
+    accepted and no longer listed."""
+    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+
+    from .errors import flag
+
+    p.add_argument(flag(INCLUDE_TRAINING_PERIOD, True), dest=INCLUDE_TRAINING_PERIOD, action="store_true",
+                   help=f"also score {what} inside the model's training period (left out by default: such scores "
+                        "measure memory, not forecasting); the output says how many there are either way")
+    if old_spelling:
+        p.add_argument(old_spelling, dest=INCLUDE_TRAINING_PERIOD, action="store_true", help=argparse.SUPPRESS)
+
+
 def add_knob_options(g) -> None:
     """One option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), named by
     ``knob_flag``, its default read from there; ``knob_values(args)`` reads them back."""

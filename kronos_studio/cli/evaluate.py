@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, add_sampling_options, error_line, quality_gate, read_bars, sampling_settings
+from .common import (
+    CliError,
+    add_sampling_options,
+    add_training_period_switch,
+    error_line,
+    quality_gate,
+    read_bars,
+    sampling_settings,
+)
 from .errors import notice_line
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
@@ -31,9 +39,7 @@ def register(sub) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
-    p.add_argument("--include-training-period", action="store_true",
-                   help="also score cut-offs whose forecast starts inside the model's training period (left out "
-                        "by default: such scores measure memory); the JSON says how many there are either way")
+    add_training_period_switch(p, "cut-offs whose forecast starts")
     p.set_defaults(func=run_evaluate)
 
 

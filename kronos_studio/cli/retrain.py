@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, cli_device, error_line, positive
+from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, add_training_period_switch, cli_device, error_line, positive
 from .ledger import open_ledger
 
 
@@ -44,6 +44,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=positive(int), default=d.steps, help=f"training steps (default {d.steps})")
     p.add_argument("--paths", type=positive(int), default=d.paths, help=f"paths per forecast (default {d.paths})")
     p.add_argument("--seed", type=int, default=d.seed)
+    add_training_period_switch(p, "held-out cut-offs whose forecast starts")
     p.add_argument("--symbol", default=None, metavar="NAME", help="the series' name (as `kronos forecast --symbol`)")
     p.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset")
     p.add_argument("--calendar", default=None, help="trading calendar of the bars (default: inferred)")
@@ -85,13 +86,15 @@ def retrain_settings(args):
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
     return RetrainSettings(horizon=args.horizon, window=args.window, lookback=args.lookback, n_cutoffs=args.cutoffs,
-                           paths=args.paths, seed=args.seed, steps=args.steps)
+                           paths=args.paths, seed=args.seed, steps=args.steps,
+                           include_training_period=args.include_training_period)
 
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.batch.watchlist import is_watchlist
     from kronos_studio.bundled import model_reference
+    from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, champion_base
@@ -121,7 +124,7 @@ def run_retrain(args) -> int:
         except SeriesLocked as e:
             print(f"kronos: {e}", file=sys.stderr)
             return EXIT_LOCKED
-        except (RetrainError, LedgerError, CheckpointError, FileNotFoundError) as e:
+        except (RetrainError, TrainingPeriodError, LedgerError, CheckpointError, FileNotFoundError) as e:
             raise error_line(e) from None
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))

@@ -19,7 +19,7 @@ from kronos.settings import ForecastSettings
 from .baselines import BASELINE_PATHS, REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
 from .metrics import CRPS_ESTIMATOR
-from .training_period import TrainingPeriod, trained_on
+from .training_period import INCLUDE_TRAINING_PERIOD, TrainingPeriod, trained_on
 from .walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
 
 
@@ -254,7 +254,7 @@ def guard_cutoffs(frame: pd.DataFrame, cutoffs: list[int], period: TrainingPerio
                 "learned from bars of those dates (this series' or of markets that move with it), so their scores "
                 "would measure memory, not forecasting", {"cutoffs": len(cutoffs), "seen_until": str(period.seen_until)},
                 Fix(f"evaluate on bars after {period.seen_until.date()}, or include them knowingly ({{setting}})",
-                    "include_training_period", True))
+                    INCLUDE_TRAINING_PERIOD, True))
         cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
     return cutoffs, {"training_period": None if period is None else period.describe(),
                      "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
