@@ -200,8 +200,9 @@ def _registry():
 def _line(e) -> str:
     crps = (e.scores or {}).get("crps", {})
     scores = ", ".join(f"{k} {v:.3f}%" for k, v in crps.items())
+    # the registry keeps bar times in UTC and not the series' clock: said so, never passed off as local times
     return (f"{e.id:>4}  {e.status:<10} {e.source}:{e.symbol}:{e.interval}  {e.first_bar_at:%Y-%m-%d %H:%M} to "
-            f"{e.last_bar_at:%Y-%m-%d %H:%M}  parent {e.parent_id or '-'}  {scores}  {e.reason or ''}")
+            f"{e.last_bar_at:%Y-%m-%d %H:%M} UTC  parent {e.parent_id or '-'}  {scores}  {e.reason or ''}")
 
 
 def run_list(args) -> int:

@@ -123,3 +123,51 @@ def test_the_lineage_timeline_draws_every_event_of_the_series_with_its_reason_an
     assert f"adapter {c.id}</b>: promoted by manual" in hovers and MANUAL in hovers
     assert f"adapter {a.id}</b>: retired by gate" in hovers and f"adapter {c.id}</b>: rolled back by rollback" in hovers
     assert drawn["restored"]["y"] == [f"adapter {b.id}"]
+
+
+def test_the_lineage_table_shows_the_window_in_the_series_clock_and_says_which(new_app):
+    """Issue 51 item 14: "17:30" for a New York 09:30-15:30 series was UTC, unlabelled."""
+    from datetime import datetime, timezone
+
+    from data_sources.samples import load_sample
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Candidate, Registry, SeriesKey
+
+    at = new_app().run()
+    bars = load_sample(at.sidebar.selectbox(key="sb_sample").value)
+    assert bars.timezone == "America/New_York"
+    first, last = datetime(2024, 6, 3, 13, 30, tzinfo=timezone.utc), datetime(2024, 6, 4, 19, 30, tzinfo=timezone.utc)
+    with Ledger.open() as ledger:
+        Registry(ledger).register(Candidate(SeriesKey.of(bars), "tiny", "local:abc", first, last, 10, "w", "/a/w", {},
+                                            "kronos retrain"))
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception, at.exception
+    [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert table["trained on (America/New_York)"].tolist() == ["2024-06-03 09:30 to 2024-06-04 15:30"]
+    assert "decided (UTC)" in table.columns
+
+
+def test_retrain_now_refuses_bars_inside_the_training_period_unless_switched_on(new_app, seen_model):
+    """Issue 51 item 5: Retrain now decided on cut-offs the base model had seen, with no notice. Now the page's
+    training-period switch, as for its before/after evaluation: refused without it (nothing trained), flagged
+    with it."""
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Registry
+
+    at = new_app().run()
+    assert at.sidebar.selectbox(key="sb_model").value.endswith("test-tiny-seen")
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.switch_page("pages/fine_tune.py").run()
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert not at.exception, at.exception
+    refused = messages(at.error)
+    assert "No retrain." in refused and "inside the base model's training period (data up to 2020-12-31" in refused
+    assert "*Include cut-offs inside the model's training period*" in refused
+    with Ledger.open() as ledger:
+        assert Registry(ledger).entries() == []
+
+    at.toggle(key="ft_retrain_include_trained").set_value(True).run()
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert not at.exception, at.exception
+    said = messages(at.success) + messages(at.info)
+    assert "Adapter 1 " in said and "8 of these 8 cut-offs forecast bars inside the base model's training period" in said

@@ -385,7 +385,7 @@ def test_rank_skill_errors_carry_their_values_and_fixes_naming_settings():
         cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=4, paths=(4,)))
     assert "(--include-training-period)" in cli_line(caught.value)  # the one name of the switch (issue 51 item 19)
     assert "Include cut-offs inside the model's training period" in app_message(caught.value)
-    assert 'the field "include_training_period"' in as_service_error(caught.value).detail
+    assert '("include_training_period": true)' in as_service_error(caught.value).detail
 
 
 def test_the_json_has_the_rank_ic_ir_beside_the_ic_ir(planted):
