@@ -54,6 +54,12 @@ def positive(kind):
     return parse
 
 
+# What --lookback is when not given: each model's own (``Forecaster.lookback``), which the output line explains.
+DEFAULT_LOOKBACK_WORDS = ("the model's own: a Kronos model its context minus the horizon, at least half the context, "
+                          "so the window never slides; a champion adapter the lookback it was gated with; all the bars "
+                          "when fewer")
+
+
 def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None:
     """The sampling options every forecasting command shares: --horizon, --paths, --seed, --lookback and
     one option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), defaults read

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .common import (
+    DEFAULT_LOOKBACK_WORDS,
     CliError,
     add_sampling_options,
     add_training_period_switch,
@@ -30,7 +31,7 @@ def register(sub) -> None:
 
     p.add_argument("--cutoffs", type=int, default=DEFAULT_CUTOFFS,
                    help=f"latest cut-offs, one horizon apart (default {DEFAULT_CUTOFFS})")
-    add_sampling_options(p, "bars of history per cut-off (default: context - horizon)")
+    add_sampling_options(p, f"bars of history per cut-off (default: {DEFAULT_LOOKBACK_WORDS})")
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     p.add_argument("--timezone", default=None)
     p.add_argument("--calendar", default=None)
