@@ -73,6 +73,7 @@ def test_fine_tune_does_not_compare_with_and_without_events_when_no_event_falls_
 def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry(new_app):
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.retrain import RetrainSettings
 
     at = new_app().run()
     at.sidebar.number_input(key="sb_horizon").set_value(4).run()
@@ -82,7 +83,7 @@ def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry
     at.button(key="ft_retrain").click().run(timeout=600)
     assert not at.exception, at.exception
     said = messages(at.success) + messages(at.info)
-    assert "Adapter 1 " in said and "CRPS difference" in said and "over 8 cut-offs" in said
+    assert "Adapter 1 " in said and "CRPS difference" in said and f"over {RetrainSettings(horizon=4).n_cutoffs} cut-offs" in said
     [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
     with Ledger.open() as ledger:
         [entry] = Registry(ledger).entries()
@@ -153,6 +154,7 @@ def test_retrain_now_refuses_bars_inside_the_training_period_unless_switched_on(
     with it."""
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.retrain import RetrainSettings
 
     at = new_app().run()
     assert at.sidebar.selectbox(key="sb_model").value.endswith("test-tiny-seen")
@@ -170,4 +172,5 @@ def test_retrain_now_refuses_bars_inside_the_training_period_unless_switched_on(
     at.button(key="ft_retrain").click().run(timeout=600)
     assert not at.exception, at.exception
     said = messages(at.success) + messages(at.info)
-    assert "Adapter 1 " in said and "8 of these 8 cut-offs forecast bars inside the base model's training period" in said
+    n = RetrainSettings(horizon=4).n_cutoffs
+    assert "Adapter 1 " in said and f"{n} of these {n} cut-offs forecast bars inside the base model's training period" in said
