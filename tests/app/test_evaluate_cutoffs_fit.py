@@ -2,21 +2,14 @@
 horizon 30 said "score ... on the latest 20 cut-offs", then "all 10 cut-offs fall inside ..."."""
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
-from app_helpers import good_csv, make_model
+from app_helpers import first_model_seen_until, good_csv
 
 
 @pytest.fixture
 def seen_model(app_env, tmp_path, monkeypatch):
     """A tiny model whose bundle says it saw data up to 2030: every bar of the uploaded file is inside."""
-    folder = make_model(tmp_path / "test-tiny-seen", "test-tiny-seen", 3)
-    meta = json.loads((folder / "bundle.json").read_text())
-    (folder / "bundle.json").write_text(json.dumps({**meta, "data_seen_until": "2030-12-31"}))
-    monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, [folder, *app_env])))
-    return folder
+    return first_model_seen_until(tmp_path, app_env, monkeypatch, "2030-12-31")
 
 
 def messages(elements) -> str:

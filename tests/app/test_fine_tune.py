@@ -4,10 +4,9 @@ lineage table and timeline (issue 43)."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from app_helpers import make_model
+from app_helpers import first_model_seen_until
 
 
 def messages(elements) -> str:
@@ -17,11 +16,7 @@ def messages(elements) -> str:
 @pytest.fixture
 def seen_model(app_env, tmp_path, monkeypatch):
     """A tiny model whose bundle says it saw data up to 2020: the bundled sample (2000-2013) is inside."""
-    folder = make_model(tmp_path / "test-tiny-seen", "test-tiny-seen", 3)
-    meta = json.loads((folder / "bundle.json").read_text())
-    (folder / "bundle.json").write_text(json.dumps({**meta, "data_seen_until": "2020-12-31"}))
-    monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, [folder, *app_env])))
-    return folder
+    return first_model_seen_until(tmp_path, app_env, monkeypatch, "2020-12-31")
 
 
 def scores(at) -> list:
