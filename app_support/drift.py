@@ -7,13 +7,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from kronos.quantiles import BAND_NAME
-from kronos_studio.ledger.drift import ALPHA, DRIFT_LAST, MIN_SCORED, NOMINAL, Drift, drift_report
+from kronos_studio.ledger.drift import ALPHA, DRIFT_LAST, MIN_SCORED, NOMINAL, RW_MIN_RETURNS, Drift, drift_report
 
 from .charts import MODEL_COLORS
 
 # Glyphs DejaVu Sans has (the sans-serif Chromium falls back to on Linux): emoji (✅, ⏳) drew a missing-glyph box.
 STATE_ICONS = {"ok": "✓ ok", "drifting": "⚠ drifting", "too few scored forecasts": "○ too few scored forecasts"}
-COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_low",
+COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill_forecasts",
+           "skill", "skill_low",
            "skill_high"]  # the why beside the state: the numbers behind it follow
 
 
@@ -29,16 +30,18 @@ def explanation() -> str:
     return (f"Each model's newest {DRIFT_LAST} scored forecasts (one per last bar): **drifting** when the "
             f"{BAND_NAME} coverage of the first forecast bar differs from {NOMINAL:.0%} (binomial test), its PIT is "
             f"not uniform (Kolmogorov-Smirnov test), either at p < {ALPHA:g}, or its CRPS is worse than the random "
-            f"walk's beyond the 95% interval; judged from {MIN_SCORED} scored forecasts on.")
+            f"walk's beyond the 95% interval; judged from {MIN_SCORED} scored forecasts on, the skill from "
+            f"{MIN_SCORED} with a random-walk reference (the {RW_MIN_RETURNS} returns before it known to the ledger).")
 
 
 def drift_table(report: list[Drift]) -> pd.DataFrame:
     """One row per model: its state (with an icon), the forecasts judged, first-bar coverage and the two
-    p-values, skill against the random walk with its 95% interval, and the reasons in words."""
+    p-values (on those forecasts), the forecasts with a random-walk reference and the skill against it with its
+    95% interval (empty below ``MIN_SCORED`` of them: the reasons say "not judged"), and the reasons in words."""
     rows = [{"model": d.model, "state": STATE_ICONS.get(d.state, d.state), "scored": d.scored,
              "coverage": d.coverage, "coverage_p_value": d.coverage_p_value, "pit_p_value": d.pit_p_value,
-             "skill": d.skill, "skill_low": d.skill_ci95[0], "skill_high": d.skill_ci95[1],
-             "detail": "; ".join(d.reasons)} for d in report]
+             "skill_forecasts": d.skill_forecasts, "skill": d.skill, "skill_low": d.skill_ci95[0],
+             "skill_high": d.skill_ci95[1], "detail": "; ".join(d.reasons + d.notes)} for d in report]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -13,7 +13,6 @@ CONTROLS = {**{name: knob.label for name, (_, knob) in knobs().items()},
     "include_training_period": "Include cut-offs inside the model's training period",
     "step": "Bars between cut-offs",
 }
-CONTROLS["include_trained"] = CONTROLS["include_training_period"]  # the Screener's ranking has the same switch
 
 
 def control(setting: str, value: object = None) -> str:

@@ -20,25 +20,34 @@ GROUP_MARKERS = {  # in legend order: colour (Okabe-Ito) and symbol
     "retired / rolled back": ("#E69F00", "triangle-down"), "restored": ("#0072B2", "diamond"),
 }
 
-COLUMNS = ["id", "status", "parent", "trained on", "CRPS % challenger", "CRPS % champion", "CRPS % base",
-           "decided", "reason"]
+def columns(zone: str) -> list[str]:
+    """The lineage table's columns: the window's bar times in the series' clock ``zone``, the decision's in UTC
+    (each says which)."""
+    return ["id", "status", "parent", f"trained on ({zone})", "CRPS % challenger", "CRPS % champion", "CRPS % base",
+            "decided (UTC)", "reason"]
+
+
+def in_zone(t, zone: str) -> str:
+    """A registry time (UTC) in ``zone``'s clock, to the minute."""
+    return f"{pd.Timestamp(t).tz_convert(zone):%Y-%m-%d %H:%M}"
 
 
 def lineage(bars) -> pd.DataFrame | None:
-    """One row per registry entry of ``bars``' series in this session's workspace, newest first (None when
-    the ledger is unavailable)."""
+    """One row per registry entry of ``bars``' series in this session's workspace, newest first, its window in
+    the series' clock (None when the ledger is unavailable)."""
     from kronos_studio.ledger.registry import Registry, SeriesKey
 
     book = app_ledger.ledger()
     if book is None:
         return None
+    zone = bars.timezone or "UTC"
     rows = []
     for e in reversed(Registry(book).entries(SeriesKey.of(bars))):
         crps = (e.scores or {}).get("crps", {})
-        rows.append([e.id, e.status, e.parent_id, f"{e.first_bar_at:%Y-%m-%d %H:%M} to {e.last_bar_at:%Y-%m-%d %H:%M}",
+        rows.append([e.id, e.status, e.parent_id, f"{in_zone(e.first_bar_at, zone)} to {in_zone(e.last_bar_at, zone)}",
                      crps.get("challenger"), crps.get("champion"), crps.get("base"),
-                     None if e.decided_at is None else f"{e.decided_at:%Y-%m-%d %H:%M}", e.reason])
-    return pd.DataFrame(rows, columns=COLUMNS)
+                     None if e.decided_at is None else in_zone(e.decided_at, "UTC"), e.reason])
+    return pd.DataFrame(rows, columns=columns(zone))
 
 
 def history(bars) -> list | None:
@@ -99,10 +108,11 @@ def _time_range(times) -> list[pd.Timestamp] | None:
     return [first - pad, last + pad]
 
 
-def retrain_now(choice, bars, horizon: int, progress=None):
+def retrain_now(choice, bars, horizon: int, include_training_period: bool = False, progress=None):
     """The gated retrain of ``bars``' series at its last bar on ``choice``'s model: the decision (the JSON
     entry ``kronos retrain`` writes); ``progress(share, text)`` after every training step and scoring phase.
-    Raises ``RetrainError`` / ``SeriesLocked`` / ``LedgerError`` with
+    Held-out cut-offs inside the model's training period are left out unless ``include_training_period``.
+    Raises ``RetrainError`` / ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with
     messages meant for the user."""
     from kronos_studio.ledger import LedgerError
     from kronos_studio.training.retrain import Retrainer, RetrainSettings
@@ -110,5 +120,6 @@ def retrain_now(choice, bars, horizon: int, progress=None):
     book = app_ledger.ledger()
     if book is None:
         raise LedgerError(f"the forecast ledger is unavailable ({app_ledger.problem()}): it keeps the registry")
-    retrainer = Retrainer(load_model(choice), bars, book, RetrainSettings(horizon=horizon))
+    retrainer = Retrainer(load_model(choice), bars, book,
+                          RetrainSettings(horizon=horizon, include_training_period=include_training_period))
     return retrainer.run(retrainer.points(), progress=progress).decisions[-1]

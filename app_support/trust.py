@@ -43,6 +43,16 @@ def include_trained_toggle(key: str) -> bool:
                           "such cut-offs are left out of every score unless switched on here (and then flagged)")
 
 
+def plan_words(bars, settings, plan: Plan, lookback: int) -> str:
+    """The cut-offs a run of ``plan`` scores, in words: 'the latest 20 cut-offs', or how many of them fit the bars
+    when fewer do (each needs ``lookback`` bars of history and the horizon after it)."""
+    from kronos_studio.evaluation.trust import cutoffs_words, fitting_cutoffs
+
+    n, horizon = len(bars.frame), settings.horizon
+    fit = fitting_cutoffs(n, horizon, plan.n_cutoffs, plan.spacing or horizon, lookback)
+    return cutoffs_words(fit, plan.n_cutoffs, n, lookback, horizon)
+
+
 def refusal_detail(e: Exception) -> str:
     """An evaluation's failure in one line (the training-period guard's names the switch above)."""
     return app_message(e)

@@ -44,7 +44,7 @@ if clicked and report is None:
         st.error(f"**The evaluation could not run.** {trust.refusal_detail(e)}")
         st.stop()
 if report is None:
-    st.info(f"Press **Run evaluation** to score {choice.label} on the latest {plan.n_cutoffs} cut-offs, "
+    st.info(f"Press **Run evaluation** to score {choice.label} on {trust.plan_words(bars, settings, plan, lookback)}, "
             f"{settings.paths} paths each, against the naive baselines.")
     st.stop()
 

@@ -17,7 +17,7 @@ from app_support.formats import metric_delta
 from app_support.models import load_model
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
-from kronos_studio.evaluation.trust import guard_note
+from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note
 from kronos_studio.ledger import LedgerError
 from kronos_studio.training.before_after import NO_EVENTS_NOTE
 from kronos_studio.training.retrain import RetrainError, SeriesLocked
@@ -42,12 +42,14 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
     st.caption("**Retrain now** trains a LoRA challenger on the latest bars and scores it against the series' "
                "champion (or the base model) on held-out cut-offs after its data: it serves (the model `champion`) "
                "only if the 95% interval of the CRPS difference excludes 0 in its favour (docs/learning.md).")
+    # the same training-period guard and switch as the evaluations on this page and on Evaluate
+    include_in_retrain = choice.takes_adapter and trust.include_trained_toggle("ft_retrain_include_trained")
     if choice.takes_adapter and st.button("Retrain now", icon=":material/autorenew:", key="ft_retrain"):
         bar = st.progress(0.0, text="Training the challenger and scoring it…")
         try:
-            decision = lineage.retrain_now(choice, bars, inputs.horizon,
+            decision = lineage.retrain_now(choice, bars, inputs.horizon, include_in_retrain,
                                            progress=lambda share, text: bar.progress(share, text=text))
-        except (RetrainError, SeriesLocked, LedgerError) as e:
+        except (RetrainError, SeriesLocked, LedgerError, TrainingPeriodError) as e:
             st.error(f"**No retrain.** {app_message(e)}")
         else:
             shown = st.success if decision["decision"] == "promoted" else st.info
@@ -144,8 +146,6 @@ else:
         if model not in names:
             names.append(model)
         ev_bar.progress(min(1.0, (len(names) - 1 + i / n) / 6), text=f"Walk-forward: {model} ({i}/{n})")
-
-    from kronos_studio.evaluation.trust import TrainingPeriodError
 
     res = refused = None
     try:

@@ -140,6 +140,7 @@ elif len(table):
         "scored": pct("forecasts judged"), "coverage": pct(f"{BAND_NAME} coverage, bar 1", format="percent"),
         "coverage_p_value": pct("coverage p (binomial)", format="%.2g"),
         "pit_p_value": pct("PIT p (Kolmogorov-Smirnov)", format="%.2g"),
+        "skill_forecasts": pct("forecasts with a random-walk reference"),
         "skill": pct("CRPS skill vs random walk", format="percent"), "skill_low": pct("95% low", format="percent"),
         "skill_high": pct("95% high", format="percent"), "detail": st.column_config.TextColumn("why", width="large")})
     judged = [d for d in report if d.rolling["coverage"].notna().any()]

@@ -164,7 +164,7 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
     ``settings`` (its horizon H, lookback, seed; ``paths`` replaced by each of ``plan.paths``). Raises
     ``RankSkillError`` for mixed intervals or no usable date, ``TrainingPeriodError`` when every date is
     inside the model's training period, ``LookAheadError`` when a forecast read past its cut-off."""
-    from kronos_studio.evaluation.training_period import trained_on
+    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD, trained_on
     from kronos_studio.evaluation.trust import TrainingPeriodError
 
     started = time.perf_counter()
@@ -194,7 +194,7 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
             f"all {len(members)} cut-off dates fall inside the model's training period ({period.describe()}): their "
             "rankings would measure memory, not forecasting", {"dates": len(members), "seen_until": str(period.seen_until)},
             Fix(f"use series with bars after {period.seen_until.date()}, or include those dates knowingly ({{setting}})",
-                "include_trained", True))
+                INCLUDE_TRAINING_PERIOD, True))
     left_out = {"training_period": 0 if plan.include_trained else sum(trained.values())}
     if not plan.include_trained:
         members = {d: m for d, m in members.items() if not trained[d]}

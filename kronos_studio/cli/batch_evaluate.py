@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CliError, positive
+from .common import CliError, add_training_period_switch, positive
 
 
 def path_counts(text: str) -> tuple[int, ...]:
@@ -31,9 +31,7 @@ def add_evaluate_options(p: argparse.ArgumentParser) -> None:
                    help="dates between cut-offs (default: the horizon, so forward returns do not overlap)")
     g.add_argument("--costs", type=float, default=0.0, metavar="BPS",
                    help="cost per unit turnover of the long-short spread, in basis points (default 0)")
-    g.add_argument("--include-trained", action="store_true",
-                   help="keep cut-off dates inside the model's training period (left out by default: memory, not "
-                        "forecasting)")
+    add_training_period_switch(g, "cut-off dates", old_spelling="--include-trained")
     g.add_argument("--json", default=None, metavar="OUT", help="the report and the per-(date, series) panel as JSON")
     g.add_argument("--panel", default=None, metavar="OUT.parquet", help="the per-(date, series) panel as Parquet")
 
@@ -67,7 +65,7 @@ def run_evaluate(args) -> int:
                                                           ray_address=args.ray_address, workers=args.workers,
                                                           device=device)
     try:
-        plan = RankPlan(cutoffs=args.cutoffs, step=args.step, paths=counts, include_trained=args.include_trained,
+        plan = RankPlan(cutoffs=args.cutoffs, step=args.step, paths=counts, include_trained=args.include_training_period,
                         costs_bps=args.costs, run=engine)
         entries = read_watchlist(args.watchlist)
         forecaster = resolve(args.model, device=device)

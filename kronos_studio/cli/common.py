@@ -59,6 +59,10 @@ def add_threads_option(p) -> None:
     p.add_argument("--threads", type=positive(int), default=None, metavar="N",
                    help="CPU threads per computation (default: the cores this process may use, shared with the "
                         "other kronos computations running on this machine; also KRONOS_STUDIO_THREADS)")
+# What --lookback is when not given: each model's own (``Forecaster.lookback``), which the output line explains.
+DEFAULT_LOOKBACK_WORDS = ("the model's own: a Kronos model its context minus the horizon, at least half the context, "
+                          "so the window never slides; a champion adapter the lookback it was gated with; all the bars "
+                          "when fewer")
 
 
 def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None:
@@ -75,6 +79,22 @@ def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None
     g.add_argument("--seed", type=int, default=default("seed"), help="random seed: same seed, same paths")
     g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
     add_knob_options(g)
+
+
+def add_training_period_switch(p, what: str, old_spelling: str | None = None) -> None:
+    """The training-period switch, one name on every command that has it (``evaluate``, ``train lora``, ``batch
+    --evaluate``, ``retrain``): its setting is ``training_period.INCLUDE_TRAINING_PERIOD``, its flag that
+    setting's in ``errors.FLAGS``; ``what``: what it keeps. ``old_spelling``: an earlier public flag, still
+    accepted and no longer listed."""
+    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+
+    from .errors import flag
+
+    p.add_argument(flag(INCLUDE_TRAINING_PERIOD, True), dest=INCLUDE_TRAINING_PERIOD, action="store_true",
+                   help=f"also score {what} inside the model's training period (left out by default: such scores "
+                        "measure memory, not forecasting); the output says how many there are either way")
+    if old_spelling:
+        p.add_argument(old_spelling, dest=INCLUDE_TRAINING_PERIOD, action="store_true", help=argparse.SUPPRESS)
 
 
 def add_knob_options(g) -> None:

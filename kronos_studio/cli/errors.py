@@ -18,15 +18,14 @@ FLAGS = {
     "last": "--last", "touch_levels": "--levels", "engine": "--engine",
     "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
     "holdout": "--holdout", "min_evaluations": "--min-evaluations",
-    "include_training_period": "--include-training-period",
+    "include_training_period": "--include-training-period",  # every training-period guard's switch
     # ``kronos batch --evaluate``'s (the ranking evaluation)
-    "step": "--step", "include_trained": "--include-trained",
+    "step": "--step",
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
 }  # and each sampling knob's (knob_flag), read when a message names one: numpy stays out of the CLI's start
-SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
-            ("include_trained", True): "--include-trained"}
+SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
 
 
 def flag(setting: str, value: object = None) -> str:

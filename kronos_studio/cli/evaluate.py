@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 from .common import (
+    DEFAULT_LOOKBACK_WORDS,
     CliError,
     add_sampling_options,
     add_threads_option,
+    add_training_period_switch,
     error_line,
     quality_gate,
     read_bars,
@@ -30,7 +32,7 @@ def register(sub) -> None:
 
     p.add_argument("--cutoffs", type=int, default=DEFAULT_CUTOFFS,
                    help=f"latest cut-offs, one horizon apart (default {DEFAULT_CUTOFFS})")
-    add_sampling_options(p, "bars of history per cut-off (default: context - horizon)")
+    add_sampling_options(p, f"bars of history per cut-off (default: {DEFAULT_LOOKBACK_WORDS})")
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     p.add_argument("--timezone", default=None)
     p.add_argument("--calendar", default=None)
@@ -40,9 +42,7 @@ def register(sub) -> None:
     add_threads_option(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
-    p.add_argument("--include-training-period", action="store_true",
-                   help="also score cut-offs whose forecast starts inside the model's training period (left out "
-                        "by default: such scores measure memory); the JSON says how many there are either way")
+    add_training_period_switch(p, "cut-offs whose forecast starts")
     p.set_defaults(func=run_evaluate)
 
 

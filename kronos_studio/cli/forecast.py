@@ -10,7 +10,14 @@ from kronos_studio.exports import write_csv
 
 from . import ledger
 from .bars_process import GatedBars
-from .common import add_sampling_options, add_threads_option, error_line, quantile_levels, sampling_settings
+from .common import (
+    DEFAULT_LOOKBACK_WORDS,
+    add_sampling_options,
+    add_threads_option,
+    error_line,
+    quantile_levels,
+    sampling_settings,
+)
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
@@ -22,8 +29,8 @@ def register(sub) -> None:
     p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")
     p.add_argument("--revision", default=None, help="Hub revision (commit) of the model")
     add_context_option(p)
-    add_sampling_options(p, "history bars the model reads (default: its context minus the horizon, at least half "
-                            "the context, so the window never slides; a value given is used as it is)")
+    add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS}; a value given is used "
+                            "as it is)")
     p.add_argument("--quantiles", type=quantile_levels, default=[0.1, 0.5, 0.9])
     p.add_argument("--out", required=True, help="quantiles CSV to write")
     p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
@@ -87,6 +94,7 @@ def run_forecast(args) -> int:
                   "file": str(Path(args.file).resolve())}
         Path(args.provenance_out).write_text(json.dumps({**fc.provenance, "series": series}, indent=2, default=str))
     from kronos_studio.evaluation.plausibility import check_fan
+    from kronos_studio.forecasters.window import lookback_note
 
     problems = check_fan(fc.paths, bars.frame["close"].to_numpy())
     few = too_few_paths(fc.paths.shape[0])
@@ -94,7 +102,7 @@ def run_forecast(args) -> int:
         warnings.append(f"kronos: warning: too_few_paths: {few} (--paths)")
     for line in warnings + [f"kronos: warning: {p.code}: {p.message}" for p in problems]:
         print(line, file=sys.stderr)
-    lookback = _history_note(fc, args.lookback is None)
+    lookback = _history_note(fc, lookback_note(forecaster, settings, len(fc.history)))
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
@@ -113,13 +121,15 @@ def run_forecast(args) -> int:
 
 
 
-def _history_note(fc, default: bool) -> str:
-    """What the output line says the forecast read: the Kronos lookback, or each ensemble member's bars."""
+def _history_note(fc, why: str) -> str:
+    """What the output line says the forecast read, and why that much (``why``: ``window.lookback_note``'s,
+    '' for a lookback asked for): the Kronos lookback, or each ensemble member's bars."""
     read = fc.provenance.get("members_read")
+    why = f" ({why})" if why else ""
     if read is None:
-        return f"lookback {len(fc.history)}" + (" (default: context - horizon)" if default else "")
+        return f"lookback {len(fc.history)}{why}"
     members = ", ".join(f"{key} {n}" for key, n in read.items())
-    return f"history {len(fc.history)} bars{' (default)' if default else ''}, members read {members}"
+    return f"history {len(fc.history)} bars{why}, members read {members}"
 
 
 def _forecast(forecaster, bars, settings, args, on_progress, future=None):

@@ -260,7 +260,7 @@ def run_drift(args) -> int:
         print(f"no forecasts{where}{f' of {args.symbol}' if args.symbol else ''} in the ledger: nothing to judge",
               file=sys.stderr)
     for d in report:
-        print(f"{d.workspace}  {d.symbol} {d.interval} ({d.source})  {d.model}  {_drift_numbers(d)}  {d.detail}")
+        print(f"{d.workspace}  {d.symbol} {d.interval} ({d.source})  {d.model}  {d.numbers()}  {d.detail}")
     if args.json:
         try:
             Path(args.json).write_text(json.dumps([d.to_dict() for d in report], indent=2))
@@ -268,15 +268,3 @@ def run_drift(args) -> int:
             raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
         print(f"wrote {args.json}: {len(report)} series and models", file=sys.stderr)
     return 0
-
-
-def _drift_numbers(d) -> str:
-    """'30 scored, coverage 0.33 (p 3.8e-08), PIT p 0.0024, skill -0.16 (-0.23 to -0.06)'."""
-    import math
-
-    if math.isnan(d.coverage):  # too few to judge
-        return f"{d.scored} scored"
-    skill = (f"skill {d.skill:+.2f} ({d.skill_ci95[0]:+.2f} to {d.skill_ci95[1]:+.2f})" if not math.isnan(d.skill)
-             else "skill n/a (no random-walk reference yet)")
-    return (f"{d.scored} scored, coverage {d.coverage:.2f} (p {d.coverage_p_value:.2g}), "
-            f"PIT p {d.pit_p_value:.2g}, {skill}")

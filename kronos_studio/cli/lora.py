@@ -8,7 +8,15 @@ from pathlib import Path
 from kronos.settings import default
 from kronos_studio.exports import write_csv
 
-from .common import CliError, add_knob_options, cli_device, error_line, knob_values, read_bars
+from .common import (
+    CliError,
+    add_knob_options,
+    add_training_period_switch,
+    cli_device,
+    error_line,
+    knob_values,
+    read_bars,
+)
 from .training_options import add_data_and_training_options, load_series, make_log, train_config
 
 
@@ -33,9 +41,7 @@ def register(train_sub) -> None:
     a.add_argument("--eval-cutoffs", type=int, default=20, help="walk-forward cut-offs (0: no evaluation)")
     a.add_argument("--horizon", type=int, default=10)
     a.add_argument("--paths", type=int, default=default("paths"))
-    a.add_argument("--include-training-period", action="store_true",
-                   help="also score cut-offs whose forecast starts inside the base model's training period (left "
-                        "out by default: such scores measure memory); the output says how many there are either way")
+    add_training_period_switch(a, "cut-offs whose forecast starts")
     add_knob_options(p.add_argument_group("sampling (the before/after evaluation)"))
     p.set_defaults(func=run_train_lora)
 

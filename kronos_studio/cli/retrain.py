@@ -6,7 +6,16 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, add_threads_option, cli_device, error_line, positive
+from .common import (
+    EXIT_BAD_INPUT,
+    EXIT_LOCKED,
+    CliError,
+    add_threads_option,
+    add_training_period_switch,
+    cli_device,
+    error_line,
+    positive,
+)
 from .ledger import open_ledger
 
 
@@ -44,6 +53,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=positive(int), default=d.steps, help=f"training steps (default {d.steps})")
     p.add_argument("--paths", type=positive(int), default=d.paths, help=f"paths per forecast (default {d.paths})")
     p.add_argument("--seed", type=int, default=d.seed)
+    add_training_period_switch(p, "held-out cut-offs whose forecast starts")
     p.add_argument("--symbol", default=None, metavar="NAME", help="the series' name (as `kronos forecast --symbol`)")
     p.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset")
     p.add_argument("--calendar", default=None, help="trading calendar of the bars (default: inferred)")
@@ -90,13 +100,15 @@ def retrain_settings(args):
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
     return RetrainSettings(horizon=args.horizon, window=args.window, lookback=args.lookback, n_cutoffs=args.cutoffs,
-                           paths=args.paths, seed=args.seed, steps=args.steps)
+                           paths=args.paths, seed=args.seed, steps=args.steps,
+                           include_training_period=args.include_training_period)
 
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.batch.watchlist import is_watchlist
     from kronos_studio.bundled import model_reference
+    from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, champion_base
@@ -126,7 +138,7 @@ def run_retrain(args) -> int:
         except SeriesLocked as e:
             print(f"kronos: {e}", file=sys.stderr)
             return EXIT_LOCKED
-        except (RetrainError, LedgerError, CheckpointError, FileNotFoundError) as e:
+        except (RetrainError, TrainingPeriodError, LedgerError, CheckpointError, FileNotFoundError) as e:
             raise error_line(e) from None
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
@@ -209,8 +221,9 @@ def _registry(workspace: str | None = None):
 def _line(e) -> str:
     crps = (e.scores or {}).get("crps", {})
     scores = ", ".join(f"{k} {v:.3f}%" for k, v in crps.items())
+    # the registry keeps bar times in UTC and not the series' clock: said so, never passed off as local times
     return (f"{e.id:>4}  {e.status:<10} {e.source}:{e.symbol}:{e.interval}  {e.first_bar_at:%Y-%m-%d %H:%M} to "
-            f"{e.last_bar_at:%Y-%m-%d %H:%M}  parent {e.parent_id or '-'}  {scores}  {e.reason or ''}")
+            f"{e.last_bar_at:%Y-%m-%d %H:%M} UTC  parent {e.parent_id or '-'}  {scores}  {e.reason or ''}")
 
 
 def run_list(args) -> int:

@@ -199,6 +199,9 @@ class Ensemble:
     def lookback(self, horizon: int) -> int:
         return ENSEMBLE_LOOKBACK
 
+    def lookback_reason(self, horizon: int) -> str:
+        return f"the ensemble's default, {ENSEMBLE_LOOKBACK}, of which each member reads its own window"
+
     def training_period(self):
         """The latest period any member learned from: a cut-off inside it is in-sample for the mixture."""
         periods = [p for m in self.members.values() if hasattr(m, "training_period")

@@ -24,6 +24,7 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     latest ``cutoffs`` cut-offs of ``bars`` with ``settings``. Raises ``TrainingPeriodError`` when every
     cut-off lies inside the model's training period, ``ValueError`` for bars too short."""
     from kronos_studio.evaluation.baselines import REFERENCE
+    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
     from kronos_studio.evaluation.trust import TrustPlan, evaluate, guard_note
     from kronos_studio.evaluation.walk_forward import member_results
     from kronos_studio.forecasters.window import check_history
@@ -58,7 +59,7 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
         fix = [Fix("lower {setting} or load more bars", "lookback")]
         if report.guard["in_training_period"]:
             fix.append(Fix("include those inside the model's training period, left out now ({setting})",
-                           "include_training_period", True))
+                           INCLUDE_TRAINING_PERIOD, True))
         warnings.append(Notice(f"only {report.cutoffs} of the {cutoffs} cut-offs were scored: each needs {lookback} "
                                f"bars of history and {horizon} after it", tuple(fix),
                                values={"scored": report.cutoffs, "cutoffs": cutoffs, "lookback": lookback,

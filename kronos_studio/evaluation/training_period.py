@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# The setting that keeps cut-offs inside a model's training period (scored, flagged as in-sample): its one name,
+# which every guard's fix names and each entry point words (the CLI's flag, the HTTP field, the app's control).
+INCLUDE_TRAINING_PERIOD = "include_training_period"
+
 
 @dataclass(frozen=True)
 class TrainingPeriod:

@@ -19,7 +19,7 @@ from kronos.settings import ForecastSettings
 from .baselines import BASELINE_PATHS, REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
 from .metrics import CRPS_ESTIMATOR
-from .training_period import TrainingPeriod, trained_on
+from .training_period import INCLUDE_TRAINING_PERIOD, TrainingPeriod, trained_on
 from .walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
 
 
@@ -239,22 +239,42 @@ class TrustReport:
         return out
 
 
+def fitting_cutoffs(n_bars: int, horizon: int, n_cutoffs: int, spacing: int, lookback: int) -> int:
+    """How many of the latest ``n_cutoffs`` cut-offs ``spacing`` bars apart fit ``n_bars`` bars, each with
+    ``lookback`` bars of history before it and ``horizon`` after it (0: none)."""
+    try:
+        return len(last_cutoffs(n_bars, horizon, n_cutoffs, spacing, min_history=lookback))
+    except ValueError:  # InputError: not even one
+        return 0
+
+
+def cutoffs_words(fit: int, asked: int, n_bars: int, lookback: int, horizon: int) -> str:
+    """'the latest 20 cut-offs', or, when fewer fit the bars, 'the latest 10 cut-offs (only 10 of the 20 asked
+    for fit these 400 bars: each needs 98 bars of history and 30 after it)'."""
+    if fit >= asked:
+        return f"the latest {asked} cut-offs"
+    return (f"the latest {fit} cut-offs (only {fit} of the {asked} asked for fit these {n_bars} bars: each needs "
+            f"{lookback} bars of history and {horizon} after it)")
+
+
 def guard_cutoffs(frame: pd.DataFrame, cutoffs: list[int], period: TrainingPeriod | None,
-                  include_trained: bool) -> tuple[list[int], dict]:
+                  include_trained: bool, asked: int | None = None) -> tuple[list[int], dict]:
     """The training-period guard of a walk-forward: (the cut-offs to score, the guard's numbers). Cut-offs
     whose first forecast bar lies inside ``period`` are left out unless ``include_trained``;
-    ``TrainingPeriodError`` when that leaves none."""
+    ``TrainingPeriodError`` when that leaves none (``asked``: the cut-offs asked for, when more than fit)."""
     trained = trained_on(period, frame["timestamp"].iloc[cutoffs])
     if trained.any() and not include_trained:
         if trained.all():
+            fit = (f" (only {len(cutoffs)} of the {asked} asked for fit the bars)"
+                   if asked is not None and asked > len(cutoffs) else "")
             # Said as the period, not as "these bars": a model's training period is known by date, not by
             # series, and one that never saw this series still learned how markets moved on those dates.
             raise TrainingPeriodError(
-                f"all {len(cutoffs)} cut-offs fall inside the model's training period ({period.describe()}): it "
+                f"all {len(cutoffs)} cut-offs{fit} fall inside the model's training period ({period.describe()}): it "
                 "learned from bars of those dates (this series' or of markets that move with it), so their scores "
                 "would measure memory, not forecasting", {"cutoffs": len(cutoffs), "seen_until": str(period.seen_until)},
                 Fix(f"evaluate on bars after {period.seen_until.date()}, or include them knowingly ({{setting}})",
-                    "include_training_period", True))
+                    INCLUDE_TRAINING_PERIOD, True))
         cutoffs = [c for c, t in zip(cutoffs, trained) if not t]
     return cutoffs, {"training_period": None if period is None else period.describe(),
                      "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
@@ -287,7 +307,7 @@ def evaluate(forecaster, bars, settings: ForecastSettings, plan: TrustPlan = Tru
     settings = dataclasses.replace(settings, lookback=settings.lookback or forecaster.lookback(settings.horizon))
     horizon = settings.horizon
     cutoffs = last_cutoffs(len(frame), horizon, plan.n_cutoffs, plan.spacing or horizon, min_history=settings.lookback)
-    cutoffs, guard = guard_cutoffs(frame, cutoffs, forecaster.training_period(), plan.include_trained)
+    cutoffs, guard = guard_cutoffs(frame, cutoffs, forecaster.training_period(), plan.include_trained, plan.n_cutoffs)
 
     def report(name):
         return (lambda i, n: progress(name, i, n)) if progress else None

@@ -26,6 +26,9 @@ class Forecaster(Protocol):
     def lookback(self, horizon: int) -> int:
         """Bars of history it reads when the settings give no lookback."""
 
+    def lookback_reason(self, horizon: int) -> str:
+        """Why ``lookback(horizon)`` is what it is, in words: 'context 128 - horizon 30'."""
+
     def describe(self) -> dict:
         """Provenance: what it is, versions, content hashes."""
 
@@ -60,6 +63,9 @@ class PathModel:
 
     def lookback(self, horizon: int) -> int:
         return STATISTICAL_LOOKBACK
+
+    def lookback_reason(self, horizon: int) -> str:
+        return f"the statistical models' default, {STATISTICAL_LOOKBACK}"
 
     def training_period(self):
         return None  # fitted on the history it is given, nothing before

@@ -24,6 +24,11 @@ class ChampionForecaster:
         """A champion reads the history its gate scored it with; the base model its own default."""
         return self.trained_lookback or self.inner.lookback(horizon)
 
+    def lookback_reason(self, horizon: int) -> str:
+        if self.trained_lookback:
+            return f"the lookback champion adapter {self.adapter_id} was trained and gated with"
+        return self.inner.lookback_reason(horizon)
+
     def training_period(self):
         """The base model's, or the champion's training window's last day when later: a walk-forward over
         the bars the adapter learned from scores memory, not forecasting."""

@@ -22,6 +22,12 @@ class KronosForecaster:
     def lookback(self, horizon: int) -> int:
         return default_lookback(self.pair.context, horizon)
 
+    def lookback_reason(self, horizon: int) -> str:
+        context = self.pair.context
+        if self.lookback(horizon) == context - horizon:
+            return f"context {context} - horizon {horizon}"
+        return f"half the context {context}, as context - horizon would leave {context - horizon}"
+
     def describe(self) -> dict:
         return {"model": self.pair.name, **self.pair.provenance(), "device": str(self.pair.device)}
 

@@ -25,6 +25,18 @@ def history_window(forecaster, bars, settings: ForecastSettings) -> pd.DataFrame
     return frame.iloc[-(settings.lookback or forecaster.lookback(settings.horizon)):].reset_index(drop=True)
 
 
+def lookback_note(forecaster, settings: ForecastSettings, read: int) -> str:
+    """Why a forecast with ``settings`` read ``read`` bars, in words ('' when its lookback was asked for):
+    the forecaster's default and the reason for it ('context 128 - horizon 30', a champion's gate lookback), or
+    all the bars there were when fewer."""
+    if settings.lookback:
+        return ""
+    default = forecaster.lookback(settings.horizon)
+    if read < default:
+        return f"all {read} bars there are; it reads {default} when it has them ({forecaster.lookback_reason(settings.horizon)})"
+    return f"default: {forecaster.lookback_reason(settings.horizon)}"
+
+
 def check_history(forecaster, bars: int, lookback: int | None = None) -> None:
     """Refuses (``InputError``) ``bars`` bars of history, or a ``lookback`` that cuts them, shorter than the
     ``min_history`` the forecaster needs, with both numbers and the fix."""

@@ -17,8 +17,13 @@ last bar counts (the newest), so a fan recorded twice is not counted twice.
 The ledger keeps no history, so the random walk is rebuilt from the bars the ledger knows: the one-bar
 log-returns between each forecast's last close and its scored closes, over every forecast of the series.
 Each forecast's reference is ``baselines.RandomWalk`` (the walk-forward's) with the volatility of the last
-returns known at its last bar, never later ones; a forecast with fewer than ``RW_MIN_RETURNS`` of them
-has no reference and counts for coverage and PIT only.
+returns known at its last bar, never later ones. It needs the walk's whole window of them
+(``RW_MIN_RETURNS``, 60): then it is the random walk the walk-forward scores on the same cut-off (the same
+60 returns when the ledger knows the bars before it). A shorter window is another, noisier reference: on
+hourly AAPL, 25 forecasts a bar apart gave 5 references from 20-24 returns, one of them a -9.8% earnings
+gap, which inflated their volatility by 60% and the skill to +60% where the walk-forward's was +5%. A
+forecast without a reference counts for coverage and PIT only; the skill is judged from ``MIN_SCORED``
+forecasts with one, and not judged (saying how many there are) below that.
 
 Forecasts made at other sampling settings than the defaults (experiments) are left out unless asked
 for, as on the Track record page; an ensemble's member rows are left out (the ensemble is judged).
@@ -47,8 +52,10 @@ DRIFT_LAST = 30  # scored forecasts judged per series and model: the newest ones
 MIN_SCORED = 20  # fewer: "too few scored forecasts" (a binomial test on fewer cannot see a 0.80 -> 0.60 fall)
 ALPHA = 0.01  # a p-value below this flags drift: two tests at 1% each keep a calibrated model's false alarms rare
 DRIFT_STEP = 1  # the step coverage and PIT are read at (see above: independent across forecasts)
-RW_MIN_RETURNS = 20  # one-bar returns known before a forecast for its random-walk reference
 RW_PATHS = 200  # the random walk's paths (the walk-forward's baselines draw as many)
+# one-bar returns known before a forecast for its random-walk reference: the walk's own volatility window, so
+# the reference is the walk-forward's random walk and not a noisier one (see above)
+RW_MIN_RETURNS = RandomWalk.window
 NOMINAL = band_nominal()
 
 OK, DRIFTING, TOO_FEW = "ok", "drifting", "too few scored forecasts"
@@ -73,15 +80,34 @@ class Drift:
     pit_p_value: float = float("nan")
     skill: float = float("nan")
     skill_ci95: tuple[float, float] = (float("nan"), float("nan"))
-    skill_forecasts: int = 0  # forecasts of the window with a random-walk reference
+    skill_forecasts: int = 0  # forecasts of the window with a random-walk reference: the skill rests on them
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was not judged, and why (the skill with too few references)
     experiments: int = 0  # forecasts at non-default settings left out
     rolling: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def detail(self) -> str:
-        """The state in words: 'ok', 'drifting: coverage 0.43 vs nominal 0.80 (binomial p = 3e-06)', ..."""
-        return self.state if not self.reasons else f"{self.state}: {'; '.join(self.reasons)}"
+        """The state in words: 'ok', 'drifting: coverage 0.43 vs nominal 0.80 (binomial p = 3e-06)', then what
+        was not judged: 'ok; skill not judged: 5 of the 20 forecasts it needs have a random-walk reference'."""
+        said = self.state if not self.reasons else f"{self.state}: {'; '.join(self.reasons)}"
+        return "; ".join([said, *self.notes])
+
+    @property
+    def skill_judged(self) -> bool:
+        return self.skill_forecasts >= MIN_SCORED
+
+    def numbers(self) -> str:
+        """Every number with the forecasts it rests on: '25 scored; coverage 0.84 of 25 (binomial p 0.61),
+        PIT p 0.43 of 25; skill +0.13 (95% interval +0.01 to +0.19) over 22 with a random-walk reference'."""
+        if not np.isfinite(self.coverage):  # too few to judge
+            return f"{self.scored} scored"
+        n = self.scored
+        skill = (f"skill {self.skill:+.2f} (95% interval {self.skill_ci95[0]:+.2f} to {self.skill_ci95[1]:+.2f}) over "
+                 f"{self.skill_forecasts} with a random-walk reference" if self.skill_judged
+                 else f"skill not judged ({self.skill_forecasts} of {MIN_SCORED})")
+        return (f"{n} scored; coverage {self.coverage:.2f} of {n} (binomial p {self.coverage_p_value:.2g}), "
+                f"PIT p {self.pit_p_value:.2g} of {n}; {skill}")
 
     def to_dict(self) -> dict:
         """The JSON entry of ``kronos ledger drift`` and the service (NaN as None)."""
@@ -203,16 +229,19 @@ def judge(per: pd.DataFrame, last: int, workspace: str, source: str, symbol: str
     drift.pit_p_value = float(stats.kstest(window["pit"].to_numpy(), "uniform").pvalue)
     paired = window.dropna(subset=["rw_crps_pct"])
     drift.skill_forecasts = len(paired)
-    if len(paired) >= 2:
+    if drift.skill_judged:  # fewer: a skill and an interval from a handful of overlapping forecasts mislead
         ours, theirs = paired["crps_pct"].to_numpy(), paired["rw_crps_pct"].to_numpy()
         drift.skill = skill_score(float(ours.mean()), float(theirs.mean()))
         drift.skill_ci95 = skill_interval(ours, theirs)
+    else:
+        drift.notes.append(f"skill not judged: {drift.skill_forecasts} of the {MIN_SCORED} forecasts it needs have a "
+                           f"random-walk reference (one needs {RW_MIN_RETURNS} returns known before it)")
     if drift.coverage_p_value < ALPHA:
         drift.reasons.append(f"coverage {drift.coverage:.2f} vs nominal {NOMINAL:.2f} "
                              f"(binomial test p = {drift.coverage_p_value:.2g})")
     if drift.pit_p_value < ALPHA:
         drift.reasons.append(f"PIT not uniform (Kolmogorov-Smirnov p = {drift.pit_p_value:.2g})")
-    if drift.skill_forecasts >= MIN_SCORED and drift.skill_ci95[1] < 0:
+    if drift.skill_judged and drift.skill_ci95[1] < 0:
         drift.reasons.append(f"worse than the random walk: CRPS skill {drift.skill:+.2f} (95% interval "
                              f"{drift.skill_ci95[0]:+.2f} to {drift.skill_ci95[1]:+.2f})")
     if drift.reasons:

@@ -23,15 +23,9 @@ def request_fields() -> frozenset[str]:
     return frozenset(name for m in models for name in m.model_fields) | frozenset(knobs())
 
 
-# Settings a request names with another field: the ranking evaluation's training-period switch
-# (``include_trained``) is the ``evaluate`` object's ``include_training_period``.
-ALIASES = {"include_trained": "include_training_period"}
-
-
 def request_field(setting: str | None) -> str | None:
     """The request field that sets ``setting``, None when no request field does."""
-    name = ALIASES.get(setting, setting)
-    return name if name in request_fields() else None
+    return setting if setting in request_fields() else None
 
 
 # Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's, and so is

@@ -164,6 +164,8 @@ class RetrainRequest(BarsInput):
     steps: int | None = Field(None, ge=1, description="training steps")
     paths: int | None = Field(None, ge=1, description="paths per held-out forecast")
     every: int | None = Field(None, ge=1, description="walk forward, deciding every K bars (as `kronos retrain` does with every)")
+    include_training_period: bool = Field(False, description="also judge on held-out cut-offs inside the base model's "
+                                                              "training period (left out by default, as in evaluate)")
     series: list[BatchSeries] | None = Field(None, min_length=1, description="several series (as POST /v1/batch "
                                              "takes them) instead of one's bars: each retrained in turn, one result "
                                              "row per decision, named by its series")

@@ -7,7 +7,12 @@ The rule (``decide``): promote only when
      resampled together; ``scipy.stats.bootstrap``) lies wholly below 0; and
   2. its p10-p90 coverage is no further from the nominal 80% than the champion's plus
      ``COVERAGE_TOLERANCE``.
-Otherwise it is rejected, with the numbers that decided it.
+Otherwise it is rejected, with the numbers that decided it: a challenger that forecast exactly as the champion
+on every cut-off (the interval is the point 0) is said to have changed nothing, not to be worse.
+
+Every decision also says how small a difference it could have seen (``detectable_difference``): the minimum
+detectable effect of the paired differences at the gate's level and ``GATE_POWER``. On a few noisy cut-offs it
+is large, and a rejection then says little (docs/learning.md, "Can the gate promote?").
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ GATE_LEVEL = 0.95  # the confidence of the CRPS-difference interval that must ex
 COVERAGE_TOLERANCE = 0.05  # how much further from nominal the challenger's band coverage may be than the champion's
 MIN_GATE_CUTOFFS = 5  # fewer held-out cut-offs than this cannot tell a better model from noise
 GATE_RESAMPLES = 2000  # bootstrap resamples of the interval (seeded: the same scores, the same decision)
+GATE_POWER = 0.8  # the power each decision's smallest detectable difference is quoted at
 NOMINAL_COVERAGE = BAND[1] - BAND[0]
 
 PROMOTED, REJECTED = "promoted", "rejected"
@@ -33,6 +39,8 @@ class Decision:
     diff: float  # mean CRPS difference, challenger - champion (% of the last close)
     diff_ci95: tuple[float, float]
     coverage: dict  # role -> p10-p90 coverage
+    detectable: float = float("nan")  # the smallest mean difference it detects at GATE_POWER (% of the last close)
+    unchanged: bool = False  # the challenger scored exactly as the champion on every cut-off
 
 
 def crps_difference_interval(challenger: np.ndarray, champion: np.ndarray,
@@ -46,6 +54,21 @@ def crps_difference_interval(challenger: np.ndarray, champion: np.ndarray,
     res = bootstrap((diff,), np.mean, confidence_level=level, n_resamples=GATE_RESAMPLES, method="percentile",
                     random_state=np.random.default_rng(0))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def detectable_difference(diff, level: float = GATE_LEVEL, power: float = GATE_POWER) -> float:
+    """The smallest mean difference the gate tells from noise with probability ``power``, given the spread of
+    the paired per-cut-off differences ``diff``: the paired t-test's minimum detectable effect (two-sided at
+    1 - ``level``, as the interval must exclude 0; ``statsmodels``' ``TTestPower``) times their standard
+    deviation. NaN with fewer than 2 cut-offs or differences without spread."""
+    from statsmodels.stats.power import TTestPower
+
+    diff = np.asarray(diff, np.float64)
+    spread = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
+    if not spread > 0:
+        return float("nan")
+    effect = TTestPower().solve_power(nobs=len(diff), alpha=1 - level, power=power, alternative="two-sided")
+    return float(effect) * spread
 
 
 def decide(challenger, champion) -> Decision:
@@ -69,13 +92,20 @@ def decide_scores(challenger_crps, champion_crps, challenger_coverage: float, ch
     cov_c, cov_k = float(challenger_coverage), float(champion_coverage)
     gap_c, gap_k = abs(cov_c - NOMINAL_COVERAGE), abs(cov_k - NOMINAL_COVERAGE)
     coverage = {"challenger": cov_c, "champion": cov_k}
-    interval = f"CRPS difference {diff:+.3f}% (95% interval {lo:+.3f}% to {hi:+.3f}%) over {len(ours)} cut-offs"
+    n = len(ours)
+    if np.array_equal(ours, theirs):  # the same forecasts' scores: nothing to judge, and nothing worse
+        return Decision(REJECTED, f"the challenger changed nothing: its CRPS equals the champion's on all {n} cut-offs "
+                                  "(difference 0 on each)", 0.0, (lo, hi), coverage, unchanged=True)
+    detectable = detectable_difference(ours - theirs)
+    interval = f"CRPS difference {diff:+.3f}% (95% interval {lo:+.3f}% to {hi:+.3f}%) over {n} cut-offs"
+    sees = (f"; these {n} cut-offs detect a difference of {detectable:.3f}% ({detectable / theirs.mean():.0%} of the "
+            f"champion's CRPS) at {GATE_POWER:.0%} power" if np.isfinite(detectable) and theirs.mean() > 0 else "")
     if hi >= 0:
-        why = "does not exclude 0" if lo < 0 else "lies above 0: the challenger is worse"
-        return Decision(REJECTED, f"{interval} {why}", diff, (lo, hi), coverage)
+        why = "lies above 0: the challenger is worse" if lo > 0 else "does not exclude 0"
+        return Decision(REJECTED, f"{interval} {why}{sees}", diff, (lo, hi), coverage, detectable)
     if gap_c > gap_k + COVERAGE_TOLERANCE:
         return Decision(REJECTED, f"{interval}, but its {BAND_NAME} coverage {cov_c:.2f} is {gap_c:.2f} from "
                                   f"{NOMINAL_COVERAGE:.2f}, the champion's {cov_k:.2f} only {gap_k:.2f} (tolerance "
-                                  f"{COVERAGE_TOLERANCE})", diff, (lo, hi), coverage)
+                                  f"{COVERAGE_TOLERANCE})", diff, (lo, hi), coverage, detectable)
     return Decision(PROMOTED, f"{interval} excludes 0; coverage {cov_c:.2f} vs the champion's {cov_k:.2f}",
-                    diff, (lo, hi), coverage)
+                    diff, (lo, hi), coverage, detectable)

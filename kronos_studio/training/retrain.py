@@ -8,6 +8,10 @@ At a retraining point ``at`` (bars ``[0, at)`` are all a decision may read):
     [ ...... training window: window bars (the last VAL_FRACTION validates) ...... | held-out cut-offs ] at
                                                                                      n_cutoffs x horizon
 
+The held-out cut-offs get Evaluate's training-period guard: those whose forecast starts inside the base model's
+training period are left out unless ``include_training_period`` (then scored and flagged), and a decision left
+with fewer than ``MIN_GATE_CUTOFFS`` is refused before anything is trained.
+
 Safe from cron: a lock per series (``SeriesLocked`` when another run holds it), the adapter is written to a
 temporary folder and renamed before it is registered (a killed run leaves no entry pointing at half-written
 files; the next run removes the leftovers), and a window already decided is not trained again.
@@ -61,15 +65,25 @@ class RetrainSettings:
     horizon: int
     window: int = 300  # bars the challenger learns from
     lookback: int = 48  # history bars of every training window and every held-out forecast
-    n_cutoffs: int = 8  # held-out cut-offs, ``horizon`` bars apart
+    # held-out cut-offs, ``horizon`` bars apart (closer ones share actuals: their differences would be counted as
+    # independent). 40: the paired differences spread 24-44% of the champion's CRPS on offline daily and hourly
+    # bars, so 40 detect an improvement of 11-20% at 80% power, 8 only 28-50% (docs/learning.md, "Can the gate
+    # promote?"; scripts/measure_gate_power.py)
+    n_cutoffs: int = 40
     paths: int = 50
     seed: int = 0
     steps: int = 40
     batch_size: int = 8
     lr: float = 5e-3
+    include_training_period: bool = False  # also judge on cut-offs inside the base model's training period (flagged)
 
     def held_out(self) -> int:
         return self.n_cutoffs * self.horizon
+
+    def cutoffs(self, at: int) -> list[int]:
+        """The held-out cut-offs of the decision at bar position ``at``: ``horizon`` bars apart after the training
+        window, the last leaving exactly ``horizon`` bars before ``at``."""
+        return list(range(at - self.held_out(), at - self.horizon + 1, self.horizon))[:self.n_cutoffs]
 
     def needed(self) -> int:
         """Bars before a retraining point: the training window and the held-out cut-offs."""
@@ -187,6 +201,7 @@ class Retrainer:
     the registry of ``ledger``'s workspace."""
 
     def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None):
+        from kronos_studio.evaluation.training_period import training_period
         from kronos_studio.training.adapters import base_info
 
         settings.check()
@@ -200,6 +215,7 @@ class Retrainer:
         self.registry = Registry(ledger)
         self.series = SeriesKey.of(bars)
         self.base = base_info(pair)
+        self.period = training_period(pair)  # the dates the base model learned from (None: not recorded)
         self.builder = adapter_events(bars.interval)
         self.log = log or (lambda line: None)
         self._adapted: dict[str, object] = {}
@@ -214,8 +230,10 @@ class Retrainer:
                                f"{self.settings.n_cutoffs} held-out cut-offs of {self.settings.horizon} bars: need "
                                f"at least {need}",
                                {"bars": n, "window": self.settings.window, "needed": need},
-                               Fix("load more bars or lower {setting}", "window"))
+                               (Fix("load more bars or lower {setting}", "window"),
+                                Fix("or hold out fewer cut-offs ({setting}), which tell less from noise", "cutoffs")))
         if not every:
+            self.gate_cutoffs(n)  # refused now, before anything is trained
             return [n]
         first = need
         if since is not None:
@@ -229,7 +247,42 @@ class Retrainer:
             raise RetrainError(f"no retraining point from {since} on: the bars end at "
                                f"{self.frame['timestamp'].iloc[-1]}", {"since": str(since)},
                                Fix("use an earlier {setting}", "since"))
+        for at in out:  # refused now, before anything is trained
+            self.gate_cutoffs(at, walk=True)
         return out
+
+    def gate_cutoffs(self, at: int, walk: bool = False) -> tuple[list[int], dict]:
+        """The held-out cut-offs the gate scores at ``at`` and the training-period guard's numbers (as
+        ``trust.guard_cutoffs``): those whose first forecast bar the base model saw are left out unless
+        ``include_training_period``; ``TrainingPeriodError`` when fewer than ``MIN_GATE_CUTOFFS`` are left
+        (``walk``: the refusal names the first retraining point that can be decided)."""
+        from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD, trained_on
+        from kronos_studio.evaluation.trust import TrainingPeriodError
+
+        s, period = self.settings, self.period
+        cutoffs = s.cutoffs(at)
+        stamps = pd.DatetimeIndex(self.frame["timestamp"])
+        inside = trained_on(period, stamps[cutoffs])
+        kept = cutoffs if s.include_training_period else [c for c, t in zip(cutoffs, inside) if not t]
+        guard = {"training_period": None if period is None else period.describe(),
+                 "in_training_period": int(inside.sum()), "in_training_period_included": s.include_training_period}
+        if len(kept) >= MIN_GATE_CUTOFFS:
+            return kept, guard
+        # the bars are in time order: those the model saw come first; a point needs MIN_GATE_CUTOFFS after them
+        earliest = int(trained_on(period, stamps).sum()) + MIN_GATE_CUTOFFS * s.horizon
+        later = (Fix(f"start the walk at {stamps[earliest]:%Y-%m-%d %H:%M} or later, the first retraining point with "
+                     f"{MIN_GATE_CUTOFFS} cut-offs after {period.seen_until.date()} ({{setting}})", "since",
+                     str(stamps[earliest])) if walk and earliest < len(stamps)
+                 else Fix(f"retrain on bars that go on after {period.seen_until.date()}"))
+        raise TrainingPeriodError(
+            f"{int(inside.sum())} of the {len(cutoffs)} held-out cut-offs of the decision at "
+            f"{stamps[at - 1]:%Y-%m-%d %H:%M} forecast bars inside the base model's training period "
+            f"({period.describe()}): it learned from bars of those dates, so the gate would compare a challenger with "
+            f"its memory, and the {len(kept)} after it cannot tell a better model from noise (the gate needs "
+            f"{MIN_GATE_CUTOFFS})", {"cutoffs": len(cutoffs), "in_training_period": int(inside.sum()),
+                                     "seen_until": str(period.seen_until)},
+            (later, Fix("or include them knowingly, the gate then partly measuring memory ({setting})",
+                        INCLUDE_TRAINING_PERIOD, True)))
 
     def run(self, points: list[int], progress: Progress | None = None,
             training_bars: pd.DataFrame | None = None) -> Report:
@@ -278,23 +331,27 @@ class Retrainer:
             self.log(f"{at_time}: {SKIPPED}: adapter {known.id} ({known.status}) was trained on this window")
             progress(1.0, f"{SKIPPED}: this window was decided already")
             return entry
+        cutoffs, guard = self.gate_cutoffs(at)
         entry = known or self._train_and_register(train_on, window_hash, champion, progress)
-        progress(TRAINING_SHARE, f"scoring challenger, champion and base on {s.n_cutoffs} held-out cut-offs")
-        results = self._score(past, cut, entry, champion)
+        progress(TRAINING_SHARE, f"scoring challenger, champion and base on {len(cutoffs)} held-out cut-offs")
+        results = self._score(past, cutoffs, entry, champion)
         verdict = decide(results["challenger"], results["champion"])
+        reason = verdict.reason + untrained_note(entry) + guard_words(guard, len(cutoffs))
         summaries = {role: r.summary() for role, r in results.items()}
         scores = {
             "at": at_time.isoformat(), "challenger": entry.id, "champion": None if champion is None else champion.id,
             "base": self.base["name"], "crps": {role: v["crps_pct"] for role, v in summaries.items()},
             "diff_ci95": list(verdict.diff_ci95),
+            "detectable": float(verdict.detectable) if np.isfinite(verdict.detectable) else None,
             "coverage": {role: v["coverage_p10_p90"] for role, v in summaries.items()},
-            "cutoffs": len(results["challenger"].cutoffs), "decision": verdict.decision, "reason": verdict.reason}
+            "cutoffs": len(results["challenger"].cutoffs), "in_training_period": guard["in_training_period"],
+            "decision": verdict.decision, "reason": reason}
         if verdict.decision == PROMOTED:
-            self.registry.promote(entry.id, scores, verdict.reason)
+            self.registry.promote(entry.id, scores, reason)
         else:
-            self.registry.reject(entry.id, scores, verdict.reason)
+            self.registry.reject(entry.id, scores, reason)
         self.log(f"{at_time}: {verdict.decision} adapter {entry.id} "
-                 f"(champion {scores['champion'] or 'base'}): {verdict.reason}")
+                 f"(champion {scores['champion'] or 'base'}): {reason}")
         progress(1.0, f"adapter {entry.id} {verdict.decision}")
         return scores
 
@@ -337,14 +394,13 @@ class Retrainer:
         os.replace(tmp, final)  # complete, or not there: the registry never names half-written files
         return result.adapter
 
-    def _score(self, past: pd.DataFrame, cut: int, entry: Entry, champion: Entry | None) -> dict:
-        """Challenger, champion (the base model when none) and base on the held-out cut-offs after the
+    def _score(self, past: pd.DataFrame, cutoffs: list[int], entry: Entry, champion: Entry | None) -> dict:
+        """Challenger, champion (the base model when none) and base on the held-out ``cutoffs`` after the
         training window: the same cut-offs, history windows and seeds."""
         from kronos.settings import ForecastSettings
         from kronos_studio.evaluation.walk_forward import compare
 
         s = self.settings
-        cutoffs = list(range(cut, len(past) - s.horizon + 1, s.horizon))[:s.n_cutoffs]
         models = {"challenger": cutoff_forecaster(self._adapted_pair(entry), self.builder),
                   "base": cutoff_forecaster(self.pair)}
         if champion is not None:
@@ -361,6 +417,30 @@ class Retrainer:
         if entry.path not in self._adapted:
             self._adapted[entry.path] = apply_adapter(self.pair, entry.path)
         return self._adapted[entry.path]
+
+
+def untrained_note(entry: Entry) -> str:
+    """Why a challenger forecasts as its base model, when it does: its training never beat the base model's
+    validation loss, so the adapter kept is the untrained one (best validation step 0: zero LoRA deltas and a
+    zero event embedding). '' otherwise."""
+    from kronos_studio.training.adapters import adapter_metadata
+
+    training = (adapter_metadata(entry.path) or {}).get("training", {})
+    if training.get("best_step") != 0:
+        return ""
+    return (f"; its best validation step was the untrained one (step 0 of {training.get('steps')}: no step beat the "
+            "base model's validation loss), so the adapter kept is the base model unchanged")
+
+
+def guard_words(guard: dict, scored: int) -> str:
+    """The training-period guard of a decision in words ('' when no cut-off was inside the period)."""
+    n = guard["in_training_period"]
+    if not n:
+        return ""
+    if guard["in_training_period_included"]:
+        return (f"; {n} of these {scored} cut-offs forecast bars inside the base model's training period "
+                f"({guard['training_period']}): included, so the comparison partly measures memory")
+    return f"; {n} cut-offs inside the base model's training period ({guard['training_period']}) left out"
 
 
 def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):

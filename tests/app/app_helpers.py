@@ -21,6 +21,17 @@ def make_model(folder: Path, name: str, seed: int) -> Path:
     return folder
 
 
+def first_model_seen_until(tmp_path: Path, app_env, monkeypatch, seen_until: str) -> Path:
+    """A tiny model, first in the app's model list, whose bundle says it saw data up to ``seen_until``."""
+    import os
+
+    folder = make_model(tmp_path / "test-tiny-seen", "test-tiny-seen", 3)
+    meta = json.loads((folder / "bundle.json").read_text())
+    (folder / "bundle.json").write_text(json.dumps({**meta, "data_seen_until": seen_until}))
+    monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, [folder, *app_env])))
+    return folder
+
+
 def good_csv(n: int = 200) -> bytes:
     import numpy as np
     import pandas as pd

@@ -4,10 +4,9 @@ lineage table and timeline (issue 43)."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from app_helpers import make_model
+from app_helpers import first_model_seen_until
 
 
 def messages(elements) -> str:
@@ -17,11 +16,7 @@ def messages(elements) -> str:
 @pytest.fixture
 def seen_model(app_env, tmp_path, monkeypatch):
     """A tiny model whose bundle says it saw data up to 2020: the bundled sample (2000-2013) is inside."""
-    folder = make_model(tmp_path / "test-tiny-seen", "test-tiny-seen", 3)
-    meta = json.loads((folder / "bundle.json").read_text())
-    (folder / "bundle.json").write_text(json.dumps({**meta, "data_seen_until": "2020-12-31"}))
-    monkeypatch.setenv("KRONOS_STUDIO_MODELS", os.pathsep.join(map(str, [folder, *app_env])))
-    return folder
+    return first_model_seen_until(tmp_path, app_env, monkeypatch, "2020-12-31")
 
 
 def scores(at) -> list:
@@ -73,6 +68,7 @@ def test_fine_tune_does_not_compare_with_and_without_events_when_no_event_falls_
 def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry(new_app):
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.retrain import RetrainSettings
 
     at = new_app().run()
     at.sidebar.number_input(key="sb_horizon").set_value(4).run()
@@ -82,7 +78,7 @@ def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry
     at.button(key="ft_retrain").click().run(timeout=600)
     assert not at.exception, at.exception
     said = messages(at.success) + messages(at.info)
-    assert "Adapter 1 " in said and "CRPS difference" in said and "over 8 cut-offs" in said
+    assert "Adapter 1 " in said and "CRPS difference" in said and f"over {RetrainSettings(horizon=4).n_cutoffs} cut-offs" in said
     [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
     with Ledger.open() as ledger:
         [entry] = Registry(ledger).entries()
@@ -142,3 +138,53 @@ def test_the_timeline_of_events_seconds_apart_spans_an_hour_so_its_ticks_are_min
     late = [SimpleNamespace(**{**vars(events[1]), "at": t0 + pd.Timedelta(days=730)})]
     lo, hi = (pd.Timestamp(v) for v in timeline_chart(events[:1] + late).layout.xaxis.range)
     assert hi - lo == pd.Timedelta(days=730) * 1.1
+
+
+def test_the_lineage_table_shows_the_window_in_the_series_clock_and_says_which(new_app):
+    """Issue 51 item 14: "17:30" for a New York 09:30-15:30 series was UTC, unlabelled."""
+    from datetime import datetime, timezone
+
+    from data_sources.samples import load_sample
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Candidate, Registry, SeriesKey
+
+    at = new_app().run()
+    bars = load_sample(at.sidebar.selectbox(key="sb_sample").value)
+    assert bars.timezone == "America/New_York"
+    first, last = datetime(2024, 6, 3, 13, 30, tzinfo=timezone.utc), datetime(2024, 6, 4, 19, 30, tzinfo=timezone.utc)
+    with Ledger.open() as ledger:
+        Registry(ledger).register(Candidate(SeriesKey.of(bars), "tiny", "local:abc", first, last, 10, "w", "/a/w", {},
+                                            "kronos retrain"))
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception, at.exception
+    [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert table["trained on (America/New_York)"].tolist() == ["2024-06-03 09:30 to 2024-06-04 15:30"]
+    assert "decided (UTC)" in table.columns
+
+
+def test_retrain_now_refuses_bars_inside_the_training_period_unless_switched_on(new_app, seen_model):
+    """Issue 51 item 5: Retrain now decided on cut-offs the base model had seen, with no notice. Now the page's
+    training-period switch, as for its before/after evaluation: refused without it (nothing trained), flagged
+    with it."""
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.retrain import RetrainSettings
+
+    at = new_app().run()
+    assert at.sidebar.selectbox(key="sb_model").value.endswith("test-tiny-seen")
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.switch_page("pages/fine_tune.py").run()
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert not at.exception, at.exception
+    refused = messages(at.error)
+    assert "No retrain." in refused and "inside the base model's training period (data up to 2020-12-31" in refused
+    assert "*Include cut-offs inside the model's training period*" in refused
+    with Ledger.open() as ledger:
+        assert Registry(ledger).entries() == []
+
+    at.toggle(key="ft_retrain_include_trained").set_value(True).run()
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert not at.exception, at.exception
+    said = messages(at.success) + messages(at.info)
+    n = RetrainSettings(horizon=4).n_cutoffs
+    assert "Adapter 1 " in said and f"{n} of these {n} cut-offs forecast bars inside the base model's training period" in said

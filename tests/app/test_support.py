@@ -271,6 +271,6 @@ def test_each_control_an_error_names_is_on_screen():
     # a sampling knob's label is its Knob's, the one the sidebar's widget shows (checked widget by widget in
     # test_app.py::test_every_sampling_knob_has_a_sidebar_control_that_reaches_the_settings)
     assert all(CONTROLS[name] == knob.label for name, (_, knob) in knobs().items())
-    missing = [label for setting, label in CONTROLS.items() if setting not in ("include_training_period", "include_trained", *knobs())
+    missing = [label for setting, label in CONTROLS.items() if setting not in ("include_training_period", *knobs())
                and not any(text.startswith(label) for text in shown)]
     assert not missing, missing

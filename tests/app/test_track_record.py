@@ -317,3 +317,32 @@ def test_drift_state_in_the_table_and_a_rolling_chart_with_the_thresholds(new_ap
     shown = next(t for t in fig["data"] if t.get("name") == "coverage")
     judged = expected.rolling.dropna(subset=["coverage"])
     np.testing.assert_allclose(values(shown, "y"), judged["coverage"].to_numpy())
+
+
+def test_drift_skill_from_too_few_forecasts_with_a_reference_is_not_judged(new_app):
+    """Issue 51 item 3: the table showed "CRPS skill +61% (49-72%)" from 5 of 25 forecasts with a random-walk
+    reference; now the skill is empty, the count it would rest on is a column, and the why says "not judged"."""
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import cut, forecast, series
+
+    from kronos_studio.ledger.drift import MIN_SCORED
+
+    bars = series(n=400, seed=5)
+    with book() as ledger:
+        for at in range(60, 100, 6):  # the returns the ledger knows, from bar 60 on
+            ledger.record(forecast(bars, at, horizon=6, seed=at, model="earlier"), cut(bars, at))
+        for at in range(100, 125):  # 25 forecasts a bar apart: the last 5 know the random walk's 60 returns
+            ledger.record(forecast(bars, at, horizon=6, seed=at), cut(bars, at))
+        ledger.score(bars)
+    at = new_app().run()
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and not at.error, text(at.error)
+    drift = next(d.value for d in at.dataframe if "coverage_p_value" in d.value.columns).set_index("model")
+    row = drift.loc["test-model"]
+    assert row["scored"] == 25 and row["skill_forecasts"] == 5 and np.isfinite(row["coverage"])
+    assert pd.isna(row["skill"]) and pd.isna(row["skill_low"]) and pd.isna(row["skill_high"])
+    assert f"skill not judged: 5 of the {MIN_SCORED} forecasts it needs" in row["detail"]

@@ -37,6 +37,11 @@ def test_retrain_now_shows_the_decision_and_the_lineage(page, fresh_url):
     page.wait_for_selector(IDLE, timeout=60_000)
     table = box.get_by_test_id("stDataFrame")
     expect(table).to_have_count(1)
+    # issue 51 item 14: the window in the series' clock, the column saying which (the decision's time: UTC)
+    headers = table.locator('[role="columnheader"]')
+    expect(headers.filter(has_text="trained on (America/New_York)")).to_have_count(1, timeout=30_000)
+    # issue 51 item 5: the training-period switch beside the button, as for the page's evaluation
+    expect(box.get_by_text("Include cut-offs inside the model's training period")).to_be_visible()
     expect(box.get_by_text("No adapter has been retrained")).to_have_count(0)
     timeline = box.get_by_test_id("stPlotlyChart")
     expect(timeline).to_be_visible()

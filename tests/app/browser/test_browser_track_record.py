@@ -152,3 +152,56 @@ def test_track_record_shows_drift_with_its_thresholds(page, drifting_url):
     page.wait_for_selector(IDLE)
     no_exceptions(page)
     shot(page, "track_record_drift.png")
+
+
+@pytest.fixture(scope="module")
+def few_references_url(tiny_models, tmp_path_factory):
+    """A server whose ledger holds 25 forecasts a bar apart, only 5 of them with a random-walk reference."""
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import cut, forecast, series
+
+    from kronos_studio.ledger import Ledger
+
+    work = tmp_path_factory.mktemp("drift-few")
+    bars = series(n=400, seed=5)
+    with Ledger.open(ledger_url(work)) as ledger:
+        for at in range(60, 100, 6):
+            ledger.record(forecast(bars, at, horizon=6, seed=at, model="earlier"), cut(bars, at))
+        for at in range(100, 125):
+            ledger.record(forecast(bars, at, horizon=6, seed=at), cut(bars, at))
+        ledger.score(bars)
+    with server_with_ledger(tiny_models, work) as url:
+        yield url
+
+
+def test_track_record_does_not_judge_the_skill_from_too_few_references(page, few_references_url):
+    """Issue 51 item 3 in the browser: the drift table says how many forecasts have a random-walk reference and
+    that the skill is not judged from 5 of them (it showed +61% from 5 of 25)."""
+    from playwright.sync_api import expect
+
+    open_app(page, few_references_url)
+    page.get_by_test_id("stSidebarNav").get_by_text("Track record").click()
+    expect(page.get_by_role("heading", name="Drift")).to_be_visible(timeout=60_000)  # the only series: chosen
+    page.wait_for_selector(IDLE)
+    table = page.get_by_test_id("stDataFrame").last
+    table.scroll_into_view_if_needed()
+    headers = table.locator('[role="columnheader"]')
+    expect(headers.first).to_have_text("model", timeout=60_000)  # the grid draws its header lazily
+    rows = table.locator('[role="row"]')
+    texts = [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())]
+    [ours] = [r for r in texts if r[0] == "test-model"]
+    assert ours[headers.all_inner_texts().index("why")].startswith("skill not judged: 5 of the 20 forecasts it needs")
+    # the grid draws only the columns in view: scroll to its right end for the skill's columns
+    table.locator(".dvn-scroller").evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+    expect(headers.filter(has_text="forecasts with a random-walk reference")).to_have_count(1, timeout=30_000)
+    names = headers.all_inner_texts()
+    row = [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())][
+        [r[0] for r in texts].index("test-model")]  # the same row order as before the scroll
+    assert row[names.index("forecasts with a random-walk reference")] == "5"
+    assert [row[names.index(c)] for c in ("CRPS skill vs random walk", "95% low", "95% high")] == ["", "", ""]
+    no_exceptions(page)
+    shot(page, "track_record_drift_not_judged.png")

@@ -33,7 +33,7 @@ def watchlist(tmp_path_factory):
 def test_evaluate_writes_the_report_and_a_panel_that_recomputes_it(watchlist, tmp_path):
     out, panel_file = tmp_path / "rank.json", tmp_path / "panel.parquet"
     r = run_cli("batch", watchlist, "--evaluate", "--horizon", 5, "--cutoffs", 5, "--paths", "3,1", "--costs", 10,
-                "--include-trained", "--json", out, "--panel", panel_file)
+                "--include-training-period", "--json", out, "--panel", panel_file)
     assert r.returncode == 0, r.stderr
     assert "cut-off dates" in r.stderr  # its progress bar (a tqdm without a total was taken as no bar: a crash)
     assert "inside the model's training period" in r.stdout  # the bundled model saw these years: said so
@@ -57,7 +57,8 @@ def test_evaluate_writes_the_report_and_a_panel_that_recomputes_it(watchlist, tm
 def test_evaluate_refuses_dates_inside_the_training_period_by_default(watchlist):
     r = run_cli("batch", watchlist, "--evaluate", "--horizon", 5, "--cutoffs", 5, "--paths", 2, "--quiet")
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "all 5 cut-off dates fall inside the model's training period" in r.stderr and "(--include-trained)" in r.stderr
+    assert "all 5 cut-off dates fall inside the model's training period" in r.stderr
+    assert "(--include-training-period)" in r.stderr
 
 
 def test_several_path_counts_need_evaluate(watchlist, tmp_path):

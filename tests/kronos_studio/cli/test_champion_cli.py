@@ -100,3 +100,12 @@ def test_a_ranking_evaluation_refuses_champion_in_one_line(world, capsys):
     err = capsys.readouterr().err
     assert code == 2, err
     assert "'champion' is chosen per series" in err and "choose one model with --model" in err
+
+
+def test_the_output_line_says_a_champion_reads_the_lookback_it_was_gated_with(world, tmp_path, capsys):
+    """Issue 51 item 15: "lookback 48 (default: context - horizon)" for a champion, whose lookback is its gate's."""
+    watchlist, _, entry = world
+    assert main(["forecast", str(watchlist / "AAA.csv"), "--horizon", "4", "--paths", "4", "--model", "champion",
+                 "--out", str(tmp_path / "AAA.csv"), "--no-ledger"]) == 0
+    said = capsys.readouterr().err.splitlines()[-1]
+    assert f"lookback {LOOKBACK} (default: the lookback champion adapter {entry.id} was trained and gated with)" in said

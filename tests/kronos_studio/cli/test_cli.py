@@ -384,3 +384,26 @@ def test_ctrl_c_after_the_work_is_done_ends_at_once_with_the_commands_code(tmp_p
     assert r.returncode == 0, r.stderr
     assert r.stdout == "printed by the command\n"  # flushed before the process ends
     assert "Traceback" not in r.stderr and "KeyboardInterrupt" not in r.stderr and "ran on" not in r.stderr, r.stderr
+
+
+def test_the_output_line_says_why_the_lookback_is_what_it_is(random_model, tmp_path):
+    """Issue 51 item 15: "lookback 25 (default: context - horizon)" for a 25-row file was not the reason."""
+    folder = tmp_path / "model"
+    shutil.copytree(random_model("tiny").folder, folder, ignore=shutil.ignore_patterns("bundle.json"))
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    args = ["--model", folder, "--horizon", 8, "--paths", 2, "--out", tmp_path / "q.csv", "--quiet", "--no-ledger"]
+    short = tmp_path / "short.csv"
+    random_bars(25, freq="1h").to_csv(short, index=False)
+    r = run_cli("forecast", short, *args)
+    assert r.returncode == 0, r.stderr
+    said = r.stderr.splitlines()[-1]
+    assert "lookback 25 (all 25 bars there are; it reads 56 when it has them (context 64 - horizon 8))" in said
+    assert "default: context - horizon" not in said
+    long = tmp_path / "long.csv"
+    random_bars(120, freq="1h").to_csv(long, index=False)
+    r = run_cli("forecast", long, *args)
+    assert "lookback 56 (default: context 64 - horizon 8)" in r.stderr.splitlines()[-1], r.stderr
+    r = run_cli("forecast", long, *args[:-4], "--horizon", 50, "--out", tmp_path / "q.csv", "--quiet", "--no-ledger")
+    assert "lookback 32 (default: half the context 64, as context - horizon would leave 14)" in r.stderr.splitlines()[-1]
+    r = run_cli("forecast", long, *args, "--lookback", 40)
+    assert "lookback 40," in r.stderr.splitlines()[-1]  # asked for: nothing to explain

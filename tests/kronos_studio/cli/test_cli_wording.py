@@ -10,6 +10,7 @@ from testkit import random_bars
 from kronos.errors import Fix, InputError, Notice
 from kronos_studio.cli import main as cli
 from kronos_studio.cli.errors import cli_line, flag, notice_line
+from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,6 +37,10 @@ def test_the_command_prints_the_flag_the_library_only_names(tmp_path, capsys):
     assert "lower the lookback (--lookback) or load more history" in err and "Traceback" not in err
 
 
+# Settings the library names through a constant, their one home: the constant's name -> the setting.
+SETTING_NAMES = {"INCLUDE_TRAINING_PERIOD": INCLUDE_TRAINING_PERIOD}
+
+
 def named_settings() -> set[tuple[str, object]]:
     """(setting, value) of every ``Fix`` the library writes with literal arguments."""
     out = set()
@@ -46,6 +51,8 @@ def named_settings() -> set[tuple[str, object]]:
             for node in ast.walk(ast.parse(p.read_text())):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Fix" and len(node.args) >= 2:
                     setting = node.args[1]
+                    if isinstance(setting, ast.Name) and setting.id in SETTING_NAMES:  # a setting's named constant
+                        setting = ast.Constant(SETTING_NAMES[setting.id])
                     if isinstance(setting, ast.Constant) and isinstance(setting.value, str):
                         value = node.args[2] if len(node.args) > 2 else None
                         out.add((setting.value, value.value if isinstance(value, ast.Constant) else None))
@@ -69,3 +76,33 @@ def test_every_setting_the_library_names_is_a_flag_the_command_line_takes():
     words = {setting: flag(setting, value).split()[0] for setting, value in found}
     missing = {s: w for s, w in words.items() if w not in options}
     assert not missing, f"settings named by the library with no such flag: {missing}"
+
+
+def subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every (sub)subcommand's parser by its words: 'evaluate', 'train lora', ..."""
+    out = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out[f"{prefix}{name}"] = sub
+                out |= subcommands(sub, f"{prefix}{name} ")
+    return out
+
+
+def test_the_training_period_switch_has_one_name_on_every_command_that_has_it():
+    """Issue 51 item 19: it was --include-training-period on evaluate and train lora, --include-trained on batch and
+    absent on retrain. Now one flag (the setting's, kept in one place), the old batch spelling still accepted but
+    no longer listed, and no library guard names another setting."""
+    switch = flag(INCLUDE_TRAINING_PERIOD, True)
+    assert switch == "--include-training-period"
+    commands = subcommands(cli.build_parser())
+    having = {name for name, sub in commands.items()
+              if any(INCLUDE_TRAINING_PERIOD == a.dest for a in sub._actions)}
+    assert having == {"evaluate", "train lora", "batch", "retrain"}
+    for name in having:
+        [action] = [a for a in commands[name]._actions if switch in a.option_strings]
+        assert action.dest == INCLUDE_TRAINING_PERIOD and action.help != argparse.SUPPRESS, name
+    batch = commands["batch"]
+    assert "--include-trained" not in batch.format_help() and switch in batch.format_help()
+    assert batch.parse_args(["w.csv", "--horizon", "5", "--include-trained"]).include_training_period is True
+    assert not any(setting.startswith("include") and setting != INCLUDE_TRAINING_PERIOD for setting, _ in named_settings())

@@ -426,8 +426,9 @@ def test_rank_skill_errors_carry_their_values_and_fixes_naming_settings():
     forecaster.period = period_until("2030-01-01", "test")
     with pytest.raises(TrainingPeriodError) as caught:
         cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=4, paths=(4,)))
-    assert "--include-trained" in cli_line(caught.value)
+    assert "(--include-training-period)" in cli_line(caught.value)  # the one name of the switch (issue 51 item 19)
     assert "Include cut-offs inside the model's training period" in app_message(caught.value)
+    assert '("include_training_period": true)' in as_service_error(caught.value).detail
 
 
 def test_the_json_has_the_rank_ic_ir_beside_the_ic_ir(planted):

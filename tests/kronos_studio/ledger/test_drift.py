@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from ledger_helpers import CHANGE, HORIZON, calm_forecast, cut, record_and_score, regime_series
+from ledger_helpers import CHANGE, HORIZON, calm_forecast, cut, forecast, record_and_score, regime_series, series
 from scipy import stats
 
 from kronos_studio.ledger import drift
@@ -107,10 +107,63 @@ def test_kronos_ledger_drift_writes_one_entry_per_series_and_model(ledger, ledge
     assert wild == expected and wild["state"] == DRIFTING and wild["scored"] == 25
     assert few["state"] == TOO_FEW and few["scored"] == 5 and few["more_needed"] == MIN_SCORED - 5
     printed = capsys.readouterr()
-    assert "REGIME 1h (file)  calm  25 scored, coverage" in printed.out and f"{MIN_SCORED - 5} more" in printed.out
+    assert "REGIME 1h (file)  calm  25 scored; coverage 0.36 of 25 (binomial p" in printed.out
+    assert "of 25; skill" in printed.out and f"over {wild['skill_forecasts']} with a random-walk reference" in printed.out
+    assert f"{MIN_SCORED - 5} more" in printed.out
     assert "wrote" in printed.err
 
     assert main(["ledger", "drift", "--workspace", "team", "--json", str(out)]) == 0
     assert [e["workspace"] for e in json.loads(out.read_text())] == ["team"]
     assert main(["ledger", "drift", "--last", "5"]) == 2
     assert f"--last 5 is below the {MIN_SCORED} scored forecasts a drift test needs" in capsys.readouterr().err
+
+
+def test_skill_is_not_judged_from_fewer_forecasts_with_a_reference_than_the_minimum(ledger):
+    """Issue 51: 25 forecasts a bar apart, only a few of them with a random-walk reference: coverage and PIT are
+    judged from the 25, the skill not at all (it said +61% from 5 overlapping forecasts), and each number says
+    how many forecasts it rests on."""
+    bars = series(n=400, seed=5)
+    for at in range(60, 100, 6):  # another model's forecasts: the ledger knows the returns from bar 60 on
+        ledger.record(forecast(bars, at, horizon=6, seed=at, model="earlier"), cut(bars, at))
+    for at in range(100, 125):  # the forecasts from bar 120 on know the walk's 60 returns
+        ledger.record(forecast(bars, at, horizon=6, seed=at), cut(bars, at))
+    ledger.score(bars)
+    [got] = drift.drift_report(ledger, models=["test-model"])
+    assert got.scored == 25 and np.isfinite(got.coverage) and got.skill_forecasts == 5
+    assert np.isnan(got.skill) and np.isnan(got.skill_ci95).all()
+    assert f"skill not judged: {got.skill_forecasts} of the {MIN_SCORED} forecasts it needs" in got.detail
+    assert got.numbers().endswith(f"skill not judged ({got.skill_forecasts} of {MIN_SCORED})")
+    assert "coverage" in got.numbers() and "of 25 (binomial p" in got.numbers() and "PIT p" in got.numbers()
+    entry = got.to_dict()
+    assert entry["skill"] is None and entry["skill_ci95"] == [None, None] and entry["skill_forecasts"] == got.skill_forecasts
+
+    per = pd.DataFrame({"last_bar_at": pd.date_range("2024-01-01", periods=25, freq="h", tz="UTC"),
+                        "prediction_id": range(25), "covered": True, "pit": np.linspace(0.02, 0.98, 25),
+                        "crps_pct": 0.4, "rw_crps_pct": [np.nan] * 20 + [1.0] * 5})
+    assert np.isnan(drift.judge(per, 30, "default", "file", "X", "1h", "m").skill)  # it was +0.60
+
+
+def test_the_random_walk_reference_is_the_walk_forwards_random_walk(ledger):
+    """The reference rebuilt from the ledger's bars is the walk-forward's random walk on the same cut-off, not a
+    noisier one: a random walk recorded in the ledger (its own 60-return volatility, its seed) scores exactly as
+    its reference wherever it has one, so its skill is 0; a reference from fewer returns than the walk's window
+    (which made an hourly series' skill +61% where the walk-forward said +13%) is no reference."""
+    from kronos.settings import ForecastSettings
+    from kronos_studio.evaluation.baselines import RandomWalk
+    from kronos_studio.forecasters import make_forecast
+
+    bars = series(n=420, seed=7)
+    horizon = 4
+    for at in range(70, 400, horizon):
+        made = make_forecast(RandomWalk(paths=drift.RW_PATHS), cut(bars, at),
+                             ForecastSettings(horizon=horizon, paths=drift.RW_PATHS, seed=at, lookback=70))
+        ledger.record(made, cut(bars, at))
+    ledger.score(bars)
+    steps = ledger.steps_frame(scored_only=True)
+    per = drift.forecast_scores(ledger.predictions_frame(member_rows=False), steps, drift.known_returns(steps))
+    referenced = per.dropna(subset=["rw_crps_pct"])
+    # the first forecasts know fewer than the walk's 60 returns: no reference, rather than another one
+    assert len(referenced) == len(per) - int(np.ceil(RandomWalk.window / horizon))
+    np.testing.assert_allclose(referenced["rw_crps_pct"], referenced["crps_pct"], rtol=1e-4)
+    [got] = drift.drift_report(ledger, last=30)
+    assert got.skill_forecasts == 30 and abs(got.skill) < 1e-4

@@ -64,3 +64,29 @@ def test_a_retrain_job_over_several_series_has_one_row_per_decision_named_by_its
     assert "100 bars cannot hold a 120-bar training window" in by_series["WFEW"]["reason"]
     entries = {e.symbol: e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol in ("WA", "WB")}
     assert {s: entries[s].id for s in entries} == {s: by_series[s]["challenger"] for s in ("WA", "WB")}
+
+
+def test_a_retrain_inside_the_models_training_period_is_a_422_naming_the_switch_and_runs_with_it(
+        service, tiny_model, tmp_path, monkeypatch):
+    """Issue 51 item 5 over HTTP: the same guard and the same field as /v1/evaluate."""
+    import json
+    import shutil
+
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    seen = tmp_path / "seen"
+    shutil.copytree(tiny_model, seen)
+    (seen / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny-seen", "data_seen_until": "2030-12-31"}))
+    base, _, tokens = service
+    body = {"bars_csv": random_bars(200, seed=8, freq="1h").to_csv(index=False), "symbol": "RSEEN", "model": str(seen),
+            **SMALL}
+    with httpx.Client(base_url=base, headers=bearer(tokens["jobs"]), timeout=300) as c:
+        refused = c.post("/v1/retrain", json=body)
+        assert refused.status_code == 422, refused.text
+        assert "inside the base model's training period" in refused.json()["detail"]
+        assert [f["field"] for f in refused.json()["fix"]][-1] == "include_training_period"
+        accepted = c.post("/v1/retrain", json={**body, "include_training_period": True})
+        assert accepted.status_code == 202, accepted.text
+        status = finished_job(c, accepted.json()["id"], 400, poll_s=0.5)
+        assert status["status"] == "done", status
+        [row] = c.get(f"/v1/jobs/{accepted.json()['id']}/result").json()["rows"]
+    assert row["in_training_period"] == SMALL["cutoffs"] and "partly measures memory" in row["reason"]

@@ -53,6 +53,40 @@ def test_the_gate_promotes_only_a_difference_beyond_noise_with_coverage_in_toler
     assert verdict.decision == REJECTED and "coverage" in verdict.reason
 
 
+def test_a_challenger_that_changed_nothing_is_said_to_have_changed_nothing_not_to_be_worse():
+    """Issue 51 item 4: CRPS equal to the champion's to every digit (the interval is the point 0) read "lies above
+    0: the challenger is worse"."""
+    champion = 1 + np.random.default_rng(0).uniform(0, 0.2, 8)
+    same = decide(scored(champion.copy()), scored(champion))
+    assert same.decision == REJECTED and same.unchanged and same.diff == 0 and same.diff_ci95 == (0.0, 0.0)
+    assert "changed nothing" in same.reason and "worse" not in same.reason
+    assert not decide(scored(champion + 0.3), scored(champion)).unchanged
+
+
+def test_every_decision_says_the_smallest_difference_its_cut_offs_could_detect():
+    """Issue 51: at 8 cut-offs the gate could not tell a 5% improvement from noise, and did not say so. Each
+    decision quotes the minimum detectable effect of its paired differences (statsmodels' paired t-test power
+    at the gate's level and GATE_POWER)."""
+    from statsmodels.stats.power import TTestPower
+
+    from kronos_studio.training.gate import GATE_LEVEL, GATE_POWER, detectable_difference
+
+    rng = np.random.default_rng(1)
+    champion = 2 + rng.uniform(0, 0.5, 8)
+    challenger = champion + rng.normal(-0.01, 0.3, 8)
+    verdict = decide(scored(challenger), scored(champion))
+    diff = challenger - champion
+    effect = TTestPower().solve_power(nobs=8, alpha=1 - GATE_LEVEL, power=GATE_POWER, alternative="two-sided")
+    assert verdict.detectable == pytest.approx(effect * diff.std(ddof=1)) == detectable_difference(diff)
+    share = verdict.detectable / champion.mean()
+    assert f"these 8 cut-offs detect a difference of {verdict.detectable:.3f}% ({share:.0%} of the champion's CRPS) " \
+           "at 80% power" in verdict.reason
+    # four times the cut-offs with the same spread: about half the difference (1/sqrt(n), and t's tails thinner)
+    wider = np.tile(diff, 4)
+    assert detectable_difference(wider) < 0.5 * verdict.detectable
+    assert np.isnan(detectable_difference(np.zeros(8)))
+
+
 # --- the retrain on a real model -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
@@ -198,3 +232,78 @@ def test_settings_that_cannot_judge_a_challenger_are_refused_with_their_fixes_as
     with pytest.raises(RetrainError) as narrow:
         RetrainSettings(**{**FAST, "window": 40}).check()
     assert [f.setting for f in narrow.value.fix] == ["window", "lookback"] and narrow.value.fix[0].value > 40
+
+
+def test_a_challenger_whose_training_never_beat_the_base_says_so(world):
+    """Issue 51 item 4, the daily case: the training diverges (a learning rate far too high), so the best
+    validation step is the untrained one and the challenger is the base model to every digit. The decision says
+    that it changed nothing, and why."""
+    from kronos_studio.training.adapters import adapter_metadata
+    from kronos_studio.training.retrain import Retrainer, RetrainSettings
+
+    pair, ledger = world
+    bars = regime_bars(symbol="UNTRAINED")
+    retrainer = Retrainer(pair, bars, ledger, RetrainSettings(**{**FAST, "steps": 4, "lr": 50.0}))
+    [decision] = retrainer.run([DECIDE_AT]).decisions
+    entry = retrainer.registry.get(decision["challenger"])
+    assert adapter_metadata(entry.path)["training"]["best_step"] == 0
+    assert decision["crps"]["challenger"] == decision["crps"]["base"] and decision["diff_ci95"] == [0.0, 0.0]
+    assert decision["decision"] == REJECTED and "worse" not in decision["reason"]
+    assert "changed nothing" in decision["reason"] and "best validation step was the untrained one" in decision["reason"]
+    assert entry.reason == decision["reason"]
+
+
+def in_training_period(bars, start: str):
+    """``bars`` moved to start at ``start``: inside the bundled models' training period (to 2025-12-31)."""
+    import pandas as pd
+
+    frame = bars.frame.assign(timestamp=pd.date_range(start, periods=len(bars.frame), freq="1h", tz="UTC"))
+    return bars.replace(frame=frame)
+
+
+def test_a_retrain_inside_the_base_models_training_period_is_refused_before_it_trains(world):
+    """Issue 51 item 5: Retrain now and kronos retrain decided on cut-offs of 2017-2018 with no notice, while
+    evaluate, Fine-tune and the Screener refuse or flag them. The same guard and switch: refused before anything
+    is trained, the fix naming the switch (and, for a walk, the first point after the period); with the switch
+    the cut-offs are kept and flagged."""
+    from kronos_studio.cli.errors import cli_line
+    from kronos_studio.evaluation.trust import TrainingPeriodError
+    from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.gate import MIN_GATE_CUTOFFS
+    from kronos_studio.training.retrain import Retrainer, RetrainSettings
+
+    pair, ledger = world
+    inside = in_training_period(regime_bars(symbol="MEMORY"), "2025-11-01")  # 600 hourly bars, all in 2025
+    with pytest.raises(TrainingPeriodError) as refused:
+        Retrainer(pair, inside, ledger, RetrainSettings(**FAST)).points()
+    e = refused.value
+    assert "8 of the 8 held-out cut-offs" in str(e) and "data up to 2025-12-31" in str(e)
+    assert e.values["in_training_period"] == 8 and "(--include-training-period)" in cli_line(e)
+    assert [e for e in Registry(ledger).entries() if e.symbol == "MEMORY"] == []  # nothing trained
+
+    # a walk through the period's end: refused, naming the first point with enough cut-offs after it
+    straddles = in_training_period(regime_bars(symbol="MEMORY"), "2025-12-20")
+    retrainer = Retrainer(pair, straddles, ledger, RetrainSettings(**FAST))
+    with pytest.raises(TrainingPeriodError) as walk:
+        retrainer.points(every=100)
+    [later] = [f for f in walk.value.fix if f.setting == "since"]
+    stamps = straddles.frame["timestamp"]
+    first_after = int((stamps >= pd_timestamp("2026-01-01", tz="UTC")).to_numpy().argmax())
+    assert later.value == str(stamps.iloc[first_after + MIN_GATE_CUTOFFS * FAST["horizon"]])
+    points = retrainer.points(every=100, since=later.value)
+    assert points[0] == first_after + MIN_GATE_CUTOFFS * FAST["horizon"]
+    kept, guard = retrainer.gate_cutoffs(points[0])  # partly inside: those left out, as evaluate does
+    assert len(kept) == MIN_GATE_CUTOFFS and guard["in_training_period"] == FAST["n_cutoffs"] - MIN_GATE_CUTOFFS
+    assert all(stamps.iloc[c] > stamps.iloc[first_after - 1] for c in kept)
+
+    # switched on: kept and flagged
+    knowingly = Retrainer(pair, inside, ledger, RetrainSettings(**FAST, include_training_period=True))
+    assert knowingly.points() == [len(inside.frame)]
+    kept, guard = knowingly.gate_cutoffs(len(inside.frame))
+    assert len(kept) == 8 and guard["in_training_period"] == 8 and guard["in_training_period_included"]
+
+
+def pd_timestamp(text: str, tz: str):
+    import pandas as pd
+
+    return pd.Timestamp(text, tz=tz)
