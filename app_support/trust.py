@@ -24,7 +24,7 @@ from kronos_studio.evaluation.trust import (
 from . import auth, ensemble
 from . import ledger as ledger_ui
 from .errors import CONTROLS, app_message
-from .models import ModelChoice, forecaster, model_identity
+from .models import ModelChoice, forecaster, model_identity, served_note
 from .runs import LRUStore, ProgressBar
 
 DEFAULT_CUTOFFS = 20
@@ -75,6 +75,7 @@ class Reports:
 
     def __init__(self, ledger: Callable[[], object] | None = None):
         self.by_key = LRUStore(size=32)
+        self.served = LRUStore(size=32)  # by report key: which model served a per-series model's report, in words
         self._ledger = ledger or ledger_ui.ledger
         self._latest: dict[tuple, object] = {}
         self._lock = threading.Lock()
@@ -133,6 +134,12 @@ def stored(bars, choice: ModelChoice, settings, plan: Plan):
     return reports().by_key.get(report_key(bars, choice, settings, plan))
 
 
+def served(bars, choice: ModelChoice, settings, plan: Plan) -> str | None:
+    """Which model served the stored report (``champion``: the adapter, or the base), in words; None for a
+    model that is the same for every series."""
+    return reports().served.get(report_key(bars, choice, settings, plan))
+
+
 def latest(bars, choice: ModelChoice):
     return reports().latest(series_key(bars, choice))
 
@@ -172,6 +179,9 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
             bar.restart(f"Walk-forward: {name}")
         bar(i, n)
 
+    note = served_note(maker.describe())
+    if note is not None:
+        reports().served.put(key, note)
     try:
         report = evaluate(maker, bars, settings, TrustPlan(**dataclasses.asdict(plan)), progress)
         if maker.members:  # the mixture's walk-forward kept its members' paths, to rank them beside it

@@ -11,7 +11,9 @@ CHAMPION = "champion"
 
 
 class ChampionForecaster:
-    """A Kronos forecaster (the champion's adapted model, or the base) that stamps what served."""
+    """A Kronos forecaster (the champion's adapted model, or the base) that stamps what served. Every part of
+    the ``Forecaster`` seam is its own method or attribute, each taking what the Kronos forecaster's takes:
+    nothing reaches the inner forecaster by a name this class does not define."""
 
     key = CHAMPION
 
@@ -19,6 +21,14 @@ class ChampionForecaster:
         self.inner, self.adapter_id, self.note, self.trained_lookback = inner, adapter_id, note, lookback
         self.trained_until = trained_until  # the last bar time the champion adapter learned from
         self.name = inner.name
+        self.pair = inner.pair  # the Kronos model that serves (the adapted one for a champion)
+        self.members = inner.members  # {}: one model
+        self.min_history = inner.min_history
+        self.batch_size = inner.batch_size  # walk-forward cut-offs sampled in one batched run
+
+    def describe(self) -> dict:
+        """The serving model's provenance, with which champion it is (an evaluation's report names it too)."""
+        return {**self.inner.describe(), "champion": self.note, "adapter_id": self.adapter_id}
 
     def lookback(self, horizon: int) -> int:
         """A champion reads the history its gate scored it with; the base model its own default."""
@@ -35,9 +45,6 @@ class ChampionForecaster:
         window = period_until(str(self.trained_until.date()), f"champion adapter {self.adapter_id}'s training window")
         return window if base is None or window.seen_until > base.seen_until else base
 
-    def __getattr__(self, name):  # describe, members, pair, ...
-        return getattr(self.inner, name)
-
     def _stamp(self, fc):
         fc.provenance.update({"champion": self.note, "adapter_id": self.adapter_id})
         return fc
@@ -45,8 +52,11 @@ class ChampionForecaster:
     def sample(self, history, future, settings, progress=None):
         return self._stamp(self.inner.sample(history, future, settings, progress))
 
-    def sample_batch(self, histories, futures, settings):
-        return [self._stamp(fc) for fc in self.inner.sample_batch(histories, futures, settings)]
+    def sample_batch(self, histories, futures, settings, per_series_stream: bool = True):
+        """As ``KronosForecaster.sample_batch``: a batch of series (each its own stream) or of a walk-forward's
+        cut-offs (one shared stream, ``per_series_stream=False``)."""
+        return [self._stamp(fc) for fc in self.inner.sample_batch(histories, futures, settings,
+                                                                  per_series_stream=per_series_stream)]
 
 
 def champion_entry(bars, workspace: str | None = None, ledger=None):

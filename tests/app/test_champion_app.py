@@ -88,3 +88,27 @@ def test_the_screener_serves_each_sample_by_its_own_champion(new_app, tmp_path):
     rows = at.session_state[screener.RESULT_KEY].rows.set_index("series")
     assert list(rows["status"]) == ["ok", "ok"]
     assert rows.loc[names[0], "adapter_id"] == entry.id and rows.isna().loc[names[1], "adapter_id"]
+
+
+def test_the_evaluate_page_walks_the_series_champion_forward_and_names_it(new_app, tmp_path):
+    from testkit import random_bars
+
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+
+    trained = random_bars(200, seed=3, freq="1h", start="2026-03-02").to_csv(index=False).encode()
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        entry = promote_champion(read_bars(trained, "CHAMPEV.csv"), ledger, tmp_path / "adapter")
+    # the series with bars after those its champion learned from
+    at = upload(new_app().run(), "CHAMPEV.csv",
+                random_bars(300, seed=3, freq="1h", start="2026-03-02").to_csv(index=False).encode())
+    at.sidebar.selectbox(key="sb_model").set_value("champion").run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.number_input(key="sb_paths").set_value(4).run()
+    at.switch_page("pages/evaluate.py").run()
+    at.number_input(key="ev_cutoffs").set_value(3).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    captions = " | ".join(str(c.value) for c in at.caption)
+    assert f"Model **champion**: champion adapter {entry.id} of file:CHAMPEV:1h" in captions
+    assert {m.label for m in at.metric} >= {"CRPS skill vs random walk"}

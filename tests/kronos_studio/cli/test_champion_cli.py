@@ -100,3 +100,22 @@ def test_a_ranking_evaluation_refuses_champion_in_one_line(world, capsys):
     err = capsys.readouterr().err
     assert code == 2, err
     assert "'champion' is chosen per series" in err and "choose one model with --model" in err
+
+
+def test_evaluate_walks_each_series_champion_or_its_base_forward_and_names_it(world, tmp_path, capsys):
+    _, _, entry = world
+    report = {}
+    for seed, name in enumerate(("AAA", "BBB")):  # the series, with bars after those AAA's champion learned from
+        random_bars(300, seed=seed, freq="1h", start="2026-03-02").to_csv(tmp_path / f"{name}.csv", index=False)
+        out = tmp_path / f"{name}.json"
+        code = main(["evaluate", str(tmp_path / f"{name}.csv"), "--model", "champion", "--horizon", "4",
+                     "--paths", "4", "--cutoffs", "3", "--json", str(out)])
+        assert code == 0, capsys.readouterr().err
+        report[name] = json.loads(out.read_text())
+    assert report["AAA"]["model"]["adapter_id"] == entry.id
+    assert report["AAA"]["model"]["champion"].startswith(f"champion adapter {entry.id} of file:AAA:1h")
+    assert report["AAA"]["lookback"] == LOOKBACK  # the history its gate scored it with
+    assert report["BBB"]["model"]["adapter_id"] is None
+    assert report["BBB"]["model"]["champion"].startswith("no champion for file:BBB:1h: the base model")
+    assert report["BBB"]["lookback"] > LOOKBACK
+    assert report["AAA"]["models"]["model"]["crps"] != report["BBB"]["models"]["model"]["crps"]
