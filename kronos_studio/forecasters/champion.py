@@ -21,10 +21,24 @@ class ChampionForecaster:
         self.inner, self.adapter_id, self.note, self.trained_lookback = inner, adapter_id, note, lookback
         self.trained_until = trained_until  # the last bar time the champion adapter learned from
         self.name = inner.name
-        self.pair = inner.pair  # the Kronos model that serves (the adapted one for a champion)
-        self.members = inner.members  # {}: one model
-        self.min_history = inner.min_history
-        self.batch_size = inner.batch_size  # walk-forward cut-offs sampled in one batched run
+
+    @property
+    def pair(self):
+        """The Kronos model that serves (the adapted one for a champion)."""
+        return self.inner.pair
+
+    @property
+    def members(self) -> dict:
+        return self.inner.members  # {}: one model
+
+    @property
+    def min_history(self) -> int:
+        return self.inner.min_history
+
+    @property
+    def batch_size(self) -> int:
+        """Walk-forward cut-offs sampled in one batched run (``sample_batch``)."""
+        return self.inner.batch_size
 
     def describe(self) -> dict:
         """The serving model's provenance, with which champion it is (an evaluation's report names it too)."""
