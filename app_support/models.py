@@ -43,7 +43,7 @@ def model_identity(choice: ModelChoice, bars) -> object:
         from .auth import workspace
 
         entry = champion_entry(bars, workspace())
-        return (choice.key, workspace(), bars.source, bars.symbol, bars.interval, None if entry is None else entry.id)
+        return (choice.key, workspace(), bars.source, bars.series_symbol, bars.interval, None if entry is None else entry.id)
     if choice.mixes:
         from kronos_studio.ensemble.chronos2 import ensemble_state
         from kronos_studio.ensemble.features import asset_class

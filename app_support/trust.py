@@ -123,7 +123,7 @@ def reports() -> Reports:
 
 def series_key(bars, choice: ModelChoice) -> tuple:
     """'This model on this series': new bars of the same series keep their track record."""
-    return bars.source, bars.symbol, bars.interval, choice.key
+    return bars.source, bars.series_symbol, bars.interval, choice.key
 
 
 def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
@@ -202,7 +202,7 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
         if report is None:
             ask = st.empty()  # cleared once the evaluation ran: the badge then shows only its result
             with ask.container():
-                st.caption(f"Not evaluated: no walk-forward of this model on {bars.symbol} {bars.interval} yet.")
+                st.caption(f"Not evaluated: no walk-forward of this model on {bars.series_symbol} {bars.interval} yet.")
                 clicked = st.button("Evaluate now", key="badge_evaluate", icon=":material/fact_check:",
                                     help=f"The latest {DEFAULT_CUTOFFS} cut-offs with these settings, at most "
                                          f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options")

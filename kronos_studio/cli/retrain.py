@@ -126,7 +126,7 @@ def run_retrain(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
     promoted = sum(d["decision"] == "promoted" for d in report.decisions)
-    print(f"{len(report.decisions)} decisions on {bars.symbol}: {promoted} promoted; champion "
+    print(f"{len(report.decisions)} decisions on {bars.series_symbol}: {promoted} promoted; champion "
           f"{report.champion if report.champion is not None else 'none (the base model serves)'}")
     return 0
 

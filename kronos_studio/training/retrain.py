@@ -14,6 +14,8 @@ files; the next run removes the leftovers), and a window already decided is not 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -110,14 +112,20 @@ def adapter_events(interval: str | None):
 
 
 # --- the series' lock and its folder -----------------------------------------------------------------------
-def slug(series: SeriesKey, workspace: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{workspace}-{series.source}-{series.symbol}-{series.interval}")
+READABLE_CHARS = 80  # of a series' folder name before its hash: enough to recognise it in a listing
 
 
 def adapters_folder(series: SeriesKey, workspace: str) -> Path:
-    from data_sources.storage import storage_path
+    """The folder of ``series``' adapters and its retrain lock, in ``workspace``'s own folder
+    (``workspaces.workspace_path``), named by the series and a hash of the whole identity: no two series or
+    workspaces share one, whatever their names hold ('-' is legal in both; '/' and '_' are made one when the
+    name is made safe)."""
+    from kronos_studio.workspaces import workspace_path
 
-    return storage_path("adapters", "registry", slug(series, workspace))
+    identity = json.dumps([workspace, series.source, series.symbol, series.interval])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{series.source}-{series.symbol}-{series.interval}")
+    return workspace_path("adapters", workspace) / "registry" / f"{readable[:READABLE_CHARS]}-{digest}"
 
 
 def series_lock(series: SeriesKey, workspace: str):
