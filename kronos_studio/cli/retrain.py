@@ -91,10 +91,9 @@ def retrain_settings(args):
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.batch.watchlist import is_watchlist
-    from kronos_studio.bundled import model_reference
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, champion_base
+    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, base_pair
 
     from .bars_process import GatedBars
 
@@ -111,11 +110,8 @@ def run_retrain(args) -> int:
     device = cli_device(args)
     with open_ledger() as ledger:
         try:
-            if args.model:
-                pair = load_pair(model_reference(args.model), device=device)
-            else:
-                pair = champion_base(Registry(ledger).champion(SeriesKey.of(bars)),
-                                     lambda ref: load_pair(ref, device=device))
+            pair = base_pair(args.model, Registry(ledger).champion(SeriesKey.of(bars)),
+                             lambda ref: load_pair(ref, device=device))
             retrainer = Retrainer(pair, bars, ledger, settings, log=log_line)
             report = retrainer.run(retrainer.points(args.every, args.since))
         except SeriesLocked as e:
@@ -136,6 +132,7 @@ def run_retrain_watchlist(args) -> int:
     any was locked and none refused."""
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+    from kronos_studio.training.retrain import base_reference
     from kronos_studio.training.retrain_watchlist import (
         DECIDED,
         LOCKED,
@@ -156,6 +153,7 @@ def run_retrain_watchlist(args) -> int:
     settings = retrain_settings(args)
     try:
         settings.check()
+        base_reference(args.model)  # 'champion' is refused before any series is read
         entries = read_watchlist(args.file)
     except (WatchlistError, ValueError) as e:
         raise error_line(e) from None

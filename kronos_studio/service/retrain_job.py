@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ServiceError
+from .errors import ServiceError, refused
 
 FIELDS = {"window": "window", "lookback": "lookback", "cutoffs": "n_cutoffs", "steps": "steps", "paths": "paths"}
+MADE_BY = "POST /v1/retrain"  # what the registry records as the maker of the adapters a request trains
 ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
 
 
 def retrain_run(body, limits, ledger, load_pair):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
     the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
-    from kronos_studio.bundled import model_reference
     from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings, champion_base
+    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings, base_pair
 
     from . import compute
 
@@ -33,14 +33,11 @@ def retrain_run(body, limits, ledger, load_pair):
                                  calendar=body.calendar, fix=body.fix)
     try:
         settings.check()
-        if body.model:
-            pair = load_pair(model_reference(body.model))
-        else:
-            pair = champion_base(Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
-        retrainer = Retrainer(pair, bars, ledger, settings)
+        pair = base_pair(body.model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
+        retrainer = Retrainer(pair, bars, ledger, settings, made_by=MADE_BY)
         points = retrainer.points(body.every)
     except RetrainError as e:
-        raise ServiceError(422, str(e)) from None
+        raise refused(422, e) from None
 
     def run(folder: Path):
         import pandas as pd
@@ -56,8 +53,7 @@ def retrain_run(body, limits, ledger, load_pair):
 
 def watchlist_run(body, settings, ledger, load_pair):
     """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
-    from kronos_studio.bundled import model_reference
-    from kronos_studio.training.retrain import RetrainError
+    from kronos_studio.training.retrain import RetrainError, base_reference
     from kronos_studio.training.retrain_watchlist import (
         DECIDED,
         SeriesRetrainer,
@@ -75,10 +71,11 @@ def watchlist_run(body, settings, ledger, load_pair):
     write_entries = series_entries(body.series)
     try:
         settings.check()
+        model = base_reference(body.model)
     except RetrainError as e:
-        raise ServiceError(422, str(e)) from None
-    model = None if body.model is None else str(model_reference(body.model))
-    job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar)
+        raise refused(422, e) from None
+    job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar,
+                           made_by=MADE_BY)
 
     def run(folder: Path):
         import pandas as pd

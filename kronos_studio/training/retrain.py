@@ -33,7 +33,7 @@ from kronos_studio.ledger.schema import CHALLENGER
 from .gate import MIN_GATE_CUTOFFS, PROMOTED, decide
 
 VAL_FRACTION = 0.25  # the end of the training window that picks the best adapter (never the held-out cut-offs)
-MADE_BY = "kronos retrain"
+MADE_BY = "kronos retrain"  # what a registry entry records as its maker when its caller names none
 SKIPPED = "skipped"  # a decision already made for this window
 
 
@@ -77,19 +77,33 @@ class RetrainSettings:
         """Bars before a retraining point: the training window and the held-out cut-offs."""
         return self.window + self.held_out()
 
-    def check(self) -> None:
+    def check(self, context: int | None = None, model: str = "the model") -> None:
+        """Refuse settings that cannot judge a challenger; ``context``: the bars ``model`` (the base) reads,
+        which one history plus the horizon must fit in (None: not known yet)."""
+        values = {"window": self.window, "lookback": self.lookback, "horizon": self.horizon}
         if self.n_cutoffs < MIN_GATE_CUTOFFS:
             raise RetrainError(f"{self.n_cutoffs} held-out cut-offs cannot tell a better model from noise",
                                {"cutoffs": self.n_cutoffs, "min_gate_cutoffs": MIN_GATE_CUTOFFS},
                                Fix(f"use at least {MIN_GATE_CUTOFFS} ({{setting}})", "cutoffs", MIN_GATE_CUTOFFS))
+        if context is not None and self.lookback + self.horizon > context:
+            room = context - self.lookback  # the longest horizon after this lookback
+            too_long = f"the {self.horizon}-bar horizon is too long" if self.horizon >= context else \
+                f"a {self.lookback}-bar lookback plus the {self.horizon}-bar horizon is too long"
+            raise RetrainError(f"{too_long}: {model} reads {context} bars, one history and the horizon together",
+                               {**values, "context": context},
+                               ((Fix(f"use a horizon of at most {room} bars ({{setting}})", "horizon", room),)
+                                if room >= 1 else ()) + (Fix("or lower {setting}", "lookback"),))
         val = int(self.window * VAL_FRACTION)
         if val < self.lookback + self.horizon:
             least = int(np.ceil((self.lookback + self.horizon) / VAL_FRACTION))
+            window = Fix(f"use a window of at least {least} bars ({{setting}})", "window", least)
+            if self.horizon > val:  # the horizon alone overflows what the window validates on: say so first
+                raise RetrainError(f"the {self.horizon}-bar horizon is too long: a {self.window}-bar window validates "
+                                   f"on its last {val} bars, and each held-out forecast needs one history plus the "
+                                   "horizon", values, (Fix("use a shorter {setting}", "horizon"), window))
             raise RetrainError(f"a {self.window}-bar window validates on its last {val} bars, fewer than one "
-                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon",
-                               {"window": self.window, "lookback": self.lookback, "horizon": self.horizon},
-                               (Fix(f"use a window of at least {least} bars ({{setting}})", "window", least),
-                                Fix("or a shorter {setting}", "lookback")))
+                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon", values,
+                               (window, Fix("or a shorter {setting}", "lookback")))
 
 
 @dataclass
@@ -192,17 +206,14 @@ def decision_progress(progress: Progress | None, i: int, n: int) -> Progress | N
 # --- one retrain run ------------------------------------------------------------------------------------------
 class Retrainer:
     """Gated retraining of one series (``bars``, a ``data_sources.Bars``) on ``pair`` (the base model) with
-    the registry of ``ledger``'s workspace."""
+    the registry of ``ledger``'s workspace. ``made_by``: the entry point that asked (``kronos retrain``, the
+    app's Retrain now, ``POST /v1/retrain``), recorded with every adapter it registers."""
 
-    def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None):
+    def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None,
+                 made_by: str = MADE_BY):
         from kronos_studio.training.adapters import base_info
 
-        settings.check()
-        if settings.lookback + settings.horizon > pair.context:
-            raise RetrainError(f"a {settings.lookback}-bar lookback plus the {settings.horizon}-bar horizon exceeds "
-                               f"the {pair.context} bars {pair.name} reads",
-                               {"lookback": settings.lookback, "horizon": settings.horizon, "context": pair.context},
-                               Fix("lower {setting}", "lookback"))
+        settings.check(pair.context, pair.name)
         self.pair, self.bars, self.settings = pair, bars, settings
         self.frame = bars.frame.reset_index(drop=True)
         self.registry = Registry(ledger)
@@ -210,6 +221,7 @@ class Retrainer:
         self.base = base_info(pair)
         self.builder = adapter_events(bars.interval)
         self.log = log or (lambda line: None)
+        self.made_by = made_by
         self._adapted: dict[str, object] = {}
 
     # the retraining points
@@ -321,7 +333,7 @@ class Retrainer:
         return self.registry.register(Candidate(
             self.series, self.base["name"], self.base["predictor_revision"], stamps[0].to_pydatetime(),
             stamps[-1].to_pydatetime(), len(train_on), window_hash, str(final),
-            {**asdict(s), "val_fraction": VAL_FRACTION}, MADE_BY,
+            {**asdict(s), "val_fraction": VAL_FRACTION}, self.made_by,
             parent_id=None if champion is None else champion.id, content_sha256=adapter.digest))
 
     def _train(self, train_on: pd.DataFrame, final: Path, progress: Progress):
@@ -369,6 +381,30 @@ class Retrainer:
         if entry.path not in self._adapted:
             self._adapted[entry.path] = apply_adapter(self.pair, entry.path)
         return self._adapted[entry.path]
+
+
+def base_reference(model: str | None) -> str | None:
+    """The base model ``model`` names for a retrain, as ``load_pair`` takes it (a bundled model's folder); None
+    when none is named: the series' champion's base. ``champion`` names what serves each series, not a base to
+    train on: refused, with the default to use."""
+    from kronos_studio.bundled import model_reference
+    from kronos_studio.forecasters.champion import CHAMPION
+
+    if not model:
+        return None
+    ref = model_reference(model)
+    if ref == CHAMPION:
+        raise RetrainError(f"'{CHAMPION}' is the adapter each series is served by, not a base model to train a "
+                           "challenger on", {"model": CHAMPION},
+                           Fix("leave {setting} out: a series is retrained on its champion's base by default", "model"))
+    return str(ref)
+
+
+def base_pair(model: str | None, champion: Entry | None, load_pair: Callable[[str], object]):
+    """The base model a series is retrained on: ``model`` when one is named (``base_reference``), else the one
+    its champion was trained on (``champion_base``). ``load_pair(ref)`` loads a Kronos model."""
+    ref = base_reference(model)
+    return champion_base(champion, load_pair) if ref is None else load_pair(ref)
 
 
 def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):
