@@ -100,10 +100,10 @@ class RetrainSettings:
             if self.horizon > val:  # the horizon alone overflows what the window validates on: say so first
                 raise RetrainError(f"the {self.horizon}-bar horizon is too long: a {self.window}-bar window validates "
                                    f"on its last {val} bars, and each held-out forecast needs one history plus the "
-                                   "horizon", values, (Fix("use a shorter {setting}", "horizon"), window))
+                                   "horizon", values, (Fix("shorten {setting}", "horizon"), window))
             raise RetrainError(f"a {self.window}-bar window validates on its last {val} bars, fewer than one "
                                f"{self.lookback}-bar history plus the {self.horizon}-bar horizon", values,
-                               (window, Fix("or a shorter {setting}", "lookback")))
+                               (window, Fix("or shorten {setting}", "lookback")))
 
 
 @dataclass
