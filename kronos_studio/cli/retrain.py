@@ -91,9 +91,10 @@ def retrain_settings(args):
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.batch.watchlist import is_watchlist
+    from kronos_studio.forecasters.champion import retrain_pair
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, base_pair
+    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked
 
     from .bars_process import GatedBars
 
@@ -110,8 +111,8 @@ def run_retrain(args) -> int:
     device = cli_device(args)
     with open_ledger() as ledger:
         try:
-            pair = base_pair(args.model, Registry(ledger).champion(SeriesKey.of(bars)),
-                             lambda ref: load_pair(ref, device=device))
+            pair = retrain_pair(args.model, Registry(ledger).champion(SeriesKey.of(bars)),
+                                lambda ref: load_pair(ref, device=device))
             retrainer = Retrainer(pair, bars, ledger, settings, log=log_line)
             report = retrainer.run(retrainer.points(args.every, args.since))
         except SeriesLocked as e:
@@ -132,7 +133,7 @@ def run_retrain_watchlist(args) -> int:
     any was locked and none refused."""
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
-    from kronos_studio.training.retrain import base_reference
+    from kronos_studio.forecasters.champion import retrain_reference
     from kronos_studio.training.retrain_watchlist import (
         DECIDED,
         LOCKED,
@@ -153,7 +154,7 @@ def run_retrain_watchlist(args) -> int:
     settings = retrain_settings(args)
     try:
         settings.check()
-        base_reference(args.model)  # 'champion' is refused before any series is read
+        retrain_reference(args.model)  # 'champion' is refused before any series is read
         entries = read_watchlist(args.file)
     except (WatchlistError, ValueError) as e:
         raise error_line(e) from None

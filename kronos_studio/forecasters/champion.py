@@ -131,3 +131,30 @@ def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object],
                          (Fix("forecast with {setting}", "model", entry.base_model),
                           Fix("roll the champion back (kronos adapters rollback)")))
     return KronosForecaster(pipeline(apply_adapter(base, entry.path)), adapter_events(interval))
+
+
+def retrain_reference(model: str | None) -> str | None:
+    """The base model ``model`` names for a retrain, as ``load_pair`` takes it (a bundled model's folder); None
+    when none is named: the series' champion's base. ``champion`` names what serves each series, not a base to
+    train on: refused, with the default to use."""
+    from kronos_studio.bundled import model_reference
+    from kronos_studio.training.retrain import RetrainError
+
+    if not model:
+        return None
+    ref = model_reference(model)
+    if ref == CHAMPION:
+        raise RetrainError(f"'{CHAMPION}' is the adapter each series is served by, not a base model to train a "
+                           "challenger on", {"model": CHAMPION},
+                           Fix("leave {setting} out: a series is retrained on its champion's base by default", "model"))
+    return str(ref)
+
+
+def retrain_pair(model: str | None, champion, load_pair: Callable[[str], object]):
+    """The base model a series is retrained on: ``model`` when one is named (``retrain_reference``), else the
+    one its champion (a registry ``Entry``, None: it has none) was trained on (``retrain.champion_base``).
+    ``load_pair(ref)`` loads a Kronos model."""
+    from kronos_studio.training.retrain import champion_base
+
+    ref = retrain_reference(model)
+    return champion_base(champion, load_pair) if ref is None else load_pair(ref)

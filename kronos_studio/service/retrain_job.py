@@ -19,8 +19,9 @@ ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone"
 def retrain_run(body, limits, ledger, load_pair):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
     the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
+    from kronos_studio.forecasters.champion import retrain_pair
     from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings, base_pair
+    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
 
     from . import compute
 
@@ -33,7 +34,7 @@ def retrain_run(body, limits, ledger, load_pair):
                                  calendar=body.calendar, fix=body.fix)
     try:
         settings.check()
-        pair = base_pair(body.model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
+        pair = retrain_pair(body.model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
         retrainer = Retrainer(pair, bars, ledger, settings, made_by=MADE_BY)
         points = retrainer.points(body.every)
     except RetrainError as e:
@@ -53,7 +54,8 @@ def retrain_run(body, limits, ledger, load_pair):
 
 def watchlist_run(body, settings, ledger, load_pair):
     """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
-    from kronos_studio.training.retrain import RetrainError, base_reference
+    from kronos_studio.forecasters.champion import retrain_reference
+    from kronos_studio.training.retrain import RetrainError
     from kronos_studio.training.retrain_watchlist import (
         DECIDED,
         SeriesRetrainer,
@@ -71,7 +73,7 @@ def watchlist_run(body, settings, ledger, load_pair):
     write_entries = series_entries(body.series)
     try:
         settings.check()
-        model = base_reference(body.model)
+        model = retrain_reference(body.model)
     except RetrainError as e:
         raise refused(422, e) from None
     job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar,

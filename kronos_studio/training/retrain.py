@@ -383,30 +383,6 @@ class Retrainer:
         return self._adapted[entry.path]
 
 
-def base_reference(model: str | None) -> str | None:
-    """The base model ``model`` names for a retrain, as ``load_pair`` takes it (a bundled model's folder); None
-    when none is named: the series' champion's base. ``champion`` names what serves each series, not a base to
-    train on: refused, with the default to use."""
-    from kronos_studio.bundled import model_reference
-    from kronos_studio.forecasters.champion import CHAMPION
-
-    if not model:
-        return None
-    ref = model_reference(model)
-    if ref == CHAMPION:
-        raise RetrainError(f"'{CHAMPION}' is the adapter each series is served by, not a base model to train a "
-                           "challenger on", {"model": CHAMPION},
-                           Fix("leave {setting} out: a series is retrained on its champion's base by default", "model"))
-    return str(ref)
-
-
-def base_pair(model: str | None, champion: Entry | None, load_pair: Callable[[str], object]):
-    """The base model a series is retrained on: ``model`` when one is named (``base_reference``), else the one
-    its champion was trained on (``champion_base``). ``load_pair(ref)`` loads a Kronos model."""
-    ref = base_reference(model)
-    return champion_base(champion, load_pair) if ref is None else load_pair(ref)
-
-
 def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):
     """The base model to retrain a series on when none is named: the one its champion was trained on (the
     bundled model with its predictor revision), the bundled default when it has no champion.

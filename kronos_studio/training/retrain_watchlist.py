@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kronos.errors import UserError
 
-from .retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked, base_pair
+from .retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked
 
 DECIDED, REFUSED, LOCKED = "decided", "refused", "locked"
 
@@ -85,6 +85,7 @@ class SeriesRetrainer:
         the outcome keeps too."""
         from kronos.checkpoints import CheckpointError
         from kronos_studio.batch.watchlist import load_entry
+        from kronos_studio.forecasters.champion import retrain_pair
         from kronos_studio.ledger import LedgerError
         from kronos_studio.ledger.registry import Registry, SeriesKey
 
@@ -104,7 +105,7 @@ class SeriesRetrainer:
             return refused(outcome, RetrainError(loaded.error))
         try:
             ledger = self.ledger()
-            pair = base_pair(job.model, Registry(ledger).champion(SeriesKey.of(loaded.bars)), self.pair)
+            pair = retrain_pair(job.model, Registry(ledger).champion(SeriesKey.of(loaded.bars)), self.pair)
             retrainer = Retrainer(pair, loaded.bars, ledger, job.settings, log=line, made_by=job.made_by)
             report = retrainer.run(retrainer.points(job.every, job.since))
         except SeriesLocked as e:
