@@ -105,7 +105,9 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def _rangebreaks(stamps: pd.DatetimeIndex) -> list[dict]:
     """Hide weekends and the hours of the day that never hold a bar (nights, lunch breaks): keeps candles
-    contiguous."""
+    contiguous. ``stamps`` may repeat and come in any order (a grid's subplots each add their own bars):
+    the bar step is the smallest gap between distinct times, never a jump back to another subplot's first bar."""
+    stamps = pd.DatetimeIndex(stamps).unique().sort_values()
     if len(stamps) < 3:
         return []
     breaks = []

@@ -65,9 +65,11 @@ def _store() -> LRUStore:
 
 
 def _key(bars, actual: pd.DataFrame, choices, settings, n_cutoffs: int) -> tuple:
+    from . import auth
+
     after = hashlib.sha256(pd.util.hash_pandas_object(actual, index=False).to_numpy().tobytes()).hexdigest()[:16]
-    return (bars.content_hash(), bars.interval, bars.calendar, after, tuple(model_identity(c, bars) for c in choices),
-            settings, int(n_cutoffs))
+    return (auth.workspace(), bars.content_hash(), bars.interval, bars.calendar, after,
+            tuple(model_identity(c, bars) for c in choices), settings, int(n_cutoffs))
 
 
 def stored_backtest(bars, actual, choices, settings, n_cutoffs: int) -> Backtest | None:

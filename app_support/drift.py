@@ -11,7 +11,8 @@ from kronos_studio.ledger.drift import ALPHA, DRIFT_LAST, MIN_SCORED, NOMINAL, D
 
 from .charts import MODEL_COLORS
 
-STATE_ICONS = {"ok": "✅ ok", "drifting": "⚠️ drifting", "too few scored forecasts": "⏳ too few scored forecasts"}
+# Glyphs DejaVu Sans has (the sans-serif Chromium falls back to on Linux): emoji (✅, ⏳) drew a missing-glyph box.
+STATE_ICONS = {"ok": "✓ ok", "drifting": "⚠ drifting", "too few scored forecasts": "○ too few scored forecasts"}
 COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_low",
            "skill_high"]  # the why beside the state: the numbers behind it follow
 

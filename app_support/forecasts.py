@@ -23,8 +23,12 @@ def _stamp_digest(stamps: pd.DatetimeIndex | None) -> str:
 
 
 def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
-    return (bars.content_hash(), bars.interval, bars.calendar, _stamp_digest(future), model_identity(choice, bars),
-            settings)
+    """The store's key: the workspace first (with sign-in, a user's identical forecast is never another's "from
+    cache"; without, every session shares the default one), then everything the sampled paths depend on."""
+    from . import auth
+
+    return (auth.workspace(), bars.content_hash(), bars.interval, bars.calendar, _stamp_digest(future),
+            model_identity(choice, bars), settings)
 
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:

@@ -81,10 +81,24 @@ def timeline_chart(events) -> go.Figure:
             hovertext=[_hover(e) for e in mine], hoverinfo="text"))
     adapters = list(dict.fromkeys(f"adapter {e.adapter_id}" for e in sorted(events, key=lambda e: e.adapter_id)))
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=adapters, title_text=None)
-    fig.update_xaxes(title_text="when (UTC)")
+    fig.update_xaxes(title_text="when (UTC)", range=_time_range([e.at for e in events]))
     fig.update_layout(height=min(600, 190 + 40 * len(adapters)), margin=dict(l=10, r=10, t=40, b=10), title="Timeline: every move of this series' adapters",
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+MIN_TIMELINE = pd.Timedelta(hours=1)  # events seconds apart (a retrain's registration, then its decision)
+
+
+def _time_range(times) -> list[pd.Timestamp] | None:
+    """The timeline's x range: its events with 5% each side, and at least ``MIN_TIMELINE`` around them, so the
+    ticks fall on minutes or coarser (plotly ticks seconds-apart events at tenths of a second: "15:53:17.1")."""
+    if not times:
+        return None
+    stamps = pd.DatetimeIndex([pd.Timestamp(t).tz_convert("UTC").tz_localize(None) for t in times])
+    first, last = stamps.min(), stamps.max()
+    pad = max((last - first) * 0.05, (MIN_TIMELINE - (last - first)) / 2)
+    return [first - pad, last + pad]
 
 
 def retrain_now(choice, bars, horizon: int, progress=None):

@@ -144,21 +144,15 @@ def load_model(choice: ModelChoice):
         slot.empty()
 
 
-ENV_THREADS = "KRONOS_STUDIO_TORCH_THREADS"
-
-
 def configure_torch() -> None:
-    """CPU threads for sampling. On a machine with two cores or fewer, one thread: the browser and the
-    server share those cores, and OpenMP threads that wait on each other under contention made a
-    30-path forecast 5-30x slower (0.8 s with one thread vs 4-40 s with two, studio-small, horizon 60).
-    ``KRONOS_STUDIO_TORCH_THREADS`` overrides."""
-    import torch
+    """CPU threads for sampling (``kronos.threads`` decides each forecast's). On a machine with two cores or
+    fewer, one thread unless ``KRONOS_STUDIO_THREADS`` says otherwise: the browser and the server share
+    those cores, and OpenMP threads that wait on each other under contention made a 30-path forecast 5-30x
+    slower (0.8 s with one thread vs 4-40 s with two, studio-small, horizon 60)."""
+    from kronos.threads import ENV_THREADS, configure, usable_cores
 
-    wanted = os.environ.get(ENV_THREADS)
-    if wanted:
-        torch.set_num_threads(max(1, int(wanted)))
-    elif (os.cpu_count() or 1) <= 2:
-        torch.set_num_threads(1)
+    if not os.environ.get(ENV_THREADS) and usable_cores().count <= 2:
+        configure(1)
 
 
 class WarmUp:
@@ -229,6 +223,8 @@ def device_label() -> str:
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
     if dev.type == "cpu":
-        n = torch.get_num_threads()
+        from kronos.threads import budget_report
+
+        n = budget_report().get("threads", torch.get_num_threads())
         return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return str(dev)

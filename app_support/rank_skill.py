@@ -14,8 +14,9 @@ import streamlit as st
 
 from kronos_studio.batch.cross_section import RankPlan
 from kronos_studio.batch.watchlist import Entry
+from kronos_studio.exports import csv_text
 
-from .screener import RunSettings, changes
+from .screener import RunSettings, changes, upload_names
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
 DEFAULT_CUTOFFS = 20
@@ -24,17 +25,19 @@ PATH_CHOICES = (1, 2, 5, 10, 20, 30, 50, 100)
 SIGNAL_LABELS = {"expected_log_return": "Expected return (mean of paths)", "median_log_return": "Median return",
                  "p_up": "P(up)", "mean_over_sd": "Mean / σ of paths", "momentum": "Momentum (past H bars)",
                  "reversal": "Reversal (−last bar)", "random": "Random ranking"}
+# Each share of positive dates beside the IC it counts: "Rank IC > 0" is the share of the chart's bars above 0.
 TABLE_COLUMNS = {"signal": "Signal", "paths": "Paths", "rank_ic_mean": "Rank IC", "rank_ic_ci95_low": "95% low",
-                 "rank_ic_ci95_high": "95% high", "rank_ic_nw_t": "NW t", "rank_ic_ir": "Rank IC IR", "ic_mean": "IC",
-                 "ic_ci95_low": "IC 95% low", "ic_ci95_high": "IC 95% high", "ic_ir": "IC IR", "hit_rate": "IC > 0", "spread_mean": "Spread", "spread_after_costs_mean": "After costs",
-                 "turnover": "Turnover", "dates": "Dates"}
+                 "rank_ic_ci95_high": "95% high", "rank_ic_nw_t": "NW t", "rank_ic_ir": "Rank IC IR",
+                 "rank_hit_rate": "Rank IC > 0", "ic_mean": "IC", "ic_ci95_low": "IC 95% low",
+                 "ic_ci95_high": "IC 95% high", "ic_ir": "IC IR", "hit_rate": "IC > 0", "spread_mean": "Spread",
+                 "spread_after_costs_mean": "After costs", "turnover": "Turnover", "dates": "Dates"}
 UP, DOWN, LINE = "#2a9d8f", "#e76f51", "#1f77b4"
 TABLE_ROW_PX = 35  # Streamlit's row height: the table is drawn whole, without a scroll bar
 TABLE_FORMATS = {**{c: st.column_config.NumberColumn(format="%+.3f")
                     for c in ("Rank IC", "95% low", "95% high", "Rank IC IR", "IC", "IC 95% low", "IC 95% high",
                               "IC IR")},
                  "NW t": st.column_config.NumberColumn(format="%+.2f"),
-                 "IC > 0": st.column_config.NumberColumn(format="percent"),
+                 **{c: st.column_config.NumberColumn(format="percent") for c in ("Rank IC > 0", "IC > 0")},
                  **{c: st.column_config.NumberColumn(format="%+.4f") for c in ("Spread", "After costs")},
                  "Turnover": st.column_config.NumberColumn(format="%.2f"),
                  "Paths": st.column_config.NumberColumn(format="%d")}
@@ -134,12 +137,32 @@ def ic_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
     ics = per_date_ic(panel[panel["paths"] == run_.plan.paths[-1]], signal).dropna(subset=["rank_ic"])
     fig = go.Figure()
     fig.add_bar(x=ics["date"], y=ics["rank_ic"], name="rank IC", marker_color=[UP if v > 0 else DOWN for v in ics["rank_ic"]])
-    fig.add_scatter(x=ics["date"], y=ics["rank_ic"].cumsum(), name="cumulative", yaxis="y2", line_color=LINE)
-    fig.update_layout(title=f"Rank IC per date ({run_.plan.paths[-1]} paths)", yaxis_title="rank IC (bars)",
+    cumulative = ics["rank_ic"].cumsum()
+    fig.add_scatter(x=ics["date"], y=cumulative, name="cumulative", yaxis="y2", line_color=LINE)
+    bars_range, line_range = shared_zero_ranges(ics["rank_ic"], cumulative)
+    fig.update_layout(title=f"Rank IC per date ({run_.plan.paths[-1]} paths)",
+                      yaxis={"title": "rank IC (bars)", "range": bars_range},
                       yaxis2={"title": "cumulative (line)", "overlaying": "y", "side": "right", "showgrid": False,
-                              "tickformat": ".2f"},
+                              "tickformat": ".2f", "range": line_range, "zeroline": False},
                       height=340, margin={"t": 60, "b": 30}, showlegend=False)
     return fig
+
+
+def shared_zero_ranges(*series, pad: float = 0.08) -> list[list[float]]:
+    """One axis range per series (each including 0) with 0 at the same height on all of them: two overlaid
+    axes read against one zero line (a cumulative line below it is below 0 on its own axis too)."""
+    spans = []
+    for values in series:
+        v = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+        spans.append((max(0.0, -float(v.min())) if len(v) else 0.0, max(0.0, float(v.max())) if len(v) else 0.0))
+    # zero's height from the bottom: the largest share any axis needs below it, so every axis fits (at most
+    # 0.9: an axis all below 0 beside one above it still keeps room for the other's positive part)
+    share = min(0.9, max((neg / (neg + pos) for neg, pos in spans if neg + pos > 0), default=0.5))
+    out = []
+    for neg, pos in spans:
+        length = max(neg / share if share > 0 else 0.0, pos / (1 - share) if share < 1 else 0.0) or 1.0
+        out.append([-share * length * (1 + pad), (1 - share) * length * (1 + pad)])
+    return out
 
 
 def quantile_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
@@ -177,7 +200,7 @@ def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
     panel = run_.result.panel.panel
     buffer = io.BytesIO()
     panel.to_parquet(buffer, index=False)
-    return {"Panel (CSV)": (panel.to_csv(index=False).encode(), "rank_panel.csv", "text/csv"),
+    return {"Panel (CSV)": (csv_text(panel).encode(), "rank_panel.csv", "text/csv"),
             "Panel (Parquet)": (buffer.getvalue(), "rank_panel.parquet", "application/vnd.apache.parquet"),
             "Report (JSON)": (json.dumps(run_.result.to_json(), indent=1).encode(), "rank_report.json",
                               "application/json")}
@@ -203,7 +226,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
         except WatchlistError as e:
             st.error(f"**Check the watchlist:** {e}")
         except Exception as e:  # too few dates or series, mixed intervals, the guard, the model: one message
-            st.error(f"**The ranking could not be evaluated.** {refusal(e)}")
+            st.error(f"**The ranking could not be evaluated.** {upload_names(refusal(e))}")
     done = latest()
     if done is None:
         st.info("Press **Evaluate the ranking** to score the watchlist's ranking on past cut-off dates.")
@@ -217,14 +240,19 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     report = done.result.report
     trust.in_sample_banner(report["guard"], report["dates"] + report["dates_left_out"].get("training_period", 0))
     left = report["dates_left_out"]
-    st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} series · horizon "
+    unused, failed = report.get("series_unused", {}), report["series_failed"]
+    of = report["series"] + len(unused) + len(failed)
+    st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} "
+               + (f"of {of} series" if of > report["series"] else "series") + f" · horizon "
                f"{report['horizon']}, step {report['step']} · Newey–West lag {report['nw_lag']} · "
                f"{left.get('training_period', 0)} dates inside the training period left out · {done.elapsed_s:.1f} s")
     if report["series_ending_early"]:
         st.caption("Ending before the last cut-off (used where they have bars): "
                    + ", ".join(report["series_ending_early"]))
-    for name, why in report["series_failed"].items():
-        st.warning(f"**{name}** left out: {why}")
+    for name, why in failed.items():
+        st.warning(f"**{name}** left out: {upload_names(why)}")
+    for name, why in unused.items():  # loaded, but in no date's cross-section: the library says why
+        st.warning(f"**{name}** not ranked: {why}", icon=":material/block:")
     for line in verdicts(report):
         st.markdown(f"- {line}")
     a, b, c = st.columns(3)
@@ -236,8 +264,9 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
                  column_config=TABLE_FORMATS)
     st.caption("Charts: the model's expected return (mean of the paths' log returns) at the largest path count. "
                "Rank IC: Spearman correlation across the series of a date between the signal and the forward log "
-               "return, averaged over dates; 95% interval and t from Newey–West (overlap-robust). IC > 0: the share "
-               "of dates with a positive IC. Spread: the top fifth's mean forward log return minus the bottom "
+               "return, averaged over dates; 95% interval and t from Newey–West (overlap-robust). Rank IC > 0: the "
+               "share of dates with a positive rank IC (the chart's bars above 0); IC: the same with Pearson's "
+               "correlation, IC > 0 its share. Spread: the top fifth's mean forward log return minus the bottom "
                "fifth's (at least one series each); after costs: less costs × turnover (sum of weight changes).")
     d = st.columns(3)
     for col, (name, (data, filename, mime)) in zip(d, downloads(done).items()):

@@ -13,9 +13,10 @@ MAX_STORED = 64
 
 
 class LRUStore:
-    """A thread-safe LRU of results by content key. Forecasts are keyed by (data hash, interval,
+    """A thread-safe LRU of results by content key. Forecasts are keyed by (workspace, data hash, interval,
     calendar, future stamps, model, settings); the settings hold the seed, so equal keys mean equal
-    samples, and quantiles are re-drawn from the stored paths, never resampled."""
+    samples, and quantiles are re-drawn from the stored paths, never resampled. The workspace keeps a
+    signed-in user's results their own (``forecasts.forecast_key``)."""
 
     def __init__(self, size: int = MAX_STORED):
         self._items: OrderedDict = OrderedDict()

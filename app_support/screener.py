@@ -24,6 +24,7 @@ from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings, knobs
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
+from kronos_studio.exports import csv_text
 
 from . import sidebar, source_inputs
 from .data import hand_file, instrument_key
@@ -120,6 +121,9 @@ def ticker_entries(source: str, text: str, interval: str, exchange: str | None =
     return symbol_entries([(source, s, interval, exchange) for s in symbols])
 
 
+UPLOADS = "screener_uploads"  # the storage root's folder of uploaded watchlist files
+
+
 def upload_folder(files: list[tuple[str, bytes]]) -> Path:
     """A folder (under the storage root, named by the files' content) holding these files, written once."""
     from data_sources.storage import atomic_write, storage_path
@@ -127,12 +131,22 @@ def upload_folder(files: list[tuple[str, bytes]]) -> Path:
     digest = hashlib.sha256()
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    folder = storage_path("screener_uploads", digest.hexdigest()[:16])
+    folder = storage_path(UPLOADS, digest.hexdigest()[:16])
     for name, data in files:
         path = folder / Path(name).name
         if not path.is_file() or path.stat().st_size != len(data):
             atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
     return folder
+
+
+def upload_names(text):
+    """``text`` with the server's upload folder left out of its paths: an uploaded file named as the user named
+    it ("daily.csv (AAA)", not the folder it was stored in on the server). Anything not text is kept."""
+    from data_sources.storage import storage_path
+
+    if not isinstance(text, str):
+        return text
+    return re.sub(re.escape(str(storage_path(UPLOADS))) + r"[\\/][0-9a-f]{16}[\\/]", "", text)
 
 
 def _is_watchlist_csv(name: str, data: bytes) -> bool:
@@ -315,7 +329,11 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
                                                                fixes=tuple(fixes), calendar=calendar,
                                                                workspace=workspace()), progress)
         bar.progress(1.0, text="Drawing the fans…")
-        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, result.rows, result.steps,
+        rows = result.rows.copy()
+        for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
+            if c in rows.columns:
+                rows[c] = rows[c].map(upload_names)
+        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, result.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
         out.sparks = sparklines(out)
     finally:
@@ -499,10 +517,10 @@ def downloads(run_: ScreenerRun) -> dict[str, tuple]:
     """Label -> (a function giving the data, file name, MIME type): the results and per-step quantiles."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.forecast.horizon}_seed{run_.settings.forecast.seed}")
     rows, steps = run_.rows, run_.steps
-    out = {"Results CSV": (lambda: rows.to_csv(index=False), f"{stem}_results.csv", "text/csv"),
+    out = {"Results CSV": (lambda: csv_text(rows), f"{stem}_results.csv", "text/csv"),
            "Results Parquet": (lambda: _parquet(rows), f"{stem}_results.parquet", "application/octet-stream")}
     if steps is not None:
-        out["Per-step quantiles CSV"] = (lambda: steps.to_csv(index=False), f"{stem}_steps.csv", "text/csv")
+        out["Per-step quantiles CSV"] = (lambda: csv_text(steps), f"{stem}_steps.csv", "text/csv")
         out["Per-step quantiles Parquet"] = (lambda: _parquet(steps), f"{stem}_steps.parquet",
                                              "application/octet-stream")
     return out

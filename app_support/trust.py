@@ -127,7 +127,9 @@ def series_key(bars, choice: ModelChoice) -> tuple:
 
 
 def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
-    return (bars.content_hash(), bars.interval, bars.calendar, model_identity(choice, bars), settings, plan)
+    """The stored report's key, the workspace first (as ``forecasts.forecast_key``)."""
+    return (auth.workspace(), bars.content_hash(), bars.interval, bars.calendar, model_identity(choice, bars), settings,
+            plan)
 
 
 def stored(bars, choice: ModelChoice, settings, plan: Plan):

@@ -45,6 +45,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(base: str, server: subprocess.Popen, within_s: float = 120) -> None:
+    """Return once the ``kronos serve`` process ``server`` answers ``/health``; exit if it never does."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("kronos serve did not start")
+        time.sleep(0.2)
+
+
+def run_clients(client, n: int) -> float:
+    """Run ``client(k)`` in ``n`` threads at once (k = 0 .. n - 1); the wall seconds until all are done."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -80,16 +105,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("kronos serve did not start")
-            time.sleep(0.2)
+        wait_until_up(base, server)
         with httpx.Client(base_url=base, headers=headers, timeout=600) as c:
             # Seeds above --distinct: never among the load test's requests, so these are never cached.
             c.post("/v1/forecast", json={"bars_csv": bars_text, **settings, "seed": UNCACHED, "record": False})
@@ -120,13 +136,7 @@ def main() -> None:
                             body = r.json()
                             answers.setdefault(seed, []).append((body["quantiles"], body["ledger"]["id"]))
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
+        wall = run_clients(client, args.clients)
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kronos.errors import InputError
+
 from .calendar_inference import with_inferred_calendar
 from .calendars import CRYPTO, infer_interval, validate_calendar
 from .dates import looks_dayfirst, parse_time
@@ -73,7 +75,7 @@ def read_bars_file(source, name: str | None = None, *, timezone: str | None = No
     """
     try:
         return _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows, _reporter(progress))
-    except DataFormatError:
+    except (DataFormatError, InputError):  # already worded (a bad symbol names its fix)
         raise
     except _CallbackError as exc:
         raise exc.original from None

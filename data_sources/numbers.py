@@ -268,13 +268,15 @@ def _plain(value: float) -> str:
 
 MIN_PRICE_DECIMALS = 2  # prices are shown with at least cents
 MAX_PRICE_DECIMALS = 8
+QUOTED_DIGITS = 7  # the most significant digits a quoted price carries (BTC 43250.12, AAPL 189.9843)
 _PRECISION_SAMPLE = 500  # the latest prices decide: a series' tick can change over the years
 
 
 def price_decimals(prices) -> int:
     """The decimals a series' prices are written with (1.2050, 1.2051 -> 4; 101.5, 99.25 -> 2; at least
     MIN_PRICE_DECIMALS), the one rule every page shows prices by. Prices that carry float noise (e.g.
-    split-adjusted) are shown with five significant digits instead."""
+    split-adjusted), or more significant digits than any quote has (``QUOTED_DIGITS``: a vendor's adjusted
+    closes written to six decimals, 1298.217163), are shown with five significant digits instead."""
     values = np.asarray(prices, dtype="float64")
     values = np.abs(values[np.isfinite(values) & (values != 0)])[-_PRECISION_SAMPLE:]
     if not len(values):
@@ -284,6 +286,7 @@ def price_decimals(prices) -> int:
         exact = np.abs(np.round(values, d) - values) <= 4 * np.spacing(values)  # the same double, up to rounding
         needed[exact] = d
     decimals = int(np.quantile(needed, 0.95, method="higher"))  # a few odd values (an adjusted bar) do not decide
-    if decimals > MAX_PRICE_DECIMALS:
-        decimals = 4 - int(np.floor(np.log10(np.median(values))))
+    magnitude = int(np.floor(np.log10(np.median(values))))
+    if decimals > MAX_PRICE_DECIMALS or decimals > QUOTED_DIGITS - 1 - magnitude:
+        decimals = 4 - magnitude
     return int(min(MAX_PRICE_DECIMALS, max(MIN_PRICE_DECIMALS, decimals)))

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from kronos.errors import Fix, InputError
+
 from .errors import DataFormatError
 from .sources import SOURCES
 
@@ -20,6 +22,28 @@ if TYPE_CHECKING:
 PRICE_COLUMNS = ("open", "high", "low", "close")
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
 COLUMNS = ("timestamp",) + VALUE_COLUMNS
+_CONTROLS = {chr(c) for c in (*range(32), 127)}
+
+
+def text_problem(text: str, *, controls: bool = False) -> str | None:
+    """What makes ``text`` unfit to be kept and shown, None when nothing does: a NUL (PostgreSQL refuses it), an
+    unpaired surrogate (it has no UTF-8 form) and, with ``controls``, any other control character (a tab, a
+    newline: a name is one line)."""
+    for ch in text:
+        if ch == "\0" or (controls and ch in _CONTROLS):
+            return f"contains the control character {ch!r}"
+        if "\ud800" <= ch <= "\udfff":
+            return f"contains {ch!r}, half of a surrogate pair, which is not text (send it as UTF-8)"
+    return None
+
+
+def check_symbol(symbol: str) -> str:
+    """``symbol`` when it is one printable line; else the InputError naming what is wrong with it."""
+    problem = text_problem(symbol, controls=True)
+    if problem is not None:
+        raise InputError(f"the symbol {symbol!r} {problem}", {"symbol": symbol},
+                         Fix("give {setting} as printable characters only", "symbol"))
+    return symbol
 
 
 FILE_SEPARATOR = ":"  # between a file's name and the instrument in a series' symbol
@@ -67,6 +91,8 @@ class Bars:
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {tuple(SOURCES)}, got {self.source!r}")
+        if isinstance(self.symbol, str):
+            check_symbol(self.symbol)
         f = self.frame
         if not isinstance(f, pd.DataFrame) or tuple(f.columns) != COLUMNS:
             cols = list(f.columns) if isinstance(f, pd.DataFrame) else type(f).__name__

@@ -1,4 +1,4 @@
-"""The one place where the compute device and dtype are chosen."""
+"""The one place where the compute device and dtype are chosen (the CPU threads: beside it, ``kronos.threads``)."""
 from __future__ import annotations
 
 import os

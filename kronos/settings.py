@@ -19,6 +19,9 @@ DEFAULT_PRECISION = "fp32"
 # a long-running process forecasts once at start-up to have its decode steps compiled before they are asked
 # for (``kronos_studio.forecasters.warm_up_forecast``). The CLI asks for a horizon every time.
 DEFAULT_HORIZON = 30
+# Seeds run from 0 (numpy's generators take no negative seed) to the largest integer every JSON reader keeps
+# exactly; the seeds derived from one (seed + cut-off, seed + member x stride) stay inside the ledger's 64-bit column.
+MAX_SEED = 2**53 - 1
 
 @dataclass(frozen=True)
 class SamplingConfig:
@@ -97,6 +100,8 @@ class ForecastSettings:
             raise InputError(f"horizon must be at least 1 bar, got {self.horizon}")
         if self.paths < 1:
             raise InputError(f"paths must be at least 1, got {self.paths}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed}")
         if self.lookback is not None and self.lookback < 2:
             raise InputError(f"lookback must be at least 2 bars, got {self.lookback}")
         if not self.clip > 0:

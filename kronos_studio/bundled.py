@@ -3,6 +3,7 @@ default: the one with the lowest validation loss its training recorded (never a 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from kronos.errors import Fix, UserError
@@ -13,6 +14,7 @@ MODELS_DIR = ASSETS / "models"
 BUNDLED_NAMES = ("studio-tiny", "studio-small")
 CHRONOS2_NAME = "chronos2-small"  # the bundled Chronos-2: an ensemble member (kronos_studio.ensemble.chronos2)
 HISTORY_FILE = "training_history.json"  # written by scripts/train_bundled.py: per-stage loss records
+ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
 
 
 def bundled_models() -> dict[str, Path]:
@@ -31,13 +33,29 @@ def validation_loss(folder: Path) -> float:
         return float("inf")
 
 
+def listed_folders() -> dict[str, Path]:
+    """Name -> folder of the model folders (with predictor/) named in $KRONOS_STUDIO_MODELS, in its order;
+    of two folders with one name, the first (as in PATH)."""
+    found: dict[str, Path] = {}
+    for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
+        path = Path(folder).expanduser()
+        if (path / "predictor").is_dir():
+            found.setdefault(path.name, path)
+    return found
+
+
 def model_reference(ref):
-    """The folder of the bundled model ``ref`` names (``studio-tiny``, ...), so that every entry point takes
-    the names the app lists; any other reference (an official name, a Hub id, an existing folder: a folder
-    of that name in the working directory wins) as it is."""
-    if isinstance(ref, str) and ref in BUNDLED_NAMES and not Path(ref).exists():
-        folder = bundled_models().get(ref)
-        return ref if folder is None else str(folder)
+    """The folder of the bundled model, or of the $KRONOS_STUDIO_MODELS folder, that ``ref`` names by its name
+    (``studio-tiny``, ``desk-fx-model``), so that every entry point takes the names the app lists (and a
+    service's client names a model without knowing where it lies); any other reference (an official name, a
+    Hub id, an existing folder: a folder of that name in the working directory wins) as it is."""
+    if isinstance(ref, str) and ref and not Path(ref).exists():
+        if ref in BUNDLED_NAMES:
+            folder = bundled_models().get(ref)
+            return ref if folder is None else str(folder)
+        folder = listed_folders().get(ref)
+        if folder is not None:
+            return str(folder)
     return ref
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from app_support import compare, data, ledger, metrics
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
 from app_support.errors import app_message
+from app_support.models import served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
 from kronos_studio.evaluation.plausibility import check_fan
@@ -133,6 +134,8 @@ for col, row in zip(cols, rows):
                      delta_color="off", delta_arrow="off",
                      help="1 − CRPS(model) / CRPS(random walk); above 0 is better")
         st.caption(f"Sampled in {row['time (s)']:.2f} s")
+        if served_note(results[row["model"]].provenance):  # which adapter answered for ``champion``
+            st.caption(served_note(results[row["model"]].provenance))
 if backtest is not None:  # the baseline, on the same cut-off and seed, as a row of its own
     rw = backtest.baseline
     numbers = metrics.horizon_numbers(metrics.summarize_paths(rw.paths[0], bars.frame, "close"))

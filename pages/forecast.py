@@ -16,6 +16,7 @@ from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
+from kronos_studio.exports import csv_text
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -186,11 +187,11 @@ model_tag = choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]  # studio-small, min
 stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}"
                                          + ("_calibrated" if calibration is not None else ""))
 d = st.columns(4)
-d[0].download_button("Quantiles CSV", lambda: fc.quantiles(EXPORT_LEVELS).reset_index().to_csv(index=False),
+d[0].download_button("Quantiles CSV", lambda: csv_text(fc.quantiles(EXPORT_LEVELS).reset_index()),
                      f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")
 d[1].download_button("Paths Parquet", _parquet, f"{stem}_paths.parquet", "application/octet-stream",
                      on_click="ignore", icon=":material/download:")
-d[2].download_button("Paths CSV", lambda: fc.paths_frame().to_csv(index=False), f"{stem}_paths.csv", "text/csv",
+d[2].download_button("Paths CSV", lambda: csv_text(fc.paths_frame()), f"{stem}_paths.csv", "text/csv",
                      on_click="ignore", icon=":material/download:")
 d[3].download_button("Settings + provenance JSON", lambda: json.dumps(export, indent=2, default=str),
                      f"{stem}_provenance.json", "application/json", on_click="ignore", icon=":material/download:")

@@ -9,6 +9,7 @@ from app_support import ledger
 from app_support.charts import CHART_CONFIG, track_record_chart
 from app_support.drift import drift_chart, drift_table, explanation, series_drift
 from kronos.quantiles import BAND_NAME, band_nominal
+from kronos_studio.exports import csv_text
 from kronos_studio.ledger import shown_url
 from kronos_studio.ledger.frames import counted, default_settings_only, realized_by_model
 
@@ -157,7 +158,7 @@ def _steps_parquet() -> bytes:
 
 name = "all" if series == ALL else f"{series[1]}_{series[2]}".replace("/", "-")
 d = st.columns(3)
-d[0].download_button("Table CSV", lambda: view.to_csv(index=False), f"kronos_track_record_{name}.csv", "text/csv",
+d[0].download_button("Table CSV", lambda: csv_text(view), f"kronos_track_record_{name}.csv", "text/csv",
                      on_click="ignore", icon=":material/download:")
 d[1].download_button("Every step (Parquet)", _steps_parquet, f"kronos_track_record_{name}_steps.parquet",
                      "application/octet-stream", on_click="ignore", icon=":material/download:",

@@ -36,6 +36,19 @@ def no_machine_chronos2():
         os.environ["KRONOS_STUDIO_CHRONOS2"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_thread_share(tmp_path_factory):
+    """The tests' computations share the cores among themselves (kronos.threads), not with whatever else
+    of the user's runs on the machine, so the threads a test sees do not depend on it."""
+    before = os.environ.get("KRONOS_STUDIO_THREAD_SHARE")
+    os.environ["KRONOS_STUDIO_THREAD_SHARE"] = str(tmp_path_factory.mktemp("thread-share"))
+    yield
+    if before is None:
+        os.environ.pop("KRONOS_STUDIO_THREAD_SHARE", None)
+    else:
+        os.environ["KRONOS_STUDIO_THREAD_SHARE"] = before
+
+
 @pytest.fixture(scope="session")
 def random_model(tmp_path_factory):
     """name ('tiny', 'mini', 'small') -> ModelFolder of our modules with random weights."""

@@ -75,7 +75,7 @@ class RankPanel:
     dates_requested: int
     left_out: dict[str, int]  # reason -> dates left out for it
     ending_early: list[str]  # series used where they have bars, whose bars end before the last cut-off
-    unused: list[str]  # series with no usable cut-off at all (too short, or no bar at any cut-off date)
+    unused: dict[str, str]  # series with no usable cut-off at all -> why, in words (``unused_reasons``)
     guard: dict = field(default_factory=dict)  # the training-period guard's numbers
     elapsed_s: float = 0.0
     forecasts: int = 0  # series forecasts made
@@ -181,6 +181,7 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
 
     members = cutoff_dates(keys, positions, usable, plan, step)
     dates = list(members)
+    chosen = dict(members)  # before the training-period guard leaves dates out
 
     period = forecaster.training_period()
     first = {d: [frames[s]["timestamp"].iloc[positions[s][d]] for s in m] for d, m in members.items()}
@@ -213,9 +214,50 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
     last = max(members) if members else None
     ending = [s for s in series if s in used and last is not None and s not in members[last]
               and (keys[s][-1] < last or (last in positions[s] and positions[s][last] + horizon > len(frames[s])))]
+    unused = unused_reasons([s for s in series if s not in used], keys, positions, chosen,
+                            max(lookback, forecaster.min_history), horizon)
     return RankPanel(panel, horizon, step, lookback, len(dates), left_out, ending,
-                     [s for s in series if s not in used], guard, round(time.perf_counter() - started, 3),
+                     unused, guard, round(time.perf_counter() - started, 3),
                      sum(len(m) for m in members.values()) * len(plan.paths), forward_overlap(members, positions, horizon))
+
+
+def unused_reasons(names: list[str], keys: dict[str, pd.DatetimeIndex], positions: dict[str, dict], chosen: dict,
+                   before: int, horizon: int) -> dict[str, str]:
+    """Why each series of ``names`` is in no cut-off's cross-section, in words: too few bars for any cut-off,
+    used only at dates the training-period guard left out, no bar at any cut-off date (its bar times off
+    the dates the others share, or outside their span), or at those where it has a bar, too little history
+    before or too few bars after. ``chosen``: every cut-off date (the guard's too) with the series used
+    there; ``before``: the bars a cut-off needs before it."""
+    dates = list(chosen)
+    span = f"{_when(dates[0])} → {_when(dates[-1])}" if dates else ""
+    out = {}
+    for name in names:
+        ks, n = keys[name], len(keys[name])
+        at = [positions[name][d] for d in dates if d in positions[name]]
+        if n < before + horizon:
+            out[name] = (f"{n} bars: a cut-off needs {before} bars before it and {horizon} from it on "
+                         f"({before + horizon} in all)")
+        elif any(name in chosen[d] for d in dates):
+            out[name] = "used only at cut-off dates inside the model's training period, which are left out"
+        elif not at:
+            inside = int(((ks >= dates[0]) & (ks <= dates[-1])).sum()) if dates else 0
+            out[name] = (f"no bar at any of the {len(dates)} cut-off dates ({span}), though {inside} of its bars lie "
+                         "between them: its bar times are not the ones the other series share" if inside else
+                         f"its bars ({_when(ks[0])} → {_when(ks[-1])}) lie outside the {len(dates)} cut-off dates "
+                         f"({span})")
+        else:
+            short = (f"fewer than {before} bars before" if all(c < before for c in at) else
+                     f"fewer than {horizon} bars from" if all(c + horizon > n for c in at) else
+                     f"fewer than {before} bars before or {horizon} bars from")
+            out[name] = (f"{short} each of the {len(at)} cut-off dates where it has a bar (its bars run "
+                         f"{_when(ks[0])} → {_when(ks[-1])})")
+    return out
+
+
+def _when(key) -> str:
+    """A date key as the grid holds it: a daily date, or an intraday bar's UTC time."""
+    key = pd.Timestamp(key)
+    return f"{key:%Y-%m-%d %H:%M} UTC" if key.tzinfo is not None else f"{key:%Y-%m-%d}"
 
 
 def history(bars, cut: int):

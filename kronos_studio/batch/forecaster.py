@@ -62,15 +62,12 @@ class ChunkForecaster:
     with the lookback it was trained with, or by the base model; series served by the same model share one
     forecaster and one batched run."""
 
-    def __init__(self, model: str | None, settings: BatchSettings, device=None, threads: int | None = None,
+    def __init__(self, model: str | None, settings: BatchSettings, device=None,
                  workspace: str | None = None, ledger_url: str | None = None):
-        import torch
-
         from kronos_studio.forecasters import resolve
         from kronos_studio.forecasters.champion import CHAMPION
 
-        if threads:
-            torch.set_num_threads(threads)
+        # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
         self.per_series = model == CHAMPION
         # the base model when per series: what sets the history loaded and the rerun key
         self.forecaster = resolve(None if self.per_series else model, device=device)
@@ -182,6 +179,7 @@ class ChunkForecaster:
                "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
                "model": model["model"], "predictor_revision": model["predictor_revision"],
                "tokenizer_revision": model["tokenizer_revision"], "device": model["device"],
+               "threads": fc.provenance["threads"]["threads"],
                "horizon": settings.horizon, "paths": settings.paths, "seed": settings.seed,
                "lookback": settings.lookback,
                "created_at": now_utc()}

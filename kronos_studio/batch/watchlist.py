@@ -8,7 +8,6 @@ that cannot be read comes back with the one-line reason, so one bad series never
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pandas as pd
 
 from data_sources.sources import SOURCES, by_symbol
 from kronos.errors import UserError
+from kronos.threads import usable_cores
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 LOAD_THREADS = 8  # downloads wait on the network: several at a time
@@ -180,7 +180,7 @@ def load_entries(entries: list[Entry], history: int, cache=None, fixes: tuple[st
     """``load_entry`` for every entry, yielded in watchlist order. Downloads wait on the network, so they
     run in threads; parsing files is interpreter-bound, so many files are read by a pool of processes."""
     files = sum(e.file is not None for e in entries)
-    processes = min(os.cpu_count() or 1, MAX_READ_PROCESSES)
+    processes = min(usable_cores().count, MAX_READ_PROCESSES)  # the cores this process may use (affinity, quota)
     fixes = tuple(fixes)
     if files >= PROCESS_POOL_FILES and processes > 1:
         # spawn, not fork: the parent may hold torch's or Ray's threads, which a forked child inherits broken

@@ -22,6 +22,7 @@ import subprocess
 import sys
 
 from kronos.errors import UserError
+from kronos.threads import usable_cores
 
 from .common import CliError, quality_gate, read_bars
 
@@ -55,7 +56,7 @@ def worth_a_child(file) -> bool:
         small = os.path.getsize(file) <= MAX_CHILD_FILE_BYTES
     except OSError:  # no such file: read here, where the error is reported as always
         return False
-    return small and "torch" not in sys.modules and (os.cpu_count() or 1) >= 2
+    return small and "torch" not in sys.modules and usable_cores().count >= 2
 
 
 class GatedBars:

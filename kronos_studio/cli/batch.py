@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CliError, add_sampling_options, error_line, positive
+from .common import CliError, add_sampling_options, add_threads_option, error_line, positive
 
 
 def touch_levels(text: str) -> tuple[float, ...]:
@@ -48,6 +48,7 @@ def register(sub) -> None:
                    help="Ray cluster to join (e.g. ray://head:10001 or auto); default: a local Ray instance")
     p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from .batch_evaluate import add_evaluate_options, path_counts
 

@@ -116,6 +116,7 @@ def report_text(report: dict) -> str:
     if report["series_ending_early"]:
         lines.append(f"series ending before the last cut-off (used where they have bars): "
                      f"{', '.join(report['series_ending_early'])}")
+    lines += [f"not ranked: {name}: {why}" for name, why in report.get("series_unused", {}).items()]
     lines.append(f"{'signal':<22}{'paths':>6}{'rank IC':>9}{'95% interval':>20}{'NW t':>7}{'IC':>8}{'hit':>6}"
                  f"{'spread':>9}{'after costs':>12}{'turnover':>9}")
 

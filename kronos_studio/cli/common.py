@@ -54,6 +54,13 @@ def positive(kind):
     return parse
 
 
+def add_threads_option(p) -> None:
+    """``--threads``, shared by the commands that compute: ``kronos.threads.configure`` (``main`` applies it)."""
+    p.add_argument("--threads", type=positive(int), default=None, metavar="N",
+                   help="CPU threads per computation (default: the cores this process may use, shared with the "
+                        "other kronos computations running on this machine; also KRONOS_STUDIO_THREADS)")
+
+
 def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None:
     """The sampling options every forecasting command shares: --horizon, --paths, --seed, --lookback and
     one option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), defaults read

@@ -23,7 +23,8 @@ FLAGS = {
     "step": "--step", "include_trained": "--include-trained",
     # the server's own settings (``kronos serve`` / ``kronos mcp``)
     "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",
-    "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir",
+    "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
+    "threads": "--threads",  # every computing command's (kronos.threads)
 }  # and each sampling knob's (knob_flag), read when a message names one: numpy stays out of the CLI's start
 SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
             ("include_trained", True): "--include-trained"}

@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, add_sampling_options, error_line, quality_gate, read_bars, sampling_settings
+from .common import (
+    CliError,
+    add_sampling_options,
+    add_threads_option,
+    error_line,
+    quality_gate,
+    read_bars,
+    sampling_settings,
+)
 from .errors import notice_line
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
@@ -29,6 +37,7 @@ def register(sub) -> None:
     p.add_argument("--symbol", default=None, metavar="NAME")
     p.add_argument("--fix", action="append", default=[], metavar="FIX")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     p.add_argument("--include-training-period", action="store_true",

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
+from kronos_studio.exports import write_csv
 
 from . import ledger
 from .bars_process import GatedBars
-from .common import add_sampling_options, error_line, quantile_levels, sampling_settings
+from .common import add_sampling_options, add_threads_option, error_line, quantile_levels, sampling_settings
 from .models import add_context_option, add_model_option, context_note, load_forecaster
 
 
@@ -37,6 +38,7 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
@@ -69,13 +71,13 @@ def run_forecast(args) -> int:
     open_ledger()
     recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
     table = fc.quantiles(args.quantiles)
-    table.reset_index().to_csv(args.out, index=False)
+    write_csv(table.reset_index(), args.out)
     if args.paths_out:
         paths = fc.paths_frame()
         if args.paths_out.endswith((".parquet", ".pq")):
             paths.to_parquet(args.paths_out, index=False)
         else:
-            paths.to_csv(args.paths_out, index=False)
+            write_csv(paths, args.paths_out)
     if args.provenance_out:
         from data_sources.calendar_inference import calendar_provenance
 

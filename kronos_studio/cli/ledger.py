@@ -61,11 +61,12 @@ def register(sub) -> None:
     d.set_defaults(func=run_drift)
 
 
-def open_ledger(hint: str = ""):
+def open_ledger(hint: str = "", workspace: str | None = None):
+    """The ledger (``workspace``: only that workspace's rows), or the CliError saying why it cannot be opened."""
     from kronos_studio.ledger import Ledger, LedgerError
 
     try:
-        return Ledger.open()
+        return Ledger.open(workspace=workspace)
     except LedgerError as e:
         raise CliError(f"{e}{hint}") from None
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from kronos.settings import default
+from kronos_studio.exports import write_csv
 
 from .common import CliError, add_knob_options, cli_device, error_line, knob_values, read_bars
 from .training_options import add_data_and_training_options, load_series, make_log, train_config
@@ -128,5 +129,5 @@ def run_train_lora(args) -> int:
             print(table[["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit"]].round(4).to_string())
             rows.append(table.assign(series=s.name).reset_index())
         if rows:
-            pd.concat(rows).to_csv(Path(args.out) / "before_after.csv", index=False)
+            write_csv(pd.concat(rows), Path(args.out) / "before_after.csv")
     return 0

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import batch, evaluate, forecast, keys, ledger, lora, mcp, retrain, serve, train, train_ensemble
 
     parser = argparse.ArgumentParser(prog="kronos", description="Kronos Studio command line")
+    parser.add_argument("--version", action=VersionAction,
+                        help="the versions, and the CPU threads a computation gets on this machine, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
     forecast.register(sub)
     evaluate.register(sub)
@@ -38,9 +40,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class VersionAction(argparse.Action):
+    """``kronos --version``: ``version_text()``, worked out only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """The studio's, torch's and Python's versions, and the thread budget (``kronos.threads``), without
+    importing torch."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from kronos.threads import thread_budget
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    budget = thread_budget()
+    why = f"{budget.cores} core{'' if budget.cores == 1 else 's'}, limited by {budget.limited_by}"
+    if budget.setting is None:
+        threads = f"{budget.threads()} per computation alone ({why}), shared with the other kronos computations " \
+                  "running on this machine"
+    else:
+        asked = "--threads" if budget.asked_by == "threads" else budget.asked_by
+        threads = f"{budget.threads()} per computation ({asked} {budget.setting}; {why})"
+    return (f"kronos-studio {installed('kronos-studio')} (torch {installed('torch')}, Python "
+            f"{platform.python_version()})\nthreads: {threads}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from kronos.threads import configure, thread_setting
+
+    previous = None
     try:
         args = build_parser().parse_args(argv)
+        previous = configure(getattr(args, "threads", None))
+        thread_setting()  # a bad KRONOS_STUDIO_THREADS is refused now, not after the model loads
         return args.func(args)
     except (CliError, UserError) as e:  # bad input, said in one line: a library error's fixes as flags
         print(f"kronos: error: {cli_line(e)}", file=sys.stderr)
@@ -53,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kronos: internal error: {type(e).__name__}: {e} (set KRONOS_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        configure(previous)  # main called again in this process (tests) starts from the same setting
 
 
 def interrupted() -> int:

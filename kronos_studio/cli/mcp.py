@@ -2,7 +2,7 @@
 (stdio), for agents and MCP clients."""
 from __future__ import annotations
 
-from .common import CliError
+from .common import CliError, add_threads_option
 
 
 def register(sub) -> None:
@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("--workspace", default=None,
                    help="the ledger workspace forecasts are recorded in and the track record is read from "
                         "(default: the default workspace)")
+    add_threads_option(p)
     p.set_defaults(func=run_mcp)
 
 

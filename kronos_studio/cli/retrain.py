@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, cli_device, error_line, positive
+from .common import EXIT_BAD_INPUT, EXIT_LOCKED, CliError, add_threads_option, cli_device, error_line, positive
 from .ledger import open_ledger
 
 
@@ -49,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--calendar", default=None, help="trading calendar of the bars (default: inferred)")
     p.add_argument("--fix", action="append", default=[], metavar="FIX", help="accept a data-quality fix")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="a watchlist's series: local: one after the other in this process (default); ray: actors on "
                         "a Ray cluster")
@@ -73,6 +74,10 @@ def register(sub) -> None:
     rollback = a_sub.add_parser("rollback", help="retire a series' champion; the one it replaced serves again")
     rollback.add_argument("id", type=int, help="the champion's id (or any entry of the series)")
     rollback.set_defaults(func=run_rollback)
+    for command in (ls, show, promote, rollback):
+        command.add_argument("--workspace", default=None, metavar="NAME",
+                             help="the workspace whose registry to use (default: the default workspace, the one "
+                                  "the command line and the app record in)")
 
 
 def log_line(line: str) -> None:
@@ -186,10 +191,17 @@ def run_retrain_watchlist(args) -> int:
     return EXIT_LOCKED if count[LOCKED] else 0
 
 
-def _registry():
+def _registry(workspace: str | None = None):
+    """(the ledger, its registry of ``workspace``: None, the default workspace)."""
     from kronos_studio.ledger.registry import Registry
+    from kronos_studio.service.keys import KeyProblem, check_workspace
 
-    ledger = open_ledger()
+    if workspace is not None:
+        try:
+            check_workspace(workspace)
+        except KeyProblem as e:
+            raise CliError(f"--workspace: {e}") from None
+    ledger = open_ledger(workspace=workspace)
     return ledger, Registry(ledger)
 
 
@@ -203,7 +215,7 @@ def _line(e) -> str:
 def run_list(args) -> int:
     from kronos_studio.ledger import LedgerError
 
-    ledger, registry = _registry()
+    ledger, registry = _registry(args.workspace)
     with ledger:
         try:
             entries = [e for e in registry.entries() if args.symbol is None or e.symbol == args.symbol]
@@ -223,7 +235,7 @@ def run_list(args) -> int:
 def _entry_command(args, move) -> int:
     from kronos_studio.ledger import LedgerError
 
-    ledger, registry = _registry()
+    ledger, registry = _registry(args.workspace)
     with ledger:
         try:
             return move(registry, registry.get(args.id))

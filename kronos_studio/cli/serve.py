@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from .common import CliError, positive
+from .common import CliError, add_threads_option, positive
 
 
 def register(sub) -> None:
+    from kronos.threads import SAMPLING_CONCURRENCY
     from kronos_studio.service.limits import Limits
 
     d = Limits()
@@ -26,9 +27,16 @@ def register(sub) -> None:
     p.add_argument("--max-jobs-per-key", type=positive(int), default=d.jobs_per_key,
                    help=f"batch jobs queued or running per API key (default {d.jobs_per_key})")
     p.add_argument("--jobs-dir", default=None, help="folder for batch job files (default: a temporary folder)")
+    p.add_argument("--access-log", default=None, metavar="FILE",
+                   help="append the access log (one JSON line per request: time, key id, workspace, route, status, "
+                        "duration) to FILE instead of stderr")
     p.add_argument("--decode", default=None, metavar="MODE",
                    help="how forecasts run the decode loop: eager (default), static, or compiled (torch.compile, "
                         "built in the background from start-up on; about 20%% faster on a CPU once built)")
+    p.add_argument("--concurrency", type=positive(int), default=SAMPLING_CONCURRENCY, metavar="N",
+                   help=f"forecasts sampled at once, each on its share of the cores (default {SAMPLING_CONCURRENCY}: "
+                        "one at a time on all of them; the others wait)")
+    add_threads_option(p)
     p.set_defaults(func=run_serve)
 
 
@@ -43,7 +51,8 @@ def run_serve(args) -> int:
     try:
         import uvicorn
 
-        from kronos_studio.service.app import ServiceConfig, create_app, loopback
+        from kronos_studio.service.access import loopback
+        from kronos_studio.service.app import ServiceConfig, create_app
     except ModuleNotFoundError as e:
         raise CliError(f"{e.name} is not installed: pip install 'kronos-studio[serve]'") from None
 
@@ -58,9 +67,27 @@ def run_serve(args) -> int:
             resolve_decode(args.decode, default_device())
         except ValueError as e:
             raise CliError(f"--decode: {e}") from None
+    access_log(args.access_log)
     app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir,
-                                   decode=args.decode))
+                                   decode=args.decode, concurrency=args.concurrency))
     print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "
           f"OpenAPI at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def access_log(path: str | None) -> None:
+    """The service's access log (``kronos_studio.service.access``) as bare lines to ``path`` (None: stderr)."""
+    import logging
+
+    from kronos_studio.service.access import ACCESS_LOGGER
+
+    try:
+        handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+    except OSError as e:
+        raise CliError(f"--access-log: cannot write '{path}': {e.strerror}") from None
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger(ACCESS_LOGGER)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

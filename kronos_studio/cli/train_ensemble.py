@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, cli_device, error_line, quality_gate, read_bars
+from .common import CliError, add_threads_option, cli_device, error_line, quality_gate, read_bars
 from .errors import cli_line
 from .models import add_chronos2_option
 
@@ -59,6 +59,7 @@ def register(train_sub) -> None:
     p.add_argument("--calendar", default=None)
     p.add_argument("--fix", action="append", default=[], metavar="FIX")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
     p.set_defaults(func=run_train_ensemble)
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import CliError, error_line, positive, read_bars
+from .common import CliError, add_threads_option, error_line, positive, read_bars
 from .errors import cli_line
 
 
@@ -38,6 +38,7 @@ def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
                    help="stop (saved, resumable) after this long")
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
     t.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(t)
     t.add_argument("--quiet", action="store_true")
 
 

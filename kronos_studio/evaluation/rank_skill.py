@@ -163,6 +163,7 @@ def signal_stats(panel: pd.DataFrame, signal: str, lag: int, costs_bps: float = 
         "rank_ic_mean": rank_nw.mean, "rank_ic_std": rank_ic_std, "rank_ic_ir": information_ratio(rank_ic, rank_ic_std),
         "rank_ic_nw_t": rank_nw.t, "rank_ic_ci95": list(rank_nw.ci95),
         "hit_rate": float((ic > 0).mean()) if len(ic) else float("nan"),
+        "rank_hit_rate": float((rank_ic > 0).mean()) if len(rank_ic) else float("nan"),
         "spread_mean": float(sp["spread"].mean()) if len(sp) else float("nan"),
         "spread_after_costs_mean": float(sp["after_costs"].mean()) if len(sp) else float("nan"),
         "spread_cumulative": float(sp["cumulative"].iloc[-1]) if len(sp) else float("nan"),

@@ -25,6 +25,7 @@ from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
 from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
+from kronos.threads import computing
 from kronos_studio.forecasters.window import history_window
 
 from .metrics import score_paths
@@ -197,8 +198,9 @@ def walk_forward(forecaster, bars, settings: ForecastSettings, cutoffs: Sequence
             break
         hs = [history_window(forecaster, frame.iloc[:cutoffs[i]], at[i]) for i in chunk]
         fs = [ts[cutoffs[i]:cutoffs[i] + horizon] for i in chunk]
-        made = (batch(hs, fs, at[chunk[0]], per_series_stream=False) if size > 1
-                else [forecaster.sample(h, f, at[i]) for h, f, i in zip(hs, fs, chunk)])
+        with computing():  # each chunk takes its share of the machine's cores as it starts
+            made = (batch(hs, fs, at[chunk[0]], per_series_stream=False) if size > 1
+                    else [forecaster.sample(h, f, at[i]) for h, f, i in zip(hs, fs, chunk)])
         got.update(zip(chunk, made))
         if progress:
             progress(len(got), len(cutoffs))

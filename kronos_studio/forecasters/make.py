@@ -7,6 +7,7 @@ import time
 
 from kronos.forecast import Forecast, history_provenance
 from kronos.settings import ForecastSettings
+from kronos.threads import ThreadUse, computing
 
 from .base import Forecaster, Progress
 from .window import future_times, history_window
@@ -21,7 +22,9 @@ def make_forecast(forecaster: Forecaster, bars, settings: ForecastSettings, futu
     started = time.perf_counter()
     history = history_window(forecaster, bars, settings)
     future = future_times(bars, history, settings.horizon, future)
-    return _stamp(forecaster.sample(history, future, settings, progress), forecaster, settings, started)
+    with computing() as threads:
+        fc = forecaster.sample(history, future, settings, progress)
+    return _stamp(fc, forecaster, settings, started, threads)
 
 
 def make_forecasts(forecaster: Forecaster, bars_list, settings: ForecastSettings) -> list[Forecast]:
@@ -32,13 +35,15 @@ def make_forecasts(forecaster: Forecaster, bars_list, settings: ForecastSettings
     started = time.perf_counter()
     histories = [history_window(forecaster, bars, settings) for bars in bars_list]
     futures = [future_times(bars, h, settings.horizon) for bars, h in zip(bars_list, histories)]
-    made = forecaster.sample_batch(histories, futures, settings)
-    return [_stamp(fc, forecaster, settings, started) for fc in made]
+    with computing() as threads:
+        made = forecaster.sample_batch(histories, futures, settings)
+    return [_stamp(fc, forecaster, settings, started, threads) for fc in made]
 
 
-def _stamp(fc: Forecast, forecaster, settings, started: float) -> Forecast:
+def _stamp(fc: Forecast, forecaster, settings, started: float, threads: ThreadUse) -> Forecast:
     """The provenance every forecast carries, written here only; the forecaster's own (what it is, how it
-    sampled) stays beside it."""
+    sampled) stays beside it. ``threads``: the CPU threads it sampled with, and why (``kronos.threads``)."""
     fc.provenance.update(history_provenance(fc.history, settings, started))
     fc.provenance["forecaster"] = forecaster.key
+    fc.provenance["threads"] = threads.describe()
     return fc

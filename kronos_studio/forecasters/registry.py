@@ -3,12 +3,15 @@ precision), which the app, ``kronos serve`` and ``kronos mcp`` all load through.
 model share its weights; a model's first callers wait on one load, not one each."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
+from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
 
 from .resolve import ModelRef, resolve
 from .warm_up import warm_up_forecast
@@ -20,17 +23,24 @@ class ModelRegistry:
     forecast`` loads it without options); it gets ``precision`` and ``tqdm_class`` only when a caller gives
     them."""
 
-    def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None):
+    def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None,
+                 concurrency: int = SAMPLING_CONCURRENCY):
         """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
-        keeps compiled steps on each loaded model (``kronos serve --decode``)."""
+        keeps compiled steps on each loaded model (``kronos serve --decode``). ``concurrency``: forecasts
+        sampled at once (``sampling``), each on its share of the cores."""
+        if concurrency < 1:
+            raise InputError(f"concurrency must be 1 or more, got {concurrency}", {"concurrency": concurrency},
+                             Fix("set {setting} to 1 or more", "concurrency"))
         self.decode = decode
+        self.concurrency = concurrency
+        self.slots = threading.BoundedSemaphore(concurrency)
         if load is None:
             from kronos.checkpoints import load_pair as load
         self.load = load
         self.pairs: dict[str, object] = {}
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}
-        self.sampling: dict[str, threading.Lock] = {}
+        self.sampling_locks: dict[str, threading.Lock] = {}
         # the model ``champion``'s Kronos forecasters by decode mode, then adapter id (None: the base model):
         # an id names one adapter's files for good, so a promote or rollback is a new key, never a stale one
         self.champions: dict[str | None, dict] = {}
@@ -94,11 +104,16 @@ class ModelRegistry:
         precision = ref.precision if isinstance(ref, ModelRef) else None
         return functools.partial(self.pair, precision=precision)
 
-    def sampling_lock(self, ref) -> threading.Lock:
-        """Held while a model samples: one forecast per model at a time, each on all the cores, instead
-        of several fighting for them (and one pair's modules are never run from two threads at once)."""
+    @contextlib.contextmanager
+    def sampling(self, ref) -> Iterator[ThreadUse]:
+        """Held while ``ref`` samples: at most ``concurrency`` forecasts at once and one per model (one pair's
+        modules never run from two threads at once), each one computation of the machine's share of the
+        cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
+        several each on all the cores, fighting for them."""
         with self.lock:
-            return self.sampling.setdefault(str(ref), threading.Lock())
+            model = self.sampling_locks.setdefault(str(ref), threading.Lock())
+        with model, self.slots, computing() as threads:  # waiting for its model, a forecast holds no slot
+            yield threads
 
     def warm_up(self, ref: ModelRef | str | None = None, settings: ForecastSettings | None = None) -> None:
         """``warm_up_forecast`` by ``ref`` (None: the default model) at ``settings`` (default: the default
@@ -106,7 +121,7 @@ class ModelRegistry:
         that shape's decode steps before the first forecasts need them. Errors are the forecast's own: a
         process works without a warm-up."""
         settings = settings or ForecastSettings(horizon=DEFAULT_HORIZON)
-        with self.sampling_lock(ref):
+        with self.sampling(ref):
             warm_up_forecast(ref, settings, load_pair=self.loader(ref), decode=self.decode)
 
     def loaded(self) -> list[str]:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
+from kronos_studio.bundled import listed_folders
 
 from .base import Forecaster
 from .champion import CHAMPION
 
 ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
-ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,15 @@ class ModelRef:
 
         return ModelRef(f"{ENSEMBLE}:{self.key}", f"Ensemble over {self.label}", self.ref, "ensemble",
                         ENSEMBLE_LOOKBACK, self.precision)
+
+    @property
+    def public(self) -> dict:
+        """This entry as a caller on another machine sees it: a bundled model or a listed folder named by its
+        name (``bundled.model_reference`` takes it), never by where it lies."""
+        if not self.local:
+            return dataclasses.asdict(self)
+        name = Path(self.ref).name
+        return {**dataclasses.asdict(self), "key": f"{self.kind}:{name}", "ref": name}
 
     @property
     def downloads(self) -> bool:
@@ -158,11 +167,8 @@ def catalog() -> list[ModelRef]:
     from kronos.config import OFFICIAL_MODELS
     from kronos_studio.bundled import bundled_models
     out: list[ModelRef] = []
-    for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
-        path = Path(folder).expanduser()
-        if (path / "predictor").is_dir():
-            out.append(ModelRef(f"folder:{path}", f"{path.name} (local folder)", str(path), "folder",
-                                folder_context(path)))
+    for name, path in listed_folders().items():
+        out.append(ModelRef(f"folder:{path}", f"{name} (local folder)", str(path), "folder", folder_context(path)))
     bundled = bundled_models()
     for name, path in bundled.items():
         out.append(ModelRef(f"bundled:{name}", f"{name} (bundled, offline)", str(path), "bundled",

@@ -4,28 +4,17 @@ and the ledger (``kronos serve`` runs it with uvicorn), assembled from the route
 with a 4xx status, never a traceback."""
 from __future__ import annotations
 
-import ipaddress
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from .access import AccessLog, LoopbackHosts
 from .body_limit import BodyLimit
 from .errors import add_error_handlers
-from .routes import batch, evaluate, forecast, ledger, meta, retrain
+from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain
 from .state import Service, ServiceConfig
 
-LOOPBACK_NAMES = ("localhost",)
-ROUTERS = (meta.router, forecast.router, evaluate.router, batch.router, ledger.router, retrain.router)
-
-
-def loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only (where ``--open`` may serve without keys)."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+ROUTERS = (meta.router, forecast.router, evaluate.router, batch.router, ledger.router, retrain.router, adapters.router)
 
 
 @asynccontextmanager
@@ -38,11 +27,14 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     """The application of ``config``: its ``Service`` (ledger, warm models, cache, jobs; the warm-up
     started) on ``app.state.service``, where the routes' dependencies (``deps``) find it."""
     config = config or ServiceConfig()
-    app = FastAPI(title="Kronos Studio", version="1", lifespan=lifespan,
+    app = FastAPI(title="Kronos Studio", version=meta.API_VERSION, lifespan=lifespan,
                   description="Forecasts, walk-forward evaluations, batch screens and the forecast ledger over "
                               "HTTP. Send `Authorization: Bearer <token>` (`kronos keys create`).")
     app.state.service = Service(config)
     app.add_middleware(BodyLimit, limits=config.limits)
+    if config.open_access:  # no keys: only requests addressed to this machine's loopback names
+        app.add_middleware(LoopbackHosts)
+    app.add_middleware(AccessLog)  # outermost: a refused request is logged too
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -146,7 +146,7 @@ def make_forecast(registry, model: str | None, bars, settings: ForecastSettings,
     from kronos_studio.forecasters import make_forecast as make
 
     forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling_lock(model):
+    with registry.sampling(model):
         return make(forecaster, bars, settings)
 
 
@@ -156,7 +156,7 @@ def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cu
     from kronos_studio.evaluation.report import evaluation_report
 
     forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling_lock(model):  # a TrainingPeriodError is a 422 naming the field that includes them
+    with registry.sampling(model):  # a TrainingPeriodError is a 422 naming the field that includes them
         return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
                                  include_training_period=include_training_period)
 
@@ -197,7 +197,9 @@ def evaluate_answer(registry, cache: OnceCache, model: str | None, bars, lines: 
                       **served_key(champion))
     made = cache.get(key, lambda: evaluation(registry, model, bars, settings, cutoffs, include_training_period,
                                              workspace, champion))
-    return {**made.out, "warnings": lines + [notice_line(n) for n in made.warnings]}
+    from kronos_studio.redact import without_paths
+
+    return {**without_paths(made.out), "warnings": lines + [notice_line(n) for n in made.warnings]}
 
 
 def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:
@@ -207,13 +209,16 @@ def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:
     """The response of a forecast: per-step quantiles of every field (``Forecast.quantiles``, the table
-    ``kronos forecast`` writes), the provenance, and the paths when asked for."""
+    ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
+    path: ``redact.without_paths``), and the paths when asked for."""
+    from kronos_studio.redact import without_paths
+
     table = fc.quantiles(levels)
     columns = list(table.columns)
     values = table.to_numpy()
     rows = [{"timestamp": ts.isoformat(), **{c: float(v) for c, v in zip(columns, row)}}
             for ts, row in zip(table.index, values)]
-    body = {"quantiles": rows, "provenance": json.loads(json.dumps(fc.provenance, default=str))}
+    body = {"quantiles": rows, "provenance": without_paths(json.loads(json.dumps(fc.provenance, default=str)))}
     if return_paths:
         body["paths"] = {"columns": list(fc.columns), "timestamps": [ts.isoformat() for ts in fc.timestamps],
                          "values": fc.paths.tolist()}  # [paths][horizon][columns], float32 as float

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
+from .access import WHO
 from .errors import ServiceError
 from .keys import Identity, KeyProblem, check_workspace, identify
 from .state import Service
@@ -23,19 +24,33 @@ Shared = Annotated[Service, Depends(service_of)]
 
 
 def identity(request: Request, service: Shared) -> Identity:
-    """Who the request acts as: its Bearer key's workspace (with ``open_access``: the default workspace),
-    or another workspace an admin key names in ``X-Kronos-Workspace``. 401/403/422 otherwise."""
+    """Who the request acts as (kept on ``request.state`` for the access log): its Bearer key's workspace (with
+    ``open_access``: the default workspace), or another workspace an admin key names in
+    ``X-Kronos-Workspace``. 401/403/422 otherwise."""
+    who = key_identity(request, service)
+    setattr(request.state, WHO, who)  # the log names the key even when the workspace it asks for is refused
+    who = asked_workspace(request, who)
+    setattr(request.state, WHO, who)
+    return who
+
+
+def key_identity(request: Request, service: Service) -> Identity:
+    """The identity of the request's Bearer key (with ``open_access``: the default workspace's); 401 if none."""
     if service.config.open_access:
-        who = Identity("open", DEFAULT_WORKSPACE)
-    else:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ServiceError(401, "this service needs an API key: send 'Authorization: Bearer <token>' "
-                                    "(an admin makes one with `kronos keys create`)")
-        who = identify(service.ledger, token.strip())
-        if who is None:
-            raise ServiceError(401, "the API key is not valid or was revoked: have a new one made with "
-                                    "`kronos keys create`")
+        return Identity("open", DEFAULT_WORKSPACE)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(401, "this service needs an API key: send 'Authorization: Bearer <token>' "
+                                "(an admin makes one with `kronos keys create`)")
+    who = identify(service.ledger, token.strip())
+    if who is None:
+        raise ServiceError(401, "the API key is not valid or was revoked: have a new one made with "
+                                "`kronos keys create`")
+    return who
+
+
+def asked_workspace(request: Request, who: Identity) -> Identity:
+    """``who``, acting in the workspace ``X-Kronos-Workspace`` names when it is an admin key (403 otherwise)."""
     asked = request.headers.get(WORKSPACE_HEADER)
     if asked and asked != who.workspace:
         if not who.admin:

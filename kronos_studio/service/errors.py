@@ -35,7 +35,8 @@ def request_field(setting: str | None) -> str | None:
 
 
 # Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
-SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2"}
+SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2",
+                   "threads", "concurrency"}
 
 
 def field_name(setting: str, value: object = None) -> str:
@@ -140,6 +141,12 @@ def answers(endpoint):
     return known_errors(endpoint)
 
 
+def printable(text: str) -> str:
+    """``text`` with its control characters and unpaired surrogates written as escapes ('\\n', '\\ud800'):
+    what a client sent (a field name, an id), echoed in one line."""
+    return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
+
+
 def validation_line(e) -> str:
     """pydantic's findings (a ``RequestValidationError``) as one line: 'horizon: Field required; paths:
     Input should be a valid integer'."""
@@ -157,15 +164,25 @@ def add_error_handlers(app) -> None:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
+    class Answer(JSONResponse):
+        """JSON with non-ASCII escaped: an unpaired surrogate a request sent, echoed, cannot break the answer."""
+
+        def render(self, content) -> bytes:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
     @app.exception_handler(ServiceError)
     async def refused(_request, e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-        return JSONResponse(e.body(), status_code=e.status, headers=headers)
+        body = e.body()  # one line even where it echoes what a request sent (a job id with a newline)
+        return Answer({**body, "detail": printable(body["detail"])}, status_code=e.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):
-        return JSONResponse({"detail": validation_line(e)}, status_code=422)
+        return Answer({"detail": printable(validation_line(e))}, status_code=422)
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        return JSONResponse({"detail": f"internal error: {type(e).__name__}: {one_line(e)}"}, status_code=500)
+        from kronos_studio.redact import text_without_paths
+
+        line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
+        return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)

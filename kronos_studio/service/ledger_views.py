@@ -9,6 +9,13 @@ from .errors import ServiceError
 
 def ledger_filters(symbol=None, source=None, interval=None, model=None, since=None) -> dict:
     """``Ledger`` reading filters from request parameters (None: not filtered)."""
+    from .schemas import checked_text
+
+    for name, value in (("symbol", symbol), ("source", source), ("interval", interval), ("model", model)):
+        try:
+            checked_text(value)
+        except ValueError as e:
+            raise ServiceError(422, f"{name} {e}: give it as printable text") from None
     filters = {k: v for k, v in (("symbol", symbol), ("source", source), ("interval", interval)) if v is not None}
     if model is not None:
         filters["models"] = [model]
@@ -18,6 +25,8 @@ def ledger_filters(symbol=None, source=None, interval=None, model=None, since=No
         try:
             filters["since"] = pd.Timestamp(since)
         except (ValueError, TypeError):
+            filters["since"] = pd.NaT
+        if pd.isna(filters["since"]):  # '' reads as NaT: no time at all
             raise ServiceError(422, f"since must be a date or time like 2024-06-01, got '{since}'") from None
     return filters
 
@@ -52,3 +61,24 @@ def drift_body(ledger, filters: dict, last: int | None = None, include_experimen
                                 f"use last={MIN_SCORED} or more")
     report = drift_report(ledger, last, experiments=include_experiments, **filters)
     return {"last": last, "drift": [d.to_dict() for d in report]}
+
+
+def adapter_body(entry) -> dict:
+    """A registry entry (``kronos_studio.ledger.registry.Entry``) as the service answers it: its folder and base
+    model named by their names, not by server paths."""
+    from kronos_studio.redact import without_paths
+
+    return without_paths(entry.to_dict())
+
+
+def registry_entry(ledger, adapter_id: int, workspace: str):
+    """(the registry of ``ledger``, a scoped one, and its entry ``adapter_id``); 404 when it has none."""
+    from kronos_studio.ledger import LedgerError
+    from kronos_studio.ledger.registry import Registry
+
+    registry = Registry(ledger)
+    try:
+        return registry, registry.get(adapter_id)
+    except LedgerError:
+        raise ServiceError(404, f"no adapter {adapter_id} in workspace '{workspace}': GET /v1/adapters lists "
+                                "them") from None

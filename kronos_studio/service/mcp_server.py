@@ -59,11 +59,58 @@ def tool_errors(tool):
     return known_errors(tool, lambda known: ToolError(known.detail))
 
 
+def unknown_arguments(tool: str, given, accepted) -> str | None:
+    """The one line refusing the arguments of ``given`` that ``tool`` does not take (None: it takes them all),
+    with the nearest name it does take: as an HTTP request refuses an unknown field (422), never ignored."""
+    import difflib
+
+    unknown = sorted(set(given) - set(accepted))
+    if not unknown:
+        return None
+    guesses = [f"'{name}' (did you mean '{close[0]}'?)" if (close := difflib.get_close_matches(name, accepted, 1))
+               else f"'{name}'" for name in unknown]
+    return (f"Error executing tool {tool}: unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(guesses)}: "
+            f"it takes {', '.join(sorted(accepted))}")
+
+
+def studio_server(name: str, instructions: str):
+    """An ``MCPServer`` whose tools refuse arguments they do not take (the SDK drops them silently) and word an
+    argument of the wrong type in one line (``errors.validation_line``), as the HTTP API does."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from pydantic import ValidationError
+
+    from .errors import validation_line
+
+    class StudioServer(MCPServer):
+        accepted: dict[str, tuple[str, ...]] = {}  # tool -> the arguments it takes (its signature's)
+
+        def tool(self, *args, **kwargs):
+            register = super().tool(*args, **kwargs)
+
+            def decorator(fn):
+                self.accepted = {**self.accepted, kwargs.get("name") or fn.__name__: tuple(inspect.signature(fn).parameters)}
+                return register(fn)
+
+            return decorator
+
+        async def call_tool(self, name, arguments, context=None):
+            refused = unknown_arguments(name, arguments or {}, self.accepted.get(name, arguments or {}))
+            if refused:
+                raise ToolError(refused)
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as e:
+                if isinstance(e.__cause__, ValidationError):
+                    raise ToolError(f"Error executing tool {name}: {validation_line(e.__cause__)}") from e.__cause__
+                raise
+
+    return StudioServer(name, instructions=instructions)
+
+
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
                   registry: ModelRegistry | None = None, limits: Limits | None = None):
     """The MCP server: tools ``forecast``, ``evaluate``, ``screen`` and ``track_record``."""
-    from mcp.server.mcpserver import MCPServer
-
     from kronos.settings import ForecastSettings
     from kronos_studio.ledger import Ledger
 
@@ -72,14 +119,14 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     limits = limits or Limits()
     cache = compute.OnceCache()
     ledger = Ledger.open(ledger_url).scoped(workspace)
-    server = MCPServer("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
+    server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
                        "track record. Bars: a CSV/Parquet file under an allowed directory, or a source's symbol.")
 
-    def bars_of(file, source, symbol, interval, exchange, calendar, fix, needed=compute.SOURCE_BARS):
+    def bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix, needed=compute.SOURCE_BARS):
         return compute.gated_bars(limits, file=None if file is None else allowed.check(file), source=source,
-                                  symbol=symbol, interval=interval, exchange=exchange, calendar=calendar,
-                                  fix=fix or (), needed=needed, ways=WAYS)
+                                  symbol=symbol, interval=interval, exchange=exchange, timezone=timezone,
+                                  calendar=calendar, fix=fix or (), needed=needed, ways=WAYS)
 
     def settings_of(given: dict) -> ForecastSettings:
         settings = ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
@@ -91,12 +138,12 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @tool_errors
     @with_settings
     def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
-                 interval: str | None = None, exchange: str | None = None, calendar: str | None = None,
-                 fix: list[str] | None = None, model: str | None = None,
+                 interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
+                 calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
                  quantiles: tuple[float, ...] = DEFAULT_QUANTILES, record: bool = True, **settings) -> dict[str, Any]:
         s = settings_of(settings)
         levels = compute.check_quantile_levels(quantiles)
-        bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix)
+        bars, lines = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
         return compute.forecast_answer(registry, cache, model, bars, lines, s, levels, workspace=workspace,
                                        ledger=ledger, record=record)
 
@@ -105,11 +152,11 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @tool_errors
     @with_settings
     def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
-                 interval: str | None = None, exchange: str | None = None, calendar: str | None = None,
-                 fix: list[str] | None = None, model: str | None = None, cutoffs: int = DEFAULT_CUTOFFS,
-                 include_training_period: bool = False, **settings) -> dict[str, Any]:
+                 interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
+                 calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
+                 cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False, **settings) -> dict[str, Any]:
         s = settings_of(settings)
-        bars, lines = bars_of(file, source, symbol, interval, exchange, calendar, fix,
+        bars, lines = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
                               compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(registry, cache, model, bars, lines, s, cutoffs, include_training_period,
                                        workspace=workspace, ledger=ledger)

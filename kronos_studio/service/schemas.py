@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
@@ -23,8 +23,25 @@ def settings_fields() -> dict[str, tuple]:
 SETTINGS_NAMES = tuple(f.name for f in dataclasses.fields(ForecastSettings))
 
 
+def checked_text(value):
+    """``value`` when each text in it (a string, or strings in a list) can be kept and answered: no NUL, no
+    unpaired surrogate (``data_sources.schema.text_problem``); a ValueError saying what is wrong otherwise."""
+    from data_sources.schema import text_problem
+
+    for text in value if isinstance(value, list) else [value]:
+        problem = text_problem(text) if isinstance(text, str) else None
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
+
+    @field_validator("*")
+    @classmethod
+    def _text(cls, value):
+        return checked_text(value)
 
 
 class BarsInput(Strict):

@@ -6,6 +6,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
+from kronos.threads import SAMPLING_CONCURRENCY
 from kronos_studio.forecasters.registry import ModelRegistry
 
 from . import compute
@@ -24,6 +25,7 @@ class ServiceConfig:
     # kronos_studio.forecasters.registry.shared_registry(), to share its loaded models)
     registry: ModelRegistry | None = None
     decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
+    concurrency: int = SAMPLING_CONCURRENCY  # forecasts a new registry samples at once, each on its share of the cores
     cache_entries: int = compute.CACHE_ENTRIES
 
 
@@ -36,7 +38,7 @@ class Service:
         self.config = config
         self.limits = config.limits
         self.ledger = Ledger.open(config.ledger_url)
-        self.registry = config.registry or ModelRegistry(decode=config.decode)
+        self.registry = config.registry or ModelRegistry(decode=config.decode, concurrency=config.concurrency)
         self.cache = compute.OnceCache(config.cache_entries)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
         self.warm_up = None

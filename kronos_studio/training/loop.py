@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from data_sources.storage import atomic_write_text
 from kronos.device import default_device
+from kronos.threads import computing
 
 from .datasets import TrainData, WindowSet
 from .state import START_OVER, ResumeError, RunState, load_optimizer_state, read_state, write_state
@@ -207,7 +208,8 @@ def train(trainable: Trainable, data: TrainData, cfg: TrainConfig, out_dir, *, k
 
     def validate() -> dict:
         module.eval()
-        return evaluate_loss(trainable.loss, data.val, val_batches, device)
+        with computing():
+            return evaluate_loss(trainable.loss, data.val, val_batches, device)
 
     def new_best(value: float, step: int) -> None:
         status.best_val, status.best_step = value, step
@@ -244,11 +246,12 @@ def train(trainable: Trainable, data: TrainData, cfg: TrainConfig, out_dir, *, k
         lr = cfg.lr_at(step)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss, parts = trainable.loss(data.train, data.train.sample(cfg.batch_size, cfg.seed, step), device)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
+        with computing():  # each step takes its share of the machine's cores as it starts (kronos.threads)
+            loss, parts = trainable.loss(data.train, data.train.sample(cfg.batch_size, cfg.seed, step), device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
         step = status.step = step + 1
         window_loss += loss.item()
         window_n += 1

@@ -49,3 +49,16 @@ def multi_asset_csv(tickers=("AAA", "BBB", "CCC"), n=200) -> bytes:
 
 
 BAD_CSV = b"name,colour\nfoo,red\nbar,blue\n"
+
+
+def trace_values(trace: dict, key: str):
+    """A plotly trace's data array from a figure's JSON, also where plotly sent it base64-encoded
+    ({"dtype", "bdata"})."""
+    import numpy as np
+
+    data = trace[key]
+    if isinstance(data, dict):
+        import base64
+
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).astype(float)
+    return np.asarray(data, dtype=float)

@@ -76,11 +76,31 @@ def new_app(app_env):
 
 
 @pytest.fixture(autouse=True)
+def own_result_stores():
+    """The app's process-wide result stores (forecasts, Compare backtests), emptied around every test: what
+    they hold is then this test's own (another test's forecast of the same second once stood in for a test's
+    own, and a full store evicts as it adds, so counts of it depended on the tests before)."""
+    from app_support import compare, forecasts
+
+    stores = (forecasts.store, compare._store)
+    for s in stores:
+        s.clear()
+    yield
+    for s in stores:
+        s.clear()
+
+
+@pytest.fixture(autouse=True)
 def keep_torch_threads():
-    """The app sets torch to one thread on small machines (app_support.models.configure_torch);
+    """The app sets one thread per computation on small machines (app_support.models.configure_torch);
     keep that from leaking into the other test folders that share this pytest process."""
     import torch
 
+    from kronos.threads import configure
+
     n = torch.get_num_threads()
+    setting = configure(None)
+    configure(setting)
     yield
+    configure(setting)
     torch.set_num_threads(n)

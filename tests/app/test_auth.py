@@ -77,3 +77,48 @@ def test_with_sign_in_configured_the_shared_workspace_notice_never_shows(new_app
     monkeypatch.setattr(auth, "workspace", lambda: "ana@example.com")
     at.run()
     assert not at.exception and at.title and not any("shares one workspace" in i.value for i in at.info)
+
+
+def test_a_signed_in_users_results_are_never_served_to_another_workspace_from_cache(new_app, monkeypatch):
+    """The app's result stores are shared by every session of the process and keyed by content: the same bars,
+    model and settings in another workspace are that workspace's own forecast, backtest and evaluation (sampled
+    and recorded there), never another user's "from cache"."""
+    import app_support.auth as auth
+    from app_support import compare, forecasts, trust
+
+    def forecast_as(user: str):
+        monkeypatch.setattr(auth, "workspace", lambda: user)
+        at = new_app().run()
+        at.sidebar.number_input(key="sb_horizon").set_value(9).run()
+        at.number_input(key="sb_paths").set_value(4).run()
+        return at
+
+    ana = forecast_as("ana@example.com")
+    ana.button(key="run_forecast").click().run()
+    assert not ana.exception and {m.label: m for m in ana.metric}["Sampling time"].delta == "just sampled"
+    stored = len(forecasts.store())
+
+    bo = forecast_as("bo@example.com")  # the same inputs: no fan until bo runs one
+    assert [c.key for c in bo.get("plotly_chart")] == ["history_chart"]
+    assert "Run forecast" in " ".join(i.value for i in bo.info)
+    bo.button(key="run_forecast").click().run()
+    assert not bo.exception and {m.label: m for m in bo.metric}["Sampling time"].delta == "just sampled"
+    assert len(forecasts.store()) == stored + 1
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:  # and recorded in bo's workspace too
+        assert len(ledger.scoped("bo@example.com").predictions_frame()) == 1
+
+    # the Compare page's backtests and the Evaluate page's reports: keyed alike
+    from app_support.models import model_choices
+    from data_sources import load_sample
+    from kronos.settings import ForecastSettings
+
+    bars, [choice, *_] = load_sample("IBM daily 2000-2013 (bundled)"), model_choices()
+    settings = ForecastSettings(horizon=5, paths=4, lookback=64)
+    keys = {}
+    for user in ("ana@example.com", "bo@example.com", "ana@example.com"):
+        monkeypatch.setattr(auth, "workspace", lambda user=user: user)
+        keys.setdefault(user, []).append((compare._key(bars, bars.frame.tail(5), [choice], settings, 3),
+                                          trust.report_key(bars, choice, settings, trust.Plan())))
+    assert keys["ana@example.com"][0] == keys["ana@example.com"][1]
+    for ana, bo in zip(keys["ana@example.com"][0], keys["bo@example.com"][0]):
+        assert ana != bo

@@ -92,6 +92,18 @@ def test_compare_grid_shares_axes():
     assert "1.0 s" in fig.layout.annotations[0].text
 
 
+@pytest.mark.parametrize("intraday", [True, False])
+def test_compare_grid_hides_the_same_hours_as_one_fan(intraday):
+    """Each subplot adds its own bars, so the grid's times repeat and jump back: the bar step is still the
+    smallest gap between distinct times. (It once took the jump back as the step, and its hour breaks hid
+    every intraday bar: the side-by-side view drew no candle and no fan.)"""
+    a, b = make_forecast(horizon=7, intraday=intraday, seed=1), make_forecast(horizon=7, intraday=intraday, seed=2)
+    grid = compare_grid({"A": a, "B": b})
+    one = fan_chart(a)
+    assert ([rb.to_plotly_json() for rb in grid.layout.xaxis.rangebreaks]
+            == [rb.to_plotly_json() for rb in one.layout.xaxis.rangebreaks])
+
+
 def test_summary_and_score():
     fc = make_forecast(paths=200)
     s = summarize(fc)

@@ -144,3 +144,22 @@ def test_the_lineage_timeline_draws_every_event_of_the_series_with_its_reason_an
     assert f"adapter {c.id}</b>: promoted by manual" in hovers and MANUAL in hovers
     assert f"adapter {a.id}</b>: retired by gate" in hovers and f"adapter {c.id}</b>: rolled back by rollback" in hovers
     assert drawn["restored"]["y"] == [f"adapter {b.id}"]
+
+
+def test_the_timeline_of_events_seconds_apart_spans_an_hour_so_its_ticks_are_minutes():
+    """A retrain registers and decides within seconds: plotly ticked that at tenths of a second ("15:53:17.1")."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from app_support.lineage import MIN_TIMELINE, timeline_chart
+
+    t0 = pd.Timestamp("2026-11-25 15:53:17.05", tz="UTC")
+    events = [SimpleNamespace(at=t0 + pd.Timedelta(seconds=s), event=e, adapter_id=1, by="gate", reason=None, scores=None)
+              for s, e in ((0, "registered"), (2.4, "promoted"))]
+    lo, hi = (pd.Timestamp(v) for v in timeline_chart(events).layout.xaxis.range)
+    assert hi - lo >= MIN_TIMELINE and lo < t0.tz_localize(None) and hi > (t0 + pd.Timedelta(seconds=2.4)).tz_localize(None)
+    # events years apart keep their own span, 5% each side
+    late = [SimpleNamespace(**{**vars(events[1]), "at": t0 + pd.Timedelta(days=730)})]
+    lo, hi = (pd.Timestamp(v) for v in timeline_chart(events[:1] + late).layout.xaxis.range)
+    assert hi - lo == pd.Timedelta(days=730) * 1.1

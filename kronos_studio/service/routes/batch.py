@@ -1,8 +1,11 @@
-"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it."""
+"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it.
+A job's status and result name no path of the server (``redact``): its series by their names."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
+
+from kronos_studio.redact import frame_without_paths, without_paths
 
 from ..batch_job import batch_run
 from ..deps import Shared, Who
@@ -28,7 +31,7 @@ def batch(body: BatchRequest, who: Who, service: Shared):
 @router.get("/v1/jobs/{job_id}")
 @answers
 def job_status(job_id: str, who: Who, service: Shared):
-    return service.jobs.get(who, job_id).public()
+    return without_paths(service.jobs.get(who, job_id).public())
 
 
 @router.get("/v1/jobs/{job_id}/result")
@@ -42,15 +45,20 @@ def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
                                                      ": ask again when GET /v1/jobs/{id} says done")
         raise ServiceError(409, detail)
     ranked = job.result.suffix == ".json"  # an evaluating batch: the report, its panel beside it
-    if format == "parquet":
-        table = job.result.with_name("panel.parquet") if ranked else job.result
-        return FileResponse(table, media_type="application/vnd.apache.parquet", filename=table.name)
-    if format != "json":
+    if format not in ("json", "parquet"):
         raise ServiceError(422, f"format must be json or parquet, got '{format}'")
+    import pandas as pd
+
+    if format == "parquet":
+        import io
+
+        table = job.result.with_name("panel.parquet") if ranked else job.result
+        buffer = io.BytesIO()
+        frame_without_paths(pd.read_parquet(table)).to_parquet(buffer, index=False)
+        return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet",
+                        headers={"Content-Disposition": f'attachment; filename="{table.name}"'})
     if ranked:
         import json
 
-        return json.loads(job.result.read_text())
-    import pandas as pd
-
-    return {"rows": records(pd.read_parquet(job.result))}
+        return without_paths(json.loads(job.result.read_text()))
+    return {"rows": without_paths(records(pd.read_parquet(job.result)))}

@@ -1,4 +1,5 @@
-"""What the service is and offers: ``/health`` (no key needed) and ``/v1/models``."""
+"""What the service is and offers: ``/health`` (no key needed: whether it answers, and its versions) and
+``/v1/models``. Neither names a server path or a model any workspace loaded."""
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -7,21 +8,34 @@ from ..deps import Shared, Who
 from ..errors import answers
 
 router = APIRouter()
+API_VERSION = "1"  # the /v1 routes; the application's OpenAPI version
+
+
+def versions() -> dict:
+    """The studio's package version and the API's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        studio = version("kronos-studio")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        studio = "unknown"
+    return {"kronos_studio": studio, "api": API_VERSION}
 
 
 @router.get("/health")
 def health(service: Shared):
-    return {"status": "ok", "models_loaded": service.registry.loaded(), "open": service.config.open_access}
+    from kronos.threads import budget_report
+
+    return {"status": "ok", "versions": versions(),
+            "threads": {**budget_report(), "concurrency": service.registry.concurrency}}
 
 
 @router.get("/v1/models")
 @answers
 def models(who: Who):
-    """The models a request may name: the catalog (bundled, folders, ensemble, official) and the
-    statistical models."""
-    from dataclasses import asdict
-
+    """The models a request may name (each ``ref`` is what ``model`` takes): the catalog (bundled, listed
+    folders, champion, official) and the statistical models."""
     from kronos_studio.forecasters import STATISTICAL, catalog
 
-    return {"models": [asdict(m) for m in catalog()] + [{"key": key, "label": key, "ref": key,
-                                                          "kind": "statistical"} for key in STATISTICAL]}
+    return {"models": [m.public for m in catalog()] + [{"key": key, "label": key, "ref": key, "kind": "statistical"}
+                                                       for key in STATISTICAL]}

@@ -43,6 +43,8 @@ def test_retrain_now_shows_the_decision_and_the_lineage(page, fresh_url):
     expect(timeline.locator(".gtitle")).to_contain_text("Timeline")
     # one marker per event: the new entry's registration and the gate's decision on it
     expect(timeline.locator(".scatterlayer .trace .points path")).to_have_count(2)
+    ticks = timeline.locator(".xtick text").all_text_contents()  # minutes, not "15:53:17.1"
+    assert ticks and not [t for t in ticks if re.search(r":\d\d\.\d", t)], ticks
     legend = timeline.locator(".legend").text_content()
     assert "registered" in legend and ("promoted" in legend or "rejected" in legend), legend
     no_exceptions(page)

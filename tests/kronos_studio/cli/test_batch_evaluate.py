@@ -77,6 +77,17 @@ def test_the_throughput_line_counts_forecasts_and_series_x_cut_offs_apart():
         {"forecasts": 120, "elapsed_s": 60.0, "paths": [30]})
 
 
+def test_the_report_names_each_series_in_no_cross_section_with_the_reason():
+    from kronos_studio.cli.batch_evaluate import report_text
+
+    why = "its bars (2000-03-01 → 2013-03-01) lie outside the 5 cut-off dates (2018-10-05 → 2018-12-21)"
+    report = {"dates": 5, "series": 3, "horizon": 5, "step": 5, "nw_lag": 1, "costs_bps": 0.0, "dates_left_out": {},
+              "series_ending_early": [], "series_unused": {"GOOG daily 2004-2013 (bundled)": why}, "signals": {},
+              "baselines": {}, "paths": [1], "versus_baselines": {"1": {"expected_log_return": {}}}, "forecasts": 15,
+              "elapsed_s": 1.0}
+    assert f"not ranked: GOOG daily 2004-2013 (bundled): {why}" in report_text(report).splitlines()
+
+
 @pytest.mark.slow
 def test_evaluate_on_the_ray_engine_gives_the_local_panel(watchlist, tmp_path):
     """``--engine ray``: every cut-off date forecast by the batch engine's Ray actors, the same panel."""

@@ -67,6 +67,34 @@ def test_forecast_in_bf16_says_so_in_its_provenance(random_model, bars_csv, tmp_
     assert pd.read_csv(out)["close_p50"].notna().all()
 
 
+def test_the_thread_budget_is_in_version_and_in_each_forecasts_provenance(random_model, bars_csv, tmp_path):
+    """``kronos --version`` says the threads a computation gets here and why; ``--threads`` (or
+    KRONOS_STUDIO_THREADS) fixes them, the provenance records them, and a bad value is one line."""
+    from kronos.threads import usable_cores
+
+    cores = usable_cores()
+    clean = {"KRONOS_STUDIO_THREADS": "", "OMP_NUM_THREADS": ""}
+    version = run_cli("--version", env=clean)
+    assert version.returncode == 0 and version.stdout.startswith("kronos-studio ") and "torch " in version.stdout
+    assert f"threads: {cores.count} per computation alone ({cores.count} core" in version.stdout
+    assert f"limited by {cores.limited_by}), shared with the other kronos computations" in version.stdout
+    fixed = run_cli("--version", env={**clean, "KRONOS_STUDIO_THREADS": "1"}).stdout
+    assert "threads: 1 per computation (KRONOS_STUDIO_THREADS 1;" in fixed
+    folder = random_model("tiny").folder
+    (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
+    out, prov = tmp_path / "q.csv", tmp_path / "prov.json"
+    args = ["forecast", bars_csv, "--model", folder, "--horizon", 4, "--paths", 4, "--out", out, "--quiet", "--no-ledger"]
+    r = run_cli(*args, "--provenance-out", prov, "--threads", 1, env=clean)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(prov.read_text())["threads"] == {
+        "threads": 1, "cores": cores.count, "limited_by": cores.limited_by, "setting": 1, "asked_by": "threads",
+        "shared": False, "computing": 1}
+    bad = run_cli(*args, env={**clean, "KRONOS_STUDIO_THREADS": "all"})
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip().count("\n") == 0
+    assert "KRONOS_STUDIO_THREADS must be a whole number of threads, 1 or more, got 'all'" in bad.stderr
+    assert "or use --threads" in bad.stderr
+
+
 def test_official_name_from_hub_cache(random_model, bars_csv, tmp_path):
     o = random_model("mini")
     spec = OFFICIAL_MODELS["mini"]

@@ -251,6 +251,49 @@ def test_a_series_that_ends_early_is_used_where_it_has_bars_and_listed():
     assert per_date.iloc[:6].eq(5).all() and per_date.iloc[-4:].eq(4).all()
 
 
+def test_series_in_no_cross_section_are_named_with_the_reason():
+    """A series the panel never uses is named with why (the Screener and the command line show it), never
+    dropped without a word."""
+    bars, forecaster = planted_panel(series=5, cutoffs=8)
+    ts = bars["S0"].frame["timestamp"]
+    bars["S5"] = bars_of(5, ts[:10], np.zeros(10))
+    bars["S6"] = bars_of(6, pd.date_range("2010-01-01", periods=len(ts), freq="D", tz="UTC"), np.zeros(len(ts)))
+    result = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=8, paths=(2,)))
+    assert set(result.panel["series"]) == {f"S{i}" for i in range(5)}
+    dates = sorted(result.panel["date"].unique())
+    span = f"{pd.Timestamp(dates[0]):%Y-%m-%d} → {pd.Timestamp(dates[-1]):%Y-%m-%d}"
+    assert result.unused == {
+        "S5": f"10 bars: a cut-off needs {LOOKBACK} bars before it and {HORIZON} from it on ({LOOKBACK + HORIZON} in all)",
+        "S6": f"its bars (2010-01-01 → {pd.Timestamp('2010-01-01') + pd.Timedelta(days=len(ts) - 1):%Y-%m-%d}) lie "
+              f"outside the 8 cut-off dates ({span})"}
+    # used only at dates the training-period guard leaves out
+    bars, forecaster = planted_panel(series=5, cutoffs=10)
+    first = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,)))
+    dates = sorted(first.panel["date"].unique())
+    cut = int(bars["S4"].frame["timestamp"].searchsorted(pd.Timestamp(dates[2]).tz_localize("UTC")))
+    bars["S4"] = bars["S4"].replace(frame=bars["S4"].frame.iloc[:cut + HORIZON].reset_index(drop=True))
+    forecaster.period = period_until(str(pd.Timestamp(dates[3]).date()), "test")
+    guarded = cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,)))
+    assert guarded.unused == {"S4": "used only at cut-off dates inside the model's training period, which are left out"}
+
+
+def test_an_intraday_series_off_the_others_bar_times_is_named_with_the_reason():
+    from collections import defaultdict
+
+    n = LOOKBACK + HORIZON * 8 + HORIZON
+    ts = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
+    rng = np.random.default_rng(0)
+    bars = {f"S{i}": bars_of(i, ts, rng.normal(0, 0.01, n), interval="1h") for i in range(4)}
+    bars["S4"] = bars_of(4, ts + pd.Timedelta(minutes=30), rng.normal(0, 0.01, n), interval="1h")
+    result = cross_section(TableForecaster(defaultdict(float)), bars, SETTINGS, RankPlan(cutoffs=6, paths=(2,)))
+    dates = sorted(result.panel["date"].unique())
+    assert list(result.unused) == ["S4"]
+    assert result.unused["S4"] == (
+        f"no bar at any of the 6 cut-off dates ({pd.Timestamp(dates[0]):%Y-%m-%d %H:%M} UTC → "
+        f"{pd.Timestamp(dates[-1]):%Y-%m-%d %H:%M} UTC), though {(HORIZON * 5)} of its bars lie between them: its bar "
+        "times are not the ones the other series share")
+
+
 def test_dates_inside_the_training_period_are_left_out_unless_asked_for():
     bars, forecaster = planted_panel(series=4, cutoffs=10)
     dates = sorted(cross_section(forecaster, bars, SETTINGS, RankPlan(cutoffs=10, paths=(2,))).panel["date"].unique())

@@ -66,6 +66,25 @@ def test_make_forecast_of_kronos_is_the_pipelines_forecast(daily, tiny):
     np.testing.assert_array_equal(batch[0].paths, direct.paths)  # each series on its own stream
 
 
+def test_every_forecast_says_the_cpu_threads_it_sampled_with_and_why(daily, tiny, monkeypatch):
+    """kronos.threads decides each forecast's threads (alone: every core this process may use; with a
+    setting: that many); the provenance says how many, of how many cores, and what decided."""
+    from kronos.threads import ENV_THREADS, OMP_THREADS, usable_cores
+
+    monkeypatch.delenv(ENV_THREADS, raising=False)
+    monkeypatch.delenv(OMP_THREADS, raising=False)
+    cores = usable_cores()
+    kronos = resolve(str(tiny.folder), device="cpu")
+    assert make_forecast(kronos, daily, SETTINGS).provenance["threads"] == {
+        "threads": cores.count, "cores": cores.count, "limited_by": cores.limited_by, "setting": None,
+        "asked_by": None, "shared": True, "computing": 1}
+    monkeypatch.setenv(ENV_THREADS, "1")
+    for fc in [make_forecast(resolve("har"), daily, SETTINGS), *make_forecasts(kronos, [daily, daily], SETTINGS)]:
+        threads = fc.provenance["threads"]
+        assert (threads["threads"], threads["setting"], threads["asked_by"], threads["shared"]) == (
+            1, 1, ENV_THREADS, False)
+
+
 def test_a_lookback_longer_than_the_history_is_refused(daily):
     import dataclasses
 

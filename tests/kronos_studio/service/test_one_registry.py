@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
+import pytest
 from testkit import random_bars
 
 from kronos.settings import ForecastSettings
@@ -54,3 +55,39 @@ def test_concurrent_first_callers_wait_on_one_load_and_precisions_load_apart():
     assert registry.pair("m", precision="bf16") is not got[0] and calls[-1] == ("m", {"precision": "bf16"})
     assert registry.loaded() == ["m", "m@bf16"]
     assert registry.decoding("compiled").pair("m") is got[0]  # another decode mode shares the loaded pairs
+
+
+def test_forecasts_sample_up_to_the_concurrency_at_once_each_on_its_share_of_the_cores(monkeypatch):
+    """``sampling``: at most ``concurrency`` forecasts at once, and the ones running share the cores
+    (kronos.threads): alone, all of them; two at once, half each."""
+    from kronos.errors import InputError
+    from kronos.threads import ENV_THREADS, OMP_THREADS, thread_budget
+
+    monkeypatch.delenv(ENV_THREADS, raising=False)
+    monkeypatch.delenv(OMP_THREADS, raising=False)
+    budget = thread_budget()
+    registry = ModelRegistry(load=lambda ref, **options: object(), concurrency=2)
+    inside, leave = threading.Event(), threading.Event()
+
+    def first():
+        with registry.sampling("a"):
+            inside.set()
+            leave.wait(timeout=60)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    assert inside.wait(timeout=60)
+    try:
+        with registry.sampling("b") as beside:
+            assert beside.computing == 2 and beside.threads == budget.threads(1, 2)
+            assert not registry.slots.acquire(blocking=False)  # both taken: a third forecast waits
+    finally:
+        leave.set()
+        worker.join(timeout=60)
+    with registry.sampling("b") as alone:
+        assert (alone.computing, alone.threads) == (1, budget.threads())
+    one = ModelRegistry(load=lambda ref, **options: object())
+    with one.sampling("a"):
+        assert not one.slots.acquire(blocking=False)  # the default: one forecast at a time
+    with pytest.raises(InputError, match="concurrency must be 1 or more"):
+        ModelRegistry(concurrency=0)

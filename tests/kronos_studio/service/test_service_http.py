@@ -21,8 +21,12 @@ def client(base, token):
 
 
 def test_health_and_models(service):
+    from kronos.threads import budget_report
+
     base, _, tokens = service
-    assert httpx.get(f"{base}/health").json()["status"] == "ok"
+    health = httpx.get(f"{base}/health").json()
+    assert health["status"] == "ok"
+    assert health["threads"] == {**budget_report(), "concurrency": 1}  # the budget a forecast starts from, alone
     with client(base, tokens["a"]) as c:
         kinds = {m["kind"] for m in c.get("/v1/models").json()["models"]}
     assert {"bundled", "statistical"} <= kinds
