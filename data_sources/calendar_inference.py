@@ -7,7 +7,9 @@ A calendar is inferred only where the evidence is strong, and the evidence is ke
 
 - an exchange (NYSE, Shanghai): daily (or intraday) bars on its sessions, none on weekends, and none on at
   least 90% of its weekday holidays (at least MIN_HOLIDAYS of them); intraday bars within its hours (the
-  Shanghai lunch break included) when read in the bars' timezone;
+  Shanghai lunch break included) when read in the bars' timezone. Intraday bars need no holidays where their
+  hours say it alone: within the exchange's hours, filling its sessions bar by bar over at least
+  MIN_SESSIONS of them and none on a weekend or a holiday (a few days of minute bars);
 - the 24/5 currency week ("FX"): intraday bars around the clock from Sunday 17:00 to Friday 17:00
   New York time and none from Friday 17:00 to Sunday 17:00, over at least two weekends;
 - 24/7 ("24/7", crypto): bars on weekends as on weekdays, around the clock.
@@ -34,6 +36,7 @@ MIN_BARS = 20
 MIN_SPAN = pd.Timedelta(days=14)  # two weekends at least
 MAX_BARS = 50_000  # the latest bars are read: future bar times follow the recent rhythm
 HOLIDAY_SHARE = 0.1  # at most this share of an exchange's weekday holidays may carry a bar
+MIN_SESSIONS = 2  # intraday bars told by the exchange's hours alone: at least this many sessions, so a close and an open
 SESSION_SHARE = 0.8  # at least this share of the exchange's sessions must carry a bar
 IN_SESSION_SHARE = 0.98  # intraday: at least this share of bars inside the exchange's hours
 FX_CLOSED_SHARE = 0.01  # at most this share of bars in the FX weekend (a stray tick)
@@ -76,17 +79,20 @@ def infer_calendar(timestamps, interval: str | pd.Timedelta | None = None) -> Ca
     idx = _clean_index(timestamps)
     if len(idx) > MAX_BARS:
         idx = idx[-MAX_BARS:]
-    if len(idx) < MIN_BARS or idx[-1] - idx[0] < MIN_SPAN:
-        # Ambiguous: the future bar times then follow a rhythm read from too little to know the market's days.
-        return CalendarInference(None, f"{len(idx)} bars over {(idx[-1] - idx[0]) if len(idx) else pd.Timedelta(0)} "
-                                       f"are too few to tell a trading calendar (it takes {MIN_BARS} bars over "
-                                       f"{MIN_SPAN.days} days)", ambiguous=True)
+    # Ambiguous: the future bar times then follow a rhythm read from too little to know the market's days.
+    too_few = CalendarInference(None, f"{len(idx)} bars over {(idx[-1] - idx[0]) if len(idx) else pd.Timedelta(0)} "
+                                      f"are too few to tell a trading calendar (it takes {MIN_BARS} bars over "
+                                      f"{MIN_SPAN.days} days)", ambiguous=True)
+    if len(idx) < MIN_BARS:
+        return too_few
     try:
         step = parse_interval(interval) if interval is not None else calendars.infer_interval(idx)
     except ValueError:
         step = calendars.infer_interval(idx)
     if step is None or step > _DAY * 1.5:
         return CalendarInference(None, "bars longer than a day follow no session calendar")
+    if idx[-1] - idx[0] < MIN_SPAN:  # too short for weekdays and holidays; an exchange's hours may still tell
+        return (_exchange(idx, step) if step < pd.Timedelta(hours=20) else None) or too_few
     for check in (_around_the_clock, _fx_week, _exchange):
         found = check(idx, step)
         if found is not None:
@@ -201,10 +207,10 @@ def _exchange_evidence(idx, step, code: str, name: str) -> CalendarInference | N
     if found is None:
         return None
     skipped, holidays, traded, sessions = found
-    if holidays < MIN_HOLIDAYS or not sessions:
+    if not sessions or skipped < (1 - HOLIDAY_SHARE) * holidays or traded < SESSION_SHARE * sessions:
         return None
-    if skipped < (1 - HOLIDAY_SHARE) * holidays or traded < SESSION_SHARE * sessions:
-        return None
+    if holidays < MIN_HOLIDAYS:
+        return None if daily else _exchange_hours(idx, step, code, name, traded, holidays)
     text = (f"{skipped} of the {holidays} weekday {name} holidays in the history have no bar and no bar falls on a "
             f"weekend")
     if not daily:
@@ -213,6 +219,26 @@ def _exchange_evidence(idx, step, code: str, name: str) -> CalendarInference | N
             return None
         text += f", and {inside:.0%} of the bars fall within {name} trading hours"
     return CalendarInference(code, f"{text}: the {name} calendar ({code})")
+
+
+def _exchange_hours(idx, step, code: str, name: str, traded: int, holidays: int) -> CalendarInference | None:
+    """Intraday bars of a history with too few holidays to tell (days or weeks of minute bars): the exchange's
+    calendar when its hours alone say it: the bars within them, on MIN_SESSIONS sessions or more (a close and an
+    open between), filling its bar times from the first bar to the last (GRID_SHARE), none on a weekend (checked
+    by the caller) or on its holidays."""
+    if traded < MIN_SESSIONS:
+        return None
+    inside = _in_session_share(idx, code)
+    if inside < IN_SESSION_SHARE:
+        return None
+    share = _grid_share(idx, step, code)
+    if share < GRID_SHARE:
+        return None
+    held = (f"no {name} holiday falls" if not holidays else
+            f"only {holidays} {name} {'holiday falls' if holidays == 1 else 'holidays fall'}, without a bar,")
+    return CalendarInference(code, f"{inside:.0%} of the bars fall within {name} trading hours, {share:.0%} of its "
+                                   f"{format_interval(step)} bar times in {traded} sessions have a bar and none falls "
+                                   f"on a weekend ({held} in the history to confirm it): the {name} calendar ({code})")
 
 
 def _in_session_share(idx: pd.DatetimeIndex, code: str) -> float:

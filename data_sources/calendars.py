@@ -2,7 +2,8 @@
 
 Kronos reads minute, hour, weekday, day and month of every bar, so future stamps must land on
 real sessions: exchange holidays, half-days and session hours come from exchange_calendars;
-crypto trades 24/7; FX trades from Sunday 17:00 to Friday 17:00 New York time.
+crypto trades 24/7; FX trades from Sunday 17:00 to Friday 17:00 New York time, and most FX feeds close for
+the trading days of Christmas and New Year's Day (``FX_HOLIDAYS``): closed unless the history has bars on one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ CRYPTO = "24/7"
 FX = "FX"
 FX_TZ = "America/New_York"
 FX_ROLL = pd.Timedelta(hours=17)  # FX week opens Sunday 17:00 and closes Friday 17:00, New York
+# (month, day) of the FX trading days (17:00 New York the evening before to 17:00 on the day) most FX feeds close:
+# a history with a bar on one keeps them open (a feed that quotes through them), any other keeps them closed.
+FX_HOLIDAYS = ((12, 25), (1, 1))
 
 _DAY = pd.Timedelta(days=1)
 MAX_GRID = 3_000_000  # beyond this many expected bars a history is not laid on a grid (gap checks, inference)
@@ -143,6 +147,7 @@ class _Spec:
     phase: pd.Timedelta = pd.Timedelta(0)  # continuous grids: offset of stamps modulo step
     weekdays: frozenset = field(default_factory=lambda: frozenset(range(7)))
     times_of_day: np.ndarray | None = None  # fallback intraday: allowed local times of day
+    fx_holidays_closed: bool = False  # FX: no bar on the trading days of FX_HOLIDAYS
     month_start: bool = False
     anchor: pd.Timestamp | None = None
 
@@ -189,8 +194,30 @@ def _session_table(cal: xcals.ExchangeCalendar, start_day: pd.Timestamp, end_day
 _NAT = np.iinfo("int64").min
 
 
+def _fx_trading_days(idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The FX trading day of each intraday bar time: the day whose 17:00 New York it runs up to."""
+    ny = idx.tz_convert(FX_TZ).tz_localize(None)
+    return (ny - FX_ROLL + _DAY).normalize()
+
+
+def _on_fx_holiday(days: pd.DatetimeIndex) -> np.ndarray:
+    return np.isin(days.month * 100 + days.day, [m * 100 + d for m, d in FX_HOLIDAYS])
+
+
+def _fx_days(idx: pd.DatetimeIndex, daily: bool) -> pd.DatetimeIndex:
+    """The (trading) day of each bar time: the date stamped on a daily bar, the FX trading day of an intraday one."""
+    return idx.tz_localize(None).normalize() if daily else _fx_trading_days(idx)
+
+
 def _build_spec(idx: pd.DatetimeIndex, step: pd.Timedelta, calendar: str | None) -> _Spec:
     tz = str(idx.tz)
+    spec = _spec_of(idx, step, calendar, tz)
+    if calendar == FX:  # closed on the FX holidays unless the history has bars on one
+        spec.fx_holidays_closed = not _on_fx_holiday(_fx_days(idx, spec.kind == "daily")).any()
+    return spec
+
+
+def _spec_of(idx: pd.DatetimeIndex, step: pd.Timedelta, calendar: str | None, tz: str) -> _Spec:
     last = idx[-1]
     if step >= pd.Timedelta(days=27):
         return _Spec("monthly", step, calendar, tz, time_of_day=_local_tod(idx[-1:])[0],
@@ -302,6 +329,8 @@ def _grid(spec: _Spec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeInd
             days = pd.date_range(lstart.normalize(), lend.normalize(), freq="D")
             if spec.calendar != CRYPTO:
                 days = days[days.day_of_week.isin(list(spec.weekdays))]
+            if spec.fx_holidays_closed:
+                days = days[~_on_fx_holiday(days)]
         idx = _localize(pd.DatetimeIndex(days) + spec.time_of_day, tz)
         return idx[(idx >= start) & (idx <= end)]
     # intraday
@@ -351,6 +380,8 @@ def _grid(spec: _Spec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeInd
         since_open = (ny - ny.normalize()) + pd.to_timedelta((ny.day_of_week + 1) % 7, unit="D") - FX_ROLL
         since_open = since_open % pd.Timedelta(days=7)
         idx = idx[since_open < pd.Timedelta(days=5)]
+        if spec.fx_holidays_closed:
+            idx = idx[~_on_fx_holiday(_fx_trading_days(idx))]
     elif spec.calendar is None and spec.weekdays != frozenset(range(7)):
         local = idx.tz_localize(None)
         idx = idx[local.day_of_week.isin(list(spec.weekdays))]

@@ -209,7 +209,8 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
 
 def _time_order(out: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     """Newest-first files (Investing.com and others) put in time order, with a note. Rows in no order
-    at all are left as they are: the quality gate reports them ('unsorted')."""
+    at all, or newest first but for a few rows out of place, are left as they are: the quality gate reports
+    them ('unsorted': which way the file runs and the rows out of order) and its sort fix orders them."""
     stamps = out["timestamp"].dropna()
     if len(stamps) < 2:
         return out

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -340,15 +341,49 @@ def _check_duplicates(look: _Look) -> list[Finding]:
     return [] if dup is None else [dup]
 
 
+def _out_of_order(ns: np.ndarray) -> np.ndarray:
+    """True for the rows off the longest run of rows already in order (non-decreasing ``ns``): the fewest
+    rows that, put in their place, leave every row in time order."""
+    tails: list[int] = []  # tails[k]: the smallest last value of an ordered run of k + 1 rows so far
+    ends: list[int] = []  # ends[k]: the row that value is in
+    before = np.full(len(ns), -1)  # the row before each row in its longest run
+    for i, t in enumerate(ns.tolist()):
+        k = bisect.bisect_right(tails, t)
+        if k:
+            before[i] = ends[k - 1]
+        if k == len(tails):
+            tails.append(t)
+            ends.append(i)
+        else:
+            tails[k], ends[k] = t, i
+    out = np.ones(len(ns), bool)
+    i = ends[-1] if ends else -1
+    while i >= 0:
+        out[i], i = False, before[i]
+    return out
+
+
 def _check_order(look: _Look) -> list[Finding]:
     valid_ts = look.frame["timestamp"].dropna()
-    backwards = valid_ts.diff() < pd.Timedelta(0)
-    if not backwards.any():
+    steps = np.diff(pd.DatetimeIndex(valid_ts).asi8)
+    if not (steps < 0).any():
         return []
+    # A file written newest first (Investing.com, CryptoDataDownload) whose order a few rows break: the reader
+    # leaves it as it is; counted against its own direction, the rows to mend are those few, not every step.
+    newest_first = bool((steps < 0).sum() > (steps > 0).sum())
+    ns = pd.DatetimeIndex(valid_ts).asi8
+    off = _out_of_order(-ns if newest_first else ns)
+    at = valid_ts[off]
+    where = f"at {_fmt(_examples(at))}{', ...' if len(at) > _N_EXAMPLES else ''}"
+    if not len(at):  # every row newest first: all of them to reverse
+        problem, at = "the rows are newest first", valid_ts
+    elif newest_first:
+        problem = f"the rows are newest first, {len(at)} {'row' if len(at) == 1 else 'rows'} out of order ({where})"
+    else:
+        problem = f"{len(at)} {'row is' if len(at) == 1 else 'rows are'} out of time order ({where})"
     return [Finding(
-        "unsorted", "error",
-        f"timestamps go backwards {int(backwards.sum())} times: bars must be in time order; sort them",
-        int(backwards.sum()), _examples(valid_ts[backwards]), "sort", FIX_DESCRIPTIONS["sort"])]
+        "unsorted", "error", f"{problem}: bars must be in time order; sort them", len(at), _examples(at), "sort",
+        FIX_DESCRIPTIONS["sort"])]
 
 
 def _check_prices(look: _Look) -> list[Finding]:

@@ -33,14 +33,17 @@ def validation_loss(folder: Path) -> float:
         return float("inf")
 
 
-def listed_folders() -> dict[str, Path]:
-    """Name -> folder of the model folders (with predictor/) named in $KRONOS_STUDIO_MODELS, in its order;
-    of two folders with one name, the first (as in PATH)."""
+def listed_folders(models_dirs=()) -> dict[str, Path]:
+    """Name -> folder of the model folders (with predictor/) named in $KRONOS_STUDIO_MODELS, then in
+    ``models_dirs`` (a server's ``--models-dir``), in their order: each entry a model folder, or a folder whose
+    subfolders are model folders; of two folders with one name, the first (as in PATH)."""
     found: dict[str, Path] = {}
-    for folder in filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)):
+    for folder in [*filter(None, os.environ.get(ENV_MODELS, "").split(os.pathsep)), *map(str, models_dirs)]:
         path = Path(folder).expanduser()
-        if (path / "predictor").is_dir():
-            found.setdefault(path.name, path)
+        inside = [path] if (path / "predictor").is_dir() else (
+            sorted(sub for sub in path.iterdir() if (sub / "predictor").is_dir()) if path.is_dir() else [])
+        for model in inside:
+            found.setdefault(model.name, model)
     return found
 
 

@@ -14,9 +14,10 @@ from app_support.metrics import anchor_note, summarize
 from app_support.models import served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
-from kronos_studio.evaluation.path_stats import drawdown_summary, level_probabilities
+from kronos_studio.evaluation.path_stats import default_level, drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
 from kronos_studio.exports import csv_text
+from kronos_studio.forecasters.bounds import note as volume_note
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -128,16 +129,19 @@ head.caption(ensemble.caption(prov) if "weights" in prov else
            f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
 if served_note(prov):
     head.caption(served_note(prov))
+if volume_note(prov):  # volume below 0 sampled and shown as 0, or the amount's rule: said, not silent
+    head.caption(f"Volume and amount: {volume_note(prov)}.")
 
 st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where
 # Streamlit would keep the old value under a fixed key while the default shown had moved on.
 tick = 10.0 ** -decimals
 # No min_value: the browser would silently put a typed 0 or -5 back to the minimum; refused below, by name.
-level = st.number_input("Price level", value=round(s.last * 1.05, decimals), step=tick,
+level = st.number_input("Price level", value=round(default_level(fc), decimals), step=tick,
                         format=price_input_format(decimals), key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
                                                      f"{bars.content_hash()}",
-                        help="A price you care about: a target, a stop, a strike", width=220, persist_state="page")
+                        help="A price you care about: a target, a stop, a strike (it starts at the top of the "
+                             f"{band_label()} band of the close at the horizon)", width=220, persist_state="page")
 drawdown = drawdown_summary(fc)
 a = st.columns(4)
 if level > 0:

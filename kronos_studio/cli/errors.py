@@ -21,8 +21,7 @@ FLAGS = {
     "include_training_period": "--include-training-period",
     # ``kronos batch --evaluate``'s (the ranking evaluation)
     "step": "--step", "include_trained": "--include-trained",
-    # the server's own settings (``kronos serve`` / ``kronos mcp``)
-    "max_bars": "--max-bars", "max_path_steps": "--max-path-steps", "max_body_bytes": "--max-body-bytes",
+    # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
 }  # and each sampling knob's (knob_flag), read when a message names one: numpy stays out of the CLI's start
@@ -39,10 +38,17 @@ def flag(setting: str, value: object = None) -> str:
     if isinstance(value, bool):
         switch = knob_flag(setting, default) if isinstance(default, bool) and value is not default else None
         return SWITCHES.get((setting, value)) or switch or plain_name(setting, value)
-    name = FLAGS.get(setting) or (knob_flag(setting, default) if setting in knobs() else None)
+    name = FLAGS.get(setting) or (knob_flag(setting, default) if setting in knobs() else None) or server_flag(setting)
     if name is None:  # a setting the command line has no flag for: plain words rather than a made-up flag
         return plain_name(setting, value)
     return name if value is None else f"{name} {value}"
+
+
+def server_flag(setting: str) -> str | None:
+    """A ``kronos serve`` limit's option (``max_bars``: ``--max-bars``), from the limits' one home."""
+    from kronos_studio.service.limits import limit_settings
+
+    return f"--{setting.replace('_', '-')}" if setting in limit_settings() else None
 
 
 def notice_line(notice) -> str:

@@ -104,6 +104,10 @@ def run_forecast(args) -> int:
         chronos2 = fc.provenance.get("chronos2")
         print(f"note: ensemble weighting: {fc.provenance['weighting']}" + (f"; {chronos2}" if chronos2 else ""),
               file=sys.stderr)
+    from kronos_studio.forecasters.bounds import note
+
+    if note(fc.provenance):  # volume below 0 sampled and written as 0, or the amount's rule
+        print(f"note: volume and amount: {note(fc.provenance)}", file=sys.stderr)
     if recorded:
         print(recorded, file=sys.stderr)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .common import CliError, add_threads_option
+from .models import add_models_dir_option
 
 
 def register(sub) -> None:
@@ -15,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--workspace", default=None,
                    help="the ledger workspace forecasts are recorded in and the track record is read from "
                         "(default: the default workspace)")
+    add_models_dir_option(p)
     add_threads_option(p)
     p.set_defaults(func=run_mcp)
 
@@ -28,7 +30,7 @@ def run_mcp(args) -> int:
     from kronos_studio.service.keys import check_workspace
 
     workspace = check_workspace(args.workspace or DEFAULT_WORKSPACE)
-    server = create_server(args.allow_dir, workspace=workspace)
+    server = create_server(args.allow_dir, workspace=workspace, models_dirs=tuple(args.models_dir))
     # stdio only: the client starts this command, so only its user reaches the tools (an HTTP transport
     # would need the service's keys in front of the files it may read).
     server.run("stdio")

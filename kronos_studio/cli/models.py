@@ -22,6 +22,14 @@ def context_note(pair) -> str:
     return f", context {pair.context} assumed (no bundle.json: pass --context)"
 
 
+def add_models_dir_option(p: argparse.ArgumentParser) -> None:
+    """A server's ``--models-dir``: the local models its requests may name (they name no other folder)."""
+    p.add_argument("--models-dir", action="append", default=[], metavar="DIR",
+                   help="a model folder (tokenizer/ + predictor/), or a folder of them, that requests may name by "
+                        "its name or path (repeatable; beside the bundled and official models and "
+                        "$KRONOS_STUDIO_MODELS); a request naming any other folder is refused")
+
+
 def add_model_option(p: argparse.ArgumentParser) -> None:
     from kronos_studio.bundled import BUNDLED_NAMES
     from kronos_studio.forecasters import ENSEMBLE, STATISTICAL

@@ -4,13 +4,15 @@ from __future__ import annotations
 import sys
 
 from .common import CliError, add_threads_option, positive
+from .models import add_models_dir_option
 
 
 def register(sub) -> None:
+    import dataclasses
+
     from kronos.threads import SAMPLING_CONCURRENCY
     from kronos_studio.service.limits import Limits
 
-    d = Limits()
     p = sub.add_parser("serve", help="serve forecasts, evaluations, batch jobs and the ledger over HTTP",
                        description="The studio as an HTTP service: POST /v1/forecast, /v1/evaluate, /v1/batch; "
                                    "GET /v1/models, /v1/jobs/{id}, /v1/ledger/...; the OpenAPI schema at /docs. "
@@ -19,13 +21,11 @@ def register(sub) -> None:
     p.add_argument("--port", type=positive(int), default=8000, help="port (default 8000)")
     p.add_argument("--open", action="store_true",
                    help="serve without API keys, every request in the default workspace (loopback hosts only)")
-    p.add_argument("--max-body-bytes", type=positive(int), default=d.body_bytes,
-                   help=f"largest request body (default {d.body_bytes})")
-    p.add_argument("--max-bars", type=positive(int), default=d.bars, help=f"bars per request (default {d.bars})")
-    p.add_argument("--max-path-steps", type=positive(int), default=d.path_steps,
-                   help=f"paths x horizon per request (default {d.path_steps})")
-    p.add_argument("--max-jobs-per-key", type=positive(int), default=d.jobs_per_key,
-                   help=f"batch jobs queued or running per API key (default {d.jobs_per_key})")
+    for f in dataclasses.fields(Limits):  # one option per limit, its help and default from Limits
+        setting = Limits.setting(f.name)
+        p.add_argument(f"--{setting.replace('_', '-')}", dest=setting, type=positive(int), default=f.default, metavar="N",
+                       help=f"{f.metadata['help']} (default {f.default})")
+    add_models_dir_option(p)
     p.add_argument("--jobs-dir", default=None, help="folder for batch job files (default: a temporary folder)")
     p.add_argument("--access-log", default=None, metavar="FILE",
                    help="append the access log (one JSON line per request: time, key id, workspace, route, status, "
@@ -41,10 +41,11 @@ def register(sub) -> None:
 
 
 def limits_of(args):
+    import dataclasses
+
     from kronos_studio.service.limits import Limits
 
-    return Limits(body_bytes=args.max_body_bytes, bars=args.max_bars, path_steps=args.max_path_steps,
-                  jobs_per_key=args.max_jobs_per_key)
+    return Limits(**{f.name: getattr(args, Limits.setting(f.name)) for f in dataclasses.fields(Limits)})
 
 
 def run_serve(args) -> int:
@@ -69,7 +70,8 @@ def run_serve(args) -> int:
             raise CliError(f"--decode: {e}") from None
     access_log(args.access_log)
     app = create_app(ServiceConfig(open_access=args.open, limits=limits_of(args), jobs_dir=args.jobs_dir,
-                                   decode=args.decode, concurrency=args.concurrency))
+                                   decode=args.decode, concurrency=args.concurrency,
+                                   models_dirs=tuple(args.models_dir)))
     print(f"kronos serve: http://{args.host}:{args.port} ({'open, no keys' if args.open else 'API keys required'}; "
           f"OpenAPI at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

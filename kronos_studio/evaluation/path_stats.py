@@ -79,6 +79,16 @@ class LevelAnswer:
     paths: int
 
 
+def default_level(forecast) -> float:
+    """The price "Ask the paths" starts from: the top of the band (``BAND``'s upper quantile, p90) of the close at the
+    horizon, the fan's own upper edge where it ends. About 1 path in 10 ends above it and more touch it on the way,
+    whatever the instrument's scale: a fixed +5% is out of reach of an hour of minute bars or a day of EUR/USD
+    (0% / 100% / 0%) and inside every path of a volatile coin. Falls back to the last close where the paths give
+    no positive price."""
+    top = band_at_horizon(forecast.paths)[1]
+    return top if np.isfinite(top) and top > 0 else float(forecast.history["close"].iloc[-1])
+
+
 def level_probabilities(forecast, level: float) -> LevelAnswer:
     """Probabilities about ``level`` (a price) from the forecast's paths."""
     level = float(level)

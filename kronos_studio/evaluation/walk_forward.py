@@ -26,6 +26,7 @@ from kronos.config import BAR_COLUMNS
 from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
 from kronos.threads import computing
+from kronos_studio.forecasters.bounds import bounded
 from kronos_studio.forecasters.window import history_window
 
 from .metrics import score_paths
@@ -201,7 +202,7 @@ def walk_forward(forecaster, bars, settings: ForecastSettings, cutoffs: Sequence
         with computing():  # each chunk takes its share of the machine's cores as it starts
             made = (batch(hs, fs, at[chunk[0]], per_series_stream=False) if size > 1
                     else [forecaster.sample(h, f, at[i]) for h, f, i in zip(hs, fs, chunk)])
-        got.update(zip(chunk, made))
+        got.update(zip(chunk, map(bounded, made)))  # volume and amount as a forecast of these bars shows them
         if progress:
             progress(len(got), len(cutoffs))
     kept = sorted(got)

@@ -102,9 +102,9 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
     series = SeriesKey.of(bars)
     served = {} if served is None else served
     key = None if entry is None else entry.id
-    if key not in served:
-        served[key] = _kronos_forecaster(entry, bars.interval, load_pair, pipeline)
-    inner = served[key]
+    inner = served.get(key)  # one read: ``served`` may drop entries (the registry keeps a few adapters)
+    if inner is None:
+        inner = served[key] = _kronos_forecaster(entry, bars.interval, load_pair, pipeline)
     if entry is None:
         return ChampionForecaster(inner, None, f"no champion for {series}: the base model {inner.pair.name}")
     return ChampionForecaster(inner, entry.id,

@@ -1,19 +1,22 @@
-"""Models loaded once per process and kept warm: a small thread-safe registry keyed by model reference (and
-precision), which the app, ``kronos serve`` and ``kronos mcp`` all load through. Callers that name the same
-model share its weights; a model's first callers wait on one load, not one each."""
+"""Models loaded once per process and kept warm: a small thread-safe registry keyed by model reference (one
+spelling per model: ``resolve.normal_reference``) and precision, which the app, ``kronos serve`` and ``kronos
+mcp`` all load through. Callers that name the same model share its weights; a model's first callers wait on one
+load, not one each; past ``max_models``, the least recently used model is dropped."""
 from __future__ import annotations
 
 import contextlib
 import copy
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
 from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
+from kronos_studio.fair import FairSlots
 
-from .resolve import ModelRef, resolve
+from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
 
 
@@ -24,26 +27,27 @@ class ModelRegistry:
     them."""
 
     def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None,
-                 concurrency: int = SAMPLING_CONCURRENCY):
+                 concurrency: int = SAMPLING_CONCURRENCY, max_models: int | None = None):
         """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
         keeps compiled steps on each loaded model (``kronos serve --decode``). ``concurrency``: forecasts
-        sampled at once (``sampling``), each on its share of the cores."""
+        sampled at once (``sampling``), each on its share of the cores. ``max_models``: pairs kept loaded at
+        most (None: all), and as many champion adapters per decode mode."""
         if concurrency < 1:
             raise InputError(f"concurrency must be 1 or more, got {concurrency}", {"concurrency": concurrency},
                              Fix("set {setting} to 1 or more", "concurrency"))
         self.decode = decode
         self.concurrency = concurrency
-        self.slots = threading.BoundedSemaphore(concurrency)
+        self.slots = FairSlots(concurrency)  # taken in turn by the workspaces waiting
         if load is None:
             from kronos.checkpoints import load_pair as load
         self.load = load
-        self.pairs: dict[str, object] = {}
+        self.pairs: Recent = Recent(max_models)
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}
-        self.sampling_locks: dict[str, threading.Lock] = {}
+        self.sampling_locks: dict[str, FairSlots] = {}  # one slot per model
         # the model ``champion``'s Kronos forecasters by decode mode, then adapter id (None: the base model):
         # an id names one adapter's files for good, so a promote or rollback is a new key, never a stale one
-        self.champions: dict[str | None, dict] = {}
+        self.champions: dict[str | None, Recent] = {}
 
     def decoding(self, decode: str | None) -> ModelRegistry:
         """This registry with another decode mode: the same loaded pairs and locks (a shallow copy), so a
@@ -56,8 +60,10 @@ class ModelRegistry:
 
     @staticmethod
     def key(ref, precision: str | None = None) -> str:
-        """A loaded pair's name in ``loaded()``: the reference, '@precision' added unless the default."""
-        return str(ref) if precision in (None, DEFAULT_PRECISION) else f"{ref}@{precision}"
+        """A loaded pair's name in ``loaded()``: the reference in its one spelling, '@precision' added unless
+        the default."""
+        ref = normal_reference(ref)
+        return ref if precision in (None, DEFAULT_PRECISION) else f"{ref}@{precision}"
 
     def has(self, ref, precision: str | None = None) -> bool:
         with self.lock:
@@ -69,16 +75,17 @@ class ModelRegistry:
         key = self.key(ref, precision)
         with self.lock:
             if key in self.pairs:
-                return self.pairs[key]
+                return self.pairs.used(key)
             one_load = self.loading.setdefault(key, threading.Lock())
         with one_load:  # concurrent first callers: one loads, the others then find it loaded
             with self.lock:
                 if key in self.pairs:
                     return self.pairs[key]
             options = {k: v for k, v in (("precision", precision), ("tqdm_class", tqdm_class)) if v is not None}
-            pair = self.load(str(ref), **options)
+            pair = self.load(normal_reference(ref), **options)
             with self.lock:
                 self.pairs[key] = pair
+                self.loading.pop(key, None)  # kept while loading only: a model dropped since loads anew
             return pair
 
     def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None):
@@ -95,7 +102,7 @@ class ModelRegistry:
         from .champion import champion_forecaster
 
         with self.lock:
-            served = self.champions.setdefault(self.decode, {})
+            served = self.champions.setdefault(self.decode, Recent(self.pairs.most))
         return champion_forecaster(bars, entry, self.loader(None), lambda pair: studio_pipeline(pair, self.decode),
                                    served)
 
@@ -104,16 +111,26 @@ class ModelRegistry:
         precision = ref.precision if isinstance(ref, ModelRef) else None
         return functools.partial(self.pair, precision=precision)
 
-    @contextlib.contextmanager
-    def sampling(self, ref) -> Iterator[ThreadUse]:
-        """Held while ``ref`` samples: at most ``concurrency`` forecasts at once and one per model (one pair's
-        modules never run from two threads at once), each one computation of the machine's share of the
-        cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
-        several each on all the cores, fighting for them."""
+    def sampling_turns(self, ref) -> FairSlots:
+        """The one slot model ``ref`` samples in (one pair's modules never run from two threads at once), which
+        the workspaces waiting for it take in turn (``kronos_studio.fair``)."""
         with self.lock:
-            model = self.sampling_locks.setdefault(str(ref), threading.Lock())
-        with model, self.slots, computing() as threads:  # waiting for its model, a forecast holds no slot
+            return self.sampling_locks.setdefault(normal_reference(ref), FairSlots(1))
+
+    @contextlib.contextmanager
+    def sampling(self, ref, owner=None) -> Iterator[ThreadUse]:
+        """Held while ``ref`` samples for ``owner`` (a workspace): at most ``concurrency`` forecasts at once and
+        one per model, both taken in turn by the owners waiting, each one computation of the machine's share of
+        the cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
+        several each on all the cores, fighting for them."""
+        # waiting for its model, a forecast holds no slot
+        with self.sampling_turns(ref).held(owner), self.slots.held(owner), computing() as threads:
             yield threads
+
+    def in_turn(self, forecaster, ref, owner):
+        """``forecaster`` (of model ``ref``) sampling run by run in ``owner``'s turns: a long walk-forward
+        lets the other workspaces' forecasts in between its runs instead of holding the model throughout."""
+        return InTurn(forecaster, functools.partial(self.sampling, ref, owner))
 
     def warm_up(self, ref: ModelRef | str | None = None, settings: ForecastSettings | None = None) -> None:
         """``warm_up_forecast`` by ``ref`` (None: the default model) at ``settings`` (default: the default
@@ -127,6 +144,44 @@ class ModelRegistry:
     def loaded(self) -> list[str]:
         with self.lock:
             return list(self.pairs)
+
+
+class Recent(OrderedDict):
+    """A dict of at most ``most`` entries (None: any number), the least recently used dropped first; ``used``
+    reads an entry as a use."""
+
+    def __init__(self, most: int | None = None):
+        super().__init__()
+        self.most = most
+
+    def used(self, key):
+        self.move_to_end(key)
+        return self[key]
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while self.most is not None and len(self) > self.most:
+            self.popitem(last=False)
+
+
+class InTurn:
+    """A forecaster whose every sampling run (``sample``, ``sample_batch``) holds its model's slot in its
+    owner's turn (``turn()``: ``ModelRegistry.sampling``'s context); everything else is the forecaster's own."""
+
+    def __init__(self, inner, turn: Callable[[], contextlib.AbstractContextManager]):
+        self.inner, self.turn = inner, turn
+
+    def __getattr__(self, name):
+        value = getattr(self.inner, name)
+        if name not in ("sample", "sample_batch"):
+            return value
+
+        @functools.wraps(value)
+        def in_turn(*args, **kwargs):
+            with self.turn():
+                return value(*args, **kwargs)
+        return in_turn
 
 
 @functools.lru_cache(maxsize=1)

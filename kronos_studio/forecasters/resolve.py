@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kronos.errors import Fix, InputError
+from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 from kronos_studio.bundled import listed_folders
 
@@ -160,14 +160,14 @@ def folder_context(path: Path) -> int:
         return DEFAULT_BUNDLE_CONTEXT
 
 
-def catalog() -> list[ModelRef]:
-    """Local folders named in $KRONOS_STUDIO_MODELS, the bundled models, ``champion`` (per series: its
-    champion adapter, else the bundled default), then the official ones (any of them but ``champion`` mixed
-    into the ensemble: ``ModelRef.ensemble_of``)."""
+def catalog(models_dirs=()) -> list[ModelRef]:
+    """Local folders (``bundled.listed_folders``: $KRONOS_STUDIO_MODELS and ``models_dirs``), the bundled models,
+    ``champion`` (per series: its champion adapter, else the bundled default), then the official ones (any of
+    them but ``champion`` mixed into the ensemble: ``ModelRef.ensemble_of``)."""
     from kronos.config import OFFICIAL_MODELS
     from kronos_studio.bundled import bundled_models
     out: list[ModelRef] = []
-    for name, path in listed_folders().items():
+    for name, path in listed_folders(models_dirs).items():
         out.append(ModelRef(f"folder:{path}", f"{name} (local folder)", str(path), "folder", folder_context(path)))
     bundled = bundled_models()
     for name, path in bundled.items():
@@ -182,6 +182,53 @@ def catalog() -> list[ModelRef]:
         out.append(ModelRef(f"official:{name}", f"Kronos-{name} (Hugging Face, {size}, {where})", name, "official",
                             m.context))
     return out
+
+
+class UnknownModel(UserError, FileNotFoundError):
+    """A reference that names no entry of the catalog, where only the catalog may be named (the service)."""
+
+
+def normal_reference(ref) -> str:
+    """One spelling per model, for the caches that keep loaded models: a bundled model's name is its folder,
+    an official repo id its name, an existing folder its resolved path (None: the bundled default's); anything
+    else as it is."""
+    from kronos.config import official_model
+    from kronos_studio.bundled import default_model_path, model_reference
+
+    ref = str(default_model_path() if ref is None else model_reference(str(ref)))
+    official = official_model(ref)
+    if official is not None:
+        return official.name
+    path = Path(ref).expanduser()
+    return str(path.resolve()) if path.is_dir() else ref
+
+
+def offered(ref: str | None, models_dirs=()) -> str | None:
+    """``ref`` as the catalog names it, when it names an entry of it: a bundled, official (name or repo id) or
+    local model (by its folder in any spelling, or the folder's name), ``ensemble``, ``champion``, a
+    statistical model (None: the bundled default). Anything else raises ``UnknownModel``, whose words are
+    the same whether or not such a path exists on this machine."""
+    from kronos.config import OFFICIAL_MODELS, official_model
+    from kronos_studio.bundled import CHRONOS2_NAME, bundled_models
+
+    if ref is None or ref in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) or ref in STATISTICAL:
+        return ref
+    official = official_model(ref)
+    if official is not None:
+        return official.name
+    local = {**listed_folders(models_dirs), **bundled_models()}  # a bundled name wins
+    if ref in local:
+        return str(local[ref].resolve())
+    try:
+        asked = Path(ref).expanduser().resolve()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop: no folder of the catalog either
+        asked = None
+    if asked is not None and any(asked == path.resolve() for path in local.values()):
+        return str(asked)
+    listed = dict.fromkeys([*bundled_models(), *OFFICIAL_MODELS, *listed_folders(models_dirs), ENSEMBLE, CHAMPION,
+                            *STATISTICAL])
+    raise UnknownModel(f"'{ref}' is not a model of the catalog ({', '.join(listed)})", {"model": ref},
+                       Fix("name one of them in {setting}", "model"))
 
 
 def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | None = None, *,

@@ -6,17 +6,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ServiceError
+from .limits import Limits
 
 SERIES_NAME_CHARS = "A-Za-z0-9_.-"
 
 
-def series_entries(series) -> Callable[[Path], list]:
-    """A request's series (``schemas.BatchSeries``) checked now (a bad one is a 422 before any job starts);
-    returns ``write_entries(folder)``: their watchlist entries, the CSV texts written under ``folder``."""
+def series_entries(series, limits: Limits) -> Callable[[Path], list]:
+    """A request's series (``schemas.BatchSeries``) checked now (a bad one is a 422, too many or too long a
+    413, before any job starts); returns ``write_entries(folder)``: their watchlist entries, the CSV texts
+    written under ``folder``."""
     import re
 
     from kronos_studio.batch.watchlist import Entry, symbol_entries
 
+    limits.check_series(len(series))
     files, symbols = [], []
     for i, s in enumerate(series, 1):
         if (s.bars_csv is None) == (s.source is None):
@@ -25,6 +28,7 @@ def series_entries(series) -> Callable[[Path], list]:
             name = s.name or f"series{i}"
             if not re.fullmatch(f"[{SERIES_NAME_CHARS}]{{1,100}}", name):
                 raise ServiceError(422, f"series {i}: name '{name}' may use only letters, digits, '_', '.', '-'")
+            limits.check_csv_lines(s.bars_csv, name)  # each series' bars, as one forecast's are bounded
             files.append((name, s.bars_csv))
         elif not s.symbol or not s.interval:
             raise ServiceError(422, f"series {i}: source '{s.source}' needs a symbol and an interval")
@@ -46,29 +50,37 @@ def series_entries(series) -> Callable[[Path], list]:
     return write_entries
 
 
-def batch_run(body, settings, ledger):
-    """The job of a batch request: its series checked now (a bad one is a 422 before any job starts), run
-    by ``kronos_studio.batch.engine.run_batch`` into the job's folder (``ledger``: the service's, scoped to
-    the caller's workspace, whose champions the model ``champion`` serves)."""
+def batch_run(body, settings, ledger, limits: Limits):
+    """The job of a batch request: its series and its size checked now (a bad one is a 422, past a limit a
+    413, before any job starts), run by ``kronos_studio.batch.engine.run_batch`` into the job's folder
+    (``ledger``: the service's, scoped to the caller's workspace, whose champions the model ``champion``
+    serves)."""
     from kronos_studio.batch.forecaster import BatchSettings
 
-    write_entries = series_entries(body.series)
+    limits.check_path_steps(settings.paths, settings.horizon)
+    write_entries = series_entries(body.series, limits)
     extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
     batch_settings = BatchSettings(settings, **extra)
 
     if body.evaluate is not None:
         from .rank_job import rank_run
 
-        return rank_run(body, settings, write_entries)
+        return rank_run(body, settings, write_entries, limits)
+    n = len(body.series)
+    limits.check_job_steps(n * settings.paths * settings.horizon, f"series x paths x horizon = {n} x "
+                                                                  f"{settings.paths} x {settings.horizon}")
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         from kronos_studio.batch.engine import BatchRun, run_batch
+
+        from .jobs import checkpoint
 
         entries = write_entries(folder)
         out = folder / "results.parquet"
         result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
                                                              calendar=body.calendar, workspace=ledger.workspace,
-                                                             ledger_url=ledger.url))
+                                                             ledger_url=ledger.url),
+                           progress=lambda *_: checkpoint(stop))  # a cancel stops it after a chunk of series
         return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
                      "elapsed_s": round(result.elapsed_s, 3)}
 

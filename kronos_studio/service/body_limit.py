@@ -1,8 +1,10 @@
 """The request-body limit as ASGI middleware: a body over ``Limits.body_bytes`` is answered 413 before it
-is parsed, whether it says its length (Content-Length) or streams in chunks."""
+is parsed, whether it says its length (Content-Length) or streams in chunks; so is a body whose CSV text
+holds more lines than its endpoint's series may have bars (``Limits.body_lines``), counted as it streams."""
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.exceptions import HTTPException
 
@@ -21,17 +23,21 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limits.body_bytes:
-            return await self.refuse(send)
+            return await self.refuse(send, self.limits.body_too_large())
         seen = 0
         started = False
+        lines = LineCount(self.limits.body_lines(scope.get("path", "")))
 
         async def counted_receive():
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > self.limits.body_bytes:
                     raise BodyTooLarge(413, self.limits.body_too_large())
+                if lines.add(chunk):
+                    raise BodyTooLarge(413, self.limits.too_many_lines(lines.most))
             return message
 
         async def tracked_send(message):
@@ -41,12 +47,12 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
+        except BodyTooLarge as e:
             if not started:
-                await self.refuse(send)
+                await self.refuse(send, e.detail)
 
-    async def refuse(self, send):
-        body = json.dumps({"detail": self.limits.body_too_large()}).encode()
+    async def refuse(self, send, detail: str):
+        body = json.dumps({"detail": detail}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -55,3 +61,25 @@ class BodyLimit:
 class BodyTooLarge(HTTPException):
     """Raised inside the application when a streamed body passes the limit: an HTTPException, so that
     FastAPI's body parsing passes it on as it is (413) instead of calling it a parse error."""
+
+
+class LineCount:
+    """The line breaks of CSV texts in a JSON body as it streams in: JSON writes one as the escape ``\\n``,
+    and a backslash always starts an escape (``\\\\`` a backslash), so pairs of backslashes are dropped before
+    counting; an escape cut by a chunk's end is carried to the next chunk. ``most``: None counts nothing."""
+
+    def __init__(self, most: int | None):
+        self.most, self.seen, self.carry = most, 0, b""
+
+    def add(self, chunk: bytes) -> bool:
+        """Count ``chunk``; whether the body now holds more than ``most`` line breaks."""
+        if self.most is None or not chunk:
+            return False
+        text = self.carry + chunk
+        odd = (len(text) - len(text.rstrip(b"\\"))) % 2  # a last backslash whose escape goes on in the next chunk
+        self.carry = b"\\" if odd else b""
+        self.seen += ESCAPED_PAIRS.sub(b"", text[:len(text) - odd]).count(b"\\n")
+        return self.seen > self.most
+
+
+ESCAPED_PAIRS = re.compile(rb"\\\\")  # an escaped backslash

@@ -13,12 +13,24 @@ from concurrent.futures import Future
 
 from kronos.settings import ForecastSettings
 
-from .errors import ServiceError, notice_line
+from .errors import ServiceError, notice_line, refused
 from .limits import Limits
 
 SOURCE_BARS = 2000  # bars fetched for a symbol: more than any model's context, and a walk-forward's cut-offs
 CACHE_ENTRIES = 256  # results kept for identical requests (a forecast of 30 paths x 20 steps is ~30 kB)
 NOT_PER_SERIES = "not chosen per series"  # what ``served_champion`` answers for a model other than ``champion``
+
+
+def catalog_model(ref: str | None, models_dirs=()) -> str | None:
+    """``ref`` as the catalog names it (``forecasters.resolve.offered``): a request names a model of the catalog
+    and nothing else (no folder or Hub id of its own choosing); anything else is one 404 whose words are the
+    same whether or not such a path exists."""
+    from kronos_studio.forecasters.resolve import UnknownModel, offered
+
+    try:
+        return offered(ref, models_dirs)
+    except UnknownModel as e:
+        raise refused(404, e) from None
 
 
 def read_request_bars(request, limits: Limits, needed: int = SOURCE_BARS):
@@ -43,6 +55,7 @@ def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source
     if bars_csv is not None:
         import dataclasses
 
+        limits.check_csv_lines(bars_csv)  # before parsing: a text of too many lines is refused in one pass
         name = f"{symbol or 'bars'}.csv"  # the series' name, as a file's name names it on the command line
         bars = read_bars(bars_csv.encode(), name, timezone=timezone, calendar=calendar, symbol=symbol)
         # CSV text comes with no file name: its series is the symbol it is given (or its own symbol column's),
@@ -146,7 +159,7 @@ def make_forecast(registry, model: str | None, bars, settings: ForecastSettings,
     from kronos_studio.forecasters import make_forecast as make
 
     forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling(model):
+    with registry.sampling(model, workspace):
         return make(forecaster, bars, settings)
 
 
@@ -156,9 +169,10 @@ def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cu
     from kronos_studio.evaluation.report import evaluation_report
 
     forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling(model):  # a TrainingPeriodError is a 422 naming the field that includes them
-        return evaluation_report(forecaster, bars, settings, cutoffs=cutoffs,
-                                 include_training_period=include_training_period)
+    # sampled run by run in the workspace's turns: other workspaces' forecasts go in between, not after it;
+    # a TrainingPeriodError is a 422 naming the field that includes them
+    return evaluation_report(registry.in_turn(forecaster, model, workspace), bars, settings, cutoffs=cutoffs,
+                             include_training_period=include_training_period)
 
 
 def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
@@ -176,15 +190,31 @@ def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: 
     key = request_key("forecast", bars, model, settings, workspace, **served_key(champion))
     fc = cache.get(key, lambda: make_forecast(registry, model, bars, settings, workspace, champion))
     out = forecast_body(fc, levels, return_paths)
-    if record:
-        ledger.score(bars)
-        done = ledger.record(fc, bars)
-        out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
     few = too_few_paths(fc.paths.shape[0])
     lines = lines + ([f"kronos: warning: too_few_paths: {few} (paths)"] if few else [])
     lines += [f"kronos: warning: {p.code}: {p.message}" for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
     out["warnings"] = lines
+    check_answerable(fc.paths, out["provenance"])  # before the ledger keeps it: a request not answered leaves no row
+    if record:
+        ledger.score(bars)
+        done = ledger.record(fc, bars)
+        out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
     return out
+
+
+def check_answerable(paths, provenance: dict) -> None:
+    """Refuse a forecast JSON cannot carry (a non-finite number; its quantiles come from the paths): an error
+    before anything is recorded, never a failure after."""
+    import numpy as np
+
+    try:
+        json.dumps(provenance, allow_nan=False)
+        finite = bool(np.isfinite(paths).all())
+    except ValueError:
+        finite = False
+    if not finite:
+        raise ServiceError(422, "the forecast holds non-finite numbers (an overflow of these bars' prices or "
+                                "settings), so it cannot be answered: check the bars' scale and the settings")
 
 
 def evaluate_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
@@ -225,7 +255,10 @@ def forecast_body(fc, levels, return_paths: bool) -> dict:
     return body
 
 
-def check_quantile_levels(levels) -> list[float]:
+def check_quantile_levels(levels, limits: Limits, horizon: int) -> list[float]:
+    """The quantile levels of a forecast request: each strictly between 0 and 1, no more than the limits let
+    an answer hold (413)."""
+    limits.check_quantiles(len(levels), horizon)
     if not levels or any(not 0 < q < 1 for q in levels):
         raise ServiceError(422, f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
     return [float(q) for q in levels]

@@ -34,9 +34,10 @@ def request_field(setting: str | None) -> str | None:
     return name if name in request_fields() else None
 
 
-# Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's.
-SERVER_SETTINGS = {"max_bars", "max_path_steps", "max_body_bytes", "jobs_dir", "allow_dir", "device", "chronos2",
-                   "threads", "concurrency"}
+# Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's, and so is
+# every limit (``limits.Limits``: each one's setting is LIMIT_PREFIX + its name).
+SERVER_SETTINGS = {"jobs_dir", "allow_dir", "device", "chronos2", "threads", "concurrency"}
+LIMIT_PREFIX = "max_"
 
 
 def field_name(setting: str, value: object = None) -> str:
@@ -46,7 +47,7 @@ def field_name(setting: str, value: object = None) -> str:
     name = request_field(setting)
     if name is not None:
         return f'the field "{name}"' if value is None else f'"{name}": {json.dumps(value, default=str)}'
-    if setting in SERVER_SETTINGS:
+    if setting in SERVER_SETTINGS or setting.startswith(LIMIT_PREFIX):
         return f"the server's {setting}" + ("" if value is None else f" {value}")
     return plain_name(setting, value)
 

@@ -1,8 +1,11 @@
 """Long runs as jobs: a batch is submitted, runs in a background thread of the server (not of the
 request, so a client that disconnects loses nothing), and its status and result are fetched later by
-id, by the same workspace only. Each job's state is kept in its folder (``job.json``), so a server
-restarted on the same ``--jobs-dir`` still answers for the jobs it had: finished ones with their result,
-unfinished ones as failed, saying why."""
+id, by the same workspace only. The job threads (``Limits.job_threads``) are shared by the workspaces in
+turn (``kronos_studio.fair``): a queued job of one workspace starts before a second one of another that
+already runs one, and no workspace holds every thread. ``cancel`` stops a queued job at once and a running
+one at its next checkpoint (``checkpoint``), its files removed. Each job's state is kept in its folder
+(``job.json``), so a server restarted on the same ``--jobs-dir`` still answers for the jobs it had:
+finished ones with their result, unfinished ones as failed, saying why."""
 from __future__ import annotations
 
 import json
@@ -13,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,15 +23,26 @@ from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
 from kronos.errors import Fix, UserError
+from kronos_studio.fair import Abandoned, FairSlots
 
 from .errors import ServiceError
 from .keys import Identity
 from .limits import Limits
 
-JOB_THREADS = 2  # batch jobs running at once (the others queue); each samples on all the cores
 STATE_FILE = "job.json"  # a job's state, in its folder
-UNFINISHED = ("queued", "running")
+UNFINISHED = ("queued", "running", "cancelling")
+FINISHED = ("done", "failed", "cancelled")
 LOG = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """Raised by a running job at a checkpoint after it was cancelled."""
+
+
+def checkpoint(stop: threading.Event) -> None:
+    """Where a running job may stop: raises ``Cancelled`` once its job was cancelled."""
+    if stop.is_set():
+        raise Cancelled
 
 
 class JobsFolderInUse(UserError):
@@ -43,12 +56,13 @@ class Job:
     key_id: str
     kind: str
     folder: Path
-    status: str = "queued"  # queued, running, done, failed
+    status: str = "queued"  # queued, running, cancelling, then done, failed or cancelled
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     error: str | None = None
     summary: dict = field(default_factory=dict)
     result: Path | None = None  # the result file once done
+    stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)  # cancelled
 
     def public(self) -> dict:
         return {"id": self.id, "kind": self.kind, "status": self.status, "created_at": self.created_at,
@@ -67,7 +81,9 @@ class Job:
         state = json.loads((folder / STATE_FILE).read_text())
         result = state.pop("result")
         job = cls(folder=folder, result=folder / result if result else None, **state)
-        if job.status in UNFINISHED:
+        if job.status == "cancelling":  # cancelled, and stopped by the restart
+            job.status = "cancelled"
+        elif job.status in UNFINISHED:
             job.error = f"the server stopped while this job was {job.status}: submit it again"
         elif job.status == "done" and not (job.result and job.result.is_file()):
             job.error = "its result file is no longer in the jobs folder: submit it again"
@@ -82,7 +98,7 @@ class JobRunner:
     """Jobs of every workspace, each in a folder of its own under ``root`` (a temporary one by default);
     those a given ``root`` already holds are answered for again."""
 
-    def __init__(self, limits: Limits, root: str | Path | None = None, threads: int = JOB_THREADS):
+    def __init__(self, limits: Limits, root: str | Path | None = None):
         self.limits = limits
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="kronos-jobs-"))
         self.owns_root = root is None
@@ -92,7 +108,9 @@ class JobRunner:
         except Timeout:
             raise JobsFolderInUse(f"the jobs folder {self.root} is used by another running server",
                                   {"jobs_dir": str(self.root)}, Fix("give each server its own {setting}", "jobs_dir")) from None
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kronos-job")
+        threads = limits.job_threads  # a workspace runs on all but one: one is left for the others' jobs
+        self.threads = FairSlots(threads, per_owner=max(1, threads - 1))
+        self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         for state in sorted(self.root.glob(f"*/{STATE_FILE}")):
@@ -103,8 +121,9 @@ class JobRunner:
                 continue
             self.jobs[job.id] = job
 
-    def submit(self, who: Identity, kind: str, run: Callable[[Path], tuple[Path, dict]]) -> Job:
-        """A new job of ``who`` running ``run(folder) -> (result file, summary)``; 429 past the key's limit."""
+    def submit(self, who: Identity, kind: str, run: Callable[[Path, threading.Event], tuple[Path, dict]]) -> Job:
+        """A new job of ``who`` running ``run(folder, stop) -> (result file, summary)`` (``stop``: set when the
+        job is cancelled, for ``checkpoint``); 429 past the key's limit."""
         with self.lock:
             active = sum(1 for j in self.jobs.values() if j.key_id == who.key_id and j.status in UNFINISHED)
             if active >= self.limits.jobs_per_key:
@@ -114,24 +133,62 @@ class JobRunner:
             folder.mkdir(parents=True)
             job = self.jobs[job_id] = Job(job_id, who.workspace, who.key_id, kind, folder)
             job.save()
-        self.pool.submit(self._run, job, run)
+        threading.Thread(target=self._run, args=(job, run), name=f"kronos-job-{job_id}", daemon=True).start()
         return job
 
     def _run(self, job: Job, run) -> None:
         from .errors import as_service_error, one_line
 
-        job.status = "running"
-        job.save()
         try:
-            job.result, job.summary = run(job.folder)
-            job.status = "done"
-        except Exception as e:  # the job's one line, as the request would have had it
-            known = as_service_error(e)
-            job.error = known.detail if known is not None else f"internal error: {type(e).__name__}: {one_line(e)}"
-            job.status = "failed"
-        finally:
+            with self.threads.held(job.workspace, abandon=lambda: job.stop.is_set() or self.stopping.is_set()):
+                with self.lock:
+                    if job.stop.is_set():  # cancelled as its turn came
+                        raise Abandoned(job.workspace)
+                    job.status = "running"
+                    job.save()
+                try:
+                    job.result, job.summary = run(job.folder, job.stop)
+                    job.status = "done"
+                except Cancelled:
+                    pass
+                except Exception as e:  # the job's one line, as the request would have had it
+                    known = as_service_error(e)
+                    job.error = known.detail if known is not None else f"internal error: {type(e).__name__}: {one_line(e)}"
+                    job.status = "failed"
+        except Abandoned:
+            if not job.stop.is_set():  # the server stops: job.json still says queued, and a restart says why
+                return
+        if self.stopping.is_set() and self.owns_root:  # the server stopped: its temporary folder is gone
+            return
+        with self.lock:
+            if job.stop.is_set():  # cancelled: whatever it made is removed
+                self._clean(job)
             job.finished_at = time.time()
             job.save()
+
+    def cancel(self, who: Identity, job_id: str) -> Job:
+        """Cancel ``who``'s job: a queued one is cancelled at once, a running one stops at its next checkpoint
+        (``cancelling`` until then); its files are removed. 409 for a finished job."""
+        job = self.get(who, job_id)
+        with self.lock:
+            if job.status in FINISHED:
+                raise ServiceError(409, f"job '{job_id}' is already {job.status}: there is nothing to cancel")
+            job.stop.set()
+            if job.status == "queued":
+                self._clean(job)
+            else:
+                job.status = "cancelling"
+            job.save()
+        self.threads.wake()
+        return job
+
+    @staticmethod
+    def _clean(job: Job) -> None:
+        """A cancelled job: its inputs and partial results removed, its state kept (GET still answers)."""
+        for path in job.folder.iterdir():
+            if path.name != STATE_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        job.status, job.result, job.summary = "cancelled", None, {}
 
     def get(self, who: Identity, job_id: str) -> Job:
         """The job ``job_id`` of ``who``'s workspace (404 for another workspace's: its existence is not said)."""
@@ -142,7 +199,8 @@ class JobRunner:
         return job
 
     def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.stopping.set()  # queued jobs stay queued in their job.json (a restart fails them, saying why)
+        self.threads.wake()
         self.folder_lock.release()
         if self.owns_root:
             shutil.rmtree(self.root, ignore_errors=True)

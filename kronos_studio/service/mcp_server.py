@@ -8,6 +8,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from pydantic import FiniteFloat
+
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
@@ -46,7 +48,7 @@ class AllowedFiles:
 def with_settings(tool):
     """``tool`` (taking ``**settings``) with every ``ForecastSettings`` field in its signature, so that the
     SDK builds its schema (names, types, defaults) from the one ``ForecastSettings``."""
-    sig = inspect.signature(tool)
+    sig = inspect.signature(tool, eval_str=True)  # the annotations as types: the SDK reads them elsewhere
     fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     tool.__signature__ = sig.replace(parameters=fixed + settings_parameters())
     return tool
@@ -109,14 +111,15 @@ def studio_server(name: str, instructions: str):
 
 
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
-                  registry: ModelRegistry | None = None, limits: Limits | None = None):
-    """The MCP server: tools ``forecast``, ``evaluate``, ``screen`` and ``track_record``."""
+                  registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
+    """The MCP server: tools ``forecast``, ``evaluate``, ``screen`` and ``track_record``; ``models_dirs``: the
+    local models a tool may name beside the catalog's others (``compute.catalog_model``)."""
     from kronos.settings import ForecastSettings
     from kronos_studio.ledger import Ledger
 
     allowed = AllowedFiles(allow_dirs)
-    registry = registry or ModelRegistry()
     limits = limits or Limits()
+    registry = registry or ModelRegistry(max_models=limits.models)
     cache = compute.OnceCache()
     ledger = Ledger.open(ledger_url).scoped(workspace)
     server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
@@ -140,9 +143,11 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
                  calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                 quantiles: tuple[float, ...] = DEFAULT_QUANTILES, record: bool = True, **settings) -> dict[str, Any]:
+                 quantiles: tuple[FiniteFloat, ...] = DEFAULT_QUANTILES, record: bool = True,
+                 **settings) -> dict[str, Any]:
         s = settings_of(settings)
-        levels = compute.check_quantile_levels(quantiles)
+        levels = compute.check_quantile_levels(quantiles, limits, s.horizon)
+        model = compute.catalog_model(model, models_dirs)
         bars, lines = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
         return compute.forecast_answer(registry, cache, model, bars, lines, s, levels, workspace=workspace,
                                        ledger=ledger, record=record)
@@ -156,6 +161,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                  calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
                  cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False, **settings) -> dict[str, Any]:
         s = settings_of(settings)
+        limits.check_evaluation(cutoffs, s.paths, s.horizon)
+        model = compute.catalog_model(model, models_dirs)
         bars, lines = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
                               compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(registry, cache, model, bars, lines, s, cutoffs, include_training_period,
@@ -175,6 +182,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos_studio.batch.watchlist import Entry, symbol_entries
 
         s = settings_of(settings)
+        model = compute.catalog_model(model, models_dirs)
+        limits.check_series(len(files or []) + len(symbols or []))
+        limits.check_job_steps((len(files or []) + len(symbols or [])) * s.paths * s.horizon,
+                               "series x paths x horizon")
         entries = [Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or [])]
         if symbols:
             if not source or not interval:

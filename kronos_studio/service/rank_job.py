@@ -9,12 +9,17 @@ from pathlib import Path
 from .errors import ServiceError
 
 
-def rank_run(body, settings, write_entries):
-    """The job of an evaluating batch request: the plan checked now (a bad one is a 422), run later into
-    the job's folder from the series ``write_entries(folder)`` lays out."""
+def rank_run(body, settings, write_entries, limits):
+    """The job of an evaluating batch request: the plan checked now (a bad one is a 422, past a limit a 413),
+    run later into the job's folder from the series ``write_entries(folder)`` lays out."""
     from kronos_studio.batch.cross_section import RankPlan
 
     ask = body.evaluate
+    paths, n = max(ask.paths), len(body.series)  # each date samples the most paths asked (the others: subsets)
+    limits.check_path_steps(paths, settings.horizon)
+    limits.check_cutoffs(ask.cutoffs)
+    limits.check_job_steps(n * ask.cutoffs * paths * settings.horizon, f"series x cut-offs x paths x horizon = "
+                                                                       f"{n} x {ask.cutoffs} x {paths} x {settings.horizon}")
     try:
         plan = RankPlan(cutoffs=ask.cutoffs, step=ask.step, paths=tuple(sorted(set(ask.paths))),
                         include_trained=ask.include_training_period, costs_bps=ask.costs_bps)
@@ -22,12 +27,15 @@ def rank_run(body, settings, write_entries):
         raise ServiceError(422, str(e)) from None
     settings = dataclasses.replace(settings, paths=plan.paths[-1])
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         from kronos_studio.batch.rank_run import evaluate_watchlist
         from kronos_studio.forecasters import resolve
 
+        from .jobs import checkpoint
+
         result = evaluate_watchlist(resolve(body.model), write_entries(folder), settings, plan,
-                                    {"fixes": tuple(body.fix), "calendar": body.calendar})
+                                    {"fixes": tuple(body.fix), "calendar": body.calendar},
+                                    progress=lambda *_: checkpoint(stop))  # a cancel stops it between runs
         result.write_panel(folder / "panel.parquet")
         out = folder / "rank_report.json"
         result.write_json(out)

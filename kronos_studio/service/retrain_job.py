@@ -27,8 +27,9 @@ def retrain_run(body, limits, ledger, load_pair):
 
     chosen = {FIELDS[k]: v for k, v in body.model_dump().items() if k in FIELDS and v is not None}
     settings = replace(RetrainSettings(horizon=body.horizon), **chosen)
+    check_size(limits, settings)
     if body.series is not None:
-        return watchlist_run(body, settings, ledger, load_pair)
+        return watchlist_run(body, settings, ledger, load_pair, limits)
     bars, _ = compute.gated_bars(limits, bars_csv=body.bars_csv, source=body.source, symbol=body.symbol,
                                  interval=body.interval, exchange=body.exchange, timezone=body.timezone,
                                  calendar=body.calendar, fix=body.fix)
@@ -39,11 +40,16 @@ def retrain_run(body, limits, ledger, load_pair):
         points = retrainer.points(body.every)
     except RetrainError as e:
         raise refused(422, e) from None
+    check_size(limits, settings, decisions=len(points))
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         import pandas as pd
 
-        report = retrainer.run(points)
+        from .jobs import checkpoint
+
+        # a cancel stops it at the next training step or scoring phase: a retrain is made to be stopped
+        # anywhere (the next one of the series clears what this one left half done)
+        report = retrainer.run(points, progress=lambda *_: checkpoint(stop))
         out = folder / "decisions.parquet"
         pd.json_normalize(report.decisions).to_parquet(out, index=False)
         return out, {"decisions": len(report.decisions), "champion": report.champion,
@@ -52,7 +58,19 @@ def retrain_run(body, limits, ledger, load_pair):
     return run
 
 
-def watchlist_run(body, settings, ledger, load_pair):
+def check_size(limits, settings, series: int = 1, decisions: int | None = None) -> None:
+    """A retrain's settings within the limits (413): training steps, paths x horizon of a held-out forecast,
+    held-out cut-offs, and the job's held-out sampling over its series and decisions (one each when the
+    decisions are not known yet)."""
+    limits.check_training(settings.steps, decisions)
+    limits.check_path_steps(settings.paths, settings.horizon)
+    limits.check_cutoffs(settings.n_cutoffs, "held-out cut-offs")
+    work = series * (decisions or 1) * settings.n_cutoffs * settings.paths * settings.horizon
+    limits.check_job_steps(work, f"series x decisions x cut-offs x paths x horizon = {series} x {decisions or 1} x "
+                                 f"{settings.n_cutoffs} x {settings.paths} x {settings.horizon}")
+
+
+def watchlist_run(body, settings, ledger, load_pair, limits):
     """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
     from kronos_studio.forecasters.champion import retrain_reference
     from kronos_studio.training.retrain import RetrainError
@@ -70,21 +88,25 @@ def watchlist_run(body, settings, ledger, load_pair):
     if given:
         raise ServiceError(422, f"series names its series' bars: leave out {', '.join(given)}, or give one series' "
                                 "bars without series")
-    write_entries = series_entries(body.series)
+    write_entries = series_entries(body.series, limits)
+    check_size(limits, settings, series=len(body.series))
     try:
         settings.check()
         model = retrain_reference(body.model)
     except RetrainError as e:
         raise refused(422, e) from None
     job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar,
-                           made_by=MADE_BY)
+                           max_points=limits.decisions, made_by=MADE_BY)
 
-    def run(folder: Path):
+    def run(folder: Path, stop):
         import pandas as pd
+
+        from .jobs import checkpoint
 
         rows, summary = [], {"series": len(body.series), "decided": 0, "refused": 0, "locked": 0, "promoted": 0}
         unit = SeriesRetrainer(job, ledger, load_pair)
         for outcome in retrain_watchlist(write_entries(folder), job, unit=unit):
+            checkpoint(stop)  # a cancel stops it between series
             summary[outcome.status] += 1
             if outcome.status == DECIDED:
                 rows += [{"series": outcome.series, **d, "series_champion": outcome.champion}

@@ -4,19 +4,31 @@ new setting or a changed default reaches the API, its OpenAPI schema and the MCP
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
 
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 
 
+def finite(hint):
+    """``hint`` with ``float`` as ``FiniteFloat``: infinity and NaN (``1e309``, ``Infinity`` in JSON) are an
+    invalid request, never a setting that fails after the work is done."""
+    if hint is float:
+        return FiniteFloat
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.Union[tuple(finite(a) for a in typing.get_args(hint))]  # noqa: UP007 (built at run time)
+    return hint
+
+
 def settings_fields() -> dict[str, tuple]:
-    """``create_model`` field definitions of every ``ForecastSettings`` field, with its default."""
+    """``create_model`` field definitions of every ``ForecastSettings`` field, with its default (floats
+    finite: the HTTP requests' and the MCP tools' schemas both read these)."""
     hints = typing.get_type_hints(ForecastSettings)
-    return {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+    return {f.name: (finite(hints[f.name]), ... if f.default is dataclasses.MISSING else f.default)
             for f in dataclasses.fields(ForecastSettings)}
 
 
@@ -36,7 +48,8 @@ def checked_text(value):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
+    # a misspelt setting is an error, never silently the default; a number is finite (JSON's 1e309 is inf)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*")
     @classmethod

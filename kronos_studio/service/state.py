@@ -27,6 +27,7 @@ class ServiceConfig:
     decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
     concurrency: int = SAMPLING_CONCURRENCY  # forecasts a new registry samples at once, each on its share of the cores
     cache_entries: int = compute.CACHE_ENTRIES
+    models_dirs: tuple[str, ...] = ()  # model folders, or folders of them, the catalog offers beside the bundled
 
 
 class Service:
@@ -38,13 +39,18 @@ class Service:
         self.config = config
         self.limits = config.limits
         self.ledger = Ledger.open(config.ledger_url)
-        self.registry = config.registry or ModelRegistry(decode=config.decode, concurrency=config.concurrency)
+        self.registry = config.registry or ModelRegistry(decode=config.decode, concurrency=config.concurrency,
+                                                         max_models=config.limits.models)
         self.cache = compute.OnceCache(config.cache_entries)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
         self.warm_up = None
         if self.registry.decode == "compiled":  # compile the usual shape now, not at a user's request
             self.warm_up = threading.Thread(target=self._warm_up, name="kronos-warm-up", daemon=True)
             self.warm_up.start()
+
+    def model(self, ref: str | None) -> str | None:
+        """A request's model reference as the catalog names it (``compute.catalog_model``): 404 for anything else."""
+        return compute.catalog_model(ref, self.config.models_dirs)
 
     def _warm_up(self) -> None:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from kronos.errors import UserError
+from kronos.errors import Fix, UserError
 
 from .retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked
 
@@ -31,6 +31,7 @@ class WatchlistRetrain:
     calendar: str | None = None  # the bar files' trading calendar (None: inferred from each file)
     device: object = None
     made_by: str = MADE_BY  # the entry point that asked, recorded with every adapter registered
+    max_points: int | None = None  # retraining points of one series at most (a server's limit); None: any
 
 
 @dataclass
@@ -107,7 +108,12 @@ class SeriesRetrainer:
             ledger = self.ledger()
             pair = retrain_pair(job.model, Registry(ledger).champion(SeriesKey.of(loaded.bars)), self.pair)
             retrainer = Retrainer(pair, loaded.bars, ledger, job.settings, log=line, made_by=job.made_by)
-            report = retrainer.run(retrainer.points(job.every, job.since))
+            points = retrainer.points(job.every, job.since)
+            if job.max_points is not None and len(points) > job.max_points:
+                raise RetrainError(f"{len(points)} retraining points are over the limit of {job.max_points} per series",
+                                   {"points": len(points), "max_points": job.max_points},
+                                   Fix("decide less often (a larger {setting}) or on fewer bars", "every"))
+            report = retrainer.run(points)
         except SeriesLocked as e:
             outcome.status, outcome.error = LOCKED, e
             return outcome

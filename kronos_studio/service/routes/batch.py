@@ -1,5 +1,6 @@
-"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it.
-A job's status and result name no path of the server (``redact``): its series by their names."""
+"""Batch screens as jobs: ``POST /v1/batch`` starts one, ``GET /v1/jobs/{id}`` and ``/result`` follow it,
+``DELETE /v1/jobs/{id}`` cancels it. A job's status and result name no path of the server (``redact``): its
+series by their names."""
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -21,10 +22,8 @@ router = APIRouter()
 def batch(body: BatchRequest, who: Who, service: Shared):
     """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
     settings = forecast_settings(body)
-    service.limits.check_path_steps(settings.paths, settings.horizon)
-    if body.evaluate is not None:  # each path count is sampled at every cut-off date
-        service.limits.check_path_steps(max(body.evaluate.paths), settings.horizon)
-    run = batch_run(body, settings, service.ledger.scoped(who.workspace))
+    body = body.model_copy(update={"model": service.model(body.model)})
+    run = batch_run(body, settings, service.ledger.scoped(who.workspace), service.limits)
     return service.jobs.submit(who, "batch", run).public()
 
 
@@ -32,6 +31,14 @@ def batch(body: BatchRequest, who: Who, service: Shared):
 @answers
 def job_status(job_id: str, who: Who, service: Shared):
     return without_paths(service.jobs.get(who, job_id).public())
+
+
+@router.delete("/v1/jobs/{job_id}", status_code=202)
+@answers
+def job_cancel(job_id: str, who: Who, service: Shared):
+    """Cancel a queued or running job: a queued one at once, a running one at its next checkpoint (its status
+    ``cancelling`` until then); then ``cancelled``, its files removed. 409 for a finished job."""
+    return without_paths(service.jobs.cancel(who, job_id).public())
 
 
 @router.get("/v1/jobs/{job_id}/result")

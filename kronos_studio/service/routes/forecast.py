@@ -18,8 +18,9 @@ def forecast(body: ForecastRequest, who: Who, service: Shared):
     model and settings; the sampled paths with ``return_paths``."""
     settings = forecast_settings(body)
     service.limits.check_path_steps(settings.paths, settings.horizon)
-    levels = compute.check_quantile_levels(body.quantiles)
+    levels = compute.check_quantile_levels(body.quantiles, service.limits, settings.horizon)
+    model = service.model(body.model)
     bars, lines = compute.read_request_bars(body, service.limits)
-    return compute.forecast_answer(service.registry, service.cache, body.model, bars, lines, settings, levels,
+    return compute.forecast_answer(service.registry, service.cache, model, bars, lines, settings, levels,
                                    workspace=who.workspace, ledger=service.ledger.scoped(who.workspace),
                                    record=body.record, return_paths=body.return_paths)

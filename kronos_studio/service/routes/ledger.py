@@ -2,7 +2,9 @@
 new bars; deleting a forecast)."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, answers
@@ -10,6 +12,7 @@ from ..ledger_views import drift_body, ledger_filters, records, track_record_bod
 from ..schemas import ScoreRequest
 
 router = APIRouter(prefix="/v1/ledger")
+ROW_ID = Annotated[int, Path(ge=1, le=2**63 - 1, description="a forecast's id (a 64-bit integer of the ledger)")]
 
 
 @router.get("/predictions")
@@ -58,6 +61,7 @@ def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
     """Score the workspace's forecasts of a series on newer bars of it (`kronos ledger score FILE`)."""
     from kronos_studio.bars_input import read_bars
 
+    service.limits.check_csv_lines(body.bars_csv)
     name = f"{body.symbol or 'bars'}.csv"
     bars = read_bars(body.bars_csv.encode(), name, timezone=body.timezone, calendar=body.calendar,
                      symbol=body.symbol)
@@ -69,7 +73,7 @@ def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
 
 @router.delete("/predictions/{prediction_id}")
 @answers
-def ledger_delete(prediction_id: int, who: Who, ledger: WorkspaceLedger):
+def ledger_delete(prediction_id: ROW_ID, who: Who, ledger: WorkspaceLedger):
     from kronos_studio.ledger import LedgerError
 
     try:

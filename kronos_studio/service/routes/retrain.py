@@ -19,6 +19,7 @@ def retrain(body: RetrainRequest, who: Who, service: Shared):
     if it beats the current one beyond noise on held-out cut-offs."""
     from kronos.checkpoints import CheckpointError
 
+    body = body.model_copy(update={"model": service.model(body.model)})
     try:
         run = retrain_run(body, service.limits, service.ledger.scoped(who.workspace),
                           service.registry.loader(body.model))

@@ -29,10 +29,12 @@ def hourly_csv(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory):
-    """(base URL, the Service behind it, tokens by name: 'a', 'b' (workspaces A and B), 'admin', 'jobs')."""
+def service(tmp_path_factory, tiny_model):
+    """(base URL, the Service behind it, tokens by name: 'a', 'b' (workspaces A and B), 'admin', 'jobs'); its
+    catalog offers the tiny model (``--models-dir``)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('service-ledger') / 'ledger.sqlite'}"
-    config = ServiceConfig(ledger_url=url, limits=TEST_LIMITS, jobs_dir=str(tmp_path_factory.mktemp("jobs")))
+    config = ServiceConfig(ledger_url=url, limits=TEST_LIMITS, jobs_dir=str(tmp_path_factory.mktemp("jobs")),
+                           models_dirs=(tiny_model,))
     with running_server(config) as (base, app):
         svc = app.state.service
         tokens = {"a": create_key(svc.ledger, "team-a")[1], "b": create_key(svc.ledger, "team-b")[1],

@@ -15,7 +15,8 @@ from kronos_studio.service.app import create_app
 from kronos_studio.service.limits import Limits
 
 # Small limits, so the limit tests need small requests (one home: the fixtures and the tests read it).
-TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, path_steps=400, jobs_per_key=1)
+TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, path_steps=400, quantiles=9, cutoffs=40, evaluation_steps=2_000,
+                     series=25, job_steps=5_000, train_steps=50, decisions=3, jobs_per_key=1)
 
 
 def free_port() -> int:
@@ -52,6 +53,15 @@ def run_cli(*args, env=None):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def wait_for(runner, who, job_id: str, status: str, within_s: float = 30.0):
+    """The ``JobRunner``'s job once in ``status`` (the bound only turns a hang into a failure)."""
+    deadline = time.monotonic() + within_s
+    while (job := runner.get(who, job_id)).status != status:
+        assert time.monotonic() < deadline, (job_id, job.status)
+        time.sleep(0.01)
+    return job
 
 
 def finished_job(client, job_id: str, within_s: float, poll_s: float = 0.2) -> dict:

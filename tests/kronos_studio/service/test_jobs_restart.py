@@ -2,9 +2,9 @@
 result, an unfinished one as failed with the reason, never an unknown id."""
 import json
 import threading
-import time
 
 import pytest
+from service_helpers import wait_for
 
 from kronos_studio.service.errors import ServiceError
 from kronos_studio.service.jobs import STATE_FILE, JobRunner, JobsFolderInUse
@@ -15,27 +15,19 @@ ALICE = Identity("key-a", "team-a")
 BOB = Identity("key-b", "team-b")
 
 
-def wait_for(runner, who, job_id, status, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while (job := runner.get(who, job_id)).status != status:
-        assert time.monotonic() < deadline, (job_id, job.status)
-        time.sleep(0.01)
-    return job
-
-
 def test_jobs_outlive_a_restart_on_the_same_folder(tmp_path):
     release = threading.Event()
 
-    def finishes(folder):
+    def finishes(folder, stop):
         out = folder / "results.parquet"
         out.write_bytes(b"rows")
         return out, {"series": 3, "forecast": 3}
 
-    def blocks(folder):
+    def blocks(folder, stop):
         release.wait(10)
         raise RuntimeError("never reached in the restarted server")
 
-    first = JobRunner(Limits(jobs_per_key=5), tmp_path, threads=1)
+    first = JobRunner(Limits(jobs_per_key=5, job_threads=1), tmp_path)
     done = first.submit(ALICE, "batch", finishes)
     wait_for(first, ALICE, done.id, "done")
     running = first.submit(ALICE, "batch", blocks)
@@ -46,7 +38,7 @@ def test_jobs_outlive_a_restart_on_the_same_folder(tmp_path):
         JobRunner(Limits(), tmp_path)  # while the first server runs
     first.shutdown()  # the server stops; the running job's thread is cut off
 
-    second = JobRunner(Limits(jobs_per_key=5), tmp_path, threads=1)
+    second = JobRunner(Limits(jobs_per_key=5, job_threads=1), tmp_path)
     try:
         again = second.get(ALICE, done.id)
         assert again.status == "done" and again.result.read_bytes() == b"rows"
@@ -66,9 +58,9 @@ def test_jobs_outlive_a_restart_on_the_same_folder(tmp_path):
 
 
 def test_a_finished_job_without_its_result_file_and_an_unreadable_state(tmp_path, caplog):
-    first = JobRunner(Limits(), tmp_path, threads=1)
+    first = JobRunner(Limits(job_threads=1), tmp_path)
 
-    def finishes(folder):
+    def finishes(folder, stop):
         out = folder / "results.parquet"
         out.write_bytes(b"rows")
         return out, {}

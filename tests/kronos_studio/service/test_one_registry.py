@@ -57,6 +57,28 @@ def test_concurrent_first_callers_wait_on_one_load_and_precisions_load_apart():
     assert registry.decoding("compiled").pair("m") is got[0]  # another decode mode shares the loaded pairs
 
 
+def test_spellings_of_a_folder_load_one_copy_and_the_least_recently_used_model_is_dropped(tmp_path, monkeypatch):
+    """Issue 53 item 9: keyed on the raw string and never dropping one, ten spellings of a folder were ten
+    loaded copies, and every model ever named stayed loaded."""
+    folders = []
+    for name in ("m1", "m2", "m3"):
+        (tmp_path / name / "predictor").mkdir(parents=True)
+        folders.append(tmp_path / name)
+    calls = []
+    registry = ModelRegistry(load=lambda ref, **options: calls.append(ref) or object(), max_models=2)
+    monkeypatch.chdir(tmp_path)
+    m1 = folders[0]
+    first = registry.pair(str(m1))
+    for spelling in (f"{m1}/", f"{tmp_path}/./m1", f"{tmp_path}//m1", "m1", "./m1", f"{tmp_path}/m2/../m1"):
+        assert registry.pair(spelling) is first
+    assert calls == [str(m1.resolve())]
+    registry.pair(str(folders[1]))
+    registry.pair(str(m1))  # used again: m2 is now the least recently used
+    registry.pair(str(folders[2]))
+    assert registry.loaded() == [str(m1.resolve()), str(folders[2].resolve())]
+    assert registry.pair(str(folders[1])) is not None and calls[-1] == str(folders[1].resolve())  # loaded anew
+
+
 def test_forecasts_sample_up_to_the_concurrency_at_once_each_on_its_share_of_the_cores(monkeypatch):
     """``sampling``: at most ``concurrency`` forecasts at once, and the ones running share the cores
     (kronos.threads): alone, all of them; two at once, half each."""
@@ -80,7 +102,7 @@ def test_forecasts_sample_up_to_the_concurrency_at_once_each_on_its_share_of_the
     try:
         with registry.sampling("b") as beside:
             assert beside.computing == 2 and beside.threads == budget.threads(1, 2)
-            assert not registry.slots.acquire(blocking=False)  # both taken: a third forecast waits
+            assert registry.slots.free() == 0  # both taken: a third forecast waits
     finally:
         leave.set()
         worker.join(timeout=60)
@@ -88,6 +110,6 @@ def test_forecasts_sample_up_to_the_concurrency_at_once_each_on_its_share_of_the
         assert (alone.computing, alone.threads) == (1, budget.threads())
     one = ModelRegistry(load=lambda ref, **options: object())
     with one.sampling("a"):
-        assert not one.slots.acquire(blocking=False)  # the default: one forecast at a time
+        assert one.slots.free() == 0  # the default: one forecast at a time
     with pytest.raises(InputError, match="concurrency must be 1 or more"):
         ModelRegistry(concurrency=0)

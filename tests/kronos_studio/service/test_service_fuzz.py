@@ -28,12 +28,9 @@ from kronos_studio.service.keys import create_key
 FUZZ_REQUESTS = int(os.environ.get("KRONOS_FUZZ_REQUESTS", 300))
 TIMEOUT_S = 60  # one request's limit: a generated request the server cannot answer in this long is a failure
 
-# Known answers another change mends (branch f53-bounds: non-finite floats, ids past the database's integer,
-# unbounded quantile lists and cut-offs): (method, route template, what the 500's detail starts with). Empty once
-# both branches are merged; a 5xx not listed here fails the test.
-KNOWN_5XX: tuple[tuple[str, str, str], ...] = (
-    ("DELETE", "/v1/ledger/predictions/{prediction_id}", "internal error: OverflowError: Python int too large"),
-)
+# Known 5xx answers a pending change mends: (method, route template, what the 500's detail starts with); a 5xx
+# not listed here fails the test. None now: ids past the database's integer are a 422 (issue 53 item 4).
+KNOWN_5XX: tuple[tuple[str, str, str], ...] = ()
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def test_health_says_ok_and_versions_only(service, tiny_model):
         assert c.post("/v1/forecast", json={"bars_csv": hourly_text(), "model": tiny_model, "horizon": 2, "paths": 2,
                                             "record": False}).status_code == 200
     health = httpx.get(f"{base}/health").json()  # ... is not named to anyone without a key
-    assert set(health) == {"status", "versions"} and health["status"] == "ok"
+    assert set(health) == {"status", "versions", "threads"} and health["status"] == "ok"  # threads: issue 54
     assert set(health["versions"]) == {"kronos_studio", "api"}
     assert tiny_model not in json.dumps(health)
 
@@ -267,7 +267,7 @@ def test_mcp_tools_refuse_unknown_arguments_and_take_a_timezone(tmp_path, tiny_m
     from kronos_studio.service.mcp_server import create_server
 
     random_bars(120, seed=5, freq="1h").to_csv(tmp_path / "bars.csv", index=False)
-    server = create_server([tmp_path], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    server = create_server([tmp_path], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", models_dirs=(tiny_model,))
     file = str(tmp_path / "bars.csv")
 
     async def session():

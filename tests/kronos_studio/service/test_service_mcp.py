@@ -30,7 +30,8 @@ def result_json(result) -> dict:
 def test_the_mcp_command_lists_its_tools_and_forecasts_over_stdio(allowed, tiny_model, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
     params = StdioServerParameters(command=sys.executable, env=env,
-                                   args=["-m", "kronos_studio.cli.main", "mcp", "--allow-dir", str(allowed)])
+                                   args=["-m", "kronos_studio.cli.main", "mcp", "--allow-dir", str(allowed),
+                                         "--models-dir", tiny_model])
 
     async def session():
         async with Client(params, read_timeout_seconds=300) as client:
@@ -52,7 +53,7 @@ def test_the_mcp_command_lists_its_tools_and_forecasts_over_stdio(allowed, tiny_
 def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model, tmp_path):
     outside = tmp_path / "elsewhere.csv"
     random_bars(100, freq="1h").to_csv(outside, index=False)
-    server = create_server([allowed], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    server = create_server([allowed], ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", models_dirs=(tiny_model,))
 
     async def session():
         async with Client(server) as client:
@@ -94,7 +95,7 @@ def test_an_mcp_forecast_answers_as_the_http_one(tiny_model, tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     registry = Recording(load=lambda ref: load_pair(tiny_model, device="cpu"))
     registry.asked = []
-    server = create_server([tmp_path], workspace="team-m", ledger_url=url, registry=registry)
+    server = create_server([tmp_path], workspace="team-m", ledger_url=url, registry=registry, models_dirs=(tiny_model,))
 
     async def session():
         async with Client(server) as client:
