@@ -77,8 +77,10 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_field
         champion = c.post("/v1/retrain", json={"bars_csv": bars, "model": "champion", **SMALL})
         watchlist = c.post("/v1/retrain", json={"series": [{"name": "W", "bars_csv": bars}], "model": "champion",
                                                 **SMALL})
-        long = c.post("/v1/retrain", json={"bars_csv": bars, "model": tiny_model, **{**SMALL, "horizon": 100000}})
-        steps = c.post("/v1/forecast", json={"bars_csv": bars, "horizon": 50, "paths": 9})
+        # a horizon inside the server's limits that the 120-bar window's validated 30 bars cannot hold
+        long = c.post("/v1/retrain", json={"bars_csv": bars, "model": tiny_model, **{**SMALL, "horizon": 90,
+                                                                                       "paths": 4}})
+        steps = c.post("/v1/retrain", json={"bars_csv": bars, **{**SMALL, "horizon": 100000}})
     for answer in (champion, watchlist):
         assert answer.status_code == 422, answer.text
         detail = answer.json()["detail"]
@@ -86,8 +88,8 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_field
         assert 'leave the field "model" out: a series is retrained on its champion\'s base by default' in detail
         assert answer.json()["fix"][0]["field"] == "model"
     assert long.status_code == 422, long.text
-    assert long.json()["detail"].startswith("the 100000-bar horizon is too long")
-    assert 'shorten the field "horizon"; use a window of at least 400096 bars ("window": 400096)' in long.json()["detail"]
+    assert long.json()["detail"].startswith("the 90-bar horizon is too long")
+    assert 'shorten the field "horizon"; use a window of at least 456 bars ("window": 456)' in long.json()["detail"]
     assert [f["field"] for f in long.json()["fix"]] == ["horizon", "window"]
     assert steps.status_code == 413
     assert "or raise the server's max_path_steps" in steps.json()["detail"]
