@@ -125,9 +125,9 @@ def record(forecast, bars, *, calibration=None, exchange: str | None = None) -> 
 def score(bars) -> None:
     """Score the forecasts of ``bars``' series that these bars can score (once per bars object per
     process), and say so when some were."""
-    st.session_state[LAST_SERIES] = (bars.source, bars.symbol, bars.interval)
+    st.session_state[LAST_SERIES] = (bars.source, bars.series_symbol, bars.interval)
     held = current()
-    key = (auth.workspace(), bars.source, bars.symbol, bars.interval, bars.content_hash())
+    key = (auth.workspace(), bars.source, bars.series_symbol, bars.interval, bars.content_hash())
     with held.lock:
         if key in held.scored:
             return
@@ -144,7 +144,7 @@ def score(bars) -> None:
             held.scored.popitem(last=False)
     if report.steps:
         st.toast(f"Scored {counted(report.steps, 'step')} of {counted(report.predictions, 'past forecast')} of "
-                 f"{bars.symbol} {bars.interval} with the new bars: see **Track record**.",
+                 f"{bars.series_symbol} {bars.interval} with the new bars: see **Track record**.",
                  icon=":material/fact_check:")
 
 
@@ -162,7 +162,7 @@ def realized(bars, model: str) -> dict | None:
     if book is None:
         return None
     try:
-        table = book.predictions_frame(source=bars.source, symbol=bars.symbol, interval=bars.interval,
+        table = book.predictions_frame(source=bars.source, symbol=bars.series_symbol, interval=bars.interval,
                                        models=[model])
     except Exception:
         return None
@@ -177,7 +177,7 @@ def realized_caption(bars, forecast) -> None:
     r = realized(bars, model)
     if r is None:
         return
-    st.caption(f"Realized: {counted(r['scored'], 'past forecast')} of {model} on {bars.symbol} scored "
+    st.caption(f"Realized: {counted(r['scored'], 'past forecast')} of {model} on {bars.series_symbol} scored "
                f"({counted(r['steps'], 'bar')}): "
                f"{BAND_NAME} held {r['coverage']:.0%}, CRPS {r['crps_pct']:.2f}% of price"
                + (f" ({counted(r['experiments'], 'forecast')} with non-default sampling settings left out)"
@@ -194,10 +194,10 @@ def realized_panel(bars) -> None:
         st.caption(f"Realized track record unavailable: {problem()}.")
         return
     kept, experiments = default_settings_only(book.predictions_frame(  # an ensemble's members: on Track record
-        source=bars.source, symbol=bars.symbol, interval=bars.interval, member_rows=False))
+        source=bars.source, symbol=bars.series_symbol, interval=bars.interval, member_rows=False))
     table = realized_by_model(kept)
     with st.container(border=True):
-        st.markdown(f"**Realized track record of {bars.symbol} {bars.interval}** — forecasts made on this series "
+        st.markdown(f"**Realized track record of {bars.series_symbol} {bars.interval}** — forecasts made on this series "
                     "and scored on the bars that really came after them (the forecast ledger)")
         if experiments:
             st.caption(f"{counted(experiments, 'forecast')} with non-default sampling settings left out "

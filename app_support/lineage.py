@@ -9,7 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import ledger as app_ledger
-from .models import load_model
+from .models import load_model, pair_loader
+
+MADE_BY = "app: Retrain now"  # what the registry records as the maker of the adapters the button trains
 
 # The timeline's legend groups of the events the registry writes (kronos_studio.ledger.schema): a retirement
 # and a rollback both take a champion out of service, so they are drawn alike.
@@ -109,17 +111,21 @@ def _time_range(times) -> list[pd.Timestamp] | None:
 
 
 def retrain_now(choice, bars, horizon: int, include_training_period: bool = False, progress=None):
-    """The gated retrain of ``bars``' series at its last bar on ``choice``'s model: the decision (the JSON
-    entry ``kronos retrain`` writes); ``progress(share, text)`` after every training step and scoring phase.
-    Held-out cut-offs inside the model's training period are left out unless ``include_training_period``.
-    Raises ``RetrainError`` / ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with
-    messages meant for the user."""
+    """The gated retrain of ``bars``' series at its last bar on ``choice``'s model (``champion``: on the base its
+    champion was trained on, the bundled default when it has none): the decision (the JSON entry ``kronos
+    retrain`` writes); ``progress(share, text)`` after every training step and scoring phase. Held-out cut-offs
+    inside the model's training period are left out unless ``include_training_period``. Raises ``RetrainError`` /
+    ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
     from kronos_studio.ledger import LedgerError
-    from kronos_studio.training.retrain import Retrainer, RetrainSettings
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer, RetrainSettings, champion_base
 
     book = app_ledger.ledger()
     if book is None:
         raise LedgerError(f"the forecast ledger is unavailable ({app_ledger.problem()}): it keeps the registry")
-    retrainer = Retrainer(load_model(choice), bars, book,
-                          RetrainSettings(horizon=horizon, include_training_period=include_training_period))
+    if choice.per_series:
+        pair = champion_base(Registry(book).champion(SeriesKey.of(bars)), pair_loader(choice))
+    else:
+        pair = load_model(choice)
+    retrainer = Retrainer(pair, bars, book, RetrainSettings(horizon=horizon, include_training_period=include_training_period), made_by=MADE_BY)
     return retrainer.run(retrainer.points(), progress=progress).decisions[-1]

@@ -43,7 +43,7 @@ def model_identity(choice: ModelChoice, bars) -> object:
         from .auth import workspace
 
         entry = champion_entry(bars, workspace())
-        return (choice.key, workspace(), bars.source, bars.symbol, bars.interval, None if entry is None else entry.id)
+        return (choice.key, workspace(), bars.source, bars.series_symbol, bars.interval, None if entry is None else entry.id)
     if choice.mixes:
         from kronos_studio.ensemble.chronos2 import ensemble_state
         from kronos_studio.ensemble.features import asset_class
@@ -62,16 +62,21 @@ def forecaster(bars, choice: ModelChoice, settings):
     its Kronos model loaded once per process: the ensemble's is the bundled model it mixes, under that
     model's own key, so one loaded copy serves both."""
     from kronos_studio.forecasters import resolve
-
-    def load(ref: str):
-        own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
-        return load_model(own.with_precision(choice.precision))
-
     from kronos_studio.forecasting import app_decode
 
     from .auth import workspace
 
-    return resolve(choice, bars, settings, load_pair=load, workspace=workspace(), decode=app_decode())
+    return resolve(choice, bars, settings, load_pair=pair_loader(choice), workspace=workspace(), decode=app_decode())
+
+
+def pair_loader(choice: ModelChoice):
+    """``load_pair(ref)`` for the Kronos models ``choice`` reads by reference (the ensemble's member, a
+    champion's base): the offered model of that reference in ``choice``'s precision, loaded once per process."""
+    def load(ref: str):
+        own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
+        return load_model(own.with_precision(choice.precision))
+
+    return load
 
 
 def served_note(provenance: dict) -> str | None:

@@ -24,7 +24,7 @@ from kronos_studio.evaluation.trust import (
 from . import auth, ensemble
 from . import ledger as ledger_ui
 from .errors import CONTROLS, app_message
-from .models import ModelChoice, forecaster, model_identity
+from .models import ModelChoice, forecaster, model_identity, served_note
 from .runs import LRUStore, ProgressBar
 
 DEFAULT_CUTOFFS = 20
@@ -85,6 +85,7 @@ class Reports:
 
     def __init__(self, ledger: Callable[[], object] | None = None):
         self.by_key = LRUStore(size=32)
+        self.served = LRUStore(size=32)  # by report key: which model served a per-series model's report, in words
         self._ledger = ledger or ledger_ui.ledger
         self._latest: dict[tuple, object] = {}
         self._lock = threading.Lock()
@@ -132,7 +133,7 @@ def reports() -> Reports:
 
 def series_key(bars, choice: ModelChoice) -> tuple:
     """'This model on this series': new bars of the same series keep their track record."""
-    return bars.source, bars.symbol, bars.interval, choice.key
+    return bars.source, bars.series_symbol, bars.interval, choice.key
 
 
 def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
@@ -143,6 +144,12 @@ def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
 
 def stored(bars, choice: ModelChoice, settings, plan: Plan):
     return reports().by_key.get(report_key(bars, choice, settings, plan))
+
+
+def served(bars, choice: ModelChoice, settings, plan: Plan) -> str | None:
+    """Which model served the stored report (``champion``: the adapter, or the base), in words; None for a
+    model that is the same for every series."""
+    return reports().served.get(report_key(bars, choice, settings, plan))
 
 
 def latest(bars, choice: ModelChoice):
@@ -184,6 +191,9 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
             bar.restart(f"Walk-forward: {name}")
         bar(i, n)
 
+    note = served_note(maker.describe())
+    if note is not None:
+        reports().served.put(key, note)
     try:
         report = evaluate(maker, bars, settings, TrustPlan(**dataclasses.asdict(plan)), progress)
         if maker.members:  # the mixture's walk-forward kept its members' paths, to rank them beside it
@@ -204,7 +214,7 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
         if report is None:
             ask = st.empty()  # cleared once the evaluation ran: the badge then shows only its result
             with ask.container():
-                st.caption(f"Not evaluated: no walk-forward of this model on {bars.symbol} {bars.interval} yet.")
+                st.caption(f"Not evaluated: no walk-forward of this model on {bars.series_symbol} {bars.interval} yet.")
                 clicked = st.button("Evaluate now", key="badge_evaluate", icon=":material/fact_check:",
                                     help=f"The latest {DEFAULT_CUTOFFS} cut-offs with these settings, at most "
                                          f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options")

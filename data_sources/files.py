@@ -91,7 +91,8 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
         raise DataFormatError(str(exc)) from None
     report("reading")
     data, found_name = raw_bytes(source, max_bytes)
-    name = name or found_name or "upload"
+    named = name or found_name or None  # a file's name: where its bars come from (bytes without one have none)
+    name = named or "upload"
     report("parsing")
     table = read_table(data, name, max_rows)
     del data  # the columns are parsed: the raw bytes are no longer needed
@@ -127,7 +128,7 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
     bars = Bars.from_frame(
         out, source="file", symbol=file_symbol or symbol or stem or "upload", interval=interval, timezone=timezone,
         calendar=calendar, origin=f"user file {name}", notes=notes,
-        fetched_at=pd.Timestamp.now(tz="UTC"),
+        fetched_at=pd.Timestamp.now(tz="UTC"), file_stem=stem if named else None,
     )
     report("done")
     return with_inferred_calendar(bars)  # no calendar given: the one inference, evidence kept on the bars

@@ -46,6 +46,18 @@ def check_symbol(symbol: str) -> str:
     return symbol
 
 
+FILE_SEPARATOR = ":"  # between a file's name and the instrument in a series' symbol
+
+
+def series_symbol(symbol: str, file_stem: str | None) -> str:
+    """The symbol a series is known by: a source's symbol as it is; a file's prefixed by the file's name unless
+    the file is named by it (``AAPL.csv``), so two exchanges' files of one symbol (``bitfinex_(BTC,ETH)USD_d``,
+    ``bitstamp_(BTC,ETH,LTC)USD_d``) are two series, ``bitstamp_(BTC,ETH,LTC)USD_d:BTC`` and its neighbours."""
+    if file_stem is None or file_stem == symbol:
+        return symbol
+    return f"{file_stem}{FILE_SEPARATOR}{symbol}"
+
+
 @dataclass
 class Bars:
     """OHLCV(+amount) bars with where-they-came-from metadata.
@@ -72,6 +84,9 @@ class Bars:
     # What the bar times said about the calendar when none was given (calendar_inference.with_inferred_calendar):
     # the calendar inferred, or why none was, and the evidence. None when the calendar was given.
     calendar_inference: CalendarInference | None = None
+    # The name (without extension) of the file the bars were read from, None for a source's bars: where a file's
+    # bars come from, part of the series' identity (``series_symbol``).
+    file_stem: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -175,6 +190,11 @@ class Bars:
         from .numbers import price_decimals
 
         return price_decimals(self.frame["close"].to_numpy())
+
+    @property
+    def series_symbol(self) -> str:
+        """The symbol that names the series in the ledger, the registry and the Screener (``series_symbol``)."""
+        return series_symbol(self.symbol, self.file_stem)
 
     @property
     def calendar_inferred(self) -> bool:

@@ -58,6 +58,9 @@ for note in report.notes:  # the in-sample banner above already says the guard's
         st.info(note)
 st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "
            f"{'from the store' if from_store else f'ran in {report.elapsed_s:.1f} s'}")
+served = trust.served(bars, choice, settings, plan)
+if served is not None:  # champion: which adapter (or the base model) was walked forward
+    st.caption(served)
 m = st.columns(4)
 m[0].metric(f"{BAND_NAME} coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
             f"nominal {b['nominal']:.0%}", delta_color="off", delta_arrow="off",

@@ -43,8 +43,13 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
                "champion (or the base model) on held-out cut-offs after its data: it serves (the model `champion`) "
                "only if the 95% interval of the CRPS difference excludes 0 in its favour (docs/learning.md).")
     # the same training-period guard and switch as the evaluations on this page and on Evaluate
-    include_in_retrain = choice.takes_adapter and trust.include_trained_toggle("ft_retrain_include_trained")
-    if choice.takes_adapter and st.button("Retrain now", icon=":material/autorenew:", key="ft_retrain"):
+    include_in_retrain = not choice.mixes and trust.include_trained_toggle("ft_retrain_include_trained")
+    if choice.mixes:  # said, never a button that vanishes without a word
+        st.caption("**Retrain now** trains a challenger on one Kronos model, and the ensemble mixes several: choose "
+                   "a Kronos model, or **champion** (the series' champion's base), under **Model** in the sidebar.")
+    elif st.button("Retrain now", icon=":material/autorenew:", key="ft_retrain",
+                   help="On the model chosen in the sidebar; with champion, on the base the series' champion was "
+                        "trained on (the bundled default when it has none)"):
         bar = st.progress(0.0, text="Training the challenger and scoring it…")
         try:
             decision = lineage.retrain_now(choice, bars, inputs.horizon, include_in_retrain,
@@ -67,6 +72,11 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
             st.caption("Each marker is one move kept in the registry's history: hover it for the adapter, what made "
                        "it (the gate, a manual promote that bypassed the gate, a rollback), its reason and the CRPS "
                        "scores the gate saw.")
+
+if choice.per_series:  # fine-tuning trains on one base model; champion is a different adapter per series
+    st.info("**Fine-tuning trains an adapter on a base model**, and **champion** is the adapter each series is "
+            "served by: choose a base model under **Model** in the sidebar to fine-tune.", icon=":material/info:")
+    st.stop()
 
 c = st.columns(4)
 steps = c[0].number_input("Steps", 1, 5000, 150, step=50, key="ft_steps")

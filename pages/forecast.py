@@ -181,7 +181,8 @@ def _parquet() -> bytes:
 
 
 export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenance": prov,
-          "data": {"source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
+          "data": {"source": bars.source, "symbol": bars.symbol, "series_symbol": bars.series_symbol,
+                   "interval": bars.interval, "calendar": bars.calendar,
                    **data.calendar_provenance(bars), "origin": bars.origin, "bars": len(bars), "content_sha256": bars.content_hash(),
                    "notes": bars.notes},
           "band": list(band), "events": [[str(t), label] for t, label in  # those in the forecast's window only

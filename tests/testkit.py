@@ -162,3 +162,19 @@ def sampled(forecaster, history: pd.DataFrame, future, horizon: int, seed: int) 
     from kronos.settings import ForecastSettings
 
     return forecaster.sample(history, future, ForecastSettings(horizon=horizon, paths=30, seed=seed)).paths
+
+
+BITFINEX, BITSTAMP = "bitfinex_(BTC,ETH)USD_d.csv", "bitstamp_(BTC,ETH,LTC)USD_d.csv"  # CryptoDataDownload's names
+
+
+def exchange_files(folder: Path, n: int = 200) -> dict[str, Path]:
+    """Two exchanges' daily files of several instruments in a symbol column, named as CryptoDataDownload names
+    them: both hold a BTC, each with its own prices (``BITFINEX``, ``BITSTAMP`` -> path)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for seed, (name, symbols) in enumerate(((BITFINEX, ("BTC", "ETH")), (BITSTAMP, ("BTC", "ETH", "LTC")))):
+        parts = [random_bars(n, seed=10 * seed + i, freq="1D", start="2026-01-01").assign(symbol=s)
+                 for i, s in enumerate(symbols)]
+        out[name] = folder / name
+        pd.concat(parts).to_csv(out[name], index=False)
+    return out

@@ -175,7 +175,7 @@ class ChunkForecaster:
                "horizon_end": utc(fc.timestamps[-1:])[0],
                "bars_used": len(fc.history),
                "warnings": job.warnings,
-               "origin": job.origin, "source": bars.source, "symbol": bars.symbol, "interval": bars.interval,
+               "origin": job.origin, "source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval,
                "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
                "model": model["model"], "predictor_revision": model["predictor_revision"],
                "tokenizer_revision": model["tokenizer_revision"], "device": model["device"],

@@ -88,8 +88,10 @@ def run_forecast(args) -> int:
     if args.provenance_out:
         from data_sources.calendar_inference import calendar_provenance
 
-        # The series this forecast is of: the same name the ledger and the screener record it under.
-        series = {"symbol": bars.symbol, "source": bars.source, "interval": bars.interval,
+        # The series this forecast is of: its instrument, and the name the ledger, the registry and the screener
+        # record it under (a file's carries the file's name).
+        series = {"symbol": bars.symbol, "series_symbol": bars.series_symbol, "source": bars.source,
+                  "interval": bars.interval,
                   "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,
                   "file": str(Path(args.file).resolve())}
         Path(args.provenance_out).write_text(json.dumps({**fc.provenance, "series": series}, indent=2, default=str))

@@ -97,7 +97,7 @@ def record(opening: Future, forecast, bars) -> str:
     finally:
         ledger.close()
     kept = "recorded" if done.new else "already recorded"
-    line = f"{kept} in the ledger as forecast {done.id} of {bars.symbol} {bars.interval}"
+    line = f"{kept} in the ledger as forecast {done.id} of {bars.series_symbol} {bars.interval}"
     if scored.steps:
         line += (f"; these bars scored {counted(scored.steps, 'step')} of "
                  f"{counted(scored.predictions, 'earlier forecast')}")
@@ -120,7 +120,7 @@ def run_score(args) -> int:
             for path in args.files:
                 bars = read_bars(path, args.timezone, args.calendar, args.symbol)
                 report = ledger.score(bars)
-                print(_report_line(f"{Path(path).name} ({bars.symbol} {bars.interval})", report), file=sys.stderr)
+                print(_report_line(f"{Path(path).name} ({bars.series_symbol} {bars.interval})", report), file=sys.stderr)
                 for why in report.skipped:
                     print(f"kronos: warning: {why}", file=sys.stderr)
             return 0

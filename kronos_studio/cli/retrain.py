@@ -107,11 +107,11 @@ def retrain_settings(args):
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.batch.watchlist import is_watchlist
-    from kronos_studio.bundled import model_reference
     from kronos_studio.evaluation.trust import TrainingPeriodError
+    from kronos_studio.forecasters.champion import retrain_pair
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked, champion_base
+    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked
 
     from .bars_process import GatedBars
 
@@ -128,11 +128,8 @@ def run_retrain(args) -> int:
     device = cli_device(args)
     with open_ledger() as ledger:
         try:
-            if args.model:
-                pair = load_pair(model_reference(args.model), device=device)
-            else:
-                pair = champion_base(Registry(ledger).champion(SeriesKey.of(bars)),
-                                     lambda ref: load_pair(ref, device=device))
+            pair = retrain_pair(args.model, Registry(ledger).champion(SeriesKey.of(bars)),
+                                lambda ref: load_pair(ref, device=device))
             retrainer = Retrainer(pair, bars, ledger, settings, log=log_line)
             report = retrainer.run(retrainer.points(args.every, args.since))
         except SeriesLocked as e:
@@ -143,7 +140,7 @@ def run_retrain(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
     promoted = sum(d["decision"] == "promoted" for d in report.decisions)
-    print(f"{len(report.decisions)} decisions on {bars.symbol}: {promoted} promoted; champion "
+    print(f"{len(report.decisions)} decisions on {bars.series_symbol}: {promoted} promoted; champion "
           f"{report.champion if report.champion is not None else 'none (the base model serves)'}")
     return 0
 
@@ -153,6 +150,7 @@ def run_retrain_watchlist(args) -> int:
     any was locked and none refused."""
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+    from kronos_studio.forecasters.champion import retrain_reference
     from kronos_studio.training.retrain_watchlist import (
         DECIDED,
         LOCKED,
@@ -173,6 +171,7 @@ def run_retrain_watchlist(args) -> int:
     settings = retrain_settings(args)
     try:
         settings.check()
+        retrain_reference(args.model)  # 'champion' is refused before any series is read
         entries = read_watchlist(args.file)
     except (WatchlistError, ValueError) as e:
         raise error_line(e) from None

@@ -11,7 +11,9 @@ CHAMPION = "champion"
 
 
 class ChampionForecaster:
-    """A Kronos forecaster (the champion's adapted model, or the base) that stamps what served."""
+    """A Kronos forecaster (the champion's adapted model, or the base) that stamps what served. Every part of
+    the ``Forecaster`` seam is its own method or attribute, each taking what the Kronos forecaster's takes:
+    nothing reaches the inner forecaster by a name this class does not define."""
 
     key = CHAMPION
 
@@ -19,6 +21,28 @@ class ChampionForecaster:
         self.inner, self.adapter_id, self.note, self.trained_lookback = inner, adapter_id, note, lookback
         self.trained_until = trained_until  # the last bar time the champion adapter learned from
         self.name = inner.name
+
+    @property
+    def pair(self):
+        """The Kronos model that serves (the adapted one for a champion)."""
+        return self.inner.pair
+
+    @property
+    def members(self) -> dict:
+        return self.inner.members  # {}: one model
+
+    @property
+    def min_history(self) -> int:
+        return self.inner.min_history
+
+    @property
+    def batch_size(self) -> int:
+        """Walk-forward cut-offs sampled in one batched run (``sample_batch``)."""
+        return self.inner.batch_size
+
+    def describe(self) -> dict:
+        """The serving model's provenance, with which champion it is (an evaluation's report names it too)."""
+        return {**self.inner.describe(), "champion": self.note, "adapter_id": self.adapter_id}
 
     def lookback(self, horizon: int) -> int:
         """A champion reads the history its gate scored it with; the base model its own default."""
@@ -40,9 +64,6 @@ class ChampionForecaster:
         window = period_until(str(self.trained_until.date()), f"champion adapter {self.adapter_id}'s training window")
         return window if base is None or window.seen_until > base.seen_until else base
 
-    def __getattr__(self, name):  # describe, members, pair, ...
-        return getattr(self.inner, name)
-
     def _stamp(self, fc):
         fc.provenance.update({"champion": self.note, "adapter_id": self.adapter_id})
         return fc
@@ -50,8 +71,11 @@ class ChampionForecaster:
     def sample(self, history, future, settings, progress=None):
         return self._stamp(self.inner.sample(history, future, settings, progress))
 
-    def sample_batch(self, histories, futures, settings):
-        return [self._stamp(fc) for fc in self.inner.sample_batch(histories, futures, settings)]
+    def sample_batch(self, histories, futures, settings, per_series_stream: bool = True):
+        """As ``KronosForecaster.sample_batch``: a batch of series (each its own stream) or of a walk-forward's
+        cut-offs (one shared stream, ``per_series_stream=False``)."""
+        return [self._stamp(fc) for fc in self.inner.sample_batch(histories, futures, settings,
+                                                                  per_series_stream=per_series_stream)]
 
 
 def champion_entry(bars, workspace: str | None = None, ledger=None):
@@ -112,3 +136,30 @@ def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object],
                          (Fix("forecast with {setting}", "model", entry.base_model),
                           Fix("roll the champion back (kronos adapters rollback)")))
     return KronosForecaster(pipeline(apply_adapter(base, entry.path)), adapter_events(interval))
+
+
+def retrain_reference(model: str | None) -> str | None:
+    """The base model ``model`` names for a retrain, as ``load_pair`` takes it (a bundled model's folder); None
+    when none is named: the series' champion's base. ``champion`` names what serves each series, not a base to
+    train on: refused, with the default to use."""
+    from kronos_studio.bundled import model_reference
+    from kronos_studio.training.retrain import RetrainError
+
+    if not model:
+        return None
+    ref = model_reference(model)
+    if ref == CHAMPION:
+        raise RetrainError(f"'{CHAMPION}' is the adapter each series is served by, not a base model to train a "
+                           "challenger on", {"model": CHAMPION},
+                           Fix("leave {setting} out: a series is retrained on its champion's base by default", "model"))
+    return str(ref)
+
+
+def retrain_pair(model: str | None, champion, load_pair: Callable[[str], object]):
+    """The base model a series is retrained on: ``model`` when one is named (``retrain_reference``), else the
+    one its champion (a registry ``Entry``, None: it has none) was trained on (``retrain.champion_base``).
+    ``load_pair(ref)`` loads a Kronos model."""
+    from kronos_studio.training.retrain import champion_base
+
+    ref = retrain_reference(model)
+    return champion_base(champion, load_pair) if ref is None else load_pair(ref)

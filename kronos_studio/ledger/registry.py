@@ -53,7 +53,9 @@ ROLLED_BACK_REASON = "rolled back"  # what a rollback records as the reason of t
 
 @dataclass(frozen=True)
 class SeriesKey:
-    """A series as the ledger names it (``predictions``' source, symbol, interval)."""
+    """A series as the ledger names it (``predictions``' source, symbol, interval): ``symbol`` is the bars'
+    ``series_symbol``, so a file's series carries the file's name (two exchanges' files of one symbol are two
+    series, each with its own champion)."""
 
     source: str
     symbol: str
@@ -61,7 +63,7 @@ class SeriesKey:
 
     @classmethod
     def of(cls, bars) -> SeriesKey:
-        return cls(bars.source, bars.symbol, bars.interval)
+        return cls(bars.source, bars.series_symbol, bars.interval)
 
     def __str__(self) -> str:
         return f"{self.source}:{self.symbol}:{self.interval}"

@@ -41,7 +41,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     cal_levels = [float(u) for u in calibration.levels] if calibration is not None else None
     members = prov.get("members")
     identity = {
-        "series": [bars.source, bars.symbol, bars.interval, bars.calendar], "data": prov.get("input_sha256"),
+        "series": [bars.source, bars.series_symbol, bars.interval, bars.calendar], "data": prov.get("input_sha256"),
         "last_bar": last_bar.value, "model": [prov.get("model"), prov.get("predictor"), prov.get("predictor_revision"),
                                               members], "settings": repr(settings), "calibrated": calibrated,
     }
@@ -55,7 +55,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     row = {
         "forecast_key": digest.hexdigest(), "workspace": workspace,
         "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
-        "source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
+        "source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval, "calendar": bars.calendar,
         "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
         "data_hash": prov.get("input_sha256") or bars.content_hash(),
         "last_bar_at": utc(last_bar), "last_close": float(close[-1]),

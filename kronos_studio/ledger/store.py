@@ -185,7 +185,7 @@ class Ledger:
             return [], {}, None, {}
         first, last = utc(first), utc(last)
         p = predictions.c
-        series = [p.source == bars.source, p.symbol == bars.symbol, p.interval == bars.interval,
+        series = [p.source == bars.source, p.symbol == bars.series_symbol, p.interval == bars.interval,
                   p.last_bar_at >= first, p.last_bar_at < last, *frames.conditions(workspace=self.workspace)]
         scored = (select(evaluations.c.prediction_id, func.count().label("n"))
                   .where(evaluations.c.prediction_id.in_(select(p.id).where(*series)))  # this series' steps only

@@ -53,9 +53,14 @@ def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source
     if sum(x is not None for x in (bars_csv, file, source)) != 1:
         raise ServiceError(422, f"give the bars either as {ways}")
     if bars_csv is not None:
+        import dataclasses
+
         limits.check_csv_lines(bars_csv)  # before parsing: a text of too many lines is refused in one pass
         name = f"{symbol or 'bars'}.csv"  # the series' name, as a file's name names it on the command line
         bars = read_bars(bars_csv.encode(), name, timezone=timezone, calendar=calendar, symbol=symbol)
+        # CSV text comes with no file name: its series is the symbol it is given (or its own symbol column's),
+        # never one made up from the name above
+        bars = dataclasses.replace(bars, file_stem=None)
     elif file is not None:
         bars = read_bars(file, timezone=timezone, calendar=calendar, symbol=symbol)
     else:
@@ -79,7 +84,7 @@ def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, 
     from kronos_studio.ensemble.chronos2 import ensemble_state
     from kronos_studio.ensemble.series import series_fits
 
-    what = {"kind": kind, "data": bars.content_hash(), "series": [bars.source, bars.symbol, bars.interval,
+    what = {"kind": kind, "data": bars.content_hash(), "series": [bars.source, bars.series_symbol, bars.interval,
                                                                   bars.calendar],
             "model": model, "settings": dataclasses.asdict(settings), "workspace": workspace,
             "fits": series_fits(workspace), "chronos2": ensemble_state(), **extra}

@@ -117,7 +117,7 @@ class Limits:
     @staticmethod
     def _raise(instead: str, setting: str) -> Fix:
         """Stay inside the limit, or have it raised (a ``kronos serve`` option: the command names its flag)."""
-        return Fix(f"{instead}, or start the server with a higher {{setting}}", setting)
+        return Fix(f"{instead}, or raise {{setting}}", setting)
 
     def too_many_jobs(self, running: int) -> str:
         return (f"this key has {running} jobs queued or running, the limit of {self.jobs_per_key} per key "

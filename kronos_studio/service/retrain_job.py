@@ -9,19 +9,20 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ServiceError
+from .errors import ServiceError, refused
 
 FIELDS = {"window": "window", "lookback": "lookback", "cutoffs": "n_cutoffs", "steps": "steps", "paths": "paths",
           "include_training_period": "include_training_period"}
+MADE_BY = "POST /v1/retrain"  # what the registry records as the maker of the adapters a request trains
 ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
 
 
 def retrain_run(body, limits, ledger, load_pair):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
     the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
-    from kronos_studio.bundled import model_reference
+    from kronos_studio.forecasters.champion import retrain_pair
     from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings, champion_base
+    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
 
     from . import compute
 
@@ -35,14 +36,11 @@ def retrain_run(body, limits, ledger, load_pair):
                                  calendar=body.calendar, fix=body.fix)
     try:
         settings.check()
-        if body.model:
-            pair = load_pair(model_reference(body.model))
-        else:
-            pair = champion_base(Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
-        retrainer = Retrainer(pair, bars, ledger, settings)
+        pair = retrain_pair(body.model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
+        retrainer = Retrainer(pair, bars, ledger, settings, made_by=MADE_BY)
         points = retrainer.points(body.every)
     except RetrainError as e:
-        raise ServiceError(422, str(e)) from None
+        raise refused(422, e) from None
     check_size(limits, settings, decisions=len(points))
 
     def run(folder: Path, stop):
@@ -75,7 +73,7 @@ def check_size(limits, settings, series: int = 1, decisions: int | None = None) 
 
 def watchlist_run(body, settings, ledger, load_pair, limits):
     """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
-    from kronos_studio.bundled import model_reference
+    from kronos_studio.forecasters.champion import retrain_reference
     from kronos_studio.training.retrain import RetrainError
     from kronos_studio.training.retrain_watchlist import (
         DECIDED,
@@ -95,11 +93,11 @@ def watchlist_run(body, settings, ledger, load_pair, limits):
     check_size(limits, settings, series=len(body.series))
     try:
         settings.check()
+        model = retrain_reference(body.model)
     except RetrainError as e:
-        raise ServiceError(422, str(e)) from None
-    model = None if body.model is None else str(model_reference(body.model))
+        raise refused(422, e) from None
     job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar,
-                           max_points=limits.decisions)
+                           max_points=limits.decisions, made_by=MADE_BY)
 
     def run(folder: Path, stop):
         import pandas as pd

@@ -18,6 +18,8 @@ files; the next run removes the leftovers), and a window already decided is not 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -35,7 +37,7 @@ from kronos_studio.ledger.schema import CHALLENGER
 from .gate import MIN_GATE_CUTOFFS, PROMOTED, decide
 
 VAL_FRACTION = 0.25  # the end of the training window that picks the best adapter (never the held-out cut-offs)
-MADE_BY = "kronos retrain"
+MADE_BY = "kronos retrain"  # what a registry entry records as its maker when its caller names none
 SKIPPED = "skipped"  # a decision already made for this window
 
 
@@ -89,19 +91,33 @@ class RetrainSettings:
         """Bars before a retraining point: the training window and the held-out cut-offs."""
         return self.window + self.held_out()
 
-    def check(self) -> None:
+    def check(self, context: int | None = None, model: str = "the model") -> None:
+        """Refuse settings that cannot judge a challenger; ``context``: the bars ``model`` (the base) reads,
+        which one history plus the horizon must fit in (None: not known yet)."""
+        values = {"window": self.window, "lookback": self.lookback, "horizon": self.horizon}
         if self.n_cutoffs < MIN_GATE_CUTOFFS:
             raise RetrainError(f"{self.n_cutoffs} held-out cut-offs cannot tell a better model from noise",
                                {"cutoffs": self.n_cutoffs, "min_gate_cutoffs": MIN_GATE_CUTOFFS},
                                Fix(f"use at least {MIN_GATE_CUTOFFS} ({{setting}})", "cutoffs", MIN_GATE_CUTOFFS))
+        if context is not None and self.lookback + self.horizon > context:
+            room = context - self.lookback  # the longest horizon after this lookback
+            too_long = f"the {self.horizon}-bar horizon is too long" if self.horizon >= context else \
+                f"a {self.lookback}-bar lookback plus the {self.horizon}-bar horizon is too long"
+            raise RetrainError(f"{too_long}: {model} reads {context} bars, one history and the horizon together",
+                               {**values, "context": context},
+                               ((Fix(f"use a horizon of at most {room} bars ({{setting}})", "horizon", room),)
+                                if room >= 1 else ()) + (Fix("or lower {setting}", "lookback"),))
         val = int(self.window * VAL_FRACTION)
         if val < self.lookback + self.horizon:
             least = int(np.ceil((self.lookback + self.horizon) / VAL_FRACTION))
+            window = Fix(f"use a window of at least {least} bars ({{setting}})", "window", least)
+            if self.horizon > val:  # the horizon alone overflows what the window validates on: say so first
+                raise RetrainError(f"the {self.horizon}-bar horizon is too long: a {self.window}-bar window validates "
+                                   f"on its last {val} bars, and each held-out forecast needs one history plus the "
+                                   "horizon", values, (Fix("shorten {setting}", "horizon"), window))
             raise RetrainError(f"a {self.window}-bar window validates on its last {val} bars, fewer than one "
-                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon",
-                               {"window": self.window, "lookback": self.lookback, "horizon": self.horizon},
-                               (Fix(f"use a window of at least {least} bars ({{setting}})", "window", least),
-                                Fix("or a shorter {setting}", "lookback")))
+                               f"{self.lookback}-bar history plus the {self.horizon}-bar horizon", values,
+                               (window, Fix("or shorten {setting}", "lookback")))
 
 
 @dataclass
@@ -124,14 +140,20 @@ def adapter_events(interval: str | None):
 
 
 # --- the series' lock and its folder -----------------------------------------------------------------------
-def slug(series: SeriesKey, workspace: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{workspace}-{series.source}-{series.symbol}-{series.interval}")
+READABLE_CHARS = 80  # of a series' folder name before its hash: enough to recognise it in a listing
 
 
 def adapters_folder(series: SeriesKey, workspace: str) -> Path:
-    from data_sources.storage import storage_path
+    """The folder of ``series``' adapters and its retrain lock, in ``workspace``'s own folder
+    (``workspaces.workspace_path``), named by the series and a hash of the whole identity: no two series or
+    workspaces share one, whatever their names hold ('-' is legal in both; '/' and '_' are made one when the
+    name is made safe)."""
+    from kronos_studio.workspaces import workspace_path
 
-    return storage_path("adapters", "registry", slug(series, workspace))
+    identity = json.dumps([workspace, series.source, series.symbol, series.interval])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{series.source}-{series.symbol}-{series.interval}")
+    return workspace_path("adapters", workspace) / "registry" / f"{readable[:READABLE_CHARS]}-{digest}"
 
 
 def series_lock(series: SeriesKey, workspace: str):
@@ -198,18 +220,15 @@ def decision_progress(progress: Progress | None, i: int, n: int) -> Progress | N
 # --- one retrain run ------------------------------------------------------------------------------------------
 class Retrainer:
     """Gated retraining of one series (``bars``, a ``data_sources.Bars``) on ``pair`` (the base model) with
-    the registry of ``ledger``'s workspace."""
+    the registry of ``ledger``'s workspace. ``made_by``: the entry point that asked (``kronos retrain``, the
+    app's Retrain now, ``POST /v1/retrain``), recorded with every adapter it registers."""
 
-    def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None):
+    def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None,
+                 made_by: str = MADE_BY):
         from kronos_studio.evaluation.training_period import training_period
         from kronos_studio.training.adapters import base_info
 
-        settings.check()
-        if settings.lookback + settings.horizon > pair.context:
-            raise RetrainError(f"a {settings.lookback}-bar lookback plus the {settings.horizon}-bar horizon exceeds "
-                               f"the {pair.context} bars {pair.name} reads",
-                               {"lookback": settings.lookback, "horizon": settings.horizon, "context": pair.context},
-                               Fix("lower {setting}", "lookback"))
+        settings.check(pair.context, pair.name)
         self.pair, self.bars, self.settings = pair, bars, settings
         self.frame = bars.frame.reset_index(drop=True)
         self.registry = Registry(ledger)
@@ -218,6 +237,7 @@ class Retrainer:
         self.period = training_period(pair)  # the dates the base model learned from (None: not recorded)
         self.builder = adapter_events(bars.interval)
         self.log = log or (lambda line: None)
+        self.made_by = made_by
         self._adapted: dict[str, object] = {}
 
     # the retraining points
@@ -370,7 +390,7 @@ class Retrainer:
         return self.registry.register(Candidate(
             self.series, self.base["name"], self.base["predictor_revision"], stamps[0].to_pydatetime(),
             stamps[-1].to_pydatetime(), len(train_on), window_hash, str(final),
-            {**asdict(s), "val_fraction": VAL_FRACTION}, MADE_BY,
+            {**asdict(s), "val_fraction": VAL_FRACTION}, self.made_by,
             parent_id=None if champion is None else champion.id, content_sha256=adapter.digest))
 
     def _train(self, train_on: pd.DataFrame, final: Path, progress: Progress):

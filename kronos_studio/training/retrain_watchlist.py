@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kronos.errors import Fix, UserError
 
-from .retrain import Retrainer, RetrainError, RetrainSettings, SeriesLocked, champion_base
+from .retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked
 
 DECIDED, REFUSED, LOCKED = "decided", "refused", "locked"
 
@@ -30,6 +30,7 @@ class WatchlistRetrain:
     fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
     calendar: str | None = None  # the bar files' trading calendar (None: inferred from each file)
     device: object = None
+    made_by: str = MADE_BY  # the entry point that asked, recorded with every adapter registered
     max_points: int | None = None  # retraining points of one series at most (a server's limit); None: any
 
 
@@ -85,7 +86,7 @@ class SeriesRetrainer:
         the outcome keeps too."""
         from kronos.checkpoints import CheckpointError
         from kronos_studio.batch.watchlist import load_entry
-        from kronos_studio.bundled import model_reference
+        from kronos_studio.forecasters.champion import retrain_pair
         from kronos_studio.ledger import LedgerError
         from kronos_studio.ledger.registry import Registry, SeriesKey
 
@@ -105,11 +106,8 @@ class SeriesRetrainer:
             return refused(outcome, RetrainError(loaded.error))
         try:
             ledger = self.ledger()
-            if job.model is None:
-                pair = champion_base(Registry(ledger).champion(SeriesKey.of(loaded.bars)), self.pair)
-            else:
-                pair = self.pair(str(model_reference(job.model)))
-            retrainer = Retrainer(pair, loaded.bars, ledger, job.settings, log=line)
+            pair = retrain_pair(job.model, Registry(ledger).champion(SeriesKey.of(loaded.bars)), self.pair)
+            retrainer = Retrainer(pair, loaded.bars, ledger, job.settings, log=line, made_by=job.made_by)
             points = retrainer.points(job.every, job.since)
             if job.max_points is not None and len(points) > job.max_points:
                 raise RetrainError(f"{len(points)} retraining points are over the limit of {job.max_points} per series",

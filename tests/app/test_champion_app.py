@@ -88,3 +88,56 @@ def test_the_screener_serves_each_sample_by_its_own_champion(new_app, tmp_path):
     rows = at.session_state[screener.RESULT_KEY].rows.set_index("series")
     assert list(rows["status"]) == ["ok", "ok"]
     assert rows.loc[names[0], "adapter_id"] == entry.id and rows.isna().loc[names[1], "adapter_id"]
+
+
+def test_the_evaluate_page_walks_the_series_champion_forward_and_names_it(new_app, tmp_path):
+    from testkit import random_bars
+
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+
+    trained = random_bars(200, seed=3, freq="1h", start="2026-03-02").to_csv(index=False).encode()
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        entry = promote_champion(read_bars(trained, "CHAMPEV.csv"), ledger, tmp_path / "adapter")
+    # the series with bars after those its champion learned from
+    at = upload(new_app().run(), "CHAMPEV.csv",
+                random_bars(300, seed=3, freq="1h", start="2026-03-02").to_csv(index=False).encode())
+    at.sidebar.selectbox(key="sb_model").set_value("champion").run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.number_input(key="sb_paths").set_value(4).run()
+    at.switch_page("pages/evaluate.py").run()
+    at.number_input(key="ev_cutoffs").set_value(3).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    captions = " | ".join(str(c.value) for c in at.caption)
+    assert f"Model **champion**: champion adapter {entry.id} of file:CHAMPEV:1h" in captions
+    assert {m.label for m in at.metric} >= {"CRPS skill vs random walk"}
+
+
+def test_the_forecast_page_serves_a_files_champion_only_on_that_file_and_keeps_each_files_rows_apart(new_app, tmp_path):
+    """Issue 51 item 2: bitfinex's file's BTC champion does not serve bitstamp's file's BTC, and the two fans
+    are recorded as two series."""
+    from testkit import BITFINEX, BITSTAMP, exchange_files
+
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+
+    files = exchange_files(tmp_path / "exchanges")
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        entry = promote_champion(read_bars(files[BITFINEX], symbol="BTC"), ledger, tmp_path / "adapter")
+    served = {}
+    for name in (BITFINEX, BITSTAMP):
+        at = upload(new_app().run(), name, files[name].read_bytes())
+        next(s for s in at.selectbox if (s.key or "").startswith("file_symbol_")).set_value("BTC").run()
+        at.sidebar.selectbox(key="sb_model").set_value("champion").run()
+        at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+        at.number_input(key="sb_paths").set_value(4).run()
+        at.button(key="run_forecast").click().run()
+        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+        served[name] = shown(at)[0]
+    assert served[BITFINEX]["adapter_id"] == entry.id
+    assert served[BITSTAMP]["adapter_id"] is None
+    assert served[BITSTAMP]["champion"].startswith("no champion for file:bitstamp_(BTC,ETH,LTC)USD_d:BTC:1d")
+    with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
+        rows = ledger.read(lambda conn: conn.exec_driver_sql("SELECT symbol, adapter_id FROM predictions").all())
+    assert sorted(map(tuple, rows)) == [("bitfinex_(BTC,ETH)USD_d:BTC", entry.id), ("bitstamp_(BTC,ETH,LTC)USD_d:BTC", None)]

@@ -66,15 +66,23 @@ def test_fine_tune_does_not_compare_with_and_without_events_when_no_event_falls_
 
 
 def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry(new_app):
+    """With champion chosen (issue 51 item 7): one line says fine-tuning needs a base model, Retrain now stays
+    and retrains on the champion's base; the registry records the app as the adapter's maker (item 20)."""
+    from kronos.checkpoints import load_pair
+    from kronos_studio.bundled import default_model_path
     from kronos_studio.ledger import Ledger
     from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.adapters import base_info
     from kronos_studio.training.retrain import RetrainSettings
 
     at = new_app().run()
     at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.sidebar.selectbox(key="sb_model").set_value("champion").run()
     at.switch_page("pages/fine_tune.py").run()
     assert not at.exception, at.exception
     assert "No adapter has been retrained for this series yet" in messages(at.caption)
+    assert "Fine-tuning trains an adapter on a base model" in messages(at.info) and not at.error
+    assert [b.key for b in at.button if b.key in ("ft_retrain", "ft_run")] == ["ft_retrain"]
     at.button(key="ft_retrain").click().run(timeout=600)
     assert not at.exception, at.exception
     said = messages(at.success) + messages(at.info)
@@ -84,6 +92,19 @@ def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry
         [entry] = Registry(ledger).entries()
     assert table["id"].tolist() == [entry.id] and table["status"].tolist() == [entry.status]
     assert entry.status in ("champion", "rejected") and table["reason"].iloc[0] == entry.reason
+    assert entry.made_by == "app: Retrain now"
+    assert entry.base_hash == base_info(load_pair(str(default_model_path())))["predictor_revision"]
+
+
+def test_with_a_kronos_model_fine_tuning_and_retrain_now_are_offered_and_with_the_ensemble_why_not_is_said(new_app):
+    at = new_app().run()
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception and not at.error, at.exception
+    assert {"ft_retrain", "ft_run"} <= {b.key for b in at.button}
+    at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
+    assert not at.exception and not at.error, at.exception
+    assert "ft_retrain" not in {b.key for b in at.button}
+    assert "the ensemble mixes several" in messages(at.caption)
 
 
 def test_the_lineage_timeline_draws_every_event_of_the_series_with_its_reason_and_scores(new_app):

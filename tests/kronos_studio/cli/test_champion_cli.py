@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 from champion_kit import LOOKBACK, promote_champion
-from testkit import random_bars
+from testkit import BITFINEX, BITSTAMP, exchange_files, random_bars
 
 from kronos_studio.cli.main import main
 
@@ -109,3 +109,47 @@ def test_the_output_line_says_a_champion_reads_the_lookback_it_was_gated_with(wo
                  "--out", str(tmp_path / "AAA.csv"), "--no-ledger"]) == 0
     said = capsys.readouterr().err.splitlines()[-1]
     assert f"lookback {LOOKBACK} (default: the lookback champion adapter {entry.id} was trained and gated with)" in said
+
+
+def test_evaluate_walks_each_series_champion_or_its_base_forward_and_names_it(world, tmp_path, capsys):
+    _, _, entry = world
+    report = {}
+    # AAA with bars after those its champion learned from; EVB, a series no test promotes a champion of
+    for seed, name in ((0, "AAA"), (2, "EVB")):
+        random_bars(300, seed=seed, freq="1h", start="2026-03-02").to_csv(tmp_path / f"{name}.csv", index=False)
+        out = tmp_path / f"{name}.json"
+        code = main(["evaluate", str(tmp_path / f"{name}.csv"), "--model", "champion", "--horizon", "4",
+                     "--paths", "4", "--cutoffs", "3", "--json", str(out)])
+        assert code == 0, capsys.readouterr().err
+        report[name] = json.loads(out.read_text())
+    assert report["AAA"]["model"]["adapter_id"] == entry.id
+    assert report["AAA"]["model"]["champion"].startswith(f"champion adapter {entry.id} of file:AAA:1h")
+    assert report["AAA"]["lookback"] == LOOKBACK  # the history its gate scored it with
+    assert report["EVB"]["model"]["adapter_id"] is None
+    assert report["EVB"]["model"]["champion"].startswith("no champion for file:EVB:1h: the base model")
+    assert report["EVB"]["lookback"] > LOOKBACK
+
+
+def test_a_champion_serves_only_the_file_it_learned_from_not_another_exchanges_file_of_its_symbol(world, tmp_path):
+    """Issue 51 item 2: a champion trained on bitfinex's BTC does not serve bitstamp's BTC, and the two files'
+    BTC are two series in the ledger."""
+    from kronos_studio.bars_input import read_bars
+    from kronos_studio.ledger import Ledger
+
+    _, url, _ = world
+    files = exchange_files(tmp_path / "exchanges")
+    with Ledger.open(url) as ledger:
+        entry = promote_champion(read_bars(files[BITFINEX], symbol="BTC"), ledger, tmp_path / "adapter-bitfinex")
+    assert str(entry.series) == "file:bitfinex_(BTC,ETH)USD_d:BTC:1d"
+    provenance = {}
+    for name, path in files.items():
+        out = tmp_path / f"{name}.json"
+        assert main(["forecast", str(path), "--symbol", "BTC", "--horizon", "4", "--paths", "4", "--model",
+                     "champion", "--out", str(tmp_path / f"{name}.out.csv"), "--provenance-out", str(out)]) == 0
+        provenance[name] = json.loads(out.read_text())
+    assert provenance[BITFINEX]["adapter_id"] == entry.id
+    assert provenance[BITSTAMP]["adapter_id"] is None
+    assert provenance[BITSTAMP]["champion"].startswith("no champion for file:bitstamp_(BTC,ETH,LTC)USD_d:BTC:1d")
+    recorded = ledger_adapters(url)
+    assert recorded["bitfinex_(BTC,ETH)USD_d:BTC"] == entry.id and recorded["bitstamp_(BTC,ETH,LTC)USD_d:BTC"] is None
+    assert "BTC" not in recorded  # neither file's forecasts sit under the bare symbol

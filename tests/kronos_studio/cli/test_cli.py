@@ -218,7 +218,8 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path, layout):
     assert "2 instruments" in r.stderr and "AAA, BBB" in r.stderr and "choose one with --symbol" in r.stderr
     r = run_cli(*args, "--symbol", "BBB", "--provenance-out", tmp_path / "run.json")
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "run.json").read_text())["series"]["symbol"] == "BBB"
+    series = json.loads((tmp_path / "run.json").read_text())["series"]
+    assert series["symbol"] == "BBB" and series["series_symbol"] == f"{layout}:BBB"  # the file's name: its series
     q = pd.read_csv(tmp_path / "q.csv")
     last = b["close"].iloc[-1]
     assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's

@@ -162,3 +162,26 @@ def test_adapters_show_lists_the_entrys_events_with_what_made_each(tmp_path, env
     other = json.loads(subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "show",
                                        str(made[1].id)], env=env, cwd=ROOT, capture_output=True, text=True).stdout)
     assert [(e["event"], e["by"], e["reason"]) for e in other["events"]][-1] == ("promoted", "manual", MANUAL)
+
+
+def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_flags(tmp_path, env, monkeypatch, capsys):
+    """Issue 51 item 16 on the command line: 'champion' is no base to train on (one series or a watchlist);
+    a horizon too long is said as such."""
+    from kronos_studio.cli.main import main
+
+    for name in ("KRONOS_STUDIO_CACHE", "KRONOS_STUDIO_DB"):
+        monkeypatch.setenv(name, env[name])
+    path = bars_file(tmp_path, "ASKED")
+    small = [a for a in TINY if a not in ("--model", "studio-tiny")]
+    assert main(["retrain", str(path), *small, "--model", "champion"]) == 2
+    assert main(["retrain", str(tmp_path), *small, "--model", "champion"]) == 2  # a folder: a watchlist
+    err = [e for e in capsys.readouterr().err.splitlines() if e.startswith("kronos: error:")]
+    assert len(err) == 2 and all("'champion' is the adapter each series is served by, not a base model" in e and
+                                 "leave --model out: a series is retrained on its champion's base by default" in e
+                                 for e in err), err
+    long = [*small[:small.index("--horizon")], "--horizon", "100000", *small[small.index("--horizon") + 2:]]
+    assert main(["retrain", str(path), *long]) == 2
+    err = capsys.readouterr().err
+    assert "the 100000-bar horizon is too long: studio-tiny" in err and "reads 128 bars" in err
+    assert "use a horizon of at most 104 bars (--horizon 104)" in err  # 128 minus the 24-bar lookback
+    assert registry_entries(env) == []

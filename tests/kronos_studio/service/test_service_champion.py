@@ -4,7 +4,7 @@ adapter before it; a batch serves each series by its own champion."""
 from __future__ import annotations
 
 import httpx
-from champion_kit import promote_champion
+from champion_kit import LOOKBACK, promote_champion
 from service_helpers import bearer, finished_job
 from testkit import random_bars
 
@@ -59,3 +59,25 @@ def test_a_batch_serves_each_series_by_its_champion_in_the_callers_workspace(ser
         adapters[who] = {r["series"]: r["adapter_id"] for r in rows}
         assert SeriesKey(rows[0]["source"], rows[0]["symbol"], rows[0]["interval"]) == entry.series
     assert adapters == {"a": {"SVBA": entry.id, "SVBB": None}, "b": {"SVBA": None, "SVBB": None}}
+
+
+def test_evaluate_walks_the_series_champion_forward_and_names_it(service, tmp_path, monkeypatch):
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    base, svc, tokens = service
+    trained = random_bars(200, seed=14, freq="1h", start="2026-03-02")
+    entry = promote_champion(read_bars(trained.to_csv(index=False).encode(), "SVEVAL.csv", symbol="SVEVAL"),
+                             svc.ledger.scoped("team-a"), tmp_path / "adapter")
+    # the series with bars after those its champion learned from: the cut-offs it has not seen
+    text = random_bars(300, seed=14, freq="1h", start="2026-03-02").to_csv(index=False)
+    body = {"bars_csv": text, "symbol": "SVEVAL", "model": "champion", "horizon": 4, "paths": 4, "cutoffs": 3}
+    answers = {}
+    for who in ("a", "b"):
+        with httpx.Client(base_url=base, headers=bearer(tokens[who]), timeout=300) as c:
+            answer = c.post("/v1/evaluate", json=body)
+        assert answer.status_code == 200, answer.text
+        answers[who] = answer.json()
+    assert answers["a"]["model"]["adapter_id"] == entry.id
+    assert answers["a"]["model"]["champion"].startswith(f"champion adapter {entry.id} of file:SVEVAL:1h")
+    assert answers["a"]["lookback"] == LOOKBACK  # the history its gate scored it with
+    assert answers["b"]["model"]["adapter_id"] is None  # another workspace: the base model
+    assert answers["b"]["model"]["champion"].startswith("no champion for file:SVEVAL:1h: the base model")

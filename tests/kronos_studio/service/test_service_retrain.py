@@ -30,6 +30,7 @@ def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(
     assert entry.id == row["challenger"] and entry.status == {"promoted": "champion"}.get(row["decision"], "rejected")
     assert [e for e in Registry(svc.ledger.scoped("team-b")).entries() if e.symbol == "RJOB"] == []
     assert str(tmp_path / "cache") in entry.path
+    assert entry.made_by == "POST /v1/retrain"  # the face that asked (issue 51 item 20)
 
 
 def test_too_few_bars_for_a_retrain_are_a_422_with_the_numbers(service, tiny_model):
@@ -64,6 +65,7 @@ def test_a_retrain_job_over_several_series_has_one_row_per_decision_named_by_its
     assert "100 bars cannot hold a 120-bar training window" in by_series["WFEW"]["reason"]
     entries = {e.symbol: e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol in ("WA", "WB")}
     assert {s: entries[s].id for s in entries} == {s: by_series[s]["challenger"] for s in ("WA", "WB")}
+    assert {e.made_by for e in entries.values()} == {"POST /v1/retrain"}
 
 
 def test_a_retrain_inside_the_models_training_period_is_a_422_naming_the_switch_and_runs_with_it(
@@ -90,3 +92,30 @@ def test_a_retrain_inside_the_models_training_period_is_a_422_naming_the_switch_
         assert status["status"] == "done", status
         [row] = c.get(f"/v1/jobs/{accepted.json()['id']}/result").json()["rows"]
     assert row["in_training_period"] == SMALL["cutoffs"] and "partly measures memory" in row["reason"]
+
+
+def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_fields(service, tiny_model):
+    """Issue 51 item 16: 'champion' is no base to train on (leave model out); a horizon too long is said as
+    such; a limit names the server's setting in a sentence that reads."""
+    base, _, tokens = service
+    bars = random_bars(200, seed=8, freq="1h").to_csv(index=False)
+    with httpx.Client(base_url=base, headers=bearer(tokens["b"]), timeout=60) as c:
+        champion = c.post("/v1/retrain", json={"bars_csv": bars, "model": "champion", **SMALL})
+        watchlist = c.post("/v1/retrain", json={"series": [{"name": "W", "bars_csv": bars}], "model": "champion",
+                                                **SMALL})
+        # a horizon inside the server's limits that the 120-bar window's validated 30 bars cannot hold
+        long = c.post("/v1/retrain", json={"bars_csv": bars, "model": tiny_model, **{**SMALL, "horizon": 90,
+                                                                                       "paths": 4}})
+        steps = c.post("/v1/retrain", json={"bars_csv": bars, **{**SMALL, "horizon": 100000}})
+    for answer in (champion, watchlist):
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["detail"]
+        assert "'champion' is the adapter each series is served by, not a base model" in detail
+        assert 'leave the field "model" out: a series is retrained on its champion\'s base by default' in detail
+        assert answer.json()["fix"][0]["field"] == "model"
+    assert long.status_code == 422, long.text
+    assert long.json()["detail"].startswith("the 90-bar horizon is too long")
+    assert 'shorten the field "horizon"; use a window of at least 456 bars ("window": 456)' in long.json()["detail"]
+    assert [f["field"] for f in long.json()["fix"]] == ["horizon", "window"]
+    assert steps.status_code == 413
+    assert "or raise the server's max_path_steps" in steps.json()["detail"]

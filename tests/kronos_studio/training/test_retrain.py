@@ -307,3 +307,31 @@ def pd_timestamp(text: str, tz: str):
     import pandas as pd
 
     return pd.Timestamp(text, tz=tz)
+
+
+def test_workspaces_and_series_whose_names_run_together_keep_their_own_adapters_and_locks(world):
+    """Issue 53 item 2: the folder was workspace-source-symbol-interval joined by '-', legal inside both names:
+    workspace 'A-file-Y' retraining GOOG and workspace 'A' retraining the same bars as 'Y-file-GOOG' shared one,
+    so the second registered the first's adapter untrained, and either could lock the other out."""
+    from pathlib import Path
+
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer, RetrainSettings, adapters_folder, series_lock
+
+    pair, ledger = world
+    named = {"A-file-Y": SeriesKey("file", "GOOG", "1h"), "A": SeriesKey("file", "Y-file-GOOG", "1h")}
+    with series_lock(named["A-file-Y"], "A-file-Y"), series_lock(named["A"], "A"):  # neither locks the other out
+        pass
+    safe = [adapters_folder(SeriesKey("file", s, "1d"), "w") for s in ("BTC/USD", "BTC_USD")]  # one once made safe
+    assert safe[0] != safe[1]
+    tiny = RetrainSettings(horizon=2, window=88, lookback=20, n_cutoffs=5, paths=4, steps=2)
+    entries = {}
+    for workspace, series in named.items():  # the same bars in both
+        scoped = ledger.scoped(workspace)
+        report = Retrainer(pair, regime_bars(symbol=series.symbol, n=100, change=50), scoped, tiny).run([100])
+        assert report.decisions[0]["decision"] != "skipped"
+        entries[workspace] = Registry(scoped).get(report.decisions[0]["challenger"])
+    for workspace, entry in entries.items():  # each trained into its own workspace's folder
+        assert Path(entry.path).parent == adapters_folder(named[workspace], workspace)
+        assert (Path(entry.path) / "kronos_adapter.json").is_file()
+    assert entries["A"].path != entries["A-file-Y"].path
