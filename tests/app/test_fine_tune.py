@@ -83,6 +83,11 @@ def test_retrain_now_decides_with_the_gate_and_the_lineage_table_shows_the_entry
     assert "No adapter has been retrained for this series yet" in messages(at.caption)
     assert "Fine-tuning trains an adapter on a base model" in messages(at.info) and not at.error
     assert [b.key for b in at.button if b.key in ("ft_retrain", "ft_run")] == ["ft_retrain"]
+    # the champion's base (the bundled model) saw data past the sample's 2013 end: the training-period guard
+    # (item 5) holds with the champion too, and its switch lets the retrain run knowingly
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert "No retrain." in messages(at.error) and "inside the base model's training period" in messages(at.error)
+    at.toggle(key="ft_retrain_include_trained").set_value(True).run()
     at.button(key="ft_retrain").click().run(timeout=600)
     assert not at.exception, at.exception
     said = messages(at.success) + messages(at.info)

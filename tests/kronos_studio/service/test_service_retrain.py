@@ -75,12 +75,14 @@ def test_a_retrain_inside_the_models_training_period_is_a_422_naming_the_switch_
     import shutil
 
     monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
-    seen = tmp_path / "seen"
+    seen = tmp_path / "tiny-seen"
     shutil.copytree(tiny_model, seen)
     (seen / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny-seen", "data_seen_until": "2030-12-31"}))
+    # a client names catalog models only (issue 53 item 1): the server lists this folder (same process)
+    monkeypatch.setenv("KRONOS_STUDIO_MODELS", str(seen))
     base, _, tokens = service
-    body = {"bars_csv": random_bars(200, seed=8, freq="1h").to_csv(index=False), "symbol": "RSEEN", "model": str(seen),
-            **SMALL}
+    body = {"bars_csv": random_bars(200, seed=8, freq="1h").to_csv(index=False), "symbol": "RSEEN",
+            "model": "tiny-seen", **SMALL}
     with httpx.Client(base_url=base, headers=bearer(tokens["jobs"]), timeout=300) as c:
         refused = c.post("/v1/retrain", json=body)
         assert refused.status_code == 422, refused.text
