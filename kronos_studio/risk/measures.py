@@ -183,7 +183,7 @@ def tail_notices(readings: list[TailRisk]) -> list[Notice]:
         said.add(r.level)
         need = paths_needed(r.level)
         out.append(Notice(f"the {r.level:.4g} ES rests on {r.tail_paths} of {r.paths} paths beyond the VaR (fewer than "
-                          f"{MIN_TAIL_PATHS}): it is a rough reading", (Fix("sample {setting} paths", "paths", need),),
+                          f"{MIN_TAIL_PATHS}): it is a rough reading", (Fix("sample at least {setting}", "paths", need),),
                           values={"level": r.level, "tail_paths": r.tail_paths, "paths": r.paths, "needed": need}))
     return out
 
