@@ -39,6 +39,7 @@ from .measures import RiskSettings, position_losses, tail_risk
 from .volatility import bar_variances
 
 PROXIES = ("close_to_close", "garman_klass")
+TEST_COLUMNS = ("model", "position", "level", "test", "statistic", "p_value", "df", "counts")
 REFERENCE = "garch"  # the model Diebold–Mariano compares every other with (the studio's GARCH-t member)
 
 
@@ -101,6 +102,29 @@ class RiskBacktest:
                 "es_z2_p": by["acerbi_szekely_z2"].p_value if "acerbi_szekely_z2" in by else None}
         out = pd.DataFrame.from_dict(rows, orient="index")
         return out.join(self.volatility, how="left")
+
+    def to_dict(self) -> dict:
+        """Plain JSON values: the tests, the volatility table, each model's readings per cut-off, the notices."""
+        def plain(x):
+            if isinstance(x, dict):
+                return {str(k): plain(v) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return [plain(v) for v in x]
+            if isinstance(x, (np.generic,)):
+                x = x.item()
+            if isinstance(x, float) and not np.isfinite(x):
+                return None
+            if isinstance(x, pd.Timestamp):
+                return str(x)
+            return x
+
+        return plain({
+            "horizon": self.horizon, "cutoffs": len(self.cutoffs), "levels": list(self.settings.levels),
+            "positions": list(self.settings.positions), "proxy": self.walk.proxy, "reference": self.walk.reference,
+            "tests": self.tests.to_dict("records"),
+            "volatility": self.volatility.to_dict("index"),
+            "models": {k: {"name": m.name, "per_cutoff": m.frame.to_dict("records")} for k, m in self.models.items()},
+            "notices": [n.worded() for n in self.notices], "guard": self.guard})
 
 
 def _realized(values: np.ndarray, c: int, horizon: int, proxy: str) -> tuple[float, float]:
@@ -231,4 +255,4 @@ def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: 
         rows += got
         notices += said
     vol, said = _volatility(models, walk)
-    return RiskBacktest(models, pd.DataFrame(rows), vol, horizon, list(cutoffs), risk, walk, notices + said, guard)
+    return RiskBacktest(models, pd.DataFrame(rows, columns=list(TEST_COLUMNS)), vol, horizon, list(cutoffs), risk, walk, notices + said, guard)

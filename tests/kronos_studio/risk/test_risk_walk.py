@@ -107,3 +107,16 @@ def test_cutoffs_inside_a_models_training_period_are_left_out_for_every_model():
     with pytest.raises(Exception, match="training period"):
         risk_backtest({"trained": Trained(str(bars["timestamp"].iloc[-1].date()))}, bars,
                       ForecastSettings(horizon=1, paths=50), walk=RiskWalk(n_cutoffs=20))
+
+
+def test_a_backtest_with_no_test_it_can_run_still_summarizes_and_serializes():
+    import json
+
+    bars = garch_bars(600)
+    bt = risk_backtest({"ewma": EwmaNormal(paths=100), "hs": HistoricalSimulation(paths=100)}, bars,
+                       ForecastSettings(horizon=1, paths=100), RiskSettings(levels=(0.99,), positions=("long",)),
+                       RiskWalk(n_cutoffs=30, es_simulations=100))
+    assert bt.tests.empty and bt.summary().loc["ewma", "exceptions"] is None
+    data = json.loads(json.dumps(bt.to_dict(), allow_nan=False))
+    assert data["cutoffs"] == 30 and len(data["models"]["hs"]["per_cutoff"]) == 30
+    assert any("needs at least 100 observations, there are 30" in n for n in data["notices"])
