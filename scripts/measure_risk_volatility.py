@@ -98,6 +98,8 @@ def main() -> None:
         r2 = float(np.corrcoef(x, y)[0, 1] ** 2)
         dm = diebold_mariano(losses[name], ref) if name != "ARCH/GARCH by BIC" else None
         rows[name] = {"model": name, "cutoffs": int(keep.sum()), "mae": float(np.abs(x - y).mean()), "r2": r2,
+                      "mean_forecast": float(x.mean()), "mean_realized": float(y.mean()),
+                      "median_realized": float(np.median(y)),
                       "qlike": float(losses[name].mean()), "dm_qlike_vs_bic": None if dm is None else dm.statistic,
                       "dm_p": None if dm is None else dm.p_value}
         print(json.dumps(rows[name]), flush=True)
@@ -106,12 +108,14 @@ def main() -> None:
                       "first": str(ts.iloc[cutoffs[0]]), "last": str(ts.iloc[cutoffs[-1] + h - 1]),
                       "bic_chosen": chosen, "guard": guard, "left_out": int((~keep).sum())}), flush=True)
     base = rows["ARCH/GARCH by BIC"]["mae"]
-    print("\n| model | cut-offs | MAE of realized volatility | vs BIC GARCH | R² | QLIKE | DM (QLIKE) vs BIC GARCH (p) |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\nrealized volatility: mean {y.mean():.5f}, median {np.median(y):.5f}")
+    print("\n| model | cut-offs | MAE of realized volatility | vs BIC GARCH | R² | mean forecast | QLIKE "
+          "| DM (QLIKE) vs BIC GARCH (p) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows.values():
         dm = "–" if r["dm_p"] is None else f"{r['dm_qlike_vs_bic']:+.2f} ({r['dm_p']:.3f})"
         print(f"| {r['model']} | {r['cutoffs']} | {r['mae']:.5f} | {r['mae'] / base - 1:+.1%} | {r['r2']:.3f} | "
-              f"{r['qlike']:.3f} | {dm} |")
+              f"{r['mean_forecast']:.5f} | {r['qlike']:.3f} | {dm} |")
 
 
 if __name__ == "__main__":
