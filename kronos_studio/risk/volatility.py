@@ -126,7 +126,9 @@ def path_readings(paths: np.ndarray, last_close: float, interval: float) -> tupl
     horizon = v.bars // max(1, len(paths))
     out = []
     for method in PATH_METHODS:
-        per_path = np.nanmean(v.of(method), axis=-1) if np.isfinite(v.of(method)).any() else np.full(len(paths), np.nan)
+        with warnings.catch_warnings():  # a path of unreadable bars: NaN, left out below and said by the notices
+            warnings.simplefilter("ignore", RuntimeWarning)
+            per_path = np.nanmean(v.of(method), axis=-1)
         per_path = per_path[np.isfinite(per_path)]
         if not len(per_path):
             continue  # said by the notices (every bar unreadable)

@@ -69,3 +69,12 @@ def test_ewma_follows_the_riskmetrics_recursion():
     # one more return moves the forecast by the recursion: s2' = lam s2 + (1 - lam) r^2
     r2 = np.r_[r, 0.03]
     assert ewma_variances(r2, 1, 0.94)[0] == pytest.approx(0.94 * v[0] + 0.06 * 0.03 ** 2, rel=1e-3)
+
+
+def test_paths_with_unreadable_bars_are_left_out_and_said(make_forecast):
+    rng = np.random.default_rng(7)
+    fc = make_forecast(rng.normal(0, 0.01, (50, 4)))
+    fc.paths[:5, :, 1:3] = np.nan  # five paths without highs and lows
+    vol = volatility_forecast(fc, models=False)
+    assert np.isfinite(vol.get("parkinson", "paths").per_bar)
+    assert any(n.values.get("unreadable_bars") == 20 for n in vol.notices)
