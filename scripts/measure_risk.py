@@ -3,6 +3,7 @@ risk desk's standard models, on the same cut-offs of offline series.
 
     .venv/bin/python scripts/measure_risk.py                    # every series; one JSON line per row, then a table
     .venv/bin/python scripts/measure_risk.py --series "S&P 500" --no-kronos --cutoffs 100
+    .venv/bin/python scripts/measure_risk.py --series AAPL --ensemble        # + the ensemble over the Kronos model
 
 Settings: horizon 1 bar (one-step VaR, as the traffic light takes it; one horizon apart, so no two returns
 overlap), the latest 250 cut-offs with every model's full history before them, 1,000 paths per cut-off for every
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--series", action="append", help="only samples whose name contains this (repeatable)")
     parser.add_argument("--no-kronos", action="store_true")
     parser.add_argument("--model", default=None, help="the Kronos model (default: the bundled default)")
+    parser.add_argument("--ensemble", action="store_true", help="also the ensemble over that Kronos model")
     parser.add_argument("--cutoffs", type=int, default=CUTOFFS)
     parser.add_argument("--paths", type=int, default=PATHS)
     args = parser.parse_args()
@@ -100,8 +102,13 @@ def main() -> None:
 
                 kronos = resolve(args.model)
             models = {"kronos": kronos, **models}
+        bars = load_sample(name)
+        if with_kronos and args.ensemble:
+            from kronos_studio.forecasters.resolve import resolve
+
+            models = {"ensemble": resolve(args.model, bars, settings, ensemble=True), **models}
         started = time.perf_counter()
-        bt = risk_backtest(models, load_sample(name).frame, settings, risk, RiskWalk(n_cutoffs=args.cutoffs))
+        bt = risk_backtest(models, bars.frame, settings, risk, RiskWalk(n_cutoffs=args.cutoffs))
         elapsed = time.perf_counter() - started
         for row in rows_of(name, bt, elapsed):
             rows.append(row)
