@@ -19,8 +19,9 @@ import pandas as pd
 
 from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.errors import Notice
+from kronos_studio.evaluation.path_stats import HIGH, LOW, OPEN
 
-OPEN, HIGH, LOW, VOLUME = (BAR_COLUMNS.index(c) for c in ("open", "high", "low", "volume"))
+VOLUME = BAR_COLUMNS.index("volume")
 ACF_LAGS = tuple(range(1, 11))
 
 

@@ -27,12 +27,11 @@ import pandas as pd
 
 from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.errors import Notice
+from kronos_studio.ensemble.bar_variance import GK_BODY, PARKINSON
+from kronos_studio.evaluation.path_stats import HIGH, LOW, OPEN
 
 from .measures import RiskSettings
 
-OPEN, HIGH, LOW = (BAR_COLUMNS.index(c) for c in ("open", "high", "low"))
-PARKINSON = 1 / (4 * math.log(2))
-GK_BODY = 2 * math.log(2) - 1
 MODEL_WINDOW = 500  # bars of returns the models are fitted on (the studio's volatility members' window)
 PATH_METHODS = ("close_to_close", "parkinson", "garman_klass")
 MODEL_METHODS = ("garch", "gjr_garch", "har", "ewma")
