@@ -9,7 +9,8 @@ unless asked (the trust report's guard, ``trust.guard_cutoffs``).
 
 Per cut-off: the realized return of the close over the horizon (simple, from the last close), each position's
 loss, exceptions of each level's VaR; the variance forecast is the mean over paths of the summed squared
-close-to-close log-returns, the proxy the realized one (or its Garman–Klass reading, ``RiskWalk.proxy``).
+close-to-close log-returns, the proxy the realized one (``RiskWalk.proxy``: or both read by Garman–Klass, the
+paths' candles and the bars that happened alike).
 """
 from __future__ import annotations
 
@@ -144,7 +145,7 @@ def model_risk(name: str, result, values: np.ndarray, settings: RiskSettings, pr
         returns = paths[:, -1, CLOSE] / last - 1
         realized, realized_var = _realized(values, c, result.horizon, proxy)
         row = {"cutoff_time": result.cutoff_times[i], "realized_return": realized, "proxy": realized_var,
-               "variance": float(np.nanmean(np.nansum(bar_variances(paths, last).close_to_close, axis=1)))}
+               "variance": float(np.nanmean(np.nansum(bar_variances(paths, last).of(proxy), axis=1)))}
         for position in settings.positions:
             draw = position_losses(returns, position)
             loss = float(position_losses(realized, position))
