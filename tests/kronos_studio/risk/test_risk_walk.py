@@ -120,3 +120,20 @@ def test_a_backtest_with_no_test_it_can_run_still_summarizes_and_serializes():
     data = json.loads(json.dumps(bt.to_dict(), allow_nan=False))
     assert data["cutoffs"] == 30 and len(data["models"]["hs"]["per_cutoff"]) == 30
     assert any("needs at least 100 observations, there are 30" in n for n in data["notices"])
+
+
+def test_the_garman_klass_proxy_reads_forecast_and_outcome_alike_and_a_bad_proxy_is_refused():
+    from kronos.errors import InputError
+
+    bars = garch_bars(600)
+    run = {p: risk_backtest({"ewma": EwmaNormal(paths=100)}, bars, ForecastSettings(horizon=3, paths=100),
+                            RiskSettings(levels=(0.95,), positions=("long",)),
+                            RiskWalk(n_cutoffs=20, proxy=p, es_simulations=50)).models["ewma"].frame
+           for p in ("close_to_close", "garman_klass")}
+    assert not np.allclose(run["close_to_close"]["proxy"], run["garman_klass"]["proxy"])
+    assert not np.allclose(run["close_to_close"]["variance"], run["garman_klass"]["variance"])
+    # the same estimator on both sides: the two readings of the same bars agree in scale
+    for frame in run.values():
+        assert 0.3 < frame["proxy"].mean() / frame["variance"].mean() < 3
+    with pytest.raises(InputError, match="proxy"):
+        RiskWalk(proxy="parkinson")
