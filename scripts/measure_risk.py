@@ -4,6 +4,7 @@ risk desk's standard models, on the same cut-offs of offline series.
     .venv/bin/python scripts/measure_risk.py                    # every series; one JSON line per row, then a table
     .venv/bin/python scripts/measure_risk.py --series "S&P 500" --no-kronos --cutoffs 100
     .venv/bin/python scripts/measure_risk.py --series AAPL --ensemble        # + the ensemble over the Kronos model
+    .venv/bin/python scripts/measure_risk.py --series "AAPL hourly" --series "S&P" --horizon 10   # 10-bar returns
 
 Settings: horizon 1 bar (one-step VaR, as the traffic light takes it; one horizon apart, so no two returns
 overlap), the latest 250 cut-offs with every model's full history before them, 1,000 paths per cut-off for every
@@ -87,8 +88,9 @@ def main() -> None:
     parser.add_argument("--ensemble", action="store_true", help="also the ensemble over that Kronos model")
     parser.add_argument("--cutoffs", type=int, default=CUTOFFS)
     parser.add_argument("--paths", type=int, default=PATHS)
+    parser.add_argument("--horizon", type=int, default=1, help="bars; cut-offs stay one horizon apart")
     args = parser.parse_args()
-    settings = ForecastSettings(horizon=1, paths=args.paths, seed=0)
+    settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=0)
     risk = RiskSettings(levels=LEVELS, positions=("long",), per_step=False)
     kronos = None
     rows, notes = [], {}
