@@ -143,9 +143,9 @@ def traffic_light(hits, level: float) -> TestResult:
                        "left_out": len(x) - BASEL_WINDOW})
 
 
-def var_tests(hits, level: float) -> tuple[dict[str, TestResult], list[Notice]]:
-    """Kupiec, Christoffersen and (99% VaR) the traffic light: each test that ``hits`` can hold, and a notice
-    for each it cannot (how many it needs, how many there are)."""
+def var_tests(hits, level: float, one_step: bool = True) -> tuple[dict[str, TestResult], list[Notice]]:
+    """Kupiec, Christoffersen and (a 99% VaR of one-step returns: ``one_step``) the traffic light: each test
+    that ``hits`` can hold, and a notice for each it cannot (how many it needs, how many there are)."""
     out, notices = {}, []
     for run in (lambda: [kupiec(hits, level)], lambda: list(christoffersen(hits, level))):
         try:
@@ -153,7 +153,10 @@ def var_tests(hits, level: float) -> tuple[dict[str, TestResult], list[Notice]]:
         except InputError as e:
             notices.append(Notice(e.problem, e.fix, values=e.values))
             break  # the same floor: the next cannot run either
-    if math.isclose(level, BASEL_LEVEL):
+    if math.isclose(level, BASEL_LEVEL) and not one_step:
+        notices.append(Notice("no Basel traffic light: it judges one-step VaRs, and these are of longer horizons",
+                              (Fix("backtest a horizon of 1 bar ({setting})", "horizon", 1),), kind="note"))
+    elif math.isclose(level, BASEL_LEVEL):
         try:
             out["basel_traffic_light"] = traffic_light(hits, level)
         except InputError as e:

@@ -158,13 +158,14 @@ def model_risk(name: str, result, values: np.ndarray, settings: RiskSettings, pr
     return ModelRisk(name, pd.DataFrame(rows), draws)
 
 
-def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk) -> tuple[list[dict], list[Notice]]:
+def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk, horizon: int
+              ) -> tuple[list[dict], list[Notice]]:
     rows, notices = [], []
     f = risk.frame
     for position in settings.positions:
         for level in settings.levels:
             tag = f"{position}_{level:g}"
-            tests, said = var_tests(f[f"exception_{tag}"].to_numpy(bool), level)
+            tests, said = var_tests(f[f"exception_{tag}"].to_numpy(bool), level, horizon == 1)
             try:
                 tests["acerbi_szekely_z2"] = acerbi_szekely_z2(f[f"loss_{position}"], f[f"var_{tag}"], f[f"es_{tag}"],
                                                                level, risk.losses[(position, level)],
@@ -252,7 +253,7 @@ def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: 
         models[key] = model_risk(f.name, result, values, risk, walk.proxy)
     rows = []
     for key, m in models.items():
-        got, said = _var_rows(key, m, risk, walk)
+        got, said = _var_rows(key, m, risk, walk, horizon)
         rows += got
         notices += said
     vol, said = _volatility(models, walk)

@@ -169,3 +169,11 @@ def test_model_confidence_set_keeps_the_true_model_and_drops_a_bad_one():
     mcs = model_confidence_set(losses, reps=500)
     assert mcs.loc["true", "included"] and not mcs.loc["bad", "included"]
     assert list(mcs.index) == ["true", "close", "bad"] and isinstance(mcs, pd.DataFrame)
+
+
+def test_the_traffic_light_is_left_out_of_longer_horizons_and_said():
+    hits = planted(300, [5, 50, 90])
+    assert "basel_traffic_light" in var_tests(hits, 0.99)[0]
+    tests, notices = var_tests(hits, 0.99, one_step=False)
+    assert "basel_traffic_light" not in tests and "kupiec_pof" in tests
+    assert notices[0].fix[0].setting == "horizon" and "one-step" in notices[0].problem
