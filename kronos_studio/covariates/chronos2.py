@@ -165,3 +165,34 @@ def joint_quantiles(member: Chronos2Member, targets: Sequence[Bars], horizon: in
                                                  quantile_levels=levels)
     out = np.exp(q[0].numpy().astype(np.float64))  # [series, horizon, levels]
     return dict(zip(names, out))
+
+
+def training_inputs(pairs: Sequence[tuple[Bars, Sequence[Bars]]]) -> list[dict]:
+    """``Chronos2Pipeline.fit`` inputs for (target, covariates) pairs, built as forecasts read them: the target's
+    log close and each covariate's log close aligned as of the target's closes (``with:<symbol>``)."""
+    out = []
+    for target, covariates in pairs:
+        alignment = align(target, covariates)
+        out.append({"target": np.log(target.frame["close"].to_numpy(np.float64)),
+                    "past_covariates": {f"{SERIES_PREFIX}{n}": v for n, v in alignment.past_covariates().items()}})
+    return out
+
+
+def fit_with_covariates(pipeline, pairs: Sequence[tuple[Bars, Sequence[Bars]]], *, prediction_length: int,
+                        num_steps: int, context_length: int | None = None, batch_size: int = 32,
+                        learning_rate: float = 1e-3, output_dir=None, seed: int = 0):
+    """A copy of ``pipeline`` fine-tuned (``Chronos2Pipeline.fit``, full) to read the covariates of ``pairs``:
+    a checkpoint trained on single series (the bundled one) has never learnt to use another series. Returns the
+    new pipeline; nothing is written but the package's own checkpoint under ``output_dir`` (a temporary folder
+    when None)."""
+    import tempfile
+
+    import torch
+
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pipeline.fit(training_inputs(pairs), prediction_length=prediction_length, num_steps=num_steps,
+                            context_length=context_length, batch_size=batch_size, learning_rate=learning_rate,
+                            output_dir=output_dir or tmp, remove_printer_callback=True, report_to=[],
+                            save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=seed)
