@@ -36,10 +36,18 @@ _SUNDAY = 6
 
 def bar_ends(bars: Bars) -> pd.DatetimeIndex:
     """When each bar completes, in UTC (see the module docstring for the conventions)."""
-    return _ends(bars.timestamps, bars.interval, bars.calendar, _fx_dated_by_open(bars.timestamps))
+    return _ends(bars.timestamps, bars.interval, bars.calendar, fx_dated_by_open(bars.timestamps))
 
 
-def _fx_dated_by_open(ts: pd.DatetimeIndex) -> bool:
+def ends_of(timestamps, interval: str, calendar: str | None, fx_by_open: bool | None = None) -> pd.DatetimeIndex:
+    """When bars stamped ``timestamps`` on ``calendar`` complete, in UTC (``bar_ends`` without the bars).
+    ``fx_by_open``: whether FX daily bars are dated by their Sunday open (``fx_dated_by_open`` of the whole series;
+    None: told from ``timestamps``)."""
+    ts = pd.DatetimeIndex(timestamps)
+    return _ends(ts, interval, calendar, fx_dated_by_open(ts) if fx_by_open is None else fx_by_open)
+
+
+def fx_dated_by_open(ts: pd.DatetimeIndex) -> bool:
     """A feed that dates its FX daily bars by the Sunday 17:00 open (a bar on a Sunday) ends each bar on the
     next trading day."""
     return bool((ts.tz_localize(None).day_of_week == _SUNDAY).any()) if len(ts) else False
@@ -246,7 +254,7 @@ def _bars_due(cov: Bars, kept: pd.DataFrame, cutoff: pd.Timestamp) -> int:
         nxt = future_timestamps(times, MAX_FILL + 1, interval=cov.interval, calendar=cov.calendar)
     except ValueError:  # a rhythm the calendar cannot tell: nothing is said to be due
         return 0
-    due = _ends(nxt, cov.interval, cov.calendar, _fx_dated_by_open(cov.timestamps))
+    due = _ends(nxt, cov.interval, cov.calendar, fx_dated_by_open(cov.timestamps))
     return int((due <= cutoff).sum())
 
 
