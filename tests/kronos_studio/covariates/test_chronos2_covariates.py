@@ -109,3 +109,35 @@ def test_several_targets_forecast_as_one_group(pipeline, pair):
     assert out["BTC"].shape == out["ETH"].shape == (4, 21)
     for name, bars in (("BTC", btc), ("ETH", eth)):  # each series' own level, not the other's
         assert abs(np.log(out[name][0, 10] / bars.frame["close"].iloc[-1])) < 0.05
+
+
+class Recording:
+    """The real pipeline, keeping every input a model call receives."""
+
+    def __init__(self, pipeline):
+        self.pipeline, self.received = pipeline, []
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def predict_quantiles(self, inputs, **kwargs):
+        self.received.extend(inputs)
+        return self.pipeline.predict_quantiles(inputs, **kwargs)
+
+
+def test_walk_forward_cut_offs_never_receive_a_covariate_bar_after_their_own_close(pipeline):
+    """A twin of the target (same closes, other volumes) as the covariate: every bar after each cut-off is a copy of
+    the target's future. What each cut-off's model call receives is the twin as of that cut-off, bar for bar the
+    target's own history, never one bar later."""
+    from kronos_studio.evaluation.walk_forward import WalkForward, walk_forward
+
+    target = daily(walk(11, 400), "BTC")
+    twin = target.replace(symbol="TWIN", frame=target.frame.assign(volume=7.0))
+    spy = Recording(pipeline)
+    member = CovariateChronos2(spy, [twin], target=target, context_length=64, paths=20)
+    cutoffs = list(range(100, 390, 29))
+    walk_forward(member, target, ForecastSettings(horizon=5, paths=20), cutoffs, WalkForward(min_history=64))
+    assert len(spy.received) == len(cutoffs)
+    for item, c in zip(spy.received, cutoffs):
+        np.testing.assert_array_equal(item["past_covariates"]["with:TWIN"], item["target"])
+        np.testing.assert_array_equal(item["target"], np.log(target.frame["close"].to_numpy()[c - 64:c]))
