@@ -196,3 +196,15 @@ def fit_with_covariates(pipeline, pairs: Sequence[tuple[Bars, Sequence[Bars]]], 
                             context_length=context_length, batch_size=batch_size, learning_rate=learning_rate,
                             output_dir=output_dir or tmp, remove_printer_callback=True, report_to=[],
                             save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=seed)
+
+
+def from_options(pipeline, target: Bars, options, **settings) -> Chronos2Member:
+    """The Chronos-2 member a forecast of ``target`` with ``options`` (``CovariateOptions``) uses: the plain member
+    when they name nothing, else a ``CovariateChronos2`` reading the covariates' bars (loaded at the target's
+    interval) and the scheduled events named."""
+    from .options import load_all
+
+    if not options:
+        return Chronos2Member(pipeline, **settings)
+    return CovariateChronos2(pipeline, load_all(options, target.interval), target=target,
+                             known_future=options.known_future, **settings)

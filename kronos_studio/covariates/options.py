@@ -121,3 +121,8 @@ def load(ref: CovariateRef, interval: str, *, lookback: int | None = None) -> Ba
     from data_sources.cache import load_bars
 
     return load_bars(ref.source, ref.symbol, interval, lookback=lookback, exchange=ref.exchange)
+
+
+def load_all(options: CovariateOptions, interval: str, *, lookback: int | None = None) -> list[Bars]:
+    """The bars of every covariate ``options`` names, in order (``load``)."""
+    return [load(ref, interval, lookback=lookback) for ref in options.references()]

@@ -141,3 +141,17 @@ def test_walk_forward_cut_offs_never_receive_a_covariate_bar_after_their_own_clo
     for item, c in zip(spy.received, cutoffs):
         np.testing.assert_array_equal(item["past_covariates"]["with:TWIN"], item["target"])
         np.testing.assert_array_equal(item["target"], np.log(target.frame["close"].to_numpy()[c - 64:c]))
+
+
+def test_options_name_the_member(pipeline):
+    from data_sources import load_sample
+    from kronos_studio.covariates.chronos2 import from_options
+    from kronos_studio.covariates.options import CovariateOptions
+
+    spx = "S&P 500 index daily 1999-2018 (arch)"
+    target = load_sample("NASDAQ Composite daily 1999-2018 (arch)")
+    plain = from_options(pipeline, target, CovariateOptions())
+    assert type(plain) is Chronos2Member
+    member = from_options(pipeline, target, CovariateOptions(covariates=[spx], known_future=["fomc"]))
+    assert [c["name"] for c in member.covariates_read()] == ["^GSPC"] and member.known_future == ("fomc",)
+    assert member.identity() != plain.identity()
