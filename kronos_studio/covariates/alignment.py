@@ -60,8 +60,7 @@ def _ends(ts: pd.DatetimeIndex, interval: str, calendar: str | None, fx_by_open:
         return _session_closes(ts, calendar)
     if daily and calendar == FX:
         days = ts.tz_localize(None).normalize()
-        by_open = fx_by_open
-        ends = (days + (_DAY if by_open else pd.Timedelta(0)) + FX_ROLL).tz_localize(FX_TZ, ambiguous="NaT",
+        ends = (days + (_DAY if fx_by_open else pd.Timedelta(0)) + FX_ROLL).tz_localize(FX_TZ, ambiguous="NaT",
                                                                                  nonexistent="shift_forward")
         return ends.tz_convert("UTC")
     return (ts + step).tz_convert("UTC")
@@ -77,13 +76,6 @@ def _session_closes(ts: pd.DatetimeIndex, code: str) -> pd.DatetimeIndex:
     fallback = (days + _DAY).tz_localize(ts.tz, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
     found_utc = pd.DatetimeIndex(found.to_numpy(), tz="UTC") if found.dt.tz is None else pd.DatetimeIndex(found).tz_convert("UTC")
     return found_utc.where(~found_utc.isna(), fallback).as_unit("ns")
-
-
-def cutoff_of(target: Bars) -> pd.Timestamp:
-    """The target's cut-off: the close of its last bar (UTC)."""
-    if not len(target):
-        raise InputError("the target has no bars", {}, Fix("load the target's bars first"))
-    return bar_ends(target)[-1]
 
 
 @dataclass(frozen=True)
@@ -131,7 +123,7 @@ def align(target: Bars, covariates: Sequence[Bars], *, max_covariates: int = MAX
     """Each covariate laid on ``target``'s bars as of each bar's close (module docstring). Refusals
     (``InputError``, naming the numbers and the fix): the target itself as a covariate, more than
     ``max_covariates``, a covariate coarser than the target, one with no bar in the target's history, one
-    that ends more than ``MAX_FILL`` target bars before the cut-off. Notices: bars after the cut-off dropped,
+    that stopped early (more than ``MAX_FILL`` of its own calendar's bars due by the cut-off are missing). Notices: bars after the cut-off dropped,
     a finer covariate resampled, bars filled and masked."""
     covariates = list(covariates)
     if len(covariates) > max_covariates:

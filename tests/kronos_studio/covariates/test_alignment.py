@@ -148,6 +148,8 @@ def test_refusals_name_the_numbers_and_the_fix():
     assert e.value.values["bars_missing"] >= 2
     one_short = bars(days[:39], "ETH", "1d", "24/7", seed=3)  # one bar missing at the end: filled, said
     assert align(target, [one_short]).covariates[0].filled == 1
+    with pytest.raises(InputError, match="named twice"):
+        align(target, [one_short, bars(days, "ETH", "1d", "24/7", seed=4)])
     many = [bars(days, f"S{i}", "1d", "24/7", seed=10 + i) for i in range(MAX_COVARIATES + 1)]
     with pytest.raises(InputError, match=f"at most {MAX_COVARIATES}"):
         align(target, many)
