@@ -62,7 +62,7 @@ def covariate_events(target: Bars, leaders: Mapping[str, Bars], *, calendar: Eve
     unknown = sorted(set(leaders) - set(LEADERS))
     if unknown:
         raise InputError(f"{unknown[0]!r} is not a leader channel of the event encoder", {"leaders": sorted(leaders)},
-                         Fix(f"name each covariate as one of {', '.join(LEADERS)} in {{setting}}", "leaders"))
+                         Fix(f"name each covariate as one of {', '.join(LEADERS)}"))
     align(target, list(leaders.values()))  # the covariate refusals, before any forecast
     if calendar is None and with_calendar:
         calendar = bundled_calendar()
