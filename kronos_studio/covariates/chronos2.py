@@ -62,7 +62,7 @@ class CovariateChronos2(Chronos2Member):
             event_calendar = bundled_calendar()
         self.event_calendar = event_calendar
         self.cross_learning = bool(cross_learning)
-        self.last_alignment: Alignment | None = align(target, self.covariate_bars)  # refusals before any forecast
+        align(target, self.covariate_bars)  # the refusals, before any forecast
         names = [covariate_name(c) for c in self.covariate_bars] + list(self.known_future)
         if names:
             self.name = f"{self.name} given {', '.join(names)}"
@@ -80,9 +80,24 @@ class CovariateChronos2(Chronos2Member):
                 "cross_learning": self.cross_learning}
 
     def describe(self) -> dict:
-        notes = [n.worded() for n in self.last_alignment.notices] if self.last_alignment else []
         return {**super().describe(), "covariates": self.covariates_read(), "known_future": list(self.known_future),
-                "cross_learning": self.cross_learning, "covariate_notes": notes}
+                "cross_learning": self.cross_learning}
+
+    def alignment(self, history: pd.DataFrame) -> Alignment | None:
+        """The covariates as a forecast of ``history`` reads them (its last ``context_length`` bars); None
+        without covariate series."""
+        if not self.covariate_bars:
+            return None
+        return align(_frame_bars(history.iloc[-self.context_length:], self.target), self.covariate_bars)
+
+    def forecast(self, history, future, settings: ForecastSettings, paths: np.ndarray):
+        """The forecast with what its own alignment said (resampled, dropped after the cut-off, filled, masked)
+        in its provenance: computed per history, nothing kept between forecasts (a member may serve several
+        threads)."""
+        made = super().forecast(history, future, settings, paths)
+        aligned = self.alignment(history)
+        made.provenance["covariate_notes"] = [n.worded() for n in aligned.notices] if aligned else []
+        return made
 
     # --- inputs ------------------------------------------------------------------------------------
     def covariate_inputs(self, history: pd.DataFrame, future: pd.DatetimeIndex | None = None) -> dict:
@@ -92,10 +107,9 @@ class CovariateChronos2(Chronos2Member):
         out = self.inputs(history)
         tail = history.iloc[-self.context_length:]
         past = dict(out.get("past_covariates", {}))
-        if self.covariate_bars:
-            alignment = align(_frame_bars(tail, self.target), self.covariate_bars)
-            self.last_alignment = alignment
-            past.update({f"{SERIES_PREFIX}{name}": values for name, values in alignment.past_covariates().items()})
+        aligned = self.alignment(history)
+        if aligned is not None:
+            past.update({f"{SERIES_PREFIX}{name}": values for name, values in aligned.past_covariates().items()})
         if self.known_future:
             if future is None or not len(future):
                 raise InputError("scheduled events are read over the forecast's own bars, and none were given",

@@ -50,6 +50,7 @@ def test_covariate_reaches_the_model_aligned_and_named(pipeline, pair):
     assert with_cov.paths.shape == without.paths.shape == (50, 5, 6)
     assert not np.allclose(with_cov.paths, without.paths)  # the covariate changed what the model said
     assert with_cov.provenance["covariates"][0]["name"] == "ETH"
+    assert any("dropped" in n for n in with_cov.provenance["covariate_notes"])  # ETH's bars after the cut-off
     assert "given ETH" in member.name
 
 
