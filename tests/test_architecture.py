@@ -175,7 +175,7 @@ def cli_imports(path: Path) -> list[tuple[int, str]]:
 
 
 MODEL_KINDS = {"bundled", "folder", "official", "ensemble"}
-RESOLVER = "kronos_studio/forecasters/resolve.py"
+RESOLVER = "kronos_studio/catalog/resolve.py"
 
 
 def kind_branches(tree: ast.AST) -> list[int]:
@@ -371,13 +371,13 @@ def test_the_link_guard_finds_a_broken_link(tmp_path, monkeypatch):
 
 # Below the forecaster seam (``make_forecast``) a forecast's settings travel whole, as one ForecastSettings
 # (issue 46): a function there that takes a long list of parameters is taking them apart.
-SEAM_PACKAGES = ("kronos_studio/forecasters", "kronos_studio/evaluation", "kronos_studio/ensemble",
-                 "kronos_studio/batch", "kronos_studio/training")
+SEAM_PACKAGES = ("kronos_studio/forecasters", "kronos_studio/catalog", "kronos_studio/evaluation",
+                 "kronos_studio/ensemble", "kronos_studio/batch", "kronos_studio/training")
 MAX_PARAMETERS = 6
 # The functions still over the limit when the guard came (issue 46, left to do), with their counts: none may
 # be added or widen, and one brought under the limit leaves this list (the guard says so).
 STILL_WIDE = {
-    "kronos_studio/forecasters/resolve.py resolve": 10, "kronos_studio/ensemble/chronos2.py __init__": 8,
+    "kronos_studio/catalog/resolve.py resolve": 10, "kronos_studio/ensemble/chronos2.py __init__": 8,
     "kronos_studio/ensemble/ensemble.py __init__": 8,
     # training, not forecasting: their parameters are a training run's own, no ForecastSettings taken apart
     "kronos_studio/training/loop.py train": 13, "kronos_studio/training/lora.py finetune_lora": 12,

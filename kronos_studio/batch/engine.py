@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from kronos.errors import Fix, InputError
-from kronos_studio.forecasters.champion import CHAMPION
+from kronos_studio.catalog.champion import CHAMPION
 
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
 from .summary import touch_column

@@ -33,7 +33,7 @@ class Forecaster(Protocol):
         """Provenance: what it is, versions, content hashes."""
 
     def training_period(self):
-        """The ``evaluation.training_period.TrainingPeriod`` of market data it learned from, or None."""
+        """The ``period.TrainingPeriod`` of market data it learned from, or None."""
 
     def sample(self, history: pd.DataFrame, future: pd.DatetimeIndex, settings: ForecastSettings,
                progress: Progress | None = None) -> Forecast:

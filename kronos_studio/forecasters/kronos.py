@@ -32,7 +32,7 @@ class KronosForecaster:
         return {"model": self.pair.name, **self.pair.provenance(), "device": str(self.pair.device)}
 
     def training_period(self):
-        from kronos_studio.evaluation.training_period import training_period
+        from .period import training_period
 
         return training_period(self.pair)
 

@@ -21,8 +21,8 @@ from kronos_studio.evaluation.rank_skill import (
     rank_report,
     spreads,
 )
-from kronos_studio.evaluation.training_period import period_until
 from kronos_studio.evaluation.trust import TrainingPeriodError
+from kronos_studio.forecasters.period import period_until
 
 HORIZON, LOOKBACK = 3, 20
 

@@ -56,7 +56,7 @@ class ChampionForecaster:
     def training_period(self):
         """The base model's, or the champion's training window's last day when later: a walk-forward over
         the bars the adapter learned from scores memory, not forecasting."""
-        from kronos_studio.evaluation.training_period import period_until
+        from kronos_studio.forecasters.period import period_until
 
         base = self.inner.training_period()
         if self.trained_until is None:
@@ -122,10 +122,9 @@ def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object],
     """The base model's forecaster (``entry`` None), or the champion adapter's on the bundled base it was
     trained on, reading the events it was trained with."""
     from kronos_studio.bundled import default_model_path
+    from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.training.adapters import apply_adapter, bundled_base
     from kronos_studio.training.retrain import adapter_events
-
-    from .kronos import KronosForecaster
 
     if entry is None:
         return KronosForecaster(pipeline(load_pair(str(default_model_path()))))

@@ -89,7 +89,7 @@ class ModelRegistry:
             return pair
 
     def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None):
-        """The forecaster ``ref`` names (``kronos_studio.forecasters.resolve``) on a warm pair, with
+        """The forecaster ``ref`` names (``kronos_studio.catalog.resolve``) on a warm pair, with
         ``workspace``'s fits of the ensemble to a series. Raises what ``resolve`` raises
         (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
         return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode)
