@@ -25,6 +25,7 @@ class Forecast:
     history: pd.DataFrame  # the context bars used: timestamp + BAR_COLUMNS
     settings: ForecastSettings
     provenance: dict = field(default_factory=dict)
+    members: dict = field(default_factory=dict)  # key -> each mixed model's own paths [S, H, 6]; {} for one model
 
     columns = BAR_COLUMNS
 

@@ -596,3 +596,27 @@ def test_the_wing_guards_catch_a_reintroduced_violation(tmp_path):
                         "def loop(model, prompts, horizon, paths, context, sampling, generator):\n    pass\n")
     assert accel_reaches(offender) == ["2: imports kronos.accel.packed", "names torch.library"]
     assert wide_functions(offender) == [(4, "loop", 7)]
+
+
+# What a forecaster or a forecast may be asked by name: each is a ``Forecaster`` method or attribute with its
+# default (``kronos_studio.forecasters.base``), or a ``kronos.forecast.Forecast`` field, never probed.
+CAPABILITIES = {"sample_batch", "batch_size", "identity", "training_period", "device", "members", "pair",
+                "min_history", "describe", "lookback", "lookback_reason"}
+
+
+def test_no_capability_of_a_forecaster_is_probed_by_name():
+    bad = [f"{p.relative_to(ROOT)}:{n.lineno} {n.func.id}(..., {n.args[1].value!r})"
+           for folder in ("kronos_studio", "app_support", "pages") for p in files(folder)
+           for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.Call)
+           and isinstance(n.func, ast.Name) and n.func.id in ("hasattr", "getattr") and len(n.args) >= 2
+           and isinstance(n.args[1], ast.Constant) and n.args[1].value in CAPABILITIES]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_class_hands_on_attributes_it_does_not_name():
+    """A wrapper (the champion, the registry's in-turn forecaster) names each part of the seam it hands on."""
+    bad = [f"{p.relative_to(ROOT)}:{n.lineno} {n.name}.__getattr__"
+           for folder in ("kronos", "kronos_studio", "data_sources", "app_support", "pages") for p in files(folder)
+           for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ClassDef)
+           for f in n.body if isinstance(f, ast.FunctionDef) and f.name in ("__getattr__", "__getattribute__")]
+    assert not bad, "\n".join(bad)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kronos.errors import Fix, InputError
+from kronos_studio.forecasters.base import Forecaster
 
 CHAMPION = "champion"
 
 
-class ChampionForecaster:
+class ChampionForecaster(Forecaster):
     """A Kronos forecaster (the champion's adapted model, or the base) that stamps what served. Every part of
     the ``Forecaster`` seam is its own method or attribute, each taking what the Kronos forecaster's takes:
     nothing reaches the inner forecaster by a name this class does not define."""
@@ -63,6 +64,9 @@ class ChampionForecaster:
             return base
         window = period_until(str(self.trained_until.date()), f"champion adapter {self.adapter_id}'s training window")
         return window if base is None or window.seen_until > base.seen_until else base
+
+    def device(self) -> str:
+        return self.inner.device()
 
     def _stamp(self, fc):
         fc.provenance.update({"champion": self.note, "adapter_id": self.adapter_id})
