@@ -622,3 +622,69 @@ def test_no_class_hands_on_attributes_it_does_not_name():
            for f in n.body if isinstance(f, ast.FunctionDef) and f.name in ("__getattr__", "__getattribute__")]
     assert not bad, "\n".join(bad)
 
+
+# kronos_studio's packages and leaf modules, top to bottom: each imports only those in rows below its own, and
+# the entries of one row import nothing of each other. The same layers as the import-linter contract in
+# pyproject.toml ([tool.importlinter], run by scripts/test.sh); kronos_studio/__init__ (ASSETS) is below all.
+STUDIO_LAYERS = [
+    ("cli",), ("service",), ("batch",), ("catalog",), ("ensemble",), ("training",), ("workspaces",), ("ledger",),
+    ("evaluation",), ("forecasters",),
+    ("forecasting", "bundled", "events", "fair", "redact", "bars_input", "exports"),
+]
+
+
+def studio_imports(root: Path = ROOT) -> list[tuple[str, str, str]]:
+    """(importing unit, imported unit, where) of every import between two units of kronos_studio (a unit: a
+    subpackage or a top-level module), those inside functions too."""
+    out = []
+    for path in sorted(p for p in (root / "kronos_studio").rglob("*.py") if "assets" not in p.parts):
+        rel = path.relative_to(root).with_suffix("").parts
+        source = rel[1] if len(rel) > 2 or rel[-1] != "__init__" else None
+        package = rel[:-1]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = list(package[: len(package) - node.level + 1]) if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                modules = [f"{module}.{a.name}" for a in node.names] if module == "kronos_studio" else [module]
+            else:
+                continue
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] == "kronos_studio" and len(parts) > 1 and source and parts[1] != source \
+                        and parts[1] != "ASSETS":
+                    out.append((source, parts[1], f"{path.relative_to(root)}:{node.lineno} imports {module}"))
+    return out
+
+
+def package_loops(imports) -> list[list[str]]:
+    graph: dict[str, set[str]] = {}
+    for source, target, _ in imports:
+        graph.setdefault(source, set()).add(target)
+        graph.setdefault(target, set())
+    return cycles(graph)
+
+
+def imports_back_up(imports, layers=STUDIO_LAYERS) -> list[str]:
+    """The imports of a unit from one in its own row or a row above it (a unit in no row counts as such)."""
+    rank = {unit: i for i, row in enumerate(layers) for unit in row}
+    return [f"{where} ({source} is not above {target})" for source, target, where in imports
+            if rank.get(target, -1) <= rank.get(source, len(layers))]
+
+
+def test_the_studio_packages_import_down_only_and_in_no_loop():
+    imports = studio_imports()
+    units = {u for source, target, _ in imports for u in (source, target)}
+    placed = {unit for row in STUDIO_LAYERS for unit in row}
+    assert units <= placed, f"place {sorted(units - placed)} in STUDIO_LAYERS (and in pyproject's contract)"
+    assert package_loops(imports) == []
+    bad = imports_back_up(imports)
+    assert not bad, "\n".join(bad)
+
+
+def test_the_layer_guards_count_loops_and_imports_back_up():
+    imports = [("catalog", "ensemble", "a"), ("ensemble", "forecasters", "b"), ("forecasters", "catalog", "c"),
+               ("events", "fair", "d")]
+    assert package_loops(imports) == [["catalog", "ensemble", "forecasters"]]
+    assert [line.split()[0] for line in imports_back_up(imports)] == ["c", "d"]
