@@ -39,9 +39,6 @@ class Forecast:
                 for j, col in enumerate(self.columns) for i, lv in enumerate(levels)}
         return pd.DataFrame(data, index=pd.Index(self.timestamps, name="timestamp"))
 
-    def mean_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.mean, columns=list(self.columns), index=pd.Index(self.timestamps, name="timestamp"))
-
     def paths_frame(self) -> pd.DataFrame:
         """Long table: one row per (path, timestamp)."""
         s, p, _ = self.paths.shape

@@ -110,9 +110,6 @@ class EvalResult:
     def coverage_by_step(self) -> np.ndarray:
         return self.covered.mean(axis=0)
 
-    def crps_by_step(self) -> np.ndarray:
-        return self.crps.mean(axis=0)
-
     def crps_pct_by_cutoff(self) -> np.ndarray:
         """[C] mean CRPS of each cut-off in % of its last value (scale-free, comparable across cut-offs)."""
         return (self.crps / np.abs(self.last)[:, None]).mean(axis=1) * 100
