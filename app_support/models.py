@@ -15,7 +15,7 @@ ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
 
 def model_choices() -> list[ModelChoice]:
-    """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models,
+    """What the sidebar offers (``kronos_studio.catalog.catalog``): local folders, the bundled models,
     ``champion``, the official ones."""
     return catalog()
 

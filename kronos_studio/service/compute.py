@@ -22,7 +22,7 @@ NOT_PER_SERIES = "not chosen per series"  # what ``served_champion`` answers for
 
 
 def catalog_model(ref: str | None, models_dirs=()) -> str | None:
-    """``ref`` as the catalog names it (``forecasters.resolve.offered``): a request names a model of the catalog
+    """``ref`` as the catalog names it (``catalog.resolve.offered``): a request names a model of the catalog
     and nothing else (no folder or Hub id of its own choosing); anything else is one 404 whose words are the
     same whether or not such a path exists."""
     from kronos_studio.catalog.resolve import UnknownModel, offered
