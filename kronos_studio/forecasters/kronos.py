@@ -6,6 +6,7 @@ from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 
 from .base import Forecaster
+from .period import training_period
 
 
 class KronosForecaster(Forecaster):
@@ -33,8 +34,6 @@ class KronosForecaster(Forecaster):
         return {"model": self.pair.name, **self.pair.provenance(), "device": str(self.pair.device)}
 
     def training_period(self):
-        from .period import training_period
-
         return training_period(self.pair)
 
     def device(self) -> str:
