@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from kronos.config import MIN_HISTORY
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
+from kronos_studio.forecasters.base import Forecaster
 
 from . import forecasts
 from .models import ModelChoice, forecaster, model_identity
@@ -76,12 +76,9 @@ def stored_backtest(bars, actual, choices, settings, n_cutoffs: int) -> Backtest
     return _store().get(_key(bars, actual, choices, settings, n_cutoffs))
 
 
-class _StoredForecasts:
+class _StoredForecasts(Forecaster):
     """A forecaster over ``forecasts.run``: each cut-off's forecast is the one the Forecast page would
     sample for the bars up to it (``frame``), those settings and that seed, and is stored like it."""
-
-    members: dict = {}
-    min_history = MIN_HISTORY
 
     def __init__(self, bars, frame: pd.DataFrame, choice: ModelChoice, total: int):
         self.bars, self.frame, self.choice, self.total = bars, frame, choice, total
@@ -93,9 +90,6 @@ class _StoredForecasts:
 
     def describe(self) -> dict:
         return {"model": self.choice.label}
-
-    def training_period(self):
-        return None
 
     def sample(self, history: pd.DataFrame, future: pd.DatetimeIndex, settings, progress=None):
         # The page's forecast of the bars up to this cut-off: all of them, so it is the one the Forecast page

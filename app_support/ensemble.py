@@ -20,13 +20,13 @@ ENSEMBLE_ROW = "Ensemble"
 
 
 def short_name(key: str, member=None) -> str:
-    return SHORT_NAMES.get(key) or getattr(member, "name", key)
+    return SHORT_NAMES.get(key) or (key if member is None else member.name)
 
 
 def legend_members(forecast) -> list[tuple[str, np.ndarray]]:
     """(legend label "GARCH 27%", paths) per member of an ensemble forecast, for ``charts.fan_chart``."""
     weights = forecast.provenance.get("weights", {})
-    return [(f"{short_name(k)} {weights[k]:.0%}", paths) for k, paths in getattr(forecast, "members", {}).items()]
+    return [(f"{short_name(k)} {weights[k]:.0%}", paths) for k, paths in forecast.members.items()]
 
 
 def caption(provenance: dict) -> str:

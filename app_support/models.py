@@ -7,15 +7,15 @@ import threading
 
 import streamlit as st
 
-from kronos_studio.forecasters import ModelRef, catalog
-from kronos_studio.forecasters.registry import ModelRegistry, shared_registry
+from kronos_studio.catalog import ModelRef, catalog
+from kronos_studio.catalog.registry import ModelRegistry, shared_registry
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
 
 
 def model_choices() -> list[ModelChoice]:
-    """What the sidebar offers (``kronos_studio.forecasters.catalog``): local folders, the bundled models,
+    """What the sidebar offers (``kronos_studio.catalog.catalog``): local folders, the bundled models,
     ``champion``, the official ones."""
     return catalog()
 
@@ -38,7 +38,7 @@ def model_identity(choice: ModelChoice, bars) -> object:
     source) and the Chronos-2 that would join it; for ``champion``, the series and the adapter that serves it
     now, so a promote or a rollback is never answered with a stored forecast of the adapter before."""
     if choice.per_series:
-        from kronos_studio.forecasters.champion import champion_entry
+        from kronos_studio.catalog.champion import champion_entry
 
         from .auth import workspace
 
@@ -58,10 +58,10 @@ def model_identity(choice: ModelChoice, bars) -> object:
 
 
 def forecaster(bars, choice: ModelChoice, settings):
-    """The forecaster ``choice`` names for these bars and settings (``kronos_studio.forecasters.resolve``),
+    """The forecaster ``choice`` names for these bars and settings (``kronos_studio.catalog.resolve``),
     its Kronos model loaded once per process: the ensemble's is the bundled model it mixes, under that
     model's own key, so one loaded copy serves both."""
-    from kronos_studio.forecasters import resolve
+    from kronos_studio.catalog import resolve
     from kronos_studio.forecasting import app_decode
 
     from .auth import workspace
@@ -119,7 +119,7 @@ def progress_tqdm(placeholder, label: str):
 
 @st.cache_resource(show_spinner=False)
 def registry() -> ModelRegistry:
-    """The process's model registry (``kronos_studio.forecasters.registry.shared_registry``), kept by
+    """The process's model registry (``kronos_studio.catalog.registry.shared_registry``), kept by
     Streamlit across reruns; ``kronos serve`` and ``kronos mcp`` load through the same class."""
     return shared_registry()
 

@@ -73,7 +73,7 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
     """The walk-forward of ``entries`` under a progress bar (``load``: the gate's fixes and the files'
     calendar); raises what ``evaluate_watchlist`` raises."""
     from kronos_studio.batch.rank_run import evaluate_watchlist
-    from kronos_studio.forecasters import resolve
+    from kronos_studio.catalog import resolve
 
     from .models import warm_up
 

@@ -19,7 +19,6 @@ from .calendar_inference import CalendarInference, infer_calendar, timezone_that
 from .intervals import format_interval, parse_interval
 from .schema import PRICE_COLUMNS, VALUE_COLUMNS, Bars
 
-SEVERITIES = ("error", "warning", "info")
 MAX_FILL_BARS = 3  # forward-filling longer holes would invent a trend-free stretch of data
 ZERO_VOLUME_RUN = 5
 MAX_GRID = calendars.MAX_GRID  # beyond this many expected bars the gap check is skipped (and says so)

@@ -25,6 +25,7 @@ class Forecast:
     history: pd.DataFrame  # the context bars used: timestamp + BAR_COLUMNS
     settings: ForecastSettings
     provenance: dict = field(default_factory=dict)
+    members: dict = field(default_factory=dict)  # key -> each mixed model's own paths [S, H, 6]; {} for one model
 
     columns = BAR_COLUMNS
 
@@ -37,9 +38,6 @@ class Forecast:
         data = {f"{col}_{level_name(lv)}": q[i, :, j]
                 for j, col in enumerate(self.columns) for i, lv in enumerate(levels)}
         return pd.DataFrame(data, index=pd.Index(self.timestamps, name="timestamp"))
-
-    def mean_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.mean, columns=list(self.columns), index=pd.Index(self.timestamps, name="timestamp"))
 
     def paths_frame(self) -> pd.DataFrame:
         """Long table: one row per (path, timestamp)."""

@@ -2,9 +2,11 @@
 
 Nothing here keeps state between calls: rotary angles are computed from the positions passed in, and
 key/value caches are objects owned by the caller, so one model instance can serve many threads. Linear
-layers whose products can run faster (several as one, on packed weights) go through ``fused_linear`` and
-``linear``, and attention after a shared prefix through the CPU's block merge where it applies: both live
-in ``kronos.accel``, which keeps only derived weights, never state.
+layers whose products can run faster (several as one, on packed weights) go through their module's
+``products`` (``fused_linear``, ``linear``), and attention after a shared prefix through the same object's
+block merge where it applies. A module computes them plainly (``PlainProducts``) until a faster
+implementation is handed to it from outside (``hand_products``: ``kronos.pipeline`` hands in
+``kronos.accel``'s, which keeps only derived weights, never state); the model never imports it.
 """
 from __future__ import annotations
 
@@ -14,8 +16,46 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .accel import attend_after_prefix, fused_linear, linear, prefix_blocks_available
 from .config import RMS_NORM_EPS, ROPE_BASE
+
+
+class PlainProducts:
+    """The inference products as the model defines them: each Linear layer its own product, and attention
+    after a shared prefix as one masked attention. A faster implementation offers the same four functions,
+    computing the same numbers to float rounding (``kronos.accel.AccelProducts``)."""
+
+    @staticmethod
+    def fused_linear(module: nn.Module, names: tuple[str, ...]):
+        """The Linear layers ``names`` of ``module`` as one product, or None: each runs on its own."""
+        return None
+
+    @staticmethod
+    def linear(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
+        return module.get_submodule(name)(x)
+
+    @staticmethod
+    def prefix_blocks_available(q: torch.Tensor) -> bool:
+        """Whether ``attend_after_prefix`` computes queries q; never here: the masked attention runs."""
+        return False
+
+    @staticmethod
+    def attend_after_prefix(q, k, v, prefix_k, prefix_v) -> torch.Tensor:
+        raise NotImplementedError("the plain model attends after a prefix with the masked attention")
+
+
+class ComputesProducts:
+    """A module whose Linear products and prefix attention go through ``self.products`` (plain until
+    ``hand_products`` hands it another implementation)."""
+
+    products = PlainProducts
+
+
+def hand_products(model: nn.Module, products) -> None:
+    """Every module of ``model`` computes its products with ``products`` (a class like ``PlainProducts``)
+    from now on: how the runner outside the model (``kronos.pipeline``) gives it a faster implementation."""
+    for module in model.modules():
+        if isinstance(module, ComputesProducts):
+            module.products = products
 
 
 class RMSNorm(nn.Module):
@@ -187,7 +227,7 @@ def rows_of(prefix: torch.Tensor, batch: int) -> torch.Tensor:
     return prefix[:, None].expand(shared, batch // shared, *prefix.shape[1:]).reshape(batch, *prefix.shape[1:])
 
 
-class SelfAttention(nn.Module):
+class SelfAttention(ComputesProducts, nn.Module):
     """Causal multi-head self-attention with RoPE: one method per mode.
 
     * ``forward(x)``: whole sequences at positions 0..n-1 (training, window recomputation).
@@ -211,7 +251,7 @@ class SelfAttention(nn.Module):
         """Rotated q, k and v, each [batch, heads, n, head_dim]: one matrix product for the three
         projections and one rotation for q and k together when the weights can be fused."""
         b, n, d = x.shape
-        fused = fused_linear(self, ("q_proj", "k_proj", "v_proj"))
+        fused = self.products.fused_linear(self, ("q_proj", "k_proj", "v_proj"))
         if fused is not None:
             qkv = fused(x).view(b, n, 3, self.n_heads, d // self.n_heads)
             qk, v = qkv[:, :, :2], qkv[:, :, 2]
@@ -225,7 +265,7 @@ class SelfAttention(nn.Module):
         return self.rotary.cos_sin(torch.arange(start, start + n, device=x.device), x.dtype)
 
     def _out(self, heads: torch.Tensor) -> torch.Tensor:
-        return self.resid_dropout(linear(self, "out_proj", merge_heads(heads)))
+        return self.resid_dropout(self.products.linear(self, "out_proj", merge_heads(heads)))
 
     @property
     def _dropout(self) -> float:
@@ -256,15 +296,15 @@ class SelfAttention(nn.Module):
         m, n, batch = prefix.k.shape[2], x.shape[1], x.shape[0]
         q, k, v = self._heads(x, self._rope(m, n, x))
         prefix_k, prefix_v = rows_of(prefix.k, batch), rows_of(prefix.v, batch)
-        if m > 0 and self._dropout == 0.0 and prefix_blocks_available(q):
-            return self._out(attend_after_prefix(q, k, v, prefix_k, prefix_v))
+        if m > 0 and self._dropout == 0.0 and self.products.prefix_blocks_available(q):
+            return self._out(self.products.attend_after_prefix(q, k, v, prefix_k, prefix_v))
         k, v = torch.cat([prefix_k, k], dim=2), torch.cat([prefix_v, v], dim=2)
         keys = torch.arange(m + n, device=x.device)
         mask = keys[None, :] <= (m + torch.arange(n, device=x.device))[:, None]
         return self._out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self._dropout))
 
 
-class SwiGLU(nn.Module):
+class SwiGLU(ComputesProducts, nn.Module):
     def __init__(self, d_model: int, ff_dim: int, dropout_p: float = 0.0):
         super().__init__()
         self.w1 = nn.Linear(d_model, ff_dim, bias=False)
@@ -273,12 +313,12 @@ class SwiGLU(nn.Module):
         self.ffn_dropout = nn.Dropout(dropout_p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = fused_linear(self, ("w1", "w3"))  # w1 and w3 read the same input: one product
+        fused = self.products.fused_linear(self, ("w1", "w3"))  # w1 and w3 read the same input: one product
         if fused is None:
             gate, up = self.w1(x), self.w3(x)
         else:
             gate, up = fused(x).chunk(2, dim=-1)
-        return self.ffn_dropout(linear(self, "w2", F.silu(gate) * up))
+        return self.ffn_dropout(self.products.linear(self, "w2", F.silu(gate) * up))
 
 
 class TransformerBlock(nn.Module):

@@ -8,9 +8,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .accel import fused_linear, linear
 from .config import DEPENDENCY_HEADS, KronosConfig
 from .layers import (
+    ComputesProducts,
     CosSin,
     KVCache,
     PathKVCache,
@@ -23,7 +23,7 @@ from .layers import (
 )
 
 
-class HierarchicalEmbedding(nn.Module):
+class HierarchicalEmbedding(ComputesProducts, nn.Module):
     def __init__(self, config: KronosConfig):
         super().__init__()
         d = config.d_model
@@ -33,7 +33,7 @@ class HierarchicalEmbedding(nn.Module):
         self.fusion_proj = nn.Linear(2 * d, d)
 
     def forward(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
-        return linear(self, "fusion_proj", torch.cat([self.emb_s1(s1) * self.scale, self.emb_s2(s2) * self.scale], dim=-1))
+        return self.products.linear(self, "fusion_proj", torch.cat([self.emb_s1(s1) * self.scale, self.emb_s2(s2) * self.scale], dim=-1))
 
 
 class SinusoidTable(nn.Module):
@@ -72,7 +72,7 @@ class TemporalEmbedding(nn.Module):
                 + self.month_embed(s[..., 4]) + self.minute_embed(s[..., 0]))
 
 
-class CrossAttention(nn.Module):
+class CrossAttention(ComputesProducts, nn.Module):
     """Attention of the s1-embedding query over the trunk states (4 heads, no rotation in effect)."""
 
     def __init__(self, d_model: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
@@ -88,7 +88,7 @@ class CrossAttention(nn.Module):
         self.resid_dropout = nn.Dropout(resid_dropout_p)
 
     def keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        fused = fused_linear(self, ("k_proj", "v_proj"))
+        fused = self.products.fused_linear(self, ("k_proj", "v_proj"))
         if fused is None:
             return split_heads(self.k_proj(h), self.n_heads), split_heads(self.v_proj(h), self.n_heads)
         return split_pair(fused(h), self.n_heads)
@@ -98,7 +98,7 @@ class CrossAttention(nn.Module):
         return split_heads(self.q_proj(sibling), self.n_heads)
 
     def out(self, heads: torch.Tensor) -> torch.Tensor:
-        return self.resid_dropout(linear(self, "out_proj", merge_heads(heads)))
+        return self.resid_dropout(self.products.linear(self, "out_proj", merge_heads(heads)))
 
     def forward(self, sibling, k, v, is_causal=False):
         dropout = self.attn_dropout_p if self.training else 0.0
@@ -127,7 +127,7 @@ class DualHead(nn.Module):
         self.proj_s2 = nn.Linear(config.d_model, 2 ** config.s2_bits)
 
 
-class Kronos(nn.Module):
+class Kronos(ComputesProducts, nn.Module):
     def __init__(self, config: KronosConfig):
         super().__init__()
         self.config = config
@@ -216,7 +216,7 @@ class Kronos(nn.Module):
 
     # --- heads -------------------------------------------------------------------------------------
     def s1_logits(self, h: torch.Tensor) -> torch.Tensor:
-        return linear(self.head, "proj_s1", h)
+        return self.products.linear(self.head, "proj_s1", h)
 
     def dependency_keys_values(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.dep_layer.cross_attn.keys_values(h)
@@ -224,7 +224,7 @@ class Kronos(nn.Module):
     def s1_logits_and_dependency(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """s1 logits and dependency keys/values of trunk states h [rows, n, d_model]: the three read the
         same input, so one matrix product computes them when the weights can be fused."""
-        fused = fused_linear(self, ("head.proj_s1", "dep_layer.cross_attn.k_proj", "dep_layer.cross_attn.v_proj"))
+        fused = self.products.fused_linear(self, ("head.proj_s1", "dep_layer.cross_attn.k_proj", "dep_layer.cross_attn.v_proj"))
         if fused is None:
             return (self.s1_logits(h), *self.dependency_keys_values(h))
         y = fused(h)
@@ -238,7 +238,7 @@ class Kronos(nn.Module):
         if torch.is_grad_enabled() or type(attn.q_proj) is not nn.Linear:
             return attn.query(self.embedding.emb_s1(s1))
         cached = self.__dict__.get("_s2_queries")
-        if cached is not None and torch.compiler.is_compiling():  # as in fused_linear: no data-pointer check
+        if cached is not None and torch.compiler.is_compiling():  # as in accel's fused_linear: no data-pointer check
             return split_heads(cached[1][s1], attn.n_heads)
         weights = (self.embedding.emb_s1.weight, attn.q_proj.weight, attn.q_proj.bias)
         key = tuple((p.data_ptr(), p._version) for p in weights)
@@ -247,7 +247,7 @@ class Kronos(nn.Module):
         return split_heads(cached[1][s1], attn.n_heads)
 
     def _s2_from_attention(self, h_last, o) -> torch.Tensor:
-        return linear(self.head, "proj_s2", self.dep_layer.norm(h_last + self.dep_layer.cross_attn.out(o)))
+        return self.products.linear(self.head, "proj_s2", self.dep_layer.norm(h_last + self.dep_layer.cross_attn.out(o)))
 
     def s2_logits(self, h_last, s1, k, v) -> torch.Tensor:
         """Eval-mode s2 logits for the last position.

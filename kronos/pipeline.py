@@ -4,6 +4,12 @@ mean path, future timestamps, settings and provenance).
     pipeline = KronosPipeline.from_pretrained("mini")           # or a local folder
     forecast = pipeline.predict(bars, horizon=24, paths=100)   # Forecast: paths [100, 24, 6]
     table = pipeline.predict_quantiles(bars, horizon=24, levels=(0.1, 0.5, 0.9))
+
+The pipeline is the runner around the model (as gpt-fast's ``generate`` compiles ``decode_one_token``
+outside its model): it hands the model the speed-up wing's products (``kronos.accel.AccelProducts``, through
+``kronos.layers.hand_products``) and runs the decode loop with the decoders it chose
+(``kronos.accel.static_decode``). The model modules (``layers``, ``model``, ``tokenizer``, ``generate``)
+import nothing of ``kronos.accel``.
 """
 from __future__ import annotations
 
@@ -15,13 +21,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .accel import resolve_decode
+from .accel import AccelProducts, resolve_decode
 from .accel.static_decode import StaticDecoding, decoder_pool, generate_static
 from .bars import InputError, bars_frame, rhythm_future_timestamps
 from .checkpoints import KronosPair, load_pair
 from .config import BAR_COLUMNS, CLOSE, default_lookback
 from .forecast import Forecast, history_provenance
 from .generate import Progress, Prompt, generate
+from .layers import hand_products
 from .normalization import denormalize, normalization_stats, normalize
 from .quantiles import DEFAULT_QUANTILES
 from .settings import ForecastSettings
@@ -61,6 +68,8 @@ class KronosPipeline:
         (on CUDA, static/graphs draw their noise up front, which gives other paths for a seed than eager:
         see ``kronos.accel.static_decode``). The provenance's ``decode`` says which steps ran."""
         self.pair = pair
+        for model in (pair.tokenizer, pair.predictor):  # the fused and packed products, from outside the model
+            hand_products(model, AccelProducts)
         self.future_timestamps = future_timestamps
         self.decode = resolve_decode(decode, pair.device)
         self._decoders = decoder_pool(pair.predictor)  # decoders kept between forecasts, per shape and model

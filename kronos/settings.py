@@ -17,7 +17,7 @@ PRECISIONS = ("fp32", "bf16")
 DEFAULT_PRECISION = "fp32"
 # The horizon a forecast starts from where nobody chose one yet: the Forecast page's first value, and what
 # a long-running process forecasts once at start-up to have its decode steps compiled before they are asked
-# for (``kronos_studio.forecasters.warm_up_forecast``). The CLI asks for a horizon every time.
+# for (``kronos_studio.catalog.warm_up_forecast``). The CLI asks for a horizon every time.
 DEFAULT_HORIZON = 30
 # Seeds run from 0 (numpy's generators take no negative seed) to the largest integer every JSON reader keeps
 # exactly; the seeds derived from one (seed + cut-off, seed + member x stride) stay inside the ledger's 64-bit column.

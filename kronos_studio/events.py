@@ -337,9 +337,3 @@ class EventBuilder:
 
     def markers(self, start=None, end=None) -> list[tuple[pd.Timestamp, str]]:
         return self.calendar.markers(start, end) if self.calendar is not None else []
-
-
-def describe_channels() -> pd.DataFrame:
-    """One row per channel (index, name, group) for documentation and the app."""
-    groups = ["flag"] * 5 + ["surprise"] * 5 + ["until"] * 5 + ["leader"] * 4 + ["mask"]
-    return pd.DataFrame({"channel": range(CHANNELS), "name": CHANNEL_NAMES, "group": groups})

@@ -83,7 +83,7 @@ band_name = c2.selectbox("Band", list(BANDS), key="fan_band", persist_state="pag
 band = BANDS[band_name]
 most = min(100, settings.paths)  # one slider per maximum: a kept count never exceeds the paths sampled
 shown = c3.slider("Sample paths drawn", 0, most, min(10, most), key=f"fan_paths_{most}", persist_state="page")
-show_members = bool(getattr(fc, "members", None)) and head.toggle(
+show_members = bool(fc.members) and head.toggle(
     "Show members", key="fan_members", persist_state="page",
     help="Each member's median and band, thin, behind the ensemble's fan; the legend gives its weight in the mixture")
 

@@ -27,9 +27,10 @@ from kronos.settings import ForecastSettings, default
 from kronos_studio.bundled import bundled_models
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.metrics import crps_samples
-from kronos_studio.evaluation.training_period import trained_on, training_period
+from kronos_studio.evaluation.training_period import trained_on
 from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
 from kronos_studio.forecasters.kronos import KronosForecaster
+from kronos_studio.forecasters.period import training_period
 from kronos_studio.training.datasets import load_sample_series
 
 HORIZONS = {"1d": 10, "1h": 14, "1m": 30}  # as in the model cards' evaluation

@@ -62,4 +62,5 @@ if [ -z "${KRONOS_STUDIO_TEST_PG:-}" ]; then
 fi
 
 .venv/bin/ruff check .
+.venv/bin/lint-imports  # the layers' import contracts in pyproject.toml ([tool.importlinter])
 .venv/bin/python -m pytest "$@"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from kronos.errors import Fix, InputError
-from kronos_studio.forecasters.champion import CHAMPION
+from kronos_studio.catalog.champion import CHAMPION
 
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
 from .summary import touch_column
@@ -62,7 +62,7 @@ class BatchRun:
     """What a batch decides beyond the forecast's settings: the model, how the bars are read, where the
     results go and which engine forecasts."""
 
-    model: str | None = None  # a model reference (``forecasters.resolve``); None: the bundled default
+    model: str | None = None  # a model reference (``catalog.resolve``); None: the bundled default
     out: object = None  # the rows' Parquet file (None: not written)
     steps_out: object = None  # the per-step quantiles' Parquet file (None: not written)
     engine: str = "local"  # or "ray"

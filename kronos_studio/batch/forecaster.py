@@ -55,7 +55,7 @@ class SeriesResult:
 
 
 class ChunkForecaster:
-    """A model loaded once (``model``: a reference ``kronos_studio.forecasters.resolve`` takes, None for
+    """A model loaded once (``model``: a reference ``kronos_studio.catalog.resolve`` takes, None for
     the bundled default) that forecasts lists of ``SeriesJob``, one batched run per list where it can.
     ``champion`` is resolved per series in ``workspace``'s registry (None: the default workspace) in the
     ledger at ``ledger_url`` (None: the default ledger): each series is forecast by its champion adapter,
@@ -64,8 +64,8 @@ class ChunkForecaster:
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
                  workspace: str | None = None, ledger_url: str | None = None):
-        from kronos_studio.forecasters import resolve
-        from kronos_studio.forecasters.champion import CHAMPION
+        from kronos_studio.catalog import resolve
+        from kronos_studio.catalog.champion import CHAMPION
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
         self.per_series = model == CHAMPION
@@ -93,7 +93,7 @@ class ChunkForecaster:
     def champion_entry(self, bars):
         """The registry's champion of ``bars``' series (None: the base model serves, or the model is not
         chosen per series)."""
-        from kronos_studio.forecasters.champion import champion_entry
+        from kronos_studio.catalog.champion import champion_entry
 
         if not self.per_series:
             return None
@@ -113,7 +113,7 @@ class ChunkForecaster:
         if not self.per_series:
             return self._forecast(self.forecaster, jobs)
         from kronos.errors import UserError
-        from kronos_studio.forecasters.champion import champion_forecaster
+        from kronos_studio.catalog.champion import champion_forecaster
         from kronos_studio.forecasting import studio_pipeline
 
         results: dict[int, SeriesResult] = {}

@@ -50,7 +50,7 @@ def run_evaluate(args) -> int:
     from kronos_studio.batch.rank_run import evaluate_watchlist
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
-    from kronos_studio.forecasters import resolve
+    from kronos_studio.catalog import resolve
 
     from .common import cli_device, error_line, sampling_settings
 

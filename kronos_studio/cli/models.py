@@ -32,8 +32,8 @@ def add_models_dir_option(p: argparse.ArgumentParser) -> None:
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
     from kronos_studio.bundled import BUNDLED_NAMES
-    from kronos_studio.forecasters import ENSEMBLE, STATISTICAL
-    from kronos_studio.forecasters.champion import CHAMPION
+    from kronos_studio.catalog import ENSEMBLE, STATISTICAL
+    from kronos_studio.catalog.champion import CHAMPION
 
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
@@ -65,7 +65,7 @@ def load_forecaster(args, bars):
     (``add_sampling_options``). The pair is None for a model without one (the random walk, GARCH)."""
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos.config import trained_context
-    from kronos_studio.forecasters import resolve
+    from kronos_studio.catalog import resolve
 
     context = getattr(args, "context", None)
     loaded = []

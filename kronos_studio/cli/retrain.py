@@ -107,8 +107,8 @@ def retrain_settings(args):
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError, load_pair
     from kronos_studio.batch.watchlist import is_watchlist
+    from kronos_studio.catalog.champion import retrain_pair
     from kronos_studio.evaluation.trust import TrainingPeriodError
-    from kronos_studio.forecasters.champion import retrain_pair
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked
@@ -149,9 +149,7 @@ def run_retrain_watchlist(args) -> int:
     """Every series of the watchlist ``args.file``: 0 when each was decided, 2 when any was refused, 3 when
     any was locked and none refused."""
     from kronos_studio.batch.ray_engine import RayEngineError
-    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
-    from kronos_studio.forecasters.champion import retrain_reference
-    from kronos_studio.training.retrain_watchlist import (
+    from kronos_studio.batch.retrain_watchlist import (
         DECIDED,
         LOCKED,
         REFUSED,
@@ -160,6 +158,8 @@ def run_retrain_watchlist(args) -> int:
         WatchlistRetrain,
         retrain_watchlist,
     )
+    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
+    from kronos_studio.catalog.champion import retrain_reference
 
     from .errors import cli_line
 

@@ -280,7 +280,7 @@ class Chronos2Member(PathModel):
     def training_period(self):
         """The latest day its training data can reach: what the checkpoint folder records
         (``studio_data_seen_until`` in config.json), else a Hub model's public release; None if unknown."""
-        from kronos_studio.evaluation.training_period import period_until
+        from kronos_studio.forecasters.period import period_until
 
         src = self.source
         if src is None:

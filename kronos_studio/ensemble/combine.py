@@ -99,12 +99,6 @@ def member_quantiles(member_paths: dict[str, np.ndarray], keys: list[str], last:
     return np.stack([path_quantiles(_closes(member_paths[k], last), QUANTILE_LEVELS).T for k in keys])
 
 
-def quantile_score(q: np.ndarray, y: np.ndarray) -> float:
-    """2 × mean pinball loss of quantiles ``q`` [..., H, L] at ``QUANTILE_LEVELS`` against ``y`` [..., H]."""
-    diff = y[..., None] - q
-    return float(2 * np.mean(np.maximum(QUANTILE_LEVELS * diff, (QUANTILE_LEVELS - 1) * diff)))
-
-
 def quantile_weights(quantiles: list[np.ndarray], actuals: list[np.ndarray]) -> np.ndarray:
     """Weights on the simplex minimising the mean over cut-offs of the quantile score of the weighted mean
     quantiles (``quantiles`` [K, H, L] and ``actuals`` [H] in % of each cut-off's last close; the horizon

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from kronos.config import MIN_HISTORY
 from kronos.errors import Fix, InputError
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
-from kronos_studio.forecasters.base import STATISTICAL_LOOKBACK
+from kronos_studio.forecasters.base import STATISTICAL_LOOKBACK, Forecaster
 from kronos_studio.forecasters.window import future_times, history_window
 
 from .combine import EQUAL, group_key, quantile_average_paths
@@ -96,7 +96,7 @@ def member_lookback(member, settings: ForecastSettings) -> int | None:
 RETRAIN_META = Fix("retrain the meta-learner with these members and give it as {setting}", "meta")
 
 
-class Ensemble:
+class Ensemble(Forecaster):
     """A forecaster combining ``members`` (key -> forecaster) as ``meta`` says: ``settings.paths`` paths.
 
     ``method``: a combination other than the meta-learner's chosen one (to score every method).
@@ -204,8 +204,7 @@ class Ensemble:
 
     def training_period(self):
         """The latest period any member learned from: a cut-off inside it is in-sample for the mixture."""
-        periods = [p for m in self.members.values() if hasattr(m, "training_period")
-                   for p in [m.training_period()] if p is not None]
+        periods = [p for m in self.members.values() for p in [m.training_period()] if p is not None]
         return max(periods, key=lambda p: p.seen_until, default=None)
 
     def sample(self, history: pd.DataFrame, future, settings: ForecastSettings, progress=None) -> EnsembleForecast:
@@ -215,7 +214,7 @@ class Ensemble:
         future = future_times(history, history, settings.horizon, future)
         made = self.member_forecasts(history, future, settings, progress)
         mixture = self.combine(history, {k: np.asarray(fc.paths, np.float32) for k, fc in made.items()}, settings)
-        devices = [str(m.pair.device) for m in self.members.values() if hasattr(m, "pair")]
+        devices = [d for m in self.members.values() for d in [m.device()] if d != "cpu"]
         described = self.describe()
         for k, fc in made.items():  # what each member sampled with: its own seed, window and paths
             own = {f: v for f, v in dataclasses.asdict(fc.settings).items() if f not in ("horizon", "seed")}
@@ -239,10 +238,8 @@ class Ensemble:
 
 @dataclass
 class EnsembleForecast(Forecast):
-    """A ``kronos.forecast.Forecast`` that keeps every member's own paths (key -> [S, H, 6], same times and
-    columns); ``dataclasses.replace`` (the fan calibration) keeps them."""
-
-    members: dict[str, np.ndarray] = field(default_factory=dict)
+    """A ``kronos.forecast.Forecast`` of a mixture, whose ``members`` hold every member's own paths (key ->
+    [S, H, 6], same times and columns); ``dataclasses.replace`` (the fan calibration) keeps them."""
 
     def member_seeds(self) -> dict[str, int]:
         """key -> the seed of the stream each member drew from (``Ensemble.member_forecasts``)."""

@@ -48,8 +48,8 @@ def identity_digest(identity: dict) -> str:
 
 
 def member_identity(member) -> dict:
-    """``member.identity()`` with its digest; a member without one is known by its key and name only."""
-    own = member.identity() if hasattr(member, "identity") else {"key": member.key, "name": member.name}
+    """``member.identity()`` with its digest (by default a member is known by its key and name only)."""
+    own = member.identity()
     return {**own, "digest": identity_digest(own)}
 
 

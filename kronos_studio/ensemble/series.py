@@ -122,8 +122,7 @@ def fit_to_series(bars, members: Mapping, settings: ForecastSettings, fit: Serie
 
 def seen_until(members: Mapping) -> tuple | None:
     """(the latest day any member learned from, that member's key), None when none records one."""
-    periods = [(p.seen_until, k) for k, m in members.items() if hasattr(m, "training_period")
-               for p in [m.training_period()] if p is not None]
+    periods = [(p.seen_until, k) for k, m in members.items() for p in [m.training_period()] if p is not None]
     return max(periods, default=None)
 
 

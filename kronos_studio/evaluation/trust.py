@@ -15,11 +15,12 @@ from kronos.bars import bars_frame
 from kronos.errors import Fix, UserError
 from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
 from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.period import TrainingPeriod
 
 from .baselines import BASELINE_PATHS, REFERENCE, default_baselines
 from .calibration import CalibrationCheck, FanCalibration, holdout_check
 from .metrics import CRPS_ESTIMATOR
-from .training_period import INCLUDE_TRAINING_PERIOD, TrainingPeriod, trained_on
+from .training_period import INCLUDE_TRAINING_PERIOD, trained_on
 from .walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
 
 

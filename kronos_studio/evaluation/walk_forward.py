@@ -110,9 +110,6 @@ class EvalResult:
     def coverage_by_step(self) -> np.ndarray:
         return self.covered.mean(axis=0)
 
-    def crps_by_step(self) -> np.ndarray:
-        return self.crps.mean(axis=0)
-
     def crps_pct_by_cutoff(self) -> np.ndarray:
         """[C] mean CRPS of each cut-off in % of its last value (scale-free, comparable across cut-offs)."""
         return (self.crps / np.abs(self.last)[:, None]).mean(axis=1) * 100
@@ -187,8 +184,7 @@ def walk_forward(forecaster, bars, settings: ForecastSettings, cutoffs: Sequence
         raise ValueError(f"every cut-off needs 2+ bars before it and {horizon} after it ({len(frame)} bars)")
     ts = pd.DatetimeIndex(frame["timestamp"])
     at = [dataclasses.replace(settings, seed=int(settings.seed) + i) for i in range(len(cutoffs))]
-    batch = getattr(forecaster, "sample_batch", None)
-    size = max(1, getattr(forecaster, "batch_size", 1)) if batch is not None else 1
+    size = max(1, forecaster.batch_size)
     chunks = [list(range(i, min(i + size, len(cutoffs)))) for i in range(0, len(cutoffs), size)]
     if options.time_limit_s is not None:  # newest first: a run cut short keeps the latest cut-offs
         chunks = chunks[::-1]
@@ -200,7 +196,7 @@ def walk_forward(forecaster, bars, settings: ForecastSettings, cutoffs: Sequence
         hs = [history_window(forecaster, frame.iloc[:cutoffs[i]], at[i]) for i in chunk]
         fs = [ts[cutoffs[i]:cutoffs[i] + horizon] for i in chunk]
         with computing():  # each chunk takes its share of the machine's cores as it starts
-            made = (batch(hs, fs, at[chunk[0]], per_series_stream=False) if size > 1
+            made = (forecaster.sample_batch(hs, fs, at[chunk[0]], per_series_stream=False) if size > 1
                     else [forecaster.sample(h, f, at[i]) for h, f, i in zip(hs, fs, chunk)])
         got.update(zip(chunk, map(bounded, made)))  # volume and amount as a forecast of these bars shows them
         if progress:
@@ -217,7 +213,7 @@ def walk_forward(forecaster, bars, settings: ForecastSettings, cutoffs: Sequence
         **dict.fromkeys(("median", "lower", "upper", "crps", "covered", "abs_error", "direction_hit", "pit")),
         n_paths=0, meta={"lookback": settings.lookback, "seed": settings.seed, "bars": len(frame),
                          "requested_cutoffs": len(at), "elapsed_s": round(time.perf_counter() - started, 3)},
-        members={k: [fc.members[k] for fc in forecasts] for k in getattr(forecasts[0], "members", {})},
+        members={k: [fc.members[k] for fc in forecasts] for k in forecasts[0].members},
         weights=[fc.provenance["weights"] for fc in forecasts if "weights" in fc.provenance])
     return rescored(result, [fc.paths for fc in forecasts], forecaster.name, options.keep_paths)
 

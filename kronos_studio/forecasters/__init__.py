@@ -1,10 +1,8 @@
-"""The forecaster seam: what "something that forecasts" is (``Forecaster``), the one function that makes
-a forecast (``make_forecast``), and the resolver that turns a model reference into a forecaster
-(``resolve``). The CLI, ``kronos batch``, the walk-forward, the ledger and the app all go through here."""
+"""The forecaster protocol: what "something that forecasts" is (``Forecaster``), the history a forecast reads
+and its future bar times (``window``), and the one function that makes a forecast (``make_forecast``). The
+catalog (``kronos_studio.catalog``) turns a model reference into a forecaster; everything below it, the
+walk-forward, the ensemble, batch and the ledger, needs only this package."""
 from .base import Forecaster, PathModel
 from .make import make_forecast, make_forecasts
-from .resolve import ENSEMBLE, STATISTICAL, ModelRef, catalog, resolve
-from .warm_up import warm_up_forecast
 
-__all__ = ["ENSEMBLE", "STATISTICAL", "Forecaster", "ModelRef", "PathModel", "catalog", "make_forecast",
-           "make_forecasts", "resolve", "warm_up_forecast"]
+__all__ = ["Forecaster", "PathModel", "make_forecast", "make_forecasts"]

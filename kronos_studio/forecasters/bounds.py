@@ -74,9 +74,8 @@ def bounded(fc: Forecast) -> Forecast:
     record = {"values": int(paths[..., VOLUME].size), "volume_floored": volumes, "amount_below_zero": amounts,
               "amount": "derived" if ratio is not None else "sampled", "amount_ratio": ratio, "why": why}
     changed = {"paths": paths, "mean": _bound(fc.mean, ratio)[0], "provenance": {**fc.provenance, KEY: record}}
-    members = getattr(fc, "members", None)
-    if isinstance(members, dict) and members:
-        changed["members"] = {k: _bound(p, ratio)[0] for k, p in members.items()}
+    if fc.members:
+        changed["members"] = {k: _bound(p, ratio)[0] for k, p in fc.members.items()}
     return dataclasses.replace(fc, **changed)
 
 

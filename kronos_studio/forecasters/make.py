@@ -31,7 +31,7 @@ def make_forecast(forecaster: Forecaster, bars, settings: ForecastSettings, futu
 def make_forecasts(forecaster: Forecaster, bars_list, settings: ForecastSettings) -> list[Forecast]:
     """``make_forecast`` for many series: one batched run where the forecaster has one (``sample_batch``,
     each series on its own random stream, so it gets the paths a run of it alone gives), else one by one."""
-    if not hasattr(forecaster, "sample_batch"):
+    if forecaster.batch_size <= 1:
         return [make_forecast(forecaster, bars, settings) for bars in bars_list]
     started = time.perf_counter()
     histories = [history_window(forecaster, bars, settings) for bars in bars_list]

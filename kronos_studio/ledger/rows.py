@@ -90,7 +90,7 @@ def member_rows(forecast, bars, parent: dict) -> list[tuple[dict, dict]]:
     bar times and history, the weight the meta-learner gave the member and the meta-learner's feature row for
     it, computed from the history the forecast read (as ``Ensemble.combine`` did). ``parent``: the ensemble's
     row; the caller sets ``parent_id``. Uncalibrated: a fan calibration moves the ensemble's paths only."""
-    members = getattr(forecast, "members", None) or {}  # an ensemble's forecast (``EnsembleForecast``)
+    members = forecast.members  # an ensemble's forecast (``EnsembleForecast``) has some
     if not members:
         return []
     prov = forecast.provenance

@@ -3,7 +3,7 @@ the forecaster seam and the ledger, with API keys scoped to workspaces and per-r
 
 One module, one job: ``schemas`` (requests generated from ``ForecastSettings``), ``compute`` (bars in,
 forecasts and reports out, identical requests computed once, on the models of
-``kronos_studio.forecasters.registry``, loaded once and kept warm), ``keys`` (API keys, hashed at rest),
+``kronos_studio.catalog.registry``, loaded once and kept warm), ``keys`` (API keys, hashed at rest),
 ``limits``, ``jobs`` (batch runs in the background) and ``batch_job`` (a batch request as a job), ``state``
 (what the endpoints share), ``deps`` (the routes' dependencies: the service, the request's identity),
 ``routes`` (one ``APIRouter`` per area), ``app`` (their assembly into the FastAPI application) and

@@ -22,10 +22,10 @@ NOT_PER_SERIES = "not chosen per series"  # what ``served_champion`` answers for
 
 
 def catalog_model(ref: str | None, models_dirs=()) -> str | None:
-    """``ref`` as the catalog names it (``forecasters.resolve.offered``): a request names a model of the catalog
+    """``ref`` as the catalog names it (``catalog.resolve.offered``): a request names a model of the catalog
     and nothing else (no folder or Hub id of its own choosing); anything else is one 404 whose words are the
     same whether or not such a path exists."""
-    from kronos_studio.forecasters.resolve import UnknownModel, offered
+    from kronos_studio.catalog.resolve import UnknownModel, offered
 
     try:
         return offered(ref, models_dirs)
@@ -97,7 +97,7 @@ def served_champion(model: str | None, bars, ledger):
     key and the forecast name the same adapter (a promote or a rollback is never answered from the cache
     with the one before). Any other model: ``NOT_PER_SERIES``."""
     from kronos_studio.bundled import model_reference
-    from kronos_studio.forecasters.champion import CHAMPION, champion_entry
+    from kronos_studio.catalog.champion import CHAMPION, champion_entry
 
     return champion_entry(bars, ledger=ledger) if model_reference(model) == CHAMPION else NOT_PER_SERIES
 

@@ -12,8 +12,8 @@ from pydantic import FiniteFloat
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
+from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
-from kronos_studio.forecasters.registry import ModelRegistry
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
 from . import compute

@@ -29,7 +29,7 @@ def rank_run(body, settings, write_entries, limits):
 
     def run(folder: Path, stop):
         from kronos_studio.batch.rank_run import evaluate_watchlist
-        from kronos_studio.forecasters import resolve
+        from kronos_studio.catalog import resolve
 
         from .jobs import checkpoint
 

@@ -2,7 +2,7 @@
 and the settings checked before the job starts (a 422 at once), then the gated retrain of the series
 (``kronos_studio.training.retrain``) in the request's workspace; the result is one row per decision. With
 ``series`` (a watchlist, as ``POST /v1/batch`` takes), every series is retrained in turn
-(``kronos_studio.training.retrain_watchlist``) and each row names its series; a series refused or locked
+(``kronos_studio.batch.retrain_watchlist``) and each row names its series; a series refused or locked
 is one row saying so, and the others go on."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone"
 def retrain_run(body, limits, ledger, load_pair):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
     the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
-    from kronos_studio.forecasters.champion import retrain_pair
+    from kronos_studio.catalog.champion import retrain_pair
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
 
@@ -73,14 +73,14 @@ def check_size(limits, settings, series: int = 1, decisions: int | None = None) 
 
 def watchlist_run(body, settings, ledger, load_pair, limits):
     """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
-    from kronos_studio.forecasters.champion import retrain_reference
-    from kronos_studio.training.retrain import RetrainError
-    from kronos_studio.training.retrain_watchlist import (
+    from kronos_studio.batch.retrain_watchlist import (
         DECIDED,
         SeriesRetrainer,
         WatchlistRetrain,
         retrain_watchlist,
     )
+    from kronos_studio.catalog.champion import retrain_reference
+    from kronos_studio.training.retrain import RetrainError
 
     from .batch_job import series_entries
     from .errors import one_line

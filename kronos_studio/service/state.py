@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from kronos.threads import SAMPLING_CONCURRENCY
-from kronos_studio.forecasters.registry import ModelRegistry
+from kronos_studio.catalog.registry import ModelRegistry
 
 from . import compute
 from .errors import one_line
@@ -22,7 +22,7 @@ class ServiceConfig:
     limits: Limits = field(default_factory=Limits)
     jobs_dir: str | None = None  # None: a temporary folder, removed at shutdown
     # None: a new one (tests hand in one that loads random models; an app in the same process may hand in
-    # kronos_studio.forecasters.registry.shared_registry(), to share its loaded models)
+    # kronos_studio.catalog.registry.shared_registry(), to share its loaded models)
     registry: ModelRegistry | None = None
     decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
     concurrency: int = SAMPLING_CONCURRENCY  # forecasts a new registry samples at once, each on its share of the cores

@@ -62,10 +62,10 @@ def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuil
     from kronos.bars import bars_frame
     from kronos.pipeline import KronosPipeline
     from kronos_studio.evaluation.baselines import baselines_by_label
-    from kronos_studio.evaluation.training_period import training_period
     from kronos_studio.evaluation.trust import guard_cutoffs
     from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time
     from kronos_studio.forecasters.kronos import KronosForecaster
+    from kronos_studio.forecasters.period import training_period
 
     horizon = settings.horizon
     min_history = options.min_history or settings.lookback or base.context

@@ -28,7 +28,9 @@ import torch
 import torch.nn as nn
 
 from data_sources.storage import atomic_write_text
+from kronos.accel import AccelProducts
 from kronos.device import default_device
+from kronos.layers import hand_products
 from kronos.threads import computing
 
 from .datasets import TrainData, WindowSet
@@ -177,6 +179,7 @@ def train(trainable: Trainable, data: TrainData, cfg: TrainConfig, out_dir, *, k
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     module = trainable.module.to(device)
+    hand_products(module, AccelProducts)  # its evaluation, without autograd, computes as a forecast does
     opt = _optimizer([p for p in module.parameters() if p.requires_grad], cfg)
     status = TrainResult(out, 0)
     saved = read_state(out) if resume else None

@@ -18,7 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from kronos.accel import AccelProducts
 from kronos.checkpoints import KronosPair
+from kronos.layers import hand_products
 from kronos_studio.events import SCHEMA, EventBuilder
 
 from .adapters import (
@@ -98,6 +100,7 @@ def finetune_lora(pair: KronosPair, data: TrainData, builder: EventBuilder, cfg:
     device = torch.device(device) if device is not None else pair.device
     folder = Path(out_dir)
     tokenizer = copy.deepcopy(pair.tokenizer).to(device).eval()
+    hand_products(tokenizer, AccelProducts)  # the frozen tokenizer encodes as a forecast's does
     for p in tokenizer.parameters():
         p.requires_grad_(False)
     with torch.random.fork_rng(devices=[]):  # the LoRA A initialisation: a function of the seed

@@ -25,9 +25,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from data_sources.storage import atomic_write, atomic_write_text
+from kronos.accel import AccelProducts
 from kronos.checkpoints import save_checkpoint
 from kronos.config import BUNDLE_FILE, CONFIG_FILE, WEIGHTS_FILE, KronosConfig, TokenizerConfig
 from kronos.device import default_device
+from kronos.layers import hand_products
 from kronos.model import Kronos
 from kronos.tokenizer import KronosTokenizer
 
@@ -99,6 +101,7 @@ def train_predictor(predictor: Kronos, tokenizer: KronosTokenizer, data: TrainDa
     """Train (or fine-tune) a predictor on the frozen tokenizer's ids; best checkpoint by validation CE."""
     device = torch.device(device) if device is not None else default_device()
     tokenizer = tokenizer.to(device).eval()
+    hand_products(tokenizer, AccelProducts)  # the frozen tokenizer encodes as a forecast's does
     for p in tokenizer.parameters():
         p.requires_grad_(False)
 

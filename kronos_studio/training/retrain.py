@@ -225,7 +225,7 @@ class Retrainer:
 
     def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None,
                  made_by: str = MADE_BY):
-        from kronos_studio.evaluation.training_period import training_period
+        from kronos_studio.forecasters.period import training_period
         from kronos_studio.training.adapters import base_info
 
         settings.check(pair.context, pair.name)

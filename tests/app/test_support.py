@@ -240,8 +240,8 @@ def test_a_library_error_names_the_control_that_fixes_it():
     from app_support.errors import app_message
     from app_support.trust import INCLUDE_TRAINED_LABEL
     from kronos.errors import Fix, InputError
-    from kronos_studio.evaluation.training_period import TrainingPeriod
     from kronos_studio.evaluation.trust import guard_cutoffs
+    from kronos_studio.forecasters.period import TrainingPeriod
 
     e = InputError("lookback is 500 bars but only 90 are available", {"lookback": 500},
                    Fix("lower {setting} or load more history", "lookback"))

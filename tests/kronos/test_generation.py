@@ -11,7 +11,7 @@ import pytest
 import torch
 from testkit import assert_threads_match_sequential_runs, random_bars
 
-from kronos.accel import attend_after_prefix, fused_linear, prefix_blocks_available, set_packed_linear
+from kronos.accel import AccelProducts, attend_after_prefix, fused_linear, prefix_blocks_available, set_packed_linear
 from kronos.accel.packed import _PACKED_LINEAR_BUILT
 from kronos.config import CLOSE
 from kronos.errors import InputError
@@ -25,7 +25,7 @@ from kronos.generate import (
     rope_at,
     shared_window,
 )
-from kronos.layers import KVCache, rows_of
+from kronos.layers import ComputesProducts, KVCache, PlainProducts, hand_products, rows_of
 from kronos.normalization import denormalize
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
@@ -323,6 +323,37 @@ def test_the_anchor_reads_the_last_history_bar_from_the_decode_of_the_paths(tiny
 
 
 needs_packed = pytest.mark.skipif(not _PACKED_LINEAR_BUILT, reason="this torch build has no oneDNN linear")
+
+
+def test_the_pipeline_hands_the_model_the_speed_up_wing_and_the_plain_model_computes_the_same(random_model):
+    """The model computes its products plainly until the runner around it, the pipeline, hands it
+    ``kronos.accel``'s (the model never imports the wing); both forecast the same paths to float rounding."""
+    pair = random_model("tiny").ours(64)
+    computing = [m for model in (pair.tokenizer, pair.predictor) for m in model.modules()
+                 if isinstance(m, ComputesProducts)]
+    assert computing and all(m.products is PlainProducts for m in computing)
+    history = random_bars(80, seed=3)
+
+    def greedy():
+        fc = KronosPipeline(pair).predict(history, 12, paths=2, top_k=1, top_p=1.0, seed=0, anchor=False)
+        assert all(m.products is AccelProducts for m in computing)
+        return fc.paths
+
+    handed = greedy()
+    with torch.no_grad():  # the plain model, as defined, gives the same greedy forecast
+        x = torch.randn(3, 40, 6)
+        packed_ids = pair.tokenizer.encode(x)
+        hand_products(pair.tokenizer, PlainProducts)
+        hand_products(pair.predictor, PlainProducts)
+        plain_ids = pair.tokenizer.encode(x)
+    for a, b in zip(packed_ids, plain_ids):
+        torch.testing.assert_close(a, b)
+    pipeline = KronosPipeline(pair)
+    for model in (pair.tokenizer, pair.predictor):
+        hand_products(model, PlainProducts)  # after the pipeline's hand-over: this forecast runs plainly
+    plain = pipeline.predict(history, 12, paths=2, top_k=1, top_p=1.0, seed=0, anchor=False).paths
+    assert all(m.products is PlainProducts for m in computing)
+    np.testing.assert_allclose(plain, handed, rtol=1e-5)
 
 
 @needs_packed

@@ -76,7 +76,8 @@ def record_one(ledger, symbol: str) -> bool:
 
     from data_sources.schema import Bars
     from kronos.settings import ForecastSettings
-    from kronos_studio.forecasters import make_forecast, resolve
+    from kronos_studio.catalog import resolve
+    from kronos_studio.forecasters import make_forecast
 
     bars = Bars.from_frame(random_bars(80, freq="1h"), source="file", symbol=symbol, interval="1h")
     fc = make_forecast(resolve("random_walk"), bars, ForecastSettings(horizon=2, paths=4))

@@ -240,7 +240,8 @@ def hub_cache(monkeypatch, tmp_path):
 
 def ensemble_forecast(chronos2_choice="auto"):
     from data_sources import Bars
-    from kronos_studio.forecasters import make_forecast, resolve
+    from kronos_studio.catalog import resolve
+    from kronos_studio.forecasters import make_forecast
 
     bars = Bars.from_frame(random_bars(700, seed=5, freq="1D", start="2022-01-03"), source="file",
                            symbol="WALK", interval="1d", calendar="24/7")

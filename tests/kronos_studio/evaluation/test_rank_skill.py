@@ -21,13 +21,14 @@ from kronos_studio.evaluation.rank_skill import (
     rank_report,
     spreads,
 )
-from kronos_studio.evaluation.training_period import period_until
 from kronos_studio.evaluation.trust import TrainingPeriodError
+from kronos_studio.forecasters.base import Forecaster
+from kronos_studio.forecasters.period import period_until
 
 HORIZON, LOOKBACK = 3, 20
 
 
-class TableForecaster:
+class TableForecaster(Forecaster):
     """A stub whose expected log return for a series at a cut-off is looked up in ``table`` by (the series'
     id, kept in its volume, the last history bar's time): it never sees a bar after the cut-off, and a
     cut-off the table does not hold fails the test."""

@@ -6,8 +6,9 @@ from datetime import datetime
 
 import pandas as pd
 
-from kronos_studio.evaluation.training_period import period_until, trained_on
-from kronos_studio.forecasters.champion import ChampionForecaster
+from kronos_studio.catalog.champion import ChampionForecaster
+from kronos_studio.evaluation.training_period import trained_on
+from kronos_studio.forecasters.period import period_until
 
 
 class Base:

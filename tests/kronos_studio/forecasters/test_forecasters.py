@@ -12,9 +12,10 @@ from testkit import random_bars
 
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
+from kronos_studio.catalog import STATISTICAL, resolve
+from kronos_studio.catalog.resolve import Statistical
 from kronos_studio.cli.errors import cli_line
-from kronos_studio.forecasters import STATISTICAL, Forecaster, make_forecast, make_forecasts, resolve
-from kronos_studio.forecasters.resolve import Statistical
+from kronos_studio.forecasters import Forecaster, make_forecast, make_forecasts
 
 SETTINGS = ForecastSettings(horizon=6, paths=8, seed=3)
 

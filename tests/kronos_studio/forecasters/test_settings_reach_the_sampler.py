@@ -8,7 +8,8 @@ import pytest
 
 from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
-from kronos_studio.forecasters import make_forecast, resolve
+from kronos_studio.catalog import resolve
+from kronos_studio.forecasters import make_forecast
 
 SETTINGS = ForecastSettings(horizon=6, paths=8, seed=3)
 

@@ -9,7 +9,8 @@ import pytest
 
 from kronos.config import BAR_COLUMNS
 from kronos.settings import ForecastSettings
-from kronos_studio.forecasters import PathModel, make_forecast, make_forecasts, resolve
+from kronos_studio.catalog import resolve
+from kronos_studio.forecasters import PathModel, make_forecast, make_forecasts
 from kronos_studio.forecasters.bounds import KEY, amount_ratio, bounded, note
 from kronos_studio.forecasters.window import future_times, history_window
 

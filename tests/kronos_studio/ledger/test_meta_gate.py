@@ -92,7 +92,8 @@ def served(bars, tiny, sample: bool = False) -> dict:
     """What the ensemble as the CLI and the app resolve it says of its meta-learner (``sample``: a forecast's
     whole provenance, weights included)."""
     from kronos.checkpoints import load_pair
-    from kronos_studio.forecasters import make_forecast, resolve
+    from kronos_studio.catalog import resolve
+    from kronos_studio.forecasters import make_forecast
 
     settings = ForecastSettings(horizon=HORIZON, paths=8, seed=1)
     pair = load_pair(tiny.folder, device="cpu")

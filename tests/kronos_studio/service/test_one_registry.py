@@ -1,4 +1,4 @@
-"""One model registry (``kronos_studio.forecasters.registry``) for the app and the service: a model loaded
+"""One model registry (``kronos_studio.catalog.registry``) for the app and the service: a model loaded
 by one is the same loaded pair for the other, and it is loaded once."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from testkit import random_bars
 
 from kronos.settings import ForecastSettings
-from kronos_studio.forecasters import ModelRef
-from kronos_studio.forecasters.registry import ModelRegistry, shared_registry
+from kronos_studio.catalog import ModelRef
+from kronos_studio.catalog.registry import ModelRegistry, shared_registry
 from kronos_studio.service.app import Service, ServiceConfig
 
 

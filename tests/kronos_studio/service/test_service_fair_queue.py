@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import httpx
 from service_helpers import bearer
 
+from kronos_studio.catalog.resolve import STATISTICAL, Statistical
 from kronos_studio.evaluation.baselines import RandomWalk
-from kronos_studio.forecasters.resolve import STATISTICAL, Statistical
 
 LONG_SEED = 1000  # the evaluation's cut-off i samples with seed LONG_SEED + i
 WITHIN_S = 60  # bounds on waits that only turn a hang into a failure

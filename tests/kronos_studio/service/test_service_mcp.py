@@ -78,7 +78,7 @@ def test_an_mcp_forecast_answers_as_the_http_one(tiny_model, tmp_path):
     (``kronos forecast`` and ``POST /v1/forecast`` do), and resolved the ensemble with the default
     workspace's fits instead of its own workspace's."""
     from kronos.checkpoints import load_pair
-    from kronos_studio.forecasters.registry import ModelRegistry
+    from kronos_studio.catalog.registry import ModelRegistry
     from kronos_studio.ledger import Ledger
 
     class Recording(ModelRegistry):

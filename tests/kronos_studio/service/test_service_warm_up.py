@@ -8,7 +8,7 @@ from service_helpers import run_cli
 from kronos.accel.static_decode import decoder_pool
 from kronos.checkpoints import load_pair
 from kronos.settings import DEFAULT_HORIZON, ForecastSettings
-from kronos_studio.forecasters.registry import ModelRegistry
+from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.service import compute
 from kronos_studio.service.app import Service, ServiceConfig
 

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kronos.errors import Fix, UserError
-
-from .retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked
+from kronos_studio.training.retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked
 
 DECIDED, REFUSED, LOCKED = "decided", "refused", "locked"
 
@@ -85,10 +84,11 @@ class SeriesRetrainer:
         """``entry``'s series retrained (a ``watchlist.Entry``); ``log(line)`` gets one line per decision, which
         the outcome keeps too."""
         from kronos.checkpoints import CheckpointError
-        from kronos_studio.batch.watchlist import load_entry
-        from kronos_studio.forecasters.champion import retrain_pair
+        from kronos_studio.catalog.champion import retrain_pair
         from kronos_studio.ledger import LedgerError
         from kronos_studio.ledger.registry import Registry, SeriesKey
+
+        from .watchlist import load_entry
 
         outcome = SeriesOutcome(entry.series, DECIDED)
 
@@ -144,7 +144,7 @@ def retrain_watchlist(entries: list, job: WatchlistRetrain, fanout: Fanout = Fan
     """Every entry's ``SeriesOutcome``, in watchlist order. ``log(line)`` gets each decision's line (from Ray
     workers: when their series is done); ``unit``: the local engine's retrainer (None: one of ``job`` on the
     default ledger)."""
-    from kronos_studio.batch.engine import ENGINES
+    from .engine import ENGINES
 
     if fanout.engine not in ENGINES:
         raise ValueError(f"unknown engine '{fanout.engine}': use one of {list(ENGINES)}")
@@ -153,7 +153,7 @@ def retrain_watchlist(entries: list, job: WatchlistRetrain, fanout: Fanout = Fan
         for entry in entries:
             yield unit.retrain(entry, log)
         return
-    from kronos_studio.batch.ray_engine import actor_pool
+    from .ray_engine import actor_pool
 
     with actor_pool(SeriesRetrainer, (job,), address=fanout.address, workers=fanout.workers) as (_, actors):
         from ray.util import ActorPool

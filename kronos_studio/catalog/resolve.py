@@ -14,8 +14,8 @@ from pathlib import Path
 from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 from kronos_studio.bundled import listed_folders
+from kronos_studio.forecasters.base import Forecaster
 
-from .base import Forecaster
 from .champion import CHAMPION
 
 ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
@@ -247,9 +247,8 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     runs its decode loop (``kronos.accel.resolve_decode``; default eager).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
     from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, model_reference
+    from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.forecasting import studio_pipeline
-
-    from .kronos import KronosForecaster
 
     if isinstance(ref, ModelRef):
         name = ENSEMBLE if ref.mixes else ref.kronos_ref

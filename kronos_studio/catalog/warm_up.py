@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.make import make_forecast
 
-from .make import make_forecast
 from .resolve import ModelRef, resolve
 
 

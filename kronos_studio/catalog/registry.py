@@ -15,6 +15,7 @@ from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
 from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
 from kronos_studio.fair import FairSlots
+from kronos_studio.forecasters.base import Forecaster
 
 from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
@@ -89,7 +90,7 @@ class ModelRegistry:
             return pair
 
     def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None):
-        """The forecaster ``ref`` names (``kronos_studio.forecasters.resolve``) on a warm pair, with
+        """The forecaster ``ref`` names (``kronos_studio.catalog.resolve``) on a warm pair, with
         ``workspace``'s fits of the ensemble to a series. Raises what ``resolve`` raises
         (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
         return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode)
@@ -165,23 +166,41 @@ class Recent(OrderedDict):
             self.popitem(last=False)
 
 
-class InTurn:
+class InTurn(Forecaster):
     """A forecaster whose every sampling run (``sample``, ``sample_batch``) holds its model's slot in its
-    owner's turn (``turn()``: ``ModelRegistry.sampling``'s context); everything else is the forecaster's own."""
+    owner's turn (``turn()``: ``ModelRegistry.sampling``'s context); everything else is the forecaster's own,
+    each part of the ``Forecaster`` seam handed on by name."""
 
-    def __init__(self, inner, turn: Callable[[], contextlib.AbstractContextManager]):
+    def __init__(self, inner: Forecaster, turn: Callable[[], contextlib.AbstractContextManager]):
         self.inner, self.turn = inner, turn
+        self.key, self.name, self.min_history = inner.key, inner.name, inner.min_history
+        self.members, self.batch_size = inner.members, inner.batch_size
 
-    def __getattr__(self, name):
-        value = getattr(self.inner, name)
-        if name not in ("sample", "sample_batch"):
-            return value
+    def lookback(self, horizon: int) -> int:
+        return self.inner.lookback(horizon)
 
-        @functools.wraps(value)
-        def in_turn(*args, **kwargs):
-            with self.turn():
-                return value(*args, **kwargs)
-        return in_turn
+    def lookback_reason(self, horizon: int) -> str:
+        return self.inner.lookback_reason(horizon)
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def identity(self) -> dict:
+        return self.inner.identity()
+
+    def training_period(self):
+        return self.inner.training_period()
+
+    def device(self) -> str:
+        return self.inner.device()
+
+    def sample(self, history, future, settings, progress=None):
+        with self.turn():
+            return self.inner.sample(history, future, settings, progress)
+
+    def sample_batch(self, histories, futures, settings, per_series_stream: bool = True):
+        with self.turn():
+            return self.inner.sample_batch(histories, futures, settings, per_series_stream=per_series_stream)
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kronos.errors import Fix, InputError
+from kronos_studio.forecasters.base import Forecaster
 
 CHAMPION = "champion"
 
 
-class ChampionForecaster:
+class ChampionForecaster(Forecaster):
     """A Kronos forecaster (the champion's adapted model, or the base) that stamps what served. Every part of
     the ``Forecaster`` seam is its own method or attribute, each taking what the Kronos forecaster's takes:
     nothing reaches the inner forecaster by a name this class does not define."""
@@ -56,13 +57,16 @@ class ChampionForecaster:
     def training_period(self):
         """The base model's, or the champion's training window's last day when later: a walk-forward over
         the bars the adapter learned from scores memory, not forecasting."""
-        from kronos_studio.evaluation.training_period import period_until
+        from kronos_studio.forecasters.period import period_until
 
         base = self.inner.training_period()
         if self.trained_until is None:
             return base
         window = period_until(str(self.trained_until.date()), f"champion adapter {self.adapter_id}'s training window")
         return window if base is None or window.seen_until > base.seen_until else base
+
+    def device(self) -> str:
+        return self.inner.device()
 
     def _stamp(self, fc):
         fc.provenance.update({"champion": self.note, "adapter_id": self.adapter_id})
@@ -122,10 +126,9 @@ def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object],
     """The base model's forecaster (``entry`` None), or the champion adapter's on the bundled base it was
     trained on, reading the events it was trained with."""
     from kronos_studio.bundled import default_model_path
+    from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.training.adapters import apply_adapter, bundled_base
     from kronos_studio.training.retrain import adapter_events
-
-    from .kronos import KronosForecaster
 
     if entry is None:
         return KronosForecaster(pipeline(load_pair(str(default_model_path()))))

@@ -1,0 +1,128 @@
+"""What a forecast names as covariates: ``CovariateOptions`` (each field a ``kronos.settings.Knob``, as the sampling
+knobs are, for the faces to draw their inputs from) and the references it holds, read into bars by ``load``.
+
+A reference is one of: a bundled sample's name (``S&P 500 index daily 1999-2018 (arch)``, or ``sample:<name>``), a
+source and its ticker (``yfinance:^GSPC``, ``ccxt:binance:BTC/USDT``), or the path of a CSV/Parquet file. Past-only
+covariates are series whose history is read up to the cut-off; known-future covariates are scheduled events whose
+dates are public ahead (the bundled US macro calendar's kinds: ``fomc``, ``cpi``, ``nfp``, ``gdp``, ``pce``), read
+for the history and the forecast's own bars.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from data_sources.schema import Bars
+from data_sources.sources import CCXT, FILE, SAMPLE, YFINANCE
+from kronos.errors import Fix, InputError
+from kronos.settings import Knob, knob
+from kronos_studio.events import KINDS
+
+from .alignment import MAX_COVARIATES
+
+SEPARATOR = ":"  # between a source and its ticker in a reference
+
+
+@dataclass(frozen=True)
+class CovariateRef:
+    """One covariate reference, parsed: ``source`` (a ``data_sources.sources`` key), ``symbol`` (a sample's name, a
+    ticker, or a file's path) and ``exchange`` (ccxt's)."""
+
+    text: str
+    source: str
+    symbol: str
+    exchange: str | None = None
+
+
+def parse_reference(text: str) -> CovariateRef:
+    """A reference as written (module docstring) -> ``CovariateRef``; ``InputError`` naming the forms otherwise."""
+    from data_sources.samples import list_samples
+
+    text = str(text).strip()
+    samples = {s.name for s in list_samples()}
+    head, _, rest = text.partition(SEPARATOR)
+    if text in samples:
+        return CovariateRef(text, SAMPLE, text)
+    if head == SAMPLE:
+        if rest in samples:
+            return CovariateRef(text, SAMPLE, rest)
+        raise InputError(f"there is no bundled sample named {rest!r}", {"covariate": text},
+                         Fix(f"name one of {sorted(samples)}"))
+    if head == YFINANCE and rest:
+        return CovariateRef(text, YFINANCE, rest)
+    if head == CCXT and rest.count(SEPARATOR) == 1 and all(rest.split(SEPARATOR)):
+        exchange, symbol = rest.split(SEPARATOR)
+        return CovariateRef(text, CCXT, symbol, exchange)
+    path = rest if head == FILE and rest else text
+    if path and Path(path).expanduser().is_file():
+        return CovariateRef(text, FILE, str(Path(path).expanduser()))
+    raise InputError(
+        f"the covariate {text!r} is neither a bundled sample, a source and ticker, nor a file on this machine",
+        {"covariate": text},
+        Fix("name a sample ('S&P 500 index daily 1999-2018 (arch)'), a ticker ('yfinance:^GSPC', "
+            "'ccxt:binance:BTC/USDT') or a CSV/Parquet file"))
+
+
+@dataclass(frozen=True)
+class CovariateOptions:
+    """The covariates a forecast is conditioned on (references, module docstring) and the scheduled events it
+    reads ahead. The empty default is a forecast of the target alone."""
+
+    covariates: tuple[str, ...] = knob(
+        (), label="Condition on",
+        help="other series read alongside the target, each up to the forecast's cut-off and aligned to the target's "
+             "bar closes (a bundled sample, a source:ticker such as yfinance:^GSPC, or a file)")
+    known_future: tuple[str, ...] = knob(
+        (), label="Scheduled events", more=True,
+        help=f"event kinds whose dates are public ahead ({', '.join(KINDS)}), read over the history and the "
+             "forecast's own bars")
+
+    def __post_init__(self):
+        object.__setattr__(self, "covariates", tuple(str(c).strip() for c in self.covariates))
+        object.__setattr__(self, "known_future", tuple(str(k).strip().lower() for k in self.known_future))
+        if len(self.covariates) > MAX_COVARIATES:
+            raise InputError(
+                f"{len(self.covariates)} covariates named, at most {MAX_COVARIATES} fit the model's group with the target",
+                {"covariates": len(self.covariates), "limit": MAX_COVARIATES},
+                Fix(f"condition on at most {MAX_COVARIATES} series"))
+        for name, values in (("covariates", self.covariates), ("known_future", self.known_future)):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise InputError(f"{twice[0]!r} is named twice in {name}", {name: list(values)},
+                                 Fix("name each once"))
+        unknown = [k for k in self.known_future if k not in KINDS]
+        if unknown:
+            raise InputError(f"unknown scheduled event kind {unknown[0]!r}", {"known_future": list(self.known_future)},
+                             Fix(f"choose among {', '.join(KINDS)}"))
+
+    def __bool__(self) -> bool:
+        return bool(self.covariates or self.known_future)
+
+    def references(self) -> tuple[CovariateRef, ...]:
+        return tuple(parse_reference(c) for c in self.covariates)
+
+
+def covariate_knobs() -> dict[str, tuple[object, Knob]]:
+    """name -> (default, Knob) of every ``CovariateOptions`` field, in field order."""
+    return {f.name: (f.default, f.metadata["knob"]) for f in fields(CovariateOptions) if "knob" in f.metadata}
+
+
+def load(ref: CovariateRef, interval: str, *, lookback: int | None = None) -> Bars:
+    """The bars a reference names: a sample as bundled, a ticker through the bar cache at ``interval`` (its last
+    ``lookback`` bars when given), a file as the reader finds it. Each source's own errors pass through."""
+    if ref.source == SAMPLE:
+        from data_sources.samples import load_sample
+
+        return load_sample(ref.symbol)
+    if ref.source == FILE:
+        from data_sources.files import read_bars_file
+
+        return read_bars_file(ref.symbol)
+    from data_sources.cache import load_bars
+
+    return load_bars(ref.source, ref.symbol, interval, lookback=lookback, exchange=ref.exchange)
+
+
+def load_all(options: CovariateOptions, interval: str, *, lookback: int | None = None) -> list[Bars]:
+    """The bars of every covariate ``options`` names, in order (``load``)."""
+    return [load(ref, interval, lookback=lookback) for ref in options.references()]
