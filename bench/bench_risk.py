@@ -38,8 +38,8 @@ def main() -> None:
 
     from data_sources import load_sample
     from kronos.settings import ForecastSettings
+    from kronos_studio.catalog.resolve import resolve
     from kronos_studio.forecasters.make import make_forecast
-    from kronos_studio.forecasters.resolve import resolve
     from kronos_studio.risk.measures import RiskSettings, path_risk
     from kronos_studio.risk.stylized import stylized_check
     from kronos_studio.risk.volatility import volatility_forecast

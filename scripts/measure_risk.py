@@ -100,13 +100,13 @@ def main() -> None:
         models = dict(risk_baselines(paths=args.paths))
         if with_kronos and not args.no_kronos:
             if kronos is None:
-                from kronos_studio.forecasters.resolve import resolve
+                from kronos_studio.catalog.resolve import resolve
 
                 kronos = resolve(args.model)
             models = {"kronos": kronos, **models}
         bars = load_sample(name)
         if with_kronos and args.ensemble:
-            from kronos_studio.forecasters.resolve import resolve
+            from kronos_studio.catalog.resolve import resolve
 
             models = {"ensemble": resolve(args.model, bars, settings, ensemble=True), **models}
         started = time.perf_counter()

@@ -24,9 +24,9 @@ import numpy as np
 
 from data_sources import load_sample
 from kronos.settings import ForecastSettings
+from kronos_studio.catalog.resolve import resolve
 from kronos_studio.evaluation.trust import guard_cutoffs
 from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
-from kronos_studio.forecasters.resolve import resolve
 from kronos_studio.risk.backtest import diebold_mariano, qlike
 from kronos_studio.risk.volatility import bar_variances, log_returns, model_variances
 

@@ -7,7 +7,7 @@ import pytest
 
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk
-from kronos_studio.evaluation.training_period import period_until
+from kronos_studio.forecasters.period import period_until
 from kronos_studio.risk.baselines import EwmaNormal, FilteredHistoricalSimulation, HistoricalSimulation, risk_baselines
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import RiskWalk, risk_backtest
