@@ -1,0 +1,214 @@
+"""Value-at-risk and expected shortfall read from a forecast's sample paths, with their Monte-Carlo errors.
+
+A position's return to step k is its value's simple return from the last observed close: close_k / last - 1
+for a long position, its negative for a short one; its loss is minus that. At level a (0.99):
+
+* VaR: the a-quantile of the loss over the paths (read as every studio quantile is, ``kronos.quantiles``).
+* ES: the mean loss of the paths at or beyond the VaR.
+* VaR's standard error: the sample quantile's asymptotic one, sqrt(a (1 - a) / S) / f(VaR), the loss density f
+  at the VaR from a Gaussian kernel estimate (``scipy.stats.gaussian_kde``).
+* ES's standard error: the tail mean's asymptotic one, sqrt((Var(tail) + a (ES - VaR)^2) / (S (1 - a))), where
+  the second term is what the VaR's own sampling error adds to the tail's.
+
+An ES rests on the S (1 - a) paths beyond the VaR: fewer than ``MIN_TAIL_PATHS`` of them is flagged with the
+path count that gives enough (a 99% ES needs 2,000 paths).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+
+from kronos.config import CLOSE
+from kronos.errors import Fix, InputError, Notice
+from kronos.quantiles import path_quantiles
+from kronos.settings import Knob, knob
+
+LEVEL_RANGE = (0.5, 0.9999)  # open interval a VaR level must lie in
+POSITIONS = ("long", "short")
+MIN_TAIL_PATHS = 20  # paths beyond the VaR an ES is read from at least (fewer: flagged)
+RISKMETRICS_LAMBDA = 0.94  # RiskMetrics' (1996) decay for daily returns
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """What a risk reading is asked for beyond the forecast's settings; each field's ``Knob`` is how a face
+    offers it (as ``kronos.settings.ForecastSettings``' knobs are)."""
+
+    levels: tuple[float, ...] = knob((0.95, 0.99), label="VaR/ES levels", low=LEVEL_RANGE[0], high=LEVEL_RANGE[1],
+                                     step=0.005, help="confidence levels of value-at-risk and expected shortfall: "
+                                                      "0.99 is the loss exceeded on 1 path in 100")
+    positions: tuple[str, ...] = knob(POSITIONS, label="Positions",
+                                      help="long (a loss when the price falls) and/or short (a loss when it rises)")
+    per_step: bool = knob(True, label="VaR/ES at every step", more=True,
+                          help="also read VaR and ES of the return to each bar of the horizon, not only to its end")
+    vol_interval: float = knob(0.9, label="Volatility interval", low=0.5, high=0.99, step=0.01, more=True,
+                               help="central share of paths the realized-volatility interval holds")
+    history_window: int = knob(20, label="History volatility window (bars)", low=5, high=1000, more=True,
+                               help="bars of history whose realized volatility is shown beside the forecast")
+    ewma_lambda: float = knob(RISKMETRICS_LAMBDA, label="EWMA decay (lambda)", low=0.8, high=0.999, step=0.001,
+                              more=True, help="RiskMetrics' exponential weight of past squared returns (0.94 daily)")
+
+    def __post_init__(self):
+        levels = tuple(float(a) for a in np.atleast_1d(self.levels))
+        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "positions", tuple(np.atleast_1d(self.positions).tolist()))
+        lo, hi = LEVEL_RANGE
+        bad = [a for a in levels if not lo < a < hi]
+        if not levels or bad:
+            raise InputError(f"VaR/ES levels must lie between {lo} and {hi} (exclusive), got {list(levels)}",
+                             {"levels": list(levels)},
+                             Fix(f"give {{setting}} such as 0.95 or 0.99 (between {lo} and {hi})", "levels"))
+        if not self.positions or any(p not in POSITIONS for p in self.positions):
+            raise InputError(f"positions must be among {', '.join(POSITIONS)}, got {list(self.positions)}",
+                             {"positions": list(self.positions)}, Fix("give {setting} long and/or short", "positions"))
+        if not 0 < self.vol_interval < 1:
+            raise InputError(f"the volatility interval must lie between 0 and 1, got {self.vol_interval}",
+                             {"vol_interval": self.vol_interval}, Fix("give {setting} such as 0.9", "vol_interval"))
+        if self.history_window < 2:
+            raise InputError(f"the history volatility window needs at least 2 bars, got {self.history_window}",
+                             {"history_window": self.history_window}, Fix("give {setting} of 2 or more", "history_window"))
+        if not 0 < self.ewma_lambda < 1:
+            raise InputError(f"the EWMA decay must lie between 0 and 1, got {self.ewma_lambda}",
+                             {"ewma_lambda": self.ewma_lambda}, Fix("give {setting} such as 0.94", "ewma_lambda"))
+
+
+def risk_knobs() -> dict[str, tuple[object, Knob]]:
+    """name -> (default, Knob) of every ``RiskSettings`` field, in field order (what a face makes options of)."""
+    return {f.name: (f.default, f.metadata["knob"]) for f in fields(RiskSettings) if "knob" in f.metadata}
+
+
+def paths_needed(level: float, tail: int = MIN_TAIL_PATHS) -> int:
+    """Paths that leave ``tail`` of them beyond the ``level`` VaR: 2,000 for 99%, 400 for 95%."""
+    return math.ceil(round(tail / (1 - level), 9))
+
+
+@dataclass(frozen=True)
+class TailRisk:
+    """VaR and ES of one position's return to one step, as positive fractions of the position's value."""
+
+    position: str
+    level: float
+    step: int  # 1 .. horizon: the return from the last close to that bar's close
+    var: float
+    var_se: float
+    es: float
+    es_se: float
+    tail_paths: int  # paths at or beyond the VaR (what the ES is the mean of)
+    paths: int
+
+    @property
+    def enough_paths(self) -> bool:
+        return self.tail_paths >= MIN_TAIL_PATHS
+
+
+def position_losses(returns: np.ndarray, position: str) -> np.ndarray:
+    """Losses (positive = money lost, as a fraction of the position) of a long or short position."""
+    return -np.asarray(returns, np.float64) if position == "long" else np.asarray(returns, np.float64)
+
+
+def tail_risk(losses: np.ndarray, level: float) -> tuple[float, float, float, float, int]:
+    """(VaR, its SE, ES, its SE, paths in the tail) of the draws ``losses`` at ``level``."""
+    from scipy.stats import gaussian_kde, norm
+
+    x = np.asarray(losses, np.float64)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return (float("nan"),) * 4 + (0,)
+    var = float(path_quantiles(x, level))
+    tail = x[x >= var]
+    es = float(tail.mean())
+    var_se = es_se = float("nan")
+    if n > 1 and np.ptp(x) > 0:
+        try:  # the kernel estimate at one point, read as the mean of its kernels (gaussian_kde's own evaluate
+            # goes through a BLAS triangular solve that costs ~10 ms on a busy machine, 100x this)
+            bandwidth = math.sqrt(float(gaussian_kde(x).covariance[0, 0]))
+            density = float(norm.pdf(var, loc=x, scale=bandwidth).mean())
+        except (np.linalg.LinAlgError, ValueError):  # degenerate draws (nearly all equal): no density to read
+            density = 0.0
+        if density > 0:
+            var_se = math.sqrt(level * (1 - level) / n) / density
+        spread = float(tail.var(ddof=1)) if len(tail) > 1 else 0.0
+        es_se = math.sqrt((spread + level * (es - var) ** 2) / (n * (1 - level)))
+    elif n > 1:  # every draw the same: the estimate has no Monte-Carlo error
+        var_se = es_se = 0.0
+    return var, var_se, es, es_se, int(len(tail))
+
+
+def path_returns(paths: np.ndarray, last_close: float) -> np.ndarray:
+    """[S, H] simple return of the close to each step from ``last_close``."""
+    if not np.isfinite(last_close) or last_close <= 0:
+        raise InputError(f"risk is read as a return from the last close, which is {last_close}",
+                         {"last_close": last_close}, Fix("give bars whose last close is a positive price"))
+    return np.asarray(paths, np.float64)[:, :, CLOSE] / float(last_close) - 1
+
+
+@dataclass
+class PathRisk:
+    """VaR and ES of a forecast: at the horizon (``horizon``) and, when asked, to every step (``steps``)."""
+
+    horizon: list[TailRisk]
+    steps: list[TailRisk]
+    paths: int
+    last_close: float
+    settings: RiskSettings
+    notices: list[Notice] = field(default_factory=list)
+
+    def table(self, per_step: bool = False) -> pd.DataFrame:
+        """One row per (position, level[, step]) with VaR, ES, their errors and the paths behind the ES."""
+        rows = self.steps if per_step else self.horizon
+        return pd.DataFrame([{**r.__dict__, "enough_paths": r.enough_paths} for r in rows])
+
+    def get(self, position: str, level: float, step: int | None = None) -> TailRisk:
+        """The reading for ``position`` at ``level`` (``step`` None: the horizon's)."""
+        rows = self.horizon if step is None else self.steps
+        for r in rows:
+            if r.position == position and math.isclose(r.level, level) and (step is None or r.step == step):
+                return r
+        raise KeyError((position, level, step))
+
+    def to_dict(self) -> dict:
+        return {"paths": self.paths, "last_close": self.last_close, "levels": list(self.settings.levels),
+                "horizon": [r.__dict__ for r in self.horizon], "steps": [r.__dict__ for r in self.steps],
+                "notices": [n.worded() for n in self.notices]}
+
+
+def tail_notices(readings: list[TailRisk]) -> list[Notice]:
+    """A flag for each level whose ES rests on fewer than ``MIN_TAIL_PATHS`` paths, with the count to ask for."""
+    out, said = [], set()
+    for r in readings:
+        if r.enough_paths or r.level in said:
+            continue
+        said.add(r.level)
+        need = paths_needed(r.level)
+        out.append(Notice(f"the {r.level:.4g} ES rests on {r.tail_paths} of {r.paths} paths beyond the VaR (fewer than "
+                          f"{MIN_TAIL_PATHS}): it is a rough reading", (Fix("sample at least {setting}", "paths", need),),
+                          values={"level": r.level, "tail_paths": r.tail_paths, "paths": r.paths, "needed": need}))
+    return out
+
+
+def path_risk(forecast, settings: RiskSettings = RiskSettings()) -> PathRisk:
+    """VaR and ES of ``forecast`` (a ``kronos.forecast.Forecast``: its paths and history) per
+    ``settings``: at the horizon, and to every step when ``settings.per_step``."""
+    paths = np.asarray(forecast.paths)
+    last = float(forecast.history["close"].iloc[-1])
+    returns = path_returns(paths, last)
+    horizon = returns.shape[1]
+    steps = range(1, horizon + 1) if settings.per_step else (horizon,)
+    readings = {}
+    for position in settings.positions:
+        losses = position_losses(returns, position)
+        for step in steps:
+            for level in settings.levels:
+                readings[(position, level, step)] = TailRisk(position, level, step,
+                                                             *tail_risk(losses[:, step - 1], level), len(losses))
+    at_end = [v for (_, _, s), v in readings.items() if s == horizon]
+    notices = tail_notices(at_end)
+    bad = int((~np.isfinite(returns[:, -1])).sum())
+    if bad:
+        notices.append(Notice(f"{bad} of {len(returns)} paths end without a readable close and are left out",
+                              values={"paths_left_out": bad}))
+    return PathRisk(at_end, list(readings.values()) if settings.per_step else [], len(returns), last, settings, notices)

@@ -1,0 +1,260 @@
+"""A risk backtest over walk-forward cut-offs: every model forecasts from the same cut-offs with the same
+seeds (``kronos_studio.evaluation.walk_forward``), each cut-off's VaR, ES and variance are read from its paths
+(``measures``, ``volatility``) and set against what happened, then the tests of ``backtest`` run on them.
+
+Cut-offs are the latest ``RiskWalk.n_cutoffs``, one horizon apart (each horizon's return is its own: overlapping
+horizon returns are dependent and are never scored as independent), each with a full lookback of history for
+every model; cut-offs whose forecast starts inside a model's training period are left out for every model
+unless asked (the trust report's guard, ``trust.guard_cutoffs``).
+
+Per cut-off: the realized return of the close over the horizon (simple, from the last close), each position's
+loss, exceptions of each level's VaR; the variance forecast is the mean over paths of the summed squared
+close-to-close log-returns, the proxy the realized one (``RiskWalk.proxy``: or both read by Garman–Klass, the
+paths' candles and the bars that happened alike).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kronos.bars import bars_frame
+from kronos.config import BAR_COLUMNS, CLOSE
+from kronos.errors import Fix, InputError, Notice
+from kronos.settings import ForecastSettings
+from kronos_studio.evaluation.trust import guard_cutoffs
+from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
+
+from .backtest import (
+    ES_SIMULATIONS,
+    acerbi_szekely_z2,
+    diebold_mariano,
+    mincer_zarnowitz,
+    model_confidence_set,
+    var_tests,
+    volatility_losses,
+)
+from .measures import RiskSettings, position_losses, tail_risk
+from .volatility import bar_variances
+
+PROXIES = ("close_to_close", "garman_klass")
+TEST_COLUMNS = ("model", "position", "level", "test", "statistic", "p_value", "df", "counts")
+REFERENCE = "garch"  # the model Diebold–Mariano compares every other with (the studio's GARCH-t member)
+
+
+@dataclass(frozen=True)
+class RiskWalk:
+    """What a risk backtest decides beyond the forecast's and the risk settings."""
+
+    n_cutoffs: int = 250  # the latest cut-offs, one horizon apart (250: the traffic light's year at horizon 1)
+    include_trained: bool = False  # also score cut-offs inside a model's training period (flagged)
+    proxy: str = "close_to_close"  # the realized variance a variance forecast is scored against
+    reference: str = REFERENCE  # the model each other one is compared with (Diebold–Mariano)
+    es_simulations: int = ES_SIMULATIONS
+    mcs_size: float = 0.1  # the model confidence set's size (a 90% set)
+    seed: int = 0  # of the ES test's simulation and the MCS bootstrap
+
+    def __post_init__(self):
+        if self.proxy not in PROXIES:
+            raise InputError(f"the variance proxy must be one of {', '.join(PROXIES)}, got {self.proxy!r}",
+                             {"proxy": self.proxy}, Fix(f"give {{setting}} {PROXIES[0]} or {PROXIES[1]}", "proxy"))
+
+
+@dataclass
+class ModelRisk:
+    """One model's readings per cut-off (a row each)."""
+
+    name: str
+    frame: pd.DataFrame  # cutoff_time, realized_return, proxy, variance, var_/es_/exception_{position}_{level}
+    losses: dict[tuple[str, float], list[np.ndarray]]  # (position, level) -> each cut-off's loss draws
+
+
+@dataclass
+class RiskBacktest:
+    models: dict[str, ModelRisk]
+    tests: pd.DataFrame  # one row per (model, position, level, test)
+    volatility: pd.DataFrame  # one row per model: losses, Mincer–Zarnowitz, Diebold–Mariano, MCS
+    horizon: int
+    cutoffs: list[int]
+    settings: RiskSettings
+    walk: RiskWalk
+    notices: list[Notice] = field(default_factory=list)
+    guard: dict = field(default_factory=dict)
+
+    def summary(self, level: float = 0.99, position: str = "long") -> pd.DataFrame:
+        """One row per model: exceptions, Kupiec and Christoffersen p-values, the zone, the ES test at ``level``
+        for ``position``, and the volatility columns."""
+        rows = {}
+        for key in self.models:
+            t = self.tests[(self.tests.model == key) & (self.tests.position == position) & np.isclose(self.tests.level, level)]
+            by = {r.test: r for r in t.itertuples()}
+            pof = by.get("kupiec_pof")
+            rows[key] = {
+                "exceptions": None if pof is None else pof.counts["exceptions"],
+                "observations": None if pof is None else pof.counts["observations"],
+                "kupiec_p": None if pof is None else pof.p_value,
+                "christoffersen_ind_p": by["christoffersen_independence"].p_value if "christoffersen_independence" in by else None,
+                "christoffersen_cc_p": (by["christoffersen_conditional_coverage"].p_value
+                                        if "christoffersen_conditional_coverage" in by else None),
+                "zone": by["basel_traffic_light"].counts["zone"] if "basel_traffic_light" in by else None,
+                "es_z2": by["acerbi_szekely_z2"].statistic if "acerbi_szekely_z2" in by else None,
+                "es_z2_p": by["acerbi_szekely_z2"].p_value if "acerbi_szekely_z2" in by else None}
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        return out.join(self.volatility, how="left")
+
+    def to_dict(self) -> dict:
+        """Plain JSON values: the tests, the volatility table, each model's readings per cut-off, the notices."""
+        def plain(x):
+            if isinstance(x, dict):
+                return {str(k): plain(v) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return [plain(v) for v in x]
+            if isinstance(x, (np.generic,)):
+                x = x.item()
+            if isinstance(x, float) and not np.isfinite(x):
+                return None
+            if isinstance(x, pd.Timestamp):
+                return str(x)
+            return x
+
+        return plain({
+            "horizon": self.horizon, "cutoffs": len(self.cutoffs), "levels": list(self.settings.levels),
+            "positions": list(self.settings.positions), "proxy": self.walk.proxy, "reference": self.walk.reference,
+            "tests": self.tests.to_dict("records"),
+            "volatility": self.volatility.to_dict("index"),
+            "models": {k: {"name": m.name, "per_cutoff": m.frame.to_dict("records")} for k, m in self.models.items()},
+            "notices": [n.worded() for n in self.notices], "guard": self.guard})
+
+
+def _realized(values: np.ndarray, c: int, horizon: int, proxy: str) -> tuple[float, float]:
+    """(simple return of the close over the horizon after cut-off ``c``, its realized variance)."""
+    last = values[c - 1, CLOSE]
+    bars = values[c:c + horizon]
+    v = bar_variances(bars, last).of(proxy)
+    return float(bars[-1, CLOSE] / last - 1), float(np.sum(v)) if np.isfinite(v).all() else float("nan")
+
+
+def model_risk(name: str, result, values: np.ndarray, settings: RiskSettings, proxy: str) -> ModelRisk:
+    """The per-cut-off readings of a walk-forward ``result`` (kept paths) of one model."""
+    rows, draws = [], {}
+    for i, (c, paths) in enumerate(zip(result.cutoffs, result.paths)):
+        last = values[c - 1, CLOSE]
+        paths = np.asarray(paths, np.float64)
+        returns = paths[:, -1, CLOSE] / last - 1
+        realized, realized_var = _realized(values, c, result.horizon, proxy)
+        row = {"cutoff_time": result.cutoff_times[i], "realized_return": realized, "proxy": realized_var,
+               "variance": float(np.nanmean(np.nansum(bar_variances(paths, last).of(proxy), axis=1)))}
+        for position in settings.positions:
+            draw = position_losses(returns, position)
+            loss = float(position_losses(realized, position))
+            for level in settings.levels:
+                var, _, es, _, _ = tail_risk(draw, level)
+                tag = f"{position}_{level:g}"
+                row |= {f"var_{tag}": var, f"es_{tag}": es, f"exception_{tag}": loss > var, f"loss_{position}": loss}
+                draws.setdefault((position, level), []).append(draw[np.isfinite(draw)])
+        rows.append(row)
+    return ModelRisk(name, pd.DataFrame(rows), draws)
+
+
+def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk, horizon: int
+              ) -> tuple[list[dict], list[Notice]]:
+    rows, notices = [], []
+    f = risk.frame
+    for position in settings.positions:
+        for level in settings.levels:
+            tag = f"{position}_{level:g}"
+            tests, said = var_tests(f[f"exception_{tag}"].to_numpy(bool), level, horizon == 1)
+            try:
+                tests["acerbi_szekely_z2"] = acerbi_szekely_z2(f[f"loss_{position}"], f[f"var_{tag}"], f[f"es_{tag}"],
+                                                               level, risk.losses[(position, level)],
+                                                               walk.es_simulations, walk.seed)
+            except InputError as e:
+                said.append(Notice(e.problem, e.fix, values=e.values))
+            except ValueError as e:  # an ES of 0 or below (a forecast with no downside): no Z2
+                said.append(Notice(f"no ES test for {risk.name} at {level:g} ({position}): {e}"))
+            rows += [{"model": key, "position": position, "level": level, **t.to_dict()} for t in tests.values()]
+            notices += [Notice(f"{risk.name}, {position} {level:g}: {n.problem}", n.fix, n.kind, n.values) for n in said]
+    return rows, notices
+
+
+def _volatility(models: dict[str, ModelRisk], walk: RiskWalk) -> tuple[pd.DataFrame, list[Notice]]:
+    proxy = next(iter(models.values())).frame["proxy"].to_numpy()
+    forecasts = {k: m.frame["variance"].to_numpy() for k, m in models.items()}
+    notices = []
+    qlike, said = volatility_losses(proxy, forecasts, "qlike")
+    notices += said
+    mse, _ = volatility_losses(proxy, forecasts, "mse")
+    out = pd.DataFrame({"qlike": qlike.mean(), "mse": mse.mean()})
+    keep = np.isfinite(proxy)
+    for key, h in forecasts.items():
+        try:
+            mz = mincer_zarnowitz(proxy[keep], h[keep])
+            out.loc[key, ["mz_intercept", "mz_slope", "mz_joint_p"]] = mz.intercept, mz.slope, mz.joint.p_value
+        except InputError as e:
+            notices.append(Notice(e.problem, e.fix, values=e.values))
+            break
+    if walk.reference in forecasts:
+        for key in forecasts:
+            if key == walk.reference:
+                continue
+            try:
+                dm = diebold_mariano(qlike[key], qlike[walk.reference])
+                out.loc[key, ["dm_qlike_vs_reference", "dm_p"]] = dm.statistic, dm.p_value
+            except InputError as e:
+                notices.append(Notice(e.problem, e.fix, values=e.values))
+                break
+    else:
+        notices.append(Notice(f"no Diebold–Mariano comparison: the reference model {walk.reference!r} was not run",
+                              kind="note"))
+    if len(forecasts) > 1:
+        try:
+            mcs = model_confidence_set(qlike, walk.mcs_size, seed=walk.seed)
+            out["mcs_p"], out["in_mcs"] = mcs["mcs_pvalue"], mcs["included"]
+        except InputError as e:
+            notices.append(Notice(e.problem, e.fix, values=e.values))
+    return out, notices
+
+
+def risk_cutoffs(frame: pd.DataFrame, forecasters: Mapping, horizon: int, n_cutoffs: int,
+                 lookback: int | None) -> list[int]:
+    """The latest ``n_cutoffs`` cut-offs one horizon apart, each with every model's full lookback before it."""
+    need = max([lookback or f.lookback(horizon) for f in forecasters.values()] + [2])
+    return last_cutoffs(len(frame), horizon, n_cutoffs, horizon, min_history=need)
+
+
+def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: RiskSettings = RiskSettings(),
+                  walk: RiskWalk = RiskWalk(), progress: Callable[[str, int, int], None] | None = None) -> RiskBacktest:
+    """Backtest the VaR, ES and variance forecasts of ``forecasters`` (label -> ``Forecaster``; their paths)
+    on the same non-overlapping cut-offs of ``bars``, sampling with ``settings`` (its seed + i at cut-off i)."""
+    frame = bars_frame(bars)
+    horizon = settings.horizon
+    cutoffs = risk_cutoffs(frame, forecasters, horizon, walk.n_cutoffs, settings.lookback)
+    notices = []
+    if len(cutoffs) < walk.n_cutoffs:
+        notices.append(Notice(f"only {len(cutoffs)} of the {walk.n_cutoffs} cut-offs asked for fit these {len(frame)} "
+                              f"bars one {horizon}-bar horizon apart with every model's history before them",
+                              values={"cutoffs": len(cutoffs), "asked": walk.n_cutoffs}))
+    guard = {}
+    for f in forecasters.values():  # one set of cut-offs for every model: those no model has seen
+        cutoffs, seen = guard_cutoffs(frame, cutoffs, f.training_period(), walk.include_trained, walk.n_cutoffs)
+        if seen["training_period"] is not None:
+            guard = seen
+            if seen["in_training_period"]:
+                kept = "included" if walk.include_trained else "left out"
+                notices.append(Notice(f"{seen['in_training_period']} cut-offs forecast bars inside {f.name}'s training "
+                                      f"period ({seen['training_period']}): {kept}", values=seen))
+    values = frame[list(BAR_COLUMNS)].to_numpy(np.float64)
+    models = {}
+    for key, f in forecasters.items():
+        result = walk_forward(f, frame, settings, cutoffs, WalkForward(keep_paths=True),
+                              (lambda i, n, _k=key: progress(_k, i, n)) if progress else None)
+        models[key] = model_risk(f.name, result, values, risk, walk.proxy)
+    rows = []
+    for key, m in models.items():
+        got, said = _var_rows(key, m, risk, walk, horizon)
+        rows += got
+        notices += said
+    vol, said = _volatility(models, walk)
+    return RiskBacktest(models, pd.DataFrame(rows, columns=list(TEST_COLUMNS)), vol, horizon, list(cutoffs), risk, walk, notices + said, guard)
