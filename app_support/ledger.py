@@ -53,7 +53,6 @@ class _Held:
                 _import_old_track_records(self.ledger)
             return self.ledger
 
-
     def empty_and_unmade(self) -> bool:
         """Whether the ledger is a SQLite file not made yet and no old track record waits to come in: it then
         holds no forecast to score, and making it (Alembic's migrations: about 0.5 s of a first page) waits

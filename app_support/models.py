@@ -22,7 +22,7 @@ def model_choices() -> list[ModelChoice]:
 
 def ensemble_digest() -> str | None:
     """sha256 (16 hex digits) of the bundled meta-learner's files, or None when they are missing."""
-    from kronos_studio.bundled import ENSEMBLE_DIR  # not the ensemble's members (scipy): the sidebar asks
+    from kronos_studio.bundled import ENSEMBLE_DIR  # not ensemble.bundled: it imports every member's module
     from kronos_studio.ensemble.meta import files_digest
 
     try:
