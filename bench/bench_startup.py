@@ -32,7 +32,7 @@ Start-up budgets (issue 57), each the median of ``--runs`` fresh processes of th
   starts its warm-up only then, before the warm-up's own);
 - ``service_health_s``: ``kronos serve --open`` started until ``/health`` answers 200.
 
-``load_average_1min`` is read before and after: the machine is shared, so compare numbers taken back to
+``load_average_1min_before`` and ``_after``: the machine is shared, so compare numbers taken back to
 back (``--parts`` runs a subset: help, forecast, app, service).
 
     .venv/bin/python bench/bench_startup.py --runs 7 --parts help,app
