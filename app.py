@@ -1,7 +1,7 @@
 """Kronos Studio: `streamlit run app.py`. Page navigation and the shared sidebar, nothing else."""
 import streamlit as st
 
-from app_support import auth, sidebar
+from app_support import auth, models, sidebar
 
 st.set_page_config(page_title="Kronos Studio", layout="wide")
 # No page icons: a material icon becomes a favicon fetched from a CDN, and emoji need an emoji font.
@@ -21,4 +21,7 @@ auth.shared_workspace_notice()  # without it, every session shares one workspace
 page = st.navigation(PAGES)
 st.sidebar.title("Kronos Studio")
 sidebar.render()
-page.run()
+try:
+    page.run()
+finally:  # torch and the default model load in the background once the page is drawn (or has stopped)
+    models.warm_up().start()

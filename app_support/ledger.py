@@ -8,6 +8,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -51,6 +52,27 @@ class _Held:
                     return None
                 _import_old_track_records(self.ledger)
             return self.ledger
+
+    def empty_and_unmade(self) -> bool:
+        """Whether the ledger is a SQLite file not made yet and no old track record waits to come in: it then
+        holds no forecast to score, and making it (Alembic's migrations: about 0.5 s of a first page) waits
+        for the first forecast it records."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if self.ledger is not None:
+            return False
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError:  # opening it says why
+            return False
+        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+            return False
+        from data_sources.storage import storage_path
+        from kronos_studio.ledger.legacy import TRUST_FOLDER
+
+        old = storage_path(TRUST_FOLDER)
+        return not Path(parsed.database).expanduser().exists() and not (old.is_dir() and any(old.iterdir()))
 
 
 def _import_old_track_records(ledger: Ledger) -> None:
@@ -131,6 +153,8 @@ def score(bars) -> None:
     with held.lock:
         if key in held.scored:
             return
+    if held.empty_and_unmade():
+        return
     book = ledger()
     if book is None:
         return

@@ -22,7 +22,7 @@ def model_choices() -> list[ModelChoice]:
 
 def ensemble_digest() -> str | None:
     """sha256 (16 hex digits) of the bundled meta-learner's files, or None when they are missing."""
-    from kronos_studio.ensemble.bundled import ENSEMBLE_DIR
+    from kronos_studio.bundled import ENSEMBLE_DIR  # not ensemble.bundled: it imports every member's module
     from kronos_studio.ensemble.meta import files_digest
 
     try:
@@ -128,7 +128,7 @@ def load_model(choice: ModelChoice):
     """The model for ``choice``; official models show a download progress bar the first time.
     Raises kronos.checkpoints.CheckpointError (offline and not cached, bad folder) with a clear message."""
     reg = registry()
-    warm_up().torch_ready.wait()  # torch imported and its threads set before the first forecast
+    wait_for_torch()
     if reg.has(choice.ref, choice.precision):
         return reg.pair(choice.ref, precision=choice.precision)
     slot = st.empty()
@@ -156,19 +156,27 @@ def configure_torch() -> None:
 
 
 class WarmUp:
-    """Once per process, in a background thread: import torch (about 2 s cold) and set its threads,
-    then load the default bundled model and build the NYSE calendar, so the first page paints at once
-    and the first click does not pay for them. With ``KRONOS_STUDIO_DECODE=compiled`` it also makes that
-    model's forecast at the Forecast page's starting settings, which starts compiling their decode steps in
-    the background, as ``kronos serve --decode compiled`` does at start-up: the first forecasts of that
-    shape then find them compiled. Failures are left for the page to report."""
+    """Once per process, in a background thread started once the first page is drawn (``start``, from
+    app.py): import torch (about 2 s cold) and set its threads, then load the default bundled model and build
+    the NYSE calendar, so the first click does not pay for them. Started before the page, the import held
+    the GIL beside the page's own work and delayed its first paint by about as long (issue 57). With
+    ``KRONOS_STUDIO_DECODE=compiled`` it also makes that model's forecast at the Forecast page's starting
+    settings, which starts compiling their decode steps in the background, as ``kronos serve --decode
+    compiled`` does at start-up: the first forecasts of that shape then find them compiled. Failures are
+    left for the page to report."""
 
-    def __init__(self, reg: ModelRegistry, default: ModelChoice | None):
+    def __init__(self, default: ModelChoice | None):
         self.torch_ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(reg, default), name="kronos-warm-up", daemon=True)
-        self.thread.start()
+        self.thread = threading.Thread(target=self._run, args=(default,), name="kronos-warm-up", daemon=True)
+        self._starting = threading.Lock()
 
-    def _run(self, reg: ModelRegistry, default: ModelChoice | None) -> None:
+    def start(self) -> None:
+        """Start the warm-up, once (later calls do nothing)."""
+        with self._starting:
+            if self.thread.ident is None:
+                self.thread.start()
+
+    def _run(self, default: ModelChoice | None) -> None:
         try:
             import torch  # noqa: F401
 
@@ -177,6 +185,7 @@ class WarmUp:
             import kronos.pipeline  # noqa: F401
         finally:
             self.torch_ready.set()
+        reg = shared_registry()  # ``registry()``'s, made here: making one imports torch
         try:
             if default is not None:
                 reg.pair(default.ref, precision=default.precision)
@@ -209,12 +218,23 @@ class WarmUp:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> WarmUp:
     bundled = [c for c in model_choices() if c.bundled]
-    return WarmUp(registry(), bundled[0] if bundled else None)
+    return WarmUp(bundled[0] if bundled else None)
+
+
+def wait_for_torch() -> None:
+    """Return once torch is imported and its threads set (the warm-up's first step), saying so on the page
+    while it loads: the first page does not wait for torch, a computation does."""
+    warm = warm_up()
+    if warm.torch_ready.is_set():
+        return
+    warm.start()  # a computation asked for before any page was drawn (a script, a test)
+    with st.spinner("Loading torch (once per app process)…"):
+        warm.torch_ready.wait()
 
 
 def device_label() -> str:
-    if not warm_up().torch_ready.wait(timeout=0.2):
-        return "detecting… (loading torch)"
+    if not warm_up().torch_ready.is_set():
+        return "detecting… (loading torch in the background)"
     import torch
 
     from kronos.device import default_device

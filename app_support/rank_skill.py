@@ -75,9 +75,9 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
     from kronos_studio.batch.rank_run import evaluate_watchlist
     from kronos_studio.catalog import resolve
 
-    from .models import warm_up
+    from .models import wait_for_torch
 
-    warm_up().torch_ready.wait()
+    wait_for_torch()  # torch imported and its threads set, as for a single forecast
     bar = st.progress(0.0, text=f"Loading {len(entries)} series and {settings.model_label}…")
 
     def progress(done: int, total: int) -> None:

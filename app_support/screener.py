@@ -312,9 +312,9 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     from kronos_studio.batch.engine import BatchRun, run_batch
 
     from .auth import workspace  # whose champions the model ``champion`` serves
-    from .models import warm_up
+    from .models import wait_for_torch
 
-    warm_up().torch_ready.wait()  # torch imported and its threads set, as for a single forecast
+    wait_for_torch()  # torch imported and its threads set, as for a single forecast
     n = len(entries)
     bar = st.progress(0.0, text=f"Loading and checking {n} series, loading {settings.model_label}…")
     rate = [float("nan")]

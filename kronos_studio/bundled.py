@@ -12,6 +12,7 @@ from . import ASSETS
 
 MODELS_DIR = ASSETS / "models"
 BUNDLED_NAMES = ("studio-tiny", "studio-small")
+ENSEMBLE_DIR = ASSETS / "ensemble"  # the bundled ensemble's meta-learner (kronos_studio.ensemble.bundled)
 CHRONOS2_NAME = "chronos2-small"  # the bundled Chronos-2: an ensemble member (kronos_studio.ensemble.chronos2)
 HISTORY_FILE = "training_history.json"  # written by scripts/train_bundled.py: per-stage loss records
 ENV_MODELS = "KRONOS_STUDIO_MODELS"  # extra model folders (tokenizer/ + predictor/), os.pathsep-separated

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .commands import add_command
 from .common import CliError, add_sampling_options, add_threads_option, error_line, positive
 
 
@@ -20,9 +21,8 @@ def touch_levels(text: str) -> tuple[float, ...]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "batch", help="forecast every series of a watchlist (screener)",
-        description="Forecast every series of a watchlist with one model and write one row per series: P(up), "
+    p = add_command(sub, "batch",
+                    description="Forecast every series of a watchlist with one model and write one row per series: P(up), "
                     "expected return, close quantiles at the horizon, band width, expected max drawdown, touch "
                     "probabilities, provenance. A rerun into the same --out skips series already done with the "
                     "same bars and settings.")

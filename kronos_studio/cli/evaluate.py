@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
     CliError,
@@ -23,8 +24,8 @@ from .models import add_context_option, add_model_option, context_note, load_for
 
 
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="walk-forward a model and the naive baselines on a file",
-                       description="Score a model against the naive baselines on the latest cut-offs.")
+    p = add_command(sub, "evaluate",
+                    description="Score a model against the naive baselines on the latest cut-offs.")
     p.add_argument("file", help="CSV or Parquet bars")
     add_model_option(p)
     add_context_option(p)

@@ -10,6 +10,7 @@ from kronos_studio.exports import write_csv
 
 from . import ledger
 from .bars_process import GatedBars
+from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
     add_sampling_options,
@@ -22,8 +23,8 @@ from .models import add_context_option, add_model_option, context_note, load_for
 
 
 def register(sub) -> None:
-    p = sub.add_parser("forecast", help="forecast the bars in a CSV/Parquet file",
-                       description="Sample future paths with Kronos and write per-step quantiles.")
+    p = add_command(sub, "forecast",
+                    description="Sample future paths with Kronos and write per-step quantiles.")
     p.add_argument("file", help="CSV or Parquet with a timestamp column and open, high, low, close[, volume, amount]")
     add_model_option(p)
     p.add_argument("--tokenizer", default=None, help="tokenizer repo id or folder (official names know theirs)")

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import sys
 
+from .commands import add_command
+
 
 def register(sub) -> None:
-    p = sub.add_parser("keys", help="create, list and revoke API keys of `kronos serve`",
-                       description="API keys of the service, each scoped to a workspace: a key reads, scores and "
-                                   "deletes only its workspace's forecasts. Stored hashed in the ledger's database "
-                                   "($KRONOS_STUDIO_DB); a token is shown once, when it is created.")
+    p = add_command(sub, "keys",
+                    description="API keys of the service, each scoped to a workspace: a key reads, scores and "
+                                "deletes only its workspace's forecasts. Stored hashed in the ledger's database "
+                                "($KRONOS_STUDIO_DB); a token is shown once, when it is created.")
     keys_sub = p.add_subparsers(dest="keys_command", required=True)
     c = keys_sub.add_parser("create", help="create a key and print its token (once)")
     c.add_argument("--workspace", required=True, help="the workspace the key acts in")

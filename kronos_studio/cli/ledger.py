@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .commands import add_command
 from .common import CliError, error_line, read_bars
 
 if TYPE_CHECKING:
@@ -18,10 +19,10 @@ MAX_FETCH_BARS = 5000
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ledger", help="score, export and locate the forecast ledger",
-                       description="The forecast ledger: every forecast kept, scored when its bars arrive. It is "
-                                   "the database in $KRONOS_STUDIO_DB (any SQLAlchemy URL), else a SQLite file in "
-                                   "the cache folder.")
+    p = add_command(sub, "ledger",
+                    description="The forecast ledger: every forecast kept, scored when its bars arrive. It is "
+                                "the database in $KRONOS_STUDIO_DB (any SQLAlchemy URL), else a SQLite file in "
+                                "the cache folder.")
     ledger_sub = p.add_subparsers(dest="ledger_command", required=True)
     s = ledger_sub.add_parser("score", help="score due forecasts on newer bars",
                               description="Score every recorded forecast whose bars have arrived: with FILEs, on "

@@ -1,7 +1,8 @@
 """The ``kronos`` command. Bad input exits non-zero with a one-line message, never a traceback.
 
-Each subcommand lives in its own module (``forecast``, ``train``, ``lora``) and imports torch and the
-model only when it runs, so ``kronos --help`` answers at once."""
+Each subcommand lives in its own module (``forecast``, ``train``, ``lora``), imported only when the command
+line names it (``commands.COMMANDS`` lists them), and imports torch and the model only when it runs, so
+``kronos --help`` answers at once."""
 from __future__ import annotations
 
 import argparse
@@ -10,33 +11,38 @@ import os
 import signal
 import sys
 import threading
+from importlib import import_module
 
 from kronos.errors import UserError
 
+from .commands import COMMANDS, named_command
 from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CliError
 from .errors import cli_line
 
+ALL = "all"  # build_parser's default: every subcommand whole
 
-def build_parser() -> argparse.ArgumentParser:
-    # Imported here, not at the top: they take numpy and the settings along (~0.1 s), and a Ctrl-C while
-    # they load is then one of main's, answered in one line, not a traceback.
-    from . import batch, evaluate, forecast, keys, ledger, lora, mcp, retrain, serve, train, train_ensemble
 
+def build_parser(whole: str | None = ALL) -> argparse.ArgumentParser:
+    """The ``kronos`` parser. ``whole``: the subcommand built with all its options (``ALL``: every one, as the
+    tests and the docs read it); the others are listed by their name and help alone (``commands.COMMANDS``),
+    so ``kronos --help`` and ``kronos forecast ...`` import no other subcommand's modules and libraries."""
     parser = argparse.ArgumentParser(prog="kronos", description="Kronos Studio command line")
     parser.add_argument("--version", action=VersionAction,
                         help="the versions, and the CPU threads a computation gets on this machine, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    forecast.register(sub)
-    evaluate.register(sub)
-    ledger.register(sub)
-    batch.register(sub)
-    serve.register(sub)
-    mcp.register(sub)
-    keys.register(sub)
-    retrain.register(sub)
-    train_sub = train.register(sub)
-    lora.register(train_sub)
-    train_ensemble.register(train_sub)
+    wanted = None if whole == ALL else COMMANDS[whole].modules[0] if whole in COMMANDS else ""
+    built: set[str] = set()
+    for name, command in COMMANDS.items():
+        if wanted not in (None, command.modules[0]):
+            sub.add_parser(name, help=command.help)
+        elif command.modules[0] not in built:  # ``retrain``'s module adds ``adapters`` too
+            built.add(command.modules[0])
+            # Imported here, not at the top: a Ctrl-C while they load is then one of main's, answered in one
+            # line, not a traceback.
+            first, *rest = (import_module(f"{__package__}.{m}") for m in command.modules)
+            nested = first.register(sub)
+            for module in rest:  # ``kronos train lora``, ``kronos train ensemble``
+                module.register(nested)
     return parser
 
 
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = None
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args = build_parser(named_command(argv)).parse_args(argv)
         previous = configure(getattr(args, "threads", None))
         thread_setting()  # a bad KRONOS_STUDIO_THREADS is refused now, not after the model loads
         return args.func(args)

@@ -2,15 +2,16 @@
 (stdio), for agents and MCP clients."""
 from __future__ import annotations
 
+from .commands import add_command
 from .common import CliError, add_threads_option
 from .models import add_models_dir_option
 
 
 def register(sub) -> None:
-    p = sub.add_parser("mcp", help="serve forecast, evaluate, screen and track-record as MCP tools",
-                       description="An MCP server (the official mcp SDK) with the tools forecast, evaluate, screen "
-                                   "and track_record. Bars come from files under --allow-dir directories or from a "
-                                   "data source (source + symbol + interval).")
+    p = add_command(sub, "mcp",
+                    description="An MCP server (the official mcp SDK) with the tools forecast, evaluate, screen "
+                                "and track_record. Bars come from files under --allow-dir directories or from a "
+                                "data source (source + symbol + interval).")
     p.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
                    help="a directory whose bar files the tools may read (repeatable; none: sources only)")
     p.add_argument("--workspace", default=None,

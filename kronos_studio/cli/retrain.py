@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from .commands import add_command
 from .common import (
     EXIT_BAD_INPUT,
     EXIT_LOCKED,
@@ -25,9 +26,8 @@ def register(sub) -> None:
     from kronos_studio.training.retrain import RetrainSettings
 
     d = RetrainSettings(horizon=1)
-    p = sub.add_parser(
-        "retrain", help="train a LoRA challenger on recent bars; it serves only if it beats the champion",
-        description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
+    p = add_command(sub, "retrain",
+                    description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
                     "the series' champion and the base model on held-out cut-offs after its data (fair CRPS), and "
                     "promote it only when the paired 95% interval of the CRPS difference excludes 0 in its favour "
                     f"and its {BAND_NAME} coverage is no more than {COVERAGE_TOLERANCE} further from "
@@ -68,8 +68,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
     p.set_defaults(func=run_retrain)
 
-    a = sub.add_parser("adapters", help="the model registry: list, show, promote, roll back",
-                       description="Every adapter `kronos retrain` trained, with its lineage, scores and status.")
+    a = add_command(sub, "adapters",
+                    description="Every adapter `kronos retrain` trained, with its lineage, scores and status.")
     a_sub = a.add_subparsers(dest="adapters_command", required=True)
     ls = a_sub.add_parser("list", help="the registry's entries (one line each)")
     ls.add_argument("--symbol", default=None, metavar="NAME", help="only this series")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from .commands import add_command
 from .common import CliError, add_threads_option, positive
 from .models import add_models_dir_option
 
@@ -13,10 +14,10 @@ def register(sub) -> None:
     from kronos.threads import SAMPLING_CONCURRENCY
     from kronos_studio.service.limits import Limits
 
-    p = sub.add_parser("serve", help="serve forecasts, evaluations, batch jobs and the ledger over HTTP",
-                       description="The studio as an HTTP service: POST /v1/forecast, /v1/evaluate, /v1/batch; "
-                                   "GET /v1/models, /v1/jobs/{id}, /v1/ledger/...; the OpenAPI schema at /docs. "
-                                   "Requests need an API key (kronos keys create) unless --open.")
+    p = add_command(sub, "serve",
+                    description="The studio as an HTTP service: POST /v1/forecast, /v1/evaluate, /v1/batch; "
+                                "GET /v1/models, /v1/jobs/{id}, /v1/ledger/...; the OpenAPI schema at /docs. "
+                                "Requests need an API key (kronos keys create) unless --open.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=positive(int), default=8000, help="port (default 8000)")
     p.add_argument("--open", action="store_true",

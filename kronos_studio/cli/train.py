@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .commands import add_command
 from .common import CliError, cli_device, positive
 from .training_options import (
     add_data_and_training_options,
@@ -18,8 +19,8 @@ from .training_options import (
 
 def register(sub):
     """Add ``kronos train`` and its tokenizer/predictor commands; returns the ``train`` subparsers."""
-    train = sub.add_parser("train", help="train or fine-tune a tokenizer / predictor on bars",
-                           description="Train Kronos models on your bars (leakage-free windows, time split).")
+    train = add_command(sub, "train",
+                        description="Train Kronos models on your bars (leakage-free windows, time split).")
     tsub = train.add_subparsers(dest="train_command", required=True)
 
     tok = tsub.add_parser("tokenizer", help="train or fine-tune the BSQ tokenizer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from kronos_studio import ASSETS
+from kronos_studio.bundled import ENSEMBLE_DIR
 from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 
 from .ensemble import Ensemble
@@ -13,8 +13,6 @@ from .features import asset_class
 from .members import GarchMember, KronosMember, cheap_member_paths
 from .meta import MetaLearner
 from .volatility import GjrGarchMember, HarMember
-
-ENSEMBLE_DIR = ASSETS / "ensemble"
 
 
 def default_members(kronos_pipeline, settings, chronos2=None, cheap_paths: int | None = None) -> dict:

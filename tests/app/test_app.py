@@ -32,6 +32,9 @@ def test_starts_with_sidebar_and_gate(new_app):
     assert not any(c.key == "fix_split_jump" for c in at.checkbox)
     at.sidebar.toggle(key="sb_adjusted").set_value(False).run()
     assert at.checkbox(key="fix_split_jump") and "3270 bars" in at.markdown[0].value
+    from app_support import models
+
+    assert models.warm_up().torch_ready.wait(timeout=300)  # started once the first page was drawn
     at.sidebar.toggle(key="sb_adjusted").set_value(True).run()
     assert "Device: **cpu" in messages(at.sidebar.caption)
     assert "Run forecast" in messages(at.info)
@@ -671,7 +674,7 @@ def test_with_compiled_decoding_the_warm_up_compiles_the_forecast_pages_first_sh
     monkeypatch.setenv(DECODE_ENV, "compiled")
     models.warm_up.clear()  # this process's warm-up ran before the setting: start a new one
     try:
-        at = new_app().run()  # the sidebar starts the warm-up
+        at = new_app().run()  # app.py starts the warm-up once the page is drawn
         warm = models.warm_up()
         warm.thread.join(timeout=600)
         bundled = next(c for c in models.model_choices() if c.bundled)

@@ -346,3 +346,16 @@ def test_drift_skill_from_too_few_forecasts_with_a_reference_is_not_judged(new_a
     assert row["scored"] == 25 and row["skill_forecasts"] == 5 and np.isfinite(row["coverage"])
     assert pd.isna(row["skill"]) and pd.isna(row["skill_low"]) and pd.isna(row["skill_high"])
     assert f"skill not judged: 5 of the {MIN_SCORED} forecasts it needs" in row["detail"]
+
+
+def test_a_first_page_makes_no_ledger_to_score_nothing_and_the_first_forecast_does(new_app, app_env):
+    """Issue 57: a new user's first page does not make (and migrate) a ledger that holds nothing to score; the
+    first forecast shown makes it and is recorded in it."""
+    from sqlalchemy.engine import make_url
+
+    path = make_url(os.environ["KRONOS_STUDIO_DB"]).database
+    at = small(new_app().run(), horizon=5, paths=3)
+    assert not at.exception and not os.path.exists(path)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and os.path.exists(path)
+    assert len(book().predictions_frame()) == 1
