@@ -75,7 +75,8 @@ def test_a_knob_with_its_metadata_reaches_every_entry_point_with_no_other_edit(t
 # Issue 52: the same for a use case's options, the retrain's. A fresh process whose ``RetrainSettings`` has one more
 # field with its Knob offers it as an option of `kronos retrain`, a field of POST /v1/retrain (in the OpenAPI
 # schema) and a widget of the Fine-tune page's "Retrain settings", and each face hands its value to the Retrainer
-# (here one that records the settings it is given and refuses, so that nothing is trained).
+# (here one that records the settings it is given and refuses, so that nothing is trained); each face's errors
+# name it as that face offers it.
 RETRAIN_SCRIPT = textwrap.dedent('''
     import dataclasses
     import sys
@@ -109,6 +110,9 @@ RETRAIN_SCRIPT = textwrap.dedent('''
     assert build_parser().parse_args(["retrain", "TOY.csv", "--horizon", "4"]).toy_option == 7
     assert main(["retrain", "TOY.csv", "--horizon", "4", "--toy-option", "12", "--include-training-period"]) == 2
     assert seen[-1].toy_option == 12 and seen[-1].horizon == 4, ("cli", seen)
+    from kronos_studio.cli.errors import flag
+
+    assert flag("toy_option", 3) == "--toy-option 3"  # and a fix naming it is worded with its option
 
     # the HTTP API: a field of POST /v1/retrain in the OpenAPI schema, its value handed to the Retrainer
     from fastapi.testclient import TestClient
@@ -149,6 +153,9 @@ RETRAIN_SCRIPT = textwrap.dedent('''
     assert not at.exception, at.exception
     assert "stopped by the test" in " ".join(e.value for e in at.error), [e.value for e in at.error]
     assert seen[-1].toy_option == 14, ("app", seen)
+    from app_support.errors import control
+
+    assert control("toy_option") == "*Toy option*"  # and a fix naming it names its widget
     print("all three faces")
 ''')
 
