@@ -110,16 +110,28 @@ def _time_range(times) -> list[pd.Timestamp] | None:
     return [first - pad, last + pad]
 
 
-def retrain_now(choice, bars, horizon: int, include_training_period: bool = False, progress=None):
+def retrain_controls(where) -> dict:
+    """The Fine-tune page's "Retrain settings": a widget per ``Knob`` of ``RetrainSettings`` (window, cut-offs,
+    steps, ...; ``knob_widgets``), starting at its defaults, keyed ``ft_retrain_<setting>``; field name -> value."""
+    from kronos_studio.training.retrain import RetrainSettings
+
+    from .knob_widgets import knob_controls
+
+    return knob_controls(where, RetrainSettings, "ft_retrain_")
+
+
+def retrain_now(choice, bars, horizon: int, include_training_period: bool = False, progress=None, options=None):
     """The gated retrain of ``bars``' series at its last bar on ``choice``'s model (``champion``: on the base its
     champion was trained on, the bundled default when it has none): the decision (the JSON entry ``kronos
     retrain`` writes); ``progress(share, text)`` after every training step and scoring phase. Held-out cut-offs
-    inside the model's training period are left out unless ``include_training_period``. Raises ``RetrainError`` /
+    inside the model's training period are left out unless ``include_training_period``; ``options``: the
+    ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainSettings, champion_base
 
+    settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()
     if book is None:
         raise LedgerError(f"the forecast ledger is unavailable ({app_ledger.problem()}): it keeps the registry")
@@ -127,5 +139,5 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
         pair = champion_base(Registry(book).champion(SeriesKey.of(bars)), pair_loader(choice))
     else:
         pair = load_model(choice)
-    retrainer = Retrainer(pair, bars, book, RetrainSettings(horizon=horizon, include_training_period=include_training_period), made_by=MADE_BY)
+    retrainer = Retrainer(pair, bars, book, settings, made_by=MADE_BY)
     return retrainer.run(retrainer.points(), progress=progress).decisions[-1]

@@ -12,6 +12,7 @@ from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 from . import source_inputs
 from .defaults import start_lookback
 from .errors import app_message
+from .knob_widgets import knob_controls
 from .models import ModelChoice, device_label, ensemble_digest, model_choices
 from .source_inputs import first_value
 
@@ -142,21 +143,7 @@ def knob_names() -> str:
 def sampling_controls(sb) -> dict:
     """A widget per sampling knob of ``ForecastSettings`` (``kronos.settings.knobs``), keyed ``sb_<name>``:
     the often changed ones in the sidebar, the rest folded away; name -> value."""
-    shown = knobs()
-    values = {name: knob_widget(sb, name, value, knob) for name, (value, knob) in shown.items() if not knob.more}
-    with sb.expander("More sampling options", expanded=False):
-        values |= {name: knob_widget(st, name, value, knob) for name, (value, knob) in shown.items() if knob.more}
-    return values
-
-
-def knob_widget(where, name: str, value, knob):
-    """The widget a knob's type asks for: a toggle (bool), a slider (float), a number box (int)."""
-    key = first_value(f"sb_{name}", value)
-    if isinstance(value, bool):
-        return bool(where.toggle(knob.label, key=key, help=knob.help))
-    if isinstance(value, float):
-        return float(where.slider(knob.label, float(knob.low), float(knob.high), step=knob.step, key=key, help=knob.help))
-    return int(where.number_input(knob.label, int(knob.low), int(knob.high), key=key, help=knob.help))
+    return knob_controls(sb, None, "sb_", more="More sampling options")
 
 
 def current() -> Inputs:

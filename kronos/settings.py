@@ -47,11 +47,14 @@ class SamplingConfig:
 
 @dataclass(frozen=True)
 class Knob:
-    """How a sampling knob is offered to a person, read by every entry point so that a new knob is a field
-    here and the code that uses it, nothing else: the CLI makes an option of it (a bool that defaults on
-    becomes ``no-<name>``), the app a widget (a toggle for a bool, a slider for a float, a number box for an
-    int; ``more``: folded away as rarely changed). ``low``/``high`` bound the app's widget only; the values
-    a forecast accepts are checked by ``ForecastSettings`` itself, one rule for every caller."""
+    """How a field of a use case's options (``ForecastSettings``' sampling knobs, the retrain's
+    ``RetrainSettings``, ...) is offered to a person, read by every entry point so that a new option is a field
+    with its ``Knob`` and the code that uses it, nothing else: the CLI makes an option of it (a bool that
+    defaults on becomes ``no-<name>``), the HTTP API a request field, the app a widget (a toggle for a bool, a
+    slider for a float, a number box for an int; ``more``: folded away as rarely changed). ``low``/``high``
+    bound the app's widget only; the values a use case accepts are checked by its options class itself, one
+    rule for every caller. ``setting``: the name every face gives it where the field's own is not it (the
+    flag, the request field, the setting a ``Fix`` names)."""
 
     label: str
     help: str
@@ -59,6 +62,11 @@ class Knob:
     high: float | None = None
     step: float | None = None
     more: bool = False
+    setting: str | None = None
+
+    def name(self, field_name: str) -> str:
+        """The setting this knob of field ``field_name`` is offered as."""
+        return self.setting or field_name
 
 
 def knob(default, **how):
@@ -122,9 +130,11 @@ class ForecastSettings:
 REQUEST_FIELDS = ("horizon", "paths", "seed", "lookback")
 
 
-def knobs() -> dict[str, tuple[object, Knob]]:
-    """name -> (default, Knob) of every setting that shapes the sampled distribution, in field order."""
-    return {f.name: (f.default, f.metadata["knob"]) for f in fields(ForecastSettings) if "knob" in f.metadata}
+def knobs(cls=None) -> dict[str, tuple[object, Knob]]:
+    """field name -> (default, Knob) of every field of the options dataclass ``cls`` that has a ``Knob``, in
+    field order (what a face makes options, request fields and widgets of). ``cls`` None: ``ForecastSettings``,
+    read when called (every setting that shapes the sampled distribution)."""
+    return {f.name: (f.default, f.metadata["knob"]) for f in fields(cls or ForecastSettings) if "knob" in f.metadata}
 
 
 def sampling_defaults() -> dict:

@@ -37,6 +37,11 @@ gap = adapters.coverage_gap(calendar, bars)
 if gap:
     st.warning(gap, icon=":material/event_busy:")
 
+if not choice.mixes:  # what Retrain now (in the section below) trains and judges with; not nested: Streamlit refuses
+    with st.expander("Retrain settings", icon=":material/tune:", expanded=False, key="ft_retrain_box"):
+        st.caption("How **Retrain now** trains the challenger and judges it; its horizon is the sidebar's.")
+        retrain_options = lineage.retrain_controls(st)
+
 with st.expander("This series' adapters: the gated retrain and its lineage", icon=":material/account_tree:",
                  expanded=True, key="ft_lineage_box"):
     st.caption("**Retrain now** trains a LoRA challenger on the latest bars and scores it against the series' "
@@ -53,7 +58,8 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
         bar = st.progress(0.0, text="Training the challenger and scoring it…")
         try:
             decision = lineage.retrain_now(choice, bars, inputs.horizon, include_in_retrain,
-                                           progress=lambda share, text: bar.progress(share, text=text))
+                                           progress=lambda share, text: bar.progress(share, text=text),
+                                           options=retrain_options)
         except (RetrainError, SeriesLocked, LedgerError, TrainingPeriodError) as e:
             st.error(f"**No retrain.** {app_message(e)}")
         else:

@@ -97,28 +97,30 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
         p.add_argument(old_spelling, dest=INCLUDE_TRAINING_PERIOD, action="store_true", help=argparse.SUPPRESS)
 
 
-def add_knob_options(g) -> None:
-    """One option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), named by
-    ``knob_flag``, its default read from there; ``knob_values(args)`` reads them back."""
+def add_knob_options(g, cls=None) -> None:
+    """One option per field with a ``Knob`` of the options dataclass ``cls`` (None: the sampling knobs of
+    ``kronos.settings.ForecastSettings``), named by ``knob_flag`` from the knob's setting, its default read
+    from there; ``knob_values(args, cls)`` reads them back."""
     from kronos.settings import knobs
 
     from .errors import knob_flag
 
-    for name, (value, knob) in knobs().items():
-        flag = knob_flag(name, value)
+    for name, (value, knob) in knobs(cls).items():
+        setting = knob.name(name)
+        flag = knob_flag(setting, value)
         if isinstance(value, bool):  # a switch: the option turns it away from its default
-            g.add_argument(flag, dest=name, action="store_false" if value else "store_true",
+            g.add_argument(flag, dest=setting, action="store_false" if value else "store_true",
                            help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
         else:
-            g.add_argument(flag, dest=name, type=type(value), default=value,
+            g.add_argument(flag, dest=setting, type=type(value), default=value,
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")
 
 
-def knob_values(args) -> dict:
-    """name -> value of each sampling knob's option (``add_knob_options``)."""
+def knob_values(args, cls=None) -> dict:
+    """field name -> value of each option ``add_knob_options(g, cls)`` added (the keyword arguments of ``cls``)."""
     from kronos.settings import knobs
 
-    return {name: getattr(args, name) for name in knobs()}
+    return {name: getattr(args, knob.name(name)) for name, (_, knob) in knobs(cls).items()}
 
 
 def sampling_settings(args):

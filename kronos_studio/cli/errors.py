@@ -24,23 +24,41 @@ FLAGS = {
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
-}  # and each sampling knob's (knob_flag), read when a message names one: numpy stays out of the CLI's start
+}  # and each option generated from a Knob (option_knobs), read when a message names one
 SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
 
 
 def flag(setting: str, value: object = None) -> str:
     """A setting as the command line takes it: '--lookback', '--calendar XNYS', '--no-resume'."""
     from kronos.errors import plain_name
-    from kronos.settings import knobs
 
-    default = knobs().get(setting, (None,))[0]
     if isinstance(value, bool):
+        if (setting, value) in SWITCHES:
+            return SWITCHES[(setting, value)]
+        default = option_knobs().get(setting, (None,))[0]
         switch = knob_flag(setting, default) if isinstance(default, bool) and value is not default else None
-        return SWITCHES.get((setting, value)) or switch or plain_name(setting, value)
-    name = FLAGS.get(setting) or (knob_flag(setting, default) if setting in knobs() else None) or server_flag(setting)
+        return switch or plain_name(setting, value)
+    name = FLAGS.get(setting) or knob_option(setting) or server_flag(setting)
     if name is None:  # a setting the command line has no flag for: plain words rather than a made-up flag
         return plain_name(setting, value)
     return name if value is None else f"{name} {value}"
+
+
+def option_knobs() -> dict:
+    """setting -> (default, Knob) of every option the command line generates from a ``Knob``
+    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
+    ``RetrainSettings``. Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
+    from kronos.settings import ForecastSettings, knobs
+    from kronos_studio.training.retrain import RetrainSettings
+
+    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings)
+            for name, (default, knob) in knobs(cls).items()}
+
+
+def knob_option(setting: str) -> str | None:
+    """The option generated from the ``Knob`` of ``setting``, None when no knob is offered as it."""
+    known = option_knobs()
+    return knob_flag(setting, known[setting][0]) if setting in known else None
 
 
 def server_flag(setting: str) -> str | None:

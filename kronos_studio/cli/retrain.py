@@ -11,10 +11,12 @@ from .common import (
     EXIT_BAD_INPUT,
     EXIT_LOCKED,
     CliError,
+    add_knob_options,
     add_threads_option,
     add_training_period_switch,
     cli_device,
     error_line,
+    knob_values,
     positive,
 )
 from .ledger import open_ledger
@@ -25,7 +27,6 @@ def register(sub) -> None:
     from kronos_studio.training.gate import COVERAGE_TOLERANCE, NOMINAL_COVERAGE
     from kronos_studio.training.retrain import RetrainSettings
 
-    d = RetrainSettings(horizon=1)
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
                     "the series' champion and the base model on held-out cut-offs after its data (fair CRPS), and "
@@ -39,20 +40,13 @@ def register(sub) -> None:
     p.add_argument("file", help="CSV or Parquet bars (the series is the file's name, or --symbol), or a watchlist: "
                                 "a folder of bar files or a CSV with columns source,symbol,interval[,exchange]")
     p.add_argument("--horizon", type=positive(int), required=True, help="bars each held-out forecast covers")
-    p.add_argument("--window", type=positive(int), default=d.window, help=f"bars a challenger learns from "
-                                                                          f"(default {d.window})")
     p.add_argument("--every", type=positive(int), default=None, metavar="K",
                    help="walk forward through the history, deciding every K bars from bars before each point only")
     p.add_argument("--since", default=None, metavar="DATE", help="with --every: the first retraining point")
     p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion (a watchlist: per series, with its status)")
     p.add_argument("--model", default=None, help="the base model (default: the one the series' champion was trained "
                                                  "on; the bundled one when it has none)")
-    p.add_argument("--lookback", type=positive(int), default=d.lookback, help=f"history bars (default {d.lookback})")
-    p.add_argument("--cutoffs", type=positive(int), default=d.n_cutoffs,
-                   help=f"held-out cut-offs per decision (default {d.n_cutoffs})")
-    p.add_argument("--steps", type=positive(int), default=d.steps, help=f"training steps (default {d.steps})")
-    p.add_argument("--paths", type=positive(int), default=d.paths, help=f"paths per forecast (default {d.paths})")
-    p.add_argument("--seed", type=int, default=d.seed)
+    add_knob_options(p.add_argument_group("the retrain's settings"), RetrainSettings)
     add_training_period_switch(p, "held-out cut-offs whose forecast starts")
     p.add_argument("--symbol", default=None, metavar="NAME", help="the series' name (as `kronos forecast --symbol`)")
     p.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset")
@@ -99,9 +93,11 @@ def retrain_settings(args):
 
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
-    return RetrainSettings(horizon=args.horizon, window=args.window, lookback=args.lookback, n_cutoffs=args.cutoffs,
-                           paths=args.paths, seed=args.seed, steps=args.steps,
-                           include_training_period=args.include_training_period)
+    try:  # the settings' own checks, one rule for every face, worded with flags
+        return RetrainSettings(horizon=args.horizon, include_training_period=args.include_training_period,
+                               **knob_values(args, RetrainSettings))
+    except ValueError as e:
+        raise error_line(e) from None
 
 
 def run_retrain(args) -> int:

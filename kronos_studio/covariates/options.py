@@ -9,13 +9,13 @@ for the history and the forecast's own bars.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from data_sources.schema import Bars
 from data_sources.sources import CCXT, FILE, SAMPLE, YFINANCE
 from kronos.errors import Fix, InputError
-from kronos.settings import Knob, knob
+from kronos.settings import Knob, knob, knobs
 from kronos_studio.events import KINDS
 
 from .alignment import MAX_COVARIATES
@@ -104,7 +104,7 @@ class CovariateOptions:
 
 def covariate_knobs() -> dict[str, tuple[object, Knob]]:
     """name -> (default, Knob) of every ``CovariateOptions`` field, in field order."""
-    return {f.name: (f.default, f.metadata["knob"]) for f in fields(CovariateOptions) if "knob" in f.metadata}
+    return knobs(CovariateOptions)
 
 
 def load(ref: CovariateRef, interval: str, *, lookback: int | None = None) -> Bars:

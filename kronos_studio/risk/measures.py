@@ -16,7 +16,7 @@ path count that gives enough (a 99% ES needs 2,000 paths).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ import pandas as pd
 from kronos.config import CLOSE
 from kronos.errors import Fix, InputError, Notice
 from kronos.quantiles import path_quantiles
-from kronos.settings import Knob, knob
+from kronos.settings import Knob, knob, knobs
 
 LEVEL_RANGE = (0.5, 0.9999)  # open interval a VaR level must lie in
 POSITIONS = ("long", "short")
@@ -77,7 +77,7 @@ class RiskSettings:
 
 def risk_knobs() -> dict[str, tuple[object, Knob]]:
     """name -> (default, Knob) of every ``RiskSettings`` field, in field order (what a face makes options of)."""
-    return {f.name: (f.default, f.metadata["knob"]) for f in fields(RiskSettings) if "knob" in f.metadata}
+    return knobs(RiskSettings)
 
 
 def paths_needed(level: float, tail: int = MIN_TAIL_PATHS) -> int:

@@ -6,13 +6,10 @@ and the settings checked before the job starts (a 422 at once), then the gated r
 is one row saying so, and the others go on."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from .errors import ServiceError, refused
 
-FIELDS = {"window": "window", "lookback": "lookback", "cutoffs": "n_cutoffs", "steps": "steps", "paths": "paths",
-          "include_training_period": "include_training_period"}
 MADE_BY = "POST /v1/retrain"  # what the registry records as the maker of the adapters a request trains
 ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
 
@@ -25,9 +22,13 @@ def retrain_run(body, limits, ledger, load_pair):
     from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
 
     from . import compute
+    from .schemas import knob_values
 
-    chosen = {FIELDS[k]: v for k, v in body.model_dump().items() if k in FIELDS and v is not None}
-    settings = replace(RetrainSettings(horizon=body.horizon), **chosen)
+    try:  # the settings' own checks (one rule for every face), worded with request fields
+        settings = RetrainSettings(horizon=body.horizon, include_training_period=body.include_training_period,
+                                   **knob_values(body, RetrainSettings))
+    except RetrainError as e:
+        raise refused(422, e) from None
     check_size(limits, settings)
     if body.series is not None:
         return watchlist_run(body, settings, ledger, load_pair, limits)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+from kronos_studio.training.retrain import RetrainSettings
 
 
 def finite(hint):
@@ -152,20 +153,37 @@ def settings_parameters() -> list:
             for name, (hint, default) in settings_fields().items()]
 
 
-class RetrainRequest(BarsInput):
+def knob_fields(cls) -> dict[str, tuple]:
+    """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls``, named
+    by the knob's setting, with its default and the knob's label and help as its description (floats finite):
+    a field added with its ``Knob`` is a request field with no edit here."""
+    from kronos.settings import knobs
+
+    hints = typing.get_type_hints(cls)
+    return {knob.name(name): (finite(hints[name]), Field(default, description=f"{knob.label}: {knob.help}"))
+            for name, (default, knob) in knobs(cls).items()}
+
+
+def knob_values(request: BaseModel, cls) -> dict:
+    """field name -> the value a request gives each field with a ``Knob`` of ``cls`` (``knob_fields``)."""
+    from kronos.settings import knobs
+
+    return {name: getattr(request, knob.name(name)) for name, (_, knob) in knobs(cls).items()}
+
+
+class RetrainOptions(BarsInput):
     """``kronos retrain`` as a job (``POST /v1/retrain``): the series' bars (or ``series``, a watchlist), the
-    horizon its held-out forecasts cover, and the retrain's settings
-    (``kronos_studio.training.retrain.RetrainSettings``)."""
+    horizon its held-out forecasts cover, and the retrain's settings, one field per ``Knob`` of
+    ``kronos_studio.training.retrain.RetrainSettings`` (``knob_fields``)."""
 
     horizon: int = Field(..., ge=1, description="bars each held-out forecast covers")
-    window: int | None = Field(None, ge=1, description="bars a challenger learns from (default: kronos retrain's)")
-    lookback: int | None = Field(None, ge=1, description="history bars of training windows and forecasts")
-    cutoffs: int | None = Field(None, ge=1, description="held-out cut-offs per decision")
-    steps: int | None = Field(None, ge=1, description="training steps")
-    paths: int | None = Field(None, ge=1, description="paths per held-out forecast")
     every: int | None = Field(None, ge=1, description="walk forward, deciding every K bars (as `kronos retrain` does with every)")
     include_training_period: bool = Field(False, description="also judge on held-out cut-offs inside the base model's "
                                                               "training period (left out by default, as in evaluate)")
     series: list[BatchSeries] | None = Field(None, min_length=1, description="several series (as POST /v1/batch "
                                              "takes them) instead of one's bars: each retrained in turn, one result "
                                              "row per decision, named by its series")
+
+
+RetrainRequest = create_model("RetrainRequest", __base__=RetrainOptions, __doc__=RetrainOptions.__doc__,
+                              **knob_fields(RetrainSettings))

@@ -214,3 +214,32 @@ def test_retrain_now_refuses_bars_inside_the_training_period_unless_switched_on(
     said = messages(at.success) + messages(at.info)
     n = RetrainSettings(horizon=4).n_cutoffs
     assert "Adapter 1 " in said and f"{n} of these {n} cut-offs forecast bars inside the base model's training period" in said
+
+
+def test_retrain_now_trains_and_judges_with_the_window_cutoffs_and_steps_set_on_the_page(new_app):
+    """Issue 52: Retrain now always used the default retrain settings. The page's Retrain settings offer each
+    of ``RetrainSettings``' knobs at its default, and the retrain runs with what was set there: the registry
+    entry learned from the window asked for, and the gate judged it on the cut-offs asked for."""
+    from kronos.settings import knobs
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.retrain import RetrainSettings
+
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception, at.exception
+    for name, (default, knob) in knobs(RetrainSettings).items():
+        box = at.number_input(key=f"ft_retrain_{knob.name(name)}")
+        assert (box.label, box.value) == (knob.label, default)
+    asked = {"window": 120, "lookback": 24, "cutoffs": 5, "steps": 2, "paths": 4}
+    for setting, value in asked.items():
+        at.number_input(key=f"ft_retrain_{setting}").set_value(value).run()
+    at.toggle(key="ft_retrain_include_trained").set_value(True).run()
+    at.button(key="ft_retrain").click().run(timeout=600)
+    assert not at.exception and not at.error, (at.exception, messages(at.error))
+    said = messages(at.success) + messages(at.info)
+    assert "Adapter 1 " in said and "over 5 cut-offs" in said, said
+    with Ledger.open() as ledger:
+        [entry] = Registry(ledger).entries()
+    assert entry.window_bars == 120

@@ -185,3 +185,12 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_flags(tmp_pat
     assert "the 100000-bar horizon is too long: studio-tiny" in err and "reads 128 bars" in err
     assert "use a horizon of at most 104 bars (--horizon 104)" in err  # 128 minus the 24-bar lookback
     assert registry_entries(env) == []
+
+
+def test_a_retrain_setting_below_its_least_is_refused_naming_its_flag(capsys):
+    """Issue 52: the retrain's settings check themselves (``RetrainSettings``), and the command line words the
+    refusal with the option generated from the setting's Knob, before any bars are read."""
+    from kronos_studio.cli.main import main
+
+    assert main(["retrain", "never-read.csv", "--horizon", "4", "--cutoffs", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "kronos: error: cutoffs must be at least 1, got 0: use at least 1 (--cutoffs 1)"

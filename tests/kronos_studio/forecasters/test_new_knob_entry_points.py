@@ -70,3 +70,103 @@ def test_a_knob_with_its_metadata_reaches_every_entry_point_with_no_other_edit(t
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "all three entry points" in done.stdout
+
+
+# Issue 52: the same for a use case's options, the retrain's. A fresh process whose ``RetrainSettings`` has one more
+# field with its Knob offers it as an option of `kronos retrain`, a field of POST /v1/retrain (in the OpenAPI
+# schema) and a widget of the Fine-tune page's "Retrain settings", and each face hands its value to the Retrainer
+# (here one that records the settings it is given and refuses, so that nothing is trained); each face's errors
+# name it as that face offers it.
+RETRAIN_SCRIPT = textwrap.dedent('''
+    import dataclasses
+    import sys
+
+    import kronos_studio.training.retrain as kr
+    from kronos.settings import knob
+
+    @dataclasses.dataclass(frozen=True)
+    class RetrainSettings(kr.RetrainSettings):
+        toy_option: int = knob(7, label="Toy option", low=1, high=50, help="a test's retrain option")
+
+    kr.RetrainSettings = RetrainSettings
+    seen = []
+
+    class Retrainer(kr.Retrainer):
+        def __init__(self, pair, bars, ledger, settings, **kwargs):
+            seen.append(settings)
+            raise kr.RetrainError("stopped by the test")
+
+    kr.Retrainer = Retrainer
+
+    from testkit import random_bars
+
+    bars_csv = random_bars(600, seed=1, freq="1h").to_csv(index=False)
+    with open("TOY.csv", "w") as f:
+        f.write(bars_csv)
+
+    # the command line: an option with the knob's default, its value handed to the Retrainer
+    from kronos_studio.cli.main import build_parser, main
+
+    assert build_parser().parse_args(["retrain", "TOY.csv", "--horizon", "4"]).toy_option == 7
+    assert main(["retrain", "TOY.csv", "--horizon", "4", "--toy-option", "12", "--include-training-period"]) == 2
+    assert seen[-1].toy_option == 12 and seen[-1].horizon == 4, ("cli", seen)
+    from kronos_studio.cli.errors import flag
+
+    assert flag("toy_option", 3) == "--toy-option 3"  # and a fix naming it is worded with its option
+
+    # the HTTP API: a field of POST /v1/retrain in the OpenAPI schema, its value handed to the Retrainer
+    from fastapi.testclient import TestClient
+
+    from kronos_studio.service.app import create_app
+    from kronos_studio.service.app import ServiceConfig
+    from kronos_studio.service.errors import request_fields
+    from kronos_studio.service.keys import create_key
+
+    app = create_app(ServiceConfig(ledger_url=sys.argv[2], jobs_dir="jobs", models_dirs=(sys.argv[3],)))
+    with TestClient(app) as client:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["RetrainRequest"]["properties"]
+        assert schema["toy_option"]["default"] == 7 and "Toy option" in schema["toy_option"]["description"], schema
+        assert "toy_option" in request_fields()
+        token = create_key(app.state.service.ledger, "toy")[1]
+        answer = client.post("/v1/retrain", headers={"Authorization": f"Bearer {token}"},
+                             json={"bars_csv": bars_csv, "symbol": "TOY", "horizon": 4, "toy_option": 13})
+        assert answer.status_code == 422 and "stopped by the test" in answer.text, answer.text
+    assert seen[-1].toy_option == 13, ("http", seen)
+
+    # the app: a number box in the Fine-tune page's Retrain settings, labelled from the Knob, its value handed on
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest, app_test
+
+    class NavigationPagesManager(PagesManager):  # as tests/app/conftest.py's pages_directory_fix
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    app_test.PagesManager = NavigationPagesManager
+    at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
+    at.switch_page("pages/fine_tune.py").run()
+    assert not at.exception, at.exception
+    box = at.number_input(key="ft_retrain_toy_option")
+    assert box.label == "Toy option" and box.value == 7, "app"
+    box.set_value(14).run()
+    at.button(key="ft_retrain").click().run()
+    assert not at.exception, at.exception
+    assert "stopped by the test" in " ".join(e.value for e in at.error), [e.value for e in at.error]
+    assert seen[-1].toy_option == 14, ("app", seen)
+    from app_support.errors import control
+
+    assert control("toy_option") == "*Toy option*"  # and a fix naming it names its widget
+    print("all three faces")
+''')
+
+
+def test_a_retrain_option_with_its_knob_reaches_every_face_and_the_retrainer_with_no_other_edit(tiny, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+           "KRONOS_STUDIO_MODELS": str(tiny.folder), "KRONOS_STUDIO_CACHE": str(tmp_path / "cache"),
+           "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}", "KRONOS_DEVICE": "cpu",
+           "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf")}
+    done = subprocess.run([sys.executable, "-c", RETRAIN_SCRIPT, str(ROOT / "app.py"),
+                           f"sqlite:///{tmp_path / 'service.sqlite'}", str(tiny.folder)],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "all three faces" in done.stdout

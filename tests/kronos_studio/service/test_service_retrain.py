@@ -109,6 +109,8 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_field
         long = c.post("/v1/retrain", json={"bars_csv": bars, "model": tiny_model, **{**SMALL, "horizon": 90,
                                                                                        "paths": 4}})
         steps = c.post("/v1/retrain", json={"bars_csv": bars, **{**SMALL, "horizon": 100000}})
+        # a retrain setting below its least (checked by RetrainSettings itself, issue 52): named as its field
+        none = c.post("/v1/retrain", json={"bars_csv": bars, **{**SMALL, "cutoffs": 0}})
     for answer in (champion, watchlist):
         assert answer.status_code == 422, answer.text
         detail = answer.json()["detail"]
@@ -121,3 +123,5 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_field
     assert [f["field"] for f in long.json()["fix"]] == ["horizon", "window"]
     assert steps.status_code == 413
     assert "or raise the server's max_path_steps" in steps.json()["detail"]
+    assert none.status_code == 422, none.text
+    assert none.json()["detail"] == 'cutoffs must be at least 1, got 0: use at least 1 ("cutoffs": 1)'

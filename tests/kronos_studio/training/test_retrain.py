@@ -234,6 +234,22 @@ def test_settings_that_cannot_judge_a_challenger_are_refused_with_their_fixes_as
     assert [f.setting for f in narrow.value.fix] == ["window", "lookback"] and narrow.value.fix[0].value > 40
 
 
+@pytest.mark.parametrize(("field", "setting", "value", "least"), [
+    ("window", "window", 0, 1), ("lookback", "lookback", -3, 1), ("n_cutoffs", "cutoffs", 0, 1),
+    ("paths", "paths", 0, 1), ("steps", "steps", 0, 1), ("seed", "seed", -1, 0)])
+def test_each_retrain_setting_below_its_least_is_refused_naming_the_setting_its_faces_offer(field, setting, value,
+                                                                                          least):
+    """Issue 52: the settings check themselves, one rule for the command line, the HTTP API and the app (each
+    of which offers them from their Knobs): named as the setting the faces know (``n_cutoffs``: cutoffs)."""
+    from kronos_studio.training.retrain import RetrainError, RetrainSettings
+
+    with pytest.raises(RetrainError) as low:
+        RetrainSettings(**{**FAST, field: value})
+    assert low.value.values == {setting: value}
+    assert [(f.setting, f.value) for f in low.value.fix] == [(setting, least)]
+    RetrainSettings(**{**FAST, field: least})  # the least is accepted
+
+
 def test_a_challenger_whose_training_never_beat_the_base_says_so(world):
     """Issue 51 item 4, the daily case: the training diverges (a learning rate far too high), so the best
     validation step is the untrained one and the challenger is the base model to every digit. The decision says
