@@ -33,14 +33,10 @@ APP_ALLOWED = {
     "streamlit", "plotly", "numpy", "pandas", "pyarrow",  # the page, its chart and the bars
     "exchange_calendars",  # the bars' trading calendar (the future bar times, the calendar note)
     "sqlalchemy",  # the workspace's ledger (auth, the forecasts scored when bars load)
-    # scipy.special (not scipy.stats), through the model catalog's ensemble entry
-    # (ModelRef.ensemble_of imports kronos_studio.ensemble.ensemble)
-    "scipy",
 }
 SERVICE_ALLOWED = {
     "fastapi", "numpy", "pandas", "pyarrow",
     "sqlalchemy", "alembic",  # the ledger, opened (and made) at start
-    "torch",  # the model registry the service keeps models warm in (kronos.checkpoints)
 }
 
 

@@ -21,6 +21,14 @@ from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
 
 
+def load_pair(ref, **options):
+    """``kronos.checkpoints.load_pair``, imported at the first load: a registry made at start-up (the service,
+    the app's warm-up) does not import torch until it loads a model."""
+    from kronos.checkpoints import load_pair as load
+
+    return load(ref, **options)
+
+
 class ModelRegistry:
     """Kronos pairs by the reference ``resolve`` loads them by (the bundled default: its folder).
     ``load(ref, **options)``: how a pair is loaded (default ``kronos.checkpoints.load_pair``, as ``kronos
@@ -39,9 +47,7 @@ class ModelRegistry:
         self.decode = decode
         self.concurrency = concurrency
         self.slots = FairSlots(concurrency)  # taken in turn by the workspaces waiting
-        if load is None:
-            from kronos.checkpoints import load_pair as load
-        self.load = load
+        self.load = load or load_pair
         self.pairs: Recent = Recent(max_models)
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 from kronos_studio.bundled import listed_folders
-from kronos_studio.forecasters.base import Forecaster
+from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK, Forecaster
 
 from .champion import CHAMPION
 
@@ -71,8 +71,6 @@ class ModelRef:
             raise ValueError(f"'{CHAMPION}' is one Kronos model per series, not one to mix: leave out the ensemble")
         if self.mixes:
             return self
-        from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
-
         return ModelRef(f"{ENSEMBLE}:{self.key}", f"Ensemble over {self.label}", self.ref, "ensemble",
                         ENSEMBLE_LOOKBACK, self.precision)
 

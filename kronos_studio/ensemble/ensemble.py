@@ -24,7 +24,7 @@ from kronos.config import MIN_HISTORY
 from kronos.errors import Fix, InputError
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
-from kronos_studio.forecasters.base import STATISTICAL_LOOKBACK, Forecaster
+from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK, Forecaster
 from kronos_studio.forecasters.window import future_times, history_window
 
 from .combine import EQUAL, group_key, quantile_average_paths
@@ -33,7 +33,6 @@ from .members import member_identity
 from .meta import REFERENCE, MetaLearner
 
 SEED_STRIDE = 7919  # each member draws from its own stream: seed + index x stride
-ENSEMBLE_LOOKBACK = STATISTICAL_LOOKBACK  # bars of history the members see when none is given
 
 
 def mixture_counts(weights: dict[str, float], paths: int) -> dict[str, int]:

@@ -21,8 +21,8 @@ import pandas as pd
 from kronos.bars import bars_frame, input_digest
 from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK
 
-from .ensemble import ENSEMBLE_LOOKBACK
 from .features import asset_class
 from .members import member_identity
 from .meta import META_FILE, MetaLearner

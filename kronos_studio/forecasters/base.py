@@ -16,6 +16,7 @@ from .period import TrainingPeriod
 
 Progress = Callable[[int, int], None]  # (done, total): sampling steps, members, ...
 STATISTICAL_LOOKBACK = 520  # bars a statistical model (and the ensemble) reads when the settings give none (GARCH fits on 500 returns)
+ENSEMBLE_LOOKBACK = STATISTICAL_LOOKBACK  # bars of history the ensemble hands its members when none is given
 
 
 class Forecaster:

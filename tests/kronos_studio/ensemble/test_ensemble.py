@@ -398,7 +398,7 @@ def test_the_fit_walks_each_member_on_the_bars_an_ensemble_forecast_hands_it():
     within the ensemble's history (the settings' lookback, else ENSEMBLE_LOOKBACK), never more."""
     from dataclasses import dataclass, field, replace
 
-    from kronos_studio.ensemble.ensemble import ENSEMBLE_LOOKBACK
+    from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK
 
     @dataclass
     class Reader(Bootstrap):
