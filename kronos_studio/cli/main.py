@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from importlib import import_module
 
 from kronos.errors import UserError
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from kronos.threads import configure, thread_setting
 
     previous = None
+    handler = held_while_torch_loads()
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser(named_command(argv)).parse_args(argv)
@@ -106,6 +108,37 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         configure(previous)  # main called again in this process (tests) starts from the same setting
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+
+def held_while_torch_loads():
+    """Make Ctrl-C wait while torch is being imported. A KeyboardInterrupt raised inside torch's C++
+    start-up (a Python callback under pybind11) aborts the whole process ("terminate called ...", a core
+    dump). Held until the import is done, it is then an ordinary interrupt: one line, exit 130. Returns the
+    handler it replaced (None: nothing installed, outside the main thread or where SIGINT is not Python's)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None
+    return signal.signal(signal.SIGINT, _interrupt_unless_torch_loads)
+
+
+def _torch_loading() -> bool:
+    # importlib marks a module's spec ``_initializing`` while its code runs
+    return any(getattr(getattr(m, "__spec__", None), "_initializing", False)
+               for name, m in list(sys.modules.items()) if name.split(".")[0] == "torch")
+
+
+def _interrupt_unless_torch_loads(signum, frame):
+    if not _torch_loading():
+        raise KeyboardInterrupt
+
+    def again_once_loaded():
+        while _torch_loading():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=again_once_loaded, name="interrupt after torch loads", daemon=True).start()
 
 
 def interrupted() -> int:
