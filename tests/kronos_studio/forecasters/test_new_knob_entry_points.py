@@ -61,11 +61,17 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+def fresh_process_env(tiny, tmp_path) -> dict:
+    """The environment of the fresh process each test runs its script in: this checkout and the test helpers
+    first on the path, the tiny model listed, a cache and ledger of its own, the Hub offline."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            "KRONOS_STUDIO_MODELS": str(tiny.folder), "KRONOS_STUDIO_CACHE": str(tmp_path / "cache"),
+            "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}", "KRONOS_DEVICE": "cpu",
+            "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf")}
+
+
 def test_a_knob_with_its_metadata_reaches_every_entry_point_with_no_other_edit(tiny, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-           "KRONOS_STUDIO_MODELS": str(tiny.folder), "KRONOS_STUDIO_CACHE": str(tmp_path / "cache"),
-           "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}", "KRONOS_DEVICE": "cpu",
-           "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf")}
+    env = fresh_process_env(tiny, tmp_path)
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT / "app.py")], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -161,10 +167,7 @@ RETRAIN_SCRIPT = textwrap.dedent('''
 
 
 def test_a_retrain_option_with_its_knob_reaches_every_face_and_the_retrainer_with_no_other_edit(tiny, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-           "KRONOS_STUDIO_MODELS": str(tiny.folder), "KRONOS_STUDIO_CACHE": str(tmp_path / "cache"),
-           "KRONOS_STUDIO_DB": f"sqlite:///{tmp_path / 'ledger.sqlite'}", "KRONOS_DEVICE": "cpu",
-           "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf")}
+    env = fresh_process_env(tiny, tmp_path)
     done = subprocess.run([sys.executable, "-c", RETRAIN_SCRIPT, str(ROOT / "app.py"),
                            f"sqlite:///{tmp_path / 'service.sqlite'}", str(tiny.folder)],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
