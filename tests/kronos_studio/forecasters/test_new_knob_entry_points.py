@@ -11,9 +11,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 
+# Both scripts' app, run as tests/app/conftest.py's pages_directory_fix runs it (a function: nothing is
+# imported until the script calls it, after its knob is added).
+APP_RUN = textwrap.dedent('''
+    def app_run(app_file):
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.testing.v1 import AppTest, app_test
+
+        class NavigationPagesManager(PagesManager):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                PagesManager.uses_pages_directory = False
+
+        app_test.PagesManager = NavigationPagesManager
+        return AppTest.from_file(app_file, default_timeout=120).run()
+''')
+
 # Runs in a fresh interpreter: the knob is added before anything but kronos.settings is imported, which is
 # what an edit of the class is to every module that reads it.
-SCRIPT = textwrap.dedent('''
+SCRIPT = APP_RUN + textwrap.dedent('''
     import dataclasses
     import sys
 
@@ -42,16 +58,7 @@ SCRIPT = textwrap.dedent('''
     assert "toy_knob" in request_fields()
 
     # the sidebar: a slider labelled from the Knob, its value in the page's settings
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import AppTest, app_test
-
-    class NavigationPagesManager(PagesManager):  # as tests/app/conftest.py's pages_directory_fix
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    app_test.PagesManager = NavigationPagesManager
-    at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
+    at = app_run(sys.argv[1])
     assert not at.exception, at.exception
     slider = at.sidebar.slider(key="sb_toy_knob")
     assert slider.label == "Toy knob" and slider.value == 0.25, "sidebar"
@@ -83,7 +90,7 @@ def test_a_knob_with_its_metadata_reaches_every_entry_point_with_no_other_edit(t
 # schema) and a widget of the Fine-tune page's "Retrain settings", and each face hands its value to the Retrainer
 # (here one that records the settings it is given and refuses, so that nothing is trained); each face's errors
 # name it as that face offers it.
-RETRAIN_SCRIPT = textwrap.dedent('''
+RETRAIN_SCRIPT = APP_RUN + textwrap.dedent('''
     import dataclasses
     import sys
 
@@ -140,16 +147,7 @@ RETRAIN_SCRIPT = textwrap.dedent('''
     assert seen[-1].toy_option == 13, ("http", seen)
 
     # the app: a number box in the Fine-tune page's Retrain settings, labelled from the Knob, its value handed on
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import AppTest, app_test
-
-    class NavigationPagesManager(PagesManager):  # as tests/app/conftest.py's pages_directory_fix
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    app_test.PagesManager = NavigationPagesManager
-    at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
+    at = app_run(sys.argv[1])
     at.switch_page("pages/fine_tune.py").run()
     assert not at.exception, at.exception
     box = at.number_input(key="ft_retrain_toy_option")
