@@ -15,7 +15,7 @@ from pathlib import Path
 from data_sources.schema import Bars
 from data_sources.sources import CCXT, FILE, SAMPLE, YFINANCE
 from kronos.errors import Fix, InputError
-from kronos.settings import Knob, knob, knobs
+from kronos.settings import knob
 from kronos_studio.events import KINDS
 
 from .alignment import MAX_COVARIATES
@@ -100,11 +100,6 @@ class CovariateOptions:
 
     def references(self) -> tuple[CovariateRef, ...]:
         return tuple(parse_reference(c) for c in self.covariates)
-
-
-def covariate_knobs() -> dict[str, tuple[object, Knob]]:
-    """name -> (default, Knob) of every ``CovariateOptions`` field, in field order."""
-    return knobs(CovariateOptions)
 
 
 def load(ref: CovariateRef, interval: str, *, lookback: int | None = None) -> Bars:

@@ -24,7 +24,7 @@ import pandas as pd
 from kronos.config import CLOSE
 from kronos.errors import Fix, InputError, Notice
 from kronos.quantiles import path_quantiles
-from kronos.settings import Knob, knob, knobs
+from kronos.settings import knob
 
 LEVEL_RANGE = (0.5, 0.9999)  # open interval a VaR level must lie in
 POSITIONS = ("long", "short")
@@ -73,11 +73,6 @@ class RiskSettings:
         if not 0 < self.ewma_lambda < 1:
             raise InputError(f"the EWMA decay must lie between 0 and 1, got {self.ewma_lambda}",
                              {"ewma_lambda": self.ewma_lambda}, Fix("give {setting} such as 0.94", "ewma_lambda"))
-
-
-def risk_knobs() -> dict[str, tuple[object, Knob]]:
-    """name -> (default, Knob) of every ``RiskSettings`` field, in field order (what a face makes options of)."""
-    return knobs(RiskSettings)
 
 
 def paths_needed(level: float, tail: int = MIN_TAIL_PATHS) -> int:

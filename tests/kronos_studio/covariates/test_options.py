@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 
 from kronos.errors import InputError
-from kronos.settings import Knob
+from kronos.settings import Knob, knobs
 from kronos_studio.covariates.alignment import MAX_COVARIATES
-from kronos_studio.covariates.options import CovariateOptions, covariate_knobs, load, parse_reference
+from kronos_studio.covariates.options import CovariateOptions, load, parse_reference
 
 SPX = "S&P 500 index daily 1999-2018 (arch)"
 
@@ -39,9 +39,9 @@ def test_options_are_frozen_knobs_and_refuse_what_cannot_be_read():
     assert not CovariateOptions()
     with pytest.raises(dataclasses.FrozenInstanceError):
         opts.covariates = ()
-    knobs = covariate_knobs()
-    assert list(knobs) == ["covariates", "known_future"]
-    assert all(isinstance(k, Knob) and k.label and k.help for _, k in knobs.values())
+    listed = knobs(CovariateOptions)
+    assert list(listed) == ["covariates", "known_future"]
+    assert all(isinstance(k, Knob) and k.label and k.help for _, k in listed.values())
     with pytest.raises(InputError, match="at most"):
         CovariateOptions(covariates=[f"yfinance:S{i}" for i in range(MAX_COVARIATES + 1)])
     with pytest.raises(InputError, match="named twice"):

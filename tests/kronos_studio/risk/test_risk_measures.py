@@ -5,7 +5,8 @@ import pytest
 from scipy.stats import norm
 
 from kronos.errors import InputError
-from kronos_studio.risk.measures import MIN_TAIL_PATHS, RiskSettings, path_risk, paths_needed, risk_knobs, tail_risk
+from kronos.settings import knobs
+from kronos_studio.risk.measures import MIN_TAIL_PATHS, RiskSettings, path_risk, paths_needed, tail_risk
 
 
 def test_var_and_es_of_normal_draws_match_the_normal_quantile_and_tail_mean():
@@ -66,4 +67,4 @@ def test_identical_paths_have_no_monte_carlo_error():
 
 
 def test_every_setting_carries_a_knob():
-    assert set(risk_knobs()) == {"levels", "positions", "per_step", "vol_interval", "history_window", "ewma_lambda"}
+    assert set(knobs(RiskSettings)) == {"levels", "positions", "per_step", "vol_interval", "history_window", "ewma_lambda"}
