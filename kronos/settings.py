@@ -137,6 +137,13 @@ def knobs(cls=None) -> dict[str, tuple[object, Knob]]:
     return {f.name: (f.default, f.metadata["knob"]) for f in fields(cls or ForecastSettings) if "knob" in f.metadata}
 
 
+def knob_values(given, cls=None) -> dict:
+    """field name -> value of every field with a ``Knob`` of ``cls`` (as ``knobs``), read from ``given``'s
+    attribute named by the knob's setting: what a face's generated options hand back (a parsed command line,
+    a request body), as ``cls``' keyword arguments."""
+    return {name: getattr(given, knob.name(name)) for name, (_, knob) in knobs(cls).items()}
+
+
 def sampling_defaults() -> dict:
     """Each setting that shapes the sampled distribution, with its default: ``ForecastSettings``' own
     (temperature, top-p, top-k, clip, anchor) and the predictor's precision. A forecast with another

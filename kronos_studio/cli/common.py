@@ -100,7 +100,7 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
 def add_knob_options(g, cls=None) -> None:
     """One option per field with a ``Knob`` of the options dataclass ``cls`` (None: the sampling knobs of
     ``kronos.settings.ForecastSettings``), named by ``knob_flag`` from the knob's setting, its default read
-    from there; ``knob_values(args, cls)`` reads them back."""
+    from there; ``kronos.settings.knob_values(args, cls)`` reads them back."""
     from kronos.settings import knobs
 
     from .errors import knob_flag
@@ -116,16 +116,9 @@ def add_knob_options(g, cls=None) -> None:
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")
 
 
-def knob_values(args, cls=None) -> dict:
-    """field name -> value of each option ``add_knob_options(g, cls)`` added (the keyword arguments of ``cls``)."""
-    from kronos.settings import knobs
-
-    return {name: getattr(args, knob.name(name)) for name, (_, knob) in knobs(cls).items()}
-
-
 def sampling_settings(args):
     """The ``ForecastSettings`` the sampling options ask for (one line naming a bad value otherwise)."""
-    from kronos.settings import ForecastSettings
+    from kronos.settings import ForecastSettings, knob_values
 
     try:
         return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,

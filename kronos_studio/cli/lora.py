@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kronos.settings import default
+from kronos.settings import default, knob_values
 from kronos_studio.exports import write_csv
 
 from .common import (
@@ -14,7 +14,6 @@ from .common import (
     add_training_period_switch,
     cli_device,
     error_line,
-    knob_values,
     read_bars,
 )
 from .training_options import add_data_and_training_options, load_series, make_log, train_config

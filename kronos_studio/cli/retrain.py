@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from kronos.settings import knob_values
+
 from .commands import add_command
 from .common import (
     EXIT_BAD_INPUT,
@@ -16,7 +18,6 @@ from .common import (
     add_training_period_switch,
     cli_device,
     error_line,
-    knob_values,
     positive,
 )
 from .ledger import open_ledger

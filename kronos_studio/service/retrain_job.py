@@ -17,12 +17,12 @@ ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone"
 def retrain_run(body, limits, ledger, load_pair):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
     the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
+    from kronos.settings import knob_values
     from kronos_studio.catalog.champion import retrain_pair
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
 
     from . import compute
-    from .schemas import knob_values
 
     try:  # the settings' own checks (one rule for every face), worded with request fields
         settings = RetrainSettings(horizon=body.horizon, include_training_period=body.include_training_period,

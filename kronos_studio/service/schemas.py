@@ -164,13 +164,6 @@ def knob_fields(cls) -> dict[str, tuple]:
             for name, (default, knob) in knobs(cls).items()}
 
 
-def knob_values(request: BaseModel, cls) -> dict:
-    """field name -> the value a request gives each field with a ``Knob`` of ``cls`` (``knob_fields``)."""
-    from kronos.settings import knobs
-
-    return {name: getattr(request, knob.name(name)) for name, (_, knob) in knobs(cls).items()}
-
-
 class RetrainOptions(BarsInput):
     """``kronos retrain`` as a job (``POST /v1/retrain``): the series' bars (or ``series``, a watchlist), the
     horizon its held-out forecasts cover, and the retrain's settings, one field per ``Knob`` of
