@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from .errors import InputError
+from .errors import Fix, InputError
 from .normalization import CLIP
 
 # The predictor's compute precision. fp32 is the official numerics (greedy output equal to the official
@@ -105,9 +105,11 @@ class ForecastSettings:
 
     def __post_init__(self):
         if self.horizon < 1:
-            raise InputError(f"horizon must be at least 1 bar, got {self.horizon}")
+            raise InputError(f"horizon must be at least 1 bar, got {self.horizon}", {"horizon": self.horizon},
+                             Fix("use at least 1 ({setting})", "horizon", 1))
         if self.paths < 1:
-            raise InputError(f"paths must be at least 1, got {self.paths}")
+            raise InputError(f"paths must be at least 1, got {self.paths}", {"paths": self.paths},
+                             Fix("use at least 1 ({setting})", "paths", 1))
         if not 0 <= self.seed <= MAX_SEED:
             raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed}")
         if self.lookback is not None and self.lookback < 2:

@@ -627,7 +627,7 @@ def test_no_class_hands_on_attributes_it_does_not_name():
 # the entries of one row import nothing of each other. The same layers as the import-linter contract in
 # pyproject.toml ([tool.importlinter], run by scripts/test.sh); kronos_studio/__init__ (ASSETS) is below all.
 STUDIO_LAYERS = [
-    ("cli",), ("service",), ("batch",), ("catalog",), ("covariates", "risk"), ("ensemble",), ("training",), ("workspaces",), ("ledger",),
+    ("cli",), ("service",), ("desk",), ("batch",), ("catalog",), ("covariates", "risk"), ("ensemble",), ("training",), ("workspaces",), ("ledger",),
     ("evaluation",), ("forecasters",),
     ("forecasting", "bundled", "events", "fair", "redact", "bars_input", "exports"),
 ]

@@ -95,11 +95,13 @@ class ModelRegistry:
                 self.loading.pop(key, None)  # kept while loading only: a model dropped since loads anew
             return pair
 
-    def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None):
-        """The forecaster ``ref`` names (``kronos_studio.catalog.resolve``) on a warm pair, with
-        ``workspace``'s fits of the ensemble to a series. Raises what ``resolve`` raises
-        (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
-        return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode)
+    def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None,
+                   **choices):
+        """The forecaster ``ref`` names (``kronos_studio.catalog.resolve``, with its ``choices``: ``ensemble``,
+        ``meta``, ``chronos2``) on a warm pair, with ``workspace``'s fits of the ensemble to a series. Raises what
+        ``resolve`` raises (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
+        return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode,
+                       **choices)
 
     def champion(self, bars, entry):
         """The model ``champion``'s forecaster for ``bars``' series, whose champion is ``entry`` (None: its base

@@ -10,17 +10,15 @@ from pathlib import Path
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
-    CliError,
     add_sampling_options,
     add_threads_option,
     add_training_period_switch,
-    error_line,
     quality_gate,
     read_bars,
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_model_option, context_note, load_forecaster
+from .models import add_context_option, add_model_option, cli_desk, context_note, desk_call, model_choices
 
 
 def register(sub) -> None:
@@ -49,22 +47,15 @@ def register(sub) -> None:
 
 def run_evaluate(args) -> int:
     from kronos.quantiles import BAND_NAME
-    from kronos_studio.evaluation.report import evaluation_report
-
-    for name in ("horizon", "cutoffs", "paths"):
-        if getattr(args, name) < 1:
-            raise CliError(f"--{name} must be at least 1, got {getattr(args, name)}")
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
-    forecaster, pair = load_forecaster(args, bars)
-    try:
-        made = evaluation_report(forecaster, bars, sampling_settings(args), cutoffs=args.cutoffs,
-                                 include_training_period=args.include_training_period,
-                                 file=str(Path(args.file).resolve()))
-    except ValueError as e:  # TrainingPeriodError, too few bars: the library's fixes worded as flags
-        raise error_line(e) from None
+    desk, loaded = cli_desk(args)
+    done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), cutoffs=args.cutoffs,
+                                           include_training_period=args.include_training_period,
+                                           file=str(Path(args.file).resolve()), **model_choices(args)))
+    made, pair = done.report, loaded[0] if loaded else None
     out = made.out
     Path(args.json).write_text(json.dumps(out, indent=2, default=str))
-    for line in warnings + [notice_line(n) for n in made.warnings]:
+    for line in warnings + [notice_line(n) for n in done.notices]:
         print(line, file=sys.stderr)
     m = out["models"]["model"]
     best = m.get("vs_best_member")

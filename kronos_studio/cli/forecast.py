@@ -15,11 +15,11 @@ from .common import (
     DEFAULT_LOOKBACK_WORDS,
     add_sampling_options,
     add_threads_option,
-    error_line,
     quantile_levels,
     sampling_settings,
 )
-from .models import add_context_option, add_model_option, context_note, load_forecaster
+from .errors import notice_line
+from .models import add_context_option, add_model_option, cli_desk, context_note, desk_call, model_choices
 
 
 def register(sub) -> None:
@@ -63,8 +63,6 @@ def run_forecast(args) -> int:
     settings = sampling_settings(args)
     # The bars are read in a second process while this one imports torch and the model code (bars_process).
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon) as gated:
-        from kronos_studio.forecasting import too_few_paths
-
         bars, warnings = gated.result()
     opening = []
 
@@ -74,8 +72,9 @@ def run_forecast(args) -> int:
         if not args.no_ledger and not opening:
             opening.append(ledger.open_in_background())
 
-    forecaster, pair = load_forecaster(args, bars)
-    fc = _forecast(forecaster, bars, settings, args, open_ledger, gated.future)
+    desk, loaded = cli_desk(args)
+    done = _forecast(desk, bars, settings, args, open_ledger, gated.future)
+    fc = done.forecast
     open_ledger()
     recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
     table = fc.quantiles(args.quantiles)
@@ -96,16 +95,10 @@ def run_forecast(args) -> int:
                   "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,
                   "file": str(Path(args.file).resolve())}
         Path(args.provenance_out).write_text(json.dumps({**fc.provenance, "series": series}, indent=2, default=str))
-    from kronos_studio.evaluation.plausibility import check_fan
-    from kronos_studio.forecasters.window import lookback_note
-
-    problems = check_fan(fc.paths, bars.frame["close"].to_numpy())
-    few = too_few_paths(fc.paths.shape[0])
-    if few:
-        warnings.append(f"kronos: warning: too_few_paths: {few} (--paths)")
-    for line in warnings + [f"kronos: warning: {p.code}: {p.message}" for p in problems]:
+    for line in warnings + [notice_line(n) for n in done.notices]:
         print(line, file=sys.stderr)
-    lookback = _history_note(fc, lookback_note(forecaster, settings, len(fc.history)))
+    lookback = _history_note(fc, done.lookback)
+    pair = loaded[0] if loaded else None
     print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
@@ -135,12 +128,9 @@ def _history_note(fc, why: str) -> str:
     return f"history {len(fc.history)} bars{why}, members read {members}"
 
 
-def _forecast(forecaster, bars, settings, args, on_progress, future=None):
-    """``make_forecast`` with a progress bar (sampling steps, or the ensemble's members); ``on_progress()``
+def _forecast(desk, bars, settings, args, on_progress, future=None):
+    """The desk's forecast with a progress bar (sampling steps, or the ensemble's members); ``on_progress()``
     at every report. ``future``: the bar times placed already (by the process that read the bars)."""
-    from kronos.errors import InputError
-    from kronos_studio.forecasters import make_forecast
-
     bar = None
     if not args.quiet and (sys.stderr.isatty() or args.horizon >= 50):
         from tqdm import tqdm
@@ -153,9 +143,8 @@ def _forecast(forecaster, bars, settings, args, on_progress, future=None):
             bar.refresh()
 
     try:
-        return make_forecast(forecaster, bars, settings, future, progress=progress)
-    except (InputError, ValueError) as e:
-        raise error_line(e) from None
+        return desk_call(lambda: desk.forecast(bars, args.model, settings, future=future, progress=progress,
+                                               **model_choices(args)))
     finally:
         if bar is not None:
             bar.close()

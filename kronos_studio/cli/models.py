@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CliError, cli_device, error_line, positive, sampling_settings
+from .common import CliError, cli_device, error_line, positive
 
 
 def add_context_option(p: argparse.ArgumentParser) -> None:
@@ -58,14 +58,21 @@ def add_chronos2_option(p: argparse.ArgumentParser) -> None:
                         "was trained without it, so with it the members are weighed equally (the output says so)")
 
 
-def load_forecaster(args, bars):
-    """(forecaster, the Kronos pair it loaded) for ``args.model`` (official name, Hub id, folder, 'ensemble',
-    a statistical model's key or None for the bundled default) with ``args.tokenizer``/``args.revision``/
-    ``args.context``/``args.device``/``args.precision``/``args.meta`` where present and the sampling options
-    (``add_sampling_options``). The pair is None for a model without one (the random walk, GARCH)."""
-    from kronos.checkpoints import CheckpointError, load_pair
+def model_choices(args) -> dict:
+    """What ``catalog.resolve.resolve`` takes besides the reference, as the options ask: ``ensemble``, ``meta``,
+    ``chronos2``."""
+    return {"ensemble": getattr(args, "ensemble", False), "meta": getattr(args, "meta", None),
+            "chronos2": getattr(args, "chronos2", "auto")}
+
+
+def cli_desk(args):
+    """(a ``kronos_studio.desk.Desk`` whose registry loads Kronos models as the options ask: ``args.tokenizer``,
+    ``args.revision``, ``args.context``, ``args.device``, ``args.precision`` where present; the pairs it loaded,
+    in order, for the output line)."""
+    from kronos.checkpoints import load_pair
     from kronos.config import trained_context
-    from kronos_studio.catalog import resolve
+    from kronos_studio.catalog.registry import ModelRegistry
+    from kronos_studio.desk import Desk
 
     context = getattr(args, "context", None)
     loaded = []
@@ -80,10 +87,15 @@ def load_forecaster(args, bars):
                                 context=context, device=cli_device(args), precision=getattr(args, "precision", None)))
         return loaded[-1]
 
+    return Desk(ModelRegistry(load=lambda ref: load(ref))), loaded
+
+
+def desk_call(call):
+    """``call()``, a desk's answer, with the library's refusals of a model or of the bars and settings worded as
+    one line naming flags."""
+    from kronos.checkpoints import CheckpointError
+
     try:
-        forecaster = resolve(args.model, bars, sampling_settings(args), ensemble=getattr(args, "ensemble", False),
-                             load_pair=load, meta=getattr(args, "meta", None),
-                             chronos2=getattr(args, "chronos2", "auto"))
+        return call()
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise error_line(e) from None
-    return forecaster, loaded[0] if loaded else None

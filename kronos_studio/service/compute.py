@@ -1,205 +1,64 @@
-"""From a request to numbers: bars read through the same reader and quality gate as ``kronos forecast``,
-the forecast made by ``make_forecast`` on a warm model, the walk-forward report ``kronos evaluate``
-writes, and a cache in which identical requests are computed once (concurrent ones share the one
-computation in flight)."""
+"""The service's translation of the desk's answers (``kronos_studio.desk``): a request's bars as a
+``BarsRequest``, a model named from the catalog only, and a forecast or a walk-forward report as the JSON the
+HTTP API and the MCP tools return (the numbers ``kronos forecast`` and ``kronos evaluate`` write)."""
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future
 
+from data_sources.requests import SOURCE_BARS, BarsRequest
 from kronos.settings import ForecastSettings
 
 from .errors import ServiceError, notice_line, refused
-from .limits import Limits
 
-SOURCE_BARS = 2000  # bars fetched for a symbol: more than any model's context, and a walk-forward's cut-offs
-CACHE_ENTRIES = 256  # results kept for identical requests (a forecast of 30 paths x 20 steps is ~30 kB)
-NOT_PER_SERIES = "not chosen per series"  # what ``served_champion`` answers for a model other than ``champion``
+HTTP_WAYS = "bars_csv (CSV text) or source + symbol + interval"
 
 
-def catalog_model(ref: str | None, models_dirs=()) -> str | None:
-    """``ref`` as the catalog names it (``catalog.resolve.offered``): a request names a model of the catalog
-    and nothing else (no folder or Hub id of its own choosing); anything else is one 404 whose words are the
-    same whether or not such a path exists."""
-    from kronos_studio.catalog.resolve import UnknownModel, offered
+def catalog_model(desk, ref: str | None) -> str | None:
+    """``ref`` as the catalog names it (``Desk.offered``): a request names a model of the catalog and nothing else
+    (no folder or Hub id of its own choosing); anything else is one 404 whose words are the same whether or not
+    such a path exists."""
+    from kronos_studio.catalog.resolve import UnknownModel
 
     try:
-        return offered(ref, models_dirs)
+        return desk.offered(ref)
     except UnknownModel as e:
         raise refused(404, e) from None
 
 
-def read_request_bars(request, limits: Limits, needed: int = SOURCE_BARS):
-    """(gated bars, note and warning lines) of a request with ``bars_csv`` or ``source`` + ``symbol`` +
-    ``interval`` (fields of ``schemas.BarsInput``)."""
-    return gated_bars(limits, bars_csv=request.bars_csv, source=request.source, symbol=request.symbol,
-                      interval=request.interval, exchange=request.exchange, timezone=request.timezone,
-                      calendar=request.calendar, fix=request.fix, needed=needed)
+def bars_request(body, needed: int = SOURCE_BARS, file=None) -> BarsRequest:
+    """The ``BarsRequest`` of a request body with ``schemas.BarsInput``'s fields (``file``: a path the MCP server
+    has allowed, instead of ``bars_csv``)."""
+    return BarsRequest(file=None if file is None else str(file), csv_text=getattr(body, "bars_csv", None),
+                       source=body.source, symbol=body.symbol, interval=body.interval,
+                       exchange=getattr(body, "exchange", None), timezone=getattr(body, "timezone", None),
+                       calendar=body.calendar, fixes=tuple(body.fix or ()), bars=needed)
 
 
-def gated_bars(limits: Limits, *, bars_csv: str | None = None, file=None, source: str | None = None,
-               symbol: str | None = None, interval: str | None = None, exchange: str | None = None,
-               timezone: str | None = None, calendar: str | None = None, fix=(), needed: int = SOURCE_BARS,
-               ways: str = "bars_csv (CSV text) or source + symbol + interval"):
-    """(gated bars, note and warning lines) from exactly one of: CSV text, a file (a path the caller
-    has allowed), a source's symbol; read and gated as ``kronos forecast`` reads and gates a file.
-    ``ways``: how the caller's users give bars, for the message when they give none or two."""
-    from kronos_studio.bars_input import quality_gate, read_bars
-
-    if sum(x is not None for x in (bars_csv, file, source)) != 1:
-        raise ServiceError(422, f"give the bars either as {ways}")
-    if bars_csv is not None:
-        import dataclasses
-
-        limits.check_csv_lines(bars_csv)  # before parsing: a text of too many lines is refused in one pass
-        name = f"{symbol or 'bars'}.csv"  # the series' name, as a file's name names it on the command line
-        bars = read_bars(bars_csv.encode(), name, timezone=timezone, calendar=calendar, symbol=symbol)
-        # CSV text comes with no file name: its series is the symbol it is given (or its own symbol column's),
-        # never one made up from the name above
-        bars = dataclasses.replace(bars, file_stem=None)
-    elif file is not None:
-        bars = read_bars(file, timezone=timezone, calendar=calendar, symbol=symbol)
-    else:
-        from data_sources import load_bars
-
-        if not symbol or not interval:
-            raise ServiceError(422, f"source '{source}' needs a symbol and an interval (e.g. 1d)")
-        bars = load_bars(source, symbol, interval, lookback=needed, exchange=exchange)
-    limits.check_bars(len(bars.frame))
-    bars, notices = quality_gate(bars, list(fix))
-    return bars, [notice_line(n) for n in notices]
-
-
-def request_key(kind: str, bars, model: str | None, settings: ForecastSettings, workspace: str | None = None,
-                **extra) -> str:
-    """What makes two requests identical: the bars' content and series, the model, every setting, and the
-    workspace's fits of the ensemble to a series (a new fit changes that series' ensemble forecasts) and the
-    Chronos-2 the ensemble would mix in (weights downloaded since change it)."""
-    import dataclasses
-
-    from kronos_studio.ensemble.chronos2 import ensemble_state
-    from kronos_studio.ensemble.series import series_fits
-
-    what = {"kind": kind, "data": bars.content_hash(), "series": [bars.source, bars.series_symbol, bars.interval,
-                                                                  bars.calendar],
-            "model": model, "settings": dataclasses.asdict(settings), "workspace": workspace,
-            "fits": series_fits(workspace), "chronos2": ensemble_state(), **extra}
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def served_champion(model: str | None, bars, ledger):
-    """For the model ``champion``: the series' champion in ``ledger`` (the service's, scoped to the
-    request's workspace) now, None when its base model serves; read once per request, so that the cache
-    key and the forecast name the same adapter (a promote or a rollback is never answered from the cache
-    with the one before). Any other model: ``NOT_PER_SERIES``."""
-    from kronos_studio.bundled import model_reference
-    from kronos_studio.catalog.champion import CHAMPION, champion_entry
-
-    return champion_entry(bars, ledger=ledger) if model_reference(model) == CHAMPION else NOT_PER_SERIES
-
-
-def served_key(champion) -> dict:
-    """What a request's key adds for ``served_champion``'s answer: the adapter that serves (None: the base)."""
-    return {} if champion is NOT_PER_SERIES else {"champion_adapter": None if champion is None else champion.id}
-
-
-class OnceCache:
-    """Results by key, computed once: a request whose key is being computed waits for that computation
-    instead of starting its own. Failures are not kept (the next identical request tries again)."""
-
-    def __init__(self, entries: int = CACHE_ENTRIES):
-        self.entries = entries
-        self.lock = threading.Lock()
-        self.results: OrderedDict[str, Future] = OrderedDict()
-        self.computed = 0  # computations run (the rest were answered from the cache or in-flight ones)
-
-    def get(self, key: str, compute: Callable[[], object]):
-        with self.lock:
-            future = self.results.get(key)
-            if future is not None:
-                self.results.move_to_end(key)
-                mine = False
-            else:
-                future = self.results[key] = Future()
-                mine = True
-                while len(self.results) > self.entries:
-                    self.results.popitem(last=False)
-        if not mine:
-            return future.result()
-        try:
-            value = compute()
-        except BaseException as e:
-            with self.lock:
-                self.results.pop(key, None)
-            future.set_exception(e)
-            raise
-        with self.lock:
-            self.computed += 1
-        future.set_result(value)
-        return value
-
-
-def forecaster_of(registry, model: str | None, bars, settings: ForecastSettings, workspace: str | None,
-                  champion=NOT_PER_SERIES):
-    """The warm forecaster of ``model``: for ``champion``, the one ``served_champion`` read serves."""
-    if champion is NOT_PER_SERIES:
-        return registry.forecaster(model, bars, settings, workspace)
-    return registry.champion(bars, champion)
-
-
-def make_forecast(registry, model: str | None, bars, settings: ForecastSettings, workspace: str | None = None,
-                  champion=NOT_PER_SERIES):
-    """``kronos_studio.forecasters.make_forecast`` of ``bars`` by the warm ``model``: what ``kronos
-    forecast`` makes of the same bars, model and settings (``workspace``: whose ensemble fits apply;
-    ``champion``: ``served_champion``'s answer)."""
-    from kronos_studio.forecasters import make_forecast as make
-
-    forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    with registry.sampling(model, workspace):
-        return make(forecaster, bars, settings)
-
-
-def evaluation(registry, model: str | None, bars, settings: ForecastSettings, cutoffs: int,
-               include_training_period: bool, workspace: str | None = None, champion=NOT_PER_SERIES):
-    """The ``kronos evaluate`` report (``evaluation.report.EvaluationReport``) on a warm model."""
-    from kronos_studio.evaluation.report import evaluation_report
-
-    forecaster = forecaster_of(registry, model, bars, settings, workspace, champion)
-    # sampled run by run in the workspace's turns: other workspaces' forecasts go in between, not after it;
-    # a TrainingPeriodError is a 422 naming the field that includes them
-    return evaluation_report(registry.in_turn(forecaster, model, workspace), bars, settings, cutoffs=cutoffs,
-                             include_training_period=include_training_period)
-
-
-def forecast_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
-                    levels: list[float], *, workspace: str, ledger, record: bool = True,
-                    return_paths: bool = False) -> dict:
-    """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the forecast
-    (computed once per identical request, with ``workspace``'s ensemble fits and, for ``champion``, its
-    champions in ``ledger``, the workspace's), recorded in ``ledger`` when ``record``, after these bars scored
-    its earlier forecasts of the series, as ``kronos forecast`` does; ``warnings``: ``lines`` (from reading
-    the bars), then too few paths and an implausible fan."""
-    from kronos_studio.evaluation.plausibility import check_fan
-    from kronos_studio.forecasting import too_few_paths
-
-    champion = served_champion(model, bars, ledger)
-    key = request_key("forecast", bars, model, settings, workspace, **served_key(champion))
-    fc = cache.get(key, lambda: make_forecast(registry, model, bars, settings, workspace, champion))
-    out = forecast_body(fc, levels, return_paths)
-    few = too_few_paths(fc.paths.shape[0])
-    lines = lines + ([f"kronos: warning: too_few_paths: {few} (paths)"] if few else [])
-    lines += [f"kronos: warning: {p.code}: {p.message}" for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
-    out["warnings"] = lines
-    check_answerable(fc.paths, out["provenance"])  # before the ledger keeps it: a request not answered leaves no row
+def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, levels: list[float], *,
+                    workspace: str, ledger, record: bool = True, return_paths: bool = False, ways: str = HTTP_WAYS
+                    ) -> dict:
+    """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the desk's forecast
+    (with ``workspace``'s fits and, for ``champion``, its champions in ``ledger``, the workspace's), recorded in
+    ``ledger`` when ``record`` as ``kronos forecast`` does; ``warnings``: the bars' notices, then the forecast's."""
+    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways)
+    out = forecast_body(done.forecast, levels, return_paths)
+    out["warnings"] = [notice_line(n) for n in done.notices]
+    check_answerable(done.forecast.paths, out["provenance"])  # before the ledger: a request not answered leaves no row
     if record:
-        ledger.score(bars)
-        done = ledger.record(fc, bars)
-        out["ledger"] = {"id": done.id, "new": done.new, "workspace": workspace}
+        kept = desk.record(done.forecast, done.bars, ledger)
+        out["ledger"] = {"id": kept.id, "new": kept.new, "workspace": workspace}
     return out
+
+
+def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, cutoffs: int,
+                    include_training_period: bool, *, workspace: str, ledger, ways: str = HTTP_WAYS) -> dict:
+    """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
+    never by a server path) and its warnings."""
+    from kronos_studio.redact import without_paths
+
+    done = desk.evaluate(bars, model, settings, cutoffs=cutoffs, include_training_period=include_training_period,
+                         workspace=workspace, ledger=ledger, ways=ways)
+    return {**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]}
 
 
 def check_answerable(paths, provenance: dict) -> None:
@@ -215,21 +74,6 @@ def check_answerable(paths, provenance: dict) -> None:
     if not finite:
         raise ServiceError(422, "the forecast holds non-finite numbers (an overflow of these bars' prices or "
                                 "settings), so it cannot be answered: check the bars' scale and the settings")
-
-
-def evaluate_answer(registry, cache: OnceCache, model: str | None, bars, lines: list[str], settings: ForecastSettings,
-                    cutoffs: int, include_training_period: bool, *, workspace: str, ledger) -> dict:
-    """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON
-    (computed once per identical request, with ``workspace``'s ensemble fits and, for ``champion``, its
-    champions in ``ledger``, the workspace's) and its warnings after ``lines``."""
-    champion = served_champion(model, bars, ledger)
-    key = request_key("evaluate", bars, model, settings, workspace, cutoffs=cutoffs, include=include_training_period,
-                      **served_key(champion))
-    made = cache.get(key, lambda: evaluation(registry, model, bars, settings, cutoffs, include_training_period,
-                                             workspace, champion))
-    from kronos_studio.redact import without_paths
-
-    return {**without_paths(made.out), "warnings": lines + [notice_line(n) for n in made.warnings]}
 
 
 def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:
@@ -255,7 +99,7 @@ def forecast_body(fc, levels, return_paths: bool) -> dict:
     return body
 
 
-def check_quantile_levels(levels, limits: Limits, horizon: int) -> list[float]:
+def check_quantile_levels(levels, limits, horizon: int) -> list[float]:
     """The quantile levels of a forecast request: each strictly between 0 and 1, no more than the limits let
     an answer hold (413)."""
     limits.check_quantiles(len(levels), horizon)

@@ -113,28 +113,28 @@ def studio_server(name: str, instructions: str):
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
                   registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
     """The MCP server: tools ``forecast``, ``evaluate``, ``screen`` and ``track_record``; ``models_dirs``: the
-    local models a tool may name beside the catalog's others (``compute.catalog_model``)."""
+    local models a tool may name beside the catalog's others (``Desk.offered``)."""
+    from data_sources.requests import SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
+    from kronos_studio.desk import Desk, ResultCache
     from kronos_studio.ledger import Ledger
 
     allowed = AllowedFiles(allow_dirs)
     limits = limits or Limits()
-    registry = registry or ModelRegistry(max_models=limits.models)
-    cache = compute.OnceCache()
+    desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
+                models_dirs=models_dirs)
     ledger = Ledger.open(ledger_url).scoped(workspace)
     server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
                        "track record. Bars: a CSV/Parquet file under an allowed directory, or a source's symbol.")
 
-    def bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix, needed=compute.SOURCE_BARS):
-        return compute.gated_bars(limits, file=None if file is None else allowed.check(file), source=source,
-                                  symbol=symbol, interval=interval, exchange=exchange, timezone=timezone,
-                                  calendar=calendar, fix=fix or (), needed=needed, ways=WAYS)
+    def bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix, needed=SOURCE_BARS):
+        return BarsRequest(file=None if file is None else str(allowed.check(file)), source=source, symbol=symbol,
+                           interval=interval, exchange=exchange, timezone=timezone, calendar=calendar,
+                           fixes=tuple(fix or ()), bars=needed)
 
     def settings_of(given: dict) -> ForecastSettings:
-        settings = ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
-        limits.check_path_steps(settings.paths, settings.horizon)
-        return settings
+        return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
 
     @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
                              "(the numbers `kronos forecast` writes) and the provenance.")
@@ -147,10 +147,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                  **settings) -> dict[str, Any]:
         s = settings_of(settings)
         levels = compute.check_quantile_levels(quantiles, limits, s.horizon)
-        model = compute.catalog_model(model, models_dirs)
-        bars, lines = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
-        return compute.forecast_answer(registry, cache, model, bars, lines, s, levels, workspace=workspace,
-                                       ledger=ledger, record=record)
+        model = compute.catalog_model(desk, model)
+        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
+        return compute.forecast_answer(desk, model, bars, s, levels, workspace=workspace, ledger=ledger,
+                                       record=record, ways=WAYS)
 
     @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
                              "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
@@ -161,12 +161,11 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                  calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
                  cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False, **settings) -> dict[str, Any]:
         s = settings_of(settings)
-        limits.check_evaluation(cutoffs, s.paths, s.horizon)
-        model = compute.catalog_model(model, models_dirs)
-        bars, lines = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
-                              compute.evaluation_bars(cutoffs, s))
-        return compute.evaluate_answer(registry, cache, model, bars, lines, s, cutoffs, include_training_period,
-                                       workspace=workspace, ledger=ledger)
+        model = compute.catalog_model(desk, model)
+        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
+                       compute.evaluation_bars(cutoffs, s))
+        return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
+                                       ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")
@@ -182,7 +181,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos_studio.batch.watchlist import Entry, symbol_entries
 
         s = settings_of(settings)
-        model = compute.catalog_model(model, models_dirs)
+        limits.check_path_steps(s.paths, s.horizon)
+        model = compute.catalog_model(desk, model)
         limits.check_series(len(files or []) + len(symbols or []))
         limits.check_job_steps((len(files or []) + len(symbols or [])) * s.paths * s.horizon,
                                "series x paths x horizon")

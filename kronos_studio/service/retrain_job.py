@@ -19,6 +19,7 @@ def retrain_run(body, limits, ledger, load_pair):
     the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
     from kronos.settings import knob_values
     from kronos_studio.catalog.champion import retrain_pair
+    from kronos_studio.desk import Desk
     from kronos_studio.ledger.registry import Registry, SeriesKey
     from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
 
@@ -32,9 +33,7 @@ def retrain_run(body, limits, ledger, load_pair):
     check_size(limits, settings)
     if body.series is not None:
         return watchlist_run(body, settings, ledger, load_pair, limits)
-    bars, _ = compute.gated_bars(limits, bars_csv=body.bars_csv, source=body.source, symbol=body.symbol,
-                                 interval=body.interval, exchange=body.exchange, timezone=body.timezone,
-                                 calendar=body.calendar, fix=body.fix)
+    bars = Desk(limits=limits).bars(compute.bars_request(body), compute.HTTP_WAYS).bars
     try:
         settings.check()
         pair = retrain_pair(body.model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)

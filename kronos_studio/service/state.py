@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from kronos.threads import SAMPLING_CONCURRENCY
 from kronos_studio.catalog.registry import ModelRegistry
+from kronos_studio.desk.cache import CACHE_ENTRIES
 
-from . import compute
 from .errors import one_line
 from .jobs import JobRunner
 from .limits import Limits
@@ -26,14 +26,15 @@ class ServiceConfig:
     registry: ModelRegistry | None = None
     decode: str | None = None  # how a new registry's pipelines decode ('compiled': warmed up at start)
     concurrency: int = SAMPLING_CONCURRENCY  # forecasts a new registry samples at once, each on its share of the cores
-    cache_entries: int = compute.CACHE_ENTRIES
+    cache_entries: int = CACHE_ENTRIES
     models_dirs: tuple[str, ...] = ()  # model folders, or folders of them, the catalog offers beside the bundled
 
 
 class Service:
-    """What the endpoints share: the ledger, the warm models, the cache of identical requests, the jobs."""
+    """What the endpoints share: the ledger, the desk (the warm models, the cache of identical requests), the jobs."""
 
     def __init__(self, config: ServiceConfig):
+        from kronos_studio.desk import Desk, ResultCache
         from kronos_studio.ledger import Ledger
 
         self.config = config
@@ -41,7 +42,8 @@ class Service:
         self.ledger = Ledger.open(config.ledger_url)
         self.registry = config.registry or ModelRegistry(decode=config.decode, concurrency=config.concurrency,
                                                          max_models=config.limits.models)
-        self.cache = compute.OnceCache(config.cache_entries)
+        self.desk = Desk(self.registry, cache=ResultCache(config.cache_entries), limits=config.limits,
+                         models_dirs=config.models_dirs)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
         self.warm_up = None
         if self.registry.decode == "compiled":  # compile the usual shape now, not at a user's request
@@ -50,7 +52,9 @@ class Service:
 
     def model(self, ref: str | None) -> str | None:
         """A request's model reference as the catalog names it (``compute.catalog_model``): 404 for anything else."""
-        return compute.catalog_model(ref, self.config.models_dirs)
+        from .compute import catalog_model
+
+        return catalog_model(self.desk, ref)
 
     def _warm_up(self) -> None:
         try:

@@ -16,9 +16,8 @@ router = APIRouter()
 def evaluate(body: EvaluateRequest, who: Who, service: Shared):
     """The walk-forward report `kronos evaluate` writes (its JSON, ``file`` null)."""
     settings = forecast_settings(body)
-    service.limits.check_evaluation(body.cutoffs, settings.paths, settings.horizon)
     model = service.model(body.model)
-    bars, lines = compute.read_request_bars(body, service.limits, compute.evaluation_bars(body.cutoffs, settings))
-    return compute.evaluate_answer(service.registry, service.cache, model, bars, lines, settings, body.cutoffs,
+    bars = compute.bars_request(body, compute.evaluation_bars(body.cutoffs, settings))
+    return compute.evaluate_answer(service.desk, model, bars, settings, body.cutoffs,
                                    body.include_training_period, workspace=who.workspace,
                                    ledger=service.ledger.scoped(who.workspace))

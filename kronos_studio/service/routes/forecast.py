@@ -17,10 +17,8 @@ def forecast(body: ForecastRequest, who: Who, service: Shared):
     """A forecast: per-step quantiles of every field, equal to `kronos forecast` of the same bars,
     model and settings; the sampled paths with ``return_paths``."""
     settings = forecast_settings(body)
-    service.limits.check_path_steps(settings.paths, settings.horizon)
     levels = compute.check_quantile_levels(body.quantiles, service.limits, settings.horizon)
     model = service.model(body.model)
-    bars, lines = compute.read_request_bars(body, service.limits)
-    return compute.forecast_answer(service.registry, service.cache, model, bars, lines, settings, levels,
+    return compute.forecast_answer(service.desk, model, compute.bars_request(body), settings, levels,
                                    workspace=who.workspace, ledger=service.ledger.scoped(who.workspace),
                                    record=body.record, return_paths=body.return_paths)

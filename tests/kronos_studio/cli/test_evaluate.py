@@ -39,7 +39,7 @@ def test_evaluate_writes_every_model_with_skill_interval_and_calibration_check(r
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--horizon", "0"], "--horizon must be at least 1"),
+    (["--horizon", "0"], "horizon must be at least 1 bar, got 0: use at least 1 (--horizon 1)"),
     (["--horizon", "5", "--lookback", "698"], "cannot hold"),
 ])
 def test_evaluate_bad_input_is_one_line_and_exit_2(random_model, daily_csv, tmp_path, args, message):

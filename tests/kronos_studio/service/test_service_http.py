@@ -201,7 +201,7 @@ def test_identical_requests_are_computed_once_even_at_the_same_time(service, tin
     base, svc, tokens = service
     body = {"bars_csv": random_bars(90, seed=77, freq="1h").to_csv(index=False), "model": tiny_model,
             "horizon": 5, "paths": 6, "seed": 11, "record": False}
-    before = svc.cache.computed
+    before = svc.desk.cache.computed
     answers = []
 
     def ask():
@@ -213,11 +213,11 @@ def test_identical_requests_are_computed_once_even_at_the_same_time(service, tin
         t.start()
     for t in threads:
         t.join()
-    assert svc.cache.computed - before == 1
+    assert svc.desk.cache.computed - before == 1
     assert all(a["quantiles"] == answers[0]["quantiles"] for a in answers)
     with client(base, tokens["a"]) as c:
         other = c.post("/v1/forecast", json={**body, "seed": 12}).json()
-    assert svc.cache.computed - before == 2 and other["quantiles"] != answers[0]["quantiles"]
+    assert svc.desk.cache.computed - before == 2 and other["quantiles"] != answers[0]["quantiles"]
 
 
 def test_keys_are_required_and_checked(service):
@@ -237,12 +237,17 @@ def test_a_stored_ensemble_forecast_is_not_served_once_chronos2_would_join(monke
     """The service's store keys on the Chronos-2 the ensemble would mix in: weights that arrive on the
     machine make another ensemble, so the earlier answer must not be served for it."""
     from data_sources import Bars
+    from kronos_studio.catalog.identity import model_identity
+    from kronos_studio.desk import result_key
     from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
-    from kronos_studio.service.compute import request_key
 
     bars = Bars.from_frame(random_bars(300, seed=2), source="file", symbol="X", interval="5m", calendar="24/7")
     settings = ForecastSettings(horizon=5, paths=8)
-    before = request_key("forecast", bars, "ensemble", settings)
-    assert request_key("forecast", bars, "ensemble", settings) == before
+
+    def key():
+        return result_key("forecast", bars, model_identity("ensemble", bars), settings)
+
+    before = key()
+    assert key() == before
     monkeypatch.setenv("KRONOS_STUDIO_CHRONOS2", str(BUNDLED_CHRONOS2))
-    assert request_key("forecast", bars, "ensemble", settings) != before
+    assert key() != before

@@ -69,7 +69,7 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
     assert not screened.is_error and result_json(screened)["rows"][0]["status"] == "ok"
     assert not record.is_error and result_json(record)["workspace"] == "default"
     # the SDK puts "Error executing tool forecast: " before the line the command line prints
-    assert bad.is_error and bad.content[0].text.endswith(": horizon must be at least 1 bar, got 0")
+    assert bad.is_error and bad.content[0].text.endswith(': horizon must be at least 1 bar, got 0: use at least 1 ("horizon": 1)')
 
 
 def test_an_mcp_forecast_answers_as_the_http_one(tiny_model, tmp_path):

@@ -1,0 +1,219 @@
+"""The front desk: each use case written once, for every face. A face (the command line, the HTTP service, the
+MCP server, the app) turns its input into request values (a ``BarsRequest``, a model reference,
+``ForecastSettings``, the use case's options), calls one method here, and words what comes back: results, and
+``kronos.errors.Notice``s (warnings as data) or a ``UserError`` whose fixes name settings.
+
+The desk owns the process's model registry (one load per model), one result cache keyed by one function
+(``cache.result_key``), and the faces' limits; the ledger a call reads champions from and records in is the
+caller's (a service scopes it to the request's workspace)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from data_sources.requests import BarsRequest
+from kronos.errors import Fix, InputError, Notice
+from kronos.settings import ForecastSettings
+
+from .cache import ResultCache, result_key
+
+
+@dataclass
+class Gated:
+    """A series' bars after the quality gate, and what the reader and the gate noted (``Notice``s)."""
+
+    bars: object
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass
+class Forecasted:
+    """A forecast (``kronos_studio.forecasting.Forecast``) of ``bars``, what the user should know (the bars'
+    notices, then the forecast's), and whether it came from the cache (computed before for the same bars, model
+    now, settings and workspace)."""
+
+    forecast: object
+    bars: object
+    notices: list[Notice]
+    lookback: str = ""  # why it read the bars it read, in words ('' when the lookback was asked for)
+    from_cache: bool = False
+
+
+@dataclass
+class Evaluated:
+    """A walk-forward report (``evaluation.report.EvaluationReport``) of ``bars``, the bars' notices then the
+    report's, and whether it was cached."""
+
+    report: object
+    bars: object
+    notices: list[Notice]
+    from_cache: bool = False
+
+
+class Desk:
+    """One method per use case over one model registry and one result cache."""
+
+    def __init__(self, registry=None, *, cache: ResultCache | None = None, limits=None, models_dirs=()):
+        """``registry``: a ``catalog.registry.ModelRegistry`` (default: the process's shared one); ``cache``:
+        where results are kept (None: nowhere, for a one-shot command); ``limits``: what one request may ask
+        (the service's ``Limits``; None: none, as on the command line and in the app); ``models_dirs``: local models a request may name by name."""
+        from kronos_studio.catalog.registry import shared_registry
+
+        self.registry = registry if registry is not None else shared_registry()
+        self.cache = cache
+        self.limits = limits
+        self.models_dirs = tuple(models_dirs)
+
+    # -- bars --------------------------------------------------------------------------------------------------
+    def bars(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
+                                                      "interval") -> Gated:
+        """The request's bars, read and passed through the quality gate (its accepted fixes applied), within
+        the limits. ``ways``: how the face's users give bars, for the message when they give none or two."""
+        import dataclasses
+
+        from kronos_studio.bars_input import quality_gate, read_bars
+
+        if request.given() != 1:
+            raise InputError(f"give the bars either as {ways}", {"ways_given": request.given()})
+        if request.csv_text is not None:
+            if self.limits is not None:
+                self.limits.check_csv_lines(request.csv_text)  # before parsing: refused in one pass over the text
+            bars = read_bars(request.csv_text.encode(), f"{request.symbol or 'bars'}.csv", timezone=request.timezone,
+                             calendar=request.calendar, symbol=request.symbol)
+            # CSV text comes with no file name: its series is the symbol it is given (or its own symbol
+            # column's), never one made up from the name above
+            bars = dataclasses.replace(bars, file_stem=None)
+        elif request.file is not None:
+            bars = read_bars(request.file, timezone=request.timezone, calendar=request.calendar,
+                             symbol=request.symbol)
+        else:
+            from data_sources import load_bars
+
+            if not request.symbol or not request.interval:
+                raise InputError(f"source '{request.source}' needs a symbol and an interval",
+                                 {"source": request.source},
+                                 (Fix("name the instrument in {setting}", "symbol"),
+                                  Fix("name the bar interval (e.g. 1d) in {setting}", "interval")))
+            bars = load_bars(request.source, request.symbol, request.interval, lookback=request.bars,
+                             exchange=request.exchange)
+        if self.limits is not None:
+            self.limits.check_bars(len(bars.frame))
+        gated, notices = quality_gate(bars, list(request.fixes))
+        return Gated(gated, list(notices))
+
+    # -- models ------------------------------------------------------------------------------------------------
+    def offered(self, ref: str | None) -> str | None:
+        """``ref`` as the catalog names it (a service's request names a model of the catalog and nothing else);
+        ``catalog.resolve.UnknownModel`` otherwise."""
+        from kronos_studio.catalog.resolve import offered
+
+        return offered(ref, self.models_dirs)
+
+    def _identity(self, model, bars, workspace, ledger, choices):
+        """(the champion serving now for ``champion``, else ``NOT_PER_SERIES``; the model's identity for keys),
+        read once per request so that a key and the result name the same adapter."""
+        from kronos_studio.catalog.identity import model_identity, served_champion
+
+        served = served_champion(model, bars, workspace, ledger)
+        return served, model_identity(model, bars, workspace, served, choices)
+
+    def forecaster(self, model, bars, settings: ForecastSettings, workspace: str | None, served, choices: dict):
+        """The forecaster of ``model`` for ``bars`` on the registry's warm pairs: for ``champion`` the one
+        ``served`` names. ``choices``: ``catalog.resolve.resolve``'s ``ensemble``, ``meta``, ``chronos2``."""
+        from kronos_studio.catalog.identity import NOT_PER_SERIES
+
+        if served is NOT_PER_SERIES:
+            return self.registry.forecaster(model, bars, settings, workspace, **choices)
+        return self.registry.champion(bars, served)
+
+    def _kept(self, key: str, compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
+        if self.cache is None:
+            return compute(), False
+        return self.cache.get(key, compute, waiting)
+
+    # -- use cases ---------------------------------------------------------------------------------------------
+    def _gated(self, bars, ways: str | None) -> Gated:
+        """Bars given as a ``BarsRequest`` (read here, once the request's size was checked) or already ``Gated``."""
+        if isinstance(bars, BarsRequest):
+            return self.bars(bars, *([ways] if ways else []))
+        return bars if isinstance(bars, Gated) else Gated(bars)
+
+    def forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
+                 future=None, progress=None, waiting=None, ways: str | None = None, **choices) -> Forecasted:
+        """``forecasters.make_forecast`` of ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars) by ``model`` at
+        ``settings``, computed once per identical request; ``future``: the bar times to place it at (default:
+        the bars' calendar's); ``progress(i, n)``; ``waiting()``: entered while the same forecast is computed for
+        another caller."""
+        from kronos_studio.forecasters import make_forecast
+        from kronos_studio.forecasters.window import lookback_note
+
+        if self.limits is not None:
+            self.limits.check_path_steps(settings.paths, settings.horizon)
+        gated = self._gated(bars, ways)
+        bars = gated.bars
+        served, identity = self._identity(model, bars, workspace, ledger, choices)
+
+        def compute():
+            forecaster = self.forecaster(model, bars, settings, workspace, served, choices)
+            with self.registry.sampling(identity["model"], workspace):
+                fc = make_forecast(forecaster, bars, settings, future, progress=progress)
+            return fc, lookback_note(forecaster, settings, len(fc.history))
+
+        key = result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+        (fc, lookback), hit = self._kept(key, compute, waiting)
+        return Forecasted(fc, bars, gated.notices + forecast_notices(fc, bars), lookback, hit)
+
+    def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
+                 workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
+                 **choices) -> Evaluated:
+        """The walk-forward report of ``model`` and every naive baseline over the latest ``cutoffs`` of
+        ``bars`` (``evaluation.report.evaluation_report``), computed once per identical request; each run
+        samples in the workspace's turn, so other workspaces' forecasts go in between."""
+        from kronos_studio.evaluation.report import evaluation_report
+
+        for name, value in (("horizon", settings.horizon), ("cutoffs", cutoffs), ("paths", settings.paths)):
+            if value < 1:
+                raise InputError(f"{name} must be at least 1, got {value}", {name: value},
+                                 Fix("set {setting} to 1 or more", name))
+        if self.limits is not None:
+            self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
+        gated = self._gated(bars, ways)
+        bars = gated.bars
+        served, identity = self._identity(model, bars, workspace, ledger, choices)
+
+        def compute():
+            forecaster = self.forecaster(model, bars, settings, workspace, served, choices)
+            return evaluation_report(self.registry.in_turn(forecaster, identity["model"], workspace), bars, settings,
+                                     cutoffs=cutoffs, include_training_period=include_training_period, file=file)
+
+        key = result_key("evaluate", bars, identity, settings, workspace, cutoffs=cutoffs,
+                         include=include_training_period, file=file)
+        report, hit = self._kept(key, compute)
+        return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
+
+    @staticmethod
+    def record(forecast, bars, ledger):
+        """Score ``ledger``'s earlier forecasts of the series with these bars, then keep this one there (under
+        the series' name); what ``Ledger.record`` answers."""
+        ledger.score(bars)
+        return ledger.record(forecast, bars)
+
+
+def forecast_notices(fc, bars) -> list[Notice]:
+    """What a forecast's reader should know: too few paths for a band, an implausible fan."""
+    from kronos_studio.evaluation.plausibility import check_fan
+    from kronos_studio.forecasting import too_few_paths
+
+    few = too_few_paths(fc.paths.shape[0])
+    notices = [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
+    return notices + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+
+
+def _stamps(future) -> str | None:
+    """The bar times a forecast is placed at, for its key (None: the bars' calendar's)."""
+    if future is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(",".join(map(str, future)).encode()).hexdigest()[:16]
+
