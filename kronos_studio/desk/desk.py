@@ -191,6 +191,21 @@ class Desk:
         report, hit = self._kept(key, compute)
         return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
 
+    # -- risk (issue 55): written in .risk --------------------------------------------------------------------
+    def risk(self, bars, model, settings: ForecastSettings, risk, **kwargs):
+        """VaR/ES per level and position, the volatility forecast and the stylized-facts check of this request's
+        forecast (``forecast``'s, cached alike; ``kwargs`` as ``forecast`` takes them): ``risk.risk``."""
+        from .risk import risk as read
+
+        return read(self, bars, model, settings, risk, **kwargs)
+
+    def risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
+        """The walk-forward risk backtest of ``model`` beside the risk desk's standard models on the latest
+        ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
+        from .risk import risk_backtest
+
+        return risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+
     @staticmethod
     def record(forecast, bars, ledger):
         """Score ``ledger``'s earlier forecasts of the series with these bars, then keep this one there (under

@@ -291,6 +291,11 @@ def model_confidence_set(losses: pd.DataFrame, size: float = 0.1, reps: int = 10
 
     if len(losses) < MIN_PAIRS:
         raise too_few("model confidence set", MIN_PAIRS, len(losses))
+    same = [b for i, a in enumerate(losses.columns) for b in losses.columns[i + 1:]
+            if np.allclose(losses[a], losses[b], equal_nan=True)]
+    if same:  # arch's elimination divides by the spread of their difference, 0 here, and fails
+        raise InputError(f"no model confidence set: {', '.join(same)} scored the very same losses as another model",
+                         {"same": same})
     mcs = MCS(losses, size=size, reps=reps, block_size=block_size, seed=seed)
     mcs.compute()
     p = mcs.pvalues.iloc[:, 0]

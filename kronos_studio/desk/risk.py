@@ -1,0 +1,203 @@
+"""The desk's risk use cases (``Desk.risk``, ``Desk.risk_backtest`` delegate here): value-at-risk, expected
+shortfall, the volatility forecast and the stylized-facts check of a forecast's paths (``kronos_studio.risk``),
+and the walk-forward risk backtest of a model beside the risk desk's standard models; each as a result with its
+notices and as the one JSON body every face answers with (``risk_body``, ``backtest_body``)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kronos.errors import Fix, InputError, Notice
+from kronos.settings import ForecastSettings
+from kronos_studio.risk.measures import PathRisk, RiskSettings
+from kronos_studio.risk.walk import RiskWalk
+
+from .cache import result_key
+
+MODEL_KEY = "model"  # the asked-for model's label in a risk backtest (the baselines keep their own keys)
+
+
+@dataclass
+class RiskReading:
+    """What a forecast's paths say of risk: VaR/ES (``path``), the volatility forecast, the stylized-facts check
+    and its verdict in words, and what the reader should know."""
+
+    path: PathRisk
+    volatility: object  # kronos_studio.risk.volatility.VolatilityForecast
+    stylized: object  # kronos_studio.risk.stylized.StylizedCheck
+    verdict: list[str]
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass
+class Risked:
+    """The risk reading of ``forecast`` (``Desk.forecast``'s, cached alike), the bars' and forecast's notices then
+    the reading's, and whether the reading came from the cache."""
+
+    forecast: object
+    bars: object
+    reading: RiskReading
+    settings: ForecastSettings
+    risk: RiskSettings
+    notices: list[Notice]
+    from_cache: bool = False
+
+
+@dataclass
+class RiskBacktested:
+    """A walk-forward risk backtest (``kronos_studio.risk.walk.RiskBacktest``) of ``bars``, the bars' notices then
+    the backtest's, and whether it was cached."""
+
+    backtest: object
+    bars: object
+    notices: list[Notice]
+    model_key: str = MODEL_KEY  # the asked-for model's label among the backtest's models
+    from_cache: bool = False
+
+
+def read_risk(fc, risk: RiskSettings) -> RiskReading:
+    """The risk reading of forecast ``fc``'s paths (the forecast on screen, whatever made it): one function for
+    the desk and for the app's Risk panel, so both show the same numbers for the same paths."""
+    from kronos_studio.risk.measures import path_risk
+    from kronos_studio.risk.stylized import stylized_check
+    from kronos_studio.risk.volatility import volatility_forecast
+
+    path = path_risk(fc, risk)
+    vol = volatility_forecast(fc, risk)
+    check = stylized_check(fc)
+    return RiskReading(path, vol, check, stylized_verdict(check), path.notices + vol.notices + check.notices)
+
+
+def _worded(x: float | None, spec: str = "+.2f") -> str:
+    return "n/a" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def stylized_verdict(check) -> list[str]:
+    """The stylized facts of the paths against the history's, one line each, said as comparisons (no threshold
+    of what is 'close enough' is invented here: the numbers stand beside each other)."""
+    h, p = check.history, check.paths
+    lines = [f"valid candles (high ≥ open, close ≥ low): {p.ohlc_valid:.1%} of sampled bars, {h.ohlc_valid:.1%} of "
+             f"the history's"]
+    if p.excess_kurtosis is not None and h.excess_kurtosis is not None:
+        side = "fatter" if p.excess_kurtosis > h.excess_kurtosis else "thinner"
+        lines.append(f"tails: excess kurtosis {_worded(p.excess_kurtosis)} in the paths, {_worded(h.excess_kurtosis)} "
+                     f"in the history ({side} tails in the paths)")
+    lags = sorted(set(p.abs_acf) & set(h.abs_acf))
+    if lags:
+        mp, mh = (float(np.mean([f.abs_acf[k] for k in lags])) for f in (p, h))
+        side = "more" if mp > mh else "less"
+        lines.append(f"volatility clustering: mean |return| autocorrelation at lags {lags[0]}–{lags[-1]} "
+                     f"{mp:+.3f} in the paths, {mh:+.3f} in the history ({side} clustering in the paths)")
+    if p.leverage is not None and h.leverage is not None:
+        lines.append(f"leverage corr(r, next |r|): {p.leverage:+.3f} in the paths, {h.leverage:+.3f} in the history")
+    return lines
+
+
+def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
+         ledger=None, ways: str | None = None, **kwargs) -> Risked:
+    """``Desk.forecast`` of the same request (computed once, cached alike), then its risk reading, computed once
+    per identical request."""
+    if settings.paths < 2:
+        raise InputError(f"VaR and ES are read from the spread of the paths: {settings.paths} path has none",
+                         {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
+    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
+    # the reading is of these paths: keyed by their content (the forecast's own key named bars, model and settings)
+    key = result_key("risk", done.bars, id_of(done.forecast), settings, workspace, risk=dataclasses.asdict(risk))
+    reading, hit = desk._kept(key, lambda: read_risk(done.forecast, risk))
+    return Risked(done.forecast, done.bars, reading, settings, risk, done.notices + reading.notices, hit)
+
+
+def id_of(fc) -> str:
+    """The forecast a reading is of, by its paths' content: a reading is never reused for other paths."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(fc.paths).tobytes()).hexdigest()[:16]
+
+
+def backtest_models(desk, bars, model, settings: ForecastSettings, workspace, ledger, baselines: bool, choices
+                    ) -> tuple[dict, dict]:
+    """(label -> forecaster: the asked-for model sampling in the workspace's turn on the registry's warm pair,
+    then the risk desk's standard models; the model's identity for the key)."""
+    from kronos_studio.risk.baselines import risk_baselines
+
+    served, identity = desk._identity(model, bars, workspace, ledger, choices)
+    forecaster = desk.forecaster(model, bars, settings, workspace, served, choices)
+    standard = risk_baselines() if baselines else {}
+    # a model that is one of the standard ones (garch) runs once, under its own key
+    label = forecaster.key if forecaster.key in standard else MODEL_KEY
+    models = {label: desk.registry.in_turn(forecaster, identity["model"], workspace)}
+    return models | {k: m for k, m in standard.items() if k != label}, identity
+
+
+def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
+                  walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
+                  workspace: str | None = None, ledger=None,
+                  ways: str | None = None, progress=None, **choices) -> RiskBacktested:
+    """The walk-forward risk backtest of ``model`` (and, with ``baselines``, historical simulation, EWMA-normal,
+    GARCH(1,1)-t and filtered historical simulation) over the latest ``cutoffs`` non-overlapping cut-offs of
+    ``bars``: VaR tests, the ES test, the volatility losses and comparisons; computed once per identical request.
+    ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
+    ``include_training_period``)."""
+    from kronos_studio.risk.walk import risk_backtest as backtest
+
+    for name, value in (("horizon", settings.horizon), ("cutoffs", cutoffs), ("paths", settings.paths)):
+        if value < 1:
+            raise InputError(f"{name} must be at least 1, got {value}", {name: value},
+                             Fix("set {setting} to 1 or more", name))
+    if desk.limits is not None:
+        desk.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
+    walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
+    gated = desk._gated(bars, ways)
+    bars = gated.bars
+    models, identity = backtest_models(desk, bars, model, settings, workspace, ledger, baselines, choices)
+    key = result_key("risk_backtest", bars, identity, settings, workspace, risk=dataclasses.asdict(risk),
+                     walk=dataclasses.asdict(walk), baselines=baselines)
+    result, hit = desk._kept(key, lambda: backtest(models, bars, settings, risk, walk, progress))
+    label = next(iter(models))
+    return RiskBacktested(result, bars, gated.notices + list(result.notices), label, hit)
+
+
+def plain(x):
+    """JSON values: NaN and infinities as None, numpy numbers as Python's, times as text."""
+    import pandas as pd
+
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, pd.Timestamp):
+        return x.isoformat()
+    return x
+
+
+def risk_body(done: Risked) -> dict:
+    """The one JSON answer of a risk request (``kronos risk --json``, ``POST /v1/risk``, the MCP tool ``risk``):
+    VaR/ES per position and level at the horizon (and per step when asked), the volatility forecast, the
+    stylized facts and their verdict, what was asked. The notices are each face's to word."""
+    r = done.reading
+    fc = done.forecast
+    path = {k: v for k, v in r.path.to_dict().items() if k != "notices"}
+    return plain({
+        "model": fc.provenance.get("model"), "horizon": done.settings.horizon, "paths": path.pop("paths"),
+        "last_close": path.pop("last_close"), "settings": dataclasses.asdict(done.settings),
+        "risk_settings": dataclasses.asdict(done.risk), **{"var_es": path["horizon"], "var_es_steps": path["steps"]},
+        "volatility": {k: v for k, v in r.volatility.to_dict().items() if k != "notices"},
+        "stylized": {k: v for k, v in r.stylized.to_dict().items() if k != "notices"},
+        "verdict": r.verdict})
+
+
+def backtest_body(done: RiskBacktested) -> dict:
+    """The one JSON answer of a risk backtest: the tests, the volatility table, each model's readings per
+    cut-off, the summary at each level for each position. The notices are each face's to word."""
+    bt = done.backtest
+    out = {"model_key": done.model_key, **{k: v for k, v in bt.to_dict().items() if k != "notices"}}
+    out["summary"] = {f"{position}_{level:g}": bt.summary(level, position).to_dict("index")
+                      for position in bt.settings.positions for level in bt.settings.levels}
+    return plain(out)
