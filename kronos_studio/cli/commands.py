@@ -19,6 +19,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "forecast": Command("forecast the bars in a CSV/Parquet file", ("forecast",)),
     "evaluate": Command("walk-forward a model and the naive baselines on a file", ("evaluate",)),
+    "risk": Command("VaR, ES and volatility from a forecast's paths, or their backtest (--backtest)", ("risk",)),
     "ledger": Command("score, export and locate the forecast ledger", ("ledger",)),
     "batch": Command("forecast every series of a watchlist (screener)", ("batch",)),
     "serve": Command("serve forecasts, evaluations, batch jobs and the ledger over HTTP", ("serve",)),

@@ -1,0 +1,154 @@
+"""``kronos risk``: value-at-risk, expected shortfall, the volatility forecast and the stylized-facts check of a
+forecast of a file's bars (``Desk.risk``); with ``--backtest``, the walk-forward risk backtest of the model beside
+the risk desk's standard models (``Desk.risk_backtest``). A table on stdout, the JSON with ``--json``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .commands import add_command
+from .common import (
+    DEFAULT_LOOKBACK_WORDS,
+    add_knob_options,
+    add_sampling_options,
+    add_threads_option,
+    add_training_period_switch,
+    error_line,
+    quality_gate,
+    read_bars,
+    sampling_settings,
+)
+from .errors import notice_line
+from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choices
+
+
+def register(sub) -> None:
+    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.risk.walk import PROXIES, RiskWalk
+
+    p = add_command(sub, "risk", description="VaR and ES of a long and a short position, the volatility forecast "
+                                             "and the stylized-facts check of a forecast's paths; with --backtest, "
+                                             "their walk-forward backtest (Kupiec, Christoffersen, Basel traffic "
+                                             "light, Acerbi–Szekely, QLIKE/MSE, Mincer–Zarnowitz, Diebold–Mariano).")
+    p.add_argument("file", help="CSV or Parquet bars")
+    add_model_option(p)
+    add_context_option(p)
+    add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS})")
+    add_knob_options(p.add_argument_group("risk"), RiskSettings)
+    b = p.add_argument_group("backtest")
+    b.add_argument("--backtest", action="store_true",
+                   help="backtest the VaR, ES and variance forecasts on the latest --cutoffs cut-offs, one horizon "
+                        "apart, beside historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical "
+                        "simulation")
+    b.add_argument("--cutoffs", type=int, default=RiskWalk.n_cutoffs,
+                   help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
+                        "traffic light's year of one-step VaRs)")
+    b.add_argument("--proxy", choices=PROXIES, default=RiskWalk.proxy,
+                   help="with --backtest: the realized variance a variance forecast is scored against")
+    b.add_argument("--no-baselines", action="store_true", help="with --backtest: the model alone")
+    add_training_period_switch(b, "cut-offs (with --backtest) whose forecast starts")
+    p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
+                                                               "and more: per step, per cut-off)")
+    p.add_argument("--timezone", default=None)
+    p.add_argument("--calendar", default=None)
+    p.add_argument("--symbol", default=None, metavar="NAME")
+    p.add_argument("--fix", action="append", default=[], metavar="FIX")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
+    p.add_argument("--meta", default=None, metavar="DIR",
+                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
+    p.set_defaults(func=run_risk)
+
+
+def risk_settings(args):
+    """The ``RiskSettings`` the risk options ask for (one line naming a bad value otherwise)."""
+    from kronos.settings import knob_values
+    from kronos_studio.risk.measures import RiskSettings
+
+    try:
+        return RiskSettings(**knob_values(args, RiskSettings))
+    except ValueError as e:
+        raise error_line(e) from None
+
+
+def run_risk(args) -> int:
+    from kronos_studio.desk.risk import backtest_body, risk_body
+
+    settings, risk = sampling_settings(args), risk_settings(args)
+    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    desk, _ = cli_desk(args)
+    if args.backtest:
+        from kronos_studio.risk.walk import RiskWalk
+
+        done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
+                                                    walk=RiskWalk(proxy=args.proxy),
+                                                    include_training_period=args.include_training_period,
+                                                    baselines=not args.no_baselines, **model_choices(args)))
+        body, table = backtest_body(done), backtest_table(done)
+    else:
+        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, **model_choices(args)))
+        body, table = risk_body(done), risk_table(done)
+    for line in warnings + [notice_line(n) for n in done.notices]:
+        print(line, file=sys.stderr)
+    print(table)
+    if args.json:
+        body["warnings"] = [notice_line(n) for n in done.notices]
+        Path(args.json).write_text(json.dumps(body, indent=2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _pct(x) -> str:
+    return "–" if x is None or x != x else f"{x:.2%}"
+
+
+def _text(x) -> str:
+    return x if isinstance(x, str) else "–"
+
+
+def _num(x, spec=".3f") -> str:
+    return "–" if x is None or x != x else format(x, spec)
+
+
+def risk_table(done) -> str:
+    """VaR/ES at the horizon (with their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
+    r, s = done.reading, done.settings
+    lines = [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon, {r.path.paths} paths, last close "
+             f"{r.path.last_close:g}", "",
+             f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
+    for t in r.path.horizon:
+        lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
+                     f"{_pct(t.es_se):>9}{t.tail_paths:>12}")
+    lines += ["", f"volatility of a bar's log-return ({r.volatility.interval:.0%} interval across paths):",
+              f"{'method':<16}{'source':<9}{'per bar':>9}{'horizon':>9}{'interval':>20}"]
+    for v in r.volatility.readings:
+        band = f"{_pct(v.low)} to {_pct(v.high)}" if v.low is not None else ""
+        lines.append(f"{v.method:<16}{v.source:<9}{_pct(v.per_bar):>9}{_pct(v.horizon):>9}{band:>20}")
+    lines += ["", "stylized facts, paths against history:"] + [f"  {line}" for line in r.verdict]
+    return "\n".join(lines)
+
+
+def backtest_table(done) -> str:
+    """Per level and position, each model's exceptions, test p-values and zone; then the volatility losses."""
+    bt = done.backtest
+    lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"]
+    for position in bt.settings.positions:
+        for level in bt.settings.levels:
+            summary = bt.summary(level, position)
+            lines += ["", f"{position} {level:g}:",
+                      f"{'model':<32}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
+                      f"{'zone':>8}{'ES Z2 p':>9}"]
+            for key, row in summary.iterrows():
+                exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
+                obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
+                lines.append(f"{key:<32}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}{_num(row['christoffersen_ind_p']):>11}"
+                             f"{_num(row['christoffersen_cc_p']):>10}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}")
+    vol = bt.volatility
+    lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {bt.walk.reference}:",
+              f"{'model':<32}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
+    for key, row in vol.iterrows():
+        lines.append(f"{key:<32}{_num(row.get('qlike')):>8}{_num(row.get('mse'), '.2e'):>11}"
+                     f"{_num(row.get('mz_slope')):>10}{_num(row.get('mz_joint_p')):>7}"
+                     f"{_num(row.get('dm_qlike_vs_reference'), '+.2f'):>7}{_num(row.get('dm_p')):>7}")
+    return "\n".join(lines)
