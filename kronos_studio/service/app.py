@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from .access import AccessLog, LoopbackHosts
 from .body_limit import BodyLimit
 from .errors import add_error_handlers
-from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain
+from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain, risk
 from .state import Service, ServiceConfig
 
-ROUTERS = (meta.router, forecast.router, evaluate.router, batch.router, ledger.router, retrain.router, adapters.router)
+ROUTERS = (meta.router, forecast.router, evaluate.router, risk.router, batch.router, ledger.router, retrain.router, adapters.router)
 
 
 @asynccontextmanager

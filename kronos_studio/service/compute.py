@@ -61,6 +61,25 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     return {**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]}
 
 
+def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, risk, *, backtest: bool,
+                cutoffs: int, proxy: str, baselines: bool, include_training_period: bool, workspace: str, ledger,
+                ways: str = HTTP_WAYS) -> dict:
+    """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
+    ``backtest_body`` of ``Desk.risk_backtest``), the numbers ``kronos risk --json`` writes, and its warnings."""
+    from kronos_studio.desk.risk import backtest_body, risk_body
+    from kronos_studio.risk.walk import RiskWalk
+
+    if backtest:
+        done = desk.risk_backtest(bars, model, settings, risk, cutoffs=cutoffs, walk=RiskWalk(proxy=proxy),
+                                  include_training_period=include_training_period, baselines=baselines,
+                                  workspace=workspace, ledger=ledger, ways=ways)
+        body = backtest_body(done)
+    else:
+        done = desk.risk(bars, model, settings, risk, workspace=workspace, ledger=ledger, ways=ways)
+        body = risk_body(done)
+    return {**body, "warnings": [notice_line(n) for n in done.notices]}
+
+
 def check_answerable(paths, provenance: dict) -> None:
     """Refuse a forecast JSON cannot carry (a non-finite number; its quantiles come from the paths): an error
     before anything is recorded, never a failure after."""
@@ -79,6 +98,11 @@ def check_answerable(paths, provenance: dict) -> None:
 def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:
     """Bars to fetch from a source for a walk-forward over ``cutoffs`` cut-offs."""
     return SOURCE_BARS + cutoffs * settings.horizon
+
+
+def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
+    """Bars to fetch from a source for a risk request: a forecast's, or a backtest's walk-forward's."""
+    return evaluation_bars(cutoffs, settings) if backtest else SOURCE_BARS
 
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:

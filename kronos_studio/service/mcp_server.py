@@ -15,12 +15,14 @@ from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
 from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.walk import RiskWalk
 
 from . import compute
 from .errors import ServiceError, known_errors
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
-from .schemas import SETTINGS_NAMES, settings_parameters
+from .schemas import SETTINGS_NAMES, knob_parameters, settings_parameters
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
 
@@ -45,12 +47,14 @@ class AllowedFiles:
         return p
 
 
-def with_settings(tool):
-    """``tool`` (taking ``**settings``) with every ``ForecastSettings`` field in its signature, so that the
-    SDK builds its schema (names, types, defaults) from the one ``ForecastSettings``."""
+def with_settings(tool, *options):
+    """``tool`` (taking ``**settings``) with every ``ForecastSettings`` field in its signature, and every knob of
+    each options dataclass of ``options`` (``schemas.knob_parameters``), so that the SDK builds its schema
+    (names, types, defaults) from the one ``ForecastSettings`` and those classes."""
     sig = inspect.signature(tool, eval_str=True)  # the annotations as types: the SDK reads them elsewhere
     fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    tool.__signature__ = sig.replace(parameters=fixed + settings_parameters())
+    tool.__signature__ = sig.replace(parameters=fixed + settings_parameters()
+                                     + [p for cls in options for p in knob_parameters(cls)])
     return tool
 
 
@@ -112,7 +116,7 @@ def studio_server(name: str, instructions: str):
 
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
                   registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
-    """The MCP server: tools ``forecast``, ``evaluate``, ``screen`` and ``track_record``; ``models_dirs``: the
+    """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen`` and ``track_record``; ``models_dirs``: the
     local models a tool may name beside the catalog's others (``Desk.offered``)."""
     from data_sources.requests import SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
@@ -166,6 +170,28 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                        compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
                                        ledger=ledger, ways=WAYS)
+
+    @server.tool(description="Value-at-risk and expected shortfall of a long and a short position, the volatility "
+                             "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
+                             "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
+    @tool_errors
+    @lambda tool: with_settings(tool, RiskSettings)
+    def risk(file: str | None = None, source: str | None = None, symbol: str | None = None,
+             interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
+             calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
+             backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
+             baselines: bool = True, include_training_period: bool = False, **settings) -> dict[str, Any]:
+        from kronos.settings import knobs
+
+        s = settings_of(settings)
+        options = RiskSettings(**{name: settings[knob.name(name)] for name, (_, knob) in knobs(RiskSettings).items()
+                                  if knob.name(name) in settings})
+        model = compute.catalog_model(desk, model)
+        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
+                       compute.risk_bars(backtest, cutoffs, s))
+        return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
+                                   baselines=baselines, include_training_period=include_training_period,
+                                   workspace=workspace, ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.walk import PROXIES, RiskWalk
 from kronos_studio.training.retrain import RetrainSettings
 
 
@@ -20,6 +22,8 @@ def finite(hint):
     invalid request, never a setting that fails after the work is done."""
     if hint is float:
         return FiniteFloat
+    if typing.get_origin(hint) is tuple:  # tuple[float, ...]: each value finite
+        return tuple[tuple(finite(a) if a is not Ellipsis else a for a in typing.get_args(hint))]
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return typing.Union[tuple(finite(a) for a in typing.get_args(hint))]  # noqa: UP007 (built at run time)
     return hint
@@ -153,6 +157,15 @@ def settings_parameters() -> list:
             for name, (hint, default) in settings_fields().items()]
 
 
+def knob_parameters(cls) -> list:
+    """The fields with a ``Knob`` of ``cls`` as keyword-only ``inspect.Parameter``s named by their settings (an MCP
+    tool's typed schema from the same fields as the HTTP request's, ``knob_fields``)."""
+    import inspect
+
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=spec.default)
+            for name, (hint, spec) in knob_fields(cls).items()]
+
+
 def knob_fields(cls) -> dict[str, tuple]:
     """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls``, named
     by the knob's setting, with its default and the knob's label and help as its description (floats finite):
@@ -180,3 +193,30 @@ class RetrainOptions(BarsInput):
 
 RetrainRequest = create_model("RetrainRequest", __base__=RetrainOptions, __doc__=RetrainOptions.__doc__,
                               **knob_fields(RetrainSettings))
+
+
+class RiskOptions(BarsInput):
+    """``kronos risk`` (``POST /v1/risk``): the risk reading of the forecast of these bars, model and settings,
+    or with ``backtest`` its walk-forward backtest; the risk settings one field per ``Knob`` of
+    ``kronos_studio.risk.measures.RiskSettings`` (``knob_fields``)."""
+
+    backtest: bool = Field(False, description="backtest the VaR, ES and variance forecasts on the latest cutoffs "
+                                              "instead (as kronos risk --backtest)")
+    cutoffs: int = Field(RiskWalk.n_cutoffs, ge=1, description="with backtest: latest cut-offs, one horizon apart")
+    proxy: typing.Literal[PROXIES] = Field(RiskWalk.proxy, description="with backtest: the realized variance a "
+                                                                       "variance forecast is scored against")
+    baselines: bool = Field(True, description="with backtest: also the risk desk's standard models (historical "
+                                              "simulation, EWMA-normal, GARCH(1,1)-t, filtered historical simulation)")
+    include_training_period: bool = Field(False, description="with backtest: also score cut-offs inside the model's "
+                                                              "training period (left out by default)")
+
+
+RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOptions.__doc__, **settings_fields(),
+                           **knob_fields(RiskSettings))
+
+
+def risk_settings(request) -> RiskSettings:
+    """The ``RiskSettings`` a request asks for (``RiskSettings`` validates: one message for all)."""
+    from kronos.settings import knob_values
+
+    return RiskSettings(**knob_values(request, RiskSettings))

@@ -1,0 +1,24 @@
+"""``POST /v1/risk``."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .. import compute
+from ..deps import Shared, Who
+from ..errors import answers
+from ..schemas import RiskRequest, forecast_settings, risk_settings
+
+router = APIRouter()
+
+
+@router.post("/v1/risk")
+@answers
+def risk(body: RiskRequest, who: Who, service: Shared):
+    """VaR/ES, the volatility forecast and the stylized-facts check of a forecast's paths, or (``backtest``) their
+    walk-forward backtest: the JSON `kronos risk --json` writes."""
+    settings, options = forecast_settings(body), risk_settings(body)
+    bars = compute.bars_request(body, compute.risk_bars(body.backtest, body.cutoffs, settings))
+    return compute.risk_answer(service.desk, service.model(body.model), bars, settings, options,
+                               backtest=body.backtest, cutoffs=body.cutoffs, proxy=body.proxy, baselines=body.baselines,
+                               include_training_period=body.include_training_period, workspace=who.workspace,
+                               ledger=service.ledger.scoped(who.workspace))
