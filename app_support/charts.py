@@ -667,3 +667,60 @@ def track_record_chart(steps: pd.DataFrame, *, title: str | None = None, height:
                       margin=dict(l=10, r=10, t=_top_margin(title), b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0))
     return fig
+
+
+def risk_histogram(returns: np.ndarray, marks: Sequence[tuple[str, float]], *, title: str | None = None,
+                   height: int = 320) -> go.Figure:
+    """The paths' horizon returns as a histogram, with each (label, return) of ``marks`` (a VaR, an ES, as the
+    return where a position's loss reaches it) as a vertical line."""
+    fig = go.Figure(go.Histogram(x=np.asarray(returns, np.float64).tolist(), nbinsx=60, marker_color=FAN.format(a=0.7),
+                                 name="paths", hovertemplate="return %{x:.2%}: %{y} paths<extra></extra>"))
+    for i, (label, x) in enumerate(marks):
+        if np.isfinite(x):
+            _add_vline(fig, x, label, TRUST_COLORS[(i + 1) % len(TRUST_COLORS)], "dash" if "ES" in label else "solid",
+                       y=1.0 - 0.08 * (i % 4))
+    fig.update_xaxes(tickformat=".1%", title_text="return of the close over the horizon")
+    fig.update_yaxes(title_text="paths")
+    fig.update_layout(title=title, height=height, template="plotly_white", showlegend=False, bargap=0.02,
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return fig
+
+
+def volatility_chart(readings: pd.DataFrame, *, title: str | None = None, height: int = 320) -> go.Figure:
+    """Per-bar volatility by method and source (the paths' with their interval across paths, the models', the
+    history's): one horizontal bar each."""
+    labels = [f"{r.method} ({r.source})" for r in readings.itertuples()]
+    colors = {"paths": FAN.format(a=0.8), "model": TRUST_COLORS[1], "history": "#7f7f7f"}
+    low = readings["low"].astype(float).to_numpy()
+    high = readings["high"].astype(float).to_numpy()
+    per_bar = readings["per_bar"].astype(float).to_numpy()
+    fig = go.Figure(go.Bar(
+        y=labels, x=per_bar.tolist(), orientation="h", marker_color=[colors.get(s, "#999") for s in readings["source"]],
+        error_x=dict(type="data", symmetric=False, array=np.nan_to_num(high - per_bar).tolist(),
+                     arrayminus=np.nan_to_num(per_bar - low).tolist()),
+        hovertemplate="%{y}: %{x:.2%} per bar<extra></extra>"))
+    fig.update_xaxes(tickformat=".2%", title_text="volatility of a bar's log-return")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title=title, height=height, template="plotly_white", showlegend=False,
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return fig
+
+
+def exceptions_chart(frame: pd.DataFrame, position: str, level: float, *, title: str | None = None,
+                     height: int = 340) -> go.Figure:
+    """A risk backtest's cut-offs: the realized loss of ``position`` against the ``level`` VaR forecast for it,
+    each exception (loss beyond the VaR) marked."""
+    tag = f"{position}_{level:g}"
+    x = _xs(frame["cutoff_time"])
+    loss, var = frame[f"loss_{position}"].to_numpy(float), frame[f"var_{tag}"].to_numpy(float)
+    hit = frame[f"exception_{tag}"].to_numpy(bool)
+    fig = go.Figure([
+        go.Scatter(x=x, y=loss.tolist(), mode="lines", name="realized loss", line=dict(color="#7f7f7f", width=1)),
+        go.Scatter(x=x, y=var.tolist(), mode="lines", name=f"VaR {level:g}", line=dict(color=TRUST_COLORS[0], width=2)),
+        go.Scatter(x=x[hit], y=loss[hit].tolist(), mode="markers", name="exception",
+                   marker=dict(color="#d62728", size=8, symbol="x"))])
+    fig.update_yaxes(tickformat=".1%", title_text=f"loss of a {position} position")
+    fig.update_layout(title=title, height=height, template="plotly_white", hovermode="x unified",
+                      margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return fig

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from kronos.errors import UserError, plain_name
 from kronos.settings import knobs
+from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.training.retrain import RetrainSettings
 
 # setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
 # labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs) and the
-# Fine-tune page's "Retrain settings" (the retrain's) draw (``knob_widgets``)
-CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, None) for name, (_, knob) in knobs(cls).items()},
+# Fine-tune page's "Retrain settings" (the retrain's) and the Risk panel (the risk's) draw (``knob_widgets``)
+CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, RiskSettings, None)
+               for name, (_, knob) in knobs(cls).items()},
     "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
     "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "fix": "Accept fix",
     "include_training_period": "Include cut-offs inside the model's training period",

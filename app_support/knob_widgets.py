@@ -1,6 +1,6 @@
 """The app's widgets for a use case's options: one per field with a ``kronos.settings.Knob`` of its options
 dataclass (the sidebar's sampling knobs of ``ForecastSettings``, the Fine-tune page's retrain settings of
-``RetrainSettings``), so a field added with its ``Knob`` is a widget with no edit here."""
+``RetrainSettings``, the Risk panel's and the risk backtest's ``RiskSettings``), so a field added with its ``Knob`` is a widget with no edit here."""
 from __future__ import annotations
 
 from kronos.settings import knobs
@@ -8,9 +8,17 @@ from kronos.settings import knobs
 from .source_inputs import first_value
 
 
-def knob_widget(where, key: str, value, knob):
+def knob_widget(where, key: str, value, knob, setting: str | None = None):
     """The widget a knob's type asks for, keyed ``key`` and starting at ``value``: a toggle (bool), a slider
-    (float), a number box (int)."""
+    (float), a number box (int); several words (a tuple of text, the choices its default holds) a multiselect,
+    several numbers (a tuple of them) a text box of comma-separated numbers (``setting``: what a message about
+    one names)."""
+    if isinstance(value, tuple) and value and isinstance(value[0], str):
+        return tuple(where.multiselect(knob.label, list(value), key=first_value(key, list(value)), help=knob.help))
+    if isinstance(value, tuple):
+        text = where.text_input(knob.label, key=first_value(key, ", ".join(f"{v:g}" for v in value)),
+                                help=f"{knob.help} (comma-separated)")
+        return numbers(text, type(value[0]), knob.label, setting)
     key = first_value(key, value)
     if isinstance(value, bool):
         return bool(where.toggle(knob.label, key=key, help=knob.help))
@@ -20,16 +28,27 @@ def knob_widget(where, key: str, value, knob):
     return int(where.number_input(knob.label, low, high, key=key, help=knob.help))
 
 
+def numbers(text: str, kind, label: str, setting: str | None) -> tuple:
+    """The comma-separated numbers of ``text``; an ``InputError`` naming ``setting`` when one is not a number."""
+    from kronos.errors import Fix, InputError
+
+    try:
+        return tuple(kind(x.strip()) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"{label}: '{text}' is not a list of numbers", {setting or label: text},
+                         Fix("give {setting} as comma-separated numbers such as 0.95, 0.99", setting)) from None
+
+
 def knob_controls(where, cls, prefix: str, more: str | None = None) -> dict:
     """A widget per field with a ``Knob`` of the options dataclass ``cls`` (None: ``ForecastSettings``' sampling
     knobs), keyed ``prefix`` + the knob's setting, in ``where``; with ``more``, the knobs marked ``more`` folded
     away in an expander of that title. Field name -> value: ``cls``' keyword arguments."""
     shown = knobs(cls)
     folded = {name for name, (_, knob) in shown.items() if knob.more and more}
-    values = {name: knob_widget(where, f"{prefix}{knob.name(name)}", value, knob)
+    values = {name: knob_widget(where, f"{prefix}{knob.name(name)}", value, knob, knob.name(name))
               for name, (value, knob) in shown.items() if name not in folded}
     if folded:
         box = where.expander(more, expanded=False)
-        values |= {name: knob_widget(box, f"{prefix}{knob.name(name)}", value, knob)
+        values |= {name: knob_widget(box, f"{prefix}{knob.name(name)}", value, knob, knob.name(name))
                    for name, (value, knob) in shown.items() if name in folded}
     return {name: values[name] for name in shown}  # field order

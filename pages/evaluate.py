@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app_support import app_version, ensemble, ledger, trust
+from app_support import app_version, ensemble, ledger, risk, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME, band_nominal
@@ -46,6 +46,7 @@ if clicked and report is None:
 if report is None:
     st.info(f"Press **Run evaluation** to score {choice.label} on {trust.plan_words(bars, settings, plan, lookback)}, "
             f"{settings.paths} paths each, against the naive baselines.")
+    risk.backtest_section(bars, choice, settings)  # it needs no evaluation run
     st.stop()
 
 b = report.badge()
@@ -124,3 +125,5 @@ if ranking is not None:
 st.download_button("Evaluation JSON", lambda: json.dumps(export, indent=1, default=str),
                    f"kronos_eval_{bars.symbol}_{bars.interval}.json".replace("/", "-"), "application/json",
                    on_click="ignore", icon=":material/download:")
+
+risk.backtest_section(bars, choice, settings)

@@ -5,7 +5,7 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, data, ensemble, forecasts, ledger, screener, trust
+from app_support import adapters, app_version, data, ensemble, forecasts, ledger, risk, screener, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
 from app_support.errors import app_message
 from app_support.events import in_window, parse_events
@@ -158,6 +158,9 @@ a[3].metric("Expected max drawdown", f"{drawdown['expected']:.1%}", help=f"Close
 paths = fc.paths.shape[0]
 st.caption(f"Shares of the {paths} {'calibrated ' if calibration is not None else ''}sample paths "
            f"(steps of {1 / paths:.1%}); more paths give finer probabilities.")
+
+risk.panel(fc, bars, f"{prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
+           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""))
 
 levels = (band[0], 0.5, band[1])
 table = fc.quantiles(levels)

@@ -1,0 +1,186 @@
+"""The app's risk: the Forecast page's Risk panel (VaR/ES, the volatility forecast and the stylized-facts check of
+the forecast on screen, ``desk.risk.read_risk``: the numbers ``kronos risk`` prints for the same paths) and the
+Evaluate page's Risk backtest (``Desk.risk_backtest``: what ``kronos risk --backtest`` writes). Controls are
+generated from ``RiskSettings``' knobs (``knob_widgets.knob_controls``)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from kronos.errors import UserError
+from kronos_studio.desk.risk import id_of, read_risk
+from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.walk import PROXIES, RiskWalk
+
+from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
+from .errors import app_message, control
+from .knob_widgets import knob_controls
+from .models import ModelChoice, model_identity
+from .runs import LRUStore
+
+# The backtest's default cut-offs here: fewer than the library's 250 (every model samples at each one while the
+# page waits); the traffic light needs 250 one-step VaRs, and the section says so when there are fewer.
+APP_BACKTEST_CUTOFFS = 100
+MORE = "More risk settings"
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> LRUStore:
+    """Risk readings and backtests by what they are of, shared by the sessions of the process."""
+    return LRUStore()
+
+
+def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSettings | None:
+    """The ``RiskSettings`` the controls ask for, or None with the refusal said in ``where``."""
+    try:
+        return RiskSettings(**knob_controls(where, RiskSettings, prefix, more))
+    except UserError as e:
+        where.error(f"**No risk reading for these settings.** {app_message(e)}", icon=":material/error:")
+        return None
+
+
+def reading(fc, bars, risk: RiskSettings):
+    """``read_risk`` of the forecast on screen, kept by its paths' content, its bars and the risk settings (never
+    a reading of other paths)."""
+    key = ("reading", bars.content_hash(), id_of(fc), risk)
+    kept = store().get(key)
+    if kept is None:
+        kept = read_risk(fc, risk)
+        store().put(key, kept)
+    return kept
+
+
+def var_es_table(path) -> pd.DataFrame:
+    """One row per position and level: VaR and ES at the horizon with their Monte-Carlo errors."""
+    return pd.DataFrame([{"position": t.position, "level": t.level, "VaR": t.var, "VaR ± se": t.var_se, "ES": t.es,
+                          "ES ± se": t.es_se, "paths beyond the VaR": t.tail_paths} for t in path.horizon])
+
+
+def panel(fc, bars, what: str) -> None:
+    """The Risk panel of forecast ``fc`` (the one on screen, calibrated or not), ``what``: its model and settings
+    in words, said above the numbers so nobody reads them as another forecast's."""
+    st.subheader("Risk")
+    st.caption(f"From the {fc.paths.shape[0]} sample paths of the fan above ({what}): value-at-risk and expected "
+               "shortfall as a share of the position's value, over the horizon; the volatility those paths "
+               "carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether their returns look like "
+               "the history's.")
+    risk = settings_or_none(st.container(), "risk_")
+    if risk is None:
+        return
+    r = reading(fc, bars, risk)
+    for n in r.notices:
+        (st.warning if n.kind == "warning" else st.caption)(n.worded(control))
+    pct = st.column_config.NumberColumn
+    st.dataframe(var_es_table(r.path), key="risk_table", hide_index=True,
+                 column_config={c: pct(c, format="percent") for c in ("VaR", "VaR ± se", "ES", "ES ± se")}
+                 | {"level": pct("level", format="%.4g")})
+    left, right = st.columns(2)
+    last = r.path.last_close
+    returns = np.asarray(fc.paths)[:, -1, 3] / last - 1
+    level = max(risk.levels)
+    marks = []
+    for position in risk.positions:
+        t = r.path.get(position, level)
+        sign = -1 if position == "long" else 1  # a long position loses when the return is below -VaR
+        marks += [(f"{position} VaR {level:g}", sign * t.var), (f"{position} ES {level:g}", sign * t.es)]
+    left.plotly_chart(risk_histogram(returns, marks, title=f"Horizon return of the {len(returns)} paths"),
+                      key="risk_histogram", config=CHART_CONFIG)
+    right.plotly_chart(volatility_chart(r.volatility.table(), title="Volatility forecast against the history"),
+                       key="risk_volatility", config=CHART_CONFIG)
+    st.markdown("**Do the paths look like markets?** " + " · ".join(r.verdict))
+    with st.expander("Stylized facts, paths against history"):
+        st.dataframe(r.stylized.table(), key="risk_stylized")
+
+
+def backtest_key(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict) -> tuple:
+    from . import auth
+
+    return ("backtest", auth.workspace(), bars.content_hash(), bars.interval, bars.calendar,
+            model_identity(choice, bars), settings, risk, tuple(sorted(plan.items())))
+
+
+def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):
+    """``Desk.risk_backtest`` on the app's warm models, kept by everything it depends on."""
+    from kronos_studio.desk import Desk
+
+    from . import auth
+    from .models import registry
+
+    key = backtest_key(bars, choice, settings, risk, plan)
+    kept = store().get(key)
+    if kept is None:
+        with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
+                        + (" beside the risk desk's standard models" if plan["baselines"] else "") + "…"):
+            kept = Desk(registry()).risk_backtest(
+                bars, choice, settings, risk, cutoffs=plan["cutoffs"], walk=RiskWalk(proxy=plan["proxy"]),
+                include_training_period=plan["include_training_period"], baselines=plan["baselines"],
+                workspace=auth.workspace())
+        store().put(key, kept)
+    return kept
+
+
+def backtest_section(bars, choice: ModelChoice, settings) -> None:
+    """The Evaluate page's Risk backtest: its controls, and when run (or stored) the exceptions chart with the
+    traffic light, the test table with p-values, the volatility losses with Diebold–Mariano and Mincer–Zarnowitz."""
+    from .trust import include_trained_toggle
+
+    st.subheader("Risk backtest")
+    st.caption("VaR, ES and variance forecasts of the model at cut-offs one horizon apart (no two horizon returns "
+               "overlap), beside historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical simulation "
+               "on the same cut-offs: Kupiec, Christoffersen, the Basel traffic light (250 one-step 99% VaRs), "
+               "Acerbi–Szekely, QLIKE and MSE, Mincer–Zarnowitz, Diebold–Mariano against GARCH.")
+    c = st.columns(3)
+    cutoffs = int(c[0].number_input("Risk cut-offs", 1, 2000, APP_BACKTEST_CUTOFFS, key="rb_cutoffs",
+                                    help="The latest cut-offs, one horizon apart"))
+    proxy = c[1].selectbox("Variance proxy", PROXIES, key="rb_proxy",
+                           help="The realized variance a variance forecast is scored against")
+    baselines = c[2].toggle("With the standard risk models", True, key="rb_baselines")
+    include = include_trained_toggle("rb_include_trained")
+    risk = settings_or_none(st.container(), "rb_")
+    if risk is None:
+        return
+    plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "include_training_period": bool(include)}
+    clicked = st.button("Run risk backtest", icon=":material/play_arrow:", key="rb_run")
+    done = store().get(backtest_key(bars, choice, settings, risk, plan))
+    if clicked and done is None:
+        try:
+            done = run_backtest(bars, choice, settings, risk, plan)
+        except Exception as e:  # too little history, the training-period guard, a model not loadable: a message
+            st.error(f"**The risk backtest could not run.** {app_message(e)}")
+            return
+    if done is None:
+        st.info(f"Press **Run risk backtest** to score {choice.label}'s VaR, ES and variance on the latest {cutoffs} "
+                f"cut-offs, {settings.paths} paths each, {settings.horizon}-bar horizon.")
+        return
+    show_backtest(done, risk)
+
+
+def show_backtest(done, risk: RiskSettings) -> None:
+    bt = done.backtest
+    for line in dict.fromkeys(n.worded(control) for n in done.notices):  # one line per distinct notice
+        st.caption(line)
+    c = st.columns(2)
+    position = c[0].selectbox("Position", list(risk.positions), key="rb_position")
+    level = c[1].selectbox("Level", list(risk.levels), index=len(risk.levels) - 1, key="rb_level")
+    summary = bt.summary(level, position)
+    mine = summary.loc[done.model_key]
+    zone = mine["zone"] if isinstance(mine["zone"], str) else None
+    m = st.columns(3)
+    m[0].metric(f"Exceptions of {bt.models[done.model_key].name}", "–" if pd.isna(mine["exceptions"]) else
+                f"{int(mine['exceptions'])} of {int(mine['observations'])}",
+                f"expected {(1 - level) * len(bt.cutoffs):.1f}", delta_color="off", delta_arrow="off")
+    m[1].metric("Kupiec p", "–" if pd.isna(mine["kupiec_p"]) else f"{mine['kupiec_p']:.3f}")
+    m[2].metric("Basel traffic light", zone or "–", help="Judged on 250 one-step 99% VaRs: green 0–4 exceptions, "
+                "yellow 5–9, red 10 or more; none for other levels, horizons or fewer cut-offs")
+    st.plotly_chart(exceptions_chart(bt.models[done.model_key].frame, position, level,
+                                     title=f"{position} {level:g} VaR against the realized loss"),
+                    key="rb_exceptions", config=CHART_CONFIG)
+    st.dataframe(summary, key="rb_summary")
+    tests = bt.tests[(bt.tests.position == position) & np.isclose(bt.tests.level, level)]
+    st.dataframe(tests.drop(columns=["counts"]).assign(counts=tests["counts"].astype(str)), key="rb_tests",
+                 hide_index=True)
+    st.caption(f"Variance against the realized ({bt.walk.proxy}): QLIKE and MSE (lower is better), Mincer–Zarnowitz "
+               f"(slope 1, intercept 0 when unbiased), Diebold–Mariano of QLIKE against {bt.walk.reference} "
+               "(negative: lower loss), the 90% model confidence set.")
+    st.dataframe(bt.volatility, key="rb_volatility")

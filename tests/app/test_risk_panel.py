@@ -1,0 +1,50 @@
+"""The Forecast page's Risk panel (issue 55): VaR/ES of the forecast on screen, the same numbers the desk reads from
+the same paths (``kronos risk`` and the service answer with it), its settings generated from ``RiskSettings``'
+knobs, a bad level refused by name, too few paths for a 99% ES flagged with the count to ask for."""
+from __future__ import annotations
+
+import numpy as np
+from test_app import messages, small
+
+
+def shown_forecast():
+    """The one forecast the page's store holds: the fan on screen."""
+    from app_support import forecasts
+
+    [(_, fc)] = list(forecasts.store()._items.items())
+    return fc
+
+
+def risk_table(at):
+    """The Risk panel's VaR/ES table (AppTest's tables carry no key: found by its columns), None when not drawn."""
+    return next((d.value for d in at.dataframe if "VaR ± se" in d.value.columns), None)
+
+
+def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
+    from kronos.settings import knobs
+    from kronos_studio.desk.risk import read_risk
+    from kronos_studio.risk.measures import RiskSettings
+
+    at = small(new_app().run(), horizon=5, paths=40)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    # one control per RiskSettings knob, under the knob's label
+    labels = {w.label for kind in ("text_input", "multiselect", "toggle", "slider", "number_input") for w in at.get(kind)}
+    assert {knob.label for _, knob in knobs(RiskSettings).values()} <= labels
+    table = risk_table(at)
+    expected = read_risk(shown_forecast(), RiskSettings()).path
+    assert list(zip(table["position"], table["level"])) == [(t.position, t.level) for t in expected.horizon]
+    assert np.allclose(table["VaR"], [t.var for t in expected.horizon])
+    assert np.allclose(table["ES"], [t.es for t in expected.horizon])
+    # 40 paths leave 0 or 1 beyond a 99% VaR: flagged with the paths to ask for, named as the app's control
+    assert "sample at least *Sample paths* 2000" in messages(at.warning)
+    assert {c.key for c in at.get("plotly_chart")} >= {"fan_chart", "risk_histogram", "risk_volatility"}
+    assert any("Do the paths look like markets?" in m.value for m in at.markdown)
+
+    at.text_input(key="risk_levels").set_value("0.9, 0.975").run()
+    table = risk_table(at)
+    assert sorted(set(table["level"])) == [0.9, 0.975]
+    at.text_input(key="risk_levels").set_value("0.95, 1.5").run()
+    assert not at.exception
+    assert "between 0.5 and 0.9999" in messages(at.error) and "*VaR/ES levels*" in messages(at.error)
+    assert risk_table(at) is None  # refused: no numbers for settings not taken
