@@ -1,0 +1,134 @@
+"""Risk through every face (issue 55): the same request gives the same numbers from ``Desk.risk`` itself, ``kronos
+risk`` (in process), ``POST /v1/risk`` and the MCP tool ``risk``, for the bundled Kronos model and a statistical
+one; a refusal and a flag are the same problem on every face, each naming the setting its own way."""
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+from mcp import Client
+from testkit import random_bars
+
+from kronos.settings import ForecastSettings
+from kronos_studio.bars_input import quality_gate, read_bars
+from kronos_studio.cli import main as cli
+from kronos_studio.desk import Desk
+from kronos_studio.desk.risk import backtest_body, risk_body
+from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.service.app import ServiceConfig, create_app
+from kronos_studio.service.mcp_server import create_server
+
+NUMBERS = ("var_es", "var_es_steps", "volatility", "stylized", "verdict", "paths", "last_close")
+LEVELS = "0.9,0.99"
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    """(the bars' file, an HTTP client, an MCP call(tool, arguments) -> (is_error, text))."""
+    folder = tmp_path_factory.mktemp("risk-faces")
+    file = folder / "bars.csv"
+    random_bars(560, seed=11, freq="1d").to_csv(file, index=False)
+    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{folder / 'service.sqlite'}", open_access=True))
+    server = create_server([folder], ledger_url=f"sqlite:///{folder / 'mcp.sqlite'}")
+
+    def mcp(arguments: dict):
+        async def call():
+            async with Client(server) as client:
+                return await client.call_tool("risk", arguments)
+
+        done = anyio.run(call)
+        return done.is_error, done.content[0].text
+
+    with TestClient(app, base_url="http://127.0.0.1") as http:
+        yield file, http, mcp
+
+
+def by_cli(args: list[str], out, capsys) -> tuple[int, dict | None, str]:
+    code = cli.main(["risk", *args, "--json", str(out)])
+    err = capsys.readouterr().err
+    return code, (json.loads(out.read_text()) if code == 0 else None), err
+
+
+@pytest.mark.parametrize("model", [None, "garch"], ids=["bundled-kronos", "garch"])
+def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_path, capsys):
+    file, http, mcp = faces
+    settings, risk = ForecastSettings(horizon=3, paths=60, seed=4), RiskSettings(levels=(0.9, 0.99))
+    gated, _ = quality_gate(read_bars(str(file)), [])  # the bars as every face reads the file
+    direct = Desk().risk(gated, model, settings, risk)
+    desk = risk_body(direct)
+    named = [] if model is None else ["--model", model]
+    code, by_line, err = by_cli([str(file), *named, "--horizon", "3", "--paths", "60", "--seed", "4",
+                                 "--levels", LEVELS], tmp_path / "risk.json", capsys)
+    assert code == 0, err
+    asked = {"horizon": 3, "paths": 60, "seed": 4, "levels": [0.9, 0.99], "model": model}
+    answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), **asked})
+    assert answer.status_code == 200, answer.text
+    failed, text = mcp({"file": str(file), **asked})
+    assert not failed, text
+    by_http, by_mcp = answer.json(), json.loads(text)
+    for face in (by_line, by_http, by_mcp):
+        assert {k: face[k] for k in NUMBERS} == {k: desk[k] for k in NUMBERS}
+    assert [t["level"] for t in desk["var_es"]] == [0.9, 0.99, 0.9, 0.99]  # long then short, each level asked
+    # 60 paths leave 0 or 1 beyond a 99% VaR: the same flag everywhere, its fix named as each face names paths
+    problem = next(n.problem for n in direct.notices if "0.99 ES rests on" in n.problem)
+    assert f"{problem}: sample at least --paths 2000" in err
+    assert f'{problem}: sample at least "paths": 2000' in "\n".join(by_http["warnings"])
+    assert f'{problem}: sample at least "paths": 2000' in "\n".join(by_mcp["warnings"])
+
+
+def test_a_bad_level_is_the_same_refusal_on_every_face(faces, tmp_path, capsys):
+    from kronos.errors import InputError
+
+    file, http, mcp = faces
+    with pytest.raises(InputError) as refused:
+        RiskSettings(levels=(0.95, 1.5))
+    problem = refused.value.problem
+    assert problem == "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got [0.95, 1.5]"
+    code, _, err = by_cli([str(file), "--model", "garch", "--horizon", "3", "--levels", "0.95,1.5"],
+                          tmp_path / "no.json", capsys)
+    assert code == 2 and err.startswith(f"kronos: error: {problem}: give --levels such as 0.95 or 0.99")
+    answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), "model": "garch", "horizon": 3,
+                                         "levels": [0.95, 1.5]})
+    assert answer.status_code == 422 and answer.json()["problem"] == problem
+    assert answer.json()["detail"] == f'{problem}: give the field "levels" such as 0.95 or 0.99 (between 0.5 and 0.9999)'
+    failed, text = mcp({"file": str(file), "model": "garch", "horizon": 3, "levels": [0.95, 1.5]})
+    assert failed and text.endswith(answer.json()["detail"])
+    assert not (tmp_path / "no.json").exists()
+
+
+def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, capsys):
+    file, http, mcp = faces
+    settings, risk = ForecastSettings(horizon=1, paths=50, seed=2), RiskSettings(levels=(0.95,), positions=("long",))
+    gated, _ = quality_gate(read_bars(str(file)), [])
+    desk = backtest_body(Desk().risk_backtest(gated, "garch", settings, risk, cutoffs=30, baselines=False))
+    code, by_line, err = by_cli([str(file), "--model", "garch", "--horizon", "1", "--paths", "50", "--seed", "2",
+                                 "--levels", "0.95", "--positions", "long", "--backtest", "--cutoffs", "30",
+                                 "--no-baselines"], tmp_path / "bt.json", capsys)
+    assert code == 0, err
+    asked = {"model": "garch", "horizon": 1, "paths": 50, "seed": 2, "levels": [0.95], "positions": ["long"],
+             "backtest": True, "cutoffs": 30, "baselines": False}
+    answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), **asked})
+    assert answer.status_code == 200, answer.text
+    failed, text = mcp({"file": str(file), **asked})
+    assert not failed, text
+    keys = ("tests", "volatility", "summary", "cutoffs", "model_key")
+    for face in (by_line, answer.json(), json.loads(text)):
+        assert {k: face[k] for k in keys} == {k: desk[k] for k in keys}
+    assert desk["model_key"] == "model" and desk["cutoffs"] == 30
+    kupiec = next(t for t in desk["tests"] if t["test"] == "kupiec_pof")
+    assert kupiec["counts"]["observations"] == 30
+
+
+def test_a_model_that_is_a_standard_risk_model_runs_once_under_its_own_key(faces):
+    """``garch`` is the backtest's GARCH(1,1)-t: run beside the standard models it is that one, not a twin whose
+    identical losses left the model confidence set nothing to tell apart (arch's MCS failed on them)."""
+    file, _, _ = faces
+    gated, _ = quality_gate(read_bars(str(file)), [])
+    done = Desk().risk_backtest(gated, "garch", ForecastSettings(horizon=1, paths=40), RiskSettings(levels=(0.95,)),
+                                cutoffs=20)
+    assert done.model_key == "garch"
+    assert list(done.backtest.models) == ["garch", "historical_simulation", "ewma_normal",
+                                          "filtered_historical_simulation"]
+    assert done.backtest.volatility["in_mcs"].notna().all()
