@@ -41,16 +41,12 @@ def test_the_command_prints_the_flag_the_library_only_names(tmp_path, capsys):
 SETTING_NAMES = {"INCLUDE_TRAINING_PERIOD": INCLUDE_TRAINING_PERIOD}
 
 
-# The risk library (issue 55) has no face yet: the settings its fixes name reach the command line with its face.
-NOT_YET_ON_THE_COMMAND_LINE = "kronos_studio/risk"
-
-
 def named_settings() -> set[tuple[str, object]]:
     """(setting, value) of every ``Fix`` the library writes with literal arguments."""
     out = set()
     for folder in ("kronos", "kronos_studio", "data_sources"):
         for p in (ROOT / folder).rglob("*.py"):
-            if "cli" in p.relative_to(ROOT).parts or p.parent == ROOT / NOT_YET_ON_THE_COMMAND_LINE:
+            if "cli" in p.relative_to(ROOT).parts:
                 continue
             for node in ast.walk(ast.parse(p.read_text())):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Fix" and len(node.args) >= 2:
@@ -102,7 +98,7 @@ def test_the_training_period_switch_has_one_name_on_every_command_that_has_it():
     commands = subcommands(cli.build_parser())
     having = {name for name, sub in commands.items()
               if any(INCLUDE_TRAINING_PERIOD == a.dest for a in sub._actions)}
-    assert having == {"evaluate", "train lora", "batch", "retrain"}
+    assert having == {"evaluate", "train lora", "batch", "retrain", "risk"}
     for name in having:
         [action] = [a for a in commands[name]._actions if switch in a.option_strings]
         assert action.dest == INCLUDE_TRAINING_PERIOD and action.help != argparse.SUPPRESS, name
