@@ -421,16 +421,21 @@ CLI_FLAG = re.compile(r"(?<![\w-])--[a-z]")
 NOT_OUR_FLAGS = {("app_support/__init__.py", "--short")}  # git rev-parse, for the app's version
 
 
-def flag_literals(path: Path) -> list[tuple[int, str]]:
-    """(line, text) of every string literal in a file (f-string parts included) naming a command-line flag;
-    docstrings and comments are not literals the user is shown, so they may."""
+def shown_literals(path: Path, pattern: re.Pattern) -> list[tuple[int, str]]:
+    """(line, text) of every string literal in a file (f-string parts included) that ``pattern`` finds; docstrings
+    and comments are not literals the user is shown, so they may."""
     tree = ast.parse(path.read_text(), str(path))
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
                   and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
     return [(node.lineno, node.value) for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-            and CLI_FLAG.search(node.value)]
+            and pattern.search(node.value)]
+
+
+def flag_literals(path: Path) -> list[tuple[int, str]]:
+    """The literals of a file that name a command-line flag."""
+    return shown_literals(path, CLI_FLAG)
 
 
 def test_no_module_outside_the_cli_formats_a_cli_flag():
@@ -465,14 +470,8 @@ FACES = ("kronos_studio/cli", "kronos_studio/service")  # faces may name one ano
 
 
 def command_literals(path: Path) -> list[tuple[int, str]]:
-    """(line, text) of every string literal of a file (docstrings aside) that names a ``kronos`` subcommand."""
-    tree = ast.parse(path.read_text(), str(path))
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-            and CLI_COMMAND.search(node.value)]
+    """The literals of a file that name a ``kronos`` subcommand."""
+    return shown_literals(path, CLI_COMMAND)
 
 
 def test_the_library_names_actions_not_commands():
