@@ -17,10 +17,15 @@ CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, RiskSett
     "include_training_period": "Include cut-offs inside the model's training period",
     "step": "Bars between cut-offs",
 }
+# Actions a fix asks for, where the app shows the registry and the ledger.
+ACTIONS = {"adapters": "the lineage on the *Fine-tune* page", "score": "the *Track record* page, which scores as bars "
+           "arrive", "rollback": "an admin's rollback (the *Fine-tune* page shows the lineage)"}
 
 
 def control(setting: str, value: object = None) -> str:
     """A setting as the app names it: '*Lookback (bars)*', '*Calendar* XNYS' (a switch: its label alone)."""
+    if setting in ACTIONS:
+        return ACTIONS[setting]
     label = CONTROLS.get(setting)
     if label is None:  # no control sets it here: the setting's own name rather than a made-up one
         return plain_name(setting, value)

@@ -137,7 +137,7 @@ def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object],
         raise InputError(f"champion adapter {entry.id} of {entry.series} was trained on {entry.base_model} "
                          f"({entry.base_hash}), which is not a bundled model here", {"base_model": entry.base_model},
                          (Fix("forecast with {setting}", "model", entry.base_model),
-                          Fix("roll the champion back (kronos adapters rollback)")))
+                          Fix("roll the champion back ({setting})", "rollback")))
     return KronosForecaster(pipeline(apply_adapter(base, entry.path)), adapter_events(interval))
 
 

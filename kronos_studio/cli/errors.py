@@ -25,6 +25,8 @@ FLAGS = {
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
     "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
+    # actions a fix asks for, which the command line does with a command of its own
+    "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
 SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
 

@@ -222,8 +222,8 @@ def check_history(frame: pd.DataFrame, entry: Entry) -> None:
     raise RetrainError(
         f"the bars from {entry.first_bar_at:%Y-%m-%d %H:%M} to {entry.last_bar_at:%Y-%m-%d %H:%M} are not the "
         f"{entry.window_bars} bars champion adapter {entry.id} learned from ({len(held)} bars, other prices or "
-        "times: a split adjustment, another exchange?): refusing to retrain on a mixed history; use the bars it "
-        f"learned from, or roll it back (`kronos adapters rollback`) until the base model serves")
+        "times: a split adjustment, another exchange?): refusing to retrain on a mixed history", {"adapter": entry.id},
+        (Fix("use the bars it learned from"), Fix("roll it back ({setting}) until the base model serves", "rollback")))
 
 
 Progress = Callable[[float, str], None]  # (share of the run done, what runs now)
@@ -498,4 +498,4 @@ def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):
     raise RetrainError(f"champion adapter {champion.id} of {champion.series} was trained on {champion.base_model} "
                        f"({champion.base_hash}), which is not a bundled model here", {"base_model": champion.base_model},
                        (Fix("retrain with {setting}", "model", champion.base_model),
-                        Fix("roll the champion back (kronos adapters rollback) to retrain on the bundled model")))
+                        Fix("roll the champion back ({setting}) to retrain on the bundled model", "rollback")))
