@@ -5,14 +5,12 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..errors import answers
 from ..schemas import RiskRequest, forecast_settings, risk_settings
 
 router = APIRouter()
 
 
 @router.post("/v1/risk")
-@answers
 def risk(body: RiskRequest, who: Who, service: Shared):
     """VaR/ES, the volatility forecast and the stylized-facts check of a forecast's paths, or (``backtest``) their
     walk-forward backtest: the JSON `kronos risk --json` writes."""
