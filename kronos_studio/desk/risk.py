@@ -155,9 +155,12 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
     models, identity = backtest_models(desk, bars, model, settings, workspace, ledger, baselines, choices)
     key = result_key("risk_backtest", bars, identity, settings, workspace, risk=dataclasses.asdict(risk),
                      walk=dataclasses.asdict(walk), baselines=baselines)
-    result, hit = desk._kept(key, lambda: backtest(models, bars, settings, risk, walk, progress))
     label = next(iter(models))
-    return RiskBacktested(result, bars, gated.notices + list(result.notices), label, hit)
+    standard = [k for k in models if k != label]  # each reads its own window: what defines it
+    result, hit = desk._kept(key, lambda: backtest(models, bars, settings, risk, walk, progress, standard))
+    said = [Notice(f"the standard risk models read their own history windows, not the lookback of {settings.lookback} "
+                   "bars asked for the model", kind="note")] if standard and settings.lookback else []
+    return RiskBacktested(result, bars, gated.notices + said + list(result.notices), label, hit)
 
 
 def plain(x):

@@ -14,8 +14,8 @@ paths' candles and the bars that happened alike).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -218,19 +218,23 @@ def _volatility(models: dict[str, ModelRisk], walk: RiskWalk) -> tuple[pd.DataFr
 
 
 def risk_cutoffs(frame: pd.DataFrame, forecasters: Mapping, horizon: int, n_cutoffs: int,
-                 lookback: int | None) -> list[int]:
-    """The latest ``n_cutoffs`` cut-offs one horizon apart, each with every model's full lookback before it."""
-    need = max([lookback or f.lookback(horizon) for f in forecasters.values()] + [2])
+                 lookback: int | None, own_window: Collection[str] = ()) -> list[int]:
+    """The latest ``n_cutoffs`` cut-offs one horizon apart, each with every model's full lookback before it (the
+    models of ``own_window``: their own, whatever ``lookback``)."""
+    need = max([(None if k in own_window else lookback) or f.lookback(horizon) for k, f in forecasters.items()] + [2])
     return last_cutoffs(len(frame), horizon, n_cutoffs, horizon, min_history=need)
 
 
 def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: RiskSettings = RiskSettings(),
-                  walk: RiskWalk = RiskWalk(), progress: Callable[[str, int, int], None] | None = None) -> RiskBacktest:
+                  walk: RiskWalk = RiskWalk(), progress: Callable[[str, int, int], None] | None = None,
+                  own_window: Collection[str] = ()) -> RiskBacktest:
     """Backtest the VaR, ES and variance forecasts of ``forecasters`` (label -> ``Forecaster``; their paths)
-    on the same non-overlapping cut-offs of ``bars``, sampling with ``settings`` (its seed + i at cut-off i)."""
+    on the same non-overlapping cut-offs of ``bars``, sampling with ``settings`` (its seed + i at cut-off i).
+    ``own_window``: the labels of models that read their own history window whatever ``settings.lookback`` (the
+    standard risk models of ``baselines``: historical simulation's 250 bars is what it is)."""
     frame = bars_frame(bars)
     horizon = settings.horizon
-    cutoffs = risk_cutoffs(frame, forecasters, horizon, walk.n_cutoffs, settings.lookback)
+    cutoffs = risk_cutoffs(frame, forecasters, horizon, walk.n_cutoffs, settings.lookback, own_window)
     notices = []
     if len(cutoffs) < walk.n_cutoffs:
         notices.append(Notice(f"only {len(cutoffs)} of the {walk.n_cutoffs} cut-offs asked for fit these {len(frame)} "
@@ -248,7 +252,8 @@ def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: 
     values = frame[list(BAR_COLUMNS)].to_numpy(np.float64)
     models = {}
     for key, f in forecasters.items():
-        result = walk_forward(f, frame, settings, cutoffs, WalkForward(keep_paths=True),
+        asked = replace(settings, lookback=None) if key in own_window else settings
+        result = walk_forward(f, frame, asked, cutoffs, WalkForward(keep_paths=True),
                               (lambda i, n, _k=key: progress(_k, i, n)) if progress else None)
         models[key] = model_risk(f.name, result, values, risk, walk.proxy)
     rows = []
