@@ -690,7 +690,7 @@ def volatility_chart(readings: pd.DataFrame, *, title: str | None = None, height
     """Per-bar volatility by method and source (the paths' with their interval across paths, the models', the
     history's): one horizontal bar each."""
     labels = [f"{r.method} ({r.source})" for r in readings.itertuples()]
-    colors = {"paths": FAN.format(a=0.8), "model": TRUST_COLORS[1], "history": "#7f7f7f"}
+    colors = {"paths": FAN.format(a=0.8), "model": TRUST_COLORS[4], "history": "#7f7f7f"}
     low = readings["low"].astype(float).to_numpy()
     high = readings["high"].astype(float).to_numpy()
     per_bar = readings["per_bar"].astype(float).to_numpy()

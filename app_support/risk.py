@@ -158,29 +158,33 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
 
 def show_backtest(done, risk: RiskSettings) -> None:
     bt = done.backtest
-    for line in dict.fromkeys(n.worded(control) for n in done.notices):  # one line per distinct notice
-        st.caption(line)
+    said = list(dict.fromkeys(n.worded(control) for n in done.notices))  # one line per distinct notice
+    if said:  # a test per model, position and level that could not run says so: many lines, folded
+        with st.expander(f"What the backtest says it could not do ({len(said)} notes)", icon=":material/info:"):
+            for line in said:
+                st.caption(line)
     c = st.columns(2)
     position = c[0].selectbox("Position", list(risk.positions), key="rb_position")
-    level = c[1].selectbox("Level", list(risk.levels), index=len(risk.levels) - 1, key="rb_level")
+    level = c[1].selectbox("Level", list(risk.levels), key="rb_level")
     summary = bt.summary(level, position)
     mine = summary.loc[done.model_key]
     zone = mine["zone"] if isinstance(mine["zone"], str) else None
+    hits = bt.models[done.model_key].frame[f"exception_{position}_{level:g}"]  # the count, whether a test ran or not
     m = st.columns(3)
-    m[0].metric(f"Exceptions of {bt.models[done.model_key].name}", "–" if pd.isna(mine["exceptions"]) else
-                f"{int(mine['exceptions'])} of {int(mine['observations'])}",
-                f"expected {(1 - level) * len(bt.cutoffs):.1f}", delta_color="off", delta_arrow="off")
+    m[0].metric(f"Exceptions of {bt.models[done.model_key].name}", f"{int(hits.sum())} of {len(hits)}",
+                f"expected {(1 - level) * len(hits):.1f}", delta_color="off", delta_arrow="off")
     m[1].metric("Kupiec p", "–" if pd.isna(mine["kupiec_p"]) else f"{mine['kupiec_p']:.3f}")
     m[2].metric("Basel traffic light", zone or "–", help="Judged on 250 one-step 99% VaRs: green 0–4 exceptions, "
                 "yellow 5–9, red 10 or more; none for other levels, horizons or fewer cut-offs")
     st.plotly_chart(exceptions_chart(bt.models[done.model_key].frame, position, level,
                                      title=f"{position} {level:g} VaR against the realized loss"),
                     key="rb_exceptions", config=CHART_CONFIG)
-    st.dataframe(summary, key="rb_summary")
+    names = {key: m.name for key, m in bt.models.items()}  # tables name each model, not its key
+    st.dataframe(summary.rename(index=names), key="rb_summary")
     tests = bt.tests[(bt.tests.position == position) & np.isclose(bt.tests.level, level)]
-    st.dataframe(tests.drop(columns=["counts"]).assign(counts=tests["counts"].astype(str)), key="rb_tests",
+    st.dataframe(tests.assign(model=tests["model"].map(names), counts=tests["counts"].astype(str)), key="rb_tests",
                  hide_index=True)
     st.caption(f"Variance against the realized ({bt.walk.proxy}): QLIKE and MSE (lower is better), Mincer–Zarnowitz "
                f"(slope 1, intercept 0 when unbiased), Diebold–Mariano of QLIKE against {bt.walk.reference} "
                "(negative: lower loss), the 90% model confidence set.")
-    st.dataframe(bt.volatility, key="rb_volatility")
+    st.dataframe(bt.volatility.rename(index=names), key="rb_volatility")

@@ -52,5 +52,6 @@ def test_risk_panel_then_risk_backtest(page, app_url):
     expect(metrics.filter(has_text="Kupiec p")).to_be_visible()
     expect(charts.filter(has_text="VaR against the realized loss")).to_have_count(1, timeout=30_000)
     no_exceptions(page)
+    page.wait_for_timeout(1000)  # the tables draw on a canvas after the page is idle
     page.get_by_role("heading", name="Risk backtest").scroll_into_view_if_needed()
     shot(page, "risk_backtest.png")
