@@ -23,7 +23,7 @@ COMMANDS: dict[str, Command] = {
     "ledger": Command("score, export and locate the forecast ledger", ("ledger",)),
     "batch": Command("forecast every series of a watchlist (screener)", ("batch",)),
     "serve": Command("serve forecasts, evaluations, batch jobs and the ledger over HTTP", ("serve",)),
-    "mcp": Command("serve forecast, evaluate, screen and track-record as MCP tools", ("mcp",)),
+    "mcp": Command("serve forecast, evaluate, risk, screen and track-record as MCP tools", ("mcp",)),
     "keys": Command("create, list and revoke API keys of `kronos serve`", ("keys",)),
     "retrain": Command("train a LoRA challenger on recent bars; it serves only if it beats the champion",
                        ("retrain",)),
