@@ -15,8 +15,6 @@ from .common import (
     add_threads_option,
     add_training_period_switch,
     error_line,
-    quality_gate,
-    read_bars,
     sampling_settings,
 )
 from .errors import notice_line
@@ -75,8 +73,13 @@ def risk_settings(args):
 def run_risk(args) -> int:
     from kronos_studio.desk.risk import backtest_body, risk_body
 
+    from .bars_process import GatedBars
+
     settings, risk = sampling_settings(args), risk_settings(args)
-    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    # The bars are read in a second process while this one imports torch and the model code (as kronos forecast).
+    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix,
+                   horizon=None if args.backtest else settings.horizon) as gated:
+        bars, warnings = gated.result()
     desk, _ = cli_desk(args)
     if args.backtest:
         from kronos_studio.risk.walk import RiskWalk
@@ -87,7 +90,7 @@ def run_risk(args) -> int:
                                                     baselines=not args.no_baselines, **model_choices(args)))
         body, table = backtest_body(done), backtest_table(done)
     else:
-        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, **model_choices(args)))
+        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future, **model_choices(args)))
         body, table = risk_body(done), risk_table(done)
     for line in warnings + [notice_line(n) for n in done.notices]:
         print(line, file=sys.stderr)
