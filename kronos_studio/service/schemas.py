@@ -201,7 +201,7 @@ class RiskOptions(BarsInput):
     ``kronos_studio.risk.measures.RiskSettings`` (``knob_fields``)."""
 
     backtest: bool = Field(False, description="backtest the VaR, ES and variance forecasts on the latest cutoffs "
-                                              "instead (as kronos risk --backtest)")
+                                              "instead")
     cutoffs: int = Field(RiskWalk.n_cutoffs, ge=1, description="with backtest: latest cut-offs, one horizon apart")
     proxy: typing.Literal[PROXIES] = Field(RiskWalk.proxy, description="with backtest: the realized variance a "
                                                                        "variance forecast is scored against")
