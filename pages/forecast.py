@@ -159,9 +159,6 @@ paths = fc.paths.shape[0]
 st.caption(f"Shares of the {paths} {'calibrated ' if calibration is not None else ''}sample paths "
            f"(steps of {1 / paths:.1%}); more paths give finer probabilities.")
 
-risk.panel(fc, bars, f"{prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
-           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""))
-
 levels = (band[0], 0.5, band[1])
 table = fc.quantiles(levels)
 cols = [f"{f}_{level_name(q)}" for f in ("close", "high", "low", "volume") for q in levels]
@@ -204,3 +201,6 @@ d[3].download_button("Settings + provenance JSON", lambda: json.dumps(export, in
                      f"{stem}_provenance.json", "application/json", on_click="ignore", icon=":material/download:")
 with st.expander("Provenance"):
     st.json(export, expanded=1)
+
+risk.panel(fc, bars, f"{prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
+           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""))
