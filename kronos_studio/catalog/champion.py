@@ -166,3 +166,14 @@ def retrain_pair(model: str | None, champion, load_pair: Callable[[str], object]
 
     ref = retrain_reference(model)
     return champion_base(champion, load_pair) if ref is None else load_pair(ref)
+
+
+def series_retrainer(model: str | None, bars, ledger, settings, load_pair: Callable[[str], object], **options):
+    """The gated retrain (``training.retrain.Retrainer``) of ``bars``' series in ``ledger``'s registry, on the base
+    ``retrain_pair`` picks for ``model`` (None: its champion's base); ``options``: the Retrainer's ``log`` and
+    ``made_by``. Every face's retrain of one series starts here."""
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer
+
+    pair = retrain_pair(model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
+    return Retrainer(pair, bars, ledger, settings, **options)

@@ -50,6 +50,20 @@ class Evaluated:
     from_cache: bool = False
 
 
+@dataclass
+class Retraining:
+    """A series' gated retrain with its decision points chosen: ``run(progress)`` decides at each (the
+    ``training.retrain.Report``); ``bars`` and their ``notices`` as read."""
+
+    retrainer: object
+    points: list[int]
+    bars: object
+    notices: list[Notice]
+
+    def run(self, progress=None):
+        return self.retrainer.run(self.points, progress=progress)
+
+
 class Desk:
     """One method per use case over one model registry and one result cache."""
 
@@ -190,6 +204,20 @@ class Desk:
                          include=include_training_period, file=file)
         report, hit = self._kept(key, compute)
         return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
+
+    def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
+                **options) -> Retraining:
+        """The gated retrain of ``bars``' series (a ``BarsRequest`` or gated bars) in ``ledger``'s registry on the
+        base ``model`` names (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's
+        warm pairs, deciding at the end of the bars or every ``every`` bars (from ``since``); ``options``: the
+        ``Retrainer``'s ``log`` and ``made_by``. Nothing is trained until ``Retraining.run``."""
+        from kronos_studio.catalog.champion import series_retrainer
+        from kronos_studio.catalog.resolve import ModelRef
+
+        gated = self._gated(bars, ways)
+        ref = model.ref if isinstance(model, ModelRef) else model
+        retrainer = series_retrainer(ref, gated.bars, ledger, settings, self.registry.loader(model), **options)
+        return Retraining(retrainer, retrainer.points(every, since), gated.bars, gated.notices)
 
     @staticmethod
     def record(forecast, bars, ledger):
