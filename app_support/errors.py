@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kronos.errors import UserError, plain_name
 from kronos.settings import knobs
-from kronos_studio.training.retrain import RetrainSettings
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 # setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
 # labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs) and the

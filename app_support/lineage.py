@@ -113,7 +113,7 @@ def _time_range(times) -> list[pd.Timestamp] | None:
 def retrain_controls(where) -> dict:
     """The Fine-tune page's "Retrain settings": a widget per ``Knob`` of ``RetrainSettings`` (window, cut-offs,
     steps, ...; ``knob_widgets``), starting at its defaults, keyed ``ft_retrain_<setting>``; field name -> value."""
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     from .knob_widgets import knob_controls
 
@@ -129,7 +129,7 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
     from kronos_studio.desk import Desk
     from kronos_studio.ledger import LedgerError
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()

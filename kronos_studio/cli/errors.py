@@ -51,7 +51,7 @@ def option_knobs() -> dict:
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
     ``RetrainSettings``. Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
     from kronos.settings import ForecastSettings, knobs
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings)
             for name, (default, knob) in knobs(cls).items()}

@@ -26,7 +26,7 @@ from .ledger import open_ledger
 def register(sub) -> None:
     from kronos.quantiles import BAND_NAME
     from kronos_studio.training.gate import COVERAGE_TOLERANCE, NOMINAL_COVERAGE
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
@@ -90,7 +90,7 @@ def log_line(line: str) -> None:
 
 
 def retrain_settings(args):
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")

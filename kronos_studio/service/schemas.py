@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
-from kronos_studio.training.retrain import RetrainSettings
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 
 def finite(hint):
