@@ -153,6 +153,15 @@ def settings_parameters() -> list:
             for name, (hint, default) in settings_fields().items()]
 
 
+def knob_parameters(cls) -> list:
+    """The fields with a ``Knob`` of the options dataclass ``cls`` as keyword-only ``inspect.Parameter``s named by
+    their settings (``knob_fields``): an MCP tool's typed schema drawn from the same place as the HTTP request's."""
+    import inspect
+
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=field.default)
+            for name, (hint, field) in knob_fields(cls).items()]
+
+
 def knob_fields(cls) -> dict[str, tuple]:
     """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls``, named
     by the knob's setting, with its default and the knob's label and help as its description (floats finite):
