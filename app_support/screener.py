@@ -312,7 +312,7 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     from kronos_studio.batch.engine import BatchRun, run_batch
 
     from .auth import workspace  # whose champions the model ``champion`` serves
-    from .models import wait_for_torch
+    from .models import registry, wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     n = len(entries)
@@ -327,7 +327,8 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     try:
         result = run_batch(entries, settings.batch(), BatchRun(model=settings.model_ref, chunk_series=chunk_size(n),
                                                                fixes=tuple(fixes), calendar=calendar,
-                                                               workspace=workspace()), progress)
+                                                               workspace=workspace(), registry=registry()),
+                           progress)
         bar.progress(1.0, text="Drawing the fans…")
         rows = result.rows.copy()
         for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
