@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import ledger as app_ledger
-from .models import load_model, pair_loader
+from .models import load_model, registry
 
 MADE_BY = "app: Retrain now"  # what the registry records as the maker of the adapters the button trains
 
@@ -136,7 +136,7 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     if book is None:
         raise LedgerError(f"the forecast ledger is unavailable ({app_ledger.problem()}): it keeps the registry")
     if choice.per_series:
-        pair = champion_base(Registry(book).champion(SeriesKey.of(bars)), pair_loader(choice))
+        pair = champion_base(Registry(book).champion(SeriesKey.of(bars)), registry().loader(choice))
     else:
         pair = load_model(choice)
     retrainer = Retrainer(pair, bars, book, settings, made_by=MADE_BY)
