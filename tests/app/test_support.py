@@ -123,6 +123,7 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     """Four sessions ask for the same forecast at once: it is sampled once and shared."""
     import threading
     import time
+    from types import SimpleNamespace
 
     from app_support import forecasts
     from data_sources import load_sample
@@ -134,7 +135,7 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     def make_forecast(forecaster, bars, settings, future, progress):
         calls.append(1)
         time.sleep(0.5)
-        return object()
+        return SimpleNamespace(history=[])
 
     stub = type("Stub", (), {"name": "stub", "members": {}})()
     monkeypatch.setattr(forecasts, "load_model", lambda choice: None)  # no model is loaded: none samples
