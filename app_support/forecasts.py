@@ -68,7 +68,12 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
     kept = cached(bars, choice, settings, future)
     if kept is not None:
         return kept, True
-    load_model(choice) if not choice.per_series else wait_for_torch()  # with progress: the desk finds it loaded
+    if future is None:
+        future_stamps(bars, settings.horizon)  # bars that cannot be placed refused in words before any loading
+    if choice.per_series:
+        wait_for_torch()
+    else:
+        load_model(choice)  # with its download's progress, or a spinner: the desk then finds it loaded
     bar = ProgressBar(label or (f"Ensemble: sampling {settings.paths} paths from each member" if choice.mixes
                                 else f"Sampling {settings.paths} paths with {choice.label}"),
                       unit="member" if choice.mixes else "step")
