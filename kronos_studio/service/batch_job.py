@@ -50,11 +50,11 @@ def series_entries(series, limits: Limits) -> Callable[[Path], list]:
     return write_entries
 
 
-def batch_run(body, settings, ledger, limits: Limits, registry=None):
+def batch_run(body, settings, ledger, limits: Limits, registry):
     """The job of a batch request: its series and its size checked now (a bad one is a 422, past a limit a
     413, before any job starts), run by ``kronos_studio.batch.engine.run_batch`` into the job's folder
     (``ledger``: the service's, scoped to the caller's workspace, whose champions the model ``champion``
-    serves) on ``registry``'s warm models (the service's ``ModelRegistry``; None: loaded by the job)."""
+    serves) on ``registry``'s warm models (the service's ``ModelRegistry``)."""
     from kronos_studio.batch.forecaster import BatchSettings
 
     limits.check_path_steps(settings.paths, settings.horizon)
