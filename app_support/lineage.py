@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import ledger as app_ledger
-from .models import load_model, registry
+from .models import load_model
 
 MADE_BY = "app: Retrain now"  # what the registry records as the maker of the adapters the button trains
 
@@ -127,8 +127,9 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     inside the model's training period are left out unless ``include_training_period``; ``options``: the
     ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
-    from kronos_studio.desk import Desk
     from kronos_studio.ledger import LedgerError
+
+    from .forecasts import desk
     from kronos_studio.training.retrain_settings import RetrainSettings
 
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
@@ -138,6 +139,5 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     if not choice.per_series:
         load_model(choice)  # loaded with its progress shown; the desk then finds it warm
     # champion: retrained on the base its champion was trained on
-    desk = Desk(registry())
-    return desk.retrain(bars, None if choice.per_series else choice, settings, ledger=book,
-                        made_by=MADE_BY).run(progress).decisions[-1]
+    return desk().retrain(bars, None if choice.per_series else choice, settings, ledger=book,
+                          made_by=MADE_BY).run(progress).decisions[-1]

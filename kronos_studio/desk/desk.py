@@ -173,9 +173,27 @@ class Desk:
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
             return fc, lookback_note(forecaster, settings, len(fc.history))
 
-        key = result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+        key = self.forecast_key(bars, identity, settings, workspace, future)
         (fc, lookback), hit = self._kept(key, compute, waiting)
         return Forecasted(fc, bars, gated.notices + forecast_notices(fc, bars), lookback, hit)
+
+    # -- a kept forecast, without computing one (a page draws it before any click) ----------------------------
+    @staticmethod
+    def forecast_key(bars, identity: dict, settings: ForecastSettings, workspace: str | None, future=None) -> str:
+        """``forecast``'s cache key of gated ``bars`` by a model of ``identity`` (``catalog.identity``)."""
+        return result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+
+    def kept_forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
+                      future=None, **choices) -> Forecasted | None:
+        """What ``forecast`` would answer from the cache now for gated ``bars`` (None: it would compute)."""
+        if self.cache is None:
+            return None
+        _, identity = self._identity(model, bars, workspace, ledger, choices)
+        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, future))
+        if kept is None:
+            return None
+        fc, lookback = kept
+        return Forecasted(fc, bars, forecast_notices(fc, bars), lookback, True)
 
     def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,

@@ -206,7 +206,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
             result = run_batch(entries, BatchSettings(s), BatchRun(model=model, out=Path(folder) / "screen.parquet",
                                                                    fixes=tuple(fix or ()), calendar=calendar,
-                                                                   workspace=workspace, ledger_url=ledger.url))
+                                                                   workspace=workspace, ledger_url=ledger.url,
+                                                                   registry=desk.registry))
             rows = records(result.rows)
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 
