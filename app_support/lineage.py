@@ -128,9 +128,9 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
     from kronos_studio.ledger import LedgerError
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     from .forecasts import desk
-    from kronos_studio.training.retrain_settings import RetrainSettings
 
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()
