@@ -104,13 +104,13 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
                         served: dict | None = None) -> ChampionForecaster:
     """The forecaster ``champion`` names for ``bars``' series, whose champion is ``entry``
     (``champion_entry``; None: the base model). ``load_pair(ref)`` loads a Kronos model; ``pipeline(pair)``
-    makes the studio's pipeline of it. ``served``: the Kronos forecasters already made, by adapter id (None:
+    makes the studio's pipeline of it. ``served``: the Kronos forecasters already made, by ``Entry.served`` (None:
     the base), which series served by the same model share (a batch's)."""
     from kronos_studio.ledger.registry import SeriesKey
 
     series = SeriesKey.of(bars)
     served = {} if served is None else served
-    key = None if entry is None else entry.id
+    key = None if entry is None else entry.served
     inner = served.get(key)  # one read: ``served`` may drop entries (the registry keeps a few adapters)
     if inner is None:
         inner = served[key] = _kronos_forecaster(entry, bars.interval, load_pair, pipeline)
