@@ -18,8 +18,12 @@ def results() -> ResultCache:
     return ResultCache()
 
 
-def desk() -> Desk:
-    """The app's desk: the process's model registry in the app's decode mode, and ``results``."""
+def desk(computing: bool = True) -> Desk:
+    """The app's desk: the process's model registry in the app's decode mode, and ``results``. Not
+    ``computing`` (a look into the cache): the decode mode is not read, so a page drawn before the warm-up does
+    not import the model code."""
+    if not computing:
+        return Desk(registry(), cache=results())
     from kronos_studio.forecasting import app_decode
 
     return Desk(registry().decoding(app_decode()), cache=results())
@@ -53,7 +57,7 @@ def cached(bars, choice: ModelChoice, settings, future=None):
     from .auth import workspace
 
     try:
-        kept = desk().kept_forecast(bars, choice, settings, workspace=workspace(), future=future)
+        kept = desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(), future=future)
     except UserError:
         return None
     return None if kept is None else kept.forecast
