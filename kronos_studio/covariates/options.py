@@ -63,6 +63,16 @@ def parse_reference(text: str) -> CovariateRef:
             "'ccxt:binance:BTC/USDT') or a CSV/Parquet file in {setting}", "covariates"))
 
 
+def names_file(text: str) -> bool:
+    """``text`` would be read as a file's path (neither a bundled sample nor a source and ticker), whether or not
+    the file exists: what a service that reads no files of its own refuses without looking."""
+    from data_sources.samples import list_samples
+
+    text = str(text).strip()
+    head = text.partition(SEPARATOR)[0]
+    return text not in {s.name for s in list_samples()} and head not in (SAMPLE, YFINANCE, CCXT)
+
+
 @dataclass(frozen=True)
 class CovariateOptions:
     """The covariates a forecast is conditioned on (references, module docstring) and the scheduled events it

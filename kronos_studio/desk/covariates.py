@@ -73,7 +73,7 @@ def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
         f"{model or 'the bundled Kronos model'} cannot read covariates: Kronos reads other series only through an "
         "event adapter's leader channels, and the ensemble's meta-learner has never weighed a conditioned member",
         {"model": model, "covariates": list(options.covariates), "known_future": list(options.known_future)},
-        (Fix(f"condition Chronos-2 instead ({{setting}})", "model", CONDITIONED_MODEL),
+        (Fix("condition Chronos-2 instead ({setting})", "model", CONDITIONED_MODEL),
          Fix("or forecast without {setting}", "covariates")))
 
 
@@ -86,7 +86,7 @@ def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
         from data_sources.samples import list_samples
 
         interval = next(s.interval for s in list_samples() if s.name == ref.symbol)
-        return BarsRequest(source=SAMPLE, symbol=ref.symbol, interval=interval)
+        return BarsRequest(source=SAMPLE, symbol=ref.symbol, interval=interval, bars=needed)
     return BarsRequest(source=ref.source, symbol=ref.symbol, interval=target.interval, exchange=ref.exchange,
                        bars=needed)
 
@@ -183,3 +183,20 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
                      file=file, **conditioning.key())
     report, hit = desk._kept(key, compute)
     return Evaluated(report, bars, gated.notices + conditioning.notices + list(report.warnings), hit)
+
+
+# What docs/covariates.md measured, said wherever a conditioned forecast is shown.
+MEASURED = ("measured so far, no model forecasts these markets better with covariates than without "
+            "(docs/covariates.md)")
+
+
+def conditioned_note(provenance: dict) -> str:
+    """What a conditioned forecast read, in words, for a face to print under it ('' for one not conditioned)."""
+    named = provenance.get("conditioned_on")
+    if named is None:
+        return ""
+    events = provenance.get("known_future") or []
+    if not named and not events:
+        return "Chronos-2 alone, conditioned on nothing (the without of a with/without comparison)"
+    what = [f"{c['ref']} ({c['series']} {c['interval']})" for c in named] + [f"scheduled {k}" for k in events]
+    return f"Chronos-2 conditioned on {', '.join(what)}; {MEASURED}"

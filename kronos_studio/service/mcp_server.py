@@ -20,7 +20,7 @@ from . import compute
 from .errors import ServiceError, known_errors
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
-from .schemas import SETTINGS_NAMES, settings_parameters
+from .schemas import SETTINGS_NAMES, knob_parameters, settings_parameters
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
 
@@ -51,6 +51,16 @@ def with_settings(tool):
     sig = inspect.signature(tool, eval_str=True)  # the annotations as types: the SDK reads them elsewhere
     fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     tool.__signature__ = sig.replace(parameters=fixed + settings_parameters())
+    return tool
+
+
+def with_covariates(tool):
+    """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
+    as the HTTP requests have them)."""
+    from kronos_studio.covariates.options import CovariateOptions
+
+    sig = inspect.signature(tool)
+    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + knob_parameters(CovariateOptions))
     return tool
 
 
@@ -136,9 +146,20 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     def settings_of(given: dict) -> ForecastSettings:
         return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
 
+    def covariates_of(given: dict):
+        from types import SimpleNamespace
+
+        from kronos.settings import knobs
+        from kronos_studio.covariates.options import CovariateOptions
+
+        named = {knob.name(n): given.get(knob.name(n), default) for n, (default, knob) in knobs(CovariateOptions).items()}
+        return compute.covariate_options(SimpleNamespace(**named), allowed.check)
+
     @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
-                             "(the numbers `kronos forecast` writes) and the provenance.")
+                             "(the numbers `kronos forecast` writes) and the provenance; covariates: other series to "
+                             "condition on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
@@ -150,11 +171,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         model = compute.catalog_model(desk, model)
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
         return compute.forecast_answer(desk, model, bars, s, levels, workspace=workspace, ledger=ledger,
-                                       record=record, ways=WAYS)
+                                       record=record, ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
-                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
+                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON); "
+                             "covariates: other series to condition on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
@@ -165,7 +188,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
                        compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
-                                       ledger=ledger, ways=WAYS)
+                                       ledger=ledger, ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")
