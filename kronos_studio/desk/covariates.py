@@ -132,14 +132,14 @@ def _provenance(provenance: dict, conditioning: Conditioning) -> None:
     provenance["known_future"] = list(conditioning.options.known_future)
 
 
-def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, workspace, future, progress,
-             waiting):
-    """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated)."""
+def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, workspace, future, stamps,
+             progress, waiting):
+    """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
+    ``future`` for the key): ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.forecasters import make_forecast
     from kronos_studio.forecasters.window import lookback_note
 
     from .cache import result_key
-    from .desk import Forecasted, _stamps, forecast_notices
 
     bars = gated.bars
     conditioning = read(desk, options, bars)
@@ -153,19 +153,18 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
         _provenance(fc.provenance, conditioning)
         return fc, lookback_note(model, settings, len(fc.history))
 
-    key = result_key("forecast", bars, ident, settings, workspace, future=_stamps(future), **conditioning.key())
-    (fc, lookback), hit = desk._kept(key, compute, waiting)
-    notices = gated.notices + conditioning.notices + list(said.notices if said else ())
-    return Forecasted(fc, bars, notices + forecast_notices(fc, bars), lookback, hit)
+    key = result_key("forecast", bars, ident, settings, workspace, future=stamps, **conditioning.key())
+    made, hit = desk._kept(key, compute, waiting)
+    return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ())
 
 
 def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, cutoffs: int,
              include_training_period: bool, workspace, file):
-    """``Desk.evaluate`` conditioned on ``options``' covariates: every cut-off reads them as of its own close."""
+    """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
+    (report, from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.evaluation.report import evaluation_report
 
     from .cache import result_key
-    from .desk import Evaluated
 
     bars = gated.bars
     conditioning = read(desk, options, bars)
@@ -182,7 +181,7 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
     key = result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs, include=include_training_period,
                      file=file, **conditioning.key())
     report, hit = desk._kept(key, compute)
-    return Evaluated(report, bars, gated.notices + conditioning.notices + list(report.warnings), hit)
+    return report, hit, gated.notices + conditioning.notices
 
 
 # What docs/covariates.md measured, said wherever a conditioned forecast is shown.

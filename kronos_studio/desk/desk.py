@@ -155,8 +155,10 @@ class Desk:
             self.limits.check_path_steps(settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
         if conditioned(model, covariates, choices):
-            return conditioned_forecast(self, gated, covariates, settings, workspace=workspace, future=future,
-                                        progress=progress, waiting=waiting)
+            (fc, lookback), hit, notices = conditioned_forecast(
+                self, gated, covariates, settings, workspace=workspace, future=future, stamps=_stamps(future),
+                progress=progress, waiting=waiting)
+            return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
 
@@ -187,8 +189,10 @@ class Desk:
             self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
         if conditioned(model, covariates, choices):
-            return conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, workspace=workspace,
-                                        include_training_period=include_training_period, file=file)
+            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,
+                                                        workspace=workspace,
+                                                        include_training_period=include_training_period)
+            return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
 
