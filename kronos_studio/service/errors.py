@@ -114,6 +114,16 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     return None
 
 
+def library_errors() -> tuple[type, ...]:
+    """The exception classes ``as_service_error`` may answer as bad input."""
+    from data_sources.errors import DataSourceError
+    from kronos.checkpoints import CheckpointError
+    from kronos.errors import UserError
+    from kronos_studio.ledger import LedgerError
+
+    return (UserError, CheckpointError, FileNotFoundError, DataSourceError, LedgerError, ValueError)
+
+
 def known_errors(call, as_error=lambda known: known):
     """``call`` raising ``as_error(ServiceError)`` for library errors that mean bad input (the rest as they
     are: bugs)."""
@@ -129,11 +139,6 @@ def known_errors(call, as_error=lambda known: known):
                 raise
             raise as_error(known) from None
     return wrapped
-
-
-def answers(endpoint):
-    """Library errors that mean bad input become their ``ServiceError`` (4xx, one line)."""
-    return known_errors(endpoint)
 
 
 def printable(text: str) -> str:
@@ -165,11 +170,20 @@ def add_error_handlers(app) -> None:
         def render(self, content) -> bytes:
             return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
-    @app.exception_handler(ServiceError)
-    async def refused(_request, e: ServiceError):
+    def refusal(e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
         body = e.body()  # one line even where it echoes what a request sent (a job id with a newline)
         return Answer({**body, "detail": printable(body["detail"])}, status_code=e.status, headers=headers)
+
+    async def library_error(request, e: Exception):
+        """The library's refusals (bad bars, settings, a model not found) as their 4xx, for every endpoint at
+        once; anything else is a bug."""
+        known = as_service_error(e)
+        return refusal(known) if known is not None else await bug(request, e)
+
+    app.add_exception_handler(ServiceError, lambda _request, e: refusal(e))
+    for kind in library_errors():
+        app.add_exception_handler(kind, library_error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from ..deps import Shared, Who, WorkspaceLedger
-from ..errors import ServiceError, answers
+from ..errors import ServiceError
 from ..ledger_views import adapter_body, ledger_filters, registry_entry
 
 router = APIRouter(prefix="/v1/adapters")
@@ -18,7 +18,6 @@ AdapterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the entry's id 
 
 
 @router.get("")
-@answers
 def adapters_list(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
                   interval: str | None = None):
     """Every adapter the workspace's retrains trained (oldest first): lineage, window, scores, status."""
@@ -30,7 +29,6 @@ def adapters_list(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, 
 
 
 @router.get("/{adapter_id}")
-@answers
 def adapters_show(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger):
     """One entry with its events (every move, in order: registered, promoted, rejected, retired, ...)."""
     registry, entry = registry_entry(ledger, adapter_id, who.workspace)
@@ -44,7 +42,6 @@ def admin_only(who, service, action: str) -> None:
 
 
 @router.post("/{adapter_id}/promote")
-@answers
 def adapters_promote(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger, service: Shared):
     """Make the entry its series' champion by hand: it bypasses the gate (recorded as such); the champion it
     replaces is retired, and is what a rollback restores."""
@@ -56,7 +53,6 @@ def adapters_promote(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger, s
 
 
 @router.post("/{adapter_id}/rollback")
-@answers
 def adapters_rollback(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger, service: Shared):
     """Retire the champion of the entry's series; the one it replaced serves again (``restored``; null: the
     base model serves)."""

@@ -10,7 +10,7 @@ from kronos_studio.redact import frame_without_paths, without_paths
 
 from ..batch_job import batch_run
 from ..deps import Shared, Who
-from ..errors import ServiceError, answers
+from ..errors import ServiceError
 from ..ledger_views import records
 from ..schemas import BatchRequest, forecast_settings
 
@@ -18,7 +18,6 @@ router = APIRouter()
 
 
 @router.post("/v1/batch", status_code=202)
-@answers
 def batch(body: BatchRequest, who: Who, service: Shared):
     """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
     settings = forecast_settings(body)
@@ -28,13 +27,11 @@ def batch(body: BatchRequest, who: Who, service: Shared):
 
 
 @router.get("/v1/jobs/{job_id}")
-@answers
 def job_status(job_id: str, who: Who, service: Shared):
     return without_paths(service.jobs.get(who, job_id).public())
 
 
 @router.delete("/v1/jobs/{job_id}", status_code=202)
-@answers
 def job_cancel(job_id: str, who: Who, service: Shared):
     """Cancel a queued or running job: a queued one at once, a running one at its next checkpoint (its status
     ``cancelling`` until then); then ``cancelled``, its files removed. 409 for a finished job."""
@@ -42,7 +39,6 @@ def job_cancel(job_id: str, who: Who, service: Shared):
 
 
 @router.get("/v1/jobs/{job_id}/result")
-@answers
 def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
     """The finished job's rows as JSON, or the Parquet file (``format=parquet``); for an evaluating batch, its
     report with the panel, or the panel as Parquet."""

@@ -5,14 +5,12 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..errors import answers
 from ..schemas import EvaluateRequest, forecast_settings
 
 router = APIRouter()
 
 
 @router.post("/v1/evaluate")
-@answers
 def evaluate(body: EvaluateRequest, who: Who, service: Shared):
     """The walk-forward report `kronos evaluate` writes (its JSON, ``file`` null)."""
     settings = forecast_settings(body)

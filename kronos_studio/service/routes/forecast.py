@@ -5,14 +5,12 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..errors import answers
 from ..schemas import ForecastRequest, forecast_settings
 
 router = APIRouter()
 
 
 @router.post("/v1/forecast")
-@answers
 def forecast(body: ForecastRequest, who: Who, service: Shared):
     """A forecast: per-step quantiles of every field, equal to `kronos forecast` of the same bars,
     model and settings; the sampled paths with ``return_paths``."""

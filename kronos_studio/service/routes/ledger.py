@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from ..deps import Shared, Who, WorkspaceLedger
-from ..errors import ServiceError, answers
+from ..errors import ServiceError
 from ..ledger_views import drift_body, ledger_filters, records, track_record_body
 from ..schemas import ScoreRequest
 
@@ -16,7 +16,6 @@ ROW_ID = Annotated[int, Path(ge=1, le=2**63 - 1, description="a forecast's id (a
 
 
 @router.get("/predictions")
-@answers
 def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
                        interval: str | None = None, model: str | None = None, since: str | None = None):
     """The workspace's forecasts with their realized scores so far, newest first."""
@@ -25,7 +24,6 @@ def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: str | None = N
 
 
 @router.get("/evaluations")
-@answers
 def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
                        interval: str | None = None, model: str | None = None, since: str | None = None):
     """The workspace's scored (forecast, step) rows."""
@@ -34,7 +32,6 @@ def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = N
 
 
 @router.get("/track-record")
-@answers
 def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
                         interval: str | None = None, since: str | None = None, include_experiments: bool = False):
     """The realized track record of each model in the workspace (coverage, CRPS %, direction hits), of
@@ -44,7 +41,6 @@ def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = 
 
 
 @router.get("/drift")
-@answers
 def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
                  interval: str | None = None, model: str | None = None, last: int | None = None,
                  include_experiments: bool = False):
@@ -56,7 +52,6 @@ def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, s
 
 
 @router.post("/score")
-@answers
 def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
     """Score the workspace's forecasts of a series on newer bars of it (`kronos ledger score FILE`)."""
     from kronos_studio.bars_input import read_bars
@@ -72,7 +67,6 @@ def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
 
 
 @router.delete("/predictions/{prediction_id}")
-@answers
 def ledger_delete(prediction_id: ROW_ID, who: Who, ledger: WorkspaceLedger):
     from kronos_studio.ledger import LedgerError
 

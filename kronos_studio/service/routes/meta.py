@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import Shared, Who
-from ..errors import answers
 
 router = APIRouter()
 API_VERSION = "1"  # the /v1 routes; the application's OpenAPI version
@@ -31,7 +30,6 @@ def health(service: Shared):
 
 
 @router.get("/v1/models")
-@answers
 def models(who: Who, service: Shared):
     """The models a request may name (each ``ref`` is what ``model`` takes), and no other: the catalog (bundled,
     listed folders and the server's ``--models-dir``, champion, official) and the statistical models."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import Shared, Who
-from ..errors import ServiceError, answers
+from ..errors import ServiceError
 from ..retrain_job import retrain_run
 from ..schemas import RetrainRequest
 
@@ -13,7 +13,6 @@ router = APIRouter()
 
 
 @router.post("/v1/retrain", status_code=202)
-@answers
 def retrain(body: RetrainRequest, who: Who, service: Shared):
     """Train a LoRA challenger on the series' latest bars; it becomes the champion (``--model champion``) only
     if it beats the current one beyond noise on held-out cut-offs."""
