@@ -89,8 +89,39 @@ def run(bars, settings, refs, future=None):
     return done
 
 
+def measured_words() -> str:
+    from kronos_studio.desk.covariates import MEASURED
+
+    return MEASURED
+
+
 def caption(fc) -> str:
     """What a conditioned forecast read, in words (``desk.covariates.conditioned_note``)."""
     from kronos_studio.desk.covariates import conditioned_note
 
     return conditioned_note(fc.provenance)
+
+
+def short_name(ref: str) -> str:
+    """A covariate as a label names it: a sample by its name, an uploaded file by its own name."""
+    path = Path(ref)
+    return path.name.split("-", 1)[-1] if path.is_absolute() else ref
+
+
+def with_and_without(bars, settings, refs, clicked: bool) -> dict:
+    """{label: Forecast} of Chronos-2 with ``refs`` and alone, on the same bars, settings and seed (run on
+    ``clicked``, else as run before in this session); a refusal is said and stops the page."""
+    from .errors import app_message
+
+    out = {}
+    for label, asked in ((f"Chronos-2 given {', '.join(map(short_name, refs))}", refs), ("Chronos-2 alone", ())):
+        done = stored(bars, settings, asked)
+        if done is None and clicked:
+            try:
+                done = run(bars, settings, asked)
+            except Exception as e:
+                st.error(f"**{label} could not run.** {app_message(e)}")
+                st.stop()
+        if done is not None:
+            out[label] = done.forecast
+    return out

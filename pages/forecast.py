@@ -141,7 +141,7 @@ prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
 head.caption(ensemble.caption(prov) if "weights" in prov else
-           f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · {prov['precision']} · device {prov['device']} · "
+           f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · {prov.get('precision', '—')} · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
            f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
 if served_note(prov):

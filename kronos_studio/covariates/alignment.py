@@ -216,7 +216,7 @@ def _align_one(target: Bars, closes: pd.DatetimeIndex, cov: Bars, name: str) -> 
             f"{missing_at_end} or more of its own bars that would have completed by then are missing, so the "
             f"forecast would read a stale covariate",
             {"covariate": name, "covariate_last": str(ends[-1]), "cutoff": str(cutoff), "bars_missing": missing_at_end},
-            Fix(f"load {name} up to the cut-off, or forecast from an earlier cut-off", "covariates"))
+            Fix(f"load {name} up to the cut-off ({{setting}}), or forecast from an earlier cut-off", "covariates"))
     masked = int(np.isnan(close[first:]).sum())
     if filled or masked:
         notices.append(Notice(

@@ -80,9 +80,9 @@ def own_result_stores():
     """The app's process-wide result stores (forecasts, Compare backtests), emptied around every test: what
     they hold is then this test's own (another test's forecast of the same second once stood in for a test's
     own, and a full store evicts as it adds, so counts of it depended on the tests before)."""
-    from app_support import compare, forecasts
+    from app_support import compare, conditioned, forecasts
 
-    stores = (forecasts.store, compare._store)
+    stores = (forecasts.store, compare._store, conditioned.desk)
     for s in stores:
         s.clear()
     yield
