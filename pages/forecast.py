@@ -55,6 +55,7 @@ if conditioning:
     if done is None and clicked:
         try:
             done = conditioned.run(bars, settings, conditioning)
+            from_store = done.from_cache
         except Exception as e:  # a covariate refused (no overlap, stopped early, ...): its message and fix
             head.error(f"**The conditioned forecast could not run.** {app_message(e)}")
             st.stop()
@@ -99,10 +100,14 @@ show_members = bool(fc.members) and head.toggle(
     help="Each member's median and band, thin, behind the ensemble's fan; the legend gives its weight in the mixture")
 
 with badge_col:
-    calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
-                              "not the adapter's" if adapter is not None else
-                              "the track record is the sidebar model's, not the conditioned Chronos-2's"
-                              if conditioning else None)
+    if conditioning:  # the track record is of the sidebar's model, not of the conditioned Chronos-2
+        calibration = None
+        with st.container(border=True):
+            st.markdown("**Track record**")
+            st.caption("None for Chronos-2 conditioned on other series: Evaluate scores the sidebar's model")
+    else:
+        calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
+                                  "not the adapter's" if adapter is not None else None)
 if calibration is not None:  # everything below (chart, numbers, table, downloads) uses the calibrated paths
     fc = calibration.apply(fc)
 ledger.record(fc, bars, calibration=calibration)  # every fan shown is kept once, and scored when its bars arrive
@@ -141,9 +146,9 @@ prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
 head.caption(ensemble.caption(prov) if "weights" in prov else
-           f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · {prov.get('precision', '—')} · device {prov['device']} · "
+           f"Model **{prov['name'] if conditioning else prov['model']}** ({prov.get('predictor_revision')}) · {prov.get('precision', '—')} · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
-           f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
+           f"data {prov['input_sha256']}" + ("" if conditioning else f" · {anchor_note(prov.get('anchor'))}"))
 if served_note(prov):
     head.caption(served_note(prov))
 if volume_note(prov):  # volume below 0 sampled and shown as 0, or the amount's rule: said, not silent
