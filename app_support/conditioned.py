@@ -22,14 +22,15 @@ def _knob():
     return knobs(CovariateOptions)["covariates"][1]
 
 
-def controls(sb, target_sample: str | None) -> tuple[str, ...]:
-    """The "Condition on" widgets (the sample picker and an upload, under a caption naming the model that reads
-    them); the covariate references chosen."""
+def controls(sb) -> tuple[str, ...]:
+    """The "Condition on" widgets (the sample picker and an upload); the covariate references chosen. Every
+    sample is offered, the target's too (a list that changed with the target would drop a kept choice): the
+    desk refuses the target itself, saying so."""
     from data_sources.samples import list_samples
     from kronos_studio.desk.covariates import CONDITIONED_MODEL
 
     knob = _knob()
-    names = [s.name for s in list_samples() if s.name != target_sample]
+    names = [s.name for s in list_samples()]
     chosen = sb.multiselect(knob.label, names, key=SAMPLES_KEY, help=f"{knob.help}. Read by Chronos-2 "
                             f"({CONDITIONED_MODEL}), the model that reads other series; forecast on the Forecast "
                             "page, with and without on Compare")

@@ -102,7 +102,7 @@ def render() -> Inputs:
     model = model.with_precision(precision) if model is not None else None
     sb.caption(f"Device: **{device_label()}**")
     sb.markdown("### Condition on")
-    covariates = conditioned.controls(sb, chosen.sample or None)
+    covariates = conditioned.controls(sb)
 
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.

@@ -98,10 +98,25 @@ def read(desk, options: CovariateOptions, target) -> Conditioning:
     out = Conditioning(options)
     for ref in options.references():
         gated = desk.bars(bars_request(ref, target, needed))
+        if same_bars(gated.bars, target):
+            raise InputError(f"the covariate {ref.text} is the target itself (the same closes at every one of the "
+                             "target's bar times): it adds nothing and doubles its weight",
+                             {"covariate": ref.text, "target": target.series_symbol},
+                             Fix("condition on another series in {setting}", "covariates"))
         out.bars.append(gated.bars)
         out.notices.extend(Notice(f"covariate {ref.text}: {n.problem}", n.fix, n.kind, n.values)
                            for n in gated.notices)
     return out
+
+
+def same_bars(covariate, target) -> bool:
+    """``covariate`` holds the target's own closes at every target bar time (read from another place, or as
+    more or fewer bars: the alignment's content-hash check would not see it)."""
+    import numpy as np
+
+    both = target.frame[["timestamp", "close"]].merge(covariate.frame[["timestamp", "close"]], on="timestamp",
+                                                      suffixes=("", "_covariate"))
+    return len(both) == len(target.frame) and bool(np.allclose(both["close"], both["close_covariate"]))
 
 
 def identity(conditioning: Conditioning) -> dict:

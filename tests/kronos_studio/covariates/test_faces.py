@@ -119,6 +119,13 @@ def test_every_face_refuses_a_bad_covariate_alike(folder, tmp_path, capsys, cova
     assert made.is_error and problem in made.content[0].text
 
 
+def test_the_target_itself_read_from_elsewhere_is_refused(folder):
+    """The target's file is the NASDAQ sample's last bars: the sample, read whole, holds the same closes."""
+    with pytest.raises(InputError, match="is the target itself") as e:
+        desk_close(folder, "NASDAQ Composite daily 1999-2018 (arch)")
+    assert e.value.fix[0].setting == "covariates"
+
+
 def test_a_model_that_cannot_read_covariates_is_refused_naming_chronos2(folder, tmp_path, capsys):
     from kronos_studio.cli.main import main
 
