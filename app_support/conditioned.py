@@ -1,6 +1,6 @@
 """The sidebar's "Condition on": other series (bundled samples, an uploaded file) a forecast reads beside its
-target. The app only translates: the covariates become a ``CovariateOptions`` and the forecast is the desk's
-(``kronos_studio.desk``, ``Desk.forecast`` with ``covariates``), by the model that reads them, Chronos-2; its
+target. The app only translates: the covariates become a ``CovariateOptions`` and the forecast is the app's desk's
+(``forecasts.desk``, ``Desk.forecast`` with ``covariates``), by the model that reads them, Chronos-2; its
 caption says what it was conditioned on and what has been measured of the gain."""
 from __future__ import annotations
 
@@ -55,14 +55,6 @@ def _kept_upload(upload) -> Path:
     return path
 
 
-@st.cache_resource(show_spinner=False)
-def desk():
-    """The app's desk for conditioned forecasts: the process's model registry, one result cache."""
-    from kronos_studio.desk import Desk, ResultCache
-
-    return Desk(cache=ResultCache())
-
-
 def options(refs: tuple[str, ...]):
     from kronos_studio.covariates.options import CovariateOptions
 
@@ -84,8 +76,12 @@ def run(bars, settings, refs, future=None):
     from kronos_studio.desk import Gated
     from kronos_studio.desk.covariates import CONDITIONED_MODEL
 
+    from .auth import workspace
+    from .forecasts import desk
+
     with st.spinner(f"Chronos-2 conditioned on {len(refs)} series: sampling {settings.paths} paths"):
-        done = desk().forecast(Gated(bars), CONDITIONED_MODEL, settings, covariates=options(refs), future=future)
+        done = desk().forecast(Gated(bars), CONDITIONED_MODEL, settings, covariates=options(refs), future=future,
+                               workspace=workspace())
     st.session_state.setdefault(RESULT_KEY, {})[_request(bars, settings, refs)] = done
     return done
 

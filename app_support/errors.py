@@ -5,7 +5,7 @@ from __future__ import annotations
 from kronos.errors import UserError, plain_name
 from kronos.settings import knobs
 from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.training.retrain import RetrainSettings
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 # setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
 # labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs) and the
@@ -17,10 +17,15 @@ CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, None) fo
     "step": "Bars between cut-offs",
     "covariates": knobs(CovariateOptions)["covariates"][1].label,  # the sidebar's "Condition on" (conditioned.py)
 }
+# Actions a fix asks for, where the app shows the registry and the ledger.
+ACTIONS = {"adapters": "the lineage on the *Fine-tune* page", "score": "the *Track record* page, which scores as bars "
+           "arrive", "rollback": "an admin's rollback (the *Fine-tune* page shows the lineage)"}
 
 
 def control(setting: str, value: object = None) -> str:
     """A setting as the app names it: '*Lookback (bars)*', '*Calendar* XNYS' (a switch: its label alone)."""
+    if setting in ACTIONS:
+        return ACTIONS[setting]
     label = CONTROLS.get(setting)
     if label is None:  # no control sets it here: the setting's own name rather than a made-up one
         return plain_name(setting, value)

@@ -5,7 +5,7 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, conditioned, data, ensemble, forecasts, ledger, screener, trust
+from app_support import adapters, app_version, conditioned, data, ensemble, forecasts, ledger, sidebar, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
 from app_support.errors import app_message, app_notice
 from app_support.events import in_window, parse_events
@@ -23,7 +23,7 @@ BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the fi
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 st.title("Forecast")
-from_screener = screener.opened_here()  # a row opened on the Screener page runs at once
+from_screener = sidebar.handed_here()  # a row opened on the Screener page runs at once
 start = open_page()
 inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 

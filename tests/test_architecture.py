@@ -421,16 +421,21 @@ CLI_FLAG = re.compile(r"(?<![\w-])--[a-z]")
 NOT_OUR_FLAGS = {("app_support/__init__.py", "--short")}  # git rev-parse, for the app's version
 
 
-def flag_literals(path: Path) -> list[tuple[int, str]]:
-    """(line, text) of every string literal in a file (f-string parts included) naming a command-line flag;
-    docstrings and comments are not literals the user is shown, so they may."""
+def shown_literals(path: Path, pattern: re.Pattern) -> list[tuple[int, str]]:
+    """(line, text) of every string literal in a file (f-string parts included) that ``pattern`` finds; docstrings
+    and comments are not literals the user is shown, so they may."""
     tree = ast.parse(path.read_text(), str(path))
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
                   and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
     return [(node.lineno, node.value) for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-            and CLI_FLAG.search(node.value)]
+            and pattern.search(node.value)]
+
+
+def flag_literals(path: Path) -> list[tuple[int, str]]:
+    """The literals of a file that name a command-line flag."""
+    return shown_literals(path, CLI_FLAG)
 
 
 def test_no_module_outside_the_cli_formats_a_cli_flag():
@@ -455,6 +460,38 @@ def test_the_flag_guard_finds_a_flag_in_any_literal_but_not_in_a_docstring_or_co
                    '    c = "x--y, a -- b, -5, 2024-01-02"\n'
                    '    raise ValueError("start over with " "--no-resume")\n')
     assert flag_literals(toy) == [(5, "lower --lookback"), (6, ", pass --calendar "), (8, "start over with --no-resume")]
+
+
+CLI_COMMAND = re.compile(r"\bkronos (forecast|evaluate|batch|train|retrain|adapters|ledger|serve|mcp|keys|models|lora|risk)\b")
+# Literals of the library that name a command as a record, not as advice: which program made a registry entry.
+COMMAND_RECORDS = {("kronos_studio/ensemble/gated.py", "kronos train ensemble (from the ledger)"),
+                   ("kronos_studio/training/retrain.py", "kronos retrain")}
+FACES = ("kronos_studio/cli", "kronos_studio/service")  # faces may name one another (the service: `kronos keys create`)
+
+
+def command_literals(path: Path) -> list[tuple[int, str]]:
+    """The literals of a file that name a ``kronos`` subcommand."""
+    return shown_literals(path, CLI_COMMAND)
+
+
+def test_the_library_names_actions_not_commands():
+    """Issue 52: a library fix names an action as a setting (``Fix("roll it back ({setting})", "rollback")``) that
+    each face words (a command, an endpoint, a page); it never tells an HTTP or app user to run ``kronos ...``."""
+    bad = [f"{p.relative_to(ROOT)}:{line} {text!r}"
+           for folder in ("kronos", "kronos_studio", "data_sources")
+           for p in files(folder) if not any(p.is_relative_to(ROOT / face) for face in FACES)
+           for line, text in command_literals(p) if (p.relative_to(ROOT).as_posix(), text) not in COMMAND_RECORDS]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_command_guard_finds_a_command_in_a_literal_but_not_in_a_docstring(tmp_path):
+    toy = tmp_path / "toy.py"
+    toy.write_text('"""Like `kronos forecast`: fine."""\n'
+                   'def f():\n'
+                   '    """`kronos ledger score` in a docstring: fine."""\n'
+                   '    raise ValueError("roll it back (kronos adapters rollback)")\n'
+                   '    return "the kronos model"\n')
+    assert command_literals(toy) == [(4, "roll it back (kronos adapters rollback)")]
 
 
 # Streamlit calls that put text on screen: an exception written into one as ``{e}`` shows a fix's setting as

@@ -53,6 +53,20 @@ class Evaluated:
     from_cache: bool = False
 
 
+@dataclass
+class Retraining:
+    """A series' gated retrain with its decision points chosen: ``run(progress)`` decides at each (the
+    ``training.retrain.Report``); ``bars`` and their ``notices`` as read."""
+
+    retrainer: object
+    points: list[int]
+    bars: object
+    notices: list[Notice]
+
+    def run(self, progress=None):
+        return self.retrainer.run(self.points, progress=progress)
+
+
 class Desk:
     """One method per use case over one model registry and one result cache."""
 
@@ -168,9 +182,27 @@ class Desk:
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
             return fc, lookback_note(forecaster, settings, len(fc.history))
 
-        key = result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+        key = self.forecast_key(bars, identity, settings, workspace, future)
         (fc, lookback), hit = self._kept(key, compute, waiting)
         return Forecasted(fc, bars, gated.notices + forecast_notices(fc, bars), lookback, hit)
+
+    # -- a kept forecast, without computing one (a page draws it before any click) ----------------------------
+    @staticmethod
+    def forecast_key(bars, identity: dict, settings: ForecastSettings, workspace: str | None, future=None) -> str:
+        """``forecast``'s cache key of gated ``bars`` by a model of ``identity`` (``catalog.identity``)."""
+        return result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+
+    def kept_forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
+                      future=None, **choices) -> Forecasted | None:
+        """What ``forecast`` would answer from the cache now for gated ``bars`` (None: it would compute)."""
+        if self.cache is None:
+            return None
+        _, identity = self._identity(model, bars, workspace, ledger, choices)
+        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, future))
+        if kept is None:
+            return None
+        fc, lookback = kept
+        return Forecasted(fc, bars, forecast_notices(fc, bars), lookback, True)
 
     def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
@@ -205,6 +237,20 @@ class Desk:
                          include=include_training_period, file=file)
         report, hit = self._kept(key, compute)
         return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
+
+    def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
+                **options) -> Retraining:
+        """The gated retrain of ``bars``' series (a ``BarsRequest`` or gated bars) in ``ledger``'s registry on the
+        base ``model`` names (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's
+        warm pairs, deciding at the end of the bars or every ``every`` bars (from ``since``); ``options``: the
+        ``Retrainer``'s ``log`` and ``made_by``. Nothing is trained until ``Retraining.run``."""
+        from kronos_studio.catalog.champion import series_retrainer
+        from kronos_studio.catalog.resolve import ModelRef
+
+        gated = self._gated(bars, ways)
+        ref = model.ref if isinstance(model, ModelRef) else model
+        retrainer = series_retrainer(ref, gated.bars, ledger, settings, self.registry.loader(model), **options)
+        return Retraining(retrainer, retrainer.points(every, since), gated.bars, gated.notices)
 
     @staticmethod
     def record(forecast, bars, ledger):

@@ -125,7 +125,7 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
                             "held out and the rest to train on",
                             {"usable": found.count, "holdout": held_n, "min_gate_cutoffs": MIN_GATE_CUTOFFS},
                             (Fix(f"hold out at least {MIN_GATE_CUTOFFS} ({{setting}})", "holdout", MIN_GATE_CUTOFFS),
-                             Fix("let more forecasts be scored (kronos ledger score)")))
+                             Fix("let more forecasts be scored ({setting})", "score")))
     boundary = pd.Timestamp(records[-held_n]["cutoff_time"])
     held = [r for r in records if pd.Timestamp(r["cutoff_time"]) >= boundary]
     train = found.known_before(boundary)  # only what was known when the first held-out forecast was made
@@ -135,7 +135,7 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
                             f"ones (from {boundary:%Y-%m-%d %H:%M} UTC; need at least {settings.least} to train on"
                             f"{'; left out: ' + left if left else ''})",
                             {"train": train.count, "held_out": len(held), "least": settings.least},
-                            (Fix("let more be scored (kronos ledger score)"), Fix("lower {setting}", "min_evaluations"),
+                            (Fix("let more be scored ({setting})", "score"), Fix("lower {setting}", "min_evaluations"),
                              Fix("hold out fewer ({setting})", "holdout")))
     registry = Registry(ledger)
     current_entry = champion_meta(registry)
@@ -143,7 +143,7 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
         current = load_bundled_meta() if current_entry is None else MetaLearner.load(current_entry.path)
     except ValueError as e:
         raise MetaGateError(f"the serving meta-learner {current_entry.id} cannot be read to score it ({e})",
-                            {"id": current_entry.id}, Fix("roll it back (kronos adapters rollback)")) from None
+                            {"id": current_entry.id}, Fix("roll it back ({setting})", "rollback")) from None
     current_name = BUNDLED if current_entry is None else f"meta-learner {current_entry.id}"
     window = window_hash(train)
     known = registry.find_window(LEDGER_WIDE, settings.base_hash, window, META_LEARNER)
@@ -225,11 +225,11 @@ def serving_meta(entry: Entry, members, kronos_revision: str | None) -> tuple[Me
     except ValueError as e:
         raise MetaGateError(f"the workspace's champion meta-learner {entry.id} cannot be read ({e})",
                             {"id": entry.id, "path": entry.path},
-                            Fix("roll it back (kronos adapters rollback)")) from None
+                            Fix("roll it back ({setting})", "rollback")) from None
     if entry.content_sha256 and meta.files_sha256 != entry.content_sha256:
         raise MetaGateError(f"the files of the workspace's champion meta-learner {entry.id} in {entry.path} changed "
                             f"since it was registered ({meta.files_sha256}, registered {entry.content_sha256})",
-                            {"id": entry.id, "path": entry.path}, Fix("roll it back (kronos adapters rollback)"))
+                            {"id": entry.id, "path": entry.path}, Fix("roll it back ({setting})", "rollback"))
     if sorted(meta.members) != sorted(members):
         return None, (f"the workspace's champion meta-learner {entry.id} was trained with the members "
                       f"{sorted(meta.members)}, not {sorted(members)}: it does not serve")

@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from kronos.errors import Fix
+
 from .engine import LedgerError
 from .schema import (
     BY_GATE,
@@ -120,6 +122,12 @@ class Entry:
     def series(self) -> SeriesKey:
         return SeriesKey(self.source, self.symbol, self.interval)
 
+    @property
+    def served(self) -> tuple:
+        """What names this adapter for good in a process's caches: its id with its files' folder and digest (an
+        id alone repeats across the ledgers one process may open)."""
+        return self.id, self.path, self.content_sha256
+
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         for k in ("first_bar_at", "last_bar_at", "created_at", "decided_at"):
@@ -166,8 +174,8 @@ class Registry:
         row = self.ledger.read(lambda conn: conn.execute(select(adapters).where(
             adapters.c.id == int(entry_id), adapters.c.workspace == self.workspace)).first())
         if row is None:
-            raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}': "
-                              "`kronos adapters list` shows the ids")
+            raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}'",
+                              {"adapter": entry_id}, Fix("{setting} shows the ids", "adapters"))
         return _entry(row)
 
     def entries(self, series: SeriesKey | None = None, kind: str | None = None) -> list[Entry]:
@@ -281,7 +289,7 @@ class Registry:
             current = conn.execute(select(adapters).where(*self._series(series, kind), a.status == CHAMPION)).first()
             if current is None:
                 raise LedgerError(f"{series} has no champion to roll back in workspace '{self.workspace}' (the base "
-                                  "model serves): `kronos adapters list` shows its entries")
+                                  "model serves)", {"series": str(series)}, Fix("{setting} shows its entries", "adapters"))
             previous = conn.execute(select(a.id).where(*self._series(series, kind), a.replaced_by == current.id)
                                     .order_by(a.decided_at.desc(), a.id.desc())).scalar()
             now = _now()
@@ -311,8 +319,8 @@ class Registry:
             query = query.with_for_update()
         row = conn.execute(query).first()
         if row is None:
-            raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}': "
-                              "`kronos adapters list` shows the ids")
+            raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}'",
+                              {"adapter": entry_id}, Fix("{setting} shows the ids", "adapters"))
         return _entry(row)
 
 

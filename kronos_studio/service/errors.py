@@ -34,10 +34,16 @@ SERVER_SETTINGS = {"jobs_dir", "allow_dir", "device", "chronos2", "threads", "co
 LIMIT_PREFIX = "max_"
 
 
+# Actions a fix asks for, as the HTTP API does them.
+ACTIONS = {"rollback": "POST /v1/adapters/{id}/rollback", "score": "POST /v1/ledger/score", "adapters": "GET /v1/adapters"}
+
+
 def field_name(setting: str, value: object = None) -> str:
     """A setting as the HTTP API names it: 'the field "lookback"', '"calendar": "XNYS"', 'the server's max_bars'."""
     from kronos.errors import plain_name
 
+    if setting in ACTIONS:
+        return ACTIONS[setting]
     name = request_field(setting)
     if name is not None:
         return f'the field "{name}"' if value is None else f'"{name}": {json.dumps(value, default=str)}'
@@ -115,13 +121,11 @@ def as_service_error(e: BaseException) -> ServiceError | None:
 
 
 def library_errors() -> tuple[type, ...]:
-    """The exception classes ``as_service_error`` may answer as bad input."""
-    from data_sources.errors import DataSourceError
-    from kronos.checkpoints import CheckpointError
+    """The exception classes ``as_service_error`` may answer as bad input: the library's errors (a checkpoint, a
+    data source, the ledger: each a ``UserError``), and the plain ones a library call raises for bad input."""
     from kronos.errors import UserError
-    from kronos_studio.ledger import LedgerError
 
-    return (UserError, CheckpointError, FileNotFoundError, DataSourceError, LedgerError, ValueError)
+    return (UserError, FileNotFoundError, ValueError)
 
 
 def known_errors(call, as_error=lambda known: known):

@@ -13,7 +13,7 @@ from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
 from kronos_studio.covariates.options import CovariateOptions
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
-from kronos_studio.training.retrain import RetrainSettings
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 
 def finite(hint):

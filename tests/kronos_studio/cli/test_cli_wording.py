@@ -63,6 +63,10 @@ def named_settings() -> set[tuple[str, object]]:
     return out
 
 
+# Settings of bars fetched from a source (the HTTP API's and MCP's), which the command line reads from files only.
+SOURCE_ONLY = {"interval"}
+
+
 def option_strings(parser: argparse.ArgumentParser) -> set[str]:
     out = set()
     for action in parser._actions:
@@ -77,8 +81,10 @@ def test_every_setting_the_library_names_is_a_flag_the_command_line_takes():
     found = named_settings()
     assert {("lookback", None), ("resume", False), ("include_training_period", True), ("symbol", None)} <= found
     options = option_strings(cli.build_parser())
-    words = {setting: flag(setting, value).split()[0] for setting, value in found}
-    missing = {s: w for s, w in words.items() if w not in options}
+    commands = set(subcommands(cli.build_parser()))
+    words = {setting: flag(setting, value) for setting, value in found if setting not in SOURCE_ONLY}
+    missing = {s: w for s, w in words.items()
+               if not (w.removeprefix("kronos ") in commands if w.startswith("kronos ") else w.split()[0] in options)}
     assert not missing, f"settings named by the library with no such flag: {missing}"
 
 
@@ -110,3 +116,15 @@ def test_the_training_period_switch_has_one_name_on_every_command_that_has_it():
     assert "--include-trained" not in batch.format_help() and switch in batch.format_help()
     assert batch.parse_args(["w.csv", "--horizon", "5", "--include-trained"]).include_training_period is True
     assert not any(setting.startswith("include") and setting != INCLUDE_TRAINING_PERIOD for setting, _ in named_settings())
+
+
+def test_an_action_a_fix_asks_for_is_worded_by_each_face():
+    """The library asks for an action by its setting; the command line names its command, the HTTP API its
+    endpoint, the app where it is done."""
+    from app_support.errors import app_message
+    from kronos_studio.service.errors import one_line
+
+    e = InputError("adapter 3 serves no longer", {"adapter": 3}, Fix("roll it back ({setting})", "rollback"))
+    assert cli_line(e) == "adapter 3 serves no longer: roll it back (kronos adapters rollback)"
+    assert one_line(e) == "adapter 3 serves no longer: roll it back (POST /v1/adapters/{id}/rollback)"
+    assert "Fine-tune" in app_message(e) and "kronos" not in app_message(e)

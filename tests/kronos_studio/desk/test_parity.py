@@ -199,3 +199,51 @@ def test_a_refusal_is_the_same_problem_through_every_face(world, model, capsys):
 
     result = anyio.run(call)
     assert result.is_error and problem in result.content[0].text
+
+
+RETRAIN = {"horizon": 4, "window": 120, "lookback": 24, "cutoffs": 5, "paths": 6, "steps": 2}
+
+
+def retrain_decision(done: dict) -> dict:
+    """A retrain's one decision, the numbers the gate decided on."""
+    [decision] = done["decisions"]
+    return {"decision": decision["decision"], "scores": {**{f"crps_{k}": v for k, v in decision["crps"].items()},
+                                                          **{f"coverage_{k}": v for k, v in decision["coverage"].items()},
+                                                          "diff_lo": decision["diff_ci95"][0]}}
+
+
+@pytest.mark.slow
+def test_a_retrain_decides_the_same_through_the_desk_the_cli_and_mcp(tmp_path, monkeypatch):
+    """Each face retrains the same series with the same settings on a ledger of its own: the same decision
+    on the same scores (the seed fixes the training and the held-out forecasts)."""
+    from data_sources.requests import BarsRequest
+    from kronos_studio.cli.main import main
+    from kronos_studio.desk import Desk
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.service.mcp_server import create_server
+    from kronos_studio.training.retrain_settings import RetrainSettings
+
+    file = tmp_path / "RT.csv"
+    random_bars(260, seed=3, freq="1h", start="2026-03-02").to_csv(file, index=False)
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    settings = RetrainSettings(horizon=4, window=120, lookback=24, n_cutoffs=5, paths=6, steps=2)
+
+    with Ledger.open(f"sqlite:///{tmp_path / 'desk.sqlite'}") as ledger:
+        desk = retrain_decision(Desk().retrain(BarsRequest(file=str(file)), "studio-tiny", settings,
+                                               ledger=ledger).run().to_dict())
+
+    monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    out = tmp_path / "retrain.json"
+    assert main(["retrain", str(file), "--model", "studio-tiny", "--json", str(out),
+                 *[x for k, v in RETRAIN.items() for x in (f"--{k}", str(v))]]) == 0
+    cli = retrain_decision(json.loads(out.read_text()))
+
+    server = create_server([tmp_path], ledger_url=f"sqlite:///{tmp_path / 'mcp.sqlite'}")
+    mcp = retrain_decision(mcp_call({"mcp": server}, "retrain", {"file": str(file), "model": "studio-tiny", **RETRAIN}))
+
+    for face, got in (("cli", cli), ("mcp", mcp)):
+        assert got["decision"] == desk["decision"], face
+        assert got["scores"].keys() == desk["scores"].keys(), face
+        for name, value in desk["scores"].items():
+            if isinstance(value, float):
+                assert got["scores"][name] == pytest.approx(value, rel=1e-5), (face, name)
