@@ -154,3 +154,25 @@ def test_a_conditioned_forecast_is_never_served_for_an_unconditioned_one(folder)
     assert not other.from_cache and desk.cache.computed == 3
     again = desk.forecast(target, MODEL, settings, covariates=CovariateOptions((SPX,)))
     assert again.from_cache and desk.cache.computed == 3
+
+
+def test_a_conditioned_walk_forward_is_the_same_through_the_desk_and_http(folder, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from kronos_studio.service.app import create_app
+    from kronos_studio.service.keys import create_key
+    from kronos_studio.service.state import ServiceConfig
+
+    settings = ForecastSettings(horizon=HORIZON, paths=PATHS)
+    done = Desk().evaluate(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings, cutoffs=4,
+                           include_training_period=True, covariates=CovariateOptions((SPX,)))
+    assert done.report.out["conditioned_on"][0]["ref"] == SPX
+    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
+    with TestClient(app) as c:
+        token = create_key(app.state.service.ledger, "team-a")[1]
+        r = c.post("/v1/evaluate", headers={"Authorization": f"Bearer {token}"},
+                   json={"bars_csv": (folder / "nasdaq.csv").read_text(), "model": MODEL, "covariates": [SPX],
+                         "horizon": HORIZON, "paths": PATHS, "cutoffs": 4, "include_training_period": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["conditioned_on"][0]["ref"] == SPX
+    assert r.json()["models"]["model"]["crps"] == pytest.approx(done.report.out["models"]["model"]["crps"], rel=1e-9)
