@@ -11,7 +11,7 @@ from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
-from . import source_inputs
+from . import conditioned, source_inputs
 from .defaults import start_lookback
 from .errors import app_message
 from .knob_widgets import knob_controls
@@ -42,6 +42,7 @@ class Inputs:
     seed: int
     sampling: dict  # each sampling knob of ForecastSettings (kronos.settings.knobs) -> its value
     adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
+    covariates: tuple[str, ...] = ()  # "Condition on": other series' references (app_support.conditioned)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
@@ -165,6 +166,8 @@ def render() -> Inputs:
     choices = [c.with_precision(precision) for c in choices]
     model = model.with_precision(precision) if model is not None else None
     sb.caption(f"Device: **{device_label()}**")
+    sb.markdown("### Condition on")
+    covariates = conditioned.controls(sb)
 
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.
@@ -193,7 +196,7 @@ def render() -> Inputs:
                    "mixture has this many paths and the seed drives them all.")
     inputs = Inputs(source, chosen.sample or None, chosen.symbol, chosen.exchange, chosen.interval, chosen.upload,
                     chosen.timezone or None, chosen.calendar or None, int(lookback), int(horizon), model, choices,
-                    int(paths), int(seed), sampling, chosen.adjusted)
+                    int(paths), int(seed), sampling, chosen.adjusted, covariates)
     st.session_state[STATE_KEY] = inputs
     return inputs
 

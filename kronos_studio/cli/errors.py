@@ -24,6 +24,7 @@ FLAGS = {
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
+    "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
@@ -49,11 +50,13 @@ def flag(setting: str, value: object = None) -> str:
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
-    ``RetrainSettings``. Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
+    ``RetrainSettings`` and ``CovariateOptions``. Read when a message names a setting ``FLAGS`` has not: numpy
+    stays out of the start."""
     from kronos.settings import ForecastSettings, knobs
+    from kronos_studio.covariates.options import CovariateOptions
     from kronos_studio.training.retrain_settings import RetrainSettings
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings)
+    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -16,6 +16,9 @@ from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
 
 from .cache import ResultCache, result_key
+from .covariates import conditioned
+from .covariates import evaluate as conditioned_evaluate
+from .covariates import forecast as conditioned_forecast
 
 
 @dataclass
@@ -153,17 +156,23 @@ class Desk:
         return bars if isinstance(bars, Gated) else Gated(bars)
 
     def forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
-                 future=None, progress=None, waiting=None, ways: str | None = None, **choices) -> Forecasted:
+                 future=None, progress=None, waiting=None, ways: str | None = None, covariates=None,
+                 **choices) -> Forecasted:
         """``forecasters.make_forecast`` of ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars) by ``model`` at
         ``settings``, computed once per identical request; ``future``: the bar times to place it at (default:
         the bars' calendar's); ``progress(i, n)``; ``waiting()``: entered while the same forecast is computed for
-        another caller."""
+        another caller; ``covariates``: a ``CovariateOptions`` to condition on (``desk.covariates``)."""
         from kronos_studio.forecasters import make_forecast
         from kronos_studio.forecasters.window import lookback_note
 
         if self.limits is not None:
             self.limits.check_path_steps(settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
+        if conditioned(model, covariates, choices):
+            (fc, lookback), hit, notices = conditioned_forecast(
+                self, gated, covariates, settings, workspace=workspace, future=future, stamps=_stamps(future),
+                progress=progress, waiting=waiting)
+            return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
 
@@ -197,10 +206,11 @@ class Desk:
 
     def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
-                 **choices) -> Evaluated:
+                 covariates=None, **choices) -> Evaluated:
         """The walk-forward report of ``model`` and every naive baseline over the latest ``cutoffs`` of
         ``bars`` (``evaluation.report.evaluation_report``), computed once per identical request; each run
-        samples in the workspace's turn, so other workspaces' forecasts go in between."""
+        samples in the workspace's turn, so other workspaces' forecasts go in between. ``covariates``: as
+        ``forecast``'s, each cut-off reading them as of its own close."""
         from kronos_studio.evaluation.report import evaluation_report
 
         for name, value in (("horizon", settings.horizon), ("cutoffs", cutoffs), ("paths", settings.paths)):
@@ -210,6 +220,11 @@ class Desk:
         if self.limits is not None:
             self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
+        if conditioned(model, covariates, choices):
+            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,
+                                                        workspace=workspace,
+                                                        include_training_period=include_training_period)
+            return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
 

@@ -64,6 +64,16 @@ def with_settings(tool):
     return with_parameters(settings_parameters())(tool)
 
 
+def with_covariates(tool):
+    """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
+    as the HTTP requests have them)."""
+    from kronos_studio.covariates.options import CovariateOptions
+
+    sig = inspect.signature(tool)
+    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + knob_parameters(CovariateOptions))
+    return tool
+
+
 def tool_errors(tool):
     """Bad input comes back as the tool's error, one line (the SDK's ``ToolError``)."""
     from mcp.server.mcpserver.exceptions import ToolError
@@ -146,9 +156,20 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     def settings_of(given: dict) -> ForecastSettings:
         return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
 
+    def covariates_of(given: dict):
+        from types import SimpleNamespace
+
+        from kronos.settings import knobs
+        from kronos_studio.covariates.options import CovariateOptions
+
+        named = {knob.name(n): given.get(knob.name(n), default) for n, (default, knob) in knobs(CovariateOptions).items()}
+        return compute.covariate_options(SimpleNamespace(**named), allowed.check)
+
     @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
-                             "(the numbers `kronos forecast` writes) and the provenance.")
+                             "(the numbers `kronos forecast` writes) and the provenance; covariates: other series to "
+                             "condition on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
@@ -160,11 +181,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         model = compute.catalog_model(desk, model)
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
         return compute.forecast_answer(desk, model, bars, s, levels, workspace=workspace, ledger=ledger,
-                                       record=record, ways=WAYS)
+                                       record=record, ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
-                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
+                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON); "
+                             "covariates: other series to condition on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
@@ -175,7 +198,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
                        compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
-                                       ledger=ledger, ways=WAYS)
+                                       ledger=ledger, ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")
