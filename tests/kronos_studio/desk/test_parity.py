@@ -1,6 +1,7 @@
-"""One use case, four faces, the same numbers: each request goes to the desk directly, to the command line
-(``main(argv)`` in this process), to the HTTP service (FastAPI's test client) and to the MCP server (the SDK's
-in-process client), for each kind of model (the bundled Kronos, an adapter served as ``champion``, the
+"""One use case, every face, the same numbers: each request goes to the desk directly, to the command line
+(``main(argv)`` in this process), to the HTTP service (FastAPI's test client), to the MCP server (the SDK's
+in-process client) and, for a forecast of a model the sidebar offers, to the app's run of the Forecast page, for
+each kind of model (the bundled Kronos, an adapter served as ``champion``, the
 ensemble, a statistical model), and gives the same numbers, or the same refusal."""
 from __future__ import annotations
 
@@ -103,10 +104,32 @@ def mcp_forecast(world, model, tmp_path):
                                              "record": False, **SETTINGS}))
 
 
+def app_choice(model):
+    """The sidebar's entry for ``model`` (None: the bundled default), None for a model the app does not offer."""
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.catalog import catalog
+
+    offered = catalog()
+    default = next(c for c in offered if c.ref == str(default_model_path()))
+    return {None: default, "champion": next(c for c in offered if c.per_series),
+            "ensemble": default.ensemble_of()}.get(model)
+
+
+def app_forecast(world, model, tmp_path):
+    """The Forecast page's run (``app_support.forecasts.run``) on the file's bars as the sidebar reads an upload."""
+    from app_support import forecasts
+    from kronos_studio.bars_input import quality_gate, read_bars
+
+    bars, _ = quality_gate(read_bars(world["file"]))
+    fc, _ = forecasts.run(bars, app_choice(model), ForecastSettings(**SETTINGS))
+    return fc.quantiles(LEVELS).reset_index(drop=True)
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m or "bundled")
 def test_a_forecast_is_the_same_through_every_face(world, model, tmp_path):
     expected = desk_forecast(world, model)
-    for face in (cli_forecast, http_forecast, mcp_forecast):
+    faces = (cli_forecast, http_forecast, mcp_forecast) + ((app_forecast,) if app_choice(model) else ())
+    for face in faces:
         got = face(world, model, tmp_path)
         assert list(got.columns) == list(expected.columns), face.__name__
         np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-5, err_msg=face.__name__)
