@@ -263,11 +263,17 @@ class Desk:
 def forecast_notices(fc, bars) -> list[Notice]:
     """What a forecast's reader should know: too few paths for a band, an implausible fan."""
     from kronos_studio.evaluation.plausibility import check_fan
+
+    return paths_notices(fc.paths.shape[0]) + [Notice(f"{p.code}: {p.message}")
+                                               for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+
+
+def paths_notices(paths: int) -> list[Notice]:
+    """Too few paths for a band (every quantile that one path), for a forecast or each series of a screen."""
     from kronos_studio.forecasting import too_few_paths
 
-    few = too_few_paths(fc.paths.shape[0])
-    notices = [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
-    return notices + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    few = too_few_paths(paths)
+    return [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
 
 
 def _stamps(future) -> str | None:
