@@ -118,27 +118,24 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
     return [(t.tz_convert(tz) if tz is not None else t.tz_localize(None), label) for t, label in cal.markers(short=True)]
 
 
-def run(bars, pair, settings, future, events, key: tuple, label: str):
-    """A forecast with ``pair`` (and an events builder, or None), stored under ``key`` in the shared
-    forecast store."""
+def run(bars, pair, settings, future, events, key: str, label: str):
+    """A forecast with ``pair`` (and an events builder, or None), kept under ``key`` in the app's result cache."""
     from kronos_studio.forecasters import make_forecast
     from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.forecasting import app_decode, studio_pipeline
 
-    from .forecasts import store
+    from .forecasts import results
     from .runs import ProgressBar
 
-    hit = store().get(key)
-    if hit is not None:
-        return hit
-    bar = ProgressBar(label)
-    try:
-        fc = make_forecast(KronosForecaster(studio_pipeline(pair, app_decode()), events=events), bars, settings, future,
-                           progress=bar)
-    finally:
-        bar.done()
-    store().put(key, fc)
-    return fc
+    def compute():
+        bar = ProgressBar(label)
+        try:
+            return make_forecast(KronosForecaster(studio_pipeline(pair, app_decode()), events=events), bars, settings,
+                                 future, progress=bar)
+        finally:
+            bar.done()
+
+    return results().get(key, compute)[0]
 
 
 def calendar_digest(cal) -> str:
@@ -205,13 +202,18 @@ def coverage_gap(cal, bars) -> str | None:
 def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):
     """(forecast with events, forecast without events or None, came_from_store) for an adapter; runs
     when ``clicked``, otherwise only stored forecasts are returned (None when absent)."""
+    from kronos_studio.desk.cache import result_key
     from kronos_studio.events import EventBuilder
 
-    from .forecasts import forecast_key, future_stamps, store
+    from .auth import workspace
+    from .forecasts import future_stamps, identity, results
 
-    base = forecast_key(bars, choice, settings) + (str(folder),)
-    keys = {"events": base + ("events", calendar_digest(cal)), "plain": base + ("no events",)}
-    got = {k: store().get(v) for k, v in keys.items()}
+    def key(events: str) -> str:
+        return result_key("adapter forecast", bars, identity(choice, bars), settings, workspace(), adapter=str(folder),
+                          events=events)
+
+    keys = {"events": key(calendar_digest(cal)), "plain": key("no events")}
+    got = {k: results().peek(v) for k, v in keys.items()}
     from_store = got["events"] is not None and (not both or got["plain"] is not None)
     if clicked and not from_store:
         try:

@@ -13,15 +13,13 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pandas as pd
-import streamlit as st
 
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.walk_forward import EvalResult, WalkForward, last_cutoffs, walk_forward
 from kronos_studio.forecasters.base import Forecaster
 
 from . import forecasts
-from .models import ModelChoice, forecaster, model_identity
-from .runs import LRUStore
+from .models import ModelChoice, forecaster
 
 DEFAULT_CUTOFFS = 8  # the noise check's cut-offs: the shown one and 7 before it
 MAX_CUTOFFS = 30
@@ -59,21 +57,26 @@ class Backtest:
     in_training: dict[str, str] = field(default_factory=dict)
 
 
-@st.cache_resource(show_spinner=False)
-def _store() -> LRUStore:
-    return LRUStore(size=16)
+class _NotKept(Exception):
+    """A backtest with a failed model: raised through the result cache, which keeps no failures, so that the
+    next click tries that model again."""
+
+    def __init__(self, backtest: Backtest):
+        self.backtest = backtest
 
 
-def _key(bars, actual: pd.DataFrame, choices, settings, n_cutoffs: int) -> tuple:
+def _key(bars, actual: pd.DataFrame, choices, settings, n_cutoffs: int) -> str:
+    from kronos_studio.desk.cache import result_key
+
     from . import auth
 
     after = hashlib.sha256(pd.util.hash_pandas_object(actual, index=False).to_numpy().tobytes()).hexdigest()[:16]
-    return (auth.workspace(), bars.content_hash(), bars.interval, bars.calendar, after,
-            tuple(model_identity(c, bars) for c in choices), settings, int(n_cutoffs))
+    return result_key("compare backtest", bars, [forecasts.identity(c, bars) for c in choices], settings,
+                      auth.workspace(), actual=after, cutoffs=int(n_cutoffs))
 
 
 def stored_backtest(bars, actual, choices, settings, n_cutoffs: int) -> Backtest | None:
-    return _store().get(_key(bars, actual, choices, settings, n_cutoffs))
+    return forecasts.results().peek(_key(bars, actual, choices, settings, n_cutoffs))
 
 
 class _StoredForecasts(Forecaster):
@@ -105,7 +108,15 @@ class _StoredForecasts(Forecaster):
 def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], settings, n_cutoffs: int) -> Backtest:
     """Walk every model forward on the shown cut-off (the end of ``bars``, scored on ``actual``) and up to
     ``n_cutoffs`` - 1 earlier ones, one horizon apart, each with a full lookback; the random walk on the
-    same cut-offs. Raises ValueError when no cut-off fits (too little history)."""
+    same cut-offs; kept unless a model failed. Raises ValueError when no cut-off fits (too little history)."""
+    try:
+        return forecasts.results().get(_key(bars, actual, choices, settings, n_cutoffs),
+                                       lambda: _backtest(bars, actual, choices, settings, n_cutoffs))[0]
+    except _NotKept as e:
+        return e.backtest
+
+
+def _backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], settings, n_cutoffs: int) -> Backtest:
     horizon, lookback = settings.horizon, settings.lookback
     if lookback is None:  # the baseline must read the same window as the models: it has to be explicit
         raise ValueError("a backtest needs an explicit lookback in the settings")
@@ -126,8 +137,8 @@ def run_backtest(bars, actual: pd.DataFrame, choices: list[ModelChoice], setting
     in_training = _training_flags(bars, choices, settings, results, frame)
     baseline = walk_forward(RandomWalk(), frame, settings, cutoffs, WalkForward(keep_paths=True))
     out = Backtest(cutoffs, results, baseline, shown, errors, in_training)
-    if not errors:  # a failed model (e.g. offline) is tried again on the next click
-        _store().put(_key(bars, actual, choices, settings, n_cutoffs), out)
+    if errors:  # a failed model (e.g. offline) is tried again on the next click
+        raise _NotKept(out)
     return out
 
 

@@ -12,7 +12,7 @@ from kronos_studio.evaluation.trust import signed_percent
 
 from .errors import app_message
 from .metrics import COVERAGE
-from .runs import LRUStore, ProgressBar
+from .runs import ProgressBar
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
                "chronos2": "Chronos-2", "har": "HAR", "gjr_garch": "GJR-GARCH"}
@@ -48,15 +48,10 @@ def caption(provenance: dict) -> str:
 
 
 # --- evaluation: the ensemble ranked against its members ----------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _rankings() -> LRUStore:
-    return LRUStore(size=32)  # as many as the trust panel's reports
-
-
-def rank(ensemble, report, key: tuple) -> pd.DataFrame:
+def rank(ensemble, report) -> pd.DataFrame:
     """The ensemble, each member (on the paths it gave the mixture) and the baselines of ``report`` (the
     ensemble's trust report: its walk-forward kept what each member gave it), on the same cut-offs and
-    seeds, best first; stored under ``key`` (the report's)."""
+    seeds, best first (kept with the report: ``trust.Evaluation``)."""
     import dataclasses
 
     from kronos_studio.evaluation.baselines import REFERENCE
@@ -80,17 +75,16 @@ def rank(ensemble, report, key: tuple) -> pd.DataFrame:
     member_rows = [m for m in table["model"] if m in keys]  # best first
     table.attrs["vs_best_member"] = {"member": member_rows[0],
                                      **paired_skill(results[ENSEMBLE_ROW], results[member_rows[0]])}
-    _rankings().put(key, table)
     return table
 
 
-def show_ranking(key: tuple) -> pd.DataFrame | None:
-    """The Evaluate page's ranking of the ensemble, its members and the baselines (None when not kept)."""
+def show_ranking(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The Evaluate page's ranking of the ensemble, its members and the baselines (``table``: None when not
+    kept)."""
     st.subheader("The ensemble against its members")
-    table = _rankings().get(key)
     if table is None:
-        st.info("The member ranking of this evaluation is no longer kept (the latest 32 are): change the "
-                "cut-offs or the time limit to run the evaluation again.")
+        st.info("The member ranking of this evaluation is no longer kept: change the cut-offs or the time limit "
+                "to run the evaluation again.")
         return None
     place = int(table.index[table["model"] == ENSEMBLE_ROW][0]) + 1
     best = table["model"].iloc[0]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from kronos.errors import UserError, plain_name
 from kronos.settings import knobs
+from kronos_studio.covariates.options import CovariateOptions
 from kronos_studio.risk.measures import RiskSettings
-from kronos_studio.training.retrain import RetrainSettings
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 # setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
 # labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs) and the
@@ -16,6 +17,7 @@ CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, RiskSett
     "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "fix": "Accept fix",
     "include_training_period": "Include cut-offs inside the model's training period",
     "step": "Bars between cut-offs",
+    "covariates": knobs(CovariateOptions)["covariates"][1].label,  # the sidebar's "Condition on" (conditioned.py)
 }
 # Actions a fix asks for, where the app shows the registry and the ledger.
 ACTIONS = {"adapters": "the lineage on the *Fine-tune* page", "score": "the *Track record* page, which scores as bars "
@@ -43,3 +45,8 @@ def app_message(e: BaseException) -> str:
         text = f"{type(e).__name__}: {e}"
     text = text.strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def app_notice(notice) -> str:
+    """A ``kronos.errors.Notice`` as the app says it, its fixes naming controls."""
+    return notice.worded(control)

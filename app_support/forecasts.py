@@ -1,34 +1,42 @@
-"""Forecast runs: a content-addressed store of sampled paths (shared by all sessions of the process)
-and a runner that shows a progress bar with steps and ETA while sampling."""
+"""Forecast runs through the front desk (``kronos_studio.desk``): one result cache for every session of the
+process (``results``), each forecast sampled once under a progress bar with steps and ETA."""
 from __future__ import annotations
-
-import hashlib
 
 import pandas as pd
 import streamlit as st
 
-from .models import ModelChoice, forecaster, model_identity
-from .runs import LRUStore, ProgressBar
+from kronos_studio.desk import Desk
+from kronos_studio.desk.cache import ResultCache
+
+from .models import ModelChoice, load_model, registry, wait_for_torch
+from .runs import ProgressBar
 
 
 @st.cache_resource(show_spinner=False)
-def store() -> LRUStore:
-    return LRUStore()
+def results() -> ResultCache:
+    """The app's results by ``desk.cache.result_key``, shared by all sessions: forecasts, reports, backtests."""
+    return ResultCache()
 
 
-def _stamp_digest(stamps: pd.DatetimeIndex | None) -> str:
-    if stamps is None:
-        return "calendar"
-    return hashlib.sha256(",".join(map(str, stamps)).encode()).hexdigest()[:16]
+def desk(computing: bool = True) -> Desk:
+    """The app's desk: the process's model registry in the app's decode mode, and ``results``. Not
+    ``computing`` (a look into the cache): the decode mode is not read, so a page drawn before the warm-up does
+    not import the model code."""
+    if not computing:
+        return Desk(registry(), cache=results())
+    from kronos_studio.forecasting import app_decode
+
+    return Desk(registry().decoding(app_decode()), cache=results())
 
 
-def forecast_key(bars, choice: ModelChoice, settings, future=None) -> tuple:
-    """The store's key: the workspace first (with sign-in, a user's identical forecast is never another's "from
-    cache"; without, every session shares the default one), then everything the sampled paths depend on."""
-    from . import auth
+def identity(choice: ModelChoice, bars) -> dict:
+    """What ``choice`` is now for ``bars`` (``catalog.identity.model_identity``), for the keys of results the app
+    keeps beside the desk's (reports, backtests, adapter forecasts) in the session's workspace."""
+    from kronos_studio.catalog.identity import model_identity, served_champion
 
-    return (auth.workspace(), bars.content_hash(), bars.interval, bars.calendar, _stamp_digest(future),
-            model_identity(choice, bars), settings)
+    from .auth import workspace
+
+    return model_identity(choice, bars, workspace(), served_champion(choice, bars, workspace()))
 
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
@@ -43,50 +51,40 @@ def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
 
 
 def cached(bars, choice: ModelChoice, settings, future=None):
-    """The stored forecast, or None (also when what serves ``champion`` cannot be read now: the run says why)."""
+    """The kept forecast, or None (also when what serves ``champion`` cannot be read now: the run says why)."""
     from kronos.errors import UserError
 
+    from .auth import workspace
+
     try:
-        key = forecast_key(bars, choice, settings, future)
+        kept = desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(), future=future)
     except UserError:
         return None
-    return store().get(key)
+    return None if kept is None else kept.forecast
 
 
 def run(bars, choice: ModelChoice, settings, future=None, label: str | None = None):
-    """(Forecast, came_from_store). Loads the model once per process; raises kronos.errors.InputError
-    or kronos.checkpoints.CheckpointError with messages meant for the user."""
-    key = forecast_key(bars, choice, settings, future)
-    results = store()
-    while True:
-        hit = results.get(key)
-        if hit is not None:
-            return hit, True
-        mine, finished = results.claim(key)
-        if mine:
-            break
-        # The same forecast is running for another session: share its result instead of sampling it twice.
-        with st.spinner("The same forecast is being sampled for another session: sharing its result…"):
-            finished.wait()
-    try:
-        return _sample(bars, choice, settings, future, label, key), False
-    finally:
-        results.release(key)  # on failure too: a waiting session then tries itself and gets its own message
+    """(Forecast, came_from_cache): sampled once per identical request across sessions (a session asking for
+    one being sampled for another waits for it); the model loaded once per process. Raises
+    kronos.errors.UserError or kronos.checkpoints.CheckpointError with messages meant for the user."""
+    from .auth import workspace
 
-
-def _sample(bars, choice: ModelChoice, settings, future, label: str | None, key):
-    from kronos_studio.forecasters import make_forecast
-
+    kept = cached(bars, choice, settings, future)
+    if kept is not None:
+        return kept, True
     if future is None:
-        future = future_stamps(bars, settings.horizon)
-    fc_maker = forecaster(bars, choice, settings)
-    many = len(fc_maker.members)
-    bar = ProgressBar(label or (f"Ensemble: sampling {settings.paths} paths from each of {many} members" if many
-                                else f"Sampling {settings.paths} paths with {fc_maker.name}"),
-                      unit="member" if many else "step")
+        future_stamps(bars, settings.horizon)  # bars that cannot be placed refused in words before any loading
+    if choice.per_series:
+        wait_for_torch()
+    else:
+        load_model(choice)  # with its download's progress, or a spinner: the desk then finds it loaded
+    bar = ProgressBar(label or (f"Ensemble: sampling {settings.paths} paths from each member" if choice.mixes
+                                else f"Sampling {settings.paths} paths with {choice.label}"),
+                      unit="member" if choice.mixes else "step")
     try:
-        fc = make_forecast(fc_maker, bars, settings, future, progress=bar)
+        done = desk().forecast(bars, choice, settings, workspace=workspace(), future=future, progress=bar,
+                               waiting=lambda: st.spinner("The same forecast is being sampled for another session: "
+                                                          "sharing its result…"))
     finally:
         bar.done()
-    store().put(key, fc)
-    return fc
+    return done.forecast, done.from_cache

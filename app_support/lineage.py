@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import ledger as app_ledger
-from .models import load_model, pair_loader
+from .models import load_model
 
 MADE_BY = "app: Retrain now"  # what the registry records as the maker of the adapters the button trains
 
@@ -113,7 +113,7 @@ def _time_range(times) -> list[pd.Timestamp] | None:
 def retrain_controls(where) -> dict:
     """The Fine-tune page's "Retrain settings": a widget per ``Knob`` of ``RetrainSettings`` (window, cut-offs,
     steps, ...; ``knob_widgets``), starting at its defaults, keyed ``ft_retrain_<setting>``; field name -> value."""
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     from .knob_widgets import knob_controls
 
@@ -128,16 +128,16 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
     from kronos_studio.ledger import LedgerError
-    from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainSettings, champion_base
+    from kronos_studio.training.retrain_settings import RetrainSettings
+
+    from .forecasts import desk
 
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()
     if book is None:
         raise LedgerError(f"the forecast ledger is unavailable ({app_ledger.problem()}): it keeps the registry")
-    if choice.per_series:
-        pair = champion_base(Registry(book).champion(SeriesKey.of(bars)), pair_loader(choice))
-    else:
-        pair = load_model(choice)
-    retrainer = Retrainer(pair, bars, book, settings, made_by=MADE_BY)
-    return retrainer.run(retrainer.points(), progress=progress).decisions[-1]
+    if not choice.per_series:
+        load_model(choice)  # loaded with its progress shown; the desk then finds it warm
+    # champion: retrained on the base its champion was trained on
+    return desk().retrain(bars, None if choice.per_series else choice, settings, ledger=book,
+                          made_by=MADE_BY).run(progress).decisions[-1]

@@ -31,52 +31,18 @@ def ensemble_digest() -> str | None:
         return None
 
 
-def model_identity(choice: ModelChoice, bars) -> object:
-    """What a stored result of ``choice`` on ``bars`` depends on besides their content, interval, calendar
-    and the settings: the model key, and for the ensemble also its Kronos member's folder, the
-    meta-learner's files, the fits to series, the asset class it reads from the bars (their calendar and
-    source) and the Chronos-2 that would join it; for ``champion``, the series and the adapter that serves it
-    now, so a promote or a rollback is never answered with a stored forecast of the adapter before."""
-    if choice.per_series:
-        from kronos_studio.catalog.champion import champion_entry
-
-        from .auth import workspace
-
-        entry = champion_entry(bars, workspace())
-        return (choice.key, workspace(), bars.source, bars.series_symbol, bars.interval, None if entry is None else entry.id)
-    if choice.mixes:
-        from kronos_studio.ensemble.chronos2 import ensemble_state
-        from kronos_studio.ensemble.features import asset_class
-        from kronos_studio.ensemble.series import series_fits
-
-        from .auth import workspace
-
-        ws = workspace()
-        return (choice.key, choice.ref, ensemble_digest(), ws, series_fits(ws), asset_class(bars.calendar, bars.source),
-                ensemble_state())
-    return choice.key
-
-
 def forecaster(bars, choice: ModelChoice, settings):
-    """The forecaster ``choice`` names for these bars and settings (``kronos_studio.catalog.resolve``),
-    its Kronos model loaded once per process: the ensemble's is the bundled model it mixes, under that
-    model's own key, so one loaded copy serves both."""
-    from kronos_studio.catalog import resolve
+    """The forecaster ``choice`` names for these bars and settings (``kronos_studio.catalog.resolve``) on the
+    process's warm models, in the app's decode mode (its Kronos model loaded here first, with progress)."""
     from kronos_studio.forecasting import app_decode
 
     from .auth import workspace
 
-    return resolve(choice, bars, settings, load_pair=pair_loader(choice), workspace=workspace(), decode=app_decode())
-
-
-def pair_loader(choice: ModelChoice):
-    """``load_pair(ref)`` for the Kronos models ``choice`` reads by reference (the ensemble's member, a
-    champion's base): the offered model of that reference in ``choice``'s precision, loaded once per process."""
-    def load(ref: str):
-        own = next((c for c in model_choices() if c.ref == ref and not c.mixes), choice)
-        return load_model(own.with_precision(choice.precision))
-
-    return load
+    if choice.per_series:
+        wait_for_torch()
+    else:
+        load_model(choice)
+    return registry().decoding(app_decode()).forecaster(choice, bars, settings, workspace())
 
 
 def served_note(provenance: dict) -> str | None:

@@ -73,9 +73,9 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
     """The walk-forward of ``entries`` under a progress bar (``load``: the gate's fixes and the files'
     calendar); raises what ``evaluate_watchlist`` raises."""
     from kronos_studio.batch.rank_run import evaluate_watchlist
-    from kronos_studio.catalog import resolve
 
-    from .models import wait_for_torch
+    from .auth import workspace
+    from .models import registry, wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     bar = st.progress(0.0, text=f"Loading {len(entries)} series and {settings.model_label}…")
@@ -84,8 +84,11 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
         bar.progress(done / max(total, 1), text=f"Forecast {done} of {total} cut-off dates × path counts")
 
     started = time.perf_counter()
+    models = registry()  # the process's warm model, sampled date by date in this workspace's turns
     try:
-        result = evaluate_watchlist(resolve(settings.model_ref), entries, settings.forecast, plan, load, progress)
+        forecaster = models.forecaster(settings.model_ref, None, settings.forecast, workspace())
+        result = evaluate_watchlist(models.in_turn(forecaster, settings.model_ref, workspace()), entries,
+                                    settings.forecast, plan, load, progress)
     finally:
         bar.empty()
     out = RankRun(watchlist, settings, plan, result, time.perf_counter() - started)

@@ -4,6 +4,8 @@ Evaluate page's Risk backtest (``Desk.risk_backtest``: what ``kronos risk --back
 generated from ``RiskSettings``' knobs (``knob_widgets.knob_controls``)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,22 +15,16 @@ from kronos_studio.desk.risk import id_of, read_risk
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
 
+from . import forecasts
 from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
 from .errors import app_message, control
 from .knob_widgets import knob_controls
-from .models import ModelChoice, model_identity
-from .runs import LRUStore
+from .models import ModelChoice
 
 # The backtest's default cut-offs here: fewer than the library's 250 (every model samples at each one while the
 # page waits); the traffic light needs 250 one-step VaRs, and the section says so when there are fewer.
 APP_BACKTEST_CUTOFFS = 100
 MORE = "More risk settings"
-
-
-@st.cache_resource(show_spinner=False)
-def store() -> LRUStore:
-    """Risk readings and backtests by what they are of, shared by the sessions of the process."""
-    return LRUStore()
 
 
 def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSettings | None:
@@ -41,14 +37,14 @@ def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSetting
 
 
 def reading(fc, bars, risk: RiskSettings):
-    """``read_risk`` of the forecast on screen, kept by its paths' content, its bars and the risk settings (never
-    a reading of other paths)."""
-    key = ("reading", bars.content_hash(), id_of(fc), risk)
-    kept = store().get(key)
-    if kept is None:
-        kept = read_risk(fc, risk)
-        store().put(key, kept)
-    return kept
+    """``read_risk`` of the forecast on screen, kept in the app's result cache by its paths' content, its bars and
+    the risk settings (never a reading of other paths)."""
+    from kronos_studio.desk.cache import result_key
+
+    from . import auth
+
+    key = result_key("risk_reading", bars, id_of(fc), risk, auth.workspace())
+    return forecasts.results().get(key, lambda: read_risk(fc, risk))[0]
 
 
 def var_es_table(path) -> pd.DataFrame:
@@ -93,31 +89,30 @@ def panel(fc, bars, what: str) -> None:
         st.dataframe(r.stylized.table(), key="risk_stylized")
 
 
-def backtest_key(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict) -> tuple:
+def backtest_key(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict) -> str:
+    """The kept backtest's key in the app's result cache (``desk.cache.result_key``), found without loading the
+    model (the desk's own key needs its forecaster)."""
+    from kronos_studio.desk.cache import result_key
+
     from . import auth
 
-    return ("backtest", auth.workspace(), bars.content_hash(), bars.interval, bars.calendar,
-            model_identity(choice, bars), settings, risk, tuple(sorted(plan.items())))
+    return result_key("risk_backtest_app", bars, forecasts.identity(choice, bars), settings, auth.workspace(),
+                      risk=dataclasses.asdict(risk), plan=plan)
 
 
 def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):
-    """``Desk.risk_backtest`` on the app's warm models, kept by everything it depends on."""
-    from kronos_studio.desk import Desk
-
+    """``Desk.risk_backtest`` on the app's desk (its warm models), kept by everything it depends on."""
     from . import auth
-    from .models import registry
 
-    key = backtest_key(bars, choice, settings, risk, plan)
-    kept = store().get(key)
-    if kept is None:
+    def compute():
         with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
                         + (" beside the risk desk's standard models" if plan["baselines"] else "") + "…"):
-            kept = Desk(registry()).risk_backtest(
+            return forecasts.desk().risk_backtest(
                 bars, choice, settings, risk, cutoffs=plan["cutoffs"], walk=RiskWalk(proxy=plan["proxy"]),
                 include_training_period=plan["include_training_period"], baselines=plan["baselines"],
                 workspace=auth.workspace())
-        store().put(key, kept)
-    return kept
+
+    return forecasts.results().get(backtest_key(bars, choice, settings, risk, plan), compute)[0]
 
 
 def backtest_section(bars, choice: ModelChoice, settings) -> None:
@@ -142,7 +137,7 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
         return
     plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "include_training_period": bool(include)}
     clicked = st.button("Run risk backtest", icon=":material/play_arrow:", key="rb_run")
-    done = store().get(backtest_key(bars, choice, settings, risk, plan))
+    done = forecasts.results().peek(backtest_key(bars, choice, settings, risk, plan))
     if clicked and done is None:
         try:
             done = run_backtest(bars, choice, settings, risk, plan)

@@ -18,20 +18,19 @@ import pandas as pd
 import streamlit as st
 
 from data_sources.numbers import MIN_PRICE_DECIMALS
-from data_sources.quality import FIX_DESCRIPTIONS, finding_of_fix
+from data_sources.quality import FIX_DESCRIPTIONS
+from data_sources.requests import BarsRequest
 from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, with_input
 from kronos.quantiles import BAND_NAME
-from kronos.settings import ForecastSettings, knobs
+from kronos.settings import ForecastSettings
 from kronos_studio.batch.forecaster import BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 from kronos_studio.exports import csv_text
 
-from . import sidebar, source_inputs
-from .data import hand_file, instrument_key
+from . import sidebar
 from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
-OPEN_KEY = "_screener_open"  # session state: set when a row is opened, so the Forecast page runs it at once
 SPARK_BARS = 30  # history closes drawn before the fan
 ROW_HEIGHT = 40  # px a table row takes, so that a fan's sparkline is legible
 ROWS_IN_VIEW = 15  # rows the table shows before it scrolls (Streamlit's own default is ten rows of 35 px)
@@ -312,7 +311,7 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     from kronos_studio.batch.engine import BatchRun, run_batch
 
     from .auth import workspace  # whose champions the model ``champion`` serves
-    from .models import wait_for_torch
+    from .models import registry, wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     n = len(entries)
@@ -327,7 +326,8 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     try:
         result = run_batch(entries, settings.batch(), BatchRun(model=settings.model_ref, chunk_series=chunk_size(n),
                                                                fixes=tuple(fixes), calendar=calendar,
-                                                               workspace=workspace()), progress)
+                                                               workspace=workspace(), registry=registry()),
+                           progress)
         bar.progress(1.0, text="Drawing the fans…")
         rows = result.rows.copy()
         for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
@@ -534,47 +534,28 @@ def _parquet(frame: pd.DataFrame) -> bytes:
 
 # --- opening a row on the Forecast page ---------------------------------------------------------------
 
-def forecast_state(run_: ScreenerRun, series: str) -> tuple[dict | None, str | None]:
-    """(the sidebar's session state that shows ``series`` on the Forecast page with the run's settings,
-    None) or (None, why it cannot be opened there)."""
+def forecast_request(run_: ScreenerRun, series: str) -> tuple[sidebar.Handed | None, str | None]:
+    """(``series`` as the Forecast page's request with the run's model and settings: the same fan, None) or
+    (None, why it cannot be opened there)."""
     entry = run_.entries.get(series)
-    s, f = run_.settings, run_.settings.forecast
     if entry is None:
         return None, f"{series} is not in this run"
-    state = {"sb_model": s.model_key, "sb_horizon": f.horizon, f"sb_lookback_{s.context}": f.lookback,
-             "sb_paths": f.paths, "sb_seed": f.seed, **{f"sb_{name}": getattr(f, name) for name in knobs()}}
-    # The gate's fixes the run accepted are ticked on the Forecast page too (its checkboxes, by finding).
-    state.update({f"fix_{finding_of_fix(f)}": True for f in run_.fixes})
-    if entry.file is not None:  # the file itself is handed over by open_on_forecast
-        if not Path(entry.file).is_file():
-            return None, f"{Path(entry.file).name} is no longer on disk: upload it on the Forecast page"
-        shown, why = source_inputs.series_state(None, calendar=run_.calendar)
-    else:
-        shown, why = source_inputs.series_state(entry.source, entry.symbol, entry.interval, entry.exchange)
-    return (None, why) if shown is None else ({**state, **shown}, None)
+    s = run_.settings
+    bars = BarsRequest(file=entry.file, symbol=entry.symbol, calendar=run_.calendar, fixes=run_.fixes) \
+        if entry.file is not None else BarsRequest(source=entry.source, symbol=entry.symbol, interval=entry.interval,
+                                                   exchange=entry.exchange, fixes=run_.fixes)
+    handed = sidebar.Handed(bars, s.model_key, s.context, s.forecast)
+    _, why = sidebar.widget_state(handed)
+    return (None, why) if why is not None else (handed, None)
 
 
 def open_on_forecast(series: str) -> None:
-    """Button callback (runs before the sidebar is drawn, so its widgets may be set): the sidebar shows
-    the row's series and the run's settings, and the Forecast page runs them at once."""
+    """Button callback: the row's series with the run's model and settings handed to the Forecast page, which
+    runs it at once."""
     run_ = latest()
-    state, _ = forecast_state(run_, series) if run_ is not None else (None, None)
-    if state is None:
-        return
-    for key, value in state.items():
-        st.session_state[key] = value
-    entry = run_.entries[series]
-    if entry.file is not None:
-        data = Path(entry.file).read_bytes()
-        hand_file(Path(entry.file).name, data)
-        if entry.symbol is not None:  # a file of several instruments: its picker there shows the row's
-            st.session_state[instrument_key(hashlib.sha256(data).hexdigest())] = entry.symbol
-    st.session_state[OPEN_KEY] = series
-
-
-def opened_here() -> bool:
-    """True once, on the Forecast page's first run after a Screener row was opened."""
-    return st.session_state.pop(OPEN_KEY, None) is not None
+    handed, _ = forecast_request(run_, series) if run_ is not None else (None, None)
+    if handed is not None:
+        sidebar.hand(handed)
 
 
 def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs) -> list[str]:

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
+from data_sources.requests import BarsRequest
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
 from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
 
-from . import source_inputs
+from . import conditioned, source_inputs
 from .defaults import start_lookback
 from .errors import app_message
 from .knob_widgets import knob_controls
@@ -17,6 +19,8 @@ from .models import ModelChoice, device_label, ensemble_digest, model_choices
 from .source_inputs import first_value
 
 STATE_KEY = "studio_inputs"
+HANDED_KEY = "_studio_handed"  # session state: a forecast handed to the Forecast page (``hand``), until shown
+RUN_HANDED_KEY = "_studio_run_handed"  # session state: set once a handed forecast is shown, for the page to run it
 MAX_LOOKBACK = 2048  # no model chosen: the largest context of the official models
 
 
@@ -38,6 +42,7 @@ class Inputs:
     seed: int
     sampling: dict  # each sampling knob of ForecastSettings (kronos.settings.knobs) -> its value
     adjusted: bool = True  # bundled samples: split-adjusted (the raw file one toggle away)
+    covariates: tuple[str, ...] = ()  # "Condition on": other series' references (app_support.conditioned)
 
     def settings(self, lookback: int | None = None, horizon: int | None = None):
         return ForecastSettings(horizon=horizon or self.horizon, paths=self.paths, seed=self.seed,
@@ -64,7 +69,68 @@ class Inputs:
         return 0 if choice is None else choice.slides(self.lookback_for(choice), self.horizon)
 
 
+@dataclass(frozen=True)
+class Handed:
+    """A forecast handed to the Forecast page (a Screener row): its bars (a source's series, or a ``file`` with
+    its ``calendar`` and, in a file of several instruments, the ``symbol``; the gate's ``fixes`` accepted), the
+    model (its catalog key, reading at most ``context`` bars) and the settings."""
+
+    bars: BarsRequest
+    model_key: str
+    context: int
+    settings: ForecastSettings
+
+
+def widget_state(handed: Handed) -> tuple[dict | None, str | None]:
+    """(the sidebar's and the quality gate's widget values that show ``handed``, None) or (None, why the sidebar
+    cannot show it)."""
+    from data_sources.quality import finding_of_fix
+
+    r, f = handed.bars, handed.settings
+    state = {"sb_model": handed.model_key, "sb_horizon": f.horizon, f"sb_lookback_{handed.context}": f.lookback,
+             "sb_paths": f.paths, "sb_seed": f.seed, **{f"sb_{name}": getattr(f, name) for name in knobs()}}
+    state.update({f"fix_{finding_of_fix(fix)}": True for fix in r.fixes})  # the gate's checkboxes, by finding
+    if r.file is not None:  # the file's bytes are handed over by ``take_handed``
+        if not Path(r.file).is_file():
+            return None, f"{Path(r.file).name} is no longer on disk: upload it on the Forecast page"
+        shown, why = source_inputs.series_state(None, calendar=r.calendar)
+    else:
+        shown, why = source_inputs.series_state(r.source, r.symbol, r.interval, r.exchange)
+    return (None, why) if shown is None else ({**state, **shown}, None)
+
+
+def hand(handed: Handed) -> None:
+    """Hand ``handed`` to the Forecast page: the sidebar shows it on its next draw, and the page runs it."""
+    st.session_state[HANDED_KEY] = handed
+
+
+def take_handed() -> None:
+    """Before the widgets are drawn: a handed forecast's values put into them, once."""
+    import hashlib
+
+    from .data import hand_file, instrument_key
+
+    handed = st.session_state.pop(HANDED_KEY, None)
+    state, _ = widget_state(handed) if handed is not None else (None, None)
+    if state is None:
+        return
+    st.session_state.update(state)
+    file = handed.bars.file
+    if file is not None:  # a file uploader cannot be set by code: the bytes go apart
+        data = Path(file).read_bytes()
+        hand_file(Path(file).name, data)
+        if handed.bars.symbol is not None:  # a file of several instruments: its picker shows this one
+            st.session_state[instrument_key(hashlib.sha256(data).hexdigest())] = handed.bars.symbol
+    st.session_state[RUN_HANDED_KEY] = True
+
+
+def handed_here() -> bool:
+    """True once, on the page run after a handed forecast was shown (the Forecast page runs it at once)."""
+    return st.session_state.pop(RUN_HANDED_KEY, None) is not None
+
+
 def render() -> Inputs:
+    take_handed()
     sb = st.sidebar
     sb.markdown("### Data")
     source, chosen = source_inputs.render(sb)
@@ -100,6 +166,8 @@ def render() -> Inputs:
     choices = [c.with_precision(precision) for c in choices]
     model = model.with_precision(precision) if model is not None else None
     sb.caption(f"Device: **{device_label()}**")
+    sb.markdown("### Condition on")
+    covariates = conditioned.controls(sb)
 
     # The lookback never offers more than the model reads; its default leaves room for the horizon in
     # the model's window, so every sampling step reuses the KV cache.
@@ -128,7 +196,7 @@ def render() -> Inputs:
                    "mixture has this many paths and the seed drives them all.")
     inputs = Inputs(source, chosen.sample or None, chosen.symbol, chosen.exchange, chosen.interval, chosen.upload,
                     chosen.timezone or None, chosen.calendar or None, int(lookback), int(horizon), model, choices,
-                    int(paths), int(seed), sampling, chosen.adjusted)
+                    int(paths), int(seed), sampling, chosen.adjusted, covariates)
     st.session_state[STATE_KEY] = inputs
     return inputs
 

@@ -1,6 +1,6 @@
-"""The trust panel in the app: walk-forward reports stored by content, the latest report of each
-model on each series (for the badge beside the fan, kept in the forecast ledger), and evaluation runs
-with a progress bar."""
+"""The trust panel in the app: walk-forward reports kept by content (in the app's result cache), the latest
+report of each model on each series (for the badge beside the fan, kept in the forecast ledger), and evaluation
+runs with a progress bar."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,11 +21,11 @@ from kronos_studio.evaluation.trust import (
     signed_percent,
 )
 
-from . import auth, ensemble
+from . import auth, ensemble, forecasts
 from . import ledger as ledger_ui
 from .errors import CONTROLS, app_message
-from .models import ModelChoice, forecaster, model_identity, served_note
-from .runs import LRUStore, ProgressBar
+from .models import ModelChoice, forecaster, served_note
+from .runs import ProgressBar
 
 DEFAULT_CUTOFFS = 20
 TIME_LIMIT_S = 120
@@ -77,21 +77,27 @@ class Plan:
     include_trained: bool = False  # also score cut-offs inside the model's training period (flagged)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation run keeps: the report, which model served a per-series model's report (in words;
+    None for any other model), and for the ensemble its ranking beside its members (``ensemble.rank``)."""
+
+    report: object
+    served: str | None = None
+    ranking: object = None
+
+
 class Reports:
-    """Reports by content key (this process), and the track record of the latest report per (series,
-    model), kept in the forecast ledger too, so that the badge survives a restart and every process on
-    the same ledger sees it. ``ledger``: what returns the ledger to keep them in (None while it cannot
-    be opened); by default the app's."""
+    """The track record of the latest report per (series, model), kept in the forecast ledger too, so that
+    the badge survives a restart and every process on the same ledger sees it. ``ledger``: what returns the
+    ledger to keep them in (None while it cannot be opened); by default the app's."""
 
     def __init__(self, ledger: Callable[[], object] | None = None):
-        self.by_key = LRUStore(size=32)
-        self.served = LRUStore(size=32)  # by report key: which model served a per-series model's report, in words
         self._ledger = ledger or ledger_ui.ledger
         self._latest: dict[tuple, object] = {}
         self._lock = threading.Lock()
 
-    def put(self, key: tuple, series: tuple, report) -> None:
-        self.by_key.put(key, report)
+    def put(self, series: tuple, report) -> None:
         record = report.track_record()
         with self._lock:
             self._latest[(auth.workspace(), series)] = record
@@ -136,20 +142,16 @@ def series_key(bars, choice: ModelChoice) -> tuple:
     return bars.source, bars.series_symbol, bars.interval, choice.key
 
 
-def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> tuple:
-    """The stored report's key, the workspace first (as ``forecasts.forecast_key``)."""
-    return (auth.workspace(), bars.content_hash(), bars.interval, bars.calendar, model_identity(choice, bars), settings,
-            plan)
+def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> str:
+    """The kept evaluation's key (``desk.cache.result_key``), in the session's workspace."""
+    from kronos_studio.desk.cache import result_key
+
+    return result_key("trust", bars, forecasts.identity(choice, bars), settings, auth.workspace(),
+                      plan=dataclasses.asdict(plan))
 
 
-def stored(bars, choice: ModelChoice, settings, plan: Plan):
-    return reports().by_key.get(report_key(bars, choice, settings, plan))
-
-
-def served(bars, choice: ModelChoice, settings, plan: Plan) -> str | None:
-    """Which model served the stored report (``champion``: the adapter, or the base), in words; None for a
-    model that is the same for every series."""
-    return reports().served.get(report_key(bars, choice, settings, plan))
+def kept(bars, choice: ModelChoice, settings, plan: Plan) -> Evaluation | None:
+    return forecasts.results().peek(report_key(bars, choice, settings, plan))
 
 
 def latest(bars, choice: ModelChoice):
@@ -170,15 +172,17 @@ def mismatch(report, settings) -> str | None:
     return None
 
 
-def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
-    """(TrustReport, came_from_store): a walk-forward of ``choice`` with ``settings`` on the latest
+def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()) -> tuple[Evaluation, bool]:
+    """(Evaluation, came_from_cache): a walk-forward of ``choice`` with ``settings`` on the latest
     cut-offs of ``bars``, the baselines on the same cut-offs, and the fan calibration. Raises
     ValueError (too little history), kronos.checkpoints.CheckpointError with messages meant for the user."""
-    key = report_key(bars, choice, settings, plan)
-    hit = reports().by_key.get(key)
-    if hit is not None:
-        reports().put(key, series_key(bars, choice), hit)
-        return hit, True
+    evaluation, hit = forecasts.results().get(report_key(bars, choice, settings, plan),
+                                              lambda: _evaluation(bars, choice, settings, plan))
+    reports().put(series_key(bars, choice), evaluation.report)
+    return evaluation, hit
+
+
+def _evaluation(bars, choice: ModelChoice, settings, plan: Plan) -> Evaluation:
     from kronos_studio.evaluation.trust import TrustPlan, evaluate
 
     maker = forecaster(bars, choice, settings)
@@ -191,17 +195,13 @@ def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()):
             bar.restart(f"Walk-forward: {name}")
         bar(i, n)
 
-    note = served_note(maker.describe())
-    if note is not None:
-        reports().served.put(key, note)
     try:
         report = evaluate(maker, bars, settings, TrustPlan(**dataclasses.asdict(plan)), progress)
-        if maker.members:  # the mixture's walk-forward kept its members' paths, to rank them beside it
-            ensemble.rank(maker, report, key)
+        # the mixture's walk-forward kept its members' paths, to rank them beside it
+        ranking = ensemble.rank(maker, report) if maker.members else None
     finally:
         bar.done()
-    reports().put(key, series_key(bars, choice), report)
-    return report, False
+    return Evaluation(report, served_note(maker.describe()), ranking)
 
 
 def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
@@ -221,7 +221,7 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             if not clicked:
                 return None
             try:
-                report = run(bars, choice, settings)[0].track_record()
+                report = run(bars, choice, settings)[0].report.track_record()
             except TrainingPeriodError as e:
                 st.warning(f"**No honest track record here.** {app_message(e)} (on the Evaluate page, where they are "
                            "marked as in-sample).", icon=":material/history_edu:")

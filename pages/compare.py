@@ -4,7 +4,7 @@ bars that really followed the cut-off, beside the random walk, with a one-line v
 import pandas as pd
 import streamlit as st
 
-from app_support import compare, data, ledger, metrics
+from app_support import compare, conditioned, data, ledger, metrics
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
 from app_support.errors import app_message
 from app_support.models import served_note
@@ -22,7 +22,33 @@ local = [c.key for c in inputs.models if not c.downloads]
 default = list(dict.fromkeys(([inputs.model.key] if inputs.model else []) + local))[:2]
 keys = st.multiselect("Models (two or three)", list(by_key), default=default, max_selections=3,
                       format_func=lambda k: by_key[k].label, key="cmp_models")
-mode = st.segmented_control("Mode", ["Forecast", "Backtest"], default="Forecast", key="cmp_mode") or "Forecast"
+WITH_WITHOUT = "With / without covariates"  # the sidebar's "Condition on", Chronos-2 with it and alone
+modes = ["Forecast", "Backtest"] + ([WITH_WITHOUT] if inputs.covariates else [])
+mode = st.segmented_control("Mode", modes, default="Forecast", key="cmp_mode") or "Forecast"
+if mode == WITH_WITHOUT:
+    bars = data.quality_gate(bars, inputs.lookback, key="cmp_fix")
+    if bars is None:
+        st.stop()
+    settings = inputs.settings_or_stop(inputs.lookback)
+    clicked = st.button("Run with and without", type="primary", icon=":material/play_arrow:", key="run_with_without")
+    results = conditioned.with_and_without(bars, settings, inputs.covariates, clicked)
+    if len(results) < 2:
+        st.info(f"Press **Run with and without** to forecast with Chronos-2 conditioned on "
+                f"{', '.join(map(conditioned.short_name, inputs.covariates))} and alone: same bars, settings and "
+                f"seed {settings.seed}.")
+        st.stop()
+    st.plotly_chart(compare_grid(results, "close"), key="compare_with_without", config=CHART_CONFIG)
+    cols = st.columns(2)
+    for col, (name, fc) in zip(cols, results.items()):
+        s = metrics.summarize(fc, "close")
+        with col.container(border=True):
+            st.markdown(f"**{name}**")
+            a, b = st.columns(2)
+            a.metric("Expected return at horizon", f"{s.expected_return:+.2%}")
+            b.metric("P(close ends above last close)", f"{s.prob_up:.0%}")
+            st.caption(conditioned.caption(fc))
+    st.caption(f"Same bars, settings and seed {settings.seed}; {conditioned.measured_words()}.")
+    st.stop()
 if len(keys) < 2:
     st.info("Pick two or three models to compare.")
     st.stop()

@@ -36,19 +36,20 @@ st.caption(f"{choice.label} · horizon {settings.horizon} · lookback {lookback}
 
 ledger.realized_panel(bars)  # what really happened to the forecasts kept, beside the walk-forward below
 clicked = st.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run")
-report, from_store = trust.stored(bars, choice, settings, plan), True
-if clicked and report is None:
+evaluation, from_store = trust.kept(bars, choice, settings, plan), True
+if clicked and evaluation is None:
     try:
-        report, from_store = trust.run(bars, choice, settings, plan)
+        evaluation, from_store = trust.run(bars, choice, settings, plan)
     except Exception as e:  # too little history, model not loadable, anything unforeseen: a message
         st.error(f"**The evaluation could not run.** {trust.refusal_detail(e)}")
         st.stop()
-if report is None:
+if evaluation is None:
     st.info(f"Press **Run evaluation** to score {choice.label} on {trust.plan_words(bars, settings, plan, lookback)}, "
             f"{settings.paths} paths each, against the naive baselines.")
     risk.backtest_section(bars, choice, settings)  # it needs no evaluation run
     st.stop()
 
+report = evaluation.report
 b = report.badge()
 if report.cut_short:
     st.warning(f"The time limit ended the run after {report.cutoffs} of {report.requested} cut-offs (the newest). "
@@ -59,9 +60,8 @@ for note in report.notes:  # the in-sample banner above already says the guard's
         st.info(note)
 st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "
            f"{'from the store' if from_store else f'ran in {report.elapsed_s:.1f} s'}")
-served = trust.served(bars, choice, settings, plan)
-if served is not None:  # champion: which adapter (or the base model) was walked forward
-    st.caption(served)
+if evaluation.served is not None:  # champion: which adapter (or the base model) was walked forward
+    st.caption(evaluation.served)
 m = st.columns(4)
 m[0].metric(f"{BAND_NAME} coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
             f"nominal {b['nominal']:.0%}", delta_color="off", delta_arrow="off",
@@ -107,7 +107,7 @@ st.dataframe(report.skill(), key="ev_skill",
                             "mae_skill": pct("MAE skill", format="percent")})
 st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
            "forecast, so its coverage is 0 by construction.")
-ranking = ensemble.show_ranking(trust.report_key(bars, choice, settings, plan)) if choice.mixes else None
+ranking = ensemble.show_ranking(evaluation.ranking) if choice.mixes else None
 if choice.mixes:
     ensemble.fit_panel(bars, choice, settings)
 with st.expander("Per cut-off"):

@@ -5,9 +5,9 @@ import re
 
 import streamlit as st
 
-from app_support import adapters, app_version, data, ensemble, forecasts, ledger, risk, screener, trust
+from app_support import adapters, app_version, conditioned, data, ensemble, forecasts, ledger, risk, sidebar, trust
 from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
-from app_support.errors import app_message
+from app_support.errors import app_message, app_notice
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, price_input_format, probability_text, width_text
 from app_support.metrics import anchor_note, summarize
@@ -23,7 +23,7 @@ BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the fi
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 st.title("Forecast")
-from_screener = screener.opened_here()  # a row opened on the Screener page runs at once
+from_screener = sidebar.handed_here()  # a row opened on the Screener page runs at once
 start = open_page()
 inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
@@ -49,6 +49,17 @@ fc_plain = None
 if adapter is not None:  # event-conditioned forecast with a LoRA adapter (app_support.adapters)
     fc, fc_plain, from_store = adapters.cached_or_run(bars, choice, settings, adapter, calendar, clicked, both_fans)
     clicked = False
+conditioning = inputs.covariates if adapter is None else ()  # "Condition on": the desk's forecast by Chronos-2
+if conditioning:
+    done = conditioned.stored(bars, settings, conditioning)
+    if done is None and clicked:
+        try:
+            done = conditioned.run(bars, settings, conditioning)
+            from_store = done.from_cache
+        except Exception as e:  # a covariate refused (no overlap, stopped early, ...): its message and fix
+            head.error(f"**The conditioned forecast could not run.** {app_message(e)}")
+            st.stop()
+    fc, clicked = (done.forecast if done is not None else None), False
 if clicked and fc is None:
     try:
         fc, from_store = forecasts.run(bars, choice, settings)
@@ -60,7 +71,8 @@ if clicked and fc is None:
         st.stop()
 calendar_warning = data.calendar_warning(bars)  # said where the fan is drawn, not in a collapsed note
 if fc is None:
-    head.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {choice.label}.")
+    who = f"Chronos-2 conditioned on {', '.join(conditioning)}" if conditioning else choice.label
+    head.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {who}.")
     if calendar_warning:
         head.warning(calendar_warning, icon=":material/event_busy:")
     # The bars the model will read; drawing a chart now also has the browser load Plotly before the click.
@@ -88,8 +100,14 @@ show_members = bool(fc.members) and head.toggle(
     help="Each member's median and band, thin, behind the ensemble's fan; the legend gives its weight in the mixture")
 
 with badge_col:
-    calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
-                              "not the adapter's" if adapter is not None else None)
+    if conditioning:  # the track record is of the sidebar's model, not of the conditioned Chronos-2
+        calibration = None
+        with st.container(border=True):
+            st.markdown("**Track record**")
+            st.caption("None for Chronos-2 conditioned on other series: Evaluate scores the sidebar's model")
+    else:
+        calibration = trust.badge(bars, choice, settings, blocked="the track record is the base model's, "
+                                  "not the adapter's" if adapter is not None else None)
 if calibration is not None:  # everything below (chart, numbers, table, downloads) uses the calibrated paths
     fc = calibration.apply(fc)
 ledger.record(fc, bars, calibration=calibration)  # every fan shown is kept once, and scored when its bars arrive
@@ -110,6 +128,10 @@ if fc_plain is not None:
     adapters.overlay(fig, fc_plain, field, band)
     fit_y_range(fig)  # keep the no-events fan in the opening view too
 fan_col.plotly_chart(fig, key="fan_chart", config=CHART_CONFIG)
+if conditioning:  # said under the fan: what it read, and that no gain has been measured
+    fan_col.caption(f"**Conditioned.** {conditioned.caption(fc)}", help=None)
+    for notice in done.notices:
+        fan_col.caption(app_notice(notice))
 
 s = summarize(fc, "close", band)
 decimals = bars.price_decimals()  # prices as the series writes them: 1.2050 stays 1.2050
@@ -124,9 +146,9 @@ prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
 head.caption(ensemble.caption(prov) if "weights" in prov else
-           f"Model **{prov['model']}** ({prov.get('predictor_revision')}) · {prov['precision']} · device {prov['device']} · "
+           f"Model **{prov['name'] if conditioning else prov['model']}** ({prov.get('predictor_revision')}) · {prov.get('precision', '—')} · device {prov['device']} · "
            f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
-           f"data {prov['input_sha256']} · {anchor_note(prov.get('anchor'))}")
+           f"data {prov['input_sha256']}" + ("" if conditioning else f" · {anchor_note(prov.get('anchor'))}"))
 if served_note(prov):
     head.caption(served_note(prov))
 if volume_note(prov):  # volume below 0 sampled and shown as 0, or the amount's rule: said, not silent

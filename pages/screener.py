@@ -98,15 +98,15 @@ if ok_only and len(failed):
 if ok.any():
     picked = event.selection.rows if event is not None else []
     series = str(shown["series"].iloc[picked[0]]) if picked and picked[0] < len(shown) else None
-    state, why = screener.forecast_state(run, series) if series is not None else (None, None)
+    handed, why = screener.forecast_request(run, series) if series is not None else (None, None)
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
-    if c1.button("Open on Forecast", icon=":material/open_in_new:", key="screener_open", disabled=state is None,
+    if c1.button("Open on Forecast", icon=":material/open_in_new:", key="screener_open", disabled=handed is None,
                  on_click=screener.open_on_forecast, args=(series,)):
         st.switch_page("pages/forecast.py")
     if series is None:
         c2.caption("Select a row (the box at its left) to open its series on the Forecast page with this run's "
                    "model and settings: the same fan.")
-    elif state is None:
+    elif handed is None:
         c2.caption(f"**{series}** cannot be opened there: {why}.")
     else:
         c2.caption(f"Opens **{series}** on the Forecast page with {run.settings.describe()}.")

@@ -25,9 +25,7 @@ HEAVY = ("torch", "chronos", "transformers", "peft", "arch", "statsmodels", "lig
 HELP_ALLOWED: set[str] = set()  # ``kronos --help``: the subcommand table alone
 SUB_HELP_ALLOWED = {"numpy", "pandas", "pyarrow"}  # option defaults and help drawn from the library's settings
 SUB_HELP_EXTRA = {
-    # RetrainSettings' defaults (kronos_studio.training.retrain) come with the adapter registry's tables
-    "retrain": {"sqlalchemy"},
-    "adapters": {"sqlalchemy"},
+    "adapters": {"sqlalchemy"},  # its options name the registry's statuses (kronos_studio.ledger.schema)
 }
 APP_ALLOWED = {
     "streamlit", "plotly", "numpy", "pandas", "pyarrow",  # the page, its chart and the bars

@@ -75,6 +75,9 @@ class BatchRun:
     calendar: str | None = None  # the bar files' trading calendar (None: inferred from each file's bar times)
     workspace: str | None = None  # whose registry ``champion`` reads each series' champion from (None: the default)
     ledger_url: str | None = None  # the ledger holding that registry (None: ``ledger_url()``, as kronos forecast)
+    # the process's warm ``catalog.registry.ModelRegistry`` the local engine forecasts with (None: the batch loads
+    # its model itself); Ray actors load their own
+    registry: object = None
 
 
 def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = BatchRun(),
@@ -98,7 +101,7 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     out, steps_out = run.out, run.steps_out
     started = time.perf_counter()
     local = ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
-                            ledger_url=run.ledger_url)
+                            ledger_url=run.ledger_url, registry=run.registry)
     key = settings_key(settings, local.provenance)
     previous_rows, previous_steps = read_previous(out, steps_out, key)
     rows: dict[str, dict] = {}

@@ -2,6 +2,7 @@
 engine runs one in-process; the Ray engine runs one per actor."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -60,17 +61,21 @@ class ChunkForecaster:
     ``champion`` is resolved per series in ``workspace``'s registry (None: the default workspace) in the
     ledger at ``ledger_url`` (None: the default ledger): each series is forecast by its champion adapter,
     with the lookback it was trained with, or by the base model; series served by the same model share one
-    forecaster and one batched run."""
+    forecaster and one batched run. ``registry``: the process's warm ``catalog.registry.ModelRegistry``, whose
+    pairs it forecasts with, each run in ``workspace``'s turn (None: its own pairs, loaded here on ``device``,
+    as a Ray actor loads them)."""
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
-                 workspace: str | None = None, ledger_url: str | None = None):
+                 workspace: str | None = None, ledger_url: str | None = None, registry=None):
         from kronos_studio.catalog import resolve
         from kronos_studio.catalog.champion import CHAMPION
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
+        self.model, self.registry = model, registry
         self.per_series = model == CHAMPION
         # the base model when per series: what sets the history loaded and the rerun key
-        self.forecaster = resolve(None if self.per_series else model, device=device)
+        self.forecaster = resolve(None if self.per_series else model, device=device,
+                                  load_pair=None if registry is None else registry.loader(model))
         self.settings = settings
         self.forecast_settings = settings.forecast_settings(self.forecaster)
         self.provenance = self._provenance(self.forecaster)
@@ -137,10 +142,19 @@ class ChunkForecaster:
 
     def _pair(self, ref: str):
         if ref not in self.pairs:
-            from kronos.checkpoints import load_pair
+            if self.registry is not None:
+                self.pairs[ref] = self.registry.pair(ref)
+            else:
+                from kronos.checkpoints import load_pair
 
-            self.pairs[ref] = load_pair(ref, device=self.device)
+                self.pairs[ref] = load_pair(ref, device=self.device)
         return self.pairs[ref]
+
+    def _turn(self):
+        """Held while sampling: the registry's turn of the model (its pairs serve other callers too)."""
+        if self.registry is None:
+            return contextlib.nullcontext()
+        return self.registry.sampling(self.model, self.workspace)
 
     def _forecast(self, forecaster, jobs: list[SeriesJob]) -> list[SeriesResult]:
         """A result per job by ``forecaster``, in order. If the batch fails, each series is retried alone, so
@@ -149,7 +163,8 @@ class ChunkForecaster:
 
         settings = self.settings.forecast_settings(forecaster) if self.per_series else self.forecast_settings
         try:
-            forecasts = make_forecasts(forecaster, [j.bars for j in jobs], settings)
+            with self._turn():
+                forecasts = make_forecasts(forecaster, [j.bars for j in jobs], settings)
         except (InputError, ValueError, RuntimeError) as e:
             if len(jobs) == 1:
                 return [SeriesResult(failure_row(jobs[0].series, jobs[0].origin, f"forecast failed: {e}"))]
@@ -163,7 +178,8 @@ class ChunkForecaster:
         from kronos_studio.forecasters import make_forecasts
 
         bars_list, settings = run
-        return make_forecasts(self.forecaster, bars_list, settings)
+        with self._turn():
+            return make_forecasts(self.forecaster, bars_list, settings)
 
     def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
         last_close = float(fc.history["close"].iloc[-1])

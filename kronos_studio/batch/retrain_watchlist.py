@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kronos.errors import Fix, UserError
-from kronos_studio.training.retrain import MADE_BY, Retrainer, RetrainError, RetrainSettings, SeriesLocked
+from kronos_studio.training.retrain import MADE_BY, RetrainError, RetrainSettings, SeriesLocked
 
 DECIDED, REFUSED, LOCKED = "decided", "refused", "locked"
 
@@ -84,9 +84,8 @@ class SeriesRetrainer:
         """``entry``'s series retrained (a ``watchlist.Entry``); ``log(line)`` gets one line per decision, which
         the outcome keeps too."""
         from kronos.checkpoints import CheckpointError
-        from kronos_studio.catalog.champion import retrain_pair
+        from kronos_studio.catalog.champion import series_retrainer
         from kronos_studio.ledger import LedgerError
-        from kronos_studio.ledger.registry import Registry, SeriesKey
 
         from .watchlist import load_entry
 
@@ -106,8 +105,8 @@ class SeriesRetrainer:
             return refused(outcome, RetrainError(loaded.error))
         try:
             ledger = self.ledger()
-            pair = retrain_pair(job.model, Registry(ledger).champion(SeriesKey.of(loaded.bars)), self.pair)
-            retrainer = Retrainer(pair, loaded.bars, ledger, job.settings, log=line, made_by=job.made_by)
+            retrainer = series_retrainer(job.model, loaded.bars, ledger, job.settings, self.pair, log=line,
+                                         made_by=job.made_by)
             points = retrainer.points(job.every, job.since)
             if job.max_points is not None and len(points) > job.max_points:
                 raise RetrainError(f"{len(points)} retraining points are over the limit of {job.max_points} per series",

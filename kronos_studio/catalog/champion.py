@@ -104,13 +104,13 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
                         served: dict | None = None) -> ChampionForecaster:
     """The forecaster ``champion`` names for ``bars``' series, whose champion is ``entry``
     (``champion_entry``; None: the base model). ``load_pair(ref)`` loads a Kronos model; ``pipeline(pair)``
-    makes the studio's pipeline of it. ``served``: the Kronos forecasters already made, by adapter id (None:
+    makes the studio's pipeline of it. ``served``: the Kronos forecasters already made, by ``Entry.served`` (None:
     the base), which series served by the same model share (a batch's)."""
     from kronos_studio.ledger.registry import SeriesKey
 
     series = SeriesKey.of(bars)
     served = {} if served is None else served
-    key = None if entry is None else entry.id
+    key = None if entry is None else entry.served
     inner = served.get(key)  # one read: ``served`` may drop entries (the registry keeps a few adapters)
     if inner is None:
         inner = served[key] = _kronos_forecaster(entry, bars.interval, load_pair, pipeline)
@@ -166,3 +166,14 @@ def retrain_pair(model: str | None, champion, load_pair: Callable[[str], object]
 
     ref = retrain_reference(model)
     return champion_base(champion, load_pair) if ref is None else load_pair(ref)
+
+
+def series_retrainer(model: str | None, bars, ledger, settings, load_pair: Callable[[str], object], **options):
+    """The gated retrain (``training.retrain.Retrainer``) of ``bars``' series in ``ledger``'s registry, on the base
+    ``retrain_pair`` picks for ``model`` (None: its champion's base); ``options``: the Retrainer's ``log`` and
+    ``made_by``. Every face's retrain of one series starts here."""
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer
+
+    pair = retrain_pair(model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
+    return Retrainer(pair, bars, ledger, settings, **options)

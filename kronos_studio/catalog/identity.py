@@ -41,7 +41,7 @@ def model_identity(ref, bars, workspace: str | None = None, champion=NOT_PER_SER
     ensemble, meta, chronos2 = choices.get("ensemble", False), choices.get("meta"), choices.get("chronos2", "auto")
     precision = ref.precision if isinstance(ref, ModelRef) else None
     if champion is not NOT_PER_SERIES:
-        return {"model": CHAMPION, "adapter": None if champion is None else champion.id, "precision": precision}
+        return {"model": CHAMPION, "adapter": None if champion is None else champion.served, "precision": precision}
     name = ref.ref if isinstance(ref, ModelRef) else ref
     identity = {"model": normal_reference(None if name == ENSEMBLE else name), "precision": precision}
     if not mixes(ref, ensemble):

@@ -52,8 +52,9 @@ class ModelRegistry:
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
         self.loading: dict[str, threading.Lock] = {}
         self.sampling_locks: dict[str, FairSlots] = {}  # one slot per model
-        # the model ``champion``'s Kronos forecasters by decode mode, then adapter id (None: the base model):
-        # an id names one adapter's files for good, so a promote or rollback is a new key, never a stale one
+        # the model ``champion``'s Kronos forecasters by decode mode, then adapter (``Entry.served``; None: the base
+        # model): it names one adapter's files for good, so a promote, a rollback or another ledger's adapter of the
+        # same id is a new key, never a stale one
         self.champions: dict[str | None, Recent] = {}
 
     def decoding(self, decode: str | None) -> ModelRegistry:

@@ -101,11 +101,12 @@ def run_batch_command(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    from kronos_studio.forecasting import too_few_paths
+    from kronos_studio.desk.desk import paths_notices
 
-    few = too_few_paths(args.paths)
-    if few:
-        print(f"kronos: warning: too_few_paths: {few} (--paths)", file=sys.stderr)
+    from .errors import notice_line
+
+    for notice in paths_notices(args.paths):
+        print(notice_line(notice), file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "
           f"{result.failed} without a forecast ({args.engine} engine, {result.elapsed_s:.1f} s{rate})", file=sys.stderr)

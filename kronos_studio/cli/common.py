@@ -97,18 +97,40 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
         p.add_argument(old_spelling, dest=INCLUDE_TRAINING_PERIOD, action="store_true", help=argparse.SUPPRESS)
 
 
+METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND"}  # a repeated option's value, in words
+
+
+def add_covariate_options(p) -> None:
+    """``--with FILE_OR_SYMBOL`` and the other covariate options, one per ``Knob`` of ``CovariateOptions``."""
+    from kronos_studio.covariates.options import CovariateOptions
+
+    add_knob_options(p.add_argument_group("conditioning (Chronos-2: --model chronos2-small)"), CovariateOptions)
+
+
+def covariate_options(args):
+    """The ``CovariateOptions`` the options ask for, None when they name nothing (an unconditioned forecast)."""
+    from kronos.settings import knob_values
+    from kronos_studio.covariates.options import CovariateOptions
+
+    options = CovariateOptions(**knob_values(args, CovariateOptions))
+    return options if options else None
+
+
 def add_knob_options(g, cls=None) -> None:
     """One option per field with a ``Knob`` of the options dataclass ``cls`` (None: the sampling knobs of
     ``kronos.settings.ForecastSettings``), named by ``knob_flag`` from the knob's setting, its default read
     from there; ``kronos.settings.knob_values(args, cls)`` reads them back."""
     from kronos.settings import knobs
 
-    from .errors import knob_flag
+    from .errors import FLAGS, knob_flag
 
     for name, (value, knob) in knobs(cls).items():
         setting = knob.name(name)
-        flag = knob_flag(setting, value)
-        if isinstance(value, bool):  # a switch: the option turns it away from its default
+        flag = FLAGS.get(setting) or knob_flag(setting, value)
+        if isinstance(value, tuple):  # a list: the option repeated, once per item
+            g.add_argument(flag, dest=setting, action="append", default=[], metavar=METAVARS.get(setting, "VALUE"),
+                           help=f"{knob.label.lower()}: {knob.help} (repeatable)")
+        elif isinstance(value, bool):  # a switch: the option turns it away from its default
             g.add_argument(flag, dest=setting, action="store_false" if value else "store_true",
                            help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
         elif isinstance(value, tuple):  # several values: comma-separated, as --quantiles

@@ -25,6 +25,7 @@ FLAGS = {
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
     "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
+    "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
@@ -50,13 +51,14 @@ def flag(setting: str, value: object = None) -> str:
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
-    ``RetrainSettings`` and ``kronos risk``'s ``RiskSettings``. Read when a message names a setting ``FLAGS`` has
-    not: numpy stays out of the start."""
+    ``RetrainSettings``, ``CovariateOptions`` and ``kronos risk``'s ``RiskSettings``. Read when a message names a
+    setting ``FLAGS`` has not: numpy stays out of the start."""
     from kronos.settings import ForecastSettings, knobs
+    from kronos_studio.covariates.options import CovariateOptions
     from kronos_studio.risk.measures import RiskSettings
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, RiskSettings)
+    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    add_covariate_options,
     add_sampling_options,
     add_threads_option,
     add_training_period_switch,
+    covariate_options,
     quality_gate,
     read_bars,
     sampling_settings,
@@ -39,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--fix", action="append", default=[], metavar="FIX")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(p)
+    add_covariate_options(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     add_training_period_switch(p, "cut-offs whose forecast starts")
@@ -51,7 +54,8 @@ def run_evaluate(args) -> int:
     desk, loaded = cli_desk(args)
     done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), cutoffs=args.cutoffs,
                                            include_training_period=args.include_training_period,
-                                           file=str(Path(args.file).resolve()), **model_choices(args)))
+                                           file=str(Path(args.file).resolve()), covariates=covariate_options(args),
+                                           **model_choices(args)))
     made, pair = done.report, loaded[0] if loaded else None
     out = made.out
     Path(args.json).write_text(json.dumps(out, indent=2, default=str))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
+from kronos_studio.desk.covariates import conditioned_note
 from kronos_studio.exports import write_csv
 
 from . import ledger
@@ -13,8 +14,10 @@ from .bars_process import GatedBars
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    add_covariate_options,
     add_sampling_options,
     add_threads_option,
+    covariate_options,
     quantile_levels,
     sampling_settings,
 )
@@ -47,6 +50,7 @@ def register(sub) -> None:
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(p)
+    add_covariate_options(p)
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
@@ -110,6 +114,8 @@ def run_forecast(args) -> int:
 
     if note(fc.provenance):  # volume below 0 sampled and written as 0, or the amount's rule
         print(f"note: volume and amount: {note(fc.provenance)}", file=sys.stderr)
+    if fc.provenance.get("conditioned_on") is not None:
+        print(f"note: {conditioned_note(fc.provenance)}", file=sys.stderr)
     if recorded:
         print(recorded, file=sys.stderr)
     return 0
@@ -144,7 +150,7 @@ def _forecast(desk, bars, settings, args, on_progress, future=None):
 
     try:
         return desk_call(lambda: desk.forecast(bars, args.model, settings, future=future, progress=progress,
-                                               **model_choices(args)))
+                                               covariates=covariate_options(args), **model_choices(args)))
     finally:
         if bar is not None:
             bar.close()

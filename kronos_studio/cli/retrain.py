@@ -26,7 +26,7 @@ from .ledger import open_ledger
 def register(sub) -> None:
     from kronos.quantiles import BAND_NAME
     from kronos_studio.training.gate import COVERAGE_TOLERANCE, NOMINAL_COVERAGE
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
@@ -90,7 +90,7 @@ def log_line(line: str) -> None:
 
 
 def retrain_settings(args):
-    from kronos_studio.training.retrain import RetrainSettings
+    from kronos_studio.training.retrain_settings import RetrainSettings
 
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
@@ -102,15 +102,14 @@ def retrain_settings(args):
 
 
 def run_retrain(args) -> int:
-    from kronos.checkpoints import CheckpointError, load_pair
+    from kronos.checkpoints import CheckpointError
     from kronos_studio.batch.watchlist import is_watchlist
-    from kronos_studio.catalog.champion import retrain_pair
     from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.ledger import LedgerError
-    from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, SeriesLocked
+    from kronos_studio.training.retrain import RetrainError, SeriesLocked
 
     from .bars_process import GatedBars
+    from .models import cli_desk
 
     if is_watchlist(args.file):
         return run_retrain_watchlist(args)
@@ -122,13 +121,11 @@ def run_retrain(args) -> int:
         bars, warnings = gated.result()
     for line in warnings:
         print(line, file=sys.stderr)
-    device = cli_device(args)
+    desk, _ = cli_desk(args)
     with open_ledger() as ledger:
         try:
-            pair = retrain_pair(args.model, Registry(ledger).champion(SeriesKey.of(bars)),
-                                lambda ref: load_pair(ref, device=device))
-            retrainer = Retrainer(pair, bars, ledger, settings, log=log_line)
-            report = retrainer.run(retrainer.points(args.every, args.since))
+            report = desk.retrain(bars, args.model, settings, ledger=ledger, every=args.every, since=args.since,
+                                  log=log_line).run()
         except SeriesLocked as e:
             print(f"kronos: {e}", file=sys.stderr)
             return EXIT_LOCKED

@@ -130,12 +130,12 @@ def align(target: Bars, covariates: Sequence[Bars], *, max_covariates: int = MAX
         raise InputError(
             f"{len(covariates)} covariates given, at most {max_covariates} fit the model's group with the target",
             {"covariates": len(covariates), "limit": max_covariates},
-            Fix(f"condition on at most {max_covariates} series"))
+            Fix(f"name at most {max_covariates} series in {{setting}}", "covariates"))
     names = [covariate_name(c) for c in covariates]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(f"the covariate {twice[0]} is named twice", {"covariate": twice[0]},
-                         Fix("name each covariate once"))
+                         Fix("name each series once in {setting}", "covariates"))
     closes = bar_ends(target)
     if not len(closes):
         raise InputError("the target has no bars", {}, Fix("load the target's bars first"))
@@ -150,7 +150,7 @@ def align(target: Bars, covariates: Sequence[Bars], *, max_covariates: int = MAX
             raise InputError(
                 f"the covariate {name} is the target itself (the same bars): it adds nothing and doubles its weight",
                 {"covariate": name, "target": target.series_symbol},
-                Fix("condition on another series"))
+                Fix("condition on another series in {setting}", "covariates"))
         aligned, said = _align_one(target, closes, cov, name)
         out.append(aligned)
         notices.extend(said)
@@ -165,7 +165,8 @@ def _align_one(target: Bars, closes: pd.DatetimeIndex, cov: Bars, name: str) -> 
             f"the covariate {name} has {cov.interval} bars, coarser than the target's {target.interval}: one of its bars "
             f"would have to be split across {target.interval} bars, which cannot be done honestly",
             {"covariate": name, "covariate_interval": cov.interval, "interval": target.interval},
-            (Fix(f"load {name} at {target.interval} or finer"), Fix(f"forecast the target at {cov.interval}")))
+            (Fix(f"load {name} at {target.interval} or finer ({{setting}})", "covariates"),
+             Fix(f"forecast the target at {cov.interval}")))
     if c_step < t_step:
         notices.append(Notice(
             f"{name}: {cov.interval} bars resampled to the target's {target.interval} bars (open, high, low, close and "
@@ -189,7 +190,7 @@ def _align_one(target: Bars, closes: pd.DatetimeIndex, cov: Bars, name: str) -> 
         raise InputError(
             f"the covariate {name} {where}, no bar within the target's history {_span_text(closes)}",
             {"covariate": name, "covariate_bars": len(cov), "target_first": str(closes[0]), "cutoff": str(cutoff)},
-            Fix(f"load {name} over the target's dates, or condition on another series"))
+            Fix(f"load {name} over the target's dates, or condition on another series ({{setting}})", "covariates"))
     # Target bar t reads covariate bars with end in (closes[t-1], closes[t]]; the first bar one span back.
     lower = np.concatenate([[(closes[0] - span).value], closes.asi8[:-1]])
     which = np.searchsorted(closes.asi8, ends.asi8, side="left")  # the target bar each covariate bar belongs to
@@ -215,7 +216,7 @@ def _align_one(target: Bars, closes: pd.DatetimeIndex, cov: Bars, name: str) -> 
             f"{missing_at_end} or more of its own bars that would have completed by then are missing, so the "
             f"forecast would read a stale covariate",
             {"covariate": name, "covariate_last": str(ends[-1]), "cutoff": str(cutoff), "bars_missing": missing_at_end},
-            Fix(f"load {name} up to the cut-off, or forecast from an earlier cut-off"))
+            Fix(f"load {name} up to the cut-off ({{setting}}), or forecast from an earlier cut-off", "covariates"))
     masked = int(np.isnan(close[first:]).sum())
     if filled or masked:
         notices.append(Notice(

@@ -114,7 +114,7 @@ class CovariateChronos2(Chronos2Member):
             if future is None or not len(future):
                 raise InputError("scheduled events are read over the forecast's own bars, and none were given",
                                  {"known_future": list(self.known_future)},
-                                 Fix("pass the future bar times, or read no scheduled events"))
+                                 Fix("pass the future bar times, or leave {setting} empty", "known_future"))
             times = pd.DatetimeIndex(tail["timestamp"]).append(pd.DatetimeIndex(future))
             flags = event_matrix(times, self.event_calendar, interval=parse_interval(self.target.interval))
             future_cov = {}

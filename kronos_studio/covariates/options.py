@@ -47,7 +47,7 @@ def parse_reference(text: str) -> CovariateRef:
         if rest in samples:
             return CovariateRef(text, SAMPLE, rest)
         raise InputError(f"there is no bundled sample named {rest!r}", {"covariate": text},
-                         Fix(f"name one of {sorted(samples)}"))
+                         Fix(f"name one of {sorted(samples)} in {{setting}}", "covariates"))
     if head == YFINANCE and rest:
         return CovariateRef(text, YFINANCE, rest)
     if head == CCXT and rest.count(SEPARATOR) == 1 and all(rest.split(SEPARATOR)):
@@ -60,7 +60,17 @@ def parse_reference(text: str) -> CovariateRef:
         f"the covariate {text!r} is neither a bundled sample, a source and ticker, nor a file on this machine",
         {"covariate": text},
         Fix("name a sample ('S&P 500 index daily 1999-2018 (arch)'), a ticker ('yfinance:^GSPC', "
-            "'ccxt:binance:BTC/USDT') or a CSV/Parquet file"))
+            "'ccxt:binance:BTC/USDT') or a CSV/Parquet file in {setting}", "covariates"))
+
+
+def names_file(text: str) -> bool:
+    """``text`` would be read as a file's path (neither a bundled sample nor a source and ticker), whether or not
+    the file exists: what a service that reads no files of its own refuses without looking."""
+    from data_sources.samples import list_samples
+
+    text = str(text).strip()
+    head = text.partition(SEPARATOR)[0]
+    return text not in {s.name for s in list_samples()} and head not in (SAMPLE, YFINANCE, CCXT)
 
 
 @dataclass(frozen=True)
@@ -84,16 +94,16 @@ class CovariateOptions:
             raise InputError(
                 f"{len(self.covariates)} covariates named, at most {MAX_COVARIATES} fit the model's group with the target",
                 {"covariates": len(self.covariates), "limit": MAX_COVARIATES},
-                Fix(f"condition on at most {MAX_COVARIATES} series"))
+                Fix(f"name at most {MAX_COVARIATES} series in {{setting}}", "covariates"))
         for name, values in (("covariates", self.covariates), ("known_future", self.known_future)):
             twice = sorted({v for v in values if values.count(v) > 1})
             if twice:
                 raise InputError(f"{twice[0]!r} is named twice in {name}", {name: list(values)},
-                                 Fix("name each once"))
+                                 Fix("name each once in {setting}", name))
         unknown = [k for k in self.known_future if k not in KINDS]
         if unknown:
             raise InputError(f"unknown scheduled event kind {unknown[0]!r}", {"known_future": list(self.known_future)},
-                             Fix(f"choose among {', '.join(KINDS)}"))
+                             Fix(f"choose among {', '.join(KINDS)} in {{setting}}", "known_future"))
 
     def __bool__(self) -> bool:
         return bool(self.covariates or self.known_future)

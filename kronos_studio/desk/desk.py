@@ -16,6 +16,9 @@ from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
 
 from .cache import ResultCache, result_key
+from .covariates import conditioned
+from .covariates import evaluate as conditioned_evaluate
+from .covariates import forecast as conditioned_forecast
 
 
 @dataclass
@@ -48,6 +51,20 @@ class Evaluated:
     bars: object
     notices: list[Notice]
     from_cache: bool = False
+
+
+@dataclass
+class Retraining:
+    """A series' gated retrain with its decision points chosen: ``run(progress)`` decides at each (the
+    ``training.retrain.Report``); ``bars`` and their ``notices`` as read."""
+
+    retrainer: object
+    points: list[int]
+    bars: object
+    notices: list[Notice]
+
+    def run(self, progress=None):
+        return self.retrainer.run(self.points, progress=progress)
 
 
 class Desk:
@@ -139,17 +156,23 @@ class Desk:
         return bars if isinstance(bars, Gated) else Gated(bars)
 
     def forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
-                 future=None, progress=None, waiting=None, ways: str | None = None, **choices) -> Forecasted:
+                 future=None, progress=None, waiting=None, ways: str | None = None, covariates=None,
+                 **choices) -> Forecasted:
         """``forecasters.make_forecast`` of ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars) by ``model`` at
         ``settings``, computed once per identical request; ``future``: the bar times to place it at (default:
         the bars' calendar's); ``progress(i, n)``; ``waiting()``: entered while the same forecast is computed for
-        another caller."""
+        another caller; ``covariates``: a ``CovariateOptions`` to condition on (``desk.covariates``)."""
         from kronos_studio.forecasters import make_forecast
         from kronos_studio.forecasters.window import lookback_note
 
         if self.limits is not None:
             self.limits.check_path_steps(settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
+        if conditioned(model, covariates, choices):
+            (fc, lookback), hit, notices = conditioned_forecast(
+                self, gated, covariates, settings, workspace=workspace, future=future, stamps=_stamps(future),
+                progress=progress, waiting=waiting)
+            return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
 
@@ -159,16 +182,35 @@ class Desk:
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
             return fc, lookback_note(forecaster, settings, len(fc.history))
 
-        key = result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+        key = self.forecast_key(bars, identity, settings, workspace, future)
         (fc, lookback), hit = self._kept(key, compute, waiting)
         return Forecasted(fc, bars, gated.notices + forecast_notices(fc, bars), lookback, hit)
 
+    # -- a kept forecast, without computing one (a page draws it before any click) ----------------------------
+    @staticmethod
+    def forecast_key(bars, identity: dict, settings: ForecastSettings, workspace: str | None, future=None) -> str:
+        """``forecast``'s cache key of gated ``bars`` by a model of ``identity`` (``catalog.identity``)."""
+        return result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
+
+    def kept_forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
+                      future=None, **choices) -> Forecasted | None:
+        """What ``forecast`` would answer from the cache now for gated ``bars`` (None: it would compute)."""
+        if self.cache is None:
+            return None
+        _, identity = self._identity(model, bars, workspace, ledger, choices)
+        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, future))
+        if kept is None:
+            return None
+        fc, lookback = kept
+        return Forecasted(fc, bars, forecast_notices(fc, bars), lookback, True)
+
     def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
-                 **choices) -> Evaluated:
+                 covariates=None, **choices) -> Evaluated:
         """The walk-forward report of ``model`` and every naive baseline over the latest ``cutoffs`` of
         ``bars`` (``evaluation.report.evaluation_report``), computed once per identical request; each run
-        samples in the workspace's turn, so other workspaces' forecasts go in between."""
+        samples in the workspace's turn, so other workspaces' forecasts go in between. ``covariates``: as
+        ``forecast``'s, each cut-off reading them as of its own close."""
         from kronos_studio.evaluation.report import evaluation_report
 
         for name, value in (("horizon", settings.horizon), ("cutoffs", cutoffs), ("paths", settings.paths)):
@@ -178,6 +220,11 @@ class Desk:
         if self.limits is not None:
             self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
+        if conditioned(model, covariates, choices):
+            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,
+                                                        workspace=workspace,
+                                                        include_training_period=include_training_period)
+            return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
 
@@ -190,6 +237,20 @@ class Desk:
                          include=include_training_period, file=file)
         report, hit = self._kept(key, compute)
         return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
+
+    def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
+                **options) -> Retraining:
+        """The gated retrain of ``bars``' series (a ``BarsRequest`` or gated bars) in ``ledger``'s registry on the
+        base ``model`` names (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's
+        warm pairs, deciding at the end of the bars or every ``every`` bars (from ``since``); ``options``: the
+        ``Retrainer``'s ``log`` and ``made_by``. Nothing is trained until ``Retraining.run``."""
+        from kronos_studio.catalog.champion import series_retrainer
+        from kronos_studio.catalog.resolve import ModelRef
+
+        gated = self._gated(bars, ways)
+        ref = model.ref if isinstance(model, ModelRef) else model
+        retrainer = series_retrainer(ref, gated.bars, ledger, settings, self.registry.loader(model), **options)
+        return Retraining(retrainer, retrainer.points(every, since), gated.bars, gated.notices)
 
     # -- risk (issue 55): written in .risk --------------------------------------------------------------------
     def risk(self, bars, model, settings: ForecastSettings, risk, **kwargs):
@@ -217,11 +278,17 @@ class Desk:
 def forecast_notices(fc, bars) -> list[Notice]:
     """What a forecast's reader should know: too few paths for a band, an implausible fan."""
     from kronos_studio.evaluation.plausibility import check_fan
+
+    return paths_notices(fc.paths.shape[0]) + [Notice(f"{p.code}: {p.message}")
+                                               for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+
+
+def paths_notices(paths: int) -> list[Notice]:
+    """Too few paths for a band (every quantile that one path), for a forecast or each series of a screen."""
     from kronos_studio.forecasting import too_few_paths
 
-    few = too_few_paths(fc.paths.shape[0])
-    notices = [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
-    return notices + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    few = too_few_paths(paths)
+    return [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
 
 
 def _stamps(future) -> str | None:

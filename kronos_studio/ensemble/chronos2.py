@@ -269,6 +269,9 @@ class Chronos2Member(PathModel):
     def lookback(self, horizon: int) -> int:
         return self.context_length
 
+    def lookback_reason(self, horizon: int) -> str:
+        return f"Chronos-2's context, {self.context_length} bars"
+
     def describe(self) -> dict:
         src = self.source
         return {"member": self.key, "name": self.name, "model": src.ref if src else None,

@@ -122,6 +122,12 @@ class Entry:
     def series(self) -> SeriesKey:
         return SeriesKey(self.source, self.symbol, self.interval)
 
+    @property
+    def served(self) -> tuple:
+        """What names this adapter for good in a process's caches: its id with its files' folder and digest (an
+        id alone repeats across the ledgers one process may open)."""
+        return self.id, self.path, self.content_sha256
+
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         for k in ("first_bar_at", "last_bar_at", "created_at", "decided_at"):

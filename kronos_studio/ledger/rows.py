@@ -47,6 +47,9 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     }
     if workspace != DEFAULT_WORKSPACE:  # two workspaces each keep their own copy; default keys stay as before 0005
         identity["workspace"] = workspace
+    covariates = conditioned_on(prov)
+    if covariates is not None:  # forecasts that differ only in their covariates are two (unconditioned keys as before)
+        identity["covariates"] = covariates
     digest = hashlib.sha256(dumps(identity).encode())
     digest.update(encode_times(targets))
     digest.update(paths.tobytes())  # the same sampled paths: the same forecast, whatever else changed
@@ -64,6 +67,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
         "target_times": encode_times(targets),
         "model": str(prov.get("model") or "unknown"), "model_ref": text_or_none(prov.get("predictor")),
         "model_revision": text_or_none(prov.get("predictor_revision")), "members": members,
+        "covariates": covariates,
         "adapter_id": None if prov.get("adapter_id") is None else int(prov["adapter_id"]),  # a champion's
         "horizon": horizon, "paths": paths.shape[0], "seed": int(settings.seed),
         "temperature": float(settings.temperature), "top_p": float(settings.top_p), "top_k": int(settings.top_k),
@@ -75,6 +79,15 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     picked = paths[:, :, [BAR_COLUMNS.index(f) for f in PATH_FIELDS]]
     blob = {"fields": list(PATH_FIELDS), "n_paths": paths.shape[0], "horizon": horizon, "data": encode_array(picked)}
     return row, blob
+
+
+def conditioned_on(provenance: dict) -> dict | None:
+    """What a conditioned forecast read besides its target (``desk.covariates``: the series, each with the hash
+    of its bars, and the scheduled events), None for a forecast that was not conditioned."""
+    named = provenance.get("conditioned_on")
+    if named is None:
+        return None
+    return {"series": list(named), "known_future": list(provenance.get("known_future") or [])}
 
 
 MEMBER_PREFIX = "ensemble/"  # a member row's model: "ensemble/" + the member's key, e.g. "ensemble/garch"

@@ -53,7 +53,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0009_adapter_events"
+HEAD = "0010_covariates"
 
 # Where a row goes when no workspace is named: the single-user studio, and every row kept before 0006.
 DEFAULT_WORKSPACE = "default"
@@ -128,6 +128,8 @@ predictions = Table(
     Column("model_ref", String(500)),
     Column("model_revision", String(64)),
     Column("members", JSON),  # an ensemble's member models, else null
+    # the other series (and scheduled events) a conditioned forecast read (desk.covariates), else null
+    Column("covariates", JSON),
     # the registry's adapter (``adapters.id``) the forecast used (a champion's), else null; no foreign key:
     # adding one to SQLite would copy the table, and an adapter row is never deleted
     Column("adapter_id", Id),

@@ -50,11 +50,11 @@ def series_entries(series, limits: Limits) -> Callable[[Path], list]:
     return write_entries
 
 
-def batch_run(body, settings, ledger, limits: Limits):
+def batch_run(body, settings, ledger, limits: Limits, registry):
     """The job of a batch request: its series and its size checked now (a bad one is a 422, past a limit a
     413, before any job starts), run by ``kronos_studio.batch.engine.run_batch`` into the job's folder
     (``ledger``: the service's, scoped to the caller's workspace, whose champions the model ``champion``
-    serves)."""
+    serves) on ``registry``'s warm models (the service's ``ModelRegistry``)."""
     from kronos_studio.batch.forecaster import BatchSettings
 
     limits.check_path_steps(settings.paths, settings.horizon)
@@ -65,7 +65,7 @@ def batch_run(body, settings, ledger, limits: Limits):
     if body.evaluate is not None:
         from .rank_job import rank_run
 
-        return rank_run(body, settings, write_entries, limits)
+        return rank_run(body, settings, write_entries, limits, registry, ledger.workspace)
     n = len(body.series)
     limits.check_job_steps(n * settings.paths * settings.horizon, f"series x paths x horizon = {n} x "
                                                                   f"{settings.paths} x {settings.horizon}")
@@ -79,7 +79,7 @@ def batch_run(body, settings, ledger, limits: Limits):
         out = folder / "results.parquet"
         result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
                                                              calendar=body.calendar, workspace=ledger.workspace,
-                                                             ledger_url=ledger.url),
+                                                             ledger_url=ledger.url, registry=registry),
                            progress=lambda *_: checkpoint(stop))  # a cancel stops it after a chunk of series
         return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
                      "elapsed_s": round(result.elapsed_s, 3)}

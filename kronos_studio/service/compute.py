@@ -34,13 +34,40 @@ def bars_request(body, needed: int = SOURCE_BARS, file=None) -> BarsRequest:
                        calendar=body.calendar, fixes=tuple(body.fix or ()), bars=needed)
 
 
+def covariate_options(given, check_file=None):
+    """The ``CovariateOptions`` of a request (``given``: its body, or the MCP tool's arguments, with the knobs'
+    fields), None when it names none. A covariate named as a file is refused without looking (the HTTP service
+    reads no files of its own) unless ``check_file(path)`` (the MCP server's allowed folders) passes it."""
+    import dataclasses
+
+    from kronos.errors import Fix
+    from kronos.settings import knob_values
+    from kronos_studio.covariates.options import CovariateOptions, names_file
+
+    options = CovariateOptions(**knob_values(given, CovariateOptions))
+    if not options:
+        return None
+    named = []
+    for text in options.covariates:
+        if names_file(text):
+            if check_file is None:
+                raise ServiceError(422, problem=f"the covariate {text!r} names no bundled sample or source's ticker, "
+                                                "and this service reads no files of its own",
+                                   values={"covariate": text},
+                                   fix=(Fix("name a sample or a source:ticker (yfinance:^GSPC) in {setting}",
+                                            "covariates"),))
+            text = str(check_file(text))
+        named.append(text)
+    return dataclasses.replace(options, covariates=tuple(named))
+
+
 def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, levels: list[float], *,
-                    workspace: str, ledger, record: bool = True, return_paths: bool = False, ways: str = HTTP_WAYS
-                    ) -> dict:
+                    workspace: str, ledger, record: bool = True, return_paths: bool = False, ways: str = HTTP_WAYS,
+                    covariates=None) -> dict:
     """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the desk's forecast
     (with ``workspace``'s fits and, for ``champion``, its champions in ``ledger``, the workspace's), recorded in
     ``ledger`` when ``record`` as ``kronos forecast`` does; ``warnings``: the bars' notices, then the forecast's."""
-    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways)
+    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, covariates=covariates)
     out = forecast_body(done.forecast, levels, return_paths)
     out["warnings"] = [notice_line(n) for n in done.notices]
     check_answerable(done.forecast.paths, out["provenance"])  # before the ledger: a request not answered leaves no row
@@ -51,13 +78,14 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
 
 
 def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, cutoffs: int,
-                    include_training_period: bool, *, workspace: str, ledger, ways: str = HTTP_WAYS) -> dict:
+                    include_training_period: bool, *, workspace: str, ledger, ways: str = HTTP_WAYS,
+                    covariates=None) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
     never by a server path) and its warnings."""
     from kronos_studio.redact import without_paths
 
     done = desk.evaluate(bars, model, settings, cutoffs=cutoffs, include_training_period=include_training_period,
-                         workspace=workspace, ledger=ledger, ways=ways)
+                         workspace=workspace, ledger=ledger, ways=ways, covariates=covariates)
     return {**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]}
 
 

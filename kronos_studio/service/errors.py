@@ -121,13 +121,11 @@ def as_service_error(e: BaseException) -> ServiceError | None:
 
 
 def library_errors() -> tuple[type, ...]:
-    """The exception classes ``as_service_error`` may answer as bad input."""
-    from data_sources.errors import DataSourceError
-    from kronos.checkpoints import CheckpointError
+    """The exception classes ``as_service_error`` may answer as bad input: the library's errors (a checkpoint, a
+    data source, the ledger: each a ``UserError``), and the plain ones a library call raises for bad input."""
     from kronos.errors import UserError
-    from kronos_studio.ledger import LedgerError
 
-    return (UserError, CheckpointError, FileNotFoundError, DataSourceError, LedgerError, ValueError)
+    return (UserError, FileNotFoundError, ValueError)
 
 
 def known_errors(call, as_error=lambda known: known):

@@ -1,10 +1,11 @@
-"""``kronos mcp``: the studio's forecast, evaluate, screen and track-record as MCP tools (the official
+"""``kronos mcp``: the studio's forecast, evaluate, screen, retrain and track-record as MCP tools (the official
 ``mcp`` SDK's ``MCPServer``, stdio by default), with typed schemas whose sampling settings are
 generated from ``ForecastSettings``. Bars come from files under the directories the server was allowed
 to read (``--allow-dir``), or from a data source; forecasts are recorded in one workspace's ledger."""
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import RiskWalk
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 from . import compute
 from .errors import ServiceError, known_errors
@@ -25,6 +27,7 @@ from .limits import Limits
 from .schemas import SETTINGS_NAMES, knob_parameters, settings_parameters
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
+MADE_BY = "MCP retrain"  # what the registry records as the maker of the adapters the tool trains
 
 
 class AllowedFiles:
@@ -47,14 +50,29 @@ class AllowedFiles:
         return p
 
 
-def with_settings(tool, *options):
-    """``tool`` (taking ``**settings``) with every ``ForecastSettings`` field in its signature, and every knob of
-    each options dataclass of ``options`` (``schemas.knob_parameters``), so that the SDK builds its schema
-    (names, types, defaults) from the one ``ForecastSettings`` and those classes."""
-    sig = inspect.signature(tool, eval_str=True)  # the annotations as types: the SDK reads them elsewhere
-    fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    tool.__signature__ = sig.replace(parameters=fixed + settings_parameters()
-                                     + [p for cls in options for p in knob_parameters(cls)])
+def with_parameters(parameters: list):
+    """``tool`` (taking ``**options``) with ``parameters`` in its signature, so that the SDK builds its schema
+    (names, types, defaults) from the options' one home."""
+    def add(tool):
+        sig = inspect.signature(tool, eval_str=True)  # the annotations as types: the SDK reads them elsewhere
+        fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        tool.__signature__ = sig.replace(parameters=fixed + parameters)
+        return tool
+    return add
+
+
+def with_settings(tool):
+    """``tool`` (taking ``**settings``) with every ``ForecastSettings`` field in its signature."""
+    return with_parameters(settings_parameters())(tool)
+
+
+def with_covariates(tool):
+    """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
+    as the HTTP requests have them)."""
+    from kronos_studio.covariates.options import CovariateOptions
+
+    sig = inspect.signature(tool)
+    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + knob_parameters(CovariateOptions))
     return tool
 
 
@@ -116,7 +134,7 @@ def studio_server(name: str, instructions: str):
 
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
                   registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
-    """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen`` and ``track_record``; ``models_dirs``: the
+    """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen``, ``retrain`` and ``track_record``; ``models_dirs``: the
     local models a tool may name beside the catalog's others (``Desk.offered``)."""
     from data_sources.requests import SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
@@ -140,9 +158,20 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     def settings_of(given: dict) -> ForecastSettings:
         return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
 
+    def covariates_of(given: dict):
+        from types import SimpleNamespace
+
+        from kronos.settings import knobs
+        from kronos_studio.covariates.options import CovariateOptions
+
+        named = {knob.name(n): given.get(knob.name(n), default) for n, (default, knob) in knobs(CovariateOptions).items()}
+        return compute.covariate_options(SimpleNamespace(**named), allowed.check)
+
     @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
-                             "(the numbers `kronos forecast` writes) and the provenance.")
+                             "(the numbers `kronos forecast` writes) and the provenance; covariates: other series to "
+                             "condition on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
@@ -154,11 +183,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         model = compute.catalog_model(desk, model)
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
         return compute.forecast_answer(desk, model, bars, s, levels, workspace=workspace, ledger=ledger,
-                                       record=record, ways=WAYS)
+                                       record=record, ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Walk a model and the naive baselines forward over the latest cut-offs of a series: "
-                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON).")
+                             "CRPS, MAE, coverage, skill against the random walk (the `kronos evaluate` JSON); "
+                             "covariates: other series to condition on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
@@ -169,13 +200,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
                        compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
-                                       ledger=ledger, ways=WAYS)
+                                       ledger=ledger, ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Value-at-risk and expected shortfall of a long and a short position, the volatility "
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
                              "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
     @tool_errors
-    @lambda tool: with_settings(tool, RiskSettings)
+    @with_parameters(settings_parameters() + knob_parameters(RiskSettings))
     def risk(file: str | None = None, source: str | None = None, symbol: str | None = None,
              interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
              calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
@@ -222,9 +253,40 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
             result = run_batch(entries, BatchSettings(s), BatchRun(model=model, out=Path(folder) / "screen.parquet",
                                                                    fixes=tuple(fix or ()), calendar=calendar,
-                                                                   workspace=workspace, ledger_url=ledger.url))
+                                                                   workspace=workspace, ledger_url=ledger.url,
+                                                                   registry=desk.registry))
             rows = records(result.rows)
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
+
+    @server.tool(description="Retrain a series' Kronos adapter (`kronos retrain`): a LoRA challenger trained on the "
+                             "latest bars becomes the series' champion (model 'champion') only if it beats the current "
+                             "one beyond noise on held-out cut-offs; answers each decision with its scores and reason.")
+    @tool_errors
+    @with_parameters(knob_parameters(RetrainSettings))
+    def retrain(horizon: int, file: str | None = None, source: str | None = None, symbol: str | None = None,
+                interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
+                calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
+                every: int | None = None, include_training_period: bool = False, **options) -> dict[str, Any]:
+        from types import SimpleNamespace
+
+        from kronos.settings import knob_values
+        from kronos_studio.training.retrain import SeriesLocked
+
+        from .retrain_job import check_size
+
+        settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
+                                   **knob_values(SimpleNamespace(**options), RetrainSettings))
+        check_size(limits, settings)
+        settings.check()
+        retraining = desk.retrain(bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix),
+                                  compute.catalog_model(desk, model), settings, ledger=ledger, every=every, ways=WAYS,
+                                  made_by=MADE_BY)
+        check_size(limits, settings, decisions=len(retraining.points))
+        try:
+            report = retraining.run()
+        except SeriesLocked as e:  # another retrain of the series runs now: try again later
+            raise ServiceError(409, str(e)) from None
+        return json.loads(json.dumps(report.to_dict(), default=str))
 
     @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
                              f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate; "

@@ -9,9 +9,10 @@ from pathlib import Path
 from .errors import ServiceError
 
 
-def rank_run(body, settings, write_entries, limits):
+def rank_run(body, settings, write_entries, limits, registry, workspace: str | None):
     """The job of an evaluating batch request: the plan checked now (a bad one is a 422, past a limit a 413),
-    run later into the job's folder from the series ``write_entries(folder)`` lays out."""
+    run later into the job's folder from the series ``write_entries(folder)`` lays out, on ``registry``'s warm
+    model, sampled in ``workspace``'s turns."""
     from kronos_studio.batch.cross_section import RankPlan
 
     ask = body.evaluate
@@ -29,11 +30,11 @@ def rank_run(body, settings, write_entries, limits):
 
     def run(folder: Path, stop):
         from kronos_studio.batch.rank_run import evaluate_watchlist
-        from kronos_studio.catalog import resolve
 
         from .jobs import checkpoint
 
-        result = evaluate_watchlist(resolve(body.model), write_entries(folder), settings, plan,
+        forecaster = registry.in_turn(registry.forecaster(body.model, None, settings), body.model, workspace)
+        result = evaluate_watchlist(forecaster, write_entries(folder), settings, plan,
                                     {"fixes": tuple(body.fix), "calendar": body.calendar},
                                     progress=lambda *_: checkpoint(stop))  # a cancel stops it between runs
         result.write_panel(folder / "panel.parquet")

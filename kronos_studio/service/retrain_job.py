@@ -14,14 +14,11 @@ MADE_BY = "POST /v1/retrain"  # what the registry records as the maker of the ad
 ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
 
 
-def retrain_run(body, limits, ledger, load_pair):
-    """The job of a retrain request on ``ledger`` (scoped to the request's workspace); ``load_pair(ref)``:
-    the service's warm Kronos pairs. Without a model, a series is retrained on its champion's base."""
+def retrain_run(body, desk, ledger):
+    """The job of a retrain request on ``ledger`` (scoped to the request's workspace) through the service's
+    ``desk`` (its warm Kronos pairs, its limits). Without a model, a series is retrained on its champion's base."""
     from kronos.settings import knob_values
-    from kronos_studio.catalog.champion import retrain_pair
-    from kronos_studio.desk import Desk
-    from kronos_studio.ledger.registry import Registry, SeriesKey
-    from kronos_studio.training.retrain import Retrainer, RetrainError, RetrainSettings
+    from kronos_studio.training.retrain import RetrainError, RetrainSettings
 
     from . import compute
 
@@ -30,18 +27,17 @@ def retrain_run(body, limits, ledger, load_pair):
                                    **knob_values(body, RetrainSettings))
     except RetrainError as e:
         raise refused(422, e) from None
+    limits = desk.limits
     check_size(limits, settings)
     if body.series is not None:
-        return watchlist_run(body, settings, ledger, load_pair, limits)
-    bars = Desk(limits=limits).bars(compute.bars_request(body), compute.HTTP_WAYS).bars
+        return watchlist_run(body, settings, ledger, desk.registry.loader(body.model), limits)
     try:
         settings.check()
-        pair = retrain_pair(body.model, Registry(ledger).champion(SeriesKey.of(bars)), load_pair)
-        retrainer = Retrainer(pair, bars, ledger, settings, made_by=MADE_BY)
-        points = retrainer.points(body.every)
+        retraining = desk.retrain(compute.bars_request(body), body.model, settings, ledger=ledger,
+                                  every=body.every, ways=compute.HTTP_WAYS, made_by=MADE_BY)
     except RetrainError as e:
         raise refused(422, e) from None
-    check_size(limits, settings, decisions=len(points))
+    check_size(limits, settings, decisions=len(retraining.points))
 
     def run(folder: Path, stop):
         import pandas as pd
@@ -50,7 +46,7 @@ def retrain_run(body, limits, ledger, load_pair):
 
         # a cancel stops it at the next training step or scoring phase: a retrain is made to be stopped
         # anywhere (the next one of the series clears what this one left half done)
-        report = retrainer.run(points, progress=lambda *_: checkpoint(stop))
+        report = retraining.run(progress=lambda *_: checkpoint(stop))
         out = folder / "decisions.parquet"
         pd.json_normalize(report.decisions).to_parquet(out, index=False)
         return out, {"decisions": len(report.decisions), "champion": report.champion,

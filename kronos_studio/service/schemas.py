@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
+from kronos_studio.covariates.options import CovariateOptions
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
-from kronos_studio.training.retrain import RetrainSettings
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 
 def finite(hint):
@@ -79,6 +80,26 @@ class BarsInput(Strict):
                                                 "(GET /v1/models); default: the bundled model")
 
 
+def knob_parameters(cls) -> list:
+    """The fields with a ``Knob`` of ``cls`` as keyword-only ``inspect.Parameter``s (``knob_fields``): an MCP
+    tool's arguments from the same one place as the HTTP requests' fields."""
+    import inspect
+
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=spec.default)
+            for name, (hint, spec) in knob_fields(cls).items()]
+
+
+def knob_fields(cls) -> dict[str, tuple]:
+    """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls``, named
+    by the knob's setting, with its default and the knob's label and help as its description (floats finite):
+    a field added with its ``Knob`` is a request field with no edit here."""
+    from kronos.settings import knobs
+
+    hints = typing.get_type_hints(cls)
+    return {knob.name(name): (finite(hints[name]), Field(default, description=f"{knob.label}: {knob.help}"))
+            for name, (default, knob) in knobs(cls).items()}
+
+
 ForecastSettingsModel = create_model("ForecastSettingsModel", __base__=Strict, **settings_fields())
 
 
@@ -88,7 +109,8 @@ class ForecastOptions(BarsInput):
     record: bool = Field(True, description="record the forecast in the workspace's ledger (as kronos forecast does)")
 
 
-ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **settings_fields())
+ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **settings_fields(),
+                               **knob_fields(CovariateOptions))
 
 
 class EvaluateOptions(BarsInput):
@@ -96,7 +118,8 @@ class EvaluateOptions(BarsInput):
     include_training_period: bool = False
 
 
-EvaluateRequest = create_model("EvaluateRequest", __base__=EvaluateOptions, **settings_fields())
+EvaluateRequest = create_model("EvaluateRequest", __base__=EvaluateOptions, **settings_fields(),
+                               **knob_fields(CovariateOptions))
 
 
 class BatchSeries(Strict):
@@ -155,26 +178,6 @@ def settings_parameters() -> list:
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
                               default=inspect.Parameter.empty if default is ... else default)
             for name, (hint, default) in settings_fields().items()]
-
-
-def knob_parameters(cls) -> list:
-    """The fields with a ``Knob`` of ``cls`` as keyword-only ``inspect.Parameter``s named by their settings (an MCP
-    tool's typed schema from the same fields as the HTTP request's, ``knob_fields``)."""
-    import inspect
-
-    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=spec.default)
-            for name, (hint, spec) in knob_fields(cls).items()]
-
-
-def knob_fields(cls) -> dict[str, tuple]:
-    """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls``, named
-    by the knob's setting, with its default and the knob's label and help as its description (floats finite):
-    a field added with its ``Knob`` is a request field with no edit here."""
-    from kronos.settings import knobs
-
-    hints = typing.get_type_hints(cls)
-    return {knob.name(name): (finite(hints[name]), Field(default, description=f"{knob.label}: {knob.help}"))
-            for name, (default, knob) in knobs(cls).items()}
 
 
 class RetrainOptions(BarsInput):

@@ -77,12 +77,12 @@ def new_app(app_env):
 
 @pytest.fixture(autouse=True)
 def own_result_stores():
-    """The app's process-wide result stores (forecasts, Compare backtests, risk readings), emptied around every test: what
-    they hold is then this test's own (another test's forecast of the same second once stood in for a test's
-    own, and a full store evicts as it adds, so counts of it depended on the tests before)."""
-    from app_support import compare, forecasts, risk
+    """The app's process-wide result cache (forecasts, reports, Compare backtests), emptied around every test:
+    what it holds is then this test's own (another test's forecast of the same second once stood in for a test's
+    own, and a full cache evicts as it adds, so counts of it depended on the tests before)."""
+    from app_support import forecasts
 
-    stores = (forecasts.store, compare._store, risk.store)
+    stores = (forecasts.results,)
     for s in stores:
         s.clear()
     yield

@@ -50,7 +50,7 @@ def test_starts_with_sidebar_and_gate(new_app):
 
 
 def test_forecast_cached_and_requantiled_without_resampling(new_app):
-    from app_support.forecasts import store
+    from app_support.forecasts import results as store
 
     at = small(new_app().run())
     at.button(key="run_forecast").click().run()
@@ -528,9 +528,10 @@ MEMBER_NAMES = {"kronos": "Kronos", "bootstrap": "Bootstrap", "garch": "GARCH", 
 def stored_forecast(provenance: dict, ensemble: bool = False):
     """The one forecast (``ensemble``: the one ensemble forecast) in the forecast store, which holds this test's
     own only (conftest's ``own_result_stores``), checked to be the one whose provenance the page exported."""
-    from app_support.forecasts import store
+    from app_support.forecasts import results as store
 
-    [fc] = [fc for fc in list(store()._items.values()) if hasattr(fc, "members") or not ensemble]
+    kept = [f.result()[0] for f in list(store().results.values()) if f.done() and f.exception() is None]
+    [fc] = [fc for fc in kept if hasattr(fc, "members") or not ensemble]
     assert {k: fc.provenance[k] for k in ("created_at", "input_sha256", "seed")} == \
         {k: provenance[k] for k in ("created_at", "input_sha256", "seed")}
     return fc
@@ -581,7 +582,7 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     import numpy as np
 
     from app_support import sidebar
-    from app_support.forecasts import store
+    from app_support.forecasts import results as store
 
     at = small(new_app().run(), horizon=6, paths=6)
     at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
@@ -774,7 +775,7 @@ def test_the_fan_is_anchored_at_the_last_close_and_the_sidebar_switches_it_off(n
 
 
 def test_precision_bf16_from_the_sidebar_reaches_the_model_and_the_fan_says_it(new_app):
-    from app_support.forecasts import store
+    from app_support.forecasts import results as store
 
     at = small(new_app().run(), horizon=6, paths=6)
     at.button(key="run_forecast").click().run()

@@ -96,14 +96,14 @@ def test_a_signed_in_users_results_are_never_served_to_another_workspace_from_ca
     ana = forecast_as("ana@example.com")
     ana.button(key="run_forecast").click().run()
     assert not ana.exception and {m.label: m for m in ana.metric}["Sampling time"].delta == "just sampled"
-    stored = len(forecasts.store())
+    stored = len(forecasts.results())
 
     bo = forecast_as("bo@example.com")  # the same inputs: no fan until bo runs one
     assert [c.key for c in bo.get("plotly_chart")] == ["history_chart"]
     assert "Run forecast" in " ".join(i.value for i in bo.info)
     bo.button(key="run_forecast").click().run()
     assert not bo.exception and {m.label: m for m in bo.metric}["Sampling time"].delta == "just sampled"
-    assert len(forecasts.store()) == stored + 1
+    assert len(forecasts.results()) == stored + 1
     with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:  # and recorded in bo's workspace too
         assert len(ledger.scoped("bo@example.com").predictions_frame()) == 1
 

@@ -54,7 +54,7 @@ def test_a_registered_source_is_offered_by_the_sidebar_and_its_bars_load(new_app
 
 
 def test_the_screener_screens_a_registered_source_and_opens_a_row_of_it(new_app, toy_source):
-    from app_support import screener
+    from app_support import screener, sidebar
 
     at = new_app().run()
     at.sidebar.number_input(key="sb_horizon").set_value(5).run()
@@ -67,5 +67,6 @@ def test_the_screener_screens_a_registered_source_and_opens_a_row_of_it(new_app,
     assert not at.exception and not at.error, [e.value for e in at.error]
     run = at.session_state[screener.RESULT_KEY]
     assert list(run.rows["series"]) == ["TOYA", "TOYB"] and (run.rows["status"] == "ok").all()
-    state, why = screener.forecast_state(run, "TOYB")
+    handed, why = screener.forecast_request(run, "TOYB")
+    state = sidebar.widget_state(handed)[0]
     assert why is None and state["sb_source"] == "toy" and state["sb_symbol_toy"] == "TOYB"

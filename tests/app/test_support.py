@@ -1,9 +1,9 @@
-"""UI-side helpers without a running app: download progress, the forecast store, the lookback rule."""
+"""UI-side helpers without a running app: download progress, the result cache, the lookback rule."""
 from __future__ import annotations
 
 from app_support.models import ModelChoice, progress_tqdm
-from app_support.runs import LRUStore
 from app_support.sidebar import Inputs
+from kronos_studio.desk.cache import ResultCache
 
 
 class Slot:
@@ -27,13 +27,13 @@ def test_download_progress_reaches_the_placeholder():
     assert slot.calls[-1] == (0.5, "Downloading Kronos-small: file 1 of 2")
 
 
-def test_store_is_lru():
-    store = LRUStore(size=2)
-    store.put("a", 1)
-    store.put("b", 2)
-    assert store.get("a") == 1  # a is now the most recent
-    store.put("c", 3)
-    assert store.get("b") is None and store.get("a") == 1 and len(store) == 2
+def test_result_cache_is_lru():
+    cache = ResultCache(entries=2)
+    cache.get("a", lambda: 1)
+    cache.get("b", lambda: 2)
+    assert cache.get("a", lambda: 0) == (1, True)  # a is now the most recent
+    cache.get("c", lambda: 3)
+    assert cache.peek("b") is None and cache.peek("a") == 1 and len(cache) == 2
 
 
 def inputs(lookback, horizon):
@@ -82,7 +82,7 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
 
     series = ("sample", "AAPL", "1d", "bundled:studio-tiny")
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    Reports(lambda: ledger).put("k1", series, Report(0.8))
+    Reports(lambda: ledger).put(series, Report(0.8))
     real_write = ledger.write
 
     def crash_midway(work):
@@ -93,7 +93,7 @@ def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, mo
         return real_write(write_then_fail)
 
     monkeypatch.setattr(ledger, "write", crash_midway)
-    Reports(lambda: ledger).put("k2", series, Report(0.5))  # fails, silently
+    Reports(lambda: ledger).put(series, Report(0.5))  # fails, silently
     monkeypatch.setattr(ledger, "write", real_write)
     assert Reports(lambda: ledger).latest(series).numbers["coverage"] == 0.8  # a fresh process reads the old record
     # A record scored with another CRPS estimator (before the fair one) loses its CRPS numbers, and says so;
@@ -123,22 +123,27 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     """Four sessions ask for the same forecast at once: it is sampled once and shared."""
     import threading
     import time
+    from types import SimpleNamespace
 
     from app_support import forecasts
     from data_sources import load_sample
     from kronos.settings import ForecastSettings
+    from kronos_studio.desk import Desk
 
     calls = []
 
     def make_forecast(forecaster, bars, settings, future, progress):
         calls.append(1)
         time.sleep(0.5)
-        return object()
+        return SimpleNamespace(history=[])
 
-    monkeypatch.setattr(forecasts, "forecaster", lambda bars, choice, settings: type("Stub", (), {"name": "stub",
-                                                                                              "members": {}})())
+    stub = type("Stub", (), {"name": "stub", "members": {}})()
+    monkeypatch.setattr(forecasts, "load_model", lambda choice: None)  # no model is loaded: none samples
+    monkeypatch.setattr(Desk, "forecaster", lambda *args: stub)
     monkeypatch.setattr("kronos_studio.forecasters.make_forecast", make_forecast)
-    monkeypatch.setattr(forecasts, "store", lambda _store=LRUStore(): _store)
+    monkeypatch.setattr("kronos_studio.forecasters.window.lookback_note", lambda *args: "")
+    monkeypatch.setattr("kronos_studio.desk.desk.forecast_notices", lambda fc, bars: [])
+    monkeypatch.setattr(forecasts, "results", lambda _cache=ResultCache(): _cache)
     bars = load_sample("MSFT daily 2000-2013 (bundled)")
     choice = ModelChoice("k", "m", "m", "bundled", context=128)
     settings = ForecastSettings(horizon=5, paths=3)

@@ -18,4 +18,5 @@ def evaluate(body: EvaluateRequest, who: Who, service: Shared):
     bars = compute.bars_request(body, compute.evaluation_bars(body.cutoffs, settings))
     return compute.evaluate_answer(service.desk, model, bars, settings, body.cutoffs,
                                    body.include_training_period, workspace=who.workspace,
-                                   ledger=service.ledger.scoped(who.workspace))
+                                   ledger=service.ledger.scoped(who.workspace),
+                                   covariates=compute.covariate_options(body))

@@ -19,4 +19,5 @@ def forecast(body: ForecastRequest, who: Who, service: Shared):
     model = service.model(body.model)
     return compute.forecast_answer(service.desk, model, compute.bars_request(body), settings, levels,
                                    workspace=who.workspace, ledger=service.ledger.scoped(who.workspace),
-                                   record=body.record, return_paths=body.return_paths)
+                                   record=body.record, return_paths=body.return_paths,
+                                   covariates=compute.covariate_options(body))

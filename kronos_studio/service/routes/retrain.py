@@ -20,8 +20,7 @@ def retrain(body: RetrainRequest, who: Who, service: Shared):
 
     body = body.model_copy(update={"model": service.model(body.model)})
     try:
-        run = retrain_run(body, service.limits, service.ledger.scoped(who.workspace),
-                          service.registry.loader(body.model))
+        run = retrain_run(body, service.desk, service.ledger.scoped(who.workspace))
     except (CheckpointError, FileNotFoundError) as e:
         raise ServiceError(404, str(e).splitlines()[0]) from None
     return service.jobs.submit(who, "retrain", run).public()

@@ -48,4 +48,4 @@ def test_options_are_frozen_knobs_and_refuse_what_cannot_be_read():
         CovariateOptions(covariates=[SPX, SPX])
     with pytest.raises(InputError, match="unknown scheduled event kind") as e:
         CovariateOptions(known_future=["earnings"])
-    assert "fomc" in e.value.fix[0].text
+    assert e.value.fix[0].setting == "known_future"

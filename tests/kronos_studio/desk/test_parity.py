@@ -1,6 +1,7 @@
-"""One use case, four faces, the same numbers: each request goes to the desk directly, to the command line
-(``main(argv)`` in this process), to the HTTP service (FastAPI's test client) and to the MCP server (the SDK's
-in-process client), for each kind of model (the bundled Kronos, an adapter served as ``champion``, the
+"""One use case, every face, the same numbers: each request goes to the desk directly, to the command line
+(``main(argv)`` in this process), to the HTTP service (FastAPI's test client), to the MCP server (the SDK's
+in-process client) and, for a forecast of a model the sidebar offers, to the app's run of the Forecast page, for
+each kind of model (the bundled Kronos, an adapter served as ``champion``, the
 ensemble, a statistical model), and gives the same numbers, or the same refusal."""
 from __future__ import annotations
 
@@ -103,10 +104,32 @@ def mcp_forecast(world, model, tmp_path):
                                              "record": False, **SETTINGS}))
 
 
+def app_choice(model):
+    """The sidebar's entry for ``model`` (None: the bundled default), None for a model the app does not offer."""
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.catalog import catalog
+
+    offered = catalog()
+    default = next(c for c in offered if c.ref == str(default_model_path()))
+    return {None: default, "champion": next(c for c in offered if c.per_series),
+            "ensemble": default.ensemble_of()}.get(model)
+
+
+def app_forecast(world, model, tmp_path):
+    """The Forecast page's run (``app_support.forecasts.run``) on the file's bars as the sidebar reads an upload."""
+    from app_support import forecasts
+    from kronos_studio.bars_input import quality_gate, read_bars
+
+    bars, _ = quality_gate(read_bars(world["file"]))
+    fc, _ = forecasts.run(bars, app_choice(model), ForecastSettings(**SETTINGS))
+    return fc.quantiles(LEVELS).reset_index(drop=True)
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m or "bundled")
 def test_a_forecast_is_the_same_through_every_face(world, model, tmp_path):
     expected = desk_forecast(world, model)
-    for face in (cli_forecast, http_forecast, mcp_forecast):
+    faces = (cli_forecast, http_forecast, mcp_forecast) + ((app_forecast,) if app_choice(model) else ())
+    for face in faces:
         got = face(world, model, tmp_path)
         assert list(got.columns) == list(expected.columns), face.__name__
         np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-5, err_msg=face.__name__)
@@ -199,3 +222,51 @@ def test_a_refusal_is_the_same_problem_through_every_face(world, model, capsys):
 
     result = anyio.run(call)
     assert result.is_error and problem in result.content[0].text
+
+
+RETRAIN = {"horizon": 4, "window": 120, "lookback": 24, "cutoffs": 5, "paths": 6, "steps": 2}
+
+
+def retrain_decision(done: dict) -> dict:
+    """A retrain's one decision, the numbers the gate decided on."""
+    [decision] = done["decisions"]
+    return {"decision": decision["decision"], "scores": {**{f"crps_{k}": v for k, v in decision["crps"].items()},
+                                                          **{f"coverage_{k}": v for k, v in decision["coverage"].items()},
+                                                          "diff_lo": decision["diff_ci95"][0]}}
+
+
+@pytest.mark.slow
+def test_a_retrain_decides_the_same_through_the_desk_the_cli_and_mcp(tmp_path, monkeypatch):
+    """Each face retrains the same series with the same settings on a ledger of its own: the same decision
+    on the same scores (the seed fixes the training and the held-out forecasts)."""
+    from data_sources.requests import BarsRequest
+    from kronos_studio.cli.main import main
+    from kronos_studio.desk import Desk
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.service.mcp_server import create_server
+    from kronos_studio.training.retrain_settings import RetrainSettings
+
+    file = tmp_path / "RT.csv"
+    random_bars(260, seed=3, freq="1h", start="2026-03-02").to_csv(file, index=False)
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
+    settings = RetrainSettings(horizon=4, window=120, lookback=24, n_cutoffs=5, paths=6, steps=2)
+
+    with Ledger.open(f"sqlite:///{tmp_path / 'desk.sqlite'}") as ledger:
+        desk = retrain_decision(Desk().retrain(BarsRequest(file=str(file)), "studio-tiny", settings,
+                                               ledger=ledger).run().to_dict())
+
+    monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    out = tmp_path / "retrain.json"
+    assert main(["retrain", str(file), "--model", "studio-tiny", "--json", str(out),
+                 *[x for k, v in RETRAIN.items() for x in (f"--{k}", str(v))]]) == 0
+    cli = retrain_decision(json.loads(out.read_text()))
+
+    server = create_server([tmp_path], ledger_url=f"sqlite:///{tmp_path / 'mcp.sqlite'}")
+    mcp = retrain_decision(mcp_call({"mcp": server}, "retrain", {"file": str(file), "model": "studio-tiny", **RETRAIN}))
+
+    for face, got in (("cli", cli), ("mcp", mcp)):
+        assert got["decision"] == desk["decision"], face
+        assert got["scores"].keys() == desk["scores"].keys(), face
+        for name, value in desk["scores"].items():
+            if isinstance(value, float):
+                assert got["scores"][name] == pytest.approx(value, rel=1e-5), (face, name)

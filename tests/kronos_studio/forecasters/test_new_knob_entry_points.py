@@ -95,13 +95,14 @@ RETRAIN_SCRIPT = APP_RUN + textwrap.dedent('''
     import sys
 
     import kronos_studio.training.retrain as kr
+    import kronos_studio.training.retrain_settings as home
     from kronos.settings import knob
 
     @dataclasses.dataclass(frozen=True)
-    class RetrainSettings(kr.RetrainSettings):
+    class RetrainSettings(home.RetrainSettings):
         toy_option: int = knob(7, label="Toy option", low=1, high=50, help="a test's retrain option")
 
-    kr.RetrainSettings = RetrainSettings
+    home.RetrainSettings = kr.RetrainSettings = RetrainSettings  # as if written in its home
     seen = []
 
     class Retrainer(kr.Retrainer):
@@ -146,6 +147,24 @@ RETRAIN_SCRIPT = APP_RUN + textwrap.dedent('''
         assert answer.status_code == 422 and "stopped by the test" in answer.text, answer.text
     assert seen[-1].toy_option == 13, ("http", seen)
 
+    # MCP: an argument of the retrain tool, its value handed to the Retrainer
+    import anyio
+    from mcp import Client
+
+    from kronos_studio.service.mcp_server import create_server
+
+    async def mcp_retrain():
+        async with Client(create_server(["."], ledger_url=sys.argv[2])) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            made = await client.call_tool("retrain", {"file": "TOY.csv", "horizon": 4, "toy_option": 9,
+                                                      "include_training_period": True})
+            return tools["retrain"].input_schema, made
+
+    schema, made = anyio.run(mcp_retrain)
+    assert schema["properties"]["toy_option"]["default"] == 7, schema
+    assert made.is_error and "stopped by the test" in made.content[0].text, made.content
+    assert seen[-1].toy_option == 9, ("mcp", seen)
+
     # the app: a number box in the Fine-tune page's Retrain settings, labelled from the Knob, its value handed on
     at = app_run(sys.argv[1])
     at.switch_page("pages/fine_tune.py").run()
@@ -160,7 +179,7 @@ RETRAIN_SCRIPT = APP_RUN + textwrap.dedent('''
     from app_support.errors import control
 
     assert control("toy_option") == "*Toy option*"  # and a fix naming it names its widget
-    print("all three faces")
+    print("all four faces")
 ''')
 
 
@@ -170,4 +189,4 @@ def test_a_retrain_option_with_its_knob_reaches_every_face_and_the_retrainer_wit
                            f"sqlite:///{tmp_path / 'service.sqlite'}", str(tiny.folder)],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "all three faces" in done.stdout
+    assert "all four faces" in done.stdout

@@ -113,3 +113,50 @@ def test_forecasts_sample_up_to_the_concurrency_at_once_each_on_its_share_of_the
         assert one.slots.free() == 0  # the default: one forecast at a time
     with pytest.raises(InputError, match="concurrency must be 1 or more"):
         ModelRegistry(concurrency=0)
+
+
+def test_after_a_forecast_the_screener_and_a_batch_job_reuse_the_warm_model(tiny_model, tmp_path, monkeypatch):
+    """Issue 52: the Screener and ``POST /v1/batch`` loaded the model again beside the process's warm registry;
+    they forecast with its pairs now: one load in all."""
+    import httpx
+    from service_helpers import bearer, finished_job, running_server
+
+    from app_support import models, screener
+    from data_sources.requests import BarsRequest
+    from kronos import checkpoints
+    from kronos.checkpoints import load_pair
+    from kronos_studio.batch.watchlist import Entry
+    from kronos_studio.desk import Desk
+    from kronos_studio.service.keys import create_key
+
+    loads = []  # every model load of the process, the registry's or any other
+    monkeypatch.setattr(checkpoints, "load_pair", lambda ref, **options: loads.append(ref) or load_pair(ref, **options))
+    registry = ModelRegistry()
+    settings = ForecastSettings(horizon=3, paths=2)
+    entries = []
+    for i in range(2):
+        path = tmp_path / f"s{i}.csv"
+        random_bars(100, seed=i, freq="1h").to_csv(path, index=False)
+        entries.append(Entry(series=f"s{i}", file=str(path)))
+    Desk(registry).forecast(BarsRequest(file=entries[0].file), tiny_model, settings)
+    assert len(loads) == 1
+
+    ready = threading.Event()
+    ready.set()
+    monkeypatch.setattr(models, "warm_up", lambda: SimpleNamespace(torch_ready=ready))  # no app warm-up thread
+    monkeypatch.setattr(models, "registry", lambda: registry)
+    ran = screener.run(entries, screener.RunSettings("folder:tiny", "tiny", tiny_model, 64, settings), "two files")
+    assert list(ran.rows["status"]) == ["ok", "ok"]
+
+    config = ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}", registry=registry,
+                           jobs_dir=str(tmp_path / "jobs"), models_dirs=(tiny_model,))
+    with running_server(config) as (base, app):
+        token = create_key(app.state.service.ledger, "team-a")[1]
+        series = [{"name": e.series, "bars_csv": open(e.file).read()} for e in entries]
+        with httpx.Client(base_url=base, headers=bearer(token), timeout=120) as c:
+            submitted = c.post("/v1/batch", json={"series": series, "model": tiny_model, "horizon": 3, "paths": 2})
+            assert submitted.status_code == 202, submitted.text
+            assert finished_job(c, submitted.json()["id"], 120)["status"] == "done"
+            rows = c.get(f"/v1/jobs/{submitted.json()['id']}/result").json()["rows"]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert len(loads) == 1  # the forecast's load, and no other

@@ -13,7 +13,7 @@ from testkit import random_bars
 
 from kronos_studio.service.mcp_server import create_server
 
-TOOLS = {"forecast", "evaluate", "screen", "track_record"}
+TOOLS = {"forecast", "evaluate", "screen", "retrain", "track_record"}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,216 @@
+"""A forecast or a walk-forward conditioned on other series, as the desk serves it (``kronos_studio.covariates``
+is the library): the covariates a request names (``CovariateOptions``) read through ``Desk.bars`` like any
+series (a file, a bundled sample, a source's ticker at the target's interval), laid on the target's bars as of
+each bar's close, and read by the one model here that reads them, Chronos-2 (``CovariateChronos2``).
+
+Kronos reads other series only through an event adapter's leader channels (``covariates.kronos``), which a
+request cannot name yet; a conditioned request for any other model is refused, naming Chronos-2. A request
+with ``covariates`` given but empty, for Chronos-2, is Chronos-2 alone: the "without" of a with/without
+comparison of the same model (with ``covariates`` None, Chronos-2 stays the ensemble's member, as the catalog
+says).
+
+The result key holds every covariate's content hash and the options, so a conditioned forecast is never
+served for an unconditioned one or for one conditioned on other bars; the provenance names them
+(``conditioned_on``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from data_sources.requests import SOURCE_BARS, BarsRequest
+from data_sources.sources import FILE, SAMPLE
+from kronos.errors import Fix, InputError, Notice
+from kronos.settings import ForecastSettings
+from kronos_studio.bundled import CHRONOS2_NAME
+
+if TYPE_CHECKING:  # read when a request names covariates: a forecast without them imports none of it
+    from kronos_studio.covariates.options import CovariateOptions, CovariateRef
+
+CONDITIONED_MODEL = CHRONOS2_NAME  # the model a conditioned request names: the bundled Chronos-2
+
+
+@dataclass
+class Conditioning:
+    """The covariates of a request, read: ``options`` as asked, each covariate's gated ``bars`` in order, and
+    what their reading and gating noted."""
+
+    options: CovariateOptions
+    bars: list = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+    def key(self) -> dict:
+        """What a result depends on besides the target: each covariate as named, with its bars' content hash
+        and series, and the scheduled events read."""
+        return {"covariates": [{"ref": ref, "content_hash": b.content_hash(),
+                                "series": [b.source, b.series_symbol, b.interval, b.calendar]}
+                               for ref, b in zip(self.options.covariates, self.bars)],
+                "known_future": list(self.options.known_future)}
+
+    def named(self) -> list[dict]:
+        """For the provenance: each covariate as named, its series and the hash of its bars."""
+        return [{"ref": ref, "series": b.series_symbol, "interval": b.interval, "content_hash": b.content_hash()}
+                for ref, b in zip(self.options.covariates, self.bars)]
+
+
+def reads_covariates(model) -> bool:
+    """``model`` names the Chronos-2 that reads covariates."""
+    from kronos_studio.catalog.resolve import ModelRef
+
+    name = model.ref if isinstance(model, ModelRef) else model
+    return name == CONDITIONED_MODEL
+
+
+def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
+    """Whether a request is served here: covariates named (refused unless ``model`` reads them), or Chronos-2
+    named with ``options`` given (empty: Chronos-2 alone). None: an unconditioned request, served as before."""
+    if options is None:
+        return False
+    if reads_covariates(model) and not choices.get("ensemble"):
+        return True
+    if not options:
+        return False
+    raise InputError(
+        f"{model or 'the bundled Kronos model'} cannot read covariates: Kronos reads other series only through an "
+        "event adapter's leader channels, and the ensemble's meta-learner has never weighed a conditioned member",
+        {"model": model, "covariates": list(options.covariates), "known_future": list(options.known_future)},
+        (Fix("condition Chronos-2 instead ({setting})", "model", CONDITIONED_MODEL),
+         Fix("or forecast without {setting}", "covariates")))
+
+
+def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
+    """The ``BarsRequest`` of one covariate reference: a file, a bundled sample at its own interval, a source's
+    ticker at the target's interval."""
+    if ref.source == FILE:
+        return BarsRequest(file=ref.symbol)
+    if ref.source == SAMPLE:
+        from data_sources.samples import list_samples
+
+        interval = next(s.interval for s in list_samples() if s.name == ref.symbol)
+        return BarsRequest(source=SAMPLE, symbol=ref.symbol, interval=interval, bars=needed)
+    return BarsRequest(source=ref.source, symbol=ref.symbol, interval=target.interval, exchange=ref.exchange,
+                       bars=needed)
+
+
+def read(desk, options: CovariateOptions, target) -> Conditioning:
+    """Each covariate ``options`` names, read through ``desk.bars`` (its reader, quality gate and limits), its
+    notices named by the covariate."""
+    needed = max(SOURCE_BARS, 2 * len(target.frame))  # a calendar with more bars than the target's still covers it
+    out = Conditioning(options)
+    for ref in options.references():
+        gated = desk.bars(bars_request(ref, target, needed))
+        if same_bars(gated.bars, target):
+            raise InputError(f"the covariate {ref.text} is the target itself (the same closes at every one of the "
+                             "target's bar times): it adds nothing and doubles its weight",
+                             {"covariate": ref.text, "target": target.series_symbol},
+                             Fix("condition on another series in {setting}", "covariates"))
+        out.bars.append(gated.bars)
+        out.notices.extend(Notice(f"covariate {ref.text}: {n.problem}", n.fix, n.kind, n.values)
+                           for n in gated.notices)
+    return out
+
+
+def same_bars(covariate, target) -> bool:
+    """``covariate`` holds the target's own closes at every target bar time (read from another place, or as
+    more or fewer bars: the alignment's content-hash check would not see it)."""
+    import numpy as np
+
+    both = target.frame[["timestamp", "close"]].merge(covariate.frame[["timestamp", "close"]], on="timestamp",
+                                                      suffixes=("", "_covariate"))
+    return len(both) == len(target.frame) and bool(np.allclose(both["close"], both["close_covariate"]))
+
+
+def identity(conditioning: Conditioning) -> dict:
+    """The model part of a conditioned result's key: which Chronos-2 checkpoint, as its files are now."""
+    from kronos_studio.ensemble.chronos2 import ensemble_state
+
+    return {"model": CONDITIONED_MODEL, "chronos2": ensemble_state(CONDITIONED_MODEL)}
+
+
+def member(conditioning: Conditioning, target):
+    """The Chronos-2 forecaster reading the covariates (the plain member when none are named), drawing the
+    settings' paths."""
+    from kronos_studio.covariates.chronos2 import CovariateChronos2
+    from kronos_studio.ensemble.chronos2 import Chronos2Member, ensemble_member
+
+    shared, status = ensemble_member(CONDITIONED_MODEL)
+    if shared is None:
+        raise InputError(f"{CONDITIONED_MODEL} cannot serve here: {status}", {"model": CONDITIONED_MODEL},
+                         Fix("forecast without {setting}", "covariates"))
+    if not conditioning.options:
+        return Chronos2Member(shared.pipeline, source=shared.source)
+    return CovariateChronos2(shared.pipeline, conditioning.bars, target=target,
+                             known_future=conditioning.options.known_future, source=shared.source)
+
+
+def _provenance(provenance: dict, conditioning: Conditioning) -> None:
+    provenance["conditioned_on"] = conditioning.named()
+    provenance["known_future"] = list(conditioning.options.known_future)
+
+
+def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, workspace, future, stamps,
+             progress, waiting):
+    """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
+    ``future`` for the key): ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
+    from kronos_studio.forecasters import make_forecast
+    from kronos_studio.forecasters.window import lookback_note
+
+    from .cache import result_key
+
+    bars = gated.bars
+    conditioning = read(desk, options, bars)
+    model = member(conditioning, bars)  # the alignment's refusals, before any forecast
+    said = model.alignment(bars.frame) if conditioning.bars else None
+    ident = identity(conditioning)
+
+    def compute():
+        with desk.registry.sampling(CONDITIONED_MODEL, workspace):
+            fc = make_forecast(model, bars, settings, future, progress=progress)
+        _provenance(fc.provenance, conditioning)
+        return fc, lookback_note(model, settings, len(fc.history))
+
+    key = result_key("forecast", bars, ident, settings, workspace, future=stamps, **conditioning.key())
+    made, hit = desk._kept(key, compute, waiting)
+    return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ())
+
+
+def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, cutoffs: int,
+             include_training_period: bool, workspace, file):
+    """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
+    (report, from the cache, the bars' and the covariates' notices)."""
+    from kronos_studio.evaluation.report import evaluation_report
+
+    from .cache import result_key
+
+    bars = gated.bars
+    conditioning = read(desk, options, bars)
+    model = member(conditioning, bars)
+    ident = identity(conditioning)
+
+    def compute():
+        report = evaluation_report(desk.registry.in_turn(model, CONDITIONED_MODEL, workspace), bars, settings,
+                                   cutoffs=cutoffs, include_training_period=include_training_period, file=file)
+        report.out["conditioned_on"] = conditioning.named()
+        report.out["known_future"] = list(options.known_future)
+        return report
+
+    key = result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs, include=include_training_period,
+                     file=file, **conditioning.key())
+    report, hit = desk._kept(key, compute)
+    return report, hit, gated.notices + conditioning.notices
+
+
+# What docs/covariates.md measured, said wherever a conditioned forecast is shown.
+MEASURED = ("measured so far, no model forecasts these markets better with covariates than without "
+            "(docs/covariates.md)")
+
+
+def conditioned_note(provenance: dict) -> str:
+    """What a conditioned forecast read, in words, for a face to print under it ('' for one not conditioned)."""
+    named = provenance.get("conditioned_on")
+    if named is None:
+        return ""
+    events = provenance.get("known_future") or []
+    if not named and not events:
+        return "Chronos-2 alone, conditioned on nothing (the without of a with/without comparison)"
+    what = [f"{c['ref']} ({c['series']} {c['interval']})" for c in named] + [f"scheduled {k}" for k in events]
+    return f"Chronos-2 conditioned on {', '.join(what)}; {MEASURED}"

@@ -1,0 +1,51 @@
+"""Issue 56 in headless Chromium: the sidebar's "Condition on" picks another sample, the Forecast page's fan is
+Chronos-2's conditioned on it and says so under the fan, and Compare draws it with and without side by side.
+Screenshots go to test-artifacts/. The browser fixtures are test_browser's."""
+from __future__ import annotations
+
+import pytest
+import test_browser
+from test_browser import FAN, IDLE, app_url, no_exceptions, open_app, set_number, shot  # noqa: F401 (fixture)
+from test_browser_compare import choose_sample
+
+from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+
+pytestmark = [*test_browser.pytestmark, pytest.mark.skipif(not BUNDLED_CHRONOS2.is_dir(),
+                                                           reason="the bundled Chronos-2 is not present")]
+browser, page = test_browser.browser, test_browser.page  # fixtures, used by name
+
+TARGET, SPX = "NASDAQ Composite daily 1999-2018 (arch)", "S&P 500 index daily 1999-2018 (arch)"
+
+
+def test_condition_on_draws_a_conditioned_fan_and_compare_with_and_without(page, app_url):  # noqa: F811
+    from playwright.sync_api import expect
+
+    open_app(page, app_url)
+    choose_sample(page, TARGET)
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Condition on").first
+    box.locator("input").click()
+    box.locator("input").fill("S&P")
+    page.get_by_role("option", name=SPX, exact=True).click()
+    page.keyboard.press("Escape")
+    page.wait_for_selector(IDLE)
+    set_number(page, "Horizon (bars)", 10)
+    expect(page.get_by_text(f"with Chronos-2 conditioned on {SPX}")).to_be_visible()
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=120_000)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    expect(page.get_by_text(f"Chronos-2 conditioned on {SPX} (^GSPC 1d)")).to_be_visible()
+    no_exceptions(page)
+    shot(page, "condition_on_forecast.png")
+
+    page.get_by_role("link", name="Compare").first.click()
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_test_id("stButtonGroup").get_by_text("With / without covariates").click()
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Run with and without").click()
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart.locator(".subplot")).to_have_count(2, timeout=120_000)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    expect(page.get_by_text(f"Chronos-2 given {SPX}").first).to_be_visible()
+    expect(page.get_by_text("Chronos-2 alone").first).to_be_visible()
+    no_exceptions(page)
+    shot(page, "condition_on_compare.png")
