@@ -1,6 +1,7 @@
 """The app's widgets for a use case's options: one per field with a ``kronos.settings.Knob`` of its options
 dataclass (the sidebar's sampling knobs of ``ForecastSettings``, the Fine-tune page's retrain settings of
-``RetrainSettings``, the Risk panel's and the risk backtest's ``RiskSettings``), so a field added with its ``Knob`` is a widget with no edit here."""
+``RetrainSettings``, the Risk panel's and the risk backtest's ``RiskSettings``), so a field added with its ``Knob``
+is a widget with no edit here."""
 from __future__ import annotations
 
 from kronos.settings import knobs
@@ -15,7 +16,7 @@ def knob_widget(where, key: str, value, knob, setting: str | None = None):
     one names)."""
     if isinstance(value, tuple) and value and isinstance(value[0], str):
         return tuple(where.multiselect(knob.label, list(value), key=first_value(key, list(value)), help=knob.help))
-    if isinstance(value, tuple):
+    if isinstance(value, tuple) and value:
         text = where.text_input(knob.label, key=first_value(key, ", ".join(f"{v:g}" for v in value)),
                                 help=f"{knob.help} (comma-separated)")
         return numbers(text, type(value[0]), knob.label, setting)

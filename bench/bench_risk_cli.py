@@ -55,7 +55,7 @@ def main() -> None:
                "KRONOS_STUDIO_DB": f"sqlite:///{work / 'ledger.sqlite'}", "HF_HUB_OFFLINE": "1"}
         common = [str(bars), "--horizon", str(args.horizon), "--paths", str(args.paths)]
         forecast = ["forecast", *common, "--out", str(work / "q.csv"), "--no-ledger", "--quiet"]
-        risk = ["risk", *common, "--levels", "0.95,0.99", "--json", str(work / "risk.json")]
+        risk = ["risk", *common, "--levels", "0.95", "--levels", "0.99", "--json", str(work / "risk.json")]
         times = {"forecast": [], "risk": []}
         for _ in range(args.repeats):
             times["forecast"].append(timed(forecast, env))

@@ -127,29 +127,20 @@ def add_knob_options(g, cls=None) -> None:
     for name, (value, knob) in knobs(cls).items():
         setting = knob.name(name)
         flag = FLAGS.get(setting) or knob_flag(setting, value)
-        if isinstance(value, tuple):  # a list: the option repeated, once per item
+        if isinstance(value, tuple) and value:  # a list with a default: the option repeated, once per item; not
+            # given, None (the use case's reader leaves it to the default: argparse would append to a default list)
+            g.add_argument(flag, dest=setting, action="append", default=None, type=type(value[0]),
+                           metavar=METAVARS.get(setting, "VALUE"),
+                           help=f"{knob.label.lower()}: {knob.help} (repeatable; default {' and '.join(map(str, value))})")
+        elif isinstance(value, tuple):  # a list: the option repeated, once per item
             g.add_argument(flag, dest=setting, action="append", default=[], metavar=METAVARS.get(setting, "VALUE"),
                            help=f"{knob.label.lower()}: {knob.help} (repeatable)")
         elif isinstance(value, bool):  # a switch: the option turns it away from its default
             g.add_argument(flag, dest=setting, action="store_false" if value else "store_true",
                            help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
-        elif isinstance(value, tuple):  # several values: comma-separated, as --quantiles
-            g.add_argument(flag, dest=setting, type=comma_list(type(value[0]), flag), default=value,
-                           help=f"{knob.label.lower()}: {knob.help}, comma-separated "
-                                f"(default {','.join(map(str, value))})")
         else:
             g.add_argument(flag, dest=setting, type=type(value), default=value,
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")
-
-
-def comma_list(kind, flag: str):
-    """An option's parser of comma-separated values of ``kind`` (a tuple), one line naming a bad one."""
-    def parse(text):
-        try:
-            return tuple(kind(x.strip()) for x in text.split(",") if x.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated values like 0.95,0.99, got '{text}'") from None
-    return parse
 
 
 def sampling_settings(args):

@@ -64,8 +64,8 @@ def risk_settings(args):
     from kronos.settings import knob_values
     from kronos_studio.risk.measures import RiskSettings
 
-    try:
-        return RiskSettings(**knob_values(args, RiskSettings))
+    try:  # a list option not given is None: the setting's default
+        return RiskSettings(**{k: v for k, v in knob_values(args, RiskSettings).items() if v is not None})
     except ValueError as e:
         raise error_line(e) from None
 

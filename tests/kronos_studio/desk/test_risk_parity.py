@@ -21,7 +21,7 @@ from kronos_studio.service.app import ServiceConfig, create_app
 from kronos_studio.service.mcp_server import create_server
 
 NUMBERS = ("var_es", "var_es_steps", "volatility", "stylized", "verdict", "paths", "last_close")
-LEVELS = "0.9,0.99"
+LEVELS = ["--levels", "0.9", "--levels", "0.99"]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_pa
     desk = risk_body(direct)
     named = [] if model is None else ["--model", model]
     code, by_line, err = by_cli([str(file), *named, "--horizon", "3", "--paths", "60", "--seed", "4",
-                                 "--levels", LEVELS], tmp_path / "risk.json", capsys)
+                                 *LEVELS], tmp_path / "risk.json", capsys)
     assert code == 0, err
     asked = {"horizon": 3, "paths": 60, "seed": 4, "levels": [0.9, 0.99], "model": model}
     answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), **asked})
@@ -86,7 +86,7 @@ def test_a_bad_level_is_the_same_refusal_on_every_face(faces, tmp_path, capsys):
         RiskSettings(levels=(0.95, 1.5))
     problem = refused.value.problem
     assert problem == "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got [0.95, 1.5]"
-    code, _, err = by_cli([str(file), "--model", "garch", "--horizon", "3", "--levels", "0.95,1.5"],
+    code, _, err = by_cli([str(file), "--model", "garch", "--horizon", "3", "--levels", "0.95", "--levels", "1.5"],
                           tmp_path / "no.json", capsys)
     assert code == 2 and err.startswith(f"kronos: error: {problem}: give --levels such as 0.95 or 0.99")
     answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), "model": "garch", "horizon": 3,
