@@ -27,6 +27,15 @@ APP_BACKTEST_CUTOFFS = 100
 MORE = "More risk settings"
 
 
+@st.cache_resource(show_spinner=False)
+def results():
+    """Risk readings and backtests by ``desk.cache.result_key``, shared by all sessions (apart from
+    ``forecasts.results``, which holds the forecasts and reports they are read from)."""
+    from kronos_studio.desk.cache import ResultCache
+
+    return ResultCache()
+
+
 def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSettings | None:
     """The ``RiskSettings`` the controls ask for, or None with the refusal said in ``where``."""
     try:
@@ -37,14 +46,14 @@ def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSetting
 
 
 def reading(fc, bars, risk: RiskSettings):
-    """``read_risk`` of the forecast on screen, kept in the app's result cache by its paths' content, its bars and
-    the risk settings (never a reading of other paths)."""
+    """``read_risk`` of the forecast on screen, kept by its paths' content, its bars and the risk settings (never a
+    reading of other paths)."""
     from kronos_studio.desk.cache import result_key
 
     from . import auth
 
     key = result_key("risk_reading", bars, id_of(fc), risk, auth.workspace())
-    return forecasts.results().get(key, lambda: read_risk(fc, risk))[0]
+    return results().get(key, lambda: read_risk(fc, risk))[0]
 
 
 def var_es_table(path) -> pd.DataFrame:
@@ -90,8 +99,8 @@ def panel(fc, bars, what: str) -> None:
 
 
 def backtest_key(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict) -> str:
-    """The kept backtest's key in the app's result cache (``desk.cache.result_key``), found without loading the
-    model (the desk's own key needs its forecaster)."""
+    """The kept backtest's key (``desk.cache.result_key``), found without loading the model (the desk's own key
+    needs its forecaster)."""
     from kronos_studio.desk.cache import result_key
 
     from . import auth
@@ -107,12 +116,14 @@ def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: 
     def compute():
         with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
                         + (" beside the risk desk's standard models" if plan["baselines"] else "") + "…"):
-            return forecasts.desk().risk_backtest(
+            from kronos_studio.desk import Desk
+
+            return Desk(forecasts.desk().registry).risk_backtest(  # kept here, by the app's key
                 bars, choice, settings, risk, cutoffs=plan["cutoffs"], walk=RiskWalk(proxy=plan["proxy"]),
                 include_training_period=plan["include_training_period"], baselines=plan["baselines"],
                 workspace=auth.workspace())
 
-    return forecasts.results().get(backtest_key(bars, choice, settings, risk, plan), compute)[0]
+    return results().get(backtest_key(bars, choice, settings, risk, plan), compute)[0]
 
 
 def backtest_section(bars, choice: ModelChoice, settings) -> None:
@@ -137,7 +148,7 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
         return
     plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "include_training_period": bool(include)}
     clicked = st.button("Run risk backtest", icon=":material/play_arrow:", key="rb_run")
-    done = forecasts.results().peek(backtest_key(bars, choice, settings, risk, plan))
+    done = results().peek(backtest_key(bars, choice, settings, risk, plan))
     if clicked and done is None:
         try:
             done = run_backtest(bars, choice, settings, risk, plan)
