@@ -152,6 +152,12 @@ def choose(page, label: str, option: str) -> None:
     page.wait_for_selector(IDLE)
 
 
+def bars_uploader(page):
+    """The sidebar's "Bars file" uploader (the sidebar holds another: "Condition on a file")."""
+    return page.get_by_test_id("stSidebar").get_by_role("region", name="Bars file").get_by_test_id(
+        "stFileUploaderDropzoneInput")
+
+
 def no_exceptions(page) -> None:
     from playwright.sync_api import expect
 
@@ -200,11 +206,11 @@ def test_upload_good_and_bad_csv(page, app_url, tmp_path):
     good, bad = tmp_path / "mine.csv", tmp_path / "broken.csv"
     good.write_bytes(good_csv())
     bad.write_bytes(BAD_CSV)
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(good))
+    bars_uploader(page).set_input_files(str(good))
     expect(page.get_by_text("200 bars")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Run forecast")).to_be_visible()
     shot(page, "upload_good.png")
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    bars_uploader(page).set_input_files(str(bad))
     alert = page.get_by_test_id("stAlertContentError")
     expect(alert).to_contain_text("no date/time column", timeout=30_000)
     expect(alert).to_contain_text("name the bar time column")
@@ -329,7 +335,7 @@ def test_multi_ticker_upload_asks_which_instrument(page, app_url, tmp_path):
     pd.concat(frames).to_csv(path, index=False)
     open_app(page, app_url)
     choose(page, "Source", "Upload CSV / Parquet")
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    bars_uploader(page).set_input_files(str(path))
     expect(page.get_by_text("watchlist.csv holds 3 instruments")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Run forecast")).to_have_count(0)
     choose(page, "Instrument in watchlist.csv", "BBB")
@@ -355,7 +361,7 @@ def test_wide_and_cryptodatadownload_files_in_the_browser(page, app_url, tmp_pat
     wide.columns = wide.columns.set_names(["Price", "Ticker"])
     path = tmp_path / "yf.csv"
     wide.to_csv(path)
-    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+    uploader = bars_uploader(page)
     open_app(page, app_url)
     choose(page, "Source", "Upload CSV / Parquet")
     uploader.set_input_files(str(path))

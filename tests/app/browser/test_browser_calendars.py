@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import test_browser
-from test_browser import FAN, IDLE, choose, no_exceptions, open_app, set_number, shot
+from test_browser import FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, set_number, shot
 from testkit import fx_hourly_export, nyse_daily_export
 
 pytestmark = test_browser.pytestmark
@@ -41,7 +41,7 @@ def forecast_upload(page, path: Path, calendar: str) -> pd.DatetimeIndex:
     the future bar times of the quantiles download (UTC)."""
     from playwright.sync_api import expect
 
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    bars_uploader(page).set_input_files(str(path))
     expect(page.get_by_text(f"calendar {calendar} (inferred)")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stCaptionContainer").filter(has_text=f"Calendar {calendar} inferred from the bar times")
            ).to_be_visible()

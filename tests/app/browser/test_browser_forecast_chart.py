@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import test_browser
 from app_helpers import good_csv
-from test_browser import FAN, IDLE, choose, no_exceptions, open_app, set_number, shot
+from test_browser import FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, set_number, shot
 
 pytestmark = test_browser.pytestmark
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
@@ -41,7 +41,7 @@ def test_show_control_and_fan_agree_after_another_upload(page, app_url, tmp_path
     choose(page, "Source", "Upload CSV / Parquet")
     other = tmp_path / "other.csv"
     other.write_bytes(good_csv(300))
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(other))
+    bars_uploader(page).set_input_files(str(other))
     expect(page.get_by_text("300 bars")).to_be_visible(timeout=60_000)
     page.wait_for_selector(IDLE)
     run_forecast(page)
@@ -77,7 +77,7 @@ def test_intraday_lunch_break_and_nights_are_not_drawn_as_gaps(page, app_url, tm
     set_number(page, "Horizon (bars)", 30)
     set_number(page, "Sample paths", 4)
     choose(page, "Source", "Upload CSV / Parquet")
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+    bars_uploader(page).set_input_files(
         str(shanghai_5min_csv(tmp_path / "600000.csv")))
     expect(page.get_by_text("600000 · 5m · 480 bars")).to_be_visible(timeout=60_000)  # the header; a warning names the count too
     page.wait_for_selector(IDLE)

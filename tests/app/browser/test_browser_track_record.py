@@ -14,6 +14,7 @@ from app_helpers import good_csv
 from test_browser import (
     FAN,
     IDLE,
+    bars_uploader,
     choose,
     ledger_url,
     no_exceptions,
@@ -43,7 +44,7 @@ def test_track_record_shows_the_past_fan_what_happened_and_the_scores(page, fres
     for path, rows in ((early, full.iloc[:150]), (later, full)):
         path.parent.mkdir()
         rows.to_csv(path, index=False)
-    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+    uploader = bars_uploader(page)
 
     open_app(page, fresh_url)
     set_number(page, "Horizon (bars)", 8)
@@ -90,7 +91,7 @@ def test_another_exchanges_file_leaves_the_forecast_waiting_and_says_why(page, f
     later.parent.mkdir()
     early.write_bytes(b"".join(lines[:2] + lines[12:]))  # newest first: the 10 newest bars not there yet
     later.write_bytes((fixtures / "cdd_coinbase_BTCUSD_1h.csv").read_bytes())
-    uploader = page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+    uploader = bars_uploader(page)
 
     open_app(page, fresh_url)
     set_number(page, "Horizon (bars)", 6)

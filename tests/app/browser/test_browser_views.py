@@ -8,7 +8,7 @@ import re
 
 import test_browser
 from app_helpers import good_csv
-from test_browser import ARTIFACTS, FAN, IDLE, choose, no_exceptions, open_app, set_number, shot
+from test_browser import ARTIFACTS, FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, set_number, shot
 
 pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
@@ -120,7 +120,7 @@ def test_quality_panel_opens_for_an_error(page, app_url, tmp_path):
     path.write_text("\n".join([*lines, lines[-1]]) + "\n")
     open_app(page, app_url)
     choose(page, "Source", "Upload CSV / Parquet")
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    bars_uploader(page).set_input_files(str(path))
     quality = page.get_by_test_id("stExpander").filter(has_text="Data quality")
     expect(quality).to_be_visible(timeout=30_000)
     expect(quality.locator("details")).to_have_attribute("open", "")
