@@ -45,7 +45,8 @@ def test_a_registered_source_is_offered_by_the_sidebar_and_its_bars_load(new_app
     assert not at.exception and not at.error, [e.value for e in at.error]
     name = next(t for t in at.sidebar.text_input if t.label == "Toy name")
     assert name.value == "TOYA" and at.sidebar.selectbox(key="sb_interval_toy").options == ["1d", "1h"]
-    assert not any(u for u in at.sidebar.get("file_uploader"))  # never the uploader of another kind
+    # never the bars uploader of another kind (the sidebar's other uploader is "Condition on a file")
+    assert [u.proto.label for u in at.sidebar.get("file_uploader")] == ["Condition on a file"]
     name.input("TOYZ").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     calls = sys.modules["toy_app_source"].CALLS

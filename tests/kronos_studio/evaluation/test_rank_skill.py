@@ -453,7 +453,7 @@ def test_the_ray_engine_choice_reaches_the_batch_engine_s_actor_pool(monkeypatch
     """``RankPlan.run`` with engine "ray": every cut-off date is one unit handed to the batch engine's Ray
     actor pool (``ray_workers``, each unit to ``ChunkForecaster.forecast_run``), in windows, and the panel is
     the local one. The pool is stood in for by one in-process actor (a real one: tests/.../test_batch.py)."""
-    from contextlib import contextmanager
+    from contextlib import contextmanager, nullcontext
     from types import SimpleNamespace
 
     from kronos_studio.batch import cross_section as cs
@@ -468,7 +468,7 @@ def test_the_ray_engine_choice_reaches_the_batch_engine_s_actor_pool(monkeypatch
     @contextmanager
     def pool(model, settings, **options):
         asked.append({"model": model, **options})
-        actor = SimpleNamespace(forecaster=forecaster)
+        actor = SimpleNamespace(forecaster=forecaster, _turn=nullcontext)  # an actor's own model: no shared turn
 
         def map_chunks(runs, method="forecast"):
             windows.append((len(runs), method))
