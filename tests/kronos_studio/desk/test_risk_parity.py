@@ -1,6 +1,6 @@
 """Risk through every face (issue 55): the same request gives the same numbers from ``Desk.risk`` itself, ``kronos
-risk`` (in process), ``POST /v1/risk`` and the MCP tool ``risk``, for the bundled Kronos model and a statistical
-one; a refusal and a flag are the same problem on every face, each naming the setting its own way."""
+risk`` (in process), ``POST /v1/risk``, the MCP tool ``risk`` and the app's Risk panel (for the model its sidebar
+offers), for the bundled Kronos model and a statistical one; a refusal and a flag are the same problem on every face, each naming the setting its own way."""
 from __future__ import annotations
 
 import json
@@ -71,6 +71,21 @@ def by_cli(args: list[str], out, capsys) -> tuple[int, dict | None, str]:
     return code, (json.loads(out.read_text()) if code == 0 else None), err
 
 
+def app_risk(bars, settings, risk) -> dict:
+    """The Forecast page's Risk panel reading of its forecast (``app_support.forecasts.run``, then
+    ``app_support.risk.reading``) for the bundled default model, as the JSON body the other faces answer."""
+    from app_support import forecasts
+    from app_support import risk as app_risk_panel
+    from kronos_studio.bundled import default_model_path
+    from kronos_studio.catalog import catalog
+
+    choice = next(c for c in catalog() if c.ref == str(default_model_path()))
+    from kronos_studio.desk.risk import Risked
+
+    fc, _ = forecasts.run(bars, choice, settings)
+    return risk_body(Risked(fc, bars, app_risk_panel.reading(fc, bars, risk), settings, risk, []))
+
+
 @pytest.mark.parametrize("model", [None, "garch"], ids=["bundled-kronos", "garch"])
 def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_path, capsys):
     file, http, mcp = faces
@@ -88,7 +103,7 @@ def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_pa
     failed, text = mcp({"file": str(file), **asked})
     assert not failed, text
     by_http, by_mcp = answer.json(), json.loads(text)
-    for face in (by_line, by_http, by_mcp):
+    for face in (by_line, by_http, by_mcp) + ((app_risk(gated, settings, risk),) if model is None else ()):
         same({k: face[k] for k in NUMBERS}, {k: desk[k] for k in NUMBERS})
     assert [t["level"] for t in desk["var_es"]] == [0.9, 0.99, 0.9, 0.99]  # long then short, each level asked
     # 60 paths leave 0 or 1 beyond a 99% VaR: the same flag everywhere, its fix named as each face names paths
