@@ -54,6 +54,24 @@ def positive(kind):
     return parse
 
 
+def add_bars_file_options(p, symbol: bool = True) -> None:
+    """How a command reads its bars file and computes, one spelling and help for every command that does:
+    ``--timezone``, ``--calendar``, ``--symbol`` (unless ``symbol`` is False), ``--fix`` (a
+    ``data_sources.requests.BarsRequest``'s fields for a file), ``--device`` and ``--threads``."""
+    p.add_argument("--timezone", default=None,
+                   help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
+    p.add_argument("--calendar", default=None,
+                   help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
+    if symbol:
+        p.add_argument("--symbol", default=None, metavar="NAME",
+                       help="the instrument to read from a file with a symbol/ticker column; otherwise the "
+                            "series' name (default: the file's name)")
+    p.add_argument("--fix", action="append", default=[], metavar="FIX",
+                   help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(p)
+
+
 def add_threads_option(p) -> None:
     """``--threads``, shared by the commands that compute: ``kronos.threads.configure`` (``main`` applies it)."""
     p.add_argument("--threads", type=positive(int), default=None, metavar="N",

@@ -10,9 +10,9 @@ from pathlib import Path
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    add_bars_file_options,
     add_covariate_options,
     add_sampling_options,
-    add_threads_option,
     add_training_period_switch,
     covariate_options,
     quality_gate,
@@ -35,12 +35,7 @@ def register(sub) -> None:
                    help=f"latest cut-offs, one horizon apart (default {DEFAULT_CUTOFFS})")
     add_sampling_options(p, f"bars of history per cut-off (default: {DEFAULT_LOOKBACK_WORDS})")
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
-    p.add_argument("--timezone", default=None)
-    p.add_argument("--calendar", default=None)
-    p.add_argument("--symbol", default=None, metavar="NAME")
-    p.add_argument("--fix", action="append", default=[], metavar="FIX")
-    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
-    add_threads_option(p)
+    add_bars_file_options(p)
     add_covariate_options(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")

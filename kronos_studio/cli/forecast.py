@@ -14,9 +14,9 @@ from .bars_process import GatedBars
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    add_bars_file_options,
     add_covariate_options,
     add_sampling_options,
-    add_threads_option,
     covariate_options,
     quantile_levels,
     sampling_settings,
@@ -39,17 +39,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="quantiles CSV to write")
     p.add_argument("--paths-out", default=None, help="optional CSV/Parquet of every sampled path")
     p.add_argument("--provenance-out", default=None, help="optional JSON of settings and provenance")
-    p.add_argument("--timezone", default=None,
-                   help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
-    p.add_argument("--calendar", default=None,
-                   help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
-    p.add_argument("--symbol", default=None, metavar="NAME",
-                   help="the instrument to forecast from a file with a symbol/ticker column; otherwise the "
-                        "series' name (default: the file's name)")
-    p.add_argument("--fix", action="append", default=[], metavar="FIX",
-                   help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
-    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
-    add_threads_option(p)
+    add_bars_file_options(p)
     add_covariate_options(p)
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "

@@ -13,8 +13,8 @@ from .common import (
     EXIT_BAD_INPUT,
     EXIT_LOCKED,
     CliError,
+    add_bars_file_options,
     add_knob_options,
-    add_threads_option,
     add_training_period_switch,
     cli_device,
     error_line,
@@ -49,12 +49,7 @@ def register(sub) -> None:
                                                  "on; the bundled one when it has none)")
     add_knob_options(p.add_argument_group("the retrain's settings"), RetrainSettings)
     add_training_period_switch(p, "held-out cut-offs whose forecast starts")
-    p.add_argument("--symbol", default=None, metavar="NAME", help="the series' name (as `kronos forecast --symbol`)")
-    p.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset")
-    p.add_argument("--calendar", default=None, help="trading calendar of the bars (default: inferred)")
-    p.add_argument("--fix", action="append", default=[], metavar="FIX", help="accept a data-quality fix")
-    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
-    add_threads_option(p)
+    add_bars_file_options(p)
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="a watchlist's series: local: one after the other in this process (default); ray: actors on "
                         "a Ray cluster")

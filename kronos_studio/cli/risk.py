@@ -10,9 +10,9 @@ from pathlib import Path
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    add_bars_file_options,
     add_knob_options,
     add_sampling_options,
-    add_threads_option,
     add_training_period_switch,
     error_line,
     sampling_settings,
@@ -48,12 +48,7 @@ def register(sub) -> None:
     add_training_period_switch(b, "cut-offs (with --backtest) whose forecast starts")
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
-    p.add_argument("--timezone", default=None)
-    p.add_argument("--calendar", default=None)
-    p.add_argument("--symbol", default=None, metavar="NAME")
-    p.add_argument("--fix", action="append", default=[], metavar="FIX")
-    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
-    add_threads_option(p)
+    add_bars_file_options(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     p.set_defaults(func=run_risk)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, add_threads_option, cli_device, error_line, quality_gate, read_bars
+from .common import CliError, add_bars_file_options, cli_device, error_line, quality_gate, read_bars
 from .errors import cli_line
 from .models import add_chronos2_option
 
@@ -55,11 +55,7 @@ def register(train_sub) -> None:
     p.add_argument("--paths", type=int, default=default("paths"))
     p.add_argument("--model", default=None, help="the Kronos member (default: the bundled model)")
     add_chronos2_option(p)
-    p.add_argument("--timezone", default=None)
-    p.add_argument("--calendar", default=None)
-    p.add_argument("--fix", action="append", default=[], metavar="FIX")
-    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
-    add_threads_option(p)
+    add_bars_file_options(p, symbol=False)
     p.set_defaults(func=run_train_ensemble)
 
 
