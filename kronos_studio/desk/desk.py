@@ -204,6 +204,14 @@ class Desk:
         fc, lookback = kept
         return Forecasted(fc, bars, forecast_notices(fc, bars), lookback, True)
 
+    def check_walk(self, settings: ForecastSettings, cutoffs: int) -> None:
+        """A walk-forward's size, before any bars are read: at least one cut-off, within the face's limits."""
+        if cutoffs < 1:
+            raise InputError(f"cutoffs must be at least 1, got {cutoffs}", {"cutoffs": cutoffs},
+                             Fix("set {setting} to 1 or more", "cutoffs"))
+        if self.limits is not None:
+            self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
+
     def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
                  covariates=None, **choices) -> Evaluated:
@@ -213,12 +221,7 @@ class Desk:
         ``forecast``'s, each cut-off reading them as of its own close."""
         from kronos_studio.evaluation.report import evaluation_report
 
-        for name, value in (("horizon", settings.horizon), ("cutoffs", cutoffs), ("paths", settings.paths)):
-            if value < 1:
-                raise InputError(f"{name} must be at least 1, got {value}", {name: value},
-                                 Fix("set {setting} to 1 or more", name))
-        if self.limits is not None:
-            self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
+        self.check_walk(settings, cutoffs)
         gated = self._gated(bars, ways)
         if conditioned(model, covariates, choices):
             report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,

@@ -143,12 +143,7 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
     ``include_training_period``)."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
-    for name, value in (("horizon", settings.horizon), ("cutoffs", cutoffs), ("paths", settings.paths)):
-        if value < 1:
-            raise InputError(f"{name} must be at least 1, got {value}", {name: value},
-                             Fix("set {setting} to 1 or more", name))
-    if desk.limits is not None:
-        desk.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
+    desk.check_walk(settings, cutoffs)
     walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
     gated = desk._gated(bars, ways)
     bars = gated.bars
