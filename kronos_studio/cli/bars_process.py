@@ -85,7 +85,14 @@ class GatedBars:
     def in_child(self) -> bool:
         return self._child is not None
 
-    def result(self):
+    def result(self, *modules: str):
+        """``(bars, warning lines)``; while a child reads them, this process imports torch and the model code
+        (``kronos_studio.forecasting``) and ``modules`` (what the command needs next, e.g. ``arch``)."""
+        if self._child is not None:
+            import importlib
+
+            for name in ("kronos_studio.forecasting", *modules):
+                importlib.import_module(name)
         answer = self._collect()
         if answer is not None:
             kind, value = answer
