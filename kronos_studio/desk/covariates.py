@@ -168,8 +168,8 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
         _provenance(fc.provenance, conditioning)
         return fc, lookback_note(model, settings, len(fc.history))
 
-    key = result_key("forecast", bars, ident, settings, workspace, future=stamps, **conditioning.key())
-    made, hit = desk._kept(key, compute, waiting)
+    made, hit = desk._kept(lambda: result_key("forecast", bars, ident, settings, workspace, future=stamps,
+                                              **conditioning.key()), compute, waiting)
     return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ())
 
 
@@ -193,9 +193,9 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
         report.out["known_future"] = list(options.known_future)
         return report
 
-    key = result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs, include=include_training_period,
-                     file=file, **conditioning.key())
-    report, hit = desk._kept(key, compute)
+    report, hit = desk._kept(lambda: result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs,
+                                                include=include_training_period, file=file, **conditioning.key()),
+                             compute)
     return report, hit, gated.notices + conditioning.notices
 
 

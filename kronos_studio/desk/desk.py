@@ -143,10 +143,12 @@ class Desk:
             return self.registry.forecaster(model, bars, settings, workspace, **choices)
         return self.registry.champion(bars, served)
 
-    def _kept(self, key: str, compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
+    def _kept(self, key: Callable[[], str], compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
+        """(``compute()``'s result, whether it came from the cache) kept by ``key()``: a desk without a cache (a
+        one-shot command) neither computes the key (a hash of all the bars) nor keeps the result."""
         if self.cache is None:
             return compute(), False
-        return self.cache.get(key, compute, waiting)
+        return self.cache.get(key(), compute, waiting)
 
     # -- use cases ---------------------------------------------------------------------------------------------
     def _gated(self, bars, ways: str | None) -> Gated:
@@ -182,8 +184,8 @@ class Desk:
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
             return fc, lookback_note(forecaster, settings, len(fc.history))
 
-        key = self.forecast_key(bars, identity, settings, workspace, future)
-        (fc, lookback), hit = self._kept(key, compute, waiting)
+        (fc, lookback), hit = self._kept(lambda: self.forecast_key(bars, identity, settings, workspace, future),
+                                         compute, waiting)
         return Forecasted(fc, bars, gated.notices + forecast_notices(fc, bars), lookback, hit)
 
     # -- a kept forecast, without computing one (a page draws it before any click) ----------------------------
@@ -236,9 +238,8 @@ class Desk:
             return evaluation_report(self.registry.in_turn(forecaster, identity["model"], workspace), bars, settings,
                                      cutoffs=cutoffs, include_training_period=include_training_period, file=file)
 
-        key = result_key("evaluate", bars, identity, settings, workspace, cutoffs=cutoffs,
-                         include=include_training_period, file=file)
-        report, hit = self._kept(key, compute)
+        report, hit = self._kept(lambda: result_key("evaluate", bars, identity, settings, workspace, cutoffs=cutoffs,
+                                                    include=include_training_period, file=file), compute)
         return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
 
     def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,

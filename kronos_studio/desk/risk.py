@@ -105,8 +105,9 @@ def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, w
                          {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
     done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
     # the reading is of these paths: keyed by their content (the forecast's own key named bars, model and settings)
-    key = result_key("risk", done.bars, id_of(done.forecast), settings, workspace, risk=dataclasses.asdict(risk))
-    reading, hit = desk._kept(key, lambda: read_risk(done.forecast, risk))
+    reading, hit = desk._kept(lambda: result_key("risk", done.bars, id_of(done.forecast), settings, workspace,
+                                                 risk=dataclasses.asdict(risk)),
+                              lambda: read_risk(done.forecast, risk))
     return Risked(done.forecast, done.bars, reading, settings, risk, done.notices + reading.notices, hit)
 
 
@@ -148,8 +149,10 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
     gated = desk._gated(bars, ways)
     bars = gated.bars
     models, identity = backtest_models(desk, bars, model, settings, workspace, ledger, baselines, choices)
-    key = result_key("risk_backtest", bars, identity, settings, workspace, risk=dataclasses.asdict(risk),
-                     walk=dataclasses.asdict(walk), baselines=baselines)
+    def key():
+        return result_key("risk_backtest", bars, identity, settings, workspace, risk=dataclasses.asdict(risk),
+                          walk=dataclasses.asdict(walk), baselines=baselines)
+
     label = next(iter(models))
     standard = [k for k in models if k != label]  # each reads its own window: what defines it
     result, hit = desk._kept(key, lambda: backtest(models, bars, settings, risk, walk, progress, standard))
