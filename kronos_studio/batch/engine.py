@@ -25,7 +25,7 @@ from kronos.errors import Fix, InputError
 from kronos_studio.catalog.champion import CHAMPION
 
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
-from .summary import touch_column
+from .summary import risk_columns, touch_column
 from .watchlist import Entry, load_entries
 
 ENGINES = ("local", "ray")
@@ -239,7 +239,8 @@ LEAD_COLUMNS = ("series", "status", "p_up", "expected_return", "close_p10", "clo
 
 
 def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
-    """Rows as a table with the screening columns first, the touch columns next, provenance after."""
+    """Rows as a table with the screening columns first, the touch columns next, the risk columns, provenance
+    after."""
     frame = pd.DataFrame(list(rows))
     for c in LEAD_COLUMNS:
         if c not in frame.columns:
@@ -247,8 +248,12 @@ def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
     if "adapter_id" in frame.columns:  # a champion's id, or none where the base model served: ids, not floats
         frame["adapter_id"] = frame["adapter_id"].astype("Int64")
     touch = [c for c in frame.columns if c.startswith("p_touch_")]
-    rest = [c for c in frame.columns if c not in LEAD_COLUMNS and c not in touch]
-    return frame[list(LEAD_COLUMNS) + touch + rest]
+    risk = risk_columns(frame.columns)
+    for c in risk:  # path counts: whole numbers, none on a row without a forecast (or without the flag)
+        if c.endswith("_tail_paths") or c == "risk_paths_needed":
+            frame[c] = pd.to_numeric(frame[c]).astype("Int64")
+    rest = [c for c in frame.columns if c not in LEAD_COLUMNS and c not in touch and c not in risk]
+    return frame[list(LEAD_COLUMNS) + touch + risk + rest]
 
 
 __all__ = ["BatchResult", "BatchSettings", "ENGINES", "run_batch", "read_previous", "results_frame", "settings_key",

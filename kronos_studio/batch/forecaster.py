@@ -11,22 +11,30 @@ import pandas as pd
 
 from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings
+from kronos_studio.risk.measures import RiskSettings
 
-from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, step_quantiles, summarize, utc
+from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, risk_summary, step_quantiles, summarize, utc
 
+# the RiskSettings fields a row's risk columns depend on: what the batch's faces offer (per_step is off for a row;
+# the history window and EWMA decay shape readings a row does not report)
+RISK_KNOBS = ("levels", "positions", "vol_interval")
 CHUNK_SERIES = 32  # series per predict_batch call: past ~32 a bigger batch buys little and holds more memory
 
 
 @dataclass(frozen=True)
 class BatchSettings:
     """What every series of a batch is forecast with: ``forecast`` (its lookback None: the model's
-    default, context - horizon, the same for every series, so that rows compare like with like) and the
-    touch levels each row reports."""
+    default, context - horizon, the same for every series, so that rows compare like with like), the
+    touch levels each row reports and ``risk``: the VaR/ES levels, positions and volatility interval of its risk
+    columns (``summary.risk_summary``; a row reads the horizon only, so ``per_step`` is always off here)."""
 
     forecast: ForecastSettings
     touch_levels: tuple[float, ...] = DEFAULT_TOUCH_LEVELS
+    risk: RiskSettings = RiskSettings(per_step=False)
 
     def __post_init__(self):
+        if self.risk.per_step:  # a row has no per-step columns: the same settings (and rerun key) either way
+            object.__setattr__(self, "risk", dataclasses.replace(self.risk, per_step=False))
         bad = bad_touch_levels(self.touch_levels)
         if bad:
             raise InputError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}",
@@ -184,8 +192,13 @@ class ChunkForecaster:
     def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
         last_close = float(fc.history["close"].iloc[-1])
         bars = job.bars
+        try:
+            risk = risk_summary(fc, self.settings.risk)
+        except InputError as e:  # no return to read risk from (a last close that is no price): the row says so
+            risk = {"risk_notes": f"no risk reading: {e}"}
         row = {"series": job.series, "status": "ok",
                **summarize(fc.paths, last_close, self.settings.touch_levels),
+               **risk,
                "last_close": last_close, "price_decimals": bars.price_decimals(),
                "history_end": utc([fc.history["timestamp"].iloc[-1]])[0],
                "horizon_end": utc(fc.timestamps[-1:])[0],

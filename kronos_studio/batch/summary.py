@@ -11,6 +11,7 @@ import pandas as pd
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND, DEFAULT_QUANTILES, path_quantiles
 from kronos_studio.evaluation import path_stats
+from kronos_studio.risk.measures import RiskSettings
 
 STEP_LEVELS = DEFAULT_QUANTILES  # the quantiles every step reports
 STEP_FIELDS = ("open", "high", "low", "close", "volume")
@@ -42,6 +43,51 @@ def summarize(paths: np.ndarray, last_close: float, touch_levels=DEFAULT_TOUCH_L
     }
     for level in touch_levels:
         row[touch_column(level)] = float(path_stats.touched(paths, last_close * (1.0 + level), last_close).mean())
+    return row
+
+
+def risk_column(measure: str, position: str, level: float) -> str:
+    """``var_long_99`` for a long position's 0.99 VaR, ``es_short_97.5`` for a short one's 0.975 ES."""
+    return f"{measure}_{position}_{round(level * 100, 6):g}"
+
+
+VOL_METHOD = "close_to_close"  # the realized volatility a row reports (the paths carry no reliable range for all models)
+# per bar (the forecast: sqrt of the mean variance over paths), its interval across paths, over the horizon
+VOL_COLUMNS = ("vol_bar", "vol_bar_low", "vol_bar_high", "vol_horizon")
+RISK_PREFIXES = ("var_", "es_", "vol_", "risk_")  # what a row's risk columns start with
+
+
+def risk_columns(columns) -> list[str]:
+    """The risk columns among ``columns`` (``risk_summary``'s), in their order."""
+    return [c for c in columns if str(c).startswith(RISK_PREFIXES)]
+
+
+def risk_summary(forecast, risk: RiskSettings) -> dict:
+    """A row's risk columns, read from ``forecast``'s paths by the risk library (``path_risk``,
+    ``volatility_forecast``: the numbers ``kronos risk`` shows for the same paths): VaR and ES of the horizon
+    return per position and level with their Monte-Carlo errors and the paths the ES rests on, the paths'
+    close-to-close realized volatility (per bar with its interval across paths, and over the horizon),
+    ``risk_paths_needed`` where an ES rests on too few paths (the count the library's notice asks for) and
+    the VaR/ES notices in words (``risk_notes``; the volatility's own notices are of the range estimators and the
+    history, which a row does not report)."""
+    from kronos_studio.risk.measures import path_risk
+    from kronos_studio.risk.volatility import volatility_forecast
+
+    path = path_risk(forecast, risk)
+    row = {}
+    for t in path.horizon:
+        row[risk_column("var", t.position, t.level)] = t.var
+        row[risk_column("var", t.position, t.level) + "_se"] = t.var_se
+        row[risk_column("es", t.position, t.level)] = t.es
+        row[risk_column("es", t.position, t.level) + "_se"] = t.es_se
+        row[risk_column("es", t.position, t.level) + "_tail_paths"] = t.tail_paths
+    vol = volatility_forecast(forecast, risk, models=False)
+    reading = next((r for r in vol.readings if r.method == VOL_METHOD and r.source == "paths"), None)
+    row |= dict(zip(VOL_COLUMNS, (reading.per_bar, reading.low, reading.high, reading.horizon))) \
+        if reading is not None else dict.fromkeys(VOL_COLUMNS, float("nan"))
+    needed = [n.values["needed"] for n in path.notices if "needed" in n.values]
+    row["risk_paths_needed"] = max(needed) if needed else None
+    row["risk_notes"] = "; ".join(n.worded() for n in path.notices)
     return row
 
 
