@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kronos.errors import Fix, InputError
+from kronos.errors import Fix, InputError, Notice
 from kronos_studio.catalog.champion import CHAMPION
 
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
@@ -238,6 +238,23 @@ LEAD_COLUMNS = ("series", "status", "p_up", "expected_return", "close_p10", "clo
                 "expected_max_drawdown")
 
 
+def risk_notices(frame: pd.DataFrame) -> list[Notice]:
+    """One flag for the rows whose ES rests on too few paths beyond the VaR (``risk_paths_needed``, each row's
+    own words in ``risk_notes``): how many there are and the path count that gives every one of them enough."""
+    from kronos_studio.risk.measures import MIN_TAIL_PATHS
+
+    if "risk_paths_needed" not in frame.columns:
+        return []
+    needed = frame["risk_paths_needed"].dropna()
+    if needed.empty:
+        return []
+    need, ok = int(needed.max()), int((frame["status"] == "ok").sum())
+    return [Notice(f"{len(needed)} of {ok} forecast rows have an ES read from fewer than {MIN_TAIL_PATHS} paths beyond "
+                   "the VaR (their risk_notes say which level): a rough reading", (Fix("sample at least {setting}",
+                                                                                        "paths", need),),
+                   values={"rows": len(needed), "needed": need})]
+
+
 def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
     """Rows as a table with the screening columns first, the touch columns next, the risk columns, provenance
     after."""
@@ -256,5 +273,5 @@ def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
     return frame[list(LEAD_COLUMNS) + touch + risk + rest]
 
 
-__all__ = ["BatchResult", "BatchSettings", "ENGINES", "run_batch", "read_previous", "results_frame", "settings_key",
-           "touch_column"]
+__all__ = ["BatchResult", "BatchSettings", "ENGINES", "run_batch", "read_previous", "results_frame", "risk_notices",
+           "settings_key", "touch_column"]

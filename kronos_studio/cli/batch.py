@@ -5,18 +5,18 @@ import argparse
 import sys
 
 from .commands import add_command
-from .common import CliError, add_sampling_options, add_threads_option, error_line, positive
+from .common import CliError, add_knob_options, add_sampling_options, add_threads_option, error_line, positive
 
 
 def touch_levels(text: str) -> tuple[float, ...]:
     try:
         levels = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--levels must be comma-separated returns like -0.1,0.05, got '{text}'") from None
+        raise argparse.ArgumentTypeError(f"--touch-levels must be comma-separated returns like -0.1,0.05, got '{text}'") from None
     from kronos_studio.batch.summary import bad_touch_levels
 
     if bad_touch_levels(levels):
-        raise argparse.ArgumentTypeError(f"--levels are returns between -1 and 10, not 0 (e.g. -0.1 for -10%), got '{text}'")
+        raise argparse.ArgumentTypeError(f"--touch-levels are returns between -1 and 10, not 0 (e.g. -0.1 for -10%), got '{text}'")
     return levels
 
 
@@ -24,7 +24,8 @@ def register(sub) -> None:
     p = add_command(sub, "batch",
                     description="Forecast every series of a watchlist with one model and write one row per series: P(up), "
                     "expected return, close quantiles at the horizon, band width, expected max drawdown, touch "
-                    "probabilities, provenance. A rerun into the same --out skips series already done with the "
+                    "probabilities, VaR and ES of the horizon return (long and short, with their Monte-Carlo errors), "
+                    "the paths' realized volatility, provenance. A rerun into the same --out skips series already done with the "
                     "same bars and settings.")
     p.add_argument("watchlist", help="a folder of CSV/Parquet bar files, or a CSV with columns "
                                      "source,symbol,interval[,exchange] (source: yfinance, ccxt, sample)")
@@ -32,8 +33,13 @@ def register(sub) -> None:
                                                  "(default: the bundled model)")
     add_sampling_options(p, "history bars every series is forecast from (default: the model's context minus the "
                             "horizon); shorter series get a 'short_history' row")
-    p.add_argument("--levels", type=touch_levels, default=(-0.05, 0.05), metavar="R1,R2",
+    p.add_argument("--touch-levels", dest="touch_levels", type=touch_levels, default=(-0.05, 0.05), metavar="R1,R2",
                    help="returns whose touch probability to report, e.g. -0.1,0.05 (default -0.05,0.05)")
+    from kronos_studio.batch.forecaster import RISK_KNOBS
+    from kronos_studio.risk.measures import RiskSettings
+
+    add_knob_options(p.add_argument_group("risk columns (as kronos risk reads them, at the horizon)"), RiskSettings,
+                     only=RISK_KNOBS)
     p.add_argument("--calendar", default=None,
                    help="trading calendar of the bar files: XNYS, XLON, ..., 24/7, FX (default: inferred from each "
                         "file's bar times, as kronos forecast does; fetched series come with their source's)")
@@ -55,6 +61,21 @@ def register(sub) -> None:
     add_evaluate_options(p)
     p._option_string_actions["--paths"].type = path_counts  # several counts with --evaluate
     p.set_defaults(func=run_batch_command)
+
+
+def risk_settings(args):
+    """The ``RiskSettings`` of the batch's risk columns the risk options ask for (one line naming a bad value
+    otherwise); a list option not given is the setting's default."""
+    from kronos.settings import knobs
+    from kronos_studio.batch.forecaster import RISK_KNOBS
+    from kronos_studio.risk.measures import RiskSettings
+
+    given = {name: getattr(args, knob.name(name)) for name, (_, knob) in knobs(RiskSettings).items()
+             if name in RISK_KNOBS}
+    try:
+        return RiskSettings(per_step=False, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as e:
+        raise error_line(e) from None
 
 
 def run_batch_command(args) -> int:
@@ -79,7 +100,7 @@ def run_batch_command(args) -> int:
     if not str(args.out).endswith((".parquet", ".pq")):
         raise CliError(f"--out must be a .parquet file, got '{args.out}'")
     entries = read_watchlist(args.watchlist)
-    settings = BatchSettings(sampling_settings(args), touch_levels=args.levels)
+    settings = BatchSettings(sampling_settings(args), touch_levels=args.touch_levels, risk=risk_settings(args))
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -101,15 +122,21 @@ def run_batch_command(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    from kronos_studio.batch.engine import risk_notices
+    from kronos_studio.batch.summary import risk_column
     from kronos_studio.desk.desk import paths_notices
 
     from .errors import notice_line
 
-    for notice in paths_notices(args.paths):
+    for notice in paths_notices(args.paths) + risk_notices(result.rows):
         print(notice_line(notice), file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "
           f"{result.failed} without a forecast ({args.engine} engine, {result.elapsed_s:.1f} s{rate})", file=sys.stderr)
+    r = settings.risk
+    print(f"  risk columns: VaR and ES at {', '.join(f'{a:g}' for a in r.levels)} ({', '.join(r.positions)}) of the "
+          f"{settings.forecast.horizon}-bar return, e.g. {risk_column('var', r.positions[0], r.levels[-1])}; realized "
+          f"volatility vol_bar (its {r.vol_interval:.0%} interval vol_bar_low/high) and vol_horizon", file=sys.stderr)
     if result.failed:
         failed = result.rows[result.rows["status"] != "ok"]
         for name, status in list(zip(failed["series"], failed["status"]))[:5]:

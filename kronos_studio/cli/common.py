@@ -134,15 +134,17 @@ def covariate_options(args):
     return options if options else None
 
 
-def add_knob_options(g, cls=None) -> None:
+def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
     """One option per field with a ``Knob`` of the options dataclass ``cls`` (None: the sampling knobs of
-    ``kronos.settings.ForecastSettings``), named by ``knob_flag`` from the knob's setting, its default read
-    from there; ``kronos.settings.knob_values(args, cls)`` reads them back."""
+    ``kronos.settings.ForecastSettings``; ``only``: those of these fields alone), named by ``knob_flag`` from the
+    knob's setting, its default read from there; ``kronos.settings.knob_values(args, cls)`` reads them back."""
     from kronos.settings import knobs
 
     from .errors import FLAGS, knob_flag
 
     for name, (value, knob) in knobs(cls).items():
+        if only is not None and name not in only:
+            continue
         setting = knob.name(name)
         flag = FLAGS.get(setting) or knob_flag(setting, value)
         if isinstance(value, tuple) and value:  # a list with a default: the option repeated, once per item; not

@@ -15,7 +15,7 @@ FLAGS = {
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "meta": "--meta DIR (kronos train ensemble writes one)",
-    "last": "--last", "touch_levels": "--levels", "engine": "--engine",
+    "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",
     "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
     "holdout": "--holdout", "min_evaluations": "--min-evaluations",
     "include_training_period": "--include-training-period",  # every training-period guard's switch
