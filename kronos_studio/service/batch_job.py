@@ -59,8 +59,10 @@ def batch_run(body, settings, ledger, limits: Limits, registry):
 
     limits.check_path_steps(settings.paths, settings.horizon)
     write_entries = series_entries(body.series, limits)
+    from .schemas import batch_risk
+
     extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
-    batch_settings = BatchSettings(settings, **extra)
+    batch_settings = BatchSettings(settings, risk=batch_risk(body), **extra)
 
     if body.evaluate is not None:
         from .rank_job import rank_run

@@ -13,6 +13,7 @@ from pydantic import FiniteFloat
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
+from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
@@ -24,7 +25,7 @@ from . import compute
 from .errors import ServiceError, known_errors
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
-from .schemas import SETTINGS_NAMES, knob_parameters, settings_parameters
+from .schemas import SETTINGS_NAMES, batch_risk, knob_parameters, settings_parameters
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
 MADE_BY = "MCP retrain"  # what the registry records as the maker of the adapters the tool trains
@@ -225,9 +226,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                                    workspace=workspace, ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
-                             "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")
+                             "return, close quantiles at the horizon, band width, drawdown, touch probabilities, "
+                             "VaR and ES of the horizon return with their errors, the paths' realized volatility.")
     @tool_errors
-    @with_settings
+    @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS))
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
                interval: str | None = None, model: str | None = None, calendar: str | None = None,
                fix: list[str] | None = None, **settings) -> dict[str, Any]:
@@ -238,6 +240,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos_studio.batch.watchlist import Entry, symbol_entries
 
         s = settings_of(settings)
+        risk = batch_risk(settings)
         limits.check_path_steps(s.paths, s.horizon)
         model = compute.catalog_model(desk, model)
         limits.check_series(len(files or []) + len(symbols or []))
@@ -251,7 +254,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
-            result = run_batch(entries, BatchSettings(s), BatchRun(model=model, out=Path(folder) / "screen.parquet",
+            result = run_batch(entries, BatchSettings(s, risk=risk), BatchRun(model=model, out=Path(folder) / "screen.parquet",
                                                                    fixes=tuple(fix or ()), calendar=calendar,
                                                                    workspace=workspace, ledger_url=ledger.url,
                                                                    registry=desk.registry))

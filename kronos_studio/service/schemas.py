@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos.settings import ForecastSettings
+from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.covariates.options import CovariateOptions
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.risk.measures import RiskSettings
@@ -80,24 +81,35 @@ class BarsInput(Strict):
                                                 "(GET /v1/models); default: the bundled model")
 
 
-def knob_parameters(cls) -> list:
-    """The fields with a ``Knob`` of ``cls`` as keyword-only ``inspect.Parameter``s (``knob_fields``): an MCP
-    tool's arguments from the same one place as the HTTP requests' fields."""
+def knob_parameters(cls, only: tuple[str, ...] | None = None) -> list:
+    """The fields with a ``Knob`` of ``cls`` (``only``: of these fields alone) as keyword-only
+    ``inspect.Parameter``s (``knob_fields``): an MCP tool's arguments from the same one place as the HTTP
+    requests' fields."""
     import inspect
 
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=spec.default)
-            for name, (hint, spec) in knob_fields(cls).items()]
+            for name, (hint, spec) in knob_fields(cls, only).items()]
 
 
-def knob_fields(cls) -> dict[str, tuple]:
-    """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls``, named
-    by the knob's setting, with its default and the knob's label and help as its description (floats finite):
-    a field added with its ``Knob`` is a request field with no edit here."""
+def knob_fields(cls, only: tuple[str, ...] | None = None) -> dict[str, tuple]:
+    """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls`` (``only``:
+    of these fields alone), named by the knob's setting, with its default and the knob's label and help as its
+    description (floats finite): a field added with its ``Knob`` is a request field with no edit here."""
     from kronos.settings import knobs
 
     hints = typing.get_type_hints(cls)
     return {knob.name(name): (finite(hints[name]), Field(default, description=f"{knob.label}: {knob.help}"))
-            for name, (default, knob) in knobs(cls).items()}
+            for name, (default, knob) in knobs(cls).items() if only is None or name in only}
+
+
+def knob_options(given, cls, only: tuple[str, ...] | None = None) -> dict:
+    """field name -> value of the fields with a ``Knob`` of ``cls`` (``only``: of these alone) found in ``given``
+    (a request body, an MCP tool's arguments), read by the knob's setting: ``cls``' keyword arguments."""
+    from kronos.settings import knobs
+
+    found = given if isinstance(given, dict) else given.__dict__
+    return {name: found[knob.name(name)] for name, (_, knob) in knobs(cls).items()
+            if (only is None or name in only) and knob.name(name) in found}
 
 
 ForecastSettingsModel = create_model("ForecastSettingsModel", __base__=Strict, **settings_fields())
@@ -155,7 +167,15 @@ class BatchOptions(Strict):
                                                                "(default: kronos batch's)")
 
 
-BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields())
+# the risk columns' settings (``BatchSettings.risk``): the ``RiskSettings`` knobs a row's columns depend on
+BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields(),
+                            **knob_fields(RiskSettings, RISK_KNOBS))
+
+
+def batch_risk(given) -> RiskSettings:
+    """The ``RiskSettings`` of a batch's risk columns a request (or an MCP tool's arguments) asks for
+    (``RiskSettings`` validates: one message for all)."""
+    return RiskSettings(per_step=False, **knob_options(given, RiskSettings, RISK_KNOBS))
 
 
 class ScoreRequest(Strict):
