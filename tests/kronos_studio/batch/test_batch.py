@@ -233,7 +233,7 @@ def test_cli_batch(watchlist, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "rows.parquet"
     cmd = [sys.executable, "-m", "kronos_studio.cli.main", "batch", str(watchlist), "--horizon", "5", "--paths", "8",
-           "--lookback", "48", "--levels=-0.1,0.05", "--out", str(out), "--steps-out", str(tmp_path / "s.parquet"),
+           "--lookback", "48", "--touch-levels=-0.1,0.05", "--out", str(out), "--steps-out", str(tmp_path / "s.parquet"),
            "--quiet", "--threads", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr

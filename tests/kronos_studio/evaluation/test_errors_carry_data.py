@@ -41,7 +41,7 @@ def test_touch_levels_name_their_option():
 
     with pytest.raises(InputError) as e:
         BatchSettings(ForecastSettings(horizon=3), touch_levels=(0.0, 0.05))
-    assert e.value.values == {"touch_levels": [0.0]} and "change those in --levels" in cli_line(e.value)
+    assert e.value.values == {"touch_levels": [0.0]} and "change those in --touch-levels" in cli_line(e.value)
 
 
 def test_the_meta_learner_fix_is_worded_by_each_entry_point(tmp_path):

@@ -1,0 +1,108 @@
+"""What the risk columns (VaR/ES at 95% and 99%, long and short, with their Monte-Carlo errors, and the paths'
+realized volatility: ``kronos_studio.batch.summary.risk_summary``) add to a ``kronos batch`` run: ``--series``
+series (windows of the bundled daily samples, each ending at another bar, so every series has its own history)
+at 1,000 paths, horizon 10, the bundled default model, its default lookback, the local engine.
+
+Timed: the batch's forecasting part with the risk columns, the risk columns alone inside that same run (each
+series' ``risk_summary`` call, summed), and (unless ``--no-without``) the same batch again without them (the
+risk reading replaced by nothing). Issue 55: "the Screener's risk columns for 100 series at 1,000 paths: measured
+and reported".
+
+Prints one JSON object.
+
+    .venv/bin/python bench/bench_batch_risk.py                  # 100 series, with and without
+    .venv/bin/python bench/bench_batch_risk.py --series 20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DAILY = ("AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
+         "GOOG daily 2004-2013 (bundled)", "S&P 500 index daily 1999-2018 (arch)",
+         "NASDAQ Composite daily 1999-2018 (arch)")
+BARS = 600  # bars of each series (the default lookback of the bundled model at horizon 10 is 502)
+STRIDE = 23  # bars between two windows of one sample
+
+
+def write_watchlist(folder: Path, count: int) -> None:
+    """``count`` bar files: windows of the bundled daily samples, the i-th ending i // len(DAILY) strides before
+    its sample's end."""
+    from data_sources import load_sample
+
+    frames = [load_sample(name).frame for name in DAILY]
+    for i in range(count):
+        frame = frames[i % len(frames)]
+        end = len(frame) - (i // len(frames)) * STRIDE
+        frame.iloc[end - BARS:end].to_csv(folder / f"S{i:03d}.csv", index=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=100)
+    parser.add_argument("--paths", type=int, default=1000)
+    parser.add_argument("--horizon", type=int, default=10)
+    parser.add_argument("--no-without", action="store_true", help="skip the run without the risk columns")
+    args = parser.parse_args()
+
+    import torch
+
+    from kronos.settings import ForecastSettings
+    from kronos_studio.batch import forecaster as batch_forecaster
+    from kronos_studio.batch.engine import BatchRun, run_batch
+    from kronos_studio.batch.forecaster import BatchSettings
+    from kronos_studio.batch.watchlist import read_watchlist
+
+    settings = BatchSettings(ForecastSettings(horizon=args.horizon, paths=args.paths, seed=0))
+    reading = batch_forecaster.risk_summary
+    risk_s = [0.0]
+
+    def timed_reading(fc, risk):
+        started = time.perf_counter()
+        try:
+            return reading(fc, risk)
+        finally:
+            risk_s[0] += time.perf_counter() - started
+
+    report = {"bench": "batch_risk", "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+              "torch_threads": torch.get_num_threads(), "series": args.series,
+              "settings": {"horizon": args.horizon, "paths": args.paths, "lookback": "model default",
+                           "risk": {"levels": list(settings.risk.levels), "positions": list(settings.risk.positions)}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "watchlist"
+        folder.mkdir()
+        write_watchlist(folder, args.series)
+        entries = read_watchlist(folder)
+
+        def batch(name: str) -> dict:
+            started = time.perf_counter()
+            result = run_batch(entries, settings, BatchRun(out=Path(tmp) / f"{name}.parquet"))
+            elapsed = time.perf_counter() - started
+            assert result.failed == 0, result.rows["status"].value_counts()
+            return {"elapsed_s": round(elapsed, 2), "forecast_s": round(result.forecast_s, 2),
+                    "forecast_s_per_series": round(result.forecast_s / result.forecast, 3),
+                    "columns": len(result.rows.columns)}
+
+        batch_forecaster.risk_summary = timed_reading
+        try:
+            report["with_risk"] = {**batch("with"), "risk_columns_s": round(risk_s[0], 3),
+                                   "risk_columns_ms_per_series": round(1000 * risk_s[0] / args.series, 2)}
+            report["risk_share_of_forecast"] = round(risk_s[0] / report["with_risk"]["forecast_s"], 4)
+            if not args.no_without:
+                batch_forecaster.risk_summary = lambda fc, risk: {}
+                report["without_risk"] = batch("without")
+                report["with_over_without_forecast"] = round(report["with_risk"]["forecast_s"]
+                                                             / report["without_risk"]["forecast_s"], 4)
+        finally:
+            batch_forecaster.risk_summary = reading
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
