@@ -40,11 +40,12 @@ def numbers(text: str, kind, label: str, setting: str | None) -> tuple:
                          Fix("give {setting} as comma-separated numbers such as 0.95, 0.99", setting)) from None
 
 
-def knob_controls(where, cls, prefix: str, more: str | None = None) -> dict:
+def knob_controls(where, cls, prefix: str, more: str | None = None, only: tuple[str, ...] | None = None) -> dict:
     """A widget per field with a ``Knob`` of the options dataclass ``cls`` (None: ``ForecastSettings``' sampling
-    knobs), keyed ``prefix`` + the knob's setting, in ``where``; with ``more``, the knobs marked ``more`` folded
-    away in an expander of that title. Field name -> value: ``cls``' keyword arguments."""
-    shown = knobs(cls)
+    knobs; ``only``: of these fields alone), keyed ``prefix`` + the knob's setting, in ``where``; with ``more``, the
+    knobs marked ``more`` folded away in an expander of that title. Field name -> value: ``cls``' keyword
+    arguments."""
+    shown = {name: spec for name, spec in knobs(cls).items() if only is None or name in only}
     folded = {name for name, (_, knob) in shown.items() if knob.more and more}
     values = {name: knob_widget(where, f"{prefix}{knob.name(name)}", value, knob, knob.name(name))
               for name, (value, knob) in shown.items() if name not in folded}

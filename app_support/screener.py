@@ -21,13 +21,17 @@ from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS
 from data_sources.requests import BarsRequest
 from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, with_input
+from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.forecaster import BatchSettings
+from kronos_studio.batch.engine import risk_notices
+from kronos_studio.batch.forecaster import RISK_KNOBS, BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 from kronos_studio.exports import csv_text
+from kronos_studio.risk.measures import RiskSettings
 
 from . import sidebar
+from .errors import app_message, control
 from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
@@ -57,19 +61,36 @@ class RunSettings:
     model_ref: str
     context: int
     forecast: ForecastSettings  # the lookback as the Forecast page reads it
+    risk: RiskSettings = BatchSettings.risk  # the risk columns' levels, positions and volatility interval
 
     def batch(self) -> BatchSettings:
-        return BatchSettings(self.forecast)
+        return BatchSettings(self.forecast, risk=self.risk)
 
     def describe(self) -> str:
         f = self.forecast
         return f"{self.model_label} · horizon {f.horizon} · {f.paths} paths · seed {f.seed} · lookback {f.lookback}"
 
 
-def run_settings(inputs: sidebar.Inputs) -> RunSettings:
-    """The sidebar's settings as a screener run uses them (the lookback as the Forecast page reads it)."""
+def run_settings(inputs: sidebar.Inputs, risk: RiskSettings = BatchSettings.risk) -> RunSettings:
+    """The sidebar's settings as a screener run uses them (the lookback as the Forecast page reads it), with the
+    risk columns' ``risk``."""
     m = inputs.model
-    return RunSettings(m.key, m.label, m.ref, m.context, inputs.settings(lookback=inputs.lookback_for(m)))
+    return RunSettings(m.key, m.label, m.ref, m.context, inputs.settings(lookback=inputs.lookback_for(m)), risk)
+
+
+RISK_PREFIX = "scr_risk_"  # the risk columns' widgets' keys
+
+
+def risk_settings(where) -> RiskSettings | None:
+    """The risk columns' settings from their controls (``RiskSettings``' knobs a row depends on, generated), or
+    None with the refusal said in ``where``."""
+    from .knob_widgets import knob_controls
+
+    try:
+        return RiskSettings(per_step=False, **knob_controls(where, RiskSettings, RISK_PREFIX, only=RISK_KNOBS))
+    except UserError as e:
+        where.error(f"**No risk columns for these settings.** {app_message(e)}", icon=":material/error:")
+        return None
 
 
 @dataclass
@@ -433,6 +454,21 @@ def touch_columns(rows: pd.DataFrame) -> list[str]:
     return [c for c in rows.columns if c.startswith("p_touch_")]
 
 
+VOL_SHOWN = ("vol_horizon", "vol_bar")  # the paths' realized volatility, over the horizon and per bar
+
+
+def risk_shown(rows: pd.DataFrame) -> list[str]:
+    """The risk columns the table shows: VaR and ES of each position and level (their errors, tail paths and the
+    volatility's interval are in the downloads), then the volatility."""
+    shown = [c for c in rows.columns if c.startswith(("var_", "es_")) and not c.endswith(("_se", "_tail_paths"))]
+    return shown + [c for c in VOL_SHOWN if c in rows.columns]
+
+
+def risk_flags(rows: pd.DataFrame) -> list[str]:
+    """The flag of rows whose ES rests on too few paths beyond the VaR, in the app's words (``risk_notices``)."""
+    return [n.worded(control) for n in risk_notices(rows)]
+
+
 def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
     """Result rows as the page shows them: the fan first, the screening columns, then details."""
     rows = rows.copy()
@@ -449,7 +485,7 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
     for c in PRICE_SHOWN:
         if c in rows.columns:
             rows[c] = [None if v != v else price_text(float(v), d) for v, d in zip(rows[c], decimals)]
-    cols = [c for c in (*SHOWN, *touch_columns(rows), *DETAILS) if c in rows.columns]
+    cols = [c for c in (*SHOWN, *touch_columns(rows), *risk_shown(rows), *DETAILS) if c in rows.columns]
     return rows[cols]
 
 
@@ -499,6 +535,33 @@ def column_config(rows: pd.DataFrame) -> dict:
         side = "low" if level.startswith("-") else "high"
         config[c] = pct(f"P(touch {level})", format=PROBABILITY_COLUMN_FORMAT,
                         help=f"Share of paths where some bar's {side} reaches the last close {level}")
+    config |= risk_column_config(rows)
+    return config
+
+
+def risk_column_config(rows: pd.DataFrame) -> dict:
+    """The risk columns as percentages of the position's value, named for people (``VaR 99% long``) from their names
+    (``summary.risk_column``'s: measure_position_level)."""
+    pct = st.column_config.NumberColumn
+    config = {}
+    for c in risk_shown(rows):
+        measure, _, rest = c.partition("_")
+        position, _, level = rest.partition("_")
+        if measure == "var":
+            config[c] = pct(f"VaR {level}% {position}", format="percent",
+                            help=f"Value-at-risk of a {position} position over the horizon: the loss (share of its "
+                                 f"value) that {100 - float(level):g}% of the paths exceed; its Monte-Carlo error is "
+                                 f"{c}_se in the downloads")
+        elif measure == "es":
+            config[c] = pct(f"ES {level}% {position}", format="percent",
+                            help=f"Expected shortfall of a {position} position over the horizon: the mean loss of "
+                                 f"the paths at or beyond the {level}% VaR; its error and the paths it rests on are "
+                                 f"{c}_se and {c}_tail_paths in the downloads")
+    config["vol_horizon"] = pct("Volatility (horizon)", format="percent",
+                                help="Close-to-close realized volatility of the paths over the horizon: the square "
+                                     "root of their mean summed variance of log-returns")
+    config["vol_bar"] = pct("Volatility (bar)", format="percent",
+                            help="The same per bar; its interval across paths is vol_bar_low/high in the downloads")
     return config
 
 
@@ -558,15 +621,17 @@ def open_on_forecast(series: str) -> None:
         sidebar.hand(handed)
 
 
-def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs) -> list[str]:
-    """The sidebar settings that differ from the run's, in words ("horizon 30 → 10")."""
+def settings_changed(run_: ScreenerRun, inputs: sidebar.Inputs, risk: RiskSettings | None = None) -> list[str]:
+    """The sidebar settings (and the risk columns' ``risk``; None: not compared) that differ from the run's, in
+    words ("horizon 30 → 10")."""
     if inputs.model is None or not inputs.model.screens:
         return []
-    return changes(run_.settings, run_settings(inputs))
+    return changes(run_.settings, run_settings(inputs, run_.settings.risk if risk is None else risk))
 
 
 def changes(then: RunSettings, now: RunSettings) -> list[str]:
     """What differs between two runs' model and forecast settings, every field of ``ForecastSettings``
     (a new sampling knob too), in words ("horizon 30 → 10", "top-p 1.0 → 0.9")."""
-    then, now = ({"model": s.model_label, **asdict(s.forecast)} for s in (then, now))
+    then, now = ({"model": s.model_label, **asdict(s.forecast), **{f"risk {k}": v for k, v in asdict(s.risk).items()}}
+                 for s in (then, now))
     return [f"{k.replace('_', '-')} {then[k]} → {now[k]}" for k in now if then[k] != now[k]]

@@ -19,9 +19,12 @@ if not inputs.model.screens:
     st.info("The screener forecasts with one Kronos model: switch off **Ensemble** in the sidebar (the ensemble "
             "runs series by series on the Forecast page).")
     st.stop()
-settings = screener.run_settings(inputs)
-
 watchlist = screener.watchlist_inputs()
+with st.expander("Risk columns: VaR, ES and volatility", icon=":material/shield:"):
+    st.caption("Read from each series' sample paths at the horizon, as the Forecast page's Risk panel reads them. "
+               "A 99% ES needs about 2,000 paths to rest on 20 beyond the VaR: raise **Sample paths** in the sidebar.")
+    risk = screener.risk_settings(st.container())
+settings = screener.run_settings(inputs, risk or screener.BatchSettings.risk)
 c1, c2 = st.columns([3, 1])
 fixes = c1.multiselect("Accept the data-quality gate's fixes for every series", list(screener.FIXES),
                        format_func=screener.FIXES.get, key="scr_fixes",
@@ -32,7 +35,8 @@ calendar = c2.selectbox("Calendar of uploaded files", source_inputs.CALENDARS, k
                         help="Trading calendar for gaps and future bars; 'infer' reads it from each file's bar times")
 
 st.caption(f"Settings (sidebar): {settings.describe()}")
-if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="run_screener"):
+if st.button("Run screener", type="primary", icon=":material/play_arrow:", key="run_screener", disabled=risk is None,
+             help="Fix the risk columns' settings first" if risk is None else None):
     from kronos.checkpoints import CheckpointError
 
     try:
@@ -61,7 +65,7 @@ m[1].metric("Forecast", int(ok.sum()))
 m[2].metric("Without a forecast", int((~ok).sum()))
 m[3].metric("Speed", "—" if math.isnan(run.series_per_s) else f"{run.series_per_s:.1f} series/s",
             f"{run.elapsed_s:.1f} s in all", delta_color="off", delta_arrow="off")
-changed = screener.settings_changed(run, inputs)
+changed = screener.settings_changed(run, inputs, risk)
 if changed:
     st.warning(f"These results were made with {run.settings.describe()}; the sidebar has changed since "
                f"({'; '.join(changed)}). **Run screener** again to use the new settings; **Open on Forecast** "
@@ -86,7 +90,11 @@ if ok.any():
                "close: **P(up)** = P(close at horizon > last close); **band width** = (p90 − p10 of that close) / last "
                "close; **expected max drawdown** = mean over paths of the largest close-to-close fall from a running "
                "peak; **P(touch ±5%)** = share of paths whose intrabar low (high) reaches 5% below (above) the last "
-               "close.")
+               "close; **VaR 99%** = the loss (share of a long or short position's value) that 1% of the paths exceed, "
+               "**ES 99%** = the mean loss of those paths; **volatility** = the paths' close-to-close realized "
+               "volatility.")
+    for flag in screener.risk_flags(rows):
+        st.warning(flag, icon=":material/warning:")
 else:
     st.error("**No series could be forecast.** Each one's reason is listed below: fix the files or tickers (or the "
              "network connection) and run again.")
