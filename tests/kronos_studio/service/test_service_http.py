@@ -86,8 +86,11 @@ def test_a_batch_job_survives_its_client_and_is_fetched_later(service, tiny_mode
     base, _, tokens = service
     series = [{"name": f"s{i}", "bars_csv": random_bars(100, seed=i, freq="1h").to_csv(index=False)} for i in range(3)]
     with client(base, tokens["a"]) as c:
-        submitted = c.post("/v1/batch", json={"series": series, "model": tiny_model, "horizon": 4, "paths": 5})
+        submitted = c.post("/v1/batch", json={"series": series, "model": tiny_model, "horizon": 4, "paths": 5,
+                                              "levels": [0.9, 0.975]})
+        refused = c.post("/v1/batch", json={"series": series, "model": tiny_model, "horizon": 4, "levels": [1.5]})
     assert submitted.status_code == 202, submitted.text
+    assert refused.status_code == 422 and refused.json()["problem"].startswith("VaR/ES levels must lie between")
     job_id = submitted.json()["id"]  # the client is gone; the job runs on
     with client(base, tokens["a"]) as later:
         status = finished_job(later, job_id, 120)
@@ -95,6 +98,9 @@ def test_a_batch_job_survives_its_client_and_is_fetched_later(service, tiny_mode
         rows = later.get(f"/v1/jobs/{job_id}/result").json()["rows"]
         parquet = later.get(f"/v1/jobs/{job_id}/result", params={"format": "parquet"})
     assert [r["series"] for r in rows] == ["s0", "s1", "s2"] and {r["status"] for r in rows} == {"ok"}
+    # the risk columns at the levels asked (issue 55), each with its error
+    assert all(r[c] is not None for r in rows for c in ("var_long_97.5", "es_short_90", "es_short_90_se", "vol_horizon"))
+    assert not any(k.endswith("_99") for k in rows[0])
     assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
 
 

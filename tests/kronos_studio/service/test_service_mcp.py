@@ -59,14 +59,21 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
         async with Client(server) as client:
             refused = await client.call_tool("forecast", {"file": str(outside), "horizon": 3})
             screened = await client.call_tool("screen", {"files": [str(allowed / "aapl.csv")], "model": tiny_model,
-                                                         "horizon": 3, "paths": 5})
+                                                         "horizon": 3, "paths": 5, "levels": [0.9],
+                                                         "positions": ["long"]})
+            badly = await client.call_tool("screen", {"files": [str(allowed / "aapl.csv")], "model": tiny_model,
+                                                      "horizon": 3, "paths": 5, "levels": [1.5]})
             record = await client.call_tool("track_record", {})
             bad = await client.call_tool("forecast", {"file": str(allowed / "aapl.csv"), "horizon": 0})
-            return refused, screened, record, bad
+            return refused, screened, badly, record, bad
 
-    refused, screened, record, bad = anyio.run(session)
+    refused, screened, badly, record, bad = anyio.run(session)
     assert refused.is_error and "outside the directories" in refused.content[0].text
     assert not screened.is_error and result_json(screened)["rows"][0]["status"] == "ok"
+    # the risk columns' settings reach the rows (issue 55): the levels and positions asked, no others
+    risk = [k for k in result_json(screened)["rows"][0] if k.startswith(("var_", "es_"))]
+    assert "var_long_90" in risk and "es_long_90_se" in risk and not [k for k in risk if "short" in k or "_99" in k]
+    assert badly.is_error and 'give the field "levels" such as 0.95 or 0.99' in badly.content[0].text
     assert not record.is_error and result_json(record)["workspace"] == "default"
     # the SDK puts "Error executing tool forecast: " before the line the command line prints
     assert bad.is_error and bad.content[0].text.endswith(': horizon must be at least 1 bar, got 0: use at least 1 ("horizon": 1)')
