@@ -278,6 +278,15 @@ class Desk:
         ledger.score(bars)
         return ledger.record(forecast, bars)
 
+    # -- the ledger's risk record (issue 55): written in .risk_record --------------------------------------------
+    @staticmethod
+    def risk_record(ledger, risk, **filters):
+        """The forecasts ``ledger`` keeps, judged as VaR/ES forecasts at ``risk``'s levels once their horizon's
+        bar has arrived, tested per series and model on non-overlapping ones: ``risk_record.risk_record``."""
+        from .risk_record import risk_record
+
+        return risk_record(ledger, risk, **filters)
+
 
 def forecast_notices(fc, bars) -> list[Notice]:
     """What a forecast's reader should know: too few paths for a band, an implausible fan."""
