@@ -291,11 +291,14 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
                              f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate; "
                              "forecasts at non-default sampling settings are left out (counted) unless "
-                             "include_experiments.")
+                             "include_experiments. 'exceptions': each scored forecast's VaR/ES at levels for "
+                             "positions read from its recorded paths and whether its horizon return was an "
+                             "exception, and per series and model the exceptions against the expected count with "
+                             "Kupiec and Christoffersen p-values on non-overlapping forecasts.")
     @tool_errors
-    def track_record(symbol: str | None = None, since: str | None = None,
-                     include_experiments: bool = False) -> dict[str, Any]:
+    def track_record(symbol: str | None = None, since: str | None = None, include_experiments: bool = False,
+                     levels: list[FiniteFloat] | None = None, positions: list[str] | None = None) -> dict[str, Any]:
         return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
-                                                            include_experiments)}
+                                                            include_experiments, levels, positions)}
 
     return server
