@@ -130,6 +130,9 @@ if len(members):
         "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
         "direction_hit": pct("direction hit", format="percent")})
 
+st.subheader("Exceptions")
+risk_record.section(book, None if series == ALL else series, chosen or models, experiments=not defaults_only)
+
 st.subheader("Drift")
 if series == ALL:
     st.caption("Choose one series to see whether each of its models still holds its calibration and its skill.")
@@ -149,9 +152,6 @@ elif len(table):
                 else judged[0].model)
         st.plotly_chart(drift_chart(next(d for d in judged if d.model == pick)), key="tr_drift_chart",
                         config=CHART_CONFIG)
-
-st.subheader("Exceptions")
-risk_record.section(book, None if series == ALL else series, chosen or models, experiments=not defaults_only)
 
 
 def _steps_parquet() -> bytes:
