@@ -1,6 +1,7 @@
 """The Track record page's Exceptions section: the recorded forecasts judged as VaR forecasts once their horizon's
 bar has arrived (``Desk.risk_record``), a table per series and model and, for one series, the realized losses
-against the VaR with the exceptions marked (``charts.exceptions_chart``, the risk backtest's chart)."""
+against the VaR with the exceptions marked (``charts.exceptions_chart``, the risk backtest's chart). One series
+at a time, as the page's Drift: 10,000 recorded forecasts take about 4 s to judge (docs/risk.md)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -34,9 +35,13 @@ def table(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def section(book, series, models: list[str], experiments: bool) -> None:
-    """The Exceptions section of the forecasts of ``series`` ((source, symbol, interval), or None: every series)
-    by ``models``, those at non-default sampling settings only with ``experiments``."""
-    filters = {} if series is None else dict(zip(("source", "symbol", "interval"), series))
+    """The Exceptions section of the forecasts of ``series`` ((source, symbol, interval); None: every series, only
+    said) by ``models``, those at non-default sampling settings only with ``experiments``."""
+    if series is None:  # every forecast of the ledger read from its paths: seconds on a large ledger, per rerun
+        st.caption("Choose one series to see its forecasts' VaR exceptions (`kronos ledger exceptions` lists every "
+                   "series').")
+        return
+    filters = dict(zip(("source", "symbol", "interval"), series))
     try:
         done = Desk.risk_record(book, RiskSettings(), experiments=experiments, models=models, **filters)
     except Exception as e:  # the ledger failing here costs the section, not the page
@@ -59,9 +64,6 @@ def section(book, series, models: list[str], experiments: bool) -> None:
         "overlapping": num("left out for overlap", help="Scored forecasts whose horizon overlaps one counted"),
         "pending": num("waiting for their bars", help="Recorded forecasts whose horizon's last bar is not scored yet"),
         "untested": st.column_config.TextColumn("why not tested", width="large")})
-    if series is None:
-        st.caption("Choose one series to see its realized losses against the VaR.")
-        return
     shown = record.forecasts[record.forecasts["used"]]
     c = st.columns(3)
     model = c[0].selectbox("Exceptions of", sorted(shown["model"].unique()), key="tr_exc_model")

@@ -73,17 +73,19 @@ def _readings(table: pd.DataFrame, closes: dict, settings: RiskSettings) -> tupl
     """The scored forecasts with their realized return, each position's loss, and each level's VaR, ES and
     exception read from the stored paths' closes at the horizon."""
     rows, tails = [], []
-    for r in table.itertuples(index=False):
-        returns = closes[r.prediction_id].astype(np.float64) / r.last_close - 1
-        realized = r.horizon_close / r.last_close - 1
+    ids, horizons = table["prediction_id"].to_numpy(), table["horizon"].to_numpy()
+    last, happened = table["last_close"].to_numpy(np.float64), table["horizon_close"].to_numpy(np.float64)
+    for pid, horizon, last_close, close in zip(ids, horizons, last, happened):
+        returns = closes[pid].astype(np.float64) / last_close - 1
+        realized = close / last_close - 1
         row = {"realized_return": realized}
         for position in settings.positions:
             draws = position_losses(returns, position)
             loss = float(position_losses(realized, position))
             row[f"loss_{position}"] = loss
             for level in settings.levels:
-                var, _, es, _, tail = tail_risk(draws, level)
-                tails.append(TailRisk(position, level, int(r.horizon), var, math.nan, es, math.nan, tail, len(draws)))
+                var, _, es, _, tail = tail_risk(draws, level, errors=False)  # the record needs no Monte-Carlo error
+                tails.append(TailRisk(position, level, int(horizon), var, math.nan, es, math.nan, tail, len(draws)))
                 t = tag(position, level)
                 row |= {f"var_{t}": var, f"es_{t}": es, f"tail_paths_{t}": tail,
                         f"exception_{t}": bool(exceptions(loss, var))}

@@ -408,3 +408,6 @@ def test_the_exceptions_of_the_forecasts_whose_horizon_has_arrived(new_app):
     np.testing.assert_allclose(values(fig["data"][0], "y"), used["loss_long"])
     np.testing.assert_allclose(values(fig["data"][1], "y"), used["var_long_0.99"])
     assert len(values(fig["data"][2], "y")) == used["exception_long_0.99"].sum()
+    at.selectbox(key="tr_series").set_value("All series").run()  # every series: one at a time, as the Drift
+    assert not at.exception and "Choose one series to see its forecasts' VaR exceptions" in text(at.caption)
+    assert not any("exceptions / forecasts" in d.value.columns for d in at.dataframe)
