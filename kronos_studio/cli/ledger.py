@@ -72,7 +72,7 @@ def add_exceptions(ledger_sub) -> None:
         "exceptions", help="VaR exceptions of the recorded forecasts, tested per series and model",
         description="Each recorded forecast whose horizon's bar has arrived, judged as a risk forecast: its VaR "
                     "read from its recorded paths, and an exception when the realized return over its horizon was "
-                    "a loss beyond it. Per series and model: exceptions against the expected count, Kupiec and "
+                    "a loss beyond it. Per workspace, series and model: exceptions against the expected count, Kupiec and "
                     "Christoffersen p-values, on non-overlapping forecasts only (each starting at or after the "
                     "previous one's horizon end; the others are counted as left out) (docs/risk.md).")
     for name, metavar in (("levels", "LEVEL"), ("positions", "POSITION")):
@@ -304,7 +304,7 @@ def exceptions_line(row: dict) -> str:
     def p(x):
         return "n/a" if x is None else f"{x:.3g}"
 
-    head = (f"{row['symbol']} {row['interval']} ({row['source']})  {row['model']}  {row['position']} {row['level']:g}: "
+    head = (f"{row['workspace']}  {row['symbol']} {row['interval']} ({row['source']})  {row['model']}  {row['position']} {row['level']:g}: "
             f"{row['exceptions']} exceptions in {row['used']} forecasts (expected {row['expected']:.2f})")
     tests = (f"; {row['untested']}" if row["untested"] else
              f"; Kupiec p {p(row['kupiec_p'])}, Christoffersen independence p {p(row['christoffersen_ind_p'])}, "

@@ -13,7 +13,7 @@ from kronos_studio.risk.record import RiskRecord
 from .risk import plain
 
 # The per-forecast columns the body carries (besides each position's and level's readings).
-FORECAST_COLUMNS = ("prediction_id", "source", "symbol", "interval", "model", "last_bar_at", "horizon_bar_at",
+FORECAST_COLUMNS = ("prediction_id", "workspace", "source", "symbol", "interval", "model", "last_bar_at", "horizon_bar_at",
                     "horizon", "paths", "last_close", "realized_return", "used")
 
 
@@ -38,7 +38,7 @@ def risk_record(ledger, risk: RiskSettings, *, experiments: bool = False, **filt
 
 
 def record_body(done: RiskRecorded) -> dict:
-    """The one JSON answer of a risk record: the levels and positions asked, per series and model each
+    """The one JSON answer of a risk record: the levels and positions asked, per workspace, series and model each
     position's and level's exceptions against the expected count with the tests (``tests``), and per scored
     forecast its realized horizon return, VaR, ES and exceptions (``forecasts``). The notices are each face's to
     word."""

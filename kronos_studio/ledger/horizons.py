@@ -14,23 +14,23 @@ from .frames import conditions, non_default_settings
 from .schema import evaluations, prediction_paths, predictions
 
 P = predictions.c
-COLUMNS = ["prediction_id", "created_at", "source", "symbol", "interval", "model", "horizon", "paths", "last_bar_at",
+COLUMNS = ["prediction_id", "created_at", "workspace", "source", "symbol", "interval", "model", "horizon", "paths", "last_bar_at",
            "last_close", "horizon_bar_at", "horizon_close", "non_default_settings"]
 CHUNK = 200  # predictions whose paths are read in one query
 
 
 def horizon_outcomes(conn: Connection, *, member_rows: bool = False, **filters) -> tuple[pd.DataFrame, dict]:
     """(one row per prediction matching ``filters`` (``frames.conditions``; an ensemble's member rows only with
-    ``member_rows``), ordered by series, model, last bar and id: its identity, ``last_close``, and once the bar
+    ``member_rows``), ordered by workspace, series, model, last bar and id: its identity, ``last_close``, and once the bar
     of its last step has been scored ``horizon_bar_at`` (that bar's time) and ``horizon_close`` (its close), else
     NaT and NaN; ``non_default_settings`` as ``frames.non_default_settings``;
     prediction id -> [paths] float32 close of each path at the last step, for the scored ones only)."""
     last = evaluations.alias("horizon_step")
-    query = (select(P.id, P.created_at, P.source, P.symbol, P.interval, P.model, P.horizon, P.paths, P.last_bar_at,
+    query = (select(P.id, P.created_at, P.workspace, P.source, P.symbol, P.interval, P.model, P.horizon, P.paths, P.last_bar_at,
                     P.last_close, last.c.bar_time, last.c.actual_close, P.provenance, P.temperature, P.top_p, P.top_k)
              .outerjoin(last, (last.c.prediction_id == P.id) & (last.c.step == P.horizon))
              .where(*conditions(member_rows=member_rows, **filters))
-             .order_by(P.source, P.symbol, P.interval, P.model, P.last_bar_at, P.id))
+             .order_by(P.workspace, P.source, P.symbol, P.interval, P.model, P.last_bar_at, P.id))
     rows = conn.execute(query).all()
     frame = pd.DataFrame({
         **{c: [r[i] for r in rows] for i, c in enumerate(COLUMNS[:-1])},

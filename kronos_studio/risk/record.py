@@ -6,7 +6,7 @@ reads a fresh forecast's (``measures.tail_risk`` of the horizon return's losses)
 step has been scored its exception is known: the realized horizon return (that bar's close over the last
 close the forecast saw, less 1) was a loss beyond the VaR (``backtest.exceptions``).
 
-Per series and model, the exception count is set against the expected count and tested (Kupiec,
+Per workspace, series and model, the exception count is set against the expected count and tested (Kupiec,
 Christoffersen: ``backtest.var_tests``) on non-overlapping forecasts only: forecasts are taken in order of
 their horizon's end, each starting at or after the previous one's horizon end (its last bar at or after the
 bar that ended the previous one's horizon); the others overlap a forecast already counted, their returns are
@@ -26,7 +26,7 @@ from kronos.errors import Notice
 from .backtest import exceptions, var_tests
 from .measures import RiskSettings, TailRisk, position_losses, tail_notices, tail_risk
 
-SERIES_MODEL = ["source", "symbol", "interval", "model"]
+SERIES_MODEL = ["workspace", "source", "symbol", "interval", "model"]  # a workspace keeps its own copies
 TEST_COLUMNS = [*SERIES_MODEL, "position", "level", "scored", "used", "overlapping", "pending", "exceptions",
                 "expected", "exceptions_all", "kupiec_p", "christoffersen_ind_p", "christoffersen_cc_p", "zone",
                 "needed", "untested"]
@@ -57,7 +57,7 @@ class RiskRecord:
     (prediction_id, the series and model, last_bar_at, horizon_bar_at, horizon, paths, last_close,
     realized_return, ``used``: in the non-overlapping subset the tests run on; per position ``loss_{position}``;
     per position and level ``var_``, ``es_``, ``tail_paths_``, ``exception_{position}_{level}``); ``tests`` one
-    row per series, model, position and level (``TEST_COLUMNS``: scored forecasts, used, overlapping left out,
+    row per workspace, series, model, position and level (``TEST_COLUMNS``: scored forecasts, used, overlapping left out,
     pending (recorded, horizon bar not scored yet), exceptions among the used against the expected count,
     exceptions among all scored, the p-values, the Basel zone where it applies, and where a test could not run,
     how many forecasts it needs and why)."""
