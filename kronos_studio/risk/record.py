@@ -57,10 +57,10 @@ class RiskRecord:
     (prediction_id, the series and model, last_bar_at, horizon_bar_at, horizon, paths, last_close,
     realized_return, ``used``: in the non-overlapping subset the tests run on; per position ``loss_{position}``;
     per position and level ``var_``, ``es_``, ``tail_paths_``, ``exception_{position}_{level}``); ``tests`` one
-    row per workspace, series, model, position and level (``TEST_COLUMNS``: scored forecasts, used, overlapping left out,
-    pending (recorded, horizon bar not scored yet), exceptions among the used against the expected count,
-    exceptions among all scored, the p-values, the Basel zone where it applies, and where a test could not run,
-    how many forecasts it needs and why)."""
+    row per workspace, series, model, position and level (``TEST_COLUMNS``: scored forecasts, used, overlapping
+    left out, pending (recorded, horizon bar not scored yet), exceptions among the used against the expected
+    count, exceptions among all scored, the p-values, the Basel zone where it applies, and where a test could
+    not run, how many forecasts it needs and why)."""
 
     forecasts: pd.DataFrame
     tests: pd.DataFrame
@@ -98,7 +98,8 @@ def _readings(table: pd.DataFrame, closes: dict, settings: RiskSettings) -> tupl
 
 
 def _tests(key: tuple, group: pd.DataFrame, pending: int, settings: RiskSettings) -> list[dict]:
-    """The rows of one series and model: per position and level, the counts and tests on the used forecasts."""
+    """The rows of one workspace, series and model: per position and level, the counts and tests on the used
+    forecasts."""
     used = group[group["used"].astype(bool)]
     one_step = bool(len(used)) and bool((used["horizon"] == 1).all())
     out = []
@@ -118,7 +119,8 @@ def _tests(key: tuple, group: pd.DataFrame, pending: int, settings: RiskSettings
                 "used": len(used), "overlapping": len(group) - len(used), "pending": pending,
                 "exceptions": int(hits.sum()), "expected": len(used) * (1 - level),
                 "exceptions_all": int(group[f"exception_{t}"].astype(bool).sum()),
-                "kupiec_p": None if pof is None else pof.p_value, "christoffersen_ind_p": None if ind is None else ind.p_value,
+                "kupiec_p": None if pof is None else pof.p_value,
+                "christoffersen_ind_p": None if ind is None else ind.p_value,
                 "christoffersen_cc_p": None if cc is None else cc.p_value,
                 "zone": None if zone is None else zone.counts["zone"], "needed": needed,
                 "untested": "; ".join(f"{n.problem} (non-overlapping scored forecasts)" for n in refused) or None})
@@ -154,7 +156,7 @@ def risk_record(ledger, settings: RiskSettings = RiskSettings(), *, experiments:
     rows = []
     for key in sorted(table.groupby(SERIES_MODEL).groups):
         rows += _tests(key, by.get(key, scored.iloc[:0]), int(pending.get(key, 0)), settings)
-    notices += [Notice(f"{n.problem} (a forecast of the ledger; each recorded forecast keeps the paths it was "
-                       "sampled with)", n.fix, n.kind, n.values) for n in tail_notices(tails)]
+    notices += [Notice(f"in the recorded forecasts' paths, {n.problem}", n.fix, n.kind, n.values)
+                for n in tail_notices(tails)]
     forecasts = scored.drop(columns=["non_default_settings"]).reset_index(drop=True)
     return RiskRecord(forecasts, pd.DataFrame(rows, columns=TEST_COLUMNS), settings, left_out, notices)
