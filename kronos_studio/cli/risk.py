@@ -45,6 +45,9 @@ def register(sub) -> None:
     b.add_argument("--proxy", choices=PROXIES, default=RiskWalk.proxy,
                    help="with --backtest: the realized variance a variance forecast is scored against")
     b.add_argument("--no-baselines", action="store_true", help="with --backtest: the model alone")
+    b.add_argument("--beside", action="append", default=[], metavar="MODEL",
+                   help="with --backtest: also backtest this model on the same cut-offs (repeatable; e.g. "
+                        "chronos2-small, ensemble)")
     add_training_period_switch(b, "cut-offs (with --backtest) whose forecast starts")
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
@@ -82,7 +85,8 @@ def run_risk(args) -> int:
         done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
                                                     walk=RiskWalk(proxy=args.proxy),
                                                     include_training_period=args.include_training_period,
-                                                    baselines=not args.no_baselines, **model_choices(args)))
+                                                    baselines=not args.no_baselines, beside=args.beside,
+                                                    **model_choices(args)))
         body, table = backtest_body(done), backtest_table(done)
     else:
         done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future, **model_choices(args)))

@@ -264,12 +264,25 @@ class Desk:
 
         return read(self, bars, model, settings, risk, **kwargs)
 
+    def risk_reading(self, fc, bars, risk, workspace: str | None = None):
+        """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk
+        panel reads the fan on screen, calibrated or adapted, through it)."""
+        from .risk import reading
+
+        return reading(self, fc, bars, risk, workspace)
+
     def risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
-        """The walk-forward risk backtest of ``model`` beside the risk desk's standard models on the latest
-        ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
+        """The walk-forward risk backtest of ``model`` (and the catalog's models ``beside`` it) next to the risk
+        desk's standard models on the latest ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
         from .risk import risk_backtest
 
         return risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+
+    def kept_risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
+        """What ``risk_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
+        from .risk import kept_risk_backtest
+
+        return kept_risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
 
     @staticmethod
     def record(forecast, bars, ledger):
