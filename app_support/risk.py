@@ -4,6 +4,8 @@ Evaluate page's Risk backtest (``Desk.risk_backtest``: what ``kronos risk --back
 generated from ``RiskSettings``' knobs (``knob_widgets.knob_controls``)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -48,17 +50,47 @@ def var_es_table(path) -> pd.DataFrame:
                           "ES ± se": t.es_se, "paths beyond the VaR": t.tail_paths} for t in path.horizon])
 
 
-def panel(fc, bars, what: str) -> None:
+def enough_paths(fc, bars, risk: RiskSettings, request):
+    """The forecast to read the risk from: the fan on screen, or, when it has too few paths for the highest level's
+    ES and ``request`` (its model and settings, given when the fan is the model's own: not calibrated, adapted or
+    conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
+    the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
+    from kronos_studio.risk.measures import MIN_TAIL_PATHS, paths_needed
+
+    need = paths_needed(max(risk.levels))
+    if request is None or fc.paths.shape[0] >= need:
+        return fc, ""
+    choice, settings = request
+    wider = dataclasses.replace(settings, paths=need)
+    more = forecasts.cached(bars, choice, wider)
+    if more is None and st.button(f"Read the risk from {need:,} paths", key="risk_more_paths",
+                                  icon=":material/stacked_line_chart:",
+                                  help=f"sample the same model, settings and seed with {need:,} paths (enough for the "
+                                       f"{max(risk.levels):g} ES: {MIN_TAIL_PATHS} paths beyond its "
+                                       "VaR) and read the risk from them; the fan keeps its own"):
+        try:
+            more = forecasts.run(bars, choice, wider, label=f"Sampling {need:,} paths for the risk reading")[0]
+        except UserError as e:
+            st.error(f"**Could not sample {need:,} paths.** {app_message(e)}")
+    if more is None:
+        return fc, ""
+    return more, (f"Read from a sample of {need:,} paths of the same model, settings and seed (the fan above draws "
+                  f"{fc.paths.shape[0]}).")
+
+
+def panel(fc, bars, what: str, request=None) -> None:
     """The Risk panel of forecast ``fc`` (the one on screen, calibrated or not), ``what``: its model and settings
-    in words, said above the numbers so nobody reads them as another forecast's."""
+    in words, said above the numbers so nobody reads them as another forecast's; ``request``: (model choice,
+    settings) when the fan is the model's own, so that the panel can read the risk from enough paths."""
     st.subheader("Risk")
-    st.caption(f"From the {fc.paths.shape[0]} sample paths of the fan above ({what}): value-at-risk and expected "
-               "shortfall as a share of the position's value, over the horizon; the volatility those paths "
-               "carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether their returns look like "
-               "the history's.")
     risk = settings_or_none(st.container(), "risk_")
     if risk is None:
         return
+    fc, which = enough_paths(fc, bars, risk, request)
+    st.caption(f"From the {fc.paths.shape[0]} sample paths of {'the fan above' if not which else 'the same request'} "
+               f"({what}): value-at-risk and expected shortfall as a share of the position's value, over the horizon; "
+               "the volatility those paths carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether "
+               "their returns look like the history's." + (f" {which}" if which else ""))
     r = reading(fc, bars, risk)
     for n in r.notices:
         (st.warning if n.kind == "warning" else st.caption)(n.worded(control))

@@ -225,4 +225,5 @@ with st.expander("Provenance"):
     st.json(export, expanded=1)
 
 risk.panel(fc, bars, f"{prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
-           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""))
+           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""),
+           (choice, settings) if calibration is None and adapter is None and not conditioning else None)
