@@ -36,12 +36,13 @@ def records(frame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
-def track_record_body(ledger, filters: dict, include_experiments: bool = False, levels=None, positions=None) -> dict:
+def track_record_body(ledger, filters: dict, include_experiments: bool = False, levels=None, positions=None,
+                      exceptions: bool = True) -> dict:
     """The realized track record of each model (``frames.realized_by_model``) and the series, of a
     (scoped) ledger's forecasts matching ``filters``: those at the default sampling settings unless
     ``include_experiments`` (as the Track record page pools them), with how many were left out; and their
     VaR exceptions at ``levels`` for ``positions`` (None: the risk settings' defaults) per series and model
-    (``exceptions_body``)."""
+    (``exceptions_body``; None unless ``exceptions``: it reads every scored forecast's paths)."""
     from kronos_studio.ledger.frames import default_settings_only, realized_by_model
 
     table = ledger.predictions_frame(**filters)
@@ -50,7 +51,8 @@ def track_record_body(ledger, filters: dict, include_experiments: bool = False, 
         table, left_out = default_settings_only(table)
     return {"models": records(realized_by_model(table)), "series": records(ledger.series_frame()),
             "experiments_left_out": left_out,
-            "exceptions": exceptions_body(ledger, filters, include_experiments, levels, positions)}
+            "exceptions": exceptions_body(ledger, filters, include_experiments, levels, positions) if exceptions
+            else None}
 
 
 def exceptions_body(ledger, filters: dict, include_experiments: bool = False, levels=None, positions=None) -> dict:

@@ -298,8 +298,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "Kupiec and Christoffersen p-values on non-overlapping forecasts.")
     @tool_errors
     def track_record(symbol: str | None = None, since: str | None = None, include_experiments: bool = False,
-                     levels: list[FiniteFloat] | None = None, positions: list[str] | None = None) -> dict[str, Any]:
+                     levels: list[FiniteFloat] | None = None, positions: list[str] | None = None,
+                     exceptions: bool = True) -> dict[str, Any]:
         return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
-                                                            include_experiments, levels, positions)}
+                                                            include_experiments, levels, positions, exceptions)}
 
     return server

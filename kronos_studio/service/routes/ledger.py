@@ -37,14 +37,17 @@ def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = N
 def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
                         interval: str | None = None, since: str | None = None, include_experiments: bool = False,
                         levels: Annotated[list[float] | None, Query(description=LEVELS)] = None,
-                        positions: Annotated[list[str] | None, Query(description=POSITIONS)] = None):
+                        positions: Annotated[list[str] | None, Query(description=POSITIONS)] = None,
+                        exceptions: Annotated[bool, Query(description="also the VaR exceptions (reads every scored "
+                                                                      "forecast's paths)")] = True):
     """The realized track record of each model in the workspace (coverage, CRPS %, direction hits), of
     the forecasts at the default sampling settings unless ``include_experiments``; and ``exceptions``: each
     scored forecast's VaR/ES at ``levels`` for ``positions`` read from its paths, its exception, and per series
     and model the exceptions against the expected count with Kupiec and Christoffersen on non-overlapping
     forecasts (`kronos ledger exceptions`)."""
     filters = ledger_filters(symbol, source, interval, None, since)
-    return {"workspace": who.workspace, **track_record_body(ledger, filters, include_experiments, levels, positions)}
+    return {"workspace": who.workspace, **track_record_body(ledger, filters, include_experiments, levels, positions,
+                                                            exceptions)}
 
 
 @router.get("/drift")

@@ -77,7 +77,11 @@ def test_the_same_ledger_gives_the_same_exceptions_on_every_face(url, tmp_path, 
     app = create_app(ServiceConfig(ledger_url=url, open_access=True))
     with TestClient(app, base_url="http://127.0.0.1") as http:
         answer = http.get("/v1/ledger/track-record", params={"levels": [0.8, 0.95], "positions": ["long"]})
+        without = http.get("/v1/ledger/track-record", params={"exceptions": False})
     assert answer.status_code == 200, answer.text
+    # a client that polls the track record can leave out the exceptions (they read every scored forecast's paths)
+    assert without.status_code == 200 and without.json()["exceptions"] is None
+    assert without.json()["models"] == answer.json()["models"]
     failed, text = mcp_call(url, {"levels": [0.8, 0.95], "positions": ["long"]})
     assert not failed, text
     for face in (by_line, answer.json()["exceptions"], json.loads(text)["exceptions"]):
