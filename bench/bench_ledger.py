@@ -10,6 +10,8 @@
 - ``page``: the Track record page (AppTest: the script run, server side) on a ledger of 10,000
   forecasts (20 series x 500, horizon 30, 30 paths, every step scored): one series with its fans, and
   all series in one table; and the ledger query behind the table alone.
+- ``exceptions``: the risk record (``Desk.risk_record``, the Track record's Exceptions and ``kronos ledger
+  exceptions``) on the page case's ledger: one series, and every series.
 
     .venv/bin/python bench/bench_ledger.py                  # every case, SQLite
     .venv/bin/python bench/bench_ledger.py --case record --pg postgresql+psycopg://user@host/db
@@ -197,6 +199,25 @@ def case_page(runs: int = 5) -> dict:
     return out
 
 
+def case_exceptions(runs: int = 3) -> dict:
+    """The risk record (``Desk.risk_record``: every forecast's VaR/ES at 0.95 and 0.99, long and short, read from
+    its stored paths, its exception, the tests per series and model) on the page case's ledger of 10,000
+    forecasts: one series (500), and every series."""
+    from kronos_studio.desk import Desk
+    from kronos_studio.ledger import Ledger
+    from kronos_studio.risk.measures import RiskSettings
+
+    work = Path(tempfile.mkdtemp(prefix="kronos-bench-exceptions-"))
+    url = f"sqlite:///{work / 'ledger.sqlite'}"
+    build_page_ledger(url)
+    with Ledger.open(url) as ledger:
+        Desk.risk_record(ledger, RiskSettings(), symbol="S00")  # warm-up: scipy's import, the first query
+        one = [_timed(lambda: Desk.risk_record(ledger, RiskSettings(), symbol="S01")) for _ in range(runs)]
+        every = [_timed(lambda: Desk.risk_record(ledger, RiskSettings())) for _ in range(runs)]
+    return {"case": "exceptions", "predictions": SERIES * PER_SERIES, "paths": PATHS, "horizon": HORIZON,
+            "one_series_s": round(statistics.median(one), 3), "all_series_s": round(statistics.median(every), 3)}
+
+
 def browser_open(work: Path, runs: int) -> list[float] | str:
     """Seconds from the click on "Track record" in the navigation to its chart and table drawn, in
     headless Chromium against a real server (one series, the latest one)."""
@@ -257,7 +278,7 @@ def _timed(fn) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--case", choices=["record", "cli", "page"], action="append")
+    ap.add_argument("--case", choices=["record", "cli", "page", "exceptions"], action="append")
     ap.add_argument("--pg", default=os.environ.get("KRONOS_STUDIO_TEST_PG"),
                     help="a PostgreSQL URL: the record case runs there too")
     ap.add_argument("--cli-child", default=None, help=argparse.SUPPRESS)
@@ -276,6 +297,8 @@ def main() -> None:
             print(json.dumps(case_cli(f"sqlite:///{Path(tmp) / 'cli.sqlite'}")), flush=True)
     if "page" in cases:
         print(json.dumps(case_page()), flush=True)
+    if "exceptions" in cases:
+        print(json.dumps(case_exceptions()), flush=True)
 
 
 if __name__ == "__main__":

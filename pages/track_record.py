@@ -1,11 +1,11 @@
 """Track record page: the forecasts kept in the ledger, drawn as the fans they were, with what really
-happened on top; every forecast's realized CRPS, coverage and direction; each model's drift; filters and
-downloads."""
+happened on top; every forecast's realized CRPS, coverage and direction; each model's drift; the VaR exceptions
+of the forecasts whose horizon has arrived; filters and downloads."""
 import io
 
 import streamlit as st
 
-from app_support import ledger
+from app_support import ledger, risk_record
 from app_support.charts import CHART_CONFIG, track_record_chart
 from app_support.drift import drift_chart, drift_table, explanation, series_drift
 from kronos.quantiles import BAND_NAME, band_nominal
@@ -129,6 +129,9 @@ if len(members):
         "forecasts": pct("forecasts"), "scored": pct("forecasts scored"), "steps": pct("bars scored"),
         "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "crps_pct": pct("CRPS, % of price", format="%.3f"),
         "direction_hit": pct("direction hit", format="percent")})
+
+st.subheader("Exceptions")
+risk_record.section(book, None if series == ALL else series, chosen or models, experiments=not defaults_only)
 
 st.subheader("Drift")
 if series == ALL:

@@ -60,6 +60,34 @@ def register(sub) -> None:
     d.add_argument("--experiments", action="store_true",
                    help="count forecasts made at non-default sampling settings too")
     d.set_defaults(func=run_drift)
+    add_exceptions(ledger_sub)
+
+
+def add_exceptions(ledger_sub) -> None:
+    """``kronos ledger exceptions``: its levels and positions are ``RiskSettings``' own (their defaults, help)."""
+    from kronos.settings import knobs
+    from kronos_studio.risk.measures import RiskSettings
+
+    x = ledger_sub.add_parser(
+        "exceptions", help="VaR exceptions of the recorded forecasts, tested per series and model",
+        description="Each recorded forecast whose horizon's bar has arrived, judged as a risk forecast: its VaR "
+                    "read from its recorded paths, and an exception when the realized return over its horizon was "
+                    "a loss beyond it. Per workspace, series and model: exceptions against the expected count, Kupiec and "
+                    "Christoffersen p-values, on non-overlapping forecasts only (each starting at or after the "
+                    "previous one's horizon end; the others are counted as left out) (docs/risk.md).")
+    for name, metavar in (("levels", "LEVEL"), ("positions", "POSITION")):
+        default, knob = knobs(RiskSettings)[name]
+        x.add_argument(f"--{name}", action="append", default=None, metavar=metavar,
+                       type=float if name == "levels" else str,
+                       help=f"{knob.help} (repeatable; default {' and '.join(map(str, default))})")
+    x.add_argument("--json", default=None, metavar="OUT",
+                   help="also write the JSON: per series and model the tests, per forecast its readings")
+    x.add_argument("--workspace", default=None, metavar="W", help="only this workspace (default: every one)")
+    x.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
+    x.add_argument("--model", default=None, metavar="NAME", help="only this model (as the ledger names it)")
+    x.add_argument("--experiments", action="store_true",
+                   help="count forecasts made at non-default sampling settings too")
+    x.set_defaults(func=run_exceptions)
 
 
 def open_ledger(hint: str = "", workspace: str | None = None):
@@ -268,4 +296,57 @@ def run_drift(args) -> int:
         except OSError as e:
             raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
         print(f"wrote {args.json}: {len(report)} series and models", file=sys.stderr)
+    return 0
+
+
+def exceptions_line(row: dict) -> str:
+    """One series, model, position and level of a risk record's tests, as ``kronos ledger exceptions`` prints it."""
+    def p(x):
+        return "n/a" if x is None else f"{x:.3g}"
+
+    head = (f"{row['workspace']}  {row['symbol']} {row['interval']} ({row['source']})  {row['model']}  {row['position']} {row['level']:g}: "
+            f"{row['exceptions']} exceptions in {row['used']} forecasts (expected {row['expected']:.2f})")
+    tests = (f"; {row['untested']}" if row["untested"] else
+             f"; Kupiec p {p(row['kupiec_p'])}, Christoffersen independence p {p(row['christoffersen_ind_p'])}, "
+             f"conditional coverage p {p(row['christoffersen_cc_p'])}" + (f", zone {row['zone']}" if row["zone"] else ""))
+    return (f"{head}{tests}; {row['overlapping']} left out for overlapping, {row['pending']} waiting for their "
+            "horizon's bar")
+
+
+def run_exceptions(args) -> int:
+    import json
+
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.risk_record import record_body
+    from kronos_studio.risk.measures import RiskSettings
+
+    from .errors import notice_line
+
+    try:
+        risk = RiskSettings(**{k: tuple(v) for k, v in (("levels", args.levels), ("positions", args.positions))
+                               if v is not None})
+    except ValueError as e:
+        raise error_line(e) from None
+    filters = {k: v for k, v in (("symbol", args.symbol), ("models", [args.model] if args.model else None))
+               if v is not None}
+    ledger = open_ledger(workspace=args.workspace)
+    try:
+        done = Desk.risk_record(ledger, risk, experiments=args.experiments, **filters)
+    finally:
+        ledger.close()
+    body = record_body(done)
+    for n in done.notices:
+        print(notice_line(n), file=sys.stderr)
+    if not body["tests"]:
+        where = f" of workspace {args.workspace}" if args.workspace else ""
+        print(f"no forecasts{where} in the ledger match: nothing to judge", file=sys.stderr)
+    for row in body["tests"]:
+        print(exceptions_line(row))
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(body, indent=2))
+        except OSError as e:
+            raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
+        print(f"wrote {args.json}: {len(body['tests'])} series, models, positions and levels, "
+              f"{len(body['forecasts'])} scored forecasts", file=sys.stderr)
     return 0

@@ -281,6 +281,13 @@ class Ledger:
         """One row per (prediction, step): what was forecast and, once scored, what happened."""
         return self.read(lambda conn: frames.steps_frame(conn, scored_only=scored_only, **self._filters(filters)))
 
+    def horizon_outcomes(self, **filters) -> tuple[pd.DataFrame, dict]:
+        """Each forecast at the end of its horizon: what happened there once scored, and every path's close
+        there (see ``horizons.horizon_outcomes``)."""
+        from .horizons import horizon_outcomes
+
+        return self.read(lambda conn: horizon_outcomes(conn, **self._filters(filters)))
+
     def evaluations_frame(self, **filters) -> pd.DataFrame:
         """The scored (prediction, step) rows with their predictions' identity and settings: what a
         model trained on the realized track record (e.g. an ensemble's meta-learner) reads."""

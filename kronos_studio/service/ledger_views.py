@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .errors import ServiceError
+from .errors import ServiceError, notice_line
 
 
 def ledger_filters(symbol=None, source=None, interval=None, model=None, since=None) -> dict:
@@ -36,10 +36,13 @@ def records(frame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
-def track_record_body(ledger, filters: dict, include_experiments: bool = False) -> dict:
+def track_record_body(ledger, filters: dict, include_experiments: bool = False, levels=None, positions=None,
+                      exceptions: bool = True) -> dict:
     """The realized track record of each model (``frames.realized_by_model``) and the series, of a
     (scoped) ledger's forecasts matching ``filters``: those at the default sampling settings unless
-    ``include_experiments`` (as the Track record page pools them), with how many were left out."""
+    ``include_experiments`` (as the Track record page pools them), with how many were left out; and their
+    VaR exceptions at ``levels`` for ``positions`` (None: the risk settings' defaults) per series and model
+    (``exceptions_body``; None unless ``exceptions``: it reads every scored forecast's paths)."""
     from kronos_studio.ledger.frames import default_settings_only, realized_by_model
 
     table = ledger.predictions_frame(**filters)
@@ -47,7 +50,21 @@ def track_record_body(ledger, filters: dict, include_experiments: bool = False) 
     if not include_experiments:
         table, left_out = default_settings_only(table)
     return {"models": records(realized_by_model(table)), "series": records(ledger.series_frame()),
-            "experiments_left_out": left_out}
+            "experiments_left_out": left_out,
+            "exceptions": exceptions_body(ledger, filters, include_experiments, levels, positions) if exceptions
+            else None}
+
+
+def exceptions_body(ledger, filters: dict, include_experiments: bool = False, levels=None, positions=None) -> dict:
+    """``Desk.risk_record`` of a (scoped) ledger's forecasts matching ``filters`` as its one JSON body
+    (``desk.risk_record.record_body``, what `kronos ledger exceptions --json` writes) and its warnings."""
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.risk_record import record_body
+    from kronos_studio.risk.measures import RiskSettings
+
+    asked = {k: tuple(v) for k, v in (("levels", levels), ("positions", positions)) if v is not None}
+    done = Desk.risk_record(ledger, RiskSettings(**asked), experiments=include_experiments, **filters)
+    return {**record_body(done), "warnings": [notice_line(n) for n in done.notices]}
 
 
 def drift_body(ledger, filters: dict, last: int | None = None, include_experiments: bool = False) -> dict:

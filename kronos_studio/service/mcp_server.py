@@ -212,7 +212,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
              interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
              calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
              backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
-             baselines: bool = True, include_training_period: bool = False, **settings) -> dict[str, Any]:
+             baselines: bool = True, include_training_period: bool = False, beside: list[str] | None = None,
+             **settings) -> dict[str, Any]:
         from kronos.settings import knobs
 
         s = settings_of(settings)
@@ -223,7 +224,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                        compute.risk_bars(backtest, cutoffs, s))
         return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
                                    baselines=baselines, include_training_period=include_training_period,
-                                   workspace=workspace, ledger=ledger, ways=WAYS)
+                                   beside=beside or (), workspace=workspace, ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities, "
@@ -294,11 +295,15 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
                              f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate; "
                              "forecasts at non-default sampling settings are left out (counted) unless "
-                             "include_experiments.")
+                             "include_experiments. 'exceptions': each scored forecast's VaR/ES at levels for "
+                             "positions read from its recorded paths and whether its horizon return was an "
+                             "exception, and per series and model the exceptions against the expected count with "
+                             "Kupiec and Christoffersen p-values on non-overlapping forecasts.")
     @tool_errors
-    def track_record(symbol: str | None = None, since: str | None = None,
-                     include_experiments: bool = False) -> dict[str, Any]:
+    def track_record(symbol: str | None = None, since: str | None = None, include_experiments: bool = False,
+                     levels: list[FiniteFloat] | None = None, positions: list[str] | None = None,
+                     exceptions: bool = True) -> dict[str, Any]:
         return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
-                                                            include_experiments)}
+                                                            include_experiments, levels, positions, exceptions)}
 
     return server

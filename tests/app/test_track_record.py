@@ -359,3 +359,55 @@ def test_a_first_page_makes_no_ledger_to_score_nothing_and_the_first_forecast_do
     at.button(key="run_forecast").click().run()
     assert not at.exception and os.path.exists(path)
     assert len(book().predictions_frame()) == 1
+
+
+def test_the_exceptions_of_the_forecasts_whose_horizon_has_arrived(new_app):
+    """Issue 55: the Track record's Exceptions table per series and model (exceptions of the non-overlapping
+    forecasts, expected, Kupiec and Christoffersen p, left out for overlap) and the chart of one series' losses
+    against the VaR, the numbers ``Desk.risk_record`` gives."""
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import cut, forecast, series
+
+    from kronos_studio.desk import Desk
+    from kronos_studio.risk.measures import RiskSettings
+
+    bars = series(200)
+    rng = np.random.default_rng(5)
+    with book() as ledger:
+        for at in range(60, 160, 2):  # 50 forecasts, a 3-bar horizon every 2 bars: every other one overlaps
+            last = float(bars.frame["close"].iloc[at - 1])
+            close = last * np.exp(np.cumsum(rng.normal(0, 0.002, (60, 3)), axis=1))  # narrower than the bars move
+            made = np.stack([close, close * 1.001, close * 0.999, close, np.full_like(close, 1e3),
+                             np.full_like(close, 5e4)], axis=2)
+            ledger.record(forecast(bars, at, horizon=3, paths=60, seed=at, model="narrow", values=made),
+                          cut(bars, at))
+        ledger.score(bars)
+        record = Desk.risk_record(ledger.scoped("default"), RiskSettings()).record
+    expected = record.tests
+    at = new_app().run()
+    at.switch_page("pages/track_record.py").run()
+    assert not at.exception and not at.error, text(at.error)
+    assert "Exceptions" in [s.value for s in at.subheader]
+    shown = next(d.value for d in at.dataframe if "exceptions / forecasts" in d.value.columns)
+    assert len(shown) == len(expected) == 4 and (shown["overlapping"] == 25).all()
+    assert shown["exceptions / forecasts"].tolist() == [f"{x} / 25" for x in expected["exceptions"]]
+    tested = shown["level"] == 0.95
+    np.testing.assert_allclose(shown["kupiec_p"].astype(float), expected["kupiec_p"].astype(float))
+    assert shown.loc[tested, ["kupiec_p", "christoffersen_cc_p"]].notna().all().all()
+    # 25 forecasts are too few for a 0.99 VaR's tests: said with the numbers instead of a p-value
+    assert shown.loc[~tested, "kupiec_p"].isna().all()
+    assert shown.loc[~tested, "untested"].str.contains("needs at least 100 observations, there are 25").all()
+    fig = next(f for f in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+               if f["data"] and f["data"][0].get("name") == "realized loss")
+    assert fig["data"][1]["name"] == "VaR 0.99"
+    used = record.forecasts[record.forecasts["used"]].sort_values("last_bar_at")  # the chart: long, 0.99 first
+    np.testing.assert_allclose(values(fig["data"][0], "y"), used["loss_long"])
+    np.testing.assert_allclose(values(fig["data"][1], "y"), used["var_long_0.99"])
+    assert len(values(fig["data"][2], "y")) == used["exception_long_0.99"].sum()
+    at.selectbox(key="tr_series").set_value("All series").run()  # every series: one at a time, as the Drift
+    assert not at.exception and "Choose one series to see its forecasts' VaR exceptions" in text(at.caption)
+    assert not any("exceptions / forecasts" in d.value.columns for d in at.dataframe)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError
@@ -12,6 +12,8 @@ from ..ledger_views import drift_body, ledger_filters, records, track_record_bod
 from ..schemas import ScoreRequest
 
 router = APIRouter(prefix="/v1/ledger")
+LEVELS = "VaR/ES levels of the exceptions (repeatable; default 0.95 and 0.99)"
+POSITIONS = "positions of the exceptions: long and/or short (repeatable; default both)"
 ROW_ID = Annotated[int, Path(ge=1, le=2**63 - 1, description="a forecast's id (a 64-bit integer of the ledger)")]
 
 
@@ -33,11 +35,19 @@ def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = N
 
 @router.get("/track-record")
 def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                        interval: str | None = None, since: str | None = None, include_experiments: bool = False):
+                        interval: str | None = None, since: str | None = None, include_experiments: bool = False,
+                        levels: Annotated[list[float] | None, Query(description=LEVELS)] = None,
+                        positions: Annotated[list[str] | None, Query(description=POSITIONS)] = None,
+                        exceptions: Annotated[bool, Query(description="also the VaR exceptions (reads every scored "
+                                                                      "forecast's paths)")] = True):
     """The realized track record of each model in the workspace (coverage, CRPS %, direction hits), of
-    the forecasts at the default sampling settings unless ``include_experiments``."""
+    the forecasts at the default sampling settings unless ``include_experiments``; and ``exceptions``: each
+    scored forecast's VaR/ES at ``levels`` for ``positions`` read from its paths, its exception, and per series
+    and model the exceptions against the expected count with Kupiec and Christoffersen on non-overlapping
+    forecasts (`kronos ledger exceptions`)."""
     filters = ledger_filters(symbol, source, interval, None, since)
-    return {"workspace": who.workspace, **track_record_body(ledger, filters, include_experiments)}
+    return {"workspace": who.workspace, **track_record_body(ledger, filters, include_experiments, levels, positions,
+                                                            exceptions)}
 
 
 @router.get("/drift")
