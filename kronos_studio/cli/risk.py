@@ -98,49 +98,14 @@ def run_risk(args) -> int:
     # The bars are read in a second process while this one imports torch and the model code (as kronos forecast).
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix,
                    horizon=None if args.backtest else settings.horizon) as gated:
-        # a backtest's models need the risk libraries at once: imported while the child reads the bars
-        bars, warnings = gated.result(*(RISK_LIBRARIES if args.backtest else ()))
+        bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
     if args.backtest:
         done, body, table = backtest(desk, bars, args, settings, risk)
     else:
-        imports = ImportsWhileSampling(RISK_LIBRARIES)
-        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future,
-                                           progress=imports.progress, **model_choices(args)))
+        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future, **model_choices(args)))
         body, table = risk_body(done), risk_table(done)
     return answer(done, body, table, warnings, args.json)
-
-
-# What a risk reading imports first (~0.9 s on 2 cores): the volatility forecast's GARCH fits, the tests' statistics
-RISK_LIBRARIES = ("scipy.stats", "arch", "kronos_studio.risk.volatility", "kronos_studio.risk.stylized")
-
-
-class ImportsWhileSampling:
-    """Imports ``modules`` on a thread of their own from the forecast's first sampling step, and waits for them at
-    its last (``progress(i, n)``), before the reading imports them: the sampler runs in torch's kernels, so the
-    imports cost the command no wall time (as the ledger's opening in kronos forecast). A forecaster that reports
-    no progress starts none: the reading then imports them itself."""
-
-    def __init__(self, modules: tuple[str, ...]):
-        self.modules, self.thread = modules, None
-
-    def _import(self) -> None:
-        import importlib
-
-        for name in self.modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - an accelerator only: the reading imports it again and says why
-                return
-
-    def progress(self, i: int, n: int) -> None:
-        import threading
-
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._import, name="risk-imports", daemon=True)
-            self.thread.start()
-        if i >= n:
-            self.thread.join()
 
 
 def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -> int:
