@@ -14,7 +14,6 @@ served for an unconditioned one or for one conditioned on other bars; the proven
 (``conditioned_on``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from data_sources.requests import SOURCE_BARS, BarsRequest
@@ -24,32 +23,10 @@ from kronos.settings import ForecastSettings
 from kronos_studio.bundled import CHRONOS2_NAME
 
 if TYPE_CHECKING:  # read when a request names covariates: a forecast without them imports none of it
+    from kronos_studio.covariates.conditioning import Conditioning
     from kronos_studio.covariates.options import CovariateOptions, CovariateRef
 
 CONDITIONED_MODEL = CHRONOS2_NAME  # the model a conditioned request names: the bundled Chronos-2
-
-
-@dataclass
-class Conditioning:
-    """The covariates of a request, read: ``options`` as asked, each covariate's gated ``bars`` in order, and
-    what their reading and gating noted."""
-
-    options: CovariateOptions
-    bars: list = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-
-    def key(self) -> dict:
-        """What a result depends on besides the target: each covariate as named, with its bars' content hash
-        and series, and the scheduled events read."""
-        return {"covariates": [{"ref": ref, "content_hash": b.content_hash(),
-                                "series": [b.source, b.series_symbol, b.interval, b.calendar]}
-                               for ref, b in zip(self.options.covariates, self.bars)],
-                "known_future": list(self.options.known_future)}
-
-    def named(self) -> list[dict]:
-        """For the provenance: each covariate as named, its series and the hash of its bars."""
-        return [{"ref": ref, "series": b.series_symbol, "interval": b.interval, "content_hash": b.content_hash()}
-                for ref, b in zip(self.options.covariates, self.bars)]
 
 
 def reads_covariates(model) -> bool:
@@ -69,17 +46,14 @@ def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
         return True
     if not options:
         return False
-    raise InputError(
-        f"{model or 'the bundled Kronos model'} cannot read covariates: Kronos reads other series only through an "
-        "event adapter's leader channels, and the ensemble's meta-learner has never weighed a conditioned member",
-        {"model": model, "covariates": list(options.covariates), "known_future": list(options.known_future)},
-        (Fix("condition Chronos-2 instead ({setting})", "model", CONDITIONED_MODEL),
-         Fix("or forecast without {setting}", "covariates")))
+    from kronos_studio.covariates.conditioning import not_read_by
+
+    raise not_read_by(model, options)
 
 
-def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
+def bars_request(ref: CovariateRef, interval: str | None, needed: int) -> BarsRequest:
     """The ``BarsRequest`` of one covariate reference: a file, a bundled sample at its own interval, a source's
-    ticker at the target's interval."""
+    ticker at ``interval`` (the target's)."""
     if ref.source == FILE:
         return BarsRequest(file=ref.symbol)
     if ref.source == SAMPLE:
@@ -87,36 +61,35 @@ def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
 
         interval = next(s.interval for s in list_samples() if s.name == ref.symbol)
         return BarsRequest(source=SAMPLE, symbol=ref.symbol, interval=interval, bars=needed)
-    return BarsRequest(source=ref.source, symbol=ref.symbol, interval=target.interval, exchange=ref.exchange,
-                       bars=needed)
+    if interval is None:
+        raise InputError(f"the covariate {ref.text} is a source's ticker, read at the target's interval, and these "
+                         "targets have no one interval", {"covariate": ref.text},
+                         (Fix("name a file or a bundled sample in {setting}", "covariates"),
+                          Fix("or screen series of one interval")))
+    return BarsRequest(source=ref.source, symbol=ref.symbol, interval=interval, exchange=ref.exchange, bars=needed)
 
 
-def read(desk, options: CovariateOptions, target) -> Conditioning:
+def read_once(desk, options: CovariateOptions, interval: str | None, needed: int = SOURCE_BARS) -> Conditioning:
     """Each covariate ``options`` names, read through ``desk.bars`` (its reader, quality gate and limits), its
-    notices named by the covariate."""
-    needed = max(SOURCE_BARS, 2 * len(target.frame))  # a calendar with more bars than the target's still covers it
+    notices named by the covariate: once for many targets (a batch's series); ``interval``: the targets' one
+    interval, which a source's ticker is read at (None: they have none, and a ticker is refused)."""
+    from kronos_studio.covariates.conditioning import Conditioning
+
     out = Conditioning(options)
     for ref in options.references():
-        gated = desk.bars(bars_request(ref, target, needed))
-        if same_bars(gated.bars, target):
-            raise InputError(f"the covariate {ref.text} is the target itself (the same closes at every one of the "
-                             "target's bar times): it adds nothing and doubles its weight",
-                             {"covariate": ref.text, "target": target.series_symbol},
-                             Fix("condition on another series in {setting}", "covariates"))
+        gated = desk.bars(bars_request(ref, interval, needed))
         out.bars.append(gated.bars)
         out.notices.extend(Notice(f"covariate {ref.text}: {n.problem}", n.fix, n.kind, n.values)
                            for n in gated.notices)
     return out
 
 
-def same_bars(covariate, target) -> bool:
-    """``covariate`` holds the target's own closes at every target bar time (read from another place, or as
-    more or fewer bars: the alignment's content-hash check would not see it)."""
-    import numpy as np
-
-    both = target.frame[["timestamp", "close"]].merge(covariate.frame[["timestamp", "close"]], on="timestamp",
-                                                      suffixes=("", "_covariate"))
-    return len(both) == len(target.frame) and bool(np.allclose(both["close"], both["close_covariate"]))
+def read(desk, options: CovariateOptions, target) -> Conditioning:
+    """``read_once`` for one target (its interval, twice its bars: a calendar with more bars than the target's
+    still covers it), a covariate that is the target itself refused."""
+    out = read_once(desk, options, target.interval, max(SOURCE_BARS, 2 * len(target.frame)))
+    out.check_target(target)
+    return out
 
 
 def identity(conditioning: Conditioning) -> dict:
@@ -129,17 +102,9 @@ def identity(conditioning: Conditioning) -> dict:
 def member(conditioning: Conditioning, target):
     """The Chronos-2 forecaster reading the covariates (the plain member when none are named), drawing the
     settings' paths."""
-    from kronos_studio.covariates.chronos2 import CovariateChronos2
-    from kronos_studio.ensemble.chronos2 import Chronos2Member, ensemble_member
+    from kronos_studio.covariates.conditioning import conditioned_member
 
-    shared, status = ensemble_member(CONDITIONED_MODEL)
-    if shared is None:
-        raise InputError(f"{CONDITIONED_MODEL} cannot serve here: {status}", {"model": CONDITIONED_MODEL},
-                         Fix("forecast without {setting}", "covariates"))
-    if not conditioning.options:
-        return Chronos2Member(shared.pipeline, source=shared.source)
-    return CovariateChronos2(shared.pipeline, conditioning.bars, target=target,
-                             known_future=conditioning.options.known_future, source=shared.source)
+    return conditioned_member(conditioning, target)
 
 
 def _provenance(provenance: dict, conditioning: Conditioning) -> None:
