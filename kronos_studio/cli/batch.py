@@ -53,6 +53,9 @@ def register(sub) -> None:
     from .batch_evaluate import add_evaluate_options, path_counts
 
     add_evaluate_options(p)
+    from .common import add_covariate_options
+
+    add_covariate_options(p)
     p._option_string_actions["--paths"].type = path_counts  # several counts with --evaluate
     p.set_defaults(func=run_batch_command)
 
@@ -65,11 +68,15 @@ def run_batch_command(args) -> int:
     from kronos_studio.batch.watchlist import read_watchlist
 
     from .batch_evaluate import run_evaluate, single_paths
-    from .common import cli_device, sampling_settings
+    from .common import cli_device, covariate_options, sampling_settings
 
     if isinstance(args.paths, int):
         args.paths = (args.paths,)  # the default, not parsed
+    covariates = covariate_options(args)
     if args.evaluate:
+        if covariates is not None:
+            raise CliError("--with and --known-future condition a screen's forecasts; --evaluate ranks without them "
+                           "(evaluate one series with covariates: kronos evaluate FILE --model chronos2-small --with ...)")
         return run_evaluate(args)
     single_paths(args)
     if args.out is None:
@@ -80,6 +87,7 @@ def run_batch_command(args) -> int:
         raise CliError(f"--out must be a .parquet file, got '{args.out}'")
     entries = read_watchlist(args.watchlist)
     settings = BatchSettings(sampling_settings(args), touch_levels=args.levels)
+    conditioning = None if covariates is None else read_covariates(args.model, covariates, entries)
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -94,7 +102,8 @@ def run_batch_command(args) -> int:
     try:
         result = run_batch(entries, settings, BatchRun(
             model=args.model, out=args.out, steps_out=args.steps_out, engine=args.engine, ray_address=args.ray_address,
-            workers=args.workers, device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar),
+            workers=args.workers, device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar,
+            covariates=conditioning),
             progress if bar is not None else None)
     except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
         raise error_line(e) from None
@@ -105,8 +114,13 @@ def run_batch_command(args) -> int:
 
     from .errors import notice_line
 
-    for notice in paths_notices(args.paths):
+    for notice in paths_notices(args.paths) + (conditioning.notices if conditioning is not None else []):
         print(notice_line(notice), file=sys.stderr)
+    if conditioning is not None:
+        from kronos_studio.desk.covariates import conditioned_note
+
+        print(f"note: {conditioned_note({'conditioned_on': conditioning.named(), 'known_future': list(covariates.known_future)})} "
+              "(each row's covariate_notes: its own alignment)", file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "
           f"{result.failed} without a forecast ({args.engine} engine, {result.elapsed_s:.1f} s{rate})", file=sys.stderr)
@@ -117,3 +131,17 @@ def run_batch_command(args) -> int:
         if len(failed) > 5:
             print(f"  ... and {len(failed) - 5} more (see the status column)", file=sys.stderr)
     return 0
+
+
+def read_covariates(model, covariates, entries):
+    """The covariates every series is conditioned on, read once through the desk (a source's ticker at the
+    watchlist's one interval), after the model was checked: only the bundled Chronos-2 reads them."""
+    from kronos_studio.bundled import CHRONOS2_NAME
+    from kronos_studio.covariates.conditioning import not_read_by
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.covariates import read_once
+
+    if model != CHRONOS2_NAME:
+        raise not_read_by(model, covariates)
+    intervals = {e.interval for e in entries}
+    return read_once(Desk(), covariates, intervals.pop() if len(intervals) == 1 else None)

@@ -78,8 +78,8 @@ def shared_chronos2():
 
 
 def conditioned_member(conditioning: Conditioning, target, plain=None):
-    """The Chronos-2 forecaster of ``target`` reading the covariates: ``plain`` (a ``Chronos2Member``; None: the
-    bundled one, drawing the settings' paths) with them, or ``plain`` itself when none are named. The
+    """The Chronos-2 forecaster of ``target`` reading the covariates: ``plain`` (a ``Chronos2Member`` reading the
+    bar columns its checkpoint records; None: the bundled one, drawing the settings' paths) with them, or ``plain`` itself when none are named. The
     alignment's refusals (the target itself, no overlap, stopped before the cut-off, coarser) come here."""
     from kronos_studio.ensemble.chronos2 import Chronos2Member
 
@@ -93,5 +93,4 @@ def conditioned_member(conditioning: Conditioning, target, plain=None):
     conditioning.check_target(target)
     return CovariateChronos2(plain.pipeline, conditioning.bars, target=target,
                              known_future=conditioning.options.known_future, source=plain.source, paths=plain.paths,
-                             context_length=plain.context_length, covariates=plain.covariates, window=plain.window,
-                             batch_size=plain.batch_size)
+                             context_length=plain.context_length, window=plain.window, batch_size=plain.batch_size)
