@@ -66,6 +66,8 @@ def run_batch_command(args) -> int:
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import read_watchlist
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.covariates import read_for_batch
 
     from .batch_evaluate import run_evaluate, single_paths
     from .common import cli_device, covariate_options, sampling_settings
@@ -87,7 +89,7 @@ def run_batch_command(args) -> int:
         raise CliError(f"--out must be a .parquet file, got '{args.out}'")
     entries = read_watchlist(args.watchlist)
     settings = BatchSettings(sampling_settings(args), touch_levels=args.levels)
-    conditioning = None if covariates is None else read_covariates(args.model, covariates, entries)
+    conditioning = read_for_batch(Desk(), args.model, covariates, (e.interval for e in entries))
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -132,16 +134,3 @@ def run_batch_command(args) -> int:
             print(f"  ... and {len(failed) - 5} more (see the status column)", file=sys.stderr)
     return 0
 
-
-def read_covariates(model, covariates, entries):
-    """The covariates every series is conditioned on, read once through the desk (a source's ticker at the
-    watchlist's one interval), after the model was checked: only the bundled Chronos-2 reads them."""
-    from kronos_studio.bundled import CHRONOS2_NAME
-    from kronos_studio.covariates.conditioning import not_read_by
-    from kronos_studio.desk import Desk
-    from kronos_studio.desk.covariates import read_once
-
-    if model != CHRONOS2_NAME:
-        raise not_read_by(model, covariates)
-    intervals = {e.interval for e in entries}
-    return read_once(Desk(), covariates, intervals.pop() if len(intervals) == 1 else None)

@@ -84,6 +84,20 @@ def read_once(desk, options: CovariateOptions, interval: str | None, needed: int
     return out
 
 
+def read_for_batch(desk, model, options: CovariateOptions | None, intervals) -> Conditioning | None:
+    """The covariates every series of a batch is conditioned on (None: ``options`` names none), read once after
+    ``model`` was checked (only the bundled Chronos-2 reads them: ``not_read_by``); ``intervals``: the series'
+    intervals where known (None for a file's), a source's ticker read at their one interval."""
+    from kronos_studio.covariates.conditioning import not_read_by
+
+    if not options:
+        return None
+    if not reads_covariates(model):
+        raise not_read_by(model, options)
+    intervals = set(intervals)
+    return read_once(desk, options, intervals.pop() if len(intervals) == 1 else None)
+
+
 def read(desk, options: CovariateOptions, target) -> Conditioning:
     """``read_once`` for one target (its interval, twice its bars: a calendar with more bars than the target's
     still covers it), a covariate that is the target itself refused."""

@@ -225,8 +225,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                                    workspace=workspace, ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
-                             "return, close quantiles at the horizon, band width, drawdown, touch probabilities.")
+                             "return, close quantiles at the horizon, band width, drawdown, touch probabilities; "
+                             "covariates: other series every one is conditioned on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_settings
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
                interval: str | None = None, model: str | None = None, calendar: str | None = None,
@@ -250,11 +252,15 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
             entries += symbol_entries([(source, sym, interval, None) for sym in symbols])
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
+        from kronos_studio.desk.covariates import read_for_batch
+
+        conditioning = read_for_batch(desk, model, covariates_of(settings), (e.interval for e in entries))
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
             result = run_batch(entries, BatchSettings(s), BatchRun(model=model, out=Path(folder) / "screen.parquet",
                                                                    fixes=tuple(fix or ()), calendar=calendar,
                                                                    workspace=workspace, ledger_url=ledger.url,
-                                                                   registry=desk.registry))
+                                                                   registry=desk.registry,
+                                                                   covariates=conditioning))
             rows = records(result.rows)
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 

@@ -155,7 +155,7 @@ class BatchOptions(Strict):
                                                                "(default: kronos batch's)")
 
 
-BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields())
+BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields(), **knob_fields(CovariateOptions))
 
 
 class ScoreRequest(Strict):

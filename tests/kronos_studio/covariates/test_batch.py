@@ -127,3 +127,58 @@ def test_another_model_with_covariates_is_refused_as_the_desk_refuses_it(watchli
     err = capsys.readouterr().err
     assert code == 2 and "studio-tiny cannot read covariates" in err and "--model chronos2-small" in err
     assert not (tmp_path / "rows.parquet").exists()
+
+
+def test_http_and_mcp_screens_take_the_covariates_fields(watchlist, tmp_path):
+    """``POST /v1/batch`` and the MCP ``screen`` tool condition every series as ``kronos batch --with`` does: the
+    same close quantiles as the desk's forecast of the series; the series that is the covariate refused on its row."""
+    import anyio
+    from fastapi.testclient import TestClient
+    from mcp import Client
+
+    from kronos_studio.service.app import create_app
+    from kronos_studio.service.keys import create_key
+    from kronos_studio.service.mcp_server import create_server
+    from kronos_studio.service.state import ServiceConfig
+
+    folder, _ = watchlist
+    expected = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                               ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions((SPX,)))
+    p50 = float(np.quantile(expected.forecast.paths[:, -1, 3], 0.5))
+    series = [{"name": stem, "bars_csv": (folder / f"{stem}.csv").read_text()} for stem in ("nasdaq", "spx")]
+    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}", jobs_dir=str(tmp_path / "jobs")))
+    with TestClient(app) as c:
+        c.headers["Authorization"] = f"Bearer {create_key(app.state.service.ledger, 'team-a')[1]}"
+        refused = c.post("/v1/batch", json={"series": series, "covariates": [SPX], "horizon": HORIZON})
+        assert refused.status_code == 422 and "cannot read covariates" in refused.json()["detail"]
+        submitted = c.post("/v1/batch", json={"series": series, "model": MODEL, "covariates": [SPX],
+                                              "horizon": HORIZON, "paths": PATHS})
+        assert submitted.status_code == 202, submitted.text
+        assert finished(c, submitted.json()["id"])["status"] == "done"
+        rows = {r["series"]: r for r in c.get(f"/v1/jobs/{submitted.json()['id']}/result").json()["rows"]}
+    assert rows["nasdaq"]["close_p50"] == pytest.approx(p50, rel=1e-6)
+    assert json.loads(rows["nasdaq"]["covariates"])[0]["ref"] == SPX
+    assert "is the target itself" in rows["spx"]["status"]
+
+    server = create_server([folder], ledger_url=f"sqlite:///{tmp_path / 'mcp.sqlite'}")
+
+    async def session():
+        async with Client(server) as client:
+            return await client.call_tool("screen", {"files": [str(folder / "nasdaq.csv")], "model": MODEL,
+                                                     "covariates": [SPX], "horizon": HORIZON, "paths": PATHS})
+
+    made = anyio.run(session)
+    assert not made.is_error, made.content
+    row = json.loads(made.content[0].text)["rows"][0]
+    assert row["close_p50"] == pytest.approx(p50, rel=1e-6)
+
+
+def finished(client, job_id: str, within_s: float = 120.0) -> dict:
+    """The job's status once it is no longer queued or running (the bound only turns a hang into a failure)."""
+    import time
+
+    deadline = time.monotonic() + within_s
+    while (status := client.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    return status
