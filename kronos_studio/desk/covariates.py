@@ -46,6 +46,10 @@ def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
         return True
     if not options:
         return False
+    from kronos_studio.catalog.identity import mixes
+
+    if mixes(model, choices.get("ensemble", False)):  # its Chronos-2 member reads them
+        return True
     from kronos_studio.covariates.conditioning import not_read_by
 
     raise not_read_by(model, options)
@@ -121,15 +125,59 @@ def member(conditioning: Conditioning, target):
     return conditioned_member(conditioning, target)
 
 
+def mixed(desk, model, choices: dict, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
+    """(the ensemble ``model`` and ``choices`` name for ``bars``, its Chronos-2 member reading the covariates; its
+    identity for keys; the notices: its weights fitted on the unconditioned member, where they were). Refused
+    when no Chronos-2 joins it (nothing would read the covariates)."""
+    from kronos_studio.catalog.identity import NOT_PER_SERIES, model_identity
+    from kronos_studio.covariates.conditioning import conditioned_member
+
+    ident = model_identity(model, bars, workspace, NOT_PER_SERIES, choices)
+    ensemble = desk.forecaster(model, bars, settings, workspace, NOT_PER_SERIES, choices)
+    plain = ensemble.members.get(CHRONOS2_KEY)
+    if plain is None:
+        why = ensemble.notes.get(CHRONOS2_KEY, "Chronos-2 left out")
+        raise InputError(f"the ensemble reads covariates only through its Chronos-2 member, and none joins it ({why})",
+                         {"model": "ensemble", "covariates": list(conditioning.options.covariates)},
+                         (Fix("let the bundled Chronos-2 join ({setting})", "chronos2", CHRONOS2_NAME),
+                          Fix("or forecast without {setting}", "covariates")))
+    reading = conditioned_member(conditioning, bars, plain)
+    ensemble, said = ensemble.with_member(CHRONOS2_KEY, reading, _what(conditioning))
+    notices = [] if said is None else [Notice(said, (Fix("weigh it with a meta-learner fitted on it ({setting}), or "
+                                                         "forecast without covariates", "meta"),))]
+    return ensemble, ident, notices
+
+
+CHRONOS2_KEY = "chronos2"  # the ensemble's Chronos-2 member's key (``ensemble.chronos2.Chronos2Member.key``)
+
+
+def _what(conditioning: Conditioning) -> str:
+    """The covariates read, in words."""
+    return ", ".join([f"{ref}" for ref in conditioning.options.covariates]
+                     + [f"scheduled {k}" for k in conditioning.options.known_future])
+
+
+def _serving(desk, model, choices: dict, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
+    """(the forecaster of a conditioned request, its identity for keys, the model it samples as, notices): the
+    ensemble with its Chronos-2 reading the covariates, or the bundled Chronos-2 reading them."""
+    from kronos_studio.catalog.identity import mixes
+
+    if mixes(model, choices.get("ensemble", False)):
+        ensemble, ident, notices = mixed(desk, model, choices, conditioning, bars, settings, workspace)
+        return ensemble, ident, ident["model"], notices
+    return member(conditioning, bars), identity(conditioning), CONDITIONED_MODEL, []
+
+
 def _provenance(provenance: dict, conditioning: Conditioning) -> None:
     provenance["conditioned_on"] = conditioning.named()
     provenance["known_future"] = list(conditioning.options.known_future)
 
 
 def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, workspace, future, stamps,
-             progress, waiting):
+             progress, waiting, model=CONDITIONED_MODEL, choices: dict | None = None):
     """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
-    ``future`` for the key): ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
+    ``future`` for the key; ``model``: Chronos-2, or the ensemble, ``choices`` as ``Desk.forecast`` takes them):
+    ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.forecasters import make_forecast
     from kronos_studio.forecasters.window import lookback_note
 
@@ -137,23 +185,31 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
 
     bars = gated.bars
     conditioning = read(desk, options, bars)
-    model = member(conditioning, bars)  # the alignment's refusals, before any forecast
-    said = model.alignment(bars.frame) if conditioning.bars else None
-    ident = identity(conditioning)
+    # the alignment's refusals, before any forecast
+    forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
+                                                      workspace)
+    said = _alignment(forecaster, bars) if conditioning.bars else None
 
     def compute():
-        with desk.registry.sampling(CONDITIONED_MODEL, workspace):
-            fc = make_forecast(model, bars, settings, future, progress=progress)
+        with desk.registry.sampling(samples_as, workspace):
+            fc = make_forecast(forecaster, bars, settings, future, progress=progress)
         _provenance(fc.provenance, conditioning)
-        return fc, lookback_note(model, settings, len(fc.history))
+        return fc, lookback_note(forecaster, settings, len(fc.history))
 
     made, hit = desk._kept(lambda: result_key("forecast", bars, ident, settings, workspace, future=stamps,
                                               **conditioning.key()), compute, waiting)
-    return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ())
+    return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ()) + notices
+
+
+def _alignment(forecaster, bars):
+    """What the covariates' alignment says of a forecast of ``bars`` (the Chronos-2 reading them, or the
+    ensemble's member)."""
+    reader = (getattr(forecaster, "members", None) or {}).get(CHRONOS2_KEY, forecaster)
+    return reader.alignment(bars.frame)
 
 
 def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, cutoffs: int,
-             include_training_period: bool, workspace, file):
+             include_training_period: bool, workspace, file, model=CONDITIONED_MODEL, choices: dict | None = None):
     """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
     (report, from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.evaluation.report import evaluation_report
@@ -162,11 +218,11 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
 
     bars = gated.bars
     conditioning = read(desk, options, bars)
-    model = member(conditioning, bars)
-    ident = identity(conditioning)
+    forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
+                                                      workspace)
 
     def compute():
-        report = evaluation_report(desk.registry.in_turn(model, CONDITIONED_MODEL, workspace), bars, settings,
+        report = evaluation_report(desk.registry.in_turn(forecaster, samples_as, workspace), bars, settings,
                                    cutoffs=cutoffs, include_training_period=include_training_period, file=file)
         report.out["conditioned_on"] = conditioning.named()
         report.out["known_future"] = list(options.known_future)
@@ -175,7 +231,7 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
     report, hit = desk._kept(lambda: result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs,
                                                 include=include_training_period, file=file, **conditioning.key()),
                              compute)
-    return report, hit, gated.notices + conditioning.notices
+    return report, hit, gated.notices + conditioning.notices + notices
 
 
 # What docs/covariates.md measured, said wherever a conditioned forecast is shown.
@@ -192,4 +248,5 @@ def conditioned_note(provenance: dict) -> str:
     if not named and not events:
         return "Chronos-2 alone, conditioned on nothing (the without of a with/without comparison)"
     what = [f"{c['ref']} ({c['series']} {c['interval']})" for c in named] + [f"scheduled {k}" for k in events]
-    return f"Chronos-2 conditioned on {', '.join(what)}; {MEASURED}"
+    who = "the ensemble's Chronos-2 member" if provenance.get("model") == "ensemble" else "Chronos-2"
+    return f"{who} conditioned on {', '.join(what)}; {MEASURED}"
