@@ -112,8 +112,7 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     fixes = check_fix_names(run.fixes)
     out, steps_out = run.out, run.steps_out
     started = time.perf_counter()
-    local = ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
-                            ledger_url=run.ledger_url, registry=run.registry, covariates=run.covariates)
+    local = _local_forecaster(run, settings)
     key = settings_key(settings, local.provenance, run.covariates)
     previous_rows, previous_steps = read_previous(out, steps_out, key)
     rows: dict[str, dict] = {}
@@ -160,6 +159,17 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         frame, step_frame = writer.write(rows, steps)
     failed = int((frame["status"] != "ok").sum())
     return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
+
+
+def _local_forecaster(run: BatchRun, settings: BatchSettings) -> ChunkForecaster:
+    """The driver's forecaster: the run's model, or Chronos-2 conditioned on the run's covariates."""
+    if run.covariates is None:
+        return ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
+                               ledger_url=run.ledger_url, registry=run.registry)
+    from .conditioned import ConditionedChunkForecaster
+
+    return ConditionedChunkForecaster(run.model, settings, run.covariates, workspace=run.workspace,
+                                      registry=run.registry)
 
 
 def _id(value) -> int | None:

@@ -63,29 +63,20 @@ class ChunkForecaster:
     with the lookback it was trained with, or by the base model; series served by the same model share one
     forecaster and one batched run. ``registry``: the process's warm ``catalog.registry.ModelRegistry``, whose
     pairs it forecasts with, each run in ``workspace``'s turn (None: its own pairs, loaded here on ``device``,
-    as a Ray actor loads them). ``covariates``: what every series is conditioned on, read once (a
-    ``covariates.conditioning.Conditioning``; None: nothing), read by the bundled Chronos-2 (``model`` must name
-    it), one forecaster per series aligning them as of that series' closes."""
+    as a Ray actor loads them)."""
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
-                 workspace: str | None = None, ledger_url: str | None = None, registry=None, covariates=None):
-        from kronos_studio.catalog import resolve
+                 workspace: str | None = None, ledger_url: str | None = None, registry=None):
         from kronos_studio.catalog.champion import CHAMPION
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
-        self.model, self.registry, self.covariates = model, registry, covariates
+        self.model, self.registry = model, registry
         self.per_series = model == CHAMPION
         # the base model when per series: what sets the history loaded and the rerun key
-        if covariates is not None:
-            self.forecaster = _plain_chronos2(model, covariates)
-        else:
-            self.forecaster = resolve(None if self.per_series else model, device=device,
-                                      load_pair=None if registry is None else registry.loader(model))
+        self.forecaster = self.base_forecaster(device)
         self.settings = settings
         self.forecast_settings = settings.forecast_settings(self.forecaster)
         self.provenance = self._provenance(self.forecaster)
-        if covariates is not None:  # named as the request names it, not by the folder its weights lie in
-            self.provenance["model"] = model
         self.device, self.workspace, self.ledger_url, self.ledger = device, workspace, ledger_url, None
         self.served = {None: self.forecaster}  # per series: Kronos forecasters by adapter id (None: the base)
         self.pairs: dict[str, object] = {}  # Kronos pairs by reference: a champion's base, loaded once
@@ -93,6 +84,13 @@ class ChunkForecaster:
             from kronos_studio.bundled import default_model_path
 
             self.pairs[str(default_model_path())] = self.forecaster.pair
+
+    def base_forecaster(self, device):
+        """The forecaster of ``self.model`` on ``device`` (the base model when chosen per series)."""
+        from kronos_studio.catalog import resolve
+
+        return resolve(None if self.per_series else self.model, device=device,
+                       load_pair=None if self.registry is None else self.registry.loader(self.model))
 
     @staticmethod
     def _provenance(forecaster) -> dict:
@@ -122,8 +120,6 @@ class ChunkForecaster:
 
     def forecast(self, jobs: list[SeriesJob]) -> list[SeriesResult]:
         """A result per job, in order: per series, one batched run per model that serves some of them."""
-        if self.covariates is not None:
-            return [self._conditioned(job) for job in jobs]
         if not self.per_series:
             return self._forecast(self.forecaster, jobs)
         from kronos.errors import UserError
@@ -148,27 +144,6 @@ class ChunkForecaster:
                     result.row.update(champion=own.note, adapter_id=own.adapter_id)
                 results[i] = result
         return [results[i] for i in range(len(jobs))]
-
-    def _conditioned(self, job: SeriesJob) -> SeriesResult:
-        """``job``'s forecast by Chronos-2 reading the covariates as of its own bars' closes (its row names them and
-        what its alignment noted), or the one-line reason it has none (the series is one of the covariates, the
-        covariates do not cover its history, ...)."""
-        import json
-
-        from kronos.errors import UserError
-        from kronos_studio.covariates.conditioning import conditioned_member
-
-        try:
-            member = conditioned_member(self.covariates, job.bars, self.forecaster)
-        except UserError as e:
-            return SeriesResult(failure_row(job.series, job.origin, f"covariates refused: {e.worded()}"))
-        result = self._forecast(member, [job])[0]
-        if result.steps is not None:
-            aligned = member.alignment(job.bars.frame.tail(self.forecast_settings.lookback))
-            result.row.update(covariates=json.dumps(self.covariates.named()),
-                              known_future=",".join(self.covariates.options.known_future),
-                              covariate_notes="; ".join(n.worded() for n in aligned.notices) if aligned else "")
-        return result
 
     def _pair(self, ref: str):
         if ref not in self.pairs:
@@ -230,19 +205,6 @@ class ChunkForecaster:
                "lookback": settings.lookback,
                "created_at": now_utc()}
         return SeriesResult(row, step_quantiles(job.series, fc.timestamps, fc.paths))
-
-
-def _plain_chronos2(model, covariates):
-    """The bundled Chronos-2 a conditioned batch reads with (each series' own ``CovariateChronos2`` is made of it):
-    ``model`` must name it, whatever covariates name (the desk's refusal, ``not_read_by``)."""
-    from kronos_studio.bundled import CHRONOS2_NAME
-    from kronos_studio.covariates.conditioning import not_read_by, shared_chronos2
-    from kronos_studio.ensemble.chronos2 import Chronos2Member
-
-    if model != CHRONOS2_NAME:
-        raise not_read_by(model, covariates.options)
-    shared = shared_chronos2()
-    return Chronos2Member(shared.pipeline, source=shared.source)
 
 
 def failure_row(series: str, origin: str, reason: str) -> dict:

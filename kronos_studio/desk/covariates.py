@@ -204,7 +204,7 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
 def _alignment(forecaster, bars):
     """What the covariates' alignment says of a forecast of ``bars`` (the Chronos-2 reading them, or the
     ensemble's member)."""
-    reader = (getattr(forecaster, "members", None) or {}).get(CHRONOS2_KEY, forecaster)
+    reader = forecaster.members.get(CHRONOS2_KEY, forecaster)
     return reader.alignment(bars.frame)
 
 
