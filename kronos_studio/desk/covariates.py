@@ -1,7 +1,9 @@
 """A forecast or a walk-forward conditioned on other series, as the desk serves it (``kronos_studio.covariates``
 is the library): the covariates a request names (``CovariateOptions``) read through ``Desk.bars`` like any
 series (a file, a bundled sample, a source's ticker at the target's interval), laid on the target's bars as of
-each bar's close, and read by the one model here that reads them, Chronos-2 (``CovariateChronos2``).
+each bar's close, and read by the one model here that reads them, Chronos-2 (``CovariateChronos2``): alone, or
+as the ensemble's Chronos-2 member (``mixed``: the ensemble says which member its weights were fitted on). A
+batch reads them once for all its series (``read_for_batch``; ``kronos_studio.batch.conditioned``).
 
 Kronos reads other series only through an event adapter's leader channels (``covariates.kronos``), which a
 request cannot name yet; a conditioned request for any other model is refused, naming Chronos-2. A request
@@ -38,8 +40,9 @@ def reads_covariates(model) -> bool:
 
 
 def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
-    """Whether a request is served here: covariates named (refused unless ``model`` reads them), or Chronos-2
-    named with ``options`` given (empty: Chronos-2 alone). None: an unconditioned request, served as before."""
+    """Whether a request is served here: covariates named (refused unless ``model`` reads them: Chronos-2, or the
+    ensemble through its Chronos-2 member), or Chronos-2 named with ``options`` given (empty: Chronos-2 alone).
+    None: an unconditioned request, served as before."""
     if options is None:
         return False
     if reads_covariates(model) and not choices.get("ensemble"):
