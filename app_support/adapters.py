@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from kronos.quantiles import path_quantiles
-from kronos_studio.training.adapter_files import ADAPTER_CONFIG, ADAPTER_FILE
+from kronos_studio.training.adapter_files import ADAPTER_CONFIG
 
-from .errors import app_message
+from .errors import app_message, app_notice
 from .models import ModelChoice, load_model
 
 ENV_ADAPTERS = "KRONOS_STUDIO_ADAPTERS"  # extra adapter folders, os.pathsep-separated
@@ -65,32 +64,6 @@ def adapters_for(pair) -> list[Path]:
     return out
 
 
-class AdaptedRegistry:
-    def __init__(self):
-        self._pairs: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, choice: ModelChoice, folder: Path):
-        from kronos_studio.training.adapters import apply_adapter
-
-        stamp = (folder / ADAPTER_FILE).stat().st_mtime_ns
-        key = (choice.key, str(folder), stamp)
-        with self._lock:
-            if key not in self._pairs:
-                self._pairs[key] = apply_adapter(load_model(choice), folder)
-            return self._pairs[key]
-
-
-@st.cache_resource(show_spinner=False)
-def registry() -> AdaptedRegistry:
-    return AdaptedRegistry()
-
-
-def adapted_pair(choice: ModelChoice, folder: Path):
-    """The base model with the adapter merged into a copy (cached per process)."""
-    return registry().get(choice, Path(folder))
-
-
 @st.cache_resource(show_spinner=False)
 def _bundled_calendar():
     from kronos_studio.events import bundled_calendar
@@ -118,35 +91,6 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
     return [(t.tz_convert(tz) if tz is not None else t.tz_localize(None), label) for t, label in cal.markers(short=True)]
 
 
-def run(bars, pair, settings, future, events, key: str, label: str):
-    """A forecast with ``pair`` (and an events builder, or None), kept under ``key`` in the app's result cache."""
-    from kronos_studio.forecasters import make_forecast
-    from kronos_studio.forecasters.kronos import KronosForecaster
-    from kronos_studio.forecasting import app_decode, studio_pipeline
-
-    from .forecasts import results
-    from .runs import ProgressBar
-
-    def compute():
-        bar = ProgressBar(label)
-        try:
-            return make_forecast(KronosForecaster(studio_pipeline(pair, app_decode()), events=events), bars, settings,
-                                 future, progress=bar)
-        finally:
-            bar.done()
-
-    return results().get(key, compute)[0]
-
-
-def calendar_digest(cal) -> str:
-    import hashlib
-
-    if cal is None:
-        return "none"
-    f = cal.frame[["time", "type", "actual", "consensus"]]
-    return hashlib.sha256(pd.util.hash_pandas_object(f, index=False).values.tobytes()).hexdigest()[:12]
-
-
 def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
@@ -162,7 +106,7 @@ def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
         st.warning(f"Could not read the calendar: {app_message(e)}")
         cal = calendar(use)
     shown = markers(cal, bars)
-    folder, both = None, False
+    folder, both, leaders = None, False, ()
     if pick_adapter and adapter_folders() and choice.takes_adapter:
         try:
             found = adapters_for(load_model(choice))
@@ -174,9 +118,31 @@ def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
             if folder is not None:
                 both = st.toggle("Draw the fan with and without events", key="adapter_both",
                                  help="The dashed lines are the same adapter sampled without event inputs")
-                if cal is None:
+                leaders = leader_input(folder)
+                if cal is None and not leaders:
                     st.info("The adapter reads no events without a calendar: its fan equals the no-events fan.")
-    return cal, shown, folder, both
+    return cal, shown, folder, both, leaders
+
+
+def leader_input(folder: Path) -> tuple:
+    """The *Leaders* control of an adapter: other series read through its event encoder's leader channels."""
+    from kronos.errors import UserError
+    from kronos_studio.desk.adapted import trained_leaders
+    from kronos_studio.events import LEADERS
+
+    learned = trained_leaders(str(folder))
+    trained = ("it says nothing of the leaders it learned from" if learned is None else
+               f"it learned from {', '.join(sorted(learned))}" if learned else "it learned from no leader")
+    text = st.text_input("Leaders", key="adapter_leaders", placeholder="index=S&P 500 index daily 1999-2018 (arch)",
+                         help=f"other series the adapter reads through its leader channels ({', '.join(LEADERS)}), "
+                              f"as CHANNEL=SERIES separated by ';' (a bundled sample, a source:ticker or a file); "
+                              f"{trained}. Each leader bar is read only once it completed before the forecast's "
+                              "cut-off.")
+    try:
+        return leaders_of(text)
+    except UserError as e:
+        st.error(app_message(e))
+        return ()
 
 
 def coverage_gap(cal, bars) -> str | None:
@@ -199,32 +165,54 @@ def coverage_gap(cal, bars) -> str | None:
             "event channels; upload a calendar of the whole period, or load bars within it.")
 
 
-def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool):
-    """(forecast with events, forecast without events or None, came_from_store) for an adapter; runs
-    when ``clicked``, otherwise only stored forecasts are returned (None when absent)."""
-    from kronos_studio.desk.cache import result_key
-    from kronos_studio.events import EventBuilder
+def leaders_of(text: str) -> tuple[tuple[str, str], ...]:
+    """The *Leaders* input ('index=S&P 500 ...; crypto=BTC ...') as (channel, series) pairs
+    (``desk.adapted.parse_leader`` refuses one without a channel)."""
+    from kronos_studio.desk.adapted import parse_leader
+
+    return tuple(parse_leader(item) for item in (text or "").split(";") if item.strip())
+
+
+def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool,
+                  leaders: tuple = ()):
+    """(forecast with events, forecast without events or None, came_from_store) by the adapter in ``folder``
+    (``Desk.forecast`` with an ``AdapterRequest``: the calendar's events and the ``leaders``; without: neither),
+    kept in the desk's one result cache; runs when ``clicked``, otherwise only kept forecasts are returned (None
+    when absent)."""
+    from kronos_studio.desk.adapted import AdapterRequest
 
     from .auth import workspace
-    from .forecasts import future_stamps, identity, results
+    from .forecasts import desk, future_stamps
+    from .runs import ProgressBar
 
-    def key(events: str) -> str:
-        return result_key("adapter forecast", bars, identity(choice, bars), settings, workspace(), adapter=str(folder),
-                          events=events)
-
-    keys = {"events": key(calendar_digest(cal)), "plain": key("no events")}
-    got = {k: results().peek(v) for k, v in keys.items()}
+    try:
+        requests = {"events": AdapterRequest(str(folder), cal, leaders), "plain": AdapterRequest(str(folder))}
+        kept = {k: desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(), adapter=r)
+                for k, r in requests.items()}
+    except Exception as e:  # a leader refused (no such channel, never learned, no overlap): its message and fix
+        st.error(f"**The adapter forecast could not run.** {app_message(e)}")
+        st.stop()
+    got = {k: None if v is None else v.forecast for k, v in kept.items()}
+    for n in kept["events"].notices if kept["events"] is not None else ():
+        st.caption(app_notice(n))
     from_store = got["events"] is not None and (not both or got["plain"] is not None)
     if clicked and not from_store:
         try:
-            pair = adapted_pair(choice, folder)
             future = future_stamps(bars, settings.horizon)
-            builder = EventBuilder(cal) if cal is not None else None
-            got["events"] = run(bars, pair, settings, future, builder, keys["events"],
-                                f"Sampling {settings.paths} paths with {pair.name} and events")
-            if both:
-                got["plain"] = run(bars, pair, settings, future, None, keys["plain"],
-                                   f"Sampling {settings.paths} paths with {pair.name} without events")
+            for k in ("events", "plain") if both else ("events",):
+                if got[k] is not None:
+                    continue
+                bar = ProgressBar(f"Sampling {settings.paths} paths with {folder.name} "
+                                  + ("and events" if k == "events" else "without events"))
+                try:
+                    done = desk().forecast(bars, choice, settings, workspace=workspace(), future=future,
+                                           adapter=requests[k], progress=bar)
+                finally:
+                    bar.done()
+                got[k] = done.forecast
+                if k == "events":
+                    for n in done.notices:
+                        st.caption(app_notice(n))
         except Exception as e:
             st.error(f"**The adapter forecast could not run.** {app_message(e)}")
             st.stop()

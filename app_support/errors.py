@@ -18,6 +18,7 @@ CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, RiskSett
     "include_training_period": "Include cut-offs inside the model's training period",
     "step": "Bars between cut-offs",
     "covariates": knobs(CovariateOptions)["covariates"][1].label,  # the sidebar's "Condition on" (conditioned.py)
+    "leaders": "Leaders",  # an adapter's leader series (adapters.leader_input)
 }
 # Actions a fix asks for, where the app shows the registry and the ledger.
 ACTIONS = {"adapters": "the lineage on the *Fine-tune* page", "score": "the *Track record* page, which scores as bars "

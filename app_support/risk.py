@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from kronos.errors import UserError
-from kronos_studio.desk.risk import id_of, read_risk
+from kronos_studio.desk.risk import beside_offered
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
 
@@ -27,15 +27,6 @@ APP_BACKTEST_CUTOFFS = 100
 MORE = "More risk settings"
 
 
-@st.cache_resource(show_spinner=False)
-def results():
-    """Risk readings and backtests by ``desk.cache.result_key``, shared by all sessions (apart from
-    ``forecasts.results``, which holds the forecasts and reports they are read from)."""
-    from kronos_studio.desk.cache import ResultCache
-
-    return ResultCache()
-
-
 def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSettings | None:
     """The ``RiskSettings`` the controls ask for, or None with the refusal said in ``where``."""
     try:
@@ -46,14 +37,11 @@ def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSetting
 
 
 def reading(fc, bars, risk: RiskSettings):
-    """``read_risk`` of the forecast on screen, kept by its paths' content, its bars and the risk settings (never a
-    reading of other paths)."""
-    from kronos_studio.desk.cache import result_key
-
+    """The desk's risk reading of the forecast on screen (``Desk.risk_reading``), kept by its paths' content, its
+    bars and the risk settings (never a reading of other paths)."""
     from . import auth
 
-    key = result_key("risk_reading", bars, id_of(fc), risk, auth.workspace())
-    return results().get(key, lambda: read_risk(fc, risk))[0]
+    return forecasts.desk(computing=False).risk_reading(fc, bars, risk, auth.workspace())[0]
 
 
 def var_es_table(path) -> pd.DataFrame:
@@ -62,17 +50,47 @@ def var_es_table(path) -> pd.DataFrame:
                           "ES ± se": t.es_se, "paths beyond the VaR": t.tail_paths} for t in path.horizon])
 
 
-def panel(fc, bars, what: str) -> None:
+def enough_paths(fc, bars, risk: RiskSettings, request):
+    """The forecast to read the risk from: the fan on screen, or, when it has too few paths for the highest level's
+    ES and ``request`` (its model and settings, given when the fan is the model's own: not calibrated, adapted or
+    conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
+    the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
+    from kronos_studio.risk.measures import MIN_TAIL_PATHS, paths_needed
+
+    need = paths_needed(max(risk.levels))
+    if request is None or fc.paths.shape[0] >= need:
+        return fc, ""
+    choice, settings = request
+    wider = dataclasses.replace(settings, paths=need)
+    more = forecasts.cached(bars, choice, wider)
+    if more is None and st.button(f"Read the risk from {need:,} paths", key="risk_more_paths",
+                                  icon=":material/stacked_line_chart:",
+                                  help=f"sample the same model, settings and seed with {need:,} paths (enough for the "
+                                       f"{max(risk.levels):g} ES: {MIN_TAIL_PATHS} paths beyond its "
+                                       "VaR) and read the risk from them; the fan keeps its own"):
+        try:
+            more = forecasts.run(bars, choice, wider, label=f"Sampling {need:,} paths for the risk reading")[0]
+        except UserError as e:
+            st.error(f"**Could not sample {need:,} paths.** {app_message(e)}")
+    if more is None:
+        return fc, ""
+    return more, (f"Read from a sample of {need:,} paths of the same model, settings and seed (the fan above draws "
+                  f"{fc.paths.shape[0]}).")
+
+
+def panel(fc, bars, what: str, request=None) -> None:
     """The Risk panel of forecast ``fc`` (the one on screen, calibrated or not), ``what``: its model and settings
-    in words, said above the numbers so nobody reads them as another forecast's."""
+    in words, said above the numbers so nobody reads them as another forecast's; ``request``: (model choice,
+    settings) when the fan is the model's own, so that the panel can read the risk from enough paths."""
     st.subheader("Risk")
-    st.caption(f"From the {fc.paths.shape[0]} sample paths of the fan above ({what}): value-at-risk and expected "
-               "shortfall as a share of the position's value, over the horizon; the volatility those paths "
-               "carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether their returns look like "
-               "the history's.")
     risk = settings_or_none(st.container(), "risk_")
     if risk is None:
         return
+    fc, which = enough_paths(fc, bars, risk, request)
+    st.caption(f"From the {fc.paths.shape[0]} sample paths of {'the fan above' if not which else 'the same request'} "
+               f"({what}): value-at-risk and expected shortfall as a share of the position's value, over the horizon; "
+               "the volatility those paths carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether "
+               "their returns look like the history's." + (f" {which}" if which else ""))
     r = reading(fc, bars, risk)
     for n in r.notices:
         (st.warning if n.kind == "warning" else st.caption)(n.worded(control))
@@ -98,32 +116,21 @@ def panel(fc, bars, what: str) -> None:
         st.dataframe(r.stylized.table(), key="risk_stylized")
 
 
-def backtest_key(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict) -> str:
-    """The kept backtest's key (``desk.cache.result_key``), found without loading the model (the desk's own key
-    needs its forecaster)."""
-    from kronos_studio.desk.cache import result_key
-
+def backtest_options(plan: dict) -> dict:
+    """``Desk.risk_backtest``'s options for the section's ``plan`` (its controls' values)."""
     from . import auth
 
-    return result_key("risk_backtest_app", bars, forecasts.identity(choice, bars), settings, auth.workspace(),
-                      risk=dataclasses.asdict(risk), plan=plan)
+    return {"cutoffs": plan["cutoffs"], "walk": RiskWalk(proxy=plan["proxy"]), "baselines": plan["baselines"],
+            "beside": plan["beside"], "include_training_period": plan["include_training_period"],
+            "workspace": auth.workspace()}
 
 
 def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):
-    """``Desk.risk_backtest`` on the app's desk (its warm models), kept by everything it depends on."""
-    from . import auth
-
-    def compute():
-        with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
-                        + (" beside the risk desk's standard models" if plan["baselines"] else "") + "…"):
-            from kronos_studio.desk import Desk
-
-            return Desk(forecasts.desk().registry).risk_backtest(  # kept here, by the app's key
-                bars, choice, settings, risk, cutoffs=plan["cutoffs"], walk=RiskWalk(proxy=plan["proxy"]),
-                include_training_period=plan["include_training_period"], baselines=plan["baselines"],
-                workspace=auth.workspace())
-
-    return results().get(backtest_key(bars, choice, settings, risk, plan), compute)[0]
+    """``Desk.risk_backtest`` on the app's desk: its warm models, and its one result cache."""
+    with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
+                    + (f" beside {', '.join(plan['beside'])}" if plan["beside"] else "")
+                    + (" and the risk desk's standard models" if plan["baselines"] else "") + "…"):
+        return forecasts.desk().risk_backtest(bars, choice, settings, risk, **backtest_options(plan))
 
 
 def backtest_section(bars, choice: ModelChoice, settings) -> None:
@@ -142,13 +149,16 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
     proxy = c[1].selectbox("Variance proxy", PROXIES, key="rb_proxy",
                            help="The realized variance a variance forecast is scored against")
     baselines = c[2].toggle("With the standard risk models", True, key="rb_baselines")
+    beside = st.multiselect("Beside it", [m for m in beside_offered() if m != choice.ref], default=[], key="rb_beside",
+                            help="the catalog's models backtested on the same cut-offs (each samples at every one)")
     include = include_trained_toggle("rb_include_trained")
     risk = settings_or_none(st.container(), "rb_")
     if risk is None:
         return
-    plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "include_training_period": bool(include)}
+    plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "beside": tuple(beside),
+            "include_training_period": bool(include)}
     clicked = st.button("Run risk backtest", icon=":material/play_arrow:", key="rb_run")
-    done = results().peek(backtest_key(bars, choice, settings, risk, plan))
+    done = forecasts.desk(computing=False).kept_risk_backtest(bars, choice, settings, risk, **backtest_options(plan))
     if clicked and done is None:
         try:
             done = run_backtest(bars, choice, settings, risk, plan)

@@ -285,6 +285,9 @@ def main() -> None:
                         add("overhead", total - sampling)
                         for name, at in marks.items():
                             milestones[name].append(at)
+                # the floor under any forecast's overhead: a process that only imports what every forecast needs
+                # (torch and pandas) and ends the way the CLI does (os._exit, no teardown)
+                add("floor", wall_s([sys.executable, "-c", "import os, torch, pandas; os._exit(0)"]))
             if "help" in parts:
                 add("import", wall_s([sys.executable, "-c", "import kronos_studio.cli.main"]))
                 add("help", wall_s([*kronos_command(), "--help"]))
@@ -307,6 +310,8 @@ def main() -> None:
                        "first_step_with_ledger_s": med["ledger"], "total_s": med["plain_total"],
                        "total_with_ledger_s": med["ledger_total"], "sampling_s": med["sampling"],
                        "forecast_overhead_s": med["overhead"], "target_forecast_overhead_s": 0.7,
+                       "import_torch_pandas_floor_s": med["floor"],
+                       "forecast_overhead_above_floor_s": round(med["overhead"] - med["floor"], 3),
                        # without the ledger, medians from process start: where the time to the first step goes
                        "milestones_s": {k: round(statistics.median(v), 3) for k, v in milestones.items() if v},
                        "target_first_step_s": 1.5})

@@ -111,6 +111,13 @@ class EventCalendar:
             out.append((row["time"].tz_convert(CALENDAR_TZ), label))
         return out
 
+    def digest(self) -> str:
+        """What the calendar holds (times, types, values), for the keys of results that read it."""
+        import hashlib
+
+        f = self.frame[["time", "type", "actual", "consensus"]]
+        return hashlib.sha256(pd.util.hash_pandas_object(f, index=False).values.tobytes()).hexdigest()[:12]
+
     def merged(self, other: EventCalendar) -> EventCalendar:
         return EventCalendar(pd.concat([self.frame, other.frame], ignore_index=True).drop(columns="surprise_z"),
                              f"{self.name} + {other.name}")

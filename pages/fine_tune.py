@@ -32,7 +32,7 @@ inputs, choice, bars = start.inputs, start.choice, start.bars
 
 # A key keeps the expander the same element across reruns, whatever its content (it stays open).
 with st.expander("Event calendar", icon=":material/event:", expanded=False, key="ft_calendar_box"):
-    calendar, _, _, _ = adapters.controls(bars, choice, pick_adapter=False)
+    calendar, *_ = adapters.controls(bars, choice, pick_adapter=False)
 gap = adapters.coverage_gap(calendar, bars)
 if gap:
     st.warning(gap, icon=":material/event_busy:")

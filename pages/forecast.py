@@ -39,7 +39,7 @@ with st.expander("Event markers (optional)", icon=":material/flag:"):
 
 # A key keeps the expander the same element across reruns, whatever its content (it stays open).
 with st.expander("Event calendar and LoRA adapter", icon=":material/event:", key="fc_calendar_box"):
-    calendar, calendar_markers, adapter, both_fans = adapters.controls(bars, choice)
+    calendar, calendar_markers, adapter, both_fans, leaders = adapters.controls(bars, choice)
 events = events + calendar_markers
 
 
@@ -47,7 +47,8 @@ clicked = head.button("Run forecast", type="primary", icon=":material/play_arrow
 fc, from_store = forecasts.cached(bars, choice, settings), True
 fc_plain = None
 if adapter is not None:  # event-conditioned forecast with a LoRA adapter (app_support.adapters)
-    fc, fc_plain, from_store = adapters.cached_or_run(bars, choice, settings, adapter, calendar, clicked, both_fans)
+    fc, fc_plain, from_store = adapters.cached_or_run(bars, choice, settings, adapter, calendar, clicked, both_fans,
+                                                      leaders)
     clicked = False
 conditioning = inputs.covariates if adapter is None else ()  # "Condition on": the desk's forecast by Chronos-2
 if conditioning:
@@ -225,4 +226,5 @@ with st.expander("Provenance"):
     st.json(export, expanded=1)
 
 risk.panel(fc, bars, f"{prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
-           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""))
+           + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""),
+           (choice, settings) if calibration is None and adapter is None and not conditioning else None)

@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--no-kronos", action="store_true")
     parser.add_argument("--model", default=None, help="the Kronos model (default: the bundled default)")
     parser.add_argument("--ensemble", action="store_true", help="also the ensemble over that Kronos model")
+    parser.add_argument("--chronos2", action="store_true", help="also the bundled Chronos-2 alone")
     parser.add_argument("--cutoffs", type=int, default=CUTOFFS)
     parser.add_argument("--paths", type=int, default=PATHS)
     parser.add_argument("--horizon", type=int, default=1, help="bars; cut-offs stay one horizon apart")
@@ -109,6 +110,10 @@ def main() -> None:
             from kronos_studio.catalog.resolve import resolve
 
             models = {"ensemble": resolve(args.model, bars, settings, ensemble=True), **models}
+        if with_kronos and args.chronos2:
+            from kronos_studio.desk.covariates import chronos2_alone
+
+            models = {"chronos2": chronos2_alone(bars)[0](), **models}
         started = time.perf_counter()
         bt = risk_backtest(models, bars.frame, settings, risk, RiskWalk(n_cutoffs=args.cutoffs))
         elapsed = time.perf_counter() - started

@@ -56,6 +56,8 @@ class ModelRegistry:
         # model): it names one adapter's files for good, so a promote, a rollback or another ledger's adapter of the
         # same id is a new key, never a stale one
         self.champions: dict[str | None, Recent] = {}
+        # LoRA adapters merged onto a warm base (``adapted``): by base, folder and the adapter's files' digest
+        self.adapters: Recent = Recent(max_models)
 
     def decoding(self, decode: str | None) -> ModelRegistry:
         """This registry with another decode mode: the same loaded pairs and locks (a shallow copy), so a
@@ -115,6 +117,22 @@ class ModelRegistry:
             served = self.champions.setdefault(self.decode, Recent(self.pairs.most))
         return champion_forecaster(bars, entry, self.loader(None), lambda pair: studio_pipeline(pair, self.decode),
                                    served)
+
+    def adapted(self, ref: ModelRef | str | None, folder: str, digest: str):
+        """The warm pair of ``ref`` with the LoRA adapter in ``folder`` (its files' ``digest``) merged into a copy of
+        its predictor, merged once per process (``training.adapters.apply_adapter``: refused when the adapter was
+        trained on another base)."""
+        from kronos_studio.training.adapters import apply_adapter
+
+        base = ref.kronos_ref if isinstance(ref, ModelRef) else ref
+        precision = ref.precision if isinstance(ref, ModelRef) else None
+        key = (self.key(base, precision), str(folder), digest)
+        with self.lock:
+            if key in self.adapters:
+                return self.adapters.used(key)
+        pair = apply_adapter(self.pair(base, precision=precision), folder)
+        with self.lock:
+            return self.adapters.setdefault(key, pair)
 
     def loader(self, ref: ModelRef | str | None) -> Callable[[str], object]:
         """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own)."""

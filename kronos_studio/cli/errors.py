@@ -26,6 +26,7 @@ FLAGS = {
     "threads": "--threads",  # every computing command's (kronos.threads)
     "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
     "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
+    "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one

@@ -10,8 +10,10 @@ from pathlib import Path
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    CliError,
     add_bars_file_options,
     add_covariate_options,
+    add_knob_options,
     add_sampling_options,
     add_training_period_switch,
     covariate_options,
@@ -40,13 +42,29 @@ def register(sub) -> None:
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     add_training_period_switch(p, "cut-offs whose forecast starts")
+    from kronos_studio.risk.measures import RiskSettings
+
+    from .risk import add_backtest_options
+
+    r = p.add_argument_group("risk", "with --risk: the risk backtest of the cut-offs instead (as kronos risk "
+                                     "--backtest: VaR, ES and variance forecasts against what happened)")
+    r.add_argument("--risk", action="store_true", help="backtest VaR, ES and the variance forecast on the cut-offs "
+                                                        "instead: the table on stdout, its JSON in --json")
+    add_knob_options(r, RiskSettings)
+    add_backtest_options(r, "with --risk: ")
     p.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args) -> int:
     from kronos.quantiles import BAND_NAME
+    if args.risk and covariate_options(args) is not None:
+        raise CliError("the risk backtest reads no covariates: leave out --with and --known-future, or --risk")
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
     desk, loaded = cli_desk(args)
+    if args.risk:
+        from .risk import answer, backtest, risk_settings
+
+        return answer(*backtest(desk, bars, args, sampling_settings(args), risk_settings(args)), warnings, args.json)
     done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), cutoffs=args.cutoffs,
                                            include_training_period=args.include_training_period,
                                            file=str(Path(args.file).resolve()), covariates=covariate_options(args),

@@ -14,10 +14,12 @@ from .bars_process import GatedBars
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
+    CliError,
     add_bars_file_options,
     add_covariate_options,
     add_sampling_options,
     covariate_options,
+    error_line,
     quantile_levels,
     sampling_settings,
 )
@@ -41,6 +43,18 @@ def register(sub) -> None:
     p.add_argument("--provenance-out", default=None, help="optional JSON of settings and provenance")
     add_bars_file_options(p)
     add_covariate_options(p)
+    a = p.add_argument_group("LoRA event adapter")
+    a.add_argument("--adapter", default=None, metavar="FOLDER",
+                   help="forecast with the LoRA event adapter in FOLDER (kronos lora writes one) on --model, reading "
+                        "scheduled events and leader series")
+    a.add_argument("--events", action="append", default=[], metavar="CSV",
+                   help="with --adapter: an event calendar of your own (datetime, type, actual, consensus), merged "
+                        "with the bundled US macro calendar (repeatable)")
+    a.add_argument("--no-bundled-events", action="store_true",
+                   help="with --adapter: leave out the bundled US macro calendar")
+    a.add_argument("--leader", action="append", default=[], metavar="CHANNEL=SERIES",
+                   help="with --adapter: a series read through the adapter's leader channel (index, rates, dollar or "
+                        "crypto): a file, a bundled sample or a source:ticker, e.g. index=spy.csv (repeatable)")
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
@@ -113,6 +127,27 @@ def run_forecast(args) -> int:
 
 
 
+def adapter_request(args):
+    """The ``desk.adapted.AdapterRequest`` the adapter options ask for (None without --adapter)."""
+    if args.adapter is None:
+        if args.leader or args.events or args.no_bundled_events:
+            raise CliError("--leader, --events and --no-bundled-events go with --adapter FOLDER (a LoRA event adapter)")
+        return None
+    from kronos_studio.desk.adapted import AdapterRequest, parse_leader
+    from kronos_studio.events import EventError, bundled_calendar, load_calendar
+
+    calendar = None if args.no_bundled_events else bundled_calendar()
+    try:
+        for f in args.events:
+            own = load_calendar(f)
+            calendar = own if calendar is None else calendar.merged(own)
+        return AdapterRequest(args.adapter, calendar, tuple(parse_leader(item) for item in args.leader))
+    except (EventError, OSError) as e:
+        raise CliError(f"could not read the event calendar: {e}") from None
+    except ValueError as e:
+        raise error_line(e) from None
+
+
 def _history_note(fc, why: str) -> str:
     """What the output line says the forecast read, and why that much (``why``: ``window.lookback_note``'s,
     '' for a lookback asked for): the Kronos lookback, or each ensemble member's bars."""
@@ -140,7 +175,8 @@ def _forecast(desk, bars, settings, args, on_progress, future=None):
 
     try:
         return desk_call(lambda: desk.forecast(bars, args.model, settings, future=future, progress=progress,
-                                               covariates=covariate_options(args), **model_choices(args)))
+                                               covariates=covariate_options(args), adapter=adapter_request(args),
+                                               **model_choices(args)))
     finally:
         if bar is not None:
             bar.close()

@@ -94,8 +94,9 @@ def desk_call(call):
     """``call()``, a desk's answer, with the library's refusals of a model or of the bars and settings worded as
     one line naming flags."""
     from kronos.checkpoints import CheckpointError
+    from kronos.errors import UserError
 
     try:
         return call()
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
+    except (CheckpointError, FileNotFoundError, ValueError, UserError) as e:  # UserError: an adapter's, too
         raise error_line(e) from None

@@ -23,7 +23,7 @@ from .models import add_context_option, add_model_option, cli_desk, desk_call, m
 
 def register(sub) -> None:
     from kronos_studio.risk.measures import RiskSettings
-    from kronos_studio.risk.walk import PROXIES, RiskWalk
+    from kronos_studio.risk.walk import RiskWalk
 
     p = add_command(sub, "risk", description="VaR and ES of a long and a short position, the volatility forecast "
                                              "and the stylized-facts check of a forecast's paths; with --backtest, "
@@ -42,9 +42,7 @@ def register(sub) -> None:
     b.add_argument("--cutoffs", type=int, default=RiskWalk.n_cutoffs,
                    help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
                         "traffic light's year of one-step VaRs)")
-    b.add_argument("--proxy", choices=PROXIES, default=RiskWalk.proxy,
-                   help="with --backtest: the realized variance a variance forecast is scored against")
-    b.add_argument("--no-baselines", action="store_true", help="with --backtest: the model alone")
+    add_backtest_options(b, "with --backtest: ")
     add_training_period_switch(b, "cut-offs (with --backtest) whose forecast starts")
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
@@ -52,6 +50,32 @@ def register(sub) -> None:
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
     p.set_defaults(func=run_risk)
+
+
+def add_backtest_options(group, when: str) -> None:
+    """The risk backtest's own options, for ``kronos risk --backtest`` and ``kronos evaluate --risk`` (``when``:
+    the words saying when they apply)."""
+    from kronos_studio.risk.walk import PROXIES, RiskWalk
+
+    group.add_argument("--proxy", choices=PROXIES, default=RiskWalk.proxy,
+                       help=f"{when}the realized variance a variance forecast is scored against")
+    group.add_argument("--no-baselines", action="store_true", help=f"{when}the model alone")
+    group.add_argument("--beside", action="append", default=[], metavar="MODEL",
+                       help=f"{when}also backtest this model on the same cut-offs (repeatable; e.g. chronos2-small, "
+                            "ensemble)")
+
+
+def backtest(desk, bars, args, settings, risk):
+    """``Desk.risk_backtest`` as the options ask: (the result, its JSON body, its table)."""
+    from kronos_studio.desk.risk import backtest_body
+    from kronos_studio.risk.walk import RiskWalk
+
+    done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
+                                                walk=RiskWalk(proxy=args.proxy),
+                                                include_training_period=args.include_training_period,
+                                                baselines=not args.no_baselines, beside=args.beside,
+                                                **model_choices(args)))
+    return done, backtest_body(done), backtest_table(done)
 
 
 def risk_settings(args):
@@ -66,7 +90,7 @@ def risk_settings(args):
 
 
 def run_risk(args) -> int:
-    from kronos_studio.desk.risk import backtest_body, risk_body
+    from kronos_studio.desk.risk import risk_body
 
     from .bars_process import GatedBars
 
@@ -77,23 +101,22 @@ def run_risk(args) -> int:
         bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
     if args.backtest:
-        from kronos_studio.risk.walk import RiskWalk
-
-        done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
-                                                    walk=RiskWalk(proxy=args.proxy),
-                                                    include_training_period=args.include_training_period,
-                                                    baselines=not args.no_baselines, **model_choices(args)))
-        body, table = backtest_body(done), backtest_table(done)
+        done, body, table = backtest(desk, bars, args, settings, risk)
     else:
         done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future, **model_choices(args)))
         body, table = risk_body(done), risk_table(done)
+    return answer(done, body, table, warnings, args.json)
+
+
+def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -> int:
+    """The warnings and notices on stderr, the table on stdout, the JSON body (with its warnings) in ``out``."""
     for line in warnings + [notice_line(n) for n in done.notices]:
         print(line, file=sys.stderr)
     print(table)
-    if args.json:
+    if out:
         body["warnings"] = [notice_line(n) for n in done.notices]
-        Path(args.json).write_text(json.dumps(body, indent=2))
-        print(f"wrote {args.json}", file=sys.stderr)
+        Path(out).write_text(json.dumps(body, indent=2))
+        print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

@@ -171,6 +171,15 @@ def _serving(desk, model, choices: dict, conditioning: Conditioning, bars, setti
     return member(conditioning, bars), identity(conditioning), CONDITIONED_MODEL, []
 
 
+def chronos2_alone(target):
+    """(a maker of Chronos-2 alone, as a request conditioned on nothing is served; its identity for keys), where a
+    use case runs it as a model of its own (the risk backtest beside another model)."""
+    from kronos_studio.covariates.options import CovariateOptions
+
+    conditioning = Conditioning(CovariateOptions())
+    return (lambda: member(conditioning, target)), identity(conditioning)
+
+
 def _provenance(provenance: dict, conditioning: Conditioning) -> None:
     provenance["conditioned_on"] = conditioning.named()
     provenance["known_future"] = list(conditioning.options.known_future)

@@ -158,18 +158,30 @@ class Desk:
         return bars if isinstance(bars, Gated) else Gated(bars)
 
     def forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
-                 future=None, progress=None, waiting=None, ways: str | None = None, covariates=None,
+                 future=None, progress=None, waiting=None, ways: str | None = None, covariates=None, adapter=None,
                  **choices) -> Forecasted:
         """``forecasters.make_forecast`` of ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars) by ``model`` at
         ``settings``, computed once per identical request; ``future``: the bar times to place it at (default:
         the bars' calendar's); ``progress(i, n)``; ``waiting()``: entered while the same forecast is computed for
-        another caller; ``covariates``: a ``CovariateOptions`` to condition on (``desk.covariates``)."""
+        another caller; ``covariates``: a ``CovariateOptions`` to condition on (``desk.covariates``); ``adapter``: an
+        ``adapted.AdapterRequest``, a LoRA event adapter on ``model`` reading its events and leaders (``desk.adapted``)."""
         from kronos_studio.forecasters import make_forecast
         from kronos_studio.forecasters.window import lookback_note
 
         if self.limits is not None:
             self.limits.check_path_steps(settings.paths, settings.horizon)
         gated = self._gated(bars, ways)
+        if adapter is not None:
+            from .adapted import forecast as adapted_forecast
+
+            if covariates:
+                raise InputError("an adapter reads other series as its leaders, not as covariates",
+                                 {"covariates": list(covariates.covariates)},
+                                 Fix("name them as leaders ({setting}, e.g. index=SPY.csv)", "leaders"))
+            (fc, lookback), hit, notices = adapted_forecast(
+                self, gated, model, adapter, settings, workspace=workspace, ledger=ledger, future=future,
+                stamps=_stamps(future), progress=progress, waiting=waiting)
+            return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         if conditioned(model, covariates, choices):
             (fc, lookback), hit, notices = conditioned_forecast(
                 self, gated, covariates, settings, workspace=workspace, future=future, stamps=_stamps(future),
@@ -195,16 +207,24 @@ class Desk:
         return result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
 
     def kept_forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
-                      future=None, **choices) -> Forecasted | None:
+                      future=None, adapter=None, **choices) -> Forecasted | None:
         """What ``forecast`` would answer from the cache now for gated ``bars`` (None: it would compute)."""
         if self.cache is None:
             return None
-        _, identity = self._identity(model, bars, workspace, ledger, choices)
-        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, future))
+        notices = []
+        if adapter is not None:
+            from .adapted import prepare
+
+            ready = prepare(self, bars, model, adapter, workspace=workspace, ledger=ledger)
+            key, notices = ready.key(bars, settings, workspace, _stamps(future)), ready.notices
+        else:
+            _, identity = self._identity(model, bars, workspace, ledger, choices)
+            key = self.forecast_key(bars, identity, settings, workspace, future)
+        kept = self.cache.peek(key)
         if kept is None:
             return None
         fc, lookback = kept
-        return Forecasted(fc, bars, forecast_notices(fc, bars), lookback, True)
+        return Forecasted(fc, bars, notices + forecast_notices(fc, bars), lookback, True)
 
     def check_walk(self, settings: ForecastSettings, cutoffs: int) -> None:
         """A walk-forward's size, before any bars are read: at least one cut-off, within the face's limits."""
@@ -265,12 +285,25 @@ class Desk:
 
         return read(self, bars, model, settings, risk, **kwargs)
 
+    def risk_reading(self, fc, bars, risk, workspace: str | None = None):
+        """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk
+        panel reads the fan on screen, calibrated or adapted, through it)."""
+        from .risk import reading
+
+        return reading(self, fc, bars, risk, workspace)
+
     def risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
-        """The walk-forward risk backtest of ``model`` beside the risk desk's standard models on the latest
-        ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
+        """The walk-forward risk backtest of ``model`` (and the catalog's models ``beside`` it) next to the risk
+        desk's standard models on the latest ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
         from .risk import risk_backtest
 
         return risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+
+    def kept_risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
+        """What ``risk_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
+        from .risk import kept_risk_backtest
+
+        return kept_risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
 
     @staticmethod
     def record(forecast, bars, ledger):

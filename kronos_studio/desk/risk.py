@@ -96,6 +96,12 @@ def stylized_verdict(check) -> list[str]:
     return lines
 
 
+def reading(desk, fc, bars, risk: RiskSettings, workspace: str | None = None) -> tuple[RiskReading, bool]:
+    """(``read_risk`` of forecast ``fc``'s paths, whether it was kept): keyed by the paths' content, so a reading is
+    never reused for other paths (whatever made them: the desk's forecast, or the app's calibrated fan)."""
+    return desk._kept(lambda: result_key("risk", bars, id_of(fc), risk, workspace), lambda: read_risk(fc, risk))
+
+
 def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
          ledger=None, ways: str | None = None, **kwargs) -> Risked:
     """``Desk.forecast`` of the same request (computed once, cached alike), then its risk reading, computed once
@@ -104,11 +110,8 @@ def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, w
         raise InputError(f"VaR and ES are read from the spread of the paths: {settings.paths} path has none",
                          {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
     done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
-    # the reading is of these paths: keyed by their content (the forecast's own key named bars, model and settings)
-    reading, hit = desk._kept(lambda: result_key("risk", done.bars, id_of(done.forecast), settings, workspace,
-                                                 risk=dataclasses.asdict(risk)),
-                              lambda: read_risk(done.forecast, risk))
-    return Risked(done.forecast, done.bars, reading, settings, risk, done.notices + reading.notices, hit)
+    read, hit = reading(desk, done.forecast, done.bars, risk, workspace)
+    return Risked(done.forecast, done.bars, read, settings, risk, done.notices + read.notices, hit)
 
 
 def id_of(fc) -> str:
@@ -118,47 +121,136 @@ def id_of(fc) -> str:
     return hashlib.sha256(np.ascontiguousarray(fc.paths).tobytes()).hexdigest()[:16]
 
 
-def backtest_models(desk, bars, model, settings: ForecastSettings, workspace, ledger, baselines: bool, choices
-                    ) -> tuple[dict, dict]:
-    """(label -> forecaster: the asked-for model sampling in the workspace's turn on the registry's warm pair,
-    then the risk desk's standard models; the model's identity for the key)."""
+def beside_offered() -> tuple[str, ...]:
+    """The catalog's models a face offers to backtest beside the asked one: Chronos-2 and the ensemble."""
+    from kronos_studio.bundled import CHRONOS2_NAME
+    from kronos_studio.catalog.resolve import ENSEMBLE
+
+    return CHRONOS2_NAME, ENSEMBLE
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """What a risk backtest runs, beyond the forecast's and the risk settings: the walk (``RiskWalk``: its cut-off
+    count and training-period switch included), the risk desk's standard models or not, and the catalog's models
+    backtested ``beside`` the one asked for on the same cut-offs (each under its own reference)."""
+
+    walk: RiskWalk = RiskWalk()
+    baselines: bool = True
+    beside: tuple[str, ...] = ()
+
+
+def backtest_plan(settings: ForecastSettings, cutoffs: int, walk: RiskWalk | None, include_training_period: bool,
+                  baselines: bool, beside) -> BacktestPlan:
+    """The plan a face's options ask for; a model asked beside twice runs once."""
+    walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
+    return BacktestPlan(walk, bool(baselines), tuple(dict.fromkeys(beside or ())))
+
+
+@dataclass
+class _Backtested:
+    """One catalog model of a backtest: its label, how its forecaster is made (on the registry's warm pair, or
+    Chronos-2 alone), and its identity for the key (known before anything is loaded)."""
+
+    label: str
+    make: object  # () -> forecaster
+    identity: dict
+
+
+def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices) -> list[_Backtested]:
+    """The asked model, then those beside it (each once)."""
+    from kronos_studio.catalog.resolve import ModelRef
+
+    from .covariates import chronos2_alone, reads_covariates
+
+    def one(label, ref, asked_choices):
+        if reads_covariates(ref) and not asked_choices.get("ensemble"):
+            make, identity = chronos2_alone(bars)  # a model of its own here, as an unconditioned conditioned request
+            return _Backtested(label, make, identity)
+        served, identity = desk._identity(ref, bars, workspace, ledger, asked_choices)
+        return _Backtested(label, lambda: desk.forecaster(ref, bars, settings, workspace, served, asked_choices),
+                           identity)
+
+    asked = model.ref if isinstance(model, ModelRef) else model
+    return [one(MODEL_KEY, model, choices)] + [one(ref, ref, {}) for ref in plan.beside if ref != asked]
+
+
+def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: BacktestPlan,
+                 workspace) -> str:
+    return result_key("risk_backtest", bars, identities, settings, workspace, risk=dataclasses.asdict(risk),
+                      plan=dataclasses.asdict(plan))
+
+
+def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan) -> tuple[dict, list[str]]:
+    """(label -> forecaster: the asked-for model, then those beside it, each sampling in the workspace's turn on
+    the registry's warm pair, then the risk desk's standard models; the standard ones' labels). A model that is
+    one of the standard ones (garch) runs once, under its own key."""
     from kronos_studio.risk.baselines import risk_baselines
 
-    served, identity = desk._identity(model, bars, workspace, ledger, choices)
-    forecaster = desk.forecaster(model, bars, settings, workspace, served, choices)
-    standard = risk_baselines() if baselines else {}
-    # a model that is one of the standard ones (garch) runs once, under its own key
-    label = forecaster.key if forecaster.key in standard else MODEL_KEY
-    models = {label: desk.registry.in_turn(forecaster, identity["model"], workspace)}
-    return models | {k: m for k, m in standard.items() if k != label}, identity
+    standard = risk_baselines() if plan.baselines else {}
+    models = {}
+    for row in rows:
+        forecaster = row.make()
+        label = forecaster.key if forecaster.key in standard else row.label
+        models.setdefault(label, desk.registry.in_turn(forecaster, row.identity["model"], workspace))
+    return models | {k: m for k, m in standard.items() if k not in models}, list(standard)
 
 
 def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
                   walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
-                  workspace: str | None = None, ledger=None,
+                  beside=(), workspace: str | None = None, ledger=None,
                   ways: str | None = None, progress=None, **choices) -> RiskBacktested:
-    """The walk-forward risk backtest of ``model`` (and, with ``baselines``, historical simulation, EWMA-normal,
-    GARCH(1,1)-t and filtered historical simulation) over the latest ``cutoffs`` non-overlapping cut-offs of
-    ``bars``: VaR tests, the ES test, the volatility losses and comparisons; computed once per identical request.
-    ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
-    ``include_training_period``)."""
+    """The walk-forward risk backtest of ``model`` (and of each catalog model ``beside`` it, and with ``baselines``
+    historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical simulation) over the latest ``cutoffs``
+    non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses and comparisons; computed
+    once per identical request. ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its
+    training-period switch ``include_training_period``)."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
     desk.check_walk(settings, cutoffs)
-    walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
+    plan = backtest_plan(settings, cutoffs, walk, include_training_period, baselines, beside)
     gated = desk._gated(bars, ways)
     bars = gated.bars
-    models, identity = backtest_models(desk, bars, model, settings, workspace, ledger, baselines, choices)
-    def key():
-        return result_key("risk_backtest", bars, identity, settings, workspace, risk=dataclasses.asdict(risk),
-                          walk=dataclasses.asdict(walk), baselines=baselines)
+    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices)
+    identities = {row.label: row.identity for row in rows}
 
-    label = next(iter(models))
-    standard = [k for k in models if k != label]  # each reads its own window: what defines it
-    result, hit = desk._kept(key, lambda: backtest(models, bars, settings, risk, walk, progress, standard))
-    said = [Notice(f"the standard risk models read their own history windows, not the lookback of {settings.lookback} "
-                   "bars asked for the model", kind="note")] if standard and settings.lookback else []
-    return RiskBacktested(result, bars, gated.notices + said + list(result.notices), label, hit)
+    def compute():
+        models, standard = backtest_models(desk, rows, workspace, plan)
+        label = next(iter(models))
+        # the standard models read their own history windows (what defines them); the catalog's models beside
+        # the asked one read what it reads
+        own = [k for k in standard if k != label]
+        return backtest(models, bars, settings, risk, plan.walk, progress, own), label
+
+    (result, label), hit = desk._kept(lambda: backtest_key(bars, identities, settings, risk, plan, workspace),
+                                      compute)
+    return RiskBacktested(result, bars, gated.notices + _said(result, settings, label) + list(result.notices), label,
+                          hit)
+
+
+def _said(result, settings: ForecastSettings, label: str) -> list[Notice]:
+    from kronos_studio.risk.baselines import risk_baselines
+
+    others = [k for k in result.models if k != label and k in risk_baselines()]
+    return [Notice(f"the standard risk models read their own history windows, not the lookback of {settings.lookback} "
+                   "bars asked for the model", kind="note")] if others and settings.lookback else []
+
+
+def kept_risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
+                       walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
+                       beside=(), workspace: str | None = None, ledger=None, **choices) -> RiskBacktested | None:
+    """What ``risk_backtest`` would answer from the cache now for gated ``bars`` (None: it would compute); no
+    model is loaded."""
+    if desk.cache is None:
+        return None
+    plan = backtest_plan(settings, cutoffs, walk, include_training_period, baselines, beside)
+    identities = {row.label: row.identity for row in _models(desk, bars, model, settings, workspace, ledger, plan,
+                                                             choices)}
+    kept = desk.cache.peek(backtest_key(bars, identities, settings, risk, plan, workspace))
+    if kept is None:
+        return None
+    result, label = kept
+    return RiskBacktested(result, bars, _said(result, settings, label) + list(result.notices), label, True)
 
 
 def plain(x):

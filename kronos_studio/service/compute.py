@@ -91,15 +91,17 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
 
 def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, risk, *, backtest: bool,
                 cutoffs: int, proxy: str, baselines: bool, include_training_period: bool, workspace: str, ledger,
-                ways: str = HTTP_WAYS) -> dict:
+                beside=(), ways: str = HTTP_WAYS) -> dict:
     """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
-    ``backtest_body`` of ``Desk.risk_backtest``), the numbers ``kronos risk --json`` writes, and its warnings."""
+    ``backtest_body`` of ``Desk.risk_backtest``, the catalog's models ``beside`` the asked one), the numbers
+    ``kronos risk --json`` writes, and its warnings."""
     from kronos_studio.desk.risk import backtest_body, risk_body
     from kronos_studio.risk.walk import RiskWalk
 
     if backtest:
         done = desk.risk_backtest(bars, model, settings, risk, cutoffs=cutoffs, walk=RiskWalk(proxy=proxy),
                                   include_training_period=include_training_period, baselines=baselines,
+                                  beside=tuple(catalog_model(desk, ref) for ref in beside or ()),
                                   workspace=workspace, ledger=ledger, ways=ways)
         body = backtest_body(done)
     else:

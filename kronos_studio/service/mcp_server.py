@@ -211,7 +211,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
              interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
              calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
              backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
-             baselines: bool = True, include_training_period: bool = False, **settings) -> dict[str, Any]:
+             baselines: bool = True, include_training_period: bool = False, beside: list[str] | None = None,
+             **settings) -> dict[str, Any]:
         from kronos.settings import knobs
 
         s = settings_of(settings)
@@ -222,7 +223,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                        compute.risk_bars(backtest, cutoffs, s))
         return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
                                    baselines=baselines, include_training_period=include_training_period,
-                                   workspace=workspace, ledger=ledger, ways=WAYS)
+                                   beside=beside or (), workspace=workspace, ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities; "

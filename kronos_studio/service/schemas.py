@@ -212,6 +212,8 @@ class RiskOptions(BarsInput):
                                               "simulation, EWMA-normal, GARCH(1,1)-t, filtered historical simulation)")
     include_training_period: bool = Field(False, description="with backtest: also score cut-offs inside the model's "
                                                               "training period (left out by default)")
+    beside: list[str] = Field([], description="with backtest: the catalog's models (e.g. chronos2-small, ensemble) "
+                                              "backtested on the same cut-offs beside the model")
 
 
 RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOptions.__doc__, **settings_fields(),

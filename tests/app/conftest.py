@@ -77,17 +77,15 @@ def new_app(app_env):
 
 @pytest.fixture(autouse=True)
 def own_result_stores():
-    """The app's process-wide result caches (forecasts, reports, Compare backtests; risk), emptied around every test:
+    """The app's process-wide result cache (forecasts, reports, Compare and risk backtests, risk readings), emptied
+    around every test:
     what it holds is then this test's own (another test's forecast of the same second once stood in for a test's
     own, and a full cache evicts as it adds, so counts of it depended on the tests before)."""
-    from app_support import forecasts, risk
+    from app_support import forecasts
 
-    stores = (forecasts.results, risk.results)
-    for s in stores:
-        s.clear()
+    forecasts.results.clear()
     yield
-    for s in stores:
-        s.clear()
+    forecasts.results.clear()
 
 
 @pytest.fixture(autouse=True)

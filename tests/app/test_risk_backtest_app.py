@@ -17,3 +17,26 @@ def test_the_risk_backtest_section_runs_and_shows_the_tests(new_app):
     labels = [m.label for m in at.metric]
     assert "Basel traffic light" in labels and "Kupiec p" in labels
     assert "rb_exceptions" in [c.key for c in at.get("plotly_chart")]
+
+
+def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
+    """Chronos-2 chosen beside the sidebar's model is in the section's tables; the backtest is kept in the app's one
+    result cache (the desk's), so drawing the page again shows it without computing it again."""
+    from app_support import forecasts
+    from kronos_studio.bundled import CHRONOS2_NAME
+
+    at = new_app().run()
+    at.sidebar.number_input(key="sb_horizon").set_value(1).run()
+    at.number_input(key="sb_paths").set_value(30).run()
+    at.switch_page("pages/evaluate.py").run()
+    at.number_input(key="rb_cutoffs").set_value(15).run()
+    at.multiselect(key="rb_beside").set_value([CHRONOS2_NAME]).run()
+    at.toggle(key="rb_include_trained").set_value(True).run()  # the sample's dates lie in Chronos-2's training data
+    at.button(key="rb_run").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    summary = next(d.value for d in at.dataframe if "kupiec_p" in d.value.columns)
+    assert len(summary) == 6 and any("Chronos" in name for name in summary.index)  # model, Chronos-2, 4 standard
+    computed = forecasts.results().computed
+    at.run()  # drawn again: the kept backtest, not a new one
+    assert not at.exception and forecasts.results().computed == computed
+    assert any("kupiec_p" in d.value.columns for d in at.dataframe)

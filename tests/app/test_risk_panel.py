@@ -51,3 +51,30 @@ def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
     assert not at.exception
     assert "between 0.5 and 0.9999" in messages(at.error) and "*VaR/ES levels*" in messages(at.error)
     assert risk_table(at) is None  # refused: no numbers for settings not taken
+
+
+def test_the_risk_panel_reads_enough_paths_for_its_levels_on_a_click(new_app):
+    """A fan of 40 paths is too few for a 90% ES (200 needed): the panel offers to sample the same request with 200
+    paths, then reads the risk from those — the numbers ``Desk.risk`` gives for that request — and says so."""
+    from app_support import forecasts
+    from kronos.forecast import Forecast
+    from kronos_studio.desk.risk import read_risk
+    from kronos_studio.risk.measures import RiskSettings
+
+    at = small(new_app().run(), horizon=5, paths=40)
+    at.button(key="run_forecast").click().run()
+    at.text_input(key="risk_levels").set_value("0.9").run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "risk_more_paths" in [b.key for b in at.button]
+    at.button(key="risk_more_paths").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    kept = [f.result() for f in forecasts.results().results.values() if f.done()]
+    fans = {k[0].paths.shape[0]: k[0] for k in kept if isinstance(k, tuple) and isinstance(k[0], Forecast)}
+    assert set(fans) == {40, 200}  # the fan's own, and the risk's
+    assert fans[200].provenance["seed"] == fans[40].provenance["seed"]
+    expected = read_risk(fans[200], RiskSettings(levels=(0.9,))).path
+    assert np.allclose(risk_table(at)["VaR"], [t.var for t in expected.horizon])
+    assert any("Read from a sample of 200 paths" in c.value for c in at.caption)
+    at.run()  # kept: read from the 200 paths again without a click, and no button
+    assert "risk_more_paths" not in [b.key for b in at.button]
+    assert np.allclose(risk_table(at)["VaR"], [t.var for t in expected.horizon])

@@ -18,5 +18,6 @@ def risk(body: RiskRequest, who: Who, service: Shared):
     bars = compute.bars_request(body, compute.risk_bars(body.backtest, body.cutoffs, settings))
     return compute.risk_answer(service.desk, service.model(body.model), bars, settings, options,
                                backtest=body.backtest, cutoffs=body.cutoffs, proxy=body.proxy, baselines=body.baselines,
-                               include_training_period=body.include_training_period, workspace=who.workspace,
+                               include_training_period=body.include_training_period, beside=body.beside,
+                               workspace=who.workspace,
                                ledger=service.ledger.scoped(who.workspace))

@@ -13,6 +13,7 @@ from testkit import random_bars
 
 from kronos.settings import ForecastSettings
 from kronos_studio.bars_input import quality_gate, read_bars
+from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.cli import main as cli
 from kronos_studio.desk import Desk
 from kronos_studio.desk.risk import backtest_body, risk_body
@@ -137,21 +138,32 @@ def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, cap
     file, http, mcp = faces
     settings, risk = ForecastSettings(horizon=1, paths=50, seed=2), RiskSettings(levels=(0.95,), positions=("long",))
     gated, _ = quality_gate(read_bars(str(file)), [])
-    desk = backtest_body(Desk().risk_backtest(gated, "garch", settings, risk, cutoffs=30, baselines=False))
+    # Chronos-2 beside the asked model, on the same cut-offs (its training period holds these dates: included)
+    desk = backtest_body(Desk().risk_backtest(gated, "garch", settings, risk, cutoffs=30, baselines=False,
+                                              beside=(CHRONOS2_NAME,), include_training_period=True))
     code, by_line, err = by_cli([str(file), "--model", "garch", "--horizon", "1", "--paths", "50", "--seed", "2",
                                  "--levels", "0.95", "--positions", "long", "--backtest", "--cutoffs", "30",
-                                 "--no-baselines"], tmp_path / "bt.json", capsys)
+                                 "--no-baselines", "--beside", CHRONOS2_NAME, "--include-training-period"],
+                                tmp_path / "bt.json", capsys)
     assert code == 0, err
     asked = {"model": "garch", "horizon": 1, "paths": 50, "seed": 2, "levels": [0.95], "positions": ["long"],
-             "backtest": True, "cutoffs": 30, "baselines": False}
+             "backtest": True, "cutoffs": 30, "baselines": False, "beside": [CHRONOS2_NAME],
+             "include_training_period": True}
+    # kronos evaluate --risk: the same backtest, asked from the walk-forward command
+    code = cli.main(["evaluate", str(file), "--model", "garch", "--horizon", "1", "--paths", "50", "--seed", "2",
+                     "--levels", "0.95", "--positions", "long", "--risk", "--cutoffs", "30", "--no-baselines",
+                     "--beside", CHRONOS2_NAME, "--include-training-period", "--json", str(tmp_path / "ev.json")])
+    assert code == 0, capsys.readouterr().err
+    by_evaluate = json.loads((tmp_path / "ev.json").read_text())
     answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), **asked})
     assert answer.status_code == 200, answer.text
     failed, text = mcp({"file": str(file), **asked})
     assert not failed, text
     keys = ("tests", "volatility", "summary", "cutoffs", "model_key")
-    for face in (by_line, answer.json(), json.loads(text)):
+    for face in (by_line, by_evaluate, answer.json(), json.loads(text)):
         same({k: face[k] for k in keys}, {k: desk[k] for k in keys})
     assert desk["model_key"] == "model" and desk["cutoffs"] == 30
+    assert list(desk["summary"]["long_0.95"]) == ["model", CHRONOS2_NAME]
     kupiec = next(t for t in desk["tests"] if t["test"] == "kupiec_pof")
     assert kupiec["counts"]["observations"] == 30
 

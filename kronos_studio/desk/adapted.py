@@ -1,0 +1,204 @@
+"""A forecast by a LoRA event adapter, as the desk serves it (``Desk.forecast(..., adapter=AdapterRequest(...))``):
+the adapter merged onto its base model once per process (``ModelRegistry.adapted``), reading the scheduled events
+of a calendar and, through the event encoder's leader channels, other series named as covariates
+(``covariates.kronos.covariate_events``: each leader bar handed over only once it completed before the cut-off).
+
+Leaders are read through ``Desk.bars`` like any covariate (a file, a bundled sample, a source's ticker at the
+target's interval). An adapter reads a leader channel only if it learned from it: the channels it was trained with
+are in its metadata (``kronos lora --leader``); a leader it never saw (its channel was always 0 in training) is
+refused, and a channel it learned from but the request leaves out is said (it reads 0, as a missing bar does).
+
+The result key holds the adapter's weights' digest, the calendar's, and each leader's content hash, so an adapted
+forecast is never served for the base model's or for one with other events; the provenance names them."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kronos.errors import Fix, InputError, Notice
+from kronos.settings import ForecastSettings
+
+
+@dataclass(frozen=True)
+class AdapterRequest:
+    """A forecast by the adapter in ``folder`` on the model asked for: the event ``calendar``
+    (``events.EventCalendar``; None: no scheduled events) and ``leaders``, (leader channel, covariate reference)
+    pairs such as ("index", "yfinance:^GSPC"). No calendar and no leaders: the adapter without event inputs."""
+
+    folder: str
+    calendar: object = None
+    leaders: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self):
+        from kronos_studio.events import LEADERS
+
+        object.__setattr__(self, "folder", str(Path(self.folder).expanduser()))
+        object.__setattr__(self, "leaders", tuple((str(c).strip(), str(r).strip()) for c, r in self.leaders))
+        channels = [c for c, _ in self.leaders]
+        unknown = [c for c in channels if c not in LEADERS]
+        if unknown:
+            raise InputError(f"{unknown[0]!r} is not a leader channel of the event encoder", {"leaders": channels},
+                             Fix(f"name each leader as one of {', '.join(LEADERS)} ({{setting}}, e.g. index=SPY.csv)",
+                                 "leaders"))
+        twice = sorted({c for c in channels if channels.count(c) > 1})
+        if twice:
+            raise InputError(f"the leader channel {twice[0]!r} is named twice", {"leaders": channels},
+                             Fix("name each channel once in {setting}", "leaders"))
+
+    @property
+    def reads_events(self) -> bool:
+        return self.calendar is not None or bool(self.leaders)
+
+
+def parse_leader(text: str) -> tuple[str, str]:
+    """``index=yfinance:^GSPC`` -> ("index", "yfinance:^GSPC"); refused without a channel."""
+    channel, sep, ref = str(text).partition("=")
+    if not sep or not channel.strip() or not ref.strip():
+        from kronos_studio.events import LEADERS
+
+        raise InputError(f"a leader is named as CHANNEL=SERIES, got {text!r}", {"leaders": text},
+                         Fix(f"write {{setting}} as one of {', '.join(LEADERS)}, '=', then a file, a sample or a "
+                             "source:ticker (index=SPY.csv)", "leaders"))
+    return channel.strip(), ref.strip()
+
+
+def trained_leaders(folder: str) -> set[str] | None:
+    """The leader channels the adapter learned from (its metadata, ``kronos lora --leader``); None when its
+    metadata does not say (an adapter of another maker)."""
+    from kronos_studio.training.adapters import adapter_metadata
+
+    meta = adapter_metadata(folder) or {}
+    named = (meta.get("training") or {}).get("leaders")
+    if named is None:
+        return None
+    return {str(n).partition("=")[0] for n in named}
+
+
+def weights_digest(folder: str) -> str:
+    """The adapter's files' content: a retrained adapter in the same folder is another model."""
+    h = hashlib.sha256()
+    for f in sorted(Path(folder).iterdir()):
+        if f.is_file() and f.suffix in (".safetensors", ".json"):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def read_leaders(desk, request: AdapterRequest, target) -> tuple[dict, list[dict], list[Notice]]:
+    """(channel -> gated bars, what the provenance names, their notices), each read through ``desk.bars``."""
+    from data_sources.requests import SOURCE_BARS
+    from kronos_studio.covariates.options import parse_reference
+
+    from .covariates import bars_request, same_bars
+
+    needed = max(SOURCE_BARS, 2 * len(target.frame))
+    bars, named, notices = {}, [], []
+    for channel, text in request.leaders:
+        gated = desk.bars(bars_request(parse_reference(text), target, needed))
+        if same_bars(gated.bars, target):
+            raise InputError(f"the leader {text} is the target itself", {"leader": text},
+                             Fix("name another series in {setting}", "leaders"))
+        bars[channel] = gated.bars
+        named.append({"channel": channel, "ref": text, "series": gated.bars.series_symbol,
+                      "interval": gated.bars.interval, "content_hash": gated.bars.content_hash()})
+        notices += [Notice(f"leader {channel}={text}: {n.problem}", n.fix, n.kind, n.values) for n in gated.notices]
+    return bars, named, notices
+
+
+def check_leaders(request: AdapterRequest, name: str) -> list[Notice]:
+    """Refuse a leader the adapter never learned from; say the channels it learned from that are left out."""
+    learned = trained_leaders(request.folder)
+    asked = {c for c, _ in request.leaders}
+    if learned is None:
+        return [Notice(f"adapter {name} does not say which leader channels it was trained with: the leaders given "
+                       "are read as its event encoder reads them, untested", kind="note")] if asked else []
+    unseen = sorted(asked - learned)
+    if unseen:
+        raise InputError(f"adapter {name} never learned from the leader channel {unseen[0]!r} (trained with "
+                         f"{', '.join(sorted(learned)) or 'none'}): its input there was always 0, so what it would "
+                         "make of a series there is untested", {"leaders": sorted(asked), "trained": sorted(learned)},
+                         (Fix("leave it out of {setting}", "leaders"),
+                          Fix("or train an adapter with that leader channel")))
+    missing = sorted(learned - asked)
+    return [Notice(f"adapter {name} learned from the leader channel{'s' if len(missing) > 1 else ''} "
+                   f"{', '.join(missing)}, not given here: {'they read' if len(missing) > 1 else 'it reads'} 0, as "
+                   "a missing leader bar does", (Fix("name it in {setting}", "leaders"),))] if missing else []
+
+
+def check_base(model) -> None:
+    """An adapter is put on one Kronos model: not the ensemble, ``champion`` (whose adapters are the registry's),
+    Chronos-2 or a statistical model."""
+    from kronos_studio.bundled import CHRONOS2_NAME
+    from kronos_studio.catalog.champion import CHAMPION
+    from kronos_studio.catalog.resolve import ENSEMBLE, STATISTICAL, ModelRef
+
+    if isinstance(model, ModelRef):
+        fits = model.takes_adapter
+    else:
+        fits = model not in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) and model not in STATISTICAL
+    if not fits:
+        label = model.label if isinstance(model, ModelRef) else model
+        raise InputError(f"{label} cannot take a LoRA adapter: an adapter is trained on one Kronos model",
+                         {"model": str(label)}, Fix("choose the Kronos model the adapter was trained on ({setting})",
+                                                    "model"))
+
+
+@dataclass
+class Prepared:
+    """An adapted request read and checked: its key's identity, the event inputs, what to say."""
+
+    identity: dict
+    events: object  # the forecaster's ``events`` callable, or None
+    notices: list[Notice]
+
+    def key(self, bars, settings: ForecastSettings, workspace, stamps) -> str:
+        from .cache import result_key
+
+        return result_key("forecast", bars, self.identity, settings, workspace, future=stamps)
+
+
+def prepare(desk, bars, model, request: AdapterRequest, *, workspace, ledger) -> Prepared:
+    """Check the base and the leaders, read the leaders (their refusals before any forecast), build the event
+    inputs and the identity a result is kept by. No model is loaded."""
+    from kronos_studio.covariates.kronos import covariate_events
+    from kronos_studio.events import EventBuilder
+
+    check_base(model)
+    name = Path(request.folder).name
+    notices = check_leaders(request, name)
+    leaders, named, said = read_leaders(desk, request, bars)
+    if leaders:  # the alignment's refusals (no overlap, stopped before the cut-off, ...) here
+        events = covariate_events(bars, leaders, calendar=request.calendar, with_calendar=False)
+    else:
+        events = EventBuilder(request.calendar) if request.calendar is not None else None  # as kronos lora trains
+    _, base = desk._identity(model, bars, workspace, ledger, {})
+    identity = {**base, "adapter": {"name": name, "digest": weights_digest(request.folder)},
+                "events": {"calendar": None if request.calendar is None else request.calendar.digest(),
+                           "leaders": named}}
+    return Prepared(identity, events, said + notices)
+
+
+def forecast(desk, gated, model, request: AdapterRequest, settings: ForecastSettings, *, workspace, ledger, future,
+             stamps, progress, waiting):
+    """``Desk.forecast`` by the adapter ``request`` names on ``model``: ((forecast, lookback note), from the cache,
+    the bars', leaders' and adapter's notices)."""
+    from kronos_studio.forecasters import make_forecast
+    from kronos_studio.forecasters.kronos import KronosForecaster
+    from kronos_studio.forecasters.window import lookback_note
+    from kronos_studio.forecasting import studio_pipeline
+
+    bars = gated.bars
+    ready = prepare(desk, bars, model, request, workspace=workspace, ledger=ledger)
+    adapter = ready.identity["adapter"]
+
+    def compute():
+        pair = desk.registry.adapted(model, request.folder, adapter["digest"])
+        forecaster = KronosForecaster(studio_pipeline(pair, desk.registry.decode), events=ready.events)
+        with desk.registry.sampling(ready.identity["model"], workspace):
+            fc = make_forecast(forecaster, bars, settings, future, progress=progress)
+        fc.provenance["adapter"] = {**adapter, "events": ready.identity["events"]}
+        return fc, lookback_note(forecaster, settings, len(fc.history))
+
+    made, hit = desk._kept(lambda: ready.key(bars, settings, workspace, stamps), compute, waiting)
+    return made, hit, gated.notices + ready.notices

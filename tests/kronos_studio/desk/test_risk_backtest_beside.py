@@ -1,0 +1,65 @@
+"""The risk backtest through the desk (issue 55): the catalog's models backtested beside the asked one on the same
+cut-offs read exactly what they read when asked alone; a kept backtest is found without loading any model, and
+never for another plan."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from testkit import random_bars
+
+from kronos.settings import ForecastSettings
+from kronos_studio.bars_input import quality_gate, read_bars
+from kronos_studio.bundled import CHRONOS2_NAME
+from kronos_studio.catalog.registry import ModelRegistry
+from kronos_studio.desk import Desk
+from kronos_studio.desk.cache import ResultCache
+from kronos_studio.desk.risk import MODEL_KEY
+from kronos_studio.risk.measures import RiskSettings
+
+SETTINGS = ForecastSettings(horizon=1, paths=40, seed=3)
+RISK = RiskSettings(levels=(0.9,), positions=("long",))
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory):
+    file = tmp_path_factory.mktemp("beside") / "bars.csv"
+    random_bars(540, seed=5, freq="1d").to_csv(file, index=False)
+    bars, _ = quality_gate(read_bars(str(file)), [])
+    return bars
+
+
+def test_a_model_beside_reads_what_it_reads_when_asked_alone(gated):
+    desk = Desk()
+    # the bars' dates lie inside Chronos-2's training period: the guard covers the models beside the asked one too
+    ask = {"cutoffs": 12, "baselines": False, "include_training_period": True}
+    both = desk.risk_backtest(gated, "garch", SETTINGS, RISK, beside=(CHRONOS2_NAME,), **ask)
+    alone = desk.risk_backtest(gated, CHRONOS2_NAME, SETTINGS, RISK, **ask)
+    assert list(both.backtest.models) == [MODEL_KEY, CHRONOS2_NAME]
+    assert both.backtest.cutoffs == alone.backtest.cutoffs
+    beside, asked = both.backtest.models[CHRONOS2_NAME].frame, alone.backtest.models[MODEL_KEY].frame
+    for column in ("realized_return", "var_long_0.9", "es_long_0.9", "exception_long_0.9", "variance"):
+        assert np.allclose(beside[column].to_numpy(float), asked[column].to_numpy(float)), column
+    # the volatility table and the tests carry it under its own label, compared with GARCH (the reference)
+    assert CHRONOS2_NAME in both.backtest.volatility.index
+    assert list(both.backtest.summary(0.9, "long").index) == [MODEL_KEY, CHRONOS2_NAME]
+
+
+def test_a_kept_backtest_is_found_without_loading_a_model_and_only_for_its_plan(gated):
+    registry = ModelRegistry()
+    desk = Desk(registry, cache=ResultCache())
+    ask = {"cutoffs": 10, "baselines": False, "beside": (CHRONOS2_NAME,), "include_training_period": True}
+    assert desk.kept_risk_backtest(gated, "garch", SETTINGS, RISK, **ask) is None
+    done = desk.risk_backtest(gated, "garch", SETTINGS, RISK, **ask)
+    assert not done.from_cache
+
+    looking = Desk(ModelRegistry(), cache=desk.cache)  # a fresh registry: nothing loaded, nothing to load
+    kept = looking.kept_risk_backtest(gated, "garch", SETTINGS, RISK, **ask)
+    assert kept is not None and kept.from_cache and kept.backtest is done.backtest
+    assert kept.model_key == done.model_key == MODEL_KEY
+    assert looking.registry.loaded() == []
+    # another plan (no model beside, other cut-offs, other levels) is not that backtest
+    assert desk.kept_risk_backtest(gated, "garch", SETTINGS, RISK, **(ask | {"beside": ()})) is None
+    assert desk.kept_risk_backtest(gated, "garch", SETTINGS, RISK, **(ask | {"cutoffs": 11})) is None
+    assert desk.kept_risk_backtest(gated, "garch", SETTINGS, RiskSettings(levels=(0.95,)), **ask) is None
+    again = desk.risk_backtest(gated, "garch", SETTINGS, RISK, **ask)
+    assert again.from_cache and again.backtest is done.backtest
