@@ -58,9 +58,22 @@ def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
     raise not_read_by(model, options)
 
 
-def bars_request(ref: CovariateRef, interval: str | None, needed: int) -> BarsRequest:
+def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
     """The ``BarsRequest`` of one covariate reference: a file, a bundled sample at its own interval, a source's
-    ticker at ``interval`` (the target's)."""
+    ticker at the ``target``'s interval."""
+    return request_at(ref, target.interval, needed)
+
+
+def same_bars(covariate, target) -> bool:
+    """``covariate`` holds the target's own closes at every target bar time (``covariates.conditioning``)."""
+    from kronos_studio.covariates.conditioning import same_bars as same
+
+    return same(covariate, target)
+
+
+def request_at(ref: CovariateRef, interval: str | None, needed: int) -> BarsRequest:
+    """``bars_request`` for targets of ``interval`` (None: of no one interval, where a source's ticker is
+    refused)."""
     if ref.source == FILE:
         return BarsRequest(file=ref.symbol)
     if ref.source == SAMPLE:
@@ -84,7 +97,7 @@ def read_once(desk, options: CovariateOptions, interval: str | None, needed: int
 
     out = Conditioning(options)
     for ref in options.references():
-        gated = desk.bars(bars_request(ref, interval, needed))
+        gated = desk.bars(request_at(ref, interval, needed))
         out.bars.append(gated.bars)
         out.notices.extend(Notice(f"covariate {ref.text}: {n.problem}", n.fix, n.kind, n.values)
                            for n in gated.notices)
@@ -174,6 +187,7 @@ def _serving(desk, model, choices: dict, conditioning: Conditioning, bars, setti
 def chronos2_alone(target):
     """(a maker of Chronos-2 alone, as a request conditioned on nothing is served; its identity for keys), where a
     use case runs it as a model of its own (the risk backtest beside another model)."""
+    from kronos_studio.covariates.conditioning import Conditioning
     from kronos_studio.covariates.options import CovariateOptions
 
     conditioning = Conditioning(CovariateOptions())
