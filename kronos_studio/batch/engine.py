@@ -50,10 +50,15 @@ class BatchResult:
         return 60.0 * self.forecast / self.forecast_s if self.forecast_s > 0 else float("nan")
 
 
-def settings_key(settings: BatchSettings, model: dict) -> str:
-    """What a finished row must match to be kept on a rerun: the settings and the model's identity."""
+def settings_key(settings: BatchSettings, model: dict, covariates=None) -> str:
+    """What a finished row must match to be kept on a rerun: the settings and the model's identity, and for a
+    conditioned batch the covariates' content hashes (``covariates.conditioning.Conditioning.key``) and the
+    Chronos-2 checkpoint's revision (another covariate's bars, or other weights: computed again)."""
     ident = {k: model.get(k) for k in ("model", "predictor", "predictor_revision", "tokenizer", "tokenizer_revision")}
-    text = json.dumps({"settings": asdict(settings), "model": ident}, sort_keys=True, default=str)
+    given = {"settings": asdict(settings), "model": ident}
+    if covariates is not None:  # an unconditioned batch keeps the key it had
+        given.update(covariates=covariates.key(), revision=model.get("revision"))
+    text = json.dumps(given, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -78,6 +83,9 @@ class BatchRun:
     # the process's warm ``catalog.registry.ModelRegistry`` the local engine forecasts with (None: the batch loads
     # its model itself); Ray actors load their own
     registry: object = None
+    # the covariates every series is conditioned on, read once (``covariates.conditioning.Conditioning``; None:
+    # none): the bundled Chronos-2 reads them, each series aligning them as of its own bars' closes
+    covariates: object = None
 
 
 def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = BatchRun(),
@@ -96,13 +104,16 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         raise InputError(f"'{CHAMPION}' is resolved per series from this machine's registry (its ledger and adapter "
                          "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},
                          Fix("run the batch in this process with {setting}", "engine", "local"))
+    if run.engine == "ray" and run.covariates is not None:
+        raise InputError("a batch conditioned on covariates runs in this process (its covariates were read here)",
+                         {"engine": "ray", "covariates": list(run.covariates.options.covariates)},
+                         Fix("run it with {setting}", "engine", "local"))
     calendar = validate_calendar(run.calendar)
     fixes = check_fix_names(run.fixes)
     out, steps_out = run.out, run.steps_out
     started = time.perf_counter()
-    local = ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
-                            ledger_url=run.ledger_url, registry=run.registry)
-    key = settings_key(settings, local.provenance)
+    local = _local_forecaster(run, settings)
+    key = settings_key(settings, local.provenance, run.covariates)
     previous_rows, previous_steps = read_previous(out, steps_out, key)
     rows: dict[str, dict] = {}
     steps: dict[str, pd.DataFrame] = {}
@@ -148,6 +159,17 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         frame, step_frame = writer.write(rows, steps)
     failed = int((frame["status"] != "ok").sum())
     return BatchResult(frame, step_frame, done_count, kept, failed, time.perf_counter() - started, forecast_s)
+
+
+def _local_forecaster(run: BatchRun, settings: BatchSettings) -> ChunkForecaster:
+    """The driver's forecaster: the run's model, or Chronos-2 conditioned on the run's covariates."""
+    if run.covariates is None:
+        return ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
+                               ledger_url=run.ledger_url, registry=run.registry)
+    from .conditioned import ConditionedChunkForecaster
+
+    return ConditionedChunkForecaster(run.model, settings, run.covariates, workspace=run.workspace,
+                                      registry=run.registry)
 
 
 def _id(value) -> int | None:

@@ -75,15 +75,13 @@ class ChunkForecaster:
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
                  workspace: str | None = None, ledger_url: str | None = None, registry=None):
-        from kronos_studio.catalog import resolve
         from kronos_studio.catalog.champion import CHAMPION
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
         self.model, self.registry = model, registry
         self.per_series = model == CHAMPION
         # the base model when per series: what sets the history loaded and the rerun key
-        self.forecaster = resolve(None if self.per_series else model, device=device,
-                                  load_pair=None if registry is None else registry.loader(model))
+        self.forecaster = self.base_forecaster(device)
         self.settings = settings
         self.forecast_settings = settings.forecast_settings(self.forecaster)
         self.provenance = self._provenance(self.forecaster)
@@ -94,6 +92,13 @@ class ChunkForecaster:
             from kronos_studio.bundled import default_model_path
 
             self.pairs[str(default_model_path())] = self.forecaster.pair
+
+    def base_forecaster(self, device):
+        """The forecaster of ``self.model`` on ``device`` (the base model when chosen per series)."""
+        from kronos_studio.catalog import resolve
+
+        return resolve(None if self.per_series else self.model, device=device,
+                       load_pair=None if self.registry is None else self.registry.loader(self.model))
 
     @staticmethod
     def _provenance(forecaster) -> dict:

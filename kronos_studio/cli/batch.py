@@ -59,6 +59,9 @@ def register(sub) -> None:
     from .batch_evaluate import add_evaluate_options, path_counts
 
     add_evaluate_options(p)
+    from .common import add_covariate_options
+
+    add_covariate_options(p)
     p._option_string_actions["--paths"].type = path_counts  # several counts with --evaluate
     p.set_defaults(func=run_batch_command)
 
@@ -84,13 +87,19 @@ def run_batch_command(args) -> int:
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.batch.ray_engine import RayEngineError
     from kronos_studio.batch.watchlist import read_watchlist
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.covariates import read_for_batch
 
     from .batch_evaluate import run_evaluate, single_paths
-    from .common import cli_device, sampling_settings
+    from .common import cli_device, covariate_options, sampling_settings
 
     if isinstance(args.paths, int):
         args.paths = (args.paths,)  # the default, not parsed
+    covariates = covariate_options(args)
     if args.evaluate:
+        if covariates is not None:
+            raise CliError("--with and --known-future condition a screen's forecasts; --evaluate ranks without them "
+                           "(evaluate one series with covariates: kronos evaluate FILE --model chronos2-small --with ...)")
         return run_evaluate(args)
     single_paths(args)
     if args.out is None:
@@ -101,6 +110,7 @@ def run_batch_command(args) -> int:
         raise CliError(f"--out must be a .parquet file, got '{args.out}'")
     entries = read_watchlist(args.watchlist)
     settings = BatchSettings(sampling_settings(args), touch_levels=args.touch_levels, risk=risk_settings(args))
+    conditioning = read_for_batch(Desk(), args.model, covariates, (e.interval for e in entries))
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -115,7 +125,8 @@ def run_batch_command(args) -> int:
     try:
         result = run_batch(entries, settings, BatchRun(
             model=args.model, out=args.out, steps_out=args.steps_out, engine=args.engine, ray_address=args.ray_address,
-            workers=args.workers, device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar),
+            workers=args.workers, device=cli_device(args), fixes=tuple(args.fix), calendar=args.calendar,
+            covariates=conditioning),
             progress if bar is not None else None)
     except (CheckpointError, FileNotFoundError, RayEngineError, ValueError) as e:
         raise error_line(e) from None
@@ -128,8 +139,14 @@ def run_batch_command(args) -> int:
 
     from .errors import notice_line
 
-    for notice in paths_notices(args.paths) + risk_notices(result.rows):
+    for notice in (paths_notices(args.paths) + risk_notices(result.rows)
+                   + (conditioning.notices if conditioning is not None else [])):
         print(notice_line(notice), file=sys.stderr)
+    if conditioning is not None:
+        from kronos_studio.desk.covariates import conditioned_note
+
+        print(f"note: {conditioned_note({'conditioned_on': conditioning.named(), 'known_future': list(covariates.known_future)})} "
+              "(each row's covariate_notes: its own alignment)", file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "
           f"{result.failed} without a forecast ({args.engine} engine, {result.elapsed_s:.1f} s{rate})", file=sys.stderr)
@@ -144,3 +161,4 @@ def run_batch_command(args) -> int:
         if len(failed) > 5:
             print(f"  ... and {len(failed) - 5} more (see the status column)", file=sys.stderr)
     return 0
+

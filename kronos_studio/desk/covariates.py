@@ -1,7 +1,9 @@
 """A forecast or a walk-forward conditioned on other series, as the desk serves it (``kronos_studio.covariates``
 is the library): the covariates a request names (``CovariateOptions``) read through ``Desk.bars`` like any
 series (a file, a bundled sample, a source's ticker at the target's interval), laid on the target's bars as of
-each bar's close, and read by the one model here that reads them, Chronos-2 (``CovariateChronos2``).
+each bar's close, and read by the one model here that reads them, Chronos-2 (``CovariateChronos2``): alone, or
+as the ensemble's Chronos-2 member (``mixed``: the ensemble says which member its weights were fitted on). A
+batch reads them once for all its series (``read_for_batch``; ``kronos_studio.batch.conditioned``).
 
 Kronos reads other series only through an event adapter's leader channels (``covariates.kronos``), which a
 request cannot name yet; a conditioned request for any other model is refused, naming Chronos-2. A request
@@ -14,7 +16,6 @@ served for an unconditioned one or for one conditioned on other bars; the proven
 (``conditioned_on``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from data_sources.requests import SOURCE_BARS, BarsRequest
@@ -24,32 +25,10 @@ from kronos.settings import ForecastSettings
 from kronos_studio.bundled import CHRONOS2_NAME
 
 if TYPE_CHECKING:  # read when a request names covariates: a forecast without them imports none of it
+    from kronos_studio.covariates.conditioning import Conditioning
     from kronos_studio.covariates.options import CovariateOptions, CovariateRef
 
 CONDITIONED_MODEL = CHRONOS2_NAME  # the model a conditioned request names: the bundled Chronos-2
-
-
-@dataclass
-class Conditioning:
-    """The covariates of a request, read: ``options`` as asked, each covariate's gated ``bars`` in order, and
-    what their reading and gating noted."""
-
-    options: CovariateOptions
-    bars: list = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-
-    def key(self) -> dict:
-        """What a result depends on besides the target: each covariate as named, with its bars' content hash
-        and series, and the scheduled events read."""
-        return {"covariates": [{"ref": ref, "content_hash": b.content_hash(),
-                                "series": [b.source, b.series_symbol, b.interval, b.calendar]}
-                               for ref, b in zip(self.options.covariates, self.bars)],
-                "known_future": list(self.options.known_future)}
-
-    def named(self) -> list[dict]:
-        """For the provenance: each covariate as named, its series and the hash of its bars."""
-        return [{"ref": ref, "series": b.series_symbol, "interval": b.interval, "content_hash": b.content_hash()}
-                for ref, b in zip(self.options.covariates, self.bars)]
 
 
 def reads_covariates(model) -> bool:
@@ -61,25 +40,40 @@ def reads_covariates(model) -> bool:
 
 
 def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
-    """Whether a request is served here: covariates named (refused unless ``model`` reads them), or Chronos-2
-    named with ``options`` given (empty: Chronos-2 alone). None: an unconditioned request, served as before."""
+    """Whether a request is served here: covariates named (refused unless ``model`` reads them: Chronos-2, or the
+    ensemble through its Chronos-2 member), or Chronos-2 named with ``options`` given (empty: Chronos-2 alone).
+    None: an unconditioned request, served as before."""
     if options is None:
         return False
     if reads_covariates(model) and not choices.get("ensemble"):
         return True
     if not options:
         return False
-    raise InputError(
-        f"{model or 'the bundled Kronos model'} cannot read covariates: Kronos reads other series only through an "
-        "event adapter's leader channels, and the ensemble's meta-learner has never weighed a conditioned member",
-        {"model": model, "covariates": list(options.covariates), "known_future": list(options.known_future)},
-        (Fix("condition Chronos-2 instead ({setting})", "model", CONDITIONED_MODEL),
-         Fix("or forecast without {setting}", "covariates")))
+    from kronos_studio.catalog.identity import mixes
+
+    if mixes(model, choices.get("ensemble", False)):  # its Chronos-2 member reads them
+        return True
+    from kronos_studio.covariates.conditioning import not_read_by
+
+    raise not_read_by(model, options)
 
 
 def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
     """The ``BarsRequest`` of one covariate reference: a file, a bundled sample at its own interval, a source's
-    ticker at the target's interval."""
+    ticker at the ``target``'s interval."""
+    return request_at(ref, target.interval, needed)
+
+
+def same_bars(covariate, target) -> bool:
+    """``covariate`` holds the target's own closes at every target bar time (``covariates.conditioning``)."""
+    from kronos_studio.covariates.conditioning import same_bars as same
+
+    return same(covariate, target)
+
+
+def request_at(ref: CovariateRef, interval: str | None, needed: int) -> BarsRequest:
+    """``bars_request`` for targets of ``interval`` (None: of no one interval, where a source's ticker is
+    refused)."""
     if ref.source == FILE:
         return BarsRequest(file=ref.symbol)
     if ref.source == SAMPLE:
@@ -87,36 +81,49 @@ def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
 
         interval = next(s.interval for s in list_samples() if s.name == ref.symbol)
         return BarsRequest(source=SAMPLE, symbol=ref.symbol, interval=interval, bars=needed)
-    return BarsRequest(source=ref.source, symbol=ref.symbol, interval=target.interval, exchange=ref.exchange,
-                       bars=needed)
+    if interval is None:
+        raise InputError(f"the covariate {ref.text} is a source's ticker, read at the target's interval, and these "
+                         "targets have no one interval", {"covariate": ref.text},
+                         (Fix("name a file or a bundled sample in {setting}", "covariates"),
+                          Fix("or screen series of one interval")))
+    return BarsRequest(source=ref.source, symbol=ref.symbol, interval=interval, exchange=ref.exchange, bars=needed)
 
 
-def read(desk, options: CovariateOptions, target) -> Conditioning:
+def read_once(desk, options: CovariateOptions, interval: str | None, needed: int = SOURCE_BARS) -> Conditioning:
     """Each covariate ``options`` names, read through ``desk.bars`` (its reader, quality gate and limits), its
-    notices named by the covariate."""
-    needed = max(SOURCE_BARS, 2 * len(target.frame))  # a calendar with more bars than the target's still covers it
+    notices named by the covariate: once for many targets (a batch's series); ``interval``: the targets' one
+    interval, which a source's ticker is read at (None: they have none, and a ticker is refused)."""
+    from kronos_studio.covariates.conditioning import Conditioning
+
     out = Conditioning(options)
     for ref in options.references():
-        gated = desk.bars(bars_request(ref, target, needed))
-        if same_bars(gated.bars, target):
-            raise InputError(f"the covariate {ref.text} is the target itself (the same closes at every one of the "
-                             "target's bar times): it adds nothing and doubles its weight",
-                             {"covariate": ref.text, "target": target.series_symbol},
-                             Fix("condition on another series in {setting}", "covariates"))
+        gated = desk.bars(request_at(ref, interval, needed))
         out.bars.append(gated.bars)
         out.notices.extend(Notice(f"covariate {ref.text}: {n.problem}", n.fix, n.kind, n.values)
                            for n in gated.notices)
     return out
 
 
-def same_bars(covariate, target) -> bool:
-    """``covariate`` holds the target's own closes at every target bar time (read from another place, or as
-    more or fewer bars: the alignment's content-hash check would not see it)."""
-    import numpy as np
+def read_for_batch(desk, model, options: CovariateOptions | None, intervals) -> Conditioning | None:
+    """The covariates every series of a batch is conditioned on (None: ``options`` names none), read once after
+    ``model`` was checked (only the bundled Chronos-2 reads them: ``not_read_by``); ``intervals``: the series'
+    intervals where known (None for a file's), a source's ticker read at their one interval."""
+    from kronos_studio.covariates.conditioning import not_read_by
 
-    both = target.frame[["timestamp", "close"]].merge(covariate.frame[["timestamp", "close"]], on="timestamp",
-                                                      suffixes=("", "_covariate"))
-    return len(both) == len(target.frame) and bool(np.allclose(both["close"], both["close_covariate"]))
+    if not options:
+        return None
+    if not reads_covariates(model):
+        raise not_read_by(model, options)
+    intervals = set(intervals)
+    return read_once(desk, options, intervals.pop() if len(intervals) == 1 else None)
+
+
+def read(desk, options: CovariateOptions, target) -> Conditioning:
+    """``read_once`` for one target (its interval, twice its bars: a calendar with more bars than the target's
+    still covers it), a covariate that is the target itself refused."""
+    out = read_once(desk, options, target.interval, max(SOURCE_BARS, 2 * len(target.frame)))
+    out.check_target(target)
+    return out
 
 
 def identity(conditioning: Conditioning) -> dict:
@@ -129,22 +136,58 @@ def identity(conditioning: Conditioning) -> dict:
 def member(conditioning: Conditioning, target):
     """The Chronos-2 forecaster reading the covariates (the plain member when none are named), drawing the
     settings' paths."""
-    from kronos_studio.covariates.chronos2 import CovariateChronos2
-    from kronos_studio.ensemble.chronos2 import Chronos2Member, ensemble_member
+    from kronos_studio.covariates.conditioning import conditioned_member
 
-    shared, status = ensemble_member(CONDITIONED_MODEL)
-    if shared is None:
-        raise InputError(f"{CONDITIONED_MODEL} cannot serve here: {status}", {"model": CONDITIONED_MODEL},
-                         Fix("forecast without {setting}", "covariates"))
-    if not conditioning.options:
-        return Chronos2Member(shared.pipeline, source=shared.source)
-    return CovariateChronos2(shared.pipeline, conditioning.bars, target=target,
-                             known_future=conditioning.options.known_future, source=shared.source)
+    return conditioned_member(conditioning, target)
+
+
+def mixed(desk, model, choices: dict, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
+    """(the ensemble ``model`` and ``choices`` name for ``bars``, its Chronos-2 member reading the covariates; its
+    identity for keys; the notices: its weights fitted on the unconditioned member, where they were). Refused
+    when no Chronos-2 joins it (nothing would read the covariates)."""
+    from kronos_studio.catalog.identity import NOT_PER_SERIES, model_identity
+    from kronos_studio.covariates.conditioning import conditioned_member
+
+    ident = model_identity(model, bars, workspace, NOT_PER_SERIES, choices)
+    ensemble = desk.forecaster(model, bars, settings, workspace, NOT_PER_SERIES, choices)
+    plain = ensemble.members.get(CHRONOS2_KEY)
+    if plain is None:
+        why = ensemble.notes.get(CHRONOS2_KEY, "Chronos-2 left out")
+        raise InputError(f"the ensemble reads covariates only through its Chronos-2 member, and none joins it ({why})",
+                         {"model": "ensemble", "covariates": list(conditioning.options.covariates)},
+                         (Fix("let the bundled Chronos-2 join ({setting})", "chronos2", CHRONOS2_NAME),
+                          Fix("or forecast without {setting}", "covariates")))
+    reading = conditioned_member(conditioning, bars, plain)
+    ensemble, said = ensemble.with_member(CHRONOS2_KEY, reading, _what(conditioning))
+    notices = [] if said is None else [Notice(said, (Fix("weigh it with a meta-learner fitted on it ({setting}), or "
+                                                         "forecast without covariates", "meta"),))]
+    return ensemble, ident, notices
+
+
+CHRONOS2_KEY = "chronos2"  # the ensemble's Chronos-2 member's key (``ensemble.chronos2.Chronos2Member.key``)
+
+
+def _what(conditioning: Conditioning) -> str:
+    """The covariates read, in words."""
+    return ", ".join([f"{ref}" for ref in conditioning.options.covariates]
+                     + [f"scheduled {k}" for k in conditioning.options.known_future])
+
+
+def _serving(desk, model, choices: dict, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
+    """(the forecaster of a conditioned request, its identity for keys, the model it samples as, notices): the
+    ensemble with its Chronos-2 reading the covariates, or the bundled Chronos-2 reading them."""
+    from kronos_studio.catalog.identity import mixes
+
+    if mixes(model, choices.get("ensemble", False)):
+        ensemble, ident, notices = mixed(desk, model, choices, conditioning, bars, settings, workspace)
+        return ensemble, ident, ident["model"], notices
+    return member(conditioning, bars), identity(conditioning), CONDITIONED_MODEL, []
 
 
 def chronos2_alone(target):
     """(a maker of Chronos-2 alone, as a request conditioned on nothing is served; its identity for keys), where a
     use case runs it as a model of its own (the risk backtest beside another model)."""
+    from kronos_studio.covariates.conditioning import Conditioning
     from kronos_studio.covariates.options import CovariateOptions
 
     conditioning = Conditioning(CovariateOptions())
@@ -157,9 +200,10 @@ def _provenance(provenance: dict, conditioning: Conditioning) -> None:
 
 
 def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, workspace, future, stamps,
-             progress, waiting):
+             progress, waiting, model=CONDITIONED_MODEL, choices: dict | None = None):
     """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
-    ``future`` for the key): ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
+    ``future`` for the key; ``model``: Chronos-2, or the ensemble, ``choices`` as ``Desk.forecast`` takes them):
+    ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.forecasters import make_forecast
     from kronos_studio.forecasters.window import lookback_note
 
@@ -167,23 +211,31 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
 
     bars = gated.bars
     conditioning = read(desk, options, bars)
-    model = member(conditioning, bars)  # the alignment's refusals, before any forecast
-    said = model.alignment(bars.frame) if conditioning.bars else None
-    ident = identity(conditioning)
+    # the alignment's refusals, before any forecast
+    forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
+                                                      workspace)
+    said = _alignment(forecaster, bars) if conditioning.bars else None
 
     def compute():
-        with desk.registry.sampling(CONDITIONED_MODEL, workspace):
-            fc = make_forecast(model, bars, settings, future, progress=progress)
+        with desk.registry.sampling(samples_as, workspace):
+            fc = make_forecast(forecaster, bars, settings, future, progress=progress)
         _provenance(fc.provenance, conditioning)
-        return fc, lookback_note(model, settings, len(fc.history))
+        return fc, lookback_note(forecaster, settings, len(fc.history))
 
     made, hit = desk._kept(lambda: result_key("forecast", bars, ident, settings, workspace, future=stamps,
                                               **conditioning.key()), compute, waiting)
-    return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ())
+    return made, hit, gated.notices + conditioning.notices + list(said.notices if said else ()) + notices
+
+
+def _alignment(forecaster, bars):
+    """What the covariates' alignment says of a forecast of ``bars`` (the Chronos-2 reading them, or the
+    ensemble's member)."""
+    reader = forecaster.members.get(CHRONOS2_KEY, forecaster)
+    return reader.alignment(bars.frame)
 
 
 def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, cutoffs: int,
-             include_training_period: bool, workspace, file):
+             include_training_period: bool, workspace, file, model=CONDITIONED_MODEL, choices: dict | None = None):
     """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
     (report, from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.evaluation.report import evaluation_report
@@ -192,11 +244,11 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
 
     bars = gated.bars
     conditioning = read(desk, options, bars)
-    model = member(conditioning, bars)
-    ident = identity(conditioning)
+    forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
+                                                      workspace)
 
     def compute():
-        report = evaluation_report(desk.registry.in_turn(model, CONDITIONED_MODEL, workspace), bars, settings,
+        report = evaluation_report(desk.registry.in_turn(forecaster, samples_as, workspace), bars, settings,
                                    cutoffs=cutoffs, include_training_period=include_training_period, file=file)
         report.out["conditioned_on"] = conditioning.named()
         report.out["known_future"] = list(options.known_future)
@@ -205,7 +257,7 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
     report, hit = desk._kept(lambda: result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs,
                                                 include=include_training_period, file=file, **conditioning.key()),
                              compute)
-    return report, hit, gated.notices + conditioning.notices
+    return report, hit, gated.notices + conditioning.notices + notices
 
 
 # What docs/covariates.md measured, said wherever a conditioned forecast is shown.
@@ -222,4 +274,5 @@ def conditioned_note(provenance: dict) -> str:
     if not named and not events:
         return "Chronos-2 alone, conditioned on nothing (the without of a with/without comparison)"
     what = [f"{c['ref']} ({c['series']} {c['interval']})" for c in named] + [f"scheduled {k}" for k in events]
-    return f"Chronos-2 conditioned on {', '.join(what)}; {MEASURED}"
+    who = "the ensemble's Chronos-2 member" if provenance.get("model") == "ensemble" else "Chronos-2"
+    return f"{who} conditioned on {', '.join(what)}; {MEASURED}"

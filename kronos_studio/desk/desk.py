@@ -185,7 +185,7 @@ class Desk:
         if conditioned(model, covariates, choices):
             (fc, lookback), hit, notices = conditioned_forecast(
                 self, gated, covariates, settings, workspace=workspace, future=future, stamps=_stamps(future),
-                progress=progress, waiting=waiting)
+                progress=progress, waiting=waiting, model=model, choices=choices)
             return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)
@@ -248,7 +248,8 @@ class Desk:
         if conditioned(model, covariates, choices):
             report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,
                                                         workspace=workspace,
-                                                        include_training_period=include_training_period)
+                                                        include_training_period=include_training_period,
+                                                        model=model, choices=choices)
             return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
         bars = gated.bars
         served, identity = self._identity(model, bars, workspace, ledger, choices)

@@ -30,7 +30,7 @@ from kronos_studio.forecasters.window import future_times, history_window
 from .combine import EQUAL, group_key, quantile_average_paths
 from .features import asset_class, member_features, recent_vol, series_features
 from .members import member_identity
-from .meta import REFERENCE, MetaLearner
+from .meta import REFERENCE, MetaLearner, identity_label
 
 SEED_STRIDE = 7919  # each member draws from its own stream: seed + index x stride
 
@@ -145,6 +145,29 @@ class Ensemble(Forecaster):
                          f"{', '.join(sorted(groups))} together apply")
         if notes:
             self.weighting["note"] = "; ".join(notes)
+
+    def with_member(self, key: str, member, reads: str) -> tuple[Ensemble, str | None]:
+        """This ensemble with ``member`` serving in place of its member ``key`` (the same checkpoint reading more:
+        Chronos-2 conditioned on covariates), weighed as the member it replaces; ``reads``: what it reads that
+        the other did not, in words. (the ensemble, the line saying its weights were fitted on the member
+        replaced, not on this one; None where the members are weighed equally anyway.) Both identities stay in
+        the weighting, so no store mistakes one member for the other."""
+        import copy
+
+        if key not in self.members:
+            raise KeyError(key)
+        out = copy.copy(self)
+        out.members = {k: (member if k == key else m) for k, m in self.members.items()}
+        out.identities = {**self.identities, key: member_identity(member)}
+        out.weighting = {**self.weighting, "replaced": {key: {"weighed": self.identities[key],
+                                                              "serving": out.identities[key]}}}
+        if self.method == EQUAL:  # no weights were fitted to any member
+            return out, None
+        said = (f"the meta-learner's weights were fitted on the unconditioned {key} member "
+                f"({identity_label(self.identities[key])}), and this forecast's {key} reads {reads}: a different "
+                "member than the one weighed")
+        out.weighting["note"] = "; ".join(n for n in (self.weighting.get("note"), said) if n)
+        return out, said
 
     def describe_weighting(self) -> str:
         """One line: how the members are weighted, and why when it is not the meta-learner's way."""

@@ -50,12 +50,23 @@ def series_entries(series, limits: Limits) -> Callable[[Path], list]:
     return write_entries
 
 
+def read_covariates(body, covariates, limits: Limits, registry):
+    """The covariates every series of the request is conditioned on, read once now (a bad one refused before any
+    job starts; None: none named)."""
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.covariates import read_for_batch
+
+    return read_for_batch(Desk(registry, limits=limits), body.model, covariates, (s.interval for s in body.series))
+
+
 def batch_run(body, settings, ledger, limits: Limits, registry):
     """The job of a batch request: its series and its size checked now (a bad one is a 422, past a limit a
     413, before any job starts), run by ``kronos_studio.batch.engine.run_batch`` into the job's folder
     (``ledger``: the service's, scoped to the caller's workspace, whose champions the model ``champion``
     serves) on ``registry``'s warm models (the service's ``ModelRegistry``)."""
     from kronos_studio.batch.forecaster import BatchSettings
+
+    from .compute import covariate_options
 
     limits.check_path_steps(settings.paths, settings.horizon)
     write_entries = series_entries(body.series, limits)
@@ -64,11 +75,17 @@ def batch_run(body, settings, ledger, limits: Limits, registry):
     extra = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
     batch_settings = BatchSettings(settings, risk=batch_risk(body), **extra)
 
+    covariates = covariate_options(body)
     if body.evaluate is not None:
         from .rank_job import rank_run
 
+        if covariates is not None:
+            raise ServiceError(422, "covariates condition a screen's forecasts; evaluate ranks without them "
+                                    "(evaluate one series with covariates: POST /v1/evaluate)")
+
         return rank_run(body, settings, write_entries, limits, registry, ledger.workspace)
     n = len(body.series)
+    conditioning = read_covariates(body, covariates, limits, registry)
     limits.check_job_steps(n * settings.paths * settings.horizon, f"series x paths x horizon = {n} x "
                                                                   f"{settings.paths} x {settings.horizon}")
 
@@ -81,7 +98,8 @@ def batch_run(body, settings, ledger, limits: Limits, registry):
         out = folder / "results.parquet"
         result = run_batch(entries, batch_settings, BatchRun(model=body.model, out=out, fixes=tuple(body.fix),
                                                              calendar=body.calendar, workspace=ledger.workspace,
-                                                             ledger_url=ledger.url, registry=registry),
+                                                             ledger_url=ledger.url, registry=registry,
+                                                             covariates=conditioning),
                            progress=lambda *_: checkpoint(stop))  # a cancel stops it after a chunk of series
         return out, {"series": len(result.rows), "forecast": result.forecast, "failed": result.failed,
                      "elapsed_s": round(result.elapsed_s, 3)}

@@ -228,8 +228,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities, "
-                             "VaR and ES of the horizon return with their errors, the paths' realized volatility.")
+                             "VaR and ES of the horizon return with their errors, the paths' realized volatility; "
+                             "covariates: other series every one is conditioned on (model chronos2-small).")
     @tool_errors
+    @with_covariates
     @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS))
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
                interval: str | None = None, model: str | None = None, calendar: str | None = None,
@@ -254,11 +256,15 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
             entries += symbol_entries([(source, sym, interval, None) for sym in symbols])
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
+        from kronos_studio.desk.covariates import read_for_batch
+
+        conditioning = read_for_batch(desk, model, covariates_of(settings), (e.interval for e in entries))
         with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
             result = run_batch(entries, BatchSettings(s, risk=risk), BatchRun(model=model, out=Path(folder) / "screen.parquet",
                                                                    fixes=tuple(fix or ()), calendar=calendar,
                                                                    workspace=workspace, ledger_url=ledger.url,
-                                                                   registry=desk.registry))
+                                                                   registry=desk.registry,
+                                                                   covariates=conditioning))
             rows = records(result.rows)
         return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
 

@@ -168,8 +168,9 @@ class BatchOptions(Strict):
 
 
 # the risk columns' settings (``BatchSettings.risk``): the ``RiskSettings`` knobs a row's columns depend on
+# and the covariates every series is conditioned on (``CovariateOptions``' knobs, as /v1/forecast's)
 BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields(),
-                            **knob_fields(RiskSettings, RISK_KNOBS))
+                            **knob_fields(RiskSettings, RISK_KNOBS), **knob_fields(CovariateOptions))
 
 
 def batch_risk(given) -> RiskSettings:

@@ -112,6 +112,18 @@ def test_several_targets_forecast_as_one_group(pipeline, pair):
         assert abs(np.log(out[name][0, 10] / bars.frame["close"].iloc[-1])) < 0.05
 
 
+def test_a_target_forecast_jointly_is_the_target_given_the_other_as_covariate(pipeline, pair):
+    """Why no face offers ``--jointly`` (docs/covariates.md): Chronos-2 reads a past-only covariate as a member of
+    the group whose future it does not output, so the target's quantiles are the same whether the other series is
+    its covariate or a co-target; what a joint forecast adds is the other series' own forecast."""
+    btc, eth = pair
+    joint = joint_quantiles(Chronos2Member(pipeline), [btc, eth], horizon=4)["BTC"]
+    _, (given,) = CovariateChronos2(pipeline, [eth], target=btc).quantiles_batch([btc.frame], 4)
+    np.testing.assert_allclose(joint, given, rtol=1e-6)
+    _, (alone,) = Chronos2Member(pipeline).quantiles_batch([btc.frame], 4)
+    assert not np.allclose(joint, alone)  # the other series did reach the model
+
+
 class Recording:
     """The real pipeline, keeping every input a model call receives."""
 

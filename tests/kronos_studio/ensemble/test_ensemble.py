@@ -421,3 +421,27 @@ def test_the_fit_walks_each_member_on_the_bars_an_ensemble_forecast_hands_it():
     short.read.clear(), long_.read.clear()
     signal_evaluations([spec], {**members(20), "bootstrap": short, "long": long_}, replace(at(5, 0), lookback=150))
     assert short.read == [150] * 3 and long_.read == [150] * 3
+
+
+def test_a_member_served_in_place_of_the_one_weighed_is_said(evaluations):
+    """Issue 56: an ensemble whose member reads more than the one its meta-learner weighed (Chronos-2 conditioned on
+    covariates) keeps the weights and says so: the note names the member weighed, both identities stay in the
+    weighting, and the mixture draws the new member's paths."""
+    frame, _, evals = evaluations
+    ens = Ensemble(members(30), fit_meta(evals, paths=30), interval="1d", asset="equity")
+    history = frame.iloc[:700]
+    other = GarchMember(paths=30, window=250)
+    served, said = ens.with_member("garch", other, "a shorter window")
+    assert served.members["garch"] is other and ens.members["garch"] is not other  # the original is left alone
+    assert "fitted on the unconditioned garch member" in said and "reads a shorter window" in said
+    assert said in served.weighting["note"] and said in served.describe()["weighting"]
+    replaced = served.weighting["replaced"]["garch"]
+    assert replaced["weighed"] == ens.identities["garch"] and replaced["serving"] == member_identity(other)
+    assert replaced["weighed"]["digest"] != replaced["serving"]["digest"]
+    assert served.describe()["member_identities"]["garch"] == member_identity(other)
+    made = served.sample(history, None, at(5, 3))
+    assert not np.array_equal(made.members["garch"], ens.sample(history, None, at(5, 3)).members["garch"])
+    # weighed equally anyway: no weights were fitted to the member replaced, nothing to say
+    equal = Ensemble(members(30), ens.meta, interval="1d", asset="equity", method=EQUAL)
+    served, said = equal.with_member("garch", other, "a shorter window")
+    assert said is None and "replaced" in served.weighting and "note" not in served.weighting
