@@ -73,3 +73,13 @@ def trace_values(trace: dict, key: str):
 
         return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).astype(float)
     return np.asarray(data, dtype=float)
+
+
+def kept_forecasts() -> list:
+    """The forecasts the app's one result cache holds (``app_support.forecasts.results``: the desk keeps a forecast as
+    (forecast, lookback note), beside risk readings, reports and backtests), in the order they were kept."""
+    from app_support.forecasts import results
+    from kronos.forecast import Forecast
+
+    done = (f.result() for f in list(results().results.values()) if f.done() and f.exception() is None)
+    return [v[0] for v in done if isinstance(v, tuple) and isinstance(v[0], Forecast)]

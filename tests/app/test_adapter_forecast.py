@@ -5,6 +5,7 @@ written without its channel is refused naming the control."""
 from __future__ import annotations
 
 import numpy as np
+from app_helpers import kept_forecasts
 from test_app import messages, small
 
 INDEX = "S&P 500 index daily 1999-2018 (arch)"
@@ -23,14 +24,6 @@ def train_adapter(model_folder, folder):
     cfg = TrainConfig(steps=2, batch_size=2, warmup_steps=1, eval_every=1, val_windows=2, log_every=1)
     finetune_lora(load_pair(model_folder, device="cpu"), data, EventBuilder(None, {"index": load_sample(INDEX)}), cfg,
                   folder, name=folder.name, log=None, run_info={"leaders": ["index=spx.csv"]})
-
-
-def kept_forecasts():
-    from app_support import forecasts
-    from kronos.forecast import Forecast
-
-    kept = [f.result() for f in forecasts.results().results.values() if f.done() and not f.exception()]
-    return [k[0] for k in kept if isinstance(k, tuple) and isinstance(k[0], Forecast)]
 
 
 def test_an_adapter_reads_its_leader_through_the_desk(new_app, tiny_models, tmp_path):

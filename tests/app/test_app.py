@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 import pytest
-from app_helpers import BAD_CSV, good_csv
+from app_helpers import BAD_CSV, good_csv, kept_forecasts
 
 from kronos.config import MIN_HISTORY
 
@@ -50,7 +50,6 @@ def test_starts_with_sidebar_and_gate(new_app):
 
 
 def test_forecast_cached_and_requantiled_without_resampling(new_app):
-    from app_support.forecasts import results as store
 
     at = small(new_app().run())
     at.button(key="run_forecast").click().run()
@@ -68,7 +67,7 @@ def test_forecast_cached_and_requantiled_without_resampling(new_app):
     export = json.loads(export) if isinstance(export, str) else export
     assert export["provenance"]["seed"] == 0 and export["provenance"]["model"] == "test-tiny-a"
     assert len(export["data"]["content_sha256"]) == 64 and export["app"]["version"]
-    n = len(store())
+    n = len(kept_forecasts())
 
     at.selectbox(key="fan_band").set_value("p25–p75").run()  # display only: no new sample
     assert {m.label: m for m in at.metric}["Sampling time"].delta == "from cache"
@@ -76,12 +75,12 @@ def test_forecast_cached_and_requantiled_without_resampling(new_app):
     at.segmented_control(key="fan_field").set_value("volume").run()
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert any(t["type"] == "bar" for t in fig["data"])
-    assert len(store()) == n
+    assert len(kept_forecasts()) == n
 
     at.number_input(key="sb_seed").set_value(7).run()  # a new seed is a new forecast: not served from cache
     assert [c.key for c in at.get("plotly_chart")] == ["history_chart"] and "Run forecast" in messages(at.info)
     at.number_input(key="sb_seed").set_value(0).run()  # back: instantly from the store
-    assert at.get("plotly_chart") and len(store()) == n
+    assert at.get("plotly_chart") and len(kept_forecasts()) == n
 
 
 def test_events_are_drawn(new_app):
@@ -528,10 +527,7 @@ MEMBER_NAMES = {"kronos": "Kronos", "bootstrap": "Bootstrap", "garch": "GARCH", 
 def stored_forecast(provenance: dict, ensemble: bool = False):
     """The one forecast (``ensemble``: the one ensemble forecast) in the forecast store, which holds this test's
     own only (conftest's ``own_result_stores``), checked to be the one whose provenance the page exported."""
-    from app_support.forecasts import results as store
-
-    kept = [f.result()[0] for f in list(store().results.values()) if f.done() and f.exception() is None]
-    [fc] = [fc for fc in kept if hasattr(fc, "members") or not ensemble]
+    [fc] = [fc for fc in kept_forecasts() if hasattr(fc, "members") or not ensemble]
     assert {k: fc.provenance[k] for k in ("created_at", "input_sha256", "seed")} == \
         {k: provenance[k] for k in ("created_at", "input_sha256", "seed")}
     return fc
@@ -582,7 +578,6 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     import numpy as np
 
     from app_support import sidebar
-    from app_support.forecasts import results as store
 
     at = small(new_app().run(), horizon=6, paths=6)
     at.sidebar.toggle(key="sb_ensemble").set_value(True).run()
@@ -629,19 +624,19 @@ def test_ensemble_forecast_shows_its_members_and_records_them(new_app):
     labels = {f"{MEMBER_NAMES[k]} {prov['weights'][k]:.0%}" for k in fc.members}
     assert len({t["line"]["color"] for t in fig["data"] if t["name"] in labels}) == len(fc.members)  # own colours
 
-    n = len(store())  # display changes and another session with the same inputs: no new sample
+    n = len(kept_forecasts())  # display changes and another session with the same inputs: no new sample
     at.selectbox(key="fan_band").set_value("p25–p75").run()
     assert {m.label: m for m in at.metric}["Sampling time"].delta == "from cache"
     other = small(new_app().run(), horizon=6, paths=6)
     other.sidebar.toggle(key="sb_ensemble").set_value(True).run()
-    assert other.get("plotly_chart") and len(store()) == n
+    assert other.get("plotly_chart") and len(kept_forecasts()) == n
     # A Kronos-only setting is the Kronos member's, and part of what the stored forecast is keyed by.
     at.sidebar.slider(key="sb_temperature").set_value(0.5).run()
     assert [c.key for c in at.get("plotly_chart")] == ["history_chart"]  # no fan: this forecast is not stored
     at.button(key="run_forecast").click().run()
     export = at.json[0].value
     prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
-    assert prov["members"]["kronos"]["settings"]["temperature"] == 0.5 and len(store()) == n + 1
+    assert prov["members"]["kronos"]["settings"]["temperature"] == 0.5 and len(kept_forecasts()) == n + 1
 
 
 def test_compare_offers_the_ensemble(new_app):
@@ -775,19 +770,17 @@ def test_the_fan_is_anchored_at_the_last_close_and_the_sidebar_switches_it_off(n
 
 
 def test_precision_bf16_from_the_sidebar_reaches_the_model_and_the_fan_says_it(new_app):
-    from app_support.forecasts import results as store
-
     at = small(new_app().run(), horizon=6, paths=6)
     at.button(key="run_forecast").click().run()
     assert not at.exception and "fp32" in messages(at.caption)
-    before = len(store())
+    before = len(kept_forecasts())
     at.sidebar.button_group(key="sb_precision").set_value("bf16").run()
     at.button(key="run_forecast").click().run()
     assert not at.exception and not at.error, messages(at.error)
     export = at.json[0].value
     prov = (json.loads(export) if isinstance(export, str) else export)["provenance"]
     assert prov["precision"] == "bf16" and "bf16" in messages(at.caption)
-    assert len(store()) == before + 1  # stored apart from the fp32 fan, not served from it
+    assert len(kept_forecasts()) == before + 1  # stored apart from the fp32 fan, not served from it
 
 
 def test_fit_the_ensemble_to_the_series_then_its_forecasts_use_it(new_app):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from app_helpers import kept_forecasts
+
 from kronos_studio.ledger import Ledger
 
 
@@ -84,7 +86,7 @@ def test_a_signed_in_users_results_are_never_served_to_another_workspace_from_ca
     model and settings in another workspace are that workspace's own forecast, backtest and evaluation (sampled
     and recorded there), never another user's "from cache"."""
     import app_support.auth as auth
-    from app_support import compare, forecasts, trust
+    from app_support import compare, trust
 
     def forecast_as(user: str):
         monkeypatch.setattr(auth, "workspace", lambda: user)
@@ -96,21 +98,14 @@ def test_a_signed_in_users_results_are_never_served_to_another_workspace_from_ca
     ana = forecast_as("ana@example.com")
     ana.button(key="run_forecast").click().run()
     assert not ana.exception and {m.label: m for m in ana.metric}["Sampling time"].delta == "just sampled"
-    def forecasts_kept() -> int:
-        """The forecasts the app's one result cache holds (it keeps risk readings and reports too)."""
-        from kronos.forecast import Forecast
-
-        return sum(isinstance(v, tuple) and isinstance(v[0], Forecast) for v in
-                   (f.result() for f in forecasts.results().results.values() if f.done() and not f.exception()))
-
-    stored = forecasts_kept()
+    stored = len(kept_forecasts())
 
     bo = forecast_as("bo@example.com")  # the same inputs: no fan until bo runs one
     assert [c.key for c in bo.get("plotly_chart")] == ["history_chart"]
     assert "Run forecast" in " ".join(i.value for i in bo.info)
     bo.button(key="run_forecast").click().run()
     assert not bo.exception and {m.label: m for m in bo.metric}["Sampling time"].delta == "just sampled"
-    assert forecasts_kept() == stored + 1
+    assert len(kept_forecasts()) == stored + 1
     with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:  # and recorded in bo's workspace too
         assert len(ledger.scoped("bo@example.com").predictions_frame()) == 1
 

@@ -4,17 +4,13 @@ knobs, a bad level refused by name, too few paths for a 99% ES flagged with the 
 from __future__ import annotations
 
 import numpy as np
+from app_helpers import kept_forecasts
 from test_app import messages, small
 
 
 def shown_forecast():
-    """The one forecast the app's result cache holds (the desk keeps a forecast as (forecast, lookback note)):
-    the fan on screen."""
-    from app_support import forecasts
-    from kronos.forecast import Forecast
-
-    kept = [f.result() for f in forecasts.results().results.values() if f.done()]
-    [fc] = [k[0] for k in kept if isinstance(k, tuple) and isinstance(k[0], Forecast)]
+    """The one forecast the app's result cache holds: the fan on screen."""
+    [fc] = kept_forecasts()
     return fc
 
 
@@ -56,8 +52,6 @@ def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
 def test_the_risk_panel_reads_enough_paths_for_its_levels_on_a_click(new_app):
     """A fan of 40 paths is too few for a 90% ES (200 needed): the panel offers to sample the same request with 200
     paths, then reads the risk from those — the numbers ``Desk.risk`` gives for that request — and says so."""
-    from app_support import forecasts
-    from kronos.forecast import Forecast
     from kronos_studio.desk.risk import read_risk
     from kronos_studio.risk.measures import RiskSettings
 
@@ -68,8 +62,7 @@ def test_the_risk_panel_reads_enough_paths_for_its_levels_on_a_click(new_app):
     assert "risk_more_paths" in [b.key for b in at.button]
     at.button(key="risk_more_paths").click().run()
     assert not at.exception and not at.error, messages(at.error)
-    kept = [f.result() for f in forecasts.results().results.values() if f.done()]
-    fans = {k[0].paths.shape[0]: k[0] for k in kept if isinstance(k, tuple) and isinstance(k[0], Forecast)}
+    fans = {fc.paths.shape[0]: fc for fc in kept_forecasts()}
     assert set(fans) == {40, 200}  # the fan's own, and the risk's
     assert fans[200].provenance["seed"] == fans[40].provenance["seed"]
     expected = read_risk(fans[200], RiskSettings(levels=(0.9,))).path
