@@ -9,24 +9,33 @@ from kronos.settings import knobs
 from .source_inputs import first_value
 
 
-def knob_widget(where, key: str, value, knob, setting: str | None = None):
+def knob_widget(where, key: str, value, knob, setting: str | None = None, handed: bool = True):
     """The widget a knob's type asks for, keyed ``key`` and starting at ``value``: a toggle (bool), a slider
     (float), a number box (int); several words (a tuple of text, the choices its default holds) a multiselect,
     several numbers (a tuple of them) a text box of comma-separated numbers (``setting``: what a message about
-    one names)."""
+    one names). ``handed``: another page may set the widget's value (the Screener opening a row sets the
+    sidebar's), so its first value is put in session state (``first_value``); otherwise it is the widget's own
+    default, which the browser also starts from when the page above the widget changes and the browser draws it
+    anew (a first value kept only in session state came back from it empty then)."""
+    def start(v):
+        return {"key": first_value(key, v)} if handed else {"key": key, "value": v}
+
     if isinstance(value, tuple) and value and isinstance(value[0], str):
-        return tuple(where.multiselect(knob.label, list(value), key=first_value(key, list(value)), help=knob.help))
+        chosen = start(list(value))
+        if not handed:
+            chosen["default"] = chosen.pop("value")
+        return tuple(where.multiselect(knob.label, list(value), help=knob.help, **chosen))
     if isinstance(value, tuple) and value:
-        text = where.text_input(knob.label, key=first_value(key, ", ".join(f"{v:g}" for v in value)),
-                                help=f"{knob.help} (comma-separated)")
+        text = where.text_input(knob.label, help=f"{knob.help} (comma-separated)",
+                                **start(", ".join(f"{v:g}" for v in value)))
         return numbers(text, type(value[0]), knob.label, setting)
-    key = first_value(key, value)
     if isinstance(value, bool):
-        return bool(where.toggle(knob.label, key=key, help=knob.help))
+        return bool(where.toggle(knob.label, help=knob.help, **start(value)))
     if isinstance(value, float):
-        return float(where.slider(knob.label, float(knob.low), float(knob.high), step=knob.step, key=key, help=knob.help))
+        return float(where.slider(knob.label, float(knob.low), float(knob.high), step=knob.step, help=knob.help,
+                                  **start(value)))
     low, high = (None if bound is None else int(bound) for bound in (knob.low, knob.high))
-    return int(where.number_input(knob.label, low, high, key=key, help=knob.help))
+    return int(where.number_input(knob.label, low, high, help=knob.help, **start(value)))
 
 
 def numbers(text: str, kind, label: str, setting: str | None) -> tuple:
@@ -40,17 +49,18 @@ def numbers(text: str, kind, label: str, setting: str | None) -> tuple:
                          Fix("give {setting} as comma-separated numbers such as 0.95, 0.99", setting)) from None
 
 
-def knob_controls(where, cls, prefix: str, more: str | None = None, only: tuple[str, ...] | None = None) -> dict:
+def knob_controls(where, cls, prefix: str, more: str | None = None, only: tuple[str, ...] | None = None,
+                  handed: bool = True) -> dict:
     """A widget per field with a ``Knob`` of the options dataclass ``cls`` (None: ``ForecastSettings``' sampling
     knobs; ``only``: of these fields alone), keyed ``prefix`` + the knob's setting, in ``where``; with ``more``, the
-    knobs marked ``more`` folded away in an expander of that title. Field name -> value: ``cls``' keyword
-    arguments."""
+    knobs marked ``more`` folded away in an expander of that title; ``handed``: as ``knob_widget``'s. Field name
+    -> value: ``cls``' keyword arguments."""
     shown = {name: spec for name, spec in knobs(cls).items() if only is None or name in only}
     folded = {name for name, (_, knob) in shown.items() if knob.more and more}
-    values = {name: knob_widget(where, f"{prefix}{knob.name(name)}", value, knob, knob.name(name))
+    values = {name: knob_widget(where, f"{prefix}{knob.name(name)}", value, knob, knob.name(name), handed)
               for name, (value, knob) in shown.items() if name not in folded}
     if folded:
         box = where.expander(more, expanded=False)
-        values |= {name: knob_widget(box, f"{prefix}{knob.name(name)}", value, knob, knob.name(name))
+        values |= {name: knob_widget(box, f"{prefix}{knob.name(name)}", value, knob, knob.name(name), handed)
                    for name, (value, knob) in shown.items() if name in folded}
     return {name: values[name] for name in shown}  # field order

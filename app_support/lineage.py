@@ -117,7 +117,7 @@ def retrain_controls(where) -> dict:
 
     from .knob_widgets import knob_controls
 
-    return knob_controls(where, RetrainSettings, "ft_retrain_")
+    return knob_controls(where, RetrainSettings, "ft_retrain_", handed=False)
 
 
 def retrain_now(choice, bars, horizon: int, include_training_period: bool = False, progress=None, options=None):

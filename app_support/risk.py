@@ -30,7 +30,7 @@ MORE = "More risk settings"
 def settings_or_none(where, prefix: str, more: str | None = MORE) -> RiskSettings | None:
     """The ``RiskSettings`` the controls ask for, or None with the refusal said in ``where``."""
     try:
-        return RiskSettings(**knob_controls(where, RiskSettings, prefix, more))
+        return RiskSettings(**knob_controls(where, RiskSettings, prefix, more, handed=False))
     except UserError as e:
         where.error(f"**No risk reading for these settings.** {app_message(e)}", icon=":material/error:")
         return None

@@ -87,7 +87,8 @@ def risk_settings(where) -> RiskSettings | None:
     from .knob_widgets import knob_controls
 
     try:
-        return RiskSettings(per_step=False, **knob_controls(where, RiskSettings, RISK_PREFIX, only=RISK_KNOBS))
+        return RiskSettings(per_step=False, **knob_controls(where, RiskSettings, RISK_PREFIX, only=RISK_KNOBS,
+                                                            handed=False))
     except UserError as e:
         where.error(f"**No risk columns for these settings.** {app_message(e)}", icon=":material/error:")
         return None
