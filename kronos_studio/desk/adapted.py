@@ -46,10 +46,6 @@ class AdapterRequest:
             raise InputError(f"the leader channel {twice[0]!r} is named twice", {"leaders": channels},
                              Fix("name each channel once in {setting}", "leaders"))
 
-    @property
-    def reads_events(self) -> bool:
-        return self.calendar is not None or bool(self.leaders)
-
 
 def parse_leader(text: str) -> tuple[str, str]:
     """``index=yfinance:^GSPC`` -> ("index", "yfinance:^GSPC"); refused without a channel."""
@@ -88,14 +84,15 @@ def weights_digest(folder: str) -> str:
 def read_leaders(desk, request: AdapterRequest, target) -> tuple[dict, list[dict], list[Notice]]:
     """(channel -> gated bars, what the provenance names, their notices), each read through ``desk.bars``."""
     from data_sources.requests import SOURCE_BARS
+    from kronos_studio.covariates.conditioning import same_bars
     from kronos_studio.covariates.options import parse_reference
 
-    from .covariates import bars_request, same_bars
+    from .covariates import request_at
 
     needed = max(SOURCE_BARS, 2 * len(target.frame))
     bars, named, notices = {}, [], []
     for channel, text in request.leaders:
-        gated = desk.bars(bars_request(parse_reference(text), target, needed))
+        gated = desk.bars(request_at(parse_reference(text), target.interval, needed))
         if same_bars(gated.bars, target):
             raise InputError(f"the leader {text} is the target itself", {"leader": text},
                              Fix("name another series in {setting}", "leaders"))
@@ -148,14 +145,9 @@ def check_base(model) -> None:
 class Prepared:
     """An adapted request read and checked: its key's identity, the event inputs, what to say."""
 
-    identity: dict
+    identity: dict  # for the key: ``Desk.forecast_key`` of it
     events: object  # the forecaster's ``events`` callable, or None
     notices: list[Notice]
-
-    def key(self, bars, settings: ForecastSettings, workspace, stamps) -> str:
-        from .cache import result_key
-
-        return result_key("forecast", bars, self.identity, settings, workspace, future=stamps)
 
 
 def prepare(desk, bars, model, request: AdapterRequest, *, workspace, ledger) -> Prepared:
@@ -180,7 +172,7 @@ def prepare(desk, bars, model, request: AdapterRequest, *, workspace, ledger) ->
 
 
 def forecast(desk, gated, model, request: AdapterRequest, settings: ForecastSettings, *, workspace, ledger, future,
-             stamps, progress, waiting):
+             progress, waiting):
     """``Desk.forecast`` by the adapter ``request`` names on ``model``: ((forecast, lookback note), from the cache,
     the bars', leaders' and adapter's notices)."""
     from kronos_studio.forecasters import make_forecast
@@ -200,5 +192,6 @@ def forecast(desk, gated, model, request: AdapterRequest, settings: ForecastSett
         fc.provenance["adapter"] = {**adapter, "events": ready.identity["events"]}
         return fc, lookback_note(forecaster, settings, len(fc.history))
 
-    made, hit = desk._kept(lambda: ready.key(bars, settings, workspace, stamps), compute, waiting)
+    made, hit = desk._kept(lambda: desk.forecast_key(bars, ready.identity, settings, workspace, future), compute,
+                           waiting)
     return made, hit, gated.notices + ready.notices

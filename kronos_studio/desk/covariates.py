@@ -58,21 +58,9 @@ def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
     raise not_read_by(model, options)
 
 
-def bars_request(ref: CovariateRef, target, needed: int) -> BarsRequest:
-    """The ``BarsRequest`` of one covariate reference: a file, a bundled sample at its own interval, a source's
-    ticker at the ``target``'s interval."""
-    return request_at(ref, target.interval, needed)
-
-
-def same_bars(covariate, target) -> bool:
-    """``covariate`` holds the target's own closes at every target bar time (``covariates.conditioning``)."""
-    from kronos_studio.covariates.conditioning import same_bars as same
-
-    return same(covariate, target)
-
-
 def request_at(ref: CovariateRef, interval: str | None, needed: int) -> BarsRequest:
-    """``bars_request`` for targets of ``interval`` (None: of no one interval, where a source's ticker is
+    """The ``BarsRequest`` of one covariate reference for targets of ``interval``: a file, a bundled sample at its
+    own interval, a source's ticker at ``interval`` (None: the targets have no one interval, and a ticker is
     refused)."""
     if ref.source == FILE:
         return BarsRequest(file=ref.symbol)

@@ -180,7 +180,7 @@ class Desk:
                                  Fix("name them as leaders ({setting}, e.g. index=SPY.csv)", "leaders"))
             (fc, lookback), hit, notices = adapted_forecast(
                 self, gated, model, adapter, settings, workspace=workspace, ledger=ledger, future=future,
-                stamps=_stamps(future), progress=progress, waiting=waiting)
+                progress=progress, waiting=waiting)
             return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         if conditioned(model, covariates, choices):
             (fc, lookback), hit, notices = conditioned_forecast(
@@ -216,11 +216,10 @@ class Desk:
             from .adapted import prepare
 
             ready = prepare(self, bars, model, adapter, workspace=workspace, ledger=ledger)
-            key, notices = ready.key(bars, settings, workspace, _stamps(future)), ready.notices
+            identity, notices = ready.identity, ready.notices
         else:
             _, identity = self._identity(model, bars, workspace, ledger, choices)
-            key = self.forecast_key(bars, identity, settings, workspace, future)
-        kept = self.cache.peek(key)
+        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, future))
         if kept is None:
             return None
         fc, lookback = kept

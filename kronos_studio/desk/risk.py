@@ -140,8 +140,8 @@ class BacktestPlan:
     beside: tuple[str, ...] = ()
 
 
-def backtest_plan(settings: ForecastSettings, cutoffs: int, walk: RiskWalk | None, include_training_period: bool,
-                  baselines: bool, beside) -> BacktestPlan:
+def backtest_plan(cutoffs: int, walk: RiskWalk | None, include_training_period: bool, baselines: bool,
+                  beside) -> BacktestPlan:
     """The plan a face's options ask for; a model asked beside twice runs once."""
     walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
     return BacktestPlan(walk, bool(baselines), tuple(dict.fromkeys(beside or ())))
@@ -208,7 +208,7 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
     from kronos_studio.risk.walk import risk_backtest as backtest
 
     desk.check_walk(settings, cutoffs)
-    plan = backtest_plan(settings, cutoffs, walk, include_training_period, baselines, beside)
+    plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
     gated = desk._gated(bars, ways)
     bars = gated.bars
     rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices)
@@ -243,7 +243,7 @@ def kept_risk_backtest(desk, bars, model, settings: ForecastSettings, risk: Risk
     model is loaded."""
     if desk.cache is None:
         return None
-    plan = backtest_plan(settings, cutoffs, walk, include_training_period, baselines, beside)
+    plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
     identities = {row.label: row.identity for row in _models(desk, bars, model, settings, workspace, ledger, plan,
                                                              choices)}
     kept = desk.cache.peek(backtest_key(bars, identities, settings, risk, plan, workspace))
