@@ -74,13 +74,10 @@ def _bundled_calendar():
 def calendar(use_bundled: bool = True, upload=None):
     """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
     Raises kronos_studio.events.EventError for an unreadable upload."""
-    from kronos_studio.events import load_calendar
+    from kronos_studio.events import load_calendar, merged_calendars
 
-    cal = _bundled_calendar() if use_bundled else None
-    if upload is not None:
-        user = load_calendar(upload.getvalue(), getattr(upload, "name", "upload"))
-        cal = user if cal is None else cal.merged(user)
-    return cal
+    user = None if upload is None else load_calendar(upload.getvalue(), getattr(upload, "name", "upload"))
+    return merged_calendars([_bundled_calendar() if use_bundled else None, user])
 
 
 def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
@@ -185,21 +182,22 @@ def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicke
     from .forecasts import desk, future_stamps
     from .runs import ProgressBar
 
+    wanted = ("events", "plain") if both else ("events",)  # the fan without events only when it is drawn
     try:
         requests = {"events": AdapterRequest(str(folder), cal, leaders), "plain": AdapterRequest(str(folder))}
-        kept = {k: desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(), adapter=r)
-                for k, r in requests.items()}
+        kept = {k: desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(),
+                                                       adapter=requests[k]) for k in wanted}
     except Exception as e:  # a leader refused (no such channel, never learned, no overlap): its message and fix
         st.error(f"**The adapter forecast could not run.** {app_message(e)}")
         st.stop()
     got = {k: None if v is None else v.forecast for k, v in kept.items()}
     for n in kept["events"].notices if kept["events"] is not None else ():
         st.caption(app_notice(n))
-    from_store = got["events"] is not None and (not both or got["plain"] is not None)
+    from_store = all(got[k] is not None for k in wanted)
     if clicked and not from_store:
         try:
             future = future_stamps(bars, settings.horizon)
-            for k in ("events", "plain") if both else ("events",):
+            for k in wanted:
                 if got[k] is not None:
                     continue
                 bar = ProgressBar(f"Sampling {settings.paths} paths with {folder.name} "
@@ -216,7 +214,7 @@ def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicke
         except Exception as e:
             st.error(f"**The adapter forecast could not run.** {app_message(e)}")
             st.stop()
-    return got["events"], got["plain"] if both else None, from_store
+    return got["events"], got.get("plain"), from_store
 
 
 def overlay(fig, forecast, field: str, band) -> None:

@@ -199,6 +199,18 @@ def bundled_calendar() -> EventCalendar:
     return load_calendar(BUNDLED_CALENDAR, "bundled US macro calendar")
 
 
+def merged_calendars(calendars) -> EventCalendar | None:
+    """``calendars`` as one (``EventCalendar.merged`` in order; the None among them left out), None when there is
+    none: the bundled calendar and a user's, as ``kronos lora``, ``kronos forecast --adapter`` and the app take them."""
+    given = [c for c in calendars if c is not None]
+    if not given:
+        return None
+    out = given[0]
+    for c in given[1:]:
+        out = out.merged(c)
+    return out
+
+
 # --- bars ------------------------------------------------------------------------------------------
 def _bar_times(timestamps, tz: str = CALENDAR_TZ) -> pd.DatetimeIndex:
     ts = pd.DatetimeIndex(pd.to_datetime(timestamps))

@@ -134,13 +134,11 @@ def adapter_request(args):
             raise CliError("--leader, --events and --no-bundled-events go with --adapter FOLDER (a LoRA event adapter)")
         return None
     from kronos_studio.desk.adapted import AdapterRequest, parse_leader
-    from kronos_studio.events import EventError, bundled_calendar, load_calendar
+    from kronos_studio.events import EventError, bundled_calendar, load_calendar, merged_calendars
 
-    calendar = None if args.no_bundled_events else bundled_calendar()
     try:
-        for f in args.events:
-            own = load_calendar(f)
-            calendar = own if calendar is None else calendar.merged(own)
+        calendar = merged_calendars([None if args.no_bundled_events else bundled_calendar(),
+                                     *(load_calendar(f) for f in args.events)])
         return AdapterRequest(args.adapter, calendar, tuple(parse_leader(item) for item in args.leader))
     except (EventError, OSError) as e:
         raise CliError(f"could not read the event calendar: {e}") from None

@@ -46,12 +46,10 @@ def register(train_sub) -> None:
 
 
 def _cli_builder(args):
-    from kronos_studio.events import EventBuilder, bundled_calendar, load_calendar
+    from kronos_studio.events import EventBuilder, bundled_calendar, load_calendar, merged_calendars
 
-    cal = None if args.no_bundled_calendar else bundled_calendar()
-    for f in args.calendar:
-        c = load_calendar(f)
-        cal = c if cal is None else cal.merged(c)
+    cal = merged_calendars([None if args.no_bundled_calendar else bundled_calendar(),
+                            *(load_calendar(f) for f in args.calendar)])
     leaders = {}
     for item in args.leader:
         name, _, path = item.partition("=")
