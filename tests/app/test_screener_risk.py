@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from test_app import messages
+from test_screener import open_screener
+
 from app_support import screener
 from kronos_studio.batch.summary import risk_column
 from kronos_studio.risk.measures import paths_needed
@@ -11,25 +14,12 @@ from kronos_studio.risk.measures import paths_needed
 HORIZON, PATHS = 6, 40
 
 
-def messages(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
-
-
-def open_screener(new_app):
-    at = new_app().run()
-    at.sidebar.number_input(key="sb_horizon").set_value(HORIZON).run()
-    at.sidebar.number_input(key="sb_paths").set_value(PATHS).run()
-    at.switch_page("pages/screener.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
 def table(at):
     return next(d for d in at.dataframe if d.key and d.key.startswith("screener_table_"))
 
 
 def test_the_screener_shows_the_risk_columns_it_was_asked_for(new_app):
-    at = open_screener(new_app)
+    at = open_screener(new_app, HORIZON, PATHS)
     at.text_input(key=screener.RISK_PREFIX + "levels").set_value("0.9, 0.975").run()
     at.multiselect(key=screener.RISK_PREFIX + "positions").set_value(["long"]).run()
     at.button(key="run_screener").click().run()
@@ -57,7 +47,7 @@ def test_the_screener_shows_the_risk_columns_it_was_asked_for(new_app):
 
 
 def test_a_bad_level_is_refused_and_the_screener_waits(new_app):
-    at = open_screener(new_app)
+    at = open_screener(new_app, HORIZON, PATHS)
     at.text_input(key=screener.RISK_PREFIX + "levels").set_value("0.95, 1.5").run()
     assert not at.exception, at.exception
     shown = messages(at.error)
