@@ -152,8 +152,8 @@ def run() -> None:
     Unloading torch's thousands of modules and objects at exit costs about 0.5 s, a sixth of a whole
     ``kronos forecast``, and does nothing for the user: the exit handlers still run (temporary folders,
     Ray, logging), then the standard streams are flushed and the process ends. Every file a command
-    writes is closed by then. Where a thread of ours is still working, or the handlers cannot be run,
-    the process exits the ordinary way.
+    writes is closed by then. Threads of ours still working are waited for first; where the handlers
+    cannot be run, the process exits the ordinary way.
 
     A Ctrl-C after the command's work is done (while the exit handlers run) ends the process at once with
     the command's own code: what it wrote is complete, and the signal must not surface as a traceback from
@@ -165,14 +165,25 @@ def run() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, lambda *_: _leave(code))
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
-    working = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    working = _working_threads()
     if compiling(working):  # a process ending mid-compile waits for it (kronos.accel.static_decode): say so, not hang
         print("kronos: waiting for the decode steps compiling in the background to finish (up to a minute); "
               "Ctrl-C again quits now", file=sys.stderr, flush=True)
-    if run_exit_handlers is None or working:
+    while working:
+        # Joined here in short slices rather than by the interpreter at exit: its join blocks on a lock, and a
+        # Ctrl-C landing just before it blocks is then not seen until the thread ends (a minute of compile).
+        for thread in working:
+            thread.join(0.1)
+        working = _working_threads()
+    if run_exit_handlers is None:
         sys.exit(code)
     run_exit_handlers()
     _leave(code)
+
+
+def _working_threads() -> list[threading.Thread]:
+    """Our threads the process must not end under: alive, not daemon, not the main thread."""
+    return [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
 
 
 def compiling(threads: list[threading.Thread]) -> bool:
