@@ -38,8 +38,8 @@ def register(sub) -> None:
     from kronos_studio.batch.forecaster import RISK_KNOBS
     from kronos_studio.risk.measures import RiskSettings
 
-    add_knob_options(p.add_argument_group("risk columns (as kronos risk reads them, at the horizon)"), RiskSettings,
-                     only=RISK_KNOBS)
+    risk_columns = p.add_argument_group("risk columns (as kronos risk reads them, at the horizon)")
+    add_knob_options(risk_columns, RiskSettings, only=RISK_KNOBS)
     p.add_argument("--calendar", default=None,
                    help="trading calendar of the bar files: XNYS, XLON, ..., 24/7, FX (default: inferred from each "
                         "file's bar times, as kronos forecast does; fetched series come with their source's)")
@@ -58,12 +58,25 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from .batch_evaluate import add_evaluate_options, path_counts
 
-    add_evaluate_options(p)
+    evaluation = add_evaluate_options(p)
     from .common import add_covariate_options
 
     add_covariate_options(p)
     p._option_string_actions["--paths"].type = path_counts  # several counts with --evaluate
-    p.set_defaults(func=run_batch_command)
+    # Each mode's own options, with their defaults: one given to the other mode is refused, not silently unread.
+    screen = [p._option_string_actions[f] for f in ("--out", "--steps-out", "--touch-levels")] + risk_columns._group_actions
+    p.set_defaults(func=run_batch_command, screen_only=own_options(screen),
+                   evaluate_only=own_options(a for a in evaluation._group_actions if a.dest != "evaluate"))
+
+
+def own_options(actions) -> dict[str, tuple[str, object]]:
+    """dest -> (the option's public flag, its default) of argparse ``actions``."""
+    return {a.dest: (a.option_strings[0], a.default) for a in actions if a.help != argparse.SUPPRESS}
+
+
+def unread(args, own: dict[str, tuple[str, object]]) -> list[str]:
+    """The flags of ``own`` options given (set away from their default)."""
+    return [flag for dest, (flag, default) in own.items() if getattr(args, dest) != default]
 
 
 def risk_settings(args):
@@ -96,6 +109,14 @@ def run_batch_command(args) -> int:
     if isinstance(args.paths, int):
         args.paths = (args.paths,)  # the default, not parsed
     covariates = covariate_options(args)
+    given = unread(args, args.screen_only if args.evaluate else args.evaluate_only)
+    if given:
+        one, them = len(given) == 1, "it" if len(given) == 1 else "them"
+        if args.evaluate:
+            raise CliError(f"{', '.join(given)} {'is a screen option' if one else 'are screen options'}: --evaluate "
+                           f"scores the ranking and writes no rows; drop {them}, or run without --evaluate")
+        raise CliError(f"{', '.join(given)} {'is an --evaluate option' if one else 'are --evaluate options'}: a screen "
+                       f"does not read {them}; add --evaluate, or drop {them}")
     if args.evaluate:
         if covariates is not None:
             raise CliError("--with and --known-future condition a screen's forecasts; --evaluate ranks without them "

@@ -21,7 +21,8 @@ def path_counts(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(counts)))
 
 
-def add_evaluate_options(p: argparse.ArgumentParser) -> None:
+def add_evaluate_options(p: argparse.ArgumentParser):
+    """The --evaluate options, in their own group (returned)."""
     g = p.add_argument_group("does the ranking work? (--evaluate)")
     g.add_argument("--evaluate", action="store_true",
                    help="score the ranking on past cut-off dates instead of forecasting now: IC, rank IC with "
@@ -34,6 +35,7 @@ def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     add_training_period_switch(g, "cut-off dates", old_spelling="--include-trained")
     g.add_argument("--json", default=None, metavar="OUT", help="the report and the per-(date, series) panel as JSON")
     g.add_argument("--panel", default=None, metavar="OUT.parquet", help="the per-(date, series) panel as Parquet")
+    return g
 
 
 def single_paths(args) -> None:

@@ -66,6 +66,25 @@ def test_several_path_counts_need_evaluate(watchlist, tmp_path):
     assert r.returncode != 0 and "--paths takes one count without --evaluate, got 1,5" in r.stderr
 
 
+@pytest.mark.parametrize("given, said", [
+    (["--evaluate", "--levels", "0.9", "--out", "rows.parquet"],
+     "--out, --levels are screen options: --evaluate scores the ranking and writes no rows; drop them"),
+    (["--evaluate", "--touch-levels=-0.1,0.1"], "--touch-levels is a screen option"),
+    (["--evaluate", "--vol-interval", "0.5", "--positions", "short"], "--positions, --vol-interval are screen options"),
+    (["--cutoffs", "5", "--out", "rows.parquet"],
+     "--cutoffs is an --evaluate option: a screen does not read it; add --evaluate, or drop it"),
+    (["--include-trained", "--json", "r.json", "--out", "rows.parquet"],
+     "--include-training-period, --json are --evaluate options"),
+])
+def test_an_option_of_the_other_mode_is_refused_not_silently_unread(watchlist, capsys, given, said):
+    """A screen's risk columns asked of --evaluate (which writes no rows), or --cutoffs asked of a screen (which
+    has no cut-offs), were dropped without a word."""
+    from kronos_studio.cli.main import main
+
+    assert main(["batch", str(watchlist), "--horizon", "5", *given]) != 0
+    assert said in capsys.readouterr().err
+
+
 def test_the_throughput_line_counts_forecasts_and_series_x_cut_offs_apart():
     """960 forecasts = 6 series x 40 cut-offs x 4 path counts in 591 s: 97 forecasts per minute, and the 240
     series x cut-offs scored at all four path counts at 24 per minute (not "97 series x cut-offs")."""

@@ -93,6 +93,7 @@ def test_a_series_that_is_a_covariate_is_refused_on_its_row(watchlist, tmp_path,
     assert rows.loc["nasdaq", "status"] == "ok"
     assert "is the target itself" in rows.loc["spx", "status"]
     assert "spx: covariates refused" in err and "Traceback" not in err
+    assert "wrote 2 rows" in err and "1 forecast, 0 already done, 1 without a forecast" in err  # spx not counted twice
 
 
 def test_a_rerun_with_other_covariates_computes_again(watchlist, tmp_path, capsys):
