@@ -81,6 +81,22 @@ def official_greedy(o, frame: pd.DataFrame, future: pd.DatetimeIndex, context: i
     return out.to_numpy(np.float32)
 
 
+def downloads_tried(monkeypatch) -> list[str]:
+    """The Hub downloads asked of huggingface_hub from now on (a lookup in the local cache alone is not one):
+    the repo ids, in order. A download is made as asked; the list only records it."""
+    import huggingface_hub
+
+    tried, download = [], huggingface_hub.snapshot_download
+
+    def recorded(repo_id, *args, **kwargs):
+        if not kwargs.get("local_files_only"):
+            tried.append(repo_id)
+        return download(repo_id, *args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", recorded)
+    return tried
+
+
 def fill_hub_cache(cache: Path, repo_id: str, revision: str, folder: Path) -> None:
     """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}."""
     repo = cache / ("models--" + repo_id.replace("/", "--"))

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -341,7 +340,7 @@ def test_an_exit_waiting_for_a_background_compile_says_so_and_a_ctrl_c_ends_it(t
         "import sys, threading, time\n"
         "from kronos.accel.static_decode import BUILD_THREAD_NAME\n"
         "from kronos_studio.cli.main import run\n"
-        "threading.Thread(target=time.sleep, args=(60,), name=BUILD_THREAD_NAME).start()\n"  # stands for inductor
+        "threading.Thread(target=time.sleep, args=(3600,), name=BUILD_THREAD_NAME).start()\n"  # stands for inductor
         "sys.argv = ['kronos', 'keys', 'list']\n"
         "run()\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -350,10 +349,8 @@ def test_an_exit_waiting_for_a_background_compile_says_so_and_a_ctrl_c_ends_it(t
         lines = [proc.stderr.readline() for _ in range(2)]  # the command's own line, then the notice
         assert lines[1].startswith("kronos: waiting for the decode steps compiling in the background"), lines
         assert proc.poll() is None  # it waits for the build
-        started = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0  # the command's code, not 130: its work was done
-        assert time.monotonic() - started < 10
+        assert proc.wait(timeout=300) == 0  # long before the build's hour; the command's code, not 130: its work was done
         rest = proc.stderr.read()
         assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
     finally:
