@@ -140,14 +140,13 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     order = [e.series for e in entries]
     writer = _Writer(out, steps_out, order)
     chunks = [todo[i:i + run.chunk_series] for i in range(0, len(todo), run.chunk_series)]
-    done_count, made, forecast_started = 0, 0, time.perf_counter()
+    done_count, forecast_started = 0, time.perf_counter()
     try:
         with _workers(run, local, settings, bool(chunks)) as map_chunks:
             forecast_started = time.perf_counter()  # workers are up: from here on it is forecasting
             for chunk_results in map_chunks(chunks):
                 for r in chunk_results:
                     rows[r.row["series"]] = {**r.row, "settings_key": key}
-                    made += r.row.get("status") == "ok"
                     if r.steps is not None:
                         steps[r.row["series"]] = r.steps
                 done_count += len(chunk_results)
@@ -158,8 +157,8 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         local.close()
         forecast_s = time.perf_counter() - forecast_started
         frame, step_frame = writer.write(rows, steps)
-    failed = int((frame["status"] != "ok").sum())
-    return BatchResult(frame, step_frame, made, kept, failed, time.perf_counter() - started, forecast_s)
+    ok = int((frame["status"] == "ok").sum())  # the rows kept from before and the ones this run forecast
+    return BatchResult(frame, step_frame, ok - kept, kept, len(frame) - ok, time.perf_counter() - started, forecast_s)
 
 
 def _local_forecaster(run: BatchRun, settings: BatchSettings) -> ChunkForecaster:
