@@ -81,6 +81,15 @@ def official_greedy(o, frame: pd.DataFrame, future: pd.DatetimeIndex, context: i
     return out.to_numpy(np.float32)
 
 
+def needs_bundled_chronos2() -> None:
+    """Skip the calling test module (at its import) where the chronos package or the bundled Chronos-2 is missing."""
+    pytest.importorskip("chronos")
+    from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+
+    if not BUNDLED_CHRONOS2.is_dir():
+        pytest.skip("the bundled Chronos-2 is not present", allow_module_level=True)
+
+
 def downloads_tried(monkeypatch) -> list[str]:
     """The Hub downloads asked of huggingface_hub from now on (a lookup in the local cache alone is not one):
     the repo ids, in order. A download is made as asked; the list only records it."""

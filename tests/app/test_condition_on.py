@@ -3,13 +3,9 @@ by Chronos-2 conditioned on the chosen series, and says so; Compare shows it wit
 a covariate that cannot be read as of the cut-off is refused with its fix, naming the control."""
 from __future__ import annotations
 
-import pytest
+from testkit import needs_bundled_chronos2
 
-from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
-
-pytest.importorskip("chronos")
-if not BUNDLED_CHRONOS2.is_dir():
-    pytest.skip("the bundled Chronos-2 is not present", allow_module_level=True)
+needs_bundled_chronos2()
 
 TARGET = "NASDAQ Composite daily 1999-2018 (arch)"
 SPX = "S&P 500 index daily 1999-2018 (arch)"

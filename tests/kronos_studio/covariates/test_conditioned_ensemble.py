@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from testkit import needs_bundled_chronos2
 
 from data_sources.requests import BarsRequest
 from data_sources.samples import load_sample
@@ -13,11 +14,7 @@ from kronos.settings import ForecastSettings
 from kronos_studio.covariates.options import CovariateOptions
 from kronos_studio.desk import Desk, ResultCache
 
-pytest.importorskip("chronos")
-from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2  # noqa: E402
-
-if not BUNDLED_CHRONOS2.is_dir():
-    pytest.skip("the bundled Chronos-2 is not present", allow_module_level=True)
+needs_bundled_chronos2()
 
 SETTINGS = ForecastSettings(horizon=2, paths=8)
 CHRONOS2 = "chronos2-small"
