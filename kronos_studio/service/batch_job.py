@@ -82,6 +82,10 @@ def batch_run(body, settings, ledger, limits: Limits, registry):
         if covariates is not None:
             raise ServiceError(422, "covariates condition a screen's forecasts; evaluate ranks without them "
                                     "(evaluate one series with covariates: POST /v1/evaluate)")
+        unread = screen_fields() & body.model_fields_set
+        if unread:  # the CLI refuses the same flags with --evaluate
+            raise ServiceError(422, f"{', '.join(sorted(unread))} shape a screen's rows; evaluate scores the ranking "
+                                    "and writes none: leave them out, or drop evaluate")
 
         return rank_run(body, settings, write_entries, limits, registry, ledger.workspace)
     n = len(body.series)
@@ -105,3 +109,12 @@ def batch_run(body, settings, ledger, limits: Limits, registry):
                      "elapsed_s": round(result.elapsed_s, 3)}
 
     return run
+
+
+def screen_fields() -> set[str]:
+    """The request fields only a screen reads: its touch levels and its risk columns' settings."""
+    from kronos.settings import knobs
+    from kronos_studio.batch.forecaster import RISK_KNOBS
+    from kronos_studio.risk.measures import RiskSettings
+
+    return {"touch_levels"} | {knob.name(name) for name, (_, knob) in knobs(RiskSettings).items() if name in RISK_KNOBS}

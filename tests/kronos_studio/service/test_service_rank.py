@@ -25,6 +25,7 @@ def test_an_evaluating_batch_job_returns_the_report_and_its_panel(service, tiny_
         report = c.get(f"/v1/jobs/{job_id}/result").json()
         parquet = c.get(f"/v1/jobs/{job_id}/result", params={"format": "parquet"})
         bad = c.post("/v1/batch", json={**body, "evaluate": {"cutoffs": 6, "paths": [0]}})
+        unread = c.post("/v1/batch", json={**body, "levels": [0.99], "touch_levels": [-0.1]})
         few = c.post("/v1/batch", json={**body, "evaluate": {"cutoffs": 3, "paths": [2]}}).json()["id"]
         refused = finished_job(c, few, 240)
     assert set(report["signals"]) == {"2", "4"} and set(report["baselines"]) == {"momentum", "reversal", "random"}
@@ -35,6 +36,7 @@ def test_an_evaluating_batch_job_returns_the_report_and_its_panel(service, tiny_
     panel = pd.read_parquet(io.BytesIO(parquet.content))
     assert len(panel) == len(report["panel"]) == 2 * 6 * 4  # path counts x dates x series
     assert bad.status_code == 422 and "every path count must be at least 1" in bad.text
+    assert unread.status_code == 422 and "levels, touch_levels shape a screen's rows" in unread.text  # not left unread
     # too few dates: the job's error names the request's fields (RankSkillError's fixes), not flags
     assert refused["status"] == "failed" and "only 3 usable cut-off dates" in refused["error"]
     assert 'the field "cutoffs"' in refused["error"] and 'the field "step"' in refused["error"]
