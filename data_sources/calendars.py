@@ -440,3 +440,86 @@ def expected_timestamps(timestamps, interval: str | pd.Timedelta | None = None,
     """The bar times the calendar expects between the first and last timestamp (inclusive)."""
     idx, was_naive, calendar, spec = _prepare(timestamps, interval, calendar)
     return _restore(_grid(spec, idx[0], idx[-1]), was_naive)
+
+
+# --------------------------------------------------------------------------- bar closes (kronos watch)
+def _closes_of(spec: _Spec, bars: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The close (UTC) of each bar time of ``spec``'s grid: a daily bar's session close (an exchange's, the FX
+    day's 17:00 New York, else the next midnight), an intraday bar's end (its own time when the bars are
+    labelled by their end, else one step later, no later than its session's close)."""
+    if not len(bars):
+        return pd.DatetimeIndex([], tz="UTC")
+    utc = bars.tz_convert("UTC")
+    if spec.kind == "daily":
+        days = bars.tz_localize(None).normalize()
+        if is_exchange_calendar(spec.calendar):
+            cal = exchange_calendar(spec.calendar, bars[0], bars[-1])
+            table = _session_table(cal, days[0], days[-1])
+            close = pd.Series(table["close"].to_numpy(), index=pd.DatetimeIndex(table.index).tz_localize(None))
+            found = close.reindex(days).to_numpy()
+            fallback = (days + _DAY).tz_localize(spec.tz, ambiguous="NaT", nonexistent="shift_forward")
+            fallback_ns = fallback.tz_convert("UTC").as_unit("ns").asi8
+            ns = np.where(np.isnan(found.astype("float64")), fallback_ns, np.nan_to_num(found).astype("int64"))
+            return pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
+        if spec.calendar == FX:
+            return pd.DatetimeIndex(days + FX_ROLL).tz_localize(FX_TZ, ambiguous="NaT").tz_convert("UTC")
+        return utc + _DAY
+    if spec.kind == "intraday":
+        if spec.end_labelled:
+            return utc
+        ends = utc + spec.step
+        if is_exchange_calendar(spec.calendar):
+            cal = exchange_calendar(spec.calendar, bars[0], bars[-1])
+            table = _session_table(cal, bars[0].tz_localize(None).normalize() - _DAY,
+                                   bars[-1].tz_localize(None).normalize() + _DAY)
+            if len(table):
+                opens, closes = table["open"].to_numpy(), table["close"].to_numpy()
+                pos = np.clip(np.searchsorted(opens, utc.as_unit("ns").asi8, side="right") - 1, 0, len(opens) - 1)
+                capped = np.minimum(ends.as_unit("ns").asi8, closes[pos])
+                return pd.DatetimeIndex(capped.astype("datetime64[ns]")).tz_localize("UTC")
+        return ends
+    return utc + spec.step  # weekly, monthly: the next bar's start
+
+
+def bar_closes(timestamps, interval: str | pd.Timedelta | None = None,
+               calendar: str | None = None) -> pd.DatetimeIndex:
+    """The close (UTC) of each bar of ``timestamps`` (in their order) on ``calendar``: when that bar is complete
+    and a download made then holds it. Naive times are read as in ``future_timestamps``."""
+    idx = pd.DatetimeIndex(timestamps)
+    _, was_naive, calendar, spec = _prepare(idx, interval, calendar)
+    aware, _ = _to_aware(idx, calendar)
+    order = np.argsort(aware.as_unit("ns").asi8, kind="stable")
+    closes = _closes_of(spec, aware[order]).as_unit("ns").asi8
+    out = np.empty_like(closes)
+    out[order] = closes
+    return pd.DatetimeIndex(out.astype("datetime64[ns]")).tz_localize("UTC")
+
+
+def closes_between(timestamps, start, end, interval: str | pd.Timedelta | None = None,
+                   calendar: str | None = None) -> pd.DatetimeIndex:
+    """The closes (UTC) of every bar the calendar expects of the series of ``timestamps`` (its sessions, hours,
+    holidays, the FX week, 24/7) whose close lies in (``start``, ``end``]: a replay's ticks, one per bar close."""
+    idx, _, _, spec = _prepare(timestamps, interval, calendar)
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    margin = max(spec.step, _DAY) * 3
+    grid = _grid(spec, start.tz_convert(spec.tz) - margin, end.tz_convert(spec.tz) + margin)
+    closes = _closes_of(spec, grid)
+    return closes[(closes > start) & (closes <= end)].unique().sort_values()
+
+
+def next_close(timestamps, after, interval: str | pd.Timedelta | None = None,
+               calendar: str | None = None) -> pd.Timestamp:
+    """The first close (UTC) after ``after`` of a bar the calendar expects of the series of ``timestamps``: when
+    a live watch ticks next for that series (the next session's close, the next hour's end, ...)."""
+    after = pd.Timestamp(after)
+    after = after.tz_localize("UTC") if after.tzinfo is None else after.tz_convert("UTC")
+    idx, _, calendar, spec = _prepare(timestamps, interval, calendar)
+    span = max(spec.step, _DAY) * 8
+    for _ in range(12):
+        found = closes_between(idx, after, after + span, spec.step, calendar)
+        if len(found):
+            return found[0]
+        span *= 2
+    raise ValueError(f"no bar closes on calendar {calendar!r} after {after}")

@@ -665,7 +665,7 @@ def test_no_class_hands_on_attributes_it_does_not_name():
 # pyproject.toml ([tool.importlinter], run by scripts/test.sh); kronos_studio/__init__ (ASSETS) is below all.
 STUDIO_LAYERS = [
     ("cli",), ("service",), ("desk",), ("batch",), ("catalog",), ("covariates", "risk"), ("ensemble",), ("training",), ("workspaces",), ("ledger",),
-    ("evaluation",), ("forecasters",),
+    ("evaluation",), ("forecasters",), ("alerts",),
     ("forecasting", "bundled", "events", "fair", "redact", "bars_input", "exports"),
 ]
 

@@ -86,12 +86,18 @@ class BatchRun:
     # the covariates every series is conditioned on, read once (``covariates.conditioning.Conditioning``; None:
     # none): the bundled Chronos-2 reads them, each series aligning them as of its own bars' closes
     covariates: object = None
+    # the replay whose registry ``champion`` reads (``kronos watch --replay-from``); "" (the default): the live one
+    replay: str = ""
+    # called with (``SeriesJob``, forecast) as each series' forecast is done, in the driver (a watch records them
+    # in the ledger as they come: a batch stopped half-way has recorded what it finished); None: not handed on
+    each_forecast: Callable | None = None
 
 
 def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = BatchRun(),
-              progress: BatchProgress | None = None) -> BatchResult:
+              progress: BatchProgress | None = None, ready: Iterable | None = None) -> BatchResult:
     """Forecast every entry not already done in ``run.out`` (and ``run.steps_out``) with ``settings``, and
-    write both."""
+    write both. ``ready``: the entries' bars already read and gated (``watchlist.Loaded``, in watchlist order: a
+    watch's tick, whose replay cuts each series' bars at its clock), instead of reading them here."""
     from data_sources.calendars import validate_calendar
     from data_sources.quality import check_fix_names
 
@@ -119,12 +125,14 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     steps: dict[str, pd.DataFrame] = {}
     todo: list[SeriesJob] = []
     history = local.forecast_settings.lookback
-    for loaded in load_entries(entries, history, run.cache, fixes, calendar):
+    jobs: dict[str, SeriesJob] = {}
+    for loaded in (load_entries(entries, history, run.cache, fixes, calendar) if ready is None else ready):
         entry = loaded.entry
         if loaded.error is not None:
             rows[entry.series] = failure_row(entry.series, entry.origin, loaded.error)
             continue
-        job = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256, loaded.warnings)
+        job = jobs[entry.series] = SeriesJob(entry.series, entry.origin, loaded.bars, loaded.data_sha256,
+                                             loaded.warnings)
         done = previous_rows.get(entry.series)
         same_bars = done is not None and done.get("data_sha256") == job.data_sha256 and (
             _text(done.get("calendar")) == loaded.bars.calendar) and (  # the calendar decides the future bar times
@@ -149,6 +157,8 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
                     rows[r.row["series"]] = {**r.row, "settings_key": key}
                     if r.steps is not None:
                         steps[r.row["series"]] = r.steps
+                    if r.forecast is not None and run.each_forecast is not None:
+                        run.each_forecast(jobs[r.row["series"]], r.forecast)
                 done_count += len(chunk_results)
                 if progress is not None:
                     progress(done_count, len(todo), done_count / max(time.perf_counter() - forecast_started, 1e-9))
@@ -165,7 +175,8 @@ def _local_forecaster(run: BatchRun, settings: BatchSettings) -> ChunkForecaster
     """The driver's forecaster: the run's model, or Chronos-2 conditioned on the run's covariates."""
     if run.covariates is None:
         return ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
-                               ledger_url=run.ledger_url, registry=run.registry)
+                               ledger_url=run.ledger_url, registry=run.registry, replay=run.replay,
+                               keep_forecasts=run.each_forecast is not None)
     from .conditioned import ConditionedChunkForecaster
 
     return ConditionedChunkForecaster(run.model, settings, run.covariates, workspace=run.workspace,
@@ -204,7 +215,7 @@ def _workers(run: BatchRun, local: ChunkForecaster, settings, needed: bool):
     from .ray_engine import ray_workers
 
     with ray_workers(run.model, settings, address=run.ray_address, workers=run.workers, device=run.device,
-                     expected_model=local.provenance) as map_chunks:
+                     expected_model=local.provenance, keep_forecasts=run.each_forecast is not None) as map_chunks:
         yield map_chunks
 
 

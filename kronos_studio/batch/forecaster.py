@@ -61,6 +61,7 @@ class SeriesJob:
 class SeriesResult:
     row: dict
     steps: pd.DataFrame | None = None
+    forecast: object = None  # the forecast itself, when the batch hands its forecasts on (``BatchRun.each_forecast``)
 
 
 class ChunkForecaster:
@@ -71,10 +72,12 @@ class ChunkForecaster:
     with the lookback it was trained with, or by the base model; series served by the same model share one
     forecaster and one batched run. ``registry``: the process's warm ``catalog.registry.ModelRegistry``, whose
     pairs it forecasts with, each run in ``workspace``'s turn (None: its own pairs, loaded here on ``device``,
-    as a Ray actor loads them)."""
+    as a Ray actor loads them). ``replay``: the replay whose champions ``champion`` serves (``kronos watch
+    --replay-from``; the live ones by default); ``keep_forecasts``: each result carries its forecast."""
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
-                 workspace: str | None = None, ledger_url: str | None = None, registry=None):
+                 workspace: str | None = None, ledger_url: str | None = None, registry=None, replay: str = "",
+                 keep_forecasts: bool = False):
         from kronos_studio.catalog.champion import CHAMPION
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
@@ -86,6 +89,7 @@ class ChunkForecaster:
         self.forecast_settings = settings.forecast_settings(self.forecaster)
         self.provenance = self._provenance(self.forecaster)
         self.device, self.workspace, self.ledger_url, self.ledger = device, workspace, ledger_url, None
+        self.replay, self.keep_forecasts = replay, keep_forecasts
         self.served = {None: self.forecaster}  # per series: Kronos forecasters by adapter id (None: the base)
         self.pairs: dict[str, object] = {}  # Kronos pairs by reference: a champion's base, loaded once
         if self.per_series:
@@ -118,7 +122,7 @@ class ChunkForecaster:
         if self.ledger is None:
             from kronos_studio.ledger import Ledger
 
-            self.ledger = Ledger.open(self.ledger_url, workspace=self.workspace)
+            self.ledger = Ledger.open(self.ledger_url, workspace=self.workspace, replay=self.replay)
         return champion_entry(bars, ledger=self.ledger)
 
     def close(self) -> None:
@@ -217,7 +221,8 @@ class ChunkForecaster:
                "horizon": settings.horizon, "paths": settings.paths, "seed": settings.seed,
                "lookback": settings.lookback,
                "created_at": now_utc()}
-        return SeriesResult(row, step_quantiles(job.series, fc.timestamps, fc.paths))
+        return SeriesResult(row, step_quantiles(job.series, fc.timestamps, fc.paths),
+                            fc if self.keep_forecasts else None)
 
 
 def failure_row(series: str, origin: str, reason: str) -> dict:

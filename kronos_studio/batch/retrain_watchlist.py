@@ -80,9 +80,10 @@ class SeriesRetrainer:
                 self._pairs[ref] = load_pair(ref, device=self.job.device)
         return self._pairs[ref]
 
-    def retrain(self, entry, log: Callable[[str], None] | None = None) -> SeriesOutcome:
+    def retrain(self, entry, log: Callable[[str], None] | None = None, bars=None) -> SeriesOutcome:
         """``entry``'s series retrained (a ``watchlist.Entry``); ``log(line)`` gets one line per decision, which
-        the outcome keeps too."""
+        the outcome keeps too; ``bars``: the series' bars already read and gated (a watch's tick: a replay's cut of
+        them at its clock), instead of reading them here."""
         from kronos.checkpoints import CheckpointError
         from kronos_studio.catalog.champion import series_retrainer
         from kronos_studio.ledger import LedgerError
@@ -100,12 +101,14 @@ class SeriesRetrainer:
         # a fetched series is downloaded with the bars a decision needs; a bar file is gated as one forecast's
         # history reads it, so that too few bars for a decision are refused by the retrain, with its numbers
         history = job.settings.needed() if entry.file is None else job.settings.lookback
-        loaded = load_entry(entry, history, fixes=job.fixes, calendar=job.calendar)
-        if loaded.error is not None:
-            return refused(outcome, RetrainError(loaded.error))
+        if bars is None:
+            loaded = load_entry(entry, history, fixes=job.fixes, calendar=job.calendar)
+            if loaded.error is not None:
+                return refused(outcome, RetrainError(loaded.error))
+            bars = loaded.bars
         try:
             ledger = self.ledger()
-            retrainer = series_retrainer(job.model, loaded.bars, ledger, job.settings, self.pair, log=line,
+            retrainer = series_retrainer(job.model, bars, ledger, job.settings, self.pair, log=line,
                                          made_by=job.made_by)
             points = retrainer.points(job.every, job.since)
             if job.max_points is not None and len(points) > job.max_points:

@@ -62,11 +62,12 @@ class Loaded:
     warnings: str = ""
 
 
-def read_watchlist(path: str | Path) -> list[Entry]:
-    """The entries of a folder of bar files or of a ``source,symbol,interval[,exchange]`` CSV."""
+def read_watchlist(path: str | Path, *, newest: bool = False) -> list[Entry]:
+    """The entries of a folder of bar files or of a ``source,symbol,interval[,exchange]`` CSV; ``newest``: a
+    folder's series read from its newest file where several files hold it (``folder_entries``)."""
     p = Path(path)
     if p.is_dir():
-        return folder_entries(p)
+        return folder_entries(p, newest=newest)
     if not p.is_file():
         raise WatchlistError(f"watchlist '{path}' does not exist: give a folder of CSV/Parquet bar files or a CSV "
                              "with columns source,symbol,interval[,exchange]")
@@ -112,17 +113,31 @@ def is_watchlist(path: str | Path) -> bool:
     return {"source", "symbol", "interval"} <= {str(c).strip().lower() for c in header}
 
 
-def folder_entries(folder: Path) -> list[Entry]:
+def series_of_file(path: Path) -> str:
+    """The series a bar file of a folder watchlist holds, by its name: the one rule of which files are one
+    series (a folder of a day's downloads of it, ``kronos watch``)."""
+    return Path(path).stem
+
+
+def newest_file(files: list[Path]) -> Path:
+    """Of several files of one series, the one written last (then the one whose name sorts last: a dated name's
+    later date): what a watch reads at each tick as that day's download."""
+    return max(files, key=lambda f: (f.stat().st_mtime_ns, f.name))
+
+
+def folder_entries(folder: Path, *, newest: bool = False) -> list[Entry]:
+    """One entry per series of the folder's bar files (``series_of_file``), named by it. Several files of one
+    series are refused, or with ``newest`` read from the newest (``newest_file``)."""
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in BAR_FILE_SUFFIXES)
     if not files:
         raise WatchlistError(f"folder '{folder}' holds no CSV or Parquet files")
     by_name: dict[str, list[Path]] = {}
     for f in files:
-        by_name.setdefault(f.stem, []).append(f)
+        by_name.setdefault(series_of_file(f), []).append(f)
     clashes = [", ".join(f.name for f in fs) for fs in by_name.values() if len(fs) > 1]
-    if clashes:
+    if clashes and not newest:
         raise WatchlistError(f"files in '{folder}' share a series name: {'; '.join(clashes)}; rename or remove one")
-    return [Entry(series=f.stem, file=str(f.resolve())) for f in files]
+    return [Entry(series=name, file=str(newest_file(fs).resolve())) for name, fs in sorted(by_name.items())]
 
 
 def symbol_entries(rows: Iterable[tuple[str, str, str, str | None]]) -> list[Entry]:
@@ -149,7 +164,7 @@ def load_entry(entry: Entry, history: int, cache=None, fixes: tuple[str, ...] = 
     them through the data-quality gate for a forecast from ``history`` bars. ``calendar``: the trading
     calendar of bar files (None: inferred from the bar times, as for a single forecast); fetched series
     come with their source's calendar."""
-    from data_sources import apply_fixes, check_bars, load_bars, read_bars_file
+    from data_sources import load_bars, read_bars_file
 
     try:
         if entry.file is not None:
@@ -159,6 +174,14 @@ def load_entry(entry: Entry, history: int, cache=None, fixes: tuple[str, ...] = 
                              cache=cache)
     except Exception as e:  # any reason a series has no bars is that row's status, not the batch's end
         return Loaded(entry, error=f"cannot load: {_one_line(e)}")
+    return gate_entry(entry, bars, history, fixes)
+
+
+def gate_entry(entry: Entry, bars, history: int, fixes: tuple[str, ...] = ()) -> Loaded:
+    """``entry``'s ``bars`` with the gate's accepted ``fixes`` applied, through the data-quality gate for a
+    forecast from ``history`` bars: ``load_entry``'s second half (a replay gates each day's cut of the bars)."""
+    from data_sources import apply_fixes, check_bars
+
     if fixes:
         try:
             bars = apply_fixes(bars, list(fixes))

@@ -28,6 +28,10 @@ COMMANDS: dict[str, Command] = {
     "retrain": Command("train a LoRA challenger on recent bars; it serves only if it beats the champion",
                        ("retrain",)),
     "adapters": Command("the model registry: list, show, promote, roll back", ("retrain",)),
+    "watch": Command("run the learning loop over a watchlist: live at each bar close, --once, or --replay-from past "
+                     "days", ("watch",)),
+    "watches": Command("the watches kept in the ledger: list, show their ticks and alerts, pause, resume, delete",
+                       ("watch",)),
     "train": Command("train or fine-tune a tokenizer / predictor on bars", ("train", "lora", "train_ensemble")),
 }
 

@@ -29,6 +29,8 @@ FLAGS = {
     "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
+    # kronos watch's (its other options are generated from the watch's Knobs: option_knobs)
+    "name": "--name", "replay_from": "--replay-from", "to": "--to", "watches": "kronos watches",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
 SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
 
@@ -56,10 +58,12 @@ def option_knobs() -> dict:
     setting ``FLAGS`` has not: numpy stays out of the start."""
     from kronos.settings import ForecastSettings, knobs
     from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.training.retrain_settings import RetrainSettings
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings)
+    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings,
+                                                         RetrainPolicy, AlertRules, AlertChannels)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -41,6 +41,9 @@ def register(sub) -> None:
     e.add_argument("--out", required=True, metavar="FILE.parquet", help="Parquet file to write")
     e.add_argument("--since", default=None, metavar="DATE", help="only forecasts made on or after DATE (UTC)")
     e.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
+    e.add_argument("--replay", default=None, metavar="NAME",
+                   help="only this replay's rows ('' for the live ones; default: every row, each with its replay "
+                        "label in the column replay, empty for a live row)")
     e.set_defaults(func=run_export)
     i = ledger_sub.add_parser("info", help="where the ledger is and what it holds")
     i.set_defaults(func=run_info)
@@ -59,6 +62,7 @@ def register(sub) -> None:
     d.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
     d.add_argument("--experiments", action="store_true",
                    help="count forecasts made at non-default sampling settings too")
+    add_replay_option(d)
     d.set_defaults(func=run_drift)
     add_exceptions(ledger_sub)
 
@@ -87,7 +91,25 @@ def add_exceptions(ledger_sub) -> None:
     x.add_argument("--model", default=None, metavar="NAME", help="only this model (as the ledger names it)")
     x.add_argument("--experiments", action="store_true",
                    help="count forecasts made at non-default sampling settings too")
+    add_replay_option(x)
     x.set_defaults(func=run_exceptions)
+
+
+def add_replay_option(p) -> None:
+    p.add_argument("--replay", default="", metavar="NAME",
+                   help="judge this replay's rows (kronos watch --replay-from; kronos watches lists them) instead of "
+                        "the live ones")
+
+
+def replaying(ledger, replay: str):
+    """``ledger`` reading ``replay``'s rows, its notices printed first (a replay inside the training period)."""
+    from kronos_studio.ledger.store import replay_notices
+
+    from .errors import notice_line
+
+    for n in replay_notices(replay):
+        print(notice_line(n), file=sys.stderr)
+    return ledger.replaying(replay) if replay else ledger
 
 
 def open_ledger(hint: str = "", workspace: str | None = None):
@@ -233,6 +255,9 @@ def run_export(args) -> int:
             raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
     if args.symbol:
         filters["symbol"] = args.symbol
+    from kronos_studio.ledger.schema import EVERY_REPLAY
+
+    filters["replay"] = EVERY_REPLAY if args.replay is None else args.replay
     ledger = open_ledger()
     try:
         table = ledger.steps_frame(**filters)
@@ -279,7 +304,7 @@ def run_drift(args) -> int:
                        f"use --last {MIN_SCORED} or more")
     ledger = open_ledger()
     try:
-        book = ledger.scoped(args.workspace) if args.workspace else ledger
+        book = replaying(ledger.scoped(args.workspace) if args.workspace else ledger, args.replay)
         report = drift_report(book, last, experiments=args.experiments,
                               **({"symbol": args.symbol} if args.symbol else {}))
     finally:
@@ -331,7 +356,7 @@ def run_exceptions(args) -> int:
                if v is not None}
     ledger = open_ledger(workspace=args.workspace)
     try:
-        done = Desk.risk_record(ledger, risk, experiments=args.experiments, **filters)
+        done = Desk.risk_record(replaying(ledger, args.replay), risk, experiments=args.experiments, **filters)
     finally:
         ledger.close()
     body = record_body(done)

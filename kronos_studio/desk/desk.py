@@ -311,6 +311,15 @@ class Desk:
         ledger.score(bars)
         return ledger.record(forecast, bars)
 
+    # -- the watch (issue 65): written in .watch ------------------------------------------------------------------
+    def watch(self, request, ledger, **options):
+        """The learning loop over a watchlist (``watch.WatchRequest``): a replay's every tick, or live ticks at each
+        bar close (``once``: one), each forecasting, scoring, judging drift and exceptions, retraining where due and
+        alerting, kept in ``ledger`` (a replay's rows under its label): ``watch.watch``."""
+        from .watch import watch
+
+        return watch(self, request, ledger, **options)
+
     # -- the ledger's risk record (issue 55): written in .risk_record --------------------------------------------
     @staticmethod
     def risk_record(ledger, risk, **filters):

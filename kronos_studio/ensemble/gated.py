@@ -27,7 +27,7 @@ import pandas as pd
 
 from kronos.errors import Fix, UserError
 from kronos_studio.ledger.registry import META_LEARNER, Candidate, Entry, Registry, SeriesKey
-from kronos_studio.ledger.schema import CHALLENGER
+from kronos_studio.ledger.schema import CHALLENGER, LIVE
 from kronos_studio.training.gate import MIN_GATE_CUTOFFS, PROMOTED, decide_scores
 
 from .combine import EQUAL
@@ -70,11 +70,11 @@ class MetaDecision:
     skipped: bool = False  # this training window was decided before: nothing refitted
 
 
-def meta_folder(workspace: str, window_hash: str) -> Path:
-    """Where a registered ledger-wide meta-learner's files live: beside the workspace's adapters."""
+def meta_folder(workspace: str, window_hash: str, replay: str = LIVE) -> Path:
+    """Where a registered ledger-wide meta-learner's files live: beside the workspace's (replay's) adapters."""
     from kronos_studio.training.retrain import adapters_folder
 
-    return adapters_folder(LEDGER_WIDE, workspace) / f"meta-{window_hash[:16]}"
+    return adapters_folder(LEDGER_WIDE, workspace, replay) / f"meta-{window_hash[:16]}"
 
 
 def champion_meta(registry: Registry) -> Entry | None:
@@ -149,7 +149,7 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
     known = registry.find_window(LEDGER_WIDE, settings.base_hash, window, META_LEARNER)
     if known is not None and known.status != CHALLENGER:
         return MetaDecision(known, current_name, known.scores or {}, skipped=True)
-    folder = meta_folder(registry.workspace, window)
+    folder = meta_folder(registry.workspace, window, registry.replay)
     challenger = _fitted(train, folder, settings, log)
     paths = min(found.paths, train.paths)
     ours, our_cover, _ = meta_scores(challenger, held, paths)

@@ -122,17 +122,21 @@ class Drift:
                 "skill_forecasts": self.skill_forecasts, "experiments": self.experiments}
 
 
-def drift_report(ledger, last: int = DRIFT_LAST, *, experiments: bool = False, **filters) -> list[Drift]:
+def drift_report(ledger, last: int = DRIFT_LAST, *, experiments: bool = False, rolling: bool = True,
+                 **filters) -> list[Drift]:
     """The drift of every (workspace, series, model) in ``ledger`` (a scoped ledger: its workspace only)
     over the ``last`` newest scored forecasts; ``filters``: source, symbol, interval, models (as
-    ``frames.conditions``). ``experiments``: count forecasts at non-default sampling settings too."""
+    ``frames.conditions``). ``experiments``: count forecasts at non-default sampling settings too; ``rolling``
+    False: the state alone, scoring only the ``last`` newest forecasts (a watch judges at every tick: its
+    rolling chart would score every older forecast again each time)."""
     if last < MIN_SCORED:
         raise InputError(f"a drift window of {last} forecasts is below the {MIN_SCORED} scored forecasts a "
                          "drift test needs", {"last": last, "min_scored": MIN_SCORED},
                          Fix(f"judge {MIN_SCORED} or more ({{setting}})", "last"))
     from .frames import workspaces
 
-    names = [ledger.workspace] if ledger.workspace is not None else ledger.read(workspaces)
+    names = [ledger.workspace] if ledger.workspace is not None else ledger.read(
+        lambda conn: workspaces(conn, ledger.replay))
     out = []
     for name in names:
         book = ledger if ledger.workspace is not None else ledger.scoped(name)
@@ -147,7 +151,7 @@ def drift_report(ledger, last: int = DRIFT_LAST, *, experiments: bool = False, *
             returns = known_returns(on_series)
             for model, forecasts in own.groupby("model", sort=True):
                 chosen = kept.loc[kept.index.intersection(forecasts.index)]
-                per = forecast_scores(chosen, on_series, returns)
+                per = forecast_scores(chosen, on_series, returns, newest=None if rolling else last)
                 out.append(judge(per, last, name, *key, model, experiments=int(left_out.loc[forecasts.index].sum())))
     return out
 
@@ -173,13 +177,17 @@ def known_returns(steps: pd.DataFrame) -> pd.Series:
     return found[~found.index.duplicated(keep="first")].sort_index()
 
 
-def forecast_scores(forecasts: pd.DataFrame, steps: pd.DataFrame, returns: pd.Series) -> pd.DataFrame:
+def forecast_scores(forecasts: pd.DataFrame, steps: pd.DataFrame, returns: pd.Series,
+                    newest: int | None = None) -> pd.DataFrame:
     """One row per scored forecast (one per last bar: the newest), oldest first: last_bar_at,
     prediction_id, covered and pit at ``DRIFT_STEP``, crps_pct (mean over its scored steps, % of its last
-    close) and rw_crps_pct (its random walk's on the same steps; NaN without enough known returns)."""
+    close) and rw_crps_pct (its random walk's on the same steps; NaN without enough known returns).
+    ``newest``: only that many, the newest by last bar."""
     columns = ["last_bar_at", "prediction_id", "covered", "pit", "crps_pct", "rw_crps_pct"]
     scored = forecasts[forecasts["scored_steps"] >= DRIFT_STEP]
     scored = scored.sort_values(["created_at", "prediction_id"]).drop_duplicates("last_bar_at", keep="last")
+    if newest is not None:
+        scored = scored.sort_values("last_bar_at").tail(newest)
     by_id = {pid: own.sort_values("step") for pid, own in steps.groupby("prediction_id")}
     rows = []
     for f in scored.sort_values("last_bar_at").itertuples(index=False):

@@ -2,9 +2,12 @@
 table the export and the meta-learner read, the series and what is still to score.
 
 Filters (all optional, combined with AND): ``source``, ``symbol``, ``interval``, ``models`` (names),
-``since`` (created at or after; a date or time, UTC when naive), ``ids`` (prediction ids), ``parents`` (the
+``since`` (created at or after; a date or time, UTC when naive), ``last_bar_from`` (forecasts whose last bar seen
+is at or after this time: a watch's newest), ``ids`` (prediction ids), ``parents`` (the
 member rows of these ensemble predictions), ``member_rows`` (False: only the forecasts as made, without the
-rows an ensemble forecast keeps for each of its members), ``workspace``."""
+rows an ensemble forecast keeps for each of its members), ``workspace``, ``replay`` (one label's rows: the live
+ones, ``schema.LIVE``, unless a replay's name is given; ``schema.EVERY_REPLAY``: all, each with its label).
+Every view reads its rows through ``conditions``, so a replay's rows never mix with the live ones."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -20,14 +23,14 @@ from kronos.settings import sampling_defaults
 
 from .codec import decode_array, decode_times
 from .rows import MEMBER_PREFIX
-from .schema import evaluations, predictions
+from .schema import EVERY_REPLAY, LIVE, evaluations, predictions
 from .scoring import QUANTILE_LEVELS
 
 P, E = predictions.c, evaluations.c
 SERIES = ["source", "symbol", "interval"]
 IDENTITY = ["created_at", "source", "symbol", "interval", "timezone", "model", "model_revision", "calibrated",
             "horizon", "paths", "seed", "temperature", "top_p", "top_k", "lookback", "last_bar_at", "last_close",
-            "parent_id", "weight"]
+            "parent_id", "weight", "replay"]
 
 
 def counted(n: int, noun: str) -> str:
@@ -41,10 +44,10 @@ def as_utc(when) -> pd.Timestamp:
 
 
 def conditions(*, source: str | None = None, symbol: str | None = None, interval: str | None = None,
-               models: Sequence[str] | None = None, since=None, ids: Sequence[int] | None = None,
+               models: Sequence[str] | None = None, since=None, last_bar_from=None, ids: Sequence[int] | None = None,
                parents: Sequence[int] | None = None, member_rows: bool = True,
-               workspace: str | None = None) -> list:
-    out = []
+               workspace: str | None = None, replay: str = LIVE) -> list:
+    out = [] if replay == EVERY_REPLAY else [P.replay == replay]
     for column, value in (("source", source), ("symbol", symbol), ("interval", interval), ("workspace", workspace)):
         if value is not None:
             out.append(P[column] == value)
@@ -52,6 +55,8 @@ def conditions(*, source: str | None = None, symbol: str | None = None, interval
         out.append(P.model.in_(list(models)))
     if since is not None:
         out.append(P.created_at >= as_utc(since).to_pydatetime())
+    if last_bar_from is not None:
+        out.append(P.last_bar_at >= as_utc(last_bar_from).to_pydatetime())
     if ids is not None:
         out.append(P.id.in_([int(i) for i in ids]))
     if parents is not None:
@@ -176,17 +181,17 @@ def _close_bands(row) -> np.ndarray:
     return np.stack([q[levels.index(level), :, close] for level in QUANTILE_LEVELS], axis=1)
 
 
-def series_frame(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
+def series_frame(conn: Connection, workspace: str | None = None, replay: str = LIVE) -> pd.DataFrame:
     """One row per series, the latest forecast first: source, symbol, interval, predictions, models,
     latest (created_at of its newest prediction). Forecasts as made: an ensemble's member rows are not counted."""
     query = (select(P.source, P.symbol, P.interval, func.count(), func.count(P.model.distinct()),
                     func.max(P.created_at))
-             .where(*conditions(workspace=workspace, member_rows=False))
+             .where(*conditions(workspace=workspace, member_rows=False, replay=replay))
              .group_by(P.source, P.symbol, P.interval).order_by(func.max(P.created_at).desc()))
     return _frame(conn, query, [*SERIES, "predictions", "models", "latest"])
 
 
-def pending_series(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
+def pending_series(conn: Connection, workspace: str | None = None, replay: str = LIVE) -> pd.DataFrame:
     """Series with predictions not scored on every step: source, symbol, interval, exchange,
     predictions (forecasts as made, not counting an ensemble's member rows), oldest_last_bar_at,
     longest_horizon."""
@@ -195,7 +200,7 @@ def pending_series(conn: Connection, workspace: str | None = None) -> pd.DataFra
     query = (select(P.source, P.symbol, P.interval, P.exchange, made, func.min(P.last_bar_at),
                     func.max(P.horizon))
              .outerjoin(scored, scored.c.prediction_id == P.id)
-             .where(func.coalesce(scored.c.n, 0) < P.horizon, *conditions(workspace=workspace))
+             .where(func.coalesce(scored.c.n, 0) < P.horizon, *conditions(workspace=workspace, replay=replay))
              .group_by(P.source, P.symbol, P.interval, P.exchange).order_by(P.source, P.symbol, P.interval))
     return _frame(conn, query, [*SERIES, "exchange", "predictions", "oldest_last_bar_at", "longest_horizon"])
 
@@ -231,7 +236,8 @@ def realized_members(conn: Connection, parents: Sequence[int]) -> pd.DataFrame:
     then one per member (``member``: its key, ``weight``: the mean weight the meta-learner gave it), with the
     columns of ``realized_by_model`` pooled over the scored steps. The members are scored on the very bars
     their ensemble is, so their steps are the ensemble's."""
-    table = predictions_frame(conn, parents=parents) if len(parents) else pd.DataFrame()
+    # the ids choose the rows, of whichever label they carry
+    table = predictions_frame(conn, parents=parents, replay=EVERY_REPLAY) if len(parents) else pd.DataFrame()
     if table.empty:
         return pd.DataFrame(columns=MEMBERS_REALIZED)
     members = realized_by_model(table)
@@ -239,11 +245,22 @@ def realized_members(conn: Connection, parents: Sequence[int]) -> pd.DataFrame:
         return pd.DataFrame(columns=MEMBERS_REALIZED)
     members.insert(1, "weight", members["model"].map(table.groupby("model")["weight"].mean()).to_numpy())
     members.insert(0, "member", members.pop("model").str.removeprefix(MEMBER_PREFIX))
-    ensembles = predictions_frame(conn, ids=table["parent_id"].astype("int64").unique().tolist())
+    ensembles = predictions_frame(conn, ids=table["parent_id"].astype("int64").unique().tolist(), replay=EVERY_REPLAY)
     own = realized_by_model(ensembles.assign(model="ensemble")).rename(columns={"model": "member"})
     return pd.concat([own.assign(weight=np.nan), members], ignore_index=True)[MEMBERS_REALIZED]
 
 
-def workspaces(conn: Connection) -> list[str]:
-    """The workspaces with forecasts in the ledger, by name."""
-    return list(conn.execute(select(P.workspace).distinct().order_by(P.workspace)).scalars())
+def workspaces(conn: Connection, replay: str = LIVE) -> list[str]:
+    """The workspaces with forecasts (of ``replay``: the live ones unless named) in the ledger, by name."""
+    return list(conn.execute(select(P.workspace).where(*conditions(replay=replay)).distinct()
+                             .order_by(P.workspace)).scalars())
+
+
+def replays(conn: Connection, workspace: str | None = None) -> pd.DataFrame:
+    """The replays with forecasts in the ledger (of ``workspace``, None: every one): replay, predictions
+    (forecasts as made), series, first_bar_at and last_bar_at (the bars their forecasts saw last), newest first."""
+    where = [P.replay != LIVE, P.parent_id.is_(None), *([P.workspace == workspace] if workspace is not None else [])]
+    query = (select(P.replay, func.count(), func.count(func.distinct(P.source + ":" + P.symbol + ":" + P.interval)),
+                    func.min(P.last_bar_at), func.max(P.last_bar_at))
+             .where(*where).group_by(P.replay).order_by(func.max(P.created_at).desc()))
+    return _frame(conn, query, ["replay", "predictions", "series", "first_bar_at", "last_bar_at"])

@@ -36,6 +36,7 @@ from .schema import (
     CHALLENGER,
     CHAMPION,
     DEFAULT_WORKSPACE,
+    LIVE,
     PROMOTED,
     REGISTERED,
     REJECTED,
@@ -117,6 +118,7 @@ class Entry:
     created_at: datetime
     decided_at: datetime | None
     replaced_by: int | None
+    replay: str = LIVE  # the replay that trained it (LIVE: none)
 
     @property
     def series(self) -> SeriesKey:
@@ -158,21 +160,26 @@ def _entry(row) -> Entry:
 
 
 class Registry:
-    """The registry of ``ledger``'s workspace (``DEFAULT_WORKSPACE`` for an unscoped ledger)."""
+    """The registry of ``ledger``'s workspace (``DEFAULT_WORKSPACE`` for an unscoped ledger) and replay label (a
+    replay's entries, trained and promoted as it went, are a registry of their own: they never serve live)."""
 
     def __init__(self, ledger):
         self.ledger = ledger
         self.workspace = ledger.workspace or DEFAULT_WORKSPACE
+        self.replay = ledger.replay
+
+    def _mine(self):
+        return (adapters.c.workspace == self.workspace, adapters.c.replay == self.replay)
 
     def _series(self, series: SeriesKey, kind: str):
         a = adapters.c
-        return (a.workspace == self.workspace, a.source == series.source, a.symbol == series.symbol,
+        return (*self._mine(), a.source == series.source, a.symbol == series.symbol,
                 a.interval == series.interval, a.kind == kind)
 
     # --- reading -------------------------------------------------------------------------------------
     def get(self, entry_id: int) -> Entry:
         row = self.ledger.read(lambda conn: conn.execute(select(adapters).where(
-            adapters.c.id == int(entry_id), adapters.c.workspace == self.workspace)).first())
+            adapters.c.id == int(entry_id), *self._mine())).first())
         if row is None:
             raise LedgerError(f"no adapter {entry_id} in the registry of workspace '{self.workspace}'",
                               {"adapter": entry_id}, Fix("{setting} shows the ids", "adapters"))
@@ -181,7 +188,7 @@ class Registry:
     def entries(self, series: SeriesKey | None = None, kind: str | None = None) -> list[Entry]:
         """Every entry (of ``series``, of ``kind``), oldest first."""
         a = adapters.c
-        where = [a.workspace == self.workspace]
+        where = list(self._mine())
         if series is not None:
             where += [a.source == series.source, a.symbol == series.symbol, a.interval == series.interval]
         if kind is not None:
@@ -206,7 +213,7 @@ class Registry:
                 entry_id: int | None = None) -> list[Event]:
         """The events of the entries of ``series`` (of ``kind``; or of the one entry ``entry_id``), oldest first."""
         a, ev = adapters.c, adapter_events.c
-        where = [ev.workspace == self.workspace]
+        where = [ev.workspace == self.workspace, ev.replay == self.replay]
         if series is not None:
             where += [a.source == series.source, a.symbol == series.symbol, a.interval == series.interval]
         if kind is not None:
@@ -230,7 +237,7 @@ class Registry:
                   "base_hash": c.base_hash, "first_bar_at": c.first_bar_at, "last_bar_at": c.last_bar_at,
                   "window_bars": int(c.window_bars), "window_hash": c.window_hash, "path": str(c.path),
                   "content_sha256": c.content_sha256, "settings": c.settings, "status": CHALLENGER,
-                  "made_by": c.made_by, "created_at": _now()}
+                  "made_by": c.made_by, "created_at": _now(), "replay": self.replay}
 
         def work(conn: Connection) -> int:
             new_id = conn.execute(adapters.insert().values(**values).returning(adapters.c.id)).scalar_one()
@@ -310,11 +317,11 @@ class Registry:
                scores: dict | None = None) -> None:
         """Append one event, in the move's own transaction."""
         conn.execute(adapter_events.insert().values(
-            adapter_id=int(entry_id), workspace=self.workspace, at=at, event=event, by=by[:200],
+            adapter_id=int(entry_id), workspace=self.workspace, replay=self.replay, at=at, event=event, by=by[:200],
             reason=None if reason is None else reason[:1000], scores=scores))
 
     def _locked(self, conn: Connection, entry_id: int) -> Entry:
-        query = select(adapters).where(adapters.c.id == int(entry_id), adapters.c.workspace == self.workspace)
+        query = select(adapters).where(adapters.c.id == int(entry_id), *self._mine())
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         row = conn.execute(query).first()

@@ -17,12 +17,13 @@ from kronos.quantiles import path_quantiles
 from . import scoring
 from .codec import encode_array, encode_times
 from .engine import LedgerError, dumps
-from .schema import DEFAULT_WORKSPACE, PATH_DTYPE, PATH_FIELDS
+from .schema import DEFAULT_WORKSPACE, LIVE, PATH_DTYPE, PATH_FIELDS
 
 
 def prediction_row(forecast, bars, calibration=None, exchange: str | None = None,
-                   workspace: str = DEFAULT_WORKSPACE) -> tuple[dict, dict]:
-    """The ``predictions`` row and the ``prediction_paths`` values of one forecast in ``workspace``."""
+                   workspace: str = DEFAULT_WORKSPACE, replay: str = LIVE) -> tuple[dict, dict]:
+    """The ``predictions`` row and the ``prediction_paths`` values of one forecast in ``workspace``, made by the
+    replay ``replay`` (``LIVE``: as its bars arrived)."""
     prov = dict(forecast.provenance)
     settings = forecast.settings
     paths = np.asarray(forecast.paths, dtype=PATH_DTYPE)
@@ -47,6 +48,8 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     }
     if workspace != DEFAULT_WORKSPACE:  # two workspaces each keep their own copy; default keys stay as before 0005
         identity["workspace"] = workspace
+    if replay != LIVE:  # a replay's forecast never meets the live one of the same bars; live keys stay as before
+        identity["replay"] = replay
     covariates = conditioned_on(prov)
     if covariates is not None:  # forecasts that differ only in their covariates are two (unconditioned keys as before)
         identity["covariates"] = covariates
@@ -56,7 +59,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
     created = pd.Timestamp(prov["created_at"]) if prov.get("created_at") else pd.Timestamp.now(tz="UTC")
     close = history["close"].to_numpy(np.float64)
     row = {
-        "forecast_key": digest.hexdigest(), "workspace": workspace,
+        "forecast_key": digest.hexdigest(), "workspace": workspace, "replay": replay,
         "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
         "source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval, "calendar": bars.calendar,
         "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
@@ -120,7 +123,8 @@ def member_rows(forecast, bars, parent: dict) -> list[tuple[dict, dict]]:
             "model": member_model(key), "member": key, "ensemble_forecast_key": parent["forecast_key"],
             "describe": described.get(key), "seed": seed, "input_sha256": prov.get("input_sha256"),
             "created_at": prov.get("created_at")})
-        row, blob = prediction_row(member, bars, exchange=parent["exchange"], workspace=parent["workspace"])
+        row, blob = prediction_row(member, bars, exchange=parent["exchange"], workspace=parent["workspace"],
+                                   replay=parent["replay"])
         row.update(
             forecast_key=hashlib.sha256(f"{parent['forecast_key']}/{key}".encode()).hexdigest(),
             created_at=parent["created_at"], seed=seed, calibrated=False, calibration_levels=None,

@@ -25,6 +25,9 @@ these tables equal what they build, so the two cannot drift apart.
   promoted, rejected, retired, rolled back, restored), what made it (the gate, a manual promote, a
   rollback), its reason and the gate's scores, written in the move's transaction. ``adapters.reason`` and
   ``decided_at`` hold only the latest state; the events keep every earlier one (the Fine-tune timeline).
+- ``watches``, ``watch_ticks``, ``watch_alerts`` (``kronos watch``): each watch's request, one row per tick it
+  ran (its claim: a tick runs once), the alerts sent or failed. Predictions and registry rows a replay writes
+  carry its label (``replay``; ``LIVE`` for the others): views read one label's rows.
 
 Forecasts and track records belong to a workspace (``DEFAULT_WORKSPACE`` unless one is named).
 """
@@ -53,10 +56,20 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0010_covariates"
+HEAD = "0011_watch"
 
 # Where a row goes when no workspace is named: the single-user studio, and every row kept before 0006.
 DEFAULT_WORKSPACE = "default"
+
+# The replay label of a live row (every row kept before 0011): a replay (``kronos watch --replay-from``) writes
+# its name instead, and every view reads one label's rows (``frames.conditions``); ``EVERY_REPLAY`` asks for all
+# of them (``kronos ledger export``, which writes the label in a column).
+LIVE = ""
+EVERY_REPLAY = "*"
+REPLAY_CHARS = 64  # the longest replay label
+# the end of a replay's label whose ticks forecast bars inside the base model's training period (run with the
+# training-period switch): every view that names the replay shows it
+IN_TRAINING_PERIOD = " [in training period]"
 
 # 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -154,6 +167,8 @@ predictions = Table(
     Column("provenance", JSON, nullable=False),
     # why the last bars offered could not score it (e.g. another exchange's bars), until bars that can do
     Column("waiting_reason", String(1000)),
+    # the replay that made it (kronos watch --replay-from), LIVE for a forecast made as its bars arrived
+    Column("replay", String(REPLAY_CHARS), nullable=False, server_default=LIVE),
     Index(None, "source", "symbol", "interval", "last_bar_at"),
     Index(None, "model"),
     Index(None, "created_at"),
@@ -253,10 +268,12 @@ adapters = Table(
     Column("decided_at", UTCDateTime),
     # the champion whose promotion retired it: what a rollback of that champion restores
     Column("replaced_by", Id, ForeignKey("adapters.id")),
-    # one entry per trained window: the same window retrained is found, not registered twice
-    UniqueConstraint("workspace", "source", "symbol", "interval", "kind", "base_hash", "window_hash",
+    # the replay that trained it (LIVE: none); a replay's champions never serve a live forecast
+    Column("replay", String(REPLAY_CHARS), nullable=False, server_default=LIVE),
+    # one entry per trained window (of a replay): the same window retrained is found, not registered twice
+    UniqueConstraint("workspace", "source", "symbol", "interval", "kind", "base_hash", "window_hash", "replay",
                      name="uq_adapters_window"),
-    Index("uq_adapters_one_champion", "workspace", "source", "symbol", "interval", "kind", unique=True,
+    Index("uq_adapters_one_champion", "workspace", "source", "symbol", "interval", "kind", "replay", unique=True,
           sqlite_where=text("status = 'champion'"), postgresql_where=text("status = 'champion'")),
 )
 
@@ -276,6 +293,67 @@ adapter_events = Table(
     Column("by", String(200), nullable=False),
     Column("reason", String(1000)),
     Column("scores", JSON),  # the gate's scores of a gate decision, else null
+    Column("replay", String(REPLAY_CHARS), nullable=False, server_default=LIVE),  # its entry's
     Index(None, "adapter_id"),
     Index(None, "workspace", "at"),
+)
+
+# --- watches (kronos watch, issue 65) ------------------------------------------------------------------------
+# A watch's status (``watches.status``) and a tick's (``watch_ticks.status``); an alert's delivery
+# (``watch_alerts.status``).
+ACTIVE, PAUSED = "active", "paused"
+RUNNING, DONE, FAILED = "running", "done", "failed"
+SENT = "sent"  # an alert delivered; FAILED: every attempt failed
+
+watches = Table(
+    "watches", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace", String(64), nullable=False, server_default=DEFAULT_WORKSPACE),
+    Column("name", String(200), nullable=False),
+    Column("replay", String(REPLAY_CHARS), nullable=False, server_default=LIVE),  # a replay's label, LIVE: live
+    Column("request", JSON, nullable=False),  # the desk's WatchRequest as JSON (secrets named, never kept)
+    Column("request_key", String(64), nullable=False),  # sha256 of what makes its ticks: another is another watch
+    Column("status", String(16), nullable=False),  # ACTIVE or PAUSED
+    Column("made_by", String(200), nullable=False),  # kronos watch, POST /v1/watches, ...
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace", "name"),
+)
+
+watch_ticks = Table(
+    "watch_ticks", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("tick_at", UTCDateTime, nullable=False),  # the tick's clock (a replay's: the simulated one)
+    Column("status", String(16), nullable=False),  # RUNNING (claimed), DONE, FAILED
+    # the claim: who runs it (a token, and host:pid to tell a dead holder), until when its lease holds
+    Column("claim", String(64)),
+    Column("holder", String(200)),
+    Column("claimed_at", UTCDateTime),
+    Column("lease_until", UTCDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("finished_at", UTCDateTime),
+    Column("summary", JSON),  # what the tick did, per series, and its notices
+    Column("error", String(2000)),
+    UniqueConstraint("watch_id", "tick_at"),  # one tick per watch and time: run twice, it runs once
+)
+
+watch_alerts = Table(
+    "watch_alerts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("tick_id", Id, ForeignKey("watch_ticks.id", ondelete="CASCADE"), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("event", String(400), nullable=False),  # what happened, as a key: one alert per event and target
+    Column("series", String(300)),
+    Column("message", String(2000), nullable=False),
+    Column("channel", String(16), nullable=False),  # webhook or email
+    Column("target", String(300), nullable=False),  # where, without its secret (redact.masked_url)
+    Column("status", String(16), nullable=False),  # SENT or FAILED
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(1000)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("watch_id", "event", "channel", "target"),
+    Index(None, "tick_id"),
 )

@@ -5,9 +5,12 @@
     ledger.score(newer_bars)                     # -> ScoreReport: the due steps scored and stored
     ledger.evaluations_frame()                   # one row per scored (prediction, step)
     team = ledger.scoped("research")             # the same database, one workspace's rows only
+    past = ledger.replaying("watchlist 2018")    # the same database, one replay's rows only
 
 A ledger opened without a workspace reads every workspace's rows (the single-user studio, an admin) and
-records into ``DEFAULT_WORKSPACE``; a scoped one records into, reads, scores and deletes its own only.
+records into ``DEFAULT_WORKSPACE``; a scoped one records into, reads, scores and deletes its own only. Every
+ledger reads and writes one replay label's rows: the live ones (``LIVE``) unless opened ``replaying`` a replay
+(``kronos watch --replay-from``), whose forecasts, scores and registry entries never meet the live ones.
 
 Any SQLAlchemy URL works; SQLite and PostgreSQL are tested. Opening runs the schema's migrations
 (Alembic, shipped in ``migrations/``) under a lock, so several processes may open a new or old ledger
@@ -32,11 +35,23 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from kronos.errors import Notice
+
 from . import frames, scoring
 from .codec import decode_array
 from .engine import ENV_DB, LedgerError, create_ledger_engine, dumps, ledger_url, migrate, revision, shown_url
 from .rows import member_rows, prediction_row, utc
-from .schema import DEFAULT_WORKSPACE, evaluations, legacy_imports, prediction_paths, predictions
+from .schema import (
+    DEFAULT_WORKSPACE,
+    EVERY_REPLAY,
+    IN_TRAINING_PERIOD,
+    LIVE,
+    REPLAY_CHARS,
+    evaluations,
+    legacy_imports,
+    prediction_paths,
+    predictions,
+)
 from .schema import track_records as track_records_table
 
 WRITE_ATTEMPTS = 8
@@ -77,17 +92,19 @@ class ScoreReport:
 
 
 class Ledger:
-    def __init__(self, engine: Engine, url: str, workspace: str | None = None, owns_engine: bool = True):
+    def __init__(self, engine: Engine, url: str, workspace: str | None = None, owns_engine: bool = True,
+                 replay: str = LIVE):
         self.engine = engine
         self.url = url
         self.workspace = workspace  # None: every workspace's rows
         self.owns_engine = owns_engine
+        self.replay = check_replay(replay)  # LIVE: the live rows; a replay's name: its rows only
 
     # --- opening -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str | None = None, workspace: str | None = None) -> Ledger:
+    def open(cls, url: str | None = None, workspace: str | None = None, replay: str = LIVE) -> Ledger:
         """The ledger at ``url`` (default ``ledger_url()``), created or migrated to the current schema;
-        ``workspace``: only that workspace's rows (``scoped``)."""
+        ``workspace``: only that workspace's rows (``scoped``); ``replay``: that replay's rows (``replaying``)."""
         url = url or ledger_url()
         engine = create_ledger_engine(url)
         try:
@@ -100,20 +117,33 @@ class Ledger:
         except Exception:
             engine.dispose()
             raise
-        return cls(engine, url, workspace)
+        return cls(engine, url, workspace, replay=replay)
 
     def scoped(self, workspace: str) -> Ledger:
         """The same database seen by one workspace: it records into, reads, scores and deletes only its
-        own rows. Shares this ledger's engine (closing it leaves the engine open)."""
-        return Ledger(self.engine, self.url, workspace, owns_engine=False)
+        own rows (of this ledger's replay label). Shares this ledger's engine (closing it leaves the engine open)."""
+        return Ledger(self.engine, self.url, workspace, owns_engine=False, replay=self.replay)
+
+    def replaying(self, replay: str) -> Ledger:
+        """The same database (and workspace) seen by one replay: its forecasts are recorded with the label
+        ``replay`` (part of their key: a replayed forecast never meets a live one), and it reads, scores and
+        deletes that label's rows only, its registry that replay's entries (``LIVE``: the live rows). Shares this
+        ledger's engine."""
+        return Ledger(self.engine, self.url, self.workspace, owns_engine=False, replay=replay)
 
     def close(self) -> None:
         if self.owns_engine:
             self.engine.dispose()
 
     def _filters(self, filters: dict) -> dict:
-        """``filters`` with this ledger's workspace: a scoped ledger never reads another's rows."""
-        return {**filters, "workspace": self.workspace} if self.workspace is not None else filters
+        """``filters`` with this ledger's workspace (a scoped ledger never reads another's rows) and replay label
+        (unless ``filters`` ask for ``EVERY_REPLAY``: the export's every row)."""
+        out = {"replay": self.replay, **filters}
+        return {**out, "workspace": self.workspace} if self.workspace is not None else out
+
+    def _mine(self) -> list:
+        """The conditions of this ledger's own rows: its workspace's (if scoped), of its replay label."""
+        return frames.conditions(workspace=self.workspace, replay=self.replay)
 
     def __enter__(self) -> Ledger:
         return self
@@ -122,7 +152,8 @@ class Ledger:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Ledger({shown_url(self.url)!r})"
+        label = f", replay={self.replay!r}" if self.replay != LIVE else ""
+        return f"Ledger({shown_url(self.url)!r}{label})"
 
     def write(self, work: Callable[[Connection], object]):
         """Run ``work(connection)`` in one write transaction, again on a concurrent writer's conflict."""
@@ -148,7 +179,8 @@ class Ledger:
         (a calibrated forecast is recorded as such in any case, from its provenance). The same forecast
         recorded twice is kept once. An ensemble forecast (``EnsembleForecast``) also keeps each member's
         own forecast as a row of its own (``rows.member_rows``), linked to it and scored like any other."""
-        row, paths_blob = prediction_row(forecast, bars, calibration, exchange, self.workspace or DEFAULT_WORKSPACE)
+        row, paths_blob = prediction_row(forecast, bars, calibration, exchange, self.workspace or DEFAULT_WORKSPACE,
+                                         self.replay)
         members = member_rows(forecast, bars, row)
 
         def work(conn: Connection) -> Recorded:
@@ -165,6 +197,17 @@ class Ledger:
             return Recorded(int(new_id), True)
 
         return self.write(work)
+
+    def made_from(self, bars, horizon: int, paths: int, seed: int) -> dict[int, dict]:
+        """id -> provenance of the forecasts as made (not an ensemble's member rows) of ``bars``' series from their
+        last bar, at this ``horizon``, path count and ``seed``, among this ledger's rows: what a watch's tick finds
+        it recorded already (a tick run again forecasts nothing twice)."""
+        p = predictions.c
+        last = utc(bars.frame["timestamp"].iloc[-1])
+        query = select(p.id, p.provenance).where(
+            p.source == bars.source, p.symbol == bars.series_symbol, p.interval == bars.interval, p.last_bar_at == last,
+            p.horizon == int(horizon), p.paths == int(paths), p.seed == int(seed), p.parent_id.is_(None), *self._mine())
+        return {int(r.id): dict(r.provenance or {}) for r in self.read(lambda conn: conn.execute(query).all())}
 
     # --- scoring -----------------------------------------------------------------------------------
     def due(self, bars) -> pd.DataFrame:
@@ -186,7 +229,7 @@ class Ledger:
         first, last = utc(first), utc(last)
         p = predictions.c
         series = [p.source == bars.source, p.symbol == bars.series_symbol, p.interval == bars.interval,
-                  p.last_bar_at >= first, p.last_bar_at < last, *frames.conditions(workspace=self.workspace)]
+                  p.last_bar_at >= first, p.last_bar_at < last, *self._mine()]
         scored = (select(evaluations.c.prediction_id, func.count().label("n"))
                   .where(evaluations.c.prediction_id.in_(select(p.id).where(*series)))  # this series' steps only
                   .group_by(evaluations.c.prediction_id).subquery())
@@ -265,7 +308,7 @@ class Ledger:
     def pending_series(self) -> pd.DataFrame:
         """Series with predictions not scored on every step yet: source, symbol, interval, exchange,
         predictions, oldest_last_bar_at (the earliest bar their scoring needs)."""
-        return self.read(lambda conn: frames.pending_series(conn, self.workspace))
+        return self.read(lambda conn: frames.pending_series(conn, self.workspace, self.replay))
 
     # --- reading -----------------------------------------------------------------------------------
     def predictions_frame(self, **filters) -> pd.DataFrame:
@@ -294,7 +337,9 @@ class Ledger:
         return self.steps_frame(scored_only=True, **filters)
 
     def export(self, path: str | os.PathLike, **filters) -> int:
-        """Write ``steps_frame(**filters)`` to a Parquet file; returns the number of rows."""
+        """Write ``steps_frame(**filters)`` to a Parquet file (every replay's rows too unless ``filters`` name one,
+        each row with its ``replay`` label); returns the number of rows."""
+        filters = {"replay": EVERY_REPLAY, **filters}
         from data_sources.storage import atomic_write
 
         table = self.steps_frame(**filters)
@@ -303,12 +348,11 @@ class Ledger:
 
     def series_frame(self) -> pd.DataFrame:
         """One row per series in the ledger: source, symbol, interval, predictions, models, latest."""
-        return self.read(lambda conn: frames.series_frame(conn, self.workspace))
+        return self.read(lambda conn: frames.series_frame(conn, self.workspace, self.replay))
 
     def paths(self, prediction_id: int) -> tuple[tuple[str, ...], np.ndarray]:
         """(fields, [paths, horizon, fields] float32) of one prediction, exactly as recorded."""
-        mine = select(predictions.c.id).where(predictions.c.id == int(prediction_id),
-                                               *frames.conditions(workspace=self.workspace))
+        mine = select(predictions.c.id).where(predictions.c.id == int(prediction_id), *self._mine())
         row = self.read(lambda conn: conn.execute(
             select(prediction_paths).where(prediction_paths.c.prediction_id.in_(mine))).first())
         if row is None:
@@ -327,8 +371,7 @@ class Ledger:
         pid = int(prediction_id)
 
         def work(conn: Connection) -> None:
-            mine = conn.execute(select(predictions.c.id).where(predictions.c.id == pid,
-                                                               *frames.conditions(workspace=self.workspace))).first()
+            mine = conn.execute(select(predictions.c.id).where(predictions.c.id == pid, *self._mine())).first()
             if mine is None:
                 raise LedgerError(f"no prediction {pid} in the ledger")
             ids = [pid, *conn.execute(select(predictions.c.id).where(predictions.c.parent_id == pid)).scalars()]
@@ -340,7 +383,7 @@ class Ledger:
         self.write(work)
 
     def counts(self) -> dict[str, int]:
-        mine = frames.conditions(workspace=self.workspace)
+        mine = self._mine()
         t = track_records_table.c
 
         def work(conn):
@@ -387,6 +430,24 @@ class Ledger:
 
     def legacy_imported(self) -> set[tuple[str, str]]:
         return set(self.read(lambda conn: conn.execute(select(legacy_imports.c.name, legacy_imports.c.sha256)).all()))
+
+
+def replay_notices(replay: str) -> list[Notice]:
+    """What a view of the replay ``replay``'s rows says first: that its ticks forecast bars the base model learned
+    from, when its label carries the flag (``schema.IN_TRAINING_PERIOD``)."""
+    if not replay.endswith(IN_TRAINING_PERIOD):
+        return []
+    return [Notice(f"replay '{replay}' forecast bars inside the base model's training period: its scores, drift and "
+                   "exceptions partly measure memory, not forecasting", values={"replay": replay})]
+
+
+def check_replay(replay: str) -> str:
+    """``replay`` when it can label a replay's rows (``LIVE``, or a name of at most ``REPLAY_CHARS`` characters
+    other than ``EVERY_REPLAY``)."""
+    if not isinstance(replay, str) or replay == EVERY_REPLAY or len(replay) > REPLAY_CHARS:
+        raise LedgerError(f"a replay's label is a name of at most {REPLAY_CHARS} characters (not {EVERY_REPLAY!r}), "
+                          f"got {replay!r}", {"replay": replay})
+    return replay
 
 
 def _series_filter(series, workspace: str):

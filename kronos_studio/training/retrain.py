@@ -32,7 +32,7 @@ import pandas as pd
 
 from kronos.errors import Fix
 from kronos_studio.ledger.registry import Candidate, Entry, Registry, SeriesKey
-from kronos_studio.ledger.schema import CHALLENGER
+from kronos_studio.ledger.schema import CHALLENGER, LIVE
 
 from .gate import MIN_GATE_CUTOFFS, PROMOTED, decide
 from .retrain_settings import VAL_FRACTION, RetrainError, RetrainSettings
@@ -79,27 +79,28 @@ def adapter_events(interval: str | None):
 READABLE_CHARS = 80  # of a series' folder name before its hash: enough to recognise it in a listing
 
 
-def adapters_folder(series: SeriesKey, workspace: str) -> Path:
+def adapters_folder(series: SeriesKey, workspace: str, replay: str = LIVE) -> Path:
     """The folder of ``series``' adapters and its retrain lock, in ``workspace``'s own folder
     (``workspaces.workspace_path``), named by the series and a hash of the whole identity: no two series or
     workspaces share one, whatever their names hold ('-' is legal in both; '/' and '_' are made one when the
-    name is made safe)."""
+    name is made safe); a replay's (``replay``: its label) are its own too."""
     from kronos_studio.workspaces import workspace_path
 
-    identity = json.dumps([workspace, series.source, series.symbol, series.interval])
+    identity = json.dumps([workspace, series.source, series.symbol, series.interval,
+                           *([replay] if replay != LIVE else [])])  # the live folders named as before
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{series.source}-{series.symbol}-{series.interval}")
     return workspace_path("adapters", workspace) / "registry" / f"{readable[:READABLE_CHARS]}-{digest}"
 
 
-def series_lock(series: SeriesKey, workspace: str):
+def series_lock(series: SeriesKey, workspace: str, replay: str = LIVE):
     """An exclusive lock on the series' retraining (a file lock the OS drops when its process dies);
     ``SeriesLocked`` at once when another process holds it."""
     from contextlib import contextmanager
 
     from filelock import FileLock, Timeout
 
-    folder = adapters_folder(series, workspace)
+    folder = adapters_folder(series, workspace, replay)
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder / ".retrain.lock"), timeout=0)
 
@@ -248,7 +249,7 @@ class Retrainer:
         they teach)."""
         workspace = self.registry.workspace
         report = Report()
-        with series_lock(self.series, workspace):
+        with series_lock(self.series, workspace, self.registry.replay):
             self._clean_leftovers()
             for i, at in enumerate(points):
                 report.decisions.append(self.decide_at(at, training_bars, decision_progress(progress, i, len(points))))
@@ -258,7 +259,7 @@ class Retrainer:
 
     def _clean_leftovers(self) -> None:
         """Temporary folders of runs killed mid-way (only this series' lock holder writes here)."""
-        folder = adapters_folder(self.series, self.registry.workspace)
+        folder = adapters_folder(self.series, self.registry.workspace, self.registry.replay)
         for tmp in folder.glob(".tmp-*"):
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -316,7 +317,7 @@ class Retrainer:
         from kronos_studio.training.adapters import AdapterError, load_adapter
 
         s = self.settings
-        final = adapters_folder(self.series, self.registry.workspace) / window_hash[:16]
+        final = adapters_folder(self.series, self.registry.workspace, self.registry.replay) / window_hash[:16]
         try:
             adapter = load_adapter(final)  # renamed into place by a run killed before it registered
         except AdapterError:

@@ -64,7 +64,7 @@ def test_a_ledger_of_the_previous_version_keeps_its_rows_when_upgraded(ledger_ur
     fc = forecast(bars, 250, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 250))
     row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace",
-                                                   "adapter_id", "covariates")}  # 0004, 0006, 0008, 0010
+                                                   "adapter_id", "covariates", "replay")}  # 0004, 0006, 0008, 0010, 0011
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     with engine.connect() as conn, conn.begin():
@@ -92,7 +92,7 @@ def test_steps_scored_with_the_plain_crps_are_rescored_with_the_fair_one(ledger_
     fc = forecast(bars, 250, horizon=6, paths=5)
     row, paths = prediction_row(fc, cut(bars, 250))
     row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace",
-                                                   "adapter_id", "covariates")}  # 0004, 0006, 0008, 0010
+                                                   "adapter_id", "covariates", "replay")}  # 0004, 0006, 0008, 0010, 0011
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     actual = bars.frame["close"].to_numpy()[250:256]
@@ -128,7 +128,7 @@ def test_coverage_is_reread_with_the_band_that_does_not_depend_on_the_path_count
     bars = series(300)
     fc = forecast(bars, 250, horizon=6, paths=30)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row.pop("adapter_id"), row.pop("covariates")  # 0008, 0010
+    row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0008, 0010, 0011
     close = np.frombuffer(paths["data"], dtype="<f4").reshape(paths["n_paths"], paths["horizon"], -1)
     close = close[:, :, list(paths["fields"]).index("close")].astype(np.float64)
     linear_hi = np.quantile(close, 0.9, axis=0)
@@ -210,7 +210,7 @@ def test_a_ledger_at_0004_gets_member_rows_and_goes_back_keeping_its_paths_and_s
     bars = series(300)
     fc = forecast(bars, 240, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 240))
-    row.pop("workspace"), row.pop("adapter_id"), row.pop("covariates")  # 0006, 0008, 0010
+    row.pop("workspace"), row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0006, 0008, 0010, 0011
     when = pd.Timestamp("2024-06-13 11:00", tz="UTC").to_pydatetime()
     with engine.connect() as conn, conn.begin():
         pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()

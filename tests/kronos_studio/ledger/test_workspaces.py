@@ -19,7 +19,7 @@ def test_rows_kept_before_workspaces_belong_to_the_default_one(ledger_url):
     bars = series(300)
     fc = forecast(bars, 250, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row.pop("workspace"), row.pop("adapter_id"), row.pop("covariates")  # 0006, 0008, 0010
+    row.pop("workspace"), row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0006, 0008, 0010, 0011
     engine = create_ledger_engine(ledger_url)
     with engine.connect() as conn, conn.begin():
         pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()

@@ -1,0 +1,213 @@
+"""``kronos watch``: the learning loop over a watchlist (``kronos_studio.desk.watch``), live at each bar close, one
+tick (``--once``, for cron or a systemd timer), or replayed over past days (``--replay-from``)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .commands import add_command
+from .common import EXIT_LOCKED, CliError, add_knob_options, add_sampling_options, add_threads_option, positive
+
+EXIT_TICK_FAILED = 1  # a tick stopped on an error (kept as failed: it runs again at the next start)
+
+
+def register(sub) -> None:
+    from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
+
+    from .common import add_training_period_switch
+
+    p = add_command(sub, "watch",
+                    description="Run the learning loop over a watchlist: at each tick, read or fetch the new bars, "
+                                "score every recorded forecast whose bars arrived, forecast each series (its champion or "
+                                "--model) through kronos batch's engine and record it, judge drift and the VaR exceptions "
+                                "of the forecasts whose horizon arrived, run the gated retrain where due, and alert. Live "
+                                "it ticks at each series' bar close on its exchange calendar; --once runs one tick (for "
+                                "cron); --replay-from runs the same loop over past days on a simulated clock, its rows "
+                                "labelled and kept apart from the live ones. A tick runs once: run again, or killed and "
+                                f"started again, it records nothing twice. Exit codes: 0 done, {EXIT_TICK_FAILED} a tick "
+                                f"failed (it runs again at the next start), 2 bad input, {EXIT_LOCKED} another process "
+                                "runs the tick now.")
+    p.add_argument("watchlist", nargs="?", help="a folder of CSV/Parquet bar files (each series read from its newest "
+                                                "file) or a CSV with columns source,symbol,interval[,exchange]")
+    p.add_argument("--name", default=None, help="the watch's name (default: the watchlist's; a replay's: with its dates)")
+    p.add_argument("--model", default=None, help="the model (default: the bundled one; 'champion': each series' own "
+                                                 "champion; 'ensemble')")
+    add_sampling_options(p, "history bars each series is forecast from (default: the model's context minus the horizon)")
+    when = p.add_argument_group("when it ticks")
+    when.add_argument("--once", action="store_true", help="run the tick of the latest bar close and stop")
+    when.add_argument("--replay-from", dest="replay_from", default=None, metavar="DATE",
+                      help="replay the days after DATE on a simulated clock: each tick sees only the bars closed by then")
+    when.add_argument("--to", default=None, metavar="DATE", help="with --replay-from: the last day replayed (default: "
+                                                                "the end of the bars)")
+    when.add_argument("--replay-name", dest="replay_name", default=None,
+                      help="with --replay-from: the label its rows carry (default: the watch's name)")
+    add_training_period_switch(p, "a replay's ticks")
+    learning = p.add_argument_group("learning")
+    learning.add_argument("--learn", action="store_true",
+                          help="refit the gated meta-learner from the ledger when due (--learn-every ticks), on what "
+                               "was scored by each tick's clock")
+    add_knob_options(learning, RetrainPolicy)
+    add_knob_options(p.add_argument_group("alert rules"), AlertRules)
+    add_knob_options(p.add_argument_group("alert channels (no secret is logged or kept: the SMTP password is read "
+                                          "from --smtp-password-env's variable, a webhook's URL shown by its host)"),
+                     AlertChannels)
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="the batch engine forecasting a tick")
+    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
+    p.add_argument("--calendar", default=None, help="trading calendar of the bar files (default: inferred)")
+    p.add_argument("--fix", action="append", default=[], metavar="FIX",
+                   help="accept a fix the data-quality gate offers, for every series; repeatable")
+    p.add_argument("--json", default=None, metavar="OUT", help="write what every tick did as JSON")
+    p.add_argument("--quiet", action="store_true", help="one line at the end, not one per tick")
+    add_threads_option(p)
+    p.set_defaults(func=run_watch)
+    w = add_command(sub, "watches", description="The watches kept in the ledger (kronos watch, the service's): list "
+                                                "them, show one's last ticks and alerts, pause, resume or delete one.")
+    w.add_argument("action", nargs="?", choices=["list", "show", "pause", "resume", "delete"], default="list")
+    w.add_argument("watch", nargs="?", help="the watch's name or id (show, pause, resume, delete)")
+    w.add_argument("--workspace", default=None, metavar="W", help="another workspace's watches (default: default)")
+    w.add_argument("--ticks", type=positive(int), default=10, help="show: how many of the last ticks (default 10)")
+    w.set_defaults(func=run_watches)
+
+
+def watch_request(args):
+    """The ``WatchRequest`` the options ask for."""
+    from kronos.settings import knob_values
+    from kronos_studio.batch.watchlist import read_watchlist
+    from kronos_studio.desk.watch import AlertChannels, AlertRules, Replay, RetrainPolicy, WatchRequest
+
+    from .common import sampling_settings
+
+    if args.to and not args.replay_from:
+        raise CliError("--to ends a replay: give --replay-from too")
+    if (args.replay_from or args.replay_name) and args.once:
+        raise CliError("--once runs one live tick; --replay-from replays past days: give one of them")
+    path = Path(args.watchlist)
+    entries = read_watchlist(path, newest=True)
+    name = args.name or path.stem
+    replay = None
+    if args.replay_from:
+        replay = Replay(args.replay_from, args.to, args.replay_name or "")
+        name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
+    values = {cls: {k: tuple(v) if isinstance(v, list) else v for k, v in knob_values(args, cls).items()
+                    if v is not None} for cls in (RetrainPolicy, AlertRules, AlertChannels)}
+    return WatchRequest(name=name, entries=tuple(entries), settings=sampling_settings(args), model=args.model,
+                        watchlist=str(path.resolve()), retrain=RetrainPolicy(**values[RetrainPolicy]),
+                        alerts=AlertRules(**values[AlertRules]), channels=AlertChannels(**values[AlertChannels]),
+                        replay=replay, learn=args.learn, include_training_period=args.include_training_period,
+                        engine=args.engine, workers=args.workers, fixes=tuple(args.fix), calendar=args.calendar)
+
+
+def tick_line(tick) -> str:
+    """One tick in one line: when, what it did per series, the alerts."""
+    when = f"{tick.tick_at:%Y-%m-%d %H:%M} UTC"
+    if tick.status in ("already", "busy"):
+        return f"{when}: {'done before' if tick.status == 'already' else 'another process runs it now'}"
+    parts = []
+    for s in tick.series:
+        said = s.status if s.status in ("forecast", "kept") else f"{s.status}: {s.message}"
+        extra = [f"{s.scored_steps} step{'s' if s.scored_steps != 1 else ''} scored"] if s.scored_steps else []
+        if s.drift == "drifting":
+            extra.append(s.drift)
+        if s.retrain:
+            extra.append(f"retrain {s.retrain}")
+        parts.append(f"{s.series} {said}" + (f" ({', '.join(extra)})" if extra else ""))
+    alerts = f"; {len(tick.alerts)} alert{'s' if len(tick.alerts) != 1 else ''}" if tick.alerts else ""
+    failed = f"; FAILED: {tick.error}" if tick.status == "failed" else ""
+    return f"{when}: {'; '.join(parts)}{alerts}{failed}"
+
+
+def run_watch(args) -> int:
+    from kronos_studio.desk import Desk
+
+    from .errors import notice_line
+    from .ledger import open_ledger
+
+    if not args.watchlist:
+        raise CliError("give a WATCHLIST: a folder of bar files or a CSV with columns source,symbol,interval")
+    request = watch_request(args)
+    ledger = open_ledger()
+    ticks = []
+
+    def said(i, n, tick):
+        ticks.append(tick)
+        if not args.quiet:
+            print(f"[{i}/{n}] {tick_line(tick)}", file=sys.stderr, flush=True)
+            for notice in tick.notices:
+                print(notice_line(notice), file=sys.stderr)
+
+    def on_tick(tick):
+        said(len(ticks) + 1, "…", tick)
+
+    try:
+        options = {"progress": said} if request.replay is not None else {"once": args.once, "on_tick": on_tick}
+        done = Desk().watch(request, ledger, **options)
+    finally:
+        ledger.close()
+    for notice in done.notices:
+        print(notice_line(notice), file=sys.stderr)
+    if request.replay is None and args.once:
+        for tick in done.ticks:
+            said(1, 1, tick)
+    ran = [t for t in done.ticks if t.status not in ("already", "busy")]
+    forecast = sum(s.status == "forecast" for t in ran for s in t.series)
+    scored = sum(s.scored_steps for t in ran for s in t.series)
+    alerts = sum(len(t.alerts) for t in ran)
+    label = f" (rows labelled '{done.replay}')" if done.replay else ""
+    print(f"watch '{request.name}'{label}: {len(done.ticks)} ticks, {len(ran)} run now "
+          f"({len(done.ticks) - len(ran)} done before or running elsewhere): {forecast} forecasts recorded, "
+          f"{scored} steps scored, {alerts} alerts", file=sys.stderr)
+    if args.json:
+        body = [{"tick_at": t.tick_at.isoformat(), "status": t.status, "error": t.error, **t.summary()}
+                for t in done.ticks]
+        try:
+            Path(args.json).write_text(json.dumps({"watch": request.name, "replay": done.replay or None,
+                                                   "ticks": body}, indent=2, default=str))
+        except OSError as e:
+            raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
+    if any(t.status == "failed" for t in done.ticks):
+        return EXIT_TICK_FAILED
+    if any(t.status == "busy" for t in done.ticks):
+        return EXIT_LOCKED
+    return 0
+
+
+def run_watches(args) -> int:
+    """``kronos watches``: list, show, pause, resume, delete."""
+    from kronos_studio.ledger.schema import ACTIVE, PAUSED
+    from kronos_studio.ledger.watches import WatchBook
+
+    from .ledger import open_ledger
+
+    if args.action != "list" and not args.watch:
+        raise CliError(f"kronos watches {args.action} needs the watch's name or id")
+    ledger = open_ledger()
+    try:
+        book = WatchBook(ledger.scoped(args.workspace) if args.workspace else ledger)
+        which = None if args.watch is None else (int(args.watch) if args.watch.isdigit() else args.watch)
+        if args.action == "list":
+            found = book.list()
+            if not found:
+                print("no watches in the ledger", file=sys.stderr)
+            for w in found:
+                last = book.ticks(w.id, 1)
+                when = f"last tick {last[0].tick_at:%Y-%m-%d %H:%M} UTC {last[0].status}" if last else "no tick yet"
+                label = f"  replay '{w.replay}'" if w.replay else ""
+                print(f"{w.id}  {w.name}  {w.status}{label}  {len(w.request.get('entries', []))} series  {when}")
+        elif args.action == "show":
+            from kronos_studio.desk.watch import WatchRequest
+
+            w = book.get(which)
+            shown = {**w.to_dict(), "request": WatchRequest.from_json(w.request).shown(),
+                     "ticks": [t.to_dict() for t in book.ticks(w.id, args.ticks)],
+                     "alerts": [a.to_dict() for a in book.alerts(w.id)]}
+            print(json.dumps(shown, indent=2, default=str))
+        elif args.action == "delete":
+            book.delete(which)
+            print(f"deleted watch {args.watch} (its forecasts stay in the ledger)", file=sys.stderr)
+        else:
+            w = book.set_status(which, PAUSED if args.action == "pause" else ACTIVE)
+            print(f"watch {w.name}: {w.status}", file=sys.stderr)
+    finally:
+        ledger.close()
+    return 0
