@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/evaluate.py", title="Evaluate (trust)"),
     st.Page("pages/track_record.py", title="Track record"),
     st.Page("pages/fine_tune.py", title="Fine-tune (events)"),
+    st.Page("pages/watch.py", title="Watch"),
 ]
 
 auth.require_sign_in()  # with sign-in configured (st.login), nothing shows before it

@@ -114,6 +114,8 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
         raise InputError("a batch conditioned on covariates runs in this process (its covariates were read here)",
                          {"engine": "ray", "covariates": list(run.covariates.options.covariates)},
                          Fix("run it with {setting}", "engine", "local"))
+    if run.each_forecast is not None and run.covariates is not None:
+        raise ValueError("a batch conditioned on covariates does not hand its forecasts on (each_forecast)")
     calendar = validate_calendar(run.calendar)
     fixes = check_fix_names(run.fixes)
     out, steps_out = run.out, run.steps_out
@@ -174,9 +176,10 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
 def _local_forecaster(run: BatchRun, settings: BatchSettings) -> ChunkForecaster:
     """The driver's forecaster: the run's model, or Chronos-2 conditioned on the run's covariates."""
     if run.covariates is None:
-        return ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
-                               ledger_url=run.ledger_url, registry=run.registry, replay=run.replay,
-                               keep_forecasts=run.each_forecast is not None)
+        local = ChunkForecaster(run.model, settings, device=run.device, workspace=run.workspace,
+                                ledger_url=run.ledger_url, registry=run.registry)
+        local.replay = run.replay
+        return local
     from .conditioned import ConditionedChunkForecaster
 
     return ConditionedChunkForecaster(run.model, settings, run.covariates, workspace=run.workspace,
@@ -209,14 +212,15 @@ def _text(value) -> str | None:
 def _workers(run: BatchRun, local: ChunkForecaster, settings, needed: bool):
     """``map_chunks`` of the chosen engine: the driver's own forecaster, or a pool of Ray actors
     (not started when nothing is left to forecast)."""
+    method = "forecast" if run.each_forecast is None else "forecast_kept"  # a watch records the forecasts themselves
     if run.engine == "local" or not needed:
-        yield lambda chunks: (local.forecast(chunk) for chunk in chunks)
+        yield lambda chunks: (getattr(local, method)(chunk) for chunk in chunks)
         return
     from .ray_engine import ray_workers
 
     with ray_workers(run.model, settings, address=run.ray_address, workers=run.workers, device=run.device,
-                     expected_model=local.provenance, keep_forecasts=run.each_forecast is not None) as map_chunks:
-        yield map_chunks
+                     expected_model=local.provenance) as map_chunks:
+        yield lambda chunks: map_chunks(chunks, method)
 
 
 def read_previous(out, steps_out, key: str) -> tuple[dict[str, dict], dict[str, pd.DataFrame]]:

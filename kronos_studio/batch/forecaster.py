@@ -72,12 +72,13 @@ class ChunkForecaster:
     with the lookback it was trained with, or by the base model; series served by the same model share one
     forecaster and one batched run. ``registry``: the process's warm ``catalog.registry.ModelRegistry``, whose
     pairs it forecasts with, each run in ``workspace``'s turn (None: its own pairs, loaded here on ``device``,
-    as a Ray actor loads them). ``replay``: the replay whose champions ``champion`` serves (``kronos watch
-    --replay-from``; the live ones by default); ``keep_forecasts``: each result carries its forecast."""
+    as a Ray actor loads them). ``replay`` (an attribute the engine sets): the replay whose champions ``champion``
+    serves (``kronos watch --replay-from``; the live ones by default)."""
+
+    replay = ""
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
-                 workspace: str | None = None, ledger_url: str | None = None, registry=None, replay: str = "",
-                 keep_forecasts: bool = False):
+                 workspace: str | None = None, ledger_url: str | None = None, registry=None):
         from kronos_studio.catalog.champion import CHAMPION
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
@@ -89,7 +90,6 @@ class ChunkForecaster:
         self.forecast_settings = settings.forecast_settings(self.forecaster)
         self.provenance = self._provenance(self.forecaster)
         self.device, self.workspace, self.ledger_url, self.ledger = device, workspace, ledger_url, None
-        self.replay, self.keep_forecasts = replay, keep_forecasts
         self.served = {None: self.forecaster}  # per series: Kronos forecasters by adapter id (None: the base)
         self.pairs: dict[str, object] = {}  # Kronos pairs by reference: a champion's base, loaded once
         if self.per_series:
@@ -132,6 +132,10 @@ class ChunkForecaster:
 
     def forecast(self, jobs: list[SeriesJob]) -> list[SeriesResult]:
         """A result per job, in order: per series, one batched run per model that serves some of them."""
+        return [dataclasses.replace(r, forecast=None) for r in self.forecast_kept(jobs)]
+
+    def forecast_kept(self, jobs: list[SeriesJob]) -> list[SeriesResult]:
+        """``forecast``'s results, each with its forecast (a watch records them; from a Ray actor they travel back)."""
         if not self.per_series:
             return self._forecast(self.forecaster, jobs)
         from kronos.errors import UserError
@@ -221,8 +225,7 @@ class ChunkForecaster:
                "horizon": settings.horizon, "paths": settings.paths, "seed": settings.seed,
                "lookback": settings.lookback,
                "created_at": now_utc()}
-        return SeriesResult(row, step_quantiles(job.series, fc.timestamps, fc.paths),
-                            fc if self.keep_forecasts else None)
+        return SeriesResult(row, step_quantiles(job.series, fc.timestamps, fc.paths), fc)
 
 
 def failure_row(series: str, origin: str, reason: str) -> dict:

@@ -19,14 +19,13 @@ class RayEngineError(UserError, RuntimeError):
 
 @contextmanager
 def ray_workers(model: str | None, settings: BatchSettings, *, address: str | None = None,
-                workers: int | None = None, device=None, expected_model: dict | None = None,
-                keep_forecasts: bool = False) -> Iterator[Callable[..., Iterator[list]]]:
+                workers: int | None = None, device=None, expected_model: dict | None = None
+                ) -> Iterator[Callable[..., Iterator[list]]]:
     """A pool of ``workers`` actors (default: one per CPU Ray has; see ``actor_pool``), each with the model loaded; yields
     ``map_chunks(chunks, method="forecast")``, which hands every chunk to that ``ChunkForecaster`` method of
-    an actor (``forecast_run`` for a ranking's cut-off dates) and gives the results in chunk order;
-    ``keep_forecasts``: each result brings its forecast back (a watch records them)."""
-    args = (model, settings, device, None, None, None, "", keep_forecasts)
-    with actor_pool(ChunkForecaster, args, address=address, workers=workers) as (ray, actors):
+    an actor (``forecast_run`` for a ranking's cut-off dates, ``forecast_kept`` for a watch's forecasts) and gives
+    the results in chunk order."""
+    with actor_pool(ChunkForecaster, (model, settings, device), address=address, workers=workers) as (ray, actors):
         identities = ray.get([a.identity.remote() for a in actors])
         if expected_model is not None:
             wrong = [i for i in identities if _model_of(i) != _model_of(expected_model)]

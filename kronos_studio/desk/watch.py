@@ -85,7 +85,7 @@ class AlertRules:
     champion_changed: bool = knob(True, label="Alert when a champion changes", setting="alert_champion",
                                   help="a series' champion promoted, rolled back or replaced")
     data_gate: bool = knob(True, label="Alert when the data gate refuses a series", setting="alert_data_gate",
-                           help="a series' bars could not be read or the quality gate refused them")
+                           help="a series' bars could not be read or the quality gate refused them (at the tick it starts)")
     tick_failed: bool = knob(True, label="Alert when a tick fails", setting="alert_tick_failed",
                              help="a tick stopped on an error (it runs again at the next start)")
     price_levels: tuple[str, ...] = knob((), label="Price levels", setting="price_level",
@@ -615,7 +615,6 @@ class Watcher:
         """The ensemble, which the batch does not run: one series at a time through the desk; a replay's by its own
         champion meta-learner (learned as it went) or the bundled one, never the live workspace's."""
         from kronos_studio.catalog.resolve import ENSEMBLE
-        from kronos_studio.desk.desk import Gated
 
         choices = {}
         if self.label:
@@ -628,7 +627,7 @@ class Watcher:
         for item in todo:
             started = time.perf_counter()
             try:
-                done = self.desk.forecast(Gated(item.bars), ENSEMBLE, self.request.settings,
+                done = self.desk.forecast(item.bars, ENSEMBLE, self.request.settings,  # gated bars already
                                           workspace=self.ledger.workspace, ledger=self.ledger, **choices)
             except (UserError, ValueError) as e:
                 by_name[item.entry.series].status, by_name[item.entry.series].message = "failed", str(e)
@@ -768,12 +767,13 @@ class Watcher:
         rules, events, levels = self.request.alerts, [], self.request.alerts.levels()
         for item in loaded:
             name = item.entry.series
-            if item.error is not None and rules.data_gate:
+            refused_before = (before.get(name) or {}).get("status") == "refused"
+            if item.error is not None and rules.data_gate and not refused_before:  # when it starts: no repeat
                 events.append(self._event(DATA_GATE, f"gate:{name}:{tick_at.isoformat()}", name,
                                           f"{name}: no forecast: {item.error}", {"reason": item.error}))
             now, was = by_name[name].last_close, (before.get(name) or {}).get("last_close")
             for level in levels.get(name, []):
-                if now is not None and was is not None and (was - level) * (now - level) <= 0 and was != now:
+                if now is not None and was is not None and (was < level <= now or was > level >= now):
                     way = "above" if now >= level else "below"
                     events.append(self._event(PRICE_CROSSED, f"price:{name}:{level:g}:{tick_at.isoformat()}", name,
                                               f"{name}: the close crossed {level:g}: {was:g} -> {now:g} ({way})",
@@ -865,18 +865,18 @@ class Watcher:
                 raise WatchError("no series of the watchlist has bars to tick on", fix=Fix("check the watchlist"))
             out.append(self.tick(at))
             return out
+        at = self.next_tick(self.now() - delay)
         while not stop():
-            now = self.now()
-            at = self.next_tick(now - delay)
             if at is None:
                 raise WatchError("no series of the watchlist has bars to tick on", fix=Fix("check the watchlist"))
-            due = at + delay
-            if due > now:
-                wait((due - now).total_seconds())
+            now = self.now()
+            if at + delay > now:  # the bar closes, then reaches its source
+                wait((at + delay - now).total_seconds())
                 continue
             out.append(self.tick(at))
             if on_tick is not None:
                 on_tick(out[-1])
+            at = self.next_tick(max(at, self.now() - delay))  # a long pause skips to the next close to come
         return out
 
 

@@ -333,3 +333,11 @@ class WatchBook:
         query = select(watch_alerts).where(a.watch_id == int(watch_id), *([a.tick_id == int(tick_id)]
                                                                            if tick_id is not None else []))
         return [_of(Alert, r) for r in self.ledger.read(lambda conn: conn.execute(query.order_by(a.id)).all())]
+
+
+def live_watches(ledger) -> list[Watch]:
+    """Every active live watch of every workspace (not a replay, not paused): what a service ticks."""
+    w = watches.c
+    rows = ledger.read(lambda conn: conn.execute(select(watches).where(w.replay == LIVE, w.status == ACTIVE)
+                                                 .order_by(w.id)).all())
+    return [_of(Watch, r) for r in rows]

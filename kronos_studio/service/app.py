@@ -11,15 +11,18 @@ from fastapi import FastAPI
 from .access import AccessLog, LoopbackHosts
 from .body_limit import BodyLimit
 from .errors import add_error_handlers
-from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain, risk
+from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain, risk, watches
 from .state import Service, ServiceConfig
 
-ROUTERS = (meta.router, forecast.router, evaluate.router, risk.router, batch.router, ledger.router, retrain.router, adapters.router)
+ROUTERS = (meta.router, forecast.router, evaluate.router, risk.router, batch.router, ledger.router, retrain.router, adapters.router,
+           watches.router)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    runner = watches.start_runner(app.state.service)  # the live watches tick again from their next bar close
     yield
+    runner.stop()
     app.state.service.close()  # the batch jobs stop, the ledger's connections close
 
 

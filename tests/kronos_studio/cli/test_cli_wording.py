@@ -104,7 +104,7 @@ def test_the_training_period_switch_has_one_name_on_every_command_that_has_it():
     commands = subcommands(cli.build_parser())
     having = {name for name, sub in commands.items()
               if any(INCLUDE_TRAINING_PERIOD == a.dest for a in sub._actions)}
-    assert having == {"evaluate", "train lora", "batch", "retrain", "risk"}
+    assert having == {"evaluate", "train lora", "batch", "retrain", "risk", "watch"}
     for name in having:
         [action] = [a for a in commands[name]._actions if switch in a.option_strings]
         assert action.dest == INCLUDE_TRAINING_PERIOD and action.help != argparse.SUPPRESS, name

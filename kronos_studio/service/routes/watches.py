@@ -1,0 +1,203 @@
+"""Watches (``kronos watch``) per workspace: ``POST /v1/watches`` keeps one and ticks it at each bar close on the
+service's job threads (``watch_runner``), or with ``replay_from`` replays past days as a job; ``GET /v1/watches``
+lists them with their last ticks, ``GET /v1/watches/{id}`` shows one's ticks and alerts, ``POST .../pause`` and
+``.../resume`` stop and restart its ticks, ``DELETE`` removes it (its forecasts stay in the ledger). A watch's
+series are the ones ``POST /v1/batch`` takes; no answer holds a webhook's token or a server path."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import Field, create_model
+
+from kronos.errors import UserError, worded
+from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
+
+from ..deps import Shared, Who, WorkspaceLedger
+from ..errors import ServiceError, field_name
+from ..schemas import BatchSeries, Strict, knob_fields, knob_options, settings_fields
+
+router = APIRouter(prefix="/v1/watches")
+WatchId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the watch's id (GET /v1/watches)")]
+TICKS_SHOWN = 20
+
+
+class WatchOptions(Strict):
+    """A watch: its name, its series (as ``POST /v1/batch`` takes them), the model (default: the bundled one;
+    ``champion``: each series' own; ``ensemble``) and the forecast's settings; ``replay_from`` (and ``to``) replays
+    past days instead, its rows labelled ``replay_name`` (default: the name); the retrain policy, the alert rules
+    and channels one field per ``Knob`` of ``kronos_studio.desk.watch``'s options."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    series: list[BatchSeries] = Field(..., min_length=1)
+    model: str | None = None
+    replay_from: str | None = Field(None, description="replay the days after this date (YYYY-MM-DD) as a job")
+    to: str | None = Field(None, description="with replay_from: the last day replayed (default: the end of the bars)")
+    replay_name: str | None = Field(None, max_length=64, description="with replay_from: the label its rows carry")
+    include_training_period: bool = Field(False, description="run a replay whose ticks lie inside the base model's "
+                                                             "training period, its rows flagged")
+    learn: bool = Field(False, description="refit the gated meta-learner from the ledger when due (learn_every)")
+    fix: list[str] = Field(default_factory=list)
+    calendar: str | None = None
+
+
+WatchBody = create_model("WatchBody", __base__=WatchOptions, __doc__=WatchOptions.__doc__, **settings_fields(),
+                         **knob_fields(RetrainPolicy), **knob_fields(AlertRules), **knob_fields(AlertChannels))
+
+
+def body_field(setting: str, value: object = None) -> str:
+    """A setting a watch's refusal names, as this request's field (else as any request's)."""
+    if setting in WatchBody.model_fields:
+        return f'the field "{setting}"' if value is None else f'"{setting}": {json.dumps(value, default=str)}'
+    return field_name(setting, value)
+
+
+def refusal(e: UserError, status: int = 422) -> ServiceError:
+    return ServiceError(status, worded(e.problem, e.fix, body_field), problem=e.problem, values=e.values, fix=e.fix)
+
+
+def watch_request(body, workspace: str, limits):
+    """The desk's ``WatchRequest`` of ``body``: CSV series kept under the workspace's storage (a live watch reads
+    them at every tick), the others fetched."""
+    import hashlib
+
+    from kronos_studio.desk.watch import Replay, WatchRequest
+    from kronos_studio.workspaces import workspace_path
+
+    from ..batch_job import series_entries
+    from ..schemas import forecast_settings
+
+    write = series_entries(body.series, limits)
+    folder = workspace_path("watches", workspace) / hashlib.sha256(body.name.encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = write(folder) if not (folder / "inputs").exists() else _rewrite(write, folder)
+    replay = None if body.replay_from is None else Replay(body.replay_from, body.to, body.replay_name or "")
+    if body.to is not None and body.replay_from is None:
+        raise ServiceError(422, 'the field "to" ends a replay: give "replay_from" too')
+    return WatchRequest(name=body.name, entries=tuple(entries), settings=forecast_settings(body), model=body.model,
+                        retrain=RetrainPolicy(**_tuples(knob_options(body, RetrainPolicy))),
+                        alerts=AlertRules(**_tuples(knob_options(body, AlertRules))),
+                        channels=AlertChannels(**_tuples(knob_options(body, AlertChannels))), replay=replay,
+                        learn=body.learn, include_training_period=body.include_training_period,
+                        fixes=tuple(body.fix), calendar=body.calendar)
+
+
+def _rewrite(write, folder):
+    import shutil
+
+    shutil.rmtree(folder / "inputs")
+    return write(folder)
+
+
+def _tuples(values: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def watch_body(book, watch, ticks: int = 1) -> dict:
+    """A watch as an answer: its request without secrets or server paths, its newest ``ticks`` ticks."""
+    from kronos_studio.desk.watch import WatchRequest
+    from kronos_studio.redact import without_paths
+
+    shown = without_paths(WatchRequest.from_json(watch.request).shown())
+    return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "request": shown,
+            "ticks": [t.to_dict() for t in book.ticks(watch.id, ticks)]}
+
+
+@router.post("", status_code=201)
+def watches_create(body: WatchBody, who: Who, service: Shared, ledger: WorkspaceLedger):
+    """Keep a watch and tick it at each of its series' bar closes (201), or with ``replay_from`` replay past days
+    as a job (202 with the job: ``GET /v1/jobs/{id}``)."""
+    from fastapi.responses import JSONResponse
+
+    from kronos_studio.desk.watch import Watcher
+    from kronos_studio.ledger.watches import WatchBook
+
+    from ..watch_runner import MADE_BY, replay_job
+
+    body = body.model_copy(update={"model": service.model(body.model)})
+    try:
+        request = watch_request(body, who.workspace, service.limits)
+        ready = Watcher(service.desk, request, ledger, made_by=MADE_BY)  # checked now: a refusal is a 422
+    except UserError as e:
+        raise refusal(e) from None
+    book = WatchBook(ready.ledger)
+    if request.replay is not None:
+        job = service.jobs.submit(who, "watch replay", replay_job(ready))
+        return JSONResponse({"watch": watch_body(book, ready.watch), "job": job.public()}, status_code=202)
+    runner = getattr(service, "watch_runner", None)
+    if runner is not None:
+        runner.kick()
+    return watch_body(book, ready.watch)
+
+
+@router.get("")
+def watches_list(who: Who, ledger: WorkspaceLedger):
+    """The workspace's watches, each with its last tick."""
+    from kronos_studio.ledger.watches import WatchBook
+
+    book = WatchBook(ledger)
+    return {"workspace": who.workspace, "watches": [watch_body(book, w) for w in book.list()]}
+
+
+def _found(ledger, watch_id: int):
+    from kronos_studio.ledger import LedgerError
+    from kronos_studio.ledger.watches import WatchBook
+
+    book = WatchBook(ledger)
+    try:
+        return book, book.get(watch_id)
+    except LedgerError as e:
+        raise ServiceError(404, str(e).splitlines()[0]) from None
+
+
+@router.get("/{watch_id}")
+def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: int = TICKS_SHOWN):
+    """One watch: its newest ``ticks`` ticks (what each did per series) and its alerts (sent or failed)."""
+    book, watch = _found(ledger, watch_id)
+    return {**watch_body(book, watch, max(1, min(ticks, 1000))),
+            "alerts": [a.to_dict() for a in book.alerts(watch.id)]}
+
+
+def _set(watch_id: int, ledger, service, status: str) -> dict:
+    book, watch = _found(ledger, watch_id)
+    changed = book.set_status(watch.id, status)
+    runner = getattr(service, "watch_runner", None)
+    if runner is not None:
+        runner.kick()
+    return watch_body(book, changed)
+
+
+@router.post("/{watch_id}/pause")
+def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
+    """Stop ticking it (a tick running now finishes)."""
+    from kronos_studio.ledger.schema import PAUSED
+
+    return _set(watch_id, ledger, service, PAUSED)
+
+
+@router.post("/{watch_id}/resume")
+def watches_resume(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
+    """Tick it again from its next bar close."""
+    from kronos_studio.ledger.schema import ACTIVE
+
+    return _set(watch_id, ledger, service, ACTIVE)
+
+
+@router.delete("/{watch_id}")
+def watches_delete(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
+    """Remove it with its ticks and alerts (the forecasts it recorded stay in the ledger)."""
+    book, watch = _found(ledger, watch_id)
+    book.delete(watch.id)
+    runner = getattr(service, "watch_runner", None)
+    if runner is not None:
+        runner.kick()
+    return {"deleted": watch.id}
+
+
+def start_runner(service):
+    """The thread ticking the service's live watches, on ``service.watch_runner`` (stopped with it)."""
+    from ..watch_runner import WatchRunner
+
+    service.watch_runner = WatchRunner(service).start()
+    return service.watch_runner
