@@ -104,3 +104,23 @@ def toggled(book, watch):
     from kronos_studio.ledger.schema import ACTIVE, PAUSED
 
     return book.set_status(watch.id, ACTIVE if watch.status == PAUSED else PAUSED)
+
+
+LIVE_ROWS = "live forecasts"
+
+
+def replay_labels(book) -> list[str]:
+    """The replays kept in ``book``'s workspace (their labels, newest first): what a view may show instead of the
+    live rows."""
+    from kronos_studio.ledger.frames import replays
+
+    return list(book.read(lambda conn: replays(conn, book.workspace))["replay"])
+
+
+def rows_of(book, shown: str):
+    """``book`` reading the rows ``shown`` names (``LIVE_ROWS`` or a replay's label), and what to say first."""
+    from kronos_studio.ledger.store import replay_notices
+
+    if shown == LIVE_ROWS:
+        return book, []
+    return book.replaying(shown), [n.problem for n in replay_notices(shown)]

@@ -8,6 +8,7 @@ import streamlit as st
 from app_support import ledger, risk_record
 from app_support.charts import CHART_CONFIG, track_record_chart
 from app_support.drift import drift_chart, drift_table, explanation, series_drift
+from app_support.watch import LIVE_ROWS, replay_labels, rows_of
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.exports import csv_text
 from kronos_studio.ledger import shown_url
@@ -26,6 +27,13 @@ if book is None:
     st.error(f"**The forecast ledger is unavailable:** {ledger.problem()}. Check KRONOS_STUDIO_DB (a database "
              "URL), or unset it for the local SQLite file.")
     st.stop()
+replayed = replay_labels(book)
+if replayed:  # a replay's rows (kronos watch --replay-from) are shown apart from the live ones, never mixed
+    rows_shown = st.selectbox("Rows", [LIVE_ROWS, *replayed], key="tr_replay",
+                              help="the forecasts made live, or those of a replay of past days (docs/watch.md)")
+    book, said = rows_of(book, rows_shown)
+    for line in said:
+        st.warning(line, icon=":material/history:")
 catalog = book.series_frame()
 if catalog.empty:
     st.info("No forecast recorded yet. Run one on the **Forecast** page (or `kronos forecast`): it is kept here "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import test_browser
-from test_browser import IDLE, ledger_url, no_exceptions, open_app, server_with_ledger, shot
+from test_browser import IDLE, choose, ledger_url, no_exceptions, open_app, server_with_ledger, shot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "kronos_studio" / "desk"))
 from watch_kit import request, synthetic_folder  # noqa: E402
@@ -73,3 +73,20 @@ def test_the_watch_page_shows_the_watches_their_ticks_and_alerts(page, watched):
     assert "http://127.0.0.1:9/…" in alerts and TOKEN not in page.content()
     no_exceptions(page)
     shot(page, "watch_page.png")
+
+
+def test_the_track_record_shows_a_replays_rows_apart_from_the_live_ones(page, watched):
+    from playwright.sync_api import expect
+
+    open_app(page, watched)
+    page.get_by_test_id("stSidebarNav").get_by_text("Track record").click()
+    page.wait_for_url("**/track_record", timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    expect(page.get_by_role("combobox", name="Rows")).to_be_visible(timeout=60_000)
+    live = cells(page.get_by_test_id("stDataFrame").first)
+    choose(page, "Rows", "desk replay")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    replayed = cells(page.get_by_test_id("stDataFrame").first)
+    assert replayed != live and "2026-05-" in replayed
+    no_exceptions(page)
+    shot(page, "track_record_replay.png")

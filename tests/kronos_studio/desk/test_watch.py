@@ -178,3 +178,29 @@ done_ticks: list = []
 @pytest.fixture(autouse=True)
 def _fresh_ticks():
     done_ticks.clear()
+
+
+def test_a_replay_retrains_when_due_and_keeps_its_registry_to_its_label(ledger, storage):
+    """A retrain every 2 ticks: the gated retrain runs at the 2nd and 4th tick on the bars closed by then, its
+    adapters registered under the replay's label (never serving live), its decision said in the tick."""
+    from kronos_studio.desk.watch import RetrainPolicy
+    from kronos_studio.ledger.registry import Registry
+    from kronos_studio.training.retrain_settings import RetrainSettings
+
+    folder = synthetic_folder(storage / "watchlist", names=("AAA",))
+    small = RetrainSettings(horizon=3, window=120, lookback=24, n_cutoffs=5, steps=2, paths=8)
+    asked = request(folder, model="champion", replay=Replay("2026-05-01", "2026-05-06"),
+                    retrain=RetrainPolicy(every=2), retrain_settings=small)
+    done = Desk().watch(asked, ledger)
+    said = [t.series[0].retrain for t in done.ticks]
+    assert said[0] is None and said[2] is None and said[1] in ("promoted", "rejected")
+    assert said[3] in ("promoted", "rejected", "skipped")
+    replayed = Registry(ledger.replaying(done.replay)).entries()
+    assert replayed and {e.made_by for e in replayed} == {f"kronos watch ({asked.name})"}
+    assert Registry(ledger).entries() == []  # nothing live
+    last_bars = {e.last_bar_at.date() for e in replayed}
+    assert max(last_bars) < pd.Timestamp("2026-05-06").date()  # trained on bars closed by its tick, never later
+    from kronos_studio.training.retrain import adapters_folder
+
+    live_folder = adapters_folder(replayed[0].series, "default")
+    assert Path(replayed[0].path).parent == adapters_folder(replayed[0].series, "default", done.replay) != live_folder
