@@ -154,9 +154,10 @@ def run_watch(args) -> int:
     scored = sum(s.scored_steps for t in ran for s in t.series)
     alerts = sum(len(t.alerts) for t in ran)
     label = f" (rows labelled '{done.replay}')" if done.replay else ""
+    sent = "" if request.channels.channels() or not alerts else " (no webhook or e-mail given: none sent)"
     print(f"watch '{request.name}'{label}: {len(done.ticks)} ticks, {len(ran)} run now "
           f"({len(done.ticks) - len(ran)} done before or running elsewhere): {forecast} forecasts recorded, "
-          f"{scored} steps scored, {alerts} alerts", file=sys.stderr)
+          f"{scored} steps scored, {alerts} alerts raised{sent}", file=sys.stderr)
     if args.json:
         body = [{"tick_at": t.tick_at.isoformat(), "status": t.status, "error": t.error, **t.summary()}
                 for t in done.ticks]

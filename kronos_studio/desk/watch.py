@@ -506,10 +506,8 @@ class Watcher:
                                          "recording nothing twice", kind="note"))
         try:
             self._run(tick_at, result, claim)
-        except Exception as e:
+        except Exception as e:  # kept failed and alerted; an interrupt (not an Exception) leaves the claim to be taken over
             result.status, result.error = FAILED, f"{type(e).__name__}: {e}"
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
             self._alert_failed(result, claim)
             self.book.finish(claim, FAILED, result.summary(), result.error)
             if not isinstance(e, UserError):
@@ -595,7 +593,8 @@ class Watcher:
         from kronos_studio.batch.summary import risk_column
 
         r = self.request
-        settings = BatchSettings(r.settings, risk=dataclasses.replace(r.risk, per_step=False))
+        levels = tuple(sorted({*r.risk.levels, r.alerts.var_level}))  # the tick says the VaR at the alerts' level
+        settings = BatchSettings(r.settings, risk=dataclasses.replace(r.risk, levels=levels, per_step=False))
         run = BatchRun(model=r.model, engine=r.engine, workers=r.workers, workspace=self.ledger.workspace,
                        ledger_url=self.ledger.url, registry=self.desk.registry if r.engine == "local" else None,
                        replay=self.ledger.replay, fixes=tuple(r.fixes), calendar=r.calendar,
@@ -645,7 +644,7 @@ class Watcher:
         if not keys:
             return events
         states: dict[str, list] = {}
-        for d in drift_report(self.ledger, rolling=False):
+        for d in (d for item in ok for d in drift_report(self.ledger, rolling=False, **self._drift_window(item))):
             name = keys.get((d.source, d.symbol, d.interval))
             if name is None:
                 continue
@@ -661,6 +660,19 @@ class Watcher:
             for item in ok:
                 events += self._exceptions(item, since)
         return events
+
+    def _drift_window(self, item) -> dict:
+        """The filters of ``item``'s series and of the forecasts its drift state reads: the newest ``DRIFT_LAST``
+        scored ones and, for their random-walk references, the forecasts whose scored steps hold the
+        ``RW_MIN_RETURNS`` returns before them (a forecast a bar, as a watch makes them): a tick's cost stays the
+        same however long the watch has run."""
+        from kronos_studio.ledger.drift import DRIFT_LAST, RW_MIN_RETURNS
+
+        bars, horizon = item.bars, self.request.settings.horizon
+        back = DRIFT_LAST + RW_MIN_RETURNS + 2 * horizon + 5
+        stamps = bars.timestamps
+        return {"source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval,
+                "last_bar_from": stamps[max(0, len(stamps) - back)]}
 
     def _exceptions(self, item, since: pd.Timestamp | None) -> list:
         """The VaR exceptions of ``item``'s forecasts whose horizon bar is one of the bars closed since the last

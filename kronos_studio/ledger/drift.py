@@ -188,6 +188,7 @@ def forecast_scores(forecasts: pd.DataFrame, steps: pd.DataFrame, returns: pd.Se
     scored = scored.sort_values(["created_at", "prediction_id"]).drop_duplicates("last_bar_at", keep="last")
     if newest is not None:
         scored = scored.sort_values("last_bar_at").tail(newest)
+        steps = steps[steps["prediction_id"].isin(scored["prediction_id"])]  # the others' steps are not read
     by_id = {pid: own.sort_values("step") for pid, own in steps.groupby("prediction_id")}
     rows = []
     for f in scored.sort_values("last_bar_at").itertuples(index=False):
