@@ -167,3 +167,21 @@ def test_the_random_walk_reference_is_the_walk_forwards_random_walk(ledger):
     np.testing.assert_allclose(referenced["rw_crps_pct"], referenced["crps_pct"], rtol=1e-4)
     [got] = drift.drift_report(ledger, last=30)
     assert got.skill_forecasts == 30 and abs(got.skill) < 1e-4
+
+
+def test_the_state_alone_on_the_window_it_reads_is_the_whole_reports_state(ledger):
+    """What a watch's tick judges (``rolling=False`` on the forecasts from DRIFT_LAST + RW_MIN_RETURNS + a margin bars
+    back, a forecast a bar as a watch makes them) is the state the whole report gives, on both sides of a regime
+    change: the window holds every forecast the state and its random-walk references read."""
+    bars = regime_series()
+    first = 60
+    for upto in (CHANGE, 330):
+        record_and_score(ledger, bars, range(first, upto - HORIZON), upto)  # one forecast a bar, no gap
+        first = upto - HORIZON
+        whole = only(drift.drift_report(ledger))
+        stamps = cut(bars, upto).timestamps
+        since = stamps[len(stamps) - (drift.DRIFT_LAST + drift.RW_MIN_RETURNS + 2 * HORIZON + 5)]
+        window = only(drift.drift_report(ledger, rolling=False, symbol="REGIME", last_bar_from=since))
+        numbers = ("state", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill", "skill_forecasts")
+        assert [getattr(window, k) for k in numbers] == [getattr(whole, k) for k in numbers], upto
+        assert window.rolling.empty is False and len(window.rolling) <= len(whole.rolling)
