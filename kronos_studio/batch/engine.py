@@ -288,9 +288,11 @@ def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
         frame["adapter_id"] = frame["adapter_id"].astype("Int64")
     touch = [c for c in frame.columns if c.startswith("p_touch_")]
     risk = risk_columns(frame.columns)
-    for c in risk:  # path counts: whole numbers, none on a row without a forecast (or without the flag)
-        if c.endswith("_tail_paths") or c == "risk_paths_needed":
+    for c in risk:  # path counts: whole numbers, none on a row without a forecast (or without the flag); an ES's
+        if c == "risk_paths_needed":  # tail paths are paths x (1 - level), 0.3 for a 99% ES of 30 paths
             frame[c] = pd.to_numeric(frame[c]).astype("Int64")
+        elif c.endswith("_tail_paths"):
+            frame[c] = pd.to_numeric(frame[c]).astype("float64")
     rest = [c for c in frame.columns if c not in LEAD_COLUMNS and c not in touch and c not in risk]
     return frame[list(LEAD_COLUMNS) + touch + risk + rest]
 

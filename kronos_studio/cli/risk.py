@@ -140,7 +140,7 @@ def risk_table(done) -> str:
              f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
     for t in r.path.horizon:
         lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
-                     f"{_pct(t.es_se):>9}{t.tail_paths:>12}")
+                     f"{_pct(t.es_se):>9}{t.tail_paths:>12g}")
     lines += ["", f"volatility of a bar's log-return ({r.volatility.interval:.0%} interval across paths):",
               f"{'method':<16}{'source':<9}{'per bar':>9}{'horizon':>9}{'interval':>20}"]
     for v in r.volatility.readings:

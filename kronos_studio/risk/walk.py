@@ -150,7 +150,8 @@ def model_risk(name: str, result, values: np.ndarray, settings: RiskSettings, pr
             draw = position_losses(returns, position)
             loss = float(position_losses(realized, position))
             for level in settings.levels:
-                var, _, es, _, _ = tail_risk(draw, level)
+                t = tail_risk(draw, level, errors=False)  # a backtest reads no Monte-Carlo errors
+                var, es = t.var, t.es
                 tag = f"{position}_{level:g}"
                 row |= {f"var_{tag}": var, f"es_{tag}": es, f"exception_{tag}": loss > var, f"loss_{position}": loss}
                 draws.setdefault((position, level), []).append(draw[np.isfinite(draw)])
