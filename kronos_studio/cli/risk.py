@@ -22,6 +22,7 @@ from .models import add_context_option, add_model_option, cli_desk, desk_call, m
 
 
 def register(sub) -> None:
+    from kronos_studio.risk import STANDARD_MODELS
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.risk.walk import RiskWalk
 
@@ -37,8 +38,7 @@ def register(sub) -> None:
     b = p.add_argument_group("backtest")
     b.add_argument("--backtest", action="store_true",
                    help="backtest the VaR, ES and variance forecasts on the latest --cutoffs cut-offs, one horizon "
-                        "apart, beside historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical "
-                        "simulation")
+                        f"apart, beside {STANDARD_MODELS}")
     b.add_argument("--cutoffs", type=int, default=RiskWalk.n_cutoffs,
                    help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
                         "traffic light's year of one-step VaRs)")
@@ -150,6 +150,15 @@ def risk_table(done) -> str:
     return "\n".join(lines)
 
 
+def _read_from(row) -> str:
+    """Where a model's VaR/ES come from: its own distribution, or its paths a cut-off (marked when too few for the
+    level's ES: said in the warnings)."""
+    paths = row.get("paths")
+    if paths is None or paths != paths:
+        return "own dist."
+    return f"{int(paths)} paths" + ("" if row.get("enough_paths") else "!")
+
+
 def backtest_table(done) -> str:
     """Per level and position, each model's exceptions, test p-values and zone; then the volatility losses."""
     bt = done.backtest
@@ -159,12 +168,13 @@ def backtest_table(done) -> str:
             summary = bt.summary(level, position)
             lines += ["", f"{position} {level:g}:",
                       f"{'model':<32}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
-                      f"{'zone':>8}{'ES Z2 p':>9}"]
+                      f"{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
             for key, row in summary.iterrows():
                 exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
                 obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
                 lines.append(f"{key:<32}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}{_num(row['christoffersen_ind_p']):>11}"
-                             f"{_num(row['christoffersen_cc_p']):>10}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}")
+                             f"{_num(row['christoffersen_cc_p']):>10}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}"
+                             f"{_read_from(row):>12}")
     vol = bt.volatility
     lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {bt.walk.reference}:",
               f"{'model':<32}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]

@@ -184,15 +184,19 @@ def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskS
 def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan) -> tuple[dict, list[str]]:
     """(label -> forecaster: the asked-for model, then those beside it, each sampling in the workspace's turn on
     the registry's warm pair, then the risk desk's standard models; the standard ones' labels). A model that is
-    one of the standard ones (garch) runs once, under its own key."""
+    one of the standard ones (garch, gjr_garch) is that one, read from its own distribution as it is, and runs
+    once, under its own key."""
     from kronos_studio.risk.baselines import risk_baselines
 
-    standard = risk_baselines() if plan.baselines else {}
+    known = risk_baselines()
+    standard = known if plan.baselines else {}
     models = {}
     for row in rows:
         forecaster = row.make()
-        label = forecaster.key if forecaster.key in standard else row.label
-        models.setdefault(label, desk.registry.in_turn(forecaster, row.identity["model"], workspace))
+        if forecaster.key in known:
+            models.setdefault(forecaster.key, known[forecaster.key])
+        else:
+            models.setdefault(row.label, desk.registry.in_turn(forecaster, row.identity["model"], workspace))
     return models | {k: m for k, m in standard.items() if k not in models}, list(standard)
 
 

@@ -162,8 +162,10 @@ def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, cap
     keys = ("tests", "volatility", "summary", "cutoffs", "model_key")
     for face in (by_line, by_evaluate, answer.json(), json.loads(text)):
         same({k: face[k] for k in keys}, {k: desk[k] for k in keys})
-    assert desk["model_key"] == "model" and desk["cutoffs"] == 30
-    assert list(desk["summary"]["long_0.95"]) == ["model", CHRONOS2_NAME]
+    # the asked garch is the standard GARCH(1,1)-t, read from its own distribution under its own key
+    assert desk["model_key"] == "garch" and desk["cutoffs"] == 30
+    assert list(desk["summary"]["long_0.95"]) == ["garch", CHRONOS2_NAME]
+    assert desk["summary"]["long_0.95"]["garch"]["paths"] is None
     kupiec = next(t for t in desk["tests"] if t["test"] == "kupiec_pof")
     assert kupiec["counts"]["observations"] == 30
 
@@ -176,6 +178,6 @@ def test_a_model_that_is_a_standard_risk_model_runs_once_under_its_own_key(faces
     done = Desk().risk_backtest(gated, "garch", ForecastSettings(horizon=1, paths=40), RiskSettings(levels=(0.95,)),
                                 cutoffs=20)
     assert done.model_key == "garch"
-    assert list(done.backtest.models) == ["garch", "historical_simulation", "ewma_normal",
+    assert list(done.backtest.models) == ["garch", "historical_simulation", "ewma_normal", "gjr_garch", "log_har",
                                           "filtered_historical_simulation"]
     assert done.backtest.volatility["in_mcs"].notna().all()
