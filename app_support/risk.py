@@ -12,6 +12,7 @@ import streamlit as st
 
 from kronos.errors import UserError
 from kronos_studio.desk.risk import beside_offered
+from kronos_studio.risk import STANDARD_MODELS
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
 
@@ -55,9 +56,9 @@ def enough_paths(fc, bars, risk: RiskSettings, request):
     ES and ``request`` (its model and settings, given when the fan is the model's own: not calibrated, adapted or
     conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
     the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
-    from kronos_studio.risk.measures import MIN_TAIL_PATHS, paths_needed
+    from kronos_studio.risk.measures import MIN_TAIL_PATHS, default_paths
 
-    need = paths_needed(max(risk.levels))
+    need = default_paths(risk.levels)
     if request is None or fc.paths.shape[0] >= need:
         return fc, ""
     choice, settings = request
@@ -125,6 +126,14 @@ def backtest_options(plan: dict) -> dict:
             "workspace": auth.workspace()}
 
 
+def backtest_settings(settings, risk: RiskSettings):
+    """The sampling settings of the Risk backtest: the sidebar's, with the path count every face's risk request
+    samples by default (``measures.default_paths``: enough for the highest level's ES), not the fan's."""
+    from kronos_studio.risk.measures import default_paths
+
+    return dataclasses.replace(settings, paths=default_paths(risk.levels))
+
+
 def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):
     """``Desk.risk_backtest`` on the app's desk: its warm models, and its one result cache."""
     with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
@@ -140,8 +149,7 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
 
     st.subheader("Risk backtest")
     st.caption("VaR, ES and variance forecasts of the model at cut-offs one horizon apart (no two horizon returns "
-               "overlap), beside historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical simulation "
-               "on the same cut-offs: Kupiec, Christoffersen, the Basel traffic light (250 one-step 99% VaRs), "
+               f"overlap), beside {STANDARD_MODELS} on the same cut-offs: Kupiec, Christoffersen, the Basel traffic light (250 one-step 99% VaRs), "
                "Acerbi–Szekely, QLIKE and MSE, Mincer–Zarnowitz, Diebold–Mariano against GARCH.")
     c = st.columns(3)
     cutoffs = int(c[0].number_input("Risk cut-offs", 1, 2000, APP_BACKTEST_CUTOFFS, key="rb_cutoffs",
@@ -155,6 +163,7 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
     risk = settings_or_none(st.container(), "rb_")
     if risk is None:
         return
+    settings = backtest_settings(settings, risk)
     plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "beside": tuple(beside),
             "include_training_period": bool(include)}
     clicked = st.button("Run risk backtest", icon=":material/play_arrow:", key="rb_run")
@@ -167,7 +176,8 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
             return
     if done is None:
         st.info(f"Press **Run risk backtest** to score {choice.label}'s VaR, ES and variance on the latest {cutoffs} "
-                f"cut-offs, {settings.paths} paths each, {settings.horizon}-bar horizon.")
+                f"cut-offs, {settings.paths:,} paths each (enough for the {max(risk.levels):g} ES; the fan keeps the "
+                f"sidebar's count), {settings.horizon}-bar horizon.")
         return
     show_backtest(done, risk)
 

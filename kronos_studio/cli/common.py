@@ -83,17 +83,18 @@ DEFAULT_LOOKBACK_WORDS = ("the model's own: a Kronos model its context minus the
                           "when fewer")
 
 
-def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str) -> None:
+def add_sampling_options(p: argparse.ArgumentParser, lookback_help: str, paths_help: str | None = None) -> None:
     """The sampling options every forecasting command shares: --horizon, --paths, --seed, --lookback and
     one option per sampling knob of ``kronos.settings.ForecastSettings`` (its ``Knob``), defaults read
-    from there."""
+    from there. ``paths_help``: a command whose path count follows other options (``kronos risk``: the levels) says
+    how; its --paths is None when not given."""
     from kronos.settings import default
 
     g = p.add_argument_group("sampling")
     # Numbers are checked by ForecastSettings itself: one rule and one message for every caller.
     g.add_argument("--horizon", type=int, required=True, help="bars to forecast")
-    g.add_argument("--paths", type=int, default=default("paths"),
-                   help=f"sample paths (default {default('paths')})")
+    g.add_argument("--paths", type=int, default=default("paths") if paths_help is None else None,
+                   help=paths_help or f"sample paths (default {default('paths')})")
     g.add_argument("--seed", type=int, default=default("seed"), help="random seed: same seed, same paths")
     g.add_argument("--lookback", type=int, default=default("lookback"), help=lookback_help)
     add_knob_options(g)

@@ -25,7 +25,14 @@ from . import compute
 from .errors import ServiceError, known_errors
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
-from .schemas import SETTINGS_NAMES, batch_risk, knob_parameters, settings_parameters
+from .schemas import (
+    SETTINGS_NAMES,
+    batch_risk,
+    knob_parameters,
+    risk_forecast_settings,
+    risk_settings_fields,
+    settings_parameters,
+)
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
 MADE_BY = "MCP retrain"  # what the registry records as the maker of the adapters the tool trains
@@ -207,7 +214,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
                              "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
     @tool_errors
-    @with_parameters(settings_parameters() + knob_parameters(RiskSettings))
+    @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings))
     def risk(file: str | None = None, source: str | None = None, symbol: str | None = None,
              interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
              calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
@@ -216,9 +223,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
              **settings) -> dict[str, Any]:
         from kronos.settings import knobs
 
-        s = settings_of(settings)
         options = RiskSettings(**{name: settings[knob.name(name)] for name, (_, knob) in knobs(RiskSettings).items()
                                   if knob.name(name) in settings})
+        s = risk_forecast_settings(settings, options)
         model = compute.catalog_model(desk, model)
         bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
                        compute.risk_bars(backtest, cutoffs, s))

@@ -14,6 +14,7 @@ from kronos.settings import ForecastSettings
 from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.covariates.options import CovariateOptions
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+from kronos_studio.risk import STANDARD_MODELS
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
 from kronos_studio.training.retrain_settings import RetrainSettings
@@ -191,14 +192,15 @@ def forecast_settings(request: BaseModel) -> ForecastSettings:
     return ForecastSettings(**{name: getattr(request, name) for name in SETTINGS_NAMES})
 
 
-def settings_parameters() -> list:
-    """The ``ForecastSettings`` fields as keyword-only ``inspect.Parameter``s: how an MCP tool's typed
-    schema gets the settings from the same one place as the HTTP requests."""
+def settings_parameters(fields: dict | None = None) -> list:
+    """The ``ForecastSettings`` fields (``fields``: these field definitions, e.g. ``risk_settings_fields()``) as
+    keyword-only ``inspect.Parameter``s: how an MCP tool's typed schema gets the settings from the same one place as
+    the HTTP requests."""
     import inspect
 
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
                               default=inspect.Parameter.empty if default is ... else default)
-            for name, (hint, default) in settings_fields().items()]
+            for name, (hint, default) in (fields or settings_fields()).items()]
 
 
 class RetrainOptions(BarsInput):
@@ -229,15 +231,23 @@ class RiskOptions(BarsInput):
     cutoffs: int = Field(RiskWalk.n_cutoffs, ge=1, description="with backtest: latest cut-offs, one horizon apart")
     proxy: typing.Literal[PROXIES] = Field(RiskWalk.proxy, description="with backtest: the realized variance a "
                                                                        "variance forecast is scored against")
-    baselines: bool = Field(True, description="with backtest: also the risk desk's standard models (historical "
-                                              "simulation, EWMA-normal, GARCH(1,1)-t, filtered historical simulation)")
+    baselines: bool = Field(True, description=f"with backtest: also the risk desk's standard models ({STANDARD_MODELS})")
     include_training_period: bool = Field(False, description="with backtest: also score cut-offs inside the model's "
                                                               "training period (left out by default)")
     beside: list[str] = Field([], description="with backtest: the catalog's models (e.g. chronos2-small, ensemble) "
                                               "backtested on the same cut-offs beside the model")
 
 
-RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOptions.__doc__, **settings_fields(),
+def risk_settings_fields() -> dict[str, tuple]:
+    """``settings_fields`` of a risk request: its ``paths`` not given (None) is enough for the highest level's ES
+    (``risk_forecast_settings``)."""
+    return {**settings_fields(), "paths": (int | None, Field(None, description="sample paths (of the model asked, at "
+                                                                                "every cut-off with backtest); default: "
+                                                                                "enough for the highest level's ES, 20 "
+                                                                                "beyond its VaR: 2,000 for 0.99"))}
+
+
+RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOptions.__doc__, **risk_settings_fields(),
                            **knob_fields(RiskSettings))
 
 
@@ -246,3 +256,14 @@ def risk_settings(request) -> RiskSettings:
     from kronos.settings import knob_values
 
     return RiskSettings(**knob_values(request, RiskSettings))
+
+
+def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
+    """The ``ForecastSettings`` of a risk request (``given``: its settings by name) whose paths, not given, are the
+    risk's default (``measures.default_paths``: every face's)."""
+    from kronos_studio.risk.measures import default_paths
+
+    values = {k: given[k] for k in SETTINGS_NAMES if k in given}
+    if values.get("paths") is None:
+        values["paths"] = default_paths(risk.levels)
+    return ForecastSettings(**values)

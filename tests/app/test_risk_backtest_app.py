@@ -6,12 +6,16 @@ from test_app import messages
 
 
 def test_the_risk_backtest_section_runs_and_shows_the_tests(new_app):
+    """It samples what every face's risk request samples by default (enough for the highest level's ES: 200 paths
+    for 0.9), not the fan's count (issue 62, item 2)."""
     at = new_app().run()
     at.sidebar.number_input(key="sb_horizon").set_value(1).run()
     at.number_input(key="sb_paths").set_value(40).run()
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception, at.exception
     at.number_input(key="rb_cutoffs").set_value(25).run()
+    at.text_input(key="rb_levels").set_value("0.9").run()
+    assert "200 paths each (enough for the 0.9 ES" in messages(at.info), messages(at.info)
     at.button(key="rb_run").click().run()
     assert not at.exception and not at.error, messages(at.error)
     labels = [m.label for m in at.metric]
@@ -30,12 +34,13 @@ def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
     at.number_input(key="sb_paths").set_value(30).run()
     at.switch_page("pages/evaluate.py").run()
     at.number_input(key="rb_cutoffs").set_value(15).run()
+    at.text_input(key="rb_levels").set_value("0.9").run()  # 200 paths a cut-off
     at.multiselect(key="rb_beside").set_value([CHRONOS2_NAME]).run()
     at.toggle(key="rb_include_trained").set_value(True).run()  # the sample's dates lie in Chronos-2's training data
     at.button(key="rb_run").click().run()
     assert not at.exception and not at.error, messages(at.error)
     summary = next(d.value for d in at.dataframe if "kupiec_p" in d.value.columns)
-    assert len(summary) == 6 and any("Chronos" in name for name in summary.index)  # model, Chronos-2, 4 standard
+    assert len(summary) == 8 and any("Chronos" in name for name in summary.index)  # model, Chronos-2, 6 standard
     computed = forecasts.results().computed
     at.run()  # drawn again: the kept backtest, not a new one
     assert not at.exception and forecasts.results().computed == computed

@@ -46,6 +46,12 @@ def test_risk_panel_then_risk_backtest(page, app_url):
     page.get_by_test_id("stSidebarNav").get_by_text("Evaluate (trust)").click()
     page.get_by_role("button", name="Run risk backtest").wait_for(timeout=60_000)
     set_number(page, "Risk cut-offs", 25)
+    # the backtest samples enough paths for its highest level's ES at every cut-off (issue 62): 400 for 0.95
+    backtest_levels = page.get_by_label("VaR/ES levels", exact=True)
+    backtest_levels.fill("0.95")
+    backtest_levels.press("Enter")
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_text("400 paths each (enough for the 0.95 ES")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Run risk backtest").click()
     metrics = page.get_by_test_id("stMetricLabel")
     expect(metrics.filter(has_text="Basel traffic light")).to_be_visible(timeout=300_000)
