@@ -205,10 +205,12 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
                   beside=(), workspace: str | None = None, ledger=None,
                   ways: str | None = None, progress=None, **choices) -> RiskBacktested:
     """The walk-forward risk backtest of ``model`` (and of each catalog model ``beside`` it, and with ``baselines``
-    historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical simulation) over the latest ``cutoffs``
-    non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses and comparisons; computed
-    once per identical request. ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its
-    training-period switch ``include_training_period``)."""
+    the risk desk's standard models, ``kronos_studio.risk.STANDARD_MODELS``, each read from its own distribution)
+    over the latest ``cutoffs`` non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses
+    and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off (every
+    face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
+    ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
+    ``include_training_period``)."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
     desk.check_walk(settings, cutoffs)

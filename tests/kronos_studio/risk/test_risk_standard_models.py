@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
+from test_risk_walk import garch_bars
 
 from kronos.errors import InputError
 from kronos.settings import ForecastSettings
@@ -25,8 +26,6 @@ from kronos_studio.risk.baselines import (
 from kronos_studio.risk.distribution import ParametricReturn, standardized_tail
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import RiskWalk, risk_backtest
-
-from test_risk_walk import garch_bars
 
 LEVELS = (0.95, 0.99)
 
@@ -87,7 +86,7 @@ def test_a_student_t_tail_mean_is_the_integral_of_its_quantiles():
     for nu in (3.5, 6.0, 30.0):
         q, e = standardized_tail(0.975, nu)
         unit = math.sqrt((nu - 2) / nu)
-        by_quad = integrate.quad(lambda u: stats.t.ppf(u, nu) * unit, 0.975, 1)[0] / 0.025
+        by_quad = integrate.quad(lambda u, nu=nu, unit=unit: stats.t.ppf(u, nu) * unit, 0.975, 1)[0] / 0.025
         assert q == pytest.approx(stats.t.ppf(0.975, nu) * unit) and e == pytest.approx(by_quad, rel=1e-6)
 
 
