@@ -268,11 +268,15 @@ def tail_notices(readings: list[TailRisk]) -> list[Notice]:
                           f"than {MIN_TAIL_PATHS}): it is a rough reading",
                           (Fix("sample at least {setting}", "paths", need),),
                           values={"level": r.level, "tail_paths": r.tail_paths, "paths": r.paths, "needed": need}))
+    noted: dict[tuple[float, str], list[TailRisk]] = {}  # one notice per level and note, naming its positions
     for r in readings:
         if r.error_note:
-            fix = () if r.enough_paths else (Fix("sample at least {setting}", "paths", paths_needed(r.level)),)
-            out.append(Notice(f"{r.position} {r.level:.4g}: {r.error_note}", fix,
-                              values={"position": r.position, "level": r.level, "error_note": r.error_note}))
+            noted.setdefault((r.level, r.error_note), []).append(r)
+    for (level, note), rs in noted.items():
+        fix = () if rs[0].enough_paths else (Fix("sample at least {setting}", "paths", paths_needed(level)),)
+        positions = [r.position for r in rs]
+        out.append(Notice(f"{' and '.join(positions)} {level:.4g}: {note}", fix,
+                          values={"positions": positions, "level": level, "error_note": note}))
     return out
 
 
