@@ -4,7 +4,8 @@ Times every step (the interval between two ``progress`` calls) of a bundled mode
 then fits ``SLIDING_TOKEN_WORK``: a step whose window slides costs 1 + k x (tokens each path runs through the trunk
 again) cached steps; prints one JSON line per case with the cached step's mean time, the fitted k, the total, and
 what an ETA said once the cached steps were done: the old linear one (elapsed / steps x steps left), the one
-``step_work`` gives, and the seconds that really remained.
+``step_work`` gives, and the seconds that really remained; then what the app's ETA (``app_support.runs.Eta``) says
+once the first sliding step has run (the sliding steps left at that step's rate per unit of work).
 
     PYTHONPATH=. .venv/bin/python bench/bench_step_work.py                       # studio-tiny, 2,000 paths, 98 + 72
     PYTHONPATH=. .venv/bin/python bench/bench_step_work.py --model studio-small --paths 1000 --threads 2
@@ -56,6 +57,8 @@ def main() -> None:
         tokens = np.minimum(np.arange(args.horizon), pair.context)[sliding]
         fitted = float(np.sum((steps[sliding] / unit - 1) * tokens) / np.sum(tokens ** 2)) if sliding.any() else None
         at = stamps[cached - 1] - started if cached else 0.0
+        first = cached < args.horizon  # a sliding step has run: the app's Eta prices those left at its own rate
+        after_first = (steps[cached] / work[cached] * work[cached + 1:].sum()) if first else None
         print(json.dumps({
             "model": args.model, "context": pair.context, "paths": args.paths, "lookback": n, "horizon": args.horizon,
             "threads": args.threads, "run": run, "cached_steps": cached, "cached_step_s": round(unit, 4),
@@ -64,7 +67,9 @@ def main() -> None:
             "after_cached_steps": {"elapsed_s": round(at, 2),
                                    "linear_eta_s": round(at / max(cached, 1) * (args.horizon - cached), 2),
                                    "work_eta_s": round(at / work[:cached].sum() * work[cached:].sum(), 2) if cached else None,
-                                   "really_left_s": round(stamps[-1] - started - at, 2)}}))
+                                   "really_left_s": round(stamps[-1] - started - at, 2)},
+            "after_first_sliding_step": None if not first else {
+                "eta_s": round(float(after_first), 2), "really_left_s": round(float(steps[cached + 1:].sum()), 2)}}))
 
 
 if __name__ == "__main__":
