@@ -46,6 +46,7 @@ MEMBER_COLORS = ("#E69F00", "#CC79A7", "#8C6D46", "#7F7F7F", "#BCBD22", "#17BECF
 # Plotly's toolbar without the selection tools (nothing here uses a selection): a shorter modebar.
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 MODEBAR_PX = 34  # strip kept free above the title for plotly's modebar (22 px buttons + padding)
+GRID_LEGEND_Y = -0.15  # the small multiples' legend, in their plot areas' heights: under two lines of tick labels
 TITLE_CHARS = 40  # longer titles wrap at a ", " / " — ": about what fits a phone-wide chart at 17 px
 Event = tuple  # (timestamp-like, label)
 
@@ -509,9 +510,11 @@ def compare_grid(forecasts: Mapping[str, Forecast], field: str = "close", band: 
                      rangeslider_visible=False)
     first = forecasts[names[0]]
     _set_window(fig, first.history if history_bars is None else first.history.tail(history_bars), first)
+    # The legend under the tick labels' second line (the date under the times): on it, it hid the first
+    # subplot's dates, and the shared axis read as another one there
     fig.update_layout(height=height, hovermode="x unified", template="plotly_white",
                       margin=dict(l=10, r=10, t=MODEBAR_PX + 44, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0))
+                      legend=dict(orientation="h", yanchor="top", y=GRID_LEGEND_Y, xanchor="left", x=0))
     fit_y_range(fig)  # over every subplot's traces: they share one price axis
     return fig
 
@@ -720,7 +723,8 @@ def exceptions_chart(frame: pd.DataFrame, position: str, level: float, *, title:
         go.Scatter(x=x[hit], y=loss[hit].tolist(), mode="markers", name="exception",
                    marker=dict(color="#d62728", size=8, symbol="x"))])
     fig.update_yaxes(tickformat=".1%", title_text=f"loss of a {position} position")
-    fig.update_layout(title=title, height=height, template="plotly_white", hovermode="x unified",
-                      margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+    title = _wrap_title(title) if title else None  # a long title on lines of its own, room made above the plot
+    fig.update_layout(title=title, height=height + (title.count("<br>") * 24 if title else 0), template="plotly_white",
+                      hovermode="x unified", margin=dict(l=10, r=10, t=_top_margin(title), b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
     return fig

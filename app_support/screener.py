@@ -24,7 +24,7 @@ from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCE
 from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.engine import risk_notices
+from kronos_studio.batch.engine import interval_notices, risk_notices
 from kronos_studio.batch.forecaster import RISK_KNOBS, BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 from kronos_studio.exports import csv_text
@@ -466,8 +466,23 @@ def risk_shown(rows: pd.DataFrame) -> list[str]:
 
 
 def risk_flags(rows: pd.DataFrame) -> list[str]:
-    """The flag of rows whose ES rests on too few paths beyond the VaR, in the app's words (``risk_notices``)."""
-    return [n.worded(control) for n in risk_notices(rows)]
+    """The flags of the rows' risk columns, in the app's words: a watchlist of several bar intervals, whose rows'
+    horizons are of different lengths in time (``interval_notices``), and rows whose ES rests on too few paths
+    beyond the VaR (``risk_notices``)."""
+    return [n.worded(control) for n in interval_notices(rows) + risk_notices(rows)]
+
+
+HORIZON_TIME = "horizon_time"  # the table's column of each row's horizon in time ('5 h', '5 d')
+
+
+def horizon_time(rows: pd.DataFrame) -> pd.Series:
+    """Each row's horizon in time: its bars times its interval ('5 h' for 5 hourly bars), '' without a forecast."""
+    from data_sources.intervals import span_text
+
+    if "interval" not in rows.columns or "horizon" not in rows.columns:
+        return pd.Series("", index=rows.index)
+    return pd.Series([span_text(i, int(h)) if isinstance(i, str) and h == h else ""
+                      for i, h in zip(rows["interval"], rows["horizon"])], index=rows.index)
 
 
 def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
@@ -486,7 +501,8 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
     for c in PRICE_SHOWN:
         if c in rows.columns:
             rows[c] = [None if v != v else price_text(float(v), d) for v, d in zip(rows[c], decimals)]
-    cols = [c for c in (*SHOWN, *touch_columns(rows), *risk_shown(rows), *DETAILS) if c in rows.columns]
+    rows[HORIZON_TIME] = horizon_time(rows)  # beside the VaR: a 5-hour and a 5-day VaR are told apart
+    cols = [c for c in (*SHOWN, *touch_columns(rows), HORIZON_TIME, *risk_shown(rows), *DETAILS) if c in rows.columns]
     return rows[cols]
 
 
@@ -528,6 +544,9 @@ def column_config(rows: pd.DataFrame) -> dict:
         "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars_used": pct("Bars read", format="%d"),
+        HORIZON_TIME: st.column_config.TextColumn("Horizon", help="The horizon in time: its bars × the series' bar "
+                                                                  "interval ('5 h': 5 hourly bars). The VaR, ES, "
+                                                                  "volatility and P(up) of the row are over it"),
         "warnings": st.column_config.TextColumn("Warnings"),
         "origin": FAILED_COLUMNS["origin"],
     }

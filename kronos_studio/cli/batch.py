@@ -154,13 +154,13 @@ def run_batch_command(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    from kronos_studio.batch.engine import risk_notices
+    from kronos_studio.batch.engine import interval_notices, risk_notices
     from kronos_studio.batch.summary import risk_column
     from kronos_studio.desk.desk import paths_notices
 
     from .errors import notice_line
 
-    for notice in (paths_notices(args.paths) + risk_notices(result.rows)
+    for notice in (paths_notices(args.paths) + interval_notices(result.rows) + risk_notices(result.rows)
                    + (conditioning.notices if conditioning is not None else [])):
         print(notice_line(notice), file=sys.stderr)
     if conditioning is not None:

@@ -156,9 +156,12 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
         elif isinstance(value, tuple):  # a list: the option repeated, once per item
             g.add_argument(flag, dest=setting, action="append", default=[], metavar=METAVARS.get(setting, "VALUE"),
                            help=f"{knob.label.lower()}: {knob.help} (repeatable)")
-        elif isinstance(value, bool):  # a switch: the option turns it away from its default
-            g.add_argument(flag, dest=setting, action="store_false" if value else "store_true",
-                           help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
+        elif isinstance(value, bool) and value:  # on by default: the option turns it off; the knob's help says
+            # what it does on, so the help says it is what this option stops
+            g.add_argument(flag, dest=setting, action="store_false",
+                           help=f"turn off '{knob.label}' (on by default; when on: {knob.help})")
+        elif isinstance(value, bool):  # off by default: the option turns it on
+            g.add_argument(flag, dest=setting, action="store_true", help=f"turn on '{knob.label}': {knob.help}")
         else:
             g.add_argument(flag, dest=setting, type=type(value), default=value,
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")

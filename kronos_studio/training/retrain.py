@@ -234,9 +234,9 @@ class Retrainer:
             f"{int(inside.sum())} of the {len(cutoffs)} held-out cut-offs of the decision at "
             f"{stamps[at - 1]:%Y-%m-%d %H:%M} forecast bars inside the base model's training period "
             f"({period.describe()}): it learned from bars of those dates, so the gate would compare a challenger with "
-            f"its memory, and the {len(kept)} after it cannot tell a better model from noise (the gate needs "
-            f"{MIN_GATE_CUTOFFS})", {"cutoffs": len(cutoffs), "in_training_period": int(inside.sum()),
-                                     "seen_until": str(period.seen_until)},
+            f"its memory there; that leaves {len(kept)} held-out cut-offs after its training period, and the gate "
+            f"needs at least {MIN_GATE_CUTOFFS} to tell a better model from noise",
+            {"cutoffs": len(cutoffs), "in_training_period": int(inside.sum()), "seen_until": str(period.seen_until)},
             (later, Fix("or include them knowingly, the gate then partly measuring memory ({setting})",
                         INCLUDE_TRAINING_PERIOD, True)))
 
