@@ -56,8 +56,9 @@ ROLLED_BACK_REASON = "rolled back"  # what a rollback records as the reason of t
 @dataclass(frozen=True)
 class SeriesKey:
     """A series as the ledger names it (``predictions``' source, symbol, interval): ``symbol`` is the bars'
-    ``series_symbol``, so a file's series carries the file's name (two exchanges' files of one symbol are two
-    series, each with its own champion)."""
+    ``series_symbol``, the name the user or the source gives it with its venue where that is known (two
+    exchanges' bars of one symbol are two series, each with its own champion, when their venues are known; a
+    file's name is no part of it)."""
 
     source: str
     symbol: str
