@@ -317,11 +317,15 @@ class Desk:
 
 
 def forecast_notices(fc, bars) -> list[Notice]:
-    """What a forecast's reader should know: too few paths for a band, an implausible fan."""
+    """What a forecast's reader should know: a series' champion that did not serve these bars, too few paths for a
+    band, an implausible fan."""
+    from kronos_studio.catalog.champion import WITHHELD, withheld_fixes
     from kronos_studio.evaluation.plausibility import check_fan
 
-    return paths_notices(fc.paths.shape[0]) + [Notice(f"{p.code}: {p.message}")
-                                               for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    withheld = fc.provenance.get(WITHHELD)
+    champion = [Notice(f"{withheld}: the base model served them", withheld_fixes())] if withheld else []
+    return champion + paths_notices(fc.paths.shape[0]) + [
+        Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
 
 
 def paths_notices(paths: int) -> list[Notice]:

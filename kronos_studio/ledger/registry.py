@@ -123,6 +123,14 @@ class Entry:
     def series(self) -> SeriesKey:
         return SeriesKey(self.source, self.symbol, self.interval)
 
+    def window_held(self, frame) -> bool | None:
+        """Whether bars ``frame`` hold the window this adapter learned from unchanged (True), other bars over its
+        span (False: a split adjusted in since, another exchange's bars of the series' name), or do not span it
+        (None: nothing to compare); ``scoring.window_held``."""
+        from .scoring import window_held
+
+        return window_held(frame, self.first_bar_at, self.last_bar_at, self.window_bars, self.window_hash)
+
     @property
     def served(self) -> tuple:
         """What names this adapter for good in a process's caches: its id with its files' folder and digest (an

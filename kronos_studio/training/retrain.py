@@ -119,27 +119,27 @@ def series_lock(series: SeriesKey, workspace: str):
 
 
 def window_fingerprint(frame: pd.DataFrame) -> str:
-    """The ledger's history fingerprint of every bar in ``frame`` (times and OHLC)."""
-    from kronos_studio.ledger.scoring import history_fingerprint
+    """The ledger's history fingerprint of every bar in ``frame`` (times and OHLC): ``scoring.frame_fingerprint``."""
+    from kronos_studio.ledger.scoring import frame_fingerprint
 
-    stamps = pd.DatetimeIndex(frame["timestamp"])
-    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
-    return history_fingerprint(stamps.as_unit("ns").asi8, frame[["open", "high", "low", "close"]].to_numpy(np.float64))
+    return frame_fingerprint(frame)
 
 
 def check_history(frame: pd.DataFrame, entry: Entry) -> None:
-    """Refuse bars whose copy of the window ``entry`` learned from is not the one it learned from."""
-    stamps = pd.DatetimeIndex(frame["timestamp"])
-    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
-    inside = (stamps >= pd.Timestamp(entry.first_bar_at)) & (stamps <= pd.Timestamp(entry.last_bar_at))
-    held = frame[inside]
-    if len(held) == entry.window_bars and window_fingerprint(held) == entry.window_hash:
+    """Refuse bars whose copy of the window ``entry`` learned from is not the one it learned from (or that do not
+    hold all of it): ``Entry.window_held``, as a champion's forecast checks it."""
+    if entry.window_held(frame):
         return
+    held = int(((frame["timestamp"] >= pd.Timestamp(entry.first_bar_at))
+                & (frame["timestamp"] <= pd.Timestamp(entry.last_bar_at))).sum())
     raise RetrainError(
         f"the bars from {entry.first_bar_at:%Y-%m-%d %H:%M} to {entry.last_bar_at:%Y-%m-%d %H:%M} are not the "
-        f"{entry.window_bars} bars champion adapter {entry.id} learned from ({len(held)} bars, other prices or "
+        f"{entry.window_bars} bars champion adapter {entry.id} learned from ({held} bars, other prices or "
         "times: a split adjustment, another exchange?): refusing to retrain on a mixed history", {"adapter": entry.id},
-        (Fix("use the bars it learned from"), Fix("roll it back ({setting}) until the base model serves", "rollback")))
+        (Fix("use the bars it learned from"),
+         Fix("if these bars come from another exchange, name it with {setting}: two exchanges' bars are two series",
+             "exchange"),
+         Fix("roll it back ({setting}) until the base model serves", "rollback")))
 
 
 Progress = Callable[[float, str], None]  # (share of the run done, what runs now)
