@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from ledger_helpers import cut, forecast
 from testkit import BITFINEX, BITSTAMP, exchange_files, random_bars
 
 from kronos_studio.cli.main import main
@@ -103,3 +104,30 @@ def test_another_exchanges_file_of_the_symbol_does_not_score_it_and_says_why_nam
     assert main(["ledger", "score", str(files[BITFINEX]), "--symbol", "BTC", "--exchange", "Bitfinex"]) == 0
     assert f"{BITFINEX} (bitfinex:BTC 1d): scored {HORIZON} steps of 1 forecast" in capsys.readouterr().err
     assert len(exported(tmp_path, capsys, "bitfinex:BTC")) == HORIZON
+
+
+def test_a_ccxt_series_is_named_with_its_exchange_and_fetched_again_by_its_own_symbol(world, monkeypatch, capsys):
+    """A source's exchange is part of its series' name (binance:BTC/USDT, kept beside it as the row's exchange):
+    ``kronos ledger score`` without files fetches that series again as ccxt's BTC/USDT on binance, and scores it."""
+    import data_sources
+    from data_sources import Bars
+    from kronos_studio.ledger import Ledger
+
+    url, frame = world
+    bars = Bars.from_frame(frame.assign(timestamp=pd.DatetimeIndex(frame["timestamp"]).tz_localize("UTC")),
+                           source="ccxt", symbol="BTC/USDT", interval="1d", venue="binance")
+    assert bars.series_symbol == "binance:BTC/USDT"
+    with Ledger.open(url) as ledger:
+        ledger.record(forecast(bars, CUT, horizon=HORIZON), cut(bars, CUT))
+        assert ledger.predictions_frame()[["symbol"]].iloc[0, 0] == "binance:BTC/USDT"
+    asked = []
+
+    def load_bars(source, symbol, interval, lookback=None, exchange=None, **_):
+        asked.append((source, symbol, interval, exchange))
+        return bars
+
+    monkeypatch.setattr(data_sources, "load_bars", load_bars)
+    assert main(["ledger", "score"]) == 0
+    assert asked == [("ccxt", "BTC/USDT", "1d", "binance")]
+    assert f"binance:BTC/USDT 1d (ccxt): scored {HORIZON} steps of 1 forecast" in capsys.readouterr().err
+
