@@ -244,10 +244,12 @@ class Bars:
 
     def identity(self) -> tuple:
         """Everything that shapes what the quality gate says about these bars: the values (content
-        hash) and the metadata and notes the reader attached. Equal data read from two different
-        files (other columns, other options) is *not* the same identity."""
+        hash) and the metadata and notes the reader attached (the venue and how the series was named among
+        them: a copy kept under this identity keeps them). Equal data read from two different files (other
+        columns, other options) is *not* the same identity."""
         return (self.content_hash(), self.source, self.symbol, self.interval, self.calendar, self.timezone,
-                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes), self.calendar_inference)
+                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes), self.calendar_inference,
+                self.venue, self.naming)
 
     def content_hash(self) -> str:
         """sha256 over timezone, timestamps (UTC ns) and values: equal data, equal key."""

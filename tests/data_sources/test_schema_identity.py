@@ -19,6 +19,8 @@ def test_same_values_other_notes_are_other_identities():
     assert a.identity() != b.identity()
     assert a.identity() == Bars.from_frame(frame(), source="file", symbol="x", interval="1d").identity()
     assert a.identity() != a.replace(symbol="y").identity()
+    # the venue and how the name was made travel with a copy the app keeps by identity (its fixed bars)
+    assert a.identity() != a.replace(venue="bitstamp").identity() != a.replace(naming="after x.csv").identity()
 
 
 def test_a_series_is_what_the_user_names_it_with_its_venue_where_known_never_its_files_name(tmp_path):
