@@ -28,7 +28,7 @@ from .reading.instruments import (
     varying_text_column,
 )
 from .reading.layouts import binance_klines, binance_symbol
-from .reading.names import ADJ_CLOSE, ALIASES, norm
+from .reading.names import ADJ_CLOSE, ALIASES, VENUE_COLUMNS, norm
 from .reading.sniff import raw_bytes
 from .reading.tables import read_table
 from .schema import Bars
@@ -214,13 +214,16 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, venue, timezone,
     unconfirmed_quote = currency_volumes(df, cols, symbol, map_notes)
     named_symbol = symbol_column(df)
     df, file_symbol, symbol_notes = select_symbol(df, symbol)
-    df, venue, venue_notes = select_venue(df, venue)
-    notes += symbol_notes + venue_notes + map_notes
+    notes += symbol_notes + map_notes
     report("dates")
     ts, tnotes = parse_time(df, cols["timestamp"], timezone)
     notes += tnotes
+    keep, venue, venue_notes = select_venue(df, ts, venue)  # where the bars come from, when the file says
+    notes += venue_notes
+    if keep is not None:
+        df, ts = df.loc[keep].reset_index(drop=True), ts[keep].reset_index(drop=True)
     used = {c for v in cols.values() for c in (v if isinstance(v, tuple) else (v,))}
-    used |= {c for c in df.columns if norm(c) in ADJ_CLOSE}
+    used |= {c for c in df.columns if norm(c) in ADJ_CLOSE or norm(c) in VENUE_COLUMNS}
     hidden = varying_text_column(df, ts, used)
     if hidden is not None:
         col, why = hidden

@@ -644,6 +644,12 @@ def test_an_exchange_column_names_the_series_venue_and_two_exchanges_rows_are_ne
     assert one.series_symbol == "nyse:AAPL"
     with pytest.raises(UserError, match="no rows of the exchange 'LSE'"):
         read(text, symbol="AAPL", exchange="LSE")
+    moved = ["Date,Symbol,Exchange,Open,High,Low,Close,Volume"] + [  # a listing that moved: one series, no one venue
+        f"{day:%Y-%m-%d},AAPL,{'NASDAQ' if i < 5 else 'NYSE'},{100 + i},{101 + i},{99 + i},{100.5 + i},1000"
+        for i, day in enumerate(pd.bdate_range("2024-01-02", periods=10))]
+    listed = read("\n".join(moved) + "\n")
+    assert len(listed) == 10 and listed.venue is None and listed.series_symbol == "AAPL"
+    assert "the rows name 2 exchanges in column 'Exchange' (NASDAQ, NYSE), one after another" in " ".join(listed.notes)
 
 
 def test_a_newest_first_file_with_a_few_rows_out_of_place_is_said_so():
