@@ -46,9 +46,17 @@ def forecaster(bars, choice: ModelChoice, settings):
 
 
 def served_note(provenance: dict) -> str | None:
-    """Which model served a ``champion`` forecast, in words (None for any other model)."""
+    """Which model served a ``champion`` forecast, in words (None for any other model); a champion that did not
+    serve these bars (other bars over its window: ``catalog.champion.withheld_reason``) is said first."""
+    from kronos_studio.catalog.champion import WITHHELD
+
     note = provenance.get("champion")
-    return None if note is None else f"Model **champion**: {note}"
+    if note is None:
+        return None
+    if provenance.get(WITHHELD):
+        return (f"Model **champion**: **the series' champion does not serve these bars**: {note}. If they come from "
+                "another exchange, give it in the sidebar (**Exchange**): two exchanges' bars are two series.")
+    return f"Model **champion**: {note}"
 
 
 def progress_tqdm(placeholder, label: str):

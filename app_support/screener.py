@@ -216,23 +216,23 @@ def file_instruments(path: str) -> list[str]:
 
 def by_instrument(entries: list[Entry], chosen: dict[str, list[str]]) -> list[Entry]:
     """Each file of several instruments as one entry per instrument (those ``chosen`` for its series, else
-    all), each named as the ledger and the registry name its series (``data_sources.series_symbol``: the
-    file's name and the instrument, ``bitstamp_(BTC,ETH,LTC)USD_d:LTC``); rows of different instruments, or
-    of one instrument in two files, are never one series."""
-    from data_sources.schema import series_symbol
-
-    out: list[Entry] = []
+    all), its row named by the instrument, or file:instrument where another file holds the same instrument (a
+    row's name is unique; the ledger and the registry know the series by its instrument and, where known, its
+    exchange: ``Bars.series_symbol``); rows of different instruments are never one series."""
+    out: list[tuple[str, str | None, str | None]] = []  # (file's row name, file, instrument)
     for e in entries:
         found = file_instruments(e.file) if e.file is not None else []
         if not found:
-            out.append(e)
+            out.append((e.series, e.file, None))
             continue
         picked = [s for s in chosen.get(e.series, found) if s in found]
         if not picked:
             raise WatchlistError(f"no instrument of {Path(e.file).name} is chosen: pick at least one of "
                                  f"{', '.join(found)}, or leave the file out")
-        out += [Entry(series=series_symbol(s, Path(e.file).stem), file=e.file, symbol=s) for s in picked]
-    return out
+        out += [(e.series, e.file, s) for s in picked]
+    names = [series if symbol is None else symbol for series, _, symbol in out]
+    return [Entry(series=name if names.count(name) == 1 or symbol is None else f"{series}:{symbol}", file=file,
+                  symbol=symbol) for name, (series, file, symbol) in zip(names, out)]
 
 
 def instrument_pickers(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:

@@ -25,11 +25,12 @@ def quantile_levels(text: str) -> list[float]:
     return levels
 
 
-def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None):
+def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None,
+              exchange: str | None = None):
     """A bars file through ``data_sources``' reader, whose errors name the problem and the fix."""
     from kronos_studio.bars_input import read_bars as read
 
-    return read(path, timezone=timezone, calendar=calendar, symbol=symbol)
+    return read(path, timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange)
 
 
 def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
@@ -56,20 +57,31 @@ def positive(kind):
 
 def add_bars_file_options(p, symbol: bool = True) -> None:
     """How a command reads its bars file and computes, one spelling and help for every command that does:
-    ``--timezone``, ``--calendar``, ``--symbol`` (unless ``symbol`` is False), ``--fix`` (a
+    ``--timezone``, ``--calendar``, ``--symbol`` and ``--exchange`` (unless ``symbol`` is False), ``--fix`` (a
     ``data_sources.requests.BarsRequest``'s fields for a file), ``--device`` and ``--threads``."""
     p.add_argument("--timezone", default=None,
                    help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
     p.add_argument("--calendar", default=None,
                    help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
     if symbol:
-        p.add_argument("--symbol", default=None, metavar="NAME",
-                       help="the instrument to read from a file with a symbol/ticker column; otherwise the "
-                            "series' name (default: the file's name)")
+        add_series_name_options(p)
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(p)
+
+
+def add_series_name_options(p) -> None:
+    """``--symbol`` and ``--exchange``: what names a file's series (the ledger, the registry and the Screener keep
+    it under that name), one spelling for every command that reads one."""
+    p.add_argument("--symbol", default=None, metavar="NAME",
+                   help="the series' name, the same for every download of it (default: the file's symbol column, "
+                        "else its file name without a date that ends it, said in a note); in a file with a "
+                        "symbol/ticker column, the instrument to read")
+    p.add_argument("--exchange", default=None, metavar="NAME",
+                   help="the exchange (venue) the bars come from, when known: part of the series' name, so two "
+                        "exchanges' bars of one symbol are two series (default: the file's exchange column, else "
+                        "none)")
 
 
 def add_threads_option(p) -> None:

@@ -70,7 +70,8 @@ def register(sub) -> None:
 def run_forecast(args) -> int:
     settings = sampling_settings(args)
     # The bars are read in a second process while this one imports torch and the model code (bars_process).
-    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon) as gated:
+    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon,
+                   exchange=args.exchange) as gated:
         bars, warnings = gated.result()
     opening = []
 
@@ -97,8 +98,9 @@ def run_forecast(args) -> int:
         from data_sources.calendar_inference import calendar_provenance
 
         # The series this forecast is of: its instrument, and the name the ledger, the registry and the screener
-        # record it under (a file's carries the file's name).
-        series = {"symbol": bars.symbol, "series_symbol": bars.series_symbol, "source": bars.source,
+        # record it under (with its exchange where known; ``naming``: how it came by it when no one named it).
+        series = {"symbol": bars.symbol, "series_symbol": bars.series_symbol, "exchange": bars.venue,
+                  "naming": bars.naming, "source": bars.source,
                   "interval": bars.interval,
                   "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,
                   "file": str(Path(args.file).resolve())}

@@ -111,7 +111,7 @@ def run_risk(args) -> int:
     settings = risk_sampling(args, risk)
     # The bars are read in a second process while this one imports torch and the model code (as kronos forecast).
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix,
-                   horizon=None if args.backtest else settings.horizon) as gated:
+                   horizon=None if args.backtest else settings.horizon, exchange=args.exchange) as gated:
         bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
     if args.backtest:

@@ -74,7 +74,8 @@ class BarsInput(Strict):
     symbol: str | None = Field(None, description="with source: the symbol to fetch; with bars_csv: the series' "
                                                  "name (or the instrument of a file with a symbol column)")
     interval: str | None = Field(None, description="with source: the bar interval, e.g. 1d, 1h")
-    exchange: str | None = Field(None, description="with source ccxt: the exchange")
+    exchange: str | None = Field(None, description="with source ccxt: the exchange; with bars_csv: the exchange "
+                                                   "(venue) the bars come from when known, part of the series' name")
     timezone: str | None = Field(None, description="IANA timezone of times without a UTC offset (default UTC)")
     calendar: str | None = Field(None, description="trading calendar: XNYS, XLON, ..., 24/7, FX (default: inferred)")
     fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted")
@@ -182,7 +183,10 @@ def batch_risk(given) -> RiskSettings:
 
 class ScoreRequest(Strict):
     bars_csv: str = Field(..., description="newer bars of a series: score its forecasts in this workspace")
-    symbol: str | None = None
+    symbol: str | None = Field(None, description="the series' name, as the forecast was sent with (or the instrument "
+                                                 "of a file with a symbol column)")
+    exchange: str | None = Field(None, description="the exchange (venue) the bars come from, as the forecast was "
+                                                   "sent with")
     timezone: str | None = None
     calendar: str | None = None
 

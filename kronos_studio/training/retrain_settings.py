@@ -44,6 +44,14 @@ class RetrainSettings:
     batch_size: int = 8
     lr: float = 5e-3
     include_training_period: bool = False  # also judge on cut-offs inside the base model's training period (flagged)
+    # The second confirmation a challenger judged on in-sample evidence needs to serve (``Retrainer.decide_at``):
+    # with include_training_period, a decision left with fewer than MIN_GATE_CUTOFFS cut-offs after the base
+    # model's training period is decided and recorded, and promoted only with this on.
+    promote_in_sample: bool = knob(False, label="Promote on in-sample evidence", more=True,
+                                   help="with cut-offs inside the model's training period included: also let a "
+                                        f"challenger serve when fewer than {MIN_GATE_CUTOFFS} of them lie after "
+                                        "that period, so that the gate's verdict rests on the model's memory of the "
+                                        "bars (off: such a challenger is decided and recorded, not promoted)")
 
     def __post_init__(self):
         for name, (_, how) in knobs(type(self)).items():

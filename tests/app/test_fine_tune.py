@@ -237,7 +237,7 @@ def test_retrain_now_trains_and_judges_with_the_window_cutoffs_and_steps_set_on_
     at.switch_page("pages/fine_tune.py").run()
     assert not at.exception, at.exception
     for name, (default, knob) in knobs(RetrainSettings).items():
-        box = at.number_input(key=f"ft_retrain_{knob.name(name)}")
+        box = (at.toggle if isinstance(default, bool) else at.number_input)(key=f"ft_retrain_{knob.name(name)}")
         assert (box.label, box.value) == (knob.label, default)
     asked = {"window": 120, "lookback": 24, "cutoffs": 5, "steps": 2, "paths": 4}
     for setting, value in asked.items():

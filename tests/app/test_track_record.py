@@ -115,6 +115,40 @@ def test_newer_bars_score_the_forecasts_due_and_the_track_record_shows_them(new_
     assert "Realized: 1 past forecast of test-tiny-a on mine scored (8 bars)" in text(at.caption)
 
 
+def test_a_newer_download_under_another_file_name_scores_the_forecast_and_the_export_shows_it(new_app, tmp_path,
+                                                                                           capsys):
+    """Issue 62 item 1, the README's flow in the app: a forecast from one day's file, then the next day's file
+    (another name, 50 more bars) scores it, the Track record shows it and ``kronos ledger export --symbol`` writes
+    it. Dated downloads are one series by their name without the date (the page says how it was named); any other
+    names, by the Series name given in the sidebar."""
+    from kronos_studio.cli.main import main
+
+    early = pd.read_csv(__import__("io").BytesIO(good_csv(200))).iloc[:150].to_csv(index=False).encode()
+    for (day1, day2), named in ((("AAPL_2023-07-28.csv", "AAPL_2023-10-06.csv"), ""),
+                                (("X_day1.csv", "X_day2.csv"), "MSFT")):
+        series = named or "AAPL"
+        at = upload(new_app().run(), day1, early)
+        at.sidebar.text_input(key="sb_file_symbol").set_value(named).run()
+        at = small(at, horizon=8)
+        at.button(key="run_forecast").click().run()
+        assert not at.exception and at.get("plotly_chart")
+        said = text(at.caption)
+        assert (f"Series **AAPL**, named after the file's name {day1}, the date ending it left out" in said) == \
+            (not named), said
+        upload(at, day2, good_csv(200))  # the next day's download: its forecasts are due
+        assert not at.exception
+        assert any(f"Scored 8 steps of 1 past forecast of {series} 1d" in t.value for t in at.toast), \
+            [t.value for t in at.toast]
+        at.switch_page("pages/track_record.py").run()
+        assert not at.exception and not at.error, text(at.error)
+        assert at.selectbox(key="tr_series").value == ("file", series, "1d")
+        assert list(at.dataframe[0].value["scored_steps"]) == [8]
+        out = tmp_path / f"{series}.parquet"
+        assert main(["ledger", "export", "--out", str(out), "--symbol", series]) == 0
+        assert "wrote 8 rows (1 forecast, 8 steps scored)" in capsys.readouterr().err
+        assert set(pd.read_parquet(out)["symbol"]) == {series}
+
+
 def _bars_of(csv: bytes):
     from data_sources import read_bars_file
 

@@ -64,12 +64,11 @@ def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, s
 @router.post("/score")
 def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
     """Score the workspace's forecasts of a series on newer bars of it (`kronos ledger score FILE`)."""
-    from kronos_studio.bars_input import read_bars
+    from kronos_studio.bars_input import read_csv_text
 
     service.limits.check_csv_lines(body.bars_csv)
-    name = f"{body.symbol or 'bars'}.csv"
-    bars = read_bars(body.bars_csv.encode(), name, timezone=body.timezone, calendar=body.calendar,
-                     symbol=body.symbol)
+    bars = read_csv_text(body.bars_csv, symbol=body.symbol, exchange=body.exchange, timezone=body.timezone,
+                         calendar=body.calendar)
     service.limits.check_bars(len(bars.frame))
     report = ledger.score(bars)
     return {"predictions": report.predictions, "steps": report.steps, "completed": report.completed,

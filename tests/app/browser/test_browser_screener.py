@@ -160,14 +160,14 @@ def test_a_multi_asset_file_is_screened_and_opens_with_the_sidebar_boxes_filled(
     page.wait_for_selector(IDLE)
     names = headers.all_inner_texts()
     rows = cells(table)
-    # each instrument's series carries the file's name, as the ledger keys it (issue 51 item 2)
-    assert [r[names.index("Series")] for r in rows] == ["daily:AAA", "daily:BBB", "daily:CCC"], rows
+    # each instrument's row named by it, as the ledger keys its series: a file's name is no part of it (issue 62)
+    assert [r[names.index("Series")] for r in rows] == ["AAA", "BBB", "CCC"], rows
     assert [r[names.index("Status")] for r in rows] == ["ok"] * 3, rows
     marker_left, marker_right = columns_x(page, table)[0]
     box = table.bounding_box()
     header = box["height"] - table_rows(table) * ROW_HEIGHT
     page.mouse.click((marker_left + marker_right) / 2, box["y"] + header + ROW_HEIGHT * 1.5)  # BBB
-    expect(page.get_by_text("Opens daily:BBB on the Forecast page")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Opens BBB on the Forecast page")).to_be_visible(timeout=30_000)
     page.wait_for_selector(IDLE)
     no_exceptions(page)
     shot(page, "screener_multi_asset_results.png")

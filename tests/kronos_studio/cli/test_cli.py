@@ -218,7 +218,8 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path, layout):
     r = run_cli(*args, "--symbol", "BBB", "--provenance-out", tmp_path / "run.json")
     assert r.returncode == 0, r.stderr
     series = json.loads((tmp_path / "run.json").read_text())["series"]
-    assert series["symbol"] == "BBB" and series["series_symbol"] == f"{layout}:BBB"  # the file's name: its series
+    assert series["symbol"] == series["series_symbol"] == "BBB"  # the instrument names the series, not the file
+    assert series["exchange"] is None and series["naming"] is None
     q = pd.read_csv(tmp_path / "q.csv")
     last = b["close"].iloc[-1]
     assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's
