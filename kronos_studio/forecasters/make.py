@@ -8,7 +8,7 @@ import time
 from kronos.forecast import Forecast, history_provenance
 from kronos.settings import ForecastSettings
 from kronos.threads import ThreadUse, computing
-from kronos_studio.fair import stoppable
+from kronos_studio.fair import check_asker, stoppable
 
 from .base import Forecaster, Progress
 from .bounds import bounded
@@ -21,6 +21,7 @@ def make_forecast(forecaster: Forecaster, bars, settings: ForecastSettings, futu
     ``settings.lookback`` bars (default: ``forecaster.lookback(horizon)``), at ``future`` bar times (default:
     the bars' trading calendar, as ``kronos_studio.forecasting.calendar_future_timestamps`` places them).
     Raises ``kronos.errors.InputError`` with a message meant for the user."""
+    check_asker()  # an asker gone already (a request that came as the server stops) starts nothing
     started = time.perf_counter()
     history = history_window(forecaster, bars, settings)
     future = future_times(bars, history, settings.horizon, future)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
@@ -23,7 +24,13 @@ def service_of(request: Request) -> Service:
 Shared = Annotated[Service, Depends(service_of)]
 
 
-def identity(request: Request, service: Shared) -> Identity:
+# The key as the OpenAPI document declares it (every /v1 operation needs it); ``key_identity`` reads the header itself,
+# so that a missing or malformed one is the service's own 401.
+BEARER = HTTPBearer(auto_error=False, description="an API key made by `kronos keys create` (not needed by a server "
+                                                  "open to this machine without keys)")
+
+
+def identity(request: Request, service: Shared, _key: Annotated[object, Security(BEARER)] = None) -> Identity:
     """Who the request acts as (kept on ``request.state`` for the access log): its Bearer key's workspace (with
     ``open_access``: the default workspace), or another workspace an admin key names in
     ``X-Kronos-Workspace``. 401/403/422 otherwise."""

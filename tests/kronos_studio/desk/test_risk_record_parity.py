@@ -100,7 +100,7 @@ def test_a_bad_level_is_the_same_refusal_on_every_face(url, monkeypatch, capsys)
     problem = refused.value.problem
     monkeypatch.setenv("KRONOS_STUDIO_DB", url)
     assert cli.main(["ledger", "exceptions", "--levels", "1.5"]) == 2
-    assert capsys.readouterr().err.startswith(f"kronos: error: {problem}: give --levels such as 0.95 or 0.99")
+    assert capsys.readouterr().err.startswith(f"kronos: error: {problem}: give each of --levels between 0.5 and 0.9999")
     app = create_app(ServiceConfig(ledger_url=url, open_access=True))
     with TestClient(app, base_url="http://127.0.0.1") as http:
         answer = http.get("/v1/ledger/track-record", params={"levels": [1.5]})
