@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .access import AccessLog, LoopbackHosts
 from .body_limit import BodyLimit
 from .cancel import GRACE_S, Disconnects
+from .deps import known_query
 from .errors import add_error_handlers, answer_class
 from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain, risk
 from .state import Service, ServiceConfig
@@ -29,6 +30,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     started) on ``app.state.service``, where the routes' dependencies (``deps``) find it."""
     config = config or ServiceConfig()
     app = FastAPI(title="Kronos Studio", version=meta.API_VERSION, lifespan=lifespan, default_response_class=answer_class(),
+                  dependencies=[Depends(known_query)],  # an unknown query parameter refused, as an unknown field is
                   description="Forecasts, walk-forward evaluations, batch screens and the forecast ledger over "
                               "HTTP. Send `Authorization: Bearer <token>` (`kronos keys create`).")
     app.state.service = Service(config)

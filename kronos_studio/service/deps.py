@@ -79,3 +79,37 @@ def workspace_ledger(who: Who, service: Shared):
 
 
 WorkspaceLedger = Annotated[object, Depends(workspace_ledger)]
+
+
+def known_query(request: Request) -> None:
+    """A query parameter the route does not take is refused (422) with the nearest one it does, as an unknown body
+    field is: never silently ignored (a misspelt filter would answer every row)."""
+    import difflib
+
+    from .errors import printable
+
+    taken = route_query(request.scope.get("route"))
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, sorted(taken), 1)
+        raise ServiceError(422, f"unknown query parameter '{printable(name)[:100]}'"
+                                + (f" (did you mean '{close[0]}'?)" if close else "")
+                                + f": this endpoint takes {', '.join(sorted(taken)) or 'none'}")
+
+
+_QUERY: dict[int, frozenset[str]] = {}
+
+
+def route_query(route) -> frozenset[str]:
+    """The query parameters ``route`` (an ``APIRoute``) takes, its dependencies' included."""
+    if route is None or not hasattr(route, "dependant"):
+        return frozenset()
+    if id(route) not in _QUERY:
+        names, todo = set(), [route.dependant]
+        while todo:  # the route's own parameters and each dependency's
+            dependant = todo.pop()
+            names |= {p.alias for p in dependant.query_params}
+            todo += dependant.dependencies
+        _QUERY[id(route)] = frozenset(names)
+    return _QUERY[id(route)]

@@ -22,7 +22,7 @@ def versions() -> dict:
     return {"kronos_studio": studio, "api": API_VERSION}
 
 
-@router.get("/health", responses=answers(421))
+@router.get("/health", responses=answers(421, 422))
 def health(service: Shared):
     from kronos.threads import budget_report
 

@@ -432,3 +432,12 @@ def test_the_server_stops_its_work_and_exits_on_a_signal(tiny_model, tmp_path, s
     r = answer["r"]
     assert isinstance(r, httpx.Response) and r.status_code == 503, r
     assert "shutting down" in r.json()["detail"]
+
+
+def test_an_unknown_query_parameter_is_refused_as_an_unknown_field_is(service):
+    """Found by the fuzz under every check: a misspelt filter was ignored, so the track record of every series came
+    back for 'simbol=X'."""
+    base, _, tokens = service
+    with client(base, tokens["a"]) as c:
+        r = c.get("/v1/ledger/track-record", params={"simbol": "X"})
+    assert r.status_code == 422 and "unknown query parameter 'simbol' (did you mean 'symbol'?)" in r.json()["detail"]
