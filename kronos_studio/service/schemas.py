@@ -101,9 +101,29 @@ def checked_text(value):
     return value
 
 
+# Text a request may hold, as a JSON schema pattern: no NUL (no database keeps it), what ``checked_text`` refuses
+# besides an unpaired surrogate, which is no Unicode text to begin with (the escape is the regex's, ECMA's and
+# Python's alike)
+TEXT_PATTERN = r"^[^\u0000]*$"
+
+
+def with_text_pattern(schema: dict) -> None:
+    """A model's JSON schema with ``TEXT_PATTERN`` on each of its text fields (and text items of its lists)."""
+    def text(branch: dict) -> None:
+        for option in branch.get("anyOf", [branch]):
+            if option.get("type") == "string" and "enum" not in option:
+                option.setdefault("pattern", TEXT_PATTERN)
+            elif option.get("type") == "array" and isinstance(option.get("items"), dict):
+                text(option["items"])
+
+    for prop in schema.get("properties", {}).values():
+        text(prop)
+
+
 class Strict(BaseModel):
-    # a misspelt setting is an error, never silently the default; a number is finite (JSON's 1e309 is inf)
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # a misspelt setting is an error, never silently the default; a number is finite (JSON's 1e309 is inf); text as
+    # ``checked_text`` takes it, said by the schema too
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=with_text_pattern)
 
     @field_validator("*")
     @classmethod

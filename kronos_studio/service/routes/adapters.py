@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ..deps import Shared, Who, WorkspaceLedger
+from ..deps import Shared, TextQuery, Who, WorkspaceLedger
 from ..errors import ServiceError
 from ..ledger_views import adapter_body, ledger_filters, registry_entry
 from ..public_ids import AdapterNumbers
@@ -21,8 +21,8 @@ AdapterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the entry's num
 
 
 @router.get("")
-def adapters_list(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                  interval: str | None = None):
+def adapters_list(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                  interval: TextQuery = None):
     """Every adapter the workspace's retrains trained (oldest first): lineage, window, scores, status."""
     from kronos_studio.ledger.registry import Registry
 

@@ -2,7 +2,7 @@
 new bars; deleting a forecast)."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -10,7 +10,7 @@ from kronos.settings import Bounds
 from kronos_studio.ledger.drift import MIN_SCORED
 from kronos_studio.risk.measures import RiskSettings
 
-from ..deps import Shared, Who, WorkspaceLedger
+from ..deps import Shared, TextQuery, Who, WorkspaceLedger
 from ..errors import ServiceError
 from ..ledger_views import drift_body, ledger_filters, records, track_record_body
 from ..public_ids import FORECAST_ID_CHARS, AdapterNumbers, forecast_frame, forecast_row
@@ -21,33 +21,33 @@ LEVELS = "VaR/ES levels of the exceptions (repeatable; default 0.95 and 0.99)"
 POSITIONS = "positions of the exceptions: long and/or short (repeatable; default both)"
 # the exceptions' levels and positions: RiskSettings' own fields, with their bounds (sets, a bounded count)
 LEVEL_TYPE, POSITION_TYPE = (hint for hint, _ in knob_fields(RiskSettings, ("levels", "positions")).values())
-Levels = Annotated[Optional[LEVEL_TYPE], Query(description=LEVELS)]  # noqa: UP045 (built at run time)
-Positions = Annotated[Optional[POSITION_TYPE], Query(description=POSITIONS)]  # noqa: UP045
-LAST = Annotated[bounded_type(int | None, "last", Bounds(ge=MIN_SCORED)),
+Levels = Annotated[LEVEL_TYPE, Query(description=LEVELS)]  # optional (None: the defaults), never JSON's null
+Positions = Annotated[POSITION_TYPE, Query(description=POSITIONS)]
+LAST = Annotated[bounded_type(int, "last", Bounds(ge=MIN_SCORED)),
                  Query(description="the newest scored forecasts judged per series and model")]
 FORECAST_ID = Annotated[str, Path(pattern=f"^[0-9a-f]{{{FORECAST_ID_CHARS}}}$",
                                   description="a forecast's public id (its ledger 'id', GET /v1/ledger/predictions)")]
 
 
 @router.get("/predictions")
-def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                       interval: str | None = None, model: str | None = None, since: str | None = None):
+def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                       interval: TextQuery = None, model: TextQuery = None, since: TextQuery = None):
     """The workspace's forecasts with their realized scores so far, newest first."""
     frame = ledger.predictions_frame(**ledger_filters(symbol, source, interval, model, since))
     return {"workspace": who.workspace, "predictions": public_records(frame, ledger)}
 
 
 @router.get("/evaluations")
-def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                       interval: str | None = None, model: str | None = None, since: str | None = None):
+def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                       interval: TextQuery = None, model: TextQuery = None, since: TextQuery = None):
     """The workspace's scored (forecast, step) rows."""
     frame = ledger.evaluations_frame(**ledger_filters(symbol, source, interval, model, since))
     return {"workspace": who.workspace, "evaluations": public_records(frame, ledger)}
 
 
 @router.get("/track-record")
-def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                        interval: str | None = None, since: str | None = None, include_experiments: bool = False,
+def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                        interval: TextQuery = None, since: TextQuery = None, include_experiments: bool = False,
                         levels: Levels = None, positions: Positions = None,
                         exceptions: Annotated[bool, Query(description="also the VaR exceptions (reads every scored "
                                                                       "forecast's paths)")] = True):
@@ -62,8 +62,8 @@ def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = 
 
 
 @router.get("/drift")
-def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                 interval: str | None = None, model: str | None = None, last: LAST = None,
+def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                 interval: TextQuery = None, model: TextQuery = None, last: LAST = None,
                  include_experiments: bool = False):
     """Drift of each series and model in the workspace over its ``last`` newest scored forecasts (`kronos
     ledger drift`): the state (ok, drifting, too few scored forecasts), first-bar coverage with its binomial

@@ -146,7 +146,8 @@ def test_the_document_states_the_bounds_and_the_error_bodies_the_server_enforces
     known = document["components"]["schemas"]["ForecastRequest"]["properties"]["known_future"]
     assert known["maxItems"] == 5 and known["uniqueItems"]
     track = {p["name"]: p for p in document["paths"]["/v1/ledger/track-record"]["get"]["parameters"]}
-    assert track["positions"]["schema"]["anyOf"][0]["uniqueItems"]
+    assert track["positions"]["schema"]["uniqueItems"] and track["levels"]["schema"]["maxItems"] == 20
+    assert "pattern" in document["components"]["schemas"]["ForecastRequest"]["properties"]["symbol"]["anyOf"][0]
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             errors = {code for code in operation["responses"] if code.startswith("4")}
