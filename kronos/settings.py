@@ -1,6 +1,7 @@
 """What a forecast is asked for, without torch or pandas: ``ForecastSettings``, the one home of every
 sampling default and of how each sampling knob is offered (``Knob``: the CLI's options, the app's
-sidebar, the Screener, ``kronos batch`` and the HTTP schema read theirs from it), and ``SamplingConfig``,
+sidebar, the Screener, ``kronos batch`` and the HTTP schema read theirs from it) and of the values each setting
+accepts (``Bounds``: one check for every face, and the HTTP and MCP schemas' constraints), and ``SamplingConfig``,
 its temperature / top-k / top-p as the sampler takes them."""
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class Bounds:
     options class for every caller (``check_bounds``), from which the HTTP API's and the MCP tools' schemas are
     generated, so that every face refuses the same values in the same words. Numbers (each item's, for a tuple):
     ``ge``/``gt``/``le``/``lt``. A tuple: at least ``min_items``, at most ``max_items``, each among ``choices``
-    (when given); ``unique``: a set, a value given twice refused (never silently dropped). Checked in linear time,
+    (when given); ``unique``: a set, a member given twice refused, never silently dropped (numbers equal to
+    ``SAME_DIGITS`` significant digits are one member: they would name one column). Checked in linear time,
     the length first, so that a huge list is refused before its items are looked at, and never echoed back.
     ``what``: the words a refusal names the values by (default: the setting); ``unit``: of a count ('bar')."""
 

@@ -34,11 +34,12 @@ def bars_request(body, needed: int = SOURCE_BARS, file=None) -> BarsRequest:
                        calendar=body.calendar, fixes=tuple(body.fix or ()), bars=needed)
 
 
-def covariate_options(given, check_file=None):
+def covariate_options(given, check_file=None, asked: bool | None = None):
     """The ``CovariateOptions`` of a request (``given``: its body, or the MCP tool's arguments, with the knobs'
-    fields), empty when it names none (what the desk serves as the model alone: Chronos-2 conditioned on nothing,
-    any other model as it is). A covariate named as a file is refused without looking (the HTTP service reads no
-    files of its own) unless ``check_file(path)`` (the MCP server's allowed folders) passes it."""
+    fields): None when it gives none of their fields (``asked``; None: read from a body's fields set), empty when it
+    gives them empty (``"covariates": []``: the desk serves the model alone, Chronos-2 conditioned on nothing). A
+    covariate named as a file is refused without looking (the HTTP service reads no files of its own) unless
+    ``check_file(path)`` (the MCP server's allowed folders) passes it."""
     import dataclasses
 
     from kronos.errors import Fix
@@ -46,8 +47,13 @@ def covariate_options(given, check_file=None):
     from kronos_studio.covariates.options import CovariateOptions, names_file
 
     options = CovariateOptions(**knob_values(given, CovariateOptions))
+    if asked is None:
+        from kronos.settings import knobs
+
+        fields = {knob.name(name) for name, (_, knob) in knobs(CovariateOptions).items()}
+        asked = bool(fields & set(getattr(given, "model_fields_set", ())))
     if not options:
-        return options
+        return options if asked else None
     named = []
     for text in options.covariates:
         if names_file(text):

@@ -74,7 +74,9 @@ def with_covariates(tool):
     from kronos_studio.covariates.options import CovariateOptions
 
     sig = inspect.signature(tool)
-    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + knob_parameters(CovariateOptions))
+    given = [p.replace(annotation=Optional[p.annotation], default=None)  # noqa: UP045 (None: not given)
+             for p in knob_parameters(CovariateOptions)]
+    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + given)
     return tool
 
 
@@ -168,8 +170,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos.settings import knobs
         from kronos_studio.covariates.options import CovariateOptions
 
-        named = {knob.name(n): given.get(knob.name(n), default) for n, (default, knob) in knobs(CovariateOptions).items()}
-        return compute.covariate_options(SimpleNamespace(**named), allowed.check)
+        names = {knob.name(n): default for n, (default, knob) in knobs(CovariateOptions).items()}
+        asked = any(given.get(name) is not None for name in names)  # given, if empty: Chronos-2 alone
+        named = {name: default if given.get(name) is None else given[name] for name, default in names.items()}
+        return compute.covariate_options(SimpleNamespace(**named), allowed.check, asked=asked)
 
     @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
                              "(the numbers `kronos forecast` writes) and the provenance; covariates: other series to "
