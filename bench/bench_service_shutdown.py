@@ -8,7 +8,8 @@ reading, a small walk-forward evaluation, the workspace's predictions, its track
 batch job and its status. One more client sends a long forecast and leaves after ``--leave-after`` seconds. Once
 ``--sigterm-at`` of the requests are answered, the server gets SIGTERM. Prints one JSON object:
 
-- ``statuses``: every answer's status (``connection_refused``: sent after the server stopped listening);
+- ``statuses``: every answer's status (``connection_refused``: sent after the server stopped listening), and by
+  kind of request, with one refusal's words of each kind and status (``refusals``);
   ``server_errors_not_cut``: 5xx answers other than the 503s of requests the shutdown cut (0);
 - ``rows_lost``: forecasts answered 200 whose row is not in their workspace's ledger (0); ``rows_unanswered``:
   rows of forecasts whose answer the shutdown cut after they were recorded;
@@ -76,6 +77,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     total = args.clients * args.requests
     statuses, latencies, answered_ids, cut = Counter(), [], {w: [] for w in WORKSPACES}, []
+    by_kind: dict[str, Counter] = {kind: Counter() for kind in MIX}
+    refusals: dict[str, str] = {}
     lock, stopped = threading.Lock(), threading.Event()
     sigterm_at = exit_s = None
 
@@ -87,7 +90,8 @@ def main() -> None:
         if kind == "risk":
             return c.post("/v1/risk", json={**asked, "paths": 50, "seed": seed})
         if kind == "evaluate":
-            return c.post("/v1/evaluate", json={**asked, "paths": 5, "cutoffs": 3, "seed": seed})
+            return c.post("/v1/evaluate", json={**asked, "paths": 5, "cutoffs": 3, "seed": seed,
+                                                "include_training_period": True})  # random bars of 2024
         if kind == "predictions":
             return c.get("/v1/ledger/predictions")
         if kind == "track_record":
@@ -115,6 +119,9 @@ def main() -> None:
                 with lock:
                     latencies.append(time.perf_counter() - t)
                     statuses[r.status_code] += 1
+                    by_kind[kind][r.status_code] += 1
+                    if 400 <= r.status_code < 500:
+                        refusals.setdefault(f"{kind} {r.status_code}", r.json().get("detail", "")[:200])
                     if kind == "forecast" and r.status_code == 200:
                         answered_ids[workspace].append(r.json()["ledger"]["id"])
                     if r.status_code == 503 and "shutting down" in r.text:
@@ -174,6 +181,8 @@ def main() -> None:
         "clients": args.clients, "requests_per_client": args.requests, "requests_planned": total,
         "model": args.model or "bundled default", "horizon": args.horizon, "paths": args.paths, "cpus": os.cpu_count(),
         "statuses": {str(s): n for s, n in sorted(statuses.items(), key=lambda kv: str(kv[0]))},
+        "statuses_by_kind": {kind: {str(s): n for s, n in sorted(c.items())} for kind, c in by_kind.items()},
+        "refusals": refusals,
         "answered": len(latencies), "cut_by_shutdown": len(cut),
         "server_errors_not_cut": five_xx - len(cut),
         "forecasts_answered_200": sum(len(v) for v in answered_ids.values()),
