@@ -8,6 +8,7 @@ import time
 from kronos.forecast import Forecast, history_provenance
 from kronos.settings import ForecastSettings
 from kronos.threads import ThreadUse, computing
+from kronos_studio.fair import check_asker, stoppable
 
 from .base import Forecaster, Progress
 from .bounds import bounded
@@ -20,11 +21,12 @@ def make_forecast(forecaster: Forecaster, bars, settings: ForecastSettings, futu
     ``settings.lookback`` bars (default: ``forecaster.lookback(horizon)``), at ``future`` bar times (default:
     the bars' trading calendar, as ``kronos_studio.forecasting.calendar_future_timestamps`` places them).
     Raises ``kronos.errors.InputError`` with a message meant for the user."""
+    check_asker()  # an asker gone already (a request that came as the server stops) starts nothing
     started = time.perf_counter()
     history = history_window(forecaster, bars, settings)
     future = future_times(bars, history, settings.horizon, future)
-    with computing() as threads:
-        fc = forecaster.sample(history, future, settings, progress)
+    with computing() as threads:  # each sampling step first checks that the forecast's asker is still there
+        fc = forecaster.sample(history, future, settings, stoppable(progress))
     return _stamp(fc, forecaster, settings, started, threads)
 
 

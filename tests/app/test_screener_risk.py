@@ -81,5 +81,5 @@ def test_a_bad_level_is_refused_and_the_screener_waits(new_app):
     assert not at.exception, at.exception
     shown = messages(at.error)
     assert "No risk columns for these settings." in shown and "VaR/ES levels must lie between 0.5 and 0.9999" in shown
-    assert "give *VaR/ES levels* such as 0.95 or 0.99" in shown
+    assert "give each of *VaR/ES levels* between 0.5 and 0.9999" in shown
     assert at.button(key="run_screener").disabled

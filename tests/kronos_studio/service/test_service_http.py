@@ -114,7 +114,7 @@ BAD = [
     ({"horizon": 3, "horizn": 4}, 422, "horizn"),
     ({"horizon": 3, "model": "/no/such/model"}, 404, "is not a model of the catalog"),
     ({"horizon": 3, "source": "sample", "symbol": "x", "interval": "1d"}, 422, "either as bars_csv"),
-    ({"horizon": 3, "quantiles": [0, 0.5]}, 422, "quantiles must lie strictly between 0 and 1"),
+    ({"horizon": 3, "quantiles": [0, 0.5]}, 422, "quantile levels must lie between 0 and 1 (exclusive)"),
 ]
 
 
