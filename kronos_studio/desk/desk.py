@@ -322,11 +322,14 @@ class Desk:
 
 
 def forecast_notices(fc, bars) -> list[Notice]:
-    """What a forecast's reader should know: too few paths for a band, an implausible fan."""
+    """What a forecast's reader should know: too few paths for a band, an implausible fan, the sampled candles
+    repaired, a volume that is unreliable or not forecast, volumes floored (``forecasters.bounds.notices``)."""
     from kronos_studio.evaluation.plausibility import check_fan
+    from kronos_studio.forecasters.bounds import notices
 
-    return paths_notices(fc.paths.shape[0]) + [Notice(f"{p.code}: {p.message}")
-                                               for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    return (paths_notices(fc.paths.shape[0]) + [Notice(f"{p.code}: {p.message}")
+                                                for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+            + notices(fc.provenance))
 
 
 def paths_notices(paths: int) -> list[Notice]:
