@@ -47,5 +47,5 @@ def test_a_covariate_that_stopped_before_the_cut_off_is_refused_naming_the_contr
     at.button(key="run_forecast").click().run()
     assert not at.exception
     message = " ".join(str(e.value) for e in at.error)
-    assert "The conditioned forecast could not run" in message and "before the cut-off" in message
+    assert "The conditioned forecast could not run" in message and "before the target's last bar" in message
     assert "load AAPL up to the cut-off (*Condition on*)" in message
