@@ -449,7 +449,8 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
         fig.add_trace(tr)
     withheld = volume_withheld(forecast, field)
     if withheld:  # said on the chart where the fan would be, not drawn as a median of 0 or one number
-        fig.add_annotation(text="<br>".join(textwrap.wrap(withheld, 64)), xref="paper", yref="paper", x=0.99, y=0.97,
+        # narrow and below the top, at the right: over the forecast's bars, clear of the forecast start's label
+        fig.add_annotation(text="<br>".join(textwrap.wrap(withheld, 38)), xref="paper", yref="paper", x=0.99, y=0.9,
                            xanchor="right", yanchor="top", showarrow=False, align="left",
                            bgcolor="rgba(255, 243, 205, 0.92)", bordercolor="#b08900", borderwidth=1,
                            font=dict(size=12, color="#5c4400"), name="volume_withheld")
