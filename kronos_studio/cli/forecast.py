@@ -109,7 +109,7 @@ def run_forecast(args) -> int:
         print(line, file=sys.stderr)
     lookback = _history_note(fc, done.lookback)
     pair = loaded[0] if loaded else None
-    print(f"wrote {len(table)} rows x {table.shape[1]} columns of quantiles to {args.out} "
+    print(f"wrote {len(table)} rows x {len(fc.columns) * len(args.quantiles)} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
     if "weighting" in fc.provenance:  # an ensemble: how its members were weighed, and whether Chronos-2 is one

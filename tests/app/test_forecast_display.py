@@ -161,4 +161,4 @@ def test_minute_candles_are_repaired_and_said_and_an_unreliable_volume_is_said_n
     at.segmented_control(key="fan_field").set_value("volume").run()
     fig = fan(at)
     assert "volume p50" not in [t.get("name") for t in fig["data"]]  # no median of 0 drawn
-    assert any("the volume forecast is unreliable" in a["text"] for a in fig["layout"]["annotations"])
+    assert any("the volume forecast is unreliable" in a["text"].replace("<br>", " ") for a in fig["layout"]["annotations"])

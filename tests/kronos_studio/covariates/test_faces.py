@@ -195,6 +195,7 @@ def test_chronos2_alone_runs_from_every_face_with_the_same_numbers(folder, tmp_p
     file, settings = folder / "nasdaq.csv", ForecastSettings(horizon=HORIZON, paths=PATHS)
     done = Desk().forecast(BarsRequest(file=str(file)), MODEL, settings)  # no covariates named at all
     assert done.forecast.provenance["conditioned_on"] == []
+    assert done.forecast.provenance["candles"]["repaired"] == 0  # through the seam: its candles are built valid
     assert any("this model forecasts no volume" in n.problem for n in done.notices)
     named_empty = Desk().forecast(BarsRequest(file=str(file)), MODEL, settings, covariates=CovariateOptions())
     np.testing.assert_array_equal(named_empty.forecast.paths, done.forecast.paths)

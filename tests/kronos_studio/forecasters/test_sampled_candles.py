@@ -88,6 +88,25 @@ def test_minute_candles_the_model_samples_invalid_leave_the_studio_valid_and_cou
     assert row.provenance[CANDLES]["repaired"] == bad
 
 
+def test_a_screened_minute_series_row_says_its_candles_were_repaired(minutes, bundled_tiny, tmp_path):
+    """kronos batch (the Screener, POST /v1/batch): each row's forecast_notes says what the forecast of that
+    series alone says of its candles and its volume."""
+    from kronos_studio.batch.engine import BatchRun, run_batch
+    from kronos_studio.batch.forecaster import BatchSettings
+    from kronos_studio.batch.watchlist import symbol_entries
+    from kronos_studio.bundled import bundled_models
+
+    settings = ForecastSettings(horizon=72, lookback=98, paths=30, seed=0)
+    result = run_batch(symbol_entries([("sample", MINUTES, "1m", None)]), BatchSettings(settings),
+                       BatchRun(model=str(bundled_models()["studio-tiny"]), cache=tmp_path / "cache"))
+    [row] = result.rows.to_dict("records")
+    alone = make_forecast(bundled_tiny, minutes, settings)
+    said = [n.problem for n in notices(alone.provenance)]
+    assert row["status"] == "ok" and row["forecast_notes"] == "; ".join(said)
+    assert f"{alone.provenance[CANDLES]['repaired']:,} of 2,160 sampled bars had a high below" in row["forecast_notes"]
+    assert "the volume forecast is unreliable" in row["forecast_notes"]
+
+
 class Crooked(PathModel):
     """A statistical model whose bars have their high and low swapped on every other step (no candles), as Kronos's
     independent decode can give."""
