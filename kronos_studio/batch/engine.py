@@ -105,7 +105,8 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
                          "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},
                          Fix("run the batch in this process with {setting}", "engine", "local"))
     if run.engine == "ray" and run.covariates is not None:
-        raise InputError("a batch conditioned on covariates runs in this process (its covariates were read here)",
+        raise InputError("a batch of the bundled Chronos-2 (conditioned on covariates read here, or alone) runs in "
+                         "this process",
                          {"engine": "ray", "covariates": list(run.covariates.options.covariates)},
                          Fix("run it with {setting}", "engine", "local"))
     calendar = validate_calendar(run.calendar)

@@ -199,6 +199,8 @@ class ChunkForecaster:
             return make_forecasts(self.forecaster, bars_list, settings)
 
     def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
+        from kronos_studio.forecasters.bounds import notices as forecast_notes
+
         last_close = float(fc.history["close"].iloc[-1])
         bars = job.bars
         try:
@@ -213,6 +215,8 @@ class ChunkForecaster:
                "horizon_end": utc(fc.timestamps[-1:])[0],
                "bars_used": len(fc.history),
                "warnings": job.warnings,
+               # the forecast's own: candles repaired, a volume unreliable or not forecast (forecasters.bounds)
+               "forecast_notes": "; ".join(n.problem for n in forecast_notes(fc.provenance)),
                "origin": job.origin, "source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval,
                "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
                "model": model["model"], "predictor_revision": model["predictor_revision"],

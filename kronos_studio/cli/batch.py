@@ -166,7 +166,7 @@ def run_batch_command(args) -> int:
     if conditioning is not None:
         from kronos_studio.desk.covariates import conditioned_note
 
-        print(f"note: {conditioned_note({'conditioned_on': conditioning.named(), 'known_future': list(covariates.known_future)})} "
+        print(f"note: {conditioned_note({'conditioned_on': conditioning.named(), 'known_future': list(conditioning.options.known_future)})} "
               "(each row's covariate_notes: its own alignment)", file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "

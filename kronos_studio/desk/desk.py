@@ -318,14 +318,17 @@ class Desk:
 
 def forecast_notices(fc, bars) -> list[Notice]:
     """What a forecast's reader should know: a series' champion that did not serve these bars, too few paths for a
-    band, an implausible fan."""
+    band, an implausible fan, the sampled candles repaired, a volume that is unreliable or not forecast, volumes
+    floored (``forecasters.bounds.notices``)."""
     from kronos_studio.catalog.champion import WITHHELD, withheld_fixes
     from kronos_studio.evaluation.plausibility import check_fan
+    from kronos_studio.forecasters.bounds import notices
 
     withheld = fc.provenance.get(WITHHELD)
     champion = [Notice(f"{withheld}: the base model served them", withheld_fixes())] if withheld else []
-    return champion + paths_notices(fc.paths.shape[0]) + [
-        Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    return (champion + paths_notices(fc.paths.shape[0])
+            + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+            + notices(fc.provenance))
 
 
 def paths_notices(paths: int) -> list[Notice]:

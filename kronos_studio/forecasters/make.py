@@ -1,6 +1,6 @@
 """The one function that makes a forecast: read the forecaster's history window (``window``), place the
-future bar times on the bars' calendar, call the forecaster, bound its volume and amount (``bounds``) and
-write the provenance every forecast carries."""
+future bar times on the bars' calendar, call the forecaster, make its candles valid and bound its volume and
+amount (``bounds``) and write the provenance every forecast carries."""
 from __future__ import annotations
 
 import time
@@ -46,7 +46,7 @@ def make_forecasts(forecaster: Forecaster, bars_list, settings: ForecastSettings
 def _stamp(fc: Forecast, forecaster, settings, started: float, threads: ThreadUse) -> Forecast:
     """The provenance every forecast carries, written here only; the forecaster's own (what it is, how it
     sampled) stays beside it. ``threads``: the CPU threads it sampled with, and why (``kronos.threads``).
-    Volume and amount leave bounded (``bounds.bounded``)."""
+    Candles leave valid, volume and amount bounded (``bounds.bounded``)."""
     fc = bounded(fc)
     fc.provenance.update(history_provenance(fc.history, settings, started))
     fc.provenance["forecaster"] = forecaster.key

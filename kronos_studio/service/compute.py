@@ -169,12 +169,13 @@ def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
 
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:
-    """The response of a forecast: per-step quantiles of every field (``Forecast.quantiles``, the table
-    ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
+    """The response of a forecast: per-step quantiles of every field and the share of paths whose volume was floored
+    at 0 (``forecasters.bounds.quantile_table``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
     path: ``redact.without_paths``), and the paths when asked for."""
+    from kronos_studio.forecasters.bounds import quantile_table
     from kronos_studio.redact import without_paths
 
-    table = fc.quantiles(levels)
+    table = quantile_table(fc, levels)
     columns = list(table.columns)
     values = table.to_numpy()
     rows = [{"timestamp": ts.isoformat(), **{c: float(v) for c, v in zip(columns, row)}}

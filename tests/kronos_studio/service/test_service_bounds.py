@@ -143,7 +143,7 @@ def test_quantile_levels_are_capped(service, hourly_csv, tiny_model):
                                                          quantiles=many[:TEST_LIMITS.quantiles]))
     assert too_many.status_code == 413 and "max_quantiles" in too_many.json()["detail"]
     assert long.status_code == 413 and "quantile levels x horizon = 5 x 100" in long.json()["detail"]
-    assert fine.status_code == 200 and len(fine.json()["quantiles"][0]) == 1 + 6 * TEST_LIMITS.quantiles
+    assert fine.status_code == 200 and len(fine.json()["quantiles"][0]) == 2 + 6 * TEST_LIMITS.quantiles  # + volume_floored_share
 
 
 def test_an_evaluation_is_bounded_in_cut_offs_and_sampling(service, hourly_csv, tiny_model):
