@@ -144,6 +144,13 @@ def _split_candidates(f: pd.DataFrame) -> list[tuple[int, float]]:
     return out
 
 
+def suspected_splits(frame: pd.DataFrame) -> list[tuple[pd.Timestamp, str]]:
+    """(the time of the first bar after it, the split in words) of each overnight jump the ``split_jump`` check reads
+    as a split: its one test, for a caller that must not read across one (a risk backtest)."""
+    f = _clean_view(frame)
+    return [(pd.Timestamp(f["timestamp"].iloc[i]), _ratio_text(r)) for i, r in _split_candidates(f)]
+
+
 def _ratio_text(r: float) -> str:
     if r < 1:
         return f"{round(1 / r, 2):g}-for-1 split (price cut to 1/{round(1 / r, 2):g})"

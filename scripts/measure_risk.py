@@ -8,7 +8,8 @@ risk desk's standard models, on the same cut-offs of offline series.
 
 Settings: horizon 1 bar (one-step VaR, as the traffic light takes it; one horizon apart, so no two returns
 overlap), the latest 250 cut-offs with every model's full history before them, 1,000 paths per cut-off for every
-model (seed 0 + cut-off), levels 95%, 97.5% and 99% of a long position. VaR tests at 95% and 99%, the ES test
+sampled model (seed 0 + cut-off; the standard risk models read their own distributions), levels 95%, 97.5% and 99%
+of a long position. VaR tests at 95% and 99%, the ES test
 (Acerbi–Szekely Z2, 2,000 simulations) at 97.5%, QLIKE of the variance against the squared close-to-close
 return, Diebold–Mariano (QLIKE, HAC) against GARCH(1,1)-t, arch's 90% model confidence set on QLIKE.
 

@@ -114,9 +114,12 @@ def is_watchlist(path: str | Path) -> bool:
 
 
 def series_of_file(path: Path) -> str:
-    """The series a bar file of a folder watchlist holds, by its name: the one rule of which files are one
-    series (a folder of a day's downloads of it, ``kronos watch``)."""
-    return Path(path).stem
+    """The series a bar file of a folder watchlist holds, by its name: the file's name as every reader names a
+    series no one named (``data_sources.files.name_of_file``: a trailing date left out), so that a folder of a
+    day's downloads of a series (``AAPL_2026-06-29.csv``, ``AAPL_2026-06-30.csv``) is one series."""
+    from data_sources.files import name_of_file
+
+    return name_of_file(Path(path).name)[0]
 
 
 def newest_file(files: list[Path]) -> Path:

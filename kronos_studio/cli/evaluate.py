@@ -35,7 +35,11 @@ def register(sub) -> None:
 
     p.add_argument("--cutoffs", type=int, default=DEFAULT_CUTOFFS,
                    help=f"latest cut-offs, one horizon apart (default {DEFAULT_CUTOFFS})")
-    add_sampling_options(p, f"bars of history per cut-off (default: {DEFAULT_LOOKBACK_WORDS})")
+    from kronos.settings import default
+
+    add_sampling_options(p, f"bars of history per cut-off (default: {DEFAULT_LOOKBACK_WORDS})",
+                         f"sample paths (default {default('paths')}; with --risk, enough for the highest level's ES, "
+                         "as kronos risk's: 2,000 for 0.99)")
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     add_bars_file_options(p)
     add_covariate_options(p)
@@ -59,12 +63,17 @@ def run_evaluate(args) -> int:
     from kronos.quantiles import BAND_NAME
     if args.risk and covariate_options(args) is not None:
         raise CliError("the risk backtest reads no covariates: leave out --with and --known-future, or --risk")
-    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol, args.exchange), args.fix)
     desk, loaded = cli_desk(args)
     if args.risk:
-        from .risk import answer, backtest, risk_settings
+        from .risk import answer, backtest, risk_sampling, risk_settings
 
-        return answer(*backtest(desk, bars, args, sampling_settings(args), risk_settings(args)), warnings, args.json)
+        risk = risk_settings(args)
+        return answer(*backtest(desk, bars, args, risk_sampling(args, risk), risk), warnings, args.json)
+    if args.paths is None:
+        from kronos.settings import default
+
+        args.paths = default("paths")
     done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), cutoffs=args.cutoffs,
                                            include_training_period=args.include_training_period,
                                            file=str(Path(args.file).resolve()), covariates=covariate_options(args),

@@ -20,8 +20,12 @@ from .common import (
 from .errors import notice_line
 from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choices
 
+RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --backtest); default: enough for the highest "
+                   "level's ES, 20 beyond its VaR: 2,000 for 0.99")
+
 
 def register(sub) -> None:
+    from kronos_studio.risk import STANDARD_MODELS
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.risk.walk import RiskWalk
 
@@ -32,13 +36,12 @@ def register(sub) -> None:
     p.add_argument("file", help="CSV or Parquet bars")
     add_model_option(p)
     add_context_option(p)
-    add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS})")
+    add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS})", RISK_PATHS_HELP)
     add_knob_options(p.add_argument_group("risk"), RiskSettings)
     b = p.add_argument_group("backtest")
     b.add_argument("--backtest", action="store_true",
                    help="backtest the VaR, ES and variance forecasts on the latest --cutoffs cut-offs, one horizon "
-                        "apart, beside historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical "
-                        "simulation")
+                        f"apart, beside {STANDARD_MODELS}")
     b.add_argument("--cutoffs", type=int, default=RiskWalk.n_cutoffs,
                    help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
                         "traffic light's year of one-step VaRs)")
@@ -78,6 +81,16 @@ def backtest(desk, bars, args, settings, risk):
     return done, backtest_body(done), backtest_table(done)
 
 
+def risk_sampling(args, risk):
+    """The ``ForecastSettings`` of a risk request: --paths as given, or (not given) enough for the highest level's
+    ES (``measures.default_paths``, every face's default)."""
+    from kronos_studio.risk.measures import default_paths
+
+    if args.paths is None:
+        args.paths = default_paths(risk.levels)
+    return sampling_settings(args)
+
+
 def risk_settings(args):
     """The ``RiskSettings`` the risk options ask for (one line naming a bad value otherwise)."""
     from kronos.settings import knob_values
@@ -94,10 +107,11 @@ def run_risk(args) -> int:
 
     from .bars_process import GatedBars
 
-    settings, risk = sampling_settings(args), risk_settings(args)
+    risk = risk_settings(args)
+    settings = risk_sampling(args, risk)
     # The bars are read in a second process while this one imports torch and the model code (as kronos forecast).
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix,
-                   horizon=None if args.backtest else settings.horizon) as gated:
+                   horizon=None if args.backtest else settings.horizon, exchange=args.exchange) as gated:
         bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
     if args.backtest:
@@ -132,15 +146,21 @@ def _num(x, spec=".3f") -> str:
     return "–" if x is None or x != x else format(x, spec)
 
 
+def bar_time(t) -> str:
+    """A bar's time with its weekday and zone (a horizon over a weekend or a holiday shows it): 'Mon 2027-01-04
+    19:00 UTC'."""
+    return f"{t:%a %Y-%m-%d %H:%M %Z}".strip()
+
+
 def risk_table(done) -> str:
     """VaR/ES at the horizon (with their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
     r, s = done.reading, done.settings
-    lines = [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon, {r.path.paths} paths, last close "
-             f"{r.path.last_close:g}", "",
+    lines = [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon ending {bar_time(r.horizon_end)} (its "
+             f"last bar), {r.path.paths} paths, last close {r.path.last_close:g}", "",
              f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
     for t in r.path.horizon:
         lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
-                     f"{_pct(t.es_se):>9}{t.tail_paths:>12}")
+                     f"{_pct(t.es_se):>9}{t.tail_paths:>12g}")
     lines += ["", f"volatility of a bar's log-return ({r.volatility.interval:.0%} interval across paths):",
               f"{'method':<16}{'source':<9}{'per bar':>9}{'horizon':>9}{'interval':>20}"]
     for v in r.volatility.readings:
@@ -150,26 +170,40 @@ def risk_table(done) -> str:
     return "\n".join(lines)
 
 
+def _read_from(row) -> str:
+    """Where a model's VaR/ES come from: its own distribution, or its paths a cut-off (marked when too few for the
+    level's ES: said in the warnings)."""
+    paths = row.get("paths")
+    if paths is None or paths != paths:
+        return "own dist."
+    return f"{int(paths)} paths" + ("" if row.get("enough_paths") else "!")
+
+
 def backtest_table(done) -> str:
-    """Per level and position, each model's exceptions, test p-values and zone; then the volatility losses."""
+    """Per level and position, each model's exceptions, test p-values and zone; then the volatility losses. Each
+    row is named by its model's name (the asked model's too, not its key)."""
     bt = done.backtest
+    names = {key: m.name for key, m in bt.models.items()}
+    width = max(32, *(len(n) + 2 for n in names.values()))
     lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"]
     for position in bt.settings.positions:
         for level in bt.settings.levels:
             summary = bt.summary(level, position)
             lines += ["", f"{position} {level:g}:",
-                      f"{'model':<32}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
-                      f"{'zone':>8}{'ES Z2 p':>9}"]
+                      f"{'model':<{width}}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
+                      f"{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
             for key, row in summary.iterrows():
                 exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
                 obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
-                lines.append(f"{key:<32}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}{_num(row['christoffersen_ind_p']):>11}"
-                             f"{_num(row['christoffersen_cc_p']):>10}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}")
+                lines.append(f"{names.get(key, key):<{width}}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}"
+                             f"{_num(row['christoffersen_ind_p']):>11}{_num(row['christoffersen_cc_p']):>10}"
+                             f"{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
     vol = bt.volatility
-    lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {bt.walk.reference}:",
-              f"{'model':<32}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
+    reference = names.get(bt.walk.reference, bt.walk.reference)
+    lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {reference}:",
+              f"{'model':<{width}}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
     for key, row in vol.iterrows():
-        lines.append(f"{key:<32}{_num(row.get('qlike')):>8}{_num(row.get('mse'), '.2e'):>11}"
+        lines.append(f"{names.get(key, key):<{width}}{_num(row.get('qlike')):>8}{_num(row.get('mse'), '.2e'):>11}"
                      f"{_num(row.get('mz_slope')):>10}{_num(row.get('mz_joint_p')):>7}"
                      f"{_num(row.get('dm_qlike_vs_reference'), '+.2f'):>7}{_num(row.get('dm_p')):>7}")
     return "\n".join(lines)

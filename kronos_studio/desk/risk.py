@@ -30,6 +30,7 @@ class RiskReading:
     stylized: object  # kronos_studio.risk.stylized.StylizedCheck
     verdict: list[str]
     notices: list[Notice] = field(default_factory=list)
+    horizon_end: object = None  # pd.Timestamp: the time of the horizon's last bar (the forecast's last future bar)
 
 
 @dataclass
@@ -68,7 +69,8 @@ def read_risk(fc, risk: RiskSettings) -> RiskReading:
     path = path_risk(fc, risk)
     vol = volatility_forecast(fc, risk)
     check = stylized_check(fc)
-    return RiskReading(path, vol, check, stylized_verdict(check), path.notices + vol.notices + check.notices)
+    return RiskReading(path, vol, check, stylized_verdict(check), path.notices + vol.notices + check.notices,
+                       fc.timestamps[-1])
 
 
 def _worded(x: float | None, spec: str = "+.2f") -> str:
@@ -184,15 +186,19 @@ def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskS
 def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan) -> tuple[dict, list[str]]:
     """(label -> forecaster: the asked-for model, then those beside it, each sampling in the workspace's turn on
     the registry's warm pair, then the risk desk's standard models; the standard ones' labels). A model that is
-    one of the standard ones (garch) runs once, under its own key."""
+    one of the standard ones (garch, gjr_garch) is that one, read from its own distribution as it is, and runs
+    once, under its own key."""
     from kronos_studio.risk.baselines import risk_baselines
 
-    standard = risk_baselines() if plan.baselines else {}
+    known = risk_baselines()
+    standard = known if plan.baselines else {}
     models = {}
     for row in rows:
         forecaster = row.make()
-        label = forecaster.key if forecaster.key in standard else row.label
-        models.setdefault(label, desk.registry.in_turn(forecaster, row.identity["model"], workspace))
+        if forecaster.key in known:
+            models.setdefault(forecaster.key, known[forecaster.key])
+        else:
+            models.setdefault(row.label, desk.registry.in_turn(forecaster, row.identity["model"], workspace))
     return models | {k: m for k, m in standard.items() if k not in models}, list(standard)
 
 
@@ -201,10 +207,12 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
                   beside=(), workspace: str | None = None, ledger=None,
                   ways: str | None = None, progress=None, **choices) -> RiskBacktested:
     """The walk-forward risk backtest of ``model`` (and of each catalog model ``beside`` it, and with ``baselines``
-    historical simulation, EWMA-normal, GARCH(1,1)-t and filtered historical simulation) over the latest ``cutoffs``
-    non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses and comparisons; computed
-    once per identical request. ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its
-    training-period switch ``include_training_period``)."""
+    the risk desk's standard models, ``kronos_studio.risk.STANDARD_MODELS``, each read from its own distribution)
+    over the latest ``cutoffs`` non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses
+    and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off (every
+    face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
+    ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
+    ``include_training_period``)."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
     desk.check_walk(settings, cutoffs)
@@ -272,13 +280,14 @@ def plain(x):
 
 def risk_body(done: Risked) -> dict:
     """The one JSON answer of a risk request (``kronos risk --json``, ``POST /v1/risk``, the MCP tool ``risk``):
-    VaR/ES per position and level at the horizon (and per step when asked), the volatility forecast, the
+    VaR/ES per position and level at the horizon (``horizon_end``: its last bar's time) and per step when asked, the volatility forecast, the
     stylized facts and their verdict, what was asked. The notices are each face's to word."""
     r = done.reading
     fc = done.forecast
     path = {k: v for k, v in r.path.to_dict().items() if k != "notices"}
     return plain({
-        "model": fc.provenance.get("model"), "horizon": done.settings.horizon, "paths": path.pop("paths"),
+        "model": fc.provenance.get("model"), "horizon": done.settings.horizon, "horizon_end": r.horizon_end,
+        "paths": path.pop("paths"),
         "last_close": path.pop("last_close"), "settings": dataclasses.asdict(done.settings),
         "risk_settings": dataclasses.asdict(done.risk), **{"var_es": path["horizon"], "var_es_steps": path["steps"]},
         "volatility": {k: v for k, v in r.volatility.to_dict().items() if k != "notices"},

@@ -136,15 +136,24 @@ class GarchMember(PathModel):
         r = np.diff(np.log(np.maximum(close, 1e-12)))
         return fit_arch(r if factors is None else r / np.sqrt(factors), o=self.o)
 
-    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
+    def fitted(self, history: pd.DataFrame, future):
+        """(the ``fit`` of ``history``, the scale of its unit returns at each of the ``future`` bars: a number, or
+        [H] on intraday bars, their slots' time-of-day factors), None when it cannot be fitted."""
         profile = time_of_day(history.iloc[-(self.window + 1):], future) if self.time_of_day else None
         fitted = self.fit(history) if profile is None else self.fit(history, profile[0][1:])
+        if fitted is None:
+            return None
+        fit, scale = fitted
+        if profile is not None:
+            scale = scale * np.sqrt(profile[1])  # the future bars' slots scale the deseasonalised steps back
+        return fit, scale
+
+    def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
+        fitted = self.fitted(history, future)
         walk = RandomWalk(paths=self.draws(settings), window=CANDLE_WINDOW)
         if fitted is None:  # too little to fit, or a failed fit: the plain volatility random walk
             return walk.draw(history, future, settings)
         fit, scale = fitted
-        if profile is not None:
-            scale = scale * np.sqrt(profile[1])  # the future bars' slots scale the deseasonalised steps back
         rng = np.random.default_rng(settings.seed)
         nu = float(fit.params["nu"])
 

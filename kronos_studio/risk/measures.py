@@ -1,22 +1,32 @@
 """Value-at-risk and expected shortfall read from a forecast's sample paths, with their Monte-Carlo errors.
 
 A position's return to step k is its value's simple return from the last observed close: close_k / last - 1
-for a long position, its negative for a short one; its loss is minus that. At level a (0.99):
+for a long position, its negative for a short one; its loss is minus that. At level a (0.99), from S draws:
 
 * VaR: the a-quantile of the loss over the paths (read as every studio quantile is, ``kronos.quantiles``).
-* ES: the mean loss of the paths at or beyond the VaR.
+* ES: the mean of the worst S (1 - a) losses, the draw at the edge weighted by the fraction of it that lies
+  inside (Acerbi & Tasche 2002): with the losses sorted from the worst, k = S (1 - a), m = floor(k),
+  ES = (L_(1) + ... + L_(m) + (k - m) L_(m+1)) / k. Draws tied at the VaR (Kronos' paths take a few dozen
+  distinct values at a step: its tokenizer's bins) count only as far as they fill the tail; "the mean of the
+  losses at or beyond the VaR" averages every tied draw and reads the ES too low.
 * VaR's standard error: the sample quantile's asymptotic one, sqrt(a (1 - a) / S) / f(VaR), the loss density f
   at the VaR from a Gaussian kernel estimate (``scipy.stats.gaussian_kde``).
-* ES's standard error: the tail mean's asymptotic one, sqrt((Var(tail) + a (ES - VaR)^2) / (S (1 - a))), where
-  the second term is what the VaR's own sampling error adds to the tail's.
+* ES's standard error: the tail mean's asymptotic one, sqrt((Var(tail) + a (ES - VaR)^2) / (S (1 - a))), Var(tail)
+  the weighted variance of the same worst S (1 - a) draws; the second term is what the VaR's own sampling error
+  adds to the tail's.
 
-An ES rests on the S (1 - a) paths beyond the VaR: fewer than ``MIN_TAIL_PATHS`` of them is flagged with the
-path count that gives enough (a 99% ES needs 2,000 paths).
+An error that cannot be estimated is NaN (None in JSON, "–" on screen) with the reason in ``error_note``: an ES
+resting on less than 2 paths' worth of tail, draws without spread; an error larger than its reading is flagged
+there too. An ES rests on S (1 - a) paths beyond the VaR (``tail_paths``): fewer than ``MIN_TAIL_PATHS`` is
+flagged with the path count that gives enough (a 99% ES needs 2,000 paths), and a risk request samples that many
+unless asked otherwise (``default_paths``). Paths that reach a close of 0 or below are no prices (a long would
+lose more than its value): no VaR or ES is read from them.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,11 +34,13 @@ import pandas as pd
 from kronos.config import CLOSE
 from kronos.errors import Fix, InputError, Notice
 from kronos.quantiles import path_quantiles
-from kronos.settings import knob
+from kronos.settings import Bounds, check_bounds, knob
 
 LEVEL_RANGE = (0.5, 0.9999)  # open interval a VaR level must lie in
+MAX_LEVELS = 20  # VaR/ES levels of one reading: each is read per position (and per step), so their count is bounded
 POSITIONS = ("long", "short")
 MIN_TAIL_PATHS = 20  # paths beyond the VaR an ES is read from at least (fewer: flagged)
+MIN_ERROR_TAIL = 2  # paths' worth of tail an ES's error is estimated from at least (its spread needs two)
 RISKMETRICS_LAMBDA = 0.94  # RiskMetrics' (1996) decay for daily returns
 
 
@@ -37,47 +49,43 @@ class RiskSettings:
     """What a risk reading is asked for beyond the forecast's settings; each field's ``Knob`` is how a face
     offers it (as ``kronos.settings.ForecastSettings``' knobs are)."""
 
-    levels: tuple[float, ...] = knob((0.95, 0.99), label="VaR/ES levels", low=LEVEL_RANGE[0], high=LEVEL_RANGE[1],
-                                     step=0.005, help="confidence levels of value-at-risk and expected shortfall: "
+    levels: tuple[float, ...] = knob((0.95, 0.99), Bounds(gt=LEVEL_RANGE[0], lt=LEVEL_RANGE[1], min_items=1,
+                                                          max_items=MAX_LEVELS, unique=True, what="VaR/ES levels"),
+                                     label="VaR/ES levels", low=LEVEL_RANGE[0], high=LEVEL_RANGE[1], step=0.005, help="confidence levels of value-at-risk and expected shortfall: "
                                                       "0.99 is the loss exceeded on 1 path in 100")
-    positions: tuple[str, ...] = knob(POSITIONS, label="Positions",
+    positions: tuple[str, ...] = knob(POSITIONS, Bounds(choices=POSITIONS, min_items=1, max_items=len(POSITIONS),
+                                                        unique=True), label="Positions",
                                       help="long (a loss when the price falls) and/or short (a loss when it rises)")
     per_step: bool = knob(True, label="VaR/ES at every step", more=True,
                           help="also read VaR and ES of the return to each bar of the horizon, not only to its end")
-    vol_interval: float = knob(0.9, label="Volatility interval", low=0.5, high=0.99, step=0.01, more=True,
+    vol_interval: float = knob(0.9, Bounds(gt=0, lt=1, what="the volatility interval"), label="Volatility interval", low=0.5, high=0.99, step=0.01, more=True,
                                help="central share of paths the realized-volatility interval holds")
-    history_window: int = knob(20, label="History volatility window (bars)", low=5, high=1000, more=True,
+    history_window: int = knob(20, Bounds(ge=2, unit="bar", what="the history volatility window"),
+                               label="History volatility window (bars)", low=5, high=1000, more=True,
                                help="bars of history whose realized volatility is shown beside the forecast")
-    ewma_lambda: float = knob(RISKMETRICS_LAMBDA, label="EWMA decay (lambda)", low=0.8, high=0.999, step=0.001,
+    ewma_lambda: float = knob(RISKMETRICS_LAMBDA, Bounds(gt=0, lt=1, what="the EWMA decay"), label="EWMA decay (lambda)", low=0.8, high=0.999, step=0.001,
                               more=True, help="RiskMetrics' exponential weight of past squared returns (0.94 daily)")
 
     def __post_init__(self):
-        levels = tuple(float(a) for a in np.atleast_1d(self.levels))
-        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "levels", tuple(float(a) for a in np.atleast_1d(self.levels)))
         object.__setattr__(self, "positions", tuple(np.atleast_1d(self.positions).tolist()))
-        lo, hi = LEVEL_RANGE
-        bad = [a for a in levels if not lo < a < hi]
-        if not levels or bad:
-            raise InputError(f"VaR/ES levels must lie between {lo} and {hi} (exclusive), got {list(levels)}",
-                             {"levels": list(levels)},
-                             Fix(f"give {{setting}} such as 0.95 or 0.99 (between {lo} and {hi})", "levels"))
-        if not self.positions or any(p not in POSITIONS for p in self.positions):
-            raise InputError(f"positions must be among {', '.join(POSITIONS)}, got {list(self.positions)}",
-                             {"positions": list(self.positions)}, Fix("give {setting} long and/or short", "positions"))
-        if not 0 < self.vol_interval < 1:
-            raise InputError(f"the volatility interval must lie between 0 and 1, got {self.vol_interval}",
-                             {"vol_interval": self.vol_interval}, Fix("give {setting} such as 0.9", "vol_interval"))
-        if self.history_window < 2:
-            raise InputError(f"the history volatility window needs at least 2 bars, got {self.history_window}",
-                             {"history_window": self.history_window}, Fix("give {setting} of 2 or more", "history_window"))
-        if not 0 < self.ewma_lambda < 1:
-            raise InputError(f"the EWMA decay must lie between 0 and 1, got {self.ewma_lambda}",
-                             {"ewma_lambda": self.ewma_lambda}, Fix("give {setting} such as 0.94", "ewma_lambda"))
+        check_bounds(self)  # each field's Bounds: one rule for every face
 
 
 def paths_needed(level: float, tail: int = MIN_TAIL_PATHS) -> int:
     """Paths that leave ``tail`` of them beyond the ``level`` VaR: 2,000 for 99%, 400 for 95%."""
     return math.ceil(round(tail / (1 - level), 9))
+
+
+def default_paths(levels) -> int:
+    """The paths a risk request (a reading or a backtest, on every face) samples when none are asked: enough for its
+    highest level's ES (``paths_needed``): 2,000 for the default levels (0.95, 0.99)."""
+    return paths_needed(max(np.atleast_1d(levels)))
+
+
+def tail_paths_of(draws: int, level: float) -> float:
+    """The draws' worth of tail an ES at ``level`` is the mean of: S (1 - a), 0.3 for a 99% ES of 30 paths."""
+    return round(draws * (1 - level), 9)
 
 
 @dataclass(frozen=True)
@@ -91,8 +99,9 @@ class TailRisk:
     var_se: float
     es: float
     es_se: float
-    tail_paths: int  # paths at or beyond the VaR (what the ES is the mean of)
+    tail_paths: float  # the paths' worth of tail the ES is the mean of: paths x (1 - level)
     paths: int
+    error_note: str | None = None  # why an error is missing (NaN), or that it exceeds its reading
 
     @property
     def enough_paths(self) -> bool:
@@ -104,23 +113,52 @@ def position_losses(returns: np.ndarray, position: str) -> np.ndarray:
     return -np.asarray(returns, np.float64) if position == "long" else np.asarray(returns, np.float64)
 
 
-def tail_risk(losses: np.ndarray, level: float, errors: bool = True) -> tuple[float, float, float, float, int]:
-    """(VaR, its SE, ES, its SE, paths in the tail) of the draws ``losses`` at ``level``; without ``errors`` the
-    SEs are NaN, not estimated (the kernel density costs two thirds of the call)."""
+class TailEstimate(NamedTuple):
+    """VaR and ES of draws of a loss, their Monte-Carlo errors, the draws' worth of tail the ES is the mean of,
+    and why an error is missing or is larger than its reading (None: nothing to say)."""
+
+    var: float
+    var_se: float
+    es: float
+    es_se: float
+    tail_paths: float
+    error_note: str | None
+
+
+def tail_mean(losses: np.ndarray, level: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """(ES, the tail's draws, their weights) of finite ``losses`` at ``level``: the mean of the worst n (1 - a)
+    draws, the draw at the edge weighted by the fraction of it inside (Acerbi–Tasche; ties at the VaR count only as
+    far as they fill the tail)."""
+    k = tail_paths_of(len(losses), level)
+    whole = int(math.floor(k))
+    worst = -np.sort(-np.partition(losses, len(losses) - whole - 1)[len(losses) - whole - 1:])  # the worst m + 1
+    weights = np.r_[np.ones(whole), k - whole]
+    return float(weights @ worst / k), worst, weights
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2%}"
+
+
+def tail_risk(losses: np.ndarray, level: float, errors: bool = True) -> TailEstimate:
+    """VaR, ES (``tail_mean``) and their errors of the draws ``losses`` at ``level``; without ``errors`` the errors
+    are NaN, not estimated (the kernel density costs two thirds of the call), and nothing is noted of them."""
     from scipy.stats import gaussian_kde, norm
 
     x = np.asarray(losses, np.float64)
     x = x[np.isfinite(x)]
     n = len(x)
     if n == 0:
-        return (float("nan"),) * 4 + (0,)
+        return TailEstimate(math.nan, math.nan, math.nan, math.nan, 0.0, "no path has a readable loss")
     var = float(path_quantiles(x, level))
-    tail = x[x >= var]
-    es = float(tail.mean())
-    var_se = es_se = float("nan")
-    if not errors or n < 2:
-        return var, var_se, es, es_se, int(len(tail))
-    if np.ptp(x) > 0:
+    es, tail, weights = tail_mean(x, level)
+    k = tail_paths_of(n, level)
+    if not errors:
+        return TailEstimate(var, math.nan, es, math.nan, k, None)
+    notes, var_se, es_se = [], math.nan, math.nan
+    if np.ptp(x) == 0:
+        notes.append(f"all {n} paths lose the same: no spread to estimate the errors from")
+    else:
         try:  # the kernel estimate at one point, read as the mean of its kernels (gaussian_kde's own evaluate
             # goes through a BLAS triangular solve that costs ~10 ms on a busy machine, 100x this)
             bandwidth = math.sqrt(float(gaussian_kde(x).covariance[0, 0]))
@@ -129,19 +167,48 @@ def tail_risk(losses: np.ndarray, level: float, errors: bool = True) -> tuple[fl
             density = 0.0
         if density > 0:
             var_se = math.sqrt(level * (1 - level) / n) / density
-        spread = float(tail.var(ddof=1)) if len(tail) > 1 else 0.0
-        es_se = math.sqrt((spread + level * (es - var) ** 2) / (n * (1 - level)))
-    else:  # every draw the same: the estimate has no Monte-Carlo error
-        var_se = es_se = 0.0
-    return var, var_se, es, es_se, int(len(tail))
+        else:
+            notes.append("no loss density at the VaR to read its error from")
+        if k < MIN_ERROR_TAIL:
+            notes.append(f"the ES rests on {k:g} of {n} paths beyond the VaR (fewer than {MIN_ERROR_TAIL}): its error "
+                         "cannot be estimated")
+        else:
+            spread = float(weights @ (tail - es) ** 2 / (k - 1))
+            es_se = math.sqrt((spread + level * (es - var) ** 2) / k)
+    for name, value, se in (("VaR", var, var_se), ("ES", es, es_se)):
+        if se > abs(value):
+            notes.append(f"the {name}'s error ({_pct(se)}) exceeds the {name} itself ({_pct(value)}): the reading is "
+                         "within its sampling noise")
+    return TailEstimate(var, var_se, es, es_se, k, "; ".join(notes) or None)
 
 
 def path_returns(paths: np.ndarray, last_close: float) -> np.ndarray:
-    """[S, H] simple return of the close to each step from ``last_close``."""
+    """[S, H] simple return of the close to each step from ``last_close``. Refused when a path reaches a close of 0
+    or below (``no_prices``)."""
     if not np.isfinite(last_close) or last_close <= 0:
         raise InputError(f"risk is read as a return from the last close, which is {last_close}",
                          {"last_close": last_close}, Fix("give bars whose last close is a positive price"))
-    return np.asarray(paths, np.float64)[:, :, CLOSE] / float(last_close) - 1
+    close = np.asarray(paths, np.float64)[:, :, CLOSE]
+    no_prices(close)
+    return close / float(last_close) - 1
+
+
+def no_prices(close: np.ndarray) -> None:
+    """Refuse closes [S, H] of which some are 0 or below: a position's loss read from them would exceed its whole
+    value (a long losing 134%), which no cash position can; the usual cause is a split in the history (a 4-for-1
+    split read as a 75% crash) or a fan too wide for its price."""
+    with np.errstate(invalid="ignore"):
+        below = np.isfinite(close) & (close <= 0)
+    if not below.any():
+        return
+    hit = np.flatnonzero(below.any(axis=1))
+    first = int(np.argmax(below.any(axis=0))) + 1
+    raise InputError(f"{len(hit)} of {len(close)} paths reach a close of 0 or below (the lowest {np.nanmin(close):.4g}, "
+                     f"first at step {first}): a position cannot lose more than its value, so no VaR or ES is read "
+                     "from these paths",
+                     {"paths_at_or_below_zero": len(hit), "paths": len(close), "first_step": first},
+                     (Fix("adjust the history's splits ({setting}) if it holds one", "fix", "adjust_splits"),
+                      Fix("narrow the fan ({setting})", "temperature")))
 
 
 @dataclass
@@ -175,16 +242,27 @@ class PathRisk:
 
 
 def tail_notices(readings: list[TailRisk]) -> list[Notice]:
-    """A flag for each level whose ES rests on fewer than ``MIN_TAIL_PATHS`` paths, with the count to ask for."""
+    """A flag for each level whose ES rests on fewer than ``MIN_TAIL_PATHS`` paths, with the count to ask for; then
+    one for each reading whose error is missing or exceeds it (``TailRisk.error_note``)."""
     out, said = [], set()
     for r in readings:
         if r.enough_paths or r.level in said:
             continue
         said.add(r.level)
         need = paths_needed(r.level)
-        out.append(Notice(f"the {r.level:.4g} ES rests on {r.tail_paths} of {r.paths} paths beyond the VaR (fewer than "
-                          f"{MIN_TAIL_PATHS}): it is a rough reading", (Fix("sample at least {setting}", "paths", need),),
+        out.append(Notice(f"the {r.level:.4g} ES rests on {r.tail_paths:g} of {r.paths} paths beyond the VaR (fewer "
+                          f"than {MIN_TAIL_PATHS}): it is a rough reading",
+                          (Fix("sample at least {setting}", "paths", need),),
                           values={"level": r.level, "tail_paths": r.tail_paths, "paths": r.paths, "needed": need}))
+    noted: dict[tuple[float, str], list[TailRisk]] = {}  # one notice per level and note, naming its positions
+    for r in readings:
+        if r.error_note:
+            noted.setdefault((r.level, r.error_note), []).append(r)
+    for (level, note), rs in noted.items():
+        fix = () if rs[0].enough_paths else (Fix("sample at least {setting}", "paths", paths_needed(level)),)
+        positions = [r.position for r in rs]
+        out.append(Notice(f"{' and '.join(positions)} {level:.4g}: {note}", fix,
+                          values={"positions": positions, "level": level, "error_note": note}))
     return out
 
 
@@ -201,8 +279,9 @@ def path_risk(forecast, settings: RiskSettings = RiskSettings()) -> PathRisk:
         losses = position_losses(returns, position)
         for step in steps:
             for level in settings.levels:
-                readings[(position, level, step)] = TailRisk(position, level, step,
-                                                             *tail_risk(losses[:, step - 1], level), len(losses))
+                t = tail_risk(losses[:, step - 1], level)
+                readings[(position, level, step)] = TailRisk(position, level, step, t.var, t.var_se, t.es, t.es_se,
+                                                             t.tail_paths, len(losses), t.error_note)
     at_end = [v for (_, _, s), v in readings.items() if s == horizon]
     notices = tail_notices(at_end)
     bad = int((~np.isfinite(returns[:, -1])).sum())

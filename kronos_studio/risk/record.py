@@ -84,7 +84,7 @@ def _readings(table: pd.DataFrame, closes: dict, settings: RiskSettings) -> tupl
             loss = float(position_losses(realized, position))
             row[f"loss_{position}"] = loss
             for level in settings.levels:
-                var, _, es, _, tail = tail_risk(draws, level, errors=False)  # the record needs no Monte-Carlo error
+                var, _, es, _, tail, _ = tail_risk(draws, level, errors=False)  # the record needs no Monte-Carlo error
                 tails.append(TailRisk(position, level, int(horizon), var, math.nan, es, math.nan, tail, len(draws)))
                 t = tag(position, level)
                 row |= {f"var_{t}": var, f"es_{t}": es, f"tail_paths_{t}": tail,
@@ -146,6 +146,12 @@ def risk_record(ledger, settings: RiskSettings = RiskSettings(), *, experiments:
         notices.append(Notice(f"{int((~readable).sum())} forecasts start from a last close that is not a positive "
                               "price: no return, left out", values={"left_out": int((~readable).sum())}))
         table = table[readable]
+    no_prices = table["prediction_id"].map(lambda pid: pid in closes and bool((closes[pid] <= 0).any()))
+    if no_prices.any():  # a loss beyond the position's whole value: no VaR is read from such paths (measures.no_prices)
+        notices.append(Notice(f"{int(no_prices.sum())} forecasts have paths that end at a close of 0 or below (a "
+                              "position cannot lose more than its value): no VaR or ES read from them, left out",
+                              values={"left_out": int(no_prices.sum())}))
+        table = table[~no_prices]
     scored_at_horizon = table["horizon_close"].notna()
     scored, tails = _readings(table[scored_at_horizon], closes, settings)
     scored["used"] = False

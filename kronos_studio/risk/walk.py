@@ -1,16 +1,28 @@
 """A risk backtest over walk-forward cut-offs: every model forecasts from the same cut-offs with the same
-seeds (``kronos_studio.evaluation.walk_forward``), each cut-off's VaR, ES and variance are read from its paths
-(``measures``, ``volatility``) and set against what happened, then the tests of ``backtest`` run on them.
+seeds (``kronos_studio.evaluation.walk_forward``), each cut-off's VaR, ES and variance are read and set against
+what happened, then the tests of ``backtest`` run on them.
 
 Cut-offs are the latest ``RiskWalk.n_cutoffs``, one horizon apart (each horizon's return is its own: overlapping
 horizon returns are dependent and are never scored as independent), each with a full lookback of history for
 every model; cut-offs whose forecast starts inside a model's training period are left out for every model
-unless asked (the trust report's guard, ``trust.guard_cutoffs``).
+unless asked (the trust report's guard, ``trust.guard_cutoffs``). A split inside the bars the backtest reads
+refuses it (its jump would be scored as a loss of every model), as the quality gate's blocking checks refuse a
+forecast: adjusted prices (the gate's ``adjust_splits`` fix) are backtested.
+
+How a model's readings are made:
+
+* a model that answers its own distribution of the horizon return (the standard risk models of ``baselines``:
+  ``distribution.reads_own_distribution``) is read from it: closed-form or empirical VaR and ES, its own variance
+  forecast; no sampling noise. Under the Garman–Klass proxy its variance is read from its paths' candles (the
+  only candles it has), as a sampled model's is.
+* any other model (Kronos, the ensemble, Chronos-2) is read from its paths (``measures.tail_risk``), ``settings.paths``
+  of them per cut-off; a level whose ES that many paths cannot hold (fewer than ``measures.paths_needed``) is flagged
+  for that model, in a notice and in the summary's ``enough_paths``.
 
 Per cut-off: the realized return of the close over the horizon (simple, from the last close), each position's
-loss, exceptions of each level's VaR; the variance forecast is the mean over paths of the summed squared
-close-to-close log-returns, the proxy the realized one (``RiskWalk.proxy``: or both read by Garman–Klass, the
-paths' candles and the bars that happened alike).
+loss, exceptions of each level's VaR; the variance forecast (a sampled model's: the mean over paths of the summed
+squared close-to-close log-returns), the proxy the realized one (``RiskWalk.proxy``: or both read by Garman–Klass,
+the paths' candles and the bars that happened alike).
 """
 from __future__ import annotations
 
@@ -36,7 +48,8 @@ from .backtest import (
     var_tests,
     volatility_losses,
 )
-from .measures import RiskSettings, position_losses, tail_risk
+from .distribution import HorizonReturn, reads_own_distribution
+from .measures import MIN_TAIL_PATHS, RiskSettings, paths_needed, position_losses, tail_risk
 from .volatility import bar_variances
 
 PROXIES = ("close_to_close", "garman_klass")
@@ -69,6 +82,12 @@ class ModelRisk:
     name: str
     frame: pd.DataFrame  # cutoff_time, realized_return, proxy, variance, var_/es_/exception_{position}_{level}
     losses: dict[tuple[str, float], list[np.ndarray]]  # (position, level) -> each cut-off's loss draws
+    paths: int | None = None  # paths per cut-off its VaR/ES were read from; None: its own distribution (no sampling)
+    fallbacks: int = 0  # cut-offs where it could not be fitted and was read as the plain volatility random walk
+
+    def enough_paths(self, level: float) -> bool:
+        """Whether its ``level`` VaR/ES were read from its own distribution or from paths enough for that ES."""
+        return self.paths is None or self.paths >= paths_needed(level)
 
 
 @dataclass
@@ -100,7 +119,8 @@ class RiskBacktest:
                                         if "christoffersen_conditional_coverage" in by else None),
                 "zone": by["basel_traffic_light"].counts["zone"] if "basel_traffic_light" in by else None,
                 "es_z2": by["acerbi_szekely_z2"].statistic if "acerbi_szekely_z2" in by else None,
-                "es_z2_p": by["acerbi_szekely_z2"].p_value if "acerbi_szekely_z2" in by else None}
+                "es_z2_p": by["acerbi_szekely_z2"].p_value if "acerbi_szekely_z2" in by else None,
+                "paths": self.models[key].paths, "enough_paths": self.models[key].enough_paths(level)}
         out = pd.DataFrame.from_dict(rows, orient="index")
         return out.join(self.volatility, how="left")
 
@@ -124,7 +144,8 @@ class RiskBacktest:
             "positions": list(self.settings.positions), "proxy": self.walk.proxy, "reference": self.walk.reference,
             "tests": self.tests.to_dict("records"),
             "volatility": self.volatility.to_dict("index"),
-            "models": {k: {"name": m.name, "per_cutoff": m.frame.to_dict("records")} for k, m in self.models.items()},
+            "models": {k: {"name": m.name, "paths": m.paths, "fallbacks": m.fallbacks,
+                           "per_cutoff": m.frame.to_dict("records")} for k, m in self.models.items()},
             "notices": [n.worded() for n in self.notices], "guard": self.guard})
 
 
@@ -136,26 +157,79 @@ def _realized(values: np.ndarray, c: int, horizon: int, proxy: str) -> tuple[flo
     return float(bars[-1, CLOSE] / last - 1), float(np.sum(v)) if np.isfinite(v).all() else float("nan")
 
 
-def model_risk(name: str, result, values: np.ndarray, settings: RiskSettings, proxy: str) -> ModelRisk:
-    """The per-cut-off readings of a walk-forward ``result`` (kept paths) of one model."""
+def model_risk(name: str, values: np.ndarray, cutoffs: list[int], cutoff_times, horizon: int, settings: RiskSettings,
+               proxy: str, paths=None, own: list[HorizonReturn] | None = None) -> ModelRisk:
+    """The per-cut-off readings of one model: from its ``own`` distributions (one per cut-off) when it answers them,
+    else from its ``paths`` ([S, horizon, 6] per cut-off); a model read from its own distributions takes its
+    variance from ``paths`` only under a proxy other than close-to-close (their candles)."""
     rows, draws = [], {}
-    for i, (c, paths) in enumerate(zip(result.cutoffs, result.paths)):
+    for i, c in enumerate(cutoffs):
         last = values[c - 1, CLOSE]
-        paths = np.asarray(paths, np.float64)
-        returns = paths[:, -1, CLOSE] / last - 1
-        realized, realized_var = _realized(values, c, result.horizon, proxy)
-        row = {"cutoff_time": result.cutoff_times[i], "realized_return": realized, "proxy": realized_var,
-               "variance": float(np.nanmean(np.nansum(bar_variances(paths, last).of(proxy), axis=1)))}
+        realized, realized_var = _realized(values, c, horizon, proxy)
+        row = {"cutoff_time": cutoff_times[i], "realized_return": realized, "proxy": realized_var}
+        if paths is not None:
+            p = np.asarray(paths[i], np.float64)
+            row["variance"] = float(np.nanmean(np.nansum(bar_variances(p, last).of(proxy), axis=1)))
+        if own is not None and (paths is None or proxy == "close_to_close"):
+            row["variance"] = own[i].variance
         for position in settings.positions:
-            draw = position_losses(returns, position)
             loss = float(position_losses(realized, position))
-            for level in settings.levels:
-                var, _, es, _, _ = tail_risk(draw, level)
+            if own is not None:
+                draw = own[i].losses(position)
+                read = {level: own[i].tail(position, level) for level in settings.levels}
+            else:
+                draw = position_losses(p[:, -1, CLOSE] / last - 1, position)
+                draw = draw[np.isfinite(draw)]
+                read = {level: _var_es(draw, level) for level in settings.levels}
+            for level, (var, es) in read.items():
                 tag = f"{position}_{level:g}"
                 row |= {f"var_{tag}": var, f"es_{tag}": es, f"exception_{tag}": loss > var, f"loss_{position}": loss}
-                draws.setdefault((position, level), []).append(draw[np.isfinite(draw)])
+                draws.setdefault((position, level), []).append(draw)  # one array per cut-off, shared by the levels
         rows.append(row)
-    return ModelRisk(name, pd.DataFrame(rows), draws)
+    n_paths = None if own is not None else int(np.asarray(paths[-1]).shape[0])
+    return ModelRisk(name, pd.DataFrame(rows), draws, n_paths, sum(bool(o.fallback) for o in own or ()))
+
+
+def _var_es(draws: np.ndarray, level: float) -> tuple[float, float]:
+    t = tail_risk(draws, level, errors=False)  # a backtest reads no Monte-Carlo errors
+    return t.var, t.es
+
+
+def own_returns(model, frame: pd.DataFrame, settings: ForecastSettings, cutoffs: list[int], levels,
+                progress: Callable[[int, int], None] | None = None) -> list[HorizonReturn]:
+    """``model.horizon_return`` at each cut-off, from the history window a forecast there reads, seed + i at
+    cut-off i (as the walk-forward samples)."""
+    from kronos_studio.forecasters.window import history_window
+
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    out = []
+    for i, c in enumerate(cutoffs):
+        at = replace(settings, seed=int(settings.seed) + i)
+        out.append(model.horizon_return(history_window(model, frame.iloc[:c], at), ts[c:c + settings.horizon], at,
+                                        levels))
+        if progress:
+            progress(i + 1, len(cutoffs))
+    return out
+
+
+def sampling_notices(models: dict[str, ModelRisk], levels) -> list[Notice]:
+    """A flag per sampled model and level whose ES its paths cannot hold (fewer than ``paths_needed``), and per
+    model fitted as the random walk at some cut-offs."""
+    out = []
+    for m in models.values():
+        for level in levels:
+            if not m.enough_paths(level):
+                need = paths_needed(level)
+                out.append(Notice(f"{m.name} reads its {level:g} VaR and ES from {m.paths} paths a cut-off, fewer than "
+                                  f"the {need:,} that leave {MIN_TAIL_PATHS} beyond the VaR: its exceptions, zone and ES "
+                                  f"test at {level:g} depend on the sample count",
+                                  (Fix("sample at least {setting}", "paths", need),),
+                                  values={"model": m.name, "level": level, "paths": m.paths, "needed": need}))
+        if m.fallbacks:
+            out.append(Notice(f"{m.name} could not be fitted at {m.fallbacks} of {len(m.frame)} cut-offs: read there as "
+                              "the plain volatility random walk (normal, its last 60 bars' volatility)", kind="note",
+                              values={"model": m.name, "fallbacks": m.fallbacks}))
+    return out
 
 
 def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk, horizon: int
@@ -225,6 +299,28 @@ def risk_cutoffs(frame: pd.DataFrame, forecasters: Mapping, horizon: int, n_cuto
     return last_cutoffs(len(frame), horizon, n_cutoffs, horizon, min_history=need)
 
 
+def no_split_inside(frame: pd.DataFrame, cutoffs: list[int], forecasters: Mapping, settings: ForecastSettings,
+                    own_window: Collection[str] = ()) -> None:
+    """Refuse a backtest whose bars (the first cut-off's longest history to the last one's horizon) hold a jump the
+    quality gate reads as a split (``data_sources.quality.suspected_splits``): every model would score its jump as a
+    loss (a 4-for-1 split as a 75% fall) and read it in its history as a crash."""
+    from data_sources.quality import suspected_splits
+
+    horizon = settings.horizon
+    reach = max((None if k in own_window else settings.lookback) or f.lookback(horizon) for k, f in forecasters.items())
+    first, last = max(0, cutoffs[0] - reach), cutoffs[-1] + horizon - 1
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    inside = [(t, words) for t, words in suspected_splits(frame) if ts[first] < t <= ts[last]]
+    if inside:
+        said = "; ".join(f"{t.date()}: {words}" for t, words in inside)
+        raise InputError(f"{len(inside)} overnight price jumps inside the bars this backtest reads ({ts[first].date()} to "
+                         f"{ts[last].date()}) look like stock splits ({said}): every model would score the jump as a "
+                         "loss (or a gain) of the position and read it in its history as a crash or a rally",
+                         {"splits": [str(t) for t, _ in inside]},
+                         (Fix("adjust the prices for them ({setting})", "fix", "adjust_splits"),
+                          Fix("backtest bars after the last of them")))
+
+
 def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: RiskSettings = RiskSettings(),
                   walk: RiskWalk = RiskWalk(), progress: Callable[[str, int, int], None] | None = None,
                   own_window: Collection[str] = ()) -> RiskBacktest:
@@ -250,12 +346,23 @@ def risk_backtest(forecasters: Mapping, bars, settings: ForecastSettings, risk: 
                 notices.append(Notice(f"{seen['in_training_period']} cut-offs forecast bars inside {f.name}'s training "
                                       f"period ({seen['training_period']}): {kept}", values=seen))
     values = frame[list(BAR_COLUMNS)].to_numpy(np.float64)
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    no_split_inside(frame, cutoffs, forecasters, settings, own_window)
     models = {}
     for key, f in forecasters.items():
         asked = replace(settings, lookback=None) if key in own_window else settings
-        result = walk_forward(f, frame, asked, cutoffs, WalkForward(keep_paths=True),
-                              (lambda i, n, _k=key: progress(_k, i, n)) if progress else None)
-        models[key] = model_risk(f.name, result, values, risk, walk.proxy)
+        tick = (lambda i, n, _k=key: progress(_k, i, n)) if progress else None
+        if reads_own_distribution(f):
+            own = own_returns(f, frame, asked, cutoffs, risk.levels, tick)
+            paths = None if walk.proxy == "close_to_close" else \
+                walk_forward(f, frame, asked, cutoffs, WalkForward(keep_paths=True)).paths
+            models[key] = model_risk(f.name, values, cutoffs, ts[[c - 1 for c in cutoffs]], horizon, risk,
+                                     walk.proxy, paths, own)
+        else:
+            result = walk_forward(f, frame, asked, cutoffs, WalkForward(keep_paths=True), tick)
+            models[key] = model_risk(f.name, values, result.cutoffs, result.cutoff_times, horizon, risk, walk.proxy,
+                                     result.paths)
+    notices += sampling_notices(models, risk.levels)
     rows = []
     for key, m in models.items():
         got, said = _var_rows(key, m, risk, walk, horizon)

@@ -34,14 +34,15 @@ def test_a_model_beside_reads_what_it_reads_when_asked_alone(gated):
     ask = {"cutoffs": 12, "baselines": False, "include_training_period": True}
     both = desk.risk_backtest(gated, "garch", SETTINGS, RISK, beside=(CHRONOS2_NAME,), **ask)
     alone = desk.risk_backtest(gated, CHRONOS2_NAME, SETTINGS, RISK, **ask)
-    assert list(both.backtest.models) == [MODEL_KEY, CHRONOS2_NAME]
+    # the asked garch is the standard GARCH(1,1)-t, under its own key (read from its own distribution)
+    assert both.model_key == "garch" and list(both.backtest.models) == ["garch", CHRONOS2_NAME]
     assert both.backtest.cutoffs == alone.backtest.cutoffs
     beside, asked = both.backtest.models[CHRONOS2_NAME].frame, alone.backtest.models[MODEL_KEY].frame
     for column in ("realized_return", "var_long_0.9", "es_long_0.9", "exception_long_0.9", "variance"):
         assert np.allclose(beside[column].to_numpy(float), asked[column].to_numpy(float)), column
     # the volatility table and the tests carry it under its own label, compared with GARCH (the reference)
     assert CHRONOS2_NAME in both.backtest.volatility.index
-    assert list(both.backtest.summary(0.9, "long").index) == [MODEL_KEY, CHRONOS2_NAME]
+    assert list(both.backtest.summary(0.9, "long").index) == ["garch", CHRONOS2_NAME]
 
 
 def test_a_kept_backtest_is_found_without_loading_a_model_and_only_for_its_plan(gated):
@@ -55,7 +56,7 @@ def test_a_kept_backtest_is_found_without_loading_a_model_and_only_for_its_plan(
     looking = Desk(ModelRegistry(), cache=desk.cache)  # a fresh registry: nothing loaded, nothing to load
     kept = looking.kept_risk_backtest(gated, "garch", SETTINGS, RISK, **ask)
     assert kept is not None and kept.from_cache and kept.backtest is done.backtest
-    assert kept.model_key == done.model_key == MODEL_KEY
+    assert kept.model_key == done.model_key == "garch"
     assert looking.registry.loaded() == []
     # another plan (no model beside, other cut-offs, other levels) is not that backtest
     assert desk.kept_risk_backtest(gated, "garch", SETTINGS, RISK, **(ask | {"beside": ()})) is None

@@ -17,7 +17,7 @@ from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.cli import main as cli
 from kronos_studio.desk import Desk
 from kronos_studio.desk.risk import backtest_body, risk_body
-from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.measures import RiskSettings, default_paths
 from kronos_studio.service.app import ServiceConfig, create_app
 from kronos_studio.service.mcp_server import create_server
 
@@ -124,33 +124,38 @@ def test_a_bad_level_is_the_same_refusal_on_every_face(faces, tmp_path, capsys):
     assert problem == "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got [0.95, 1.5]"
     code, _, err = by_cli([str(file), "--model", "garch", "--horizon", "3", "--levels", "0.95", "--levels", "1.5"],
                           tmp_path / "no.json", capsys)
-    assert code == 2 and err.startswith(f"kronos: error: {problem}: give --levels such as 0.95 or 0.99")
+    assert code == 2 and err.startswith(f"kronos: error: {problem}: give each of --levels between 0.5 and 0.9999 "
+                                        "(exclusive)")
     answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), "model": "garch", "horizon": 3,
                                          "levels": [0.95, 1.5]})
     assert answer.status_code == 422 and answer.json()["problem"] == problem
-    assert answer.json()["detail"] == f'{problem}: give the field "levels" such as 0.95 or 0.99 (between 0.5 and 0.9999)'
+    assert answer.json()["detail"] == f'{problem}: give each of the field "levels" between 0.5 and 0.9999 (exclusive)'
     failed, text = mcp({"file": str(file), "model": "garch", "horizon": 3, "levels": [0.95, 1.5]})
     assert failed and text.endswith(answer.json()["detail"])
     assert not (tmp_path / "no.json").exists()
 
 
 def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, capsys):
+    """No face is given a path count: each samples the risk's default, enough for the highest level's ES (issue 62,
+    item 2), from its one home (``measures.default_paths``); the asked ``garch`` is the standard model, read from its
+    own distribution under its own key."""
     file, http, mcp = faces
-    settings, risk = ForecastSettings(horizon=1, paths=50, seed=2), RiskSettings(levels=(0.95,), positions=("long",))
+    risk = RiskSettings(levels=(0.95,), positions=("long",))
+    settings = ForecastSettings(horizon=1, paths=default_paths(risk.levels), seed=2)
     gated, _ = quality_gate(read_bars(str(file)), [])
     # Chronos-2 beside the asked model, on the same cut-offs (its training period holds these dates: included)
     desk = backtest_body(Desk().risk_backtest(gated, "garch", settings, risk, cutoffs=30, baselines=False,
                                               beside=(CHRONOS2_NAME,), include_training_period=True))
-    code, by_line, err = by_cli([str(file), "--model", "garch", "--horizon", "1", "--paths", "50", "--seed", "2",
+    code, by_line, err = by_cli([str(file), "--model", "garch", "--horizon", "1", "--seed", "2",
                                  "--levels", "0.95", "--positions", "long", "--backtest", "--cutoffs", "30",
                                  "--no-baselines", "--beside", CHRONOS2_NAME, "--include-training-period"],
                                 tmp_path / "bt.json", capsys)
     assert code == 0, err
-    asked = {"model": "garch", "horizon": 1, "paths": 50, "seed": 2, "levels": [0.95], "positions": ["long"],
+    asked = {"model": "garch", "horizon": 1, "seed": 2, "levels": [0.95], "positions": ["long"],
              "backtest": True, "cutoffs": 30, "baselines": False, "beside": [CHRONOS2_NAME],
              "include_training_period": True}
     # kronos evaluate --risk: the same backtest, asked from the walk-forward command
-    code = cli.main(["evaluate", str(file), "--model", "garch", "--horizon", "1", "--paths", "50", "--seed", "2",
+    code = cli.main(["evaluate", str(file), "--model", "garch", "--horizon", "1", "--seed", "2",
                      "--levels", "0.95", "--positions", "long", "--risk", "--cutoffs", "30", "--no-baselines",
                      "--beside", CHRONOS2_NAME, "--include-training-period", "--json", str(tmp_path / "ev.json")])
     assert code == 0, capsys.readouterr().err
@@ -162,10 +167,28 @@ def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, cap
     keys = ("tests", "volatility", "summary", "cutoffs", "model_key")
     for face in (by_line, by_evaluate, answer.json(), json.loads(text)):
         same({k: face[k] for k in keys}, {k: desk[k] for k in keys})
-    assert desk["model_key"] == "model" and desk["cutoffs"] == 30
-    assert list(desk["summary"]["long_0.95"]) == ["model", CHRONOS2_NAME]
+    assert desk["model_key"] == "garch" and desk["cutoffs"] == 30
+    summary = desk["summary"]["long_0.95"]
+    assert list(summary) == ["garch", CHRONOS2_NAME]
+    assert summary[CHRONOS2_NAME]["paths"] == 400 and summary[CHRONOS2_NAME]["enough_paths"]
+    assert summary["garch"]["paths"] is None  # its own distribution: no paths
     kupiec = next(t for t in desk["tests"] if t["test"] == "kupiec_pof")
     assert kupiec["counts"]["observations"] == 30
+
+
+def test_a_risk_reading_asked_without_paths_samples_enough_for_its_highest_level_on_every_face(faces, tmp_path,
+                                                                                                 capsys):
+    file, http, mcp = faces
+    asked = {"model": "garch", "horizon": 2, "levels": [0.9, 0.975]}
+    code, by_line, err = by_cli([str(file), "--model", "garch", "--horizon", "2", "--levels", "0.9", "--levels",
+                                 "0.975"], tmp_path / "risk.json", capsys)
+    assert code == 0, err
+    answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), **asked})
+    failed, text = mcp({"file": str(file), **asked})
+    assert answer.status_code == 200 and not failed, (answer.text, text)
+    for face in (by_line, answer.json(), json.loads(text)):
+        assert face["paths"] == face["settings"]["paths"] == default_paths((0.9, 0.975)) == 800
+        assert not [w for w in face["warnings"] if "rough reading" in w]
 
 
 def test_a_model_that_is_a_standard_risk_model_runs_once_under_its_own_key(faces):
@@ -176,6 +199,6 @@ def test_a_model_that_is_a_standard_risk_model_runs_once_under_its_own_key(faces
     done = Desk().risk_backtest(gated, "garch", ForecastSettings(horizon=1, paths=40), RiskSettings(levels=(0.95,)),
                                 cutoffs=20)
     assert done.model_key == "garch"
-    assert list(done.backtest.models) == ["garch", "historical_simulation", "ewma_normal",
+    assert list(done.backtest.models) == ["garch", "historical_simulation", "ewma_normal", "gjr_garch", "log_har",
                                           "filtered_historical_simulation"]
     assert done.backtest.volatility["in_mcs"].notna().all()

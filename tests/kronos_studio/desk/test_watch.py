@@ -126,8 +126,7 @@ def _download(folder: Path, name: str, bars: pd.DataFrame, until: str) -> None:
 
 @pytest.mark.parametrize("new_name", [
     "AAA.csv",  # the day's download replaces the file
-    pytest.param("AAA_2026-06-30.csv", marks=pytest.mark.xfail(
-        strict=True, reason="needs the identity fix of issue 62 item 1: a dated file name is another series today")),
+    "AAA_2026-06-30.csv",  # the day's download beside yesterday's, its date in its name: one series
 ])
 def test_two_live_ticks_where_a_new_download_lands_between_them_score_the_first_ticks_forecast(ledger, storage,
                                                                                                 new_name):
@@ -142,8 +141,6 @@ def test_two_live_ticks_where_a_new_download_lands_between_them_score_the_first_
     monday = pd.Timestamp("2026-06-29 20:30", tz="UTC")
     first = Desk().watch(asked, ledger, once=True, now=lambda: monday)
     assert [t.tick_at for t in first.ticks] == [pd.Timestamp("2026-06-29 20:00", tz="UTC")]
-    if new_name != first_name:
-        (folder / first_name).unlink()  # yesterday's download read, today's lands
     _download(folder, new_name, bars, "2026-06-30")
     tuesday = pd.Timestamp("2026-06-30 20:30", tz="UTC")
     second = Desk().watch(request(folder, settings=FAST), ledger, once=True, now=lambda: tuesday)

@@ -64,7 +64,7 @@ def test_a_ledger_of_the_previous_version_keeps_its_rows_when_upgraded(ledger_ur
     fc = forecast(bars, 250, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 250))
     row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace",
-                                                   "adapter_id", "covariates", "replay")}  # 0004, 0006, 0008, 0010, 0011
+                                                   "adapter_id", "covariates", "replay")}  # 0004, 0006, 0008, 0010, 0012
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     with engine.connect() as conn, conn.begin():
@@ -92,7 +92,7 @@ def test_steps_scored_with_the_plain_crps_are_rescored_with_the_fair_one(ledger_
     fc = forecast(bars, 250, horizon=6, paths=5)
     row, paths = prediction_row(fc, cut(bars, 250))
     row = {k: v for k, v in row.items() if k not in ("history_fingerprint", "fingerprint_bars", "workspace",
-                                                   "adapter_id", "covariates", "replay")}  # 0004, 0006, 0008, 0010, 0011
+                                                   "adapter_id", "covariates", "replay")}  # 0004, 0006, 0008, 0010, 0012
     from kronos_studio.ledger.schema import prediction_paths, predictions
 
     actual = bars.frame["close"].to_numpy()[250:256]
@@ -128,7 +128,7 @@ def test_coverage_is_reread_with_the_band_that_does_not_depend_on_the_path_count
     bars = series(300)
     fc = forecast(bars, 250, horizon=6, paths=30)
     row, paths = prediction_row(fc, cut(bars, 250))
-    row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0008, 0010, 0011
+    row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0008, 0010, 0012
     close = np.frombuffer(paths["data"], dtype="<f4").reshape(paths["n_paths"], paths["horizon"], -1)
     close = close[:, :, list(paths["fields"]).index("close")].astype(np.float64)
     linear_hi = np.quantile(close, 0.9, axis=0)
@@ -210,7 +210,7 @@ def test_a_ledger_at_0004_gets_member_rows_and_goes_back_keeping_its_paths_and_s
     bars = series(300)
     fc = forecast(bars, 240, horizon=6)
     row, paths = prediction_row(fc, cut(bars, 240))
-    row.pop("workspace"), row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0006, 0008, 0010, 0011
+    row.pop("workspace"), row.pop("adapter_id"), row.pop("covariates"), row.pop("replay")  # 0006, 0008, 0010, 0012
     when = pd.Timestamp("2024-06-13 11:00", tz="UTC").to_pydatetime()
     with engine.connect() as conn, conn.begin():
         pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
@@ -300,3 +300,57 @@ def test_a_registry_at_0008_gets_a_history_from_what_its_rows_know(ledger_url):
         ]
         assert Registry(ledger).promote(5, gate, "beat the base").reason == "beat the base"  # new moves append
         assert [e.event for e in Registry(ledger).history(entry_id=5)] == ["registered", "promoted"]
+
+
+def test_series_named_by_their_files_are_renamed_so_a_newer_download_scores_them(ledger_url):
+    """Issue 62 item 1: rows written while a file's series carried the file's name (``cut0:NDXBAR``) get the series'
+    own name, and a ccxt series its exchange (which its forecasts recorded); a newer download of NDXBAR then scores
+    the forecast. Two files' champions of one symbol meet as one series: the one decided last serves, the other is
+    retired with the reason; a track record the new name has already keeps its old one."""
+    from datetime import datetime, timedelta, timezone
+
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.ledger.schema import adapters, prediction_paths, predictions, track_records
+
+    upgrade(ledger_url, "0010_covariates")
+    engine = create_ledger_engine(ledger_url)
+    ndx, aapl, btc = series(300, symbol="NDXBAR"), series(300, seed=1, symbol="AAPL"), series(300, seed=2)
+    old = [(ndx, "file", "cut0:NDXBAR", None), (aapl, "file", "AAPL", None), (btc, "ccxt", "BTC/USDT", "binance"),
+           (btc, "file", "bitfinex_(BTC,ETH)USD_d:x:BTC", None)]  # the file's name ends at the first ':'
+    t0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    with engine.connect() as conn, conn.begin():
+        for seed, (bars, source, symbol, exchange) in enumerate(old):
+            row, paths = prediction_row(forecast(bars, 250, horizon=6, seed=seed), cut(bars, 250))
+            row.update(source=source, symbol=symbol, exchange=exchange)
+            row.pop("replay")  # 0012
+            pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+            conn.execute(prediction_paths.insert().values(prediction_id=pid, **paths))
+        common = {"kind": "lora", "workspace": "default", "interval": "1h", "base_model": "tiny",
+                  "base_hash": "local:abc", "first_bar_at": t0, "last_bar_at": t0, "window_bars": 10, "path": "/a",
+                  "settings": {}, "made_by": "kronos retrain", "status": "champion", "created_at": t0}
+        for entry_id, source, symbol, hours in ((1, "file", "bitfinex_(BTC,ETH)USD_d:BTC", 1),
+                                                (2, "file", "bitstamp_(BTC,ETH,LTC)USD_d:BTC", 2),
+                                                (3, "ccxt", "BTC/USDT", 1)):
+            conn.execute(adapters.insert().values(id=entry_id, source=source, symbol=symbol, window_hash=f"w{entry_id}",
+                                                  decided_at=t0 + timedelta(hours=hours), **common))
+        for name, hours in (("cut0:NDXBAR", 2), ("full:NDXBAR", 1)):
+            conn.execute(track_records.insert().values(source="file", symbol=name, interval="1h", model_key="m",
+                                                       workspace="default", updated_at=t0 + timedelta(hours=hours),
+                                                       record={"from": name}))
+    engine.dispose()
+
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it
+        assert schema_revision(ledger) == HEAD
+        table = ledger.predictions_frame()
+        assert sorted(table["symbol"]) == ["AAPL", "NDXBAR", "binance:BTC/USDT", "x:BTC"]
+        assert ledger.score(ndx).steps == 6  # the newer download of NDXBAR scores it
+        assert len(ledger.steps_frame(symbol="NDXBAR")) == 6
+        registry = Registry(ledger)
+        assert registry.champion(SeriesKey("file", "BTC", "1h")).id == 2  # the one decided last
+        retired = registry.get(1)
+        assert (retired.symbol, retired.status) == ("BTC", "retired") and "'bitfinex_(BTC,ETH)USD_d:BTC' became" \
+            in retired.reason
+        assert [(e.event, e.by) for e in registry.history(entry_id=1)][-1] == ("retired", "migration")
+        assert registry.champion(SeriesKey("ccxt", "binance:BTC/USDT", "1h")).id == 3
+        assert ledger.track_record(("file", "NDXBAR", "1h", "m")) == {"from": "cut0:NDXBAR"}  # the newest stays
+        assert ledger.track_record(("file", "full:NDXBAR", "1h", "m")) == {"from": "full:NDXBAR"}

@@ -1,6 +1,6 @@
 """A replay's rows (``kronos watch --replay-from``) carry its label and stay apart from the live ones in every view:
 the track record, scoring, drift, the risk record, the registry's champions and lineage; the export writes every
-row with its label. A registry of 0010 keeps its entries, ids and events when the label arrives (and goes back)."""
+row with its label. A registry of 0011 keeps its entries, ids and events when the label arrives (and goes back)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -84,20 +84,20 @@ def test_a_replay_label_is_a_name(ledger):
             ledger.replaying(bad)
 
 
-def test_a_registry_of_0010_keeps_its_entries_ids_and_events_under_the_label_and_going_back(ledger_url):
+def test_a_registry_of_0011_keeps_its_entries_ids_and_events_under_the_label_and_going_back(ledger_url):
     from alembic import command
     from sqlalchemy import select
     from test_migrations import alembic_config
 
     from kronos_studio.ledger.schema import adapters
 
-    upgrade(ledger_url, "0010_covariates")
+    upgrade(ledger_url, "0011_series_names")
     engine = create_ledger_engine(ledger_url)
     t0 = datetime(2024, 6, 3, tzinfo=timezone.utc)
     common = {"kind": "lora", "workspace": "default", "source": "file", "symbol": "TEST", "interval": "1h",
               "base_model": "tiny", "base_hash": "local:abc", "first_bar_at": t0, "last_bar_at": t0,
               "window_bars": 10, "path": "/a", "settings": {}, "made_by": "kronos retrain", "created_at": t0}
-    columns = [c for c in adapters.c if c.name != "replay"]  # the table as 0010 has it
+    columns = [c for c in adapters.c if c.name != "replay"]  # the table as 0011 has it
     with engine.connect() as conn, conn.begin():
         for i, status in ((1, "retired"), (2, "champion")):
             conn.execute(adapters.insert().values(id=i, window_hash=f"w{i}", status=status, **common))
@@ -124,7 +124,7 @@ def test_a_registry_of_0010_keeps_its_entries_ids_and_events_under_the_label_and
     with engine.connect() as conn, conn.begin():  # down again: the replay's entry leaves with its label
         config = alembic_config()
         config.attributes["connection"] = conn
-        command.downgrade(config, "0010_covariates")
+        command.downgrade(config, "0011_series_names")
         assert [tuple(r) for r in conn.execute(select(*columns).order_by(adapters.c.id))] == before
         assert conn.exec_driver_sql("SELECT count(*) FROM adapter_events").scalar() == 2
     engine.dispose()

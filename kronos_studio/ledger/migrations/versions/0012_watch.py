@@ -9,16 +9,16 @@ SQLite cannot change a table's UNIQUE constraint in place, and batch mode's copy
 through the foreign key of ``adapter_events`` on the old table's drop: the two tables are rebuilt by hand in the
 migration's transaction, the events kept aside while ``adapters`` is rebuilt, every id kept.
 
-Revision ID: 0011_watch
-Revises: 0010_covariates
+Revision ID: 0012_watch
+Revises: 0011_series_names
 """
 import sqlite3
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_watch"
-down_revision = "0010_covariates"
+revision = "0012_watch"
+down_revision = "0011_series_names"
 branch_labels = None
 depends_on = None
 
