@@ -253,8 +253,12 @@ class WatchRequest:
                        **data["retrain_settings"]))
 
     def key(self) -> str:
-        """What makes its ticks (not its name, nor where its alerts go): another key is another watch."""
+        """What makes its ticks (not its name, nor where its alerts go): another key is another watch. A watchlist
+        read again at each tick keys its series, not their files: the day's download (``AAPL_2026-06-30.csv``
+        beside ``AAPL_2026-06-29.csv``) is the same watch."""
         made = {k: v for k, v in self.to_json().items() if k not in ("name", "channels", "alerts", "watchlist")}
+        if self.watchlist is not None:
+            made["entries"] = [{k: v for k, v in e.items() if k != "file"} for e in made["entries"]]
         return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()
 
     def shown(self) -> dict:
