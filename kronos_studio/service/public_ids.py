@@ -163,3 +163,75 @@ def adapters_named(ledger):
             e.fix = tuple(dataclasses.replace(f, text=numbers.words(f.text)) for f in e.fix)
             e.args = (e.worded(),)
         raise
+
+
+FORECAST_WORDS = re.compile(r"\b(forecast )(\d+)\b")  # how a watch's words name a recorded forecast
+
+
+def watch_id(watch) -> str:
+    """A watch's public id: the start of a hash of its workspace and name (one watch per name in a workspace), so
+    the watches' shared counter says nothing of other workspaces."""
+    import hashlib
+
+    return hashlib.sha256(f"{watch.workspace}\0{watch.name}".encode()).hexdigest()[:FORECAST_ID_CHARS]
+
+
+def watch_of(book, public: str):
+    """The workspace's watch of public id ``public`` (404 when it has none such)."""
+    if FORECAST_ID.fullmatch(public):
+        found = [w for w in book.list() if watch_id(w) == public]
+        if found:
+            return found[0]
+    raise ServiceError(404, f"no watch '{public}' in workspace '{book.workspace}': GET /v1/watches lists them")
+
+
+class WatchIds:
+    """A watch's ticks and alerts with the ids they hold public: its forecasts by their public ids, the registry's
+    entries by their numbers (``AdapterNumbers``), the watch by ``watch_id``; the rows' own ids (ticks, alerts)
+    and an alert's event key (which holds ledger ids) left out: a tick is named by its time."""
+
+    def __init__(self, ledger):
+        self.ledger, self.adapters = ledger, AdapterNumbers(ledger)
+
+    def _forecasts(self, ids) -> dict[int, str]:
+        return forecast_ids(self.ledger, {int(i) for i in ids if i is not None})
+
+    def words(self, text, forecasts: dict[int, str]):
+        if not isinstance(text, str):
+            return text
+        text = FORECAST_WORDS.sub(lambda m: f"{m.group(1)}{forecasts.get(int(m.group(2)), '?')}", text)
+        return self.adapters.words(text)
+
+    def summary(self, summary: dict | None) -> dict | None:
+        """A tick's summary (``TickResult.summary``)."""
+        if not summary:
+            return summary
+        series, alerts = summary.get("series") or {}, summary.get("alerts") or []
+        forecasts = self._forecasts([s.get("forecast_id") for s in series.values()]
+                                    + [int(m.group(2)) for a in alerts for m in FORECAST_WORDS.finditer(a.get("text", ""))])
+        out = dict(summary)
+        out["series"] = {name: {**s, "forecast_id": forecasts.get(s["forecast_id"]) if s.get("forecast_id") else None,
+                                "champion": self.adapters.number(s.get("champion")),
+                                "retrain": self.words(s.get("retrain"), forecasts),
+                                "message": self.words(s.get("message"), forecasts)}
+                         for name, s in series.items()}
+        out["alerts"] = [{**{k: v for k, v in a.items() if k != "event"}, "text": self.words(a.get("text"), forecasts)}
+                         for a in alerts]
+        out["notices"] = [self.words(n, forecasts) for n in summary.get("notices") or []]
+        return out
+
+    def tick(self, tick) -> dict:
+        """A kept tick (``ledger.watches.Tick``)."""
+        out = {k: v for k, v in tick.to_dict().items() if k not in ("id", "watch_id")}
+        out["summary"], out["error"] = self.summary(out.get("summary")), self.words(out.get("error"), {})
+        return out
+
+    def alerts(self, alerts: list, ticks: dict[int, str]) -> list[dict]:
+        """Kept alerts (``ledger.watches.Alert``), each with its tick's time (``ticks``: tick row id -> time)."""
+        forecasts = self._forecasts([int(m.group(2)) for a in alerts for m in FORECAST_WORDS.finditer(a.message)])
+        out = []
+        for a in alerts:
+            row = {k: v for k, v in a.to_dict().items() if k not in ("id", "watch_id", "tick_id", "event")}
+            row["tick_at"], row["message"] = ticks.get(a.tick_id), self.words(a.message, forecasts)
+            out.append(row)
+        return out

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .keys import Identity
+from .public_ids import WatchIds, watch_id
 
 LOG = logging.getLogger("kronos_studio.service.watches")
 MADE_BY = "POST /v1/watches"
@@ -39,9 +40,10 @@ def tick_job(service, watch, at: pd.Timestamp) -> Callable:
     def run(folder: Path, stop):
         done = watcher(service, watch).tick(at)
         out = folder / "tick.json"
-        out.write_text(json.dumps({"tick_at": done.tick_at.isoformat(), "status": done.status, "error": done.error,
-                                   **done.summary()}, default=str))
-        return out, {"watch": watch.id, "tick_at": done.tick_at.isoformat(), "status": done.status}
+        ids = WatchIds(service.ledger.scoped(watch.workspace))
+        out.write_text(json.dumps({"tick_at": done.tick_at.isoformat(), "status": done.status,
+                                   "error": ids.words(done.error, {}), **ids.summary(done.summary())}, default=str))
+        return out, {"watch": watch_id(watch), "tick_at": done.tick_at.isoformat(), "status": done.status}
 
     return run
 
@@ -54,9 +56,11 @@ def replay_job(ready) -> Callable:
 
         ticks = ready.replay(progress=lambda i, n, tick: checkpoint(stop))
         out = folder / "ticks.json"
-        out.write_text(json.dumps([{"tick_at": t.tick_at.isoformat(), "status": t.status, "error": t.error,
-                                    **t.summary()} for t in ticks], default=str))
-        return out, {"watch": ready.watch.id, "replay": ready.label, "ticks": len(ticks),
+        ids = WatchIds(ready.ledger)
+        out.write_text(json.dumps([{"tick_at": t.tick_at.isoformat(), "status": t.status,
+                                    "error": ids.words(t.error, {}), **ids.summary(t.summary())} for t in ticks],
+                                  default=str))
+        return out, {"watch": watch_id(ready.watch), "replay": ready.label, "ticks": len(ticks),
                      "run": sum(t.status == "done" for t in ticks)}
 
     return run

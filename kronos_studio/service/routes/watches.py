@@ -19,7 +19,7 @@ from ..errors import ServiceError, field_name
 from ..schemas import BatchSeries, Strict, knob_fields, knob_options, settings_fields
 
 router = APIRouter(prefix="/v1/watches")
-WatchId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the watch's id (GET /v1/watches)")]
+WatchId = Annotated[str, Path(max_length=64, description="the watch's id (GET /v1/watches)")]
 TICKS_SHOWN = 20
 
 
@@ -95,13 +95,17 @@ def _tuples(values: dict) -> dict:
 
 
 def watch_body(book, watch, ticks: int = 1) -> dict:
-    """A watch as an answer: its request without secrets or server paths, its newest ``ticks`` ticks."""
+    """A watch as an answer: its public id, its request without secrets or server paths, its newest ``ticks``
+    ticks, every id in them public (``public_ids.WatchIds``)."""
     from kronos_studio.desk.watch import WatchRequest
     from kronos_studio.redact import without_paths
 
+    from ..public_ids import WatchIds, watch_id
+
     shown = without_paths(WatchRequest.from_json(watch.request).shown())
-    return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "request": shown,
-            "ticks": [t.to_dict() for t in book.ticks(watch.id, ticks)]}
+    ids = WatchIds(book.ledger)
+    return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "id": watch_id(watch), "request": shown,
+            "ticks": [ids.tick(t) for t in book.ticks(watch.id, ticks)]}
 
 
 @router.post("", status_code=201)
@@ -140,26 +144,27 @@ def watches_list(who: Who, ledger: WorkspaceLedger):
     return {"workspace": who.workspace, "watches": [watch_body(book, w) for w in book.list()]}
 
 
-def _found(ledger, watch_id: int):
-    from kronos_studio.ledger import LedgerError
+def _found(ledger, public: str):
     from kronos_studio.ledger.watches import WatchBook
 
+    from ..public_ids import watch_of
+
     book = WatchBook(ledger)
-    try:
-        return book, book.get(watch_id)
-    except LedgerError as e:
-        raise ServiceError(404, str(e).splitlines()[0]) from None
+    return book, watch_of(book, public)
 
 
 @router.get("/{watch_id}")
 def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: int = TICKS_SHOWN):
     """One watch: its newest ``ticks`` ticks (what each did per series) and its alerts (sent or failed)."""
+    from ..public_ids import WatchIds
+
     book, watch = _found(ledger, watch_id)
+    when = {t.id: t.tick_at.isoformat() for t in book.ticks(watch.id)}
     return {**watch_body(book, watch, max(1, min(ticks, 1000))),
-            "alerts": [a.to_dict() for a in book.alerts(watch.id)]}
+            "alerts": WatchIds(ledger).alerts(book.alerts(watch.id), when)}
 
 
-def _set(watch_id: int, ledger, service, status: str) -> dict:
+def _set(watch_id: str, ledger, service, status: str) -> dict:
     book, watch = _found(ledger, watch_id)
     changed = book.set_status(watch.id, status)
     runner = getattr(service, "watch_runner", None)
@@ -192,7 +197,7 @@ def watches_delete(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     runner = getattr(service, "watch_runner", None)
     if runner is not None:
         runner.kick()
-    return {"deleted": watch.id}
+    return {"deleted": watch_id}
 
 
 def start_runner(service):

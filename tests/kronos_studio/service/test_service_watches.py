@@ -4,6 +4,7 @@ workspace; no answer holds a webhook's token or a server path."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_a_live_watch_is_ticked_at_its_bar_close_paused_resumed_and_deleted(serv
         assert runner.step() == pd.Timestamp("2026-06-29 20:00", tz="UTC") and not runner.jobs  # not closed yet
         now[0] = pd.Timestamp("2026-06-29 20:05", tz="UTC")
         runner.step()
-        job = runner.jobs[watch["id"]]
+        [job] = runner.jobs.values()
         assert job.kind == "watch tick"
         while job.status not in ("done", "failed"):
             runner.stopping.wait(0.1)
@@ -103,6 +104,11 @@ def test_a_live_watch_is_ticked_at_its_bar_close_paused_resumed_and_deleted(serv
         [tick] = shown["ticks"]
         assert tick["tick_at"].startswith("2026-06-29T20:00") and tick["status"] == "done"
         assert tick["summary"]["series"]["AAA"]["status"] == "forecast"
+        # every id an answer holds is public (public_ids): the watch's, the forecast's as the ledger lists it, no
+        # row id of the shared counters
+        assert re.fullmatch("[0-9a-f]{16}", watch["id"]) and "id" not in tick and "watch_id" not in tick
+        [listed] = c.get("/v1/ledger/predictions").json()["predictions"]
+        assert tick["summary"]["series"]["AAA"]["forecast_id"] == listed["prediction_id"]
         assert c.post(f"/v1/watches/{watch['id']}/pause").json()["status"] == "paused"
         now[0] = pd.Timestamp("2026-06-30 21:00", tz="UTC")
         jobs_before = dict(runner.jobs)
