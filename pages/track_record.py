@@ -28,6 +28,7 @@ if book is None:
              "URL), or unset it for the local SQLite file.")
     st.stop()
 replayed = replay_labels(book)
+rows_shown = LIVE_ROWS
 if replayed:  # a replay's rows (kronos watch --replay-from) are shown apart from the live ones, never mixed
     rows_shown = st.selectbox("Rows", [LIVE_ROWS, *replayed], key="tr_replay",
                               help="the forecasts made live, or those of a replay of past days (docs/watch.md)")
@@ -51,8 +52,9 @@ def label(key) -> str:
 
 
 c1, c2, c3 = st.columns([3, 4, 1.4])
-series = c1.selectbox("Series", options, index=options.index(default) if default in keys else 1, key="tr_series",
-                      format_func=label)
+# one Series choice per rows shown: a kept choice would keep its options' words (a count of the other rows')
+series = c1.selectbox("Series", options, index=options.index(default) if default in keys else 1,
+                      key="tr_series" if rows_shown == LIVE_ROWS else f"tr_series:{rows_shown}", format_func=label)
 filters = {} if series == ALL else dict(zip(("source", "symbol", "interval"), series))
 table = book.predictions_frame(**filters, member_rows=False)  # forecasts as made; an ensemble's members below
 models = sorted(table["model"].unique())

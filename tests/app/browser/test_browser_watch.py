@@ -3,6 +3,7 @@ desk, as ``kronos watch`` runs them), their last ticks, what each tick did per s
 to reach a webhook that is down (its token never shown). Runs its own server on that ledger."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -88,5 +89,7 @@ def test_the_track_record_shows_a_replays_rows_apart_from_the_live_ones(page, wa
     page.wait_for_selector(IDLE, timeout=60_000)
     replayed = cells(page.get_by_test_id("stDataFrame").first)
     assert replayed != live and "2026-05-" in replayed
+    # the series' choice counts the replay's forecasts (8 sessions), not the live watch's one
+    expect(page.get_by_role("combobox", name="Series")).to_have_value(re.compile(r"\(8 forecasts\)$"))
     no_exceptions(page)
     shot(page, "track_record_replay.png")
