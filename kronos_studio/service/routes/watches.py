@@ -8,19 +8,33 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import Field, create_model
 
 from kronos.errors import UserError, worded
+from kronos.settings import Bounds
 from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
-from ..schemas import BatchSeries, Strict, knob_fields, knob_options, settings_fields
+from ..public_ids import FORECAST_ID_CHARS
+from ..schemas import (
+    EVERY_ROUTE,
+    BatchSeries,
+    Strict,
+    answers,
+    bounded_type,
+    knob_fields,
+    knob_options,
+    settings_fields,
+)
 
-router = APIRouter(prefix="/v1/watches")
-WatchId = Annotated[str, Path(max_length=64, description="the watch's id (GET /v1/watches)")]
-TICKS_SHOWN = 20
+router = APIRouter(prefix="/v1/watches", responses=answers(*EVERY_ROUTE))
+WatchId = Annotated[str, Path(pattern=f"^[0-9a-f]{{{FORECAST_ID_CHARS}}}$",
+                              description="a watch's public id (its 'id', GET /v1/watches)")]
+TICKS_SHOWN, MAX_TICKS_SHOWN = 20, 1000
+Ticks = Annotated[bounded_type(int, "ticks", Bounds(ge=1, le=MAX_TICKS_SHOWN)),
+                  Query(description="the newest ticks shown, what each did per series")]
 
 
 class WatchOptions(Strict):
@@ -108,7 +122,7 @@ def watch_body(book, watch, ticks: int = 1) -> dict:
             "ticks": [ids.tick(t) for t in book.ticks(watch.id, ticks)]}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(400, 404, 429))
 def watches_create(body: WatchBody, who: Who, service: Shared, ledger: WorkspaceLedger):
     """Keep a watch and tick it at each of its series' bar closes (201), or with ``replay_from`` replay past days
     as a job (202 with the job: ``GET /v1/jobs/{id}``)."""
@@ -153,14 +167,14 @@ def _found(ledger, public: str):
     return book, watch_of(book, public)
 
 
-@router.get("/{watch_id}")
-def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: int = TICKS_SHOWN):
+@router.get("/{watch_id}", responses=answers(404))
+def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: Ticks = TICKS_SHOWN):
     """One watch: its newest ``ticks`` ticks (what each did per series) and its alerts (sent or failed)."""
     from ..public_ids import WatchIds
 
     book, watch = _found(ledger, watch_id)
     when = {t.id: t.tick_at.isoformat() for t in book.ticks(watch.id)}
-    return {**watch_body(book, watch, max(1, min(ticks, 1000))),
+    return {**watch_body(book, watch, ticks),
             "alerts": WatchIds(ledger).alerts(book.alerts(watch.id), when)}
 
 
@@ -173,7 +187,7 @@ def _set(watch_id: str, ledger, service, status: str) -> dict:
     return watch_body(book, changed)
 
 
-@router.post("/{watch_id}/pause")
+@router.post("/{watch_id}/pause", responses=answers(404))
 def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Stop ticking it (a tick running now finishes)."""
     from kronos_studio.ledger.schema import PAUSED
@@ -181,7 +195,7 @@ def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     return _set(watch_id, ledger, service, PAUSED)
 
 
-@router.post("/{watch_id}/resume")
+@router.post("/{watch_id}/resume", responses=answers(404))
 def watches_resume(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Tick it again from its next bar close."""
     from kronos_studio.ledger.schema import ACTIVE
@@ -189,7 +203,7 @@ def watches_resume(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     return _set(watch_id, ledger, service, ACTIVE)
 
 
-@router.delete("/{watch_id}")
+@router.delete("/{watch_id}", responses=answers(404))
 def watches_delete(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Remove it with its ticks and alerts (the forecasts it recorded stay in the ledger)."""
     book, watch = _found(ledger, watch_id)

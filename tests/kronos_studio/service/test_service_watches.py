@@ -132,3 +132,7 @@ def test_a_watch_refused_is_a_422_naming_its_fields(server, tmp_path):
         assert '"include_training_period": true' in inside.json()["detail"] and "training period" in inside.text
         bad = c.post("/v1/watches", json={"name": "y", "series": series, "price_level": ["SPX"], **FAST})
         assert bad.status_code == 422 and 'the field "price_level"' in bad.json()["detail"]
+        unknown = "0123456789abcdef"  # a public id no watch of the workspace has
+        assert c.get(f"/v1/watches/{unknown}").status_code == 404
+        assert c.get(f"/v1/watches/{unknown}", params={"ticks": 0}).status_code == 422  # bounded, never clipped
+        assert c.get("/v1/watches/12").status_code == 422  # not a public id
