@@ -337,12 +337,20 @@ def _comparisons(losses: pd.DataFrame, name: str, walk: RiskWalk, overlap: int, 
     else:
         notices.append(Notice(f"no Diebold–Mariano comparison of {name}: the reference model {walk.reference!r} was "
                               "not run", kind="note"))
-    if losses.shape[1] > 1:
+    # a model scoring the very losses of another (a recalibration that moves only the level, on QLIKE) is that
+    # model to the set: it runs once and shares its twin's answer
+    twin = {}
+    for i, a in enumerate(losses.columns):
+        twin[a] = next((b for b in losses.columns[:i] if twin.get(b) == b and
+                        np.allclose(losses[a], losses[b], equal_nan=True)), a)
+    distinct = [k for k in losses.columns if twin[k] == k]
+    if len(distinct) > 1:
         try:
-            mcs = model_confidence_set(losses, walk.mcs_size, block_size=overlap if overlap > 1 else None,
+            mcs = model_confidence_set(losses[distinct], walk.mcs_size, block_size=overlap if overlap > 1 else None,
                                        seed=walk.seed)
-            out[f"mcs_{prefix}p"], out["in_mcs" + ("" if not prefix else "_" + prefix.rstrip("_"))] = \
-                mcs["mcs_pvalue"], mcs["included"]
+            out[f"mcs_{prefix}p"] = [mcs.loc[twin[k], "mcs_pvalue"] for k in losses.columns]
+            out["in_mcs" + ("" if not prefix else "_" + prefix.rstrip("_"))] = \
+                [bool(mcs.loc[twin[k], "included"]) for k in losses.columns]
         except InputError as e:
             notices.append(Notice(e.problem, e.fix, values=e.values))
     return out, notices
