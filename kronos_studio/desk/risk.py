@@ -1,7 +1,14 @@
-"""The desk's risk use cases (``Desk.risk``, ``Desk.risk_backtest`` delegate here): value-at-risk, expected
-shortfall, the volatility forecast and the stylized-facts check of a forecast's paths (``kronos_studio.risk``),
-and the walk-forward risk backtest of a model beside the risk desk's standard models; each as a result with its
-notices and as the one JSON body every face answers with (``risk_body``, ``backtest_body``)."""
+"""The desk's risk use cases (``Desk.risk``, ``Desk.risk_backtest``, ``Desk.served_risk``, ``Desk.risk_champion``
+delegate here): value-at-risk, expected shortfall, the volatility forecast and the stylized-facts check of a
+forecast's paths (``kronos_studio.risk``), the walk-forward risk backtest of a model beside the risk desk's standard
+models, and the series' risk champion (``kronos_studio.risk.champion``): which risk model serves it (the champion,
+else the default), its recalibrated reading from the state the ledger keeps, and the choice of a new one; each as a
+result with its notices and as the one JSON body every face answers with (``risk_body``, ``backtest_body``,
+``champion_body``).
+
+A risk request that names no model is served by the series' risk champion (``served_risk``): its VaR and ES lead
+the answer (``served``), named with why it serves, and the paths read beside it are that model's forecast; any model
+can still be asked for, and is then read as before."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
@@ -35,7 +43,8 @@ class RiskReading:
 @dataclass
 class Risked:
     """The risk reading of ``forecast`` (``Desk.forecast``'s, cached alike), the bars' and forecast's notices then
-    the reading's, and whether the reading came from the cache."""
+    the reading's, and whether the reading came from the cache; ``served``: when no model was asked, the reading
+    of the risk model serving the series (``served_risk``), whose forecast ``forecast`` is."""
 
     forecast: object
     bars: object
@@ -44,6 +53,7 @@ class Risked:
     risk: RiskSettings
     notices: list[Notice]
     from_cache: bool = False
+    served: object = None  # kronos_studio.risk.champion.ServedRisk
 
 
 @dataclass
@@ -105,13 +115,130 @@ def reading(desk, fc, bars, risk: RiskSettings, workspace: str | None = None) ->
 def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
          ledger=None, ways: str | None = None, **kwargs) -> Risked:
     """``Desk.forecast`` of the same request (computed once, cached alike), then its risk reading, computed once
-    per identical request."""
+    per identical request. ``model`` None: the series' risk champion (or the default risk model) serves
+    (``served_risk``), and the forecast read beside it is that model's."""
     if settings.paths < 2:
         raise InputError(f"VaR and ES are read from the spread of the paths: {settings.paths} path has none",
                          {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
-    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
+    served = None
+    if model is None:
+        gated = desk._gated(bars, ways)
+        served, done = served_risk(desk, gated, settings, risk, workspace=workspace, ledger=ledger,
+                                   future=kwargs.get("future"))
+        done = dataclasses.replace(done, notices=gated.notices + done.notices)
+    else:
+        done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
     read, hit = reading(desk, done.forecast, done.bars, risk, workspace)
-    return Risked(done.forecast, done.bars, read, settings, risk, done.notices + read.notices, hit)
+    said = [] if served is None else served.notices
+    return Risked(done.forecast, done.bars, read, settings, risk, done.notices + said + read.notices, hit, served)
+
+
+# --- the risk model serving a series (issue 66) ---------------------------------------------------------------
+class _Opened:
+    """``ledger`` as it is (a service's, scoped), or the default ledger of ``workspace`` opened for the call."""
+
+    def __init__(self, ledger, workspace):
+        self.ledger, self.workspace, self.opened = ledger, workspace, None
+
+    def __enter__(self):
+        if self.ledger is not None:
+            return self.ledger
+        from kronos_studio.ledger import Ledger
+
+        self.opened = Ledger.open(workspace=self.workspace)
+        return self.opened
+
+    def __exit__(self, *exc):
+        if self.opened is not None:
+            self.opened.close()
+
+
+def serving(ledger, bars):
+    """(the risk model serving ``bars``' series: its champion's, else the default; the champion's registry entry or
+    None)."""
+    from kronos_studio.ledger.registry import RISK_CHAMPION, Registry, SeriesKey
+    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL, RiskModel
+
+    entry = Registry(ledger).champion(SeriesKey.of(bars), RISK_CHAMPION)
+    return (DEFAULT_RISK_MODEL, None) if entry is None else (RiskModel.from_settings(entry.settings), entry)
+
+
+def why_serving(entry) -> str:
+    """Why the risk model serves, in words: the champion's decision with its date, or that it is the default."""
+    from kronos_studio.risk.champion import DEFAULT_WHY
+
+    if entry is None:
+        return DEFAULT_WHY
+    return f"risk champion since {entry.decided_at:%Y-%m-%d}: {entry.reason}"
+
+
+def _standard_forecast(desk, bars, model, settings: ForecastSettings, workspace, future):
+    """A standard risk model's forecast of ``bars`` (its paths, from its own history window), kept in the desk's
+    cache as a forecast is: ``(Forecasted, the model)``."""
+    from kronos_studio.risk.baselines import risk_baselines
+
+    f = risk_baselines()[model]
+    own = dataclasses.replace(settings, lookback=None)
+    return desk.forecast_by(f, {"model": f"risk:{model}", **f.identity()}, bars, own, workspace=workspace,
+                            future=future), f
+
+
+def served_risk(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
+                ledger=None, future=None):
+    """The reading of the risk model serving ``bars``' series (``serving``): its horizon return at the end of the
+    bars (a standard model's own distribution, else its forecast's paths), recalibrated by what it has learnt (the
+    ledger's ``risk_state`` for the workspace, series, model and horizon: the outcomes these bars now hold are learnt
+    first, and this reading waits for its own), kept back in the ledger. (``ServedRisk``, the forecast read beside
+    it: that model's)."""
+    from kronos_studio.forecasters.window import history_window
+    from kronos_studio.ledger.registry import SeriesKey
+    from kronos_studio.ledger.risk_state import RiskStates
+    from kronos_studio.risk.champion import ServedRisk, serve
+    from kronos_studio.risk.distribution import paths_return
+    from kronos_studio.risk.walk import paths_variance
+
+    gated = desk._gated(bars, None)
+    bars = gated.bars
+    with _Opened(ledger, workspace) as led:
+        model, entry = serving(led, bars)
+        if model.standard:
+            done, f = _standard_forecast(desk, bars, model.model, settings, workspace, future)
+            own = dataclasses.replace(settings, lookback=None)
+            history = history_window(f, bars.frame, own)
+            base = f.horizon_return(history, done.forecast.timestamps, own, risk.levels)
+            identity, name = f.identity(), f.name
+        else:
+            done = desk.forecast(bars, model.model, settings, workspace=workspace, ledger=led, future=future)
+            last = float(bars.frame["close"].iloc[-1])
+            base = paths_return(done.forecast.paths, last, paths_variance(done.forecast.paths, last, "close_to_close"))
+            identity = desk._identity(model.model, bars, workspace, led, {})[1]
+            name = str(done.forecast.provenance.get("model") or model.model)
+        series, key = SeriesKey.of(bars), model.state_identity(identity)
+        states = RiskStates(led)
+        stored = states.get(series, key, settings.horizon) if model.recalibration is not None else None
+        read, keep, learnt, notes = serve(model, base, None if stored is None else stored.state, bars.frame,
+                                          settings.horizon, risk)
+        if keep:
+            through = keep.get("through")
+            states.put(series, model.describe(name), key, settings.horizon, keep,
+                       None if through is None else pd.Timestamp(through).to_pydatetime())
+    readings = []
+    for position in risk.positions:
+        for level in risk.levels:
+            var, es = read.tail(position, level)
+            readings.append({"position": position, "level": level, "var": var, "es": es,
+                             "tail_probability": round(read.tail_probability(position, level)
+                                                       if model.recalibration is not None else 1 - level, 12)})
+    notices = [Notice(n, kind="note") for n in notes]
+    if model.recalibration is not None and not learnt.get("outcomes"):
+        notices.append(Notice(f"{model.describe(name)} has learnt from no outcome of this series yet: it reads as the "
+                              "model itself until readings' horizons end (choosing the risk champion learns from the "
+                              "latest cut-offs at once)", (Fix("{setting} to learn from the latest cut-offs",
+                                                                "choose_champion", True),), kind="note"))
+    served = ServedRisk(model, name, why_serving(entry), entry is not None,
+                        None if entry is None else entry.decided_at.isoformat(), None if entry is None else entry.id,
+                        settings.horizon, readings, float(read.variance), learnt, read.method, notices)
+    return served, dataclasses.replace(done, notices=gated.notices + done.notices)
 
 
 def id_of(fc) -> str:
@@ -289,7 +416,7 @@ def risk_body(done: Risked) -> dict:
         "risk_settings": dataclasses.asdict(done.risk), **{"var_es": path["horizon"], "var_es_steps": path["steps"]},
         "volatility": {k: v for k, v in r.volatility.to_dict().items() if k != "notices"},
         "stylized": {k: v for k, v in r.stylized.to_dict().items() if k != "notices"},
-        "verdict": r.verdict})
+        "verdict": r.verdict, "served": None if done.served is None else done.served.to_dict()})
 
 
 def backtest_body(done: RiskBacktested) -> dict:
@@ -300,3 +427,74 @@ def backtest_body(done: RiskBacktested) -> dict:
     out["summary"] = {f"{position}_{level:g}": bt.summary(level, position).to_dict("index")
                       for position in bt.settings.positions for level in bt.settings.levels}
     return plain(out)
+
+
+# --- choosing the risk champion (issue 66) ------------------------------------------------------------------------
+SAMPLED_CANDIDATES = ("bundled", "ensemble")  # beside the standard models: the bundled default Kronos, the ensemble
+
+
+@dataclass
+class RiskChampionChosen:
+    """A risk champion decision (``kronos_studio.risk.champion.RiskChampionDecision``), the entry serving afterwards
+    (None: the default), the bars and the notices."""
+
+    decision: object
+    entry: object
+    bars: object
+    notices: list[Notice]
+
+
+def sampled_references(sampled) -> list[str]:
+    """The catalog references of the sampled candidates asked (``bundled``: the bundled default Kronos by name)."""
+    from kronos_studio.bundled import bundled_models
+
+    out = []
+    for ref in sampled:
+        out.append(next(iter(bundled_models()), None) if ref == "bundled" else ref)
+    return [r for r in out if r]
+
+
+def risk_champion(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int | None = None,
+                  warmup: int | None = None, sampled=SAMPLED_CANDIDATES, include_training_period: bool = False,
+                  workspace: str | None = None, ledger=None, made_by: str = "kronos risk --choose-champion",
+                  ways: str | None = None, progress=None) -> RiskChampionChosen:
+    """Choose ``bars``' series' risk champion (``kronos_studio.risk.champion.choose``): the standard risk models and
+    the ``sampled`` catalog models (each also recalibrated) on the latest ``cutoffs`` cut-offs one horizon apart,
+    the best by FZ0 set against the risk model serving now through the gate; the decision, the entry and every
+    recalibrated candidate's learnt state kept in the ledger (``record``)."""
+    from kronos_studio.risk.baselines import risk_baselines
+    from kronos_studio.risk.champion import CHAMPION_CUTOFFS, CHAMPION_WARMUP, choose, record
+
+    desk.check_walk(settings, cutoffs or CHAMPION_CUTOFFS)
+    gated = desk._gated(bars, ways)
+    bars = gated.bars
+    with _Opened(ledger, workspace) as led:
+        current, entry = serving(led, bars)
+        standard = risk_baselines()
+        forecasters, identities = dict(standard), {k: f.identity() for k, f in standard.items()}
+        refs = sampled_references(sampled) + ([] if current.standard or current.model in sampled else [current.model])
+        for ref in dict.fromkeys(refs):
+            served, identity = desk._identity(ref, bars, workspace, led, {})
+            forecasters[ref] = desk.registry.in_turn(desk.forecaster(ref, bars, settings, workspace, served, {}),
+                                                     identity["model"], workspace)
+            identities[ref] = identity
+        decision = choose(forecasters, bars, settings, risk, current, cutoffs=cutoffs or CHAMPION_CUTOFFS,
+                          warmup=CHAMPION_WARMUP if warmup is None else warmup,
+                          include_trained=include_training_period, own_window=tuple(standard), progress=progress)
+        after = record(led, bars, decision, made_by, entry, identities)
+    return RiskChampionChosen(decision, after, bars, gated.notices + list(decision.backtest.notices))
+
+
+def champion_body(done: RiskChampionChosen) -> dict:
+    """The one JSON answer of a risk champion choice: the decision (what serves now and why), the entry, and per
+    candidate its mean FZ0, QLIKE, exceptions and verdict on the cut-offs it was chosen on."""
+    d = done.decision
+    bt = d.backtest
+    candidates = {}
+    for key, m in bt.models.items():
+        candidates[key] = {"name": m.name, "fz0": d.scores["fz0"].get(key), "qlike": d.scores["qlike"].get(key),
+                           "verdict": bt.verdicts[key]["verdict"],
+                           **{f"exceptions_{p}_{a:g}": int(m.frame[f"exception_{p}_{a:g}"].sum())
+                              for p in bt.settings.positions for a in bt.settings.levels}}
+    return plain({**d.to_dict(), "entry": None if done.entry is None else done.entry.to_dict(),
+                  "candidates": candidates, "cutoffs": len(bt.cutoffs), "horizon": bt.horizon})

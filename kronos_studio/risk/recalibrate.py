@@ -137,25 +137,33 @@ def read(state: RecalState, base: HorizonReturn, recal: Recalibration) -> Recali
                         base, factor, alphas)
 
 
-def settle(state: RecalState, served: Recalibrated, realized_return: float, realized_variance: float,
-           recal: Recalibration, positions: Sequence[str], levels: Sequence[float]) -> RecalState:
-    """The state after the outcome of one served reading: each (position, level)'s tail probability moved by whether
-    its loss went beyond the VaR served, and the ratio of the realized variance to the model's own forecast kept."""
+def served_vars(served: HorizonReturn, positions: Sequence[str], levels: Sequence[float]) -> dict[str, float]:
+    """The VaR served per ``tag``: what an outcome is judged against."""
+    return {tag(p, a): float(served.tail(p, a)[0]) for p in positions for a in levels}
+
+
+def untag(key: str) -> tuple[str, float]:
+    position, level = key.split("_", 1)
+    return position, float(level)
+
+
+def settle(state: RecalState, var: dict[str, float], own_variance: float, realized_return: float,
+           realized_variance: float, recal: Recalibration) -> RecalState:
+    """The state after the outcome of one served reading (``var``: its VaR per ``tag``; ``own_variance``: the model's
+    own variance forecast, before any scale): each (position, level)'s tail probability moved by whether its loss
+    went beyond the VaR served, and the ratio of the realized variance to the model's own forecast kept."""
     alphas, exceptions = dict(state.alphas), dict(state.exceptions)
     lo, hi = LEVEL_BOUNDS
-    for position in positions:
-        loss = float(position_losses(realized_return, position))
-        for level in levels:
-            key, nominal = tag(position, level), 1 - level
-            var = served.tail(position, level)[0]
-            hit = bool(loss > var)
-            exceptions[key] = exceptions.get(key, 0) + int(hit)
-            a = alphas.get(key, nominal) + recal.step * nominal * (nominal - hit)
-            alphas[key] = float(min(max(a, lo * nominal), min(hi * nominal, MAX_TAIL)))
+    for key, served in var.items():
+        position, level = untag(key)
+        nominal = 1 - level
+        hit = bool(float(position_losses(realized_return, position)) > served)
+        exceptions[key] = exceptions.get(key, 0) + int(hit)
+        a = alphas.get(key, nominal) + recal.step * nominal * (nominal - hit)
+        alphas[key] = float(min(max(a, lo * nominal), min(hi * nominal, MAX_TAIL)))
     ratios = list(state.ratios)
-    own = served.base.variance
-    if math.isfinite(realized_variance) and realized_variance > 0 and math.isfinite(own) and own > 0:
-        ratios = (ratios + [realized_variance / own])[-recal.window:]
+    if math.isfinite(realized_variance) and realized_variance > 0 and math.isfinite(own_variance) and own_variance > 0:
+        ratios = (ratios + [realized_variance / own_variance])[-recal.window:]
     return RecalState(alphas, ratios, state.outcomes + 1, exceptions)
 
 
@@ -171,10 +179,11 @@ def walk(returns: Sequence[HorizonReturn], cutoffs: Sequence[int], horizon: int,
     settled = 0
     for i, c in enumerate(cutoffs):
         while settled < i and cutoffs[settled] + horizon <= c:
-            state = settle(state, served[settled], realized_returns[settled], realized_variances[settled], recal,
-                           positions, levels)
+            state = settle(state, served_vars(served[settled], positions, levels), returns[settled].variance,
+                           realized_returns[settled], realized_variances[settled], recal)
             settled += 1
         served.append(read(state, returns[i], recal))
     for j in range(settled, len(cutoffs)):  # the rest, once the last horizon has ended
-        state = settle(state, served[j], realized_returns[j], realized_variances[j], recal, positions, levels)
+        state = settle(state, served_vars(served[j], positions, levels), returns[j].variance, realized_returns[j],
+                       realized_variances[j], recal)
     return served, state

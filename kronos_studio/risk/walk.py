@@ -118,6 +118,7 @@ class ModelRisk:
     fallbacks: int = 0  # cut-offs where it could not be fitted and was read as the plain volatility random walk
     recalibrated: bool = False
     levels_used: pd.DataFrame | None = None  # a recalibrated model's tail probability per cut-off and (position, level)
+    state: object = None  # a recalibrated model's ``RecalState`` once every outcome of the walk is learnt
 
     def enough_paths(self, level: float) -> bool:
         """Whether its ``level`` VaR/ES were read from its own distribution or from paths enough for that ES."""
@@ -508,12 +509,13 @@ def risk_backtests(forecasters: Mapping, bars, settings: ForecastSettings, risk:
             models[key] = model_risk(f.name, outcomes.iloc[-len(scored):].reset_index(drop=True), risk,
                                      got[-len(scored):], n_paths[key])
             if key in walk.recalibrate:
-                served, _ = recalibrated_walk(got, cutoffs, h, outcomes["realized_return"].to_numpy(),
-                                              outcomes["proxy"].to_numpy(), walk.recalibration, risk.positions,
-                                              risk.levels)
+                served, state = recalibrated_walk(got, cutoffs, h, outcomes["realized_return"].to_numpy(),
+                                                  outcomes["proxy"].to_numpy(), walk.recalibration, risk.positions,
+                                                  risk.levels)
                 models[key + RECALIBRATED] = model_risk(f"{f.name}, recalibrated", outcomes.iloc[-len(scored):]
                                                         .reset_index(drop=True), risk, served[-len(scored):],
                                                         n_paths[key], recalibrated=True)
+                models[key + RECALIBRATED].state = state
         out[h] = _backtest(models, h, scored, risk, walk, step, guard, notices)
     return out
 

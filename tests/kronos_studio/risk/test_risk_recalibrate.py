@@ -21,6 +21,7 @@ from kronos_studio.risk.recalibrate import (
     RecalState,
     read,
     scale_of,
+    served_vars,
     settle,
 )
 from kronos_studio.risk.recalibrate import walk as recalibrated_walk
@@ -33,7 +34,7 @@ def test_the_adaptive_level_moves_by_its_step_and_stays_within_its_bounds():
     state = RecalState()
     served = read(state, base, recal)
     assert served.tail("long", 0.99) == pytest.approx(base.tail("long", 0.99))  # nothing learnt: the model itself
-    after = settle(state, served, -0.05, 2.5e-3, recal, ("long",), (0.99,))  # a 5% fall: beyond the 99% VaR
+    after = settle(state, served_vars(served, ("long",), (0.99,)), base.variance, -0.05, 2.5e-3, recal)  # a 5% fall
     a = 0.01 + ACI_STEP * 0.01 * (0.01 - 1)
     assert after.alphas["long_0.99"] == pytest.approx(a) and after.exceptions == {"long_0.99": 1}
     wider = read(after, base, recal)
@@ -41,7 +42,7 @@ def test_the_adaptive_level_moves_by_its_step_and_stays_within_its_bounds():
     assert wider.tail("long", 0.99)[0] > served.tail("long", 0.99)[0]
     quiet = after
     for _ in range(2000):  # a long quiet stretch narrows it, but never beyond its bound
-        quiet = settle(quiet, read(quiet, base, recal), 0.0, 1e-4, recal, ("long",), (0.99,))
+        quiet = settle(quiet, served_vars(read(quiet, base, recal), ("long",), (0.99,)), base.variance, 0.0, 1e-4, recal)
     assert quiet.alphas["long_0.99"] == pytest.approx(LEVEL_BOUNDS[1] * 0.01)
 
 
@@ -50,7 +51,8 @@ def test_the_variance_scale_is_the_shrunk_mean_ratio_of_realized_to_forecast():
     base = EmpiricalReturn(2e-4, "values", False, np.array([-0.02, -0.01, 0.0, 0.01, 0.02]))
     state = RecalState()
     for realized in (4e-4, 6e-4, 2e-4, 8e-4):
-        state = settle(state, read(state, base, recal), 0.0, realized, recal, ("long",), (0.95,))
+        state = settle(state, served_vars(read(state, base, recal), ("long",), (0.95,)), base.variance, 0.0, realized,
+                       recal)
     assert state.ratios == pytest.approx([3.0, 1.0, 4.0])  # the latest 3 of 2, 3, 1, 4
     assert scale_of(state, recal) == pytest.approx((8.0 + 2) / (3 + 2))
     served = read(state, base, recal)
