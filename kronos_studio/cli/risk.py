@@ -1,6 +1,8 @@
 """``kronos risk``: value-at-risk, expected shortfall, the volatility forecast and the stylized-facts check of a
-forecast of a file's bars (``Desk.risk``); with ``--backtest``, the walk-forward risk backtest of the model beside
-the risk desk's standard models (``Desk.risk_backtest``). A table on stdout, the JSON with ``--json``."""
+forecast of a file's bars (``Desk.risk``; without ``--model``, served by the series' risk champion or the default
+risk model, named with why); with ``--backtest``, the walk-forward risk backtest of the model beside the risk desk's
+standard models (``Desk.risk_backtest``); with ``--choose-champion``, the series' risk champion chosen through the
+gate and kept in the ledger (``Desk.risk_champion``). A table on stdout, the JSON with ``--json``."""
 from __future__ import annotations
 
 import json
@@ -34,7 +36,8 @@ def register(sub) -> None:
                                              "their walk-forward backtest (Kupiec, Christoffersen, Basel traffic "
                                              "light, Acerbi–Szekely, QLIKE/MSE, Mincer–Zarnowitz, Diebold–Mariano).")
     p.add_argument("file", help="CSV or Parquet bars")
-    add_model_option(p)
+    add_model_option(p, default="the series' risk champion, else the default risk model (GJR-GARCH(1,1,1)-t with its "
+                                "VaR level adapted to its exceptions), named with why it serves")
     add_context_option(p)
     add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS})", RISK_PATHS_HELP)
     add_knob_options(p.add_argument_group("risk"), RiskSettings)
@@ -46,7 +49,20 @@ def register(sub) -> None:
                    help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
                         "traffic light's year of one-step VaRs)")
     add_backtest_options(b, "with --backtest: ")
-    add_training_period_switch(b, "cut-offs (with --backtest) whose forecast starts")
+    add_training_period_switch(b, "cut-offs (with --backtest or --choose-champion) whose forecast starts")
+    c = p.add_argument_group("risk champion")
+    c.add_argument("--choose-champion", action="store_true",
+                   help="choose the series' risk champion: the standard risk models and --candidates, each also "
+                        "recalibrated, backtested on the latest --cutoffs cut-offs one horizon apart; the best by FZ0 "
+                        "replaces the one serving only when the gate's 95%% interval says so; kept in the ledger "
+                        "($KRONOS_STUDIO_DB)")
+    c.add_argument("--candidates", choices=("all", "standard"), default="all",
+                   help="with --choose-champion: beside the standard risk models, the bundled Kronos and the ensemble "
+                        "(all, the default), or the standard ones alone")
+    c.add_argument("--warmup", type=int, default=None, metavar="N",
+                   help="with --choose-champion: earlier cut-offs seeding the recalibrated candidates (default 250)")
+    c.add_argument("--workspace", default=None, help="with --choose-champion and without --model: the ledger "
+                                                    "workspace whose risk champion serves (default: default)")
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
     add_bars_file_options(p)
@@ -66,6 +82,10 @@ def add_backtest_options(group, when: str) -> None:
     group.add_argument("--beside", action="append", default=[], metavar="MODEL",
                        help=f"{when}also backtest this model on the same cut-offs (repeatable; e.g. chronos2-small, "
                             "ensemble)")
+    group.add_argument("--step", type=int, default=None, metavar="N",
+                       help=f"{when}bars between cut-offs (default: the horizon, no two returns overlap); closer ones "
+                            "overlap: the VaR/ES tests then run on the non-overlapping ones, FZ0 and QLIKE compare all "
+                            "with the overlap allowed for")
 
 
 def backtest(desk, bars, args, settings, risk):
@@ -74,7 +94,7 @@ def backtest(desk, bars, args, settings, risk):
     from kronos_studio.risk.walk import RiskWalk
 
     done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
-                                                walk=RiskWalk(proxy=args.proxy),
+                                                walk=RiskWalk(proxy=args.proxy, step=args.step),
                                                 include_training_period=args.include_training_period,
                                                 baselines=not args.no_baselines, beside=args.beside,
                                                 **model_choices(args)))
@@ -114,12 +134,40 @@ def run_risk(args) -> int:
                    horizon=None if args.backtest else settings.horizon) as gated:
         bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
-    if args.backtest:
+    if args.choose_champion:
+        done, body, table = choose_champion(desk, bars, args, settings, risk)
+    elif args.backtest:
         done, body, table = backtest(desk, bars, args, settings, risk)
     else:
-        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future, **model_choices(args)))
+        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future,
+                                           workspace=args.workspace, **model_choices(args)))
         body, table = risk_body(done), risk_table(done)
     return answer(done, body, table, warnings, args.json)
+
+
+def choose_champion(desk, bars, args, settings, risk):
+    """``Desk.risk_champion`` as the options ask: (the result, its JSON body, its table)."""
+    from kronos_studio.desk.risk import SAMPLED_CANDIDATES, champion_body
+
+    done = desk_call(lambda: desk.risk_champion(bars, settings, risk, cutoffs=args.cutoffs, warmup=args.warmup,
+                                                sampled=SAMPLED_CANDIDATES if args.candidates == "all" else (),
+                                                include_training_period=args.include_training_period,
+                                                workspace=args.workspace))
+    body = champion_body(done)
+    return done, body, champion_table(body)
+
+
+def champion_table(body: dict) -> str:
+    """The decision in words, then each candidate's mean FZ0 and QLIKE, exceptions and verdict."""
+    lines = [f"risk champion: {body['decision']} ({body['challenger']} against {body['champion']}); serving: "
+             f"{body['serving']}", f"  {body['reason']}", "",
+             f"{body['cutoffs']} cut-offs, {body['horizon']}-bar horizon; FZ0 of VaR and ES (mean over positions and "
+             "levels; lower is better), QLIKE of the variance:",
+             f"{'candidate':<40}{'FZ0':>9}{'QLIKE':>8}{'verdict':>10}  exceptions"]
+    for key, c in sorted(body["candidates"].items(), key=lambda kv: (kv[1]["fz0"] is None, kv[1]["fz0"])):
+        exc = " ".join(f"{k.removeprefix('exceptions_')} {v}" for k, v in c.items() if k.startswith("exceptions_"))
+        lines.append(f"{key:<40}{_num(c['fz0'], '.4f'):>9}{_num(c['qlike']):>8}{c['verdict']:>10}  {exc}")
+    return "\n".join(lines)
 
 
 def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -> int:
@@ -146,12 +194,29 @@ def _num(x, spec=".3f") -> str:
     return "–" if x is None or x != x else format(x, spec)
 
 
+def served_table(served) -> list[str]:
+    """The risk model serving the series: which, why, what it has learnt, and its VaR and ES."""
+    learnt = served.learnt
+    lines = [f"served by {served.model.describe(served.name)}", f"  {served.why}"]
+    if served.model.recalibration is not None:
+        lines.append(f"  learnt from {learnt.get('outcomes', 0)} outcomes"
+                     + (f" (to {learnt['through']})" if learnt.get("through") else "")
+                     + f"; variance scale {learnt.get('variance_scale', 1.0):.3f}")
+    lines += ["", f"{'position':<9}{'level':>7}{'VaR':>10}{'ES':>10}{'read at':>10}"]
+    for t in served.readings:
+        lines.append(f"{t['position']:<9}{t['level']:>7g}{_pct(t['var']):>10}{_pct(t['es']):>10}"
+                     f"{1 - t['tail_probability']:>10.4g}")
+    return lines + [""]
+
+
 def risk_table(done) -> str:
-    """VaR/ES at the horizon (with their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
+    """The served VaR/ES (no model asked: the risk champion or default), then VaR/ES of the paths at the horizon (with
+    their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
     r, s = done.reading, done.settings
-    lines = [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon, {r.path.paths} paths, last close "
-             f"{r.path.last_close:g}", "",
-             f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
+    lines = [] if done.served is None else served_table(done.served)
+    lines += [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon, {r.path.paths} paths, last close "
+              f"{r.path.last_close:g}" + ("" if done.served is None else " (the paths of the serving model)"), "",
+              f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
     for t in r.path.horizon:
         lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
                      f"{_pct(t.es_se):>9}{t.tail_paths:>12g}")

@@ -308,6 +308,12 @@ class Desk:
 
         return served_risk(self, bars, settings, risk, **kwargs)
 
+    def served_rows(self, series_bars, settings: ForecastSettings, risk, **kwargs):
+        """The risk model serving each of many series and its VaR/ES (the Screener's columns): ``risk.served_rows``."""
+        from .risk import served_rows
+
+        return served_rows(self, series_bars, settings, risk, **kwargs)
+
     def risk_champion(self, bars, settings: ForecastSettings, risk, **kwargs):
         """Choose the series' risk champion through the gate and keep the decision: ``risk.risk_champion``."""
         from .risk import risk_champion

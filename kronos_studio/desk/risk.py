@@ -59,13 +59,16 @@ class Risked:
 @dataclass
 class RiskBacktested:
     """A walk-forward risk backtest (``kronos_studio.risk.walk.RiskBacktest``) of ``bars``, the bars' notices then
-    the backtest's, and whether it was cached."""
+    the backtest's, and whether it was cached; ``served_key``: the row of the risk model serving the series (its
+    champion's, else the default's, recalibrated as it serves), and why it serves."""
 
     backtest: object
     bars: object
     notices: list[Notice]
     model_key: str = MODEL_KEY  # the asked-for model's label among the backtest's models
     from_cache: bool = False
+    served_key: str | None = None
+    served_why: str | None = None
 
 
 def read_risk(fc, risk: RiskSettings) -> RiskReading:
@@ -232,9 +235,8 @@ def served_risk(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, w
     notices = [Notice(n, kind="note") for n in notes]
     if model.recalibration is not None and not learnt.get("outcomes"):
         notices.append(Notice(f"{model.describe(name)} has learnt from no outcome of this series yet: it reads as the "
-                              "model itself until readings' horizons end (choosing the risk champion learns from the "
-                              "latest cut-offs at once)", (Fix("{setting} to learn from the latest cut-offs",
-                                                                "choose_champion", True),), kind="note"))
+                              "model itself until readings' horizons end (choosing the series' risk champion learns "
+                              "from its latest cut-offs at once)", kind="note"))
     served = ServedRisk(model, name, why_serving(entry), entry is not None,
                         None if entry is None else entry.decided_at.isoformat(), None if entry is None else entry.id,
                         settings.horizon, readings, float(read.variance), learnt, read.method, notices)
@@ -284,8 +286,10 @@ class _Backtested:
     identity: dict
 
 
-def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices) -> list[_Backtested]:
-    """The asked model, then those beside it (each once)."""
+def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices, asked: bool = True
+            ) -> list[_Backtested]:
+    """The asked model (unless not ``asked``: a standard risk model serving the series stands for it), then those
+    beside it (each once)."""
     from kronos_studio.catalog.resolve import ModelRef
 
     from .covariates import chronos2_alone, reads_covariates
@@ -298,8 +302,8 @@ def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, 
         return _Backtested(label, lambda: desk.forecaster(ref, bars, settings, workspace, served, asked_choices),
                            identity)
 
-    asked = model.ref if isinstance(model, ModelRef) else model
-    return [one(MODEL_KEY, model, choices)] + [one(ref, ref, {}) for ref in plan.beside if ref != asked]
+    ref = model.ref if isinstance(model, ModelRef) else model
+    return [one(MODEL_KEY, model, choices)] * asked + [one(r, r, {}) for r in plan.beside if r != ref]
 
 
 def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: BacktestPlan,
@@ -327,6 +331,17 @@ def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan
     return models | {k: m for k, m in standard.items() if k not in models}, list(standard)
 
 
+def _serving_plan(desk, bars, model, workspace, ledger):
+    """(the model a backtest asks: ``model``, or with none the catalog model serving the series; whether a model is
+    asked of the catalog; the risk model serving; its entry; its identity for the key)."""
+    with _Opened(ledger, workspace) as led:
+        served, entry = serving(led, bars)
+    if model is None and not served.standard:
+        model = served.model
+    identity = {"risk_model": served.to_settings(), "entry": None if entry is None else entry.id}
+    return model, model is not None, served, entry, identity
+
+
 def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
                   walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
                   beside=(), workspace: str | None = None, ledger=None,
@@ -337,28 +352,57 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
     and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off (every
     face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
     ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
-    ``include_training_period``)."""
+    ``include_training_period``). The risk model serving the series (``serving``) is one of the rows, recalibrated
+    as it serves (from outcomes before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
+    ``champion.CHAMPION_WARMUP``): ``model`` None backtests it as the asked model."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
     desk.check_walk(settings, cutoffs)
     plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
     gated = desk._gated(bars, ways)
     bars = gated.bars
-    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices)
-    identities = {row.label: row.identity for row in rows}
+    asked_served = model is None
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
+    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices, asked)
+    identities = {row.label: row.identity for row in rows} | {"served": serving_identity}
 
     def compute():
+        from kronos_studio.risk.baselines import risk_baselines
+        from kronos_studio.risk.champion import CHAMPION_WARMUP
+        from kronos_studio.risk.walk import RECALIBRATED
+
         models, standard = backtest_models(desk, rows, workspace, plan)
+        if served.standard:
+            own_model = risk_baselines()[served.model]
+            models = ({served.model: own_model, **models} if asked_served else {**models, served.model: own_model}
+                      if served.model not in models else models)
+            recal = served.model
+        else:
+            recal = MODEL_KEY if asked_served or model == served.model else None
         label = next(iter(models))
         # the standard models read their own history windows (what defines them); the catalog's models beside
-        # the asked one read what it reads
-        own = [k for k in standard if k != label]
-        return backtest(models, bars, settings, risk, plan.walk, progress, own), label
+        # the asked one read what it reads; a standard model serving the series reads its own, as it serves
+        own = [k for k in standard if k != label] + ([served.model] if served.standard and asked_served else [])
+        w = plan.walk
+        if recal is not None and served.recalibration is not None:
+            w = dataclasses.replace(w, recalibrate=(recal,), recalibration=served.recalibration,
+                                    warmup=min(CHAMPION_WARMUP, w.n_cutoffs))
+        served_key = None if recal is None else recal + (RECALIBRATED if served.recalibration is not None else "")
+        return backtest(models, bars, settings, risk, w, progress, own), \
+            (served_key if asked_served and served_key else label), served_key
 
-    (result, label), hit = desk._kept(lambda: backtest_key(bars, identities, settings, risk, plan, workspace),
-                                      compute)
-    return RiskBacktested(result, bars, gated.notices + _said(result, settings, label) + list(result.notices), label,
-                          hit)
+    (result, label, served_key), hit = desk._kept(
+        lambda: backtest_key(bars, identities, settings, risk, plan, workspace), compute)
+    notices = _said(result, settings, label) + _not_served(served, served_key)
+    return RiskBacktested(result, bars, gated.notices + notices + list(result.notices), label, hit, served_key,
+                          why_serving(entry))
+
+
+def _not_served(served, served_key) -> list[Notice]:
+    if served_key is not None:
+        return []
+    return [Notice(f"the risk model serving this series, {served.label}, is not in this backtest: ask it without a "
+                   "model to backtest what serves", kind="note")]
 
 
 def _said(result, settings: ForecastSettings, label: str) -> list[Notice]:
@@ -377,13 +421,15 @@ def kept_risk_backtest(desk, bars, model, settings: ForecastSettings, risk: Risk
     if desk.cache is None:
         return None
     plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
     identities = {row.label: row.identity for row in _models(desk, bars, model, settings, workspace, ledger, plan,
-                                                             choices)}
+                                                             choices, asked)} | {"served": serving_identity}
     kept = desk.cache.peek(backtest_key(bars, identities, settings, risk, plan, workspace))
     if kept is None:
         return None
-    result, label = kept
-    return RiskBacktested(result, bars, _said(result, settings, label) + list(result.notices), label, True)
+    result, label, served_key = kept
+    return RiskBacktested(result, bars, _said(result, settings, label) + _not_served(served, served_key) +
+                          list(result.notices), label, True, served_key, why_serving(entry))
 
 
 def plain(x):
@@ -423,7 +469,8 @@ def backtest_body(done: RiskBacktested) -> dict:
     """The one JSON answer of a risk backtest: the tests, the volatility table, each model's readings per
     cut-off, the summary at each level for each position. The notices are each face's to word."""
     bt = done.backtest
-    out = {"model_key": done.model_key, **{k: v for k, v in bt.to_dict().items() if k != "notices"}}
+    out = {"model_key": done.model_key, "served_key": done.served_key, "served_why": done.served_why,
+           **{k: v for k, v in bt.to_dict().items() if k != "notices"}}
     out["summary"] = {f"{position}_{level:g}": bt.summary(level, position).to_dict("index")
                       for position in bt.settings.positions for level in bt.settings.levels}
     return plain(out)
@@ -498,3 +545,28 @@ def champion_body(done: RiskChampionChosen) -> dict:
                               for p in bt.settings.positions for a in bt.settings.levels}}
     return plain({**d.to_dict(), "entry": None if done.entry is None else done.entry.to_dict(),
                   "candidates": candidates, "cutoffs": len(bt.cutoffs), "horizon": bt.horizon})
+
+
+def served_rows(desk, series_bars, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
+                ledger=None) -> pd.DataFrame:
+    """One row per (series name, gated bars) of ``series_bars``: the risk model serving it (``risk_model``, and
+    ``risk_model_why``) and its VaR and ES per position and level (``served_var_long_99``, ...): ``served_risk`` of
+    each, the Screener's risk-champion columns. A series that cannot be read says why in ``risk_model_why``."""
+    from kronos.errors import UserError
+    from kronos_studio.batch.summary import risk_column
+
+    rows = []
+    with _Opened(ledger, workspace) as led:
+        for name, bars in series_bars:
+            row = {"series": name}
+            try:
+                served, _ = served_risk(desk, bars, settings, risk, workspace=workspace, ledger=led)
+            except UserError as e:
+                rows.append(row | {"risk_model": None, "risk_model_why": str(e)})
+                continue
+            row |= {"risk_model": served.model.describe(served.name), "risk_model_why": served.why}
+            for t in served.readings:
+                row["served_" + risk_column("var", t["position"], t["level"])] = t["var"]
+                row["served_" + risk_column("es", t["position"], t["level"])] = t["es"]
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -144,7 +144,7 @@ def choose(candidates: Mapping, bars, settings: ForecastSettings, risk: RiskSett
     if current.model not in candidates:
         raise InputError(f"the risk model serving now, {current.label}, is not among the candidates to set against "
                          "it", {"current": current.label, "candidates": list(candidates)},
-                         Fix("include {setting}", "candidates", current.model))
+                         Fix(f"include {current.model} among the candidates"))
     walk = RiskWalk(n_cutoffs=cutoffs, warmup=warmup, recalibrate=tuple(candidates), recalibration=recalibration,
                     include_trained=include_trained,
                     reference=current.model if current.model in candidates else RiskWalk.reference)

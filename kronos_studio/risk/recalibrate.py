@@ -56,7 +56,7 @@ class Recalibration:
     def __post_init__(self):
         if not (self.aci or self.scale):
             raise InputError("a recalibration adapts the level, the variance scale or both: neither was asked",
-                             {"aci": self.aci, "scale": self.scale}, Fix("ask for {setting}", "recalibration"))
+                             {"aci": self.aci, "scale": self.scale}, Fix("ask for the adaptive level or the scale"))
         if not self.step > 0 or self.window < 1 or self.prior < 0:
             raise InputError(f"a recalibration needs a step above 0, a window of 1 or more and a prior of 0 or more, got "
                              f"{self.step}, {self.window}, {self.prior}",
