@@ -152,7 +152,7 @@ def choose_champion(desk, bars, args, settings, risk):
     done = desk_call(lambda: desk.risk_champion(bars, settings, risk, cutoffs=args.cutoffs, warmup=args.warmup,
                                                 sampled=SAMPLED_CANDIDATES if args.candidates == "all" else (),
                                                 include_training_period=args.include_training_period,
-                                                workspace=args.workspace))
+                                                workspace=args.workspace, made_by="kronos risk --choose-champion"))
     body = champion_body(done)
     return done, body, champion_table(body)
 

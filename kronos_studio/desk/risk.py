@@ -503,7 +503,7 @@ def sampled_references(sampled) -> list[str]:
 
 def risk_champion(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int | None = None,
                   warmup: int | None = None, sampled=SAMPLED_CANDIDATES, include_training_period: bool = False,
-                  workspace: str | None = None, ledger=None, made_by: str = "kronos risk --choose-champion",
+                  workspace: str | None = None, ledger=None, made_by: str = "risk champion choice",
                   ways: str | None = None, progress=None) -> RiskChampionChosen:
     """Choose ``bars``' series' risk champion (``kronos_studio.risk.champion.choose``): the standard risk models and
     the ``sampled`` catalog models (each also recalibrated) on the latest ``cutoffs`` cut-offs one horizon apart,

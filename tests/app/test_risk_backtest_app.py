@@ -40,7 +40,8 @@ def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
     at.button(key="rb_run").click().run()
     assert not at.exception and not at.error, messages(at.error)
     summary = next(d.value for d in at.dataframe if "kupiec_p" in d.value.columns)
-    assert len(summary) == 8 and any("Chronos" in name for name in summary.index)  # model, Chronos-2, 6 standard
+    # model, Chronos-2, 6 standard, and the risk model serving the series (the default, recalibrated as it serves)
+    assert len(summary) == 9 and any("Chronos" in name for name in summary.index)
     computed = forecasts.results().computed
     at.run()  # drawn again: the kept backtest, not a new one
     assert not at.exception and forecasts.results().computed == computed
