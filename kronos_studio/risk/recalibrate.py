@@ -6,7 +6,7 @@ cut-off it serves.
   the VaR and ES are read at moves after each outcome, a_{t+1} = a_t + g a (a - err_t), err_t = 1 when the loss went
   beyond the VaR served, a the nominal 1 - level; an exception widens the next readings, a quiet stretch narrows
   them, and the long-run exception rate is steered to a whatever the model's miscalibration. The step is relative
-  to a (``ACI_STEP`` g: one 99% exception halves a for g = 0.5, a hundred quiet days restore it), and a_t is kept
+  to a (``ACI_STEP`` g: one 99% exception moves a from 1% to 0.9% for g = 0.1, a hundred quiet days restore it), and a_t is kept
   within ``LEVEL_BOUNDS`` times a (and below one half): a model whose tail is far off is widened or narrowed that
   far at most, and said to be so by its level.
 * **Variance scale** (a filtered scaling of the model's returns): the forecast variance, and the returns with it,
@@ -31,7 +31,8 @@ from kronos.errors import Fix, InputError
 from .distribution import HorizonReturn
 from .measures import position_losses
 
-ACI_STEP = 0.5  # the adaptive level's step, relative to the tail probability a
+ACI_STEP = 0.1  # the adaptive level's step, relative to the tail probability a (0.1: the lowest FZ0 of 0.1, 0.25 and
+# 0.5 on the development series of scripts/measure_risk_champion.py; docs/risk.md)
 LEVEL_BOUNDS = (0.2, 3.0)  # a_t stays within these multiples of a (and below MAX_TAIL)
 MAX_TAIL = 0.5
 SCALE_WINDOW = 250  # outcomes the variance scale averages over (the latest)
