@@ -28,6 +28,7 @@ RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --ba
 
 def register(sub) -> None:
     from kronos_studio.risk import STANDARD_MODELS
+    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.risk.walk import RiskWalk
 
@@ -36,8 +37,8 @@ def register(sub) -> None:
                                              "their walk-forward backtest (Kupiec, Christoffersen, Basel traffic "
                                              "light, Acerbi–Szekely, QLIKE/MSE, Mincer–Zarnowitz, Diebold–Mariano).")
     p.add_argument("file", help="CSV or Parquet bars")
-    add_model_option(p, default="the series' risk champion, else the default risk model (GJR-GARCH(1,1,1)-t with its "
-                                "VaR level adapted to its exceptions), named with why it serves")
+    add_model_option(p, default=f"the series' risk champion, else the default risk model ({DEFAULT_RISK_MODEL.label}), "
+                                "named with why it serves")
     add_context_option(p)
     add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS})", RISK_PATHS_HELP)
     add_knob_options(p.add_argument_group("risk"), RiskSettings)
