@@ -127,7 +127,11 @@ def main() -> None:
     parser.add_argument("--chronos2", action="store_true", help="the bundled Chronos-2 alone")
     parser.add_argument("--sampled-warmup", type=int, default=None,
                         help="warm-up cut-offs of the sampled models (default: --warmup); 0: recalibrated from cold")
+    parser.add_argument("--only-sampled", action="store_true",
+                        help="the sampled models alone (beside the reference), not the standard models' variants")
     parser.add_argument("--out", required=True, help="JSON lines file (appended)")
+    parser.add_argument("--cutoffs-out", default=None,
+                        help="JSON lines file (appended) of each model's per-cut-off readings (for tables across runs)")
     args = parser.parse_args()
     risk = RiskSettings(levels=(0.95, 0.99), positions=("long", "short"), per_step=False)
     settings = ForecastSettings(horizon=max(args.horizons), paths=args.paths, seed=0)
@@ -156,7 +160,7 @@ def main() -> None:
             walk = RiskWalk(n_cutoffs=args.cutoffs, step=1, horizons=tuple(args.horizons), warmup=args.warmup,
                             recalibrate=tuple(standard), recalibration=VARIANTS[variant], reference=REFERENCE,
                             include_trained=True)
-            jobs = [(standard, walk)]
+            jobs = [] if args.only_sampled else [(standard, walk)]
             if sampled and i == 0:  # sampled models once, with the first variant (they are not memoized)
                 warm = args.warmup if args.sampled_warmup is None else args.sampled_warmup
                 jobs.append(({**sampled, REFERENCE: standard[REFERENCE]},
@@ -171,6 +175,16 @@ def main() -> None:
                             if models is not standard and row["key"] == REFERENCE:
                                 continue  # the reference only stood beside the sampled models for their DM
                             out.write(json.dumps(row) + "\n")
+                        if args.cutoffs_out:
+                            with open(args.cutoffs_out, "a") as per:
+                                for key, m in bt.models.items():
+                                    if models is not standard and key == REFERENCE:
+                                        continue
+                                    f = m.frame.drop(columns=["cutoff_time"])
+                                    per.write(json.dumps({"series": label, "variant": variant, "horizon": h,
+                                                          "key": key, "name": m.name,
+                                                          "cutoff_time": [str(t) for t in m.frame["cutoff_time"]],
+                                                          **{c: [num(x) for x in f[c]] for c in f}}) + "\n")
                         notes = sorted({n.worded() for n in bt.notices})
                         out.write(json.dumps({"series": label, "variant": variant, "horizon": h,
                                               "models": list(models), "notices": notes}) + "\n")

@@ -1,0 +1,125 @@
+"""The tables of docs/risk.md's acceptance section from ``scripts/measure_risk_champion.py --cutoffs-out`` files: per
+series and horizon, every model's exceptions, Kupiec, zone, QLIKE, mean FZ0, Diebold–Mariano against GJR-GARCH(1,1,1)-t
+(QLIKE and FZ0) and the model confidence set over every model run on that series and horizon (all runs together),
+then the acceptance of the default risk model.
+
+    .venv/bin/python scripts/risk_champion_tables.py held_back_h1_cutoffs.json [more files]
+
+Rows of the same model from several recalibration variants are the same numbers; each model is kept once (its first
+variant), and a recalibrated row is labelled by its variant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from kronos.errors import InputError
+from kronos_studio.risk.backtest import basel_zone_of, diebold_mariano, kupiec, model_confidence_set, qlike
+from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
+
+REFERENCE = "gjr_garch"
+STANDARD = ("historical_simulation", "ewma_normal", "garch", "gjr_garch", "log_har", "filtered_historical_simulation")
+
+
+def load(files) -> dict:
+    """(series, horizon) -> label -> per-cut-off frame."""
+    out = defaultdict(dict)
+    for name in files:
+        for line in open(name):
+            d = json.loads(line)
+            key = d["key"]
+            label = key if not key.endswith("+recal") or d["variant"] == "aci" else f"{key} [{d['variant']}]"
+            if label in out[(d["series"], d["horizon"])]:
+                continue
+            frame = pd.DataFrame({k: v for k, v in d.items() if isinstance(v, list)})
+            frame.attrs["name"] = d["name"]
+            out[(d["series"], d["horizon"])][label] = frame
+    return out
+
+
+def fmt(x, spec=".3f") -> str:
+    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+
+
+def table(models: dict, horizon: int) -> tuple[pd.DataFrame, dict]:
+    frames = list(models.values())
+    n = min(len(f) for f in frames)
+    models = {k: f.iloc[-n:].reset_index(drop=True) for k, f in models.items()}
+    proxy = next(iter(models.values()))["proxy"].to_numpy(float)
+    fz = pd.DataFrame({k: f["fz0"].to_numpy(float) for k, f in models.items()})
+    keep = fz.notna().all(axis=1).to_numpy() & np.isfinite(proxy) & (proxy > 0)
+    ql = pd.DataFrame({k: qlike(proxy[keep], f["variance"].to_numpy(float)[keep]) for k, f in models.items()})
+    fzk = fz[keep].reset_index(drop=True)
+    overlap = horizon  # cut-offs one bar apart: h-bar returns overlap h at a time
+    tested = list(range(n - 1, -1, -overlap))[::-1]
+    rows = {}
+    for k, f in models.items():
+        hits95 = f["exception_long_0.95"].astype(bool).to_numpy()[tested]
+        hits99 = f["exception_long_0.99"].astype(bool).to_numpy()[tested]
+        row = {"name": f.attrs.get("name", k), "exc95": int(hits95.sum()), "exc99": int(hits99.sum()),
+               "tested": len(tested), "exc95_all": int(f["exception_long_0.95"].astype(bool).sum()),
+               "exc99_all": int(f["exception_long_0.99"].astype(bool).sum())}
+        try:
+            row["kupiec95"] = kupiec(hits95, 0.95).p_value
+        except InputError:
+            row["kupiec95"] = None
+        try:
+            row["kupiec99"] = kupiec(hits99, 0.99).p_value
+        except InputError:
+            row["kupiec99"] = None
+        row["zone"] = basel_zone_of(int(hits99[-250:].sum())) if horizon == 1 and len(hits99) >= 250 else None
+        row["qlike"], row["fz0"] = float(ql[k].mean()), float(fzk[k].mean())
+        if k != REFERENCE and REFERENCE in models:
+            row["dm_qlike"] = diebold_mariano(ql[k], ql[REFERENCE], overlap=overlap).p_value
+            row["dm_fz0"] = diebold_mariano(fzk[k], fzk[REFERENCE], overlap=overlap).p_value
+            row["dm_qlike_t"] = diebold_mariano(ql[k], ql[REFERENCE], overlap=overlap).statistic
+            row["dm_fz0_t"] = diebold_mariano(fzk[k], fzk[REFERENCE], overlap=overlap).statistic
+        rows[k] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    for name, losses in (("fz0", fzk), ("qlike", ql)):
+        twin = {}
+        for i, a in enumerate(losses.columns):
+            twin[a] = next((b for b in losses.columns[:i] if twin.get(b) == b and np.allclose(losses[a], losses[b])), a)
+        distinct = [c for c in losses.columns if twin[c] == c]
+        mcs = model_confidence_set(losses[distinct], 0.1, block_size=overlap if overlap > 1 else None)
+        out[f"mcs_{name}"] = [mcs.loc[twin[k], "mcs_pvalue"] for k in out.index]
+    facts = {"cutoffs": n, "tested": len(tested), "first": str(next(iter(models.values()))["realized_return"].index[0]),
+             "compared": int(keep.sum())}
+    return out, facts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args()
+    data = load(args.files)
+    default = DEFAULT_RISK_MODEL.label
+    for (series, horizon), models in data.items():
+        out, facts = table(models, horizon)
+        print(f"\n### {series}, {horizon}-bar horizon ({facts['cutoffs']} cut-offs one bar apart; VaR tests on "
+              f"{facts['tested']} non-overlapping)\n")
+        print("| model | exc. 99% / 95% | Kupiec p 95% | Kupiec p 99% | zone | QLIKE | mean FZ0 | DM vs GJR-t: QLIKE (p) | "
+              "FZ0 (p) | MCS p: FZ0 | QLIKE |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for k, r in out.iterrows():
+            dm = (f"{r['dm_qlike_t']:+.2f} ({r['dm_qlike']:.3f})", f"{r['dm_fz0_t']:+.2f} ({r['dm_fz0']:.3f})") \
+                if k != REFERENCE and "dm_qlike" in r and pd.notna(r.get("dm_qlike")) else ("–", "–")
+            bold = "**" if k == default else ""
+            print(f"| {bold}{k}{bold} | {r['exc99']} / {r['exc95']} | {fmt(r['kupiec95'])} | {fmt(r['kupiec99'])} | "
+                  f"{r['zone'] or '–'} | {r['qlike']:.3f} | {r['fz0']:.4f} | {dm[0]} | {dm[1]} | {r['mcs_fz0']:.3f} | "
+                  f"{r['mcs_qlike']:.3f} |")
+        if default in out.index and REFERENCE in out.index:
+            d, g = out.loc[default], out.loc[REFERENCE]
+            best = out.loc[[k for k in STANDARD if k in out.index], "qlike"].min()
+            print(f"\nacceptance of the default ({default}): 99% exceptions {d['exc99']} vs GJR-t {g['exc99']} "
+                  f"({'met' if d['exc99'] <= g['exc99'] else 'missed'}); Kupiec p 95% {fmt(d['kupiec95'])} "
+                  f"({'met' if (d['kupiec95'] or 0) >= 0.05 else 'missed'}); QLIKE {d['qlike']:.3f} vs the best standard "
+                  f"{best:.3f} ({'met' if d['qlike'] <= best + 1e-12 else f'missed by {d.qlike - best:.3f}'})")
+
+
+if __name__ == "__main__":
+    main()
