@@ -398,11 +398,11 @@ def _fz0_table(models: dict[str, ModelRisk], settings: RiskSettings, walk: RiskW
 
 
 def risk_cutoffs(frame: pd.DataFrame, forecasters: Mapping, horizon: int, n_cutoffs: int,
-                 lookback: int | None, own_window: Collection[str] = ()) -> list[int]:
-    """The latest ``n_cutoffs`` cut-offs one horizon apart, each with every model's full lookback before it (the
-    models of ``own_window``: their own, whatever ``lookback``)."""
+                 lookback: int | None, own_window: Collection[str] = (), step: int | None = None) -> list[int]:
+    """The latest ``n_cutoffs`` cut-offs ``step`` bars apart (default one horizon), each with every model's full
+    lookback before it (the models of ``own_window``: their own, whatever ``lookback``)."""
     need = max([(None if k in own_window else lookback) or f.lookback(horizon) for k, f in forecasters.items()] + [2])
-    return last_cutoffs(len(frame), horizon, n_cutoffs, horizon, min_history=need)
+    return last_cutoffs(len(frame), horizon, n_cutoffs, step or horizon, min_history=need)
 
 
 def no_split_inside(frame: pd.DataFrame, cutoffs: list[int], forecasters: Mapping, settings: ForecastSettings,
@@ -467,8 +467,7 @@ def risk_backtests(forecasters: Mapping, bars, settings: ForecastSettings, risk:
     H = max(horizons)
     step = walk.step or H
     asked_cutoffs = walk.n_cutoffs + walk.warmup
-    need = max([(None if k in own_window else settings.lookback) or f.lookback(H) for k, f in forecasters.items()] + [2])
-    cutoffs = last_cutoffs(len(frame), H, asked_cutoffs, step, min_history=need)
+    cutoffs = risk_cutoffs(frame, forecasters, H, asked_cutoffs, settings.lookback, own_window, step)
     notices = []
     if len(cutoffs) < asked_cutoffs:
         notices.append(Notice(f"only {len(cutoffs)} of the {asked_cutoffs} cut-offs asked for fit these {len(frame)} "
