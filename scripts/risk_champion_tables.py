@@ -92,11 +92,57 @@ def table(models: dict, horizon: int) -> tuple[pd.DataFrame, dict]:
     return out, facts
 
 
+VOLATILITY = ("kronos", "ensemble", "gjr_garch", "log_har", "garch")  # the paper task's rows (issue 66, item 4)
+
+
+def volatility_table(models: dict, horizon: int) -> pd.DataFrame:
+    """QLIKE and Mincer–Zarnowitz of each model's variance forecast against the realized variance (the summed squared
+    close-to-close log-returns of the horizon), Diebold–Mariano of QLIKE against GJR-GARCH-t and log-HAR, the model
+    confidence set on QLIKE; h-bar returns one bar apart overlap h at a time (HAC lags h - 1, MCS blocks of h)."""
+    from kronos_studio.risk.backtest import mincer_zarnowitz
+
+    models = {k: f for k, f in models.items() if k in VOLATILITY}
+    n = min(len(f) for f in models.values())
+    models = {k: f.iloc[-n:].reset_index(drop=True) for k, f in models.items()}
+    proxy = next(iter(models.values()))["proxy"].to_numpy(float)
+    keep = np.isfinite(proxy) & (proxy > 0)
+    ql = pd.DataFrame({k: qlike(proxy[keep], f["variance"].to_numpy(float)[keep]) for k, f in models.items()})
+    rows = {}
+    for k, f in models.items():
+        h = f["variance"].to_numpy(float)[keep]
+        mz = mincer_zarnowitz(proxy[keep], h, overlap=horizon)
+        row = {"qlike": float(ql[k].mean()), "mz_intercept": mz.intercept, "mz_slope": mz.slope, "r2": mz.r_squared,
+               "mz_p": mz.joint.p_value, "mean_forecast": float(np.sqrt(h.mean())),
+               "mean_realized": float(np.sqrt(proxy[keep].mean())), "n": int(keep.sum())}
+        for ref in ("gjr_garch", "log_har"):
+            if ref in ql and k != ref:
+                dm = diebold_mariano(ql[k], ql[ref], overlap=horizon)
+                row[f"dm_{ref}"] = f"{dm.statistic:+.2f} ({dm.p_value:.3f})"
+        rows[k] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    mcs = model_confidence_set(ql, 0.1, block_size=horizon if horizon > 1 else None)
+    out["mcs_qlike"] = mcs["mcs_pvalue"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+")
+    parser.add_argument("--volatility", action="store_true", help="the volatility task's table (QLIKE, MZ) instead")
     args = parser.parse_args()
     data = load(args.files)
+    if args.volatility:
+        print("| series | horizon | model | QLIKE | MZ intercept | MZ slope | R² | MZ joint p | DM vs GJR-t (p) | "
+              "DM vs log-HAR (p) | MCS p | mean forecast vol | realized vol |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for (series, horizon), models in data.items():
+            out = volatility_table(models, horizon)
+            for k, r in out.iterrows():
+                print(f"| {series} | {horizon} | {k} | {r['qlike']:.3f} | {r['mz_intercept']:.2e} | {r['mz_slope']:.2f} | "
+                      f"{r['r2']:.3f} | {r['mz_p']:.3f} | {r.get('dm_gjr_garch', '–') if isinstance(r.get('dm_gjr_garch'), str) else '–'} | "
+                      f"{r.get('dm_log_har') if isinstance(r.get('dm_log_har'), str) else '–'} | {r['mcs_qlike']:.3f} | "
+                      f"{r['mean_forecast']:.4f} | {r['mean_realized']:.4f} |")
+        return
     default = DEFAULT_RISK_MODEL.label
     for (series, horizon), models in data.items():
         out, facts = table(models, horizon)
