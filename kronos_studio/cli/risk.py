@@ -240,21 +240,34 @@ def _read_from(row) -> str:
 
 
 def backtest_table(done) -> str:
-    """Per level and position, each model's exceptions, test p-values and zone; then the volatility losses."""
+    """Per level and position, each model's exceptions, test p-values, zone and verdict; then the joint VaR/ES loss
+    (FZ0) and the volatility losses."""
     bt = done.backtest
-    lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"]
+    lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"
+             + (f"; serving this series: {done.served_key}" if done.served_key else "")]
     for position in bt.settings.positions:
         for level in bt.settings.levels:
             summary = bt.summary(level, position)
             lines += ["", f"{position} {level:g}:",
                       f"{'model':<32}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
-                      f"{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
+                      f"{'DQ p':>7}{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
             for key, row in summary.iterrows():
                 exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
                 obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
                 lines.append(f"{key:<32}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}{_num(row['christoffersen_ind_p']):>11}"
-                             f"{_num(row['christoffersen_cc_p']):>10}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}"
-                             f"{_read_from(row):>12}")
+                             f"{_num(row['christoffersen_cc_p']):>10}{_num(row['dq_p']):>7}{_text(row['zone']):>8}"
+                             f"{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
+    lines += ["", "one verdict per model (every test above, Holm-adjusted together at 5%):"]
+    for key, v in bt.verdicts.items():
+        lines.append(f"  {key:<30}{v['verdict']:>9}" + (f"  ({'; '.join(v['against'] + v['flagged'])})"
+                                                        if v["against"] or v["flagged"] else ""))
+    fz = bt.fz0
+    if len(fz):
+        lines += ["", f"FZ0 loss of VaR and ES jointly (mean over positions and levels; lower is better); DM against "
+                      f"{bt.walk.reference}:", f"{'model':<32}{'FZ0':>9}{'DM':>7}{'DM p':>7}{'MCS p':>7}"]
+        for key, row in fz.iterrows():
+            lines.append(f"{key:<32}{_num(row.get('fz0'), '.4f'):>9}{_num(row.get('dm_fz0_vs_reference'), '+.2f'):>7}"
+                         f"{_num(row.get('dm_fz0_p')):>7}{_num(row.get('mcs_fz0_p')):>7}")
     vol = bt.volatility
     lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {bt.walk.reference}:",
               f"{'model':<32}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
