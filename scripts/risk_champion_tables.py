@@ -51,8 +51,9 @@ def table(models: dict, horizon: int) -> tuple[pd.DataFrame, dict]:
     models = {k: f.iloc[-n:].reset_index(drop=True) for k, f in models.items()}
     proxy = next(iter(models.values()))["proxy"].to_numpy(float)
     fz = pd.DataFrame({k: f["fz0"].to_numpy(float) for k, f in models.items()})
-    keep = fz.notna().all(axis=1).to_numpy() & np.isfinite(proxy) & (proxy > 0)
-    ql = pd.DataFrame({k: qlike(proxy[keep], f["variance"].to_numpy(float)[keep]) for k, f in models.items()})
+    keep = fz.notna().all(axis=1).to_numpy()  # FZ0: the cut-offs where every model's forecast is an ES
+    positive = np.isfinite(proxy) & (proxy > 0)  # QLIKE: where the realized variance is above 0 (as the walk)
+    ql = pd.DataFrame({k: qlike(proxy[positive], f["variance"].to_numpy(float)[positive]) for k, f in models.items()})
     fzk = fz[keep].reset_index(drop=True)
     overlap = horizon  # cut-offs one bar apart: h-bar returns overlap h at a time
     tested = list(range(n - 1, -1, -overlap))[::-1]
@@ -88,7 +89,7 @@ def table(models: dict, horizon: int) -> tuple[pd.DataFrame, dict]:
         mcs = model_confidence_set(losses[distinct], 0.1, block_size=overlap if overlap > 1 else None)
         out[f"mcs_{name}"] = [mcs.loc[twin[k], "mcs_pvalue"] for k in out.index]
     facts = {"cutoffs": n, "tested": len(tested), "first": str(next(iter(models.values()))["realized_return"].index[0]),
-             "compared": int(keep.sum())}
+             "compared": int(keep.sum()), "qlike_compared": int(positive.sum())}
     return out, facts
 
 
@@ -147,7 +148,8 @@ def main() -> None:
     for (series, horizon), models in data.items():
         out, facts = table(models, horizon)
         print(f"\n### {series}, {horizon}-bar horizon ({facts['cutoffs']} cut-offs one bar apart; VaR tests on "
-              f"{facts['tested']} non-overlapping)\n")
+              f"{facts['tested']} non-overlapping; FZ0 compared on {facts['compared']}, QLIKE on "
+              f"{facts['qlike_compared']})\n")
         print("| model | exc. 99% / 95% | Kupiec p 95% | Kupiec p 99% | zone | QLIKE | mean FZ0 | DM vs GJR-t: QLIKE (p) | "
               "FZ0 (p) | MCS p: FZ0 | QLIKE |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
