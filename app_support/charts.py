@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ MEMBER_COLORS = ("#E69F00", "#CC79A7", "#8C6D46", "#7F7F7F", "#BCBD22", "#17BECF
 # Plotly's toolbar without the selection tools (nothing here uses a selection): a shorter modebar.
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 MODEBAR_PX = 34  # strip kept free above the title for plotly's modebar (22 px buttons + padding)
+GRID_LEGEND_Y = -0.15  # the small multiples' legend, in their plot areas' heights: under two lines of tick labels
 TITLE_CHARS = 40  # longer titles wrap at a ", " / " — ": about what fits a phone-wide chart at 17 px
 Event = tuple  # (timestamp-like, label)
 
@@ -173,10 +175,33 @@ def _decimals(history: pd.DataFrame) -> int:
     return price_decimals(history["close"].to_numpy())  # as Bars.price_decimals reads it
 
 
+def volume_withheld(forecast: Forecast, field: str = "volume") -> str | None:
+    """Why no volume fan is drawn for ``forecast`` (None: it is drawn, or ``field`` is a price): the model forecasts
+    no volume (every path holds one number), or at some step half its paths or more sampled a volume below 0, so
+    the median there is the floor, not a forecast (``forecasters.bounds``)."""
+    if field != "volume":
+        return None
+    from kronos_studio.forecasters.bounds import KEY, volume_reading
+
+    reading = volume_reading(forecast.provenance)
+    record = forecast.provenance.get(KEY) or {}
+    if reading == "held":
+        return (f"No volume fan: this model forecasts no volume (every path holds the recent median, "
+                f"{record['volume_held']:,.0f})")
+    if reading == "unreliable":
+        return (f"No volume fan: the volume forecast is unreliable (at {record['unreliable_steps']} of "
+                f"{len(record['volume_floored_by_step'])} steps half the paths or more sampled a volume below 0, so "
+                "the median is the floor, 0)")
+    return None
+
+
 def _fan_traces(forecast: Forecast, field: str, band: Sequence[float], anchor: float, anchor_x,
                 showlegend: bool = True, with_x: bool = False) -> list[go.Scatter]:
-    """Band edges (the upper one filled down to the lower) and the p50 line. ``with_x``: the hover text
-    names the time (for charts whose hover shows one point, not a unified box)."""
+    """Band edges (the upper one filled down to the lower) and the p50 line; none for a volume that is not a
+    forecast (``volume_withheld``). ``with_x``: the hover text names the time (for charts whose hover shows one
+    point, not a unified box)."""
+    if volume_withheld(forecast, field):
+        return []
     lo, mid, hi = _band(forecast, field, band)
     x = [anchor_x, *_wall(forecast.timestamps)]
     lo_name, hi_name = (level_name(b) for b in sorted(band))
@@ -423,6 +448,13 @@ def fan_chart(forecast: Forecast, field: str = "close", band: Sequence[float] = 
         fig.add_trace(tr)
     for tr in _fan_traces(forecast, field, band, anchor, start, with_x=True):
         fig.add_trace(tr)
+    withheld = volume_withheld(forecast, field)
+    if withheld:  # said on the chart where the fan would be, not drawn as a median of 0 or one number
+        # narrow and below the top, at the right: over the forecast's bars, clear of the forecast start's label
+        fig.add_annotation(text="<br>".join(textwrap.wrap(withheld, 38)), xref="paper", yref="paper", x=0.99, y=0.9,
+                           xanchor="right", yanchor="top", showarrow=False, align="left",
+                           bgcolor="rgba(255, 243, 205, 0.92)", bordercolor="#b08900", borderwidth=1,
+                           font=dict(size=12, color="#5c4400"), name="volume_withheld")
     if field != "volume":
         fig.add_trace(_gap_trace(forecast, history, start))
     if actual is not None and len(actual):
@@ -509,9 +541,11 @@ def compare_grid(forecasts: Mapping[str, Forecast], field: str = "close", band: 
                      rangeslider_visible=False)
     first = forecasts[names[0]]
     _set_window(fig, first.history if history_bars is None else first.history.tail(history_bars), first)
+    # The legend under the tick labels' second line (the date under the times): on it, it hid the first
+    # subplot's dates, and the shared axis read as another one there
     fig.update_layout(height=height, hovermode="x unified", template="plotly_white",
                       margin=dict(l=10, r=10, t=MODEBAR_PX + 44, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0))
+                      legend=dict(orientation="h", yanchor="top", y=GRID_LEGEND_Y, xanchor="left", x=0))
     fit_y_range(fig)  # over every subplot's traces: they share one price axis
     return fig
 
@@ -532,6 +566,8 @@ def overlay_chart(forecasts: Mapping[str, Forecast], field: str = "close", band:
     fmt = _fmt(field, history)
     for i, name in enumerate(names):
         fc, color = forecasts[name], MODEL_COLORS[i % len(MODEL_COLORS)]
+        if volume_withheld(fc, field):  # no fan of a volume that is not a forecast
+            continue
         anchor, start = _anchor(fc.history, field)
         lo, mid, hi = _band(fc, field, band)
         x = [start, *_wall(fc.timestamps)]
@@ -720,7 +756,8 @@ def exceptions_chart(frame: pd.DataFrame, position: str, level: float, *, title:
         go.Scatter(x=x[hit], y=loss[hit].tolist(), mode="markers", name="exception",
                    marker=dict(color="#d62728", size=8, symbol="x"))])
     fig.update_yaxes(tickformat=".1%", title_text=f"loss of a {position} position")
-    fig.update_layout(title=title, height=height, template="plotly_white", hovermode="x unified",
-                      margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+    title = _wrap_title(title) if title else None  # a long title on lines of its own, room made above the plot
+    fig.update_layout(title=title, height=height + (title.count("<br>") * 24 if title else 0), template="plotly_white",
+                      hovermode="x unified", margin=dict(l=10, r=10, t=_top_margin(title), b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
     return fig

@@ -43,13 +43,14 @@ def controls(sb) -> tuple[str, ...]:
 
 
 def _kept_upload(upload) -> Path:
-    """The uploaded covariate as a file the desk reads (named by its content, so the same file is one reference)."""
+    """The uploaded covariate as a file the desk reads, under its own name (its series is named after it, as the
+    target's upload is) in a folder named by its content (the same file is one reference)."""
     from data_sources.storage import storage_path
 
     data = upload.getvalue()
-    folder = storage_path("covariates")
+    folder = storage_path("covariates") / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{Path(upload.name).name}"
+    path = folder / Path(upload.name).name
     if not path.exists():
         path.write_bytes(data)
     return path
@@ -101,8 +102,18 @@ def caption(fc) -> str:
 
 def short_name(ref: str) -> str:
     """A covariate as a label names it: a sample by its name, an uploaded file by its own name."""
-    path = Path(ref)
-    return path.name.split("-", 1)[-1] if path.is_absolute() else ref
+    from kronos_studio.desk.covariates import covariate_label
+
+    return covariate_label(ref)
+
+
+def model_tag(refs) -> str:
+    """The model part of a conditioned forecast's download names: the model that sampled it (Chronos-2, not the
+    sidebar's model) and what it was given, 'chronos2-small_given_SPX' ('…_alone' for none)."""
+    from kronos_studio.desk.covariates import CONDITIONED_MODEL
+
+    given = "+".join(Path(short_name(r)).stem for r in refs)
+    return f"{CONDITIONED_MODEL}_given_{given}" if refs else f"{CONDITIONED_MODEL}_alone"
 
 
 def with_and_without(bars, settings, refs, clicked: bool) -> dict:

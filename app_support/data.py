@@ -124,7 +124,8 @@ def _held(upload) -> HeldUpload:
     return held
 
 
-def _read_upload(upload, timezone: str | None, calendar: str | None, symbol: str | None) -> LoadedBars:
+def _read_upload(upload, timezone: str | None, calendar: str | None, symbol: str | None,
+                 exchange: str | None = None) -> LoadedBars:
     """Parse the upload under a progress bar fed by the reader."""
     from data_sources import read_bars_file
 
@@ -136,21 +137,21 @@ def _read_upload(upload, timezone: str | None, calendar: str | None, symbol: str
 
     try:
         bars = read_bars_file(upload.getvalue(), name=upload.name, timezone=timezone, calendar=calendar,
-                              symbol=symbol, progress=progress)
+                              symbol=symbol, exchange=exchange, progress=progress)
         return _hashed(bars)
     finally:
         bar.empty()
 
 
 def file_bars(upload, timezone: str | None = None, calendar: str | None = None,
-              symbol: str | None = None) -> LoadedBars:
-    """The upload's bars, read once per (upload, timezone, calendar, symbol): later reruns get the same
+              symbol: str | None = None, exchange: str | None = None) -> LoadedBars:
+    """The upload's bars, read once per (upload, timezone, calendar, symbol, exchange): later reruns get the same
     object back (no re-hash of the bytes, no copy). Only one parsed copy is kept per session."""
     held = _held(upload)
-    options = (timezone, calendar, symbol)
+    options = (timezone, calendar, symbol, exchange)
     if options not in held.results:
         try:
-            bars = _read_upload(upload, timezone, calendar, symbol)
+            bars = _read_upload(upload, timezone, calendar, symbol, exchange)
         except DataSourceError as e:  # remembered too: a bad 100 MB file is not parsed again every rerun
             held.results[options] = e.with_traceback(None)
         else:
@@ -182,8 +183,9 @@ def _uploaded_bars(inputs) -> Bars | None:
     from data_sources import MultipleSymbolsError
 
     upload = inputs.upload
+    named, exchange = inputs.symbol.strip() or None, inputs.exchange.strip() or None  # the sidebar's, if typed
     try:
-        return file_bars(upload, inputs.timezone, inputs.calendar)
+        return file_bars(upload, inputs.timezone, inputs.calendar, named, exchange)
     except MultipleSymbolsError as e:
         key = instrument_key(_upload_digest(upload))
         pick = st.selectbox(f"Instrument in {upload.name}", e.symbols, index=None, key=key,
@@ -192,7 +194,7 @@ def _uploaded_bars(inputs) -> Bars | None:
             st.info(f"**{upload.name} holds {len(e.symbols)} instruments.** Choose the one to forecast above; "
                     "rows of different instruments are never mixed into one series.")
             return None
-        return file_bars(upload, inputs.timezone, inputs.calendar, symbol=pick)
+        return file_bars(upload, inputs.timezone, inputs.calendar, symbol=pick, exchange=exchange)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BARS_HASH)
@@ -288,6 +290,16 @@ def describe(bars: Bars) -> str:
     else:
         calendar = f"calendar {bars.calendar}" + (" (inferred)" if bars.calendar_inferred else "")
     return f"**{bars.symbol}** · {bars.interval} · {len(bars)} bars · {span} · {calendar}"
+
+
+def naming_note(bars: Bars) -> str | None:
+    """The header's line on a series no one named (``Bars.naming``): the name its forecasts, scores and champion are
+    kept under, and where to give it one."""
+    if bars.naming is None:
+        return None
+    return (f"Series **{bars.series_symbol}**, named {bars.naming}: its forecasts, scores and champion are kept under "
+            "this name. To name it yourself, give it a **Series name** in the sidebar (the same for every download "
+            "of it).")
 
 
 def calendar_note(bars: Bars) -> str | None:

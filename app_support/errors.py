@@ -14,7 +14,7 @@ from kronos_studio.training.retrain_settings import RetrainSettings
 CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, RiskSettings, None)
                for name, (_, knob) in knobs(cls).items()},
     "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
-    "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "fix": "Accept fix",
+    "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "exchange": "Exchange", "fix": "Accept fix",
     "include_training_period": "Include cut-offs inside the model's training period",
     "step": "Bars between cut-offs",
     "covariates": knobs(CovariateOptions)["covariates"][1].label,  # the sidebar's "Condition on" (conditioned.py)

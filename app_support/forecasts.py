@@ -50,6 +50,17 @@ def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
                          "check the interval, or use fewer bars of horizon") from None
 
 
+def step_work(bars, settings, context: int) -> list[float]:
+    """Each sampling step's expected cost for a Kronos model of ``context`` tokens reading ``settings.lookback`` of
+    ``bars`` (``kronos.generate.step_work``): the steps past its context re-read their window and take far longer,
+    which the ETA must know before the first of them runs."""
+    from kronos.config import default_lookback
+    from kronos.generate import step_work as work
+
+    read = min(len(bars), settings.lookback or default_lookback(context, settings.horizon))
+    return work([read], settings.horizon, context)
+
+
 def cached(bars, choice: ModelChoice, settings, future=None):
     """The kept forecast, or None (also when what serves ``champion`` cannot be read now: the run says why)."""
     from kronos.errors import UserError
@@ -74,13 +85,15 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
         return kept, True
     if future is None:
         future_stamps(bars, settings.horizon)  # bars that cannot be placed refused in words before any loading
+    work = None
     if choice.per_series:
         wait_for_torch()
     else:
         load_model(choice)  # with its download's progress, or a spinner: the desk then finds it loaded
+        work = None if choice.mixes else step_work(bars, settings, choice.context)
     bar = ProgressBar(label or (f"Ensemble: sampling {settings.paths} paths from each member" if choice.mixes
                                 else f"Sampling {settings.paths} paths with {choice.label}"),
-                      unit="member" if choice.mixes else "step")
+                      unit="member" if choice.mixes else "step", work=work)
     try:
         done = desk().forecast(bars, choice, settings, workspace=workspace(), future=future, progress=bar,
                                waiting=lambda: st.spinner("The same forecast is being sampled for another session: "

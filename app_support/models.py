@@ -45,10 +45,36 @@ def forecaster(bars, choice: ModelChoice, settings):
     return registry().decoding(app_decode()).forecaster(choice, bars, settings, workspace())
 
 
+def model_line(provenance: dict, conditioned: bool = False) -> str:
+    """The Forecast page's line under a one-model forecast: the model by name with its version, its precision
+    (where it has one: Kronos), the device, seed and bars read; Kronos's anchor. ``conditioned``: Chronos-2 read
+    covariates (``desk.covariates``), named as it samples (its checkpoint and what it was given), with no anchor."""
+    from .metrics import anchor_note
+
+    p = provenance
+    version = p.get("predictor_revision") or p.get("revision")
+    parts = [f"Model **{p['name'] if conditioned else p['model']}**" + (f" ({version})" if version else "")]
+    if p.get("precision"):
+        parts.append(p["precision"])
+    parts += [f"device {p['device']}", f"seed {p['seed']}",
+              f"{p['bars_used']} bars {p['history_start']} → {p['history_end']}", f"data {p['input_sha256']}"]
+    if not conditioned:
+        parts.append(anchor_note(p.get("anchor")))
+    return " · ".join(parts)
+
+
 def served_note(provenance: dict) -> str | None:
-    """Which model served a ``champion`` forecast, in words (None for any other model)."""
+    """Which model served a ``champion`` forecast, in words (None for any other model); a champion that did not
+    serve these bars (other bars over its window: ``catalog.champion.withheld_reason``) is said first."""
+    from kronos_studio.catalog.champion import WITHHELD
+
     note = provenance.get("champion")
-    return None if note is None else f"Model **champion**: {note}"
+    if note is None:
+        return None
+    if provenance.get(WITHHELD):
+        return (f"Model **champion**: **the series' champion does not serve these bars**: {note}. If they come from "
+                "another exchange, give it in the sidebar (**Exchange**): two exchanges' bars are two series.")
+    return f"Model **champion**: {note}"
 
 
 def progress_tqdm(placeholder, label: str):

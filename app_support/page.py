@@ -34,9 +34,9 @@ def open_page(*, need_model: bool = True, gate_key: str | None = "fix", settings
         st.stop()
     data.show_staleness(bars)
     st.markdown(data.describe(bars))
-    note = data.calendar_note(bars)
-    if note:
-        st.caption(note, help=None)
+    for note in (data.naming_note(bars), data.calendar_note(bars)):
+        if note:
+            st.caption(note, help=None)
     lookback = inputs.lookback_for(inputs.model)
     slides = inputs.slides(inputs.model)
     if slides:

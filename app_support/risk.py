@@ -19,8 +19,10 @@ from kronos_studio.risk.walk import PROXIES, RiskWalk
 from . import forecasts
 from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
 from .errors import app_message, control
+from .formats import MISSING, bar_time_text, number_text, p_text
 from .knob_widgets import knob_controls
 from .models import ModelChoice
+from .runs import ProgressBar
 
 # The backtest's default cut-offs here: fewer than the library's 250 (every model samples at each one while the
 # page waits); the traffic light needs 250 one-step VaRs, and the section says so when there are fewer.
@@ -119,11 +121,12 @@ def panel(fc, bars, what: str, request=None) -> None:
         return
     served_block(fc, bars, risk)
     fc, which = enough_paths(fc, bars, risk, request)
-    st.caption(f"From the {fc.paths.shape[0]} sample paths of {'the fan above' if not which else 'the same request'} "
-               f"({what}): value-at-risk and expected shortfall as a share of the position's value, over the horizon; "
-               "the volatility those paths carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether "
-               "their returns look like the history's." + (f" {which}" if which else ""))
     r = reading(fc, bars, risk)
+    st.caption(f"From the {fc.paths.shape[0]} sample paths of {'the fan above' if not which else 'the same request'} "
+               f"({what}): value-at-risk and expected shortfall as a share of the position's value, over the horizon "
+               f"of {len(fc.timestamps)} bars ending **{bar_time_text(r.horizon_end)}** (its last bar); the volatility "
+               "those paths carry beside GARCH, GJR-GARCH, HAR, EWMA and the history's own; whether their returns look "
+               "like the history's." + (f" {which}" if which else ""))
     for n in r.notices:
         (st.warning if n.kind == "warning" else st.caption)(n.worded(control))
     pct = st.column_config.NumberColumn
@@ -166,11 +169,24 @@ def backtest_settings(settings, risk: RiskSettings):
 
 
 def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):
-    """``Desk.risk_backtest`` on the app's desk: its warm models, and its one result cache."""
-    with st.spinner(f"Backtesting {choice.label} on {plan['cutoffs']} cut-offs"
-                    + (f" beside {', '.join(plan['beside'])}" if plan["beside"] else "")
-                    + (" and the risk desk's standard models" if plan["baselines"] else "") + "…"):
-        return forecasts.desk().risk_backtest(bars, choice, settings, risk, **backtest_options(plan))
+    """``Desk.risk_backtest`` on the app's desk (its warm models, and its one result cache) under a progress bar:
+    each model's cut-offs done of N, with the time left, the asked model first."""
+    others = [*plan["beside"], *(["the standard risk models"] if plan["baselines"] else [])]
+    bar = ProgressBar(f"Risk backtest of {choice.label}" + (f", then {', '.join(others)}" if others else ""),
+                      unit="cut-off")
+    phase = [None]
+
+    def progress(key: str, i: int, n: int) -> None:
+        if phase[0] is not None and key != phase[0]:  # the next model: its own count and ETA
+            bar.restart(f"Risk backtest of {key.replace('_', ' ')}")
+        phase[0] = key
+        bar(i, n)
+
+    try:
+        return forecasts.desk().risk_backtest(bars, choice, settings, risk, progress=progress,
+                                              **backtest_options(plan))
+    finally:
+        bar.done()
 
 
 def backtest_section(bars, choice: ModelChoice, settings) -> None:
@@ -213,6 +229,53 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
     show_backtest(done, risk)
 
 
+# The backtest's tables worded for people: column -> header. A column not named here (a field the library adds
+# later) is shown under its own name with its underscores as spaces, formatted by its kind (``cell``).
+HEADERS = {
+    "exceptions": "Exceptions", "observations": "Cut-offs scored", "kupiec_p": "Kupiec p",
+    "christoffersen_ind_p": "Christoffersen p (independence)",
+    "christoffersen_cc_p": "Christoffersen p (conditional coverage)", "zone": "Basel zone",
+    "es_z2": "ES Z2 (below 0: heavier tail than forecast)", "es_z2_p": "ES test p (Acerbi–Szekely)",
+    "qlike": "QLIKE", "mse": "MSE", "mz_intercept": "Mincer–Zarnowitz intercept", "mz_slope": "Mincer–Zarnowitz slope",
+    "mz_joint_p": "Mincer–Zarnowitz p (intercept 0, slope 1)", "dm_qlike_vs_reference": "Diebold–Mariano (QLIKE)",
+    "dm_p": "Diebold–Mariano p", "mcs_p": "Model confidence set p", "in_mcs": "In the confidence set",
+    "model": "Model", "position": "Position", "level": "Level", "test": "Test", "statistic": "Statistic",
+    "p_value": "p", "df": "Degrees of freedom", "counts": "Counts"}
+TESTS = {"kupiec_pof": "Kupiec (proportion of failures)", "christoffersen_independence": "Christoffersen independence",
+         "christoffersen_conditional_coverage": "Christoffersen conditional coverage",
+         "basel_traffic_light": "Basel traffic light", "acerbi_szekely_z2": "Acerbi–Szekely Z2 (ES)"}
+NUMBER_FORMATS = {"mse": ".3e"}  # a variance's squared error is tiny: its exponent is what tells models apart
+
+
+def header(column: str) -> str:
+    """A backtest column's header (``HEADERS``; another column: its name in words)."""
+    return HEADERS.get(column) or column.replace("_", " ")
+
+
+def cell(column: str, value) -> str:
+    """A backtest value as a table shows it: p-values to three decimals or 'p < 0.001', '–' where there is none
+    (a test that could not run, a zone that does not apply), the counts behind a test as words."""
+    if column == "p_value" or column.endswith("_p"):
+        return p_text(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {number_text(v)}" for k, v in value.items()) or MISSING
+    if column == "test":
+        return TESTS.get(value, str(value).replace("_", " "))
+    return number_text(value, NUMBER_FORMATS.get(column, ".4g"))
+
+
+def worded(frame: pd.DataFrame, names: dict | None = None, index: str | None = "Model") -> pd.DataFrame:
+    """``frame`` as text under worded headers (``header``, ``cell``); ``names``: the models' keys -> their names
+    (in its index, named ``index``, and in a ``model`` column)."""
+    names = names or {}
+    out = pd.DataFrame({header(c): [cell(c, names.get(v, v) if c == "model" else v) for v in frame[c]]
+                        for c in frame.columns}, index=frame.index)
+    if index is not None:
+        out.index = [names.get(k, k) for k in frame.index]
+        out.index.name = index
+    return out
+
+
 def show_backtest(done, risk: RiskSettings) -> None:
     bt = done.backtest
     said = list(dict.fromkeys(n.worded(control) for n in done.notices))  # one line per distinct notice
@@ -232,18 +295,19 @@ def show_backtest(done, risk: RiskSettings) -> None:
     m = st.columns(3)
     m[0].metric(f"Exceptions of {bt.models[done.model_key].name}", f"{int(hits.sum())} of {len(hits)}",
                 f"expected {(1 - level) * len(hits):.1f}", delta_color="off", delta_arrow="off")
-    m[1].metric("Kupiec p", "–" if pd.isna(mine["kupiec_p"]) else f"{mine['kupiec_p']:.3f}")
-    m[2].metric("Basel traffic light", zone or "–", help="Judged on 250 one-step 99% VaRs: green 0–4 exceptions, "
+    m[1].metric("Kupiec p", p_text(mine["kupiec_p"]))
+    m[2].metric("Basel traffic light", zone or MISSING, help="Judged on 250 one-step 99% VaRs: green 0–4 exceptions, "
                 "yellow 5–9, red 10 or more; none for other levels, horizons or fewer cut-offs")
     st.plotly_chart(exceptions_chart(bt.models[done.model_key].frame, position, level,
                                      title=f"{position} {level:g} VaR against the realized loss"),
                     key="rb_exceptions", config=CHART_CONFIG)
     names = {key: m.name for key, m in bt.models.items()}  # tables name each model, not its key
-    st.dataframe(summary.rename(index=names), key="rb_summary")
+    st.dataframe(worded(summary, names), key="rb_summary")
     tests = bt.tests[(bt.tests.position == position) & np.isclose(bt.tests.level, level)]
-    st.dataframe(tests.assign(model=tests["model"].map(names), counts=tests["counts"].astype(str)), key="rb_tests",
+    st.dataframe(worded(tests.drop(columns=["position", "level"], errors="ignore"), names, index=None), key="rb_tests",
                  hide_index=True)
+    reference = names.get(bt.walk.reference, bt.walk.reference)
     st.caption(f"Variance against the realized ({bt.walk.proxy}): QLIKE and MSE (lower is better), Mincer–Zarnowitz "
-               f"(slope 1, intercept 0 when unbiased), Diebold–Mariano of QLIKE against {bt.walk.reference} "
-               "(negative: lower loss), the 90% model confidence set.")
-    st.dataframe(bt.volatility.rename(index=names), key="rb_volatility")
+               f"(slope 1, intercept 0 when unbiased), Diebold–Mariano of QLIKE against {reference} (negative: lower "
+               "loss), the 90% model confidence set.")
+    st.dataframe(worded(bt.volatility, names), key="rb_volatility")

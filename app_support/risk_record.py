@@ -12,6 +12,7 @@ from kronos_studio.risk.measures import RiskSettings
 
 from .charts import CHART_CONFIG, exceptions_chart
 from .errors import app_message
+from .formats import MISSING, missing, p_text
 
 EXPLAINED = ("Each recorded forecast's value-at-risk is read from the paths it was sampled with (its return over "
              "the whole horizon, for a long and a short position); once its horizon's last bar has arrived, it is "
@@ -21,17 +22,32 @@ EXPLAINED = ("Each recorded forecast's value-at-risk is read from the paths it w
              "overlap*. Kupiec tests the count, Christoffersen whether exceptions cluster (docs/risk.md).")
 
 
+P_VALUES = ("kupiec_p", "christoffersen_ind_p", "christoffersen_cc_p")
+
+
 def table(tests: pd.DataFrame) -> pd.DataFrame:
-    """The risk record's tests as the page shows them: one row per series, model, position and level."""
+    """The risk record's tests as the page shows them: one row per series, model, position and level; a p-value
+    that could not be computed is '–' with the reason beside it (too few non-overlapping forecasts: how many a
+    test needs, how many there are)."""
     if tests.empty:
         return pd.DataFrame()
     return pd.DataFrame({
         "series": tests["symbol"] + " · " + tests["interval"], "model": tests["model"],
         "position": tests["position"], "level": tests["level"],
         "exceptions / forecasts": [f"{x} / {n}" for x, n in zip(tests["exceptions"], tests["used"])],
-        "expected": tests["expected"], "kupiec_p": tests["kupiec_p"],
-        "christoffersen_ind_p": tests["christoffersen_ind_p"], "christoffersen_cc_p": tests["christoffersen_cc_p"],
-        "overlapping": tests["overlapping"], "pending": tests["pending"], "untested": tests["untested"]})
+        "expected": tests["expected"], **{c: tests[c].map(p_text) for c in P_VALUES},
+        "untested": tests["untested"].map(lambda why: MISSING if missing(why) else why),
+        "overlapping": tests["overlapping"], "pending": tests["pending"]})
+
+
+def untested_reasons(tests: pd.DataFrame) -> list[str]:
+    """Each distinct reason a test could not run, said once, with the models and levels it holds for."""
+    if tests.empty:
+        return []
+    out: dict[str, list[str]] = {}
+    for row in tests[tests["untested"].notna()].itertuples():
+        out.setdefault(row.untested, []).append(f"{row.model} {row.position} {row.level:g}")
+    return [f"No p-value for {', '.join(where)}: {why}." for why, where in out.items()]
 
 
 def section(book, series, models: list[str], experiments: bool) -> None:
@@ -52,18 +68,21 @@ def section(book, series, models: list[str], experiments: bool) -> None:
     if record.forecasts.empty:
         st.info("No forecast is scored at its horizon's last bar yet: exceptions are judged once it has arrived.")
         return
-    num = st.column_config.NumberColumn
+    num, text = st.column_config.NumberColumn, st.column_config.TextColumn
     st.dataframe(table(record.tests), hide_index=True, key="tr_exceptions", column_config={
         "level": num("VaR level", format="%.4g"),
-        "exceptions / forecasts": st.column_config.TextColumn(
+        "exceptions / forecasts": text(
             "exceptions / forecasts", help="Exceptions among the non-overlapping forecasts the tests count"),
         "expected": num("expected", format="%.2f", help="Forecasts × (1 − level)"),
-        "kupiec_p": num("Kupiec p", format="%.3g", help="Proportion of failures: is the exception rate 1 − level?"),
-        "christoffersen_ind_p": num("Christoffersen p (independence)", format="%.3g"),
-        "christoffersen_cc_p": num("Christoffersen p (conditional coverage)", format="%.3g"),
+        "kupiec_p": text("Kupiec p", help="Proportion of failures: is the exception rate 1 − level? (– where the "
+                                          "test could not run: why, in the next columns)"),
+        "christoffersen_ind_p": text("Christoffersen p (independence)"),
+        "christoffersen_cc_p": text("Christoffersen p (conditional coverage)"),
+        "untested": text("why no p-value", width="large"),
         "overlapping": num("left out for overlap", help="Scored forecasts whose horizon overlaps one counted"),
-        "pending": num("waiting for their bars", help="Recorded forecasts whose horizon's last bar is not scored yet"),
-        "untested": st.column_config.TextColumn("why not tested", width="large")})
+        "pending": num("waiting for their bars", help="Recorded forecasts whose horizon's last bar is not scored yet")})
+    for line in untested_reasons(record.tests):
+        st.caption(line)
     shown = record.forecasts[record.forecasts["used"]]
     c = st.columns(3)
     model = c[0].selectbox("Exceptions of", sorted(shown["model"].unique()), key="tr_exc_model")
@@ -73,7 +92,7 @@ def section(book, series, models: list[str], experiments: bool) -> None:
     mine = shown[shown["model"] == model].sort_values("last_bar_at")
     left_out = int(((record.forecasts["model"] == model) & ~record.forecasts["used"]).sum())
     st.plotly_chart(exceptions_chart(mine.assign(cutoff_time=mine["last_bar_at"]), position, level,
-                                     title=f"{series[1]} {series[2]} · {model}: loss over each forecast's horizon "
-                                           f"against its VaR {level:g} ({len(mine)} forecasts, {left_out} left out "
-                                           "for overlap)"),
+                                     title=f"{series[1]} {series[2]} · {model}<br>{position} loss over each "
+                                           f"forecast's horizon against its VaR {level:g}<br>{len(mine)} forecasts, "
+                                           f"{left_out} left out for overlap"),
                     key="tr_exc_chart", config=CHART_CONFIG)

@@ -25,7 +25,7 @@ from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCE
 from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.engine import risk_notices
+from kronos_studio.batch.engine import interval_notices, risk_notices
 from kronos_studio.batch.forecaster import RISK_KNOBS, BatchSettings
 from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
 from kronos_studio.exports import csv_text
@@ -217,23 +217,23 @@ def file_instruments(path: str) -> list[str]:
 
 def by_instrument(entries: list[Entry], chosen: dict[str, list[str]]) -> list[Entry]:
     """Each file of several instruments as one entry per instrument (those ``chosen`` for its series, else
-    all), each named as the ledger and the registry name its series (``data_sources.series_symbol``: the
-    file's name and the instrument, ``bitstamp_(BTC,ETH,LTC)USD_d:LTC``); rows of different instruments, or
-    of one instrument in two files, are never one series."""
-    from data_sources.schema import series_symbol
-
-    out: list[Entry] = []
+    all), its row named by the instrument, or file:instrument where another file holds the same instrument (a
+    row's name is unique; the ledger and the registry know the series by its instrument and, where known, its
+    exchange: ``Bars.series_symbol``); rows of different instruments are never one series."""
+    out: list[tuple[str, str | None, str | None]] = []  # (file's row name, file, instrument)
     for e in entries:
         found = file_instruments(e.file) if e.file is not None else []
         if not found:
-            out.append(e)
+            out.append((e.series, e.file, None))
             continue
         picked = [s for s in chosen.get(e.series, found) if s in found]
         if not picked:
             raise WatchlistError(f"no instrument of {Path(e.file).name} is chosen: pick at least one of "
                                  f"{', '.join(found)}, or leave the file out")
-        out += [Entry(series=series_symbol(s, Path(e.file).stem), file=e.file, symbol=s) for s in picked]
-    return out
+        out += [(e.series, e.file, s) for s in picked]
+    names = [series if symbol is None else symbol for series, _, symbol in out]
+    return [Entry(series=name if names.count(name) == 1 or symbol is None else f"{series}:{symbol}", file=file,
+                  symbol=symbol) for name, (series, file, symbol) in zip(names, out)]
 
 
 def instrument_pickers(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
@@ -499,8 +499,23 @@ def risk_shown(rows: pd.DataFrame) -> list[str]:
 
 
 def risk_flags(rows: pd.DataFrame) -> list[str]:
-    """The flag of rows whose ES rests on too few paths beyond the VaR, in the app's words (``risk_notices``)."""
-    return [n.worded(control) for n in risk_notices(rows)]
+    """The flags of the rows' risk columns, in the app's words: a watchlist of several bar intervals, whose rows'
+    horizons are of different lengths in time (``interval_notices``), and rows whose ES rests on too few paths
+    beyond the VaR (``risk_notices``)."""
+    return [n.worded(control) for n in interval_notices(rows) + risk_notices(rows)]
+
+
+HORIZON_TIME = "horizon_time"  # the table's column of each row's horizon in time ('5 h', '5 d')
+
+
+def horizon_time(rows: pd.DataFrame) -> pd.Series:
+    """Each row's horizon in time: its bars times its interval ('5 h' for 5 hourly bars), '' without a forecast."""
+    from data_sources.intervals import span_text
+
+    if "interval" not in rows.columns or "horizon" not in rows.columns:
+        return pd.Series("", index=rows.index)
+    return pd.Series([span_text(i, int(h)) if isinstance(i, str) and h == h else ""
+                      for i, h in zip(rows["interval"], rows["horizon"])], index=rows.index)
 
 
 def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
@@ -519,7 +534,8 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
     for c in PRICE_SHOWN:
         if c in rows.columns:
             rows[c] = [None if v != v else price_text(float(v), d) for v, d in zip(rows[c], decimals)]
-    cols = [c for c in (*SHOWN, *touch_columns(rows), *risk_shown(rows), *DETAILS) if c in rows.columns]
+    rows[HORIZON_TIME] = horizon_time(rows)  # beside the VaR: a 5-hour and a 5-day VaR are told apart
+    cols = [c for c in (*SHOWN, *touch_columns(rows), HORIZON_TIME, *risk_shown(rows), *DETAILS) if c in rows.columns]
     return rows[cols]
 
 
@@ -561,6 +577,9 @@ def column_config(rows: pd.DataFrame) -> dict:
         "history_end": st.column_config.DatetimeColumn("Last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "horizon_end": st.column_config.DatetimeColumn("Horizon end (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars_used": pct("Bars read", format="%d"),
+        HORIZON_TIME: st.column_config.TextColumn("Horizon", help="The horizon in time: its bars × the series' bar "
+                                                                  "interval ('5 h': 5 hourly bars). The VaR, ES, "
+                                                                  "volatility and P(up) of the row are over it"),
         "warnings": st.column_config.TextColumn("Warnings"),
         "origin": FAILED_COLUMNS["origin"],
     }

@@ -18,6 +18,7 @@ TIMEZONES = [FROM_FILE, "UTC", "America/New_York", "Europe/London", "Europe/Berl
              "Asia/Hong_Kong", "Australia/Sydney"]
 CALENDARS = [FROM_FILE, "XNYS", "XNAS", "XLON", "XETR", "XTKS", "XHKG", "XSHG", "24/7", "FX"]
 SOURCE_KEY = "sb_source"  # the sidebar's source box
+FILE_NAME_KEY, FILE_EXCHANGE_KEY = "sb_file_symbol", "sb_file_exchange"  # an upload's series name and exchange
 
 
 @dataclass
@@ -96,7 +97,14 @@ def _file_upload(sb, source: Source) -> Chosen:
     calendar = sb.selectbox("Calendar", CALENDARS, key="sb_file_cal", accept_new_options=True,
                             format_func=lambda c: c or "infer from the bar times",
                             help="Trading calendar for gaps and future bars")
-    return Chosen(upload=upload, timezone=timezone, calendar=calendar)
+    name = sb.text_input("Series name", key=first_value(FILE_NAME_KEY, ""), placeholder="from the file",
+                         help="The name this series' forecasts, scores and champion are kept under: give every "
+                              "download of it the same one (default: the file's symbol column, else its file name "
+                              "without a date that ends it). In a file of several instruments: the one to read")
+    exchange = sb.text_input("Exchange", key=first_value(FILE_EXCHANGE_KEY, ""), placeholder="not known",
+                             help="Where the bars come from, when known: part of the series' name, so two exchanges' "
+                                  "bars of one symbol are two series (default: the file's exchange column)")
+    return Chosen(upload=upload, symbol=name, exchange=exchange, timezone=timezone, calendar=calendar)
 
 
 SIDEBAR = {SAMPLE_PICKER: _sample_picker, SYMBOL_TEXT: _symbol_text, FILE_UPLOAD: _file_upload}
@@ -117,7 +125,7 @@ def _symbol_state(source: Source, symbol: str, interval: str, exchange: str | No
 
 
 def _upload_state(source: Source, symbol: str, interval: str, exchange: str | None, calendar: str | None):
-    return {"sb_file_tz": FROM_FILE, "sb_file_cal": calendar or FROM_FILE}, None
+    return {"sb_file_tz": FROM_FILE, "sb_file_cal": calendar or FROM_FILE, FILE_NAME_KEY: "", FILE_EXCHANGE_KEY: ""}, None
 
 
 STATES = {SAMPLE_PICKER: _sample_state, SYMBOL_TEXT: _symbol_state, FILE_UPLOAD: _upload_state}

@@ -115,8 +115,11 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=60)
 
-    with Ledger.open(url) as ledger:
-        held = {w: set(ledger.scoped(w).predictions_frame()["prediction_id"]) for w in WORKSPACES}
+    from kronos_studio.service.public_ids import forecast_ids
+
+    with Ledger.open(url) as ledger:  # the answers name forecasts by their public ids
+        held = {w: set(forecast_ids(ledger, ledger.scoped(w).predictions_frame()["prediction_id"]).values())
+                for w in WORKSPACES}
         rows_after = {w: ledger.scoped(w).counts()["predictions"] for w in WORKSPACES}
     per_workspace = {w: {"answered_200": len(ids[w]), "ledger_rows_added": rows_after[w] - rows_before[w],
                          "rows_equal_answers": rows_after[w] - rows_before[w] == len(ids[w]) == len(set(ids[w]))}

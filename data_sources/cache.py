@@ -61,6 +61,7 @@ class BarCache:
                 calendar=meta.get("calendar"), timezone=meta["timezone"],
                 fetched_at=pd.Timestamp(meta["fetched_at"]) if meta.get("fetched_at") else None,
                 origin=meta.get("origin", ""), amount_filled=bool(meta.get("amount_filled")),
+                venue=meta.get("venue", exchange),  # where they came from: part of the series' name
             )
         except Exception:
             # A corrupt or foreign file is not worth failing a forecast over: refetch instead.
@@ -75,7 +76,7 @@ class BarCache:
         table = pa.Table.from_pandas(bars.frame, preserve_index=False)
         meta = {
             "source": bars.source, "symbol": bars.symbol, "interval": bars.interval, "calendar": bars.calendar,
-            "timezone": bars.timezone, "origin": bars.origin, "amount_filled": bars.amount_filled,
+            "timezone": bars.timezone, "origin": bars.origin, "amount_filled": bars.amount_filled, "venue": bars.venue,
             "fetched_at": bars.fetched_at.isoformat() if bars.fetched_at is not None else None,
         }
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})

@@ -119,7 +119,7 @@ def fetch_ccxt(exchange_id: str, symbol: str, timeframe: str = "1h", lookback: i
         frame["amount"] = amount.astype("float64").to_numpy()
     return Bars.from_frame(
         frame, source="ccxt", symbol=symbol, interval=timeframe, timezone="UTC", calendar=calendars.CRYPTO,
-        fetched_at=now, notes=notes,
+        fetched_at=now, notes=notes, venue=exchange_id,
         origin=f"{exchange_id} public market data via ccxt; exchange terms apply"
                + ("; amount = quote volume" if "amount" in frame else ""),
     )

@@ -3,6 +3,8 @@ steps in order (its parts, one job each, are in ``data_sources.reading``)."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,16 @@ from .errors import DataFormatError
 from .intervals import format_interval
 from .numbers import read_numbers
 from .reading.columns import check_quote_volume, currency_volumes, map_columns, use_tick_volume
-from .reading.instruments import instrument_rows, pick_wide, select_symbol, symbol_column, varying_text_column
+from .reading.instruments import (
+    instrument_rows,
+    pick_wide,
+    select_symbol,
+    select_venue,
+    symbol_column,
+    varying_text_column,
+)
 from .reading.layouts import binance_klines, binance_symbol
-from .reading.names import ADJ_CLOSE, ALIASES, norm
+from .reading.names import ADJ_CLOSE, ALIASES, VENUE_COLUMNS, norm
 from .reading.sniff import raw_bytes
 from .reading.tables import read_table
 from .schema import Bars
@@ -51,8 +60,27 @@ def _reporter(progress):
     return report
 
 
+# A date (and time) ending a file's name: a daily download names each file by its day (AAPL_2026-11-25.csv,
+# AAPL-20261125.csv, AAPL 2026-11-25 1530.csv, AAPL_2020-01-01_2026-11-25.csv), and every day's file is one series.
+_TRAILING_DATE = re.compile(r"[\s_.-]+(?P<date>\d{4}[-_.]?\d{2}[-_.]?\d{2})(?:[T\s_.-]?\d{2}[:.-]?\d{2}(?:[:.-]?\d{2})?)?$")
+
+
+def name_of_file(name: str) -> tuple[str, bool]:
+    """(the series' name a file's name gives, whether a date ending it was left out): the name without its
+    extension and without the calendar dates (not any eight digits) that end it; never empty."""
+    stem = Path(name).stem
+    series, cut = stem, False
+    while (m := _TRAILING_DATE.search(series)) and m.start() > 0:
+        try:
+            datetime.strptime(re.sub(r"[-_.]", "", m.group("date")), "%Y%m%d")
+        except ValueError:
+            break
+        series, cut = series[:m.start()], True
+    return series, cut
+
+
 def read_bars_file(source, name: str | None = None, *, timezone: str | None = None, symbol: str | None = None,
-                   interval: str | None = None, calendar: str | None = None,
+                   interval: str | None = None, calendar: str | None = None, exchange: str | None = None,
                    max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, progress=None) -> Bars:
     """Bars from a CSV or Parquet file (path, bytes or file-like).
 
@@ -67,14 +95,18 @@ def read_bars_file(source, name: str | None = None, *, timezone: str | None = No
     and amount (quote), by the instrument. A long file with a symbol/ticker column, or a wide one with
     each instrument's own columns (BTC:open, open_BTC, yfinance's two header rows), and several
     instruments needs ``symbol`` to pick one (otherwise MultipleSymbolsError lists them); elsewhere
-    ``symbol`` names the series. ``timezone`` localises naive times (or converts
+    ``symbol`` names the series. Without either, the series is named after the file, a date ending its name
+    left out (``name_of_file``; the bars say so in ``Bars.naming``). ``exchange``: the venue the bars come from,
+    part of the series' name; a file with an exchange column names its own (and ``exchange`` picks the rows of
+    one of several). ``timezone`` localises naive times (or converts
     aware ones); ``calendar`` must be a known calendar code. ``progress(stage, fraction)``, if given,
     is called as each stage starts ("reading", "parsing", "dates", "numbers", "checking", "done")
     with the overall fraction done (0.0 to 1.0, never decreasing); an exception it raises is
     re-raised unchanged. Anything else raises DataFormatError with the fix.
     """
     try:
-        return _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows, _reporter(progress))
+        return _read(source, name, timezone, symbol, interval, calendar, exchange, max_bytes, max_rows,
+                     _reporter(progress))
     except (DataFormatError, InputError):  # already worded (a bad symbol names its fix)
         raise
     except _CallbackError as exc:
@@ -84,7 +116,7 @@ def read_bars_file(source, name: str | None = None, *, timezone: str | None = No
                               "columns date,open,high,low,close,volume") from None
 
 
-def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_rows, report) -> Bars:
+def _read(source, name, timezone, symbol, interval, calendar, venue, max_bytes, max_rows, report) -> Bars:
     try:
         calendar = validate_calendar(calendar)
     except ValueError as exc:
@@ -106,13 +138,15 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
         if timezone is not None:
             out["timestamp"] = _to_zone(out["timestamp"], timezone)
         file_symbol = binance_symbol(name)
+        naming = f"after the file's name {name}, as Binance names its files" if file_symbol and not symbol else None
         interval = interval or kline_interval
         calendar = CRYPTO if calendar is None else calendar
         report("numbers")
     else:
         if table.wide:
             df, symbol = pick_wide(df, table.wide, symbol, notes)
-        out, file_symbol = _bars_columns(df, table.sep, table.columns, symbol, timezone, notes, report)
+        out, file_symbol, venue = _bars_columns(df, table.sep, table.columns, symbol, venue, timezone, notes, report)
+        naming = None
     del table, df  # the text columns are parsed: free them before the bars are built
     report("checking")
     out = out.dropna(subset=["timestamp"]) if out["timestamp"].notna().any() else out
@@ -124,11 +158,15 @@ def _read(source, name, timezone, symbol, interval, calendar, max_bytes, max_row
         interval = format_interval(step) if step is not None else "1d"
         if step is None:
             notes.append("a single bar: interval assumed to be 1d")
-    stem = Path(name).stem if name else "upload"
+    series = file_symbol or symbol
+    if not series:  # no one named it: the file's name does, and the bars say so
+        series, dated = name_of_file(name) if named else ("upload", False)
+        naming = (f"after the file's name {name}" + (", the date ending it left out" if dated else "") if named
+                  else "by default: the bars came without a file name or a symbol")
     bars = Bars.from_frame(
-        out, source="file", symbol=file_symbol or symbol or stem or "upload", interval=interval, timezone=timezone,
+        out, source="file", symbol=series, interval=interval, timezone=timezone,
         calendar=calendar, origin=f"user file {name}", notes=notes,
-        fetched_at=pd.Timestamp.now(tz="UTC"), file_stem=stem if named else None,
+        fetched_at=pd.Timestamp.now(tz="UTC"), venue=venue, naming=naming,
     )
     report("done")
     return with_inferred_calendar(bars)  # no calendar given: the one inference, evidence kept on the bars
@@ -141,9 +179,10 @@ def _to_zone(ts: pd.Series, timezone: str) -> pd.Series:
         raise DataFormatError(f"unknown timezone {timezone!r} ({exc}); use an IANA name like 'America/New_York' or 'UTC'") from None
 
 
-def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes: list[str],
-                  report) -> tuple[pd.DataFrame, str | None]:
-    """(timestamp + value columns, the file's symbol) from a table with a header row; notes are appended.
+def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, venue, timezone, notes: list[str],
+                  report) -> tuple[pd.DataFrame, str | None, str | None]:
+    """(timestamp + value columns, the file's symbol, the venue: its exchange column's or ``venue``) from a table
+    with a header row; notes are appended.
     The columns are checked before the instrument is chosen: a table that holds no bars (e.g. a 'name'
     column and no prices) is told so, not asked for a ticker."""
     cols, map_notes = map_columns(df)
@@ -179,8 +218,12 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
     report("dates")
     ts, tnotes = parse_time(df, cols["timestamp"], timezone)
     notes += tnotes
+    keep, venue, venue_notes = select_venue(df, ts, venue)  # where the bars come from, when the file says
+    notes += venue_notes
+    if keep is not None:
+        df, ts = df.loc[keep].reset_index(drop=True), ts[keep].reset_index(drop=True)
     used = {c for v in cols.values() for c in (v if isinstance(v, tuple) else (v,))}
-    used |= {c for c in df.columns if norm(c) in ADJ_CLOSE}
+    used |= {c for c in df.columns if norm(c) in ADJ_CLOSE or norm(c) in VENUE_COLUMNS}
     hidden = varying_text_column(df, ts, used)
     if hidden is not None:
         col, why = hidden
@@ -204,7 +247,7 @@ def _bars_columns(df: pd.DataFrame, sep, columns: list, symbol, timezone, notes:
     if "volume" not in out:
         out["volume"] = 0.0
         notes.append("no volume column: volume set to 0 (the model gets no volume signal)")
-    return out, file_symbol
+    return out, file_symbol, venue
 
 
 def _time_order(out: pd.DataFrame, notes: list[str]) -> pd.DataFrame:

@@ -32,6 +32,19 @@ def parse_interval(interval: str | pd.Timedelta) -> pd.Timedelta:
     return pd.Timedelta(minutes=n * _UNIT_MINUTES[unit])
 
 
+_UNIT_WORDS = {"m": "min", "min": "min", "h": "h", "d": "d", "wk": "wk", "w": "wk", "mo": "mo", "M": "mo"}
+
+
+def span_text(interval: str, bars: int) -> str:
+    """``bars`` bars of ``interval`` as a time, in the interval's own unit: 5 of '1h' -> '5 h', 4 of '15m' -> '60 min',
+    5 of '1d' -> '5 d' (bars, not calendar days: a weekend between them is not counted). An interval that is not
+    one of the forms ``parse_interval`` reads: '<bars> bars of <interval>'."""
+    m = _PATTERN.match(str(interval))
+    if not m or int(m.group(1)) <= 0:
+        return f"{bars} bars of {interval}"
+    return f"{int(m.group(1)) * int(bars)} {_UNIT_WORDS[m.group(2)]}"
+
+
 def is_intraday(interval: str | pd.Timedelta) -> bool:
     return parse_interval(interval) < pd.Timedelta(days=1)
 

@@ -11,9 +11,11 @@ SOURCE_BARS = 2000  # bars fetched for a symbol: more than any model's context, 
 @dataclass(frozen=True)
 class BarsRequest:
     """Exactly one of ``file`` (a path), ``csv_text`` (a CSV file's text) or ``source`` with ``symbol`` and
-    ``interval``; ``symbol`` also picks the instrument of a file with a symbol column. ``timezone``: of times
-    without an offset; ``calendar``: the trading calendar (None: inferred); ``fixes``: the quality gate's fixes
-    accepted; ``bars``: how many a source is asked for."""
+    ``interval``; ``symbol`` also picks the instrument of a file with a symbol column (and names the series of a
+    file or CSV text). ``exchange``: the venue the bars come from (ccxt's exchange; for a file or CSV text, one the
+    user knows), part of the series' name (``schema.series_symbol``). ``timezone``: of times without an offset;
+    ``calendar``: the trading calendar (None: inferred); ``fixes``: the quality gate's fixes accepted; ``bars``: how
+    many a source is asked for."""
 
     file: str | None = None
     csv_text: str | None = None

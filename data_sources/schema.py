@@ -46,16 +46,38 @@ def check_symbol(symbol: str) -> str:
     return symbol
 
 
-FILE_SEPARATOR = ":"  # between a file's name and the instrument in a series' symbol
+VENUE_SEPARATOR = ":"  # between a known venue and the symbol in a series' name (EXCHANGE:SYMBOL, as charting sites write it)
 
 
-def series_symbol(symbol: str, file_stem: str | None) -> str:
-    """The symbol a series is known by: a source's symbol as it is; a file's prefixed by the file's name unless
-    the file is named by it (``AAPL.csv``), so two exchanges' files of one symbol (``bitfinex_(BTC,ETH)USD_d``,
-    ``bitstamp_(BTC,ETH,LTC)USD_d``) are two series, ``bitstamp_(BTC,ETH,LTC)USD_d:BTC`` and its neighbours."""
-    if file_stem is None or file_stem == symbol:
-        return symbol
-    return f"{file_stem}{FILE_SEPARATOR}{symbol}"
+def venue_name(venue: str | None) -> str | None:
+    """A venue (an exchange) as series names hold it: stripped and in lower case, as ccxt names exchanges; None
+    when none is known."""
+    if venue is None:
+        return None
+    text = str(venue).strip().lower()
+    if not text:
+        return None
+    problem = text_problem(text, controls=True)
+    if problem is not None:
+        raise InputError(f"the exchange {venue!r} {problem}", {"exchange": venue},
+                         Fix("give {setting} as printable characters only", "exchange"))
+    return text
+
+
+def series_symbol(symbol: str, venue: str | None) -> str:
+    """The name a series is known by in the ledger, the registry, the Screener and batch: the symbol the user or
+    the source names it by, qualified by the venue its bars come from only where that is known
+    (``bitstamp:BTC/USD``: a source's exchange, a file's exchange column, one the user gives). A file's name never
+    enters it: every day's download of one series is that series. Two exchanges' bars of one symbol whose venues
+    are not known are one name; the bars themselves tell them apart (a forecast is scored only by bars that
+    continue the history it read, a champion serves only bars that hold the window it learned from)."""
+    return symbol if not venue else f"{venue}{VENUE_SEPARATOR}{symbol}"
+
+
+def instrument_symbol(series: str, venue: str | None) -> str:
+    """The symbol a source is asked for, of the series named ``series`` (``series_symbol``) at ``venue``."""
+    prefix = f"{venue}{VENUE_SEPARATOR}" if venue else ""
+    return series[len(prefix):] if prefix and series.startswith(prefix) else series
 
 
 @dataclass
@@ -84,15 +106,20 @@ class Bars:
     # What the bar times said about the calendar when none was given (calendar_inference.with_inferred_calendar):
     # the calendar inferred, or why none was, and the evidence. None when the calendar was given.
     calendar_inference: CalendarInference | None = None
-    # The name (without extension) of the file the bars were read from, None for a source's bars: where a file's
-    # bars come from, part of the series' identity (``series_symbol``).
-    file_stem: str | None = None
+    # Where the bars come from, when known: the exchange of a source (ccxt's), of a file's exchange column, or one
+    # the user gave (``venue_name``). Part of the series' name (``series_symbol``); None: not known.
+    venue: str | None = None
+    # How the series came by its name when no one gave it one ("after the file's name AAPL_2026-11-25.csv, its
+    # trailing date left out"): said with the bars (``kronos_studio.bars_input.quality_gate``). None: the name
+    # was given (a symbol, a symbol column, a source's symbol).
+    naming: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {tuple(SOURCES)}, got {self.source!r}")
         if isinstance(self.symbol, str):
             check_symbol(self.symbol)
+        self.venue = venue_name(self.venue)
         f = self.frame
         if not isinstance(f, pd.DataFrame) or tuple(f.columns) != COLUMNS:
             cols = list(f.columns) if isinstance(f, pd.DataFrame) else type(f).__name__
@@ -193,8 +220,9 @@ class Bars:
 
     @property
     def series_symbol(self) -> str:
-        """The symbol that names the series in the ledger, the registry and the Screener (``series_symbol``)."""
-        return series_symbol(self.symbol, self.file_stem)
+        """The name of the series in the ledger, the registry and the Screener: its symbol, with its venue when
+        known (``series_symbol``)."""
+        return series_symbol(self.symbol, self.venue)
 
     @property
     def calendar_inferred(self) -> bool:
@@ -216,10 +244,12 @@ class Bars:
 
     def identity(self) -> tuple:
         """Everything that shapes what the quality gate says about these bars: the values (content
-        hash) and the metadata and notes the reader attached. Equal data read from two different
-        files (other columns, other options) is *not* the same identity."""
+        hash) and the metadata and notes the reader attached (the venue and how the series was named among
+        them: a copy kept under this identity keeps them). Equal data read from two different files (other
+        columns, other options) is *not* the same identity."""
         return (self.content_hash(), self.source, self.symbol, self.interval, self.calendar, self.timezone,
-                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes), self.calendar_inference)
+                self.origin, self.amount_filled, self.timezone_assumed, tuple(self.notes), self.calendar_inference,
+                self.venue, self.naming)
 
     def content_hash(self) -> str:
         """sha256 over timezone, timestamps (UTC ns) and values: equal data, equal key."""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .settings import Bounds
+
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)  # p10 / p50 / p90: what a forecast reports unless asked otherwise
+# The quantile levels a forecast may be asked for: each strictly inside (0, 1), each once (a set: two levels one
+# column would hold are refused). How many is the face's business (the service's limit).
+LEVEL_BOUNDS = Bounds(gt=0, lt=1, min_items=1, unique=True, what="quantile levels")
 BAND = (0.1, 0.9)  # the central 80% band: drawn as the fan, scored as coverage
 
 

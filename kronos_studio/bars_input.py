@@ -30,23 +30,50 @@ def finding_notice(f, kind: str = "warning") -> Notice:
 
 
 def read_bars(source, name: str | None = None, *, timezone: str | None = None, calendar: str | None = None,
-              symbol: str | None = None):
-    """A ``data_sources.Bars`` from ``source``: a path, or the bytes of a CSV/Parquet file called ``name``
-    (the series is named after it unless ``symbol`` is given)."""
+              symbol: str | None = None, exchange: str | None = None):
+    """A ``data_sources.Bars`` from ``source``: a path, or the bytes of a CSV/Parquet file called ``name``. The
+    series is ``symbol`` (or the file's symbol column's), else named after the file (``Bars.naming`` says so);
+    ``exchange``: where its bars come from, when known (a file's exchange column says it too)."""
     from data_sources.files import read_bars_file
 
     if isinstance(source, (bytes, bytearray)):
         label = name or "bars"
         try:
-            return read_bars_file(bytes(source), label, timezone=timezone, calendar=calendar, symbol=symbol)
+            return read_bars_file(bytes(source), label, timezone=timezone, calendar=calendar, symbol=symbol,
+                                  exchange=exchange)
         except Exception as e:
             raise _cannot_read(label, e) from None
     if not Path(source).is_file():
         raise BarsInputError(f"input file '{source}' does not exist")
     try:
-        return read_bars_file(Path(source), timezone=timezone, calendar=calendar, symbol=symbol)
+        return read_bars_file(Path(source), timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange)
     except Exception as e:
         raise _cannot_read(source, e) from None
+
+
+DEFAULT_TEXT_SERIES = "bars"  # the series of CSV text sent without a symbol (and without a symbol column)
+
+
+def read_csv_text(text: str, *, symbol: str | None = None, exchange: str | None = None, timezone: str | None = None,
+                  calendar: str | None = None):
+    """Bars from CSV text as a request sends it: no file name, so its series is the ``symbol`` it is sent with, its
+    symbol column's, or ``DEFAULT_TEXT_SERIES`` (``Bars.naming`` says so)."""
+    import dataclasses
+
+    bars = read_bars(text.encode(), f"{symbol or DEFAULT_TEXT_SERIES}.csv", timezone=timezone, calendar=calendar,
+                     symbol=symbol, exchange=exchange)
+    if bars.naming is not None:
+        bars = dataclasses.replace(bars, naming="by default: the CSV text came without a symbol")
+    return bars
+
+
+def naming_notice(bars) -> Notice | None:
+    """What the user should know of a series no one named (``Bars.naming``): the name the ledger and the registry
+    keep it under, and how to give it one. None when the series was named."""
+    if bars.naming is None:
+        return None
+    return Notice(f"the series is named {bars.series_symbol!r} {bars.naming} (its forecasts, scores and champion are "
+                  "kept under this name)", (Fix("name it yourself with {setting}", "symbol"),), "note")
 
 
 def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
@@ -74,4 +101,7 @@ def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
     if bars.calendar_inferred:  # said, never silent: the calendar decides the future bar times
         notices.insert(0, Notice(bars.calendar_inference.headline(),
                                  (Fix("pass {setting} to choose another", "calendar"),), "note"))
+    named = naming_notice(bars)
+    if named is not None:  # said, never silent: the name decides which forecasts these bars score
+        notices.insert(0, named)
     return bars, notices

@@ -1,16 +1,68 @@
 """Slots shared fairly by owners (workspaces): a model's sampling (one slot) and the service's job threads.
 A freed slot goes to the waiting owner served longest ago (first come first served within one owner), so one
-owner's many or long requests never keep another's waiting longer than one turn."""
+owner's many or long requests never keep another's waiting longer than one turn.
+
+And work that stops when its asker leaves: a face runs a request's work ``asked_by(stop)`` (a client that
+disconnects, a server that shuts down, a job cancelled or past its time set ``stop``); the sampling loops check
+it between steps (``stoppable``: the progress callback every decode step already calls) and a wait for a slot
+gives up, both raising ``Cancelled``."""
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 
+# How often a waiter asks its ``abandon`` again while nobody wakes it (a client gone while its request waits).
+ABANDON_POLL_S = 0.2
+
 
 class Abandoned(Exception):
     """A waiter stopped waiting for its slot (``FairSlots.held``'s ``abandon`` was set)."""
+
+
+class Cancelled(Exception):
+    """The work's asker is gone (its client disconnected, the server stops, its job was cancelled or ran out of
+    time): the work stops at its next step, and nothing is answered."""
+
+
+_ASKER: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("kronos_studio_asker", default=None)
+
+
+@contextmanager
+def asked_by(stop: threading.Event):
+    """Run the block's work for an asker who may leave: once ``stop`` is set, the next sampling step (and any wait
+    for a slot) raises ``Cancelled``. Threads started inside copy it with their context (a service's workers do)."""
+    token = _ASKER.set(stop)
+    try:
+        yield
+    finally:
+        _ASKER.reset(token)
+
+
+def asker_gone() -> bool:
+    """Whether the work running now was asked for by someone who left."""
+    stop = _ASKER.get()
+    return stop is not None and stop.is_set()
+
+
+def check_asker(*_) -> None:
+    """Raise ``Cancelled`` when the asker of the work running now left (a progress callback's signature)."""
+    if asker_gone():
+        raise Cancelled
+
+
+def stoppable(progress: Callable | None = None) -> Callable:
+    """``progress`` (a sampling loop's per-step callback, or None) that first stops the work whose asker left."""
+    if progress is None:
+        return check_asker
+
+    def step(*args):
+        check_asker()
+        return progress(*args)
+
+    return step
 
 
 class _Ticket:
@@ -43,7 +95,7 @@ class FairSlots:
                 if abandon is not None and abandon():
                     self._leave(ticket)
                     raise Abandoned(owner)
-                self.cond.wait()
+                self.cond.wait(timeout=None if abandon is None else ABANDON_POLL_S)
         try:
             yield
         finally:

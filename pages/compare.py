@@ -20,11 +20,14 @@ inputs, bars = start.inputs, start.bars
 by_key = {c.key: c for c in inputs.models}
 local = [c.key for c in inputs.models if not c.downloads]
 default = list(dict.fromkeys(([inputs.model.key] if inputs.model else []) + local))[:2]
-keys = st.multiselect("Models (two or three)", list(by_key), default=default, max_selections=3,
-                      format_func=lambda k: by_key[k].label, key="cmp_models")
 WITH_WITHOUT = "With / without covariates"  # the sidebar's "Condition on", Chronos-2 with it and alone
 modes = ["Forecast", "Backtest"] + ([WITH_WITHOUT] if inputs.covariates else [])
 mode = st.segmented_control("Mode", modes, default="Forecast", key="cmp_mode") or "Forecast"
+# With / without compares its own two models (Chronos-2 with the covariates and alone): the picker is kept, greyed
+keys = st.multiselect("Models (two or three)", list(by_key), default=default, max_selections=3,
+                      format_func=lambda k: by_key[k].label, key="cmp_models", disabled=mode == WITH_WITHOUT,
+                      help=("With / without covariates compares Chronos-2 with the sidebar's covariates and alone, "
+                            "whatever is picked here") if mode == WITH_WITHOUT else None)
 if mode == WITH_WITHOUT:
     bars = data.quality_gate(bars, inputs.lookback, key="cmp_fix")
     if bars is None:

@@ -61,6 +61,7 @@ with st.expander("This series' adapters: the gated retrain and its lineage", ico
                                            progress=lambda share, text: bar.progress(share, text=text),
                                            options=retrain_options)
         except (RetrainError, SeriesLocked, LedgerError, TrainingPeriodError) as e:
+            bar.empty()  # a refusal leaves no bar that never moved above it
             st.error(f"**No retrain.** {app_message(e)}")
         else:
             shown = st.success if decision["decision"] == "promoted" else st.info

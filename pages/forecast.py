@@ -6,18 +6,26 @@ import re
 import streamlit as st
 
 from app_support import adapters, app_version, conditioned, data, ensemble, forecasts, ledger, risk, sidebar, trust
-from app_support.charts import CHART_CONFIG, fan_chart, fit_y_range, history_chart, history_title, quote_currency
+from app_support.charts import (
+    CHART_CONFIG,
+    fan_chart,
+    fit_y_range,
+    history_chart,
+    history_title,
+    quote_currency,
+)
 from app_support.errors import app_message, app_notice
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, price_input_format, probability_text, width_text
-from app_support.metrics import anchor_note, summarize
-from app_support.models import served_note
+from app_support.metrics import summarize
+from app_support.models import model_line, served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.evaluation.path_stats import default_level, drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
 from kronos_studio.exports import csv_text
-from kronos_studio.forecasters.bounds import note as volume_note
+from kronos_studio.forecasters.bounds import FLOORED_COLUMN, quantile_table, volume_reading
+from kronos_studio.forecasters.bounds import notices as candle_notices
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -146,14 +154,12 @@ m[2].metric(f"Band width {band_name} at horizon", width_text(s.band_width),
 prov = fc.provenance
 m[3].metric("Sampling time", f"{prov['elapsed_s']:.1f} s", "from cache" if from_store else "just sampled",
             delta_color="off", delta_arrow="off")
-head.caption(ensemble.caption(prov) if "weights" in prov else
-           f"Model **{prov['name'] if conditioning else prov['model']}** ({prov.get('predictor_revision')}) · {prov.get('precision', '—')} · device {prov['device']} · "
-           f"seed {prov['seed']} · {prov['bars_used']} bars {prov['history_start']} → {prov['history_end']} · "
-           f"data {prov['input_sha256']}" + ("" if conditioning else f" · {anchor_note(prov.get('anchor'))}"))
+head.caption(ensemble.caption(prov) if "weights" in prov else model_line(prov, conditioned=bool(conditioning)))
 if served_note(prov):
     head.caption(served_note(prov))
-if volume_note(prov):  # volume below 0 sampled and shown as 0, or the amount's rule: said, not silent
-    head.caption(f"Volume and amount: {volume_note(prov)}.")
+if not conditioning:  # candles repaired, a volume that is no forecast, volumes floored: said, never silent (a
+    for notice in candle_notices(prov):  # conditioned forecast's are among its notices, under the fan)
+        (head.warning if notice.kind == "warning" else head.caption)(app_notice(notice))
 
 st.subheader("Ask the paths")
 # One widget per series: a level typed for one instrument must never be carried to another, where
@@ -183,15 +189,17 @@ st.caption(f"Shares of the {paths} {'calibrated ' if calibration is not None els
            f"(steps of {1 / paths:.1%}); more paths give finer probabilities.")
 
 levels = (band[0], 0.5, band[1])
-table = fc.quantiles(levels)
+table = quantile_table(fc, levels)
 cols = [f"{f}_{level_name(q)}" for f in ("close", "high", "low", "volume") for q in levels]
+if volume_reading(prov) == "unreliable":  # each step's share of paths floored at 0 beside its volume
+    cols.append(FLOORED_COLUMN)
 st.subheader("Quantiles")
 shown_table = table[cols].reset_index()
 if shown_table["timestamp"].dt.tz is not None:  # market wall clock, as on the chart
     shown_table["timestamp"] = shown_table["timestamp"].dt.tz_localize(None)
 # Prices at the series' own decimals (unformatted, float32 quantiles showed up to 4 whatever the series has).
 written = {c: st.column_config.NumberColumn(format="%.0f" if c.startswith("volume") else price_input_format(decimals))
-           for c in cols}
+           for c in cols} | {FLOORED_COLUMN: st.column_config.NumberColumn(format="percent")}
 st.dataframe(shown_table, key="quantile_table", hide_index=True,
              column_config={"timestamp": st.column_config.DatetimeColumn("timestamp", format="YYYY-MM-DD HH:mm"),
                             **written})
@@ -210,11 +218,12 @@ export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenanc
                    "notes": bars.notes},
           "band": list(band), "events": [[str(t), label] for t, label in  # those in the forecast's window only
                                          in_window(events, fc.history["timestamp"].iloc[0], fc.timestamps[-1])]}
-model_tag = choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]  # studio-small, mini, a folder's name
+# studio-small, mini, a folder's name; the Chronos-2 that sampled a conditioned fan, not the sidebar's model
+model_tag = conditioned.model_tag(conditioning) if conditioning else choice.key.split(":", 1)[-1].rsplit("/", 1)[-1]
 stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}"
                                          + ("_calibrated" if calibration is not None else ""))
 d = st.columns(4)
-d[0].download_button("Quantiles CSV", lambda: csv_text(fc.quantiles(EXPORT_LEVELS).reset_index()),
+d[0].download_button("Quantiles CSV", lambda: csv_text(quantile_table(fc, EXPORT_LEVELS).reset_index()),
                      f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")
 d[1].download_button("Paths Parquet", _parquet, f"{stem}_paths.parquet", "application/octet-stream",
                      on_click="ignore", icon=":material/download:")
@@ -225,6 +234,6 @@ d[3].download_button("Settings + provenance JSON", lambda: json.dumps(export, in
 with st.expander("Provenance"):
     st.json(export, expanded=1)
 
-risk.panel(fc, bars, f"{prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
+risk.panel(fc, bars, f"{prov['name'] if conditioning else prov['model']}, {settings.horizon}-bar horizon, seed {prov['seed']}"
            + (", calibrated" if calibration is not None else "") + (", with the adapter" if adapter is not None else ""),
            (choice, settings) if calibration is None and adapter is None and not conditioning else None)

@@ -86,9 +86,9 @@ if ok.any():
                          selection_mode="single-row", row_height=screener.ROW_HEIGHT,
                          height=screener.table_height(len(view)), column_config=screener.column_config(view))
     st.caption(f"{len(shown)} of {len(rows)} rows shown. Click a header to sort. Statistics of the "
-               f"{run.settings.forecast.paths} sample paths at the horizon ({run.settings.forecast.horizon} bars), relative to the last "
-               "close: **P(up)** = P(close at horizon > last close); **band width** = (p90 − p10 of that close) / last "
-               "close; **expected max drawdown** = mean over paths of the largest close-to-close fall from a running "
+               f"{run.settings.forecast.paths} sample paths at the horizon ({run.settings.forecast.horizon} bars: "
+               "**Horizon** says it in time, by each row's bar interval), relative to the last close: **P(up)** = "
+               "P(close at horizon > last close); **band width** = (p90 − p10 of that close) / last close; **expected max drawdown** = mean over paths of the largest close-to-close fall from a running "
                "peak; **P(touch ±5%)** = share of paths whose intrabar low (high) reaches 5% below (above) the last "
                "close; **VaR 99%** = the loss (share of a long or short position's value) that 1% of the paths exceed, "
                "**ES 99%** = the mean loss of those paths; **volatility** = the paths' close-to-close realized "

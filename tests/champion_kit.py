@@ -12,7 +12,8 @@ LOOKBACK = 24  # the history the adapter is trained (and so forecasts) with
 
 def promote_champion(bars, ledger, folder: Path, steps: int = 2):
     """A new adapter of ``bars``' series trained on its bars into ``folder``, promoted to the series'
-    champion in ``ledger`` (its workspace); returns the registry's entry."""
+    champion in ``ledger`` (its workspace), its window all of ``bars`` (their fingerprint: a champion serves only
+    bars that hold it); returns the registry's entry."""
     from kronos.checkpoints import load_pair
     from kronos_studio.bundled import default_model_path
     from kronos_studio.ledger.registry import Candidate, Registry, SeriesKey
@@ -20,7 +21,7 @@ def promote_champion(bars, ledger, folder: Path, steps: int = 2):
     from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
     from kronos_studio.training.loop import TrainConfig
     from kronos_studio.training.lora import finetune_lora
-    from kronos_studio.training.retrain import adapter_events
+    from kronos_studio.training.retrain import adapter_events, window_fingerprint
 
     pair = load_pair(str(default_model_path()), device="cpu")
     frame = bars.frame
@@ -34,6 +35,6 @@ def promote_champion(bars, ledger, folder: Path, steps: int = 2):
     registry = Registry(ledger)
     entry = registry.register(Candidate(
         SeriesKey.of(bars), base["name"], base["predictor_revision"], stamps[0].to_pydatetime(),
-        stamps[-1].to_pydatetime(), len(frame), f"{folder.name}-{len(registry.entries())}", str(folder),
+        stamps[-1].to_pydatetime(), len(frame), window_fingerprint(frame), str(folder),
         {"lookback": LOOKBACK, "horizon": 4}, "tests", content_sha256=result.adapter.digest))
     return registry.promote(entry.id)

@@ -9,9 +9,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import CHOOSE_SYMBOL, MultipleSymbolsError
+from kronos.errors import Fix
+
+from ..errors import CHOOSE_SYMBOL, DataFormatError, MultipleSymbolsError
 from ..numbers import NA_SET
-from .names import SYMBOL_COLUMNS, WIDE_FIELDS, norm
+from .names import SYMBOL_COLUMNS, VENUE_COLUMNS, WIDE_FIELDS, norm
 from .sniff import DATA_CELL
 
 MAX_SYMBOLS_LISTED = 12
@@ -31,6 +33,39 @@ def select_symbol(df: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, s
     keep, chosen, notes = instrument_rows(df[col], symbol)
     df = df.drop(columns=col)
     return (df if keep is None else df.loc[keep].reset_index(drop=True)), chosen, notes
+
+
+def venue_column(df: pd.DataFrame):
+    return next((c for c in df.columns if norm(c) in VENUE_COLUMNS), None)
+
+
+def select_venue(df: pd.DataFrame, ts: pd.Series, venue: str | None) -> tuple[np.ndarray | None, str | None, list[str]]:
+    """(mask of the rows to keep, or None for all; the venue; notes) of a table with an exchange/venue column, its
+    bar times ``ts``; a table without one: (None, ``venue``, []). ``venue`` picks the rows of one. Rows of several
+    venues at the same times are two series interleaved: refused until one is picked. At distinct times (a listing
+    that moved) they are one series whose venue is not one: none is named, and a note says so."""
+    col = venue_column(df)
+    if col is None:
+        return None, venue, []
+    names = df[col].astype("string").str.strip()
+    found = list(dict.fromkeys(names.dropna()))
+    if venue is not None:
+        keep = (names.str.lower() == venue.strip().lower()).fillna(False).to_numpy(dtype=bool)
+        if not keep.any():
+            raise DataFormatError(f"no rows of the exchange {venue!r} in column {col!r}; the file's rows come from "
+                                  f"{listing(found)}", {"exchange": venue, "exchanges": found},
+                                  Fix("name one of them with {setting}", "exchange"))
+        note = [f"kept the {int(keep.sum())} rows of exchange {venue} from column {col!r}"] if len(found) > 1 else []
+        return keep, venue, note
+    if len(found) <= 1:
+        return None, (found[0] if found else None), []
+    repeated = pd.DataFrame({"t": ts.to_numpy(), "v": names.to_numpy()}).dropna()
+    if (repeated.groupby("t")["v"].nunique() > 1).any():
+        raise DataFormatError(f"the rows come from {len(found)} exchanges in column {col!r} ({listing(found)}), each "
+                              "with bars at the same times: one instrument's bars from two exchanges are two series",
+                              {"exchanges": found}, Fix("choose one with {setting}", "exchange"))
+    return None, None, [f"the rows name {len(found)} exchanges in column {col!r} ({listing(found)}), one after "
+                        "another: no one of them is named as the series' exchange"]
 
 
 def instrument_rows(column: pd.Series, symbol: str | None,

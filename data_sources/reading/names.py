@@ -25,7 +25,7 @@ def norm(name) -> str:
 
 
 def known_names() -> set[str]:
-    return {a for v in ALIASES.values() for a in v} | set(ADJ_CLOSE) | set(SYMBOL_COLUMNS)
+    return {a for v in ALIASES.values() for a in v} | set(ADJ_CLOSE) | set(SYMBOL_COLUMNS) | set(VENUE_COLUMNS)
 
 
 # Columns that name the instrument of each row in a long (stacked) export, as normalised headers (see
@@ -34,6 +34,10 @@ def known_names() -> set[str]:
 SYMBOL_COLUMNS = ("symbol", "ticker", "tscode", "tickersymbol", "instrument", "pair", "secid", "name",
                   "stock", "code", "stockcode", "security", "asset", "ric", "symbolname", "contract",
                   "underlying", "isin", "cusip", "sedol", "coin")
+
+# Columns that name the venue (exchange) of each row's bars, as normalised headers: part of the series' name
+# (``schema.series_symbol``). The one list of them.
+VENUE_COLUMNS = ("exchange", "venue", "exch", "exchangecode", "exchangename", "mic")
 
 # Bar fields a wide file's column names carry beside an instrument: BTC:open, open_BTC, ('Close', 'AAPL').
 WIDE_FIELDS = {a: k for k in ("open", "high", "low", "close", "volume", "amount") for a in ALIASES[k] if len(a) > 1}

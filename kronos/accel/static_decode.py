@@ -45,7 +45,16 @@ from typing import NamedTuple
 
 import torch
 
-from ..generate import Generation, PathCaches, Progress, Prompt, check_generation, decode_one_token, rope_at
+from ..generate import (
+    Generation,
+    PathCaches,
+    Progress,
+    Prompt,
+    cached_steps,
+    check_generation,
+    decode_one_token,
+    rope_at,
+)
 from ..layers import PathKVCache
 from ..model import Kronos, TemporalEmbedding
 from ..sampling import Generators, SamplingConfig, sample_with_noise, uniform_noise
@@ -88,9 +97,9 @@ class StaticShape:
 
 
 def static_tokens(lengths: list[int], horizon: int, context: int) -> int:
-    """How many tokens the static steps can sample before some row's window slides: token t needs every
-    row to hold at most ``context`` tokens (n + t), and the trunk step after it n + t + 1."""
-    return max(0, min(horizon, context - max(lengths) + 1))
+    """How many tokens the static steps can sample before some row's window slides (``cached_steps``): token t
+    needs every row to hold at most ``context`` tokens (n + t), and the trunk step after it n + t + 1."""
+    return cached_steps(lengths, horizon, context)
 
 
 class StaticDecoder:

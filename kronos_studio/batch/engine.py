@@ -105,7 +105,8 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
                          "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},
                          Fix("run the batch in this process with {setting}", "engine", "local"))
     if run.engine == "ray" and run.covariates is not None:
-        raise InputError("a batch conditioned on covariates runs in this process (its covariates were read here)",
+        raise InputError("a batch of the bundled Chronos-2 (conditioned on covariates read here, or alone) runs in "
+                         "this process",
                          {"engine": "ray", "covariates": list(run.covariates.options.covariates)},
                          Fix("run it with {setting}", "engine", "local"))
     calendar = validate_calendar(run.calendar)
@@ -277,6 +278,28 @@ def risk_notices(frame: pd.DataFrame) -> list[Notice]:
                    values={"rows": len(needed), "needed": need})]
 
 
+def interval_notices(frame: pd.DataFrame) -> list[Notice]:
+    """One flag when the forecast rows are of more than one bar interval: each row's numbers (VaR, ES, volatility,
+    P(up), the band) are over its own horizon of bars, so an hourly row's 5-bar VaR (5 hours) stands beside a
+    daily row's (5 days) and the two do not compare."""
+    from data_sources.intervals import span_text
+
+    if "interval" not in frame.columns:
+        return []
+    ok = frame[frame["status"] == "ok"]
+    by = {str(k): list(g["series"]) for k, g in ok.groupby("interval", sort=False)}
+    if len(by) < 2:
+        return []
+    horizon = int(ok["horizon"].iloc[0]) if "horizon" in ok.columns else None  # one run: one horizon in bars
+    listed = "; ".join(f"{k}: {', '.join(v[:3])}{f' and {len(v) - 3} more' if len(v) > 3 else ''}"
+                       for k, v in by.items())
+    spans = f" ({' against '.join(span_text(k, horizon) for k in by)})" if horizon else ""
+    return [Notice(f"the watchlist mixes bar intervals ({listed}): each row's VaR, ES, volatility and P(up) are over its "
+                   f"own horizon of {horizon or 'the same number of'} bars{spans}, so rows of different intervals do "
+                   "not compare", (Fix("screen one interval per watchlist (split it, or resample the files)"),),
+                   values={"intervals": {k: len(v) for k, v in by.items()}})]
+
+
 def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
     """Rows as a table with the screening columns first, the touch columns next, the risk columns, provenance
     after."""
@@ -298,4 +321,4 @@ def results_frame(rows: Iterable[dict]) -> pd.DataFrame:
 
 
 __all__ = ["BatchResult", "BatchSettings", "ENGINES", "run_batch", "read_previous", "results_frame", "risk_notices",
-           "settings_key", "touch_column"]
+           "interval_notices", "settings_key", "touch_column"]

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from kronos.errors import Fix, InputError
-from kronos.settings import ForecastSettings
+from kronos.settings import ForecastSettings, bounded, check_bounds
 from kronos_studio.risk.measures import RiskSettings
 
 from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, risk_summary, step_quantiles, summarize, utc
@@ -18,6 +18,7 @@ from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, risk_summary, step_
 # the RiskSettings fields a row's risk columns depend on: what the batch's faces offer (per_step is off for a row;
 # the history window and EWMA decay shape readings a row does not report)
 RISK_KNOBS = ("levels", "positions", "vol_interval")
+MAX_TOUCH_LEVELS = 20  # touch levels of one screen: each is a column of every row
 CHUNK_SERIES = 32  # series per predict_batch call: past ~32 a bigger batch buys little and holds more memory
 
 
@@ -29,12 +30,15 @@ class BatchSettings:
     columns (``summary.risk_summary``; a row reads the horizon only, so ``per_step`` is always off here)."""
 
     forecast: ForecastSettings
-    touch_levels: tuple[float, ...] = DEFAULT_TOUCH_LEVELS
+    touch_levels: tuple[float, ...] = bounded(DEFAULT_TOUCH_LEVELS, gt=-1, lt=10, max_items=MAX_TOUCH_LEVELS,
+                                              unique=True, what="touch levels")
     risk: RiskSettings = RiskSettings(per_step=False)
 
     def __post_init__(self):
         if self.risk.per_step:  # a row has no per-step columns: the same settings (and rerun key) either way
             object.__setattr__(self, "risk", dataclasses.replace(self.risk, per_step=False))
+        object.__setattr__(self, "touch_levels", tuple(float(v) for v in self.touch_levels))
+        check_bounds(self)
         bad = bad_touch_levels(self.touch_levels)
         if bad:
             raise InputError(f"touch levels are returns like -0.1 or 0.05 (not 0, above -1), got {bad}",
@@ -195,6 +199,8 @@ class ChunkForecaster:
             return make_forecasts(self.forecaster, bars_list, settings)
 
     def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
+        from kronos_studio.forecasters.bounds import notices as forecast_notes
+
         last_close = float(fc.history["close"].iloc[-1])
         bars = job.bars
         try:
@@ -209,6 +215,8 @@ class ChunkForecaster:
                "horizon_end": utc(fc.timestamps[-1:])[0],
                "bars_used": len(fc.history),
                "warnings": job.warnings,
+               # the forecast's own: candles repaired, a volume unreliable or not forecast (forecasters.bounds)
+               "forecast_notes": "; ".join(n.problem for n in forecast_notes(fc.provenance)),
                "origin": job.origin, "source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval,
                "calendar": bars.calendar, "calendar_inferred": bars.calendar_inferred, "data_sha256": job.data_sha256,
                "model": model["model"], "predictor_revision": model["predictor_revision"],

@@ -1,6 +1,9 @@
 """The model reference ``champion``: per series, its current champion adapter in the registry
 (``kronos retrain`` promotes them), or its base model when it has none. Every forecast's provenance says
-which (``champion``) and names the adapter it used (``adapter_id``, kept in the ledger's row)."""
+which (``champion``) and names the adapter it used (``adapter_id``, kept in the ledger's row). A champion serves
+only bars that hold the window it learned from where they span it: over other bars of the series' name (another
+exchange's, whose venue no one named, or a split adjusted in since) the base model serves, and says why
+(``champion_withheld``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,6 +12,25 @@ from kronos.errors import Fix, InputError
 from kronos_studio.forecasters.base import Forecaster
 
 CHAMPION = "champion"
+WITHHELD = "champion_withheld"  # the provenance's word on a champion that did not serve these bars, and why
+
+
+def withheld_reason(bars, entry) -> str | None:
+    """Why ``entry``, the champion of ``bars``' series, must not serve these bars: they span the window it learned
+    from and hold other bars there (``Entry.window_held``). None when it may (the same bars, or bars that do not
+    span its window: nothing to compare)."""
+    if entry is None or entry.window_held(bars.frame) is not False:
+        return None
+    return (f"champion adapter {entry.id} of {entry.series} learned from other bars than these from "
+            f"{entry.first_bar_at:%Y-%m-%d %H:%M} to {entry.last_bar_at:%Y-%m-%d %H:%M} (other prices or times: "
+            "another exchange's bars of this name, or a split adjusted in since)")
+
+
+def withheld_fixes() -> tuple[Fix, ...]:
+    """What to do when a champion does not serve bars of its series' name."""
+    return (Fix("if these bars come from another exchange, name it with {setting}: two exchanges' bars are two "
+                "series", "exchange"),
+            Fix("or forecast the bars it learned from; or roll it back ({setting})", "rollback"))
 
 
 class ChampionForecaster(Forecaster):
@@ -18,9 +40,11 @@ class ChampionForecaster(Forecaster):
 
     key = CHAMPION
 
-    def __init__(self, inner, adapter_id: int | None, note: str, lookback: int | None = None, trained_until=None):
+    def __init__(self, inner, adapter_id: int | None, note: str, lookback: int | None = None, trained_until=None,
+                 withheld: str | None = None):
         self.inner, self.adapter_id, self.note, self.trained_lookback = inner, adapter_id, note, lookback
         self.trained_until = trained_until  # the last bar time the champion adapter learned from
+        self.withheld = withheld  # why the series' champion does not serve these bars (None: nothing withheld)
         self.name = inner.name
 
     @property
@@ -70,6 +94,8 @@ class ChampionForecaster(Forecaster):
 
     def _stamp(self, fc):
         fc.provenance.update({"champion": self.note, "adapter_id": self.adapter_id})
+        if self.withheld:
+            fc.provenance[WITHHELD] = self.withheld
         return fc
 
     def sample(self, history, future, settings, progress=None):
@@ -110,10 +136,16 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
 
     series = SeriesKey.of(bars)
     served = {} if served is None else served
+    withheld = withheld_reason(bars, entry)
+    if withheld is not None:  # other bars under the series' name: the base model serves them, and says why
+        entry = None
     key = None if entry is None else entry.served
     inner = served.get(key)  # one read: ``served`` may drop entries (the registry keeps a few adapters)
     if inner is None:
         inner = served[key] = _kronos_forecaster(entry, bars.interval, load_pair, pipeline)
+    if withheld is not None:
+        return ChampionForecaster(inner, None, f"{withheld}: the base model {inner.pair.name} serves them",
+                                  withheld=withheld)
     if entry is None:
         return ChampionForecaster(inner, None, f"no champion for {series}: the base model {inner.pair.name}")
     return ChampionForecaster(inner, entry.id,

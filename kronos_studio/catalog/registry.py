@@ -151,9 +151,15 @@ class ModelRegistry:
         one per model, both taken in turn by the owners waiting, each one computation of the machine's share of
         the cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
         several each on all the cores, fighting for them."""
-        # waiting for its model, a forecast holds no slot
-        with self.sampling_turns(ref).held(owner), self.slots.held(owner), computing() as threads:
-            yield threads
+        from kronos_studio.fair import Abandoned, Cancelled, asker_gone
+
+        # waiting for its model, a forecast holds no slot; one whose asker left stops waiting
+        try:
+            with self.sampling_turns(ref).held(owner, abandon=asker_gone), \
+                    self.slots.held(owner, abandon=asker_gone), computing() as threads:
+                yield threads
+        except Abandoned:
+            raise Cancelled from None
 
     def in_turn(self, forecaster, ref, owner):
         """``forecaster`` (of model ``ref``) sampling run by run in ``owner``'s turns: a long walk-forward
@@ -222,11 +228,16 @@ class InTurn(Forecaster):
         return self.inner.device()
 
     def sample(self, history, future, settings, progress=None):
-        with self.turn():
-            return self.inner.sample(history, future, settings, progress)
+        from kronos_studio.fair import stoppable
+
+        with self.turn():  # each decode step first checks that the run's asker is still there
+            return self.inner.sample(history, future, settings, stoppable(progress))
 
     def sample_batch(self, histories, futures, settings, per_series_stream: bool = True):
+        from kronos_studio.fair import check_asker
+
         with self.turn():
+            check_asker()
             return self.inner.sample_batch(histories, futures, settings, per_series_stream=per_series_stream)
 
 

@@ -28,7 +28,8 @@ from .common import CliError, quality_gate, read_bars
 
 
 def _read_and_gate(request: dict):
-    bars = read_bars(request["file"], request["timezone"], request["calendar"], request["symbol"])
+    bars = read_bars(request["file"], request["timezone"], request["calendar"], request["symbol"],
+                     request.get("exchange"))
     return quality_gate(bars, request["fixes"])
 
 
@@ -66,9 +67,10 @@ class GatedBars:
     them, else None."""
 
     def __init__(self, file: str, timezone: str | None, calendar: str | None, symbol: str | None,
-                 fixes: list[str], in_child: bool | None = None, horizon: int | None = None):
+                 fixes: list[str], in_child: bool | None = None, horizon: int | None = None,
+                 exchange: str | None = None):
         self._request = {"file": str(file), "timezone": timezone, "calendar": calendar, "symbol": symbol,
-                         "fixes": list(fixes), "horizon": horizon}
+                         "exchange": exchange, "fixes": list(fixes), "horizon": horizon}
         self._child = None
         self.future = None
         if worth_a_child(file) if in_child is None else in_child:

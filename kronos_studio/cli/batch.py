@@ -154,19 +154,19 @@ def run_batch_command(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    from kronos_studio.batch.engine import risk_notices
+    from kronos_studio.batch.engine import interval_notices, risk_notices
     from kronos_studio.batch.summary import risk_column
     from kronos_studio.desk.desk import paths_notices
 
     from .errors import notice_line
 
-    for notice in (paths_notices(args.paths) + risk_notices(result.rows)
+    for notice in (paths_notices(args.paths) + interval_notices(result.rows) + risk_notices(result.rows)
                    + (conditioning.notices if conditioning is not None else [])):
         print(notice_line(notice), file=sys.stderr)
     if conditioning is not None:
         from kronos_studio.desk.covariates import conditioned_note
 
-        print(f"note: {conditioned_note({'conditioned_on': conditioning.named(), 'known_future': list(covariates.known_future)})} "
+        print(f"note: {conditioned_note({'conditioned_on': conditioning.named(), 'known_future': list(conditioning.options.known_future)})} "
               "(each row's covariate_notes: its own alignment)", file=sys.stderr)
     rate = f", {result.series_per_minute:.0f} series/min" if result.forecast else ""
     print(f"wrote {len(result.rows)} rows to {args.out}: {result.forecast} forecast, {result.kept} already done, "

@@ -25,11 +25,12 @@ def quantile_levels(text: str) -> list[float]:
     return levels
 
 
-def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None):
+def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None,
+              exchange: str | None = None):
     """A bars file through ``data_sources``' reader, whose errors name the problem and the fix."""
     from kronos_studio.bars_input import read_bars as read
 
-    return read(path, timezone=timezone, calendar=calendar, symbol=symbol)
+    return read(path, timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange)
 
 
 def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
@@ -56,20 +57,31 @@ def positive(kind):
 
 def add_bars_file_options(p, symbol: bool = True) -> None:
     """How a command reads its bars file and computes, one spelling and help for every command that does:
-    ``--timezone``, ``--calendar``, ``--symbol`` (unless ``symbol`` is False), ``--fix`` (a
+    ``--timezone``, ``--calendar``, ``--symbol`` and ``--exchange`` (unless ``symbol`` is False), ``--fix`` (a
     ``data_sources.requests.BarsRequest``'s fields for a file), ``--device`` and ``--threads``."""
     p.add_argument("--timezone", default=None,
                    help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
     p.add_argument("--calendar", default=None,
                    help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
     if symbol:
-        p.add_argument("--symbol", default=None, metavar="NAME",
-                       help="the instrument to read from a file with a symbol/ticker column; otherwise the "
-                            "series' name (default: the file's name)")
+        add_series_name_options(p)
     p.add_argument("--fix", action="append", default=[], metavar="FIX",
                    help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(p)
+
+
+def add_series_name_options(p) -> None:
+    """``--symbol`` and ``--exchange``: what names a file's series (the ledger, the registry and the Screener keep
+    it under that name), one spelling for every command that reads one."""
+    p.add_argument("--symbol", default=None, metavar="NAME",
+                   help="the series' name, the same for every download of it (default: the file's symbol column, "
+                        "else its file name without a date that ends it, said in a note); in a file with a "
+                        "symbol/ticker column, the instrument to read")
+    p.add_argument("--exchange", default=None, metavar="NAME",
+                   help="the exchange (venue) the bars come from, when known: part of the series' name, so two "
+                        "exchanges' bars of one symbol are two series (default: the file's exchange column, else "
+                        "none)")
 
 
 def add_threads_option(p) -> None:
@@ -156,9 +168,12 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
         elif isinstance(value, tuple):  # a list: the option repeated, once per item
             g.add_argument(flag, dest=setting, action="append", default=[], metavar=METAVARS.get(setting, "VALUE"),
                            help=f"{knob.label.lower()}: {knob.help} (repeatable)")
-        elif isinstance(value, bool):  # a switch: the option turns it away from its default
-            g.add_argument(flag, dest=setting, action="store_false" if value else "store_true",
-                           help=f"turn {'off' if value else 'on'} '{knob.label}': {knob.help}")
+        elif isinstance(value, bool) and value:  # on by default: the option turns it off; the knob's help says
+            # what it does on, so the help says it is what this option stops
+            g.add_argument(flag, dest=setting, action="store_false",
+                           help=f"turn off '{knob.label}' (on by default; when on: {knob.help})")
+        elif isinstance(value, bool):  # off by default: the option turns it on
+            g.add_argument(flag, dest=setting, action="store_true", help=f"turn on '{knob.label}': {knob.help}")
         else:
             g.add_argument(flag, dest=setting, type=type(value), default=value,
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")

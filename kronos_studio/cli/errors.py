@@ -12,7 +12,7 @@ def knob_flag(name: str, default) -> str:
 # setting -> its flag. A switch (a flag taking no value) is written as the value it sets asks for it.
 FLAGS = {
     "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
-    "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "fix": "--fix",
+    "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "exchange": "--exchange", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "meta": "--meta DIR (kronos train ensemble writes one)",
     "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",

@@ -63,7 +63,7 @@ def run_evaluate(args) -> int:
     from kronos.quantiles import BAND_NAME
     if args.risk and covariate_options(args) is not None:
         raise CliError("the risk backtest reads no covariates: leave out --with and --known-future, or --risk")
-    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol), args.fix)
+    bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol, args.exchange), args.fix)
     desk, loaded = cli_desk(args)
     if args.risk:
         from .risk import answer, backtest, risk_sampling, risk_settings

@@ -70,7 +70,8 @@ def register(sub) -> None:
 def run_forecast(args) -> int:
     settings = sampling_settings(args)
     # The bars are read in a second process while this one imports torch and the model code (bars_process).
-    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon) as gated:
+    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, horizon=settings.horizon,
+                   exchange=args.exchange) as gated:
         bars, warnings = gated.result()
     opening = []
 
@@ -85,7 +86,9 @@ def run_forecast(args) -> int:
     fc = done.forecast
     open_ledger()
     recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
-    table = fc.quantiles(args.quantiles)
+    from kronos_studio.forecasters.bounds import quantile_table
+
+    table = quantile_table(fc, args.quantiles)
     write_csv(table.reset_index(), args.out)
     if args.paths_out:
         paths = fc.paths_frame()
@@ -97,8 +100,9 @@ def run_forecast(args) -> int:
         from data_sources.calendar_inference import calendar_provenance
 
         # The series this forecast is of: its instrument, and the name the ledger, the registry and the screener
-        # record it under (a file's carries the file's name).
-        series = {"symbol": bars.symbol, "series_symbol": bars.series_symbol, "source": bars.source,
+        # record it under (with its exchange where known; ``naming``: how it came by it when no one named it).
+        series = {"symbol": bars.symbol, "series_symbol": bars.series_symbol, "exchange": bars.venue,
+                  "naming": bars.naming, "source": bars.source,
                   "interval": bars.interval,
                   "calendar": bars.calendar, **calendar_provenance(bars), "timezone": bars.timezone,
                   "file": str(Path(args.file).resolve())}
@@ -107,17 +111,13 @@ def run_forecast(args) -> int:
         print(line, file=sys.stderr)
     lookback = _history_note(fc, done.lookback)
     pair = loaded[0] if loaded else None
-    print(f"wrote {len(table)} rows x {table.shape[1]} quantile columns to {args.out} "
+    print(f"wrote {len(table)} rows x {len(fc.columns) * len(args.quantiles)} quantile columns to {args.out} "
           f"({fc.paths.shape[0]} paths, {fc.provenance['model']}{context_note(pair)}, {lookback}, "
           f"{fc.provenance['device']}, {fc.provenance['elapsed_s']} s)", file=sys.stderr)
     if "weighting" in fc.provenance:  # an ensemble: how its members were weighed, and whether Chronos-2 is one
         chronos2 = fc.provenance.get("chronos2")
         print(f"note: ensemble weighting: {fc.provenance['weighting']}" + (f"; {chronos2}" if chronos2 else ""),
               file=sys.stderr)
-    from kronos_studio.forecasters.bounds import note
-
-    if note(fc.provenance):  # volume below 0 sampled and written as 0, or the amount's rule
-        print(f"note: volume and amount: {note(fc.provenance)}", file=sys.stderr)
     if fc.provenance.get("conditioned_on") is not None:
         print(f"note: {conditioned_note(fc.provenance)}", file=sys.stderr)
     if recorded:

@@ -26,12 +26,15 @@ def register(sub) -> None:
     ledger_sub = p.add_subparsers(dest="ledger_command", required=True)
     s = ledger_sub.add_parser("score", help="score due forecasts on newer bars",
                               description="Score every recorded forecast whose bars have arrived: with FILEs, on "
-                                          "the bars in them (the series is the file's name, or --symbol); without, "
+                                          "the bars in them (the series is --symbol with --exchange, else the "
+                                          "file's symbol column or its name without a date that ends it); without, "
                                           "on every series with forecasts to score whose bars can be fetched or "
                                           "are bundled.")
     s.add_argument("files", nargs="*", metavar="FILE", help="CSV or Parquet bar files")
     s.add_argument("--symbol", default=None, metavar="NAME",
                    help="the series name (as `kronos forecast --symbol`); without FILE: only this series")
+    s.add_argument("--exchange", default=None, metavar="NAME",
+                   help="with FILE: the exchange its bars come from (as `kronos forecast --exchange`)")
     s.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset (as for forecast)")
     s.add_argument("--calendar", default=None, help="trading calendar of the files' bars (as for forecast)")
     s.set_defaults(func=run_score)
@@ -147,7 +150,7 @@ def run_score(args) -> int:
     try:
         if args.files:
             for path in args.files:
-                bars = read_bars(path, args.timezone, args.calendar, args.symbol)
+                bars = read_bars(path, args.timezone, args.calendar, args.symbol, args.exchange)
                 report = ledger.score(bars)
                 print(_report_line(f"{Path(path).name} ({bars.series_symbol} {bars.interval})", report), file=sys.stderr)
                 for why in report.skipped:
@@ -200,6 +203,7 @@ def _fetch(row):
         raise CliError("no bundled sample of this series")
     from data_sources import DataSourceError, load_bars
     from data_sources.intervals import parse_interval
+    from data_sources.schema import instrument_symbol
 
     since = pd.Timestamp(row.oldest_last_bar_at)
     since = since.tz_localize("UTC") if since.tzinfo is None else since
@@ -211,8 +215,8 @@ def _fetch(row):
     if origin.needs_exchange and not row.exchange:
         raise CliError(f"the exchange of these {row.source} bars was not recorded: score them with a file")
     try:
-        return load_bars(row.source, row.symbol, row.interval, lookback=min(needed, MAX_FETCH_BARS),
-                         exchange=row.exchange)
+        return load_bars(row.source, instrument_symbol(row.symbol, row.exchange), row.interval,
+                         lookback=min(needed, MAX_FETCH_BARS), exchange=row.exchange)
     except DataSourceError as e:
         raise CliError(f"could not fetch the bars ({e})") from None
 

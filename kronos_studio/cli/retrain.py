@@ -38,7 +38,8 @@ def register(sub) -> None:
                     "on the --engine. "
                     f"Exit codes: 0 done (every series decided), 2 bad input or refused (any series), {EXIT_LOCKED} "
                     "another retrain of the series (of a series, none refused) is running.")
-    p.add_argument("file", help="CSV or Parquet bars (the series is the file's name, or --symbol), or a watchlist: "
+    p.add_argument("file", help="CSV or Parquet bars (the series is --symbol, else the file's symbol column or its "
+                                "name without a date that ends it), or a watchlist: "
                                 "a folder of bar files or a CSV with columns source,symbol,interval[,exchange]")
     p.add_argument("--horizon", type=positive(int), required=True, help="bars each held-out forecast covers")
     p.add_argument("--every", type=positive(int), default=None, metavar="K",
@@ -112,7 +113,7 @@ def run_retrain(args) -> int:
         raise CliError("--engine, --ray-address and --workers spread a watchlist's series: give a watchlist (a folder "
                        "of bar files or a source,symbol,interval CSV), or leave them out for one series")
     settings = retrain_settings(args)
-    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix) as gated:
+    with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix, exchange=args.exchange) as gated:
         bars, warnings = gated.result()
     for line in warnings:
         print(line, file=sys.stderr)
@@ -152,9 +153,9 @@ def run_retrain_watchlist(args) -> int:
 
     from .errors import cli_line
 
-    if args.symbol or args.timezone:
-        raise CliError("--symbol and --timezone name one series' bars: a watchlist names its series (by file or by "
-                       "its CSV's rows); leave them out")
+    if args.symbol or args.timezone or args.exchange:
+        raise CliError("--symbol, --exchange and --timezone name one series' bars: a watchlist names its series (by "
+                       "file or by its CSV's rows); leave them out")
     if args.engine == "local" and (args.ray_address or args.workers):
         raise CliError("--ray-address and --workers apply to --engine ray")
     settings = retrain_settings(args)

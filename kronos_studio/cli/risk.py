@@ -132,7 +132,7 @@ def run_risk(args) -> int:
     settings = risk_sampling(args, risk)
     # The bars are read in a second process while this one imports torch and the model code (as kronos forecast).
     with GatedBars(args.file, args.timezone, args.calendar, args.symbol, args.fix,
-                   horizon=None if args.backtest else settings.horizon) as gated:
+                   horizon=None if args.backtest else settings.horizon, exchange=args.exchange) as gated:
         bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
     if args.choose_champion:
@@ -210,13 +210,20 @@ def served_table(served) -> list[str]:
     return lines + [""]
 
 
+def bar_time(t) -> str:
+    """A bar's time with its weekday and zone (a horizon over a weekend or a holiday shows it): 'Mon 2027-01-04
+    19:00 UTC'."""
+    return f"{t:%a %Y-%m-%d %H:%M %Z}".strip()
+
+
 def risk_table(done) -> str:
     """The served VaR/ES (no model asked: the risk champion or default), then VaR/ES of the paths at the horizon (with
     their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
     r, s = done.reading, done.settings
     lines = [] if done.served is None else served_table(done.served)
-    lines += [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon, {r.path.paths} paths, last close "
-              f"{r.path.last_close:g}" + ("" if done.served is None else " (the paths of the serving model)"), "",
+    lines += [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon ending {bar_time(r.horizon_end)} (its "
+              f"last bar), {r.path.paths} paths, last close {r.path.last_close:g}"
+              + ("" if done.served is None else " (the paths of the serving model)"), "",
               f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
     for t in r.path.horizon:
         lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
@@ -241,38 +248,43 @@ def _read_from(row) -> str:
 
 def backtest_table(done) -> str:
     """Per level and position, each model's exceptions, test p-values, zone and verdict; then the joint VaR/ES loss
-    (FZ0) and the volatility losses."""
+    (FZ0) and the volatility losses. Each row is named by its model's name (the asked model's too, not its key)."""
     bt = done.backtest
+    names = {key: m.name for key, m in bt.models.items()}
+    width = max(32, *(len(n) + 2 for n in names.values()))
     lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"
-             + (f"; serving this series: {done.served_key}" if done.served_key else "")]
+             + (f"; serving this series: {names.get(done.served_key, done.served_key)}" if done.served_key else "")]
     for position in bt.settings.positions:
         for level in bt.settings.levels:
             summary = bt.summary(level, position)
             lines += ["", f"{position} {level:g}:",
-                      f"{'model':<32}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
+                      f"{'model':<{width}}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
                       f"{'DQ p':>7}{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
             for key, row in summary.iterrows():
                 exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
                 obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
-                lines.append(f"{key:<32}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}{_num(row['christoffersen_ind_p']):>11}"
-                             f"{_num(row['christoffersen_cc_p']):>10}{_num(row['dq_p']):>7}{_text(row['zone']):>8}"
-                             f"{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
+                lines.append(f"{names.get(key, key):<{width}}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}"
+                             f"{_num(row['christoffersen_ind_p']):>11}{_num(row['christoffersen_cc_p']):>10}"
+                             f"{_num(row['dq_p']):>7}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
     lines += ["", "one verdict per model (every test above, Holm-adjusted together at 5%):"]
     for key, v in bt.verdicts.items():
-        lines.append(f"  {key:<30}{v['verdict']:>9}" + (f"  ({'; '.join(v['against'] + v['flagged'])})"
-                                                        if v["against"] or v["flagged"] else ""))
+        lines.append(f"  {names.get(key, key):<{width - 2}}{v['verdict']:>9}" + (f"  ({'; '.join(v['against'] + v['flagged'])})"
+                                                                     if v["against"] or v["flagged"] else ""))
     fz = bt.fz0
     if len(fz):
         lines += ["", f"FZ0 loss of VaR and ES jointly (mean over positions and levels; lower is better); DM against "
-                      f"{bt.walk.reference}:", f"{'model':<32}{'FZ0':>9}{'DM':>7}{'DM p':>7}{'MCS p':>7}"]
+                      f"{names.get(bt.walk.reference, bt.walk.reference)}:",
+                  f"{'model':<{width}}{'FZ0':>9}{'DM':>7}{'DM p':>7}{'MCS p':>7}"]
         for key, row in fz.iterrows():
-            lines.append(f"{key:<32}{_num(row.get('fz0'), '.4f'):>9}{_num(row.get('dm_fz0_vs_reference'), '+.2f'):>7}"
-                         f"{_num(row.get('dm_fz0_p')):>7}{_num(row.get('mcs_fz0_p')):>7}")
+            lines.append(f"{names.get(key, key):<{width}}{_num(row.get('fz0'), '.4f'):>9}"
+                         f"{_num(row.get('dm_fz0_vs_reference'), '+.2f'):>7}{_num(row.get('dm_fz0_p')):>7}"
+                         f"{_num(row.get('mcs_fz0_p')):>7}")
     vol = bt.volatility
-    lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {bt.walk.reference}:",
-              f"{'model':<32}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
+    reference = names.get(bt.walk.reference, bt.walk.reference)
+    lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {reference}:",
+              f"{'model':<{width}}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
     for key, row in vol.iterrows():
-        lines.append(f"{key:<32}{_num(row.get('qlike')):>8}{_num(row.get('mse'), '.2e'):>11}"
+        lines.append(f"{names.get(key, key):<{width}}{_num(row.get('qlike')):>8}{_num(row.get('mse'), '.2e'):>11}"
                      f"{_num(row.get('mz_slope')):>10}{_num(row.get('mz_joint_p')):>7}"
                      f"{_num(row.get('dm_qlike_vs_reference'), '+.2f'):>7}{_num(row.get('dm_p')):>7}")
     return "\n".join(lines)

@@ -177,18 +177,21 @@ def _align_one(target: Bars, closes: pd.DatetimeIndex, cov: Bars, name: str) -> 
     order = np.argsort(ends.asi8, kind="stable")
     frame, ends = frame.iloc[order].reset_index(drop=True), ends[order]
     cutoff = closes[-1]
+    last_bar = bar_text(target.timestamps[-1], target.interval)  # the cut-off, as the target's bars are stamped
     late = ends > cutoff
     if late.any():
+        first_late = bar_text(pd.Timestamp(frame["timestamp"][late].iloc[0]), cov.interval)
         notices.append(Notice(
-            f"{name}: {int(late.sum())} bars complete after the cut-off {cutoff:%Y-%m-%d %H:%M} UTC and were dropped "
-            f"(a forecast never reads past its cut-off)", kind="note",
+            f"{name}: {int(late.sum())} bars from {first_late} on complete after the target's last bar ({last_bar}) "
+            f"and were dropped (a forecast never reads past its cut-off)", kind="note",
             values={"covariate": name, "dropped": int(late.sum()), "cutoff": str(cutoff)}))
         frame, ends = frame.loc[~late].reset_index(drop=True), ends[~late]
     span = _first_span(closes)
     if not len(ends) or ends[-1] <= closes[0] - span:
-        where = "has no bars" if not len(cov) else f"runs {_span_text(bar_ends(cov))}"
+        where = "has no bars" if not len(cov) else f"runs {_span_text(cov.timestamps, cov.interval)}"
         raise InputError(
-            f"the covariate {name} {where}, no bar within the target's history {_span_text(closes)}",
+            f"the covariate {name} {where}, no bar within the target's history "
+            f"{_span_text(target.timestamps, target.interval)}",
             {"covariate": name, "covariate_bars": len(cov), "target_first": str(closes[0]), "cutoff": str(cutoff)},
             Fix(f"load {name} over the target's dates, or condition on another series ({{setting}})", "covariates"))
     # Target bar t reads covariate bars with end in (closes[t-1], closes[t]]; the first bar one span back.
@@ -212,9 +215,9 @@ def _align_one(target: Bars, closes: pd.DatetimeIndex, cov: Bars, name: str) -> 
     missing_at_end = _bars_due(cov, frame, cutoff)
     if missing_at_end > MAX_FILL:
         raise InputError(
-            f"the covariate {name} ends {_ts_text(ends[-1])}, before the cut-off {_ts_text(cutoff)}: "
-            f"{missing_at_end} or more of its own bars that would have completed by then are missing, so the "
-            f"forecast would read a stale covariate",
+            f"the covariate {name} ends with its bar of {bar_text(pd.Timestamp(frame['timestamp'].iloc[-1]), cov.interval)}"
+            f", before the target's last bar ({last_bar}): {missing_at_end} or more of its own bars that would have "
+            "completed by then are missing, so the forecast would read a stale covariate",
             {"covariate": name, "covariate_last": str(ends[-1]), "cutoff": str(cutoff), "bars_missing": missing_at_end},
             Fix(f"load {name} up to the cut-off ({{setting}}), or forecast from an earlier cut-off", "covariates"))
     masked = int(np.isnan(close[first:]).sum())
@@ -250,9 +253,13 @@ def _bars_due(cov: Bars, kept: pd.DataFrame, cutoff: pd.Timestamp) -> int:
     return int((due <= cutoff).sum())
 
 
-def _ts_text(t: pd.Timestamp) -> str:
-    return f"{t:%Y-%m-%d %H:%M} UTC"
+def bar_text(t: pd.Timestamp, interval: str) -> str:
+    """A bar's time as its series stamps it (its open, in its market's clock, as the charts and tables show the
+    target's bars): the date of a daily or longer bar, else the date and time with the zone."""
+    if parse_interval(interval) > pd.Timedelta(hours=20):
+        return f"{t:%Y-%m-%d}"
+    return f"{t:%Y-%m-%d %H:%M %Z}".rstrip()
 
 
-def _span_text(ends: pd.DatetimeIndex) -> str:
-    return f"{_ts_text(ends.min())} -> {_ts_text(ends.max())}" if len(ends) else "(empty)"
+def _span_text(times: pd.DatetimeIndex, interval: str) -> str:
+    return f"{bar_text(times.min(), interval)} -> {bar_text(times.max(), interval)}" if len(times) else "(empty)"

@@ -43,7 +43,7 @@ def _frame_bars(frame: pd.DataFrame, like: Bars) -> Bars:
         frame = frame.assign(amount=np.nan)
     return Bars.from_frame(frame[["timestamp", "open", "high", "low", "close", "volume", "amount"]],
                            source=like.source, symbol=like.symbol, interval=like.interval, calendar=like.calendar,
-                           file_stem=like.file_stem)
+                           venue=like.venue)
 
 
 class CovariateChronos2(Chronos2Member):

@@ -15,7 +15,7 @@ from pathlib import Path
 from data_sources.schema import Bars
 from data_sources.sources import CCXT, FILE, SAMPLE, YFINANCE
 from kronos.errors import Fix, InputError
-from kronos.settings import knob
+from kronos.settings import Bounds, check_bounds, knob
 from kronos_studio.events import KINDS
 
 from .alignment import MAX_COVARIATES
@@ -53,6 +53,11 @@ def parse_reference(text: str) -> CovariateRef:
     if head == CCXT and rest.count(SEPARATOR) == 1 and all(rest.split(SEPARATOR)):
         exchange, symbol = rest.split(SEPARATOR)
         return CovariateRef(text, CCXT, symbol, exchange)
+    if head in (YFINANCE, CCXT):  # a source named, its ticker not: never read as a file of that name
+        form = "yfinance:<ticker>" if head == YFINANCE else "ccxt:<exchange>:<symbol>"
+        raise InputError(f"the covariate {text!r} names the source {head} but not as {form}", {"covariate": text},
+                         Fix(f"write it as {form} (e.g. {'yfinance:^GSPC' if head == YFINANCE else 'ccxt:binance:BTC/USDT'})"
+                             " in {setting}", "covariates"))
     path = rest if head == FILE and rest else text
     if path and Path(path).expanduser().is_file():
         return CovariateRef(text, FILE, str(Path(path).expanduser()))
@@ -79,31 +84,19 @@ class CovariateOptions:
     reads ahead. The empty default is a forecast of the target alone."""
 
     covariates: tuple[str, ...] = knob(
-        (), label="Condition on",
+        (), Bounds(max_items=MAX_COVARIATES, unique=True), label="Condition on",
         help="other series read alongside the target, each up to the forecast's cut-off and aligned to the target's "
              "bar closes (a bundled sample, a source:ticker such as yfinance:^GSPC, or a file)")
     known_future: tuple[str, ...] = knob(
-        (), label="Scheduled events", more=True,
+        (), Bounds(choices=KINDS, max_items=len(KINDS), unique=True, what="scheduled event kinds"),
+        label="Scheduled events", more=True,
         help=f"event kinds whose dates are public ahead ({', '.join(KINDS)}), read over the history and the "
              "forecast's own bars")
 
     def __post_init__(self):
         object.__setattr__(self, "covariates", tuple(str(c).strip() for c in self.covariates))
         object.__setattr__(self, "known_future", tuple(str(k).strip().lower() for k in self.known_future))
-        if len(self.covariates) > MAX_COVARIATES:
-            raise InputError(
-                f"{len(self.covariates)} covariates named, at most {MAX_COVARIATES} fit the model's group with the target",
-                {"covariates": len(self.covariates), "limit": MAX_COVARIATES},
-                Fix(f"name at most {MAX_COVARIATES} series in {{setting}}", "covariates"))
-        for name, values in (("covariates", self.covariates), ("known_future", self.known_future)):
-            twice = sorted({v for v in values if values.count(v) > 1})
-            if twice:
-                raise InputError(f"{twice[0]!r} is named twice in {name}", {name: list(values)},
-                                 Fix("name each once in {setting}", name))
-        unknown = [k for k in self.known_future if k not in KINDS]
-        if unknown:
-            raise InputError(f"unknown scheduled event kind {unknown[0]!r}", {"known_future": list(self.known_future)},
-                             Fix(f"choose among {', '.join(KINDS)} in {{setting}}", "known_future"))
+        check_bounds(self)  # at most MAX_COVARIATES, each named once; known kinds, each once (linear, the count first)
 
     def __bool__(self) -> bool:
         return bool(self.covariates or self.known_future)

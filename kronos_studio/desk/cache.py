@@ -11,6 +11,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from kronos_studio.fair import Cancelled, asker_gone
+
 CACHE_ENTRIES = 256  # results kept (a forecast of 30 paths x 20 steps is ~30 kB)
 
 
@@ -45,7 +47,16 @@ class ResultCache:
     def get(self, key: str, compute: Callable[[], object],
             waiting: Callable[[], contextlib.AbstractContextManager] | None = None) -> tuple[object, bool]:
         """(result, came from the cache): ``compute()`` run unless ``key`` is kept or being computed;
-        ``waiting()``: entered while another caller's computation of ``key`` is awaited (a face says so)."""
+        ``waiting()``: entered while another caller's computation of ``key`` is awaited (a face says so). A
+        computation its own asker left (``fair.Cancelled``) is no answer for the others: a waiter computes it."""
+        while True:
+            try:
+                return self._get(key, compute, waiting)
+            except Cancelled:
+                if asker_gone():  # this caller's own asker is gone: stop
+                    raise
+
+    def _get(self, key: str, compute, waiting) -> tuple[object, bool]:
         with self.lock:
             future = self.results.get(key)
             if future is not None:

@@ -6,10 +6,10 @@ as the ensemble's Chronos-2 member (``mixed``: the ensemble says which member it
 batch reads them once for all its series (``read_for_batch``; ``kronos_studio.batch.conditioned``).
 
 Kronos reads other series only through an event adapter's leader channels (``covariates.kronos``), which a
-request cannot name yet; a conditioned request for any other model is refused, naming Chronos-2. A request
-with ``covariates`` given but empty, for Chronos-2, is Chronos-2 alone: the "without" of a with/without
-comparison of the same model (with ``covariates`` None, Chronos-2 stays the ensemble's member, as the catalog
-says).
+request cannot name yet; a conditioned request for any other model is refused, naming Chronos-2. A request for
+Chronos-2 that names no covariates (``covariates`` empty or None) is Chronos-2 alone, served here too: the
+"without" of a with/without comparison of the same model, from every face (the catalog's resolver offers the
+bundled Chronos-2 only as the ensemble's member).
 
 The result key holds every covariate's content hash and the options, so a conditioned forecast is never
 served for an unconditioned one or for one conditioned on other bars; the provenance names them
@@ -40,11 +40,9 @@ def reads_covariates(model) -> bool:
 
 
 def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
-    """Whether a request is served here: covariates named (refused unless ``model`` reads them: Chronos-2, or the
-    ensemble through its Chronos-2 member), or Chronos-2 named with ``options`` given (empty: Chronos-2 alone).
-    None: an unconditioned request, served as before."""
-    if options is None:
-        return False
+    """Whether a request is served here: Chronos-2 named (as a model of its own: with covariates, or alone when
+    ``options`` names none or is None), or covariates named (refused unless ``model`` reads them: the ensemble
+    through its Chronos-2 member). Otherwise an unconditioned request, served as before."""
     if reads_covariates(model) and not choices.get("ensemble"):
         return True
     if not options:
@@ -86,20 +84,60 @@ def read_once(desk, options: CovariateOptions, interval: str | None, needed: int
     out = Conditioning(options)
     for ref in options.references():
         gated = desk.bars(request_at(ref, interval, needed))
+        label = covariate_label(ref.text)
         out.bars.append(gated.bars)
-        out.notices.extend(Notice(f"covariate {ref.text}: {n.problem}", n.fix, n.kind, n.values)
-                           for n in gated.notices)
+        out.notices.extend(said_of_covariate(label, n) for n in gated.notices)
+        out.notices.append(columns_read(label, gated.bars))
     return out
 
 
+def covariate_label(ref: str) -> str:
+    """A covariate as the user gave it, for what a face shows: a file by its name (never the folder it lies in on
+    a server, nor the name the app keeps an upload under), a sample or a source's ticker as named."""
+    from pathlib import Path
+
+    from kronos_studio.covariates.options import names_file
+
+    return Path(ref).name if names_file(ref) else ref
+
+
+# A fix naming a setting of the bars' request, said of a covariate: those settings are the target's.
+OWN_SETTING = "the covariate's own, which no setting chooses ({setting} sets the target's)"
+
+
+def said_of_covariate(label: str, notice: Notice) -> Notice:
+    """What reading or gating a covariate noted, said of it: its fixes that name a setting of the bars' request (the
+    calendar, the timezone, the gate's fixes) would act on the target, so each says that instead."""
+    fixes = []
+    for f in notice.fix:
+        own = f if f.setting in (None, "covariates") else Fix(OWN_SETTING, f.setting)
+        if own not in fixes:
+            fixes.append(own)
+    return Notice(f"covariate {label}: {notice.problem}", tuple(fixes), notice.kind, notice.values)
+
+
+def columns_read(label: str, bars) -> Notice:
+    """What of a covariate's bars is read (its close alone: ``covariates.chronos2``), and the columns it has that
+    are not, as the file reader notes a column it ignores."""
+    others = ["open", "high", "low"] + (["volume"] if bool((bars.frame["volume"] != 0).any()) else [])
+    if not bars.amount_filled:
+        others.append("amount (turnover)")
+    words = ", ".join(others[:-1]) + f" and {others[-1]}"
+    return Notice(f"covariate {label}: its close alone is read (Chronos-2 reads a covariate as its log close on the "
+                  f"target's bars); its {words} columns are ignored", kind="note",
+                  values={"covariate": label, "ignored": others})
+
+
 def read_for_batch(desk, model, options: CovariateOptions | None, intervals) -> Conditioning | None:
-    """The covariates every series of a batch is conditioned on (None: ``options`` names none), read once after
-    ``model`` was checked (only the bundled Chronos-2 reads them: ``not_read_by``); ``intervals``: the series'
-    intervals where known (None for a file's), a source's ticker read at their one interval."""
-    from kronos_studio.covariates.conditioning import not_read_by
+    """The covariates every series of a batch is conditioned on (None: ``options`` names none and ``model`` is not
+    Chronos-2; none read for Chronos-2 alone, as a forecast serves it), read once after ``model`` was checked (only
+    the bundled Chronos-2 reads them: ``not_read_by``); ``intervals``: the series' intervals where known (None for a
+    file's), a source's ticker read at their one interval."""
+    from kronos_studio.covariates.conditioning import Conditioning, not_read_by
+    from kronos_studio.covariates.options import CovariateOptions
 
     if not options:
-        return None
+        return Conditioning(CovariateOptions()) if reads_covariates(model) else None
     if not reads_covariates(model):
         raise not_read_by(model, options)
     intervals = set(intervals)
@@ -157,7 +195,7 @@ CHRONOS2_KEY = "chronos2"  # the ensemble's Chronos-2 member's key (``ensemble.c
 
 def _what(conditioning: Conditioning) -> str:
     """The covariates read, in words."""
-    return ", ".join([f"{ref}" for ref in conditioning.options.covariates]
+    return ", ".join([covariate_label(ref) for ref in conditioning.options.covariates]
                      + [f"scheduled {k}" for k in conditioning.options.known_future])
 
 
@@ -192,13 +230,14 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
     """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
     ``future`` for the key; ``model``: Chronos-2, or the ensemble, ``choices`` as ``Desk.forecast`` takes them):
     ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
+    from kronos_studio.covariates.options import CovariateOptions
     from kronos_studio.forecasters import make_forecast
     from kronos_studio.forecasters.window import lookback_note
 
     from .cache import result_key
 
     bars = gated.bars
-    conditioning = read(desk, options, bars)
+    conditioning = read(desk, options or CovariateOptions(), bars)
     # the alignment's refusals, before any forecast
     forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
                                                       workspace)
@@ -226,12 +265,13 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
              include_training_period: bool, workspace, file, model=CONDITIONED_MODEL, choices: dict | None = None):
     """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
     (report, from the cache, the bars' and the covariates' notices)."""
+    from kronos_studio.covariates.options import CovariateOptions
     from kronos_studio.evaluation.report import evaluation_report
 
     from .cache import result_key
 
     bars = gated.bars
-    conditioning = read(desk, options, bars)
+    conditioning = read(desk, options or CovariateOptions(), bars)
     forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
                                                       workspace)
 
@@ -239,7 +279,7 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
         report = evaluation_report(desk.registry.in_turn(forecaster, samples_as, workspace), bars, settings,
                                    cutoffs=cutoffs, include_training_period=include_training_period, file=file)
         report.out["conditioned_on"] = conditioning.named()
-        report.out["known_future"] = list(options.known_future)
+        report.out["known_future"] = list(conditioning.options.known_future)
         return report
 
     report, hit = desk._kept(lambda: result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs,
@@ -261,6 +301,7 @@ def conditioned_note(provenance: dict) -> str:
     events = provenance.get("known_future") or []
     if not named and not events:
         return "Chronos-2 alone, conditioned on nothing (the without of a with/without comparison)"
-    what = [f"{c['ref']} ({c['series']} {c['interval']})" for c in named] + [f"scheduled {k}" for k in events]
+    what = [f"{covariate_label(c['ref'])} ({c['series']} {c['interval']})" for c in named] + [
+        f"scheduled {k}" for k in events]
     who = "the ensemble's Chronos-2 member" if provenance.get("model") == "ensemble" else "Chronos-2"
     return f"{who} conditioned on {', '.join(what)}; {MEASURED}"

@@ -86,23 +86,18 @@ class Desk:
                                                       "interval") -> Gated:
         """The request's bars, read and passed through the quality gate (its accepted fixes applied), within
         the limits. ``ways``: how the face's users give bars, for the message when they give none or two."""
-        import dataclasses
-
-        from kronos_studio.bars_input import quality_gate, read_bars
+        from kronos_studio.bars_input import quality_gate, read_bars, read_csv_text
 
         if request.given() != 1:
             raise InputError(f"give the bars either as {ways}", {"ways_given": request.given()})
         if request.csv_text is not None:
             if self.limits is not None:
                 self.limits.check_csv_lines(request.csv_text)  # before parsing: refused in one pass over the text
-            bars = read_bars(request.csv_text.encode(), f"{request.symbol or 'bars'}.csv", timezone=request.timezone,
-                             calendar=request.calendar, symbol=request.symbol)
-            # CSV text comes with no file name: its series is the symbol it is given (or its own symbol
-            # column's), never one made up from the name above
-            bars = dataclasses.replace(bars, file_stem=None)
+            bars = read_csv_text(request.csv_text, symbol=request.symbol, exchange=request.exchange,
+                                 timezone=request.timezone, calendar=request.calendar)
         elif request.file is not None:
             bars = read_bars(request.file, timezone=request.timezone, calendar=request.calendar,
-                             symbol=request.symbol)
+                             symbol=request.symbol, exchange=request.exchange)
         else:
             from data_sources import load_bars
 
@@ -351,11 +346,18 @@ class Desk:
 
 
 def forecast_notices(fc, bars) -> list[Notice]:
-    """What a forecast's reader should know: too few paths for a band, an implausible fan."""
+    """What a forecast's reader should know: a series' champion that did not serve these bars, too few paths for a
+    band, an implausible fan, the sampled candles repaired, a volume that is unreliable or not forecast, volumes
+    floored (``forecasters.bounds.notices``)."""
+    from kronos_studio.catalog.champion import WITHHELD, withheld_fixes
     from kronos_studio.evaluation.plausibility import check_fan
+    from kronos_studio.forecasters.bounds import notices
 
-    return paths_notices(fc.paths.shape[0]) + [Notice(f"{p.code}: {p.message}")
-                                               for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+    withheld = fc.provenance.get(WITHHELD)
+    champion = [Notice(f"{withheld}: the base model served them", withheld_fixes())] if withheld else []
+    return (champion + paths_notices(fc.paths.shape[0])
+            + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
+            + notices(fc.provenance))
 
 
 def paths_notices(paths: int) -> list[Notice]:

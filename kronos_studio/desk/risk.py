@@ -38,6 +38,7 @@ class RiskReading:
     stylized: object  # kronos_studio.risk.stylized.StylizedCheck
     verdict: list[str]
     notices: list[Notice] = field(default_factory=list)
+    horizon_end: object = None  # pd.Timestamp: the time of the horizon's last bar (the forecast's last future bar)
 
 
 @dataclass
@@ -81,7 +82,8 @@ def read_risk(fc, risk: RiskSettings) -> RiskReading:
     path = path_risk(fc, risk)
     vol = volatility_forecast(fc, risk)
     check = stylized_check(fc)
-    return RiskReading(path, vol, check, stylized_verdict(check), path.notices + vol.notices + check.notices)
+    return RiskReading(path, vol, check, stylized_verdict(check), path.notices + vol.notices + check.notices,
+                       fc.timestamps[-1])
 
 
 def _worded(x: float | None, spec: str = "+.2f") -> str:
@@ -451,13 +453,14 @@ def plain(x):
 
 def risk_body(done: Risked) -> dict:
     """The one JSON answer of a risk request (``kronos risk --json``, ``POST /v1/risk``, the MCP tool ``risk``):
-    VaR/ES per position and level at the horizon (and per step when asked), the volatility forecast, the
+    VaR/ES per position and level at the horizon (``horizon_end``: its last bar's time) and per step when asked, the volatility forecast, the
     stylized facts and their verdict, what was asked. The notices are each face's to word."""
     r = done.reading
     fc = done.forecast
     path = {k: v for k, v in r.path.to_dict().items() if k != "notices"}
     return plain({
-        "model": fc.provenance.get("model"), "horizon": done.settings.horizon, "paths": path.pop("paths"),
+        "model": fc.provenance.get("model"), "horizon": done.settings.horizon, "horizon_end": r.horizon_end,
+        "paths": path.pop("paths"),
         "last_close": path.pop("last_close"), "settings": dataclasses.asdict(done.settings),
         "risk_settings": dataclasses.asdict(done.risk), **{"var_es": path["horizon"], "var_es_steps": path["steps"]},
         "volatility": {k: v for k, v in r.volatility.to_dict().items() if k != "notices"},

@@ -37,7 +37,7 @@ DEFAULT_SERIES_CUTOFFS = 40
 def series_key(bars, horizon: int, members: Mapping) -> str:
     """sha256 (16 hex digits) of what a fit to a series depends on: the series (its source, symbol and
     interval; a frame without them: its content), the horizon and every member's identity."""
-    symbol = getattr(bars, "series_symbol", None)  # a file's series carries the file's name
+    symbol = getattr(bars, "series_symbol", None)  # the series' name, with its venue where known
     series = [bars.source, symbol] if symbol else input_digest(bars_frame(bars))
     payload = {"series": series, "interval": bars.interval, "horizon": int(horizon),
                "members": {k: member_identity(m)["digest"] for k, m in sorted(members.items())}}

@@ -57,8 +57,9 @@ ROLLED_BACK_REASON = "rolled back"  # what a rollback records as the reason of t
 @dataclass(frozen=True)
 class SeriesKey:
     """A series as the ledger names it (``predictions``' source, symbol, interval): ``symbol`` is the bars'
-    ``series_symbol``, so a file's series carries the file's name (two exchanges' files of one symbol are two
-    series, each with its own champion)."""
+    ``series_symbol``, the name the user or the source gives it with its venue where that is known (two
+    exchanges' bars of one symbol are two series, each with its own champion, when their venues are known; a
+    file's name is no part of it)."""
 
     source: str
     symbol: str
@@ -122,6 +123,14 @@ class Entry:
     @property
     def series(self) -> SeriesKey:
         return SeriesKey(self.source, self.symbol, self.interval)
+
+    def window_held(self, frame) -> bool | None:
+        """Whether bars ``frame`` hold the window this adapter learned from unchanged (True), other bars over its
+        span (False: a split adjusted in since, another exchange's bars of the series' name), or do not span it
+        (None: nothing to compare); ``scoring.window_held``."""
+        from .scoring import window_held
+
+        return window_held(frame, self.first_bar_at, self.last_bar_at, self.window_bars, self.window_hash)
 
     @property
     def served(self) -> tuple:

@@ -59,7 +59,7 @@ def prediction_row(forecast, bars, calibration=None, exchange: str | None = None
         "forecast_key": digest.hexdigest(), "workspace": workspace,
         "created_at": (created if created.tzinfo else created.tz_localize("UTC")).to_pydatetime(),
         "source": bars.source, "symbol": bars.series_symbol, "interval": bars.interval, "calendar": bars.calendar,
-        "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange,
+        "timezone": bars.timezone or str(targets.tz or "UTC"), "exchange": exchange or bars.venue,
         "data_hash": prov.get("input_sha256") or bars.content_hash(),
         "last_bar_at": utc(last_bar), "last_close": float(close[-1]),
         **dict(zip(("history_fingerprint", "fingerprint_bars"), scoring.fingerprint_of_history(history))),

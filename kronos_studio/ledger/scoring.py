@@ -58,6 +58,31 @@ def history_fingerprint(times: np.ndarray, ohlc: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def _utc_nanoseconds(frame: pd.DataFrame) -> np.ndarray:
+    stamps = pd.DatetimeIndex(frame["timestamp"])
+    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
+    return stamps.as_unit("ns").asi8
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """``history_fingerprint`` of every bar of ``frame`` (times and open/high/low/close): what the registry keeps of
+    the window an adapter learned from."""
+    return history_fingerprint(_utc_nanoseconds(frame), frame[list(ACTUAL_FIELDS[:4])].to_numpy(np.float64))
+
+
+def window_held(frame: pd.DataFrame, first, last, bars: int, fingerprint: str) -> bool | None:
+    """Whether ``frame``'s bars hold the window of ``bars`` bars from ``first`` to ``last`` whose fingerprint is
+    ``fingerprint`` (``frame_fingerprint``) unchanged: True; other bars over its span (other prices or times: a
+    split adjusted in since, another exchange's bars of the same name), False; None when they do not span it, so
+    nothing can be compared."""
+    times = _utc_nanoseconds(frame)
+    lo, hi = pd.Timestamp(first).as_unit("ns").value, pd.Timestamp(last).as_unit("ns").value
+    if not len(times) or times.min() > lo or times.max() < hi:
+        return None
+    inside = (times >= lo) & (times <= hi)
+    return bool(inside.sum() == bars and frame_fingerprint(frame[inside]) == fingerprint)
+
+
 def fingerprint_of_history(history: pd.DataFrame) -> tuple[str, int]:
     """(fingerprint, bars) of the up to FINGERPRINT_BARS history bars before the last one a forecast read."""
     stamps = pd.DatetimeIndex(history["timestamp"])

@@ -34,9 +34,10 @@ import pandas as pd
 from kronos.config import CLOSE
 from kronos.errors import Fix, InputError, Notice
 from kronos.quantiles import path_quantiles
-from kronos.settings import knob
+from kronos.settings import Bounds, check_bounds, knob
 
 LEVEL_RANGE = (0.5, 0.9999)  # open interval a VaR level must lie in
+MAX_LEVELS = 20  # VaR/ES levels of one reading: each is read per position (and per step), so their count is bounded
 POSITIONS = ("long", "short")
 MIN_TAIL_PATHS = 20  # paths beyond the VaR an ES is read from at least (fewer: flagged)
 MIN_ERROR_TAIL = 2  # paths' worth of tail an ES's error is estimated from at least (its spread needs two)
@@ -48,42 +49,27 @@ class RiskSettings:
     """What a risk reading is asked for beyond the forecast's settings; each field's ``Knob`` is how a face
     offers it (as ``kronos.settings.ForecastSettings``' knobs are)."""
 
-    levels: tuple[float, ...] = knob((0.95, 0.99), label="VaR/ES levels", low=LEVEL_RANGE[0], high=LEVEL_RANGE[1],
-                                     step=0.005, help="confidence levels of value-at-risk and expected shortfall: "
+    levels: tuple[float, ...] = knob((0.95, 0.99), Bounds(gt=LEVEL_RANGE[0], lt=LEVEL_RANGE[1], min_items=1,
+                                                          max_items=MAX_LEVELS, unique=True, what="VaR/ES levels"),
+                                     label="VaR/ES levels", low=LEVEL_RANGE[0], high=LEVEL_RANGE[1], step=0.005, help="confidence levels of value-at-risk and expected shortfall: "
                                                       "0.99 is the loss exceeded on 1 path in 100")
-    positions: tuple[str, ...] = knob(POSITIONS, label="Positions",
+    positions: tuple[str, ...] = knob(POSITIONS, Bounds(choices=POSITIONS, min_items=1, max_items=len(POSITIONS),
+                                                        unique=True), label="Positions",
                                       help="long (a loss when the price falls) and/or short (a loss when it rises)")
     per_step: bool = knob(True, label="VaR/ES at every step", more=True,
                           help="also read VaR and ES of the return to each bar of the horizon, not only to its end")
-    vol_interval: float = knob(0.9, label="Volatility interval", low=0.5, high=0.99, step=0.01, more=True,
+    vol_interval: float = knob(0.9, Bounds(gt=0, lt=1, what="the volatility interval"), label="Volatility interval", low=0.5, high=0.99, step=0.01, more=True,
                                help="central share of paths the realized-volatility interval holds")
-    history_window: int = knob(20, label="History volatility window (bars)", low=5, high=1000, more=True,
+    history_window: int = knob(20, Bounds(ge=2, unit="bar", what="the history volatility window"),
+                               label="History volatility window (bars)", low=5, high=1000, more=True,
                                help="bars of history whose realized volatility is shown beside the forecast")
-    ewma_lambda: float = knob(RISKMETRICS_LAMBDA, label="EWMA decay (lambda)", low=0.8, high=0.999, step=0.001,
+    ewma_lambda: float = knob(RISKMETRICS_LAMBDA, Bounds(gt=0, lt=1, what="the EWMA decay"), label="EWMA decay (lambda)", low=0.8, high=0.999, step=0.001,
                               more=True, help="RiskMetrics' exponential weight of past squared returns (0.94 daily)")
 
     def __post_init__(self):
-        levels = tuple(float(a) for a in np.atleast_1d(self.levels))
-        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "levels", tuple(float(a) for a in np.atleast_1d(self.levels)))
         object.__setattr__(self, "positions", tuple(np.atleast_1d(self.positions).tolist()))
-        lo, hi = LEVEL_RANGE
-        bad = [a for a in levels if not lo < a < hi]
-        if not levels or bad:
-            raise InputError(f"VaR/ES levels must lie between {lo} and {hi} (exclusive), got {list(levels)}",
-                             {"levels": list(levels)},
-                             Fix(f"give {{setting}} such as 0.95 or 0.99 (between {lo} and {hi})", "levels"))
-        if not self.positions or any(p not in POSITIONS for p in self.positions):
-            raise InputError(f"positions must be among {', '.join(POSITIONS)}, got {list(self.positions)}",
-                             {"positions": list(self.positions)}, Fix("give {setting} long and/or short", "positions"))
-        if not 0 < self.vol_interval < 1:
-            raise InputError(f"the volatility interval must lie between 0 and 1, got {self.vol_interval}",
-                             {"vol_interval": self.vol_interval}, Fix("give {setting} such as 0.9", "vol_interval"))
-        if self.history_window < 2:
-            raise InputError(f"the history volatility window needs at least 2 bars, got {self.history_window}",
-                             {"history_window": self.history_window}, Fix("give {setting} of 2 or more", "history_window"))
-        if not 0 < self.ewma_lambda < 1:
-            raise InputError(f"the EWMA decay must lie between 0 and 1, got {self.ewma_lambda}",
-                             {"ewma_lambda": self.ewma_lambda}, Fix("give {setting} such as 0.94", "ewma_lambda"))
+        check_bounds(self)  # each field's Bounds: one rule for every face
 
 
 def paths_needed(level: float, tail: int = MIN_TAIL_PATHS) -> int:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .access import AccessLog, LoopbackHosts
 from .body_limit import BodyLimit
-from .errors import add_error_handlers
+from .cancel import GRACE_S, Disconnects
+from .deps import known_query
+from .errors import add_error_handlers, answer_class
 from .routes import adapters, batch, evaluate, forecast, ledger, meta, retrain, risk
 from .state import Service, ServiceConfig
 
@@ -27,11 +29,13 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     """The application of ``config``: its ``Service`` (ledger, warm models, cache, jobs; the warm-up
     started) on ``app.state.service``, where the routes' dependencies (``deps``) find it."""
     config = config or ServiceConfig()
-    app = FastAPI(title="Kronos Studio", version=meta.API_VERSION, lifespan=lifespan,
+    app = FastAPI(title="Kronos Studio", version=meta.API_VERSION, lifespan=lifespan, default_response_class=answer_class(),
+                  dependencies=[Depends(known_query)],  # an unknown query parameter refused, as an unknown field is
                   description="Forecasts, walk-forward evaluations, batch screens and the forecast ledger over "
                               "HTTP. Send `Authorization: Bearer <token>` (`kronos keys create`).")
     app.state.service = Service(config)
     app.add_middleware(BodyLimit, limits=config.limits)
+    app.add_middleware(Disconnects, askers=app.state.service.askers)  # outside BodyLimit: it reads what this pumps
     if config.open_access:  # no keys: only requests addressed to this machine's loopback names
         app.add_middleware(LoopbackHosts)
     app.add_middleware(AccessLog)  # outermost: a refused request is logged too
@@ -39,3 +43,17 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until SIGTERM or SIGINT: the signal first stops every request's and job's work at
+    its next step (``Service.stop``), so the server answers what it can, cuts the rest (503) and exits within
+    seconds; what a request's thread cannot stop is left after ``cancel.GRACE_S``."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            app.state.service.stop()
+            super().handle_exit(sig, frame)
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)).run()

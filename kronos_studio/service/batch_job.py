@@ -79,7 +79,7 @@ def batch_run(body, settings, ledger, limits: Limits, registry):
     if body.evaluate is not None:
         from .rank_job import rank_run
 
-        if covariates is not None:
+        if covariates:
             raise ServiceError(422, "covariates condition a screen's forecasts; evaluate ranks without them "
                                     "(evaluate one series with covariates: POST /v1/evaluate)")
         unread = screen_fields() & body.model_fields_set

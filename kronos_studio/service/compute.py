@@ -34,10 +34,12 @@ def bars_request(body, needed: int = SOURCE_BARS, file=None) -> BarsRequest:
                        calendar=body.calendar, fixes=tuple(body.fix or ()), bars=needed)
 
 
-def covariate_options(given, check_file=None):
+def covariate_options(given, check_file=None, asked: bool | None = None):
     """The ``CovariateOptions`` of a request (``given``: its body, or the MCP tool's arguments, with the knobs'
-    fields), None when it names none. A covariate named as a file is refused without looking (the HTTP service
-    reads no files of its own) unless ``check_file(path)`` (the MCP server's allowed folders) passes it."""
+    fields): None when it gives none of their fields (``asked``; None: read from a body's fields set), empty when it
+    gives them empty (``"covariates": []``: the desk serves the model alone, Chronos-2 conditioned on nothing). A
+    covariate named as a file is refused without looking (the HTTP service reads no files of its own) unless
+    ``check_file(path)`` (the MCP server's allowed folders) passes it."""
     import dataclasses
 
     from kronos.errors import Fix
@@ -45,8 +47,13 @@ def covariate_options(given, check_file=None):
     from kronos_studio.covariates.options import CovariateOptions, names_file
 
     options = CovariateOptions(**knob_values(given, CovariateOptions))
+    if asked is None:
+        from kronos.settings import knobs
+
+        fields = {knob.name(name) for name, (_, knob) in knobs(CovariateOptions).items()}
+        asked = bool(fields & set(getattr(given, "model_fields_set", ())))
     if not options:
-        return None
+        return options if asked else None
     named = []
     for text in options.covariates:
         if names_file(text):
@@ -58,7 +65,9 @@ def covariate_options(given, check_file=None):
                                             "covariates"),))
             text = str(check_file(text))
         named.append(text)
-    return dataclasses.replace(options, covariates=tuple(named))
+    options = dataclasses.replace(options, covariates=tuple(named))
+    options.references()  # each parsed now: a malformed source ('yfinance:') refused before any bars are read
+    return options
 
 
 def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, levels: list[float], *,
@@ -67,13 +76,18 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the desk's forecast
     (with ``workspace``'s fits and, for ``champion``, its champions in ``ledger``, the workspace's), recorded in
     ``ledger`` when ``record`` as ``kronos forecast`` does; ``warnings``: the bars' notices, then the forecast's."""
-    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, covariates=covariates)
+    from .public_ids import adapters_named, forecast_ids
+
+    with adapters_named(ledger) as numbers:  # a champion's adapter named by its number in the workspace
+        done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways,
+                             covariates=covariates)
     out = forecast_body(done.forecast, levels, return_paths)
-    out["warnings"] = [notice_line(n) for n in done.notices]
+    out["provenance"] = numbers.body(out["provenance"])
+    out["warnings"] = [numbers.words(notice_line(n)) for n in done.notices]
     check_answerable(done.forecast.paths, out["provenance"])  # before the ledger: a request not answered leaves no row
     if record:
         kept = desk.record(done.forecast, done.bars, ledger)
-        out["ledger"] = {"id": kept.id, "new": kept.new, "workspace": workspace}
+        out["ledger"] = {"id": forecast_ids(ledger, [kept.id])[kept.id], "new": kept.new, "workspace": workspace}
     return out
 
 
@@ -84,9 +98,18 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     never by a server path) and its warnings."""
     from kronos_studio.redact import without_paths
 
-    done = desk.evaluate(bars, model, settings, cutoffs=cutoffs, include_training_period=include_training_period,
-                         workspace=workspace, ledger=ledger, ways=ways, covariates=covariates)
-    return {**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]}
+    if covariates is not None and covariates.covariates and desk.limits is not None:
+        # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
+        desk.check_walk(settings, cutoffs)
+        bars = desk.bars(bars, ways)
+        desk.limits.check_evaluation(cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
+                                     len(bars.bars))
+    from .public_ids import adapters_named
+
+    with adapters_named(ledger) as numbers:
+        done = desk.evaluate(bars, model, settings, cutoffs=cutoffs, include_training_period=include_training_period,
+                             workspace=workspace, ledger=ledger, ways=ways, covariates=covariates)
+    return numbers.body({**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]})
 
 
 def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, risk, *, backtest: bool,
@@ -96,18 +119,28 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     ``backtest_body`` of ``Desk.risk_backtest``, the catalog's models ``beside`` the asked one), the numbers
     ``kronos risk --json`` writes, and its warnings."""
     from kronos_studio.desk.risk import backtest_body, risk_body
+    from kronos_studio.risk.baselines import risk_baselines
     from kronos_studio.risk.walk import RiskWalk
 
-    if backtest:
-        done = desk.risk_backtest(bars, model, settings, risk, cutoffs=cutoffs, walk=RiskWalk(proxy=proxy),
-                                  include_training_period=include_training_period, baselines=baselines,
-                                  beside=tuple(catalog_model(desk, ref) for ref in beside or ()),
-                                  workspace=workspace, ledger=ledger, ways=ways)
-        body = backtest_body(done)
-    else:
-        done = desk.risk(bars, model, settings, risk, workspace=workspace, ledger=ledger, ways=ways)
-        body = risk_body(done)
-    return {**body, "warnings": [notice_line(n) for n in done.notices]}
+    if desk.limits is not None:  # the readings asked for, before any forecast
+        models = 1 + len(beside or ()) + (len(risk_baselines()) if baselines else 0)
+        desk.limits.check_risk(len(risk.levels), len(risk.positions),
+                               settings.horizon if risk.per_step and not backtest else 1,
+                               cutoffs * models if backtest else 1)
+
+    from .public_ids import adapters_named
+
+    with adapters_named(ledger) as numbers:
+        if backtest:
+            done = desk.risk_backtest(bars, model, settings, risk, cutoffs=cutoffs, walk=RiskWalk(proxy=proxy),
+                                      include_training_period=include_training_period, baselines=baselines,
+                                      beside=tuple(catalog_model(desk, ref) for ref in beside or ()),
+                                      workspace=workspace, ledger=ledger, ways=ways)
+            body = backtest_body(done)
+        else:
+            done = desk.risk(bars, model, settings, risk, workspace=workspace, ledger=ledger, ways=ways)
+            body = risk_body(done)
+    return numbers.body({**body, "warnings": [notice_line(n) for n in done.notices]})
 
 
 def check_answerable(paths, provenance: dict) -> None:
@@ -136,12 +169,13 @@ def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
 
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:
-    """The response of a forecast: per-step quantiles of every field (``Forecast.quantiles``, the table
-    ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
+    """The response of a forecast: per-step quantiles of every field and the share of paths whose volume was floored
+    at 0 (``forecasters.bounds.quantile_table``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
     path: ``redact.without_paths``), and the paths when asked for."""
+    from kronos_studio.forecasters.bounds import quantile_table
     from kronos_studio.redact import without_paths
 
-    table = fc.quantiles(levels)
+    table = quantile_table(fc, levels)
     columns = list(table.columns)
     values = table.to_numpy()
     rows = [{"timestamp": ts.isoformat(), **{c: float(v) for c, v in zip(columns, row)}}
@@ -154,9 +188,10 @@ def forecast_body(fc, levels, return_paths: bool) -> dict:
 
 
 def check_quantile_levels(levels, limits, horizon: int) -> list[float]:
-    """The quantile levels of a forecast request: each strictly between 0 and 1, no more than the limits let
-    an answer hold (413)."""
+    """The quantile levels of a forecast request, no more than the limits let an answer hold (413), each strictly
+    between 0 and 1 and named once (``kronos.quantiles.LEVEL_BOUNDS``: the request's schema checked them already)."""
+    from kronos.quantiles import LEVEL_BOUNDS
+    from kronos.settings import check_value
+
     limits.check_quantiles(len(levels), horizon)
-    if not levels or any(not 0 < q < 1 for q in levels):
-        raise ServiceError(422, f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
-    return [float(q) for q in levels]
+    return [float(q) for q in check_value("quantiles", LEVEL_BOUNDS, list(levels))]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+
+from kronos.errors import Fix
 
 
 @functools.cache
@@ -68,18 +71,95 @@ class ServiceError(Exception):
         super().__init__(self.detail)
 
     def body(self) -> dict:
-        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields."""
+        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields (a number JSON cannot
+        carry, NaN or infinity, written as text)."""
         fixes = [{"setting": f.setting, "field": request_field(f.setting), "value": f.value,
                   "text": f.worded(field_name)} for f in self.fix]
-        return json.loads(json.dumps({"detail": self.detail, "problem": self.problem, "values": self.values,
-                                      "fix": fixes}, default=str))
+        return json_safe({"detail": self.detail, "problem": self.problem, "values": self.values, "fix": fixes})
+
+
+def json_safe(value):
+    """``value`` as JSON can carry it: containers as lists and dicts, non-finite floats and anything else not JSON
+    (a timestamp, a numpy number) as text."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    try:
+        number = float(value)  # a numpy scalar
+    except (TypeError, ValueError):
+        return str(value)
+    return json_safe(number) if not isinstance(value, (bytes, bytearray)) else str(value)
 
 
 def one_line(e: BaseException) -> str:
+    """``e``'s sentence (a library error's fixes naming request fields) on one line: a line break in it (a symbol
+    sent with one) written as its escape, never a cut."""
     from kronos.errors import UserError
 
     text = (e.worded(field_name) if isinstance(e, UserError) else str(e)).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    return printable(text) if text else type(e).__name__
+
+
+# A parenthesized quote of another library's exception in a message: "(DNSError: Failed to perform, curl: (6) ...)"
+LIBRARY_QUOTE = re.compile(r"\(\s*\w*(Error|Exception|Timeout|Warning)\w*\s*:|\(.*\bcurl\b", re.IGNORECASE)
+
+
+def without_groups(text: str, drop) -> str:
+    """``text`` without each outermost parenthesized group (nested ones included) that ``drop(group)`` is true of,
+    and the space before it."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                out.append(text[start:i])
+                start = i
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                group = text[start:i + 1]
+                if drop(group):
+                    out[-1] = out[-1].rstrip()
+                else:
+                    out.append(group)
+                start = i + 1
+    out.append(text[start:])
+    return "".join(out).strip()
+
+
+def without_library_words(e: BaseException) -> BaseException:
+    """``e``, or the refusal it means in the studio's words where it would hand a client another library's wording:
+    a data source's error quoting what its HTTP client said (curl's DNS text), a date past what pandas keeps
+    ("Cannot cast ... to unit='ns'"), text that is not JSON."""
+    import json as json_module
+
+    import pandas as pd
+
+    from data_sources.errors import DataSourceError
+    from kronos.errors import InputError
+
+    if isinstance(e, DataSourceError):
+        cause = str(e.__cause__ or "").strip()[:40]
+
+        def quoted(fragment: str) -> bool:  # what another library said, in parentheses
+            return bool(LIBRARY_QUOTE.match(fragment.strip()) or (cause and cause in fragment))
+
+        problem = without_groups(e.problem, quoted)
+        if problem != e.problem:
+            return type(e)(problem, e.values, e.fix)
+    if isinstance(e, (pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta, OverflowError)):
+        return InputError("the bar times asked for run past the latest time the studio can keep (the year 2262)",
+                          fix=(Fix("ask for a shorter {setting}", "horizon"), Fix("check the bars' timestamps")))
+    if isinstance(e, json_module.JSONDecodeError):
+        return InputError(f"the text is not JSON (at line {e.lineno}, column {e.colno})")
+    return e
 
 
 def refused(status: int, e: BaseException) -> ServiceError:
@@ -88,7 +168,7 @@ def refused(status: int, e: BaseException) -> ServiceError:
 
     if not isinstance(e, UserError):
         return ServiceError(status, one_line(e))
-    return ServiceError(status, one_line(e), problem=e.problem.strip().splitlines()[0] if e.problem else "",
+    return ServiceError(status, one_line(e), problem=printable(e.problem.strip()) if e.problem else "",
                         values=e.values, fix=e.fix)
 
 
@@ -109,13 +189,14 @@ def as_service_error(e: BaseException) -> ServiceError | None:
 
     if isinstance(e, ServiceError):
         return e
+    e = without_library_words(e)
     if isinstance(e, (CheckpointError, FileNotFoundError)):
         return refused(404, e)
     if isinstance(e, DataSourceError):
         return refused(400, e)
     if isinstance(e, LedgerError):
         return refused(503, e)
-    if isinstance(e, (BarsInputError, InputError, ValueError)):
+    if isinstance(e, (BarsInputError, InputError, ValueError, OverflowError)):
         return refused(422, e)
     return None
 
@@ -125,7 +206,7 @@ def library_errors() -> tuple[type, ...]:
     data source, the ledger: each a ``UserError``), and the plain ones a library call raises for bad input."""
     from kronos.errors import UserError
 
-    return (UserError, FileNotFoundError, ValueError)
+    return (UserError, FileNotFoundError, ValueError, OverflowError)
 
 
 def known_errors(call, as_error=lambda known: known):
@@ -151,14 +232,57 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
 
 
+def library_refusal(e):
+    """The library's own refusal (a ``kronos.errors.UserError``: a value outside its setting's ``Bounds``) when it is
+    every finding of pydantic's validation error ``e``, else None."""
+    from kronos.errors import UserError
+
+    found = [(err.get("ctx") or {}).get("error") for err in e.errors()]
+    return found[0] if found and all(isinstance(f, UserError) for f in found) else None
+
+
 def validation_line(e) -> str:
     """pydantic's findings (a ``RequestValidationError``) as one line: 'horizon: Field required; paths:
-    Input should be a valid integer'."""
+    Input should be a valid integer'; a value its setting's bounds refuse in the library's words, naming fields."""
+    from kronos.errors import UserError
+
     parts = []
     for err in e.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        error = (err.get("ctx") or {}).get("error")
+        said = error.worded(field_name) if isinstance(error, UserError) else err.get("msg")
+        parts.append(f"{where}: {said}" if where else str(said))
     return "invalid request: " + "; ".join(parts)
+
+
+def finite_or_null(value):
+    """``value`` with every NaN or infinity as None (JSON's null: a number that could not be computed), else as is."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
+@functools.cache
+def answer_class():
+    """The service's JSON response: non-ASCII escaped (an unpaired surrogate a request sent, echoed, cannot break the
+    answer) and a number JSON cannot carry (NaN, infinity: not computable) as null, never a failure to answer."""
+    from fastapi.responses import JSONResponse
+
+    class Answer(JSONResponse):
+        def render(self, content) -> bytes:
+            try:
+                return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+            except ValueError:  # a non-finite number somewhere: null, as a frame's NaN is (ledger_views.records)
+                return json.dumps(finite_or_null(content), ensure_ascii=True, allow_nan=False,
+                                  separators=(",", ":")).encode()
+
+    return Answer
 
 
 def add_error_handlers(app) -> None:
@@ -166,13 +290,8 @@ def add_error_handlers(app) -> None:
     and ``fix``): a ``ServiceError`` with its status (401 with the
     Bearer challenge), invalid requests 422, anything else 500 (the traceback goes to the server's log)."""
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
 
-    class Answer(JSONResponse):
-        """JSON with non-ASCII escaped: an unpaired surrogate a request sent, echoed, cannot break the answer."""
-
-        def render(self, content) -> bytes:
-            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+    Answer = answer_class()
 
     def refusal(e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
@@ -186,11 +305,28 @@ def add_error_handlers(app) -> None:
         return refusal(known) if known is not None else await bug(request, e)
 
     app.add_exception_handler(ServiceError, lambda _request, e: refusal(e))
+
+    async def cancelled(request, _e):
+        """Work stopped because its asker left: the server shutting down cuts it (503, send it again), or its client
+        disconnected (``cancel.CLIENT_GONE``: an answer nobody reads, for the access log)."""
+        from .cancel import CLIENT_GONE
+
+        if request.app.state.service.askers.stopping.is_set():
+            return Answer({"detail": "the server is shutting down and stopped this request: send it again"},
+                          status_code=503)
+        return Answer({"detail": "the client disconnected: the request was stopped"}, status_code=CLIENT_GONE)
+
+    from kronos_studio.fair import Cancelled
+
+    app.add_exception_handler(Cancelled, cancelled)
     for kind in library_errors():
         app.add_exception_handler(kind, library_error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):
+        own = library_refusal(e)  # a value its setting's bounds refuse: the command line's words, as data too
+        if own is not None:
+            return refusal(refused(422, own))
         return Answer({"detail": printable(validation_line(e))}, status_code=422)
 
     @app.exception_handler(Exception)

@@ -23,24 +23,22 @@ from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
 from kronos.errors import Fix, UserError
-from kronos_studio.fair import Abandoned, FairSlots
+from kronos_studio.fair import Abandoned, Cancelled, FairSlots, asked_by
 
 from .errors import ServiceError
 from .keys import Identity
 from .limits import Limits
 
 STATE_FILE = "job.json"  # a job's state, in its folder
+CANCELLED, OVERTIME, SHUTDOWN = "cancelled", "overtime", "shutdown"  # why a job's work was stopped
 UNFINISHED = ("queued", "running", "cancelling")
 FINISHED = ("done", "failed", "cancelled")
 LOG = logging.getLogger(__name__)
 
 
-class Cancelled(Exception):
-    """Raised by a running job at a checkpoint after it was cancelled."""
-
-
 def checkpoint(stop: threading.Event) -> None:
-    """Where a running job may stop: raises ``Cancelled`` once its job was cancelled."""
+    """Where a running job may stop: raises ``Cancelled`` once its job was cancelled, ran past its time
+    (``Limits.job_seconds``) or the server stops (its sampling also stops between steps: it runs ``asked_by`` it)."""
     if stop.is_set():
         raise Cancelled
 
@@ -63,6 +61,7 @@ class Job:
     summary: dict = field(default_factory=dict)
     result: Path | None = None  # the result file once done
     stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)  # cancelled
+    why: str | None = field(default=None, repr=False, compare=False)  # why it was stopped: CANCELLED, OVERTIME, ...
 
     def public(self) -> dict:
         return {"id": self.id, "kind": self.kind, "status": self.status, "created_at": self.created_at,
@@ -146,25 +145,51 @@ class JobRunner:
                         raise Abandoned(job.workspace)
                     job.status = "running"
                     job.save()
+                # past its time it stops at its next checkpoint or sampling step, and frees its thread
+                timer = threading.Timer(self.limits.job_seconds, self._stop, (job, OVERTIME))
+                timer.daemon = True
+                timer.start()
                 try:
-                    job.result, job.summary = run(job.folder, job.stop)
+                    with asked_by(job.stop):
+                        job.result, job.summary = run(job.folder, job.stop)
                     job.status = "done"
                 except Cancelled:
-                    pass
+                    if job.why == OVERTIME:
+                        job.error, job.status = self.limits.job_overtime(), "failed"
                 except Exception as e:  # the job's one line, as the request would have had it
                     known = as_service_error(e)
                     job.error = known.detail if known is not None else f"internal error: {type(e).__name__}: {one_line(e)}"
                     job.status = "failed"
+                finally:
+                    timer.cancel()
         except Abandoned:
-            if not job.stop.is_set():  # the server stops: job.json still says queued, and a restart says why
+            if job.why != CANCELLED:  # the server stops: job.json still says queued, and a restart says why
                 return
-        if self.stopping.is_set() and self.owns_root:  # the server stopped: its temporary folder is gone
-            return
+        if job.why == SHUTDOWN or (self.stopping.is_set() and self.owns_root):
+            return  # the server stopped it: job.json still says running, and a restart says why (or the folder is gone)
         with self.lock:
-            if job.stop.is_set():  # cancelled: whatever it made is removed
+            if job.why == CANCELLED:  # cancelled: whatever it made is removed
                 self._clean(job)
             job.finished_at = time.time()
             job.save()
+
+    def _stop(self, job: Job, why: str) -> None:
+        """Stop ``job``'s work at its next checkpoint or sampling step, for ``why`` (the first reason stands)."""
+        with self.lock:
+            if job.status in FINISHED or job.stop.is_set():
+                return
+            job.why = why
+            job.stop.set()
+        self.threads.wake()
+
+    def stop_running(self) -> None:
+        """The server stops: every running job stops at its next step (and stays unfinished in its job.json, so a
+        restart fails it saying why); the queued ones stop waiting."""
+        self.stopping.set()
+        with self.lock:
+            jobs = [j for j in self.jobs.values() if j.status in UNFINISHED]
+        for job in jobs:
+            self._stop(job, SHUTDOWN)
 
     def cancel(self, who: Identity, job_id: str) -> Job:
         """Cancel ``who``'s job: a queued one is cancelled at once, a running one stops at its next checkpoint
@@ -173,6 +198,7 @@ class JobRunner:
         with self.lock:
             if job.status in FINISHED:
                 raise ServiceError(409, f"job '{job_id}' is already {job.status}: there is nothing to cancel")
+            job.why = job.why or CANCELLED
             job.stop.set()
             if job.status == "queued":
                 self._clean(job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .errors import ServiceError, notice_line
+from .public_ids import AdapterNumbers, forecast_records
 
 
 def ledger_filters(symbol=None, source=None, interval=None, model=None, since=None) -> dict:
@@ -64,7 +65,9 @@ def exceptions_body(ledger, filters: dict, include_experiments: bool = False, le
 
     asked = {k: tuple(v) for k, v in (("levels", levels), ("positions", positions)) if v is not None}
     done = Desk.risk_record(ledger, RiskSettings(**asked), experiments=include_experiments, **filters)
-    return {**record_body(done), "warnings": [notice_line(n) for n in done.notices]}
+    body = record_body(done)
+    body["forecasts"] = forecast_records(body["forecasts"], ledger)  # public ids: nothing of other workspaces
+    return {**body, "warnings": [notice_line(n) for n in done.notices]}
 
 
 def drift_body(ledger, filters: dict, last: int | None = None, include_experiments: bool = False) -> dict:
@@ -80,22 +83,27 @@ def drift_body(ledger, filters: dict, last: int | None = None, include_experimen
     return {"last": last, "drift": [d.to_dict() for d in report]}
 
 
-def adapter_body(entry) -> dict:
-    """A registry entry (``kronos_studio.ledger.registry.Entry``) as the service answers it: its folder and base
-    model named by their names, not by server paths."""
+def adapter_body(entry, numbers) -> dict:
+    """A registry entry (``kronos_studio.ledger.registry.Entry``) as the service answers it: numbered in its
+    workspace (``numbers``: its ``public_ids.AdapterNumbers``), its folder and base model named by their names, not by
+    server paths."""
     from kronos_studio.redact import without_paths
 
-    return without_paths(entry.to_dict())
+    return without_paths(numbers.entry(entry))
 
 
-def registry_entry(ledger, adapter_id: int, workspace: str):
-    """(the registry of ``ledger``, a scoped one, and its entry ``adapter_id``); 404 when it has none."""
+def registry_entry(ledger, number: int, workspace: str):
+    """(the registry of ``ledger``, a scoped one, its entry numbered ``number`` in the workspace, and the
+    workspace's ``AdapterNumbers``); 404 when it has none."""
     from kronos_studio.ledger import LedgerError
     from kronos_studio.ledger.registry import Registry
 
-    registry = Registry(ledger)
+    registry, numbers = Registry(ledger), AdapterNumbers(ledger)
+    entry_id = numbers.entry_id(number)
     try:
-        return registry, registry.get(adapter_id)
+        if entry_id is None:
+            raise LedgerError("no such entry")
+        return registry, registry.get(entry_id), numbers
     except LedgerError:
-        raise ServiceError(404, f"no adapter {adapter_id} in workspace '{workspace}': GET /v1/adapters lists "
+        raise ServiceError(404, f"no adapter {number} in workspace '{workspace}': GET /v1/adapters lists "
                                 "them") from None

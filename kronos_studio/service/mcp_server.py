@@ -7,9 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Any
-
-from pydantic import FiniteFloat
+from typing import Any, Optional
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
@@ -25,9 +23,12 @@ from . import compute
 from .errors import ServiceError, known_errors
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
+from .public_ids import AdapterNumbers
 from .schemas import (
+    QUANTILES,
     SETTINGS_NAMES,
     batch_risk,
+    knob_fields,
     knob_parameters,
     risk_forecast_settings,
     risk_settings_fields,
@@ -36,6 +37,8 @@ from .schemas import (
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
 MADE_BY = "MCP retrain"  # what the registry records as the maker of the adapters the tool trains
+# the exceptions' levels and positions: RiskSettings' own fields, with their bounds (as GET /v1/ledger/track-record's)
+LEVEL_TYPE, POSITION_TYPE = (hint for hint, _ in knob_fields(RiskSettings, ("levels", "positions")).values())
 
 
 class AllowedFiles:
@@ -48,13 +51,13 @@ class AllowedFiles:
         p = Path(path).expanduser().resolve()
         if not self.folders:
             raise ServiceError(403, problem=f"this MCP server reads no files (refused '{path}')", values={"path": path},
-                               fix=(Fix("start it with {setting} naming a folder, or give source + symbol + interval",
+                               fix=(Fix("name a folder in {setting}, or give source + symbol + interval",
                                         "allow_dir"),))
         if not any(p.is_relative_to(f) for f in self.folders):
             allowed = ", ".join(str(f) for f in self.folders)
             raise ServiceError(403, problem=f"'{path}' is outside the directories this server may read ({allowed})",
                                values={"path": path, "allowed": [str(f) for f in self.folders]},
-                               fix=(Fix("move the file there, or restart it with another {setting}", "allow_dir"),))
+                               fix=(Fix("move the file there, or add its folder to {setting}", "allow_dir"),))
         return p
 
 
@@ -80,7 +83,9 @@ def with_covariates(tool):
     from kronos_studio.covariates.options import CovariateOptions
 
     sig = inspect.signature(tool)
-    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + knob_parameters(CovariateOptions))
+    given = [p.replace(annotation=Optional[p.annotation], default=None)  # noqa: UP045 (None: not given)
+             for p in knob_parameters(CovariateOptions)]
+    tool.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + given)
     return tool
 
 
@@ -112,7 +117,7 @@ def studio_server(name: str, instructions: str):
     from mcp.server.mcpserver.exceptions import ToolError
     from pydantic import ValidationError
 
-    from .errors import validation_line
+    from .errors import library_refusal, refused, validation_line
 
     class StudioServer(MCPServer):
         accepted: dict[str, tuple[str, ...]] = {}  # tool -> the arguments it takes (its signature's)
@@ -127,14 +132,16 @@ def studio_server(name: str, instructions: str):
             return decorator
 
         async def call_tool(self, name, arguments, context=None):
-            refused = unknown_arguments(name, arguments or {}, self.accepted.get(name, arguments or {}))
-            if refused:
-                raise ToolError(refused)
+            unknown = unknown_arguments(name, arguments or {}, self.accepted.get(name, arguments or {}))
+            if unknown:
+                raise ToolError(unknown)
             try:
                 return await super().call_tool(name, arguments, context)
             except ToolError as e:
-                if isinstance(e.__cause__, ValidationError):
-                    raise ToolError(f"Error executing tool {name}: {validation_line(e.__cause__)}") from e.__cause__
+                if isinstance(e.__cause__, ValidationError):  # a value its setting's bounds refuse: the library's line
+                    own = library_refusal(e.__cause__)
+                    said = refused(422, own).detail if own is not None else validation_line(e.__cause__)
+                    raise ToolError(f"Error executing tool {name}: {said}") from e.__cause__
                 raise
 
     return StudioServer(name, instructions=instructions)
@@ -172,8 +179,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos.settings import knobs
         from kronos_studio.covariates.options import CovariateOptions
 
-        named = {knob.name(n): given.get(knob.name(n), default) for n, (default, knob) in knobs(CovariateOptions).items()}
-        return compute.covariate_options(SimpleNamespace(**named), allowed.check)
+        names = {knob.name(n): default for n, (default, knob) in knobs(CovariateOptions).items()}
+        asked = any(given.get(name) is not None for name in names)  # given, if empty: Chronos-2 alone
+        named = {name: default if given.get(name) is None else given[name] for name, default in names.items()}
+        return compute.covariate_options(SimpleNamespace(**named), allowed.check, asked=asked)
 
     @server.tool(description="Forecast a series: per-step quantiles of open, high, low, close, volume, amount "
                              "(the numbers `kronos forecast` writes) and the provenance; covariates: other series to "
@@ -184,7 +193,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
                  interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
                  calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                 quantiles: tuple[FiniteFloat, ...] = DEFAULT_QUANTILES, record: bool = True,
+                 quantiles: QUANTILES = DEFAULT_QUANTILES, record: bool = True,
                  **settings) -> dict[str, Any]:
         s = settings_of(settings)
         levels = compute.check_quantile_levels(quantiles, limits, s.horizon)
@@ -303,7 +312,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
             report = retraining.run()
         except SeriesLocked as e:  # another retrain of the series runs now: try again later
             raise ServiceError(409, str(e)) from None
-        return json.loads(json.dumps(report.to_dict(), default=str))
+        numbers = AdapterNumbers(ledger)  # the workspace's adapters by number, as the HTTP API names them
+        return json.loads(json.dumps({"decisions": [numbers.decision(d) for d in report.decisions],
+                                      "champion": numbers.number(report.champion)}, default=str))
 
     @server.tool(description="The realized track record of each model in this workspace's ledger: forecasts, "
                              f"scored steps, {BAND_NAME} coverage, CRPS in % of the last close, direction hit rate; "
@@ -314,7 +325,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "Kupiec and Christoffersen p-values on non-overlapping forecasts.")
     @tool_errors
     def track_record(symbol: str | None = None, since: str | None = None, include_experiments: bool = False,
-                     levels: list[FiniteFloat] | None = None, positions: list[str] | None = None,
+                     levels: Optional[LEVEL_TYPE] = None, positions: Optional[POSITION_TYPE] = None,  # noqa: UP045
                      exceptions: bool = True) -> dict[str, Any]:
         return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
                                                             include_experiments, levels, positions, exceptions)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ServiceError, refused
+from .public_ids import AdapterNumbers
 
 MADE_BY = "POST /v1/retrain"  # what the registry records as the maker of the adapters a request trains
 ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
@@ -47,9 +48,10 @@ def retrain_run(body, desk, ledger):
         # a cancel stops it at the next training step or scoring phase: a retrain is made to be stopped
         # anywhere (the next one of the series clears what this one left half done)
         report = retraining.run(progress=lambda *_: checkpoint(stop))
+        numbers = AdapterNumbers(ledger)  # read after the run: the adapters it registered are numbered too
         out = folder / "decisions.parquet"
-        pd.json_normalize(report.decisions).to_parquet(out, index=False)
-        return out, {"decisions": len(report.decisions), "champion": report.champion,
+        pd.json_normalize([numbers.decision(d) for d in report.decisions]).to_parquet(out, index=False)
+        return out, {"decisions": len(report.decisions), "champion": numbers.number(report.champion),
                      "promoted": sum(d["decision"] == "promoted" for d in report.decisions)}
 
     return run
@@ -111,8 +113,9 @@ def watchlist_run(body, settings, ledger, load_pair, limits):
                 summary["promoted"] += sum(d["decision"] == "promoted" for d in outcome.decisions)
             else:
                 rows.append({"series": outcome.series, "decision": outcome.status, "reason": one_line(outcome.error)})
+        numbers = AdapterNumbers(ledger)
         out = folder / "decisions.parquet"
-        pd.json_normalize(rows).to_parquet(out, index=False)
+        pd.json_normalize([numbers.decision(r) for r in rows]).to_parquet(out, index=False)
         return out, summary
 
     return run

@@ -9,7 +9,7 @@ import typing
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
 
-from kronos.quantiles import DEFAULT_QUANTILES
+from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
 from kronos.settings import ForecastSettings
 from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.covariates.options import CovariateOptions
@@ -32,11 +32,58 @@ def finite(hint):
     return hint
 
 
+def rule_schema(rule):
+    """The JSON schema of ``rule`` (a ``kronos.settings.Bounds``) as pydantic's ``json_schema_extra``: the bounds
+    of a number (of each item of a list), a list's lengths and whether it is a set, on the branch of the field's
+    schema they apply to (a list's or a number's, beside a null)."""
+    numbers = {key: value for key, value in (("minimum", rule.ge), ("exclusiveMinimum", rule.gt), ("maximum", rule.le),
+                                             ("exclusiveMaximum", rule.lt)) if value is not None}
+    if rule.choices is not None:
+        numbers["enum"] = list(rule.choices)
+    lengths = {key: value for key, value in (("minItems", rule.min_items), ("maxItems", rule.max_items))
+               if value is not None}
+    if rule.unique:
+        lengths["uniqueItems"] = True
+
+    def patch(schema: dict) -> None:
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") == "array":
+                branch.update(lengths)
+                branch.setdefault("items", {}).update(numbers)
+            elif branch.get("type") in ("integer", "number", "string"):
+                branch.update(numbers)
+
+    return patch
+
+
+def bounded_type(hint, setting: str, rule=None, description: str | None = None):
+    """``hint`` (floats finite) as a request field's type: with ``rule``'s JSON schema (``rule_schema``) and its
+    one check (``kronos.settings.check_value``, the options class's own: the same refusal in the same words as
+    the command line's; a ``UserError`` the 422 answers with its problem and fix), and ``description``."""
+    from typing import Annotated
+
+    from pydantic import AfterValidator
+
+    from kronos.settings import check_value
+
+    hint = finite(hint)
+    if rule is None:
+        return Annotated[hint, Field(description=description)] if description else hint
+
+    def check(value):
+        return check_value(setting, rule, value)
+
+    return Annotated[hint, AfterValidator(check), Field(description=description, json_schema_extra=rule_schema(rule))]
+
+
 def settings_fields() -> dict[str, tuple]:
-    """``create_model`` field definitions of every ``ForecastSettings`` field, with its default (floats
-    finite: the HTTP requests' and the MCP tools' schemas both read these)."""
-    hints = typing.get_type_hints(ForecastSettings)
-    return {f.name: (finite(hints[f.name]), ... if f.default is dataclasses.MISSING else f.default)
+    """``create_model`` field definitions of every ``ForecastSettings`` field, with its default and its bounds
+    (floats finite: the HTTP requests' and the MCP tools' schemas both read these)."""
+    from kronos.settings import bounds
+
+    hints, rules = typing.get_type_hints(ForecastSettings), bounds(ForecastSettings)
+    return {f.name: (bounded_type(hints[f.name], f.name, rules.get(f.name, (None, None))[1]),
+                     ... if f.default is dataclasses.MISSING else f.default)
             for f in dataclasses.fields(ForecastSettings)}
 
 
@@ -55,9 +102,29 @@ def checked_text(value):
     return value
 
 
+# Text a request may hold, as a JSON schema pattern: no NUL (no database keeps it), what ``checked_text`` refuses
+# besides an unpaired surrogate, which is no Unicode text to begin with (the escape is the regex's, ECMA's and
+# Python's alike)
+TEXT_PATTERN = r"^[^\u0000]*$"
+
+
+def with_text_pattern(schema: dict) -> None:
+    """A model's JSON schema with ``TEXT_PATTERN`` on each of its text fields (and text items of its lists)."""
+    def text(branch: dict) -> None:
+        for option in branch.get("anyOf", [branch]):
+            if option.get("type") == "string" and "enum" not in option:
+                option.setdefault("pattern", TEXT_PATTERN)
+            elif option.get("type") == "array" and isinstance(option.get("items"), dict):
+                text(option["items"])
+
+    for prop in schema.get("properties", {}).values():
+        text(prop)
+
+
 class Strict(BaseModel):
-    # a misspelt setting is an error, never silently the default; a number is finite (JSON's 1e309 is inf)
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # a misspelt setting is an error, never silently the default; a number is finite (JSON's 1e309 is inf); text as
+    # ``checked_text`` takes it, said by the schema too
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=with_text_pattern)
 
     @field_validator("*")
     @classmethod
@@ -74,7 +141,8 @@ class BarsInput(Strict):
     symbol: str | None = Field(None, description="with source: the symbol to fetch; with bars_csv: the series' "
                                                  "name (or the instrument of a file with a symbol column)")
     interval: str | None = Field(None, description="with source: the bar interval, e.g. 1d, 1h")
-    exchange: str | None = Field(None, description="with source ccxt: the exchange")
+    exchange: str | None = Field(None, description="with source ccxt: the exchange; with bars_csv: the exchange "
+                                                   "(venue) the bars come from when known, part of the series' name")
     timezone: str | None = Field(None, description="IANA timezone of times without a UTC offset (default UTC)")
     calendar: str | None = Field(None, description="trading calendar: XNYS, XLON, ..., 24/7, FX (default: inferred)")
     fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted")
@@ -88,18 +156,20 @@ def knob_parameters(cls, only: tuple[str, ...] | None = None) -> list:
     requests' fields."""
     import inspect
 
-    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=spec.default)
-            for name, (hint, spec) in knob_fields(cls, only).items()]
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=default)
+            for name, (hint, default) in knob_fields(cls, only).items()]
 
 
 def knob_fields(cls, only: tuple[str, ...] | None = None) -> dict[str, tuple]:
     """``create_model`` field definitions of every field with a ``Knob`` of the options dataclass ``cls`` (``only``:
-    of these fields alone), named by the knob's setting, with its default and the knob's label and help as its
-    description (floats finite): a field added with its ``Knob`` is a request field with no edit here."""
-    from kronos.settings import knobs
+    of these fields alone), named by the knob's setting, with its default, its ``Bounds`` (``bounded_type``) and the
+    knob's label and help as its description (floats finite): a field added with its ``Knob`` is a request field
+    with no edit here."""
+    from kronos.settings import bounds, knobs
 
-    hints = typing.get_type_hints(cls)
-    return {knob.name(name): (finite(hints[name]), Field(default, description=f"{knob.label}: {knob.help}"))
+    hints, rules = typing.get_type_hints(cls), bounds(cls)
+    return {knob.name(name): (bounded_type(hints[name], knob.name(name), rules.get(name, (None, None))[1],
+                                           f"{knob.label}: {knob.help}"), default)
             for name, (default, knob) in knobs(cls).items() if only is None or name in only}
 
 
@@ -113,11 +183,16 @@ def knob_options(given, cls, only: tuple[str, ...] | None = None) -> dict:
             if (only is None or name in only) and knob.name(name) in found}
 
 
+# a forecast's quantile levels: strictly between 0 and 1, each once (``kronos.quantiles.LEVEL_BOUNDS``); how many,
+# the server's limit (413)
+QUANTILES = bounded_type(list[float], "quantiles", LEVEL_BOUNDS, "quantile levels, strictly between 0 and 1, each "
+                                                                 "once")
+
 ForecastSettingsModel = create_model("ForecastSettingsModel", __base__=Strict, **settings_fields())
 
 
 class ForecastOptions(BarsInput):
-    quantiles: list[float] = Field(list(DEFAULT_QUANTILES), description="quantile levels, strictly between 0 and 1")
+    quantiles: QUANTILES = list(DEFAULT_QUANTILES)
     return_paths: bool = Field(False, description="also return every sampled path")
     record: bool = Field(True, description="record the forecast in the workspace's ledger (as kronos forecast does)")
 
@@ -157,6 +232,18 @@ class BatchEvaluate(Strict):
     include_training_period: bool = False
 
 
+def batch_bounds(name: str):
+    """The ``Bounds`` of ``BatchSettings``' field ``name`` (the touch levels: returns above -100%, each once)."""
+    from kronos.settings import bounds
+    from kronos_studio.batch.forecaster import BatchSettings
+
+    return bounds(BatchSettings)[name][1]
+
+
+TOUCH_LEVELS = bounded_type(list[float] | None, "touch_levels", batch_bounds("touch_levels"),
+                            "returns whose touch probability to report (default: kronos batch's)")
+
+
 class BatchOptions(Strict):
     series: list[BatchSeries] = Field(..., min_length=1)
     evaluate: BatchEvaluate | None = Field(None, description="score the ranking on past cut-offs instead; the job's "
@@ -164,8 +251,7 @@ class BatchOptions(Strict):
     model: str | None = None
     fix: list[str] = Field(default_factory=list)
     calendar: str | None = None
-    touch_levels: list[float] | None = Field(None, description="returns whose touch probability to report "
-                                                               "(default: kronos batch's)")
+    touch_levels: TOUCH_LEVELS = None
 
 
 # the risk columns' settings (``BatchSettings.risk``): the ``RiskSettings`` knobs a row's columns depend on
@@ -182,7 +268,10 @@ def batch_risk(given) -> RiskSettings:
 
 class ScoreRequest(Strict):
     bars_csv: str = Field(..., description="newer bars of a series: score its forecasts in this workspace")
-    symbol: str | None = None
+    symbol: str | None = Field(None, description="the series' name, as the forecast was sent with (or the instrument "
+                                                 "of a file with a symbol column)")
+    exchange: str | None = Field(None, description="the exchange (venue) the bars come from, as the forecast was "
+                                                   "sent with")
     timezone: str | None = None
     calendar: str | None = None
 
@@ -241,10 +330,12 @@ class RiskOptions(BarsInput):
 def risk_settings_fields() -> dict[str, tuple]:
     """``settings_fields`` of a risk request: its ``paths`` not given (None) is enough for the highest level's ES
     (``risk_forecast_settings``)."""
-    return {**settings_fields(), "paths": (int | None, Field(None, description="sample paths (of the model asked, at "
-                                                                                "every cut-off with backtest); default: "
-                                                                                "enough for the highest level's ES, 20 "
-                                                                                "beyond its VaR: 2,000 for 0.99"))}
+    from kronos.settings import bounds
+
+    described = ("sample paths (of the model asked, at every cut-off with backtest); default: enough for the highest "
+                 "level's ES, 20 beyond its VaR: 2,000 for 0.99")
+    paths = bounded_type(int | None, "paths", bounds(ForecastSettings)["paths"][1], described)
+    return {**settings_fields(), "paths": (paths, None)}
 
 
 RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOptions.__doc__, **risk_settings_fields(),
@@ -267,3 +358,47 @@ def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
     if values.get("paths") is None:
         values["paths"] = default_paths(risk.levels)
     return ForecastSettings(**values)
+
+
+class FixBody(BaseModel):
+    """One remedy of a refusal: the setting it names, as a request field when one sets it, the value to give
+    (when one is known) and its words."""
+
+    setting: str | None = None
+    field: str | None = None
+    value: typing.Any = None
+    text: str
+
+
+class ErrorBody(BaseModel):
+    """Every error's answer: ``detail``, one line (the problem and its fixes, naming request fields); a refusal of
+    the library's or of a limit also gives them as data (``problem``, ``values``, ``fix``)."""
+
+    detail: str
+    problem: str | None = None
+    values: dict[str, typing.Any] | None = None
+    fix: list[FixBody] | None = None
+
+
+# What each error status means, as the OpenAPI document says it (docs/service.md, Errors).
+STATUSES = {
+    400: "a data source that cannot deliver the bars (unreachable, or no such symbol)",
+    401: "no API key, or an unknown or revoked one",
+    403: "a plain key acting in another workspace or asking for an admin's action; a file outside the allowed folders",
+    404: "a model not in the catalog; no such job, forecast or adapter in this workspace (another's is not said)",
+    409: "a job's result before it is done, cancelling a finished job, a rollback of a series without a champion",
+    413: "past one of the server's limits: the limit is named, with how to stay inside it",
+    421: "a server open without keys asked under a name other than localhost, 127.0.0.1 or [::1]",
+    422: "a request the server cannot take: an invalid body or parameter, a value outside its setting's bounds "
+         "(problem, values and fix as data), bars it cannot read or that the quality gate blocks",
+    429: "too many jobs of this key queued or running",
+    503: "the ledger cannot be reached, or the server is shutting down (send the request again)",
+}
+# Every /v1 route may answer these: the key (401, 403, a malformed workspace header 422), the body's size (413), an
+# --open server's Host check (421), the ledger the keys are kept in or a shutdown cutting the request (503).
+EVERY_ROUTE = (401, 403, 413, 421, 422, 503)
+
+
+def answers(*statuses: int) -> dict:
+    """FastAPI ``responses`` of the error ``statuses``: each a ``ErrorBody`` with what it means (``STATUSES``)."""
+    return {status: {"model": ErrorBody, "description": STATUSES[status]} for status in statuses}

@@ -10,6 +10,7 @@ from kronos.threads import SAMPLING_CONCURRENCY
 from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.desk.cache import CACHE_ENTRIES
 
+from .cancel import Askers
 from .errors import one_line
 from .jobs import JobRunner
 from .limits import Limits
@@ -45,6 +46,7 @@ class Service:
         self.desk = Desk(self.registry, cache=ResultCache(config.cache_entries), limits=config.limits,
                          models_dirs=config.models_dirs)
         self.jobs = JobRunner(config.limits, config.jobs_dir)
+        self.askers = Askers()  # the requests in flight, each stopped when its client leaves or the server stops
         self.warm_up = None
         if self.registry.decode == "compiled":  # compile the usual shape now, not at a user's request
             self.warm_up = threading.Thread(target=self._warm_up, name="kronos-warm-up", daemon=True)
@@ -63,6 +65,12 @@ class Service:
             print(f"kronos serve: the warm-up forecast failed ({one_line(e)}); requests compile on first use",
                   file=sys.stderr)
 
+    def stop(self) -> None:
+        """The server begins to shut down: every request's and running job's work stops at its next step."""
+        self.askers.stop_all()
+        self.jobs.stop_running()
+
     def close(self) -> None:
+        self.stop()
         self.jobs.shutdown()
         self.ledger.close()

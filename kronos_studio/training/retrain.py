@@ -10,7 +10,9 @@ At a retraining point ``at`` (bars ``[0, at)`` are all a decision may read):
 
 The held-out cut-offs get Evaluate's training-period guard: those whose forecast starts inside the base model's
 training period are left out unless ``include_training_period`` (then scored and flagged), and a decision left
-with fewer than ``MIN_GATE_CUTOFFS`` is refused before anything is trained.
+with fewer than ``MIN_GATE_CUTOFFS`` is refused before anything is trained. With them included, a decision with
+fewer than ``MIN_GATE_CUTOFFS`` cut-offs after the period rests on in-sample evidence: it is decided and recorded,
+and its challenger promoted only with ``promote_in_sample`` (a second confirmation).
 
 Safe from cron: a lock per series (``SeriesLocked`` when another run holds it), the adapter is written to a
 temporary folder and renamed before it is registered (a killed run leaves no entry pointing at half-written
@@ -34,7 +36,7 @@ from kronos.errors import Fix
 from kronos_studio.ledger.registry import Candidate, Entry, Registry, SeriesKey
 from kronos_studio.ledger.schema import CHALLENGER
 
-from .gate import MIN_GATE_CUTOFFS, PROMOTED, decide
+from .gate import MIN_GATE_CUTOFFS, PROMOTED, REJECTED, decide
 from .retrain_settings import VAL_FRACTION, RetrainError, RetrainSettings
 
 MADE_BY = "kronos retrain"  # what a registry entry records as its maker when its caller names none
@@ -119,27 +121,27 @@ def series_lock(series: SeriesKey, workspace: str):
 
 
 def window_fingerprint(frame: pd.DataFrame) -> str:
-    """The ledger's history fingerprint of every bar in ``frame`` (times and OHLC)."""
-    from kronos_studio.ledger.scoring import history_fingerprint
+    """The ledger's history fingerprint of every bar in ``frame`` (times and OHLC): ``scoring.frame_fingerprint``."""
+    from kronos_studio.ledger.scoring import frame_fingerprint
 
-    stamps = pd.DatetimeIndex(frame["timestamp"])
-    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
-    return history_fingerprint(stamps.as_unit("ns").asi8, frame[["open", "high", "low", "close"]].to_numpy(np.float64))
+    return frame_fingerprint(frame)
 
 
 def check_history(frame: pd.DataFrame, entry: Entry) -> None:
-    """Refuse bars whose copy of the window ``entry`` learned from is not the one it learned from."""
-    stamps = pd.DatetimeIndex(frame["timestamp"])
-    stamps = stamps.tz_convert("UTC") if stamps.tz is not None else stamps.tz_localize("UTC")
-    inside = (stamps >= pd.Timestamp(entry.first_bar_at)) & (stamps <= pd.Timestamp(entry.last_bar_at))
-    held = frame[inside]
-    if len(held) == entry.window_bars and window_fingerprint(held) == entry.window_hash:
+    """Refuse bars whose copy of the window ``entry`` learned from is not the one it learned from (or that do not
+    hold all of it): ``Entry.window_held``, as a champion's forecast checks it."""
+    if entry.window_held(frame):
         return
+    held = int(((frame["timestamp"] >= pd.Timestamp(entry.first_bar_at))
+                & (frame["timestamp"] <= pd.Timestamp(entry.last_bar_at))).sum())
     raise RetrainError(
         f"the bars from {entry.first_bar_at:%Y-%m-%d %H:%M} to {entry.last_bar_at:%Y-%m-%d %H:%M} are not the "
-        f"{entry.window_bars} bars champion adapter {entry.id} learned from ({len(held)} bars, other prices or "
+        f"{entry.window_bars} bars champion adapter {entry.id} learned from ({held} bars, other prices or "
         "times: a split adjustment, another exchange?): refusing to retrain on a mixed history", {"adapter": entry.id},
-        (Fix("use the bars it learned from"), Fix("roll it back ({setting}) until the base model serves", "rollback")))
+        (Fix("use the bars it learned from"),
+         Fix("if these bars come from another exchange, name it with {setting}: two exchanges' bars are two series",
+             "exchange"),
+         Fix("roll it back ({setting}) until the base model serves", "rollback")))
 
 
 Progress = Callable[[float, str], None]  # (share of the run done, what runs now)
@@ -234,9 +236,9 @@ class Retrainer:
             f"{int(inside.sum())} of the {len(cutoffs)} held-out cut-offs of the decision at "
             f"{stamps[at - 1]:%Y-%m-%d %H:%M} forecast bars inside the base model's training period "
             f"({period.describe()}): it learned from bars of those dates, so the gate would compare a challenger with "
-            f"its memory, and the {len(kept)} after it cannot tell a better model from noise (the gate needs "
-            f"{MIN_GATE_CUTOFFS})", {"cutoffs": len(cutoffs), "in_training_period": int(inside.sum()),
-                                     "seen_until": str(period.seen_until)},
+            f"its memory there; that leaves {len(kept)} held-out cut-offs after its training period, and the gate "
+            f"needs at least {MIN_GATE_CUTOFFS} to tell a better model from noise",
+            {"cutoffs": len(cutoffs), "in_training_period": int(inside.sum()), "seen_until": str(period.seen_until)},
             (later, Fix("or include them knowingly, the gate then partly measuring memory ({setting})",
                         INCLUDE_TRAINING_PERIOD, True)))
 
@@ -293,6 +295,11 @@ class Retrainer:
         results = self._score(past, cutoffs, entry, champion)
         verdict = decide(results["challenger"], results["champion"])
         reason = verdict.reason + untrained_note(entry) + guard_words(guard, len(cutoffs))
+        decision = verdict.decision
+        in_sample = in_sample_only(guard, len(cutoffs))
+        if decision == PROMOTED and in_sample and not s.promote_in_sample:
+            decision = REJECTED  # decided and recorded; serving on the model's memory needs a second confirmation
+            reason += withheld_words(guard, len(cutoffs))
         summaries = {role: r.summary() for role, r in results.items()}
         scores = {
             "at": at_time.isoformat(), "challenger": entry.id, "champion": None if champion is None else champion.id,
@@ -301,14 +308,14 @@ class Retrainer:
             "detectable": float(verdict.detectable) if np.isfinite(verdict.detectable) else None,
             "coverage": {role: v["coverage_p10_p90"] for role, v in summaries.items()},
             "cutoffs": len(results["challenger"].cutoffs), "in_training_period": guard["in_training_period"],
-            "decision": verdict.decision, "reason": reason}
-        if verdict.decision == PROMOTED:
+            "in_sample_only": in_sample, "gate": verdict.decision, "decision": decision, "reason": reason}
+        if decision == PROMOTED:
             self.registry.promote(entry.id, scores, reason)
         else:
             self.registry.reject(entry.id, scores, reason)
-        self.log(f"{at_time}: {verdict.decision} adapter {entry.id} "
+        self.log(f"{at_time}: {decision} adapter {entry.id} "
                  f"(champion {scores['champion'] or 'base'}): {reason}")
-        progress(1.0, f"adapter {entry.id} {verdict.decision}")
+        progress(1.0, f"adapter {entry.id} {decision}")
         return scores
 
     def _train_and_register(self, train_on: pd.DataFrame, window_hash: str, champion: Entry | None,
@@ -397,6 +404,21 @@ def guard_words(guard: dict, scored: int) -> str:
         return (f"; {n} of these {scored} cut-offs forecast bars inside the base model's training period "
                 f"({guard['training_period']}): included, so the comparison partly measures memory")
     return f"; {n} cut-offs inside the base model's training period ({guard['training_period']}) left out"
+
+
+def in_sample_only(guard: dict, scored: int) -> bool:
+    """Whether a decision's evidence is in-sample: its cut-offs inside the base model's training period were
+    included, and fewer than ``MIN_GATE_CUTOFFS`` lie after it (those alone the gate would have refused)."""
+    return bool(guard["in_training_period_included"]) and scored - guard["in_training_period"] < MIN_GATE_CUTOFFS
+
+
+def withheld_words(guard: dict, scored: int) -> str:
+    """Why a challenger the gate would promote was not, its evidence in-sample (``in_sample_only``)."""
+    after = scored - guard["in_training_period"]
+    return (f"; not promoted: {after or 'none'} of these {scored} cut-offs lie after the base model's training "
+            f"period, fewer than the {MIN_GATE_CUTOFFS} the gate needs, so this verdict rests on bars the model "
+            "learned from, and a champion must beat its champion on bars it never saw (decided and recorded; "
+            "confirm \"promote on in-sample evidence\" to let such a challenger serve)")
 
 
 def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from kronos.errors import Fix, UserError
-from kronos.settings import MAX_SEED, knob, knobs
+from kronos.settings import MAX_SEED, Bounds, check_bounds, knob
 
 from .gate import MIN_GATE_CUTOFFS
 
+AT_LEAST_ONE = Bounds(ge=1)  # the retrain's counts (bars, cut-offs, paths, steps)
 VAL_FRACTION = 0.25  # the end of the training window that picks the best adapter (never the held-out cut-offs)
 
 
@@ -26,35 +27,35 @@ class RetrainSettings:
     asked for where every use case asks for them."""
 
     horizon: int
-    window: int = knob(300, label="Training window (bars)", low=1, high=100_000,
+    window: int = knob(300, AT_LEAST_ONE, label="Training window (bars)", low=1, high=100_000,
                        help="bars a challenger learns from (the last quarter picks its best step)")
-    lookback: int = knob(48, label="Lookback (bars)", low=1, high=4096,
+    lookback: int = knob(48, AT_LEAST_ONE, label="Lookback (bars)", low=1, high=4096,
                          help="history bars of every training window and every held-out forecast")
     # held-out cut-offs, ``horizon`` bars apart (closer ones share actuals: their differences would be counted as
     # independent). 40: the paired differences spread 24-44% of the champion's CRPS on offline daily and hourly
     # bars, so 40 detect an improvement of 11-20% at 80% power, 8 only 28-50% (docs/learning.md, "Can the gate
     # promote?"; scripts/measure_gate_power.py)
-    n_cutoffs: int = knob(40, label="Held-out cut-offs", low=1, high=1000, setting="cutoffs",
+    n_cutoffs: int = knob(40, AT_LEAST_ONE, label="Held-out cut-offs", low=1, high=1000, setting="cutoffs",
                           help="cut-offs after the training window, one horizon apart, on which the challenger and "
                                "the champion are scored (fewer tell a smaller improvement from noise less often)")
-    paths: int = knob(50, label="Sample paths", low=1, high=1000, help="paths per held-out forecast")
-    seed: int = knob(0, label="Seed", low=0, high=2**31 - 1, more=True,
+    paths: int = knob(50, AT_LEAST_ONE, label="Sample paths", low=1, high=1000, help="paths per held-out forecast")
+    seed: int = knob(0, Bounds(ge=0, le=MAX_SEED), label="Seed", low=0, high=2**31 - 1, more=True,
                      help="random seed of the training and the held-out forecasts: same seed, same decision")
-    steps: int = knob(40, label="Training steps", low=1, high=100_000, help="optimizer steps of the challenger")
+    steps: int = knob(40, AT_LEAST_ONE, label="Training steps", low=1, high=100_000, help="optimizer steps of the challenger")
     batch_size: int = 8
     lr: float = 5e-3
     include_training_period: bool = False  # also judge on cut-offs inside the base model's training period (flagged)
+    # The second confirmation a challenger judged on in-sample evidence needs to serve (``Retrainer.decide_at``):
+    # with include_training_period, a decision left with fewer than MIN_GATE_CUTOFFS cut-offs after the base
+    # model's training period is decided and recorded, and promoted only with this on.
+    promote_in_sample: bool = knob(False, label="Promote on in-sample evidence", more=True,
+                                   help="with cut-offs inside the model's training period included: also let a "
+                                        f"challenger serve when fewer than {MIN_GATE_CUTOFFS} of them lie after "
+                                        "that period, so that the gate's verdict rests on the model's memory of the "
+                                        "bars (off: such a challenger is decided and recorded, not promoted)")
 
     def __post_init__(self):
-        for name, (_, how) in knobs(type(self)).items():
-            value, least = getattr(self, name), 0 if name == "seed" else 1
-            if isinstance(value, int) and not isinstance(value, bool) and value < least:
-                setting = how.name(name)
-                raise RetrainError(f"{setting} must be at least {least}, got {value}", {setting: value},
-                                   Fix(f"use at least {least} ({{setting}})", setting, least))
-        if not 0 <= self.seed <= MAX_SEED:
-            raise RetrainError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed}",
-                               {"seed": self.seed}, Fix("use a seed from 0 ({setting})", "seed", 0))
+        check_bounds(self, RetrainError)
 
     def held_out(self) -> int:
         return self.n_cutoffs * self.horizon

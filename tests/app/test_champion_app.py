@@ -96,12 +96,12 @@ def test_the_evaluate_page_walks_the_series_champion_forward_and_names_it(new_ap
     from kronos_studio.bars_input import read_bars
     from kronos_studio.ledger import Ledger
 
-    trained = random_bars(200, seed=3, freq="1h", start="2026-03-02").to_csv(index=False).encode()
+    later = random_bars(300, seed=3, freq="1h", start="2026-03-02")
     with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
-        entry = promote_champion(read_bars(trained, "CHAMPEV.csv"), ledger, tmp_path / "adapter")
-    # the series with bars after those its champion learned from
-    at = upload(new_app().run(), "CHAMPEV.csv",
-                random_bars(300, seed=3, freq="1h", start="2026-03-02").to_csv(index=False).encode())
+        entry = promote_champion(read_bars(later.iloc[:200].to_csv(index=False).encode(), "CHAMPEV.csv"), ledger,
+                                 tmp_path / "adapter")
+    # the series with bars after those its champion learned from (the same 200 and 100 more)
+    at = upload(new_app().run(), "CHAMPEV.csv", later.to_csv(index=False).encode())
     at.sidebar.selectbox(key="sb_model").set_value("champion").run()
     at.sidebar.number_input(key="sb_horizon").set_value(4).run()
     at.number_input(key="sb_paths").set_value(4).run()
@@ -114,9 +114,10 @@ def test_the_evaluate_page_walks_the_series_champion_forward_and_names_it(new_ap
     assert {m.label for m in at.metric} >= {"CRPS skill vs random walk"}
 
 
-def test_the_forecast_page_serves_a_files_champion_only_on_that_file_and_keeps_each_files_rows_apart(new_app, tmp_path):
-    """Issue 51 item 2: bitfinex's file's BTC champion does not serve bitstamp's file's BTC, and the two fans
-    are recorded as two series."""
+def test_the_forecast_page_serves_a_champion_only_on_the_bars_it_learned_from_and_says_why_not(new_app, tmp_path):
+    """Issue 62 item 1: Bitfinex's and Bitstamp's files of BTC name no exchange: one series, BTC. Its champion,
+    trained on Bitfinex's bars, serves those; over Bitstamp's, whose bars over its window are others, the base
+    model serves and the page says why, naming the Exchange box; given there, Bitstamp's BTC is another series."""
     from testkit import BITFINEX, BITSTAMP, exchange_files
 
     from kronos_studio.bars_input import read_bars
@@ -125,19 +126,25 @@ def test_the_forecast_page_serves_a_files_champion_only_on_that_file_and_keeps_e
     files = exchange_files(tmp_path / "exchanges")
     with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
         entry = promote_champion(read_bars(files[BITFINEX], symbol="BTC"), ledger, tmp_path / "adapter")
-    served = {}
-    for name in (BITFINEX, BITSTAMP):
+    served, said = {}, {}
+    for name, exchange in ((BITFINEX, ""), (BITSTAMP, ""), (BITSTAMP, "bitstamp")):
         at = upload(new_app().run(), name, files[name].read_bytes())
+        at.sidebar.text_input(key="sb_file_exchange").set_value(exchange).run()
         next(s for s in at.selectbox if (s.key or "").startswith("file_symbol_")).set_value("BTC").run()
         at.sidebar.selectbox(key="sb_model").set_value("champion").run()
         at.sidebar.number_input(key="sb_horizon").set_value(4).run()
         at.number_input(key="sb_paths").set_value(4).run()
         at.button(key="run_forecast").click().run()
         assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
-        served[name] = shown(at)[0]
-    assert served[BITFINEX]["adapter_id"] == entry.id
-    assert served[BITSTAMP]["adapter_id"] is None
-    assert served[BITSTAMP]["champion"].startswith("no champion for file:bitstamp_(BTC,ETH,LTC)USD_d:BTC:1d")
+        served[name, exchange], said[name, exchange] = shown(at)
+    assert served[BITFINEX, ""]["adapter_id"] == entry.id
+    assert served[BITSTAMP, ""]["adapter_id"] is None
+    assert served[BITSTAMP, ""]["champion"].startswith(f"champion adapter {entry.id} of file:BTC:1d learned from "
+                                                       "other bars than these")
+    assert "the series' champion does not serve these bars" in said[BITSTAMP, ""]
+    assert "(**Exchange**)" in said[BITSTAMP, ""] and "does not serve" not in said[BITFINEX, ""]
+    assert served[BITSTAMP, "bitstamp"]["champion"].startswith("no champion for file:bitstamp:BTC:1d")
     with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
-        rows = ledger.read(lambda conn: conn.exec_driver_sql("SELECT symbol, adapter_id FROM predictions").all())
-    assert sorted(map(tuple, rows)) == [("bitfinex_(BTC,ETH)USD_d:BTC", entry.id), ("bitstamp_(BTC,ETH,LTC)USD_d:BTC", None)]
+        rows = ledger.read(lambda conn: conn.exec_driver_sql("SELECT symbol, adapter_id FROM predictions ORDER BY id")
+                           .all())
+    assert [tuple(r) for r in rows] == [("BTC", entry.id), ("BTC", None), ("bitstamp:BTC", None)]

@@ -205,6 +205,13 @@ def test_retrain_now_refuses_bars_inside_the_training_period_unless_switched_on(
     refused = messages(at.error)
     assert "No retrain." in refused and "inside the base model's training period (data up to 2020-12-31" in refused
     assert "*Include cut-offs inside the model's training period*" in refused
+    # issue 62 item 16: said plainly (it read "the 0 after it cannot tell a better model from noise"), and no empty
+    # progress bar is left above the refusal
+    from kronos_studio.training.gate import MIN_GATE_CUTOFFS
+
+    assert (f"that leaves 0 held-out cut-offs after its training period, and the gate needs at least "
+            f"{MIN_GATE_CUTOFFS} to tell a better model from noise") in refused
+    assert "the 0 after it" not in refused and not at.get("progress")
     with Ledger.open() as ledger:
         assert Registry(ledger).entries() == []
 
@@ -230,7 +237,7 @@ def test_retrain_now_trains_and_judges_with_the_window_cutoffs_and_steps_set_on_
     at.switch_page("pages/fine_tune.py").run()
     assert not at.exception, at.exception
     for name, (default, knob) in knobs(RetrainSettings).items():
-        box = at.number_input(key=f"ft_retrain_{knob.name(name)}")
+        box = (at.toggle if isinstance(default, bool) else at.number_input)(key=f"ft_retrain_{knob.name(name)}")
         assert (box.label, box.value) == (knob.label, default)
     asked = {"window": 120, "lookback": 24, "cutoffs": 5, "steps": 2, "paths": 4}
     for setting, value in asked.items():

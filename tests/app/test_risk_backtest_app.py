@@ -21,6 +21,19 @@ def test_the_risk_backtest_section_runs_and_shows_the_tests(new_app):
     labels = [m.label for m in at.metric]
     assert "Basel traffic light" in labels and "Kupiec p" in labels
     assert "rb_exceptions" in [c.key for c in at.get("plotly_chart")]
+    # Issue 62 item 12: the tables in words: worded headers, each model by its name, '–' where a test gives nothing
+    # ('None' was shown), p-values to three decimals or 'p < 0.001' (33 digits were shown), the ES test's p-value,
+    # the counts behind a test as words (a Python dict was shown)
+    summary = next(d.value for d in at.dataframe if "Kupiec p" in d.value.columns)
+    assert {"Exceptions", "Kupiec p", "Basel zone", "ES test p (Acerbi–Szekely)", "QLIKE",
+            "Mincer–Zarnowitz p (intercept 0, slope 1)"} <= set(summary.columns)
+    assert not {"kupiec_p", "mz_joint_p", "dm_qlike_vs_reference", "es_z2_p"} & set(summary.columns)
+    assert "model" not in summary.index and summary.index.name == "Model"
+    tests = next(d.value for d in at.dataframe if "Counts" in d.value.columns)
+    cells = [str(v) for frame in (summary, tests) for v in frame.to_numpy().ravel()]
+    assert "None" not in cells and "nan" not in cells and not any(c.startswith("{") for c in cells)
+    assert all(p == "–" or p == "p < 0.001" or len(p.split(".")[-1]) == 3 for p in tests["p"]), tests["p"].tolist()
+    assert tests["Test"].str.contains("Kupiec").any() and tests["Counts"].str.contains("observations 25").any()
 
 
 def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
@@ -39,10 +52,50 @@ def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
     at.toggle(key="rb_include_trained").set_value(True).run()  # the sample's dates lie in Chronos-2's training data
     at.button(key="rb_run").click().run()
     assert not at.exception and not at.error, messages(at.error)
-    summary = next(d.value for d in at.dataframe if "kupiec_p" in d.value.columns)
+    summary = next(d.value for d in at.dataframe if "Kupiec p" in d.value.columns)
     # model, Chronos-2, 6 standard, and the risk model serving the series (the default, recalibrated as it serves)
     assert len(summary) == 9 and any("Chronos" in name for name in summary.index)
     computed = forecasts.results().computed
     at.run()  # drawn again: the kept backtest, not a new one
     assert not at.exception and forecasts.results().computed == computed
-    assert any("kupiec_p" in d.value.columns for d in at.dataframe)
+    assert any("Kupiec p" in d.value.columns for d in at.dataframe)
+
+
+def test_the_risk_backtest_runs_under_a_bar_of_cut_offs_done_with_an_eta(monkeypatch):
+    """Issue 62 item 7: the backtest showed only a spinner for 21–41 s. It runs under a progress bar fed by the
+    desk's ``progress(model, i, n)``: each model's cut-offs done of N (the bar's ETA), the asked model first and
+    named, then each model after it as its own phase."""
+    from app_support import risk
+    from app_support.models import ModelChoice
+    from kronos_studio.desk.risk import MODEL_KEY
+    from kronos_studio.risk.measures import RiskSettings
+
+    drawn = []
+
+    class Bar:
+        def __init__(self, label, unit="step", work=None):
+            drawn.append(("label", label, unit))
+
+        def restart(self, label, work=None):
+            drawn.append(("label", label))
+
+        def __call__(self, step, total):
+            drawn.append((step, total))
+
+        def done(self):
+            drawn.append("done")
+
+    class Desk:
+        def risk_backtest(self, bars, choice, settings, risk_settings, *, progress, **options):
+            for key, i in ((MODEL_KEY, 10), (MODEL_KEY, 25), ("historical_simulation", 1)):
+                progress(key, i, 25)
+            return "backtested"
+
+    monkeypatch.setattr(risk, "ProgressBar", Bar)
+    monkeypatch.setattr(risk.forecasts, "desk", lambda computing=True: Desk())
+    monkeypatch.setattr(risk, "backtest_options", lambda plan: {})
+    choice = ModelChoice(key="tiny", label="studio-tiny", ref="studio-tiny", kind="bundled")
+    plan = {"cutoffs": 25, "beside": ("chronos2-small",), "baselines": True}
+    assert risk.run_backtest(None, choice, None, RiskSettings(), plan) == "backtested"
+    assert drawn == [("label", "Risk backtest of studio-tiny, then chronos2-small, the standard risk models", "cut-off"),
+                     (10, 25), (25, 25), ("label", "Risk backtest of historical simulation"), (1, 25), "done"]

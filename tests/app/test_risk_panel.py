@@ -35,6 +35,11 @@ def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
     assert list(zip(table["position"], table["level"])) == [(t.position, t.level) for t in expected.horizon]
     assert np.allclose(table["VaR"], [t.var for t in expected.horizon])
     assert np.allclose(table["ES"], [t.es for t in expected.horizon])
+    # issue 62 item 14: when the horizon ends, its last bar's time (a weekend or a holiday inside it shows)
+    from app_support.formats import bar_time_text
+
+    end = shown_forecast().timestamps[-1]
+    assert f"over the horizon of 5 bars ending **{bar_time_text(end)}** (its last bar)" in messages(at.caption)
     # 40 paths leave 0 or 1 beyond a 99% VaR: flagged with the paths to ask for, named as the app's control
     assert "sample at least *Sample paths* 2000" in messages(at.warning)
     assert {c.key for c in at.get("plotly_chart")} >= {"fan_chart", "risk_histogram", "risk_volatility"}

@@ -327,25 +327,25 @@ def test_a_file_of_several_instruments_is_screened_one_series_per_instrument(new
     assert not at.exception and not at.error, messages(at.error)
     run = at.session_state[screener.RESULT_KEY]
     rows = run.rows.set_index("series")
-    # each named as the ledger names its series: the file's name and the instrument
-    assert list(run.rows["series"]) == ["daily:AAA", "daily:BBB"] and (rows["status"] == "ok").all(), rows["status"]
-    assert list(rows["symbol"]) == ["daily:AAA", "daily:BBB"] and (rows["bars_used"] > 0).all()
-    assert rows.loc["daily:BBB", "last_close"] == pytest.approx(10 * rows.loc["daily:AAA", "last_close"])  # own bars
-    assert rows.loc["daily:AAA", "origin"].endswith("daily.csv (AAA)")
+    # each named by its instrument, as the ledger names its series (a file's name is no part of it)
+    assert list(run.rows["series"]) == ["AAA", "BBB"] and (rows["status"] == "ok").all(), rows["status"]
+    assert list(rows["symbol"]) == ["AAA", "BBB"] and (rows["bars_used"] > 0).all()
+    assert rows.loc["BBB", "last_close"] == pytest.approx(10 * rows.loc["AAA", "last_close"])  # each its own bars
+    assert rows.loc["AAA", "origin"].endswith("daily.csv (AAA)")
 
     select(at, 1)
-    assert "Opens **daily:BBB**" in messages(at.caption)
+    assert "Opens **BBB**" in messages(at.caption)
     at.button(key="screener_open").click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Forecast" and "**BBB** ·" in at.markdown[0].value
     assert next(s for s in at.selectbox if (s.key or "").startswith("file_symbol_")).value == "BBB"
-    assert {m.label: m.value for m in at.metric}["P(close ends above last close)"] == \
-        f"{rows.loc['daily:BBB', 'p_up']:.0%}"
+    assert {m.label: m.value for m in at.metric}["P(close ends above last close)"] == f"{rows.loc['BBB', 'p_up']:.0%}"
 
 
-def test_two_exchanges_files_of_one_symbol_are_two_series_each_row_named_by_its_file(new_app, tmp_path):
-    """Issue 51 item 2: every instrument of a file is named by the file and the instrument, as the ledger
-    names its series (no bare 'LTC' beside 'bitstamp_(BTC,ETH,LTC)USD_d:BTC'); each row's symbol is its name."""
+def test_two_exchanges_files_of_one_symbol_are_two_rows_each_named_apart_by_its_file(new_app, tmp_path):
+    """Issue 62 item 1: a row is named by its instrument, and by file:instrument only where another file holds the
+    same instrument (a row's name is unique); each row's symbol is the series' name the ledger keeps, which no
+    file's name enters: bitfinex's and bitstamp's BTC are both BTC, whose venue neither file names."""
     from testkit import BITFINEX, BITSTAMP, exchange_files
 
     files = exchange_files(tmp_path)
@@ -357,11 +357,10 @@ def test_two_exchanges_files_of_one_symbol_are_two_series_each_row_named_by_its_
     assert not at.exception and not at.error, messages(at.error)
     rows = at.session_state[screener.RESULT_KEY].rows
     assert list(rows["series"]) == ["bitfinex_(BTC,ETH)USD_d:BTC", "bitfinex_(BTC,ETH)USD_d:ETH",
-                                    "bitstamp_(BTC,ETH,LTC)USD_d:BTC", "bitstamp_(BTC,ETH,LTC)USD_d:ETH",
-                                    "bitstamp_(BTC,ETH,LTC)USD_d:LTC"]
+                                    "bitstamp_(BTC,ETH,LTC)USD_d:BTC", "bitstamp_(BTC,ETH,LTC)USD_d:ETH", "LTC"]
     assert (rows["status"] == "ok").all(), list(rows["status"])
-    assert list(rows["symbol"]) == list(rows["series"])  # the series the ledger and the registry know
-
+    assert list(rows["symbol"]) == ["BTC", "ETH", "BTC", "ETH", "LTC"]  # the series the ledger and registry know
+    assert rows["last_close"].nunique() == 5  # each row its own bars
 
 def test_no_instrument_chosen_is_a_message(new_app):
     at = open_screener(new_app)

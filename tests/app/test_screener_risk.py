@@ -46,11 +46,40 @@ def test_the_screener_shows_the_risk_columns_it_was_asked_for(new_app):
     assert "risk levels (0.9, 0.975) → (0.95,)" in messages(at.warning)
 
 
+def test_each_rows_horizon_is_said_in_time_beside_its_var_and_mixed_intervals_are_flagged(new_app):
+    """Issue 62 item 8: the bundled samples are daily, hourly and minute bars, so a 6-bar VaR is of 6 days on one
+    row and 6 hours on the next: a **Horizon** column right before the VaR says each row's, and a warning says the
+    watchlist mixes intervals, naming them; a watchlist of one interval gets no such warning."""
+    from data_sources.intervals import span_text
+
+    at = open_screener(new_app, HORIZON, PATHS)
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    run = at.session_state[screener.RESULT_KEY]
+    ok = run.rows[run.rows["status"] == "ok"].reset_index(drop=True)
+    shown = table(at).value
+    assert shown[screener.HORIZON_TIME].tolist() == [span_text(i, HORIZON) for i in ok["interval"]]
+    assert {"6 d", "6 h", "6 min"} <= set(shown[screener.HORIZON_TIME])
+    columns = list(shown.columns)
+    assert columns.index(screener.HORIZON_TIME) + 1 == columns.index(risk_column("var", "long", 0.95))
+    assert json.loads(table(at).proto.columns)[screener.HORIZON_TIME]["label"] == "Horizon"
+    warned = messages(at.warning)
+    assert "the watchlist mixes bar intervals (1d: " in warned and "1h: " in warned and "1m: " in warned
+    assert "6 d against 6 h" in warned and "screen one interval per watchlist" in warned
+
+    daily = [n for n in at.multiselect(key="scr_samples").value if "daily" in n]
+    at.multiselect(key="scr_samples").set_value(daily[:2]).run()
+    at.button(key="run_screener").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert set(table(at).value[screener.HORIZON_TIME]) == {"6 d"}
+    assert "mixes bar intervals" not in messages(at.warning)
+
+
 def test_a_bad_level_is_refused_and_the_screener_waits(new_app):
     at = open_screener(new_app, HORIZON, PATHS)
     at.text_input(key=screener.RISK_PREFIX + "levels").set_value("0.95, 1.5").run()
     assert not at.exception, at.exception
     shown = messages(at.error)
     assert "No risk columns for these settings." in shown and "VaR/ES levels must lie between 0.5 and 0.9999" in shown
-    assert "give *VaR/ES levels* such as 0.95 or 0.99" in shown
+    assert "give each of *VaR/ES levels* between 0.5 and 0.9999" in shown
     assert at.button(key="run_screener").disabled

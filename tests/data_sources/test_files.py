@@ -613,14 +613,43 @@ def test_text_columns_that_do_not_split_the_series_are_still_ignored(tmp_path):
 
 
 def test_a_second_text_column_that_splits_one_tickers_rows_is_refused(tmp_path):
-    """The ticker chosen, rows of the same time still differ by another text column (e.g. the venue):
-    still several series; refused naming that column."""
+    """The ticker chosen, rows of the same time still differ by another text column: still several series;
+    refused naming that column."""
+    rows = ["Date,Symbol,Feed,Open,High,Low,Close,Volume"]
+    for k, feed in enumerate(("NYSE", "BATS")):
+        for i, day in enumerate(pd.bdate_range("2024-01-02", periods=10)):
+            rows.append(f"{day:%Y-%m-%d},AAPL,{feed},{100 + i + k},{101 + i + k},{99 + i},{100.5 + i + k},1000")
+    with pytest.raises(DataFormatError, match="column 'Feed'.*rows that share a timestamp"):
+        read("\n".join(rows) + "\n", symbol="AAPL")
+
+
+def test_an_exchange_column_names_the_series_venue_and_two_exchanges_rows_are_never_one_series():
+    """Issue 62 item 1: a venue column (exchange, venue, mic) says where the bars come from: part of the series'
+    name. Rows of two venues are refused naming the column, until one is picked with ``exchange``."""
+    from kronos.errors import UserError
+
     rows = ["Date,Symbol,Venue,Open,High,Low,Close,Volume"]
     for k, venue in enumerate(("NYSE", "BATS")):
         for i, day in enumerate(pd.bdate_range("2024-01-02", periods=10)):
             rows.append(f"{day:%Y-%m-%d},AAPL,{venue},{100 + i + k},{101 + i + k},{99 + i},{100.5 + i + k},1000")
-    with pytest.raises(DataFormatError, match="column 'Venue'.*rows that share a timestamp"):
-        read("\n".join(rows) + "\n", symbol="AAPL")
+    text = "\n".join(rows) + "\n"
+    with pytest.raises(DataFormatError, match="2 exchanges in column 'Venue' \\(NYSE, BATS\\)") as both:
+        read(text, symbol="AAPL")
+    assert [f.setting for f in both.value.fix] == ["exchange"]
+    bats = read(text, symbol="AAPL", exchange="bats")
+    assert (bats.symbol, bats.venue, bats.series_symbol) == ("AAPL", "bats", "bats:AAPL") and bats.naming is None
+    assert bats.frame["open"].iloc[0] == 101  # BATS's rows only
+    assert "kept the 10 rows of exchange bats from column 'Venue'" in bats.notes
+    one = read("\n".join(r for r in rows if ",BATS," not in r) + "\n")  # one venue: the file names it
+    assert one.series_symbol == "nyse:AAPL"
+    with pytest.raises(UserError, match="no rows of the exchange 'LSE'"):
+        read(text, symbol="AAPL", exchange="LSE")
+    moved = ["Date,Symbol,Exchange,Open,High,Low,Close,Volume"] + [  # a listing that moved: one series, no one venue
+        f"{day:%Y-%m-%d},AAPL,{'NASDAQ' if i < 5 else 'NYSE'},{100 + i},{101 + i},{99 + i},{100.5 + i},1000"
+        for i, day in enumerate(pd.bdate_range("2024-01-02", periods=10))]
+    listed = read("\n".join(moved) + "\n")
+    assert len(listed) == 10 and listed.venue is None and listed.series_symbol == "AAPL"
+    assert "the rows name 2 exchanges in column 'Exchange' (NASDAQ, NYSE), one after another" in " ".join(listed.notes)
 
 
 def test_a_newest_first_file_with_a_few_rows_out_of_place_is_said_so():

@@ -169,6 +169,30 @@ def test_progress_is_reported_per_step(tiny):
     assert seen == [(i, 7) for i in range(1, 8)]
 
 
+@pytest.mark.parametrize("lookback,horizon", [(54, 20), (40, 10), (64, 66)])
+def test_step_work_prices_the_steps_whose_window_slides_as_the_generation_runs_them(tiny, monkeypatch, lookback,
+                                                                                      horizon):
+    """Issue 62 item 7: the app's ETA read every step as the first ones (cached), and a forecast whose window slides
+    ran ten times longer than it said. ``step_work`` prices each step: 1 where every row is served from the cache,
+    more where its window is run again, growing with the tokens each path runs again; and those are the steps the
+    generation really recomputes a window at (context 64 here)."""
+    import kronos.generate as generation
+
+    windows, seen = [], []
+    for name in ("shared_window", "recompute_window"):
+        real = getattr(generation, name)
+        monkeypatch.setattr(generation, name, lambda *a, _real=real, **k: windows.append(len(seen)) or _real(*a, **k))
+    KronosPipeline(tiny).predict(random_bars(200), horizon, paths=3, lookback=lookback,
+                                 progress=lambda i, n: seen.append(i))
+    work = generation.step_work([lookback], horizon, tiny.context)
+    cached = generation.cached_steps([lookback], horizon, tiny.context)
+    assert len(work) == horizon and work[:cached] == [1.0] * cached
+    assert sorted(set(windows)) == [t for t, w in enumerate(work) if w > 1]  # the steps that run a window again
+    heavier = work[cached:]
+    assert all(b >= a > 1 for a, b in zip(heavier, heavier[1:]))  # more generated tokens to run again each step
+    assert heavier == [1 + generation.SLIDING_TOKEN_WORK * min(t, tiny.context) for t in range(cached, horizon)]
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(horizon=0), "horizon"),
     (dict(horizon=5, paths=0), "paths"),

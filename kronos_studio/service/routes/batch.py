@@ -3,7 +3,10 @@
 series by their names."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+import typing
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from kronos_studio.redact import frame_without_paths, without_paths
@@ -12,12 +15,15 @@ from ..batch_job import batch_run
 from ..deps import Shared, Who
 from ..errors import ServiceError
 from ..ledger_views import records
-from ..schemas import BatchRequest, forecast_settings
+from ..public_ids import AdapterNumbers
+from ..schemas import EVERY_ROUTE, BatchRequest, answers, forecast_settings
 
-router = APIRouter()
+PARQUET = "application/vnd.apache.parquet"
+JobId = Annotated[str, Path(min_length=1, max_length=64, description="the job's id (POST /v1/batch, /v1/retrain)")]
+router = APIRouter(responses=answers(*EVERY_ROUTE))
 
 
-@router.post("/v1/batch", status_code=202)
+@router.post("/v1/batch", status_code=202, responses=answers(400, 404, 429))
 def batch(body: BatchRequest, who: Who, service: Shared):
     """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
     settings = forecast_settings(body)
@@ -26,20 +32,25 @@ def batch(body: BatchRequest, who: Who, service: Shared):
     return service.jobs.submit(who, "batch", run).public()
 
 
-@router.get("/v1/jobs/{job_id}")
-def job_status(job_id: str, who: Who, service: Shared):
-    return without_paths(service.jobs.get(who, job_id).public())
+@router.get("/v1/jobs/{job_id}", responses=answers(404))
+def job_status(job_id: JobId, who: Who, service: Shared):
+    status = service.jobs.get(who, job_id).public()
+    if status["error"]:  # an adapter it names, by its number in the workspace
+        status["error"] = AdapterNumbers(service.ledger.scoped(who.workspace)).words(status["error"])
+    return without_paths(status)
 
 
-@router.delete("/v1/jobs/{job_id}", status_code=202)
-def job_cancel(job_id: str, who: Who, service: Shared):
+@router.delete("/v1/jobs/{job_id}", status_code=202, responses=answers(404, 409))
+def job_cancel(job_id: JobId, who: Who, service: Shared):
     """Cancel a queued or running job: a queued one at once, a running one at its next checkpoint (its status
     ``cancelling`` until then); then ``cancelled``, its files removed. 409 for a finished job."""
     return without_paths(service.jobs.cancel(who, job_id).public())
 
 
-@router.get("/v1/jobs/{job_id}/result")
-def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
+@router.get("/v1/jobs/{job_id}/result", responses={**answers(404, 409), 200: {
+    "description": "the rows as JSON (format json), or the Parquet file (format parquet)",
+    "content": {"application/json": {}, PARQUET: {"schema": {"type": "string", "format": "binary"}}}}})
+def job_result(job_id: JobId, who: Who, service: Shared, format: typing.Literal["json", "parquet"] = "json"):
     """The finished job's rows as JSON, or the Parquet file (``format=parquet``); for an evaluating batch, its
     report with the panel, or the panel as Parquet."""
     job = service.jobs.get(who, job_id)
@@ -48,8 +59,6 @@ def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
                                                      ": ask again when GET /v1/jobs/{id} says done")
         raise ServiceError(409, detail)
     ranked = job.result.suffix == ".json"  # an evaluating batch: the report, its panel beside it
-    if format not in ("json", "parquet"):
-        raise ServiceError(422, f"format must be json or parquet, got '{format}'")
     import pandas as pd
 
     if format == "parquet":
@@ -58,7 +67,7 @@ def job_result(job_id: str, who: Who, service: Shared, format: str = "json"):
         table = job.result.with_name("panel.parquet") if ranked else job.result
         buffer = io.BytesIO()
         frame_without_paths(pd.read_parquet(table)).to_parquet(buffer, index=False)
-        return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet",
+        return Response(buffer.getvalue(), media_type=PARQUET,
                         headers={"Content-Disposition": f'attachment; filename="{table.name}"'})
     if ranked:
         import json

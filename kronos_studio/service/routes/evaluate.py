@@ -5,12 +5,12 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..schemas import EvaluateRequest, forecast_settings
+from ..schemas import EVERY_ROUTE, EvaluateRequest, answers, forecast_settings
 
-router = APIRouter()
+router = APIRouter(responses=answers(*EVERY_ROUTE))
 
 
-@router.post("/v1/evaluate")
+@router.post("/v1/evaluate", responses=answers(400, 404))
 def evaluate(body: EvaluateRequest, who: Who, service: Shared):
     """The walk-forward report `kronos evaluate` writes (its JSON, ``file`` null)."""
     settings = forecast_settings(body)

@@ -5,12 +5,12 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..schemas import ForecastRequest, forecast_settings
+from ..schemas import EVERY_ROUTE, ForecastRequest, answers, forecast_settings
 
-router = APIRouter()
+router = APIRouter(responses=answers(*EVERY_ROUTE))
 
 
-@router.post("/v1/forecast")
+@router.post("/v1/forecast", responses=answers(400, 404))
 def forecast(body: ForecastRequest, who: Who, service: Shared):
     """A forecast: per-step quantiles of every field, equal to `kronos forecast` of the same bars,
     model and settings; the sampled paths with ``return_paths``."""

@@ -6,38 +6,49 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from ..deps import Shared, Who, WorkspaceLedger
+from kronos.settings import Bounds
+from kronos_studio.ledger.drift import MIN_SCORED
+from kronos_studio.risk.measures import RiskSettings
+
+from ..deps import Shared, TextQuery, Who, WorkspaceLedger
 from ..errors import ServiceError
 from ..ledger_views import drift_body, ledger_filters, records, track_record_body
-from ..schemas import ScoreRequest
+from ..public_ids import FORECAST_ID_CHARS, AdapterNumbers, forecast_frame, forecast_row
+from ..schemas import EVERY_ROUTE, ScoreRequest, answers, bounded_type, knob_fields
 
-router = APIRouter(prefix="/v1/ledger")
+router = APIRouter(prefix="/v1/ledger", responses=answers(*EVERY_ROUTE))
 LEVELS = "VaR/ES levels of the exceptions (repeatable; default 0.95 and 0.99)"
 POSITIONS = "positions of the exceptions: long and/or short (repeatable; default both)"
-ROW_ID = Annotated[int, Path(ge=1, le=2**63 - 1, description="a forecast's id (a 64-bit integer of the ledger)")]
+# the exceptions' levels and positions: RiskSettings' own fields, with their bounds (sets, a bounded count)
+LEVEL_TYPE, POSITION_TYPE = (hint for hint, _ in knob_fields(RiskSettings, ("levels", "positions")).values())
+Levels = Annotated[LEVEL_TYPE, Query(description=LEVELS)]  # optional (None: the defaults), never JSON's null
+Positions = Annotated[POSITION_TYPE, Query(description=POSITIONS)]
+LAST = Annotated[bounded_type(int, "last", Bounds(ge=MIN_SCORED)),
+                 Query(description="the newest scored forecasts judged per series and model")]
+FORECAST_ID = Annotated[str, Path(pattern=f"^[0-9a-f]{{{FORECAST_ID_CHARS}}}$",
+                                  description="a forecast's public id (its ledger 'id', GET /v1/ledger/predictions)")]
 
 
 @router.get("/predictions")
-def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                       interval: str | None = None, model: str | None = None, since: str | None = None):
+def ledger_predictions(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                       interval: TextQuery = None, model: TextQuery = None, since: TextQuery = None):
     """The workspace's forecasts with their realized scores so far, newest first."""
     frame = ledger.predictions_frame(**ledger_filters(symbol, source, interval, model, since))
-    return {"workspace": who.workspace, "predictions": records(frame)}
+    return {"workspace": who.workspace, "predictions": public_records(frame, ledger)}
 
 
 @router.get("/evaluations")
-def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                       interval: str | None = None, model: str | None = None, since: str | None = None):
+def ledger_evaluations(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                       interval: TextQuery = None, model: TextQuery = None, since: TextQuery = None):
     """The workspace's scored (forecast, step) rows."""
     frame = ledger.evaluations_frame(**ledger_filters(symbol, source, interval, model, since))
-    return {"workspace": who.workspace, "evaluations": records(frame)}
+    return {"workspace": who.workspace, "evaluations": public_records(frame, ledger)}
 
 
 @router.get("/track-record")
-def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                        interval: str | None = None, since: str | None = None, include_experiments: bool = False,
-                        levels: Annotated[list[float] | None, Query(description=LEVELS)] = None,
-                        positions: Annotated[list[str] | None, Query(description=POSITIONS)] = None,
+def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                        interval: TextQuery = None, since: TextQuery = None, include_experiments: bool = False,
+                        levels: Levels = None, positions: Positions = None,
                         exceptions: Annotated[bool, Query(description="also the VaR exceptions (reads every scored "
                                                                       "forecast's paths)")] = True):
     """The realized track record of each model in the workspace (coverage, CRPS %, direction hits), of
@@ -51,8 +62,8 @@ def ledger_track_record(who: Who, ledger: WorkspaceLedger, symbol: str | None = 
 
 
 @router.get("/drift")
-def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, source: str | None = None,
-                 interval: str | None = None, model: str | None = None, last: int | None = None,
+def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
+                 interval: TextQuery = None, model: TextQuery = None, last: LAST = None,
                  include_experiments: bool = False):
     """Drift of each series and model in the workspace over its ``last`` newest scored forecasts (`kronos
     ledger drift`): the state (ok, drifting, too few scored forecasts), first-bar coverage with its binomial
@@ -61,27 +72,36 @@ def ledger_drift(who: Who, ledger: WorkspaceLedger, symbol: str | None = None, s
     return {"workspace": who.workspace, **drift_body(ledger, filters, last, include_experiments)}
 
 
-@router.post("/score")
+@router.post("/score", responses=answers(400))
 def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
     """Score the workspace's forecasts of a series on newer bars of it (`kronos ledger score FILE`)."""
-    from kronos_studio.bars_input import read_bars
+    from kronos_studio.bars_input import read_csv_text
 
     service.limits.check_csv_lines(body.bars_csv)
-    name = f"{body.symbol or 'bars'}.csv"
-    bars = read_bars(body.bars_csv.encode(), name, timezone=body.timezone, calendar=body.calendar,
-                     symbol=body.symbol)
+    bars = read_csv_text(body.bars_csv, symbol=body.symbol, exchange=body.exchange, timezone=body.timezone,
+                         calendar=body.calendar)
     service.limits.check_bars(len(bars.frame))
     report = ledger.score(bars)
     return {"predictions": report.predictions, "steps": report.steps, "completed": report.completed,
             "skipped": report.skipped}
 
 
-@router.delete("/predictions/{prediction_id}")
-def ledger_delete(prediction_id: ROW_ID, who: Who, ledger: WorkspaceLedger):
+@router.delete("/predictions/{prediction_id}", responses=answers(404))
+def ledger_delete(prediction_id: FORECAST_ID, who: Who, ledger: WorkspaceLedger):
+    """Remove one of the workspace's forecasts (its public id) with its paths and scores."""
     from kronos_studio.ledger import LedgerError
 
     try:
-        ledger.delete(prediction_id)
+        ledger.delete(forecast_row(ledger, prediction_id))
     except LedgerError:
-        raise ServiceError(404, f"no prediction {prediction_id} in workspace '{who.workspace}'") from None
+        raise ServiceError(404, f"no forecast '{prediction_id}' in workspace '{who.workspace}'") from None
     return {"deleted": prediction_id}
+
+
+def public_records(frame, ledger) -> list[dict]:
+    """A ledger table as JSON records, its forecast ids and adapters named as the workspace knows them."""
+    records_ = records(forecast_frame(frame, ledger))
+    if "adapter_id" in frame.columns:
+        numbers = AdapterNumbers(ledger)
+        records_ = [{**r, "adapter_id": numbers.number(r["adapter_id"])} for r in records_]
+    return records_

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import Shared, Who
+from ..schemas import EVERY_ROUTE, answers
 
 router = APIRouter()
 API_VERSION = "1"  # the /v1 routes; the application's OpenAPI version
@@ -21,7 +22,7 @@ def versions() -> dict:
     return {"kronos_studio": studio, "api": API_VERSION}
 
 
-@router.get("/health")
+@router.get("/health", responses=answers(421, 422))
 def health(service: Shared):
     from kronos.threads import budget_report
 
@@ -29,7 +30,7 @@ def health(service: Shared):
             "threads": {**budget_report(), "concurrency": service.registry.concurrency}}
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", responses=answers(*EVERY_ROUTE))
 def models(who: Who, service: Shared):
     """The models a request may name (each ``ref`` is what ``model`` takes), and no other: the catalog (bundled,
     listed folders and the server's ``--models-dir``, champion, official) and the statistical models."""

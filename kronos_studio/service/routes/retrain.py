@@ -7,12 +7,12 @@ from fastapi import APIRouter
 from ..deps import Shared, Who
 from ..errors import ServiceError
 from ..retrain_job import retrain_run
-from ..schemas import RetrainRequest
+from ..schemas import EVERY_ROUTE, RetrainRequest, answers
 
-router = APIRouter()
+router = APIRouter(responses=answers(*EVERY_ROUTE))
 
 
-@router.post("/v1/retrain", status_code=202)
+@router.post("/v1/retrain", status_code=202, responses=answers(400, 404, 429))
 def retrain(body: RetrainRequest, who: Who, service: Shared):
     """Train a LoRA challenger on the series' latest bars; it becomes the champion (``--model champion``) only
     if it beats the current one beyond noise on held-out cut-offs."""

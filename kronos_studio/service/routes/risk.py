@@ -5,12 +5,12 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..schemas import SETTINGS_NAMES, RiskRequest, risk_forecast_settings, risk_settings
+from ..schemas import EVERY_ROUTE, SETTINGS_NAMES, RiskRequest, answers, risk_forecast_settings, risk_settings
 
-router = APIRouter()
+router = APIRouter(responses=answers(*EVERY_ROUTE))
 
 
-@router.post("/v1/risk")
+@router.post("/v1/risk", responses=answers(400, 404))
 def risk(body: RiskRequest, who: Who, service: Shared):
     """VaR/ES, the volatility forecast and the stylized-facts check of a forecast's paths, or (``backtest``) their
     walk-forward backtest: the JSON `kronos risk --json` writes."""

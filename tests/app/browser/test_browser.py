@@ -158,6 +158,32 @@ def bars_uploader(page):
         "stFileUploaderDropzoneInput")
 
 
+def grid_with(page, header: str):
+    """The dataframe whose first columns include ``header``, by its place on the page (a locator filtered by a header
+    would lose it once the grid scrolls that column out of view)."""
+    tables = page.get_by_test_id("stDataFrame")
+    i = next(i for i in range(tables.count())
+             if header in tables.nth(i).locator('[role="columnheader"]').all_inner_texts())
+    return tables.nth(i)
+
+
+def read_grid(page, table) -> tuple[set[str], list[str]]:
+    """(every header, every cell text) of a dataframe, read as it is scrolled sideways: the grid lists only the
+    columns in view."""
+    table.scroll_into_view_if_needed()
+    scroller = table.locator(".dvn-scroller")
+    headers, cells = set(), []
+    for _ in range(30):
+        headers |= set(table.locator('[role="columnheader"]').all_inner_texts())
+        cells += table.locator('[role="gridcell"]').all_inner_texts()
+        if scroller.evaluate("e => e.scrollLeft + e.clientWidth >= e.scrollWidth - 1"):
+            break
+        scroller.evaluate("e => { e.scrollLeft += e.clientWidth / 2; }")
+        page.wait_for_timeout(300)
+    scroller.evaluate("e => { e.scrollLeft = 0; }")
+    return headers, cells
+
+
 def no_exceptions(page) -> None:
     from playwright.sync_api import expect
 

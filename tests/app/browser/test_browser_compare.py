@@ -64,6 +64,17 @@ def add_model(page, starts: str) -> None:
     page.keyboard.press("Escape")
 
 
+# Each subplot's x tick labels (a matched axis's are 'x2tick', 'x3tick'), and whether the legend lies below them all (issue 62 item 16: it lay on the
+# second line of the first subplot's labels, whose dates were hidden, so its shared axis read as another one).
+TICKS = """chart => {
+  const gd = chart.querySelector('.js-plotly-plot');
+  const ticks = [...gd.querySelectorAll('.xaxislayer-above')].map(a => [...a.querySelectorAll('g[class$="tick"] text')]);
+  const legend = gd.querySelector('.legend').getBoundingClientRect();
+  const bottom = Math.max(...ticks.flat().map(t => t.getBoundingClientRect().bottom));
+  return {labels: ticks.map(axis => axis.map(t => t.textContent)), legendBelow: legend.top >= bottom - 1};
+}"""
+
+
 def run_side_by_side(page, models: int) -> list[dict]:
     from playwright.sync_api import expect
 
@@ -91,6 +102,9 @@ def test_side_by_side_draws_every_intraday_fan_and_says_which_adapter_served(pag
     assert len(drawn) == 3, drawn
     for subplot in drawn:  # the chart opens on 1.5 x horizon bars of history, and each model's band
         assert subplot["candles"] >= HORIZON and subplot["fills"] >= 1, drawn
+    ticks = page.get_by_test_id("stPlotlyChart").first.evaluate(TICKS)  # one x axis, read alike under every fan
+    assert len(ticks["labels"]) == 3 and all(t == ticks["labels"][0] for t in ticks["labels"]), ticks
+    assert ticks["legendBelow"], ticks
     served = page.get_by_test_id("stCaptionContainer").filter(has_text="Model champion:")
     expect(served).to_have_count(1)
     expect(served).to_contain_text(f"champion adapter {entry.id} of")

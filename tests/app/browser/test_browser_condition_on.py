@@ -49,3 +49,48 @@ def test_condition_on_draws_a_conditioned_fan_and_compare_with_and_without(page,
     expect(page.get_by_text("Chronos-2 alone").first).to_be_visible()
     no_exceptions(page)
     shot(page, "condition_on_compare.png")
+
+
+def test_a_conditioned_fan_on_an_uploaded_covariate_is_named_and_drawn_as_chronos2_s(page, app_url, tmp_path):  # noqa: F811
+    """Issue 62, item 10, in the browser: an uploaded covariate with a turnover column. The fan's downloads were named
+    after the sidebar's Kronos model while the fan is Chronos-2's, its model line read "(None) · —", the volume
+    view drew a number Chronos-2 holds as a fan, and the covariate was named by the server's cache path and hash."""
+    from pathlib import Path
+
+    from playwright.sync_api import expect
+
+    from data_sources.samples import load_sample
+
+    spx = load_sample(SPX).frame.tail(600)
+    file = tmp_path / "spx_turnover.csv"
+    frame = spx[["timestamp", "open", "high", "low", "close", "volume"]].assign(value=spx["volume"] * spx["close"])
+    frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%d")).to_csv(file, index=False)
+
+    open_app(page, app_url)
+    choose_sample(page, TARGET)
+    page.get_by_test_id("stSidebar").get_by_role("region", name="Condition on a file").get_by_test_id(
+        "stFileUploaderDropzoneInput").set_input_files(str(file))
+    page.wait_for_selector(IDLE, timeout=60_000)
+    set_number(page, "Horizon (bars)", 10)
+    page.get_by_role("button", name="Run forecast").click()
+    page.wait_for_selector(FAN, timeout=120_000)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    expect(page.get_by_text("Chronos-2 conditioned on spx_turnover.csv (spx_turnover 1d)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Model Chronos-2 (chronos2-small) given spx_turnover")).to_be_visible()
+    main = page.get_by_test_id("stMain").inner_text()
+    assert "(None)" not in main and " · — · " not in main and "/covariates/" not in main
+    expect(page.get_by_text("its close alone is read").first).to_be_visible()
+    page.get_by_test_id("stButtonGroup").get_by_text("volume").click()
+    page.wait_for_selector(IDLE, timeout=60_000)
+    expect(page.get_by_text("No volume fan: this model").first).to_be_visible()
+    no_exceptions(page)
+    shot(page, "condition_on_uploaded_covariate_volume.png")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Quantiles CSV").click()
+    name = dl.value.suggested_filename
+    assert "chronos2-small_given_spx_turnover" in name and "tiny" not in name, name
+    header = Path(dl.value.path()).read_text().splitlines()[0]
+    assert header.endswith("volume_floored_share"), header
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Paths CSV").click()
+    assert "chronos2-small_given_spx_turnover" in dl.value.suggested_filename

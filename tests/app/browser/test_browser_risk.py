@@ -5,8 +5,10 @@ the Evaluate page's Risk backtest runs and shows the exceptions chart, the traff
 Screenshots go to test-artifacts/. The server and browser fixtures are test_browser's."""
 from __future__ import annotations
 
+import re
+
 import test_browser
-from test_browser import FAN, IDLE, no_exceptions, open_app, set_number, shot
+from test_browser import ARTIFACTS, FAN, IDLE, grid_with, no_exceptions, open_app, read_grid, set_number, shot
 
 pytestmark = test_browser.pytestmark
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
@@ -27,6 +29,9 @@ def test_risk_panel_then_risk_backtest(page, app_url):
     expect(page.get_by_text("Served by log-HAR")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("the default risk model (no risk champion for this series yet)")).to_be_visible()
     expect(page.get_by_text("From the 100 sample paths of the fan above")).to_be_visible()
+    # issue 62 item 14: when the horizon ends, its last bar's time with its weekday
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="over the horizon of 5 bars ending")
+           ).to_contain_text("(its last bar)")
     expect(page.get_by_text("Do the paths look like markets?")).to_be_visible()
     charts = page.locator('[data-testid="stPlotlyChart"] .gtitle')
     expect(charts.filter(has_text="Horizon return of the 100 paths")).to_have_count(1)
@@ -57,11 +62,25 @@ def test_risk_panel_then_risk_backtest(page, app_url):
     page.wait_for_selector(IDLE)
     expect(page.get_by_text("400 paths each (enough for the 0.95 ES")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Run risk backtest").click()
+    # issue 62 item 7: a bar of each model's cut-offs done of 25 with its ETA while it runs, not a bare spinner
+    bar = page.get_by_test_id("stProgress").filter(has_text="Risk backtest of")
+    expect(bar).to_contain_text(re.compile(r"cut-off \d+ of 25 · [\d.]+ s elapsed · ETA [\d.]+ s"), timeout=120_000)
+    bar.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "risk_backtest_progress.png"))
     metrics = page.get_by_test_id("stMetricLabel")
     expect(metrics.filter(has_text="Basel traffic light")).to_be_visible(timeout=300_000)
     expect(metrics.filter(has_text="Kupiec p")).to_be_visible()
     expect(charts.filter(has_text="VaR against the realized loss")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_test_id("stProgress")).to_have_count(0)
     no_exceptions(page)
     page.wait_for_timeout(1000)  # the tables draw on a canvas after the page is idle
+    # issue 62 item 12: the tables in words: headers, '–' for nothing, p-values to three decimals or p < 0.001
+    summary = grid_with(page, "Kupiec p")
+    headers, cells = read_grid(page, summary)
+    assert {"Model", "Exceptions", "Kupiec p", "Basel zone", "ES test p (Acerbi–Szekely)", "QLIKE"} <= headers
+    assert not {"kupiec_p", "zone", "es_z2_p", "mz_joint_p", "dm_qlike_vs_reference"} & headers, headers
+    shown = cells + read_grid(page, grid_with(page, "Counts"))[1]
+    assert shown and not [c for c in shown if c in ("None", "nan") or c.startswith("{")], shown
+    assert [c for c in shown if c.startswith("observations ")], shown  # a test's counts, in words
     page.get_by_role("heading", name="Risk backtest").scroll_into_view_if_needed()
     shot(page, "risk_backtest.png")

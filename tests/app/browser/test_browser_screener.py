@@ -160,14 +160,14 @@ def test_a_multi_asset_file_is_screened_and_opens_with_the_sidebar_boxes_filled(
     page.wait_for_selector(IDLE)
     names = headers.all_inner_texts()
     rows = cells(table)
-    # each instrument's series carries the file's name, as the ledger keys it (issue 51 item 2)
-    assert [r[names.index("Series")] for r in rows] == ["daily:AAA", "daily:BBB", "daily:CCC"], rows
+    # each instrument's row named by it, as the ledger keys its series: a file's name is no part of it (issue 62)
+    assert [r[names.index("Series")] for r in rows] == ["AAA", "BBB", "CCC"], rows
     assert [r[names.index("Status")] for r in rows] == ["ok"] * 3, rows
     marker_left, marker_right = columns_x(page, table)[0]
     box = table.bounding_box()
     header = box["height"] - table_rows(table) * ROW_HEIGHT
     page.mouse.click((marker_left + marker_right) / 2, box["y"] + header + ROW_HEIGHT * 1.5)  # BBB
-    expect(page.get_by_text("Opens daily:BBB on the Forecast page")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Opens BBB on the Forecast page")).to_be_visible(timeout=30_000)
     page.wait_for_selector(IDLE)
     no_exceptions(page)
     shot(page, "screener_multi_asset_results.png")
@@ -191,3 +191,38 @@ def test_a_multi_asset_file_is_screened_and_opens_with_the_sidebar_boxes_filled(
         expect(sidebar.get_by_role("combobox", name=label, exact=True)).to_have_value(shown)
     no_exceptions(page)
     shot(page, "screener_multi_asset_sidebar_on_compare.png")
+
+
+def test_each_rows_horizon_is_said_in_time_beside_its_var_and_mixed_intervals_are_flagged(page, app_url):
+    """Issue 62 item 8: the bundled samples are daily, hourly and minute bars, and their 8-bar VaRs stood in one
+    column. A **Horizon** column right before the VaR says each row's horizon in time, and a warning says the
+    watchlist mixes intervals."""
+    from playwright.sync_api import expect
+
+    from data_sources import list_samples
+    from data_sources.intervals import span_text
+
+    open_app(page, app_url)
+    set_number(page, "Horizon (bars)", 8)
+    page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
+    page.get_by_role("button", name="Run screener").click()
+    table = page.get_by_test_id("stDataFrame").first
+    headers = table.locator('[role="columnheader"]')
+    expect(headers.first).to_have_text("Fan", timeout=120_000)
+    page.wait_for_selector(IDLE)
+    warning = page.get_by_test_id("stAlertContentWarning").filter(has_text="mixes bar intervals")
+    expect(warning).to_contain_text("8 d against 8 h against 8 min")
+    # the grid draws only the columns in view (Fan and Series pinned): scroll sideways to the Horizon column
+    scroller = table.locator(".dvn-scroller")
+    assert settles(page, lambda: scroller.evaluate("e => { e.scrollLeft += 150; return e.scrollLeft; }") is not None
+                   and {"Horizon", "VaR 95% long"} <= set(headers.all_inner_texts())), headers.all_inner_texts()
+    page.wait_for_timeout(300)
+    names = headers.all_inner_texts()
+    assert names[names.index("Horizon") + 1] == "VaR 95% long", names  # beside the VaR
+    intervals = {s.name: s.interval for s in list_samples()}
+    rows = cells(table)
+    assert [r[names.index("Horizon")] for r in rows] == [span_text(intervals[r[names.index("Series")]], 8)
+                                                          for r in rows]
+    no_exceptions(page)
+    warning.scroll_into_view_if_needed()
+    shot(page, "screener_horizon.png")

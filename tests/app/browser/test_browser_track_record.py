@@ -16,6 +16,7 @@ from test_browser import (
     IDLE,
     bars_uploader,
     choose,
+    grid_with,
     ledger_url,
     no_exceptions,
     open_app,
@@ -206,3 +207,71 @@ def test_track_record_does_not_judge_the_skill_from_too_few_references(page, few
     assert [row[names.index(c)] for c in ("CRPS skill vs random walk", "95% low", "95% high")] == ["", "", ""]
     no_exceptions(page)
     shot(page, "track_record_drift_not_judged.png")
+
+
+@pytest.fixture(scope="module")
+def exceptions_url(tiny_models, tmp_path_factory):
+    """A server whose ledger holds 6 forecasts of one series scored at their horizons, none overlapping: too few for
+    a 0.99 VaR's tests."""
+    import sys
+
+    from testkit import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
+    from ledger_helpers import cut, forecast, series
+
+    from kronos_studio.ledger import Ledger
+
+    work = tmp_path_factory.mktemp("exceptions")
+    bars = series(n=200, seed=7)
+    with Ledger.open(ledger_url(work)) as ledger:
+        for at in range(100, 160, 10):
+            ledger.record(forecast(bars, at, horizon=5, paths=200, seed=at), cut(bars, at))
+        ledger.score(bars)
+    with server_with_ledger(tiny_models, work) as url:
+        yield url
+
+
+def test_exceptions_say_why_a_p_value_is_missing_and_the_charts_title_fits(page, exceptions_url):
+    """Issue 62 item 13: "Kupiec p None" with the reason only on the command line, and the exceptions chart's title
+    cut off. The p-value reads '–' with the reason beside it and under the table; the title fits its chart."""
+    from playwright.sync_api import expect
+
+    open_app(page, exceptions_url)
+    page.get_by_test_id("stSidebarNav").get_by_text("Track record").click()
+    heading = page.get_by_role("heading", name="Exceptions")
+    expect(heading).to_be_visible(timeout=60_000)
+    page.wait_for_selector(IDLE)
+    reason = "observations, there are 6"  # at least 20 at 0.95, 100 at 0.99
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text=reason).first).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").locator('[role="columnheader"]').filter(has_text="exceptions / forecasts")
+           ).to_have_count(1, timeout=60_000)  # the grid draws its header lazily
+    table = grid_with(page, "exceptions / forecasts")
+    table.scroll_into_view_if_needed()
+    headers = table.locator('[role="columnheader"]')
+    scroller = table.locator(".dvn-scroller")  # the grid lists only the columns in view
+    for _ in range(20):
+        if {"Kupiec p", "why no p-value"} <= set(headers.all_inner_texts()):
+            break
+        scroller.evaluate("e => { e.scrollLeft += 200; }")
+        page.wait_for_timeout(200)
+    names = headers.all_inner_texts()
+    rows = table.locator('[role="row"]')
+    texts = [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())]
+    assert texts and all(r[names.index("Kupiec p")] == "–" for r in texts), (names, texts)
+    assert all(reason in r[names.index("why no p-value")] for r in texts), texts
+    assert not [c for r in texts for c in r if c == "None"], texts
+    scroller.evaluate("e => { e.scrollLeft = 0; }")
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".gtitle")).last
+    chart.scroll_into_view_if_needed()
+    expect(chart.locator(".gtitle")).to_contain_text("left out for overlap", timeout=30_000)
+    plot = chart.locator(".main-svg").first.bounding_box()
+    for line in chart.locator(".gtitle tspan.line").all() or [chart.locator(".gtitle")]:
+        box = line.bounding_box()
+        assert plot["x"] <= box["x"] and box["x"] + box["width"] <= plot["x"] + plot["width"], (box, plot)
+        assert box["y"] >= plot["y"], (box, plot)
+    title, area = chart.locator(".gtitle").bounding_box(), chart.locator(".draglayer .nsewdrag").first.bounding_box()
+    assert title["y"] + title["height"] <= area["y"] + 1, (title, area)  # above the plot, not on it
+    no_exceptions(page)
+    heading.scroll_into_view_if_needed()
+    shot(page, "track_record_exceptions.png")

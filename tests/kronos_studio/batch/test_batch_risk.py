@@ -119,9 +119,9 @@ def test_kronos_batch_writes_the_risk_columns_it_is_asked_for(watchlist, tmp_pat
 
 @pytest.mark.parametrize("argv, problem, fix", [
     (["--levels", "0.95", "--levels", "1.5"], "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got "
-                                              "[0.95, 1.5]", "give --levels such as 0.95 or 0.99"),
+                                              "[0.95, 1.5]", "give each of --levels between 0.5 and 0.9999 (exclusive)"),
     (["--positions", "sideways"], "positions must be among long, short, got ['sideways']",
-     "give --positions long and/or short"),
+     "give --positions among long, short"),
 ])
 def test_a_bad_risk_setting_is_refused_in_one_line(watchlist, tmp_path, capsys, argv, problem, fix):
     out = tmp_path / "rows.parquet"

@@ -24,7 +24,9 @@ def world(tmp_path_factory):
     watchlist = root / "watchlist"
     watchlist.mkdir()
     for seed, name in enumerate(("AAA", "BBB")):
-        random_bars(200, seed=seed, freq="1h", start="2026-03-02").to_csv(watchlist / f"{name}.csv", index=False)
+        # the first 200 of 300 bars: a later test reads all 300, the same bars and more
+        random_bars(300, seed=seed, freq="1h", start="2026-03-02").iloc[:200].to_csv(watchlist / f"{name}.csv",
+                                                                                     index=False)
     url = f"sqlite:///{root / 'ledger.sqlite'}"
     mp = pytest.MonkeyPatch()
     mp.setenv("KRONOS_STUDIO_DB", url)
@@ -130,9 +132,12 @@ def test_evaluate_walks_each_series_champion_or_its_base_forward_and_names_it(wo
     assert report["EVB"]["lookback"] > LOOKBACK
 
 
-def test_a_champion_serves_only_the_file_it_learned_from_not_another_exchanges_file_of_its_symbol(world, tmp_path):
-    """Issue 51 item 2: a champion trained on bitfinex's BTC does not serve bitstamp's BTC, and the two files'
-    BTC are two series in the ledger."""
+def test_a_champion_serves_only_bars_that_hold_the_window_it_learned_from_and_says_why_not(world, tmp_path,
+                                                                                         capsys):
+    """Issue 62 item 1: Bitfinex's and Bitstamp's files of BTC name no exchange, so both are the series BTC (a file's
+    name is no part of it). Its champion, trained on Bitfinex's bars, serves them; Bitstamp's bars over its window
+    are others, so the base model serves those and says why, the fix naming --exchange. Named, the exchanges are two
+    series, and Bitstamp's has no champion."""
     from kronos_studio.bars_input import read_bars
     from kronos_studio.ledger import Ledger
 
@@ -140,16 +145,27 @@ def test_a_champion_serves_only_the_file_it_learned_from_not_another_exchanges_f
     files = exchange_files(tmp_path / "exchanges")
     with Ledger.open(url) as ledger:
         entry = promote_champion(read_bars(files[BITFINEX], symbol="BTC"), ledger, tmp_path / "adapter-bitfinex")
-    assert str(entry.series) == "file:bitfinex_(BTC,ETH)USD_d:BTC:1d"
-    provenance = {}
-    for name, path in files.items():
+    assert str(entry.series) == "file:BTC:1d"
+
+    def forecast(name, *more):
         out = tmp_path / f"{name}.json"
-        assert main(["forecast", str(path), "--symbol", "BTC", "--horizon", "4", "--paths", "4", "--model",
-                     "champion", "--out", str(tmp_path / f"{name}.out.csv"), "--provenance-out", str(out)]) == 0
-        provenance[name] = json.loads(out.read_text())
-    assert provenance[BITFINEX]["adapter_id"] == entry.id
-    assert provenance[BITSTAMP]["adapter_id"] is None
-    assert provenance[BITSTAMP]["champion"].startswith("no champion for file:bitstamp_(BTC,ETH,LTC)USD_d:BTC:1d")
-    recorded = ledger_adapters(url)
-    assert recorded["bitfinex_(BTC,ETH)USD_d:BTC"] == entry.id and recorded["bitstamp_(BTC,ETH,LTC)USD_d:BTC"] is None
-    assert "BTC" not in recorded  # neither file's forecasts sit under the bare symbol
+        assert main(["forecast", str(files[name]), "--symbol", "BTC", *more, "--horizon", "4", "--paths", "4",
+                     "--model", "champion", "--out", str(tmp_path / "q.csv"), "--provenance-out", str(out)]) == 0
+        return json.loads(out.read_text()), capsys.readouterr().err
+
+    served, err = forecast(BITFINEX)
+    assert served["adapter_id"] == entry.id and "champion_withheld" not in served and "learned from other" not in err
+    withheld, err = forecast(BITSTAMP)
+    assert withheld["adapter_id"] is None
+    why = f"champion adapter {entry.id} of file:BTC:1d learned from other bars than these from 2026-01-01 00:00"
+    assert withheld["champion"].startswith(why) and withheld["champion_withheld"].startswith(why)
+    assert withheld["champion"].endswith("serves them")
+    assert (f"kronos: warning: {why}" in err and "another exchange's bars of this name" in err
+            and "the base model served them: if these bars come from another exchange, name it with --exchange"
+            in err), err
+    named, _ = forecast(BITSTAMP, "--exchange", "bitstamp")
+    assert named["adapter_id"] is None and named["champion"].startswith("no champion for file:bitstamp:BTC:1d")
+    with Ledger.open(url) as ledger:
+        rows = ledger.read(lambda conn: conn.exec_driver_sql(
+            "SELECT symbol, adapter_id FROM predictions WHERE symbol LIKE '%BTC' ORDER BY id").all())
+    assert [tuple(r) for r in rows] == [("BTC", entry.id), ("BTC", None), ("bitstamp:BTC", None)]

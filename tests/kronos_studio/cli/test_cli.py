@@ -218,7 +218,8 @@ def test_a_multi_ticker_file_needs_symbol(random_model, tmp_path, layout):
     r = run_cli(*args, "--symbol", "BBB", "--provenance-out", tmp_path / "run.json")
     assert r.returncode == 0, r.stderr
     series = json.loads((tmp_path / "run.json").read_text())["series"]
-    assert series["symbol"] == "BBB" and series["series_symbol"] == f"{layout}:BBB"  # the file's name: its series
+    assert series["symbol"] == series["series_symbol"] == "BBB"  # the instrument names the series, not the file
+    assert series["exchange"] is None and series["naming"] is None
     q = pd.read_csv(tmp_path / "q.csv")
     last = b["close"].iloc[-1]
     assert (q["close_p50"] / last).between(0.5, 2).all()  # BBB's level, not a mixture with AAA's
@@ -257,13 +258,18 @@ def test_a_bundled_model_is_named_as_the_app_lists_it(bars_csv, tmp_path, comman
     assert "studio-tiny" in named
 
 
-def test_the_bundled_chronos2_is_named_as_an_ensemble_member(bars_csv, tmp_path):
-    """chronos2-small is bundled too, but as the ensemble's Chronos-2: named as a model it is refused with
-    the option that takes it."""
+def test_the_bundled_chronos2_named_as_a_model_forecasts_alone(bars_csv, tmp_path):
+    """Issue 62, item 11: chronos2-small named as the model was refused without --with ("a member of the
+    ensemble"): it is Chronos-2 alone, the "without" arm of a covariate comparison, and says so."""
+    from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
+
+    if not BUNDLED_CHRONOS2.is_dir():
+        pytest.skip("the bundled Chronos-2 is not present")
     r = run_cli("forecast", bars_csv, "--model", "chronos2-small", "--horizon", 3, "--out", tmp_path / "q.csv",
                 "--no-ledger")
-    assert r.returncode == 2
-    assert "a member of the ensemble" in r.stderr and "model ensemble with --chronos2 chronos2-small" in r.stderr
+    assert r.returncode == 0, r.stderr
+    assert "note: Chronos-2 alone, conditioned on nothing" in r.stderr and "a member of the ensemble" not in r.stderr
+    assert len(pd.read_csv(tmp_path / "q.csv")) == 3
 
 
 def test_a_three_bar_history_is_refused_and_a_short_calendar_is_said(random_model, tmp_path):

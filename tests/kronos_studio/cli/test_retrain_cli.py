@@ -194,3 +194,35 @@ def test_a_retrain_setting_below_its_least_is_refused_naming_its_flag(capsys):
 
     assert main(["retrain", "never-read.csv", "--horizon", "4", "--cutoffs", "0"]) == 2
     assert capsys.readouterr().err.strip() == "kronos: error: cutoffs must be at least 1, got 0: use at least 1 (--cutoffs 1)"
+
+
+def test_a_challenger_judged_only_inside_the_training_period_serves_only_on_a_second_confirmation(tmp_path, env,
+                                                                                                  monkeypatch, capsys):
+    """Issue 62 item 6 on the command line: with --include-training-period and every held-out cut-off inside the
+    base model's training period, a challenger the gate would promote is decided and recorded, not promoted, and the
+    decision says why; --promote-in-sample (the second confirmation) lets it serve. The gate's verdict is stood in
+    for: the library's test (test_retrain.py) trains a challenger the gate promotes for real."""
+    import pandas as pd
+
+    from kronos_studio.cli.main import main
+    from kronos_studio.training import gate, retrain
+
+    for name in ("KRONOS_STUDIO_CACHE", "KRONOS_STUDIO_DB"):
+        monkeypatch.setenv(name, env[name])
+    verdict = gate.Decision(gate.PROMOTED, "CRPS difference -0.500% (95% interval -0.700% to -0.300%) over 5 cut-offs "
+                                           "excludes 0", -0.5, (-0.7, -0.3), {"challenger": 0.8, "champion": 0.8})
+    monkeypatch.setattr(retrain, "decide", lambda challenger, champion: verdict)
+    inside = pd.date_range("2025-11-01", periods=200, freq="1h", tz="UTC")  # the bundled models saw 2025
+    for name in ("MEMORY", "CONFIRMED"):
+        regime_frame(n=200, change=60).assign(timestamp=inside).to_csv(tmp_path / f"{name}.csv", index=False)
+    common = [*TINY, "--steps", "2", "--include-training-period"]
+    assert main(["retrain", str(tmp_path / "MEMORY.csv"), *common]) == 0
+    out = capsys.readouterr()
+    assert "1 decisions on MEMORY: 0 promoted; champion none (the base model serves)" in out.out
+    assert "rejected adapter 1 (champion base): CRPS difference -0.500%" in out.err
+    assert "not promoted: none of these 5 cut-offs lie after the base model's training period" in out.err
+    assert main(["retrain", str(tmp_path / "CONFIRMED.csv"), *common, "--promote-in-sample"]) == 0
+    out = capsys.readouterr()
+    assert "1 decisions on CONFIRMED: 1 promoted; champion 2" in out.out and "not promoted" not in out.err
+    assert "5 of these 5 cut-offs forecast bars inside the base model's training period" in out.err  # still flagged
+    assert {e["symbol"]: e["status"] for e in registry_entries(env)} == {"MEMORY": "rejected", "CONFIRMED": "champion"}

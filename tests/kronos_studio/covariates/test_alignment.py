@@ -143,7 +143,7 @@ def test_refusals_name_the_numbers_and_the_fix():
     with pytest.raises(InputError, match="no bar within the target's history"):
         align(target, [before])
     stops_early = bars(days[:30], "ETH", "1d", "24/7", seed=3)
-    with pytest.raises(InputError, match="before the cut-off") as e:
+    with pytest.raises(InputError, match="before the target.s last bar") as e:
         align(target, [stops_early])
     assert e.value.values["bars_missing"] >= 2
     one_short = bars(days[:39], "ETH", "1d", "24/7", seed=3)  # one bar missing at the end: filled, said
@@ -172,3 +172,23 @@ def test_leakage_covariate_copying_the_target_s_future_is_never_read():
     assert a.covariates[0].used == 100
     future_closes = set(full.frame["close"].to_numpy()[100:])
     assert not future_closes & set(a.covariates[0].frame["close"].dropna())
+
+
+def test_notices_and_refusals_give_bar_times_as_the_bars_are_stamped_not_their_ends():
+    """Issue 62, item 10: a daily covariate's notices gave bar end times (a crypto day ending at the next 00:00 UTC
+    read one day late); they give the bar times each series is stamped with, as the target's are shown."""
+    days = pd.date_range("2024-01-01", "2024-01-31", freq="D", tz="UTC")
+    target = bars(days, "BTC", "1d", "24/7")
+    later = bars(pd.date_range("2023-12-01", "2024-02-10", freq="D", tz="UTC"), "ETH", "1d", "24/7", seed=2)
+    [dropped] = [n.problem for n in align(target, [later]).notices if "dropped" in n.problem]
+    assert "10 bars from 2024-02-01 on complete after the target's last bar (2024-01-31)" in dropped
+    assert "UTC" not in dropped and "2024-02-01 00:00" not in dropped
+    stops = bars(days[:20], "SOL", "1d", "24/7", seed=3)
+    with pytest.raises(InputError) as e:
+        align(target, [stops])
+    assert "ends with its bar of 2024-01-20, before the target's last bar (2024-01-31)" in e.value.problem
+    ny = "America/New_York"
+    hourly = bars(pd.date_range("2024-01-01 09:00", periods=30, freq="h", tz=ny), "H", "1h", "24/7", ny)
+    feed = bars(pd.date_range("2024-01-01 09:00", periods=40, freq="h", tz=ny), "F", "1h", "24/7", ny, seed=4)
+    [dropped] = [n.problem for n in align(hourly, [feed]).notices if "dropped" in n.problem]
+    assert "from 2024-01-02 15:00 EST on complete after the target's last bar (2024-01-02 14:00 EST)" in dropped

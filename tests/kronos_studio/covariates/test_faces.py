@@ -173,3 +173,89 @@ def test_a_conditioned_walk_forward_is_the_same_through_the_desk_and_http(folder
     assert r.status_code == 200, r.text
     assert r.json()["conditioned_on"][0]["ref"] == SPX
     assert r.json()["models"]["model"]["crps"] == pytest.approx(done.report.out["models"]["model"]["crps"], rel=1e-9)
+
+
+def test_chronos2_alone_runs_from_every_face_with_the_same_numbers(folder, tmp_path, capsys):
+    """Issue 62, item 11: ``kronos forecast FILE --model chronos2-small`` was refused without ``--with``, so the
+    "without" arm of a covariate comparison could not be run from the command line. Chronos-2 alone is the desk's
+    forecast conditioned on nothing, asked with no covariates from the command line, HTTP, MCP and the app (Compare's
+    "alone"), the same numbers from each."""
+    from fastapi.testclient import TestClient
+    from mcp import Client
+
+    from app_support import conditioned
+    from kronos_studio.bars_input import quality_gate, read_bars
+    from kronos_studio.cli.main import main
+    from kronos_studio.forecasters.bounds import quantile_table
+    from kronos_studio.service.app import create_app
+    from kronos_studio.service.keys import create_key
+    from kronos_studio.service.mcp_server import create_server
+    from kronos_studio.service.state import ServiceConfig
+
+    file, settings = folder / "nasdaq.csv", ForecastSettings(horizon=HORIZON, paths=PATHS)
+    done = Desk().forecast(BarsRequest(file=str(file)), MODEL, settings)  # no covariates named at all
+    assert done.forecast.provenance["conditioned_on"] == []
+    assert done.forecast.provenance["candles"]["repaired"] == 0  # through the seam: its candles are built valid
+    assert any("this model forecasts no volume" in n.problem for n in done.notices)
+    named_empty = Desk().forecast(BarsRequest(file=str(file)), MODEL, settings, covariates=CovariateOptions())
+    np.testing.assert_array_equal(named_empty.forecast.paths, done.forecast.paths)
+    expected = quantile_table(done.forecast, LEVELS).reset_index(drop=True)
+
+    out = tmp_path / "alone.csv"
+    code = main(["forecast", str(file), "--model", MODEL, "--horizon", str(HORIZON), "--paths", str(PATHS),
+                 "--out", str(out), "--no-ledger", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "note: Chronos-2 alone, conditioned on nothing" in err
+    faces = {"cli": pd.read_csv(out).drop(columns="timestamp")}
+
+    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
+    with TestClient(app) as c:
+        token = create_key(app.state.service.ledger, "team-a")[1]
+        r = c.post("/v1/forecast", headers={"Authorization": f"Bearer {token}"},
+                   json={"bars_csv": file.read_text(), "model": MODEL, "horizon": HORIZON, "paths": PATHS,
+                         "quantiles": LEVELS, "record": False})
+    assert r.status_code == 200, r.text
+    assert r.json()["provenance"]["conditioned_on"] == []
+    faces["http"] = pd.DataFrame(r.json()["quantiles"]).drop(columns="timestamp")
+
+    server = create_server([folder], ledger_url=f"sqlite:///{tmp_path / 'mcp.sqlite'}")
+
+    async def session():
+        async with Client(server) as client:
+            return await client.call_tool("forecast", {"file": str(file), "model": MODEL, "horizon": HORIZON,
+                                                       "paths": PATHS, "quantiles": LEVELS, "record": False})
+
+    made = anyio.run(session)
+    assert not made.is_error, made.content
+    faces["mcp"] = pd.DataFrame(json.loads(made.content[0].text)["quantiles"]).drop(columns="timestamp")
+
+    bars, _ = quality_gate(read_bars(file))  # as the sidebar reads an upload
+    faces["app"] = quantile_table(conditioned.run(bars, settings, ()).forecast, LEVELS).reset_index(drop=True)
+    for face, got in faces.items():
+        assert list(got.columns) == list(expected.columns), face
+        np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-6, err_msg=face)
+
+
+def test_an_uploaded_covariate_is_named_as_the_user_gave_it_and_its_ignored_columns_said(folder, tmp_path):
+    """Issue 62, item 10: a covariate's caption showed the server's cache path and the content hash the app keeps
+    an upload under, its notes said "pass Calendar" (the target's), its turnover column ``value`` was dropped
+    without a word, and its dates were bar end times. Said of the file the user gave, by its name."""
+    from kronos_studio.desk.covariates import conditioned_note
+
+    spx = load_sample(SPX).frame.tail(400)
+    kept = tmp_path / "cache" / "covariates" / "0123456789abcdef"  # as the app keeps an upload (conditioned.py)
+    kept.mkdir(parents=True)
+    frame = spx[["timestamp", "open", "high", "low", "close", "volume"]].assign(value=spx["volume"] * spx["close"])
+    frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%d")).to_csv(kept / "spx_turnover.csv", index=False)
+    done = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                           ForecastSettings(horizon=HORIZON, paths=PATHS),
+                           covariates=CovariateOptions((str(kept / "spx_turnover.csv"),)))
+    caption = conditioned_note(done.forecast.provenance)
+    assert caption.startswith("Chronos-2 conditioned on spx_turnover.csv (spx_turnover 1d)")
+    said = [n.worded() for n in done.notices if n.problem.startswith("covariate ")]
+    assert said and not [s for s in said if str(tmp_path) in s or "0123456789abcdef" in s]
+    assert any("amount (turnover) columns are ignored" in s for s in said)
+    calendar = next(s for s in said if "inferred from the bar times" in s)
+    assert "pass calendar to choose another" not in calendar
+    assert "the covariate's own, which no setting chooses (calendar sets the target's)" in calendar

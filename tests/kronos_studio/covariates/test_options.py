@@ -46,6 +46,6 @@ def test_options_are_frozen_knobs_and_refuse_what_cannot_be_read():
         CovariateOptions(covariates=[f"yfinance:S{i}" for i in range(MAX_COVARIATES + 1)])
     with pytest.raises(InputError, match="named twice"):
         CovariateOptions(covariates=[SPX, SPX])
-    with pytest.raises(InputError, match="unknown scheduled event kind") as e:
+    with pytest.raises(InputError, match="scheduled event kinds must be among") as e:
         CovariateOptions(known_future=["earnings"])
     assert e.value.fix[0].setting == "known_future"

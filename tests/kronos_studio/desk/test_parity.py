@@ -15,6 +15,7 @@ from champion_kit import promote_champion
 from testkit import random_bars
 
 from kronos.settings import ForecastSettings
+from kronos_studio.forecasters.bounds import quantile_table
 
 MODELS = [None, "champion", "ensemble", "garch"]
 SETTINGS = {"horizon": 3, "paths": 8, "seed": 11}
@@ -62,7 +63,7 @@ def desk_forecast(world, model):
     with Ledger.open(world["url"]) as ledger:
         done = Desk().forecast(BarsRequest(file=str(world["file"])), model, ForecastSettings(**SETTINGS),
                                ledger=ledger.scoped("default"))
-    return done.forecast.quantiles(LEVELS).reset_index(drop=True)
+    return quantile_table(done.forecast, LEVELS).reset_index(drop=True)
 
 
 def cli_forecast(world, model, tmp_path):
@@ -122,7 +123,7 @@ def app_forecast(world, model, tmp_path):
 
     bars, _ = quality_gate(read_bars(world["file"]))
     fc, _ = forecasts.run(bars, app_choice(model), ForecastSettings(**SETTINGS))
-    return fc.quantiles(LEVELS).reset_index(drop=True)
+    return quantile_table(fc, LEVELS).reset_index(drop=True)  # the Forecast page's download
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m or "bundled")

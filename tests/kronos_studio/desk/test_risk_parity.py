@@ -128,11 +128,12 @@ def test_a_bad_level_is_the_same_refusal_on_every_face(faces, tmp_path, capsys):
     assert problem == "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got [0.95, 1.5]"
     code, _, err = by_cli([str(file), "--model", "garch", "--horizon", "3", "--levels", "0.95", "--levels", "1.5"],
                           tmp_path / "no.json", capsys)
-    assert code == 2 and err.startswith(f"kronos: error: {problem}: give --levels such as 0.95 or 0.99")
+    assert code == 2 and err.startswith(f"kronos: error: {problem}: give each of --levels between 0.5 and 0.9999 "
+                                        "(exclusive)")
     answer = http.post("/v1/risk", json={"bars_csv": file.read_text(), "model": "garch", "horizon": 3,
                                          "levels": [0.95, 1.5]})
     assert answer.status_code == 422 and answer.json()["problem"] == problem
-    assert answer.json()["detail"] == f'{problem}: give the field "levels" such as 0.95 or 0.99 (between 0.5 and 0.9999)'
+    assert answer.json()["detail"] == f'{problem}: give each of the field "levels" between 0.5 and 0.9999 (exclusive)'
     failed, text = mcp({"file": str(file), "model": "garch", "horizon": 3, "levels": [0.95, 1.5]})
     assert failed and text.endswith(answer.json()["detail"])
     assert not (tmp_path / "no.json").exists()

@@ -84,8 +84,14 @@ def test_the_same_ledger_gives_the_same_exceptions_on_every_face(url, tmp_path, 
     assert without.json()["models"] == answer.json()["models"]
     failed, text = mcp_call(url, {"levels": [0.8, 0.95], "positions": ["long"]})
     assert not failed, text
-    for face in (by_line, answer.json()["exceptions"], json.loads(text)["exceptions"]):
-        assert {k: face[k] for k in NUMBERS} == {k: desk[k] for k in NUMBERS}
+    from kronos_studio.service.public_ids import forecast_ids
+
+    with Ledger.open(url) as ledger:  # the service names forecasts by their public ids, the desk by the ledger's
+        public = forecast_ids(ledger, [f["prediction_id"] for f in desk["forecasts"]])
+    desk_public = {**desk, "forecasts": [{**f, "prediction_id": public[f["prediction_id"]]} for f in desk["forecasts"]]}
+    for face, same in ((by_line, desk), (answer.json()["exceptions"], desk_public),
+                       (json.loads(text)["exceptions"], desk_public)):
+        assert {k: face[k] for k in NUMBERS} == {k: same[k] for k in NUMBERS}
     # 30 paths leave 1 or 2 beyond a 0.95 VaR: the same flag on every face, the fix naming paths its own way
     problem = next(n.problem for n in direct.notices if "0.95 ES rests on" in n.problem)
     assert f"{problem}: sample at least --paths 400" in printed.err
@@ -100,7 +106,7 @@ def test_a_bad_level_is_the_same_refusal_on_every_face(url, monkeypatch, capsys)
     problem = refused.value.problem
     monkeypatch.setenv("KRONOS_STUDIO_DB", url)
     assert cli.main(["ledger", "exceptions", "--levels", "1.5"]) == 2
-    assert capsys.readouterr().err.startswith(f"kronos: error: {problem}: give --levels such as 0.95 or 0.99")
+    assert capsys.readouterr().err.startswith(f"kronos: error: {problem}: give each of --levels between 0.5 and 0.9999")
     app = create_app(ServiceConfig(ledger_url=url, open_access=True))
     with TestClient(app, base_url="http://127.0.0.1") as http:
         answer = http.get("/v1/ledger/track-record", params={"levels": [1.5]})

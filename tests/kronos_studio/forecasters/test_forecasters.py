@@ -61,9 +61,11 @@ def test_make_forecast_of_kronos_is_the_pipelines_forecast(daily, tiny):
     assert isinstance(forecaster, Forecaster) and forecaster.members == {}
     made = make_forecast(forecaster, daily, SETTINGS)
     raw = studio_pipeline(forecaster.pair).predict(daily, settings=SETTINGS)
-    direct = bounded(raw)  # the core's numbers, volume and amount read as the studio reads them
+    direct = bounded(raw)  # the core's numbers, candles, volume and amount read as the studio reads them
     np.testing.assert_array_equal(made.paths, direct.paths)
-    np.testing.assert_array_equal(made.paths[..., :4], raw.paths[..., :4])
+    np.testing.assert_array_equal(made.paths[..., [0, 3]], raw.paths[..., [0, 3]])  # open and close as sampled
+    np.testing.assert_array_equal(made.paths[..., 1], raw.paths[..., :4].max(axis=-1))  # the high covers them all
+    np.testing.assert_array_equal(made.paths[..., 2], raw.paths[..., :4].min(axis=-1))
     assert list(made.timestamps) == list(direct.timestamps)
     assert made.provenance["input_sha256"] == direct.provenance["input_sha256"]
     batch = make_forecasts(forecaster, [daily, daily.replace(frame=daily.frame.iloc[:-3])], SETTINGS)

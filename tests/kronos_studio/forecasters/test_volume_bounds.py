@@ -47,7 +47,7 @@ def test_minute_volumes_the_model_samples_below_zero_leave_the_studio_at_zero(mi
     assert below > 0 and (raw.quantiles((0.05,))["volume_p5"] < 0).any()  # what the issue met
 
     fc = make_forecast(forecaster, minutes, settings)
-    np.testing.assert_array_equal(fc.paths[..., :4], raw.paths[..., :4])  # prices as sampled
+    np.testing.assert_array_equal(fc.paths[..., [0, 3]], raw.paths[..., [0, 3]])  # open and close as sampled
     np.testing.assert_array_equal(fc.paths[..., VOLUME], np.maximum(raw.paths[..., VOLUME], 0))
     table = fc.quantiles((0.05, 0.5, 0.95))
     assert (table.filter(regex="^(volume|amount)_") >= 0).all().all()
@@ -130,3 +130,61 @@ def test_a_turnover_in_other_units_keeps_its_ratio(daily):
     fc = bounded(Sinking().sample(history, None, ForecastSettings(horizon=5, paths=40, seed=1)))
     assert fc.provenance[KEY]["amount_ratio"] == pytest.approx(100)
     np.testing.assert_allclose(fc.paths[..., AMOUNT], fc.paths[..., VOLUME] * typical(fc.paths) * 100, rtol=1e-5)
+
+
+def test_a_minute_volume_fan_mostly_floored_is_marked_unreliable_not_drawn_as_a_median_of_zero(minutes):
+    """Issue 62, item 15: AAPL minute bars, horizon 72: after flooring, volume_p50 was 0 on most steps under a
+    history of 40k-1.6M a minute, drawn and written as if it were a forecast. The steps where half the paths or
+    more were floored are counted, said, written beside the quantiles, and no volume fan is drawn."""
+    from app_support.charts import fan_chart
+    from kronos_studio.desk.desk import forecast_notices
+    from kronos_studio.forecasters.bounds import FLOORED_COLUMN, quantile_table, unreliable_steps, volume_reading
+
+    forecaster = resolve(str(bundled_models_tiny()), device="cpu")
+    fc = make_forecast(forecaster, minutes, ForecastSettings(horizon=72, lookback=98, paths=30, seed=0))
+    history = history_window(forecaster, minutes, fc.settings)
+    raw = forecaster.sample(history, future_times(minutes, history, 72), fc.settings)  # the core's numbers
+    table = quantile_table(fc, (0.1, 0.5, 0.9))
+    zero = table["volume_p50"].to_numpy() == 0
+    assert zero.sum() > 36  # what the issue met: a median of 0 on most steps
+    unreliable = unreliable_steps(fc.provenance)
+    assert (unreliable >= zero).all()  # every step with a median of 0 is marked
+    np.testing.assert_array_equal(table[FLOORED_COLUMN].to_numpy() >= 0.5, unreliable)
+    np.testing.assert_allclose(table[FLOORED_COLUMN], (raw.paths[..., VOLUME] < 0).mean(axis=0))
+    assert volume_reading(fc.provenance) == "unreliable"
+    said = [n for n in forecast_notices(fc, minutes) if "volume forecast is unreliable" in n.problem]
+    assert len(said) == 1 and said[0].kind == "warning"
+    assert f"at {int(unreliable.sum())} of the 72 steps half or more of the 30 paths" in said[0].problem
+    fig = fan_chart(fc, "volume")
+    assert "volume p50" not in [t.name for t in fig.data]  # no median of 0 drawn
+    assert any("volume forecast is unreliable" in a.text.replace("<br>", " ") for a in fig.layout.annotations)
+    assert "close p50" in [t.name for t in fan_chart(fc, "close").data]  # the prices' fans are drawn
+
+
+class Dipping(Sinking):
+    """Volumes drawn around the history's median, one in six below 0."""
+
+    key = name = "dipping"
+
+    def draw(self, history, future, settings):
+        out = super().draw(history, future, settings)
+        out[..., VOLUME] += 0.8 * float(history["volume"].median())
+        return out
+
+
+def test_a_volume_floored_now_and_then_is_a_forecast_and_drawn(daily):
+    """Few of each step's paths floored: the volume is a forecast, its fan drawn, its shares written."""
+    from app_support.charts import fan_chart
+    from kronos_studio.forecasters.bounds import FLOORED_COLUMN, quantile_table, volume_reading
+
+    fc = make_forecast(Dipping(), daily, ForecastSettings(horizon=5, paths=200, seed=1))
+    assert 0 < fc.provenance[KEY]["volume_floored"] and fc.provenance[KEY]["unreliable_steps"] == 0
+    assert volume_reading(fc.provenance) == "forecast"
+    assert (quantile_table(fc, (0.5,))[FLOORED_COLUMN] < 0.5).all()
+    assert "volume p50" in [t.name for t in fan_chart(fc, "volume").data]
+
+
+def bundled_models_tiny():
+    from kronos_studio.bundled import bundled_models
+
+    return bundled_models()["studio-tiny"]

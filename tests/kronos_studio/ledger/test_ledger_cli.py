@@ -41,7 +41,7 @@ def test_forecast_is_recorded_under_the_series_name_then_scored_and_exported(led
     r = kronos("forecast", early / "EURX.csv", *common, url=ledger_url)  # the same forecast again: kept once
     assert "already recorded in the ledger as forecast 1" in r.stderr
     r = kronos("forecast", early / "EURX.csv", *common, "--symbol", "EUR-test", "--seed", 1, url=ledger_url)
-    assert "as forecast 2 of EURX:EUR-test 1h" in r.stderr  # the file's series named EUR-test
+    assert "as forecast 2 of EUR-test 1h" in r.stderr  # the series named EUR-test, whatever its file
     r = kronos("forecast", early / "EURX.csv", *common, "--seed", 2, "--no-ledger", url=ledger_url)
     assert r.returncode == 0 and "ledger" not in r.stderr
 
@@ -49,7 +49,7 @@ def test_forecast_is_recorded_under_the_series_name_then_scored_and_exported(led
     assert r.returncode == 0, r.stderr
     assert "EURX.csv (EURX 1h): scored 6 steps of 1 forecast (1 now scored on every step)" in r.stderr
     r = kronos("ledger", "score", full / "EURX.csv", "--symbol", "EUR-test", url=ledger_url)
-    assert "EURX.csv (EURX:EUR-test 1h): scored 6 steps" in r.stderr
+    assert "EURX.csv (EUR-test 1h): scored 6 steps" in r.stderr
     assert "nothing to score" in kronos("ledger", "score", full / "EURX.csv", url=ledger_url).stderr
 
     out = tmp_path / "track.parquet"

@@ -300,3 +300,56 @@ def test_a_registry_at_0008_gets_a_history_from_what_its_rows_know(ledger_url):
         ]
         assert Registry(ledger).promote(5, gate, "beat the base").reason == "beat the base"  # new moves append
         assert [e.event for e in Registry(ledger).history(entry_id=5)] == ["registered", "promoted"]
+
+
+def test_series_named_by_their_files_are_renamed_so_a_newer_download_scores_them(ledger_url):
+    """Issue 62 item 1: rows written while a file's series carried the file's name (``cut0:NDXBAR``) get the series'
+    own name, and a ccxt series its exchange (which its forecasts recorded); a newer download of NDXBAR then scores
+    the forecast. Two files' champions of one symbol meet as one series: the one decided last serves, the other is
+    retired with the reason; a track record the new name has already keeps its old one."""
+    from datetime import datetime, timedelta, timezone
+
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.ledger.schema import adapters, prediction_paths, predictions, track_records
+
+    upgrade(ledger_url, "0010_covariates")
+    engine = create_ledger_engine(ledger_url)
+    ndx, aapl, btc = series(300, symbol="NDXBAR"), series(300, seed=1, symbol="AAPL"), series(300, seed=2)
+    old = [(ndx, "file", "cut0:NDXBAR", None), (aapl, "file", "AAPL", None), (btc, "ccxt", "BTC/USDT", "binance"),
+           (btc, "file", "bitfinex_(BTC,ETH)USD_d:x:BTC", None)]  # the file's name ends at the first ':'
+    t0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    with engine.connect() as conn, conn.begin():
+        for seed, (bars, source, symbol, exchange) in enumerate(old):
+            row, paths = prediction_row(forecast(bars, 250, horizon=6, seed=seed), cut(bars, 250))
+            row.update(source=source, symbol=symbol, exchange=exchange)
+            pid = conn.execute(predictions.insert().values(**row).returning(predictions.c.id)).scalar_one()
+            conn.execute(prediction_paths.insert().values(prediction_id=pid, **paths))
+        common = {"kind": "lora", "workspace": "default", "interval": "1h", "base_model": "tiny",
+                  "base_hash": "local:abc", "first_bar_at": t0, "last_bar_at": t0, "window_bars": 10, "path": "/a",
+                  "settings": {}, "made_by": "kronos retrain", "status": "champion", "created_at": t0}
+        for entry_id, source, symbol, hours in ((1, "file", "bitfinex_(BTC,ETH)USD_d:BTC", 1),
+                                                (2, "file", "bitstamp_(BTC,ETH,LTC)USD_d:BTC", 2),
+                                                (3, "ccxt", "BTC/USDT", 1)):
+            conn.execute(adapters.insert().values(id=entry_id, source=source, symbol=symbol, window_hash=f"w{entry_id}",
+                                                  decided_at=t0 + timedelta(hours=hours), **common))
+        for name, hours in (("cut0:NDXBAR", 2), ("full:NDXBAR", 1)):
+            conn.execute(track_records.insert().values(source="file", symbol=name, interval="1h", model_key="m",
+                                                       workspace="default", updated_at=t0 + timedelta(hours=hours),
+                                                       record={"from": name}))
+    engine.dispose()
+
+    with Ledger.open(ledger_url) as ledger:  # opening upgrades it
+        assert schema_revision(ledger) == HEAD
+        table = ledger.predictions_frame()
+        assert sorted(table["symbol"]) == ["AAPL", "NDXBAR", "binance:BTC/USDT", "x:BTC"]
+        assert ledger.score(ndx).steps == 6  # the newer download of NDXBAR scores it
+        assert len(ledger.steps_frame(symbol="NDXBAR")) == 6
+        registry = Registry(ledger)
+        assert registry.champion(SeriesKey("file", "BTC", "1h")).id == 2  # the one decided last
+        retired = registry.get(1)
+        assert (retired.symbol, retired.status) == ("BTC", "retired") and "'bitfinex_(BTC,ETH)USD_d:BTC' became" \
+            in retired.reason
+        assert [(e.event, e.by) for e in registry.history(entry_id=1)][-1] == ("retired", "migration")
+        assert registry.champion(SeriesKey("ccxt", "binance:BTC/USDT", "1h")).id == 3
+        assert ledger.track_record(("file", "NDXBAR", "1h", "m")) == {"from": "cut0:NDXBAR"}  # the newest stays
+        assert ledger.track_record(("file", "full:NDXBAR", "1h", "m")) == {"from": "full:NDXBAR"}

@@ -155,9 +155,10 @@ def test_the_default_ledger_is_a_sqlite_file_under_the_storage_root(monkeypatch,
 
 def test_a_forecast_is_scored_only_with_bars_that_continue_the_history_it_read(ledger):
     """Issue 21 item 3: a forecast of an uploaded Bitfinex BTC/USD file is not scored with a Coinbase file
-    of the same pair, whose closes are 0.42% apart (inside the last-close tolerance). Two exchanges' files
-    are two series (issue 51 item 2); saved under the Bitfinex file's name, the Coinbase bars before its
-    last bar differ from those it read, so it waits and says why; the Bitfinex bars score it."""
+    of the same pair, whose closes are 0.42% apart (inside the last-close tolerance). Neither file names its
+    exchange, so both are the series BTC/USD (issue 62 item 1: a file's name is no part of it): the Coinbase
+    bars before its last bar differ from those it read, so it waits and says why; the Bitfinex bars score it.
+    With the exchanges known, they are two series, and the Coinbase bars are not even a candidate."""
 
     from data_sources import read_bars_file
 
@@ -165,13 +166,13 @@ def test_a_forecast_is_scored_only_with_bars_that_continue_the_history_it_read(l
     bitfinex = read_bars_file(fixtures / "cdd_bitfinex_BTCUSD_1h.csv")
     coinbase = read_bars_file(fixtures / "cdd_coinbase_BTCUSD_1h.csv")
     assert (bitfinex.source, bitfinex.symbol, bitfinex.interval) == (coinbase.source, coinbase.symbol, coinbase.interval)
-    assert bitfinex.series_symbol == "cdd_bitfinex_BTCUSD_1h:BTC/USD" != coinbase.series_symbol
+    assert bitfinex.series_symbol == coinbase.series_symbol == "BTC/USD"  # their symbol column's, no exchange known
     last = bitfinex.frame["close"].iloc[29] / coinbase.frame["close"].iloc[29] - 1
     assert 0.004 < last < 0.005  # one close within the tolerance: the old rule scored it
     pid = ledger.record(forecast(bitfinex, 30, horizon=12), cut(bitfinex, 30)).id
-    other_series = ledger.score(coinbase)
-    assert other_series.steps == 0 and not other_series.skipped  # not even a candidate
-    report = ledger.score(coinbase.replace(file_stem=bitfinex.file_stem))  # saved over the Bitfinex file
+    other_venue = ledger.score(coinbase.replace(venue="coinbase"))
+    assert other_venue.steps == 0 and not other_venue.skipped  # coinbase:BTC/USD: not even a candidate
+    report = ledger.score(coinbase)
     assert report.steps == 0 and f"prediction {pid}: " in report.skipped[0]
     assert "do not continue the history it read" in report.skipped[0]
     row = ledger.predictions_frame().iloc[0]

@@ -15,8 +15,9 @@ from kronos_studio.service.app import create_app
 from kronos_studio.service.limits import Limits
 
 # Small limits, so the limit tests need small requests (one home: the fixtures and the tests read it).
-TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, path_steps=400, quantiles=9, cutoffs=40, evaluation_steps=2_000,
-                     series=25, job_steps=5_000, train_steps=50, decisions=3, jobs_per_key=1)
+TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, horizon=300, path_steps=400, quantiles=9, cutoffs=40,
+                     evaluation_steps=2_000, risk_readings=2_000, series=25, job_steps=5_000, train_steps=50, decisions=3,
+                     jobs_per_key=1)
 
 
 def free_port() -> int:

@@ -64,11 +64,12 @@ def test_a_batch_serves_each_series_by_its_champion_in_the_callers_workspace(ser
 def test_evaluate_walks_the_series_champion_forward_and_names_it(service, tmp_path, monkeypatch):
     monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
     base, svc, tokens = service
-    trained = random_bars(200, seed=14, freq="1h", start="2026-03-02")
-    entry = promote_champion(read_bars(trained.to_csv(index=False).encode(), "SVEVAL.csv", symbol="SVEVAL"),
+    later = random_bars(300, seed=14, freq="1h", start="2026-03-02")
+    entry = promote_champion(read_bars(later.iloc[:200].to_csv(index=False).encode(), "SVEVAL.csv", symbol="SVEVAL"),
                              svc.ledger.scoped("team-a"), tmp_path / "adapter")
-    # the series with bars after those its champion learned from: the cut-offs it has not seen
-    text = random_bars(300, seed=14, freq="1h", start="2026-03-02").to_csv(index=False)
+    # the series with bars after those its champion learned from (the same 200 and 100 more): cut-offs it has not
+    # seen (a champion serves only bars that hold the window it learned from)
+    text = later.to_csv(index=False)
     body = {"bars_csv": text, "symbol": "SVEVAL", "model": "champion", "horizon": 4, "paths": 4, "cutoffs": 3}
     answers = {}
     for who in ("a", "b"):

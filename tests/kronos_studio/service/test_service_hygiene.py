@@ -225,33 +225,37 @@ def registry_entries(service, tmp_path):
 
 
 def test_a_workspace_reads_its_registry_and_an_admin_moves_it(service, registry_entries, tmp_path):
+    from kronos_studio.service.public_ids import AdapterNumbers
+
     base, svc, tokens = service
-    series, (first, second) = registry_entries
+    series, entries = registry_entries
+    numbers = AdapterNumbers(svc.ledger.scoped("team-a"))
+    first, second = (numbers.number(e.id) for e in entries)  # their numbers in team-a's registry
     with client(base, tokens["a"]) as c:
         listed = c.get("/v1/adapters", params={"symbol": series.symbol})
-        shown = c.get(f"/v1/adapters/{first.id}")
-        plain = c.post(f"/v1/adapters/{first.id}/promote")
+        shown = c.get(f"/v1/adapters/{first}")
+        plain = c.post(f"/v1/adapters/{first}/promote")
     with client(base, tokens["b"]) as c:
-        other = (c.get(f"/v1/adapters/{first.id}"), c.get("/v1/adapters", params={"symbol": series.symbol}))
+        other = (c.get(f"/v1/adapters/{first}"), c.get("/v1/adapters", params={"symbol": series.symbol}))
     admin = {"X-Kronos-Workspace": "team-a"}
     with client(base, tokens["admin"]) as c:
-        rolled = c.post(f"/v1/adapters/{second.id}/rollback", headers=admin)
-        promoted = c.post(f"/v1/adapters/{second.id}/promote", headers=admin)
+        rolled = c.post(f"/v1/adapters/{second}/rollback", headers=admin)
+        promoted = c.post(f"/v1/adapters/{second}/promote", headers=admin)
         missing = c.post("/v1/adapters/999999999/promote", headers=admin)
         huge = c.get(f"/v1/adapters/{2**70}", headers=admin)
-    assert listed.status_code == 200 and [a["id"] for a in listed.json()["adapters"]] == [first.id, second.id]
+    assert listed.status_code == 200 and [a["id"] for a in listed.json()["adapters"]] == [first, second]
     assert [a["status"] for a in listed.json()["adapters"]] == ["retired", "champion"]
     assert shown.json()["path"] == "w1" and str(tmp_path) not in listed.text + shown.text
     assert [e["event"] for e in shown.json()["events"]] == ["registered", "promoted", "retired"]
     assert plain.status_code == 403 and "only an admin key" in plain.json()["detail"]
     assert other[0].status_code == 404 and other[1].json()["adapters"] == []  # another workspace's: not said
     assert rolled.status_code == 200, rolled.text
-    assert rolled.json()["retired"]["id"] == second.id and rolled.json()["restored"]["id"] == first.id
+    assert rolled.json()["retired"]["id"] == second and rolled.json()["restored"]["id"] == first
     assert promoted.status_code == 200 and promoted.json()["bypassed_gate"] is True
     assert promoted.json()["promoted"]["status"] == "champion"
     from kronos_studio.ledger.registry import MANUAL, Registry
 
-    assert Registry(svc.ledger.scoped("team-a")).champion(series).id == second.id
+    assert Registry(svc.ledger.scoped("team-a")).champion(series).id == entries[1].id
     assert promoted.json()["promoted"]["reason"] == MANUAL
     assert missing.status_code == 404 and "no adapter 999999999 in workspace 'team-a'" in missing.json()["detail"]
     assert huge.status_code == 422

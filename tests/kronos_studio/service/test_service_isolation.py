@@ -33,7 +33,7 @@ def as_key(service, name, **headers):
     return httpx.Client(base_url=base, headers={**bearer(tokens[name]), **headers}, timeout=300)
 
 
-def prediction_ids(c) -> set[int]:
+def prediction_ids(c) -> set[str]:
     return {p["prediction_id"] for p in c.get("/v1/ledger/predictions").json()["predictions"]}
 
 

@@ -73,7 +73,7 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
     # the risk columns' settings reach the rows (issue 55): the levels and positions asked, no others
     risk = [k for k in result_json(screened)["rows"][0] if k.startswith(("var_", "es_"))]
     assert "var_long_90" in risk and "es_long_90_se" in risk and not [k for k in risk if "short" in k or "_99" in k]
-    assert badly.is_error and 'give the field "levels" such as 0.95 or 0.99' in badly.content[0].text
+    assert badly.is_error and 'give each of the field "levels" between 0.5 and 0.9999' in badly.content[0].text
     assert not record.is_error and result_json(record)["workspace"] == "default"
     # the SDK puts "Error executing tool forecast: " before the line the command line prints
     assert bad.is_error and bad.content[0].text.endswith(': horizon must be at least 1 bar, got 0: use at least 1 ("horizon": 1)')
@@ -121,4 +121,12 @@ def test_an_mcp_forecast_answers_as_the_http_one(tiny_model, tmp_path):
         scored = ledger.scoped("team-m").evaluations_frame()
     finally:
         ledger.close()
-    assert set(scored["prediction_id"]) == {result_json(first)["ledger"]["id"]} and len(scored) == 4
+    assert len(scored) == 4 and scored["prediction_id"].nunique() == 1
+    from kronos_studio.service.public_ids import forecast_ids
+
+    ledger = Ledger.open(url)
+    try:  # the answer names the forecast by its public id
+        assert forecast_ids(ledger, scored["prediction_id"]) == {scored["prediction_id"].iloc[0]:
+                                                                 result_json(first)["ledger"]["id"]}
+    finally:
+        ledger.close()

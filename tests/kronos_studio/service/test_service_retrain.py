@@ -122,6 +122,6 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_field
     assert 'shorten the field "horizon"; use a window of at least 456 bars ("window": 456)' in long.json()["detail"]
     assert [f["field"] for f in long.json()["fix"]] == ["horizon", "window"]
     assert steps.status_code == 413
-    assert "or raise the server's max_path_steps" in steps.json()["detail"]
+    assert "or raise the server's max_horizon" in steps.json()["detail"]  # the horizon alone, before paths x horizon
     assert none.status_code == 422, none.text
     assert none.json()["detail"] == 'cutoffs must be at least 1, got 0: use at least 1 ("cutoffs": 1)'

@@ -351,3 +351,26 @@ def test_workspaces_and_series_whose_names_run_together_keep_their_own_adapters_
         assert Path(entry.path).parent == adapters_folder(named[workspace], workspace)
         assert (Path(entry.path) / "kronos_adapter.json").is_file()
     assert entries["A"].path != entries["A-file-Y"].path
+
+
+def test_a_challenger_judged_only_inside_the_training_period_is_decided_and_recorded_not_promoted(world):
+    """Issue 62 item 6: with the cut-offs inside the base model's training period included, every one of them
+    inside it, the gate would promote (the challenger learned the cycle) on the model's memory of the bars: the
+    decision is recorded with the gate's verdict and why it was not promoted, and no champion serves. A second
+    confirmation (``promote_in_sample``) is what lets such a challenger serve (its face: test_retrain_cli)."""
+    from kronos_studio.ledger.registry import Registry, SeriesKey
+    from kronos_studio.training.retrain import Retrainer, RetrainSettings
+
+    pair, ledger = world
+    inside = in_training_period(regime_bars(symbol="INSAMPLE"), "2025-11-01")  # every cut-off in the period
+    settings = RetrainSettings(**FAST, include_training_period=True)
+    assert not settings.promote_in_sample  # off unless confirmed
+    [decision] = Retrainer(pair, inside, ledger, settings).run([len(inside.frame)]).decisions
+    assert decision["gate"] == PROMOTED and decision["diff_ci95"][1] < 0, decision["reason"]  # what the gate said
+    assert decision["decision"] == REJECTED and decision["in_sample_only"] and decision["in_training_period"] == 8
+    assert (f"; not promoted: none of these {FAST['n_cutoffs']} cut-offs lie after the base model's training period"
+            in decision["reason"]) and 'confirm "promote on in-sample evidence"' in decision["reason"]
+    registry = Registry(ledger)
+    assert registry.champion(SeriesKey.of(inside)) is None  # the base model still serves
+    entry = registry.get(decision["challenger"])
+    assert entry.status == "rejected" and entry.reason == decision["reason"] and entry.scores["gate"] == PROMOTED

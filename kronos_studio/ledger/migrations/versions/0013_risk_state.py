@@ -4,13 +4,13 @@ variance ratios, the counts, and the readings served whose horizon has not yet e
 Nothing else changes: a new table.
 
 Revision ID: 0013_risk_state
-Revises: 0010_covariates
+Revises: 0011_series_names
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_risk_state"
-down_revision = "0010_covariates"
+down_revision = "0011_series_names"
 branch_labels = None
 depends_on = None
 

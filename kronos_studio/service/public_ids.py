@@ -1,0 +1,165 @@
+"""The ids a client sees, which tell it nothing of other workspaces: the ledger numbers forecasts and adapters with
+counters shared by every workspace, so a workspace differencing its own ids would learn how many others made.
+
+* A forecast's public id is the start of its ``forecast_key`` (a hash of what makes it, its sampled paths among
+  them, and of its workspace): opaque, stable, the same from every server of one ledger, and found again by it.
+* An adapter's public id is its number in its workspace's registry (1, 2, ... oldest first): registry entries are
+  never deleted, so a number always names the same entry, and it counts only the workspace's own.
+
+Every id an answer holds goes through here (fields and the words of notes and errors: "champion adapter 3"), and
+every id a request names comes back through here (404 when the workspace has none such)."""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+from .errors import ServiceError
+
+FORECAST_ID_CHARS = 16  # hex characters of a forecast's public id: 64 bits, no two of one workspace alike
+FORECAST_ID = re.compile(f"[0-9a-f]{{{FORECAST_ID_CHARS}}}")
+PREDICTION_COLUMNS = ("prediction_id", "parent_id")  # a forecast's ledger tables' forecast ids
+ADAPTER_WORDS = re.compile(r"\b(adapters? )(\d+)\b")  # how the library's words name a registry entry
+
+
+def forecast_ids(ledger, ids) -> dict[int, str]:
+    """ledger id -> public id of the forecasts ``ids`` (the ledger: the workspace's view)."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from kronos_studio.ledger.schema import predictions
+
+    wanted = sorted({int(i) for i in ids if not pd.isna(i)})
+    out: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        rows = ledger.read(lambda conn, chunk=chunk: conn.execute(
+            select(predictions.c.id, predictions.c.forecast_key).where(predictions.c.id.in_(chunk))).all())
+        out.update({row.id: row.forecast_key[:FORECAST_ID_CHARS] for row in rows})
+    return out
+
+
+def forecast_row(ledger, public: str) -> int:
+    """The ledger id of the workspace's forecast ``public`` (404 when it has none such: another workspace's is not
+    said to exist)."""
+    from sqlalchemy import select
+
+    from kronos_studio.ledger.schema import DEFAULT_WORKSPACE, predictions
+
+    workspace = ledger.workspace or DEFAULT_WORKSPACE
+    if FORECAST_ID.fullmatch(public):
+        p = predictions.c
+        rows = ledger.read(lambda conn: conn.execute(select(p.id).where(
+            p.forecast_key >= public, p.forecast_key < public + "g", p.workspace == workspace).limit(2)).all())
+        if len(rows) == 1:
+            return rows[0].id
+    raise ServiceError(404, f"no forecast '{public}' in workspace '{workspace}': GET /v1/ledger/predictions lists "
+                            "them")
+
+
+def forecast_frame(frame, ledger):
+    """A ledger table (predictions, evaluations, exceptions) with its forecast ids public."""
+    columns = [c for c in PREDICTION_COLUMNS if c in frame.columns]
+    if not columns or frame.empty:
+        return frame.astype({c: object for c in columns})
+    import pandas as pd
+
+    public = forecast_ids(ledger, {int(i) for c in columns for i in frame[c].dropna()})
+    out = frame.copy()
+    for c in columns:
+        out[c] = [None if pd.isna(v) else public.get(int(v)) for v in frame[c].astype(object)]
+    return out
+
+
+def forecast_records(records: list[dict], ledger) -> list[dict]:
+    """JSON records of a ledger table with their forecast ids public."""
+    public = forecast_ids(ledger, {r[c] for r in records for c in PREDICTION_COLUMNS if r.get(c) is not None})
+    return [{**r, **{c: public.get(r[c]) for c in PREDICTION_COLUMNS if r.get(c) is not None}} for r in records]
+
+
+class AdapterNumbers:
+    """The workspace's registry entries by number (1 = its oldest), read once when first asked."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self._ids: list[int] | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        if self._ids is None:
+            from kronos_studio.ledger.registry import Registry
+
+            self._ids = [e.id for e in Registry(self.ledger).entries()]
+        return self._ids
+
+    def number(self, entry_id):
+        """The public number of registry id ``entry_id`` (None stays None; another workspace's: None)."""
+        if entry_id is None:
+            return None
+        try:
+            return self.ids.index(int(entry_id)) + 1
+        except ValueError:
+            return None
+
+    def entry_id(self, number: int) -> int | None:
+        """The registry id of the workspace's entry ``number``; None when it has none such."""
+        return self.ids[number - 1] if 1 <= number <= len(self.ids) else None
+
+    def words(self, text):
+        """``text`` with each 'adapter <registry id>' it names as 'adapter <number>'."""
+        if not isinstance(text, str) or not ADAPTER_WORDS.search(text):
+            return text
+        return ADAPTER_WORDS.sub(lambda m: f"{m.group(1)}{self.number(m.group(2)) or '?'}", text)
+
+    def entry(self, entry) -> dict:
+        """A registry entry's dict with its ids (and its scores' challenger and champion) as numbers."""
+        out = entry.to_dict()
+        for key in ("id", "parent_id", "replaced_by"):
+            out[key] = self.number(out.get(key))
+        if isinstance(out.get("scores"), dict):
+            out["scores"] = self.decision(out["scores"])
+        out["reason"] = self.words(out.get("reason"))
+        return out
+
+    def event(self, event) -> dict:
+        """An entry's event with its entry's number (events are listed in order: their own ids are left out)."""
+        out = event.to_dict()
+        out.pop("id", None)
+        out["adapter_id"] = self.number(out.get("adapter_id"))
+        out["reason"] = self.words(out.get("reason"))
+        return out
+
+    def decision(self, row: dict) -> dict:
+        """A retrain's decision row with the challenger and champion as numbers and its words numbered alike."""
+        out = {k: self.words(v) for k, v in row.items()}
+        for key in ("challenger", "champion", "series_champion", "adapter_id"):
+            if isinstance(row.get(key), int) and not isinstance(row.get(key), bool):
+                out[key] = self.number(row[key])
+        return out
+
+    def body(self, value):
+        """Every 'adapter N' in the words of a JSON body, and its ``adapter_id`` fields, as numbers."""
+        if isinstance(value, dict):
+            return {k: (self.number(v) if k == "adapter_id" and isinstance(v, int) else self.body(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.body(v) for v in value]
+        return self.words(value)
+
+
+@contextmanager
+def adapters_named(ledger):
+    """The workspace's ``AdapterNumbers`` for the block, whose library refusals (``UserError``) name adapters by
+    their numbers too ("champion adapter 3 of ... was trained on ...")."""
+    import dataclasses
+
+    from kronos.errors import UserError
+
+    numbers = AdapterNumbers(ledger)
+    try:
+        yield numbers
+    except UserError as e:
+        if ADAPTER_WORDS.search(e.worded()):
+            e.problem = numbers.words(e.problem)
+            e.fix = tuple(dataclasses.replace(f, text=numbers.words(f.text)) for f in e.fix)
+            e.args = (e.worded(),)
+        raise
