@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from kronos.settings import Bounds
-from kronos_studio.ledger.drift import MIN_SCORED
+from kronos_studio.ledger.drift_window import MIN_SCORED
 from kronos_studio.risk.measures import RiskSettings
 
 from ..deps import Shared, TextQuery, Who, WorkspaceLedger
