@@ -288,7 +288,8 @@ def show_backtest(done, risk: RiskSettings) -> None:
     level = c[1].selectbox("Level", list(risk.levels), key="rb_level")
     summary = bt.summary(level, position)
     if done.served_key is not None:
-        st.caption(f"The risk model serving this series is the row {done.served_key}: {done.served_why}")
+        served = bt.models[done.served_key].name if done.served_key in bt.models else done.served_key
+        st.caption(f"The risk model serving this series is the row {served}: {done.served_why}")
     mine = summary.loc[done.model_key]
     zone = mine["zone"] if isinstance(mine["zone"], str) else None
     hits = bt.models[done.model_key].frame[f"exception_{position}_{level:g}"]  # the count, whether a test ran or not
