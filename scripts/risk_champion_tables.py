@@ -3,7 +3,12 @@ series and horizon, every model's exceptions, Kupiec, zone, QLIKE, mean FZ0, Die
 (QLIKE and FZ0) and the model confidence set over every model run on that series and horizon (all runs together),
 then the acceptance of the default risk model.
 
-    .venv/bin/python scripts/risk_champion_tables.py held_back_h1_cutoffs.json [more files]
+    .venv/bin/python scripts/risk_champion_tables.py held_back_h1_cutoffs.json held_back_h1_sampled_cutoffs.json
+    .venv/bin/python scripts/risk_champion_tables.py held_back_h510_cutoffs.json            # 5 and 10 bars
+    .venv/bin/python scripts/risk_champion_tables.py --volatility held_back_h1_cutoffs.json held_back_h510_cutoffs.json
+
+Runs of the same series and horizon in several files (the standard models' run, the sampled models' run) are one
+table: the model confidence set is taken over every model of the series and horizon in them.
 
 Rows of the same model from several recalibration variants are the same numbers; each model is kept once (its first
 variant), and a recalibrated row is labelled by its variant.
