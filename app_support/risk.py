@@ -121,7 +121,11 @@ def panel(fc, bars, what: str, request=None) -> None:
         return
     served_block(fc, bars, risk)
     fc, which = enough_paths(fc, bars, risk, request)
-    r = reading(fc, bars, risk)
+    try:
+        r = reading(fc, bars, risk)
+    except UserError as e:  # paths no return can be read from (a close at or below zero): no VaR, said why
+        st.error(f"**No risk reading for this forecast.** {app_message(e)}", icon=":material/error:")
+        return
     st.caption(f"From the {fc.paths.shape[0]} sample paths of {'the fan above' if not which else 'the same request'} "
                f"({what}): value-at-risk and expected shortfall as a share of the position's value, over the horizon "
                f"of {len(fc.timestamps)} bars ending **{bar_time_text(r.horizon_end)}** (its last bar); the volatility "
