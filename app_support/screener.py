@@ -5,6 +5,7 @@ settings of the run that made it (same model, horizon, paths, seed and lookback:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import math
@@ -355,6 +356,8 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
         for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
             if c in rows.columns:
                 rows[c] = rows[c].map(upload_names)
+        bar.progress(1.0, text="Reading each series' risk champion…")
+        rows = with_served(rows, entries, settings, fixes, calendar)
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, result.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
         out.sparks = sparklines(out)
@@ -362,6 +365,34 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
         bar.empty()
     st.session_state[RESULT_KEY] = out
     return out
+
+
+SERVED_BARS = 600  # bars read again per series for its risk model's reading (the standard models read 501)
+
+
+def with_served(rows: pd.DataFrame, entries: list[Entry], settings: RunSettings, fixes=(), calendar=None) -> pd.DataFrame:
+    """``rows`` with each "ok" series' risk-champion columns (``Desk.served_rows``: the risk model serving it, why,
+    and its VaR and ES), read from the bars up to the row's last bar."""
+    from kronos_studio.batch.summary import utc
+    from kronos_studio.batch.watchlist import load_entries
+
+    from .auth import workspace
+    from .forecasts import desk
+
+    ok = rows[rows["status"] == "ok"] if "status" in rows else rows.iloc[:0]
+    ends = dict(zip(ok["series"], ok["history_end"])) if "history_end" in ok else {}
+    wanted = [e for e in entries if e.series in ends]
+    if not wanted:
+        return rows
+    series_bars = []
+    for loaded in load_entries(wanted, SERVED_BARS, fixes=tuple(fixes), calendar=calendar):
+        if loaded.bars is None:
+            continue
+        keep = np.asarray(utc(loaded.bars.frame["timestamp"]) <= pd.Timestamp(ends[loaded.entry.series]))
+        frame = loaded.bars.frame[keep].reset_index(drop=True)
+        series_bars.append((loaded.entry.series, dataclasses.replace(loaded.bars, frame=frame)))
+    served = desk().served_rows(series_bars, settings.forecast, settings.risk, workspace=workspace())
+    return rows.merge(served, on="series", how="left") if len(served) else rows
 
 
 def latest() -> ScreenerRun | None:
@@ -459,10 +490,12 @@ VOL_SHOWN = ("vol_horizon", "vol_bar")  # the paths' realized volatility, over t
 
 
 def risk_shown(rows: pd.DataFrame) -> list[str]:
-    """The risk columns the table shows: VaR and ES of each position and level (their errors, tail paths and the
-    volatility's interval are in the downloads), then the volatility."""
+    """The risk columns the table shows: the risk model serving each series with its VaR and ES, then VaR and ES of
+    each position and level read from the paths (their errors, tail paths and the volatility's interval are in the
+    downloads), then the volatility."""
+    served = [c for c in rows.columns if c == "risk_model" or c.startswith(("served_var_", "served_es_"))]
     shown = [c for c in rows.columns if c.startswith(("var_", "es_")) and not c.endswith(("_se", "_tail_paths"))]
-    return shown + [c for c in VOL_SHOWN if c in rows.columns]
+    return served + shown + [c for c in VOL_SHOWN if c in rows.columns]
 
 
 def risk_flags(rows: pd.DataFrame) -> list[str]:
@@ -563,8 +596,17 @@ def risk_column_config(rows: pd.DataFrame) -> dict:
     """The risk columns as percentages of the position's value, named for people (``VaR 99% long``) from their names
     (``summary.risk_column``'s: measure_position_level)."""
     pct = st.column_config.NumberColumn
-    config = {}
+    config = {"risk_model": st.column_config.TextColumn(
+        "Risk model", help="The risk model serving the series (its risk champion, else the default) and why: "
+                           "risk_model_why in the downloads")}
     for c in risk_shown(rows):
+        if c.startswith("served_"):
+            measure, _, rest = c.removeprefix("served_").partition("_")
+            position, _, level = rest.partition("_")
+            config[c] = pct(f"{'VaR' if measure == 'var' else 'ES'} {level}% {position} (risk model)", format="percent",
+                            help=f"The {'value-at-risk' if measure == 'var' else 'expected shortfall'} of a {position} "
+                                 "position over the horizon, as the risk model serving the series reads it")
+            continue
         measure, _, rest = c.partition("_")
         position, _, level = rest.partition("_")
         if measure == "var":
