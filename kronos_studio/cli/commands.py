@@ -27,7 +27,7 @@ COMMANDS: dict[str, Command] = {
     "keys": Command("create, list and revoke API keys of `kronos serve`", ("keys",)),
     "retrain": Command("train a LoRA challenger on recent bars; it serves only if it beats the champion",
                        ("retrain",)),
-    "adapters": Command("the model registry: list, show, promote, roll back", ("retrain",)),
+    "adapters": Command("the model registry: list, show, promote, roll back", ("adapters",)),
     "train": Command("train or fine-tune a tokenizer / predictor on bars", ("train", "lora", "train_ensemble")),
 }
 

@@ -128,7 +128,7 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
         p.add_argument(old_spelling, dest=INCLUDE_TRAINING_PERIOD, action="store_true", help=argparse.SUPPRESS)
 
 
-METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND"}  # a repeated option's value, in words
+METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "model": "MODEL"}  # a repeated option's value, in words
 
 
 def add_covariate_options(p) -> None:
@@ -174,9 +174,20 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
                            help=f"turn off '{knob.label}' (on by default; when on: {knob.help})")
         elif isinstance(value, bool):  # off by default: the option turns it on
             g.add_argument(flag, dest=setting, action="store_true", help=f"turn on '{knob.label}': {knob.help}")
+        elif value is None:  # none by default (a filter not applied, a setting's own default): a value when given
+            g.add_argument(flag, dest=setting, type=given_type(cls, name), default=None, metavar=setting.upper(),
+                           help=f"{knob.label.lower()}: {knob.help}")
         else:
             g.add_argument(flag, dest=setting, type=type(value), default=value,
                            help=f"{knob.label.lower()}: {knob.help} (default {value})")
+
+
+def given_type(cls, name: str):
+    """The type of a value of field ``name`` of ``cls`` that defaults to None (``int | None``: int)."""
+    import typing
+
+    hint = typing.get_type_hints(cls)[name]
+    return next((t for t in typing.get_args(hint) if t is not type(None)), hint)
 
 
 def sampling_settings(args):

@@ -16,7 +16,7 @@ FLAGS = {
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "meta": "--meta DIR (kronos train ensemble writes one)",
     "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",
-    "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
+    "since": "--since", "include_experiments": "--experiments", "window": "--window", "every": "--every", "val_start": "--val-start",
     "holdout": "--holdout", "min_evaluations": "--min-evaluations",
     "include_training_period": "--include-training-period",  # every training-period guard's switch
     # ``kronos batch --evaluate``'s (the ranking evaluation)
@@ -30,7 +30,8 @@ FLAGS = {
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
-SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
+SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
+            ("include_experiments", True): "--experiments"}
 
 
 def flag(setting: str, value: object = None) -> str:
@@ -52,14 +53,17 @@ def flag(setting: str, value: object = None) -> str:
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
-    ``RetrainSettings``, ``CovariateOptions`` and ``kronos risk``'s ``RiskSettings``. Read when a message names a
-    setting ``FLAGS`` has not: numpy stays out of the start."""
+    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings`` and the ledger's queries (the desk's
+    ``StepsRequest``, ``DriftRequest``, ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not:
+    numpy stays out of the start."""
     from kronos.settings import ForecastSettings, knobs
     from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import AdaptersRequest, DriftRequest, StepsRequest
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.training.retrain_settings import RetrainSettings
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings)
+    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings,
+                                                         StepsRequest, DriftRequest, AdaptersRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -1,5 +1,5 @@
-"""``kronos retrain``: the gated rolling fine-tune of one series (``kronos_studio.training.retrain``), and
-``kronos adapters``: the registry it keeps (list, show, promote by hand, roll back)."""
+"""``kronos retrain``: the gated rolling fine-tune of one series (``kronos_studio.training.retrain``) or of a
+watchlist's; the registry it keeps is ``kronos adapters`` (``adapters.py``)."""
 from __future__ import annotations
 
 import json
@@ -59,27 +59,6 @@ def register(sub) -> None:
     p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
     p.set_defaults(func=run_retrain)
 
-    a = add_command(sub, "adapters",
-                    description="Every adapter `kronos retrain` trained, with its lineage, scores and status.")
-    a_sub = a.add_subparsers(dest="adapters_command", required=True)
-    ls = a_sub.add_parser("list", help="the registry's entries (one line each)")
-    ls.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
-    ls.add_argument("--json", action="store_true", help="JSON instead of lines")
-    ls.set_defaults(func=run_list)
-    show = a_sub.add_parser("show", help="one entry, whole, as JSON, with its events (every move, in order)")
-    show.add_argument("id", type=int)
-    show.set_defaults(func=run_show)
-    promote = a_sub.add_parser("promote", help="make an entry its series' champion by hand (bypasses the gate)")
-    promote.add_argument("id", type=int)
-    promote.set_defaults(func=run_promote)
-    rollback = a_sub.add_parser("rollback", help="retire a series' champion; the one it replaced serves again")
-    rollback.add_argument("id", type=int, help="the champion's id (or any entry of the series)")
-    rollback.set_defaults(func=run_rollback)
-    for command in (ls, show, promote, rollback):
-        command.add_argument("--workspace", default=None, metavar="NAME",
-                             help="the workspace whose registry to use (default: the default workspace, the one "
-                                  "the command line and the app record in)")
-
 
 def log_line(line: str) -> None:
     print(f"kronos retrain: {line}", file=sys.stderr)
@@ -100,8 +79,8 @@ def retrain_settings(args):
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
     from kronos_studio.batch.watchlist import is_watchlist
+    from kronos_studio.desk.ledger import LedgerError
     from kronos_studio.evaluation.trust import TrainingPeriodError
-    from kronos_studio.ledger import LedgerError
     from kronos_studio.training.retrain import RetrainError, SeriesLocked
 
     from .bars_process import GatedBars
@@ -191,87 +170,3 @@ def run_retrain_watchlist(args) -> int:
     if count[REFUSED]:
         return EXIT_BAD_INPUT
     return EXIT_LOCKED if count[LOCKED] else 0
-
-
-def _registry(workspace: str | None = None):
-    """(the ledger, its registry of ``workspace``: None, the default workspace)."""
-    from kronos_studio.ledger.registry import Registry
-    from kronos_studio.service.keys import KeyProblem, check_workspace
-
-    if workspace is not None:
-        try:
-            check_workspace(workspace)
-        except KeyProblem as e:
-            raise CliError(f"--workspace: {e}") from None
-    ledger = open_ledger(workspace=workspace)
-    return ledger, Registry(ledger)
-
-
-def _line(e) -> str:
-    crps = (e.scores or {}).get("crps", {})
-    scores = ", ".join(f"{k} {v:.3f}%" for k, v in crps.items())
-    # the registry keeps bar times in UTC and not the series' clock: said so, never passed off as local times
-    return (f"{e.id:>4}  {e.status:<10} {e.source}:{e.symbol}:{e.interval}  {e.first_bar_at:%Y-%m-%d %H:%M} to "
-            f"{e.last_bar_at:%Y-%m-%d %H:%M} UTC  parent {e.parent_id or '-'}  {scores}  {e.reason or ''}")
-
-
-def run_list(args) -> int:
-    from kronos_studio.ledger import LedgerError
-
-    ledger, registry = _registry(args.workspace)
-    with ledger:
-        try:
-            entries = [e for e in registry.entries() if args.symbol is None or e.symbol == args.symbol]
-        except LedgerError as e:
-            raise error_line(e) from None
-    if args.json:
-        print(json.dumps([e.to_dict() for e in entries], indent=2, default=str))
-    else:
-        for e in entries:
-            print(_line(e))
-        if not entries:
-            print("the registry is empty: `kronos retrain FILE --horizon H` trains the first challenger",
-                  file=sys.stderr)
-    return 0
-
-
-def _entry_command(args, move) -> int:
-    from kronos_studio.ledger import LedgerError
-
-    ledger, registry = _registry(args.workspace)
-    with ledger:
-        try:
-            return move(registry, registry.get(args.id))
-        except LedgerError as e:
-            raise error_line(e) from None
-
-
-def run_show(args) -> int:
-    def show(registry, entry):
-        events = [e.to_dict() for e in registry.history(entry_id=entry.id)]
-        print(json.dumps({**entry.to_dict(), "events": events}, indent=2, default=str))
-        return 0
-
-    return _entry_command(args, show)
-
-
-def run_promote(args) -> int:
-    from kronos_studio.ledger.registry import MANUAL
-
-    def move(registry, entry):
-        promoted = registry.promote(entry.id, reason=MANUAL)
-        print(f"adapter {promoted.id} is the champion of {promoted.series}: promoted by hand, it bypassed the gate "
-              "(recorded as such)")
-        return 0
-
-    return _entry_command(args, move)
-
-
-def run_rollback(args) -> int:
-    def move(registry, entry):
-        retired, restored = registry.rollback(entry.series, entry.kind)
-        now = f"adapter {restored.id} serves again" if restored else "the base model serves"
-        print(f"rolled back adapter {retired.id} of {retired.series}: {now}")
-        return 0
-
-    return _entry_command(args, move)

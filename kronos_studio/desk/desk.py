@@ -299,12 +299,73 @@ class Desk:
 
         return kept_risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
 
-    @staticmethod
-    def record(forecast, bars, ledger):
-        """Score ``ledger``'s earlier forecasts of the series with these bars, then keep this one there (under
-        the series' name); what ``Ledger.record`` answers."""
-        ledger.score(bars)
-        return ledger.record(forecast, bars)
+    # -- the ledger (issue 64): its use cases written in .record, .score, .track_record, .drift, .adapters, .ledger;
+    # ``ledger``: the caller's, opened with ``desk.ledger.open_ledger`` (a service scopes it to the workspace) -----
+    def record(self, request, *, ledger):
+        """Score ``ledger``'s earlier forecasts of the series, then keep this one (a ``RecordRequest``): ``record.record``."""
+        from .record import record
+
+        return record(self, request, ledger=ledger)
+
+    def score(self, request, *, ledger, ways: str | None = None):
+        """Score the forecasts due on a ``ScoreRequest``'s bars (or every pending series'): ``score.score``."""
+        from .score import score
+
+        return score(self, request, ledger=ledger, ways=ways)
+
+    def track_record(self, request, *, ledger):
+        """The realized track record a ``TrackRecordRequest`` reads: ``track_record.track_record``."""
+        from .track_record import track_record
+
+        return track_record(self, request, ledger=ledger)
+
+    def predictions(self, request, *, ledger):
+        """The forecasts a ``LedgerQuery`` reads, with their realized scores: ``track_record.predictions``."""
+        from .track_record import predictions
+
+        return predictions(self, request, ledger=ledger)
+
+    def steps(self, request, *, ledger):
+        """The (forecast, step) rows a ``StepsRequest`` reads (the export): ``track_record.steps``."""
+        from .track_record import steps
+
+        return steps(self, request, ledger=ledger)
+
+    def drift(self, request, *, ledger):
+        """Drift of each series and model a ``DriftRequest`` reads: ``drift.drift``."""
+        from .drift import drift
+
+        return drift(self, request, ledger=ledger)
+
+    def ledger_info(self, *, ledger):
+        """Where ``ledger`` is and what it holds: ``ledger.ledger_info``."""
+        from .ledger import ledger_info
+
+        return ledger_info(self, ledger=ledger)
+
+    def adapters(self, request, *, ledger):
+        """The registry's entries an ``AdaptersRequest`` names, with their moves: ``adapters.adapters``."""
+        from .adapters import adapters
+
+        return adapters(self, request, ledger=ledger)
+
+    def adapter(self, request, *, ledger):
+        """One registry entry (an ``EntryRequest``) with its moves: ``adapters.adapter``."""
+        from .adapters import adapter
+
+        return adapter(self, request, ledger=ledger)
+
+    def promote(self, request, *, ledger):
+        """Make an entry (an ``EntryRequest``) its series' champion by hand: ``adapters.promote``."""
+        from .adapters import promote
+
+        return promote(self, request, ledger=ledger)
+
+    def rollback(self, request, *, ledger):
+        """Retire the champion of an entry's series (an ``EntryRequest``): ``adapters.rollback``."""
+        from .adapters import rollback
+
+        return rollback(self, request, ledger=ledger)
 
     # -- the ledger's risk record (issue 55): written in .risk_record --------------------------------------------
     @staticmethod

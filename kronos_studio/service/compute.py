@@ -7,6 +7,7 @@ import json
 
 from data_sources.requests import SOURCE_BARS, BarsRequest
 from kronos.settings import ForecastSettings
+from kronos_studio.desk import RecordRequest
 
 from .errors import ServiceError, notice_line, refused
 
@@ -86,7 +87,7 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     out["warnings"] = [numbers.words(notice_line(n)) for n in done.notices]
     check_answerable(done.forecast.paths, out["provenance"])  # before the ledger: a request not answered leaves no row
     if record:
-        kept = desk.record(done.forecast, done.bars, ledger)
+        kept = desk.record(RecordRequest(done.forecast, done.bars), ledger=ledger)
         out["ledger"] = {"id": forecast_ids(ledger, [kept.id])[kept.id], "new": kept.new, "workspace": workspace}
     return out
 

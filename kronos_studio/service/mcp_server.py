@@ -13,15 +13,16 @@ from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
 from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.catalog.registry import ModelRegistry
+from kronos_studio.desk import TrackRecordRequest
+from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
-from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import RiskWalk
 from kronos_studio.training.retrain_settings import RetrainSettings
 
 from . import compute
 from .errors import ServiceError, known_errors
-from .ledger_views import ledger_filters, records, track_record_body
+from .ledger_views import records, track_record_body
 from .limits import Limits
 from .public_ids import AdapterNumbers
 from .schemas import (
@@ -29,6 +30,7 @@ from .schemas import (
     SETTINGS_NAMES,
     batch_risk,
     knob_fields,
+    knob_options,
     knob_parameters,
     risk_forecast_settings,
     risk_settings_fields,
@@ -154,13 +156,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     from data_sources.requests import SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
     from kronos_studio.desk import Desk, ResultCache
-    from kronos_studio.ledger import Ledger
+    from kronos_studio.desk.ledger import open_ledger
 
     allowed = AllowedFiles(allow_dirs)
     limits = limits or Limits()
     desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
                 models_dirs=models_dirs)
-    ledger = Ledger.open(ledger_url).scoped(workspace)
+    ledger = open_ledger(ledger_url, workspace)
     server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
                        "track record. Bars: a CSV/Parquet file under an allowed directory, or a source's symbol.")
@@ -324,10 +326,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "exception, and per series and model the exceptions against the expected count with "
                              "Kupiec and Christoffersen p-values on non-overlapping forecasts.")
     @tool_errors
-    def track_record(symbol: str | None = None, since: str | None = None, include_experiments: bool = False,
-                     levels: Optional[LEVEL_TYPE] = None, positions: Optional[POSITION_TYPE] = None,  # noqa: UP045
-                     exceptions: bool = True) -> dict[str, Any]:
-        return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
-                                                            include_experiments, levels, positions, exceptions)}
+    @with_parameters(knob_parameters(TrackRecordRequest))
+    def track_record(levels: Optional[LEVEL_TYPE] = None, positions: Optional[POSITION_TYPE] = None,  # noqa: UP045
+                     exceptions: bool = True, **asked) -> dict[str, Any]:
+        request = TrackRecordRequest(**knob_options(asked, TrackRecordRequest))
+        return {"workspace": workspace, **track_record_body(desk, ledger, request, levels, positions, exceptions)}
 
     return server

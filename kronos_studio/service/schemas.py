@@ -274,6 +274,8 @@ class ScoreRequest(Strict):
                                                    "sent with")
     timezone: str | None = None
     calendar: str | None = None
+    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted (the bars "
+                                                             "are read through the gate, as a forecast's are)")
 
 
 def forecast_settings(request: BaseModel) -> ForecastSettings:
