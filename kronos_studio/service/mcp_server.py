@@ -77,6 +77,14 @@ def with_settings(tool):
     return with_parameters(settings_parameters())(tool)
 
 
+def with_bars(tool):
+    """``tool`` (taking ``**given``) with a ``BarsRequest``'s fields as its arguments: those ``MCP_KNOBS`` names (a
+    file under the allowed folders, or a source's symbol), generated from their knobs."""
+    from data_sources.requests import MCP_KNOBS, BarsRequest
+
+    return with_parameters(knob_parameters(BarsRequest, MCP_KNOBS))(tool)
+
+
 def with_covariates(tool):
     """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
     as the HTTP requests have them)."""
@@ -151,7 +159,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                   registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
     """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen``, ``retrain`` and ``track_record``; ``models_dirs``: the
     local models a tool may name beside the catalog's others (``Desk.offered``)."""
-    from data_sources.requests import SOURCE_BARS, BarsRequest
+    from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
     from kronos_studio.desk import Desk, ResultCache
     from kronos_studio.ledger import Ledger
@@ -165,10 +173,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
                        "track record. Bars: a CSV/Parquet file under an allowed directory, or a source's symbol.")
 
-    def bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix, needed=SOURCE_BARS):
-        return BarsRequest(file=None if file is None else str(allowed.check(file)), source=source, symbol=symbol,
-                           interval=interval, exchange=exchange, timezone=timezone, calendar=calendar,
-                           fixes=tuple(fix or ()), bars=needed)
+    def bars_of(given: dict, needed: int = SOURCE_BARS) -> BarsRequest:
+        """The tool's bars arguments (``bars_parameters``) as a ``BarsRequest``, a file only under the allowed folders."""
+        file = given.get("file")
+        return compute.bars_request(given, needed, MCP_KNOBS, file=None if file is None else allowed.check(file))
 
     def settings_of(given: dict) -> ForecastSettings:
         return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
@@ -190,15 +198,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @tool_errors
     @with_covariates
     @with_settings
-    def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
-                 interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-                 calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                 quantiles: QUANTILES = DEFAULT_QUANTILES, record: bool = True,
+    @with_bars
+    def forecast(model: str | None = None, quantiles: QUANTILES = DEFAULT_QUANTILES, record: bool = True,
                  **settings) -> dict[str, Any]:
         s = settings_of(settings)
         levels = compute.check_quantile_levels(quantiles, limits, s.horizon)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
+        bars = bars_of(settings)
         return compute.forecast_answer(desk, model, bars, s, levels, workspace=workspace, ledger=ledger,
                                        record=record, ways=WAYS, covariates=covariates_of(settings))
 
@@ -208,14 +214,12 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @tool_errors
     @with_covariates
     @with_settings
-    def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
-                 interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-                 calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                 cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False, **settings) -> dict[str, Any]:
+    @with_bars
+    def evaluate(model: str | None = None, cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False,
+                 **settings) -> dict[str, Any]:
         s = settings_of(settings)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
-                       compute.evaluation_bars(cutoffs, s))
+        bars = bars_of(settings, compute.evaluation_bars(cutoffs, s))
         return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
                                        ledger=ledger, ways=WAYS, covariates=covariates_of(settings))
 
@@ -224,10 +228,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
     @tool_errors
     @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings))
-    def risk(file: str | None = None, source: str | None = None, symbol: str | None = None,
-             interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-             calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-             backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
+    @with_bars
+    def risk(model: str | None = None, backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
              baselines: bool = True, include_training_period: bool = False, beside: list[str] | None = None,
              **settings) -> dict[str, Any]:
         from kronos.settings import knobs
@@ -236,8 +238,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                                   if knob.name(name) in settings})
         s = risk_forecast_settings(settings, options)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
-                       compute.risk_bars(backtest, cutoffs, s))
+        bars = bars_of(settings, compute.risk_bars(backtest, cutoffs, s))
         return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
                                    baselines=baselines, include_training_period=include_training_period,
                                    beside=beside or (), workspace=workspace, ledger=ledger, ways=WAYS)
@@ -289,10 +290,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "one beyond noise on held-out cut-offs; answers each decision with its scores and reason.")
     @tool_errors
     @with_parameters(knob_parameters(RetrainSettings))
-    def retrain(horizon: int, file: str | None = None, source: str | None = None, symbol: str | None = None,
-                interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-                calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                every: int | None = None, include_training_period: bool = False, **options) -> dict[str, Any]:
+    @with_bars
+    def retrain(horizon: int, model: str | None = None, every: int | None = None,
+                include_training_period: bool = False, **options) -> dict[str, Any]:
         from types import SimpleNamespace
 
         from kronos.settings import knob_values
@@ -304,7 +304,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
         check_size(limits, settings)
         settings.check()
-        retraining = desk.retrain(bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix),
+        retraining = desk.retrain(bars_of(options),
                                   compute.catalog_model(desk, model), settings, ledger=ledger, every=every, ways=WAYS,
                                   made_by=MADE_BY)
         check_size(limits, settings, decisions=len(retraining.points))

@@ -95,7 +95,7 @@ def checked_text(value):
     unpaired surrogate (``data_sources.schema.text_problem``); a ValueError saying what is wrong otherwise."""
     from data_sources.schema import text_problem
 
-    for text in value if isinstance(value, list) else [value]:
+    for text in value if isinstance(value, (list, tuple)) else [value]:
         problem = text_problem(text) if isinstance(text, str) else None
         if problem is not None:
             raise ValueError(problem)
@@ -132,22 +132,15 @@ class Strict(BaseModel):
         return checked_text(value)
 
 
-class BarsInput(Strict):
-    """Where the bars come from: CSV text (read like an upload) or a source's symbol."""
+def bars_fields() -> dict[str, tuple]:
+    """A request's bars as fields (``BarsInput``): the ``data_sources.requests.BarsRequest`` fields the HTTP API
+    takes (``HTTP_KNOBS``: CSV text or a source's symbol; it reads no file of its own), generated from their knobs,
+    and the model."""
+    from data_sources.requests import HTTP_KNOBS, BarsRequest
 
-    bars_csv: str | None = Field(None, description="CSV text with a timestamp column and open, high, low, close"
-                                                   "[, volume, amount], read like an uploaded file")
-    source: str | None = Field(None, description="a data source (yfinance, ccxt, sample) instead of bars_csv")
-    symbol: str | None = Field(None, description="with source: the symbol to fetch; with bars_csv: the series' "
-                                                 "name (or the instrument of a file with a symbol column)")
-    interval: str | None = Field(None, description="with source: the bar interval, e.g. 1d, 1h")
-    exchange: str | None = Field(None, description="with source ccxt: the exchange; with bars_csv: the exchange "
-                                                   "(venue) the bars come from when known, part of the series' name")
-    timezone: str | None = Field(None, description="IANA timezone of times without a UTC offset (default UTC)")
-    calendar: str | None = Field(None, description="trading calendar: XNYS, XLON, ..., 24/7, FX (default: inferred)")
-    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted")
-    model: str | None = Field(None, description="a model reference, as the command line's model option takes "
-                                                "(GET /v1/models); default: the bundled model")
+    return {**knob_fields(BarsRequest, HTTP_KNOBS),
+            "model": (str | None, Field(None, description="a model reference, as the command line's model option "
+                                                          "takes (GET /v1/models); default: the bundled model"))}
 
 
 def knob_parameters(cls, only: tuple[str, ...] | None = None) -> list:
@@ -182,6 +175,9 @@ def knob_options(given, cls, only: tuple[str, ...] | None = None) -> dict:
     return {name: found[knob.name(name)] for name, (_, knob) in knobs(cls).items()
             if (only is None or name in only) and knob.name(name) in found}
 
+
+BarsInput = create_model("BarsInput", __base__=Strict, __doc__="Where the bars come from: CSV text (read like an "
+                         "upload) or a source's symbol, and the model.", **bars_fields())
 
 # a forecast's quantile levels: strictly between 0 and 1, each once (``kronos.quantiles.LEVEL_BOUNDS``); how many,
 # the server's limit (413)
