@@ -123,7 +123,8 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
 
 
 # an option's value, in words (a repeated option's: VALUE when not here)
-METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME"}
+METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME",
+            "costs_bps": "BPS", "every": "K", "since": "DATE"}
 
 
 def add_covariate_options(p) -> None:

@@ -11,16 +11,22 @@ from typing import Any, Optional
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
-from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.catalog.registry import ModelRegistry
+from kronos_studio.desk import (
+    READING,
+    RISK_KNOBS,
+    BatchSettings,
+    Entry,
+    RetrainSettings,
+    RiskSettings,
+    ScreenRequest,
+)
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
-from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import RiskWalk
-from kronos_studio.training.retrain_settings import RetrainSettings
 
 from . import compute
-from .errors import ServiceError, known_errors
+from .errors import ServiceError, known_errors, notice_line
 from .ledger_views import ledger_filters, records, track_record_body
 from .limits import Limits
 from .public_ids import AdapterNumbers
@@ -29,6 +35,7 @@ from .schemas import (
     SETTINGS_NAMES,
     batch_risk,
     knob_fields,
+    knob_options,
     knob_parameters,
     risk_forecast_settings,
     risk_settings_fields,
@@ -249,41 +256,25 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "covariates: other series every one is conditioned on (model chronos2-small).")
     @tool_errors
     @with_covariates
-    @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS))
+    @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS) +
+                     knob_parameters(ScreenRequest, READING))
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
-               interval: str | None = None, model: str | None = None, calendar: str | None = None,
-               fix: list[str] | None = None, **settings) -> dict[str, Any]:
-        import tempfile
-
-        from kronos_studio.batch.engine import BatchRun, run_batch
-        from kronos_studio.batch.forecaster import BatchSettings
-        from kronos_studio.batch.watchlist import Entry, symbol_entries
-
+               interval: str | None = None, model: str | None = None, **settings) -> dict[str, Any]:
         s = settings_of(settings)
-        risk = batch_risk(settings)
-        limits.check_path_steps(s.paths, s.horizon)
         model = compute.catalog_model(desk, model)
-        limits.check_series(len(files or []) + len(symbols or []))
-        limits.check_job_steps((len(files or []) + len(symbols or [])) * s.paths * s.horizon,
-                               "series x paths x horizon")
-        entries = [Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or [])]
+        entries = tuple(Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or []))
         if symbols:
             if not source or not interval:
                 raise ServiceError(422, "symbols need a source and an interval (e.g. source yfinance, interval 1d)")
-            entries += symbol_entries([(source, sym, interval, None) for sym in symbols])
+            entries += desk.watchlist([(source, sym, interval, None) for sym in symbols])
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
-        from kronos_studio.desk.covariates import read_for_batch
-
-        conditioning = read_for_batch(desk, model, covariates_of(settings), (e.interval for e in entries))
-        with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
-            result = run_batch(entries, BatchSettings(s, risk=risk), BatchRun(model=model, out=Path(folder) / "screen.parquet",
-                                                                   fixes=tuple(fix or ()), calendar=calendar,
-                                                                   workspace=workspace, ledger_url=ledger.url,
-                                                                   registry=desk.registry,
-                                                                   covariates=conditioning))
-            rows = records(result.rows)
-        return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
+        done = desk.screen(ScreenRequest(entries, BatchSettings(s, risk=batch_risk(settings)), model=model,
+                                         covariates=covariates_of(settings),
+                                         **knob_options(settings, ScreenRequest, READING)),
+                           workspace=workspace, ledger=ledger)
+        return {"rows": records(done.rows), "forecast": done.forecast, "failed": done.failed,
+                "warnings": [notice_line(n) for n in done.notices]}
 
     @server.tool(description="Retrain a series' Kronos adapter (`kronos retrain`): a LoRA challenger trained on the "
                              "latest bars becomes the series' champion (model 'champion') only if it beats the current "
@@ -298,16 +289,14 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from kronos.settings import knob_values
         from kronos_studio.training.retrain import SeriesLocked
 
-        from .retrain_job import check_size
-
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
-        check_size(limits, settings)
+        desk.check_retrain(settings)
         settings.check()
         retraining = desk.retrain(bars_of(options),
                                   compute.catalog_model(desk, model), settings, ledger=ledger, every=every, ways=WAYS,
                                   made_by=MADE_BY)
-        check_size(limits, settings, decisions=len(retraining.points))
+        desk.check_retrain(settings, decisions=len(retraining.points))
         try:
             report = retraining.run()
         except SeriesLocked as e:  # another retrain of the series runs now: try again later

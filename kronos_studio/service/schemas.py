@@ -11,13 +11,20 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 
 from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.forecaster import RISK_KNOBS
-from kronos_studio.covariates.options import CovariateOptions
+from kronos_studio.desk import (
+    READING,
+    RISK_KNOBS,
+    BatchSettings,
+    CovariateOptions,
+    RankPlan,
+    RetrainSettings,
+    RetrainWatchlistRequest,
+    RiskSettings,
+    ScreenRequest,
+)
 from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.risk import STANDARD_MODELS
-from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
-from kronos_studio.training.retrain_settings import RetrainSettings
 
 
 def finite(hint):
@@ -217,21 +224,14 @@ class BatchSeries(Strict):
     exchange: str | None = None
 
 
-class BatchEvaluate(Strict):
-    """``kronos batch --evaluate``: does the ranking work? Scored on past cut-off dates, not forecast now."""
-
-    cutoffs: int = Field(20, ge=1, le=500, description="past cut-off dates")
-    step: int | None = Field(None, ge=1, description="dates between cut-offs (default: the horizon)")
-    paths: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=8,
-                             description="path counts, each scored on the same dates (the request's paths is ignored)")
-    costs_bps: float = Field(0.0, ge=0, lt=10_000, description="cost per unit turnover of the long-short spread")
-    include_training_period: bool = False
+BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(RankPlan), __doc__=(
+    "``kronos batch --evaluate``: does the ranking work? Scored on past cut-off dates, not forecast now (the "
+    "request's paths is each of these path counts in turn); one field per ``RankPlan`` knob."))
 
 
 def batch_bounds(name: str):
     """The ``Bounds`` of ``BatchSettings``' field ``name`` (the touch levels: returns above -100%, each once)."""
     from kronos.settings import bounds
-    from kronos_studio.batch.forecaster import BatchSettings
 
     return bounds(BatchSettings)[name][1]
 
@@ -245,15 +245,14 @@ class BatchOptions(Strict):
     evaluate: BatchEvaluate | None = Field(None, description="score the ranking on past cut-offs instead; the job's "
                                                              "result is the JSON report with its panel")
     model: str | None = None
-    fix: list[str] = Field(default_factory=list)
-    calendar: str | None = None
     touch_levels: TOUCH_LEVELS = None
 
 
-# the risk columns' settings (``BatchSettings.risk``): the ``RiskSettings`` knobs a row's columns depend on
-# and the covariates every series is conditioned on (``CovariateOptions``' knobs, as /v1/forecast's)
-BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields(),
-                            **knob_fields(RiskSettings, RISK_KNOBS), **knob_fields(CovariateOptions))
+# how every series is read (``ScreenRequest``'s knobs every face offers: the gate's fixes, the files' calendar), the
+# risk columns' settings (``BatchSettings.risk``: the ``RiskSettings`` knobs a row's columns depend on) and the
+# covariates every series is conditioned on (``CovariateOptions``' knobs, as /v1/forecast's)
+BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **knob_fields(ScreenRequest, READING),
+                            **settings_fields(), **knob_fields(RiskSettings, RISK_KNOBS), **knob_fields(CovariateOptions))
 
 
 def batch_risk(given) -> RiskSettings:
@@ -294,7 +293,6 @@ class RetrainOptions(BarsInput):
     ``kronos_studio.training.retrain.RetrainSettings`` (``knob_fields``)."""
 
     horizon: int = Field(..., ge=1, description="bars each held-out forecast covers")
-    every: int | None = Field(None, ge=1, description="walk forward, deciding every K bars (as `kronos retrain` does with every)")
     include_training_period: bool = Field(False, description="also judge on held-out cut-offs inside the base model's "
                                                               "training period (left out by default, as in evaluate)")
     series: list[BatchSeries] | None = Field(None, min_length=1, description="several series (as POST /v1/batch "
@@ -303,7 +301,7 @@ class RetrainOptions(BarsInput):
 
 
 RetrainRequest = create_model("RetrainRequest", __base__=RetrainOptions, __doc__=RetrainOptions.__doc__,
-                              **knob_fields(RetrainSettings))
+                              **knob_fields(RetrainWatchlistRequest, ("every",)), **knob_fields(RetrainSettings))
 
 
 class RiskOptions(BarsInput):
