@@ -111,7 +111,7 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
     --evaluate``, ``retrain``): its setting is ``training_period.INCLUDE_TRAINING_PERIOD``, its flag that
     setting's in ``errors.FLAGS``; ``what``: what it keeps. ``old_spelling``: an earlier public flag, still
     accepted and no longer listed."""
-    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+    from kronos_studio.desk import INCLUDE_TRAINING_PERIOD
 
     from .errors import flag
 
@@ -129,7 +129,7 @@ METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX"
 
 def add_covariate_options(p) -> None:
     """``--with FILE_OR_SYMBOL`` and the other covariate options, one per ``Knob`` of ``CovariateOptions``."""
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     add_knob_options(p.add_argument_group("conditioning (Chronos-2: --model chronos2-small)"), CovariateOptions)
 
@@ -137,7 +137,7 @@ def add_covariate_options(p) -> None:
 def covariate_options(args):
     """The ``CovariateOptions`` the options ask for, None when they name nothing (an unconditioned forecast)."""
     from kronos.settings import knob_values
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     options = CovariateOptions(**knob_values(args, CovariateOptions))
     return options if options else None

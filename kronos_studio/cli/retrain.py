@@ -92,7 +92,7 @@ def retrain_settings(args):
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.batch.watchlist import is_watchlist
+    from kronos_studio.desk import Desk
     from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.ledger import LedgerError
     from kronos_studio.training.retrain import RetrainError, SeriesLocked
@@ -100,7 +100,7 @@ def run_retrain(args) -> int:
     from .bars_process import GatedBars
     from .models import cli_desk
 
-    if is_watchlist(args.file):
+    if Desk.is_watchlist(args.file):
         return run_retrain_watchlist(args)
     if args.engine != "local" or args.ray_address or args.workers:
         raise CliError("--engine, --ray-address and --workers spread a watchlist's series: give a watchlist (a folder "

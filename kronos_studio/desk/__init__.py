@@ -18,11 +18,12 @@ EXPORTS = {
     # the options and errors the requests compose, and the constants a face shows
     "BatchSettings": "kronos_studio.batch.forecaster", "RISK_KNOBS": "kronos_studio.batch.forecaster",
     "Entry": "kronos_studio.batch.watchlist", "WatchlistError": "kronos_studio.batch.watchlist",
-    "RankPlan": "kronos_studio.batch.cross_section", "LookAheadError": "kronos_studio.batch.cross_section",
+    "RankPlan": "kronos_studio.batch.rank_plan", "LookAheadError": "kronos_studio.batch.cross_section",
     "RayEngineError": "kronos_studio.batch.ray_engine",
     "RiskSettings": "kronos_studio.risk.measures", "CovariateOptions": "kronos_studio.covariates.options",
     "RetrainSettings": "kronos_studio.training.retrain_settings",
     "RetrainError": "kronos_studio.training.retrain_settings",
+    "INCLUDE_TRAINING_PERIOD": "kronos_studio.evaluation.training_period",
     "DECIDED": "kronos_studio.batch.retrain_watchlist", "REFUSED": "kronos_studio.batch.retrain_watchlist",
     "LOCKED": "kronos_studio.batch.retrain_watchlist",
 }

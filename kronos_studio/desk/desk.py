@@ -20,6 +20,7 @@ from .cache import ResultCache, result_key
 from .covariates import conditioned
 from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
+from .notices import paths_notices
 
 
 @dataclass
@@ -326,6 +327,14 @@ class Desk:
         return recent_closes(entries, rows, bars, **reading)
 
     @staticmethod
+    def is_watchlist(path) -> bool:
+        """Whether ``path`` names a watchlist (a folder, or a CSV whose header names source, symbol and interval)
+        rather than one series' bars: ``batch.watchlist.is_watchlist``."""
+        from kronos_studio.batch.watchlist import is_watchlist
+
+        return is_watchlist(path)
+
+    @staticmethod
     def watchlist(where) -> tuple:
         """A watchlist's entries: a folder of bar files or a ``source,symbol,interval[,exchange]`` CSV (a path), or
         ``(source, symbol, interval, exchange)`` rows (each named by its symbol, by ``source:symbol:interval`` where a
@@ -394,14 +403,6 @@ def forecast_notices(fc, bars) -> list[Notice]:
     return (champion + paths_notices(fc.paths.shape[0])
             + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
             + notices(fc.provenance))
-
-
-def paths_notices(paths: int) -> list[Notice]:
-    """Too few paths for a band (every quantile that one path), for a forecast or each series of a screen."""
-    from kronos_studio.forecasting import too_few_paths
-
-    few = too_few_paths(paths)
-    return [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
 
 
 def _stamps(future) -> str | None:

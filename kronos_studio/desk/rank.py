@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.cross_section import RankPlan
 from kronos_studio.batch.engine import BatchRun
+from kronos_studio.batch.rank_plan import RankPlan
 from kronos_studio.batch.rank_run import RankResult, evaluate_watchlist, summary_frame
 from kronos_studio.batch.watchlist import Entry
 from kronos_studio.evaluation.rank_skill import per_date_ic, quantile_returns, scaling_table

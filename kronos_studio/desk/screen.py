@@ -21,7 +21,7 @@ from kronos_studio.batch.watchlist import Entry, load_entries
 from kronos_studio.covariates.options import CovariateOptions
 
 from .covariates import conditioned_note, read_for_batch
-from .desk import paths_notices
+from .notices import paths_notices
 
 
 def bars_knob(name: str):

@@ -95,7 +95,7 @@ def with_bars(tool):
 def with_covariates(tool):
     """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
     as the HTTP requests have them)."""
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     sig = inspect.signature(tool)
     given = [p.replace(annotation=Optional[p.annotation], default=None)  # noqa: UP045 (None: not given)
@@ -192,7 +192,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from types import SimpleNamespace
 
         from kronos.settings import knobs
-        from kronos_studio.covariates.options import CovariateOptions
+        from kronos_studio.desk import CovariateOptions
 
         names = {knob.name(n): default for n, (default, knob) in knobs(CovariateOptions).items()}
         asked = any(given.get(name) is not None for name in names)  # given, if empty: Chronos-2 alone

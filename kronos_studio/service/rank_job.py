@@ -8,14 +8,13 @@ from pathlib import Path
 from kronos_studio.desk import RankPlan, RankRequest
 
 from .schemas import knob_options
+from .series import placed
 
 
 def rank_run(body, settings, series, desk, workspace: str | None):
     """The job of an evaluating batch request: checked now by the desk (past a limit a 413; the plan's fields were
-    checked with the body), run later into the job's folder from the request's ``series`` (``batch_job.series_entries``:
+    checked with the body), run later into the job's folder from the request's ``series`` (``series.series_entries``:
     the entries and their CSV texts) on the desk's warm model, sampled in ``workspace``'s turns."""
-    from .batch_job import placed
-
     entries, texts = series
     request = RankRequest(entries, settings, RankPlan(**knob_options(body.evaluate, RankPlan)), model=body.model,
                           **knob_options(body, RankRequest))

@@ -62,9 +62,9 @@ def watchlist_run(body, settings, desk, ledger):
     (``Desk.retrain_watchlist``), one row per decision, a series refused or locked one row saying so."""
     from kronos_studio.desk import DECIDED, LOCKED, REFUSED, RetrainError, RetrainWatchlistRequest
 
-    from .batch_job import placed, series_entries
     from .errors import one_line
     from .schemas import knob_options
+    from .series import placed, series_entries
 
     given = [name for name in ONE_SERIES if getattr(body, name) is not None]
     if given:

@@ -225,7 +225,7 @@ class BatchSeries(Strict):
 
 
 BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(RankPlan), __doc__=(
-    "``kronos batch --evaluate``: does the ranking work? Scored on past cut-off dates, not forecast now (the "
+    "Does the ranking work (``kronos batch`` evaluating)? Scored on past cut-off dates, not forecast now (the "
     "request's paths is each of these path counts in turn); one field per ``RankPlan`` knob."))
 
 

@@ -204,7 +204,7 @@ RANK_SCRIPT = APP_RUN + textwrap.dedent('''
     import time
     from pathlib import Path
 
-    import kronos_studio.batch.cross_section as home
+    import kronos_studio.batch.rank_plan as home
     from kronos.settings import knob
 
     @dataclasses.dataclass(frozen=True)
