@@ -19,8 +19,8 @@ FLAGS = {
     "since": "--since", "include_experiments": "--experiments", "window": "--window", "every": "--every", "val_start": "--val-start",
     "holdout": "--holdout", "min_evaluations": "--min-evaluations",
     "include_training_period": "--include-training-period",  # every training-period guard's switch
-    # ``kronos batch --evaluate``'s (the ranking evaluation)
-    "step": "--step",
+    # ``kronos batch --evaluate``'s (the ranking evaluation: ``RankPlan``'s knobs)
+    "step": "--step", "costs_bps": "--costs",
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
@@ -52,18 +52,28 @@ def flag(setting: str, value: object = None) -> str:
 
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
-    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
-    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings`` and the ledger's queries (the desk's
-    ``StepsRequest``, ``DriftRequest``, ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not:
-    numpy stays out of the start."""
+    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
+    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos batch``'s (the
+    screen's, its engine's, the rank plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
+    ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
+    from data_sources.requests import BarsRequest
     from kronos.settings import ForecastSettings, knobs
-    from kronos_studio.covariates.options import CovariateOptions
-    from kronos_studio.desk import AdaptersRequest, DriftRequest, StepsRequest
-    from kronos_studio.risk.measures import RiskSettings
-    from kronos_studio.training.retrain_settings import RetrainSettings
+    from kronos_studio.desk import (
+        AdaptersRequest,
+        CovariateOptions,
+        DriftRequest,
+        Engine,
+        RankPlan,
+        RetrainSettings,
+        RetrainWatchlistRequest,
+        RiskSettings,
+        ScreenRequest,
+        StepsRequest,
+    )
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings,
-                                                         StepsRequest, DriftRequest, AdaptersRequest)
+    return {knob.name(name): (default, knob)
+            for cls in (RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest, ForecastSettings,
+                        RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -25,8 +25,8 @@ from .ledger import open_ledger
 
 def register(sub) -> None:
     from kronos.quantiles import BAND_NAME
+    from kronos_studio.desk import Engine, RetrainSettings, RetrainWatchlistRequest
     from kronos_studio.training.gate import COVERAGE_TOLERANCE, NOMINAL_COVERAGE
-    from kronos_studio.training.retrain_settings import RetrainSettings
 
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
@@ -42,21 +42,14 @@ def register(sub) -> None:
                                 "name without a date that ends it), or a watchlist: "
                                 "a folder of bar files or a CSV with columns source,symbol,interval[,exchange]")
     p.add_argument("--horizon", type=positive(int), required=True, help="bars each held-out forecast covers")
-    p.add_argument("--every", type=positive(int), default=None, metavar="K",
-                   help="walk forward through the history, deciding every K bars from bars before each point only")
-    p.add_argument("--since", default=None, metavar="DATE", help="with --every: the first retraining point")
+    add_knob_options(p, RetrainWatchlistRequest, ("every", "since"))  # one series' retrain takes them too
     p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion (a watchlist: per series, with its status)")
     p.add_argument("--model", default=None, help="the base model (default: the one the series' champion was trained "
                                                  "on; the bundled one when it has none)")
     add_knob_options(p.add_argument_group("the retrain's settings"), RetrainSettings)
     add_training_period_switch(p, "held-out cut-offs whose forecast starts")
     add_bars_file_options(p)
-    p.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="a watchlist's series: local: one after the other in this process (default); ray: actors on "
-                        "a Ray cluster")
-    p.add_argument("--ray-address", default=None,
-                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: a local Ray instance")
-    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
+    add_knob_options(p.add_argument_group("a watchlist's series: where they run"), Engine)
     p.set_defaults(func=run_retrain)
 
 
@@ -65,7 +58,7 @@ def log_line(line: str) -> None:
 
 
 def retrain_settings(args):
-    from kronos_studio.training.retrain_settings import RetrainSettings
+    from kronos_studio.desk import RetrainSettings
 
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
@@ -78,7 +71,7 @@ def retrain_settings(args):
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.batch.watchlist import is_watchlist
+    from kronos_studio.desk import Desk
     from kronos_studio.desk.ledger import LedgerError
     from kronos_studio.evaluation.trust import TrainingPeriodError
     from kronos_studio.training.retrain import RetrainError, SeriesLocked
@@ -86,7 +79,7 @@ def run_retrain(args) -> int:
     from .bars_process import GatedBars
     from .models import cli_desk
 
-    if is_watchlist(args.file):
+    if Desk.is_watchlist(args.file):
         return run_retrain_watchlist(args)
     if args.engine != "local" or args.ray_address or args.workers:
         raise CliError("--engine, --ray-address and --workers spread a watchlist's series: give a watchlist (a folder "
@@ -117,56 +110,37 @@ def run_retrain(args) -> int:
 def run_retrain_watchlist(args) -> int:
     """Every series of the watchlist ``args.file``: 0 when each was decided, 2 when any was refused, 3 when
     any was locked and none refused."""
-    from kronos_studio.batch.ray_engine import RayEngineError
-    from kronos_studio.batch.retrain_watchlist import (
-        DECIDED,
-        LOCKED,
-        REFUSED,
-        Fanout,
-        SeriesRetrainer,
-        WatchlistRetrain,
-        retrain_watchlist,
-    )
-    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
-    from kronos_studio.catalog.champion import retrain_reference
+    from kronos_studio.desk import DECIDED, LOCKED, REFUSED, Engine, RetrainWatchlistRequest
 
     from .errors import cli_line
+    from .models import cli_desk, desk_call
 
     if args.symbol or args.timezone or args.exchange:
         raise CliError("--symbol, --exchange and --timezone name one series' bars: a watchlist names its series (by "
                        "file or by its CSV's rows); leave them out")
-    if args.engine == "local" and (args.ray_address or args.workers):
-        raise CliError("--ray-address and --workers apply to --engine ray")
     settings = retrain_settings(args)
-    try:
-        settings.check()
-        retrain_reference(args.model)  # 'champion' is refused before any series is read
-        entries = read_watchlist(args.file)
-    except (WatchlistError, ValueError) as e:
-        raise error_line(e) from None
-    job = WatchlistRetrain(settings, model=args.model, every=args.every, since=args.since, fixes=tuple(args.fix),
-                           calendar=args.calendar, device=cli_device(args))
+    desk, _ = cli_desk(args)
+    request = desk_call(lambda: RetrainWatchlistRequest(
+        desk.watchlist(args.file), settings, model=args.model, engine=Engine(**knob_values(args, Engine)),
+        device=cli_device(args), **knob_values(args, RetrainWatchlistRequest)))
     results = []
+
+    def said(outcome) -> None:  # each series as it is decided
+        message = None if outcome.error is None else cli_line(outcome.error)
+        results.append(outcome.to_dict(message))
+        if outcome.status == DECIDED:
+            promoted = sum(d["decision"] == "promoted" for d in outcome.decisions)
+            champion = outcome.champion if outcome.champion is not None else "none (the base model serves)"
+            print(f"{outcome.series}: {len(outcome.decisions)} decisions, {promoted} promoted; champion {champion}")
+        else:
+            print(f"{outcome.series}: {outcome.status}: {message}")
+
     with open_ledger() as ledger:
-        try:
-            for outcome in retrain_watchlist(entries, job, Fanout(args.engine, args.ray_address, args.workers),
-                                             log=log_line, unit=SeriesRetrainer(job, ledger)):
-                message = None if outcome.error is None else cli_line(outcome.error)
-                results.append(outcome.to_dict(message))
-                if outcome.status == DECIDED:
-                    promoted = sum(d["decision"] == "promoted" for d in outcome.decisions)
-                    champion = outcome.champion if outcome.champion is not None else "none (the base model serves)"
-                    print(f"{outcome.series}: {len(outcome.decisions)} decisions, {promoted} promoted; champion "
-                          f"{champion}")
-                else:
-                    print(f"{outcome.series}: {outcome.status}: {message}")
-        except RayEngineError as e:
-            raise error_line(e) from None
+        done = desk_call(lambda: desk.retrain_watchlist(request, ledger=ledger, log=log_line, progress=said))
     if args.json:
         Path(args.json).write_text(json.dumps({"series": results}, indent=2, default=str))
-    count = {status: sum(r["status"] == status for r in results) for status in (DECIDED, REFUSED, LOCKED)}
-    print(f"{len(results)} series: {count[DECIDED]} decided, {count[REFUSED]} refused, {count[LOCKED]} locked "
-          f"({args.engine} engine)", file=sys.stderr)
-    if count[REFUSED]:
+    print(f"{len(results)} series: {done.count(DECIDED)} decided, {done.count(REFUSED)} refused, {done.count(LOCKED)} "
+          f"locked ({request.engine.engine} engine)", file=sys.stderr)
+    if done.count(REFUSED):
         return EXIT_BAD_INPUT
-    return EXIT_LOCKED if count[LOCKED] else 0
+    return EXIT_LOCKED if done.count(LOCKED) else 0

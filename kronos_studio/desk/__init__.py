@@ -1,7 +1,12 @@
 """The front desk (``desk.Desk``): one method per use case, which the command line, the HTTP service, the MCP
-server and the app call and only translate; its result cache (``cache``). The requests and results of the ledger's
-use cases are exported here; the ledger itself is opened through ``desk.ledger`` (``open_ledger``), which imports
-the database layer."""
+server and the app call and only translate; its result cache (``cache``).
+
+The faces take from here, not from the packages below the desk, the request, option and result types of the use
+cases they translate, the errors they word and the constants they show (``EXPORTS``: no logic to call). These are
+imported when first named (PEP 562): they bring pandas and the batch engine, which a face's start (``kronos forecast
+--help``, the app's first page) does not need. The requests and results of the ledger's use cases are light and
+imported here; the ledger itself is opened through ``desk.ledger`` (``open_ledger``), which imports the database
+layer."""
 from .adapters import Adapters, AdapterShown, AdaptersRequest, EntryRequest, Promoted, RolledBack
 from .cache import ResultCache, result_key
 from .desk import Desk, Evaluated, Forecasted, Gated, Retraining
@@ -20,8 +25,38 @@ from .track_record import (
     TrackRecordRequest,
 )
 
+# name -> the module it lives in (its one home)
+EXPORTS = {
+    "ScreenRequest": "kronos_studio.desk.screen", "Screened": "kronos_studio.desk.screen",
+    "Engine": "kronos_studio.desk.screen", "READING": "kronos_studio.desk.screen",
+    "RankRequest": "kronos_studio.desk.rank", "Ranked": "kronos_studio.desk.rank",
+    "RetrainWatchlistRequest": "kronos_studio.desk.retrain_watchlist",
+    "WatchlistRetrained": "kronos_studio.desk.retrain_watchlist",
+    # the options and errors the requests compose, and the constants a face shows
+    "BatchSettings": "kronos_studio.batch.forecaster", "RISK_KNOBS": "kronos_studio.batch.forecaster",
+    "Entry": "kronos_studio.batch.watchlist", "WatchlistError": "kronos_studio.batch.watchlist",
+    "RankPlan": "kronos_studio.batch.rank_plan", "LookAheadError": "kronos_studio.batch.cross_section",
+    "RayEngineError": "kronos_studio.batch.ray_engine",
+    "RiskSettings": "kronos_studio.risk.measures", "CovariateOptions": "kronos_studio.covariates.options",
+    "RetrainSettings": "kronos_studio.training.retrain_settings",
+    "RetrainError": "kronos_studio.training.retrain_settings",
+    "INCLUDE_TRAINING_PERIOD": "kronos_studio.evaluation.training_period",
+    "DECIDED": "kronos_studio.batch.retrain_watchlist", "REFUSED": "kronos_studio.batch.retrain_watchlist",
+    "LOCKED": "kronos_studio.batch.retrain_watchlist",
+}
+
 __all__ = ["AdapterShown", "Adapters", "AdaptersRequest", "Desk", "DriftRequest", "DriftThresholds", "Drifted",
            "EntryRequest", "Evaluated", "ExperimentsOption", "Forecasted", "Gated", "LedgerQuery", "ModelsQuery",
            "Predictions", "Promoted", "RecordRequest", "Recorded", "Retraining", "ResultCache", "RolledBack",
            "ScoreRequest", "Scored", "SeriesQuery", "SeriesScored", "Steps", "StepsRequest", "TrackRecord",
-           "TrackRecordRequest", "result_key"]
+           "TrackRecordRequest", "result_key", *EXPORTS]
+
+
+def __getattr__(name: str):
+    if name not in EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(EXPORTS[name]), name)
+    globals()[name] = value  # read once
+    return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from os import PathLike
 
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
@@ -19,6 +20,7 @@ from .cache import ResultCache, result_key
 from .covariates import conditioned
 from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
+from .notices import paths_notices
 
 
 @dataclass
@@ -271,6 +273,78 @@ class Desk:
         retrainer = series_retrainer(ref, gated.bars, ledger, settings, self.registry.loader(model), **options)
         return Retraining(retrainer, retrainer.points(every, since), gated.bars, gated.notices)
 
+    # -- many series at once (issue 64): written in .screen, .rank and .retrain_watchlist -------------------------
+    def screen(self, request, **kwargs):
+        """Every series of a watchlist forecast with one model, one row each: ``screen.screen`` (``kwargs``:
+        ``progress``, ``workspace``, ``ledger``)."""
+        from .screen import screen
+
+        return screen(self, request, **kwargs)
+
+    def check_screen(self, request) -> None:
+        """What ``screen`` refuses before any series is read, for a job's face to ask before the job starts."""
+        from .screen import check
+
+        check(self, request)
+
+    def rank(self, request, **kwargs):
+        """Does the screen's ranking work on this watchlist? ``rank.rank`` (``kwargs``: ``progress``,
+        ``workspace``)."""
+        from .rank import rank
+
+        return rank(self, request, **kwargs)
+
+    def check_rank(self, request) -> None:
+        """What ``rank`` refuses before any series is read, for a job's face to ask before the job starts."""
+        from .rank import check
+
+        check(self, request)
+
+    def retrain_watchlist(self, request, **kwargs):
+        """Every series of a watchlist given its gated retrain: ``retrain_watchlist.retrain_watchlist``
+        (``kwargs``: ``ledger``, ``log``, ``progress``)."""
+        from .retrain_watchlist import retrain_watchlist
+
+        return retrain_watchlist(self, request, **kwargs)
+
+    def check_retrain_watchlist(self, request) -> None:
+        """What ``retrain_watchlist`` refuses before any series is read, for a job's face to ask before it starts."""
+        from .retrain_watchlist import check
+
+        check(self, request)
+
+    def check_retrain(self, settings, series: int = 1, decisions: int | None = None) -> None:
+        """A retrain's size within the face's limits: ``retrain_watchlist.check_size``."""
+        from .retrain_watchlist import check_size
+
+        check_size(self.limits, settings, series, decisions)
+
+    @staticmethod
+    def screen_history(entries, rows, bars: int, **reading) -> dict:
+        """The last ``bars`` closes before each forecast row of a screen: ``screen.recent_closes``."""
+        from .screen import recent_closes
+
+        return recent_closes(entries, rows, bars, **reading)
+
+    @staticmethod
+    def is_watchlist(path) -> bool:
+        """Whether ``path`` names a watchlist (a folder, or a CSV whose header names source, symbol and interval)
+        rather than one series' bars: ``batch.watchlist.is_watchlist``."""
+        from kronos_studio.batch.watchlist import is_watchlist
+
+        return is_watchlist(path)
+
+    @staticmethod
+    def watchlist(where) -> tuple:
+        """A watchlist's entries: a folder of bar files or a ``source,symbol,interval[,exchange]`` CSV (a path), or
+        ``(source, symbol, interval, exchange)`` rows (each named by its symbol, by ``source:symbol:interval`` where a
+        symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used."""
+        from kronos_studio.batch.watchlist import read_watchlist, symbol_entries
+
+        if isinstance(where, (str, PathLike)):
+            return tuple(read_watchlist(where))
+        return tuple(symbol_entries(where))
+
     # -- risk (issue 55): written in .risk --------------------------------------------------------------------
     def risk(self, bars, model, settings: ForecastSettings, risk, **kwargs):
         """VaR/ES per level and position, the volatility forecast and the stylized-facts check of this request's
@@ -390,14 +464,6 @@ def forecast_notices(fc, bars) -> list[Notice]:
     return (champion + paths_notices(fc.paths.shape[0])
             + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
             + notices(fc.provenance))
-
-
-def paths_notices(paths: int) -> list[Notice]:
-    """Too few paths for a band (every quantile that one path), for a forecast or each series of a screen."""
-    from kronos_studio.forecasting import too_few_paths
-
-    few = too_few_paths(paths)
-    return [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
 
 
 def _stamps(future) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from data_sources.requests import SOURCE_BARS, BarsRequest
+from data_sources.requests import HTTP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.settings import ForecastSettings
 from kronos_studio.desk import RecordRequest
 
@@ -26,13 +26,13 @@ def catalog_model(desk, ref: str | None) -> str | None:
         raise refused(404, e) from None
 
 
-def bars_request(body, needed: int = SOURCE_BARS, file=None) -> BarsRequest:
-    """The ``BarsRequest`` of a request body with ``schemas.BarsInput``'s fields (``file``: a path the MCP server
-    has allowed, instead of ``bars_csv``)."""
-    return BarsRequest(file=None if file is None else str(file), csv_text=getattr(body, "bars_csv", None),
-                       source=body.source, symbol=body.symbol, interval=body.interval,
-                       exchange=getattr(body, "exchange", None), timezone=getattr(body, "timezone", None),
-                       calendar=body.calendar, fixes=tuple(body.fix or ()), bars=needed)
+def bars_request(given, needed: int = SOURCE_BARS, only=HTTP_KNOBS, file=None) -> BarsRequest:
+    """The ``BarsRequest`` of a request body (or an MCP tool's arguments) with the fields ``only`` of its knobs
+    (``schemas.bars_fields``); ``file``: the path of a bar file the MCP server has allowed."""
+    from .schemas import knob_options
+
+    return BarsRequest(**{**knob_options(given, BarsRequest, only), "file": None if file is None else str(file)},
+                       bars=needed)
 
 
 def covariate_options(given, check_file=None, asked: bool | None = None):
