@@ -27,6 +27,7 @@ FLAGS = {
     "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
     "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
+    "data": "--data", "samples": "--samples",  # kronos train lora's series (desk.fine_tune)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
@@ -52,14 +53,17 @@ def flag(setting: str, value: object = None) -> str:
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
-    ``RetrainSettings``, ``CovariateOptions`` and ``kronos risk``'s ``RiskSettings``. Read when a message names a
-    setting ``FLAGS`` has not: numpy stays out of the start."""
+    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s ``TrustPlan``
+    and ``kronos train lora``'s ``FineTunePlan``. Read when a message names a setting ``FLAGS`` has not: numpy stays
+    out of the start."""
     from kronos.settings import ForecastSettings, knobs
     from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import FineTunePlan, TrustPlan
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.training.retrain_settings import RetrainSettings
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings)
+    return {knob.name(name): (default, knob)
+            for cls in (FineTunePlan, TrustPlan, ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings)
             for name, (default, knob) in knobs(cls).items()}
 
 
