@@ -27,6 +27,7 @@ FLAGS = {
     "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
     "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
+    "data": "--data", "samples": "--samples",  # kronos train lora's series (desk.fine_tune)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
@@ -53,8 +54,9 @@ def flag(setting: str, value: object = None) -> str:
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
-    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos batch``'s (the
-    screen's, its engine's, the rank plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
+    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s
+    ``TrustPlan``, ``kronos train lora``'s ``FineTunePlan``, ``kronos batch``'s (the screen's, its engine's, the rank
+    plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
     ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
     from data_sources.requests import BarsRequest
     from kronos.settings import ForecastSettings, knobs
@@ -63,17 +65,19 @@ def option_knobs() -> dict:
         CovariateOptions,
         DriftRequest,
         Engine,
+        FineTunePlan,
         RankPlan,
         RetrainSettings,
         RetrainWatchlistRequest,
         RiskSettings,
         ScreenRequest,
         StepsRequest,
+        TrustPlan,
     )
 
     return {knob.name(name): (default, knob)
-            for cls in (RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest, ForecastSettings,
-                        RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest)
+            for cls in (FineTunePlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
+                        ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -3,7 +3,7 @@ server and the app call and only translate; its result cache (``cache``).
 
 The faces take from here, not from the packages below the desk, the request, option and result types of the use
 cases they translate, the errors they word and the constants they show (``EXPORTS``: no logic to call). These are
-imported when first named (PEP 562): they bring pandas and the batch engine, which a face's start (``kronos forecast
+imported when first named (PEP 562): they bring pandas, scipy and the batch engine, which a face's start (``kronos forecast
 --help``, the app's first page) does not need. The requests and results of the ledger's use cases are light and
 imported here; the ledger itself is opened through ``desk.ledger`` (``open_ledger``), which imports the database
 layer."""
@@ -25,7 +25,7 @@ from .track_record import (
     TrackRecordRequest,
 )
 
-# name -> the module it lives in (its one home)
+# name -> the module it lives in (its one home); "module:attribute" where it is exported under another name
 EXPORTS = {
     "ScreenRequest": "kronos_studio.desk.screen", "Screened": "kronos_studio.desk.screen",
     "Engine": "kronos_studio.desk.screen", "READING": "kronos_studio.desk.screen",
@@ -43,6 +43,15 @@ EXPORTS = {
     "INCLUDE_TRAINING_PERIOD": "kronos_studio.evaluation.training_period",
     "DECIDED": "kronos_studio.batch.retrain_watchlist", "REFUSED": "kronos_studio.batch.retrain_watchlist",
     "LOCKED": "kronos_studio.batch.retrain_watchlist",
+    # the app's use cases: the trust report, Compare's backtest, the ensemble's fit, the LoRA fine-tune
+    **dict.fromkeys(("TrainingPeriodError", "TrustPlan", "TrustReport"), "kronos_studio.evaluation.trust"),
+    # the trust's kept record of a walk-forward (not the ledger's ``TrackRecord``, the desk's realized view)
+    "TrustTrackRecord": "kronos_studio.evaluation.trust:TrackRecord",
+    **dict.fromkeys(("TrustRequest", "Trusted"), "kronos_studio.desk.trust"),
+    **dict.fromkeys(("MIN_NOISE_CUTOFFS", "CompareBacktested", "CompareBacktestRequest", "ComparePlan",
+                     "CompareWindow"), "kronos_studio.desk.compare"),
+    **dict.fromkeys(("EnsembleFitted", "FitEnsembleRequest"), "kronos_studio.desk.fit_ensemble"),
+    **dict.fromkeys(("FineTunePlan", "FineTuneRequest", "FineTuned"), "kronos_studio.desk.fine_tune"),
 }
 
 __all__ = ["AdapterShown", "Adapters", "AdaptersRequest", "Desk", "DriftRequest", "DriftThresholds", "Drifted",
@@ -57,6 +66,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(EXPORTS[name]), name)
+    module, _, attribute = EXPORTS[name].partition(":")  # "module:attribute" where the name here differs
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value  # read once
     return value

@@ -230,34 +230,83 @@ class Desk:
         if self.limits is not None:
             self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
 
-    def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
+    def evaluate(self, bars, model, settings: ForecastSettings, *, plan=None,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
                  covariates=None, **choices) -> Evaluated:
-        """The walk-forward report of ``model`` and every naive baseline over the latest ``cutoffs`` of
-        ``bars`` (``evaluation.report.evaluation_report``), computed once per identical request; each run
-        samples in the workspace's turn, so other workspaces' forecasts go in between. ``covariates``: as
-        ``forecast``'s, each cut-off reading them as of its own close."""
-        from kronos_studio.evaluation.report import evaluation_report
+        """The ``kronos evaluate`` JSON of ``trust``'s walk of ``model`` and every naive baseline over ``plan``'s
+        cut-offs of ``bars`` (an ``evaluation.trust.TrustPlan``, None: its defaults; one plan for every face, the
+        Evaluate page's too: the same walk, kept once); ``covariates``: as ``forecast``'s, each cut-off reading
+        them as of its own close."""
+        from kronos_studio.evaluation.trust import TrustPlan
 
-        self.check_walk(settings, cutoffs)
+        from .trust import TrustRequest, evaluated
+
+        plan = plan or TrustPlan()
+        self.check_walk(settings, plan.n_cutoffs)
         gated = self._gated(bars, ways)
         if conditioned(model, covariates, choices):
-            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,
-                                                        workspace=workspace,
-                                                        include_training_period=include_training_period,
-                                                        model=model, choices=choices)
+            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, plan=plan, file=file,
+                                                        workspace=workspace, model=model, choices=choices)
             return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
-        bars = gated.bars
-        served, identity = self._identity(model, bars, workspace, ledger, choices)
+        request = TrustRequest(gated, settings, model, plan, workspace, choices)
+        done = self.trust(request, ledger=ledger)
+        return Evaluated(evaluated(done, request, file), done.bars, done.notices, done.from_cache)
 
-        def compute():
-            forecaster = self.forecaster(model, bars, settings, workspace, served, choices)
-            return evaluation_report(self.registry.in_turn(forecaster, identity["model"], workspace), bars, settings,
-                                     cutoffs=cutoffs, include_training_period=include_training_period, file=file)
+    # -- the trust report (issue 64): written in .trust --------------------------------------------------------
+    def trust(self, request, **callbacks):
+        """The walk-forward report of one model beside the naive baselines, with the fan calibration and its
+        held-out check (``trust.trust``; ``callbacks``: its ``ledger``, ``progress``, ``ways``)."""
+        from .trust import trust
 
-        report, hit = self._kept(lambda: result_key("evaluate", bars, identity, settings, workspace, cutoffs=cutoffs,
-                                                    include=include_training_period, file=file), compute)
-        return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
+        return trust(self, request, **callbacks)
+
+    def kept_trust(self, request, ledger=None):
+        """What ``trust`` would answer from the cache now (None: it would compute), no model loaded."""
+        from .trust import kept_trust
+
+        return kept_trust(self, request, ledger=ledger)
+
+    # -- Compare's backtest (issue 64): written in .compare ---------------------------------------------------
+    def compare_backtest(self, request, **callbacks):
+        """Models walked forward over a cut-off and the ones before it beside the random walk
+        (``compare.compare_backtest``; ``callbacks``: its ``ledger``, ``progress``, ``ways``)."""
+        from .compare import compare_backtest
+
+        return compare_backtest(self, request, **callbacks)
+
+    def compare_window(self, request):
+        """The bars a compare backtest's models see and those they are scored on (``compare.window``)."""
+        from .compare import window
+
+        return window(self, request)
+
+    def kept_compare_backtest(self, request, ledger=None):
+        """What ``compare_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
+        from .compare import kept_compare_backtest
+
+        return kept_compare_backtest(self, request, ledger=ledger)
+
+    # -- the ensemble fitted to a series (issue 64): written in .fit_ensemble -----------------------------------
+    def fit_ensemble(self, request, **callbacks):
+        """Stacking weights of the ensemble fitted on a walk-forward of one series and stored by its key
+        (``fit_ensemble.fit_ensemble``; ``callbacks``: its ``progress``, ``ways``)."""
+        from .fit_ensemble import fit_ensemble
+
+        return fit_ensemble(self, request, **callbacks)
+
+    def fitted_ensemble(self, request):
+        """The fit stored for the request's series, horizon and members, None when there is none."""
+        from .fit_ensemble import fitted_ensemble
+
+        return fitted_ensemble(self, request)
+
+    # -- LoRA fine-tuning with events (issue 64): written in .fine_tune -------------------------------------------
+    def fine_tune(self, request, **callbacks):
+        """A LoRA event adapter trained on a base model, with its before/after walk-forward
+        (``fine_tune.fine_tune``; ``callbacks``: its ``progress``, ``evaluation_progress``, ``log``)."""
+        from .fine_tune import fine_tune
+
+        return fine_tune(self, request, **callbacks)
 
     def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
                 **options) -> Retraining:

@@ -21,9 +21,9 @@ from kronos_studio.desk import (
     RiskSettings,
     ScreenRequest,
     TrackRecordRequest,
+    TrustPlan,
 )
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
-from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.risk.walk import RiskWalk
 
 from . import compute
@@ -41,6 +41,7 @@ from .schemas import (
     risk_forecast_settings,
     risk_settings_fields,
     settings_parameters,
+    trust_plan,
 )
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
@@ -221,15 +222,15 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "covariates: other series to condition on (model chronos2-small).")
     @tool_errors
     @with_covariates
+    @with_parameters(knob_parameters(TrustPlan))
     @with_settings
     @with_bars
-    def evaluate(model: str | None = None, cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False,
-                 **settings) -> dict[str, Any]:
-        s = settings_of(settings)
+    def evaluate(model: str | None = None, **settings) -> dict[str, Any]:
+        s, plan = settings_of(settings), trust_plan(settings)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(settings, compute.evaluation_bars(cutoffs, s))
-        return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
-                                       ledger=ledger, ways=WAYS, covariates=covariates_of(settings))
+        bars = bars_of(settings, compute.evaluation_bars(plan, s))
+        return compute.evaluate_answer(desk, model, bars, s, plan, workspace=workspace, ledger=ledger, ways=WAYS,
+                                       covariates=covariates_of(settings))
 
     @server.tool(description="Value-at-risk and expected shortfall of a long and a short position, the volatility "
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "

@@ -21,8 +21,8 @@ from kronos_studio.desk import (
     RetrainWatchlistRequest,
     RiskSettings,
     ScreenRequest,
+    TrustPlan,
 )
-from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
 from kronos_studio.risk import STANDARD_MODELS
 from kronos_studio.risk.walk import PROXIES, RiskWalk
 
@@ -204,12 +204,8 @@ ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **se
                                **knob_fields(CovariateOptions))
 
 
-class EvaluateOptions(BarsInput):
-    cutoffs: int = Field(DEFAULT_CUTOFFS, ge=1, description="latest cut-offs, one horizon apart (as kronos evaluate's)")
-    include_training_period: bool = False
-
-
-EvaluateRequest = create_model("EvaluateRequest", __base__=EvaluateOptions, **settings_fields(),
+# the walk-forward's plan: the fields of the one ``TrustPlan`` (kronos evaluate's options, the Evaluate page's)
+EvaluateRequest = create_model("EvaluateRequest", __base__=BarsInput, **settings_fields(), **knob_fields(TrustPlan),
                                **knob_fields(CovariateOptions))
 
 
@@ -276,6 +272,11 @@ class ScoreRequest(Strict):
 def forecast_settings(request: BaseModel) -> ForecastSettings:
     """The ``ForecastSettings`` a request asks for (``ForecastSettings`` validates: one message for all)."""
     return ForecastSettings(**{name: getattr(request, name) for name in SETTINGS_NAMES})
+
+
+def trust_plan(given) -> TrustPlan:
+    """The walk-forward plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
+    return TrustPlan(**knob_options(given, TrustPlan))
 
 
 def settings_parameters(fields: dict | None = None) -> list:
