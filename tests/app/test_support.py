@@ -276,13 +276,15 @@ def test_each_control_an_error_names_is_on_screen():
     # a sampling knob's label is its Knob's, the one the sidebar's widget shows (checked widget by widget in
     # test_app.py::test_every_sampling_knob_has_a_sidebar_control_that_reaches_the_settings), and so is a retrain
     # setting's, the one the Fine-tune page's Retrain settings show (test_fine_tune.py)
-    from kronos_studio.desk import FineTunePlan, TrustPlan  # the Evaluate page's, the Fine-tune page's
+    from kronos_studio.desk import FineTunePlan, RankPlan, TrustPlan  # the Evaluate, Fine-tune pages'
     from kronos_studio.risk.measures import RiskSettings  # the Risk panel's (test_risk_panel.py)
     from kronos_studio.training.retrain import RetrainSettings
 
     drawn = {knob.name(name): knob for cls in (FineTunePlan, TrustPlan, None, RetrainSettings, RiskSettings)
              for name, (_, knob) in knobs(cls).items()}
     assert all(CONTROLS[setting] == knob.label for setting, knob in drawn.items())
+    # the Screener's "Does the ranking work?" draws the rank plan's widgets from its knobs (test_rank_skill_app.py)
+    shown |= {knob.label for _, knob in knobs(RankPlan).values()}
     missing = [label for setting, label in CONTROLS.items() if setting not in ("include_training_period", *drawn)
                and not any(text.startswith(label) for text in shown)]
     assert not missing, missing
