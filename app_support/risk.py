@@ -47,6 +47,36 @@ def reading(fc, bars, risk: RiskSettings):
     return forecasts.desk(computing=False).risk_reading(fc, bars, risk, auth.workspace())[0]
 
 
+def served(fc, bars, risk: RiskSettings):
+    """The reading of the risk model serving this series (its risk champion, else the default), at the fan's
+    horizon: ``Desk.served_risk``, the numbers ``kronos risk`` leads with when no model is named."""
+    from kronos_studio.risk.measures import default_paths
+
+    from . import auth
+
+    settings = dataclasses.replace(fc.settings, paths=default_paths(risk.levels))
+    return forecasts.desk().served_risk(bars, settings, risk, workspace=auth.workspace())[0]
+
+
+def served_block(fc, bars, risk: RiskSettings) -> None:
+    """Which risk model serves the series and why, what it has learnt, and its VaR and ES (the fan's paths below
+    are the sidebar model's, read as they are)."""
+    try:
+        s = served(fc, bars, risk)
+    except UserError as e:
+        st.warning(f"**No risk champion reading.** {app_message(e)}", icon=":material/warning:")
+        return
+    learnt = s.learnt
+    st.markdown(f"**Served by {s.model.describe(s.name)}** — {s.why}")
+    if s.model.recalibration is not None:
+        st.caption(f"Learnt from {learnt.get('outcomes', 0)} outcomes of this series"
+                   + (f" (to {learnt['through']})" if learnt.get("through") else "") + ".")
+    pct = st.column_config.NumberColumn
+    st.dataframe(pd.DataFrame(s.readings).rename(columns={"var": "VaR", "es": "ES", "tail_probability": "read at tail"}),
+                 key="risk_served", hide_index=True,
+                 column_config={c: pct(c, format="percent") for c in ("VaR", "ES")} | {"level": pct("level", format="%.4g")})
+
+
 def var_es_table(path) -> pd.DataFrame:
     """One row per position and level: VaR and ES at the horizon with their Monte-Carlo errors."""
     return pd.DataFrame([{"position": t.position, "level": t.level, "VaR": t.var, "VaR ± se": t.var_se, "ES": t.es,
@@ -89,8 +119,13 @@ def panel(fc, bars, what: str, request=None) -> None:
     risk = settings_or_none(st.container(), "risk_")
     if risk is None:
         return
+    served_block(fc, bars, risk)
     fc, which = enough_paths(fc, bars, risk, request)
-    r = reading(fc, bars, risk)
+    try:
+        r = reading(fc, bars, risk)
+    except UserError as e:  # paths no return can be read from (a close at or below zero): no VaR, said why
+        st.error(f"**No risk reading for this forecast.** {app_message(e)}", icon=":material/error:")
+        return
     st.caption(f"From the {fc.paths.shape[0]} sample paths of {'the fan above' if not which else 'the same request'} "
                f"({what}): value-at-risk and expected shortfall as a share of the position's value, over the horizon "
                f"of {len(fc.timestamps)} bars ending **{bar_time_text(r.horizon_end)}** (its last bar); the volatility "
@@ -256,6 +291,9 @@ def show_backtest(done, risk: RiskSettings) -> None:
     position = c[0].selectbox("Position", list(risk.positions), key="rb_position")
     level = c[1].selectbox("Level", list(risk.levels), key="rb_level")
     summary = bt.summary(level, position)
+    if done.served_key is not None:
+        served = bt.models[done.served_key].name if done.served_key in bt.models else done.served_key
+        st.caption(f"The risk model serving this series is the row {served}: {done.served_why}")
     mine = summary.loc[done.model_key]
     zone = mine["zone"] if isinstance(mine["zone"], str) else None
     hits = bt.models[done.model_key].frame[f"exception_{position}_{level:g}"]  # the count, whether a test ran or not

@@ -353,6 +353,8 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
         for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
             if c in rows.columns:
                 rows[c] = rows[c].map(upload_names)
+        bar.progress(1.0, text="Reading each series' risk champion…")
+        rows = with_served(rows, entries, settings, fixes, calendar)
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, done.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar,
                           notices=done.notices)
@@ -361,6 +363,15 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
         bar.empty()
     st.session_state[RESULT_KEY] = out
     return out
+
+
+def with_served(rows: pd.DataFrame, entries: list[Entry], settings: RunSettings, fixes=(), calendar=None) -> pd.DataFrame:
+    """``rows`` with each "ok" series' risk-champion columns: ``Desk.screen_served`` in this session's workspace."""
+    from .auth import workspace
+    from .forecasts import desk
+
+    return desk().screen_served(entries, rows, settings.forecast, settings.risk, fixes=tuple(fixes),
+                                calendar=calendar, workspace=workspace())
 
 
 def latest() -> ScreenerRun | None:
@@ -442,10 +453,12 @@ VOL_SHOWN = ("vol_horizon", "vol_bar")  # the paths' realized volatility, over t
 
 
 def risk_shown(rows: pd.DataFrame) -> list[str]:
-    """The risk columns the table shows: VaR and ES of each position and level (their errors, tail paths and the
-    volatility's interval are in the downloads), then the volatility."""
+    """The risk columns the table shows: the risk model serving each series with its VaR and ES, then VaR and ES of
+    each position and level read from the paths (their errors, tail paths and the volatility's interval are in the
+    downloads), then the volatility."""
+    served = [c for c in rows.columns if c == "risk_model" or c.startswith(("served_var_", "served_es_"))]
     shown = [c for c in rows.columns if c.startswith(("var_", "es_")) and not c.endswith(("_se", "_tail_paths"))]
-    return shown + [c for c in VOL_SHOWN if c in rows.columns]
+    return served + shown + [c for c in VOL_SHOWN if c in rows.columns]
 
 
 def risk_flags(run_: ScreenerRun) -> list[str]:
@@ -546,8 +559,17 @@ def risk_column_config(rows: pd.DataFrame) -> dict:
     """The risk columns as percentages of the position's value, named for people (``VaR 99% long``) from their names
     (``summary.risk_column``'s: measure_position_level)."""
     pct = st.column_config.NumberColumn
-    config = {}
+    config = {"risk_model": st.column_config.TextColumn(
+        "Risk model", help="The risk model serving the series (its risk champion, else the default) and why: "
+                           "risk_model_why in the downloads")}
     for c in risk_shown(rows):
+        if c.startswith("served_"):
+            measure, _, rest = c.removeprefix("served_").partition("_")
+            position, _, level = rest.partition("_")
+            config[c] = pct(f"{'VaR' if measure == 'var' else 'ES'} {level}% {position} (risk model)", format="percent",
+                            help=f"The {'value-at-risk' if measure == 'var' else 'expected shortfall'} of a {position} "
+                                 "position over the horizon, as the risk model serving the series reads it")
+            continue
         measure, _, rest = c.partition("_")
         position, _, level = rest.partition("_")
         if measure == "var":

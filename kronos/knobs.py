@@ -84,6 +84,17 @@ class Bounds:
             return False
 
 
+def _nearest_allowed(rule: Bounds, value):
+    try:
+        if rule.ge is not None and value < rule.ge:
+            return rule.ge
+        if rule.le is not None and value > rule.le:
+            return rule.le
+    except TypeError:
+        pass
+    return None
+
+
 def _must(rule: Bounds) -> str:
     return ("lie " if rule.rule().startswith("between") else "be ") + rule.rule()
 
@@ -126,8 +137,9 @@ def check_value(setting: str, rule: Bounds, value, error=InputError):
         if rule.holds(value):
             return value
         words = rule.rule()
+        nearest = _nearest_allowed(rule, value)  # the fix's value: the closed bound the value fell past, if any
         fix = Fix(f"use at least {rule.ge} ({{setting}})", setting, rule.ge) if words.startswith("at least") else \
-            Fix(f"use {words if words.startswith('a ') else 'a value ' + words} ({{setting}})", setting)
+            Fix(f"use {words if words.startswith('a ') else 'a value ' + words} ({{setting}})", setting, nearest)
         raise error(f"{what} must {_must(rule)}, got {value}", {setting: value}, fix)
     n = len(value)
     if rule.max_items is not None and n > rule.max_items:

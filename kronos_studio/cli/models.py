@@ -30,7 +30,7 @@ def add_models_dir_option(p: argparse.ArgumentParser) -> None:
                         "$KRONOS_STUDIO_MODELS); a request naming any other folder is refused")
 
 
-def add_model_option(p: argparse.ArgumentParser) -> None:
+def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled model") -> None:
     from kronos_studio.bundled import BUNDLED_NAMES
     from kronos_studio.catalog import ENSEMBLE, STATISTICAL
     from kronos_studio.catalog.champion import CHAMPION
@@ -39,7 +39,7 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
                    help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
                         f"id, local folder, '{ENSEMBLE}' (the bundled ensemble), '{CHAMPION}' (the series' champion adapter from "
                         "`kronos retrain`, else its base model) or a statistical model "
-                        f"({', '.join(STATISTICAL)}); default: the bundled model")
+                        f"({', '.join(STATISTICAL)}); default: {default}")
     p.add_argument("--ensemble", action="store_true",
                    help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
                         "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "

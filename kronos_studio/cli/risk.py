@@ -1,6 +1,8 @@
 """``kronos risk``: value-at-risk, expected shortfall, the volatility forecast and the stylized-facts check of a
-forecast of a file's bars (``Desk.risk``); with ``--backtest``, the walk-forward risk backtest of the model beside
-the risk desk's standard models (``Desk.risk_backtest``). A table on stdout, the JSON with ``--json``."""
+forecast of a file's bars (``Desk.risk``; without ``--model``, served by the series' risk champion or the default
+risk model, named with why); with ``--backtest``, the walk-forward risk backtest of the model beside the risk desk's
+standard models (``Desk.risk_backtest``); with ``--choose-champion``, the series' risk champion chosen through the
+gate and kept in the ledger (``Desk.risk_champion``). A table on stdout, the JSON with ``--json``."""
 from __future__ import annotations
 
 import json
@@ -26,6 +28,7 @@ RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --ba
 
 def register(sub) -> None:
     from kronos_studio.risk import STANDARD_MODELS
+    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
     from kronos_studio.risk.measures import RiskSettings
     from kronos_studio.risk.walk import RiskWalk
 
@@ -34,7 +37,8 @@ def register(sub) -> None:
                                              "their walk-forward backtest (Kupiec, Christoffersen, Basel traffic "
                                              "light, Acerbi–Szekely, QLIKE/MSE, Mincer–Zarnowitz, Diebold–Mariano).")
     p.add_argument("file", help="CSV or Parquet bars")
-    add_model_option(p)
+    add_model_option(p, default=f"the series' risk champion, else the default risk model ({DEFAULT_RISK_MODEL.label}), "
+                                "named with why it serves")
     add_context_option(p)
     add_sampling_options(p, f"history bars the model reads (default: {DEFAULT_LOOKBACK_WORDS})", RISK_PATHS_HELP)
     add_knob_options(p.add_argument_group("risk"), RiskSettings)
@@ -46,7 +50,20 @@ def register(sub) -> None:
                    help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
                         "traffic light's year of one-step VaRs)")
     add_backtest_options(b, "with --backtest: ")
-    add_training_period_switch(b, "cut-offs (with --backtest) whose forecast starts")
+    add_training_period_switch(b, "cut-offs (with --backtest or --choose-champion) whose forecast starts")
+    c = p.add_argument_group("risk champion")
+    c.add_argument("--choose-champion", action="store_true",
+                   help="choose the series' risk champion: the standard risk models and --candidates, each also "
+                        "recalibrated, backtested on the latest --cutoffs cut-offs one horizon apart; the best by FZ0 "
+                        "replaces the one serving only when the gate's 95%% interval says so; kept in the ledger "
+                        "($KRONOS_STUDIO_DB)")
+    c.add_argument("--candidates", choices=("all", "standard"), default="all",
+                   help="with --choose-champion: beside the standard risk models, the bundled Kronos and the ensemble "
+                        "(all, the default), or the standard ones alone")
+    c.add_argument("--warmup", type=int, default=None, metavar="N",
+                   help="with --choose-champion: earlier cut-offs seeding the recalibrated candidates (default 250)")
+    c.add_argument("--workspace", default=None, help="with --choose-champion and without --model: the ledger "
+                                                    "workspace whose risk champion serves (default: default)")
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
     add_bars_file_options(p)
@@ -66,6 +83,10 @@ def add_backtest_options(group, when: str) -> None:
     group.add_argument("--beside", action="append", default=[], metavar="MODEL",
                        help=f"{when}also backtest this model on the same cut-offs (repeatable; e.g. chronos2-small, "
                             "ensemble)")
+    group.add_argument("--step", type=int, default=None, metavar="N",
+                       help=f"{when}bars between cut-offs (default: the horizon, no two returns overlap); closer ones "
+                            "overlap: the VaR/ES tests then run on the non-overlapping ones, FZ0 and QLIKE compare all "
+                            "with the overlap allowed for")
 
 
 def backtest(desk, bars, args, settings, risk):
@@ -74,7 +95,7 @@ def backtest(desk, bars, args, settings, risk):
     from kronos_studio.risk.walk import RiskWalk
 
     done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
-                                                walk=RiskWalk(proxy=args.proxy),
+                                                walk=RiskWalk(proxy=args.proxy, step=args.step),
                                                 include_training_period=args.include_training_period,
                                                 baselines=not args.no_baselines, beside=args.beside,
                                                 **model_choices(args)))
@@ -114,12 +135,40 @@ def run_risk(args) -> int:
                    horizon=None if args.backtest else settings.horizon, exchange=args.exchange) as gated:
         bars, warnings = gated.result("scipy.stats", "arch")  # the risk readings' libraries, imported meanwhile
     desk, _ = cli_desk(args)
-    if args.backtest:
+    if args.choose_champion:
+        done, body, table = choose_champion(desk, bars, args, settings, risk)
+    elif args.backtest:
         done, body, table = backtest(desk, bars, args, settings, risk)
     else:
-        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future, **model_choices(args)))
+        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future,
+                                           workspace=args.workspace, **model_choices(args)))
         body, table = risk_body(done), risk_table(done)
     return answer(done, body, table, warnings, args.json)
+
+
+def choose_champion(desk, bars, args, settings, risk):
+    """``Desk.risk_champion`` as the options ask: (the result, its JSON body, its table)."""
+    from kronos_studio.desk.risk import SAMPLED_CANDIDATES, champion_body
+
+    done = desk_call(lambda: desk.risk_champion(bars, settings, risk, cutoffs=args.cutoffs, warmup=args.warmup,
+                                                sampled=SAMPLED_CANDIDATES if args.candidates == "all" else (),
+                                                include_training_period=args.include_training_period,
+                                                workspace=args.workspace, made_by="kronos risk --choose-champion"))
+    body = champion_body(done)
+    return done, body, champion_table(body)
+
+
+def champion_table(body: dict) -> str:
+    """The decision in words, then each candidate's mean FZ0 and QLIKE, exceptions and verdict."""
+    lines = [f"risk champion: {body['decision']} ({body['challenger']} against {body['champion']}); serving: "
+             f"{body['serving']}", f"  {body['reason']}", "",
+             f"{body['cutoffs']} cut-offs, {body['horizon']}-bar horizon; FZ0 of VaR and ES (mean over positions and "
+             "levels; lower is better), QLIKE of the variance:",
+             f"{'candidate':<40}{'FZ0':>9}{'QLIKE':>8}{'verdict':>10}  exceptions"]
+    for key, c in sorted(body["candidates"].items(), key=lambda kv: (kv[1]["fz0"] is None, kv[1]["fz0"])):
+        exc = " ".join(f"{k.removeprefix('exceptions_')} {v}" for k, v in c.items() if k.startswith("exceptions_"))
+        lines.append(f"{key:<40}{_num(c['fz0'], '.4f'):>9}{_num(c['qlike']):>8}{c['verdict']:>10}  {exc}")
+    return "\n".join(lines)
 
 
 def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -> int:
@@ -146,6 +195,21 @@ def _num(x, spec=".3f") -> str:
     return "–" if x is None or x != x else format(x, spec)
 
 
+def served_table(served) -> list[str]:
+    """The risk model serving the series: which, why, what it has learnt, and its VaR and ES."""
+    learnt = served.learnt
+    lines = [f"served by {served.model.describe(served.name)}", f"  {served.why}"]
+    if served.model.recalibration is not None:
+        lines.append(f"  learnt from {learnt.get('outcomes', 0)} outcomes"
+                     + (f" (to {learnt['through']})" if learnt.get("through") else "")
+                     + f"; variance scale {learnt.get('variance_scale', 1.0):.3f}")
+    lines += ["", f"{'position':<9}{'level':>7}{'VaR':>10}{'ES':>10}{'read at':>10}"]
+    for t in served.readings:
+        lines.append(f"{t['position']:<9}{t['level']:>7g}{_pct(t['var']):>10}{_pct(t['es']):>10}"
+                     f"{1 - t['tail_probability']:>10.4g}")
+    return lines + [""]
+
+
 def bar_time(t) -> str:
     """A bar's time with its weekday and zone (a horizon over a weekend or a holiday shows it): 'Mon 2027-01-04
     19:00 UTC'."""
@@ -153,11 +217,14 @@ def bar_time(t) -> str:
 
 
 def risk_table(done) -> str:
-    """VaR/ES at the horizon (with their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
+    """The served VaR/ES (no model asked: the risk champion or default), then VaR/ES of the paths at the horizon (with
+    their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
     r, s = done.reading, done.settings
-    lines = [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon ending {bar_time(r.horizon_end)} (its "
-             f"last bar), {r.path.paths} paths, last close {r.path.last_close:g}", "",
-             f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
+    lines = [] if done.served is None else served_table(done.served)
+    lines += [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon ending {bar_time(r.horizon_end)} (its "
+              f"last bar), {r.path.paths} paths, last close {r.path.last_close:g}"
+              + ("" if done.served is None else " (the paths of the serving model)"), "",
+              f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
     for t in r.path.horizon:
         lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
                      f"{_pct(t.es_se):>9}{t.tail_paths:>12g}")
@@ -180,24 +247,38 @@ def _read_from(row) -> str:
 
 
 def backtest_table(done) -> str:
-    """Per level and position, each model's exceptions, test p-values and zone; then the volatility losses. Each
-    row is named by its model's name (the asked model's too, not its key)."""
+    """Per level and position, each model's exceptions, test p-values, zone and verdict; then the joint VaR/ES loss
+    (FZ0) and the volatility losses. Each row is named by its model's name (the asked model's too, not its key)."""
     bt = done.backtest
     names = {key: m.name for key, m in bt.models.items()}
     width = max(32, *(len(n) + 2 for n in names.values()))
-    lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"]
+    lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"
+             + (f"; serving this series: {names.get(done.served_key, done.served_key)}" if done.served_key else "")]
     for position in bt.settings.positions:
         for level in bt.settings.levels:
             summary = bt.summary(level, position)
             lines += ["", f"{position} {level:g}:",
                       f"{'model':<{width}}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
-                      f"{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
+                      f"{'DQ p':>7}{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
             for key, row in summary.iterrows():
                 exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
                 obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
                 lines.append(f"{names.get(key, key):<{width}}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}"
                              f"{_num(row['christoffersen_ind_p']):>11}{_num(row['christoffersen_cc_p']):>10}"
-                             f"{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
+                             f"{_num(row['dq_p']):>7}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
+    lines += ["", "one verdict per model (every test above, Holm-adjusted together at 5%):"]
+    for key, v in bt.verdicts.items():
+        lines.append(f"  {names.get(key, key):<{width - 2}}{v['verdict']:>9}" + (f"  ({'; '.join(v['against'] + v['flagged'])})"
+                                                                     if v["against"] or v["flagged"] else ""))
+    fz = bt.fz0
+    if len(fz):
+        lines += ["", f"FZ0 loss of VaR and ES jointly (mean over positions and levels; lower is better); DM against "
+                      f"{names.get(bt.walk.reference, bt.walk.reference)}:",
+                  f"{'model':<{width}}{'FZ0':>9}{'DM':>7}{'DM p':>7}{'MCS p':>7}"]
+        for key, row in fz.iterrows():
+            lines.append(f"{names.get(key, key):<{width}}{_num(row.get('fz0'), '.4f'):>9}"
+                         f"{_num(row.get('dm_fz0_vs_reference'), '+.2f'):>7}{_num(row.get('dm_fz0_p')):>7}"
+                         f"{_num(row.get('mcs_fz0_p')):>7}")
     vol = bt.volatility
     reference = names.get(bt.walk.reference, bt.walk.reference)
     lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {reference}:",

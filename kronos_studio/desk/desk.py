@@ -197,6 +197,16 @@ class Desk:
                                          compute, waiting)
         return Forecasted(fc, bars, gated.notices + forecast_notices(fc, bars), lookback, hit)
 
+    def forecast_by(self, forecaster, identity: dict, bars, settings: ForecastSettings, *,
+                    workspace: str | None = None, future=None) -> Forecasted:
+        """A forecast of gated ``bars`` by ``forecaster``, a model the catalog does not name (a standard risk model
+        serving a series' risk), kept as ``forecast`` keeps one under ``identity``."""
+        from kronos_studio.forecasters import make_forecast
+
+        fc, hit = self._kept(lambda: self.forecast_key(bars, identity, settings, workspace, future),
+                             lambda: make_forecast(forecaster, bars, settings, future))
+        return Forecasted(fc, bars, forecast_notices(fc, bars), None, hit)
+
     # -- a kept forecast, without computing one (a page draws it before any click) ----------------------------
     @staticmethod
     def forecast_key(bars, identity: dict, settings: ForecastSettings, workspace: str | None, future=None) -> str:
@@ -368,6 +378,12 @@ class Desk:
 
         check_size(self.limits, settings, series, decisions)
 
+    def screen_served(self, entries, rows, settings: ForecastSettings, risk, **kwargs):
+        """A screen's rows with each series' risk-champion columns (the Screener's): ``screen.served_columns``."""
+        from .screen import served_columns
+
+        return served_columns(self, entries, rows, settings, risk, **kwargs)
+
     @staticmethod
     def screen_history(entries, rows, bars: int, **reading) -> dict:
         """The last ``bars`` closes before each forecast row of a screen: ``screen.recent_closes``."""
@@ -408,6 +424,25 @@ class Desk:
         from .risk import reading
 
         return reading(self, fc, bars, risk, workspace)
+
+    def served_risk(self, bars, settings: ForecastSettings, risk, **kwargs):
+        """(the reading of the risk model serving ``bars``' series, its champion's or the default's, recalibrated
+        from the ledger's state; the forecast read beside it): ``risk.served_risk``."""
+        from .risk import served_risk
+
+        return served_risk(self, bars, settings, risk, **kwargs)
+
+    def served_rows(self, series_bars, settings: ForecastSettings, risk, **kwargs):
+        """The risk model serving each of many series and its VaR/ES (the Screener's columns): ``risk.served_rows``."""
+        from .risk import served_rows
+
+        return served_rows(self, series_bars, settings, risk, **kwargs)
+
+    def risk_champion(self, bars, settings: ForecastSettings, risk, **kwargs):
+        """Choose the series' risk champion through the gate and keep the decision: ``risk.risk_champion``."""
+        from .risk import risk_champion
+
+        return risk_champion(self, bars, settings, risk, **kwargs)
 
     def risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
         """The walk-forward risk backtest of ``model`` (and the catalog's models ``beside`` it) next to the risk

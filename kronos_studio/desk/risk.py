@@ -1,7 +1,14 @@
-"""The desk's risk use cases (``Desk.risk``, ``Desk.risk_backtest`` delegate here): value-at-risk, expected
-shortfall, the volatility forecast and the stylized-facts check of a forecast's paths (``kronos_studio.risk``),
-and the walk-forward risk backtest of a model beside the risk desk's standard models; each as a result with its
-notices and as the one JSON body every face answers with (``risk_body``, ``backtest_body``)."""
+"""The desk's risk use cases (``Desk.risk``, ``Desk.risk_backtest``, ``Desk.served_risk``, ``Desk.risk_champion``
+delegate here): value-at-risk, expected shortfall, the volatility forecast and the stylized-facts check of a
+forecast's paths (``kronos_studio.risk``), the walk-forward risk backtest of a model beside the risk desk's standard
+models, and the series' risk champion (``kronos_studio.risk.champion``): which risk model serves it (the champion,
+else the default), its recalibrated reading from the state the ledger keeps, and the choice of a new one; each as a
+result with its notices and as the one JSON body every face answers with (``risk_body``, ``backtest_body``,
+``champion_body``).
+
+A risk request that names no model is served by the series' risk champion (``served_risk``): its VaR and ES lead
+the answer (``served``), named with why it serves, and the paths read beside it are that model's forecast; any model
+can still be asked for, and is then read as before."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
@@ -36,7 +44,8 @@ class RiskReading:
 @dataclass
 class Risked:
     """The risk reading of ``forecast`` (``Desk.forecast``'s, cached alike), the bars' and forecast's notices then
-    the reading's, and whether the reading came from the cache."""
+    the reading's, and whether the reading came from the cache; ``served``: when no model was asked, the reading
+    of the risk model serving the series (``served_risk``), whose forecast ``forecast`` is."""
 
     forecast: object
     bars: object
@@ -45,18 +54,22 @@ class Risked:
     risk: RiskSettings
     notices: list[Notice]
     from_cache: bool = False
+    served: object = None  # kronos_studio.risk.champion.ServedRisk
 
 
 @dataclass
 class RiskBacktested:
     """A walk-forward risk backtest (``kronos_studio.risk.walk.RiskBacktest``) of ``bars``, the bars' notices then
-    the backtest's, and whether it was cached."""
+    the backtest's, and whether it was cached; ``served_key``: the row of the risk model serving the series (its
+    champion's, else the default's, recalibrated as it serves), and why it serves."""
 
     backtest: object
     bars: object
     notices: list[Notice]
     model_key: str = MODEL_KEY  # the asked-for model's label among the backtest's models
     from_cache: bool = False
+    served_key: str | None = None
+    served_why: str | None = None
 
 
 def read_risk(fc, risk: RiskSettings) -> RiskReading:
@@ -107,13 +120,129 @@ def reading(desk, fc, bars, risk: RiskSettings, workspace: str | None = None) ->
 def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
          ledger=None, ways: str | None = None, **kwargs) -> Risked:
     """``Desk.forecast`` of the same request (computed once, cached alike), then its risk reading, computed once
-    per identical request."""
+    per identical request. ``model`` None: the series' risk champion (or the default risk model) serves
+    (``served_risk``), and the forecast read beside it is that model's."""
     if settings.paths < 2:
         raise InputError(f"VaR and ES are read from the spread of the paths: {settings.paths} path has none",
                          {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
-    done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
+    served = None
+    if model is None:
+        gated = desk._gated(bars, ways)
+        served, done = served_risk(desk, gated, settings, risk, workspace=workspace, ledger=ledger,
+                                   future=kwargs.get("future"))
+        done = dataclasses.replace(done, notices=gated.notices + done.notices)
+    else:
+        done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
     read, hit = reading(desk, done.forecast, done.bars, risk, workspace)
-    return Risked(done.forecast, done.bars, read, settings, risk, done.notices + read.notices, hit)
+    said = [] if served is None else served.notices
+    return Risked(done.forecast, done.bars, read, settings, risk, done.notices + said + read.notices, hit, served)
+
+
+# --- the risk model serving a series (issue 66) ---------------------------------------------------------------
+class _Opened:
+    """``ledger`` as it is (a service's, scoped), or the default ledger of ``workspace`` opened for the call."""
+
+    def __init__(self, ledger, workspace):
+        self.ledger, self.workspace, self.opened = ledger, workspace, None
+
+    def __enter__(self):
+        if self.ledger is not None:
+            return self.ledger
+        from kronos_studio.ledger import Ledger
+
+        self.opened = Ledger.open(workspace=self.workspace)
+        return self.opened
+
+    def __exit__(self, *exc):
+        if self.opened is not None:
+            self.opened.close()
+
+
+def serving(ledger, bars):
+    """(the risk model serving ``bars``' series: its champion's, else the default; the champion's registry entry or
+    None)."""
+    from kronos_studio.ledger.registry import RISK_CHAMPION, Registry, SeriesKey
+    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL, RiskModel
+
+    entry = Registry(ledger).champion(SeriesKey.of(bars), RISK_CHAMPION)
+    return (DEFAULT_RISK_MODEL, None) if entry is None else (RiskModel.from_settings(entry.settings), entry)
+
+
+def why_serving(entry) -> str:
+    """Why the risk model serves, in words: the champion's decision with its date, or that it is the default."""
+    from kronos_studio.risk.champion import DEFAULT_WHY
+
+    if entry is None:
+        return DEFAULT_WHY
+    return f"risk champion since {entry.decided_at:%Y-%m-%d}: {entry.reason}"
+
+
+def _standard_forecast(desk, bars, model, settings: ForecastSettings, workspace, future):
+    """A standard risk model's forecast of ``bars`` (its paths, from its own history window), kept in the desk's
+    cache as a forecast is: ``(Forecasted, the model)``."""
+    from kronos_studio.risk.baselines import risk_baselines
+
+    f = risk_baselines()[model]
+    own = dataclasses.replace(settings, lookback=None)
+    return desk.forecast_by(f, {"model": f"risk:{model}", **f.identity()}, bars, own, workspace=workspace,
+                            future=future), f
+
+
+def served_risk(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
+                ledger=None, future=None):
+    """The reading of the risk model serving ``bars``' series (``serving``): its horizon return at the end of the
+    bars (a standard model's own distribution, else its forecast's paths), recalibrated by what it has learnt (the
+    ledger's ``risk_state`` for the workspace, series, model and horizon: the outcomes these bars now hold are learnt
+    first, and this reading waits for its own), kept back in the ledger. (``ServedRisk``, the forecast read beside
+    it: that model's)."""
+    from kronos_studio.forecasters.window import history_window
+    from kronos_studio.ledger.registry import SeriesKey
+    from kronos_studio.ledger.risk_state import RiskStates
+    from kronos_studio.risk.champion import ServedRisk, serve
+    from kronos_studio.risk.distribution import paths_return
+    from kronos_studio.risk.walk import paths_variance
+
+    gated = desk._gated(bars, None)
+    bars = gated.bars
+    with _Opened(ledger, workspace) as led:
+        model, entry = serving(led, bars)
+        if model.standard:
+            done, f = _standard_forecast(desk, bars, model.model, settings, workspace, future)
+            own = dataclasses.replace(settings, lookback=None)
+            history = history_window(f, bars.frame, own)
+            base = f.horizon_return(history, done.forecast.timestamps, own, risk.levels)
+            identity, name = f.identity(), f.name
+        else:
+            done = desk.forecast(bars, model.model, settings, workspace=workspace, ledger=led, future=future)
+            last = float(bars.frame["close"].iloc[-1])
+            base = paths_return(done.forecast.paths, last, paths_variance(done.forecast.paths, last, "close_to_close"))
+            identity = desk._identity(model.model, bars, workspace, led, {})[1]
+            name = str(done.forecast.provenance.get("model") or model.model)
+        series, key = SeriesKey.of(bars), model.state_identity(identity)
+        states = RiskStates(led)
+        stored = states.get(series, key, settings.horizon) if model.recalibration is not None else None
+        read, keep, learnt, notes = serve(model, base, None if stored is None else stored.state, bars.frame,
+                                          settings.horizon, risk)
+        if keep:
+            through = keep.get("through")
+            states.put(series, model.describe(name), key, settings.horizon, keep,
+                       None if through is None else pd.Timestamp(through).to_pydatetime())
+    readings = []
+    for position in risk.positions:
+        for level in risk.levels:
+            var, es = read.tail(position, level)
+            readings.append({"position": position, "level": level, "var": var, "es": es,
+                             "tail_probability": round(read.tail_probability(position, level)
+                                                       if model.recalibration is not None else 1 - level, 12)})
+    notices = [Notice(n, kind="note") for n in notes]
+    if model.recalibration is not None and not learnt.get("outcomes"):
+        notices.append(Notice(f"{model.describe(name)} has learnt from no outcome of this series yet: it reads as the "
+                              "model itself until readings' horizons end (choosing the series' risk champion learns "
+                              "from its latest cut-offs at once)", kind="note"))
+    served = ServedRisk(model, name, why_serving(entry), entry is not None,
+                        None if entry is None else entry.decided_at.isoformat(), None if entry is None else entry.id,
+                        settings.horizon, readings, float(read.variance), learnt, read.method, notices)
+    return served, dataclasses.replace(done, notices=gated.notices + done.notices)
 
 
 def id_of(fc) -> str:
@@ -159,8 +288,10 @@ class _Backtested:
     identity: dict
 
 
-def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices) -> list[_Backtested]:
-    """The asked model, then those beside it (each once)."""
+def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices, asked: bool = True
+            ) -> list[_Backtested]:
+    """The asked model (unless not ``asked``: a standard risk model serving the series stands for it), then those
+    beside it (each once)."""
     from kronos_studio.catalog.resolve import ModelRef
 
     from .covariates import chronos2_alone, reads_covariates
@@ -173,8 +304,8 @@ def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, 
         return _Backtested(label, lambda: desk.forecaster(ref, bars, settings, workspace, served, asked_choices),
                            identity)
 
-    asked = model.ref if isinstance(model, ModelRef) else model
-    return [one(MODEL_KEY, model, choices)] + [one(ref, ref, {}) for ref in plan.beside if ref != asked]
+    ref = model.ref if isinstance(model, ModelRef) else model
+    return [one(MODEL_KEY, model, choices)] * asked + [one(r, r, {}) for r in plan.beside if r != ref]
 
 
 def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: BacktestPlan,
@@ -202,6 +333,17 @@ def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan
     return models | {k: m for k, m in standard.items() if k not in models}, list(standard)
 
 
+def _serving_plan(desk, bars, model, workspace, ledger):
+    """(the model a backtest asks: ``model``, or with none the catalog model serving the series; whether a model is
+    asked of the catalog; the risk model serving; its entry; its identity for the key)."""
+    with _Opened(ledger, workspace) as led:
+        served, entry = serving(led, bars)
+    if model is None and not served.standard:
+        model = served.model
+    identity = {"risk_model": served.to_settings(), "entry": None if entry is None else entry.id}
+    return model, model is not None, served, entry, identity
+
+
 def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
                   walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
                   beside=(), workspace: str | None = None, ledger=None,
@@ -212,28 +354,57 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
     and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off (every
     face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
     ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
-    ``include_training_period``)."""
+    ``include_training_period``). The risk model serving the series (``serving``) is one of the rows, recalibrated
+    as it serves (from outcomes before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
+    ``champion.CHAMPION_WARMUP``): ``model`` None backtests it as the asked model."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
     desk.check_walk(settings, cutoffs)
     plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
     gated = desk._gated(bars, ways)
     bars = gated.bars
-    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices)
-    identities = {row.label: row.identity for row in rows}
+    asked_served = model is None
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
+    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices, asked)
+    identities = {row.label: row.identity for row in rows} | {"served": serving_identity}
 
     def compute():
+        from kronos_studio.risk.baselines import risk_baselines
+        from kronos_studio.risk.champion import CHAMPION_WARMUP
+        from kronos_studio.risk.walk import RECALIBRATED
+
         models, standard = backtest_models(desk, rows, workspace, plan)
+        if served.standard:
+            own_model = risk_baselines()[served.model]
+            models = ({served.model: own_model, **models} if asked_served else {**models, served.model: own_model}
+                      if served.model not in models else models)
+            recal = served.model
+        else:
+            recal = MODEL_KEY if asked_served or model == served.model else None
         label = next(iter(models))
         # the standard models read their own history windows (what defines them); the catalog's models beside
-        # the asked one read what it reads
-        own = [k for k in standard if k != label]
-        return backtest(models, bars, settings, risk, plan.walk, progress, own), label
+        # the asked one read what it reads; a standard model serving the series reads its own, as it serves
+        own = [k for k in standard if k != label] + ([served.model] if served.standard and asked_served else [])
+        w = plan.walk
+        if recal is not None and served.recalibration is not None:
+            w = dataclasses.replace(w, recalibrate=(recal,), recalibration=served.recalibration,
+                                    warmup=min(CHAMPION_WARMUP, w.n_cutoffs))
+        served_key = None if recal is None else recal + (RECALIBRATED if served.recalibration is not None else "")
+        return backtest(models, bars, settings, risk, w, progress, own), \
+            (served_key if asked_served and served_key else label), served_key
 
-    (result, label), hit = desk._kept(lambda: backtest_key(bars, identities, settings, risk, plan, workspace),
-                                      compute)
-    return RiskBacktested(result, bars, gated.notices + _said(result, settings, label) + list(result.notices), label,
-                          hit)
+    (result, label, served_key), hit = desk._kept(
+        lambda: backtest_key(bars, identities, settings, risk, plan, workspace), compute)
+    notices = _said(result, settings, label) + _not_served(served, served_key)
+    return RiskBacktested(result, bars, gated.notices + notices + list(result.notices), label, hit, served_key,
+                          why_serving(entry))
+
+
+def _not_served(served, served_key) -> list[Notice]:
+    if served_key is not None:
+        return []
+    return [Notice(f"the risk model serving this series, {served.label}, is not in this backtest: ask it without a "
+                   "model to backtest what serves", kind="note")]
 
 
 def _said(result, settings: ForecastSettings, label: str) -> list[Notice]:
@@ -252,13 +423,15 @@ def kept_risk_backtest(desk, bars, model, settings: ForecastSettings, risk: Risk
     if desk.cache is None:
         return None
     plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
     identities = {row.label: row.identity for row in _models(desk, bars, model, settings, workspace, ledger, plan,
-                                                             choices)}
+                                                             choices, asked)} | {"served": serving_identity}
     kept = desk.cache.peek(backtest_key(bars, identities, settings, risk, plan, workspace))
     if kept is None:
         return None
-    result, label = kept
-    return RiskBacktested(result, bars, _said(result, settings, label) + list(result.notices), label, True)
+    result, label, served_key = kept
+    return RiskBacktested(result, bars, _said(result, settings, label) + _not_served(served, served_key) +
+                          list(result.notices), label, True, served_key, why_serving(entry))
 
 
 def plain(x):
@@ -292,14 +465,111 @@ def risk_body(done: Risked) -> dict:
         "risk_settings": dataclasses.asdict(done.risk), **{"var_es": path["horizon"], "var_es_steps": path["steps"]},
         "volatility": {k: v for k, v in r.volatility.to_dict().items() if k != "notices"},
         "stylized": {k: v for k, v in r.stylized.to_dict().items() if k != "notices"},
-        "verdict": r.verdict})
+        "verdict": r.verdict, "served": None if done.served is None else done.served.to_dict()})
 
 
 def backtest_body(done: RiskBacktested) -> dict:
     """The one JSON answer of a risk backtest: the tests, the volatility table, each model's readings per
     cut-off, the summary at each level for each position. The notices are each face's to word."""
     bt = done.backtest
-    out = {"model_key": done.model_key, **{k: v for k, v in bt.to_dict().items() if k != "notices"}}
+    out = {"model_key": done.model_key, "served_key": done.served_key, "served_why": done.served_why,
+           **{k: v for k, v in bt.to_dict().items() if k != "notices"}}
     out["summary"] = {f"{position}_{level:g}": bt.summary(level, position).to_dict("index")
                       for position in bt.settings.positions for level in bt.settings.levels}
     return plain(out)
+
+
+# --- choosing the risk champion (issue 66) ------------------------------------------------------------------------
+SAMPLED_CANDIDATES = ("bundled", "ensemble")  # beside the standard models: the bundled default Kronos, the ensemble
+
+
+@dataclass
+class RiskChampionChosen:
+    """A risk champion decision (``kronos_studio.risk.champion.RiskChampionDecision``), the entry serving afterwards
+    (None: the default), the bars and the notices."""
+
+    decision: object
+    entry: object
+    bars: object
+    notices: list[Notice]
+
+
+def sampled_references(sampled) -> list[str]:
+    """The catalog references of the sampled candidates asked (``bundled``: the bundled default Kronos by name)."""
+    from kronos_studio.bundled import bundled_models
+
+    out = []
+    for ref in sampled:
+        out.append(next(iter(bundled_models()), None) if ref == "bundled" else ref)
+    return [r for r in out if r]
+
+
+def risk_champion(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int | None = None,
+                  warmup: int | None = None, sampled=SAMPLED_CANDIDATES, include_training_period: bool = False,
+                  workspace: str | None = None, ledger=None, made_by: str = "risk champion choice",
+                  ways: str | None = None, progress=None) -> RiskChampionChosen:
+    """Choose ``bars``' series' risk champion (``kronos_studio.risk.champion.choose``): the standard risk models and
+    the ``sampled`` catalog models (each also recalibrated) on the latest ``cutoffs`` cut-offs one horizon apart,
+    the best by FZ0 set against the risk model serving now through the gate; the decision, the entry and every
+    recalibrated candidate's learnt state kept in the ledger (``record``)."""
+    from kronos_studio.risk.baselines import risk_baselines
+    from kronos_studio.risk.champion import CHAMPION_CUTOFFS, CHAMPION_WARMUP, choose, record
+
+    desk.check_walk(settings, cutoffs or CHAMPION_CUTOFFS)
+    gated = desk._gated(bars, ways)
+    bars = gated.bars
+    with _Opened(ledger, workspace) as led:
+        current, entry = serving(led, bars)
+        standard = risk_baselines()
+        forecasters, identities = dict(standard), {k: f.identity() for k, f in standard.items()}
+        refs = sampled_references(sampled) + ([] if current.standard or current.model in sampled else [current.model])
+        for ref in dict.fromkeys(refs):
+            served, identity = desk._identity(ref, bars, workspace, led, {})
+            forecasters[ref] = desk.registry.in_turn(desk.forecaster(ref, bars, settings, workspace, served, {}),
+                                                     identity["model"], workspace)
+            identities[ref] = identity
+        decision = choose(forecasters, bars, settings, risk, current, cutoffs=cutoffs or CHAMPION_CUTOFFS,
+                          warmup=CHAMPION_WARMUP if warmup is None else warmup,
+                          include_trained=include_training_period, own_window=tuple(standard), progress=progress)
+        after = record(led, bars, decision, made_by, entry, identities)
+    return RiskChampionChosen(decision, after, bars, gated.notices + list(decision.backtest.notices))
+
+
+def champion_body(done: RiskChampionChosen) -> dict:
+    """The one JSON answer of a risk champion choice: the decision (what serves now and why), the entry, and per
+    candidate its mean FZ0, QLIKE, exceptions and verdict on the cut-offs it was chosen on."""
+    d = done.decision
+    bt = d.backtest
+    candidates = {}
+    for key, m in bt.models.items():
+        candidates[key] = {"name": m.name, "fz0": d.scores["fz0"].get(key), "qlike": d.scores["qlike"].get(key),
+                           "verdict": bt.verdicts[key]["verdict"],
+                           **{f"exceptions_{p}_{a:g}": int(m.frame[f"exception_{p}_{a:g}"].sum())
+                              for p in bt.settings.positions for a in bt.settings.levels}}
+    return plain({**d.to_dict(), "entry": None if done.entry is None else done.entry.to_dict(),
+                  "candidates": candidates, "cutoffs": len(bt.cutoffs), "horizon": bt.horizon})
+
+
+def served_rows(desk, series_bars, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
+                ledger=None) -> pd.DataFrame:
+    """One row per (series name, gated bars) of ``series_bars``: the risk model serving it (``risk_model``, and
+    ``risk_model_why``) and its VaR and ES per position and level (``served_var_long_99``, ...): ``served_risk`` of
+    each, the Screener's risk-champion columns. A series that cannot be read says why in ``risk_model_why``."""
+    from kronos.errors import UserError
+    from kronos_studio.batch.summary import risk_column
+
+    rows = []
+    with _Opened(ledger, workspace) as led:
+        for name, bars in series_bars:
+            row = {"series": name}
+            try:
+                served, _ = served_risk(desk, bars, settings, risk, workspace=workspace, ledger=led)
+            except UserError as e:
+                rows.append(row | {"risk_model": None, "risk_model_why": str(e)})
+                continue
+            row |= {"risk_model": served.model.describe(served.name), "risk_model_why": served.why}
+            for t in served.readings:
+                row["served_" + risk_column("var", t["position"], t["level"])] = t["var"]
+                row["served_" + risk_column("es", t["position"], t["level"])] = t["es"]
+            rows.append(row)
+    return pd.DataFrame(rows)

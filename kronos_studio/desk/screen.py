@@ -6,6 +6,7 @@ out (``Screened``: the rows, the counts and the notices every face shows); the b
 (``kronos_studio.batch.engine.run_batch``) does the work, on the desk's warm registry."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -169,3 +170,27 @@ def recent_closes(entries, rows: pd.DataFrame, bars: int, fixes: tuple[str, ...]
         keep = np.asarray(utc(frame["timestamp"]) <= pd.Timestamp(ends[loaded.entry.series]))
         out[loaded.entry.series] = frame["close"].to_numpy(dtype=float)[keep][-bars:]
     return out
+
+
+SERVED_BARS = 600  # bars read again per series for its risk model's reading (the standard models read 501)
+
+
+def served_columns(desk, entries, rows: pd.DataFrame, settings, risk, *, fixes: tuple[str, ...] = (),
+                   calendar: str | None = None, workspace: str | None = None) -> pd.DataFrame:
+    """``rows`` (a screen's) with each "ok" series' risk-champion columns (``Desk.served_rows``: the risk model
+    serving it, why, and its VaR and ES), read from the bars up to the row's last bar, read again as the screen
+    read them (``fixes``, ``calendar``)."""
+    ok = rows[rows["status"] == "ok"] if "status" in rows else rows.iloc[:0]
+    ends = dict(zip(ok["series"], ok["history_end"])) if "history_end" in ok else {}
+    wanted = [e for e in entries if e.series in ends]
+    if not wanted:
+        return rows
+    series_bars = []
+    for loaded in load_entries(wanted, SERVED_BARS, fixes=tuple(fixes), calendar=calendar):
+        if loaded.bars is None:
+            continue
+        keep = np.asarray(utc(loaded.bars.frame["timestamp"]) <= pd.Timestamp(ends[loaded.entry.series]))
+        frame = loaded.bars.frame[keep].reset_index(drop=True)
+        series_bars.append((loaded.entry.series, dataclasses.replace(loaded.bars, frame=frame)))
+    served = desk.served_rows(series_bars, settings, risk, workspace=workspace)
+    return rows.merge(served, on="series", how="left") if len(served) else rows

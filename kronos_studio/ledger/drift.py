@@ -45,11 +45,10 @@ from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.trust import skill_interval, skill_score
 
+from .drift_window import DRIFT_LAST, MIN_SCORED
 from .frames import SERIES, default_settings_only
 
-# The thresholds of drift: one home (docs/ledger.md#drift quotes them).
-DRIFT_LAST = 30  # scored forecasts judged per series and model: the newest ones
-MIN_SCORED = 20  # fewer: "too few scored forecasts" (a binomial test on fewer cannot see a 0.80 -> 0.60 fall)
+# The thresholds of drift: one home (docs/ledger.md#drift quotes them; the window's two in drift_window.py).
 ALPHA = 0.01  # a p-value below this flags drift: two tests at 1% each keep a calibrated model's false alarms rare
 DRIFT_STEP = 1  # the step coverage and PIT are read at (see above: independent across forecasts)
 RW_PATHS = 200  # the random walk's paths (the walk-forward's baselines draw as many)

@@ -49,6 +49,7 @@ from .schema import (
 )
 
 LORA, META_LEARNER = "lora", "meta_learner"  # the kinds of entry
+RISK_CHAMPION = "risk_champion"  # a series' risk model (kronos_studio.risk.champion): no weights, ``path`` empty
 MANUAL = "manual promote (bypassed the gate)"  # what a promote by hand records as its reason
 ROLLED_BACK_REASON = "rolled back"  # what a rollback records as the reason of the champion it retires
 

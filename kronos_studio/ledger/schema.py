@@ -25,6 +25,11 @@ these tables equal what they build, so the two cannot drift apart.
   promoted, rejected, retired, rolled back, restored), what made it (the gate, a manual promote, a
   rollback), its reason and the gate's scores, written in the move's transaction. ``adapters.reason`` and
   ``decided_at`` hold only the latest state; the events keep every earlier one (the Fine-tune timeline).
+  A risk champion (``kronos_studio.risk.champion``) is an entry of kind ``risk_champion``: its base model is the
+  risk model it names (with its recalibration in ``settings``), its ``path`` empty (no weights).
+- ``risk_state``: what a recalibrated risk model has learnt per workspace, series, model and horizon (the adaptive
+  level of each position and level, the variance ratios, the readings still waiting for their outcome), updated as
+  outcomes arrive (``kronos_studio.ledger.risk_state``).
 
 Forecasts and track records belong to a workspace (``DEFAULT_WORKSPACE`` unless one is named).
 """
@@ -53,7 +58,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The head migration's revision id: opening a ledger already there needs no Alembic at all (a test
 # checks it equals the newest script's revision).
-HEAD = "0011_series_names"
+HEAD = "0013_risk_state"
 
 # Where a row goes when no workspace is named: the single-user studio, and every row kept before 0006.
 DEFAULT_WORKSPACE = "default"
@@ -278,4 +283,22 @@ adapter_events = Table(
     Column("scores", JSON),  # the gate's scores of a gate decision, else null
     Index(None, "adapter_id"),
     Index(None, "workspace", "at"),
+)
+
+risk_state = Table(
+    "risk_state", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace", String(64), nullable=False, server_default=DEFAULT_WORKSPACE),
+    # the series (as predictions name it)
+    Column("source", String(16), nullable=False),
+    Column("symbol", String(200), nullable=False),
+    Column("interval", String(16), nullable=False),
+    Column("model", String(500), nullable=False),  # the risk model in words (its reference and recalibration)
+    Column("identity", String(64), nullable=False),  # sha256 of the model's identity and its recalibration's
+    Column("horizon", Integer, nullable=False),
+    Column("state", JSON, nullable=False),  # kronos_studio.risk.recalibrate.RecalState, and the readings pending
+    Column("through", UTCDateTime),  # the last bar whose outcome it has learnt from
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace", "source", "symbol", "interval", "identity", "horizon",
+                     name="uq_risk_state_series_model"),
 )

@@ -26,7 +26,7 @@ quantile levels, an empirical one's its own values (or their quantiles at those 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,6 +55,11 @@ class HorizonReturn:
 
     def losses(self, position: str) -> np.ndarray:
         """Draws that stand for ``position``'s loss distribution."""
+        raise NotImplementedError
+
+    def scaled(self, factor: float) -> HorizonReturn:
+        """The same distribution with its variance times ``factor``: the log-return R read as sqrt(factor) R
+        (a volatility rescaling: ``recalibrate``'s filtered scaling)."""
         raise NotImplementedError
 
 
@@ -95,6 +100,10 @@ class ParametricReturn(HorizonReturn):
         z = norm.ppf(u) if self.nu is None else t.ppf(u, self.nu) * math.sqrt((self.nu - 2) / self.nu)
         return self._loss(position, z)
 
+    def scaled(self, factor: float) -> ParametricReturn:
+        root = math.sqrt(factor)
+        return replace(self, variance=self.variance * factor, loc=self.loc * root, scale=self.scale * root)
+
 
 @dataclass(frozen=True)
 class EmpiricalReturn(HorizonReturn):
@@ -112,6 +121,24 @@ class EmpiricalReturn(HorizonReturn):
     def losses(self, position: str) -> np.ndarray:
         x = self._losses(position)
         return x if len(x) <= LOSS_GRID else np.quantile(x, _grid(), method="inverted_cdf")
+
+    def scaled(self, factor: float) -> EmpiricalReturn:
+        return replace(self, variance=self.variance * factor,
+                       values=np.asarray(self.values, np.float64) * math.sqrt(factor))
+
+
+def paths_return(paths: np.ndarray, last_close: float, variance: float, method: str = "") -> EmpiricalReturn:
+    """A sampled model's horizon return read from its paths [S, H, 6]: R equally likely to be each path's log-return
+    of the close from ``last_close`` to the horizon's end (its VaR and ES are then exactly those of the paths,
+    ``measures.tail_risk``); ``variance`` its forecast of the realized variance (the walk's, from the paths'
+    candles). Paths without a readable close are left out; a close of 0 or below is read as a total loss of a long
+    (a log-return of ln 1e-12), as its simple return of -1 would be."""
+    from kronos.config import CLOSE
+
+    ratio = np.asarray(paths, np.float64)[:, -1, CLOSE] / float(last_close)
+    ratio = ratio[np.isfinite(ratio)]
+    values = np.log(np.maximum(ratio, 1e-12))
+    return EmpiricalReturn(float(variance), method or f"empirical: the {len(values)} paths", False, values)
 
 
 def reads_own_distribution(model) -> bool:

@@ -10,6 +10,9 @@ The rule (``decide``): promote only when
 Otherwise it is rejected, with the numbers that decided it: a challenger that forecast exactly as the champion
 on every cut-off (the interval is the point 0) is said to have changed nothing, not to be worse.
 
+The same paired interval decides between risk models (``decide_losses``: the risk champion, on the per-cut-off
+FZ0 loss of VaR and ES, with QLIKE of the variance in the place of coverage).
+
 Every decision also says how small a difference it could have seen (``detectable_difference``): the minimum
 detectable effect of the paired differences at the gate's level and ``GATE_POWER``. On a few noisy cut-offs it
 is large, and a rejection then says little (docs/learning.md, "Can the gate promote?").
@@ -109,3 +112,40 @@ def decide_scores(challenger_crps, champion_crps, challenger_coverage: float, ch
                                   f"{COVERAGE_TOLERANCE})", diff, (lo, hi), coverage, detectable)
     return Decision(PROMOTED, f"{interval} excludes 0; coverage {cov_c:.2f} vs the champion's {cov_k:.2f}",
                     diff, (lo, hi), coverage, detectable)
+
+
+def decide_losses(challenger, champion, loss: str, second=None, second_loss: str = "") -> Decision:
+    """The gate on any per-cut-off loss (lower is better; the same cut-offs in the same order): promote only when the
+    paired 95% bootstrap interval of the mean difference (challenger - champion; ``crps_difference_interval``) lies
+    wholly below 0 and, when ``second`` (challenger's, champion's per-cut-off ``second_loss``) is given, the
+    interval of that difference does not lie wholly above 0 (the challenger is not worse on it beyond noise). The
+    risk champion's rule (``kronos_studio.risk.champion``): FZ0 of VaR and ES, then QLIKE of the variance."""
+    ours, theirs = np.asarray(challenger, np.float64), np.asarray(champion, np.float64)
+    if ours.shape != theirs.shape or ours.ndim != 1 or not len(ours):
+        raise ValueError("the gate compares models on the same cut-offs")
+    n = len(ours)
+    lo, hi = crps_difference_interval(ours, theirs)
+    diff = float((ours - theirs).mean())
+    if np.array_equal(ours, theirs):
+        return Decision(REJECTED, f"the challenger changed nothing: its {loss} equals the champion's on all {n} cut-offs",
+                        0.0, (lo, hi), {}, unchanged=True)
+    detectable = detectable_difference(ours - theirs)
+    interval = f"{loss} difference {diff:+.4f} (95% interval {lo:+.4f} to {hi:+.4f}) over {n} cut-offs"
+    sees = (f"; these {n} cut-offs detect a difference of {detectable:.4f} at {GATE_POWER:.0%} power"
+            if np.isfinite(detectable) else "")
+    other = {}
+    if second is not None:
+        a, b = (np.asarray(x, np.float64) for x in second)
+        slo, shi = crps_difference_interval(a, b)
+        other = {f"{second_loss}_challenger": float(a.mean()), f"{second_loss}_champion": float(b.mean()),
+                 f"{second_loss}_diff_ci95": (slo, shi)}
+    if hi >= 0:
+        why = "lies above 0: the challenger is worse" if lo > 0 else "does not exclude 0"
+        return Decision(REJECTED, f"{interval} {why}{sees}", diff, (lo, hi), other, detectable)
+    if other and other[f"{second_loss}_diff_ci95"][0] > 0:
+        slo, shi = other[f"{second_loss}_diff_ci95"]
+        return Decision(REJECTED, f"{interval}, but its {second_loss} is worse beyond noise (difference interval "
+                                  f"{slo:+.4f} to {shi:+.4f})", diff, (lo, hi), other, detectable)
+    return Decision(PROMOTED, f"{interval} excludes 0" + (
+        f"; {second_loss} {other[f'{second_loss}_challenger']:.3f} vs the champion's "
+        f"{other[f'{second_loss}_champion']:.3f}" if other else ""), diff, (lo, hi), other, detectable)

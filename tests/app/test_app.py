@@ -353,6 +353,7 @@ def test_a_fan_with_impossible_prices_is_not_drawn_as_if_fine(new_app, monkeypat
     assert not at.exception
     errors = messages(at.error)
     assert "not fit to read (non_positive_prices)" in errors and "at or below zero" in errors
+    assert "No risk reading for this forecast" in errors and "close of 0 or below" in errors  # no VaR of such paths
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "NOT PLAUSIBLE" in fig["layout"]["title"]["text"]
 

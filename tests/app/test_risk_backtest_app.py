@@ -53,7 +53,9 @@ def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
     at.button(key="rb_run").click().run()
     assert not at.exception and not at.error, messages(at.error)
     summary = next(d.value for d in at.dataframe if "Kupiec p" in d.value.columns)
-    assert len(summary) == 8 and any("Chronos" in name for name in summary.index)  # model, Chronos-2, 6 standard
+    # model, Chronos-2, 6 standard: the default risk model serving the series (log-HAR, not recalibrated) is one
+    assert len(summary) == 8 and any("Chronos" in name for name in summary.index)
+    assert any(c.value.startswith("The risk model serving this series is the row log-HAR") for c in at.caption)
     computed = forecasts.results().computed
     at.run()  # drawn again: the kept backtest, not a new one
     assert not at.exception and forecasts.results().computed == computed

@@ -1,4 +1,5 @@
-"""Issue 55 in headless Chromium: the Forecast page's Risk panel reads the fan on screen (its VaR/ES table, the
+"""Issue 55 in headless Chromium: the Forecast page's Risk panel names the risk model serving the series (issue 66),
+then reads the fan on screen (its VaR/ES table, the
 horizon-return histogram, the volatility chart, the stylized-facts verdict) and refuses a bad level by its control;
 the Evaluate page's Risk backtest runs and shows the exceptions chart, the traffic light and the tests.
 Screenshots go to test-artifacts/. The server and browser fixtures are test_browser's."""
@@ -24,6 +25,9 @@ def test_risk_panel_then_risk_backtest(page, app_url):
     page.wait_for_selector(IDLE)
     risk = page.get_by_role("heading", name="Risk", exact=True)
     expect(risk).to_be_visible(timeout=60_000)
+    # first the risk model serving the series (issue 66): named, with why (no champion here: the default)
+    expect(page.get_by_text("Served by log-HAR")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("the default risk model (no risk champion for this series yet)")).to_be_visible()
     expect(page.get_by_text("From the 100 sample paths of the fan above")).to_be_visible()
     # issue 62 item 14: when the horizon ends, its last bar's time with its weekday
     expect(page.get_by_test_id("stCaptionContainer").filter(has_text="over the horizon of 5 bars ending")

@@ -42,6 +42,7 @@ def test_a_rows_risk_equals_the_desks_risk_reading_of_that_series(batch, watchli
     """The batch forecasts each series as ``kronos forecast`` does: its VaR/ES and volatility columns are what
     ``Desk().risk`` reads for the same series, model, seed and settings."""
     from kronos_studio.bars_input import quality_gate, read_bars
+    from kronos_studio.bundled import bundled_models
     from kronos_studio.desk import Desk
 
     result, _ = batch
@@ -49,7 +50,8 @@ def test_a_rows_risk_equals_the_desks_risk_reading_of_that_series(batch, watchli
     lookback = ChunkForecaster(None, SETTINGS).forecast_settings
     for name in ("R0", "R2"):
         gated, _ = quality_gate(read_bars(str(watchlist / f"{name}.csv")), [])
-        reading = desk.risk(gated, None, lookback, RISK).reading
+        # the batch's model named: a risk request naming none is served by the series' risk champion
+        reading = desk.risk(gated, next(iter(bundled_models())), lookback, RISK).reading
         row = result.rows.set_index("series").loc[name]
         assert len(reading.path.horizon) == len(RISK.levels) * len(RISK.positions)
         for t in reading.path.horizon:

@@ -14,6 +14,7 @@ from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.desk import Desk
 from kronos_studio.desk.cache import ResultCache
 from kronos_studio.desk.risk import MODEL_KEY
+from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
 from kronos_studio.risk.measures import RiskSettings
 
 SETTINGS = ForecastSettings(horizon=1, paths=40, seed=3)
@@ -35,14 +36,17 @@ def test_a_model_beside_reads_what_it_reads_when_asked_alone(gated):
     both = desk.risk_backtest(gated, "garch", SETTINGS, RISK, beside=(CHRONOS2_NAME,), **ask)
     alone = desk.risk_backtest(gated, CHRONOS2_NAME, SETTINGS, RISK, **ask)
     # the asked garch is the standard GARCH(1,1)-t, under its own key (read from its own distribution)
-    assert both.model_key == "garch" and list(both.backtest.models) == ["garch", CHRONOS2_NAME]
+    # the risk model serving the series (the default here) is always a row, after the asked ones
+    serving = [DEFAULT_RISK_MODEL.model, DEFAULT_RISK_MODEL.label]
+    assert both.model_key == "garch" and list(both.backtest.models) == list(dict.fromkeys(["garch", CHRONOS2_NAME,
+                                                                                          *serving]))
     assert both.backtest.cutoffs == alone.backtest.cutoffs
     beside, asked = both.backtest.models[CHRONOS2_NAME].frame, alone.backtest.models[MODEL_KEY].frame
     for column in ("realized_return", "var_long_0.9", "es_long_0.9", "exception_long_0.9", "variance"):
         assert np.allclose(beside[column].to_numpy(float), asked[column].to_numpy(float)), column
     # the volatility table and the tests carry it under its own label, compared with GARCH (the reference)
     assert CHRONOS2_NAME in both.backtest.volatility.index
-    assert list(both.backtest.summary(0.9, "long").index) == ["garch", CHRONOS2_NAME]
+    assert list(both.backtest.summary(0.9, "long").index) == list(both.backtest.models)
 
 
 def test_a_kept_backtest_is_found_without_loading_a_model_and_only_for_its_plan(gated):

@@ -17,6 +17,7 @@ from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.cli import main as cli
 from kronos_studio.desk import Desk
 from kronos_studio.desk.risk import backtest_body, risk_body
+from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
 from kronos_studio.risk.measures import RiskSettings, default_paths
 from kronos_studio.service.app import ServiceConfig, create_app
 from kronos_studio.service.mcp_server import create_server
@@ -87,7 +88,10 @@ def app_risk(bars, settings, risk) -> dict:
     return risk_body(Risked(fc, bars, app_risk_panel.reading(fc, bars, risk), settings, risk, []))
 
 
-@pytest.mark.parametrize("model", [None, "garch"], ids=["bundled-kronos", "garch"])
+BUNDLED = "studio-tiny"  # named: a request naming no model is served by the series' risk champion (test_risk_champion)
+
+
+@pytest.mark.parametrize("model", [BUNDLED, "garch"], ids=["bundled-kronos", "garch"])
 def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_path, capsys):
     file, http, mcp = faces
     settings, risk = ForecastSettings(horizon=3, paths=60, seed=4), RiskSettings(levels=(0.9, 0.99))
@@ -104,7 +108,7 @@ def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_pa
     failed, text = mcp({"file": str(file), **asked})
     assert not failed, text
     by_http, by_mcp = answer.json(), json.loads(text)
-    for face in (by_line, by_http, by_mcp) + ((app_risk(gated, settings, risk),) if model is None else ()):
+    for face in (by_line, by_http, by_mcp) + ((app_risk(gated, settings, risk),) if model == BUNDLED else ()):
         same({k: face[k] for k in NUMBERS}, {k: desk[k] for k in NUMBERS})
     assert [t["level"] for t in desk["var_es"]] == [0.9, 0.99, 0.9, 0.99]  # long then short, each level asked
     # 60 paths leave 0 or 1 beyond a 99% VaR: the same flag everywhere, its fix named as each face names paths
@@ -169,7 +173,9 @@ def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, cap
         same({k: face[k] for k in keys}, {k: desk[k] for k in keys})
     assert desk["model_key"] == "garch" and desk["cutoffs"] == 30
     summary = desk["summary"]["long_0.95"]
-    assert list(summary) == ["garch", CHRONOS2_NAME]
+    served = DEFAULT_RISK_MODEL  # no risk champion for this series: the default serves, and is always a row
+    assert list(summary) == list(dict.fromkeys(["garch", CHRONOS2_NAME, served.model, served.label]))
+    assert desk["served_key"] == served.label
     assert summary[CHRONOS2_NAME]["paths"] == 400 and summary[CHRONOS2_NAME]["enough_paths"]
     assert summary["garch"]["paths"] is None  # its own distribution: no paths
     kupiec = next(t for t in desk["tests"] if t["test"] == "kupiec_pof")
@@ -199,6 +205,8 @@ def test_a_model_that_is_a_standard_risk_model_runs_once_under_its_own_key(faces
     done = Desk().risk_backtest(gated, "garch", ForecastSettings(horizon=1, paths=40), RiskSettings(levels=(0.95,)),
                                 cutoffs=20)
     assert done.model_key == "garch"
-    assert list(done.backtest.models) == ["garch", "historical_simulation", "ewma_normal", "gjr_garch", "log_har",
-                                          "filtered_historical_simulation"]
+    standard = ["garch", "historical_simulation", "ewma_normal", "gjr_garch", "log_har", "filtered_historical_simulation"]
+    assert [k for k in done.backtest.models if k in standard] == standard
+    assert set(done.backtest.models) == set(standard) | {DEFAULT_RISK_MODEL.label}
+    assert done.served_key == DEFAULT_RISK_MODEL.label in done.backtest.models  # the serving model, recalibrated
     assert done.backtest.volatility["in_mcs"].notna().all()
