@@ -16,9 +16,8 @@ from app_support.formats import metric_delta
 from app_support.knob_widgets import knob_controls
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
-from kronos_studio.desk import FineTunePlan, TrainingPeriodError
-from kronos_studio.ledger import LedgerError
-from kronos_studio.training.retrain import RetrainError, SeriesLocked
+from kronos_studio.desk import FineTunePlan, RetrainError, SeriesLocked, TrainingPeriodError
+from kronos_studio.desk.ledger import LedgerError
 
 st.title("Fine-tune with events (LoRA)")
 st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "

@@ -43,7 +43,7 @@ def register(sub) -> None:
     add_covariate_options(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import RiskSettings
 
     from .risk import add_backtest_options
 

@@ -67,7 +67,7 @@ def register(sub) -> None:
 def add_exceptions(ledger_sub) -> None:
     """``kronos ledger exceptions``: its levels and positions are ``RiskSettings``' own (their defaults, help)."""
     from kronos.settings import knobs
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import RiskSettings
 
     x = ledger_sub.add_parser(
         "exceptions", help="VaR exceptions of the recorded forecasts, tested per series and model",
@@ -251,9 +251,8 @@ def exceptions_line(row: dict) -> str:
 def run_exceptions(args) -> int:
     import json
 
-    from kronos_studio.desk import Desk
+    from kronos_studio.desk import Desk, RiskSettings
     from kronos_studio.desk.risk_record import record_body
-    from kronos_studio.risk.measures import RiskSettings
 
     from .errors import notice_line
 

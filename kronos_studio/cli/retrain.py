@@ -25,8 +25,13 @@ from .ledger import open_ledger
 
 def register(sub) -> None:
     from kronos.quantiles import BAND_NAME
-    from kronos_studio.desk import Engine, RetrainSettings, RetrainWatchlistRequest
-    from kronos_studio.training.gate import COVERAGE_TOLERANCE, NOMINAL_COVERAGE
+    from kronos_studio.desk import (
+        COVERAGE_TOLERANCE,
+        NOMINAL_COVERAGE,
+        Engine,
+        RetrainSettings,
+        RetrainWatchlistRequest,
+    )
 
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
@@ -71,10 +76,8 @@ def retrain_settings(args):
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.desk import Desk
+    from kronos_studio.desk import Desk, RetrainError, SeriesLocked, TrainingPeriodError
     from kronos_studio.desk.ledger import LedgerError
-    from kronos_studio.evaluation.trust import TrainingPeriodError
-    from kronos_studio.training.retrain import RetrainError, SeriesLocked
 
     from .bars_process import GatedBars
     from .models import cli_desk

@@ -289,7 +289,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from types import SimpleNamespace
 
         from kronos.settings import knob_values
-        from kronos_studio.training.retrain import SeriesLocked
+        from kronos_studio.desk import SeriesLocked
 
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))

@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from data_sources.requests import BarsRequest
-from kronos_studio.desk import DriftRequest, LedgerQuery, StepsRequest, TrackRecordRequest
+from kronos_studio.desk import DriftRequest, LedgerQuery, RiskSettings, StepsRequest, TrackRecordRequest
 from kronos_studio.desk import ScoreRequest as Scoring
 from kronos_studio.desk.ledger import LedgerError
-from kronos_studio.risk.measures import RiskSettings
 
 from ..deps import Shared, Who, WorkspaceLedger, knob_request, with_query
 from ..errors import ServiceError, notice_line
