@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
 
 SECRETS_SECTION = "kronos_studio"  # [kronos_studio.workspaces] e-mail = "workspace"
 SHARED_NOTICE_SEEN = "_shared_workspace_notice_seen"  # session state: the notice below was dismissed

@@ -1,5 +1,5 @@
 """Drift on the Track record page: the state of each model on a series as a table, and its rolling
-coverage and skill as a chart with the thresholds (``kronos_studio.ledger.drift`` computes them)."""
+coverage and skill as a chart with the thresholds (``Desk.drift`` judges them, and says its thresholds)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -7,9 +7,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from kronos.quantiles import BAND_NAME
-from kronos_studio.ledger.drift import ALPHA, DRIFT_LAST, MIN_SCORED, NOMINAL, RW_MIN_RETURNS, Drift, drift_report
+from kronos_studio.desk import Drifted, DriftRequest, DriftThresholds
 
 from .charts import MODEL_COLORS
+from .forecasts import desk
 
 # Glyphs DejaVu Sans has (the sans-serif Chromium falls back to on Linux): emoji (✅, ⏳) drew a missing-glyph box.
 STATE_ICONS = {"ok": "✓ ok", "drifting": "⚠ drifting", "too few scored forecasts": "○ too few scored forecasts"}
@@ -18,23 +19,24 @@ COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value",
            "skill_high"]  # the why beside the state: the numbers behind it follow
 
 
-def series_drift(book, series: tuple[str, str, str], models, experiments: bool = False) -> list[Drift]:
+def series_drift(book, series: tuple[str, str, str], models, experiments: bool = False) -> Drifted:
     """The drift of ``models`` on one (source, symbol, interval) of the session's ledger ``book``."""
     source, symbol, interval = series
-    return drift_report(book, experiments=experiments, source=source, symbol=symbol, interval=interval,
-                        models=list(models))
+    request = DriftRequest(source=source, symbol=symbol, interval=interval, models=tuple(models),
+                           include_experiments=experiments)
+    return desk(computing=False).drift(request, ledger=book)
 
 
-def explanation() -> str:
+def explanation(t: DriftThresholds) -> str:
     """The thresholds in words, for the caption over the drift table."""
-    return (f"Each model's newest {DRIFT_LAST} scored forecasts (one per last bar): **drifting** when the "
-            f"{BAND_NAME} coverage of the first forecast bar differs from {NOMINAL:.0%} (binomial test), its PIT is "
-            f"not uniform (Kolmogorov-Smirnov test), either at p < {ALPHA:g}, or its CRPS is worse than the random "
-            f"walk's beyond the 95% interval; judged from {MIN_SCORED} scored forecasts on, the skill from "
-            f"{MIN_SCORED} with a random-walk reference (the {RW_MIN_RETURNS} returns before it known to the ledger).")
+    return (f"Each model's newest {t.last} scored forecasts (one per last bar): **drifting** when the "
+            f"{BAND_NAME} coverage of the first forecast bar differs from {t.nominal:.0%} (binomial test), its PIT is "
+            f"not uniform (Kolmogorov-Smirnov test), either at p < {t.alpha:g}, or its CRPS is worse than the random "
+            f"walk's beyond the 95% interval; judged from {t.min_scored} scored forecasts on, the skill from "
+            f"{t.min_scored} with a random-walk reference (the {t.rw_min_returns} returns before it known to the ledger).")
 
 
-def drift_table(report: list[Drift]) -> pd.DataFrame:
+def drift_table(report: list) -> pd.DataFrame:
     """One row per model: its state (with an icon), the forecasts judged, first-bar coverage and the two
     p-values (on those forecasts), the forecasts with a random-walk reference and the skill against it with its
     95% interval (empty below ``MIN_SCORED`` of them: the reasons say "not judged"), and the reasons in words."""
@@ -45,21 +47,22 @@ def drift_table(report: list[Drift]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def drift_chart(drift: Drift, height: int = 460) -> go.Figure:
-    """Rolling first-bar coverage (top) with the nominal line and the band the binomial test accepts at
-    ``ALPHA``, and rolling CRPS skill against the random walk (bottom) with its zero line, per forecast."""
+def drift_chart(drift, t: DriftThresholds, height: int = 460) -> go.Figure:
+    """Rolling first-bar coverage of a ``Drift`` (top) with the nominal line and the band the binomial test accepts at
+    the thresholds' ``alpha``, and rolling CRPS skill against the random walk (bottom) with its zero line, per
+    forecast."""
     r = drift.rolling.dropna(subset=["coverage"])
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=(f"{BAND_NAME} coverage of the first bar, last {_window(drift)} forecasts",
                                         "CRPS skill against the random walk"))
     x = r["last_bar_at"].dt.tz_convert("UTC").dt.tz_localize(None)  # drawn as UTC, as the axis says
     fig.add_trace(go.Scatter(x=x, y=r["coverage_high"], mode="lines", line=dict(width=1, dash="dot", color="#7f7f7f"),
-                             name=f"accepted at p ≥ {ALPHA:g}", legendgroup="band", showlegend=False), row=1, col=1)
+                             name=f"accepted at p ≥ {t.alpha:g}", legendgroup="band", showlegend=False), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=r["coverage_low"], mode="lines", line=dict(width=1, dash="dot", color="#7f7f7f"),
                              fill="tonexty", fillcolor="rgba(127,127,127,0.12)", legendgroup="band",
-                             name=f"accepted by the binomial test (p ≥ {ALPHA:g})"), row=1, col=1)
-    fig.add_hline(y=NOMINAL, line=dict(width=1, dash="dash", color="#2ca02c"), row=1, col=1,
-                  annotation_text=f"nominal {NOMINAL:.0%}", annotation_position="top left")
+                             name=f"accepted by the binomial test (p ≥ {t.alpha:g})"), row=1, col=1)
+    fig.add_hline(y=t.nominal, line=dict(width=1, dash="dash", color="#2ca02c"), row=1, col=1,
+                  annotation_text=f"nominal {t.nominal:.0%}", annotation_position="top left")
     fig.add_trace(go.Scatter(x=x, y=r["coverage"], mode="lines+markers", marker=dict(size=4),
                              line=dict(color=MODEL_COLORS[0], width=2), name="coverage"), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=r["skill"], mode="lines+markers", marker=dict(size=4),
@@ -74,6 +77,6 @@ def drift_chart(drift: Drift, height: int = 460) -> go.Figure:
     return fig
 
 
-def _window(drift: Drift) -> int:
+def _window(drift) -> int:
     counts = drift.rolling["forecasts"]
     return int(counts.max()) if len(counts) else 0

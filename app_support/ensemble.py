@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from kronos_studio.evaluation.baselines import BASELINE_PATHS
-from kronos_studio.evaluation.trust import signed_percent
 
 from .errors import app_message
+from .formats import signed_percent
 from .metrics import COVERAGE
 from .runs import ProgressBar
 
@@ -19,8 +19,9 @@ SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk
 ENSEMBLE_ROW = "Ensemble"
 
 
-def short_name(key: str, member=None) -> str:
-    return SHORT_NAMES.get(key) or (key if member is None else member.name)
+def short_name(key: str, name: str | None = None) -> str:
+    """A member's legend name: ``SHORT_NAMES``' word for its key, else its own ``name`` (else its key)."""
+    return SHORT_NAMES.get(key) or name or key
 
 
 def legend_members(forecast) -> list[tuple[str, np.ndarray]]:
@@ -48,10 +49,10 @@ def caption(provenance: dict) -> str:
 
 
 # --- evaluation: the ensemble ranked against its members ----------------------------------------------
-def rank(ensemble, report) -> pd.DataFrame:
-    """The ensemble, each member (on the paths it gave the mixture) and the baselines of ``report`` (the
-    ensemble's trust report: its walk-forward kept what each member gave it), on the same cut-offs and
-    seeds, best first (kept with the report: ``trust.Evaluation``)."""
+def rank(report, members: dict[str, str]) -> pd.DataFrame:
+    """The ensemble, each of its ``members`` (key -> name) on the paths it gave the mixture, and the baselines of
+    ``report`` (the ensemble's trust report: its walk-forward kept what each member gave it), on the same cut-offs
+    and seeds, best first."""
     import dataclasses
 
     from kronos_studio.evaluation.baselines import REFERENCE
@@ -61,14 +62,14 @@ def rank(ensemble, report) -> pd.DataFrame:
     from .metrics import ranking
 
     model = report.model
-    members = member_results(model, ensemble.members)
+    scored = member_results(model, members)
+    labels = {k: f"{short_name(k, name)} (member)" for k, name in members.items()}
     rows = {ENSEMBLE_ROW: ("ensemble", dataclasses.replace(model, name=ENSEMBLE_ROW))}
-    rows |= {f"{short_name(k, m)} (member)": ("member", dataclasses.replace(members[k], name=f"{short_name(k, m)} (member)"))
-             for k, m in ensemble.members.items()}
+    rows |= {labels[k]: ("member", dataclasses.replace(scored[k], name=labels[k])) for k in members}
     rows |= {b.name: ("baseline", b) for b in report.baselines.values()}
     results = {name: r for name, (_, r) in rows.items()}
     table = ranking(results, report.baselines[REFERENCE].name)
-    keys = {f"{short_name(k, m)} (member)": k for k, m in ensemble.members.items()}
+    keys = {label: k for k, label in labels.items()}
     weights = pd.DataFrame(model.weights)
     table.insert(2, "role", [rows[m][0] for m in table["model"]])
     table.insert(3, "mean weight", [float(weights[keys[m]].mean()) if m in keys else np.nan for m in table["model"]])
@@ -78,14 +79,9 @@ def rank(ensemble, report) -> pd.DataFrame:
     return table
 
 
-def show_ranking(table: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The Evaluate page's ranking of the ensemble, its members and the baselines (``table``: None when not
-    kept)."""
+def show_ranking(table: pd.DataFrame) -> pd.DataFrame:
+    """The Evaluate page's ranking of the ensemble, its members and the baselines (``rank``)."""
     st.subheader("The ensemble against its members")
-    if table is None:
-        st.info("The member ranking of this evaluation is no longer kept: change the cut-offs or the time limit "
-                "to run the evaluation again.")
-        return None
     place = int(table.index[table["model"] == ENSEMBLE_ROW][0]) + 1
     best = table["model"].iloc[0]
     st.markdown(f"**The ensemble ranks {place} of {len(table)}** by CRPS on these cut-offs"
@@ -115,43 +111,58 @@ def show_ranking(table: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 # --- fitting the ensemble to the series on screen -------------------------------------------------------
-def fit_panel(bars, choice, settings) -> None:
-    """The Evaluate page's "fit to this series": stacking weights fitted on a walk-forward of these bars and
-    these members (``kronos_studio.ensemble.series.fit_to_series``, as ``kronos train ensemble FILE``), stored
-    by series, horizon and members; every later ensemble forecast of this series uses them (its model line
-    says "fitted to")."""
-    from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, SeriesFit, fit_to_series, load_series_meta
+def fit_request(bars, choice, settings):
+    """The desk's request to fit ``choice``'s ensemble to gated ``bars`` with ``settings``, in the session's
+    workspace."""
+    from kronos_studio.desk import FitEnsembleRequest  # the ensemble's fitting code loads scipy: only when asked
 
     from .auth import workspace
-    from .models import forecaster
 
+    return FitEnsembleRequest(bars, settings, choice, workspace=workspace())
+
+
+def fit(asked):
+    """``Desk.fit_ensemble`` of ``asked`` under a progress bar (the fit: ``EnsembleFitted``)."""
+    from .forecasts import desk
+
+    bar = ProgressBar("Fitting the ensemble to this series", unit="cut-off")
+    try:
+        return desk().fit_ensemble(asked, progress=lambda name, i, n: bar(i, n))
+    finally:
+        bar.done()
+
+
+def fit_panel(bars, choice, settings) -> None:
+    """The Evaluate page's "fit to this series": ``Desk.fit_ensemble`` of these bars with these members and settings
+    (as ``kronos train ensemble FILE``), stored by series, horizon and members; every later ensemble forecast of
+    this series uses it (its model line says "fitted to")."""
+    from .forecasts import desk
+    from .models import load_model
+
+    asked = fit_request(bars, choice, settings)
     with st.expander("Fit the ensemble to this series"):
-        st.caption(f"Walks every member forward over {DEFAULT_SERIES_CUTOFFS} cut-offs of {bars.symbol} "
+        st.caption(f"Walks every member forward over {asked.n_cutoffs} cut-offs of {bars.symbol} "
                    f"{bars.interval} ({settings.horizon} bars ahead, after the last day any member learned from) "
                    "and fits the mixture's weights there (stacking); its forecasts of this series then use them.")
         try:
-            members = forecaster(bars, choice, settings).members
-            stored = load_series_meta(bars, members, settings.horizon, workspace())
+            load_model(choice)  # with its download's progress
+            stored = desk().fitted_ensemble(asked)
         except Exception as e:  # the model cannot load: the run button reports it
             st.caption(f"Not available: {app_message(e)}")
             return
         if stored is not None:
-            info = stored.info.get("provenance", {})
+            info = stored.meta.info.get("provenance", {})
             st.success(f"Fitted on {info.get('cutoffs')} cut-offs {str(info.get('first_cutoff'))[:10]} → "
-                       f"{str(info.get('last_cutoff'))[:10]}: weights {format_weights(stored)}.",
+                       f"{str(info.get('last_cutoff'))[:10]}: weights {format_weights(stored.meta)}.",
                        icon=":material/tune:")
         if not st.button("Fit to this series" if stored is None else "Fit again", key="ens_fit"):
             return
-        bar = ProgressBar("Fitting the ensemble to this series", unit="cut-off")
         try:
-            meta = fit_to_series(bars, members, settings, SeriesFit(workspace=workspace()),
-                                 progress=lambda name, i, n: bar(i, n))
+            done = fit(asked)
         except ValueError as e:
             st.error(f"**Could not fit the ensemble to this series.** {app_message(e)}")
             return
-        finally:
-            bar.done()
-        st.success(f"Fitted: weights {format_weights(meta)}. Forecasts of this series now use them.",
+        st.success(f"Fitted: weights {format_weights(done.meta)}. Forecasts of this series now use them.",
                    icon=":material/tune:")
 
 

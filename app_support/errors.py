@@ -5,18 +5,22 @@ from __future__ import annotations
 from kronos.errors import UserError, plain_name
 from kronos.settings import knobs
 from kronos_studio.covariates.options import CovariateOptions
+from kronos_studio.desk import FineTunePlan, RankPlan, TrustPlan
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.training.retrain_settings import RetrainSettings
 
 # setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
-# labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs) and the
-# Fine-tune page's "Retrain settings" (the retrain's) and the Risk panel (the risk's) draw (``knob_widgets``)
-CONTROLS = {**{knob.name(name): knob.label for cls in (RetrainSettings, RiskSettings, None)
+# labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs), the
+# Fine-tune page's "Retrain settings" (the retrain's) and its fine-tuning plan, the Risk panel (the risk's) and the
+# Evaluate page (the walk-forward's plan) draw (``knob_widgets``)
+CONTROLS = {**{knob.name(name): knob.label for cls in (FineTunePlan, TrustPlan, RetrainSettings, RiskSettings, None)
                for name, (_, knob) in knobs(cls).items()},
     "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
     "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "exchange": "Exchange", "fix": "Accept fix",
     "include_training_period": "Include cut-offs inside the model's training period",
-    "step": "Bars between cut-offs",
+    # the Screener's rank evaluation (its widgets drawn from ``RankPlan``'s knobs)
+    "step": knobs(RankPlan)["step"][1].label, "costs_bps": knobs(RankPlan)["costs_bps"][1].label,
+    "cutoff": "Cut-off (last bar the models see)",  # the Compare page's backtest (desk.compare)
     "covariates": knobs(CovariateOptions)["covariates"][1].label,  # the sidebar's "Condition on" (conditioned.py)
     "leaders": "Leaders",  # an adapter's leader series (adapters.leader_input)
 }

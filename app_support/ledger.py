@@ -1,25 +1,26 @@
-"""The forecast ledger in the app: one ``Ledger`` per database and process, shared by all sessions.
-Pages record the forecasts they show (each once, however often it is shown again), bars score the
-forecasts due when they load, and the Track record page reads it. A ledger that cannot be opened costs
-the app its track record, never a page: the reason is said where a forecast could not be recorded."""
+"""The forecast ledger in the app: one ledger per database and process (``desk.ledger.open_ledger``), shared by all
+sessions. Pages record the forecasts they show (``Desk.record``: each once, however often it is shown again), bars
+score the forecasts due when they load (``Desk.score``), and the Track record page reads it (``Desk.track_record``).
+A ledger that cannot be opened costs the app its track record, never a page: the reason is said where a forecast
+could not be recorded."""
 from __future__ import annotations
 
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from data_sources.sources import SOURCES
 from kronos.quantiles import BAND_NAME
-from kronos_studio.ledger import Ledger, ledger_url
-from kronos_studio.ledger.frames import counted
+from kronos_studio.desk import RecordRequest, ScoreRequest, TrackRecordRequest
+from kronos_studio.desk.ledger import counted, import_old_track_records, ledger_place, open_ledger
 
 from . import auth
 from .errors import app_message
+from .forecasts import desk
 
 RETRY_AFTER_S = 60  # a database that could not be opened is tried again after this long, not on every rerun
 SCORED_MEMO = 256  # bars objects remembered as scored (per process): a rerun does not query the ledger again
@@ -32,58 +33,35 @@ class _Held:
 
     def __init__(self, url: str):
         self.url = url
-        self.ledger: Ledger | None = None
+        self.ledger = None
         self.error: str | None = None
         self.failed_at: float | None = None  # time.monotonic() of the last failed opening
         self.lock = threading.Lock()
         self.recorded: OrderedDict = OrderedDict()  # id(forecast) -> (weakref to it, prediction id)
         self.scored: OrderedDict = OrderedDict()  # (series, content hash) -> None
 
-    def get(self) -> Ledger | None:
+    def get(self):
         with self.lock:
             due = self.failed_at is None or time.monotonic() - self.failed_at > RETRY_AFTER_S
             if self.ledger is None and due:
                 try:
-                    self.ledger = Ledger.open(self.url)
+                    self.ledger = open_ledger(self.url)
                     self.error = None
                 except Exception as e:  # LedgerError, or a database failing in an unforeseen way
                     self.error = (str(e).splitlines() or [type(e).__name__])[0]
                     self.failed_at = time.monotonic()
                     return None
-                _import_old_track_records(self.ledger)
+                try:  # earlier versions kept each track record in a JSON file: brought in once (files stay)
+                    import_old_track_records(self.ledger)
+                except Exception:  # an unreadable folder or a failed write: those records stay in their files
+                    pass
             return self.ledger
 
     def empty_and_unmade(self) -> bool:
         """Whether the ledger is a SQLite file not made yet and no old track record waits to come in: it then
         holds no forecast to score, and making it (Alembic's migrations: about 0.5 s of a first page) waits
         for the first forecast it records."""
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        if self.ledger is not None:
-            return False
-        try:
-            parsed = make_url(self.url)
-        except ArgumentError:  # opening it says why
-            return False
-        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-            return False
-        from data_sources.storage import storage_path
-        from kronos_studio.ledger.legacy import TRUST_FOLDER
-
-        old = storage_path(TRUST_FOLDER)
-        return not Path(parsed.database).expanduser().exists() and not (old.is_dir() and any(old.iterdir()))
-
-
-def _import_old_track_records(ledger: Ledger) -> None:
-    """Earlier versions kept each track record in a JSON file: bring them in, once (files stay)."""
-    from data_sources.storage import storage_path
-    from kronos_studio.ledger.legacy import TRUST_FOLDER
-
-    try:
-        ledger.import_track_record_files(storage_path(TRUST_FOLDER))
-    except Exception:  # an unreadable folder or a failed write: those records stay in their files for next time
-        pass
+        return self.ledger is None and ledger_place(self.url).unmade()
 
 
 @st.cache_resource(show_spinner=False)
@@ -92,10 +70,10 @@ def _held(url: str) -> _Held:
 
 
 def current() -> _Held:
-    return _held(ledger_url())
+    return _held(ledger_place().url)
 
 
-def ledger() -> Ledger | None:
+def ledger():
     """The ledger of ``$KRONOS_STUDIO_DB`` (or the default SQLite file) as this session's workspace sees it
     (``auth.workspace``), or None when it cannot be opened."""
     book = current().get()
@@ -132,7 +110,7 @@ def record(forecast, bars, *, calibration=None, exchange: str | None = None) -> 
 
         exchange = inputs().exchange.strip().lower() or None
     try:
-        pid = book.record(forecast, bars, calibration=calibration, exchange=exchange).id
+        pid = desk(computing=False).record(RecordRequest(forecast, bars, calibration, exchange), ledger=book).id
     except Exception as e:  # a failed write must not cost the user the fan on screen
         st.warning(f"This forecast could not be recorded in the ledger ({app_message(e)}).",
                    icon=":material/database:")
@@ -159,7 +137,7 @@ def score(bars) -> None:
     if book is None:
         return
     try:
-        report = book.score(bars)
+        [report] = desk(computing=False).score(ScoreRequest(bars), ledger=book).series
     except Exception:  # scoring is retried on the next load of these bars; the page goes on
         return
     with held.lock:
@@ -177,22 +155,27 @@ def last_series() -> tuple | None:
     return st.session_state.get(LAST_SERIES)
 
 
-def realized(bars, model: str) -> dict | None:
-    """What the ledger knows of ``model``'s forecasts of ``bars``' series at the default sampling settings once
-    scored (None: nothing yet); ``experiments``: how many forecasts at other settings were left out."""
-    from kronos_studio.ledger.frames import default_settings_only, realized_by_model
-
+def track_record(bars, models=(), member_rows: bool = True):
+    """``Desk.track_record`` of ``bars``' series (``models``: of these alone) in this session's workspace, the
+    forecasts at the default sampling settings pooled; None when the ledger is unavailable."""
     book = ledger()
     if book is None:
         return None
+    request = TrackRecordRequest(source=bars.source, symbol=bars.series_symbol, interval=bars.interval,
+                                 models=tuple(models), member_rows=member_rows)
+    return desk(computing=False).track_record(request, ledger=book)
+
+
+def realized(bars, model: str) -> dict | None:
+    """What the ledger knows of ``model``'s forecasts of ``bars``' series at the default sampling settings once
+    scored (None: nothing yet); ``experiments``: how many forecasts at other settings were left out."""
     try:
-        table = book.predictions_frame(source=bars.source, symbol=bars.series_symbol, interval=bars.interval,
-                                       models=[model])
+        done = track_record(bars, [model])
     except Exception:
         return None
-    table, experiments = default_settings_only(table)
-    summary = realized_by_model(table)
-    return None if summary.empty else {**summary.iloc[0].to_dict(), "experiments": experiments}
+    if done is None or done.models.empty:
+        return None
+    return {**done.models.iloc[0].to_dict(), "experiments": done.experiments_left_out}
 
 
 def realized_caption(bars, forecast) -> None:
@@ -211,15 +194,11 @@ def realized_caption(bars, forecast) -> None:
 def realized_panel(bars) -> None:
     """The Evaluate page's realized track record: every model's recorded forecasts of this series, scored
     on the bars that came after them, beside the walk-forward's backtest."""
-    from kronos_studio.ledger.frames import default_settings_only, realized_by_model
-
-    book = ledger()
-    if book is None:
+    done = track_record(bars, member_rows=False)  # an ensemble's members: on Track record
+    if done is None:
         st.caption(f"Realized track record unavailable: {problem()}.")
         return
-    kept, experiments = default_settings_only(book.predictions_frame(  # an ensemble's members: on Track record
-        source=bars.source, symbol=bars.series_symbol, interval=bars.interval, member_rows=False))
-    table = realized_by_model(kept)
+    table, experiments = done.models, done.experiments_left_out
     with st.container(border=True):
         st.markdown(f"**Realized track record of {bars.series_symbol} {bars.interval}** — forecasts made on this series "
                     "and scored on the bars that really came after them (the forecast ledger)")

@@ -1,6 +1,6 @@
 """The Fine-tune page's registry section: the series' lineage (every adapter ``kronos retrain`` trained
 for it, with its decision and scores), its timeline (every move of those entries, from the registry's
-event history) and "Retrain now" (the gated retrain, ``kronos_studio.training.retrain``)."""
+event history: ``Desk.adapters``) and "Retrain now" (the gated retrain, ``Desk.retrain``)."""
 from __future__ import annotations
 
 import html
@@ -8,7 +8,10 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from kronos_studio.desk import AdaptersRequest
+
 from . import ledger as app_ledger
+from .forecasts import desk
 from .models import load_model
 
 MADE_BY = "app: Retrain now"  # what the registry records as the maker of the adapters the button trains
@@ -34,17 +37,25 @@ def in_zone(t, zone: str) -> str:
     return f"{pd.Timestamp(t).tz_convert(zone):%Y-%m-%d %H:%M}"
 
 
-def lineage(bars) -> pd.DataFrame | None:
-    """One row per registry entry of ``bars``' series in this session's workspace, newest first, its window in
-    the series' clock (None when the ledger is unavailable)."""
-    from kronos_studio.ledger.registry import Registry, SeriesKey
-
+def registered(bars):
+    """``Desk.adapters`` of ``bars``' series in this session's workspace: its entries and their moves, oldest first
+    (None when the ledger is unavailable)."""
     book = app_ledger.ledger()
     if book is None:
         return None
+    request = AdaptersRequest(source=bars.source, symbol=bars.series_symbol, interval=bars.interval)
+    return desk(computing=False).adapters(request, ledger=book)
+
+
+def lineage(bars) -> pd.DataFrame | None:
+    """One row per registry entry of ``bars``' series in this session's workspace, newest first, its window in
+    the series' clock (None when the ledger is unavailable)."""
+    done = registered(bars)
+    if done is None:
+        return None
     zone = bars.timezone or "UTC"
     rows = []
-    for e in reversed(Registry(book).entries(SeriesKey.of(bars))):
+    for e in reversed(done.entries):
         crps = (e.scores or {}).get("crps", {})
         rows.append([e.id, e.status, e.parent_id, f"{in_zone(e.first_bar_at, zone)} to {in_zone(e.last_bar_at, zone)}",
                      crps.get("challenger"), crps.get("champion"), crps.get("base"),
@@ -55,12 +66,8 @@ def lineage(bars) -> pd.DataFrame | None:
 def history(bars) -> list | None:
     """Every registry event of ``bars``' series in this session's workspace, oldest first (None when the
     ledger is unavailable)."""
-    from kronos_studio.ledger.registry import Registry, SeriesKey
-
-    book = app_ledger.ledger()
-    if book is None:
-        return None
-    return Registry(book).history(SeriesKey.of(bars))
+    done = registered(bars)
+    return None if done is None else done.events
 
 
 def _hover(event) -> str:
@@ -127,10 +134,8 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     inside the model's training period are left out unless ``include_training_period``; ``options``: the
     ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
-    from kronos_studio.ledger import LedgerError
+    from kronos_studio.desk.ledger import LedgerError
     from kronos_studio.training.retrain_settings import RetrainSettings
-
-    from .forecasts import desk
 
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()

@@ -10,12 +10,14 @@ import pandas as pd
 
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND, BAND_NAME, path_quantiles
+from kronos_studio.desk import MIN_NOISE_CUTOFFS
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
-from kronos_studio.evaluation.trust import signed_percent, skill_interval, skill_score
+from kronos_studio.evaluation.trust import skill_interval, skill_score
 from kronos_studio.evaluation.walk_forward import EvalResult
 
-MIN_NOISE_CUTOFFS = 5  # fewer cut-offs than this: the verdict does not judge noise at all
+from .formats import signed_percent
+
 NOISE_LEVEL = 0.95
 COVERAGE = f"{BAND_NAME} coverage"  # column names of the score tables
 BAND_WIDTH = f"band width {BAND_NAME}"

@@ -12,16 +12,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from kronos_studio.batch.cross_section import RankPlan
-from kronos_studio.batch.watchlist import Entry
+from kronos_studio.desk import Entry, RankPlan
 from kronos_studio.exports import csv_text
 
 from .screener import RunSettings, changes, upload_names
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
-DEFAULT_CUTOFFS = 20
-DEFAULT_PATH_COUNTS = (1, 5, 10)
 PATH_CHOICES = (1, 2, 5, 10, 20, 30, 50, 100)
+# The rank plan's options drawn here with widgets of their own (the rest: one generated widget per knob)
+OWN_WIDGETS = ("paths", "include_trained")
 SIGNAL_LABELS = {"expected_log_return": "Expected return (mean of paths)", "median_log_return": "Median return",
                  "p_up": "P(up)", "mean_over_sd": "Mean / σ of paths", "momentum": "Momentum (past H bars)",
                  "reversal": "Reversal (−last bar)", "random": "Random ranking"}
@@ -48,34 +47,37 @@ class RankRun:
     watchlist: str  # what was evaluated, in words
     settings: RunSettings
     plan: RankPlan
-    result: object  # kronos_studio.batch.rank_run.RankResult
+    result: object  # kronos_studio.desk.Ranked
     elapsed_s: float
 
 
-def plan_inputs(horizon: int) -> RankPlan:
-    """The section's inputs: cut-offs, step, path counts, costs and the training-period switch."""
-    from . import trust
+def plan_inputs() -> RankPlan:
+    """The section's inputs: one widget per ``RankPlan`` knob (cut-offs, step, costs, ...), the path counts picked
+    from ``PATH_CHOICES`` and the training-period switch (as on Evaluate)."""
+    from kronos.settings import knobs
 
-    c = st.columns(4)
-    cutoffs = c[0].number_input("Cut-off dates", 5, 500, DEFAULT_CUTOFFS, key="rk_cutoffs",
-                                help="Past dates at which every series is forecast from the bars before it")
-    step = c[1].number_input("Bars between cut-offs", 1, 2000, horizon, key="rk_step",
-                             help="At least the horizon: the forward returns scored do not overlap")
-    counts = c[2].multiselect("Path counts", PATH_CHOICES, list(DEFAULT_PATH_COUNTS), key="rk_paths",
-                              help="The same dates scored for each count: does sampling more paths rank better?")
-    costs = c[3].number_input("Costs (bps per unit turnover)", 0.0, 500.0, 5.0, 0.5, key="rk_costs",
-                              help="Paid on every unit of weight the long-short portfolio trades at a cut-off")
+    from . import trust
+    from .knob_widgets import knob_controls
+
+    drawn = [name for name in knobs(RankPlan) if name not in OWN_WIDGETS]
+    c = st.columns(len(drawn) + 1)
+    values = {}
+    for where, name in zip(c, drawn):
+        values |= knob_controls(where, RankPlan, "rk_", only=(name,), handed=False)
+    paths = knobs(RankPlan)["paths"]
+    counts = c[-1].multiselect(paths[1].label, PATH_CHOICES, list(paths[0]), key="rk_paths", help=paths[1].help)
     include = trust.include_trained_toggle("rk_include_trained")
-    return RankPlan(int(cutoffs), int(step), tuple(sorted(counts)) or DEFAULT_PATH_COUNTS, bool(include), float(costs))
+    return RankPlan(**values, paths=tuple(counts) or paths[0], include_trained=bool(include))
 
 
 def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: str, load: dict) -> RankRun:
-    """The walk-forward of ``entries`` under a progress bar (``load``: the gate's fixes and the files'
-    calendar); raises what ``evaluate_watchlist`` raises."""
-    from kronos_studio.batch.rank_run import evaluate_watchlist
+    """``Desk.rank`` of ``entries`` under a progress bar (``load``: the gate's fixes and the files' calendar); raises
+    what the desk raises."""
+    from kronos_studio.desk import RankRequest
 
     from .auth import workspace
-    from .models import registry, wait_for_torch
+    from .forecasts import desk
+    from .models import wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     bar = st.progress(0.0, text=f"Loading {len(entries)} series and {settings.model_label}…")
@@ -84,11 +86,10 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
         bar.progress(done / max(total, 1), text=f"Forecast {done} of {total} cut-off dates × path counts")
 
     started = time.perf_counter()
-    models = registry()  # the process's warm model, sampled date by date in this workspace's turns
-    try:
-        forecaster = models.forecaster(settings.model_ref, None, settings.forecast, workspace())
-        result = evaluate_watchlist(models.in_turn(forecaster, settings.model_ref, workspace()), entries,
-                                    settings.forecast, plan, load, progress)
+    try:  # the process's warm model, sampled date by date in this workspace's turns
+        result = desk().rank(RankRequest(tuple(entries), settings.forecast, plan, model=settings.model_ref,
+                                         fixes=tuple(load.get("fixes", ())), calendar=load.get("calendar")),
+                             progress=progress, workspace=workspace())
     finally:
         bar.empty()
     out = RankRun(watchlist, settings, plan, result, time.perf_counter() - started)
@@ -107,11 +108,10 @@ def refusal(e: Exception) -> str:
     return trust.refusal_detail(e)
 
 
-def summary_table(report: dict) -> pd.DataFrame:
-    """Signals × statistics for every path count, the naive rankings below, with readable names."""
-    from kronos_studio.batch.rank_run import summary_frame
-
-    frame = summary_frame(report).fillna(value=float("nan")).infer_objects()  # a missing number shows empty
+def summary_table(result) -> pd.DataFrame:
+    """Signals × statistics for every path count, the naive rankings below, with readable names (``result``: a
+    ``Ranked``)."""
+    frame = result.table().fillna(value=float("nan")).infer_objects()  # a missing number shows empty
     frame["signal"] = [SIGNAL_LABELS.get(s.replace(" (baseline)", ""), s) + (" — naive" if "baseline" in s else "")
                        for s in frame["signal"]]
     return frame[[c for c in TABLE_COLUMNS if c in frame.columns]].rename(columns=TABLE_COLUMNS)
@@ -134,10 +134,7 @@ def verdicts(report: dict) -> list[str]:
 
 def ic_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
     """Rank IC per cut-off date (bars, green above 0) and its cumulative sum (line, right axis)."""
-    from kronos_studio.evaluation.rank_skill import per_date_ic
-
-    panel = run_.result.panel.panel
-    ics = per_date_ic(panel[panel["paths"] == run_.plan.paths[-1]], signal).dropna(subset=["rank_ic"])
+    ics = run_.result.ics(signal).dropna(subset=["rank_ic"])
     fig = go.Figure()
     fig.add_bar(x=ics["date"], y=ics["rank_ic"], name="rank IC", marker_color=[UP if v > 0 else DOWN for v in ics["rank_ic"]])
     cumulative = ics["rank_ic"].cumsum()
@@ -170,10 +167,7 @@ def shared_zero_ranges(*series, pad: float = 0.08) -> list[list[float]]:
 
 def quantile_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
     """Mean forward log return per signal bucket (1 = ranked lowest): a working ranking rises left to right."""
-    from kronos_studio.evaluation.rank_skill import quantile_returns
-
-    panel = run_.result.panel.panel
-    q = quantile_returns(panel[panel["paths"] == run_.plan.paths[-1]], signal)
+    q = run_.result.buckets(signal)
     fig = go.Figure(go.Bar(x=q["bucket"].astype(str), y=q["realised"] * 100,
                            marker_color=[UP if v > 0 else DOWN for v in q["realised"]]))
     fig.update_layout(title="Return by signal bucket", xaxis_title="bucket (1 = ranked lowest)",
@@ -183,9 +177,7 @@ def quantile_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Fig
 
 def paths_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
     """Rank IC with its 95% interval against the number of sampled paths."""
-    from kronos_studio.evaluation.rank_skill import scaling_table
-
-    t = scaling_table(run_.result.report, signal)
+    t = run_.result.by_paths(signal)
     fig = go.Figure(go.Scatter(x=t["paths"], y=t["rank_ic_mean"], mode="lines+markers", line_color=LINE,
                                error_y={"type": "data", "symmetric": False, "array": t["ci_high"] - t["rank_ic_mean"],
                                         "arrayminus": t["rank_ic_mean"] - t["ci_low"]}))
@@ -212,7 +204,7 @@ def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
 def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: str | None) -> None:
     """The whole section: its inputs, the run button, and the latest run's charts, table and downloads
     (``watchlist``: the page's ``screener.WatchlistInputs``)."""
-    from kronos_studio.batch.watchlist import WatchlistError
+    from kronos_studio.desk import WatchlistError
 
     from . import trust
     from .charts import CHART_CONFIG
@@ -222,7 +214,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
                "the model's ranking (expected return, median, P(up), mean/σ of the paths) is then compared with the "
                f"returns that followed over {settings.forecast.horizon} bars: rank IC with a Newey–West interval, "
                "the top-minus-bottom fifth after costs, beside naive rankings on the same dates.")
-    plan = plan_inputs(settings.forecast.horizon)
+    plan = plan_inputs()
     if st.button("Evaluate the ranking", icon=":material/leaderboard:", key="rk_run"):
         try:
             run(watchlist.entries(), settings, plan, watchlist.label, {"fixes": tuple(fixes), "calendar": calendar})
@@ -262,7 +254,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     a.plotly_chart(ic_chart(done), key="rk_ic_chart", config=CHART_CONFIG)
     b.plotly_chart(quantile_chart(done), key="rk_quantile_chart", config=CHART_CONFIG)
     c.plotly_chart(paths_chart(done), key="rk_paths_chart", config=CHART_CONFIG)
-    table = summary_table(report)
+    table = summary_table(done.result)
     st.dataframe(table, key="rk_table", hide_index=True, height=TABLE_ROW_PX * (len(table) + 1) + 3,
                  column_config=TABLE_FORMATS)
     st.caption("Charts: the model's expected return (mean of the paths' log returns) at the largest path count. "

@@ -5,7 +5,6 @@ settings of the run that made it (same model, horizon, paths, seed and lookback:
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import io
 import math
@@ -25,11 +24,8 @@ from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCE
 from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.engine import interval_notices, risk_notices
-from kronos_studio.batch.forecaster import RISK_KNOBS, BatchSettings
-from kronos_studio.batch.watchlist import Entry, WatchlistError, folder_entries, read_watchlist, symbol_entries
+from kronos_studio.desk import RISK_KNOBS, BatchSettings, Desk, Entry, RiskSettings, WatchlistError
 from kronos_studio.exports import csv_text
-from kronos_studio.risk.measures import RiskSettings
 
 from . import sidebar
 from .errors import app_message, control
@@ -107,6 +103,7 @@ class ScreenerRun:
     sparks: dict[str, str] = field(default_factory=dict)  # series -> SVG data URL
     fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
     calendar: str | None = None  # the uploaded files' calendar (None: inferred from each file's bar times)
+    notices: list = field(default_factory=list)  # what the desk said of the rows (``Screened.notices``)
 
 
 # --- watchlists ---------------------------------------------------------------------------------------
@@ -121,7 +118,7 @@ def sample_entries(names: list[str]) -> list[Entry]:
         raise WatchlistError(f"unknown samples {unknown}: choose from {list(interval)}")
     if not names:
         raise WatchlistError("no sample chosen: pick at least one bundled sample")
-    return symbol_entries([(with_input(SAMPLE_PICKER)[0], n, interval[n], None) for n in names])
+    return list(Desk.watchlist([(with_input(SAMPLE_PICKER)[0], n, interval[n], None) for n in names]))
 
 
 def parse_symbols(text: str) -> list[str]:
@@ -140,7 +137,7 @@ def ticker_entries(source: str, text: str, interval: str, exchange: str | None =
     exchange = exchange.strip().lower() if origin.needs_exchange else None
     if origin.upper_case:
         symbols = list(dict.fromkeys(s.upper() for s in symbols))
-    return symbol_entries([(source, s, interval, exchange) for s in symbols])
+    return list(Desk.watchlist([(source, s, interval, exchange) for s in symbols]))
 
 
 UPLOADS = "screener_uploads"  # the storage root's folder of uploaded watchlist files
@@ -195,8 +192,8 @@ def upload_entries(files: list[tuple[str, bytes]], chosen: dict[str, list[str]] 
                              "files only")
     folder = upload_folder(files)
     if lists:
-        return read_watchlist(folder / names[0])
-    return by_instrument(folder_entries(folder), chosen or {})
+        return list(Desk.watchlist(folder / names[0]))
+    return by_instrument(list(Desk.watchlist(folder)), chosen or {})
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -327,14 +324,15 @@ def chunk_size(n: int) -> int:
 
 def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tuple[str, ...] = (),
         calendar: str | None = None) -> ScreenerRun:
-    """Forecast every entry under a progress bar, with the gate's ``fixes`` accepted and the uploaded files'
-    ``calendar``; raises what ``run_batch`` raises (bad model, no series, an unknown calendar or fix)."""
+    """``Desk.screen`` of every entry under a progress bar, with the gate's ``fixes`` accepted and the uploaded files'
+    ``calendar``; raises what the desk raises (bad model, no series, an unknown calendar or fix)."""
     import time
 
-    from kronos_studio.batch.engine import BatchRun, run_batch
+    from kronos_studio.desk import ScreenRequest
 
     from .auth import workspace  # whose champions the model ``champion`` serves
-    from .models import registry, wait_for_torch
+    from .forecasts import desk
+    from .models import wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     n = len(entries)
@@ -347,19 +345,19 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
 
     started = time.perf_counter()
     try:
-        result = run_batch(entries, settings.batch(), BatchRun(model=settings.model_ref, chunk_series=chunk_size(n),
-                                                               fixes=tuple(fixes), calendar=calendar,
-                                                               workspace=workspace(), registry=registry()),
-                           progress)
+        done = desk().screen(ScreenRequest(tuple(entries), settings.batch(), model=settings.model_ref,
+                                           fixes=tuple(fixes), calendar=calendar, chunk=chunk_size(n)),
+                             progress=progress, workspace=workspace())
         bar.progress(1.0, text="Drawing the fans…")
-        rows = result.rows.copy()
+        rows = done.rows.copy()
         for c in ("origin", "status", "warnings"):  # uploads by their names (table, reasons, downloads)
             if c in rows.columns:
                 rows[c] = rows[c].map(upload_names)
         bar.progress(1.0, text="Reading each series' risk champion…")
         rows = with_served(rows, entries, settings, fixes, calendar)
-        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, result.steps,
-                          time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar)
+        out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, done.steps,
+                          time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar,
+                          notices=done.notices)
         out.sparks = sparklines(out)
     finally:
         bar.empty()
@@ -367,32 +365,13 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
     return out
 
 
-SERVED_BARS = 600  # bars read again per series for its risk model's reading (the standard models read 501)
-
-
 def with_served(rows: pd.DataFrame, entries: list[Entry], settings: RunSettings, fixes=(), calendar=None) -> pd.DataFrame:
-    """``rows`` with each "ok" series' risk-champion columns (``Desk.served_rows``: the risk model serving it, why,
-    and its VaR and ES), read from the bars up to the row's last bar."""
-    from kronos_studio.batch.summary import utc
-    from kronos_studio.batch.watchlist import load_entries
-
+    """``rows`` with each "ok" series' risk-champion columns: ``Desk.screen_served`` in this session's workspace."""
     from .auth import workspace
     from .forecasts import desk
 
-    ok = rows[rows["status"] == "ok"] if "status" in rows else rows.iloc[:0]
-    ends = dict(zip(ok["series"], ok["history_end"])) if "history_end" in ok else {}
-    wanted = [e for e in entries if e.series in ends]
-    if not wanted:
-        return rows
-    series_bars = []
-    for loaded in load_entries(wanted, SERVED_BARS, fixes=tuple(fixes), calendar=calendar):
-        if loaded.bars is None:
-            continue
-        keep = np.asarray(utc(loaded.bars.frame["timestamp"]) <= pd.Timestamp(ends[loaded.entry.series]))
-        frame = loaded.bars.frame[keep].reset_index(drop=True)
-        series_bars.append((loaded.entry.series, dataclasses.replace(loaded.bars, frame=frame)))
-    served = desk().served_rows(series_bars, settings.forecast, settings.risk, workspace=workspace())
-    return rows.merge(served, on="series", how="left") if len(served) else rows
+    return desk().screen_served(entries, rows, settings.forecast, settings.risk, fixes=tuple(fixes),
+                                calendar=calendar, workspace=workspace())
 
 
 def latest() -> ScreenerRun | None:
@@ -446,25 +425,9 @@ def sparkline(history: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.nda
 
 
 def _history_closes(run_: ScreenerRun) -> dict[str, np.ndarray]:
-    """The last SPARK_BARS closes up to each forecast row's last bar (the bars are read again: files and
-    samples from disk, tickers from the bar cache)."""
-    from kronos_studio.batch.summary import utc
-    from kronos_studio.batch.watchlist import load_entries
-
-    ok = run_.rows[run_.rows["status"] == "ok"]
-    entries = [run_.entries[s] for s in ok["series"] if s in run_.entries]
-    if not entries:
-        return {}
-    ends = dict(zip(ok["series"], ok["history_end"]))
-    out = {}
-    for loaded in load_entries(entries, SPARK_BARS + 5, fixes=run_.fixes, calendar=run_.calendar):
-        if loaded.bars is None:
-            continue
-        frame = loaded.bars.frame
-        end = pd.Timestamp(ends[loaded.entry.series])
-        keep = np.asarray(utc(frame["timestamp"]) <= end)
-        out[loaded.entry.series] = frame["close"].to_numpy(dtype=float)[keep][-SPARK_BARS:]
-    return out
+    """The last SPARK_BARS closes up to each forecast row's last bar (``Desk.screen_history``: the bars read
+    again, files and samples from disk, tickers from the bar cache)."""
+    return Desk.screen_history(run_.entries.values(), run_.rows, SPARK_BARS, fixes=run_.fixes, calendar=run_.calendar)
 
 
 def sparklines(run_: ScreenerRun) -> dict[str, str]:
@@ -498,11 +461,11 @@ def risk_shown(rows: pd.DataFrame) -> list[str]:
     return served + shown + [c for c in VOL_SHOWN if c in rows.columns]
 
 
-def risk_flags(rows: pd.DataFrame) -> list[str]:
-    """The flags of the rows' risk columns, in the app's words: a watchlist of several bar intervals, whose rows'
-    horizons are of different lengths in time (``interval_notices``), and rows whose ES rests on too few paths
-    beyond the VaR (``risk_notices``)."""
-    return [n.worded(control) for n in interval_notices(rows) + risk_notices(rows)]
+def risk_flags(run_: ScreenerRun) -> list[str]:
+    """What the desk said of the run's rows, in the app's words: too few paths for a band, a watchlist of several
+    bar intervals, whose rows' horizons are of different lengths in time, and rows whose ES rests on too few paths
+    beyond the VaR (``Screened.notices``)."""
+    return [n.worded(control) for n in run_.notices]
 
 
 HORIZON_TIME = "horizon_time"  # the table's column of each row's horizon in time ('5 h', '5 d')

@@ -1,36 +1,27 @@
-"""The trust panel in the app: walk-forward reports kept by content (in the app's result cache), the latest
-report of each model on each series (for the badge beside the fan, kept in the forecast ledger), and evaluation
-runs with a progress bar."""
+"""The trust panel in the app: walk-forward reports through the front desk (``Desk.trust``, kept in the app's result
+cache), the latest report of each model on each series (for the badge beside the fan, kept in the forecast ledger),
+and runs with a progress bar."""
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import streamlit as st
 
+from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import knobs
-from kronos_studio.evaluation.trust import (
-    STALE_BAND_NOTE,
-    STALE_CRPS_NOTE,
-    TrainingPeriodError,
-    guard_note,
-    plain_verdicts,
-    signed_percent,
-)
+from kronos_studio.desk import TrainingPeriodError, Trusted, TrustPlan, TrustRequest, TrustTrackRecord
 
-from . import auth, ensemble, forecasts
+from . import auth, forecasts
 from . import ledger as ledger_ui
 from .errors import CONTROLS, app_message
-from .models import ModelChoice, forecaster, served_note
+from .formats import signed_percent
+from .models import ModelChoice, load_model, wait_for_torch
 from .runs import ProgressBar
 
-DEFAULT_CUTOFFS = 20
-TIME_LIMIT_S = 120
-FIT_SHARE = 0.5  # earlier half of the cut-offs fits the held-out check's calibration
 SAMPLING = (*knobs(), "lookback")  # a calibration fitted with another value of one of these does not apply
+COVERAGE_TOLERANCE = 0.10  # coverage this far from nominal is called too narrow / too wide
 
 
 INCLUDE_TRAINED_LABEL = CONTROLS["include_training_period"]
@@ -41,16 +32,6 @@ def include_trained_toggle(key: str) -> bool:
     return st.toggle(INCLUDE_TRAINED_LABEL, False, key=key,
                      help="A forecast of bars the model trained or validated on scores memory, not forecasting: "
                           "such cut-offs are left out of every score unless switched on here (and then flagged)")
-
-
-def plan_words(bars, settings, plan: Plan, lookback: int) -> str:
-    """The cut-offs a run of ``plan`` scores, in words: 'the latest 20 cut-offs', or how many of them fit the bars
-    when fewer do (each needs ``lookback`` bars of history and the horizon after it)."""
-    from kronos_studio.evaluation.trust import cutoffs_words, fitting_cutoffs
-
-    n, horizon = len(bars.frame), settings.horizon
-    fit = fitting_cutoffs(n, horizon, plan.n_cutoffs, plan.spacing or horizon, lookback)
-    return cutoffs_words(fit, plan.n_cutoffs, n, lookback, horizon)
 
 
 def refusal_detail(e: Exception) -> str:
@@ -64,27 +45,6 @@ def in_sample_banner(guard: dict, cutoffs: int) -> None:
         st.error(f"**In-sample:** {guard['in_training_period']} of these {cutoffs} cut-offs forecast bars inside the "
                  f"model's training period ({guard['training_period']}). Their scores partly measure memory, not "
                  "forecasting.", icon=":material/history_edu:")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What an evaluation run does, besides the data and the model."""
-
-    n_cutoffs: int = DEFAULT_CUTOFFS
-    spacing: int | None = None  # bars between cut-offs; None: the horizon
-    time_limit_s: float = TIME_LIMIT_S
-    fit_share: float = FIT_SHARE
-    include_trained: bool = False  # also score cut-offs inside the model's training period (flagged)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """What one evaluation run keeps: the report, which model served a per-series model's report (in words;
-    None for any other model), and for the ensemble its ranking beside its members (``ensemble.rank``)."""
-
-    report: object
-    served: str | None = None
-    ranking: object = None
 
 
 class Reports:
@@ -117,11 +77,9 @@ class Reports:
         book = self._ledger()
         if book is None:
             return None
-        from kronos_studio.evaluation.trust import TrackRecord
-
         try:
             data = book.track_record(series)
-            record = None if data is None else TrackRecord.from_dict(data)
+            record = None if data is None else TrustTrackRecord.from_dict(data)
         except Exception:  # unreadable or unreachable: as if never evaluated
             return None
         if record is not None:
@@ -142,16 +100,17 @@ def series_key(bars, choice: ModelChoice) -> tuple:
     return bars.source, bars.series_symbol, bars.interval, choice.key
 
 
-def report_key(bars, choice: ModelChoice, settings, plan: Plan) -> str:
-    """The kept evaluation's key (``desk.cache.result_key``), in the session's workspace."""
-    from kronos_studio.desk.cache import result_key
-
-    return result_key("trust", bars, forecasts.identity(choice, bars), settings, auth.workspace(),
-                      plan=dataclasses.asdict(plan))
+def request(bars, choice: ModelChoice, settings, plan: TrustPlan = TrustPlan()) -> TrustRequest:
+    """The desk's request of a report of ``choice`` on gated ``bars``, in the session's workspace."""
+    return TrustRequest(bars, settings, choice, plan, auth.workspace())
 
 
-def kept(bars, choice: ModelChoice, settings, plan: Plan) -> Evaluation | None:
-    return forecasts.results().peek(report_key(bars, choice, settings, plan))
+def kept(bars, choice: ModelChoice, settings, plan: TrustPlan) -> Trusted | None:
+    """The kept report of this request, None when it was never run (or what serves ``champion`` cannot be read)."""
+    try:
+        return forecasts.desk(computing=False).kept_trust(request(bars, choice, settings, plan))
+    except UserError:  # the run says why
+        return None
 
 
 def latest(bars, choice: ModelChoice):
@@ -172,36 +131,55 @@ def mismatch(report, settings) -> str | None:
     return None
 
 
-def run(bars, choice: ModelChoice, settings, plan: Plan = Plan()) -> tuple[Evaluation, bool]:
-    """(Evaluation, came_from_cache): a walk-forward of ``choice`` with ``settings`` on the latest
-    cut-offs of ``bars``, the baselines on the same cut-offs, and the fan calibration. Raises
-    ValueError (too little history), kronos.checkpoints.CheckpointError with messages meant for the user."""
-    evaluation, hit = forecasts.results().get(report_key(bars, choice, settings, plan),
-                                              lambda: _evaluation(bars, choice, settings, plan))
-    reports().put(series_key(bars, choice), evaluation.report)
-    return evaluation, hit
-
-
-def _evaluation(bars, choice: ModelChoice, settings, plan: Plan) -> Evaluation:
-    from kronos_studio.evaluation.trust import TrustPlan, evaluate
-
-    maker = forecaster(bars, choice, settings)
-    bar = ProgressBar(f"Walk-forward: {maker.name}", unit="cut-off")
-    phase = [maker.name]
+def run(bars, choice: ModelChoice, settings, plan: TrustPlan = TrustPlan()) -> Trusted:
+    """``Desk.trust`` of ``choice`` with ``settings`` on ``plan``'s cut-offs of ``bars`` under a progress bar (a
+    phase per model walked: the model, then each baseline), kept for every session; the latest report of this model
+    on this series kept for the badge. Raises ``UserError``s and ``CheckpointError`` with messages meant for the
+    user."""
+    if choice.per_series:
+        wait_for_torch()
+    else:
+        load_model(choice)  # with its download's progress: the desk then finds it loaded
+    bar = ProgressBar(f"Walk-forward: {choice.label}", unit="cut-off")
+    phase = [None]
 
     def progress(name, i, n):
         if name != phase[0]:
+            if phase[0] is not None:
+                bar.restart(f"Walk-forward: {name}")
             phase[0] = name
-            bar.restart(f"Walk-forward: {name}")
         bar(i, n)
 
     try:
-        report = evaluate(maker, bars, settings, TrustPlan(**dataclasses.asdict(plan)), progress)
-        # the mixture's walk-forward kept its members' paths, to rank them beside it
-        ranking = ensemble.rank(maker, report) if maker.members else None
+        done = forecasts.desk().trust(request(bars, choice, settings, plan), progress=progress)
     finally:
         bar.done()
-    return Evaluation(report, served_note(maker.describe()), ranking)
+    reports().put(series_key(bars, choice), done.report)
+    return done
+
+
+def plain_verdicts(record: TrustTrackRecord) -> list[str]:
+    """What a track record says in plain words when it is poor: a band that holds the actual far less (or more)
+    often than nominal, a model worse than the plain random walk or not distinguishable from it, scores that include
+    cut-offs inside the model's training period. Empty when neither coverage nor skill is a concern."""
+    numbers, out = record.numbers, []
+    coverage, nominal = numbers["coverage"], numbers["nominal"]
+    if coverage < nominal - COVERAGE_TOLERANCE:
+        out.append(f"The band is too narrow: it held the actual {coverage:.0%} of the time, not {nominal:.0%}. "
+                   "Read the fan as overconfident, or switch on the calibrated fan.")
+    elif coverage > nominal + COVERAGE_TOLERANCE:
+        out.append(f"The band is too wide: it held the actual {coverage:.0%} of the time, not {nominal:.0%}.")
+    if numbers.get("in_training_period_included") and record.guard_line():
+        out.append(record.guard_line() + ".")
+    if "crps_skill" in numbers:
+        skill, (lo, hi) = numbers["crps_skill"], numbers.get("crps_skill_ci", (numbers["crps_skill"],) * 2)
+        if hi < 0:
+            out.append(f"Worse than a plain random walk on these cut-offs (CRPS skill {signed_percent(skill)}, 95% "
+                       f"interval {signed_percent(lo)} to {signed_percent(hi)}).")
+        elif lo <= 0:
+            out.append(f"Not distinguishable from a plain random walk on these cut-offs (CRPS skill "
+                       f"{signed_percent(skill)}, 95% interval {signed_percent(lo)} to {signed_percent(hi)}).")
+    return out
 
 
 def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
@@ -216,12 +194,12 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             with ask.container():
                 st.caption(f"Not evaluated: no walk-forward of this model on {bars.series_symbol} {bars.interval} yet.")
                 clicked = st.button("Evaluate now", key="badge_evaluate", icon=":material/fact_check:",
-                                    help=f"The latest {DEFAULT_CUTOFFS} cut-offs with these settings, at most "
-                                         f"{TIME_LIMIT_S} s; the Evaluate page has the details and more options")
+                                    help=f"The latest {TrustPlan().n_cutoffs} cut-offs with these settings; the "
+                                         "Evaluate page has the details and more options")
             if not clicked:
                 return None
             try:
-                report = run(bars, choice, settings)[0].report.track_record()
+                report = run(bars, choice, settings).report.track_record()
             except TrainingPeriodError as e:
                 st.warning(f"**No honest track record here.** {app_message(e)} (on the Evaluate page, where they are "
                            "marked as in-sample).", icon=":material/history_edu:")
@@ -242,12 +220,11 @@ def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
             st.caption(f"Calibrated band: {b['held_out_after']:.0%} on {b['held_out_cutoffs']} held-out cut-offs "
                        f"(raw {b['held_out_before']:.0%}).")
         st.caption(f"{b['cutoffs']} cut-offs {b['first'][:10]} → {b['last'][:10]}, {b['horizon']} bars ahead.")
-        if guard_note(b) and not b.get("in_training_period_included"):  # included: a verdict below says it
-            st.caption(guard_note(b) + ".")
-        for stale in (STALE_CRPS_NOTE, STALE_BAND_NOTE):
-            if stale in report.notes:
-                st.caption(stale + ".")
-        for verdict in plain_verdicts(b):
+        if report.guard_line() and not b.get("in_training_period_included"):  # included: a verdict below says it
+            st.caption(report.guard_line() + ".")
+        for stale in report.stale_notes():
+            st.caption(stale + ".")
+        for verdict in plain_verdicts(report):
             st.warning(verdict, icon=":material/report:")
         why = blocked or mismatch(report, settings)
         on = st.toggle("Calibrated fan", key="calibrated_fan", disabled=why is not None,

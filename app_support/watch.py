@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kronos_studio.ledger.frames import counted
+from kronos_studio.desk.ledger import counted
 
 WATCH_COLUMNS = ["watch", "status", "kind", "series", "model", "horizon", "ticks", "last tick (UTC)", "last status",
                  "alerts sent", "alerts failed"]
@@ -84,7 +84,7 @@ def watch_caption(watch, book) -> str:
 
 def watch_book():
     """The watches of this session's workspace (``ledger.ledger``), None when the ledger is unavailable."""
-    from kronos_studio.ledger.watches import WatchBook
+    from kronos_studio.desk.ledger import WatchBook
 
     from . import ledger
 
@@ -94,14 +94,14 @@ def watch_book():
 
 def replay_warnings(watch) -> list[str]:
     """What a replay's views say first (its ticks inside the base model's training period)."""
-    from kronos_studio.ledger.store import replay_notices
+    from kronos_studio.desk.ledger import replay_notices
 
     return [n.problem for n in replay_notices(watch.replay)]
 
 
 def toggled(book, watch):
     """The watch paused, or resumed when paused."""
-    from kronos_studio.ledger.schema import ACTIVE, PAUSED
+    from kronos_studio.desk.ledger import ACTIVE, PAUSED
 
     return book.set_status(watch.id, ACTIVE if watch.status == PAUSED else PAUSED)
 
@@ -112,14 +112,14 @@ LIVE_ROWS = "live forecasts"
 def replay_labels(book) -> list[str]:
     """The replays kept in ``book``'s workspace (their labels, newest first): what a view may show instead of the
     live rows."""
-    from kronos_studio.ledger.frames import replays
+    from kronos_studio.desk.ledger import replays
 
     return list(book.read(lambda conn: replays(conn, book.workspace))["replay"])
 
 
 def rows_of(book, shown: str):
     """``book`` reading the rows ``shown`` names (``LIVE_ROWS`` or a replay's label), and what to say first."""
-    from kronos_studio.ledger.store import replay_notices
+    from kronos_studio.desk.ledger import replay_notices
 
     if shown == LIVE_ROWS:
         return book, []

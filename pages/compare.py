@@ -6,12 +6,15 @@ import streamlit as st
 
 from app_support import compare, conditioned, data, ledger, metrics
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
-from app_support.errors import app_message
+from app_support.errors import app_message, app_notice
+from app_support.formats import signed_percent
+from app_support.knob_widgets import knob_controls
 from app_support.models import served_note
 from app_support.page import open_page
+from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
+from kronos_studio.desk import ComparePlan
 from kronos_studio.evaluation.plausibility import check_fan
-from kronos_studio.evaluation.trust import signed_percent
 
 st.title("Compare models")
 start = open_page(need_model=False, gate_key=None, settings=False)  # gated below, after a backtest cut
@@ -71,23 +74,22 @@ if mode == "Backtest":
     cutoff = c1.date_input("Cut-off (last bar the models see)", value=last_ok, min_value=days.iloc[1],
                            max_value=last_ok, key="cmp_cutoff",
                            help=f"The {horizon} bars after the cut-off are the actuals the fans are scored on")
-    n_cutoffs = int(c2.number_input(
-        "Cut-offs for the noise check", 1, compare.MAX_CUTOFFS, compare.DEFAULT_CUTOFFS, key="cmp_cutoffs",
-        help=f"This cut-off and the ones before it, one horizon apart: the verdict calls a difference beyond "
-             f"noise only when it holds across them (at least {metrics.MIN_NOISE_CUTOFFS}). 1: this cut-off only."))
-    end = int((days <= cutoff).sum())  # bars up to and including the cut-off day
-    actual = bars.frame.iloc[end:end + horizon].reset_index(drop=True)
-    if len(actual) < horizon:
-        st.error(f"**Not enough bars after the cut-off:** {len(actual)} of {horizon}. Pick an earlier date.")
-        st.stop()
-    bars = bars.replace(frame=bars.frame.iloc[:end].reset_index(drop=True))
-    st.caption(f"Models see {min(lookback, end)} bars up to {cutoff}; scored on the next {horizon} bars "
-               f"({actual['timestamp'].iloc[0]:%Y-%m-%d} → {actual['timestamp'].iloc[-1]:%Y-%m-%d}).")
+    plan = ComparePlan(**knob_controls(c2, ComparePlan, "cmp_", handed=False))
 
 bars = data.quality_gate(bars, lookback, key="cmp_fix")
 if bars is None:
     st.stop()
 settings = inputs.settings_or_stop(lookback)
+if mode == "Backtest":
+    asked = compare.request(bars, choices, settings, cutoff, plan)
+    try:
+        seen = compare.window(asked)
+    except UserError as e:  # fewer bars after the cut-off than the horizon
+        st.error(f"**The backtest cannot run on this cut-off.** {app_message(e)}")
+        st.stop()
+    bars, actual = seen.history, seen.actual
+    st.caption(f"Models see {min(lookback, len(bars))} bars up to {cutoff}; scored on the next {horizon} bars "
+               f"({actual['timestamp'].iloc[0]:%Y-%m-%d} → {actual['timestamp'].iloc[-1]:%Y-%m-%d}).")
 st.caption(f"Same for every model: lookback {lookback}, horizon {horizon}, {settings.paths} paths, "
            f"seed {settings.seed}, temperature {settings.temperature}, top-p {settings.top_p}, top-k {settings.top_k}.")
 
@@ -98,21 +100,22 @@ if actual is None:
     for fc in results.values():  # live forecasts go to the ledger (a backtest is scored right here instead)
         ledger.record(fc, bars)
 else:
-    backtest = compare.stored_backtest(bars, actual, choices, settings, n_cutoffs)
+    backtest = compare.stored_backtest(asked)
     if backtest is None and clicked:
         try:
-            backtest = compare.run_backtest(bars, actual, choices, settings, n_cutoffs)
+            backtest = compare.run_backtest(asked)
         except Exception as e:  # too little history for a full lookback, bad bars: a message
             st.error(f"**The backtest could not run.** {app_message(e)}")
             st.stop()
-    results, errors = (backtest.shown, backtest.errors) if backtest else ({}, {})
-    for line in (backtest.in_training.values() if backtest else []):
-        st.warning(f"**In-sample:** {line}.", icon=":material/history_edu:")
+    results, errors = (backtest.shown, {n: app_message(e) for n, e in backtest.errors.items()}) if backtest else ({}, {})
+    for notice in (backtest.notices if backtest else []):
+        st.warning(f"**In-sample:** {app_notice(notice)}." if "in_training_period" in notice.values
+                   else app_notice(notice), icon=":material/history_edu:")
 for name, msg in errors.items():
     st.error(f"**{name} could not run.** {msg}")
 if len(results) < len(choices):
     if not errors:
-        what = f"on this cut-off and up to {n_cutoffs - 1} before it" if actual is not None else "on the same bars"
+        what = f"on this cut-off and up to {plan.n_cutoffs - 1} before it" if actual is not None else "on the same bars"
         st.info(f"Press **Run comparison** to run {len(choices)} models {what}, same settings and seed.")
     if len(results) < 1:
         st.stop()
@@ -181,8 +184,8 @@ st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_table",
 if backtest is not None and len(backtest.cutoffs) >= 2:
     times = backtest.baseline.cutoff_times
     st.markdown(f"**Across {len(backtest.cutoffs)} cut-offs** one horizon apart, {min(times):%Y-%m-%d} → "
-                f"{max(times):%Y-%m-%d}" + (f" (only {len(backtest.cutoffs)} of {n_cutoffs} fit the history)"
-                                            if len(backtest.cutoffs) < n_cutoffs else ""))
+                f"{max(times):%Y-%m-%d}" + (f" (only {len(backtest.cutoffs)} of {plan.n_cutoffs} fit the history)"
+                                            if len(backtest.cutoffs) < plan.n_cutoffs else ""))
     across = [{"model": n, **metrics.across_cutoffs(r, backtest.baseline)} for n, r in backtest.results.items()]
     st.dataframe(pd.DataFrame(across), hide_index=True, key="compare_across",
                  column_config={c: pct(c, format="percent") for c in (metrics.COVERAGE, "CRPS skill vs random walk",

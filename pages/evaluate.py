@@ -8,9 +8,13 @@ import streamlit as st
 
 from app_support import app_version, ensemble, ledger, risk, trust
 from app_support.charts import coverage_chart, pit_chart
+from app_support.errors import app_notice
+from app_support.formats import signed_percent
+from app_support.knob_widgets import knob_controls
+from app_support.models import served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME, band_nominal
-from kronos_studio.evaluation.trust import guard_note, pit_histogram, signed_percent
+from kronos_studio.desk import TrustPlan
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "
@@ -19,49 +23,40 @@ st.caption("Walk-forward: at each cut-off the model sees only the bars before it
 start = open_page(gate_key="ev_fix")
 inputs, choice, bars, lookback, settings = start.inputs, start.choice, start.bars, start.lookback, start.settings
 
-c = st.columns(4)
-n_cutoffs = c[0].number_input("Cut-offs", 2, 200, trust.DEFAULT_CUTOFFS, key="ev_cutoffs",
-                              help="The latest cut-offs with a full horizon of actuals after them")
-spacing = c[1].number_input("Bars between cut-offs", 1, 2000, settings.horizon, key="ev_spacing",
-                            help="At least the horizon: the scored windows do not overlap")
-limit = c[2].number_input("Time limit (s)", 5, 3600, trust.TIME_LIMIT_S, step=15, key="ev_limit",
-                          help="No new cut-off starts after this; the newest ones run first")
-share = c[3].slider("Calibration fit share", 0.2, 0.8, trust.FIT_SHARE, 0.05, key="ev_share",
-                    help="Earlier cut-offs fit the calibration for the held-out check; later ones score it")
-include = trust.include_trained_toggle("ev_include_trained")
-plan = trust.Plan(int(n_cutoffs), int(spacing), float(limit), float(share), bool(include))
+plan = TrustPlan(**knob_controls(st, TrustPlan, "ev_", more="More evaluation options", handed=False))
 st.caption(f"{choice.label} · horizon {settings.horizon} · lookback {lookback} · {settings.paths} paths · "
            f"seed {settings.seed} · temperature {settings.temperature} · top-p {settings.top_p} · "
            f"top-k {settings.top_k} · {'anchored at the last close' if settings.anchor else 'unanchored'}")
 
 ledger.realized_panel(bars)  # what really happened to the forecasts kept, beside the walk-forward below
 clicked = st.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run")
-evaluation, from_store = trust.kept(bars, choice, settings, plan), True
+evaluation = trust.kept(bars, choice, settings, plan)
 if clicked and evaluation is None:
     try:
-        evaluation, from_store = trust.run(bars, choice, settings, plan)
+        evaluation = trust.run(bars, choice, settings, plan)
     except Exception as e:  # too little history, model not loadable, anything unforeseen: a message
         st.error(f"**The evaluation could not run.** {trust.refusal_detail(e)}")
         st.stop()
 if evaluation is None:
-    st.info(f"Press **Run evaluation** to score {choice.label} on {trust.plan_words(bars, settings, plan, lookback)}, "
-            f"{settings.paths} paths each, against the naive baselines.")
+    st.info(f"Press **Run evaluation** to score {choice.label} on "
+            f"{plan.words(len(bars), settings.horizon, lookback)}, {settings.paths} paths each, against the naive "
+            "baselines.")
     risk.backtest_section(bars, choice, settings)  # it needs no evaluation run
     st.stop()
 
 report = evaluation.report
 b = report.badge()
-if report.cut_short:
-    st.warning(f"The time limit ended the run after {report.cutoffs} of {report.requested} cut-offs (the newest). "
-               "Raise the limit or lower the cut-offs for a fuller picture.", icon=":material/timer:")
 trust.in_sample_banner(b, report.cutoffs)
-for note in report.notes:  # the in-sample banner above already says the guard's note
-    if not (b.get("in_training_period_included") and note == guard_note(b)):
+for notice in evaluation.notices:  # the in-sample banner above already says the guard's note
+    if not (b.get("in_training_period_included") and notice.problem == report.guard_line()):
+        st.info(app_notice(notice))
+for note in report.notes:  # the calibration's (the guard's is a notice above)
+    if note != report.guard_line():
         st.info(note)
 st.caption(f"{report.cutoffs} cut-offs from {b['first'][:16]} to {b['last'][:16]} · "
-           f"{'from the store' if from_store else f'ran in {report.elapsed_s:.1f} s'}")
-if evaluation.served is not None:  # champion: which adapter (or the base model) was walked forward
-    st.caption(evaluation.served)
+           f"{'from the store' if evaluation.from_cache else f'ran in {report.elapsed_s:.1f} s'}")
+if served_note(evaluation.walked.model) is not None:  # champion: which adapter (or the base model) was walked
+    st.caption(served_note(evaluation.walked.model))
 m = st.columns(4)
 m[0].metric(f"{BAND_NAME} coverage", f"{b['coverage']:.0%}", f"{(b['coverage'] - b['nominal']) * 100:+.0f} pts vs "
             f"nominal {b['nominal']:.0%}", delta_color="off", delta_arrow="off",
@@ -89,7 +84,7 @@ m[3].metric("Direction hit at horizon", f"{b['direction']:.0%}", f"95% CI {lo:.0
 left, right = st.columns([3, 2])
 left.plotly_chart(coverage_chart(report.coverage_by_step(), b["nominal"], title=f"{BAND_NAME} coverage per step"),
                   key="ev_coverage", config={"displaylogo": False})
-edges, shares = pit_histogram(report.model.pit)
+edges, shares = report.pit_histogram()
 right.plotly_chart(pit_chart(edges, shares, title="PIT histogram (U shape: fan too narrow)"), key="ev_pit",
                    config={"displaylogo": False})
 
@@ -107,7 +102,7 @@ st.dataframe(report.skill(), key="ev_skill",
                             "mae_skill": pct("MAE skill", format="percent")})
 st.caption("Skill = 1 − model / baseline: above 0 the model beats the baseline. Persistence is a point "
            "forecast, so its coverage is 0 by construction.")
-ranking = ensemble.show_ranking(evaluation.ranking) if choice.mixes else None
+ranking = ensemble.show_ranking(ensemble.rank(report, evaluation.walked.members)) if choice.mixes else None
 if choice.mixes:
     ensemble.fit_panel(bars, choice, settings)
 with st.expander("Per cut-off"):

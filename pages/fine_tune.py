@@ -3,24 +3,21 @@ then a before/after walk-forward evaluation on the held-out end of the data."""
 import dataclasses
 import io
 import re
-import time
 import zipfile
 
 import pandas as pd
 import streamlit as st
 
-from app_support import adapters, data, lineage, trust
+from app_support import adapters, fine_tuning, lineage, trust
 from app_support import ledger as app_ledger
 from app_support.charts import CHART_CONFIG
-from app_support.errors import app_message
+from app_support.errors import app_message, app_notice
 from app_support.formats import metric_delta
-from app_support.models import load_model
+from app_support.knob_widgets import knob_controls
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME
-from kronos_studio.evaluation.trust import TrainingPeriodError, guard_note
-from kronos_studio.ledger import LedgerError
-from kronos_studio.training.before_after import NO_EVENTS_NOTE
-from kronos_studio.training.retrain import RetrainError, SeriesLocked
+from kronos_studio.desk import FineTunePlan, RetrainError, SeriesLocked, TrainingPeriodError
+from kronos_studio.desk.ledger import LedgerError
 
 st.title("Fine-tune with events (LoRA)")
 st.caption("Trains rank-8 LoRA adapters on the attention q/v projections and the event embedding "
@@ -85,18 +82,7 @@ if choice.per_series:  # fine-tuning trains on one base model; champion is a dif
             "served by: choose a base model under **Model** in the sidebar to fine-tune.", icon=":material/info:")
     st.stop()
 
-c = st.columns(4)
-steps = c[0].number_input("Steps", 1, 5000, 150, step=50, key="ft_steps")
-batch = c[1].number_input("Batch (windows)", 1, 128, 16, key="ft_batch")
-lr = c[2].number_input("Learning rate", 1e-5, 1e-1, 1e-3, format="%.5f", key="ft_lr")
-window = c[3].number_input("Window (bars)", 16, 2048, min(128, choice.context), step=16, key="ft_window",
-                           help="History + target bars per training window (at most the model's context)")
-c = st.columns(4)
-val_frac = c[0].slider("Validation share", 0.05, 0.4, 0.15, key="ft_val")
-test_frac = c[1].slider("Held-out test share", 0.05, 0.5, 0.2, key="ft_test")
-cutoffs = c[2].number_input("Walk-forward cut-offs", 2, 100, 10, key="ft_cutoffs")
-eval_paths = c[3].number_input("Paths per cut-off", 2, 200, 20, key="ft_paths")
-include_trained = trust.include_trained_toggle("ft_include_trained")
+plan = FineTunePlan(**knob_controls(st, FineTunePlan, "ft_", more="More training options", handed=False))
 default_name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{bars.symbol}-{bars.interval}-events").strip("-.")
 name = st.text_input("Adapter name", default_name, key="ft_name",
                      help="A plain folder name under the studio's adapters folder")
@@ -107,92 +93,34 @@ except ValueError as e:
     st.error(f"**Adapter name refused.** {app_message(e)}".replace("\\", "\\\\"))  # markdown: a backslash shown as one
     st.stop()
 
-if not st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):
-    if "ft_result" in st.session_state:
-        st.info("Showing the last fine-tuning run of this session.")
-    else:
-        st.stop()
-else:
-    from kronos_studio.events import EventBuilder
-    from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.before_after import BeforeAfterOptions, before_after
-    from kronos_studio.training.datasets import DataError, as_series, build_train_data, fraction_split
-    from kronos_studio.training.loop import TrainConfig
-    from kronos_studio.training.lora import finetune_lora
-
-    # the sidebar's sampling settings whole, with this page's paths; no lookback: each model reads its own
-    # window of the cut-off's history (Kronos: context - horizon)
-    settings = dataclasses.replace(inputs.settings_or_stop(inputs.lookback), paths=int(eval_paths), lookback=None)
+if st.button("Run fine-tuning", type="primary", icon=":material/model_training:", key="ft_run"):
+    # the sidebar's sampling settings whole (its paths too); no lookback: each model reads its own window of the
+    # cut-off's history (Kronos: context - horizon)
+    settings = dataclasses.replace(inputs.settings_or_stop(inputs.lookback), lookback=None)
     try:
-        pair = load_model(choice)
-        window = int(min(window, pair.context))
-        series = as_series(bars)
-        split = fraction_split(series, float(val_frac), float(test_frac))
-        lookback = max(2, window * 3 // 4)
-        train_data = build_train_data([series], split, window, lookback, stride=1)
-    except (DataError, ValueError) as e:
-        st.error(f"**Cannot build training windows.** {app_message(e)}")
-        st.stop()
-    builder = EventBuilder(calendar) if calendar is not None else EventBuilder()
-    bar = st.progress(0.0, text="Fine-tuning: preparing…")
-    started = time.perf_counter()
-
-    def progress(step, total, record):
-        if step % max(1, total // 100) and step != total:
-            return
-        el = time.perf_counter() - started
-        loss = f" · val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
-        bar.progress(step / total, text=f"Fine-tuning: step {step} of {total} · {el:.0f} s · "
-                                        f"ETA {el / step * (total - step):.0f} s{loss}")
-
-    cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), warmup_steps=max(1, int(steps) // 20),
-                      weight_decay=0.0, grad_clip=1.0, eval_every=max(1, int(steps) // 5), val_windows=64,
-                      log_every=max(1, int(steps) // 20))
-    try:
-        result = finetune_lora(pair, train_data, builder, cfg, folder, name=folder.name, log=None, progress=progress,
-                               run_info={"data": data.describe(bars), "calendar": getattr(calendar, "name", None)})
-    except Exception as e:
+        done = fine_tuning.run(bars, choice, settings, plan, folder, calendar)
+    except Exception as e:  # too few bars for a window, the model not loadable: a message
         st.error(f"**Fine-tuning failed.** {app_message(e)}")
         st.stop()
-    bar.empty()
-    adapted = apply_adapter(pair, result.adapter)
-    ev_bar = st.progress(0.0, text="Walk-forward evaluation…")
-    names = []
-
-    def eval_progress(model, i, n):
-        if model not in names:
-            names.append(model)
-        ev_bar.progress(min(1.0, (len(names) - 1 + i / n) / 6), text=f"Walk-forward: {model} ({i}/{n})")
-
-    res = refused = None
-    try:
-        res = before_after(pair, adapted, series.frame, builder, settings, BeforeAfterOptions(
-            start=split.test_start, n_cutoffs=int(cutoffs), min_history=lookback,
-            include_training_period=include_trained, progress=eval_progress))
-    except TrainingPeriodError as e:
-        refused = trust.refusal_detail(e)
-    except ValueError as e:
-        st.warning(f"No walk-forward evaluation: {app_message(e)}. Use a larger test share or a shorter horizon.")
-    ev_bar.empty()
-
-    st.session_state["ft_result"] = {
-        "counts": result.counts, "base_val": result.base_val, "best_val": result.best_val,
-        "best_step": result.best_step, "history": pd.DataFrame(result.history), "folder": folder,
-        "table": None if res is None else res.table(), "guard": None if res is None else res.guard,
-        "events_empty": res is not None and res.events_empty, "refused": refused, "test_start": split.test_start,
-    }
+    st.session_state["ft_result"] = done
+elif "ft_result" in st.session_state:
+    st.info("Showing the last fine-tuning run of this session.")
+else:
+    st.stop()
 
 r = st.session_state["ft_result"]
-k = r["counts"]
+k = r.counts
+for notice in r.notices:
+    st.info(app_notice(notice))
 m = st.columns(4)
 m[0].metric("Trainable parameters", f"{k['trainable']:,}", help=f"LoRA {k['lora']:,} + event embedding "
             f"{k['event_emb']:,}")
 m[1].metric("Total parameters", f"{k['total']:,}", f"{k['trainable_pct']:.2f}% trained", delta_color="off")
-if r["base_val"] is not None:
-    m[2].metric("Validation loss", f"{r['best_val']:.4f}",
-                **metric_delta(r["best_val"] - r["base_val"], 4, "vs base", lower_is_better=True))
-m[3].metric("Best step", r["best_step"])
-hist = r["history"]
+if r.base_val is not None:
+    m[2].metric("Validation loss", f"{r.best_val:.4f}",
+                **metric_delta(r.best_val - r.base_val, 4, "vs base", lower_is_better=True))
+m[3].metric("Best step", r.best_step)
+hist = pd.DataFrame(r.history)
 if len(hist) and "val_loss" in hist:
     curve = hist.set_index("step")[["train_loss", "val_loss"]].dropna(how="all")
     if len(curve) >= 2:
@@ -201,26 +129,27 @@ if len(hist) and "val_loss" in hist:
         st.caption("Loss curve: one logged step only ("
                    + ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in curve.iloc[0].dropna().items())
                    + "); train for more steps to see one.")
-if r["refused"]:
-    st.error(f"**The before/after evaluation could not run.** {r['refused']}")
-if r["table"] is not None:
-    st.subheader(f"Before / after: walk-forward on the held-out bars from {r['test_start']}")
-    trust.in_sample_banner(r["guard"], int(r["table"]["cutoffs"].iloc[0]))
-    note = guard_note(r["guard"])
-    if note and not r["guard"]["in_training_period_included"]:  # included: the banner above says it
+for refusal in r.refused.values():
+    st.error(f"**The before/after evaluation could not run.** {app_message(refusal)}")
+for res in r.evaluations.values():
+    table = res.table()
+    st.subheader(f"Before / after: walk-forward on the held-out bars from {r.start}")
+    trust.in_sample_banner(res.guard, int(table["cutoffs"].iloc[0]))
+    note = res.guard_line()
+    if note and not res.guard["in_training_period_included"]:  # included: the banner above says it
         st.info(note)
     cols = ["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit", "cutoffs", "horizon", "paths"]
-    st.dataframe(r["table"][cols], key="ft_table",
+    st.dataframe(table[cols], key="ft_table",
                  column_config={"crps_pct": st.column_config.NumberColumn("CRPS % (lower is better)", format="%.3f"),
                                 "mae_pct": st.column_config.NumberColumn("MAE of median %", format="%.3f"),
                                 "coverage_p10_p90": st.column_config.NumberColumn(f"{BAND_NAME} coverage", format="%.2f"),
                                 "direction_hit": st.column_config.NumberColumn("direction hit rate", format="%.2f")})
-    if r["events_empty"]:
-        st.info(NO_EVENTS_NOTE, icon=":material/event_busy:")
+    if res.events_empty:
+        st.info(res.notes()[-1], icon=":material/event_busy:")
     else:
         st.caption("The adapter is compared with the base model on the same cut-offs and seeds, with events and "
                    "without (the no-events row isolates what the LoRA weights alone changed).")
-folder = r["folder"]
+folder = r.folder
 st.success(f"Adapter saved to `{folder}`; pick it on the Forecast page (Event calendar and LoRA adapter).")
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w") as z:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_support import rank_skill, screener, sidebar, source_inputs
 from app_support.errors import app_message
-from kronos_studio.batch.watchlist import WatchlistError
+from kronos_studio.desk import WatchlistError
 
 st.title("Screener")
 st.caption("Forecast every series of a watchlist with the sidebar's **model and sampling settings** (its data "
@@ -93,7 +93,7 @@ if ok.any():
                "close; **VaR 99%** = the loss (share of a long or short position's value) that 1% of the paths exceed, "
                "**ES 99%** = the mean loss of those paths; **volatility** = the paths' close-to-close realized "
                "volatility.")
-    for flag in screener.risk_flags(rows):
+    for flag in screener.risk_flags(run):
         st.warning(flag, icon=":material/warning:")
 else:
     st.error("**No series could be forecast.** Each one's reason is listed below: fix the files or tickers (or the "

@@ -8,11 +8,12 @@ import streamlit as st
 from app_support import ledger, risk_record
 from app_support.charts import CHART_CONFIG, track_record_chart
 from app_support.drift import drift_chart, drift_table, explanation, series_drift
+from app_support.forecasts import desk
 from app_support.watch import LIVE_ROWS, replay_labels, rows_of
 from kronos.quantiles import BAND_NAME, band_nominal
+from kronos_studio.desk import StepsRequest, TrackRecordRequest
+from kronos_studio.desk.ledger import counted
 from kronos_studio.exports import csv_text
-from kronos_studio.ledger import shown_url
-from kronos_studio.ledger.frames import counted, default_settings_only, realized_by_model
 
 ALL = "All series"
 MAX_FANS = 50
@@ -35,7 +36,8 @@ if replayed:  # a replay's rows (kronos watch --replay-from) are shown apart fro
     book, said = rows_of(book, rows_shown)
     for line in said:
         st.warning(line, icon=":material/history:")
-catalog = book.series_frame()
+info = desk(computing=False).ledger_info(ledger=book)
+catalog = info.series
 if catalog.empty:
     st.info("No forecast recorded yet. Run one on the **Forecast** page (or `kronos forecast`): it is kept here "
             "and scored as its bars arrive.")
@@ -51,36 +53,42 @@ def label(key) -> str:
     return key if key == ALL else f"{key[1]} · {key[2]} · {key[0]} ({counted(counts[key], 'forecast')})"
 
 
-c1, c2, c3 = st.columns([3, 4, 1.4])
-# one Series choice per rows shown: a kept choice would keep its options' words (a count of the other rows')
-series = c1.selectbox("Series", options, index=options.index(default) if default in keys else 1,
-                      key="tr_series" if rows_shown == LIVE_ROWS else f"tr_series:{rows_shown}", format_func=label)
-filters = {} if series == ALL else dict(zip(("source", "symbol", "interval"), series))
-table = book.predictions_frame(**filters, member_rows=False)  # forecasts as made; an ensemble's members below
-models = sorted(table["model"].unique())
-chosen = c2.multiselect("Models", models, default=models, key="tr_models", placeholder="Every model")
-table = table[table["model"].isin(chosen or models)]
-fans = c3.number_input("Fans drawn", 1, MAX_FANS, 8, key="tr_fans", help="The latest forecasts of the table")
+row = st.container()  # the filters' row, drawn above the switch below though asked after it
 defaults_only = st.toggle("Only default settings", True, key="tr_defaults_only",
                           help="Leave out forecasts sampled with other settings than the defaults (temperature, "
                                "top-p, top-k, clip, anchor, precision): experiments, not the track record")
-if defaults_only:
-    table, experiments = default_settings_only(table)
-    if experiments:
-        st.info(f"**{counted(experiments, 'forecast')} with non-default sampling settings left out** of the table, "
-                "the fans and every summary below: switch off *Only default settings* to include them.",
-                icon=":material/science:")
+c1, c2, c3 = row.columns([3, 4, 1.4])
+# one Series choice per rows shown: a kept choice would keep its options' words (a count of the other rows')
+series = c1.selectbox("Series", options, index=options.index(default) if default in keys else 1,
+                      key="tr_series" if rows_shown == LIVE_ROWS else f"tr_series:{rows_shown}", format_func=label)
+asked = {**({} if series == ALL else dict(zip(("source", "symbol", "interval"), series))),
+         "member_rows": False, "include_experiments": not defaults_only}  # forecasts as made; an ensemble's members below
+done = desk(computing=False).track_record(TrackRecordRequest(**asked), ledger=book)
+models = done.offered
+chosen = c2.multiselect("Models", models, default=models, key="tr_models", placeholder="Every model")
+if chosen and sorted(chosen) != models:
+    done = desk(computing=False).track_record(TrackRecordRequest(**asked, models=tuple(chosen)), ledger=book)
+table = done.predictions
+fans = c3.number_input("Fans drawn", 1, MAX_FANS, 8, key="tr_fans", help="The latest forecasts of the table")
+if done.experiments_left_out:
+    st.info(f"**{counted(done.experiments_left_out, 'forecast')} with non-default sampling settings left out** of the "
+            "table, the fans and every summary below: switch off *Only default settings* to include them.",
+            icon=":material/science:")
+
+
+def steps_of(ids):
+    """Every step of the forecasts ``ids`` (the chart's, the download's)."""
+    return desk(computing=False).steps(StepsRequest(forecasts=tuple(ids)), ledger=book).steps
+
 
 status = ledger.status(table)
-scored = table[table["scored_steps"] > 0]
-steps = int(scored["scored_steps"].sum())
+r = done.pooled.iloc[0] if len(done.pooled) else None  # every chosen model together, pooled over bars
 m = st.columns(4)
-m[0].metric("Forecasts", f"{len(table):,}", f"{len(scored):,} scored", delta_color="off", delta_arrow="off")
-if steps:
-    pooled = realized_by_model(scored.assign(model="all"))  # every chosen model together, pooled over bars
-    r = pooled.iloc[0]
+m[0].metric("Forecasts", f"{len(table):,}", f"{0 if r is None else int(r['scored']):,} scored", delta_color="off",
+            delta_arrow="off")
+if r is not None:
     m[1].metric(f"{BAND_NAME} coverage", f"{r['coverage']:.0%}", f"nominal {band_nominal():.0%}", delta_color="off", delta_arrow="off",
-                help=f"Share of the {steps:,} scored bars whose close fell inside the forecast's band")
+                help=f"Share of the {int(r['steps']):,} scored bars whose close fell inside the forecast's band")
     m[2].metric("CRPS, % of price", f"{r['crps_pct']:.3f}", help="Mean CRPS of the close over the scored bars, "
                 "in % of the last close each forecast saw (lower is better)")
     m[3].metric("Direction hit", f"{r['direction_hit']:.0%}", help="Share of scored bars where the median moved "
@@ -105,7 +113,7 @@ if series == ALL:
     st.info("Choose one series to see its past forecasts drawn as fans.")
 elif len(table):
     shown = table.head(int(fans))
-    fig = track_record_chart(book.steps_frame(ids=shown["prediction_id"].tolist()),
+    fig = track_record_chart(steps_of(shown["prediction_id"].tolist()),
                              title=f"{series[1]} {series[2]}: the latest {counted(len(shown), 'forecast')} and "
                                    "what happened")
     st.plotly_chart(fig, key="tr_chart", config=CHART_CONFIG)
@@ -130,7 +138,7 @@ st.dataframe(view, hide_index=True, key="tr_table", column_config={
     "coverage": pct(f"{BAND_NAME} coverage", format="percent"), "direction_hit": pct("direction hit", format="percent"),
     "realized_return": pct("return to last scored bar", format="percent")})
 
-members = book.realized_members(table.loc[table["scored_steps"] > 0, "prediction_id"].tolist())
+members = done.members
 if len(members):
     st.markdown("**Ensemble members, each scored on its own paths** — the same forecasts and bars as the "
                 "ensemble's above; `kronos train ensemble` learns the weights from these (from the ledger)")
@@ -147,8 +155,9 @@ st.subheader("Drift")
 if series == ALL:
     st.caption("Choose one series to see whether each of its models still holds its calibration and its skill.")
 elif len(table):
-    report = series_drift(book, series, table["model"].unique(), experiments=not defaults_only)
-    st.caption(explanation())
+    drifted = series_drift(book, series, table["model"].unique(), experiments=not defaults_only)
+    report = drifted.drifts
+    st.caption(explanation(drifted.thresholds))
     st.dataframe(drift_table(report), hide_index=True, key="tr_drift", column_config={
         "scored": pct("forecasts judged"), "coverage": pct(f"{BAND_NAME} coverage, bar 1", format="percent"),
         "coverage_p_value": pct("coverage p (binomial)", format="%.2g"),
@@ -160,13 +169,13 @@ elif len(table):
     if judged:
         pick = (st.selectbox("Drift of", [d.model for d in judged], key="tr_drift_model") if len(judged) > 1
                 else judged[0].model)
-        st.plotly_chart(drift_chart(next(d for d in judged if d.model == pick)), key="tr_drift_chart",
-                        config=CHART_CONFIG)
+        st.plotly_chart(drift_chart(next(d for d in judged if d.model == pick), drifted.thresholds),
+                        key="tr_drift_chart", config=CHART_CONFIG)
 
 
 def _steps_parquet() -> bytes:
     buf = io.BytesIO()
-    book.steps_frame(ids=table["prediction_id"].tolist()).to_parquet(buf, index=False)
+    steps_of(table["prediction_id"].tolist()).to_parquet(buf, index=False)
     return buf.getvalue()
 
 
@@ -178,4 +187,4 @@ d[1].download_button("Every step (Parquet)", _steps_parquet, f"kronos_track_reco
                      "application/octet-stream", on_click="ignore", icon=":material/download:",
                      help="One row per forecast and step: p10/p50/p90, the actual bar, CRPS, coverage, PIT "
                           "(as `kronos ledger export`)")
-st.caption(f"Ledger: {shown_url(book.url)}")
+st.caption(f"Ledger: {info.where}")

@@ -21,8 +21,9 @@ FORBIDDEN = {
     "kronos_studio/evaluation": {"torch"},  # scoring is numpy/pandas only
 }
 # Modules every package may import whatever the rule above says: the user-facing errors' one shape (no
-# dependencies), so the data layer's errors carry their fixes as the core's do.
-SHARED = {"kronos.errors"}
+# dependencies), so the data layer's errors carry their fixes as the core's do, and the options' one shape (``Knob``,
+# ``Bounds``: it imports only the errors), so the data layer's bars request is offered by every face as the core's is.
+SHARED = {"kronos.errors", "kronos.knobs"}
 
 
 def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:

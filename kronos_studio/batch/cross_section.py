@@ -30,6 +30,7 @@ from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.rank_skill import MIN_SERIES_PER_DATE, RankSkillError
 
 from .engine import BatchRun
+from .rank_plan import RankPlan
 from .summary import utc
 
 Progress = Callable[[int, int], None]  # (forecast runs done, runs in all)
@@ -38,30 +39,6 @@ RAY_DATES_IN_FLIGHT = 64  # cut-off dates handed to the Ray actor pool at a time
 
 class LookAheadError(RuntimeError):
     """A forecast read a bar at or after its cut-off: its ranking would score hindsight."""
-
-
-@dataclass(frozen=True)
-class RankPlan:
-    """What a cross-sectional walk-forward asks for: ``cutoffs`` dates, ``step`` dates apart (None: the
-    horizon, so forward returns never overlap), scored for each path count of ``paths``;
-    ``include_trained``: keep the dates inside the model's training period (left out by default);
-    ``costs_bps``: the cost per unit turnover the long-short spread pays, in basis points; ``run``: where
-    the forecasts run (a ``BatchRun``'s ``engine``, ``ray_address``, ``workers``, ``device`` and ``model``:
-    Ray actors load that model reference); None: in this process, one batched run per date."""
-
-    cutoffs: int = 20
-    step: int | None = None
-    paths: tuple[int, ...] = (30,)
-    include_trained: bool = False
-    costs_bps: float = 0.0
-    run: BatchRun | None = None
-
-    def __post_init__(self):
-        if self.cutoffs < 1 or (self.step is not None and self.step < 1) or not self.paths or min(self.paths) < 1:
-            raise ValueError(f"cut-offs, step and every path count must be at least 1, got cut-offs {self.cutoffs}, "
-                             f"step {self.step}, paths {list(self.paths)}")
-        if not 0 <= self.costs_bps < 10_000:
-            raise ValueError(f"costs are basis points per unit turnover, from 0 to 10,000, got {self.costs_bps}")
 
 
 @dataclass

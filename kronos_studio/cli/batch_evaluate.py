@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CliError, add_training_period_switch, positive
+from .common import CliError, add_knob_options
+from .errors import notice_line
 
 
 def path_counts(text: str) -> tuple[int, ...]:
@@ -22,17 +23,18 @@ def path_counts(text: str) -> tuple[int, ...]:
 
 
 def add_evaluate_options(p: argparse.ArgumentParser):
-    """The --evaluate options, in their own group (returned)."""
+    """The --evaluate options, in their own group (returned): the rank plan's, one per ``RankPlan`` knob (its path
+    counts are the sampling options' --paths, several with --evaluate), and where the report goes."""
+    from kronos.settings import knobs
+    from kronos_studio.desk import RankPlan
+
     g = p.add_argument_group("does the ranking work? (--evaluate)")
     g.add_argument("--evaluate", action="store_true",
                    help="score the ranking on past cut-off dates instead of forecasting now: IC, rank IC with "
                         "Newey-West intervals, top-minus-bottom spreads after costs, against naive rankings")
-    g.add_argument("--cutoffs", type=positive(int), default=20, help="past cut-off dates (default 20)")
-    g.add_argument("--step", type=positive(int), default=None,
-                   help="dates between cut-offs (default: the horizon, so forward returns do not overlap)")
-    g.add_argument("--costs", type=float, default=0.0, metavar="BPS",
-                   help="cost per unit turnover of the long-short spread, in basis points (default 0)")
-    add_training_period_switch(g, "cut-off dates", old_spelling="--include-trained")
+    add_knob_options(g, RankPlan, tuple(name for name in knobs(RankPlan) if name != "paths"))
+    switch = knobs(RankPlan)["include_trained"][1].name("include_trained")
+    g.add_argument("--include-trained", dest=switch, action="store_true", help=argparse.SUPPRESS)  # its old spelling
     g.add_argument("--json", default=None, metavar="OUT", help="the report and the per-(date, series) panel as JSON")
     g.add_argument("--panel", default=None, metavar="OUT.parquet", help="the per-(date, series) panel as Parquet")
     return g
@@ -46,33 +48,19 @@ def single_paths(args) -> None:
 
 
 def run_evaluate(args) -> int:
-    from kronos.checkpoints import CheckpointError
-    from kronos_studio.batch.cross_section import LookAheadError, RankPlan
-    from kronos_studio.batch.engine import BatchRun
-    from kronos_studio.batch.rank_run import evaluate_watchlist
-    from kronos_studio.batch.ray_engine import RayEngineError
-    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
-    from kronos_studio.catalog import resolve
+    from kronos.settings import knob_values
+    from kronos_studio.desk import Engine, LookAheadError, RankPlan, RankRequest
 
     from .common import cli_device, error_line, sampling_settings
+    from .models import cli_desk, desk_call
 
-    if args.engine == "local" and (args.ray_address or args.workers):
-        raise CliError("--ray-address and --workers apply to --engine ray")
     if args.panel is not None and not str(args.panel).endswith((".parquet", ".pq")):
         raise CliError(f"--panel must be a .parquet file, got '{args.panel}'")
-    counts = args.paths
-    settings = sampling_settings(argparse.Namespace(**{**vars(args), "paths": counts[-1]}))
-    device = cli_device(args)
-    engine = None if args.engine == "local" else BatchRun(model=args.model, engine=args.engine,
-                                                          ray_address=args.ray_address, workers=args.workers,
-                                                          device=device)
-    try:
-        plan = RankPlan(cutoffs=args.cutoffs, step=args.step, paths=counts, include_trained=args.include_training_period,
-                        costs_bps=args.costs, run=engine)
-        entries = read_watchlist(args.watchlist)
-        forecaster = resolve(args.model, device=device)
-    except (ValueError, WatchlistError, CheckpointError, FileNotFoundError) as e:
-        raise error_line(e) from None  # a library error's settings named as flags
+    settings = sampling_settings(argparse.Namespace(**{**vars(args), "paths": args.paths[-1]}))
+    desk, _ = cli_desk(args)
+    request = RankRequest(desk.watchlist(args.watchlist), settings, RankPlan(**knob_values(args, RankPlan)),
+                          model=args.model, engine=Engine(**knob_values(args, Engine)), device=cli_device(args),
+                          **knob_values(args, RankRequest))
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -83,22 +71,20 @@ def run_evaluate(args) -> int:
         bar.total, bar.n = total, done
         bar.refresh()
 
-    try:
-        result = evaluate_watchlist(forecaster, entries, settings, plan,
-                                    {"fixes": tuple(args.fix), "calendar": args.calendar},
-                                    progress if bar is not None else None)  # a tqdm is falsy until it has a total
-    except (LookAheadError, RayEngineError, ValueError) as e:  # RankSkillError, TrainingPeriodError: fixes as flags
+    try:  # a tqdm is falsy until it has a total
+        done = desk_call(lambda: desk.rank(request, progress=progress if bar is not None else None))
+    except LookAheadError as e:
         raise error_line(e) from None
     finally:
         if bar is not None:
             bar.close()
     if args.json:
-        result.write_json(args.json)
+        done.write_json(args.json)
     if args.panel:
-        result.write_panel(args.panel)
-    print(report_text(result.report))
-    for name, why in result.failed.items():
-        print(f"kronos: warning: {name} left out: {why}", file=sys.stderr)
+        done.write_panel(args.panel)
+    print(report_text(done.report))
+    for notice in done.notices:
+        print(notice_line(notice), file=sys.stderr)
     return 0
 
 

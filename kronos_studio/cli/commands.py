@@ -27,7 +27,7 @@ COMMANDS: dict[str, Command] = {
     "keys": Command("create, list and revoke API keys of `kronos serve`", ("keys",)),
     "retrain": Command("train a LoRA challenger on recent bars; it serves only if it beats the champion",
                        ("retrain",)),
-    "adapters": Command("the model registry: list, show, promote, roll back", ("retrain",)),
+    "adapters": Command("the model registry: list, show, promote, roll back", ("adapters",)),
     "watch": Command("run the learning loop over a watchlist: live at each bar close, --once, or --replay-from past "
                      "days", ("watch",)),
     "watches": Command("the watches kept in the ledger: list, show their ticks and alerts, pause, resume, delete",

@@ -56,32 +56,26 @@ def positive(kind):
 
 
 def add_bars_file_options(p, symbol: bool = True) -> None:
-    """How a command reads its bars file and computes, one spelling and help for every command that does:
-    ``--timezone``, ``--calendar``, ``--symbol`` and ``--exchange`` (unless ``symbol`` is False), ``--fix`` (a
-    ``data_sources.requests.BarsRequest``'s fields for a file), ``--device`` and ``--threads``."""
-    p.add_argument("--timezone", default=None,
-                   help="IANA timezone of times without a UTC offset, e.g. America/New_York (default: UTC, warned)")
-    p.add_argument("--calendar", default=None,
-                   help="trading calendar for gaps and future bar times: XNYS, XLON, ..., 24/7, FX (default: inferred)")
-    if symbol:
-        add_series_name_options(p)
-    p.add_argument("--fix", action="append", default=[], metavar="FIX",
-                   help="accept a fix the data-quality gate offers (e.g. adjust_splits, sort); repeatable")
+    """How a command reads its bars file and computes, one spelling and help for every command that does: the
+    ``data_sources.requests.BarsRequest`` fields of a file (``FILE_KNOBS``: ``--symbol``, ``--exchange`` unless
+    ``symbol`` is False, ``--timezone``, ``--calendar``, ``--fix``), generated from their knobs, then ``--device`` and
+    ``--threads``."""
+    from data_sources.requests import FILE_KNOBS, BarsRequest
+
+    add_knob_options(p, BarsRequest, tuple(k for k in FILE_KNOBS if symbol or k not in SERIES_NAME))
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(p)
 
 
+SERIES_NAME = ("symbol", "exchange")  # what names a file's series (``add_series_name_options``)
+
+
 def add_series_name_options(p) -> None:
     """``--symbol`` and ``--exchange``: what names a file's series (the ledger, the registry and the Screener keep
-    it under that name), one spelling for every command that reads one."""
-    p.add_argument("--symbol", default=None, metavar="NAME",
-                   help="the series' name, the same for every download of it (default: the file's symbol column, "
-                        "else its file name without a date that ends it, said in a note); in a file with a "
-                        "symbol/ticker column, the instrument to read")
-    p.add_argument("--exchange", default=None, metavar="NAME",
-                   help="the exchange (venue) the bars come from, when known: part of the series' name, so two "
-                        "exchanges' bars of one symbol are two series (default: the file's exchange column, else "
-                        "none)")
+    it under that name), one spelling for every command that reads one (``BarsRequest``'s knobs)."""
+    from data_sources.requests import BarsRequest
+
+    add_knob_options(p, BarsRequest, SERIES_NAME)
 
 
 def add_threads_option(p) -> None:
@@ -117,7 +111,7 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
     --evaluate``, ``retrain``): its setting is ``training_period.INCLUDE_TRAINING_PERIOD``, its flag that
     setting's in ``errors.FLAGS``; ``what``: what it keeps. ``old_spelling``: an earlier public flag, still
     accepted and no longer listed."""
-    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+    from kronos_studio.desk import INCLUDE_TRAINING_PERIOD
 
     from .errors import flag
 
@@ -128,12 +122,14 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
         p.add_argument(old_spelling, dest=INCLUDE_TRAINING_PERIOD, action="store_true", help=argparse.SUPPRESS)
 
 
-METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND"}  # a repeated option's value, in words
+# an option's value, in words (a repeated option's: VALUE when not here)
+METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME",
+            "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME"}
 
 
 def add_covariate_options(p) -> None:
     """``--with FILE_OR_SYMBOL`` and the other covariate options, one per ``Knob`` of ``CovariateOptions``."""
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     add_knob_options(p.add_argument_group("conditioning (Chronos-2: --model chronos2-small)"), CovariateOptions)
 
@@ -141,7 +137,7 @@ def add_covariate_options(p) -> None:
 def covariate_options(args):
     """The ``CovariateOptions`` the options ask for, None when they name nothing (an unconditioned forecast)."""
     from kronos.settings import knob_values
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     options = CovariateOptions(**knob_values(args, CovariateOptions))
     return options if options else None
@@ -149,15 +145,18 @@ def covariate_options(args):
 
 def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
     """One option per field with a ``Knob`` of the options dataclass ``cls`` (None: the sampling knobs of
-    ``kronos.settings.ForecastSettings``; ``only``: those of these fields alone), named by ``knob_flag`` from the
-    knob's setting, its default read from there; ``kronos.settings.knob_values(args, cls)`` reads them back."""
-    from kronos.settings import knobs
+    ``kronos.settings.ForecastSettings``; ``only``: those of these fields alone, in this order), named by ``knob_flag``
+    from the knob's setting, its default read from there (a default of None: the option's type is the field's,
+    ``knob_kind``; a word among ``Bounds.choices``: one of them); ``kronos.settings.knob_values(args, cls)`` reads
+    them back."""
+    from kronos.settings import ForecastSettings, bounds, knob_kind, knobs
 
     from .errors import FLAGS, knob_flag
 
-    for name, (value, knob) in knobs(cls).items():
-        if only is not None and name not in only:
-            continue
+    cls = cls or ForecastSettings
+    found, rules = knobs(cls), bounds(cls)
+    for name in (only if only is not None else found):
+        value, knob = found[name]
         setting = knob.name(name)
         flag = FLAGS.get(setting) or knob_flag(setting, value)
         if isinstance(value, tuple) and value:  # a list with a default: the option repeated, once per item; not
@@ -175,8 +174,10 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
         elif isinstance(value, bool):  # off by default: the option turns it on
             g.add_argument(flag, dest=setting, action="store_true", help=f"turn on '{knob.label}': {knob.help}")
         else:
-            g.add_argument(flag, dest=setting, type=type(value), default=value,
-                           help=f"{knob.label.lower()}: {knob.help} (default {value})")
+            choices = rules[name][1].choices if name in rules else None
+            g.add_argument(flag, dest=setting, type=type(value) if value is not None else knob_kind(cls, name),
+                           default=value, choices=choices, metavar=None if choices else METAVARS.get(setting),
+                           help=f"{knob.label.lower()}: {knob.help}" + ("" if value is None else f" (default {value})"))
 
 
 def sampling_settings(args):

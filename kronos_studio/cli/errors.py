@@ -16,23 +16,25 @@ FLAGS = {
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "meta": "--meta DIR (kronos train ensemble writes one)",
     "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",
-    "since": "--since", "window": "--window", "every": "--every", "val_start": "--val-start",
+    "since": "--since", "include_experiments": "--experiments", "window": "--window", "every": "--every", "val_start": "--val-start",
     "holdout": "--holdout", "min_evaluations": "--min-evaluations",
     "include_training_period": "--include-training-period",  # every training-period guard's switch
-    # ``kronos batch --evaluate``'s (the ranking evaluation)
-    "step": "--step",
+    # ``kronos batch --evaluate``'s (the ranking evaluation: ``RankPlan``'s knobs)
+    "step": "--step", "costs_bps": "--costs",
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
     "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
     "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
+    "data": "--data", "samples": "--samples",  # kronos train lora's series (desk.fine_tune)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
     # kronos watch's (its other options are generated from the watch's Knobs: option_knobs)
     "name": "--name", "replay_from": "--replay-from", "to": "--to", "watches": "kronos watches",
 }  # and each option generated from a Knob (option_knobs), read when a message names one
-SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period"}
+SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
+            ("include_experiments", True): "--experiments"}
 
 
 def flag(setting: str, value: object = None) -> str:
@@ -53,17 +55,35 @@ def flag(setting: str, value: object = None) -> str:
 
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
-    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings`` and the retrain's
-    ``RetrainSettings``, ``CovariateOptions`` and ``kronos risk``'s ``RiskSettings``. Read when a message names a
-    setting ``FLAGS`` has not: numpy stays out of the start."""
+    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
+    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s
+    ``TrustPlan``, ``kronos train lora``'s ``FineTunePlan``, ``kronos batch``'s (the screen's, its engine's, the rank
+    plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
+    ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
+    from data_sources.requests import BarsRequest
     from kronos.settings import ForecastSettings, knobs
-    from kronos_studio.covariates.options import CovariateOptions
-    from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
-    from kronos_studio.risk.measures import RiskSettings
-    from kronos_studio.training.retrain_settings import RetrainSettings
+    from kronos_studio.desk import (
+        AdaptersRequest,
+        AlertChannels,
+        AlertRules,
+        CovariateOptions,
+        DriftRequest,
+        Engine,
+        FineTunePlan,
+        RankPlan,
+        RetrainPolicy,
+        RetrainSettings,
+        RetrainWatchlistRequest,
+        RiskSettings,
+        ScreenRequest,
+        StepsRequest,
+        TrustPlan,
+    )
 
-    return {knob.name(name): (default, knob) for cls in (ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings,
-                                                         RetrainPolicy, AlertRules, AlertChannels)
+    return {knob.name(name): (default, knob)
+            for cls in (FineTunePlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
+                        ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
+                        RetrainPolicy, AlertRules, AlertChannels)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -15,7 +15,6 @@ from .common import (
     add_covariate_options,
     add_knob_options,
     add_sampling_options,
-    add_training_period_switch,
     covariate_options,
     quality_gate,
     read_bars,
@@ -31,11 +30,10 @@ def register(sub) -> None:
     p.add_argument("file", help="CSV or Parquet bars")
     add_model_option(p)
     add_context_option(p)
-    from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
-
-    p.add_argument("--cutoffs", type=int, default=DEFAULT_CUTOFFS,
-                   help=f"latest cut-offs, one horizon apart (default {DEFAULT_CUTOFFS})")
     from kronos.settings import default
+    from kronos_studio.desk import TrustPlan
+
+    add_knob_options(p.add_argument_group("walk-forward"), TrustPlan)  # with --risk, its cut-offs and switch too
 
     add_sampling_options(p, f"bars of history per cut-off (default: {DEFAULT_LOOKBACK_WORDS})",
                          f"sample paths (default {default('paths')}; with --risk, enough for the highest level's ES, "
@@ -45,8 +43,7 @@ def register(sub) -> None:
     add_covariate_options(p)
     p.add_argument("--meta", default=None, metavar="DIR",
                    help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
-    add_training_period_switch(p, "cut-offs whose forecast starts")
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import RiskSettings
 
     from .risk import add_backtest_options
 
@@ -74,8 +71,11 @@ def run_evaluate(args) -> int:
         from kronos.settings import default
 
         args.paths = default("paths")
-    done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), cutoffs=args.cutoffs,
-                                           include_training_period=args.include_training_period,
+    from kronos.settings import knob_values
+    from kronos_studio.desk import TrustPlan
+
+    plan = desk_call(lambda: TrustPlan(**knob_values(args, TrustPlan)))
+    done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), plan=plan,
                                            file=str(Path(args.file).resolve()), covariates=covariate_options(args),
                                            **model_choices(args)))
     made, pair = done.report, loaded[0] if loaded else None

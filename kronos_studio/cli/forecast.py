@@ -85,7 +85,7 @@ def run_forecast(args) -> int:
     done = _forecast(desk, bars, settings, args, open_ledger, gated.future)
     fc = done.forecast
     open_ledger()
-    recorded = ledger.record(opening[0], fc, bars) if opening else None  # under the series' name
+    recorded = ledger.record(opening[0], desk, fc, bars) if opening else None  # under the series' name
     from kronos_studio.forecasters.bounds import quantile_table
 
     table = quantile_table(fc, args.quantiles)

@@ -1,24 +1,27 @@
 """``kronos ledger``: score recorded forecasts on the bars that arrived since, export the track record, judge drift,
-say where the ledger is. ``kronos forecast`` records every forecast (``--no-ledger`` opts out) through
-``open_in_background`` and ``record`` below."""
+say where the ledger is: each the desk's use case (``Desk.score``, ``steps``, ``ledger_info``, ``drift``) on the
+ledger ``open_ledger`` opens, its requests drawn from the options. ``kronos forecast`` records every forecast
+(``--no-ledger`` opts out) through ``open_in_background`` and ``record`` below."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from data_sources.requests import BarsRequest
+from kronos.settings import knob_values
+from kronos_studio.desk import DriftRequest, ModelsQuery, RecordRequest, ScoreRequest, StepsRequest
+
 from .commands import add_command
-from .common import CliError, error_line, read_bars
+from .common import CliError, add_knob_options, error_line
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-# Series fetched again for scoring (no file given): at most this many bars back, enough for years of
-# daily bars; older forecasts of an intraday series are scored from a file instead.
-MAX_FETCH_BARS = 5000
-
 
 def register(sub) -> None:
+    from kronos.quantiles import BAND_NAME, band_nominal
+
     p = add_command(sub, "ledger",
                     description="The forecast ledger: every forecast kept, scored when its bars arrive. It is "
                                 "the database in $KRONOS_STUDIO_DB (any SQLAlchemy URL), else a SQLite file in "
@@ -26,10 +29,10 @@ def register(sub) -> None:
     ledger_sub = p.add_subparsers(dest="ledger_command", required=True)
     s = ledger_sub.add_parser("score", help="score due forecasts on newer bars",
                               description="Score every recorded forecast whose bars have arrived: with FILEs, on "
-                                          "the bars in them (the series is --symbol with --exchange, else the "
-                                          "file's symbol column or its name without a date that ends it); without, "
-                                          "on every series with forecasts to score whose bars can be fetched or "
-                                          "are bundled.")
+                                          "the bars in them, read through the data-quality gate as a forecast's are "
+                                          "(the series is --symbol with --exchange, else the file's symbol column or "
+                                          "its name without a date that ends it); without, on every series with "
+                                          "forecasts to score whose bars can be fetched or are bundled.")
     s.add_argument("files", nargs="*", metavar="FILE", help="CSV or Parquet bar files")
     s.add_argument("--symbol", default=None, metavar="NAME",
                    help="the series name (as `kronos forecast --symbol`); without FILE: only this series")
@@ -37,21 +40,17 @@ def register(sub) -> None:
                    help="with FILE: the exchange its bars come from (as `kronos forecast --exchange`)")
     s.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset (as for forecast)")
     s.add_argument("--calendar", default=None, help="trading calendar of the files' bars (as for forecast)")
+    s.add_argument("--fix", action="append", default=[], metavar="FIX",
+                   help="accept a fix the data-quality gate offers (as for forecast); repeatable")
     s.set_defaults(func=run_score)
     e = ledger_sub.add_parser("export", help="write the track record to a Parquet file",
                               description="One row per (forecast, step): what was forecast (close p10/p50/p90) "
                                           "and, once scored, what happened (actual bar, CRPS, coverage, PIT).")
     e.add_argument("--out", required=True, metavar="FILE.parquet", help="Parquet file to write")
-    e.add_argument("--since", default=None, metavar="DATE", help="only forecasts made on or after DATE (UTC)")
-    e.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
-    e.add_argument("--replay", default=None, metavar="NAME",
-                   help="only this replay's rows ('' for the live ones; default: every row, each with its replay "
-                        "label in the column replay, empty for a live row)")
+    add_knob_options(e.add_argument_group("which forecasts"), StepsRequest)
     e.set_defaults(func=run_export)
     i = ledger_sub.add_parser("info", help="where the ledger is and what it holds")
     i.set_defaults(func=run_info)
-    from kronos.quantiles import BAND_NAME, band_nominal
-
     d = ledger_sub.add_parser("drift", help="is a model still calibrated and better than the random walk?",
                               description="Per workspace, series and model, over the newest scored forecasts: "
                                           f"{BAND_NAME} coverage of the first forecast bar (binomial test against "
@@ -59,13 +58,8 @@ def register(sub) -> None:
                                           "the random walk with its 95% interval; the state ok, drifting or too "
                                           "few scored forecasts (docs/ledger.md#drift).")
     d.add_argument("--json", default=None, metavar="OUT", help="also write one JSON entry per series and model")
-    d.add_argument("--last", type=int, default=None, metavar="N",
-                   help="judge the N newest scored forecasts of each series and model (default: the drift setting)")
     d.add_argument("--workspace", default=None, metavar="W", help="only this workspace (default: every one)")
-    d.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
-    d.add_argument("--experiments", action="store_true",
-                   help="count forecasts made at non-default sampling settings too")
-    add_replay_option(d)
+    add_knob_options(d.add_argument_group("which forecasts"), DriftRequest)
     d.set_defaults(func=run_drift)
     add_exceptions(ledger_sub)
 
@@ -73,7 +67,7 @@ def register(sub) -> None:
 def add_exceptions(ledger_sub) -> None:
     """``kronos ledger exceptions``: its levels and positions are ``RiskSettings``' own (their defaults, help)."""
     from kronos.settings import knobs
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import RiskSettings
 
     x = ledger_sub.add_parser(
         "exceptions", help="VaR exceptions of the recorded forecasts, tested per series and model",
@@ -94,33 +88,17 @@ def add_exceptions(ledger_sub) -> None:
     x.add_argument("--model", default=None, metavar="NAME", help="only this model (as the ledger names it)")
     x.add_argument("--experiments", action="store_true",
                    help="count forecasts made at non-default sampling settings too")
-    add_replay_option(x)
+    add_knob_options(x, ModelsQuery, only=("replay",))
     x.set_defaults(func=run_exceptions)
-
-
-def add_replay_option(p) -> None:
-    p.add_argument("--replay", default="", metavar="NAME",
-                   help="judge this replay's rows (kronos watch --replay-from; kronos watches lists them) instead of "
-                        "the live ones")
-
-
-def replaying(ledger, replay: str):
-    """``ledger`` reading ``replay``'s rows, its notices printed first (a replay inside the training period)."""
-    from kronos_studio.ledger.store import replay_notices
-
-    from .errors import notice_line
-
-    for n in replay_notices(replay):
-        print(notice_line(n), file=sys.stderr)
-    return ledger.replaying(replay) if replay else ledger
 
 
 def open_ledger(hint: str = "", workspace: str | None = None):
     """The ledger (``workspace``: only that workspace's rows), or the CliError saying why it cannot be opened."""
-    from kronos_studio.ledger import Ledger, LedgerError
+    from kronos_studio.desk.ledger import LedgerError
+    from kronos_studio.desk.ledger import open_ledger as opened
 
     try:
-        return Ledger.open(workspace=workspace)
+        return opened(workspace=workspace)
     except LedgerError as e:
         raise CliError(f"{e}{hint}") from None
 
@@ -137,182 +115,120 @@ def open_in_background() -> Future:
         pool.shutdown(wait=False)  # the opening runs on; ``record`` waits for it
 
 
-def record(opening: Future, forecast, bars) -> str:
-    """Record ``forecast`` in the ledger being opened, after scoring the series' earlier forecasts that
-    ``bars`` (newer bars of it, maybe) can score; the line that says so."""
+def record(opening: Future, desk, forecast, bars) -> str:
+    """Record ``forecast`` in the ledger being opened (``Desk.record``: the series' earlier forecasts that ``bars``
+    can score are scored first); the line that says so."""
     ledger = opening.result()  # raises the CliError of a ledger that cannot be opened
     # Imported only now: the opening thread imports the ledger package, and two threads importing it at
     # once can see it half-initialised (KeyError 'kronos_studio.ledger').
-    from kronos_studio.ledger.frames import counted
+    from kronos_studio.desk.ledger import counted
 
     try:
-        scored = ledger.score(bars)
-        done = ledger.record(forecast, bars)
+        done = desk.record(RecordRequest(forecast, bars), ledger=ledger)
     finally:
         ledger.close()
     kept = "recorded" if done.new else "already recorded"
-    line = f"{kept} in the ledger as forecast {done.id} of {bars.series_symbol} {bars.interval}"
-    if scored.steps:
-        line += (f"; these bars scored {counted(scored.steps, 'step')} of "
-                 f"{counted(scored.predictions, 'earlier forecast')}")
+    line = f"{kept} in the ledger as forecast {done.id} of {done.symbol} {done.interval}"
+    if done.scored_steps:
+        line += (f"; these bars scored {counted(done.scored_steps, 'step')} of "
+                 f"{counted(done.scored_forecasts, 'earlier forecast')}")
     return line
 
 
-def _report_line(label: str, report) -> str:
-    from kronos_studio.ledger.frames import counted
+def _report_line(label: str, scored) -> str:
+    from kronos_studio.desk.ledger import counted
 
-    if not report.steps:
+    if not scored.steps:
         return f"{label}: nothing to score"
-    return (f"{label}: scored {counted(report.steps, 'step')} of {counted(report.predictions, 'forecast')} "
-            f"({report.completed} now scored on every step)")
+    return (f"{label}: scored {counted(scored.steps, 'step')} of {counted(scored.predictions, 'forecast')} "
+            f"({scored.completed} now scored on every step)")
 
 
 def run_score(args) -> int:
-    ledger = open_ledger()
-    try:
+    from kronos_studio.desk import Desk
+
+    from .errors import cli_line, notice_line
+
+    desk = Desk()
+    with open_ledger() as ledger:
         if args.files:
             for path in args.files:
-                bars = read_bars(path, args.timezone, args.calendar, args.symbol, args.exchange)
-                report = ledger.score(bars)
-                print(_report_line(f"{Path(path).name} ({bars.series_symbol} {bars.interval})", report), file=sys.stderr)
-                for why in report.skipped:
+                asked = BarsRequest(file=path, symbol=args.symbol, exchange=args.exchange, timezone=args.timezone,
+                                    calendar=args.calendar, fixes=tuple(args.fix))
+                done = desk.score(ScoreRequest(asked), ledger=ledger)
+                for n in done.notices:
+                    print(notice_line(n), file=sys.stderr)
+                [one] = done.series
+                print(_report_line(f"{Path(path).name} ({one.symbol} {one.interval})", one), file=sys.stderr)
+                for why in one.waiting:
                     print(f"kronos: warning: {why}", file=sys.stderr)
             return 0
-        pending = ledger.pending_series()
-        if args.symbol is not None:
-            pending = pending[pending["symbol"] == args.symbol]
-        if pending.empty:
-            print("nothing to score: every recorded forecast" + (f" of {args.symbol}" if args.symbol else "")
-                  + " is scored on every step", file=sys.stderr)
-            return 0
-        for row in pending.itertuples(index=False):
-            label = f"{row.symbol} {row.interval} ({row.source})"
-            try:
-                bars = _fetch(row)
-            except CliError as e:
-                print(f"kronos: warning: {label}: {e}", file=sys.stderr)
-                continue
-            report = ledger.score(bars)
-            print(_report_line(label, report), file=sys.stderr)
-            for why in report.skipped:
-                print(f"kronos: warning: {why}", file=sys.stderr)
-        return 0
-    finally:
-        ledger.close()
-
-
-def _fetch(row):
-    """The bars of a pending series without a file: the bundled sample, or cached bars brought up to
-    date from the source (yfinance, ccxt). Raises CliError with what to do instead."""
-    import math
-
-    import pandas as pd
-
-    from data_sources.sources import SOURCES
-    from kronos_studio.ledger.frames import counted
-
-    origin = SOURCES.get(row.source)
-    if origin is None or not origin.by_symbol:
-        raise CliError(f"{counted(row.predictions, 'forecast')} from a file: score them with "
-                       "`kronos ledger score FILE`")
-    if origin.frozen:  # a sample's series is found by its symbol and interval, not its display name
-        from data_sources import list_samples, load_sample
-
-        for sample in list_samples():
-            bars = load_sample(sample.name)
-            if (bars.symbol, bars.interval) == (row.symbol, row.interval):
-                return bars
-        raise CliError("no bundled sample of this series")
-    from data_sources import DataSourceError, load_bars
-    from data_sources.intervals import parse_interval
-    from data_sources.schema import instrument_symbol
-
-    since = pd.Timestamp(row.oldest_last_bar_at)
-    since = since.tz_localize("UTC") if since.tzinfo is None else since
-    try:
-        step = parse_interval(row.interval)
-    except ValueError as e:
-        raise error_line(e) from None
-    needed = math.ceil((pd.Timestamp.now(tz="UTC") - since) / step) + int(row.longest_horizon) + 2
-    if origin.needs_exchange and not row.exchange:
-        raise CliError(f"the exchange of these {row.source} bars was not recorded: score them with a file")
-    try:
-        return load_bars(row.source, instrument_symbol(row.symbol, row.exchange), row.interval,
-                         lookback=min(needed, MAX_FETCH_BARS), exchange=row.exchange)
-    except DataSourceError as e:
-        raise CliError(f"could not fetch the bars ({e})") from None
+        done = desk.score(ScoreRequest(symbol=args.symbol), ledger=ledger)
+    if not done.series:
+        print("nothing to score: every recorded forecast" + (f" of {args.symbol}" if args.symbol else "")
+              + " is scored on every step", file=sys.stderr)
+    for one in done.series:
+        label = f"{one.symbol} {one.interval} ({one.source})"
+        if one.refused is not None:
+            print(f"kronos: warning: {label}: {cli_line(one.refused)}", file=sys.stderr)
+            continue
+        print(_report_line(label, one), file=sys.stderr)
+        for why in one.waiting:
+            print(f"kronos: warning: {why}", file=sys.stderr)
+    return 0
 
 
 def run_export(args) -> int:
-    import pandas as pd
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.ledger import counted
 
-    from kronos_studio.ledger.frames import counted
+    from .errors import notice_line
 
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".pq"):
         raise CliError(f"--out must name a Parquet file (.parquet), got '{args.out}'")
-    filters = {}
-    if args.since:
-        try:
-            filters["since"] = pd.Timestamp(args.since)
-        except (ValueError, TypeError):
-            raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
-    if args.symbol:
-        filters["symbol"] = args.symbol
-    from kronos_studio.ledger.schema import EVERY_REPLAY
-
-    filters["replay"] = EVERY_REPLAY if args.replay is None else args.replay
-    ledger = open_ledger()
-    try:
-        table = ledger.steps_frame(**filters)
-    finally:
-        ledger.close()
+    request = StepsRequest(**knob_values(args, StepsRequest))
+    with open_ledger() as ledger:
+        done = Desk().steps(request, ledger=ledger)
+    for n in done.notices:
+        print(notice_line(n), file=sys.stderr)
     try:
         from data_sources.storage import atomic_write
 
-        atomic_write(out, lambda tmp: table.to_parquet(tmp, index=False))
+        atomic_write(out, lambda tmp: done.steps.to_parquet(tmp, index=False))
     except OSError as e:
         raise CliError(f"cannot write '{args.out}': {e.strerror or e}") from None
-    scored = int(table["crps"].notna().sum()) if len(table) else 0
-    forecasts = table["prediction_id"].nunique() if len(table) else 0
-    print(f"wrote {counted(len(table), 'row')} ({counted(forecasts, 'forecast')}, {counted(scored, 'step')} scored) "
-          f"to {args.out}", file=sys.stderr)
+    print(f"wrote {counted(len(done.steps), 'row')} ({counted(done.forecasts, 'forecast')}, "
+          f"{counted(done.scored, 'step')} scored) to {args.out}", file=sys.stderr)
     return 0
 
 
 def run_info(args) -> int:
-    from kronos_studio.ledger import shown_url
-    from kronos_studio.ledger.frames import counted
-    from kronos_studio.ledger.store import schema_revision
+    from kronos_studio.desk import Desk
+    from kronos_studio.desk.ledger import counted
 
-    ledger = open_ledger()
-    try:
-        counts, series = ledger.counts(), ledger.series_frame()
-        print(f"ledger: {shown_url(ledger.url)} (schema {schema_revision(ledger)})")
-        print(f"{counted(counts['predictions'], 'forecast')} of {len(series)} series, "
-              f"{counted(counts['evaluations'], 'step')} scored, "
-              f"{counted(counts['track_records'], 'walk-forward track record')}")
-    finally:
-        ledger.close()
+    with open_ledger() as ledger:
+        info = Desk().ledger_info(ledger=ledger)
+    print(f"ledger: {info.where} (schema {info.schema})")
+    print(f"{counted(info.counts['predictions'], 'forecast')} of {len(info.series)} series, "
+          f"{counted(info.counts['evaluations'], 'step')} scored, "
+          f"{counted(info.counts['track_records'], 'walk-forward track record')}")
     return 0
 
 
 def run_drift(args) -> int:
     import json
 
-    from kronos_studio.ledger.drift import DRIFT_LAST, MIN_SCORED, drift_report
+    from kronos_studio.desk import Desk
 
-    last = DRIFT_LAST if args.last is None else args.last
-    if last < MIN_SCORED:
-        raise CliError(f"--last {last} is below the {MIN_SCORED} scored forecasts a drift test needs: "
-                       f"use --last {MIN_SCORED} or more")
-    ledger = open_ledger()
-    try:
-        book = replaying(ledger.scoped(args.workspace) if args.workspace else ledger, args.replay)
-        report = drift_report(book, last, experiments=args.experiments,
-                              **({"symbol": args.symbol} if args.symbol else {}))
-    finally:
-        ledger.close()
+    from .errors import notice_line
+
+    request = DriftRequest(**knob_values(args, DriftRequest))
+    with open_ledger(workspace=args.workspace) as ledger:
+        done = Desk().drift(request, ledger=ledger)
+    for n in done.notices:
+        print(notice_line(n), file=sys.stderr)
+    report = done.drifts
     if not report:
         where = f" of workspace {args.workspace}" if args.workspace else ""
         print(f"no forecasts{where}{f' of {args.symbol}' if args.symbol else ''} in the ledger: nothing to judge",
@@ -345,9 +261,8 @@ def exceptions_line(row: dict) -> str:
 def run_exceptions(args) -> int:
     import json
 
-    from kronos_studio.desk import Desk
+    from kronos_studio.desk import Desk, RiskSettings
     from kronos_studio.desk.risk_record import record_body
-    from kronos_studio.risk.measures import RiskSettings
 
     from .errors import notice_line
 
@@ -356,11 +271,10 @@ def run_exceptions(args) -> int:
                                if v is not None})
     except ValueError as e:
         raise error_line(e) from None
-    filters = {k: v for k, v in (("symbol", args.symbol), ("models", [args.model] if args.model else None))
-               if v is not None}
+    query = ModelsQuery(symbol=args.symbol, models=(args.model,) if args.model else (), replay=args.replay)
     ledger = open_ledger(workspace=args.workspace)
     try:
-        done = Desk.risk_record(replaying(ledger, args.replay), risk, experiments=args.experiments, **filters)
+        done = Desk.risk_record(ledger, risk, experiments=args.experiments, **query.filters())
     finally:
         ledger.close()
     body = record_body(done)

@@ -1,31 +1,39 @@
-"""``kronos train lora``: LoRA + event-embedding fine-tuning from the command line (``kronos_studio.training.lora``),
-with a before/after walk-forward evaluation. Imports torch only when the command runs."""
+"""``kronos train lora``: LoRA + event-embedding fine-tuning from the command line (``Desk.fine_tune``): the options
+translated into a ``FineTuneRequest`` (the plan's from its knobs), the adapter's numbers and each series' before/after
+walk-forward table printed, the tables written to ``before_after.csv``."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from kronos.settings import default, knob_values
+from data_sources.requests import BarsRequest
+from kronos.settings import default
 from kronos_studio.exports import write_csv
 
-from .common import (
-    CliError,
-    add_knob_options,
-    add_training_period_switch,
-    cli_device,
-    error_line,
-    read_bars,
-)
-from .training_options import add_data_and_training_options, load_series, make_log, train_config
+from .common import CliError, add_knob_options, add_threads_option
+from .models import cli_desk, desk_call
+from .training_options import make_log
 
 
 def register(train_sub) -> None:
     """Add ``kronos train lora`` to the ``kronos train`` subcommands."""
+    from kronos_studio.desk import FineTunePlan
+
     p = train_sub.add_parser("lora", help="LoRA fine-tuning with event inputs (base model frozen)",
-                        description="Train rank-8 LoRA adapters on the attention q/v projections together "
-                                    "with the event embedding; write an adapter folder and a before/after "
-                                    "walk-forward evaluation.")
-    add_data_and_training_options(p)
+                             description="Train rank-8 LoRA adapters on the attention q/v projections together "
+                                         "with the event embedding; write an adapter folder and a before/after "
+                                         "walk-forward evaluation.")
+    d = p.add_argument_group("data")
+    d.add_argument("--data", nargs="+", default=[], metavar="FILE",
+                   help="CSV/Parquet bar files (timestamp, open, high, low, close[, volume, amount])")
+    d.add_argument("--samples", nargs="*", default=None, metavar="NAME",
+                   help="offline sample series (no names: the bundled training corpus)")
+    d.add_argument("--val-start", default=None,
+                   help="timestamp where validation starts (default: the --val-fraction share before the held-out "
+                        "test period); with it, no held-out test period unless --test-start")
+    d.add_argument("--test-start", default=None, help="held-out test period start: not trained or validated on; the "
+                                                      "before/after evaluation runs there (default: the last "
+                                                      "--test-fraction of the bars)")
     a = p.add_argument_group("model and events")
     a.add_argument("--model", default=None, help="base model: bundled/local folder, official name or repo id "
                                                  "(default: the bundled model)")
@@ -35,102 +43,68 @@ def register(train_sub) -> None:
     a.add_argument("--no-bundled-calendar", action="store_true")
     a.add_argument("--leader", action="append", default=[], metavar="NAME=FILE",
                    help="leader bars for index, rates, dollar or crypto (CSV/Parquet), e.g. index=spy.csv")
-    a.add_argument("--test-start", default=None, help="held-out test period start: not trained or validated on; "
-                                                      "the before/after evaluation runs there (default: --val-start)")
-    a.add_argument("--eval-cutoffs", type=int, default=20, help="walk-forward cut-offs (0: no evaluation)")
-    a.add_argument("--horizon", type=int, default=10)
-    a.add_argument("--paths", type=int, default=default("paths"))
-    add_training_period_switch(a, "cut-offs whose forecast starts")
-    add_knob_options(p.add_argument_group("sampling (the before/after evaluation)"))
+    t = p.add_argument_group("training and the before/after walk-forward")
+    t.add_argument("--out", required=True, help="the adapter's folder (its resume state too)")
+    t.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+    add_threads_option(t)
+    t.add_argument("--quiet", action="store_true")
+    add_knob_options(t, FineTunePlan)
+    s = p.add_argument_group("sampling (the before/after evaluation)")
+    s.add_argument("--horizon", type=int, default=10)
+    s.add_argument("--paths", type=int, default=default("paths"))
+    add_knob_options(s)
     p.set_defaults(func=run_train_lora)
 
 
-def _cli_builder(args):
-    from kronos_studio.events import EventBuilder, bundled_calendar, load_calendar, merged_calendars
-
-    cal = merged_calendars([None if args.no_bundled_calendar else bundled_calendar(),
-                            *(load_calendar(f) for f in args.calendar)])
-    leaders = {}
-    for item in args.leader:
-        name, _, path = item.partition("=")
-        if not path:
-            raise CliError(f"--leader expects NAME=FILE, got '{item}'")
-        leaders[name] = read_bars(path)
-    return EventBuilder(cal, leaders or None)
+def leader(item: str) -> tuple[str, BarsRequest]:
+    """--leader NAME=FILE as (name, the file's bars request)."""
+    name, _, path = item.partition("=")
+    if not path:
+        raise CliError(f"--leader expects NAME=FILE, got '{item}'")
+    return name, BarsRequest(file=path)
 
 
 def run_train_lora(args) -> int:
     import pandas as pd
 
-    from kronos.checkpoints import load_pair
-    from kronos.settings import ForecastSettings
-    from kronos_studio.bundled import model_reference
-    from kronos_studio.evaluation.trust import guard_note
-    from kronos_studio.training.adapters import apply_adapter
-    from kronos_studio.training.before_after import NO_EVENTS_NOTE, BeforeAfterOptions, before_after
-    from kronos_studio.training.datasets import DataError, TimeSplit, build_train_data
-    from kronos_studio.training.lora import finetune_lora
+    from kronos.settings import ForecastSettings, knob_values
+    from kronos_studio.desk import FineTunePlan, FineTuneRequest
 
     from .errors import cli_line
 
-    try:  # checked before training: a bad knob refuses at once, not after the run
-        # no lookback: each model reads its own window of the cut-off's history (Kronos: context - horizon)
-        settings = ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, **knob_values(args))
-    except ValueError as e:
-        raise error_line(e) from None
-    device = cli_device(args)
-    log = make_log(args)
-    if args.model is None:
-        from kronos_studio.bundled import default_model_path
+    # checked before training: a bad knob refuses at once, not after the run; no lookback: each model reads its
+    # own window of the cut-off's history (Kronos: context - horizon)
+    plan = desk_call(lambda: FineTunePlan(**knob_values(args, FineTunePlan)))
+    settings = desk_call(lambda: ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
+                                                  **knob_values(args)))
+    if not args.data and args.samples is None:
+        raise CliError("no training data: pass --data FILE... and/or --samples")
+    request = FineTuneRequest(tuple(BarsRequest(file=f) for f in args.data), settings, args.out, args.model, plan,
+                              samples=None if args.samples is None else tuple(args.samples),
+                              calendars=tuple(args.calendar), bundled_calendar=not args.no_bundled_calendar,
+                              leaders=tuple(leader(item) for item in args.leader), val_start=args.val_start,
+                              test_start=args.test_start)
+    desk, _ = cli_desk(args)
+    done = desk_call(lambda: desk.fine_tune(request, log=make_log(args)))
+    from .errors import notice_line
 
-        try:
-            args.model = str(default_model_path())
-        except FileNotFoundError as e:
-            raise error_line(e) from None
-    pair = load_pair(model_reference(args.model), args.tokenizer, device=device)
-    builder = _cli_builder(args)
-    series = load_series(args)
-    lookback = args.lookback or max(2, args.window * 3 // 4)
-    try:
-        if args.val_start:
-            val_start = pd.Timestamp(args.val_start)
-        else:
-            from kronos_studio.training.datasets import fraction_split
-
-            val_start = fraction_split(max(series, key=len), args.val_fraction).val_start
-        test_start = pd.Timestamp(args.test_start) if args.test_start else None
-        data = build_train_data(series, TimeSplit(val_start, test_start), args.window, lookback, stride=args.stride)
-    except (DataError, ValueError) as e:
-        raise error_line(e) from None
-    cfg = train_config(args, 1e-3, 1.0)
-    # file names only: the adapter folder may be shared, the paths of this machine stay here
-    leaders = [f"{n}={Path(f).name}" for n, _, f in (item.partition("=") for item in args.leader)]
-    result = finetune_lora(pair, data, builder, cfg, args.out, device=device, resume=not args.no_resume, log=log,
-                           run_info={"calendars": [Path(f).name for f in args.calendar], "leaders": leaders})
-    c = result.counts
+    for notice in done.notices:
+        print(notice_line(notice), file=sys.stderr)
+    c = done.counts
     print(f"trainable {c['trainable']:,} of {c['total']:,} parameters ({c['trainable_pct']:.2f}%): "
           f"LoRA {c['lora']:,} + event embedding {c['event_emb']:,}; base {c['total'] - c['trainable']:,} frozen")
-    print(f"validation loss {result.base_val} before, {result.best_val} after (best step {result.best_step}); "
+    print(f"validation loss {done.base_val} before, {done.best_val} after (best step {done.best_step}); "
           f"adapter in {args.out}")
-    if args.eval_cutoffs > 0:
-        adapted = apply_adapter(pair, result.adapter)
-        start = test_start if test_start is not None else val_start
-        rows = []
-        for s in series:
-            try:
-                res = before_after(pair, adapted, s.frame, builder, settings, BeforeAfterOptions(
-                    start=start, n_cutoffs=args.eval_cutoffs, min_history=min(lookback, pair.context),
-                    include_training_period=args.include_training_period))
-            except ValueError as e:  # a library error's fix worded as its flag (--include-training-period)
-                print(f"{s.name}: no walk-forward evaluation ({cli_line(e)})", file=sys.stderr)
-                continue
-            table = res.table()
-            print(f"\nwalk-forward on {s.name} from {start} ({args.eval_cutoffs} cut-offs, horizon {args.horizon}):")
-            for note in (guard_note(res.guard), NO_EVENTS_NOTE if res.events_empty else None):
-                if note:
-                    print(note, file=sys.stderr)
-            print(table[["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit"]].round(4).to_string())
-            rows.append(table.assign(series=s.name).reset_index())
-        if rows:
-            write_csv(pd.concat(rows), Path(args.out) / "before_after.csv")
+    for name, refusal in done.refused.items():  # a library error's fix worded as its flag (--include-training-period)
+        print(f"{name}: no walk-forward evaluation ({cli_line(refusal)})", file=sys.stderr)
+    rows = []
+    for name, res in done.evaluations.items():
+        table = res.table()
+        print(f"\nwalk-forward on {name} from {done.start} ({plan.eval_cutoffs} cut-offs, horizon {args.horizon}):")
+        for note in res.notes():
+            print(note, file=sys.stderr)
+        print(table[["crps_pct", "mae_pct", "coverage_p10_p90", "direction_hit"]].round(4).to_string())
+        rows.append(table.assign(series=name).reset_index())
+    if rows:
+        write_csv(pd.concat(rows), Path(args.out) / "before_after.csv")
     return 0

@@ -36,7 +36,7 @@ def build_parser(whole: str | None = ALL) -> argparse.ArgumentParser:
     for name, command in COMMANDS.items():
         if wanted not in (None, command.modules[0]):
             sub.add_parser(name, help=command.help)
-        elif command.modules[0] not in built:  # ``retrain``'s module adds ``adapters`` too
+        elif command.modules[0] not in built:  # a module adds its subcommand once
             built.add(command.modules[0])
             # Imported here, not at the top: a Ctrl-C while they load is then one of main's, answered in one
             # line, not a traceback.

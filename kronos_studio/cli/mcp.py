@@ -27,7 +27,7 @@ def run_mcp(args) -> int:
         from kronos_studio.service.mcp_server import create_server
     except ModuleNotFoundError as e:
         raise CliError(f"{e.name} is not installed: pip install 'kronos-studio[serve]'") from None
-    from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+    from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
     from kronos_studio.service.keys import check_workspace
 
     workspace = check_workspace(args.workspace or DEFAULT_WORKSPACE)

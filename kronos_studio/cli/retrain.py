@@ -1,5 +1,5 @@
-"""``kronos retrain``: the gated rolling fine-tune of one series (``kronos_studio.training.retrain``), and
-``kronos adapters``: the registry it keeps (list, show, promote by hand, roll back)."""
+"""``kronos retrain``: the gated rolling fine-tune of one series (``kronos_studio.training.retrain``) or of a
+watchlist's; the registry it keeps is ``kronos adapters`` (``adapters.py``)."""
 from __future__ import annotations
 
 import json
@@ -25,8 +25,13 @@ from .ledger import open_ledger
 
 def register(sub) -> None:
     from kronos.quantiles import BAND_NAME
-    from kronos_studio.training.gate import COVERAGE_TOLERANCE, NOMINAL_COVERAGE
-    from kronos_studio.training.retrain_settings import RetrainSettings
+    from kronos_studio.desk import (
+        COVERAGE_TOLERANCE,
+        NOMINAL_COVERAGE,
+        Engine,
+        RetrainSettings,
+        RetrainWatchlistRequest,
+    )
 
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
@@ -42,43 +47,15 @@ def register(sub) -> None:
                                 "name without a date that ends it), or a watchlist: "
                                 "a folder of bar files or a CSV with columns source,symbol,interval[,exchange]")
     p.add_argument("--horizon", type=positive(int), required=True, help="bars each held-out forecast covers")
-    p.add_argument("--every", type=positive(int), default=None, metavar="K",
-                   help="walk forward through the history, deciding every K bars from bars before each point only")
-    p.add_argument("--since", default=None, metavar="DATE", help="with --every: the first retraining point")
+    add_knob_options(p, RetrainWatchlistRequest, ("every", "since"))  # one series' retrain takes them too
     p.add_argument("--json", default=None, metavar="OUT", help="write one entry per decision and the final champion (a watchlist: per series, with its status)")
     p.add_argument("--model", default=None, help="the base model (default: the one the series' champion was trained "
                                                  "on; the bundled one when it has none)")
     add_knob_options(p.add_argument_group("the retrain's settings"), RetrainSettings)
     add_training_period_switch(p, "held-out cut-offs whose forecast starts")
     add_bars_file_options(p)
-    p.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="a watchlist's series: local: one after the other in this process (default); ray: actors on "
-                        "a Ray cluster")
-    p.add_argument("--ray-address", default=None,
-                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: a local Ray instance")
-    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
+    add_knob_options(p.add_argument_group("a watchlist's series: where they run"), Engine)
     p.set_defaults(func=run_retrain)
-
-    a = add_command(sub, "adapters",
-                    description="Every adapter `kronos retrain` trained, with its lineage, scores and status.")
-    a_sub = a.add_subparsers(dest="adapters_command", required=True)
-    ls = a_sub.add_parser("list", help="the registry's entries (one line each)")
-    ls.add_argument("--symbol", default=None, metavar="NAME", help="only this series")
-    ls.add_argument("--json", action="store_true", help="JSON instead of lines")
-    ls.set_defaults(func=run_list)
-    show = a_sub.add_parser("show", help="one entry, whole, as JSON, with its events (every move, in order)")
-    show.add_argument("id", type=int)
-    show.set_defaults(func=run_show)
-    promote = a_sub.add_parser("promote", help="make an entry its series' champion by hand (bypasses the gate)")
-    promote.add_argument("id", type=int)
-    promote.set_defaults(func=run_promote)
-    rollback = a_sub.add_parser("rollback", help="retire a series' champion; the one it replaced serves again")
-    rollback.add_argument("id", type=int, help="the champion's id (or any entry of the series)")
-    rollback.set_defaults(func=run_rollback)
-    for command in (ls, show, promote, rollback):
-        command.add_argument("--workspace", default=None, metavar="NAME",
-                             help="the workspace whose registry to use (default: the default workspace, the one "
-                                  "the command line and the app record in)")
 
 
 def log_line(line: str) -> None:
@@ -86,7 +63,7 @@ def log_line(line: str) -> None:
 
 
 def retrain_settings(args):
-    from kronos_studio.training.retrain_settings import RetrainSettings
+    from kronos_studio.desk import RetrainSettings
 
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
@@ -99,15 +76,13 @@ def retrain_settings(args):
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.batch.watchlist import is_watchlist
-    from kronos_studio.evaluation.trust import TrainingPeriodError
-    from kronos_studio.ledger import LedgerError
-    from kronos_studio.training.retrain import RetrainError, SeriesLocked
+    from kronos_studio.desk import Desk, RetrainError, SeriesLocked, TrainingPeriodError
+    from kronos_studio.desk.ledger import LedgerError
 
     from .bars_process import GatedBars
     from .models import cli_desk
 
-    if is_watchlist(args.file):
+    if Desk.is_watchlist(args.file):
         return run_retrain_watchlist(args)
     if args.engine != "local" or args.ray_address or args.workers:
         raise CliError("--engine, --ray-address and --workers spread a watchlist's series: give a watchlist (a folder "
@@ -138,140 +113,37 @@ def run_retrain(args) -> int:
 def run_retrain_watchlist(args) -> int:
     """Every series of the watchlist ``args.file``: 0 when each was decided, 2 when any was refused, 3 when
     any was locked and none refused."""
-    from kronos_studio.batch.ray_engine import RayEngineError
-    from kronos_studio.batch.retrain_watchlist import (
-        DECIDED,
-        LOCKED,
-        REFUSED,
-        Fanout,
-        SeriesRetrainer,
-        WatchlistRetrain,
-        retrain_watchlist,
-    )
-    from kronos_studio.batch.watchlist import WatchlistError, read_watchlist
-    from kronos_studio.catalog.champion import retrain_reference
+    from kronos_studio.desk import DECIDED, LOCKED, REFUSED, Engine, RetrainWatchlistRequest
 
     from .errors import cli_line
+    from .models import cli_desk, desk_call
 
     if args.symbol or args.timezone or args.exchange:
         raise CliError("--symbol, --exchange and --timezone name one series' bars: a watchlist names its series (by "
                        "file or by its CSV's rows); leave them out")
-    if args.engine == "local" and (args.ray_address or args.workers):
-        raise CliError("--ray-address and --workers apply to --engine ray")
     settings = retrain_settings(args)
-    try:
-        settings.check()
-        retrain_reference(args.model)  # 'champion' is refused before any series is read
-        entries = read_watchlist(args.file)
-    except (WatchlistError, ValueError) as e:
-        raise error_line(e) from None
-    job = WatchlistRetrain(settings, model=args.model, every=args.every, since=args.since, fixes=tuple(args.fix),
-                           calendar=args.calendar, device=cli_device(args))
+    desk, _ = cli_desk(args)
+    request = desk_call(lambda: RetrainWatchlistRequest(
+        desk.watchlist(args.file), settings, model=args.model, engine=Engine(**knob_values(args, Engine)),
+        device=cli_device(args), **knob_values(args, RetrainWatchlistRequest)))
     results = []
+
+    def said(outcome) -> None:  # each series as it is decided
+        message = None if outcome.error is None else cli_line(outcome.error)
+        results.append(outcome.to_dict(message))
+        if outcome.status == DECIDED:
+            promoted = sum(d["decision"] == "promoted" for d in outcome.decisions)
+            champion = outcome.champion if outcome.champion is not None else "none (the base model serves)"
+            print(f"{outcome.series}: {len(outcome.decisions)} decisions, {promoted} promoted; champion {champion}")
+        else:
+            print(f"{outcome.series}: {outcome.status}: {message}")
+
     with open_ledger() as ledger:
-        try:
-            for outcome in retrain_watchlist(entries, job, Fanout(args.engine, args.ray_address, args.workers),
-                                             log=log_line, unit=SeriesRetrainer(job, ledger)):
-                message = None if outcome.error is None else cli_line(outcome.error)
-                results.append(outcome.to_dict(message))
-                if outcome.status == DECIDED:
-                    promoted = sum(d["decision"] == "promoted" for d in outcome.decisions)
-                    champion = outcome.champion if outcome.champion is not None else "none (the base model serves)"
-                    print(f"{outcome.series}: {len(outcome.decisions)} decisions, {promoted} promoted; champion "
-                          f"{champion}")
-                else:
-                    print(f"{outcome.series}: {outcome.status}: {message}")
-        except RayEngineError as e:
-            raise error_line(e) from None
+        done = desk_call(lambda: desk.retrain_watchlist(request, ledger=ledger, log=log_line, progress=said))
     if args.json:
         Path(args.json).write_text(json.dumps({"series": results}, indent=2, default=str))
-    count = {status: sum(r["status"] == status for r in results) for status in (DECIDED, REFUSED, LOCKED)}
-    print(f"{len(results)} series: {count[DECIDED]} decided, {count[REFUSED]} refused, {count[LOCKED]} locked "
-          f"({args.engine} engine)", file=sys.stderr)
-    if count[REFUSED]:
+    print(f"{len(results)} series: {done.count(DECIDED)} decided, {done.count(REFUSED)} refused, {done.count(LOCKED)} "
+          f"locked ({request.engine.engine} engine)", file=sys.stderr)
+    if done.count(REFUSED):
         return EXIT_BAD_INPUT
-    return EXIT_LOCKED if count[LOCKED] else 0
-
-
-def _registry(workspace: str | None = None):
-    """(the ledger, its registry of ``workspace``: None, the default workspace)."""
-    from kronos_studio.ledger.registry import Registry
-    from kronos_studio.service.keys import KeyProblem, check_workspace
-
-    if workspace is not None:
-        try:
-            check_workspace(workspace)
-        except KeyProblem as e:
-            raise CliError(f"--workspace: {e}") from None
-    ledger = open_ledger(workspace=workspace)
-    return ledger, Registry(ledger)
-
-
-def _line(e) -> str:
-    crps = (e.scores or {}).get("crps", {})
-    scores = ", ".join(f"{k} {v:.3f}%" for k, v in crps.items())
-    # the registry keeps bar times in UTC and not the series' clock: said so, never passed off as local times
-    return (f"{e.id:>4}  {e.status:<10} {e.source}:{e.symbol}:{e.interval}  {e.first_bar_at:%Y-%m-%d %H:%M} to "
-            f"{e.last_bar_at:%Y-%m-%d %H:%M} UTC  parent {e.parent_id or '-'}  {scores}  {e.reason or ''}")
-
-
-def run_list(args) -> int:
-    from kronos_studio.ledger import LedgerError
-
-    ledger, registry = _registry(args.workspace)
-    with ledger:
-        try:
-            entries = [e for e in registry.entries() if args.symbol is None or e.symbol == args.symbol]
-        except LedgerError as e:
-            raise error_line(e) from None
-    if args.json:
-        print(json.dumps([e.to_dict() for e in entries], indent=2, default=str))
-    else:
-        for e in entries:
-            print(_line(e))
-        if not entries:
-            print("the registry is empty: `kronos retrain FILE --horizon H` trains the first challenger",
-                  file=sys.stderr)
-    return 0
-
-
-def _entry_command(args, move) -> int:
-    from kronos_studio.ledger import LedgerError
-
-    ledger, registry = _registry(args.workspace)
-    with ledger:
-        try:
-            return move(registry, registry.get(args.id))
-        except LedgerError as e:
-            raise error_line(e) from None
-
-
-def run_show(args) -> int:
-    def show(registry, entry):
-        events = [e.to_dict() for e in registry.history(entry_id=entry.id)]
-        print(json.dumps({**entry.to_dict(), "events": events}, indent=2, default=str))
-        return 0
-
-    return _entry_command(args, show)
-
-
-def run_promote(args) -> int:
-    from kronos_studio.ledger.registry import MANUAL
-
-    def move(registry, entry):
-        promoted = registry.promote(entry.id, reason=MANUAL)
-        print(f"adapter {promoted.id} is the champion of {promoted.series}: promoted by hand, it bypassed the gate "
-              "(recorded as such)")
-        return 0
-
-    return _entry_command(args, move)
-
-
-def run_rollback(args) -> int:
-    def move(registry, entry):
-        retired, restored = registry.rollback(entry.series, entry.kind)
-        now = f"adapter {restored.id} serves again" if restored else "the base model serves"
-        print(f"rolled back adapter {retired.id} of {retired.series}: {now}")
-        return 0
-
-    return _entry_command(args, move)
+    return EXIT_LOCKED if done.count(LOCKED) else 0

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from kronos.settings import default
 
-from .common import CliError, add_bars_file_options, cli_device, error_line, quality_gate, read_bars
+from .common import (
+    CliError,
+    add_bars_file_options,
+    add_knob_options,
+    cli_device,
+    error_line,
+    quality_gate,
+    read_bars,
+)
 from .errors import cli_line
 from .models import add_chronos2_option
 
@@ -55,6 +63,7 @@ def register(train_sub) -> None:
     p.add_argument("--paths", type=int, default=default("paths"))
     p.add_argument("--model", default=None, help="the Kronos member (default: the bundled model)")
     add_chronos2_option(p)
+    add_knob_options(p.add_argument_group("sampling (every member's walk-forward, as the ensemble's forecasts sample)"))
     add_bars_file_options(p, symbol=False)
     p.set_defaults(func=run_train_ensemble)
 
@@ -97,14 +106,15 @@ def validation_line(meta) -> str:
 
 
 def run_walk_forward(args) -> int:
+    if args.series is not None:
+        return fit_series(args)
     from kronos.checkpoints import CheckpointError, load_pair
-    from kronos.settings import ForecastSettings
     from kronos_studio.bundled import default_model_path, model_reference
     from kronos_studio.ensemble.bundled import default_members
     from kronos_studio.ensemble.chronos2 import ensemble_member
     from kronos_studio.forecasting import studio_pipeline
 
-    cutoffs = args.cutoffs or (60 if args.data else 40)
+    cutoffs = args.cutoffs or 60
     if args.horizon < 1 or cutoffs < 4 or args.paths < 1:
         raise CliError("--horizon and --paths must be at least 1 and --cutoffs at least 4")
     try:
@@ -115,21 +125,42 @@ def run_walk_forward(args) -> int:
     # the members `kronos forecast --model ensemble` will mix, Chronos-2 included when it joins there
     chronos2, status = ensemble_member(args.chronos2, args.paths, pair.device)
     print(f"note: {status}", file=sys.stderr)
-    settings = ForecastSettings(horizon=args.horizon, paths=args.paths)
+    settings = walk_settings(args)
     members = default_members(pipeline, settings, chronos2=chronos2)
-    if args.series is not None:
-        return fit_series(args, members, settings, cutoffs)
     return fit_files(args, members, settings, cutoffs, pair)
 
 
-def fit_series(args, members, settings, cutoffs: int) -> int:
-    from kronos_studio.ensemble.series import SeriesFit, fit_to_series
+def walk_settings(args):
+    """The members' ``ForecastSettings``: --horizon, --paths and the sampling options."""
+    from kronos.settings import ForecastSettings, knob_values
 
-    bars, _ = quality_gate(read_bars(args.series, args.timezone, args.calendar), args.fix)
     try:
-        meta = fit_to_series(bars, members, settings, SeriesFit(cutoffs, name=Path(args.series).name))
+        return ForecastSettings(horizon=args.horizon, paths=args.paths, **knob_values(args))
     except ValueError as e:
-        raise CliError(f"'{args.series}': {cli_line(e)}") from None
+        raise error_line(e) from None
+
+
+def fit_series(args) -> int:
+    """``Desk.fit_ensemble`` of the series FILE, with the sampling options whole (the members sample as an ensemble
+    forecast of it will); the fit stored by the series' key, and copied to ``--out`` when given."""
+    from kronos_studio.desk import FitEnsembleRequest
+
+    from .errors import notice_line
+    from .models import cli_desk, desk_call
+
+    bars, warnings = quality_gate(read_bars(args.series, args.timezone, args.calendar), args.fix)
+    name = Path(args.series).name
+    desk, _ = cli_desk(args)
+    request = desk_call(lambda: FitEnsembleRequest(
+        bars, walk_settings(args), args.model, **({} if args.cutoffs is None else {"n_cutoffs": args.cutoffs}),
+        name=name, choices={"chronos2": args.chronos2}))
+    try:
+        done = desk.fit_ensemble(request)
+    except ValueError as e:  # a library refusal, worded with flags
+        raise CliError(f"'{name}': {cli_line(e)}") from None
+    for line in warnings + [notice_line(n) for n in done.notices]:
+        print(line, file=sys.stderr)
+    meta = done.meta
     if args.out:
         meta.save(args.out)
     weights = meta.combinations["stacking"]["weights"]
@@ -137,7 +168,7 @@ def fit_series(args, members, settings, cutoffs: int) -> int:
     shown = ", ".join(f"{k} {w:.0%}" for k, w in weights[group].items() if w >= 0.005)
     validation = meta.info["validation_crps_pct"]
     applied = "stacking weights" if meta.method == "stacking" else "equal weights (stacking did not beat them)"
-    print(f"ensemble fitted to '{Path(args.series).name}' ({meta.info['provenance']['cutoffs']} cut-offs, "
+    print(f"ensemble fitted to '{name}' ({meta.info['provenance']['cutoffs']} cut-offs, "
           f"horizon {args.horizon}): applies {applied}; stacking weights {shown}; validation CRPS "
           f"{validation['stacking']:.3f}% of price ({validation['equal']:.3f}% with equal weights); key "
           f"{meta.info['provenance']['series_key']}, saved to {meta.folder}; use it with --model ensemble "

@@ -13,7 +13,7 @@ EXIT_TICK_FAILED = 1  # a tick stopped on an error (kept as failed: it runs agai
 
 
 def register(sub) -> None:
-    from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
+    from kronos_studio.desk import AlertChannels, AlertRules, RetrainPolicy
 
     from .common import add_training_period_switch
 
@@ -74,7 +74,7 @@ def watch_request(args):
     """The ``WatchRequest`` the options ask for."""
     from kronos.settings import knob_values
     from kronos_studio.batch.watchlist import read_watchlist
-    from kronos_studio.desk.watch import AlertChannels, AlertRules, Replay, RetrainPolicy, WatchRequest
+    from kronos_studio.desk import AlertChannels, AlertRules, Replay, RetrainPolicy, WatchRequest
 
     from .common import sampling_settings
 
@@ -175,8 +175,7 @@ def run_watch(args) -> int:
 
 def run_watches(args) -> int:
     """``kronos watches``: list, show, pause, resume, delete."""
-    from kronos_studio.ledger.schema import ACTIVE, PAUSED
-    from kronos_studio.ledger.watches import WatchBook
+    from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook
 
     from .ledger import open_ledger
 
@@ -196,7 +195,7 @@ def run_watches(args) -> int:
                 label = f"  replay '{w.replay}'" if w.replay else ""
                 print(f"{w.id}  {w.name}  {w.status}{label}  {len(w.request.get('entries', []))} series  {when}")
         elif args.action == "show":
-            from kronos_studio.desk.watch import WatchRequest
+            from kronos_studio.desk import WatchRequest
 
             w = book.get(which)
             shown = {**w.to_dict(), "request": WatchRequest.from_json(w.request).shown(),

@@ -1,6 +1,76 @@
 """The front desk (``desk.Desk``): one method per use case, which the command line, the HTTP service, the MCP
-server and the app call and only translate; its result cache (``cache``)."""
+server and the app call and only translate; its result cache (``cache``).
+
+The faces take from here, not from the packages below the desk, the request, option and result types of the use
+cases they translate, the errors they word and the constants they show (``EXPORTS``: no logic to call). These are
+imported when first named (PEP 562): they bring pandas, scipy and the batch engine, which a face's start (``kronos forecast
+--help``, the app's first page) does not need. The requests and results of the ledger's use cases are light and
+imported here; the ledger itself is opened through ``desk.ledger`` (``open_ledger``), which imports the database
+layer."""
+from .adapters import Adapters, AdapterShown, AdaptersRequest, EntryRequest, Promoted, RolledBack
 from .cache import ResultCache, result_key
 from .desk import Desk, Evaluated, Forecasted, Gated, Retraining
+from .drift import Drifted, DriftRequest, DriftThresholds
+from .record import Recorded, RecordRequest
+from .score import Scored, ScoreRequest, SeriesScored
+from .track_record import (
+    ExperimentsOption,
+    LedgerQuery,
+    ModelsQuery,
+    Predictions,
+    SeriesQuery,
+    Steps,
+    StepsRequest,
+    TrackRecord,
+    TrackRecordRequest,
+)
 
-__all__ = ["Desk", "Evaluated", "Forecasted", "Gated", "Retraining", "ResultCache", "result_key"]
+# name -> the module it lives in (its one home); "module:attribute" where it is exported under another name
+EXPORTS = {
+    "ScreenRequest": "kronos_studio.desk.screen", "Screened": "kronos_studio.desk.screen",
+    "Engine": "kronos_studio.desk.screen", "READING": "kronos_studio.desk.screen",
+    "RankRequest": "kronos_studio.desk.rank", "Ranked": "kronos_studio.desk.rank",
+    "RetrainWatchlistRequest": "kronos_studio.desk.retrain_watchlist",
+    "WatchlistRetrained": "kronos_studio.desk.retrain_watchlist",
+    # the options and errors the requests compose, and the constants a face shows
+    "BatchSettings": "kronos_studio.batch.forecaster", "RISK_KNOBS": "kronos_studio.batch.forecaster",
+    "Entry": "kronos_studio.batch.watchlist", "WatchlistError": "kronos_studio.batch.watchlist",
+    "RankPlan": "kronos_studio.batch.rank_plan", "LookAheadError": "kronos_studio.batch.cross_section",
+    "RayEngineError": "kronos_studio.batch.ray_engine",
+    "RiskSettings": "kronos_studio.risk.measures", "CovariateOptions": "kronos_studio.covariates.options",
+    "RetrainSettings": "kronos_studio.training.retrain_settings",
+    "RetrainError": "kronos_studio.training.retrain_settings", "SeriesLocked": "kronos_studio.training.retrain",
+    "COVERAGE_TOLERANCE": "kronos_studio.training.gate", "NOMINAL_COVERAGE": "kronos_studio.training.gate",
+    "INCLUDE_TRAINING_PERIOD": "kronos_studio.evaluation.training_period",
+    "DECIDED": "kronos_studio.batch.retrain_watchlist", "REFUSED": "kronos_studio.batch.retrain_watchlist",
+    "LOCKED": "kronos_studio.batch.retrain_watchlist",
+    # the app's use cases: the trust report, Compare's backtest, the ensemble's fit, the LoRA fine-tune
+    **dict.fromkeys(("TrainingPeriodError", "TrustPlan", "TrustReport"), "kronos_studio.evaluation.trust"),
+    # the trust's kept record of a walk-forward (not the ledger's ``TrackRecord``, the desk's realized view)
+    "TrustTrackRecord": "kronos_studio.evaluation.trust:TrackRecord",
+    **dict.fromkeys(("TrustRequest", "Trusted"), "kronos_studio.desk.trust"),
+    **dict.fromkeys(("MIN_NOISE_CUTOFFS", "CompareBacktested", "CompareBacktestRequest", "ComparePlan",
+                     "CompareWindow"), "kronos_studio.desk.compare"),
+    **dict.fromkeys(("EnsembleFitted", "FitEnsembleRequest"), "kronos_studio.desk.fit_ensemble"),
+    **dict.fromkeys(("FineTunePlan", "FineTuneRequest", "FineTuned"), "kronos_studio.desk.fine_tune"),
+    # the learning loop (kronos watch, /v1/watches): its request, its options and the runner of one watch
+    **dict.fromkeys(("AlertChannels", "AlertRules", "Replay", "RetrainPolicy", "WatchError", "WatchRequest",
+                     "Watched", "Watcher"), "kronos_studio.desk.watch"),
+}
+
+__all__ = ["AdapterShown", "Adapters", "AdaptersRequest", "Desk", "DriftRequest", "DriftThresholds", "Drifted",
+           "EntryRequest", "Evaluated", "ExperimentsOption", "Forecasted", "Gated", "LedgerQuery", "ModelsQuery",
+           "Predictions", "Promoted", "RecordRequest", "Recorded", "Retraining", "ResultCache", "RolledBack",
+           "ScoreRequest", "Scored", "SeriesQuery", "SeriesScored", "Steps", "StepsRequest", "TrackRecord",
+           "TrackRecordRequest", "result_key", *EXPORTS]
+
+
+def __getattr__(name: str):
+    if name not in EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, _, attribute = EXPORTS[name].partition(":")  # "module:attribute" where the name here differs
+    value = getattr(importlib.import_module(module), attribute or name)
+    globals()[name] = value  # read once
+    return value

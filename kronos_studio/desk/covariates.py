@@ -16,6 +16,7 @@ served for an unconditioned one or for one conditioned on other bars; the proven
 (``conditioned_on``)."""
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from data_sources.requests import SOURCE_BARS, BarsRequest
@@ -261,8 +262,8 @@ def _alignment(forecaster, bars):
     return reader.alignment(bars.frame)
 
 
-def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, cutoffs: int,
-             include_training_period: bool, workspace, file, model=CONDITIONED_MODEL, choices: dict | None = None):
+def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, plan, workspace, file,
+             model=CONDITIONED_MODEL, choices: dict | None = None):
     """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
     (report, from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.covariates.options import CovariateOptions
@@ -276,14 +277,14 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
                                                       workspace)
 
     def compute():
-        report = evaluation_report(desk.registry.in_turn(forecaster, samples_as, workspace), bars, settings,
-                                   cutoffs=cutoffs, include_training_period=include_training_period, file=file)
+        report = evaluation_report(desk.registry.in_turn(forecaster, samples_as, workspace), bars, settings, plan,
+                                   file=file)
         report.out["conditioned_on"] = conditioning.named()
         report.out["known_future"] = list(conditioning.options.known_future)
         return report
 
-    report, hit = desk._kept(lambda: result_key("evaluate", bars, ident, settings, workspace, cutoffs=cutoffs,
-                                                include=include_training_period, file=file, **conditioning.key()),
+    report, hit = desk._kept(lambda: result_key("evaluate", bars, ident, settings, workspace,
+                                                plan=dataclasses.asdict(plan), file=file, **conditioning.key()),
                              compute)
     return report, hit, gated.notices + conditioning.notices + notices
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from os import PathLike
 
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
@@ -19,6 +20,7 @@ from .cache import ResultCache, result_key
 from .covariates import conditioned
 from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
+from .notices import paths_notices
 
 
 @dataclass
@@ -238,34 +240,83 @@ class Desk:
         if self.limits is not None:
             self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
 
-    def evaluate(self, bars, model, settings: ForecastSettings, *, cutoffs: int, include_training_period: bool = False,
+    def evaluate(self, bars, model, settings: ForecastSettings, *, plan=None,
                  workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
                  covariates=None, **choices) -> Evaluated:
-        """The walk-forward report of ``model`` and every naive baseline over the latest ``cutoffs`` of
-        ``bars`` (``evaluation.report.evaluation_report``), computed once per identical request; each run
-        samples in the workspace's turn, so other workspaces' forecasts go in between. ``covariates``: as
-        ``forecast``'s, each cut-off reading them as of its own close."""
-        from kronos_studio.evaluation.report import evaluation_report
+        """The ``kronos evaluate`` JSON of ``trust``'s walk of ``model`` and every naive baseline over ``plan``'s
+        cut-offs of ``bars`` (an ``evaluation.trust.TrustPlan``, None: its defaults; one plan for every face, the
+        Evaluate page's too: the same walk, kept once); ``covariates``: as ``forecast``'s, each cut-off reading
+        them as of its own close."""
+        from kronos_studio.evaluation.trust import TrustPlan
 
-        self.check_walk(settings, cutoffs)
+        from .trust import TrustRequest, evaluated
+
+        plan = plan or TrustPlan()
+        self.check_walk(settings, plan.n_cutoffs)
         gated = self._gated(bars, ways)
         if conditioned(model, covariates, choices):
-            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, cutoffs=cutoffs, file=file,
-                                                        workspace=workspace,
-                                                        include_training_period=include_training_period,
-                                                        model=model, choices=choices)
+            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, plan=plan, file=file,
+                                                        workspace=workspace, model=model, choices=choices)
             return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
-        bars = gated.bars
-        served, identity = self._identity(model, bars, workspace, ledger, choices)
+        request = TrustRequest(gated, settings, model, plan, workspace, choices)
+        done = self.trust(request, ledger=ledger)
+        return Evaluated(evaluated(done, request, file), done.bars, done.notices, done.from_cache)
 
-        def compute():
-            forecaster = self.forecaster(model, bars, settings, workspace, served, choices)
-            return evaluation_report(self.registry.in_turn(forecaster, identity["model"], workspace), bars, settings,
-                                     cutoffs=cutoffs, include_training_period=include_training_period, file=file)
+    # -- the trust report (issue 64): written in .trust --------------------------------------------------------
+    def trust(self, request, **callbacks):
+        """The walk-forward report of one model beside the naive baselines, with the fan calibration and its
+        held-out check (``trust.trust``; ``callbacks``: its ``ledger``, ``progress``, ``ways``)."""
+        from .trust import trust
 
-        report, hit = self._kept(lambda: result_key("evaluate", bars, identity, settings, workspace, cutoffs=cutoffs,
-                                                    include=include_training_period, file=file), compute)
-        return Evaluated(report, bars, gated.notices + list(report.warnings), hit)
+        return trust(self, request, **callbacks)
+
+    def kept_trust(self, request, ledger=None):
+        """What ``trust`` would answer from the cache now (None: it would compute), no model loaded."""
+        from .trust import kept_trust
+
+        return kept_trust(self, request, ledger=ledger)
+
+    # -- Compare's backtest (issue 64): written in .compare ---------------------------------------------------
+    def compare_backtest(self, request, **callbacks):
+        """Models walked forward over a cut-off and the ones before it beside the random walk
+        (``compare.compare_backtest``; ``callbacks``: its ``ledger``, ``progress``, ``ways``)."""
+        from .compare import compare_backtest
+
+        return compare_backtest(self, request, **callbacks)
+
+    def compare_window(self, request):
+        """The bars a compare backtest's models see and those they are scored on (``compare.window``)."""
+        from .compare import window
+
+        return window(self, request)
+
+    def kept_compare_backtest(self, request, ledger=None):
+        """What ``compare_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
+        from .compare import kept_compare_backtest
+
+        return kept_compare_backtest(self, request, ledger=ledger)
+
+    # -- the ensemble fitted to a series (issue 64): written in .fit_ensemble -----------------------------------
+    def fit_ensemble(self, request, **callbacks):
+        """Stacking weights of the ensemble fitted on a walk-forward of one series and stored by its key
+        (``fit_ensemble.fit_ensemble``; ``callbacks``: its ``progress``, ``ways``)."""
+        from .fit_ensemble import fit_ensemble
+
+        return fit_ensemble(self, request, **callbacks)
+
+    def fitted_ensemble(self, request):
+        """The fit stored for the request's series, horizon and members, None when there is none."""
+        from .fit_ensemble import fitted_ensemble
+
+        return fitted_ensemble(self, request)
+
+    # -- LoRA fine-tuning with events (issue 64): written in .fine_tune -------------------------------------------
+    def fine_tune(self, request, **callbacks):
+        """A LoRA event adapter trained on a base model, with its before/after walk-forward
+        (``fine_tune.fine_tune``; ``callbacks``: its ``progress``, ``evaluation_progress``, ``log``)."""
+        from .fine_tune import fine_tune
+
+        return fine_tune(self, request, **callbacks)
 
     def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
                 **options) -> Retraining:
@@ -280,6 +331,84 @@ class Desk:
         ref = model.ref if isinstance(model, ModelRef) else model
         retrainer = series_retrainer(ref, gated.bars, ledger, settings, self.registry.loader(model), **options)
         return Retraining(retrainer, retrainer.points(every, since), gated.bars, gated.notices)
+
+    # -- many series at once (issue 64): written in .screen, .rank and .retrain_watchlist -------------------------
+    def screen(self, request, **kwargs):
+        """Every series of a watchlist forecast with one model, one row each: ``screen.screen`` (``kwargs``:
+        ``progress``, ``workspace``, ``ledger``)."""
+        from .screen import screen
+
+        return screen(self, request, **kwargs)
+
+    def check_screen(self, request) -> None:
+        """What ``screen`` refuses before any series is read, for a job's face to ask before the job starts."""
+        from .screen import check
+
+        check(self, request)
+
+    def rank(self, request, **kwargs):
+        """Does the screen's ranking work on this watchlist? ``rank.rank`` (``kwargs``: ``progress``,
+        ``workspace``)."""
+        from .rank import rank
+
+        return rank(self, request, **kwargs)
+
+    def check_rank(self, request) -> None:
+        """What ``rank`` refuses before any series is read, for a job's face to ask before the job starts."""
+        from .rank import check
+
+        check(self, request)
+
+    def retrain_watchlist(self, request, **kwargs):
+        """Every series of a watchlist given its gated retrain: ``retrain_watchlist.retrain_watchlist``
+        (``kwargs``: ``ledger``, ``log``, ``progress``)."""
+        from .retrain_watchlist import retrain_watchlist
+
+        return retrain_watchlist(self, request, **kwargs)
+
+    def check_retrain_watchlist(self, request) -> None:
+        """What ``retrain_watchlist`` refuses before any series is read, for a job's face to ask before it starts."""
+        from .retrain_watchlist import check
+
+        check(self, request)
+
+    def check_retrain(self, settings, series: int = 1, decisions: int | None = None) -> None:
+        """A retrain's size within the face's limits: ``retrain_watchlist.check_size``."""
+        from .retrain_watchlist import check_size
+
+        check_size(self.limits, settings, series, decisions)
+
+    def screen_served(self, entries, rows, settings: ForecastSettings, risk, **kwargs):
+        """A screen's rows with each series' risk-champion columns (the Screener's): ``screen.served_columns``."""
+        from .screen import served_columns
+
+        return served_columns(self, entries, rows, settings, risk, **kwargs)
+
+    @staticmethod
+    def screen_history(entries, rows, bars: int, **reading) -> dict:
+        """The last ``bars`` closes before each forecast row of a screen: ``screen.recent_closes``."""
+        from .screen import recent_closes
+
+        return recent_closes(entries, rows, bars, **reading)
+
+    @staticmethod
+    def is_watchlist(path) -> bool:
+        """Whether ``path`` names a watchlist (a folder, or a CSV whose header names source, symbol and interval)
+        rather than one series' bars: ``batch.watchlist.is_watchlist``."""
+        from kronos_studio.batch.watchlist import is_watchlist
+
+        return is_watchlist(path)
+
+    @staticmethod
+    def watchlist(where) -> tuple:
+        """A watchlist's entries: a folder of bar files or a ``source,symbol,interval[,exchange]`` CSV (a path), or
+        ``(source, symbol, interval, exchange)`` rows (each named by its symbol, by ``source:symbol:interval`` where a
+        symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used."""
+        from kronos_studio.batch.watchlist import read_watchlist, symbol_entries
+
+        if isinstance(where, (str, PathLike)):
+            return tuple(read_watchlist(where))
+        return tuple(symbol_entries(where))
 
     # -- risk (issue 55): written in .risk --------------------------------------------------------------------
     def risk(self, bars, model, settings: ForecastSettings, risk, **kwargs):
@@ -328,12 +457,73 @@ class Desk:
 
         return kept_risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
 
-    @staticmethod
-    def record(forecast, bars, ledger):
-        """Score ``ledger``'s earlier forecasts of the series with these bars, then keep this one there (under
-        the series' name); what ``Ledger.record`` answers."""
-        ledger.score(bars)
-        return ledger.record(forecast, bars)
+    # -- the ledger (issue 64): its use cases written in .record, .score, .track_record, .drift, .adapters, .ledger;
+    # ``ledger``: the caller's, opened with ``desk.ledger.open_ledger`` (a service scopes it to the workspace) -----
+    def record(self, request, *, ledger):
+        """Score ``ledger``'s earlier forecasts of the series, then keep this one (a ``RecordRequest``): ``record.record``."""
+        from .record import record
+
+        return record(self, request, ledger=ledger)
+
+    def score(self, request, *, ledger, ways: str | None = None):
+        """Score the forecasts due on a ``ScoreRequest``'s bars (or every pending series'): ``score.score``."""
+        from .score import score
+
+        return score(self, request, ledger=ledger, ways=ways)
+
+    def track_record(self, request, *, ledger):
+        """The realized track record a ``TrackRecordRequest`` reads: ``track_record.track_record``."""
+        from .track_record import track_record
+
+        return track_record(self, request, ledger=ledger)
+
+    def predictions(self, request, *, ledger):
+        """The forecasts a ``LedgerQuery`` reads, with their realized scores: ``track_record.predictions``."""
+        from .track_record import predictions
+
+        return predictions(self, request, ledger=ledger)
+
+    def steps(self, request, *, ledger):
+        """The (forecast, step) rows a ``StepsRequest`` reads (the export): ``track_record.steps``."""
+        from .track_record import steps
+
+        return steps(self, request, ledger=ledger)
+
+    def drift(self, request, *, ledger):
+        """Drift of each series and model a ``DriftRequest`` reads: ``drift.drift``."""
+        from .drift import drift
+
+        return drift(self, request, ledger=ledger)
+
+    def ledger_info(self, *, ledger):
+        """Where ``ledger`` is and what it holds: ``ledger.ledger_info``."""
+        from .ledger import ledger_info
+
+        return ledger_info(self, ledger=ledger)
+
+    def adapters(self, request, *, ledger):
+        """The registry's entries an ``AdaptersRequest`` names, with their moves: ``adapters.adapters``."""
+        from .adapters import adapters
+
+        return adapters(self, request, ledger=ledger)
+
+    def adapter(self, request, *, ledger):
+        """One registry entry (an ``EntryRequest``) with its moves: ``adapters.adapter``."""
+        from .adapters import adapter
+
+        return adapter(self, request, ledger=ledger)
+
+    def promote(self, request, *, ledger):
+        """Make an entry (an ``EntryRequest``) its series' champion by hand: ``adapters.promote``."""
+        from .adapters import promote
+
+        return promote(self, request, ledger=ledger)
+
+    def rollback(self, request, *, ledger):
+        """Retire the champion of an entry's series (an ``EntryRequest``): ``adapters.rollback``."""
+        from .adapters import rollback
+
+        return rollback(self, request, ledger=ledger)
 
     # -- the watch (issue 65): written in .watch ------------------------------------------------------------------
     def watch(self, request, ledger, **options):
@@ -367,14 +557,6 @@ def forecast_notices(fc, bars) -> list[Notice]:
     return (champion + paths_notices(fc.paths.shape[0])
             + [Notice(f"{p.code}: {p.message}") for p in check_fan(fc.paths, bars.frame["close"].to_numpy())]
             + notices(fc.provenance))
-
-
-def paths_notices(paths: int) -> list[Notice]:
-    """Too few paths for a band (every quantile that one path), for a forecast or each series of a screen."""
-    from kronos_studio.forecasting import too_few_paths
-
-    few = too_few_paths(paths)
-    return [Notice(f"too_few_paths: {few}", (Fix("ask for more with {setting}", "paths"),))] if few else []
 
 
 def _stamps(future) -> str | None:

@@ -27,14 +27,17 @@ class RiskRecorded:
 
 def risk_record(ledger, risk: RiskSettings, *, experiments: bool = False, **filters) -> RiskRecorded:
     """``kronos_studio.risk.record.risk_record`` of ``ledger`` (scoped to the caller's workspace by the face)
-    at ``risk``'s levels and positions; ``filters``: the ledger's (source, symbol, interval, models, since)."""
+    at ``risk``'s levels and positions; ``filters``: the ledger's (source, symbol, interval, models, replay, since:
+    a ``LedgerQuery``'s)."""
+    from kronos_studio.ledger.store import replay_notices
     from kronos_studio.risk.record import risk_record as judged
 
     record = judged(ledger, risk, experiments=experiments, **filters)
     said = [Notice(f"{record.experiments_left_out} forecasts at non-default sampling settings are left out",
                    kind="note", values={"experiments_left_out": record.experiments_left_out})
             ] if record.experiments_left_out else []
-    return RiskRecorded(record, said + record.notices)
+    replayed = replay_notices(filters.get("replay", getattr(ledger, "replay", "")))  # a replay in the training period
+    return RiskRecorded(record, replayed + said + record.notices)
 
 
 def record_body(done: RiskRecorded) -> dict:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kronos.errors import Fix, InputError, Notice
-
-DEFAULT_CUTOFFS = 20  # latest cut-offs a walk-forward scores unless asked otherwise (kronos evaluate, the service)
+from kronos.errors import Fix, Notice
 
 
 @dataclass
@@ -18,33 +16,54 @@ class EvaluationReport:
     cutoffs: int  # cut-offs scored
 
 
-def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_training_period: bool = False,
-                      file: str | None = None) -> EvaluationReport:
-    """Walk ``forecaster`` (a ``kronos_studio.forecasters.Forecaster``) and the baselines forward over the
-    latest ``cutoffs`` cut-offs of ``bars`` with ``settings``. Raises ``TrainingPeriodError`` when every
-    cut-off lies inside the model's training period, ``ValueError`` for bars too short."""
-    from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
-    from kronos_studio.evaluation.trust import TrustPlan, evaluate, guard_note
-    from kronos_studio.evaluation.walk_forward import member_results
+@dataclass(frozen=True)
+class Walked:
+    """What a report says of the model it walked forward: its ``describe()``, a mixture's members (key -> name) and
+    the bars each cut-off read."""
+
+    model: dict
+    members: dict
+    lookback: int
+
+
+def walked_history(forecaster, bars, settings) -> Walked:
+    """``Walked`` of ``forecaster`` reading ``bars`` with ``settings``, refused (``InputError``) when the bars are too
+    short for one cut-off's history (the settings' lookback, else the forecaster's own)."""
     from kronos_studio.forecasters.window import check_history
 
-    if cutoffs < 1:
-        raise InputError(f"cutoffs must be at least 1, got {cutoffs}", {"cutoffs": cutoffs},
-                         Fix("ask for at least one ({setting})", "cutoffs", 1))
-    horizon = settings.horizon
-    lookback = settings.lookback or forecaster.lookback(horizon)
+    lookback = settings.lookback or forecaster.lookback(settings.horizon)
     check_history(forecaster, len(bars.frame), lookback)  # every cut-off's history is `lookback` bars
-    report = evaluate(forecaster, bars.frame, settings,
-                      TrustPlan(n_cutoffs=cutoffs, include_trained=include_training_period))
+    return Walked(forecaster.describe(), {key: m.name for key, m in forecaster.members.items()}, lookback)
+
+
+def evaluation_report(forecaster, bars, settings, plan=None, *, file: str | None = None) -> EvaluationReport:
+    """Walk ``forecaster`` (a ``kronos_studio.forecasters.Forecaster``) and the baselines forward over ``plan``'s
+    cut-offs of ``bars`` (an ``evaluation.trust.TrustPlan``; None: its defaults) with ``settings``. Raises
+    ``TrainingPeriodError`` when every cut-off lies inside the model's training period, ``InputError`` for bars
+    too short."""
+    from kronos_studio.evaluation.trust import TrustPlan, evaluate
+
+    plan = plan or TrustPlan()
+    walked = walked_history(forecaster, bars, settings)
+    return report_body(evaluate(forecaster, bars.frame, settings, plan), walked, bars, settings, plan, file)
+
+
+def report_body(report, walked: Walked, bars, settings, plan, file: str | None = None) -> EvaluationReport:
+    """The ``kronos evaluate`` JSON and its notices of a walk-forward ``report`` (``evaluation.trust.TrustReport``)
+    of ``bars`` by the model ``walked`` says, run with ``settings`` and ``plan``."""
+    from kronos_studio.evaluation.baselines import REFERENCE
+    from kronos_studio.evaluation.trust import guard_note
+    from kronos_studio.evaluation.walk_forward import member_results
+
+    horizon, lookback = settings.horizon, walked.lookback
     results = {"model": ("model", report.model)}
     # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
-    results |= {f"member_{key}": ("member", r) for key, r in member_results(report.model, forecaster.members).items()}
+    results |= {f"member_{key}": ("member", r) for key, r in member_results(report.model, walked.members).items()}
     results |= {key: ("baseline", r) for key, r in report.baselines.items()}
     out = {"file": file, "symbol": bars.symbol, "horizon": horizon,
            "cutoffs": report.cutoffs, "paths": settings.paths, "seed": settings.seed, "lookback": lookback,
            "first_cutoff": str(report.model.cutoff_times[0]), "last_cutoff": str(report.model.cutoff_times[-1]),
-           "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": forecaster.describe(),
+           "crps_estimator": report.badge()["crps_estimator"], **report.guard, "model": walked.model,
            "models": {key: model_scores(r, role, report.baselines[REFERENCE]) for key, (role, r) in results.items()}}
     members = {key: r for key, (role, r) in results.items() if role == "member"}
     if members:  # a mixture: is it worth more than its best member alone (chosen after the fact)?
@@ -54,19 +73,35 @@ def evaluation_report(forecaster, bars, settings, *, cutoffs: int, include_train
     out["models"]["model"]["calibration_held_out"] = None if check is None else {
         "fit_cutoffs": check.n_fit, "held_out_cutoffs": check.n_test, "coverage_before": check.before,
         "coverage_after": check.after, "crps_before": check.crps_before, "crps_after": check.crps_after}
-    warnings = []
-    if report.cutoffs < cutoffs:
-        fix = [Fix("lower {setting} or load more bars", "lookback")]
-        if report.guard["in_training_period"]:
-            fix.append(Fix("include those inside the model's training period, left out now ({setting})",
-                           INCLUDE_TRAINING_PERIOD, True))
-        warnings.append(Notice(f"only {report.cutoffs} of the {cutoffs} cut-offs were scored: each needs {lookback} "
-                               f"bars of history and {horizon} after it", tuple(fix),
-                               values={"scored": report.cutoffs, "cutoffs": cutoffs, "lookback": lookback,
-                                       "horizon": horizon}))
+    warnings = walk_notices(report, plan, lookback, horizon)
     if guard_note(report.guard):
         warnings.append(Notice(guard_note(report.guard)))
     return EvaluationReport(out, warnings, report.cutoffs)
+
+
+def walk_notices(report, plan, lookback: int, horizon: int) -> list[Notice]:
+    """What a reader of a walk-forward ``report`` run with ``plan`` must know of its cut-offs: fewer fitted the bars
+    than were asked for, or the time limit stopped the run before the last of them."""
+    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+
+    out = []
+    asked = plan.n_cutoffs
+    if report.requested < asked:
+        fix = [Fix("lower {setting} or load more bars", "lookback")]
+        if report.guard.get("in_training_period"):
+            fix.append(Fix("include those inside the model's training period, left out now ({setting})",
+                           INCLUDE_TRAINING_PERIOD, True))
+        out.append(Notice(f"only {report.requested} of the {asked} cut-offs were scored: each needs {lookback} "
+                          f"bars of history and {horizon} after it", tuple(fix),
+                          values={"scored": report.requested, "cutoffs": asked, "lookback": lookback,
+                                  "horizon": horizon}))
+    if report.cut_short:
+        out.append(Notice(f"the time limit of {plan.time_limit_s} s ended the run after {report.cutoffs} of "
+                          f"{report.requested} cut-offs (the newest)",
+                          (Fix("raise {setting} (0: none) or ask for fewer cut-offs", "time_limit"),),
+                          values={"scored": report.cutoffs, "cutoffs": report.requested,
+                                  "time_limit": plan.time_limit_s}))
+    return out
 
 
 def paired_skill(result, reference) -> dict:

@@ -14,7 +14,7 @@ import pandas as pd
 from kronos.bars import bars_frame
 from kronos.errors import Fix, UserError
 from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
-from kronos.settings import ForecastSettings
+from kronos.settings import Bounds, ForecastSettings, bounded, check_bounds, knob
 from kronos_studio.forecasters.period import TrainingPeriod
 
 from .baselines import BASELINE_PATHS, REFERENCE, default_baselines
@@ -36,18 +36,6 @@ def skill_score(score: float, reference: float) -> float:
 def skill_with_interval(skill: float, interval) -> str:
     """A skill and its interval for the tables the measurement scripts print: '+0.012 (-0.030 to +0.041)'."""
     return f"{skill:+.3f} ({interval[0]:+.3f} to {interval[1]:+.3f})"
-
-
-def signed_percent(x: float) -> str:
-    """A skill or a return for reading: '+12%', '-0.4%', '+0.03%' (never '-0%': a tiny value keeps the
-    decimals that show its size and sign), '0%' for exactly zero, 'n/a' when not a number."""
-    if not np.isfinite(x):
-        return "n/a"
-    p = x * 100
-    if p == 0:
-        return "0%"
-    decimals = 0 if abs(p) >= 1 else 1 if abs(p) >= 0.1 else 2
-    return f"{p:+.{decimals}f}%"
 
 
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -125,38 +113,19 @@ class TrackRecord:
             return self
         return TrackRecord(numbers, self.settings, calibration, notes)
 
+    def guard_line(self) -> str | None:
+        """The training-period guard's sentence of this record (``guard_note``), None when no cut-off was inside."""
+        return guard_note(self.numbers)
+
+    def stale_notes(self) -> list[str]:
+        """Its notes that say it was scored by an earlier version's rules (``current``)."""
+        return [note for note in self.notes if note in (STALE_CRPS_NOTE, STALE_BAND_NOTE)]
+
     @classmethod
     def from_dict(cls, data: dict) -> TrackRecord:
         cal = data.get("calibration")
         return cls(dict(data["numbers"]), dict(data["settings"]), None if cal is None else FanCalibration.from_dict(cal),
                    list(data.get("notes", [])))
-
-
-COVERAGE_TOLERANCE = 0.10  # coverage this far from nominal is called too narrow / too wide
-
-
-def plain_verdicts(numbers: dict) -> list[str]:
-    """What a track record (``TrustReport.badge()``) says in plain words when it is poor: a band that
-    holds the actual far less (or more) often than nominal, a model worse than the plain random walk
-    or not distinguishable from it. Empty when neither coverage nor skill is a concern."""
-    out = []
-    coverage, nominal = numbers["coverage"], numbers["nominal"]
-    if coverage < nominal - COVERAGE_TOLERANCE:
-        out.append(f"The band is too narrow: it held the actual {coverage:.0%} of the time, not {nominal:.0%}. "
-                   "Read the fan as overconfident, or switch on the calibrated fan.")
-    elif coverage > nominal + COVERAGE_TOLERANCE:
-        out.append(f"The band is too wide: it held the actual {coverage:.0%} of the time, not {nominal:.0%}.")
-    if numbers.get("in_training_period_included") and guard_note(numbers):
-        out.append(guard_note(numbers) + ".")
-    if "crps_skill" in numbers:
-        skill, (lo, hi) = numbers["crps_skill"], numbers.get("crps_skill_ci", (numbers["crps_skill"],) * 2)
-        if hi < 0:
-            out.append(f"Worse than a plain random walk on these cut-offs (CRPS skill {signed_percent(skill)}, 95% "
-                       f"interval {signed_percent(lo)} to {signed_percent(hi)}).")
-        elif lo <= 0:
-            out.append(f"Not distinguishable from a plain random walk on these cut-offs (CRPS skill "
-                       f"{signed_percent(skill)}, 95% interval {signed_percent(lo)} to {signed_percent(hi)}).")
-    return out
 
 
 @dataclass
@@ -215,6 +184,14 @@ class TrustReport:
             before, after = self.check.by_step()
             out["held-out, raw"], out["held-out, calibrated"] = before, after
         return pd.DataFrame(out, index=pd.RangeIndex(1, self.model.horizon + 1, name="step"))
+
+    def pit_histogram(self, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(bin edges, share of the model's PIT values per bin): ``pit_histogram``."""
+        return pit_histogram(self.model.pit, bins)
+
+    def guard_line(self) -> str | None:
+        """The training-period guard's sentence (``guard_note``), None when no cut-off was inside the period."""
+        return guard_note(self.guard)
 
     def track_record(self) -> TrackRecord:
         return TrackRecord(self.badge(), dict(self.settings), self.calibration, list(self.notes))
@@ -281,16 +258,43 @@ def guard_cutoffs(frame: pd.DataFrame, cutoffs: list[int], period: TrainingPerio
                      "in_training_period": int(trained.sum()), "in_training_period_included": bool(include_trained)}
 
 
+DEFAULT_CUTOFFS = 20  # the latest cut-offs a walk-forward scores unless asked otherwise (every face's)
+
+
 @dataclass(frozen=True)
 class TrustPlan:
-    """What a trust report decides beyond the forecast's settings."""
+    """What a walk-forward report decides beyond the forecast's settings: the one plan of ``kronos evaluate``,
+    ``POST /v1/evaluate``, the MCP tool ``evaluate`` and the app's Evaluate page and badge, each field with its
+    ``Knob`` so that every face offers it from here."""
 
-    n_cutoffs: int = 20  # the latest cut-offs scored
-    spacing: int | None = None  # bars between them; None: the horizon (actuals never overlap)
-    fit_share: float = 0.5  # share of the cut-offs the held-out check fits the calibration on
-    time_limit_s: float | None = None  # newest first, no new cut-off once spent
-    include_trained: bool = False  # also score cut-offs inside the model's training period (flagged)
-    baseline_paths: int = BASELINE_PATHS  # the baselines' own path count, whatever the model's
+    n_cutoffs: int = knob(DEFAULT_CUTOFFS, Bounds(ge=1), label="Cut-offs", low=1, high=500, setting="cutoffs",
+                          help="the latest cut-offs scored, newest first, each with a full horizon of actuals after it")
+    spacing: int = knob(0, Bounds(ge=0), label="Bars between cut-offs (0: the horizon)", low=0, high=100_000,
+                        more=True, help="bars from one cut-off to the next; at least the horizon keeps the scored "
+                                        "windows apart (their actuals never overlap)")
+    # No limit by default: a report cut short by the clock would depend on the machine's load, and be kept (and
+    # served to every face) under a key that cannot say so; a limit asked for is part of the key and said.
+    time_limit_s: int = knob(0, Bounds(ge=0), label="Time limit (s; 0: none)", low=0, high=3600, more=True,
+                             setting="time_limit", help="no new cut-off starts after this many seconds (the newest "
+                                                        "run first); a run it cuts short says so")
+    fit_share: float = knob(0.5, Bounds(gt=0, lt=1), label="Calibration fit share", low=0.2, high=0.8, step=0.05,
+                            more=True, help="the earlier cut-offs fit the calibration the held-out check scores on the "
+                                            "later ones")
+    include_trained: bool = knob(False, label="Include cut-offs inside the model's training period",
+                                 setting=INCLUDE_TRAINING_PERIOD,
+                                 help="a forecast of bars the model trained or validated on scores memory, not "
+                                      "forecasting: such cut-offs are left out of every score unless switched on "
+                                      "(and then flagged)")
+    baseline_paths: int = bounded(BASELINE_PATHS, ge=1)  # the baselines' own path count, whatever the model's
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def words(self, n_bars: int, horizon: int, lookback: int) -> str:
+        """The cut-offs this plan scores on ``n_bars`` bars, in words (``cutoffs_words``): 'the latest 20 cut-offs',
+        or how many of them fit when fewer do (each needs ``lookback`` bars of history and the horizon after it)."""
+        fit = fitting_cutoffs(n_bars, horizon, self.n_cutoffs, self.spacing or horizon, lookback)
+        return cutoffs_words(fit, self.n_cutoffs, n_bars, lookback, horizon)
 
 
 def evaluate(forecaster, bars, settings: ForecastSettings, plan: TrustPlan = TrustPlan(),
@@ -314,7 +318,7 @@ def evaluate(forecaster, bars, settings: ForecastSettings, plan: TrustPlan = Tru
         return (lambda i, n: progress(name, i, n)) if progress else None
 
     model = walk_forward(forecaster, frame, settings, cutoffs,
-                         WalkForward(keep_paths=True, time_limit_s=plan.time_limit_s), report(forecaster.name))
+                         WalkForward(keep_paths=True, time_limit_s=plan.time_limit_s or None), report(forecaster.name))
     baselines = {key: walk_forward(b, frame, settings, model.cutoffs, progress=report(b.name))
                  for key, b in default_baselines(plan.baseline_paths).items()}
     calibration = check = None

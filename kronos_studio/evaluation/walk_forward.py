@@ -236,11 +236,11 @@ def rescored(result: EvalResult, all_paths: Sequence[np.ndarray], name: str, kee
         paths=np.stack([np.asarray(p, np.float32) for p in all_paths]) if keep_paths else None)
 
 
-def member_results(result: EvalResult, members: Mapping) -> dict[str, EvalResult]:
-    """key -> each member of a mixture (``members``: key -> member, for its name) scored on the paths it
-    gave the mixture at ``result``'s cut-offs (a walk-forward of the mixture records them)."""
-    return {k: rescored(dataclasses.replace(result, members={}, weights=[]), result.members[k], m.name)
-            for k, m in members.items()}
+def member_results(result: EvalResult, members: Mapping[str, str]) -> dict[str, EvalResult]:
+    """key -> each member of a mixture (``members``: key -> its name) scored on the paths it gave the mixture at
+    ``result``'s cut-offs (a walk-forward of the mixture records them)."""
+    return {k: rescored(dataclasses.replace(result, members={}, weights=[]), result.members[k], name)
+            for k, name in members.items()}
 
 
 def compare(forecasters: Mapping, bars, settings: ForecastSettings, cutoffs: Sequence[int] | None = None,

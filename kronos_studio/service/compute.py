@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from data_sources.requests import SOURCE_BARS, BarsRequest
+from data_sources.requests import HTTP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.settings import ForecastSettings
+from kronos_studio.desk import RecordRequest
 
 from .errors import ServiceError, notice_line, refused
 
@@ -25,13 +26,13 @@ def catalog_model(desk, ref: str | None) -> str | None:
         raise refused(404, e) from None
 
 
-def bars_request(body, needed: int = SOURCE_BARS, file=None) -> BarsRequest:
-    """The ``BarsRequest`` of a request body with ``schemas.BarsInput``'s fields (``file``: a path the MCP server
-    has allowed, instead of ``bars_csv``)."""
-    return BarsRequest(file=None if file is None else str(file), csv_text=getattr(body, "bars_csv", None),
-                       source=body.source, symbol=body.symbol, interval=body.interval,
-                       exchange=getattr(body, "exchange", None), timezone=getattr(body, "timezone", None),
-                       calendar=body.calendar, fixes=tuple(body.fix or ()), bars=needed)
+def bars_request(given, needed: int = SOURCE_BARS, only=HTTP_KNOBS, file=None) -> BarsRequest:
+    """The ``BarsRequest`` of a request body (or an MCP tool's arguments) with the fields ``only`` of its knobs
+    (``schemas.bars_fields``); ``file``: the path of a bar file the MCP server has allowed."""
+    from .schemas import knob_options
+
+    return BarsRequest(**{**knob_options(given, BarsRequest, only), "file": None if file is None else str(file)},
+                       bars=needed)
 
 
 def covariate_options(given, check_file=None, asked: bool | None = None):
@@ -86,29 +87,28 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     out["warnings"] = [numbers.words(notice_line(n)) for n in done.notices]
     check_answerable(done.forecast.paths, out["provenance"])  # before the ledger: a request not answered leaves no row
     if record:
-        kept = desk.record(done.forecast, done.bars, ledger)
+        kept = desk.record(RecordRequest(done.forecast, done.bars), ledger=ledger)
         out["ledger"] = {"id": forecast_ids(ledger, [kept.id])[kept.id], "new": kept.new, "workspace": workspace}
     return out
 
 
-def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, cutoffs: int,
-                    include_training_period: bool, *, workspace: str, ledger, ways: str = HTTP_WAYS,
-                    covariates=None) -> dict:
+def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, plan, *, workspace: str,
+                    ledger, ways: str = HTTP_WAYS, covariates=None) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
     never by a server path) and its warnings."""
     from kronos_studio.redact import without_paths
 
     if covariates is not None and covariates.covariates and desk.limits is not None:
         # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
-        desk.check_walk(settings, cutoffs)
+        desk.check_walk(settings, plan.n_cutoffs)
         bars = desk.bars(bars, ways)
-        desk.limits.check_evaluation(cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
+        desk.limits.check_evaluation(plan.n_cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
                                      len(bars.bars))
     from .public_ids import adapters_named
 
     with adapters_named(ledger) as numbers:
-        done = desk.evaluate(bars, model, settings, cutoffs=cutoffs, include_training_period=include_training_period,
-                             workspace=workspace, ledger=ledger, ways=ways, covariates=covariates)
+        done = desk.evaluate(bars, model, settings, plan=plan, workspace=workspace, ledger=ledger, ways=ways,
+                             covariates=covariates)
     return numbers.body({**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]})
 
 
@@ -158,14 +158,14 @@ def check_answerable(paths, provenance: dict) -> None:
                                 "settings), so it cannot be answered: check the bars' scale and the settings")
 
 
-def evaluation_bars(cutoffs: int, settings: ForecastSettings) -> int:
-    """Bars to fetch from a source for a walk-forward over ``cutoffs`` cut-offs."""
-    return SOURCE_BARS + cutoffs * settings.horizon
+def evaluation_bars(plan, settings: ForecastSettings) -> int:
+    """Bars to fetch from a source for a walk-forward over ``plan``'s cut-offs (a ``TrustPlan``)."""
+    return SOURCE_BARS + plan.n_cutoffs * (plan.spacing or settings.horizon)
 
 
 def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
     """Bars to fetch from a source for a risk request: a forecast's, or a backtest's walk-forward's."""
-    return evaluation_bars(cutoffs, settings) if backtest else SOURCE_BARS
+    return SOURCE_BARS + cutoffs * settings.horizon if backtest else SOURCE_BARS
 
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:

@@ -1,19 +1,22 @@
 """The FastAPI dependencies of the routes: the application's ``Service`` and the identity of the request's
-API key (``Who``), whose workspace every ``/v1`` endpoint acts in."""
+API key (``Who``), whose workspace every ``/v1`` endpoint acts in; the query parameters a route draws from a desk
+request's knobs (``with_query``) and the request read back from them (``knob_request``)."""
 from __future__ import annotations
 
+import inspect
 import types
+import typing
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPBearer
 
-from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
+from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
 
 from .access import WHO
 from .errors import ServiceError
 from .keys import Identity, KeyProblem, check_workspace, identify
-from .schemas import TEXT_PATTERN
+from .schemas import TEXT_PATTERN, bounded_type, checked_text, rule_schema
 from .state import Service
 
 WORKSPACE_HEADER = "X-Kronos-Workspace"  # an admin key acting in another workspace (sharing)
@@ -86,6 +89,73 @@ WorkspaceLedger = Annotated[object, Depends(workspace_ledger)]
 # A text query parameter (a ledger filter), optional: a string when given (never JSON's null, which a query string
 # cannot say), without what no database keeps (``schemas.TEXT_PATTERN``)
 TextQuery = Annotated[str, Query(json_schema_extra={"pattern": TEXT_PATTERN})]
+
+
+def text_pattern(schema: dict) -> None:
+    """A query parameter's JSON schema with ``TEXT_PATTERN`` on its text (each item's, for a list)."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string" and "enum" not in option:
+            option.setdefault("pattern", TEXT_PATTERN)
+        elif option.get("type") == "array" and isinstance(option.get("items"), dict):
+            text_pattern(option["items"])
+
+
+def knob_queries(cls) -> list[inspect.Parameter]:
+    """The fields with a ``Knob`` of the desk request ``cls`` as a route's query parameters: named by the knob's
+    setting, typed and bounded as a request body's fields are (``schemas.bounded_type``: the options class's own
+    check and its JSON schema), described by the knob, optional (a query string cannot say null: one not given is
+    the request's default), text without what no database keeps (``TEXT_PATTERN``). A field added to the request
+    with its ``Knob`` is a query parameter with no edit here."""
+    from kronos.settings import bounds, knobs
+
+    hints, rules = typing.get_type_hints(cls), bounds(cls)
+    out = []
+    for name, (default, knob) in knobs(cls).items():
+        setting, hint = knob.name(name), hints[name]
+        given = [a for a in typing.get_args(hint) if a is not type(None)]  # str | None: a str when given
+        if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(given) == 1:
+            hint = given[0]
+        rule = rules.get(name, (None, None))[1]
+        bounded = rule_schema(rule) if rule is not None else None
+
+        def schema(out: dict, bounded=bounded) -> None:  # the bounds (which Query's extra would replace) and the text
+            if bounded is not None:
+                bounded(out)
+            text_pattern(out)
+
+        typed = bounded_type(hint, setting, rule)
+        query = Query(description=f"{knob.label}: {knob.help}", json_schema_extra=schema)
+        out.append(inspect.Parameter(setting, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[typed, query],
+                                     default=default if isinstance(default, bool) else None))
+    return out
+
+
+def with_query(cls):
+    """A route (taking ``**asked``) with the knobs of the desk request ``cls`` as its query parameters
+    (``knob_queries``), so that FastAPI reads, checks and documents them from the request's one home."""
+    def add(route):
+        sig = inspect.signature(route, eval_str=True)  # the annotations as types: FastAPI reads them from here
+        fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        route.__signature__ = sig.replace(parameters=fixed + knob_queries(cls))
+        return route
+    return add
+
+
+def knob_request(cls, asked: dict, **more):
+    """The desk request ``cls`` a route's knob query parameters ask for (``asked``, by setting; one not given: its
+    default), ``more`` beside them; text that no database keeps refused (422), naming the parameter."""
+    from kronos.settings import knobs
+
+    values = {}
+    for name, (_, knob) in knobs(cls).items():
+        setting = knob.name(name)
+        if asked.get(setting) is None:
+            continue
+        try:
+            values[name] = checked_text(list(asked[setting]) if isinstance(asked[setting], tuple) else asked[setting])
+        except ValueError as e:
+            raise ServiceError(422, f"{setting} {e}: give it as printable text") from None
+    return cls(**values, **more)
 
 
 def known_query(request: Request) -> None:

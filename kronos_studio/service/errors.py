@@ -13,17 +13,21 @@ from kronos.errors import Fix
 @functools.cache
 def request_fields() -> frozenset[str]:
     """Every field a request body takes (``kronos_studio.service.schemas``' models, each sampling knob among
-    them): a setting a fix names is its request field of the same name, so a field added to a request or a
-    knob added to ``ForecastSettings`` is named as a field with no edit here. Read when an error is worded:
-    the schemas load pydantic and pandas."""
+    them) and every query parameter drawn from a desk request's knobs (``deps.with_query``: the ledger's filters):
+    a setting a fix names is its request field of the same name, so a field added to a request or a knob added to
+    ``ForecastSettings`` is named as a field with no edit here. Read when an error is worded: the schemas load
+    pydantic and pandas."""
     from pydantic import BaseModel
 
     from kronos.settings import knobs
+    from kronos_studio.desk import AdaptersRequest, DriftRequest, StepsRequest, TrackRecordRequest
 
     from . import schemas
 
     models = [m for m in vars(schemas).values() if isinstance(m, type) and issubclass(m, BaseModel)]
-    return frozenset(name for m in models for name in m.model_fields) | frozenset(knobs())
+    queries = [knob.name(name) for cls in (TrackRecordRequest, DriftRequest, StepsRequest, AdaptersRequest)
+               for name, (_, knob) in knobs(cls).items()]
+    return frozenset(name for m in models for name in m.model_fields) | frozenset(knobs()) | frozenset(queries)
 
 
 def request_field(setting: str | None) -> str | None:
@@ -185,7 +189,7 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     from kronos.checkpoints import CheckpointError
     from kronos.errors import InputError
     from kronos_studio.bars_input import BarsInputError
-    from kronos_studio.ledger import LedgerError
+    from kronos_studio.desk.ledger import LedgerError
 
     if isinstance(e, ServiceError):
         return e

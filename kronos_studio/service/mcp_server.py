@@ -11,17 +11,24 @@ from typing import Any, Optional
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
-from kronos_studio.batch.forecaster import RISK_KNOBS
 from kronos_studio.catalog.registry import ModelRegistry
-from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
-from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
-from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.desk import (
+    READING,
+    RISK_KNOBS,
+    BatchSettings,
+    Entry,
+    RetrainSettings,
+    RiskSettings,
+    ScreenRequest,
+    TrackRecordRequest,
+    TrustPlan,
+)
+from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
 from kronos_studio.risk.walk import RiskWalk
-from kronos_studio.training.retrain_settings import RetrainSettings
 
 from . import compute
-from .errors import ServiceError, known_errors
-from .ledger_views import ledger_filters, records, track_record_body
+from .errors import ServiceError, known_errors, notice_line
+from .ledger_views import records, track_record_body
 from .limits import Limits
 from .public_ids import AdapterNumbers
 from .schemas import (
@@ -29,10 +36,12 @@ from .schemas import (
     SETTINGS_NAMES,
     batch_risk,
     knob_fields,
+    knob_options,
     knob_parameters,
     risk_forecast_settings,
     risk_settings_fields,
     settings_parameters,
+    trust_plan,
 )
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
@@ -77,10 +86,18 @@ def with_settings(tool):
     return with_parameters(settings_parameters())(tool)
 
 
+def with_bars(tool):
+    """``tool`` (taking ``**given``) with a ``BarsRequest``'s fields as its arguments: those ``MCP_KNOBS`` names (a
+    file under the allowed folders, or a source's symbol), generated from their knobs."""
+    from data_sources.requests import MCP_KNOBS, BarsRequest
+
+    return with_parameters(knob_parameters(BarsRequest, MCP_KNOBS))(tool)
+
+
 def with_covariates(tool):
     """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
     as the HTTP requests have them)."""
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     sig = inspect.signature(tool)
     given = [p.replace(annotation=Optional[p.annotation], default=None)  # noqa: UP045 (None: not given)
@@ -151,24 +168,24 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                   registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
     """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen``, ``retrain`` and ``track_record``; ``models_dirs``: the
     local models a tool may name beside the catalog's others (``Desk.offered``)."""
-    from data_sources.requests import SOURCE_BARS, BarsRequest
+    from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
     from kronos_studio.desk import Desk, ResultCache
-    from kronos_studio.ledger import Ledger
+    from kronos_studio.desk.ledger import open_ledger
 
     allowed = AllowedFiles(allow_dirs)
     limits = limits or Limits()
     desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
                 models_dirs=models_dirs)
-    ledger = Ledger.open(ledger_url).scoped(workspace)
+    ledger = open_ledger(ledger_url, workspace)
     server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
                        "track record. Bars: a CSV/Parquet file under an allowed directory, or a source's symbol.")
 
-    def bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix, needed=SOURCE_BARS):
-        return BarsRequest(file=None if file is None else str(allowed.check(file)), source=source, symbol=symbol,
-                           interval=interval, exchange=exchange, timezone=timezone, calendar=calendar,
-                           fixes=tuple(fix or ()), bars=needed)
+    def bars_of(given: dict, needed: int = SOURCE_BARS) -> BarsRequest:
+        """The tool's bars arguments (``bars_parameters``) as a ``BarsRequest``, a file only under the allowed folders."""
+        file = given.get("file")
+        return compute.bars_request(given, needed, MCP_KNOBS, file=None if file is None else allowed.check(file))
 
     def settings_of(given: dict) -> ForecastSettings:
         return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
@@ -177,7 +194,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from types import SimpleNamespace
 
         from kronos.settings import knobs
-        from kronos_studio.covariates.options import CovariateOptions
+        from kronos_studio.desk import CovariateOptions
 
         names = {knob.name(n): default for n, (default, knob) in knobs(CovariateOptions).items()}
         asked = any(given.get(name) is not None for name in names)  # given, if empty: Chronos-2 alone
@@ -190,15 +207,13 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @tool_errors
     @with_covariates
     @with_settings
-    def forecast(file: str | None = None, source: str | None = None, symbol: str | None = None,
-                 interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-                 calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                 quantiles: QUANTILES = DEFAULT_QUANTILES, record: bool = True,
+    @with_bars
+    def forecast(model: str | None = None, quantiles: QUANTILES = DEFAULT_QUANTILES, record: bool = True,
                  **settings) -> dict[str, Any]:
         s = settings_of(settings)
         levels = compute.check_quantile_levels(quantiles, limits, s.horizon)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix)
+        bars = bars_of(settings)
         return compute.forecast_answer(desk, model, bars, s, levels, workspace=workspace, ledger=ledger,
                                        record=record, ways=WAYS, covariates=covariates_of(settings))
 
@@ -207,27 +222,23 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "covariates: other series to condition on (model chronos2-small).")
     @tool_errors
     @with_covariates
+    @with_parameters(knob_parameters(TrustPlan))
     @with_settings
-    def evaluate(file: str | None = None, source: str | None = None, symbol: str | None = None,
-                 interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-                 calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                 cutoffs: int = DEFAULT_CUTOFFS, include_training_period: bool = False, **settings) -> dict[str, Any]:
-        s = settings_of(settings)
+    @with_bars
+    def evaluate(model: str | None = None, **settings) -> dict[str, Any]:
+        s, plan = settings_of(settings), trust_plan(settings)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
-                       compute.evaluation_bars(cutoffs, s))
-        return compute.evaluate_answer(desk, model, bars, s, cutoffs, include_training_period, workspace=workspace,
-                                       ledger=ledger, ways=WAYS, covariates=covariates_of(settings))
+        bars = bars_of(settings, compute.evaluation_bars(plan, s))
+        return compute.evaluate_answer(desk, model, bars, s, plan, workspace=workspace, ledger=ledger, ways=WAYS,
+                                       covariates=covariates_of(settings))
 
     @server.tool(description="Value-at-risk and expected shortfall of a long and a short position, the volatility "
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
                              "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
     @tool_errors
     @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings))
-    def risk(file: str | None = None, source: str | None = None, symbol: str | None = None,
-             interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-             calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-             backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
+    @with_bars
+    def risk(model: str | None = None, backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
              baselines: bool = True, include_training_period: bool = False, beside: list[str] | None = None,
              **settings) -> dict[str, Any]:
         from kronos.settings import knobs
@@ -236,8 +247,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                                   if knob.name(name) in settings})
         s = risk_forecast_settings(settings, options)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix,
-                       compute.risk_bars(backtest, cutoffs, s))
+        bars = bars_of(settings, compute.risk_bars(backtest, cutoffs, s))
         return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
                                    baselines=baselines, include_training_period=include_training_period,
                                    beside=beside or (), workspace=workspace, ledger=ledger, ways=WAYS)
@@ -248,66 +258,47 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "covariates: other series every one is conditioned on (model chronos2-small).")
     @tool_errors
     @with_covariates
-    @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS))
+    @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS) +
+                     knob_parameters(ScreenRequest, READING))
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
-               interval: str | None = None, model: str | None = None, calendar: str | None = None,
-               fix: list[str] | None = None, **settings) -> dict[str, Any]:
-        import tempfile
-
-        from kronos_studio.batch.engine import BatchRun, run_batch
-        from kronos_studio.batch.forecaster import BatchSettings
-        from kronos_studio.batch.watchlist import Entry, symbol_entries
-
+               interval: str | None = None, model: str | None = None, **settings) -> dict[str, Any]:
         s = settings_of(settings)
-        risk = batch_risk(settings)
-        limits.check_path_steps(s.paths, s.horizon)
         model = compute.catalog_model(desk, model)
-        limits.check_series(len(files or []) + len(symbols or []))
-        limits.check_job_steps((len(files or []) + len(symbols or [])) * s.paths * s.horizon,
-                               "series x paths x horizon")
-        entries = [Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or [])]
+        entries = tuple(Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or []))
         if symbols:
             if not source or not interval:
                 raise ServiceError(422, "symbols need a source and an interval (e.g. source yfinance, interval 1d)")
-            entries += symbol_entries([(source, sym, interval, None) for sym in symbols])
+            entries += desk.watchlist([(source, sym, interval, None) for sym in symbols])
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
-        from kronos_studio.desk.covariates import read_for_batch
-
-        conditioning = read_for_batch(desk, model, covariates_of(settings), (e.interval for e in entries))
-        with tempfile.TemporaryDirectory(prefix="kronos-screen-") as folder:
-            result = run_batch(entries, BatchSettings(s, risk=risk), BatchRun(model=model, out=Path(folder) / "screen.parquet",
-                                                                   fixes=tuple(fix or ()), calendar=calendar,
-                                                                   workspace=workspace, ledger_url=ledger.url,
-                                                                   registry=desk.registry,
-                                                                   covariates=conditioning))
-            rows = records(result.rows)
-        return {"rows": rows, "forecast": result.forecast, "failed": result.failed}
+        done = desk.screen(ScreenRequest(entries, BatchSettings(s, risk=batch_risk(settings)), model=model,
+                                         covariates=covariates_of(settings),
+                                         **knob_options(settings, ScreenRequest, READING)),
+                           workspace=workspace, ledger=ledger)
+        return {"rows": records(done.rows), "forecast": done.forecast, "failed": done.failed,
+                "warnings": [notice_line(n) for n in done.notices]}
 
     @server.tool(description="Retrain a series' Kronos adapter (`kronos retrain`): a LoRA challenger trained on the "
                              "latest bars becomes the series' champion (model 'champion') only if it beats the current "
                              "one beyond noise on held-out cut-offs; answers each decision with its scores and reason.")
     @tool_errors
     @with_parameters(knob_parameters(RetrainSettings))
-    def retrain(horizon: int, file: str | None = None, source: str | None = None, symbol: str | None = None,
-                interval: str | None = None, exchange: str | None = None, timezone: str | None = None,
-                calendar: str | None = None, fix: list[str] | None = None, model: str | None = None,
-                every: int | None = None, include_training_period: bool = False, **options) -> dict[str, Any]:
+    @with_bars
+    def retrain(horizon: int, model: str | None = None, every: int | None = None,
+                include_training_period: bool = False, **options) -> dict[str, Any]:
         from types import SimpleNamespace
 
         from kronos.settings import knob_values
-        from kronos_studio.training.retrain import SeriesLocked
-
-        from .retrain_job import check_size
+        from kronos_studio.desk import SeriesLocked
 
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
-        check_size(limits, settings)
+        desk.check_retrain(settings)
         settings.check()
-        retraining = desk.retrain(bars_of(file, source, symbol, interval, exchange, timezone, calendar, fix),
+        retraining = desk.retrain(bars_of(options),
                                   compute.catalog_model(desk, model), settings, ledger=ledger, every=every, ways=WAYS,
                                   made_by=MADE_BY)
-        check_size(limits, settings, decisions=len(retraining.points))
+        desk.check_retrain(settings, decisions=len(retraining.points))
         try:
             report = retraining.run()
         except SeriesLocked as e:  # another retrain of the series runs now: try again later
@@ -324,10 +315,10 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "exception, and per series and model the exceptions against the expected count with "
                              "Kupiec and Christoffersen p-values on non-overlapping forecasts.")
     @tool_errors
-    def track_record(symbol: str | None = None, since: str | None = None, include_experiments: bool = False,
-                     levels: Optional[LEVEL_TYPE] = None, positions: Optional[POSITION_TYPE] = None,  # noqa: UP045
-                     exceptions: bool = True) -> dict[str, Any]:
-        return {"workspace": workspace, **track_record_body(ledger, ledger_filters(symbol=symbol, since=since),
-                                                            include_experiments, levels, positions, exceptions)}
+    @with_parameters(knob_parameters(TrackRecordRequest))
+    def track_record(levels: Optional[LEVEL_TYPE] = None, positions: Optional[POSITION_TYPE] = None,  # noqa: UP045
+                     exceptions: bool = True, **asked) -> dict[str, Any]:
+        request = TrackRecordRequest(**knob_options(asked, TrackRecordRequest))
+        return {"workspace": workspace, **track_record_body(desk, ledger, request, levels, positions, exceptions)}
 
     return server

@@ -6,6 +6,7 @@ and the settings checked before the job starts (a 422 at once), then the gated r
 is one row saying so, and the others go on."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .errors import ServiceError, refused
@@ -19,7 +20,7 @@ def retrain_run(body, desk, ledger):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace) through the service's
     ``desk`` (its warm Kronos pairs, its limits). Without a model, a series is retrained on its champion's base."""
     from kronos.settings import knob_values
-    from kronos_studio.training.retrain import RetrainError, RetrainSettings
+    from kronos_studio.desk import RetrainError, RetrainSettings
 
     from . import compute
 
@@ -28,17 +29,16 @@ def retrain_run(body, desk, ledger):
                                    **knob_values(body, RetrainSettings))
     except RetrainError as e:
         raise refused(422, e) from None
-    limits = desk.limits
-    check_size(limits, settings)
     if body.series is not None:
-        return watchlist_run(body, settings, ledger, desk.registry.loader(body.model), limits)
+        return watchlist_run(body, settings, desk, ledger)
+    desk.check_retrain(settings)
     try:
         settings.check()
         retraining = desk.retrain(compute.bars_request(body), body.model, settings, ledger=ledger,
                                   every=body.every, ways=compute.HTTP_WAYS, made_by=MADE_BY)
     except RetrainError as e:
         raise refused(422, e) from None
-    check_size(limits, settings, decisions=len(retraining.points))
+    desk.check_retrain(settings, decisions=len(retraining.points))
 
     def run(folder: Path, stop):
         import pandas as pd
@@ -57,65 +57,45 @@ def retrain_run(body, desk, ledger):
     return run
 
 
-def check_size(limits, settings, series: int = 1, decisions: int | None = None) -> None:
-    """A retrain's settings within the limits (413): training steps, paths x horizon of a held-out forecast,
-    held-out cut-offs, and the job's held-out sampling over its series and decisions (one each when the
-    decisions are not known yet)."""
-    limits.check_training(settings.steps, decisions)
-    limits.check_path_steps(settings.paths, settings.horizon)
-    limits.check_cutoffs(settings.n_cutoffs, "held-out cut-offs")
-    work = series * (decisions or 1) * settings.n_cutoffs * settings.paths * settings.horizon
-    limits.check_job_steps(work, f"series x decisions x cut-offs x paths x horizon = {series} x {decisions or 1} x "
-                                 f"{settings.n_cutoffs} x {settings.paths} x {settings.horizon}")
+def watchlist_run(body, settings, desk, ledger):
+    """The job of a retrain request with ``series``: checked now by the desk, then each series retrained in turn
+    (``Desk.retrain_watchlist``), one row per decision, a series refused or locked one row saying so."""
+    from kronos_studio.desk import DECIDED, LOCKED, REFUSED, RetrainError, RetrainWatchlistRequest
 
-
-def watchlist_run(body, settings, ledger, load_pair, limits):
-    """The job of a retrain request with ``series``: checked now, then each series retrained in turn."""
-    from kronos_studio.batch.retrain_watchlist import (
-        DECIDED,
-        SeriesRetrainer,
-        WatchlistRetrain,
-        retrain_watchlist,
-    )
-    from kronos_studio.catalog.champion import retrain_reference
-    from kronos_studio.training.retrain import RetrainError
-
-    from .batch_job import series_entries
     from .errors import one_line
+    from .schemas import knob_options
+    from .series import placed, series_entries
 
     given = [name for name in ONE_SERIES if getattr(body, name) is not None]
     if given:
         raise ServiceError(422, f"series names its series' bars: leave out {', '.join(given)}, or give one series' "
                                 "bars without series")
-    write_entries = series_entries(body.series, limits)
-    check_size(limits, settings, series=len(body.series))
+    entries, texts = series_entries(desk, body.series, desk.limits)
+    request = RetrainWatchlistRequest(entries, settings, model=body.model, made_by=MADE_BY,
+                                      **knob_options(body, RetrainWatchlistRequest))
     try:
-        settings.check()
-        model = retrain_reference(body.model)
+        desk.check_retrain_watchlist(request)
     except RetrainError as e:
         raise refused(422, e) from None
-    job = WatchlistRetrain(settings, model=model, every=body.every, fixes=tuple(body.fix), calendar=body.calendar,
-                           max_points=limits.decisions, made_by=MADE_BY)
 
     def run(folder: Path, stop):
         import pandas as pd
 
         from .jobs import checkpoint
 
-        rows, summary = [], {"series": len(body.series), "decided": 0, "refused": 0, "locked": 0, "promoted": 0}
-        unit = SeriesRetrainer(job, ledger, load_pair)
-        for outcome in retrain_watchlist(write_entries(folder), job, unit=unit):
-            checkpoint(stop)  # a cancel stops it between series
-            summary[outcome.status] += 1
+        done = desk.retrain_watchlist(dataclasses.replace(request, entries=placed(entries, texts, folder)),
+                                      ledger=ledger, progress=lambda _: checkpoint(stop))  # a cancel: between series
+        rows = []
+        for outcome in done.outcomes:
             if outcome.status == DECIDED:
                 rows += [{"series": outcome.series, **d, "series_champion": outcome.champion}
                          for d in outcome.decisions]
-                summary["promoted"] += sum(d["decision"] == "promoted" for d in outcome.decisions)
             else:
                 rows.append({"series": outcome.series, "decision": outcome.status, "reason": one_line(outcome.error)})
         numbers = AdapterNumbers(ledger)
         out = folder / "decisions.parquet"
         pd.json_normalize([numbers.decision(r) for r in rows]).to_parquet(out, index=False)
-        return out, summary
+        return out, {"series": len(body.series), **{s: done.count(s) for s in (DECIDED, REFUSED, LOCKED)},
+                     "promoted": done.promoted}
 
     return run

@@ -11,13 +11,20 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 
 from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.forecaster import RISK_KNOBS
-from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.evaluation.report import DEFAULT_CUTOFFS
+from kronos_studio.desk import (
+    READING,
+    RISK_KNOBS,
+    BatchSettings,
+    CovariateOptions,
+    RankPlan,
+    RetrainSettings,
+    RetrainWatchlistRequest,
+    RiskSettings,
+    ScreenRequest,
+    TrustPlan,
+)
 from kronos_studio.risk import STANDARD_MODELS
-from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
-from kronos_studio.training.retrain_settings import RetrainSettings
 
 
 def finite(hint):
@@ -95,7 +102,7 @@ def checked_text(value):
     unpaired surrogate (``data_sources.schema.text_problem``); a ValueError saying what is wrong otherwise."""
     from data_sources.schema import text_problem
 
-    for text in value if isinstance(value, list) else [value]:
+    for text in value if isinstance(value, (list, tuple)) else [value]:
         problem = text_problem(text) if isinstance(text, str) else None
         if problem is not None:
             raise ValueError(problem)
@@ -132,22 +139,15 @@ class Strict(BaseModel):
         return checked_text(value)
 
 
-class BarsInput(Strict):
-    """Where the bars come from: CSV text (read like an upload) or a source's symbol."""
+def bars_fields() -> dict[str, tuple]:
+    """A request's bars as fields (``BarsInput``): the ``data_sources.requests.BarsRequest`` fields the HTTP API
+    takes (``HTTP_KNOBS``: CSV text or a source's symbol; it reads no file of its own), generated from their knobs,
+    and the model."""
+    from data_sources.requests import HTTP_KNOBS, BarsRequest
 
-    bars_csv: str | None = Field(None, description="CSV text with a timestamp column and open, high, low, close"
-                                                   "[, volume, amount], read like an uploaded file")
-    source: str | None = Field(None, description="a data source (yfinance, ccxt, sample) instead of bars_csv")
-    symbol: str | None = Field(None, description="with source: the symbol to fetch; with bars_csv: the series' "
-                                                 "name (or the instrument of a file with a symbol column)")
-    interval: str | None = Field(None, description="with source: the bar interval, e.g. 1d, 1h")
-    exchange: str | None = Field(None, description="with source ccxt: the exchange; with bars_csv: the exchange "
-                                                   "(venue) the bars come from when known, part of the series' name")
-    timezone: str | None = Field(None, description="IANA timezone of times without a UTC offset (default UTC)")
-    calendar: str | None = Field(None, description="trading calendar: XNYS, XLON, ..., 24/7, FX (default: inferred)")
-    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted")
-    model: str | None = Field(None, description="a model reference, as the command line's model option takes "
-                                                "(GET /v1/models); default: the bundled model")
+    return {**knob_fields(BarsRequest, HTTP_KNOBS),
+            "model": (str | None, Field(None, description="a model reference, as the command line's model option "
+                                                          "takes (GET /v1/models); default: the bundled model"))}
 
 
 def knob_parameters(cls, only: tuple[str, ...] | None = None) -> list:
@@ -183,6 +183,9 @@ def knob_options(given, cls, only: tuple[str, ...] | None = None) -> dict:
             if (only is None or name in only) and knob.name(name) in found}
 
 
+BarsInput = create_model("BarsInput", __base__=Strict, __doc__="Where the bars come from: CSV text (read like an "
+                         "upload) or a source's symbol, and the model.", **bars_fields())
+
 # a forecast's quantile levels: strictly between 0 and 1, each once (``kronos.quantiles.LEVEL_BOUNDS``); how many,
 # the server's limit (413)
 QUANTILES = bounded_type(list[float], "quantiles", LEVEL_BOUNDS, "quantile levels, strictly between 0 and 1, each "
@@ -201,12 +204,8 @@ ForecastRequest = create_model("ForecastRequest", __base__=ForecastOptions, **se
                                **knob_fields(CovariateOptions))
 
 
-class EvaluateOptions(BarsInput):
-    cutoffs: int = Field(DEFAULT_CUTOFFS, ge=1, description="latest cut-offs, one horizon apart (as kronos evaluate's)")
-    include_training_period: bool = False
-
-
-EvaluateRequest = create_model("EvaluateRequest", __base__=EvaluateOptions, **settings_fields(),
+# the walk-forward's plan: the fields of the one ``TrustPlan`` (kronos evaluate's options, the Evaluate page's)
+EvaluateRequest = create_model("EvaluateRequest", __base__=BarsInput, **settings_fields(), **knob_fields(TrustPlan),
                                **knob_fields(CovariateOptions))
 
 
@@ -221,21 +220,14 @@ class BatchSeries(Strict):
     exchange: str | None = None
 
 
-class BatchEvaluate(Strict):
-    """``kronos batch --evaluate``: does the ranking work? Scored on past cut-off dates, not forecast now."""
-
-    cutoffs: int = Field(20, ge=1, le=500, description="past cut-off dates")
-    step: int | None = Field(None, ge=1, description="dates between cut-offs (default: the horizon)")
-    paths: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=8,
-                             description="path counts, each scored on the same dates (the request's paths is ignored)")
-    costs_bps: float = Field(0.0, ge=0, lt=10_000, description="cost per unit turnover of the long-short spread")
-    include_training_period: bool = False
+BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(RankPlan), __doc__=(
+    "Does the ranking work (``kronos batch`` evaluating)? Scored on past cut-off dates, not forecast now (the "
+    "request's paths is each of these path counts in turn); one field per ``RankPlan`` knob."))
 
 
 def batch_bounds(name: str):
     """The ``Bounds`` of ``BatchSettings``' field ``name`` (the touch levels: returns above -100%, each once)."""
     from kronos.settings import bounds
-    from kronos_studio.batch.forecaster import BatchSettings
 
     return bounds(BatchSettings)[name][1]
 
@@ -249,15 +241,14 @@ class BatchOptions(Strict):
     evaluate: BatchEvaluate | None = Field(None, description="score the ranking on past cut-offs instead; the job's "
                                                              "result is the JSON report with its panel")
     model: str | None = None
-    fix: list[str] = Field(default_factory=list)
-    calendar: str | None = None
     touch_levels: TOUCH_LEVELS = None
 
 
-# the risk columns' settings (``BatchSettings.risk``): the ``RiskSettings`` knobs a row's columns depend on
-# and the covariates every series is conditioned on (``CovariateOptions``' knobs, as /v1/forecast's)
-BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **settings_fields(),
-                            **knob_fields(RiskSettings, RISK_KNOBS), **knob_fields(CovariateOptions))
+# how every series is read (``ScreenRequest``'s knobs every face offers: the gate's fixes, the files' calendar), the
+# risk columns' settings (``BatchSettings.risk``: the ``RiskSettings`` knobs a row's columns depend on) and the
+# covariates every series is conditioned on (``CovariateOptions``' knobs, as /v1/forecast's)
+BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **knob_fields(ScreenRequest, READING),
+                            **settings_fields(), **knob_fields(RiskSettings, RISK_KNOBS), **knob_fields(CovariateOptions))
 
 
 def batch_risk(given) -> RiskSettings:
@@ -274,11 +265,18 @@ class ScoreRequest(Strict):
                                                    "sent with")
     timezone: str | None = None
     calendar: str | None = None
+    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted (the bars "
+                                                             "are read through the gate, as a forecast's are)")
 
 
 def forecast_settings(request: BaseModel) -> ForecastSettings:
     """The ``ForecastSettings`` a request asks for (``ForecastSettings`` validates: one message for all)."""
     return ForecastSettings(**{name: getattr(request, name) for name in SETTINGS_NAMES})
+
+
+def trust_plan(given) -> TrustPlan:
+    """The walk-forward plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
+    return TrustPlan(**knob_options(given, TrustPlan))
 
 
 def settings_parameters(fields: dict | None = None) -> list:
@@ -298,7 +296,6 @@ class RetrainOptions(BarsInput):
     ``kronos_studio.training.retrain.RetrainSettings`` (``knob_fields``)."""
 
     horizon: int = Field(..., ge=1, description="bars each held-out forecast covers")
-    every: int | None = Field(None, ge=1, description="walk forward, deciding every K bars (as `kronos retrain` does with every)")
     include_training_period: bool = Field(False, description="also judge on held-out cut-offs inside the base model's "
                                                               "training period (left out by default, as in evaluate)")
     series: list[BatchSeries] | None = Field(None, min_length=1, description="several series (as POST /v1/batch "
@@ -307,7 +304,7 @@ class RetrainOptions(BarsInput):
 
 
 RetrainRequest = create_model("RetrainRequest", __base__=RetrainOptions, __doc__=RetrainOptions.__doc__,
-                              **knob_fields(RetrainSettings))
+                              **knob_fields(RetrainWatchlistRequest, ("every",)), **knob_fields(RetrainSettings))
 
 
 class RiskOptions(BarsInput):

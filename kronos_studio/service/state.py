@@ -36,11 +36,11 @@ class Service:
 
     def __init__(self, config: ServiceConfig):
         from kronos_studio.desk import Desk, ResultCache
-        from kronos_studio.ledger import Ledger
+        from kronos_studio.desk.ledger import open_ledger
 
         self.config = config
         self.limits = config.limits
-        self.ledger = Ledger.open(config.ledger_url)
+        self.ledger = open_ledger(config.ledger_url)
         self.registry = config.registry or ModelRegistry(decode=config.decode, concurrency=config.concurrency,
                                                          max_models=config.limits.models)
         self.desk = Desk(self.registry, cache=ResultCache(config.cache_entries), limits=config.limits,

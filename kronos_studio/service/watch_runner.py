@@ -29,7 +29,7 @@ def tick_identity(watch) -> Identity:
 
 def watcher(service, watch, **options):
     """The desk's ``Watcher`` of a kept watch in its workspace."""
-    from kronos_studio.desk.watch import Watcher, WatchRequest
+    from kronos_studio.desk import Watcher, WatchRequest
 
     return Watcher(service.desk, WatchRequest.from_json(watch.request), service.ledger.scoped(watch.workspace),
                    made_by=MADE_BY, **options)
@@ -93,7 +93,7 @@ class WatchRunner:
     def step(self) -> pd.Timestamp | None:
         """Submit the tick of every live watch whose next bar close has come (and whose last tick job is done);
         the earliest close to come (None: none)."""
-        from kronos_studio.ledger.watches import live_watches
+        from kronos_studio.desk.ledger import live_watches
 
         now, soonest = self.now(), None
         for watch in live_watches(self.service.ledger):

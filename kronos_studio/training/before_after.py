@@ -28,6 +28,17 @@ class BeforeAfter:
 
         return summary_table(self.results)
 
+    def guard_line(self) -> str | None:
+        """The training-period guard's sentence (``trust.guard_note``), None when no cut-off was inside the period."""
+        from kronos_studio.evaluation.trust import guard_note
+
+        return guard_note(self.guard)
+
+    def notes(self) -> list[str]:
+        """What a reader of the table must know: the guard's sentence, and why one adapter row when no event fell in
+        the evaluated bars (``NO_EVENTS_NOTE``)."""
+        return [note for note in (self.guard_line(), NO_EVENTS_NOTE if self.events_empty else None) if note]
+
 
 def events_empty(builder: EventBuilder, timestamps, cutoffs: list[int], lookback: int, horizon: int) -> bool:
     """Whether every event channel is 0 in every cut-off's history window and horizon, as of the cut-off."""

@@ -704,7 +704,7 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     # The bundled Kronos member trained on this sample's years: nothing honest to score by default ...
     assert not at.exception and "inside the model's training period" in messages(at.error) and "Include cut-offs" in messages(at.error)
     # ... unless asked for, and then every number is marked in-sample.
-    at.toggle(key="ev_include_trained").set_value(True).run()
+    at.toggle(key="ev_include_training_period").set_value(True).run()
     at.button(key="ev_run").click().run()
     assert not at.exception and len(at.error) == 1 and "In-sample:" in messages(at.error)
     assert "6 of these 6 cut-offs" in messages(at.error)
@@ -732,7 +732,7 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     # Paired on the cut-offs, against the member with the lowest CRPS: the "no worse than its best member".
     best = rows.loc[members, "CRPS, % of price"].idxmin()
     skill = 1 - rows.loc["Ensemble", "CRPS, % of price"] / rows.loc[best, "CRPS, % of price"]
-    from kronos_studio.evaluation.trust import signed_percent
+    from app_support.formats import signed_percent
 
     line = next(str(m.value) for m in at.markdown if str(m.value).startswith("Against its best member"))
     assert line.startswith(f"Against its best member, {best.removesuffix(' (member)')}: CRPS skill")

@@ -110,17 +110,25 @@ def test_a_signed_in_users_results_are_never_served_to_another_workspace_from_ca
         assert len(ledger.scoped("bo@example.com").predictions_frame()) == 1
 
     # the Compare page's backtests and the Evaluate page's reports: keyed alike
+    from app_support import forecasts
     from app_support.models import model_choices
     from data_sources import load_sample
     from kronos.settings import ForecastSettings
+    from kronos_studio.desk import ComparePlan
+    from kronos_studio.desk.compare import backtest_key, window
+    from kronos_studio.desk.trust import trust_key
 
     bars, [choice, *_] = load_sample("IBM daily 2000-2013 (bundled)"), model_choices()
     settings = ForecastSettings(horizon=5, paths=4, lookback=64)
+    desk = forecasts.desk(computing=False)
     keys = {}
     for user in ("ana@example.com", "bo@example.com", "ana@example.com"):
         monkeypatch.setattr(auth, "workspace", lambda user=user: user)
-        keys.setdefault(user, []).append((compare._key(bars, bars.frame.tail(5), [choice], settings, 3),
-                                          trust.report_key(bars, choice, settings, trust.Plan())))
+        asked = compare.request(bars, [choice], settings, None, ComparePlan(3))
+        seen = window(desk, asked)
+        keys.setdefault(user, []).append((backtest_key(desk, asked, seen.history, seen.actual, None),
+                                          trust_key(bars, forecasts.identity(choice, bars),
+                                                    trust.request(bars, choice, settings))))
     assert keys["ana@example.com"][0] == keys["ana@example.com"][1]
     for ana, bo in zip(keys["ana@example.com"][0], keys["bo@example.com"][0]):
         assert ana != bo

@@ -26,14 +26,14 @@ def scores(at) -> list:
 
 def fine_tune(at, *, include: bool = False):
     at.sidebar.number_input(key="sb_horizon").set_value(4).run()
+    at.number_input(key="sb_paths").set_value(2).run()  # the before/after walk samples with the sidebar's settings
     at.switch_page("pages/fine_tune.py").run()
     at.number_input(key="ft_steps").set_value(1).run()
-    at.number_input(key="ft_batch").set_value(2).run()
+    at.number_input(key="ft_batch_size").set_value(2).run()
     at.number_input(key="ft_window").set_value(32).run()
-    at.number_input(key="ft_cutoffs").set_value(2).run()
-    at.number_input(key="ft_paths").set_value(2).run()
+    at.number_input(key="ft_eval_cutoffs").set_value(2).run()
     if include:
-        at.toggle(key="ft_include_trained").set_value(True).run()
+        at.toggle(key="ft_include_training_period").set_value(True).run()
     at.button(key="ft_run").click().run()
     assert not at.exception, at.exception
     return at

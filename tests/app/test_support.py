@@ -276,11 +276,37 @@ def test_each_control_an_error_names_is_on_screen():
     # a sampling knob's label is its Knob's, the one the sidebar's widget shows (checked widget by widget in
     # test_app.py::test_every_sampling_knob_has_a_sidebar_control_that_reaches_the_settings), and so is a retrain
     # setting's, the one the Fine-tune page's Retrain settings show (test_fine_tune.py)
+    from kronos_studio.desk import FineTunePlan, RankPlan, TrustPlan  # the Evaluate, Fine-tune pages'
     from kronos_studio.risk.measures import RiskSettings  # the Risk panel's (test_risk_panel.py)
     from kronos_studio.training.retrain import RetrainSettings
 
-    drawn = {knob.name(name): knob for cls in (None, RetrainSettings, RiskSettings) for name, (_, knob) in knobs(cls).items()}
+    drawn = {knob.name(name): knob for cls in (FineTunePlan, TrustPlan, None, RetrainSettings, RiskSettings)
+             for name, (_, knob) in knobs(cls).items()}
     assert all(CONTROLS[setting] == knob.label for setting, knob in drawn.items())
+    # the Screener's "Does the ranking work?" draws the rank plan's widgets from its knobs (test_rank_skill_app.py)
+    shown |= {knob.label for _, knob in knobs(RankPlan).values()}
     missing = [label for setting, label in CONTROLS.items() if setting not in ("include_training_period", *drawn)
                and not any(text.startswith(label) for text in shown)]
     assert not missing, missing
+
+
+def test_plain_verdicts_say_when_coverage_or_skill_is_poor():
+    from app_support.trust import plain_verdicts
+    from kronos_studio.desk import TrustTrackRecord as TrackRecord
+
+    good = {"coverage": 0.78, "nominal": 0.8, "crps_skill": 0.05, "crps_skill_ci": [0.01, 0.09]}
+    assert plain_verdicts(TrackRecord(good, {}, None)) == []
+    narrow = plain_verdicts(TrackRecord({**good, "coverage": 0.46}, {}, None))
+    assert len(narrow) == 1 and "too narrow" in narrow[0] and "46%" in narrow[0] and "80%" in narrow[0]
+    assert "too wide" in plain_verdicts(TrackRecord({**good, "coverage": 0.97}, {}, None))[0]
+    worse = plain_verdicts(TrackRecord({**good, "crps_skill": -0.17, "crps_skill_ci": [-0.36, -0.01]}, {}, None))
+    assert worse == ["Worse than a plain random walk on these cut-offs (CRPS skill -17%, 95% interval -36% to -1%)."]
+    tie = plain_verdicts(TrackRecord({**good, "crps_skill": -0.04, "crps_skill_ci": [-0.18, 0.07]}, {}, None))
+    assert len(tie) == 1 and tie[0].startswith("Not distinguishable from a plain random walk")
+
+
+def test_skills_read_without_a_minus_zero():
+    from app_support.formats import signed_percent
+
+    assert [signed_percent(x) for x in (0.123, -0.004, 0.0003, 0.0, -0.0, float("nan"))] == \
+        ["+12%", "-0.4%", "+0.03%", "0%", "0%", "n/a"]

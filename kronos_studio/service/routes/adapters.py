@@ -1,16 +1,20 @@
 """The workspace's adapter registry (``kronos adapters``): ``GET /v1/adapters`` lists its entries,
 ``GET /v1/adapters/{id}`` shows one with its events, and an admin key (or an ``--open`` server) promotes one
 by hand (``POST .../promote``: it bypasses the gate, and is recorded so) or rolls a series' champion back
-(``POST .../rollback``). Entries name their adapter folders by name, never by server path."""
+(``POST .../rollback``); each the desk's use case. Entries name their adapter folders by name, never by server
+path, and themselves by their number in the workspace."""
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ..deps import Shared, TextQuery, Who, WorkspaceLedger
+from kronos_studio.desk import AdaptersRequest
+from kronos_studio.desk.ledger import LedgerError
+
+from ..deps import Shared, Who, WorkspaceLedger, knob_request, with_query
 from ..errors import ServiceError
-from ..ledger_views import adapter_body, ledger_filters, registry_entry
+from ..ledger_views import adapter_body, entry_request
 from ..public_ids import AdapterNumbers
 from ..schemas import EVERY_ROUTE, answers
 
@@ -21,22 +25,20 @@ AdapterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the entry's num
 
 
 @router.get("")
-def adapters_list(who: Who, ledger: WorkspaceLedger, symbol: TextQuery = None, source: TextQuery = None,
-                  interval: TextQuery = None):
+@with_query(AdaptersRequest)
+def adapters_list(who: Who, ledger: WorkspaceLedger, service: Shared, **asked):
     """Every adapter the workspace's retrains trained (oldest first): lineage, window, scores, status."""
-    from kronos_studio.ledger.registry import Registry
-
-    wanted = ledger_filters(symbol, source, interval)
+    done = service.desk.adapters(knob_request(AdaptersRequest, asked), ledger=ledger)
     numbers = AdapterNumbers(ledger)
-    entries = [e for e in Registry(ledger).entries() if all(getattr(e, k) == v for k, v in wanted.items())]
-    return {"workspace": who.workspace, "adapters": [adapter_body(e, numbers) for e in entries]}
+    return {"workspace": who.workspace, "adapters": [adapter_body(e, numbers) for e in done.entries]}
 
 
 @router.get("/{adapter_id}", responses=answers(404))
-def adapters_show(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger):
+def adapters_show(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger, service: Shared):
     """One entry with its events (every move, in order: registered, promoted, rejected, retired, ...)."""
-    registry, entry, numbers = registry_entry(ledger, adapter_id, who.workspace)
-    return {**adapter_body(entry, numbers), "events": [numbers.event(e) for e in registry.history(entry_id=entry.id)]}
+    request, numbers = entry_request(ledger, adapter_id, who.workspace)
+    done = service.desk.adapter(request, ledger=ledger)
+    return {**adapter_body(done.entry, numbers), "events": [numbers.event(e) for e in done.events]}
 
 
 def admin_only(who, service, action: str) -> None:
@@ -49,25 +51,21 @@ def admin_only(who, service, action: str) -> None:
 def adapters_promote(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger, service: Shared):
     """Make the entry its series' champion by hand: it bypasses the gate (recorded as such); the champion it
     replaces is retired, and is what a rollback restores."""
-    from kronos_studio.ledger.registry import MANUAL
-
     admin_only(who, service, "promote an adapter")
-    registry, entry, numbers = registry_entry(ledger, adapter_id, who.workspace)
-    return {"promoted": adapter_body(registry.promote(entry.id, reason=MANUAL), numbers), "bypassed_gate": True}
+    request, numbers = entry_request(ledger, adapter_id, who.workspace)
+    done = service.desk.promote(request, ledger=ledger)
+    return {"promoted": adapter_body(done.entry, numbers), "bypassed_gate": True}
 
 
 @router.post("/{adapter_id}/rollback", responses=answers(404, 409))
 def adapters_rollback(adapter_id: AdapterId, who: Who, ledger: WorkspaceLedger, service: Shared):
     """Retire the champion of the entry's series; the one it replaced serves again (``restored``; null: the
     base model serves)."""
-    from kronos_studio.ledger import LedgerError
-
     admin_only(who, service, "roll a champion back")
-    registry, entry, numbers = registry_entry(ledger, adapter_id, who.workspace)
+    request, numbers = entry_request(ledger, adapter_id, who.workspace)
     try:
-        retired, restored = registry.rollback(entry.series, entry.kind)
-    except LedgerError:
-        raise ServiceError(409, f"{entry.series} has no champion to roll back in workspace '{who.workspace}' (the "
-                                "base model serves): GET /v1/adapters lists its entries") from None
-    return {"retired": adapter_body(retired, numbers),
-            "restored": None if restored is None else adapter_body(restored, numbers)}
+        done = service.desk.rollback(request, ledger=ledger)
+    except LedgerError as e:  # the series has no champion (its base model serves)
+        raise ServiceError(409, f"{e.problem}: GET /v1/adapters lists its entries") from None
+    return {"retired": adapter_body(done.retired, numbers),
+            "restored": None if done.restored is None else adapter_body(done.restored, numbers)}

@@ -28,7 +28,7 @@ def batch(body: BatchRequest, who: Who, service: Shared):
     """A screen of many series (`kronos batch`) as a job: its id now, its status and result later."""
     settings = forecast_settings(body)
     body = body.model_copy(update={"model": service.model(body.model)})
-    run = batch_run(body, settings, service.ledger.scoped(who.workspace), service.limits, service.registry)
+    run = batch_run(body, settings, service.desk, service.ledger.scoped(who.workspace))
     return service.jobs.submit(who, "batch", run).public()
 
 

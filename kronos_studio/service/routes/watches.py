@@ -13,7 +13,7 @@ from pydantic import Field, create_model
 
 from kronos.errors import UserError, worded
 from kronos.settings import Bounds
-from kronos_studio.desk.watch import AlertChannels, AlertRules, RetrainPolicy
+from kronos_studio.desk import AlertChannels, AlertRules, RetrainPolicy
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
@@ -76,7 +76,7 @@ def watch_request(body, workspace: str, limits):
     them at every tick), the others fetched."""
     import hashlib
 
-    from kronos_studio.desk.watch import Replay, WatchRequest
+    from kronos_studio.desk import Replay, WatchRequest
     from kronos_studio.workspaces import workspace_path
 
     from ..batch_job import series_entries
@@ -111,7 +111,7 @@ def _tuples(values: dict) -> dict:
 def watch_body(book, watch, ticks: int = 1) -> dict:
     """A watch as an answer: its public id, its request without secrets or server paths, its newest ``ticks``
     ticks, every id in them public (``public_ids.WatchIds``)."""
-    from kronos_studio.desk.watch import WatchRequest
+    from kronos_studio.desk import WatchRequest
     from kronos_studio.redact import without_paths
 
     from ..public_ids import WatchIds, watch_id
@@ -128,8 +128,8 @@ def watches_create(body: WatchBody, who: Who, service: Shared, ledger: Workspace
     as a job (202 with the job: ``GET /v1/jobs/{id}``)."""
     from fastapi.responses import JSONResponse
 
-    from kronos_studio.desk.watch import Watcher
-    from kronos_studio.ledger.watches import WatchBook
+    from kronos_studio.desk import Watcher
+    from kronos_studio.desk.ledger import WatchBook
 
     from ..watch_runner import MADE_BY, replay_job
 
@@ -152,14 +152,14 @@ def watches_create(body: WatchBody, who: Who, service: Shared, ledger: Workspace
 @router.get("")
 def watches_list(who: Who, ledger: WorkspaceLedger):
     """The workspace's watches, each with its last tick."""
-    from kronos_studio.ledger.watches import WatchBook
+    from kronos_studio.desk.ledger import WatchBook
 
     book = WatchBook(ledger)
     return {"workspace": who.workspace, "watches": [watch_body(book, w) for w in book.list()]}
 
 
 def _found(ledger, public: str):
-    from kronos_studio.ledger.watches import WatchBook
+    from kronos_studio.desk.ledger import WatchBook
 
     from ..public_ids import watch_of
 
@@ -190,7 +190,7 @@ def _set(watch_id: str, ledger, service, status: str) -> dict:
 @router.post("/{watch_id}/pause", responses=answers(404))
 def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Stop ticking it (a tick running now finishes)."""
-    from kronos_studio.ledger.schema import PAUSED
+    from kronos_studio.desk.ledger import PAUSED
 
     return _set(watch_id, ledger, service, PAUSED)
 
@@ -198,7 +198,7 @@ def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
 @router.post("/{watch_id}/resume", responses=answers(404))
 def watches_resume(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Tick it again from its next bar close."""
-    from kronos_studio.ledger.schema import ACTIVE
+    from kronos_studio.desk.ledger import ACTIVE
 
     return _set(watch_id, ledger, service, ACTIVE)
 

@@ -59,8 +59,9 @@ def named_settings() -> set[tuple[str, object]]:
     return out
 
 
-# Settings of bars fetched from a source (the HTTP API's and MCP's), which the command line reads from files only.
-SOURCE_ONLY = {"interval"}
+# Settings of bars fetched from a source (the HTTP API's and MCP's), which the command line reads from files only,
+# and of use cases the command line does not offer (the Compare page's backtest: its cut-off).
+SOURCE_ONLY = {"interval", "cutoff"}
 
 
 def option_strings(parser: argparse.ArgumentParser) -> set[str]:

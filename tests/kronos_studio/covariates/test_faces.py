@@ -156,13 +156,14 @@ def test_a_conditioned_forecast_is_never_served_for_an_unconditioned_one(folder)
 def test_a_conditioned_walk_forward_is_the_same_through_the_desk_and_http(folder, tmp_path):
     from fastapi.testclient import TestClient
 
+    from kronos_studio.desk import TrustPlan
     from kronos_studio.service.app import create_app
     from kronos_studio.service.keys import create_key
     from kronos_studio.service.state import ServiceConfig
 
     settings = ForecastSettings(horizon=HORIZON, paths=PATHS)
-    done = Desk().evaluate(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings, cutoffs=4,
-                           include_training_period=True, covariates=CovariateOptions((SPX,)))
+    done = Desk().evaluate(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings,
+                           plan=TrustPlan(n_cutoffs=4, include_trained=True), covariates=CovariateOptions((SPX,)))
     assert done.report.out["conditioned_on"][0]["ref"] == SPX
     app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
     with TestClient(app) as c:

@@ -143,12 +143,12 @@ def evaluation_numbers(out: dict) -> dict:
 
 def desk_evaluate(world, model, tmp_path):
     from data_sources.requests import BarsRequest
-    from kronos_studio.desk import Desk
+    from kronos_studio.desk import Desk, TrustPlan
     from kronos_studio.ledger import Ledger
 
     with Ledger.open(world["url"]) as ledger:
         done = Desk().evaluate(BarsRequest(file=str(world["file"])), model, ForecastSettings(**SETTINGS),
-                               cutoffs=CUTOFFS, ledger=ledger.scoped("default"))
+                               plan=TrustPlan(n_cutoffs=CUTOFFS), ledger=ledger.scoped("default"))
     return done.report.out
 
 

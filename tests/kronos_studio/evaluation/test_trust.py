@@ -156,24 +156,3 @@ def test_a_record_of_the_earlier_band_rule_keeps_no_calibration_and_says_so():
     now = old.current()
     assert now.calibration is None and STALE_BAND_NOTE in now.notes
     assert now.numbers["crps_pct"] == record.numbers["crps_pct"] and now.numbers["coverage"] == record.numbers["coverage"]
-
-
-def test_plain_verdicts_say_when_coverage_or_skill_is_poor():
-    from kronos_studio.evaluation.trust import plain_verdicts
-
-    good = {"coverage": 0.78, "nominal": 0.8, "crps_skill": 0.05, "crps_skill_ci": [0.01, 0.09]}
-    assert plain_verdicts(good) == []
-    narrow = plain_verdicts({**good, "coverage": 0.46})
-    assert len(narrow) == 1 and "too narrow" in narrow[0] and "46%" in narrow[0] and "80%" in narrow[0]
-    assert "too wide" in plain_verdicts({**good, "coverage": 0.97})[0]
-    worse = plain_verdicts({**good, "crps_skill": -0.17, "crps_skill_ci": [-0.36, -0.01]})
-    assert worse == ["Worse than a plain random walk on these cut-offs (CRPS skill -17%, 95% interval -36% to -1%)."]
-    tie = plain_verdicts({**good, "crps_skill": -0.04, "crps_skill_ci": [-0.18, 0.07]})
-    assert len(tie) == 1 and tie[0].startswith("Not distinguishable from a plain random walk")
-
-
-def test_skills_read_without_a_minus_zero():
-    from kronos_studio.evaluation.trust import signed_percent
-
-    assert [signed_percent(x) for x in (0.123, -0.004, 0.0003, 0.0, -0.0, float("nan"))] == \
-        ["+12%", "-0.4%", "+0.03%", "0%", "0%", "n/a"]

@@ -110,6 +110,7 @@ def test_a_history_too_short_for_the_model_is_refused_with_the_numbers(daily, ti
     from kronos.config import MIN_HISTORY
     from kronos.errors import InputError
     from kronos_studio.evaluation.report import evaluation_report
+    from kronos_studio.evaluation.trust import TrustPlan
 
     ref = str(tiny.folder) if model == "kronos" else model
     forecaster = resolve(ref, daily, SETTINGS, load_pair=lambda _: _load(tiny))
@@ -125,7 +126,7 @@ def test_a_history_too_short_for_the_model_is_refused_with_the_numbers(daily, ti
                                          f"lookback to {MIN_HISTORY}"):
         make_forecast(forecaster, daily, short)
     with pytest.raises(InputError, match="lookback is 5 bars"):
-        evaluation_report(forecaster, daily, short, cutoffs=2, include_training_period=True)  # the walk-forward
+        evaluation_report(forecaster, daily, short, TrustPlan(n_cutoffs=2, include_trained=True))  # the walk-forward
     if model != "ensemble":  # whose Kronos member reads its own, longer lookback
         enough = make_forecast(forecaster, daily.replace(frame=daily.frame.iloc[:MIN_HISTORY]), SETTINGS)
         assert enough.provenance["bars_used"] == MIN_HISTORY
@@ -152,7 +153,7 @@ def test_the_ensemble_is_a_forecaster_with_members(daily, tiny):
     cutoffs = [len(daily.frame) - 2 * SETTINGS.horizon, len(daily.frame) - SETTINGS.horizon]
     result = walk_forward(forecaster, daily.frame, SETTINGS, cutoffs)
     assert len(result.weights) == 2 and set(result.members) == set(forecaster.members)
-    members = member_results(result, forecaster.members)
+    members = member_results(result, {key: m.name for key, m in forecaster.members.items()})
     assert members["garch"].cutoffs == result.cutoffs and members["garch"].seeds == result.seeds
     at_last = make_forecast(forecaster, daily.replace(frame=daily.frame.iloc[:cutoffs[1]]),
                             dataclasses.replace(SETTINGS, seed=SETTINGS.seed + 1))  # the cut-off as a forecast

@@ -190,3 +190,102 @@ def test_a_retrain_option_with_its_knob_reaches_every_face_and_the_retrainer_wit
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "all four faces" in done.stdout
+
+
+# Issue 64: the same for the rank plan (``RankPlan``, rank evaluation's options). A fresh process whose ``RankPlan``
+# has one more field with its Knob offers it as an option of `kronos batch --evaluate`, a field of POST /v1/batch's
+# ``evaluate`` (in the OpenAPI schema) and a widget of the Screener's "Does the ranking work?", and each face hands
+# its value to the cross-sectional walk-forward (here one that records the plan it is given and refuses, so that
+# nothing is forecast). The MCP server offers no rank evaluation (its tools: forecast, evaluate, risk, screen,
+# retrain, track_record), so there is no fourth face to reach.
+RANK_SCRIPT = APP_RUN + textwrap.dedent('''
+    import dataclasses
+    import sys
+    import time
+    from pathlib import Path
+
+    import kronos_studio.batch.rank_plan as home
+    from kronos.settings import knob
+
+    @dataclasses.dataclass(frozen=True)
+    class RankPlan(home.RankPlan):
+        toy_option: int = knob(7, label="Toy option", low=1, high=50, help="a test's rank option")
+
+    home.RankPlan = RankPlan  # as if written in its home
+    seen = []
+
+    import kronos_studio.batch.rank_run as rank_run
+    from kronos_studio.evaluation.rank_skill import RankSkillError
+
+    def cross_section(forecaster, series, settings, plan, progress=None):
+        seen.append(plan)
+        raise RankSkillError("stopped by the test")
+
+    rank_run.cross_section = cross_section
+
+    from testkit import random_bars
+
+    Path("watch").mkdir()
+    texts = {}
+    for i in range(3):
+        texts[f"S{i}"] = random_bars(160, seed=i, freq="1h", start="2026-03-02").to_csv(index=False)
+        Path("watch", f"S{i}.csv").write_text(texts[f"S{i}"])
+
+    # the command line: an option with the knob's default, its value handed to the walk-forward
+    from kronos_studio.cli.main import build_parser, main
+
+    assert build_parser().parse_args(["batch", "watch", "--evaluate", "--horizon", "3"]).toy_option == 7
+    assert main(["batch", "watch", "--evaluate", "--horizon", "3", "--lookback", "48", "--toy-option", "12",
+                 "--quiet"]) == 2
+    assert seen[-1].toy_option == 12 and seen[-1].costs_bps == 5.0, ("cli", seen)
+    from kronos_studio.cli.errors import flag
+
+    assert flag("toy_option", 3) == "--toy-option 3"  # and a fix naming it is worded with its option
+
+    # the HTTP API: a field of POST /v1/batch's evaluate in the OpenAPI schema, its value handed to the walk-forward
+    from fastapi.testclient import TestClient
+
+    from kronos_studio.service.app import ServiceConfig, create_app
+    from kronos_studio.service.errors import request_fields
+    from kronos_studio.service.keys import create_key
+
+    app = create_app(ServiceConfig(ledger_url=sys.argv[2], jobs_dir="jobs", models_dirs=(sys.argv[3],)))
+    with TestClient(app) as client:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["BatchEvaluate"]["properties"]
+        assert schema["toy_option"]["default"] == 7 and "Toy option" in schema["toy_option"]["description"], schema
+        assert "toy_option" in request_fields()
+        headers = {"Authorization": f"Bearer {create_key(app.state.service.ledger, 'toy')[1]}"}
+        series = [{"name": name, "bars_csv": text} for name, text in texts.items()]
+        answer = client.post("/v1/batch", headers=headers, json={"series": series, "horizon": 3, "lookback": 48,
+                                                                  "evaluate": {"toy_option": 13}})
+        assert answer.status_code == 202, answer.text
+        job = answer.json()["id"]
+        while (status := client.get(f"/v1/jobs/{job}", headers=headers).json())["status"] in ("queued", "running"):
+            time.sleep(0.1)
+        assert status["status"] == "failed" and "stopped by the test" in status["error"], status
+    assert seen[-1].toy_option == 13, ("http", seen)
+
+    # the app: a number box in the Screener's "Does the ranking work?", labelled from the Knob, its value handed on
+    at = app_run(sys.argv[1])
+    at.switch_page("pages/screener.py").run()
+    assert not at.exception, at.exception
+    at.multiselect(key="scr_samples").set_value([s for s in at.multiselect(key="scr_samples").options
+                                                 if "daily" in s][:3]).run()
+    box = at.number_input(key="rk_toy_option")
+    assert box.label == "Toy option" and box.value == 7, "app"
+    box.set_value(14).run()
+    at.button(key="rk_run").click().run()
+    assert not at.exception, at.exception
+    assert "stopped by the test" in " ".join(e.value for e in at.error), [e.value for e in at.error]
+    assert seen[-1].toy_option == 14, ("app", seen)
+    print("all three faces that offer it")
+''')
+
+
+def test_a_rank_plan_option_with_its_knob_reaches_every_face_and_the_walk_forward_with_no_other_edit(tiny, tmp_path):
+    env = fresh_process_env(tiny, tmp_path)
+    done = subprocess.run([sys.executable, "-c", RANK_SCRIPT, str(ROOT / "app.py"),
+                           f"sqlite:///{tmp_path / 'service.sqlite'}", str(tiny.folder)],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "all three faces that offer it" in done.stdout

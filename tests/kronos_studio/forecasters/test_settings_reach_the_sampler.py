@@ -50,13 +50,14 @@ def test_a_forecast_and_its_walk_forward_read_the_same_bars(daily, tiny, sampled
     """A lookback past context - horizon: the forecast read ``lookback`` bars, its walk-forward (whose
     calibration the forecast page applies to it) context - horizon, the pipeline trimming again."""
     from kronos_studio.evaluation.report import evaluation_report
+    from kronos_studio.evaluation.trust import TrustPlan
 
     forecaster = resolve(str(tiny.folder), device="cpu")
     settings = dataclasses.replace(SETTINGS, lookback=forecaster.pair.context - SETTINGS.horizon + 40)
     fc = make_forecast(forecaster, daily, settings)
     assert fc.provenance["bars_used"] == settings.lookback
     sampled.clear()
-    evaluation_report(forecaster, daily, settings, cutoffs=2, include_training_period=True)
+    evaluation_report(forecaster, daily, settings, TrustPlan(n_cutoffs=2, include_trained=True))
     assert sampled and {len(s.history) for s in sampled} == {settings.lookback}
 
 
@@ -70,13 +71,14 @@ class WithToyKnob(ForecastSettings):
 def test_a_new_sampling_knob_reaches_the_sampler_by_every_path_with_no_other_edit(daily, tiny, sampled):
     from kronos_studio.batch.forecaster import BatchSettings
     from kronos_studio.evaluation.report import evaluation_report
+    from kronos_studio.evaluation.trust import TrustPlan
     from kronos_studio.forecasters import make_forecasts
 
     settings = WithToyKnob(horizon=6, paths=8, seed=3, toy_knob=0.25)
     kronos = resolve(str(tiny.folder), device="cpu")
     paths = {
         "make_forecast": lambda: make_forecast(kronos, daily, settings),
-        "the walk-forward": lambda: evaluation_report(kronos, daily, settings, cutoffs=2, include_training_period=True),
+        "the walk-forward": lambda: evaluation_report(kronos, daily, settings, TrustPlan(n_cutoffs=2, include_trained=True)),
         "kronos batch": lambda: make_forecasts(kronos, [daily, daily], BatchSettings(settings).forecast_settings(kronos)),
         "the ensemble": lambda: make_forecast(resolve("ensemble", daily, settings, load_pair=lambda ref: _load(tiny)),
                                               daily, settings),

@@ -79,8 +79,8 @@ def test_scoring_without_files_uses_the_bundled_samples_and_says_what_it_cannot_
     r = kronos("ledger", "score", url=url)
     assert r.returncode == 0, r.stderr
     assert "MSFT 1d (sample): scored 5 steps of 1 forecast" in r.stderr
-    assert "kronos: warning: TEST 1h (file): 1 forecast from a file: score them with `kronos ledger score FILE`" \
-        in r.stderr
+    assert ("kronos: warning: TEST 1h (file): 1 forecast from a file: score them with the file's newer bars "
+            "(kronos ledger score FILE)") in r.stderr
     r = kronos("ledger", "score", "--symbol", "MSFT", url=url)
     assert "nothing to score: every recorded forecast of MSFT is scored" in r.stderr
 
@@ -88,7 +88,7 @@ def test_scoring_without_files_uses_the_bundled_samples_and_says_what_it_cannot_
 @pytest.mark.parametrize(("args", "message"), [
     (("ledger", "export", "--out", "x.csv"), "--out must name a Parquet file (.parquet), got 'x.csv'"),
     (("ledger", "export", "--out", "x.parquet", "--since", "someday"),
-     "--since must be a date or time like 2024-06-01, got 'someday'"),
+     "since must be a date or time, got 'someday': give --since as a date or time like 2024-06-01"),
     (("ledger", "score", "missing.csv"), "input file 'missing.csv' does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):

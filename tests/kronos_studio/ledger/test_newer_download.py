@@ -100,7 +100,7 @@ def test_another_exchanges_file_of_the_symbol_does_not_score_it_and_says_why_nam
     assert "as forecast 2 of bitfinex:BTC 1d" in capsys.readouterr().err
     assert main(["ledger", "score", str(files[BITSTAMP]), "--symbol", "BTC", "--exchange", "bitstamp"]) == 0
     err = capsys.readouterr().err
-    assert f"{BITSTAMP} (bitstamp:BTC 1d): nothing to score" in err and "warning" not in err
+    assert f"{BITSTAMP} (bitstamp:BTC 1d): nothing to score" in err and "warning: prediction" not in err
     assert main(["ledger", "score", str(files[BITFINEX]), "--symbol", "BTC", "--exchange", "Bitfinex"]) == 0
     assert f"{BITFINEX} (bitfinex:BTC 1d): scored {HORIZON} steps of 1 forecast" in capsys.readouterr().err
     assert len(exported(tmp_path, capsys, "bitfinex:BTC")) == HORIZON

@@ -29,4 +29,6 @@ def test_drift_of_the_workspace_and_no_other(service):
         assert entry["state"] == DRIFTING and entry["scored"] == 25 and entry["coverage_p_value"] < 0.01
         assert b.get("/v1/ledger/drift", params={"symbol": "REGIME"}).json()["drift"] == []
         refused = a.get("/v1/ledger/drift", params={"last": MIN_SCORED - 1})
-        assert refused.status_code == 422 and f"last must be at least {MIN_SCORED}" in refused.text
+        assert refused.status_code == 422 and refused.json()["problem"] == (
+            f"a drift window of {MIN_SCORED - 1} forecasts is below the {MIN_SCORED} scored forecasts a drift test "
+            "needs")

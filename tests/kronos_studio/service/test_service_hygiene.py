@@ -155,7 +155,8 @@ def test_what_the_fuzzer_found_is_answered_in_one_line(service):
     with client(base, tokens["a"]) as c:
         since = c.get("/v1/ledger/predictions", params={"since": ""})
         job = c.get("/v1/jobs/a%0Ab")
-    assert since.status_code == 422 and since.json()["detail"] == "since must be a date or time like 2024-06-01, got ''"
+    assert since.status_code == 422 and since.json()["detail"] == ("since must be a date or time, got '': give the "
+                                                                    'field "since" as a date or time like 2024-06-01')
     assert job.status_code == 404 and job.json()["detail"] == "no job 'a\\nb' in workspace 'team-a'"
 
 
