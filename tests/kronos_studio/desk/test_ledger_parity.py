@@ -429,6 +429,9 @@ def test_a_ledger_refusal_is_the_same_problem_through_every_face(world, tmp_path
          ("/v1/ledger/drift", {"last": 5}), None),
         (lambda: TrackRecordRequest(models=("calm", "calm")), ["ledger", "drift", "--model", "calm", "--model", "calm"],
          ("/v1/ledger/track-record", {"model": ["calm", "calm"]}), {"model": ["calm", "calm"]}),
+        # the ledger's word for every replay's rows names no one replay: a view would mix them with the live ones
+        (lambda: LedgerQuery(replay="*"), ["ledger", "exceptions", "--replay", "*"],
+         ("/v1/ledger/predictions", {"replay": "*"}), {"replay": "*"}),
     ]
     for make, argv, (path, params), tool in cases:
         with pytest.raises(UserError) as refused:
@@ -475,6 +478,7 @@ def test_every_filter_of_a_ledger_request_is_an_option_a_query_parameter_and_a_t
     from kronos_studio.cli.main import build_parser
 
     settings = {knob.name(name): (name, default) for name, (default, knob) in knobs(cls).items()}
+    assert cls is AdaptersRequest or "replay" in settings  # every view of forecasts reads one replay's rows or asks
     documented = {p["name"] for p in world["http"].get("/openapi.json").json()["paths"][path]["get"]["parameters"]}
     offered = set(settings) - ({"scored_only"} if path == "/v1/ledger/evaluations" else set())  # scored: by its path
     assert offered <= documented, offered - documented
@@ -495,3 +499,62 @@ def test_every_filter_of_a_ledger_request_is_an_option_a_query_parameter_and_a_t
 
         schema = next(t for t in anyio.run(tools).tools if t.name == "track_record").input_schema
         assert set(settings) <= set(schema["properties"])
+
+
+# --- a replay's rows, read apart through every face -------------------------------------------------------------
+
+REPLAY = "regime replay"
+
+
+def test_a_replays_rows_are_read_apart_through_every_face(tmp_path, monkeypatch, capsys):
+    """The calm model's forecasts kept under a replay's label (``kronos watch --replay-from``), another model's live:
+    the ``replay`` knob reads the replay's alone on every face (track record, its exceptions, forecasts, drift, the
+    export), unset the live ones; the export alone writes every row unset, each with its label."""
+    url = f"sqlite:///{tmp_path / 'replay.sqlite'}"
+    bars = regime_series()
+    with open_ledger(url) as ledger:
+        replayed = ledger.replaying(REPLAY)
+        for at in EARLIER:
+            ledger.record(forecast(bars, at, horizon=HORIZON, seed=at, model="earlier"), cut(bars, at))
+        for at in ORIGINS:
+            replayed.record(calm_forecast(bars, at), cut(bars, at))
+        ledger.score(cut(bars, SCORE_AT))
+        replayed.score(cut(bars, SCORE_AT))
+    monkeypatch.setenv("KRONOS_STUDIO_DB", url)
+
+    desk = desk_call(url, "track_record", TrackRecordRequest(symbol="REGIME", replay=REPLAY))
+    live = desk_call(url, "track_record", TrackRecordRequest(symbol="REGIME"))
+    assert list(desk.models["model"]) == ["calm"] and list(live.models["model"]) == ["earlier"]
+    assert len(desk.predictions) == len(ORIGINS) and list(desk.series["predictions"]) == [len(ORIGINS)]
+    drift = [d.to_dict() for d in desk_call(url, "drift", DriftRequest(symbol="REGIME", replay=REPLAY, last=25),
+                                            workspace=None).drifts]
+    assert [d["model"] for d in drift] == ["calm"]
+
+    query = {"symbol": "REGIME", "replay": REPLAY}
+    app = create_app(ServiceConfig(ledger_url=url, open_access=True, jobs_dir=str(tmp_path / "jobs")))
+    with TestClient(app, base_url="http://127.0.0.1") as http:
+        body = answered(http.get("/v1/ledger/track-record", params=query))
+        predictions = answered(http.get("/v1/ledger/predictions", params=query))["predictions"]
+        http_drift = answered(http.get("/v1/ledger/drift", params={**query, "last": 25}))["drift"]
+    same(frame_of(body["models"], REALIZED), desk.models, REALIZED, "http")
+    assert {t["model"] for t in body["exceptions"]["tests"]} == {"calm"}
+    assert len(body["exceptions"]["forecasts"]) > 0 and len(predictions) == len(ORIGINS)
+    assert http_drift == drift
+    failed, text = mcp_call(create_server([tmp_path], ledger_url=url), "track_record", {**query, "exceptions": False})
+    assert not failed, text
+    same(frame_of(json.loads(text)["models"], REALIZED), desk.models, REALIZED, "mcp")
+
+    out = tmp_path / "drift.json"
+    assert main(["ledger", "drift", "--symbol", "REGIME", "--replay", REPLAY, "--last", "25", "--json", str(out)]) == 0
+    assert json.loads(out.read_text()) == drift
+    for replay, models in ((REPLAY, {"calm"}), (None, {"earlier"})):
+        assert main(["ledger", "exceptions", "--symbol", "REGIME", "--json", str(out),
+                     *(["--replay", replay] if replay else [])]) == 0
+        assert {t["model"] for t in json.loads(out.read_text())["tests"]} == models
+    every, one = tmp_path / "every.parquet", tmp_path / "one.parquet"
+    assert main(["ledger", "export", "--out", str(every)]) == 0
+    assert main(["ledger", "export", "--out", str(one), "--replay", REPLAY]) == 0
+    capsys.readouterr()
+    exported = pd.read_parquet(every)
+    assert exported.groupby("replay")["prediction_id"].nunique().to_dict() == {"": len(EARLIER), REPLAY: len(ORIGINS)}
+    assert set(pd.read_parquet(one)["replay"]) == {REPLAY}
