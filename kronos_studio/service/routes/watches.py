@@ -71,21 +71,24 @@ def refusal(e: UserError, status: int = 422) -> ServiceError:
     return ServiceError(status, worded(e.problem, e.fix, body_field), problem=e.problem, values=e.values, fix=e.fix)
 
 
-def watch_request(body, workspace: str, limits):
-    """The desk's ``WatchRequest`` of ``body``: CSV series kept under the workspace's storage (a live watch reads
-    them at every tick), the others fetched."""
+def watch_request(body, workspace: str, desk):
+    """The desk's ``WatchRequest`` of ``body`` (its series checked within ``desk``'s limits): CSV series kept under
+    the workspace's storage (a live watch reads them at every tick), the others fetched."""
     import hashlib
+    import shutil
 
     from kronos_studio.desk import Replay, WatchRequest
     from kronos_studio.workspaces import workspace_path
 
-    from ..batch_job import series_entries
     from ..schemas import forecast_settings
+    from ..series import INPUTS, placed, series_entries
 
-    write = series_entries(body.series, limits)
+    entries, texts = series_entries(desk, body.series, desk.limits)
     folder = workspace_path("watches", workspace) / hashlib.sha256(body.name.encode()).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
-    entries = write(folder) if not (folder / "inputs").exists() else _rewrite(write, folder)
+    if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
+        shutil.rmtree(folder / INPUTS)
+    entries = placed(entries, texts, folder)
     replay = None if body.replay_from is None else Replay(body.replay_from, body.to, body.replay_name or "")
     if body.to is not None and body.replay_from is None:
         raise ServiceError(422, 'the field "to" ends a replay: give "replay_from" too')
@@ -95,13 +98,6 @@ def watch_request(body, workspace: str, limits):
                         channels=AlertChannels(**_tuples(knob_options(body, AlertChannels))), replay=replay,
                         learn=body.learn, include_training_period=body.include_training_period,
                         fixes=tuple(body.fix), calendar=body.calendar)
-
-
-def _rewrite(write, folder):
-    import shutil
-
-    shutil.rmtree(folder / "inputs")
-    return write(folder)
 
 
 def _tuples(values: dict) -> dict:
@@ -135,7 +131,7 @@ def watches_create(body: WatchBody, who: Who, service: Shared, ledger: Workspace
 
     body = body.model_copy(update={"model": service.model(body.model)})
     try:
-        request = watch_request(body, who.workspace, service.limits)
+        request = watch_request(body, who.workspace, service.desk)
         ready = Watcher(service.desk, request, ledger, made_by=MADE_BY)  # checked now: a refusal is a 422
     except UserError as e:
         raise refusal(e) from None
