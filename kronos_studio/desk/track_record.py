@@ -41,7 +41,7 @@ class ModelsQuery(SeriesQuery):
     models: tuple[str, ...] = knob((), Bounds(unique=True, what="models"), label="Models", setting="model",
                                    help="only these models' forecasts, named as the ledger keeps them (repeatable)")
     replay: str | None = knob(None, label="Replay",
-                              help="only this replay's forecasts (kronos watch --replay-from; kronos watches lists "
+                              help="only this replay's forecasts (a watch's replay of past days; the watches list "
                                    "them), '' the live ones (default: the live ones); a replay's are never mixed with "
                                    "the live ones")
 
@@ -72,7 +72,7 @@ def check_replay_label(replay: str) -> None:
         shown = f"{len(replay)} characters" if isinstance(replay, str) and len(replay) > REPLAY_CHARS else repr(replay)
         raise InputError(f"replay must name one replay (a label of at most {REPLAY_CHARS} characters, not "
                          f"'{EVERY_REPLAY}'), got {shown}", {"replay": shown},
-                         Fix("give {setting} as a replay's label (kronos watches lists them), '' for the live "
+                         Fix("give {setting} as a replay's label (the watches list them), '' for the live "
                              "forecasts, or leave it out", "replay"))
 
 
@@ -181,7 +181,7 @@ class StepsRequest(LedgerQuery):
     Unlike the other views, every replay's rows unless one is named, each with its label (the column ``replay``)."""
 
     replay: str | None = knob(None, label="Replay",
-                              help="only this replay's rows (kronos watch --replay-from; kronos watches lists them), "
+                              help="only this replay's rows (a watch's replay of past days; the watches list them), "
                                    "'' the live ones (default: every row, each with its replay label in the column "
                                    "replay, empty for a live row)")
 
