@@ -86,10 +86,16 @@ def test_the_track_record_shows_a_replays_rows_apart_from_the_live_ones(page, wa
     expect(page.get_by_role("combobox", name="Rows")).to_be_visible(timeout=60_000)
     live = cells(page.get_by_test_id("stDataFrame").first)
     choose(page, "Rows", "desk replay")
+    # the series' choice counts the replay's forecasts (8 sessions), not the live watch's one: waited for, the page
+    # drawn again for the replay's rows (the idle marker alone may be read before the rerun starts)
+    expect(page.get_by_role("combobox", name="Series")).to_have_value(re.compile(r"\(8 forecasts\)$"),
+                                                                      timeout=60_000)
     page.wait_for_selector(IDLE, timeout=60_000)
-    replayed = cells(page.get_by_test_id("stDataFrame").first)
+    for _ in range(300):  # the grid's accessible rows follow its canvas a moment after the page is drawn again
+        replayed = cells(page.get_by_test_id("stDataFrame").first)
+        if replayed != live:
+            break
+        page.wait_for_timeout(100)
     assert replayed != live and "2026-05-" in replayed
-    # the series' choice counts the replay's forecasts (8 sessions), not the live watch's one
-    expect(page.get_by_role("combobox", name="Series")).to_have_value(re.compile(r"\(8 forecasts\)$"))
     no_exceptions(page)
     shot(page, "track_record_replay.png")
