@@ -63,14 +63,16 @@ def test_a_change_that_rounds_to_zero_is_no_move(new_app, tmp_path):
     import pandas as pd
     from streamlit.proto.Metric_pb2 import Metric
 
+    from kronos_studio.desk import FineTuned
+
     folder = tmp_path / "adapter"
     folder.mkdir()
     (folder / "adapter.json").write_text("{}")
     at = new_app().run()
-    at.session_state["ft_result"] = {
-        "counts": {"trainable": 10, "lora": 8, "event_emb": 2, "total": 1000, "trainable_pct": 1.0},
-        "base_val": 0.51234, "best_val": 0.51233, "best_step": 3, "history": pd.DataFrame(), "folder": folder,
-        "table": None, "guard": None, "events_empty": False, "refused": None, "test_start": "2024-01-01"}
+    at.session_state["ft_result"] = FineTuned(
+        adapter=None, folder=folder,
+        counts={"trainable": 10, "lora": 8, "event_emb": 2, "total": 1000, "trainable_pct": 1.0},
+        history=[], base_val=0.51234, best_val=0.51233, best_step=3, start=pd.Timestamp("2024-01-01"))
     at.switch_page("pages/fine_tune.py").run()
     assert not at.exception
     loss = next(m for m in at.metric if m.label == "Validation loss")
