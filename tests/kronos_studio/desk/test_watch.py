@@ -201,3 +201,27 @@ def test_a_replay_retrains_when_due_and_keeps_its_registry_to_its_label(ledger, 
 
     live_folder = adapters_folder(replayed[0].series, "default")
     assert Path(replayed[0].path).parent == adapters_folder(replayed[0].series, "default", done.replay) != live_folder
+
+
+def test_a_replay_ticked_on_ray_records_the_rows_the_local_engine_records(storage):
+    """Issue 65 item 1: a tick's screen runs through ``kronos batch``'s engine, so Ray (two actors on a local
+    instance, as on a cluster) and the local pool record the same forecasts and scores, tick by tick."""
+    from kronos_studio.ledger.frames import IDENTITY
+    from kronos_studio.ledger.schema import EVERY_REPLAY
+
+    folder = synthetic_folder(storage / "watchlist")
+    made, steps = {}, {}
+    for engine in ("local", "ray"):
+        with Ledger.open(f"sqlite:///{storage / f'{engine}.sqlite'}") as opened:
+            asked = request(folder, replay=Replay("2026-05-07", "2026-05-08"), engine=engine, workers=2)
+            done = Desk().watch(asked, opened)
+            assert [t.status for t in done.ticks] == ["done"] * 2, engine
+            made[engine] = rows(opened)
+            steps[engine] = opened.steps_frame(replay=EVERY_REPLAY).sort_values(
+                ["symbol", "last_bar_at", "step"]).reset_index(drop=True)
+    kept = [c for c in IDENTITY if c not in ("created_at", "parent_id")] + ["scored_steps"]
+    assert len(made["local"]) == 4 and made["local"]["scored_steps"].sum() > 0  # 2 series x 2 sessions, scored
+    pd.testing.assert_frame_equal(made["ray"][kept], made["local"][kept])
+    numbers = [c for c in steps["local"].columns if c not in ("id", "prediction_id", "created_at", "parent_id",
+                                                              "scored_at")]
+    pd.testing.assert_frame_equal(steps["ray"][numbers], steps["local"][numbers])  # the same paths, the same scores
