@@ -36,6 +36,21 @@ def no_machine_chronos2():
         os.environ["KRONOS_STUDIO_CHRONOS2"] = before
 
 
+@pytest.fixture(autouse=True)
+def no_thread_setting_left(request):
+    """A thread setting (``kronos.threads.configure``: the CLI's ``--threads``, applied by ``main``) never outlives
+    the test that made it: a later test's forecast would report the setting's threads, not the machine's share.
+    One that is left is undone, and named in a warning so that its test can be found."""
+    from kronos import threads
+
+    yield
+    if threads._configured is not None:
+        import warnings
+
+        warnings.warn(f"{request.node.nodeid} left a thread setting of {threads._configured}; undone", stacklevel=2)
+        threads.configure(None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_thread_share(tmp_path_factory):
     """The tests' computations share the cores among themselves (kronos.threads), not with whatever else
