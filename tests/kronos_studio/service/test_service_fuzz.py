@@ -77,6 +77,56 @@ def schema_level_refusal(case, response) -> str | None:
     return None if "problem" in body else f"valid by the schema, refused as invalid: {body.get('detail')!r}"
 
 
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
+
+
+def wire_forms(text: str) -> list:
+    """What a query value sent as ``text`` may stand for: the string, and the number or the boolean it reads as
+    (a query string has no types; FastAPI reads each by its declared one)."""
+    forms: list = [text]
+    for parse in (int, float):
+        try:
+            forms.append(parse(text))
+        except ValueError:
+            pass
+    if text.lower() in TRUE_WORDS | FALSE_WORDS:
+        forms.append(text.lower() in TRUE_WORDS)
+    return forms
+
+
+def sent_as_valid(case, response, failure) -> bool:
+    """Whether ``failure`` is a negative case whose breach did not survive the wire: a query value is sent as
+    text, so a number drawn for a string (``model=5.16e+69``) or a string drawn for a boolean
+    (``include_experiments=false``) arrives as a valid value, and the server is right to answer it. Judged on the
+    request as sent (its query, no body): each value valid in one of its forms; anything else stays a failure."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import jsonschema
+
+    sent = response.request
+    if failure.title != "Schema-violating request accepted" or sent.body:
+        return False
+    declared = {p["name"]: p["schema"] for p in case.operation.definition.raw.get("parameters", [])
+                if p.get("in") == "query"}
+
+    def valid(value, rule) -> bool:
+        return any(jsonschema.Draft202012Validator(rule).is_valid(form) for form in wire_forms(value))
+
+    for name, values in parse_qs(urlsplit(sent.url).query, keep_blank_values=True).items():
+        rule = declared.get(name)
+        if rule is None:
+            return False
+        if rule.get("type") == "array":
+            items = rule.get("items", {})
+            if not all(valid(v, items) for v in values) or (rule.get("uniqueItems") and len(set(values)) < len(values)):
+                return False
+            if len(values) > rule.get("maxItems", len(values)) or len(values) < rule.get("minItems", 0):
+                return False
+        elif not valid(values[-1], rule) or len(values) > 1:
+            return False
+    return True
+
+
 def one_line_error(response) -> str | None:
     """What is wrong with an error answer's body, None when it is one line of JSON ``{"detail": ...}``."""
     try:
@@ -113,8 +163,10 @@ def test_the_api_answers_generated_requests_under_every_check(fuzzed):
             case.validate_response(response, checks=checks, headers=headers,
                                    transport_kwargs={"base_url": base, "headers": headers, "timeout": TIMEOUT_S})
         except FailureGroup as e:
-            titles = "; ".join(sorted({f.title for f in e.exceptions}))
-            problems.append(f"{where}: {titles}: {response.text[:300]} (request: {case.as_curl_command()[:600]})")
+            found = [f for f in e.exceptions if not sent_as_valid(case, response, f)]
+            titles = "; ".join(sorted({f.title for f in found}))
+            if found:
+                problems.append(f"{where}: {titles}: {response.text[:300]} (request: {case.as_curl_command()[:600]})")
         wrong = schema_level_refusal(case, response) or (one_line_error(response) if response.status_code >= 400
                                                          else None)
         if wrong is not None:
