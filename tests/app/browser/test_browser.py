@@ -203,7 +203,7 @@ def test_forecast_draws_fan_and_table(page, app_url):
     expect(page.locator(FAN)).to_have_count(0)
     page.get_by_role("button", name="Run forecast").click()
     page.wait_for_selector(FAN, timeout=60_000)
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()  # the quantiles (the Risk panel's follows)
     expect(page.get_by_text("P(close ends above last close)")).to_be_visible()
     expect(page.get_by_role("button", name="Quantiles CSV")).to_be_visible()
     assert page.locator('[data-testid="stPlotlyChart"] .boxlayer .trace path').count() > 0  # the candlesticks

@@ -255,9 +255,13 @@ def test_exceptions_say_why_a_p_value_is_missing_and_the_charts_title_fits(page,
             break
         scroller.evaluate("e => { e.scrollLeft += 200; }")
         page.wait_for_timeout(200)
-    names = headers.all_inner_texts()
     rows = table.locator('[role="row"]')
-    texts = [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())]
+    for _ in range(20):  # the header and the cells are redrawn apart after a scroll: read them once they agree
+        page.wait_for_timeout(200)
+        names = headers.all_inner_texts()
+        texts = [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())]
+        if texts and all(len(r) == len(names) for r in texts):
+            break
     assert texts and all(r[names.index("Kupiec p")] == "–" for r in texts), (names, texts)
     assert all(reason in r[names.index("why no p-value")] for r in texts), texts
     assert not [c for r in texts for c in r if c == "None"], texts
