@@ -75,8 +75,10 @@ def test_make_forecast_of_kronos_is_the_pipelines_forecast(daily, tiny):
 def test_every_forecast_says_the_cpu_threads_it_sampled_with_and_why(daily, tiny, monkeypatch):
     """kronos.threads decides each forecast's threads (alone: every core this process may use; with a
     setting: that many); the provenance says how many, of how many cores, and what decided."""
+    from kronos import threads as thread_settings
     from kronos.threads import ENV_THREADS, OMP_THREADS, usable_cores
 
+    monkeypatch.setattr(thread_settings, "_configured", None)  # no --threads of this process: the share decides
     monkeypatch.delenv(ENV_THREADS, raising=False)
     monkeypatch.delenv(OMP_THREADS, raising=False)
     cores = usable_cores()
