@@ -166,7 +166,6 @@ class LogHar(PathModel):
     time_of_day: bool = True  # intraday bars: model them divided by their slot's share of the variance
     name: str = "log-HAR (range variance)"
     key = "log_har"
-    short = "log-HAR"
     min_bars = HarMember.min_bars  # fewer usable bars: the plain volatility random walk
 
     def fitted(self, history: pd.DataFrame, future, horizon: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -186,24 +185,15 @@ class LogHar(PathModel):
         if len(v) < self.min_bars or v.mean() <= 0:
             return None
         x = np.log(np.maximum(v, LOG_FLOOR * v.mean()))
-        comps = self.regressors(x, r)
+        comps = har_components(x)
         coef, *_ = np.linalg.lstsq(comps[:-1], x[HAR_SPANS[-1]:], rcond=None)
         fitted = comps[:-1] @ coef
         s2 = float(np.var(x[HAR_SPANS[-1]:] - fitted, ddof=comps.shape[1]))
-        logs = self.iterate(coef, x, r, horizon)
+        # forecasts kept within the logs it was fitted on, as the HAR member keeps its own within its variances
+        logs = HarFit(coef, fitted, float(x.min()), float(x.max())).forecast(x, horizon)
         z = r[HAR_SPANS[-1]:] / np.sqrt(np.exp(fitted + s2 / 2))
         variance = np.exp(logs + s2 / 2) * (1.0 if profile is None else profile[1])
         return variance, z - z.mean()
-
-    @staticmethod
-    def regressors(x: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """[n - 21, k] regressors of bars t = 21 .. n-1 from the log variances ``x`` (and returns ``r``)."""
-        return har_components(x)
-
-    def iterate(self, coef: np.ndarray, x: np.ndarray, r: np.ndarray, horizon: int) -> np.ndarray:
-        """[horizon] log-variance forecasts after the last bar, each step on the ones before; kept within the logs
-        it was fitted on, as the HAR member keeps its own within its variances."""
-        return HarFit(coef, np.empty(0), float(x.min()), float(x.max())).forecast(x, horizon)
 
     def horizon_return(self, history: pd.DataFrame, future, settings: ForecastSettings, levels) -> HorizonReturn:
         got = self.fitted(history, future, settings.horizon)
@@ -211,7 +201,7 @@ class LogHar(PathModel):
             return random_walk_return(history, settings.horizon)
         variance, z = got
         total = float(variance.sum())
-        return EmpiricalReturn(total * float(np.mean(z ** 2)), f"empirical: the {self.short} variance times the window's "
+        return EmpiricalReturn(total * float(np.mean(z ** 2)), f"empirical: the log-HAR variance times the window's "
                                f"{len(z)} standardized residuals", False, math.sqrt(total) * z)
 
     def draw(self, history: pd.DataFrame, future, settings: ForecastSettings) -> np.ndarray:
@@ -232,35 +222,6 @@ class LogHar(PathModel):
 
     def identity(self) -> dict:
         return self.describe()
-
-
-@dataclass
-class LogHarLeverage(LogHar):
-    """``LogHar`` with the leverage effect (Corsi & Renò 2012's LHAR, in logs): the falls of the last bar and the
-    means of the falls over the last 5 and 22 bars join the regressors, so a fall raises the next variance more
-    than a rise of the same size (what GJR's asymmetric term does for GARCH). Beyond one bar the future falls are
-    read at the window's mean fall."""
-
-    name: str = "log-HAR with leverage (range variance)"
-    key = "log_har_leverage"
-    short = "log-HAR with leverage"
-
-    @staticmethod
-    def regressors(x: np.ndarray, r: np.ndarray) -> np.ndarray:
-        return np.column_stack([har_components(x), har_components(np.minimum(r, 0.0))[:, 1:]])
-
-    def iterate(self, coef: np.ndarray, x: np.ndarray, r: np.ndarray, horizon: int) -> np.ndarray:
-        span = HAR_SPANS[-1]
-        logs, falls = list(x[-span:]), list(np.minimum(r[-span:], 0.0))
-        mean_fall = float(np.minimum(r, 0.0).mean())
-        for _ in range(horizon):
-            row = self.regressors(np.asarray(logs[-span:]), np.asarray(falls[-span:]))[-1]
-            logs.append(float(np.clip(row @ coef, x.min(), x.max())))
-            falls.append(mean_fall)
-        return np.asarray(logs[span:])
-
-    def describe(self) -> dict:
-        return {**super().describe(), "leverage": "falls over the last 1, 5 and 22 bars"}
 
 
 @dataclass
@@ -321,5 +282,4 @@ class FilteredHistoricalSimulation(PathModel):
 def risk_baselines(paths: int | None = None) -> dict:
     """key -> the standard risk models (each drawing ``paths`` paths where paths are drawn; None: the settings')."""
     return {m.key: m for m in (HistoricalSimulation(paths=paths), EwmaNormal(paths=paths), GarchT(paths=paths),
-                               GjrGarchT(paths=paths), LogHar(paths=paths), LogHarLeverage(paths=paths),
-                               FilteredHistoricalSimulation(paths=paths))}
+                               GjrGarchT(paths=paths), LogHar(paths=paths), FilteredHistoricalSimulation(paths=paths))}
