@@ -104,6 +104,7 @@ class ScreenerRun:
     fixes: tuple[str, ...] = ()  # the data-quality gate's fixes accepted for every series
     calendar: str | None = None  # the uploaded files' calendar (None: inferred from each file's bar times)
     notices: list = field(default_factory=list)  # what the desk said of the rows (``Screened.notices``)
+    risk_columns: list = field(default_factory=list)  # the risk measures' columns (``Screened.risk_columns``)
 
 
 # --- watchlists ---------------------------------------------------------------------------------------
@@ -357,7 +358,7 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
         rows = with_served(rows, entries, settings, fixes, calendar)
         out = ScreenerRun(watchlist, settings, {e.series: e for e in entries}, rows, done.steps,
                           time.perf_counter() - started, rate[0], fixes=tuple(fixes), calendar=calendar,
-                          notices=done.notices)
+                          notices=done.notices, risk_columns=done.risk_columns)
         out.sparks = sparklines(out)
     finally:
         bar.empty()
@@ -452,12 +453,13 @@ def touch_columns(rows: pd.DataFrame) -> list[str]:
 VOL_SHOWN = ("vol_horizon", "vol_bar")  # the paths' realized volatility, over the horizon and per bar
 
 
-def risk_shown(rows: pd.DataFrame) -> list[str]:
-    """The risk columns the table shows: the risk model serving each series with its VaR and ES, then VaR and ES of
-    each position and level read from the paths (their errors, tail paths and the volatility's interval are in the
-    downloads), then the volatility."""
-    served = [c for c in rows.columns if c == "risk_model" or c.startswith(("served_var_", "served_es_"))]
-    shown = [c for c in rows.columns if c.startswith(("var_", "es_")) and not c.endswith(("_se", "_tail_paths"))]
+def risk_shown(rows: pd.DataFrame, risk_columns: list) -> list[str]:
+    """The risk columns the table shows: the risk model serving each series with its VaR and ES, then each risk
+    measure of each position and level read from the paths (``risk_columns``: the desk's ``Screened.risk_columns``;
+    their errors, tail paths and the volatility's interval are in the downloads), then the volatility."""
+    named = {c.name for c in risk_columns}
+    served = [c for c in rows.columns if c == "risk_model" or (c in named and c.startswith("served_"))]
+    shown = [c for c in rows.columns if c in named and not c.startswith("served_")]
     return served + shown + [c for c in VOL_SHOWN if c in rows.columns]
 
 
@@ -481,8 +483,9 @@ def horizon_time(rows: pd.DataFrame) -> pd.Series:
                       for i, h in zip(rows["interval"], rows["horizon"])], index=rows.index)
 
 
-def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
-    """Result rows as the page shows them: the fan first, the screening columns, then details."""
+def table(rows: pd.DataFrame, sparks: dict[str, str], risk_columns: list) -> pd.DataFrame:
+    """Result rows as the page shows them: the fan first, the screening columns, then details (``risk_columns``: the
+    run's risk measures' columns, ``ScreenerRun.risk_columns``)."""
     rows = rows.copy()
     rows.insert(0, "fan", [sparks.get(s) for s in rows["series"]])
     for c in ("history_end", "horizon_end"):
@@ -498,7 +501,8 @@ def table(rows: pd.DataFrame, sparks: dict[str, str]) -> pd.DataFrame:
         if c in rows.columns:
             rows[c] = [None if v != v else price_text(float(v), d) for v, d in zip(rows[c], decimals)]
     rows[HORIZON_TIME] = horizon_time(rows)  # beside the VaR: a 5-hour and a 5-day VaR are told apart
-    cols = [c for c in (*SHOWN, *touch_columns(rows), HORIZON_TIME, *risk_shown(rows), *DETAILS) if c in rows.columns]
+    cols = [c for c in (*SHOWN, *touch_columns(rows), HORIZON_TIME, *risk_shown(rows, risk_columns), *DETAILS)
+            if c in rows.columns]
     return rows[cols]
 
 
@@ -515,7 +519,7 @@ def filter_rows(rows: pd.DataFrame, p_up_min: float = 0.0, band_max: float | Non
     return rows[keep].reset_index(drop=True)
 
 
-def column_config(rows: pd.DataFrame) -> dict:
+def column_config(rows: pd.DataFrame, risk_columns: list) -> dict:
     """The grid's columns. Fan and Series are pinned: a table wider than the page (at 1280 px about 40% of it
     shows) scrolls sideways, and each row must still say which series its numbers are of."""
     pct = st.column_config.NumberColumn
@@ -551,37 +555,19 @@ def column_config(rows: pd.DataFrame) -> dict:
         side = "low" if level.startswith("-") else "high"
         config[c] = pct(f"P(touch {level})", format=PROBABILITY_COLUMN_FORMAT,
                         help=f"Share of paths where some bar's {side} reaches the last close {level}")
-    config |= risk_column_config(rows)
+    config |= risk_column_config(rows, risk_columns)
     return config
 
 
-def risk_column_config(rows: pd.DataFrame) -> dict:
-    """The risk columns as percentages of the position's value, named for people (``VaR 99% long``) from their names
-    (``summary.risk_column``'s: measure_position_level)."""
+def risk_column_config(rows: pd.DataFrame, risk_columns: list) -> dict:
+    """The risk columns as percentages of the position's value, named for people (``VaR 99% long``) as the risk
+    measures' registry names them (``risk_columns``: ``Screened.risk_columns``)."""
     pct = st.column_config.NumberColumn
     config = {"risk_model": st.column_config.TextColumn(
         "Risk model", help="The risk model serving the series (its risk champion, else the default) and why: "
                            "risk_model_why in the downloads")}
-    for c in risk_shown(rows):
-        if c.startswith("served_"):
-            measure, _, rest = c.removeprefix("served_").partition("_")
-            position, _, level = rest.partition("_")
-            config[c] = pct(f"{'VaR' if measure == 'var' else 'ES'} {level}% {position} (risk model)", format="percent",
-                            help=f"The {'value-at-risk' if measure == 'var' else 'expected shortfall'} of a {position} "
-                                 "position over the horizon, as the risk model serving the series reads it")
-            continue
-        measure, _, rest = c.partition("_")
-        position, _, level = rest.partition("_")
-        if measure == "var":
-            config[c] = pct(f"VaR {level}% {position}", format="percent",
-                            help=f"Value-at-risk of a {position} position over the horizon: the loss (share of its "
-                                 f"value) that {100 - float(level):g}% of the paths exceed; its Monte-Carlo error is "
-                                 f"{c}_se in the downloads")
-        elif measure == "es":
-            config[c] = pct(f"ES {level}% {position}", format="percent",
-                            help=f"Expected shortfall of a {position} position over the horizon: the mean loss of "
-                                 f"the paths at or beyond the {level}% VaR; its error and the paths it rests on are "
-                                 f"{c}_se and {c}_tail_paths in the downloads")
+    shown = set(risk_shown(rows, risk_columns))
+    config |= {c.name: pct(c.label, format="percent", help=c.help) for c in risk_columns if c.name in shown}
     config["vol_horizon"] = pct("Volatility (horizon)", format="percent",
                                 help="Close-to-close realized volatility of the paths over the horizon: the square "
                                      "root of their mean summed variance of log-returns")

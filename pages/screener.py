@@ -81,10 +81,10 @@ if ok.any():
     ok_only = c3.toggle("Forecast rows only", True, key="scr_ok_only",
                         help="Off: rows without a forecast are listed in the table with their reason")
     shown = screener.filter_rows(rows, p_up_min / 100, band_max / 100, ok_only)
-    view = screener.table(shown, run.sparks)
+    view = screener.table(shown, run.sparks, run.risk_columns)
     event = st.dataframe(view, key=screener.table_key(shown), hide_index=True, on_select="rerun",
                          selection_mode="single-row", row_height=screener.ROW_HEIGHT,
-                         height=screener.table_height(len(view)), column_config=screener.column_config(view))
+                         height=screener.table_height(len(view)), column_config=screener.column_config(view, run.risk_columns))
     st.caption(f"{len(shown)} of {len(rows)} rows shown. Click a header to sort. Statistics of the "
                f"{run.settings.forecast.paths} sample paths at the horizon ({run.settings.forecast.horizon} bars: "
                "**Horizon** says it in time, by each row's bar interval), relative to the last close: **P(up)** = "

@@ -23,11 +23,11 @@ class ConditionedChunkForecaster(ChunkForecaster):
 
     def base_forecaster(self, device):
         """Chronos-2 without the covariates, which every series' own conditioned member is made of."""
-        from kronos_studio.bundled import CHRONOS2_NAME
+        from kronos_studio.catalog.kinds import kind_of
         from kronos_studio.covariates.conditioning import not_read_by, shared_chronos2
         from kronos_studio.ensemble.chronos2 import Chronos2Member
 
-        if self.model != CHRONOS2_NAME:
+        if not kind_of(self.model).reads_covariates:
             raise not_read_by(self.model, self.covariates.options)
         shared = shared_chronos2()
         return Chronos2Member(shared.pipeline, source=shared.source)

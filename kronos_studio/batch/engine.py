@@ -23,6 +23,7 @@ import pandas as pd
 
 from kronos.errors import Fix, InputError, Notice
 from kronos_studio.catalog.champion import CHAMPION
+from kronos_studio.catalog.kinds import kind_of
 
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
 from .summary import risk_columns, touch_column
@@ -106,7 +107,7 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
                          Fix(f"use one of {list(ENGINES)} ({{setting}})", "engine"))
     if not entries:
         raise InputError("the watchlist has no series", fix=Fix("add series to the watchlist"))
-    if run.engine == "ray" and run.model == CHAMPION:
+    if run.engine == "ray" and kind_of(run.model).per_series:
         raise InputError(f"'{CHAMPION}' is resolved per series from this machine's registry (its ledger and adapter "
                          "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},
                          Fix("run the batch in this process with {setting}", "engine", "local"))

@@ -83,11 +83,11 @@ class ChunkForecaster:
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
                  workspace: str | None = None, ledger_url: str | None = None, registry=None):
-        from kronos_studio.catalog.champion import CHAMPION
+        from kronos_studio.catalog.kinds import kind_of
 
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
         self.model, self.registry = model, registry
-        self.per_series = model == CHAMPION
+        self.per_series = kind_of(model).per_series
         # the base model when per series: what sets the history loaded and the rerun key
         self.forecaster = self.base_forecaster(device)
         self.settings = settings

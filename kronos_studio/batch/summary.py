@@ -12,6 +12,7 @@ from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND, DEFAULT_QUANTILES, path_quantiles
 from kronos_studio.evaluation import path_stats
 from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.registry import MEASURES, row_prefixes
 
 STEP_LEVELS = DEFAULT_QUANTILES  # the quantiles every step reports
 STEP_FIELDS = ("open", "high", "low", "close", "volume")
@@ -47,19 +48,19 @@ def summarize(paths: np.ndarray, last_close: float, touch_levels=DEFAULT_TOUCH_L
 
 
 def risk_column(measure: str, position: str, level: float) -> str:
-    """``var_long_99`` for a long position's 0.99 VaR, ``es_short_97.5`` for a short one's 0.975 ES."""
-    return f"{measure}_{position}_{round(level * 100, 6):g}"
+    """``var_long_99`` for a long position's 0.99 VaR, ``es_short_97.5`` for a short one's 0.975 ES (the measure's
+    own naming: ``risk.registry.RiskMeasure.column``)."""
+    return MEASURES[measure].column(position, level)
 
 
 VOL_METHOD = "close_to_close"  # the realized volatility a row reports (the paths carry no reliable range for all models)
 # per bar (the forecast: sqrt of the mean variance over paths), its interval across paths, over the horizon
 VOL_COLUMNS = ("vol_bar", "vol_bar_low", "vol_bar_high", "vol_horizon")
-RISK_PREFIXES = ("var_", "es_", "vol_", "risk_")  # what a row's risk columns start with
-
-
 def risk_columns(columns) -> list[str]:
-    """The risk columns among ``columns`` (``risk_summary``'s), in their order."""
-    return [c for c in columns if str(c).startswith(RISK_PREFIXES)]
+    """The risk columns among ``columns`` (``risk_summary``'s), in their order: a measure's of the registry, the
+    volatility's, the notes (``registry.row_prefixes``)."""
+    prefixes = row_prefixes()
+    return [c for c in columns if str(c).startswith(prefixes)]
 
 
 def risk_summary(forecast, risk: RiskSettings) -> dict:
@@ -76,11 +77,9 @@ def risk_summary(forecast, risk: RiskSettings) -> dict:
     path = path_risk(forecast, risk)
     row = {}
     for t in path.horizon:
-        row[risk_column("var", t.position, t.level)] = t.var
-        row[risk_column("var", t.position, t.level) + "_se"] = t.var_se
-        row[risk_column("es", t.position, t.level)] = t.es
-        row[risk_column("es", t.position, t.level) + "_se"] = t.es_se
-        row[risk_column("es", t.position, t.level) + "_tail_paths"] = t.tail_paths
+        for m in MEASURES.values():  # each measure of the registry, with the details the downloads add
+            row[m.column(t.position, t.level)] = m.value(t)
+            row |= {m.column(t.position, t.level) + suffix: getattr(t, name) for suffix, name in m.details}
     vol = volatility_forecast(forecast, risk, models=False)
     reading = next((r for r in vol.readings if r.method == VOL_METHOD and r.source == "paths"), None)
     row |= dict(zip(VOL_COLUMNS, (reading.per_bar, reading.low, reading.high, reading.horizon))) \

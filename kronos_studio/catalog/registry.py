@@ -8,14 +8,15 @@ import contextlib
 import copy
 import functools
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
 from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
 from kronos_studio.fair import FairSlots
 from kronos_studio.forecasters.base import Forecaster
+from kronos_studio.forecasters.warm import Recent, WarmWeights, process_weights
 
 from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
@@ -36,11 +37,13 @@ class ModelRegistry:
     them."""
 
     def __init__(self, load: Callable[..., object] | None = None, decode: str | None = None,
-                 concurrency: int = SAMPLING_CONCURRENCY, max_models: int | None = None):
+                 concurrency: int = SAMPLING_CONCURRENCY, max_models: int | None = None,
+                 weights: WarmWeights | None = None):
         """``decode``: how every pipeline runs its decode loop (``kronos.device.resolve_decode``); 'compiled'
         keeps compiled steps on each loaded model (``kronos serve --decode``). ``concurrency``: forecasts
-        sampled at once (``sampling``), each on its share of the cores. ``max_models``: pairs kept loaded at
-        most (None: all), and as many champion adapters per decode mode."""
+        sampled at once (``sampling``), each on its share of the cores. ``max_models``: models kept loaded at
+        most, of every kind (None: all), and as many champion adapters per decode mode. ``weights``: the store
+        its models are kept in (default: its own of ``max_models``)."""
         if concurrency < 1:
             raise InputError(f"concurrency must be 1 or more, got {concurrency}", {"concurrency": concurrency},
                              Fix("set {setting} to 1 or more", "concurrency"))
@@ -48,9 +51,10 @@ class ModelRegistry:
         self.concurrency = concurrency
         self.slots = FairSlots(concurrency)  # taken in turn by the workspaces waiting
         self.load = load or load_pair
-        self.pairs: Recent = Recent(max_models)
+        # every kind's weights (``catalog.kinds``), Kronos pairs by ``key``, the others by their kind and reference
+        self.weights = weights if weights is not None else WarmWeights(max_models)
+        self.pairs: Recent = self.weights.loaded
         self.lock = threading.Lock()  # guards the dicts, never held while loading or sampling
-        self.loading: dict[str, threading.Lock] = {}
         self.sampling_locks: dict[str, FairSlots] = {}  # one slot per model
         # the model ``champion``'s Kronos forecasters by decode mode, then adapter (``Entry.served``; None: the base
         # model): it names one adapter's files for good, so a promote, a rollback or another ledger's adapter of the
@@ -76,27 +80,18 @@ class ModelRegistry:
         return ref if precision in (None, DEFAULT_PRECISION) else f"{ref}@{precision}"
 
     def has(self, ref, precision: str | None = None) -> bool:
-        with self.lock:
-            return self.key(ref, precision) in self.pairs
+        return self.key(ref, precision) in self.weights
 
     def pair(self, ref, *, precision: str | None = None, tqdm_class=None):
         """The warm pair of ``ref`` in ``precision``, loaded on its first use (``tqdm_class``: how a
         download shows its progress)."""
-        key = self.key(ref, precision)
-        with self.lock:
-            if key in self.pairs:
-                return self.pairs.used(key)
-            one_load = self.loading.setdefault(key, threading.Lock())
-        with one_load:  # concurrent first callers: one loads, the others then find it loaded
-            with self.lock:
-                if key in self.pairs:
-                    return self.pairs[key]
-            options = {k: v for k, v in (("precision", precision), ("tqdm_class", tqdm_class)) if v is not None}
-            pair = self.load(normal_reference(ref), **options)
-            with self.lock:
-                self.pairs[key] = pair
-                self.loading.pop(key, None)  # kept while loading only: a model dropped since loads anew
-            return pair
+        options = {k: v for k, v in (("precision", precision), ("tqdm_class", tqdm_class)) if v is not None}
+        return self.weights.get(self.key(ref, precision), lambda: self.load(normal_reference(ref), **options))
+
+    def warm(self, key: str, load: Callable[[], object]):
+        """Any kind's weights kept warm beside the Kronos pairs (``forecasters.warm.Warm``): a neural kind's, the
+        ensemble's Chronos-2."""
+        return self.weights.get(key, load)
 
     def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None,
                    **choices):
@@ -134,10 +129,10 @@ class ModelRegistry:
         with self.lock:
             return self.adapters.setdefault(key, pair)
 
-    def loader(self, ref: ModelRef | str | None) -> Callable[[str], object]:
-        """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own)."""
-        precision = ref.precision if isinstance(ref, ModelRef) else None
-        return functools.partial(self.pair, precision=precision)
+    def loader(self, ref: ModelRef | str | None) -> Loader:
+        """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own), and this
+        registry's store for the other kinds' weights."""
+        return Loader(self, ref.precision if isinstance(ref, ModelRef) else None)
 
     def sampling_turns(self, ref) -> FairSlots:
         """The one slot model ``ref`` samples in (one pair's modules never run from two threads at once), which
@@ -176,27 +171,22 @@ class ModelRegistry:
             warm_up_forecast(ref, settings, load_pair=self.loader(ref), decode=self.decode)
 
     def loaded(self) -> list[str]:
-        with self.lock:
-            return list(self.pairs)
+        return self.weights.keys()
 
 
-class Recent(OrderedDict):
-    """A dict of at most ``most`` entries (None: any number), the least recently used dropped first; ``used``
-    reads an entry as a use."""
+@dataclass(frozen=True)
+class Loader:
+    """A registry's ``load_pair`` in one precision (``resolve``'s): ``loader(ref)`` is the warm Kronos pair of
+    ``ref``; ``warm(key, load)`` keeps any other kind's weights in the same store (``forecasters.warm.Warm``)."""
 
-    def __init__(self, most: int | None = None):
-        super().__init__()
-        self.most = most
+    registry: ModelRegistry
+    precision: str | None = None
 
-    def used(self, key):
-        self.move_to_end(key)
-        return self[key]
+    def __call__(self, ref):
+        return self.registry.pair(ref, precision=self.precision)
 
-    def __setitem__(self, key, value):
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while self.most is not None and len(self) > self.most:
-            self.popitem(last=False)
+    def warm(self, key: str, load: Callable[[], object]):
+        return self.registry.warm(key, load)
 
 
 class InTurn(Forecaster):
@@ -244,5 +234,6 @@ class InTurn(Forecaster):
 @functools.lru_cache(maxsize=1)
 def shared_registry() -> ModelRegistry:
     """This process's registry: the app's, and a service's when handed in (``ServiceConfig.registry``), so
-    that one loaded copy of each model serves them all."""
-    return ModelRegistry()
+    that one loaded copy of each model serves them all; its store is the process's (``process_weights``), where a
+    Chronos-2 built below the catalog without a registry (the covariates') is kept too."""
+    return ModelRegistry(weights=process_weights())

@@ -5,7 +5,6 @@ a bundled model's name, a Hub id, a folder, ``ensemble``, ``champion`` (per seri
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,35 +14,12 @@ from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
 from kronos_studio.bundled import listed_folders
 from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK, Forecaster
+from kronos_studio.forecasters.warm import Warm
 
 from .champion import CHAMPION
+from .kinds import ENSEMBLE, NEURAL, STATISTICAL, Statistical, kind_of
 
-ENSEMBLE = "ensemble"  # the reference that picks the ensemble over the bundled Kronos
-
-
-@dataclass(frozen=True)
-class Statistical:
-    """A statistical model ``--model`` can name: the class (a ``PathModel``, drawing the settings' paths) in
-    its own module, imported when it is used."""
-
-    key: str
-    module: str
-    cls: str
-
-    def make(self) -> Forecaster:
-        return getattr(importlib.import_module(self.module), self.cls)()
-
-
-# A new statistical model is one module and one entry here.
-STATISTICAL: dict[str, Statistical] = {m.key: m for m in (
-    Statistical("random_walk", "kronos_studio.evaluation.baselines", "RandomWalk"),
-    Statistical("bootstrap", "kronos_studio.evaluation.baselines", "Bootstrap"),
-    Statistical("persistence", "kronos_studio.evaluation.baselines", "Persistence"),
-    Statistical("garch", "kronos_studio.ensemble.members", "GarchMember"),
-    Statistical("gjr_garch", "kronos_studio.ensemble.volatility", "GjrGarchMember"),
-    Statistical("har", "kronos_studio.ensemble.volatility", "HarMember"),
-)}
-
+__all__ = ["ENSEMBLE", "STATISTICAL", "ModelRef", "Statistical", "UnknownModel", "catalog", "offered", "resolve"]
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -52,7 +28,7 @@ class ModelRef:
     key: str  # stable id used in cache keys and widget values
     label: str
     ref: str  # what ``resolve`` takes: a folder, an official name, ``ensemble``
-    kind: str  # "bundled", "folder", "official", "ensemble" or "champion"
+    kind: str  # "bundled", "folder", "official", "ensemble", "champion" or a neural kind's name (``kinds.NEURAL``)
     context: int = 512  # bars the model reads at most (the ensemble: bars of history its members see)
     precision: str = DEFAULT_PRECISION  # the Kronos predictor's compute precision (kronos.settings.PRECISIONS)
 
@@ -116,9 +92,9 @@ class ModelRef:
 
     @property
     def takes_adapter(self) -> bool:
-        """A LoRA event adapter can be put on it (a Kronos model, not a mixture, and not ``champion``, whose
-        adapters are the registry's)."""
-        return not self.mixes and not self.per_series
+        """A LoRA event adapter can be put on it (a Kronos model, not a mixture, not ``champion``, whose
+        adapters are the registry's, nor a model of another kind)."""
+        return kind_of(self).takes_adapter
 
     @property
     def screens(self) -> bool:
@@ -160,8 +136,9 @@ def folder_context(path: Path) -> int:
 
 def catalog(models_dirs=()) -> list[ModelRef]:
     """Local folders (``bundled.listed_folders``: $KRONOS_STUDIO_MODELS and ``models_dirs``), the bundled models,
-    ``champion`` (per series: its champion adapter, else the bundled default), then the official ones (any of
-    them but ``champion`` mixed into the ensemble: ``ModelRef.ensemble_of``)."""
+    ``champion`` (per series: its champion adapter, else the bundled default), the official ones (any of
+    them but ``champion`` mixed into the ensemble: ``ModelRef.ensemble_of``), then the neural kinds registered
+    besides Kronos (``kinds.register``)."""
     from kronos.config import OFFICIAL_MODELS
     from kronos_studio.bundled import bundled_models
     out: list[ModelRef] = []
@@ -179,6 +156,7 @@ def catalog(models_dirs=()) -> list[ModelRef]:
         size = f"{m.params / 1e6:.0f}M params" if m.params else ""
         out.append(ModelRef(f"official:{name}", f"Kronos-{name} (Hugging Face, {size}, {where})", name, "official",
                             m.context))
+    out += [ModelRef(f"{kind.name}:{kind.name}", kind.label, kind.name, kind.name, kind.context) for kind in NEURAL.values()]
     return out
 
 
@@ -209,7 +187,7 @@ def offered(ref: str | None, models_dirs=()) -> str | None:
     from kronos.config import OFFICIAL_MODELS, official_model
     from kronos_studio.bundled import CHRONOS2_NAME, bundled_models
 
-    if ref is None or ref in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) or ref in STATISTICAL:
+    if ref is None or ref in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) or ref in STATISTICAL or ref in NEURAL:
         return ref
     official = official_model(ref)
     if official is not None:
@@ -224,7 +202,7 @@ def offered(ref: str | None, models_dirs=()) -> str | None:
     if asked is not None and any(asked == path.resolve() for path in local.values()):
         return str(asked)
     listed = dict.fromkeys([*bundled_models(), *OFFICIAL_MODELS, *listed_folders(models_dirs), ENSEMBLE, CHAMPION,
-                            *STATISTICAL])
+                            *STATISTICAL, *NEURAL])
     raise UnknownModel(f"'{ref}' is not a model of the catalog ({', '.join(listed)})", {"model": ref},
                        Fix("name one of them in {setting}", "model"))
 
@@ -242,7 +220,9 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     workspace's champion meta-learner, else the bundled one);
     ``chronos2``: the ensemble's Chronos-2 member, ``auto`` (when its weights are on this machine), ``off`` or a
     folder / Hub id (``kronos_studio.ensemble.chronos2.ensemble_member``); ``decode``: how the Kronos pipeline
-    runs its decode loop (``kronos.accel.resolve_decode``; default eager).
+    runs its decode loop (``kronos.accel.resolve_decode``; default eager). A neural kind's and the ensemble's
+    Chronos-2 weights are kept warm where ``load_pair`` keeps its own (a registry's ``Loader``: its ``warm``), else in
+    the process's store (``forecasters.warm.process_weights``).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
     from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, model_reference
     from kronos_studio.forecasters.kronos import KronosForecaster
@@ -257,6 +237,12 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
             raise ValueError(f"{name} is a statistical model, not a Kronos model to mix with them: leave out the "
                              "ensemble, or name a Kronos model")
         return STATISTICAL[name].make()
+    warm: Warm | None = getattr(load_pair, "warm", None)
+    if name in NEURAL:
+        if ensemble:
+            raise ValueError(f"{name} is not a Kronos model to mix with the ensemble's members: leave out the "
+                             "ensemble, or name a Kronos model")
+        return NEURAL[name].make(warm)
     if name == CHAMPION:  # per series: its champion adapter in the registry, or its base model
         from .champion import champion_entry, champion_forecaster
 
@@ -286,7 +272,7 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     if bars is None or settings is None:
         raise ValueError("the ensemble needs the bars (their interval and asset class) and the settings")
     mixture = partial(bars_ensemble, pipeline, bars, settings=settings,
-                      chronos2=ensemble_member(chronos2, settings.paths, pipeline.pair.device))
+                      chronos2=ensemble_member(chronos2, settings.paths, pipeline.pair.device, warm=warm))
     if meta:  # named by the user: used as it is, or refused for other members
         return mixture(MetaLearner.load(meta), on_mismatch="refuse")
     mixed = mixture(load_bundled_meta())

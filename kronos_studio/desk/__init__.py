@@ -29,6 +29,7 @@ from .track_record import (
 EXPORTS = {
     "ScreenRequest": "kronos_studio.desk.screen", "Screened": "kronos_studio.desk.screen",
     "Engine": "kronos_studio.desk.screen", "READING": "kronos_studio.desk.screen",
+    "ScreenColumn": "kronos_studio.risk.registry",
     "RankRequest": "kronos_studio.desk.rank", "Ranked": "kronos_studio.desk.rank",
     "RetrainWatchlistRequest": "kronos_studio.desk.retrain_watchlist",
     "WatchlistRetrained": "kronos_studio.desk.retrain_watchlist",

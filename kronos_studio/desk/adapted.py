@@ -126,15 +126,10 @@ def check_leaders(request: AdapterRequest, name: str) -> list[Notice]:
 def check_base(model) -> None:
     """An adapter is put on one Kronos model: not the ensemble, ``champion`` (whose adapters are the registry's),
     Chronos-2 or a statistical model."""
-    from kronos_studio.bundled import CHRONOS2_NAME
-    from kronos_studio.catalog.champion import CHAMPION
-    from kronos_studio.catalog.resolve import ENSEMBLE, STATISTICAL, ModelRef
+    from kronos_studio.catalog.kinds import kind_of
+    from kronos_studio.catalog.resolve import ModelRef
 
-    if isinstance(model, ModelRef):
-        fits = model.takes_adapter
-    else:
-        fits = model not in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) and model not in STATISTICAL
-    if not fits:
+    if not kind_of(model).takes_adapter:
         label = model.label if isinstance(model, ModelRef) else model
         raise InputError(f"{label} cannot take a LoRA adapter: an adapter is trained on one Kronos model",
                          {"model": str(label)}, Fix("choose the Kronos model the adapter was trained on ({setting})",

@@ -33,11 +33,10 @@ CONDITIONED_MODEL = CHRONOS2_NAME  # the model a conditioned request names: the 
 
 
 def reads_covariates(model) -> bool:
-    """``model`` names the Chronos-2 that reads covariates."""
-    from kronos_studio.catalog.resolve import ModelRef
+    """``model`` names the Chronos-2 that reads covariates (its kind does: ``catalog.kinds``)."""
+    from kronos_studio.catalog.kinds import kind_of
 
-    name = model.ref if isinstance(model, ModelRef) else model
-    return name == CONDITIONED_MODEL
+    return kind_of(model).reads_covariates
 
 
 def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:

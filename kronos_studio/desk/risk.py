@@ -556,7 +556,7 @@ def served_rows(desk, series_bars, settings: ForecastSettings, risk: RiskSetting
     ``risk_model_why``) and its VaR and ES per position and level (``served_var_long_99``, ...): ``served_risk`` of
     each, the Screener's risk-champion columns. A series that cannot be read says why in ``risk_model_why``."""
     from kronos.errors import UserError
-    from kronos_studio.batch.summary import risk_column
+    from kronos_studio.risk.registry import MEASURES
 
     rows = []
     with _Opened(ledger, workspace) as led:
@@ -568,8 +568,8 @@ def served_rows(desk, series_bars, settings: ForecastSettings, risk: RiskSetting
                 rows.append(row | {"risk_model": None, "risk_model_why": str(e)})
                 continue
             row |= {"risk_model": served.model.describe(served.name), "risk_model_why": served.why}
-            for t in served.readings:
-                row["served_" + risk_column("var", t["position"], t["level"])] = t["var"]
-                row["served_" + risk_column("es", t["position"], t["level"])] = t["es"]
+            for t in served.readings:  # the measures a risk model serves (VaR, ES) by the registry's names
+                row |= {m.column(t["position"], t["level"], served=True): t[m.key] for m in MEASURES.values()
+                        if m.served}
             rows.append(row)
     return pd.DataFrame(rows)

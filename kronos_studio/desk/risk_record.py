@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from kronos.errors import Notice
 from kronos_studio.risk.measures import RiskSettings
-from kronos_studio.risk.record import RiskRecord
+from kronos_studio.risk.record import RiskRecord, reading_columns
 
 from .risk import plain
 
@@ -47,9 +47,7 @@ def record_body(done: RiskRecorded) -> dict:
     word."""
     r = done.record
     f = r.forecasts
-    readings = [c for c in f.columns if c.split("_")[0] in ("loss", "var", "es", "exception")
-                or c.startswith("tail_paths_")]
-    forecasts = f[[*FORECAST_COLUMNS, *readings]].astype(object).to_dict("records")
+    forecasts = f[[*FORECAST_COLUMNS, *reading_columns(r.settings)]].astype(object).to_dict("records")
     return plain({"levels": list(r.settings.levels), "positions": list(r.settings.positions),
                   "experiments_left_out": r.experiments_left_out, "tests": r.tests.astype(object).to_dict("records"),
                   "forecasts": forecasts})

@@ -20,6 +20,7 @@ from kronos_studio.batch.forecaster import CHUNK_SERIES, BatchSettings
 from kronos_studio.batch.summary import utc
 from kronos_studio.batch.watchlist import Entry, load_entries
 from kronos_studio.covariates.options import CovariateOptions
+from kronos_studio.risk.registry import ScreenColumn, screen_columns
 
 from .covariates import conditioned_note, read_for_batch
 from .notices import paths_notices
@@ -104,6 +105,8 @@ class Screened:
     forecast_s: float
     notices: list[Notice] = field(default_factory=list)
     conditioned: str = ""
+    # the risk measures' columns a face labels (``risk.registry.screen_columns`` of the request's positions and levels)
+    risk_columns: list[ScreenColumn] = field(default_factory=list)
 
     @property
     def series_per_minute(self) -> float:
@@ -139,8 +142,9 @@ def screen(desk, request: ScreenRequest, *, progress=None, workspace: str | None
     done = run_batch(list(request.entries), request.settings, run, progress)
     notices = (paths_notices(request.settings.forecast.paths) + interval_notices(done.rows) + risk_notices(done.rows)
                + (conditioning.notices if conditioning is not None else []))
+    risk = request.settings.risk
     return Screened(done.rows, done.steps, done.forecast, done.kept, done.failed, done.elapsed_s, done.forecast_s,
-                    notices, conditioned_words(conditioning))
+                    notices, conditioned_words(conditioning), screen_columns(risk.positions, risk.levels))
 
 
 def conditioned_words(conditioning) -> str:

@@ -439,10 +439,10 @@ class Watcher:
     def _base_forecaster(self, bars=None):
         """The forecaster whose lookback and training period the watch reads (a champion's base, the ensemble's
         Kronos: the bundled default)."""
-        from kronos_studio.catalog.champion import CHAMPION
-        from kronos_studio.catalog.resolve import ENSEMBLE
+        from kronos_studio.catalog.kinds import kind_of
 
-        ref = None if self.request.model in (CHAMPION, ENSEMBLE) else self.request.model
+        kind = kind_of(self.request.model)
+        ref = None if kind.per_series or kind.mixes else self.request.model
         return self.desk.registry.forecaster(ref, bars, self.request.settings)
 
     def _history(self) -> int:
@@ -563,7 +563,7 @@ class Watcher:
 
     # forecasting and recording
     def _forecast(self, ok: list, by_name: dict, result: TickResult) -> None:
-        from kronos_studio.catalog.resolve import ENSEMBLE
+        from kronos_studio.catalog.kinds import kind_of
 
         s = self.request.settings
         todo = []
@@ -576,7 +576,7 @@ class Watcher:
                 todo.append(item)
         if not todo:
             return
-        if self.request.model == ENSEMBLE:
+        if kind_of(self.request.model).mixes:
             self._forecast_ensemble(todo, by_name, result)
         else:
             self._forecast_batch(todo, by_name, result)
@@ -717,7 +717,7 @@ class Watcher:
 
     # the gated retrain, the meta-learner
     def _retrain(self, ok: list, by_name: dict, before: dict, tick_at, result: TickResult) -> list:
-        from kronos_studio.catalog.champion import CHAMPION
+        from kronos_studio.catalog.kinds import kind_of
         from kronos_studio.ledger.drift import DRIFTING
         from kronos_studio.ledger.registry import Registry, SeriesKey
 
@@ -731,7 +731,7 @@ class Watcher:
         if self.request.learn and (done + 1) % policy.learn_every == 0:
             self._learn(tick_at, result)
         registry = Registry(self.ledger)
-        watched = self.request.model == CHAMPION or policy.every > 0 or policy.on_drift
+        watched = kind_of(self.request.model).per_series or policy.every > 0 or policy.on_drift
         for item in ok if watched else []:
             name = item.entry.series
             entry = registry.champion(SeriesKey.of(item.bars))

@@ -36,6 +36,7 @@ from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 from kronos_studio.forecasters.base import PathModel
+from kronos_studio.forecasters.warm import Warm, process_weights
 
 from ..bundled import CHRONOS2_NAME, MODELS_DIR
 from .members import cheap_member_paths
@@ -178,18 +179,14 @@ def ensemble_reference(choice: str | None = AUTO) -> str | None:
     return None if choice.lower() == OFF else choice
 
 
-@lru_cache(maxsize=2)
-def _shared_pipeline(folder: str, revision: str, device: str):
-    """One loaded copy per checkpoint version and device: every ensemble forecast of a process mixes the
-    same one."""
-    return load_chronos2(folder, device=device)[0]
-
-
-def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *, tqdm_class=None):
+def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *, tqdm_class=None,
+                    warm: Warm | None = None):
     """``(Chronos2Member or None, status)``: the ensemble's Chronos-2 member and one line saying which it
     is or why there is none. ``auto`` takes it only when its weights are already on this machine (an
     ensemble forecast never waits for a download); a reference the user named is loaded, downloaded if
-    need be. Failures to load what the user named are ``CheckpointError``s."""
+    need be. Failures to load what the user named are ``CheckpointError``s. A checkpoint on this machine is
+    loaded once per version and device and kept warm by ``warm`` (a ``ModelRegistry``'s, beside its Kronos
+    models; default: the process's): every ensemble forecast of a process mixes the same one."""
     from kronos.device import default_device
 
     ref = ensemble_reference(choice)
@@ -209,7 +206,9 @@ def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *,
     if src is None:
         pipeline, src = load_chronos2(ref, device=device, tqdm_class=tqdm_class)
     else:
-        pipeline = _shared_pipeline(str(src.path), src.revision, str(device or default_device()))
+        on = str(device or default_device())
+        pipeline = (warm or process_weights().get)(f"chronos2:{src.path}@{src.revision}:{on}",
+                                                   lambda: load_chronos2(str(src.path), device=on)[0])
     member = Chronos2Member(pipeline, paths=cheap_member_paths(paths), source=src)
     return member, f"Chronos-2 joins: {member.name} ({src.revision})"
 

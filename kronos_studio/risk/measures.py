@@ -36,6 +36,8 @@ from kronos.errors import Fix, InputError, Notice
 from kronos.quantiles import path_quantiles
 from kronos.settings import Bounds, check_bounds, knob
 
+from .registry import read_more
+
 LEVEL_RANGE = (0.5, 0.9999)  # open interval a VaR level must lie in
 MAX_LEVELS = 20  # VaR/ES levels of one reading: each is read per position (and per step), so their count is bounded
 POSITIONS = ("long", "short")
@@ -102,10 +104,15 @@ class TailRisk:
     tail_paths: float  # the paths' worth of tail the ES is the mean of: paths x (1 - level)
     paths: int
     error_note: str | None = None  # why an error is missing (NaN), or that it exceeds its reading
+    more: dict[str, float] = field(default_factory=dict)  # the registered measures besides VaR and ES, by key
 
     @property
     def enough_paths(self) -> bool:
         return self.tail_paths >= MIN_TAIL_PATHS
+
+    def fields(self) -> dict:
+        """Its numbers and notes flat, the other registered measures' beside VaR's and ES's."""
+        return {**{k: v for k, v in self.__dict__.items() if k != "more"}, **self.more}
 
 
 def position_losses(returns: np.ndarray, position: str) -> np.ndarray:
@@ -225,7 +232,7 @@ class PathRisk:
     def table(self, per_step: bool = False) -> pd.DataFrame:
         """One row per (position, level[, step]) with VaR, ES, their errors and the paths behind the ES."""
         rows = self.steps if per_step else self.horizon
-        return pd.DataFrame([{**r.__dict__, "enough_paths": r.enough_paths} for r in rows])
+        return pd.DataFrame([{**r.fields(), "enough_paths": r.enough_paths} for r in rows])
 
     def get(self, position: str, level: float, step: int | None = None) -> TailRisk:
         """The reading for ``position`` at ``level`` (``step`` None: the horizon's)."""
@@ -237,7 +244,7 @@ class PathRisk:
 
     def to_dict(self) -> dict:
         return {"paths": self.paths, "last_close": self.last_close, "levels": list(self.settings.levels),
-                "horizon": [r.__dict__ for r in self.horizon], "steps": [r.__dict__ for r in self.steps],
+                "horizon": [r.fields() for r in self.horizon], "steps": [r.fields() for r in self.steps],
                 "notices": [n.worded() for n in self.notices]}
 
 
@@ -281,7 +288,8 @@ def path_risk(forecast, settings: RiskSettings = RiskSettings()) -> PathRisk:
             for level in settings.levels:
                 t = tail_risk(losses[:, step - 1], level)
                 readings[(position, level, step)] = TailRisk(position, level, step, t.var, t.var_se, t.es, t.es_se,
-                                                             t.tail_paths, len(losses), t.error_note)
+                                                             t.tail_paths, len(losses), t.error_note,
+                                                             read_more(losses[:, step - 1], level))
     at_end = [v for (_, _, s), v in readings.items() if s == horizon]
     notices = tail_notices(at_end)
     bad = int((~np.isfinite(returns[:, -1])).sum())

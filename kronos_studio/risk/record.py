@@ -25,6 +25,7 @@ from kronos.errors import Notice
 
 from .backtest import exceptions, var_tests
 from .measures import RiskSettings, TailRisk, position_losses, tail_notices, tail_risk
+from .registry import MEASURES, VAR, read_more
 
 SERIES_MODEL = ["workspace", "source", "symbol", "interval", "model"]  # a workspace keeps its own copies
 TEST_COLUMNS = [*SERIES_MODEL, "position", "level", "scored", "used", "overlapping", "pending", "exceptions",
@@ -35,6 +36,16 @@ TEST_COLUMNS = [*SERIES_MODEL, "position", "level", "scored", "used", "overlappi
 def tag(position: str, level: float) -> str:
     """The column suffix of a position and level (as ``walk.model_risk`` names them): 'long_0.99'."""
     return f"{position}_{level:g}"
+
+
+def reading_columns(settings: RiskSettings) -> list[str]:
+    """The record's columns per forecast besides its realized return, as the registry names them: per position its
+    loss, then per level each measure (with what the record keeps beside it) and the VaR's exception."""
+    return [c for position in settings.positions for c in (
+        f"loss_{position}", *[c for level in settings.levels for c in (
+            *[c for m in MEASURES.values() for c in (m.tagged(position, level),
+                                                      *[f"{d}_{tag(position, level)}" for d in m.record_details])],
+            f"exception_{tag(position, level)}")])]
 
 
 def non_overlapping(starts: pd.Series, ends: pd.Series) -> np.ndarray:
@@ -85,15 +96,16 @@ def _readings(table: pd.DataFrame, closes: dict, settings: RiskSettings) -> tupl
             row[f"loss_{position}"] = loss
             for level in settings.levels:
                 var, _, es, _, tail, _ = tail_risk(draws, level, errors=False)  # the record needs no Monte-Carlo error
-                tails.append(TailRisk(position, level, int(horizon), var, math.nan, es, math.nan, tail, len(draws)))
+                reading = TailRisk(position, level, int(horizon), var, math.nan, es, math.nan, tail, len(draws),
+                                   more=read_more(draws, level))
+                tails.append(reading)
                 t = tag(position, level)
-                row |= {f"var_{t}": var, f"es_{t}": es, f"tail_paths_{t}": tail,
-                        f"exception_{t}": bool(exceptions(loss, var))}
+                for m in MEASURES.values():
+                    row[m.tagged(position, level)] = m.value(reading)
+                    row |= {f"{d}_{t}": getattr(reading, d) for d in m.record_details}
+                row[f"exception_{t}"] = bool(exceptions(loss, VAR.value(reading)))
         rows.append(row)
-    columns = ["realized_return", *[c for position in settings.positions for c in (
-        f"loss_{position}", *[f"{kind}_{tag(position, level)}" for level in settings.levels
-                              for kind in ("var", "es", "tail_paths", "exception")])]]
-    readings = pd.DataFrame(rows, index=table.index, columns=columns)
+    readings = pd.DataFrame(rows, index=table.index, columns=["realized_return", *reading_columns(settings)])
     return pd.concat([table, readings], axis=1), tails
 
 

@@ -62,7 +62,7 @@ def test_each_rows_horizon_is_said_in_time_beside_its_var_and_mixed_intervals_ar
     assert {"6 d", "6 h", "6 min"} <= set(shown[screener.HORIZON_TIME])
     columns = list(shown.columns)
     # right before the risk columns: the serving risk model's name and VaR/ES, then the paths' VaR (one horizon)
-    risk = screener.risk_shown(shown)
+    risk = screener.risk_shown(shown, run.risk_columns)
     assert risk[0] == "risk_model" and risk_column("var", "long", 0.95) in risk
     assert columns[columns.index(screener.HORIZON_TIME) + 1:][:len(risk)] == risk
     assert json.loads(table(at).proto.columns)[screener.HORIZON_TIME]["label"] == "Horizon"
