@@ -18,15 +18,20 @@ def results() -> ResultCache:
     return ResultCache()
 
 
+@st.cache_resource(show_spinner=False)
+def app_desk() -> Desk:
+    """The app's one desk, shared by all sessions: the process's model registry and ``results``."""
+    return Desk(registry(), cache=results())
+
+
 def desk(computing: bool = True) -> Desk:
-    """The app's desk: the process's model registry in the app's decode mode, and ``results``. Not
-    ``computing`` (a look into the cache): the decode mode is not read, so a page drawn before the warm-up does
-    not import the model code."""
+    """The app's desk (``app_desk``) over the registry in the app's decode mode. Not ``computing`` (a look into
+    the cache): the decode mode is not read, so a page drawn before the warm-up does not import the model code."""
     if not computing:
-        return Desk(registry(), cache=results())
+        return app_desk()
     from kronos_studio.forecasting import app_decode
 
-    return Desk(registry().decoding(app_decode()), cache=results())
+    return app_desk().over(registry().decoding(app_decode()))
 
 
 def identity(choice: ModelChoice, bars) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from .common import CliError, cli_device, error_line, positive
 
@@ -65,14 +66,24 @@ def model_choices(args) -> dict:
             "chronos2": getattr(args, "chronos2", "auto")}
 
 
+@functools.lru_cache(maxsize=1)
+def process_desk():
+    """This process's desk, the only one the command line builds: the process's shared model registry
+    (``catalog.registry.shared_registry``) and no result cache (a one-shot command keeps no results)."""
+    from kronos_studio.catalog.registry import shared_registry
+    from kronos_studio.desk import Desk
+
+    return Desk(shared_registry())
+
+
 def cli_desk(args):
-    """(a ``kronos_studio.desk.Desk`` whose registry loads Kronos models as the options ask: ``args.tokenizer``,
+    """(the process's desk (``process_desk``) loading Kronos models as the options ask: ``args.tokenizer``,
     ``args.revision``, ``args.context``, ``args.device``, ``args.precision`` where present; the pairs it loaded,
-    in order, for the output line)."""
+    in order, for the output line). The options are the command's, so its models load through a registry of its
+    own (the output names what this command loaded); everything else is the process desk's."""
     from kronos.checkpoints import load_pair
     from kronos.config import trained_context
     from kronos_studio.catalog.registry import ModelRegistry
-    from kronos_studio.desk import Desk
 
     context = getattr(args, "context", None)
     loaded = []
@@ -87,7 +98,7 @@ def cli_desk(args):
                                 context=context, device=cli_device(args), precision=getattr(args, "precision", None)))
         return loaded[-1]
 
-    return Desk(ModelRegistry(load=lambda ref: load(ref))), loaded
+    return process_desk().over(ModelRegistry(load=lambda ref: load(ref))), loaded
 
 
 def desk_call(call):

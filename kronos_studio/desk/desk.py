@@ -8,6 +8,7 @@ The desk owns the process's model registry (one load per model), one result cach
 caller's (a service scopes it to the request's workspace)."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -82,6 +83,15 @@ class Desk:
         self.cache = cache
         self.limits = limits
         self.models_dirs = tuple(models_dirs)
+
+    def over(self, registry) -> Desk:
+        """This desk (its cache, limits and local models) over another model registry: a command's own loading
+        options (``kronos forecast --device``), or the app's registry in its decode mode."""
+        if registry is self.registry:
+            return self
+        view = copy.copy(self)
+        view.registry = registry
+        return view
 
     # -- bars --------------------------------------------------------------------------------------------------
     def bars(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "

@@ -165,18 +165,22 @@ def studio_server(name: str, instructions: str):
 
 
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
-                  registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
+                  registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=(), desk=None):
     """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen``, ``retrain`` and ``track_record``; ``models_dirs``: the
-    local models a tool may name beside the catalog's others (``Desk.offered``)."""
+    local models a tool may name beside the catalog's others (``Desk.offered``). ``desk``: the one to serve from
+    (the HTTP service's, ``Service.desk``, when both run in one process: one registry, one cache, one set of
+    limits); None: one of its own, built here."""
     from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
     from kronos_studio.desk import Desk, ResultCache
     from kronos_studio.desk.ledger import open_ledger
 
     allowed = AllowedFiles(allow_dirs)
-    limits = limits or Limits()
-    desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
-                models_dirs=models_dirs)
+    if desk is None:
+        limits = limits or Limits()
+        desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
+                    models_dirs=models_dirs)
+    limits = desk.limits or Limits()
     ledger = open_ledger(ledger_url, workspace)
     server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
