@@ -52,7 +52,7 @@ def register(sub) -> None:
     r.add_argument("--risk", action="store_true", help="backtest VaR, ES and the variance forecast on the cut-offs "
                                                         "instead: the table on stdout, its JSON in --json")
     add_knob_options(r, RiskSettings)
-    add_backtest_options(r, "with --risk: ")
+    add_backtest_options(r)
     p.set_defaults(func=run_evaluate)
 
 

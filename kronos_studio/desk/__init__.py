@@ -31,6 +31,7 @@ EXPORTS = {
     "Engine": "kronos_studio.desk.screen", "READING": "kronos_studio.desk.screen",
     "RankRequest": "kronos_studio.desk.rank", "Ranked": "kronos_studio.desk.rank",
     "RetrainWatchlistRequest": "kronos_studio.desk.retrain_watchlist",
+    **dict.fromkeys(("RiskBacktestPlan", "RiskBacktestRequest", "RiskBacktested"), "kronos_studio.desk.risk"),
     "WatchlistRetrained": "kronos_studio.desk.retrain_watchlist",
     # the options and errors the requests compose, and the constants a face shows
     "BatchSettings": "kronos_studio.batch.forecaster", "RISK_KNOBS": "kronos_studio.batch.forecaster",

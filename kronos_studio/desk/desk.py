@@ -454,18 +454,19 @@ class Desk:
 
         return risk_champion(self, bars, settings, risk, **kwargs)
 
-    def risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
-        """The walk-forward risk backtest of ``model`` (and the catalog's models ``beside`` it) next to the risk
-        desk's standard models on the latest ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
+    def risk_backtest(self, request, *, ledger=None, progress=None, ways: str | None = None):
+        """The walk-forward risk backtest of a ``RiskBacktestRequest``'s model (and the catalog's models ``beside``
+        it) next to the risk desk's standard models on its plan's latest non-overlapping cut-offs:
+        ``risk.risk_backtest``."""
         from .risk import risk_backtest
 
-        return risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+        return risk_backtest(self, request, ledger=ledger, progress=progress, ways=ways)
 
-    def kept_risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
+    def kept_risk_backtest(self, request, *, ledger=None):
         """What ``risk_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
         from .risk import kept_risk_backtest
 
-        return kept_risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+        return kept_risk_backtest(self, request, ledger=ledger)
 
     # -- the ledger (issue 64): its use cases written in .record, .score, .track_record, .drift, .adapters, .ledger;
     # ``ledger``: the caller's, opened with ``desk.ledger.open_ledger`` (a service scopes it to the workspace) -----

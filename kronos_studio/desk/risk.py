@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from kronos.errors import Fix, InputError, Notice
-from kronos.settings import ForecastSettings
+from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
 from kronos_studio.risk.measures import PathRisk, RiskSettings
-from kronos_studio.risk.walk import RiskWalk
+from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 from .cache import result_key
+from .desk import Gated
 
 MODEL_KEY = "model"  # the asked-for model's label in a risk backtest (the baselines keep their own keys)
 
@@ -261,21 +262,61 @@ def beside_offered() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class BacktestPlan:
-    """What a risk backtest runs, beyond the forecast's and the risk settings: the walk (``RiskWalk``: its cut-off
-    count and training-period switch included), the risk desk's standard models or not, and the catalog's models
-    backtested ``beside`` the one asked for on the same cut-offs (each under its own reference)."""
+class RiskBacktestPlan:
+    """What a risk backtest runs, beyond the forecast's and the risk settings: the latest ``cutoffs`` cut-offs,
+    ``step`` bars apart (None: the horizon), the variance ``proxy``, the risk desk's standard models or not, the
+    catalog's models backtested ``beside`` the one asked for on the same cut-offs (each under its own reference, each
+    once) and the training-period switch. Each option carries its ``Knob``: ``kronos risk --backtest``'s and ``kronos
+    evaluate --risk``'s options, ``POST /v1/risk``'s fields, the MCP ``risk`` tool's parameters and the Evaluate
+    page's Risk backtest controls are generated from them.
 
-    walk: RiskWalk = RiskWalk()
-    baselines: bool = True
-    beside: tuple[str, ...] = ()
+    The default cut-offs, where the faces disagreed (250 on the command line, HTTP and MCP, 100 in the app): 250, the
+    Basel traffic light's year of one-step VaRs."""
+
+    cutoffs: int = knob(RiskWalk.n_cutoffs, Bounds(ge=1), label="Risk cut-offs", low=1, high=2000,
+                        help="the latest cut-offs, one horizon apart (default 250: the traffic light's year of "
+                             "one-step VaRs)")
+    proxy: str = knob(RiskWalk.proxy, Bounds(choices=PROXIES), label="Variance proxy",
+                      help="the realized variance a variance forecast is scored against")
+    baselines: bool = knob(True, label="With the standard risk models",
+                           help="also backtest the risk desk's standard models on the same cut-offs")
+    beside: tuple[str, ...] = knob((), label="Beside it",
+                                   help="the catalog's models (e.g. chronos2-small, ensemble) backtested on the same "
+                                        "cut-offs beside the model (each samples at every one)")
+    step: int | None = knob(None, Bounds(ge=1, unit="bar"), label="Bars between cut-offs", low=1, high=2000, more=True,
+                            help="bars between cut-offs (default: the horizon, no two returns overlap); closer ones "
+                                 "overlap: the VaR/ES tests then run on the non-overlapping ones, FZ0 and QLIKE compare "
+                                 "all with the overlap allowed for")
+    include_trained: bool = knob(False, label="Include cut-offs inside the model's training period",
+                                 setting="include_training_period",
+                                 help="also score cut-offs inside the model's training period (left out by default: "
+                                      "such scores measure memory, not forecasting)")
+
+    def __post_init__(self):
+        object.__setattr__(self, "beside", tuple(dict.fromkeys(self.beside or ())))  # a model asked twice runs once
+        object.__setattr__(self, "baselines", bool(self.baselines))
+        check_bounds(self)  # each knob's Bounds: one rule, one message for every face
+
+    def walk(self) -> RiskWalk:
+        """The walk-forward this plan asks for (``risk.walk.RiskWalk``)."""
+        return RiskWalk(n_cutoffs=self.cutoffs, include_trained=self.include_trained, proxy=self.proxy,
+                        step=self.step)
 
 
-def backtest_plan(cutoffs: int, walk: RiskWalk | None, include_training_period: bool, baselines: bool,
-                  beside) -> BacktestPlan:
-    """The plan a face's options ask for; a model asked beside twice runs once."""
-    walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
-    return BacktestPlan(walk, bool(baselines), tuple(dict.fromkeys(beside or ())))
+@dataclass(frozen=True)
+class RiskBacktestRequest:
+    """A risk backtest: ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars), ``model`` (None: the risk model
+    serving the series), the sampling ``settings``, the ``risk`` settings, the ``plan`` and the ledger
+    ``workspace`` whose risk champion serves; ``choices``: ``catalog.resolve.resolve``'s ``ensemble``, ``meta``,
+    ``chronos2`` for ``model``."""
+
+    bars: object
+    model: object
+    settings: ForecastSettings
+    risk: RiskSettings
+    plan: RiskBacktestPlan = RiskBacktestPlan()
+    workspace: str | None = None
+    choices: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -288,7 +329,7 @@ class _Backtested:
     identity: dict
 
 
-def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices, asked: bool = True
+def _models(desk, bars, model, settings, workspace, ledger, plan: RiskBacktestPlan, choices, asked: bool = True
             ) -> list[_Backtested]:
     """The asked model (unless not ``asked``: a standard risk model serving the series stands for it), then those
     beside it (each once)."""
@@ -308,13 +349,13 @@ def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, 
     return [one(MODEL_KEY, model, choices)] * asked + [one(r, r, {}) for r in plan.beside if r != ref]
 
 
-def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: BacktestPlan,
+def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: RiskBacktestPlan,
                  workspace) -> str:
     return result_key("risk_backtest", bars, identities, settings, workspace, risk=dataclasses.asdict(risk),
-                      plan=dataclasses.asdict(plan))
+                      plan={**dataclasses.asdict(plan), "walk": dataclasses.asdict(plan.walk())})
 
 
-def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan) -> tuple[dict, list[str]]:
+def backtest_models(desk, rows: list[_Backtested], workspace, plan: RiskBacktestPlan) -> tuple[dict, list[str]]:
     """(label -> forecaster: the asked-for model, then those beside it, each sampling in the workspace's turn on
     the registry's warm pair, then the risk desk's standard models; the standard ones' labels). A model that is
     one of the standard ones (garch, gjr_garch) is that one, read from its own distribution as it is, and runs
@@ -344,28 +385,25 @@ def _serving_plan(desk, bars, model, workspace, ledger):
     return model, model is not None, served, entry, identity
 
 
-def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
-                  walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
-                  beside=(), workspace: str | None = None, ledger=None,
-                  ways: str | None = None, progress=None, **choices) -> RiskBacktested:
-    """The walk-forward risk backtest of ``model`` (and of each catalog model ``beside`` it, and with ``baselines``
-    the risk desk's standard models, ``kronos_studio.risk.STANDARD_MODELS``, each read from its own distribution)
-    over the latest ``cutoffs`` non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses
-    and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off (every
-    face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
-    ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
-    ``include_training_period``). The risk model serving the series (``serving``) is one of the rows, recalibrated
-    as it serves (from outcomes before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
-    ``champion.CHAMPION_WARMUP``): ``model`` None backtests it as the asked model."""
+def risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None, ways: str | None = None,
+                  progress=None) -> RiskBacktested:
+    """The walk-forward risk backtest of the request's model (and of each catalog model ``beside`` it, and with
+    ``baselines`` the risk desk's standard models, ``kronos_studio.risk.STANDARD_MODELS``, each read from its own
+    distribution) over the plan's latest ``cutoffs`` cut-offs of the bars: VaR tests, the ES test, the volatility
+    losses and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off
+    (every face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
+    The risk model serving the series (``serving``) is one of the rows, recalibrated as it serves (from outcomes
+    before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
+    ``champion.CHAMPION_WARMUP``): no model asked backtests it as the asked model."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
-    desk.check_walk(settings, cutoffs)
-    plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
-    gated = desk._gated(bars, ways)
+    settings, risk, plan, workspace = request.settings, request.risk, request.plan, request.workspace
+    desk.check_walk(settings, plan.cutoffs)
+    gated = desk._gated(request.bars, ways)
     bars = gated.bars
-    asked_served = model is None
-    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
-    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices, asked)
+    asked_served = request.model is None
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, request.model, workspace, ledger)
+    rows = _models(desk, bars, model, settings, workspace, ledger, plan, request.choices, asked)
     identities = {row.label: row.identity for row in rows} | {"served": serving_identity}
 
     def compute():
@@ -385,7 +423,7 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
         # the standard models read their own history windows (what defines them); the catalog's models beside
         # the asked one read what it reads; a standard model serving the series reads its own, as it serves
         own = [k for k in standard if k != label] + ([served.model] if served.standard and asked_served else [])
-        w = plan.walk
+        w = plan.walk()
         if recal is not None and served.recalibration is not None:
             w = dataclasses.replace(w, recalibrate=(recal,), recalibration=served.recalibration,
                                     warmup=min(CHAMPION_WARMUP, w.n_cutoffs))
@@ -415,17 +453,16 @@ def _said(result, settings: ForecastSettings, label: str) -> list[Notice]:
                    "bars asked for the model", kind="note")] if others and settings.lookback else []
 
 
-def kept_risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
-                       walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
-                       beside=(), workspace: str | None = None, ledger=None, **choices) -> RiskBacktested | None:
-    """What ``risk_backtest`` would answer from the cache now for gated ``bars`` (None: it would compute); no
-    model is loaded."""
+def kept_risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None) -> RiskBacktested | None:
+    """What ``risk_backtest`` would answer from the cache now for the request's gated bars (None: it would compute);
+    no model is loaded."""
     if desk.cache is None:
         return None
-    plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
-    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
+    bars, settings, risk, plan, workspace = request.bars, request.settings, request.risk, request.plan, request.workspace
+    bars = bars.bars if isinstance(bars, Gated) else bars
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, request.model, workspace, ledger)
     identities = {row.label: row.identity for row in _models(desk, bars, model, settings, workspace, ledger, plan,
-                                                             choices, asked)} | {"served": serving_identity}
+                                                             request.choices, asked)} | {"served": serving_identity}
     kept = desk.cache.peek(backtest_key(bars, identities, settings, risk, plan, workspace))
     if kept is None:
         return None

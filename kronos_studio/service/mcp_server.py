@@ -18,13 +18,13 @@ from kronos_studio.desk import (
     BatchSettings,
     Entry,
     RetrainSettings,
+    RiskBacktestPlan,
     RiskSettings,
     ScreenRequest,
     TrackRecordRequest,
     TrustPlan,
 )
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
-from kronos_studio.risk.walk import RiskWalk
 
 from . import compute
 from .errors import ServiceError, known_errors, notice_line
@@ -34,6 +34,7 @@ from .public_ids import AdapterNumbers
 from .schemas import (
     QUANTILES,
     SETTINGS_NAMES,
+    backtest_plan,
     batch_risk,
     knob_fields,
     knob_options,
@@ -240,21 +241,17 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
                              "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
     @tool_errors
-    @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings))
+    @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings) +
+                     knob_parameters(RiskBacktestPlan))
     @with_bars
-    def risk(model: str | None = None, backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
-             baselines: bool = True, include_training_period: bool = False, beside: list[str] | None = None,
-             **settings) -> dict[str, Any]:
-        from kronos.settings import knobs
-
-        options = RiskSettings(**{name: settings[knob.name(name)] for name, (_, knob) in knobs(RiskSettings).items()
-                                  if knob.name(name) in settings})
+    def risk(model: str | None = None, backtest: bool = False, **settings) -> dict[str, Any]:
+        options = RiskSettings(**knob_options(settings, RiskSettings))
         s = risk_forecast_settings(settings, options)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(settings, compute.risk_bars(backtest, cutoffs, s))
-        return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
-                                   baselines=baselines, include_training_period=include_training_period,
-                                   beside=beside or (), workspace=workspace, ledger=ledger, ways=WAYS)
+        plan = backtest_plan(settings)
+        bars = bars_of(settings, compute.risk_bars(backtest, plan, s))
+        return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, plan=plan, workspace=workspace,
+                                   ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities, "

@@ -15,7 +15,7 @@ from testkit import random_bars
 
 from kronos.settings import ForecastSettings
 from kronos_studio.bars_input import quality_gate, read_bars
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, RiskBacktestPlan, RiskBacktestRequest
 from kronos_studio.desk.risk import backtest_body, risk_body
 from kronos_studio.ledger import Ledger
 from kronos_studio.ledger.registry import RISK_CHAMPION, Candidate, Registry, SeriesKey
@@ -107,8 +107,8 @@ def test_every_face_reads_the_same_risk_champion(world, tmp_path):
     assert got["risk_model"].startswith("EWMA-normal") and "recalibrated" in got["risk_model"]
     assert math.isclose(got["served_var_long_99"], direct["var_es"][1]["var"], rel_tol=1e-9)
     # the backtest of a request without a model is the serving model's, named as such, on every face
-    bt = backtest_body(Desk().risk_backtest(gated, None, SETTINGS, RiskSettings(levels=(0.95,)), cutoffs=25,
-                                            baselines=False))
+    bt = backtest_body(Desk().risk_backtest(RiskBacktestRequest(gated, None, SETTINGS, RiskSettings(levels=(0.95,)),
+                                                                RiskBacktestPlan(cutoffs=25, baselines=False))))
     assert bt["served_key"] == bt["model_key"] == "ewma_normal+recal" and "risk champion since" in bt["served_why"]
     assert list(bt["summary"]["long_0.95"]) == ["ewma_normal", "ewma_normal+recal"]
     answer = world["http"].post("/v1/risk", json={"bars_csv": file.read_text(), "symbol": "RSK", "horizon": 1,
