@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, ForecastRequest
 from kronos_studio.desk.cache import ResultCache
 
 from .models import ModelChoice, load_model, registry, wait_for_torch
@@ -73,7 +73,7 @@ def cached(bars, choice: ModelChoice, settings, future=None):
     from .auth import workspace
 
     try:
-        kept = desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(), future=future)
+        kept = desk(computing=False).kept_forecast(ForecastRequest(bars, choice, settings, workspace(), future))
     except UserError:
         return None
     return None if kept is None else kept.forecast
@@ -100,7 +100,7 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
                                 else f"Sampling {settings.paths} paths with {choice.label}"),
                       unit="member" if choice.mixes else "step", work=work)
     try:
-        done = desk().forecast(bars, choice, settings, workspace=workspace(), future=future, progress=bar,
+        done = desk().forecast(ForecastRequest(bars, choice, settings, workspace(), future), progress=bar,
                                waiting=lambda: st.spinner("The same forecast is being sampled for another session: "
                                                           "sharing its result…"))
     finally:

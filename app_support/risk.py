@@ -12,7 +12,7 @@ import streamlit as st
 
 from kronos.errors import UserError
 from kronos.settings import knobs
-from kronos_studio.desk import RiskBacktestPlan
+from kronos_studio.desk import RiskBacktestPlan, RiskRequest
 from kronos_studio.desk.risk import beside_offered
 from kronos_studio.risk import STANDARD_MODELS
 from kronos_studio.risk.measures import RiskSettings
@@ -53,7 +53,7 @@ def served(fc, bars, risk: RiskSettings):
     from . import auth
 
     settings = dataclasses.replace(fc.settings, paths=default_paths(risk.levels))
-    return forecasts.desk().served_risk(bars, settings, risk, workspace=auth.workspace())[0]
+    return forecasts.desk().served_risk(RiskRequest(bars, None, settings, risk, auth.workspace()))[0]
 
 
 def served_block(fc, bars, risk: RiskSettings) -> None:

@@ -17,6 +17,7 @@ from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
 from kronos_studio.fair import FairSlots
 from kronos_studio.forecasters.base import Forecaster
 
+from .choice import ModelChoice, model_of
 from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
 
@@ -98,13 +99,15 @@ class ModelRegistry:
                 self.loading.pop(key, None)  # kept while loading only: a model dropped since loads anew
             return pair
 
-    def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None,
-                   **choices):
-        """The forecaster ``ref`` names (``kronos_studio.catalog.resolve``, with its ``choices``: ``ensemble``,
-        ``meta``, ``chronos2``) on a warm pair, with ``workspace``'s fits of the ensemble to a series. Raises what
-        ``resolve`` raises (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
-        return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode,
-                       **choices)
+    def forecaster(self, ref: ModelChoice | ModelRef | str | None, bars, settings: ForecastSettings,
+                   workspace: str | None = None):
+        """The forecaster ``ref`` names (a ``ModelChoice``: ``kronos_studio.catalog.resolve`` with its ``ensemble``,
+        ``meta``, ``chronos2``; a reference: with their defaults) on a warm pair, with ``workspace``'s fits of the
+        ensemble to a series. Raises what ``resolve`` raises (``CheckpointError``, ``FileNotFoundError``,
+        ``ValueError``)."""
+        choice = ModelChoice.of(ref)
+        return resolve(choice.model, bars, settings, load_pair=self.loader(choice.model), workspace=workspace,
+                       decode=self.decode, **choice.options())
 
     def champion(self, bars, entry):
         """The model ``champion``'s forecaster for ``bars``' series, whose champion is ``entry`` (None: its base
@@ -136,6 +139,7 @@ class ModelRegistry:
 
     def loader(self, ref: ModelRef | str | None) -> Callable[[str], object]:
         """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own)."""
+        ref = model_of(ref)
         precision = ref.precision if isinstance(ref, ModelRef) else None
         return functools.partial(self.pair, precision=precision)
 

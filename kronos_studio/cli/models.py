@@ -41,29 +41,35 @@ def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled mod
                         f"id, local folder, '{ENSEMBLE}' (the bundled ensemble), '{CHAMPION}' (the series' champion adapter from "
                         "`kronos retrain`, else its base model) or a statistical model "
                         f"({', '.join(STATISTICAL)}); default: {default}")
-    p.add_argument("--ensemble", action="store_true",
-                   help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
-                        "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
-                        "otherwise equal weights (the provenance says which)")
-    add_chronos2_option(p)
+    add_choice_options(p, ("ensemble", "chronos2"))
+
+
+def add_choice_options(p: argparse.ArgumentParser, only: tuple[str, ...]) -> None:
+    """The model choice's options ``only`` names (``--ensemble``, ``--chronos2``, ``--meta``), one per ``Knob`` of
+    ``ModelChoice``."""
+    from kronos_studio.desk import ModelChoice
+
+    from .common import add_knob_options
+
+    add_knob_options(p, ModelChoice, only)
 
 
 def add_chronos2_option(p: argparse.ArgumentParser) -> None:
-    from kronos_studio.bundled import CHRONOS2_NAME
-
-    p.add_argument("--chronos2", default="auto", metavar="auto|off|REF",
-                   help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
-                        "$KRONOS_STUDIO_CHRONOS2) in when its weights are already on this machine; 'off' leaves it "
-                        f"out; '{CHRONOS2_NAME}' (the bundled one), a folder or Hub id is used, downloaded once if "
-                        "need be. The bundled meta-learner "
-                        "was trained without it, so with it the members are weighed equally (the output says so)")
+    add_choice_options(p, ("chronos2",))
 
 
-def model_choices(args) -> dict:
-    """What ``catalog.resolve.resolve`` takes besides the reference, as the options ask: ``ensemble``, ``meta``,
-    ``chronos2``."""
-    return {"ensemble": getattr(args, "ensemble", False), "meta": getattr(args, "meta", None),
-            "chronos2": getattr(args, "chronos2", "auto")}
+def add_meta_option(p: argparse.ArgumentParser) -> None:
+    add_choice_options(p, ("meta",))
+
+
+def model_choice(args):
+    """The ``ModelChoice`` the options ask for: ``--model`` with the options the command offers (``--ensemble``,
+    ``--meta``, ``--chronos2``; one it does not offer keeps its default)."""
+    from kronos.settings import knobs
+    from kronos_studio.desk import ModelChoice
+
+    return ModelChoice(args.model, **{name: getattr(args, knob.name(name)) for name, (_, knob) in
+                                      knobs(ModelChoice).items() if hasattr(args, knob.name(name))})
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ from .common import (
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choices
+from .models import add_context_option, add_meta_option, add_model_option, cli_desk, desk_call, model_choice
 
 RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --backtest); default: enough for the highest "
                    "level's ES, 20 beyond its VaR: 2,000 for 0.99")
@@ -65,8 +65,7 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
     add_bars_file_options(p)
-    p.add_argument("--meta", default=None, metavar="DIR",
-                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
+    add_meta_option(p)
     p.set_defaults(func=run_risk)
 
 
@@ -94,7 +93,7 @@ def backtest_request(bars, args, settings, risk):
         plan = RiskBacktestPlan(**knob_values(args, RiskBacktestPlan))
     except ValueError as e:
         raise error_line(e) from None
-    return RiskBacktestRequest(bars, args.model, settings, risk, plan, choices=model_choices(args))
+    return RiskBacktestRequest(bars, None if args.model is None else model_choice(args), settings, risk, plan)
 
 
 def backtest(desk, bars, args, settings, risk):
@@ -127,6 +126,7 @@ def risk_settings(args):
 
 
 def run_risk(args) -> int:
+    from kronos_studio.desk import RiskRequest
     from kronos_studio.desk.risk import risk_body
 
     from .bars_process import GatedBars
@@ -143,20 +143,22 @@ def run_risk(args) -> int:
     elif args.backtest:
         done, body, table = backtest(desk, bars, args, settings, risk)
     else:
-        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future,
-                                           workspace=args.workspace, **model_choices(args)))
+        asked = RiskRequest(bars, None if args.model is None else model_choice(args), settings, risk, args.workspace,
+                            gated.future)
+        done = desk_call(lambda: desk.risk(asked))
         body, table = risk_body(done), risk_table(done)
     return answer(done, body, table, warnings, args.json)
 
 
 def choose_champion(desk, bars, args, settings, risk):
     """``Desk.risk_champion`` as the options ask: (the result, its JSON body, its table)."""
+    from kronos_studio.desk import RiskChampionRequest
     from kronos_studio.desk.risk import SAMPLED_CANDIDATES, champion_body
 
-    done = desk_call(lambda: desk.risk_champion(bars, settings, risk, cutoffs=args.cutoffs, warmup=args.warmup,
-                                                sampled=SAMPLED_CANDIDATES if args.candidates == "all" else (),
-                                                include_training_period=args.include_training_period,
-                                                workspace=args.workspace, made_by="kronos risk --choose-champion"))
+    asked = RiskChampionRequest(bars, settings, risk, args.cutoffs, args.warmup,
+                                SAMPLED_CANDIDATES if args.candidates == "all" else (), args.include_training_period,
+                                args.workspace, "kronos risk --choose-champion")
+    done = desk_call(lambda: desk.risk_champion(asked))
     body = champion_body(done)
     return done, body, champion_table(body)
 

@@ -7,6 +7,7 @@ import json
 
 from data_sources.requests import HTTP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.settings import ForecastSettings
+from kronos_studio import desk as front  # the desk's requests (the service's own bodies share their names)
 from kronos_studio.desk import RecordRequest
 
 from .errors import ServiceError, notice_line, refused
@@ -80,8 +81,8 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     from .public_ids import adapters_named, forecast_ids
 
     with adapters_named(ledger) as numbers:  # a champion's adapter named by its number in the workspace
-        done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways,
-                             covariates=covariates)
+        done = desk.forecast(front.ForecastRequest(bars, model, settings, workspace, covariates=covariates),
+                             ledger=ledger, ways=ways)
     out = forecast_body(done.forecast, levels, return_paths)
     out["provenance"] = numbers.body(out["provenance"])
     out["warnings"] = [numbers.words(notice_line(n)) for n in done.notices]
@@ -107,8 +108,8 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     from .public_ids import adapters_named
 
     with adapters_named(ledger) as numbers:
-        done = desk.evaluate(bars, model, settings, plan=plan, workspace=workspace, ledger=ledger, ways=ways,
-                             covariates=covariates)
+        done = desk.evaluate(front.EvaluateRequest(bars, model, settings, plan, workspace, covariates), ledger=ledger,
+                             ways=ways)
     return numbers.body({**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]})
 
 
@@ -119,7 +120,6 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     ``beside`` the asked one), the numbers ``kronos risk --json`` writes, and its warnings."""
     import dataclasses
 
-    from kronos_studio.desk import RiskBacktestRequest
     from kronos_studio.desk.risk import backtest_body, risk_body
     from kronos_studio.risk.baselines import risk_baselines
 
@@ -134,11 +134,11 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     with adapters_named(ledger) as numbers:
         if backtest:
             plan = dataclasses.replace(plan, beside=tuple(catalog_model(desk, ref) for ref in plan.beside))
-            done = desk.risk_backtest(RiskBacktestRequest(bars, model, settings, risk, plan, workspace), ledger=ledger,
-                                      ways=ways)
+            done = desk.risk_backtest(front.RiskBacktestRequest(bars, model, settings, risk, plan, workspace),
+                                      ledger=ledger, ways=ways)
             body = backtest_body(done)
         else:
-            done = desk.risk(bars, model, settings, risk, workspace=workspace, ledger=ledger, ways=ways)
+            done = desk.risk(front.RiskRequest(bars, model, settings, risk, workspace), ledger=ledger, ways=ways)
             body = risk_body(done)
     return numbers.body({**body, "warnings": [notice_line(n) for n in done.notices]})
 

@@ -290,15 +290,14 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from types import SimpleNamespace
 
         from kronos.settings import knob_values
-        from kronos_studio.desk import SeriesLocked
+        from kronos_studio.desk import RetrainRequest, SeriesLocked
 
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
         desk.check_retrain(settings)
         settings.check()
-        retraining = desk.retrain(bars_of(options),
-                                  compute.catalog_model(desk, model), settings, ledger=ledger, every=every, ways=WAYS,
-                                  made_by=MADE_BY)
+        retraining = desk.retrain(RetrainRequest(bars_of(options), compute.catalog_model(desk, model), settings, every,
+                                                 made_by=MADE_BY), ledger=ledger, ways=WAYS)
         desk.check_retrain(settings, decisions=len(retraining.points))
         try:
             report = retraining.run()

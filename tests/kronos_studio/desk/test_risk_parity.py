@@ -15,7 +15,7 @@ from kronos.settings import ForecastSettings
 from kronos_studio.bars_input import quality_gate, read_bars
 from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.cli import main as cli
-from kronos_studio.desk import Desk, RiskBacktestPlan, RiskBacktestRequest
+from kronos_studio.desk import Desk, RiskBacktestPlan, RiskBacktestRequest, RiskRequest
 from kronos_studio.desk.risk import backtest_body, risk_body
 from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
 from kronos_studio.risk.measures import RiskSettings, default_paths
@@ -96,7 +96,7 @@ def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_pa
     file, http, mcp = faces
     settings, risk = ForecastSettings(horizon=3, paths=60, seed=4), RiskSettings(levels=(0.9, 0.99))
     gated, _ = quality_gate(read_bars(str(file)), [])  # the bars as every face reads the file
-    direct = Desk().risk(gated, model, settings, risk)
+    direct = Desk().risk(RiskRequest(gated, model, settings, risk))
     desk = risk_body(direct)
     named = [] if model is None else ["--model", model]
     code, by_line, err = by_cli([str(file), *named, "--horizon", "3", "--paths", "60", "--seed", "4",

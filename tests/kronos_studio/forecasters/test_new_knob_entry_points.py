@@ -326,7 +326,7 @@ RISK_SCRIPT = APP_RUN + textwrap.dedent('''
     # the command line: an option with the knob's default, its value handed to the backtest
     from kronos_studio.cli.main import build_parser, main
 
-    assert build_parser().parse_args(["risk", "bars.csv", "--backtest"]).toy_option == 7
+    assert build_parser().parse_args(["risk", "bars.csv", "--horizon", "1", "--backtest"]).toy_option == 7
     assert main(["risk", "bars.csv", "--model", "garch", "--horizon", "1", "--backtest", "--toy-option", "12"]) != 0
     assert seen[-1].toy_option == 12 and seen[-1].cutoffs == 250, ("cli", seen)
     from kronos_studio.cli.errors import flag
