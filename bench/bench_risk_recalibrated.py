@@ -77,8 +77,10 @@ def main() -> None:
                            list(rng.uniform(0.5, 1.5, 250)), 250, {})
         RiskStates(ledger).put(SeriesKey.of(bars), model.describe(name), model.state_identity(identity),
                                args.horizon, {"state": state.to_dict(), "pending": [], "through": None}, None)
-        desk.served_risk(RiskRequest(bars, None, settings, risk), ledger=ledger)  # samples once: the desk keeps the forecast
-        recal_s, served = timed(lambda: desk.served_risk(RiskRequest(bars, None, settings, risk), ledger=ledger)[0], args.repeats)
+        desk.served_risk(RiskRequest(bars, None, settings,
+                                     risk), ledger=ledger)  # samples once: the desk keeps the forecast
+        recal_s, served = timed(lambda: desk.served_risk(RiskRequest(bars, None, settings,
+                                                                     risk), ledger=ledger)[0], args.repeats)
     print(json.dumps({
         "model": name, "sample": args.sample, "paths": args.paths, "horizon": args.horizon,
         "machine": platform.processor() or platform.machine(), "threads": done.forecast.provenance.get("threads"),

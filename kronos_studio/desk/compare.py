@@ -22,7 +22,7 @@ from kronos_studio.evaluation.walk_forward import EvalResult, WalkForward, last_
 from kronos_studio.forecasters.base import Forecaster
 
 from .cache import result_key
-from .desk import ForecastRequest
+from .requests import ForecastRequest
 
 MIN_NOISE_CUTOFFS = 5  # fewer cut-offs than this: a comparison's verdict does not judge noise at all
 

@@ -10,27 +10,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
-from kronos_studio.catalog.choice import ModelChoice, model_of
+from kronos_studio.catalog.choice import model_of
 
 from .cache import ResultCache, result_key
 from .covariates import conditioned
 from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
 from .notices import paths_notices
-
-
-@dataclass
-class Gated:
-    """A series' bars after the quality gate, and what the reader and the gate noted (``Notice``s)."""
-
-    bars: object
-    notices: list[Notice] = field(default_factory=list)
+from .requests import EvaluateRequest, ForecastRequest, Gated, RetrainRequest
 
 
 @dataclass
@@ -69,60 +62,6 @@ class Retraining:
 
     def run(self, progress=None):
         return self.retrainer.run(self.points, progress=progress)
-
-
-@dataclass(frozen=True)
-class ForecastRequest:
-    """A forecast asked for: ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars), the ``model`` (a
-    ``ModelChoice``; a reference is taken with the resolver's defaults), the ``settings``, whose results and fits
-    (``workspace``); ``future``: the bar times to place it at (None: the bars' calendar's); ``covariates``: a
-    ``CovariateOptions`` to condition on (``desk.covariates``); ``adapter``: an ``adapted.AdapterRequest``, a LoRA
-    event adapter on the model reading its events and leaders (``desk.adapted``)."""
-
-    bars: object
-    model: ModelChoice
-    settings: ForecastSettings
-    workspace: str | None = None
-    future: object = None
-    covariates: object = None
-    adapter: object = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "model", ModelChoice.of(self.model))
-
-
-@dataclass(frozen=True)
-class EvaluateRequest:
-    """A walk-forward evaluation asked for (the ``kronos evaluate`` JSON): ``bars``, ``model`` and ``settings`` as a
-    ``ForecastRequest``'s, the walk's ``plan`` (an ``evaluation.trust.TrustPlan``; None: its defaults), the
-    ``workspace``, ``covariates`` (each cut-off reading them as of its own close) and the name the JSON gives the
-    bars (``file``)."""
-
-    bars: object
-    model: ModelChoice
-    settings: ForecastSettings
-    plan: object = None
-    workspace: str | None = None
-    covariates: object = None
-    file: str | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "model", ModelChoice.of(self.model))
-
-
-@dataclass(frozen=True)
-class RetrainRequest:
-    """One series' gated retrain asked for: ``bars`` (a ``BarsRequest`` or gated bars), the base ``model`` (None:
-    its champion's base), the retrain's ``settings`` (a ``RetrainSettings``), deciding at the end of the bars or
-    every ``every`` bars (from ``since``), and who asked (``made_by``, kept with each decision; None: the
-    retrainer's default)."""
-
-    bars: object
-    model: object
-    settings: object
-    every: int | None = None
-    since: object = None
-    made_by: str | None = None
 
 
 class Desk:

@@ -25,7 +25,7 @@ from kronos_studio.risk.measures import PathRisk, RiskSettings
 from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 from .cache import result_key
-from .desk import ForecastRequest, Gated
+from .requests import ForecastRequest, Gated
 
 MODEL_KEY = "model"  # the asked-for model's label in a risk backtest (the baselines keep their own keys)
 

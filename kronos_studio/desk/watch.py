@@ -39,7 +39,7 @@ from kronos.settings import ForecastSettings, knob, knobs
 from kronos_studio.catalog.choice import ModelChoice
 from kronos_studio.risk.measures import RiskSettings
 
-from .desk import ForecastRequest
+from .requests import ForecastRequest
 
 # The stages of a tick, in order: what the bench's shares and a tick's ``timings`` name.
 STAGES = ("load", "score", "forecast", "record", "drift_exceptions", "retrain", "alerts")

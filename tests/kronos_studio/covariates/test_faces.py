@@ -38,7 +38,9 @@ def folder(tmp_path_factory):
 
 
 def desk_close(folder, covariate: str) -> pd.DataFrame:
-    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions((covariate,))))
+    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                           ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                           covariates=CovariateOptions((covariate,))))
     assert done.forecast.provenance["conditioned_on"][0]["ref"] == covariate
     return done.forecast.quantiles(LEVELS)
 
@@ -161,7 +163,9 @@ def test_a_conditioned_walk_forward_is_the_same_through_the_desk_and_http(folder
     from kronos_studio.service.state import ServiceConfig
 
     settings = ForecastSettings(horizon=HORIZON, paths=PATHS)
-    done = Desk().evaluate(EvaluateRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings, plan=TrustPlan(n_cutoffs=4, include_trained=True), covariates=CovariateOptions((SPX,))))
+    done = Desk().evaluate(EvaluateRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings,
+                                           plan=TrustPlan(n_cutoffs=4, include_trained=True),
+                                           covariates=CovariateOptions((SPX,))))
     assert done.report.out["conditioned_on"][0]["ref"] == SPX
     app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
     with TestClient(app) as c:
@@ -196,7 +200,8 @@ def test_chronos2_alone_runs_from_every_face_with_the_same_numbers(folder, tmp_p
     assert done.forecast.provenance["conditioned_on"] == []
     assert done.forecast.provenance["candles"]["repaired"] == 0  # through the seam: its candles are built valid
     assert any("this model forecasts no volume" in n.problem for n in done.notices)
-    named_empty = Desk().forecast(ForecastRequest(BarsRequest(file=str(file)), MODEL, settings, covariates=CovariateOptions()))
+    named_empty = Desk().forecast(ForecastRequest(BarsRequest(file=str(file)), MODEL, settings,
+                                                  covariates=CovariateOptions()))
     np.testing.assert_array_equal(named_empty.forecast.paths, done.forecast.paths)
     expected = quantile_table(done.forecast, LEVELS).reset_index(drop=True)
 
@@ -247,7 +252,9 @@ def test_an_uploaded_covariate_is_named_as_the_user_gave_it_and_its_ignored_colu
     kept.mkdir(parents=True)
     frame = spx[["timestamp", "open", "high", "low", "close", "volume"]].assign(value=spx["volume"] * spx["close"])
     frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%d")).to_csv(kept / "spx_turnover.csv", index=False)
-    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions((str(kept / "spx_turnover.csv"),))))
+    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                           ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                           covariates=CovariateOptions((str(kept / "spx_turnover.csv"),))))
     caption = conditioned_note(done.forecast.provenance)
     assert caption.startswith("Chronos-2 conditioned on spx_turnover.csv (spx_turnover 1d)")
     said = [n.worded() for n in done.notices if n.problem.startswith("covariate ")]

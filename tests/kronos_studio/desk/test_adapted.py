@@ -62,7 +62,8 @@ def kit(tmp_path_factory):
 
 def test_the_desk_and_the_command_line_give_the_same_adapted_forecast_with_a_leader(kit, tmp_path, capsys):
     target, file, _, with_index, _ = kit
-    done = Desk().forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(with_index), None, (("index", INDEX),))))
+    done = Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                           adapter=AdapterRequest(str(with_index), None, (("index", INDEX),))))
     assert done.forecast.provenance["adapter"]["events"]["leaders"][0]["ref"] == INDEX
     code = cli.main(["forecast", str(file), "--adapter", str(with_index), "--no-bundled-events", "--leader",
                      f"index={INDEX}", "--horizon", "3", "--paths", "6", "--seed", "4", "--lookback", str(LOOKBACK),
@@ -92,15 +93,18 @@ def test_leader_bars_after_the_cutoff_never_reach_the_model(kit, tmp_path):
     frame.loc[later, ["open", "high", "low", "close"]] *= 3.0
     frame.to_csv(wild, index=False)
     assert read_bars(str(wild)).content_hash() != read_bars(str(cut)).content_hash()
-    a = Desk().forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(with_index), None, (("index", str(cut)),))))
-    b = Desk().forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(with_index), None, (("index", str(wild)),))))
+    a = Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                        adapter=AdapterRequest(str(with_index), None, (("index", str(cut)),))))
+    b = Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                        adapter=AdapterRequest(str(with_index), None, (("index", str(wild)),))))
     np.testing.assert_array_equal(a.forecast.paths, b.forecast.paths)
 
 
 def test_a_leader_the_adapter_never_learned_from_is_refused_and_bad_channels_too(kit, tmp_path, capsys):
     target, file, _, with_index, without = kit
     with pytest.raises(InputError, match="never learned from the leader channel 'index'"):
-        Desk().forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(without), None, (("index", INDEX),))))
+        Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                        adapter=AdapterRequest(str(without), None, (("index", INDEX),))))
     with pytest.raises(InputError, match="not a leader channel"):
         AdapterRequest(str(with_index), None, (("gold", INDEX),))
     with pytest.raises(InputError, match="cannot take a LoRA adapter"):
@@ -125,4 +129,5 @@ def test_forecasts_with_and_without_leaders_are_kept_apart(kit):
     assert kept is not None and kept.forecast is done.forecast
     assert desk.kept_forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(with_index)))) is None
     assert desk.kept_forecast(ForecastRequest(target, None, SETTINGS)) is None  # the base model's forecast is another
-    assert desk.kept_forecast(ForecastRequest(target, None, dataclasses.replace(SETTINGS, seed=5), adapter=leader)) is None
+    assert desk.kept_forecast(ForecastRequest(target, None, dataclasses.replace(SETTINGS, seed=5),
+                                              adapter=leader)) is None

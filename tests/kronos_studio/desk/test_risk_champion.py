@@ -100,7 +100,8 @@ def test_every_face_reads_the_same_risk_champion(world, tmp_path):
     answer = world["http"].post("/v1/risk", json={"bars_csv": file.read_text(), "symbol": "RSK", **asked})
     assert answer.status_code == 200, answer.text
     by_mcp = world["mcp"]({"file": str(file), **asked})["served"]
-    fc = Desk().forecast(ForecastRequest(gated, "garch", SETTINGS)).forecast  # the app's fan: any model; the panel serves the champion
+    fc = Desk().forecast(ForecastRequest(gated, "garch",
+                                         SETTINGS)).forecast  # the app's fan: any model; the panel serves the champion
     by_app = app_risk.served(fc, gated, RISK).to_dict()
     for face in (by_line, answer.json()["served"], by_mcp, by_app):
         assert face["model"] == direct["model"] and face["why"] == direct["why"]
@@ -200,7 +201,8 @@ def test_a_challenger_is_promoted_only_through_the_gate_and_its_lineage_is_kept(
     bars, _ = quality_gate(read_bars_of(tmp_path, "JMP", seed=0, frame=frame), [])
     with Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
         old = promote_by_hand(ledger, bars, RiskModel("historical_simulation"))
-        done = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60, sampled=()), ledger=ledger)
+        done = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60,
+                                                        sampled=()), ledger=ledger)
         d = done.decision
         assert d.champion == "historical_simulation" and d.challenger != d.champion
         assert d.decision == "promoted", d.reason
@@ -214,5 +216,6 @@ def test_a_challenger_is_promoted_only_through_the_gate_and_its_lineage_is_kept(
         assert served.model.label == d.challenger and served.why.startswith("risk champion since")
         if served.model.recalibration is not None:  # its state was learnt on the choice's cut-offs
             assert served.learnt["outcomes"] >= 120
-        again = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60, sampled=()), ledger=ledger)
+        again = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60,
+                                                         sampled=()), ledger=ledger)
         assert again.decision.champion == d.challenger  # set against the new champion now

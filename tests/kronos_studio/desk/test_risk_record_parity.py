@@ -40,7 +40,8 @@ def url(tmp_path_factory):
     desk = Desk()
     with Ledger.open(url) as ledger:
         for at in range(300, 330):
-            ledger.record(desk.forecast(ForecastRequest(cut(bars, at), None, ForecastSettings(horizon=2, paths=30, seed=at))).forecast,
+            ledger.record(desk.forecast(ForecastRequest(cut(bars, at), None,
+                                                        ForecastSettings(horizon=2, paths=30, seed=at))).forecast,
                           cut(bars, at))
         ledger.score(cut(bars, 340))
     return url

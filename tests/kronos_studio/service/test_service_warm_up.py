@@ -33,7 +33,8 @@ def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path):
         bars = load_sample(list_samples()[0].name)
         fc = service.desk.forecast(ForecastRequest(bars, None, ForecastSettings(horizon=DEFAULT_HORIZON))).forecast
         assert fc.provenance["decode"] == "compiled"  # the request found the steps compiled at start-up
-        other = service.desk.forecast(ForecastRequest(bars, None, ForecastSettings(horizon=DEFAULT_HORIZON + 40))).forecast
+        other = service.desk.forecast(ForecastRequest(bars, None,
+                                                      ForecastSettings(horizon=DEFAULT_HORIZON + 40))).forecast
         assert other.provenance["decode"] == "eager" and other.provenance["compile_pending"]  # another shape
         pool.wait_for_builds(timeout=600)  # not left compiling beside the next tests
     finally:
