@@ -24,8 +24,8 @@ class ModelChoice:
                                "walk, the bootstrap); the bundled meta-learner weighs them only for the Kronos it was "
                                "trained with, otherwise equal weights (the provenance says which)")
     meta: str | None = knob(None, label="Meta-learner",
-                            help="with the ensemble: a meta-learner from `kronos train ensemble` (default: the bundled "
-                                 "one)")
+                            help="with the ensemble: a meta-learner folder, as the ensemble's training writes one "
+                                 "(default: the bundled one)")
     chronos2: str = knob("auto", label="Chronos-2 member",
                          help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
                               "$KRONOS_STUDIO_CHRONOS2) in when its weights are already on this machine; 'off' leaves "

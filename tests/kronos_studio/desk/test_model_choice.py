@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from testkit import random_bars
 
+from data_sources import Bars
 from kronos_studio.catalog.choice import ModelChoice
 from kronos_studio.catalog.identity import model_identity
 from kronos_studio.cli.main import build_parser
@@ -25,7 +26,7 @@ def test_the_command_line_options_keep_their_names_and_make_one_choice():
 def test_a_reference_is_a_choice_with_the_defaults_and_the_options_reach_the_identity(tmp_path):
     from kronos_studio.ensemble.chronos2 import ensemble_state
 
-    bars = random_bars(200, seed=1, freq="1d")
+    bars = Bars.from_frame(random_bars(200, seed=1), source="file", symbol="X", interval="1h", calendar="24/7")
     assert ModelChoice.of("garch") == ModelChoice("garch") and ModelChoice.of(ModelChoice("x")) == ModelChoice("x")
     assert model_identity("garch", bars) == model_identity(ModelChoice("garch"), bars)
     plain, mixed = model_identity(ModelChoice(None), bars), model_identity(ModelChoice(None, ensemble=True), bars)

@@ -346,7 +346,7 @@ RISK_SCRIPT = APP_RUN + textwrap.dedent('''
         assert "toy_option" in request_fields()
         answer = client.post("/v1/risk", json={"bars_csv": Path("bars.csv").read_text(), "model": "garch",
                                                "horizon": 1, "backtest": True, "toy_option": 13})
-        assert answer.status_code == 400 and "stopped by the test" in answer.text, answer.text
+        assert 400 <= answer.status_code < 500 and "stopped by the test" in answer.text, answer.text
     assert seen[-1].toy_option == 13, ("http", seen)
 
     # MCP: a parameter of the risk tool, its value handed to the backtest
