@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from kronos.quantiles import path_quantiles
+from kronos_studio.desk import ForecastRequest
 from kronos_studio.training.adapter_files import ADAPTER_CONFIG
 
 from .errors import app_message, app_notice
@@ -185,8 +186,8 @@ def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicke
     wanted = ("events", "plain") if both else ("events",)  # the fan without events only when it is drawn
     try:
         requests = {"events": AdapterRequest(str(folder), cal, leaders), "plain": AdapterRequest(str(folder))}
-        kept = {k: desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(),
-                                                       adapter=requests[k]) for k in wanted}
+        kept = {k: desk(computing=False).kept_forecast(ForecastRequest(bars, choice, settings, workspace(),
+                                                                       adapter=requests[k])) for k in wanted}
     except Exception as e:  # a leader refused (no such channel, never learned, no overlap): its message and fix
         st.error(f"**The adapter forecast could not run.** {app_message(e)}")
         st.stop()
@@ -203,8 +204,8 @@ def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicke
                 bar = ProgressBar(f"Sampling {settings.paths} paths with {folder.name} "
                                   + ("and events" if k == "events" else "without events"))
                 try:
-                    done = desk().forecast(bars, choice, settings, workspace=workspace(), future=future,
-                                           adapter=requests[k], progress=bar)
+                    done = desk().forecast(ForecastRequest(bars, choice, settings, workspace(), future,
+                                                           adapter=requests[k]), progress=bar)
                 finally:
                     bar.done()
                 got[k] = done.forecast

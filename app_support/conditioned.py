@@ -74,15 +74,15 @@ def stored(bars, settings, refs):
 def run(bars, settings, refs, future=None):
     """The desk's forecast of ``bars`` by Chronos-2 conditioned on ``refs`` (none: Chronos-2 alone), kept for this
     session's reruns: a ``desk.Forecasted`` (its notices are the bars' and the covariates')."""
-    from kronos_studio.desk import Gated
+    from kronos_studio.desk import ForecastRequest, Gated
     from kronos_studio.desk.covariates import CONDITIONED_MODEL
 
     from .auth import workspace
     from .forecasts import desk
 
     with st.spinner(f"Chronos-2 conditioned on {len(refs)} series: sampling {settings.paths} paths"):
-        done = desk().forecast(Gated(bars), CONDITIONED_MODEL, settings, covariates=options(refs), future=future,
-                               workspace=workspace())
+        done = desk().forecast(ForecastRequest(Gated(bars), CONDITIONED_MODEL, settings, workspace(), future,
+                                               options(refs)))
     st.session_state.setdefault(RESULT_KEY, {})[_request(bars, settings, refs)] = done
     return done
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, ForecastRequest
 from kronos_studio.desk.cache import ResultCache
 
 from .models import ModelChoice, load_model, registry, wait_for_torch
@@ -18,15 +18,20 @@ def results() -> ResultCache:
     return ResultCache()
 
 
+@st.cache_resource(show_spinner=False)
+def app_desk() -> Desk:
+    """The app's one desk, shared by all sessions: the process's model registry and ``results``."""
+    return Desk(registry(), cache=results())
+
+
 def desk(computing: bool = True) -> Desk:
-    """The app's desk: the process's model registry in the app's decode mode, and ``results``. Not
-    ``computing`` (a look into the cache): the decode mode is not read, so a page drawn before the warm-up does
-    not import the model code."""
+    """The app's desk (``app_desk``) over the registry in the app's decode mode. Not ``computing`` (a look into
+    the cache): the decode mode is not read, so a page drawn before the warm-up does not import the model code."""
     if not computing:
-        return Desk(registry(), cache=results())
+        return app_desk()
     from kronos_studio.forecasting import app_decode
 
-    return Desk(registry().decoding(app_decode()), cache=results())
+    return app_desk().over(registry().decoding(app_decode()))
 
 
 def identity(choice: ModelChoice, bars) -> dict:
@@ -68,7 +73,7 @@ def cached(bars, choice: ModelChoice, settings, future=None):
     from .auth import workspace
 
     try:
-        kept = desk(computing=False).kept_forecast(bars, choice, settings, workspace=workspace(), future=future)
+        kept = desk(computing=False).kept_forecast(ForecastRequest(bars, choice, settings, workspace(), future))
     except UserError:
         return None
     return None if kept is None else kept.forecast
@@ -95,7 +100,7 @@ def run(bars, choice: ModelChoice, settings, future=None, label: str | None = No
                                 else f"Sampling {settings.paths} paths with {choice.label}"),
                       unit="member" if choice.mixes else "step", work=work)
     try:
-        done = desk().forecast(bars, choice, settings, workspace=workspace(), future=future, progress=bar,
+        done = desk().forecast(ForecastRequest(bars, choice, settings, workspace(), future), progress=bar,
                                waiting=lambda: st.spinner("The same forecast is being sampled for another session: "
                                                           "sharing its result…"))
     finally:

@@ -4,12 +4,13 @@ dataclass (the sidebar's sampling knobs of ``ForecastSettings``, the Fine-tune p
 is a widget with no edit here."""
 from __future__ import annotations
 
-from kronos.settings import ForecastSettings, knob_kind, knobs
+from kronos.settings import ForecastSettings, bounds, knob_kind, knobs
 
 from .source_inputs import first_value
 
 
-def knob_widget(where, key: str, value, knob, setting: str | None = None, handed: bool = True, kind=None):
+def knob_widget(where, key: str, value, knob, setting: str | None = None, handed: bool = True, kind=None,
+                choices: tuple | None = None):
     """The widget a knob's type asks for, keyed ``key`` and starting at ``value``: a toggle (bool), a slider
     (float), a number box (int); several words (a tuple of text, the choices its default holds) a multiselect,
     several numbers (a tuple of them) a text box of comma-separated numbers (``setting``: what a message about
@@ -17,7 +18,8 @@ def knob_widget(where, key: str, value, knob, setting: str | None = None, handed
     sidebar's), so its first value is put in session state (``first_value``); otherwise it is the widget's own
     default, which the browser also starts from when the page above the widget changes and the browser draws it
     anew (a first value kept only in session state came back from it empty then). A default of None (left to the use
-    case) is an empty box of the field's ``kind``, which gives None while left empty."""
+    case) is an empty box of the field's ``kind``, which gives None while left empty; a word among ``choices`` (its
+    ``Bounds``') a select box of them."""
     def start(v):
         return {"key": first_value(key, v)} if handed else {"key": key, "value": v}
 
@@ -30,6 +32,11 @@ def knob_widget(where, key: str, value, knob, setting: str | None = None, handed
         text = where.text_input(knob.label, help=f"{knob.help} (comma-separated)",
                                 **start(", ".join(f"{v:g}" for v in value)))
         return numbers(text, type(value[0]), knob.label, setting)
+    if isinstance(value, str) and choices:
+        chosen = start(value)
+        if not handed:
+            chosen["index"] = list(choices).index(chosen.pop("value"))
+        return where.selectbox(knob.label, list(choices), help=knob.help, **chosen)
     if isinstance(value, bool):
         return bool(where.toggle(knob.label, help=knob.help, **start(value)))
     if isinstance(value, float):
@@ -62,10 +69,12 @@ def knob_controls(where, cls, prefix: str, more: str | None = None, only: tuple[
     cls = cls or ForecastSettings
     shown = {name: spec for name, spec in knobs(cls).items() if only is None or name in only}
     folded = {name for name, (_, knob) in shown.items() if knob.more and more}
+    rules = bounds(cls)
 
     def widget(box, name, value, knob):
         return knob_widget(box, f"{prefix}{knob.name(name)}", value, knob, knob.name(name), handed,
-                           knob_kind(cls, name) if value is None else None)
+                           knob_kind(cls, name) if value is None else None,
+                           rules[name][1].choices if name in rules else None)
 
     values = {name: widget(where, name, value, knob) for name, (value, knob) in shown.items() if name not in folded}
     if folded:

@@ -8,7 +8,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from kronos_studio.desk import AdaptersRequest
+from kronos_studio.desk import AdaptersRequest, RetrainRequest
 
 from . import ledger as app_ledger
 from .forecasts import desk
@@ -144,5 +144,5 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     if not choice.per_series:
         load_model(choice)  # loaded with its progress shown; the desk then finds it warm
     # champion: retrained on the base its champion was trained on
-    return desk().retrain(bars, None if choice.per_series else choice, settings, ledger=book,
-                          made_by=MADE_BY).run(progress).decisions[-1]
+    asked = RetrainRequest(bars, None if choice.per_series else choice, settings, made_by=MADE_BY)
+    return desk().retrain(asked, ledger=book).run(progress).decisions[-1]

@@ -11,10 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from kronos.errors import UserError
+from kronos.settings import knobs
+from kronos_studio.desk import RiskBacktestPlan, RiskRequest
 from kronos_studio.desk.risk import beside_offered
 from kronos_studio.risk import STANDARD_MODELS
 from kronos_studio.risk.measures import RiskSettings
-from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 from . import forecasts
 from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
@@ -24,9 +25,6 @@ from .knob_widgets import knob_controls
 from .models import ModelChoice
 from .runs import ProgressBar
 
-# The backtest's default cut-offs here: fewer than the library's 250 (every model samples at each one while the
-# page waits); the traffic light needs 250 one-step VaRs, and the section says so when there are fewer.
-APP_BACKTEST_CUTOFFS = 100
 MORE = "More risk settings"
 
 
@@ -55,7 +53,7 @@ def served(fc, bars, risk: RiskSettings):
     from . import auth
 
     settings = dataclasses.replace(fc.settings, paths=default_paths(risk.levels))
-    return forecasts.desk().served_risk(bars, settings, risk, workspace=auth.workspace())[0]
+    return forecasts.desk().served_risk(RiskRequest(bars, None, settings, risk, auth.workspace()))[0]
 
 
 def served_block(fc, bars, risk: RiskSettings) -> None:
@@ -155,13 +153,14 @@ def panel(fc, bars, what: str, request=None) -> None:
         st.dataframe(r.stylized.table(), key="risk_stylized")
 
 
-def backtest_options(plan: dict) -> dict:
-    """``Desk.risk_backtest``'s options for the section's ``plan`` (its controls' values)."""
+def backtest_request(bars, choice: ModelChoice, settings, risk: RiskSettings, plan):
+    """The ``RiskBacktestRequest`` of the section's controls (``plan``: a ``RiskBacktestPlan``) in the session's
+    workspace."""
+    from kronos_studio.desk import RiskBacktestRequest
+
     from . import auth
 
-    return {"cutoffs": plan["cutoffs"], "walk": RiskWalk(proxy=plan["proxy"]), "baselines": plan["baselines"],
-            "beside": plan["beside"], "include_training_period": plan["include_training_period"],
-            "workspace": auth.workspace()}
+    return RiskBacktestRequest(bars, choice, settings, risk, plan, auth.workspace())
 
 
 def backtest_settings(settings, risk: RiskSettings):
@@ -172,10 +171,10 @@ def backtest_settings(settings, risk: RiskSettings):
     return dataclasses.replace(settings, paths=default_paths(risk.levels))
 
 
-def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):
+def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan):
     """``Desk.risk_backtest`` on the app's desk (its warm models, and its one result cache) under a progress bar:
     each model's cut-offs done of N, with the time left, the asked model first."""
-    others = [*plan["beside"], *(["the standard risk models"] if plan["baselines"] else [])]
+    others = [*plan.beside, *(["the standard risk models"] if plan.baselines else [])]
     bar = ProgressBar(f"Risk backtest of {choice.label}" + (f", then {', '.join(others)}" if others else ""),
                       unit="cut-off")
     phase = [None]
@@ -187,8 +186,7 @@ def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: 
         bar(i, n)
 
     try:
-        return forecasts.desk().risk_backtest(bars, choice, settings, risk, progress=progress,
-                                              **backtest_options(plan))
+        return forecasts.desk().risk_backtest(backtest_request(bars, choice, settings, risk, plan), progress=progress)
     finally:
         bar.done()
 
@@ -202,23 +200,25 @@ def backtest_section(bars, choice: ModelChoice, settings) -> None:
     st.caption("VaR, ES and variance forecasts of the model at cut-offs one horizon apart (no two horizon returns "
                f"overlap), beside {STANDARD_MODELS} on the same cut-offs: Kupiec, Christoffersen, the Basel traffic light (250 one-step 99% VaRs), "
                "Acerbi–Szekely, QLIKE and MSE, Mincer–Zarnowitz, Diebold–Mariano against GARCH.")
-    c = st.columns(3)
-    cutoffs = int(c[0].number_input("Risk cut-offs", 1, 2000, APP_BACKTEST_CUTOFFS, key="rb_cutoffs",
-                                    help="The latest cut-offs, one horizon apart"))
-    proxy = c[1].selectbox("Variance proxy", PROXIES, key="rb_proxy",
-                           help="The realized variance a variance forecast is scored against")
-    baselines = c[2].toggle("With the standard risk models", True, key="rb_baselines")
-    beside = st.multiselect("Beside it", [m for m in beside_offered() if m != choice.ref], default=[], key="rb_beside",
-                            help="the catalog's models backtested on the same cut-offs (each samples at every one)")
+    knobs_of = knobs(RiskBacktestPlan)
+    chosen = knob_controls(st.container(), RiskBacktestPlan, "rb_", "More backtest settings", handed=False,
+                           only=tuple(n for n in knobs_of if n not in ("beside", "include_trained")))
+    beside_knob = knobs_of["beside"][1]  # offered beside the model: the catalog's others (not the model itself)
+    beside = st.multiselect(beside_knob.label, [m for m in beside_offered() if m != choice.ref], default=[],
+                            key="rb_beside", help=beside_knob.help)
     include = include_trained_toggle("rb_include_trained")
     risk = settings_or_none(st.container(), "rb_")
     if risk is None:
         return
     settings = backtest_settings(settings, risk)
-    plan = {"cutoffs": cutoffs, "proxy": proxy, "baselines": bool(baselines), "beside": tuple(beside),
-            "include_training_period": bool(include)}
+    try:
+        plan = RiskBacktestPlan(**chosen, beside=tuple(beside), include_trained=bool(include))
+    except ValueError as e:
+        st.error(f"**The risk backtest could not run.** {app_message(e)}")
+        return
+    cutoffs = plan.cutoffs
     clicked = st.button("Run risk backtest", icon=":material/play_arrow:", key="rb_run")
-    done = forecasts.desk(computing=False).kept_risk_backtest(bars, choice, settings, risk, **backtest_options(plan))
+    done = forecasts.desk(computing=False).kept_risk_backtest(backtest_request(bars, choice, settings, risk, plan))
     if clicked and done is None:
         try:
             done = run_backtest(bars, choice, settings, risk, plan)

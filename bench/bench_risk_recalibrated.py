@@ -19,6 +19,8 @@ import statistics
 import tempfile
 import time
 
+from kronos_studio.desk import ForecastRequest, RiskRequest
+
 
 def timed(fn, repeats: int) -> tuple[float, object]:
     times, out = [], None
@@ -59,13 +61,13 @@ def main() -> None:
     name = next(iter(bundled_models()))
     model = RiskModel(name, Recalibration())
     desk = Desk(cache=ResultCache())
-    Desk().forecast(bars, name, ForecastSettings(horizon=2, paths=8))  # warm-up: first-call costs out of the timing
+    Desk().forecast(ForecastRequest(bars, name, ForecastSettings(horizon=2, paths=8)))  # warm-up: first-call costs out of the timing
     # the whole reading, sampled each time (a desk without a cache)
-    reading_s, done = timed(lambda: Desk().risk(bars, name, settings, risk), args.repeats)
+    reading_s, done = timed(lambda: Desk().risk(RiskRequest(bars, name, settings, risk)), args.repeats)
     with tempfile.TemporaryDirectory() as folder, Ledger.open(f"sqlite:///{folder}/bench.sqlite") as ledger:
         ts = pd.DatetimeIndex(bars.frame["timestamp"])
         registry = Registry(ledger)
-        identity = desk._identity(name, bars, None, ledger, {})[1]
+        identity = desk._identity(name, bars, None, ledger)[1]
         entry = registry.register(Candidate(SeriesKey.of(bars), model.label, model.state_identity(identity),
                                             ts[0].to_pydatetime(), ts[-1].to_pydatetime(), len(ts), "bench", "",
                                             model.to_settings(), "bench", kind=RISK_CHAMPION))
@@ -75,8 +77,10 @@ def main() -> None:
                            list(rng.uniform(0.5, 1.5, 250)), 250, {})
         RiskStates(ledger).put(SeriesKey.of(bars), model.describe(name), model.state_identity(identity),
                                args.horizon, {"state": state.to_dict(), "pending": [], "through": None}, None)
-        desk.served_risk(bars, settings, risk, ledger=ledger)  # samples once: the desk keeps the forecast
-        recal_s, served = timed(lambda: desk.served_risk(bars, settings, risk, ledger=ledger)[0], args.repeats)
+        desk.served_risk(RiskRequest(bars, None, settings,
+                                     risk), ledger=ledger)  # samples once: the desk keeps the forecast
+        recal_s, served = timed(lambda: desk.served_risk(RiskRequest(bars, None, settings,
+                                                                     risk), ledger=ledger)[0], args.repeats)
     print(json.dumps({
         "model": name, "sample": args.sample, "paths": args.paths, "horizon": args.horizon,
         "machine": platform.processor() or platform.machine(), "threads": done.forecast.provenance.get("threads"),

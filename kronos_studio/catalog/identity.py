@@ -4,20 +4,24 @@ answer for it."""
 from __future__ import annotations
 
 from .champion import CHAMPION
+from .choice import ModelChoice, model_of
 from .resolve import ENSEMBLE, ModelRef, normal_reference
 
 NOT_PER_SERIES = "not chosen per series"  # the champion read for a model other than ``champion``
 
 
 def per_series(ref) -> bool:
-    """``ref`` names ``champion``: one model per series, read from the registry."""
+    """``ref`` (a reference or a ``ModelChoice``) names ``champion``: one model per series, read from the registry."""
     from kronos_studio.bundled import model_reference
 
+    ref = model_of(ref)
     return ref.per_series if isinstance(ref, ModelRef) else model_reference(ref) == CHAMPION
 
 
 def mixes(ref, ensemble: bool = False) -> bool:
-    """``ref`` (with the ``ensemble`` switch) names the ensemble."""
+    """``ref`` (with the ``ensemble`` switch, or a ``ModelChoice`` with its own) names the ensemble."""
+    if isinstance(ref, ModelChoice):
+        ref, ensemble = ref.model, ensemble or ref.ensemble
     return ensemble or (ref.mixes if isinstance(ref, ModelRef) else ref == ENSEMBLE)
 
 
@@ -31,14 +35,13 @@ def served_champion(ref, bars, workspace: str | None = None, ledger=None):
     return champion_entry(bars, workspace, ledger=ledger)
 
 
-def model_identity(ref, bars, workspace: str | None = None, champion=NOT_PER_SERIES, choices: dict | None = None
-                   ) -> dict:
-    """What results of ``ref`` on ``bars`` depend on besides the bars and the settings: the model in its one
-    spelling and precision; for ``champion`` the adapter serving (``served_champion``); for the ensemble its
-    meta-learner's files, the workspace's fits to series, the asset class it reads from the bars and the
-    Chronos-2 that would join it. ``choices``: ``resolve``'s ``ensemble``, ``meta`` and ``chronos2``."""
-    choices = choices or {}
-    ensemble, meta, chronos2 = choices.get("ensemble", False), choices.get("meta"), choices.get("chronos2", "auto")
+def model_identity(ref, bars, workspace: str | None = None, champion=NOT_PER_SERIES) -> dict:
+    """What results of ``ref`` (a ``ModelChoice``, or a reference with the resolver's defaults) on ``bars`` depend on
+    besides the bars and the settings: the model in its one spelling and precision; for ``champion`` the adapter
+    serving (``served_champion``); for the ensemble its meta-learner's files, the workspace's fits to series, the
+    asset class it reads from the bars and the Chronos-2 that would join it."""
+    choice = ModelChoice.of(ref)
+    ref, ensemble, meta, chronos2 = choice.model, choice.ensemble, choice.meta, choice.chronos2
     precision = ref.precision if isinstance(ref, ModelRef) else None
     if champion is not NOT_PER_SERIES:
         return {"model": CHAMPION, "adapter": None if champion is None else champion.served, "precision": precision}

@@ -112,7 +112,8 @@ def named_kinds() -> dict[str, ModelKind]:
 
 def kind_of(ref) -> ModelKind:
     """The kind of model ``ref`` (a ``resolve.ModelRef``, a reference ``resolve`` takes, None: the bundled default)
-    names."""
+    names; a ``choice.ModelChoice`` by the reference it holds."""
+    ref = getattr(ref, "model", ref)  # a ModelChoice (read by its field: choice imports resolve, which imports this)
     if getattr(ref, "mixes", None) is not None:  # a ModelRef (read by its fields: resolve imports this module)
         ref = ENSEMBLE if ref.mixes else ref.ref
     return named_kinds().get(None if ref is None else str(ref), KRONOS)

@@ -18,6 +18,7 @@ from kronos_studio.fair import FairSlots
 from kronos_studio.forecasters.base import Forecaster
 from kronos_studio.forecasters.warm import Recent, WarmWeights, process_weights
 
+from .choice import ModelChoice, model_of
 from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
 
@@ -93,13 +94,15 @@ class ModelRegistry:
         ensemble's Chronos-2."""
         return self.weights.get(key, load)
 
-    def forecaster(self, ref: ModelRef | str | None, bars, settings: ForecastSettings, workspace: str | None = None,
-                   **choices):
-        """The forecaster ``ref`` names (``kronos_studio.catalog.resolve``, with its ``choices``: ``ensemble``,
-        ``meta``, ``chronos2``) on a warm pair, with ``workspace``'s fits of the ensemble to a series. Raises what
-        ``resolve`` raises (``CheckpointError``, ``FileNotFoundError``, ``ValueError``)."""
-        return resolve(ref, bars, settings, load_pair=self.loader(ref), workspace=workspace, decode=self.decode,
-                       **choices)
+    def forecaster(self, ref: ModelChoice | ModelRef | str | None, bars, settings: ForecastSettings,
+                   workspace: str | None = None):
+        """The forecaster ``ref`` names (a ``ModelChoice``: ``kronos_studio.catalog.resolve`` with its ``ensemble``,
+        ``meta``, ``chronos2``; a reference: with their defaults) on a warm pair, with ``workspace``'s fits of the
+        ensemble to a series. Raises what ``resolve`` raises (``CheckpointError``, ``FileNotFoundError``,
+        ``ValueError``)."""
+        choice = ModelChoice.of(ref)
+        return resolve(choice.model, bars, settings, load_pair=self.loader(choice.model), workspace=workspace,
+                       decode=self.decode, **choice.options())
 
     def champion(self, bars, entry):
         """The model ``champion``'s forecaster for ``bars``' series, whose champion is ``entry`` (None: its base
@@ -132,6 +135,7 @@ class ModelRegistry:
     def loader(self, ref: ModelRef | str | None) -> Loader:
         """``load_pair`` for ``resolve(ref)``: warm pairs in ``ref``'s precision (a ``ModelRef``'s own), and this
         registry's store for the other kinds' weights."""
+        ref = model_of(ref)
         return Loader(self, ref.precision if isinstance(ref, ModelRef) else None)
 
     def sampling_turns(self, ref) -> FairSlots:

@@ -6,11 +6,12 @@ import json
 import sys
 
 from kronos.settings import knob_values
-from kronos_studio.desk import AdaptersRequest, Desk, EntryRequest
+from kronos_studio.desk import AdaptersRequest, EntryRequest
 
 from .commands import add_command
 from .common import CliError, add_knob_options
 from .ledger import open_ledger
+from .models import process_desk
 
 
 def register(sub) -> None:
@@ -59,7 +60,7 @@ def _line(e) -> str:
 def run_list(args) -> int:
     request = AdaptersRequest(**knob_values(args, AdaptersRequest))
     with _registry(args.workspace) as ledger:
-        entries = Desk().adapters(request, ledger=ledger).entries
+        entries = process_desk().adapters(request, ledger=ledger).entries
     if args.json:
         print(json.dumps([e.to_dict() for e in entries], indent=2, default=str))
     else:
@@ -73,7 +74,7 @@ def run_list(args) -> int:
 
 def run_show(args) -> int:
     with _registry(args.workspace) as ledger:
-        shown = Desk().adapter(EntryRequest(args.id), ledger=ledger)
+        shown = process_desk().adapter(EntryRequest(args.id), ledger=ledger)
     events = [e.to_dict() for e in shown.events]
     print(json.dumps({**shown.entry.to_dict(), "events": events}, indent=2, default=str))
     return 0
@@ -81,7 +82,7 @@ def run_show(args) -> int:
 
 def run_promote(args) -> int:
     with _registry(args.workspace) as ledger:
-        promoted = Desk().promote(EntryRequest(args.id), ledger=ledger).entry
+        promoted = process_desk().promote(EntryRequest(args.id), ledger=ledger).entry
     print(f"adapter {promoted.id} is the champion of {promoted.series}: promoted by hand, it bypassed the gate "
           "(recorded as such)")
     return 0
@@ -89,7 +90,7 @@ def run_promote(args) -> int:
 
 def run_rollback(args) -> int:
     with _registry(args.workspace) as ledger:
-        done = Desk().rollback(EntryRequest(args.id), ledger=ledger)
+        done = process_desk().rollback(EntryRequest(args.id), ledger=ledger)
     now = f"adapter {done.restored.id} serves again" if done.restored else "the base model serves"
     print(f"rolled back adapter {done.retired.id} of {done.retired.series}: {now}")
     return 0

@@ -124,7 +124,8 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
 
 # an option's value, in words (a repeated option's: VALUE when not here)
 METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME",
-            "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME"}
+            "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME",
+            "beside": "MODEL", "step": "N", "meta": "DIR", "chronos2": "auto|off|REF"}
 
 
 def add_covariate_options(p) -> None:
@@ -158,7 +159,7 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
     for name in (only if only is not None else found):
         value, knob = found[name]
         setting = knob.name(name)
-        flag = FLAGS.get(setting) or knob_flag(setting, value)
+        flag = (FLAGS.get(setting) or knob_flag(setting, value)).split()[0]  # FLAGS may word it: '--meta DIR (...)'
         if isinstance(value, tuple) and value:  # a list with a default: the option repeated, once per item; not
             # given, None (the use case's reader leaves it to the default: argparse would append to a default list)
             g.add_argument(flag, dest=setting, action="append", default=None, type=type(value[0]),

@@ -57,7 +57,7 @@ def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
     ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s
-    ``TrustPlan``, ``kronos train lora``'s ``FineTunePlan``, ``kronos batch``'s (the screen's, its engine's, the rank
+    ``TrustPlan``, ``kronos risk --backtest``'s ``RiskBacktestPlan``, ``kronos train lora``'s ``FineTunePlan``, ``kronos batch``'s (the screen's, its engine's, the rank
     plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
     ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
     from data_sources.requests import BarsRequest
@@ -74,6 +74,7 @@ def option_knobs() -> dict:
         RetrainPolicy,
         RetrainSettings,
         RetrainWatchlistRequest,
+        RiskBacktestPlan,
         RiskSettings,
         ScreenRequest,
         StepsRequest,
@@ -81,7 +82,7 @@ def option_knobs() -> dict:
     )
 
     return {knob.name(name): (default, knob)
-            for cls in (FineTunePlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
+            for cls in (FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
                         ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
                         RetrainPolicy, AlertRules, AlertChannels)
             for name, (default, knob) in knobs(cls).items()}

@@ -21,7 +21,15 @@ from .common import (
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_model_option, cli_desk, context_note, desk_call, model_choices
+from .models import (
+    add_context_option,
+    add_meta_option,
+    add_model_option,
+    cli_desk,
+    context_note,
+    desk_call,
+    model_choice,
+)
 
 
 def register(sub) -> None:
@@ -41,8 +49,7 @@ def register(sub) -> None:
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     add_bars_file_options(p)
     add_covariate_options(p)
-    p.add_argument("--meta", default=None, metavar="DIR",
-                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
+    add_meta_option(p)
     from kronos_studio.desk import RiskSettings
 
     from .risk import add_backtest_options
@@ -52,7 +59,7 @@ def register(sub) -> None:
     r.add_argument("--risk", action="store_true", help="backtest VaR, ES and the variance forecast on the cut-offs "
                                                         "instead: the table on stdout, its JSON in --json")
     add_knob_options(r, RiskSettings)
-    add_backtest_options(r, "with --risk: ")
+    add_backtest_options(r)
     p.set_defaults(func=run_evaluate)
 
 
@@ -72,12 +79,12 @@ def run_evaluate(args) -> int:
 
         args.paths = default("paths")
     from kronos.settings import knob_values
-    from kronos_studio.desk import TrustPlan
+    from kronos_studio.desk import EvaluateRequest, TrustPlan
 
     plan = desk_call(lambda: TrustPlan(**knob_values(args, TrustPlan)))
-    done = desk_call(lambda: desk.evaluate(bars, args.model, sampling_settings(args), plan=plan,
-                                           file=str(Path(args.file).resolve()), covariates=covariate_options(args),
-                                           **model_choices(args)))
+    asked = EvaluateRequest(bars, model_choice(args), sampling_settings(args), plan,
+                            covariates=covariate_options(args), file=str(Path(args.file).resolve()))
+    done = desk_call(lambda: desk.evaluate(asked))
     made, pair = done.report, loaded[0] if loaded else None
     out = made.out
     Path(args.json).write_text(json.dumps(out, indent=2, default=str))

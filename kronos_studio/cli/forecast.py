@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
+from kronos_studio.desk import ForecastRequest
 from kronos_studio.desk.covariates import conditioned_note
 from kronos_studio.exports import write_csv
 
@@ -24,7 +25,15 @@ from .common import (
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_model_option, cli_desk, context_note, desk_call, model_choices
+from .models import (
+    add_context_option,
+    add_meta_option,
+    add_model_option,
+    cli_desk,
+    context_note,
+    desk_call,
+    model_choice,
+)
 
 
 def register(sub) -> None:
@@ -58,8 +67,7 @@ def register(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
-    p.add_argument("--meta", default=None, metavar="DIR",
-                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
+    add_meta_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-ledger", action="store_true",
                    help="do not record the forecast in the ledger ($KRONOS_STUDIO_DB, else a SQLite file in the "
@@ -172,9 +180,9 @@ def _forecast(desk, bars, settings, args, on_progress, future=None):
             bar.refresh()
 
     try:
-        return desk_call(lambda: desk.forecast(bars, args.model, settings, future=future, progress=progress,
-                                               covariates=covariate_options(args), adapter=adapter_request(args),
-                                               **model_choices(args)))
+        asked = desk_call(lambda: ForecastRequest(bars, model_choice(args), settings, future=future,
+                                                  covariates=covariate_options(args), adapter=adapter_request(args)))
+        return desk_call(lambda: desk.forecast(asked, progress=progress))
     finally:
         if bar is not None:
             bar.close()

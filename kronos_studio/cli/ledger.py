@@ -14,6 +14,7 @@ from kronos_studio.desk import DriftRequest, ModelsQuery, RecordRequest, ScoreRe
 
 from .commands import add_command
 from .common import CliError, add_knob_options, error_line
+from .models import process_desk
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -145,11 +146,9 @@ def _report_line(label: str, scored) -> str:
 
 
 def run_score(args) -> int:
-    from kronos_studio.desk import Desk
-
     from .errors import cli_line, notice_line
 
-    desk = Desk()
+    desk = process_desk()
     with open_ledger() as ledger:
         if args.files:
             for path in args.files:
@@ -179,7 +178,6 @@ def run_score(args) -> int:
 
 
 def run_export(args) -> int:
-    from kronos_studio.desk import Desk
     from kronos_studio.desk.ledger import counted
 
     from .errors import notice_line
@@ -189,7 +187,7 @@ def run_export(args) -> int:
         raise CliError(f"--out must name a Parquet file (.parquet), got '{args.out}'")
     request = StepsRequest(**knob_values(args, StepsRequest))
     with open_ledger() as ledger:
-        done = Desk().steps(request, ledger=ledger)
+        done = process_desk().steps(request, ledger=ledger)
     for n in done.notices:
         print(notice_line(n), file=sys.stderr)
     try:
@@ -204,11 +202,10 @@ def run_export(args) -> int:
 
 
 def run_info(args) -> int:
-    from kronos_studio.desk import Desk
     from kronos_studio.desk.ledger import counted
 
     with open_ledger() as ledger:
-        info = Desk().ledger_info(ledger=ledger)
+        info = process_desk().ledger_info(ledger=ledger)
     print(f"ledger: {info.where} (schema {info.schema})")
     print(f"{counted(info.counts['predictions'], 'forecast')} of {len(info.series)} series, "
           f"{counted(info.counts['evaluations'], 'step')} scored, "
@@ -219,13 +216,11 @@ def run_info(args) -> int:
 def run_drift(args) -> int:
     import json
 
-    from kronos_studio.desk import Desk
-
     from .errors import notice_line
 
     request = DriftRequest(**knob_values(args, DriftRequest))
     with open_ledger(workspace=args.workspace) as ledger:
-        done = Desk().drift(request, ledger=ledger)
+        done = process_desk().drift(request, ledger=ledger)
     for n in done.notices:
         print(notice_line(n), file=sys.stderr)
     report = done.drifts

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from .common import CliError, cli_device, error_line, positive
 
@@ -40,39 +41,55 @@ def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled mod
                         f"id, local folder, '{ENSEMBLE}' (the bundled ensemble), '{CHAMPION}' (the series' champion adapter from "
                         "`kronos retrain`, else its base model) or a statistical model "
                         f"({', '.join(STATISTICAL)}); default: {default}")
-    p.add_argument("--ensemble", action="store_true",
-                   help="mix the --model Kronos with the statistical members (HAR, GJR-GARCH, GARCH, the random walk, "
-                        "the bootstrap); the bundled meta-learner weighs them only for the Kronos it was trained with, "
-                        "otherwise equal weights (the provenance says which)")
-    add_chronos2_option(p)
+    add_choice_options(p, ("ensemble", "chronos2"))
+
+
+def add_choice_options(p: argparse.ArgumentParser, only: tuple[str, ...]) -> None:
+    """The model choice's options ``only`` names (``--ensemble``, ``--chronos2``, ``--meta``), one per ``Knob`` of
+    ``ModelChoice``."""
+    from kronos_studio.desk import ModelChoice
+
+    from .common import add_knob_options
+
+    add_knob_options(p, ModelChoice, only)
 
 
 def add_chronos2_option(p: argparse.ArgumentParser) -> None:
-    from kronos_studio.bundled import CHRONOS2_NAME
-
-    p.add_argument("--chronos2", default="auto", metavar="auto|off|REF",
-                   help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
-                        "$KRONOS_STUDIO_CHRONOS2) in when its weights are already on this machine; 'off' leaves it "
-                        f"out; '{CHRONOS2_NAME}' (the bundled one), a folder or Hub id is used, downloaded once if "
-                        "need be. The bundled meta-learner "
-                        "was trained without it, so with it the members are weighed equally (the output says so)")
+    add_choice_options(p, ("chronos2",))
 
 
-def model_choices(args) -> dict:
-    """What ``catalog.resolve.resolve`` takes besides the reference, as the options ask: ``ensemble``, ``meta``,
-    ``chronos2``."""
-    return {"ensemble": getattr(args, "ensemble", False), "meta": getattr(args, "meta", None),
-            "chronos2": getattr(args, "chronos2", "auto")}
+def add_meta_option(p: argparse.ArgumentParser) -> None:
+    add_choice_options(p, ("meta",))
+
+
+def model_choice(args):
+    """The ``ModelChoice`` the options ask for: ``--model`` with the options the command offers (``--ensemble``,
+    ``--meta``, ``--chronos2``; one it does not offer keeps its default)."""
+    from kronos.settings import knobs
+    from kronos_studio.desk import ModelChoice
+
+    return ModelChoice(args.model, **{name: getattr(args, knob.name(name)) for name, (_, knob) in
+                                      knobs(ModelChoice).items() if hasattr(args, knob.name(name))})
+
+
+@functools.lru_cache(maxsize=1)
+def process_desk():
+    """This process's desk, the only one the command line builds: the process's shared model registry
+    (``catalog.registry.shared_registry``) and no result cache (a one-shot command keeps no results)."""
+    from kronos_studio.catalog.registry import shared_registry
+    from kronos_studio.desk import Desk
+
+    return Desk(shared_registry())
 
 
 def cli_desk(args):
-    """(a ``kronos_studio.desk.Desk`` whose registry loads Kronos models as the options ask: ``args.tokenizer``,
+    """(the process's desk (``process_desk``) loading Kronos models as the options ask: ``args.tokenizer``,
     ``args.revision``, ``args.context``, ``args.device``, ``args.precision`` where present; the pairs it loaded,
-    in order, for the output line)."""
+    in order, for the output line). The options are the command's, so its models load through a registry of its
+    own (the output names what this command loaded); everything else is the process desk's."""
     from kronos.checkpoints import load_pair
     from kronos.config import trained_context
     from kronos_studio.catalog.registry import ModelRegistry
-    from kronos_studio.desk import Desk
 
     context = getattr(args, "context", None)
     loaded = []
@@ -87,7 +104,7 @@ def cli_desk(args):
                                 context=context, device=cli_device(args), precision=getattr(args, "precision", None)))
         return loaded[-1]
 
-    return Desk(ModelRegistry(load=lambda ref: load(ref))), loaded
+    return process_desk().over(ModelRegistry(load=lambda ref: load(ref))), loaded
 
 
 def desk_call(call):

@@ -76,7 +76,7 @@ def retrain_settings(args):
 
 def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.desk import Desk, RetrainError, SeriesLocked, TrainingPeriodError
+    from kronos_studio.desk import Desk, RetrainError, RetrainRequest, SeriesLocked, TrainingPeriodError
     from kronos_studio.desk.ledger import LedgerError
 
     from .bars_process import GatedBars
@@ -95,7 +95,7 @@ def run_retrain(args) -> int:
     desk, _ = cli_desk(args)
     with open_ledger() as ledger:
         try:
-            report = desk.retrain(bars, args.model, settings, ledger=ledger, every=args.every, since=args.since,
+            report = desk.retrain(RetrainRequest(bars, args.model, settings, args.every, args.since), ledger=ledger,
                                   log=log_line).run()
         except SeriesLocked as e:
             print(f"kronos: {e}", file=sys.stderr)

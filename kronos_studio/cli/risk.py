@@ -20,17 +20,17 @@ from .common import (
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choices
+from .models import add_context_option, add_meta_option, add_model_option, cli_desk, desk_call, model_choice
 
 RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --backtest); default: enough for the highest "
                    "level's ES, 20 beyond its VaR: 2,000 for 0.99")
 
 
 def register(sub) -> None:
+    from kronos_studio.desk import RiskBacktestPlan
     from kronos_studio.risk import STANDARD_MODELS
     from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
     from kronos_studio.risk.measures import RiskSettings
-    from kronos_studio.risk.walk import RiskWalk
 
     p = add_command(sub, "risk", description="VaR and ES of a long and a short position, the volatility forecast "
                                              "and the stylized-facts check of a forecast's paths; with --backtest, "
@@ -46,10 +46,8 @@ def register(sub) -> None:
     b.add_argument("--backtest", action="store_true",
                    help="backtest the VaR, ES and variance forecasts on the latest --cutoffs cut-offs, one horizon "
                         f"apart, beside {STANDARD_MODELS}")
-    b.add_argument("--cutoffs", type=int, default=RiskWalk.n_cutoffs,
-                   help=f"with --backtest: latest cut-offs, one horizon apart (default {RiskWalk.n_cutoffs}: the "
-                        "traffic light's year of one-step VaRs)")
-    add_backtest_options(b, "with --backtest: ")
+    add_knob_options(b, RiskBacktestPlan, ("cutoffs",))  # --choose-champion's too
+    add_backtest_options(b)
     add_training_period_switch(b, "cut-offs (with --backtest or --choose-champion) whose forecast starts")
     c = p.add_argument_group("risk champion")
     c.add_argument("--choose-champion", action="store_true",
@@ -67,38 +65,42 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
     add_bars_file_options(p)
-    p.add_argument("--meta", default=None, metavar="DIR",
-                   help="with --model ensemble: a meta-learner from `kronos train ensemble` (default: the bundled one)")
+    add_meta_option(p)
     p.set_defaults(func=run_risk)
 
 
-def add_backtest_options(group, when: str) -> None:
-    """The risk backtest's own options, for ``kronos risk --backtest`` and ``kronos evaluate --risk`` (``when``:
-    the words saying when they apply)."""
-    from kronos_studio.risk.walk import PROXIES, RiskWalk
+def add_backtest_options(group) -> None:
+    """The risk backtest's own options, one per ``RiskBacktestPlan`` knob, for ``kronos risk --backtest`` and
+    ``kronos evaluate --risk`` (whose cut-offs and training-period switch each command offers as its own: both
+    read them)."""
+    from kronos.settings import knobs
+    from kronos_studio.desk import RiskBacktestPlan
 
-    group.add_argument("--proxy", choices=PROXIES, default=RiskWalk.proxy,
-                       help=f"{when}the realized variance a variance forecast is scored against")
-    group.add_argument("--no-baselines", action="store_true", help=f"{when}the model alone")
-    group.add_argument("--beside", action="append", default=[], metavar="MODEL",
-                       help=f"{when}also backtest this model on the same cut-offs (repeatable; e.g. chronos2-small, "
-                            "ensemble)")
-    group.add_argument("--step", type=int, default=None, metavar="N",
-                       help=f"{when}bars between cut-offs (default: the horizon, no two returns overlap); closer ones "
-                            "overlap: the VaR/ES tests then run on the non-overlapping ones, FZ0 and QLIKE compare all "
-                            "with the overlap allowed for")
+    add_knob_options(group, RiskBacktestPlan, tuple(n for n in knobs(RiskBacktestPlan) if n not in SHARED_OPTIONS))
+
+
+# the plan's options a command offers as its own: the cut-offs (kronos risk's --choose-champion reads them too,
+# kronos evaluate's walk-forward has its own) and the training-period switch (every training-period guard's)
+SHARED_OPTIONS = ("cutoffs", "include_trained")
+
+
+def backtest_request(bars, args, settings, risk):
+    """The ``RiskBacktestRequest`` the options ask for."""
+    from kronos.settings import knob_values
+    from kronos_studio.desk import RiskBacktestPlan, RiskBacktestRequest
+
+    try:
+        plan = RiskBacktestPlan(**knob_values(args, RiskBacktestPlan))
+    except ValueError as e:
+        raise error_line(e) from None
+    return RiskBacktestRequest(bars, None if args.model is None else model_choice(args), settings, risk, plan)
 
 
 def backtest(desk, bars, args, settings, risk):
     """``Desk.risk_backtest`` as the options ask: (the result, its JSON body, its table)."""
     from kronos_studio.desk.risk import backtest_body
-    from kronos_studio.risk.walk import RiskWalk
 
-    done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
-                                                walk=RiskWalk(proxy=args.proxy, step=args.step),
-                                                include_training_period=args.include_training_period,
-                                                baselines=not args.no_baselines, beside=args.beside,
-                                                **model_choices(args)))
+    done = desk_call(lambda: desk.risk_backtest(backtest_request(bars, args, settings, risk)))
     return done, backtest_body(done), backtest_table(done)
 
 
@@ -124,6 +126,7 @@ def risk_settings(args):
 
 
 def run_risk(args) -> int:
+    from kronos_studio.desk import RiskRequest
     from kronos_studio.desk.risk import risk_body
 
     from .bars_process import GatedBars
@@ -140,20 +143,22 @@ def run_risk(args) -> int:
     elif args.backtest:
         done, body, table = backtest(desk, bars, args, settings, risk)
     else:
-        done = desk_call(lambda: desk.risk(bars, args.model, settings, risk, future=gated.future,
-                                           workspace=args.workspace, **model_choices(args)))
+        asked = RiskRequest(bars, None if args.model is None else model_choice(args), settings, risk, args.workspace,
+                            gated.future)
+        done = desk_call(lambda: desk.risk(asked))
         body, table = risk_body(done), risk_table(done)
     return answer(done, body, table, warnings, args.json)
 
 
 def choose_champion(desk, bars, args, settings, risk):
     """``Desk.risk_champion`` as the options ask: (the result, its JSON body, its table)."""
+    from kronos_studio.desk import RiskChampionRequest
     from kronos_studio.desk.risk import SAMPLED_CANDIDATES, champion_body
 
-    done = desk_call(lambda: desk.risk_champion(bars, settings, risk, cutoffs=args.cutoffs, warmup=args.warmup,
-                                                sampled=SAMPLED_CANDIDATES if args.candidates == "all" else (),
-                                                include_training_period=args.include_training_period,
-                                                workspace=args.workspace, made_by="kronos risk --choose-champion"))
+    asked = RiskChampionRequest(bars, settings, risk, args.cutoffs, args.warmup,
+                                SAMPLED_CANDIDATES if args.candidates == "all" else (), args.include_training_period,
+                                args.workspace, "kronos risk --choose-champion")
+    done = desk_call(lambda: desk.risk_champion(asked))
     body = champion_body(done)
     return done, body, champion_table(body)
 

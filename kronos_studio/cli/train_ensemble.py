@@ -146,14 +146,14 @@ def fit_series(args) -> int:
     from kronos_studio.desk import FitEnsembleRequest
 
     from .errors import notice_line
-    from .models import cli_desk, desk_call
+    from .models import cli_desk, desk_call, model_choice
 
     bars, warnings = quality_gate(read_bars(args.series, args.timezone, args.calendar), args.fix)
     name = Path(args.series).name
     desk, _ = cli_desk(args)
     request = desk_call(lambda: FitEnsembleRequest(
-        bars, walk_settings(args), args.model, **({} if args.cutoffs is None else {"n_cutoffs": args.cutoffs}),
-        name=name, choices={"chronos2": args.chronos2}))
+        bars, walk_settings(args), model_choice(args), **({} if args.cutoffs is None else {"n_cutoffs": args.cutoffs}),
+        name=name))
     try:
         done = desk.fit_ensemble(request)
     except ValueError as e:  # a library refusal, worded with flags

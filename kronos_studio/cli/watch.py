@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .commands import add_command
 from .common import EXIT_LOCKED, CliError, add_knob_options, add_sampling_options, add_threads_option, positive
+from .models import process_desk
 
 EXIT_TICK_FAILED = 1  # a tick stopped on an error (kept as failed: it runs again at the next start)
 
@@ -118,8 +119,6 @@ def tick_line(tick) -> str:
 
 
 def run_watch(args) -> int:
-    from kronos_studio.desk import Desk
-
     from .errors import notice_line
     from .ledger import open_ledger
 
@@ -141,7 +140,7 @@ def run_watch(args) -> int:
 
     try:
         options = {"progress": said} if request.replay is not None else {"once": args.once, "on_tick": on_tick}
-        done = Desk().watch(request, ledger, **options)
+        done = process_desk().watch(request, ledger, **options)
     finally:
         ledger.close()
     for notice in done.notices:

@@ -9,7 +9,7 @@ imported here; the ledger itself is opened through ``desk.ledger`` (``open_ledge
 layer."""
 from .adapters import Adapters, AdapterShown, AdaptersRequest, EntryRequest, Promoted, RolledBack
 from .cache import ResultCache, result_key
-from .desk import Desk, Evaluated, Forecasted, Gated, Retraining
+from .desk import Desk, Evaluated, EvaluateRequest, Forecasted, ForecastRequest, Gated, Retraining, RetrainRequest
 from .drift import Drifted, DriftRequest, DriftThresholds
 from .record import Recorded, RecordRequest
 from .score import Scored, ScoreRequest, SeriesScored
@@ -32,6 +32,9 @@ EXPORTS = {
     "ScreenColumn": "kronos_studio.risk.registry",
     "RankRequest": "kronos_studio.desk.rank", "Ranked": "kronos_studio.desk.rank",
     "RetrainWatchlistRequest": "kronos_studio.desk.retrain_watchlist",
+    **dict.fromkeys(("RiskBacktestPlan", "RiskBacktestRequest", "RiskBacktested", "RiskRequest", "Risked",
+                     "RiskChampionRequest", "RiskChampionChosen"), "kronos_studio.desk.risk"),
+    "ModelChoice": "kronos_studio.catalog.choice",
     "WatchlistRetrained": "kronos_studio.desk.retrain_watchlist",
     # the options and errors the requests compose, and the constants a face shows
     "BatchSettings": "kronos_studio.batch.forecaster", "RISK_KNOBS": "kronos_studio.batch.forecaster",
@@ -60,7 +63,8 @@ EXPORTS = {
 }
 
 __all__ = ["AdapterShown", "Adapters", "AdaptersRequest", "Desk", "DriftRequest", "DriftThresholds", "Drifted",
-           "EntryRequest", "Evaluated", "ExperimentsOption", "Forecasted", "Gated", "LedgerQuery", "ModelsQuery",
+           "EntryRequest", "EvaluateRequest", "Evaluated", "ExperimentsOption", "ForecastRequest", "Forecasted", "Gated",
+           "RetrainRequest", "LedgerQuery", "ModelsQuery",
            "Predictions", "Promoted", "RecordRequest", "Recorded", "Retraining", "ResultCache", "RolledBack",
            "ScoreRequest", "Scored", "SeriesQuery", "SeriesScored", "Steps", "StepsRequest", "TrackRecord",
            "TrackRecordRequest", "result_key", *EXPORTS]

@@ -159,7 +159,7 @@ def prepare(desk, bars, model, request: AdapterRequest, *, workspace, ledger) ->
         events = covariate_events(bars, leaders, calendar=request.calendar, with_calendar=False)
     else:
         events = EventBuilder(request.calendar) if request.calendar is not None else None  # as kronos lora trains
-    _, base = desk._identity(model, bars, workspace, ledger, {})
+    _, base = desk._identity(model, bars, workspace, ledger)
     identity = {**base, "adapter": {"name": name, "digest": weights_digest(request.folder)},
                 "events": {"calendar": None if request.calendar is None else request.calendar.digest(),
                            "leaders": named}}

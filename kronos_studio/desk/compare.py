@@ -22,6 +22,7 @@ from kronos_studio.evaluation.walk_forward import EvalResult, WalkForward, last_
 from kronos_studio.forecasters.base import Forecaster
 
 from .cache import result_key
+from .requests import ForecastRequest
 
 MIN_NOISE_CUTOFFS = 5  # fewer cut-offs than this: a comparison's verdict does not judge noise at all
 
@@ -138,8 +139,8 @@ class _KeptForecasts(Forecaster):
 
     def sample(self, history: pd.DataFrame, future: pd.DatetimeIndex, settings, progress=None):
         upto = self.frame[self.frame["timestamp"] <= history["timestamp"].iloc[-1]]
-        done = self.desk.forecast(self.bars.replace(frame=upto.reset_index(drop=True)), self.model, settings,
-                                  workspace=self.workspace, ledger=self.ledger, future=future)
+        done = self.desk.forecast(ForecastRequest(self.bars.replace(frame=upto.reset_index(drop=True)), self.model,
+                                                  settings, self.workspace, future), ledger=self.ledger)
         self.made[int(settings.seed)] = done.forecast
         return done.forecast
 
@@ -156,7 +157,7 @@ def backtest_key(desk, request: CompareBacktestRequest, history, actual: pd.Data
     """The kept backtest's key: the bars the models see and those they are scored on, every model now, the settings,
     the plan and the workspace."""
     after = hashlib.sha256(pd.util.hash_pandas_object(actual, index=False).to_numpy().tobytes()).hexdigest()[:16]
-    identities = [desk._identity(m, history, request.workspace, ledger, {})[1] for m in request.models]
+    identities = [desk._identity(m, history, request.workspace, ledger)[1] for m in request.models]
     return result_key("compare backtest", history, identities, request.settings, request.workspace, actual=after,
                       plan=dataclasses.asdict(request.plan))
 
@@ -220,8 +221,8 @@ def _backtest(desk, request: CompareBacktestRequest, seen: CompareWindow, ledger
 
 def in_training(desk, model, bars, settings, workspace, ledger, frame: pd.DataFrame, result: EvalResult) -> list[Notice]:
     """A notice when some of ``model``'s cut-offs forecast bars inside its training period: how many, which period."""
-    served, _ = desk._identity(model, bars, workspace, ledger, {})
-    period = desk.forecaster(model, bars, settings, workspace, served, {}).training_period()
+    served, _ = desk._identity(model, bars, workspace, ledger)
+    period = desk.forecaster(model, bars, settings, workspace, served).training_period()
     inside = trained_on(period, frame["timestamp"].iloc[result.cutoffs])
     if not inside.any():
         return []

@@ -24,6 +24,7 @@ from data_sources.sources import FILE, SAMPLE
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
 from kronos_studio.bundled import CHRONOS2_NAME
+from kronos_studio.catalog.choice import ModelChoice
 
 if TYPE_CHECKING:  # read when a request names covariates: a forecast without them imports none of it
     from kronos_studio.covariates.conditioning import Conditioning
@@ -33,27 +34,29 @@ CONDITIONED_MODEL = CHRONOS2_NAME  # the model a conditioned request names: the 
 
 
 def reads_covariates(model) -> bool:
-    """``model`` names the Chronos-2 that reads covariates (its kind does: ``catalog.kinds``)."""
+    """``model`` (a reference or a ``ModelChoice``) names the Chronos-2 that reads covariates (its kind does:
+    ``catalog.kinds``)."""
     from kronos_studio.catalog.kinds import kind_of
 
     return kind_of(model).reads_covariates
 
 
-def conditioned(model, options: CovariateOptions | None, choices: dict) -> bool:
-    """Whether a request is served here: Chronos-2 named (as a model of its own: with covariates, or alone when
-    ``options`` names none or is None), or covariates named (refused unless ``model`` reads them: the ensemble
-    through its Chronos-2 member). Otherwise an unconditioned request, served as before."""
-    if reads_covariates(model) and not choices.get("ensemble"):
+
+def conditioned(model: ModelChoice, options: CovariateOptions | None) -> bool:
+    """Whether a request for ``model`` is served here: Chronos-2 named (as a model of its own: with covariates, or
+    alone when ``options`` names none or is None), or covariates named (refused unless ``model`` reads them: the
+    ensemble through its Chronos-2 member). Otherwise an unconditioned request, served as before."""
+    if reads_covariates(model) and not model.ensemble:
         return True
     if not options:
         return False
     from kronos_studio.catalog.identity import mixes
 
-    if mixes(model, choices.get("ensemble", False)):  # its Chronos-2 member reads them
+    if mixes(model):  # its Chronos-2 member reads them
         return True
     from kronos_studio.covariates.conditioning import not_read_by
 
-    raise not_read_by(model, options)
+    raise not_read_by(model.model, options)
 
 
 def request_at(ref: CovariateRef, interval: str | None, needed: int) -> BarsRequest:
@@ -167,15 +170,15 @@ def member(conditioning: Conditioning, target):
     return conditioned_member(conditioning, target)
 
 
-def mixed(desk, model, choices: dict, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
-    """(the ensemble ``model`` and ``choices`` name for ``bars``, its Chronos-2 member reading the covariates; its
+def mixed(desk, model: ModelChoice, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
+    """(the ensemble ``model`` names for ``bars``, its Chronos-2 member reading the covariates; its
     identity for keys; the notices: its weights fitted on the unconditioned member, where they were). Refused
     when no Chronos-2 joins it (nothing would read the covariates)."""
     from kronos_studio.catalog.identity import NOT_PER_SERIES, model_identity
     from kronos_studio.covariates.conditioning import conditioned_member
 
-    ident = model_identity(model, bars, workspace, NOT_PER_SERIES, choices)
-    ensemble = desk.forecaster(model, bars, settings, workspace, NOT_PER_SERIES, choices)
+    ident = model_identity(model, bars, workspace, NOT_PER_SERIES)
+    ensemble = desk.forecaster(model, bars, settings, workspace, NOT_PER_SERIES)
     plain = ensemble.members.get(CHRONOS2_KEY)
     if plain is None:
         why = ensemble.notes.get(CHRONOS2_KEY, "Chronos-2 left out")
@@ -199,13 +202,13 @@ def _what(conditioning: Conditioning) -> str:
                      + [f"scheduled {k}" for k in conditioning.options.known_future])
 
 
-def _serving(desk, model, choices: dict, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
+def _serving(desk, model: ModelChoice, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
     """(the forecaster of a conditioned request, its identity for keys, the model it samples as, notices): the
     ensemble with its Chronos-2 reading the covariates, or the bundled Chronos-2 reading them."""
     from kronos_studio.catalog.identity import mixes
 
-    if mixes(model, choices.get("ensemble", False)):
-        ensemble, ident, notices = mixed(desk, model, choices, conditioning, bars, settings, workspace)
+    if mixes(model):
+        ensemble, ident, notices = mixed(desk, model, conditioning, bars, settings, workspace)
         return ensemble, ident, ident["model"], notices
     return member(conditioning, bars), identity(conditioning), CONDITIONED_MODEL, []
 
@@ -226,9 +229,9 @@ def _provenance(provenance: dict, conditioning: Conditioning) -> None:
 
 
 def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, workspace, future, stamps,
-             progress, waiting, model=CONDITIONED_MODEL, choices: dict | None = None):
+             progress, waiting, model: ModelChoice | str = CONDITIONED_MODEL):
     """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
-    ``future`` for the key; ``model``: Chronos-2, or the ensemble, ``choices`` as ``Desk.forecast`` takes them):
+    ``future`` for the key; ``model``: Chronos-2, or the ensemble (a ``ModelChoice``)):
     ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.covariates.options import CovariateOptions
     from kronos_studio.forecasters import make_forecast
@@ -239,7 +242,7 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
     bars = gated.bars
     conditioning = read(desk, options or CovariateOptions(), bars)
     # the alignment's refusals, before any forecast
-    forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
+    forecaster, ident, samples_as, notices = _serving(desk, ModelChoice.of(model), conditioning, bars, settings,
                                                       workspace)
     said = _alignment(forecaster, bars) if conditioning.bars else None
 
@@ -262,7 +265,7 @@ def _alignment(forecaster, bars):
 
 
 def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings, *, plan, workspace, file,
-             model=CONDITIONED_MODEL, choices: dict | None = None):
+             model: ModelChoice | str = CONDITIONED_MODEL):
     """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
     (report, from the cache, the bars' and the covariates' notices)."""
     from kronos_studio.covariates.options import CovariateOptions
@@ -272,7 +275,7 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
 
     bars = gated.bars
     conditioning = read(desk, options or CovariateOptions(), bars)
-    forecaster, ident, samples_as, notices = _serving(desk, model, choices or {}, conditioning, bars, settings,
+    forecaster, ident, samples_as, notices = _serving(desk, ModelChoice.of(model), conditioning, bars, settings,
                                                       workspace)
 
     def compute():

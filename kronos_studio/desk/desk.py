@@ -8,27 +8,22 @@ The desk owns the process's model registry (one load per model), one result cach
 caller's (a service scopes it to the request's workspace)."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
+from kronos_studio.catalog.choice import model_of
 
 from .cache import ResultCache, result_key
 from .covariates import conditioned
 from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
 from .notices import paths_notices
-
-
-@dataclass
-class Gated:
-    """A series' bars after the quality gate, and what the reader and the gate noted (``Notice``s)."""
-
-    bars: object
-    notices: list[Notice] = field(default_factory=list)
+from .requests import EvaluateRequest, ForecastRequest, Gated, RetrainRequest
 
 
 @dataclass
@@ -83,6 +78,15 @@ class Desk:
         self.limits = limits
         self.models_dirs = tuple(models_dirs)
 
+    def over(self, registry) -> Desk:
+        """This desk (its cache, limits and local models) over another model registry: a command's own loading
+        options (``kronos forecast --device``), or the app's registry in its decode mode."""
+        if registry is self.registry:
+            return self
+        view = copy.copy(self)
+        view.registry = registry
+        return view
+
     # -- bars --------------------------------------------------------------------------------------------------
     def bars(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
                                                       "interval") -> Gated:
@@ -123,21 +127,22 @@ class Desk:
 
         return offered(ref, self.models_dirs)
 
-    def _identity(self, model, bars, workspace, ledger, choices):
+    def _identity(self, model, bars, workspace, ledger):
         """(the champion serving now for ``champion``, else ``NOT_PER_SERIES``; the model's identity for keys),
-        read once per request so that a key and the result name the same adapter."""
+        read once per request so that a key and the result name the same adapter. ``model``: a ``ModelChoice`` or a
+        reference."""
         from kronos_studio.catalog.identity import model_identity, served_champion
 
         served = served_champion(model, bars, workspace, ledger)
-        return served, model_identity(model, bars, workspace, served, choices)
+        return served, model_identity(model, bars, workspace, served)
 
-    def forecaster(self, model, bars, settings: ForecastSettings, workspace: str | None, served, choices: dict):
-        """The forecaster of ``model`` for ``bars`` on the registry's warm pairs: for ``champion`` the one
-        ``served`` names. ``choices``: ``catalog.resolve.resolve``'s ``ensemble``, ``meta``, ``chronos2``."""
+    def forecaster(self, model, bars, settings: ForecastSettings, workspace: str | None, served):
+        """The forecaster of ``model`` (a ``ModelChoice`` or a reference) for ``bars`` on the registry's warm pairs:
+        for ``champion`` the one ``served`` names."""
         from kronos_studio.catalog.identity import NOT_PER_SERIES
 
         if served is NOT_PER_SERIES:
-            return self.registry.forecaster(model, bars, settings, workspace, **choices)
+            return self.registry.forecaster(model, bars, settings, workspace)
         return self.registry.champion(bars, served)
 
     def _kept(self, key: Callable[[], str], compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
@@ -154,21 +159,20 @@ class Desk:
             return self.bars(bars, *([ways] if ways else []))
         return bars if isinstance(bars, Gated) else Gated(bars)
 
-    def forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
-                 future=None, progress=None, waiting=None, ways: str | None = None, covariates=None, adapter=None,
-                 **choices) -> Forecasted:
-        """``forecasters.make_forecast`` of ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars) by ``model`` at
-        ``settings``, computed once per identical request; ``future``: the bar times to place it at (default:
-        the bars' calendar's); ``progress(i, n)``; ``waiting()``: entered while the same forecast is computed for
-        another caller; ``covariates``: a ``CovariateOptions`` to condition on (``desk.covariates``); ``adapter``: an
-        ``adapted.AdapterRequest``, a LoRA event adapter on ``model`` reading its events and leaders (``desk.adapted``)."""
+    def forecast(self, request: ForecastRequest, *, ledger=None, progress=None, waiting=None,
+                 ways: str | None = None) -> Forecasted:
+        """``forecasters.make_forecast`` of a ``ForecastRequest``, computed once per identical request; ``ledger``:
+        where a ``champion`` is read from; ``progress(i, n)``; ``waiting()``: entered while the same forecast is
+        computed for another caller; ``ways``: how the face's users give bars (for the message when none are)."""
         from kronos_studio.forecasters import make_forecast
         from kronos_studio.forecasters.window import lookback_note
 
+        model, settings, workspace, future = request.model, request.settings, request.workspace, request.future
+        covariates = request.covariates
         if self.limits is not None:
             self.limits.check_path_steps(settings.paths, settings.horizon)
-        gated = self._gated(bars, ways)
-        if adapter is not None:
+        gated = self._gated(request.bars, ways)
+        if request.adapter is not None:
             from .adapted import forecast as adapted_forecast
 
             if covariates:
@@ -176,19 +180,19 @@ class Desk:
                                  {"covariates": list(covariates.covariates)},
                                  Fix("name them as leaders ({setting}, e.g. index=SPY.csv)", "leaders"))
             (fc, lookback), hit, notices = adapted_forecast(
-                self, gated, model, adapter, settings, workspace=workspace, ledger=ledger, future=future,
-                progress=progress, waiting=waiting)
+                self, gated, model.model, request.adapter, settings, workspace=workspace, ledger=ledger,
+                future=future, progress=progress, waiting=waiting)
             return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
-        if conditioned(model, covariates, choices):
+        if conditioned(model, covariates):
             (fc, lookback), hit, notices = conditioned_forecast(
                 self, gated, covariates, settings, workspace=workspace, future=future, stamps=_stamps(future),
-                progress=progress, waiting=waiting, model=model, choices=choices)
+                progress=progress, waiting=waiting, model=model)
             return Forecasted(fc, gated.bars, notices + forecast_notices(fc, gated.bars), lookback, hit)
         bars = gated.bars
-        served, identity = self._identity(model, bars, workspace, ledger, choices)
+        served, identity = self._identity(model, bars, workspace, ledger)
 
         def compute():
-            forecaster = self.forecaster(model, bars, settings, workspace, served, choices)
+            forecaster = self.forecaster(model, bars, settings, workspace, served)
             with self.registry.sampling(identity["model"], workspace):
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
             return fc, lookback_note(forecaster, settings, len(fc.history))
@@ -213,20 +217,22 @@ class Desk:
         """``forecast``'s cache key of gated ``bars`` by a model of ``identity`` (``catalog.identity``)."""
         return result_key("forecast", bars, identity, settings, workspace, future=_stamps(future))
 
-    def kept_forecast(self, bars, model, settings: ForecastSettings, *, workspace: str | None = None, ledger=None,
-                      future=None, adapter=None, **choices) -> Forecasted | None:
-        """What ``forecast`` would answer from the cache now for gated ``bars`` (None: it would compute)."""
+    def kept_forecast(self, request: ForecastRequest, *, ledger=None) -> Forecasted | None:
+        """What ``forecast`` would answer from the cache now for the request's gated bars (None: it would
+        compute)."""
         if self.cache is None:
             return None
+        bars, settings, workspace = request.bars, request.settings, request.workspace
+        bars = bars.bars if isinstance(bars, Gated) else bars
         notices = []
-        if adapter is not None:
+        if request.adapter is not None:
             from .adapted import prepare
 
-            ready = prepare(self, bars, model, adapter, workspace=workspace, ledger=ledger)
+            ready = prepare(self, bars, request.model.model, request.adapter, workspace=workspace, ledger=ledger)
             identity, notices = ready.identity, ready.notices
         else:
-            _, identity = self._identity(model, bars, workspace, ledger, choices)
-        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, future))
+            _, identity = self._identity(request.model, bars, workspace, ledger)
+        kept = self.cache.peek(self.forecast_key(bars, identity, settings, workspace, request.future))
         if kept is None:
             return None
         fc, lookback = kept
@@ -240,27 +246,25 @@ class Desk:
         if self.limits is not None:
             self.limits.check_evaluation(cutoffs, settings.paths, settings.horizon)
 
-    def evaluate(self, bars, model, settings: ForecastSettings, *, plan=None,
-                 workspace: str | None = None, ledger=None, file: str | None = None, ways: str | None = None,
-                 covariates=None, **choices) -> Evaluated:
-        """The ``kronos evaluate`` JSON of ``trust``'s walk of ``model`` and every naive baseline over ``plan``'s
-        cut-offs of ``bars`` (an ``evaluation.trust.TrustPlan``, None: its defaults; one plan for every face, the
-        Evaluate page's too: the same walk, kept once); ``covariates``: as ``forecast``'s, each cut-off reading
-        them as of its own close."""
+    def evaluate(self, request: EvaluateRequest, *, ledger=None, ways: str | None = None) -> Evaluated:
+        """The ``kronos evaluate`` JSON of ``trust``'s walk of an ``EvaluateRequest``'s model and every naive
+        baseline over its plan's cut-offs (one plan for every face, the Evaluate page's too: the same walk, kept
+        once); ``ledger``: where a ``champion`` is read from."""
         from kronos_studio.evaluation.trust import TrustPlan
 
         from .trust import TrustRequest, evaluated
 
-        plan = plan or TrustPlan()
+        model, settings, workspace, covariates = request.model, request.settings, request.workspace, request.covariates
+        plan = request.plan or TrustPlan()
         self.check_walk(settings, plan.n_cutoffs)
-        gated = self._gated(bars, ways)
-        if conditioned(model, covariates, choices):
-            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, plan=plan, file=file,
-                                                        workspace=workspace, model=model, choices=choices)
+        gated = self._gated(request.bars, ways)
+        if conditioned(model, covariates):
+            report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, plan=plan,
+                                                        file=request.file, workspace=workspace, model=model)
             return Evaluated(report, gated.bars, notices + list(report.warnings), hit)
-        request = TrustRequest(gated, settings, model, plan, workspace, choices)
-        done = self.trust(request, ledger=ledger)
-        return Evaluated(evaluated(done, request, file), done.bars, done.notices, done.from_cache)
+        trusting = TrustRequest(gated, settings, model, plan, workspace)
+        done = self.trust(trusting, ledger=ledger)
+        return Evaluated(evaluated(done, trusting, request.file), done.bars, done.notices, done.from_cache)
 
     # -- the trust report (issue 64): written in .trust --------------------------------------------------------
     def trust(self, request, **callbacks):
@@ -318,19 +322,19 @@ class Desk:
 
         return fine_tune(self, request, **callbacks)
 
-    def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
-                **options) -> Retraining:
-        """The gated retrain of ``bars``' series (a ``BarsRequest`` or gated bars) in ``ledger``'s registry on the
-        base ``model`` names (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's
-        warm pairs, deciding at the end of the bars or every ``every`` bars (from ``since``); ``options``: the
-        ``Retrainer``'s ``log`` and ``made_by``. Nothing is trained until ``Retraining.run``."""
+    def retrain(self, request: RetrainRequest, *, ledger, log=None, ways: str | None = None) -> Retraining:
+        """The gated retrain of a ``RetrainRequest``'s series in ``ledger``'s registry on the base model it names
+        (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's warm pairs; ``log``:
+        the ``Retrainer``'s. Nothing is trained until ``Retraining.run``."""
         from kronos_studio.catalog.champion import series_retrainer
         from kronos_studio.catalog.resolve import ModelRef
 
-        gated = self._gated(bars, ways)
+        gated = self._gated(request.bars, ways)
+        model = model_of(request.model)
         ref = model.ref if isinstance(model, ModelRef) else model
-        retrainer = series_retrainer(ref, gated.bars, ledger, settings, self.registry.loader(model), **options)
-        return Retraining(retrainer, retrainer.points(every, since), gated.bars, gated.notices)
+        options = {k: v for k, v in (("log", log), ("made_by", request.made_by)) if v is not None}
+        retrainer = series_retrainer(ref, gated.bars, ledger, request.settings, self.registry.loader(model), **options)
+        return Retraining(retrainer, retrainer.points(request.every, request.since), gated.bars, gated.notices)
 
     # -- many series at once (issue 64): written in .screen, .rank and .retrain_watchlist -------------------------
     def screen(self, request, **kwargs):
@@ -411,12 +415,12 @@ class Desk:
         return tuple(symbol_entries(where))
 
     # -- risk (issue 55): written in .risk --------------------------------------------------------------------
-    def risk(self, bars, model, settings: ForecastSettings, risk, **kwargs):
-        """VaR/ES per level and position, the volatility forecast and the stylized-facts check of this request's
-        forecast (``forecast``'s, cached alike; ``kwargs`` as ``forecast`` takes them): ``risk.risk``."""
+    def risk(self, request, *, ledger=None, ways: str | None = None):
+        """VaR/ES per level and position, the volatility forecast and the stylized-facts check of a ``RiskRequest``'s
+        forecast (``forecast``'s, cached alike): ``risk.risk``."""
         from .risk import risk as read
 
-        return read(self, bars, model, settings, risk, **kwargs)
+        return read(self, request, ledger=ledger, ways=ways)
 
     def risk_reading(self, fc, bars, risk, workspace: str | None = None):
         """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk
@@ -425,12 +429,12 @@ class Desk:
 
         return reading(self, fc, bars, risk, workspace)
 
-    def served_risk(self, bars, settings: ForecastSettings, risk, **kwargs):
-        """(the reading of the risk model serving ``bars``' series, its champion's or the default's, recalibrated
-        from the ledger's state; the forecast read beside it): ``risk.served_risk``."""
+    def served_risk(self, request, *, ledger=None):
+        """(the reading of the risk model serving a ``RiskRequest``'s series, its champion's or the default's,
+        recalibrated from the ledger's state; the forecast read beside it): ``risk.served_risk``."""
         from .risk import served_risk
 
-        return served_risk(self, bars, settings, risk, **kwargs)
+        return served_risk(self, request, ledger=ledger)
 
     def served_rows(self, series_bars, settings: ForecastSettings, risk, **kwargs):
         """The risk model serving each of many series and its VaR/ES (the Screener's columns): ``risk.served_rows``."""
@@ -438,24 +442,26 @@ class Desk:
 
         return served_rows(self, series_bars, settings, risk, **kwargs)
 
-    def risk_champion(self, bars, settings: ForecastSettings, risk, **kwargs):
-        """Choose the series' risk champion through the gate and keep the decision: ``risk.risk_champion``."""
+    def risk_champion(self, request, *, ledger=None, ways: str | None = None, progress=None):
+        """Choose a ``RiskChampionRequest``'s series' risk champion through the gate and keep the decision:
+        ``risk.risk_champion``."""
         from .risk import risk_champion
 
-        return risk_champion(self, bars, settings, risk, **kwargs)
+        return risk_champion(self, request, ledger=ledger, ways=ways, progress=progress)
 
-    def risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
-        """The walk-forward risk backtest of ``model`` (and the catalog's models ``beside`` it) next to the risk
-        desk's standard models on the latest ``cutoffs`` non-overlapping cut-offs: ``risk.risk_backtest``."""
+    def risk_backtest(self, request, *, ledger=None, progress=None, ways: str | None = None):
+        """The walk-forward risk backtest of a ``RiskBacktestRequest``'s model (and the catalog's models ``beside``
+        it) next to the risk desk's standard models on its plan's latest non-overlapping cut-offs:
+        ``risk.risk_backtest``."""
         from .risk import risk_backtest
 
-        return risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+        return risk_backtest(self, request, ledger=ledger, progress=progress, ways=ways)
 
-    def kept_risk_backtest(self, bars, model, settings: ForecastSettings, risk, *, cutoffs: int, **kwargs):
+    def kept_risk_backtest(self, request, *, ledger=None):
         """What ``risk_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
         from .risk import kept_risk_backtest
 
-        return kept_risk_backtest(self, bars, model, settings, risk, cutoffs=cutoffs, **kwargs)
+        return kept_risk_backtest(self, request, ledger=ledger)
 
     # -- the ledger (issue 64): its use cases written in .record, .score, .track_record, .drift, .adapters, .ledger;
     # ``ledger``: the caller's, opened with ``desk.ledger.open_ledger`` (a service scopes it to the workspace) -----

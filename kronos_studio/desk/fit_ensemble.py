@@ -5,11 +5,13 @@ forecast of the series uses them (``kronos train ensemble FILE``, the Evaluate p
 series")."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kronos.errors import Notice
 from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
+from kronos_studio.catalog.choice import ModelChoice
 from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, SeriesFit, fit_to_series, load_series_meta
 
 
@@ -17,22 +19,22 @@ from kronos_studio.ensemble.series import DEFAULT_SERIES_CUTOFFS, SeriesFit, fit
 class FitEnsembleRequest:
     """An ensemble fitted to a series: its ``bars`` (a ``BarsRequest``, ``Gated`` bars or bars), the forecasts'
     ``settings`` (horizon, paths, sampling and seed: every member samples with them), the ensemble's Kronos
-    (``model``: a reference or a ``ModelRef``; None: the bundled default) with the resolver's ``choices``
-    (``chronos2``), the cut-offs, the series' name in the fit's provenance (None: 'SYMBOL INTERVAL') and whose
+    (``model``: a ``ModelChoice``, its ``chronos2`` read; a reference or a ``ModelRef`` is taken with the resolver's
+    defaults; None: the bundled default), the cut-offs, the series' name in the fit's provenance (None: 'SYMBOL INTERVAL') and whose
     fits (``workspace``)."""
 
     bars: object
     settings: ForecastSettings
-    model: object = None
+    model: ModelChoice = ModelChoice()
     n_cutoffs: int = knob(DEFAULT_SERIES_CUTOFFS, Bounds(ge=4), label="Cut-offs", low=4, high=500, setting="cutoffs",
                           help="cut-offs spread over the series' history after the last day any member learned "
                                "from, each walked forward by every member (a few dozen: stacking fits one weight "
                                "per member)")
     name: str | None = None
     workspace: str | None = None
-    choices: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "model", ModelChoice.of(self.model))
         check_bounds(self)
 
 
@@ -49,10 +51,10 @@ class EnsembleFitted:
 
 
 def mixture(desk, request: FitEnsembleRequest, bars):
-    """The ensemble a forecast of ``bars`` with the request's model, settings and choices mixes (its members: what
-    the fit weighs), on the registry's warm pairs."""
-    return desk.registry.forecaster(request.model, bars, request.settings, request.workspace,
-                                    **{**request.choices, "ensemble": True})
+    """The ensemble a forecast of ``bars`` with the request's model and settings mixes (its members: what the fit
+    weighs), on the registry's warm pairs."""
+    return desk.registry.forecaster(dataclasses.replace(request.model, ensemble=True), bars, request.settings,
+                                    request.workspace)
 
 
 def said(mixed) -> list[Notice]:

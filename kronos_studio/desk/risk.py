@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 
 from kronos.errors import Fix, InputError, Notice
-from kronos.settings import ForecastSettings
+from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
+from kronos_studio.catalog.choice import ModelChoice, model_of
 from kronos_studio.risk.measures import PathRisk, RiskSettings
-from kronos_studio.risk.walk import RiskWalk
+from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 from .cache import result_key
+from .requests import ForecastRequest, Gated
 
 MODEL_KEY = "model"  # the asked-for model's label in a risk backtest (the baselines keep their own keys)
 
@@ -117,22 +119,41 @@ def reading(desk, fc, bars, risk: RiskSettings, workspace: str | None = None) ->
     return desk._kept(lambda: result_key("risk", bars, id_of(fc), risk, workspace), lambda: read_risk(fc, risk))
 
 
-def risk(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
-         ledger=None, ways: str | None = None, **kwargs) -> Risked:
+@dataclass(frozen=True)
+class RiskRequest:
+    """A risk reading asked for: ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars), the ``model`` (a
+    ``ModelChoice``, or a reference taken with the resolver's defaults; None: the series' risk champion, else the
+    default risk model, serves), the sampling ``settings``, the ``risk`` settings, the ledger ``workspace`` and the
+    bar times to place the forecast at (``future``; None: the bars' calendar's)."""
+
+    bars: object
+    model: ModelChoice | None
+    settings: ForecastSettings
+    risk: RiskSettings = RiskSettings()
+    workspace: str | None = None
+    future: object = None
+
+    def __post_init__(self):
+        if self.model is not None:
+            object.__setattr__(self, "model", ModelChoice.of(self.model))
+
+
+def risk(desk, request: RiskRequest, *, ledger=None, ways: str | None = None) -> Risked:
     """``Desk.forecast`` of the same request (computed once, cached alike), then its risk reading, computed once
-    per identical request. ``model`` None: the series' risk champion (or the default risk model) serves
+    per identical request. No model: the series' risk champion (or the default risk model) serves
     (``served_risk``), and the forecast read beside it is that model's."""
+    settings, risk, workspace = request.settings, request.risk, request.workspace
     if settings.paths < 2:
         raise InputError(f"VaR and ES are read from the spread of the paths: {settings.paths} path has none",
                          {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
     served = None
-    if model is None:
-        gated = desk._gated(bars, ways)
-        served, done = served_risk(desk, gated, settings, risk, workspace=workspace, ledger=ledger,
-                                   future=kwargs.get("future"))
+    if request.model is None:
+        gated = desk._gated(request.bars, ways)
+        served, done = served_risk(desk, dataclasses.replace(request, bars=gated), ledger=ledger)
         done = dataclasses.replace(done, notices=gated.notices + done.notices)
     else:
-        done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways, **kwargs)
+        done = desk.forecast(ForecastRequest(request.bars, request.model, settings, workspace, request.future),
+                             ledger=ledger, ways=ways)
     read, hit = reading(desk, done.forecast, done.bars, risk, workspace)
     said = [] if served is None else served.notices
     return Risked(done.forecast, done.bars, read, settings, risk, done.notices + said + read.notices, hit, served)
@@ -188,9 +209,8 @@ def _standard_forecast(desk, bars, model, settings: ForecastSettings, workspace,
                             future=future), f
 
 
-def served_risk(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, workspace: str | None = None,
-                ledger=None, future=None):
-    """The reading of the risk model serving ``bars``' series (``serving``): its horizon return at the end of the
+def served_risk(desk, request: RiskRequest, *, ledger=None):
+    """The reading of the risk model serving the request's series (``serving``; its model is not read): its horizon return at the end of the
     bars (a standard model's own distribution, else its forecast's paths), recalibrated by what it has learnt (the
     ledger's ``risk_state`` for the workspace, series, model and horizon: the outcomes these bars now hold are learnt
     first, and this reading waits for its own), kept back in the ledger. (``ServedRisk``, the forecast read beside
@@ -202,7 +222,8 @@ def served_risk(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, w
     from kronos_studio.risk.distribution import paths_return
     from kronos_studio.risk.walk import paths_variance
 
-    gated = desk._gated(bars, None)
+    settings, risk, workspace, future = request.settings, request.risk, request.workspace, request.future
+    gated = desk._gated(request.bars, None)
     bars = gated.bars
     with _Opened(ledger, workspace) as led:
         model, entry = serving(led, bars)
@@ -213,10 +234,10 @@ def served_risk(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, w
             base = f.horizon_return(history, done.forecast.timestamps, own, risk.levels)
             identity, name = f.identity(), f.name
         else:
-            done = desk.forecast(bars, model.model, settings, workspace=workspace, ledger=led, future=future)
+            done = desk.forecast(ForecastRequest(bars, model.model, settings, workspace, future), ledger=led)
             last = float(bars.frame["close"].iloc[-1])
             base = paths_return(done.forecast.paths, last, paths_variance(done.forecast.paths, last, "close_to_close"))
-            identity = desk._identity(model.model, bars, workspace, led, {})[1]
+            identity = desk._identity(model.model, bars, workspace, led)[1]
             name = str(done.forecast.provenance.get("model") or model.model)
         series, key = SeriesKey.of(bars), model.state_identity(identity)
         states = RiskStates(led)
@@ -261,21 +282,63 @@ def beside_offered() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class BacktestPlan:
-    """What a risk backtest runs, beyond the forecast's and the risk settings: the walk (``RiskWalk``: its cut-off
-    count and training-period switch included), the risk desk's standard models or not, and the catalog's models
-    backtested ``beside`` the one asked for on the same cut-offs (each under its own reference)."""
+class RiskBacktestPlan:
+    """What a risk backtest runs, beyond the forecast's and the risk settings: the latest ``cutoffs`` cut-offs,
+    ``step`` bars apart (None: the horizon), the variance ``proxy``, the risk desk's standard models or not, the
+    catalog's models backtested ``beside`` the one asked for on the same cut-offs (each under its own reference, each
+    once) and the training-period switch. Each option carries its ``Knob``: ``kronos risk --backtest``'s and ``kronos
+    evaluate --risk``'s options, ``POST /v1/risk``'s fields, the MCP ``risk`` tool's parameters and the Evaluate
+    page's Risk backtest controls are generated from them.
 
-    walk: RiskWalk = RiskWalk()
-    baselines: bool = True
-    beside: tuple[str, ...] = ()
+    The default cut-offs, where the faces disagreed (250 on the command line, HTTP and MCP, 100 in the app): 250, the
+    Basel traffic light's year of one-step VaRs."""
+
+    cutoffs: int = knob(RiskWalk.n_cutoffs, Bounds(ge=1), label="Risk cut-offs", low=1, high=2000,
+                        help="the latest cut-offs, one horizon apart (default 250: the traffic light's year of "
+                             "one-step VaRs)")
+    proxy: str = knob(RiskWalk.proxy, Bounds(choices=PROXIES), label="Variance proxy",
+                      help="the realized variance a variance forecast is scored against")
+    baselines: bool = knob(True, label="With the standard risk models",
+                           help="also backtest the risk desk's standard models on the same cut-offs")
+    beside: tuple[str, ...] = knob((), label="Beside it",
+                                   help="the catalog's models (e.g. chronos2-small, ensemble) backtested on the same "
+                                        "cut-offs beside the model (each samples at every one)")
+    step: int | None = knob(None, Bounds(ge=1, unit="bar"), label="Bars between cut-offs", low=1, high=2000, more=True,
+                            help="bars between cut-offs (default: the horizon, no two returns overlap); closer ones "
+                                 "overlap: the VaR/ES tests then run on the non-overlapping ones, FZ0 and QLIKE compare "
+                                 "all with the overlap allowed for")
+    include_trained: bool = knob(False, label="Include cut-offs inside the model's training period",
+                                 setting="include_training_period",
+                                 help="also score cut-offs inside the model's training period (left out by default: "
+                                      "such scores measure memory, not forecasting)")
+
+    def __post_init__(self):
+        object.__setattr__(self, "beside", tuple(dict.fromkeys(self.beside or ())))  # a model asked twice runs once
+        object.__setattr__(self, "baselines", bool(self.baselines))
+        check_bounds(self)  # each knob's Bounds: one rule, one message for every face
+
+    def walk(self) -> RiskWalk:
+        """The walk-forward this plan asks for (``risk.walk.RiskWalk``)."""
+        return RiskWalk(n_cutoffs=self.cutoffs, include_trained=self.include_trained, proxy=self.proxy,
+                        step=self.step)
 
 
-def backtest_plan(cutoffs: int, walk: RiskWalk | None, include_training_period: bool, baselines: bool,
-                  beside) -> BacktestPlan:
-    """The plan a face's options ask for; a model asked beside twice runs once."""
-    walk = dataclasses.replace(walk or RiskWalk(), n_cutoffs=cutoffs, include_trained=include_training_period)
-    return BacktestPlan(walk, bool(baselines), tuple(dict.fromkeys(beside or ())))
+@dataclass(frozen=True)
+class RiskBacktestRequest:
+    """A risk backtest: ``bars`` (a ``BarsRequest``, ``Gated`` bars, or bars), ``model`` (a ``ModelChoice``, or a
+    reference taken with the resolver's defaults; None: the risk model serving the series), the sampling
+    ``settings``, the ``risk`` settings, the ``plan`` and the ledger ``workspace`` whose risk champion serves."""
+
+    bars: object
+    model: ModelChoice | None
+    settings: ForecastSettings
+    risk: RiskSettings
+    plan: RiskBacktestPlan = RiskBacktestPlan()
+    workspace: str | None = None
+
+    def __post_init__(self):
+        if self.model is not None:
+            object.__setattr__(self, "model", ModelChoice.of(self.model))
 
 
 @dataclass
@@ -288,33 +351,33 @@ class _Backtested:
     identity: dict
 
 
-def _models(desk, bars, model, settings, workspace, ledger, plan: BacktestPlan, choices, asked: bool = True
+def _models(desk, bars, model, settings, workspace, ledger, plan: RiskBacktestPlan, asked: bool = True
             ) -> list[_Backtested]:
-    """The asked model (unless not ``asked``: a standard risk model serving the series stands for it), then those
-    beside it (each once)."""
+    """The asked model (a ``ModelChoice`` or a reference; unless not ``asked``: a standard risk model serving the
+    series stands for it), then those beside it (each once)."""
     from kronos_studio.catalog.resolve import ModelRef
 
     from .covariates import chronos2_alone, reads_covariates
 
-    def one(label, ref, asked_choices):
-        if reads_covariates(ref) and not asked_choices.get("ensemble"):
+    def one(label, choice: ModelChoice):
+        if reads_covariates(choice) and not choice.ensemble:
             make, identity = chronos2_alone(bars)  # a model of its own here, as an unconditioned conditioned request
             return _Backtested(label, make, identity)
-        served, identity = desk._identity(ref, bars, workspace, ledger, asked_choices)
-        return _Backtested(label, lambda: desk.forecaster(ref, bars, settings, workspace, served, asked_choices),
-                           identity)
+        served, identity = desk._identity(choice, bars, workspace, ledger)
+        return _Backtested(label, lambda: desk.forecaster(choice, bars, settings, workspace, served), identity)
 
-    ref = model.ref if isinstance(model, ModelRef) else model
-    return [one(MODEL_KEY, model, choices)] * asked + [one(r, r, {}) for r in plan.beside if r != ref]
+    choice = ModelChoice.of(model)
+    ref = choice.model.ref if isinstance(choice.model, ModelRef) else choice.model
+    return [one(MODEL_KEY, choice)] * asked + [one(r, ModelChoice(r)) for r in plan.beside if r != ref]
 
 
-def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: BacktestPlan,
+def backtest_key(bars, identities: dict, settings: ForecastSettings, risk: RiskSettings, plan: RiskBacktestPlan,
                  workspace) -> str:
     return result_key("risk_backtest", bars, identities, settings, workspace, risk=dataclasses.asdict(risk),
-                      plan=dataclasses.asdict(plan))
+                      plan={**dataclasses.asdict(plan), "walk": dataclasses.asdict(plan.walk())})
 
 
-def backtest_models(desk, rows: list[_Backtested], workspace, plan: BacktestPlan) -> tuple[dict, list[str]]:
+def backtest_models(desk, rows: list[_Backtested], workspace, plan: RiskBacktestPlan) -> tuple[dict, list[str]]:
     """(label -> forecaster: the asked-for model, then those beside it, each sampling in the workspace's turn on
     the registry's warm pair, then the risk desk's standard models; the standard ones' labels). A model that is
     one of the standard ones (garch, gjr_garch) is that one, read from its own distribution as it is, and runs
@@ -344,28 +407,25 @@ def _serving_plan(desk, bars, model, workspace, ledger):
     return model, model is not None, served, entry, identity
 
 
-def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
-                  walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
-                  beside=(), workspace: str | None = None, ledger=None,
-                  ways: str | None = None, progress=None, **choices) -> RiskBacktested:
-    """The walk-forward risk backtest of ``model`` (and of each catalog model ``beside`` it, and with ``baselines``
-    the risk desk's standard models, ``kronos_studio.risk.STANDARD_MODELS``, each read from its own distribution)
-    over the latest ``cutoffs`` non-overlapping cut-offs of ``bars``: VaR tests, the ES test, the volatility losses
-    and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off (every
-    face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
-    ``walk``: the backtest's other choices (its cut-off count is ``cutoffs``, its training-period switch
-    ``include_training_period``). The risk model serving the series (``serving``) is one of the rows, recalibrated
-    as it serves (from outcomes before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
-    ``champion.CHAMPION_WARMUP``): ``model`` None backtests it as the asked model."""
+def risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None, ways: str | None = None,
+                  progress=None) -> RiskBacktested:
+    """The walk-forward risk backtest of the request's model (and of each catalog model ``beside`` it, and with
+    ``baselines`` the risk desk's standard models, ``kronos_studio.risk.STANDARD_MODELS``, each read from its own
+    distribution) over the plan's latest ``cutoffs`` cut-offs of the bars: VaR tests, the ES test, the volatility
+    losses and comparisons; computed once per identical request. The sampled models draw ``settings.paths`` a cut-off
+    (every face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
+    The risk model serving the series (``serving``) is one of the rows, recalibrated as it serves (from outcomes
+    before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
+    ``champion.CHAMPION_WARMUP``): no model asked backtests it as the asked model."""
     from kronos_studio.risk.walk import risk_backtest as backtest
 
-    desk.check_walk(settings, cutoffs)
-    plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
-    gated = desk._gated(bars, ways)
+    settings, risk, plan, workspace = request.settings, request.risk, request.plan, request.workspace
+    desk.check_walk(settings, plan.cutoffs)
+    gated = desk._gated(request.bars, ways)
     bars = gated.bars
-    asked_served = model is None
-    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
-    rows = _models(desk, bars, model, settings, workspace, ledger, plan, choices, asked)
+    asked_served = request.model is None
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, request.model, workspace, ledger)
+    rows = _models(desk, bars, model, settings, workspace, ledger, plan, asked)
     identities = {row.label: row.identity for row in rows} | {"served": serving_identity}
 
     def compute():
@@ -380,12 +440,12 @@ def risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSetti
                       if served.model not in models else models)
             recal = served.model
         else:
-            recal = MODEL_KEY if asked_served or model == served.model else None
+            recal = MODEL_KEY if asked_served or model_of(model) == served.model else None
         label = next(iter(models))
         # the standard models read their own history windows (what defines them); the catalog's models beside
         # the asked one read what it reads; a standard model serving the series reads its own, as it serves
         own = [k for k in standard if k != label] + ([served.model] if served.standard and asked_served else [])
-        w = plan.walk
+        w = plan.walk()
         if recal is not None and served.recalibration is not None:
             w = dataclasses.replace(w, recalibrate=(recal,), recalibration=served.recalibration,
                                     warmup=min(CHAMPION_WARMUP, w.n_cutoffs))
@@ -415,17 +475,16 @@ def _said(result, settings: ForecastSettings, label: str) -> list[Notice]:
                    "bars asked for the model", kind="note")] if others and settings.lookback else []
 
 
-def kept_risk_backtest(desk, bars, model, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int,
-                       walk: RiskWalk | None = None, include_training_period: bool = False, baselines: bool = True,
-                       beside=(), workspace: str | None = None, ledger=None, **choices) -> RiskBacktested | None:
-    """What ``risk_backtest`` would answer from the cache now for gated ``bars`` (None: it would compute); no
-    model is loaded."""
+def kept_risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None) -> RiskBacktested | None:
+    """What ``risk_backtest`` would answer from the cache now for the request's gated bars (None: it would compute);
+    no model is loaded."""
     if desk.cache is None:
         return None
-    plan = backtest_plan(cutoffs, walk, include_training_period, baselines, beside)
-    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, model, workspace, ledger)
+    bars, settings, risk, plan, workspace = request.bars, request.settings, request.risk, request.plan, request.workspace
+    bars = bars.bars if isinstance(bars, Gated) else bars
+    model, asked, served, entry, serving_identity = _serving_plan(desk, bars, request.model, workspace, ledger)
     identities = {row.label: row.identity for row in _models(desk, bars, model, settings, workspace, ledger, plan,
-                                                             choices, asked)} | {"served": serving_identity}
+                                                             asked)} | {"served": serving_identity}
     kept = desk.cache.peek(backtest_key(bars, identities, settings, risk, plan, workspace))
     if kept is None:
         return None
@@ -504,19 +563,38 @@ def sampled_references(sampled) -> list[str]:
     return [r for r in out if r]
 
 
-def risk_champion(desk, bars, settings: ForecastSettings, risk: RiskSettings, *, cutoffs: int | None = None,
-                  warmup: int | None = None, sampled=SAMPLED_CANDIDATES, include_training_period: bool = False,
-                  workspace: str | None = None, ledger=None, made_by: str = "risk champion choice",
-                  ways: str | None = None, progress=None) -> RiskChampionChosen:
-    """Choose ``bars``' series' risk champion (``kronos_studio.risk.champion.choose``): the standard risk models and
-    the ``sampled`` catalog models (each also recalibrated) on the latest ``cutoffs`` cut-offs one horizon apart,
+@dataclass(frozen=True)
+class RiskChampionRequest:
+    """A choice of a series' risk champion asked for: ``bars``, the sampling ``settings`` and the ``risk`` settings,
+    the latest ``cutoffs`` cut-offs one horizon apart (None: ``champion.CHAMPION_CUTOFFS``), the earlier ones
+    seeding the recalibrated candidates (``warmup``; None: ``champion.CHAMPION_WARMUP``), the ``sampled`` catalog
+    candidates beside the standard models, the training-period switch, the ledger ``workspace`` and who chose
+    (``made_by``, kept with the decision)."""
+
+    bars: object
+    settings: ForecastSettings
+    risk: RiskSettings = RiskSettings()
+    cutoffs: int | None = None
+    warmup: int | None = None
+    sampled: tuple[str, ...] = SAMPLED_CANDIDATES
+    include_training_period: bool = False
+    workspace: str | None = None
+    made_by: str = "risk champion choice"
+
+
+def risk_champion(desk, request: RiskChampionRequest, *, ledger=None, ways: str | None = None,
+                  progress=None) -> RiskChampionChosen:
+    """Choose the request's series' risk champion (``kronos_studio.risk.champion.choose``): the standard risk models
+    and the ``sampled`` catalog models (each also recalibrated) on the latest ``cutoffs`` cut-offs one horizon apart,
     the best by FZ0 set against the risk model serving now through the gate; the decision, the entry and every
     recalibrated candidate's learnt state kept in the ledger (``record``)."""
     from kronos_studio.risk.baselines import risk_baselines
     from kronos_studio.risk.champion import CHAMPION_CUTOFFS, CHAMPION_WARMUP, choose, record
 
+    settings, risk, workspace, cutoffs = request.settings, request.risk, request.workspace, request.cutoffs
+    sampled, warmup = request.sampled, request.warmup
     desk.check_walk(settings, cutoffs or CHAMPION_CUTOFFS)
-    gated = desk._gated(bars, ways)
+    gated = desk._gated(request.bars, ways)
     bars = gated.bars
     with _Opened(ledger, workspace) as led:
         current, entry = serving(led, bars)
@@ -524,14 +602,15 @@ def risk_champion(desk, bars, settings: ForecastSettings, risk: RiskSettings, *,
         forecasters, identities = dict(standard), {k: f.identity() for k, f in standard.items()}
         refs = sampled_references(sampled) + ([] if current.standard or current.model in sampled else [current.model])
         for ref in dict.fromkeys(refs):
-            served, identity = desk._identity(ref, bars, workspace, led, {})
-            forecasters[ref] = desk.registry.in_turn(desk.forecaster(ref, bars, settings, workspace, served, {}),
+            served, identity = desk._identity(ref, bars, workspace, led)
+            forecasters[ref] = desk.registry.in_turn(desk.forecaster(ref, bars, settings, workspace, served),
                                                      identity["model"], workspace)
             identities[ref] = identity
         decision = choose(forecasters, bars, settings, risk, current, cutoffs=cutoffs or CHAMPION_CUTOFFS,
                           warmup=CHAMPION_WARMUP if warmup is None else warmup,
-                          include_trained=include_training_period, own_window=tuple(standard), progress=progress)
-        after = record(led, bars, decision, made_by, entry, identities)
+                          include_trained=request.include_training_period, own_window=tuple(standard),
+                          progress=progress)
+        after = record(led, bars, decision, request.made_by, entry, identities)
     return RiskChampionChosen(decision, after, bars, gated.notices + list(decision.backtest.notices))
 
 
@@ -563,7 +642,7 @@ def served_rows(desk, series_bars, settings: ForecastSettings, risk: RiskSetting
         for name, bars in series_bars:
             row = {"series": name}
             try:
-                served, _ = served_risk(desk, bars, settings, risk, workspace=workspace, ledger=led)
+                served, _ = served_risk(desk, RiskRequest(bars, None, settings, risk, workspace), ledger=led)
             except UserError as e:
                 rows.append(row | {"risk_model": None, "risk_model_why": str(e)})
                 continue

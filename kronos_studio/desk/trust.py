@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kronos.errors import Notice
 from kronos.settings import ForecastSettings
+from kronos_studio.catalog.choice import ModelChoice
 from kronos_studio.evaluation.report import EvaluationReport, Walked, report_body, walk_notices, walked_history
 from kronos_studio.evaluation.trust import TrustPlan, TrustReport, evaluate
 
@@ -19,16 +20,18 @@ from .cache import result_key
 
 @dataclass(frozen=True)
 class TrustRequest:
-    """A walk-forward report asked for: ``bars`` (a ``BarsRequest``, ``Gated`` bars or bars), the model (a reference
-    or a ``ModelRef``; None: the bundled default) with the resolver's ``choices`` (``ensemble``, ``meta``,
-    ``chronos2``), the forecast's ``settings``, the ``plan`` and whose fits and results (``workspace``)."""
+    """A walk-forward report asked for: ``bars`` (a ``BarsRequest``, ``Gated`` bars or bars), the model (a
+    ``ModelChoice``; a reference or a ``ModelRef`` is taken with the resolver's defaults; None: the bundled
+    default), the forecast's ``settings``, the ``plan`` and whose fits and results (``workspace``)."""
 
     bars: object
     settings: ForecastSettings
-    model: object = None
+    model: ModelChoice = ModelChoice()
     plan: TrustPlan = TrustPlan()
     workspace: str | None = None
-    choices: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", ModelChoice.of(self.model))
 
 
 @dataclass
@@ -59,10 +62,10 @@ def trust(desk, request: TrustRequest, *, ledger=None, progress: Callable[[str, 
     desk.check_walk(settings, plan.n_cutoffs)
     gated = desk._gated(request.bars, ways)
     bars = gated.bars
-    served, identity = desk._identity(request.model, bars, workspace, ledger, request.choices)
+    served, identity = desk._identity(request.model, bars, workspace, ledger)
 
     def compute():
-        forecaster = desk.forecaster(request.model, bars, settings, workspace, served, request.choices)
+        forecaster = desk.forecaster(request.model, bars, settings, workspace, served)
         walked = walked_history(forecaster, bars, settings)
         report = evaluate(desk.registry.in_turn(forecaster, identity["model"], workspace), bars.frame, settings,
                           plan, progress)
@@ -85,7 +88,7 @@ def kept_trust(desk, request: TrustRequest, *, ledger=None) -> Trusted | None:
     if desk.cache is None:
         return None
     gated = desk._gated(request.bars, None)
-    _, identity = desk._identity(request.model, gated.bars, request.workspace, ledger, request.choices)
+    _, identity = desk._identity(request.model, gated.bars, request.workspace, ledger)
     kept = desk.cache.peek(trust_key(gated.bars, identity, request))
     if kept is None:
         return None

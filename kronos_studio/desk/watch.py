@@ -36,7 +36,10 @@ import pandas as pd
 
 from kronos.errors import Fix, Notice, UserError
 from kronos.settings import ForecastSettings, knob, knobs
+from kronos_studio.catalog.choice import ModelChoice
 from kronos_studio.risk.measures import RiskSettings
+
+from .requests import ForecastRequest
 
 # The stages of a tick, in order: what the bench's shares and a tick's ``timings`` name.
 STAGES = ("load", "score", "forecast", "record", "drift_exceptions", "retrain", "alerts")
@@ -619,19 +622,19 @@ class Watcher:
         champion meta-learner (learned as it went) or the bundled one, never the live workspace's."""
         from kronos_studio.catalog.resolve import ENSEMBLE
 
-        choices = {}
+        choice = ModelChoice(ENSEMBLE)
         if self.label:
             from kronos_studio.ensemble.bundled import ENSEMBLE_DIR
             from kronos_studio.ensemble.gated import champion_meta
             from kronos_studio.ledger.registry import Registry
 
             entry = champion_meta(Registry(self.ledger))
-            choices["meta"] = str(ENSEMBLE_DIR if entry is None else entry.path)
+            choice = ModelChoice(ENSEMBLE, meta=str(ENSEMBLE_DIR if entry is None else entry.path))
         for item in todo:
             started = time.perf_counter()
             try:
-                done = self.desk.forecast(item.bars, ENSEMBLE, self.request.settings,  # gated bars already
-                                          workspace=self.ledger.workspace, ledger=self.ledger, **choices)
+                done = self.desk.forecast(ForecastRequest(item.bars, choice, self.request.settings,  # gated bars
+                                                          self.ledger.workspace), ledger=self.ledger)
             except (UserError, ValueError) as e:
                 by_name[item.entry.series].status, by_name[item.entry.series].message = "failed", str(e)
                 continue

@@ -7,6 +7,7 @@ import json
 
 from data_sources.requests import HTTP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.settings import ForecastSettings
+from kronos_studio import desk as front  # the desk's requests (the service's own bodies share their names)
 from kronos_studio.desk import RecordRequest
 
 from .errors import ServiceError, notice_line, refused
@@ -80,8 +81,8 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     from .public_ids import adapters_named, forecast_ids
 
     with adapters_named(ledger) as numbers:  # a champion's adapter named by its number in the workspace
-        done = desk.forecast(bars, model, settings, workspace=workspace, ledger=ledger, ways=ways,
-                             covariates=covariates)
+        done = desk.forecast(front.ForecastRequest(bars, model, settings, workspace, covariates=covariates),
+                             ledger=ledger, ways=ways)
     out = forecast_body(done.forecast, levels, return_paths)
     out["provenance"] = numbers.body(out["provenance"])
     out["warnings"] = [numbers.words(notice_line(n)) for n in done.notices]
@@ -107,38 +108,37 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     from .public_ids import adapters_named
 
     with adapters_named(ledger) as numbers:
-        done = desk.evaluate(bars, model, settings, plan=plan, workspace=workspace, ledger=ledger, ways=ways,
-                             covariates=covariates)
+        done = desk.evaluate(front.EvaluateRequest(bars, model, settings, plan, workspace, covariates), ledger=ledger,
+                             ways=ways)
     return numbers.body({**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]})
 
 
 def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, risk, *, backtest: bool,
-                cutoffs: int, proxy: str, baselines: bool, include_training_period: bool, workspace: str, ledger,
-                beside=(), ways: str = HTTP_WAYS) -> dict:
+                plan, workspace: str, ledger, ways: str = HTTP_WAYS) -> dict:
     """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
-    ``backtest_body`` of ``Desk.risk_backtest``, the catalog's models ``beside`` the asked one), the numbers
-    ``kronos risk --json`` writes, and its warnings."""
+    ``backtest_body`` of ``Desk.risk_backtest`` over ``plan``, a ``RiskBacktestPlan``: the catalog's models
+    ``beside`` the asked one), the numbers ``kronos risk --json`` writes, and its warnings."""
+    import dataclasses
+
     from kronos_studio.desk.risk import backtest_body, risk_body
     from kronos_studio.risk.baselines import risk_baselines
-    from kronos_studio.risk.walk import RiskWalk
 
     if desk.limits is not None:  # the readings asked for, before any forecast
-        models = 1 + len(beside or ()) + (len(risk_baselines()) if baselines else 0)
+        models = 1 + len(plan.beside) + (len(risk_baselines()) if plan.baselines else 0)
         desk.limits.check_risk(len(risk.levels), len(risk.positions),
                                settings.horizon if risk.per_step and not backtest else 1,
-                               cutoffs * models if backtest else 1)
+                               plan.cutoffs * models if backtest else 1)
 
     from .public_ids import adapters_named
 
     with adapters_named(ledger) as numbers:
         if backtest:
-            done = desk.risk_backtest(bars, model, settings, risk, cutoffs=cutoffs, walk=RiskWalk(proxy=proxy),
-                                      include_training_period=include_training_period, baselines=baselines,
-                                      beside=tuple(catalog_model(desk, ref) for ref in beside or ()),
-                                      workspace=workspace, ledger=ledger, ways=ways)
+            plan = dataclasses.replace(plan, beside=tuple(catalog_model(desk, ref) for ref in plan.beside))
+            done = desk.risk_backtest(front.RiskBacktestRequest(bars, model, settings, risk, plan, workspace),
+                                      ledger=ledger, ways=ways)
             body = backtest_body(done)
         else:
-            done = desk.risk(bars, model, settings, risk, workspace=workspace, ledger=ledger, ways=ways)
+            done = desk.risk(front.RiskRequest(bars, model, settings, risk, workspace), ledger=ledger, ways=ways)
             body = risk_body(done)
     return numbers.body({**body, "warnings": [notice_line(n) for n in done.notices]})
 
@@ -163,9 +163,10 @@ def evaluation_bars(plan, settings: ForecastSettings) -> int:
     return SOURCE_BARS + plan.n_cutoffs * (plan.spacing or settings.horizon)
 
 
-def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
-    """Bars to fetch from a source for a risk request: a forecast's, or a backtest's walk-forward's."""
-    return SOURCE_BARS + cutoffs * settings.horizon if backtest else SOURCE_BARS
+def risk_bars(backtest: bool, plan, settings: ForecastSettings) -> int:
+    """Bars to fetch from a source for a risk request: a forecast's, or a backtest's walk-forward's over ``plan``'s
+    cut-offs (a ``RiskBacktestPlan``)."""
+    return SOURCE_BARS + plan.cutoffs * (plan.step or settings.horizon) if backtest else SOURCE_BARS
 
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:

@@ -18,13 +18,13 @@ from kronos_studio.desk import (
     BatchSettings,
     Entry,
     RetrainSettings,
+    RiskBacktestPlan,
     RiskSettings,
     ScreenRequest,
     TrackRecordRequest,
     TrustPlan,
 )
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
-from kronos_studio.risk.walk import RiskWalk
 
 from . import compute
 from .errors import ServiceError, known_errors, notice_line
@@ -34,6 +34,7 @@ from .public_ids import AdapterNumbers
 from .schemas import (
     QUANTILES,
     SETTINGS_NAMES,
+    backtest_plan,
     batch_risk,
     knob_fields,
     knob_options,
@@ -165,18 +166,22 @@ def studio_server(name: str, instructions: str):
 
 
 def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_url: str | None = None,
-                  registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=()):
+                  registry: ModelRegistry | None = None, limits: Limits | None = None, models_dirs=(), desk=None):
     """The MCP server: tools ``forecast``, ``evaluate``, ``risk``, ``screen``, ``retrain`` and ``track_record``; ``models_dirs``: the
-    local models a tool may name beside the catalog's others (``Desk.offered``)."""
+    local models a tool may name beside the catalog's others (``Desk.offered``). ``desk``: the one to serve from
+    (the HTTP service's, ``Service.desk``, when both run in one process: one registry, one cache, one set of
+    limits); None: one of its own, built here."""
     from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
     from kronos.settings import ForecastSettings
     from kronos_studio.desk import Desk, ResultCache
     from kronos_studio.desk.ledger import open_ledger
 
     allowed = AllowedFiles(allow_dirs)
-    limits = limits or Limits()
-    desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
-                models_dirs=models_dirs)
+    if desk is None:
+        limits = limits or Limits()
+        desk = Desk(registry or ModelRegistry(max_models=limits.models), cache=ResultCache(), limits=limits,
+                    models_dirs=models_dirs)
+    limits = desk.limits or Limits()
     ledger = open_ledger(ledger_url, workspace)
     server = studio_server("kronos-studio", instructions="Probabilistic OHLCV forecasts (Kronos and baselines): "
                        "forecast a series, evaluate a model walk-forward, screen many series, read the realized "
@@ -236,21 +241,17 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
                              "walk-forward backtest beside the risk desk's standard models (the `kronos risk` JSON).")
     @tool_errors
-    @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings))
+    @with_parameters(settings_parameters(risk_settings_fields()) + knob_parameters(RiskSettings) +
+                     knob_parameters(RiskBacktestPlan))
     @with_bars
-    def risk(model: str | None = None, backtest: bool = False, cutoffs: int = RiskWalk.n_cutoffs, proxy: str = RiskWalk.proxy,
-             baselines: bool = True, include_training_period: bool = False, beside: list[str] | None = None,
-             **settings) -> dict[str, Any]:
-        from kronos.settings import knobs
-
-        options = RiskSettings(**{name: settings[knob.name(name)] for name, (_, knob) in knobs(RiskSettings).items()
-                                  if knob.name(name) in settings})
+    def risk(model: str | None = None, backtest: bool = False, **settings) -> dict[str, Any]:
+        options = RiskSettings(**knob_options(settings, RiskSettings))
         s = risk_forecast_settings(settings, options)
         model = compute.catalog_model(desk, model)
-        bars = bars_of(settings, compute.risk_bars(backtest, cutoffs, s))
-        return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, cutoffs=cutoffs, proxy=proxy,
-                                   baselines=baselines, include_training_period=include_training_period,
-                                   beside=beside or (), workspace=workspace, ledger=ledger, ways=WAYS)
+        plan = backtest_plan(settings)
+        bars = bars_of(settings, compute.risk_bars(backtest, plan, s))
+        return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, plan=plan, workspace=workspace,
+                                   ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
                              "return, close quantiles at the horizon, band width, drawdown, touch probabilities, "
@@ -289,15 +290,14 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         from types import SimpleNamespace
 
         from kronos.settings import knob_values
-        from kronos_studio.desk import SeriesLocked
+        from kronos_studio.desk import RetrainRequest, SeriesLocked
 
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
         desk.check_retrain(settings)
         settings.check()
-        retraining = desk.retrain(bars_of(options),
-                                  compute.catalog_model(desk, model), settings, ledger=ledger, every=every, ways=WAYS,
-                                  made_by=MADE_BY)
+        retraining = desk.retrain(RetrainRequest(bars_of(options), compute.catalog_model(desk, model), settings, every,
+                                                 made_by=MADE_BY), ledger=ledger, ways=WAYS)
         desk.check_retrain(settings, decisions=len(retraining.points))
         try:
             report = retraining.run()

@@ -20,7 +20,7 @@ def retrain_run(body, desk, ledger):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace) through the service's
     ``desk`` (its warm Kronos pairs, its limits). Without a model, a series is retrained on its champion's base."""
     from kronos.settings import knob_values
-    from kronos_studio.desk import RetrainError, RetrainSettings
+    from kronos_studio.desk import RetrainError, RetrainRequest, RetrainSettings
 
     from . import compute
 
@@ -34,8 +34,8 @@ def retrain_run(body, desk, ledger):
     desk.check_retrain(settings)
     try:
         settings.check()
-        retraining = desk.retrain(compute.bars_request(body), body.model, settings, ledger=ledger,
-                                  every=body.every, ways=compute.HTTP_WAYS, made_by=MADE_BY)
+        retraining = desk.retrain(RetrainRequest(compute.bars_request(body), body.model, settings, body.every,
+                                                 made_by=MADE_BY), ledger=ledger, ways=compute.HTTP_WAYS)
     except RetrainError as e:
         raise refused(422, e) from None
     desk.check_retrain(settings, decisions=len(retraining.points))

@@ -19,12 +19,11 @@ from kronos_studio.desk import (
     RankPlan,
     RetrainSettings,
     RetrainWatchlistRequest,
+    RiskBacktestPlan,
     RiskSettings,
     ScreenRequest,
     TrustPlan,
 )
-from kronos_studio.risk import STANDARD_MODELS
-from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 
 def finite(hint):
@@ -314,14 +313,6 @@ class RiskOptions(BarsInput):
 
     backtest: bool = Field(False, description="backtest the VaR, ES and variance forecasts on the latest cutoffs "
                                               "instead")
-    cutoffs: int = Field(RiskWalk.n_cutoffs, ge=1, description="with backtest: latest cut-offs, one horizon apart")
-    proxy: typing.Literal[PROXIES] = Field(RiskWalk.proxy, description="with backtest: the realized variance a "
-                                                                       "variance forecast is scored against")
-    baselines: bool = Field(True, description=f"with backtest: also the risk desk's standard models ({STANDARD_MODELS})")
-    include_training_period: bool = Field(False, description="with backtest: also score cut-offs inside the model's "
-                                                              "training period (left out by default)")
-    beside: list[str] = Field([], description="with backtest: the catalog's models (e.g. chronos2-small, ensemble) "
-                                              "backtested on the same cut-offs beside the model")
 
 
 def risk_settings_fields() -> dict[str, tuple]:
@@ -335,8 +326,15 @@ def risk_settings_fields() -> dict[str, tuple]:
     return {**settings_fields(), "paths": (paths, None)}
 
 
+# with backtest, its plan: one field per ``RiskBacktestPlan`` knob (kronos risk --backtest's options, the MCP tool's,
+# the Evaluate page's Risk backtest controls)
 RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOptions.__doc__, **risk_settings_fields(),
-                           **knob_fields(RiskSettings))
+                           **knob_fields(RiskSettings), **knob_fields(RiskBacktestPlan))
+
+
+def backtest_plan(given) -> RiskBacktestPlan:
+    """The risk backtest's plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
+    return RiskBacktestPlan(**knob_options(given, RiskBacktestPlan))
 
 
 def risk_settings(request) -> RiskSettings:

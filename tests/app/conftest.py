@@ -84,8 +84,10 @@ def own_result_stores():
     from app_support import forecasts
 
     forecasts.results.clear()
+    forecasts.app_desk.clear()  # the desk holds the cache it was built with
     yield
     forecasts.results.clear()
+    forecasts.app_desk.clear()
 
 
 @pytest.fixture(autouse=True)

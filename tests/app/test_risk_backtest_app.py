@@ -68,7 +68,7 @@ def test_the_risk_backtest_runs_under_a_bar_of_cut_offs_done_with_an_eta(monkeyp
     named, then each model after it as its own phase."""
     from app_support import risk
     from app_support.models import ModelChoice
-    from kronos_studio.desk.risk import MODEL_KEY
+    from kronos_studio.desk.risk import MODEL_KEY, RiskBacktestPlan
     from kronos_studio.risk.measures import RiskSettings
 
     drawn = []
@@ -87,16 +87,16 @@ def test_the_risk_backtest_runs_under_a_bar_of_cut_offs_done_with_an_eta(monkeyp
             drawn.append("done")
 
     class Desk:
-        def risk_backtest(self, bars, choice, settings, risk_settings, *, progress, **options):
+        def risk_backtest(self, request, *, progress):
             for key, i in ((MODEL_KEY, 10), (MODEL_KEY, 25), ("historical_simulation", 1)):
                 progress(key, i, 25)
             return "backtested"
 
     monkeypatch.setattr(risk, "ProgressBar", Bar)
     monkeypatch.setattr(risk.forecasts, "desk", lambda computing=True: Desk())
-    monkeypatch.setattr(risk, "backtest_options", lambda plan: {})
+    monkeypatch.setattr(risk, "backtest_request", lambda *asked: None)
     choice = ModelChoice(key="tiny", label="studio-tiny", ref="studio-tiny", kind="bundled")
-    plan = {"cutoffs": 25, "beside": ("chronos2-small",), "baselines": True}
+    plan = RiskBacktestPlan(cutoffs=25, beside=("chronos2-small",))
     assert risk.run_backtest(None, choice, None, RiskSettings(), plan) == "backtested"
     assert drawn == [("label", "Risk backtest of studio-tiny, then chronos2-small, the standard risk models", "cut-off"),
                      (10, 25), (25, 25), ("label", "Risk backtest of historical simulation"), (1, 25), "done"]

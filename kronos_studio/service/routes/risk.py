@@ -5,7 +5,15 @@ from fastapi import APIRouter
 
 from .. import compute
 from ..deps import Shared, Who
-from ..schemas import EVERY_ROUTE, SETTINGS_NAMES, RiskRequest, answers, risk_forecast_settings, risk_settings
+from ..schemas import (
+    EVERY_ROUTE,
+    SETTINGS_NAMES,
+    RiskRequest,
+    answers,
+    backtest_plan,
+    risk_forecast_settings,
+    risk_settings,
+)
 
 router = APIRouter(responses=answers(*EVERY_ROUTE))
 
@@ -16,9 +24,8 @@ def risk(body: RiskRequest, who: Who, service: Shared):
     walk-forward backtest: the JSON `kronos risk --json` writes."""
     options = risk_settings(body)
     settings = risk_forecast_settings({k: getattr(body, k) for k in SETTINGS_NAMES}, options)
-    bars = compute.bars_request(body, compute.risk_bars(body.backtest, body.cutoffs, settings))
+    plan = backtest_plan(body)
+    bars = compute.bars_request(body, compute.risk_bars(body.backtest, plan, settings))
     return compute.risk_answer(service.desk, service.model(body.model), bars, settings, options,
-                               backtest=body.backtest, cutoffs=body.cutoffs, proxy=body.proxy, baselines=body.baselines,
-                               include_training_period=body.include_training_period, beside=body.beside,
-                               workspace=who.workspace,
+                               backtest=body.backtest, plan=plan, workspace=who.workspace,
                                ledger=service.ledger.scoped(who.workspace))

@@ -15,6 +15,7 @@ from kronos_studio.batch.forecaster import BatchSettings, ChunkForecaster
 from kronos_studio.batch.summary import VOL_COLUMNS, risk_column
 from kronos_studio.batch.watchlist import read_watchlist
 from kronos_studio.cli import main as cli
+from kronos_studio.desk import RiskRequest
 from kronos_studio.risk.measures import RiskSettings
 
 RISK = RiskSettings(levels=(0.9, 0.975), vol_interval=0.8)  # not the defaults: the settings reach the columns
@@ -51,7 +52,7 @@ def test_a_rows_risk_equals_the_desks_risk_reading_of_that_series(batch, watchli
     for name in ("R0", "R2"):
         gated, _ = quality_gate(read_bars(str(watchlist / f"{name}.csv")), [])
         # the batch's model named: a risk request naming none is served by the series' risk champion
-        reading = desk.risk(gated, next(iter(bundled_models())), lookback, RISK).reading
+        reading = desk.risk(RiskRequest(gated, next(iter(bundled_models())), lookback, RISK)).reading
         row = result.rows.set_index("series").loc[name]
         assert len(reading.path.horizon) == len(RISK.levels) * len(RISK.positions)
         for t in reading.path.horizon:

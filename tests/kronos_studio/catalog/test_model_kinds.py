@@ -14,7 +14,7 @@ from kronos.settings import ForecastSettings
 from kronos_studio.catalog.kinds import NEURAL, NeuralKind, kind_of, register
 from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.catalog.resolve import UnknownModel, catalog, offered, resolve
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, ForecastRequest
 from kronos_studio.forecasters.base import PathModel
 
 
@@ -74,8 +74,8 @@ def test_a_neural_kind_loads_once_and_forecasts_through_the_desk(toy):
     kind, loads = toy
     bars = load_sample("AAPL daily 2000-2013 (bundled)")
     desk = Desk()
-    first = desk.forecast(bars, kind.name, ForecastSettings(horizon=5, paths=50, seed=1))
-    second = desk.forecast(bars, kind.name, ForecastSettings(horizon=5, paths=50, seed=2))
+    first = desk.forecast(ForecastRequest(bars, kind.name, ForecastSettings(horizon=5, paths=50, seed=1)))
+    second = desk.forecast(ForecastRequest(bars, kind.name, ForecastSettings(horizon=5, paths=50, seed=2)))
     assert len(loads) == 1  # the second forecast found the weights warm in the process's registry
     assert first.forecast.paths.shape == (50, 5, 6)
     assert first.forecast.provenance["model"] == DriftModel.key

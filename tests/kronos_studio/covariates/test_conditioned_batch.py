@@ -14,7 +14,7 @@ from data_sources.requests import BarsRequest
 from data_sources.samples import load_sample
 from kronos.settings import ForecastSettings
 from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, ForecastRequest
 
 needs_bundled_chronos2()
 
@@ -66,8 +66,9 @@ def test_a_conditioned_row_is_the_desk_forecast_of_its_series(watchlist, tmp_pat
     named = json.loads(row["covariates"])
     assert [c["ref"] for c in named] == [SPX] and named[0]["series"] == "^GSPC"
 
-    done = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
-                           ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions((SPX,)))
+    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                           ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                           covariates=CovariateOptions((SPX,))))
     fc = done.forecast
     expected = summarize(fc.paths, float(fc.history["close"].iloc[-1]), (-0.05, 0.05))
     for column, value in expected.items():
@@ -76,8 +77,9 @@ def test_a_conditioned_row_is_the_desk_forecast_of_its_series(watchlist, tmp_pat
     mine = steps[steps["series"] == "nasdaq"]["close_p50"].to_numpy()
     np.testing.assert_allclose(mine, fc.quantiles([0.5])["close_p50"].to_numpy(), rtol=1e-6)
     # and conditioning changed it: Chronos-2 alone (covariates given, but none) forecasts other numbers
-    alone = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
-                            ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions())
+    alone = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                            ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                            covariates=CovariateOptions()))
     assert not np.allclose(alone.forecast.paths, fc.paths)
 
 
@@ -140,8 +142,9 @@ def test_http_and_mcp_screens_take_the_covariates_fields(watchlist, tmp_path):
     from kronos_studio.service.state import ServiceConfig
 
     folder, _ = watchlist
-    expected = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
-                               ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions((SPX,)))
+    expected = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                               ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                               covariates=CovariateOptions((SPX,))))
     p50 = float(np.quantile(expected.forecast.paths[:, -1, 3], 0.5))
     series = [{"name": stem, "bars_csv": (folder / f"{stem}.csv").read_text()} for stem in ("nasdaq", "spx")]
     app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}", jobs_dir=str(tmp_path / "jobs")))

@@ -12,7 +12,7 @@ from data_sources.samples import load_sample
 from kronos.errors import InputError
 from kronos.settings import ForecastSettings
 from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.desk import Desk, ResultCache
+from kronos_studio.desk import Desk, ForecastRequest, ModelChoice, ResultCache
 
 needs_bundled_chronos2()
 
@@ -43,7 +43,8 @@ def test_the_ensemble_conditioned_on_a_covariate_reads_it_through_its_chronos2_m
 
     def ensemble(*covariates):
         given = None if not covariates else CovariateOptions(tuple(str(files / c) for c in covariates))
-        return desk.forecast(target, "ensemble", SETTINGS, chronos2=CHRONOS2, covariates=given)
+        return desk.forecast(ForecastRequest(target, ModelChoice("ensemble", chronos2=CHRONOS2), SETTINGS,
+                                             covariates=given))
 
     alone = ensemble()
     spx = ensemble("spx.csv")
@@ -71,6 +72,7 @@ def test_the_ensemble_conditioned_on_a_covariate_reads_it_through_its_chronos2_m
 
 def test_an_ensemble_without_chronos2_refuses_covariates_naming_the_fix(files):
     with pytest.raises(InputError, match="only through its Chronos-2 member, and none joins it") as e:
-        Desk().forecast(BarsRequest(file=str(files / "nasdaq.csv")), "ensemble", SETTINGS, chronos2="off",
-                        covariates=CovariateOptions((str(files / "spx.csv"),)))
+        Desk().forecast(ForecastRequest(BarsRequest(file=str(files / "nasdaq.csv")),
+                                        ModelChoice("ensemble", chronos2="off"), SETTINGS,
+                                        covariates=CovariateOptions((str(files / "spx.csv"),))))
     assert e.value.fix[0].setting == "chronos2" and e.value.fix[0].value == CHRONOS2

@@ -16,7 +16,7 @@ from data_sources.samples import load_sample
 from kronos.errors import InputError
 from kronos.settings import ForecastSettings
 from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.desk import Desk, ResultCache
+from kronos_studio.desk import Desk, EvaluateRequest, ForecastRequest, ResultCache
 
 needs_bundled_chronos2()
 
@@ -38,8 +38,9 @@ def folder(tmp_path_factory):
 
 
 def desk_close(folder, covariate: str) -> pd.DataFrame:
-    done = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
-                           ForecastSettings(horizon=HORIZON, paths=PATHS), covariates=CovariateOptions((covariate,)))
+    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                           ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                           covariates=CovariateOptions((covariate,))))
     assert done.forecast.provenance["conditioned_on"][0]["ref"] == covariate
     return done.forecast.quantiles(LEVELS)
 
@@ -138,8 +139,8 @@ def test_a_conditioned_forecast_is_never_served_for_an_unconditioned_one(folder)
     desk = Desk(cache=ResultCache())
     target = BarsRequest(file=str(folder / "nasdaq.csv"))
     settings = ForecastSettings(horizon=HORIZON, paths=PATHS)
-    with_spx = desk.forecast(target, MODEL, settings, covariates=CovariateOptions((SPX,)))
-    alone = desk.forecast(target, MODEL, settings, covariates=CovariateOptions())
+    with_spx = desk.forecast(ForecastRequest(target, MODEL, settings, covariates=CovariateOptions((SPX,))))
+    alone = desk.forecast(ForecastRequest(target, MODEL, settings, covariates=CovariateOptions()))
     assert not with_spx.from_cache and not alone.from_cache and desk.cache.computed == 2
     assert alone.forecast.provenance["conditioned_on"] == []
     assert not np.array_equal(with_spx.forecast.paths, alone.forecast.paths)
@@ -147,9 +148,9 @@ def test_a_conditioned_forecast_is_never_served_for_an_unconditioned_one(folder)
     shifted = folder / "spx_other.csv"  # the same series, other bars: another content hash, another key
     spx.assign(close=spx["close"] * 1.01)[["timestamp", "open", "high", "low", "close", "volume"]].to_csv(
         shifted, index=False)
-    other = desk.forecast(target, MODEL, settings, covariates=CovariateOptions((str(shifted),)))
+    other = desk.forecast(ForecastRequest(target, MODEL, settings, covariates=CovariateOptions((str(shifted),))))
     assert not other.from_cache and desk.cache.computed == 3
-    again = desk.forecast(target, MODEL, settings, covariates=CovariateOptions((SPX,)))
+    again = desk.forecast(ForecastRequest(target, MODEL, settings, covariates=CovariateOptions((SPX,))))
     assert again.from_cache and desk.cache.computed == 3
 
 
@@ -162,8 +163,9 @@ def test_a_conditioned_walk_forward_is_the_same_through_the_desk_and_http(folder
     from kronos_studio.service.state import ServiceConfig
 
     settings = ForecastSettings(horizon=HORIZON, paths=PATHS)
-    done = Desk().evaluate(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings,
-                           plan=TrustPlan(n_cutoffs=4, include_trained=True), covariates=CovariateOptions((SPX,)))
+    done = Desk().evaluate(EvaluateRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings,
+                                           plan=TrustPlan(n_cutoffs=4, include_trained=True),
+                                           covariates=CovariateOptions((SPX,))))
     assert done.report.out["conditioned_on"][0]["ref"] == SPX
     app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
     with TestClient(app) as c:
@@ -194,11 +196,12 @@ def test_chronos2_alone_runs_from_every_face_with_the_same_numbers(folder, tmp_p
     from kronos_studio.service.state import ServiceConfig
 
     file, settings = folder / "nasdaq.csv", ForecastSettings(horizon=HORIZON, paths=PATHS)
-    done = Desk().forecast(BarsRequest(file=str(file)), MODEL, settings)  # no covariates named at all
+    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(file)), MODEL, settings))  # no covariates named at all
     assert done.forecast.provenance["conditioned_on"] == []
     assert done.forecast.provenance["candles"]["repaired"] == 0  # through the seam: its candles are built valid
     assert any("this model forecasts no volume" in n.problem for n in done.notices)
-    named_empty = Desk().forecast(BarsRequest(file=str(file)), MODEL, settings, covariates=CovariateOptions())
+    named_empty = Desk().forecast(ForecastRequest(BarsRequest(file=str(file)), MODEL, settings,
+                                                  covariates=CovariateOptions()))
     np.testing.assert_array_equal(named_empty.forecast.paths, done.forecast.paths)
     expected = quantile_table(done.forecast, LEVELS).reset_index(drop=True)
 
@@ -249,9 +252,9 @@ def test_an_uploaded_covariate_is_named_as_the_user_gave_it_and_its_ignored_colu
     kept.mkdir(parents=True)
     frame = spx[["timestamp", "open", "high", "low", "close", "volume"]].assign(value=spx["volume"] * spx["close"])
     frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%d")).to_csv(kept / "spx_turnover.csv", index=False)
-    done = Desk().forecast(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
-                           ForecastSettings(horizon=HORIZON, paths=PATHS),
-                           covariates=CovariateOptions((str(kept / "spx_turnover.csv"),)))
+    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL,
+                                           ForecastSettings(horizon=HORIZON, paths=PATHS),
+                                           covariates=CovariateOptions((str(kept / "spx_turnover.csv"),))))
     caption = conditioned_note(done.forecast.provenance)
     assert caption.startswith("Chronos-2 conditioned on spx_turnover.csv (spx_turnover 1d)")
     said = [n.worded() for n in done.notices if n.problem.startswith("covariate ")]

@@ -13,7 +13,7 @@ import pytest
 from kronos.errors import InputError
 from kronos.settings import ForecastSettings
 from kronos_studio.cli import main as cli
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, ForecastRequest
 from kronos_studio.desk.adapted import AdapterRequest
 from kronos_studio.desk.cache import ResultCache
 
@@ -62,7 +62,8 @@ def kit(tmp_path_factory):
 
 def test_the_desk_and_the_command_line_give_the_same_adapted_forecast_with_a_leader(kit, tmp_path, capsys):
     target, file, _, with_index, _ = kit
-    done = Desk().forecast(target, None, SETTINGS, adapter=AdapterRequest(str(with_index), None, (("index", INDEX),)))
+    done = Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                           adapter=AdapterRequest(str(with_index), None, (("index", INDEX),))))
     assert done.forecast.provenance["adapter"]["events"]["leaders"][0]["ref"] == INDEX
     code = cli.main(["forecast", str(file), "--adapter", str(with_index), "--no-bundled-events", "--leader",
                      f"index={INDEX}", "--horizon", "3", "--paths", "6", "--seed", "4", "--lookback", str(LOOKBACK),
@@ -72,7 +73,7 @@ def test_the_desk_and_the_command_line_give_the_same_adapted_forecast_with_a_lea
     mine = done.forecast.paths_frame()
     assert np.allclose(by_line["close"].to_numpy(), mine["close"].to_numpy(), rtol=1e-5)
     # the leader changes the forecast: without it the adapter reads 0 there, and says so
-    plain = Desk().forecast(target, None, SETTINGS, adapter=AdapterRequest(str(with_index)))
+    plain = Desk().forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(with_index))))
     assert not np.allclose(plain.forecast.paths, done.forecast.paths)
     assert any("learned from the leader channel index, not given here" in n.problem for n in plain.notices)
 
@@ -92,19 +93,22 @@ def test_leader_bars_after_the_cutoff_never_reach_the_model(kit, tmp_path):
     frame.loc[later, ["open", "high", "low", "close"]] *= 3.0
     frame.to_csv(wild, index=False)
     assert read_bars(str(wild)).content_hash() != read_bars(str(cut)).content_hash()
-    a = Desk().forecast(target, None, SETTINGS, adapter=AdapterRequest(str(with_index), None, (("index", str(cut)),)))
-    b = Desk().forecast(target, None, SETTINGS, adapter=AdapterRequest(str(with_index), None, (("index", str(wild)),)))
+    a = Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                        adapter=AdapterRequest(str(with_index), None, (("index", str(cut)),))))
+    b = Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                        adapter=AdapterRequest(str(with_index), None, (("index", str(wild)),))))
     np.testing.assert_array_equal(a.forecast.paths, b.forecast.paths)
 
 
 def test_a_leader_the_adapter_never_learned_from_is_refused_and_bad_channels_too(kit, tmp_path, capsys):
     target, file, _, with_index, without = kit
     with pytest.raises(InputError, match="never learned from the leader channel 'index'"):
-        Desk().forecast(target, None, SETTINGS, adapter=AdapterRequest(str(without), None, (("index", INDEX),)))
+        Desk().forecast(ForecastRequest(target, None, SETTINGS,
+                                        adapter=AdapterRequest(str(without), None, (("index", INDEX),))))
     with pytest.raises(InputError, match="not a leader channel"):
         AdapterRequest(str(with_index), None, (("gold", INDEX),))
     with pytest.raises(InputError, match="cannot take a LoRA adapter"):
-        Desk().forecast(target, "ensemble", SETTINGS, adapter=AdapterRequest(str(with_index)))
+        Desk().forecast(ForecastRequest(target, "ensemble", SETTINGS, adapter=AdapterRequest(str(with_index))))
     code = cli.main(["forecast", str(file), "--adapter", str(without), "--no-bundled-events", "--leader",
                      f"index={INDEX}", "--horizon", "3", "--out", str(tmp_path / "q.csv"), "--no-ledger"])
     err = capsys.readouterr().err
@@ -119,10 +123,11 @@ def test_forecasts_with_and_without_leaders_are_kept_apart(kit):
     target, _, _, with_index, _ = kit
     desk = Desk(cache=ResultCache())
     leader = AdapterRequest(str(with_index), None, (("index", INDEX),))
-    assert desk.kept_forecast(target, None, SETTINGS, adapter=leader) is None
-    done = desk.forecast(target, None, SETTINGS, adapter=leader)
-    kept = desk.kept_forecast(target, None, SETTINGS, adapter=leader)
+    assert desk.kept_forecast(ForecastRequest(target, None, SETTINGS, adapter=leader)) is None
+    done = desk.forecast(ForecastRequest(target, None, SETTINGS, adapter=leader))
+    kept = desk.kept_forecast(ForecastRequest(target, None, SETTINGS, adapter=leader))
     assert kept is not None and kept.forecast is done.forecast
-    assert desk.kept_forecast(target, None, SETTINGS, adapter=AdapterRequest(str(with_index))) is None
-    assert desk.kept_forecast(target, None, SETTINGS) is None  # the base model's forecast is another
-    assert desk.kept_forecast(target, None, dataclasses.replace(SETTINGS, seed=5), adapter=leader) is None
+    assert desk.kept_forecast(ForecastRequest(target, None, SETTINGS, adapter=AdapterRequest(str(with_index)))) is None
+    assert desk.kept_forecast(ForecastRequest(target, None, SETTINGS)) is None  # the base model's forecast is another
+    assert desk.kept_forecast(ForecastRequest(target, None, dataclasses.replace(SETTINGS, seed=5),
+                                              adapter=leader)) is None

@@ -38,6 +38,8 @@ from kronos_studio.service.mcp_server import create_server
 sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
 from ledger_helpers import CHANGE, HORIZON, calm_forecast, cut, forecast, regime_series  # noqa: E402
 
+from kronos_studio.desk import ForecastRequest
+
 ORIGINS = range(CHANGE - HORIZON, 400 - HORIZON, 2)  # the calm model's forecasts, a bar apart of two
 EARLIER = range(300, 390, 6)  # another model's
 SCORE_AT = 400
@@ -310,7 +312,7 @@ def test_recording_is_the_same_through_every_face(tmp_path, monkeypatch, capsys)
     with open_ledger(urls["desk"], "default") as ledger:
         lines = []
         for path in (early, full):
-            made = desk.forecast(BarsRequest(file=str(path)), None, settings, ledger=ledger)
+            made = desk.forecast(ForecastRequest(BarsRequest(file=str(path)), None, settings), ledger=ledger)
             lines.append(desk.record(RecordRequest(made.forecast, made.bars), ledger=ledger))
     assert [r.new for r in lines] == [True, True] and lines[1].scored_forecasts == 1
     assert lines[1].scored_steps == SETTINGS["horizon"] and lines[0].symbol == "PAR"

@@ -15,6 +15,7 @@ from champion_kit import promote_champion
 from testkit import random_bars
 
 from kronos.settings import ForecastSettings
+from kronos_studio.desk import EvaluateRequest, ForecastRequest, RetrainRequest
 from kronos_studio.forecasters.bounds import quantile_table
 
 MODELS = [None, "champion", "ensemble", "garch"]
@@ -61,8 +62,8 @@ def desk_forecast(world, model):
     from kronos_studio.ledger import Ledger
 
     with Ledger.open(world["url"]) as ledger:
-        done = Desk().forecast(BarsRequest(file=str(world["file"])), model, ForecastSettings(**SETTINGS),
-                               ledger=ledger.scoped("default"))
+        done = Desk().forecast(ForecastRequest(BarsRequest(file=str(world["file"])), model,
+                                               ForecastSettings(**SETTINGS)), ledger=ledger.scoped("default"))
     return quantile_table(done.forecast, LEVELS).reset_index(drop=True)
 
 
@@ -147,8 +148,9 @@ def desk_evaluate(world, model, tmp_path):
     from kronos_studio.ledger import Ledger
 
     with Ledger.open(world["url"]) as ledger:
-        done = Desk().evaluate(BarsRequest(file=str(world["file"])), model, ForecastSettings(**SETTINGS),
-                               plan=TrustPlan(n_cutoffs=CUTOFFS), ledger=ledger.scoped("default"))
+        done = Desk().evaluate(EvaluateRequest(BarsRequest(file=str(world["file"])), model,
+                                               ForecastSettings(**SETTINGS),
+                                               plan=TrustPlan(n_cutoffs=CUTOFFS)), ledger=ledger.scoped("default"))
     return done.report.out
 
 
@@ -202,8 +204,8 @@ def test_a_refusal_is_the_same_problem_through_every_face(world, model, capsys):
 
     settings = {**SETTINGS, "lookback": 900}
     with Ledger.open(world["url"]) as ledger, pytest.raises(UserError) as refused:
-        Desk().forecast(BarsRequest(file=str(world["file"])), model, ForecastSettings(**settings),
-                        ledger=ledger.scoped("default"))
+        Desk().forecast(ForecastRequest(BarsRequest(file=str(world["file"])), model,
+                                        ForecastSettings(**settings)), ledger=ledger.scoped("default"))
     problem = refused.value.problem.splitlines()[0]
 
     argv = ["forecast", str(world["file"]), "--out", "never.csv", "--no-ledger", "--quiet",
@@ -253,8 +255,8 @@ def test_a_retrain_decides_the_same_through_the_desk_the_cli_and_mcp(tmp_path, m
     settings = RetrainSettings(horizon=4, window=120, lookback=24, n_cutoffs=5, paths=6, steps=2)
 
     with Ledger.open(f"sqlite:///{tmp_path / 'desk.sqlite'}") as ledger:
-        desk = retrain_decision(Desk().retrain(BarsRequest(file=str(file)), "studio-tiny", settings,
-                                               ledger=ledger).run().to_dict())
+        desk = retrain_decision(Desk().retrain(RetrainRequest(BarsRequest(file=str(file)), "studio-tiny",
+                                                              settings), ledger=ledger).run().to_dict())
 
     monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'cli.sqlite'}")
     out = tmp_path / "retrain.json"

@@ -15,7 +15,14 @@ from testkit import random_bars
 
 from kronos.settings import ForecastSettings
 from kronos_studio.bars_input import quality_gate, read_bars
-from kronos_studio.desk import Desk
+from kronos_studio.desk import (
+    Desk,
+    ForecastRequest,
+    RiskBacktestPlan,
+    RiskBacktestRequest,
+    RiskChampionRequest,
+    RiskRequest,
+)
 from kronos_studio.desk.risk import backtest_body, risk_body
 from kronos_studio.ledger import Ledger
 from kronos_studio.ledger.registry import RISK_CHAMPION, Candidate, Registry, SeriesKey
@@ -81,7 +88,7 @@ def test_every_face_reads_the_same_risk_champion(world, tmp_path):
     from kronos_studio.cli import main as cli
 
     file, gated = world["file"], world["gated"]
-    direct = risk_body(Desk().risk(gated, None, SETTINGS, RISK))["served"]
+    direct = risk_body(Desk().risk(RiskRequest(gated, None, SETTINGS, RISK)))["served"]
     assert direct["model"] == "ewma_normal+recal" and direct["champion"]
     assert direct["why"].startswith("risk champion since ") and "chosen by hand for the test" in direct["why"]
     assert [(t["position"], t["level"]) for t in direct["var_es"]] == [("long", 0.95), ("long", 0.99),
@@ -93,7 +100,8 @@ def test_every_face_reads_the_same_risk_champion(world, tmp_path):
     answer = world["http"].post("/v1/risk", json={"bars_csv": file.read_text(), "symbol": "RSK", **asked})
     assert answer.status_code == 200, answer.text
     by_mcp = world["mcp"]({"file": str(file), **asked})["served"]
-    fc = Desk().forecast(gated, "garch", SETTINGS).forecast  # the app's fan: any model; the panel serves the champion
+    fc = Desk().forecast(ForecastRequest(gated, "garch",
+                                         SETTINGS)).forecast  # the app's fan: any model; the panel serves the champion
     by_app = app_risk.served(fc, gated, RISK).to_dict()
     for face in (by_line, answer.json()["served"], by_mcp, by_app):
         assert face["model"] == direct["model"] and face["why"] == direct["why"]
@@ -107,8 +115,8 @@ def test_every_face_reads_the_same_risk_champion(world, tmp_path):
     assert got["risk_model"].startswith("EWMA-normal") and "recalibrated" in got["risk_model"]
     assert math.isclose(got["served_var_long_99"], direct["var_es"][1]["var"], rel_tol=1e-9)
     # the backtest of a request without a model is the serving model's, named as such, on every face
-    bt = backtest_body(Desk().risk_backtest(gated, None, SETTINGS, RiskSettings(levels=(0.95,)), cutoffs=25,
-                                            baselines=False))
+    bt = backtest_body(Desk().risk_backtest(RiskBacktestRequest(gated, None, SETTINGS, RiskSettings(levels=(0.95,)),
+                                                                RiskBacktestPlan(cutoffs=25, baselines=False))))
     assert bt["served_key"] == bt["model_key"] == "ewma_normal+recal" and "risk champion since" in bt["served_why"]
     assert list(bt["summary"]["long_0.95"]) == ["ewma_normal", "ewma_normal+recal"]
     answer = world["http"].post("/v1/risk", json={"bars_csv": file.read_text(), "symbol": "RSK", "horizon": 1,
@@ -122,7 +130,7 @@ def test_every_face_reads_the_same_risk_champion(world, tmp_path):
 
 def test_any_model_can_still_be_asked_for_and_is_read_as_before(world):
     gated = world["gated"]
-    asked = Desk().risk(gated, "garch", SETTINGS, RISK)
+    asked = Desk().risk(RiskRequest(gated, "garch", SETTINGS, RISK))
     assert asked.served is None and risk_body(asked)["served"] is None
     assert asked.forecast.provenance["model"] == "garch"
 
@@ -130,7 +138,7 @@ def test_any_model_can_still_be_asked_for_and_is_read_as_before(world):
 def test_a_series_without_a_champion_is_served_by_the_default_and_says_so(tmp_path):
     bars, _ = quality_gate(read_bars_of(tmp_path, "DEF", seed=4), [])
     with Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
-        done = Desk().risk(bars, None, SETTINGS, RISK, ledger=ledger)
+        done = Desk().risk(RiskRequest(bars, None, SETTINGS, RISK), ledger=ledger)
     assert done.served.model == DEFAULT_RISK_MODEL and not done.served.champion
     assert done.served.why.startswith("the default risk model")
     assert done.forecast.provenance["model"] == DEFAULT_RISK_MODEL.model  # the paths beside it are that model's
@@ -158,9 +166,9 @@ def test_the_recalibration_learns_outcomes_as_bars_arrive_and_never_one_after_th
     with Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
         promote_by_hand(ledger, full, RiskModel("ewma_normal", Recalibration()))
         desk = Desk()
-        first = desk.served_risk(upto(650), SETTINGS, RISK, ledger=ledger)[0]
+        first = desk.served_risk(RiskRequest(upto(650), None, SETTINGS, RISK), ledger=ledger)[0]
         assert first.learnt["outcomes"] == 0 and first.learnt["waiting"] == 1
-        second = desk.served_risk(upto(651), SETTINGS, RISK, ledger=ledger)[0]
+        second = desk.served_risk(RiskRequest(upto(651), None, SETTINGS, RISK), ledger=ledger)[0]
         assert second.learnt["outcomes"] == 1 and second.learnt["waiting"] == 1
         assert pd.Timestamp(second.learnt["through"]) == pd.Timestamp(frame["timestamp"].iloc[650]).tz_convert("UTC")
         loss = 1 - frame["close"].iloc[650] / frame["close"].iloc[649]
@@ -168,10 +176,10 @@ def test_the_recalibration_learns_outcomes_as_bars_arrive_and_never_one_after_th
         assert second.learnt["exceptions"].get("long_0.95", 0) == int(hit)
         moved = second.learnt["tail_probability"]["long_0.95"]
         assert (moved < 0.05) if hit else (moved > 0.05)
-        older = desk.served_risk(upto(600), SETTINGS, RISK, ledger=ledger)
+        older = desk.served_risk(RiskRequest(upto(600), None, SETTINGS, RISK), ledger=ledger)
         assert older[0].learnt["outcomes"] == 0  # read from nothing learnt: the state knows later outcomes
         assert any("after these bars' last bar" in n.problem for n in older[0].notices)
-        again = desk.served_risk(upto(651), SETTINGS, RISK, ledger=ledger)[0]
+        again = desk.served_risk(RiskRequest(upto(651), None, SETTINGS, RISK), ledger=ledger)[0]
         assert again.learnt["outcomes"] == 1  # the older reading left the state as it was
 
 
@@ -193,7 +201,8 @@ def test_a_challenger_is_promoted_only_through_the_gate_and_its_lineage_is_kept(
     bars, _ = quality_gate(read_bars_of(tmp_path, "JMP", seed=0, frame=frame), [])
     with Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
         old = promote_by_hand(ledger, bars, RiskModel("historical_simulation"))
-        done = Desk().risk_champion(bars, SETTINGS, RISK, cutoffs=120, warmup=60, sampled=(), ledger=ledger)
+        done = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60,
+                                                        sampled=()), ledger=ledger)
         d = done.decision
         assert d.champion == "historical_simulation" and d.challenger != d.champion
         assert d.decision == "promoted", d.reason
@@ -203,9 +212,10 @@ def test_a_challenger_is_promoted_only_through_the_gate_and_its_lineage_is_kept(
         entry = Registry(ledger).champion(SeriesKey.of(bars), RISK_CHAMPION)
         assert entry.id == done.entry.id and entry.base_model == d.challenger and entry.parent_id == old.id
         assert Registry(ledger).get(old.id).status == "retired"
-        served = Desk().risk(bars, None, SETTINGS, RISK, ledger=ledger).served
+        served = Desk().risk(RiskRequest(bars, None, SETTINGS, RISK), ledger=ledger).served
         assert served.model.label == d.challenger and served.why.startswith("risk champion since")
         if served.model.recalibration is not None:  # its state was learnt on the choice's cut-offs
             assert served.learnt["outcomes"] >= 120
-        again = Desk().risk_champion(bars, SETTINGS, RISK, cutoffs=120, warmup=60, sampled=(), ledger=ledger)
+        again = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60,
+                                                         sampled=()), ledger=ledger)
         assert again.decision.champion == d.challenger  # set against the new champion now

@@ -10,7 +10,7 @@ import pandas as pd
 from data_sources import load_sample
 from kronos.settings import ForecastSettings
 from kronos_studio.cli import main as cli
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, RiskRequest
 from kronos_studio.desk.risk import risk_body
 from kronos_studio.risk.measures import RiskSettings
 
@@ -27,7 +27,7 @@ def friday_bars():
 def test_the_risk_reading_says_when_its_horizon_ends(tmp_path, capsys):
     bars = friday_bars()
     settings = ForecastSettings(horizon=24, paths=200, seed=3)
-    done = Desk().risk(bars, "garch", settings, RiskSettings(per_step=False))
+    done = Desk().risk(RiskRequest(bars, "garch", settings, RiskSettings(per_step=False)))
     end = done.forecast.timestamps[-1]
     assert done.reading.horizon_end == end
     # 24 hourly bars after a Friday 16:00 run past the weekend and New Year's Day (the FX calendar's holiday)

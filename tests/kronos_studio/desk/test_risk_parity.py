@@ -15,7 +15,7 @@ from kronos.settings import ForecastSettings
 from kronos_studio.bars_input import quality_gate, read_bars
 from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.cli import main as cli
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, RiskBacktestPlan, RiskBacktestRequest, RiskRequest
 from kronos_studio.desk.risk import backtest_body, risk_body
 from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
 from kronos_studio.risk.measures import RiskSettings, default_paths
@@ -96,7 +96,7 @@ def test_the_same_request_gives_the_same_risk_on_every_face(faces, model, tmp_pa
     file, http, mcp = faces
     settings, risk = ForecastSettings(horizon=3, paths=60, seed=4), RiskSettings(levels=(0.9, 0.99))
     gated, _ = quality_gate(read_bars(str(file)), [])  # the bars as every face reads the file
-    direct = Desk().risk(gated, model, settings, risk)
+    direct = Desk().risk(RiskRequest(gated, model, settings, risk))
     desk = risk_body(direct)
     named = [] if model is None else ["--model", model]
     code, by_line, err = by_cli([str(file), *named, "--horizon", "3", "--paths", "60", "--seed", "4",
@@ -148,8 +148,9 @@ def test_a_risk_backtest_gives_the_same_tests_on_every_face(faces, tmp_path, cap
     settings = ForecastSettings(horizon=1, paths=default_paths(risk.levels), seed=2)
     gated, _ = quality_gate(read_bars(str(file)), [])
     # Chronos-2 beside the asked model, on the same cut-offs (its training period holds these dates: included)
-    desk = backtest_body(Desk().risk_backtest(gated, "garch", settings, risk, cutoffs=30, baselines=False,
-                                              beside=(CHRONOS2_NAME,), include_training_period=True))
+    desk = backtest_body(Desk().risk_backtest(RiskBacktestRequest(
+        gated, "garch", settings, risk, RiskBacktestPlan(cutoffs=30, baselines=False, beside=(CHRONOS2_NAME,),
+                                                         include_trained=True))))
     code, by_line, err = by_cli([str(file), "--model", "garch", "--horizon", "1", "--seed", "2",
                                  "--levels", "0.95", "--positions", "long", "--backtest", "--cutoffs", "30",
                                  "--no-baselines", "--beside", CHRONOS2_NAME, "--include-training-period"],
@@ -202,8 +203,8 @@ def test_a_model_that_is_a_standard_risk_model_runs_once_under_its_own_key(faces
     identical losses left the model confidence set nothing to tell apart (arch's MCS failed on them)."""
     file, _, _ = faces
     gated, _ = quality_gate(read_bars(str(file)), [])
-    done = Desk().risk_backtest(gated, "garch", ForecastSettings(horizon=1, paths=40), RiskSettings(levels=(0.95,)),
-                                cutoffs=20)
+    done = Desk().risk_backtest(RiskBacktestRequest(gated, "garch", ForecastSettings(horizon=1, paths=40),
+                                                    RiskSettings(levels=(0.95,)), RiskBacktestPlan(cutoffs=20)))
     assert done.model_key == "garch"
     standard = ["garch", "historical_simulation", "ewma_normal", "gjr_garch", "log_har", "filtered_historical_simulation"]
     assert [k for k in done.backtest.models if k in standard] == standard

@@ -24,6 +24,8 @@ from kronos_studio.service.mcp_server import create_server
 sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "ledger"))
 from ledger_helpers import cut  # noqa: E402
 
+from kronos_studio.desk import ForecastRequest
+
 NUMBERS = ("levels", "positions", "experiments_left_out", "tests", "forecasts")
 
 
@@ -38,7 +40,8 @@ def url(tmp_path_factory):
     desk = Desk()
     with Ledger.open(url) as ledger:
         for at in range(300, 330):
-            ledger.record(desk.forecast(cut(bars, at), None, ForecastSettings(horizon=2, paths=30, seed=at)).forecast,
+            ledger.record(desk.forecast(ForecastRequest(cut(bars, at), None,
+                                                        ForecastSettings(horizon=2, paths=30, seed=at))).forecast,
                           cut(bars, at))
         ledger.score(cut(bars, 340))
     return url

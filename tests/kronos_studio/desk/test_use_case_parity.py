@@ -14,7 +14,7 @@ from testkit import random_bars
 
 from data_sources.requests import BarsRequest
 from kronos.settings import ForecastSettings
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, EvaluateRequest
 
 SETTINGS = {"horizon": 3, "paths": 8, "seed": 11}
 PLAN = {"n_cutoffs": 3, "spacing": 5}  # the spacing: a knob of the one plan, not its default (the horizon)
@@ -136,7 +136,7 @@ def test_the_app_and_desk_evaluate_keep_one_walk(world):
 
     desk = Desk(cache=ResultCache())
     request = BarsRequest(file=str(world["file"]))
-    evaluated = desk.evaluate(request, None, ForecastSettings(**SETTINGS), plan=TrustPlan(**PLAN))
+    evaluated = desk.evaluate(EvaluateRequest(request, None, ForecastSettings(**SETTINGS), plan=TrustPlan(**PLAN)))
     trusted = desk.trust(TrustRequest(request, ForecastSettings(**SETTINGS), plan=TrustPlan(**PLAN)))
     assert not evaluated.from_cache and trusted.from_cache and desk.cache.computed == 1
     assert json_numbers(evaluated.report.out) == report_numbers(trusted.report)

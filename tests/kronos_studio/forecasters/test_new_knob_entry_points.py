@@ -289,3 +289,106 @@ def test_a_rank_plan_option_with_its_knob_reaches_every_face_and_the_walk_forwar
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "all three faces that offer it" in done.stdout
+
+
+# Issue 64, wave 2: the same for the risk backtest's plan (``RiskBacktestPlan``). A fresh process whose plan has one
+# more field with its Knob offers it as an option of `kronos risk --backtest`, a field of POST /v1/risk (in the
+# OpenAPI schema), a parameter of the MCP ``risk`` tool and a widget of the Evaluate page's Risk backtest, and each
+# face hands its value to the desk's risk backtest (here one that records the request it is given and refuses, so
+# that nothing is backtested).
+RISK_SCRIPT = APP_RUN + textwrap.dedent('''
+    import dataclasses
+    import json
+    import sys
+    from pathlib import Path
+
+    import kronos_studio.desk.risk as home
+    from kronos.errors import InputError
+    from kronos.settings import knob
+
+    @dataclasses.dataclass(frozen=True)
+    class RiskBacktestPlan(home.RiskBacktestPlan):
+        toy_option: int = knob(7, label="Toy option", low=1, high=50, help="a test's risk backtest option")
+
+    home.RiskBacktestPlan = RiskBacktestPlan  # as if written in its home
+    seen = []
+
+    def risk_backtest(desk, request, **callbacks):
+        seen.append(request.plan)
+        raise InputError("stopped by the test")
+
+    home.risk_backtest = risk_backtest
+
+    from testkit import random_bars
+
+    random_bars(300, seed=4, freq="1d").to_csv("bars.csv", index=False)
+
+    # the command line: an option with the knob's default, its value handed to the backtest
+    from kronos_studio.cli.main import build_parser, main
+
+    assert build_parser().parse_args(["risk", "bars.csv", "--horizon", "1", "--backtest"]).toy_option == 7
+    assert main(["risk", "bars.csv", "--model", "garch", "--horizon", "1", "--backtest", "--toy-option", "12"]) != 0
+    assert seen[-1].toy_option == 12 and seen[-1].cutoffs == 250, ("cli", seen)
+    from kronos_studio.cli.errors import flag
+
+    assert flag("toy_option", 3) == "--toy-option 3"  # and a fix naming it is worded with its option
+
+    # the HTTP API: a field of POST /v1/risk in the OpenAPI schema, its value handed to the backtest
+    from fastapi.testclient import TestClient
+
+    from kronos_studio.service.app import ServiceConfig, create_app
+    from kronos_studio.service.errors import request_fields
+
+    app = create_app(ServiceConfig(ledger_url=sys.argv[2], open_access=True))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["RiskRequest"]["properties"]
+        assert schema["toy_option"]["default"] == 7 and "Toy option" in schema["toy_option"]["description"], schema
+        assert "toy_option" in request_fields()
+        answer = client.post("/v1/risk", json={"bars_csv": Path("bars.csv").read_text(), "model": "garch",
+                                               "horizon": 1, "backtest": True, "toy_option": 13})
+        assert 400 <= answer.status_code < 500 and "stopped by the test" in answer.text, answer.text
+    assert seen[-1].toy_option == 13, ("http", seen)
+
+    # MCP: a parameter of the risk tool, its value handed to the backtest
+    import anyio
+    from mcp import Client
+
+    from kronos_studio.service.mcp_server import create_server
+
+    server = create_server([str(Path.cwd())], ledger_url=sys.argv[3])
+
+    async def call():
+        async with Client(server) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert tools["risk"].input_schema["properties"]["toy_option"]["default"] == 7
+            return await client.call_tool("risk", {"file": str(Path("bars.csv").resolve()), "model": "garch",
+                                                   "horizon": 1, "backtest": True, "toy_option": 15})
+
+    done = anyio.run(call)
+    assert done.is_error and "stopped by the test" in done.content[0].text, done.content[0].text
+    assert seen[-1].toy_option == 15, ("mcp", seen)
+
+    # the app: a number box in the Evaluate page's Risk backtest, labelled from the Knob, its value handed on
+    at = app_run(sys.argv[1])
+    at.sidebar.number_input(key="sb_horizon").set_value(1).run()
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    box = at.number_input(key="rb_toy_option")
+    assert box.label == "Toy option" and box.value == 7, "app"
+    box.set_value(14).run()
+    at.button(key="rb_run").click().run()
+    assert not at.exception, at.exception
+    assert "stopped by the test" in " ".join(e.value for e in at.error), [e.value for e in at.error]
+    assert seen[-1].toy_option == 14 and seen[-1].cutoffs == 250, ("app", seen)
+    print("all four faces")
+''')
+
+
+def test_a_risk_backtest_plan_option_with_its_knob_reaches_every_face_and_the_backtest_with_no_other_edit(tiny,
+                                                                                                          tmp_path):
+    env = fresh_process_env(tiny, tmp_path)
+    done = subprocess.run([sys.executable, "-c", RISK_SCRIPT, str(ROOT / "app.py"),
+                           f"sqlite:///{tmp_path / 'service.sqlite'}", f"sqlite:///{tmp_path / 'mcp.sqlite'}"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "all four faces" in done.stdout

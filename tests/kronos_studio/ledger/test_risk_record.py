@@ -10,6 +10,7 @@ import pytest
 from ledger_helpers import cut, forecast, series
 
 from kronos.settings import ForecastSettings
+from kronos_studio.desk import ForecastRequest
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.record import non_overlapping, risk_record
 
@@ -27,7 +28,8 @@ def sample_forecasts():
 
     bars = load_sample(next(s.name for s in list_samples() if s.name.startswith("AAPL daily 2000")))
     desk = Desk()
-    made = {at: desk.forecast(cut(bars, at), None, ForecastSettings(horizon=HORIZON, paths=40, seed=at)).forecast
+    made = {at: desk.forecast(ForecastRequest(cut(bars, at), None,
+                                              ForecastSettings(horizon=HORIZON, paths=40, seed=at))).forecast
             for at in (*ORIGINS, *LATE)}
     return bars, made
 

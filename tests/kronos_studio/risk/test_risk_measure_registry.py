@@ -12,8 +12,8 @@ from testkit import ROOT, random_bars
 from data_sources import load_sample
 from kronos.settings import ForecastSettings
 from kronos_studio.batch.forecaster import BatchSettings
-from kronos_studio.desk import Desk, ScreenRequest
-from kronos_studio.desk.risk import risk_body
+from kronos_studio.desk import Desk, ForecastRequest, ScreenRequest
+from kronos_studio.desk.risk import RiskRequest, risk_body
 from kronos_studio.desk.risk_record import record_body
 from kronos_studio.ledger import Ledger
 from kronos_studio.risk.measures import RiskSettings
@@ -41,7 +41,7 @@ def toy():
 
 def test_a_registered_measure_is_read_with_the_var_and_es(toy):
     bars = load_sample("AAPL daily 2000-2013 (bundled)")
-    done = Desk().risk(bars, "random_walk", ForecastSettings(horizon=3, paths=400, seed=1), RISK)
+    done = Desk().risk(RiskRequest(bars, "random_walk", ForecastSettings(horizon=3, paths=400, seed=1), RISK))
     reading = done.reading.path.horizon[0]
     returns = done.forecast.paths[:, -1, 3].astype(np.float64) / float(done.forecast.history["close"].iloc[-1]) - 1
     assert reading.more == {"mbl": pytest.approx(median_beyond(-returns, 0.9))}
@@ -69,7 +69,7 @@ def test_a_registered_measure_is_a_column_of_the_risk_record(toy, tmp_path):
     with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
         for at in range(300, 306):
             settings = ForecastSettings(horizon=2, paths=50, seed=at)
-            ledger.record(desk.forecast(cut(bars, at), "random_walk", settings).forecast, cut(bars, at))
+            ledger.record(desk.forecast(ForecastRequest(cut(bars, at), "random_walk", settings)).forecast, cut(bars, at))
         ledger.score(cut(bars, 320))
         body = record_body(Desk.risk_record(ledger, RISK))
     rows = body["forecasts"]

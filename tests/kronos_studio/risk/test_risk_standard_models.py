@@ -179,20 +179,20 @@ def test_a_split_inside_the_backtest_bars_refuses_it_and_adjusted_prices_run(tmp
     """A 4-for-1 split inside the cut-offs would be a 75% loss exception of every model (issue 62, item 9): refused as
     the gate's blocking checks refuse, naming the gate's fix; with it accepted, the backtest runs on adjusted prices."""
     from kronos_studio.bars_input import quality_gate, read_bars
-    from kronos_studio.desk import Desk
+    from kronos_studio.desk import Desk, RiskBacktestPlan, RiskBacktestRequest
 
     file = tmp_path / "split.csv"
     split_bars().to_csv(file, index=False)
-    asked = dict(cutoffs=100, baselines=False)
+    plan = RiskBacktestPlan(cutoffs=100, baselines=False)
     settings, risk = ForecastSettings(horizon=1, paths=50), RiskSettings(levels=(0.95,), positions=("long",))
     raw, said = quality_gate(read_bars(str(file)), [])
     assert any(n.problem.startswith("split_jump") for n in said)  # the gate only warns a forecast
     with pytest.raises(InputError) as refused:
-        Desk().risk_backtest(raw, "garch", settings, risk, **asked)
+        Desk().risk_backtest(RiskBacktestRequest(raw, "garch", settings, risk, plan))
     assert "4-for-1 split" in refused.value.problem and (refused.value.fix[0].setting, refused.value.fix[0].value) == (
         "fix", "adjust_splits")
     adjusted, _ = quality_gate(read_bars(str(file)), ["adjust_splits"])
-    done = Desk().risk_backtest(adjusted, "garch", settings, risk, **asked)
+    done = Desk().risk_backtest(RiskBacktestRequest(adjusted, "garch", settings, risk, plan))
     assert done.backtest.models["garch"].frame["realized_return"].min() > -0.5  # no 75% "loss" scored
     # a split before every bar the backtest reads refuses nothing
     early = risk_backtest({"ewma_normal": EwmaNormal()}, split_bars(900, at=50), ForecastSettings(horizon=1, paths=50),

@@ -11,6 +11,7 @@ from testkit import random_bars
 from kronos.settings import ForecastSettings
 from kronos_studio.catalog import ModelRef
 from kronos_studio.catalog.registry import ModelRegistry, shared_registry
+from kronos_studio.desk import ForecastRequest
 from kronos_studio.service.app import Service, ServiceConfig
 
 
@@ -138,7 +139,7 @@ def test_after_a_forecast_the_screener_and_a_batch_job_reuse_the_warm_model(tiny
         path = tmp_path / f"s{i}.csv"
         random_bars(100, seed=i, freq="1h").to_csv(path, index=False)
         entries.append(Entry(series=f"s{i}", file=str(path)))
-    Desk(registry).forecast(BarsRequest(file=entries[0].file), tiny_model, settings)
+    Desk(registry).forecast(ForecastRequest(BarsRequest(file=entries[0].file), tiny_model, settings))
     assert len(loads) == 1
 
     ready = threading.Event()

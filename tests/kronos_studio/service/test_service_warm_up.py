@@ -9,6 +9,7 @@ from kronos.accel.static_decode import decoder_pool
 from kronos.checkpoints import load_pair
 from kronos.settings import DEFAULT_HORIZON, ForecastSettings
 from kronos_studio.catalog.registry import ModelRegistry
+from kronos_studio.desk import ForecastRequest
 from kronos_studio.service.app import Service, ServiceConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's inductor on torch.jit
@@ -30,9 +31,10 @@ def test_the_service_compiles_the_usual_shape_at_start(tiny_model, tmp_path):
         pool.wait_for_builds(timeout=600)
         assert pool.failed == {}
         bars = load_sample(list_samples()[0].name)
-        fc = service.desk.forecast(bars, None, ForecastSettings(horizon=DEFAULT_HORIZON)).forecast
+        fc = service.desk.forecast(ForecastRequest(bars, None, ForecastSettings(horizon=DEFAULT_HORIZON))).forecast
         assert fc.provenance["decode"] == "compiled"  # the request found the steps compiled at start-up
-        other = service.desk.forecast(bars, None, ForecastSettings(horizon=DEFAULT_HORIZON + 40)).forecast
+        other = service.desk.forecast(ForecastRequest(bars, None,
+                                                      ForecastSettings(horizon=DEFAULT_HORIZON + 40))).forecast
         assert other.provenance["decode"] == "eager" and other.provenance["compile_pending"]  # another shape
         pool.wait_for_builds(timeout=600)  # not left compiling beside the next tests
     finally:
