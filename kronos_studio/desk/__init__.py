@@ -53,6 +53,11 @@ EXPORTS = {
                      "CompareWindow"), "kronos_studio.desk.compare"),
     **dict.fromkeys(("EnsembleFitted", "FitEnsembleRequest"), "kronos_studio.desk.fit_ensemble"),
     **dict.fromkeys(("FineTunePlan", "FineTuneRequest", "FineTuned"), "kronos_studio.desk.fine_tune"),
+    # training a model on your bars, the ensemble's meta-learner over several series or the ledger's forecasts
+    **dict.fromkeys(("PretrainRequest", "Pretrained", "TrainingData", "TrainingOptions"), "kronos_studio.desk.pretrain"),
+    **dict.fromkeys(("EnsembleGated", "EnsembleTrained", "GateEnsembleRequest", "TrainEnsembleRequest"),
+                    "kronos_studio.desk.train_ensemble"),
+    "MetaGateError": "kronos_studio.ensemble.gated",
     # the learning loop (kronos watch, /v1/watches): its request, its options and the runner of one watch
     **dict.fromkeys(("AlertChannels", "AlertRules", "Replay", "RetrainPolicy", "WatchError", "WatchRequest",
                      "Watched", "Watcher"), "kronos_studio.desk.watch"),

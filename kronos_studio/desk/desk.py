@@ -318,6 +318,28 @@ class Desk:
 
         return fine_tune(self, request, **callbacks)
 
+    # -- training a model on your bars, the ensemble's meta-learner: written in .pretrain, .train_ensemble ------
+    def pretrain(self, request, **callbacks):
+        """A Kronos tokenizer or predictor trained on a ``PretrainRequest``'s bars: ``pretrain.pretrain``
+        (``callbacks``: its ``read``, ``log``)."""
+        from .pretrain import pretrain
+
+        return pretrain(self, request, **callbacks)
+
+    def train_ensemble(self, request, **callbacks):
+        """The ensemble's meta-learner trained on the walk-forward of several series: ``train_ensemble.train_ensemble``
+        (``callbacks``: its ``progress``)."""
+        from .train_ensemble import train_ensemble
+
+        return train_ensemble(self, request, **callbacks)
+
+    def gate_ensemble(self, request, *, ledger, **callbacks):
+        """A challenger meta-learner fitted on the ledger's scored ensemble forecasts, promoted only when it beats the
+        serving one on the newest: ``train_ensemble.gate_ensemble`` (``callbacks``: its ``log``)."""
+        from .train_ensemble import gate_ensemble
+
+        return gate_ensemble(self, request, ledger=ledger, **callbacks)
+
     def retrain(self, bars, model, settings, *, ledger, every: int | None = None, since=None, ways: str | None = None,
                 **options) -> Retraining:
         """The gated retrain of ``bars``' series (a ``BarsRequest`` or gated bars) in ``ledger``'s registry on the
