@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from kronos.quantiles import path_quantiles
-from kronos_studio.training.adapter_files import ADAPTER_CONFIG
+from kronos_studio.desk import ADAPTER_CONFIG
 
 from .errors import app_message, app_notice
 from .models import ModelChoice, load_model
@@ -91,7 +91,7 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
 def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
-    from kronos_studio.events import EventError
+    from kronos_studio.desk import EventError
 
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
                       key="cal_bundled")
@@ -124,8 +124,8 @@ def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
 def leader_input(folder: Path) -> tuple:
     """The *Leaders* control of an adapter: other series read through its event encoder's leader channels."""
     from kronos.errors import UserError
+    from kronos_studio.desk import LEADERS
     from kronos_studio.desk.adapted import trained_leaders
-    from kronos_studio.events import LEADERS
 
     learned = trained_leaders(str(folder))
     trained = ("it says nothing of the leaders it learned from" if learned is None else

@@ -181,7 +181,8 @@ def volume_withheld(forecast: Forecast, field: str = "volume") -> str | None:
     the median there is the floor, not a forecast (``forecasters.bounds``)."""
     if field != "volume":
         return None
-    from kronos_studio.forecasters.bounds import KEY, volume_reading
+    from kronos_studio.desk import VOLUME_KEY as KEY
+    from kronos_studio.forecasters.bounds import volume_reading
 
     reading = volume_reading(forecast.provenance)
     record = forecast.provenance.get(KEY) or {}

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kronos_studio.evaluation.baselines import BASELINE_PATHS
+from kronos_studio.desk import BASELINE_PATHS
 
 from .errors import app_message
 from .formats import signed_percent
@@ -55,7 +55,7 @@ def rank(report, members: dict[str, str]) -> pd.DataFrame:
     and seeds, best first."""
     import dataclasses
 
-    from kronos_studio.evaluation.baselines import REFERENCE
+    from kronos_studio.desk import BASELINE_REFERENCE as REFERENCE
     from kronos_studio.evaluation.report import paired_skill
     from kronos_studio.evaluation.walk_forward import member_results
 

@@ -10,11 +10,10 @@ import pandas as pd
 
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND, BAND_NAME, path_quantiles
-from kronos_studio.desk import MIN_NOISE_CUTOFFS
+from kronos_studio.desk import MIN_NOISE_CUTOFFS, EvalResult
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.trust import skill_interval, skill_score
-from kronos_studio.evaluation.walk_forward import EvalResult
 
 from .formats import signed_percent
 

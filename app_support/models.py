@@ -7,8 +7,9 @@ import threading
 
 import streamlit as st
 
-from kronos_studio.catalog import ModelRef, catalog
-from kronos_studio.catalog.registry import ModelRegistry, shared_registry
+from kronos_studio.catalog import catalog
+from kronos_studio.catalog.registry import shared_registry
+from kronos_studio.desk import ModelRef, ModelRegistry
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 
@@ -66,7 +67,7 @@ def model_line(provenance: dict, conditioned: bool = False) -> str:
 def served_note(provenance: dict) -> str | None:
     """Which model served a ``champion`` forecast, in words (None for any other model); a champion that did not
     serve these bars (other bars over its window: ``catalog.champion.withheld_reason``) is said first."""
-    from kronos_studio.catalog.champion import WITHHELD
+    from kronos_studio.desk import WITHHELD
 
     note = provenance.get("champion")
     if note is None:

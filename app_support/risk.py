@@ -11,10 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from kronos.errors import UserError
+from kronos_studio.desk import PROXIES, STANDARD_MODELS, RiskSettings, RiskWalk
 from kronos_studio.desk.risk import beside_offered
-from kronos_studio.risk import STANDARD_MODELS
-from kronos_studio.risk.measures import RiskSettings
-from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 from . import forecasts
 from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
@@ -88,7 +86,8 @@ def enough_paths(fc, bars, risk: RiskSettings, request):
     ES and ``request`` (its model and settings, given when the fan is the model's own: not calibrated, adapted or
     conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
     the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
-    from kronos_studio.risk.measures import MIN_TAIL_PATHS, default_paths
+    from kronos_studio.desk import MIN_TAIL_PATHS
+    from kronos_studio.risk.measures import default_paths
 
     need = default_paths(risk.levels)
     if request is None or fc.paths.shape[0] >= need:

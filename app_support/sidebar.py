@@ -9,7 +9,7 @@ import streamlit as st
 from data_sources.requests import BarsRequest
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
-from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
+from kronos_studio.desk import CHEAP_MEMBER_PATHS
 
 from . import conditioned, source_inputs
 from .defaults import start_lookback

@@ -21,11 +21,12 @@ from app_support.metrics import summarize
 from app_support.models import model_line, served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
+from kronos_studio.desk import FLOORED_COLUMN
 from kronos_studio.evaluation.path_stats import default_level, drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
 from kronos_studio.exports import csv_text
-from kronos_studio.forecasters.bounds import FLOORED_COLUMN, quantile_table, volume_reading
 from kronos_studio.forecasters.bounds import notices as candle_notices
+from kronos_studio.forecasters.bounds import quantile_table, volume_reading
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)

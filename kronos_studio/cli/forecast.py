@@ -133,8 +133,9 @@ def adapter_request(args):
         if args.leader or args.events or args.no_bundled_events:
             raise CliError("--leader, --events and --no-bundled-events go with --adapter FOLDER (a LoRA event adapter)")
         return None
+    from kronos_studio.desk import EventError
     from kronos_studio.desk.adapted import AdapterRequest, parse_leader
-    from kronos_studio.events import EventError, bundled_calendar, load_calendar, merged_calendars
+    from kronos_studio.events import bundled_calendar, load_calendar, merged_calendars
 
     try:
         calendar = merged_calendars([None if args.no_bundled_events else bundled_calendar(),

@@ -31,9 +31,7 @@ def add_models_dir_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled model") -> None:
-    from kronos_studio.bundled import BUNDLED_NAMES
-    from kronos_studio.catalog import ENSEMBLE, STATISTICAL
-    from kronos_studio.catalog.champion import CHAMPION
+    from kronos_studio.desk import BUNDLED_NAMES, CHAMPION, ENSEMBLE, STATISTICAL
 
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
@@ -48,7 +46,7 @@ def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled mod
 
 
 def add_chronos2_option(p: argparse.ArgumentParser) -> None:
-    from kronos_studio.bundled import CHRONOS2_NAME
+    from kronos_studio.desk import CHRONOS2_NAME
 
     p.add_argument("--chronos2", default="auto", metavar="auto|off|REF",
                    help="the ensemble's Chronos-2 member: 'auto' (default) mixes amazon/chronos-2 (or "
@@ -71,8 +69,7 @@ def cli_desk(args):
     in order, for the output line)."""
     from kronos.checkpoints import load_pair
     from kronos.config import trained_context
-    from kronos_studio.catalog.registry import ModelRegistry
-    from kronos_studio.desk import Desk
+    from kronos_studio.desk import Desk, ModelRegistry
 
     context = getattr(args, "context", None)
     loaded = []

@@ -27,10 +27,7 @@ RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --ba
 
 
 def register(sub) -> None:
-    from kronos_studio.risk import STANDARD_MODELS
-    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
-    from kronos_studio.risk.measures import RiskSettings
-    from kronos_studio.risk.walk import RiskWalk
+    from kronos_studio.desk import DEFAULT_RISK_MODEL, STANDARD_MODELS, RiskSettings, RiskWalk
 
     p = add_command(sub, "risk", description="VaR and ES of a long and a short position, the volatility forecast "
                                              "and the stylized-facts check of a forecast's paths; with --backtest, "
@@ -75,7 +72,7 @@ def register(sub) -> None:
 def add_backtest_options(group, when: str) -> None:
     """The risk backtest's own options, for ``kronos risk --backtest`` and ``kronos evaluate --risk`` (``when``:
     the words saying when they apply)."""
-    from kronos_studio.risk.walk import PROXIES, RiskWalk
+    from kronos_studio.desk import PROXIES, RiskWalk
 
     group.add_argument("--proxy", choices=PROXIES, default=RiskWalk.proxy,
                        help=f"{when}the realized variance a variance forecast is scored against")
@@ -91,8 +88,8 @@ def add_backtest_options(group, when: str) -> None:
 
 def backtest(desk, bars, args, settings, risk):
     """``Desk.risk_backtest`` as the options ask: (the result, its JSON body, its table)."""
+    from kronos_studio.desk import RiskWalk
     from kronos_studio.desk.risk import backtest_body
-    from kronos_studio.risk.walk import RiskWalk
 
     done = desk_call(lambda: desk.risk_backtest(bars, args.model, settings, risk, cutoffs=args.cutoffs,
                                                 walk=RiskWalk(proxy=args.proxy, step=args.step),
@@ -115,7 +112,7 @@ def risk_sampling(args, risk):
 def risk_settings(args):
     """The ``RiskSettings`` the risk options ask for (one line naming a bad value otherwise)."""
     from kronos.settings import knob_values
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import RiskSettings
 
     try:  # a list option not given is None: the setting's default
         return RiskSettings(**{k: v for k, v in knob_values(args, RiskSettings).items() if v is not None})

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from .common import CliError, add_threads_option, cli_device, error_line, positive, read_bars
 

@@ -123,6 +123,12 @@ class Desk:
 
         return offered(ref, self.models_dirs)
 
+    def models(self) -> list:
+        """The models a request may name, the desk's ``models_dirs`` among them: ``models.models``."""
+        from .models import models
+
+        return models(self)
+
     def _identity(self, model, bars, workspace, ledger, choices):
         """(the champion serving now for ``champion``, else ``NOT_PER_SERIES``; the model's identity for keys),
         read once per request so that a key and the result name the same adapter."""

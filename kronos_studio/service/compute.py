@@ -18,7 +18,7 @@ def catalog_model(desk, ref: str | None) -> str | None:
     """``ref`` as the catalog names it (``Desk.offered``): a request names a model of the catalog and nothing else
     (no folder or Hub id of its own choosing); anything else is one 404 whose words are the same whether or not
     such a path exists."""
-    from kronos_studio.catalog.resolve import UnknownModel
+    from kronos_studio.desk import UnknownModel
 
     try:
         return desk.offered(ref)
@@ -45,7 +45,8 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
 
     from kronos.errors import Fix
     from kronos.settings import knob_values
-    from kronos_studio.covariates.options import CovariateOptions, names_file
+    from kronos_studio.covariates.options import names_file
+    from kronos_studio.desk import CovariateOptions
 
     options = CovariateOptions(**knob_values(given, CovariateOptions))
     if asked is None:
@@ -118,9 +119,9 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
     ``backtest_body`` of ``Desk.risk_backtest``, the catalog's models ``beside`` the asked one), the numbers
     ``kronos risk --json`` writes, and its warnings."""
+    from kronos_studio.desk import RiskWalk
     from kronos_studio.desk.risk import backtest_body, risk_body
     from kronos_studio.risk.baselines import risk_baselines
-    from kronos_studio.risk.walk import RiskWalk
 
     if desk.limits is not None:  # the readings asked for, before any forecast
         models = 1 + len(beside or ()) + (len(risk_baselines()) if baselines else 0)

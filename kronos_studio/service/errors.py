@@ -188,7 +188,7 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     from data_sources.errors import DataSourceError
     from kronos.checkpoints import CheckpointError
     from kronos.errors import InputError
-    from kronos_studio.bars_input import BarsInputError
+    from kronos_studio.desk import BarsInputError
     from kronos_studio.desk.ledger import LedgerError
 
     if isinstance(e, ServiceError):
@@ -320,7 +320,7 @@ def add_error_handlers(app) -> None:
                           status_code=503)
         return Answer({"detail": "the client disconnected: the request was stopped"}, status_code=CLIENT_GONE)
 
-    from kronos_studio.fair import Cancelled
+    from kronos_studio.desk import Cancelled
 
     app.add_exception_handler(Cancelled, cancelled)
     for kind in library_errors():

@@ -23,7 +23,8 @@ from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
 from kronos.errors import Fix, UserError
-from kronos_studio.fair import Abandoned, Cancelled, FairSlots, asked_by
+from kronos_studio.desk import Abandoned, Cancelled, FairSlots
+from kronos_studio.fair import asked_by
 
 from .errors import ServiceError
 from .keys import Identity

@@ -11,20 +11,20 @@ from typing import Any, Optional
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
-from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
     BatchSettings,
     Entry,
+    ModelRegistry,
     RetrainSettings,
     RiskSettings,
+    RiskWalk,
     ScreenRequest,
     TrackRecordRequest,
     TrustPlan,
 )
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
-from kronos_studio.risk.walk import RiskWalk
 
 from . import compute
 from .errors import ServiceError, known_errors, notice_line

@@ -12,19 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, fi
 from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
 from kronos.settings import ForecastSettings
 from kronos_studio.desk import (
+    PROXIES,
     READING,
     RISK_KNOBS,
+    STANDARD_MODELS,
     BatchSettings,
     CovariateOptions,
     RankPlan,
     RetrainSettings,
     RetrainWatchlistRequest,
     RiskSettings,
+    RiskWalk,
     ScreenRequest,
     TrustPlan,
 )
-from kronos_studio.risk import STANDARD_MODELS
-from kronos_studio.risk.walk import PROXIES, RiskWalk
 
 
 def finite(hint):
