@@ -48,11 +48,11 @@ def reading(fc, bars, risk: RiskSettings):
 def served(fc, bars, risk: RiskSettings):
     """The reading of the risk model serving this series (its risk champion, else the default), at the fan's
     horizon: ``Desk.served_risk``, the numbers ``kronos risk`` leads with when no model is named."""
-    from kronos_studio.risk.measures import default_paths
+    from kronos_studio.desk.risk import risk_paths
 
     from . import auth
 
-    settings = dataclasses.replace(fc.settings, paths=default_paths(risk.levels))
+    settings = dataclasses.replace(fc.settings, paths=risk_paths(risk))
     return forecasts.desk().served_risk(bars, settings, risk, workspace=auth.workspace())[0]
 
 
@@ -87,9 +87,9 @@ def enough_paths(fc, bars, risk: RiskSettings, request):
     conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
     the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
     from kronos_studio.desk import MIN_TAIL_PATHS
-    from kronos_studio.risk.measures import default_paths
+    from kronos_studio.desk.risk import risk_paths
 
-    need = default_paths(risk.levels)
+    need = risk_paths(risk)
     if request is None or fc.paths.shape[0] >= need:
         return fc, ""
     choice, settings = request
@@ -165,10 +165,10 @@ def backtest_options(plan: dict) -> dict:
 
 def backtest_settings(settings, risk: RiskSettings):
     """The sampling settings of the Risk backtest: the sidebar's, with the path count every face's risk request
-    samples by default (``measures.default_paths``: enough for the highest level's ES), not the fan's."""
-    from kronos_studio.risk.measures import default_paths
+    samples by default (``desk.risk.risk_paths``: enough for the highest level's ES), not the fan's."""
+    from kronos_studio.desk.risk import risk_paths
 
-    return dataclasses.replace(settings, paths=default_paths(risk.levels))
+    return dataclasses.replace(settings, paths=risk_paths(risk))
 
 
 def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan: dict):

@@ -22,9 +22,9 @@ from app_support.models import model_line, served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.desk import FLOORED_COLUMN
+from kronos_studio.desk.exports import csv_text
 from kronos_studio.evaluation.path_stats import default_level, drawdown_summary, level_probabilities
 from kronos_studio.evaluation.plausibility import check_fan
-from kronos_studio.exports import csv_text
 from kronos_studio.forecasters.bounds import notices as candle_notices
 from kronos_studio.forecasters.bounds import quantile_table, volume_reading
 

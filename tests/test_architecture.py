@@ -667,7 +667,7 @@ def test_no_class_hands_on_attributes_it_does_not_name():
 STUDIO_LAYERS = [
     ("cli",), ("service",), ("desk",), ("batch",), ("catalog",), ("covariates", "risk"), ("ensemble",), ("training",), ("workspaces",), ("ledger",),
     ("evaluation",), ("forecasters",), ("alerts",),
-    ("forecasting", "bundled", "events", "fair", "redact", "bars_input", "exports"),
+    ("forecasting", "bundled", "events", "fair", "redact", "bars_input"),
 ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
 from kronos_studio.desk.covariates import conditioned_note
-from kronos_studio.exports import write_csv
+from kronos_studio.desk.exports import write_csv
 
 from . import ledger
 from .bars_process import GatedBars

@@ -101,11 +101,10 @@ def backtest(desk, bars, args, settings, risk):
 
 def risk_sampling(args, risk):
     """The ``ForecastSettings`` of a risk request: --paths as given, or (not given) enough for the highest level's
-    ES (``measures.default_paths``, every face's default)."""
-    from kronos_studio.risk.measures import default_paths
+    ES (``desk.risk.risk_paths``, every face's default)."""
+    from kronos_studio.desk.risk import risk_paths
 
-    if args.paths is None:
-        args.paths = default_paths(risk.levels)
+    args.paths = risk_paths(risk, args.paths)
     return sampling_settings(args)
 
 

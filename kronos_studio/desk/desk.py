@@ -86,9 +86,15 @@ class Desk:
     # -- bars --------------------------------------------------------------------------------------------------
     def bars(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
                                                       "interval") -> Gated:
-        """The request's bars, read and passed through the quality gate (its accepted fixes applied), within
-        the limits. ``ways``: how the face's users give bars, for the message when they give none or two."""
-        from kronos_studio.bars_input import quality_gate, read_bars, read_csv_text
+        """The request's bars, read (``read``) and passed through the quality gate (``gate``: its accepted fixes
+        applied), within the limits. ``ways``: how the face's users give bars, for the message when they give none
+        or two."""
+        return self.gate(self.read(request, ways), request.fixes)
+
+    def read(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
+                                                     "interval"):
+        """The request's bars as read, before the quality gate (``data_sources.Bars``), within the limits."""
+        from kronos_studio.bars_input import read_bars, read_csv_text
 
         if request.given() != 1:
             raise InputError(f"give the bars either as {ways}", {"ways_given": request.given()})
@@ -112,7 +118,14 @@ class Desk:
                              exchange=request.exchange)
         if self.limits is not None:
             self.limits.check_bars(len(bars.frame))
-        gated, notices = quality_gate(bars, list(request.fixes))
+        return bars
+
+    @staticmethod
+    def gate(bars, fixes=()) -> Gated:
+        """``bars`` through the quality gate with the ``fixes`` accepted, and what the gate noted."""
+        from kronos_studio.bars_input import quality_gate
+
+        gated, notices = quality_gate(bars, list(fixes or ()))
         return Gated(gated, list(notices))
 
     # -- models ------------------------------------------------------------------------------------------------
@@ -136,6 +149,11 @@ class Desk:
 
         served = served_champion(model, bars, workspace, ledger)
         return served, model_identity(model, bars, workspace, served, choices)
+
+    def identity(self, model, bars, workspace: str | None = None, ledger=None, **choices) -> dict:
+        """What results of ``model`` on ``bars`` depend on now besides the bars and the settings
+        (``catalog.identity.model_identity``: for ``champion`` the adapter serving), for a face's keys."""
+        return self._identity(model, bars, workspace, ledger, choices)[1]
 
     def forecaster(self, model, bars, settings: ForecastSettings, workspace: str | None, served, choices: dict):
         """The forecaster of ``model`` for ``bars`` on the registry's warm pairs: for ``champion`` the one
@@ -428,14 +446,15 @@ class Desk:
         return is_watchlist(path)
 
     @staticmethod
-    def watchlist(where) -> tuple:
+    def watchlist(where, *, newest: bool = False) -> tuple:
         """A watchlist's entries: a folder of bar files or a ``source,symbol,interval[,exchange]`` CSV (a path), or
         ``(source, symbol, interval, exchange)`` rows (each named by its symbol, by ``source:symbol:interval`` where a
-        symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used."""
+        symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used. ``newest``: a folder's
+        series read from its newest file where several files hold it (``read_watchlist``'s)."""
         from kronos_studio.batch.watchlist import read_watchlist, symbol_entries
 
         if isinstance(where, (str, PathLike)):
-            return tuple(read_watchlist(where))
+            return tuple(read_watchlist(where, newest=newest))
         return tuple(symbol_entries(where))
 
     # -- risk (issue 55): written in .risk --------------------------------------------------------------------

@@ -72,6 +72,14 @@ class RiskBacktested:
     served_why: str | None = None
 
 
+def risk_paths(risk: RiskSettings, paths: int | None = None) -> int:
+    """The paths a risk request samples (a reading or a backtest, on every face): ``paths`` as asked, else enough
+    for the highest level's ES (``measures.default_paths``: 2,000 for the default levels)."""
+    from kronos_studio.risk.measures import default_paths
+
+    return default_paths(risk.levels) if paths is None else paths
+
+
 def read_risk(fc, risk: RiskSettings) -> RiskReading:
     """The risk reading of forecast ``fc``'s paths (the forecast on screen, whatever made it): one function for
     the desk and for the app's Risk panel, so both show the same numbers for the same paths."""
