@@ -164,6 +164,15 @@ class Desk:
             return self.registry.forecaster(model, bars, settings, workspace, **choices)
         return self.registry.champion(bars, served)
 
+    @staticmethod
+    def asked_by(stop):
+        """A context in which this thread's desk calls work for an asker who may leave (a client, a job): once
+        ``stop`` (a ``threading.Event``) is set, their sampling, a wait for a kept result or for a model's turn
+        raises ``Cancelled`` (``fair.asked_by``)."""
+        from kronos_studio.fair import asked_by
+
+        return asked_by(stop)
+
     def _kept(self, key: Callable[[], str], compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
         """(``compute()``'s result, whether it came from the cache) kept by ``key()``: a desk without a cache (a
         one-shot command) neither computes the key (a hash of all the bars) nor keeps the result."""

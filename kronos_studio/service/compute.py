@@ -97,7 +97,7 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
                     ledger, ways: str = HTTP_WAYS, covariates=None) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
     never by a server path) and its warnings."""
-    from kronos_studio.redact import without_paths
+    from .redact import without_paths
 
     if covariates is not None and covariates.covariates and desk.limits is not None:
         # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
@@ -172,9 +172,10 @@ def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
 def forecast_body(fc, levels, return_paths: bool) -> dict:
     """The response of a forecast: per-step quantiles of every field and the share of paths whose volume was floored
     at 0 (``forecasters.bounds.quantile_table``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
-    path: ``redact.without_paths``), and the paths when asked for."""
+    path: ``service.redact.without_paths``), and the paths when asked for."""
     from kronos_studio.forecasters.bounds import quantile_table
-    from kronos_studio.redact import without_paths
+
+    from .redact import without_paths
 
     table = quantile_table(fc, levels)
     columns = list(table.columns)

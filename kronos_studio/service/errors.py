@@ -335,7 +335,7 @@ def add_error_handlers(app) -> None:
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        from kronos_studio.redact import text_without_paths
+        from .redact import text_without_paths
 
         line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
         return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)

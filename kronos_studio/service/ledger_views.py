@@ -44,7 +44,7 @@ def adapter_body(entry, numbers) -> dict:
     """A registry entry (``kronos_studio.ledger.registry.Entry``) as the service answers it: numbered in its
     workspace (``numbers``: its ``public_ids.AdapterNumbers``), its folder and base model named by their names, not by
     server paths."""
-    from kronos_studio.redact import without_paths
+    from .redact import without_paths
 
     return without_paths(numbers.entry(entry))
 

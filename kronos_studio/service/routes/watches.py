@@ -108,9 +108,9 @@ def watch_body(book, watch, ticks: int = 1) -> dict:
     """A watch as an answer: its public id, its request without secrets or server paths, its newest ``ticks``
     ticks, every id in them public (``public_ids.WatchIds``)."""
     from kronos_studio.desk import WatchRequest
-    from kronos_studio.redact import without_paths
 
     from ..public_ids import WatchIds, watch_id
+    from ..redact import without_paths
 
     shown = without_paths(WatchRequest.from_json(watch.request).shown())
     ids = WatchIds(book.ledger)
