@@ -182,9 +182,9 @@ def volume_withheld(forecast: Forecast, field: str = "volume") -> str | None:
     if field != "volume":
         return None
     from kronos_studio.desk import VOLUME_KEY as KEY
-    from kronos_studio.forecasters.bounds import volume_reading
+    from kronos_studio.desk.reading import ForecastReading
 
-    reading = volume_reading(forecast.provenance)
+    reading = ForecastReading(forecast).volume()
     record = forecast.provenance.get(KEY) or {}
     if reading == "held":
         return (f"No volume fan: this model forecasts no volume (every path holds the recent median, "

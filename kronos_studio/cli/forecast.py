@@ -86,9 +86,9 @@ def run_forecast(args) -> int:
     fc = done.forecast
     open_ledger()
     recorded = ledger.record(opening[0], desk, fc, bars) if opening else None  # under the series' name
-    from kronos_studio.forecasters.bounds import quantile_table
+    from kronos_studio.desk.reading import ForecastReading
 
-    table = quantile_table(fc, args.quantiles)
+    table = ForecastReading(fc).quantiles(args.quantiles)
     write_csv(table.reset_index(), args.out)
     if args.paths_out:
         paths = fc.paths_frame()

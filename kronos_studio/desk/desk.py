@@ -474,6 +474,13 @@ class Desk:
 
         return read(self, bars, model, settings, risk, **kwargs)
 
+    def check_risk(self, settings: ForecastSettings, risk, **plan) -> None:
+        """A risk request's readings within the face's limits, before any forecast: ``risk.check_risk`` (``plan``:
+        ``backtest``, ``cutoffs``, ``beside``, ``baselines``)."""
+        from .risk import check_risk
+
+        check_risk(self, settings, risk, **plan)
+
     def risk_reading(self, fc, bars, risk, workspace: str | None = None):
         """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk
         panel reads the fan on screen, calibrated or adapted, through it)."""

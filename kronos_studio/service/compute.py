@@ -45,7 +45,6 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
 
     from kronos.errors import Fix
     from kronos.settings import knob_values
-    from kronos_studio.covariates.options import names_file
     from kronos_studio.desk import CovariateOptions
 
     options = CovariateOptions(**knob_values(given, CovariateOptions))
@@ -57,8 +56,9 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
     if not options:
         return options if asked else None
     named = []
+    files = set(options.file_references())
     for text in options.covariates:
-        if names_file(text):
+        if text in files:
             if check_file is None:
                 raise ServiceError(422, problem=f"the covariate {text!r} names no bundled sample or source's ticker, "
                                                 "and this service reads no files of its own",
@@ -121,13 +121,8 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     ``kronos risk --json`` writes, and its warnings."""
     from kronos_studio.desk import RiskWalk
     from kronos_studio.desk.risk import backtest_body, risk_body
-    from kronos_studio.risk.baselines import risk_baselines
 
-    if desk.limits is not None:  # the readings asked for, before any forecast
-        models = 1 + len(beside or ()) + (len(risk_baselines()) if baselines else 0)
-        desk.limits.check_risk(len(risk.levels), len(risk.positions),
-                               settings.horizon if risk.per_step and not backtest else 1,
-                               cutoffs * models if backtest else 1)
+    desk.check_risk(settings, risk, backtest=backtest, cutoffs=cutoffs, beside=beside, baselines=baselines)
 
     from .public_ids import adapters_named
 
@@ -171,13 +166,13 @@ def risk_bars(backtest: bool, cutoffs: int, settings: ForecastSettings) -> int:
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:
     """The response of a forecast: per-step quantiles of every field and the share of paths whose volume was floored
-    at 0 (``forecasters.bounds.quantile_table``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
+    at 0 (``ForecastReading.quantiles``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
     path: ``service.redact.without_paths``), and the paths when asked for."""
-    from kronos_studio.forecasters.bounds import quantile_table
+    from kronos_studio.desk.reading import ForecastReading
 
     from .redact import without_paths
 
-    table = quantile_table(fc, levels)
+    table = ForecastReading(fc).quantiles(levels)
     columns = list(table.columns)
     values = table.to_numpy()
     rows = [{"timestamp": ts.isoformat(), **{c: float(v) for c, v in zip(columns, row)}}
