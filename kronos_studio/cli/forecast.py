@@ -134,12 +134,10 @@ def adapter_request(args):
             raise CliError("--leader, --events and --no-bundled-events go with --adapter FOLDER (a LoRA event adapter)")
         return None
     from kronos_studio.desk import EventError
-    from kronos_studio.desk.adapted import AdapterRequest, parse_leader
-    from kronos_studio.events import bundled_calendar, load_calendar, merged_calendars
+    from kronos_studio.desk.adapted import AdapterRequest, event_calendar, parse_leader
 
     try:
-        calendar = merged_calendars([None if args.no_bundled_events else bundled_calendar(),
-                                     *(load_calendar(f) for f in args.events)])
+        calendar = event_calendar(bundled=not args.no_bundled_events, user=args.events)
         return AdapterRequest(args.adapter, calendar, tuple(parse_leader(item) for item in args.leader))
     except (EventError, OSError) as e:
         raise CliError(f"could not read the event calendar: {e}") from None

@@ -74,17 +74,16 @@ def refusal(e: UserError, status: int = 422) -> ServiceError:
 def watch_request(body, workspace: str, desk):
     """The desk's ``WatchRequest`` of ``body`` (its series checked within ``desk``'s limits): CSV series kept under
     the workspace's storage (a live watch reads them at every tick), the others fetched."""
-    import hashlib
     import shutil
 
     from kronos_studio.desk import Replay, WatchRequest
-    from kronos_studio.workspaces import workspace_path
+    from kronos_studio.desk.watch import watch_folder
 
     from ..schemas import forecast_settings
     from ..series import INPUTS, placed, series_entries
 
     entries, texts = series_entries(desk, body.series, desk.limits)
-    folder = workspace_path("watches", workspace) / hashlib.sha256(body.name.encode()).hexdigest()[:16]
+    folder = watch_folder(body.name, workspace)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
         shutil.rmtree(folder / INPUTS)
