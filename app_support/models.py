@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 
@@ -37,8 +38,6 @@ def model_line(provenance: dict, conditioned: bool = False) -> str:
     """The Forecast page's line under a one-model forecast: the model by name with its version, its precision
     (where it has one: Kronos), the device, seed and bars read; Kronos's anchor. ``conditioned``: Chronos-2 read
     covariates (``desk.covariates``), named as it samples (its checkpoint and what it was given), with no anchor."""
-    from .metrics import anchor_note
-
     p = provenance
     version = p.get("predictor_revision") or p.get("revision")
     parts = [f"Model **{p['name'] if conditioned else p['model']}**" + (f" ({version})" if version else "")]
@@ -226,3 +225,11 @@ def device_label() -> str:
         n = budget_report().get("threads", torch.get_num_threads())
         return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return str(dev)
+
+
+def anchor_note(anchor: dict | None) -> str:
+    """The model line's words for the anchor (``Forecast.provenance["anchor"]``)."""
+    if not anchor or not anchor.get("applied"):
+        return "unanchored: the official output, starting from the tokenizer's reconstruction of the last bar"
+    return (f"anchored at the last close (the tokenizer rebuilt it {math.expm1(anchor['offset_log']):+.2%}; every "
+            "path moved back by that)")

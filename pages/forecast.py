@@ -17,12 +17,12 @@ from app_support.charts import (
 from app_support.errors import app_message, app_notice
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, price_input_format, probability_text, width_text
-from app_support.metrics import summarize
 from app_support.models import model_line, served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.desk import FLOORED_COLUMN
 from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.metrics import summarize
 from kronos_studio.desk.reading import ForecastReading
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default

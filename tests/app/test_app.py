@@ -732,7 +732,7 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     # Paired on the cut-offs, against the member with the lowest CRPS: the "no worse than its best member".
     best = rows.loc[members, "CRPS, % of price"].idxmin()
     skill = 1 - rows.loc["Ensemble", "CRPS, % of price"] / rows.loc[best, "CRPS, % of price"]
-    from app_support.formats import signed_percent
+    from kronos_studio.desk.metrics import signed_percent
 
     line = next(str(m.value) for m in at.markdown if str(m.value).startswith("Against its best member"))
     assert line.startswith(f"Against its best member, {best.removesuffix(' (member)')}: CRPS skill")
