@@ -73,7 +73,6 @@ EXPORTS = {
     "ADAPTER_CONFIG": "kronos_studio.training.adapter_files",
     "VOLUME_KEY": "kronos_studio.forecasters.bounds:KEY", "FLOORED_COLUMN": "kronos_studio.forecasters.bounds",
     "BASELINE_PATHS": "kronos_studio.evaluation.baselines",
-    "BASELINE_REFERENCE": "kronos_studio.evaluation.baselines:REFERENCE",
     "EvalResult": "kronos_studio.evaluation.walk_forward",
     # the learning loop (kronos watch, /v1/watches): its request, its options and the runner of one watch
     **dict.fromkeys(("AlertChannels", "AlertRules", "Replay", "RetrainPolicy", "WatchError", "WatchRequest",

@@ -10,6 +10,7 @@ from kronos.settings import ForecastSettings
 from kronos_studio.desk import RecordRequest
 
 from .errors import ServiceError, notice_line, refused
+from .redact import without_paths
 
 HTTP_WAYS = "bars_csv (CSV text) or source + symbol + interval"
 
@@ -97,8 +98,6 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
                     ledger, ways: str = HTTP_WAYS, covariates=None) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
     never by a server path) and its warnings."""
-    from .redact import without_paths
-
     if covariates is not None and covariates.covariates and desk.limits is not None:
         # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
         desk.check_walk(settings, plan.n_cutoffs)
@@ -169,8 +168,6 @@ def forecast_body(fc, levels, return_paths: bool) -> dict:
     at 0 (``ForecastReading.quantiles``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
     path: ``service.redact.without_paths``), and the paths when asked for."""
     from kronos_studio.desk.reading import ForecastReading
-
-    from .redact import without_paths
 
     table = ForecastReading(fc).quantiles(levels)
     columns = list(table.columns)

@@ -9,6 +9,8 @@ import re
 
 from kronos.errors import Fix
 
+from .redact import text_without_paths
+
 
 @functools.cache
 def request_fields() -> frozenset[str]:
@@ -335,7 +337,5 @@ def add_error_handlers(app) -> None:
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        from .redact import text_without_paths
-
         line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
         return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)

@@ -18,6 +18,7 @@ from kronos_studio.desk import AlertChannels, AlertRules, RetrainPolicy
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
 from ..public_ids import FORECAST_ID_CHARS
+from ..redact import without_paths
 from ..schemas import (
     EVERY_ROUTE,
     BatchSeries,
@@ -109,8 +110,6 @@ def watch_body(book, watch, ticks: int = 1) -> dict:
     from kronos_studio.desk import WatchRequest
 
     from ..public_ids import WatchIds, watch_id
-    from ..redact import without_paths
-
     shown = without_paths(WatchRequest.from_json(watch.request).shown())
     ids = WatchIds(book.ledger)
     return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "id": watch_id(watch), "request": shown,
