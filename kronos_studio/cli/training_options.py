@@ -9,29 +9,35 @@ from .common import CliError, add_threads_option, cli_device, error_line, positi
 
 
 def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
+    """The data and training options, their defaults the desk's (``desk.pretrain``: ``TrainingData``,
+    ``TrainingOptions``)."""
+    from kronos_studio.desk.pretrain import TrainingData, TrainingOptions
+
+    data, training = TrainingData(), TrainingOptions()
     d = p.add_argument_group("data")
     d.add_argument("--data", nargs="+", default=[], metavar="FILE",
                    help="CSV/Parquet bar files (timestamp, open, high, low, close[, volume, amount])")
     d.add_argument("--samples", nargs="*", default=None, metavar="NAME",
                    help="offline sample series (no names: the bundled training corpus)")
-    d.add_argument("--window", type=positive(int), default=128, help="bars per training window (default 128)")
+    d.add_argument("--window", type=positive(int), default=data.window,
+                   help=f"bars per training window (default {data.window})")
     d.add_argument("--lookback", type=positive(int), default=None,
                    help="leading bars of each window whose mean/std normalise it (default 3/4 of the window)")
     d.add_argument("--val-start", default=None,
                    help="timestamp where validation starts (default: the last --val-fraction of the bars)")
-    d.add_argument("--val-fraction", type=float, default=0.1)
-    d.add_argument("--stride", type=positive(int), default=1, help="step between training window starts")
+    d.add_argument("--val-fraction", type=float, default=data.val_fraction)
+    d.add_argument("--stride", type=positive(int), default=data.stride, help="step between training window starts")
     t = p.add_argument_group("training")
     t.add_argument("--out", required=True, help="run folder: checkpoints (official layout), state, history")
-    t.add_argument("--steps", type=positive(int), default=1000)
-    t.add_argument("--batch-size", type=positive(int), default=32)
+    t.add_argument("--steps", type=positive(int), default=training.steps)
+    t.add_argument("--batch-size", type=positive(int), default=training.batch_size)
     t.add_argument("--lr", type=positive(float), default=None)
-    t.add_argument("--weight-decay", type=float, default=0.1)
+    t.add_argument("--weight-decay", type=float, default=training.weight_decay)
     t.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%% of --steps)")
     t.add_argument("--grad-clip", type=positive(float), default=None)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--eval-every", type=positive(int), default=100)
-    t.add_argument("--save-every", type=positive(int), default=100)
+    t.add_argument("--seed", type=int, default=training.seed)
+    t.add_argument("--eval-every", type=positive(int), default=training.eval_every)
+    t.add_argument("--save-every", type=positive(int), default=training.save_every)
     t.add_argument("--time-limit", type=positive(float), default=None, metavar="SECONDS",
                    help="stop (saved, resumable) after this long")
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
