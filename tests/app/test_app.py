@@ -665,8 +665,8 @@ def test_with_compiled_decoding_the_warm_up_compiles_the_forecast_pages_first_sh
     Forecast page's starting settings, which compiles that shape's decode steps in the background, so the
     page's first forecast with that model runs them (as ``kronos serve --decode compiled`` does)."""
     from app_support import models
-    from kronos.accel.static_decode import decoder_pool
     from app_support.models import DECODE_ENV
+    from kronos.accel.static_decode import decoder_pool
 
     monkeypatch.setenv(DECODE_ENV, "compiled")
     models.warm_up.clear()  # this process's warm-up ran before the setting: start a new one
