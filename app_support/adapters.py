@@ -10,8 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from kronos.quantiles import path_quantiles
-from kronos_studio.desk import ForecastRequest
-from kronos_studio.training.adapter_files import ADAPTER_CONFIG
+from kronos_studio.desk import ADAPTER_CONFIG, ForecastRequest
 
 from .errors import app_message, app_notice
 from .models import ModelChoice, load_model
@@ -23,11 +22,11 @@ ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder 
 def adapter_dir() -> Path:
     """Where the Fine-tune page writes adapters and the pages find them: ``adapters/`` under the studio's
     storage root, in this session's workspace (``auth.workspace``; ``kronos_studio.workspaces``)."""
-    from kronos_studio.workspaces import workspace_path
+    from kronos_studio.desk.adapted import adapters_folder
 
     from .auth import workspace
 
-    return workspace_path("adapters", workspace())
+    return adapters_folder(workspace())
 
 
 def adapter_folder(name: str) -> Path:
@@ -50,35 +49,18 @@ def adapter_folders() -> list[Path]:
 
 def adapters_for(pair) -> list[Path]:
     """Adapter folders trained on this pair's predictor and tokenizer revisions (either adapter format)."""
-    from kronos_studio.training.adapters import adapter_metadata
+    from kronos_studio.desk.adapted import adapters_trained_on
 
-    prov = pair.provenance()
-    out = []
-    for folder in adapter_folders():
-        meta = adapter_metadata(folder)
-        if meta is None:
-            continue
-        base = meta.get("base_model", {})
-        if (base.get("predictor_revision"), base.get("tokenizer_revision")) == (
-                prov.get("predictor_revision"), prov.get("tokenizer_revision")):
-            out.append(folder)
-    return out
-
-
-@st.cache_resource(show_spinner=False)
-def _bundled_calendar():
-    from kronos_studio.events import bundled_calendar
-
-    return bundled_calendar()
+    return adapters_trained_on(pair, adapter_folders())
 
 
 def calendar(use_bundled: bool = True, upload=None):
     """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
-    Raises kronos_studio.events.EventError for an unreadable upload."""
-    from kronos_studio.events import load_calendar, merged_calendars
+    Raises ``EventError`` for an unreadable upload (``desk.adapted.event_calendar``)."""
+    from kronos_studio.desk.adapted import event_calendar
 
-    user = None if upload is None else load_calendar(upload.getvalue(), getattr(upload, "name", "upload"))
-    return merged_calendars([_bundled_calendar() if use_bundled else None, user])
+    user = () if upload is None else [(upload.getvalue(), getattr(upload, "name", "upload"))]
+    return event_calendar(bundled=use_bundled, user=user)
 
 
 def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
@@ -92,7 +74,7 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
 def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
-    from kronos_studio.events import EventError
+    from kronos_studio.desk import EventError
 
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
                       key="cal_bundled")
@@ -125,8 +107,8 @@ def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
 def leader_input(folder: Path) -> tuple:
     """The *Leaders* control of an adapter: other series read through its event encoder's leader channels."""
     from kronos.errors import UserError
+    from kronos_studio.desk import LEADERS
     from kronos_studio.desk.adapted import trained_leaders
-    from kronos_studio.events import LEADERS
 
     learned = trained_leaders(str(folder))
     trained = ("it says nothing of the leaders it learned from" if learned is None else

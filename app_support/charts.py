@@ -181,10 +181,11 @@ def volume_withheld(forecast: Forecast, field: str = "volume") -> str | None:
     the median there is the floor, not a forecast (``forecasters.bounds``)."""
     if field != "volume":
         return None
-    from kronos_studio.forecasters.bounds import KEY, volume_reading
+    from kronos_studio.desk import VOLUME_KEY
+    from kronos_studio.desk.reading import ForecastReading
 
-    reading = volume_reading(forecast.provenance)
-    record = forecast.provenance.get(KEY) or {}
+    reading = ForecastReading(forecast).volume()
+    record = forecast.provenance.get(VOLUME_KEY) or {}
     if reading == "held":
         return (f"No volume fan: this model forecasts no volume (every path holds the recent median, "
                 f"{record['volume_held']:,.0f})")

@@ -17,7 +17,7 @@ RESULT_KEY = "conditioned_results"  # session state: request -> Forecasted, so a
 
 
 def _knob():
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     return knobs(CovariateOptions)["covariates"][1]
 
@@ -57,7 +57,7 @@ def _kept_upload(upload) -> Path:
 
 
 def options(refs: tuple[str, ...]):
-    from kronos_studio.covariates.options import CovariateOptions
+    from kronos_studio.desk import CovariateOptions
 
     return CovariateOptions(covariates=refs)
 

@@ -7,11 +7,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kronos_studio.evaluation.baselines import BASELINE_PATHS
+from kronos_studio.desk import BASELINE_PATHS
+from kronos_studio.desk.metrics import COVERAGE, signed_percent
 
 from .errors import app_message
-from .formats import signed_percent
-from .metrics import COVERAGE
 from .runs import ProgressBar
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
@@ -53,30 +52,10 @@ def rank(report, members: dict[str, str]) -> pd.DataFrame:
     """The ensemble, each of its ``members`` (key -> name) on the paths it gave the mixture, and the baselines of
     ``report`` (the ensemble's trust report: its walk-forward kept what each member gave it), on the same cut-offs
     and seeds, best first."""
-    import dataclasses
+    from kronos_studio.desk.metrics import member_ranking
 
-    from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.report import paired_skill
-    from kronos_studio.evaluation.walk_forward import member_results
-
-    from .metrics import ranking
-
-    model = report.model
-    scored = member_results(model, members)
     labels = {k: f"{short_name(k, name)} (member)" for k, name in members.items()}
-    rows = {ENSEMBLE_ROW: ("ensemble", dataclasses.replace(model, name=ENSEMBLE_ROW))}
-    rows |= {labels[k]: ("member", dataclasses.replace(scored[k], name=labels[k])) for k in members}
-    rows |= {b.name: ("baseline", b) for b in report.baselines.values()}
-    results = {name: r for name, (_, r) in rows.items()}
-    table = ranking(results, report.baselines[REFERENCE].name)
-    keys = {label: k for k, label in labels.items()}
-    weights = pd.DataFrame(model.weights)
-    table.insert(2, "role", [rows[m][0] for m in table["model"]])
-    table.insert(3, "mean weight", [float(weights[keys[m]].mean()) if m in keys else np.nan for m in table["model"]])
-    member_rows = [m for m in table["model"] if m in keys]  # best first
-    table.attrs["vs_best_member"] = {"member": member_rows[0],
-                                     **paired_skill(results[ENSEMBLE_ROW], results[member_rows[0]])}
-    return table
+    return member_ranking(report, members, labels, ENSEMBLE_ROW)
 
 
 def show_ranking(table: pd.DataFrame) -> pd.DataFrame:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from kronos.errors import UserError, plain_name
 from kronos.settings import knobs
-from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.desk import FineTunePlan, RankPlan, TrustPlan
-from kronos_studio.risk.measures import RiskSettings
-from kronos_studio.training.retrain_settings import RetrainSettings
+from kronos_studio.desk import CovariateOptions, FineTunePlan, RankPlan, RetrainSettings, RiskSettings, TrustPlan
 
 # setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
 # labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs), the

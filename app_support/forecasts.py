@@ -8,7 +8,7 @@ import streamlit as st
 from kronos_studio.desk import Desk, ForecastRequest
 from kronos_studio.desk.cache import ResultCache
 
-from .models import ModelChoice, load_model, registry, wait_for_torch
+from .models import ModelChoice, app_decode, load_model, registry, wait_for_torch
 from .runs import ProgressBar
 
 
@@ -29,19 +29,15 @@ def desk(computing: bool = True) -> Desk:
     the cache): the decode mode is not read, so a page drawn before the warm-up does not import the model code."""
     if not computing:
         return app_desk()
-    from kronos_studio.forecasting import app_decode
-
     return app_desk().over(registry().decoding(app_decode()))
 
 
 def identity(choice: ModelChoice, bars) -> dict:
-    """What ``choice`` is now for ``bars`` (``catalog.identity.model_identity``), for the keys of results the app
-    keeps beside the desk's (reports, backtests, adapter forecasts) in the session's workspace."""
-    from kronos_studio.catalog.identity import model_identity, served_champion
-
+    """What ``choice`` is now for ``bars`` (``Desk.identity``), for the keys of results the app keeps beside the
+    desk's (reports, backtests, adapter forecasts) in the session's workspace."""
     from .auth import workspace
 
-    return model_identity(choice, bars, workspace(), served_champion(choice, bars, workspace()))
+    return desk(computing=False).identity(choice, bars, workspace())
 
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:

@@ -1,24 +1,12 @@
 """How numbers are shown on every page: prices at the series' own precision (the rule is
 ``data_sources.numbers.price_decimals``), shares of paths (P(up), P(touch)) rounded alike everywhere, p-values and
-missing values in tables, a bar's time, skills and returns as signed percents."""
+missing values in tables, a bar's time (skills and returns as signed percents: ``desk.metrics.signed_percent``)."""
 from __future__ import annotations
 
 import numpy as np
 
 PROBABILITY_DECIMALS = 0  # a share of 30 paths is a multiple of 3.3%: whole percents, on every page
 PROBABILITY_COLUMN_FORMAT = f"%.{PROBABILITY_DECIMALS}f%%"  # a table column holding percentage points
-
-
-def signed_percent(x: float) -> str:
-    """A skill or a return for reading: '+12%', '-0.4%', '+0.03%' (never '-0%': a tiny value keeps the
-    decimals that show its size and sign), '0%' for exactly zero, 'n/a' when not a number."""
-    if not np.isfinite(x):
-        return "n/a"
-    p = x * 100
-    if p == 0:
-        return "0%"
-    decimals = 0 if abs(p) >= 1 else 1 if abs(p) >= 0.1 else 2
-    return f"{p:+.{decimals}f}%"
 
 
 def probability_text(p: float) -> str:

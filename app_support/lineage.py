@@ -120,7 +120,7 @@ def _time_range(times) -> list[pd.Timestamp] | None:
 def retrain_controls(where) -> dict:
     """The Fine-tune page's "Retrain settings": a widget per ``Knob`` of ``RetrainSettings`` (window, cut-offs,
     steps, ...; ``knob_widgets``), starting at its defaults, keyed ``ft_retrain_<setting>``; field name -> value."""
-    from kronos_studio.training.retrain_settings import RetrainSettings
+    from kronos_studio.desk import RetrainSettings
 
     from .knob_widgets import knob_controls
 
@@ -134,8 +134,8 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     inside the model's training period are left out unless ``include_training_period``; ``options``: the
     ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
+    from kronos_studio.desk import RetrainSettings
     from kronos_studio.desk.ledger import LedgerError
-    from kronos_studio.training.retrain_settings import RetrainSettings
 
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()

@@ -2,55 +2,42 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 
 import streamlit as st
 
-from kronos_studio.catalog import ModelRef, catalog
-from kronos_studio.catalog.registry import ModelRegistry, shared_registry
+from kronos_studio.desk import Desk, ModelRef, ModelRegistry
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
-
+DECODE_ENV = "KRONOS_STUDIO_DECODE"  # the app's decode mode (``app_decode``)
 
 
 def model_choices() -> list[ModelChoice]:
-    """What the sidebar offers (``kronos_studio.catalog.catalog``): local folders, the bundled models,
-    ``champion``, the official ones."""
-    return catalog()
+    """What the sidebar offers (``Desk.models``): local folders, the bundled models, ``champion``, the official
+    ones."""
+    return Desk().models()
 
 
-def ensemble_digest() -> str | None:
-    """sha256 (16 hex digits) of the bundled meta-learner's files, or None when they are missing."""
-    from kronos_studio.bundled import ENSEMBLE_DIR  # not ensemble.bundled: it imports every member's module
-    from kronos_studio.ensemble.meta import files_digest
+def app_decode() -> str | None:
+    """How the app's pipelines run the decode loop: ``$KRONOS_STUDIO_DECODE`` ('compiled' pays in a
+    long-running process: ``kronos.accel.resolve_decode``), else the library's default. Only the app reads
+    it: ``kronos serve --decode`` says it explicitly, and one-shot commands never compile (a compile takes
+    longer than their forecasts)."""
+    from kronos.accel import DECODE_MODES
 
-    try:
-        return files_digest(ENSEMBLE_DIR)
-    except OSError:
-        return None
-
-
-def forecaster(bars, choice: ModelChoice, settings):
-    """The forecaster ``choice`` names for these bars and settings (``kronos_studio.catalog.resolve``) on the
-    process's warm models, in the app's decode mode (its Kronos model loaded here first, with progress)."""
-    from kronos_studio.forecasting import app_decode
-
-    from .auth import workspace
-
-    if choice.per_series:
-        wait_for_torch()
-    else:
-        load_model(choice)
-    return registry().decoding(app_decode()).forecaster(choice, bars, settings, workspace())
+    decode = os.environ.get(DECODE_ENV) or None
+    if decode is not None and decode not in DECODE_MODES:
+        raise ValueError(f"{DECODE_ENV}={decode} is not a decode mode: use one of {', '.join(DECODE_MODES)}, "
+                         "or leave it unset (eager)")
+    return decode
 
 
 def model_line(provenance: dict, conditioned: bool = False) -> str:
     """The Forecast page's line under a one-model forecast: the model by name with its version, its precision
     (where it has one: Kronos), the device, seed and bars read; Kronos's anchor. ``conditioned``: Chronos-2 read
     covariates (``desk.covariates``), named as it samples (its checkpoint and what it was given), with no anchor."""
-    from .metrics import anchor_note
-
     p = provenance
     version = p.get("predictor_revision") or p.get("revision")
     parts = [f"Model **{p['name'] if conditioned else p['model']}**" + (f" ({version})" if version else "")]
@@ -66,7 +53,7 @@ def model_line(provenance: dict, conditioned: bool = False) -> str:
 def served_note(provenance: dict) -> str | None:
     """Which model served a ``champion`` forecast, in words (None for any other model); a champion that did not
     serve these bars (other bars over its window: ``catalog.champion.withheld_reason``) is said first."""
-    from kronos_studio.catalog.champion import WITHHELD
+    from kronos_studio.desk import WITHHELD
 
     note = provenance.get("champion")
     if note is None:
@@ -111,9 +98,9 @@ def progress_tqdm(placeholder, label: str):
 
 @st.cache_resource(show_spinner=False)
 def registry() -> ModelRegistry:
-    """The process's model registry (``kronos_studio.catalog.registry.shared_registry``), kept by
-    Streamlit across reruns; ``kronos serve`` and ``kronos mcp`` load through the same class."""
-    return shared_registry()
+    """The process's model registry (a desk's own: ``catalog.registry.shared_registry``), kept by Streamlit across
+    reruns; ``kronos serve`` and ``kronos mcp`` load through the same class."""
+    return Desk().registry
 
 
 def load_model(choice: ModelChoice):
@@ -177,7 +164,7 @@ class WarmUp:
             import kronos.pipeline  # noqa: F401
         finally:
             self.torch_ready.set()
-        reg = shared_registry()  # ``registry()``'s, made here: making one imports torch
+        reg = Desk().registry  # ``registry()``'s, made here: making one imports torch
         try:
             if default is not None:
                 reg.pair(default.ref, precision=default.precision)
@@ -199,8 +186,6 @@ class WarmUp:
 
     @staticmethod
     def _compile_first_shape(reg: ModelRegistry, default: ModelChoice) -> None:
-        from kronos_studio.forecasting import app_decode
-
         from .defaults import start_settings
 
         if app_decode() == "compiled":  # a bad value raises here and is reported by the page's own forecast
@@ -240,3 +225,11 @@ def device_label() -> str:
         n = budget_report().get("threads", torch.get_num_threads())
         return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return str(dev)
+
+
+def anchor_note(anchor: dict | None) -> str:
+    """The model line's words for the anchor (``Forecast.provenance["anchor"]``)."""
+    if not anchor or not anchor.get("applied"):
+        return "unanchored: the official output, starting from the tokenizer's reconstruction of the last bar"
+    return (f"anchored at the last close (the tokenizer rebuilt it {math.expm1(anchor['offset_log']):+.2%}; every "
+            "path moved back by that)")

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from kronos_studio.desk import Entry, RankPlan
-from kronos_studio.exports import csv_text
+from kronos_studio.desk.exports import csv_text
 
 from .screener import RunSettings, changes, upload_names
 

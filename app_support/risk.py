@@ -12,10 +12,8 @@ import streamlit as st
 
 from kronos.errors import UserError
 from kronos.settings import knobs
-from kronos_studio.desk import RiskBacktestPlan, RiskRequest
-from kronos_studio.desk.risk import beside_offered
-from kronos_studio.risk import STANDARD_MODELS
-from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.desk import STANDARD_MODELS, RiskBacktestPlan, RiskRequest, RiskSettings
+from kronos_studio.desk.risk import beside_offered, risk_paths
 
 from . import forecasts
 from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
@@ -48,11 +46,9 @@ def reading(fc, bars, risk: RiskSettings):
 def served(fc, bars, risk: RiskSettings):
     """The reading of the risk model serving this series (its risk champion, else the default), at the fan's
     horizon: ``Desk.served_risk``, the numbers ``kronos risk`` leads with when no model is named."""
-    from kronos_studio.risk.measures import default_paths
-
     from . import auth
 
-    settings = dataclasses.replace(fc.settings, paths=default_paths(risk.levels))
+    settings = dataclasses.replace(fc.settings, paths=risk_paths(risk))
     return forecasts.desk().served_risk(RiskRequest(bars, None, settings, risk, auth.workspace()))[0]
 
 
@@ -86,9 +82,8 @@ def enough_paths(fc, bars, risk: RiskSettings, request):
     ES and ``request`` (its model and settings, given when the fan is the model's own: not calibrated, adapted or
     conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
     the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
-    from kronos_studio.risk.measures import MIN_TAIL_PATHS, default_paths
-
-    need = default_paths(risk.levels)
+    from kronos_studio.desk import MIN_TAIL_PATHS
+    need = risk_paths(risk)
     if request is None or fc.paths.shape[0] >= need:
         return fc, ""
     choice, settings = request
@@ -165,10 +160,8 @@ def backtest_request(bars, choice: ModelChoice, settings, risk: RiskSettings, pl
 
 def backtest_settings(settings, risk: RiskSettings):
     """The sampling settings of the Risk backtest: the sidebar's, with the path count every face's risk request
-    samples by default (``measures.default_paths``: enough for the highest level's ES), not the fan's."""
-    from kronos_studio.risk.measures import default_paths
-
-    return dataclasses.replace(settings, paths=default_paths(risk.levels))
+    samples by default (``desk.risk.risk_paths``: enough for the highest level's ES), not the fan's."""
+    return dataclasses.replace(settings, paths=risk_paths(risk))
 
 
 def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan):

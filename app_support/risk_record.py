@@ -7,8 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kronos_studio.desk import Desk
-from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.desk import Desk, RiskSettings
 
 from .charts import CHART_CONFIG, exceptions_chart
 from .errors import app_message

@@ -25,7 +25,7 @@ from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
 from kronos_studio.desk import RISK_KNOBS, BatchSettings, Desk, Entry, RiskSettings, WatchlistError
-from kronos_studio.exports import csv_text
+from kronos_studio.desk.exports import csv_text
 
 from . import sidebar
 from .errors import app_message, control

@@ -9,13 +9,14 @@ import streamlit as st
 from data_sources.requests import BarsRequest
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
-from kronos_studio.ensemble.members import CHEAP_MEMBER_PATHS
+from kronos_studio.desk import CHEAP_MEMBER_PATHS
+from kronos_studio.desk.models import ensemble_mixable
 
 from . import conditioned, source_inputs
 from .defaults import start_lookback
 from .errors import app_message
 from .knob_widgets import knob_controls
-from .models import ModelChoice, device_label, ensemble_digest, model_choices
+from .models import ModelChoice, device_label, model_choices
 from .source_inputs import first_value
 
 STATE_KEY = "studio_inputs"
@@ -142,7 +143,7 @@ def render() -> Inputs:
     if not any(c.local for c in choices):
         sb.warning("No bundled model found (they ship inside the kronos_studio package): offline forecasts need one. "
                    "Official models download from the Hugging Face Hub when online.")
-    can_mix = ensemble_digest() is not None
+    can_mix = ensemble_mixable()
     mix = sb.toggle("Ensemble", key="sb_ensemble", disabled=not can_mix,
                     help="This Kronos model mixed with HAR, GJR-GARCH, GARCH, the random walk and the bootstrap, "
                          "weighted by the bundled meta-learner (trained with the bundled Kronos; with another "
@@ -226,15 +227,16 @@ def chronos2_panel(sb) -> None:
     """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network), and a
     button that downloads the Hub model once when it is not."""
     from kronos.checkpoints import CheckpointError, is_hub_id, resolve
-    from kronos_studio.ensemble.chronos2 import ensemble_reference, ensemble_state
+    from kronos_studio.desk.models import chronos2_member
 
     from .models import progress_tqdm
 
-    ref = ensemble_reference()
+    member = chronos2_member()
+    ref = member.ref
     if ref is None:
         sb.caption("Chronos-2: left out ($KRONOS_STUDIO_CHRONOS2=off)")
         return
-    if ensemble_state() is not None:
+    if member.ready:
         sb.caption(f"Chronos-2: {ref} joins the members (the bundled meta-learner was trained without it: equal "
                    "weights, unless fitted to this series on Evaluate)")
         return

@@ -12,11 +12,11 @@ from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import knobs
 from kronos_studio.desk import TrainingPeriodError, Trusted, TrustPlan, TrustRequest, TrustTrackRecord
+from kronos_studio.desk.metrics import signed_percent
 
 from . import auth, forecasts
 from . import ledger as ledger_ui
 from .errors import CONTROLS, app_message
-from .formats import signed_percent
 from .models import ModelChoice, load_model, wait_for_torch
 from .runs import ProgressBar
 

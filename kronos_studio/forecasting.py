@@ -2,15 +2,11 @@
 (exchange sessions and holidays, 24/7 crypto, the weekly FX session) — the hook the core leaves open."""
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
 from kronos.checkpoints import KronosPair
 from kronos.config import MIN_BAND_PATHS
 from kronos.pipeline import KronosPipeline
-
-DECODE_ENV = "KRONOS_STUDIO_DECODE"
 
 
 def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
@@ -34,20 +30,6 @@ def too_few_paths(paths: int) -> str | None:
         return None
     return (f"{paths} sample path: every quantile is that path (a band of width 0, P(up) 0% or 100%), which says "
             f"nothing about uncertainty; sample at least {MIN_BAND_PATHS} paths (30 by default)")
-
-
-def app_decode() -> str | None:
-    """How the app's pipelines run the decode loop: ``$KRONOS_STUDIO_DECODE`` ('compiled' pays in a
-    long-running process: ``kronos.accel.resolve_decode``), else the library's default. Only the app reads
-    it: ``kronos serve --decode`` says it explicitly, and one-shot commands never compile (a compile takes
-    longer than their forecasts)."""
-    from kronos.accel import DECODE_MODES
-
-    decode = os.environ.get(DECODE_ENV) or None
-    if decode is not None and decode not in DECODE_MODES:
-        raise ValueError(f"{DECODE_ENV}={decode} is not a decode mode: use one of {', '.join(DECODE_MODES)}, "
-                         "or leave it unset (eager)")
-    return decode
 
 
 def studio_pipeline(pair: KronosPair, decode: str | None = None) -> KronosPipeline:

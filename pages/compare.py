@@ -4,17 +4,17 @@ bars that really followed the cut-off, beside the random walk, with a one-line v
 import pandas as pd
 import streamlit as st
 
-from app_support import compare, conditioned, data, ledger, metrics
+from app_support import compare, conditioned, data, ledger
 from app_support.charts import CHART_CONFIG, compare_grid, overlay_chart, quote_currency
 from app_support.errors import app_message, app_notice
-from app_support.formats import signed_percent
 from app_support.knob_widgets import knob_controls
 from app_support.models import served_note
 from app_support.page import open_page
 from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
-from kronos_studio.desk import ComparePlan
-from kronos_studio.evaluation.plausibility import check_fan
+from kronos_studio.desk import ComparePlan, metrics
+from kronos_studio.desk.metrics import signed_percent
+from kronos_studio.desk.reading import ForecastReading
 
 st.title("Compare models")
 start = open_page(need_model=False, gate_key=None, settings=False)  # gated below, after a backtest cut
@@ -122,7 +122,7 @@ if len(results) < len(choices):
 
 history_close = bars.frame["close"].to_numpy()
 for name, fc in results.items():
-    for problem in check_fan(fc.paths, history_close):
+    for problem in ForecastReading(fc).problems(history_close):
         st.error(f"**{name}: this fan is not fit to read ({problem.code}).** {problem.message}")
 
 if backtest is not None and len(backtest.results) >= 2:

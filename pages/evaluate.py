@@ -9,12 +9,12 @@ import streamlit as st
 from app_support import app_version, ensemble, ledger, risk, trust
 from app_support.charts import coverage_chart, pit_chart
 from app_support.errors import app_notice
-from app_support.formats import signed_percent
 from app_support.knob_widgets import knob_controls
 from app_support.models import served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.desk import TrustPlan
+from kronos_studio.desk.metrics import signed_percent
 
 st.title("Evaluate: how far to trust the fan")
 st.caption("Walk-forward: at each cut-off the model sees only the bars before it, forecasts the next "

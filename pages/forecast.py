@@ -17,15 +17,13 @@ from app_support.charts import (
 from app_support.errors import app_message, app_notice
 from app_support.events import in_window, parse_events
 from app_support.formats import price_format, price_input_format, probability_text, width_text
-from app_support.metrics import summarize
 from app_support.models import model_line, served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
-from kronos_studio.evaluation.path_stats import default_level, drawdown_summary, level_probabilities
-from kronos_studio.evaluation.plausibility import check_fan
-from kronos_studio.exports import csv_text
-from kronos_studio.forecasters.bounds import FLOORED_COLUMN, quantile_table, volume_reading
-from kronos_studio.forecasters.bounds import notices as candle_notices
+from kronos_studio.desk import FLOORED_COLUMN
+from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.metrics import summarize
+from kronos_studio.desk.reading import ForecastReading
 
 BANDS = {band_label(b): b for b in (BAND, (0.05, 0.95), (0.25, 0.75))}  # the first is the default
 EXPORT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -122,7 +120,8 @@ if calibration is not None:  # everything below (chart, numbers, table, download
 ledger.record(fc, bars, calibration=calibration)  # every fan shown is kept once, and scored when its bars arrive
 with badge_col:
     ledger.realized_caption(bars, fc)
-problems = check_fan(fc.paths, bars.frame["close"].to_numpy(), band)
+reading = ForecastReading(fc)
+problems = reading.problems(bars.frame["close"].to_numpy(), band)
 for problem in problems:  # said before the fan, never drawn as if fine
     fan_col.error(f"**This fan is not fit to read ({problem.code}).** {problem.message}", icon=":material/error:")
 if calendar_warning:
@@ -158,7 +157,7 @@ head.caption(ensemble.caption(prov) if "weights" in prov else model_line(prov, c
 if served_note(prov):
     head.caption(served_note(prov))
 if not conditioning:  # candles repaired, a volume that is no forecast, volumes floored: said, never silent (a
-    for notice in candle_notices(prov):  # conditioned forecast's are among its notices, under the fan)
+    for notice in reading.notices():  # conditioned forecast's are among its notices, under the fan)
         (head.warning if notice.kind == "warning" else head.caption)(app_notice(notice))
 
 st.subheader("Ask the paths")
@@ -166,15 +165,15 @@ st.subheader("Ask the paths")
 # Streamlit would keep the old value under a fixed key while the default shown had moved on.
 tick = 10.0 ** -decimals
 # No min_value: the browser would silently put a typed 0 or -5 back to the minimum; refused below, by name.
-level = st.number_input("Price level", value=round(default_level(fc), decimals), step=tick,
+level = st.number_input("Price level", value=round(reading.start_level(), decimals), step=tick,
                         format=price_input_format(decimals), key=f"level_{bars.source}_{bars.symbol}_{bars.interval}_"
                                                      f"{bars.content_hash()}",
                         help="A price you care about: a target, a stop, a strike (it starts at the top of the "
                              f"{band_label()} band of the close at the horizon)", width=220, persist_state="page")
-drawdown = drawdown_summary(fc)
+drawdown = reading.drawdown()
 a = st.columns(4)
 if level > 0:
-    answer = level_probabilities(fc, level)
+    answer = reading.odds(level)
     a[0].metric(f"P(close above {level:{price}} at horizon)", probability_text(answer.p_above_at_horizon))
     a[1].metric(f"P(close below {level:{price}} at horizon)", probability_text(answer.p_below_at_horizon))
     a[2].metric(f"P(touch {level:{price}} within horizon)", probability_text(answer.p_touch),
@@ -189,9 +188,9 @@ st.caption(f"Shares of the {paths} {'calibrated ' if calibration is not None els
            f"(steps of {1 / paths:.1%}); more paths give finer probabilities.")
 
 levels = (band[0], 0.5, band[1])
-table = quantile_table(fc, levels)
+table = reading.quantiles(levels)
 cols = [f"{f}_{level_name(q)}" for f in ("close", "high", "low", "volume") for q in levels]
-if volume_reading(prov) == "unreliable":  # each step's share of paths floored at 0 beside its volume
+if reading.volume() == "unreliable":  # each step's share of paths floored at 0 beside its volume
     cols.append(FLOORED_COLUMN)
 st.subheader("Quantiles")
 shown_table = table[cols].reset_index()
@@ -223,7 +222,7 @@ model_tag = conditioned.model_tag(conditioning) if conditioning else choice.key.
 stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{model_tag}_seed{prov['seed']}"
                                          + ("_calibrated" if calibration is not None else ""))
 d = st.columns(4)
-d[0].download_button("Quantiles CSV", lambda: csv_text(quantile_table(fc, EXPORT_LEVELS).reset_index()),
+d[0].download_button("Quantiles CSV", lambda: csv_text(reading.quantiles(EXPORT_LEVELS).reset_index()),
                      f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")
 d[1].download_button("Paths Parquet", _parquet, f"{stem}_paths.parquet", "application/octet-stream",
                      on_click="ignore", icon=":material/download:")

@@ -12,8 +12,8 @@ from app_support.forecasts import desk
 from app_support.watch import LIVE_ROWS, replay_labels, rows_of
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.desk import StepsRequest, TrackRecordRequest
+from kronos_studio.desk.exports import csv_text
 from kronos_studio.desk.ledger import counted
-from kronos_studio.exports import csv_text
 
 ALL = "All series"
 MAX_FANS = 50

@@ -667,7 +667,7 @@ def test_no_class_hands_on_attributes_it_does_not_name():
 STUDIO_LAYERS = [
     ("cli",), ("service",), ("desk",), ("batch",), ("catalog",), ("covariates", "risk"), ("ensemble",), ("training",), ("workspaces",), ("ledger",),
     ("evaluation",), ("forecasters",), ("alerts",),
-    ("forecasting", "bundled", "events", "fair", "redact", "bars_input", "exports"),
+    ("forecasting", "bundled", "events", "fair", "redact", "bars_input"),
 ]
 
 
@@ -726,3 +726,67 @@ def test_the_layer_guards_count_loops_and_imports_back_up():
                ("events", "fair", "d")]
     assert package_loops(imports) == [["catalog", "ensemble", "forecasters"]]
     assert [line.split()[0] for line in imports_back_up(imports)] == ["c", "d"]
+
+
+# The faces: they import from the studio only the front desk (the request, option and result types it exports, its
+# use cases), and each other where a face is built on another (the CLI starts the service). The packages are held by
+# import-linter's contract as well; the pages and app.py are scripts it cannot see.
+FACE_PACKAGES = ("kronos_studio/cli", "kronos_studio/service", "app_support")
+FACE_SCRIPTS = ("pages", "app.py")
+FACES_MAY_IMPORT = ("desk", "cli", "service")  # of kronos_studio: the desk, and the faces themselves
+
+
+def face_files(root: Path = ROOT) -> list[Path]:
+    return sorted(p for where in (*FACE_PACKAGES, *FACE_SCRIPTS)
+                  for p in ([root / where] if where.endswith(".py") else (root / where).rglob("*.py")))
+
+
+def below_the_desk(path: Path) -> list[str]:
+    """The names ``path`` imports from the studio below the desk (those inside functions too): 'line module.name'."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            named = [(a.name, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            named = [(f"{node.module}.{a.name}" if node.module == "kronos_studio" else node.module, a.name)
+                     for a in node.names]
+        else:
+            continue
+        for module, name in named:
+            parts = module.split(".")
+            if parts[0] == "kronos_studio" and len(parts) > 1 and parts[1] not in FACES_MAY_IMPORT:
+                out.append(f"{node.lineno} {module}:{name}")
+    return out
+
+
+def test_the_faces_import_the_studio_only_through_the_desk():
+    """Issue 64: the command line, the service, the MCP server and the app import nothing of the studio's packages
+    below the desk (``kronos`` and ``data_sources`` they may): what they need is a desk use case, or a type or
+    constant ``kronos_studio.desk`` exports."""
+    bad = [f"{p.relative_to(ROOT)}:{line}" for p in face_files() for line in below_the_desk(p)]
+    assert not bad, "import these through kronos_studio.desk:\n" + "\n".join(bad)
+
+
+def test_the_face_guard_finds_every_form_of_import_below_the_desk(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("import kronos_studio.risk.walk\nfrom kronos_studio import events\n"
+                    "def f():\n    from kronos_studio.ledger.schema import predictions as p, api_keys\n"
+                    "from kronos_studio.desk import Desk\nfrom kronos_studio.desk.reading import ForecastReading\n"
+                    "from kronos_studio import desk\nfrom kronos.settings import knob\nfrom data_sources import load_bars\n"
+                    "from .errors import cli_line\n")
+    assert below_the_desk(page) == ["1 kronos_studio.risk.walk:kronos_studio.risk.walk", "2 kronos_studio.events:events",
+                                    "4 kronos_studio.ledger.schema:predictions", "4 kronos_studio.ledger.schema:api_keys"]
+    assert {p.relative_to(ROOT).parts[0] for p in face_files()} == {"kronos_studio", "app_support", "pages", "app.py"}
+
+
+def test_the_import_contract_forbids_every_studio_package_below_the_desk():
+    """pyproject's contract lists every package and top-level module of the studio but the desk and the faces: a new
+    one is forbidden to the faces from its first line."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    [contract] = [c for c in contracts if c.get("source_modules") == ["kronos_studio.cli", "kronos_studio.service",
+                                                                   "app_support"]]
+    units = {p.stem for p in (ROOT / "kronos_studio").iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert set(contract["forbidden_modules"]) == {f"kronos_studio.{u}" for u in units - set(FACES_MAY_IMPORT)}

@@ -27,20 +27,21 @@ def quantile_levels(text: str) -> list[float]:
 
 def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None,
               exchange: str | None = None):
-    """A bars file through ``data_sources``' reader, whose errors name the problem and the fix."""
-    from kronos_studio.bars_input import read_bars as read
+    """A bars file read as the desk reads one (``Desk.read``), whose errors name the problem and the fix."""
+    from data_sources.requests import BarsRequest
+    from kronos_studio.desk import Desk
 
-    return read(path, timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange)
+    return Desk().read(BarsRequest(file=path, timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange))
 
 
 def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
-    """``kronos_studio.bars_input.quality_gate``: (gated bars, note and warning lines worded with flags)."""
-    from kronos_studio.bars_input import quality_gate as gate
+    """``Desk.gate``: (gated bars, note and warning lines worded with flags)."""
+    from kronos_studio.desk import Desk
 
     from .errors import notice_line
 
-    bars, notices = gate(bars, fixes)
-    return bars, [notice_line(n) for n in notices]
+    gated = Desk.gate(bars, fixes)
+    return gated.bars, [notice_line(n) for n in gated.notices]
 
 
 def positive(kind):

@@ -14,6 +14,7 @@ FLAGS = {
     "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
     "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "exchange": "--exchange", "fix": "--fix",
     "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
+    "init": "--init", "files": "--data",  # kronos train tokenizer/predictor (desk.pretrain)
     "meta": "--meta DIR (kronos train ensemble writes one)",
     "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",
     "since": "--since", "include_experiments": "--experiments", "window": "--window", "every": "--every", "val_start": "--val-start",

@@ -8,7 +8,7 @@ from pathlib import Path
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
 from kronos_studio.desk import ForecastRequest
 from kronos_studio.desk.covariates import conditioned_note
-from kronos_studio.exports import write_csv
+from kronos_studio.desk.exports import write_csv
 
 from . import ledger
 from .bars_process import GatedBars
@@ -94,9 +94,9 @@ def run_forecast(args) -> int:
     fc = done.forecast
     open_ledger()
     recorded = ledger.record(opening[0], desk, fc, bars) if opening else None  # under the series' name
-    from kronos_studio.forecasters.bounds import quantile_table
+    from kronos_studio.desk.reading import ForecastReading
 
-    table = quantile_table(fc, args.quantiles)
+    table = ForecastReading(fc).quantiles(args.quantiles)
     write_csv(table.reset_index(), args.out)
     if args.paths_out:
         paths = fc.paths_frame()
@@ -141,12 +141,11 @@ def adapter_request(args):
         if args.leader or args.events or args.no_bundled_events:
             raise CliError("--leader, --events and --no-bundled-events go with --adapter FOLDER (a LoRA event adapter)")
         return None
-    from kronos_studio.desk.adapted import AdapterRequest, parse_leader
-    from kronos_studio.events import EventError, bundled_calendar, load_calendar, merged_calendars
+    from kronos_studio.desk import EventError
+    from kronos_studio.desk.adapted import AdapterRequest, event_calendar, parse_leader
 
     try:
-        calendar = merged_calendars([None if args.no_bundled_events else bundled_calendar(),
-                                     *(load_calendar(f) for f in args.events)])
+        calendar = event_calendar(bundled=not args.no_bundled_events, user=args.events)
         return AdapterRequest(args.adapter, calendar, tuple(parse_leader(item) for item in args.leader))
     except (EventError, OSError) as e:
         raise CliError(f"could not read the event calendar: {e}") from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from data_sources.requests import BarsRequest
 from kronos.settings import default
-from kronos_studio.exports import write_csv
+from kronos_studio.desk.exports import write_csv
 
 from .common import CliError, add_knob_options, add_threads_option
 from .models import cli_desk, desk_call

@@ -32,9 +32,7 @@ def add_models_dir_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled model") -> None:
-    from kronos_studio.bundled import BUNDLED_NAMES
-    from kronos_studio.catalog import ENSEMBLE, STATISTICAL
-    from kronos_studio.catalog.champion import CHAMPION
+    from kronos_studio.desk import BUNDLED_NAMES, CHAMPION, ENSEMBLE, STATISTICAL
 
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
@@ -74,12 +72,11 @@ def model_choice(args):
 
 @functools.lru_cache(maxsize=1)
 def process_desk():
-    """This process's desk, the only one the command line builds: the process's shared model registry
-    (``catalog.registry.shared_registry``) and no result cache (a one-shot command keeps no results)."""
-    from kronos_studio.catalog.registry import shared_registry
+    """This process's desk, the only one the command line builds: the process's shared model registry (a
+    ``Desk``'s default) and no result cache (a one-shot command keeps no results)."""
     from kronos_studio.desk import Desk
 
-    return Desk(shared_registry())
+    return Desk()
 
 
 def cli_desk(args):
@@ -89,7 +86,7 @@ def cli_desk(args):
     own (the output names what this command loaded); everything else is the process desk's."""
     from kronos.checkpoints import load_pair
     from kronos.config import trained_context
-    from kronos_studio.catalog.registry import ModelRegistry
+    from kronos_studio.desk import ModelRegistry
 
     context = getattr(args, "context", None)
     loaded = []

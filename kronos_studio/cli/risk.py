@@ -27,10 +27,7 @@ RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --ba
 
 
 def register(sub) -> None:
-    from kronos_studio.desk import RiskBacktestPlan
-    from kronos_studio.risk import STANDARD_MODELS
-    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import DEFAULT_RISK_MODEL, STANDARD_MODELS, RiskBacktestPlan, RiskSettings
 
     p = add_command(sub, "risk", description="VaR and ES of a long and a short position, the volatility forecast "
                                              "and the stylized-facts check of a forecast's paths; with --backtest, "
@@ -106,18 +103,17 @@ def backtest(desk, bars, args, settings, risk):
 
 def risk_sampling(args, risk):
     """The ``ForecastSettings`` of a risk request: --paths as given, or (not given) enough for the highest level's
-    ES (``measures.default_paths``, every face's default)."""
-    from kronos_studio.risk.measures import default_paths
+    ES (``desk.risk.risk_paths``, every face's default)."""
+    from kronos_studio.desk.risk import risk_paths
 
-    if args.paths is None:
-        args.paths = default_paths(risk.levels)
+    args.paths = risk_paths(risk, args.paths)
     return sampling_settings(args)
 
 
 def risk_settings(args):
     """The ``RiskSettings`` the risk options ask for (one line naming a bad value otherwise)."""
     from kronos.settings import knob_values
-    from kronos_studio.risk.measures import RiskSettings
+    from kronos_studio.desk import RiskSettings
 
     try:  # a list option not given is None: the setting's default
         return RiskSettings(**{k: v for k, v in knob_values(args, RiskSettings).items() if v is not None})

@@ -3,18 +3,10 @@ local checkpoint (``--init``) on your own bars."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from .commands import add_command
-from .common import CliError, cli_device, positive
-from .training_options import (
-    add_data_and_training_options,
-    build_data,
-    load_series,
-    make_log,
-    report_training,
-    train_config,
-)
+from .common import CliError, positive
+from .training_options import add_data_and_training_options, pretrain, report_training
 
 
 def register(sub):
@@ -56,66 +48,22 @@ def register(sub):
 
 # --- commands -----------------------------------------------------------------------------------
 def run_train_tokenizer(args) -> int:
-    from kronos.checkpoints import load_tokenizer
-    from kronos.config import OFFICIAL_MODELS, TokenizerConfig
-    from kronos_studio.training.pretrain import new_tokenizer, train_tokenizer
-
-    device = cli_device(args)
-    series = load_series(args)
-    data = build_data(args, series)
-    if args.init:
-        official = OFFICIAL_MODELS.get(args.init)
-        ref = official.tokenizer_repo_id if official else args.init
-        tok, _ = load_tokenizer(ref, official.tokenizer_revision if official else None, device=device)
-        lr, info = 2e-4, {"init": ref}
-    else:
-        cfg = TokenizerConfig(d_model=args.d_model, n_heads=args.n_heads, ff_dim=args.ff_dim,
-                              n_enc_layers=args.layers, n_dec_layers=args.layers)
-        tok, lr, info = new_tokenizer(cfg, args.seed), 1e-3, {"init": None}
-    result = train_tokenizer(tok, data, train_config(args, lr, 2.0), args.out, device=device,
-                             resume=not args.no_resume, log=make_log(args), run_info=info)
-    report_training("tokenizer", result)
+    """``Desk.pretrain`` of a tokenizer (a new one of the architecture options, or ``--init``'s fine-tuned)."""
+    architecture = {"d_model": args.d_model, "n_heads": args.n_heads, "ff_dim": args.ff_dim, "layers": args.layers}
+    report_training("tokenizer", pretrain(args, "tokenizer", architecture).result)
     return 0
 
 
 def run_train_predictor(args) -> int:
-    from kronos.checkpoints import load_pair, load_predictor, load_tokenizer
-    from kronos.config import KronosConfig
-    from kronos_studio.bundled import model_reference
-    from kronos_studio.training.pretrain import new_predictor, train_predictor, write_bundle
-
-    device = cli_device(args)
-    series = load_series(args)
-    data = build_data(args, series)
-    tokenizer = predictor = None
-    if args.init:
-        init = Path(args.init).expanduser()
-        if init.is_dir() and not (init / "predictor").is_dir() and args.tokenizer:
-            predictor, _ = load_predictor(init, device=device)
-        else:
-            pair = load_pair(model_reference(args.init), args.tokenizer, device=device)
-            predictor, tokenizer = pair.predictor, pair.tokenizer
-    if tokenizer is None:
-        if not args.tokenizer:
-            raise CliError("pass --tokenizer (a trained tokenizer folder or repo id), or --init a model "
-                           "whose tokenizer is known")
-        tokenizer, _ = load_tokenizer(args.tokenizer, device=device)
-    if predictor is None:
-        cfg = KronosConfig(s1_bits=tokenizer.config.s1_bits, s2_bits=tokenizer.config.s2_bits,
-                           n_layers=args.n_layers, d_model=args.d_model, n_heads=args.n_heads,
-                           ff_dim=args.ff_dim, ffn_dropout_p=args.dropout, resid_dropout_p=args.dropout)
-        predictor, lr = new_predictor(cfg, args.seed), 1e-3
-    else:
-        lr = 4e-5  # fine-tuning: the official fine-tuning rate
-    result = train_predictor(predictor, tokenizer, data, train_config(args, lr, 3.0), args.out, device=device,
-                             resume=not args.no_resume, log=make_log(args),
-                             run_info={"init": args.init, "tokenizer": args.tokenizer})
-    report_training("predictor", result)
-    if args.bundle:
-        from kronos.checkpoints import save_checkpoint
-
-        tok_dir = Path(args.out) / "tokenizer"
-        save_checkpoint(tokenizer, tok_dir)
-        write_bundle(args.bundle, tok_dir, args.out, args.context or args.window, Path(args.bundle).name)
-        print(f"model folder written to {args.bundle} (use it with --model {args.bundle})", file=sys.stderr)
+    """``Desk.pretrain`` of a predictor on its tokenizer, and with --bundle a model folder beside it."""
+    if not args.init and not args.tokenizer:
+        raise CliError("pass --tokenizer (a trained tokenizer folder or repo id), or --init a model "
+                       "whose tokenizer is known")
+    architecture = {"d_model": args.d_model, "n_heads": args.n_heads, "ff_dim": args.ff_dim,
+                    "n_layers": args.n_layers, "dropout": args.dropout}
+    done = pretrain(args, "predictor", architecture, tokenizer=args.tokenizer, bundle=args.bundle,
+                    context=args.context)
+    report_training("predictor", done.result)
+    if done.bundle:
+        print(f"model folder written to {done.bundle} (use it with --model {done.bundle})", file=sys.stderr)
     return 0

@@ -106,28 +106,31 @@ def validation_line(meta) -> str:
 
 
 def run_walk_forward(args) -> int:
+    """``Desk.train_ensemble`` over the --data files (each through the quality gate), saved to --out."""
+    from kronos.checkpoints import CheckpointError
+    from kronos_studio.desk import Desk, TrainEnsembleRequest
+
+    from .errors import notice_line
+
     if args.series is not None:
         return fit_series(args)
-    from kronos.checkpoints import CheckpointError, load_pair
-    from kronos_studio.bundled import default_model_path, model_reference
-    from kronos_studio.ensemble.bundled import default_members
-    from kronos_studio.ensemble.chronos2 import ensemble_member
-    from kronos_studio.forecasting import studio_pipeline
-
-    cutoffs = args.cutoffs or 60
-    if args.horizon < 1 or cutoffs < 4 or args.paths < 1:
+    if args.horizon < 1 or (args.cutoffs and args.cutoffs < 4) or args.paths < 1:
         raise CliError("--horizon and --paths must be at least 1 and --cutoffs at least 4")
-    try:
-        pair = load_pair(model_reference(args.model) or default_model_path(), device=cli_device(args))
-    except (CheckpointError, FileNotFoundError) as e:
-        raise error_line(e) from None
-    pipeline = studio_pipeline(pair)
-    # the members `kronos forecast --model ensemble` will mix, Chronos-2 included when it joins there
-    chronos2, status = ensemble_member(args.chronos2, args.paths, pair.device)
-    print(f"note: {status}", file=sys.stderr)
     settings = walk_settings(args)
-    members = default_members(pipeline, settings, chronos2=chronos2)
-    return fit_files(args, members, settings, cutoffs, pair)
+    series = tuple((f, quality_gate(read_bars(f, args.timezone, args.calendar), args.fix)[0]) for f in args.data)
+    try:
+        done = Desk().train_ensemble(TrainEnsembleRequest(
+            series, settings, args.model, **({"n_cutoffs": args.cutoffs} if args.cutoffs else {}),
+            chronos2=args.chronos2, device=cli_device(args)))
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        raise error_line(e) from None
+    for notice in done.notices:
+        print(notice_line(notice), file=sys.stderr)
+    meta = done.meta
+    meta.save(args.out)
+    print(f"meta-learner over {meta.members} trained on {done.cutoffs} cut-offs; {validation_line(meta)}; "
+          f"saved to {args.out}", file=sys.stderr)
+    return 0
 
 
 def walk_settings(args):
@@ -176,66 +179,29 @@ def fit_series(args) -> int:
     return 0
 
 
-def fit_files(args, members, settings, cutoffs: int, pair) -> int:
-    from kronos.config import default_lookback
-    from kronos_studio.ensemble.features import asset_class
-    from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
-    from kronos_studio.evaluation.walk_forward import choose_cutoffs
-
-    specs = []
-    for f in args.data:
-        bars, _ = quality_gate(read_bars(f, args.timezone, args.calendar), args.fix)
-        try:
-            chosen = choose_cutoffs(len(bars.frame), args.horizon, cutoffs,
-                                    max(default_lookback(pair.context, args.horizon), 120))
-        except ValueError as e:
-            raise CliError(f"'{f}': {cli_line(e)}") from None
-        specs.append(SeriesSpec(Path(f).stem, bars, bars.interval, asset_class(bars.calendar, bars.source),
-                                args.horizon, chosen))
-    evals = signal_evaluations(specs, members, settings)
-    try:
-        meta = fit_meta(evals, args.paths, info={"provenance": {"trained_on": [s.name for s in specs],
-                                                                "kronos": pair.name, "horizon": args.horizon}})
-    except ValueError as e:
-        raise error_line(e) from None
-    meta.save(args.out)
-    print(f"meta-learner over {meta.members} trained on {len(evals.cutoffs)} cut-offs; {validation_line(meta)}; "
-          f"saved to {args.out}", file=sys.stderr)
-    return 0
-
-
 def run_from_ledger(args) -> int:
     """Hold out the newest scored ensemble forecasts, fit a challenger on the older ones and let the gate
-    decide whether it serves the workspace's ensemble (``kronos_studio.ensemble.gated``)."""
-    import pandas as pd
-
-    from kronos_studio.ensemble.from_ledger import MIN_EVALUATIONS
-    from kronos_studio.ensemble.gated import MetaGateError, MetaGateSettings, gate_from_ledger
-    from kronos_studio.ledger import LedgerError
-    from kronos_studio.ledger.frames import as_utc
+    decide whether it serves the workspace's ensemble (``Desk.gate_ensemble``)."""
+    from kronos_studio.desk import Desk, GateEnsembleRequest, MetaGateError
+    from kronos_studio.desk.ledger import LedgerError
 
     from .ledger import open_ledger
 
     if args.data or args.horizon is not None:
         raise CliError("--from-ledger learns from the stored forecasts and their features: leave out --data and "
                        "--horizon")
-    least = MIN_EVALUATIONS if args.min_evaluations is None else args.min_evaluations
-    if least < 4:
+    if args.min_evaluations is not None and args.min_evaluations < 4:
         raise CliError("--min-evaluations must be at least 4")
-    try:
-        before = as_utc(args.since) if args.since else pd.Timestamp.now(tz="UTC")
-    except (ValueError, TypeError):
-        raise CliError(f"--since must be a date or time like 2024-06-01, got '{args.since}'") from None
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CliError(f"--out {out} already exists and is not an empty folder: name a new one (a meta-learner "
                        "there is kept, never overwritten)")
-    base_model, base_hash = kronos_base(args.model)
-    settings = MetaGateSettings(before, least, base_model, base_hash, args.holdout)
+    request = GateEnsembleRequest(args.since, args.min_evaluations, args.holdout, args.model)
     ledger = open_ledger()
     try:
-        made = gate_from_ledger(ledger, settings, log=lambda line: print(f"note: {line}", file=sys.stderr))
-    except (MetaGateError, LedgerError) as e:
+        made = Desk().gate_ensemble(request, ledger=ledger,
+                                    log=lambda line: print(f"note: {line}", file=sys.stderr)).decision
+    except (MetaGateError, LedgerError, ValueError) as e:
         raise error_line(e) from None
     finally:
         ledger.close()
@@ -254,17 +220,3 @@ def run_from_ledger(args) -> int:
           f"(trained on {entry.window_bars} older ones): {scores['reason']}"
           + (f"; copied to {out}" if out is not None else ""))
     return 0
-
-
-def kronos_base(model: str | None) -> tuple[str, str]:
-    """(name, revision) of the Kronos the ensemble mixes (``--model``, default the bundled one), as a forecast's
-    provenance names it (``local:`` + its weights' sha256 prefix): a champion meta-learner serves only beside it."""
-    from kronos_studio.bundled import default_model_path, model_reference
-    from kronos_studio.ensemble.members import weights_sha256
-
-    folder = Path(model_reference(model) or default_model_path())
-    digest = weights_sha256(folder / "predictor") or weights_sha256(folder)
-    if digest is None:
-        raise CliError(f"--model {model}: --from-ledger registers the meta-learner beside a Kronos folder on this "
-                       "machine (tokenizer/ + predictor/); name one, or leave --model out for the bundled model")
-    return folder.name, f"local:{digest}"

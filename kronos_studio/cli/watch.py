@@ -74,8 +74,7 @@ def register(sub) -> None:
 def watch_request(args):
     """The ``WatchRequest`` the options ask for."""
     from kronos.settings import knob_values
-    from kronos_studio.batch.watchlist import read_watchlist
-    from kronos_studio.desk import AlertChannels, AlertRules, Replay, RetrainPolicy, WatchRequest
+    from kronos_studio.desk import AlertChannels, AlertRules, Desk, Replay, RetrainPolicy, WatchRequest
 
     from .common import sampling_settings
 
@@ -84,7 +83,7 @@ def watch_request(args):
     if (args.replay_from or args.replay_name) and args.once:
         raise CliError("--once runs one live tick; --replay-from replays past days: give one of them")
     path = Path(args.watchlist)
-    entries = read_watchlist(path, newest=True)
+    entries = Desk.watchlist(path, newest=True)
     name = args.name or path.stem
     replay = None
     if args.replay_from:

@@ -98,6 +98,11 @@ class CovariateOptions:
         object.__setattr__(self, "known_future", tuple(str(k).strip().lower() for k in self.known_future))
         check_bounds(self)  # at most MAX_COVARIATES, each named once; known kinds, each once (linear, the count first)
 
+    def file_references(self) -> tuple[str, ...]:
+        """The covariates read as files' paths (``names_file``: neither a bundled sample nor a source and ticker),
+        whether or not the files exist: what a service that reads no files of its own refuses without looking."""
+        return tuple(c for c in self.covariates if names_file(c))
+
     def __bool__(self) -> bool:
         return bool(self.covariates or self.known_future)
 

@@ -57,6 +57,27 @@ EXPORTS = {
                      "CompareWindow"), "kronos_studio.desk.compare"),
     **dict.fromkeys(("EnsembleFitted", "FitEnsembleRequest"), "kronos_studio.desk.fit_ensemble"),
     **dict.fromkeys(("FineTunePlan", "FineTuneRequest", "FineTuned"), "kronos_studio.desk.fine_tune"),
+    # training a model on your bars, the ensemble's meta-learner over several series or the ledger's forecasts
+    **dict.fromkeys(("PretrainRequest", "Pretrained", "TrainingData", "TrainingOptions"), "kronos_studio.desk.pretrain"),
+    **dict.fromkeys(("EnsembleGated", "EnsembleTrained", "GateEnsembleRequest", "TrainEnsembleRequest"),
+                    "kronos_studio.desk.train_ensemble"),
+    "MetaGateError": "kronos_studio.ensemble.gated",
+    # the models a face offers and names: the catalog's types and words, the bundled names, the registry's class
+    **dict.fromkeys(("ENSEMBLE", "STATISTICAL", "ModelRef", "UnknownModel"), "kronos_studio.catalog.resolve"),
+    **dict.fromkeys(("CHAMPION", "WITHHELD"), "kronos_studio.catalog.champion"),
+    "ModelRegistry": "kronos_studio.catalog.registry", "Chronos2Member": "kronos_studio.desk.models",
+    **dict.fromkeys(("BUNDLED_NAMES", "CHRONOS2_NAME"), "kronos_studio.bundled"),
+    "CHEAP_MEMBER_PATHS": "kronos_studio.ensemble.members",
+    # the risk desk's words a face shows and the backtest's plan it builds
+    "STANDARD_MODELS": "kronos_studio.risk", **dict.fromkeys(("PROXIES", "RiskWalk"), "kronos_studio.risk.walk"),
+    "DEFAULT_RISK_MODEL": "kronos_studio.risk.champion", "MIN_TAIL_PATHS": "kronos_studio.risk.measures",
+    # the errors a face catches or words, and the constants it shows
+    "BarsInputError": "kronos_studio.bars_input", **dict.fromkeys(("EventError", "LEADERS"), "kronos_studio.events"),
+    **dict.fromkeys(("Abandoned", "Cancelled", "FairSlots"), "kronos_studio.fair"),
+    "ADAPTER_CONFIG": "kronos_studio.training.adapter_files",
+    "VOLUME_KEY": "kronos_studio.forecasters.bounds:KEY", "FLOORED_COLUMN": "kronos_studio.forecasters.bounds",
+    "BASELINE_PATHS": "kronos_studio.evaluation.baselines",
+    "EvalResult": "kronos_studio.evaluation.walk_forward",
     # the learning loop (kronos watch, /v1/watches): its request, its options and the runner of one watch
     **dict.fromkeys(("AlertChannels", "AlertRules", "Replay", "RetrainPolicy", "WatchError", "WatchRequest",
                      "Watched", "Watcher"), "kronos_studio.desk.watch"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from kronos.errors import Fix, InputError, Notice
@@ -69,6 +70,49 @@ def trained_leaders(folder: str) -> set[str] | None:
     if named is None:
         return None
     return {str(n).partition("=")[0] for n in named}
+
+
+def event_calendar(*, bundled: bool = True, user=()):
+    """The calendar an adapter's forecast reads (``events.EventCalendar``, None: none): the bundled US macro calendar
+    (unless ``bundled`` is False, read once per process) merged with the user's, each a path or a ``(content,
+    name)`` pair (an upload); an ``EventError`` naming what cannot be read."""
+    from kronos_studio.events import load_calendar, merged_calendars
+
+    users = [load_calendar(*given) if isinstance(given, tuple) else load_calendar(given) for given in user]
+    return merged_calendars([_bundled_calendar() if bundled else None, *users])
+
+
+@lru_cache(maxsize=1)
+def _bundled_calendar():
+    from kronos_studio.events import bundled_calendar
+
+    return bundled_calendar()
+
+
+def adapters_folder(workspace: str | None = None) -> Path:
+    """Where a workspace's adapters are written and found: ``adapters/`` under the studio's storage root
+    (``workspaces.workspace_path``; None: the default workspace)."""
+    from kronos_studio.workspaces import workspace_path
+
+    return workspace_path("adapters", workspace)
+
+
+def adapters_trained_on(pair, folders) -> list[Path]:
+    """Of the adapter ``folders``, those trained on ``pair``'s predictor and tokenizer revisions (either adapter
+    format: ``training.adapters.adapter_metadata``)."""
+    from kronos_studio.training.adapters import adapter_metadata
+
+    prov = pair.provenance()
+    out = []
+    for folder in folders:
+        meta = adapter_metadata(folder)
+        if meta is None:
+            continue
+        base = meta.get("base_model", {})
+        if (base.get("predictor_revision"), base.get("tokenizer_revision")) == (
+                prov.get("predictor_revision"), prov.get("tokenizer_revision")):
+            out.append(folder)
+    return out
 
 
 def weights_digest(folder: str) -> str:

@@ -90,9 +90,15 @@ class Desk:
     # -- bars --------------------------------------------------------------------------------------------------
     def bars(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
                                                       "interval") -> Gated:
-        """The request's bars, read and passed through the quality gate (its accepted fixes applied), within
-        the limits. ``ways``: how the face's users give bars, for the message when they give none or two."""
-        from kronos_studio.bars_input import quality_gate, read_bars, read_csv_text
+        """The request's bars, read (``read``) and passed through the quality gate (``gate``: its accepted fixes
+        applied), within the limits. ``ways``: how the face's users give bars, for the message when they give none
+        or two."""
+        return self.gate(self.read(request, ways), request.fixes)
+
+    def read(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
+                                                     "interval"):
+        """The request's bars as read, before the quality gate (``data_sources.Bars``), within the limits."""
+        from kronos_studio.bars_input import read_bars, read_csv_text
 
         if request.given() != 1:
             raise InputError(f"give the bars either as {ways}", {"ways_given": request.given()})
@@ -116,7 +122,14 @@ class Desk:
                              exchange=request.exchange)
         if self.limits is not None:
             self.limits.check_bars(len(bars.frame))
-        gated, notices = quality_gate(bars, list(request.fixes))
+        return bars
+
+    @staticmethod
+    def gate(bars, fixes=()) -> Gated:
+        """``bars`` through the quality gate with the ``fixes`` accepted, and what the gate noted."""
+        from kronos_studio.bars_input import quality_gate
+
+        gated, notices = quality_gate(bars, list(fixes or ()))
         return Gated(gated, list(notices))
 
     # -- models ------------------------------------------------------------------------------------------------
@@ -127,6 +140,12 @@ class Desk:
 
         return offered(ref, self.models_dirs)
 
+    def models(self) -> list:
+        """The models a request may name, the desk's ``models_dirs`` among them: ``models.models``."""
+        from .models import models
+
+        return models(self)
+
     def _identity(self, model, bars, workspace, ledger):
         """(the champion serving now for ``champion``, else ``NOT_PER_SERIES``; the model's identity for keys),
         read once per request so that a key and the result name the same adapter. ``model``: a ``ModelChoice`` or a
@@ -136,6 +155,11 @@ class Desk:
         served = served_champion(model, bars, workspace, ledger)
         return served, model_identity(model, bars, workspace, served)
 
+    def identity(self, model, bars, workspace: str | None = None, ledger=None) -> dict:
+        """What results of ``model`` (a ``ModelChoice`` or a reference) on ``bars`` depend on now besides the bars and
+        the settings (``catalog.identity.model_identity``: for ``champion`` the adapter serving), for a face's keys."""
+        return self._identity(model, bars, workspace, ledger)[1]
+
     def forecaster(self, model, bars, settings: ForecastSettings, workspace: str | None, served):
         """The forecaster of ``model`` (a ``ModelChoice`` or a reference) for ``bars`` on the registry's warm pairs:
         for ``champion`` the one ``served`` names."""
@@ -144,6 +168,15 @@ class Desk:
         if served is NOT_PER_SERIES:
             return self.registry.forecaster(model, bars, settings, workspace)
         return self.registry.champion(bars, served)
+
+    @staticmethod
+    def asked_by(stop):
+        """A context in which this thread's desk calls work for an asker who may leave (a client, a job): once
+        ``stop`` (a ``threading.Event``) is set, their sampling, a wait for a kept result or for a model's turn
+        raises ``Cancelled`` (``fair.asked_by``)."""
+        from kronos_studio.fair import asked_by
+
+        return asked_by(stop)
 
     def _kept(self, key: Callable[[], str], compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
         """(``compute()``'s result, whether it came from the cache) kept by ``key()``: a desk without a cache (a
@@ -322,6 +355,28 @@ class Desk:
 
         return fine_tune(self, request, **callbacks)
 
+    # -- training a model on your bars, the ensemble's meta-learner: written in .pretrain, .train_ensemble ------
+    def pretrain(self, request, **callbacks):
+        """A Kronos tokenizer or predictor trained on a ``PretrainRequest``'s bars: ``pretrain.pretrain``
+        (``callbacks``: its ``read``, ``log``)."""
+        from .pretrain import pretrain
+
+        return pretrain(self, request, **callbacks)
+
+    def train_ensemble(self, request, **callbacks):
+        """The ensemble's meta-learner trained on the walk-forward of several series: ``train_ensemble.train_ensemble``
+        (``callbacks``: its ``progress``)."""
+        from .train_ensemble import train_ensemble
+
+        return train_ensemble(self, request, **callbacks)
+
+    def gate_ensemble(self, request, *, ledger, **callbacks):
+        """A challenger meta-learner fitted on the ledger's scored ensemble forecasts, promoted only when it beats the
+        serving one on the newest: ``train_ensemble.gate_ensemble`` (``callbacks``: its ``log``)."""
+        from .train_ensemble import gate_ensemble
+
+        return gate_ensemble(self, request, ledger=ledger, **callbacks)
+
     def retrain(self, request: RetrainRequest, *, ledger, log=None, ways: str | None = None) -> Retraining:
         """The gated retrain of a ``RetrainRequest``'s series in ``ledger``'s registry on the base model it names
         (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's warm pairs; ``log``:
@@ -404,14 +459,15 @@ class Desk:
         return is_watchlist(path)
 
     @staticmethod
-    def watchlist(where) -> tuple:
+    def watchlist(where, *, newest: bool = False) -> tuple:
         """A watchlist's entries: a folder of bar files or a ``source,symbol,interval[,exchange]`` CSV (a path), or
         ``(source, symbol, interval, exchange)`` rows (each named by its symbol, by ``source:symbol:interval`` where a
-        symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used."""
+        symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used. ``newest``: a folder's
+        series read from its newest file where several files hold it (``read_watchlist``'s)."""
         from kronos_studio.batch.watchlist import read_watchlist, symbol_entries
 
         if isinstance(where, (str, PathLike)):
-            return tuple(read_watchlist(where))
+            return tuple(read_watchlist(where, newest=newest))
         return tuple(symbol_entries(where))
 
     # -- risk (issue 55): written in .risk --------------------------------------------------------------------
@@ -421,6 +477,13 @@ class Desk:
         from .risk import risk as read
 
         return read(self, request, ledger=ledger, ways=ways)
+
+    def check_risk(self, settings: ForecastSettings, risk, **plan) -> None:
+        """A risk request's readings within the face's limits, before any forecast: ``risk.check_risk`` (``plan``:
+        ``backtest``, ``cutoffs``, ``beside``, ``baselines``)."""
+        from .risk import check_risk
+
+        check_risk(self, settings, risk, **plan)
 
     def risk_reading(self, fc, bars, risk, workspace: str | None = None):
         """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk

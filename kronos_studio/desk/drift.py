@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kronos.errors import Notice
-from kronos.settings import knob
+from kronos.settings import Bounds, knob
+from kronos_studio.ledger.drift_window import MIN_SCORED
 
 from .track_record import ExperimentsOption, ModelsQuery, replay_said
 
@@ -18,9 +19,9 @@ from .track_record import ExperimentsOption, ModelsQuery, replay_said
 class DriftRequest(ExperimentsOption, ModelsQuery):
     """Drift of each series and model the query reads, over the newest ``last`` scored forecasts of each."""
 
-    last: int | None = knob(None, label="Forecasts judged",
+    last: int | None = knob(None, Bounds(ge=MIN_SCORED), label="Forecasts judged",
                             help="the newest scored forecasts judged per series and model (default: the drift "
-                                 "setting; fewer than a drift test needs are refused)")
+                                 f"setting; at least {MIN_SCORED}, the fewest a drift test judges)")
 
 
 @dataclass(frozen=True)

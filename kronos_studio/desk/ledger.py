@@ -3,7 +3,8 @@
 (``import_old_track_records``), and the names a face must know of it: its error (``LedgerError``), the default
 workspace, and how its messages count (``counted``); the watches' book (``WatchBook``, ``live_watches``, a watch's
 status ``ACTIVE``/``PAUSED``), the replays it keeps (``replays``) and what a replay's view says first
-(``replay_notices``). The use cases over an open ledger are the desk's
+(``replay_notices``); the tables and the registry's class the service reads its keys and public ids from
+(``api_keys``, ``predictions``, ``Registry``). The use cases over an open ledger are the desk's
 (``Desk.record``, ``score``, ``track_record``, ``predictions``, ``steps``, ``drift``, ``adapters``, ...).
 
 Importing this module imports the ledger package (SQLAlchemy, pandas): a face imports it where it opens or words the
@@ -21,13 +22,14 @@ from kronos.errors import Notice
 from kronos_studio.ledger import Ledger, LedgerError, ledger_url, shown_url
 from kronos_studio.ledger.frames import counted, replays
 from kronos_studio.ledger.legacy import TRUST_FOLDER
-from kronos_studio.ledger.schema import ACTIVE, DEFAULT_WORKSPACE, PAUSED
+from kronos_studio.ledger.registry import Registry
+from kronos_studio.ledger.schema import ACTIVE, DEFAULT_WORKSPACE, PAUSED, api_keys, predictions
 from kronos_studio.ledger.store import replay_notices, schema_revision
 from kronos_studio.ledger.watches import WatchBook, live_watches
 
-__all__ = ["ACTIVE", "DEFAULT_WORKSPACE", "PAUSED", "LedgerError", "LedgerInfo", "Place", "WatchBook", "counted",
-           "import_old_track_records", "ledger_info", "ledger_place", "live_watches", "open_ledger", "replay_notices",
-           "replays"]
+__all__ = ["ACTIVE", "DEFAULT_WORKSPACE", "PAUSED", "LedgerError", "LedgerInfo", "Place", "Registry", "WatchBook",
+           "api_keys", "counted", "import_old_track_records", "ledger_info", "ledger_place", "live_watches",
+           "open_ledger", "predictions", "replay_notices", "replays"]
 
 
 def open_ledger(url: str | None = None, workspace: str | None = None) -> Ledger:

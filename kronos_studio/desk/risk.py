@@ -74,6 +74,29 @@ class RiskBacktested:
     served_why: str | None = None
 
 
+def risk_paths(risk: RiskSettings, paths: int | None = None) -> int:
+    """The paths a risk request samples (a reading or a backtest, on every face): ``paths`` as asked, else enough
+    for the highest level's ES (``measures.default_paths``: 2,000 for the default levels)."""
+    from kronos_studio.risk.measures import default_paths
+
+    return default_paths(risk.levels) if paths is None else paths
+
+
+def check_risk(desk, settings: ForecastSettings, risk: RiskSettings, *, backtest: bool, cutoffs: int = 1,
+               beside=(), baselines: bool = False) -> None:
+    """A risk request's readings within the face's limits, before any forecast: the levels x positions x steps of a
+    reading, or of a backtest each model's cut-offs (the asked model, those ``beside`` it, and the standard risk
+    models when ``baselines``)."""
+    if desk.limits is None:
+        return
+    from kronos_studio.risk.baselines import risk_baselines
+
+    models = 1 + len(beside or ()) + (len(risk_baselines()) if baselines else 0)
+    desk.limits.check_risk(len(risk.levels), len(risk.positions),
+                           settings.horizon if risk.per_step and not backtest else 1,
+                           cutoffs * models if backtest else 1)
+
+
 def read_risk(fc, risk: RiskSettings) -> RiskReading:
     """The risk reading of forecast ``fc``'s paths (the forecast on screen, whatever made it): one function for
     the desk and for the app's Risk panel, so both show the same numbers for the same paths."""

@@ -924,3 +924,11 @@ def watch(desk, request: WatchRequest, ledger, *, once: bool = False, live: bool
     elif live:
         done.ticks = watcher.live(once=once, **live_options)
     return done
+
+
+def watch_folder(name: str, workspace: str | None = None):
+    """Where a watch named ``name`` keeps the series a client handed it as CSV text (a live watch reads them at every
+    tick): a folder of its own under the workspace's ``watches/`` (``workspaces.workspace_path``)."""
+    from kronos_studio.workspaces import workspace_path
+
+    return workspace_path("watches", workspace) / hashlib.sha256(name.encode()).hexdigest()[:16]

@@ -1,4 +1,4 @@
-"""Work that stops when its asker does: each HTTP request runs ``kronos_studio.fair.asked_by`` a stop of its own,
+"""Work that stops when its asker does: each HTTP request runs ``Desk.asked_by`` a stop of its own,
 set when its client disconnects (``Disconnects``, ASGI middleware) or when the server begins to shut down
 (``Askers.stop_all``, from the signal handler of ``serve``), so that its sampling stops at its next step
 (``fair.Cancelled``) instead of running on for nobody, and a SIGTERM or Ctrl-C ends the server within seconds."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from kronos_studio.fair import asked_by
+from kronos_studio.desk import Desk
 
 CLIENT_GONE = 499  # what the access log records for a request whose client left before its answer (nginx's code)
 GRACE_S = 3  # seconds a shutdown waits for the requests it stopped to answer before it cancels what is left
@@ -67,7 +67,7 @@ class Disconnects:
 
         reader = asyncio.create_task(pump())
         try:
-            with asked_by(stop):  # the route's thread copies this context: its sampling sees the stop
+            with Desk.asked_by(stop):  # the route's thread copies this context: its sampling sees the stop
                 await self.app(scope, messages.get, send)
         finally:
             reader.cancel()

@@ -11,6 +11,7 @@ from kronos_studio import desk as front  # the desk's requests (the service's ow
 from kronos_studio.desk import RecordRequest
 
 from .errors import ServiceError, notice_line, refused
+from .redact import without_paths
 
 HTTP_WAYS = "bars_csv (CSV text) or source + symbol + interval"
 
@@ -19,7 +20,7 @@ def catalog_model(desk, ref: str | None) -> str | None:
     """``ref`` as the catalog names it (``Desk.offered``): a request names a model of the catalog and nothing else
     (no folder or Hub id of its own choosing); anything else is one 404 whose words are the same whether or not
     such a path exists."""
-    from kronos_studio.catalog.resolve import UnknownModel
+    from kronos_studio.desk import UnknownModel
 
     try:
         return desk.offered(ref)
@@ -46,7 +47,7 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
 
     from kronos.errors import Fix
     from kronos.settings import knob_values
-    from kronos_studio.covariates.options import CovariateOptions, names_file
+    from kronos_studio.desk import CovariateOptions
 
     options = CovariateOptions(**knob_values(given, CovariateOptions))
     if asked is None:
@@ -57,8 +58,9 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
     if not options:
         return options if asked else None
     named = []
+    files = set(options.file_references())
     for text in options.covariates:
-        if names_file(text):
+        if text in files:
             if check_file is None:
                 raise ServiceError(422, problem=f"the covariate {text!r} names no bundled sample or source's ticker, "
                                                 "and this service reads no files of its own",
@@ -97,8 +99,6 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
                     ledger, ways: str = HTTP_WAYS, covariates=None) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
     never by a server path) and its warnings."""
-    from kronos_studio.redact import without_paths
-
     if covariates is not None and covariates.covariates and desk.limits is not None:
         # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
         desk.check_walk(settings, plan.n_cutoffs)
@@ -121,13 +121,9 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     import dataclasses
 
     from kronos_studio.desk.risk import backtest_body, risk_body
-    from kronos_studio.risk.baselines import risk_baselines
 
-    if desk.limits is not None:  # the readings asked for, before any forecast
-        models = 1 + len(plan.beside) + (len(risk_baselines()) if plan.baselines else 0)
-        desk.limits.check_risk(len(risk.levels), len(risk.positions),
-                               settings.horizon if risk.per_step and not backtest else 1,
-                               plan.cutoffs * models if backtest else 1)
+    desk.check_risk(settings, risk, backtest=backtest, cutoffs=plan.cutoffs, beside=plan.beside,
+                    baselines=plan.baselines)
 
     from .public_ids import adapters_named
 
@@ -171,12 +167,11 @@ def risk_bars(backtest: bool, plan, settings: ForecastSettings) -> int:
 
 def forecast_body(fc, levels, return_paths: bool) -> dict:
     """The response of a forecast: per-step quantiles of every field and the share of paths whose volume was floored
-    at 0 (``forecasters.bounds.quantile_table``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
-    path: ``redact.without_paths``), and the paths when asked for."""
-    from kronos_studio.forecasters.bounds import quantile_table
-    from kronos_studio.redact import without_paths
+    at 0 (``ForecastReading.quantiles``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
+    path: ``service.redact.without_paths``), and the paths when asked for."""
+    from kronos_studio.desk.reading import ForecastReading
 
-    table = quantile_table(fc, levels)
+    table = ForecastReading(fc).quantiles(levels)
     columns = list(table.columns)
     values = table.to_numpy()
     rows = [{"timestamp": ts.isoformat(), **{c: float(v) for c, v in zip(columns, row)}}

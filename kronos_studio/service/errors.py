@@ -9,6 +9,8 @@ import re
 
 from kronos.errors import Fix
 
+from .redact import text_without_paths
+
 
 @functools.cache
 def request_fields() -> frozenset[str]:
@@ -188,7 +190,7 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     from data_sources.errors import DataSourceError
     from kronos.checkpoints import CheckpointError
     from kronos.errors import InputError
-    from kronos_studio.bars_input import BarsInputError
+    from kronos_studio.desk import BarsInputError
     from kronos_studio.desk.ledger import LedgerError
 
     if isinstance(e, ServiceError):
@@ -320,7 +322,7 @@ def add_error_handlers(app) -> None:
                           status_code=503)
         return Answer({"detail": "the client disconnected: the request was stopped"}, status_code=CLIENT_GONE)
 
-    from kronos_studio.fair import Cancelled
+    from kronos_studio.desk import Cancelled
 
     app.add_exception_handler(Cancelled, cancelled)
     for kind in library_errors():
@@ -335,7 +337,5 @@ def add_error_handlers(app) -> None:
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        from kronos_studio.redact import text_without_paths
-
         line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
         return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
 from kronos.errors import Fix, UserError
-from kronos_studio.fair import Abandoned, Cancelled, FairSlots, asked_by
+from kronos_studio.desk import Abandoned, Cancelled, Desk, FairSlots
 
 from .errors import ServiceError
 from .keys import Identity
@@ -150,7 +150,7 @@ class JobRunner:
                 timer.daemon = True
                 timer.start()
                 try:
-                    with asked_by(job.stop):
+                    with Desk.asked_by(job.stop):
                         job.result, job.summary = run(job.folder, job.stop)
                     job.status = "done"
                 except Cancelled:

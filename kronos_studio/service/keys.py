@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from kronos.errors import UserError
-from kronos_studio.ledger.schema import api_keys
+from kronos_studio.desk.ledger import api_keys
 
 TOKEN_PREFIX = "kst"
 WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

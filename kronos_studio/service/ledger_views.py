@@ -8,6 +8,7 @@ from kronos_studio.desk import EntryRequest
 
 from .errors import ServiceError, notice_line
 from .public_ids import AdapterNumbers, forecast_records
+from .redact import without_paths
 
 
 def records(frame) -> list[dict]:
@@ -44,8 +45,6 @@ def adapter_body(entry, numbers) -> dict:
     """A registry entry (``kronos_studio.ledger.registry.Entry``) as the service answers it: numbered in its
     workspace (``numbers``: its ``public_ids.AdapterNumbers``), its folder and base model named by their names, not by
     server paths."""
-    from kronos_studio.redact import without_paths
-
     return without_paths(numbers.entry(entry))
 
 

@@ -11,12 +11,12 @@ from typing import Any, Optional
 
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
-from kronos_studio.catalog.registry import ModelRegistry
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
     BatchSettings,
     Entry,
+    ModelRegistry,
     RetrainSettings,
     RiskBacktestPlan,
     RiskSettings,

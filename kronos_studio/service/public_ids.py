@@ -26,7 +26,7 @@ def forecast_ids(ledger, ids) -> dict[int, str]:
     import pandas as pd
     from sqlalchemy import select
 
-    from kronos_studio.ledger.schema import predictions
+    from kronos_studio.desk.ledger import predictions
 
     wanted = sorted({int(i) for i in ids if not pd.isna(i)})
     out: dict[int, str] = {}
@@ -43,7 +43,7 @@ def forecast_row(ledger, public: str) -> int:
     said to exist)."""
     from sqlalchemy import select
 
-    from kronos_studio.ledger.schema import DEFAULT_WORKSPACE, predictions
+    from kronos_studio.desk.ledger import DEFAULT_WORKSPACE, predictions
 
     workspace = ledger.workspace or DEFAULT_WORKSPACE
     if FORECAST_ID.fullmatch(public):
@@ -86,7 +86,7 @@ class AdapterNumbers:
     @property
     def ids(self) -> list[int]:
         if self._ids is None:
-            from kronos_studio.ledger.registry import Registry
+            from kronos_studio.desk.ledger import Registry
 
             self._ids = [e.id for e in Registry(self.ledger).entries()]
         return self._ids

@@ -346,13 +346,11 @@ def risk_settings(request) -> RiskSettings:
 
 def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
     """The ``ForecastSettings`` of a risk request (``given``: its settings by name) whose paths, not given, are the
-    risk's default (``measures.default_paths``: every face's)."""
-    from kronos_studio.risk.measures import default_paths
+    risk's default (``desk.risk.risk_paths``: every face's)."""
+    from kronos_studio.desk.risk import risk_paths
 
     values = {k: given[k] for k in SETTINGS_NAMES if k in given}
-    if values.get("paths") is None:
-        values["paths"] = default_paths(risk.levels)
-    return ForecastSettings(**values)
+    return ForecastSettings(**{**values, "paths": risk_paths(risk, values.get("paths"))})
 
 
 class FixBody(BaseModel):

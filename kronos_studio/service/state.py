@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from kronos.threads import SAMPLING_CONCURRENCY
-from kronos_studio.catalog.registry import ModelRegistry
+from kronos_studio.desk import ModelRegistry
 from kronos_studio.desk.cache import CACHE_ENTRIES
 
 from .cancel import Askers

@@ -665,8 +665,8 @@ def test_with_compiled_decoding_the_warm_up_compiles_the_forecast_pages_first_sh
     Forecast page's starting settings, which compiles that shape's decode steps in the background, so the
     page's first forecast with that model runs them (as ``kronos serve --decode compiled`` does)."""
     from app_support import models
+    from app_support.models import DECODE_ENV
     from kronos.accel.static_decode import decoder_pool
-    from kronos_studio.forecasting import DECODE_ENV
 
     monkeypatch.setenv(DECODE_ENV, "compiled")
     models.warm_up.clear()  # this process's warm-up ran before the setting: start a new one
@@ -732,7 +732,7 @@ def test_evaluate_ranks_the_ensemble_against_its_members_and_the_baselines(new_a
     # Paired on the cut-offs, against the member with the lowest CRPS: the issue's "no worse than its best member".
     best = rows.loc[members, "CRPS, % of price"].idxmin()
     skill = 1 - rows.loc["Ensemble", "CRPS, % of price"] / rows.loc[best, "CRPS, % of price"]
-    from app_support.formats import signed_percent
+    from kronos_studio.desk.metrics import signed_percent
 
     line = next(str(m.value) for m in at.markdown if str(m.value).startswith("Against its best member"))
     assert line.startswith(f"Against its best member, {best.removesuffix(' (member)')}: CRPS skill")

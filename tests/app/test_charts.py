@@ -8,9 +8,9 @@ import pytest
 from app_support import charts
 from app_support.charts import compare_grid, fan_chart, label_rows, overlay_chart, quote_currency
 from app_support.events import parse_events
-from app_support.metrics import cutoff_scores, score, summarize, verdict
 from kronos.forecast import Forecast
 from kronos.settings import ForecastSettings
+from kronos_studio.desk.metrics import cutoff_scores, score, summarize, verdict
 from kronos_studio.evaluation.metrics import crps_samples
 
 

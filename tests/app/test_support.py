@@ -306,7 +306,7 @@ def test_plain_verdicts_say_when_coverage_or_skill_is_poor():
 
 
 def test_skills_read_without_a_minus_zero():
-    from app_support.formats import signed_percent
+    from kronos_studio.desk.metrics import signed_percent
 
     assert [signed_percent(x) for x in (0.123, -0.004, 0.0003, 0.0, -0.0, float("nan"))] == \
         ["+12%", "-0.4%", "+0.03%", "0%", "0%", "n/a"]

@@ -9,13 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from kronos_studio.redact import frame_without_paths, without_paths
-
 from ..batch_job import batch_run
 from ..deps import Shared, Who
 from ..errors import ServiceError
 from ..ledger_views import records
 from ..public_ids import AdapterNumbers
+from ..redact import frame_without_paths, without_paths
 from ..schemas import EVERY_ROUTE, BatchRequest, answers, forecast_settings
 
 PARQUET = "application/vnd.apache.parquet"

@@ -34,7 +34,7 @@ def health(service: Shared):
 def models(who: Who, service: Shared):
     """The models a request may name (each ``ref`` is what ``model`` takes), and no other: the catalog (bundled,
     listed folders and the server's ``--models-dir``, champion, official) and the statistical models."""
-    from kronos_studio.catalog import STATISTICAL, catalog
+    from kronos_studio.desk import STATISTICAL
 
-    return {"models": [m.public for m in catalog(service.config.models_dirs)]
+    return {"models": [m.public for m in service.desk.models()]
             + [{"key": key, "label": key, "ref": key, "kind": "statistical"} for key in STATISTICAL]}

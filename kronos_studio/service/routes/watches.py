@@ -18,6 +18,7 @@ from kronos_studio.desk import AlertChannels, AlertRules, RetrainPolicy
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
 from ..public_ids import FORECAST_ID_CHARS
+from ..redact import without_paths
 from ..schemas import (
     EVERY_ROUTE,
     BatchSeries,
@@ -74,17 +75,16 @@ def refusal(e: UserError, status: int = 422) -> ServiceError:
 def watch_request(body, workspace: str, desk):
     """The desk's ``WatchRequest`` of ``body`` (its series checked within ``desk``'s limits): CSV series kept under
     the workspace's storage (a live watch reads them at every tick), the others fetched."""
-    import hashlib
     import shutil
 
     from kronos_studio.desk import Replay, WatchRequest
-    from kronos_studio.workspaces import workspace_path
+    from kronos_studio.desk.watch import watch_folder
 
     from ..schemas import forecast_settings
     from ..series import INPUTS, placed, series_entries
 
     entries, texts = series_entries(desk, body.series, desk.limits)
-    folder = workspace_path("watches", workspace) / hashlib.sha256(body.name.encode()).hexdigest()[:16]
+    folder = watch_folder(body.name, workspace)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
         shutil.rmtree(folder / INPUTS)
@@ -108,10 +108,8 @@ def watch_body(book, watch, ticks: int = 1) -> dict:
     """A watch as an answer: its public id, its request without secrets or server paths, its newest ``ticks``
     ticks, every id in them public (``public_ids.WatchIds``)."""
     from kronos_studio.desk import WatchRequest
-    from kronos_studio.redact import without_paths
 
     from ..public_ids import WatchIds, watch_id
-
     shown = without_paths(WatchRequest.from_json(watch.request).shown())
     ids = WatchIds(book.ledger)
     return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "id": watch_id(watch), "request": shown,

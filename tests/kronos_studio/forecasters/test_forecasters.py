@@ -38,7 +38,7 @@ def test_every_statistical_model_is_a_forecaster(daily):
 def test_the_decode_mode_reaches_the_pipeline_and_the_app_reads_it_from_the_environment(tiny, monkeypatch):
     """One-shot commands decode eagerly; ``kronos serve --decode`` and the app (``KRONOS_STUDIO_DECODE``)
     choose, and a bad value is refused with the allowed ones."""
-    from kronos_studio.forecasting import DECODE_ENV, app_decode
+    from app_support.models import DECODE_ENV, app_decode  # the app's decode mode: only the app reads it
 
     assert resolve(str(tiny.folder), device="cpu").pipeline.decode == "eager"
     assert resolve(str(tiny.folder), device="cpu", decode="static").pipeline.decode == "static"

@@ -115,9 +115,10 @@ def test_kronos_ledger_drift_writes_one_entry_per_series_and_model(ledger, ledge
     assert main(["ledger", "drift", "--workspace", "team", "--json", str(out)]) == 0
     assert [e["workspace"] for e in json.loads(out.read_text())] == ["team"]
     assert main(["ledger", "drift", "--last", "5"]) == 2
-    # the drift tests' own refusal, the same on every face (the flag named the command line's way)
-    assert (f"kronos: error: a drift window of 5 forecasts is below the {MIN_SCORED} scored forecasts a drift test "
-            f"needs: judge {MIN_SCORED} or more (--last)") in capsys.readouterr().err
+    # the request's bound (the knob's, which every face states: the HTTP schema's minimum too), the flag named the
+    # command line's way
+    assert (f"kronos: error: last must be at least {MIN_SCORED}, got 5: use at least {MIN_SCORED} "
+            f"(--last {MIN_SCORED})") in capsys.readouterr().err
 
 
 def test_skill_is_not_judged_from_fewer_forecasts_with_a_reference_than_the_minimum(ledger):

@@ -28,7 +28,10 @@ def test_drift_of_the_workspace_and_no_other(service):
         assert entry == drift_report(book, 25, symbol="REGIME")[0].to_dict()
         assert entry["state"] == DRIFTING and entry["scored"] == 25 and entry["coverage_p_value"] < 0.01
         assert b.get("/v1/ledger/drift", params={"symbol": "REGIME"}).json()["drift"] == []
+        # the request's bound, which the OpenAPI schema states and the route refuses by
+        [last] = [p for p in a.get("/openapi.json").json()["paths"]["/v1/ledger/drift"]["get"]["parameters"]
+                  if p["name"] == "last"]
+        assert last["schema"]["type"] == "integer" and last["schema"]["minimum"] == MIN_SCORED
         refused = a.get("/v1/ledger/drift", params={"last": MIN_SCORED - 1})
         assert refused.status_code == 422 and refused.json()["problem"] == (
-            f"a drift window of {MIN_SCORED - 1} forecasts is below the {MIN_SCORED} scored forecasts a drift test "
-            "needs")
+            f"last must be at least {MIN_SCORED}, got {MIN_SCORED - 1}")

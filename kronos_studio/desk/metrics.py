@@ -1,5 +1,6 @@
-"""Numbers shown beside a fan: the horizon summary, backtest scores (through
-``kronos_studio.evaluation``) and the Compare page's verdict. Pure pandas/numpy, no Streamlit."""
+"""Numbers a face shows beside a fan, computed here once: the horizon summary (the Forecast and Compare pages),
+backtest scores of walk-forward results (``kronos_studio.evaluation``), a ranking of models on the same cut-offs
+(the Evaluate page's ensemble against its members) and the Compare page's verdict in words."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -10,17 +11,29 @@ import pandas as pd
 
 from kronos.config import BAR_COLUMNS
 from kronos.quantiles import BAND, BAND_NAME, path_quantiles
-from kronos_studio.desk import MIN_NOISE_CUTOFFS
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
+from kronos_studio.evaluation.report import paired_skill
 from kronos_studio.evaluation.trust import skill_interval, skill_score
-from kronos_studio.evaluation.walk_forward import EvalResult
+from kronos_studio.evaluation.walk_forward import EvalResult, member_results
 
-from .formats import signed_percent
+from .compare import MIN_NOISE_CUTOFFS
 
 NOISE_LEVEL = 0.95
 COVERAGE = f"{BAND_NAME} coverage"  # column names of the score tables
 BAND_WIDTH = f"band width {BAND_NAME}"
+
+
+def signed_percent(x: float) -> str:
+    """A skill or a return for reading: '+12%', '-0.4%', '+0.03%' (never '-0%': a tiny value keeps the
+    decimals that show its size and sign), '0%' for exactly zero, 'n/a' when not a number."""
+    if not np.isfinite(x):
+        return "n/a"
+    p = x * 100
+    if p == 0:
+        return "0%"
+    decimals = 0 if abs(p) >= 1 else 1 if abs(p) >= 0.1 else 2
+    return f"{p:+.{decimals}f}%"
 
 
 @dataclass(frozen=True)
@@ -188,9 +201,27 @@ def verdict(results: Mapping[str, EvalResult], level: float = NOISE_LEVEL,
     return Verdict(head + tail + walk, best, second, k, skill, (lo, hi), lo > 0)
 
 
-def anchor_note(anchor: dict | None) -> str:
-    """The model line's words for the anchor (``Forecast.provenance["anchor"]``)."""
-    if not anchor or not anchor.get("applied"):
-        return "unanchored: the official output, starting from the tokenizer's reconstruction of the last bar"
-    return (f"anchored at the last close (the tokenizer rebuilt it {np.expm1(anchor['offset_log']):+.2%}; every "
-            "path moved back by that)")
+def member_ranking(report, members: dict[str, str], labels: dict[str, str], ensemble_row: str) -> pd.DataFrame:
+    """The ensemble (row ``ensemble_row``), each of its ``members`` (key -> name; its row: ``labels[key]``) on the paths it gave the
+    mixture, and the baselines of ``report`` (the ensemble's trust report: its walk-forward kept what each member
+    gave it), on the same cut-offs and seeds, best first (``ranking``), with each row's role and mean weight; the
+    ensemble against its best member (``paired_skill``) in ``attrs["vs_best_member"]``."""
+    import dataclasses
+
+    from kronos_studio.evaluation.baselines import REFERENCE
+
+    model = report.model
+    scored = member_results(model, members)
+    rows = {ensemble_row: ("ensemble", dataclasses.replace(model, name=ensemble_row))}
+    rows |= {labels[k]: ("member", dataclasses.replace(scored[k], name=labels[k])) for k in members}
+    rows |= {b.name: ("baseline", b) for b in report.baselines.values()}
+    results = {name: r for name, (_, r) in rows.items()}
+    table = ranking(results, report.baselines[REFERENCE].name)
+    keys = {label: k for k, label in labels.items()}
+    weights = pd.DataFrame(model.weights)
+    table.insert(2, "role", [rows[m][0] for m in table["model"]])
+    table.insert(3, "mean weight", [float(weights[keys[m]].mean()) if m in keys else np.nan for m in table["model"]])
+    member_rows = [m for m in table["model"] if m in keys]  # best first
+    table.attrs["vs_best_member"] = {"member": member_rows[0],
+                                     **paired_skill(results[ensemble_row], results[member_rows[0]])}
+    return table
