@@ -1,27 +1,14 @@
 """Forecast runs through the front desk (``kronos_studio.desk``): one result cache for every session of the
-process (``results``), each forecast sampled once under a progress bar with steps and ETA."""
+process (``models.results``), each forecast sampled once under a progress bar with steps and ETA."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from kronos_studio.desk import Desk, ForecastRequest
-from kronos_studio.desk.cache import ResultCache
 
-from .models import ModelChoice, app_decode, load_model, registry, wait_for_torch
+from .models import ModelChoice, app_decode, app_desk, load_model, registry, wait_for_torch
 from .runs import ProgressBar
-
-
-@st.cache_resource(show_spinner=False)
-def results() -> ResultCache:
-    """The app's results by ``desk.cache.result_key``, shared by all sessions: forecasts, reports, backtests."""
-    return ResultCache()
-
-
-@st.cache_resource(show_spinner=False)
-def app_desk() -> Desk:
-    """The app's one desk, shared by all sessions: the process's model registry and ``results``."""
-    return Desk(registry(), cache=results())
 
 
 def desk(computing: bool = True) -> Desk:

@@ -9,15 +9,29 @@ import threading
 import streamlit as st
 
 from kronos_studio.desk import Desk, ModelRef, ModelRegistry
+from kronos_studio.desk.cache import ResultCache
 
 ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 DECODE_ENV = "KRONOS_STUDIO_DECODE"  # the app's decode mode (``app_decode``)
 
 
+@st.cache_resource(show_spinner=False)
+def results() -> ResultCache:
+    """The app's results by ``desk.cache.result_key``, shared by all sessions: forecasts, reports, backtests."""
+    return ResultCache()
+
+
+@st.cache_resource(show_spinner=False)
+def app_desk() -> Desk:
+    """The app's one desk, shared by all sessions: the process's model registry (a ``Desk``'s default: the one
+    ``kronos serve`` and ``kronos mcp`` load through too) and ``results``."""
+    return Desk(cache=results())
+
+
 def model_choices() -> list[ModelChoice]:
     """What the sidebar offers (``Desk.models``): local folders, the bundled models, ``champion``, the official
     ones."""
-    return Desk().models()
+    return app_desk().models()
 
 
 def app_decode() -> str | None:
@@ -96,11 +110,9 @@ def progress_tqdm(placeholder, label: str):
     return StreamlitTqdm
 
 
-@st.cache_resource(show_spinner=False)
 def registry() -> ModelRegistry:
-    """The process's model registry (a desk's own: ``catalog.registry.shared_registry``), kept by Streamlit across
-    reruns; ``kronos serve`` and ``kronos mcp`` load through the same class."""
-    return Desk().registry
+    """The process's model registry, the app desk's."""
+    return app_desk().registry
 
 
 def load_model(choice: ModelChoice):
@@ -164,7 +176,7 @@ class WarmUp:
             import kronos.pipeline  # noqa: F401
         finally:
             self.torch_ready.set()
-        reg = Desk().registry  # ``registry()``'s, made here: making one imports torch
+        reg = registry()  # made here: making it imports torch
         try:
             if default is not None:
                 reg.pair(default.ref, precision=default.precision)

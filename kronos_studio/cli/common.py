@@ -4,6 +4,7 @@ imports a subcommand."""
 from __future__ import annotations
 
 import argparse
+import functools
 
 EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3  # kronos retrain: another run holds the series' lock (a cron job may simply try later)
@@ -25,13 +26,21 @@ def quantile_levels(text: str) -> list[float]:
     return levels
 
 
+@functools.lru_cache(maxsize=1)
+def process_desk():
+    """This process's desk, the only one the command line builds: the process's shared model registry (a
+    ``Desk``'s default) and no result cache (a one-shot command keeps no results)."""
+    from kronos_studio.desk import Desk
+
+    return Desk()
+
+
 def read_bars(path: str, timezone: str | None = None, calendar: str | None = None, symbol: str | None = None,
               exchange: str | None = None):
     """A bars file read as the desk reads one (``Desk.read``), whose errors name the problem and the fix."""
     from data_sources.requests import BarsRequest
-    from kronos_studio.desk import Desk
 
-    return Desk().read(BarsRequest(file=path, timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange))
+    return process_desk().read(BarsRequest(file=path, timezone=timezone, calendar=calendar, symbol=symbol, exchange=exchange))
 
 
 def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import functools
 
-from .common import CliError, cli_device, error_line, positive
+from .common import CliError, cli_device, error_line, positive, process_desk
 
 
 def add_context_option(p: argparse.ArgumentParser) -> None:
@@ -68,15 +67,6 @@ def model_choice(args):
 
     return ModelChoice(args.model, **{name: getattr(args, knob.name(name)) for name, (_, knob) in
                                       knobs(ModelChoice).items() if hasattr(args, knob.name(name))})
-
-
-@functools.lru_cache(maxsize=1)
-def process_desk():
-    """This process's desk, the only one the command line builds: the process's shared model registry (a
-    ``Desk``'s default) and no result cache (a one-shot command keeps no results)."""
-    from kronos_studio.desk import Desk
-
-    return Desk()
 
 
 def cli_desk(args):

@@ -23,6 +23,7 @@ from .common import (
     add_knob_options,
     cli_device,
     error_line,
+    process_desk,
     quality_gate,
     read_bars,
 )
@@ -108,7 +109,7 @@ def validation_line(meta) -> str:
 def run_walk_forward(args) -> int:
     """``Desk.train_ensemble`` over the --data files (each through the quality gate), saved to --out."""
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.desk import Desk, TrainEnsembleRequest
+    from kronos_studio.desk import TrainEnsembleRequest
 
     from .errors import notice_line
 
@@ -119,7 +120,7 @@ def run_walk_forward(args) -> int:
     settings = walk_settings(args)
     series = tuple((f, quality_gate(read_bars(f, args.timezone, args.calendar), args.fix)[0]) for f in args.data)
     try:
-        done = Desk().train_ensemble(TrainEnsembleRequest(
+        done = process_desk().train_ensemble(TrainEnsembleRequest(
             series, settings, args.model, **({"n_cutoffs": args.cutoffs} if args.cutoffs else {}),
             chronos2=args.chronos2, device=cli_device(args)))
     except (CheckpointError, FileNotFoundError, ValueError) as e:
@@ -182,7 +183,7 @@ def fit_series(args) -> int:
 def run_from_ledger(args) -> int:
     """Hold out the newest scored ensemble forecasts, fit a challenger on the older ones and let the gate
     decide whether it serves the workspace's ensemble (``Desk.gate_ensemble``)."""
-    from kronos_studio.desk import Desk, GateEnsembleRequest, MetaGateError
+    from kronos_studio.desk import GateEnsembleRequest, MetaGateError
     from kronos_studio.desk.ledger import LedgerError
 
     from .ledger import open_ledger
@@ -199,7 +200,7 @@ def run_from_ledger(args) -> int:
     request = GateEnsembleRequest(args.since, args.min_evaluations, args.holdout, args.model)
     ledger = open_ledger()
     try:
-        made = Desk().gate_ensemble(request, ledger=ledger,
+        made = process_desk().gate_ensemble(request, ledger=ledger,
                                     log=lambda line: print(f"note: {line}", file=sys.stderr)).decision
     except (MetaGateError, LedgerError, ValueError) as e:
         raise error_line(e) from None

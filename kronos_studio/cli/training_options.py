@@ -5,7 +5,7 @@ import argparse
 import sys
 import time
 
-from .common import CliError, add_threads_option, cli_device, error_line, positive, read_bars
+from .common import CliError, add_threads_option, cli_device, error_line, positive, process_desk, read_bars
 
 
 def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
 def pretrain(args, model: str, architecture: dict, **request):
     """``Desk.pretrain`` of ``model`` ('tokenizer' or 'predictor') from the data, training and device options;
     ``request``: the rest of the ``PretrainRequest`` (a predictor's tokenizer, bundle and context)."""
-    from kronos_studio.desk import Desk, PretrainRequest, TrainingData, TrainingOptions
+    from kronos_studio.desk import PretrainRequest, TrainingData, TrainingOptions
 
     device = cli_device(args)
     data = TrainingData(tuple(args.data), None if args.samples is None else tuple(args.samples), args.window,
@@ -63,7 +63,7 @@ def pretrain(args, model: str, architecture: dict, **request):
     options = TrainingOptions(args.steps, args.batch_size, args.lr, args.weight_decay, args.warmup, args.grad_clip,
                               args.seed, args.eval_every, args.save_every, args.time_limit)
     try:
-        return Desk().pretrain(PretrainRequest(model, data, args.out, options, args.init,
+        return process_desk().pretrain(PretrainRequest(model, data, args.out, options, args.init,
                                                architecture=architecture, device=device,
                                                resume=not args.no_resume, **request),
                                read=read_bars, log=make_log(args))

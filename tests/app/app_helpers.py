@@ -76,9 +76,9 @@ def trace_values(trace: dict, key: str):
 
 
 def kept_forecasts() -> list:
-    """The forecasts the app's one result cache holds (``app_support.forecasts.results``: the desk keeps a forecast as
+    """The forecasts the app's one result cache holds (``app_support.models.results``: the desk keeps a forecast as
     (forecast, lookback note), beside risk readings, reports and backtests), in the order they were kept."""
-    from app_support.forecasts import results
+    from app_support.models import results
     from kronos.forecast import Forecast
 
     done = (f.result() for f in list(results().results.values()) if f.done() and f.exception() is None)

@@ -81,13 +81,13 @@ def own_result_stores():
     around every test:
     what it holds is then this test's own (another test's forecast of the same second once stood in for a test's
     own, and a full cache evicts as it adds, so counts of it depended on the tests before)."""
-    from app_support import forecasts
+    from app_support import models
 
-    forecasts.results.clear()
-    forecasts.app_desk.clear()  # the desk holds the cache it was built with
+    models.results.clear()
+    models.app_desk.clear()  # the desk holds the cache it was built with
     yield
-    forecasts.results.clear()
-    forecasts.app_desk.clear()
+    models.results.clear()
+    models.app_desk.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -39,7 +39,7 @@ def test_the_risk_backtest_section_runs_and_shows_the_tests(new_app):
 def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
     """Chronos-2 chosen beside the sidebar's model is in the section's tables; the backtest is kept in the app's one
     result cache (the desk's), so drawing the page again shows it without computing it again."""
-    from app_support import forecasts
+    from app_support import models
     from kronos_studio.bundled import CHRONOS2_NAME
 
     at = new_app().run()
@@ -56,9 +56,9 @@ def test_a_model_beside_is_backtested_once_and_kept_in_the_desks_cache(new_app):
     # model, Chronos-2, 6 standard: the default risk model serving the series (log-HAR, not recalibrated) is one
     assert len(summary) == 8 and any("Chronos" in name for name in summary.index)
     assert any(c.value.startswith("The risk model serving this series is the row log-HAR") for c in at.caption)
-    computed = forecasts.results().computed
+    computed = models.results().computed
     at.run()  # drawn again: the kept backtest, not a new one
-    assert not at.exception and forecasts.results().computed == computed
+    assert not at.exception and models.results().computed == computed
     assert any("Kupiec p" in d.value.columns for d in at.dataframe)
 
 

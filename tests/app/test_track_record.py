@@ -64,7 +64,7 @@ def test_each_forecast_shown_is_recorded_once(new_app):
 
 
 def test_newer_bars_score_the_forecasts_due_and_the_track_record_shows_them(new_app):
-    from app_support.forecasts import results as store
+    from app_support.models import results as store
 
     store.clear()  # other tests' forecasts of the 200-bar file would be shown (and recorded) on its upload
     early = pd.read_csv(__import__("io").BytesIO(good_csv(200))).iloc[:150].to_csv(index=False).encode()

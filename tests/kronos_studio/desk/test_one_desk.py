@@ -8,8 +8,8 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FACES = [*ROOT.glob("kronos_studio/cli/*.py"), *ROOT.glob("kronos_studio/service/**/*.py"),
          *ROOT.glob("app_support/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]
-HOMES = {"kronos_studio/cli/models.py": 1, "kronos_studio/service/state.py": 1,
-         "kronos_studio/service/mcp_server.py": 1, "app_support/forecasts.py": 1}
+HOMES = {"kronos_studio/cli/common.py": 1, "kronos_studio/service/state.py": 1,
+         "kronos_studio/service/mcp_server.py": 1, "app_support/models.py": 1}
 
 
 def test_each_face_builds_its_desk_in_one_place():
