@@ -144,7 +144,8 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     monkeypatch.setattr("kronos_studio.forecasters.make_forecast", make_forecast)
     monkeypatch.setattr("kronos_studio.forecasters.window.lookback_note", lambda *args: "")
     monkeypatch.setattr("kronos_studio.desk.desk.forecast_notices", lambda fc, bars: [])
-    monkeypatch.setattr(forecasts, "results", lambda _cache=ResultCache(): _cache)
+    own = Desk(cache=ResultCache())  # a cache of this test's own: no earlier test's forecast is found in it
+    monkeypatch.setattr(forecasts, "desk", lambda computing=True: own)
     bars = load_sample("MSFT daily 2000-2013 (bundled)")
     choice = ModelRef("k", "m", "m", "bundled", context=128)
     settings = ForecastSettings(horizon=5, paths=3)
