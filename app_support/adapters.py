@@ -10,10 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from kronos.quantiles import path_quantiles
-from kronos_studio.desk import ADAPTER_CONFIG, ForecastRequest
+from kronos_studio.desk import ADAPTER_CONFIG, ForecastRequest, ModelRef
 
 from .errors import app_message, app_notice
-from .models import ModelChoice, load_model
+from .models import load_model
 
 ENV_ADAPTERS = "KRONOS_STUDIO_ADAPTERS"  # extra adapter folders, os.pathsep-separated
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder name: no separators, no '..'
@@ -71,7 +71,7 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
     return [(t.tz_convert(tz) if tz is not None else t.tz_localize(None), label) for t, label in cal.markers(short=True)]
 
 
-def controls(bars, choice: ModelChoice, pick_adapter: bool = True):
+def controls(bars, choice: ModelRef, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
     from kronos_studio.desk import EventError
@@ -153,7 +153,7 @@ def leaders_of(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(parse_leader(item) for item in (text or "").split(";") if item.strip())
 
 
-def cached_or_run(bars, choice: ModelChoice, settings, folder: Path, cal, clicked: bool, both: bool,
+def cached_or_run(bars, choice: ModelRef, settings, folder: Path, cal, clicked: bool, both: bool,
                   leaders: tuple = ()):
     """(forecast with events, forecast without events or None, came_from_store) by the adapter in ``folder``
     (``Desk.forecast`` with an ``AdapterRequest``: the calendar's events and the ``leaders``; without: neither),

@@ -5,15 +5,15 @@ so a display-only change (the view toggle) redraws without sampling."""
 from __future__ import annotations
 
 from kronos.errors import UserError
-from kronos_studio.desk import CompareBacktested, CompareBacktestRequest, ComparePlan, CompareWindow
+from kronos_studio.desk import CompareBacktested, CompareBacktestRequest, ComparePlan, CompareWindow, ModelRef
 
 from . import auth, forecasts
 from .errors import app_message
-from .models import ModelChoice, load_model, wait_for_torch
+from .models import load_model, wait_for_torch
 from .runs import ProgressBar
 
 
-def run_forecasts(bars, choices: list[ModelChoice], settings, clicked: bool) -> tuple[dict, dict]:
+def run_forecasts(bars, choices: list[ModelRef], settings, clicked: bool) -> tuple[dict, dict]:
     """({label: Forecast}, {label: error}): stored forecasts, and on ``clicked`` the missing ones
     sampled; one model failing (e.g. an offline download) leaves the others standing."""
     results, errors = {}, {}
@@ -30,7 +30,7 @@ def run_forecasts(bars, choices: list[ModelChoice], settings, clicked: bool) -> 
     return results, errors
 
 
-def request(bars, choices: list[ModelChoice], settings, cutoff, plan: ComparePlan) -> CompareBacktestRequest:
+def request(bars, choices: list[ModelRef], settings, cutoff, plan: ComparePlan) -> CompareBacktestRequest:
     """The desk's request of a backtest of ``choices`` on gated ``bars`` cut at ``cutoff``, in the session's
     workspace."""
     return CompareBacktestRequest(bars, tuple(choices), settings, cutoff, plan, auth.workspace())

@@ -6,13 +6,13 @@ import time
 
 import streamlit as st
 
-from kronos_studio.desk import FineTuned, FineTunePlan, FineTuneRequest
+from kronos_studio.desk import FineTuned, FineTunePlan, FineTuneRequest, ModelRef
 
 from . import forecasts
-from .models import ModelChoice, load_model
+from .models import load_model
 
 
-def run(bars, choice: ModelChoice, settings, plan: FineTunePlan, folder, calendar) -> FineTuned:
+def run(bars, choice: ModelRef, settings, plan: FineTunePlan, folder, calendar) -> FineTuned:
     """An adapter of ``choice`` trained on ``bars`` as ``plan`` asks, written to ``folder`` (named after it), with
     ``calendar``'s events (None: none), then judged before/after with ``settings``. Raises ``UserError``s and
     ``CheckpointError`` with messages meant for the user."""

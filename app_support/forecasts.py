@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kronos_studio.desk import Desk, ForecastRequest
+from kronos_studio.desk import Desk, ForecastRequest, ModelRef
 
-from .models import ModelChoice, app_decode, app_desk, load_model, registry, wait_for_torch
+from .models import app_decode, app_desk, load_model, registry, wait_for_torch
 from .runs import ProgressBar
 
 
@@ -19,7 +19,7 @@ def desk(computing: bool = True) -> Desk:
     return app_desk().over(registry().decoding(app_decode()))
 
 
-def identity(choice: ModelChoice, bars) -> dict:
+def identity(choice: ModelRef, bars) -> dict:
     """What ``choice`` is now for ``bars`` (``Desk.identity``), for the keys of results the app keeps beside the
     desk's (reports, backtests, adapter forecasts) in the session's workspace."""
     from .auth import workspace
@@ -49,7 +49,7 @@ def step_work(bars, settings, context: int) -> list[float]:
     return work([read], settings.horizon, context)
 
 
-def cached(bars, choice: ModelChoice, settings, future=None):
+def cached(bars, choice: ModelRef, settings, future=None):
     """The kept forecast, or None (also when what serves ``champion`` cannot be read now: the run says why)."""
     from kronos.errors import UserError
 
@@ -62,7 +62,7 @@ def cached(bars, choice: ModelChoice, settings, future=None):
     return None if kept is None else kept.forecast
 
 
-def run(bars, choice: ModelChoice, settings, future=None, label: str | None = None):
+def run(bars, choice: ModelRef, settings, future=None, label: str | None = None):
     """(Forecast, came_from_cache): sampled once per identical request across sessions (a session asking for
     one being sampled for another waits for it); the model loaded once per process. Raises
     kronos.errors.UserError or kronos.checkpoints.CheckpointError with messages meant for the user."""

@@ -11,7 +11,6 @@ import streamlit as st
 from kronos_studio.desk import Desk, ModelRef, ModelRegistry
 from kronos_studio.desk.cache import ResultCache
 
-ModelChoice = ModelRef  # the app's name for a model the sidebar offers
 DECODE_ENV = "KRONOS_STUDIO_DECODE"  # the app's decode mode (``app_decode``)
 
 
@@ -28,7 +27,7 @@ def app_desk() -> Desk:
     return Desk(cache=results())
 
 
-def model_choices() -> list[ModelChoice]:
+def model_choices() -> list[ModelRef]:
     """What the sidebar offers (``Desk.models``): local folders, the bundled models, ``champion``, the official
     ones."""
     return app_desk().models()
@@ -115,7 +114,7 @@ def registry() -> ModelRegistry:
     return app_desk().registry
 
 
-def load_model(choice: ModelChoice):
+def load_model(choice: ModelRef):
     """The model for ``choice``; official models show a download progress bar the first time.
     Raises kronos.checkpoints.CheckpointError (offline and not cached, bad folder) with a clear message."""
     reg = registry()
@@ -156,7 +155,7 @@ class WarmUp:
     compiled`` does at start-up: the first forecasts of that shape then find them compiled. Failures are
     left for the page to report."""
 
-    def __init__(self, default: ModelChoice | None):
+    def __init__(self, default: ModelRef | None):
         self.torch_ready = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(default,), name="kronos-warm-up", daemon=True)
         self._starting = threading.Lock()
@@ -167,7 +166,7 @@ class WarmUp:
             if self.thread.ident is None:
                 self.thread.start()
 
-    def _run(self, default: ModelChoice | None) -> None:
+    def _run(self, default: ModelRef | None) -> None:
         try:
             import torch  # noqa: F401
 
@@ -197,7 +196,7 @@ class WarmUp:
                 pass
 
     @staticmethod
-    def _compile_first_shape(reg: ModelRegistry, default: ModelChoice) -> None:
+    def _compile_first_shape(reg: ModelRegistry, default: ModelRef) -> None:
         from .defaults import start_settings
 
         if app_decode() == "compiled":  # a bad value raises here and is reported by the page's own forecast

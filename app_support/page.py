@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from kronos_studio.desk import ModelRef
+
 from . import data, ledger, sidebar
-from .models import ModelChoice
 
 
 @dataclass
@@ -19,7 +20,7 @@ class PageStart:
     settings: object | None  # kronos.pipeline.ForecastSettings; None when the page asked for none
 
     @property
-    def choice(self) -> ModelChoice | None:
+    def choice(self) -> ModelRef | None:
         return self.inputs.model
 
 

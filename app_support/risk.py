@@ -12,7 +12,7 @@ import streamlit as st
 
 from kronos.errors import UserError
 from kronos.settings import knobs
-from kronos_studio.desk import STANDARD_MODELS, RiskBacktestPlan, RiskRequest, RiskSettings
+from kronos_studio.desk import STANDARD_MODELS, ModelRef, RiskBacktestPlan, RiskRequest, RiskSettings
 from kronos_studio.desk.risk import beside_offered, risk_paths
 
 from . import forecasts
@@ -20,7 +20,6 @@ from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_c
 from .errors import app_message, control
 from .formats import MISSING, bar_time_text, number_text, p_text
 from .knob_widgets import knob_controls
-from .models import ModelChoice
 from .runs import ProgressBar
 
 MORE = "More risk settings"
@@ -148,7 +147,7 @@ def panel(fc, bars, what: str, request=None) -> None:
         st.dataframe(r.stylized.table(), key="risk_stylized")
 
 
-def backtest_request(bars, choice: ModelChoice, settings, risk: RiskSettings, plan):
+def backtest_request(bars, choice: ModelRef, settings, risk: RiskSettings, plan):
     """The ``RiskBacktestRequest`` of the section's controls (``plan``: a ``RiskBacktestPlan``) in the session's
     workspace."""
     from kronos_studio.desk import RiskBacktestRequest
@@ -164,7 +163,7 @@ def backtest_settings(settings, risk: RiskSettings):
     return dataclasses.replace(settings, paths=risk_paths(risk))
 
 
-def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan):
+def run_backtest(bars, choice: ModelRef, settings, risk: RiskSettings, plan):
     """``Desk.risk_backtest`` on the app's desk (its warm models, and its one result cache) under a progress bar:
     each model's cut-offs done of N, with the time left, the asked model first."""
     others = [*plan.beside, *(["the standard risk models"] if plan.baselines else [])]
@@ -184,7 +183,7 @@ def run_backtest(bars, choice: ModelChoice, settings, risk: RiskSettings, plan):
         bar.done()
 
 
-def backtest_section(bars, choice: ModelChoice, settings) -> None:
+def backtest_section(bars, choice: ModelRef, settings) -> None:
     """The Evaluate page's Risk backtest: its controls, and when run (or stored) the exceptions chart with the
     traffic light, the test table with p-values, the volatility losses with Diebold–Mariano and Mincer–Zarnowitz."""
     from .trust import include_trained_toggle

@@ -9,14 +9,14 @@ import streamlit as st
 from data_sources.requests import BarsRequest
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
-from kronos_studio.desk import CHEAP_MEMBER_PATHS
+from kronos_studio.desk import CHEAP_MEMBER_PATHS, ModelRef
 from kronos_studio.desk.models import ensemble_mixable
 
 from . import conditioned, source_inputs
 from .defaults import start_lookback
 from .errors import app_message
 from .knob_widgets import knob_controls
-from .models import ModelChoice, device_label, model_choices
+from .models import device_label, model_choices
 from .source_inputs import first_value
 
 STATE_KEY = "studio_inputs"
@@ -37,8 +37,8 @@ class Inputs:
     calendar: str | None  # for uploads
     lookback: int
     horizon: int
-    model: ModelChoice | None
-    models: list[ModelChoice]
+    model: ModelRef | None
+    models: list[ModelRef]
     paths: int
     seed: int
     sampling: dict  # each sampling knob of ForecastSettings (kronos.settings.knobs) -> its value
@@ -57,14 +57,14 @@ class Inputs:
             st.error(f"**Check the sampling settings:** {app_message(e)}")
             st.stop()
 
-    def lookback_for(self, choice: ModelChoice | None) -> int:
+    def lookback_for(self, choice: ModelRef | None) -> int:
         """The lookback a model reads: the one chosen, never more than the model's context (a model
         compared beside a larger one reads its own maximum)."""
         if choice is None:
             return self.lookback
         return max(MIN_HISTORY, min(self.lookback, choice.context))
 
-    def slides(self, choice: ModelChoice | None) -> int:
+    def slides(self, choice: ModelRef | None) -> int:
         """Sampling steps that recompute a sliding window (exact, but a full pass each): those whose
         bars no longer fit the model's context after the lookback."""
         return 0 if choice is None else choice.slides(self.lookback_for(choice), self.horizon)

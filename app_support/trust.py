@@ -11,13 +11,13 @@ import streamlit as st
 from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
 from kronos.settings import knobs
-from kronos_studio.desk import TrainingPeriodError, Trusted, TrustPlan, TrustRequest, TrustTrackRecord
+from kronos_studio.desk import ModelRef, TrainingPeriodError, Trusted, TrustPlan, TrustRequest, TrustTrackRecord
 from kronos_studio.desk.metrics import signed_percent
 
 from . import auth, forecasts
 from . import ledger as ledger_ui
 from .errors import CONTROLS, app_message
-from .models import ModelChoice, load_model, wait_for_torch
+from .models import load_model, wait_for_torch
 from .runs import ProgressBar
 
 SAMPLING = (*knobs(), "lookback")  # a calibration fitted with another value of one of these does not apply
@@ -95,17 +95,17 @@ def reports() -> Reports:
     return Reports()
 
 
-def series_key(bars, choice: ModelChoice) -> tuple:
+def series_key(bars, choice: ModelRef) -> tuple:
     """'This model on this series': new bars of the same series keep their track record."""
     return bars.source, bars.series_symbol, bars.interval, choice.key
 
 
-def request(bars, choice: ModelChoice, settings, plan: TrustPlan = TrustPlan()) -> TrustRequest:
+def request(bars, choice: ModelRef, settings, plan: TrustPlan = TrustPlan()) -> TrustRequest:
     """The desk's request of a report of ``choice`` on gated ``bars``, in the session's workspace."""
     return TrustRequest(bars, settings, choice, plan, auth.workspace())
 
 
-def kept(bars, choice: ModelChoice, settings, plan: TrustPlan) -> Trusted | None:
+def kept(bars, choice: ModelRef, settings, plan: TrustPlan) -> Trusted | None:
     """The kept report of this request, None when it was never run (or what serves ``champion`` cannot be read)."""
     try:
         return forecasts.desk(computing=False).kept_trust(request(bars, choice, settings, plan))
@@ -113,7 +113,7 @@ def kept(bars, choice: ModelChoice, settings, plan: TrustPlan) -> Trusted | None
         return None
 
 
-def latest(bars, choice: ModelChoice):
+def latest(bars, choice: ModelRef):
     return reports().latest(series_key(bars, choice))
 
 
@@ -131,7 +131,7 @@ def mismatch(report, settings) -> str | None:
     return None
 
 
-def run(bars, choice: ModelChoice, settings, plan: TrustPlan = TrustPlan()) -> Trusted:
+def run(bars, choice: ModelRef, settings, plan: TrustPlan = TrustPlan()) -> Trusted:
     """``Desk.trust`` of ``choice`` with ``settings`` on ``plan``'s cut-offs of ``bars`` under a progress bar (a
     phase per model walked: the model, then each baseline), kept for every session; the latest report of this model
     on this series kept for the badge. Raises ``UserError``s and ``CheckpointError`` with messages meant for the
@@ -182,7 +182,7 @@ def plain_verdicts(record: TrustTrackRecord) -> list[str]:
     return out
 
 
-def badge(bars, choice: ModelChoice, settings, blocked: str | None = None):
+def badge(bars, choice: ModelRef, settings, blocked: str | None = None):
     """The track-record badge beside the fan: coverage and skill from the latest evaluation of this
     model on this series, or "not evaluated" with a button that runs one. Returns the fan calibration
     to apply when the user switches it on (None: the raw fan). ``blocked`` says why it cannot apply."""

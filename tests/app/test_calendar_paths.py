@@ -31,13 +31,13 @@ def in_fx_weekend(stamps: pd.DatetimeIndex) -> np.ndarray:
 def forecast_page(model, data: bytes, name: str):
     """What pages/forecast.py runs: the upload read by data_sources, the gate, forecasts.run."""
     from app_support import forecasts
-    from app_support.models import ModelChoice
     from data_sources import check_bars, read_bars_file
     from kronos.settings import ForecastSettings
+    from kronos_studio.desk import ModelRef
 
     bars = read_bars_file(data, name=name)
     assert not [f for f in check_bars(bars, lookback=LOOKBACK) if f.severity == "error"]
-    choice = ModelChoice(f"folder:{model}", model.name, str(model), "folder", 128)
+    choice = ModelRef(f"folder:{model}", model.name, str(model), "folder", 128)
     settings = ForecastSettings(horizon=HORIZON, paths=PATHS, seed=SEED, lookback=LOOKBACK)
     fc, _ = forecasts.run(bars, choice, settings)
     q = fc.quantiles([0.1, 0.5, 0.9])

@@ -67,7 +67,7 @@ def test_the_risk_backtest_runs_under_a_bar_of_cut_offs_done_with_an_eta(monkeyp
     desk's ``progress(model, i, n)``: each model's cut-offs done of N (the bar's ETA), the asked model first and
     named, then each model after it as its own phase."""
     from app_support import risk
-    from app_support.models import ModelChoice
+    from kronos_studio.desk import ModelRef
     from kronos_studio.desk.risk import MODEL_KEY, RiskBacktestPlan
     from kronos_studio.risk.measures import RiskSettings
 
@@ -95,7 +95,7 @@ def test_the_risk_backtest_runs_under_a_bar_of_cut_offs_done_with_an_eta(monkeyp
     monkeypatch.setattr(risk, "ProgressBar", Bar)
     monkeypatch.setattr(risk.forecasts, "desk", lambda computing=True: Desk())
     monkeypatch.setattr(risk, "backtest_request", lambda *asked: None)
-    choice = ModelChoice(key="tiny", label="studio-tiny", ref="studio-tiny", kind="bundled")
+    choice = ModelRef(key="tiny", label="studio-tiny", ref="studio-tiny", kind="bundled")
     plan = RiskBacktestPlan(cutoffs=25, beside=("chronos2-small",))
     assert risk.run_backtest(None, choice, None, RiskSettings(), plan) == "backtested"
     assert drawn == [("label", "Risk backtest of studio-tiny, then chronos2-small, the standard risk models", "cut-off"),

@@ -1,8 +1,9 @@
 """UI-side helpers without a running app: download progress, the result cache, the lookback rule."""
 from __future__ import annotations
 
-from app_support.models import ModelChoice, progress_tqdm
+from app_support.models import progress_tqdm
 from app_support.sidebar import Inputs
+from kronos_studio.desk import ModelRef
 from kronos_studio.desk.cache import ResultCache
 
 
@@ -42,7 +43,7 @@ def inputs(lookback, horizon):
 
 
 def test_lookback_is_the_chosen_one_within_the_model_context():
-    m = ModelChoice("k", "m", "m", "bundled", context=256)
+    m = ModelRef("k", "m", "m", "bundled", context=256)
     assert inputs(196, 60).lookback_for(m) == 196 and inputs(196, 60).slides(m) == 0  # fits: all cached
     assert inputs(256, 60).lookback_for(m) == 256 and inputs(256, 60).slides(m) == 59  # slides, exactly
     assert inputs(512, 200).lookback_for(m) == 256  # never more than the model reads
@@ -143,9 +144,10 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     monkeypatch.setattr("kronos_studio.forecasters.make_forecast", make_forecast)
     monkeypatch.setattr("kronos_studio.forecasters.window.lookback_note", lambda *args: "")
     monkeypatch.setattr("kronos_studio.desk.desk.forecast_notices", lambda fc, bars: [])
-    monkeypatch.setattr(forecasts, "results", lambda _cache=ResultCache(): _cache)
+    own = Desk(cache=ResultCache())  # a cache of this test's own: no earlier test's forecast is found in it
+    monkeypatch.setattr(forecasts, "desk", lambda computing=True: own)
     bars = load_sample("MSFT daily 2000-2013 (bundled)")
-    choice = ModelChoice("k", "m", "m", "bundled", context=128)
+    choice = ModelRef("k", "m", "m", "bundled", context=128)
     settings = ForecastSettings(horizon=5, paths=3)
     results = [None] * 4
 

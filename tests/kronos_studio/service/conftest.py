@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from service_helpers import TEST_LIMITS, running_server
+from service_helpers import TEST_LIMITS, running_server, stop_jobs
 from testkit import random_bars
 
 from kronos_studio.service.app import ServiceConfig
@@ -40,3 +40,13 @@ def service(tmp_path_factory, tiny_model):
         tokens = {"a": create_key(svc.ledger, "team-a")[1], "b": create_key(svc.ledger, "team-b")[1],
                   "admin": create_key(svc.ledger, "ops", admin=True)[1], "jobs": create_key(svc.ledger, "team-a")[1]}
         yield base, svc, tokens
+
+
+@pytest.fixture(autouse=True)
+def no_job_left_running(request):
+    """After each test of the session's ``service``, its jobs still queued or running are cancelled and waited
+    for: a batch a test submitted and left sampling took a share of the cores from the next tests (their
+    forecasts counted one computation more) and kept its key at ``jobs_per_key`` (a later job of it: 429)."""
+    yield
+    if "service" in request.fixturenames:
+        stop_jobs(request.getfixturevalue("service")[1].jobs)

@@ -7,11 +7,14 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import uvicorn
 
 from kronos_studio.service.app import create_app
+from kronos_studio.service.errors import ServiceError
+from kronos_studio.service.jobs import FINISHED
+from kronos_studio.service.keys import Identity
 from kronos_studio.service.limits import Limits
 
 # Small limits, so the limit tests need small requests (one home: the fixtures and the tests read it).
@@ -63,6 +66,22 @@ def wait_for(runner, who, job_id: str, status: str, within_s: float = 30.0):
         assert time.monotonic() < deadline, (job_id, job.status)
         time.sleep(0.01)
     return job
+
+
+def stop_jobs(runner, within_s: float = 120.0) -> None:
+    """Cancels every unfinished job of the ``JobRunner`` and waits until each has stopped computing. A job
+    outlives its request by design, but never its test: one still sampling holds a lease of the cores
+    (``kronos.threads``) and a slot of its key's ``jobs_per_key``, which a later test would see."""
+    with runner.lock:
+        jobs = [j for j in runner.jobs.values() if j.status not in FINISHED]
+    for job in jobs:
+        who = Identity(job.key_id, job.workspace)
+        with suppress(ServiceError):  # it finished as we looked: nothing to cancel
+            runner.cancel(who, job.id)
+    deadline = time.monotonic() + within_s
+    while unfinished := [j.id for j in jobs if j.status not in FINISHED]:
+        assert time.monotonic() < deadline, f"jobs {unfinished} still not stopped {within_s} s after their cancel"
+        time.sleep(0.02)
 
 
 def finished_job(client, job_id: str, within_s: float, poll_s: float = 0.2) -> dict:
