@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 from .config import BAR_COLUMNS
 from .errors import InputError

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-import torch
+from kronos.lazy import torch
 
 from .errors import Fix, InputError
 from .settings import DEFAULT_PRECISION

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 from .bars import InputError, input_digest
 from .config import BAR_COLUMNS

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
+from kronos.lazy import torch
 
 from .config import DEPENDENCY_HEADS
 from .layers import CosSin, KVCache, PathKVCache

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from kronos.lazy import F, nn, torch
 
 from .config import RMS_NORM_EPS, ROPE_BASE
 

@@ -7,8 +7,9 @@ first page and the service's start load only what they use (tests/test_startup_i
 allow-list; bench/bench_startup.py times them).
 
 Why not ``importlib.util.LazyLoader``: it puts the module into ``sys.modules`` before it runs, so code that asks
-``"pandas" in sys.modules`` (pyarrow, the start-up guards) sees a library that is not loaded. ``LazyModule``
-runs the ordinary import (``importlib.import_module``) on first attribute access and hands the attributes on.
+``"pandas" in sys.modules`` (pyarrow, the start-up guards) sees a library that is not loaded, and it imports a
+submodule's parent at once (``scipy.stats``: scipy). ``lazy`` runs the ordinary import
+(``importlib.import_module``) on the first attribute read.
 
 What forces the import: reading an attribute (``pd.DataFrame``, ``isinstance(x, np.ndarray)``), also at a
 module's top (a base class ``torch.nn.Module``, a decorator ``@torch.no_grad()``, a default ``np.float32``):
@@ -22,34 +23,20 @@ import importlib
 import types
 
 
-class LazyModule(types.ModuleType):
-    """A stand-in for the module ``name``, imported on the first attribute read and then handed on."""
+def lazy(name: str) -> types.ModuleType:
+    """A stand-in for the module ``name`` (a dotted path): a module whose ``__getattr__`` (PEP 562, as the project's
+    packages defer their exports) imports ``name`` on the first attribute read and reads the attribute there, each
+    time (so a test's patch of the real module is seen)."""
+    stand_in = types.ModuleType(name, f"{name}, imported on first use (kronos.lazy)")
+    loaded: list[types.ModuleType] = []
 
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.__dict__["_lazy_target"] = None
+    def __getattr__(attribute: str):
+        if not loaded:
+            loaded.append(importlib.import_module(name))
+        return getattr(loaded[0], attribute)
 
-    def _load(self) -> types.ModuleType:
-        target = self.__dict__["_lazy_target"]
-        if target is None:
-            target = importlib.import_module(self.__name__)
-            self.__dict__["_lazy_target"] = target
-        return target
-
-    def __getattr__(self, attribute: str):
-        return getattr(self._load(), attribute)
-
-    def __dir__(self):
-        return dir(self._load())
-
-    def __repr__(self) -> str:
-        loaded = "loaded" if self.__dict__["_lazy_target"] is not None else "not loaded yet"
-        return f"<lazy module {self.__name__!r} ({loaded})>"
-
-
-def lazy(name: str) -> LazyModule:
-    """``name`` (a dotted module path), imported when first used."""
-    return LazyModule(name)
+    stand_in.__getattr__ = __getattr__
+    return stand_in
 
 
 # Import costs: cold, on the project's 2-core machine (docs/speed.md, "Start-up budgets").

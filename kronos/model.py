@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from kronos.lazy import F, nn, torch
 
 from .config import DEPENDENCY_HEADS, KronosConfig
 from .layers import (

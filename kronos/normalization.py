@@ -2,7 +2,7 @@
 share these, so a model is trained on the inputs it will see)."""
 from __future__ import annotations
 
-import numpy as np
+from kronos.lazy import np
 
 PRICE_NORM_EPS = 1e-5  # added to the std before dividing: a flat column stays finite
 CLIP = 5.0  # normalised values are clipped to ±CLIP

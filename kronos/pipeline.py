@@ -17,9 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-import torch
+from kronos.lazy import np, pd, torch
 
 from .accel import AccelProducts, resolve_decode
 from .accel.static_decode import StaticDecoding, decoder_pool, generate_static

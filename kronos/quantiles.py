@@ -2,7 +2,7 @@
 sample paths (one home for all three)."""
 from __future__ import annotations
 
-import numpy as np
+from kronos.lazy import np
 
 from .settings import Bounds
 

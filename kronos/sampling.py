@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-import torch
+from kronos.lazy import np, torch
 
 from .settings import SamplingConfig
 

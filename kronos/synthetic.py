@@ -2,10 +2,8 @@
 must not depend on each other): a tiny model, and the official mini and small shapes."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import OFFICIAL_CONFIGS, KronosConfig, TokenizerConfig
+from kronos.lazy import np, pd
 
 MODEL_CONFIGS = {  # name: (predictor config, tokenizer config)
     "tiny": (KronosConfig(10, 10, 2, 64, 4, 128, 0.1, 0.1, 0.1, 0.1, True), TokenizerConfig(group_size=4)),

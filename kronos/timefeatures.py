@@ -1,8 +1,7 @@
 """Calendar features Kronos reads for every bar."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 
 def time_features(timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from kronos.lazy import F, nn, torch
 
 from .config import TokenizerConfig
 from .layers import KVCache, TransformerBlock

@@ -18,7 +18,7 @@ them off, ``set_packed_linear`` in a process) and how a pipeline runs its decode
 """
 from __future__ import annotations
 
-import torch
+from kronos.lazy import torch
 
 from .packed import fused_linear, linear, packed_linear_enabled, set_packed_linear
 from .prefix_attention import attend_after_prefix, prefix_blocks_available

@@ -11,9 +11,7 @@ import os
 import weakref
 from dataclasses import dataclass
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from kronos.lazy import F, nn, torch
 
 # oneDNN's matrix product with its weights packed once (what torch.compile's CPU backend emits for frozen
 # weights) instead of MKL's on the plain weights: 25-50% faster for the 30-row products of a decode step

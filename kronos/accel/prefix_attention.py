@@ -7,7 +7,7 @@ copy of the prefix behind a mask (docs/speed.md: the tokenizer's decode of 30 pa
 """
 from __future__ import annotations
 
-import torch
+from kronos.lazy import torch
 
 _CPU_FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
 

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import torch
+from kronos.lazy import torch
 
 from ..generate import (
     Generation,
