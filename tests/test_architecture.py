@@ -22,8 +22,9 @@ FORBIDDEN = {
 }
 # Modules every package may import whatever the rule above says: the user-facing errors' one shape (no
 # dependencies), so the data layer's errors carry their fixes as the core's do, and the options' one shape (``Knob``,
-# ``Bounds``: it imports only the errors), so the data layer's bars request is offered by every face as the core's is.
-SHARED = {"kronos.errors", "kronos.knobs"}
+# ``Bounds``: it imports only the errors), so the data layer's bars request is offered by every face as the core's is;
+# and the one list of heavy libraries imported on first use (``kronos.lazy``: it imports only the standard library).
+SHARED = {"kronos.errors", "kronos.knobs", "kronos.lazy"}
 
 
 def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
