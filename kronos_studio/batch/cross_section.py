@@ -34,7 +34,6 @@ from kronos_studio.forecasters import make_forecasts
 from .engine import BatchRun
 from .forecaster import BatchSettings
 from .rank_plan import RankPlan
-from .ray_engine import ray_workers
 from .summary import utc
 
 Progress = Callable[[int, int], None]  # (forecast runs done, runs in all)
@@ -246,6 +245,8 @@ def forecast_runs(forecaster, runs: Iterable[tuple[list, ForecastSettings]], eng
     ``make_forecasts`` per run: in this process, or with ``engine.engine`` "ray" by the batch engine's Ray
     actor pool (each date one unit; every actor loads ``engine.model`` once and must have loaded the model
     the driver has). ``runs`` is read as it is forecast, so only the dates in flight hold their bars."""
+    from .ray_engine import ray_workers  # read when called: a test patches it in ray_engine
+
     runs = iter(runs)
     if engine is None or engine.engine == "local":
         yield from (make_forecasts(forecaster, histories, run) for histories, run in runs)

@@ -31,7 +31,6 @@ from kronos_studio.risk.measures import MIN_TAIL_PATHS
 
 from .conditioned import ConditionedChunkForecaster
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
-from .ray_engine import ray_workers
 from .summary import risk_columns, touch_column
 from .watchlist import Entry, load_entries
 
@@ -214,6 +213,8 @@ def _text(value) -> str | None:
 def _workers(run: BatchRun, local: ChunkForecaster, settings, needed: bool):
     """``map_chunks`` of the chosen engine: the driver's own forecaster, or a pool of Ray actors
     (not started when nothing is left to forecast)."""
+    from .ray_engine import ray_workers  # read when called: a test patches it in ray_engine
+
     method = "forecast" if run.each_forecast is None else "forecast_kept"  # a watch records the forecasts themselves
     if run.engine == "local" or not needed:
         yield lambda chunks: (getattr(local, method)(chunk) for chunk in chunks)

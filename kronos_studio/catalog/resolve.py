@@ -14,7 +14,7 @@ from pathlib import Path
 from kronos.config import DEFAULT_BUNDLE_CONTEXT, OFFICIAL_MODELS, default_lookback, official_model, read_bundle
 from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
-from kronos_studio.bundled import CHRONOS2_NAME, bundled_models, default_model_path, listed_folders, model_reference
+from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, listed_folders, model_reference
 from kronos_studio.ensemble.meta import MetaLearner
 from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK, Forecaster
 from kronos_studio.forecasters.kronos import KronosForecaster
@@ -139,6 +139,8 @@ def catalog(models_dirs=()) -> list[ModelRef]:
     ``champion`` (per series: its champion adapter, else the bundled default), the official ones (any of
     them but ``champion`` mixed into the ensemble: ``ModelRef.ensemble_of``), then the neural kinds registered
     besides Kronos (``kinds.register``)."""
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
+
     out: list[ModelRef] = []
     for name, path in listed_folders(models_dirs).items():
         out.append(ModelRef(f"folder:{path}", f"{name} (local folder)", str(path), "folder", folder_context(path)))
@@ -179,6 +181,8 @@ def offered(ref: str | None, models_dirs=()) -> str | None:
     local model (by its folder in any spelling, or the folder's name), ``ensemble``, ``champion``, a
     statistical model (None: the bundled default). Anything else raises ``UnknownModel``, whose words are
     the same whether or not such a path exists on this machine."""
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
+
     if ref is None or ref in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) or ref in STATISTICAL or ref in NEURAL:
         return ref
     official = official_model(ref)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from kronos.errors import Fix, InputError, Notice, UserError
 from kronos.lazy import np, pd
 from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
-from kronos_studio.bundled import CHRONOS2_NAME, bundled_models
+from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.catalog.choice import ModelChoice, model_of
 from kronos_studio.catalog.resolve import ENSEMBLE, ModelRef
 from kronos_studio.forecasters.window import history_window
@@ -561,6 +561,8 @@ class RiskChampionChosen:
 
 def sampled_references(sampled) -> list[str]:
     """The catalog references of the sampled candidates asked (``bundled``: the bundled default Kronos by name)."""
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
+
     out = []
     for ref in sampled:
         out.append(next(iter(bundled_models()), None) if ref == "bundled" else ref)
