@@ -27,7 +27,6 @@ from kronos_studio.catalog.resolve import ModelRef, offered
 from kronos_studio.evaluation.plausibility import check_fan
 from kronos_studio.evaluation.trust import TrustPlan
 from kronos_studio.fair import asked_by
-from kronos_studio.forecasters import make_forecast
 from kronos_studio.forecasters.bounds import notices
 from kronos_studio.forecasters.window import lookback_note
 
@@ -212,6 +211,8 @@ class Desk:
         """``forecasters.make_forecast`` of a ``ForecastRequest``, computed once per identical request; ``ledger``:
         where a ``champion`` is read from; ``progress(i, n)``; ``waiting()``: entered while the same forecast is
         computed for another caller; ``ways``: how the face's users give bars (for the message when none are)."""
+        from kronos_studio.forecasters import make_forecast  # read when called: tests patch it there
+
         model, settings, workspace, future = request.model, request.settings, request.workspace, request.future
         covariates = request.covariates
         if self.limits is not None:
@@ -237,6 +238,7 @@ class Desk:
         served, identity = self._identity(model, bars, workspace, ledger)
 
         def compute():
+
             forecaster = self.forecaster(model, bars, settings, workspace, served)
             with self.registry.sampling(identity["model"], workspace):
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
@@ -250,6 +252,8 @@ class Desk:
                     workspace: str | None = None, future=None) -> Forecasted:
         """A forecast of gated ``bars`` by ``forecaster``, a model the catalog does not name (a standard risk model
         serving a series' risk), kept as ``forecast`` keeps one under ``identity``."""
+        from kronos_studio.forecasters import make_forecast  # read when called: tests patch it there
+
         fc, hit = self._kept(lambda: self.forecast_key(bars, identity, settings, workspace, future),
                              lambda: make_forecast(forecaster, bars, settings, future))
         return Forecasted(fc, bars, forecast_notices(fc, bars), None, hit)
