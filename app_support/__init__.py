@@ -1,16 +1,15 @@
 """UI-side helpers for the Streamlit app: cached loaders, the shared sidebar, forecast runs with
 progress. Pages call these; the model and data libraries never import Streamlit."""
 
+import subprocess
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 
 @lru_cache(maxsize=1)
 def app_version() -> str:
     """Package version plus the git commit when run from a checkout (for the provenance export)."""
-    import subprocess
-    from importlib.metadata import PackageNotFoundError, version
-    from pathlib import Path
-
     try:
         v = version("kronos-studio")
     except PackageNotFoundError:

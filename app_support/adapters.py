@@ -6,14 +6,26 @@ import os
 import re
 from pathlib import Path
 
-import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from kronos.errors import UserError
+from kronos.lazy import pd
 from kronos.quantiles import path_quantiles
-from kronos_studio.desk import ADAPTER_CONFIG, ForecastRequest, ModelRef
+from kronos_studio.desk import ADAPTER_CONFIG, LEADERS, EventError, ForecastRequest, ModelRef
+from kronos_studio.desk.adapted import (
+    AdapterRequest,
+    adapters_folder,
+    adapters_trained_on,
+    event_calendar,
+    parse_leader,
+    trained_leaders,
+)
 
 from .errors import app_message, app_notice
+from .forecasts import desk, future_stamps
 from .models import load_model
+from .runs import ProgressBar
 
 ENV_ADAPTERS = "KRONOS_STUDIO_ADAPTERS"  # extra adapter folders, os.pathsep-separated
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder name: no separators, no '..'
@@ -22,8 +34,6 @@ ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder 
 def adapter_dir() -> Path:
     """Where the Fine-tune page writes adapters and the pages find them: ``adapters/`` under the studio's
     storage root, in this session's workspace (``auth.workspace``; ``kronos_studio.workspaces``)."""
-    from kronos_studio.desk.adapted import adapters_folder
-
     from .auth import workspace
 
     return adapters_folder(workspace())
@@ -49,16 +59,12 @@ def adapter_folders() -> list[Path]:
 
 def adapters_for(pair) -> list[Path]:
     """Adapter folders trained on this pair's predictor and tokenizer revisions (either adapter format)."""
-    from kronos_studio.desk.adapted import adapters_trained_on
-
     return adapters_trained_on(pair, adapter_folders())
 
 
 def calendar(use_bundled: bool = True, upload=None):
     """The bundled calendar, a user calendar (uploaded CSV: datetime, type, actual, consensus), or both.
     Raises ``EventError`` for an unreadable upload (``desk.adapted.event_calendar``)."""
-    from kronos_studio.desk.adapted import event_calendar
-
     user = () if upload is None else [(upload.getvalue(), getattr(upload, "name", "upload"))]
     return event_calendar(bundled=use_bundled, user=user)
 
@@ -74,8 +80,6 @@ def markers(cal, bars) -> list[tuple[pd.Timestamp, str]]:
 def controls(bars, choice: ModelRef, pick_adapter: bool = True):
     """The page's calendar and adapter inputs: (calendar or None, markers, adapter folder or None,
     draw-both toggle). ``pick_adapter=False``: the calendar only (the Fine-tune page trains one)."""
-    from kronos_studio.desk import EventError
-
     use = st.checkbox("Show the bundled US macro calendar (FOMC, CPI, payrolls, GDP, PCE; 2022–2026)", True,
                       key="cal_bundled")
     upload = st.file_uploader("Your event calendar (CSV: datetime, type, actual, consensus; times US Eastern "
@@ -106,10 +110,6 @@ def controls(bars, choice: ModelRef, pick_adapter: bool = True):
 
 def leader_input(folder: Path) -> tuple:
     """The *Leaders* control of an adapter: other series read through its event encoder's leader channels."""
-    from kronos.errors import UserError
-    from kronos_studio.desk import LEADERS
-    from kronos_studio.desk.adapted import trained_leaders
-
     learned = trained_leaders(str(folder))
     trained = ("it says nothing of the leaders it learned from" if learned is None else
                f"it learned from {', '.join(sorted(learned))}" if learned else "it learned from no leader")
@@ -148,8 +148,6 @@ def coverage_gap(cal, bars) -> str | None:
 def leaders_of(text: str) -> tuple[tuple[str, str], ...]:
     """The *Leaders* input ('index=S&P 500 ...; crypto=BTC ...') as (channel, series) pairs
     (``desk.adapted.parse_leader`` refuses one without a channel)."""
-    from kronos_studio.desk.adapted import parse_leader
-
     return tuple(parse_leader(item) for item in (text or "").split(";") if item.strip())
 
 
@@ -159,11 +157,7 @@ def cached_or_run(bars, choice: ModelRef, settings, folder: Path, cal, clicked: 
     (``Desk.forecast`` with an ``AdapterRequest``: the calendar's events and the ``leaders``; without: neither),
     kept in the desk's one result cache; runs when ``clicked``, otherwise only kept forecasts are returned (None
     when absent)."""
-    from kronos_studio.desk.adapted import AdapterRequest
-
     from .auth import workspace
-    from .forecasts import desk, future_stamps
-    from .runs import ProgressBar
 
     wanted = ("events", "plain") if both else ("events",)  # the fan without events only when it is drawn
     try:
@@ -202,8 +196,6 @@ def cached_or_run(bars, choice: ModelRef, settings, folder: Path, cal, clicked: 
 
 def overlay(fig, forecast, field: str, band) -> None:
     """Add a second forecast's band and median as dashed lines (the no-events fan)."""
-    import plotly.graph_objects as go
-
     j = list(forecast.columns).index(field)
     lo, mid, hi = path_quantiles(forecast.paths[:, :, j], [min(band), 0.5, max(band)])
     x = pd.DatetimeIndex(forecast.timestamps)

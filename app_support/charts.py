@@ -14,13 +14,16 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from data_sources.intervals import is_intraday
+from data_sources.numbers import price_decimals
 from data_sources.sources import YFINANCE
+from kronos.lazy import np, pd
 from kronos.quantiles import BAND, BAND_NAME, level_name, path_quantiles
+from kronos_studio.desk import VOLUME_KEY
+from kronos_studio.desk.reading import ForecastReading
 
 from .formats import price_format
 
@@ -170,8 +173,6 @@ def _fmt(field: str, history: pd.DataFrame) -> str:
 
 
 def _decimals(history: pd.DataFrame) -> int:
-    from data_sources.numbers import price_decimals
-
     return price_decimals(history["close"].to_numpy())  # as Bars.price_decimals reads it
 
 
@@ -181,8 +182,6 @@ def volume_withheld(forecast: Forecast, field: str = "volume") -> str | None:
     the median there is the floor, not a forecast (``forecasters.bounds``)."""
     if field != "volume":
         return None
-    from kronos_studio.desk import VOLUME_KEY
-    from kronos_studio.desk.reading import ForecastReading
 
     reading = ForecastReading(forecast).volume()
     record = forecast.provenance.get(VOLUME_KEY) or {}
@@ -645,8 +644,6 @@ def track_record_chart(steps: pd.DataFrame, *, title: str | None = None, height:
     broken where no forecast spans the bars between two known closes. ``steps``: the forecast ledger's
     long table (``Ledger.steps_frame``) of the forecasts to draw, times in UTC; drawn in the series' wall
     clock (dates only for daily and longer bars)."""
-    from data_sources.intervals import is_intraday
-
     fig = go.Figure()
     zone = steps["timezone"].iloc[0] if len(steps) else "UTC"
     when = "%Y-%m-%d %H:%M" if not len(steps) or is_intraday(steps["interval"].iloc[0]) else "%Y-%m-%d"

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from data_sources.samples import list_samples
+from data_sources.storage import storage_path
 from kronos.settings import knobs
+from kronos_studio.desk import CovariateOptions, ForecastRequest, Gated
+from kronos_studio.desk.covariates import CONDITIONED_MODEL, MEASURED, conditioned_note, covariate_label
+
+from .errors import app_message
+from .forecasts import desk
 
 UPLOAD_KEY = "sb_cond_upload"
 SAMPLES_KEY = "sb_condition_on"
@@ -17,8 +24,6 @@ RESULT_KEY = "conditioned_results"  # session state: request -> Forecasted, so a
 
 
 def _knob():
-    from kronos_studio.desk import CovariateOptions
-
     return knobs(CovariateOptions)["covariates"][1]
 
 
@@ -26,9 +31,6 @@ def controls(sb) -> tuple[str, ...]:
     """The "Condition on" widgets (the sample picker and an upload); the covariate references chosen. Every
     sample is offered, the target's too (a list that changed with the target would drop a kept choice): the
     desk refuses the target itself, saying so."""
-    from data_sources.samples import list_samples
-    from kronos_studio.desk.covariates import CONDITIONED_MODEL
-
     knob = _knob()
     names = [s.name for s in list_samples()]
     chosen = sb.multiselect(knob.label, names, key=SAMPLES_KEY, help=f"{knob.help}. Read by Chronos-2 "
@@ -45,8 +47,6 @@ def controls(sb) -> tuple[str, ...]:
 def _kept_upload(upload) -> Path:
     """The uploaded covariate as a file the desk reads, under its own name (its series is named after it, as the
     target's upload is) in a folder named by its content (the same file is one reference)."""
-    from data_sources.storage import storage_path
-
     data = upload.getvalue()
     folder = storage_path("covariates") / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,8 +57,6 @@ def _kept_upload(upload) -> Path:
 
 
 def options(refs: tuple[str, ...]):
-    from kronos_studio.desk import CovariateOptions
-
     return CovariateOptions(covariates=refs)
 
 
@@ -74,11 +72,7 @@ def stored(bars, settings, refs):
 def run(bars, settings, refs, future=None):
     """The desk's forecast of ``bars`` by Chronos-2 conditioned on ``refs`` (none: Chronos-2 alone), kept for this
     session's reruns: a ``desk.Forecasted`` (its notices are the bars' and the covariates')."""
-    from kronos_studio.desk import ForecastRequest, Gated
-    from kronos_studio.desk.covariates import CONDITIONED_MODEL
-
     from .auth import workspace
-    from .forecasts import desk
 
     with st.spinner(f"Chronos-2 conditioned on {len(refs)} series: sampling {settings.paths} paths"):
         done = desk().forecast(ForecastRequest(Gated(bars), CONDITIONED_MODEL, settings, workspace(), future,
@@ -88,30 +82,22 @@ def run(bars, settings, refs, future=None):
 
 
 def measured_words() -> str:
-    from kronos_studio.desk.covariates import MEASURED
-
     return MEASURED
 
 
 def caption(fc) -> str:
     """What a conditioned forecast read, in words (``desk.covariates.conditioned_note``)."""
-    from kronos_studio.desk.covariates import conditioned_note
-
     return conditioned_note(fc.provenance)
 
 
 def short_name(ref: str) -> str:
     """A covariate as a label names it: a sample by its name, an uploaded file by its own name."""
-    from kronos_studio.desk.covariates import covariate_label
-
     return covariate_label(ref)
 
 
 def model_tag(refs) -> str:
     """The model part of a conditioned forecast's download names: the model that sampled it (Chronos-2, not the
     sidebar's model) and what it was given, 'chronos2-small_given_SPX' ('…_alone' for none)."""
-    from kronos_studio.desk.covariates import CONDITIONED_MODEL
-
     given = "+".join(Path(short_name(r)).stem for r in refs)
     return f"{CONDITIONED_MODEL}_given_{given}" if refs else f"{CONDITIONED_MODEL}_alone"
 
@@ -119,8 +105,6 @@ def model_tag(refs) -> str:
 def with_and_without(bars, settings, refs, clicked: bool) -> dict:
     """{label: Forecast} of Chronos-2 with ``refs`` and alone, on the same bars, settings and seed (run on
     ``clicked``, else as run before in this session); a refusal is said and stops the page."""
-    from .errors import app_message
-
     out = {}
     for label, asked in ((f"Chronos-2 given {', '.join(map(short_name, refs))}", refs), ("Chronos-2 alone", ())):
         done = stored(bars, settings, asked)

@@ -8,14 +8,15 @@ computed once per bars object (``LoadedBars``), not at every use."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
-import pandas as pd
 import streamlit as st
 
 from data_sources import Bars, DataSourceError
 from data_sources.calendar_inference import calendar_provenance  # noqa: F401  (pages record it with the data)
 from data_sources.errors import SourceUnavailableError
 from data_sources.sources import FILE_UPLOAD, SAMPLE_PICKER, SOURCES
+from kronos.lazy import pd
 
 from .errors import app_message, control
 
@@ -98,8 +99,6 @@ class HandedFile:
 
     @property
     def file_id(self) -> str:
-        import hashlib
-
         return "handed:" + hashlib.sha256(self.data).hexdigest()[:16]
 
     def getvalue(self) -> bytes:

@@ -2,10 +2,10 @@
 coverage and skill as a chart with the thresholds (``Desk.drift`` judges them, and says its thresholds)."""
 from __future__ import annotations
 
-import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from kronos.lazy import pd
 from kronos.quantiles import BAND_NAME
 from kronos_studio.desk import Drifted, DriftRequest, DriftThresholds
 

@@ -3,14 +3,15 @@ each member and the baselines ranked beside it on the same cut-offs and seeds (t
 forecast itself is made like any other (``kronos_studio.forecasters``)."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
+from kronos.lazy import np, pd
 from kronos_studio.desk import BASELINE_PATHS
-from kronos_studio.desk.metrics import COVERAGE, signed_percent
+from kronos_studio.desk.metrics import COVERAGE, member_ranking, signed_percent
 
 from .errors import app_message
+from .forecasts import desk
+from .models import load_model
 from .runs import ProgressBar
 
 SHORT_NAMES = {"kronos": "Kronos", "garch": "GARCH", "random_walk": "Random walk", "bootstrap": "Bootstrap",
@@ -52,8 +53,6 @@ def rank(report, members: dict[str, str]) -> pd.DataFrame:
     """The ensemble, each of its ``members`` (key -> name) on the paths it gave the mixture, and the baselines of
     ``report`` (the ensemble's trust report: its walk-forward kept what each member gave it), on the same cut-offs
     and seeds, best first."""
-    from kronos_studio.desk.metrics import member_ranking
-
     labels = {k: f"{short_name(k, name)} (member)" for k, name in members.items()}
     return member_ranking(report, members, labels, ENSEMBLE_ROW)
 
@@ -102,8 +101,6 @@ def fit_request(bars, choice, settings):
 
 def fit(asked):
     """``Desk.fit_ensemble`` of ``asked`` under a progress bar (the fit: ``EnsembleFitted``)."""
-    from .forecasts import desk
-
     bar = ProgressBar("Fitting the ensemble to this series", unit="cut-off")
     try:
         return desk().fit_ensemble(asked, progress=lambda name, i, n: bar(i, n))
@@ -115,9 +112,6 @@ def fit_panel(bars, choice, settings) -> None:
     """The Evaluate page's "fit to this series": ``Desk.fit_ensemble`` of these bars with these members and settings
     (as ``kronos train ensemble FILE``), stored by series, horizon and members; every later ensemble forecast of
     this series uses it (its model line says "fitted to")."""
-    from .forecasts import desk
-    from .models import load_model
-
     asked = fit_request(bars, choice, settings)
     with st.expander("Fit the ensemble to this series"):
         st.caption(f"Walks every member forward over {asked.n_cutoffs} cut-offs of {bars.symbol} "

@@ -2,7 +2,7 @@
 calendar (issue 6) will supply the same pairs."""
 from __future__ import annotations
 
-import pandas as pd
+from kronos.lazy import pd
 
 
 def parse_events(text: str) -> tuple[list[tuple[pd.Timestamp, str]], list[str]]:

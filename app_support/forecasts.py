@@ -2,9 +2,11 @@
 process (``models.results``), each forecast sampled once under a progress bar with steps and ETA."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
+from kronos.config import default_lookback
+from kronos.errors import InputError, UserError
+from kronos.lazy import pd
 from kronos_studio.desk import Desk, ForecastRequest, ModelRef
 
 from .models import app_decode, app_desk, load_model, registry, wait_for_torch
@@ -29,8 +31,6 @@ def identity(choice: ModelRef, bars) -> dict:
 
 def future_stamps(bars, horizon: int) -> pd.DatetimeIndex:
     """Future bar times on the bars' trading calendar (sessions, holidays), as the data layer knows it."""
-    from kronos.errors import InputError
-
     try:
         return bars.future_timestamps(horizon)
     except Exception as e:
@@ -42,7 +42,6 @@ def step_work(bars, settings, context: int) -> list[float]:
     """Each sampling step's expected cost for a Kronos model of ``context`` tokens reading ``settings.lookback`` of
     ``bars`` (``kronos.generate.step_work``): the steps past its context re-read their window and take far longer,
     which the ETA must know before the first of them runs."""
-    from kronos.config import default_lookback
     from kronos.generate import step_work as work
 
     read = min(len(bars), settings.lookback or default_lookback(context, settings.horizon))
@@ -51,8 +50,6 @@ def step_work(bars, settings, context: int) -> list[float]:
 
 def cached(bars, choice: ModelRef, settings, future=None):
     """The kept forecast, or None (also when what serves ``champion`` cannot be read now: the run says why)."""
-    from kronos.errors import UserError
-
     from .auth import workspace
 
     try:

@@ -3,7 +3,7 @@
 missing values in tables, a bar's time (skills and returns as signed percents: ``desk.metrics.signed_percent``)."""
 from __future__ import annotations
 
-import numpy as np
+from kronos.lazy import np
 
 PROBABILITY_DECIMALS = 0  # a share of 30 paths is a multiple of 3.3%: whole percents, on every page
 PROBABILITY_COLUMN_FORMAT = f"%.{PROBABILITY_DECIMALS}f%%"  # a table column holding percentage points

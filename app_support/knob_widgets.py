@@ -4,6 +4,7 @@ dataclass (the sidebar's sampling knobs of ``ForecastSettings``, the Fine-tune p
 is a widget with no edit here."""
 from __future__ import annotations
 
+from kronos.errors import Fix, InputError
 from kronos.settings import ForecastSettings, bounds, knob_kind, knobs
 
 from .source_inputs import first_value
@@ -51,8 +52,6 @@ def knob_widget(where, key: str, value, knob, setting: str | None = None, handed
 
 def numbers(text: str, kind, label: str, setting: str | None) -> tuple:
     """The comma-separated numbers of ``text``; an ``InputError`` naming ``setting`` when one is not a number."""
-    from kronos.errors import Fix, InputError
-
     try:
         return tuple(kind(x.strip()) for x in text.split(",") if x.strip())
     except ValueError:

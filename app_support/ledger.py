@@ -10,10 +10,11 @@ import time
 import weakref
 from collections import OrderedDict
 
-import pandas as pd
 import streamlit as st
 
+from data_sources.intervals import is_intraday
 from data_sources.sources import SOURCES
+from kronos.lazy import pd
 from kronos.quantiles import BAND_NAME
 from kronos_studio.desk import RecordRequest, ScoreRequest, TrackRecordRequest
 from kronos_studio.desk.ledger import counted, import_old_track_records, ledger_place, open_ledger
@@ -247,6 +248,4 @@ def series_times(table: pd.DataFrame, column: str) -> pd.Series:
 
 def time_format(table: pd.DataFrame) -> str:
     """Bar times as dates where every row's bars are daily or longer (a midnight says nothing), else with the time."""
-    from data_sources.intervals import is_intraday
-
     return "YYYY-MM-DD HH:mm" if table["interval"].map(is_intraday).any() else "YYYY-MM-DD"

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import html
 
-import pandas as pd
 import plotly.graph_objects as go
 
-from kronos_studio.desk import AdaptersRequest, RetrainRequest
+from kronos.lazy import pd
+from kronos_studio.desk import AdaptersRequest, RetrainRequest, RetrainSettings
+from kronos_studio.desk.ledger import LedgerError
 
 from . import ledger as app_ledger
 from .forecasts import desk
+from .knob_widgets import knob_controls
 from .models import load_model
 
 MADE_BY = "app: Retrain now"  # what the registry records as the maker of the adapters the button trains
@@ -120,10 +122,6 @@ def _time_range(times) -> list[pd.Timestamp] | None:
 def retrain_controls(where) -> dict:
     """The Fine-tune page's "Retrain settings": a widget per ``Knob`` of ``RetrainSettings`` (window, cut-offs,
     steps, ...; ``knob_widgets``), starting at its defaults, keyed ``ft_retrain_<setting>``; field name -> value."""
-    from kronos_studio.desk import RetrainSettings
-
-    from .knob_widgets import knob_controls
-
     return knob_controls(where, RetrainSettings, "ft_retrain_", handed=False)
 
 
@@ -134,9 +132,6 @@ def retrain_now(choice, bars, horizon: int, include_training_period: bool = Fals
     inside the model's training period are left out unless ``include_training_period``; ``options``: the
     ``RetrainSettings`` knobs the page set (``retrain_controls``; None: their defaults). Raises ``RetrainError`` /
     ``TrainingPeriodError`` / ``SeriesLocked`` / ``LedgerError`` with messages meant for the user."""
-    from kronos_studio.desk import RetrainSettings
-    from kronos_studio.desk.ledger import LedgerError
-
     settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period, **(options or {}))
     book = app_ledger.ledger()
     if book is None:

@@ -7,9 +7,14 @@ import os
 import threading
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from kronos_studio.desk import Desk, ModelRef, ModelRegistry
+from kronos.lazy import torch
+from kronos.threads import ENV_THREADS, configure, usable_cores
+from kronos_studio.desk import WITHHELD, Desk, ModelRef, ModelRegistry
 from kronos_studio.desk.cache import ResultCache
+
+from .defaults import start_settings
 
 DECODE_ENV = "KRONOS_STUDIO_DECODE"  # the app's decode mode (``app_decode``)
 
@@ -66,8 +71,6 @@ def model_line(provenance: dict, conditioned: bool = False) -> str:
 def served_note(provenance: dict) -> str | None:
     """Which model served a ``champion`` forecast, in words (None for any other model); a champion that did not
     serve these bars (other bars over its window: ``catalog.champion.withheld_reason``) is said first."""
-    from kronos_studio.desk import WITHHELD
-
     note = provenance.get("champion")
     if note is None:
         return None
@@ -80,7 +83,6 @@ def served_note(provenance: dict) -> str | None:
 def progress_tqdm(placeholder, label: str):
     """A tqdm class that draws huggingface_hub's download progress into a Streamlit placeholder
     (its byte counters are updated from download threads, so they get this script run's context)."""
-    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
     from tqdm import tqdm
 
     ctx = get_script_run_ctx()
@@ -139,8 +141,6 @@ def configure_torch() -> None:
     fewer, one thread unless ``KRONOS_STUDIO_THREADS`` says otherwise: the browser and the server share
     those cores, and OpenMP threads that wait on each other under contention made a 30-path forecast 5-30x
     slower (0.8 s with one thread vs 4-40 s with two, studio-small, horizon 60)."""
-    from kronos.threads import ENV_THREADS, configure, usable_cores
-
     if not os.environ.get(ENV_THREADS) and usable_cores().count <= 2:
         configure(1)
 
@@ -197,8 +197,6 @@ class WarmUp:
 
     @staticmethod
     def _compile_first_shape(reg: ModelRegistry, default: ModelRef) -> None:
-        from .defaults import start_settings
-
         if app_decode() == "compiled":  # a bad value raises here and is reported by the page's own forecast
             reg.decoding("compiled").warm_up(default, start_settings(default.context))
 
@@ -223,7 +221,6 @@ def wait_for_torch() -> None:
 def device_label() -> str:
     if not warm_up().torch_ready.is_set():
         return "detecting… (loading torch in the background)"
-    import torch
 
     from kronos.device import default_device
 

@@ -5,16 +5,22 @@ signals × statistics table with intervals beside the naive rankings, and the pa
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from kronos_studio.desk import Entry, RankPlan
+from kronos.lazy import pd
+from kronos.settings import knobs
+from kronos_studio.desk import Entry, RankPlan, RankRequest, WatchlistError
 from kronos_studio.desk.exports import csv_text
 
+from .charts import CHART_CONFIG
+from .forecasts import desk
+from .knob_widgets import knob_controls
+from .models import wait_for_torch
 from .screener import RunSettings, changes, upload_names
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
@@ -54,10 +60,7 @@ class RankRun:
 def plan_inputs() -> RankPlan:
     """The section's inputs: one widget per ``RankPlan`` knob (cut-offs, step, costs, ...), the path counts picked
     from ``PATH_CHOICES`` and the training-period switch (as on Evaluate)."""
-    from kronos.settings import knobs
-
     from . import trust
-    from .knob_widgets import knob_controls
 
     drawn = [name for name in knobs(RankPlan) if name not in OWN_WIDGETS]
     c = st.columns(len(drawn) + 1)
@@ -73,11 +76,7 @@ def plan_inputs() -> RankPlan:
 def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: str, load: dict) -> RankRun:
     """``Desk.rank`` of ``entries`` under a progress bar (``load``: the gate's fixes and the files' calendar); raises
     what the desk raises."""
-    from kronos_studio.desk import RankRequest
-
     from .auth import workspace
-    from .forecasts import desk
-    from .models import wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     bar = st.progress(0.0, text=f"Loading {len(entries)} series and {settings.model_label}…")
@@ -190,8 +189,6 @@ def paths_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure
 
 def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
     """The per-(path count, date, series) panel as CSV and Parquet, and the report as JSON."""
-    import json
-
     panel = run_.result.panel.panel
     buffer = io.BytesIO()
     panel.to_parquet(buffer, index=False)
@@ -204,10 +201,7 @@ def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
 def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: str | None) -> None:
     """The whole section: its inputs, the run button, and the latest run's charts, table and downloads
     (``watchlist``: the page's ``screener.WatchlistInputs``)."""
-    from kronos_studio.desk import WatchlistError
-
     from . import trust
-    from .charts import CHART_CONFIG
 
     st.header("Does the ranking work?", anchor="rank-skill")
     st.caption("At each past cut-off date every series of the watchlist is forecast from the bars before it only; "

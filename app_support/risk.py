@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from kronos.errors import UserError
+from kronos.lazy import np, pd
 from kronos.settings import knobs
-from kronos_studio.desk import STANDARD_MODELS, ModelRef, RiskBacktestPlan, RiskRequest, RiskSettings
+from kronos_studio.desk import (
+    MIN_TAIL_PATHS,
+    STANDARD_MODELS,
+    ModelRef,
+    RiskBacktestPlan,
+    RiskBacktestRequest,
+    RiskRequest,
+    RiskSettings,
+)
 from kronos_studio.desk.risk import beside_offered, risk_paths
 
 from . import forecasts
@@ -81,7 +88,6 @@ def enough_paths(fc, bars, risk: RiskSettings, request):
     ES and ``request`` (its model and settings, given when the fan is the model's own: not calibrated, adapted or
     conditioned) allows, the same request sampled with enough paths (``paths_needed``; computed on a click, kept in
     the desk's cache, so the panel reads it from then on). (forecast, a caption saying which it is)."""
-    from kronos_studio.desk import MIN_TAIL_PATHS
     need = risk_paths(risk)
     if request is None or fc.paths.shape[0] >= need:
         return fc, ""
@@ -150,8 +156,6 @@ def panel(fc, bars, what: str, request=None) -> None:
 def backtest_request(bars, choice: ModelRef, settings, risk: RiskSettings, plan):
     """The ``RiskBacktestRequest`` of the section's controls (``plan``: a ``RiskBacktestPlan``) in the session's
     workspace."""
-    from kronos_studio.desk import RiskBacktestRequest
-
     from . import auth
 
     return RiskBacktestRequest(bars, choice, settings, risk, plan, auth.workspace())

@@ -4,9 +4,9 @@ against the VaR with the exceptions marked (``charts.exceptions_chart``, the ris
 at a time, as the page's Drift: 10,000 recorded forecasts take about 4 s to judge (docs/risk.md)."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
+from kronos.lazy import pd
 from kronos_studio.desk import Desk, RiskSettings
 
 from .charts import CHART_CONFIG, exceptions_chart

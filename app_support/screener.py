@@ -9,27 +9,32 @@ import hashlib
 import io
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
+from data_sources.intervals import span_text
 from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS
 from data_sources.requests import BarsRequest
 from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, with_input
+from data_sources.storage import atomic_write, storage_path
 from kronos.errors import UserError
+from kronos.lazy import np, pd
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
-from kronos_studio.desk import RISK_KNOBS, BatchSettings, Desk, Entry, RiskSettings, WatchlistError
+from kronos_studio.desk import RISK_KNOBS, BatchSettings, Desk, Entry, RiskSettings, ScreenRequest, WatchlistError
 from kronos_studio.desk.exports import csv_text
 
 from . import sidebar
 from .errors import app_message, control
+from .forecasts import desk
 from .formats import PROBABILITY_COLUMN_FORMAT, price_text, probability_points
+from .knob_widgets import knob_controls
+from .models import wait_for_torch
 
 RESULT_KEY = "_screener_run"  # session state: the latest ScreenerRun
 SPARK_BARS = 30  # history closes drawn before the fan
@@ -81,8 +86,6 @@ RISK_PREFIX = "scr_risk_"  # the risk columns' widgets' keys
 def risk_settings(where) -> RiskSettings | None:
     """The risk columns' settings from their controls (``RiskSettings``' knobs a row depends on, generated), or
     None with the refusal said in ``where``."""
-    from .knob_widgets import knob_controls
-
     try:
         return RiskSettings(per_step=False, **knob_controls(where, RiskSettings, RISK_PREFIX, only=RISK_KNOBS,
                                                             handed=False))
@@ -146,8 +149,6 @@ UPLOADS = "screener_uploads"  # the storage root's folder of uploaded watchlist 
 
 def upload_folder(files: list[tuple[str, bytes]]) -> Path:
     """A folder (under the storage root, named by the files' content) holding these files, written once."""
-    from data_sources.storage import atomic_write, storage_path
-
     digest = hashlib.sha256()
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
@@ -162,8 +163,6 @@ def upload_folder(files: list[tuple[str, bytes]]) -> Path:
 def upload_names(text):
     """``text`` with the server's upload folder left out of its paths: an uploaded file named as the user named
     it ("daily.csv (AAA)", not the folder it was stored in on the server). Anything not text is kept."""
-    from data_sources.storage import storage_path
-
     if not isinstance(text, str):
         return text
     return re.sub(re.escape(str(storage_path(UPLOADS))) + r"[\\/][0-9a-f]{16}[\\/]", "", text)
@@ -327,13 +326,7 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
         calendar: str | None = None) -> ScreenerRun:
     """``Desk.screen`` of every entry under a progress bar, with the gate's ``fixes`` accepted and the uploaded files'
     ``calendar``; raises what the desk raises (bad model, no series, an unknown calendar or fix)."""
-    import time
-
-    from kronos_studio.desk import ScreenRequest
-
     from .auth import workspace  # whose champions the model ``champion`` serves
-    from .forecasts import desk
-    from .models import wait_for_torch
 
     wait_for_torch()  # torch imported and its threads set, as for a single forecast
     n = len(entries)
@@ -369,7 +362,6 @@ def run(entries: list[Entry], settings: RunSettings, watchlist: str, fixes: tupl
 def with_served(rows: pd.DataFrame, entries: list[Entry], settings: RunSettings, fixes=(), calendar=None) -> pd.DataFrame:
     """``rows`` with each "ok" series' risk-champion columns: ``Desk.screen_served`` in this session's workspace."""
     from .auth import workspace
-    from .forecasts import desk
 
     return desk().screen_served(entries, rows, settings.forecast, settings.risk, fixes=tuple(fixes),
                                 calendar=calendar, workspace=workspace())
@@ -475,8 +467,6 @@ HORIZON_TIME = "horizon_time"  # the table's column of each row's horizon in tim
 
 def horizon_time(rows: pd.DataFrame) -> pd.Series:
     """Each row's horizon in time: its bars times its interval ('5 h' for 5 hourly bars), '' without a forecast."""
-    from data_sources.intervals import span_text
-
     if "interval" not in rows.columns or "horizon" not in rows.columns:
         return pd.Series("", index=rows.index)
     return pd.Series([span_text(i, int(h)) if isinstance(i, str) and h == h else ""

@@ -1,22 +1,25 @@
 """The shared sidebar (data, model, sampling), drawn by app.py on every page; pages read its values."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
+from data_sources.quality import finding_of_fix
 from data_sources.requests import BarsRequest
 from kronos.config import MIN_BAND_PATHS, MIN_HISTORY
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, PRECISIONS, ForecastSettings, default, knobs
 from kronos_studio.desk import CHEAP_MEMBER_PATHS, ModelRef
-from kronos_studio.desk.models import ensemble_mixable
+from kronos_studio.desk.models import chronos2_member, ensemble_mixable
 
 from . import conditioned, source_inputs
+from .data import hand_file, instrument_key
 from .defaults import start_lookback
 from .errors import app_message
 from .knob_widgets import knob_controls
-from .models import device_label, model_choices
+from .models import device_label, model_choices, progress_tqdm
 from .source_inputs import first_value
 
 STATE_KEY = "studio_inputs"
@@ -85,8 +88,6 @@ class Handed:
 def widget_state(handed: Handed) -> tuple[dict | None, str | None]:
     """(the sidebar's and the quality gate's widget values that show ``handed``, None) or (None, why the sidebar
     cannot show it)."""
-    from data_sources.quality import finding_of_fix
-
     r, f = handed.bars, handed.settings
     state = {"sb_model": handed.model_key, "sb_horizon": f.horizon, f"sb_lookback_{handed.context}": f.lookback,
              "sb_paths": f.paths, "sb_seed": f.seed, **{f"sb_{name}": getattr(f, name) for name in knobs()}}
@@ -107,10 +108,6 @@ def hand(handed: Handed) -> None:
 
 def take_handed() -> None:
     """Before the widgets are drawn: a handed forecast's values put into them, once."""
-    import hashlib
-
-    from .data import hand_file, instrument_key
-
     handed = st.session_state.pop(HANDED_KEY, None)
     state, _ = widget_state(handed) if handed is not None else (None, None)
     if state is None:
@@ -227,9 +224,6 @@ def chronos2_panel(sb) -> None:
     """Whether the ensemble's Chronos-2 member is on this machine (looked up without the network), and a
     button that downloads the Hub model once when it is not."""
     from kronos.checkpoints import CheckpointError, is_hub_id, resolve
-    from kronos_studio.desk.models import chronos2_member
-
-    from .models import progress_tqdm
 
     member = chronos2_member()
     ref = member.ref

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from data_sources.samples import has_split_jumps, list_samples
 from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, Source, with_input
 
 from . import data
@@ -58,8 +59,6 @@ def _sample_names() -> list[str]:
 
 @st.cache_data(show_spinner=False)
 def _unadjusted_samples() -> set[str]:
-    from data_sources.samples import has_split_jumps, list_samples
-
     return {s.name for s in list_samples() if has_split_jumps(s)}
 
 

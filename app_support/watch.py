@@ -3,9 +3,8 @@
 ledger's watch book; nothing here runs a watch."""
 from __future__ import annotations
 
-import pandas as pd
-
-from kronos_studio.desk.ledger import counted
+from kronos.lazy import pd
+from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook, counted, replay_notices, replays
 
 WATCH_COLUMNS = ["watch", "status", "kind", "series", "model", "horizon", "ticks", "last tick (UTC)", "last status",
                  "alerts sent", "alerts failed"]
@@ -84,8 +83,6 @@ def watch_caption(watch, book) -> str:
 
 def watch_book():
     """The watches of this session's workspace (``ledger.ledger``), None when the ledger is unavailable."""
-    from kronos_studio.desk.ledger import WatchBook
-
     from . import ledger
 
     book = ledger.ledger()
@@ -94,15 +91,11 @@ def watch_book():
 
 def replay_warnings(watch) -> list[str]:
     """What a replay's views say first (its ticks inside the base model's training period)."""
-    from kronos_studio.desk.ledger import replay_notices
-
     return [n.problem for n in replay_notices(watch.replay)]
 
 
 def toggled(book, watch):
     """The watch paused, or resumed when paused."""
-    from kronos_studio.desk.ledger import ACTIVE, PAUSED
-
     return book.set_status(watch.id, ACTIVE if watch.status == PAUSED else PAUSED)
 
 
@@ -112,15 +105,11 @@ LIVE_ROWS = "live forecasts"
 def replay_labels(book) -> list[str]:
     """The replays kept in ``book``'s workspace (their labels, newest first): what a view may show instead of the
     live rows."""
-    from kronos_studio.desk.ledger import replays
-
     return list(book.read(lambda conn: replays(conn, book.workspace))["replay"])
 
 
 def rows_of(book, shown: str):
     """``book`` reading the rows ``shown`` names (``LIVE_ROWS`` or a replay's label), and what to say first."""
-    from kronos_studio.desk.ledger import replay_notices
-
     if shown == LIVE_ROWS:
         return book, []
     return book.replaying(shown), [n.problem for n in replay_notices(shown)]

@@ -10,7 +10,10 @@ import os
 import re
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kronos.lazy import pd
 
 from . import sources
 from .errors import TRANSIENT_ERRORS, EmptyDataError
@@ -45,8 +48,6 @@ class BarCache:
         return folder / f"{_safe(symbol)}__{_safe(interval)}.parquet"
 
     def read(self, source: str, symbol: str, interval: str, exchange: str | None = None) -> Bars | None:
-        import pyarrow.parquet as pq
-
         p = self.path(source, symbol, interval, exchange)
         if not p.is_file():
             return None
@@ -68,9 +69,6 @@ class BarCache:
             return None
 
     def write(self, bars: Bars, exchange: str | None = None) -> Path:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         p = self.path(bars.source, bars.symbol, bars.interval, exchange)
         p.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(bars.frame, preserve_index=False)

@@ -23,8 +23,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 from . import calendars
 from .intervals import format_interval, parse_interval

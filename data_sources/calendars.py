@@ -13,8 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 from .intervals import parse_interval
 

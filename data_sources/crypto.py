@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-import pandas as pd
+from kronos.lazy import pd
 
 from . import calendars
 from .errors import DataSourceError, EmptyDataError, RateLimitError, SourceUnavailableError, SymbolNotFoundError

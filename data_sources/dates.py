@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kronos.lazy import np, pd
 
 from .errors import DataFormatError
 from .numbers import NA_STRINGS
@@ -200,9 +202,6 @@ _OTHER_FORMS = tuple(rx + _TIME_FIELDS.format(sep=" ", h="1,2") + "$" for rx in 
 
 def _field_dates(text: pd.Series, form: str, dayfirst: bool) -> pd.Series | None:
     """Naive times when every present value has ``form`` and is a real date and time, else None."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     arr = pa.array(text, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):  # large columns arrive in chunks
         arr = arr.combine_chunks()

@@ -7,10 +7,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import InputError
+from kronos.lazy import np, pd
 
 from .calendar_inference import with_inferred_calendar
 from .calendars import CRYPTO, infer_interval, validate_calendar

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
+from kronos.lazy import pd
 
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "wk": 10080, "w": 10080}
 _PATTERN = re.compile(r"^\s*(\d+)\s*(m|min|h|d|wk|w|mo|M)\s*$")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kronos.lazy import np, pd
 
 from .errors import DataFormatError
 
@@ -54,9 +56,6 @@ def _number_text(col: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 def _strip_decoration(s: pd.Series) -> pd.Series:
     """s without white space, currency signs and '%' (pyarrow's RE2: a million cells in well under a second)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     out = pc.replace_substring_regex(pa.array(s, from_pandas=True), _DECORATION, "")
     return pd.Series(pd.StringDtype("pyarrow").__from_arrow__(out), index=s.index)
 
@@ -64,9 +63,6 @@ def _strip_decoration(s: pd.Series) -> pd.Series:
 def _to_float(s: pd.Series) -> pd.Series:
     """Floats from number text, unreadable cells missing: pyarrow's cast where every cell is a number
     (both round correctly, so the values are the same), pandas otherwise."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     try:
         arr = pa.array(s, from_pandas=True)
         if pc.any(pc.match_substring_regex(arr, "(?i)nan")).as_py():  # pyarrow reads '-nan' as NaN, pandas not
@@ -81,9 +77,6 @@ def _plain_numbers(col: pd.Series, decimal: str) -> pd.Series | None:
     """The column's values when every cell is a plain number ('123.45', '-1e5', 'nan'; '123,45' where ','
     is the decimal mark) or missing; None when any cell needs the careful reading below. Plain cells
     mean exactly the same there, so this is only a faster road to the same values."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     try:
         arr = pa.array(col, from_pandas=True)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):

@@ -9,10 +9,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix, worded
+from kronos.lazy import np, pd
 
 from . import calendars
 from .calendar_inference import CalendarInference, infer_calendar, timezone_that_fits

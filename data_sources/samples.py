@@ -9,8 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 from .calendars import FX
 from .errors import DataSourceError

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 
+from .calendars import future_timestamps
 from .errors import DataFormatError
+from .numbers import price_decimals
 from .sources import SOURCES
 
 if TYPE_CHECKING:
@@ -208,14 +208,10 @@ class Bars:
         """The ``horizon`` bar times after the last bar on the bars' calendar, read from the whole history
         (not only the bars a model reads): every caller (the Forecast page, the Screener, the CLI, batch)
         gets the same times for the same bars."""
-        from .calendars import future_timestamps
-
         return future_timestamps(self.timestamps, horizon, interval=self.interval, calendar=self.calendar)
 
     def price_decimals(self) -> int:
         """The decimals the bars' closes are written with (numbers.price_decimals): how pages show prices."""
-        from .numbers import price_decimals
-
         return price_decimals(self.frame["close"].to_numpy())
 
     @property

@@ -7,7 +7,7 @@ import math
 import threading
 import warnings
 
-import pandas as pd
+from kronos.lazy import pd
 
 from . import calendars
 from .errors import DataSourceError, EmptyDataError, RateLimitError, SourceUnavailableError, SymbolNotFoundError

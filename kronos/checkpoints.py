@@ -11,6 +11,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
@@ -91,8 +92,6 @@ def _cached_snapshot(ref: str, revision: str | None, cache_dir) -> str | None:
 def _hub_reachable(timeout: float) -> bool:
     """Whether the Hub endpoint accepts a connection within ``timeout`` seconds (name lookup included:
     it runs in a thread that is given up on, since a lookup cannot be timed out itself)."""
-    from urllib.parse import urlparse
-
     from huggingface_hub import constants
 
     url = urlparse(constants.ENDPOINT)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import UserError
@@ -160,9 +162,6 @@ DEFAULT_BUNDLE_CONTEXT = 512
 
 def read_bundle(folder) -> dict:
     """A model folder's ``bundle.json`` ({} when absent or unreadable): its context and name."""
-    import json
-    from pathlib import Path
-
     try:
         meta = json.loads((Path(folder) / BUNDLE_FILE).read_text())
     except (OSError, ValueError):
@@ -180,8 +179,6 @@ def trained_context(ref) -> int | None:
     """The context ``ref`` says it was trained for: an official name or repo id knows its own, a folder
     with tokenizer/ and predictor/ names it in its bundle.json. None when nothing says (a folder without
     bundle.json, another repo id): ``load_pair`` then assumes DEFAULT_BUNDLE_CONTEXT unless told."""
-    from pathlib import Path
-
     official = official_model(ref)
     if official is not None:
         return official.context

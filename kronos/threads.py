@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kronos.lazy import torch
+
 from .errors import Fix, InputError
 
 ENV_THREADS = "KRONOS_STUDIO_THREADS"  # threads per computation, fixed (no share)
@@ -388,7 +390,6 @@ def set_torch_threads(threads: int, most: int | None = None) -> int:
     """Sets torch's intra-op threads for the calling thread (OpenMP keeps a count per thread) and returns
     the count it had; the inter-op pool, once per process and only before any parallel work, to ``most``."""
     global _interop_set
-    import torch
 
     before = torch.get_num_threads()
     if before != threads:

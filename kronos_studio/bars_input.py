@@ -4,8 +4,10 @@ and the MCP server all read bars here, so each gives the same problem for the sa
 own names for the settings that fix it (``kronos.errors``)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from data_sources.files import read_bars_file
 from kronos.errors import Fix, Notice, UserError
 
 
@@ -34,8 +36,6 @@ def read_bars(source, name: str | None = None, *, timezone: str | None = None, c
     """A ``data_sources.Bars`` from ``source``: a path, or the bytes of a CSV/Parquet file called ``name``. The
     series is ``symbol`` (or the file's symbol column's), else named after the file (``Bars.naming`` says so);
     ``exchange``: where its bars come from, when known (a file's exchange column says it too)."""
-    from data_sources.files import read_bars_file
-
     if isinstance(source, (bytes, bytearray)):
         label = name or "bars"
         try:
@@ -58,8 +58,6 @@ def read_csv_text(text: str, *, symbol: str | None = None, exchange: str | None 
                   calendar: str | None = None):
     """Bars from CSV text as a request sends it: no file name, so its series is the ``symbol`` it is sent with, its
     symbol column's, or ``DEFAULT_TEXT_SERIES`` (``Bars.naming`` says so)."""
-    import dataclasses
-
     bars = read_bars(text.encode(), f"{symbol or DEFAULT_TEXT_SERIES}.csv", timezone=timezone, calendar=calendar,
                      symbol=symbol, exchange=exchange)
     if bars.naming is not None:

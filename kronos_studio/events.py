@@ -27,16 +27,15 @@ The ``until`` channels read the *schedule* ahead, which is public before the fac
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import UserError
+from kronos.lazy import np, pd
 from kronos_studio import ASSETS
 
 KINDS = ("fomc", "cpi", "nfp", "gdp", "pce")
@@ -113,8 +112,6 @@ class EventCalendar:
 
     def digest(self) -> str:
         """What the calendar holds (times, types, values), for the keys of results that read it."""
-        import hashlib
-
         f = self.frame[["time", "type", "actual", "consensus"]]
         return hashlib.sha256(pd.util.hash_pandas_object(f, index=False).values.tobytes()).hexdigest()[:12]
 

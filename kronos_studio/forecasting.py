@@ -2,10 +2,10 @@
 (exchange sessions and holidays, 24/7 crypto, the weekly FX session) — the hook the core leaves open."""
 from __future__ import annotations
 
-import pandas as pd
-
+from data_sources.calendars import future_timestamps
 from kronos.checkpoints import KronosPair
 from kronos.config import MIN_BAND_PATHS
+from kronos.lazy import pd
 from kronos.pipeline import KronosPipeline
 
 
@@ -15,7 +15,6 @@ def calendar_future_timestamps(bars, history_timestamps: pd.DatetimeIndex, horiz
     a series gets the same times in a batch, the CLI and the app; a plain frame follows its own rhythm,
     skipping weekdays and hours it never trades."""
     from data_sources import Bars
-    from data_sources.calendars import future_timestamps
 
     if isinstance(bars, Bars) and len(bars) and bars.timestamps.max() == history_timestamps[-1]:
         return bars.future_timestamps(horizon)

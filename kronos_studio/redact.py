@@ -3,13 +3,13 @@ error's words without the URLs and passwords it was given (``without_secrets``),
 message or the ledger. (A server's paths are kept from its clients by the service: ``kronos_studio.service.redact``.)"""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 
 def masked_url(url: str) -> str:
     """``url`` without what may be its secret (a webhook's token lies in its path or query, a password in its user
     part): the scheme, host and port, then '/…' ('https://hooks.slack.com/services/T0/B0/XYZ' ->
     'https://hooks.slack.com/…'); what a log, a message or an answer may say of where an alert went."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from data_sources.storage import storage_path
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
 
 
 def workspace_path(folder: str, workspace: str | None = None) -> Path:
     """``folder`` (e.g. "adapters") of ``workspace`` under the storage root (None: the default workspace)."""
-    from data_sources.storage import storage_path
-
     if workspace in (None, DEFAULT_WORKSPACE):
         return storage_path(folder)
     # A workspace is named by a user's e-mail or an admin's choice: made safe as one folder name.

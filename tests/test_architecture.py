@@ -22,8 +22,9 @@ FORBIDDEN = {
 }
 # Modules every package may import whatever the rule above says: the user-facing errors' one shape (no
 # dependencies), so the data layer's errors carry their fixes as the core's do, and the options' one shape (``Knob``,
-# ``Bounds``: it imports only the errors), so the data layer's bars request is offered by every face as the core's is.
-SHARED = {"kronos.errors", "kronos.knobs"}
+# ``Bounds``: it imports only the errors), so the data layer's bars request is offered by every face as the core's is;
+# and the one list of heavy libraries imported on first use (``kronos.lazy``: it imports only the standard library).
+SHARED = {"kronos.errors", "kronos.knobs", "kronos.lazy"}
 
 
 def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
@@ -790,3 +791,36 @@ def test_the_import_contract_forbids_every_studio_package_below_the_desk():
     units = {p.stem for p in (ROOT / "kronos_studio").iterdir()
              if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
     assert set(contract["forbidden_modules"]) == {f"kronos_studio.{u}" for u in units - set(FACES_MAY_IMPORT)}
+
+
+# Issue 64 counted 785 imports inside function bodies, which hid each file's dependencies from its reader; it asked
+# for at most half of them. Heavy libraries are deferred in one place (``kronos.lazy``) instead; what is left inside
+# functions keeps a module off a start-up path (``tests/test_startup_imports.py``) or reaches an optional library.
+MAX_IMPORTS_IN_FUNCTIONS = 785 // 2
+COUNTED = ("kronos", "kronos_studio", "data_sources", "app_support", "pages", "app.py")
+
+
+def imports_in_functions(path: Path) -> int:
+    """The import statements in the bodies of a file's functions (nested functions and methods included)."""
+    return len({id(node) for fn in ast.walk(ast.parse(path.read_text(), str(path)))
+                if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))})
+
+
+def test_few_imports_hide_inside_functions():
+    counted = [p for name in COUNTED for p in ([ROOT / name] if name.endswith(".py") else files(name))
+               if "migrations" not in p.relative_to(ROOT).parts]
+    per_file = {p.relative_to(ROOT): imports_in_functions(p) for p in counted}
+    total = sum(per_file.values())
+    most = sorted(per_file.items(), key=lambda item: -item[1])[:10]
+    assert total <= MAX_IMPORTS_IN_FUNCTIONS, (
+        f"{total} imports inside functions (at most {MAX_IMPORTS_IN_FUNCTIONS}): import at the top, heavy libraries "
+        f"from kronos.lazy. The most: " + ", ".join(f"{p} {n}" for p, n in most))
+
+
+def test_the_function_import_count_sees_methods_and_nested_functions(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("import os\nclass A:\n    def f(self):\n        import json\n"
+                      "        def g():\n            from os import path\n            import re, sys\n"
+                      "async def h():\n    from . import x\n")
+    assert imports_in_functions(module) == 4

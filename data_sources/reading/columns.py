@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix
+from kronos.lazy import np, pd
 
 from ..errors import DataFormatError
 from .instruments import symbol_column

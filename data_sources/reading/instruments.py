@@ -6,10 +6,8 @@ import io
 import re
 import warnings
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix
+from kronos.lazy import np, pd
 
 from ..errors import CHOOSE_SYMBOL, DataFormatError, MultipleSymbolsError
 from ..numbers import NA_SET

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kronos.lazy import np, pd
 
 from ..dates import EPOCH_CEILING, EPOCH_FLOOR
 from ..errors import DataFormatError
@@ -47,9 +49,6 @@ def headerless_layout(cells: list[str], line: str) -> tuple[str, list[str], str]
 
 def _strict_numbers(col: pd.Series, label: str, integer: bool = False) -> np.ndarray:
     """Plain numbers of one kline column, or DataFormatError naming the first cell that is not one."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     try:
         arr = pc.cast(pa.array(col, from_pandas=True), pa.int64() if integer else pa.float64())
         if arr.null_count == 0:

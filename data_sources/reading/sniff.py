@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-import pandas as pd
+from kronos.lazy import pd
 
 from ..errors import DataFormatError
 from ..numbers import NA_SET

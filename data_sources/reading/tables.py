@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from kronos.lazy import pd
 
 from ..errors import DataFormatError
 from ..numbers import NA_STRINGS
@@ -107,8 +112,6 @@ def read_table(data: bytes, name: str, max_rows: int) -> Table:
 
 
 def _read_parquet(data: bytes, max_rows: int) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
     try:
         # The row count is in the footer: a file over the limit is refused before any column is decoded.
         rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
@@ -140,9 +143,6 @@ def _tokenize(data: bytes, start: int, sep: str, names: list[str], wanted: list[
     """The wanted columns as text, by pyarrow's multi-threaded CSV reader; anything it will not read
     as plainly laid out (ragged rows, a non-UTF-8 byte in a used column, odd quoting) goes to the
     careful pandas reader, which also words the error."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
     try:
         table = pcsv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(start)),
@@ -196,8 +196,6 @@ def _ragged_line(data: bytes, encoding: str, sep: str, first_line: int, expected
     """'line N (...) has X fields, the header (line H) has Y' for the first row (counted from ``first_line``,
     as a text editor numbers lines) whose field count differs from ``expected`` (None: the first row's
     count, ``data`` then starting at the header); None when every row has as many."""
-    import csv
-
     text = data.decode(encoding, "replace")
     for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=sep),
                                  start=first_line - (expected is None)):

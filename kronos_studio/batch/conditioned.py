@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 
+from kronos.errors import UserError
+from kronos_studio.catalog.kinds import kind_of
+from kronos_studio.covariates.conditioning import conditioned_member, not_read_by, shared_chronos2
+
 from .forecaster import BatchSettings, ChunkForecaster, SeriesJob, SeriesResult, failure_row
 
 
@@ -23,8 +27,6 @@ class ConditionedChunkForecaster(ChunkForecaster):
 
     def base_forecaster(self, device):
         """Chronos-2 without the covariates, which every series' own conditioned member is made of."""
-        from kronos_studio.catalog.kinds import kind_of
-        from kronos_studio.covariates.conditioning import not_read_by, shared_chronos2
         from kronos_studio.ensemble.chronos2 import Chronos2Member
 
         if not kind_of(self.model).reads_covariates:
@@ -37,9 +39,6 @@ class ConditionedChunkForecaster(ChunkForecaster):
         return [self._conditioned(job) for job in jobs]
 
     def _conditioned(self, job: SeriesJob) -> SeriesResult:
-        from kronos.errors import UserError
-        from kronos_studio.covariates.conditioning import conditioned_member
-
         try:
             member = conditioned_member(self.covariates, job.bars, self.forecaster)
         except UserError as e:

@@ -20,16 +20,19 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
+from data_sources.intervals import is_intraday
 from kronos.config import CLOSE
 from kronos.errors import Fix
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation import path_stats
 from kronos_studio.evaluation.rank_skill import MIN_SERIES_PER_DATE, RankSkillError
+from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD, trained_on
+from kronos_studio.evaluation.trust import TrainingPeriodError
+from kronos_studio.forecasters import make_forecasts
 
 from .engine import BatchRun
+from .forecaster import BatchSettings
 from .rank_plan import RankPlan
 from .summary import utc
 
@@ -66,8 +69,6 @@ class RankPanel:
 def date_keys(bars) -> pd.DatetimeIndex:
     """Each bar's key on the shared grid: its local date for daily or longer bars (an equity's and an FX
     pair's bars of the same day meet), its UTC time for intraday bars."""
-    from data_sources.intervals import is_intraday
-
     ts = pd.DatetimeIndex(bars.frame["timestamp"])
     if is_intraday(bars.interval):
         return ts.tz_convert("UTC") if ts.tz is not None else ts.tz_localize("UTC")
@@ -141,9 +142,6 @@ def cross_section(forecaster, series: dict, settings: ForecastSettings, plan: Ra
     ``settings`` (its horizon H, lookback, seed; ``paths`` replaced by each of ``plan.paths``). Raises
     ``RankSkillError`` for mixed intervals or no usable date, ``TrainingPeriodError`` when every date is
     inside the model's training period, ``LookAheadError`` when a forecast read past its cut-off."""
-    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD, trained_on
-    from kronos_studio.evaluation.trust import TrainingPeriodError
-
     started = time.perf_counter()
     check_intervals(series)
     horizon = settings.horizon
@@ -247,7 +245,7 @@ def forecast_runs(forecaster, runs: Iterable[tuple[list, ForecastSettings]], eng
     ``make_forecasts`` per run: in this process, or with ``engine.engine`` "ray" by the batch engine's Ray
     actor pool (each date one unit; every actor loads ``engine.model`` once and must have loaded the model
     the driver has). ``runs`` is read as it is forecast, so only the dates in flight hold their bars."""
-    from kronos_studio.forecasters import make_forecasts
+    from .ray_engine import ray_workers  # read when called: a test patches it in ray_engine
 
     runs = iter(runs)
     if engine is None or engine.engine == "local":
@@ -256,8 +254,6 @@ def forecast_runs(forecaster, runs: Iterable[tuple[list, ForecastSettings]], eng
     first = list(itertools.islice(runs, RAY_DATES_IN_FLIGHT))
     if not first:
         return
-    from .forecaster import BatchSettings
-    from .ray_engine import ray_workers
 
     expected = {"predictor_revision": None, "tokenizer_revision": None, **forecaster.describe()}
     with ray_workers(engine.model, BatchSettings(first[0][1]), address=engine.ray_address, workers=engine.workers,

@@ -19,12 +19,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from kronos.errors import Fix, InputError, Notice
+from data_sources.calendars import validate_calendar
+from data_sources.intervals import span_text
+from data_sources.quality import check_fix_names
+from data_sources.storage import atomic_write
+from kronos.errors import Fix, InputError, Notice, UserError
+from kronos.lazy import pd
 from kronos_studio.catalog.champion import CHAMPION
 from kronos_studio.catalog.kinds import kind_of
+from kronos_studio.risk.measures import MIN_TAIL_PATHS
 
+from .conditioned import ConditionedChunkForecaster
 from .forecaster import CHUNK_SERIES, BatchSettings, ChunkForecaster, SeriesJob, failure_row
 from .summary import risk_columns, touch_column
 from .watchlist import Entry, load_entries
@@ -99,9 +104,6 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
     """Forecast every entry not already done in ``run.out`` (and ``run.steps_out``) with ``settings``, and
     write both. ``ready``: the entries' bars already read and gated (``watchlist.Loaded``, in watchlist order: a
     watch's tick, whose replay cuts each series' bars at its clock), instead of reading them here."""
-    from data_sources.calendars import validate_calendar
-    from data_sources.quality import check_fix_names
-
     if run.engine not in ENGINES:
         raise InputError(f"unknown engine '{run.engine}'", {"engine": run.engine},
                          Fix(f"use one of {list(ENGINES)} ({{setting}})", "engine"))
@@ -182,7 +184,6 @@ def _local_forecaster(run: BatchRun, settings: BatchSettings) -> ChunkForecaster
                                 ledger_url=run.ledger_url, registry=run.registry)
         local.replay = run.replay
         return local
-    from .conditioned import ConditionedChunkForecaster
 
     return ConditionedChunkForecaster(run.model, settings, run.covariates, workspace=run.workspace,
                                       registry=run.registry)
@@ -196,8 +197,6 @@ def _id(value) -> int | None:
 def _served_by(local: ChunkForecaster, bars) -> int | None:
     """The adapter that serves ``bars``' series now (None: the base model or a model not chosen per series;
     a series whose champion cannot be read is forecast again, and its row says why)."""
-    from kronos.errors import UserError
-
     try:
         entry = local.champion_entry(bars)
     except (UserError, ValueError, RuntimeError):
@@ -214,11 +213,12 @@ def _text(value) -> str | None:
 def _workers(run: BatchRun, local: ChunkForecaster, settings, needed: bool):
     """``map_chunks`` of the chosen engine: the driver's own forecaster, or a pool of Ray actors
     (not started when nothing is left to forecast)."""
+    from .ray_engine import ray_workers  # read when called: a test patches it in ray_engine
+
     method = "forecast" if run.each_forecast is None else "forecast_kept"  # a watch records the forecasts themselves
     if run.engine == "local" or not needed:
         yield lambda chunks: (getattr(local, method)(chunk) for chunk in chunks)
         return
-    from .ray_engine import ray_workers
 
     with ray_workers(run.model, settings, address=run.ray_address, workers=run.workers, device=run.device,
                      expected_model=local.provenance) as map_chunks:
@@ -261,8 +261,6 @@ class _Writer:
             self.write(rows, steps)
 
     def write(self, rows: dict[str, dict], steps: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        from data_sources.storage import atomic_write
-
         frame = results_frame([rows[s] for s in self.order if s in rows])
         step_frame = pd.concat([steps[s] for s in self.order if s in steps], ignore_index=True) if steps else None
         if self.out is not None:
@@ -280,8 +278,6 @@ LEAD_COLUMNS = ("series", "status", "p_up", "expected_return", "close_p10", "clo
 def risk_notices(frame: pd.DataFrame) -> list[Notice]:
     """One flag for the rows whose ES rests on too few paths beyond the VaR (``risk_paths_needed``, each row's
     own words in ``risk_notes``): how many there are and the path count that gives every one of them enough."""
-    from kronos_studio.risk.measures import MIN_TAIL_PATHS
-
     if "risk_paths_needed" not in frame.columns:
         return []
     needed = frame["risk_paths_needed"].dropna()
@@ -298,8 +294,6 @@ def interval_notices(frame: pd.DataFrame) -> list[Notice]:
     """One flag when the forecast rows are of more than one bar interval: each row's numbers (VaR, ES, volatility,
     P(up), the band) are over its own horizon of bars, so an hourly row's 5-bar VaR (5 hours) stands beside a
     daily row's (5 days) and the two do not compare."""
-    from data_sources.intervals import span_text
-
     if "interval" not in frame.columns:
         return []
     ok = frame[frame["status"] == "ok"]

@@ -7,10 +7,14 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import pandas as pd
-
-from kronos.errors import Fix, InputError
+from kronos.errors import Fix, InputError, UserError
+from kronos.lazy import pd
 from kronos.settings import ForecastSettings, bounded, check_bounds
+from kronos_studio.catalog import resolve
+from kronos_studio.catalog.champion import champion_entry, champion_forecaster
+from kronos_studio.catalog.kinds import kind_of
+from kronos_studio.forecasters import make_forecasts
+from kronos_studio.forecasters.bounds import notices as forecast_notes
 from kronos_studio.risk.measures import RiskSettings
 
 from .summary import DEFAULT_TOUCH_LEVELS, bad_touch_levels, risk_summary, step_quantiles, summarize, utc
@@ -83,8 +87,6 @@ class ChunkForecaster:
 
     def __init__(self, model: str | None, settings: BatchSettings, device=None,
                  workspace: str | None = None, ledger_url: str | None = None, registry=None):
-        from kronos_studio.catalog.kinds import kind_of
-
         # CPU threads: each forecast takes its share (kronos.threads: on a Ray actor, its num_cpus)
         self.model, self.registry = model, registry
         self.per_series = kind_of(model).per_series
@@ -103,8 +105,6 @@ class ChunkForecaster:
 
     def base_forecaster(self, device):
         """The forecaster of ``self.model`` on ``device`` (the base model when chosen per series)."""
-        from kronos_studio.catalog import resolve
-
         return resolve(None if self.per_series else self.model, device=device,
                        load_pair=None if self.registry is None else self.registry.loader(self.model))
 
@@ -119,8 +119,6 @@ class ChunkForecaster:
     def champion_entry(self, bars):
         """The registry's champion of ``bars``' series (None: the base model serves, or the model is not
         chosen per series)."""
-        from kronos_studio.catalog.champion import champion_entry
-
         if not self.per_series:
             return None
         if self.ledger is None:
@@ -142,8 +140,6 @@ class ChunkForecaster:
         """``forecast``'s results, each with its forecast (a watch records them; from a Ray actor they travel back)."""
         if not self.per_series:
             return self._forecast(self.forecaster, jobs)
-        from kronos.errors import UserError
-        from kronos_studio.catalog.champion import champion_forecaster
         from kronos_studio.forecasting import studio_pipeline
 
         results: dict[int, SeriesResult] = {}
@@ -184,8 +180,6 @@ class ChunkForecaster:
     def _forecast(self, forecaster, jobs: list[SeriesJob]) -> list[SeriesResult]:
         """A result per job by ``forecaster``, in order. If the batch fails, each series is retried alone, so
         a series the model refuses fails only its own row."""
-        from kronos_studio.forecasters import make_forecasts
-
         settings = self.settings.forecast_settings(forecaster) if self.per_series else self.forecast_settings
         try:
             with self._turn():
@@ -200,15 +194,11 @@ class ChunkForecaster:
     def forecast_run(self, run: tuple[list, ForecastSettings]) -> list:
         """The forecasts of one run, (bars list, settings), in one batched call: a ranking's cut-off date
         (``kronos_studio.batch.cross_section``), its errors raised as they are."""
-        from kronos_studio.forecasters import make_forecasts
-
         bars_list, settings = run
         with self._turn():
             return make_forecasts(self.forecaster, bars_list, settings)
 
     def _result(self, job: SeriesJob, fc, settings: ForecastSettings, model: dict) -> SeriesResult:
-        from kronos_studio.forecasters.bounds import notices as forecast_notes
-
         last_close = float(fc.history["close"].iloc[-1])
         bars = job.bars
         try:

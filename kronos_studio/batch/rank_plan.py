@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from kronos.lazy import np
 from kronos.settings import Bounds, check_bounds, default, knob
 
 from .engine import BatchRun

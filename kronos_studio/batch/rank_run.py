@@ -7,8 +7,9 @@ import json
 import math
 from dataclasses import dataclass
 
-import pandas as pd
-
+from data_sources.sources import SAMPLE_PICKER, SOURCES
+from data_sources.storage import atomic_write
+from kronos.lazy import pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.rank_skill import rank_report
 
@@ -29,14 +30,10 @@ class RankResult:
         return {**self.report, "panel": [{k: finite(v) for k, v in r.items()} for r in records.to_dict("records")]}
 
     def write_json(self, path) -> None:
-        from data_sources.storage import atomic_write
-
         text = json.dumps(self.to_json(), indent=1, allow_nan=False)
         atomic_write(path, lambda tmp: open(tmp, "w").write(text))
 
     def write_panel(self, path) -> None:
-        from data_sources.storage import atomic_write
-
         atomic_write(path, lambda tmp: self.panel.panel.to_parquet(tmp, index=False))
 
 
@@ -76,8 +73,6 @@ def history_wanted(entry: Entry, lookback: int, window: int) -> int:
     """Bars to ask for: a file is read whole (gated for ``lookback`` bars); a bundled sample whole too (its
     bars are on this machine, and samples end on different dates, so a tail of each could miss the dates
     they share); a fetched series the ``window`` the cut-offs span back from now."""
-    from data_sources.sources import SAMPLE_PICKER, SOURCES
-
     if entry.file is not None:
         return lookback
     if SOURCES[entry.source].input == SAMPLE_PICKER:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kronos.errors import UserError
+from kronos.threads import thread_budget
 
 from .forecaster import BatchSettings, ChunkForecaster
 
@@ -56,7 +57,6 @@ def actor_pool(actor_class: type, args: tuple, *, address: str | None = None, wo
         import ray
     except ImportError:
         raise RayEngineError("the Ray engine needs Ray: pip install 'ray>=2.40'") from None
-    from kronos.threads import thread_budget
 
     started_here = not ray.is_initialized()
     if started_here:

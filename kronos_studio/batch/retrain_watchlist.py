@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kronos.errors import Fix, UserError
+from kronos_studio.catalog.champion import series_retrainer
+from kronos_studio.ledger import LedgerError
 from kronos_studio.training.retrain import MADE_BY, RetrainError, RetrainSettings, SeriesLocked
+
+from .engine import ENGINES
+from .ray_engine import actor_pool
+from .watchlist import load_entry
 
 DECIDED, REFUSED, LOCKED = "decided", "refused", "locked"
 
@@ -85,10 +91,6 @@ class SeriesRetrainer:
         the outcome keeps too; ``bars``: the series' bars already read and gated (a watch's tick: a replay's cut of
         them at its clock), instead of reading them here."""
         from kronos.checkpoints import CheckpointError
-        from kronos_studio.catalog.champion import series_retrainer
-        from kronos_studio.ledger import LedgerError
-
-        from .watchlist import load_entry
 
         outcome = SeriesOutcome(entry.series, DECIDED)
 
@@ -146,8 +148,6 @@ def retrain_watchlist(entries: list, job: WatchlistRetrain, fanout: Fanout = Fan
     """Every entry's ``SeriesOutcome``, in watchlist order. ``log(line)`` gets each decision's line (from Ray
     workers: when their series is done); ``unit``: the local engine's retrainer (None: one of ``job`` on the
     default ledger)."""
-    from .engine import ENGINES
-
     if fanout.engine not in ENGINES:
         raise ValueError(f"unknown engine '{fanout.engine}': use one of {list(ENGINES)}")
     if fanout.engine == "local":
@@ -155,7 +155,6 @@ def retrain_watchlist(entries: list, job: WatchlistRetrain, fanout: Fanout = Fan
         for entry in entries:
             yield unit.retrain(entry, log)
         return
-    from .ray_engine import actor_pool
 
     with actor_pool(SeriesRetrainer, (job,), address=fanout.address, workers=fanout.workers) as (_, actors):
         from ray.util import ActorPool

@@ -5,14 +5,13 @@ All returns are relative to the last close of the history; the statistics are th
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS
+from kronos.lazy import np, pd
 from kronos.quantiles import BAND, DEFAULT_QUANTILES, path_quantiles
 from kronos_studio.evaluation import path_stats
-from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.measures import RiskSettings, path_risk
 from kronos_studio.risk.registry import MEASURES, row_prefixes
+from kronos_studio.risk.volatility import volatility_forecast
 
 STEP_LEVELS = DEFAULT_QUANTILES  # the quantiles every step reports
 STEP_FIELDS = ("open", "high", "low", "close", "volume")
@@ -71,9 +70,6 @@ def risk_summary(forecast, risk: RiskSettings) -> dict:
     ``risk_paths_needed`` where an ES rests on too few paths (the count the library's notice asks for) and
     the VaR/ES notices in words (``risk_notes``; the volatility's own notices are of the range estimators and the
     history, which a row does not report)."""
-    from kronos_studio.risk.measures import path_risk
-    from kronos_studio.risk.volatility import volatility_forecast
-
     path = path_risk(forecast, risk)
     row = {}
     for t in path.horizon:

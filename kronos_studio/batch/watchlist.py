@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
-import pandas as pd
-
+from data_sources.files import name_of_file
 from data_sources.sources import SOURCES, by_symbol
 from kronos.errors import UserError
+from kronos.lazy import pd
 from kronos.threads import usable_cores
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -117,8 +117,6 @@ def series_of_file(path: Path) -> str:
     """The series a bar file of a folder watchlist holds, by its name: the file's name as every reader names a
     series no one named (``data_sources.files.name_of_file``: a trailing date left out), so that a folder of a
     day's downloads of a series (``AAPL_2026-06-29.csv``, ``AAPL_2026-06-30.csv``) is one series."""
-    from data_sources.files import name_of_file
-
     return name_of_file(Path(path).name)[0]
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kronos.errors import Fix, InputError
+from kronos_studio.bundled import default_model_path, model_reference
 from kronos_studio.forecasters.base import Forecaster
+from kronos_studio.forecasters.kronos import KronosForecaster
+from kronos_studio.forecasters.period import period_until
 
 CHAMPION = "champion"
 WITHHELD = "champion_withheld"  # the provenance's word on a champion that did not serve these bars, and why
@@ -81,8 +84,6 @@ class ChampionForecaster(Forecaster):
     def training_period(self):
         """The base model's, or the champion's training window's last day when later: a walk-forward over
         the bars the adapter learned from scores memory, not forecasting."""
-        from kronos_studio.forecasters.period import period_until
-
         base = self.inner.training_period()
         if self.trained_until is None:
             return base
@@ -157,8 +158,6 @@ def champion_forecaster(bars, entry, load_pair: Callable[[str], object], pipelin
 def _kronos_forecaster(entry, interval: str, load_pair: Callable[[str], object], pipeline):
     """The base model's forecaster (``entry`` None), or the champion adapter's on the bundled base it was
     trained on, reading the events it was trained with."""
-    from kronos_studio.bundled import default_model_path
-    from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.training.adapters import apply_adapter, bundled_base
     from kronos_studio.training.retrain import adapter_events
 
@@ -177,7 +176,6 @@ def retrain_reference(model: str | None) -> str | None:
     """The base model ``model`` names for a retrain, as ``load_pair`` takes it (a bundled model's folder); None
     when none is named: the series' champion's base. ``champion`` names what serves each series, not a base to
     train on: refused, with the default to use."""
-    from kronos_studio.bundled import model_reference
     from kronos_studio.training.retrain import RetrainError
 
     if not model:

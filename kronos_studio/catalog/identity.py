@@ -3,7 +3,10 @@ promoted, an ensemble fitted to the series, a Chronos-2 downloaded), and a resul
 answer for it."""
 from __future__ import annotations
 
-from .champion import CHAMPION
+from kronos_studio.bundled import ENSEMBLE_DIR, model_reference
+from kronos_studio.ensemble.meta import files_digest
+
+from .champion import CHAMPION, champion_entry
 from .choice import ModelChoice, model_of
 from .resolve import ENSEMBLE, ModelRef, normal_reference
 
@@ -12,8 +15,6 @@ NOT_PER_SERIES = "not chosen per series"  # the champion read for a model other 
 
 def per_series(ref) -> bool:
     """``ref`` (a reference or a ``ModelChoice``) names ``champion``: one model per series, read from the registry."""
-    from kronos_studio.bundled import model_reference
-
     ref = model_of(ref)
     return ref.per_series if isinstance(ref, ModelRef) else model_reference(ref) == CHAMPION
 
@@ -30,7 +31,6 @@ def served_champion(ref, bars, workspace: str | None = None, ledger=None):
     and the forecast name the same adapter; ``NOT_PER_SERIES`` for any other model."""
     if not per_series(ref):
         return NOT_PER_SERIES
-    from .champion import champion_entry
 
     return champion_entry(bars, workspace, ledger=ledger)
 
@@ -49,10 +49,8 @@ def model_identity(ref, bars, workspace: str | None = None, champion=NOT_PER_SER
     identity = {"model": normal_reference(None if name == ENSEMBLE else name), "precision": precision}
     if not mixes(ref, ensemble):
         return identity
-    from kronos_studio.bundled import ENSEMBLE_DIR
     from kronos_studio.ensemble.chronos2 import ensemble_state
     from kronos_studio.ensemble.features import asset_class
-    from kronos_studio.ensemble.meta import files_digest
     from kronos_studio.ensemble.series import series_fits
 
     try:

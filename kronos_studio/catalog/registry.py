@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from kronos.errors import Fix, InputError
 from kronos.settings import DEFAULT_HORIZON, DEFAULT_PRECISION, ForecastSettings
 from kronos.threads import SAMPLING_CONCURRENCY, ThreadUse, computing
-from kronos_studio.fair import FairSlots
+from kronos_studio.fair import Abandoned, Cancelled, FairSlots, asker_gone, check_asker, stoppable
 from kronos_studio.forecasters.base import Forecaster
 from kronos_studio.forecasters.warm import Recent, WarmWeights, process_weights
 
+from .champion import champion_forecaster
 from .choice import ModelChoice, model_of
 from .resolve import ModelRef, normal_reference, resolve
 from .warm_up import warm_up_forecast
@@ -109,8 +110,6 @@ class ModelRegistry:
         model), as the caller read it from its ledger (``champion.champion_entry``), on warm pairs."""
         from kronos_studio.forecasting import studio_pipeline
 
-        from .champion import champion_forecaster
-
         with self.lock:
             served = self.champions.setdefault(self.decode, Recent(self.pairs.most))
         return champion_forecaster(bars, entry, self.loader(None), lambda pair: studio_pipeline(pair, self.decode),
@@ -150,8 +149,6 @@ class ModelRegistry:
         one per model, both taken in turn by the owners waiting, each one computation of the machine's share of
         the cores (``kronos.threads.computing``: alone, all of them; with N at once, 1/N each), instead of
         several each on all the cores, fighting for them."""
-        from kronos_studio.fair import Abandoned, Cancelled, asker_gone
-
         # waiting for its model, a forecast holds no slot; one whose asker left stops waiting
         try:
             with self.sampling_turns(ref).held(owner, abandon=asker_gone), \
@@ -222,14 +219,10 @@ class InTurn(Forecaster):
         return self.inner.device()
 
     def sample(self, history, future, settings, progress=None):
-        from kronos_studio.fair import stoppable
-
         with self.turn():  # each decode step first checks that the run's asker is still there
             return self.inner.sample(history, future, settings, stoppable(progress))
 
     def sample_batch(self, histories, futures, settings, per_series_stream: bool = True):
-        from kronos_studio.fair import check_asker
-
         with self.turn():
             check_asker()
             return self.inner.sample_batch(histories, futures, settings, per_series_stream=per_series_stream)

@@ -8,12 +8,16 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from kronos.config import DEFAULT_BUNDLE_CONTEXT, OFFICIAL_MODELS, default_lookback, official_model, read_bundle
 from kronos.errors import Fix, InputError, UserError
 from kronos.settings import DEFAULT_PRECISION, ForecastSettings
-from kronos_studio.bundled import listed_folders
+from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, listed_folders, model_reference
+from kronos_studio.ensemble.meta import MetaLearner
 from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK, Forecaster
+from kronos_studio.forecasters.kronos import KronosForecaster
 from kronos_studio.forecasters.warm import Warm
 
 from .champion import CHAMPION
@@ -104,8 +108,6 @@ class ModelRef:
     def default_lookback(self, horizon: int) -> int:
         """Bars of history it reads by default: context - horizon for Kronos (the window never slides), all
         of its history for the ensemble (GARCH fits on up to 500 returns)."""
-        from kronos.config import default_lookback
-
         return self.context if self.mixes else default_lookback(self.context, horizon)
 
     def slides(self, lookback: int, horizon: int) -> int:
@@ -126,8 +128,6 @@ def official_cached(repo_id: str, revision: str | None) -> bool:
 
 
 def folder_context(path: Path) -> int:
-    from kronos.config import DEFAULT_BUNDLE_CONTEXT, read_bundle
-
     try:
         return int(read_bundle(path).get("context", DEFAULT_BUNDLE_CONTEXT))
     except (TypeError, ValueError):
@@ -139,8 +139,8 @@ def catalog(models_dirs=()) -> list[ModelRef]:
     ``champion`` (per series: its champion adapter, else the bundled default), the official ones (any of
     them but ``champion`` mixed into the ensemble: ``ModelRef.ensemble_of``), then the neural kinds registered
     besides Kronos (``kinds.register``)."""
-    from kronos.config import OFFICIAL_MODELS
-    from kronos_studio.bundled import bundled_models
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
+
     out: list[ModelRef] = []
     for name, path in listed_folders(models_dirs).items():
         out.append(ModelRef(f"folder:{path}", f"{name} (local folder)", str(path), "folder", folder_context(path)))
@@ -168,9 +168,6 @@ def normal_reference(ref) -> str:
     """One spelling per model, for the caches that keep loaded models: a bundled model's name is its folder,
     an official repo id its name, an existing folder its resolved path (None: the bundled default's); anything
     else as it is."""
-    from kronos.config import official_model
-    from kronos_studio.bundled import default_model_path, model_reference
-
     ref = str(default_model_path() if ref is None else model_reference(str(ref)))
     official = official_model(ref)
     if official is not None:
@@ -184,8 +181,7 @@ def offered(ref: str | None, models_dirs=()) -> str | None:
     local model (by its folder in any spelling, or the folder's name), ``ensemble``, ``champion``, a
     statistical model (None: the bundled default). Anything else raises ``UnknownModel``, whose words are
     the same whether or not such a path exists on this machine."""
-    from kronos.config import OFFICIAL_MODELS, official_model
-    from kronos_studio.bundled import CHRONOS2_NAME, bundled_models
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
 
     if ref is None or ref in (ENSEMBLE, CHAMPION, CHRONOS2_NAME) or ref in STATISTICAL or ref in NEURAL:
         return ref
@@ -224,8 +220,6 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     Chronos-2 weights are kept warm where ``load_pair`` keeps its own (a registry's ``Loader``: its ``warm``), else in
     the process's store (``forecasters.warm.process_weights``).
     Raises ``CheckpointError``/``FileNotFoundError``/``ValueError`` with messages meant for the user."""
-    from kronos_studio.bundled import CHRONOS2_NAME, default_model_path, model_reference
-    from kronos_studio.forecasters.kronos import KronosForecaster
     from kronos_studio.forecasting import studio_pipeline
 
     if isinstance(ref, ModelRef):
@@ -262,11 +256,9 @@ def resolve(ref: ModelRef | str | None, bars=None, settings: ForecastSettings | 
     pipeline = studio_pipeline(load_pair(kronos_ref), decode)
     if name != ENSEMBLE and not ensemble:
         return KronosForecaster(pipeline)
-    from functools import partial
 
     from kronos_studio.ensemble.bundled import bars_ensemble, load_bundled_meta
     from kronos_studio.ensemble.chronos2 import ensemble_member
-    from kronos_studio.ensemble.meta import MetaLearner
     from kronos_studio.ensemble.series import load_series_meta
 
     if bars is None or settings is None:

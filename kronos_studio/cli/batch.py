@@ -4,8 +4,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kronos.settings import knob_values, knobs
+from kronos_studio.desk import READING, RISK_KNOBS, BatchSettings, Engine, RiskSettings, ScreenRequest
+
+from .batch_evaluate import add_evaluate_options, path_counts, run_evaluate, single_paths
 from .commands import add_command
-from .common import CliError, add_knob_options, add_sampling_options, add_threads_option, error_line
+from .common import (
+    CliError,
+    add_covariate_options,
+    add_knob_options,
+    add_sampling_options,
+    add_threads_option,
+    cli_device,
+    covariate_options,
+    error_line,
+    sampling_settings,
+)
+from .errors import notice_line
+from .models import cli_desk, desk_call
 
 
 def touch_levels(text: str) -> tuple[float, ...]:
@@ -17,8 +33,6 @@ def touch_levels(text: str) -> tuple[float, ...]:
 
 
 def register(sub) -> None:
-    from kronos_studio.desk import READING, RISK_KNOBS, Engine, RiskSettings, ScreenRequest
-
     p = add_command(sub, "batch",
                     description="Forecast every series of a watchlist with one model and write one row per series: P(up), "
                     "expected return, close quantiles at the horizon, band width, expected max drawdown, touch "
@@ -42,10 +56,8 @@ def register(sub) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    from .batch_evaluate import add_evaluate_options, path_counts
 
     evaluation = add_evaluate_options(p)
-    from .common import add_covariate_options
 
     add_covariate_options(p)
     p._option_string_actions["--paths"].type = path_counts  # several counts with --evaluate
@@ -68,9 +80,6 @@ def unread(args, own: dict[str, tuple[str, object]]) -> list[str]:
 def risk_settings(args):
     """The ``RiskSettings`` of the batch's risk columns the risk options ask for (one line naming a bad value
     otherwise); a list option not given is the setting's default."""
-    from kronos.settings import knobs
-    from kronos_studio.desk import RISK_KNOBS, RiskSettings
-
     given = {name: getattr(args, knob.name(name)) for name, (_, knob) in knobs(RiskSettings).items()
              if name in RISK_KNOBS and getattr(args, knob.name(name)) is not None}
     try:
@@ -80,14 +89,6 @@ def risk_settings(args):
 
 
 def run_batch_command(args) -> int:
-    from kronos.settings import knob_values
-    from kronos_studio.desk import BatchSettings, Engine, ScreenRequest
-
-    from .batch_evaluate import run_evaluate, single_paths
-    from .common import cli_device, covariate_options, sampling_settings
-    from .errors import notice_line
-    from .models import cli_desk, desk_call
-
     if isinstance(args.paths, int):
         args.paths = (args.paths,)  # the default, not parsed
     covariates = covariate_options(args)

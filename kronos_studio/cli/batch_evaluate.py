@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CliError, add_knob_options
+from kronos.settings import knob_values, knobs
+from kronos_studio.desk import Engine, LookAheadError, RankPlan, RankRequest
+
+from .common import CliError, add_knob_options, cli_device, error_line, sampling_settings
 from .errors import notice_line
+from .models import cli_desk, desk_call
 
 
 def path_counts(text: str) -> tuple[int, ...]:
@@ -25,9 +29,6 @@ def path_counts(text: str) -> tuple[int, ...]:
 def add_evaluate_options(p: argparse.ArgumentParser):
     """The --evaluate options, in their own group (returned): the rank plan's, one per ``RankPlan`` knob (its path
     counts are the sampling options' --paths, several with --evaluate), and where the report goes."""
-    from kronos.settings import knobs
-    from kronos_studio.desk import RankPlan
-
     g = p.add_argument_group("does the ranking work? (--evaluate)")
     g.add_argument("--evaluate", action="store_true",
                    help="score the ranking on past cut-off dates instead of forecasting now: IC, rank IC with "
@@ -48,12 +49,6 @@ def single_paths(args) -> None:
 
 
 def run_evaluate(args) -> int:
-    from kronos.settings import knob_values
-    from kronos_studio.desk import Engine, LookAheadError, RankPlan, RankRequest
-
-    from .common import cli_device, error_line, sampling_settings
-    from .models import cli_desk, desk_call
-
     if args.panel is not None and not str(args.panel).endswith((".parquet", ".pq")):
         raise CliError(f"--panel must be a .parquet file, got '{args.panel}'")
     settings = sampling_settings(argparse.Namespace(**{**vars(args), "paths": args.paths[-1]}))

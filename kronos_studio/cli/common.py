@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import functools
 
+from .errors import FLAGS, cli_line, flag, knob_flag, notice_line
+
 EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3  # kronos retrain: another run holds the series' lock (a cron job may simply try later)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -46,8 +48,6 @@ def read_bars(path: str, timezone: str | None = None, calendar: str | None = Non
 def quality_gate(bars, fixes: list[str] | tuple[str, ...] = ()):
     """``Desk.gate``: (gated bars, note and warning lines worded with flags)."""
     from kronos_studio.desk import Desk
-
-    from .errors import notice_line
 
     gated = Desk.gate(bars, fixes)
     return gated.bars, [notice_line(n) for n in gated.notices]
@@ -123,8 +123,6 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
     accepted and no longer listed."""
     from kronos_studio.desk import INCLUDE_TRAINING_PERIOD
 
-    from .errors import flag
-
     p.add_argument(flag(INCLUDE_TRAINING_PERIOD, True), dest=INCLUDE_TRAINING_PERIOD, action="store_true",
                    help=f"also score {what} inside the model's training period (left out by default: such scores "
                         "measure memory, not forecasting); the output says how many there are either way")
@@ -161,8 +159,6 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
     ``knob_kind``; a word among ``Bounds.choices``: one of them); ``kronos.settings.knob_values(args, cls)`` reads
     them back."""
     from kronos.settings import ForecastSettings, bounds, knob_kind, knobs
-
-    from .errors import FLAGS, knob_flag
 
     cls = cls or ForecastSettings
     found, rules = knobs(cls), bounds(cls)
@@ -205,8 +201,6 @@ def sampling_settings(args):
 def error_line(e: Exception) -> CliError:
     """The one re-wording of an exception the command line answers as bad input: its first line, a library
     error's settings named as flags."""
-    from .errors import cli_line
-
     return CliError(cli_line(e))
 
 

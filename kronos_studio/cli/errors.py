@@ -2,6 +2,8 @@
 nowhere else (the library names settings; the app and the HTTP API have their own tables)."""
 from __future__ import annotations
 
+from kronos.errors import UserError, plain_name
+
 
 def knob_flag(name: str, default) -> str:
     """A sampling knob's option, derived from its name: ``--top-p``; a switch that defaults on turns it off
@@ -40,8 +42,6 @@ SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True):
 
 def flag(setting: str, value: object = None) -> str:
     """A setting as the command line takes it: '--lookback', '--calendar XNYS', '--no-resume'."""
-    from kronos.errors import plain_name
-
     if isinstance(value, bool):
         if (setting, value) in SWITCHES:
             return SWITCHES[(setting, value)]
@@ -109,7 +109,5 @@ def notice_line(notice) -> str:
 
 def cli_line(e: BaseException) -> str:
     """One line for ``kronos: error:``: a library error worded with flags, anything else as it reads."""
-    from kronos.errors import UserError
-
     text = (e.worded(flag) if isinstance(e, UserError) else str(e)).strip()
     return text.splitlines()[0] if text else type(e).__name__

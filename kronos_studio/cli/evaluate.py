@@ -7,6 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from kronos.quantiles import BAND_NAME
+from kronos.settings import default, knob_values
+from kronos_studio.desk import EvaluateRequest, RiskSettings, TrustPlan
+
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
@@ -30,6 +34,7 @@ from .models import (
     desk_call,
     model_choice,
 )
+from .risk import add_backtest_options
 
 
 def register(sub) -> None:
@@ -38,8 +43,6 @@ def register(sub) -> None:
     p.add_argument("file", help="CSV or Parquet bars")
     add_model_option(p)
     add_context_option(p)
-    from kronos.settings import default
-    from kronos_studio.desk import TrustPlan
 
     add_knob_options(p.add_argument_group("walk-forward"), TrustPlan)  # with --risk, its cut-offs and switch too
 
@@ -50,9 +53,6 @@ def register(sub) -> None:
     add_bars_file_options(p)
     add_covariate_options(p)
     add_meta_option(p)
-    from kronos_studio.desk import RiskSettings
-
-    from .risk import add_backtest_options
 
     r = p.add_argument_group("risk", "with --risk: the risk backtest of the cut-offs instead (as kronos risk "
                                      "--backtest: VaR, ES and variance forecasts against what happened)")
@@ -64,7 +64,6 @@ def register(sub) -> None:
 
 
 def run_evaluate(args) -> int:
-    from kronos.quantiles import BAND_NAME
     if args.risk and covariate_options(args) is not None:
         raise CliError("the risk backtest reads no covariates: leave out --with and --known-future, or --risk")
     bars, warnings = quality_gate(read_bars(args.file, args.timezone, args.calendar, args.symbol, args.exchange), args.fix)
@@ -78,8 +77,6 @@ def run_evaluate(args) -> int:
         from kronos.settings import default
 
         args.paths = default("paths")
-    from kronos.settings import knob_values
-    from kronos_studio.desk import EvaluateRequest, TrustPlan
 
     plan = desk_call(lambda: TrustPlan(**knob_values(args, TrustPlan)))
     asked = EvaluateRequest(bars, model_choice(args), sampling_settings(args), plan,

@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
-from kronos_studio.desk import ForecastRequest
+from kronos_studio.desk import EventError, ForecastRequest
+from kronos_studio.desk.adapted import AdapterRequest, event_calendar, parse_leader
 from kronos_studio.desk.covariates import conditioned_note
 from kronos_studio.desk.exports import write_csv
+from kronos_studio.desk.reading import ForecastReading
 
 from . import ledger
 from .bars_process import GatedBars
@@ -94,7 +96,6 @@ def run_forecast(args) -> int:
     fc = done.forecast
     open_ledger()
     recorded = ledger.record(opening[0], desk, fc, bars) if opening else None  # under the series' name
-    from kronos_studio.desk.reading import ForecastReading
 
     table = ForecastReading(fc).quantiles(args.quantiles)
     write_csv(table.reset_index(), args.out)
@@ -141,8 +142,6 @@ def adapter_request(args):
         if args.leader or args.events or args.no_bundled_events:
             raise CliError("--leader, --events and --no-bundled-events go with --adapter FOLDER (a LoRA event adapter)")
         return None
-    from kronos_studio.desk import EventError
-    from kronos_studio.desk.adapted import AdapterRequest, event_calendar, parse_leader
 
     try:
         calendar = event_calendar(bundled=not args.no_bundled_events, user=args.events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from .commands import add_command
+from .ledger import open_ledger
 
 
 def register(sub) -> None:
@@ -28,8 +29,6 @@ def register(sub) -> None:
 def run_create(args) -> int:
     from kronos_studio.service.keys import create_key
 
-    from .ledger import open_ledger
-
     ledger = open_ledger()
     try:
         key_id, token = create_key(ledger, args.workspace, admin=args.admin, label=args.label)
@@ -43,8 +42,6 @@ def run_create(args) -> int:
 
 def run_list(args) -> int:
     from kronos_studio.service.keys import list_keys
-
-    from .ledger import open_ledger
 
     ledger = open_ledger()
     try:
@@ -62,8 +59,6 @@ def run_list(args) -> int:
 
 def run_revoke(args) -> int:
     from kronos_studio.service.keys import revoke_key
-
-    from .ledger import open_ledger
 
     ledger = open_ledger()
     try:

@@ -4,16 +4,21 @@ ledger ``open_ledger`` opens, its requests drawn from the options. ``kronos fore
 (``--no-ledger`` opts out) through ``open_in_background`` and ``record`` below."""
 from __future__ import annotations
 
+import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data_sources.requests import BarsRequest
-from kronos.settings import knob_values
-from kronos_studio.desk import DriftRequest, ModelsQuery, RecordRequest, ScoreRequest, StepsRequest
+from kronos.quantiles import BAND_NAME, band_nominal
+from kronos.settings import knob_values, knobs
+from kronos_studio.desk import Desk, DriftRequest, ModelsQuery, RecordRequest, RiskSettings, ScoreRequest, StepsRequest
+from kronos_studio.desk.risk_record import record_body
 
 from .commands import add_command
 from .common import CliError, add_knob_options, error_line
+from .errors import cli_line, notice_line
 from .models import process_desk
 
 if TYPE_CHECKING:
@@ -21,8 +26,6 @@ if TYPE_CHECKING:
 
 
 def register(sub) -> None:
-    from kronos.quantiles import BAND_NAME, band_nominal
-
     p = add_command(sub, "ledger",
                     description="The forecast ledger: every forecast kept, scored when its bars arrive. It is "
                                 "the database in $KRONOS_STUDIO_DB (any SQLAlchemy URL), else a SQLite file in "
@@ -67,9 +70,6 @@ def register(sub) -> None:
 
 def add_exceptions(ledger_sub) -> None:
     """``kronos ledger exceptions``: its levels and positions are ``RiskSettings``' own (their defaults, help)."""
-    from kronos.settings import knobs
-    from kronos_studio.desk import RiskSettings
-
     x = ledger_sub.add_parser(
         "exceptions", help="VaR exceptions of the recorded forecasts, tested per series and model",
         description="Each recorded forecast whose horizon's bar has arrived, judged as a risk forecast: its VaR "
@@ -107,8 +107,6 @@ def open_ledger(hint: str = "", workspace: str | None = None):
 def open_in_background() -> Future:
     """Open the ledger while the model samples: importing the database layer and checking the schema
     then costs the forecast no wall time."""
-    from concurrent.futures import ThreadPoolExecutor
-
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
     try:
         return pool.submit(open_ledger, " (or pass --no-ledger)")
@@ -146,8 +144,6 @@ def _report_line(label: str, scored) -> str:
 
 
 def run_score(args) -> int:
-    from .errors import cli_line, notice_line
-
     desk = process_desk()
     with open_ledger() as ledger:
         if args.files:
@@ -179,8 +175,6 @@ def run_score(args) -> int:
 
 def run_export(args) -> int:
     from kronos_studio.desk.ledger import counted
-
-    from .errors import notice_line
 
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".pq"):
@@ -214,10 +208,6 @@ def run_info(args) -> int:
 
 
 def run_drift(args) -> int:
-    import json
-
-    from .errors import notice_line
-
     request = DriftRequest(**knob_values(args, DriftRequest))
     with open_ledger(workspace=args.workspace) as ledger:
         done = process_desk().drift(request, ledger=ledger)
@@ -254,13 +244,6 @@ def exceptions_line(row: dict) -> str:
 
 
 def run_exceptions(args) -> int:
-    import json
-
-    from kronos_studio.desk import Desk, RiskSettings
-    from kronos_studio.desk.risk_record import record_body
-
-    from .errors import notice_line
-
     try:
         risk = RiskSettings(**{k: tuple(v) for k, v in (("levels", args.levels), ("positions", args.positions))
                                if v is not None})

@@ -7,18 +7,19 @@ import sys
 from pathlib import Path
 
 from data_sources.requests import BarsRequest
-from kronos.settings import default
+from kronos.lazy import pd
+from kronos.settings import ForecastSettings, default, knob_values
+from kronos_studio.desk import FineTunePlan, FineTuneRequest
 from kronos_studio.desk.exports import write_csv
 
 from .common import CliError, add_knob_options, add_threads_option
+from .errors import cli_line, notice_line
 from .models import cli_desk, desk_call
 from .training_options import make_log
 
 
 def register(train_sub) -> None:
     """Add ``kronos train lora`` to the ``kronos train`` subcommands."""
-    from kronos_studio.desk import FineTunePlan
-
     p = train_sub.add_parser("lora", help="LoRA fine-tuning with event inputs (base model frozen)",
                              description="Train rank-8 LoRA adapters on the attention q/v projections together "
                                          "with the event embedding; write an adapter folder and a before/after "
@@ -65,13 +66,6 @@ def leader(item: str) -> tuple[str, BarsRequest]:
 
 
 def run_train_lora(args) -> int:
-    import pandas as pd
-
-    from kronos.settings import ForecastSettings, knob_values
-    from kronos_studio.desk import FineTunePlan, FineTuneRequest
-
-    from .errors import cli_line
-
     # checked before training: a bad knob refuses at once, not after the run; no lookback: each model reads its
     # own window of the cut-off's history (Kronos: context - horizon)
     plan = desk_call(lambda: FineTunePlan(**knob_values(args, FineTunePlan)))
@@ -86,7 +80,6 @@ def run_train_lora(args) -> int:
                               test_start=args.test_start)
     desk, _ = cli_desk(args)
     done = desk_call(lambda: desk.fine_tune(request, log=make_log(args)))
-    from .errors import notice_line
 
     for notice in done.notices:
         print(notice_line(notice), file=sys.stderr)

@@ -8,13 +8,16 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import platform
 import signal
 import sys
 import threading
 import time
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 
 from kronos.errors import UserError
+from kronos.threads import configure, thread_budget, thread_setting
 
 from .commands import COMMANDS, named_command
 from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CliError
@@ -61,11 +64,6 @@ class VersionAction(argparse.Action):
 def version_text() -> str:
     """The studio's, torch's and Python's versions, and the thread budget (``kronos.threads``), without
     importing torch."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    from kronos.threads import thread_budget
-
     def installed(name: str) -> str:
         try:
             return version(name)
@@ -85,8 +83,6 @@ def version_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kronos.threads import configure, thread_setting
-
     previous = None
     handler = held_while_torch_loads()
     try:

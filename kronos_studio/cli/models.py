@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CliError, cli_device, error_line, positive, process_desk
+from kronos.config import DEFAULT_BUNDLE_CONTEXT, trained_context
+from kronos.errors import UserError
+from kronos.settings import knobs
+from kronos_studio.desk import BUNDLED_NAMES, CHAMPION, ENSEMBLE, STATISTICAL, ModelChoice, ModelRegistry
+
+from .common import CliError, add_knob_options, cli_device, error_line, positive, process_desk
 
 
 def add_context_option(p: argparse.ArgumentParser) -> None:
-    from kronos.config import DEFAULT_BUNDLE_CONTEXT
-
     p.add_argument("--context", type=positive(int), default=None, metavar="BARS",
                    help="bars the model was trained to read, for a model folder without bundle.json (official "
                         "models and folders with a bundle.json know theirs; without it such a folder is assumed "
@@ -31,8 +34,6 @@ def add_models_dir_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled model") -> None:
-    from kronos_studio.desk import BUNDLED_NAMES, CHAMPION, ENSEMBLE, STATISTICAL
-
     p.add_argument("--model", default=None,
                    help=f"official name (mini, small, base), bundled model ({', '.join(BUNDLED_NAMES)}), Hub repo "
                         f"id, local folder, '{ENSEMBLE}' (the bundled ensemble), '{CHAMPION}' (the series' champion adapter from "
@@ -44,10 +45,6 @@ def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled mod
 def add_choice_options(p: argparse.ArgumentParser, only: tuple[str, ...]) -> None:
     """The model choice's options ``only`` names (``--ensemble``, ``--chronos2``, ``--meta``), one per ``Knob`` of
     ``ModelChoice``."""
-    from kronos_studio.desk import ModelChoice
-
-    from .common import add_knob_options
-
     add_knob_options(p, ModelChoice, only)
 
 
@@ -62,9 +59,6 @@ def add_meta_option(p: argparse.ArgumentParser) -> None:
 def model_choice(args):
     """The ``ModelChoice`` the options ask for: ``--model`` with the options the command offers (``--ensemble``,
     ``--meta``, ``--chronos2``; one it does not offer keeps its default)."""
-    from kronos.settings import knobs
-    from kronos_studio.desk import ModelChoice
-
     return ModelChoice(args.model, **{name: getattr(args, knob.name(name)) for name, (_, knob) in
                                       knobs(ModelChoice).items() if hasattr(args, knob.name(name))})
 
@@ -75,8 +69,6 @@ def cli_desk(args):
     in order, for the output line). The options are the command's, so its models load through a registry of its
     own (the output names what this command loaded); everything else is the process desk's."""
     from kronos.checkpoints import load_pair
-    from kronos.config import trained_context
-    from kronos_studio.desk import ModelRegistry
 
     context = getattr(args, "context", None)
     loaded = []
@@ -98,7 +90,6 @@ def desk_call(call):
     """``call()``, a desk's answer, with the library's refusals of a model or of the bars and settings worded as
     one line naming flags."""
     from kronos.checkpoints import CheckpointError
-    from kronos.errors import UserError
 
     try:
         return call()

@@ -6,8 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from kronos.quantiles import BAND_NAME
 from kronos.settings import knob_values
+from kronos_studio.desk import COVERAGE_TOLERANCE, NOMINAL_COVERAGE, Engine, RetrainSettings, RetrainWatchlistRequest
 
+from .bars_process import GatedBars
 from .commands import add_command
 from .common import (
     EXIT_BAD_INPUT,
@@ -20,19 +23,12 @@ from .common import (
     error_line,
     positive,
 )
+from .errors import cli_line
 from .ledger import open_ledger
+from .models import cli_desk, desk_call
 
 
 def register(sub) -> None:
-    from kronos.quantiles import BAND_NAME
-    from kronos_studio.desk import (
-        COVERAGE_TOLERANCE,
-        NOMINAL_COVERAGE,
-        Engine,
-        RetrainSettings,
-        RetrainWatchlistRequest,
-    )
-
     p = add_command(sub, "retrain",
                     description="Train a LoRA challenger on the latest --window bars before each retraining point, score it, "
                     "the series' champion and the base model on held-out cut-offs after its data (fair CRPS), and "
@@ -63,8 +59,6 @@ def log_line(line: str) -> None:
 
 
 def retrain_settings(args):
-    from kronos_studio.desk import RetrainSettings
-
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
     try:  # the settings' own checks, one rule for every face, worded with flags
@@ -78,9 +72,6 @@ def run_retrain(args) -> int:
     from kronos.checkpoints import CheckpointError
     from kronos_studio.desk import Desk, RetrainError, RetrainRequest, SeriesLocked, TrainingPeriodError
     from kronos_studio.desk.ledger import LedgerError
-
-    from .bars_process import GatedBars
-    from .models import cli_desk
 
     if Desk.is_watchlist(args.file):
         return run_retrain_watchlist(args)
@@ -114,9 +105,6 @@ def run_retrain_watchlist(args) -> int:
     """Every series of the watchlist ``args.file``: 0 when each was decided, 2 when any was refused, 3 when
     any was locked and none refused."""
     from kronos_studio.desk import DECIDED, LOCKED, REFUSED, Engine, RetrainWatchlistRequest
-
-    from .errors import cli_line
-    from .models import cli_desk, desk_call
 
     if args.symbol or args.timezone or args.exchange:
         raise CliError("--symbol, --exchange and --timezone name one series' bars: a watchlist names its series (by "

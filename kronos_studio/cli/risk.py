@@ -9,6 +9,19 @@ import json
 import sys
 from pathlib import Path
 
+from kronos.settings import knob_values, knobs
+from kronos_studio.desk import (
+    DEFAULT_RISK_MODEL,
+    STANDARD_MODELS,
+    RiskBacktestPlan,
+    RiskBacktestRequest,
+    RiskChampionRequest,
+    RiskRequest,
+    RiskSettings,
+)
+from kronos_studio.desk.risk import SAMPLED_CANDIDATES, backtest_body, champion_body, risk_body, risk_paths
+
+from .bars_process import GatedBars
 from .commands import add_command
 from .common import (
     DEFAULT_LOOKBACK_WORDS,
@@ -27,8 +40,6 @@ RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --ba
 
 
 def register(sub) -> None:
-    from kronos_studio.desk import DEFAULT_RISK_MODEL, STANDARD_MODELS, RiskBacktestPlan, RiskSettings
-
     p = add_command(sub, "risk", description="VaR and ES of a long and a short position, the volatility forecast "
                                              "and the stylized-facts check of a forecast's paths; with --backtest, "
                                              "their walk-forward backtest (Kupiec, Christoffersen, Basel traffic "
@@ -70,9 +81,6 @@ def add_backtest_options(group) -> None:
     """The risk backtest's own options, one per ``RiskBacktestPlan`` knob, for ``kronos risk --backtest`` and
     ``kronos evaluate --risk`` (whose cut-offs and training-period switch each command offers as its own: both
     read them)."""
-    from kronos.settings import knobs
-    from kronos_studio.desk import RiskBacktestPlan
-
     add_knob_options(group, RiskBacktestPlan, tuple(n for n in knobs(RiskBacktestPlan) if n not in SHARED_OPTIONS))
 
 
@@ -83,9 +91,6 @@ SHARED_OPTIONS = ("cutoffs", "include_trained")
 
 def backtest_request(bars, args, settings, risk):
     """The ``RiskBacktestRequest`` the options ask for."""
-    from kronos.settings import knob_values
-    from kronos_studio.desk import RiskBacktestPlan, RiskBacktestRequest
-
     try:
         plan = RiskBacktestPlan(**knob_values(args, RiskBacktestPlan))
     except ValueError as e:
@@ -95,8 +100,6 @@ def backtest_request(bars, args, settings, risk):
 
 def backtest(desk, bars, args, settings, risk):
     """``Desk.risk_backtest`` as the options ask: (the result, its JSON body, its table)."""
-    from kronos_studio.desk.risk import backtest_body
-
     done = desk_call(lambda: desk.risk_backtest(backtest_request(bars, args, settings, risk)))
     return done, backtest_body(done), backtest_table(done)
 
@@ -104,17 +107,12 @@ def backtest(desk, bars, args, settings, risk):
 def risk_sampling(args, risk):
     """The ``ForecastSettings`` of a risk request: --paths as given, or (not given) enough for the highest level's
     ES (``desk.risk.risk_paths``, every face's default)."""
-    from kronos_studio.desk.risk import risk_paths
-
     args.paths = risk_paths(risk, args.paths)
     return sampling_settings(args)
 
 
 def risk_settings(args):
     """The ``RiskSettings`` the risk options ask for (one line naming a bad value otherwise)."""
-    from kronos.settings import knob_values
-    from kronos_studio.desk import RiskSettings
-
     try:  # a list option not given is None: the setting's default
         return RiskSettings(**{k: v for k, v in knob_values(args, RiskSettings).items() if v is not None})
     except ValueError as e:
@@ -122,11 +120,6 @@ def risk_settings(args):
 
 
 def run_risk(args) -> int:
-    from kronos_studio.desk import RiskRequest
-    from kronos_studio.desk.risk import risk_body
-
-    from .bars_process import GatedBars
-
     risk = risk_settings(args)
     settings = risk_sampling(args, risk)
     # The bars are read in a second process while this one imports torch and the model code (as kronos forecast).
@@ -148,9 +141,6 @@ def run_risk(args) -> int:
 
 def choose_champion(desk, bars, args, settings, risk):
     """``Desk.risk_champion`` as the options ask: (the result, its JSON body, its table)."""
-    from kronos_studio.desk import RiskChampionRequest
-    from kronos_studio.desk.risk import SAMPLED_CANDIDATES, champion_body
-
     asked = RiskChampionRequest(bars, settings, risk, args.cutoffs, args.warmup,
                                 SAMPLED_CANDIDATES if args.candidates == "all" else (), args.include_training_period,
                                 args.workspace, "kronos risk --choose-champion")

@@ -1,7 +1,13 @@
 """``kronos serve``: the studio as an HTTP service (FastAPI on uvicorn), models loaded once and kept warm."""
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sys
+
+from kronos.threads import SAMPLING_CONCURRENCY
+from kronos_studio.service.access import ACCESS_LOGGER
+from kronos_studio.service.limits import Limits
 
 from .commands import add_command
 from .common import CliError, add_threads_option, positive
@@ -9,11 +15,6 @@ from .models import add_models_dir_option
 
 
 def register(sub) -> None:
-    import dataclasses
-
-    from kronos.threads import SAMPLING_CONCURRENCY
-    from kronos_studio.service.limits import Limits
-
     p = add_command(sub, "serve",
                     description="The studio as an HTTP service: POST /v1/forecast, /v1/evaluate, /v1/batch; "
                                 "GET /v1/models, /v1/jobs/{id}, /v1/ledger/...; the OpenAPI schema at /docs. "
@@ -42,10 +43,6 @@ def register(sub) -> None:
 
 
 def limits_of(args):
-    import dataclasses
-
-    from kronos_studio.service.limits import Limits
-
     return Limits(**{f.name: getattr(args, Limits.setting(f.name)) for f in dataclasses.fields(Limits)})
 
 
@@ -81,10 +78,6 @@ def run_serve(args) -> int:
 
 def access_log(path: str | None) -> None:
     """The service's access log (``kronos_studio.service.access``) as bare lines to ``path`` (None: stderr)."""
-    import logging
-
-    from kronos_studio.service.access import ACCESS_LOGGER
-
     try:
         handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     except OSError as e:

@@ -11,11 +11,13 @@ the serving meta-learner on the newest scored forecasts it was not trained on.
 """
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
 
-from kronos.settings import default
+from kronos.settings import ForecastSettings, default, knob_values
+from kronos_studio.desk import TrainEnsembleRequest
 
 from .common import (
     CliError,
@@ -27,8 +29,9 @@ from .common import (
     quality_gate,
     read_bars,
 )
-from .errors import cli_line
-from .models import add_chronos2_option
+from .errors import cli_line, notice_line
+from .ledger import open_ledger
+from .models import add_chronos2_option, cli_desk, desk_call, model_choice
 
 
 def register(train_sub) -> None:
@@ -71,8 +74,6 @@ def register(train_sub) -> None:
 
 def holdout_value(text: str) -> float:
     """--holdout: a count (a whole number, at least 1) or a share (between 0 and 1)."""
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -109,9 +110,6 @@ def validation_line(meta) -> str:
 def run_walk_forward(args) -> int:
     """``Desk.train_ensemble`` over the --data files (each through the quality gate), saved to --out."""
     from kronos.checkpoints import CheckpointError
-    from kronos_studio.desk import TrainEnsembleRequest
-
-    from .errors import notice_line
 
     if args.series is not None:
         return fit_series(args)
@@ -136,8 +134,6 @@ def run_walk_forward(args) -> int:
 
 def walk_settings(args):
     """The members' ``ForecastSettings``: --horizon, --paths and the sampling options."""
-    from kronos.settings import ForecastSettings, knob_values
-
     try:
         return ForecastSettings(horizon=args.horizon, paths=args.paths, **knob_values(args))
     except ValueError as e:
@@ -148,9 +144,6 @@ def fit_series(args) -> int:
     """``Desk.fit_ensemble`` of the series FILE, with the sampling options whole (the members sample as an ensemble
     forecast of it will); the fit stored by the series' key, and copied to ``--out`` when given."""
     from kronos_studio.desk import FitEnsembleRequest
-
-    from .errors import notice_line
-    from .models import cli_desk, desk_call, model_choice
 
     bars, warnings = quality_gate(read_bars(args.series, args.timezone, args.calendar), args.fix)
     name = Path(args.series).name
@@ -185,8 +178,6 @@ def run_from_ledger(args) -> int:
     decide whether it serves the workspace's ensemble (``Desk.gate_ensemble``)."""
     from kronos_studio.desk import GateEnsembleRequest, MetaGateError
     from kronos_studio.desk.ledger import LedgerError
-
-    from .ledger import open_ledger
 
     if args.data or args.horizon is not None:
         raise CliError("--from-ledger learns from the stored forecasts and their features: leave out --data and "

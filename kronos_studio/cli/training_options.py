@@ -5,14 +5,14 @@ import argparse
 import sys
 import time
 
+from kronos_studio.desk.pretrain import TrainingData, TrainingOptions
+
 from .common import CliError, add_threads_option, cli_device, error_line, positive, process_desk, read_bars
 
 
 def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
     """The data and training options, their defaults the desk's (``desk.pretrain``: ``TrainingData``,
     ``TrainingOptions``)."""
-    from kronos_studio.desk.pretrain import TrainingData, TrainingOptions
-
     data, training = TrainingData(), TrainingOptions()
     d = p.add_argument_group("data")
     d.add_argument("--data", nargs="+", default=[], metavar="FILE",

@@ -6,18 +6,28 @@ import json
 import sys
 from pathlib import Path
 
+from kronos.settings import knob_values
+from kronos_studio.desk import AlertChannels, AlertRules, Desk, Replay, RetrainPolicy, WatchRequest
+
 from .commands import add_command
-from .common import EXIT_LOCKED, CliError, add_knob_options, add_sampling_options, add_threads_option, positive
+from .common import (
+    EXIT_LOCKED,
+    CliError,
+    add_knob_options,
+    add_sampling_options,
+    add_threads_option,
+    add_training_period_switch,
+    positive,
+    sampling_settings,
+)
+from .errors import notice_line
+from .ledger import open_ledger
 from .models import process_desk
 
 EXIT_TICK_FAILED = 1  # a tick stopped on an error (kept as failed: it runs again at the next start)
 
 
 def register(sub) -> None:
-    from kronos_studio.desk import AlertChannels, AlertRules, RetrainPolicy
-
-    from .common import add_training_period_switch
-
     p = add_command(sub, "watch",
                     description="Run the learning loop over a watchlist: at each tick, read or fetch the new bars, "
                                 "score every recorded forecast whose bars arrived, forecast each series (its champion or "
@@ -73,11 +83,6 @@ def register(sub) -> None:
 
 def watch_request(args):
     """The ``WatchRequest`` the options ask for."""
-    from kronos.settings import knob_values
-    from kronos_studio.desk import AlertChannels, AlertRules, Desk, Replay, RetrainPolicy, WatchRequest
-
-    from .common import sampling_settings
-
     if args.to and not args.replay_from:
         raise CliError("--to ends a replay: give --replay-from too")
     if (args.replay_from or args.replay_name) and args.once:
@@ -118,9 +123,6 @@ def tick_line(tick) -> str:
 
 
 def run_watch(args) -> int:
-    from .errors import notice_line
-    from .ledger import open_ledger
-
     if not args.watchlist:
         raise CliError("give a WATCHLIST: a folder of bar files or a CSV with columns source,symbol,interval")
     request = watch_request(args)
@@ -174,8 +176,6 @@ def run_watch(args) -> int:
 def run_watches(args) -> int:
     """``kronos watches``: list, show, pause, resume, delete."""
     from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook
-
-    from .ledger import open_ledger
 
     if args.action != "list" and not args.watch:
         raise CliError(f"kronos watches {args.action} needs the watch's name or id")

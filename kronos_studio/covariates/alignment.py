@@ -20,13 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from data_sources.calendars import FX, FX_ROLL, FX_TZ, exchange_calendar, future_timestamps, is_exchange_calendar
 from data_sources.intervals import parse_interval
 from data_sources.schema import Bars
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import np, pd
 
 MAX_COVARIATES = 8  # series conditioned on at once: a Chronos-2 group holds the target, its OHLV and these
 MAX_FILL = 1  # target bars in a row a covariate's last close may stand in for a missing bar

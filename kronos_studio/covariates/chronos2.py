@@ -17,20 +17,21 @@ A checkpoint trained on single series (the bundled ``chronos2-small`` is) has ne
 """
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import warnings
 from collections.abc import Sequence
-
-import numpy as np
-import pandas as pd
 
 from data_sources.intervals import parse_interval
 from data_sources.schema import Bars
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd, torch
 from kronos.settings import ForecastSettings
 from kronos_studio.ensemble.chronos2 import Chronos2Member
 from kronos_studio.events import CHANNEL_NAMES, EventCalendar, bundled_calendar, event_matrix
 
 from .alignment import Alignment, align, covariate_name
+from .options import load_all
 
 SERIES_PREFIX = "with:"  # a covariate series' name among Chronos-2's covariates
 EVENT_PREFIX = "event:"  # a scheduled event kind's flag among them
@@ -150,8 +151,6 @@ class CovariateChronos2(Chronos2Member):
         return self.paths_from_quantiles(history, levels, q, settings)
 
     def sample_batch(self, histories, futures, settings: ForecastSettings, per_series_stream: bool = True):
-        import dataclasses
-
         levels, qs = self.quantiles_batch(histories, settings.horizon, futures)
         out = []
         for i, (h, f, q) in enumerate(zip(histories, futures, qs)):
@@ -199,10 +198,6 @@ def fit_with_covariates(pipeline, pairs: Sequence[tuple[Bars, Sequence[Bars]]], 
     a checkpoint trained on single series (the bundled one) has never learnt to use another series. Returns the
     new pipeline; nothing is written but the package's own checkpoint under ``output_dir`` (a temporary folder
     when None)."""
-    import tempfile
-
-    import torch
-
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -216,8 +211,6 @@ def from_options(pipeline, target: Bars, options, **settings) -> Chronos2Member:
     """The Chronos-2 member a forecast of ``target`` with ``options`` (``CovariateOptions``) uses: the plain member
     when they name nothing, else a ``CovariateChronos2`` reading the covariates' bars (loaded at the target's
     interval) and the scheduled events named."""
-    from .options import load_all
-
     if not options:
         return Chronos2Member(pipeline, **settings)
     return CovariateChronos2(pipeline, load_all(options, target.interval), target=target,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import np
 from kronos_studio.bundled import CHRONOS2_NAME
 
 from .options import CovariateOptions
@@ -49,8 +50,6 @@ class Conditioning:
 
 def same_bars(covariate, target) -> bool:
     """``covariate`` holds the target's own closes at every target bar time."""
-    import numpy as np
-
     both = target.frame[["timestamp", "close"]].merge(covariate.frame[["timestamp", "close"]], on="timestamp",
                                                       suffixes=("", "_covariate"))
     return len(both) == len(target.frame) and bool(np.allclose(both["close"], both["close_covariate"]))

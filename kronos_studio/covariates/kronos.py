@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from data_sources.intervals import parse_interval
 from data_sources.schema import Bars
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 from kronos_studio.events import LEADERS, EventBuilder, EventCalendar, Leader, bundled_calendar
+from kronos_studio.forecasters.kronos import KronosForecaster
 
 from .alignment import align, bar_ends, ends_of, fx_dated_by_open
 
@@ -73,8 +72,6 @@ def covariate_events(target: Bars, leaders: Mapping[str, Bars], *, calendar: Eve
 def kronos_with_covariates(pipeline, target: Bars, leaders: Mapping[str, Bars], **options):
     """A ``KronosForecaster`` of ``pipeline`` (a Kronos with an event adapter) reading ``leaders`` as its leader
     channels (``covariate_events``); refused when the model has no event encoder."""
-    from kronos_studio.forecasters.kronos import KronosForecaster
-
     if getattr(pipeline.pair.predictor, "event_emb", None) is None:
         raise InputError(f"{pipeline.pair.name} has no event encoder, so it cannot read covariates as leaders",
                          {"model": pipeline.pair.name},

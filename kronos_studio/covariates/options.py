@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_sources.cache import load_bars
+from data_sources.samples import list_samples
 from data_sources.schema import Bars
 from data_sources.sources import CCXT, FILE, SAMPLE, YFINANCE
 from kronos.errors import Fix, InputError
@@ -36,8 +38,6 @@ class CovariateRef:
 
 def parse_reference(text: str) -> CovariateRef:
     """A reference as written (module docstring) -> ``CovariateRef``; ``InputError`` naming the forms otherwise."""
-    from data_sources.samples import list_samples
-
     text = str(text).strip()
     samples = {s.name for s in list_samples()}
     head, _, rest = text.partition(SEPARATOR)
@@ -71,8 +71,6 @@ def parse_reference(text: str) -> CovariateRef:
 def names_file(text: str) -> bool:
     """``text`` would be read as a file's path (neither a bundled sample nor a source and ticker), whether or not
     the file exists: what a service that reads no files of its own refuses without looking."""
-    from data_sources.samples import list_samples
-
     text = str(text).strip()
     head = text.partition(SEPARATOR)[0]
     return text not in {s.name for s in list_samples()} and head not in (SAMPLE, YFINANCE, CCXT)
@@ -121,7 +119,6 @@ def load(ref: CovariateRef, interval: str, *, lookback: int | None = None) -> Ba
         from data_sources.files import read_bars_file
 
         return read_bars_file(ref.symbol)
-    from data_sources.cache import load_bars
 
     return load_bars(ref.source, ref.symbol, interval, lookback=lookback, exchange=ref.exchange)
 

@@ -17,8 +17,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from data_sources.requests import SOURCE_BARS
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
+from kronos_studio.catalog.kinds import kind_of
+from kronos_studio.catalog.resolve import ModelRef
+from kronos_studio.covariates.conditioning import same_bars
+from kronos_studio.covariates.kronos import covariate_events
+from kronos_studio.covariates.options import parse_reference
+from kronos_studio.events import LEADERS, EventBuilder, bundled_calendar, load_calendar, merged_calendars
+from kronos_studio.forecasters import make_forecast
+from kronos_studio.forecasters.kronos import KronosForecaster
+from kronos_studio.forecasters.window import lookback_note
+
+from .covariates import request_at
 
 
 @dataclass(frozen=True)
@@ -32,8 +44,6 @@ class AdapterRequest:
     leaders: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self):
-        from kronos_studio.events import LEADERS
-
         object.__setattr__(self, "folder", str(Path(self.folder).expanduser()))
         object.__setattr__(self, "leaders", tuple((str(c).strip(), str(r).strip()) for c, r in self.leaders))
         channels = [c for c, _ in self.leaders]
@@ -76,16 +86,12 @@ def event_calendar(*, bundled: bool = True, user=()):
     """The calendar an adapter's forecast reads (``events.EventCalendar``, None: none): the bundled US macro calendar
     (unless ``bundled`` is False, read once per process) merged with the user's, each a path or a ``(content,
     name)`` pair (an upload); an ``EventError`` naming what cannot be read."""
-    from kronos_studio.events import load_calendar, merged_calendars
-
     users = [load_calendar(*given) if isinstance(given, tuple) else load_calendar(given) for given in user]
     return merged_calendars([_bundled_calendar() if bundled else None, *users])
 
 
 @lru_cache(maxsize=1)
 def _bundled_calendar():
-    from kronos_studio.events import bundled_calendar
-
     return bundled_calendar()
 
 
@@ -127,12 +133,6 @@ def weights_digest(folder: str) -> str:
 
 def read_leaders(desk, request: AdapterRequest, target) -> tuple[dict, list[dict], list[Notice]]:
     """(channel -> gated bars, what the provenance names, their notices), each read through ``desk.bars``."""
-    from data_sources.requests import SOURCE_BARS
-    from kronos_studio.covariates.conditioning import same_bars
-    from kronos_studio.covariates.options import parse_reference
-
-    from .covariates import request_at
-
     needed = max(SOURCE_BARS, 2 * len(target.frame))
     bars, named, notices = {}, [], []
     for channel, text in request.leaders:
@@ -170,9 +170,6 @@ def check_leaders(request: AdapterRequest, name: str) -> list[Notice]:
 def check_base(model) -> None:
     """An adapter is put on one Kronos model: not the ensemble, ``champion`` (whose adapters are the registry's),
     Chronos-2 or a statistical model."""
-    from kronos_studio.catalog.kinds import kind_of
-    from kronos_studio.catalog.resolve import ModelRef
-
     if not kind_of(model).takes_adapter:
         label = model.label if isinstance(model, ModelRef) else model
         raise InputError(f"{label} cannot take a LoRA adapter: an adapter is trained on one Kronos model",
@@ -192,9 +189,6 @@ class Prepared:
 def prepare(desk, bars, model, request: AdapterRequest, *, workspace, ledger) -> Prepared:
     """Check the base and the leaders, read the leaders (their refusals before any forecast), build the event
     inputs and the identity a result is kept by. No model is loaded."""
-    from kronos_studio.covariates.kronos import covariate_events
-    from kronos_studio.events import EventBuilder
-
     check_base(model)
     name = Path(request.folder).name
     notices = check_leaders(request, name)
@@ -214,9 +208,6 @@ def forecast(desk, gated, model, request: AdapterRequest, settings: ForecastSett
              progress, waiting):
     """``Desk.forecast`` by the adapter ``request`` names on ``model``: ((forecast, lookback note), from the cache,
     the bars', leaders' and adapter's notices)."""
-    from kronos_studio.forecasters import make_forecast
-    from kronos_studio.forecasters.kronos import KronosForecaster
-    from kronos_studio.forecasters.window import lookback_note
     from kronos_studio.forecasting import studio_pipeline
 
     bars = gated.bars

@@ -11,9 +11,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import pd
 from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
 from kronos_studio.catalog.resolve import ModelRef
 from kronos_studio.evaluation.baselines import RandomWalk

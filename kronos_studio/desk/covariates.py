@@ -17,6 +17,7 @@ served for an unconditioned one or for one conditioned on other bars; the proven
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data_sources.requests import SOURCE_BARS, BarsRequest
@@ -25,6 +26,15 @@ from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
 from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.catalog.choice import ModelChoice
+from kronos_studio.catalog.identity import NOT_PER_SERIES, mixes, model_identity
+from kronos_studio.catalog.kinds import kind_of
+from kronos_studio.covariates.conditioning import Conditioning, conditioned_member, not_read_by
+from kronos_studio.covariates.options import CovariateOptions, names_file
+from kronos_studio.evaluation.report import evaluation_report
+from kronos_studio.forecasters import make_forecast
+from kronos_studio.forecasters.window import lookback_note
+
+from .cache import result_key
 
 if TYPE_CHECKING:  # read when a request names covariates: a forecast without them imports none of it
     from kronos_studio.covariates.conditioning import Conditioning
@@ -36,8 +46,6 @@ CONDITIONED_MODEL = CHRONOS2_NAME  # the model a conditioned request names: the 
 def reads_covariates(model) -> bool:
     """``model`` (a reference or a ``ModelChoice``) names the Chronos-2 that reads covariates (its kind does:
     ``catalog.kinds``)."""
-    from kronos_studio.catalog.kinds import kind_of
-
     return kind_of(model).reads_covariates
 
 
@@ -50,11 +58,9 @@ def conditioned(model: ModelChoice, options: CovariateOptions | None) -> bool:
         return True
     if not options:
         return False
-    from kronos_studio.catalog.identity import mixes
 
     if mixes(model):  # its Chronos-2 member reads them
         return True
-    from kronos_studio.covariates.conditioning import not_read_by
 
     raise not_read_by(model.model, options)
 
@@ -82,8 +88,6 @@ def read_once(desk, options: CovariateOptions, interval: str | None, needed: int
     """Each covariate ``options`` names, read through ``desk.bars`` (its reader, quality gate and limits), its
     notices named by the covariate: once for many targets (a batch's series); ``interval``: the targets' one
     interval, which a source's ticker is read at (None: they have none, and a ticker is refused)."""
-    from kronos_studio.covariates.conditioning import Conditioning
-
     out = Conditioning(options)
     for ref in options.references():
         gated = desk.bars(request_at(ref, interval, needed))
@@ -97,10 +101,6 @@ def read_once(desk, options: CovariateOptions, interval: str | None, needed: int
 def covariate_label(ref: str) -> str:
     """A covariate as the user gave it, for what a face shows: a file by its name (never the folder it lies in on
     a server, nor the name the app keeps an upload under), a sample or a source's ticker as named."""
-    from pathlib import Path
-
-    from kronos_studio.covariates.options import names_file
-
     return Path(ref).name if names_file(ref) else ref
 
 
@@ -136,9 +136,6 @@ def read_for_batch(desk, model, options: CovariateOptions | None, intervals) -> 
     Chronos-2; none read for Chronos-2 alone, as a forecast serves it), read once after ``model`` was checked (only
     the bundled Chronos-2 reads them: ``not_read_by``); ``intervals``: the series' intervals where known (None for a
     file's), a source's ticker read at their one interval."""
-    from kronos_studio.covariates.conditioning import Conditioning, not_read_by
-    from kronos_studio.covariates.options import CovariateOptions
-
     if not options:
         return Conditioning(CovariateOptions()) if reads_covariates(model) else None
     if not reads_covariates(model):
@@ -165,8 +162,6 @@ def identity(conditioning: Conditioning) -> dict:
 def member(conditioning: Conditioning, target):
     """The Chronos-2 forecaster reading the covariates (the plain member when none are named), drawing the
     settings' paths."""
-    from kronos_studio.covariates.conditioning import conditioned_member
-
     return conditioned_member(conditioning, target)
 
 
@@ -174,9 +169,6 @@ def mixed(desk, model: ModelChoice, conditioning: Conditioning, bars, settings: 
     """(the ensemble ``model`` names for ``bars``, its Chronos-2 member reading the covariates; its
     identity for keys; the notices: its weights fitted on the unconditioned member, where they were). Refused
     when no Chronos-2 joins it (nothing would read the covariates)."""
-    from kronos_studio.catalog.identity import NOT_PER_SERIES, model_identity
-    from kronos_studio.covariates.conditioning import conditioned_member
-
     ident = model_identity(model, bars, workspace, NOT_PER_SERIES)
     ensemble = desk.forecaster(model, bars, settings, workspace, NOT_PER_SERIES)
     plain = ensemble.members.get(CHRONOS2_KEY)
@@ -205,8 +197,6 @@ def _what(conditioning: Conditioning) -> str:
 def _serving(desk, model: ModelChoice, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
     """(the forecaster of a conditioned request, its identity for keys, the model it samples as, notices): the
     ensemble with its Chronos-2 reading the covariates, or the bundled Chronos-2 reading them."""
-    from kronos_studio.catalog.identity import mixes
-
     if mixes(model):
         ensemble, ident, notices = mixed(desk, model, conditioning, bars, settings, workspace)
         return ensemble, ident, ident["model"], notices
@@ -216,9 +206,6 @@ def _serving(desk, model: ModelChoice, conditioning: Conditioning, bars, setting
 def chronos2_alone(target):
     """(a maker of Chronos-2 alone, as a request conditioned on nothing is served; its identity for keys), where a
     use case runs it as a model of its own (the risk backtest beside another model)."""
-    from kronos_studio.covariates.conditioning import Conditioning
-    from kronos_studio.covariates.options import CovariateOptions
-
     conditioning = Conditioning(CovariateOptions())
     return (lambda: member(conditioning, target)), identity(conditioning)
 
@@ -233,12 +220,6 @@ def forecast(desk, gated, options: CovariateOptions, settings: ForecastSettings,
     """``Desk.forecast`` conditioned on ``options``' covariates (``gated``: the target's bars, gated; ``stamps``:
     ``future`` for the key; ``model``: Chronos-2, or the ensemble (a ``ModelChoice``)):
     ((forecast, lookback note), from the cache, the bars' and the covariates' notices)."""
-    from kronos_studio.covariates.options import CovariateOptions
-    from kronos_studio.forecasters import make_forecast
-    from kronos_studio.forecasters.window import lookback_note
-
-    from .cache import result_key
-
     bars = gated.bars
     conditioning = read(desk, options or CovariateOptions(), bars)
     # the alignment's refusals, before any forecast
@@ -268,11 +249,6 @@ def evaluate(desk, gated, options: CovariateOptions, settings: ForecastSettings,
              model: ModelChoice | str = CONDITIONED_MODEL):
     """``Desk.evaluate`` conditioned on ``options``' covariates, every cut-off reading them as of its own close:
     (report, from the cache, the bars' and the covariates' notices)."""
-    from kronos_studio.covariates.options import CovariateOptions
-    from kronos_studio.evaluation.report import evaluation_report
-
-    from .cache import result_key
-
     bars = gated.bars
     conditioning = read(desk, options or CovariateOptions(), bars)
     forecaster, ident, samples_as, notices = _serving(desk, ModelChoice.of(model), conditioning, bars, settings,

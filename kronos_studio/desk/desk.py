@@ -9,6 +9,7 @@ caller's (a service scopes it to the request's workspace)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
@@ -16,14 +17,43 @@ from os import PathLike
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
+from kronos_studio.bars_input import quality_gate, read_bars, read_csv_text
+from kronos_studio.batch.watchlist import is_watchlist, read_watchlist, symbol_entries
+from kronos_studio.catalog.champion import WITHHELD, series_retrainer, withheld_fixes
 from kronos_studio.catalog.choice import model_of
+from kronos_studio.catalog.identity import NOT_PER_SERIES, model_identity, served_champion
+from kronos_studio.catalog.registry import shared_registry
+from kronos_studio.catalog.resolve import ModelRef, offered
+from kronos_studio.evaluation.plausibility import check_fan
+from kronos_studio.evaluation.trust import TrustPlan
+from kronos_studio.fair import asked_by
+from kronos_studio.forecasters.bounds import notices
+from kronos_studio.forecasters.window import lookback_note
 
+from .adapters import adapter, adapters, promote, rollback
 from .cache import ResultCache, result_key
+from .compare import compare_backtest, kept_compare_backtest, window
 from .covariates import conditioned
 from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
+from .drift import drift
+from .fine_tune import fine_tune
+from .models import models
 from .notices import paths_notices
+from .pretrain import pretrain
+from .rank import rank
+from .record import record
 from .requests import EvaluateRequest, ForecastRequest, Gated, RetrainRequest
+from .retrain_watchlist import check_size, retrain_watchlist
+from .risk import check_risk, kept_risk_backtest, reading, risk_backtest, risk_champion, served_risk, served_rows
+from .risk import risk as read
+from .risk_record import risk_record
+from .score import score
+from .screen import check, recent_closes, screen, served_columns
+from .track_record import predictions, steps, track_record
+from .train_ensemble import gate_ensemble, train_ensemble
+from .trust import TrustRequest, evaluated, kept_trust, trust
+from .watch import watch
 
 
 @dataclass
@@ -71,8 +101,6 @@ class Desk:
         """``registry``: a ``catalog.registry.ModelRegistry`` (default: the process's shared one); ``cache``:
         where results are kept (None: nowhere, for a one-shot command); ``limits``: what one request may ask
         (the service's ``Limits``; None: none, as on the command line and in the app); ``models_dirs``: local models a request may name by name."""
-        from kronos_studio.catalog.registry import shared_registry
-
         self.registry = registry if registry is not None else shared_registry()
         self.cache = cache
         self.limits = limits
@@ -98,8 +126,6 @@ class Desk:
     def read(self, request: BarsRequest, ways: str = "a file, CSV text, or a source with a symbol and an "
                                                      "interval"):
         """The request's bars as read, before the quality gate (``data_sources.Bars``), within the limits."""
-        from kronos_studio.bars_input import read_bars, read_csv_text
-
         if request.given() != 1:
             raise InputError(f"give the bars either as {ways}", {"ways_given": request.given()})
         if request.csv_text is not None:
@@ -127,8 +153,6 @@ class Desk:
     @staticmethod
     def gate(bars, fixes=()) -> Gated:
         """``bars`` through the quality gate with the ``fixes`` accepted, and what the gate noted."""
-        from kronos_studio.bars_input import quality_gate
-
         gated, notices = quality_gate(bars, list(fixes or ()))
         return Gated(gated, list(notices))
 
@@ -136,22 +160,16 @@ class Desk:
     def offered(self, ref: str | None) -> str | None:
         """``ref`` as the catalog names it (a service's request names a model of the catalog and nothing else);
         ``catalog.resolve.UnknownModel`` otherwise."""
-        from kronos_studio.catalog.resolve import offered
-
         return offered(ref, self.models_dirs)
 
     def models(self) -> list:
         """The models a request may name, the desk's ``models_dirs`` among them: ``models.models``."""
-        from .models import models
-
         return models(self)
 
     def _identity(self, model, bars, workspace, ledger):
         """(the champion serving now for ``champion``, else ``NOT_PER_SERIES``; the model's identity for keys),
         read once per request so that a key and the result name the same adapter. ``model``: a ``ModelChoice`` or a
         reference."""
-        from kronos_studio.catalog.identity import model_identity, served_champion
-
         served = served_champion(model, bars, workspace, ledger)
         return served, model_identity(model, bars, workspace, served)
 
@@ -163,8 +181,6 @@ class Desk:
     def forecaster(self, model, bars, settings: ForecastSettings, workspace: str | None, served):
         """The forecaster of ``model`` (a ``ModelChoice`` or a reference) for ``bars`` on the registry's warm pairs:
         for ``champion`` the one ``served`` names."""
-        from kronos_studio.catalog.identity import NOT_PER_SERIES
-
         if served is NOT_PER_SERIES:
             return self.registry.forecaster(model, bars, settings, workspace)
         return self.registry.champion(bars, served)
@@ -174,8 +190,6 @@ class Desk:
         """A context in which this thread's desk calls work for an asker who may leave (a client, a job): once
         ``stop`` (a ``threading.Event``) is set, their sampling, a wait for a kept result or for a model's turn
         raises ``Cancelled`` (``fair.asked_by``)."""
-        from kronos_studio.fair import asked_by
-
         return asked_by(stop)
 
     def _kept(self, key: Callable[[], str], compute: Callable[[], object], waiting=None) -> tuple[object, bool]:
@@ -197,8 +211,7 @@ class Desk:
         """``forecasters.make_forecast`` of a ``ForecastRequest``, computed once per identical request; ``ledger``:
         where a ``champion`` is read from; ``progress(i, n)``; ``waiting()``: entered while the same forecast is
         computed for another caller; ``ways``: how the face's users give bars (for the message when none are)."""
-        from kronos_studio.forecasters import make_forecast
-        from kronos_studio.forecasters.window import lookback_note
+        from kronos_studio.forecasters import make_forecast  # read when called: tests patch it there
 
         model, settings, workspace, future = request.model, request.settings, request.workspace, request.future
         covariates = request.covariates
@@ -225,6 +238,7 @@ class Desk:
         served, identity = self._identity(model, bars, workspace, ledger)
 
         def compute():
+
             forecaster = self.forecaster(model, bars, settings, workspace, served)
             with self.registry.sampling(identity["model"], workspace):
                 fc = make_forecast(forecaster, bars, settings, future, progress=progress)
@@ -238,7 +252,7 @@ class Desk:
                     workspace: str | None = None, future=None) -> Forecasted:
         """A forecast of gated ``bars`` by ``forecaster``, a model the catalog does not name (a standard risk model
         serving a series' risk), kept as ``forecast`` keeps one under ``identity``."""
-        from kronos_studio.forecasters import make_forecast
+        from kronos_studio.forecasters import make_forecast  # read when called: tests patch it there
 
         fc, hit = self._kept(lambda: self.forecast_key(bars, identity, settings, workspace, future),
                              lambda: make_forecast(forecaster, bars, settings, future))
@@ -283,10 +297,6 @@ class Desk:
         """The ``kronos evaluate`` JSON of ``trust``'s walk of an ``EvaluateRequest``'s model and every naive
         baseline over its plan's cut-offs (one plan for every face, the Evaluate page's too: the same walk, kept
         once); ``ledger``: where a ``champion`` is read from."""
-        from kronos_studio.evaluation.trust import TrustPlan
-
-        from .trust import TrustRequest, evaluated
-
         model, settings, workspace, covariates = request.model, request.settings, request.workspace, request.covariates
         plan = request.plan or TrustPlan()
         self.check_walk(settings, plan.n_cutoffs)
@@ -303,34 +313,24 @@ class Desk:
     def trust(self, request, **callbacks):
         """The walk-forward report of one model beside the naive baselines, with the fan calibration and its
         held-out check (``trust.trust``; ``callbacks``: its ``ledger``, ``progress``, ``ways``)."""
-        from .trust import trust
-
         return trust(self, request, **callbacks)
 
     def kept_trust(self, request, ledger=None):
         """What ``trust`` would answer from the cache now (None: it would compute), no model loaded."""
-        from .trust import kept_trust
-
         return kept_trust(self, request, ledger=ledger)
 
     # -- Compare's backtest (issue 64): written in .compare ---------------------------------------------------
     def compare_backtest(self, request, **callbacks):
         """Models walked forward over a cut-off and the ones before it beside the random walk
         (``compare.compare_backtest``; ``callbacks``: its ``ledger``, ``progress``, ``ways``)."""
-        from .compare import compare_backtest
-
         return compare_backtest(self, request, **callbacks)
 
     def compare_window(self, request):
         """The bars a compare backtest's models see and those they are scored on (``compare.window``)."""
-        from .compare import window
-
         return window(self, request)
 
     def kept_compare_backtest(self, request, ledger=None):
         """What ``compare_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
-        from .compare import kept_compare_backtest
-
         return kept_compare_backtest(self, request, ledger=ledger)
 
     # -- the ensemble fitted to a series (issue 64): written in .fit_ensemble -----------------------------------
@@ -351,39 +351,28 @@ class Desk:
     def fine_tune(self, request, **callbacks):
         """A LoRA event adapter trained on a base model, with its before/after walk-forward
         (``fine_tune.fine_tune``; ``callbacks``: its ``progress``, ``evaluation_progress``, ``log``)."""
-        from .fine_tune import fine_tune
-
         return fine_tune(self, request, **callbacks)
 
     # -- training a model on your bars, the ensemble's meta-learner: written in .pretrain, .train_ensemble ------
     def pretrain(self, request, **callbacks):
         """A Kronos tokenizer or predictor trained on a ``PretrainRequest``'s bars: ``pretrain.pretrain``
         (``callbacks``: its ``read``, ``log``)."""
-        from .pretrain import pretrain
-
         return pretrain(self, request, **callbacks)
 
     def train_ensemble(self, request, **callbacks):
         """The ensemble's meta-learner trained on the walk-forward of several series: ``train_ensemble.train_ensemble``
         (``callbacks``: its ``progress``)."""
-        from .train_ensemble import train_ensemble
-
         return train_ensemble(self, request, **callbacks)
 
     def gate_ensemble(self, request, *, ledger, **callbacks):
         """A challenger meta-learner fitted on the ledger's scored ensemble forecasts, promoted only when it beats the
         serving one on the newest: ``train_ensemble.gate_ensemble`` (``callbacks``: its ``log``)."""
-        from .train_ensemble import gate_ensemble
-
         return gate_ensemble(self, request, ledger=ledger, **callbacks)
 
     def retrain(self, request: RetrainRequest, *, ledger, log=None, ways: str | None = None) -> Retraining:
         """The gated retrain of a ``RetrainRequest``'s series in ``ledger``'s registry on the base model it names
         (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's warm pairs; ``log``:
         the ``Retrainer``'s. Nothing is trained until ``Retraining.run``."""
-        from kronos_studio.catalog.champion import series_retrainer
-        from kronos_studio.catalog.resolve import ModelRef
-
         gated = self._gated(request.bars, ways)
         model = model_of(request.model)
         ref = model.ref if isinstance(model, ModelRef) else model
@@ -395,21 +384,15 @@ class Desk:
     def screen(self, request, **kwargs):
         """Every series of a watchlist forecast with one model, one row each: ``screen.screen`` (``kwargs``:
         ``progress``, ``workspace``, ``ledger``)."""
-        from .screen import screen
-
         return screen(self, request, **kwargs)
 
     def check_screen(self, request) -> None:
         """What ``screen`` refuses before any series is read, for a job's face to ask before the job starts."""
-        from .screen import check
-
         check(self, request)
 
     def rank(self, request, **kwargs):
         """Does the screen's ranking work on this watchlist? ``rank.rank`` (``kwargs``: ``progress``,
         ``workspace``)."""
-        from .rank import rank
-
         return rank(self, request, **kwargs)
 
     def check_rank(self, request) -> None:
@@ -421,8 +404,6 @@ class Desk:
     def retrain_watchlist(self, request, **kwargs):
         """Every series of a watchlist given its gated retrain: ``retrain_watchlist.retrain_watchlist``
         (``kwargs``: ``ledger``, ``log``, ``progress``)."""
-        from .retrain_watchlist import retrain_watchlist
-
         return retrain_watchlist(self, request, **kwargs)
 
     def check_retrain_watchlist(self, request) -> None:
@@ -433,29 +414,21 @@ class Desk:
 
     def check_retrain(self, settings, series: int = 1, decisions: int | None = None) -> None:
         """A retrain's size within the face's limits: ``retrain_watchlist.check_size``."""
-        from .retrain_watchlist import check_size
-
         check_size(self.limits, settings, series, decisions)
 
     def screen_served(self, entries, rows, settings: ForecastSettings, risk, **kwargs):
         """A screen's rows with each series' risk-champion columns (the Screener's): ``screen.served_columns``."""
-        from .screen import served_columns
-
         return served_columns(self, entries, rows, settings, risk, **kwargs)
 
     @staticmethod
     def screen_history(entries, rows, bars: int, **reading) -> dict:
         """The last ``bars`` closes before each forecast row of a screen: ``screen.recent_closes``."""
-        from .screen import recent_closes
-
         return recent_closes(entries, rows, bars, **reading)
 
     @staticmethod
     def is_watchlist(path) -> bool:
         """Whether ``path`` names a watchlist (a folder, or a CSV whose header names source, symbol and interval)
         rather than one series' bars: ``batch.watchlist.is_watchlist``."""
-        from kronos_studio.batch.watchlist import is_watchlist
-
         return is_watchlist(path)
 
     @staticmethod
@@ -464,8 +437,6 @@ class Desk:
         ``(source, symbol, interval, exchange)`` rows (each named by its symbol, by ``source:symbol:interval`` where a
         symbol repeats): ``batch.watchlist``; ``WatchlistError`` for one that cannot be used. ``newest``: a folder's
         series read from its newest file where several files hold it (``read_watchlist``'s)."""
-        from kronos_studio.batch.watchlist import read_watchlist, symbol_entries
-
         if isinstance(where, (str, PathLike)):
             return tuple(read_watchlist(where, newest=newest))
         return tuple(symbol_entries(where))
@@ -474,94 +445,66 @@ class Desk:
     def risk(self, request, *, ledger=None, ways: str | None = None):
         """VaR/ES per level and position, the volatility forecast and the stylized-facts check of a ``RiskRequest``'s
         forecast (``forecast``'s, cached alike): ``risk.risk``."""
-        from .risk import risk as read
-
         return read(self, request, ledger=ledger, ways=ways)
 
     def check_risk(self, settings: ForecastSettings, risk, **plan) -> None:
         """A risk request's readings within the face's limits, before any forecast: ``risk.check_risk`` (``plan``:
         ``backtest``, ``cutoffs``, ``beside``, ``baselines``)."""
-        from .risk import check_risk
-
         check_risk(self, settings, risk, **plan)
 
     def risk_reading(self, fc, bars, risk, workspace: str | None = None):
         """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk
         panel reads the fan on screen, calibrated or adapted, through it)."""
-        from .risk import reading
-
         return reading(self, fc, bars, risk, workspace)
 
     def served_risk(self, request, *, ledger=None):
         """(the reading of the risk model serving a ``RiskRequest``'s series, its champion's or the default's,
         recalibrated from the ledger's state; the forecast read beside it): ``risk.served_risk``."""
-        from .risk import served_risk
-
         return served_risk(self, request, ledger=ledger)
 
     def served_rows(self, series_bars, settings: ForecastSettings, risk, **kwargs):
         """The risk model serving each of many series and its VaR/ES (the Screener's columns): ``risk.served_rows``."""
-        from .risk import served_rows
-
         return served_rows(self, series_bars, settings, risk, **kwargs)
 
     def risk_champion(self, request, *, ledger=None, ways: str | None = None, progress=None):
         """Choose a ``RiskChampionRequest``'s series' risk champion through the gate and keep the decision:
         ``risk.risk_champion``."""
-        from .risk import risk_champion
-
         return risk_champion(self, request, ledger=ledger, ways=ways, progress=progress)
 
     def risk_backtest(self, request, *, ledger=None, progress=None, ways: str | None = None):
         """The walk-forward risk backtest of a ``RiskBacktestRequest``'s model (and the catalog's models ``beside``
         it) next to the risk desk's standard models on its plan's latest non-overlapping cut-offs:
         ``risk.risk_backtest``."""
-        from .risk import risk_backtest
-
         return risk_backtest(self, request, ledger=ledger, progress=progress, ways=ways)
 
     def kept_risk_backtest(self, request, *, ledger=None):
         """What ``risk_backtest`` would answer from the cache now (None: it would compute), no model loaded."""
-        from .risk import kept_risk_backtest
-
         return kept_risk_backtest(self, request, ledger=ledger)
 
     # -- the ledger (issue 64): its use cases written in .record, .score, .track_record, .drift, .adapters, .ledger;
     # ``ledger``: the caller's, opened with ``desk.ledger.open_ledger`` (a service scopes it to the workspace) -----
     def record(self, request, *, ledger):
         """Score ``ledger``'s earlier forecasts of the series, then keep this one (a ``RecordRequest``): ``record.record``."""
-        from .record import record
-
         return record(self, request, ledger=ledger)
 
     def score(self, request, *, ledger, ways: str | None = None):
         """Score the forecasts due on a ``ScoreRequest``'s bars (or every pending series'): ``score.score``."""
-        from .score import score
-
         return score(self, request, ledger=ledger, ways=ways)
 
     def track_record(self, request, *, ledger):
         """The realized track record a ``TrackRecordRequest`` reads: ``track_record.track_record``."""
-        from .track_record import track_record
-
         return track_record(self, request, ledger=ledger)
 
     def predictions(self, request, *, ledger):
         """The forecasts a ``LedgerQuery`` reads, with their realized scores: ``track_record.predictions``."""
-        from .track_record import predictions
-
         return predictions(self, request, ledger=ledger)
 
     def steps(self, request, *, ledger):
         """The (forecast, step) rows a ``StepsRequest`` reads (the export): ``track_record.steps``."""
-        from .track_record import steps
-
         return steps(self, request, ledger=ledger)
 
     def drift(self, request, *, ledger):
         """Drift of each series and model a ``DriftRequest`` reads: ``drift.drift``."""
-        from .drift import drift
-
         return drift(self, request, ledger=ledger)
 
     def ledger_info(self, *, ledger):
@@ -572,26 +515,18 @@ class Desk:
 
     def adapters(self, request, *, ledger):
         """The registry's entries an ``AdaptersRequest`` names, with their moves: ``adapters.adapters``."""
-        from .adapters import adapters
-
         return adapters(self, request, ledger=ledger)
 
     def adapter(self, request, *, ledger):
         """One registry entry (an ``EntryRequest``) with its moves: ``adapters.adapter``."""
-        from .adapters import adapter
-
         return adapter(self, request, ledger=ledger)
 
     def promote(self, request, *, ledger):
         """Make an entry (an ``EntryRequest``) its series' champion by hand: ``adapters.promote``."""
-        from .adapters import promote
-
         return promote(self, request, ledger=ledger)
 
     def rollback(self, request, *, ledger):
         """Retire the champion of an entry's series (an ``EntryRequest``): ``adapters.rollback``."""
-        from .adapters import rollback
-
         return rollback(self, request, ledger=ledger)
 
     # -- the watch (issue 65): written in .watch ------------------------------------------------------------------
@@ -599,8 +534,6 @@ class Desk:
         """The learning loop over a watchlist (``watch.WatchRequest``): a replay's every tick, or live ticks at each
         bar close (``once``: one), each forecasting, scoring, judging drift and exceptions, retraining where due and
         alerting, kept in ``ledger`` (a replay's rows under its label): ``watch.watch``."""
-        from .watch import watch
-
         return watch(self, request, ledger, **options)
 
     # -- the ledger's risk record (issue 55): written in .risk_record --------------------------------------------
@@ -608,8 +541,6 @@ class Desk:
     def risk_record(ledger, risk, **filters):
         """The forecasts ``ledger`` keeps, judged as VaR/ES forecasts at ``risk``'s levels once their horizon's
         bar has arrived, tested per series and model on non-overlapping ones: ``risk_record.risk_record``."""
-        from .risk_record import risk_record
-
         return risk_record(ledger, risk, **filters)
 
 
@@ -617,10 +548,6 @@ def forecast_notices(fc, bars) -> list[Notice]:
     """What a forecast's reader should know: a series' champion that did not serve these bars, too few paths for a
     band, an implausible fan, the sampled candles repaired, a volume that is unreliable or not forecast, volumes
     floored (``forecasters.bounds.notices``)."""
-    from kronos_studio.catalog.champion import WITHHELD, withheld_fixes
-    from kronos_studio.evaluation.plausibility import check_fan
-    from kronos_studio.forecasters.bounds import notices
-
     withheld = fc.provenance.get(WITHHELD)
     champion = [Notice(f"{withheld}: the base model served them", withheld_fixes())] if withheld else []
     return (champion + paths_notices(fc.paths.shape[0])
@@ -632,7 +559,6 @@ def _stamps(future) -> str | None:
     """The bar times a forecast is placed at, for its key (None: the bars' calendar's)."""
     if future is None:
         return None
-    import hashlib
 
     return hashlib.sha256(",".join(map(str, future)).encode()).hexdigest()[:16]
 

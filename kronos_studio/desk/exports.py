@@ -6,7 +6,7 @@ injection, so it is shown as the text it is. Numbers are never changed, nor is t
 (``-0.5`` in a text column)."""
 from __future__ import annotations
 
-import pandas as pd
+from kronos.lazy import pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -13,8 +13,19 @@ from pathlib import Path
 
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import pd
 from kronos.settings import MAX_SEED, Bounds, ForecastSettings, check_bounds, knob
+from kronos_studio.catalog.resolve import ModelRef
 from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+from kronos_studio.events import EventBuilder, bundled_calendar, load_calendar, merged_calendars
+from kronos_studio.training.datasets import (
+    BUNDLED_TRAIN_SAMPLES,
+    TimeSplit,
+    as_series,
+    build_train_data,
+    fraction_split,
+    load_sample_series,
+)
 
 AT_LEAST_ONE = Bounds(ge=1)
 
@@ -136,12 +147,8 @@ def fine_tune(desk, request: FineTuneRequest, *, progress: Callable[[int, int, d
     left as it was), then walk the base model and the adapter forward on each series' held-out bars.
     ``progress(step, steps, record)`` after each training step, ``evaluation_progress(model, i, n)`` per cut-off,
     ``log(line)`` the training's own lines. ``UserError``s name the settings to change."""
-    import pandas as pd
-
-    from kronos_studio.catalog.resolve import ModelRef
     from kronos_studio.training.adapters import apply_adapter
     from kronos_studio.training.before_after import BeforeAfterOptions, before_after
-    from kronos_studio.training.datasets import TimeSplit, build_train_data, fraction_split
     from kronos_studio.training.lora import finetune_lora
     from kronos_studio.training.state import read_state
 
@@ -191,8 +198,6 @@ def fine_tune(desk, request: FineTuneRequest, *, progress: Callable[[int, int, d
 
 def _series(desk, request: FineTuneRequest) -> tuple[list, list[Notice]]:
     """The training series (``training.datasets.Series``) and the bars' notices: the bars given, then the samples."""
-    from kronos_studio.training.datasets import BUNDLED_TRAIN_SAMPLES, as_series, load_sample_series
-
     series, notices = [], []
     for given in request.data:
         gated = desk._gated(given, None)
@@ -208,8 +213,6 @@ def _series(desk, request: FineTuneRequest) -> tuple[list, list[Notice]]:
 
 def _events(desk, request: FineTuneRequest):
     """The ``EventBuilder`` of the request's calendars (files read here) and leaders (their bars read here)."""
-    from kronos_studio.events import EventBuilder, bundled_calendar, load_calendar, merged_calendars
-
     calendars = [load_calendar(c) if isinstance(c, (str, Path)) else c for c in request.calendars]
     calendar = merged_calendars([bundled_calendar() if request.bundled_calendar else None, *calendars])
     leaders = {name: desk._gated(bars, None).bars for name, bars in request.leaders}

@@ -3,15 +3,15 @@ backtest scores of walk-forward results (``kronos_studio.evaluation``), a rankin
 (the Evaluate page's ensemble against its members) and the Compare page's verdict in words."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS
+from kronos.lazy import np, pd
 from kronos.quantiles import BAND, BAND_NAME, path_quantiles
 from kronos_studio.evaluation import path_stats
+from kronos_studio.evaluation.baselines import REFERENCE
 from kronos_studio.evaluation.metrics import band_covers, crps_samples
 from kronos_studio.evaluation.report import paired_skill
 from kronos_studio.evaluation.trust import skill_interval, skill_score
@@ -206,10 +206,6 @@ def member_ranking(report, members: dict[str, str], labels: dict[str, str], ense
     mixture, and the baselines of ``report`` (the ensemble's trust report: its walk-forward kept what each member
     gave it), on the same cut-offs and seeds, best first (``ranking``), with each row's role and mean weight; the
     ensemble against its best member (``paired_skill``) in ``attrs["vs_best_member"]``."""
-    import dataclasses
-
-    from kronos_studio.evaluation.baselines import REFERENCE
-
     model = report.model
     scored = member_results(model, members)
     rows = {ensemble_row: ("ensemble", dataclasses.replace(model, name=ensemble_row))}

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kronos_studio.bundled import ENSEMBLE_DIR
+from kronos_studio.catalog import catalog
+from kronos_studio.ensemble.meta import files_digest
+
 
 @dataclass(frozen=True)
 class Chronos2Member:
@@ -19,16 +23,11 @@ class Chronos2Member:
 def models(desk) -> list:
     """The models a request may name (``catalog.catalog``: ``catalog.resolve.ModelRef`` each), the desk's
     ``models_dirs`` among them."""
-    from kronos_studio.catalog import catalog
-
     return catalog(desk.models_dirs)
 
 
 def ensemble_mixable() -> bool:
     """Whether the bundled ensemble's meta-learner is readable (its files shipped with the package)."""
-    from kronos_studio.bundled import ENSEMBLE_DIR  # not ensemble.bundled: it imports every member's module
-    from kronos_studio.ensemble.meta import files_digest
-
     try:
         files_digest(ENSEMBLE_DIR)
     except OSError:

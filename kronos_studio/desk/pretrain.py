@@ -10,7 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kronos.config import OFFICIAL_MODELS, KronosConfig, TokenizerConfig
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import np, pd
+from kronos_studio.bundled import model_reference
+from kronos_studio.training.datasets import (
+    BUNDLED_TRAIN_SAMPLES,
+    DataError,
+    TimeSplit,
+    as_series,
+    build_train_data,
+    load_sample_series,
+)
 
 TOKENIZER, PREDICTOR = "tokenizer", "predictor"
 # the learning rate and gradient clip of each model when none is asked for: a new model's, a fine-tune's
@@ -88,8 +99,6 @@ class Pretrained:
 def training_series(data: TrainingData, read: Callable[[str], object]) -> list:
     """The series ``data`` names: each file read by ``read(path)`` (the face's reader) and each sample; an
     ``InputError`` naming the file or sample that cannot be used, or that none is named."""
-    from kronos_studio.training.datasets import BUNDLED_TRAIN_SAMPLES, DataError, as_series, load_sample_series
-
     series = []
     for f in data.files:
         try:
@@ -117,11 +126,6 @@ def named(e: Exception, what: str) -> InputError:
 def training_windows(data: TrainingData, series: list):
     """``series`` split in time (``val_start``, or the last ``val_fraction`` of all their bars) and cut into
     windows (``training.datasets.TrainData``)."""
-    import numpy as np
-    import pandas as pd
-
-    from kronos_studio.training.datasets import TimeSplit, build_train_data
-
     if data.val_start:
         split = TimeSplit(pd.Timestamp(data.val_start))
     else:
@@ -154,7 +158,6 @@ def pretrain(desk, request: PretrainRequest, *, read: Callable[[str], object], l
 
 def _tokenizer(request: PretrainRequest, data, log):
     from kronos.checkpoints import load_tokenizer
-    from kronos.config import OFFICIAL_MODELS, TokenizerConfig
     from kronos_studio.training.pretrain import new_tokenizer, train_tokenizer
 
     if request.init:
@@ -173,8 +176,6 @@ def _tokenizer(request: PretrainRequest, data, log):
 
 def _predictor(request: PretrainRequest, data, log) -> Pretrained:
     from kronos.checkpoints import load_pair, load_predictor, load_tokenizer, save_checkpoint
-    from kronos.config import KronosConfig
-    from kronos_studio.bundled import model_reference
     from kronos_studio.training.pretrain import new_predictor, train_predictor, write_bundle
 
     device, tokenizer, predictor = request.device, None, None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from kronos.errors import Fix, InputError, Notice
 from kronos.knobs import Bounds, check_bounds, knob
 from kronos_studio.batch.watchlist import Entry
+from kronos_studio.catalog.champion import retrain_reference
 from kronos_studio.training.retrain_settings import RetrainSettings
 
 from .screen import Engine, bars_knob
@@ -82,8 +83,6 @@ def check_size(limits, settings: RetrainSettings, series: int = 1, decisions: in
 def check(desk, request: RetrainWatchlistRequest) -> str | None:
     """What is refused before any series is read (a job's face asks before the job starts): no series, settings that
     cannot judge a challenger, ``champion`` as the base, a size past the face's limits. The base model reference."""
-    from kronos_studio.catalog.champion import retrain_reference
-
     if not request.entries:
         raise InputError("the watchlist has no series", fix=Fix("add series to the watchlist"))
     check_size(desk.limits, request.settings, series=len(request.entries))

@@ -12,19 +12,39 @@ can still be asked for, and is then read as before."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
-from kronos.errors import Fix, InputError, Notice
+from kronos.errors import Fix, InputError, Notice, UserError
+from kronos.lazy import np, pd
 from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
+from kronos_studio.bundled import CHRONOS2_NAME
 from kronos_studio.catalog.choice import ModelChoice, model_of
-from kronos_studio.risk.measures import PathRisk, RiskSettings
-from kronos_studio.risk.walk import PROXIES, RiskWalk
+from kronos_studio.catalog.resolve import ENSEMBLE, ModelRef
+from kronos_studio.forecasters.window import history_window
+from kronos_studio.risk.baselines import risk_baselines
+from kronos_studio.risk.champion import (
+    CHAMPION_CUTOFFS,
+    CHAMPION_WARMUP,
+    DEFAULT_RISK_MODEL,
+    DEFAULT_WHY,
+    RiskModel,
+    ServedRisk,
+    choose,
+    record,
+    serve,
+)
+from kronos_studio.risk.distribution import paths_return
+from kronos_studio.risk.measures import PathRisk, RiskSettings, default_paths, path_risk
+from kronos_studio.risk.registry import MEASURES
+from kronos_studio.risk.stylized import stylized_check
+from kronos_studio.risk.volatility import volatility_forecast
+from kronos_studio.risk.walk import PROXIES, RECALIBRATED, RiskWalk, paths_variance
+from kronos_studio.risk.walk import risk_backtest as backtest
 
 from .cache import result_key
+from .covariates import chronos2_alone, reads_covariates
 from .requests import ForecastRequest, Gated
 
 MODEL_KEY = "model"  # the asked-for model's label in a risk backtest (the baselines keep their own keys)
@@ -77,8 +97,6 @@ class RiskBacktested:
 def risk_paths(risk: RiskSettings, paths: int | None = None) -> int:
     """The paths a risk request samples (a reading or a backtest, on every face): ``paths`` as asked, else enough
     for the highest level's ES (``measures.default_paths``: 2,000 for the default levels)."""
-    from kronos_studio.risk.measures import default_paths
-
     return default_paths(risk.levels) if paths is None else paths
 
 
@@ -89,7 +107,6 @@ def check_risk(desk, settings: ForecastSettings, risk: RiskSettings, *, backtest
     models when ``baselines``)."""
     if desk.limits is None:
         return
-    from kronos_studio.risk.baselines import risk_baselines
 
     models = 1 + len(beside or ()) + (len(risk_baselines()) if baselines else 0)
     desk.limits.check_risk(len(risk.levels), len(risk.positions),
@@ -100,10 +117,6 @@ def check_risk(desk, settings: ForecastSettings, risk: RiskSettings, *, backtest
 def read_risk(fc, risk: RiskSettings) -> RiskReading:
     """The risk reading of forecast ``fc``'s paths (the forecast on screen, whatever made it): one function for
     the desk and for the app's Risk panel, so both show the same numbers for the same paths."""
-    from kronos_studio.risk.measures import path_risk
-    from kronos_studio.risk.stylized import stylized_check
-    from kronos_studio.risk.volatility import volatility_forecast
-
     path = path_risk(fc, risk)
     vol = volatility_forecast(fc, risk)
     check = stylized_check(fc)
@@ -206,7 +219,6 @@ def serving(ledger, bars):
     """(the risk model serving ``bars``' series: its champion's, else the default; the champion's registry entry or
     None)."""
     from kronos_studio.ledger.registry import RISK_CHAMPION, Registry, SeriesKey
-    from kronos_studio.risk.champion import DEFAULT_RISK_MODEL, RiskModel
 
     entry = Registry(ledger).champion(SeriesKey.of(bars), RISK_CHAMPION)
     return (DEFAULT_RISK_MODEL, None) if entry is None else (RiskModel.from_settings(entry.settings), entry)
@@ -214,8 +226,6 @@ def serving(ledger, bars):
 
 def why_serving(entry) -> str:
     """Why the risk model serves, in words: the champion's decision with its date, or that it is the default."""
-    from kronos_studio.risk.champion import DEFAULT_WHY
-
     if entry is None:
         return DEFAULT_WHY
     return f"risk champion since {entry.decided_at:%Y-%m-%d}: {entry.reason}"
@@ -224,8 +234,6 @@ def why_serving(entry) -> str:
 def _standard_forecast(desk, bars, model, settings: ForecastSettings, workspace, future):
     """A standard risk model's forecast of ``bars`` (its paths, from its own history window), kept in the desk's
     cache as a forecast is: ``(Forecasted, the model)``."""
-    from kronos_studio.risk.baselines import risk_baselines
-
     f = risk_baselines()[model]
     own = dataclasses.replace(settings, lookback=None)
     return desk.forecast_by(f, {"model": f"risk:{model}", **f.identity()}, bars, own, workspace=workspace,
@@ -238,12 +246,8 @@ def served_risk(desk, request: RiskRequest, *, ledger=None):
     ledger's ``risk_state`` for the workspace, series, model and horizon: the outcomes these bars now hold are learnt
     first, and this reading waits for its own), kept back in the ledger. (``ServedRisk``, the forecast read beside
     it: that model's)."""
-    from kronos_studio.forecasters.window import history_window
     from kronos_studio.ledger.registry import SeriesKey
     from kronos_studio.ledger.risk_state import RiskStates
-    from kronos_studio.risk.champion import ServedRisk, serve
-    from kronos_studio.risk.distribution import paths_return
-    from kronos_studio.risk.walk import paths_variance
 
     settings, risk, workspace, future = request.settings, request.risk, request.workspace, request.future
     gated = desk._gated(request.bars, None)
@@ -291,16 +295,11 @@ def served_risk(desk, request: RiskRequest, *, ledger=None):
 
 def id_of(fc) -> str:
     """The forecast a reading is of, by its paths' content: a reading is never reused for other paths."""
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(fc.paths).tobytes()).hexdigest()[:16]
 
 
 def beside_offered() -> tuple[str, ...]:
     """The catalog's models a face offers to backtest beside the asked one: Chronos-2 and the ensemble."""
-    from kronos_studio.bundled import CHRONOS2_NAME
-    from kronos_studio.catalog.resolve import ENSEMBLE
-
     return CHRONOS2_NAME, ENSEMBLE
 
 
@@ -378,10 +377,6 @@ def _models(desk, bars, model, settings, workspace, ledger, plan: RiskBacktestPl
             ) -> list[_Backtested]:
     """The asked model (a ``ModelChoice`` or a reference; unless not ``asked``: a standard risk model serving the
     series stands for it), then those beside it (each once)."""
-    from kronos_studio.catalog.resolve import ModelRef
-
-    from .covariates import chronos2_alone, reads_covariates
-
     def one(label, choice: ModelChoice):
         if reads_covariates(choice) and not choice.ensemble:
             make, identity = chronos2_alone(bars)  # a model of its own here, as an unconditioned conditioned request
@@ -405,8 +400,6 @@ def backtest_models(desk, rows: list[_Backtested], workspace, plan: RiskBacktest
     the registry's warm pair, then the risk desk's standard models; the standard ones' labels). A model that is
     one of the standard ones (garch, gjr_garch) is that one, read from its own distribution as it is, and runs
     once, under its own key."""
-    from kronos_studio.risk.baselines import risk_baselines
-
     known = risk_baselines()
     standard = known if plan.baselines else {}
     models = {}
@@ -440,8 +433,6 @@ def risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None, ways: str 
     The risk model serving the series (``serving``) is one of the rows, recalibrated as it serves (from outcomes
     before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
     ``champion.CHAMPION_WARMUP``): no model asked backtests it as the asked model."""
-    from kronos_studio.risk.walk import risk_backtest as backtest
-
     settings, risk, plan, workspace = request.settings, request.risk, request.plan, request.workspace
     desk.check_walk(settings, plan.cutoffs)
     gated = desk._gated(request.bars, ways)
@@ -452,10 +443,6 @@ def risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None, ways: str 
     identities = {row.label: row.identity for row in rows} | {"served": serving_identity}
 
     def compute():
-        from kronos_studio.risk.baselines import risk_baselines
-        from kronos_studio.risk.champion import CHAMPION_WARMUP
-        from kronos_studio.risk.walk import RECALIBRATED
-
         models, standard = backtest_models(desk, rows, workspace, plan)
         if served.standard:
             own_model = risk_baselines()[served.model]
@@ -491,8 +478,6 @@ def _not_served(served, served_key) -> list[Notice]:
 
 
 def _said(result, settings: ForecastSettings, label: str) -> list[Notice]:
-    from kronos_studio.risk.baselines import risk_baselines
-
     others = [k for k in result.models if k != label and k in risk_baselines()]
     return [Notice(f"the standard risk models read their own history windows, not the lookback of {settings.lookback} "
                    "bars asked for the model", kind="note")] if others and settings.lookback else []
@@ -518,8 +503,6 @@ def kept_risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None) -> Ri
 
 def plain(x):
     """JSON values: NaN and infinities as None, numpy numbers as Python's, times as text."""
-    import pandas as pd
-
     if isinstance(x, dict):
         return {str(k): plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -578,7 +561,7 @@ class RiskChampionChosen:
 
 def sampled_references(sampled) -> list[str]:
     """The catalog references of the sampled candidates asked (``bundled``: the bundled default Kronos by name)."""
-    from kronos_studio.bundled import bundled_models
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
 
     out = []
     for ref in sampled:
@@ -611,9 +594,6 @@ def risk_champion(desk, request: RiskChampionRequest, *, ledger=None, ways: str 
     and the ``sampled`` catalog models (each also recalibrated) on the latest ``cutoffs`` cut-offs one horizon apart,
     the best by FZ0 set against the risk model serving now through the gate; the decision, the entry and every
     recalibrated candidate's learnt state kept in the ledger (``record``)."""
-    from kronos_studio.risk.baselines import risk_baselines
-    from kronos_studio.risk.champion import CHAMPION_CUTOFFS, CHAMPION_WARMUP, choose, record
-
     settings, risk, workspace, cutoffs = request.settings, request.risk, request.workspace, request.cutoffs
     sampled, warmup = request.sampled, request.warmup
     desk.check_walk(settings, cutoffs or CHAMPION_CUTOFFS)
@@ -657,9 +637,6 @@ def served_rows(desk, series_bars, settings: ForecastSettings, risk: RiskSetting
     """One row per (series name, gated bars) of ``series_bars``: the risk model serving it (``risk_model``, and
     ``risk_model_why``) and its VaR and ES per position and level (``served_var_long_99``, ...): ``served_risk`` of
     each, the Screener's risk-champion columns. A series that cannot be read says why in ``risk_model_why``."""
-    from kronos.errors import UserError
-    from kronos_studio.risk.registry import MEASURES
-
     rows = []
     with _Opened(ledger, workspace) as led:
         for name, bars in series_bars:

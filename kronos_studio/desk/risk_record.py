@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from kronos.errors import Notice
 from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.record import RiskRecord, reading_columns
+from kronos_studio.risk.record import risk_record as judged
 
 from .risk import plain
 
@@ -30,7 +31,6 @@ def risk_record(ledger, risk: RiskSettings, *, experiments: bool = False, **filt
     at ``risk``'s levels and positions; ``filters``: the ledger's (source, symbol, interval, models, replay, since:
     a ``LedgerQuery``'s)."""
     from kronos_studio.ledger.store import replay_notices
-    from kronos_studio.risk.record import risk_record as judged
 
     record = judged(ledger, risk, experiments=experiments, **filters)
     said = [Notice(f"{record.experiments_left_out} forecasts at non-default sampling settings are left out",

@@ -10,9 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from data_sources.intervals import parse_interval
 from data_sources.requests import BarsRequest
+from data_sources.schema import instrument_symbol
 from data_sources.sources import SOURCES
 from kronos.errors import Fix, InputError, Notice, UserError
+from kronos.lazy import pd
+from kronos_studio.bars_input import quality_gate
 
 # Series fetched again for scoring (no bars given): at most this many bars back, enough for years of daily bars;
 # older forecasts of an intraday series are scored from a file instead.
@@ -86,12 +90,6 @@ def _fetched(desk, row) -> BarsRequest | object:
     """The bars of a pending series: its bundled sample's (through the gate), or a ``BarsRequest`` of its source's bars
     back to the oldest bar its forecasts need (cached bars brought up to date). A ``UserError`` saying what to do
     instead: score a file's forecasts with the file."""
-    import pandas as pd  # heavy, with the data layer's loaders: read only when a series is fetched
-
-    from data_sources.intervals import parse_interval
-    from data_sources.schema import instrument_symbol
-    from kronos_studio.bars_input import quality_gate
-
     origin = SOURCES.get(row.source)
     if origin is None or not origin.by_symbol:
         n = int(row.predictions)

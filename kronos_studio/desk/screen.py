@@ -9,12 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 
-import numpy as np
-import pandas as pd
-
 from data_sources.requests import BarsRequest
 from kronos.errors import Fix, InputError, Notice
 from kronos.knobs import Bounds, check_bounds, knob
+from kronos.lazy import np, pd
 from kronos_studio.batch.engine import ENGINES, BatchRun, interval_notices, risk_notices, run_batch
 from kronos_studio.batch.forecaster import CHUNK_SERIES, BatchSettings
 from kronos_studio.batch.summary import utc

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import pd
 from kronos.settings import Bounds, check_bounds, knob
 
 if TYPE_CHECKING:
@@ -99,7 +100,6 @@ class LedgerQuery(ModelsQuery):
         """``since`` as a time (None: not filtered); an ``InputError`` for text that is no date."""
         if self.since is None:
             return None
-        import pandas as pd  # heavy: read only when a date is asked for
 
         try:
             when = pd.Timestamp(self.since)

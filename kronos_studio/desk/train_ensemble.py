@@ -11,8 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kronos.config import default_lookback
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import pd
 from kronos.settings import ForecastSettings
+from kronos_studio.bundled import default_model_path, model_reference
+from kronos_studio.ensemble.members import weights_sha256
+from kronos_studio.evaluation.walk_forward import choose_cutoffs
 
 FILES_CUTOFFS = 60  # cut-offs per series of a meta-learner over several (one series' fit: fit_ensemble's)
 LEAST_CUTOFFS = 4
@@ -54,13 +59,10 @@ def train_ensemble(desk, request: TrainEnsembleRequest, *, progress=None) -> Ens
     """Walk the ensemble's members forward over ``request.n_cutoffs`` cut-offs of each series and fit the
     meta-learner; an ``InputError`` naming the series whose bars cannot hold the cut-offs."""
     from kronos.checkpoints import load_pair
-    from kronos.config import default_lookback
-    from kronos_studio.bundled import default_model_path, model_reference
     from kronos_studio.ensemble.bundled import default_members
     from kronos_studio.ensemble.chronos2 import ensemble_member
     from kronos_studio.ensemble.features import asset_class
     from kronos_studio.ensemble.train import SeriesSpec, fit_meta, signal_evaluations
-    from kronos_studio.evaluation.walk_forward import choose_cutoffs
     from kronos_studio.forecasting import studio_pipeline
 
     settings, horizon = request.settings, request.settings.horizon
@@ -108,9 +110,6 @@ class EnsembleGated:
 def kronos_base(model: str | None) -> tuple[str, str]:
     """(name, revision) of the Kronos the ensemble mixes (``model``, default the bundled one), as a forecast's
     provenance names it (``local:`` + its weights' sha256 prefix): a champion meta-learner serves only beside it."""
-    from kronos_studio.bundled import default_model_path, model_reference
-    from kronos_studio.ensemble.members import weights_sha256
-
     folder = Path(model_reference(model) or default_model_path())
     digest = weights_sha256(folder / "predictor") or weights_sha256(folder)
     if digest is None:
@@ -123,8 +122,6 @@ def kronos_base(model: str | None) -> tuple[str, str]:
 def gate_ensemble(desk, request: GateEnsembleRequest, *, ledger, log=None) -> EnsembleGated:
     """Hold out the newest scored ensemble forecasts known ``since``, fit a challenger on the older ones and let the
     gate decide whether it serves the workspace's ensemble (``ensemble.gated.gate_from_ledger``); ``log(line)``."""
-    import pandas as pd
-
     from kronos_studio.ensemble.from_ledger import MIN_EVALUATIONS
     from kronos_studio.ensemble.gated import MetaGateSettings, gate_from_ledger
     from kronos_studio.ledger.frames import as_utc

@@ -31,13 +31,28 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import pandas as pd
-
+from data_sources.calendars import bar_closes, closes_between, next_close
 from kronos.errors import Fix, Notice, UserError
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings, knob, knobs
+from kronos_studio.alerts import Email, Message, Retry, Webhook, deliver
+from kronos_studio.batch.engine import BatchRun, run_batch
+from kronos_studio.batch.forecaster import BatchSettings
+from kronos_studio.batch.summary import risk_column
+from kronos_studio.batch.watchlist import Entry, Loaded, gate_entry, load_entries, read_watchlist
+from kronos_studio.bundled import default_model_path
 from kronos_studio.catalog.choice import ModelChoice
+from kronos_studio.catalog.kinds import kind_of
+from kronos_studio.catalog.resolve import ENSEMBLE
+from kronos_studio.ensemble.members import weights_sha256
+from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+from kronos_studio.evaluation.trust import TrainingPeriodError
+from kronos_studio.redact import masked_url
 from kronos_studio.risk.measures import RiskSettings
+from kronos_studio.risk.record import risk_record, tag
+from kronos_studio.training.retrain_settings import RetrainSettings
 
 from .requests import ForecastRequest
 
@@ -147,8 +162,6 @@ class AlertChannels:
                              Fix("give 1 or more ({setting})", "alert_attempts"))
 
     def channels(self) -> list:
-        from kronos_studio.alerts import Email, Webhook
-
         out = [Webhook(url) for url in self.webhooks]
         if self.email_to:
             out.append(Email(self.smtp_host, tuple(self.email_to), self.smtp_port, self.smtp_from,
@@ -156,14 +169,10 @@ class AlertChannels:
         return out
 
     def retry(self):
-        from kronos_studio.alerts import Retry
-
         return Retry(self.attempts, self.backoff_s)
 
     def shown(self) -> dict:
         """As a face may show it: the webhooks without their tokens (``redact.masked_url``)."""
-        from kronos_studio.redact import masked_url
-
         return {**dataclasses.asdict(self), "webhooks": [masked_url(u) for u in self.webhooks]}
 
 
@@ -237,9 +246,6 @@ class WatchRequest:
 
     @classmethod
     def from_json(cls, data: dict) -> WatchRequest:
-        from kronos_studio.batch.watchlist import Entry
-        from kronos_studio.training.retrain_settings import RetrainSettings
-
         def tuples(d: dict) -> dict:
             return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
@@ -338,15 +344,11 @@ class LiveBars:
         self.request, self.history, self.cache = request, history, cache
 
     def entries(self) -> list:
-        from kronos_studio.batch.watchlist import read_watchlist
-
         if self.request.watchlist is None:
             return list(self.request.entries)
         return read_watchlist(self.request.watchlist, newest=True)
 
     def load(self, tick_at: pd.Timestamp) -> list:
-        from kronos_studio.batch.watchlist import load_entries
-
         return list(load_entries(self.entries(), self.history, self.cache, tuple(self.request.fixes),
                                  self.request.calendar))
 
@@ -356,8 +358,6 @@ class ReplayBars:
     what that day's download held) and gated again."""
 
     def __init__(self, request: WatchRequest, history: int, cache=None):
-        from data_sources.calendars import bar_closes
-
         self.request, self.history = request, history
         self.full, self.closes, self.errors = {}, {}, {}
         for entry in request.entries:
@@ -371,8 +371,6 @@ class ReplayBars:
 
     def ticks(self, start: pd.Timestamp, end: pd.Timestamp | None) -> pd.DatetimeIndex:
         """One tick per close of a bar any series' calendar expects in (start, end] (at most to its last bar)."""
-        from data_sources.calendars import closes_between
-
         found = pd.DatetimeIndex([], tz="UTC")
         for name, bars in self.full.items():
             last = pd.Timestamp(int(self.closes[name].max()), tz="UTC")
@@ -381,8 +379,6 @@ class ReplayBars:
         return found.unique().sort_values()
 
     def load(self, tick_at: pd.Timestamp) -> list:
-        from kronos_studio.batch.watchlist import Loaded, gate_entry
-
         out = []
         for entry in self.request.entries:
             if entry.series in self.errors:
@@ -442,8 +438,6 @@ class Watcher:
     def _base_forecaster(self, bars=None):
         """The forecaster whose lookback and training period the watch reads (a champion's base, the ensemble's
         Kronos: the bundled default)."""
-        from kronos_studio.catalog.kinds import kind_of
-
         kind = kind_of(self.request.model)
         ref = None if kind.per_series or kind.mixes else self.request.model
         return self.desk.registry.forecaster(ref, bars, self.request.settings)
@@ -472,8 +466,6 @@ class Watcher:
     def _label(self) -> str:
         """The replay's label: the one asked, else the watch's name; flagged when its ticks lie inside the base
         model's training period (refused without ``include_training_period``)."""
-        from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
-        from kronos_studio.evaluation.trust import TrainingPeriodError
         from kronos_studio.ledger.schema import IN_TRAINING_PERIOD, REPLAY_CHARS
 
         replay = self.request.replay
@@ -566,8 +558,6 @@ class Watcher:
 
     # forecasting and recording
     def _forecast(self, ok: list, by_name: dict, result: TickResult) -> None:
-        from kronos_studio.catalog.kinds import kind_of
-
         s = self.request.settings
         todo = []
         for item in ok:
@@ -595,10 +585,6 @@ class Watcher:
             self.after_record(series)
 
     def _forecast_batch(self, todo: list, by_name: dict, result: TickResult) -> None:
-        from kronos_studio.batch.engine import BatchRun, run_batch
-        from kronos_studio.batch.forecaster import BatchSettings
-        from kronos_studio.batch.summary import risk_column
-
         r = self.request
         levels = tuple(sorted({*r.risk.levels, r.alerts.var_level}))  # the tick says the VaR at the alerts' level
         settings = BatchSettings(r.settings, risk=dataclasses.replace(r.risk, levels=levels, per_step=False))
@@ -620,8 +606,6 @@ class Watcher:
     def _forecast_ensemble(self, todo: list, by_name: dict, result: TickResult) -> None:
         """The ensemble, which the batch does not run: one series at a time through the desk; a replay's by its own
         champion meta-learner (learned as it went) or the bundled one, never the live workspace's."""
-        from kronos_studio.catalog.resolve import ENSEMBLE
-
         choice = ModelChoice(ENSEMBLE)
         if self.label:
             from kronos_studio.ensemble.bundled import ENSEMBLE_DIR
@@ -684,11 +668,6 @@ class Watcher:
     def _exceptions(self, item, since: pd.Timestamp | None) -> list:
         """The VaR exceptions of ``item``'s forecasts whose horizon bar is one of the bars closed since the last
         tick (``since``; the first tick: the last bar)."""
-        import numpy as np
-
-        from data_sources.calendars import bar_closes
-        from kronos_studio.risk.record import risk_record, tag
-
         level, horizon, bars = self.request.alerts.var_level, self.request.settings.horizon, item.bars
         stamps = bars.timestamps
         tail = stamps[-(horizon * 4 + 8):]
@@ -720,7 +699,6 @@ class Watcher:
 
     # the gated retrain, the meta-learner
     def _retrain(self, ok: list, by_name: dict, before: dict, tick_at, result: TickResult) -> list:
-        from kronos_studio.catalog.kinds import kind_of
         from kronos_studio.ledger.drift import DRIFTING
         from kronos_studio.ledger.registry import Registry, SeriesKey
 
@@ -751,7 +729,6 @@ class Watcher:
 
     def _run_retrain(self, due: list, by_name: dict, result: TickResult) -> None:
         from kronos_studio.batch.retrain_watchlist import SeriesRetrainer, WatchlistRetrain
-        from kronos_studio.training.retrain_settings import RetrainSettings
 
         r = self.request
         settings = r.retrain_settings or RetrainSettings(horizon=r.settings.horizon)
@@ -801,8 +778,6 @@ class Watcher:
 
     # alerts
     def _event(self, rule: str, event: str, series: str | None, text: str, facts: dict):
-        from kronos_studio.alerts import Message
-
         facts = {"watch": self.request.name, **({"replay": self.label} if self.label else {}), **facts}
         return Message(rule, event, text, series, facts)
 
@@ -817,8 +792,6 @@ class Watcher:
             result.notices.append(Notice(f"the failed tick's alert could not be kept: {e}"))
 
     def _deliver(self, events: list, result: TickResult, claim) -> None:
-        from kronos_studio.alerts import deliver
-
         channels = self.request.channels.channels()
         for message in events:
             result.alerts.append({"rule": message.rule, "event": message.event, "series": message.series,
@@ -849,8 +822,6 @@ class Watcher:
 
     def last_close(self, now: pd.Timestamp) -> pd.Timestamp | None:
         """The latest bar close at or before ``now`` of any series: the tick ``--once`` runs."""
-        from data_sources.calendars import closes_between
-
         found = []
         for item in self.source.load(now):
             if item.bars is None:
@@ -863,8 +834,6 @@ class Watcher:
 
     def next_tick(self, now: pd.Timestamp) -> pd.Timestamp | None:
         """The first bar close after ``now`` of any series of the watchlist, on its calendar."""
-        from data_sources.calendars import next_close
-
         found = []
         for item in self.source.load(now):
             if item.bars is not None:
@@ -902,11 +871,6 @@ class Watcher:
 def bundled_base() -> tuple[str, str]:
     """(name, revision) of the bundled Kronos the ensemble mixes, as its forecasts' provenance names it: what a
     meta-learner refitted by a watch is registered beside."""
-    from pathlib import Path
-
-    from kronos_studio.bundled import default_model_path
-    from kronos_studio.ensemble.members import weights_sha256
-
     folder = Path(default_model_path())
     return folder.name, f"local:{weights_sha256(folder / 'predictor') or weights_sha256(folder)}"
 

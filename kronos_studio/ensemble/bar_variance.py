@@ -2,8 +2,7 @@
 estimate from, far less noisy than the squared close-to-close return."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 GK_BODY = 2 * np.log(2) - 1  # Garman–Klass weight of the squared open-to-close move
 PARKINSON = 1 / (4 * np.log(2))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for a driftless Brownian bar

@@ -11,7 +11,7 @@ from kronos_studio.evaluation.baselines import Bootstrap, RandomWalk
 from .ensemble import Ensemble
 from .features import asset_class
 from .members import GarchMember, KronosMember, cheap_member_paths
-from .meta import MetaLearner
+from .meta import MetaLearner, files_digest
 from .volatility import GjrGarchMember, HarMember
 
 
@@ -30,8 +30,6 @@ def default_members(kronos_pipeline, settings, chronos2=None, cheap_paths: int |
 def load_bundled_meta() -> MetaLearner:
     """The bundled meta-learner, parsed once per version of its files (every ensemble forecast asks for it).
     Shared: callers do not modify it."""
-    from .meta import files_digest
-
     return _bundled_meta(files_digest(ENSEMBLE_DIR))
 
 

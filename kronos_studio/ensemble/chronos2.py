@@ -25,17 +25,20 @@ import os
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from safetensors import safe_open
 
 from kronos.checkpoints import CheckpointError, Source, is_hub_id, resolve
 from kronos.config import BAR_COLUMNS, CONFIG_FILE, WEIGHTS_FILE
+from kronos.device import default_device
 from kronos.forecast import Forecast
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 from kronos_studio.forecasters.base import PathModel
+from kronos_studio.forecasters.period import period_until
 from kronos_studio.forecasters.warm import Warm, process_weights
 
 from ..bundled import CHRONOS2_NAME, MODELS_DIR
@@ -57,8 +60,6 @@ CANDLE_WINDOW = 60  # bars whose intrabar ranges and volumes the candles resampl
 
 
 def package_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(PACKAGE)
     except PackageNotFoundError:
@@ -76,8 +77,6 @@ def _pipeline_class():
 
 def _check_weights(model, folder: Path) -> None:
     """transformers fills missing weights with random ones and only warns: refuse that instead."""
-    from safetensors import safe_open
-
     with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
         shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
@@ -96,8 +95,6 @@ def load_chronos2(ref: str | os.PathLike = DEFAULT_REF, revision: str | None = N
     ``kronos.checkpoints.resolve``: the same Hugging Face cache, revision pinning, ``HF_HUB_OFFLINE``
     and fast "Hub unreachable" answer as Kronos. Weights load strictly, in eval mode, on ``device``
     (``kronos.device.default_device()`` when None). Every failure is a ``CheckpointError``."""
-    from kronos.device import default_device
-
     text = str(ref)
     if not Path(text).expanduser().exists() and not is_hub_id(text):
         raise CheckpointError(f"'{text}' is neither an existing folder nor a Hub repo id like '{DEFAULT_REF}'; "
@@ -187,8 +184,6 @@ def ensemble_member(choice: str | None = AUTO, paths: int = 200, device=None, *,
     need be. Failures to load what the user named are ``CheckpointError``s. A checkpoint on this machine is
     loaded once per version and device and kept warm by ``warm`` (a ``ModelRegistry``'s, beside its Kronos
     models; default: the process's): every ensemble forecast of a process mixes the same one."""
-    from kronos.device import default_device
-
     ref = ensemble_reference(choice)
     if ref is None:
         return None, "Chronos-2 left out (off)"
@@ -282,8 +277,6 @@ class Chronos2Member(PathModel):
     def training_period(self):
         """The latest day its training data can reach: what the checkpoint folder records
         (``studio_data_seen_until`` in config.json), else a Hub model's public release; None if unknown."""
-        from kronos_studio.forecasters.period import period_until
-
         src = self.source
         if src is None:
             return None

@@ -18,10 +18,10 @@ the last close, so series of any price level pool. Pure numpy/scipy.
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from scipy.optimize import minimize
 
 from kronos.config import CLOSE
+from kronos.lazy import np, pd
 from kronos.quantiles import path_quantiles
 from kronos_studio.evaluation.baselines import candles_from_log_returns
 from kronos_studio.evaluation.metrics import pair_abs_sum
@@ -78,8 +78,6 @@ def pool_crps(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
 
 def simplex_minimize(fun, grad, k: int) -> np.ndarray:
     """The weights on the simplex minimising ``fun`` (SLSQP from equal weights)."""
-    from scipy.optimize import minimize
-
     res = minimize(fun, np.full(k, 1 / k), jac=grad, method="SLSQP", bounds=[(0.0, 1.0)] * k,
                    constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": lambda w: np.ones(k)}],
                    options={"maxiter": 500, "ftol": 1e-12})

@@ -13,16 +13,15 @@ members equally and says so in its provenance.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import MIN_HISTORY
 from kronos.errors import Fix, InputError
 from kronos.forecast import Forecast
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK, Forecaster
 from kronos_studio.forecasters.window import future_times, history_window
@@ -152,8 +151,6 @@ class Ensemble(Forecaster):
         the other did not, in words. (the ensemble, the line saying its weights were fitted on the member
         replaced, not on this one; None where the members are weighed equally anyway.) Both identities stay in
         the weighting, so no store mistakes one member for the other."""
-        import copy
-
         if key not in self.members:
             raise KeyError(key)
         out = copy.copy(self)

@@ -4,14 +4,13 @@ members' paths, which only ever see that history: nothing after a cut-off can re
 Pure numpy/pandas."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 from scipy.special import ndtri
 
 from data_sources.calendars import CRYPTO, FX
 from data_sources.intervals import parse_interval
 from data_sources.sources import SOURCES
 from kronos.config import CLOSE
+from kronos.lazy import np, pd
 from kronos.quantiles import BAND, path_quantiles
 
 ASSET_CLASSES = ("equity", "crypto", "fx", "other")

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS
+from kronos.lazy import np, pd
 
 from .combine import group_key
 from .features import ASSET_CLASSES

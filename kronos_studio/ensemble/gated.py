@@ -22,17 +22,20 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix, UserError
+from kronos.lazy import np, pd
+from kronos_studio.ledger import Ledger
+from kronos_studio.ledger.engine import ledger_url
 from kronos_studio.ledger.registry import META_LEARNER, Candidate, Entry, Registry, SeriesKey
 from kronos_studio.ledger.schema import CHALLENGER, LIVE
 from kronos_studio.training.gate import MIN_GATE_CUTOFFS, PROMOTED, decide_scores
+from kronos_studio.training.retrain import adapters_folder
 
+from .bundled import load_bundled_meta
 from .combine import EQUAL
 from .from_ledger import LedgerEvaluations, ledger_evaluations
 from .meta import MetaLearner
+from .train import combined_scores, fit_meta
 
 LEDGER_WIDE = SeriesKey("ledger", "*", "*")  # the registry's series of a meta-learner learned from the whole ledger
 HOLDOUT_SHARE = 0.2  # the newest share of usable forecasts held out for the gate (at least MIN_GATE_CUTOFFS)
@@ -72,8 +75,6 @@ class MetaDecision:
 
 def meta_folder(workspace: str, window_hash: str, replay: str = LIVE) -> Path:
     """Where a registered ledger-wide meta-learner's files live: beside the workspace's (replay's) adapters."""
-    from kronos_studio.training.retrain import adapters_folder
-
     return adapters_folder(LEDGER_WIDE, workspace, replay) / f"meta-{window_hash[:16]}"
 
 
@@ -85,8 +86,6 @@ def meta_scores(meta: MetaLearner, records: list[dict], paths: int) -> tuple[np.
     """(fair CRPS % per record, p10-p90 coverage per record, records weighed equally) of ``meta`` combining
     each record's member paths as the ensemble would (``Ensemble.combine``): its chosen method's weights
     and spread, equal weights where it was trained with other members (what the ensemble does then)."""
-    from .train import combined_scores
-
     crps, covered, equal = [], [], 0
     for i, r in enumerate(records):
         method = meta.method if set(r["paths"]) == set(meta.members) else EQUAL
@@ -114,8 +113,6 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
     """Hold out the newest scored ensemble forecasts, fit a challenger on the older ones, score it and the
     workspace's current meta-learner (its champion, else the bundled one) there, and promote or reject it
     in the registry. Raises ``MetaGateError`` (nothing registered) when too few forecasts are usable."""
-    from .bundled import load_bundled_meta
-
     found = ledger_evaluations(ledger, settings.before)
     held_n = settings.held_out(found.count)
     records = sorted(found.evals.cutoffs, key=lambda r: pd.Timestamp(r["cutoff_time"]))
@@ -179,8 +176,6 @@ def gate_from_ledger(ledger, settings: MetaGateSettings, log=None) -> MetaDecisi
 def _fitted(train: LedgerEvaluations, folder: Path, settings: MetaGateSettings, log) -> MetaLearner:
     """The challenger fitted on ``train`` and saved in ``folder`` (a temporary folder renamed into place: the
     registry never names half-written files); the one already there when a killed run left it complete."""
-    from .train import fit_meta
-
     try:
         return MetaLearner.load(folder)
     except ValueError:
@@ -203,9 +198,6 @@ def _fitted(train: LedgerEvaluations, folder: Path, settings: MetaGateSettings, 
 def champion_entry(workspace: str | None) -> Entry | None:
     """The champion meta-learner of ``workspace`` (None: the default one), None when there is none or no
     ledger yet (a SQLite ledger that does not exist is not created by a forecast)."""
-    from kronos_studio.ledger import Ledger
-    from kronos_studio.ledger.engine import ledger_url
-
     url = ledger_url()
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         return None

@@ -17,10 +17,8 @@ over the mean of all bars read. Daily and longer bars have no profile (``None``)
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from data_sources.calendars import infer_interval
+from kronos.lazy import np, pd
 
 from .bar_variance import range_variance
 

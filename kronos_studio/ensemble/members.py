@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+from kronos.config import WEIGHTS_FILE
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
 from kronos_studio.forecasters.base import PathModel
@@ -64,8 +63,6 @@ def _file_sha256(path: str, mtime_ns: int, size: int) -> str:  # keyed by mtime 
 
 def weights_sha256(folder) -> str | None:
     """sha256 (16 hex digits) of a checkpoint folder's weights file, None when there is none."""
-    from kronos.config import WEIGHTS_FILE
-
     path = Path(folder) / WEIGHTS_FILE if folder is not None else None
     if path is None or not path.is_file():
         return None

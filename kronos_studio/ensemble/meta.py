@@ -12,15 +12,15 @@ Saved as LightGBM's own text model plus a JSON of everything else: nothing is pi
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+from data_sources.storage import atomic_write, atomic_write_text
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 
 MODEL_FILE, META_FILE = "meta_learner.txt", "meta_learner.json"
 REFERENCE = "random_walk"  # the member whose CRPS the others are measured against
@@ -111,8 +111,6 @@ class MetaLearner:
         return dict(zip(known["member"], softmax_weights(self.predict(known), temperature or self.temperature)))
 
     def save(self, folder: str | Path) -> Path:
-        from data_sources.storage import atomic_write, atomic_write_text
-
         folder = Path(folder)
         atomic_write(folder / MODEL_FILE, lambda tmp: self.booster.save_model(tmp))
         atomic_write_text(folder / META_FILE, json.dumps(
@@ -156,8 +154,6 @@ def files_digest(folder: str | Path) -> str:
 
 @lru_cache(maxsize=8)
 def _digest_of(stats: tuple) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for path, *_ in stats:
         h.update(Path(path).read_bytes())

@@ -8,8 +8,9 @@ levels (a Gaussian tail): for Gaussian quantiles this reproduces the Gaussian ex
 """
 from __future__ import annotations
 
-import numpy as np
 from scipy.special import ndtri
+
+from kronos.lazy import np
 
 
 def brownian_scores(paths: int, horizon: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from kronos.bars import bars_frame, input_digest
 from kronos.errors import Fix, InputError
+from kronos.lazy import pd
 from kronos.settings import ForecastSettings
+from kronos_studio.evaluation.walk_forward import choose_cutoffs
 from kronos_studio.forecasters.base import ENSEMBLE_LOOKBACK
 
 from .features import asset_class
@@ -60,8 +61,6 @@ def series_fits(workspace: str | None = None) -> tuple:
     (``gated.champion_entry``): a new fit (here, in the app or by ``kronos train ensemble FILE``) changes that
     series' ensemble forecasts, a promoted or rolled-back meta-learner every one of them, so stores of
     forecasts key on it."""
-    import os
-
     from .gated import champion_entry
 
     try:
@@ -89,8 +88,6 @@ def fit_to_series(bars, members: Mapping, settings: ForecastSettings, fit: Serie
     forecasts': horizon, paths, sampling, seed) over ``fit.cutoffs`` cut-offs spread over ``bars`` (a
     ``data_sources.Bars``), each with ``ENSEMBLE_LOOKBACK`` bars of history (what the ensemble forecasts
     from), so the series needs that many bars and a horizon more."""
-    from kronos_studio.evaluation.walk_forward import choose_cutoffs
-
     horizon, cutoffs, name = settings.horizon, fit.cutoffs, fit.name
     frame = bars_frame(bars)
     min_history = ENSEMBLE_LOOKBACK  # the history the ensemble forecasts from: its Kronos member reads its own share

@@ -12,11 +12,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.bars import bars_frame
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 from kronos.quantiles import band_nominal
 from kronos.settings import ForecastSettings, default
 from kronos_studio.evaluation.metrics import band_covers, crps_samples

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk, candles_from_log_returns
 from kronos_studio.forecasters.base import PathModel

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.forecasters.base import PathModel
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
-
 from kronos.config import BAR_COLUMNS
 from kronos.errors import Fix, InputError
+from kronos.lazy import np
 from kronos.quantiles import draw_levels, path_quantiles
+
+from .metrics import band_covers, crps_samples
 
 LEVELS = tuple(round(float(u), 2) for u in np.arange(0.01, 1.0, 0.01))
 CANDLE = [BAR_COLUMNS.index(c) for c in ("open", "high", "low")]
@@ -158,8 +159,6 @@ class CalibrationCheck:
 def holdout_check(result, fit_share: float = 0.5, band=(0.1, 0.9)) -> CalibrationCheck:
     """Fit on the earliest ``fit_share`` of a walk-forward's cut-offs, score the band on the later
     ones (never used for fitting), before and after calibration."""
-    from .metrics import band_covers, crps_samples
-
     n = len(result.cutoffs)
     n_fit = int(round(n * fit_share))
     if n_fit < 1 or n - n_fit < 1:

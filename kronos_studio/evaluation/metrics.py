@@ -2,8 +2,7 @@
 Pure numpy; nothing here imports torch."""
 from __future__ import annotations
 
-import numpy as np
-
+from kronos.lazy import np
 from kronos.quantiles import BAND, path_quantiles
 
 CRPS_ESTIMATOR = "fair"  # recorded beside every stored score, so scores of another estimator are never mixed in

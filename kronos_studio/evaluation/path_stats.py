@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.errors import Fix, InputError
+from kronos.lazy import np
 from kronos.quantiles import BAND, path_quantiles
 
 OPEN, HIGH, LOW = (BAR_COLUMNS.index(c) for c in ("open", "high", "low"))

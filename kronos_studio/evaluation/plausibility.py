@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from kronos.config import BAR_COLUMNS, CLOSE
+from kronos.lazy import np
 from kronos.quantiles import BAND, path_quantiles
 
 PRICES = [BAR_COLUMNS.index(c) for c in ("open", "high", "low", "close")]

@@ -20,10 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 
 SIGNALS = ("expected_log_return", "median_log_return", "p_up", "mean_over_sd")  # from the model's paths
 BASELINES = ("momentum", "reversal", "random")  # naive rankings, from the bars alone

@@ -7,6 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kronos.errors import Fix, Notice
+from kronos_studio.evaluation.baselines import REFERENCE
+from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
+from kronos_studio.evaluation.trust import TrustPlan, evaluate, guard_note, skill_interval, skill_score
+from kronos_studio.evaluation.walk_forward import member_results
+from kronos_studio.forecasters.window import check_history
 
 
 @dataclass
@@ -29,8 +34,6 @@ class Walked:
 def walked_history(forecaster, bars, settings) -> Walked:
     """``Walked`` of ``forecaster`` reading ``bars`` with ``settings``, refused (``InputError``) when the bars are too
     short for one cut-off's history (the settings' lookback, else the forecaster's own)."""
-    from kronos_studio.forecasters.window import check_history
-
     lookback = settings.lookback or forecaster.lookback(settings.horizon)
     check_history(forecaster, len(bars.frame), lookback)  # every cut-off's history is `lookback` bars
     return Walked(forecaster.describe(), {key: m.name for key, m in forecaster.members.items()}, lookback)
@@ -41,8 +44,6 @@ def evaluation_report(forecaster, bars, settings, plan=None, *, file: str | None
     cut-offs of ``bars`` (an ``evaluation.trust.TrustPlan``; None: its defaults) with ``settings``. Raises
     ``TrainingPeriodError`` when every cut-off lies inside the model's training period, ``InputError`` for bars
     too short."""
-    from kronos_studio.evaluation.trust import TrustPlan, evaluate
-
     plan = plan or TrustPlan()
     walked = walked_history(forecaster, bars, settings)
     return report_body(evaluate(forecaster, bars.frame, settings, plan), walked, bars, settings, plan, file)
@@ -51,10 +52,6 @@ def evaluation_report(forecaster, bars, settings, plan=None, *, file: str | None
 def report_body(report, walked: Walked, bars, settings, plan, file: str | None = None) -> EvaluationReport:
     """The ``kronos evaluate`` JSON and its notices of a walk-forward ``report`` (``evaluation.trust.TrustReport``)
     of ``bars`` by the model ``walked`` says, run with ``settings`` and ``plan``."""
-    from kronos_studio.evaluation.baselines import REFERENCE
-    from kronos_studio.evaluation.trust import guard_note
-    from kronos_studio.evaluation.walk_forward import member_results
-
     horizon, lookback = settings.horizon, walked.lookback
     results = {"model": ("model", report.model)}
     # A mixture's walk-forward keeps what each member gave it, so each member is scored on those paths.
@@ -82,8 +79,6 @@ def report_body(report, walked: Walked, bars, settings, plan, file: str | None =
 def walk_notices(report, plan, lookback: int, horizon: int) -> list[Notice]:
     """What a reader of a walk-forward ``report`` run with ``plan`` must know of its cut-offs: fewer fitted the bars
     than were asked for, or the time limit stopped the run before the last of them."""
-    from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD
-
     out = []
     asked = plan.n_cutoffs
     if report.requested < asked:
@@ -107,8 +102,6 @@ def walk_notices(report, plan, lookback: int, horizon: int) -> list[Notice]:
 def paired_skill(result, reference) -> dict:
     """CRPS skill of ``result`` against ``reference`` on the same cut-offs, with its paired-bootstrap 95%
     interval."""
-    from kronos_studio.evaluation.trust import skill_interval, skill_score
-
     ours, theirs = result.crps_pct_by_cutoff(), reference.crps_pct_by_cutoff()
     lo, hi = skill_interval(ours, theirs)
     return {"crps_skill": skill_score(float(ours.mean()), float(theirs.mean())), "ci95": [lo, hi]}

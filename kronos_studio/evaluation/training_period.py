@@ -5,9 +5,7 @@ asked for.
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
+from kronos.lazy import np, pd
 from kronos_studio.forecasters.period import TrainingPeriod
 
 # The setting that keeps cut-offs inside a model's training period (scored, flagged as in-sample): its one name,

@@ -8,11 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.bars import bars_frame
 from kronos.errors import Fix, UserError
+from kronos.lazy import np, pd
 from kronos.quantiles import BAND, QUANTILE_METHOD, band_nominal
 from kronos.settings import Bounds, ForecastSettings, bounded, check_bounds, knob
 from kronos_studio.forecasters.period import TrainingPeriod

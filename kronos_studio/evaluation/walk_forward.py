@@ -18,12 +18,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos.threads import computing
 from kronos_studio.forecasters.bounds import bounded

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import MIN_HISTORY
 from kronos.forecast import Forecast
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 
 from .period import TrainingPeriod

@@ -33,12 +33,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS
 from kronos.errors import Notice
 from kronos.forecast import Forecast
+from kronos.lazy import np, pd
 
 OPEN, HIGH, LOW, CLOSE = (BAR_COLUMNS.index(c) for c in ("open", "high", "low", "close"))
 VOLUME, AMOUNT = BAR_COLUMNS.index("volume"), BAR_COLUMNS.index("amount")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
+from kronos.config import OFFICIAL_DATA_SEEN_UNTIL, official_model, read_bundle
+from kronos.lazy import pd
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,6 @@ def period_until(day: str, source: str) -> TrainingPeriod:
 
 def training_period(pair) -> TrainingPeriod | None:
     """The period a loaded ``kronos.checkpoints.KronosPair`` saw, or None when nothing records it."""
-    from kronos.config import OFFICIAL_DATA_SEEN_UNTIL, official_model, read_bundle
-
     source = pair.predictor_source
     ref = None if source is None else str(source.ref)
     if ref is None:

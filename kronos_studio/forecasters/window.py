@@ -4,10 +4,9 @@ settings or the forecaster's default, refused when the history is too short) and
 bars' trading calendar)."""
 from __future__ import annotations
 
-import pandas as pd
-
 from kronos.bars import InputError, bars_frame
 from kronos.errors import Fix
+from kronos.lazy import pd
 from kronos.settings import ForecastSettings
 
 

@@ -2,8 +2,7 @@
 pickled), readable by any language that reads float32 / int64."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from kronos.lazy import np, pd
 
 from .schema import PATH_DTYPE, TIME_DTYPE
 

@@ -33,12 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import numpy as np
-import pandas as pd
 from scipy import stats
 
 from kronos.config import BAR_COLUMNS
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 from kronos.quantiles import band_nominal
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk
@@ -46,7 +45,7 @@ from kronos_studio.evaluation.metrics import crps_samples
 from kronos_studio.evaluation.trust import skill_interval, skill_score
 
 from .drift_window import DRIFT_LAST, MIN_SCORED
-from .frames import SERIES, default_settings_only
+from .frames import SERIES, default_settings_only, workspaces
 
 # The thresholds of drift: one home (docs/ledger.md#drift quotes them; the window's two in drift_window.py).
 ALPHA = 0.01  # a p-value below this flags drift: two tests at 1% each keep a calibrated model's false alarms rare
@@ -132,7 +131,6 @@ def drift_report(ledger, last: int = DRIFT_LAST, *, experiments: bool = False, r
         raise InputError(f"a drift window of {last} forecasts is below the {MIN_SCORED} scored forecasts a "
                          "drift test needs", {"last": last, "min_scored": MIN_SCORED},
                          Fix(f"judge {MIN_SCORED} or more ({{setting}})", "last"))
-    from .frames import workspaces
 
     names = [ledger.workspace] if ledger.workspace is not None else ledger.read(
         lambda conn: workspaces(conn, ledger.replay))

@@ -10,12 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from data_sources.storage import storage_path
 from kronos.errors import UserError
+from kronos.lazy import np
 
 from .schema import HEAD
 
@@ -39,7 +40,6 @@ def ledger_url() -> str:
     url = os.environ.get(ENV_DB, "").strip()
     if url:
         return url
-    from data_sources.storage import storage_path
 
     return f"sqlite:///{storage_path(DB_FILE)}"
 
@@ -157,8 +157,6 @@ def migrate(engine: Engine) -> None:
 
 
 def revision(engine: Engine) -> str | None:
-    from sqlalchemy import inspect, text
-
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import case, func, select, true
 from sqlalchemy.engine import Connection
 
 from kronos.config import BAR_COLUMNS
+from kronos.lazy import np, pd
 from kronos.quantiles import level_name
 from kronos.settings import sampling_defaults
 

@@ -4,10 +4,10 @@ step once that bar has arrived (``evaluations``), and the close of every sampled
 (``kronos_studio.risk.record``): nothing beyond what recording and scoring keep is needed."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+
+from kronos.lazy import np, pd
 
 from .codec import decode_array
 from .frames import conditions, non_default_settings

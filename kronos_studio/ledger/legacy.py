@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from kronos_studio.evaluation.trust import TrackRecord
+
 from .schema import DEFAULT_WORKSPACE, legacy_imports, track_records
 
 TRUST_FOLDER = "trust"  # under the storage root, where the JSON files were written
@@ -16,8 +18,6 @@ TRUST_FOLDER = "trust"  # under the storage root, where the JSON files were writ
 
 def _parse(data: bytes) -> tuple[tuple[str, str, str, str], dict]:
     """(series, record) of one file; raises ValueError (and friends) when it is not a track record."""
-    from kronos_studio.evaluation.trust import TrackRecord
-
     payload = json.loads(data)
     series = tuple(payload["series"])
     if len(series) != 4 or not all(isinstance(s, str) for s in series):

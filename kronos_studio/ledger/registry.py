@@ -48,6 +48,7 @@ from .schema import (
     adapter_events,
     adapters,
 )
+from .scoring import window_held
 
 LORA, META_LEARNER = "lora", "meta_learner"  # the kinds of entry
 RISK_CHAMPION = "risk_champion"  # a series' risk model (kronos_studio.risk.champion): no weights, ``path`` empty
@@ -130,8 +131,6 @@ class Entry:
         """Whether bars ``frame`` hold the window this adapter learned from unchanged (True), other bars over its
         span (False: a split adjusted in since, another exchange's bars of the series' name), or do not span it
         (None: nothing to compare); ``scoring.window_held``."""
-        from .scoring import window_held
-
         return window_held(frame, self.first_bar_at, self.last_bar_at, self.window_bars, self.window_hash)
 
     @property

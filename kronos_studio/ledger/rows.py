@@ -8,10 +8,8 @@ import hashlib
 import json
 from datetime import datetime
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS
+from kronos.lazy import np, pd
 from kronos.quantiles import path_quantiles
 
 from . import scoring

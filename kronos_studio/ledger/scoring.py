@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
+from kronos.lazy import np, pd
 from kronos.quantiles import DEFAULT_QUANTILES
 from kronos_studio.evaluation.metrics import CRPS_ESTIMATOR, score_paths
 

@@ -29,17 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from data_sources.storage import atomic_write
 from kronos.errors import Notice
+from kronos.lazy import np, pd
 
 from . import frames, scoring
 from .codec import decode_array
 from .engine import ENV_DB, LedgerError, create_ledger_engine, dumps, ledger_url, migrate, revision, shown_url
+from .horizons import horizon_outcomes
+from .legacy import import_files
 from .rows import member_rows, prediction_row, utc
 from .schema import (
     DEFAULT_WORKSPACE,
@@ -327,8 +329,6 @@ class Ledger:
     def horizon_outcomes(self, **filters) -> tuple[pd.DataFrame, dict]:
         """Each forecast at the end of its horizon: what happened there once scored, and every path's close
         there (see ``horizons.horizon_outcomes``)."""
-        from .horizons import horizon_outcomes
-
         return self.read(lambda conn: horizon_outcomes(conn, **self._filters(filters)))
 
     def evaluations_frame(self, **filters) -> pd.DataFrame:
@@ -340,7 +340,6 @@ class Ledger:
         """Write ``steps_frame(**filters)`` to a Parquet file (every replay's rows too unless ``filters`` name one,
         each row with its ``replay`` label); returns the number of rows."""
         filters = {"replay": EVERY_REPLAY, **filters}
-        from data_sources.storage import atomic_write
 
         table = self.steps_frame(**filters)
         atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
@@ -424,8 +423,6 @@ class Ledger:
         """Bring the JSON track records an earlier version kept under ``folder`` into the ledger, once:
         each file is remembered by name and content; a series the ledger already has a record for keeps
         it (that one is newer). The files stay where they are. Returns counts by outcome."""
-        from .legacy import import_files
-
         return import_files(self, Path(folder))
 
     def legacy_imported(self) -> set[tuple[str, str]]:

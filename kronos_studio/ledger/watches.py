@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from kronos.errors import Fix
@@ -290,8 +290,6 @@ class WatchBook:
 
     def done_count(self, watch_id: int, before: datetime) -> int:
         """Ticks of the watch done before ``before``: a schedule's count (a retrain every N ticks)."""
-        from sqlalchemy import func
-
         t = watch_ticks.c
         return int(self.ledger.read(lambda conn: conn.execute(select(func.count()).select_from(watch_ticks).where(
             t.watch_id == int(watch_id), t.tick_at < before, t.status == DONE)).scalar_one()))

@@ -49,10 +49,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import np, pd
 
 BASEL_LEVEL = 0.99
 BASEL_WINDOW = 250  # observations the traffic light counts exceptions over

@@ -37,9 +37,7 @@ import math
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.ensemble.bar_variance import range_variance
 from kronos_studio.ensemble.intraday import time_of_day, time_of_day_identity

@@ -19,15 +19,17 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix, InputError
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
+from kronos_studio.training.gate import PROMOTED, decide_losses
 
+from .backtest import qlike
+from .baselines import risk_baselines
 from .distribution import HorizonReturn
 from .measures import RiskSettings
 from .recalibrate import Recalibration, RecalState, read, served_vars, settle, tag
+from .volatility import bar_variances
 from .walk import RECALIBRATED, RiskBacktest, RiskWalk, risk_backtest
 
 CHAMPION_CUTOFFS = 250  # cut-offs a choice is scored on (one horizon apart)
@@ -50,8 +52,6 @@ class RiskModel:
 
     @property
     def standard(self) -> bool:
-        from .baselines import risk_baselines
-
         return self.model in risk_baselines()
 
     def describe(self, name: str | None = None) -> str:
@@ -126,8 +126,6 @@ def utc(times) -> pd.DatetimeIndex:
 def per_cutoff_losses(bt: RiskBacktest) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(FZ0, QLIKE) per cut-off and model: the cut-offs where every model has both (a forecast that is no ES, or a
     zero realized variance, has none), in order."""
-    from .backtest import qlike
-
     fz = pd.DataFrame({k: m.frame["fz0"].to_numpy() for k, m in bt.models.items()})
     proxy = next(iter(bt.models.values())).frame["proxy"].to_numpy()
     keep = fz.notna().all(axis=1).to_numpy() & np.isfinite(proxy) & (proxy > 0)
@@ -143,8 +141,6 @@ def choose(candidates: Mapping, bars, settings: ForecastSettings, risk: RiskSett
     """Score ``candidates`` (key -> forecaster; each also recalibrated with ``recalibration``) on the latest
     ``cutoffs`` cut-offs of ``bars`` one horizon apart and set the best against ``current`` (the risk model serving
     now, which must be among them)."""
-    from kronos_studio.training.gate import PROMOTED, decide_losses
-
     if current.model not in candidates:
         raise InputError(f"the risk model serving now, {current.label}, is not among the candidates to set against "
                          "it", {"current": current.label, "candidates": list(candidates)},
@@ -259,8 +255,6 @@ def settle_pending(state: RecalState, pending: list[dict], frame: pd.DataFrame, 
     in order; (the state, the readings still waiting, the last bar learnt from, notes of readings dropped: their bar
     is not in these bars, or its close differs from the one they were read from, as after a split adjusted
     differently)."""
-    from .volatility import bar_variances
-
     ts = utc(frame["timestamp"])
     values = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
     close = values[:, 3]

@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import numpy as np
+from kronos.config import CLOSE
+from kronos.lazy import np
 
 from .measures import position_losses, tail_risk
 
@@ -133,8 +134,6 @@ def paths_return(paths: np.ndarray, last_close: float, variance: float, method: 
     ``measures.tail_risk``); ``variance`` its forecast of the realized variance (the walk's, from the paths'
     candles). Paths without a readable close are left out; a close of 0 or below is read as a total loss of a long
     (a log-return of ln 1e-12), as its simple return of -1 would be."""
-    from kronos.config import CLOSE
-
     ratio = np.asarray(paths, np.float64)[:, -1, CLOSE] / float(last_close)
     ratio = ratio[np.isfinite(ratio)]
     values = np.log(np.maximum(ratio, 1e-12))

@@ -28,11 +28,9 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import CLOSE
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import np, pd
 from kronos.quantiles import path_quantiles
 from kronos.settings import Bounds, check_bounds, knob
 

@@ -24,9 +24,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from kronos.errors import Fix, InputError
+from kronos.lazy import np
 
 from .distribution import HorizonReturn
 from .measures import position_losses

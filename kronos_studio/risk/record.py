@@ -18,10 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Notice
+from kronos.lazy import np, pd
 
 from .backtest import exceptions, var_tests
 from .measures import RiskSettings, TailRisk, position_losses, tail_notices, tail_risk

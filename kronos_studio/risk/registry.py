@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
+from kronos.lazy import np
 
 
 def percent_text(level: float) -> str:

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.errors import Notice
+from kronos.lazy import np, pd
 from kronos_studio.evaluation.path_stats import HIGH, LOW, OPEN
 
 VOLUME = BAR_COLUMNS.index("volume")

@@ -22,12 +22,12 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
 from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.errors import Notice
-from kronos_studio.ensemble.bar_variance import GK_BODY, PARKINSON
+from kronos.lazy import np, pd
+from kronos_studio.ensemble.bar_variance import GK_BODY, PARKINSON, range_variance
+from kronos_studio.ensemble.members import fit_arch
+from kronos_studio.ensemble.volatility import HarMember, fit_har
 from kronos_studio.evaluation.path_stats import HIGH, LOW, OPEN
 
 from .measures import RiskSettings
@@ -160,8 +160,6 @@ def log_returns(history: pd.DataFrame, window: int = MODEL_WINDOW) -> np.ndarray
 def garch_variances(returns: np.ndarray, horizon: int, o: int = 0) -> np.ndarray | None:
     """[horizon] per-step variance forecasts of GARCH(1,1) (``o`` = 1: GJR) with Student t, None when it
     cannot be fitted."""
-    from kronos_studio.ensemble.members import fit_arch
-
     fitted = fit_arch(returns, o=o)
     if fitted is None:
         return None
@@ -188,9 +186,6 @@ def ewma_variances(returns: np.ndarray, horizon: int, lam: float) -> np.ndarray 
 
 def har_variances(history: pd.DataFrame, horizon: int, window: int = MODEL_WINDOW) -> np.ndarray | None:
     """[horizon] HAR forecasts of the range variance (the studio's HAR member's), None under 100 bars."""
-    from kronos_studio.ensemble.bar_variance import range_variance
-    from kronos_studio.ensemble.volatility import HarMember, fit_har
-
     v = range_variance(history.iloc[-(window + 1):])[1:]
     v = v[np.isfinite(v)]
     if len(v) < HarMember.min_bars or v.mean() <= 0:

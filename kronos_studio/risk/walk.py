@@ -44,15 +44,15 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-import pandas as pd
-
+from data_sources.quality import suspected_splits
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS, CLOSE
 from kronos.errors import Fix, InputError, Notice
+from kronos.lazy import np, pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.trust import guard_cutoffs
 from kronos_studio.evaluation.walk_forward import WalkForward, last_cutoffs, walk_forward
+from kronos_studio.forecasters.window import history_window
 
 from .backtest import (
     ES_SIMULATIONS,
@@ -249,8 +249,6 @@ def own_returns(model, frame: pd.DataFrame, settings: ForecastSettings, cutoffs:
                 progress: Callable[[int, int], None] | None = None) -> list[HorizonReturn]:
     """``model.horizon_return`` at each cut-off, from the history window a forecast there reads, seed + i at
     cut-off i (as the walk-forward samples)."""
-    from kronos_studio.forecasters.window import history_window
-
     ts = pd.DatetimeIndex(frame["timestamp"])
     out = []
     for i, c in enumerate(cutoffs):
@@ -410,8 +408,6 @@ def no_split_inside(frame: pd.DataFrame, cutoffs: list[int], forecasters: Mappin
     """Refuse a backtest whose bars (the first cut-off's longest history to the last one's horizon) hold a jump the
     quality gate reads as a split (``data_sources.quality.suspected_splits``): every model would score its jump as a
     loss (a 4-for-1 split as a 75% fall) and read it in its history as a crash."""
-    from data_sources.quality import suspected_splits
-
     horizon = settings.horizon
     reach = max((None if k in own_window else settings.lookback) or f.lookback(horizon) for k, f in forecasters.items())
     first, last = max(0, cutoffs[0] - reach), cutoffs[-1] + horizon - 1

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from kronos_studio.desk import READING, BatchSettings, ScreenRequest
+from kronos.settings import knobs
+from kronos_studio.desk import READING, RISK_KNOBS, BatchSettings, RiskSettings, ScreenRequest
 
+from .compute import covariate_options
 from .errors import ServiceError, notice_line
 from .schemas import batch_risk, knob_options
 from .series import placed, series_entries
@@ -16,8 +18,6 @@ from .series import placed, series_entries
 def batch_run(body, settings, desk, ledger):
     """The job of a batch request on the service's ``desk`` (its warm models, its limits), its ``ledger`` scoped to
     the caller's workspace (whose champions the model ``champion`` serves): checked now, run later."""
-    from .compute import covariate_options
-
     entries, texts = series_entries(desk, body.series, desk.limits)
     covariates = covariate_options(body)
     if body.evaluate is not None:
@@ -50,7 +50,4 @@ def batch_run(body, settings, desk, ledger):
 
 def screen_fields() -> set[str]:
     """The request fields only a screen reads: its touch levels and its risk columns' settings."""
-    from kronos.settings import knobs
-    from kronos_studio.desk import RISK_KNOBS, RiskSettings
-
     return {"touch_levels"} | {knob.name(name) for name, (_, knob) in knobs(RiskSettings).items() if name in RISK_KNOBS}

@@ -3,14 +3,21 @@
 HTTP API and the MCP tools return (the numbers ``kronos forecast`` and ``kronos evaluate`` write)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from data_sources.requests import HTTP_KNOBS, SOURCE_BARS, BarsRequest
-from kronos.settings import ForecastSettings
+from kronos.errors import Fix
+from kronos.lazy import np
+from kronos.quantiles import LEVEL_BOUNDS
+from kronos.settings import ForecastSettings, check_value, knob_values
 from kronos_studio import desk as front  # the desk's requests (the service's own bodies share their names)
-from kronos_studio.desk import RecordRequest
+from kronos_studio.desk import CovariateOptions, RecordRequest, UnknownModel
+from kronos_studio.desk.reading import ForecastReading
+from kronos_studio.desk.risk import backtest_body, risk_body
 
 from .errors import ServiceError, notice_line, refused
+from .public_ids import adapters_named, forecast_ids
 from .redact import without_paths
 
 HTTP_WAYS = "bars_csv (CSV text) or source + symbol + interval"
@@ -20,8 +27,6 @@ def catalog_model(desk, ref: str | None) -> str | None:
     """``ref`` as the catalog names it (``Desk.offered``): a request names a model of the catalog and nothing else
     (no folder or Hub id of its own choosing); anything else is one 404 whose words are the same whether or not
     such a path exists."""
-    from kronos_studio.desk import UnknownModel
-
     try:
         return desk.offered(ref)
     except UnknownModel as e:
@@ -43,12 +48,6 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
     gives them empty (``"covariates": []``: the desk serves the model alone, Chronos-2 conditioned on nothing). A
     covariate named as a file is refused without looking (the HTTP service reads no files of its own) unless
     ``check_file(path)`` (the MCP server's allowed folders) passes it."""
-    import dataclasses
-
-    from kronos.errors import Fix
-    from kronos.settings import knob_values
-    from kronos_studio.desk import CovariateOptions
-
     options = CovariateOptions(**knob_values(given, CovariateOptions))
     if asked is None:
         from kronos.settings import knobs
@@ -80,8 +79,6 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     """What the service and the MCP server answer to a forecast request: ``forecast_body`` of the desk's forecast
     (with ``workspace``'s fits and, for ``champion``, its champions in ``ledger``, the workspace's), recorded in
     ``ledger`` when ``record`` as ``kronos forecast`` does; ``warnings``: the bars' notices, then the forecast's."""
-    from .public_ids import adapters_named, forecast_ids
-
     with adapters_named(ledger) as numbers:  # a champion's adapter named by its number in the workspace
         done = desk.forecast(front.ForecastRequest(bars, model, settings, workspace, covariates=covariates),
                              ledger=ledger, ways=ways)
@@ -105,7 +102,6 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
         bars = desk.bars(bars, ways)
         desk.limits.check_evaluation(plan.n_cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
                                      len(bars.bars))
-    from .public_ids import adapters_named
 
     with adapters_named(ledger) as numbers:
         done = desk.evaluate(front.EvaluateRequest(bars, model, settings, plan, workspace, covariates), ledger=ledger,
@@ -118,14 +114,8 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
     """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
     ``backtest_body`` of ``Desk.risk_backtest`` over ``plan``, a ``RiskBacktestPlan``: the catalog's models
     ``beside`` the asked one), the numbers ``kronos risk --json`` writes, and its warnings."""
-    import dataclasses
-
-    from kronos_studio.desk.risk import backtest_body, risk_body
-
     desk.check_risk(settings, risk, backtest=backtest, cutoffs=plan.cutoffs, beside=plan.beside,
                     baselines=plan.baselines)
-
-    from .public_ids import adapters_named
 
     with adapters_named(ledger) as numbers:
         if backtest:
@@ -142,8 +132,6 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
 def check_answerable(paths, provenance: dict) -> None:
     """Refuse a forecast JSON cannot carry (a non-finite number; its quantiles come from the paths): an error
     before anything is recorded, never a failure after."""
-    import numpy as np
-
     try:
         json.dumps(provenance, allow_nan=False)
         finite = bool(np.isfinite(paths).all())
@@ -169,8 +157,6 @@ def forecast_body(fc, levels, return_paths: bool) -> dict:
     """The response of a forecast: per-step quantiles of every field and the share of paths whose volume was floored
     at 0 (``ForecastReading.quantiles``, the table ``kronos forecast`` writes), the provenance (models named by their names and hashes, never by a server
     path: ``service.redact.without_paths``), and the paths when asked for."""
-    from kronos_studio.desk.reading import ForecastReading
-
     table = ForecastReading(fc).quantiles(levels)
     columns = list(table.columns)
     values = table.to_numpy()
@@ -186,8 +172,5 @@ def forecast_body(fc, levels, return_paths: bool) -> dict:
 def check_quantile_levels(levels, limits, horizon: int) -> list[float]:
     """The quantile levels of a forecast request, no more than the limits let an answer hold (413), each strictly
     between 0 and 1 and named once (``kronos.quantiles.LEVEL_BOUNDS``: the request's schema checked them already)."""
-    from kronos.quantiles import LEVEL_BOUNDS
-    from kronos.settings import check_value
-
     limits.check_quantiles(len(levels), horizon)
     return [float(q) for q in check_value("quantiles", LEVEL_BOUNDS, list(levels))]

@@ -3,6 +3,7 @@ API key (``Who``), whose workspace every ``/v1`` endpoint acts in; the query par
 request's knobs (``with_query``) and the request read back from them (``knob_request``)."""
 from __future__ import annotations
 
+import difflib
 import inspect
 import types
 import typing
@@ -11,10 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPBearer
 
+from kronos.settings import bounds, knobs
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
 
 from .access import WHO
-from .errors import ServiceError
+from .errors import ServiceError, printable
 from .keys import Identity, KeyProblem, check_workspace, identify
 from .schemas import TEXT_PATTERN, bounded_type, checked_text, rule_schema
 from .state import Service
@@ -106,8 +108,6 @@ def knob_queries(cls) -> list[inspect.Parameter]:
     check and its JSON schema), described by the knob, optional (a query string cannot say null: one not given is
     the request's default), text without what no database keeps (``TEXT_PATTERN``). A field added to the request
     with its ``Knob`` is a query parameter with no edit here."""
-    from kronos.settings import bounds, knobs
-
     hints, rules = typing.get_type_hints(cls), bounds(cls)
     out = []
     for name, (default, knob) in knobs(cls).items():
@@ -144,8 +144,6 @@ def with_query(cls):
 def knob_request(cls, asked: dict, **more):
     """The desk request ``cls`` a route's knob query parameters ask for (``asked``, by setting; one not given: its
     default), ``more`` beside them; text that no database keeps refused (422), naming the parameter."""
-    from kronos.settings import knobs
-
     values = {}
     for name, (_, knob) in knobs(cls).items():
         setting = knob.name(name)
@@ -161,10 +159,6 @@ def knob_request(cls, asked: dict, **more):
 def known_query(request: Request) -> None:
     """A query parameter the route does not take is refused (422) with the nearest one it does, as an unknown body
     field is: never silently ignored (a misspelt filter would answer every row)."""
-    import difflib
-
-    from .errors import printable
-
     taken, lists = route_query(request.scope.get("route"))
     unknown = sorted(set(request.query_params) - taken)
     if unknown:
@@ -184,8 +178,6 @@ _QUERY: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
 
 def route_query(route) -> tuple[frozenset[str], frozenset[str]]:
     """(the query parameters ``route`` (an ``APIRoute``) takes, its dependencies' included; those that take a list)."""
-    import typing
-
     if route is None or not hasattr(route, "dependant"):
         return frozenset(), frozenset()
     if id(route) not in _QUERY:

@@ -5,10 +5,24 @@ from __future__ import annotations
 
 import functools
 import json
+import json as json_module
+import math
 import re
 
-from kronos.errors import Fix
+from data_sources.errors import DataSourceError
+from kronos.errors import Fix, InputError, UserError, plain_name, worded
+from kronos.lazy import pd
+from kronos.settings import knobs
+from kronos_studio.desk import (
+    AdaptersRequest,
+    BarsInputError,
+    Cancelled,
+    DriftRequest,
+    StepsRequest,
+    TrackRecordRequest,
+)
 
+from .cancel import CLIENT_GONE
 from .redact import text_without_paths
 
 
@@ -20,9 +34,6 @@ def request_fields() -> frozenset[str]:
     ``ForecastSettings`` is named as a field with no edit here. Read when an error is worded: the schemas load
     pydantic and pandas."""
     from pydantic import BaseModel
-
-    from kronos.settings import knobs
-    from kronos_studio.desk import AdaptersRequest, DriftRequest, StepsRequest, TrackRecordRequest
 
     from . import schemas
 
@@ -49,8 +60,6 @@ ACTIONS = {"rollback": "POST /v1/adapters/{id}/rollback", "score": "POST /v1/led
 
 def field_name(setting: str, value: object = None) -> str:
     """A setting as the HTTP API names it: 'the field "lookback"', '"calendar": "XNYS"', 'the server's max_bars'."""
-    from kronos.errors import plain_name
-
     if setting in ACTIONS:
         return ACTIONS[setting]
     name = request_field(setting)
@@ -67,8 +76,6 @@ class ServiceError(Exception):
 
     def __init__(self, status: int, detail: str | None = None, *, problem: str | None = None,
                  values: dict | None = None, fix=()):
-        from kronos.errors import worded
-
         self.status = status
         self.problem = problem if problem is not None else detail
         self.values = dict(values or {})
@@ -87,8 +94,6 @@ class ServiceError(Exception):
 def json_safe(value):
     """``value`` as JSON can carry it: containers as lists and dicts, non-finite floats and anything else not JSON
     (a timestamp, a numpy number) as text."""
-    import math
-
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -107,8 +112,6 @@ def json_safe(value):
 def one_line(e: BaseException) -> str:
     """``e``'s sentence (a library error's fixes naming request fields) on one line: a line break in it (a symbol
     sent with one) written as its escape, never a cut."""
-    from kronos.errors import UserError
-
     text = (e.worded(field_name) if isinstance(e, UserError) else str(e)).strip()
     return printable(text) if text else type(e).__name__
 
@@ -144,13 +147,6 @@ def without_library_words(e: BaseException) -> BaseException:
     """``e``, or the refusal it means in the studio's words where it would hand a client another library's wording:
     a data source's error quoting what its HTTP client said (curl's DNS text), a date past what pandas keeps
     ("Cannot cast ... to unit='ns'"), text that is not JSON."""
-    import json as json_module
-
-    import pandas as pd
-
-    from data_sources.errors import DataSourceError
-    from kronos.errors import InputError
-
     if isinstance(e, DataSourceError):
         cause = str(e.__cause__ or "").strip()[:40]
 
@@ -170,8 +166,6 @@ def without_library_words(e: BaseException) -> BaseException:
 
 def refused(status: int, e: BaseException) -> ServiceError:
     """The ``ServiceError`` of library error ``e``: its one line, and its problem, values and fixes as data."""
-    from kronos.errors import UserError
-
     if not isinstance(e, UserError):
         return ServiceError(status, one_line(e))
     return ServiceError(status, one_line(e), problem=printable(e.problem.strip()) if e.problem else "",
@@ -187,10 +181,7 @@ def as_service_error(e: BaseException) -> ServiceError | None:
     """The ``ServiceError`` of a library exception that means bad input (None for anything else: a bug).
     Bars that cannot be read or that the quality gate blocks, settings out of range: 422; a source that
     cannot deliver: 400; a model that cannot be found or loaded: 404; a ledger that cannot be reached: 503."""
-    from data_sources.errors import DataSourceError
     from kronos.checkpoints import CheckpointError
-    from kronos.errors import InputError
-    from kronos_studio.desk import BarsInputError
     from kronos_studio.desk.ledger import LedgerError
 
     if isinstance(e, ServiceError):
@@ -210,16 +201,12 @@ def as_service_error(e: BaseException) -> ServiceError | None:
 def library_errors() -> tuple[type, ...]:
     """The exception classes ``as_service_error`` may answer as bad input: the library's errors (a checkpoint, a
     data source, the ledger: each a ``UserError``), and the plain ones a library call raises for bad input."""
-    from kronos.errors import UserError
-
     return (UserError, FileNotFoundError, ValueError, OverflowError)
 
 
 def known_errors(call, as_error=lambda known: known):
     """``call`` raising ``as_error(ServiceError)`` for library errors that mean bad input (the rest as they
     are: bugs)."""
-    import functools
-
     @functools.wraps(call)
     def wrapped(*args, **kwargs):
         try:
@@ -241,8 +228,6 @@ def printable(text: str) -> str:
 def library_refusal(e):
     """The library's own refusal (a ``kronos.errors.UserError``: a value outside its setting's ``Bounds``) when it is
     every finding of pydantic's validation error ``e``, else None."""
-    from kronos.errors import UserError
-
     found = [(err.get("ctx") or {}).get("error") for err in e.errors()]
     return found[0] if found and all(isinstance(f, UserError) for f in found) else None
 
@@ -250,8 +235,6 @@ def library_refusal(e):
 def validation_line(e) -> str:
     """pydantic's findings (a ``RequestValidationError``) as one line: 'horizon: Field required; paths:
     Input should be a valid integer'; a value its setting's bounds refuse in the library's words, naming fields."""
-    from kronos.errors import UserError
-
     parts = []
     for err in e.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -263,8 +246,6 @@ def validation_line(e) -> str:
 
 def finite_or_null(value):
     """``value`` with every NaN or infinity as None (JSON's null: a number that could not be computed), else as is."""
-    import math
-
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
@@ -315,14 +296,10 @@ def add_error_handlers(app) -> None:
     async def cancelled(request, _e):
         """Work stopped because its asker left: the server shutting down cuts it (503, send it again), or its client
         disconnected (``cancel.CLIENT_GONE``: an answer nobody reads, for the access log)."""
-        from .cancel import CLIENT_GONE
-
         if request.app.state.service.askers.stopping.is_set():
             return Answer({"detail": "the server is shutting down and stopped this request: send it again"},
                           status_code=503)
         return Answer({"detail": "the client disconnected: the request was stopped"}, status_code=CLIENT_GONE)
-
-    from kronos_studio.desk import Cancelled
 
     app.add_exception_handler(Cancelled, cancelled)
     for kind in library_errors():

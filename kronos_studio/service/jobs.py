@@ -25,7 +25,7 @@ from data_sources.storage import atomic_write_text
 from kronos.errors import Fix, UserError
 from kronos_studio.desk import Abandoned, Cancelled, Desk, FairSlots
 
-from .errors import ServiceError
+from .errors import ServiceError, as_service_error, one_line
 from .keys import Identity
 from .limits import Limits
 
@@ -136,8 +136,6 @@ class JobRunner:
         return job
 
     def _run(self, job: Job, run) -> None:
-        from .errors import as_service_error, one_line
-
         try:
             with self.threads.held(job.workspace, abandon=lambda: job.stop.is_set() or self.stopping.is_set()):
                 with self.lock:

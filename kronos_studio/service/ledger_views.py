@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kronos_studio.desk import EntryRequest
+from kronos_studio.desk import Desk, EntryRequest, RiskSettings
+from kronos_studio.desk.risk_record import record_body
 
 from .errors import ServiceError, notice_line
 from .public_ids import AdapterNumbers, forecast_records
@@ -31,9 +32,6 @@ def track_record_body(desk, ledger, request, levels=None, positions=None, except
 def exceptions_body(ledger, filters: dict, include_experiments: bool = False, levels=None, positions=None) -> dict:
     """``Desk.risk_record`` of a (scoped) ledger's forecasts matching ``filters`` as its one JSON body
     (``desk.risk_record.record_body``, what `kronos ledger exceptions --json` writes) and its warnings."""
-    from kronos_studio.desk import Desk, RiskSettings
-    from kronos_studio.desk.risk_record import record_body
-
     asked = {k: tuple(v) for k, v in (("levels", levels), ("positions", positions)) if v is not None}
     done = Desk.risk_record(ledger, RiskSettings(**asked), experiments=include_experiments, **filters)
     body = record_body(done)

@@ -4,30 +4,41 @@ generated from ``ForecastSettings``. Bars come from files under the directories 
 to read (``--allow-dir``), or from a data source; forecasts are recorded in one workspace's ledger."""
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Optional
 
+from pydantic import ValidationError
+
+from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
+from kronos.settings import ForecastSettings, knob_values, knobs
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
     BatchSettings,
+    CovariateOptions,
+    Desk,
     Entry,
     ModelRegistry,
+    ResultCache,
+    RetrainRequest,
     RetrainSettings,
     RiskBacktestPlan,
     RiskSettings,
     ScreenRequest,
+    SeriesLocked,
     TrackRecordRequest,
     TrustPlan,
 )
-from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
+from kronos_studio.desk.ledger import DEFAULT_WORKSPACE, open_ledger
 
 from . import compute
-from .errors import ServiceError, known_errors, notice_line
+from .errors import ServiceError, known_errors, library_refusal, notice_line, refused, validation_line
 from .ledger_views import records, track_record_body
 from .limits import Limits
 from .public_ids import AdapterNumbers
@@ -90,16 +101,12 @@ def with_settings(tool):
 def with_bars(tool):
     """``tool`` (taking ``**given``) with a ``BarsRequest``'s fields as its arguments: those ``MCP_KNOBS`` names (a
     file under the allowed folders, or a source's symbol), generated from their knobs."""
-    from data_sources.requests import MCP_KNOBS, BarsRequest
-
     return with_parameters(knob_parameters(BarsRequest, MCP_KNOBS))(tool)
 
 
 def with_covariates(tool):
     """``tool`` (taking ``**settings``) with the covariate options' fields too (``CovariateOptions``' knobs,
     as the HTTP requests have them)."""
-    from kronos_studio.desk import CovariateOptions
-
     sig = inspect.signature(tool)
     given = [p.replace(annotation=Optional[p.annotation], default=None)  # noqa: UP045 (None: not given)
              for p in knob_parameters(CovariateOptions)]
@@ -117,8 +124,6 @@ def tool_errors(tool):
 def unknown_arguments(tool: str, given, accepted) -> str | None:
     """The one line refusing the arguments of ``given`` that ``tool`` does not take (None: it takes them all),
     with the nearest name it does take: as an HTTP request refuses an unknown field (422), never ignored."""
-    import difflib
-
     unknown = sorted(set(given) - set(accepted))
     if not unknown:
         return None
@@ -133,9 +138,6 @@ def studio_server(name: str, instructions: str):
     argument of the wrong type in one line (``errors.validation_line``), as the HTTP API does."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
-    from pydantic import ValidationError
-
-    from .errors import library_refusal, refused, validation_line
 
     class StudioServer(MCPServer):
         accepted: dict[str, tuple[str, ...]] = {}  # tool -> the arguments it takes (its signature's)
@@ -171,11 +173,6 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     local models a tool may name beside the catalog's others (``Desk.offered``). ``desk``: the one to serve from
     (the HTTP service's, ``Service.desk``, when both run in one process: one registry, one cache, one set of
     limits); None: one of its own, built here."""
-    from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
-    from kronos.settings import ForecastSettings
-    from kronos_studio.desk import Desk, ResultCache
-    from kronos_studio.desk.ledger import open_ledger
-
     allowed = AllowedFiles(allow_dirs)
     if desk is None:
         limits = limits or Limits()
@@ -196,11 +193,6 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
 
     def covariates_of(given: dict):
-        from types import SimpleNamespace
-
-        from kronos.settings import knobs
-        from kronos_studio.desk import CovariateOptions
-
         names = {knob.name(n): default for n, (default, knob) in knobs(CovariateOptions).items()}
         asked = any(given.get(name) is not None for name in names)  # given, if empty: Chronos-2 alone
         named = {name: default if given.get(name) is None else given[name] for name, default in names.items()}
@@ -287,11 +279,6 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @with_bars
     def retrain(horizon: int, model: str | None = None, every: int | None = None,
                 include_training_period: bool = False, **options) -> dict[str, Any]:
-        from types import SimpleNamespace
-
-        from kronos.settings import knob_values
-        from kronos_studio.desk import RetrainRequest, SeriesLocked
-
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
         desk.check_retrain(settings)

@@ -10,8 +10,13 @@ Every id an answer holds goes through here (fields and the words of notes and er
 every id a request names comes back through here (404 when the workspace has none such)."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from contextlib import contextmanager
+
+from kronos.errors import UserError
+from kronos.lazy import pd
 
 from .errors import ServiceError
 
@@ -23,7 +28,6 @@ ADAPTER_WORDS = re.compile(r"\b(adapters? )(\d+)\b")  # how the library's words 
 
 def forecast_ids(ledger, ids) -> dict[int, str]:
     """ledger id -> public id of the forecasts ``ids`` (the ledger: the workspace's view)."""
-    import pandas as pd
     from sqlalchemy import select
 
     from kronos_studio.desk.ledger import predictions
@@ -61,7 +65,6 @@ def forecast_frame(frame, ledger):
     columns = [c for c in PREDICTION_COLUMNS if c in frame.columns]
     if not columns or frame.empty:
         return frame.astype({c: object for c in columns})
-    import pandas as pd
 
     public = forecast_ids(ledger, {int(i) for c in columns for i in frame[c].dropna()})
     out = frame.copy()
@@ -150,10 +153,6 @@ class AdapterNumbers:
 def adapters_named(ledger):
     """The workspace's ``AdapterNumbers`` for the block, whose library refusals (``UserError``) name adapters by
     their numbers too ("champion adapter 3 of ... was trained on ...")."""
-    import dataclasses
-
-    from kronos.errors import UserError
-
     numbers = AdapterNumbers(ledger)
     try:
         yield numbers
@@ -171,8 +170,6 @@ FORECAST_WORDS = re.compile(r"\b(forecast )(\d+)\b")  # how a watch's words name
 def watch_id(watch) -> str:
     """A watch's public id: the start of a hash of its workspace and name (one watch per name in a workspace), so
     the watches' shared counter says nothing of other workspaces."""
-    import hashlib
-
     return hashlib.sha256(f"{watch.workspace}\0{watch.name}".encode()).hexdigest()[:FORECAST_ID_CHARS]
 
 

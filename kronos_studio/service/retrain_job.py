@@ -9,8 +9,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .errors import ServiceError, refused
+from kronos.lazy import pd
+from kronos.settings import knob_values
+from kronos_studio.desk import RetrainError, RetrainRequest, RetrainSettings
+
+from . import compute
+from .errors import ServiceError, one_line, refused
 from .public_ids import AdapterNumbers
+from .series import placed, series_entries
 
 MADE_BY = "POST /v1/retrain"  # what the registry records as the maker of the adapters a request trains
 ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone")  # a watchlist names its own
@@ -19,11 +25,6 @@ ONE_SERIES = ("bars_csv", "source", "symbol", "interval", "exchange", "timezone"
 def retrain_run(body, desk, ledger):
     """The job of a retrain request on ``ledger`` (scoped to the request's workspace) through the service's
     ``desk`` (its warm Kronos pairs, its limits). Without a model, a series is retrained on its champion's base."""
-    from kronos.settings import knob_values
-    from kronos_studio.desk import RetrainError, RetrainRequest, RetrainSettings
-
-    from . import compute
-
     try:  # the settings' own checks (one rule for every face), worded with request fields
         settings = RetrainSettings(horizon=body.horizon, include_training_period=body.include_training_period,
                                    **knob_values(body, RetrainSettings))
@@ -41,8 +42,6 @@ def retrain_run(body, desk, ledger):
     desk.check_retrain(settings, decisions=len(retraining.points))
 
     def run(folder: Path, stop):
-        import pandas as pd
-
         from .jobs import checkpoint
 
         # a cancel stops it at the next training step or scoring phase: a retrain is made to be stopped
@@ -62,9 +61,7 @@ def watchlist_run(body, settings, desk, ledger):
     (``Desk.retrain_watchlist``), one row per decision, a series refused or locked one row saying so."""
     from kronos_studio.desk import DECIDED, LOCKED, REFUSED, RetrainError, RetrainWatchlistRequest
 
-    from .errors import one_line
     from .schemas import knob_options
-    from .series import placed, series_entries
 
     given = [name for name in ONE_SERIES if getattr(body, name) is not None]
     if given:
@@ -79,8 +76,6 @@ def watchlist_run(body, settings, desk, ledger):
         raise refused(422, e) from None
 
     def run(folder: Path, stop):
-        import pandas as pd
-
         from .jobs import checkpoint
 
         done = desk.retrain_watchlist(dataclasses.replace(request, entries=placed(entries, texts, folder)),

@@ -4,13 +4,17 @@ new setting or a changed default reaches the API, its OpenAPI schema and the MCP
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import types
 import typing
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
 
+from data_sources.requests import HTTP_KNOBS, BarsRequest
+from data_sources.schema import text_problem
 from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
-from kronos.settings import ForecastSettings
+from kronos.settings import ForecastSettings, bounds, check_value, knob_values, knobs
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
@@ -24,6 +28,7 @@ from kronos_studio.desk import (
     ScreenRequest,
     TrustPlan,
 )
+from kronos_studio.desk.risk import risk_paths
 
 
 def finite(hint):
@@ -66,12 +71,6 @@ def bounded_type(hint, setting: str, rule=None, description: str | None = None):
     """``hint`` (floats finite) as a request field's type: with ``rule``'s JSON schema (``rule_schema``) and its
     one check (``kronos.settings.check_value``, the options class's own: the same refusal in the same words as
     the command line's; a ``UserError`` the 422 answers with its problem and fix), and ``description``."""
-    from typing import Annotated
-
-    from pydantic import AfterValidator
-
-    from kronos.settings import check_value
-
     hint = finite(hint)
     if rule is None:
         return Annotated[hint, Field(description=description)] if description else hint
@@ -85,8 +84,6 @@ def bounded_type(hint, setting: str, rule=None, description: str | None = None):
 def settings_fields() -> dict[str, tuple]:
     """``create_model`` field definitions of every ``ForecastSettings`` field, with its default and its bounds
     (floats finite: the HTTP requests' and the MCP tools' schemas both read these)."""
-    from kronos.settings import bounds
-
     hints, rules = typing.get_type_hints(ForecastSettings), bounds(ForecastSettings)
     return {f.name: (bounded_type(hints[f.name], f.name, rules.get(f.name, (None, None))[1]),
                      ... if f.default is dataclasses.MISSING else f.default)
@@ -99,8 +96,6 @@ SETTINGS_NAMES = tuple(f.name for f in dataclasses.fields(ForecastSettings))
 def checked_text(value):
     """``value`` when each text in it (a string, or strings in a list) can be kept and answered: no NUL, no
     unpaired surrogate (``data_sources.schema.text_problem``); a ValueError saying what is wrong otherwise."""
-    from data_sources.schema import text_problem
-
     for text in value if isinstance(value, (list, tuple)) else [value]:
         problem = text_problem(text) if isinstance(text, str) else None
         if problem is not None:
@@ -142,8 +137,6 @@ def bars_fields() -> dict[str, tuple]:
     """A request's bars as fields (``BarsInput``): the ``data_sources.requests.BarsRequest`` fields the HTTP API
     takes (``HTTP_KNOBS``: CSV text or a source's symbol; it reads no file of its own), generated from their knobs,
     and the model."""
-    from data_sources.requests import HTTP_KNOBS, BarsRequest
-
     return {**knob_fields(BarsRequest, HTTP_KNOBS),
             "model": (str | None, Field(None, description="a model reference, as the command line's model option "
                                                           "takes (GET /v1/models); default: the bundled model"))}
@@ -153,8 +146,6 @@ def knob_parameters(cls, only: tuple[str, ...] | None = None) -> list:
     """The fields with a ``Knob`` of ``cls`` (``only``: of these fields alone) as keyword-only
     ``inspect.Parameter``s (``knob_fields``): an MCP tool's arguments from the same one place as the HTTP
     requests' fields."""
-    import inspect
-
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=default)
             for name, (hint, default) in knob_fields(cls, only).items()]
 
@@ -164,8 +155,6 @@ def knob_fields(cls, only: tuple[str, ...] | None = None) -> dict[str, tuple]:
     of these fields alone), named by the knob's setting, with its default, its ``Bounds`` (``bounded_type``) and the
     knob's label and help as its description (floats finite): a field added with its ``Knob`` is a request field
     with no edit here."""
-    from kronos.settings import bounds, knobs
-
     hints, rules = typing.get_type_hints(cls), bounds(cls)
     return {knob.name(name): (bounded_type(hints[name], knob.name(name), rules.get(name, (None, None))[1],
                                            f"{knob.label}: {knob.help}"), default)
@@ -175,8 +164,6 @@ def knob_fields(cls, only: tuple[str, ...] | None = None) -> dict[str, tuple]:
 def knob_options(given, cls, only: tuple[str, ...] | None = None) -> dict:
     """field name -> value of the fields with a ``Knob`` of ``cls`` (``only``: of these alone) found in ``given``
     (a request body, an MCP tool's arguments), read by the knob's setting: ``cls``' keyword arguments."""
-    from kronos.settings import knobs
-
     found = given if isinstance(given, dict) else given.__dict__
     return {name: found[knob.name(name)] for name, (_, knob) in knobs(cls).items()
             if (only is None or name in only) and knob.name(name) in found}
@@ -226,8 +213,6 @@ BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(Ran
 
 def batch_bounds(name: str):
     """The ``Bounds`` of ``BatchSettings``' field ``name`` (the touch levels: returns above -100%, each once)."""
-    from kronos.settings import bounds
-
     return bounds(BatchSettings)[name][1]
 
 
@@ -282,8 +267,6 @@ def settings_parameters(fields: dict | None = None) -> list:
     """The ``ForecastSettings`` fields (``fields``: these field definitions, e.g. ``risk_settings_fields()``) as
     keyword-only ``inspect.Parameter``s: how an MCP tool's typed schema gets the settings from the same one place as
     the HTTP requests."""
-    import inspect
-
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
                               default=inspect.Parameter.empty if default is ... else default)
             for name, (hint, default) in (fields or settings_fields()).items()]
@@ -318,8 +301,6 @@ class RiskOptions(BarsInput):
 def risk_settings_fields() -> dict[str, tuple]:
     """``settings_fields`` of a risk request: its ``paths`` not given (None) is enough for the highest level's ES
     (``risk_forecast_settings``)."""
-    from kronos.settings import bounds
-
     described = ("sample paths (of the model asked, at every cut-off with backtest); default: enough for the highest "
                  "level's ES, 20 beyond its VaR: 2,000 for 0.99")
     paths = bounded_type(int | None, "paths", bounds(ForecastSettings)["paths"][1], described)
@@ -339,16 +320,12 @@ def backtest_plan(given) -> RiskBacktestPlan:
 
 def risk_settings(request) -> RiskSettings:
     """The ``RiskSettings`` a request asks for (``RiskSettings`` validates: one message for all)."""
-    from kronos.settings import knob_values
-
     return RiskSettings(**knob_values(request, RiskSettings))
 
 
 def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
     """The ``ForecastSettings`` of a risk request (``given``: its settings by name) whose paths, not given, are the
     risk's default (``desk.risk.risk_paths``: every face's)."""
-    from kronos_studio.desk.risk import risk_paths
-
     values = {k: given[k] for k in SETTINGS_NAMES if k in given}
     return ForecastSettings(**{**values, "paths": risk_paths(risk, values.get("paths"))})
 

@@ -7,10 +7,12 @@ import threading
 from dataclasses import dataclass, field
 
 from kronos.threads import SAMPLING_CONCURRENCY
-from kronos_studio.desk import ModelRegistry
+from kronos_studio.desk import Desk, ModelRegistry, ResultCache
 from kronos_studio.desk.cache import CACHE_ENTRIES
+from kronos_studio.desk.ledger import open_ledger
 
 from .cancel import Askers
+from .compute import catalog_model
 from .errors import one_line
 from .jobs import JobRunner
 from .limits import Limits
@@ -35,9 +37,6 @@ class Service:
     """What the endpoints share: the ledger, the desk (the warm models, the cache of identical requests), the jobs."""
 
     def __init__(self, config: ServiceConfig):
-        from kronos_studio.desk import Desk, ResultCache
-        from kronos_studio.desk.ledger import open_ledger
-
         self.config = config
         self.limits = config.limits
         self.ledger = open_ledger(config.ledger_url)
@@ -54,8 +53,6 @@ class Service:
 
     def model(self, ref: str | None) -> str | None:
         """A request's model reference as the catalog names it (``compute.catalog_model``): 404 for anything else."""
-        from .compute import catalog_model
-
         return catalog_model(self.desk, ref)
 
     def _warm_up(self) -> None:

@@ -10,8 +10,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
+from kronos.lazy import pd
+from kronos_studio.desk import Watcher, WatchRequest
+from kronos_studio.desk.ledger import live_watches
 
+from .jobs import checkpoint
 from .keys import Identity
 from .public_ids import WatchIds, watch_id
 
@@ -29,8 +32,6 @@ def tick_identity(watch) -> Identity:
 
 def watcher(service, watch, **options):
     """The desk's ``Watcher`` of a kept watch in its workspace."""
-    from kronos_studio.desk import Watcher, WatchRequest
-
     return Watcher(service.desk, WatchRequest.from_json(watch.request), service.ledger.scoped(watch.workspace),
                    made_by=MADE_BY, **options)
 
@@ -52,8 +53,6 @@ def replay_job(ready) -> Callable:
     """The job of a replay (a ``Watcher`` made, and so checked, before it starts): every tick in time order,
     stopping between two ticks when cancelled; the result is every tick's summary."""
     def run(folder: Path, stop):
-        from .jobs import checkpoint
-
         ticks = ready.replay(progress=lambda i, n, tick: checkpoint(stop))
         out = folder / "ticks.json"
         ids = WatchIds(ready.ledger)
@@ -93,8 +92,6 @@ class WatchRunner:
     def step(self) -> pd.Timestamp | None:
         """Submit the tick of every live watch whose next bar close has come (and whose last tick job is done);
         the earliest close to come (None: none)."""
-        from kronos_studio.desk.ledger import live_watches
-
         now, soonest = self.now(), None
         for watch in live_watches(self.service.ledger):
             job = self.jobs.get(watch.id)

@@ -34,14 +34,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from data_sources.storage import atomic_write, atomic_write_text
 from kronos.checkpoints import KronosPair
 from kronos.errors import UserError
+from kronos.lazy import nn, torch
 from kronos.model import Kronos
+from kronos_studio.bundled import default_model_path
 from kronos_studio.events import CHANNELS, SCHEMA
 
 from .adapter_files import ADAPTER_CONFIG, ADAPTER_FILE, EVENT_FILE, META_FILE
@@ -194,7 +194,7 @@ def base_info(pair: KronosPair) -> dict:
 def bundled_base(predictor_revision: str, load_pair) -> KronosPair | None:
     """The bundled model (the default first) whose predictor is ``predictor_revision``, loaded by
     ``load_pair(ref)``; None when no bundled model is: what an adapter in the registry was trained on."""
-    from kronos_studio.bundled import bundled_models, default_model_path
+    from kronos_studio.bundled import bundled_models  # read when called: a test patches it in kronos_studio.bundled
 
     for ref in dict.fromkeys([str(default_model_path()), *map(str, bundled_models().values())]):
         pair = load_pair(ref)

@@ -4,9 +4,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kronos.bars import bars_frame
 from kronos.checkpoints import KronosPair
+from kronos.lazy import pd
+from kronos.pipeline import KronosPipeline
 from kronos.settings import ForecastSettings
+from kronos_studio.evaluation.baselines import baselines_by_label
+from kronos_studio.evaluation.trust import guard_cutoffs, guard_note
+from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time, summary_table
 from kronos_studio.events import EventBuilder
+from kronos_studio.forecasters.kronos import KronosForecaster
+from kronos_studio.forecasters.period import training_period
 
 # Said where the with/without-events comparison is not run (the page, the CLI): why, in one sentence.
 NO_EVENTS_NOTE = ("No event falls in the evaluated bars (every event channel is empty there), so the adapter is "
@@ -24,14 +32,10 @@ class BeforeAfter:
     events_empty: bool = False
 
     def table(self):
-        from kronos_studio.evaluation.walk_forward import summary_table
-
         return summary_table(self.results)
 
     def guard_line(self) -> str | None:
         """The training-period guard's sentence (``trust.guard_note``), None when no cut-off was inside the period."""
-        from kronos_studio.evaluation.trust import guard_note
-
         return guard_note(self.guard)
 
     def notes(self) -> list[str]:
@@ -68,16 +72,6 @@ def before_after(base: KronosPair, adapted: KronosPair, bars, builder: EventBuil
     Cut-offs inside the base model's training period are left out unless ``options.include_training_period``
     (``TrainingPeriodError`` when none is left). When every event channel is empty in the evaluated bars the
     two adapter rows would differ only by the event encoder's learned bias, so one row is run, as trained."""
-    import pandas as pd
-
-    from kronos.bars import bars_frame
-    from kronos.pipeline import KronosPipeline
-    from kronos_studio.evaluation.baselines import baselines_by_label
-    from kronos_studio.evaluation.trust import guard_cutoffs
-    from kronos_studio.evaluation.walk_forward import choose_cutoffs, compare, cutoffs_from_time
-    from kronos_studio.forecasters.kronos import KronosForecaster
-    from kronos_studio.forecasters.period import training_period
-
     horizon = settings.horizon
     min_history = options.min_history or settings.lookback or base.context
     frame = bars_frame(bars)

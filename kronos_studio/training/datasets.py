@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-import torch
-
+from data_sources.samples import load_sample
 from kronos.bars import bars_frame
 from kronos.config import BAR_COLUMNS
 from kronos.errors import Fix, UserError
+from kronos.lazy import np, pd, torch
 from kronos.normalization import CLIP, normalization_stats, normalize
 from kronos.timefeatures import time_features
 
@@ -221,8 +219,6 @@ BUNDLED_EVAL_SAMPLES = (
 
 def load_sample_series(name: str, adjust_splits: bool = True) -> Series:
     """One offline sample (``data_sources.samples``), stock splits adjusted by the quality gate's fix."""
-    from data_sources.samples import load_sample
-
     bars = load_sample(name, adjusted=adjust_splits)
     return Series(name, bars.interval, bars_frame(bars))
 

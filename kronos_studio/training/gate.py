@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from kronos.lazy import np
 from kronos.quantiles import BAND, BAND_NAME
 
 GATE_LEVEL = 0.95  # the confidence of the CRPS-difference interval that must exclude 0

@@ -24,13 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-import torch.nn as nn
-
 from data_sources.storage import atomic_write_text
 from kronos.accel import AccelProducts
 from kronos.device import default_device
 from kronos.layers import hand_products
+from kronos.lazy import nn, torch
 from kronos.threads import computing
 
 from .datasets import TrainData, WindowSet

@@ -13,14 +13,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from kronos.accel import AccelProducts
 from kronos.checkpoints import KronosPair
 from kronos.layers import hand_products
+from kronos.lazy import F, nn, np, torch
 from kronos_studio.events import SCHEMA, EventBuilder
 
 from .adapters import (

@@ -20,16 +20,13 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from data_sources.storage import atomic_write, atomic_write_text
 from kronos.accel import AccelProducts
 from kronos.checkpoints import save_checkpoint
 from kronos.config import BUNDLE_FILE, CONFIG_FILE, WEIGHTS_FILE, KronosConfig, TokenizerConfig
 from kronos.device import default_device
 from kronos.layers import hand_products
+from kronos.lazy import F, nn, torch
 from kronos.model import Kronos
 from kronos.tokenizer import KronosTokenizer
 

@@ -26,15 +26,25 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from kronos.errors import Fix
+from kronos.lazy import np, pd
+from kronos.settings import ForecastSettings
+from kronos_studio.bundled import default_model_path
+from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD, trained_on
+from kronos_studio.evaluation.trust import TrainingPeriodError
+from kronos_studio.evaluation.walk_forward import compare
+from kronos_studio.events import EventBuilder
+from kronos_studio.forecasters.kronos import KronosForecaster
+from kronos_studio.forecasters.period import training_period
 from kronos_studio.ledger.registry import Candidate, Entry, Registry, SeriesKey
 from kronos_studio.ledger.schema import CHALLENGER, LIVE
+from kronos_studio.ledger.scoring import frame_fingerprint
+from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
+from kronos_studio.workspaces import workspace_path
 
 from .gate import MIN_GATE_CUTOFFS, PROMOTED, REJECTED, decide
 from .retrain_settings import VAL_FRACTION, RetrainError, RetrainSettings
@@ -47,7 +57,6 @@ def cutoff_forecaster(pair, events=None):
     """Kronos on ``pair`` (an adapter's events builder with it) behind the seam, as the gate walks it forward:
     one random stream per cut-off, as each forecast would sample."""
     from kronos.pipeline import KronosPipeline
-    from kronos_studio.forecasters.kronos import KronosForecaster
 
     forecaster = KronosForecaster(KronosPipeline(pair), events)
     forecaster.batch_size = 1
@@ -72,8 +81,6 @@ class Report:
 def adapter_events(interval: str | None):
     """The event inputs a registry adapter is trained and forecasts with: no calendar (the adapter learns the
     series alone), so its event embedding adds the same learned constant at training and at forecast time."""
-    from kronos_studio.events import EventBuilder
-
     return EventBuilder(None, interval=interval or None)
 
 
@@ -86,8 +93,6 @@ def adapters_folder(series: SeriesKey, workspace: str, replay: str = LIVE) -> Pa
     (``workspaces.workspace_path``), named by the series and a hash of the whole identity: no two series or
     workspaces share one, whatever their names hold ('-' is legal in both; '/' and '_' are made one when the
     name is made safe); a replay's (``replay``: its label) are its own too."""
-    from kronos_studio.workspaces import workspace_path
-
     identity = json.dumps([workspace, series.source, series.symbol, series.interval,
                            *([replay] if replay != LIVE else [])])  # the live folders named as before
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
@@ -98,8 +103,6 @@ def adapters_folder(series: SeriesKey, workspace: str, replay: str = LIVE) -> Pa
 def series_lock(series: SeriesKey, workspace: str, replay: str = LIVE):
     """An exclusive lock on the series' retraining (a file lock the OS drops when its process dies);
     ``SeriesLocked`` at once when another process holds it."""
-    from contextlib import contextmanager
-
     from filelock import FileLock, Timeout
 
     folder = adapters_folder(series, workspace, replay)
@@ -123,8 +126,6 @@ def series_lock(series: SeriesKey, workspace: str, replay: str = LIVE):
 
 def window_fingerprint(frame: pd.DataFrame) -> str:
     """The ledger's history fingerprint of every bar in ``frame`` (times and OHLC): ``scoring.frame_fingerprint``."""
-    from kronos_studio.ledger.scoring import frame_fingerprint
-
     return frame_fingerprint(frame)
 
 
@@ -164,7 +165,6 @@ class Retrainer:
 
     def __init__(self, pair, bars, ledger, settings: RetrainSettings, log: Callable[[str], None] | None = None,
                  made_by: str = MADE_BY):
-        from kronos_studio.forecasters.period import training_period
         from kronos_studio.training.adapters import base_info
 
         settings.check(pair.context, pair.name)
@@ -215,9 +215,6 @@ class Retrainer:
         ``trust.guard_cutoffs``): those whose first forecast bar the base model saw are left out unless
         ``include_training_period``; ``TrainingPeriodError`` when fewer than ``MIN_GATE_CUTOFFS`` are left
         (``walk``: the refusal names the first retraining point that can be decided)."""
-        from kronos_studio.evaluation.training_period import INCLUDE_TRAINING_PERIOD, trained_on
-        from kronos_studio.evaluation.trust import TrainingPeriodError
-
         s, period = self.settings, self.period
         cutoffs = s.cutoffs(at)
         stamps = pd.DatetimeIndex(self.frame["timestamp"])
@@ -338,7 +335,6 @@ class Retrainer:
             parent_id=None if champion is None else champion.id, content_sha256=adapter.digest))
 
     def _train(self, train_on: pd.DataFrame, final: Path, progress: Progress):
-        from kronos_studio.training.datasets import Series, TimeSplit, build_train_data
         from kronos_studio.training.loop import TrainConfig
         from kronos_studio.training.lora import finetune_lora
 
@@ -361,9 +357,6 @@ class Retrainer:
     def _score(self, past: pd.DataFrame, cutoffs: list[int], entry: Entry, champion: Entry | None) -> dict:
         """Challenger, champion (the base model when none) and base on the held-out ``cutoffs`` after the
         training window: the same cut-offs, history windows and seeds."""
-        from kronos.settings import ForecastSettings
-        from kronos_studio.evaluation.walk_forward import compare
-
         s = self.settings
         models = {"challenger": cutoff_forecaster(self._adapted_pair(entry), self.builder),
                   "base": cutoff_forecaster(self.pair)}
@@ -426,7 +419,6 @@ def champion_base(champion: Entry | None, load_pair: Callable[[str], object]):
     """The base model to retrain a series on when none is named: the one its champion was trained on (the
     bundled model with its predictor revision), the bundled default when it has no champion.
     ``load_pair(ref)`` loads a Kronos model."""
-    from kronos_studio.bundled import default_model_path
     from kronos_studio.training.adapters import bundled_base
 
     if champion is None:

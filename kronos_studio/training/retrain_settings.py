@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from kronos.errors import Fix, UserError
+from kronos.lazy import np
 from kronos.settings import MAX_SEED, Bounds, check_bounds, knob
 
 from .gate import MIN_GATE_CUTOFFS

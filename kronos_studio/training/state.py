@@ -18,12 +18,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from data_sources.storage import atomic_write, atomic_write_text
 from kronos.errors import Fix, UserError
+from kronos.lazy import torch
 
 STATE_FILE = "train_state.json"
 LEGACY_STATE_FILE = "train_state.pt"  # the pickle format of earlier versions: refused, never loaded

@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from kronos.lazy import pd
+
 from ..batch_job import batch_run
 from ..deps import Shared, Who
 from ..errors import ServiceError
@@ -58,7 +60,6 @@ def job_result(job_id: JobId, who: Who, service: Shared, format: typing.Literal[
                                                      ": ask again when GET /v1/jobs/{id} says done")
         raise ServiceError(409, detail)
     ranked = job.result.suffix == ".json"  # an evaluating batch: the report, its panel beside it
-    import pandas as pd
 
     if format == "parquet":
         import io

@@ -6,18 +6,22 @@ series are the ones ``POST /v1/batch`` takes; no answer holds a webhook's token 
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import Field, create_model
 
 from kronos.errors import UserError, worded
 from kronos.settings import Bounds
-from kronos_studio.desk import AlertChannels, AlertRules, RetrainPolicy
+from kronos_studio.desk import AlertChannels, AlertRules, Replay, RetrainPolicy, Watcher, WatchRequest
+from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook
+from kronos_studio.desk.watch import watch_folder
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
-from ..public_ids import FORECAST_ID_CHARS
+from ..public_ids import FORECAST_ID_CHARS, WatchIds, watch_id, watch_of
 from ..redact import without_paths
 from ..schemas import (
     EVERY_ROUTE,
@@ -25,10 +29,13 @@ from ..schemas import (
     Strict,
     answers,
     bounded_type,
+    forecast_settings,
     knob_fields,
     knob_options,
     settings_fields,
 )
+from ..series import INPUTS, placed, series_entries
+from ..watch_runner import MADE_BY, WatchRunner, replay_job
 
 router = APIRouter(prefix="/v1/watches", responses=answers(*EVERY_ROUTE))
 WatchId = Annotated[str, Path(pattern=f"^[0-9a-f]{{{FORECAST_ID_CHARS}}}$",
@@ -75,14 +82,6 @@ def refusal(e: UserError, status: int = 422) -> ServiceError:
 def watch_request(body, workspace: str, desk):
     """The desk's ``WatchRequest`` of ``body`` (its series checked within ``desk``'s limits): CSV series kept under
     the workspace's storage (a live watch reads them at every tick), the others fetched."""
-    import shutil
-
-    from kronos_studio.desk import Replay, WatchRequest
-    from kronos_studio.desk.watch import watch_folder
-
-    from ..schemas import forecast_settings
-    from ..series import INPUTS, placed, series_entries
-
     entries, texts = series_entries(desk, body.series, desk.limits)
     folder = watch_folder(body.name, workspace)
     folder.mkdir(parents=True, exist_ok=True)
@@ -107,9 +106,6 @@ def _tuples(values: dict) -> dict:
 def watch_body(book, watch, ticks: int = 1) -> dict:
     """A watch as an answer: its public id, its request without secrets or server paths, its newest ``ticks``
     ticks, every id in them public (``public_ids.WatchIds``)."""
-    from kronos_studio.desk import WatchRequest
-
-    from ..public_ids import WatchIds, watch_id
     shown = without_paths(WatchRequest.from_json(watch.request).shown())
     ids = WatchIds(book.ledger)
     return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "id": watch_id(watch), "request": shown,
@@ -120,13 +116,6 @@ def watch_body(book, watch, ticks: int = 1) -> dict:
 def watches_create(body: WatchBody, who: Who, service: Shared, ledger: WorkspaceLedger):
     """Keep a watch and tick it at each of its series' bar closes (201), or with ``replay_from`` replay past days
     as a job (202 with the job: ``GET /v1/jobs/{id}``)."""
-    from fastapi.responses import JSONResponse
-
-    from kronos_studio.desk import Watcher
-    from kronos_studio.desk.ledger import WatchBook
-
-    from ..watch_runner import MADE_BY, replay_job
-
     body = body.model_copy(update={"model": service.model(body.model)})
     try:
         request = watch_request(body, who.workspace, service.desk)
@@ -146,17 +135,11 @@ def watches_create(body: WatchBody, who: Who, service: Shared, ledger: Workspace
 @router.get("")
 def watches_list(who: Who, ledger: WorkspaceLedger):
     """The workspace's watches, each with its last tick."""
-    from kronos_studio.desk.ledger import WatchBook
-
     book = WatchBook(ledger)
     return {"workspace": who.workspace, "watches": [watch_body(book, w) for w in book.list()]}
 
 
 def _found(ledger, public: str):
-    from kronos_studio.desk.ledger import WatchBook
-
-    from ..public_ids import watch_of
-
     book = WatchBook(ledger)
     return book, watch_of(book, public)
 
@@ -164,8 +147,6 @@ def _found(ledger, public: str):
 @router.get("/{watch_id}", responses=answers(404))
 def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: Ticks = TICKS_SHOWN):
     """One watch: its newest ``ticks`` ticks (what each did per series) and its alerts (sent or failed)."""
-    from ..public_ids import WatchIds
-
     book, watch = _found(ledger, watch_id)
     when = {t.id: t.tick_at.isoformat() for t in book.ticks(watch.id)}
     return {**watch_body(book, watch, ticks),
@@ -184,16 +165,12 @@ def _set(watch_id: str, ledger, service, status: str) -> dict:
 @router.post("/{watch_id}/pause", responses=answers(404))
 def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Stop ticking it (a tick running now finishes)."""
-    from kronos_studio.desk.ledger import PAUSED
-
     return _set(watch_id, ledger, service, PAUSED)
 
 
 @router.post("/{watch_id}/resume", responses=answers(404))
 def watches_resume(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Tick it again from its next bar close."""
-    from kronos_studio.desk.ledger import ACTIVE
-
     return _set(watch_id, ledger, service, ACTIVE)
 
 
@@ -210,7 +187,5 @@ def watches_delete(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
 
 def start_runner(service):
     """The thread ticking the service's live watches, on ``service.watch_runner`` (stopped with it)."""
-    from ..watch_runner import WatchRunner
-
     service.watch_runner = WatchRunner(service).start()
     return service.watch_runner
