@@ -142,7 +142,7 @@ def test_identical_forecasts_from_several_sessions_run_once(monkeypatch):
     monkeypatch.setattr(forecasts, "load_model", lambda choice: None)  # no model is loaded: none samples
     monkeypatch.setattr(Desk, "forecaster", lambda *args: stub)
     monkeypatch.setattr("kronos_studio.forecasters.make_forecast", make_forecast)
-    monkeypatch.setattr("kronos_studio.forecasters.window.lookback_note", lambda *args: "")
+    monkeypatch.setattr("kronos_studio.desk.desk.lookback_note", lambda *args: "")
     monkeypatch.setattr("kronos_studio.desk.desk.forecast_notices", lambda fc, bars: [])
     own = Desk(cache=ResultCache())  # a cache of this test's own: no earlier test's forecast is found in it
     monkeypatch.setattr(forecasts, "desk", lambda computing=True: own)
