@@ -45,7 +45,7 @@ from .rank import rank
 from .record import record
 from .requests import EvaluateRequest, ForecastRequest, Gated, RetrainRequest
 from .retrain_watchlist import check_size, retrain_watchlist
-from .risk import check_risk, kept_risk_backtest, reading, risk_backtest, risk_champion, served_risk, served_rows
+from .risk import check_risk, kept_risk_backtest, reading, risk_champion, served_risk, served_rows
 from .risk import risk as read
 from .risk_record import risk_record
 from .score import score
@@ -475,6 +475,8 @@ class Desk:
         """The walk-forward risk backtest of a ``RiskBacktestRequest``'s model (and the catalog's models ``beside``
         it) next to the risk desk's standard models on its plan's latest non-overlapping cut-offs:
         ``risk.risk_backtest``."""
+        from .risk import risk_backtest  # read when called: a test replaces it in its home
+
         return risk_backtest(self, request, ledger=ledger, progress=progress, ways=ways)
 
     def kept_risk_backtest(self, request, *, ledger=None):
