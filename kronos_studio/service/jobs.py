@@ -136,6 +136,7 @@ class JobRunner:
         return job
 
     def _run(self, job: Job, run) -> None:
+        status = None  # how it ended, shown once it is saved (a GET never sees an end a restart would not)
         try:
             with self.threads.held(job.workspace, abandon=lambda: job.stop.is_set() or self.stopping.is_set()):
                 with self.lock:
@@ -150,14 +151,14 @@ class JobRunner:
                 try:
                     with Desk.asked_by(job.stop):
                         job.result, job.summary = run(job.folder, job.stop)
-                    job.status = "done"
+                    status = "done"
                 except Cancelled:
                     if job.why == OVERTIME:
-                        job.error, job.status = self.limits.job_overtime(), "failed"
+                        job.error, status = self.limits.job_overtime(), "failed"
                 except Exception as e:  # the job's one line, as the request would have had it
                     known = as_service_error(e)
                     job.error = known.detail if known is not None else f"internal error: {type(e).__name__}: {one_line(e)}"
-                    job.status = "failed"
+                    status = "failed"
                 finally:
                     timer.cancel()
         except Abandoned:
@@ -166,6 +167,8 @@ class JobRunner:
         if job.why == SHUTDOWN or (self.stopping.is_set() and self.owns_root):
             return  # the server stopped it: job.json still says running, and a restart says why (or the folder is gone)
         with self.lock:
+            if status is not None:
+                job.status = status
             if job.why == CANCELLED:  # cancelled: whatever it made is removed
                 self._clean(job)
             job.finished_at = time.time()

@@ -77,3 +77,27 @@ def test_a_finished_job_without_its_result_file_and_an_unreadable_state(tmp_path
     assert gone.status == "failed" and "result file is no longer in the jobs folder" in gone.error
     assert list(second.jobs) == [job.id] and "junk" in caplog.text and (tmp_path / "junk").is_dir()
     second.shutdown()
+
+
+def test_a_job_is_answered_done_only_once_its_state_says_so(tmp_path):
+    """The job's end is shown once it is saved: a restart at the moment a client reads "done" finds it done (it
+    was shown before its job.json said so, and a restart then failed it as stopped while running)."""
+    import contextlib
+    import time
+
+    runner = JobRunner(Limits(job_threads=1), tmp_path)
+    held = runner.threads.held
+
+    @contextlib.contextmanager
+    def slow_to_release(*args, **kwargs):  # the job's thread share is handed back slowly: the window a client saw
+        with held(*args, **kwargs) as got:
+            yield got
+        time.sleep(0.5)
+
+    runner.threads.held = slow_to_release
+    try:
+        job = runner.submit(ALICE, "batch", lambda folder, stop: (None, {"series": 1}))
+        wait_for(runner, ALICE, job.id, "done")
+        assert json.loads((job.folder / STATE_FILE).read_text())["status"] == "done"
+    finally:
+        runner.shutdown()
