@@ -63,4 +63,6 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/lint-imports  # the layers' import contracts in pyproject.toml ([tool.importlinter])
-.venv/bin/python -m pytest "$@"
+# One worker per core (at most 4), each taking whole test files: a file's module fixtures (a trained model, a
+# service, a browser) are built once, on one worker. Each worker has its own session (ledger, cache, servers).
+.venv/bin/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadfile "$@"
