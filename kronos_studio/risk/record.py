@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from kronos.errors import Notice
+from kronos.errors import InputError, Notice
 from kronos.lazy import np, pd
 
 from .backtest import exceptions, var_tests
 from .measures import RiskSettings, TailRisk, position_losses, tail_notices, tail_risk
-from .registry import MEASURES, VAR, read_more
+from .registry import MEASURES, VAR, judged, read_more
 
 SERIES_MODEL = ["workspace", "source", "symbol", "interval", "model"]  # a workspace keeps its own copies
 TEST_COLUMNS = [*SERIES_MODEL, "position", "level", "scored", "used", "overlapping", "pending", "exceptions",
@@ -124,6 +124,7 @@ def _tests(key: tuple, group: pd.DataFrame, pending: int, settings: RiskSettings
             zone = tests.get("basel_traffic_light")
             needed = next((n.values.get("needed") for n in refused if n.values.get("test") in
                            ("Kupiec test", "Christoffersen test")), None)
+            measured, unjudged = _judged(used, position, level)
             out.append({
                 **dict(zip(SERIES_MODEL, key)), "position": position, "level": level, "scored": len(group),
                 "used": len(used), "overlapping": len(group) - len(used), "pending": pending,
@@ -133,8 +134,23 @@ def _tests(key: tuple, group: pd.DataFrame, pending: int, settings: RiskSettings
                 "christoffersen_ind_p": None if ind is None else ind.p_value,
                 "christoffersen_cc_p": None if cc is None else cc.p_value,
                 "zone": None if zone is None else zone.counts["zone"], "needed": needed,
-                "untested": "; ".join(f"{n.problem} (non-overlapping scored forecasts)" for n in refused) or None})
+                "untested": "; ".join([*(f"{n.problem} (non-overlapping scored forecasts)" for n in refused),
+                                       *unjudged]) or None, **measured})
     return out
+
+
+def _judged(used: pd.DataFrame, position: str, level: float) -> tuple[dict[str, float | None], list[str]]:
+    """Each judged measure's p-value on the non-overlapping forecasts (``{key}_p``), and why a judge could not
+    run (too few forecasts, or values it does not hold)."""
+    out, why = {}, []
+    for m in judged():
+        try:
+            out[f"{m.key}_p"] = m.judge(used[f"loss_{position}"].to_numpy(np.float64),
+                                        used[m.tagged(position, level)].to_numpy(np.float64), level).p_value
+        except (InputError, ValueError) as e:
+            out[f"{m.key}_p"] = None
+            why.append(f"no {m.title} test: {e.problem if isinstance(e, InputError) else e}")
+    return out, why
 
 
 def risk_record(ledger, settings: RiskSettings = RiskSettings(), *, experiments: bool = False,
@@ -175,4 +191,5 @@ def risk_record(ledger, settings: RiskSettings = RiskSettings(), *, experiments:
     notices += [Notice(f"in the recorded forecasts' paths, {n.problem}", n.fix, n.kind, n.values)
                 for n in tail_notices(tails)]
     forecasts = scored.drop(columns=["non_default_settings"]).reset_index(drop=True)
-    return RiskRecord(forecasts, pd.DataFrame(rows, columns=TEST_COLUMNS), settings, left_out, notices)
+    columns = [*TEST_COLUMNS, *(f"{m.key}_p" for m in judged())]
+    return RiskRecord(forecasts, pd.DataFrame(rows, columns=columns), settings, left_out, notices)

@@ -3,13 +3,17 @@ back from a prefix), how it is read from a position's draws of a loss at a level
 it. VaR and ES are read together by ``measures.tail_risk`` (with their Monte-Carlo errors); a measure added with
 ``register`` gives its ``read`` of the losses, and is then a field of every reading (``TailRisk.more``), a column
 of the Screener's rows (``batch.summary.risk_summary``) and of the ledger's risk record
-(``record.reading_columns``), and a column the Screener labels (``screen_columns``)."""
+(``record.reading_columns``), and a column the Screener labels (``screen_columns``). With a ``judge`` it is also
+tested: in every risk backtest (a test of each model's verdict, ``walk``) and on the ledger's recorded forecasts
+(its p-value beside the VaR's, ``record``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kronos.lazy import np
+
+from .backtest import TestResult
 
 
 def percent_text(level: float) -> str:
@@ -32,6 +36,11 @@ class RiskMeasure:
     record_details: tuple[str, ...] = ()  # reading fields the risk record keeps beside it ('tail_paths')
     exceptions: bool = False  # a realized loss beyond it is an exception, counted and tested (Kupiec, Christoffersen)
     served: bool = False  # a risk model serving a series reads it too (the Screener's risk-model columns)
+    # how the losses that happened judge its values at a level: (losses [n], its values [n], level) -> a test (named
+    # by its key where it is shown) whose p-value joins each model's verdict in a risk backtest and the ledger's
+    # record (``{key}_p``); None: VaR's and ES's own battery (``backtest.var_tests``, DQ, Z2) judges them, a
+    # registered measure is then read and shown only
+    judge: Callable[[np.ndarray, np.ndarray, float], TestResult] | None = None
 
     def column(self, position: str, level: float, served: bool = False) -> str:
         """A row's column: ``var_long_99`` for a long position's 0.99 VaR (``served_var_long_99``: the risk model's)."""
@@ -66,6 +75,11 @@ def register(measure: RiskMeasure) -> RiskMeasure:
         raise ValueError(f"'{measure.key}' is a risk measure already, or has no reading of the losses")
     MEASURES[measure.key] = measure
     return measure
+
+
+def judged() -> list[RiskMeasure]:
+    """The registered measures a backtest and the ledger's record test by their ``judge``."""
+    return [m for m in MEASURES.values() if m.judge is not None]
 
 
 def read_more(losses: np.ndarray, level: float) -> dict[str, float]:

@@ -70,6 +70,7 @@ from .distribution import HorizonReturn, paths_return, reads_own_distribution
 from .measures import MIN_TAIL_PATHS, RiskSettings, paths_needed, position_losses
 from .recalibrate import Recalibration, tag
 from .recalibrate import walk as recalibrated_walk
+from .registry import judged, read_more
 from .volatility import bar_variances
 
 PROXIES = ("close_to_close", "garman_klass")
@@ -167,6 +168,7 @@ class RiskBacktest:
                 "es_z2": by["acerbi_szekely_z2"].statistic if "acerbi_szekely_z2" in by else None,
                 "es_z2_p": by["acerbi_szekely_z2"].p_value if "acerbi_szekely_z2" in by else None,
                 "fz0": None if fz is None else float(np.nanmean(fz)) if np.isfinite(fz).any() else None,
+                **{f"{m.key}_p": by[m.key].p_value if m.key in by else None for m in judged()},
                 "verdict": self.verdicts.get(key, {}).get("verdict"),
                 "paths": self.models[key].paths, "enough_paths": self.models[key].enough_paths(level)}
         out = pd.DataFrame.from_dict(rows, orient="index")
@@ -234,6 +236,7 @@ def model_risk(name: str, outcomes: pd.DataFrame, settings: RiskSettings, return
                 var, es = hr.tail(position, level)
                 row |= {f"var_{key}": var, f"es_{key}": es, f"exception_{key}": loss > var,
                         f"fz0_{key}": float(fz0([loss], [var], [es], level)[0])}
+                row |= {f"{m}_{key}": v for m, v in read_more(draw, level).items()}  # the registered measures'
                 fz.append(row[f"fz0_{key}"])
                 draws.setdefault((position, level), []).append(draw)  # one array per cut-off, shared by the levels
                 if recalibrated:
@@ -311,6 +314,14 @@ def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk,
                 said.append(Notice(e.problem, e.fix, values=e.values))
             except ValueError as e:  # an ES of 0 or below, or a VaR below 0 (a forecast with no downside): no Z2
                 said.append(Notice(f"no ES test for {risk.name} at {level:g} ({position}): {e}"))
+            for m in judged():
+                try:
+                    tests[m.key] = replace(m.judge(losses, f[m.tagged(position, level)].to_numpy(np.float64), level),
+                                           test=m.key)  # a registered measure's test is named by its key
+                except InputError as e:
+                    said.append(Notice(e.problem, e.fix, values=e.values))
+                except ValueError as e:
+                    said.append(Notice(f"no {m.title} test for {risk.name} at {level:g} ({position}): {e}"))
             rows += [{"model": key, "position": position, "level": level, **r.to_dict()} for r in tests.values()]
             family += [(f"{r.test} {position} {level:g}", r) for r in tests.values()
                        if r.test != "christoffersen_independence"]  # conditional coverage holds it
