@@ -99,6 +99,16 @@ class BatchRun:
     each_forecast: Callable | None = None
 
 
+def one_model_for_every_series(model) -> None:
+    """Refuse a model a batch cannot share between its series: the ensemble weighs its members for one series'
+    interval and asset class (``catalog.resolve`` builds it from that series' bars)."""
+    if kind_of(model).mixes:
+        raise InputError(f"the {model} is weighed for one series' interval and asset class, so a batch of several "
+                         "series cannot share it", {"model": str(model)},
+                         Fix("choose one model for every series with {setting} (a Kronos model, Chronos-2 or a "
+                             "statistical model), or forecast each series with the ensemble on its own", "model"))
+
+
 def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = BatchRun(),
               progress: BatchProgress | None = None, ready: Iterable | None = None) -> BatchResult:
     """Forecast every entry not already done in ``run.out`` (and ``run.steps_out``) with ``settings``, and
@@ -109,6 +119,7 @@ def run_batch(entries: list[Entry], settings: BatchSettings, run: BatchRun = Bat
                          Fix(f"use one of {list(ENGINES)} ({{setting}})", "engine"))
     if not entries:
         raise InputError("the watchlist has no series", fix=Fix("add series to the watchlist"))
+    one_model_for_every_series(run.model)
     if run.engine == "ray" and kind_of(run.model).per_series:
         raise InputError(f"'{CHAMPION}' is resolved per series from this machine's registry (its ledger and adapter "
                          "files), which Ray workers on other nodes do not share", {"model": CHAMPION, "engine": "ray"},

@@ -110,7 +110,9 @@ class ChunkForecaster:
 
     @staticmethod
     def _provenance(forecaster) -> dict:
-        return {"predictor_revision": None, "tokenizer_revision": None, "device": "cpu", **forecaster.describe()}
+        # a model without weights (a statistical one) is named as a request names it: its key
+        return {"model": forecaster.key, "predictor_revision": None, "tokenizer_revision": None, "device": "cpu",
+                **forecaster.describe()}
 
     def identity(self) -> dict:
         """The model as loaded here: the Ray engine checks every actor loaded the same one."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
-from kronos_studio.batch.engine import BatchRun
+from kronos_studio.batch.engine import BatchRun, one_model_for_every_series
 from kronos_studio.batch.rank_plan import RankPlan
 from kronos_studio.batch.rank_run import RankResult, evaluate_watchlist, summary_frame
 from kronos_studio.batch.watchlist import Entry
@@ -91,6 +91,7 @@ def check(desk, request: RankRequest) -> None:
 def rank(desk, request: RankRequest, *, progress=None, workspace: str | None = None) -> Ranked:
     """The cross-sectional walk-forward of ``request`` by its model from the desk's registry, sampled run by run in
     ``workspace``'s turns (Ray actors load their own); ``progress(done, total)``: forecast runs done."""
+    one_model_for_every_series(request.model)
     check(desk, request)
     plan = request.plan
     settings = dataclasses.replace(request.settings, paths=plan.paths[-1])
