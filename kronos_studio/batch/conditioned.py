@@ -31,7 +31,7 @@ class ConditionedChunkForecaster(ChunkForecaster):
 
         if not kind_of(self.model).reads_covariates:
             raise not_read_by(self.model, self.covariates.options)
-        shared = shared_chronos2()
+        shared = shared_chronos2(None if self.registry is None else self.registry.warm)
         return Chronos2Member(shared.pipeline, source=shared.source)
 
     def forecast(self, jobs: list[SeriesJob]) -> list[SeriesResult]:

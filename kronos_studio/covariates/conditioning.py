@@ -65,27 +65,29 @@ def not_read_by(model, options: CovariateOptions) -> InputError:
          Fix("or forecast without {setting}", "covariates")))
 
 
-def shared_chronos2():
-    """The bundled Chronos-2 as the process shares it (``ensemble_member``), refused where it cannot serve."""
+def shared_chronos2(warm=None):
+    """The bundled Chronos-2 as the process shares it (``ensemble_member``; kept warm by ``warm``, a registry's, or
+    the process's store), refused where it cannot serve."""
     from kronos_studio.ensemble.chronos2 import ensemble_member
 
-    shared, status = ensemble_member(CHRONOS2_NAME)
+    shared, status = ensemble_member(CHRONOS2_NAME, warm=warm)
     if shared is None:
         raise InputError(f"{CHRONOS2_NAME} cannot serve here: {status}", {"model": CHRONOS2_NAME},
                          Fix("forecast without {setting}", "covariates"))
     return shared
 
 
-def conditioned_member(conditioning: Conditioning, target, plain=None):
+def conditioned_member(conditioning: Conditioning, target, plain=None, warm=None):
     """The Chronos-2 forecaster of ``target`` reading the covariates: ``plain`` (a ``Chronos2Member`` reading the
     bar columns its checkpoint records; None: the bundled one, drawing the settings' paths) with them, or ``plain`` itself when none are named. The
-    alignment's refusals (the target itself, no overlap, stopped before the cut-off, coarser) come here."""
+    alignment's refusals (the target itself, no overlap, stopped before the cut-off, coarser) come here. ``warm``:
+    where the bundled one is kept loaded (a ``ModelRegistry``'s ``warm``, within its ``max_models``)."""
     from kronos_studio.ensemble.chronos2 import Chronos2Member
 
     from .chronos2 import CovariateChronos2
 
     if plain is None:
-        shared = shared_chronos2()
+        shared = shared_chronos2(warm)
         plain = Chronos2Member(shared.pipeline, source=shared.source)
     if not conditioning.options:
         return plain

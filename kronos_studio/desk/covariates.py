@@ -159,10 +159,10 @@ def identity(conditioning: Conditioning) -> dict:
     return {"model": CONDITIONED_MODEL, "chronos2": ensemble_state(CONDITIONED_MODEL)}
 
 
-def member(conditioning: Conditioning, target):
+def member(desk, conditioning: Conditioning, target):
     """The Chronos-2 forecaster reading the covariates (the plain member when none are named), drawing the
-    settings' paths."""
-    return conditioned_member(conditioning, target)
+    settings' paths; its weights kept warm by the desk's registry (within its ``max_models``)."""
+    return conditioned_member(conditioning, target, warm=desk.registry.warm)
 
 
 def mixed(desk, model: ModelChoice, conditioning: Conditioning, bars, settings: ForecastSettings, workspace):
@@ -200,14 +200,14 @@ def _serving(desk, model: ModelChoice, conditioning: Conditioning, bars, setting
     if mixes(model):
         ensemble, ident, notices = mixed(desk, model, conditioning, bars, settings, workspace)
         return ensemble, ident, ident["model"], notices
-    return member(conditioning, bars), identity(conditioning), CONDITIONED_MODEL, []
+    return member(desk, conditioning, bars), identity(conditioning), CONDITIONED_MODEL, []
 
 
-def chronos2_alone(target):
+def chronos2_alone(desk, target):
     """(a maker of Chronos-2 alone, as a request conditioned on nothing is served; its identity for keys), where a
     use case runs it as a model of its own (the risk backtest beside another model)."""
     conditioning = Conditioning(CovariateOptions())
-    return (lambda: member(conditioning, target)), identity(conditioning)
+    return (lambda: member(desk, conditioning, target)), identity(conditioning)
 
 
 def _provenance(provenance: dict, conditioning: Conditioning) -> None:

@@ -379,7 +379,7 @@ def _models(desk, bars, model, settings, workspace, ledger, plan: RiskBacktestPl
     series stands for it), then those beside it (each once)."""
     def one(label, choice: ModelChoice):
         if reads_covariates(choice) and not choice.ensemble:
-            make, identity = chronos2_alone(bars)  # a model of its own here, as an unconditioned conditioned request
+            make, identity = chronos2_alone(desk, bars)  # a model of its own here, as an unconditioned conditioned request
             return _Backtested(label, make, identity)
         served, identity = desk._identity(choice, bars, workspace, ledger)
         return _Backtested(label, lambda: desk.forecaster(choice, bars, settings, workspace, served), identity)
