@@ -16,12 +16,13 @@ from kronos.lazy import pd
 from kronos.settings import knobs
 from kronos_studio.desk import Entry, RankPlan, RankRequest, WatchlistError
 from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.watchlists import upload_names
 
 from .charts import CHART_CONFIG
 from .forecasts import desk
 from .knob_widgets import knob_controls
 from .models import wait_for_torch
-from .screener import RunSettings, changes, upload_names
+from .screener import RunSettings, changes
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
 PATH_CHOICES = (1, 2, 5, 10, 20, 30, 50, 100)
