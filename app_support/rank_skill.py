@@ -19,6 +19,7 @@ from kronos_studio.desk.exports import csv_text
 from kronos_studio.desk.watchlists import upload_names
 
 from .charts import CHART_CONFIG
+from .errors import app_message
 from .forecasts import desk
 from .knob_widgets import knob_controls
 from .models import wait_for_torch
@@ -99,13 +100,6 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
 
 def latest() -> RankRun | None:
     return st.session_state.get(RESULT_KEY)
-
-
-def refusal(e: Exception) -> str:
-    """Why the section could not run, in one line, with the switch to use when the guard refused it."""
-    from . import trust
-
-    return trust.refusal_detail(e)
 
 
 def summary_table(result) -> pd.DataFrame:
@@ -216,7 +210,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
         except WatchlistError as e:
             st.error(f"**Check the watchlist:** {e}")
         except Exception as e:  # too few dates or series, mixed intervals, the guard, the model: one message
-            st.error(f"**The ranking could not be evaluated.** {upload_names(refusal(e))}")
+            st.error(f"**The ranking could not be evaluated.** {upload_names(app_message(e))}")
     done = latest()
     if done is None:
         st.info("Press **Evaluate the ranking** to score the watchlist's ranking on past cut-off dates.")
