@@ -16,6 +16,7 @@ from kronos.lazy import pd
 from kronos.settings import knobs
 from kronos_studio.desk import Entry, RankPlan, RankRequest, WatchlistError
 from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.rank import versus_naive
 from kronos_studio.desk.watchlists import upload_names
 
 from .charts import CHART_CONFIG
@@ -113,15 +114,13 @@ def summary_table(result) -> pd.DataFrame:
 
 def verdicts(report: dict) -> list[str]:
     """One sentence per naive ranking: does the model's expected return (at the largest path count) beat it?"""
-    top = str(report["paths"][-1])
     out = []
-    for name, vs in report["versus_baselines"][top]["expected_log_return"].items():
-        lo, hi = vs["rank_ic_diff_ci95"]
-        if lo is None or hi is None:
+    for name, vs, verdict in versus_naive(report):
+        if verdict is None:
             out.append(f"No interval against the naive **{SIGNAL_LABELS[name]}**: too few dates with both ICs.")
             continue
-        word = "beats" if vs["beats"] else "does not beat" if hi > 0 else "is beaten by"
-        out.append(f"The model's ranking {word} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
+        lo, hi = vs["rank_ic_diff_ci95"]
+        out.append(f"The model's ranking {verdict} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
                    f"{vs['rank_ic_diff_mean']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {vs['dates']} dates).")
     return out
 
