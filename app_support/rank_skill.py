@@ -4,7 +4,6 @@ the IC per date with its cumulative sum, the return per signal bucket, the IC ag
 signals × statistics table with intervals beside the naive rankings, and the panel's downloads."""
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import streamlit as st
 from kronos.lazy import pd
 from kronos.settings import knobs
 from kronos_studio.desk import Entry, RankPlan, RankRequest, WatchlistError
-from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.exports import csv_text, parquet_bytes
 from kronos_studio.desk.rank import versus_naive
 from kronos_studio.desk.watchlists import upload_names
 
@@ -184,10 +183,8 @@ def paths_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure
 def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
     """The per-(path count, date, series) panel as CSV and Parquet, and the report as JSON."""
     panel = run_.result.panel.panel
-    buffer = io.BytesIO()
-    panel.to_parquet(buffer, index=False)
     return {"Panel (CSV)": (csv_text(panel).encode(), "rank_panel.csv", "text/csv"),
-            "Panel (Parquet)": (buffer.getvalue(), "rank_panel.parquet", "application/vnd.apache.parquet"),
+            "Panel (Parquet)": (parquet_bytes(panel), "rank_panel.parquet", "application/vnd.apache.parquet"),
             "Report (JSON)": (json.dumps(run_.result.to_json(), indent=1).encode(), "rank_report.json",
                               "application/json")}
 

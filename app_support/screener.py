@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import math
 import re
 import time
@@ -27,7 +26,7 @@ from kronos.lazy import np, pd
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
 from kronos_studio.desk import RISK_KNOBS, BatchSettings, Desk, Entry, RiskSettings, ScreenRequest, WatchlistError
-from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.exports import csv_text, parquet_bytes
 from kronos_studio.desk.watchlists import (
     UPLOAD_SUFFIXES,
     file_instruments,
@@ -465,18 +464,12 @@ def downloads(run_: ScreenerRun) -> dict[str, tuple]:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.forecast.horizon}_seed{run_.settings.forecast.seed}")
     rows, steps = run_.rows, run_.steps
     out = {"Results CSV": (lambda: csv_text(rows), f"{stem}_results.csv", "text/csv"),
-           "Results Parquet": (lambda: _parquet(rows), f"{stem}_results.parquet", "application/octet-stream")}
+           "Results Parquet": (lambda: parquet_bytes(rows), f"{stem}_results.parquet", "application/octet-stream")}
     if steps is not None:
         out["Per-step quantiles CSV"] = (lambda: csv_text(steps), f"{stem}_steps.csv", "text/csv")
-        out["Per-step quantiles Parquet"] = (lambda: _parquet(steps), f"{stem}_steps.parquet",
+        out["Per-step quantiles Parquet"] = (lambda: parquet_bytes(steps), f"{stem}_steps.parquet",
                                              "application/octet-stream")
     return out
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()
 
 
 # --- opening a row on the Forecast page ---------------------------------------------------------------
