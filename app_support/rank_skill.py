@@ -4,7 +4,6 @@ the IC per date with its cumulative sum, the return per signal bucket, the IC ag
 signals × statistics table with intervals beside the naive rankings, and the panel's downloads."""
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass
@@ -15,13 +14,16 @@ import streamlit as st
 from kronos.lazy import pd
 from kronos.settings import knobs
 from kronos_studio.desk import Entry, RankPlan, RankRequest, WatchlistError
-from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.exports import csv_text, parquet_bytes
+from kronos_studio.desk.rank import versus_naive
+from kronos_studio.desk.watchlists import upload_names
 
 from .charts import CHART_CONFIG
+from .errors import app_message
 from .forecasts import desk
 from .knob_widgets import knob_controls
 from .models import wait_for_torch
-from .screener import RunSettings, changes, upload_names
+from .screener import RunSettings, changes
 
 RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
 PATH_CHOICES = (1, 2, 5, 10, 20, 30, 50, 100)
@@ -100,13 +102,6 @@ def latest() -> RankRun | None:
     return st.session_state.get(RESULT_KEY)
 
 
-def refusal(e: Exception) -> str:
-    """Why the section could not run, in one line, with the switch to use when the guard refused it."""
-    from . import trust
-
-    return trust.refusal_detail(e)
-
-
 def summary_table(result) -> pd.DataFrame:
     """Signals × statistics for every path count, the naive rankings below, with readable names (``result``: a
     ``Ranked``)."""
@@ -118,15 +113,13 @@ def summary_table(result) -> pd.DataFrame:
 
 def verdicts(report: dict) -> list[str]:
     """One sentence per naive ranking: does the model's expected return (at the largest path count) beat it?"""
-    top = str(report["paths"][-1])
     out = []
-    for name, vs in report["versus_baselines"][top]["expected_log_return"].items():
-        lo, hi = vs["rank_ic_diff_ci95"]
-        if lo is None or hi is None:
+    for name, vs, verdict in versus_naive(report):
+        if verdict is None:
             out.append(f"No interval against the naive **{SIGNAL_LABELS[name]}**: too few dates with both ICs.")
             continue
-        word = "beats" if vs["beats"] else "does not beat" if hi > 0 else "is beaten by"
-        out.append(f"The model's ranking {word} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
+        lo, hi = vs["rank_ic_diff_ci95"]
+        out.append(f"The model's ranking {verdict} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
                    f"{vs['rank_ic_diff_mean']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {vs['dates']} dates).")
     return out
 
@@ -190,10 +183,8 @@ def paths_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure
 def downloads(run_: RankRun) -> dict[str, tuple[bytes, str, str]]:
     """The per-(path count, date, series) panel as CSV and Parquet, and the report as JSON."""
     panel = run_.result.panel.panel
-    buffer = io.BytesIO()
-    panel.to_parquet(buffer, index=False)
     return {"Panel (CSV)": (csv_text(panel).encode(), "rank_panel.csv", "text/csv"),
-            "Panel (Parquet)": (buffer.getvalue(), "rank_panel.parquet", "application/vnd.apache.parquet"),
+            "Panel (Parquet)": (parquet_bytes(panel), "rank_panel.parquet", "application/vnd.apache.parquet"),
             "Report (JSON)": (json.dumps(run_.result.to_json(), indent=1).encode(), "rank_report.json",
                               "application/json")}
 
@@ -215,7 +206,7 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
         except WatchlistError as e:
             st.error(f"**Check the watchlist:** {e}")
         except Exception as e:  # too few dates or series, mixed intervals, the guard, the model: one message
-            st.error(f"**The ranking could not be evaluated.** {upload_names(refusal(e))}")
+            st.error(f"**The ranking could not be evaluated.** {upload_names(app_message(e))}")
     done = latest()
     if done is None:
         st.info("Press **Evaluate the ranking** to score the watchlist's ranking on past cut-off dates.")

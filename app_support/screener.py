@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import math
 import re
 import time
@@ -16,18 +15,26 @@ from pathlib import Path
 
 import streamlit as st
 
+from data_sources import list_samples
 from data_sources.intervals import span_text
 from data_sources.numbers import MIN_PRICE_DECIMALS
 from data_sources.quality import FIX_DESCRIPTIONS
 from data_sources.requests import BarsRequest
 from data_sources.sources import FILE_UPLOAD, INPUT_KINDS, SAMPLE_PICKER, SOURCES, SYMBOL_TEXT, with_input
-from data_sources.storage import atomic_write, storage_path
 from kronos.errors import UserError
 from kronos.lazy import np, pd
 from kronos.quantiles import BAND_NAME
 from kronos.settings import ForecastSettings
 from kronos_studio.desk import RISK_KNOBS, BatchSettings, Desk, Entry, RiskSettings, ScreenRequest, WatchlistError
-from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.exports import csv_text, parquet_bytes
+from kronos_studio.desk.watchlists import (
+    UPLOAD_SUFFIXES,
+    file_instruments,
+    sample_entries,
+    symbol_entries_of,
+    upload_entries,
+    upload_names,
+)
 
 from . import sidebar
 from .errors import app_message, control
@@ -49,8 +56,6 @@ PRICE_SHOWN = ("close_p50", "close_p10", "close_p90", "last_close")
 DETAILS = ("last_close", "history_end", "horizon_end", "bars_used", "warnings", "origin")
 FAILED_COLUMNS = {"series": "Series", "status": st.column_config.TextColumn("Reason", width="large"),
                   "origin": st.column_config.TextColumn("From", width="medium")}
-UPLOAD_SUFFIXES = ("csv", "parquet", "pq", "txt")
-WATCHLIST_COLUMNS = {"source", "symbol", "interval"}
 FIXES = FIX_DESCRIPTIONS  # the gate's fixes a run may accept for every series: name -> what it does
 
 
@@ -112,127 +117,6 @@ class ScreenerRun:
 
 # --- watchlists ---------------------------------------------------------------------------------------
 
-def sample_entries(names: list[str]) -> list[Entry]:
-    """Entries for bundled samples by name (``data_sources.list_samples``)."""
-    from data_sources import list_samples
-
-    interval = {s.name: s.interval for s in list_samples()}
-    unknown = [n for n in names if n not in interval]
-    if unknown:
-        raise WatchlistError(f"unknown samples {unknown}: choose from {list(interval)}")
-    if not names:
-        raise WatchlistError("no sample chosen: pick at least one bundled sample")
-    return list(Desk.watchlist([(with_input(SAMPLE_PICKER)[0], n, interval[n], None) for n in names]))
-
-
-def parse_symbols(text: str) -> list[str]:
-    """Tickers or pairs from free text: separated by commas, semicolons, spaces or new lines."""
-    return list(dict.fromkeys(s for s in re.split(r"[\s,;]+", text or "") if s))
-
-
-def ticker_entries(source: str, text: str, interval: str, exchange: str | None = None) -> list[Entry]:
-    """Entries for a list of symbols of a typed-symbol source (Yahoo tickers, exchange pairs)."""
-    origin = SOURCES[source]
-    symbols = parse_symbols(text)
-    if not symbols:
-        raise WatchlistError("no ticker or pair given: type them separated by commas or new lines, e.g. AAPL, MSFT")
-    if origin.needs_exchange and not (exchange or "").strip():
-        raise WatchlistError(f"{origin.symbol_label.lower()}s need an exchange, e.g. {origin.exchanges[0]}")
-    exchange = exchange.strip().lower() if origin.needs_exchange else None
-    if origin.upper_case:
-        symbols = list(dict.fromkeys(s.upper() for s in symbols))
-    return list(Desk.watchlist([(source, s, interval, exchange) for s in symbols]))
-
-
-UPLOADS = "screener_uploads"  # the storage root's folder of uploaded watchlist files
-
-
-def upload_folder(files: list[tuple[str, bytes]]) -> Path:
-    """A folder (under the storage root, named by the files' content) holding these files, written once."""
-    digest = hashlib.sha256()
-    for name, data in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    folder = storage_path(UPLOADS, digest.hexdigest()[:16])
-    for name, data in files:
-        path = folder / Path(name).name
-        if not path.is_file() or path.stat().st_size != len(data):
-            atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
-    return folder
-
-
-def upload_names(text):
-    """``text`` with the server's upload folder left out of its paths: an uploaded file named as the user named
-    it ("daily.csv (AAA)", not the folder it was stored in on the server). Anything not text is kept."""
-    if not isinstance(text, str):
-        return text
-    return re.sub(re.escape(str(storage_path(UPLOADS))) + r"[\\/][0-9a-f]{16}[\\/]", "", text)
-
-
-def _is_watchlist_csv(name: str, data: bytes) -> bool:
-    if not name.lower().endswith((".csv", ".txt")):
-        return False
-    header = data[:4096].decode("utf-8", "replace").splitlines()[:1]
-    columns = {c.strip().strip('"').lower() for c in header[0].split(",")} if header else set()
-    return WATCHLIST_COLUMNS <= columns
-
-
-def upload_entries(files: list[tuple[str, bytes]], chosen: dict[str, list[str]] | None = None) -> list[Entry]:
-    """Entries for uploaded files: bar files (one series each, named by the file; a file of several
-    instruments one series per instrument, those ``chosen`` for it by series name, else all), or one
-    watchlist CSV with columns source,symbol,interval[,exchange]."""
-    if not files:
-        raise WatchlistError("no file uploaded: add CSV or Parquet bar files, or a watchlist CSV")
-    names = [Path(n).name for n, _ in files]
-    bad = [n for n in names if n.rsplit(".", 1)[-1].lower() not in UPLOAD_SUFFIXES]
-    if bad:
-        raise WatchlistError(f"{bad}: upload CSV or Parquet files")
-    lists = [n for n, data in files if _is_watchlist_csv(n, data)]
-    if lists and len(files) > 1:
-        raise WatchlistError(f"{lists[0]} is a watchlist (source,symbol,interval): upload it alone, or upload bar "
-                             "files only")
-    folder = upload_folder(files)
-    if lists:
-        return list(Desk.watchlist(folder / names[0]))
-    return by_instrument(list(Desk.watchlist(folder)), chosen or {})
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def file_instruments(path: str) -> list[str]:
-    """The instruments of a bar file that holds several (a symbol/ticker column, or side by side), else []
-    (one series, or a file that cannot be read: its row says why). The upload folder is named by the
-    files' content, so a path stands for one content."""
-    from data_sources import DataSourceError, MultipleSymbolsError, read_bars_file
-
-    try:
-        read_bars_file(path)
-    except MultipleSymbolsError as e:
-        return list(e.symbols)
-    except DataSourceError:
-        pass
-    return []
-
-
-def by_instrument(entries: list[Entry], chosen: dict[str, list[str]]) -> list[Entry]:
-    """Each file of several instruments as one entry per instrument (those ``chosen`` for its series, else
-    all), its row named by the instrument, or file:instrument where another file holds the same instrument (a
-    row's name is unique; the ledger and the registry know the series by its instrument and, where known, its
-    exchange: ``Bars.series_symbol``); rows of different instruments are never one series."""
-    out: list[tuple[str, str | None, str | None]] = []  # (file's row name, file, instrument)
-    for e in entries:
-        found = file_instruments(e.file) if e.file is not None else []
-        if not found:
-            out.append((e.series, e.file, None))
-            continue
-        picked = [s for s in chosen.get(e.series, found) if s in found]
-        if not picked:
-            raise WatchlistError(f"no instrument of {Path(e.file).name} is chosen: pick at least one of "
-                                 f"{', '.join(found)}, or leave the file out")
-        out += [(e.series, e.file, s) for s in picked]
-    names = [series if symbol is None else symbol for series, _, symbol in out]
-    return [Entry(series=name if names.count(name) == 1 or symbol is None else f"{series}:{symbol}", file=file,
-                  symbol=symbol) for name, (series, file, symbol) in zip(names, out)]
-
-
 def instrument_pickers(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
     """A multiselect (all chosen at first) for each uploaded bar file of several instruments: the
     instruments chosen for each such file, by its series name."""
@@ -268,8 +152,6 @@ class WatchlistInputs:
 
 
 def _sample_watchlist() -> WatchlistInputs:
-    from data_sources import list_samples
-
     names = [s.name for s in list_samples()]
     chosen = st.multiselect("Samples", names, default=names, key="scr_samples",
                             placeholder="Choose bundled samples (offline)")
@@ -289,7 +171,7 @@ def _symbol_watchlist() -> WatchlistInputs:
     text = st.text_area("Tickers or pairs", ", ".join(origin.examples), key=f"scr_symbols_{source}",
                         help="Separated by commas, spaces or new lines")
     return WatchlistInputs(f"{origin.list_label} ({interval})",
-                           lambda: ticker_entries(source, text, interval, exchange))
+                           lambda: symbol_entries_of(source, text, interval, exchange))
 
 
 def _upload_watchlist() -> WatchlistInputs:
@@ -582,18 +464,12 @@ def downloads(run_: ScreenerRun) -> dict[str, tuple]:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"screener_h{run_.settings.forecast.horizon}_seed{run_.settings.forecast.seed}")
     rows, steps = run_.rows, run_.steps
     out = {"Results CSV": (lambda: csv_text(rows), f"{stem}_results.csv", "text/csv"),
-           "Results Parquet": (lambda: _parquet(rows), f"{stem}_results.parquet", "application/octet-stream")}
+           "Results Parquet": (lambda: parquet_bytes(rows), f"{stem}_results.parquet", "application/octet-stream")}
     if steps is not None:
         out["Per-step quantiles CSV"] = (lambda: csv_text(steps), f"{stem}_steps.csv", "text/csv")
-        out["Per-step quantiles Parquet"] = (lambda: _parquet(steps), f"{stem}_steps.parquet",
+        out["Per-step quantiles Parquet"] = (lambda: parquet_bytes(steps), f"{stem}_steps.parquet",
                                              "application/octet-stream")
     return out
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()
 
 
 # --- opening a row on the Forecast page ---------------------------------------------------------------

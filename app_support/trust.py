@@ -3,16 +3,13 @@ cache), the latest report of each model on each series (for the badge beside the
 and runs with a progress bar."""
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import streamlit as st
 
 from kronos.errors import UserError
 from kronos.quantiles import BAND_NAME
-from kronos.settings import knobs
 from kronos_studio.desk import ModelRef, TrainingPeriodError, Trusted, TrustPlan, TrustRequest, TrustTrackRecord
 from kronos_studio.desk.metrics import signed_percent
+from kronos_studio.desk.trust import LatestRecords, mismatch, series_key
 
 from . import auth, forecasts
 from . import ledger as ledger_ui
@@ -20,7 +17,6 @@ from .errors import CONTROLS, app_message
 from .models import load_model, wait_for_torch
 from .runs import ProgressBar
 
-SAMPLING = (*knobs(), "lookback")  # a calibration fitted with another value of one of these does not apply
 COVERAGE_TOLERANCE = 0.10  # coverage this far from nominal is called too narrow / too wide
 
 
@@ -34,11 +30,6 @@ def include_trained_toggle(key: str) -> bool:
                           "such cut-offs are left out of every score unless switched on here (and then flagged)")
 
 
-def refusal_detail(e: Exception) -> str:
-    """An evaluation's failure in one line (the training-period guard's names the switch above)."""
-    return app_message(e)
-
-
 def in_sample_banner(guard: dict, cutoffs: int) -> None:
     """The red banner over scores that include cut-offs inside the model's training period (nothing otherwise)."""
     if guard.get("in_training_period") and guard.get("in_training_period_included"):
@@ -47,57 +38,10 @@ def in_sample_banner(guard: dict, cutoffs: int) -> None:
                  "forecasting.", icon=":material/history_edu:")
 
 
-class Reports:
-    """The track record of the latest report per (series, model), kept in the forecast ledger too, so that
-    the badge survives a restart and every process on the same ledger sees it. ``ledger``: what returns the
-    ledger to keep them in (None while it cannot be opened); by default the app's."""
-
-    def __init__(self, ledger: Callable[[], object] | None = None):
-        self._ledger = ledger or ledger_ui.ledger
-        self._latest: dict[tuple, object] = {}
-        self._lock = threading.Lock()
-
-    def put(self, series: tuple, report) -> None:
-        record = report.track_record()
-        with self._lock:
-            self._latest[(auth.workspace(), series)] = record
-        book = self._ledger()
-        if book is not None:
-            try:  # one transaction: a failure midway keeps the previous record whole
-                book.put_track_record(series, record.to_dict())
-            except Exception:  # a failed write costs the record its persistence, nothing else
-                pass
-
-    def latest(self, series: tuple):
-        """The TrackRecord of the latest evaluation of this model on this series, or None."""
-        with self._lock:
-            record = self._latest.get((auth.workspace(), series))
-        if record is not None:
-            return record
-        book = self._ledger()
-        if book is None:
-            return None
-        try:
-            data = book.track_record(series)
-            record = None if data is None else TrustTrackRecord.from_dict(data)
-        except Exception:  # unreadable or unreachable: as if never evaluated
-            return None
-        if record is not None:
-            record = record.current()  # another CRPS estimator's skill, another band rule's calibration: not shown
-        if record is not None:
-            with self._lock:
-                self._latest[(auth.workspace(), series)] = record
-        return record
-
-
 @st.cache_resource(show_spinner=False)
-def reports() -> Reports:
-    return Reports()
-
-
-def series_key(bars, choice: ModelRef) -> tuple:
-    """'This model on this series': new bars of the same series keep their track record."""
-    return bars.source, bars.series_symbol, bars.interval, choice.key
+def reports() -> LatestRecords:
+    """The latest track record of each model on each series, kept in the app's ledger."""
+    return LatestRecords(ledger_ui.ledger)
 
 
 def request(bars, choice: ModelRef, settings, plan: TrustPlan = TrustPlan()) -> TrustRequest:
@@ -114,21 +58,7 @@ def kept(bars, choice: ModelRef, settings, plan: TrustPlan) -> Trusted | None:
 
 
 def latest(bars, choice: ModelRef):
-    return reports().latest(series_key(bars, choice))
-
-
-def mismatch(report, settings) -> str | None:
-    """Why the calibration of ``report`` (a TrustReport or TrackRecord) should not be applied to a
-    forecast with ``settings`` (None: it may)."""
-    if report.calibration is None:
-        return "; ".join(report.notes) or "no calibration was fitted"
-    if settings.horizon > report.calibration.horizon:
-        return (f"it was fitted for {report.calibration.horizon} bars ahead, the forecast runs "
-                f"{settings.horizon}: evaluate again with this horizon")
-    changed = [name for name in SAMPLING if report.settings.get(name) != getattr(settings, name)]
-    if changed:
-        return f"it was fitted with other settings ({', '.join(changed)}): evaluate again with these"
-    return None
+    return reports().latest(auth.workspace(), series_key(bars, choice))
 
 
 def run(bars, choice: ModelRef, settings, plan: TrustPlan = TrustPlan()) -> Trusted:
@@ -154,7 +84,7 @@ def run(bars, choice: ModelRef, settings, plan: TrustPlan = TrustPlan()) -> Trus
         done = forecasts.desk().trust(request(bars, choice, settings, plan), progress=progress)
     finally:
         bar.done()
-    reports().put(series_key(bars, choice), done.report)
+    reports().put(auth.workspace(), series_key(bars, choice), done.report)
     return done
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_support import app_version, ensemble, ledger, risk, trust
 from app_support.charts import coverage_chart, pit_chart
-from app_support.errors import app_notice
+from app_support.errors import app_message, app_notice
 from app_support.knob_widgets import knob_controls
 from app_support.models import served_note
 from app_support.page import open_page
@@ -35,7 +35,7 @@ if clicked and evaluation is None:
     try:
         evaluation = trust.run(bars, choice, settings, plan)
     except Exception as e:  # too little history, model not loadable, anything unforeseen: a message
-        st.error(f"**The evaluation could not run.** {trust.refusal_detail(e)}")
+        st.error(f"**The evaluation could not run.** {app_message(e)}")
         st.stop()
 if evaluation is None:
     st.info(f"Press **Run evaluation** to score {choice.label} on "

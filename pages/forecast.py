@@ -1,5 +1,4 @@
 """Forecast page: data → quality gate → run → fan chart, summary, quantile table, downloads."""
-import io
 import json
 import re
 
@@ -21,7 +20,7 @@ from app_support.models import model_line, served_note
 from app_support.page import open_page
 from kronos.quantiles import BAND, band_label, level_name
 from kronos_studio.desk import FLOORED_COLUMN
-from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.exports import csv_text, parquet_bytes
 from kronos_studio.desk.metrics import summarize
 from kronos_studio.desk.reading import ForecastReading
 
@@ -204,12 +203,6 @@ st.dataframe(shown_table, key="quantile_table", hide_index=True,
                             **written})
 
 
-def _parquet() -> bytes:
-    buf = io.BytesIO()
-    fc.paths_frame().to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
 export = {"app": {"name": "Kronos Studio", "version": app_version()}, "provenance": prov,
           "data": {"source": bars.source, "symbol": bars.symbol, "series_symbol": bars.series_symbol,
                    "interval": bars.interval, "calendar": bars.calendar,
@@ -224,7 +217,7 @@ stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"kronos_{bars.symbol}_{bars.interval}_{
 d = st.columns(4)
 d[0].download_button("Quantiles CSV", lambda: csv_text(reading.quantiles(EXPORT_LEVELS).reset_index()),
                      f"{stem}_quantiles.csv", "text/csv", on_click="ignore", icon=":material/download:")
-d[1].download_button("Paths Parquet", _parquet, f"{stem}_paths.parquet", "application/octet-stream",
+d[1].download_button("Paths Parquet", lambda: parquet_bytes(fc.paths_frame()), f"{stem}_paths.parquet", "application/octet-stream",
                      on_click="ignore", icon=":material/download:")
 d[2].download_button("Paths CSV", lambda: csv_text(fc.paths_frame()), f"{stem}_paths.csv", "text/csv",
                      on_click="ignore", icon=":material/download:")

@@ -1,7 +1,6 @@
 """Track record page: the forecasts kept in the ledger, drawn as the fans they were, with what really
 happened on top; every forecast's realized CRPS, coverage and direction; each model's drift; the VaR exceptions
 of the forecasts whose horizon has arrived; filters and downloads."""
-import io
 
 import streamlit as st
 
@@ -12,7 +11,7 @@ from app_support.forecasts import desk
 from app_support.watch import LIVE_ROWS, replay_labels, rows_of
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.desk import StepsRequest, TrackRecordRequest
-from kronos_studio.desk.exports import csv_text
+from kronos_studio.desk.exports import csv_text, parquet_bytes
 from kronos_studio.desk.ledger import counted
 
 ALL = "All series"
@@ -173,17 +172,11 @@ elif len(table):
                         key="tr_drift_chart", config=CHART_CONFIG)
 
 
-def _steps_parquet() -> bytes:
-    buf = io.BytesIO()
-    steps_of(table["prediction_id"].tolist()).to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
 name = "all" if series == ALL else f"{series[1]}_{series[2]}".replace("/", "-")
 d = st.columns(3)
 d[0].download_button("Table CSV", lambda: csv_text(view), f"kronos_track_record_{name}.csv", "text/csv",
                      on_click="ignore", icon=":material/download:")
-d[1].download_button("Every step (Parquet)", _steps_parquet, f"kronos_track_record_{name}_steps.parquet",
+d[1].download_button("Every step (Parquet)", lambda: parquet_bytes(steps_of(table["prediction_id"].tolist())), f"kronos_track_record_{name}_steps.parquet",
                      "application/octet-stream", on_click="ignore", icon=":material/download:",
                      help="One row per forecast and step: p10/p50/p90, the actual bar, CRPS, coverage, PIT "
                           "(as `kronos ledger export`)")

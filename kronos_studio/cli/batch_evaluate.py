@@ -8,6 +8,7 @@ import sys
 
 from kronos.settings import knob_values, knobs
 from kronos_studio.desk import Engine, LookAheadError, RankPlan, RankRequest
+from kronos_studio.desk.rank import versus_naive
 
 from .common import CliError, add_knob_options, cli_device, error_line, sampling_settings
 from .errors import notice_line
@@ -110,13 +111,11 @@ def report_text(report: dict) -> str:
     for paths, by_signal in report["signals"].items():
         lines += [row(signal, paths, s) for signal, s in by_signal.items()]
     lines += [row(f"{name} (naive)", "", s) for name, s in report["baselines"].items()]
-    top = str(report["paths"][-1])
-    for name, vs in report["versus_baselines"][top]["expected_log_return"].items():
+    for name, vs, verdict in versus_naive(report):
         lo, hi = vs["rank_ic_diff_ci95"]
-        verdict = ("no interval (too few dates)" if hi is None else "beats it" if vs["beats"]
-                   else "does not beat it" if hi > 0 else "is beaten by it")
-        lines.append(f"expected_log_return ({top} paths) vs {name}: rank IC {fmt(vs['rank_ic_diff_mean'])} "
-                     f"({fmt(lo)} to {fmt(hi)}): {verdict}")
+        lines.append(f"expected_log_return ({report['paths'][-1]} paths) vs {name}: rank IC "
+                     f"{fmt(vs['rank_ic_diff_mean'])} ({fmt(lo)} to {fmt(hi)}): "
+                     f"{'no interval (too few dates)' if verdict is None else verdict + ' it'}")
     lines.append(throughput(report))
     return "\n".join(lines)
 

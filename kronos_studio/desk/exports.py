@@ -1,10 +1,12 @@
-"""CSV files the studio writes for people, who open them in a spreadsheet: every CSV writer (the command
+"""The files the studio writes for people. CSV files, who open them in a spreadsheet: every CSV writer (the command
 line's outputs, the app's downloads) goes through ``csv_text``/``write_csv``. A text cell a spreadsheet would
 run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: a symbol
 ``=HYPERLINK(...)`` someone stored) is written with a leading apostrophe, OWASP's advice against CSV
 injection, so it is shown as the text it is. Numbers are never changed, nor is text that reads as a number
 (``-0.5`` in a text column)."""
 from __future__ import annotations
+
+import io
 
 from kronos.lazy import pd
 
@@ -40,3 +42,10 @@ def csv_text(frame: pd.DataFrame) -> str:
 def write_csv(frame: pd.DataFrame, path) -> None:
     """``frame`` (without its index) as a CSV file, safe to open in a spreadsheet."""
     spreadsheet_safe(frame).to_csv(path, index=False)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` (without its index) as the bytes of a Parquet file: a download's, or an HTTP answer's."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

@@ -105,3 +105,17 @@ def rank(desk, request: RankRequest, *, progress=None, workspace: str | None = N
                               {"fixes": request.fixes, "calendar": request.calendar}, progress)
     notices = [Notice(f"{name} left out: {why}") for name, why in done.failed.items()]
     return Ranked(done.panel, done.report, done.failed, notices)
+
+
+def versus_naive(report: dict, signal: str = "expected_log_return") -> list[tuple[str, dict, str | None]]:
+    """The model's ``signal`` ranking at the largest path count against each naive ranking, as every face words it:
+    (the naive ranking, the paired comparison, the verdict: 'beats' when the rank IC difference's 95% interval is
+    above 0, 'is beaten by' when below, 'does not beat' when it holds 0; None: too few dates with both ICs for an
+    interval)."""
+    out = []
+    for name, vs in report["versus_baselines"][str(report["paths"][-1])][signal].items():
+        lo, hi = vs["rank_ic_diff_ci95"]
+        verdict = None if lo is None or hi is None else "beats" if vs["beats"] else \
+            "does not beat" if hi > 0 else "is beaten by"
+        out.append((name, vs, verdict))
+    return out

@@ -6,16 +6,19 @@ words the same walk, kept under the same key, as the ``kronos evaluate`` JSON (`
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kronos.errors import Notice
-from kronos.settings import ForecastSettings
+from kronos.settings import ForecastSettings, knobs
 from kronos_studio.catalog.choice import ModelChoice
 from kronos_studio.evaluation.report import EvaluationReport, Walked, report_body, walk_notices, walked_history
-from kronos_studio.evaluation.trust import TrustPlan, TrustReport, evaluate
+from kronos_studio.evaluation.trust import TrackRecord, TrustPlan, TrustReport, evaluate
 
 from .cache import result_key
+
+SAMPLING = (*knobs(), "lookback")  # a calibration fitted with another value of one of these does not apply
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,66 @@ def evaluated(done: Trusted, request: TrustRequest, file: str | None = None) -> 
     """The ``kronos evaluate`` JSON of a report (``evaluation.report.report_body``; ``file``: the file it read, as
     the command line names it)."""
     return report_body(done.report, done.walked, done.bars, request.settings, request.plan, file)
+
+
+def series_key(bars, model) -> tuple:
+    """'This model on this series' (``model``: a ``ModelRef`` or ``ModelChoice``): new bars of the same series keep
+    their track record."""
+    return bars.source, bars.series_symbol, bars.interval, model.key
+
+
+class LatestRecords:
+    """The track record of the latest report per (workspace, series), kept in the forecast ledger too, so that it
+    survives a restart and every process on the same ledger sees it (the app's badge beside the fan). ``ledger``:
+    what returns the ledger to keep them in (None while it cannot be opened)."""
+
+    def __init__(self, ledger: Callable[[], object]):
+        self._ledger = ledger
+        self._latest: dict[tuple, TrackRecord] = {}
+        self._lock = threading.Lock()
+
+    def put(self, workspace: str | None, series: tuple, report: TrustReport) -> None:
+        record = report.track_record()
+        with self._lock:
+            self._latest[(workspace, series)] = record
+        book = self._ledger()
+        if book is not None:
+            try:  # one transaction: a failure midway keeps the previous record whole
+                book.put_track_record(series, record.to_dict())
+            except Exception:  # a failed write costs the record its persistence, nothing else
+                pass
+
+    def latest(self, workspace: str | None, series: tuple) -> TrackRecord | None:
+        """The track record of the latest evaluation of this model on this series, or None."""
+        with self._lock:
+            record = self._latest.get((workspace, series))
+        if record is not None:
+            return record
+        book = self._ledger()
+        if book is None:
+            return None
+        try:
+            data = book.track_record(series)
+            record = None if data is None else TrackRecord.from_dict(data)
+        except Exception:  # unreadable or unreachable: as if never evaluated
+            return None
+        if record is not None:
+            record = record.current()  # another CRPS estimator's skill, another band rule's calibration: not shown
+        if record is not None:
+            with self._lock:
+                self._latest[(workspace, series)] = record
+        return record
+
+
+def mismatch(report, settings: ForecastSettings) -> str | None:
+    """Why the calibration of ``report`` (a ``TrustReport`` or ``TrackRecord``) should not be applied to a forecast
+    with ``settings`` (None: it may)."""
+    if report.calibration is None:
+        return "; ".join(report.notes) or "no calibration was fitted"
+    if settings.horizon > report.calibration.horizon:
+        return (f"it was fitted for {report.calibration.horizon} bars ahead, the forecast runs "
+                f"{settings.horizon}: evaluate again with this horizon")
+    changed = [name for name in SAMPLING if report.settings.get(name) != getattr(settings, name)]
+    if changed:
+        return f"it was fitted with other settings ({', '.join(changed)}): evaluate again with these"
+    return None

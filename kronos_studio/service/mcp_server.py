@@ -36,6 +36,7 @@ from kronos_studio.desk import (
     TrustPlan,
 )
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE, open_ledger
+from kronos_studio.desk.watchlists import symbol_entries_of
 
 from . import compute
 from .errors import ServiceError, known_errors, library_refusal, notice_line, refused, validation_line
@@ -261,7 +262,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         if symbols:
             if not source or not interval:
                 raise ServiceError(422, "symbols need a source and an interval (e.g. source yfinance, interval 1d)")
-            entries += desk.watchlist([(source, sym, interval, None) for sym in symbols])
+            entries += tuple(symbol_entries_of(source, symbols, interval))
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
         done = desk.screen(ScreenRequest(entries, BatchSettings(s, risk=batch_risk(settings)), model=model,

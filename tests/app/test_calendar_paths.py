@@ -49,10 +49,11 @@ def screener_page(model, data: bytes, name: str):
     from app_support import screener
     from kronos.settings import ForecastSettings
     from kronos_studio.batch.engine import BatchRun, run_batch
+    from kronos_studio.desk.watchlists import upload_entries
 
     settings = screener.RunSettings(f"folder:{model}", model.name, str(model), 128,
                                     ForecastSettings(horizon=HORIZON, paths=PATHS, seed=SEED, lookback=LOOKBACK))
-    result = run_batch(screener.upload_entries([(name, data)]), settings.batch(), BatchRun(model=settings.model_ref))
+    result = run_batch(upload_entries([(name, data)]), settings.batch(), BatchRun(model=settings.model_ref))
     assert (result.rows["status"] == "ok").all(), result.rows["status"].tolist()
     steps = result.steps
     return pd.DatetimeIndex(steps["timestamp"]), steps[["close_p10", "close_p50", "close_p90"]].to_numpy()

@@ -71,10 +71,11 @@ def test_champion_is_not_mixed_into_the_ensemble(new_app):
 def test_the_screener_serves_each_sample_by_its_own_champion(new_app, tmp_path):
     from app_support import screener
     from kronos_studio.batch.watchlist import load_entry
+    from kronos_studio.desk.watchlists import sample_entries
     from kronos_studio.ledger import Ledger
 
     names = ["MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)"]
-    [msft, _] = screener.sample_entries(names)
+    [msft, _] = sample_entries(names)
     with Ledger.open(os.environ["KRONOS_STUDIO_DB"]) as ledger:
         entry = promote_champion(load_entry(msft, 128).bars, ledger, tmp_path / "adapter")
     at = new_app().run()

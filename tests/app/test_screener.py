@@ -238,18 +238,7 @@ def test_the_ensemble_is_not_offered_for_screening(new_app):
     assert not any(b.key == "run_screener" for b in at.button)
 
 
-def test_watchlist_helpers():
-    assert screener.parse_symbols("AAPL, msft;\nBTC/USDT  AAPL") == ["AAPL", "msft", "BTC/USDT"]
-    assert [e.series for e in screener.ticker_entries("yfinance", "aapl msft", "1d")] == ["AAPL", "MSFT"]
-    with pytest.raises(ValueError, match="exchange"):
-        screener.ticker_entries("ccxt", "BTC/USDT", "1h", "")
-    listed = screener.upload_entries([("list.csv", b"source,symbol,interval\nsample,AAPL daily 2000-2013 (bundled),1d\n"
-                                                   b"yfinance,SPY,1d\n")])
-    assert [(e.source, e.symbol) for e in listed] == [("sample", "AAPL daily 2000-2013 (bundled)"), ("yfinance", "SPY")]
-    with pytest.raises(ValueError, match="upload it alone"):
-        screener.upload_entries([("list.csv", b"source,symbol,interval\nyfinance,SPY,1d\n"), ("a.csv", good_csv())])
-    with pytest.raises(ValueError, match="CSV or Parquet"):
-        screener.upload_entries([("notes.xlsx", b"x")])
+def test_chunk_size():
     assert screener.chunk_size(7) == 4 and screener.chunk_size(100) == 10 and screener.chunk_size(10_000) == 32
 
 

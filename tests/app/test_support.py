@@ -63,49 +63,12 @@ def test_adapter_names_cannot_leave_the_adapters_folder(tmp_path, monkeypatch):
             adapter_folder(bad)
 
 
-def test_a_crash_while_saving_a_track_record_keeps_the_previous_one(tmp_path, monkeypatch):
-    """Track records live in the forecast ledger: a save that fails midway is rolled back whole."""
+def test_a_crash_while_saving_a_file_keeps_the_previous_one(tmp_path, monkeypatch):
+    """Files under the storage root (cached bars) are written all-or-nothing."""
     import pathlib
 
     import pytest
 
-    from app_support.trust import Reports
-    from kronos_studio.evaluation.trust import TrackRecord
-    from kronos_studio.ledger import Ledger
-
-    class Report:
-        def __init__(self, coverage):
-            self.record = TrackRecord({"coverage": coverage, "crps_estimator": "fair", "quantile_method": "weibull"},
-                                      {"horizon": 5}, None)
-
-        def track_record(self):
-            return self.record
-
-    series = ("sample", "AAPL", "1d", "bundled:studio-tiny")
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    Reports(lambda: ledger).put(series, Report(0.8))
-    real_write = ledger.write
-
-    def crash_midway(work):
-        def write_then_fail(conn):
-            work(conn)  # the new record is written ...
-            raise OSError("disk full")  # ... and the transaction dies before it commits
-
-        return real_write(write_then_fail)
-
-    monkeypatch.setattr(ledger, "write", crash_midway)
-    Reports(lambda: ledger).put(series, Report(0.5))  # fails, silently
-    monkeypatch.setattr(ledger, "write", real_write)
-    assert Reports(lambda: ledger).latest(series).numbers["coverage"] == 0.8  # a fresh process reads the old record
-    # A record scored with another CRPS estimator (before the fair one) loses its CRPS numbers, and says so;
-    # one of the band rule before the Weibull positions says so too.
-    ledger.put_track_record(series, TrackRecord({"coverage": 0.7, "crps_skill": 0.1, "crps_pct": 1.2}, {"horizon": 5},
-                                                None).to_dict())
-    old = Reports(lambda: ledger).latest(series)
-    assert old.numbers == {"coverage": 0.7} and "CRPS skill not shown" in old.notes[0]
-    assert old.notes[1].startswith("coverage measured with the band rule of earlier versions")
-    ledger.close()
-    # Files elsewhere under the storage root (cached bars) are written the same all-or-nothing way.
     real_text = pathlib.Path.write_text
 
     def half_then_fail(self, text, *args, **kwargs):

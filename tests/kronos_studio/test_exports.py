@@ -82,3 +82,11 @@ def record_one(ledger, symbol: str) -> bool:
     bars = Bars.from_frame(random_bars(80, freq="1h"), source="file", symbol=symbol, interval="1h")
     fc = make_forecast(resolve("random_walk"), bars, ForecastSettings(horizon=2, paths=4))
     return ledger.record(fc, bars).new
+
+
+def test_a_parquet_download_is_the_frame_without_its_index():
+    from kronos_studio.desk.exports import parquet_bytes
+
+    frame = pd.DataFrame({"series": ["=A", "B"], "p_up": [0.25, 0.75]}, index=[7, 9])
+    back = pd.read_parquet(io.BytesIO(parquet_bytes(frame)))
+    pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from kronos.lazy import pd
+from kronos_studio.desk.exports import parquet_bytes
 
 from ..batch_job import batch_run
 from ..deps import Shared, Who
@@ -62,12 +63,8 @@ def job_result(job_id: JobId, who: Who, service: Shared, format: typing.Literal[
     ranked = job.result.suffix == ".json"  # an evaluating batch: the report, its panel beside it
 
     if format == "parquet":
-        import io
-
         table = job.result.with_name("panel.parquet") if ranked else job.result
-        buffer = io.BytesIO()
-        frame_without_paths(pd.read_parquet(table)).to_parquet(buffer, index=False)
-        return Response(buffer.getvalue(), media_type=PARQUET,
+        return Response(parquet_bytes(frame_without_paths(pd.read_parquet(table))), media_type=PARQUET,
                         headers={"Content-Disposition": f'attachment; filename="{table.name}"'})
     if ranked:
         import json

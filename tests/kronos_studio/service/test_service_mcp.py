@@ -65,9 +65,13 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
                                                       "horizon": 3, "paths": 5, "levels": [1.5]})
             record = await client.call_tool("track_record", {})
             bad = await client.call_tool("forecast", {"file": str(allowed / "aapl.csv"), "horizon": 0})
-            return refused, screened, badly, record, bad
+            # symbols as the app's Screener reads them (desk.watchlists): an unknown source refused by name
+            nowhere = await client.call_tool("screen", {"symbols": ["AAPL"], "source": "nope", "interval": "1d",
+                                                        "horizon": 3})
+            return refused, screened, badly, record, bad, nowhere
 
-    refused, screened, badly, record, bad = anyio.run(session)
+    refused, screened, badly, record, bad, nowhere = anyio.run(session)
+    assert nowhere.is_error and "unknown source 'nope': use one of" in nowhere.content[0].text
     assert refused.is_error and "outside the directories" in refused.content[0].text
     assert not screened.is_error and result_json(screened)["rows"][0]["status"] == "ok"
     # the risk columns' settings reach the rows (issue 55): the levels and positions asked, no others
