@@ -372,13 +372,18 @@ class Desk:
     def retrain(self, request: RetrainRequest, *, ledger, log=None, ways: str | None = None) -> Retraining:
         """The gated retrain of a ``RetrainRequest``'s series in ``ledger``'s registry on the base model it names
         (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's warm pairs; ``log``:
-        the ``Retrainer``'s. Nothing is trained until ``Retraining.run``."""
+        the ``Retrainer``'s. Nothing is trained until ``Retraining.run``. Its size is checked within the face's
+        limits (``retrain_watchlist.check_size``) before the bars are read and again once its decision points are
+        known: a job's face refuses it before it starts."""
+        check_size(self.limits, request.settings)
         gated = self._gated(request.bars, ways)
         model = model_of(request.model)
         ref = model.ref if isinstance(model, ModelRef) else model
         options = {k: v for k, v in (("log", log), ("made_by", request.made_by)) if v is not None}
         retrainer = series_retrainer(ref, gated.bars, ledger, request.settings, self.registry.loader(model), **options)
-        return Retraining(retrainer, retrainer.points(request.every, request.since), gated.bars, gated.notices)
+        points = retrainer.points(request.every, request.since)
+        check_size(self.limits, request.settings, decisions=len(points))
+        return Retraining(retrainer, points, gated.bars, gated.notices)
 
     # -- many series at once (issue 64): written in .screen, .rank and .retrain_watchlist -------------------------
     def screen(self, request, **kwargs):
@@ -411,10 +416,6 @@ class Desk:
         from .retrain_watchlist import check
 
         check(self, request)
-
-    def check_retrain(self, settings, series: int = 1, decisions: int | None = None) -> None:
-        """A retrain's size within the face's limits: ``retrain_watchlist.check_size``."""
-        check_size(self.limits, settings, series, decisions)
 
     def screen_served(self, entries, rows, settings: ForecastSettings, risk, **kwargs):
         """A screen's rows with each series' risk-champion columns (the Screener's): ``screen.served_columns``."""

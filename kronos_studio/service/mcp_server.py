@@ -281,11 +281,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                 include_training_period: bool = False, **options) -> dict[str, Any]:
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
-        desk.check_retrain(settings)
-        settings.check()
+        settings.check()  # before the bars are read (the base model's context is checked once it is loaded)
         retraining = desk.retrain(RetrainRequest(bars_of(options), compute.catalog_model(desk, model), settings, every,
                                                  made_by=MADE_BY), ledger=ledger, ways=WAYS)
-        desk.check_retrain(settings, decisions=len(retraining.points))
         try:
             report = retraining.run()
         except SeriesLocked as e:  # another retrain of the series runs now: try again later
