@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
-from kronos.settings import ForecastSettings, knob_values, knobs
+from kronos.settings import ForecastSettings, from_knobs, knob_values, knobs
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
@@ -237,7 +237,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                      knob_parameters(RiskBacktestPlan))
     @with_bars
     def risk(model: str | None = None, backtest: bool = False, **settings) -> dict[str, Any]:
-        options = RiskSettings(**knob_options(settings, RiskSettings))
+        options = from_knobs(RiskSettings, settings)
         s = risk_forecast_settings(settings, options)
         model = compute.catalog_model(desk, model)
         plan = backtest_plan(settings)

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
 
-from data_sources.requests import HTTP_KNOBS, BarsRequest
+from data_sources.requests import FILE_KNOBS, HTTP_KNOBS, BarsRequest
 from data_sources.schema import text_problem
 from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
-from kronos.settings import ForecastSettings, bounds, check_value, knob_values, knobs
+from kronos.settings import ForecastSettings, bounds, check_value, from_knobs, knobs
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
@@ -238,19 +238,13 @@ BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **knob_fields
 def batch_risk(given) -> RiskSettings:
     """The ``RiskSettings`` of a batch's risk columns a request (or an MCP tool's arguments) asks for
     (``RiskSettings`` validates: one message for all)."""
-    return RiskSettings(per_step=False, **knob_options(given, RiskSettings, RISK_KNOBS))
+    return from_knobs(RiskSettings, given, RISK_KNOBS, per_step=False)
 
 
-class ScoreRequest(Strict):
-    bars_csv: str = Field(..., description="newer bars of a series: score its forecasts in this workspace")
-    symbol: str | None = Field(None, description="the series' name, as the forecast was sent with (or the instrument "
-                                                 "of a file with a symbol column)")
-    exchange: str | None = Field(None, description="the exchange (venue) the bars come from, as the forecast was "
-                                                   "sent with")
-    timezone: str | None = None
-    calendar: str | None = None
-    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted (the bars "
-                                                             "are read through the gate, as a forecast's are)")
+# newer bars of a series, CSV text, with the ``BarsRequest`` fields that name and read them, generated from their
+# knobs (``FILE_KNOBS``: ``kronos ledger score FILE``'s options): ``from_knobs(BarsRequest, body)`` is its bars request
+ScoreRequest = create_model("ScoreRequest", __base__=Strict, bars_csv=(str, Field(
+    ..., description="newer bars of a series: score its forecasts in this workspace")), **knob_fields(BarsRequest, FILE_KNOBS))
 
 
 def forecast_settings(request: BaseModel) -> ForecastSettings:
@@ -320,7 +314,7 @@ def backtest_plan(given) -> RiskBacktestPlan:
 
 def risk_settings(request) -> RiskSettings:
     """The ``RiskSettings`` a request asks for (``RiskSettings`` validates: one message for all)."""
-    return RiskSettings(**knob_values(request, RiskSettings))
+    return from_knobs(RiskSettings, request)
 
 
 def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
