@@ -45,7 +45,7 @@ from .rank import rank
 from .record import record
 from .requests import EvaluateRequest, ForecastRequest, Gated, RetrainRequest
 from .retrain_watchlist import check_size, retrain_watchlist
-from .risk import check_risk, kept_risk_backtest, reading, risk_champion, served_risk, served_rows
+from .risk import kept_risk_backtest, reading, risk_champion, served_risk, served_rows
 from .risk import risk as read
 from .risk_record import risk_record
 from .score import score
@@ -301,6 +301,10 @@ class Desk:
         plan = request.plan or TrustPlan()
         self.check_walk(settings, plan.n_cutoffs)
         gated = self._gated(request.bars, ways)
+        if covariates is not None and covariates.covariates and self.limits is not None:
+            # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
+            self.limits.check_evaluation(plan.n_cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
+                                         len(gated.bars))
         if conditioned(model, covariates):
             report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, plan=plan,
                                                         file=request.file, workspace=workspace, model=model)
@@ -447,11 +451,6 @@ class Desk:
         """VaR/ES per level and position, the volatility forecast and the stylized-facts check of a ``RiskRequest``'s
         forecast (``forecast``'s, cached alike): ``risk.risk``."""
         return read(self, request, ledger=ledger, ways=ways)
-
-    def check_risk(self, settings: ForecastSettings, risk, **plan) -> None:
-        """A risk request's readings within the face's limits, before any forecast: ``risk.check_risk`` (``plan``:
-        ``backtest``, ``cutoffs``, ``beside``, ``baselines``)."""
-        check_risk(self, settings, risk, **plan)
 
     def risk_reading(self, fc, bars, risk, workspace: str | None = None):
         """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk

@@ -96,13 +96,6 @@ def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
                     ledger, ways: str = HTTP_WAYS, covariates=None) -> dict:
     """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
     never by a server path) and its warnings."""
-    if covariates is not None and covariates.covariates and desk.limits is not None:
-        # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
-        desk.check_walk(settings, plan.n_cutoffs)
-        bars = desk.bars(bars, ways)
-        desk.limits.check_evaluation(plan.n_cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
-                                     len(bars.bars))
-
     with adapters_named(ledger) as numbers:
         done = desk.evaluate(front.EvaluateRequest(bars, model, settings, plan, workspace, covariates), ledger=ledger,
                              ways=ways)
@@ -113,10 +106,8 @@ def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSe
                 plan, workspace: str, ledger, ways: str = HTTP_WAYS) -> dict:
     """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
     ``backtest_body`` of ``Desk.risk_backtest`` over ``plan``, a ``RiskBacktestPlan``: the catalog's models
-    ``beside`` the asked one), the numbers ``kronos risk --json`` writes, and its warnings."""
-    desk.check_risk(settings, risk, backtest=backtest, cutoffs=plan.cutoffs, beside=plan.beside,
-                    baselines=plan.baselines)
-
+    ``beside`` the asked one), the numbers ``kronos risk --json`` writes, and its warnings (the desk checks its
+    limits before any bars are read)."""
     with adapters_named(ledger) as numbers:
         if backtest:
             plan = dataclasses.replace(plan, beside=tuple(catalog_model(desk, ref) for ref in plan.beside))
