@@ -247,14 +247,16 @@ ScoreRequest = create_model("ScoreRequest", __base__=Strict, bars_csv=(str, Fiel
     ..., description="newer bars of a series: score its forecasts in this workspace")), **knob_fields(BarsRequest, FILE_KNOBS))
 
 
-def forecast_settings(request: BaseModel) -> ForecastSettings:
-    """The ``ForecastSettings`` a request asks for (``ForecastSettings`` validates: one message for all)."""
-    return ForecastSettings(**{name: getattr(request, name) for name in SETTINGS_NAMES})
+def settings_given(given) -> dict:
+    """The ``ForecastSettings`` fields a request body or an MCP tool's arguments (a dict) give, by name."""
+    found = given if isinstance(given, dict) else vars(given)
+    return {name: found[name] for name in SETTINGS_NAMES if name in found}
 
 
-def trust_plan(given) -> TrustPlan:
-    """The walk-forward plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
-    return TrustPlan(**knob_options(given, TrustPlan))
+def forecast_settings(given) -> ForecastSettings:
+    """The ``ForecastSettings`` a request body or an MCP tool's arguments ask for (``ForecastSettings`` validates:
+    one message for all)."""
+    return ForecastSettings(**settings_given(given))
 
 
 def settings_parameters(fields: dict | None = None) -> list:
@@ -307,20 +309,10 @@ RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOpti
                            **knob_fields(RiskSettings), **knob_fields(RiskBacktestPlan))
 
 
-def backtest_plan(given) -> RiskBacktestPlan:
-    """The risk backtest's plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
-    return RiskBacktestPlan(**knob_options(given, RiskBacktestPlan))
-
-
-def risk_settings(request) -> RiskSettings:
-    """The ``RiskSettings`` a request asks for (``RiskSettings`` validates: one message for all)."""
-    return from_knobs(RiskSettings, request)
-
-
-def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
-    """The ``ForecastSettings`` of a risk request (``given``: its settings by name) whose paths, not given, are the
-    risk's default (``desk.risk.risk_paths``: every face's)."""
-    values = {k: given[k] for k in SETTINGS_NAMES if k in given}
+def risk_forecast_settings(given, risk: RiskSettings) -> ForecastSettings:
+    """The ``ForecastSettings`` of a risk request (``given``: its body, or the MCP tool's arguments) whose paths, not
+    given, are the risk's default (``desk.risk.risk_paths``: every face's)."""
+    values = settings_given(given)
     return ForecastSettings(**{**values, "paths": risk_paths(risk, values.get("paths"))})
 
 
