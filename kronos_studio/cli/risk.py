@@ -13,6 +13,7 @@ from kronos.settings import knobs
 from kronos_studio.desk import (
     DEFAULT_RISK_MODEL,
     STANDARD_MODELS,
+    ModelChoice,
     RiskBacktestPlan,
     RiskBacktestRequest,
     RiskChampionRequest,
@@ -33,7 +34,7 @@ from .common import (
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_meta_option, add_model_option, cli_desk, desk_call, model_choice
+from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choice
 
 RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --backtest); default: enough for the highest "
                    "level's ES, 20 beyond its VaR: 2,000 for 0.99")
@@ -73,7 +74,7 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
     add_bars_file_options(p)
-    add_meta_option(p)
+    add_knob_options(p, ModelChoice, ("meta",))
     p.set_defaults(func=run_risk)
 
 
