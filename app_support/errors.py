@@ -2,7 +2,7 @@
 that sets it, as its label reads on screen (the command line names flags, the HTTP API request fields)."""
 from __future__ import annotations
 
-from kronos.errors import UserError, plain_name
+from kronos.errors import UserError, plain_name, said
 from kronos.settings import knobs
 from kronos_studio.desk import CovariateOptions, FineTunePlan, RankPlan, RetrainSettings, RiskSettings, TrustPlan
 
@@ -39,14 +39,8 @@ def control(setting: str, value: object = None) -> str:
 def app_message(e: BaseException) -> str:
     """An exception as the app says it in one line: a library error with its fixes naming controls, other
     bad input as it reads, anything else with its type (a bug, still not a traceback)."""
-    if isinstance(e, UserError):
-        text = e.worded(control)
-    elif isinstance(e, ValueError):
-        text = str(e)
-    else:
-        text = f"{type(e).__name__}: {e}"
-    text = text.strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    text = said(e, control) if isinstance(e, (UserError, ValueError)) else f"{type(e).__name__}: {e}".strip()
+    return text.splitlines()[0]
 
 
 def app_notice(notice) -> str:

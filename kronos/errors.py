@@ -52,6 +52,11 @@ class Notice:
     def worded(self, name: Callable[[str, object], str] | None = None) -> str:
         return worded(self.problem, self.fix, name)
 
+    def line(self, name: Callable[[str, object], str] | None = None) -> str:
+        """'kronos: warning: ...', as the command line prints a notice and the HTTP API and MCP tools list it, each
+        fix naming its setting by ``name`` (a flag, a request field)."""
+        return f"kronos: {self.kind}: {self.worded(name)}"
+
 
 class UserError(Exception):
     """A problem the user can fix: ``problem`` (what is wrong), ``values`` (the numbers and names involved),
@@ -76,6 +81,14 @@ def _restore(cls, state):
     e.__dict__.update(state)
     Exception.__init__(e, e.worded())
     return e
+
+
+def said(e: BaseException, name: Callable[[str, object], str] | None = None) -> str:
+    """``e``'s sentence, stripped: a library error's with each fix naming its setting by ``name``, anything else as
+    it reads, its type's name when it says nothing. Every face's one line starts here (the command line keeps its
+    first line, the HTTP API escapes its line breaks)."""
+    text = (e.worded(name) if isinstance(e, UserError) else str(e)).strip()
+    return text or type(e).__name__
 
 
 class InputError(UserError, ValueError):

@@ -121,6 +121,18 @@ def knob_values(given, cls=None) -> dict:
     return {name: getattr(given, knob.name(name)) for name, (_, knob) in knobs(cls).items()}
 
 
+def from_knobs(cls, given, only: tuple[str, ...] | None = None, **fixed):
+    """``cls`` made from ``fixed`` and the values of its knobs' settings found in ``given`` (a parsed command line,
+    a request body, an MCP tool's arguments as a dict; ``only``: of these fields alone): a list as the tuple the
+    options hold; a setting not found, or a list given as None (a repeated option not given), keeps its default.
+    ``cls`` checks the values itself: one refusal in one wording for every face."""
+    found = given if isinstance(given, dict) else vars(given)
+    values = {name: found[knob.name(name)] for name, (default, knob) in knobs(cls).items()
+              if (only is None or name in only) and knob.name(name) in found
+              and not (found[knob.name(name)] is None and isinstance(default, tuple))}
+    return cls(**fixed, **{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})
+
+
 def sampling_defaults() -> dict:
     """Each setting that shapes the sampled distribution, with its default: ``ForecastSettings``' own
     (temperature, top-p, top-k, clip, anchor) and the predictor's precision. A forecast with another

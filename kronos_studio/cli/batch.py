@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kronos.settings import knob_values, knobs
+from kronos.settings import knob_values
 from kronos_studio.desk import READING, RISK_KNOBS, BatchSettings, Engine, RiskSettings, ScreenRequest
 
 from .batch_evaluate import add_evaluate_options, path_counts, run_evaluate, single_paths
@@ -17,7 +17,7 @@ from .common import (
     add_threads_option,
     cli_device,
     covariate_options,
-    error_line,
+    options_of,
     sampling_settings,
 )
 from .errors import notice_line
@@ -77,17 +77,6 @@ def unread(args, own: dict[str, tuple[str, object]]) -> list[str]:
     return [flag for dest, (flag, default) in own.items() if getattr(args, dest) != default]
 
 
-def risk_settings(args):
-    """The ``RiskSettings`` of the batch's risk columns the risk options ask for (one line naming a bad value
-    otherwise); a list option not given is the setting's default."""
-    given = {name: getattr(args, knob.name(name)) for name, (_, knob) in knobs(RiskSettings).items()
-             if name in RISK_KNOBS and getattr(args, knob.name(name)) is not None}
-    try:
-        return RiskSettings(per_step=False, **given)
-    except ValueError as e:
-        raise error_line(e) from None
-
-
 def run_batch_command(args) -> int:
     if isinstance(args.paths, int):
         args.paths = (args.paths,)  # the default, not parsed
@@ -111,7 +100,7 @@ def run_batch_command(args) -> int:
     if not str(args.out).endswith((".parquet", ".pq")):
         raise CliError(f"--out must be a .parquet file, got '{args.out}'")
     desk, _ = cli_desk(args)
-    settings = BatchSettings(sampling_settings(args), touch_levels=args.touch_levels, risk=risk_settings(args))
+    settings = BatchSettings(sampling_settings(args), touch_levels=args.touch_levels, risk=options_of(RiskSettings, args, RISK_KNOBS, per_step=False))
     request = ScreenRequest(desk.watchlist(args.watchlist), settings, model=args.model, covariates=covariates,
                             engine=Engine(**knob_values(args, Engine)), device=cli_device(args),
                             **knob_values(args, ScreenRequest))

@@ -133,7 +133,8 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
 # an option's value, in words (a repeated option's: VALUE when not here)
 METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME",
             "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME",
-            "beside": "MODEL", "step": "N", "meta": "DIR", "chronos2": "auto|off|REF"}
+            "beside": "MODEL", "step": "N", "meta": "DIR", "chronos2": "auto|off|REF", "levels": "LEVEL",
+            "positions": "POSITION"}
 
 
 def add_covariate_options(p) -> None:
@@ -194,6 +195,18 @@ def sampling_settings(args):
     try:
         return ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed, lookback=args.lookback,
                                 **knob_values(args))
+    except ValueError as e:
+        raise error_line(e) from None
+
+
+def options_of(cls, args, only: tuple[str, ...] | None = None, **fixed):
+    """The options dataclass ``cls`` the options generated from its knobs ask for (``add_knob_options``; ``only``:
+    those of these fields alone) with ``fixed``: ``kronos.settings.from_knobs`` (a list option not given: the
+    setting's default); a value it refuses, one line naming the flag."""
+    from kronos.settings import from_knobs
+
+    try:
+        return from_knobs(cls, args, only, **fixed)
     except ValueError as e:
         raise error_line(e) from None
 

@@ -2,7 +2,7 @@
 nowhere else (the library names settings; the app and the HTTP API have their own tables)."""
 from __future__ import annotations
 
-from kronos.errors import UserError, plain_name
+from kronos.errors import plain_name, said
 
 
 def knob_flag(name: str, default) -> str:
@@ -104,10 +104,9 @@ def server_flag(setting: str) -> str | None:
 
 def notice_line(notice) -> str:
     """A ``kronos.errors.Notice`` as the command line prints it: 'kronos: warning: ...', fixes as flags."""
-    return f"kronos: {notice.kind}: {notice.worded(flag)}"
+    return notice.line(flag)
 
 
 def cli_line(e: BaseException) -> str:
     """One line for ``kronos: error:``: a library error worded with flags, anything else as it reads."""
-    text = (e.worded(flag) if isinstance(e, UserError) else str(e)).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    return said(e, flag).splitlines()[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kronos.quantiles import BAND_NAME
 from kronos.settings import default, knob_values
-from kronos_studio.desk import EvaluateRequest, RiskSettings, TrustPlan
+from kronos_studio.desk import EvaluateRequest, ModelChoice, RiskSettings, TrustPlan
 
 from .commands import add_command
 from .common import (
@@ -27,7 +27,6 @@ from .common import (
 from .errors import notice_line
 from .models import (
     add_context_option,
-    add_meta_option,
     add_model_option,
     cli_desk,
     context_note,
@@ -52,7 +51,7 @@ def register(sub) -> None:
     p.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
     add_bars_file_options(p)
     add_covariate_options(p)
-    add_meta_option(p)
+    add_knob_options(p, ModelChoice, ("meta",))
 
     r = p.add_argument_group("risk", "with --risk: the risk backtest of the cut-offs instead (as kronos risk "
                                      "--backtest: VaR, ES and variance forecasts against what happened)")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from kronos.settings import DEFAULT_PRECISION, PRECISIONS
-from kronos_studio.desk import EventError, ForecastRequest
+from kronos_studio.desk import EventError, ForecastRequest, ModelChoice
 from kronos_studio.desk.adapted import AdapterRequest, event_calendar, parse_leader
 from kronos_studio.desk.covariates import conditioned_note
 from kronos_studio.desk.exports import write_csv
@@ -20,6 +20,7 @@ from .common import (
     CliError,
     add_bars_file_options,
     add_covariate_options,
+    add_knob_options,
     add_sampling_options,
     covariate_options,
     error_line,
@@ -29,7 +30,6 @@ from .common import (
 from .errors import notice_line
 from .models import (
     add_context_option,
-    add_meta_option,
     add_model_option,
     cli_desk,
     context_note,
@@ -69,7 +69,7 @@ def register(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="predictor compute precision: fp32 (default, the official numbers) or bf16 (same forecast "
                         "distribution, not the same numbers; faster only where the CPU/GPU has bf16 units)")
-    add_meta_option(p)
+    add_knob_options(p, ModelChoice, ("meta",))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-ledger", action="store_true",
                    help="do not record the forecast in the ledger ($KRONOS_STUDIO_DB, else a SQLite file in the "

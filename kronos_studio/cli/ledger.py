@@ -10,14 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data_sources.requests import BarsRequest
+from data_sources.requests import FILE_KNOBS, BarsRequest
 from kronos.quantiles import BAND_NAME, band_nominal
-from kronos.settings import knob_values, knobs
+from kronos.settings import from_knobs, knob_values
 from kronos_studio.desk import Desk, DriftRequest, ModelsQuery, RecordRequest, RiskSettings, ScoreRequest, StepsRequest
 from kronos_studio.desk.risk_record import record_body
 
 from .commands import add_command
-from .common import CliError, add_knob_options, error_line
+from .common import CliError, add_knob_options, options_of
 from .errors import cli_line, notice_line
 from .models import process_desk
 
@@ -40,12 +40,7 @@ def register(sub) -> None:
     s.add_argument("files", nargs="*", metavar="FILE", help="CSV or Parquet bar files")
     s.add_argument("--symbol", default=None, metavar="NAME",
                    help="the series name (as `kronos forecast --symbol`); without FILE: only this series")
-    s.add_argument("--exchange", default=None, metavar="NAME",
-                   help="with FILE: the exchange its bars come from (as `kronos forecast --exchange`)")
-    s.add_argument("--timezone", default=None, help="IANA timezone of times without a UTC offset (as for forecast)")
-    s.add_argument("--calendar", default=None, help="trading calendar of the files' bars (as for forecast)")
-    s.add_argument("--fix", action="append", default=[], metavar="FIX",
-                   help="accept a fix the data-quality gate offers (as for forecast); repeatable")
+    add_knob_options(s, BarsRequest, FILE_KNOBS[1:])  # how FILEs are read: as kronos forecast reads its file
     s.set_defaults(func=run_score)
     e = ledger_sub.add_parser("export", help="write the track record to a Parquet file",
                               description="One row per (forecast, step): what was forecast (close p10/p50/p90) "
@@ -69,7 +64,7 @@ def register(sub) -> None:
 
 
 def add_exceptions(ledger_sub) -> None:
-    """``kronos ledger exceptions``: its levels and positions are ``RiskSettings``' own (their defaults, help)."""
+    """``kronos ledger exceptions``: its levels and positions are ``RiskSettings``' own, generated from their knobs."""
     x = ledger_sub.add_parser(
         "exceptions", help="VaR exceptions of the recorded forecasts, tested per series and model",
         description="Each recorded forecast whose horizon's bar has arrived, judged as a risk forecast: its VaR "
@@ -77,11 +72,7 @@ def add_exceptions(ledger_sub) -> None:
                     "a loss beyond it. Per workspace, series and model: exceptions against the expected count, Kupiec and "
                     "Christoffersen p-values, on non-overlapping forecasts only (each starting at or after the "
                     "previous one's horizon end; the others are counted as left out) (docs/risk.md).")
-    for name, metavar in (("levels", "LEVEL"), ("positions", "POSITION")):
-        default, knob = knobs(RiskSettings)[name]
-        x.add_argument(f"--{name}", action="append", default=None, metavar=metavar,
-                       type=float if name == "levels" else str,
-                       help=f"{knob.help} (repeatable; default {' and '.join(map(str, default))})")
+    add_knob_options(x, RiskSettings, RISK_TESTED)
     x.add_argument("--json", default=None, metavar="OUT",
                    help="also write the JSON: per series and model the tests, per forecast its readings")
     x.add_argument("--workspace", default=None, metavar="W", help="only this workspace (default: every one)")
@@ -91,6 +82,9 @@ def add_exceptions(ledger_sub) -> None:
                    help="count forecasts made at non-default sampling settings too")
     add_knob_options(x, ModelsQuery, only=("replay",))
     x.set_defaults(func=run_exceptions)
+
+
+RISK_TESTED = ("levels", "positions")  # the risk settings a risk record's tests read (``kronos ledger exceptions``)
 
 
 def open_ledger(hint: str = "", workspace: str | None = None):
@@ -148,9 +142,7 @@ def run_score(args) -> int:
     with open_ledger() as ledger:
         if args.files:
             for path in args.files:
-                asked = BarsRequest(file=path, symbol=args.symbol, exchange=args.exchange, timezone=args.timezone,
-                                    calendar=args.calendar, fixes=tuple(args.fix))
-                done = desk.score(ScoreRequest(asked), ledger=ledger)
+                done = desk.score(ScoreRequest(from_knobs(BarsRequest, args, FILE_KNOBS, file=path)), ledger=ledger)
                 for n in done.notices:
                     print(notice_line(n), file=sys.stderr)
                 [one] = done.series
@@ -244,11 +236,7 @@ def exceptions_line(row: dict) -> str:
 
 
 def run_exceptions(args) -> int:
-    try:
-        risk = RiskSettings(**{k: tuple(v) for k, v in (("levels", args.levels), ("positions", args.positions))
-                               if v is not None})
-    except ValueError as e:
-        raise error_line(e) from None
+    risk = options_of(RiskSettings, args, RISK_TESTED)
     query = ModelsQuery(symbol=args.symbol, models=(args.model,) if args.model else (), replay=args.replay)
     ledger = open_ledger(workspace=args.workspace)
     try:

@@ -39,21 +39,7 @@ def add_model_option(p: argparse.ArgumentParser, default: str = "the bundled mod
                         f"id, local folder, '{ENSEMBLE}' (the bundled ensemble), '{CHAMPION}' (the series' champion adapter from "
                         "`kronos retrain`, else its base model) or a statistical model "
                         f"({', '.join(STATISTICAL)}); default: {default}")
-    add_choice_options(p, ("ensemble", "chronos2"))
-
-
-def add_choice_options(p: argparse.ArgumentParser, only: tuple[str, ...]) -> None:
-    """The model choice's options ``only`` names (``--ensemble``, ``--chronos2``, ``--meta``), one per ``Knob`` of
-    ``ModelChoice``."""
-    add_knob_options(p, ModelChoice, only)
-
-
-def add_chronos2_option(p: argparse.ArgumentParser) -> None:
-    add_choice_options(p, ("chronos2",))
-
-
-def add_meta_option(p: argparse.ArgumentParser) -> None:
-    add_choice_options(p, ("meta",))
+    add_knob_options(p, ModelChoice, ("ensemble", "chronos2"))
 
 
 def model_choice(args):

@@ -21,6 +21,7 @@ from .common import (
     add_training_period_switch,
     cli_device,
     error_line,
+    options_of,
     positive,
 )
 from .errors import cli_line
@@ -61,11 +62,8 @@ def log_line(line: str) -> None:
 def retrain_settings(args):
     if args.since and not args.every:
         raise CliError("--since picks the first retraining point of a walk: give --every K with it")
-    try:  # the settings' own checks, one rule for every face, worded with flags
-        return RetrainSettings(horizon=args.horizon, include_training_period=args.include_training_period,
-                               **knob_values(args, RetrainSettings))
-    except ValueError as e:
-        raise error_line(e) from None
+    # the settings' own checks, one rule for every face, worded with flags
+    return options_of(RetrainSettings, args, horizon=args.horizon, include_training_period=args.include_training_period)
 
 
 def run_retrain(args) -> int:

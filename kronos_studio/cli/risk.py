@@ -9,10 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from kronos.settings import knob_values, knobs
+from kronos.settings import knobs
 from kronos_studio.desk import (
     DEFAULT_RISK_MODEL,
     STANDARD_MODELS,
+    ModelChoice,
     RiskBacktestPlan,
     RiskBacktestRequest,
     RiskChampionRequest,
@@ -29,11 +30,11 @@ from .common import (
     add_knob_options,
     add_sampling_options,
     add_training_period_switch,
-    error_line,
+    options_of,
     sampling_settings,
 )
 from .errors import notice_line
-from .models import add_context_option, add_meta_option, add_model_option, cli_desk, desk_call, model_choice
+from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choice
 
 RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --backtest); default: enough for the highest "
                    "level's ES, 20 beyond its VaR: 2,000 for 0.99")
@@ -73,7 +74,7 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, metavar="OUT", help="JSON file to write (the numbers the table shows, "
                                                                "and more: per step, per cut-off)")
     add_bars_file_options(p)
-    add_meta_option(p)
+    add_knob_options(p, ModelChoice, ("meta",))
     p.set_defaults(func=run_risk)
 
 
@@ -91,11 +92,8 @@ SHARED_OPTIONS = ("cutoffs", "include_trained")
 
 def backtest_request(bars, args, settings, risk):
     """The ``RiskBacktestRequest`` the options ask for."""
-    try:
-        plan = RiskBacktestPlan(**knob_values(args, RiskBacktestPlan))
-    except ValueError as e:
-        raise error_line(e) from None
-    return RiskBacktestRequest(bars, None if args.model is None else model_choice(args), settings, risk, plan)
+    return RiskBacktestRequest(bars, None if args.model is None else model_choice(args), settings, risk,
+                               options_of(RiskBacktestPlan, args))
 
 
 def backtest(desk, bars, args, settings, risk):
@@ -113,10 +111,7 @@ def risk_sampling(args, risk):
 
 def risk_settings(args):
     """The ``RiskSettings`` the risk options ask for (one line naming a bad value otherwise)."""
-    try:  # a list option not given is None: the setting's default
-        return RiskSettings(**{k: v for k, v in knob_values(args, RiskSettings).items() if v is not None})
-    except ValueError as e:
-        raise error_line(e) from None
+    return options_of(RiskSettings, args)
 
 
 def run_risk(args) -> int:

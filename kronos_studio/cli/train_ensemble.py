@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from kronos.settings import ForecastSettings, default, knob_values
-from kronos_studio.desk import TrainEnsembleRequest
+from kronos_studio.desk import ModelChoice, TrainEnsembleRequest
 
 from .common import (
     CliError,
@@ -31,7 +31,7 @@ from .common import (
 )
 from .errors import cli_line, notice_line
 from .ledger import open_ledger
-from .models import add_chronos2_option, cli_desk, desk_call, model_choice
+from .models import cli_desk, desk_call, model_choice
 
 
 def register(train_sub) -> None:
@@ -66,7 +66,7 @@ def register(train_sub) -> None:
                    help="cut-offs per file, spread over its history (default 60; 40 for one series)")
     p.add_argument("--paths", type=int, default=default("paths"))
     p.add_argument("--model", default=None, help="the Kronos member (default: the bundled model)")
-    add_chronos2_option(p)
+    add_knob_options(p, ModelChoice, ("chronos2",))
     add_knob_options(p.add_argument_group("sampling (every member's walk-forward, as the ensemble's forecasts sample)"))
     add_bars_file_options(p, symbol=False)
     p.set_defaults(func=run_train_ensemble)

@@ -6,8 +6,17 @@ import json
 import sys
 from pathlib import Path
 
-from kronos.settings import knob_values
-from kronos_studio.desk import AlertChannels, AlertRules, Desk, Replay, RetrainPolicy, WatchRequest
+from kronos.settings import from_knobs
+from kronos_studio.desk import (
+    READING,
+    AlertChannels,
+    AlertRules,
+    Desk,
+    Replay,
+    RetrainPolicy,
+    ScreenRequest,
+    WatchRequest,
+)
 
 from .commands import add_command
 from .common import (
@@ -65,9 +74,7 @@ def register(sub) -> None:
                      AlertChannels)
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="the batch engine forecasting a tick")
     p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
-    p.add_argument("--calendar", default=None, help="trading calendar of the bar files (default: inferred)")
-    p.add_argument("--fix", action="append", default=[], metavar="FIX",
-                   help="accept a fix the data-quality gate offers, for every series; repeatable")
+    add_knob_options(p, ScreenRequest, READING)  # how every series is read (--fix, --calendar), as kronos batch's
     p.add_argument("--json", default=None, metavar="OUT", help="write what every tick did as JSON")
     p.add_argument("--quiet", action="store_true", help="one line at the end, not one per tick")
     add_threads_option(p)
@@ -94,11 +101,9 @@ def watch_request(args):
     if args.replay_from:
         replay = Replay(args.replay_from, args.to, args.replay_name or "")
         name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
-    values = {cls: {k: tuple(v) if isinstance(v, list) else v for k, v in knob_values(args, cls).items()
-                    if v is not None} for cls in (RetrainPolicy, AlertRules, AlertChannels)}
     return WatchRequest(name=name, entries=tuple(entries), settings=sampling_settings(args), model=args.model,
-                        watchlist=str(path.resolve()), retrain=RetrainPolicy(**values[RetrainPolicy]),
-                        alerts=AlertRules(**values[AlertRules]), channels=AlertChannels(**values[AlertChannels]),
+                        watchlist=str(path.resolve()), retrain=from_knobs(RetrainPolicy, args),
+                        alerts=from_knobs(AlertRules, args), channels=from_knobs(AlertChannels, args),
                         replay=replay, learn=args.learn, include_training_period=args.include_training_period,
                         engine=args.engine, workers=args.workers, fixes=tuple(args.fix), calendar=args.calendar)
 

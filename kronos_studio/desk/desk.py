@@ -45,7 +45,7 @@ from .rank import rank
 from .record import record
 from .requests import EvaluateRequest, ForecastRequest, Gated, RetrainRequest
 from .retrain_watchlist import check_size, retrain_watchlist
-from .risk import check_risk, kept_risk_backtest, reading, risk_champion, served_risk, served_rows
+from .risk import kept_risk_backtest, reading, risk_champion, served_risk, served_rows
 from .risk import risk as read
 from .risk_record import risk_record
 from .score import score
@@ -301,6 +301,10 @@ class Desk:
         plan = request.plan or TrustPlan()
         self.check_walk(settings, plan.n_cutoffs)
         gated = self._gated(request.bars, ways)
+        if covariates is not None and covariates.covariates and self.limits is not None:
+            # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
+            self.limits.check_evaluation(plan.n_cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
+                                         len(gated.bars))
         if conditioned(model, covariates):
             report, hit, notices = conditioned_evaluate(self, gated, covariates, settings, plan=plan,
                                                         file=request.file, workspace=workspace, model=model)
@@ -372,13 +376,18 @@ class Desk:
     def retrain(self, request: RetrainRequest, *, ledger, log=None, ways: str | None = None) -> Retraining:
         """The gated retrain of a ``RetrainRequest``'s series in ``ledger``'s registry on the base model it names
         (None: its champion's base; ``catalog.champion.series_retrainer``), on the registry's warm pairs; ``log``:
-        the ``Retrainer``'s. Nothing is trained until ``Retraining.run``."""
+        the ``Retrainer``'s. Nothing is trained until ``Retraining.run``. Its size is checked within the face's
+        limits (``retrain_watchlist.check_size``) before the bars are read and again once its decision points are
+        known: a job's face refuses it before it starts."""
+        check_size(self.limits, request.settings)
         gated = self._gated(request.bars, ways)
         model = model_of(request.model)
         ref = model.ref if isinstance(model, ModelRef) else model
         options = {k: v for k, v in (("log", log), ("made_by", request.made_by)) if v is not None}
         retrainer = series_retrainer(ref, gated.bars, ledger, request.settings, self.registry.loader(model), **options)
-        return Retraining(retrainer, retrainer.points(request.every, request.since), gated.bars, gated.notices)
+        points = retrainer.points(request.every, request.since)
+        check_size(self.limits, request.settings, decisions=len(points))
+        return Retraining(retrainer, points, gated.bars, gated.notices)
 
     # -- many series at once (issue 64): written in .screen, .rank and .retrain_watchlist -------------------------
     def screen(self, request, **kwargs):
@@ -412,10 +421,6 @@ class Desk:
 
         check(self, request)
 
-    def check_retrain(self, settings, series: int = 1, decisions: int | None = None) -> None:
-        """A retrain's size within the face's limits: ``retrain_watchlist.check_size``."""
-        check_size(self.limits, settings, series, decisions)
-
     def screen_served(self, entries, rows, settings: ForecastSettings, risk, **kwargs):
         """A screen's rows with each series' risk-champion columns (the Screener's): ``screen.served_columns``."""
         return served_columns(self, entries, rows, settings, risk, **kwargs)
@@ -446,11 +451,6 @@ class Desk:
         """VaR/ES per level and position, the volatility forecast and the stylized-facts check of a ``RiskRequest``'s
         forecast (``forecast``'s, cached alike): ``risk.risk``."""
         return read(self, request, ledger=ledger, ways=ways)
-
-    def check_risk(self, settings: ForecastSettings, risk, **plan) -> None:
-        """A risk request's readings within the face's limits, before any forecast: ``risk.check_risk`` (``plan``:
-        ``backtest``, ``cutoffs``, ``beside``, ``baselines``)."""
-        check_risk(self, settings, risk, **plan)
 
     def risk_reading(self, fc, bars, risk, workspace: str | None = None):
         """(the risk reading of forecast ``fc``'s paths, whether it was kept): ``risk.reading`` (the app's Risk

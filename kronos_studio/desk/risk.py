@@ -177,8 +177,10 @@ class RiskRequest:
 def risk(desk, request: RiskRequest, *, ledger=None, ways: str | None = None) -> Risked:
     """``Desk.forecast`` of the same request (computed once, cached alike), then its risk reading, computed once
     per identical request. No model: the series' risk champion (or the default risk model) serves
-    (``served_risk``), and the forecast read beside it is that model's."""
+    (``served_risk``), and the forecast read beside it is that model's. Within the face's limits (``check_risk``)
+    before any bars are read."""
     settings, risk, workspace = request.settings, request.risk, request.workspace
+    check_risk(desk, settings, risk, backtest=False)
     if settings.paths < 2:
         raise InputError(f"VaR and ES are read from the spread of the paths: {settings.paths} path has none",
                          {"paths": settings.paths}, Fix("sample at least {setting}", "paths", 100))
@@ -432,8 +434,10 @@ def risk_backtest(desk, request: RiskBacktestRequest, *, ledger=None, ways: str 
     (every face asks ``measures.default_paths`` when the user names none), flagged at each level they cannot hold.
     The risk model serving the series (``serving``) is one of the rows, recalibrated as it serves (from outcomes
     before each cut-off only, seeded on as many earlier cut-offs as are scored, at most
-    ``champion.CHAMPION_WARMUP``): no model asked backtests it as the asked model."""
+    ``champion.CHAMPION_WARMUP``): no model asked backtests it as the asked model. Within the face's limits
+    (``check_risk``, ``Desk.check_walk``) before any bars are read."""
     settings, risk, plan, workspace = request.settings, request.risk, request.plan, request.workspace
+    check_risk(desk, settings, risk, backtest=True, cutoffs=plan.cutoffs, beside=plan.beside, baselines=plan.baselines)
     desk.check_walk(settings, plan.cutoffs)
     gated = desk._gated(request.bars, ways)
     bars = gated.bars

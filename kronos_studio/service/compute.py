@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 from data_sources.requests import HTTP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.errors import Fix
 from kronos.lazy import np
 from kronos.quantiles import LEVEL_BOUNDS
-from kronos.settings import ForecastSettings, check_value, knob_values
+from kronos.settings import ForecastSettings, check_value, from_knobs, knob_values, knobs
 from kronos_studio import desk as front  # the desk's requests (the service's own bodies share their names)
-from kronos_studio.desk import CovariateOptions, RecordRequest, UnknownModel
+from kronos_studio.desk import CovariateOptions, RecordRequest, RiskBacktestPlan, RiskSettings, TrustPlan, UnknownModel
 from kronos_studio.desk.reading import ForecastReading
 from kronos_studio.desk.risk import backtest_body, risk_body
 
 from .errors import ServiceError, notice_line, refused
 from .public_ids import adapters_named, forecast_ids
 from .redact import without_paths
+from .schemas import forecast_settings, knob_options, risk_forecast_settings
 
 HTTP_WAYS = "bars_csv (CSV text) or source + symbol + interval"
 
@@ -36,8 +38,6 @@ def catalog_model(desk, ref: str | None) -> str | None:
 def bars_request(given, needed: int = SOURCE_BARS, only=HTTP_KNOBS, file=None) -> BarsRequest:
     """The ``BarsRequest`` of a request body (or an MCP tool's arguments) with the fields ``only`` of its knobs
     (``schemas.bars_fields``); ``file``: the path of a bar file the MCP server has allowed."""
-    from .schemas import knob_options
-
     return BarsRequest(**{**knob_options(given, BarsRequest, only), "file": None if file is None else str(file)},
                        bars=needed)
 
@@ -50,8 +50,6 @@ def covariate_options(given, check_file=None, asked: bool | None = None):
     ``check_file(path)`` (the MCP server's allowed folders) passes it."""
     options = CovariateOptions(**knob_values(given, CovariateOptions))
     if asked is None:
-        from kronos.settings import knobs
-
         fields = {knob.name(name) for name, (_, knob) in knobs(CovariateOptions).items()}
         asked = bool(fields & set(getattr(given, "model_fields_set", ())))
     if not options:
@@ -92,31 +90,29 @@ def forecast_answer(desk, model: str | None, bars: BarsRequest, settings: Foreca
     return out
 
 
-def evaluate_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, plan, *, workspace: str,
-                    ledger, ways: str = HTTP_WAYS, covariates=None) -> dict:
-    """What the service and the MCP server answer to an evaluate request: the ``kronos evaluate`` JSON (models named,
-    never by a server path) and its warnings."""
-    if covariates is not None and covariates.covariates and desk.limits is not None:
-        # each cut-off lays every covariate on the target's bars before it: counted with the sampling, one budget
-        desk.check_walk(settings, plan.n_cutoffs)
-        bars = desk.bars(bars, ways)
-        desk.limits.check_evaluation(plan.n_cutoffs, settings.paths, settings.horizon, len(covariates.covariates),
-                                     len(bars.bars))
-
+def evaluate_answer(desk, given, model: str | None, bars: Callable[[int], BarsRequest], *, workspace: str, ledger,
+                    ways: str = HTTP_WAYS, covariates=None) -> dict:
+    """What the service and the MCP server answer to an evaluate request (``given``: its body, or the MCP tool's
+    arguments): the ``kronos evaluate`` JSON (models named, never by a server path) and its warnings. ``bars(n)``:
+    the request's bars, ``n`` of them from a source (``evaluation_bars``)."""
+    settings, plan = forecast_settings(given), from_knobs(TrustPlan, given)
+    bars = bars(evaluation_bars(plan, settings))
     with adapters_named(ledger) as numbers:
         done = desk.evaluate(front.EvaluateRequest(bars, model, settings, plan, workspace, covariates), ledger=ledger,
                              ways=ways)
     return numbers.body({**without_paths(done.report.out), "warnings": [notice_line(n) for n in done.notices]})
 
 
-def risk_answer(desk, model: str | None, bars: BarsRequest, settings: ForecastSettings, risk, *, backtest: bool,
-                plan, workspace: str, ledger, ways: str = HTTP_WAYS) -> dict:
-    """What the service and the MCP server answer to a risk request: ``desk.risk.risk_body`` of ``Desk.risk`` (or
-    ``backtest_body`` of ``Desk.risk_backtest`` over ``plan``, a ``RiskBacktestPlan``: the catalog's models
-    ``beside`` the asked one), the numbers ``kronos risk --json`` writes, and its warnings."""
-    desk.check_risk(settings, risk, backtest=backtest, cutoffs=plan.cutoffs, beside=plan.beside,
-                    baselines=plan.baselines)
-
+def risk_answer(desk, given, model: str | None, bars: Callable[[int], BarsRequest], *, backtest: bool,
+                workspace: str, ledger, ways: str = HTTP_WAYS) -> dict:
+    """What the service and the MCP server answer to a risk request (``given``: its body, or the MCP tool's
+    arguments: its ``RiskSettings``, its sampling, its ``RiskBacktestPlan``): ``desk.risk.risk_body`` of
+    ``Desk.risk`` (or ``backtest_body`` of ``Desk.risk_backtest`` over the plan: the catalog's models ``beside`` the
+    asked one), the numbers ``kronos risk --json`` writes, and its warnings (the desk checks its limits before any
+    bars are read). ``bars(n)``: the request's bars, ``n`` of them from a source (``risk_bars``)."""
+    risk = from_knobs(RiskSettings, given)
+    settings, plan = risk_forecast_settings(given, risk), from_knobs(RiskBacktestPlan, given)
+    bars = bars(risk_bars(backtest, plan, settings))
     with adapters_named(ledger) as numbers:
         if backtest:
             plan = dataclasses.replace(plan, beside=tuple(catalog_model(desk, ref) for ref in plan.beside))

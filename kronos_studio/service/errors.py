@@ -10,7 +10,7 @@ import math
 import re
 
 from data_sources.errors import DataSourceError
-from kronos.errors import Fix, InputError, UserError, plain_name, worded
+from kronos.errors import Fix, InputError, UserError, plain_name, said, worded
 from kronos.lazy import pd
 from kronos.settings import knobs
 from kronos_studio.desk import (
@@ -112,8 +112,7 @@ def json_safe(value):
 def one_line(e: BaseException) -> str:
     """``e``'s sentence (a library error's fixes naming request fields) on one line: a line break in it (a symbol
     sent with one) written as its escape, never a cut."""
-    text = (e.worded(field_name) if isinstance(e, UserError) else str(e)).strip()
-    return printable(text) if text else type(e).__name__
+    return printable(said(e, field_name))
 
 
 # A parenthesized quote of another library's exception in a message: "(DNSError: Failed to perform, curl: (6) ...)"
@@ -174,7 +173,7 @@ def refused(status: int, e: BaseException) -> ServiceError:
 
 def notice_line(notice) -> str:
     """A ``kronos.errors.Notice`` as the service's warnings list it, fixes naming request fields."""
-    return f"kronos: {notice.kind}: {notice.worded(field_name)}"
+    return notice.line(field_name)
 
 
 def as_service_error(e: BaseException) -> ServiceError | None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from data_sources.requests import MCP_KNOBS, SOURCE_BARS, BarsRequest
 from kronos.errors import Fix
 from kronos.quantiles import BAND_NAME, DEFAULT_QUANTILES
-from kronos.settings import ForecastSettings, knob_values, knobs
+from kronos.settings import knob_values, knobs
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
@@ -45,16 +45,13 @@ from .limits import Limits
 from .public_ids import AdapterNumbers
 from .schemas import (
     QUANTILES,
-    SETTINGS_NAMES,
-    backtest_plan,
     batch_risk,
+    forecast_settings,
     knob_fields,
     knob_options,
     knob_parameters,
-    risk_forecast_settings,
     risk_settings_fields,
     settings_parameters,
-    trust_plan,
 )
 
 WAYS = "file (a path under an allowed directory) or source + symbol + interval"
@@ -190,9 +187,6 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
         file = given.get("file")
         return compute.bars_request(given, needed, MCP_KNOBS, file=None if file is None else allowed.check(file))
 
-    def settings_of(given: dict) -> ForecastSettings:
-        return ForecastSettings(**{k: given[k] for k in SETTINGS_NAMES if k in given})
-
     def covariates_of(given: dict):
         names = {knob.name(n): default for n, (default, knob) in knobs(CovariateOptions).items()}
         asked = any(given.get(name) is not None for name in names)  # given, if empty: Chronos-2 alone
@@ -208,7 +202,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @with_bars
     def forecast(model: str | None = None, quantiles: QUANTILES = DEFAULT_QUANTILES, record: bool = True,
                  **settings) -> dict[str, Any]:
-        s = settings_of(settings)
+        s = forecast_settings(settings)
         levels = compute.check_quantile_levels(quantiles, limits, s.horizon)
         model = compute.catalog_model(desk, model)
         bars = bars_of(settings)
@@ -224,11 +218,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
     @with_settings
     @with_bars
     def evaluate(model: str | None = None, **settings) -> dict[str, Any]:
-        s, plan = settings_of(settings), trust_plan(settings)
-        model = compute.catalog_model(desk, model)
-        bars = bars_of(settings, compute.evaluation_bars(plan, s))
-        return compute.evaluate_answer(desk, model, bars, s, plan, workspace=workspace, ledger=ledger, ways=WAYS,
-                                       covariates=covariates_of(settings))
+        return compute.evaluate_answer(desk, settings, compute.catalog_model(desk, model),
+                                       lambda needed: bars_of(settings, needed), workspace=workspace, ledger=ledger,
+                                       ways=WAYS, covariates=covariates_of(settings))
 
     @server.tool(description="Value-at-risk and expected shortfall of a long and a short position, the volatility "
                              "forecast and the stylized-facts check of a forecast's paths; with backtest, their "
@@ -238,12 +230,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                      knob_parameters(RiskBacktestPlan))
     @with_bars
     def risk(model: str | None = None, backtest: bool = False, **settings) -> dict[str, Any]:
-        options = RiskSettings(**knob_options(settings, RiskSettings))
-        s = risk_forecast_settings(settings, options)
-        model = compute.catalog_model(desk, model)
-        plan = backtest_plan(settings)
-        bars = bars_of(settings, compute.risk_bars(backtest, plan, s))
-        return compute.risk_answer(desk, model, bars, s, options, backtest=backtest, plan=plan, workspace=workspace,
+        return compute.risk_answer(desk, settings, compute.catalog_model(desk, model),
+                                   lambda needed: bars_of(settings, needed), backtest=backtest, workspace=workspace,
                                    ledger=ledger, ways=WAYS)
 
     @server.tool(description="Screen many series with one model (`kronos batch`): per series P(up), expected "
@@ -256,7 +244,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                      knob_parameters(ScreenRequest, READING))
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
                interval: str | None = None, model: str | None = None, **settings) -> dict[str, Any]:
-        s = settings_of(settings)
+        s = forecast_settings(settings)
         model = compute.catalog_model(desk, model)
         entries = tuple(Entry(series=path.stem, file=str(path)) for path in map(allowed.check, files or []))
         if symbols:
@@ -282,11 +270,9 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                 include_training_period: bool = False, **options) -> dict[str, Any]:
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
-        desk.check_retrain(settings)
-        settings.check()
+        settings.check()  # before the bars are read (the base model's context is checked once it is loaded)
         retraining = desk.retrain(RetrainRequest(bars_of(options), compute.catalog_model(desk, model), settings, every,
                                                  made_by=MADE_BY), ledger=ledger, ways=WAYS)
-        desk.check_retrain(settings, decisions=len(retraining.points))
         try:
             report = retraining.run()
         except SeriesLocked as e:  # another retrain of the series runs now: try again later

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, create_model, field_validator
 
-from data_sources.requests import HTTP_KNOBS, BarsRequest
+from data_sources.requests import FILE_KNOBS, HTTP_KNOBS, BarsRequest
 from data_sources.schema import text_problem
 from kronos.quantiles import DEFAULT_QUANTILES, LEVEL_BOUNDS
-from kronos.settings import ForecastSettings, bounds, check_value, knob_values, knobs
+from kronos.settings import ForecastSettings, bounds, check_value, from_knobs, knobs
 from kronos_studio.desk import (
     READING,
     RISK_KNOBS,
@@ -238,29 +238,25 @@ BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **knob_fields
 def batch_risk(given) -> RiskSettings:
     """The ``RiskSettings`` of a batch's risk columns a request (or an MCP tool's arguments) asks for
     (``RiskSettings`` validates: one message for all)."""
-    return RiskSettings(per_step=False, **knob_options(given, RiskSettings, RISK_KNOBS))
+    return from_knobs(RiskSettings, given, RISK_KNOBS, per_step=False)
 
 
-class ScoreRequest(Strict):
-    bars_csv: str = Field(..., description="newer bars of a series: score its forecasts in this workspace")
-    symbol: str | None = Field(None, description="the series' name, as the forecast was sent with (or the instrument "
-                                                 "of a file with a symbol column)")
-    exchange: str | None = Field(None, description="the exchange (venue) the bars come from, as the forecast was "
-                                                   "sent with")
-    timezone: str | None = None
-    calendar: str | None = None
-    fix: list[str] = Field(default_factory=list, description="fixes the data-quality gate offers, accepted (the bars "
-                                                             "are read through the gate, as a forecast's are)")
+# newer bars of a series, CSV text, with the ``BarsRequest`` fields that name and read them, generated from their
+# knobs (``FILE_KNOBS``: ``kronos ledger score FILE``'s options): ``from_knobs(BarsRequest, body)`` is its bars request
+ScoreRequest = create_model("ScoreRequest", __base__=Strict, bars_csv=(str, Field(
+    ..., description="newer bars of a series: score its forecasts in this workspace")), **knob_fields(BarsRequest, FILE_KNOBS))
 
 
-def forecast_settings(request: BaseModel) -> ForecastSettings:
-    """The ``ForecastSettings`` a request asks for (``ForecastSettings`` validates: one message for all)."""
-    return ForecastSettings(**{name: getattr(request, name) for name in SETTINGS_NAMES})
+def settings_given(given) -> dict:
+    """The ``ForecastSettings`` fields a request body or an MCP tool's arguments (a dict) give, by name."""
+    found = given if isinstance(given, dict) else vars(given)
+    return {name: found[name] for name in SETTINGS_NAMES if name in found}
 
 
-def trust_plan(given) -> TrustPlan:
-    """The walk-forward plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
-    return TrustPlan(**knob_options(given, TrustPlan))
+def forecast_settings(given) -> ForecastSettings:
+    """The ``ForecastSettings`` a request body or an MCP tool's arguments ask for (``ForecastSettings`` validates:
+    one message for all)."""
+    return ForecastSettings(**settings_given(given))
 
 
 def settings_parameters(fields: dict | None = None) -> list:
@@ -313,20 +309,10 @@ RiskRequest = create_model("RiskRequest", __base__=RiskOptions, __doc__=RiskOpti
                            **knob_fields(RiskSettings), **knob_fields(RiskBacktestPlan))
 
 
-def backtest_plan(given) -> RiskBacktestPlan:
-    """The risk backtest's plan a request body or an MCP tool's arguments ask for (``knob_options``)."""
-    return RiskBacktestPlan(**knob_options(given, RiskBacktestPlan))
-
-
-def risk_settings(request) -> RiskSettings:
-    """The ``RiskSettings`` a request asks for (``RiskSettings`` validates: one message for all)."""
-    return RiskSettings(**knob_values(request, RiskSettings))
-
-
-def risk_forecast_settings(given: dict, risk: RiskSettings) -> ForecastSettings:
-    """The ``ForecastSettings`` of a risk request (``given``: its settings by name) whose paths, not given, are the
-    risk's default (``desk.risk.risk_paths``: every face's)."""
-    values = {k: given[k] for k in SETTINGS_NAMES if k in given}
+def risk_forecast_settings(given, risk: RiskSettings) -> ForecastSettings:
+    """The ``ForecastSettings`` of a risk request (``given``: its body, or the MCP tool's arguments) whose paths, not
+    given, are the risk's default (``desk.risk.risk_paths``: every face's)."""
+    values = settings_given(given)
     return ForecastSettings(**{**values, "paths": risk_paths(risk, values.get("paths"))})
 
 

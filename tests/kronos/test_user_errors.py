@@ -5,7 +5,7 @@ import pickle
 
 import pytest
 
-from kronos.errors import Fix, InputError, UserError, plain_name
+from kronos.errors import Fix, InputError, Notice, UserError, plain_name, said
 
 
 def test_an_error_keeps_its_problem_values_and_fixes_and_reads_as_a_sentence():
@@ -39,3 +39,15 @@ def test_an_error_crosses_a_process_whole():
     back = pickle.loads(pickle.dumps(e))
     assert type(back) is MultipleSymbolsError and back.symbols == ["AAA", "BBB"] and back.fix == (CHOOSE_SYMBOL,)
     assert str(back) == str(e) == "the file holds 2 instruments: choose one with symbol"
+
+
+def test_every_face_words_an_error_and_a_notice_from_one_home():
+    """``said`` and ``Notice.line``: the command line, the HTTP API and the app start from the same sentence, each
+    naming settings its own way; an exception that says nothing is named by its type."""
+    name = lambda setting, value: f"--{setting}"  # noqa: E731
+    e = InputError("  too few bars", fix=Fix("lower {setting}", "lookback"))
+    assert said(e, name) == "too few bars: lower --lookback"
+    assert said(ValueError(" bad\nsecond line ")) == "bad\nsecond line"
+    assert said(KeyError()) == "KeyError"
+    notice = Notice("cut-offs inside the training period", (Fix("turn on {setting}", "include"),), kind="note")
+    assert notice.line(name) == "kronos: note: cut-offs inside the training period: turn on --include"

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from data_sources.requests import BarsRequest
+from kronos.settings import from_knobs
 from kronos_studio.desk import DriftRequest, LedgerQuery, RiskSettings, StepsRequest, TrackRecordRequest
 from kronos_studio.desk import ScoreRequest as Scoring
 from kronos_studio.desk.ledger import LedgerError
@@ -75,9 +76,7 @@ def ledger_drift(who: Who, ledger: WorkspaceLedger, service: Shared, **asked):
 def ledger_score(body: ScoreRequest, ledger: WorkspaceLedger, service: Shared):
     """Score the workspace's forecasts of a series on newer bars of it (`kronos ledger score FILE`), read through
     the data-quality gate as a forecast's bars are (``fix``: its fixes accepted)."""
-    bars = BarsRequest(csv_text=body.bars_csv, symbol=body.symbol, exchange=body.exchange, timezone=body.timezone,
-                       calendar=body.calendar, fixes=tuple(body.fix))
-    done = service.desk.score(Scoring(bars), ledger=ledger)
+    done = service.desk.score(Scoring(from_knobs(BarsRequest, body)), ledger=ledger)
     [series] = done.series
     return {"predictions": series.predictions, "steps": series.steps, "completed": series.completed,
             "skipped": series.waiting, "warnings": [notice_line(n) for n in done.notices]}

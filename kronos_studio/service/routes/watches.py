@@ -14,8 +14,17 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, create_model
 
 from kronos.errors import UserError, worded
-from kronos.settings import Bounds
-from kronos_studio.desk import AlertChannels, AlertRules, Replay, RetrainPolicy, Watcher, WatchRequest
+from kronos.settings import Bounds, from_knobs
+from kronos_studio.desk import (
+    READING,
+    AlertChannels,
+    AlertRules,
+    Replay,
+    RetrainPolicy,
+    ScreenRequest,
+    Watcher,
+    WatchRequest,
+)
 from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook
 from kronos_studio.desk.watch import watch_folder
 
@@ -31,7 +40,6 @@ from ..schemas import (
     bounded_type,
     forecast_settings,
     knob_fields,
-    knob_options,
     settings_fields,
 )
 from ..series import INPUTS, placed, series_entries
@@ -60,12 +68,10 @@ class WatchOptions(Strict):
     include_training_period: bool = Field(False, description="run a replay whose ticks lie inside the base model's "
                                                              "training period, its rows flagged")
     learn: bool = Field(False, description="refit the gated meta-learner from the ledger when due (learn_every)")
-    fix: list[str] = Field(default_factory=list)
-    calendar: str | None = None
 
 
 WatchBody = create_model("WatchBody", __base__=WatchOptions, __doc__=WatchOptions.__doc__, **settings_fields(),
-                         **knob_fields(RetrainPolicy), **knob_fields(AlertRules), **knob_fields(AlertChannels))
+                         **knob_fields(ScreenRequest, READING), **knob_fields(RetrainPolicy), **knob_fields(AlertRules), **knob_fields(AlertChannels))
 
 
 def body_field(setting: str, value: object = None) -> str:
@@ -92,15 +98,10 @@ def watch_request(body, workspace: str, desk):
     if body.to is not None and body.replay_from is None:
         raise ServiceError(422, 'the field "to" ends a replay: give "replay_from" too')
     return WatchRequest(name=body.name, entries=tuple(entries), settings=forecast_settings(body), model=body.model,
-                        retrain=RetrainPolicy(**_tuples(knob_options(body, RetrainPolicy))),
-                        alerts=AlertRules(**_tuples(knob_options(body, AlertRules))),
-                        channels=AlertChannels(**_tuples(knob_options(body, AlertChannels))), replay=replay,
+                        retrain=from_knobs(RetrainPolicy, body), alerts=from_knobs(AlertRules, body),
+                        channels=from_knobs(AlertChannels, body), replay=replay,
                         learn=body.learn, include_training_period=body.include_training_period,
                         fixes=tuple(body.fix), calendar=body.calendar)
-
-
-def _tuples(values: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 def watch_body(book, watch, ticks: int = 1) -> dict:
