@@ -182,7 +182,6 @@ def mcp_forecast(w: World, model, a: Asked) -> pd.DataFrame:
 
 def app_forecast(w: World, model, a: Asked) -> pd.DataFrame:
     """The Forecast page's run on the file's bars as the sidebar reads an upload, and its download."""
-
     fc, _ = forecasts.run(gated(w.par), app_choice(model), ForecastSettings(**SETTINGS))
     return quantile_table(fc, LEVELS).reset_index(drop=True)
 
@@ -247,7 +246,6 @@ def desk_trust(w: World, kind, a: Asked) -> dict:
 
 def app_trust(w: World, kind, a: Asked) -> dict:
     """The Evaluate page's run."""
-
     done = trust.run(gated(w.par), bundled_choice(), ForecastSettings(**SETTINGS), TrustPlan(**PLAN))
     return {"numbers": report_numbers(done.report), "cutoffs": list(done.report.model.cutoffs)}
 
@@ -331,7 +329,6 @@ def mcp_risk(w: World, model, a: Asked) -> dict:
 def app_risk(w: World, model, a: Asked) -> dict:
     """The Forecast page's Risk panel reading of its forecast for the bundled default model, as the JSON body the
     other faces answer (the panel words no flag of its own)."""
-
     settings, risk = risk_settings()
     bars = quality_gate(read_bars(str(w.daily)), [])[0]
     fc, _ = forecasts.run(bars, bundled_choice(), settings)
@@ -445,7 +442,6 @@ def mcp_conditioned(w: World, model, a: Asked, covariates: tuple = (SPX,)) -> pd
 
 def app_conditioned(w: World, model, a: Asked, covariates: tuple = (SPX,)) -> pd.DataFrame:
     """Compare's conditioned forecast (``app_support.conditioned``) of the bars as the sidebar reads an upload."""
-
     done = conditioned.run(gated(w.nasdaq), conditioned_settings(), covariates)
     return quantile_table(done.forecast, LEVELS).reset_index(drop=True)
 
@@ -511,15 +507,15 @@ def series_body(folder) -> list[dict]:
     return [{"name": f.stem, "bars_csv": f.read_text()} for f in sorted(folder.iterdir())]
 
 
-def app_settings(forecast: ForecastSettings):
-    """The Screener's run settings for the bundled default model (as the sidebar hands them over)."""
-
-    default = bundled_choice()
-    return RunSettings(default.key, default.label, default.ref, default.context, forecast)
+def app_settings(forecast: ForecastSettings, model=None):
+    """The Screener's run settings for the sidebar's ``model`` (None: the bundled default), as it hands them over."""
+    choice = app_choice(model)
+    return RunSettings(choice.key, choice.label, choice.ref, choice.context, forecast)
 
 
 def desk_screen(w: World, model, a: Asked) -> dict:
-    done = Desk().screen(ScreenRequest(Desk.watchlist(w.watchlist), BatchSettings(ForecastSettings(**SCREEN))))
+    done = Desk().screen(ScreenRequest(Desk.watchlist(w.watchlist), BatchSettings(ForecastSettings(**SCREEN)),
+                                       model=model))
     numbers = screen_numbers(done.rows)
     assert list(numbers.index) == list(WATCHLIST_NAMES) and (done.rows["status"] == "ok").all()
     assert {"var_long_95", "es_short_99", "vol_horizon"} <= set(numbers.columns)
@@ -528,25 +524,25 @@ def desk_screen(w: World, model, a: Asked) -> dict:
 
 def cli_screen(w: World, model, a: Asked) -> dict:
     out = a.tmp_path / "rows.parquet"
-    cli(["batch", str(w.watchlist), "--out", str(out), "--quiet", *flags(SCREEN)])
+    cli(["batch", str(w.watchlist), "--out", str(out), "--quiet", *flags(SCREEN), *model_flag(model)])
     return {"numbers": screen_numbers(pd.read_parquet(out))}
 
 
 def http_screen(w: World, model, a: Asked) -> dict:
-    status, done = w.job("/v1/batch", {"series": series_body(w.watchlist), **SCREEN})
+    status, done = w.job("/v1/batch", {"series": series_body(w.watchlist), "model": model, **SCREEN})
     assert status["summary"]["forecast"] == len(WATCHLIST_NAMES) and isinstance(status["summary"]["warnings"], list)
     return {"numbers": screen_numbers(done["rows"])}
 
 
 def mcp_screen(w: World, model, a: Asked) -> dict:
-    done = w.tool_json("screen", {"files": [str(f) for f in sorted(w.watchlist.iterdir())], **SCREEN})
+    done = w.tool_json("screen", {"files": [str(f) for f in sorted(w.watchlist.iterdir())], "model": model,
+                                  **SCREEN})
     return {"numbers": screen_numbers(done["rows"]), "warnings": len(done["warnings"])}
 
 
 def app_screen(w: World, model, a: Asked) -> dict:
     """The Screener's run."""
-
-    done = screener.run(list(Desk.watchlist(w.watchlist)), app_settings(ForecastSettings(**SCREEN)),
+    done = screener.run(list(Desk.watchlist(w.watchlist)), app_settings(ForecastSettings(**SCREEN), model),
                         "the test's watchlist")
     return {"numbers": screen_numbers(done.rows), "problems": [n.problem for n in done.notices]}
 
@@ -575,7 +571,8 @@ def rank_numbers(report: dict) -> dict:
 
 
 def desk_rank(w: World, model, a: Asked) -> dict:
-    done = Desk().rank(RankRequest(Desk.watchlist(w.watchlist), ForecastSettings(**RANK), RankPlan(**RANK_PLAN)))
+    done = Desk().rank(RankRequest(Desk.watchlist(w.watchlist), ForecastSettings(**RANK), RankPlan(**RANK_PLAN),
+                                   model=model))
     assert done.report["dates"] == RANK_PLAN["cutoffs"] and done.report["paths"] == [2, 4]
     assert done.report["costs_bps"] == RANK_PLAN["costs_bps"]
     return rank_numbers(done.report)
@@ -584,20 +581,19 @@ def desk_rank(w: World, model, a: Asked) -> dict:
 def cli_rank(w: World, model, a: Asked) -> dict:
     out = a.tmp_path / "rank.json"
     cli(["batch", str(w.watchlist), "--evaluate", "--paths", "2,4", "--cutoffs", "6", "--costs", "10", "--json",
-         str(out), "--quiet", *flags(RANK)])
+         str(out), "--quiet", *flags(RANK), *model_flag(model)])
     return rank_numbers(json.loads(out.read_text()))
 
 
 def http_rank(w: World, model, a: Asked) -> dict:
-    _, done = w.job("/v1/batch", {"series": series_body(w.watchlist), **RANK,
+    _, done = w.job("/v1/batch", {"series": series_body(w.watchlist), "model": model, **RANK,
                                   "evaluate": {**RANK_PLAN, "paths": list(RANK_PLAN["paths"])}})
     return rank_numbers(done)
 
 
 def app_rank(w: World, model, a: Asked) -> dict:
     """The Screener's "Does the ranking work?"."""
-
-    done = rank_skill.run(list(Desk.watchlist(w.watchlist)), app_settings(ForecastSettings(**RANK, paths=30)),
+    done = rank_skill.run(list(Desk.watchlist(w.watchlist)), app_settings(ForecastSettings(**RANK, paths=30), model),
                           RankPlan(**RANK_PLAN), "the test's watchlist", {"fixes": (), "calendar": None})
     return rank_numbers(done.result.report)
 
@@ -713,7 +709,6 @@ def desk_compare(w: World, kind, a: Asked):
 
 def app_compare(w: World, kind, a: Asked):
     """The Compare page's backtest."""
-
     bars, choices, settings, cutoff, plan = compare_request(w)
     return compare.run_backtest(compare.request(bars, choices, settings, cutoff, plan))
 
@@ -761,7 +756,6 @@ def cli_fine_tune(w: World, kind, a: Asked) -> dict:
 
 def app_fine_tune(w: World, kind, a: Asked) -> dict:
     """The Fine-tune page's run."""
-
     done = fine_tuning.run(gated(w.par), bundled_choice(), FINE_TUNE_SETTINGS, FINE_TUNE, adapter_out(a, "app"),
                            bundled_calendar())
     [table] = [r.table() for r in done.evaluations.values()]
@@ -807,7 +801,6 @@ def cli_fit_ensemble(w: World, kind, a: Asked) -> dict:
 
 def app_fit_ensemble(w: World, kind, a: Asked) -> dict:
     """The Evaluate page's fit."""
-
     done = ensemble.fit(FitEnsembleRequest(gated(w.walk, **WHERE), ENSEMBLE_SETTINGS, bundled_choice().ensemble_of(),
                                            n_cutoffs=30))
     return stacking(done.meta)
@@ -906,7 +899,6 @@ def mcp_record(w: World, model, a: Asked) -> pd.DataFrame:
 
 def app_record(w: World, model, a: Asked) -> pd.DataFrame:
     """The Forecast page's run, then its recording (``app_support.ledger.record``)."""
-
     a.monkeypatch.setenv("KRONOS_STUDIO_DB", own_url(a, "app"))
     for path in record_files(a):
         bars = gated(path)
@@ -947,7 +939,6 @@ def http_score(w: World, kind, a: Asked) -> dict:
 
 def app_score(w: World, kind, a: Asked) -> dict:
     """A page's scoring of the bars it loads (``app_support.ledger.score``)."""
-
     populate_regime(url := own_url(a, "app"), scored=False)
     a.monkeypatch.setenv("KRONOS_STUDIO_DB", url)
     app_ledger.score(gated(w.regime))
@@ -1051,7 +1042,6 @@ def mcp_track_record(w: World, asked: dict, a: Asked) -> dict:
 
 def app_track_record(w: World, asked: dict, a: Asked) -> dict:
     """The realized track record under the badge and on the Evaluate page (``app_support.ledger.realized``)."""
-
     bars = cut(regime_series(), SCORE_AT)
     return {"app": {model: app_ledger.realized(bars, model) for model in asked.get("models", ("calm", "earlier"))}}
 
@@ -1133,7 +1123,6 @@ def http_drift(w: World, kind, a: Asked) -> dict:
 
 def app_drift(w: World, kind, a: Asked) -> dict:
     """The Track record page's drift table (``app_support.drift.series_drift``)."""
-
     with open_ledger(w.url, "default") as book:
         return {"newest": [d.to_dict() for d in series_drift(book, ("file", "REGIME", "1h"),
                                                              ("calm", "earlier")).drifts]}
@@ -1341,6 +1330,7 @@ class Row:
     same: Callable
     slow: bool = False
     needs_chronos2: bool = False
+    broken: tuple = ()  # (kind, the exception the desk raises, why): a known failure, to be fixed below the faces
 
 
 NO_MCP_LEDGER_WRITE = NotOffered("the MCP server records forecasts but neither scores bars nor keeps a registry")
@@ -1372,12 +1362,18 @@ ROWS: dict[str, Row] = {
         "desk": desk_conditioned_walk, "cli": NotAsked("kronos evaluate --with: the covariates row's reading"),
         "http": http_conditioned_walk, "mcp": NotAsked("the evaluate tool's covariates: the covariates row's reading"),
         "app": NotOffered("the Evaluate page conditions on no covariate")}, same_crps, needs_chronos2=True),
-    "screen": Row((None,), {
-        "desk": desk_screen, "cli": cli_screen, "http": http_screen, "mcp": mcp_screen, "app": app_screen},
-        same_screen),
-    "rank": Row((None,), {
+    "screen": Row((None, "ensemble", "garch"), {
+        "desk": desk_screen, "cli": cli_screen, "http": http_screen, "mcp": mcp_screen,
+        "app": Only((None, "ensemble"), app_screen, "the sidebar offers no statistical model")}, same_screen,
+        broken=(("ensemble", ValueError, "the batch builds the ensemble without the bars (catalog/resolve.py: 'the "
+                 "ensemble needs the bars'), a traceback on every face"),
+                ("garch", KeyError, "the batch reads a 'model' key a statistical model's forecast lacks "
+                 "(batch/forecaster.py), a traceback on every face"))),
+    "rank": Row((None, "ensemble", "garch"), {
         "desk": desk_rank, "cli": cli_rank, "http": http_rank, "mcp": NotOffered("the MCP server has no rank tool"),
-        "app": app_rank}, same_rank),
+        "app": Only((None, "ensemble"), app_rank, "the sidebar offers no statistical model")}, same_rank,
+        broken=(("ensemble", ValueError, "the rank walk builds the ensemble without the bars (catalog/resolve.py), "
+                 "a traceback on every face"),)),
     "watchlist retrain": Row(("studio-tiny",), {
         "desk": desk_retrain_watchlist, "cli": cli_retrain_watchlist, "http": http_retrain_watchlist,
         "mcp": NotOffered("the MCP tool retrain retrains one series: the retrain row"),
@@ -1445,8 +1441,16 @@ def kind_id(kind) -> str:
     return {NO_BAR: "no-bar", NO_SAMPLE: "no-sample"}.get(kind, str(kind))
 
 
+def marks(row: Row, kind) -> list:
+    """The case's marks: slow, or a known failure of the desk (strict: once fixed, the mark must go)."""
+    out = [pytest.mark.slow] if row.slow else []
+    out += [pytest.mark.xfail(raises=raised, strict=True, reason=why) for broken, raised, why in row.broken
+            if broken == kind]
+    return out
+
+
 CASES = [pytest.param(name, kind, id=f"{name.replace(' ', '-').replace(':', '')}-{kind_id(kind)}",
-                      marks=[pytest.mark.slow] if row.slow else [])
+                      marks=marks(row, kind))
          for name, row in ROWS.items() for kind in row.kinds]
 
 
@@ -1495,7 +1499,6 @@ def test_the_app_and_desk_evaluate_keep_one_walk(world):
 def test_the_rank_plans_defaults_are_one_for_every_face():
     """The faces disagreed (0 bps and 30 paths on the command line and HTTP, 5 bps and 1, 5, 10 paths in the app):
     one default each now, the rank plan's, read by every face."""
-
     args = build_parser().parse_args(["batch", "w.csv", "--evaluate", "--horizon", "3"])
     http = BatchEvaluate()
     plan = RankPlan()
@@ -1588,7 +1591,6 @@ SAMPLE = {"since": "2024-06-01", "last": "25", "model": "calm"}  # a value each 
 def test_every_filter_of_a_ledger_request_is_an_option_a_query_parameter_and_a_tool_argument(world, cls, argv, path):
     """Each knob of the request is drawn by each face from its one home: the command line's option (given, it
     reaches the request), the HTTP endpoint's query parameter (in the OpenAPI document), the MCP tool's argument."""
-
     settings = {knob.name(name): (name, default) for name, (default, knob) in knobs(cls).items()}
     assert cls is AdaptersRequest or "replay" in settings  # every view of forecasts reads one replay's rows or asks
     documented = {p["name"] for p in world.http.get("/openapi.json").json()["paths"][path]["get"]["parameters"]}
