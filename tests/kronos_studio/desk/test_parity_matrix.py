@@ -486,6 +486,22 @@ def http_conditioned_walk(w: World, model, a: Asked) -> float:
     return body["models"]["model"]["crps"]
 
 
+def cli_conditioned_walk(w: World, model, a: Asked) -> float:
+    out = a.tmp_path / "e.json"
+    cli(["evaluate", str(w.nasdaq), "--model", model, "--with", SPX, *flags(COVARIATE_SETTINGS), "--cutoffs", "4",
+         "--include-training-period", "--json", str(out)])
+    body = json.loads(out.read_text())
+    assert body["conditioned_on"][0]["ref"] == SPX
+    return body["models"]["model"]["crps"]
+
+
+def mcp_conditioned_walk(w: World, model, a: Asked) -> float:
+    body = w.tool_json("evaluate", {"file": str(w.nasdaq), "model": model, "covariates": [SPX], **COVARIATE_SETTINGS,
+                                    **COVARIATE_PLAN})
+    assert body["conditioned_on"][0]["ref"] == SPX
+    return body["models"]["model"]["crps"]
+
+
 def same_crps(got: float, expected: float, face: str) -> None:
     assert got == pytest.approx(expected, rel=1e-9), face
 
@@ -1333,6 +1349,8 @@ class Row:
     broken: tuple = ()  # (kind, the exception the desk raises, why): a known failure, to be fixed below the faces
 
 
+SCREENER_MODELS = ("the Screener offers neither the ensemble (tests/app/test_screener.py::"
+                   "test_the_ensemble_is_not_offered_for_screening) nor a statistical model")
 NO_MCP_LEDGER_WRITE = NotOffered("the MCP server records forecasts but neither scores bars nor keeps a registry")
 PAGE_ONLY = NotOffered("a page of the app alone")
 
@@ -1351,7 +1369,8 @@ ROWS: dict[str, Row] = {
         "app": Only((BUNDLED,), app_risk, "the sidebar offers no statistical model")}, same_risk),
     "risk backtest": Row(("garch",), {
         "desk": desk_risk_backtest, "cli": cli_risk_backtest, "http": http_risk_backtest, "mcp": mcp_risk_backtest,
-        "app": NotAsked("the Evaluate page's Risk backtest: tests/app/test_risk_backtest_app.py")}, same_json),
+        "app": NotOffered("the Evaluate page's Risk backtest offers the sidebar's models, no statistical one "
+                          "(its own: tests/app/test_risk_backtest_app.py)")}, same_json),
     "covariates": Row((CHRONOS2,), {
         "desk": desk_conditioned, "cli": cli_conditioned, "http": http_conditioned, "mcp": mcp_conditioned,
         "app": app_conditioned}, same_conditioned, needs_chronos2=True),
@@ -1359,19 +1378,19 @@ ROWS: dict[str, Row] = {
         "desk": desk_alone, "cli": alone(cli_conditioned), "http": alone(http_conditioned),
         "mcp": alone(mcp_conditioned), "app": alone(app_conditioned)}, same_conditioned, needs_chronos2=True),
     "covariates: walk-forward": Row((CHRONOS2,), {
-        "desk": desk_conditioned_walk, "cli": NotAsked("kronos evaluate --with: the covariates row's reading"),
-        "http": http_conditioned_walk, "mcp": NotAsked("the evaluate tool's covariates: the covariates row's reading"),
+        "desk": desk_conditioned_walk, "cli": cli_conditioned_walk, "http": http_conditioned_walk,
+        "mcp": mcp_conditioned_walk,
         "app": NotOffered("the Evaluate page conditions on no covariate")}, same_crps, needs_chronos2=True),
     "screen": Row((None, "ensemble", "garch"), {
         "desk": desk_screen, "cli": cli_screen, "http": http_screen, "mcp": mcp_screen,
-        "app": Only((None, "ensemble"), app_screen, "the sidebar offers no statistical model")}, same_screen,
+        "app": Only((None,), app_screen, SCREENER_MODELS)}, same_screen,
         broken=(("ensemble", ValueError, "the batch builds the ensemble without the bars (catalog/resolve.py: 'the "
                  "ensemble needs the bars'), a traceback on every face"),
                 ("garch", KeyError, "the batch reads a 'model' key a statistical model's forecast lacks "
                  "(batch/forecaster.py), a traceback on every face"))),
     "rank": Row((None, "ensemble", "garch"), {
         "desk": desk_rank, "cli": cli_rank, "http": http_rank, "mcp": NotOffered("the MCP server has no rank tool"),
-        "app": Only((None, "ensemble"), app_rank, "the sidebar offers no statistical model")}, same_rank,
+        "app": Only((None,), app_rank, SCREENER_MODELS)}, same_rank,
         broken=(("ensemble", ValueError, "the rank walk builds the ensemble without the bars (catalog/resolve.py), "
                  "a traceback on every face"),)),
     "watchlist retrain": Row(("studio-tiny",), {
