@@ -1351,7 +1351,8 @@ class Row:
 
 SCREENER_MODELS = ("the Screener offers neither the ensemble (tests/app/test_screener.py::"
                    "test_the_ensemble_is_not_offered_for_screening) nor a statistical model")
-NO_MCP_LEDGER_WRITE = NotOffered("the MCP server records forecasts but neither scores bars nor keeps a registry")
+NO_MCP_SCORE = NotOffered("the MCP server has no tool that scores newer bars (its tools: forecast, evaluate, risk, "
+                          "screen, retrain, track_record)")
 PAGE_ONLY = NotOffered("a page of the app alone")
 
 ROWS: dict[str, Row] = {
@@ -1413,7 +1414,7 @@ ROWS: dict[str, Row] = {
         "desk": desk_record, "cli": cli_record, "http": http_record, "mcp": mcp_record, "app": app_record},
         same_kept, slow=True),
     "score": Row((None,), {
-        "desk": desk_score, "cli": cli_score, "http": http_score, "mcp": NO_MCP_LEDGER_WRITE, "app": app_score},
+        "desk": desk_score, "cli": cli_score, "http": http_score, "mcp": NO_MCP_SCORE, "app": app_score},
         same_scored),
     "risk record": Row((None,), {
         "desk": desk_risk_record, "cli": cli_risk_record, "http": http_risk_record, "mcp": mcp_risk_record,
