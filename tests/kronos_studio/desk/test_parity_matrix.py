@@ -50,7 +50,7 @@ from app_support import compare, conditioned, ensemble, fine_tuning, forecasts, 
 from app_support import ledger as app_ledger
 from app_support import risk as app_risk_panel
 from app_support.drift import series_drift
-from app_support.lineage import lineage
+from app_support.lineage import lineage, retrain_now
 from app_support.screener import RunSettings
 from data_sources.requests import BarsRequest
 from kronos.errors import InputError, UserError
@@ -697,6 +697,15 @@ def mcp_retrain(w: World, model, a: Asked) -> dict:
     return retrain_decision(w.tool_json("retrain", {"file": str(w.retrain_file), "model": model, **RETRAIN}, server))
 
 
+def app_retrain(w: World, model, a: Asked) -> dict:
+    """The Fine-tune page's "Retrain now" (``app_support.lineage.retrain_now``) on the sidebar's bundled model, its
+    "Retrain settings" set as the other faces ask."""
+    a.monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{a.tmp_path / 'app.sqlite'}")
+    options = {k: v for k, v in dataclasses.asdict(retrain_settings()).items() if k not in ("horizon", "include_training_period")}
+    decision = retrain_now(bundled_choice(), gated(w.retrain_file), RETRAIN["horizon"], options=options)
+    return retrain_decision({"decisions": [decision]})
+
+
 def same_decision(got: dict, expected: dict, face: str) -> None:
     assert got["decision"] == expected["decision"], face
     assert got["scores"].keys() == expected["scores"].keys(), face
@@ -1204,6 +1213,13 @@ def mcp_forecast_refusal(w: World, model, a: Asked) -> Refused:
     return Refused(text)
 
 
+def app_forecast_refusal(w: World, model, a: Asked) -> Refused:
+    """The Forecast page's run refuses with the desk's problem (the page words its fix by the control)."""
+    with pytest.raises(UserError) as refused:
+        forecasts.run(gated(w.par), app_choice(model), ForecastSettings(**long_lookback()))
+    return Refused(refused.value.problem, exact=True)
+
+
 BAD_LEVELS = {"model": "garch", "horizon": 3, "levels": [0.95, 1.5]}
 LEVELS_FIX = "between 0.5 and 0.9999 (exclusive)"
 BAD_LEVELS_PROBLEM = "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got [0.95, 1.5]"
@@ -1400,7 +1416,8 @@ ROWS: dict[str, Row] = {
         "app": NotOffered("the Fine-tune page retrains one series")}, same_decisions, slow=True),
     "retrain": Row(("studio-tiny",), {
         "desk": desk_retrain, "cli": cli_retrain, "http": NotOffered("POST /v1/retrain takes a watchlist: its row"),
-        "mcp": mcp_retrain, "app": NotAsked("the Fine-tune page's retrain: tests/app")}, same_decision, slow=True),
+        "mcp": mcp_retrain, "app": Only(("studio-tiny",), app_retrain, "the sidebar's bundled default")},
+        same_decision, slow=True),
     "compare backtest": Row((None,), {
         "desk": desk_compare, "cli": PAGE_ONLY, "http": PAGE_ONLY, "mcp": PAGE_ONLY, "app": app_compare},
         same_compare),
@@ -1434,7 +1451,9 @@ ROWS: dict[str, Row] = {
         "mcp": NotOffered("the MCP server has no drift tool"), "app": app_drift}, same_drift),
     "refusal: forecast": Row(MODELS, {
         "desk": desk_forecast_refusal, "cli": cli_forecast_refusal, "http": http_forecast_refusal,
-        "mcp": mcp_forecast_refusal, "app": NotAsked("the app's wording of refusals: tests/app")}, same_refusal),
+        "mcp": mcp_forecast_refusal,
+        "app": Only((None, "champion", "ensemble"), app_forecast_refusal, "the sidebar offers no statistical model")},
+        same_refusal),
     "refusal: risk level": Row(("garch",), {
         "desk": desk_risk_refusal, "cli": cli_risk_refusal, "http": http_risk_refusal, "mcp": mcp_risk_refusal,
         "app": NotOffered("the Risk panel offers only levels it accepts")}, same_refusal),
