@@ -1,11 +1,9 @@
-"""Issue 56, the faces: a forecast conditioned on another series, asked for by the command line (``--with``), the
-HTTP service (``covariates``), the MCP server and the desk itself, is the same forecast, and a bad covariate the
-same refusal; a conditioned forecast is never served for an unconditioned one."""
+"""Issue 56: what a conditioned forecast refuses and how it is kept apart (the same forecast and the same refusal
+through every face are rows of the parity matrix, ``tests/kronos_studio/desk/test_parity_matrix.py``): the target
+itself is no covariate, a model that cannot read covariates is refused naming Chronos-2, a conditioned forecast is
+never served for an unconditioned one, and an uploaded covariate is named as the user gave it."""
 from __future__ import annotations
 
-import json
-
-import anyio
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,13 +14,11 @@ from data_sources.samples import load_sample
 from kronos.errors import InputError
 from kronos.settings import ForecastSettings
 from kronos_studio.covariates.options import CovariateOptions
-from kronos_studio.desk import Desk, EvaluateRequest, ForecastRequest, ResultCache
+from kronos_studio.desk import Desk, ForecastRequest, ResultCache
 
 needs_bundled_chronos2()
 
 SPX = "S&P 500 index daily 1999-2018 (arch)"
-AAPL = "AAPL daily 2000-2013 (bundled)"
-UNKNOWN = "sample:No such series"
 MODEL = "chronos2-small"
 LEVELS = [0.1, 0.5, 0.9]
 HORIZON, PATHS = 3, 20
@@ -43,78 +39,6 @@ def desk_close(folder, covariate: str) -> pd.DataFrame:
                                            covariates=CovariateOptions((covariate,))))
     assert done.forecast.provenance["conditioned_on"][0]["ref"] == covariate
     return done.forecast.quantiles(LEVELS)
-
-
-def cli(folder, tmp_path, covariate: str, capsys):
-    from kronos_studio.cli.main import main
-
-    out = tmp_path / "q.csv"
-    code = main(["forecast", str(folder / "nasdaq.csv"), "--model", MODEL, "--with", covariate, "--horizon",
-                 str(HORIZON), "--paths", str(PATHS), "--out", str(out), "--no-ledger", "--quiet"])
-    return code, (pd.read_csv(out) if code == 0 else None), capsys.readouterr().err
-
-
-def http(folder, tmp_path, covariate: str):
-    from fastapi.testclient import TestClient
-
-    from kronos_studio.service.app import create_app
-    from kronos_studio.service.keys import create_key
-    from kronos_studio.service.state import ServiceConfig
-
-    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
-    with TestClient(app) as c:
-        token = create_key(app.state.service.ledger, "team-a")[1]
-        return c.post("/v1/forecast", headers={"Authorization": f"Bearer {token}"},
-                      json={"bars_csv": (folder / "nasdaq.csv").read_text(), "model": MODEL, "covariates": [covariate],
-                            "horizon": HORIZON, "paths": PATHS, "quantiles": LEVELS, "record": False})
-
-
-def mcp(folder, tmp_path, covariate: str):
-    from mcp import Client
-
-    from kronos_studio.service.mcp_server import create_server
-
-    server = create_server([folder], ledger_url=f"sqlite:///{tmp_path / 'mcp.sqlite'}")
-
-    async def session():
-        async with Client(server) as client:
-            return await client.call_tool("forecast", {"file": str(folder / "nasdaq.csv"), "model": MODEL,
-                                                       "covariates": [covariate], "horizon": HORIZON, "paths": PATHS,
-                                                       "quantiles": LEVELS, "record": False})
-
-    return anyio.run(session)
-
-
-def test_every_face_gives_the_same_conditioned_forecast(folder, tmp_path, capsys):
-    expected = desk_close(folder, SPX)["close_p50"].to_numpy()
-    code, table, err = cli(folder, tmp_path, SPX, capsys)
-    assert code == 0, err
-    assert f"note: Chronos-2 conditioned on {SPX}" in err
-    np.testing.assert_allclose(table["close_p50"].to_numpy(), expected, rtol=1e-6)
-    r = http(folder, tmp_path, SPX)
-    assert r.status_code == 200, r.text
-    assert r.json()["provenance"]["conditioned_on"][0]["ref"] == SPX
-    np.testing.assert_allclose([q["close_p50"] for q in r.json()["quantiles"]], expected, rtol=1e-6)
-    made = mcp(folder, tmp_path, SPX)
-    assert not made.is_error, made.content
-    np.testing.assert_allclose([q["close_p50"] for q in json.loads(made.content[0].text)["quantiles"]], expected,
-                               rtol=1e-6)
-
-
-@pytest.mark.parametrize("covariate, problem", [
-    (AAPL, "no bar within the target's history"),  # ends in 2013, the target starts in 2017
-    (UNKNOWN, "there is no bundled sample named 'No such series'"),
-])
-def test_every_face_refuses_a_bad_covariate_alike(folder, tmp_path, capsys, covariate, problem):
-    with pytest.raises(InputError, match=problem) as e:
-        desk_close(folder, covariate)
-    assert e.value.fix[0].setting == "covariates"
-    code, _, err = cli(folder, tmp_path, covariate, capsys)
-    assert code == 2 and problem in err and "--with" in err and "Traceback" not in err
-    r = http(folder, tmp_path, covariate)
-    assert r.status_code == 422 and problem in r.json()["detail"] and 'the field "covariates"' in r.json()["detail"]
-    made = mcp(folder, tmp_path, covariate)
-    assert made.is_error and problem in made.content[0].text
 
 
 def test_the_target_itself_read_from_elsewhere_is_refused(folder):
@@ -152,93 +76,6 @@ def test_a_conditioned_forecast_is_never_served_for_an_unconditioned_one(folder)
     assert not other.from_cache and desk.cache.computed == 3
     again = desk.forecast(ForecastRequest(target, MODEL, settings, covariates=CovariateOptions((SPX,))))
     assert again.from_cache and desk.cache.computed == 3
-
-
-def test_a_conditioned_walk_forward_is_the_same_through_the_desk_and_http(folder, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from kronos_studio.desk import TrustPlan
-    from kronos_studio.service.app import create_app
-    from kronos_studio.service.keys import create_key
-    from kronos_studio.service.state import ServiceConfig
-
-    settings = ForecastSettings(horizon=HORIZON, paths=PATHS)
-    done = Desk().evaluate(EvaluateRequest(BarsRequest(file=str(folder / "nasdaq.csv")), MODEL, settings,
-                                           plan=TrustPlan(n_cutoffs=4, include_trained=True),
-                                           covariates=CovariateOptions((SPX,))))
-    assert done.report.out["conditioned_on"][0]["ref"] == SPX
-    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
-    with TestClient(app) as c:
-        token = create_key(app.state.service.ledger, "team-a")[1]
-        r = c.post("/v1/evaluate", headers={"Authorization": f"Bearer {token}"},
-                   json={"bars_csv": (folder / "nasdaq.csv").read_text(), "model": MODEL, "covariates": [SPX],
-                         "horizon": HORIZON, "paths": PATHS, "cutoffs": 4, "include_training_period": True})
-    assert r.status_code == 200, r.text
-    assert r.json()["conditioned_on"][0]["ref"] == SPX
-    assert r.json()["models"]["model"]["crps"] == pytest.approx(done.report.out["models"]["model"]["crps"], rel=1e-9)
-
-
-def test_chronos2_alone_runs_from_every_face_with_the_same_numbers(folder, tmp_path, capsys):
-    """Issue 62, item 11: ``kronos forecast FILE --model chronos2-small`` was refused without ``--with``, so the
-    "without" arm of a covariate comparison could not be run from the command line. Chronos-2 alone is the desk's
-    forecast conditioned on nothing, asked with no covariates from the command line, HTTP, MCP and the app (Compare's
-    "alone"), the same numbers from each."""
-    from fastapi.testclient import TestClient
-    from mcp import Client
-
-    from app_support import conditioned
-    from kronos_studio.bars_input import quality_gate, read_bars
-    from kronos_studio.cli.main import main
-    from kronos_studio.forecasters.bounds import quantile_table
-    from kronos_studio.service.app import create_app
-    from kronos_studio.service.keys import create_key
-    from kronos_studio.service.mcp_server import create_server
-    from kronos_studio.service.state import ServiceConfig
-
-    file, settings = folder / "nasdaq.csv", ForecastSettings(horizon=HORIZON, paths=PATHS)
-    done = Desk().forecast(ForecastRequest(BarsRequest(file=str(file)), MODEL, settings))  # no covariates named at all
-    assert done.forecast.provenance["conditioned_on"] == []
-    assert done.forecast.provenance["candles"]["repaired"] == 0  # through the seam: its candles are built valid
-    assert any("this model forecasts no volume" in n.problem for n in done.notices)
-    named_empty = Desk().forecast(ForecastRequest(BarsRequest(file=str(file)), MODEL, settings,
-                                                  covariates=CovariateOptions()))
-    np.testing.assert_array_equal(named_empty.forecast.paths, done.forecast.paths)
-    expected = quantile_table(done.forecast, LEVELS).reset_index(drop=True)
-
-    out = tmp_path / "alone.csv"
-    code = main(["forecast", str(file), "--model", MODEL, "--horizon", str(HORIZON), "--paths", str(PATHS),
-                 "--out", str(out), "--no-ledger", "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 0, err
-    assert "note: Chronos-2 alone, conditioned on nothing" in err
-    faces = {"cli": pd.read_csv(out).drop(columns="timestamp")}
-
-    app = create_app(ServiceConfig(ledger_url=f"sqlite:///{tmp_path / 'http.sqlite'}"))
-    with TestClient(app) as c:
-        token = create_key(app.state.service.ledger, "team-a")[1]
-        r = c.post("/v1/forecast", headers={"Authorization": f"Bearer {token}"},
-                   json={"bars_csv": file.read_text(), "model": MODEL, "horizon": HORIZON, "paths": PATHS,
-                         "quantiles": LEVELS, "record": False})
-    assert r.status_code == 200, r.text
-    assert r.json()["provenance"]["conditioned_on"] == []
-    faces["http"] = pd.DataFrame(r.json()["quantiles"]).drop(columns="timestamp")
-
-    server = create_server([folder], ledger_url=f"sqlite:///{tmp_path / 'mcp.sqlite'}")
-
-    async def session():
-        async with Client(server) as client:
-            return await client.call_tool("forecast", {"file": str(file), "model": MODEL, "horizon": HORIZON,
-                                                       "paths": PATHS, "quantiles": LEVELS, "record": False})
-
-    made = anyio.run(session)
-    assert not made.is_error, made.content
-    faces["mcp"] = pd.DataFrame(json.loads(made.content[0].text)["quantiles"]).drop(columns="timestamp")
-
-    bars, _ = quality_gate(read_bars(file))  # as the sidebar reads an upload
-    faces["app"] = quantile_table(conditioned.run(bars, settings, ()).forecast, LEVELS).reset_index(drop=True)
-    for face, got in faces.items():
-        assert list(got.columns) == list(expected.columns), face
-        np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-6, err_msg=face)
 
 
 def test_an_uploaded_covariate_is_named_as_the_user_gave_it_and_its_ignored_columns_said(folder, tmp_path):
