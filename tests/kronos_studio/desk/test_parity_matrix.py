@@ -15,6 +15,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+import time
 from collections.abc import Callable
 
 import anyio
@@ -1220,6 +1221,48 @@ def app_forecast_refusal(w: World, model, a: Asked) -> Refused:
     return Refused(refused.value.problem, exact=True)
 
 
+def desk_batch_refusal(w: World, ask: str, a: Asked):
+    """A screen or a rank evaluation of the ensemble (weighed for one series): refused before any series is read."""
+    if ask == "screen":
+        return desk_refused(lambda: Desk().screen(ScreenRequest(
+            Desk.watchlist(w.watchlist), BatchSettings(ForecastSettings(**SCREEN)), model="ensemble")))
+    return desk_refused(lambda: Desk().rank(RankRequest(Desk.watchlist(w.watchlist), ForecastSettings(**RANK),
+                                                        RankPlan(**RANK_PLAN), model="ensemble")))
+
+
+RANK_FLAGS = ["--evaluate", "--paths", "2,4", "--cutoffs", "6"]
+
+
+def cli_batch_refusal(w: World, ask: str, a: Asked) -> Refused:
+    asked = ["--out", str(a.tmp_path / "never.parquet"), *flags(SCREEN)] if ask == "screen" else [
+        "--json", str(a.tmp_path / "never.json"), *flags(RANK), *RANK_FLAGS]
+    code = main(["batch", str(w.watchlist), "--quiet", "--model", "ensemble", *asked])
+    assert code == 2
+    return Refused(a.capsys.readouterr().err)
+
+
+def http_batch_refusal(w: World, ask: str, a: Asked) -> Refused:
+    body = {"series": series_body(w.watchlist), "model": "ensemble", **(SCREEN if ask == "screen" else RANK)}
+    if ask == "rank":
+        body["evaluate"] = {**RANK_PLAN, "paths": list(RANK_PLAN["paths"])}
+    submitted = w.http.post("/v1/batch", json=body, headers=w.headers)
+    if submitted.status_code == 422:
+        return Refused(submitted.json()["problem"], exact=True)
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()["id"]
+    while (status := w.http.get(f"/v1/jobs/{job}", headers=w.headers).json())["status"] not in ("done", "failed"):
+        time.sleep(0.2)
+    assert status["status"] == "failed", status
+    return Refused(status["error"])
+
+
+def mcp_batch_refusal(w: World, ask: str, a: Asked) -> Refused:
+    failed, text = w.tool("screen", {"files": [str(f) for f in sorted(w.watchlist.iterdir())], "model": "ensemble",
+                                     **SCREEN})
+    assert failed, text
+    return Refused(text)
+
+
 BAD_LEVELS = {"model": "garch", "horizon": 3, "levels": [0.95, 1.5]}
 LEVELS_FIX = "between 0.5 and 0.9999 (exclusive)"
 BAD_LEVELS_PROBLEM = "VaR/ES levels must lie between 0.5 and 0.9999 (exclusive), got [0.95, 1.5]"
@@ -1398,18 +1441,12 @@ ROWS: dict[str, Row] = {
         "desk": desk_conditioned_walk, "cli": cli_conditioned_walk, "http": http_conditioned_walk,
         "mcp": mcp_conditioned_walk,
         "app": NotOffered("the Evaluate page conditions on no covariate")}, same_crps, needs_chronos2=True),
-    "screen": Row((None, "ensemble", "garch"), {
+    "screen": Row((None, "garch"), {  # the ensemble: refused, its refusal row
         "desk": desk_screen, "cli": cli_screen, "http": http_screen, "mcp": mcp_screen,
-        "app": Only((None,), app_screen, SCREENER_MODELS)}, same_screen,
-        broken=(("ensemble", ValueError, "the batch builds the ensemble without the bars (catalog/resolve.py: 'the "
-                 "ensemble needs the bars'), a traceback on every face"),
-                ("garch", KeyError, "the batch reads a 'model' key a statistical model's forecast lacks "
-                 "(batch/forecaster.py), a traceback on every face"))),
-    "rank": Row((None, "ensemble", "garch"), {
+        "app": Only((None,), app_screen, SCREENER_MODELS)}, same_screen),
+    "rank": Row((None, "garch"), {
         "desk": desk_rank, "cli": cli_rank, "http": http_rank, "mcp": NotOffered("the MCP server has no rank tool"),
-        "app": Only((None,), app_rank, SCREENER_MODELS)}, same_rank,
-        broken=(("ensemble", ValueError, "the rank walk builds the ensemble without the bars (catalog/resolve.py), "
-                 "a traceback on every face"),)),
+        "app": Only((None,), app_rank, SCREENER_MODELS)}, same_rank),
     "watchlist retrain": Row(("studio-tiny",), {
         "desk": desk_retrain_watchlist, "cli": cli_retrain_watchlist, "http": http_retrain_watchlist,
         "mcp": NotOffered("the MCP tool retrain retrains one series: the retrain row"),
@@ -1454,6 +1491,10 @@ ROWS: dict[str, Row] = {
         "mcp": mcp_forecast_refusal,
         "app": Only((None, "champion", "ensemble"), app_forecast_refusal, "the sidebar offers no statistical model")},
         same_refusal),
+    "refusal: a batch of the ensemble": Row(("screen", "rank"), {
+        "desk": desk_batch_refusal, "cli": cli_batch_refusal, "http": http_batch_refusal,
+        "mcp": Only(("screen",), mcp_batch_refusal, "the MCP server has no rank tool"),
+        "app": NotOffered(SCREENER_MODELS)}, same_refusal),
     "refusal: risk level": Row(("garch",), {
         "desk": desk_risk_refusal, "cli": cli_risk_refusal, "http": http_risk_refusal, "mcp": mcp_risk_refusal,
         "app": NotOffered("the Risk panel offers only levels it accepts")}, same_refusal),
