@@ -134,7 +134,7 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
 METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME",
             "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME",
             "beside": "MODEL", "step": "N", "meta": "DIR", "chronos2": "auto|off|REF", "levels": "LEVEL",
-            "positions": "POSITION"}
+            "positions": "POSITION", "time_limit": "SECONDS"}
 
 
 def add_covariate_options(p) -> None:
@@ -166,26 +166,27 @@ def add_knob_options(g, cls=None, only: tuple[str, ...] | None = None) -> None:
     for name in (only if only is not None else found):
         value, knob = found[name]
         setting = knob.name(name)
+        label, text = (words.replace("%", "%%") for words in (knob.label, knob.help))  # argparse formats help
         flag = (FLAGS.get(setting) or knob_flag(setting, value)).split()[0]  # FLAGS may word it: '--meta DIR (...)'
         if isinstance(value, tuple) and value:  # a list with a default: the option repeated, once per item; not
             # given, None (the use case's reader leaves it to the default: argparse would append to a default list)
             g.add_argument(flag, dest=setting, action="append", default=None, type=type(value[0]),
                            metavar=METAVARS.get(setting, "VALUE"),
-                           help=f"{knob.label.lower()}: {knob.help} (repeatable; default {' and '.join(map(str, value))})")
+                           help=f"{label.lower()}: {text} (repeatable; default {' and '.join(map(str, value))})")
         elif isinstance(value, tuple):  # a list: the option repeated, once per item
             g.add_argument(flag, dest=setting, action="append", default=[], metavar=METAVARS.get(setting, "VALUE"),
-                           help=f"{knob.label.lower()}: {knob.help} (repeatable)")
+                           help=f"{label.lower()}: {text} (repeatable)")
         elif isinstance(value, bool) and value:  # on by default: the option turns it off; the knob's help says
             # what it does on, so the help says it is what this option stops
             g.add_argument(flag, dest=setting, action="store_false",
-                           help=f"turn off '{knob.label}' (on by default; when on: {knob.help})")
+                           help=f"turn off '{label}' (on by default; when on: {text})")
         elif isinstance(value, bool):  # off by default: the option turns it on
-            g.add_argument(flag, dest=setting, action="store_true", help=f"turn on '{knob.label}': {knob.help}")
+            g.add_argument(flag, dest=setting, action="store_true", help=f"turn on '{label}': {text}")
         else:
             choices = rules[name][1].choices if name in rules else None
             g.add_argument(flag, dest=setting, type=type(value) if value is not None else knob_kind(cls, name),
                            default=value, choices=choices, metavar=None if choices else METAVARS.get(setting),
-                           help=f"{knob.label.lower()}: {knob.help}" + ("" if value is None else f" (default {value})"))
+                           help=f"{label.lower()}: {text}" + ("" if value is None else f" (default {value})"))
 
 
 def sampling_settings(args):

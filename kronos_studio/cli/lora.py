@@ -12,10 +12,10 @@ from kronos.settings import ForecastSettings, default, knob_values
 from kronos_studio.desk import FineTunePlan, FineTuneRequest
 from kronos_studio.desk.exports import write_csv
 
-from .common import CliError, add_knob_options, add_threads_option
+from .common import CliError, add_knob_options, add_threads_option, options_of
 from .errors import cli_line, notice_line
 from .models import cli_desk, desk_call
-from .training_options import make_log
+from .training_options import add_series_options, make_log, samples
 
 
 def register(train_sub) -> None:
@@ -25,23 +25,15 @@ def register(train_sub) -> None:
                                          "with the event embedding; write an adapter folder and a before/after "
                                          "walk-forward evaluation.")
     d = p.add_argument_group("data")
-    d.add_argument("--data", nargs="+", default=[], metavar="FILE",
-                   help="CSV/Parquet bar files (timestamp, open, high, low, close[, volume, amount])")
-    d.add_argument("--samples", nargs="*", default=None, metavar="NAME",
-                   help="offline sample series (no names: the bundled training corpus)")
-    d.add_argument("--val-start", default=None,
-                   help="timestamp where validation starts (default: the --val-fraction share before the held-out "
-                        "test period); with it, no held-out test period unless --test-start")
-    d.add_argument("--test-start", default=None, help="held-out test period start: not trained or validated on; the "
-                                                      "before/after evaluation runs there (default: the last "
-                                                      "--test-fraction of the bars)")
+    add_series_options(d)
+    add_knob_options(d, FineTuneRequest, ("val_start", "test_start"))
     a = p.add_argument_group("model and events")
     a.add_argument("--model", default=None, help="base model: bundled/local folder, official name or repo id "
                                                  "(default: the bundled model)")
     a.add_argument("--tokenizer", default=None)
     a.add_argument("--calendar", nargs="*", default=[], metavar="CSV",
                    help="event calendars (datetime, type, actual, consensus); added to the bundled one")
-    a.add_argument("--no-bundled-calendar", action="store_true")
+    add_knob_options(a, FineTuneRequest, ("bundled_calendar",))
     a.add_argument("--leader", action="append", default=[], metavar="NAME=FILE",
                    help="leader bars for index, rates, dollar or crypto (CSV/Parquet), e.g. index=spy.csv")
     t = p.add_argument_group("training and the before/after walk-forward")
@@ -73,11 +65,9 @@ def run_train_lora(args) -> int:
                                                   **knob_values(args)))
     if not args.data and args.samples is None:
         raise CliError("no training data: pass --data FILE... and/or --samples")
-    request = FineTuneRequest(tuple(BarsRequest(file=f) for f in args.data), settings, args.out, args.model, plan,
-                              samples=None if args.samples is None else tuple(args.samples),
-                              calendars=tuple(args.calendar), bundled_calendar=not args.no_bundled_calendar,
-                              leaders=tuple(leader(item) for item in args.leader), val_start=args.val_start,
-                              test_start=args.test_start)
+    request = options_of(FineTuneRequest, args, data=tuple(BarsRequest(file=f) for f in args.data),
+                         settings=settings, out=args.out, model=args.model, plan=plan, samples=samples(args),
+                         calendars=tuple(args.calendar), leaders=tuple(leader(item) for item in args.leader))
     desk, _ = cli_desk(args)
     done = desk_call(lambda: desk.fine_tune(request, log=make_log(args)))
 

@@ -5,41 +5,34 @@ import argparse
 import sys
 import time
 
-from kronos_studio.desk.pretrain import TrainingData, TrainingOptions
+from kronos_studio.desk.pretrain import PretrainRequest, TrainingData, TrainingOptions
 
-from .common import CliError, add_threads_option, cli_device, error_line, positive, process_desk, read_bars
+from .common import add_knob_options, add_threads_option, cli_device, error_line, options_of, process_desk, read_bars
 
 
-def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
-    """The data and training options, their defaults the desk's (``desk.pretrain``: ``TrainingData``,
-    ``TrainingOptions``)."""
-    data, training = TrainingData(), TrainingOptions()
-    d = p.add_argument_group("data")
+def add_series_options(d) -> None:
+    """``--data FILE...`` and ``--samples [NAME...]``: the series a training command learns from (``kronos train
+    tokenizer``/``predictor``'s ``TrainingData.files``/``samples``, ``kronos train lora``'s ``FineTuneRequest``)."""
     d.add_argument("--data", nargs="+", default=[], metavar="FILE",
                    help="CSV/Parquet bar files (timestamp, open, high, low, close[, volume, amount])")
     d.add_argument("--samples", nargs="*", default=None, metavar="NAME",
                    help="offline sample series (no names: the bundled training corpus)")
-    d.add_argument("--window", type=positive(int), default=data.window,
-                   help=f"bars per training window (default {data.window})")
-    d.add_argument("--lookback", type=positive(int), default=None,
-                   help="leading bars of each window whose mean/std normalise it (default 3/4 of the window)")
-    d.add_argument("--val-start", default=None,
-                   help="timestamp where validation starts (default: the last --val-fraction of the bars)")
-    d.add_argument("--val-fraction", type=float, default=data.val_fraction)
-    d.add_argument("--stride", type=positive(int), default=data.stride, help="step between training window starts")
+
+
+def samples(args) -> tuple[str, ...] | None:
+    """``--samples`` as the requests take it: None when not given, () (the bundled corpus) when given bare."""
+    return None if args.samples is None else tuple(args.samples)
+
+
+def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
+    """The data and training options: the series, then one option per ``Knob`` of the desk's ``TrainingData`` and
+    ``TrainingOptions`` (``desk.pretrain``), their defaults read from there."""
+    d = p.add_argument_group("data")
+    add_series_options(d)
+    add_knob_options(d, TrainingData)
     t = p.add_argument_group("training")
     t.add_argument("--out", required=True, help="run folder: checkpoints (official layout), state, history")
-    t.add_argument("--steps", type=positive(int), default=training.steps)
-    t.add_argument("--batch-size", type=positive(int), default=training.batch_size)
-    t.add_argument("--lr", type=positive(float), default=None)
-    t.add_argument("--weight-decay", type=float, default=training.weight_decay)
-    t.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%% of --steps)")
-    t.add_argument("--grad-clip", type=positive(float), default=None)
-    t.add_argument("--seed", type=int, default=training.seed)
-    t.add_argument("--eval-every", type=positive(int), default=training.eval_every)
-    t.add_argument("--save-every", type=positive(int), default=training.save_every)
-    t.add_argument("--time-limit", type=positive(float), default=None, metavar="SECONDS",
-                   help="stop (saved, resumable) after this long")
+    add_knob_options(t, TrainingOptions)
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
     t.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
     add_threads_option(t)
@@ -49,25 +42,15 @@ def add_data_and_training_options(p: argparse.ArgumentParser) -> None:
 def pretrain(args, model: str, architecture: dict, **request):
     """``Desk.pretrain`` of ``model`` ('tokenizer' or 'predictor') from the data, training and device options;
     ``request``: the rest of the ``PretrainRequest`` (a predictor's tokenizer, bundle and context)."""
-    from kronos_studio.desk import PretrainRequest, TrainingData, TrainingOptions
-
     device = cli_device(args)
-    data = TrainingData(tuple(args.data), None if args.samples is None else tuple(args.samples), args.window,
-                        args.lookback, args.val_start, args.val_fraction, args.stride)
-    if not data.files and data.samples is None:
-        raise CliError("no training data: pass --data FILE... and/or --samples")
-    if data.window_lookback() > args.window:
-        raise CliError(f"--lookback {data.window_lookback()} is longer than --window {args.window}")
-    if not args.val_start and not 0 < args.val_fraction < 1:
-        raise CliError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
-    options = TrainingOptions(args.steps, args.batch_size, args.lr, args.weight_decay, args.warmup, args.grad_clip,
-                              args.seed, args.eval_every, args.save_every, args.time_limit)
+    data = options_of(TrainingData, args, files=tuple(args.data), samples=samples(args))
+    options = options_of(TrainingOptions, args)
     try:
         return process_desk().pretrain(PretrainRequest(model, data, args.out, options, args.init,
                                                architecture=architecture, device=device,
                                                resume=not args.no_resume, **request),
                                read=read_bars, log=make_log(args))
-    except ValueError as e:  # a file or sample that cannot be used, a split that leaves no windows
+    except ValueError as e:  # no series, a file or sample that cannot be used, a split that leaves no windows
         raise error_line(e) from None
 
 

@@ -104,7 +104,8 @@ class FineTuneRequest:
     each model reads its own window), the ``plan``, the event calendars (``calendars``: files or calendars already
     read, after the bundled one unless ``bundled_calendar`` is off), the leader series (``leaders``: (name, bars)
     pairs, named index, rates, dollar or crypto) and the cut times that override the plan's shares (``val_start``,
-    ``test_start``)."""
+    ``test_start``). The bundled calendar's switch and the cut times carry their ``Knob``s: ``kronos train lora``'s
+    options are generated from them."""
 
     data: tuple
     settings: ForecastSettings
@@ -113,10 +114,17 @@ class FineTuneRequest:
     plan: FineTunePlan = FineTunePlan()
     samples: tuple | None = None
     calendars: tuple = ()
-    bundled_calendar: bool = True
+    bundled_calendar: bool = knob(True, label="With the bundled event calendar",
+                                  help="the bundled macro calendar's events, before the calendars given")
     leaders: tuple = ()
-    val_start: object = None
-    test_start: object = None
+    val_start: str | None = knob(None, label="Validation start",
+                                 help="timestamp where validation starts (default: the validation share before the "
+                                      "held-out test period); with it, no held-out test period unless a test start is "
+                                      "given")
+    test_start: str | None = knob(None, label="Test start",
+                                  help="held-out test period start: not trained or validated on; the before/after "
+                                       "evaluation runs there (default: the held-out test share at the end of the "
+                                       "bars)")
     name: str | None = None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from kronos.config import OFFICIAL_MODELS, KronosConfig, TokenizerConfig
 from kronos.errors import Fix, InputError, Notice
 from kronos.lazy import np, pd
+from kronos.settings import MAX_SEED, Bounds, check_bounds, knob
 from kronos_studio.bundled import model_reference
 from kronos_studio.training.datasets import (
     BUNDLED_TRAIN_SAMPLES,
@@ -22,6 +23,7 @@ from kronos_studio.training.datasets import (
     build_train_data,
     load_sample_series,
 )
+from kronos_studio.training.retrain_settings import AT_LEAST_ONE
 
 TOKENIZER, PREDICTOR = "tokenizer", "predictor"
 # the learning rate and gradient clip of each model when none is asked for: a new model's, a fine-tune's
@@ -35,15 +37,31 @@ class TrainingData:
     """The bars a model trains on and their time split: bar ``files`` (each read whole, named by its stem),
     offline ``samples`` (() : the bundled training corpus; None: none), windows of ``window`` bars normalised by
     their first ``lookback`` (None: 3/4 of the window), every ``stride`` bars; validation from ``val_start``
-    (None: the last ``val_fraction`` of the bars, one cut for every series)."""
+    (None: the last ``val_fraction`` of the bars, one cut for every series). Each option past the series carries
+    its ``Knob``: ``kronos train tokenizer``'s and ``kronos train predictor``'s data options are generated from
+    them."""
 
     files: tuple[str, ...] = ()
     samples: tuple[str, ...] | None = None
-    window: int = 128
-    lookback: int | None = None
-    val_start: str | None = None
-    val_fraction: float = 0.1
-    stride: int = 1
+    window: int = knob(128, AT_LEAST_ONE, label="Window (bars)", help="bars per training window")
+    lookback: int | None = knob(None, Bounds(ge=1, unit="bar"), label="Normalising bars",
+                                help="leading bars of each window whose mean and standard deviation normalise it "
+                                     "(default 3/4 of the window)")
+    val_start: str | None = knob(None, label="Validation start",
+                                 help="timestamp where validation starts (default: the validation share at the end "
+                                      "of the bars)")
+    val_fraction: float = knob(0.1, Bounds(gt=0, lt=1), label="Validation share",
+                               help="the latest share of the bars validated on when no validation start is given")
+    stride: int = knob(1, AT_LEAST_ONE, label="Stride (bars between windows)",
+                       help="step between training window starts")
+
+    def __post_init__(self):
+        check_bounds(self)
+        if self.window_lookback() > self.window:
+            raise InputError(f"lookback {self.window_lookback()} is longer than the window {self.window}",
+                             {"lookback": self.window_lookback(), "window": self.window},
+                             (Fix(f"use a lookback of at most {self.window} ({{setting}})", "lookback", self.window),
+                              Fix("use a longer window ({setting})", "window")))
 
     def window_lookback(self) -> int:
         return self.lookback or max(2, self.window * 3 // 4)
@@ -52,18 +70,27 @@ class TrainingData:
 @dataclass(frozen=True)
 class TrainingOptions:
     """The optimiser's options (``training.loop.TrainConfig``): ``lr`` and ``grad_clip`` None take the model's
-    (``NEW_LR`` or the fine-tuning rate; ``GRAD_CLIP``), ``warmup`` None 5% of the steps."""
+    (``NEW_LR`` or the fine-tuning rate; ``GRAD_CLIP``), ``warmup`` None 5% of the steps. Each carries its
+    ``Knob``: the training options of ``kronos train tokenizer`` and ``kronos train predictor``."""
 
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float | None = None
-    weight_decay: float = 0.1
-    warmup: int | None = None
-    grad_clip: float | None = None
-    seed: int = 0
-    eval_every: int = 100
-    save_every: int = 100
-    time_limit: float | None = None  # seconds: stop (saved, resumable) after this long
+    steps: int = knob(1000, AT_LEAST_ONE, label="Steps", help="optimizer steps")
+    batch_size: int = knob(32, AT_LEAST_ONE, label="Batch (windows)", help="training windows per step")
+    lr: float | None = knob(None, Bounds(gt=0), label="Learning rate",
+                            help="the peak learning rate (default: a new model's, or the official fine-tuning rate)")
+    weight_decay: float = knob(0.1, Bounds(ge=0), label="Weight decay", help="AdamW's decoupled weight decay")
+    warmup: int | None = knob(None, Bounds(ge=0), label="Warm-up steps",
+                              help="steps of the learning rate's linear warm-up (default: a twentieth of the steps)")
+    grad_clip: float | None = knob(None, Bounds(gt=0), label="Gradient clip",
+                                   help="the gradient's largest norm (default: the model's)")
+    seed: int = knob(0, Bounds(ge=0, le=MAX_SEED), label="Training seed",
+                     help="seed of a new model's initialisation and of the batches")
+    eval_every: int = knob(100, AT_LEAST_ONE, label="Validate every (steps)", help="steps between two validations")
+    save_every: int = knob(100, AT_LEAST_ONE, label="Save every (steps)", help="steps between two checkpoints")
+    time_limit: float | None = knob(None, Bounds(gt=0), label="Time limit (s)",
+                                    help="stop (saved, resumable) after this long")
+
+    def __post_init__(self):
+        check_bounds(self)
 
 
 @dataclass(frozen=True)
