@@ -58,7 +58,7 @@ def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
     (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
     ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s
-    ``TrustPlan``, ``kronos risk --backtest``'s ``RiskBacktestPlan``, ``kronos train lora``'s ``FineTunePlan``, ``kronos batch``'s (the screen's, its engine's, the rank
+    ``TrustPlan``, ``kronos risk --backtest``'s ``RiskBacktestPlan``, ``kronos train lora``'s ``FineTunePlan`` and ``FineTuneRequest``'s, ``kronos train tokenizer``/``predictor``'s ``TrainingData`` and ``TrainingOptions``, ``kronos batch``'s (the screen's, its engine's, the rank
     plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
     ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
     from data_sources.requests import BarsRequest
@@ -71,6 +71,7 @@ def option_knobs() -> dict:
         DriftRequest,
         Engine,
         FineTunePlan,
+        FineTuneRequest,
         RankPlan,
         RetrainPolicy,
         RetrainSettings,
@@ -79,11 +80,13 @@ def option_knobs() -> dict:
         RiskSettings,
         ScreenRequest,
         StepsRequest,
+        TrainingData,
+        TrainingOptions,
         TrustPlan,
     )
 
     return {knob.name(name): (default, knob)
-            for cls in (FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
+            for cls in (TrainingData, TrainingOptions, FineTuneRequest, FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
                         ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
                         RetrainPolicy, AlertRules, AlertChannels)
             for name, (default, knob) in knobs(cls).items()}

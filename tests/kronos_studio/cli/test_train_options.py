@@ -10,7 +10,7 @@ import pytest
 from kronos.settings import knobs
 from kronos_studio.cli import lora
 from kronos_studio.cli.common import options_of
-from kronos_studio.cli.errors import knob_flag
+from kronos_studio.cli.errors import flag, knob_flag
 from kronos_studio.cli.main import build_parser, main
 from kronos_studio.desk import FineTuneRequest
 from kronos_studio.desk.pretrain import TrainingData, TrainingOptions
@@ -88,3 +88,11 @@ def test_train_lora_hands_its_cut_times_and_calendar_switch_to_the_request(monke
     assert (default.val_start, default.test_start, default.bundled_calendar) == \
         (fields["val_start"], fields["test_start"], fields["bundled_calendar"])
     assert given.samples == ("x",) and given.data[0].file == "a.csv" and given.out == "ad"
+
+
+@pytest.mark.parametrize("setting, value, words", [
+    ("test_start", None, "--test-start"), ("bundled_calendar", False, "--no-bundled-calendar"),
+    ("val_fraction", None, "--val-fraction"), ("grad_clip", None, "--grad-clip"),
+])
+def test_a_message_names_these_settings_by_their_generated_flags(setting, value, words):
+    assert flag(setting, value) == words
