@@ -63,8 +63,6 @@ def run_train_lora(args) -> int:
     plan = desk_call(lambda: FineTunePlan(**knob_values(args, FineTunePlan)))
     settings = desk_call(lambda: ForecastSettings(horizon=args.horizon, paths=args.paths, seed=args.seed,
                                                   **knob_values(args)))
-    if not args.data and args.samples is None:
-        raise CliError("no training data: pass --data FILE... and/or --samples")
     request = options_of(FineTuneRequest, args, data=tuple(BarsRequest(file=f) for f in args.data),
                          settings=settings, out=args.out, model=args.model, plan=plan, samples=samples(args),
                          calendars=tuple(args.calendar), leaders=tuple(leader(item) for item in args.leader))

@@ -127,6 +127,11 @@ class FineTuneRequest:
                                        "bars)")
     name: str | None = None
 
+    def __post_init__(self):
+        if not self.data and self.samples is None:  # refused before a model is loaded
+            raise InputError("no series to train on", fix=(Fix("give bars in {setting}", "data"),
+                                                           Fix("or name bundled samples in {setting}", "samples")))
+
 
 @dataclass
 class FineTuned:
@@ -213,9 +218,6 @@ def _series(desk, request: FineTuneRequest) -> tuple[list, list[Notice]]:
         notices += gated.notices
     if request.samples is not None:
         series += [load_sample_series(name) for name in (request.samples or BUNDLED_TRAIN_SAMPLES)]
-    if not series:
-        raise InputError("no series to train on", fix=(Fix("give bars in {setting}", "data"),
-                                                       Fix("or name bundled samples in {setting}", "samples")))
     return series, notices
 
 

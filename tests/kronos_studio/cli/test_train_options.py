@@ -96,3 +96,10 @@ def test_train_lora_hands_its_cut_times_and_calendar_switch_to_the_request(monke
 ])
 def test_a_message_names_these_settings_by_their_generated_flags(setting, value, words):
     assert flag(setting, value) == words
+
+
+def test_train_lora_without_series_is_refused_by_the_request_before_a_model_loads(monkeypatch, capsys):
+    monkeypatch.setattr(lora, "cli_desk", lambda args: pytest.fail("a model was loaded"))
+    assert main(["train", "lora", "--out", "ad"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no series to train on" in err and "--data" in err and "--samples" in err
