@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from kronos.settings import knobs
-from kronos_studio.cli import lora
+from kronos.settings import knob, knobs
+from kronos_studio.cli import lora, training_options
 from kronos_studio.cli.common import options_of
 from kronos_studio.cli.errors import flag, knob_flag
 from kronos_studio.cli.main import build_parser, main
@@ -103,3 +103,13 @@ def test_train_lora_without_series_is_refused_by_the_request_before_a_model_load
     assert main(["train", "lora", "--out", "ad"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no series to train on" in err and "--data" in err and "--samples" in err
+
+
+def test_a_toy_training_option_with_its_knob_reaches_the_command_line_with_no_other_edit(monkeypatch):
+    @dataclasses.dataclass(frozen=True)
+    class Options(TrainingOptions):
+        toy_option: int = knob(7, label="Toy", help="a test's option")
+
+    monkeypatch.setattr(training_options, "TrainingOptions", Options)
+    assert options_of(Options, build_parser().parse_args(TRAIN)).toy_option == 7
+    assert options_of(Options, build_parser().parse_args([*TRAIN, "--toy-option", "3"])).toy_option == 3
