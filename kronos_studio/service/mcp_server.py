@@ -36,6 +36,7 @@ from kronos_studio.desk import (
     TrustPlan,
 )
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE, open_ledger
+from kronos_studio.desk.retrain_watchlist import check_size
 from kronos_studio.desk.watchlists import symbol_entries_of
 
 from . import compute
@@ -270,6 +271,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                 include_training_period: bool = False, **options) -> dict[str, Any]:
         settings = RetrainSettings(horizon=horizon, include_training_period=include_training_period,
                                    **knob_values(SimpleNamespace(**options), RetrainSettings))
+        check_size(desk.limits, settings)  # the server's limits first, then the settings' own checks
         settings.check()  # before the bars are read (the base model's context is checked once it is loaded)
         retraining = desk.retrain(RetrainRequest(bars_of(options), compute.catalog_model(desk, model), settings, every,
                                                  made_by=MADE_BY), ledger=ledger, ways=WAYS)

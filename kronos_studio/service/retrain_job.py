@@ -12,6 +12,7 @@ from pathlib import Path
 from kronos.lazy import pd
 from kronos.settings import knob_values
 from kronos_studio.desk import DECIDED, LOCKED, REFUSED, RetrainRequest, RetrainSettings, RetrainWatchlistRequest
+from kronos_studio.desk.retrain_watchlist import check_size
 
 from . import compute
 from .errors import ServiceError, one_line
@@ -32,6 +33,7 @@ def retrain_run(body, desk, ledger):
                                **knob_values(body, RetrainSettings))
     if body.series is not None:
         return watchlist_run(body, settings, desk, ledger)
+    check_size(desk.limits, settings)  # the server's limits first (a 413 names its setting), then the settings' own
     settings.check()  # before the bars are read (the base model's context is checked once it is loaded)
     retraining = desk.retrain(RetrainRequest(compute.bars_request(body), body.model, settings, body.every,
                                              made_by=MADE_BY), ledger=ledger, ways=compute.HTTP_WAYS)
