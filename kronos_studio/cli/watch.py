@@ -12,6 +12,7 @@ from kronos_studio.desk import (
     AlertChannels,
     AlertRules,
     Desk,
+    Engine,
     Replay,
     RetrainPolicy,
     ScreenRequest,
@@ -72,8 +73,7 @@ def register(sub) -> None:
     add_knob_options(p.add_argument_group("alert channels (no secret is logged or kept: the SMTP password is read "
                                           "from --smtp-password-env's variable, a webhook's URL shown by its host)"),
                      AlertChannels)
-    p.add_argument("--engine", choices=["local", "ray"], default="local", help="the batch engine forecasting a tick")
-    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
+    add_knob_options(p.add_argument_group("where a tick's forecasts run"), Engine)  # as kronos batch's
     add_knob_options(p, ScreenRequest, READING)  # how every series is read (--fix, --calendar), as kronos batch's
     p.add_argument("--json", default=None, metavar="OUT", help="write what every tick did as JSON")
     p.add_argument("--quiet", action="store_true", help="one line at the end, not one per tick")
@@ -105,7 +105,7 @@ def watch_request(args):
                         watchlist=str(path.resolve()), retrain=from_knobs(RetrainPolicy, args),
                         alerts=from_knobs(AlertRules, args), channels=from_knobs(AlertChannels, args),
                         replay=replay, learn=args.learn, include_training_period=args.include_training_period,
-                        engine=args.engine, workers=args.workers, fixes=tuple(args.fix), calendar=args.calendar)
+                        engine=from_knobs(Engine, args), fixes=tuple(args.fix), calendar=args.calendar)
 
 
 def tick_line(tick) -> str:

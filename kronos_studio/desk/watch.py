@@ -55,6 +55,7 @@ from kronos_studio.risk.record import risk_record, tag
 from kronos_studio.training.retrain_settings import RetrainSettings
 
 from .requests import ForecastRequest
+from .screen import Engine
 
 # The stages of a tick, in order: what the bench's shares and a tick's ``timings`` name.
 STAGES = ("load", "score", "forecast", "record", "drift_exceptions", "retrain", "alerts")
@@ -205,7 +206,8 @@ class WatchRequest:
     folder or CSV they were read from, read again at each live tick), the model (None: the bundled default;
     ``champion``: each series' own; ``ensemble``), the forecast and risk settings, the retrain policy, the alert
     rules and channels, and for a replay its window (``replay``). ``learn``: refit the gated meta-learner when
-    due; ``retrain_settings``: how a challenger is trained (None: ``RetrainSettings``' defaults at the horizon)."""
+    due; ``engine``: where a tick's forecasts run (``kronos batch``'s ``Engine``, its knobs the command line's options);
+    ``retrain_settings``: how a challenger is trained (None: ``RetrainSettings``' defaults at the horizon)."""
 
     name: str
     entries: tuple
@@ -219,8 +221,7 @@ class WatchRequest:
     replay: Replay | None = None
     learn: bool = False
     include_training_period: bool = False
-    engine: str = "local"
-    workers: int | None = None
+    engine: Engine = Engine()
     fixes: tuple[str, ...] = ()
     calendar: str | None = None
     retrain_settings: object = None  # training.retrain_settings.RetrainSettings
@@ -239,8 +240,8 @@ class WatchRequest:
                "risk": dataclasses.asdict(self.risk), "retrain": dataclasses.asdict(self.retrain),
                "alerts": dataclasses.asdict(self.alerts), "channels": dataclasses.asdict(self.channels),
                "replay": None if self.replay is None else dataclasses.asdict(self.replay), "learn": self.learn,
-               "include_training_period": self.include_training_period, "engine": self.engine,
-               "workers": self.workers, "fixes": list(self.fixes), "calendar": self.calendar,
+               "include_training_period": self.include_training_period, **dataclasses.asdict(self.engine),
+               "fixes": list(self.fixes), "calendar": self.calendar,
                "retrain_settings": None if self.retrain_settings is None else dataclasses.asdict(self.retrain_settings)}
         return json.loads(json.dumps(out, default=str))
 
@@ -256,7 +257,7 @@ class WatchRequest:
                    channels=AlertChannels(**tuples(data["channels"])),
                    replay=None if data.get("replay") is None else Replay(**data["replay"]),
                    learn=bool(data.get("learn")), include_training_period=bool(data.get("include_training_period")),
-                   engine=data.get("engine", "local"), workers=data.get("workers"), fixes=tuple(data.get("fixes", ())),
+                   engine=Engine(data.get("engine", "local"), data.get("ray_address"), data.get("workers")), fixes=tuple(data.get("fixes", ())),
                    calendar=data.get("calendar"),
                    retrain_settings=None if data.get("retrain_settings") is None else RetrainSettings(
                        **data["retrain_settings"]))
@@ -588,8 +589,9 @@ class Watcher:
         r = self.request
         levels = tuple(sorted({*r.risk.levels, r.alerts.var_level}))  # the tick says the VaR at the alerts' level
         settings = BatchSettings(r.settings, risk=dataclasses.replace(r.risk, levels=levels, per_step=False))
-        run = BatchRun(model=r.model, engine=r.engine, workers=r.workers, workspace=self.ledger.workspace,
-                       ledger_url=self.ledger.url, registry=self.desk.registry if r.engine == "local" else None,
+        run = BatchRun(model=r.model, engine=r.engine.engine, ray_address=r.engine.ray_address, workers=r.engine.workers,
+                       workspace=self.ledger.workspace, ledger_url=self.ledger.url,
+                       registry=self.desk.registry if r.engine.engine == "local" else None,
                        replay=self.ledger.replay, fixes=tuple(r.fixes), calendar=r.calendar,
                        each_forecast=lambda job, fc: self._record(job.series, fc, job.bars, by_name, result))
         started, recorded = time.perf_counter(), result.timings["record"]

@@ -1,0 +1,34 @@
+"""A watch's request from its knobs: where a tick's forecasts run is ``kronos batch``'s ``Engine`` (issue 64)."""
+from __future__ import annotations
+
+import pytest
+from watch_kit import synthetic_folder
+
+from kronos.errors import InputError
+from kronos_studio.cli.main import build_parser
+from kronos_studio.cli.watch import watch_request
+from kronos_studio.desk import Engine, WatchRequest
+
+
+def test_kronos_watch_takes_kronos_batchs_engine_options_ray_address_included(tmp_path):
+    folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
+    args = build_parser().parse_args(["watch", str(folder), "--horizon", "3", "--engine", "ray",
+                                      "--ray-address", "ray://head:10001", "--workers", "2"])
+    request = watch_request(args)
+    assert request.engine == Engine("ray", "ray://head:10001", 2)
+    assert WatchRequest.from_json(request.to_json()).engine == request.engine  # kept as the ledger keeps it
+
+
+def test_workers_without_the_ray_engine_are_refused_as_kronos_batch_refuses_them(tmp_path):
+    folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
+    args = build_parser().parse_args(["watch", str(folder), "--horizon", "3", "--workers", "2"])
+    with pytest.raises(InputError, match="local engine does not use"):
+        watch_request(args)
+
+
+def test_a_watch_kept_before_the_engine_was_one_value_reads_back(tmp_path):
+    folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
+    args = build_parser().parse_args(["watch", str(folder), "--horizon", "3"])
+    kept = {**watch_request(args).to_json(), "engine": "ray", "workers": 3}
+    kept.pop("ray_address")
+    assert WatchRequest.from_json(kept).engine == Engine("ray", None, 3)
