@@ -72,6 +72,7 @@ def option_knobs() -> dict:
         Engine,
         FineTunePlan,
         RankPlan,
+        Replay,
         RetrainPolicy,
         RetrainSettings,
         RetrainWatchlistRequest,
@@ -80,12 +81,13 @@ def option_knobs() -> dict:
         ScreenRequest,
         StepsRequest,
         TrustPlan,
+        WatchRequest,
     )
 
     return {knob.name(name): (default, knob)
             for cls in (FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
                         ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
-                        RetrainPolicy, AlertRules, AlertChannels)
+                        RetrainPolicy, AlertRules, AlertChannels, Replay, WatchRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -57,17 +57,10 @@ def register(sub) -> None:
     add_sampling_options(p, "history bars each series is forecast from (default: the model's context minus the horizon)")
     when = p.add_argument_group("when it ticks")
     when.add_argument("--once", action="store_true", help="run the tick of the latest bar close and stop")
-    when.add_argument("--replay-from", dest="replay_from", default=None, metavar="DATE",
-                      help="replay the days after DATE on a simulated clock: each tick sees only the bars closed by then")
-    when.add_argument("--to", default=None, metavar="DATE", help="with --replay-from: the last day replayed (default: "
-                                                                "the end of the bars)")
-    when.add_argument("--replay-name", dest="replay_name", default=None,
-                      help="with --replay-from: the label its rows carry (default: the watch's name)")
+    add_knob_options(when, Replay)  # --replay-from, --to, --replay-name
     add_training_period_switch(p, "a replay's ticks")
     learning = p.add_argument_group("learning")
-    learning.add_argument("--learn", action="store_true",
-                          help="refit the gated meta-learner from the ledger when due (--learn-every ticks), on what "
-                               "was scored by each tick's clock")
+    add_knob_options(learning, WatchRequest, ("learn",))
     add_knob_options(learning, RetrainPolicy)
     add_knob_options(p.add_argument_group("alert rules"), AlertRules)
     add_knob_options(p.add_argument_group("alert channels (no secret is logged or kept: the SMTP password is read "
@@ -99,13 +92,14 @@ def watch_request(args):
     name = args.name or path.stem
     replay = None
     if args.replay_from:
-        replay = Replay(args.replay_from, args.to, args.replay_name or "")
+        replay = from_knobs(Replay, args)
         name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
-    return WatchRequest(name=name, entries=tuple(entries), settings=sampling_settings(args), model=args.model,
-                        watchlist=str(path.resolve()), retrain=from_knobs(RetrainPolicy, args),
-                        alerts=from_knobs(AlertRules, args), channels=from_knobs(AlertChannels, args),
-                        replay=replay, learn=args.learn, include_training_period=args.include_training_period,
-                        engine=from_knobs(Engine, args), fixes=tuple(args.fix), calendar=args.calendar)
+    return from_knobs(WatchRequest, args, ("learn",), name=name, entries=tuple(entries),
+                      settings=sampling_settings(args), model=args.model, watchlist=str(path.resolve()),
+                      retrain=from_knobs(RetrainPolicy, args), alerts=from_knobs(AlertRules, args),
+                      channels=from_knobs(AlertChannels, args), replay=replay,
+                      include_training_period=args.include_training_period, engine=from_knobs(Engine, args),
+                      fixes=tuple(args.fix), calendar=args.calendar)
 
 
 def tick_line(tick) -> str:

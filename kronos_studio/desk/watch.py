@@ -182,9 +182,16 @@ class Replay:
     """A replay over past days: ticks at every bar close after ``start`` to the end of ``end`` (dates, UTC; None:
     the end of the bars); ``label``: the name its rows carry (default: the watch's name and the dates)."""
 
-    start: str
-    end: str | None = None
-    label: str = ""
+    start: str | None = knob(None, label="Replay from", setting="replay_from",
+                             help="replay the days after this date (YYYY-MM-DD) on a simulated clock: each tick sees "
+                                  "only the bars closed by then")
+    end: str | None = knob(None, label="Replay to", setting="to",
+                           help="with replay_from: the last day replayed (default: the end of the bars)")
+    label: str | None = knob(None, label="Replay name", setting="replay_name",
+                             help="with replay_from: the label its rows carry (default: the watch's name)")
+
+    def __post_init__(self):
+        object.__setattr__(self, "label", self.label or "")  # not given: "" (what the watch's key was made with)
 
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp | None]:
         try:
@@ -219,7 +226,8 @@ class WatchRequest:
     alerts: AlertRules = AlertRules()
     channels: AlertChannels = AlertChannels()
     replay: Replay | None = None
-    learn: bool = False
+    learn: bool = knob(False, label="Learn", help="refit the gated meta-learner from the ledger when due (learn_every "
+                                                  "ticks), on what was scored by each tick's clock")
     include_training_period: bool = False
     engine: Engine = Engine()
     fixes: tuple[str, ...] = ()
@@ -240,10 +248,15 @@ class WatchRequest:
                "risk": dataclasses.asdict(self.risk), "retrain": dataclasses.asdict(self.retrain),
                "alerts": dataclasses.asdict(self.alerts), "channels": dataclasses.asdict(self.channels),
                "replay": None if self.replay is None else dataclasses.asdict(self.replay), "learn": self.learn,
-               "include_training_period": self.include_training_period, **dataclasses.asdict(self.engine),
+               "include_training_period": self.include_training_period, **self._engine_json(),
                "fixes": list(self.fixes), "calendar": self.calendar,
                "retrain_settings": None if self.retrain_settings is None else dataclasses.asdict(self.retrain_settings)}
         return json.loads(json.dumps(out, default=str))
+
+    def _engine_json(self) -> dict:
+        """The engine as flat keys (as kept before it was an ``Engine``); no ray_address when none is given, so that
+        a watch kept before it existed keeps its key."""
+        return {k: v for k, v in dataclasses.asdict(self.engine).items() if k != "ray_address" or v is not None}
 
     @classmethod
     def from_json(cls, data: dict) -> WatchRequest:
@@ -470,6 +483,10 @@ class Watcher:
         from kronos_studio.ledger.schema import IN_TRAINING_PERIOD, REPLAY_CHARS
 
         replay = self.request.replay
+        if replay.label and len(replay.label) > REPLAY_CHARS:  # refused, never cut (the service refused it, the
+            # command line cut it silently)
+            raise WatchError(f"a replay's label is at most {REPLAY_CHARS} characters, got {len(replay.label)}",
+                             {"replay_name": len(replay.label)}, Fix("give a shorter {setting}", "replay_name"))
         label = replay.label or self.request.name
         period = self._base_forecaster().training_period()
         inside = 0 if period is None else int((self.ticks_planned <= period.seen_until).sum())

@@ -5,7 +5,7 @@ import pytest
 from watch_kit import synthetic_folder
 
 from kronos.errors import InputError
-from kronos_studio.cli.main import build_parser
+from kronos_studio.cli.main import build_parser, main
 from kronos_studio.cli.watch import watch_request
 from kronos_studio.desk import Engine, WatchRequest
 
@@ -30,5 +30,16 @@ def test_a_watch_kept_before_the_engine_was_one_value_reads_back(tmp_path):
     folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
     args = build_parser().parse_args(["watch", str(folder), "--horizon", "3"])
     kept = {**watch_request(args).to_json(), "engine": "ray", "workers": 3}
-    kept.pop("ray_address")
+    assert "ray_address" not in kept  # none given: the key a watch had before the address existed
     assert WatchRequest.from_json(kept).engine == Engine("ray", None, 3)
+
+
+def test_a_replay_label_longer_than_the_ledger_keeps_is_refused_not_cut(tmp_path, monkeypatch, capsys):
+    """The service refused a replay_name past 64 characters, the command line cut it silently: both refuse now."""
+    monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "storage"))
+    monkeypatch.setenv("KRONOS_STUDIO_DB", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    folder = synthetic_folder(tmp_path / "list")
+    code = main(["watch", str(folder), "--horizon", "3", "--paths", "4", "--replay-from", "2026-05-07",
+                 "--replay-name", "r" * 65])
+    assert code == 2
+    assert "--replay-name" in capsys.readouterr().err
