@@ -83,21 +83,17 @@ def register(sub) -> None:
 
 def watch_request(args):
     """The ``WatchRequest`` the options ask for."""
-    if args.to and not args.replay_from:
-        raise CliError("--to ends a replay: give --replay-from too")
     if (args.replay_from or args.replay_name) and args.once:
         raise CliError("--once runs one live tick; --replay-from replays past days: give one of them")
     path = Path(args.watchlist)
     entries = Desk.watchlist(path, newest=True)
     name = args.name or path.stem
-    replay = None
     if args.replay_from:
-        replay = from_knobs(Replay, args)
         name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
     return from_knobs(WatchRequest, args, ("learn",), name=name, entries=tuple(entries),
                       settings=sampling_settings(args), model=args.model, watchlist=str(path.resolve()),
                       retrain=from_knobs(RetrainPolicy, args), alerts=from_knobs(AlertRules, args),
-                      channels=from_knobs(AlertChannels, args), replay=replay,
+                      channels=from_knobs(AlertChannels, args), replay=from_knobs(Replay, args),
                       include_training_period=args.include_training_period, engine=from_knobs(Engine, args),
                       fixes=tuple(args.fix), calendar=args.calendar)
 

@@ -240,6 +240,12 @@ class WatchRequest:
                              Fix("name it ({setting})", "name"))
         if not self.entries:
             raise WatchError("the watchlist has no series", fix=Fix("add series to the watchlist"))
+        if self.replay is not None and self.replay.start is None:  # a face's Replay of its knobs, replay_from not given
+            given = {k: v for k, v in (("to", self.replay.end), ("replay_name", self.replay.label)) if v}
+            if given:  # never a live watch that silently drops them
+                raise WatchError(f"{' and '.join(given)} {'belong' if len(given) > 1 else 'belongs'} to a replay, "
+                                 "which replay_from starts", given, Fix("give {setting} too", "replay_from"))
+            object.__setattr__(self, "replay", None)
 
     def to_json(self) -> dict:
         """The request as the ledger keeps it (``watches.request``): plain JSON, read back by ``from_json``."""

@@ -92,12 +92,10 @@ def watch_request(body, workspace: str, desk):
     if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
         shutil.rmtree(folder / INPUTS)
     entries = placed(entries, texts, folder)
-    replay = None if body.replay_from is None else from_knobs(Replay, body)
-    if body.to is not None and body.replay_from is None:
-        raise ServiceError(422, 'the field "to" ends a replay: give "replay_from" too')
     return from_knobs(WatchRequest, body, ("learn",), name=body.name, entries=tuple(entries),
                       settings=forecast_settings(body), model=body.model, retrain=from_knobs(RetrainPolicy, body),
-                      alerts=from_knobs(AlertRules, body), channels=from_knobs(AlertChannels, body), replay=replay,
+                      alerts=from_knobs(AlertRules, body), channels=from_knobs(AlertChannels, body),
+                      replay=from_knobs(Replay, body),
                       include_training_period=body.include_training_period, fixes=tuple(body.fix),
                       calendar=body.calendar)
 

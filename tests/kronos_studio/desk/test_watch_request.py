@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from watch_kit import synthetic_folder
 
-from kronos.errors import InputError
+from kronos.errors import InputError, UserError
 from kronos_studio.cli.main import build_parser, main
 from kronos_studio.cli.watch import watch_request
 from kronos_studio.desk import Engine, WatchRequest
@@ -43,3 +43,20 @@ def test_a_replay_label_longer_than_the_ledger_keeps_is_refused_not_cut(tmp_path
                  "--replay-name", "r" * 65])
     assert code == 2
     assert "--replay-name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, named", [(["--to", "2026-05-08"], "to belongs"),
+                                            (["--replay-name", "q2"], "replay_name belongs"),
+                                            (["--to", "2026-05-08", "--replay-name", "q2"], "to and replay_name")])
+def test_a_replays_options_without_its_start_are_refused_never_dropped(tmp_path, options, named):
+    """The desk's one refusal (the command line refused --to alone and dropped --replay-name alone)."""
+    folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
+    args = build_parser().parse_args(["watch", str(folder), "--horizon", "3", *options])
+    with pytest.raises(UserError, match=f"{named}.* to a replay, which replay_from starts") as refused:
+        watch_request(args)
+    assert [f.setting for f in refused.value.fix] == ["replay_from"]
+
+
+def test_no_replay_option_is_a_live_watch(tmp_path):
+    folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
+    assert watch_request(build_parser().parse_args(["watch", str(folder), "--horizon", "3"])).replay is None
