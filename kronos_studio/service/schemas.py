@@ -195,15 +195,14 @@ EvaluateRequest = create_model("EvaluateRequest", __base__=BarsInput, **settings
                                **knob_fields(CovariateOptions))
 
 
-class BatchSeries(Strict):
-    """One series of a batch: CSV text under a name, or a source's symbol."""
+# what names one series of a batch (a watch's, a watchlist retrain's): CSV text or a source's symbol, the
+# ``BarsRequest`` fields generated from their knobs (``series.series_entries`` makes watchlist entries of them)
+SERIES_KNOBS = ("csv_text", "source", "symbol", "interval", "exchange")
 
-    name: str | None = None
-    bars_csv: str | None = None
-    source: str | None = None
-    symbol: str | None = None
-    interval: str | None = None
-    exchange: str | None = None
+BatchSeries = create_model("BatchSeries", __base__=Strict, __doc__="One series of a batch: CSV text under a name, or "
+                           "a source's symbol.", name=(str | None, Field(None, description="with bars_csv: the series' "
+                                                                                           "name (default: seriesN)")),
+                           **knob_fields(BarsRequest, SERIES_KNOBS))
 
 
 BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(RankPlan), __doc__=(
