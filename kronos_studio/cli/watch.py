@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kronos.settings import from_knobs
 from kronos_studio.desk import (
+    INCLUDE_TRAINING_PERIOD,
     READING,
     AlertChannels,
     AlertRules,
@@ -26,7 +27,6 @@ from .common import (
     add_knob_options,
     add_sampling_options,
     add_threads_option,
-    add_training_period_switch,
     positive,
     sampling_settings,
 )
@@ -58,7 +58,7 @@ def register(sub) -> None:
     when = p.add_argument_group("when it ticks")
     when.add_argument("--once", action="store_true", help="run the tick of the latest bar close and stop")
     add_knob_options(when, Replay)  # --replay-from, --to, --replay-name
-    add_training_period_switch(p, "a replay's ticks")
+    add_knob_options(when, WatchRequest, (INCLUDE_TRAINING_PERIOD,))
     learning = p.add_argument_group("learning")
     add_knob_options(learning, WatchRequest, ("learn",))
     add_knob_options(learning, RetrainPolicy)
@@ -90,11 +90,11 @@ def watch_request(args):
     name = args.name or path.stem
     if args.replay_from:
         name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
-    return from_knobs(WatchRequest, args, ("learn",), name=name, entries=tuple(entries),
+    return from_knobs(WatchRequest, args, name=name, entries=tuple(entries),
                       settings=sampling_settings(args), model=args.model, watchlist=str(path.resolve()),
                       retrain=from_knobs(RetrainPolicy, args), alerts=from_knobs(AlertRules, args),
                       channels=from_knobs(AlertChannels, args), replay=from_knobs(Replay, args),
-                      include_training_period=args.include_training_period, engine=from_knobs(Engine, args),
+                      engine=from_knobs(Engine, args),
                       fixes=tuple(args.fix), calendar=args.calendar)
 
 

@@ -228,7 +228,10 @@ class WatchRequest:
     replay: Replay | None = None
     learn: bool = knob(False, label="Learn", help="refit the gated meta-learner from the ledger when due (learn_every "
                                                   "ticks), on what was scored by each tick's clock")
-    include_training_period: bool = False
+    include_training_period: bool = knob(False, label="Replay inside the model's training period",
+                                         setting=INCLUDE_TRAINING_PERIOD,
+                                         help="run a replay whose ticks lie inside the base model's training period "
+                                              "(refused otherwise: its scores would measure memory), its rows flagged")
     engine: Engine = Engine()
     fixes: tuple[str, ...] = ()
     calendar: str | None = None

@@ -62,12 +62,10 @@ class WatchOptions(Strict):
     name: str = Field(..., min_length=1, max_length=200)
     series: list[BatchSeries] = Field(..., min_length=1)
     model: str | None = None
-    include_training_period: bool = Field(False, description="run a replay whose ticks lie inside the base model's "
-                                                             "training period, its rows flagged")
 
 
 WatchBody = create_model("WatchBody", __base__=WatchOptions, __doc__=WatchOptions.__doc__, **settings_fields(),
-                         **knob_fields(Replay), **knob_fields(WatchRequest, ("learn",)),
+                         **knob_fields(Replay), **knob_fields(WatchRequest),
                          **knob_fields(ScreenRequest, READING), **knob_fields(RetrainPolicy), **knob_fields(AlertRules),
                          **knob_fields(AlertChannels))
 
@@ -92,12 +90,10 @@ def watch_request(body, workspace: str, desk):
     if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
         shutil.rmtree(folder / INPUTS)
     entries = placed(entries, texts, folder)
-    return from_knobs(WatchRequest, body, ("learn",), name=body.name, entries=tuple(entries),
+    return from_knobs(WatchRequest, body, name=body.name, entries=tuple(entries),
                       settings=forecast_settings(body), model=body.model, retrain=from_knobs(RetrainPolicy, body),
                       alerts=from_knobs(AlertRules, body), channels=from_knobs(AlertChannels, body),
-                      replay=from_knobs(Replay, body),
-                      include_training_period=body.include_training_period, fixes=tuple(body.fix),
-                      calendar=body.calendar)
+                      replay=from_knobs(Replay, body), fixes=tuple(body.fix), calendar=body.calendar)
 
 
 def watch_body(book, watch, ticks: int = 1) -> dict:

@@ -60,3 +60,12 @@ def test_a_replays_options_without_its_start_are_refused_never_dropped(tmp_path,
 def test_no_replay_option_is_a_live_watch(tmp_path):
     folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
     assert watch_request(build_parser().parse_args(["watch", str(folder), "--horizon", "3"])).replay is None
+
+
+def test_the_watch_requests_own_knobs_reach_it_from_the_command_line(tmp_path):
+    folder = synthetic_folder(tmp_path / "list", end="2025-09-30")
+    args = build_parser().parse_args(["watch", str(folder), "--horizon", "3", "--replay-from", "2025-09-01",
+                                      "--replay-name", "q3", "--include-training-period", "--learn"])
+    request = watch_request(args)
+    assert request.learn and request.include_training_period
+    assert (request.replay.start, request.replay.end, request.replay.label) == ("2025-09-01", None, "q3")

@@ -19,6 +19,7 @@ def test_a_watchs_replay_and_learning_fields_are_the_desks_knobs():
     for field, name in (("replay_from", "start"), ("to", "end"), ("replay_name", "label")):
         assert described(WatchBody, field, Replay, name), field
     assert described(WatchBody, "learn", WatchRequest, "learn")
+    assert described(WatchBody, "include_training_period", WatchRequest, "include_training_period")
 
 
 def test_a_batchs_series_and_touch_levels_are_the_desks_knobs():
