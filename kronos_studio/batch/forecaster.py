@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from kronos.errors import Fix, InputError, UserError
 from kronos.lazy import pd
-from kronos.settings import ForecastSettings, bounded, check_bounds
+from kronos.settings import Bounds, ForecastSettings, check_bounds, knob
 from kronos_studio.catalog import resolve
 from kronos_studio.catalog.champion import champion_entry, champion_forecaster
 from kronos_studio.catalog.kinds import kind_of
@@ -34,8 +34,10 @@ class BatchSettings:
     columns (``summary.risk_summary``; a row reads the horizon only, so ``per_step`` is always off here)."""
 
     forecast: ForecastSettings
-    touch_levels: tuple[float, ...] = bounded(DEFAULT_TOUCH_LEVELS, gt=-1, lt=10, max_items=MAX_TOUCH_LEVELS,
-                                              unique=True, what="touch levels")
+    touch_levels: tuple[float, ...] = knob(DEFAULT_TOUCH_LEVELS, Bounds(gt=-1, lt=10, max_items=MAX_TOUCH_LEVELS,
+                                                                        unique=True, what="touch levels"),
+                                           label="Touch levels", help="returns whose touch probability each row "
+                                                                      "reports, e.g. -0.1 and 0.05")
     risk: RiskSettings = RiskSettings(per_step=False)
 
     def __post_init__(self):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kronos.settings import knob_values
+from kronos.settings import knob_values, knobs
 from kronos_studio.desk import READING, RISK_KNOBS, BatchSettings, Engine, RiskSettings, ScreenRequest
 
 from .batch_evaluate import add_evaluate_options, path_counts, run_evaluate, single_paths
@@ -45,8 +45,9 @@ def register(sub) -> None:
                                                  "(default: the bundled model)")
     add_sampling_options(p, "history bars every series is forecast from (default: the model's context minus the "
                             "horizon); shorter series get a 'short_history' row")
-    p.add_argument("--touch-levels", dest="touch_levels", type=touch_levels, default=(-0.05, 0.05), metavar="R1,R2",
-                   help="returns whose touch probability to report, e.g. -0.1,0.05 (default -0.05,0.05)")
+    touch, how = knobs(BatchSettings)["touch_levels"]  # its knob, written comma-separated here
+    p.add_argument("--touch-levels", dest="touch_levels", type=touch_levels, default=touch, metavar="R1,R2",
+                   help=f"{how.help} (comma-separated; default {','.join(map(str, touch))})")
     risk_columns = p.add_argument_group("risk columns (as kronos risk reads them, at the horizon)")
     add_knob_options(risk_columns, RiskSettings, only=RISK_KNOBS)
     add_knob_options(p, ScreenRequest, READING)  # how every series is read: --fix, --calendar

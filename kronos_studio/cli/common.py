@@ -132,7 +132,7 @@ def add_training_period_switch(p, what: str, old_spelling: str | None = None) ->
 
 # an option's value, in words (a repeated option's: VALUE when not here)
 METAVARS = {"covariates": "FILE_OR_SYMBOL", "known_future": "KIND", "fix": "FIX", "symbol": "NAME", "exchange": "NAME",
-            "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME",
+            "costs_bps": "BPS", "every": "K", "since": "DATE", "model": "MODEL", "replay": "NAME", "replay_from": "DATE", "to": "DATE", "replay_name": "NAME",
             "beside": "MODEL", "step": "N", "meta": "DIR", "chronos2": "auto|off|REF", "levels": "LEVEL",
             "positions": "POSITION", "time_limit": "SECONDS"}
 

@@ -73,6 +73,7 @@ def option_knobs() -> dict:
         FineTunePlan,
         FineTuneRequest,
         RankPlan,
+        Replay,
         RetrainPolicy,
         RetrainSettings,
         RetrainWatchlistRequest,
@@ -83,12 +84,13 @@ def option_knobs() -> dict:
         TrainingData,
         TrainingOptions,
         TrustPlan,
+        WatchRequest,
     )
 
     return {knob.name(name): (default, knob)
             for cls in (TrainingData, TrainingOptions, FineTuneRequest, FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
                         ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
-                        RetrainPolicy, AlertRules, AlertChannels)
+                        RetrainPolicy, AlertRules, AlertChannels, Replay, WatchRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 

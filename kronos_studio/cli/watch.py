@@ -8,10 +8,12 @@ from pathlib import Path
 
 from kronos.settings import from_knobs
 from kronos_studio.desk import (
+    INCLUDE_TRAINING_PERIOD,
     READING,
     AlertChannels,
     AlertRules,
     Desk,
+    Engine,
     Replay,
     RetrainPolicy,
     ScreenRequest,
@@ -25,7 +27,6 @@ from .common import (
     add_knob_options,
     add_sampling_options,
     add_threads_option,
-    add_training_period_switch,
     positive,
     sampling_settings,
 )
@@ -56,24 +57,16 @@ def register(sub) -> None:
     add_sampling_options(p, "history bars each series is forecast from (default: the model's context minus the horizon)")
     when = p.add_argument_group("when it ticks")
     when.add_argument("--once", action="store_true", help="run the tick of the latest bar close and stop")
-    when.add_argument("--replay-from", dest="replay_from", default=None, metavar="DATE",
-                      help="replay the days after DATE on a simulated clock: each tick sees only the bars closed by then")
-    when.add_argument("--to", default=None, metavar="DATE", help="with --replay-from: the last day replayed (default: "
-                                                                "the end of the bars)")
-    when.add_argument("--replay-name", dest="replay_name", default=None,
-                      help="with --replay-from: the label its rows carry (default: the watch's name)")
-    add_training_period_switch(p, "a replay's ticks")
+    add_knob_options(when, Replay)  # --replay-from, --to, --replay-name
+    add_knob_options(when, WatchRequest, (INCLUDE_TRAINING_PERIOD,))
     learning = p.add_argument_group("learning")
-    learning.add_argument("--learn", action="store_true",
-                          help="refit the gated meta-learner from the ledger when due (--learn-every ticks), on what "
-                               "was scored by each tick's clock")
+    add_knob_options(learning, WatchRequest, ("learn",))
     add_knob_options(learning, RetrainPolicy)
     add_knob_options(p.add_argument_group("alert rules"), AlertRules)
     add_knob_options(p.add_argument_group("alert channels (no secret is logged or kept: the SMTP password is read "
                                           "from --smtp-password-env's variable, a webhook's URL shown by its host)"),
                      AlertChannels)
-    p.add_argument("--engine", choices=["local", "ray"], default="local", help="the batch engine forecasting a tick")
-    p.add_argument("--workers", type=positive(int), default=None, help="Ray actors (default: one per CPU)")
+    add_knob_options(p.add_argument_group("where a tick's forecasts run"), Engine)  # as kronos batch's
     add_knob_options(p, ScreenRequest, READING)  # how every series is read (--fix, --calendar), as kronos batch's
     p.add_argument("--json", default=None, metavar="OUT", help="write what every tick did as JSON")
     p.add_argument("--quiet", action="store_true", help="one line at the end, not one per tick")
@@ -90,22 +83,19 @@ def register(sub) -> None:
 
 def watch_request(args):
     """The ``WatchRequest`` the options ask for."""
-    if args.to and not args.replay_from:
-        raise CliError("--to ends a replay: give --replay-from too")
     if (args.replay_from or args.replay_name) and args.once:
         raise CliError("--once runs one live tick; --replay-from replays past days: give one of them")
     path = Path(args.watchlist)
     entries = Desk.watchlist(path, newest=True)
     name = args.name or path.stem
-    replay = None
     if args.replay_from:
-        replay = Replay(args.replay_from, args.to, args.replay_name or "")
         name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
-    return WatchRequest(name=name, entries=tuple(entries), settings=sampling_settings(args), model=args.model,
-                        watchlist=str(path.resolve()), retrain=from_knobs(RetrainPolicy, args),
-                        alerts=from_knobs(AlertRules, args), channels=from_knobs(AlertChannels, args),
-                        replay=replay, learn=args.learn, include_training_period=args.include_training_period,
-                        engine=args.engine, workers=args.workers, fixes=tuple(args.fix), calendar=args.calendar)
+    return from_knobs(WatchRequest, args, name=name, entries=tuple(entries),
+                      settings=sampling_settings(args), model=args.model, watchlist=str(path.resolve()),
+                      retrain=from_knobs(RetrainPolicy, args), alerts=from_knobs(AlertRules, args),
+                      channels=from_knobs(AlertChannels, args), replay=from_knobs(Replay, args),
+                      engine=from_knobs(Engine, args),
+                      fixes=tuple(args.fix), calendar=args.calendar)
 
 
 def tick_line(tick) -> str:

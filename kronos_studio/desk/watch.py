@@ -55,6 +55,7 @@ from kronos_studio.risk.record import risk_record, tag
 from kronos_studio.training.retrain_settings import RetrainSettings
 
 from .requests import ForecastRequest
+from .screen import Engine
 
 # The stages of a tick, in order: what the bench's shares and a tick's ``timings`` name.
 STAGES = ("load", "score", "forecast", "record", "drift_exceptions", "retrain", "alerts")
@@ -181,9 +182,16 @@ class Replay:
     """A replay over past days: ticks at every bar close after ``start`` to the end of ``end`` (dates, UTC; None:
     the end of the bars); ``label``: the name its rows carry (default: the watch's name and the dates)."""
 
-    start: str
-    end: str | None = None
-    label: str = ""
+    start: str | None = knob(None, label="Replay from", setting="replay_from",
+                             help="replay the days after this date (YYYY-MM-DD) on a simulated clock: each tick sees "
+                                  "only the bars closed by then")
+    end: str | None = knob(None, label="Replay to", setting="to",
+                           help="with replay_from: the last day replayed (default: the end of the bars)")
+    label: str | None = knob(None, label="Replay name", setting="replay_name",
+                             help="with replay_from: the label its rows carry (default: the watch's name)")
+
+    def __post_init__(self):
+        object.__setattr__(self, "label", self.label or "")  # not given: "" (what the watch's key was made with)
 
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp | None]:
         try:
@@ -205,7 +213,8 @@ class WatchRequest:
     folder or CSV they were read from, read again at each live tick), the model (None: the bundled default;
     ``champion``: each series' own; ``ensemble``), the forecast and risk settings, the retrain policy, the alert
     rules and channels, and for a replay its window (``replay``). ``learn``: refit the gated meta-learner when
-    due; ``retrain_settings``: how a challenger is trained (None: ``RetrainSettings``' defaults at the horizon)."""
+    due; ``engine``: where a tick's forecasts run (``kronos batch``'s ``Engine``, its knobs the command line's options);
+    ``retrain_settings``: how a challenger is trained (None: ``RetrainSettings``' defaults at the horizon)."""
 
     name: str
     entries: tuple
@@ -217,10 +226,13 @@ class WatchRequest:
     alerts: AlertRules = AlertRules()
     channels: AlertChannels = AlertChannels()
     replay: Replay | None = None
-    learn: bool = False
-    include_training_period: bool = False
-    engine: str = "local"
-    workers: int | None = None
+    learn: bool = knob(False, label="Learn", help="refit the gated meta-learner from the ledger when due (learn_every "
+                                                  "ticks), on what was scored by each tick's clock")
+    include_training_period: bool = knob(False, label="Replay inside the model's training period",
+                                         setting=INCLUDE_TRAINING_PERIOD,
+                                         help="run a replay whose ticks lie inside the base model's training period "
+                                              "(refused otherwise: its scores would measure memory), its rows flagged")
+    engine: Engine = Engine()
     fixes: tuple[str, ...] = ()
     calendar: str | None = None
     retrain_settings: object = None  # training.retrain_settings.RetrainSettings
@@ -231,6 +243,12 @@ class WatchRequest:
                              Fix("name it ({setting})", "name"))
         if not self.entries:
             raise WatchError("the watchlist has no series", fix=Fix("add series to the watchlist"))
+        if self.replay is not None and self.replay.start is None:  # a face's Replay of its knobs, replay_from not given
+            given = {k: v for k, v in (("to", self.replay.end), ("replay_name", self.replay.label)) if v}
+            if given:  # never a live watch that silently drops them
+                raise WatchError(f"{' and '.join(given)} {'belong' if len(given) > 1 else 'belongs'} to a replay, "
+                                 "which replay_from starts", given, Fix("give {setting} too", "replay_from"))
+            object.__setattr__(self, "replay", None)
 
     def to_json(self) -> dict:
         """The request as the ledger keeps it (``watches.request``): plain JSON, read back by ``from_json``."""
@@ -239,10 +257,15 @@ class WatchRequest:
                "risk": dataclasses.asdict(self.risk), "retrain": dataclasses.asdict(self.retrain),
                "alerts": dataclasses.asdict(self.alerts), "channels": dataclasses.asdict(self.channels),
                "replay": None if self.replay is None else dataclasses.asdict(self.replay), "learn": self.learn,
-               "include_training_period": self.include_training_period, "engine": self.engine,
-               "workers": self.workers, "fixes": list(self.fixes), "calendar": self.calendar,
+               "include_training_period": self.include_training_period, **self._engine_json(),
+               "fixes": list(self.fixes), "calendar": self.calendar,
                "retrain_settings": None if self.retrain_settings is None else dataclasses.asdict(self.retrain_settings)}
         return json.loads(json.dumps(out, default=str))
+
+    def _engine_json(self) -> dict:
+        """The engine as flat keys (as kept before it was an ``Engine``); no ray_address when none is given, so that
+        a watch kept before it existed keeps its key."""
+        return {k: v for k, v in dataclasses.asdict(self.engine).items() if k != "ray_address" or v is not None}
 
     @classmethod
     def from_json(cls, data: dict) -> WatchRequest:
@@ -256,7 +279,7 @@ class WatchRequest:
                    channels=AlertChannels(**tuples(data["channels"])),
                    replay=None if data.get("replay") is None else Replay(**data["replay"]),
                    learn=bool(data.get("learn")), include_training_period=bool(data.get("include_training_period")),
-                   engine=data.get("engine", "local"), workers=data.get("workers"), fixes=tuple(data.get("fixes", ())),
+                   engine=Engine(data.get("engine", "local"), data.get("ray_address"), data.get("workers")), fixes=tuple(data.get("fixes", ())),
                    calendar=data.get("calendar"),
                    retrain_settings=None if data.get("retrain_settings") is None else RetrainSettings(
                        **data["retrain_settings"]))
@@ -469,6 +492,10 @@ class Watcher:
         from kronos_studio.ledger.schema import IN_TRAINING_PERIOD, REPLAY_CHARS
 
         replay = self.request.replay
+        if replay.label and len(replay.label) > REPLAY_CHARS:  # refused, never cut (the service refused it, the
+            # command line cut it silently)
+            raise WatchError(f"a replay's label is at most {REPLAY_CHARS} characters, got {len(replay.label)}",
+                             {"replay_name": len(replay.label)}, Fix("give a shorter {setting}", "replay_name"))
         label = replay.label or self.request.name
         period = self._base_forecaster().training_period()
         inside = 0 if period is None else int((self.ticks_planned <= period.seen_until).sum())
@@ -588,8 +615,9 @@ class Watcher:
         r = self.request
         levels = tuple(sorted({*r.risk.levels, r.alerts.var_level}))  # the tick says the VaR at the alerts' level
         settings = BatchSettings(r.settings, risk=dataclasses.replace(r.risk, levels=levels, per_step=False))
-        run = BatchRun(model=r.model, engine=r.engine, workers=r.workers, workspace=self.ledger.workspace,
-                       ledger_url=self.ledger.url, registry=self.desk.registry if r.engine == "local" else None,
+        run = BatchRun(model=r.model, engine=r.engine.engine, ray_address=r.engine.ray_address, workers=r.engine.workers,
+                       workspace=self.ledger.workspace, ledger_url=self.ledger.url,
+                       registry=self.desk.registry if r.engine.engine == "local" else None,
                        replay=self.ledger.replay, fixes=tuple(r.fixes), calendar=r.calendar,
                        each_forecast=lambda job, fc: self._record(job.series, fc, job.bars, by_name, result))
         started, recorded = time.perf_counter(), result.timings["record"]

@@ -7,11 +7,11 @@ import dataclasses
 from pathlib import Path
 
 from kronos.settings import knobs
-from kronos_studio.desk import READING, RISK_KNOBS, BatchSettings, RiskSettings, ScreenRequest
+from kronos_studio.desk import READING, RISK_KNOBS, RiskSettings, ScreenRequest
 
 from .compute import covariate_options
 from .errors import ServiceError, notice_line
-from .schemas import batch_risk, knob_options
+from .schemas import batch_settings, knob_options
 from .series import placed, series_entries
 
 
@@ -31,8 +31,7 @@ def batch_run(body, settings, desk, ledger):
             raise ServiceError(422, f"{', '.join(sorted(unread))} shape a screen's rows; evaluate scores the ranking "
                                     "and writes none: leave them out, or drop evaluate")
         return rank_run(body, settings, (entries, texts), desk, ledger.workspace)
-    touch = {"touch_levels": tuple(body.touch_levels)} if body.touch_levels is not None else {}
-    request = ScreenRequest(entries, BatchSettings(settings, risk=batch_risk(body), **touch), model=body.model,
+    request = ScreenRequest(entries, batch_settings(body, settings), model=body.model,
                             covariates=covariates, **knob_options(body, ScreenRequest, READING))
     desk.check_screen(request)
 

@@ -46,7 +46,8 @@ from .limits import Limits
 from .public_ids import AdapterNumbers
 from .schemas import (
     QUANTILES,
-    batch_risk,
+    TOUCH,
+    batch_settings,
     forecast_settings,
     knob_fields,
     knob_options,
@@ -241,8 +242,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                              "covariates: other series every one is conditioned on (model chronos2-small).")
     @tool_errors
     @with_covariates
-    @with_parameters(settings_parameters() + knob_parameters(RiskSettings, RISK_KNOBS) +
-                     knob_parameters(ScreenRequest, READING))
+    @with_parameters(settings_parameters() + knob_parameters(BatchSettings, TOUCH) +
+                     knob_parameters(RiskSettings, RISK_KNOBS) + knob_parameters(ScreenRequest, READING))
     def screen(files: list[str] | None = None, symbols: list[str] | None = None, source: str | None = None,
                interval: str | None = None, model: str | None = None, **settings) -> dict[str, Any]:
         s = forecast_settings(settings)
@@ -254,7 +255,7 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
             entries += tuple(symbol_entries_of(source, symbols, interval))
         if not entries:
             raise ServiceError(422, "nothing to screen: give files (under an allowed directory) or symbols")
-        done = desk.screen(ScreenRequest(entries, BatchSettings(s, risk=batch_risk(settings)), model=model,
+        done = desk.screen(ScreenRequest(entries, batch_settings(settings, s), model=model,
                                          covariates=covariates_of(settings),
                                          **knob_options(settings, ScreenRequest, READING)),
                            workspace=workspace, ledger=ledger)

@@ -195,15 +195,14 @@ EvaluateRequest = create_model("EvaluateRequest", __base__=BarsInput, **settings
                                **knob_fields(CovariateOptions))
 
 
-class BatchSeries(Strict):
-    """One series of a batch: CSV text under a name, or a source's symbol."""
+# what names one series of a batch (a watch's, a watchlist retrain's): CSV text or a source's symbol, the
+# ``BarsRequest`` fields generated from their knobs (``series.series_entries`` makes watchlist entries of them)
+SERIES_KNOBS = ("csv_text", "source", "symbol", "interval", "exchange")
 
-    name: str | None = None
-    bars_csv: str | None = None
-    source: str | None = None
-    symbol: str | None = None
-    interval: str | None = None
-    exchange: str | None = None
+BatchSeries = create_model("BatchSeries", __base__=Strict, __doc__="One series of a batch: CSV text under a name, or "
+                           "a source's symbol.", name=(str | None, Field(None, description="with bars_csv: the series' "
+                                                                                           "name (default: seriesN)")),
+                           **knob_fields(BarsRequest, SERIES_KNOBS))
 
 
 BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(RankPlan), __doc__=(
@@ -211,28 +210,29 @@ BatchEvaluate = create_model("BatchEvaluate", __base__=Strict, **knob_fields(Ran
     "request's paths is each of these path counts in turn); one field per ``RankPlan`` knob."))
 
 
-def batch_bounds(name: str):
-    """The ``Bounds`` of ``BatchSettings``' field ``name`` (the touch levels: returns above -100%, each once)."""
-    return bounds(BatchSettings)[name][1]
-
-
-TOUCH_LEVELS = bounded_type(list[float] | None, "touch_levels", batch_bounds("touch_levels"),
-                            "returns whose touch probability to report (default: kronos batch's)")
-
-
 class BatchOptions(Strict):
     series: list[BatchSeries] = Field(..., min_length=1)
     evaluate: BatchEvaluate | None = Field(None, description="score the ranking on past cut-offs instead; the job's "
                                                              "result is the JSON report with its panel")
     model: str | None = None
-    touch_levels: TOUCH_LEVELS = None
 
 
-# how every series is read (``ScreenRequest``'s knobs every face offers: the gate's fixes, the files' calendar), the
+TOUCH = ("touch_levels",)  # ``BatchSettings``' knob (its forecast and risk are the requests' settings fields)
+
+
+# the touch levels each row reports (``BatchSettings``' knob), how every series is read (``ScreenRequest``'s knobs
+# every face offers: the gate's fixes, the files' calendar), the
 # risk columns' settings (``BatchSettings.risk``: the ``RiskSettings`` knobs a row's columns depend on) and the
 # covariates every series is conditioned on (``CovariateOptions``' knobs, as /v1/forecast's)
-BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **knob_fields(ScreenRequest, READING),
+BatchRequest = create_model("BatchRequest", __base__=BatchOptions, **knob_fields(BatchSettings, TOUCH),
+                            **knob_fields(ScreenRequest, READING),
                             **settings_fields(), **knob_fields(RiskSettings, RISK_KNOBS), **knob_fields(CovariateOptions))
+
+
+def batch_settings(given, settings: ForecastSettings) -> BatchSettings:
+    """The ``BatchSettings`` of a screen a request body (or an MCP tool's arguments) asks for: ``settings``, its
+    touch levels and its risk columns' settings (``BatchSettings`` validates: one message for all)."""
+    return from_knobs(BatchSettings, given, TOUCH, forecast=settings, risk=batch_risk(given))
 
 
 def batch_risk(given) -> RiskSettings:

@@ -56,22 +56,18 @@ Ticks = Annotated[bounded_type(int, "ticks", Bounds(ge=1, le=MAX_TICKS_SHOWN)),
 class WatchOptions(Strict):
     """A watch: its name, its series (as ``POST /v1/batch`` takes them), the model (default: the bundled one;
     ``champion``: each series' own; ``ensemble``) and the forecast's settings; ``replay_from`` (and ``to``) replays
-    past days instead, its rows labelled ``replay_name`` (default: the name); the retrain policy, the alert rules
-    and channels one field per ``Knob`` of ``kronos_studio.desk.watch``'s options."""
+    past days instead, its rows labelled ``replay_name`` (default: the name); the replay, the learning, the retrain
+    policy, the alert rules and channels one field per ``Knob`` of ``kronos_studio.desk.watch``'s options."""
 
     name: str = Field(..., min_length=1, max_length=200)
     series: list[BatchSeries] = Field(..., min_length=1)
     model: str | None = None
-    replay_from: str | None = Field(None, description="replay the days after this date (YYYY-MM-DD) as a job")
-    to: str | None = Field(None, description="with replay_from: the last day replayed (default: the end of the bars)")
-    replay_name: str | None = Field(None, max_length=64, description="with replay_from: the label its rows carry")
-    include_training_period: bool = Field(False, description="run a replay whose ticks lie inside the base model's "
-                                                             "training period, its rows flagged")
-    learn: bool = Field(False, description="refit the gated meta-learner from the ledger when due (learn_every)")
 
 
 WatchBody = create_model("WatchBody", __base__=WatchOptions, __doc__=WatchOptions.__doc__, **settings_fields(),
-                         **knob_fields(ScreenRequest, READING), **knob_fields(RetrainPolicy), **knob_fields(AlertRules), **knob_fields(AlertChannels))
+                         **knob_fields(Replay), **knob_fields(WatchRequest),
+                         **knob_fields(ScreenRequest, READING), **knob_fields(RetrainPolicy), **knob_fields(AlertRules),
+                         **knob_fields(AlertChannels))
 
 
 def body_field(setting: str, value: object = None) -> str:
@@ -94,14 +90,10 @@ def watch_request(body, workspace: str, desk):
     if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
         shutil.rmtree(folder / INPUTS)
     entries = placed(entries, texts, folder)
-    replay = None if body.replay_from is None else Replay(body.replay_from, body.to, body.replay_name or "")
-    if body.to is not None and body.replay_from is None:
-        raise ServiceError(422, 'the field "to" ends a replay: give "replay_from" too')
-    return WatchRequest(name=body.name, entries=tuple(entries), settings=forecast_settings(body), model=body.model,
-                        retrain=from_knobs(RetrainPolicy, body), alerts=from_knobs(AlertRules, body),
-                        channels=from_knobs(AlertChannels, body), replay=replay,
-                        learn=body.learn, include_training_period=body.include_training_period,
-                        fixes=tuple(body.fix), calendar=body.calendar)
+    return from_knobs(WatchRequest, body, name=body.name, entries=tuple(entries),
+                      settings=forecast_settings(body), model=body.model, retrain=from_knobs(RetrainPolicy, body),
+                      alerts=from_knobs(AlertRules, body), channels=from_knobs(AlertChannels, body),
+                      replay=from_knobs(Replay, body), fixes=tuple(body.fix), calendar=body.calendar)
 
 
 def watch_body(book, watch, ticks: int = 1) -> dict:

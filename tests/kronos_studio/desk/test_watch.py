@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from watch_kit import FAST, real_folder, request, rows, synthetic_folder
 
-from kronos_studio.desk import Desk
+from kronos_studio.desk import Desk, Engine
 from kronos_studio.desk.watch import Replay
 from kronos_studio.ledger import Ledger
 
@@ -213,7 +213,7 @@ def test_a_replay_ticked_on_ray_records_the_rows_the_local_engine_records(storag
     made, steps = {}, {}
     for engine in ("local", "ray"):
         with Ledger.open(f"sqlite:///{storage / f'{engine}.sqlite'}") as opened:
-            asked = request(folder, replay=Replay("2026-05-07", "2026-05-08"), engine=engine, workers=2)
+            asked = request(folder, replay=Replay("2026-05-07", "2026-05-08"), engine=Engine(engine, workers=2 if engine == "ray" else None))
             done = Desk().watch(asked, opened)
             assert [t.status for t in done.ticks] == ["done"] * 2, engine
             made[engine] = rows(opened)

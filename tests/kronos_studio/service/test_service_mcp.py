@@ -60,7 +60,7 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
             refused = await client.call_tool("forecast", {"file": str(outside), "horizon": 3})
             screened = await client.call_tool("screen", {"files": [str(allowed / "aapl.csv")], "model": tiny_model,
                                                          "horizon": 3, "paths": 5, "levels": [0.9],
-                                                         "positions": ["long"]})
+                                                         "positions": ["long"], "touch_levels": [-0.1]})
             badly = await client.call_tool("screen", {"files": [str(allowed / "aapl.csv")], "model": tiny_model,
                                                       "horizon": 3, "paths": 5, "levels": [1.5]})
             record = await client.call_tool("track_record", {})
@@ -77,6 +77,8 @@ def test_tools_refuse_files_outside_the_allowed_directories(allowed, tiny_model,
     # the risk columns' settings reach the rows (issue 55): the levels and positions asked, no others
     risk = [k for k in result_json(screened)["rows"][0] if k.startswith(("var_", "es_"))]
     assert "var_long_90" in risk and "es_long_90_se" in risk and not [k for k in risk if "short" in k or "_99" in k]
+    # the touch levels (BatchSettings' knob) reach the screen tool as they reach POST /v1/batch (issue 64)
+    assert [k for k in result_json(screened)["rows"][0] if k.startswith("p_touch_")] == ["p_touch_-10%"]
     assert badly.is_error and 'give each of the field "levels" between 0.5 and 0.9999' in badly.content[0].text
     assert not record.is_error and result_json(record)["workspace"] == "default"
     # the SDK puts "Error executing tool forecast: " before the line the command line prints

@@ -130,6 +130,11 @@ def test_a_watch_refused_is_a_422_naming_its_fields(server, tmp_path):
                                              "to": "2018-05-03", **FAST})
         assert inside.status_code == 422
         assert '"include_training_period": true' in inside.json()["detail"] and "training period" in inside.text
+        long = c.post("/v1/watches", json={"name": "x", "series": series, "replay_from": "2018-05-01",
+                                           "replay_name": "r" * 65, **FAST})  # the ledger keeps 64: never cut
+        assert long.status_code == 422 and 'the field "replay_name"' in long.json()["detail"]
+        ended = c.post("/v1/watches", json={"name": "x", "series": series, "to": "2018-05-03", **FAST})
+        assert ended.status_code == 422 and 'give the field "replay_from" too' in ended.json()["detail"]
         bad = c.post("/v1/watches", json={"name": "y", "series": series, "price_level": ["SPX"], **FAST})
         assert bad.status_code == 422 and 'the field "price_level"' in bad.json()["detail"]
         unknown = "0123456789abcdef"  # a public id no watch of the workspace has
