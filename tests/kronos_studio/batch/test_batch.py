@@ -147,6 +147,7 @@ def test_rows_of_other_settings_or_models_are_not_reused(local_run):
     assert rows == {}
 
 
+@pytest.mark.ray
 @pytest.mark.slow
 def test_ray_engine_gives_the_local_results(local_run, watchlist, tmp_path):
     """Two actors on a local Ray instance, chunks of two series: the same rows as the local engine."""
@@ -161,6 +162,7 @@ def test_ray_engine_gives_the_local_results(local_run, watchlist, tmp_path):
     assert (ray_result.rows.loc[ok, "threads"] == actor_cpus(max(cores, 2), 2)).all()  # two actors: half each
 
 
+@pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.skipif(thread_budget().threads() < 2, reason="needs two cores to give one actor several")
 def test_one_ray_actor_gets_every_core_as_its_threads(watchlist, tmp_path):

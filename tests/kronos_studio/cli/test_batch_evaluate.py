@@ -108,6 +108,7 @@ def test_the_report_names_each_series_in_no_cross_section_with_the_reason():
     assert f"not ranked: GOOG daily 2004-2013 (bundled): {why}" in report_text(report).splitlines()
 
 
+@pytest.mark.ray
 @pytest.mark.slow
 def test_evaluate_on_the_ray_engine_gives_the_local_panel(watchlist, tmp_path):
     """``--engine ray``: every cut-off date forecast by the batch engine's Ray actors, the same panel."""

@@ -81,6 +81,7 @@ def test_without_model_a_retrain_uses_the_champions_base_and_another_model_is_re
     assert other.returncode == 2 and f"was trained on {NOT_DEFAULT}" in other.stderr
 
 
+@pytest.mark.ray
 @pytest.mark.slow
 def test_on_ray_a_refused_and_a_locked_series_come_back_from_the_actors_with_their_messages(tmp_path, env,
                                                                                             monkeypatch):

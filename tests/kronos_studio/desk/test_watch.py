@@ -203,6 +203,7 @@ def test_a_replay_retrains_when_due_and_keeps_its_registry_to_its_label(ledger, 
     assert Path(replayed[0].path).parent == adapters_folder(replayed[0].series, "default", done.replay) != live_folder
 
 
+@pytest.mark.ray
 def test_a_replay_ticked_on_ray_records_the_rows_the_local_engine_records(storage):
     """Issue 65 item 1: a tick's screen runs through ``kronos batch``'s engine, so Ray (two actors on a local
     instance, as on a cluster) and the local pool record the same forecasts and scores, tick by tick."""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from service_helpers import TEST_LIMITS, running_server, stop_jobs
-from testkit import random_bars
+from testkit import random_bars, random_model_folder
 
 from kronos_studio.service.app import ServiceConfig
 from kronos_studio.service.keys import create_key
@@ -15,8 +15,11 @@ from kronos_studio.service.keys import create_key
 
 
 @pytest.fixture(scope="session")
-def tiny_model(random_model):
-    folder = random_model("tiny").folder
+def tiny_model(tmp_path_factory):
+    """A tiny random model of the service's own: the session's shared ``random_model`` folders have their
+    bundle.json rewritten by other tests (``ModelFolder.ours``), which would change this one's name and context
+    under a service that loaded it before."""
+    folder = random_model_folder(tmp_path_factory.mktemp("service-tiny"), "tiny").folder
     (folder / "bundle.json").write_text(json.dumps({"context": 64, "name": "tiny"}))
     return str(folder)
 

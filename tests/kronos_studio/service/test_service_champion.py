@@ -10,6 +10,13 @@ from testkit import random_bars
 
 from kronos_studio.bars_input import read_bars
 from kronos_studio.ledger.registry import Registry, SeriesKey
+from kronos_studio.service.public_ids import AdapterNumbers
+
+
+def number(ledger, entry) -> int:
+    """The adapter's number as the service answers it: its place among its workspace's adapters (the session's
+    service holds other tests' adapters too, in any order)."""
+    return AdapterNumbers(ledger).number(entry.id)
 
 
 def series_csv(seed: int) -> str:
@@ -32,7 +39,7 @@ def test_a_promote_and_a_rollback_change_what_an_identical_request_is_answered_w
     assert served()[0] is None  # no champion yet: the base model
     entry = promote_champion(read_bars(text.encode(), "SVCHAMP.csv", symbol="SVCHAMP"), ledger, tmp_path / "adapter")
     adapter, note = served()
-    assert adapter == entry.id and note.startswith(f"champion adapter {entry.id} of file:SVCHAMP:1h")
+    assert adapter == number(ledger, entry) and note.startswith(f"champion adapter {adapter} of file:SVCHAMP:1h")
     Registry(ledger).rollback(entry.series)
     assert served()[0] is None
     # another workspace's champions are not this one's
@@ -58,7 +65,8 @@ def test_a_batch_serves_each_series_by_its_champion_in_the_callers_workspace(ser
         assert [r["status"] for r in rows] == ["ok", "ok"], rows
         adapters[who] = {r["series"]: r["adapter_id"] for r in rows}
         assert SeriesKey(rows[0]["source"], rows[0]["symbol"], rows[0]["interval"]) == entry.series
-    assert adapters == {"a": {"SVBA": entry.id, "SVBB": None}, "b": {"SVBA": None, "SVBB": None}}
+    assert adapters == {"a": {"SVBA": number(svc.ledger.scoped("team-a"), entry), "SVBB": None},
+                        "b": {"SVBA": None, "SVBB": None}}
 
 
 def test_evaluate_walks_the_series_champion_forward_and_names_it(service, tmp_path, monkeypatch):
@@ -77,8 +85,9 @@ def test_evaluate_walks_the_series_champion_forward_and_names_it(service, tmp_pa
             answer = c.post("/v1/evaluate", json=body)
         assert answer.status_code == 200, answer.text
         answers[who] = answer.json()
-    assert answers["a"]["model"]["adapter_id"] == entry.id
-    assert answers["a"]["model"]["champion"].startswith(f"champion adapter {entry.id} of file:SVEVAL:1h")
+    served = number(svc.ledger.scoped("team-a"), entry)
+    assert answers["a"]["model"]["adapter_id"] == served
+    assert answers["a"]["model"]["champion"].startswith(f"champion adapter {served} of file:SVEVAL:1h")
     assert answers["a"]["lookback"] == LOOKBACK  # the history its gate scored it with
     assert answers["b"]["model"]["adapter_id"] is None  # another workspace: the base model
     assert answers["b"]["model"]["champion"].startswith("no champion for file:SVEVAL:1h: the base model")

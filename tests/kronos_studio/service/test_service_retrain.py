@@ -7,6 +7,7 @@ from service_helpers import bearer, finished_job
 from testkit import random_bars
 
 from kronos_studio.ledger.registry import Registry
+from kronos_studio.service.public_ids import AdapterNumbers
 
 SMALL = {"horizon": 4, "window": 120, "lookback": 24, "cutoffs": 5, "steps": 4, "paths": 10}
 
@@ -27,7 +28,7 @@ def test_a_retrain_job_decides_and_keeps_the_decision_in_the_workspace_registry(
     assert row["decision"] in ("promoted", "rejected") and "CRPS difference" in row["reason"]
     assert {"crps.challenger", "crps.champion", "crps.base", "coverage.challenger"} <= set(row)
     [entry] = [e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol == "RJOB"]
-    assert entry.id == row["challenger"] and entry.status == {"promoted": "champion"}.get(row["decision"], "rejected")
+    assert AdapterNumbers(svc.ledger.scoped("team-a")).number(entry.id) == row["challenger"] and entry.status == {"promoted": "champion"}.get(row["decision"], "rejected")
     assert [e for e in Registry(svc.ledger.scoped("team-b")).entries() if e.symbol == "RJOB"] == []
     assert str(tmp_path / "cache") in entry.path
     assert entry.made_by == "POST /v1/retrain"  # the face that asked (issue 51 item 20)
@@ -64,7 +65,8 @@ def test_a_retrain_job_over_several_series_has_one_row_per_decision_named_by_its
     assert by_series["WFEW"]["decision"] == "refused"
     assert "100 bars cannot hold a 120-bar training window" in by_series["WFEW"]["reason"]
     entries = {e.symbol: e for e in Registry(svc.ledger.scoped("team-a")).entries() if e.symbol in ("WA", "WB")}
-    assert {s: entries[s].id for s in entries} == {s: by_series[s]["challenger"] for s in ("WA", "WB")}
+    numbers = AdapterNumbers(svc.ledger.scoped("team-a"))  # as the service numbers a workspace's adapters
+    assert {s: numbers.number(entries[s].id) for s in entries} == {s: by_series[s]["challenger"] for s in ("WA", "WB")}
     assert {e.made_by for e in entries.values()} == {"POST /v1/retrain"}
 
 
