@@ -84,9 +84,12 @@ def judged() -> list[RiskMeasure]:
 
 def read_more(losses: np.ndarray, level: float) -> dict[str, float]:
     """The registered measures besides VaR and ES read from ``losses`` (its finite draws) at ``level``, by key."""
+    more = [m for m in MEASURES.values() if m.read is not None]
+    if not more:  # the usual case: no copy of the draws at every cut-off, position and level of a backtest
+        return {}
     losses = np.asarray(losses, np.float64)
     losses = losses[np.isfinite(losses)]
-    return {m.key: float(m.read(losses, level)) for m in MEASURES.values() if m.read is not None}
+    return {m.key: float(m.read(losses, level)) for m in more}
 
 
 @dataclass(frozen=True)
