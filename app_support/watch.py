@@ -4,7 +4,8 @@ ledger's watch book; nothing here runs a watch."""
 from __future__ import annotations
 
 from kronos.lazy import pd
-from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook, counted, replay_notices, replays
+from kronos_studio.desk.ledger import counted, replay_notices, replays
+from kronos_studio.desk.watches import list_watches
 
 WATCH_COLUMNS = ["watch", "status", "kind", "series", "model", "horizon", "ticks", "last tick (UTC)", "last status",
                  "alerts sent", "alerts failed"]
@@ -18,29 +19,23 @@ def _when(value) -> str:
     return "–" if value is None else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
 
 
-def watches_table(book) -> pd.DataFrame:
-    """One row per watch of the workspace: its name, active or paused, live or its replay's label, its series and
-    model, how many ticks ran, the last one, and its alerts."""
-    rows = []
-    for w in book.list():
-        ticks = book.ticks(w.id)
-        alerts = book.alerts(w.id)
-        request = w.request
-        rows.append({
-            "watch": w.name, "status": w.status, "kind": f"replay '{w.replay}'" if w.replay else "live",
-            "series": len(request.get("entries", [])), "model": request.get("model") or "bundled",
-            "horizon": (request.get("settings") or {}).get("horizon"), "ticks": len(ticks),
-            "last tick (UTC)": _when(ticks[0].tick_at) if ticks else "–",
-            "last status": ticks[0].status if ticks else "no tick yet",
-            "alerts sent": sum(a.status == "sent" for a in alerts),
-            "alerts failed": sum(a.status == "failed" for a in alerts)})
+def watches_table(ledger) -> pd.DataFrame:
+    """One row per watch of the workspace (``desk.watches.list_watches``): its name, active or paused, live or its
+    replay's label, its series and model, how many ticks ran, the last one, and its alerts."""
+    rows = [{"watch": w.watch.name, "status": w.watch.status,
+             "kind": f"replay '{w.watch.replay}'" if w.watch.replay else "live", "series": len(w.series),
+             "model": w.model or "bundled", "horizon": w.horizon, "ticks": w.tick_count,
+             "last tick (UTC)": _when(w.last.tick_at) if w.last else "–",
+             "last status": w.last.status if w.last else "no tick yet", "alerts sent": w.alerts_sent,
+             "alerts failed": w.alerts_failed} for w in list_watches(ledger)]
     return pd.DataFrame(rows, columns=WATCH_COLUMNS)
 
 
-def ticks_table(book, watch, last: int = 30) -> pd.DataFrame:
-    """One row per (tick, series) of the watch's ``last`` ticks, newest first: what the tick did to the series."""
+def ticks_table(shown) -> pd.DataFrame:
+    """One row per (tick, series) of a watch's ticks shown (``desk.watches.show_watch``), newest first: what the
+    tick did to the series."""
     rows = []
-    for t in book.ticks(watch.id, last):
+    for t in shown.ticks:
         summary = t.summary or {}
         series = summary.get("series") or {}
         alerts = len(summary.get("alerts") or [])
@@ -56,47 +51,29 @@ def ticks_table(book, watch, last: int = 30) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TICK_COLUMNS)
 
 
-def alerts_table(book, watch) -> pd.DataFrame:
-    """Every alert of the watch, newest first: the tick that raised it (a replay's: its simulated clock), its rule,
-    series and words, where it went (no secret: a webhook by its host), sent or failed after how many attempts and
-    why, and when it was sent."""
-    ticks = {t.id: t.tick_at for t in book.ticks(watch.id)}
-    rows = [{"tick (UTC)": _when(ticks.get(a.tick_id)), "rule": a.rule.replace("_", " "), "series": a.series or "–",
-             "status": a.status, "attempts": a.attempts, "channel": a.channel, "to": a.target, "message": a.message,
-             "last error": a.last_error or "–", "sent at (UTC)": _when(a.sent_at) if a.sent_at else "–"}
-            for a in reversed(book.alerts(watch.id))]
+def alerts_table(shown) -> pd.DataFrame:
+    """Every alert of a watch shown, newest first: the tick that raised it (a replay's: its simulated clock), its
+    rule, series and words, where it went (no secret: a webhook by its host), sent or failed after how many attempts
+    and why, and when it was sent."""
+    rows = [{"tick (UTC)": _when(shown.alert_ticks.get(a.tick_id)), "rule": a.rule.replace("_", " "),
+             "series": a.series or "–", "status": a.status, "attempts": a.attempts, "channel": a.channel,
+             "to": a.target, "message": a.message, "last error": a.last_error or "–",
+             "sent at (UTC)": _when(a.sent_at) if a.sent_at else "–"} for a in reversed(shown.alerts)]
     return pd.DataFrame(rows, columns=ALERT_COLUMNS)
 
 
-def watch_caption(watch, book) -> str:
-    """One line on a watch: its series, what it forecasts with, how often it ran."""
-    request = watch.request
-    names = ", ".join(e.get("series", "?") for e in request.get("entries", [])[:8])
-    more = len(request.get("entries", [])) - 8
-    ticks = book.ticks(watch.id)
-    done = sum(t.status == "done" for t in ticks)
+def watch_caption(shown) -> str:
+    """One line on a watch shown: its series, what it forecasts with, how often it ran."""
+    request, names = shown.watch.request, shown.series
     kind = f"replay of {request['replay']['start']} to {request['replay'].get('end') or 'the end of the bars'}" \
         if request.get("replay") else "live, at each bar close"
-    return (f"{kind}: {names}{f' and {more} more' if more > 0 else ''}; {counted(done, 'tick')} done of "
-            f"{len(ticks)}; made by {watch.made_by}")
-
-
-def watch_book():
-    """The watches of this session's workspace (``ledger.ledger``), None when the ledger is unavailable."""
-    from . import ledger
-
-    book = ledger.ledger()
-    return None if book is None else WatchBook(book)
+    return (f"{kind}: {', '.join(names[:8])}{f' and {len(names) - 8} more' if len(names) > 8 else ''}; "
+            f"{counted(shown.ticks_done, 'tick')} done of {shown.tick_count}; made by {shown.watch.made_by}")
 
 
 def replay_warnings(watch) -> list[str]:
     """What a replay's views say first (its ticks inside the base model's training period)."""
     return [n.problem for n in replay_notices(watch.replay)]
-
-
-def toggled(book, watch):
-    """The watch paused, or resumed when paused."""
-    return book.set_status(watch.id, ACTIVE if watch.status == PAUSED else PAUSED)
 
 
 LIVE_ROWS = "live forecasts"

@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from kronos.settings import from_knobs
 from kronos_studio.desk import (
     INCLUDE_TRAINING_PERIOD,
     READING,
@@ -19,6 +18,7 @@ from kronos_studio.desk import (
     ScreenRequest,
     WatchRequest,
 )
+from kronos_studio.desk.watch import watch_request_of
 
 from .commands import add_command
 from .common import (
@@ -90,12 +90,8 @@ def watch_request(args):
     name = args.name or path.stem
     if args.replay_from:
         name = args.name or f"{path.stem} {args.replay_from} to {args.to or 'end'}"
-    return from_knobs(WatchRequest, args, name=name, entries=tuple(entries),
-                      settings=sampling_settings(args), model=args.model, watchlist=str(path.resolve()),
-                      retrain=from_knobs(RetrainPolicy, args), alerts=from_knobs(AlertRules, args),
-                      channels=from_knobs(AlertChannels, args), replay=from_knobs(Replay, args),
-                      engine=from_knobs(Engine, args),
-                      fixes=tuple(args.fix), calendar=args.calendar)
+    return watch_request_of(args, name=name, entries=tuple(entries), settings=sampling_settings(args),
+                            model=args.model, watchlist=str(path.resolve()))
 
 
 def tick_line(tick) -> str:
@@ -144,62 +140,44 @@ def run_watch(args) -> int:
     if request.replay is None and args.once:
         for tick in done.ticks:
             said(1, 1, tick)
-    ran = [t for t in done.ticks if t.status not in ("already", "busy")]
-    forecast = sum(s.status == "forecast" for t in ran for s in t.series)
-    scored = sum(s.scored_steps for t in ran for s in t.series)
-    alerts = sum(len(t.alerts) for t in ran)
+    run = done.run()
     label = f" (rows labelled '{done.replay}')" if done.replay else ""
-    sent = "" if request.channels.channels() or not alerts else " (no webhook or e-mail given: none sent)"
-    print(f"watch '{request.name}'{label}: {len(done.ticks)} ticks, {len(ran)} run now "
-          f"({len(done.ticks) - len(ran)} done before or running elsewhere): {forecast} forecasts recorded, "
-          f"{scored} steps scored, {alerts} alerts raised{sent}", file=sys.stderr)
+    sent = "" if request.channels.channels() or not run.alerts else " (no webhook or e-mail given: none sent)"
+    print(f"watch '{request.name}'{label}: {run.ticks} ticks, {run.ran} run now ({run.skipped} done before or "
+          f"running elsewhere): {run.forecasts} forecasts recorded, {run.scored} steps scored, {run.alerts} alerts "
+          f"raised{sent}", file=sys.stderr)
     if args.json:
-        body = [{"tick_at": t.tick_at.isoformat(), "status": t.status, "error": t.error, **t.summary()}
-                for t in done.ticks]
+        body = {"watch": request.name, "replay": done.replay or None, "ticks": [t.to_json() for t in done.ticks]}
         try:
-            Path(args.json).write_text(json.dumps({"watch": request.name, "replay": done.replay or None,
-                                                   "ticks": body}, indent=2, default=str))
+            Path(args.json).write_text(json.dumps(body, indent=2, default=str))
         except OSError as e:
             raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
-    if any(t.status == "failed" for t in done.ticks):
-        return EXIT_TICK_FAILED
-    if any(t.status == "busy" for t in done.ticks):
-        return EXIT_LOCKED
-    return 0
+    return EXIT_TICK_FAILED if run.failed else EXIT_LOCKED if run.busy else 0
 
 
 def run_watches(args) -> int:
-    """``kronos watches``: list, show, pause, resume, delete."""
-    from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook
+    """``kronos watches``: list, show, pause, resume, delete (``kronos_studio.desk.watches``)."""
+    from kronos_studio.desk import watches
 
-    if args.action != "list" and not args.watch:
-        raise CliError(f"kronos watches {args.action} needs the watch's name or id")
-    ledger = open_ledger()
+    ledger, workspace = open_ledger(), args.workspace
     try:
-        book = WatchBook(ledger.scoped(args.workspace) if args.workspace else ledger)
-        which = None if args.watch is None else (int(args.watch) if args.watch.isdigit() else args.watch)
         if args.action == "list":
-            found = book.list()
+            found = watches.list_watches(ledger, workspace=workspace)
             if not found:
                 print("no watches in the ledger", file=sys.stderr)
             for w in found:
-                last = book.ticks(w.id, 1)
-                when = f"last tick {last[0].tick_at:%Y-%m-%d %H:%M} UTC {last[0].status}" if last else "no tick yet"
-                label = f"  replay '{w.replay}'" if w.replay else ""
-                print(f"{w.id}  {w.name}  {w.status}{label}  {len(w.request.get('entries', []))} series  {when}")
+                when = f"last tick {w.last.tick_at:%Y-%m-%d %H:%M} UTC {w.last.status}" if w.last else "no tick yet"
+                label = f"  replay '{w.watch.replay}'" if w.watch.replay else ""
+                print(f"{w.watch.id}  {w.watch.name}  {w.watch.status}{label}  {len(w.series)} series  {when}")
         elif args.action == "show":
-            from kronos_studio.desk import WatchRequest
-
-            w = book.get(which)
-            shown = {**w.to_dict(), "request": WatchRequest.from_json(w.request).shown(),
-                     "ticks": [t.to_dict() for t in book.ticks(w.id, args.ticks)],
-                     "alerts": [a.to_dict() for a in book.alerts(w.id)]}
-            print(json.dumps(shown, indent=2, default=str))
+            w = watches.show_watch(ledger, args.watch, ticks=args.ticks, workspace=workspace)
+            print(json.dumps({**w.watch.to_dict(), "request": w.request(), "ticks": [t.to_dict() for t in w.ticks],
+                              "alerts": [a.to_dict() for a in w.alerts]}, indent=2, default=str))
         elif args.action == "delete":
-            book.delete(which)
+            watches.delete_watch(ledger, args.watch, workspace=workspace)
             print(f"deleted watch {args.watch} (its forecasts stay in the ledger)", file=sys.stderr)
         else:
-            w = book.set_status(which, PAUSED if args.action == "pause" else ACTIVE)
+            w = watches.set_paused(ledger, args.watch, args.action == "pause", workspace=workspace)
             print(f"watch {w.name}: {w.status}", file=sys.stderr)
     finally:
         ledger.close()

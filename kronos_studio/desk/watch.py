@@ -36,7 +36,7 @@ from pathlib import Path
 from data_sources.calendars import bar_closes, closes_between, next_close
 from kronos.errors import Fix, Notice, UserError
 from kronos.lazy import np, pd
-from kronos.settings import ForecastSettings, knob, knobs
+from kronos.settings import ForecastSettings, from_knobs, knob, knobs
 from kronos_studio.alerts import Email, Message, Retry, Webhook, deliver
 from kronos_studio.batch.engine import BatchRun, run_batch
 from kronos_studio.batch.forecaster import BatchSettings
@@ -298,6 +298,18 @@ class WatchRequest:
         return {**self.to_json(), "channels": self.channels.shown()}
 
 
+def watch_request_of(given, **fixed) -> WatchRequest:
+    """The ``WatchRequest`` a face's values ask for (a parsed command line, a request body: ``from_knobs``): its own
+    knobs, its options' (``RetrainPolicy``, ``AlertRules``, ``AlertChannels``, ``Replay``, ``Engine``) and how its
+    series are read (``ScreenRequest``'s fixes and calendar), with the fields a face works out (``fixed``: the name,
+    the entries, the settings, the model...)."""
+    read = given if isinstance(given, dict) else vars(given)
+    return from_knobs(WatchRequest, given, retrain=from_knobs(RetrainPolicy, given),
+                      alerts=from_knobs(AlertRules, given), channels=from_knobs(AlertChannels, given),
+                      replay=from_knobs(Replay, given), engine=from_knobs(Engine, given),
+                      fixes=tuple(read.get("fix") or ()), calendar=read.get("calendar"), **fixed)
+
+
 def option_knobs() -> dict[str, tuple]:
     """Every knob of a watch's options, by its setting: what the faces generate their options from."""
     return {how.name(name): (value, how) for cls in (RetrainPolicy, AlertRules, AlertChannels)
@@ -347,6 +359,40 @@ class TickResult:
                 "notices": [n.worded() for n in self.notices], "timings": self.timings,
                 "alerts": self.alerts}
 
+    def to_json(self) -> dict:
+        """The tick as every face writes it (``kronos watch --json``, the service's tick and replay jobs): when,
+        its status and error, and its ``summary``."""
+        return {"tick_at": self.tick_at.isoformat(), "status": self.status, "error": self.error, **self.summary()}
+
+
+@dataclass(frozen=True)
+class TicksRun:
+    """What a run of ticks did: how many ticks, how many ran now (done or failed) and how many were done before
+    (``already``) or run by another process (``busy``); the forecasts recorded, steps scored and alerts raised by
+    the ticks run now."""
+
+    ticks: int
+    ran: int
+    done: int
+    failed: int
+    busy: int
+    forecasts: int
+    scored: int
+    alerts: int
+
+    @classmethod
+    def of(cls, ticks: list[TickResult]) -> TicksRun:
+        ran = [t for t in ticks if t.status not in ("already", "busy")]
+        return cls(len(ticks), len(ran), sum(t.status == "done" for t in ticks),
+                   sum(t.status == "failed" for t in ticks), sum(t.status == "busy" for t in ticks),
+                   sum(s.status == "forecast" for t in ran for s in t.series),
+                   sum(s.scored_steps for t in ran for s in t.series), sum(len(t.alerts) for t in ran))
+
+    @property
+    def skipped(self) -> int:
+        """Ticks not run now: done before, or run by another process now."""
+        return self.ticks - self.ran
+
 
 @dataclass
 class Watched:
@@ -356,6 +402,65 @@ class Watched:
     replay: str  # the label its rows carry ('' live)
     ticks: list[TickResult] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+
+    def run(self) -> TicksRun:
+        """What its ticks did, counted."""
+        return TicksRun.of(self.ticks)
+
+
+# --- the live schedule ------------------------------------------------------------------------------------------
+LIVE_DELAY = pd.Timedelta(minutes=1)  # after a bar's close, for the bar to reach its source
+
+
+class LiveSchedule:
+    """When live watches tick: each at its series' next bar close plus ``delay`` (for the bar to reach its source).
+    ``watches()``: the watches it schedules now (read again at each step: one added, paused, deleted);
+    ``next_close(watch, after)``: the watch's first bar close after ``after``; ``now()``: the clock;
+    ``on_error(watch, error)``: a watch whose bars cannot tell its next close (None: raised; the service logs it
+    and goes on with the others). ``kronos watch``'s live loop and the service's runner both step it."""
+
+    def __init__(self, watches: Callable[[], list], next_close: Callable[[object, pd.Timestamp], pd.Timestamp | None],
+                 *, now: Callable[[], pd.Timestamp], delay: pd.Timedelta = LIVE_DELAY,
+                 on_error: Callable[[object, Exception], None] | None = None):
+        self.watches, self.next_close, self.now, self.delay, self.on_error = watches, next_close, now, delay, on_error
+        self.due: dict[int, pd.Timestamp] = {}  # watch id -> the bar close it ticks next
+
+    def _next(self, watch, after: pd.Timestamp) -> pd.Timestamp | None:
+        try:
+            return self.next_close(watch, after)
+        except Exception as e:
+            if self.on_error is None:
+                raise
+            self.on_error(watch, e)  # asked again at the next step
+            return None
+
+    def step(self, run: Callable[[object, pd.Timestamp], None],
+             busy: Callable[[object], bool] = lambda watch: False) -> pd.Timestamp | None:
+        """``run(watch, close)`` for every watch whose next close (plus the delay) has come and that is not
+        ``busy`` (its last tick still runs); the earliest close to come (None: none)."""
+        now, soonest = self.now(), None
+        for watch in self.watches():
+            if busy(watch):
+                continue
+            at = self.due.get(watch.id) or self._next(watch, now - self.delay)
+            if at is None:
+                continue
+            if at + self.delay <= now:
+                run(watch, at)
+                at = self._next(watch, max(at, self.now() - self.delay))  # a long pause skips to the next to come
+                if at is None:
+                    self.due.pop(watch.id, None)
+                    continue
+            self.due[watch.id] = at
+            soonest = at if soonest is None or at < soonest else soonest
+        return soonest
+
+    def wait_s(self, soonest: pd.Timestamp | None, most: float | None = None) -> float | None:
+        """Seconds until ``soonest`` (plus the delay) comes, at most ``most`` (None: ``most``)."""
+        if soonest is None:
+            return most
+        left = max(0.0, (soonest + self.delay - self.now()).total_seconds())
+        return left if most is None else min(most, left)
 
 
 # --- bars at a tick ----------------------------------------------------------------------------------------------
@@ -869,30 +974,34 @@ class Watcher:
         return min(found) if found else None
 
     def live(self, *, once: bool = False, wait: Callable[[float], None] = time.sleep,
-             stop: Callable[[], bool] = lambda: False, delay: pd.Timedelta = pd.Timedelta(minutes=1),
+             stop: Callable[[], bool] = lambda: False, delay: pd.Timedelta = LIVE_DELAY,
              on_tick: Callable[[TickResult], None] | None = None) -> list[TickResult]:
-        """Tick at each bar close (plus ``delay``, for the bar to reach its source) until ``stop()``; ``once``:
-        the tick of the latest close now, and return. ``wait(seconds)``: how the time to the next close passes
-        (a test's clock moves it)."""
-        out = []
+        """Tick at each bar close (plus ``delay``, for the bar to reach its source: ``LiveSchedule``) until
+        ``stop()``; ``once``: the tick of the latest close now, and return. ``wait(seconds)``: how the time to the
+        next close passes (a test's clock moves it)."""
+        out: list[TickResult] = []
+
+        def run(watch, at) -> None:
+            out.append(self.tick(at))
+            if on_tick is not None and not once:
+                on_tick(out[-1])
+
         if once:
             at = self.last_close(self.now())
             if at is None:
                 raise WatchError("no series of the watchlist has bars to tick on", fix=Fix("check the watchlist"))
-            out.append(self.tick(at))
+            run(self.watch, at)
             return out
-        at = self.next_tick(self.now() - delay)
+        schedule = LiveSchedule(lambda: [self.watch], lambda watch, after: self.next_tick(after), now=self.now,
+                                delay=delay)
         while not stop():
-            if at is None:
-                raise WatchError("no series of the watchlist has bars to tick on", fix=Fix("check the watchlist"))
-            now = self.now()
-            if at + delay > now:  # the bar closes, then reaches its source
-                wait((at + delay - now).total_seconds())
+            ran = len(out)
+            soonest = schedule.step(run)
+            if len(out) > ran:
                 continue
-            out.append(self.tick(at))
-            if on_tick is not None:
-                on_tick(out[-1])
-            at = self.next_tick(max(at, self.now() - delay))  # a long pause skips to the next close to come
+            if soonest is None:
+                raise WatchError("no series of the watchlist has bars to tick on", fix=Fix("check the watchlist"))
+            wait(schedule.wait_s(soonest))
         return out
 
 

@@ -294,6 +294,20 @@ class WatchBook:
         return int(self.ledger.read(lambda conn: conn.execute(select(func.count()).select_from(watch_ticks).where(
             t.watch_id == int(watch_id), t.tick_at < before, t.status == DONE)).scalar_one()))
 
+    def counts(self, watch_id: int) -> tuple[int, int, int, int]:
+        """How many ticks the watch kept and how many of them are done; of its alerts, how many were sent and how
+        many failed."""
+        t, a = watch_ticks.c, watch_alerts.c
+
+        def work(conn: Connection) -> tuple[int, int, int, int]:
+            ticks = dict(conn.execute(select(t.status, func.count()).where(t.watch_id == int(watch_id))
+                                      .group_by(t.status)).all())
+            alerts = dict(conn.execute(select(a.status, func.count()).where(a.watch_id == int(watch_id))
+                                       .group_by(a.status)).all())
+            return sum(ticks.values()), ticks.get(DONE, 0), alerts.get(SENT, 0), alerts.get(FAILED, 0)
+
+        return self.ledger.read(work)
+
     # --- alerts --------------------------------------------------------------------------------------------
     def alert(self, watch_id: int, event: str, channel: str, target: str) -> Alert | None:
         """The alert already kept for this event and target, if any."""

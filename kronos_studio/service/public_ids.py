@@ -217,6 +217,10 @@ class WatchIds:
         out["notices"] = [self.words(n, forecasts) for n in summary.get("notices") or []]
         return out
 
+    def run_tick(self, body: dict) -> dict:
+        """A tick a run made, as JSON (``TickResult.to_json``)."""
+        return self.summary({**body, "error": self.words(body.get("error"), {})})
+
     def tick(self, tick) -> dict:
         """A kept tick (``ledger.watches.Tick``)."""
         out = {k: v for k, v in tick.to_dict().items() if k not in ("id", "watch_id")}

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kronos.lazy import pd
-from kronos_studio.desk import Watcher, WatchRequest
-from kronos_studio.desk.ledger import live_watches
+from kronos_studio.desk.watch import LIVE_DELAY, TicksRun
+from kronos_studio.desk.watches import kept_watcher, live_schedule
 
 from .jobs import checkpoint
 from .keys import Identity
@@ -21,7 +21,6 @@ from .public_ids import WatchIds, watch_id
 LOG = logging.getLogger("kronos_studio.service.watches")
 MADE_BY = "POST /v1/watches"
 POLL_S = 60.0  # at least this often the thread looks again (a watch added, paused, deleted; a tick finished)
-DELAY = pd.Timedelta(minutes=1)  # after a bar's close, for the bar to reach its source
 
 
 def tick_identity(watch) -> Identity:
@@ -30,20 +29,13 @@ def tick_identity(watch) -> Identity:
     return Identity(f"watch-{watch.id}", watch.workspace)
 
 
-def watcher(service, watch, **options):
-    """The desk's ``Watcher`` of a kept watch in its workspace."""
-    return Watcher(service.desk, WatchRequest.from_json(watch.request), service.ledger.scoped(watch.workspace),
-                   made_by=MADE_BY, **options)
-
-
 def tick_job(service, watch, at: pd.Timestamp) -> Callable:
     """The job of one tick of ``watch`` at ``at``: what it did, as JSON in the job's folder."""
     def run(folder: Path, stop):
-        done = watcher(service, watch).tick(at)
+        done = kept_watcher(service.desk, watch, service.ledger, made_by=MADE_BY).tick(at)
         out = folder / "tick.json"
-        ids = WatchIds(service.ledger.scoped(watch.workspace))
-        out.write_text(json.dumps({"tick_at": done.tick_at.isoformat(), "status": done.status,
-                                   "error": ids.words(done.error, {}), **ids.summary(done.summary())}, default=str))
+        out.write_text(json.dumps(WatchIds(service.ledger.scoped(watch.workspace)).run_tick(done.to_json()),
+                                  default=str))
         return out, {"watch": watch_id(watch), "tick_at": done.tick_at.isoformat(), "status": done.status}
 
     return run
@@ -56,23 +48,24 @@ def replay_job(ready) -> Callable:
         ticks = ready.replay(progress=lambda i, n, tick: checkpoint(stop))
         out = folder / "ticks.json"
         ids = WatchIds(ready.ledger)
-        out.write_text(json.dumps([{"tick_at": t.tick_at.isoformat(), "status": t.status,
-                                    "error": ids.words(t.error, {}), **ids.summary(t.summary())} for t in ticks],
-                                  default=str))
+        out.write_text(json.dumps([ids.run_tick(t.to_json()) for t in ticks], default=str))
         return out, {"watch": watch_id(ready.watch), "replay": ready.label, "ticks": len(ticks),
-                     "run": sum(t.status == "done" for t in ticks)}
+                     "run": TicksRun.of(ticks).done}
 
     return run
 
 
 class WatchRunner:
-    """Ticks the service's live watches at their bar closes; ``now``: the clock (a test's), ``wait(seconds)``."""
+    """Ticks the service's live watches at their bar closes (the desk's ``live_schedule`` says which are due), one
+    tick job at a time per watch; ``now``: the clock (a test's)."""
 
-    def __init__(self, service, *, now: Callable[[], pd.Timestamp] | None = None, delay: pd.Timedelta = DELAY):
-        self.service, self.delay = service, delay
+    def __init__(self, service, *, now: Callable[[], pd.Timestamp] | None = None, delay: pd.Timedelta = LIVE_DELAY):
+        self.service = service
         self.now = now or (lambda: pd.Timestamp.now(tz="UTC"))
+        self.schedule = live_schedule(service.desk, service.ledger, now=self.now, made_by=MADE_BY, delay=delay,
+                                      on_error=lambda watch, e: LOG.warning(
+                                          "watch %s: cannot tell its next bar close: %s", watch.id, e))
         self.stopping, self.woken = threading.Event(), threading.Event()
-        self.due: dict[int, pd.Timestamp] = {}  # watch id -> the bar close it ticks next
         self.jobs: dict[int, object] = {}  # watch id -> its tick job now
         self.thread: threading.Thread | None = None
 
@@ -89,31 +82,18 @@ class WatchRunner:
         """Look again now (a watch was added, resumed, paused or deleted)."""
         self.woken.set()
 
+    def _busy(self, watch) -> bool:
+        job = self.jobs.get(watch.id)
+        return job is not None and job.status not in ("done", "failed", "cancelled")
+
+    def _submit(self, watch, at: pd.Timestamp) -> None:
+        self.jobs[watch.id] = self.service.jobs.submit(tick_identity(watch), "watch tick",
+                                                       tick_job(self.service, watch, at))
+
     def step(self) -> pd.Timestamp | None:
         """Submit the tick of every live watch whose next bar close has come (and whose last tick job is done);
         the earliest close to come (None: none)."""
-        now, soonest = self.now(), None
-        for watch in live_watches(self.service.ledger):
-            job = self.jobs.get(watch.id)
-            if job is not None and job.status not in ("done", "failed", "cancelled"):
-                continue
-            try:
-                at = self.due.get(watch.id) or watcher(self.service, watch).next_tick(now - self.delay)
-            except Exception as e:  # noqa: BLE001 - one watch's bars cannot stop the others
-                LOG.warning("watch %s: cannot tell its next bar close: %s", watch.id, e)
-                continue
-            if at is None:
-                continue
-            if at + self.delay <= now:
-                self.jobs[watch.id] = self.service.jobs.submit(tick_identity(watch), "watch tick",
-                                                               tick_job(self.service, watch, at))
-                try:
-                    at = watcher(self.service, watch).next_tick(max(at, now - self.delay))
-                except Exception:  # noqa: BLE001 - asked again at the next step
-                    continue
-            self.due[watch.id] = at
-            soonest = at if soonest is None or at < soonest else soonest
-        return soonest
+        return self.schedule.step(self._submit, self._busy)
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
@@ -122,7 +102,5 @@ class WatchRunner:
             except Exception as e:  # noqa: BLE001 - the ledger unreachable a moment: try again later
                 LOG.warning("watches: %s", e)
                 soonest = None
-            wait = POLL_S if soonest is None else min(POLL_S, max(0.0, (soonest + self.delay - self.now())
-                                                                  .total_seconds()))
-            self.woken.wait(wait)
+            self.woken.wait(self.schedule.wait_s(soonest, POLL_S))
             self.woken.clear()

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, create_model
 
 from kronos.errors import UserError, worded
-from kronos.settings import Bounds, from_knobs
+from kronos.settings import Bounds
 from kronos_studio.desk import (
     READING,
     AlertChannels,
@@ -25,8 +25,8 @@ from kronos_studio.desk import (
     Watcher,
     WatchRequest,
 )
-from kronos_studio.desk.ledger import ACTIVE, PAUSED, WatchBook
-from kronos_studio.desk.watch import watch_folder
+from kronos_studio.desk.watch import watch_folder, watch_request_of
+from kronos_studio.desk.watches import delete_watch, list_watches, set_paused, show_watch, watch_book
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
@@ -90,19 +90,23 @@ def watch_request(body, workspace: str, desk):
     if (folder / INPUTS).exists():  # the watch asked again: its series as this request gives them
         shutil.rmtree(folder / INPUTS)
     entries = placed(entries, texts, folder)
-    return from_knobs(WatchRequest, body, name=body.name, entries=tuple(entries),
-                      settings=forecast_settings(body), model=body.model, retrain=from_knobs(RetrainPolicy, body),
-                      alerts=from_knobs(AlertRules, body), channels=from_knobs(AlertChannels, body),
-                      replay=from_knobs(Replay, body), fixes=tuple(body.fix), calendar=body.calendar)
+    return watch_request_of(body, name=body.name, entries=tuple(entries), settings=forecast_settings(body),
+                            model=body.model)
 
 
-def watch_body(book, watch, ticks: int = 1) -> dict:
-    """A watch as an answer: its public id, its request without secrets or server paths, its newest ``ticks``
-    ticks, every id in them public (``public_ids.WatchIds``)."""
-    shown = without_paths(WatchRequest.from_json(watch.request).shown())
-    ids = WatchIds(book.ledger)
-    return {**{k: v for k, v in watch.to_dict().items() if k != "request"}, "id": watch_id(watch), "request": shown,
-            "ticks": [ids.tick(t) for t in book.ticks(watch.id, ticks)]}
+def watch_body(ledger, shown) -> dict:
+    """A watch as an answer (``desk.watches.WatchShown``): its public id, its request without secrets or server
+    paths, its ticks, every id in them public (``public_ids.WatchIds``)."""
+    ids = WatchIds(ledger)
+    return {**{k: v for k, v in shown.watch.to_dict().items() if k != "request"}, "id": watch_id(shown.watch),
+            "request": without_paths(shown.request()), "ticks": [ids.tick(t) for t in shown.ticks]}
+
+
+def _kicked(service) -> None:
+    """The live watches looked at again (one added, paused, resumed or deleted)."""
+    runner = getattr(service, "watch_runner", None)
+    if runner is not None:
+        runner.kick()
 
 
 @router.post("", status_code=201, responses=answers(400, 404, 429))
@@ -115,66 +119,51 @@ def watches_create(body: WatchBody, who: Who, service: Shared, ledger: Workspace
         ready = Watcher(service.desk, request, ledger, made_by=MADE_BY)  # checked now: a refusal is a 422
     except UserError as e:
         raise refusal(e) from None
-    book = WatchBook(ready.ledger)
+    answer = watch_body(ready.ledger, show_watch(ready.ledger, ready.watch.id, ticks=1))
     if request.replay is not None:
         job = service.jobs.submit(who, "watch replay", replay_job(ready))
-        return JSONResponse({"watch": watch_body(book, ready.watch), "job": job.public()}, status_code=202)
-    runner = getattr(service, "watch_runner", None)
-    if runner is not None:
-        runner.kick()
-    return watch_body(book, ready.watch)
+        return JSONResponse({"watch": answer, "job": job.public()}, status_code=202)
+    _kicked(service)
+    return answer
 
 
 @router.get("")
 def watches_list(who: Who, ledger: WorkspaceLedger):
     """The workspace's watches, each with its last tick."""
-    book = WatchBook(ledger)
-    return {"workspace": who.workspace, "watches": [watch_body(book, w) for w in book.list()]}
-
-
-def _found(ledger, public: str):
-    book = WatchBook(ledger)
-    return book, watch_of(book, public)
+    return {"workspace": who.workspace, "watches": [watch_body(ledger, w) for w in list_watches(ledger)]}
 
 
 @router.get("/{watch_id}", responses=answers(404))
 def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: Ticks = TICKS_SHOWN):
     """One watch: its newest ``ticks`` ticks (what each did per series) and its alerts (sent or failed)."""
-    book, watch = _found(ledger, watch_id)
-    when = {t.id: t.tick_at.isoformat() for t in book.ticks(watch.id)}
-    return {**watch_body(book, watch, ticks),
-            "alerts": WatchIds(ledger).alerts(book.alerts(watch.id), when)}
+    shown = show_watch(ledger, watch_of(watch_book(ledger), watch_id).id, ticks=ticks)
+    when = {i: at.isoformat() for i, at in shown.alert_ticks.items()}
+    return {**watch_body(ledger, shown), "alerts": WatchIds(ledger).alerts(shown.alerts, when)}
 
 
-def _set(watch_id: str, ledger, service, status: str) -> dict:
-    book, watch = _found(ledger, watch_id)
-    changed = book.set_status(watch.id, status)
-    runner = getattr(service, "watch_runner", None)
-    if runner is not None:
-        runner.kick()
-    return watch_body(book, changed)
+def _set(watch_id: str, ledger, service, paused: bool) -> dict:
+    changed = set_paused(ledger, watch_of(watch_book(ledger), watch_id).id, paused)
+    _kicked(service)
+    return watch_body(ledger, show_watch(ledger, changed.id, ticks=1))
 
 
 @router.post("/{watch_id}/pause", responses=answers(404))
 def watches_pause(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Stop ticking it (a tick running now finishes)."""
-    return _set(watch_id, ledger, service, PAUSED)
+    return _set(watch_id, ledger, service, True)
 
 
 @router.post("/{watch_id}/resume", responses=answers(404))
 def watches_resume(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Tick it again from its next bar close."""
-    return _set(watch_id, ledger, service, ACTIVE)
+    return _set(watch_id, ledger, service, False)
 
 
 @router.delete("/{watch_id}", responses=answers(404))
 def watches_delete(watch_id: WatchId, ledger: WorkspaceLedger, service: Shared):
     """Remove it with its ticks and alerts (the forecasts it recorded stay in the ledger)."""
-    book, watch = _found(ledger, watch_id)
-    book.delete(watch.id)
-    runner = getattr(service, "watch_runner", None)
-    if runner is not None:
-        runner.kick()
+    delete_watch(ledger, watch_of(watch_book(ledger), watch_id).id)
+    _kicked(service)
     return {"deleted": watch_id}
 
 
