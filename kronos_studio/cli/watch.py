@@ -118,28 +118,19 @@ def run_watch(args) -> int:
         raise CliError("give a WATCHLIST: a folder of bar files or a CSV with columns source,symbol,interval")
     request = watch_request(args)
     ledger = open_ledger()
-    ticks = []
 
     def said(i, n, tick):
-        ticks.append(tick)
         if not args.quiet:
-            print(f"[{i}/{n}] {tick_line(tick)}", file=sys.stderr, flush=True)
+            print(f"[{i}/{n or '…'}] {tick_line(tick)}", file=sys.stderr, flush=True)
             for notice in tick.notices:
                 print(notice_line(notice), file=sys.stderr)
 
-    def on_tick(tick):
-        said(len(ticks) + 1, "…", tick)
-
     try:
-        options = {"progress": said} if request.replay is not None else {"once": args.once, "on_tick": on_tick}
-        done = process_desk().watch(request, ledger, **options)
+        done = process_desk().watch(request, ledger, once=args.once, progress=said)
     finally:
         ledger.close()
     for notice in done.notices:
         print(notice_line(notice), file=sys.stderr)
-    if request.replay is None and args.once:
-        for tick in done.ticks:
-            said(1, 1, tick)
     run = done.run()
     label = f" (rows labelled '{done.replay}')" if done.replay else ""
     sent = "" if request.channels.channels() or not run.alerts else " (no webhook or e-mail given: none sent)"

@@ -975,14 +975,18 @@ class Watcher:
 
     def live(self, *, once: bool = False, wait: Callable[[float], None] = time.sleep,
              stop: Callable[[], bool] = lambda: False, delay: pd.Timedelta = LIVE_DELAY,
-             on_tick: Callable[[TickResult], None] | None = None) -> list[TickResult]:
+             on_tick: Callable[[TickResult], None] | None = None,
+             progress: Callable[[int, int | None, TickResult], None] | None = None) -> list[TickResult]:
         """Tick at each bar close (plus ``delay``, for the bar to reach its source: ``LiveSchedule``) until
         ``stop()``; ``once``: the tick of the latest close now, and return. ``wait(seconds)``: how the time to the
-        next close passes (a test's clock moves it)."""
+        next close passes (a test's clock moves it); after each tick ``on_tick(tick)`` (not ``once``) and
+        ``progress(i, n, tick)`` as a replay's (``n``: 1 once, None live)."""
         out: list[TickResult] = []
 
         def run(watch, at) -> None:
             out.append(self.tick(at))
+            if progress is not None:
+                progress(len(out), 1 if once else None, out[-1])
             if on_tick is not None and not once:
                 on_tick(out[-1])
 
@@ -1014,8 +1018,8 @@ def bundled_base() -> tuple[str, str]:
 
 def watch(desk, request: WatchRequest, ledger, *, once: bool = False, live: bool = True, made_by: str = MADE_BY,
           progress=None, **options) -> Watched:
-    """Run ``request`` on ``ledger``: a replay's every tick, or live (``once``: one tick) until ``options``' ``stop``
-    (``Watcher.live``'s ``wait``, ``stop``, ``delay``, ``on_tick``; the ``Watcher``'s ``sleep``, ``now``,
+    """Run ``request`` on ``ledger``: a replay's every tick, or live (``once``: one tick) until ``options``' ``stop``;
+    ``progress(i, n, tick)`` after each tick (``n``: a replay's count, 1 once, None live) (``Watcher.live``'s ``wait``, ``stop``, ``delay``, ``on_tick``; the ``Watcher``'s ``sleep``, ``now``,
     ``after_record``, ``cache``)."""
     live_options = {k: options.pop(k) for k in ("wait", "stop", "delay", "on_tick") if k in options}
     watcher = Watcher(desk, request, ledger, made_by=made_by, **options)
@@ -1023,7 +1027,7 @@ def watch(desk, request: WatchRequest, ledger, *, once: bool = False, live: bool
     if request.replay is not None:
         done.ticks = watcher.replay(progress)
     elif live:
-        done.ticks = watcher.live(once=once, **live_options)
+        done.ticks = watcher.live(once=once, progress=progress, **live_options)
     return done
 
 
