@@ -1,9 +1,8 @@
 """How numbers are shown on every page: prices at the series' own precision (the rule is
-``data_sources.numbers.price_decimals``), shares of paths (P(up), P(touch)) rounded alike everywhere, p-values and
-missing values in tables, a bar's time (skills and returns as signed percents: ``desk.metrics.signed_percent``)."""
+``data_sources.numbers.price_decimals``), shares of paths (P(up), P(touch)) rounded alike everywhere (skills and
+returns as signed percents: ``desk.metrics.signed_percent``; p-values, missing values and bar times in tables:
+``desk.cells``, the rule every face's tables share)."""
 from __future__ import annotations
-
-from kronos.lazy import np
 
 PROBABILITY_DECIMALS = 0  # a share of 30 paths is a multiple of 3.3%: whole percents, on every page
 PROBABILITY_COLUMN_FORMAT = f"%.{PROBABILITY_DECIMALS}f%%"  # a table column holding percentage points
@@ -48,44 +47,3 @@ def metric_delta(change: float, decimals: int, note: str, lower_is_better: bool 
     if round(change, decimals) == 0:
         return dict(delta=f"±{0:.{decimals}f} {note}", delta_color="off", delta_arrow="off")
     return dict(delta=f"{change:+.{decimals}f} {note}", delta_color="inverse" if lower_is_better else "normal")
-
-
-MISSING = "–"  # a value a table cannot give (a test that could not run, a zone that does not apply)
-P_FLOOR = 0.001  # p-values below it are said as "p < 0.001": more digits claim a precision no test has
-
-
-def missing(x) -> bool:
-    """None, NaN or NA: nothing to show."""
-    try:
-        return x is None or bool(x != x)
-    except (TypeError, ValueError):  # an array or another value with no truth: something to show
-        return False
-
-
-def p_text(p) -> str:
-    """A p-value as tables show it: three decimals, 'p < 0.001' below that, '–' when there is none."""
-    if missing(p):
-        return MISSING
-    return f"p < {P_FLOOR:g}" if float(p) < P_FLOOR else f"{float(p):.3f}"
-
-
-def number_text(x, spec: str = ".4g") -> str:
-    """A number in a table of words: ``spec`` (four significant digits), '–' when there is none, 'yes'/'no' for a
-    truth value, text as it is."""
-    if missing(x):
-        return MISSING
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, str):
-        return x
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    if isinstance(x, (float, np.floating)) and float(x).is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}"
-    return format(float(x), spec)
-
-
-def bar_time_text(t) -> str:
-    """A bar's time with its weekday and zone, so that a span over a weekend or a holiday shows it: 'Mon 2027-01-04
-    19:00 UTC'."""
-    return f"{t:%a %Y-%m-%d %H:%M %Z}".strip()

@@ -1,7 +1,8 @@
 """The app's risk: the Forecast page's Risk panel (VaR/ES, the volatility forecast and the stylized-facts check of
 the forecast on screen, ``desk.risk.read_risk``: the numbers ``kronos risk`` prints for the same paths) and the
 Evaluate page's Risk backtest (``Desk.risk_backtest``: what ``kronos risk --backtest`` writes). Controls are
-generated from ``RiskSettings``' knobs (``knob_widgets.knob_controls``)."""
+generated from ``RiskSettings``' knobs (``knob_widgets.knob_controls``); the tables are the desk's, in words
+(``desk.risk_tables``: the ones ``kronos risk`` prints)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,7 @@ import dataclasses
 import streamlit as st
 
 from kronos.errors import UserError
-from kronos.lazy import np, pd
+from kronos.lazy import np
 from kronos.settings import knobs
 from kronos_studio.desk import (
     MIN_TAIL_PATHS,
@@ -20,12 +21,20 @@ from kronos_studio.desk import (
     RiskRequest,
     RiskSettings,
 )
+from kronos_studio.desk.cells import bar_time_text, p_text
 from kronos_studio.desk.risk import beside_offered, risk_paths
+from kronos_studio.desk.risk_tables import (
+    TEST_LEGEND,
+    backtest_tables,
+    cell,
+    each_test_table,
+    served_table,
+    var_es_table,
+)
 
 from . import forecasts
 from .charts import CHART_CONFIG, exceptions_chart, risk_histogram, volatility_chart
 from .errors import app_message, control
-from .formats import MISSING, bar_time_text, number_text, p_text
 from .knob_widgets import knob_controls
 from .runs import ProgressBar
 
@@ -66,21 +75,11 @@ def served_block(fc, bars, risk: RiskSettings) -> None:
     except UserError as e:
         st.warning(f"**No risk champion reading.** {app_message(e)}", icon=":material/warning:")
         return
-    learnt = s.learnt
-    st.markdown(f"**Served by {s.model.describe(s.name)}** — {s.why}")
-    if s.model.recalibration is not None:
-        st.caption(f"Learnt from {learnt.get('outcomes', 0)} outcomes of this series"
-                   + (f" (to {learnt['through']})" if learnt.get("through") else "") + ".")
-    pct = st.column_config.NumberColumn
-    st.dataframe(pd.DataFrame(s.readings).rename(columns={"var": "VaR", "es": "ES", "tail_probability": "read at tail"}),
-                 key="risk_served", hide_index=True,
-                 column_config={c: pct(c, format="percent") for c in ("VaR", "ES")} | {"level": pct("level", format="%.4g")})
-
-
-def var_es_table(path) -> pd.DataFrame:
-    """One row per position and level: VaR and ES at the horizon with their Monte-Carlo errors."""
-    return pd.DataFrame([{"position": t.position, "level": t.level, "VaR": t.var, "VaR ± se": t.var_se, "ES": t.es,
-                          "ES ± se": t.es_se, "paths beyond the VaR": t.tail_paths} for t in path.horizon])
+    table = served_table(s)
+    st.markdown(f"**{table.said[0]}** — {table.said[1]}")
+    for line in table.said[2:]:
+        st.caption(line)
+    st.dataframe(table.frame, key="risk_served", hide_index=True)
 
 
 def enough_paths(fc, bars, risk: RiskSettings, request):
@@ -131,10 +130,7 @@ def panel(fc, bars, what: str, request=None) -> None:
                "like the history's." + (f" {which}" if which else ""))
     for n in r.notices:
         (st.warning if n.kind == "warning" else st.caption)(n.worded(control))
-    pct = st.column_config.NumberColumn
-    st.dataframe(var_es_table(r.path), key="risk_table", hide_index=True,
-                 column_config={c: pct(c, format="percent") for c in ("VaR", "VaR ± se", "ES", "ES ± se")}
-                 | {"level": pct("level", format="%.4g")})
+    st.dataframe(var_es_table(r.path).frame, key="risk_table", hide_index=True)
     left, right = st.columns(2)
     last = r.path.last_close
     returns = np.asarray(fc.paths)[:, -1, 3] / last - 1
@@ -229,53 +225,6 @@ def backtest_section(bars, choice: ModelRef, settings) -> None:
     show_backtest(done, risk)
 
 
-# The backtest's tables worded for people: column -> header. A column not named here (a field the library adds
-# later) is shown under its own name with its underscores as spaces, formatted by its kind (``cell``).
-HEADERS = {
-    "exceptions": "Exceptions", "observations": "Cut-offs scored", "kupiec_p": "Kupiec p",
-    "christoffersen_ind_p": "Christoffersen p (independence)",
-    "christoffersen_cc_p": "Christoffersen p (conditional coverage)", "zone": "Basel zone",
-    "es_z2": "ES Z2 (below 0: heavier tail than forecast)", "es_z2_p": "ES test p (Acerbi–Szekely)",
-    "qlike": "QLIKE", "mse": "MSE", "mz_intercept": "Mincer–Zarnowitz intercept", "mz_slope": "Mincer–Zarnowitz slope",
-    "mz_joint_p": "Mincer–Zarnowitz p (intercept 0, slope 1)", "dm_qlike_vs_reference": "Diebold–Mariano (QLIKE)",
-    "dm_p": "Diebold–Mariano p", "mcs_p": "Model confidence set p", "in_mcs": "In the confidence set",
-    "model": "Model", "position": "Position", "level": "Level", "test": "Test", "statistic": "Statistic",
-    "p_value": "p", "df": "Degrees of freedom", "counts": "Counts"}
-TESTS = {"kupiec_pof": "Kupiec (proportion of failures)", "christoffersen_independence": "Christoffersen independence",
-         "christoffersen_conditional_coverage": "Christoffersen conditional coverage",
-         "basel_traffic_light": "Basel traffic light", "acerbi_szekely_z2": "Acerbi–Szekely Z2 (ES)"}
-NUMBER_FORMATS = {"mse": ".3e"}  # a variance's squared error is tiny: its exponent is what tells models apart
-
-
-def header(column: str) -> str:
-    """A backtest column's header (``HEADERS``; another column: its name in words)."""
-    return HEADERS.get(column) or column.replace("_", " ")
-
-
-def cell(column: str, value) -> str:
-    """A backtest value as a table shows it: p-values to three decimals or 'p < 0.001', '–' where there is none
-    (a test that could not run, a zone that does not apply), the counts behind a test as words."""
-    if column == "p_value" or column.endswith("_p"):
-        return p_text(value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {number_text(v)}" for k, v in value.items()) or MISSING
-    if column == "test":
-        return TESTS.get(value, str(value).replace("_", " "))
-    return number_text(value, NUMBER_FORMATS.get(column, ".4g"))
-
-
-def worded(frame: pd.DataFrame, names: dict | None = None, index: str | None = "Model") -> pd.DataFrame:
-    """``frame`` as text under worded headers (``header``, ``cell``); ``names``: the models' keys -> their names
-    (in its index, named ``index``, and in a ``model`` column)."""
-    names = names or {}
-    out = pd.DataFrame({header(c): [cell(c, names.get(v, v) if c == "model" else v) for v in frame[c]]
-                        for c in frame.columns}, index=frame.index)
-    if index is not None:
-        out.index = [names.get(k, k) for k in frame.index]
-        out.index.name = index
-    return out
-
-
 def show_backtest(done, risk: RiskSettings) -> None:
     bt = done.backtest
     said = list(dict.fromkeys(n.worded(control) for n in done.notices))  # one line per distinct notice
@@ -291,24 +240,18 @@ def show_backtest(done, risk: RiskSettings) -> None:
         served = bt.models[done.served_key].name if done.served_key in bt.models else done.served_key
         st.caption(f"The risk model serving this series is the row {served}: {done.served_why}")
     mine = summary.loc[done.model_key]
-    zone = mine["zone"] if isinstance(mine["zone"], str) else None
     hits = bt.models[done.model_key].frame[f"exception_{position}_{level:g}"]  # the count, whether a test ran or not
     m = st.columns(3)
     m[0].metric(f"Exceptions of {bt.models[done.model_key].name}", f"{int(hits.sum())} of {len(hits)}",
                 f"expected {(1 - level) * len(hits):.1f}", delta_color="off", delta_arrow="off")
     m[1].metric("Kupiec p", p_text(mine["kupiec_p"]))
-    m[2].metric("Basel traffic light", zone or MISSING, help="Judged on 250 one-step 99% VaRs: green 0–4 exceptions, "
+    m[2].metric("Basel traffic light", cell("zone", mine["zone"]), help="Judged on 250 one-step 99% VaRs: green 0–4 exceptions, "
                 "yellow 5–9, red 10 or more; none for other levels, horizons or fewer cut-offs")
     st.plotly_chart(exceptions_chart(bt.models[done.model_key].frame, position, level,
                                      title=f"{position} {level:g} VaR against the realized loss"),
                     key="rb_exceptions", config=CHART_CONFIG)
-    names = {key: m.name for key, m in bt.models.items()}  # tables name each model, not its key
-    st.dataframe(worded(summary, names), key="rb_summary")
-    tests = bt.tests[(bt.tests.position == position) & np.isclose(bt.tests.level, level)]
-    st.dataframe(worded(tests.drop(columns=["position", "level"], errors="ignore"), names, index=None), key="rb_tests",
-                 hide_index=True)
-    reference = names.get(bt.walk.reference, bt.walk.reference)
-    st.caption(f"Variance against the realized ({bt.walk.proxy}): QLIKE and MSE (lower is better), Mincer–Zarnowitz "
-               f"(slope 1, intercept 0 when unbiased), Diebold–Mariano of QLIKE against {reference} (negative: lower "
-               "loss), the 90% model confidence set.")
-    st.dataframe(worded(bt.volatility, names), key="rb_volatility")
+    st.caption(" ".join(TEST_LEGEND))
+    summary_table, *rest = backtest_tables(done, [position], [level])
+    for table in (summary_table, each_test_table(bt, position, level), *rest):
+        st.caption(" ".join(table.said))
+        st.dataframe(table.frame, key=f"rb_{table.key}", hide_index=True)

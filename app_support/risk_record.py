@@ -8,10 +8,10 @@ import streamlit as st
 
 from kronos.lazy import pd
 from kronos_studio.desk import Desk, RiskSettings
+from kronos_studio.desk.cells import MISSING, missing, p_text
 
 from .charts import CHART_CONFIG, exceptions_chart
 from .errors import app_message
-from .formats import MISSING, missing, p_text
 
 EXPLAINED = ("Each recorded forecast's value-at-risk is read from the paths it was sampled with (its return over "
              "the whole horizon, for a long and a short position); once its horizon's last bar has arrived, it is "

@@ -2,7 +2,8 @@
 forecast of a file's bars (``Desk.risk``; without ``--model``, served by the series' risk champion or the default
 risk model, named with why); with ``--backtest``, the walk-forward risk backtest of the model beside the risk desk's
 standard models (``Desk.risk_backtest``); with ``--choose-champion``, the series' risk champion chosen through the
-gate and kept in the ledger (``Desk.risk_champion``). A table on stdout, the JSON with ``--json``."""
+gate and kept in the ledger (``Desk.risk_champion``). The desk's worded tables (``desk.risk_tables``) on stdout, the
+JSON with ``--json``."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ from kronos_studio.desk import (
     RiskSettings,
 )
 from kronos_studio.desk.risk import SAMPLED_CANDIDATES, backtest_body, champion_body, risk_body, risk_paths
+from kronos_studio.desk.risk_tables import backtest_said, backtest_tables, champion_tables, risk_tables
 
 from .bars_process import GatedBars
 from .commands import add_command
@@ -99,7 +101,7 @@ def backtest_request(bars, args, settings, risk):
 def backtest(desk, bars, args, settings, risk):
     """``Desk.risk_backtest`` as the options ask: (the result, its JSON body, its table)."""
     done = desk_call(lambda: desk.risk_backtest(backtest_request(bars, args, settings, risk)))
-    return done, backtest_body(done), backtest_table(done)
+    return done, backtest_body(done), printed(backtest_tables(done), backtest_said(done))
 
 
 def risk_sampling(args, risk):
@@ -130,7 +132,8 @@ def run_risk(args) -> int:
         asked = RiskRequest(bars, None if args.model is None else model_choice(args), settings, risk, args.workspace,
                             gated.future)
         done = desk_call(lambda: desk.risk(asked))
-        body, table = risk_body(done), risk_table(done)
+        body, table = risk_body(done), printed(risk_tables(done), after=[
+            "Stylized facts, paths against history:", *(f"  {line}" for line in done.reading.verdict)])
     return answer(done, body, table, warnings, args.json)
 
 
@@ -140,21 +143,7 @@ def choose_champion(desk, bars, args, settings, risk):
                                 SAMPLED_CANDIDATES if args.candidates == "all" else (), args.include_training_period,
                                 args.workspace, "kronos risk --choose-champion")
     done = desk_call(lambda: desk.risk_champion(asked))
-    body = champion_body(done)
-    return done, body, champion_table(body)
-
-
-def champion_table(body: dict) -> str:
-    """The decision in words, then each candidate's mean FZ0 and QLIKE, exceptions and verdict."""
-    lines = [f"risk champion: {body['decision']} ({body['challenger']} against {body['champion']}); serving: "
-             f"{body['serving']}", f"  {body['reason']}", "",
-             f"{body['cutoffs']} cut-offs, {body['horizon']}-bar horizon; FZ0 of VaR and ES (mean over positions and "
-             "levels; lower is better), QLIKE of the variance:",
-             f"{'candidate':<40}{'FZ0':>9}{'QLIKE':>8}{'verdict':>10}  exceptions"]
-    for key, c in sorted(body["candidates"].items(), key=lambda kv: (kv[1]["fz0"] is None, kv[1]["fz0"])):
-        exc = " ".join(f"{k.removeprefix('exceptions_')} {v}" for k, v in c.items() if k.startswith("exceptions_"))
-        lines.append(f"{key:<40}{_num(c['fz0'], '.4f'):>9}{_num(c['qlike']):>8}{c['verdict']:>10}  {exc}")
-    return "\n".join(lines)
+    return done, champion_body(done), printed(champion_tables(done))
 
 
 def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -> int:
@@ -169,108 +158,16 @@ def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -
     return 0
 
 
-def _pct(x) -> str:
-    return "–" if x is None or x != x else f"{x:.2%}"
+def table_text(frame) -> str:
+    """A frame of text as aligned columns: the first (what the row is) to the left, the numbers to the right."""
+    columns = [[str(c), *map(str, frame[c])] for c in frame.columns]
+    widths = [max(map(len, column)) for column in columns]
+    return "\n".join("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))
+                               ).rstrip() for row in zip(*columns))
 
 
-def _text(x) -> str:
-    return x if isinstance(x, str) else "–"
-
-
-def _num(x, spec=".3f") -> str:
-    return "–" if x is None or x != x else format(x, spec)
-
-
-def served_table(served) -> list[str]:
-    """The risk model serving the series: which, why, what it has learnt, and its VaR and ES."""
-    learnt = served.learnt
-    lines = [f"served by {served.model.describe(served.name)}", f"  {served.why}"]
-    if served.model.recalibration is not None:
-        lines.append(f"  learnt from {learnt.get('outcomes', 0)} outcomes"
-                     + (f" (to {learnt['through']})" if learnt.get("through") else "")
-                     + f"; variance scale {learnt.get('variance_scale', 1.0):.3f}")
-    lines += ["", f"{'position':<9}{'level':>7}{'VaR':>10}{'ES':>10}{'read at':>10}"]
-    for t in served.readings:
-        lines.append(f"{t['position']:<9}{t['level']:>7g}{_pct(t['var']):>10}{_pct(t['es']):>10}"
-                     f"{1 - t['tail_probability']:>10.4g}")
-    return lines + [""]
-
-
-def bar_time(t) -> str:
-    """A bar's time with its weekday and zone (a horizon over a weekend or a holiday shows it): 'Mon 2027-01-04
-    19:00 UTC'."""
-    return f"{t:%a %Y-%m-%d %H:%M %Z}".strip()
-
-
-def risk_table(done) -> str:
-    """The served VaR/ES (no model asked: the risk champion or default), then VaR/ES of the paths at the horizon (with
-    their Monte-Carlo errors), the volatility forecast, the stylized-facts verdict."""
-    r, s = done.reading, done.settings
-    lines = [] if done.served is None else served_table(done.served)
-    lines += [f"{done.forecast.provenance.get('model')}: {s.horizon}-bar horizon ending {bar_time(r.horizon_end)} (its "
-              f"last bar), {r.path.paths} paths, last close {r.path.last_close:g}"
-              + ("" if done.served is None else " (the paths of the serving model)"), "",
-              f"{'position':<9}{'level':>7}{'VaR':>10}{'± se':>9}{'ES':>10}{'± se':>9}{'tail paths':>12}"]
-    for t in r.path.horizon:
-        lines.append(f"{t.position:<9}{t.level:>7g}{_pct(t.var):>10}{_pct(t.var_se):>9}{_pct(t.es):>10}"
-                     f"{_pct(t.es_se):>9}{t.tail_paths:>12g}")
-    lines += ["", f"volatility of a bar's log-return ({r.volatility.interval:.0%} interval across paths):",
-              f"{'method':<16}{'source':<9}{'per bar':>9}{'horizon':>9}{'interval':>20}"]
-    for v in r.volatility.readings:
-        band = f"{_pct(v.low)} to {_pct(v.high)}" if v.low is not None else ""
-        lines.append(f"{v.method:<16}{v.source:<9}{_pct(v.per_bar):>9}{_pct(v.horizon):>9}{band:>20}")
-    lines += ["", "stylized facts, paths against history:"] + [f"  {line}" for line in r.verdict]
-    return "\n".join(lines)
-
-
-def _read_from(row) -> str:
-    """Where a model's VaR/ES come from: its own distribution, or its paths a cut-off (marked when too few for the
-    level's ES: said in the warnings)."""
-    paths = row.get("paths")
-    if paths is None or paths != paths:
-        return "own dist."
-    return f"{int(paths)} paths" + ("" if row.get("enough_paths") else "!")
-
-
-def backtest_table(done) -> str:
-    """Per level and position, each model's exceptions, test p-values, zone and verdict; then the joint VaR/ES loss
-    (FZ0) and the volatility losses. Each row is named by its model's name (the asked model's too, not its key)."""
-    bt = done.backtest
-    names = {key: m.name for key, m in bt.models.items()}
-    width = max(32, *(len(n) + 2 for n in names.values()))
-    lines = [f"risk backtest: {len(bt.cutoffs)} cut-offs, {bt.horizon}-bar horizon, variance proxy {bt.walk.proxy}"
-             + (f"; serving this series: {names.get(done.served_key, done.served_key)}" if done.served_key else "")]
-    for position in bt.settings.positions:
-        for level in bt.settings.levels:
-            summary = bt.summary(level, position)
-            lines += ["", f"{position} {level:g}:",
-                      f"{'model':<{width}}{'exc.':>6}{'obs.':>6}{'Kupiec p':>10}{'Chr. ind p':>11}{'Chr. CC p':>10}"
-                      f"{'DQ p':>7}{'zone':>8}{'ES Z2 p':>9}{'read from':>12}"]
-            for key, row in summary.iterrows():
-                exc = "–" if row["exceptions"] is None or row["exceptions"] != row["exceptions"] else int(row["exceptions"])
-                obs = "–" if row["observations"] is None or row["observations"] != row["observations"] else int(row["observations"])
-                lines.append(f"{names.get(key, key):<{width}}{exc:>6}{obs:>6}{_num(row['kupiec_p']):>10}"
-                             f"{_num(row['christoffersen_ind_p']):>11}{_num(row['christoffersen_cc_p']):>10}"
-                             f"{_num(row['dq_p']):>7}{_text(row['zone']):>8}{_num(row['es_z2_p']):>9}{_read_from(row):>12}")
-    lines += ["", "one verdict per model (every test above, Holm-adjusted together at 5%):"]
-    for key, v in bt.verdicts.items():
-        lines.append(f"  {names.get(key, key):<{width - 2}}{v['verdict']:>9}" + (f"  ({'; '.join(v['against'] + v['flagged'])})"
-                                                                     if v["against"] or v["flagged"] else ""))
-    fz = bt.fz0
-    if len(fz):
-        lines += ["", f"FZ0 loss of VaR and ES jointly (mean over positions and levels; lower is better); DM against "
-                      f"{names.get(bt.walk.reference, bt.walk.reference)}:",
-                  f"{'model':<{width}}{'FZ0':>9}{'DM':>7}{'DM p':>7}{'MCS p':>7}"]
-        for key, row in fz.iterrows():
-            lines.append(f"{names.get(key, key):<{width}}{_num(row.get('fz0'), '.4f'):>9}"
-                         f"{_num(row.get('dm_fz0_vs_reference'), '+.2f'):>7}{_num(row.get('dm_fz0_p')):>7}"
-                         f"{_num(row.get('mcs_fz0_p')):>7}")
-    vol = bt.volatility
-    reference = names.get(bt.walk.reference, bt.walk.reference)
-    lines += ["", f"variance forecasts against the realized ({bt.walk.proxy}); DM: QLIKE against {reference}:",
-              f"{'model':<{width}}{'QLIKE':>8}{'MSE':>11}{'MZ slope':>10}{'MZ p':>7}{'DM':>7}{'DM p':>7}"]
-    for key, row in vol.iterrows():
-        lines.append(f"{names.get(key, key):<{width}}{_num(row.get('qlike')):>8}{_num(row.get('mse'), '.2e'):>11}"
-                     f"{_num(row.get('mz_slope')):>10}{_num(row.get('mz_joint_p')):>7}"
-                     f"{_num(row.get('dm_qlike_vs_reference'), '+.2f'):>7}{_num(row.get('dm_p')):>7}")
-    return "\n".join(lines)
+def printed(tables, said=(), after=()) -> str:
+    """The desk's worded tables (``desk.risk_tables``) as text: each said then drawn, ``said`` before them, ``after``
+    at the end."""
+    blocks = [list(said)] + [[*t.said, table_text(t.frame)] for t in tables] + [list(after)]
+    return "\n\n".join("\n".join(block) for block in blocks if block)

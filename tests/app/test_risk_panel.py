@@ -3,9 +3,10 @@ the same paths (``kronos risk`` and the service answer with it), its settings ge
 knobs, a bad level refused by name, too few paths for a 99% ES flagged with the count to ask for."""
 from __future__ import annotations
 
-import numpy as np
 from app_helpers import kept_forecasts
 from test_app import messages, small
+
+from kronos_studio.desk.risk_tables import var_es_table
 
 
 def shown_forecast():
@@ -17,6 +18,11 @@ def shown_forecast():
 def risk_table(at):
     """The Risk panel's VaR/ES table (AppTest's tables carry no key: found by its columns), None when not drawn."""
     return next((d.value for d in at.dataframe if "VaR ± se" in d.value.columns), None)
+
+
+def shows(table, frame) -> bool:
+    """Whether the app's table holds the desk's worded frame, header for header and cell for cell."""
+    return list(table.columns) == list(frame.columns) and table.astype(str).to_numpy().tolist() == frame.to_numpy().tolist()
 
 
 def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
@@ -32,11 +38,10 @@ def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
     assert {knob.label for _, knob in knobs(RiskSettings).values()} <= labels
     table = risk_table(at)
     expected = read_risk(shown_forecast(), RiskSettings()).path
-    assert list(zip(table["position"], table["level"])) == [(t.position, t.level) for t in expected.horizon]
-    assert np.allclose(table["VaR"], [t.var for t in expected.horizon])
-    assert np.allclose(table["ES"], [t.es for t in expected.horizon])
+    assert shows(table, var_es_table(expected).frame)  # the desk's table in words, as kronos risk prints it
+    assert list(zip(table["Position"], table["Level"])) == [(t.position, f"{t.level:g}") for t in expected.horizon]
     # issue 62 item 14: when the horizon ends, its last bar's time (a weekend or a holiday inside it shows)
-    from app_support.formats import bar_time_text
+    from kronos_studio.desk.cells import bar_time_text
 
     end = shown_forecast().timestamps[-1]
     assert f"over the horizon of 5 bars ending **{bar_time_text(end)}** (its last bar)" in messages(at.caption)
@@ -47,7 +52,7 @@ def test_the_risk_panel_reads_the_forecast_on_screen(new_app):
 
     at.text_input(key="risk_levels").set_value("0.9, 0.975").run()
     table = risk_table(at)
-    assert sorted(set(table["level"])) == [0.9, 0.975]
+    assert sorted(set(table["Level"])) == ["0.9", "0.975"]
     at.text_input(key="risk_levels").set_value("0.95, 1.5").run()
     assert not at.exception
     assert "between 0.5 and 0.9999" in messages(at.error) and "*VaR/ES levels*" in messages(at.error)
@@ -71,8 +76,8 @@ def test_the_risk_panel_reads_enough_paths_for_its_levels_on_a_click(new_app):
     assert set(fans) == {40, 200}  # the fan's own, and the risk's
     assert fans[200].provenance["seed"] == fans[40].provenance["seed"]
     expected = read_risk(fans[200], RiskSettings(levels=(0.9,))).path
-    assert np.allclose(risk_table(at)["VaR"], [t.var for t in expected.horizon])
+    assert shows(risk_table(at), var_es_table(expected).frame)
     assert any("Read from a sample of 200 paths" in c.value for c in at.caption)
     at.run()  # kept: read from the 200 paths again without a click, and no button
     assert "risk_more_paths" not in [b.key for b in at.button]
-    assert np.allclose(risk_table(at)["VaR"], [t.var for t in expected.horizon])
+    assert shows(risk_table(at), var_es_table(expected).frame)

@@ -11,7 +11,7 @@ import pandas as pd
 from app_helpers import good_csv
 from testkit import DATA_FIXTURES
 
-from app_support.formats import p_text
+from kronos_studio.desk.cells import p_text
 from kronos_studio.ledger import Ledger
 
 
