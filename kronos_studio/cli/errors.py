@@ -2,7 +2,8 @@
 nowhere else (the library names settings; the app and the HTTP API have their own tables)."""
 from __future__ import annotations
 
-from kronos.errors import plain_name, said
+from data_sources.errors import in_studio_words
+from kronos.errors import first_line, plain_name
 
 
 def knob_flag(name: str, default) -> str:
@@ -11,33 +12,25 @@ def knob_flag(name: str, default) -> str:
     return f"--{'no-' if default is True else ''}{name.replace('_', '-')}"
 
 
-# setting -> its flag. A switch (a flag taking no value) is written as the value it sets asks for it.
+# setting -> its flag, for the settings whose flag is not the one generated from their Knob (``knob_option``) or
+# that have no Knob. A switch (a flag taking no value) is written as the value it sets asks for it.
 FLAGS = {
-    "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
-    "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "exchange": "--exchange", "fix": "--fix",
-    "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
+    "horizon": "--horizon", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "init": "--init", "files": "--data",  # kronos train tokenizer/predictor (desk.pretrain)
-    "meta": "--meta DIR (kronos train ensemble writes one)",
-    "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",
-    "since": "--since", "include_experiments": "--experiments", "window": "--window", "every": "--every", "val_start": "--val-start",
-    "holdout": "--holdout", "min_evaluations": "--min-evaluations",
-    "include_training_period": "--include-training-period",  # every training-period guard's switch
-    # ``kronos batch --evaluate``'s (the ranking evaluation: ``RankPlan``'s knobs)
-    "step": "--step", "costs_bps": "--costs",
+    "meta": "--meta DIR (kronos train ensemble writes one)", "touch_levels": "--touch-levels",
+    "include_experiments": "--experiments", "holdout": "--holdout", "min_evaluations": "--min-evaluations",
+    "costs_bps": "--costs",  # kronos batch --evaluate's (RankPlan's)
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
-    "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
     "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
     "data": "--data", "samples": "--samples",  # kronos train lora's series (desk.fine_tune)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
-    # kronos watch's (its other options are generated from the watch's Knobs: option_knobs)
-    "name": "--name", "replay_from": "--replay-from", "to": "--to", "watches": "kronos watches",
-}  # and each option generated from a Knob (option_knobs), read when a message names one
-SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
-            ("include_experiments", True): "--experiments"}
+    "name": "--name", "watches": "kronos watches",  # kronos watch's
+}
+SWITCHES = {("include_experiments", True): "--experiments"}
 
 
 def flag(setting: str, value: object = None) -> str:
@@ -113,5 +106,5 @@ def notice_line(notice) -> str:
 
 
 def cli_line(e: BaseException) -> str:
-    """One line for ``kronos: error:``: a library error worded with flags, anything else as it reads."""
-    return said(e, flag).splitlines()[0]
+    """One line for ``kronos: error:``: a refusal in the studio's words, a library error's worded with flags."""
+    return first_line(in_studio_words(e), flag)

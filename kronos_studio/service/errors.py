@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import functools
 import json
-import json as json_module
-import math
-import re
 
-from data_sources.errors import DataSourceError
-from kronos.errors import Fix, InputError, UserError, plain_name, said, worded
-from kronos.lazy import pd
+from data_sources.errors import in_studio_words
+from kronos.errors import (
+    BAD_INPUT,
+    NOT_FOUND,
+    REFUSED,
+    UNAVAILABLE,
+    UNREACHABLE,
+    UserError,
+    finite_or_null,
+    json_safe,
+    plain_name,
+    printable,
+    refusal,
+    said,
+    with_type,
+    worded,
+)
 from kronos.settings import knobs
 from kronos_studio.desk import (
     AdaptersRequest,
-    BarsInputError,
     Cancelled,
     DriftRequest,
     StepsRequest,
@@ -91,76 +101,16 @@ class ServiceError(Exception):
         return json_safe({"detail": self.detail, "problem": self.problem, "values": self.values, "fix": fixes})
 
 
-def json_safe(value):
-    """``value`` as JSON can carry it: containers as lists and dicts, non-finite floats and anything else not JSON
-    (a timestamp, a numpy number) as text."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    try:
-        number = float(value)  # a numpy scalar
-    except (TypeError, ValueError):
-        return str(value)
-    return json_safe(number) if not isinstance(value, (bytes, bytearray)) else str(value)
-
-
 def one_line(e: BaseException) -> str:
     """``e``'s sentence (a library error's fixes naming request fields) on one line: a line break in it (a symbol
     sent with one) written as its escape, never a cut."""
     return printable(said(e, field_name))
 
 
-# A parenthesized quote of another library's exception in a message: "(DNSError: Failed to perform, curl: (6) ...)"
-LIBRARY_QUOTE = re.compile(r"\(\s*\w*(Error|Exception|Timeout|Warning)\w*\s*:|\(.*\bcurl\b", re.IGNORECASE)
-
-
-def without_groups(text: str, drop) -> str:
-    """``text`` without each outermost parenthesized group (nested ones included) that ``drop(group)`` is true of,
-    and the space before it."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch == "(":
-            if depth == 0:
-                out.append(text[start:i])
-                start = i
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-            if depth == 0:
-                group = text[start:i + 1]
-                if drop(group):
-                    out[-1] = out[-1].rstrip()
-                else:
-                    out.append(group)
-                start = i + 1
-    out.append(text[start:])
-    return "".join(out).strip()
-
-
-def without_library_words(e: BaseException) -> BaseException:
-    """``e``, or the refusal it means in the studio's words where it would hand a client another library's wording:
-    a data source's error quoting what its HTTP client said (curl's DNS text), a date past what pandas keeps
-    ("Cannot cast ... to unit='ns'"), text that is not JSON."""
-    if isinstance(e, DataSourceError):
-        cause = str(e.__cause__ or "").strip()[:40]
-
-        def quoted(fragment: str) -> bool:  # what another library said, in parentheses
-            return bool(LIBRARY_QUOTE.match(fragment.strip()) or (cause and cause in fragment))
-
-        problem = without_groups(e.problem, quoted)
-        if problem != e.problem:
-            return type(e)(problem, e.values, e.fix)
-    if isinstance(e, (pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta, OverflowError)):
-        return InputError("the bar times asked for run past the latest time the studio can keep (the year 2262)",
-                          fix=(Fix("ask for a shorter {setting}", "horizon"), Fix("check the bars' timestamps")))
-    if isinstance(e, json_module.JSONDecodeError):
-        return InputError(f"the text is not JSON (at line {e.lineno}, column {e.colno})")
-    return e
+def bug_line(e: BaseException) -> str:
+    """A bug's one line, as a request or a job answers it: 'internal error: TypeError: ...', without the server's
+    files its own words may name."""
+    return f"internal error: {text_without_paths(printable(with_type(e, field_name)))}"
 
 
 def refused(status: int, e: BaseException) -> ServiceError:
@@ -176,31 +126,17 @@ def notice_line(notice) -> str:
     return notice.line(field_name)
 
 
-def as_service_error(e: BaseException) -> ServiceError | None:
-    """The ``ServiceError`` of a library exception that means bad input (None for anything else: a bug).
-    Bars that cannot be read or that the quality gate blocks, settings out of range: 422; a source that
-    cannot deliver: 400; a model that cannot be found or loaded: 404; a ledger that cannot be reached: 503."""
-    from kronos.checkpoints import CheckpointError
-    from kronos_studio.desk.ledger import LedgerError
+# Each kind of refusal (``kronos.errors.refusal``) as the HTTP API answers it.
+STATUS = {BAD_INPUT: 422, NOT_FOUND: 404, UNAVAILABLE: 400, UNREACHABLE: 503}
 
+
+def as_service_error(e: BaseException) -> ServiceError | None:
+    """The ``ServiceError`` of a library exception that is a refusal, in the studio's words, its status its kind's
+    (``STATUS``); None for anything else: a bug."""
     if isinstance(e, ServiceError):
         return e
-    e = without_library_words(e)
-    if isinstance(e, (CheckpointError, FileNotFoundError)):
-        return refused(404, e)
-    if isinstance(e, DataSourceError):
-        return refused(400, e)
-    if isinstance(e, LedgerError):
-        return refused(503, e)
-    if isinstance(e, (BarsInputError, InputError, ValueError, OverflowError)):
-        return refused(422, e)
-    return None
-
-
-def library_errors() -> tuple[type, ...]:
-    """The exception classes ``as_service_error`` may answer as bad input: the library's errors (a checkpoint, a
-    data source, the ledger: each a ``UserError``), and the plain ones a library call raises for bad input."""
-    return (UserError, FileNotFoundError, ValueError, OverflowError)
+    kind = refusal(e)
+    return None if kind is None else refused(STATUS[kind], in_studio_words(e))
 
 
 def known_errors(call, as_error=lambda known: known):
@@ -216,12 +152,6 @@ def known_errors(call, as_error=lambda known: known):
                 raise
             raise as_error(known) from None
     return wrapped
-
-
-def printable(text: str) -> str:
-    """``text`` with its control characters and unpaired surrogates written as escapes ('\\n', '\\ud800'):
-    what a client sent (a field name, an id), echoed in one line."""
-    return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
 
 
 def library_refusal(e):
@@ -241,17 +171,6 @@ def validation_line(e) -> str:
         said = error.worded(field_name) if isinstance(error, UserError) else err.get("msg")
         parts.append(f"{where}: {said}" if where else str(said))
     return "invalid request: " + "; ".join(parts)
-
-
-def finite_or_null(value):
-    """``value`` with every NaN or infinity as None (JSON's null: a number that could not be computed), else as is."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_null(v) for v in value]
-    return value
 
 
 @functools.cache
@@ -301,7 +220,7 @@ def add_error_handlers(app) -> None:
         return Answer({"detail": "the client disconnected: the request was stopped"}, status_code=CLIENT_GONE)
 
     app.add_exception_handler(Cancelled, cancelled)
-    for kind in library_errors():
+    for kind in REFUSED:
         app.add_exception_handler(kind, library_error)
 
     @app.exception_handler(RequestValidationError)
@@ -313,5 +232,4 @@ def add_error_handlers(app) -> None:
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
-        return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)
+        return Answer({"detail": bug_line(e)}, status_code=500)
