@@ -49,41 +49,19 @@ def flag(setting: str, value: object = None) -> str:
 
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
-    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
-    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s
-    ``TrustPlan``, ``kronos risk --backtest``'s ``RiskBacktestPlan``, ``kronos train lora``'s ``FineTunePlan`` and ``FineTuneRequest``'s, ``kronos train tokenizer``/``predictor``'s ``TrainingData`` and ``TrainingOptions``, ``kronos batch``'s (the screen's, its engine's, the rank
-    plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
-    ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
+    (``common.add_knob_options``): each options class below, its commands' (``desk`` exports it). Read when a message
+    names a setting ``FLAGS`` has not: numpy stays out of the start."""
     from data_sources.requests import BarsRequest
     from kronos.settings import ForecastSettings, knobs
-    from kronos_studio.desk import (
-        AdaptersRequest,
-        AlertChannels,
-        AlertRules,
-        CovariateOptions,
-        DriftRequest,
-        Engine,
-        FineTunePlan,
-        FineTuneRequest,
-        RankPlan,
-        Replay,
-        RetrainPolicy,
-        RetrainSettings,
-        RetrainWatchlistRequest,
-        RiskBacktestPlan,
-        RiskSettings,
-        ScreenRequest,
-        StepsRequest,
-        TrainingData,
-        TrainingOptions,
-        TrustPlan,
-        WatchRequest,
-    )
+    from kronos_studio import desk
 
     return {knob.name(name): (default, knob)
-            for cls in (TrainingData, TrainingOptions, FineTuneRequest, FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
-                        ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
-                        RetrainPolicy, AlertRules, AlertChannels, Replay, WatchRequest)
+            for cls in (desk.TrainingData, desk.TrainingOptions, desk.FineTuneRequest, desk.FineTunePlan,
+                        desk.RiskBacktestPlan, desk.TrustPlan, desk.RankPlan, desk.ScreenRequest,
+                        desk.RetrainWatchlistRequest, desk.Engine, BarsRequest, ForecastSettings, desk.RetrainSettings,
+                        desk.CovariateOptions, desk.RiskSettings, desk.StepsRequest, desk.DriftRequest,
+                        desk.AdaptersRequest, desk.RetrainPolicy, desk.AlertRules, desk.AlertChannels, desk.Replay,
+                        desk.WatchRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 

@@ -38,11 +38,9 @@ from .redact import text_without_paths
 
 @functools.cache
 def request_fields() -> frozenset[str]:
-    """Every field a request body takes (``kronos_studio.service.schemas``' models, each sampling knob among
-    them) and every query parameter drawn from a desk request's knobs (``deps.with_query``: the ledger's filters):
-    a setting a fix names is its request field of the same name, so a field added to a request or a knob added to
-    ``ForecastSettings`` is named as a field with no edit here. Read when an error is worded: the schemas load
-    pydantic and pandas."""
+    """Every field a request body takes (``schemas``' models, each sampling knob among them) and query parameter
+    drawn from a desk request's knobs (``deps.with_query``): a setting a fix names is its request field of the same
+    name, with no edit here. Read when an error is worded: the schemas load pydantic and pandas."""
     from pydantic import BaseModel
 
     from . import schemas
@@ -94,8 +92,7 @@ class ServiceError(Exception):
         super().__init__(self.detail)
 
     def body(self) -> dict:
-        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields (a number JSON cannot
-        carry, NaN or infinity, written as text)."""
+        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields (``json_safe``)."""
         fixes = [{"setting": f.setting, "field": request_field(f.setting), "value": f.value,
                   "text": f.worded(field_name)} for f in self.fix]
         return json_safe({"detail": self.detail, "problem": self.problem, "values": self.values, "fix": fixes})
@@ -131,8 +128,7 @@ STATUS = {BAD_INPUT: 422, NOT_FOUND: 404, UNAVAILABLE: 400, UNREACHABLE: 503}
 
 
 def as_service_error(e: BaseException) -> ServiceError | None:
-    """The ``ServiceError`` of a library exception that is a refusal, in the studio's words, its status its kind's
-    (``STATUS``); None for anything else: a bug."""
+    """The ``ServiceError`` of a refusal, in the studio's words, with its kind's ``STATUS``; None for a bug."""
     if isinstance(e, ServiceError):
         return e
     kind = refusal(e)
@@ -140,8 +136,7 @@ def as_service_error(e: BaseException) -> ServiceError | None:
 
 
 def known_errors(call, as_error=lambda known: known):
-    """``call`` raising ``as_error(ServiceError)`` for library errors that mean bad input (the rest as they
-    are: bugs)."""
+    """``call`` raising ``as_error(ServiceError)`` for the library's refusals (the rest as they are: bugs)."""
     @functools.wraps(call)
     def wrapped(*args, **kwargs):
         try:
@@ -191,14 +186,13 @@ def answer_class():
 
 
 def add_error_handlers(app) -> None:
-    """Every error of ``app`` as ``{"detail": one line}`` (a ``ServiceError`` also with ``problem``, ``values``
-    and ``fix``): a ``ServiceError`` with its status (401 with the
-    Bearer challenge), invalid requests 422, anything else 500 (the traceback goes to the server's log)."""
+    """Every error of ``app`` as ``{"detail": one line}`` (a ``ServiceError`` also with ``problem``, ``values`` and
+    ``fix``) with its status (401 with the Bearer challenge), invalid requests 422, a bug 500 (its traceback logged)."""
     from fastapi.exceptions import RequestValidationError
 
     Answer = answer_class()
 
-    def refusal(e: ServiceError):
+    def answer(e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
         body = e.body()  # one line even where it echoes what a request sent (a job id with a newline)
         return Answer({**body, "detail": printable(body["detail"])}, status_code=e.status, headers=headers)
@@ -207,9 +201,9 @@ def add_error_handlers(app) -> None:
         """The library's refusals (bad bars, settings, a model not found) as their 4xx, for every endpoint at
         once; anything else is a bug."""
         known = as_service_error(e)
-        return refusal(known) if known is not None else await bug(request, e)
+        return answer(known) if known is not None else await bug(request, e)
 
-    app.add_exception_handler(ServiceError, lambda _request, e: refusal(e))
+    app.add_exception_handler(ServiceError, lambda _request, e: answer(e))
 
     async def cancelled(request, _e):
         """Work stopped because its asker left: the server shutting down cuts it (503, send it again), or its client
@@ -227,7 +221,7 @@ def add_error_handlers(app) -> None:
     async def invalid(_request, e: RequestValidationError):
         own = library_refusal(e)  # a value its setting's bounds refuse: the command line's words, as data too
         if own is not None:
-            return refusal(refused(422, own))
+            return answer(refused(422, own))
         return Answer({"detail": printable(validation_line(e))}, status_code=422)
 
     @app.exception_handler(Exception)
