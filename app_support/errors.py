@@ -2,21 +2,19 @@
 that sets it, as its label reads on screen (the command line names flags, the HTTP API request fields)."""
 from __future__ import annotations
 
-from kronos.errors import UserError, plain_name, said
+from data_sources.errors import in_studio_words
+from kronos.errors import first_line, plain_name, refusal, with_type
 from kronos.settings import knobs
 from kronos_studio.desk import CovariateOptions, FineTunePlan, RankPlan, RetrainSettings, RiskSettings, TrustPlan
 
-# setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen); the
-# labels of the options generated from a Knob are their Knob's, which the sidebar (the sampling knobs), the
-# Fine-tune page's "Retrain settings" (the retrain's) and its fine-tuning plan, the Risk panel (the risk's) and the
-# Evaluate page (the walk-forward's plan) draw (``knob_widgets``)
-CONTROLS = {**{knob.name(name): knob.label for cls in (FineTunePlan, TrustPlan, RetrainSettings, RiskSettings, None)
-               for name, (_, knob) in knobs(cls).items()},
-    "lookback": "Lookback (bars)", "horizon": "Horizon (bars)", "paths": "Sample paths", "model": "Model",
-    "calendar": "Calendar", "timezone": "Timezone", "symbol": "Instrument", "exchange": "Exchange", "fix": "Accept fix",
-    "include_training_period": "Include cut-offs inside the model's training period",
-    # the Screener's rank evaluation (its widgets drawn from ``RankPlan``'s knobs)
-    "step": knobs(RankPlan)["step"][1].label, "costs_bps": knobs(RankPlan)["costs_bps"][1].label,
+# setting -> the label of the control that sets it (tests/app/test_support.py checks each is on screen): the labels
+# of the options generated from a Knob are their Knob's, which the Screener's rank evaluation, the Fine-tune page's
+# plan and "Retrain settings", the Evaluate page (the walk-forward's plan), the Risk panel and the sidebar (the
+# sampling knobs) draw (``knob_widgets``; a later class's label wins a setting two share)
+CONTROLS = {**{knob.name(name): knob.label for cls in (RankPlan, FineTunePlan, TrustPlan, RetrainSettings, RiskSettings,
+                                                       None) for name, (_, knob) in knobs(cls).items()},
+    "horizon": "Horizon (bars)", "model": "Model", "calendar": "Calendar", "timezone": "Timezone",
+    "symbol": "Instrument", "exchange": "Exchange", "fix": "Accept fix",
     "cutoff": "Cut-off (last bar the models see)",  # the Compare page's backtest (desk.compare)
     "covariates": knobs(CovariateOptions)["covariates"][1].label,  # the sidebar's "Condition on" (conditioned.py)
     "leaders": "Leaders",  # an adapter's leader series (adapters.leader_input)
@@ -37,10 +35,9 @@ def control(setting: str, value: object = None) -> str:
 
 
 def app_message(e: BaseException) -> str:
-    """An exception as the app says it in one line: a library error with its fixes naming controls, other
-    bad input as it reads, anything else with its type (a bug, still not a traceback)."""
-    text = said(e, control) if isinstance(e, (UserError, ValueError)) else f"{type(e).__name__}: {e}".strip()
-    return text.splitlines()[0]
+    """An exception as the app says it in one line: a refusal in the studio's words, a library error's fixes naming
+    controls; anything else with its type (a bug, still not a traceback)."""
+    return first_line(in_studio_words(e), control) if refusal(e) else with_type(e).splitlines()[0]
 
 
 def app_notice(notice) -> str:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from data_sources.intervals import is_intraday
 from data_sources.sources import SOURCES
+from kronos.errors import first_line
 from kronos.lazy import pd
 from kronos.quantiles import BAND_NAME
 from kronos_studio.desk import RecordRequest, ScoreRequest, TrackRecordRequest
@@ -49,7 +50,7 @@ class _Held:
                     self.ledger = open_ledger(self.url)
                     self.error = None
                 except Exception as e:  # LedgerError, or a database failing in an unforeseen way
-                    self.error = (str(e).splitlines() or [type(e).__name__])[0]
+                    self.error = first_line(e)
                     self.failed_at = time.monotonic()
                     return None
                 try:  # earlier versions kept each track record in a JSON file: brought in once (files stay)

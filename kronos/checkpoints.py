@@ -31,13 +31,15 @@ from .config import (
     trained_context,
 )
 from .device import default_device, precision_name, resolve_precision
-from .errors import Fix, UserError
+from .errors import NOT_FOUND, Fix, UserError
 from .model import Kronos
 from .tokenizer import KronosTokenizer
 
 
 class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be loaded, with what is wrong and what to do."""
+
+    refusal = NOT_FOUND
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ statistics (``kronos_studio.evaluation.rank_skill``) and one JSON-ready report w
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 from data_sources.sources import SAMPLE_PICKER, SOURCES
 from data_sources.storage import atomic_write
+from kronos.errors import finite_or_null
 from kronos.lazy import pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.rank_skill import rank_report
@@ -27,7 +27,7 @@ class RankResult:
         """The report with the per-(path count, date, series) panel, so anyone can recompute the ICs."""
         records = self.panel.panel.assign(date=self.panel.panel["date"].astype(str),
                                           cutoff_time=self.panel.panel["cutoff_time"].astype(str))
-        return {**self.report, "panel": [{k: finite(v) for k, v in r.items()} for r in records.to_dict("records")]}
+        return {**self.report, "panel": [finite_or_null(r) for r in records.to_dict("records")]}
 
     def write_json(self, path) -> None:
         text = json.dumps(self.to_json(), indent=1, allow_nan=False)
@@ -35,19 +35,6 @@ class RankResult:
 
     def write_panel(self, path) -> None:
         atomic_write(path, lambda tmp: self.panel.panel.to_parquet(tmp, index=False))
-
-
-def finite(value):
-    """A JSON-safe cell: NaN and infinities as null."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def json_safe(obj):
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return finite(obj)
 
 
 def load_series(entries: list[Entry], lookback: int, window: int, load: dict) -> tuple[dict, dict[str, str]]:
@@ -103,7 +90,7 @@ def evaluate_watchlist(forecaster, entries: list[Entry], settings: ForecastSetti
               "series_ending_early": panel.ending_early, "series_unused": panel.unused,
               "series_failed": failed, "guard": panel.guard, "elapsed_s": panel.elapsed_s,
               "forecasts": panel.forecasts, **report}
-    return RankResult(panel, json_safe(report), failed)
+    return RankResult(panel, finite_or_null(report), failed)
 
 
 def summary_frame(report: dict) -> pd.DataFrame:

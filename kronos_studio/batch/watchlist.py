@@ -16,7 +16,7 @@ from pathlib import Path
 
 from data_sources.files import name_of_file
 from data_sources.sources import SOURCES, by_symbol
-from kronos.errors import UserError
+from kronos.errors import UserError, first_line
 from kronos.lazy import pd
 from kronos.threads import usable_cores
 
@@ -174,7 +174,7 @@ def load_entry(entry: Entry, history: int, cache=None, fixes: tuple[str, ...] = 
             bars = load_bars(entry.source, entry.symbol, entry.interval, lookback=history, exchange=entry.exchange,
                              cache=cache)
     except Exception as e:  # any reason a series has no bars is that row's status, not the batch's end
-        return Loaded(entry, error=f"cannot load: {_one_line(e)}")
+        return Loaded(entry, error=f"cannot load: {first_line(e)}")
     return gate_entry(entry, bars, history, fixes)
 
 
@@ -187,7 +187,7 @@ def gate_entry(entry: Entry, bars, history: int, fixes: tuple[str, ...] = ()) ->
         try:
             bars = apply_fixes(bars, list(fixes))
         except ValueError as e:
-            return Loaded(entry, error=f"cannot apply the fixes {', '.join(fixes)}: {_one_line(e)}")
+            return Loaded(entry, error=f"cannot apply the fixes {', '.join(fixes)}: {first_line(e)}")
     findings = check_bars(bars, lookback=history)
     blocking = [f for f in findings if f.severity == "error"]
     if blocking:
@@ -214,8 +214,3 @@ def load_entries(entries: list[Entry], history: int, cache=None, fixes: tuple[st
         return
     with ThreadPoolExecutor(max_workers=max(1, min(LOAD_THREADS, len(entries)))) as pool:
         yield from pool.map(lambda e: load_entry(e, history, cache, fixes, calendar), entries)
-
-
-def _one_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

@@ -2,7 +2,8 @@
 nowhere else (the library names settings; the app and the HTTP API have their own tables)."""
 from __future__ import annotations
 
-from kronos.errors import plain_name, said
+from data_sources.errors import in_studio_words
+from kronos.errors import first_line, plain_name
 
 
 def knob_flag(name: str, default) -> str:
@@ -11,33 +12,25 @@ def knob_flag(name: str, default) -> str:
     return f"--{'no-' if default is True else ''}{name.replace('_', '-')}"
 
 
-# setting -> its flag. A switch (a flag taking no value) is written as the value it sets asks for it.
+# setting -> its flag, for the settings whose flag is not the one generated from their Knob (``knob_option``) or
+# that have no Knob. A switch (a flag taking no value) is written as the value it sets asks for it.
 FLAGS = {
-    "lookback": "--lookback", "horizon": "--horizon", "paths": "--paths", "cutoffs": "--cutoffs",
-    "calendar": "--calendar", "timezone": "--timezone", "symbol": "--symbol", "exchange": "--exchange", "fix": "--fix",
-    "model": "--model", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
+    "horizon": "--horizon", "tokenizer": "--tokenizer", "device": "--device", "chronos2": "--chronos2",
     "init": "--init", "files": "--data",  # kronos train tokenizer/predictor (desk.pretrain)
-    "meta": "--meta DIR (kronos train ensemble writes one)",
-    "last": "--last", "touch_levels": "--touch-levels", "engine": "--engine",
-    "since": "--since", "include_experiments": "--experiments", "window": "--window", "every": "--every", "val_start": "--val-start",
-    "holdout": "--holdout", "min_evaluations": "--min-evaluations",
-    "include_training_period": "--include-training-period",  # every training-period guard's switch
-    # ``kronos batch --evaluate``'s (the ranking evaluation: ``RankPlan``'s knobs)
-    "step": "--step", "costs_bps": "--costs",
+    "meta": "--meta DIR (kronos train ensemble writes one)", "touch_levels": "--touch-levels",
+    "include_experiments": "--experiments", "holdout": "--holdout", "min_evaluations": "--min-evaluations",
+    "costs_bps": "--costs",  # kronos batch --evaluate's (RankPlan's)
     # the server's own settings (``kronos serve`` / ``kronos mcp``; its limits: ``server_flag``)
     "allow_dir": "--allow-dir", "jobs_dir": "--jobs-dir", "concurrency": "--concurrency",
     "threads": "--threads",  # every computing command's (kronos.threads)
-    "proxy": "--proxy",  # kronos risk --backtest's variance proxy (risk.walk.RiskWalk)
     "covariates": "--with",  # CovariateOptions' knob, generated as this option (common.add_covariate_options)
     "leaders": "--leader",  # kronos forecast --adapter's leader series (desk.adapted)
     "data": "--data", "samples": "--samples",  # kronos train lora's series (desk.fine_tune)
     # actions a fix asks for, which the command line does with a command of its own
     "rollback": "kronos adapters rollback", "score": "kronos ledger score", "adapters": "kronos adapters list",
-    # kronos watch's (its other options are generated from the watch's Knobs: option_knobs)
-    "name": "--name", "replay_from": "--replay-from", "to": "--to", "watches": "kronos watches",
-}  # and each option generated from a Knob (option_knobs), read when a message names one
-SWITCHES = {("resume", False): "--no-resume", ("include_training_period", True): "--include-training-period",
-            ("include_experiments", True): "--experiments"}
+    "name": "--name", "watches": "kronos watches",  # kronos watch's
+}
+SWITCHES = {("include_experiments", True): "--experiments"}
 
 
 def flag(setting: str, value: object = None) -> str:
@@ -56,41 +49,19 @@ def flag(setting: str, value: object = None) -> str:
 
 def option_knobs() -> dict:
     """setting -> (default, Knob) of every option the command line generates from a ``Knob``
-    (``common.add_knob_options``): the sampling knobs of ``ForecastSettings``, the bars request's, the retrain's
-    ``RetrainSettings``, ``CovariateOptions``, ``kronos risk``'s ``RiskSettings``, ``kronos evaluate``'s
-    ``TrustPlan``, ``kronos risk --backtest``'s ``RiskBacktestPlan``, ``kronos train lora``'s ``FineTunePlan`` and ``FineTuneRequest``'s, ``kronos train tokenizer``/``predictor``'s ``TrainingData`` and ``TrainingOptions``, ``kronos batch``'s (the screen's, its engine's, the rank
-    plan's) and the ledger's queries (the desk's ``StepsRequest``, ``DriftRequest``,
-    ``AdaptersRequest``). Read when a message names a setting ``FLAGS`` has not: numpy stays out of the start."""
+    (``common.add_knob_options``): each options class below, its commands' (``desk`` exports it). Read when a message
+    names a setting ``FLAGS`` has not: numpy stays out of the start."""
     from data_sources.requests import BarsRequest
     from kronos.settings import ForecastSettings, knobs
-    from kronos_studio.desk import (
-        AdaptersRequest,
-        AlertChannels,
-        AlertRules,
-        CovariateOptions,
-        DriftRequest,
-        Engine,
-        FineTunePlan,
-        FineTuneRequest,
-        RankPlan,
-        Replay,
-        RetrainPolicy,
-        RetrainSettings,
-        RetrainWatchlistRequest,
-        RiskBacktestPlan,
-        RiskSettings,
-        ScreenRequest,
-        StepsRequest,
-        TrainingData,
-        TrainingOptions,
-        TrustPlan,
-        WatchRequest,
-    )
+    from kronos_studio import desk
 
     return {knob.name(name): (default, knob)
-            for cls in (TrainingData, TrainingOptions, FineTuneRequest, FineTunePlan, RiskBacktestPlan, TrustPlan, RankPlan, ScreenRequest, RetrainWatchlistRequest, Engine, BarsRequest,
-                        ForecastSettings, RetrainSettings, CovariateOptions, RiskSettings, StepsRequest, DriftRequest, AdaptersRequest,
-                        RetrainPolicy, AlertRules, AlertChannels, Replay, WatchRequest)
+            for cls in (desk.TrainingData, desk.TrainingOptions, desk.FineTuneRequest, desk.FineTunePlan,
+                        desk.RiskBacktestPlan, desk.TrustPlan, desk.RankPlan, desk.ScreenRequest,
+                        desk.RetrainWatchlistRequest, desk.Engine, BarsRequest, ForecastSettings, desk.RetrainSettings,
+                        desk.CovariateOptions, desk.RiskSettings, desk.StepsRequest, desk.DriftRequest,
+                        desk.AdaptersRequest, desk.RetrainPolicy, desk.AlertRules, desk.AlertChannels, desk.Replay,
+                        desk.WatchRequest)
             for name, (default, knob) in knobs(cls).items()}
 
 
@@ -113,5 +84,5 @@ def notice_line(notice) -> str:
 
 
 def cli_line(e: BaseException) -> str:
-    """One line for ``kronos: error:``: a library error worded with flags, anything else as it reads."""
-    return said(e, flag).splitlines()[0]
+    """One line for ``kronos: error:``: a refusal in the studio's words, a library error's worded with flags."""
+    return first_line(in_studio_words(e), flag)

@@ -16,7 +16,7 @@ import time
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
-from kronos.errors import UserError
+from kronos.errors import refusal, with_type
 from kronos.threads import configure, thread_budget, thread_setting
 
 from .commands import COMMANDS, named_command
@@ -91,15 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         previous = configure(getattr(args, "threads", None))
         thread_setting()  # a bad KRONOS_STUDIO_THREADS is refused now, not after the model loads
         return args.func(args)
-    except (CliError, UserError) as e:  # bad input, said in one line: a library error's fixes as flags
-        print(f"kronos: error: {cli_line(e)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return interrupted()
-    except Exception as e:  # a bug, not bad input: still one line, with a way to get the details
-        if os.environ.get("KRONOS_DEBUG"):
+    except Exception as e:
+        if isinstance(e, CliError) or refusal(e):  # bad input, said in one line: a library error's fixes as flags
+            print(f"kronos: error: {cli_line(e)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if os.environ.get("KRONOS_DEBUG"):  # a bug, not bad input: still one line, with a way to get the details
             raise
-        print(f"kronos: internal error: {type(e).__name__}: {e} (set KRONOS_DEBUG=1 for the traceback)",
+        print(f"kronos: internal error: {with_type(e).splitlines()[0]} (set KRONOS_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
     finally:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from data_sources.storage import storage_path
-from kronos.errors import UserError
+from kronos.errors import UNREACHABLE, UserError
 from kronos.lazy import np
 
 from .schema import HEAD
@@ -33,6 +33,8 @@ _ALEMBIC = threading.Lock()
 
 class LedgerError(UserError):
     """The ledger cannot be opened or used as asked; the message names the problem and the fix."""
+
+    refusal = UNREACHABLE
 
 
 def ledger_url() -> str:

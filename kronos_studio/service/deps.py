@@ -12,11 +12,12 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPBearer
 
+from kronos.errors import printable
 from kronos.settings import bounds, knobs
 from kronos_studio.desk.ledger import DEFAULT_WORKSPACE
 
 from .access import WHO
-from .errors import ServiceError, printable
+from .errors import ServiceError
 from .keys import Identity, KeyProblem, check_workspace, identify
 from .schemas import TEXT_PATTERN, bounded_type, checked_text, rule_schema
 from .state import Service

@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import functools
 import json
-import json as json_module
-import math
-import re
 
-from data_sources.errors import DataSourceError
-from kronos.errors import Fix, InputError, UserError, plain_name, said, worded
-from kronos.lazy import pd
+from data_sources.errors import in_studio_words
+from kronos.errors import (
+    BAD_INPUT,
+    NOT_FOUND,
+    REFUSED,
+    UNAVAILABLE,
+    UNREACHABLE,
+    UserError,
+    finite_or_null,
+    json_safe,
+    plain_name,
+    printable,
+    refusal,
+    said,
+    with_type,
+    worded,
+)
 from kronos.settings import knobs
 from kronos_studio.desk import (
     AdaptersRequest,
-    BarsInputError,
     Cancelled,
     DriftRequest,
     StepsRequest,
@@ -28,11 +38,9 @@ from .redact import text_without_paths
 
 @functools.cache
 def request_fields() -> frozenset[str]:
-    """Every field a request body takes (``kronos_studio.service.schemas``' models, each sampling knob among
-    them) and every query parameter drawn from a desk request's knobs (``deps.with_query``: the ledger's filters):
-    a setting a fix names is its request field of the same name, so a field added to a request or a knob added to
-    ``ForecastSettings`` is named as a field with no edit here. Read when an error is worded: the schemas load
-    pydantic and pandas."""
+    """Every field a request body takes (``schemas``' models, each sampling knob among them) and query parameter
+    drawn from a desk request's knobs (``deps.with_query``): a setting a fix names is its request field of the same
+    name, with no edit here. Read when an error is worded: the schemas load pydantic and pandas."""
     from pydantic import BaseModel
 
     from . import schemas
@@ -84,29 +92,10 @@ class ServiceError(Exception):
         super().__init__(self.detail)
 
     def body(self) -> dict:
-        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields (a number JSON cannot
-        carry, NaN or infinity, written as text)."""
+        """The JSON answer: ``detail``, and the problem, its values and its fixes as fields (``json_safe``)."""
         fixes = [{"setting": f.setting, "field": request_field(f.setting), "value": f.value,
                   "text": f.worded(field_name)} for f in self.fix]
         return json_safe({"detail": self.detail, "problem": self.problem, "values": self.values, "fix": fixes})
-
-
-def json_safe(value):
-    """``value`` as JSON can carry it: containers as lists and dicts, non-finite floats and anything else not JSON
-    (a timestamp, a numpy number) as text."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    try:
-        number = float(value)  # a numpy scalar
-    except (TypeError, ValueError):
-        return str(value)
-    return json_safe(number) if not isinstance(value, (bytes, bytearray)) else str(value)
 
 
 def one_line(e: BaseException) -> str:
@@ -115,52 +104,10 @@ def one_line(e: BaseException) -> str:
     return printable(said(e, field_name))
 
 
-# A parenthesized quote of another library's exception in a message: "(DNSError: Failed to perform, curl: (6) ...)"
-LIBRARY_QUOTE = re.compile(r"\(\s*\w*(Error|Exception|Timeout|Warning)\w*\s*:|\(.*\bcurl\b", re.IGNORECASE)
-
-
-def without_groups(text: str, drop) -> str:
-    """``text`` without each outermost parenthesized group (nested ones included) that ``drop(group)`` is true of,
-    and the space before it."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch == "(":
-            if depth == 0:
-                out.append(text[start:i])
-                start = i
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-            if depth == 0:
-                group = text[start:i + 1]
-                if drop(group):
-                    out[-1] = out[-1].rstrip()
-                else:
-                    out.append(group)
-                start = i + 1
-    out.append(text[start:])
-    return "".join(out).strip()
-
-
-def without_library_words(e: BaseException) -> BaseException:
-    """``e``, or the refusal it means in the studio's words where it would hand a client another library's wording:
-    a data source's error quoting what its HTTP client said (curl's DNS text), a date past what pandas keeps
-    ("Cannot cast ... to unit='ns'"), text that is not JSON."""
-    if isinstance(e, DataSourceError):
-        cause = str(e.__cause__ or "").strip()[:40]
-
-        def quoted(fragment: str) -> bool:  # what another library said, in parentheses
-            return bool(LIBRARY_QUOTE.match(fragment.strip()) or (cause and cause in fragment))
-
-        problem = without_groups(e.problem, quoted)
-        if problem != e.problem:
-            return type(e)(problem, e.values, e.fix)
-    if isinstance(e, (pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta, OverflowError)):
-        return InputError("the bar times asked for run past the latest time the studio can keep (the year 2262)",
-                          fix=(Fix("ask for a shorter {setting}", "horizon"), Fix("check the bars' timestamps")))
-    if isinstance(e, json_module.JSONDecodeError):
-        return InputError(f"the text is not JSON (at line {e.lineno}, column {e.colno})")
-    return e
+def bug_line(e: BaseException) -> str:
+    """A bug's one line, as a request or a job answers it: 'internal error: TypeError: ...', without the server's
+    files its own words may name."""
+    return f"internal error: {text_without_paths(printable(with_type(e, field_name)))}"
 
 
 def refused(status: int, e: BaseException) -> ServiceError:
@@ -176,36 +123,20 @@ def notice_line(notice) -> str:
     return notice.line(field_name)
 
 
-def as_service_error(e: BaseException) -> ServiceError | None:
-    """The ``ServiceError`` of a library exception that means bad input (None for anything else: a bug).
-    Bars that cannot be read or that the quality gate blocks, settings out of range: 422; a source that
-    cannot deliver: 400; a model that cannot be found or loaded: 404; a ledger that cannot be reached: 503."""
-    from kronos.checkpoints import CheckpointError
-    from kronos_studio.desk.ledger import LedgerError
+# Each kind of refusal (``kronos.errors.refusal``) as the HTTP API answers it.
+STATUS = {BAD_INPUT: 422, NOT_FOUND: 404, UNAVAILABLE: 400, UNREACHABLE: 503}
 
+
+def as_service_error(e: BaseException) -> ServiceError | None:
+    """The ``ServiceError`` of a refusal, in the studio's words, with its kind's ``STATUS``; None for a bug."""
     if isinstance(e, ServiceError):
         return e
-    e = without_library_words(e)
-    if isinstance(e, (CheckpointError, FileNotFoundError)):
-        return refused(404, e)
-    if isinstance(e, DataSourceError):
-        return refused(400, e)
-    if isinstance(e, LedgerError):
-        return refused(503, e)
-    if isinstance(e, (BarsInputError, InputError, ValueError, OverflowError)):
-        return refused(422, e)
-    return None
-
-
-def library_errors() -> tuple[type, ...]:
-    """The exception classes ``as_service_error`` may answer as bad input: the library's errors (a checkpoint, a
-    data source, the ledger: each a ``UserError``), and the plain ones a library call raises for bad input."""
-    return (UserError, FileNotFoundError, ValueError, OverflowError)
+    kind = refusal(e)
+    return None if kind is None else refused(STATUS[kind], in_studio_words(e))
 
 
 def known_errors(call, as_error=lambda known: known):
-    """``call`` raising ``as_error(ServiceError)`` for library errors that mean bad input (the rest as they
-    are: bugs)."""
+    """``call`` raising ``as_error(ServiceError)`` for the library's refusals (the rest as they are: bugs)."""
     @functools.wraps(call)
     def wrapped(*args, **kwargs):
         try:
@@ -216,12 +147,6 @@ def known_errors(call, as_error=lambda known: known):
                 raise
             raise as_error(known) from None
     return wrapped
-
-
-def printable(text: str) -> str:
-    """``text`` with its control characters and unpaired surrogates written as escapes ('\\n', '\\ud800'):
-    what a client sent (a field name, an id), echoed in one line."""
-    return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
 
 
 def library_refusal(e):
@@ -243,17 +168,6 @@ def validation_line(e) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
-def finite_or_null(value):
-    """``value`` with every NaN or infinity as None (JSON's null: a number that could not be computed), else as is."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_null(v) for v in value]
-    return value
-
-
 @functools.cache
 def answer_class():
     """The service's JSON response: non-ASCII escaped (an unpaired surrogate a request sent, echoed, cannot break the
@@ -272,14 +186,13 @@ def answer_class():
 
 
 def add_error_handlers(app) -> None:
-    """Every error of ``app`` as ``{"detail": one line}`` (a ``ServiceError`` also with ``problem``, ``values``
-    and ``fix``): a ``ServiceError`` with its status (401 with the
-    Bearer challenge), invalid requests 422, anything else 500 (the traceback goes to the server's log)."""
+    """Every error of ``app`` as ``{"detail": one line}`` (a ``ServiceError`` also with ``problem``, ``values`` and
+    ``fix``) with its status (401 with the Bearer challenge), invalid requests 422, a bug 500 (its traceback logged)."""
     from fastapi.exceptions import RequestValidationError
 
     Answer = answer_class()
 
-    def refusal(e: ServiceError):
+    def answer(e: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
         body = e.body()  # one line even where it echoes what a request sent (a job id with a newline)
         return Answer({**body, "detail": printable(body["detail"])}, status_code=e.status, headers=headers)
@@ -288,9 +201,9 @@ def add_error_handlers(app) -> None:
         """The library's refusals (bad bars, settings, a model not found) as their 4xx, for every endpoint at
         once; anything else is a bug."""
         known = as_service_error(e)
-        return refusal(known) if known is not None else await bug(request, e)
+        return answer(known) if known is not None else await bug(request, e)
 
-    app.add_exception_handler(ServiceError, lambda _request, e: refusal(e))
+    app.add_exception_handler(ServiceError, lambda _request, e: answer(e))
 
     async def cancelled(request, _e):
         """Work stopped because its asker left: the server shutting down cuts it (503, send it again), or its client
@@ -301,17 +214,16 @@ def add_error_handlers(app) -> None:
         return Answer({"detail": "the client disconnected: the request was stopped"}, status_code=CLIENT_GONE)
 
     app.add_exception_handler(Cancelled, cancelled)
-    for kind in library_errors():
+    for kind in REFUSED:
         app.add_exception_handler(kind, library_error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, e: RequestValidationError):
         own = library_refusal(e)  # a value its setting's bounds refuse: the command line's words, as data too
         if own is not None:
-            return refusal(refused(422, own))
+            return answer(refused(422, own))
         return Answer({"detail": printable(validation_line(e))}, status_code=422)
 
     @app.exception_handler(Exception)
     async def bug(_request, e: Exception):
-        line = text_without_paths(one_line(e))  # a bug's own words may name the server's files
-        return Answer({"detail": printable(f"internal error: {type(e).__name__}: {line}")}, status_code=500)
+        return Answer({"detail": bug_line(e)}, status_code=500)

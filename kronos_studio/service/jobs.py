@@ -25,7 +25,7 @@ from data_sources.storage import atomic_write_text
 from kronos.errors import Fix, UserError
 from kronos_studio.desk import Abandoned, Cancelled, Desk, FairSlots
 
-from .errors import ServiceError, as_service_error, one_line
+from .errors import ServiceError, as_service_error, bug_line
 from .keys import Identity
 from .limits import Limits
 
@@ -157,7 +157,7 @@ class JobRunner:
                         job.error, status = self.limits.job_overtime(), "failed"
                 except Exception as e:  # the job's one line, as the request would have had it
                     known = as_service_error(e)
-                    job.error = known.detail if known is not None else f"internal error: {type(e).__name__}: {one_line(e)}"
+                    job.error = known.detail if known is not None else bug_line(e)
                     status = "failed"
                 finally:
                     timer.cancel()

@@ -5,7 +5,24 @@ import pickle
 
 import pytest
 
-from kronos.errors import Fix, InputError, Notice, UserError, plain_name, said
+from kronos.errors import (
+    BAD_INPUT,
+    NOT_FOUND,
+    UNAVAILABLE,
+    UNREACHABLE,
+    Fix,
+    InputError,
+    Notice,
+    UserError,
+    finite_or_null,
+    first_line,
+    json_safe,
+    plain_name,
+    printable,
+    refusal,
+    said,
+    with_type,
+)
 
 
 def test_an_error_keeps_its_problem_values_and_fixes_and_reads_as_a_sentence():
@@ -51,3 +68,28 @@ def test_every_face_words_an_error_and_a_notice_from_one_home():
     assert said(KeyError()) == "KeyError"
     notice = Notice("cut-offs inside the training period", (Fix("turn on {setting}", "include"),), kind="note")
     assert notice.line(name) == "kronos: note: cut-offs inside the training period: turn on --include"
+
+
+def test_every_face_tells_a_refusal_from_a_bug_by_one_rule():
+    """``refusal``: each library error says its kind (the HTTP API answers each with its status); a plain bad-input
+    exception is one too; anything else is a bug, which every face words with its type."""
+    from data_sources.errors import SymbolNotFoundError
+    from kronos.checkpoints import CheckpointError
+    from kronos_studio.desk.ledger import LedgerError
+
+    assert refusal(InputError("x")) == refusal(UserError("x")) == refusal(ValueError("x")) == BAD_INPUT
+    assert refusal(OverflowError("x")) == BAD_INPUT
+    assert refusal(CheckpointError("x")) == refusal(FileNotFoundError("x")) == NOT_FOUND
+    assert refusal(SymbolNotFoundError("x")) == UNAVAILABLE and refusal(LedgerError("x")) == UNREACHABLE
+    assert refusal(RuntimeError("x")) is refusal(KeyError("x")) is refusal(TypeError("x")) is None
+    assert with_type(RuntimeError(" boom\nthen ")) == "RuntimeError: boom\nthen" and with_type(KeyError()) == "KeyError"
+    name = lambda setting, value: f"--{setting}"  # noqa: E731
+    assert first_line(InputError("too few\nbars", fix=Fix("lower {setting}", "lookback")), name) == "too few"
+    assert first_line(ValueError("bad\nsecond")) == "bad"
+
+
+def test_text_is_echoed_printable_and_values_as_json_carries_them():
+    assert printable("A\nB\ud800\té") == "A\\nB\\ud800\\té"
+    assert json_safe({1: (float("nan"), 2.5), "t": b"x", "s": {3}}) == {"1": ["nan", 2.5], "t": "b'x'", "s": [3]}
+    assert finite_or_null({"a": [float("inf"), 1.0], "b": (float("nan"),), "c": "x"}) == {"a": [None, 1.0], "b": [None],
+                                                                                       "c": "x"}

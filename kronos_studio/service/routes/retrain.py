@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import Shared, Who
-from ..errors import ServiceError
 from ..retrain_job import retrain_run
 from ..schemas import EVERY_ROUTE, RetrainRequest, answers
 
@@ -16,11 +15,6 @@ router = APIRouter(responses=answers(*EVERY_ROUTE))
 def retrain(body: RetrainRequest, who: Who, service: Shared):
     """Train a LoRA challenger on the series' latest bars; it becomes the champion (``--model champion``) only
     if it beats the current one beyond noise on held-out cut-offs."""
-    from kronos.checkpoints import CheckpointError
-
-    body = body.model_copy(update={"model": service.model(body.model)})
-    try:
-        run = retrain_run(body, service.desk, service.ledger.scoped(who.workspace))
-    except (CheckpointError, FileNotFoundError) as e:
-        raise ServiceError(404, str(e).splitlines()[0]) from None
+    body = body.model_copy(update={"model": service.model(body.model)})  # a model not found: 404, as every refusal
+    run = retrain_run(body, service.desk, service.ledger.scoped(who.workspace))
     return service.jobs.submit(who, "retrain", run).public()

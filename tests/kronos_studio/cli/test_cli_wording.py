@@ -125,3 +125,49 @@ def test_an_action_a_fix_asks_for_is_worded_by_each_face():
     assert cli_line(e) == "adapter 3 serves no longer: roll it back (kronos adapters rollback)"
     assert one_line(e) == "adapter 3 serves no longer: roll it back (POST /v1/adapters/{id}/rollback)"
     assert "Fine-tune" in app_message(e) and "kronos" not in app_message(e)
+
+
+def raising(monkeypatch, error: BaseException) -> None:
+    """``kronos x`` runs a command that raises ``error``."""
+    def parser(_whole=None):
+        p = argparse.ArgumentParser(prog="kronos")
+        p.add_argument("x")
+        p.set_defaults(func=lambda _args: (_ for _ in ()).throw(error))
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", parser)
+    monkeypatch.delenv("KRONOS_DEBUG", raising=False)
+
+
+def test_the_command_line_answers_every_refusal_as_the_other_faces_do(monkeypatch, capsys):
+    """The faces disagreed: a plain ValueError or a missing file was 'internal error' (exit 1) on the command line
+    and a refusal (422/404, the app's plain words) on the others; now a refusal everywhere (exit 2)."""
+    for error, said in [(ValueError("the window must be positive"), "the window must be positive"),
+                        (FileNotFoundError("no such file: bars.csv"), "no such file: bars.csv"),
+                        (OverflowError("date value out of range"), "the bar times asked for run past")]:
+        raising(monkeypatch, error)
+        assert cli.main(["x"]) == 2
+        assert capsys.readouterr().err.startswith(f"kronos: error: {said}")
+    raising(monkeypatch, RuntimeError("boom\nmore"))  # a bug: one line with its type, exit 1
+    assert cli.main(["x"]) == 1
+    err = capsys.readouterr().err
+    assert err == "kronos: internal error: RuntimeError: boom (set KRONOS_DEBUG=1 for the traceback)\n"
+
+
+def test_each_face_words_one_refusal_in_the_studios_words_and_a_bug_with_its_type(tmp_path):
+    """One rule for what is a refusal (``kronos.errors.refusal``) and one rewording of a data library's words
+    (``data_sources.errors.in_studio_words``) behind the command line, the HTTP API and the app."""
+    from app_support.errors import app_message
+    from data_sources.errors import SourceUnavailableError
+    from kronos.errors import UserError
+    from kronos_studio.service.errors import as_service_error, bug_line
+
+    source = SourceUnavailableError("yfinance cannot be reached (ConnectionError: curl: (6) no host) for A (1d)")
+    worded = {cli_line(source), app_message(source), as_service_error(source).detail}
+    assert worded == {"yfinance cannot be reached for A (1d)"} and as_service_error(source).status == 400
+    missing = FileNotFoundError("no such file: x.csv")
+    assert app_message(missing) == cli_line(missing) == "no such file: x.csv" == as_service_error(missing).detail
+    assert as_service_error(UserError("a plain library refusal")).status == 422  # was 500 on the HTTP API
+    bug = RuntimeError(f"failed at {tmp_path / 'secret' / 'x.py'}")
+    assert as_service_error(bug) is None and app_message(bug).startswith("RuntimeError: failed at ")
+    assert bug_line(bug) == "internal error: RuntimeError: failed at x.py"

@@ -127,3 +127,24 @@ def test_a_retrain_that_cannot_run_as_asked_says_what_to_change_in_request_field
     assert "or raise the server's max_horizon" in steps.json()["detail"]  # the horizon alone, before paths x horizon
     assert none.status_code == 422, none.text
     assert none.json()["detail"] == 'cutoffs must be at least 1, got 0: use at least 1 ("cutoffs": 1)'
+
+
+
+def test_a_model_that_cannot_be_loaded_is_a_404_answered_as_every_refusal(service, tiny_model, monkeypatch):
+    """The route's own 404 (the error's first line, no data) gave way to the service's one handler: the same status,
+    the whole line, and the problem and fixes as data."""
+    from kronos.checkpoints import CheckpointError
+    from kronos.errors import Fix
+    from kronos_studio.service.routes import retrain
+
+    def broken(*_args):
+        raise CheckpointError("the weights are unreadable\nat byte 0", fix=Fix("download it again"))
+
+    monkeypatch.setattr(retrain, "retrain_run", broken)
+    base, _, tokens = service
+    body = {"bars_csv": random_bars(200, seed=4, freq="1h").to_csv(index=False), "model": tiny_model, **SMALL}
+    with httpx.Client(base_url=base, headers=bearer(tokens["b"]), timeout=60) as c:
+        answer = c.post("/v1/retrain", json=body)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["detail"] == "the weights are unreadable\\nat byte 0: download it again"
+    assert [f["text"] for f in answer.json()["fix"]] == ["download it again"]
