@@ -259,7 +259,8 @@ def create_server(allow_dirs=(), *, workspace: str = DEFAULT_WORKSPACE, ledger_u
                                          covariates=covariates_of(settings),
                                          **knob_options(settings, ScreenRequest, READING)),
                            workspace=workspace, ledger=ledger)
-        return {"rows": records(done.rows), "forecast": done.forecast, "failed": done.failed,
+        return {"rows": records(AdapterNumbers(ledger).frame(done.rows)), "forecast": done.forecast,
+                "failed": done.failed,
                 "warnings": [notice_line(n) for n in done.notices]}
 
     @server.tool(description="Retrain a series' Kronos adapter (`kronos retrain`): a LoRA challenger trained on the "

@@ -139,6 +139,17 @@ class AdapterNumbers:
                 out[key] = self.number(row[key])
         return out
 
+    def frame(self, frame):
+        """A table's ``adapter_id`` column and the adapters its words name ("champion adapter 3"), as numbers."""
+        frame = frame.copy()
+        if "adapter_id" in frame.columns:
+            frame["adapter_id"] = pd.array([None if pd.isna(v) else self.number(v) for v in frame["adapter_id"]],
+                                           dtype="Int64")
+        for column in frame.columns:
+            if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column]):
+                frame[column] = [self.words(v) for v in frame[column]]
+        return frame
+
     def body(self, value):
         """Every 'adapter N' in the words of a JSON body, and its ``adapter_id`` fields, as numbers."""
         if isinstance(value, dict):

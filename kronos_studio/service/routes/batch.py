@@ -3,6 +3,7 @@
 series by their names."""
 from __future__ import annotations
 
+import json
 import typing
 from typing import Annotated
 
@@ -61,13 +62,11 @@ def job_result(job_id: JobId, who: Who, service: Shared, format: typing.Literal[
                                                      ": ask again when GET /v1/jobs/{id} says done")
         raise ServiceError(409, detail)
     ranked = job.result.suffix == ".json"  # an evaluating batch: the report, its panel beside it
-
+    numbers = AdapterNumbers(service.ledger.scoped(who.workspace))  # a champion's adapter: its workspace's number
     if format == "parquet":
         table = job.result.with_name("panel.parquet") if ranked else job.result
-        return Response(parquet_bytes(frame_without_paths(pd.read_parquet(table))), media_type=PARQUET,
-                        headers={"Content-Disposition": f'attachment; filename="{table.name}"'})
+        return Response(parquet_bytes(frame_without_paths(numbers.frame(pd.read_parquet(table)))),
+                        media_type=PARQUET, headers={"Content-Disposition": f'attachment; filename="{table.name}"'})
     if ranked:
-        import json
-
-        return without_paths(json.loads(job.result.read_text()))
-    return {"rows": without_paths(records(pd.read_parquet(job.result)))}
+        return without_paths(numbers.body(json.loads(job.result.read_text())))
+    return {"rows": without_paths(records(numbers.frame(pd.read_parquet(job.result))))}

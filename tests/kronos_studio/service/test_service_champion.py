@@ -3,7 +3,10 @@ caller's workspace, per request, so a promote or a rollback is never answered fr
 adapter before it; a batch serves each series by its own champion."""
 from __future__ import annotations
 
+import io
+
 import httpx
+import pandas as pd
 from champion_kit import LOOKBACK, promote_champion
 from service_helpers import bearer, finished_job
 from testkit import random_bars
@@ -50,8 +53,13 @@ def test_a_batch_serves_each_series_by_its_champion_in_the_callers_workspace(ser
     monkeypatch.setenv("KRONOS_STUDIO_CACHE", str(tmp_path / "cache"))
     base, svc, tokens = service
     texts = {"SVBA": series_csv(12), "SVBB": series_csv(13)}
+    # team-b's champion registered first: the ledger's registry id of team-a's adapter is then not its number in
+    # team-a, which is all a caller may see of it (its id would count the other workspaces' adapters)
+    other = promote_champion(read_bars(texts["SVBB"].encode(), "SVBB.csv", symbol="SVBB"), svc.ledger.scoped("team-b"),
+                             tmp_path / "adapter-b")
     entry = promote_champion(read_bars(texts["SVBA"].encode(), "SVBA.csv", symbol="SVBA"), svc.ledger.scoped("team-a"),
                              tmp_path / "adapter")
+    assert number(svc.ledger.scoped("team-a"), entry) != entry.id
     body = {"series": [{"name": n, "bars_csv": t} for n, t in texts.items()], "model": "champion", "horizon": 4,
             "paths": 4}
     adapters = {}
@@ -62,11 +70,16 @@ def test_a_batch_serves_each_series_by_its_champion_in_the_callers_workspace(ser
             status = finished_job(c, submitted.json()["id"], 300, poll_s=0.5)
             assert status["status"] == "done", status
             rows = c.get(f"/v1/jobs/{submitted.json()['id']}/result").json()["rows"]
+            table = pd.read_parquet(io.BytesIO(c.get(f"/v1/jobs/{submitted.json()['id']}/result",
+                                                     params={"format": "parquet"}).content))
         assert [r["status"] for r in rows] == ["ok", "ok"], rows
         adapters[who] = {r["series"]: r["adapter_id"] for r in rows}
+        assert [None if pd.isna(v) else v for v in table["adapter_id"]] == [r["adapter_id"] for r in rows]
+        for r in rows:  # the champion's words name it by the same number ("champion adapter 1 of ...")
+            assert r["adapter_id"] is None or f"adapter {r['adapter_id']} " in r["champion"], r
         assert SeriesKey(rows[0]["source"], rows[0]["symbol"], rows[0]["interval"]) == entry.series
     assert adapters == {"a": {"SVBA": number(svc.ledger.scoped("team-a"), entry), "SVBB": None},
-                        "b": {"SVBA": None, "SVBB": None}}
+                        "b": {"SVBA": None, "SVBB": number(svc.ledger.scoped("team-b"), other)}}
 
 
 def test_evaluate_walks_the_series_champion_forward_and_names_it(service, tmp_path, monkeypatch):
