@@ -5,7 +5,6 @@ signals × statistics table with intervals beside the naive rankings, and the pa
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -15,7 +14,7 @@ from kronos.lazy import pd
 from kronos.settings import knobs
 from kronos_studio.desk import Entry, RankPlan, RankRequest, WatchlistError
 from kronos_studio.desk.exports import csv_text, parquet_bytes
-from kronos_studio.desk.rank import versus_naive
+from kronos_studio.desk.rank_tables import rank_words
 from kronos_studio.desk.watchlists import upload_names
 
 from .charts import CHART_CONFIG
@@ -29,25 +28,8 @@ RESULT_KEY = "_rank_skill_run"  # session state: the latest RankRun
 PATH_CHOICES = (1, 2, 5, 10, 20, 30, 50, 100)
 # The rank plan's options drawn here with widgets of their own (the rest: one generated widget per knob)
 OWN_WIDGETS = ("paths", "include_trained")
-SIGNAL_LABELS = {"expected_log_return": "Expected return (mean of paths)", "median_log_return": "Median return",
-                 "p_up": "P(up)", "mean_over_sd": "Mean / σ of paths", "momentum": "Momentum (past H bars)",
-                 "reversal": "Reversal (−last bar)", "random": "Random ranking"}
-# Each share of positive dates beside the IC it counts: "Rank IC > 0" is the share of the chart's bars above 0.
-TABLE_COLUMNS = {"signal": "Signal", "paths": "Paths", "rank_ic_mean": "Rank IC", "rank_ic_ci95_low": "95% low",
-                 "rank_ic_ci95_high": "95% high", "rank_ic_nw_t": "NW t", "rank_ic_ir": "Rank IC IR",
-                 "rank_hit_rate": "Rank IC > 0", "ic_mean": "IC", "ic_ci95_low": "IC 95% low",
-                 "ic_ci95_high": "IC 95% high", "ic_ir": "IC IR", "hit_rate": "IC > 0", "spread_mean": "Spread",
-                 "spread_after_costs_mean": "After costs", "turnover": "Turnover", "dates": "Dates"}
 UP, DOWN, LINE = "#2a9d8f", "#e76f51", "#1f77b4"
 TABLE_ROW_PX = 35  # Streamlit's row height: the table is drawn whole, without a scroll bar
-TABLE_FORMATS = {**{c: st.column_config.NumberColumn(format="%+.3f")
-                    for c in ("Rank IC", "95% low", "95% high", "Rank IC IR", "IC", "IC 95% low", "IC 95% high",
-                              "IC IR")},
-                 "NW t": st.column_config.NumberColumn(format="%+.2f"),
-                 **{c: st.column_config.NumberColumn(format="percent") for c in ("Rank IC > 0", "IC > 0")},
-                 **{c: st.column_config.NumberColumn(format="%+.4f") for c in ("Spread", "After costs")},
-                 "Turnover": st.column_config.NumberColumn(format="%.2f"),
-                 "Paths": st.column_config.NumberColumn(format="%d")}
 
 
 @dataclass
@@ -56,7 +38,6 @@ class RankRun:
     settings: RunSettings
     plan: RankPlan
     result: object  # kronos_studio.desk.Ranked
-    elapsed_s: float
 
 
 def plan_inputs() -> RankPlan:
@@ -86,42 +67,19 @@ def run(entries: list[Entry], settings: RunSettings, plan: RankPlan, watchlist: 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Forecast {done} of {total} cut-off dates × path counts")
 
-    started = time.perf_counter()
     try:  # the process's warm model, sampled date by date in this workspace's turns
         result = desk().rank(RankRequest(tuple(entries), settings.forecast, plan, model=settings.model_ref,
                                          fixes=tuple(load.get("fixes", ())), calendar=load.get("calendar")),
                              progress=progress, workspace=workspace())
     finally:
         bar.empty()
-    out = RankRun(watchlist, settings, plan, result, time.perf_counter() - started)
+    out = RankRun(watchlist, settings, plan, result)
     st.session_state[RESULT_KEY] = out
     return out
 
 
 def latest() -> RankRun | None:
     return st.session_state.get(RESULT_KEY)
-
-
-def summary_table(result) -> pd.DataFrame:
-    """Signals × statistics for every path count, the naive rankings below, with readable names (``result``: a
-    ``Ranked``)."""
-    frame = result.table().fillna(value=float("nan")).infer_objects()  # a missing number shows empty
-    frame["signal"] = [SIGNAL_LABELS.get(s.replace(" (baseline)", ""), s) + (" — naive" if "baseline" in s else "")
-                       for s in frame["signal"]]
-    return frame[[c for c in TABLE_COLUMNS if c in frame.columns]].rename(columns=TABLE_COLUMNS)
-
-
-def verdicts(report: dict) -> list[str]:
-    """One sentence per naive ranking: does the model's expected return (at the largest path count) beat it?"""
-    out = []
-    for name, vs, verdict in versus_naive(report):
-        if verdict is None:
-            out.append(f"No interval against the naive **{SIGNAL_LABELS[name]}**: too few dates with both ICs.")
-            continue
-        lo, hi = vs["rank_ic_diff_ci95"]
-        out.append(f"The model's ranking {verdict} the naive **{SIGNAL_LABELS[name]}**: rank IC difference "
-                   f"{vs['rank_ic_diff_mean']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {vs['dates']} dates).")
-    return out
 
 
 def ic_chart(run_: RankRun, signal: str = "expected_log_return") -> go.Figure:
@@ -217,31 +175,21 @@ def section(watchlist, settings: RunSettings, fixes: tuple[str, ...], calendar: 
     if changed:
         st.warning(f"This evaluation was made with other inputs than those on screen ({'; '.join(changed)}): "
                    "**Evaluate the ranking** again for these.", icon=":material/history:")
-    report = done.result.report
+    report, words = done.result.report, rank_words(done.result.report)
     trust.in_sample_banner(report["guard"], report["dates"] + report["dates_left_out"].get("training_period", 0))
-    left = report["dates_left_out"]
-    unused, failed = report.get("series_unused", {}), report["series_failed"]
-    of = report["series"] + len(unused) + len(failed)
-    st.caption(f"{done.watchlist} · {report['dates']} cut-off dates × {report['series']} "
-               + (f"of {of} series" if of > report["series"] else "series") + f" · horizon "
-               f"{report['horizon']}, step {report['step']} · Newey–West lag {report['nw_lag']} · "
-               f"{left.get('training_period', 0)} dates inside the training period left out · {done.elapsed_s:.1f} s")
-    if report["series_ending_early"]:
-        st.caption("Ending before the last cut-off (used where they have bars): "
-                   + ", ".join(report["series_ending_early"]))
-    for name, why in failed.items():
-        st.warning(f"**{name}** left out: {upload_names(why)}")
-    for name, why in unused.items():  # loaded, but in no date's cross-section: the library says why
-        st.warning(f"**{name}** not ranked: {why}", icon=":material/block:")
-    for line in verdicts(report):
+    st.caption(f"{done.watchlist} · {' · '.join(words.said)} · {words.throughput}")
+    for notice in done.result.notices:  # a series that could not be read: the desk's words
+        st.warning(upload_names(notice.problem))
+    for line in words.left_out:  # loaded, but in no date's cross-section: the library says why
+        st.warning(line, icon=":material/block:")
+    for line in words.verdicts:
         st.markdown(f"- {line}")
     a, b, c = st.columns(3)
     a.plotly_chart(ic_chart(done), key="rk_ic_chart", config=CHART_CONFIG)
     b.plotly_chart(quantile_chart(done), key="rk_quantile_chart", config=CHART_CONFIG)
     c.plotly_chart(paths_chart(done), key="rk_paths_chart", config=CHART_CONFIG)
-    table = summary_table(done.result)
-    st.dataframe(table, key="rk_table", hide_index=True, height=TABLE_ROW_PX * (len(table) + 1) + 3,
-                 column_config=TABLE_FORMATS)
+    table = words.table.frame
+    st.dataframe(table, key="rk_table", hide_index=True, height=TABLE_ROW_PX * (len(table) + 1) + 3)
     st.caption("Charts: the model's expected return (mean of the paths' log returns) at the largest path count. "
                "Rank IC: Spearman correlation across the series of a date between the signal and the forward log "
                "return, averaged over dates; 95% interval and t from Newey–West (overlap-robust). Rank IC > 0: the "

@@ -8,11 +8,12 @@ import sys
 
 from kronos.settings import knob_values, knobs
 from kronos_studio.desk import Engine, LookAheadError, RankPlan, RankRequest
-from kronos_studio.desk.rank import versus_naive
+from kronos_studio.desk.rank_tables import rank_words
 
 from .common import CliError, add_knob_options, cli_device, error_line, sampling_settings
 from .errors import notice_line
 from .models import cli_desk, desk_call
+from .tables import printed
 
 
 def path_counts(text: str) -> tuple[int, ...]:
@@ -85,54 +86,8 @@ def run_evaluate(args) -> int:
 
 
 def report_text(report: dict) -> str:
-    """The report for a terminal: what was scored, then rank IC with its interval per signal and path count,
-    the spreads, the naive rankings and whether the model's ranking beats each."""
-    left = report["dates_left_out"]
-    lines = [f"{report['dates']} cut-off dates x {report['series']} series, horizon {report['horizon']}, step "
-             f"{report['step']}, Newey-West lag {report['nw_lag']}, costs {report['costs_bps']:g} bps per unit turnover"
-             f" ({left.get('training_period', 0)} dates inside the model's training period left out)"]
-    guard = report.get("guard") or {}
-    if guard.get("in_training_period_included") and guard.get("in_training_period"):
-        lines.append(f"warning: {guard['in_training_period']} dates are inside the model's training period "
-                     f"({guard['training_period']}): their ranking partly measures memory, not forecasting")
-    if report["series_ending_early"]:
-        lines.append(f"series ending before the last cut-off (used where they have bars): "
-                     f"{', '.join(report['series_ending_early'])}")
-    lines += [f"not ranked: {name}: {why}" for name, why in report.get("series_unused", {}).items()]
-    lines.append(f"{'signal':<22}{'paths':>6}{'rank IC':>9}{'95% interval':>20}{'NW t':>7}{'IC':>8}{'hit':>6}"
-                 f"{'spread':>9}{'after costs':>12}{'turnover':>9}")
-
-    def row(name, paths, s):
-        lo, hi = s["rank_ic_ci95"]
-        return (f"{name:<22}{paths:>6}{fmt(s['rank_ic_mean']):>9}{'(' + fmt(lo) + ' to ' + fmt(hi) + ')':>20}"
-                f"{fmt(s['rank_ic_nw_t'], 2):>7}{fmt(s['ic_mean']):>8}{plain(s['hit_rate']):>6}"
-                f"{fmt(s['spread_mean'], 4):>9}{fmt(s['spread_after_costs_mean'], 4):>12}{plain(s['turnover']):>9}")
-
-    for paths, by_signal in report["signals"].items():
-        lines += [row(signal, paths, s) for signal, s in by_signal.items()]
-    lines += [row(f"{name} (naive)", "", s) for name, s in report["baselines"].items()]
-    for name, vs, verdict in versus_naive(report):
-        lo, hi = vs["rank_ic_diff_ci95"]
-        lines.append(f"expected_log_return ({report['paths'][-1]} paths) vs {name}: rank IC "
-                     f"{fmt(vs['rank_ic_diff_mean'])} ({fmt(lo)} to {fmt(hi)}): "
-                     f"{'no interval (too few dates)' if verdict is None else verdict + ' it'}")
-    lines.append(throughput(report))
-    return "\n".join(lines)
-
-
-def throughput(report: dict) -> str:
-    """The run's speed, honestly labelled: series forecasts per minute (each path count's forecasts counted),
-    and the series x cut-offs scored per minute at all the path counts asked for."""
-    elapsed, forecasts, counts = report["elapsed_s"], report["forecasts"], len(report["paths"])
-    per_minute = 60 / elapsed if elapsed else float("nan")
-    return (f"{forecasts} forecasts ({forecasts // counts} series x cut-offs at each of {counts} path counts) in "
-            f"{elapsed:.1f} s: {forecasts * per_minute:,.0f} forecasts per minute, {forecasts // counts * per_minute:,.0f} "
-            f"series x cut-offs per minute at {counts} path count{'s' if counts > 1 else ''}")
-
-
-def fmt(x, decimals: int = 3) -> str:
-    return "n/a" if x is None else f"{x:+.{decimals}f}"
-
-
-def plain(x) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
+    """The report for a terminal, worded by the desk (``desk.rank_tables``): what was scored, the guard's warning,
+    the series left out, the signals x statistics table, the verdicts against the naive rankings, the throughput."""
+    words = rank_words(report)
+    return printed([words.table], (*words.said, *(f"warning: {w}" for w in words.warnings), *words.left_out),
+                   (*words.verdicts, words.throughput))

@@ -37,6 +37,7 @@ from .common import (
 )
 from .errors import notice_line
 from .models import add_context_option, add_model_option, cli_desk, desk_call, model_choice
+from .tables import printed
 
 RISK_PATHS_HELP = ("sample paths (of the model asked, at every cut-off with --backtest); default: enough for the highest "
                    "level's ES, 20 beyond its VaR: 2,000 for 0.99")
@@ -156,18 +157,3 @@ def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -
         Path(out).write_text(json.dumps(body, indent=2))
         print(f"wrote {out}", file=sys.stderr)
     return 0
-
-
-def table_text(frame) -> str:
-    """A frame of text as aligned columns: the first (what the row is) to the left, the numbers to the right."""
-    columns = [[str(c), *map(str, frame[c])] for c in frame.columns]
-    widths = [max(map(len, column)) for column in columns]
-    return "\n".join("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))
-                               ).rstrip() for row in zip(*columns))
-
-
-def printed(tables, said=(), after=()) -> str:
-    """The desk's worded tables (``desk.risk_tables``) as text: each said then drawn, ``said`` before them, ``after``
-    at the end."""
-    blocks = [list(said)] + [[*t.said, table_text(t.frame)] for t in tables] + [list(after)]
-    return "\n\n".join("\n".join(block) for block in blocks if block)

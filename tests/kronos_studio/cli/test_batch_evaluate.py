@@ -37,7 +37,7 @@ def test_evaluate_writes_the_report_and_a_panel_that_recomputes_it(watchlist, tm
     assert r.returncode == 0, r.stderr
     assert "cut-off dates" in r.stderr  # its progress bar (a tqdm without a total was taken as no bar: a crash)
     assert "inside the model's training period" in r.stdout  # the bundled model saw these years: said so
-    assert "expected_log_return" in r.stdout and "momentum (naive)" in r.stdout
+    assert "Expected return (mean of paths)" in r.stdout and "Momentum (past H bars) — naive" in r.stdout
     report = json.loads(out.read_text())
     assert report["paths"] == [1, 3] and report["dates"] == 5 and report["series"] == 4
     for count in ("1", "3"):
@@ -88,7 +88,7 @@ def test_an_option_of_the_other_mode_is_refused_not_silently_unread(watchlist, c
 def test_the_throughput_line_counts_forecasts_and_series_x_cut_offs_apart():
     """960 forecasts = 6 series x 40 cut-offs x 4 path counts in 591 s: 97 forecasts per minute, and the 240
     series x cut-offs scored at all four path counts at 24 per minute (not "97 series x cut-offs")."""
-    from kronos_studio.cli.batch_evaluate import throughput
+    from kronos_studio.desk.rank_tables import throughput
 
     line = throughput({"forecasts": 960, "elapsed_s": 591.0, "paths": [1, 5, 10, 30]})
     assert "960 forecasts (240 series x cut-offs at each of 4 path counts) in 591.0 s" in line
@@ -105,7 +105,7 @@ def test_the_report_names_each_series_in_no_cross_section_with_the_reason():
               "series_ending_early": [], "series_unused": {"GOOG daily 2004-2013 (bundled)": why}, "signals": {},
               "baselines": {}, "paths": [1], "versus_baselines": {"1": {"expected_log_return": {}}}, "forecasts": 15,
               "elapsed_s": 1.0}
-    assert f"not ranked: GOOG daily 2004-2013 (bundled): {why}" in report_text(report).splitlines()
+    assert f"GOOG daily 2004-2013 (bundled) not ranked: {why}" in report_text(report).splitlines()
 
 
 @pytest.mark.ray
