@@ -1,22 +1,16 @@
-"""Drift on the Track record page: the state of each model on a series as a table, and its rolling
-coverage and skill as a chart with the thresholds (``Desk.drift`` judges them, and says its thresholds)."""
+"""Drift on the Track record page: the drift of each model on a series (``Desk.drift`` judges it and says its
+thresholds; ``desk.ledger_tables.drift_table`` words it), and its rolling coverage and skill as a chart with the
+thresholds."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kronos.lazy import pd
 from kronos.quantiles import BAND_NAME
 from kronos_studio.desk import Drifted, DriftRequest, DriftThresholds
 
 from .charts import MODEL_COLORS
 from .forecasts import desk
-
-# Glyphs DejaVu Sans has (the sans-serif Chromium falls back to on Linux): emoji (✅, ⏳) drew a missing-glyph box.
-STATE_ICONS = {"ok": "✓ ok", "drifting": "⚠ drifting", "too few scored forecasts": "○ too few scored forecasts"}
-COLUMNS = ["model", "state", "detail", "scored", "coverage", "coverage_p_value", "pit_p_value", "skill_forecasts",
-           "skill", "skill_low",
-           "skill_high"]  # the why beside the state: the numbers behind it follow
 
 
 def series_drift(book, series: tuple[str, str, str], models, experiments: bool = False) -> Drifted:
@@ -25,26 +19,6 @@ def series_drift(book, series: tuple[str, str, str], models, experiments: bool =
     request = DriftRequest(source=source, symbol=symbol, interval=interval, models=tuple(models),
                            include_experiments=experiments)
     return desk(computing=False).drift(request, ledger=book)
-
-
-def explanation(t: DriftThresholds) -> str:
-    """The thresholds in words, for the caption over the drift table."""
-    return (f"Each model's newest {t.last} scored forecasts (one per last bar): **drifting** when the "
-            f"{BAND_NAME} coverage of the first forecast bar differs from {t.nominal:.0%} (binomial test), its PIT is "
-            f"not uniform (Kolmogorov-Smirnov test), either at p < {t.alpha:g}, or its CRPS is worse than the random "
-            f"walk's beyond the 95% interval; judged from {t.min_scored} scored forecasts on, the skill from "
-            f"{t.min_scored} with a random-walk reference (the {t.rw_min_returns} returns before it known to the ledger).")
-
-
-def drift_table(report: list) -> pd.DataFrame:
-    """One row per model: its state (with an icon), the forecasts judged, first-bar coverage and the two
-    p-values (on those forecasts), the forecasts with a random-walk reference and the skill against it with its
-    95% interval (empty below ``MIN_SCORED`` of them: the reasons say "not judged"), and the reasons in words."""
-    rows = [{"model": d.model, "state": STATE_ICONS.get(d.state, d.state), "scored": d.scored,
-             "coverage": d.coverage, "coverage_p_value": d.coverage_p_value, "pit_p_value": d.pit_p_value,
-             "skill_forecasts": d.skill_forecasts, "skill": d.skill, "skill_low": d.skill_ci95[0],
-             "skill_high": d.skill_ci95[1], "detail": "; ".join(d.reasons + d.notes)} for d in report]
-    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def drift_chart(drift, t: DriftThresholds, height: int = 460) -> go.Figure:

@@ -19,6 +19,7 @@ from kronos.lazy import pd
 from kronos.quantiles import BAND_NAME
 from kronos_studio.desk import RecordRequest, ScoreRequest, TrackRecordRequest
 from kronos_studio.desk.ledger import counted, import_old_track_records, ledger_place, open_ledger
+from kronos_studio.desk.ledger_tables import scored_said
 
 from . import auth
 from .errors import app_message
@@ -147,8 +148,7 @@ def score(bars) -> None:
         while len(held.scored) > SCORED_MEMO:
             held.scored.popitem(last=False)
     if report.steps:
-        st.toast(f"Scored {counted(report.steps, 'step')} of {counted(report.predictions, 'past forecast')} of "
-                 f"{bars.series_symbol} {bars.interval} with the new bars: see **Track record**.",
+        st.toast(f"New bars of {bars.series_symbol} {bars.interval} {scored_said(report)}: see **Track record**.",
                  icon=":material/fact_check:")
 
 

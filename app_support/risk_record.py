@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kronos.lazy import pd
 from kronos_studio.desk import Desk, RiskSettings
-from kronos_studio.desk.cells import MISSING, missing, p_text
+from kronos_studio.desk.ledger_tables import SERIES, WORKSPACE, exceptions_table
 
 from .charts import CHART_CONFIG, exceptions_chart
 from .errors import app_message
@@ -19,34 +18,6 @@ EXPLAINED = ("Each recorded forecast's value-at-risk is read from the paths it w
              "about 1 forecast in 100. Forecasts whose horizons overlap are not independent: the tests count only "
              "forecasts that each start at or after the previous one's horizon end; the others are *left out for "
              "overlap*. Kupiec tests the count, Christoffersen whether exceptions cluster (docs/risk.md).")
-
-
-P_VALUES = ("kupiec_p", "christoffersen_ind_p", "christoffersen_cc_p")
-
-
-def table(tests: pd.DataFrame) -> pd.DataFrame:
-    """The risk record's tests as the page shows them: one row per series, model, position and level; a p-value
-    that could not be computed is '–' with the reason beside it (too few non-overlapping forecasts: how many a
-    test needs, how many there are)."""
-    if tests.empty:
-        return pd.DataFrame()
-    return pd.DataFrame({
-        "series": tests["symbol"] + " · " + tests["interval"], "model": tests["model"],
-        "position": tests["position"], "level": tests["level"],
-        "exceptions / forecasts": [f"{x} / {n}" for x, n in zip(tests["exceptions"], tests["used"])],
-        "expected": tests["expected"], **{c: tests[c].map(p_text) for c in P_VALUES},
-        "untested": tests["untested"].map(lambda why: MISSING if missing(why) else why),
-        "overlapping": tests["overlapping"], "pending": tests["pending"]})
-
-
-def untested_reasons(tests: pd.DataFrame) -> list[str]:
-    """Each distinct reason a test could not run, said once, with the models and levels it holds for."""
-    if tests.empty:
-        return []
-    out: dict[str, list[str]] = {}
-    for row in tests[tests["untested"].notna()].itertuples():
-        out.setdefault(row.untested, []).append(f"{row.model} {row.position} {row.level:g}")
-    return [f"No p-value for {', '.join(where)}: {why}." for why, where in out.items()]
 
 
 def section(book, series, models: list[str], experiments: bool) -> None:
@@ -67,20 +38,11 @@ def section(book, series, models: list[str], experiments: bool) -> None:
     if record.forecasts.empty:
         st.info("No forecast is scored at its horizon's last bar yet: exceptions are judged once it has arrived.")
         return
-    num, text = st.column_config.NumberColumn, st.column_config.TextColumn
-    st.dataframe(table(record.tests), hide_index=True, key="tr_exceptions", column_config={
-        "level": num("VaR level", format="%.4g"),
-        "exceptions / forecasts": text(
-            "exceptions / forecasts", help="Exceptions among the non-overlapping forecasts the tests count"),
-        "expected": num("expected", format="%.2f", help="Forecasts × (1 − level)"),
-        "kupiec_p": text("Kupiec p", help="Proportion of failures: is the exception rate 1 − level? (– where the "
-                                          "test could not run: why, in the next columns)"),
-        "christoffersen_ind_p": text("Christoffersen p (independence)"),
-        "christoffersen_cc_p": text("Christoffersen p (conditional coverage)"),
-        "untested": text("why no p-value", width="large"),
-        "overlapping": num("left out for overlap", help="Scored forecasts whose horizon overlaps one counted"),
-        "pending": num("waiting for their bars", help="Recorded forecasts whose horizon's last bar is not scored yet")})
-    for line in untested_reasons(record.tests):
+    worded = exceptions_table(done)  # the tests in words (``kronos ledger exceptions`` prints them)
+    st.dataframe(worded.frame.drop(columns=[WORKSPACE, SERIES], errors="ignore"), hide_index=True, key="tr_exceptions", column_config={
+        "expected": st.column_config.TextColumn(help="Forecasts × (1 − level)"),
+        "left out for overlap": st.column_config.TextColumn(help="Scored forecasts whose horizon overlaps one counted")})
+    for line in worded.said:
         st.caption(line)
     shown = record.forecasts[record.forecasts["used"]]
     c = st.columns(3)

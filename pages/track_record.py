@@ -6,13 +6,14 @@ import streamlit as st
 
 from app_support import ledger, risk_record
 from app_support.charts import CHART_CONFIG, track_record_chart
-from app_support.drift import drift_chart, drift_table, explanation, series_drift
+from app_support.drift import drift_chart, series_drift
 from app_support.forecasts import desk
 from app_support.watch import LIVE_ROWS, replay_labels, rows_of
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos_studio.desk import StepsRequest, TrackRecordRequest
 from kronos_studio.desk.exports import csv_text, parquet_bytes
 from kronos_studio.desk.ledger import counted
+from kronos_studio.desk.ledger_tables import SERIES, WORKSPACE, drift_table
 
 ALL = "All series"
 MAX_FANS = 50
@@ -156,14 +157,10 @@ if series == ALL:
 elif len(table):
     drifted = series_drift(book, series, table["model"].unique(), experiments=not defaults_only)
     report = drifted.drifts
-    st.caption(explanation(drifted.thresholds))
-    st.dataframe(drift_table(report), hide_index=True, key="tr_drift", column_config={
-        "scored": pct("forecasts judged"), "coverage": pct(f"{BAND_NAME} coverage, bar 1", format="percent"),
-        "coverage_p_value": pct("coverage p (binomial)", format="%.2g"),
-        "pit_p_value": pct("PIT p (Kolmogorov-Smirnov)", format="%.2g"),
-        "skill_forecasts": pct("forecasts with a random-walk reference"),
-        "skill": pct("CRPS skill vs random walk", format="percent"), "skill_low": pct("95% low", format="percent"),
-        "skill_high": pct("95% high", format="percent"), "detail": st.column_config.TextColumn("why", width="large")})
+    worded = drift_table(drifted)  # as `kronos ledger drift` prints it
+    st.caption(*worded.said)
+    st.dataframe(worded.frame.drop(columns=[WORKSPACE, SERIES], errors="ignore"), hide_index=True, key="tr_drift",
+                 column_config={"why": st.column_config.TextColumn(width="large")})
     judged = [d for d in report if d.rolling["coverage"].notna().any()]
     if judged:
         pick = (st.selectbox("Drift of", [d.model for d in judged], key="tr_drift_model") if len(judged) > 1

@@ -14,12 +14,15 @@ from data_sources.requests import FILE_KNOBS, BarsRequest
 from kronos.quantiles import BAND_NAME, band_nominal
 from kronos.settings import from_knobs, knob_values
 from kronos_studio.desk import Desk, DriftRequest, ModelsQuery, RecordRequest, RiskSettings, ScoreRequest, StepsRequest
+from kronos_studio.desk.cells import counted
+from kronos_studio.desk.ledger_tables import drift_table, exceptions_table, scored_said
 from kronos_studio.desk.risk_record import record_body
 
 from .commands import add_command
 from .common import CliError, add_knob_options, options_of
 from .errors import cli_line, notice_line
 from .models import process_desk
+from .tables import printed
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -112,10 +115,6 @@ def record(opening: Future, desk, forecast, bars) -> str:
     """Record ``forecast`` in the ledger being opened (``Desk.record``: the series' earlier forecasts that ``bars``
     can score are scored first); the line that says so."""
     ledger = opening.result()  # raises the CliError of a ledger that cannot be opened
-    # Imported only now: the opening thread imports the ledger package, and two threads importing it at
-    # once can see it half-initialised (KeyError 'kronos_studio.ledger').
-    from kronos_studio.desk.ledger import counted
-
     try:
         done = desk.record(RecordRequest(forecast, bars), ledger=ledger)
     finally:
@@ -128,15 +127,6 @@ def record(opening: Future, desk, forecast, bars) -> str:
     return line
 
 
-def _report_line(label: str, scored) -> str:
-    from kronos_studio.desk.ledger import counted
-
-    if not scored.steps:
-        return f"{label}: nothing to score"
-    return (f"{label}: scored {counted(scored.steps, 'step')} of {counted(scored.predictions, 'forecast')} "
-            f"({scored.completed} now scored on every step)")
-
-
 def run_score(args) -> int:
     desk = process_desk()
     with open_ledger() as ledger:
@@ -146,7 +136,7 @@ def run_score(args) -> int:
                 for n in done.notices:
                     print(notice_line(n), file=sys.stderr)
                 [one] = done.series
-                print(_report_line(f"{Path(path).name} ({one.symbol} {one.interval})", one), file=sys.stderr)
+                print(f"{Path(path).name} ({one.symbol} {one.interval}): {scored_said(one)}", file=sys.stderr)
                 for why in one.waiting:
                     print(f"kronos: warning: {why}", file=sys.stderr)
             return 0
@@ -159,15 +149,13 @@ def run_score(args) -> int:
         if one.refused is not None:
             print(f"kronos: warning: {label}: {cli_line(one.refused)}", file=sys.stderr)
             continue
-        print(_report_line(label, one), file=sys.stderr)
+        print(f"{label}: {scored_said(one)}", file=sys.stderr)
         for why in one.waiting:
             print(f"kronos: warning: {why}", file=sys.stderr)
     return 0
 
 
 def run_export(args) -> int:
-    from kronos_studio.desk.ledger import counted
-
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".pq"):
         raise CliError(f"--out must name a Parquet file (.parquet), got '{args.out}'")
@@ -188,8 +176,6 @@ def run_export(args) -> int:
 
 
 def run_info(args) -> int:
-    from kronos_studio.desk.ledger import counted
-
     with open_ledger() as ledger:
         info = process_desk().ledger_info(ledger=ledger)
     print(f"ledger: {info.where} (schema {info.schema})")
@@ -210,8 +196,8 @@ def run_drift(args) -> int:
         where = f" of workspace {args.workspace}" if args.workspace else ""
         print(f"no forecasts{where}{f' of {args.symbol}' if args.symbol else ''} in the ledger: nothing to judge",
               file=sys.stderr)
-    for d in report:
-        print(f"{d.workspace}  {d.symbol} {d.interval} ({d.source})  {d.model}  {d.numbers()}  {d.detail}")
+    else:
+        print(printed([drift_table(done)]))
     if args.json:
         try:
             Path(args.json).write_text(json.dumps([d.to_dict() for d in report], indent=2))
@@ -219,20 +205,6 @@ def run_drift(args) -> int:
             raise CliError(f"cannot write '{args.json}': {e.strerror or e}") from None
         print(f"wrote {args.json}: {len(report)} series and models", file=sys.stderr)
     return 0
-
-
-def exceptions_line(row: dict) -> str:
-    """One series, model, position and level of a risk record's tests, as ``kronos ledger exceptions`` prints it."""
-    def p(x):
-        return "n/a" if x is None else f"{x:.3g}"
-
-    head = (f"{row['workspace']}  {row['symbol']} {row['interval']} ({row['source']})  {row['model']}  {row['position']} {row['level']:g}: "
-            f"{row['exceptions']} exceptions in {row['used']} forecasts (expected {row['expected']:.2f})")
-    tests = (f"; {row['untested']}" if row["untested"] else
-             f"; Kupiec p {p(row['kupiec_p'])}, Christoffersen independence p {p(row['christoffersen_ind_p'])}, "
-             f"conditional coverage p {p(row['christoffersen_cc_p'])}" + (f", zone {row['zone']}" if row["zone"] else ""))
-    return (f"{head}{tests}; {row['overlapping']} left out for overlapping, {row['pending']} waiting for their "
-            "horizon's bar")
 
 
 def run_exceptions(args) -> int:
@@ -249,8 +221,8 @@ def run_exceptions(args) -> int:
     if not body["tests"]:
         where = f" of workspace {args.workspace}" if args.workspace else ""
         print(f"no forecasts{where} in the ledger match: nothing to judge", file=sys.stderr)
-    for row in body["tests"]:
-        print(exceptions_line(row))
+    else:
+        print(printed([exceptions_table(done)]))
     if args.json:
         try:
             Path(args.json).write_text(json.dumps(body, indent=2))

@@ -40,6 +40,11 @@ def number_text(x, spec: str = ".4g") -> str:
     return format(float(x), spec)
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 forecast', '3 forecasts': how a message counts things."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def percent_text(x) -> str:
     """A share of a position's value (a VaR, a volatility) to two decimals of a percent: 0.01234 -> '1.23%'."""
     return MISSING if missing(x) else f"{float(x):.2%}"

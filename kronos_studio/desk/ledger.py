@@ -20,12 +20,14 @@ from sqlalchemy.exc import ArgumentError
 from data_sources.storage import storage_path
 from kronos.errors import Notice
 from kronos_studio.ledger import Ledger, LedgerError, ledger_url, shown_url
-from kronos_studio.ledger.frames import counted, replays
+from kronos_studio.ledger.frames import replays
 from kronos_studio.ledger.legacy import TRUST_FOLDER
 from kronos_studio.ledger.registry import Registry
 from kronos_studio.ledger.schema import ACTIVE, DEFAULT_WORKSPACE, PAUSED, api_keys, predictions
 from kronos_studio.ledger.store import replay_notices, schema_revision
 from kronos_studio.ledger.watches import WatchBook, live_watches
+
+from .cells import counted
 
 __all__ = ["ACTIVE", "DEFAULT_WORKSPACE", "PAUSED", "LedgerError", "LedgerInfo", "Place", "Registry", "WatchBook",
            "api_keys", "counted", "import_old_track_records", "ledger_info", "ledger_place", "live_watches",

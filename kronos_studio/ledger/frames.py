@@ -32,11 +32,6 @@ IDENTITY = ["created_at", "source", "symbol", "interval", "timezone", "model", "
             "parent_id", "weight", "replay"]
 
 
-def counted(n: int, noun: str) -> str:
-    """'1 forecast', '3 forecasts': how the ledger's messages count."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def as_utc(when) -> pd.Timestamp:
     t = pd.Timestamp(when)
     return t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")

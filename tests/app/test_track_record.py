@@ -11,6 +11,7 @@ import pandas as pd
 from app_helpers import good_csv
 from testkit import DATA_FIXTURES
 
+from kronos.quantiles import BAND_NAME
 from kronos_studio.desk.cells import p_text
 from kronos_studio.ledger import Ledger
 
@@ -76,7 +77,7 @@ def test_newer_bars_score_the_forecasts_due_and_the_track_record_shows_them(new_
         ledger.record(_other_model(ledger, fc_id), _bars_of(early))
     upload(at, "mine.csv", good_csv(200))  # the file again, 50 bars later: its forecasts are due
     assert not at.exception
-    assert any("Scored 16 steps of 2 past forecasts of mine 1d" in t.value for t in at.toast)
+    assert any("New bars of mine 1d scored 16 steps of 2 forecasts" in t.value for t in at.toast)
     with book() as ledger:
         table = ledger.predictions_frame()
     assert (table["scored_steps"] == 8).all() and table["crps"].notna().all()
@@ -137,7 +138,7 @@ def test_a_newer_download_under_another_file_name_scores_the_forecast_and_the_ex
             (not named), said
         upload(at, day2, good_csv(200))  # the next day's download: its forecasts are due
         assert not at.exception
-        assert any(f"Scored 8 steps of 1 past forecast of {series} 1d" in t.value for t in at.toast), \
+        assert any(f"New bars of {series} 1d scored 8 steps of 1 forecast" in t.value for t in at.toast), \
             [t.value for t in at.toast]
         at.switch_page("pages/track_record.py").run()
         assert not at.exception and not at.error, text(at.error)
@@ -236,7 +237,7 @@ def test_another_exchanges_bars_do_not_score_a_forecast_and_the_page_says_why(ne
     assert shown["scored_steps"].iloc[0] == 0
     at.switch_page("pages/forecast.py").run()
     upload(at, "btc.csv", bitfinex)
-    assert any("Scored 6 steps of 1 past forecast" in t.value for t in at.toast)
+    assert any("scored 6 steps of 1 forecast" in t.value for t in at.toast)
     at.switch_page("pages/track_record.py").run()
     assert "could not be scored" not in text(at.warning) and at.dataframe[0].value["status"].iloc[0] == "scored"
 
@@ -337,11 +338,12 @@ def test_drift_state_in_the_table_and_a_rolling_chart_with_the_thresholds(new_ap
     at.switch_page("pages/track_record.py").run()
     assert not at.exception and not at.error, text(at.error)
     assert list(at.dataframe[0].value["model"].unique()) == ["calm"]  # the forecasts' table comes first, as before
-    drift = next(d.value for d in at.dataframe if "coverage_p_value" in d.value.columns)
-    row = drift.iloc[0]
-    assert row["model"] == "calm" and "drifting" in row["state"] and row["scored"] == expected.scored
-    assert row["coverage"] == expected.coverage and row["coverage_p_value"] == expected.coverage_p_value
-    assert "binomial" in row["detail"] and "worse than the random walk" in row["detail"]
+    drift = next(d.value for d in at.dataframe if "coverage p (binomial)" in d.value.columns)
+    row = drift.iloc[0]  # the desk's drift table in the cells' words (``ledger_tables.drift_table``)
+    assert row["model"] == "calm" and "drifting" in row["state"] and row["forecasts judged"] == str(expected.scored)
+    assert row[f"{BAND_NAME} coverage, bar 1"] == f"{expected.coverage:.0%}"
+    assert row["coverage p (binomial)"] == p_text(expected.coverage_p_value)
+    assert "binomial" in row["why"] and "worse than the random walk" in row["why"]
     assert f"p < {ALPHA:g}" in text(at.caption)
     chart = at.get("plotly_chart")[-1].proto.spec
     fig = json.loads(chart)
@@ -376,11 +378,12 @@ def test_drift_skill_from_too_few_forecasts_with_a_reference_is_not_judged(new_a
     at = new_app().run()
     at.switch_page("pages/track_record.py").run()
     assert not at.exception and not at.error, text(at.error)
-    drift = next(d.value for d in at.dataframe if "coverage_p_value" in d.value.columns).set_index("model")
+    drift = next(d.value for d in at.dataframe if "coverage p (binomial)" in d.value.columns).set_index("model")
     row = drift.loc["test-model"]
-    assert row["scored"] == 25 and row["skill_forecasts"] == 5 and np.isfinite(row["coverage"])
-    assert pd.isna(row["skill"]) and pd.isna(row["skill_low"]) and pd.isna(row["skill_high"])
-    assert f"skill not judged: 5 of the {MIN_SCORED} forecasts it needs" in row["detail"]
+    assert row["forecasts judged"] == "25" and row["forecasts with a random-walk reference"] == "5"
+    assert row[f"{BAND_NAME} coverage, bar 1"].endswith("%")
+    assert (row[["CRPS skill vs random walk", "95% low", "95% high"]] == "–").all()  # none, said the cells' way
+    assert f"skill not judged: 5 of the {MIN_SCORED} forecasts it needs" in row["why"]
 
 
 def test_a_first_page_makes_no_ledger_to_score_nothing_and_the_first_forecast_does(new_app, app_env):
@@ -428,16 +431,17 @@ def test_the_exceptions_of_the_forecasts_whose_horizon_has_arrived(new_app):
     assert not at.exception and not at.error, text(at.error)
     assert "Exceptions" in [s.value for s in at.subheader]
     shown = next(d.value for d in at.dataframe if "exceptions / forecasts" in d.value.columns)
-    assert len(shown) == len(expected) == 4 and (shown["overlapping"] == 25).all()
+    assert len(shown) == len(expected) == 4 and (shown["left out for overlap"] == "25").all()
     assert shown["exceptions / forecasts"].tolist() == [f"{x} / 25" for x in expected["exceptions"]]
-    tested = shown["level"] == 0.95
-    assert shown["kupiec_p"].tolist() == [p_text(p) for p in expected["kupiec_p"]]
-    assert not shown.loc[tested, ["kupiec_p", "christoffersen_cc_p"]].isin(["–"]).any().any()
+    tested = shown["VaR level"] == "0.95"
+    p_values = ["Kupiec p", "Christoffersen p (independence)", "Christoffersen p (conditional coverage)"]
+    assert shown["Kupiec p"].tolist() == [p_text(p) for p in expected["kupiec_p"]]
+    assert not shown.loc[tested, [p_values[0], p_values[2]]].isin(["–"]).any().any()
     # 25 forecasts are too few for a 0.99 VaR's tests: '–' (not 'None', issue 62 item 13) and the reason beside it
     # and under the table, with the numbers, where the CLI said it and the page did not
-    assert (shown.loc[~tested, ["kupiec_p", "christoffersen_ind_p", "christoffersen_cc_p"]] == "–").all().all()
-    assert shown.loc[~tested, "untested"].str.contains("needs at least 100 observations, there are 25").all()
-    assert list(shown.columns).index("untested") == list(shown.columns).index("christoffersen_cc_p") + 1
+    assert (shown.loc[~tested, p_values] == "–").all().all()
+    assert shown.loc[~tested, "why no p-value"].str.contains("needs at least 100 observations, there are 25").all()
+    assert list(shown.columns).index("why no p-value") == list(shown.columns).index(p_values[2]) + 1
     assert "needs at least 100 observations, there are 25" in text(at.caption)
     fig = next(f for f in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
                if f["data"] and f["data"][0].get("name") == "realized loss")

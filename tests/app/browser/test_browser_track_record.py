@@ -204,7 +204,7 @@ def test_track_record_does_not_judge_the_skill_from_too_few_references(page, few
     row = [rows.nth(i).locator('[role="gridcell"]').all_inner_texts() for i in range(1, rows.count())][
         [r[0] for r in texts].index("test-model")]  # the same row order as before the scroll
     assert row[names.index("forecasts with a random-walk reference")] == "5"
-    assert [row[names.index(c)] for c in ("CRPS skill vs random walk", "95% low", "95% high")] == ["", "", ""]
+    assert [row[names.index(c)] for c in ("CRPS skill vs random walk", "95% low", "95% high")] == ["–", "–", "–"]
     no_exceptions(page)
     shot(page, "track_record_drift_not_judged.png")
 

@@ -15,6 +15,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 
@@ -94,6 +95,7 @@ from kronos_studio.desk import (
     TrustRequest,
 )
 from kronos_studio.desk.ledger import open_ledger
+from kronos_studio.desk.ledger_tables import SERIES, WORKSPACE, drift_table
 from kronos_studio.desk.risk import Risked, backtest_body, risk_body
 from kronos_studio.desk.risk_record import record_body
 from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
@@ -1005,10 +1007,13 @@ def cli_risk_record(w: World, kind, a: Asked) -> dict:
     printed = a.capsys.readouterr()
     assert code == 0, printed.err
     body = json.loads(out.read_text())
-    for row in body["tests"]:
-        assert (f"long {row['level']:g}: {row['exceptions']} exceptions in 15 forecasts (expected "
-                f"{row['expected']:.2f})") in printed.out
-        assert "15 left out for overlapping" in printed.out
+    # stdout: the desk's worded table (``ledger_tables.exceptions_table``), a row per position and level
+    header, *rows = [re.split(r"\s{2,}", line.strip()) for line in printed.out.splitlines()
+                     if line.startswith(("workspace ", "default "))]
+    rows = sorted((dict(zip(header, r, strict=True)) for r in rows), key=lambda r: r["VaR level"])
+    assert [(r["position"], r["VaR level"], r["exceptions / forecasts"], r["expected"], r["left out for overlap"])
+            for r in rows] == [("long", f"{t['level']:g}", f"{t['exceptions']} / 15", f"{t['expected']:.2f}", "15")
+                               for t in sorted(body["tests"], key=lambda t: t["level"])]
     return {"numbers": {k: body[k] for k in RECORD_NUMBERS}, "said": printed.err, "fix": "--paths 400"}
 
 
@@ -1648,10 +1653,9 @@ def test_the_track_record_page_shows_the_desks_numbers(world, monkeypatch):
     assert list(at.dataframe[0].value["prediction_id"]) == list(desk.predictions["prediction_id"])
     drift = world.desk("drift", DriftRequest(source="file", symbol="REGIME", interval="1h",
                                              models=tuple(desk.predictions["model"].unique())))
-    shown = next(d.value for d in at.dataframe if "coverage_p_value" in d.value.columns).set_index("model")
-    for d in drift.drifts:
-        assert shown.loc[d.model, "scored"] == d.scored
-        assert shown.loc[d.model, "coverage"] == pytest.approx(d.coverage, nan_ok=True)
+    shown = next(d.value for d in at.dataframe if "coverage p (binomial)" in d.value.columns)
+    worded = drift_table(drift).frame.drop(columns=[WORKSPACE, SERIES])  # what `kronos ledger drift` prints
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), worded, check_dtype=False)
 
     at.multiselect(key="tr_models").set_value(["earlier"]).run()  # a model chosen: the desk's request for it
     one = world.desk("track_record", TrackRecordRequest(symbol="REGIME", source="file", interval="1h",

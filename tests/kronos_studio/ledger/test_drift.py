@@ -107,9 +107,14 @@ def test_kronos_ledger_drift_writes_one_entry_per_series_and_model(ledger, ledge
     assert wild == expected and wild["state"] == DRIFTING and wild["scored"] == 25
     assert few["state"] == TOO_FEW and few["scored"] == 5 and few["more_needed"] == MIN_SCORED - 5
     printed = capsys.readouterr()
-    assert "REGIME 1h (file)  calm  25 scored; coverage 0.36 of 25 (binomial p" in printed.out
-    assert "of 25; skill" in printed.out and f"over {wild['skill_forecasts']} with a random-walk reference" in printed.out
-    assert f"{MIN_SCORED - 5} more" in printed.out
+    # the desk's drift table (``ledger_tables.drift_table``, as the Track record page shows it): a row per
+    # workspace, series and model, its state, why and numbers in the cells' words
+    [row] = [line.split() for line in printed.out.splitlines() if line.startswith("default ")]
+    assert row[:5] == ["default", "REGIME", "1h", "(file)", "calm"] and "drifting" in row
+    assert f"{wild['coverage']:.0%}" in row and str(wild["skill_forecasts"]) in row
+    assert f"{wild['skill']:+.0%}" in row and "binomial" in " ".join(row)
+    [few_row] = [line for line in printed.out.splitlines() if line.startswith("team ")]
+    assert "too few scored forecasts" in few_row and f"{MIN_SCORED - 5} more" in few_row
     assert "wrote" in printed.err
 
     assert main(["ledger", "drift", "--workspace", "team", "--json", str(out)]) == 0
