@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from data_sources.errors import in_studio_words
 from kronos.errors import first_line, plain_name
+from kronos_studio.desk import limit_settings
 
 
 def knob_flag(name: str, default) -> str:
@@ -72,9 +73,7 @@ def knob_option(setting: str) -> str | None:
 
 
 def server_flag(setting: str) -> str | None:
-    """A ``kronos serve`` limit's option (``max_bars``: ``--max-bars``), from the limits' one home."""
-    from kronos_studio.service.limits import limit_settings
-
+    """A ``kronos serve`` limit's option (``max_bars``: ``--max-bars``), from the desk's limits (their one home)."""
     return f"--{setting.replace('_', '-')}" if setting in limit_settings() else None
 
 
