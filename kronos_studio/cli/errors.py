@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from data_sources.errors import in_studio_words
 from kronos.errors import first_line, plain_name
-from kronos_studio.desk import limit_settings
 
 
 def knob_flag(name: str, default) -> str:
@@ -74,6 +73,8 @@ def knob_option(setting: str) -> str | None:
 
 def server_flag(setting: str) -> str | None:
     """A ``kronos serve`` limit's option (``max_bars``: ``--max-bars``), from the desk's limits (their one home)."""
+    from kronos_studio.desk import limit_settings  # the desk brings pandas: read when an error is worded
+
     return f"--{setting.replace('_', '-')}" if setting in limit_settings() else None
 
 
