@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 SETTING = "{setting}"  # where a fix's text names its setting
 
 # What kind of refusal an error is (``UserError.refusal``): each face answers each kind its own way (the HTTP API
-# as a status: 422, 404, 400, 503).
+# as a status: 422, 404, 400, 503, 413).
 BAD_INPUT = "bad input"  # bars or settings that cannot be used as given
 NOT_FOUND = "not found"  # a model, a checkpoint or a file that is not there
 UNAVAILABLE = "unavailable"  # a data source that cannot deliver
 UNREACHABLE = "unreachable"  # a store (the ledger) that cannot be reached
+TOO_LARGE = "too large"  # a request past one of the desk's limits (kronos_studio.desk.limits)
 
 
 @dataclass(frozen=True)

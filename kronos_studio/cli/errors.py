@@ -72,8 +72,8 @@ def knob_option(setting: str) -> str | None:
 
 
 def server_flag(setting: str) -> str | None:
-    """A ``kronos serve`` limit's option (``max_bars``: ``--max-bars``), from the limits' one home."""
-    from kronos_studio.service.limits import limit_settings
+    """A ``kronos serve`` limit's option (``max_bars``: ``--max-bars``), from the desk's limits (their one home)."""
+    from kronos_studio.desk import limit_settings  # the desk brings pandas: read when an error is worded
 
     return f"--{setting.replace('_', '-')}" if setting in limit_settings() else None
 

@@ -6,8 +6,8 @@ import logging
 import sys
 
 from kronos.threads import SAMPLING_CONCURRENCY
+from kronos_studio.desk import Limits
 from kronos_studio.service.access import ACCESS_LOGGER
-from kronos_studio.service.limits import Limits
 
 from .commands import add_command
 from .common import CliError, add_threads_option, positive

@@ -11,6 +11,7 @@ from .adapters import Adapters, AdapterShown, AdaptersRequest, EntryRequest, Pro
 from .cache import ResultCache, result_key
 from .desk import Desk, Evaluated, EvaluateRequest, Forecasted, ForecastRequest, Gated, Retraining, RetrainRequest
 from .drift import Drifted, DriftRequest, DriftThresholds
+from .limits import LIMIT_PREFIX, Limits, TooLarge, limit_settings
 from .record import Recorded, RecordRequest
 from .score import Scored, ScoreRequest, SeriesScored
 from .track_record import (
@@ -85,7 +86,7 @@ EXPORTS = {
 
 __all__ = ["AdapterShown", "Adapters", "AdaptersRequest", "Desk", "DriftRequest", "DriftThresholds", "Drifted",
            "EntryRequest", "EvaluateRequest", "Evaluated", "ExperimentsOption", "ForecastRequest", "Forecasted", "Gated",
-           "RetrainRequest", "LedgerQuery", "ModelsQuery",
+           "LIMIT_PREFIX", "Limits", "RetrainRequest", "TooLarge", "limit_settings", "LedgerQuery", "ModelsQuery",
            "Predictions", "Promoted", "RecordRequest", "Recorded", "Retraining", "ResultCache", "RolledBack",
            "ScoreRequest", "Scored", "SeriesQuery", "SeriesScored", "Steps", "StepsRequest", "TrackRecord",
            "TrackRecordRequest", "result_key", *EXPORTS]

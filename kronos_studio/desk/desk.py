@@ -38,6 +38,7 @@ from .covariates import evaluate as conditioned_evaluate
 from .covariates import forecast as conditioned_forecast
 from .drift import drift
 from .fine_tune import fine_tune
+from .limits import Limits
 from .models import models
 from .notices import paths_notices
 from .pretrain import pretrain
@@ -97,10 +98,12 @@ class Retraining:
 class Desk:
     """One method per use case over one model registry and one result cache."""
 
-    def __init__(self, registry=None, *, cache: ResultCache | None = None, limits=None, models_dirs=()):
+    def __init__(self, registry=None, *, cache: ResultCache | None = None, limits: Limits | None = None,
+                 models_dirs=()):
         """``registry``: a ``catalog.registry.ModelRegistry`` (default: the process's shared one); ``cache``:
         where results are kept (None: nowhere, for a one-shot command); ``limits``: what one request may ask
-        (the service's ``Limits``; None: none, as on the command line and in the app); ``models_dirs``: local models a request may name by name."""
+        (``limits.Limits``, a request past one refused as ``TooLarge``; None: none, as on the command line and in
+        the app); ``models_dirs``: local models a request may name by name."""
         self.registry = registry if registry is not None else shared_registry()
         self.cache = cache
         self.limits = limits

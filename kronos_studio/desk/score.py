@@ -18,6 +18,8 @@ from kronos.errors import Fix, InputError, Notice, UserError
 from kronos.lazy import pd
 from kronos_studio.bars_input import quality_gate
 
+from .limits import TooLarge
+
 # Series fetched again for scoring (no bars given): at most this many bars back, enough for years of daily bars;
 # older forecasts of an intraday series are scored from a file instead.
 MAX_FETCH_BARS = 5000
@@ -81,6 +83,8 @@ def _due(ledger, symbol: str | None) -> list:
 def _pending(desk, row, ledger) -> SeriesScored:
     try:
         gated = desk._gated(_fetched(desk, row), None)
+    except TooLarge:
+        raise  # past the desk's limits: the request is refused whole, not each series
     except UserError as e:
         return SeriesScored(row.source, row.symbol, row.interval, refused=e)
     return _scored(ledger, gated.bars)

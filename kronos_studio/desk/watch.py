@@ -54,6 +54,7 @@ from kronos_studio.risk.measures import RiskSettings
 from kronos_studio.risk.record import risk_record, tag
 from kronos_studio.training.retrain_settings import RetrainSettings
 
+from .limits import TooLarge
 from .requests import ForecastRequest
 from .screen import Engine
 
@@ -752,6 +753,8 @@ class Watcher:
             try:
                 done = self.desk.forecast(ForecastRequest(item.bars, choice, self.request.settings,  # gated bars
                                                           self.ledger.workspace), ledger=self.ledger)
+            except TooLarge:
+                raise  # past the desk's limits: the tick is refused whole, not each series
             except (UserError, ValueError) as e:
                 by_name[item.entry.series].status, by_name[item.entry.series].message = "failed", str(e)
                 continue

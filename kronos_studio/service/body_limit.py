@@ -1,6 +1,6 @@
 """The request-body limit as ASGI middleware: a body over ``Limits.body_bytes`` is answered 413 before it
 is parsed, whether it says its length (Content-Length) or streams in chunks; so is a body whose CSV text
-holds more lines than its endpoint's series may have bars (``Limits.body_lines``), counted as it streams."""
+holds more lines than its endpoint's series may have bars (``body_lines``), counted as it streams."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,33 @@ import re
 
 from starlette.exceptions import HTTPException
 
-from .limits import Limits
+from kronos.errors import worded
+from kronos_studio.desk import Limits
+
+from .errors import field_name
+
+ONE_SERIES_PATHS = ("/v1/forecast", "/v1/evaluate", "/v1/ledger/score")  # a body of one series' CSV text
+MANY_SERIES_PATHS = ("/v1/batch", "/v1/retrain")  # up to ``series`` of them
+
+
+def body_lines(limits: Limits, path: str) -> int | None:
+    """Line breaks of CSV text a request body to ``path`` may hold (its series' bars, a header and a last line break
+    each), counted as the body streams in; None: not counted."""
+    if path in ONE_SERIES_PATHS:
+        return limits.bars + 1
+    if path in MANY_SERIES_PATHS:
+        return limits.series * (limits.bars + 1)
+    return None
+
+
+def too_many_lines(limits: Limits, most: int) -> str:
+    return worded(f"the request's CSV text holds more than {most} lines, more bars than the limit of "
+                  f"{limits.bars} per series", (Limits.raise_fix("send fewer bars", "bars"),), field_name)
+
+
+def body_too_large(limits: Limits) -> str:
+    return worded(f"the request body is over the limit of {limits.body_bytes} bytes",
+                  (Limits.raise_fix("send fewer bars", "body_bytes"),), field_name)
 
 
 class BodyLimit:
@@ -23,10 +49,10 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limits.body_bytes:
-            return await self.refuse(send, self.limits.body_too_large())
+            return await self.refuse(send, body_too_large(self.limits))
         seen = 0
         started = False
-        lines = LineCount(self.limits.body_lines(scope.get("path", "")))
+        lines = LineCount(body_lines(self.limits, scope.get("path", "")))
 
         async def counted_receive():
             nonlocal seen
@@ -35,9 +61,9 @@ class BodyLimit:
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > self.limits.body_bytes:
-                    raise BodyTooLarge(413, self.limits.body_too_large())
+                    raise BodyTooLarge(413, body_too_large(self.limits))
                 if lines.add(chunk):
-                    raise BodyTooLarge(413, self.limits.too_many_lines(lines.most))
+                    raise BodyTooLarge(413, too_many_lines(self.limits, lines.most))
             return message
 
         async def tracked_send(message):

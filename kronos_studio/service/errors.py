@@ -11,6 +11,7 @@ from kronos.errors import (
     BAD_INPUT,
     NOT_FOUND,
     REFUSED,
+    TOO_LARGE,
     UNAVAILABLE,
     UNREACHABLE,
     UserError,
@@ -25,6 +26,7 @@ from kronos.errors import (
 )
 from kronos.settings import knobs
 from kronos_studio.desk import (
+    LIMIT_PREFIX,
     AdaptersRequest,
     Cancelled,
     DriftRequest,
@@ -57,9 +59,8 @@ def request_field(setting: str | None) -> str | None:
 
 
 # Settings of the server itself (``kronos serve``'s options), not of a request: named as the server's, and so is
-# every limit (``limits.Limits``: each one's setting is LIMIT_PREFIX + its name).
+# every limit (the desk's ``Limits``: each one's setting is LIMIT_PREFIX + its name).
 SERVER_SETTINGS = {"jobs_dir", "allow_dir", "device", "chronos2", "threads", "concurrency"}
-LIMIT_PREFIX = "max_"
 
 
 # Actions a fix asks for, as the HTTP API does them.
@@ -124,7 +125,7 @@ def notice_line(notice) -> str:
 
 
 # Each kind of refusal (``kronos.errors.refusal``) as the HTTP API answers it.
-STATUS = {BAD_INPUT: 422, NOT_FOUND: 404, UNAVAILABLE: 400, UNREACHABLE: 503}
+STATUS = {BAD_INPUT: 422, NOT_FOUND: 404, UNAVAILABLE: 400, UNREACHABLE: 503, TOO_LARGE: 413}
 
 
 def as_service_error(e: BaseException) -> ServiceError | None:

@@ -22,12 +22,11 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from data_sources.storage import atomic_write_text
-from kronos.errors import Fix, UserError
-from kronos_studio.desk import Abandoned, Cancelled, Desk, FairSlots
+from kronos.errors import Fix, UserError, worded
+from kronos_studio.desk import Abandoned, Cancelled, Desk, FairSlots, Limits
 
-from .errors import ServiceError, as_service_error, bug_line
+from .errors import ServiceError, as_service_error, bug_line, field_name
 from .keys import Identity
-from .limits import Limits
 
 STATE_FILE = "job.json"  # a job's state, in its folder
 CANCELLED, OVERTIME, SHUTDOWN = "cancelled", "overtime", "shutdown"  # why a job's work was stopped
@@ -41,6 +40,20 @@ def checkpoint(stop: threading.Event) -> None:
     (``Limits.job_seconds``) or the server stops (its sampling also stops between steps: it runs ``asked_by`` it)."""
     if stop.is_set():
         raise Cancelled
+
+
+def too_many_jobs(limits: Limits, running: int) -> str:
+    """Why a key may not submit another job (429), and how to go on."""
+    return (f"this key has {running} jobs queued or running, the limit of {limits.jobs_per_key} per key "
+            f"({limits.setting('jobs_per_key')}): wait for one to finish (GET /v1/jobs/{{id}}) or cancel one "
+            "(DELETE /v1/jobs/{id})")
+
+
+def job_overtime(limits: Limits) -> str:
+    """Why a job that ran past ``job_seconds`` failed, and how to stay inside it."""
+    return worded(f"the job ran past the limit of {limits.job_seconds} seconds and was stopped",
+                  (Limits.raise_fix("split it into smaller jobs (fewer series, cut-offs, paths or training steps)",
+                             "job_seconds"),), field_name)
 
 
 class JobsFolderInUse(UserError):
@@ -126,7 +139,7 @@ class JobRunner:
         with self.lock:
             active = sum(1 for j in self.jobs.values() if j.key_id == who.key_id and j.status in UNFINISHED)
             if active >= self.limits.jobs_per_key:
-                raise ServiceError(429, self.limits.too_many_jobs(active))
+                raise ServiceError(429, too_many_jobs(self.limits, active))
             job_id = secrets.token_hex(8)
             folder = self.root / job_id
             folder.mkdir(parents=True)
@@ -154,7 +167,7 @@ class JobRunner:
                     status = "done"
                 except Cancelled:
                     if job.why == OVERTIME:
-                        job.error, status = self.limits.job_overtime(), "failed"
+                        job.error, status = job_overtime(self.limits), "failed"
                 except Exception as e:  # the job's one line, as the request would have had it
                     known = as_service_error(e)
                     job.error = known.detail if known is not None else bug_line(e)

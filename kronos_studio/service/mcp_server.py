@@ -24,6 +24,7 @@ from kronos_studio.desk import (
     CovariateOptions,
     Desk,
     Entry,
+    Limits,
     ModelRegistry,
     ResultCache,
     RetrainRequest,
@@ -42,7 +43,6 @@ from kronos_studio.desk.watchlists import symbol_entries_of
 from . import compute
 from .errors import ServiceError, known_errors, library_refusal, notice_line, refused, validation_line
 from .ledger_views import records, track_record_body
-from .limits import Limits
 from .public_ids import AdapterNumbers
 from .schemas import (
     QUANTILES,

@@ -7,10 +7,9 @@ import dataclasses
 import re
 from pathlib import Path
 
-from kronos_studio.desk import Entry
+from kronos_studio.desk import Entry, Limits
 
 from .errors import ServiceError
-from .limits import Limits
 
 SERIES_NAME_CHARS = "A-Za-z0-9_.-"
 INPUTS = "inputs"  # the job's folder of the request's CSV texts, one file per series

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from kronos.threads import SAMPLING_CONCURRENCY
-from kronos_studio.desk import Desk, ModelRegistry, ResultCache
+from kronos_studio.desk import Desk, Limits, ModelRegistry, ResultCache
 from kronos_studio.desk.cache import CACHE_ENTRIES
 from kronos_studio.desk.ledger import open_ledger
 
@@ -15,7 +15,6 @@ from .cancel import Askers
 from .compute import catalog_model
 from .errors import one_line
 from .jobs import JobRunner
-from .limits import Limits
 
 
 @dataclass

@@ -11,11 +11,11 @@ from contextlib import contextmanager, suppress
 
 import uvicorn
 
+from kronos_studio.desk import Limits
 from kronos_studio.service.app import create_app
 from kronos_studio.service.errors import ServiceError
 from kronos_studio.service.jobs import FINISHED
 from kronos_studio.service.keys import Identity
-from kronos_studio.service.limits import Limits
 
 # Small limits, so the limit tests need small requests (one home: the fixtures and the tests read it).
 TEST_LIMITS = Limits(body_bytes=400_000, bars=3_000, horizon=300, path_steps=400, quantiles=9, cutoffs=40,

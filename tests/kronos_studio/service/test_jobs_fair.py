@@ -9,10 +9,10 @@ import httpx
 import pytest
 from service_helpers import bearer, wait_for
 
+from kronos_studio.desk import Limits
 from kronos_studio.service.errors import ServiceError
 from kronos_studio.service.jobs import STATE_FILE, JobRunner, checkpoint
 from kronos_studio.service.keys import Identity
-from kronos_studio.service.limits import Limits
 
 B1, B2, A = Identity("key-b1", "team-b"), Identity("key-b2", "team-b"), Identity("key-a", "team-a")
 

@@ -6,10 +6,10 @@ import threading
 import pytest
 from service_helpers import wait_for
 
+from kronos_studio.desk import Limits
 from kronos_studio.service.errors import ServiceError
 from kronos_studio.service.jobs import STATE_FILE, JobRunner, JobsFolderInUse
 from kronos_studio.service.keys import Identity
-from kronos_studio.service.limits import Limits
 
 ALICE = Identity("key-a", "team-a")
 BOB = Identity("key-b", "team-b")

@@ -231,7 +231,7 @@ def test_every_limit_is_a_serve_option_and_a_row_of_the_docs_limits_table():
     import dataclasses
 
     from kronos_studio.cli.main import build_parser
-    from kronos_studio.service.limits import Limits
+    from kronos_studio.desk import Limits
 
     docs = (Path(__file__).parents[3] / "docs" / "service.md").read_text()
     table = docs[docs.index("## Limits"):docs.index("## Warm models")]

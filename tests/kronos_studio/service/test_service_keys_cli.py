@@ -33,8 +33,8 @@ def test_serve_refuses_open_access_off_loopback():
 
 
 def test_serve_refuses_a_jobs_folder_another_server_uses(tmp_path):
+    from kronos_studio.desk import Limits
     from kronos_studio.service.jobs import JobRunner
-    from kronos_studio.service.limits import Limits
 
     running = JobRunner(Limits(), tmp_path / "jobs")  # the other server's hold on the folder
     try:

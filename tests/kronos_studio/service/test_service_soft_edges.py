@@ -218,10 +218,10 @@ def test_a_stopped_computation_is_computed_again_for_a_caller_who_waited(tmp_pat
 def test_a_job_past_its_time_fails_and_frees_its_thread(tmp_path):
     from service_helpers import wait_for
 
+    from kronos_studio.desk import Limits
     from kronos_studio.fair import check_asker
     from kronos_studio.service.jobs import JobRunner, checkpoint
     from kronos_studio.service.keys import Identity
-    from kronos_studio.service.limits import Limits
 
     runner = JobRunner(Limits(job_seconds=1, job_threads=1), tmp_path / "jobs")
     a, b = Identity("ka", "ws-a"), Identity("kb", "ws-b")

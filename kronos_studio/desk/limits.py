@@ -1,20 +1,38 @@
-"""What one request (and one job) may ask of the service: every limit and its default, here and nowhere else.
-Each is a ``kronos serve`` option named after its setting (``max_<field>``, ``--max-<field>``) and listed in
-docs/service.md. A request past a limit is answered 413 (too large) or 429 (too many jobs) before any work,
-with the limit named and how to stay inside it."""
+"""What one request (and one job) may ask of the desk: every limit and its default, here and nowhere else, and the
+size checks the desk makes before any work. A face that serves others (``kronos serve``, ``kronos mcp``) builds its
+desk with them (``Desk(limits=...)``); the command line and the app set none. Each limit is a setting named
+``max_<field>`` (a ``kronos serve`` option, ``--max-<field>``, listed in docs/service.md). A request past one is
+refused (``TooLarge``, a refusal of kind ``TOO_LARGE``: the HTTP API's 413) with the limit named and how to stay
+inside it."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 
-from kronos.errors import Fix, worded
+from kronos.errors import TOO_LARGE, Fix, UserError
 
-from .errors import LIMIT_PREFIX, ServiceError, field_name
+LIMIT_PREFIX = "max_"  # a limit's setting: LIMIT_PREFIX + its field's name
+
+
+class TooLarge(UserError):
+    """A request past one of the desk's ``Limits``: what was asked and the limit, the fix naming its setting."""
+
+    refusal = TOO_LARGE
 
 
 def limit(default: int, help: str) -> int:
     """A limit's field: its default and what it bounds (the ``kronos serve`` option's help)."""
     return field(default=default, metadata={"help": help})
+
+
+def setting(name: str) -> str:
+    """A limit's setting (a ``kronos serve`` option: the command line names its flag)."""
+    return f"{LIMIT_PREFIX}{name}"
+
+
+def raise_fix(instead: str, name: str) -> Fix:
+    """Stay inside limit ``name``, or have it raised (its setting, which each face names its own way)."""
+    return Fix(f"{instead}, or raise {{setting}}", setting(name))
 
 
 @dataclass(frozen=True)
@@ -39,19 +57,16 @@ class Limits:
     job_threads: int = limit(2, "jobs running at once, shared by the workspaces in turn (the others queue)")
     models: int = limit(4, "Kronos models kept loaded (the least recently used is dropped)")
 
-    @staticmethod
-    def setting(name: str) -> str:
-        """A limit's setting (a ``kronos serve`` option: the command line names its flag)."""
-        return f"{LIMIT_PREFIX}{name}"
+    setting = staticmethod(setting)
+    raise_fix = staticmethod(raise_fix)
 
     def over(self, name: str, asked: int, what: str, instead: str, values: dict | None = None) -> None:
-        """413 when ``asked`` is over limit ``name``: '``what`` = asked is over the limit of N', the fix
-        ``instead`` or a higher limit."""
+        """``TooLarge`` when ``asked`` is over limit ``name``: '``what`` is over the limit of N', the fix ``instead``
+        or a higher limit."""
         most = getattr(self, name)
         if asked > most:
-            raise ServiceError(413, problem=f"{what} is over the limit of {most}",
-                               values={**(values or {}), self.setting(name): most},
-                               fix=(self._raise(instead, self.setting(name)),))
+            raise TooLarge(f"{what} is over the limit of {most}", {**(values or {}), setting(name): most},
+                           raise_fix(instead, name))
 
     def check_bars(self, n: int) -> None:
         self.over("bars", n, f"{n} bars", "send fewer bars", {"bars": n})
@@ -124,45 +139,7 @@ class Limits:
             self.over("decisions", decisions, f"{decisions} retraining points", "decide less often (a larger "
                       "every) or on fewer bars", {"decisions": decisions})
 
-    def body_lines(self, path: str) -> int | None:
-        """Line breaks of CSV text a request body to ``path`` may hold (its series' bars, a header and a last
-        line break each), counted as the body streams in (``body_limit``); None: not counted."""
-        if path in ONE_SERIES_PATHS:
-            return self.bars + 1
-        if path in MANY_SERIES_PATHS:
-            return self.series * (self.bars + 1)
-        return None
-
-    def too_many_lines(self, most: int) -> str:
-        return worded(f"the request's CSV text holds more than {most} lines, more bars than the limit of "
-                      f"{self.bars} per series", (self._raise("send fewer bars", self.setting("bars")),), field_name)
-
-    def body_too_large(self) -> str:
-        return worded(f"the request body is over the limit of {self.body_bytes} bytes",
-                      (self._raise("send fewer bars", self.setting("body_bytes")),), field_name)
-
-    @staticmethod
-    def _raise(instead: str, setting: str) -> Fix:
-        """Stay inside the limit, or have it raised (a ``kronos serve`` option: the command names its flag)."""
-        return Fix(f"{instead}, or raise {{setting}}", setting)
-
-    def job_overtime(self) -> str:
-        """Why a job that ran past ``job_seconds`` failed, and how to stay inside it."""
-        return worded(f"the job ran past the limit of {self.job_seconds} seconds and was stopped",
-                      (self._raise("split it into smaller jobs (fewer series, cut-offs, paths or training steps)",
-                                   self.setting("job_seconds")),), field_name)
-
-    def too_many_jobs(self, running: int) -> str:
-        return (f"this key has {running} jobs queued or running, the limit of {self.jobs_per_key} per key "
-                f"({self.setting('jobs_per_key')}): wait for one to finish (GET /v1/jobs/{{id}}) or cancel one "
-                "(DELETE /v1/jobs/{id})")
-
-
-
-ONE_SERIES_PATHS = ("/v1/forecast", "/v1/evaluate", "/v1/ledger/score")  # a body of one series' CSV text
-MANY_SERIES_PATHS = ("/v1/batch", "/v1/retrain")  # up to ``series`` of them
-
 
 def limit_settings() -> dict[str, str]:
     """Every limit's setting -> what it bounds (``kronos serve``'s options, the errors' server settings)."""
-    return {Limits.setting(f.name): f.metadata["help"] for f in dataclasses.fields(Limits)}
+    return {setting(f.name): f.metadata["help"] for f in dataclasses.fields(Limits)}
