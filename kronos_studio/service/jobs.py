@@ -174,9 +174,8 @@ class JobRunner:
                     status = "failed"
                 finally:
                     timer.cancel()
-        except Abandoned:
-            if job.why != CANCELLED:  # the server stops: job.json still says queued, and a restart says why
-                return
+        except Abandoned:  # cancelled while queued (``cancel`` finished it, cleaned and saved) or the server stops
+            return  # (job.json still says queued, and a restart says why): nothing more to write either way
         if job.why == SHUTDOWN or (self.stopping.is_set() and self.owns_root):
             return  # the server stopped it: job.json still says running, and a restart says why (or the folder is gone)
         with self.lock:
@@ -214,8 +213,9 @@ class JobRunner:
                 raise ServiceError(409, f"job '{job_id}' is already {job.status}: there is nothing to cancel")
             job.why = job.why or CANCELLED
             job.stop.set()
-            if job.status == "queued":
+            if job.status == "queued":  # finished here, whole: its thread, woken, writes nothing more
                 self._clean(job)
+                job.finished_at = time.time()
             else:
                 job.status = "cancelling"
             job.save()

@@ -3,6 +3,7 @@
 workspace's batch stayed queued until they ended, with no way to stop them."""
 from __future__ import annotations
 
+import json
 import threading
 
 import httpx
@@ -51,7 +52,11 @@ def test_a_queued_and_a_running_job_are_cancelled_and_their_files_removed(tmp_pa
         running = runner.submit(B1, "batch", held_until(release))
         wait_for(runner, B1, running.id, "running")
         queued = runner.submit(B1, "batch", held_until(release))
-        assert runner.cancel(B1, queued.id).status == "cancelled"
+        cancelled = runner.cancel(B1, queued.id)
+        # finished, cleaned and saved when cancel answers: its woken thread writes nothing more (it saved the state
+        # again, a temporary file beside job.json for a moment)
+        assert cancelled.status == "cancelled" and cancelled.finished_at is not None
+        assert json.loads((queued.folder / STATE_FILE).read_text())["finished_at"] == cancelled.finished_at
         assert [p.name for p in queued.folder.iterdir()] == [STATE_FILE]
         assert runner.cancel(B1, running.id).status in ("cancelling", "cancelled")
         stopped = wait_for(runner, B1, running.id, "cancelled")  # at its next checkpoint, never released
