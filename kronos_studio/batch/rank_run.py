@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from data_sources.sources import SAMPLE_PICKER, SOURCES
 from data_sources.storage import atomic_write
 from kronos.errors import finite_or_null
-from kronos.lazy import pd
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.rank_skill import rank_report
 
@@ -91,24 +90,3 @@ def evaluate_watchlist(forecaster, entries: list[Entry], settings: ForecastSetti
               "series_failed": failed, "guard": panel.guard, "elapsed_s": panel.elapsed_s,
               "forecasts": panel.forecasts, **report}
     return RankResult(panel, finite_or_null(report), failed)
-
-
-def summary_frame(report: dict) -> pd.DataFrame:
-    """Signals × statistics for every path count, and the baselines below them: the table a person reads."""
-    rows = []
-    for paths, by_signal in report["signals"].items():
-        for signal, s in by_signal.items():
-            rows.append({"signal": signal, "paths": int(paths), **flat(s)})
-    for name, s in report["baselines"].items():
-        rows.append({"signal": f"{name} (baseline)", "paths": None, **flat(s)})
-    return pd.DataFrame(rows)
-
-
-def flat(stats: dict) -> dict:
-    out = {}
-    for k, v in stats.items():
-        if isinstance(v, list):
-            out[f"{k}_low"], out[f"{k}_high"] = v
-        else:
-            out[k] = v
-    return out

@@ -144,7 +144,8 @@ def choose_champion(desk, bars, args, settings, risk):
                                 SAMPLED_CANDIDATES if args.candidates == "all" else (), args.include_training_period,
                                 args.workspace, "kronos risk --choose-champion")
     done = desk_call(lambda: desk.risk_champion(asked))
-    return done, champion_body(done), printed(champion_tables(done))
+    body = champion_body(done)
+    return done, body, printed(champion_tables(body))
 
 
 def answer(done, body: dict, table: str, warnings: list[str], out: str | None) -> int:

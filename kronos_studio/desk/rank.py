@@ -13,7 +13,7 @@ from kronos.errors import Fix, InputError, Notice
 from kronos.settings import ForecastSettings
 from kronos_studio.batch.engine import BatchRun, one_model_for_every_series
 from kronos_studio.batch.rank_plan import RankPlan
-from kronos_studio.batch.rank_run import RankResult, evaluate_watchlist, summary_frame
+from kronos_studio.batch.rank_run import RankResult, evaluate_watchlist
 from kronos_studio.batch.watchlist import Entry
 from kronos_studio.evaluation.rank_skill import per_date_ic, quantile_returns, scaling_table
 
@@ -67,10 +67,6 @@ class Ranked(RankResult):
     def by_paths(self, signal: str = "expected_log_return"):
         """Rank IC of ``signal`` with its 95% interval at each path count (``rank_skill.scaling_table``)."""
         return scaling_table(self.report, signal)
-
-    def table(self):
-        """Signals x statistics for every path count, the naive rankings below them (``rank_run.summary_frame``)."""
-        return summary_frame(self.report)
 
 
 def check(desk, request: RankRequest) -> None:

@@ -12,7 +12,6 @@ from kronos.lazy import np, pd
 from kronos_studio.risk.registry import judged
 
 from .cells import MISSING, bar_time_text, number_text, p_text, percent_text
-from .risk import champion_body
 
 HEADERS = {
     "model": "Model", "position": "Position", "level": "Level", "var": "VaR", "var_se": "VaR ± se", "es": "ES",
@@ -189,15 +188,15 @@ def backtest_tables(done, positions=None, levels=None) -> list[Table]:
 
 
 # --- a risk champion choice -----------------------------------------------------------------------------------
-def champion_tables(done) -> list[Table]:
+def champion_tables(body: dict) -> list[Table]:
     """The decision in words, then each candidate (by its name), best FZ0 first: its mean FZ0 and QLIKE, verdict
-    and exceptions per position and level."""
-    body = champion_body(done)
+    and exceptions per position and level (``body``: ``desk.risk.champion_body`` of the choice, the numbers the
+    JSON holds)."""
     rows = {}
     for key, c in sorted(body["candidates"].items(), key=lambda kv: (kv[1]["fz0"] is None, kv[1]["fz0"])):
         rows[key] = {"fz0": c["fz0"], "qlike": c["qlike"], "verdict": c["verdict"],
-                                  "exceptions": {k.removeprefix("exceptions_"): v for k, v in c.items()
-                                                 if k.startswith("exceptions_")}}
+                     "exceptions": {k.removeprefix("exceptions_"): v for k, v in c.items()
+                                    if k.startswith("exceptions_")}}
     said = (f"Risk champion: {body['decision']} ({body['challenger']} against {body['champion']}); serving: "
             f"{body['serving']}", body["reason"],
             f"{body['cutoffs']} cut-offs, {body['horizon']}-bar horizon; FZ0 of VaR and ES (mean over positions and "

@@ -1,9 +1,10 @@
-"""The watch book's use cases, written once for ``kronos watches``, ``/v1/watches`` and the Watch page: a
-workspace's watches listed with what every face shows of each (``list_watches``), one shown with its last ticks and
-its alerts (``show_watch``), paused, resumed or deleted by name or id (``set_paused``, ``delete_watch``), one refusal
-for a watch not given (``find_watch``; an unknown one: the ledger's ``LedgerError``); and the live watches of every
-workspace on one schedule (``live_schedule``: which is due now, when each ticks next), which the service's runner
-steps. A face only words or draws the result (the service names a watch by its public id, ``service.public_ids``).
+"""The watch book's use cases, written once for ``kronos watches``, ``/v1/watches`` and the Watch page: a workspace's
+watches listed with what every face shows of each (``list_watches``), one shown with its last ticks and its alerts
+(``show_watch``; as a list shows it: ``shown_watch``), paused, resumed or deleted by name or id (``set_paused``,
+``delete_watch``), one refusal for a watch not given (``find_watch``; an unknown one: the ledger's ``LedgerError``);
+and the live watches of every workspace on one schedule (``live_schedule``: which is due now, when each ticks next),
+which the service's runner steps. A face only words or draws the result (the service names a watch by its public id,
+``service.public_ids``).
 
 The watches' book is the ledger's (``kronos_studio.ledger.watches``, SQLAlchemy): a face imports this module where it
 opens the ledger, as it imports ``desk.ledger``."""
@@ -24,8 +25,9 @@ from .watch import LIVE_DELAY, MADE_BY, LiveSchedule, Watcher, WatchError, Watch
 @dataclass(frozen=True)
 class WatchShown:
     """One watch as the faces show it: the kept watch, its newest ticks (newest first), how many ticks it kept and
-    how many of them are done, how many of its alerts were sent and failed; shown alone (``show_watch``), its alerts too, oldest first, and each
-    one's tick time (``alert_ticks``: tick row id -> its time; a replay's: its simulated clock)."""
+    how many of them are done, how many of its alerts were sent and failed; shown alone (``show_watch``), its alerts
+    too, oldest first, and each one's tick time (``alert_ticks``: tick row id -> its time; a replay's: its simulated
+    clock)."""
 
     watch: Watch
     ticks: list[Tick]
@@ -86,11 +88,17 @@ def list_watches(ledger, *, workspace: str | None = None, ticks: int = 1) -> lis
     return [_shown(book, w, ticks) for w in book.list()]
 
 
+def shown_watch(ledger, which, *, ticks: int = 1, workspace: str | None = None) -> WatchShown:
+    """One watch (``find_watch``) as a list shows it: its newest ``ticks`` ticks and its counts (no alerts read)."""
+    book = watch_book(ledger, workspace)
+    return _shown(book, find_watch(book, which, "show"), ticks)
+
+
 def show_watch(ledger, which, *, ticks: int = 10, workspace: str | None = None) -> WatchShown:
     """One watch (``find_watch``) with its newest ``ticks`` ticks and every alert it raised."""
-    book = watch_book(ledger, workspace)
-    watch = find_watch(book, which, "show")
-    return dataclasses.replace(_shown(book, watch, ticks), alerts=book.alerts(watch.id),
+    shown = shown_watch(ledger, which, ticks=ticks, workspace=workspace)
+    book, watch = watch_book(ledger, workspace), shown.watch
+    return dataclasses.replace(shown, alerts=book.alerts(watch.id),
                                alert_ticks={t.id: t.tick_at for t in book.ticks(watch.id)})
 
 

@@ -26,7 +26,7 @@ from kronos_studio.desk import (
     WatchRequest,
 )
 from kronos_studio.desk.watch import watch_folder, watch_request_of
-from kronos_studio.desk.watches import delete_watch, list_watches, set_paused, show_watch, watch_book
+from kronos_studio.desk.watches import delete_watch, list_watches, set_paused, show_watch, shown_watch, watch_book
 
 from ..deps import Shared, Who, WorkspaceLedger
 from ..errors import ServiceError, field_name
@@ -119,7 +119,7 @@ def watches_create(body: WatchBody, who: Who, service: Shared, ledger: Workspace
         ready = Watcher(service.desk, request, ledger, made_by=MADE_BY)  # checked now: a refusal is a 422
     except UserError as e:
         raise refusal(e) from None
-    answer = watch_body(ready.ledger, show_watch(ready.ledger, ready.watch.id, ticks=1))
+    answer = watch_body(ready.ledger, shown_watch(ready.ledger, ready.watch.id))
     if request.replay is not None:
         job = service.jobs.submit(who, "watch replay", replay_job(ready))
         return JSONResponse({"watch": answer, "job": job.public()}, status_code=202)
@@ -144,7 +144,7 @@ def watches_show(watch_id: WatchId, ledger: WorkspaceLedger, ticks: Ticks = TICK
 def _set(watch_id: str, ledger, service, paused: bool) -> dict:
     changed = set_paused(ledger, watch_of(watch_book(ledger), watch_id).id, paused)
     _kicked(service)
-    return watch_body(ledger, show_watch(ledger, changed.id, ticks=1))
+    return watch_body(ledger, shown_watch(ledger, changed.id))
 
 
 @router.post("/{watch_id}/pause", responses=answers(404))
