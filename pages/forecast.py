@@ -77,7 +77,8 @@ if clicked and fc is None:
         st.stop()
 calendar_warning = data.calendar_warning(bars)  # said where the fan is drawn, not in a collapsed note
 if fc is None:
-    who = f"Chronos-2 conditioned on {', '.join(conditioning)}" if conditioning else choice.label
+    who = (f"Chronos-2 conditioned on {', '.join(map(conditioned.short_name, conditioning))}" if conditioning
+           else choice.label)
     head.info(f"Press **Run forecast** to sample {settings.paths} paths of {settings.horizon} bars with {who}.")
     if calendar_warning:
         head.warning(calendar_warning, icon=":material/event_busy:")

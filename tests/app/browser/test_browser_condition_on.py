@@ -70,8 +70,13 @@ def test_a_conditioned_fan_on_an_uploaded_covariate_is_named_and_drawn_as_chrono
     choose_sample(page, TARGET)
     page.get_by_test_id("stSidebar").get_by_role("region", name="Condition on a file").get_by_test_id(
         "stFileUploaderDropzoneInput").set_input_files(str(file))
+    # The upload's rerun starts a moment after the file is set: until the page names the covariate it may still
+    # look idle from before, and a click then is lost to that rerun (seen once in CI: no fan in 120 s).
+    expect(page.get_by_text("with Chronos-2 conditioned on spx_turnover.csv")).to_be_visible(timeout=60_000)
     page.wait_for_selector(IDLE, timeout=60_000)
     set_number(page, "Horizon (bars)", 10)
+    expect(page.get_by_text("with Chronos-2 conditioned on spx_turnover.csv")).to_be_visible()
+    assert "/covariates/" not in page.get_by_test_id("stMain").inner_text()  # named as uploaded, not by its cache path
     page.get_by_role("button", name="Run forecast").click()
     page.wait_for_selector(FAN, timeout=120_000)
     page.wait_for_selector(IDLE, timeout=120_000)
