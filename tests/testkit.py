@@ -2,11 +2,17 @@
 tests/conftest.py, and several folders have a conftest of their own)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import subprocess
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -20,6 +26,47 @@ DATA_FIXTURES = ROOT / "tests" / "data_sources" / "fixtures"  # recorded exports
 
 CONFIGS = MODEL_CONFIGS
 IN_CI = bool(os.environ.get("CI"))
+
+
+def run_cli(*args, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """``kronos ARGS`` run by ``kronos_studio.cli.main.main`` in this process, with ``env`` added to the environment
+    for the call (and ``cwd`` its working folder): its exit code and what it wrote to stdout and stderr, as ``subprocess.run`` would give them.
+    A new Python process per call cost 2-3 s of start-up (torch) on the 2-core CI machine, more than most commands
+    themselves; ``run_cli_process`` is for the tests about the process itself (a kill, a lock held by another,
+    what a library writes to the real stderr)."""
+    from huggingface_hub import constants
+
+    from kronos_studio.cli.main import main
+
+    argv = [str(a) for a in args]
+    env = {"HF_HUB_OFFLINE": "1", **{k: str(v) for k, v in (env or {}).items()}}
+    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
+    # huggingface_hub reads its cache and offline mode from the environment once, at import: a new process
+    # would see the call's, so its constants are set for the call too.
+    hub = {"HF_HUB_OFFLINE": env["HF_HUB_OFFLINE"].lower() in ("1", "true", "yes", "on")}
+    if "HF_HUB_CACHE" in env:
+        hub["HF_HUB_CACHE"] = env["HF_HUB_CACHE"]
+    with mock.patch.dict(os.environ, env), mock.patch.multiple(constants, **hub), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(), \
+            contextlib.chdir(cwd or os.getcwd()):
+        # warnings as a new process shows them (Python's default filters), on its stderr: pytest's capture of
+        # them would hide a warning line the user sees
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse's usage errors exit 2, as the real command does
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if not isinstance(e.code, int) and e.code is not None:
+                print(e.code, file=sys.stderr)
+    return subprocess.CompletedProcess(argv, code, *(s.buffer.getvalue().decode() for s in (out, err)))
+
+
+def run_cli_process(*args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``kronos ARGS`` in a new Python process (see ``run_cli``); the timeout only turns a hang into a failure."""
+    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=timeout)
 
 
 @dataclass

@@ -3,23 +3,17 @@
 in the FX weekend) and the same quantiles for the same seed."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from testkit import fx_hourly_export, nyse_daily_export
+from testkit import fx_hourly_export, nyse_daily_export, run_cli
 
 HORIZON, PATHS, SEED, LOOKBACK = 36, 8, 11, 100
 NY = "America/New_York"
 
 
 def cli(*args):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return run_cli(*args)
 
 
 def in_fx_weekend(stamps: pd.DatetimeIndex) -> np.ndarray:

@@ -1,14 +1,10 @@
 """The watchlist screener: one row per series, failures as rows, resume, local vs Ray, the CLI."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from testkit import random_bars
+from testkit import random_bars, run_cli
 
 from kronos.settings import ForecastSettings
 from kronos.threads import thread_budget
@@ -232,25 +228,22 @@ def test_samples_and_missing_symbols_in_one_watchlist(tmp_path):
 
 
 def test_cli_batch(watchlist, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "rows.parquet"
-    cmd = [sys.executable, "-m", "kronos_studio.cli.main", "batch", str(watchlist), "--horizon", "5", "--paths", "8",
+    cmd = ["batch", str(watchlist), "--horizon", "5", "--paths", "8",
            "--lookback", "48", "--touch-levels=-0.1,0.05", "--out", str(out), "--steps-out", str(tmp_path / "s.parquet"),
            "--quiet", "--threads", "1"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    r = run_cli(*cmd)
     assert r.returncode == 0, r.stderr
     assert "wrote 7 rows" in r.stderr and "5 forecast" in r.stderr and "2 without a forecast" in r.stderr
     assert "short: data-quality gate" in r.stderr
     rows = pd.read_parquet(out)
     assert {"p_touch_-10%", "p_touch_+5%"} <= set(rows.columns)
     assert (rows.loc[rows["status"] == "ok", "threads"] == 1).all()  # --threads: every forecast's
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    r = run_cli(*cmd)
     assert "0 forecast, 5 already done" in r.stderr
-    bad = subprocess.run(cmd[:5] + ["--horizon", "5", "--out", str(tmp_path / "rows.csv")], capture_output=True,
-                         text=True, env=env, timeout=300)
+    bad = run_cli(*cmd[:2], "--horizon", "5", "--out", tmp_path / "rows.csv")
     assert bad.returncode == 2 and "--out must be a .parquet file" in bad.stderr and "Traceback" not in bad.stderr
-    missing = subprocess.run(cmd[:4] + [str(tmp_path / "nowhere"), "--horizon", "5", "--out", str(out)],
-                             capture_output=True, text=True, env=env, timeout=300)
+    missing = run_cli(*cmd[:1], tmp_path / "nowhere", "--horizon", "5", "--out", out)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
@@ -269,22 +262,20 @@ def test_cli_batch_accepts_the_gates_fixes_and_a_calendar(tmp_path):
     frame = pd.read_csv(fx_hourly_export(folder / "EURUSD.csv"))
     frame.iloc[[100, 101]] = frame.iloc[[101, 100]].to_numpy()  # two rows swapped
     frame.to_csv(folder / "EURUSD.csv", index=False)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "rows.parquet"
-    cmd = [sys.executable, "-m", "kronos_studio.cli.main", "batch", str(folder), "--horizon", "6", "--paths", "4",
+    cmd = ["batch", str(folder), "--horizon", "6", "--paths", "4",
            "--lookback", "48", "--out", str(out), "--quiet"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    r = run_cli(*cmd)
     assert r.returncode == 0, r.stderr
     row = pd.read_parquet(out).iloc[0]
     assert row["status"].startswith("data-quality gate: unsorted") and "'sort'" in row["status"]
-    r = subprocess.run(cmd + ["--fix", "sort"], capture_output=True, text=True, env=env, timeout=300)
+    r = run_cli(*cmd, "--fix", "sort")
     assert r.returncode == 0 and "1 forecast" in r.stderr, r.stderr
     row = pd.read_parquet(out).iloc[0]
     assert row["status"] == "ok" and row["calendar"] == "FX" and row["calendar_inferred"]
-    r = subprocess.run(cmd + ["--fix", "sort", "--calendar", "24/7"], capture_output=True, text=True, env=env,
-                       timeout=300)
+    r = run_cli(*cmd, "--fix", "sort", "--calendar", "24/7")
     assert r.returncode == 0 and "1 forecast, 0 already done" in r.stderr, r.stderr  # other calendar: not kept
     row = pd.read_parquet(out).iloc[0]
     assert row["calendar"] == "24/7" and not row["calendar_inferred"]
-    bad = subprocess.run(cmd + ["--fix", "sideways"], capture_output=True, text=True, env=env, timeout=300)
+    bad = run_cli(*cmd, "--fix", "sideways")
     assert bad.returncode == 2 and "no automatic fix named 'sideways'" in bad.stderr and "Traceback" not in bad.stderr

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime, timezone
 
-from testkit import ROOT
+from testkit import ROOT, run_cli
 
 
 def adapters(args, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", *map(str, args)], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return run_cli("adapters", *args, env=env, cwd=ROOT)
 
 
 def test_kronos_adapters_reaches_the_workspace_it_is_given(tmp_path):

@@ -1,26 +1,19 @@
-"""``kronos batch WATCHLIST --evaluate``, run as a user would (subprocess), offline: the bundled model on the
+"""``kronos batch WATCHLIST --evaluate``, run as a user would (in this process: ``testkit.run_cli``), offline: the bundled model on the
 bundled daily samples, the JSON keys, the panel that recomputes the ICs, and the refusals."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from testkit import run_cli
 
 SAMPLES = ("AAPL daily 2000-2013 (bundled)", "MSFT daily 2000-2013 (bundled)", "IBM daily 2000-2013 (bundled)",
            "GOOG daily 2004-2013 (bundled)")
 KEYS = {"ic_mean", "ic_std", "ic_ir", "ic_ci95", "rank_ic_mean", "rank_ic_ir", "rank_ic_nw_t", "rank_ic_ci95",
         "hit_rate", "spread_mean", "spread_after_costs_mean", "turnover", "dates", "series"}
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
-                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
 
 
 @pytest.fixture(scope="module")

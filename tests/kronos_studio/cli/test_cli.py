@@ -1,4 +1,4 @@
-"""The ``kronos`` command, run as a user would (subprocess), offline."""
+"""The ``kronos`` command, run as a user would (in this process: ``testkit.run_cli``), offline."""
 from __future__ import annotations
 
 import json
@@ -14,15 +14,10 @@ from testkit import (
     DATA_FIXTURES,  # noqa: E402
     fill_hub_cache,
     random_bars,
+    run_cli,
 )
 
 from kronos.config import OFFICIAL_MODELS
-
-
-def run_cli(*args, env=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")

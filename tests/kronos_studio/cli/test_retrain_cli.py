@@ -1,4 +1,5 @@
-"""``kronos retrain`` and ``kronos adapters`` as real processes on one SQLite ledger: a second run on a
+"""``kronos retrain`` and ``kronos adapters`` on one SQLite ledger, as real processes where the process matters (a
+lock held by another, a kill) and in this process elsewhere (``testkit.run_cli``): a second run on a
 locked series says so and exits 3 while another series retrains beside it (both recorded); a run killed
 with SIGKILL mid-training leaves no entry and no champion, and the next run cleans up and decides; a manual
 promote says it bypassed the gate, a rollback restores the base; ``--model champion`` forecasts record the
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from testkit import ROOT
+from testkit import ROOT, run_cli
 
 sys.path.insert(0, str(ROOT / "tests" / "kronos_studio" / "training"))
 from retrain_helpers import regime_frame  # noqa: E402
@@ -60,8 +61,8 @@ def training_folders(env, symbol: str) -> list[Path]:
 
 
 def registry_entries(env) -> list[dict]:
-    done = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "list", "--json"], env=env,
-                          cwd=ROOT, capture_output=True, text=True, check=True)
+    done = run_cli("adapters", "list", "--json", env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
@@ -103,18 +104,16 @@ def test_a_retrain_killed_mid_training_leaves_the_registry_consistent_and_the_ne
 
 def test_a_manual_promote_bypasses_the_gate_says_so_and_a_champion_forecast_records_its_adapter(tmp_path, env):
     path = bars_file(tmp_path, "MAN")
-    done = kronos(["retrain", path, *TINY, "--steps", "4"], env)
-    assert done.wait(DEADLINE_S) == 0, done.stderr.read()[-2000:]
+    done = run_cli("retrain", path, *TINY, "--steps", "4", env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
     [entry] = registry_entries(env)
     if entry["status"] != "champion":
-        promote = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "promote",
-                                  str(entry["id"])], env=env, cwd=ROOT, capture_output=True, text=True)
+        promote = run_cli("adapters", "promote", entry["id"], env=env, cwd=ROOT)
         assert promote.returncode == 0 and "bypassed the gate" in promote.stdout
         assert registry_entries(env)[0]["reason"] == "manual promote (bypassed the gate)"
     prov = tmp_path / "prov.json"
-    fc = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "forecast", str(path), "--horizon", "4",
-                         "--paths", "10", "--model", "champion", "--out", str(tmp_path / "q.csv"),
-                         "--provenance-out", str(prov)], env=env, cwd=ROOT, capture_output=True, text=True)
+    fc = run_cli("forecast", path, "--horizon", "4", "--paths", "10", "--model", "champion", "--out", tmp_path / "q.csv",
+                 "--provenance-out", prov, env=env, cwd=ROOT)
     assert fc.returncode == 0, fc.stderr
     assert json.loads(prov.read_text())["adapter_id"] == entry["id"]
     from kronos_studio.ledger import Ledger
@@ -122,16 +121,15 @@ def test_a_manual_promote_bypasses_the_gate_says_so_and_a_champion_forecast_reco
     with Ledger.open(env["KRONOS_STUDIO_DB"]) as ledger:
         rows = ledger.read(lambda conn: conn.exec_driver_sql("SELECT adapter_id FROM predictions").all())
     assert [r.adapter_id for r in rows] == [entry["id"]]
-    back = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "rollback", str(entry["id"])],
-                          env=env, cwd=ROOT, capture_output=True, text=True)
+    back = run_cli("adapters", "rollback", entry["id"], env=env, cwd=ROOT)
     assert back.returncode == 0 and "the base model serves" in back.stdout
     assert registry_entries(env)[0]["status"] == "retired"
 
 
 def test_too_few_bars_exit_2_with_the_numbers(tmp_path, env):
     path = bars_file(tmp_path, "FEW", n=100)
-    done = kronos(["retrain", path, *TINY], env)
-    _, err = done.communicate(timeout=DEADLINE_S)
+    done = run_cli("retrain", path, *TINY, env=env, cwd=ROOT)
+    err = done.stderr
     assert done.returncode == 2
     assert "100 bars cannot hold a 120-bar training window" in err and "at least 140" in err and "lower --window" in err
     assert registry_entries(env) == []
@@ -150,8 +148,7 @@ def test_adapters_show_lists_the_entrys_events_with_what_made_each(tmp_path, env
                                             f"/a/{window}", {}, "kronos retrain")) for window in ("w1", "w2")]
         registry.promote(made[0].id, {"crps": {"challenger": 1.0}}, "beat the base")
         registry.promote(made[1].id)  # by hand: the first is retired
-    show = subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "show", str(made[0].id)],
-                          env=env, cwd=ROOT, capture_output=True, text=True)
+    show = run_cli("adapters", "show", made[0].id, env=env, cwd=ROOT)
     assert show.returncode == 0, show.stderr
     shown = json.loads(show.stdout)
     assert shown["status"] == "retired" and shown["reason"] == f"replaced by adapter {made[1].id}"
@@ -159,8 +156,7 @@ def test_adapters_show_lists_the_entrys_events_with_what_made_each(tmp_path, env
         ("registered", "kronos retrain", None, None),
         ("promoted", "gate", "beat the base", {"crps": {"challenger": 1.0}}),
         ("retired", "manual", f"replaced by adapter {made[1].id}", None)]
-    other = json.loads(subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", "adapters", "show",
-                                       str(made[1].id)], env=env, cwd=ROOT, capture_output=True, text=True).stdout)
+    other = json.loads(run_cli("adapters", "show", made[1].id, env=env, cwd=ROOT).stdout)
     assert [(e["event"], e["by"], e["reason"]) for e in other["events"]][-1] == ("promoted", "manual", MANUAL)
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 import test_retrain_cli as single
-from test_retrain_cli import DEADLINE_S, TINY, bars_file, registry_entries
-from testkit import ROOT
+from test_retrain_cli import TINY, bars_file, registry_entries
+from testkit import ROOT, run_cli
 
 from kronos_studio.ledger.registry import SeriesKey
 from kronos_studio.ledger.schema import DEFAULT_WORKSPACE
@@ -23,8 +22,7 @@ env = single.env  # the fixture: a cache and a SQLite ledger of the test's own
 
 
 def kronos(args, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=DEADLINE_S)
+    return run_cli(*args, env=env, cwd=ROOT)
 
 
 def test_a_watchlist_decides_each_series_and_reports_the_locked_and_the_refused_ones(tmp_path, env, monkeypatch):

@@ -1,23 +1,18 @@
 """``kronos forecast`` records under the series' name (``--no-ledger`` opts out) and ``kronos ledger``
-scores, exports and locates: run as a user would (subprocess), offline, on a ledger of the test's own."""
+scores, exports and locates: run as a user would (``testkit.run_cli``), offline, on a ledger of the test's own."""
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 from ledger_helpers import cut, forecast, series
+from testkit import run_cli
 
 from kronos_studio.ledger import Ledger
 from kronos_studio.ledger.schema import HEAD
 
 
 def kronos(*args, url: str, cwd=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KRONOS_STUDIO_DB": url, "KRONOS_DEVICE": "cpu"}
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300, cwd=cwd)
+    return run_cli(*args, env={"KRONOS_STUDIO_DB": url, "KRONOS_DEVICE": "cpu"}, cwd=cwd)
 
 
 @pytest.fixture

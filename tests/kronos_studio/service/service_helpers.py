@@ -1,15 +1,13 @@
-"""Helpers of the service tests: a real uvicorn server in a thread, the command line in a subprocess."""
+"""Helpers of the service tests: a real uvicorn server in a thread, the command line (``testkit.run_cli``)."""
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager, suppress
 
 import uvicorn
+from testkit import run_cli  # noqa: F401 (the service tests import it from here)
 
 from kronos_studio.desk import Limits
 from kronos_studio.service.app import create_app
@@ -47,12 +45,6 @@ def running_server(config):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-def run_cli(*args, env=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 def bearer(token: str) -> dict:
