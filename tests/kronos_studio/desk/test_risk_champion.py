@@ -201,7 +201,7 @@ def test_a_challenger_is_promoted_only_through_the_gate_and_its_lineage_is_kept(
     bars, _ = quality_gate(read_bars_of(tmp_path, "JMP", seed=0, frame=frame), [])
     with Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
         old = promote_by_hand(ledger, bars, RiskModel("historical_simulation"))
-        done = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=120, warmup=60,
+        done = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=60, warmup=60,
                                                         sampled=()), ledger=ledger)
         d = done.decision
         assert d.champion == "historical_simulation" and d.challenger != d.champion
@@ -215,7 +215,7 @@ def test_a_challenger_is_promoted_only_through_the_gate_and_its_lineage_is_kept(
         served = Desk().risk(RiskRequest(bars, None, SETTINGS, RISK), ledger=ledger).served
         assert served.model.label == d.challenger and served.why.startswith("risk champion since")
         if served.model.recalibration is not None:  # its state was learnt on the choice's cut-offs
-            assert served.learnt["outcomes"] >= 120
+            assert served.learnt["outcomes"] >= 60
         # the next choice is set against the new champion (a short one: whom it is set against is the point)
         again = Desk().risk_champion(RiskChampionRequest(bars, SETTINGS, RISK, cutoffs=20, warmup=60,
                                                          sampled=()), ledger=ledger)
