@@ -325,8 +325,41 @@ def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk,
             rows += [{"model": key, "position": position, "level": level, **r.to_dict()} for r in tests.values()]
             family += [(f"{r.test} {position} {level:g}", r) for r in tests.values()
                        if r.test != "christoffersen_independence"]  # conditional coverage holds it
-            notices += [Notice(f"{risk.name}, {position} {level:g}: {n.problem}", n.fix, n.kind, n.values) for n in said]
+            notices += [Notice(n.problem, n.fix, n.kind, {**n.values, "model": risk.name, "at": (position, level)})
+                        if _too_few(n) else  # said once for every model it concerns (``_too_few_once``)
+                        Notice(f"{risk.name}, {position} {level:g}: {n.problem}", n.fix, n.kind, n.values) for n in said]
     return rows, notices, family
+
+
+def _too_few(n: Notice) -> bool:
+    """A test refused for too few observations (``backtest.too_few``)."""
+    return {"test", "needed", "observations"} <= n.values.keys()
+
+
+def _too_few_once(notices: list[Notice], models: list[str]) -> list[Notice]:
+    """``notices`` with each test refused for too few observations said once, naming the models (of ``models``, all
+    backtested) and the positions and levels it concerns: at 30 cut-offs, four tests of 12 models at two positions
+    were 96 lines of the same words."""
+    kept, grouped = [], {}
+    for n in notices:
+        if _too_few(n) and "model" in n.values:
+            key = (n.problem, n.fix, n.kind, *(n.values[k] for k in ("test", "needed", "observations")))
+            grouped.setdefault(key, {}).setdefault(n.values["model"], []).append(tuple(n.values["at"]))
+        else:
+            kept.append(n)
+    for (problem, fix, kind, test, needed, observations), where in grouped.items():
+        def at(pairs):
+            return ", ".join(f"{position} {level:g}" for position, level in pairs)
+
+        first = next(iter(where.values()))
+        if len(models) > 1 and list(where) == models and all(pairs == first for pairs in where.values()):
+            said = f"every model ({len(models)}) at {at(first)}"
+        else:
+            said = "; ".join(f"{name} at {at(pairs)}" for name, pairs in where.items())
+        kept.append(Notice(f"{problem}, for {said}", fix, kind,
+                           {"test": test, "needed": needed, "observations": observations, "models": list(where),
+                            "at": {name: [list(p) for p in pairs] for name, pairs in where.items()}}))
+    return kept
 
 
 def _comparisons(losses: pd.DataFrame, name: str, walk: RiskWalk, overlap: int, prefix: str
@@ -547,4 +580,5 @@ def _backtest(models: dict[str, ModelRisk], horizon: int, cutoffs: list[int], ri
     vol, said = _volatility(models, walk, overlap)
     fz, said_fz = _fz0_table(models, risk, walk, overlap)
     return RiskBacktest(models, pd.DataFrame(rows, columns=list(TEST_COLUMNS)), vol, horizon, list(cutoffs), risk,
-                        walk, notices + said + said_fz, guard, fz, verdicts, step, tested)
+                        walk, _too_few_once(notices, [m.name for m in models.values()]) + said + said_fz, guard, fz,
+                        verdicts, step, tested)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kronos.errors import Notice
 from kronos.settings import ForecastSettings
 from kronos_studio.evaluation.baselines import RandomWalk
 from kronos_studio.forecasters.period import period_until
@@ -120,6 +121,28 @@ def test_a_backtest_with_no_test_it_can_run_still_summarizes_and_serializes():
     data = json.loads(json.dumps(bt.to_dict(), allow_nan=False))
     assert data["cutoffs"] == 30 and len(data["models"]["hs"]["per_cutoff"]) == 30
     assert any("needs at least 100 observations, there are 30" in n for n in data["notices"])
+    # each test refused is said once, for both models (it was a line per model, position and level)
+    too_few = [n for n in bt.notices if "needs at least" in n.problem]
+    assert len(too_few) == len({n.values["test"] for n in too_few}) >= 3
+    assert all(n.problem.endswith(", for every model (2) at long 0.99") and n.values["models"] == [
+        "EWMA-normal (RiskMetrics, lambda 0.94)", "historical simulation (last 250 bars)"] for n in too_few), too_few
+
+
+def test_a_test_refused_for_some_models_only_names_each_with_its_positions_and_levels():
+    from kronos_studio.risk.backtest import too_few
+    from kronos_studio.risk.walk import _too_few_once
+
+    def said(model, position, level):
+        e = too_few("Kupiec test", 100, 30)
+        return Notice(e.problem, e.fix, values={**e.values, "model": model, "at": (position, level)})
+
+    other = Notice("something else")
+    out = _too_few_once([said("A", "long", 0.99), other, said("B", "short", 0.99), said("A", "short", 0.99)],
+                        ["A", "B", "C"])
+    assert out[0] is other and len(out) == 2
+    assert out[1].problem == ("the Kupiec test needs at least 100 observations, there are 30, for A at long 0.99, "
+                              "short 0.99; B at short 0.99")
+    assert out[1].values["models"] == ["A", "B"] and out[1].fix  # the fix (more cut-offs) is kept
 
 
 def test_the_garman_klass_proxy_reads_forecast_and_outcome_alike_and_a_bad_proxy_is_refused():
