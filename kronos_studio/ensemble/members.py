@@ -96,10 +96,18 @@ class KronosMember(KronosForecaster):
 def fit_arch(returns: np.ndarray, *, o: int = 0):
     """(fitted ``arch`` result, scale) of a zero-mean GARCH (p=1, ``o`` asymmetric terms, q=1) with
     Student-t innovations on ``returns / scale``, scale = their standard deviation; None when there is too
-    little to fit (under 50 returns, or flat ones) or the fit failed (not converged, or non-finite)."""
+    little to fit (under 50 returns, or flat ones) or the fit failed (not converged, or non-finite). The fit is
+    deterministic, so it is kept for the same returns: a risk backtest fits GARCH-t and filtered historical
+    simulation on the same window at every cut-off, and the volatility forecast the served model's returns."""
+    r = returns[np.isfinite(returns)]
+    return _fit_arch(np.ascontiguousarray(r, np.float64).tobytes(), o)
+
+
+@lru_cache(maxsize=512)  # a 250-cut-off backtest's windows (its models run one after another); ~40 KB each
+def _fit_arch(data: bytes, o: int):
     from arch import arch_model
 
-    r = returns[np.isfinite(returns)]
+    r = np.frombuffer(data, np.float64)
     scale = float(r.std()) if len(r) > 1 else 0.0
     if len(r) < 50 or scale == 0.0:
         return None
