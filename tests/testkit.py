@@ -30,10 +30,10 @@ IN_CI = bool(os.environ.get("CI"))
 
 def run_cli(*args, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     """``kronos ARGS`` run by ``kronos_studio.cli.main.main`` in this process, with ``env`` added to the environment
-    for the call (and ``cwd`` its working folder): its exit code and what it wrote to stdout and stderr, as ``subprocess.run`` would give them.
-    A new Python process per call cost 2-3 s of start-up (torch) on the 2-core CI machine, more than most commands
-    themselves; ``run_cli_process`` is for the tests about the process itself (a kill, a lock held by another,
-    what a library writes to the real stderr)."""
+    and ``cwd`` as the working folder for the call: its exit code and what it wrote to stdout and stderr, as
+    ``subprocess.run`` gives them. A new Python process per call cost 2-3 s of start-up (torch) on the 2-core CI
+    machine, more than most commands themselves; the tests about the process itself (a kill, a lock held by another,
+    a fresh interpreter) start one of their own."""
     from huggingface_hub import constants
 
     from kronos_studio.cli.main import main
@@ -61,12 +61,6 @@ def run_cli(*args, env: dict | None = None, cwd=None) -> subprocess.CompletedPro
             if not isinstance(e.code, int) and e.code is not None:
                 print(e.code, file=sys.stderr)
     return subprocess.CompletedProcess(argv, code, *(s.buffer.getvalue().decode() for s in (out, err)))
-
-
-def run_cli_process(*args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``kronos ARGS`` in a new Python process (see ``run_cli``); the timeout only turns a hang into a failure."""
-    return subprocess.run([sys.executable, "-m", "kronos_studio.cli.main", *map(str, args)], capture_output=True,
-                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=timeout)
 
 
 @dataclass

@@ -363,15 +363,16 @@ def model_confidence_set(losses: pd.DataFrame, size: float = 0.1, reps: int = 10
 
 # --- one verdict per model ------------------------------------------------------------------------
 VERDICT_LEVEL = 0.05  # the family-wise level of a model's verdict
-PASSES, FLAGGED, REJECTED = "passes", "flagged", "rejected"
+PASSES, FLAGGED, REJECTED, UNTESTED = "passes", "flagged", "rejected", "untested"
 
 
 def verdict(tests: Sequence[tuple[str, TestResult]], level: float = VERDICT_LEVEL) -> dict:
     """One verdict on a model from its ``tests`` ((label, result): every test of every position and level): the
     p-values adjusted together by Holm's method (``statsmodels``), a test counting against the model when its
     adjusted p is below ``level``; the traffic light is a rule outside the family: red counts against, yellow is
-    flagged. ``rejected`` (any against), ``flagged`` (a yellow zone, none against) or ``passes``, with the adjusted
-    p-values and what counted against it in words."""
+    flagged. ``rejected`` (any against), ``flagged`` (a yellow zone, none against), ``passes``, or ``untested`` when
+    no test could run (too few cut-offs: "passes" would claim a test nobody ran), with the adjusted p-values and what
+    counted against it in words."""
     from statsmodels.stats.multitest import multipletests
 
     family = [(label, t) for label, t in tests if t.test != "basel_traffic_light" and np.isfinite(t.p_value)]
@@ -383,6 +384,6 @@ def verdict(tests: Sequence[tuple[str, TestResult]], level: float = VERDICT_LEVE
     against = [f"{label} (Holm p {p:.3f})" for label, p in adjusted.items() if p < level]
     against += [f"{label}: red zone" for label, zone in zones if zone == "red"]
     yellow = [f"{label}: yellow zone" for label, zone in zones if zone == "yellow"]
-    word = REJECTED if against else FLAGGED if yellow else PASSES
+    word = REJECTED if against else FLAGGED if yellow else PASSES if family or zones else UNTESTED
     return {"verdict": word, "family": len(family), "level": level, "holm_p": adjusted, "against": against,
             "flagged": yellow}

@@ -118,6 +118,7 @@ def test_a_backtest_with_no_test_it_can_run_still_summarizes_and_serializes():
                        ForecastSettings(horizon=1, paths=100), RiskSettings(levels=(0.99,), positions=("long",)),
                        RiskWalk(n_cutoffs=30, es_simulations=100))
     assert bt.tests.empty and bt.summary().loc["ewma", "exceptions"] is None
+    assert {v["verdict"] for v in bt.verdicts.values()} == {"untested"}  # not "passes": no test ran
     data = json.loads(json.dumps(bt.to_dict(), allow_nan=False))
     assert data["cutoffs"] == 30 and len(data["models"]["hs"]["per_cutoff"]) == 30
     assert any("needs at least 100 observations, there are 30" in n for n in data["notices"])
