@@ -98,7 +98,7 @@ def fit_arch(returns: np.ndarray, *, o: int = 0):
     Student-t innovations on ``returns / scale``, scale = their standard deviation; None when there is too
     little to fit (under 50 returns, or flat ones) or the fit failed (not converged, or non-finite). The fit is
     deterministic, so it is kept for the same returns: a risk backtest fits GARCH-t and filtered historical
-    simulation on the same window at every cut-off, and the volatility forecast the served model's returns."""
+    simulation on the same window at every cut-off."""
     r = returns[np.isfinite(returns)]
     return _fit_arch(np.ascontiguousarray(r, np.float64).tobytes(), o)
 

@@ -342,24 +342,25 @@ def _too_few_once(notices: list[Notice], models: list[str]) -> list[Notice]:
     were 96 lines of the same words."""
     kept, grouped = [], {}
     for n in notices:
-        if _too_few(n) and "model" in n.values:
-            key = (n.problem, n.fix, n.kind, *(n.values[k] for k in ("test", "needed", "observations")))
-            grouped.setdefault(key, {}).setdefault(n.values["model"], []).append(tuple(n.values["at"]))
+        if _too_few(n) and "at" in n.values:  # one model's, from ``_var_rows``
+            first, where = grouped.setdefault((n.problem, n.fix, n.kind), (n, {}))
+            where.setdefault(n.values["model"], []).append(tuple(n.values["at"]))
         else:
             kept.append(n)
-    for (problem, fix, kind, test, needed, observations), where in grouped.items():
-        def at(pairs):
-            return ", ".join(f"{position} {level:g}" for position, level in pairs)
-
-        first = next(iter(where.values()))
-        if len(models) > 1 and list(where) == models and all(pairs == first for pairs in where.values()):
-            said = f"every model ({len(models)}) at {at(first)}"
+    for first, where in grouped.values():
+        pairs = list(where.values())
+        if len(models) > 1 and list(where) == models and all(p == pairs[0] for p in pairs):
+            said = f"every model ({len(models)}) at {_positions_levels(pairs[0])}"
         else:
-            said = "; ".join(f"{name} at {at(pairs)}" for name, pairs in where.items())
-        kept.append(Notice(f"{problem}, for {said}", fix, kind,
-                           {"test": test, "needed": needed, "observations": observations, "models": list(where),
-                            "at": {name: [list(p) for p in pairs] for name, pairs in where.items()}}))
+            said = "; ".join(f"{name} at {_positions_levels(at)}" for name, at in where.items())
+        values = {k: first.values[k] for k in ("test", "needed", "observations")}
+        kept.append(Notice(f"{first.problem}, for {said}", first.fix, first.kind,
+                           {**values, "models": list(where), "at": {m: [list(p) for p in at] for m, at in where.items()}}))
     return kept
+
+
+def _positions_levels(pairs) -> str:
+    return ", ".join(f"{position} {level:g}" for position, level in pairs)
 
 
 def _comparisons(losses: pd.DataFrame, name: str, walk: RiskWalk, overlap: int, prefix: str

@@ -12,10 +12,6 @@ HORIZON, PATHS, SEED, LOOKBACK = 36, 8, 11, 100
 NY = "America/New_York"
 
 
-def cli(*args):
-    return run_cli(*args)
-
-
 def in_fx_weekend(stamps: pd.DatetimeIndex) -> np.ndarray:
     ny = pd.DatetimeIndex(stamps).tz_convert(NY)
     return np.asarray(((ny.day_of_week == 4) & (ny.hour >= 17)) | (ny.day_of_week == 5)
@@ -68,13 +64,13 @@ def test_one_export_gets_the_same_future_and_numbers_on_every_path(app_env, tmp_
     scr_times, scr_q = screener_page(model, data, path.name)
 
     out, prov = tmp_path / "q.csv", tmp_path / "prov.json"
-    r = cli("forecast", path, "--model", model, "--horizon", HORIZON, "--paths", PATHS, "--seed", SEED,
+    r = run_cli("forecast", path, "--model", model, "--horizon", HORIZON, "--paths", PATHS, "--seed", SEED,
             "--lookback", LOOKBACK, "--out", out, "--provenance-out", prov, "--device", "cpu", "--quiet", "--no-ledger")
     assert r.returncode == 0, r.stderr
     q = pd.read_csv(out)
     cli_times = pd.DatetimeIndex(pd.to_datetime(q["timestamp"], utc=True))
     rows = tmp_path / "rows.parquet"
-    r = cli("batch", folder, "--model", model, "--horizon", HORIZON, "--paths", PATHS, "--seed", SEED,
+    r = run_cli("batch", folder, "--model", model, "--horizon", HORIZON, "--paths", PATHS, "--seed", SEED,
             "--lookback", LOOKBACK, "--out", rows, "--steps-out", tmp_path / "steps.parquet", "--device", "cpu",
             "--quiet")
     assert r.returncode == 0, r.stderr

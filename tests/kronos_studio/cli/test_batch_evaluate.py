@@ -1,5 +1,5 @@
-"""``kronos batch WATCHLIST --evaluate``, run as a user would (in this process: ``testkit.run_cli``), offline: the bundled model on the
-bundled daily samples, the JSON keys, the panel that recomputes the ICs, and the refusals."""
+"""``kronos batch WATCHLIST --evaluate``, run as a user would (in this process: ``testkit.run_cli``), offline: the
+bundled model on the bundled daily samples, the JSON keys, the panel that recomputes the ICs, and the refusals."""
 from __future__ import annotations
 
 import json
