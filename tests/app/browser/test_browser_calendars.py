@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import test_browser
-from test_browser import FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, set_number, shot
+from test_browser import FAN, IDLE, SCREENED, bars_uploader, choose, no_exceptions, open_app, press, set_number, shot
 from testkit import fx_hourly_export, nyse_daily_export
 
 pytestmark = test_browser.pytestmark
@@ -45,9 +45,7 @@ def forecast_upload(page, path: Path, calendar: str) -> pd.DatetimeIndex:
     expect(page.get_by_text(f"calendar {calendar} (inferred)")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stCaptionContainer").filter(has_text=f"Calendar {calendar} inferred from the bar times")
            ).to_be_visible()
-    page.wait_for_selector(IDLE)
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=120_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE)
     table = pd.read_csv(download(page, "Quantiles CSV"))
     return pd.DatetimeIndex(pd.to_datetime(table["timestamp"], utc=True))
@@ -79,12 +77,9 @@ def test_fx_and_index_exports_get_the_same_first_future_bars_on_forecast_and_scr
     page.wait_for_selector(IDLE)
     page.get_by_test_id("stMain").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         [str(files["EURUSD"]), str(files["GSPC"])])
-    # The upload's rerun starts a moment after the files are set: until the uploader lists them, the page
-    # may still look idle from before, and a click then can be lost to that rerun.
     for name in ("EURUSD", "GSPC"):
         expect(page.get_by_test_id("stMain").get_by_text(files[name].name, exact=True)).to_be_visible(timeout=60_000)
-    page.wait_for_selector(IDLE)
-    page.get_by_role("button", name="Run screener").click()
+    press(page, "Run screener", SCREENED)
     table = page.get_by_test_id("stDataFrame").first
     expect(table.locator('[role="columnheader"]').first).to_have_text("Fan", timeout=120_000)
     page.wait_for_selector(IDLE)

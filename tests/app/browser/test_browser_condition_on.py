@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import test_browser
-from test_browser import FAN, IDLE, app_url, no_exceptions, open_app, set_number, shot  # noqa: F401 (fixture)
+from test_browser import FAN, IDLE, app_url, no_exceptions, open_app, press, set_number, shot  # noqa: F401 (fixture)
 from test_browser_compare import choose_sample
 
 from kronos_studio.ensemble.chronos2 import BUNDLED_CHRONOS2
@@ -30,8 +30,7 @@ def test_condition_on_draws_a_conditioned_fan_and_compare_with_and_without(page,
     page.wait_for_selector(IDLE)
     set_number(page, "Horizon (bars)", 10)
     expect(page.get_by_text(f"with Chronos-2 conditioned on {SPX}")).to_be_visible()
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=120_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE, timeout=120_000)
     expect(page.get_by_text(f"Chronos-2 conditioned on {SPX} (^GSPC 1d)")).to_be_visible()
     no_exceptions(page)
@@ -77,8 +76,7 @@ def test_a_conditioned_fan_on_an_uploaded_covariate_is_named_and_drawn_as_chrono
     set_number(page, "Horizon (bars)", 10)
     expect(page.get_by_text("with Chronos-2 conditioned on spx_turnover.csv")).to_be_visible()
     assert "/covariates/" not in page.get_by_test_id("stMain").inner_text()  # named as uploaded, not by its cache path
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=120_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE, timeout=120_000)
     expect(page.get_by_text("Chronos-2 conditioned on spx_turnover.csv (spx_turnover 1d)")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Model Chronos-2 (chronos2-small) given spx_turnover")).to_be_visible()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import test_browser
 from app_helpers import good_csv
-from test_browser import FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, set_number, shot
+from test_browser import FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, press, set_number, shot
 
 pytestmark = test_browser.pytestmark
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
@@ -14,8 +14,7 @@ ACTIVE = '[aria-checked="true"]'  # the highlighted option of a segmented contro
 
 
 def run_forecast(page) -> None:
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=120_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import test_browser
-from test_browser import ARTIFACTS, FAN, IDLE, grid_with, no_exceptions, open_app, read_grid, set_number, shot
+from test_browser import ARTIFACTS, FAN, IDLE, grid_with, no_exceptions, open_app, press, read_grid, set_number, shot
 
 pytestmark = test_browser.pytestmark
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
@@ -20,8 +20,7 @@ def test_risk_panel_then_risk_backtest(page, app_url):
     open_app(page, app_url)
     set_number(page, "Horizon (bars)", 5)
     set_number(page, "Sample paths", 100)
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=120_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE)
     risk = page.get_by_role("heading", name="Risk", exact=True)
     expect(risk).to_be_visible(timeout=60_000)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import test_browser
-from test_browser import FAN, IDLE, no_exceptions, open_app, set_number, shot
+from test_browser import FAN, IDLE, SCREENED, no_exceptions, open_app, press, set_number, shot
 
 from app_support.formats import width_text
 from app_support.screener import ROW_HEIGHT
@@ -64,7 +64,7 @@ def test_screener_run_sort_and_open_a_row_on_forecast(page, app_url):
     open_app(page, app_url)
     set_number(page, "Horizon (bars)", 8)
     page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
-    page.get_by_role("button", name="Run screener").click()
+    press(page, "Run screener", SCREENED)
     table = page.get_by_test_id("stDataFrame").first
     headers = table.locator('[role="columnheader"]')
     expect(headers.first).to_have_text("Fan", timeout=120_000)  # the grid draws its header lazily
@@ -153,7 +153,7 @@ def test_a_multi_asset_file_is_screened_and_opens_with_the_sidebar_boxes_filled(
     page.wait_for_selector(IDLE)
     shot(page, "screener_multi_asset_picker.png")
 
-    page.get_by_role("button", name="Run screener").click()
+    press(page, "Run screener", SCREENED)
     table = page.get_by_test_id("stDataFrame").first
     headers = table.locator('[role="columnheader"]')
     expect(headers.first).to_have_text("Fan", timeout=120_000)
@@ -205,7 +205,7 @@ def test_each_rows_horizon_is_said_in_time_beside_its_var_and_mixed_intervals_ar
     open_app(page, app_url)
     set_number(page, "Horizon (bars)", 8)
     page.get_by_test_id("stSidebarNav").get_by_text("Screener").click()
-    page.get_by_role("button", name="Run screener").click()
+    press(page, "Run screener", SCREENED)
     table = page.get_by_test_id("stDataFrame").first
     headers = table.locator('[role="columnheader"]')
     expect(headers.first).to_have_text("Fan", timeout=120_000)

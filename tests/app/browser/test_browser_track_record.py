@@ -20,6 +20,7 @@ from test_browser import (
     ledger_url,
     no_exceptions,
     open_app,
+    press,
     server_with_ledger,
     set_number,
     shot,
@@ -52,8 +53,7 @@ def test_track_record_shows_the_past_fan_what_happened_and_the_scores(page, fres
     choose(page, "Source", "Upload CSV / Parquet")
     uploader.set_input_files(str(early))
     expect(page.get_by_text("150 bars")).to_be_visible(timeout=30_000)
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=60_000)
+    press(page, "Run forecast", FAN)
     uploader.set_input_files(str(later))  # the same series, 50 bars later: the forecast is scored
     expect(page.get_by_text("200 bars")).to_be_visible(timeout=30_000)
     page.wait_for_selector(IDLE)
@@ -100,8 +100,7 @@ def test_another_exchanges_file_leaves_the_forecast_waiting_and_says_why(page, f
     uploader.set_input_files(str(early))
     expect(page.get_by_text("38 bars").first).to_be_visible(timeout=30_000)
     set_number(page, "Lookback (bars)", 24)
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=60_000)
+    press(page, "Run forecast", FAN)
     uploader.set_input_files(str(later))
     expect(page.get_by_text("48 bars").first).to_be_visible(timeout=30_000)
     page.wait_for_selector(IDLE)

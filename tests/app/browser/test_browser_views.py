@@ -8,7 +8,7 @@ import re
 
 import test_browser
 from app_helpers import good_csv
-from test_browser import ARTIFACTS, FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, set_number, shot
+from test_browser import ARTIFACTS, FAN, IDLE, bars_uploader, choose, no_exceptions, open_app, press, set_number, shot
 
 pytestmark = test_browser.pytestmark  # the browser mark; skipped where Chromium is absent (outside CI)
 app_url, browser, page = test_browser.app_url, test_browser.browser, test_browser.page  # fixtures, used by name
@@ -150,8 +150,7 @@ def test_fan_on_a_desktop(page, app_url):
         "2013-02-19, FOMC minutes\n2013-02-20, CPI\n2013-02-21, Options expiry\n2013-03-08, Jobs report")
     page.get_by_label("One per line: date[ time], label").press("Control+Enter")
     page.wait_for_selector(IDLE)
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=60_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE)
     chart = page.locator(CHART).first
     expect(chart.locator(".legendtext").filter(has_text=re.compile(r"first-step gap [+-]\d+\.\d\d%"))).to_have_count(1)
@@ -179,8 +178,7 @@ def test_ensemble_fan_with_its_members(page, app_url):
     page.get_by_test_id("stSidebar").get_by_text("Ensemble", exact=True).click()
     page.wait_for_selector(IDLE)
     set_number(page, "Horizon (bars)", 20)
-    page.get_by_role("button", name="Run forecast").click()
-    page.wait_for_selector(FAN, timeout=120_000)
+    press(page, "Run forecast", FAN)
     page.wait_for_selector(IDLE)
     page.get_by_text("Show members", exact=True).click()
     page.wait_for_selector(IDLE)
