@@ -629,7 +629,7 @@ def champion_body(done: RiskChampionChosen) -> dict:
     candidates = {}
     for key, m in bt.models.items():
         candidates[key] = {"name": m.name, "fz0": d.scores["fz0"].get(key), "qlike": d.scores["qlike"].get(key),
-                           "verdict": bt.verdicts[key]["verdict"],
+                           "verdict": bt.verdicts[key]["verdict"], "untested": bt.verdicts[key]["untested"],
                            **{f"exceptions_{p}_{a:g}": int(m.frame[f"exception_{p}_{a:g}"].sum())
                               for p in bt.settings.positions for a in bt.settings.levels}}
     return plain({**d.to_dict(), "entry": None if done.entry is None else done.entry.to_dict(),

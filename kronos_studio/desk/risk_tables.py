@@ -171,8 +171,9 @@ def backtest_tables(done, positions=None, levels=None) -> list[Table]:
     reference = names.get(bt.walk.reference, bt.walk.reference)
     tables = [summary_table(bt, position, level) for position in positions or bt.settings.positions
               for level in levels or bt.settings.levels]
-    verdicts = pd.DataFrame.from_dict({key: {"verdict": v["verdict"], "why": "; ".join(v["against"] + v["flagged"])
-                                             or MISSING} for key, v in bt.verdicts.items()}, orient="index")
+    verdicts = pd.DataFrame.from_dict({key: {"verdict": v["verdict"], "why": "; ".join(
+        v["against"] + v["flagged"] + [untested_words(v.get("untested", ()))] * bool(v.get("untested"))) or MISSING}
+        for key, v in bt.verdicts.items()}, orient="index")
     tables.append(Table("verdicts", ("One verdict per model (every test, Holm-adjusted together at 5%):",),
                         worded(verdicts, names)))
     if len(bt.fz0):
@@ -187,6 +188,11 @@ def backtest_tables(done, positions=None, levels=None) -> list[Table]:
     return tables
 
 
+def untested_words(where) -> str:
+    """What a verdict leaves out: the positions and levels where no test ran (their refusals are the notices)."""
+    return f"no test ran at {', '.join(where)}: the verdict does not speak for {'it' if len(where) == 1 else 'them'}"
+
+
 # --- a risk champion choice -----------------------------------------------------------------------------------
 def champion_tables(body: dict) -> list[Table]:
     """The decision in words, then each candidate (by its name), best FZ0 first: its mean FZ0 and QLIKE, verdict
@@ -198,8 +204,19 @@ def champion_tables(body: dict) -> list[Table]:
                      "exceptions": {k.removeprefix("exceptions_"): v for k, v in c.items()
                                     if k.startswith("exceptions_")}}
     said = (f"Risk champion: {body['decision']} ({body['challenger']} against {body['champion']}); serving: "
-            f"{body['serving']}", body["reason"],
+            f"{body['serving']}", body["reason"], *untested_lines(body["candidates"]),
             f"{body['cutoffs']} cut-offs, {body['horizon']}-bar horizon; FZ0 of VaR and ES (mean over positions and "
             "levels; lower is better), QLIKE of the variance:")
     names = {key: c["name"] or key for key, c in body["candidates"].items()}
     return [Table("candidates", said, worded(pd.DataFrame.from_dict(rows, orient="index"), names))]
+
+
+def untested_lines(candidates: dict) -> list[str]:
+    """A line per set of positions and levels that candidates' verdicts leave out, naming those candidates unless it is
+    every one."""
+    by: dict[tuple, list[str]] = {}
+    for key, c in candidates.items():
+        if c.get("untested"):
+            by.setdefault(tuple(c["untested"]), []).append(c["name"] or key)
+    return [f"Verdicts: {untested_words(where)}" + ("" if len(names) == len(candidates) else f" ({', '.join(names)})")
+            for where, names in by.items()]

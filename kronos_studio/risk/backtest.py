@@ -366,13 +366,15 @@ VERDICT_LEVEL = 0.05  # the family-wise level of a model's verdict
 PASSES, FLAGGED, REJECTED, UNTESTED = "passes", "flagged", "rejected", "untested"
 
 
-def verdict(tests: Sequence[tuple[str, TestResult]], level: float = VERDICT_LEVEL) -> dict:
+def verdict(tests: Sequence[tuple[str, TestResult]], level: float = VERDICT_LEVEL, untested: Sequence[str] = ()
+            ) -> dict:
     """One verdict on a model from its ``tests`` ((label, result): every test of every position and level): the
     p-values adjusted together by Holm's method (``statsmodels``), a test counting against the model when its
     adjusted p is below ``level``; the traffic light is a rule outside the family: red counts against, yellow is
     flagged. ``rejected`` (any against), ``flagged`` (a yellow zone, none against), ``passes``, or ``untested`` when
-    no test could run (too few cut-offs: "passes" would claim a test nobody ran), with the adjusted p-values and what
-    counted against it in words."""
+    no test could run (too few cut-offs: "passes" would claim a test nobody ran), with the adjusted p-values, what
+    counted against it in words and ``untested``, the positions and levels where no test ran (a verdict on the
+    others does not speak for them: a 0.95 VaR that passes says nothing of the 0.99 tail)."""
     from statsmodels.stats.multitest import multipletests
 
     family = [(label, t) for label, t in tests if t.test != "basel_traffic_light" and np.isfinite(t.p_value)]
@@ -386,4 +388,4 @@ def verdict(tests: Sequence[tuple[str, TestResult]], level: float = VERDICT_LEVE
     yellow = [f"{label}: yellow zone" for label, zone in zones if zone == "yellow"]
     word = REJECTED if against else FLAGGED if yellow else PASSES if family or zones else UNTESTED
     return {"verdict": word, "family": len(family), "level": level, "holm_p": adjusted, "against": against,
-            "flagged": yellow}
+            "flagged": yellow, "untested": list(untested)}

@@ -56,6 +56,7 @@ from kronos_studio.forecasters.window import history_window
 
 from .backtest import (
     ES_SIMULATIONS,
+    UNTESTED,
     acerbi_szekely_z2,
     diebold_mariano,
     dynamic_quantile,
@@ -169,10 +170,16 @@ class RiskBacktest:
                 "es_z2_p": by["acerbi_szekely_z2"].p_value if "acerbi_szekely_z2" in by else None,
                 "fz0": None if fz is None else float(np.nanmean(fz)) if np.isfinite(fz).any() else None,
                 **{f"{m.key}_p": by[m.key].p_value if m.key in by else None for m in judged()},
-                "verdict": self.verdicts.get(key, {}).get("verdict"),
+                "verdict": self.verdict_at(key, position, level),
                 "paths": self.models[key].paths, "enough_paths": self.models[key].enough_paths(level)}
         out = pd.DataFrame.from_dict(rows, orient="index")
         return out.join(self.volatility, how="left")
+
+    def verdict_at(self, key: str, position: str, level: float) -> str | None:
+        """``key``'s verdict as a row at ``position`` and ``level`` shows it: ``untested`` where no test ran there,
+        whatever the verdict on the other levels (a 0.95 VaR that passes says nothing of the 0.99 tail)."""
+        v = self.verdicts.get(key, {})
+        return UNTESTED if f"{position} {level:g}" in v.get("untested", ()) else v.get("verdict")
 
     def to_dict(self) -> dict:
         """Plain JSON values: the tests, the volatility and FZ0 tables, the verdicts, each model's readings per
@@ -292,8 +299,8 @@ def non_overlapping(n: int, overlap: int) -> list[int]:
 
 
 def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk, one_step: bool, tested: list[int]
-              ) -> tuple[list[dict], list[Notice], list[tuple[str, object]]]:
-    rows, notices, family = [], [], []
+              ) -> tuple[list[dict], list[Notice], list[tuple[str, object]], list[str]]:
+    rows, notices, family, untested = [], [], [], []
     f = risk.frame.iloc[tested]
     for position in settings.positions:
         for level in settings.levels:
@@ -322,13 +329,15 @@ def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk,
                     said.append(Notice(e.problem, e.fix, values=e.values))
                 except ValueError as e:
                     said.append(Notice(f"no {m.title} test for {risk.name} at {level:g} ({position}): {e}"))
+            if not tests:
+                untested.append(f"{position} {level:g}")
             rows += [{"model": key, "position": position, "level": level, **r.to_dict()} for r in tests.values()]
             family += [(f"{r.test} {position} {level:g}", r) for r in tests.values()
                        if r.test != "christoffersen_independence"]  # conditional coverage holds it
             notices += [Notice(n.problem, n.fix, n.kind, {**n.values, "model": risk.name, "at": (position, level)})
                         if _too_few(n) else  # said once for every model it concerns (``_too_few_once``)
                         Notice(f"{risk.name}, {position} {level:g}: {n.problem}", n.fix, n.kind, n.values) for n in said]
-    return rows, notices, family
+    return rows, notices, family, untested
 
 
 def _too_few(n: Notice) -> bool:
@@ -574,10 +583,10 @@ def _backtest(models: dict[str, ModelRisk], horizon: int, cutoffs: list[int], ri
                               values={"cutoffs": len(cutoffs), "tested": len(tested), "overlap": overlap}))
     rows, verdicts = [], {}
     for key, m in models.items():
-        got, said, family = _var_rows(key, m, risk, walk, horizon == 1 and overlap == 1, tested)
+        got, said, family, untested = _var_rows(key, m, risk, walk, horizon == 1 and overlap == 1, tested)
         rows += got
         notices += said
-        verdicts[key] = verdict(family)
+        verdicts[key] = verdict(family, untested=untested)
     vol, said = _volatility(models, walk, overlap)
     fz, said_fz = _fz0_table(models, risk, walk, overlap)
     return RiskBacktest(models, pd.DataFrame(rows, columns=list(TEST_COLUMNS)), vol, horizon, list(cutoffs), risk,

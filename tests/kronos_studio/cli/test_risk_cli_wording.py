@@ -44,6 +44,8 @@ def test_the_champion_choice_is_a_table_of_candidates_by_name_best_fz0_first(tmp
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("Risk champion: ")
+    # 30 cut-offs test the 0.95 VaRs and no 0.99 one: every verdict rests on 0.95 alone, said once above the table
+    assert "Verdicts: no test ran at long 0.99, short 0.99: the verdict does not speak for them" in lines, out
     head = next(i for i, line in enumerate(lines) if line.startswith("Model "))
     assert re.match(r"Model\s+FZ0\s+QLIKE\s+Verdict\s+Exceptions$", lines[head]), lines[head]
     rows = lines[head + 1:]

@@ -123,3 +123,6 @@ def test_one_verdict_per_model_with_holm():
     assert verdict([(k, TestResult("kupiec_pof", 0.0, 0.5)) for k in "xy"] + list(light))["verdict"] == "flagged"
     red = (("long 0.99 zone", TestResult("basel_traffic_light", 11.0, 0.0, counts={"zone": "red"})),)
     assert verdict(list(red))["verdict"] == "rejected"
+    some = verdict([("kupiec_pof long 0.95", TestResult("kupiec_pof", 0.0, 0.5))], untested=["long 0.99"])
+    assert some["verdict"] == "passes" and some["untested"] == ["long 0.99"]  # on 0.95 only, and it says so
+    assert verdict([], untested=["long 0.99"])["verdict"] == "untested"

@@ -129,6 +129,27 @@ def test_a_backtest_with_no_test_it_can_run_still_summarizes_and_serializes():
         "EWMA-normal (RiskMetrics, lambda 0.94)", "historical simulation (last 250 bars)"] for n in too_few), too_few
 
 
+def test_a_verdict_names_the_levels_where_no_test_ran_and_their_rows_say_untested():
+    """At 30 cut-offs the 0.95 VaR's tests run and the 0.99's cannot: the verdict rests on 0.95 alone, so it names
+    0.99 as untested, the 0.99 rows' verdict says ``untested`` (not the 0.95's "passes") and the verdicts table
+    says where no test ran."""
+    from types import SimpleNamespace
+
+    from kronos_studio.desk.risk_tables import backtest_tables
+
+    bt = risk_backtest({"ewma": EwmaNormal(paths=200), "hs": HistoricalSimulation(paths=200)}, garch_bars(600),
+                       ForecastSettings(horizon=1, paths=200), RiskSettings(levels=(0.95, 0.99), positions=("long",)),
+                       RiskWalk(n_cutoffs=30, es_simulations=100))
+    assert set(bt.tests.level) == {0.95}
+    for key, v in bt.verdicts.items():
+        assert v["untested"] == ["long 0.99"] and v["verdict"] != "untested" and v["family"] > 0, v
+        assert bt.summary(0.99).loc[key, "verdict"] == "untested"
+        assert bt.summary(0.95).loc[key, "verdict"] == v["verdict"]
+    verdicts = next(t for t in backtest_tables(SimpleNamespace(backtest=bt)) if t.key == "verdicts")
+    assert all("no test ran at long 0.99: the verdict does not speak for it" in why
+               for why in verdicts.frame.iloc[:, -1]), verdicts.frame
+
+
 def test_a_test_refused_for_some_models_only_names_each_with_its_positions_and_levels():
     from kronos_studio.risk.backtest import too_few
     from kronos_studio.risk.walk import _too_few_once
