@@ -171,9 +171,8 @@ def backtest_tables(done, positions=None, levels=None) -> list[Table]:
     reference = names.get(bt.walk.reference, bt.walk.reference)
     tables = [summary_table(bt, position, level) for position in positions or bt.settings.positions
               for level in levels or bt.settings.levels]
-    verdicts = pd.DataFrame.from_dict({key: {"verdict": v["verdict"], "why": "; ".join(
-        v["against"] + v["flagged"] + [untested_words(v.get("untested", ()))] * bool(v.get("untested"))) or MISSING}
-        for key, v in bt.verdicts.items()}, orient="index")
+    verdicts = pd.DataFrame.from_dict({key: {"verdict": v["verdict"], "why": verdict_why(v)}
+                                       for key, v in bt.verdicts.items()}, orient="index")
     tables.append(Table("verdicts", ("One verdict per model (every test, Holm-adjusted together at 5%):",),
                         worded(verdicts, names)))
     if len(bt.fz0):
@@ -186,6 +185,12 @@ def backtest_tables(done, positions=None, levels=None) -> list[Table]:
                                      "model confidence set:"),
                         worded(bt.volatility.reindex(columns=list(VARIANCE)), names)))
     return tables
+
+
+def verdict_why(v: dict) -> str:
+    """What counted against a verdict (``backtest.verdict``), what flagged it and where it does not speak."""
+    said = v["against"] + v["flagged"] + ([untested_words(v["untested"])] if v["untested"] else [])
+    return "; ".join(said) or MISSING
 
 
 def untested_words(where) -> str:
@@ -216,7 +221,7 @@ def untested_lines(candidates: dict) -> list[str]:
     every one."""
     by: dict[tuple, list[str]] = {}
     for key, c in candidates.items():
-        if c.get("untested"):
+        if c["untested"]:
             by.setdefault(tuple(c["untested"]), []).append(c["name"] or key)
     return [f"Verdicts: {untested_words(where)}" + ("" if len(names) == len(candidates) else f" ({', '.join(names)})")
             for where, names in by.items()]
