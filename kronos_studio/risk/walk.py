@@ -179,7 +179,7 @@ class RiskBacktest:
         """``key``'s verdict as a row at ``position`` and ``level`` shows it: ``untested`` where no test ran there,
         whatever the verdict on the other levels (a 0.95 VaR that passes says nothing of the 0.99 tail)."""
         v = self.verdicts.get(key, {})
-        return UNTESTED if f"{position} {level:g}" in v.get("untested", ()) else v.get("verdict")
+        return UNTESTED if at_words(position, level) in v.get("untested", ()) else v.get("verdict")
 
     def to_dict(self) -> dict:
         """Plain JSON values: the tests, the volatility and FZ0 tables, the verdicts, each model's readings per
@@ -298,6 +298,12 @@ def non_overlapping(n: int, overlap: int) -> list[int]:
     return list(range(n - 1, -1, -max(1, overlap)))[::-1]
 
 
+def at_words(position: str, level: float) -> str:
+    """A position and level as the backtest says them ("long 0.99"): in test labels, notices and a verdict's
+    ``untested``, which ``RiskBacktest.verdict_at`` reads back."""
+    return f"{position} {level:g}"
+
+
 def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk, one_step: bool, tested: list[int]
               ) -> tuple[list[dict], list[Notice], list[tuple[str, object]], list[str]]:
     rows, notices, family, untested = [], [], [], []
@@ -330,13 +336,14 @@ def _var_rows(key: str, risk: ModelRisk, settings: RiskSettings, walk: RiskWalk,
                 except ValueError as e:
                     said.append(Notice(f"no {m.title} test for {risk.name} at {level:g} ({position}): {e}"))
             if not tests:
-                untested.append(f"{position} {level:g}")
+                untested.append(at_words(position, level))
             rows += [{"model": key, "position": position, "level": level, **r.to_dict()} for r in tests.values()]
-            family += [(f"{r.test} {position} {level:g}", r) for r in tests.values()
+            family += [(f"{r.test} {at_words(position, level)}", r) for r in tests.values()
                        if r.test != "christoffersen_independence"]  # conditional coverage holds it
             notices += [Notice(n.problem, n.fix, n.kind, {**n.values, "model": risk.name, "at": (position, level)})
                         if _too_few(n) else  # said once for every model it concerns (``_too_few_once``)
-                        Notice(f"{risk.name}, {position} {level:g}: {n.problem}", n.fix, n.kind, n.values) for n in said]
+                        Notice(f"{risk.name}, {at_words(position, level)}: {n.problem}", n.fix, n.kind, n.values)
+                        for n in said]
     return rows, notices, family, untested
 
 
@@ -369,7 +376,7 @@ def _too_few_once(notices: list[Notice], models: list[str]) -> list[Notice]:
 
 
 def _positions_levels(pairs) -> str:
-    return ", ".join(f"{position} {level:g}" for position, level in pairs)
+    return ", ".join(at_words(position, level) for position, level in pairs)
 
 
 def _comparisons(losses: pd.DataFrame, name: str, walk: RiskWalk, overlap: int, prefix: str
