@@ -139,14 +139,13 @@ def shot(page, name: str) -> Path:
     return path
 
 
-def press(page, button: str, done: str, timeout_s: float = 120, within=None) -> None:
+def press(page, button: str, done: str, timeout_s: float = 120) -> None:
     """Click ``button`` until ``done`` (a selector) is on the page. A press lives for one script run, and Streamlit
     replaces a run by the rerun a widget asks for just after it (an upload's comes a moment after its file list
     shows): so the click is repeated once the page has stayed idle for 5 s without ``done``, never while a run goes on."""
-    scope = within or page
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        scope.get_by_role("button", name=button).click()
+        page.get_by_role("button", name=button).click()
         idle_since = None
         while time.monotonic() < deadline:
             if page.locator(done).count():
